@@ -1,0 +1,157 @@
+/**
+ * libc bindings, opened once for the whole process.
+ *
+ * Why FFI at all: Deno's datagram API has no connect() and allows one pending
+ * operation per socket, and VDE ports need connected unix datagram sockets
+ * (vdeplug4 clients unlink their socket path right after the handshake). The
+ * data plane therefore runs on raw fds: one epoll set, one blocking
+ * `epoll_wait` per wake-up (a `nonblocking` FFI call, which runs on a helper
+ * thread), then synchronous batched syscalls on the main thread.
+ *
+ * Lengths are declared u32 and byte counts i32 (frames are far below 2 GiB):
+ * 32-bit integers take V8's fast call path, where usize/isize would box
+ * every argument and result in a BigInt.
+ *
+ * Every call here is synchronous except `epoll_wait_async`. errno is read
+ * through `__errno_location`, which is only meaningful right after a
+ * synchronous call on the main thread.
+ */
+
+const symbols = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  listen: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  send: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  epoll_wait_async: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  access: { parameters: ["buffer", "i32"], result: "i32" },
+  getuid: { parameters: [], result: "u32" },
+  geteuid: { parameters: [], result: "u32" },
+  getpid: { parameters: [], result: "i32" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let lib: Deno.DynamicLibrary<typeof symbols> | null = null;
+
+/** The libc symbols, opened on first use. */
+export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
+  if (lib === null) lib = Deno.dlopen("libc.so.6", symbols);
+  return lib.symbols;
+}
+
+/** errno of the last synchronous libc call made on this thread. */
+export function errno(): number {
+  const p = libc().__errno_location();
+  if (p === null) return 0;
+  return new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** strerror() text for an errno value, as glibc prints it. */
+export function strerror(code: number): string {
+  const p = libc().strerror(code);
+  return p === null ? `errno ${code}` : Deno.UnsafePointerView.getCString(p);
+}
+
+/** An Error carrying errno, made from the last failed call. */
+export class SysError extends Error {
+  constructor(readonly call: string, readonly code: number) {
+    super(`${call}: ${strerror(code)}`);
+    this.name = "SysError";
+  }
+}
+
+/** Throws a SysError for `call` if `ret` is negative; returns ret otherwise. */
+export function check(call: string, ret: number | bigint): number {
+  const n = Number(ret);
+  if (n < 0) throw new SysError(call, errno());
+  return n;
+}
+
+/** Raw address of a buffer, for structures (iovec, msghdr) that hold pointers. */
+export function addressOf(buf: Uint8Array): bigint {
+  const p = Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>);
+  return p === null ? 0n : Deno.UnsafePointer.value(p);
+}
+
+/** Linux constants used across the data plane (x86_64 and aarch64 agree on these). */
+export const C = {
+  AF_UNIX: 1,
+  AF_INET: 2,
+  AF_INET6: 10,
+  SOCK_STREAM: 1,
+  SOCK_DGRAM: 2,
+  SOCK_SEQPACKET: 5,
+  SOCK_NONBLOCK: 0o4000,
+  SOCK_CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SO_SNDBUF: 7,
+  SO_RCVBUF: 8,
+  SO_SNDBUFFORCE: 32,
+  SO_RCVBUFFORCE: 33,
+  MSG_DONTWAIT: 0x40,
+  MSG_TRUNC: 0x20,
+  MSG_NOSIGNAL: 0x4000,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  EPOLL_CTL_MOD: 3,
+  EPOLLIN: 0x001,
+  EPOLLOUT: 0x004,
+  EPOLLERR: 0x008,
+  EPOLLHUP: 0x010,
+  EFD_CLOEXEC: 0o2000000,
+  EFD_NONBLOCK: 0o4000,
+  O_RDWR: 2,
+  O_NONBLOCK: 0o4000,
+  O_CLOEXEC: 0o2000000,
+  F_GETFL: 3,
+  F_SETFL: 4,
+  R_OK: 4,
+  W_OK: 2,
+  EINTR: 4,
+  EAGAIN: 11,
+  ENOENT: 2,
+  EPERM: 1,
+  EBADF: 9,
+  ECONNREFUSED: 111,
+  EADDRINUSE: 98,
+  ENOBUFS: 105,
+  ENOTCONN: 107,
+  EMSGSIZE: 90,
+} as const;
+
+/** Size of struct epoll_event: packed (12 bytes) on x86_64, 16 elsewhere. */
+export const EPOLL_EVENT_SIZE = Deno.build.arch === "x86_64" ? 12 : 16;
+/** Offset of the data field inside struct epoll_event. */
+export const EPOLL_DATA_OFFSET = Deno.build.arch === "x86_64" ? 4 : 8;
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated C string. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = encoder.encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}

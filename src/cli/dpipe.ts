@@ -1,0 +1,212 @@
+/**
+ * `vde dpipe CMD1 ARGS = CMD2 ARGS [= CMD3 ARGS ...]`: a bidirectional pipe.
+ * Each command's output goes to its neighbour's input, both ways; dpipe
+ * only moves bytes and never parses them.
+ *
+ * Theory of operation: every command runs with piped stdin/stdout (stderr
+ * inherited) and dpipe pumps bytes between neighbours. A middle command has
+ * its left neighbour on stdin/stdout and its right neighbour on fds 3 and 4,
+ * named by ALTERNATE_STDIN/ALTERNATE_STDOUT as vdeplug4's dpipe does.
+ * Deno.Command cannot hand a child extra fds, so a middle command starts
+ * under `sh`, which opens two FIFOs from a private temporary directory on fds
+ * 3 and 4 and then execs the command; dpipe opens the other ends.
+ *
+ * When a command exits, what it wrote is pumped on (for a short grace
+ * period), the others are terminated, and dpipe exits with the first
+ * command's status.
+ */
+import { type Command, CommanderError } from "commander";
+import { type Subcommand, UsageError } from "./main.ts";
+
+/** A pair of byte streams: one side of a command as dpipe sees it. */
+interface Side {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+/** Grace period for a finished command's last output to reach its neighbour. */
+const DRAIN_MS = 500;
+
+/** How long a command may ignore SIGTERM before it is killed. */
+const KILL_AFTER_MS = 2000;
+
+/** Opens fds 3 and 4 on two FIFOs, then runs the command. */
+const MIDDLE_SCRIPT = 'in=$1; out=$2; shift 2; exec "$@" 3<"$in" 4>"$out"';
+
+/**
+ * Splits dpipe's arguments into commands at each `=`.
+ *
+ * @param args the words after `dpipe`
+ * @returns at least two non-empty commands; a UsageError otherwise
+ */
+export function splitCommands(args: readonly string[]): string[][] {
+  const commands: string[][] = [[]];
+  for (const arg of args) {
+    if (arg === "={" || arg === "=}" || arg === "{=" || arg === "}=") {
+      throw new UsageError(`dpipe: one-directional filters ("${arg}") are not supported`);
+    }
+    if (arg === "=") commands.push([]);
+    else commands[commands.length - 1]!.push(arg);
+  }
+  if (commands.some((c) => c.length === 0)) {
+    throw new UsageError("dpipe: expected commands separated by =, found an empty command");
+  }
+  if (commands.length < 2) throw new UsageError("dpipe: expected at least two commands separated by =");
+  return commands;
+}
+
+/**
+ * Runs the commands as a dpipe chain until the first one exits.
+ *
+ * @returns the exit status of the first command to exit
+ */
+export async function runDpipe(commands: readonly string[][]): Promise<number> {
+  const middle = commands.length > 2;
+  const dir = middle ? await Deno.makeTempDir({ prefix: "vde-dpipe-" }) : undefined;
+  const children: Deno.ChildProcess[] = [];
+  const files: Deno.FsFile[] = [];
+  const stopOnSignal = () => children.forEach((c) => terminate(c));
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) Deno.addSignalListener(s, stopOnSignal);
+  try {
+    const lefts: (Side | undefined)[] = [];
+    const rights: (Side | undefined)[] = [];
+    const pending: Promise<void>[] = [];
+    for (const [i, argv] of commands.entries()) {
+      const isMiddle = i > 0 && i < commands.length - 1;
+      if (!isMiddle) {
+        const child = spawn(argv[0]!, argv.slice(1));
+        children.push(child);
+        const side = { readable: child.stdout, writable: child.stdin };
+        lefts.push(i > 0 ? side : undefined);
+        rights.push(i === 0 ? side : undefined);
+        continue;
+      }
+      const fifoIn = `${dir}/${i}.in`;
+      const fifoOut = `${dir}/${i}.out`;
+      await mkfifo(fifoIn, fifoOut);
+      const child = spawn("sh", ["-c", MIDDLE_SCRIPT, "sh", fifoIn, fifoOut, ...argv], {
+        ALTERNATE_STDIN: "3",
+        ALTERNATE_STDOUT: "4",
+      });
+      children.push(child);
+      lefts.push({ readable: child.stdout, writable: child.stdin });
+      rights.push(undefined);
+      pending.push(
+        Promise.all([Deno.open(fifoIn, { write: true }), Deno.open(fifoOut, { read: true })]).then(
+          ([toChild, fromChild]) => {
+            files.push(toChild, fromChild);
+            rights[i] = { readable: fromChild.readable, writable: toChild.writable };
+          },
+        ),
+      );
+    }
+    const exits = children.map((c, i) => c.status.then((status) => ({ i, status })));
+    const opened = await Promise.race([Promise.all(pending).then(() => undefined), Promise.race(exits)]);
+    if (opened !== undefined) return await finish(children, opened.i, opened.status, []);
+    if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    // outputs[i]: the pumps that carry command i's output onward.
+    const outputs: Promise<void>[][] = commands.map(() => []);
+    for (let i = 0; i + 1 < commands.length; i++) {
+      const right = rights[i]!;
+      const left = lefts[i + 1]!;
+      outputs[i]!.push(pump(right.readable, left.writable));
+      outputs[i + 1]!.push(pump(left.readable, right.writable));
+    }
+    const first = await Promise.race(exits);
+    return await finish(children, first.i, first.status, outputs[first.i]!);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, stopOnSignal);
+    for (const c of children) terminate(c);
+    for (const f of files) {
+      try {
+        f.close();
+      } catch {
+        // closed by its pump already
+      }
+    }
+    if (dir !== undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Registers `vde dpipe`. */
+export const dpipeCommand: Subcommand = (program: Command) => {
+  // Lets `vde dpipe cmd -x = ...` pass `-x` to the command instead of parsing it.
+  program.enablePositionalOptions();
+  program
+    .command("dpipe")
+    .description("run commands joined by bidirectional pipes: CMD1 ARGS = CMD2 ARGS [= CMD3 ...]")
+    .argument("<command...>", "commands and their arguments, separated by =")
+    .passThroughOptions()
+    .action(async (args: string[]) => {
+      const status = await runDpipe(splitCommands(args));
+      // runCli turns a CommanderError into the process's exit status without printing anything.
+      if (status !== 0) {
+        throw new CommanderError(status, "vde.dpipe.status", `command exited with status ${status}`);
+      }
+    });
+};
+
+function spawn(program: string, args: string[], env?: Record<string, string>): Deno.ChildProcess {
+  try {
+    return new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "inherit" })
+      .spawn();
+  } catch (err) {
+    throw new Error(`dpipe: cannot run "${program}": ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function mkfifo(...paths: string[]): Promise<void> {
+  const { success } = await new Deno.Command("mkfifo", { args: ["-m", "600", ...paths], stderr: "inherit" })
+    .output();
+  if (!success) throw new Error(`dpipe: cannot create FIFOs for a middle command`);
+}
+
+/** Copies bytes until either side ends; never rejects. */
+function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>): Promise<void> {
+  return from.pipeTo(to).catch(() => {});
+}
+
+/** Lets the first command's output drain, stops the rest, returns the first's status. */
+async function finish(
+  children: Deno.ChildProcess[],
+  first: number,
+  status: Deno.CommandStatus,
+  drains: Promise<void>[],
+): Promise<number> {
+  await within(DRAIN_MS, Promise.all(drains));
+  await Promise.all(children.map((c, i) => (i === first ? undefined : stop(c))));
+  return status.code;
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  terminate(child);
+  const exited = await within(KILL_AFTER_MS, child.status);
+  if (!exited) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited meanwhile
+    }
+    await child.status;
+  }
+}
+
+function terminate(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already exited
+  }
+}
+
+/** Waits for `p` at most `ms`; true when it settled in time. */
+async function within(ms: number, p: Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

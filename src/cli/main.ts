@@ -1,0 +1,37 @@
+/**
+ * The `vde` command line: one file per subcommand, each exporting a function
+ * that registers it on the program. Parsing only; objects are built by the
+ * library and started here.
+ */
+import { Command, CommanderError } from "commander";
+
+/** A subcommand module registers itself on the program. */
+export type Subcommand = (program: Command) => void;
+
+/** Error raised for bad user input: printed as one line, exit status 1. */
+export class UsageError extends Error {}
+
+/** Builds the program with every subcommand registered. */
+export function buildProgram(subcommands: Subcommand[]): Command {
+  const program = new Command("vde")
+    .description("Virtual Distributed Ethernet: switches, plugs and cables in one binary")
+    .version("vde 0.1.0", "-v, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const add of subcommands) add(program);
+  return program;
+}
+
+/** Runs the CLI with `args`; returns the exit status. */
+export async function runCli(subcommands: Subcommand[], args: string[]): Promise<number> {
+  const program = buildProgram(subcommands);
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const msg = err instanceof Error ? err.message : String(err);
+    console.error(`vde: ${msg}`);
+    return 1;
+  }
+}

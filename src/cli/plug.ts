@@ -1,0 +1,45 @@
+/**
+ * `vde plug VNL [VNL]`: a virtual cable between two links. With one VNL the
+ * other end is stdin/stdout (as Debian's `vde_plug` does), so it can sit in
+ * a dpipe or at the far end of ssh.
+ */
+import type { Command } from "commander";
+import "../link/schemes.ts";
+import type { Link } from "../link/link.ts";
+import { plug } from "../link/plug.ts";
+import { openLink, type OpenOptions } from "../link/registry.ts";
+import type { Subcommand } from "./main.ts";
+
+interface PlugFlags {
+  descr?: string;
+}
+
+/** Registers `vde plug`. */
+export const plugCommand: Subcommand = (program: Command) => {
+  program
+    .command("plug")
+    .description("join two VNLs with a virtual cable; with one VNL, join it with stdin/stdout")
+    .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
+    .argument("[vnl2]", "second end (default -, stdin/stdout)", "-")
+    .option("-D, --descr <text>", "description given to a switch")
+    .action(async (first: string, second: string, flags: PlugFlags) => {
+      const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
+      const a = await open(first, options);
+      let b: Link;
+      try {
+        b = await open(second, options);
+      } catch (err) {
+        a.close("the other end could not be opened");
+        throw err;
+      }
+      await plug(a, b);
+    });
+};
+
+async function open(vnl: string, options: OpenOptions): Promise<Link> {
+  try {
+    return await openLink(vnl, options);
+  } catch (err) {
+    throw new Error(`cannot open ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * vde_switch parses options with getopt_long_only, so `-sock DIR`, `-hub`
+ * and `-numports 4` work there, and long names may be shortened. Scripts
+ * written for it should keep working: this maps those spellings to ours
+ * before the parser sees them.
+ */
+
+/** vde_switch's long options (and their aliases) mapped to ours. */
+const LONG: Record<string, string> = {
+  sock: "sock",
+  vdesock: "sock",
+  unix: "sock",
+  numports: "ports",
+  ports: "ports",
+  hub: "hub",
+  mode: "mode",
+  mod: "mode",
+  dirmode: "dirmode",
+  group: "group",
+  pidfile: "pidfile",
+  daemon: "daemon",
+  logfile: "logfile",
+};
+
+/** Rewrites `-long` and `--numports`-style switch options to our long forms. */
+export function toLongOptions(args: string[]): string[] {
+  if (args[0] !== "switch") return args;
+  return args.map((arg, i) => {
+    if (i === 0 || !arg.startsWith("-") || arg === "-" || arg === "--") return arg;
+    const body = arg.replace(/^--?/, "");
+    const [name, value] = body.split("=", 2) as [string, string | undefined];
+    // Single letters are short options already.
+    if (name.length < 2 && !arg.startsWith("--")) return arg;
+    const target = LONG[name];
+    if (target === undefined) return arg;
+    return value === undefined ? `--${target}` : `--${target}=${value}`;
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * The data-plane event loop: one epoll set for every data fd.
+ *
+ * Theory of operation: a blocking `epoll_wait` runs as a nonblocking FFI call
+ * (on a helper thread), so the Deno event loop keeps serving the control
+ * plane while nothing moves. When it returns, ready fds are dispatched
+ * synchronously on the main thread; each handler drains its fd in batches.
+ * While traffic keeps coming, the loop polls again synchronously with a zero
+ * timeout, so the ~27 us thread hop is paid once per idle-to-busy transition,
+ * not per batch. After a bounded number of busy rounds it yields to the event
+ * loop so control sockets and timers are not starved. At the end of every
+ * round the `afterRound` hooks run: stream links use them to coalesce all
+ * frames of a round into one write.
+ *
+ * An eventfd in the set wakes the blocked call for shutdown, so a pending FFI
+ * call never keeps the process alive.
+ */
+import { C, check, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+
+/** Called when an fd registered with the poller has events. */
+export interface PollHandler {
+  /** The fd is readable (or has an error or hangup to be read). */
+  onReadable(events: number): void;
+}
+
+const MAX_EVENTS = 64;
+const BUSY_ROUNDS = 32;
+
+/** One epoll set driving the handlers of many fds. */
+export class Poller {
+  readonly #epfd: number;
+  readonly #wakeFd: number;
+  readonly #events = new Uint8Array(EPOLL_EVENT_SIZE * MAX_EVENTS);
+  readonly #eventsView = new DataView(this.#events.buffer);
+  readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
+  readonly #handlers: (PollHandler | undefined)[] = [];
+  readonly #afterRound = new Set<() => void>();
+  #running = false;
+  #stopped = false;
+  #loop: Promise<void> | null = null;
+  #count = 0;
+
+  constructor() {
+    const c = libc();
+    this.#epfd = check("epoll_create1", c.epoll_create1(C.EPOLL_CLOEXEC));
+    this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    this.#ctlSet(C.EPOLL_CTL_ADD, this.#wakeFd, C.EPOLLIN);
+  }
+
+  /** Number of fds registered (the wake fd not counted). */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Watches `fd` for input and starts the loop if it is not running. */
+  add(fd: number, handler: PollHandler): void {
+    if (this.#stopped) throw new Error("poller is stopped");
+    this.#ctlSet(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+    this.#handlers[fd] = handler;
+    this.#count++;
+    if (!this.#running) this.#start();
+  }
+
+  /** Stops watching `fd`; call before closing it. */
+  remove(fd: number): void {
+    if (this.#handlers[fd] === undefined) return;
+    this.#handlers[fd] = undefined;
+    this.#count--;
+    this.#ctlSet(C.EPOLL_CTL_DEL, fd, 0);
+    // Let a blocked wait return so an idle process is not kept alive.
+    if (this.#count === 0) this.#wake();
+  }
+
+  /** Runs `hook` after every dispatch round; returns a function that removes it. */
+  afterRound(hook: () => void): () => void {
+    this.#afterRound.add(hook);
+    return () => this.#afterRound.delete(hook);
+  }
+
+  /** Stops the loop and closes the epoll set. Waits for the blocked call to return. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#wake();
+    if (this.#loop) await this.#loop;
+    libc().close(this.#wakeFd);
+    libc().close(this.#epfd);
+  }
+
+  #wake(): void {
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc().write(this.#wakeFd, one, 8);
+  }
+
+  #ctlSet(op: number, fd: number, events: number): void {
+    this.#ctlView.setUint32(0, events, true);
+    this.#ctlView.setBigUint64(EPOLL_DATA_OFFSET, BigInt(fd), true);
+    check("epoll_ctl", libc().epoll_ctl(this.#epfd, op, fd, this.#ctl));
+  }
+
+  #start(): void {
+    this.#running = true;
+    this.#loop = this.#run().finally(() => (this.#running = false));
+  }
+
+  async #run(): Promise<void> {
+    const c = libc();
+    while (!this.#stopped) {
+      // Nothing left to watch: stop the helper thread so the process can exit.
+      if (this.#count === 0) return;
+      let n = await c.epoll_wait_async(this.#epfd, this.#events, MAX_EVENTS, -1);
+      for (let round = 0; n > 0 && !this.#stopped; round++) {
+        this.#dispatch(n);
+        if (round >= BUSY_ROUNDS) break;
+        n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, 0);
+      }
+      if (n < 0 && errno() !== C.EINTR && n !== -1) throw new Error("epoll_wait failed");
+    }
+  }
+
+  #dispatch(n: number): void {
+    const v = this.#eventsView;
+    for (let i = 0; i < n; i++) {
+      const off = i * EPOLL_EVENT_SIZE;
+      const events = v.getUint32(off, true);
+      const fd = v.getUint32(off + EPOLL_DATA_OFFSET, true);
+      if (fd === this.#wakeFd) {
+        const sink = new Uint8Array(8);
+        libc().read(this.#wakeFd, sink, 8);
+        continue;
+      }
+      const h = this.#handlers[fd];
+      if (h === undefined) continue;
+      try {
+        h.onReadable(events);
+      } catch (err) {
+        console.error(`vde: poll handler for fd ${fd} failed: ${err}`);
+      }
+    }
+    for (const hook of this.#afterRound) {
+      try {
+        hook();
+      } catch (err) {
+        console.error(`vde: after-round hook failed: ${err}`);
+      }
+    }
+  }
+}
+
+let shared: Poller | null = null;
+
+/** The process-wide poller, created on first use. */
+export function poller(): Poller {
+  if (shared === null) shared = new Poller();
+  return shared;
+}

@@ -1,0 +1,163 @@
+/**
+ * Non-blocking AF_UNIX datagram sockets on raw fds, for the data plane.
+ *
+ * Theory of operation: every socket is created SOCK_NONBLOCK. Receives drain
+ * a socket with `recvmmsg` into one process-wide arena of 64 slots: dispatch
+ * is synchronous on the main thread, so one arena serves every socket, and a
+ * frame handed to a callback is a view into it that is reused by the next
+ * batch. A datagram larger than a slot is reported by the kernel with
+ * MSG_TRUNC and dropped, never delivered cut short. Sends are synchronous and
+ * never block: EAGAIN (the peer's queue is full) is a drop, as in vde_switch.
+ */
+import { addressOf, C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+
+/** Frames per recvmmsg call. */
+export const BATCH = 64;
+/** Slot size: one byte more than the largest frame, so oversize shows as MSG_TRUNC. */
+const SLOT = VDE_MAX_FRAME + 6;
+const MMSG_SIZE = 64; // struct mmsghdr on 64-bit Linux
+const MSG_FLAGS_OFFSET = 48;
+const MSG_LEN_OFFSET = 56;
+
+/** The shared receive arena and its prepared mmsghdr/iovec array. */
+class RecvArena {
+  readonly data = new Uint8Array(SLOT * BATCH);
+  readonly mmsg = new Uint8Array(MMSG_SIZE * BATCH);
+  readonly mmsgView = new DataView(this.mmsg.buffer);
+  readonly iov = new Uint8Array(16 * BATCH);
+  /** Views of every slot at full size; frames are subarrays of these. */
+  readonly slots: Uint8Array[] = [];
+
+  constructor() {
+    const dataAddr = addressOf(this.data);
+    const iovAddr = addressOf(this.iov);
+    const iv = new DataView(this.iov.buffer);
+    for (let i = 0; i < BATCH; i++) {
+      iv.setBigUint64(i * 16, dataAddr + BigInt(i * SLOT), true);
+      iv.setBigUint64(i * 16 + 8, BigInt(SLOT), true);
+      const m = i * MMSG_SIZE;
+      this.mmsgView.setBigUint64(m + 16, iovAddr + BigInt(i * 16), true); // msg_iov
+      this.mmsgView.setBigUint64(m + 24, 1n, true); // msg_iovlen
+      this.slots.push(this.data.subarray(i * SLOT, (i + 1) * SLOT));
+    }
+  }
+}
+
+let arena: RecvArena | null = null;
+
+function recvArena(): RecvArena {
+  if (arena === null) arena = new RecvArena();
+  return arena;
+}
+
+/** Outcome counters of a receive pass, reported to the caller. */
+export interface RecvCounters {
+  /** Datagrams larger than VDE_MAX_FRAME, dropped. */
+  oversize: number;
+}
+
+/** A non-blocking unix datagram socket. */
+export class UnixDgramSocket {
+  #fd: number;
+  #boundPath: string | null = null;
+
+  private constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** Creates an unbound, unconnected socket. */
+  static create(): UnixDgramSocket {
+    const fd = check("socket", libc().socket(C.AF_UNIX, C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0));
+    return new UnixDgramSocket(fd);
+  }
+
+  /** The file descriptor, or -1 once closed. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** The path this socket is bound to, if any. */
+  get boundPath(): string | null {
+    return this.#boundPath;
+  }
+
+  /** Binds to `path`; throws SysError (EADDRINUSE when it exists). */
+  bind(path: string): void {
+    const addr = buildSockaddrUn(path);
+    check("bind", libc().bind(this.#fd, addr, SOCKADDR_UN_LEN));
+    this.#boundPath = path;
+  }
+
+  /** Connects to the socket at `path`, so only it may send to us. */
+  connect(path: string): void {
+    const addr = buildSockaddrUn(path);
+    check("connect", libc().connect(this.#fd, addr, SOCKADDR_UN_LEN));
+  }
+
+  /** Asks for larger kernel buffers; best effort (limited by rmem_max). */
+  setBuffers(bytes: number): void {
+    const v = new Uint8Array(4);
+    new DataView(v.buffer).setInt32(0, bytes, true);
+    libc().setsockopt(this.#fd, C.SOL_SOCKET, C.SO_SNDBUF, v, 4);
+    libc().setsockopt(this.#fd, C.SOL_SOCKET, C.SO_RCVBUF, v, 4);
+  }
+
+  /**
+   * Sends one datagram without blocking. Returns 0 on success, otherwise the
+   * errno (EAGAIN: the peer's queue is full).
+   */
+  send(frame: Uint8Array): number {
+    const n = libc().send(this.#fd, frame, frame.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+    return n < 0 ? errno() : 0;
+  }
+
+  /**
+   * Receives up to one batch of datagrams and calls `onFrame` for each, with
+   * a borrowed view. Returns the number of datagrams read, 0 when none was
+   * waiting, or -errno on a socket error.
+   */
+  recvBatch(onFrame: (frame: Uint8Array) => void, counters: RecvCounters): number {
+    const a = recvArena();
+    const n = libc().recvmmsg(this.#fd, a.mmsg, BATCH, C.MSG_DONTWAIT, null);
+    if (n < 0) {
+      const e = errno();
+      return e === C.EAGAIN || e === C.EINTR ? 0 : -e;
+    }
+    const v = a.mmsgView;
+    for (let i = 0; i < n; i++) {
+      const m = i * MMSG_SIZE;
+      const flags = v.getInt32(m + MSG_FLAGS_OFFSET, true);
+      const len = v.getUint32(m + MSG_LEN_OFFSET, true);
+      if ((flags & C.MSG_TRUNC) !== 0 || len > VDE_MAX_FRAME) {
+        counters.oversize++;
+        continue;
+      }
+      onFrame(a.slots[i]!.subarray(0, len));
+    }
+    return n;
+  }
+
+  /** Closes the fd and unlinks the bound path if `unlink` is set. */
+  close(unlink = true): void {
+    if (this.#fd < 0) return;
+    libc().close(this.#fd);
+    this.#fd = -1;
+    if (unlink && this.#boundPath !== null) {
+      try {
+        Deno.removeSync(this.#boundPath);
+      } catch { /* already gone */ }
+    }
+  }
+}
+
+/** True if `err` is a SysError with errno `code`. */
+export function isErrno(err: unknown, code: number): boolean {
+  return err instanceof SysError && err.code === code;
+}
+
+/** access(path, R_OK|W_OK) as the current user: true when allowed. */
+export function canReadWrite(path: string): boolean {
+  return libc().access(cstr(path), C.R_OK | C.W_OK) === 0;
+}

@@ -1,0 +1,112 @@
+import { log } from "../log.ts";
+
+/**
+ * The Link: one end of a virtual Ethernet wire.
+ *
+ * Every part of vde that moves frames is a Link: a switch port's client, a
+ * tap, a stream to a child process, stdio. A switch holds Links in its ports;
+ * `plug(a, b)` joins two Links. Frames are whole Ethernet frames with no FCS.
+ *
+ * Contract:
+ * - `send(frame)` never throws and never keeps the view: it copies or writes
+ *   before returning. A link that cannot take the frame now drops and counts.
+ * - `onFrame` is called once per arriving frame; the view is borrowed and only
+ *   valid during the call (the receive buffer is reused). Keep a copy if needed.
+ * - `closed` resolves exactly once with the reason the link ended, whoever
+ *   ended it; `close()` is idempotent.
+ */
+export interface Link {
+  /** Human-readable peer description: "vde_plug pid 4242", "stdio". */
+  readonly description: string;
+  /** Queue one frame towards the far end; drop and count when it cannot. */
+  send(frame: Uint8Array): void;
+  /** Receiver of arriving frames; the view is valid only during the call. */
+  onFrame: FrameHandler;
+  /** Resolves when the link is gone, with the reason. */
+  readonly closed: Promise<string>;
+  /** Ends the link; resolves `closed` if it has not resolved yet. */
+  close(reason?: string): void;
+  /** Counters of what this link carried and dropped. */
+  readonly stats: LinkStats;
+}
+
+/** Receives one borrowed frame. */
+export type FrameHandler = (frame: Uint8Array) => void;
+
+/** Counters kept by every link. */
+export interface LinkStats {
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Frames dropped on the way out (queue full, peer gone, too large). */
+  dropsOut: number;
+  /** Frames dropped on the way in (malformed, too large). */
+  dropsIn: number;
+}
+
+/** A fresh set of zero counters. */
+export function newLinkStats(): LinkStats {
+  return { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, dropsOut: 0, dropsIn: 0 };
+}
+
+/** A handler that discards frames; the default `onFrame` of a new link. */
+export const discard: FrameHandler = () => {};
+
+/**
+ * Small base for links: the closed promise, idempotent close and counters.
+ * Subclasses implement `send` and `teardown`.
+ */
+export abstract class BaseLink implements Link {
+  onFrame: FrameHandler = discard;
+  readonly stats: LinkStats = newLinkStats();
+  readonly closed: Promise<string>;
+  #resolve!: (reason: string) => void;
+  #ended = false;
+
+  constructor(public description: string) {
+    this.closed = new Promise((r) => (this.#resolve = r));
+  }
+
+  /** True once the link has ended. */
+  get isClosed(): boolean {
+    return this.#ended;
+  }
+
+  abstract send(frame: Uint8Array): void;
+
+  /** Releases the link's resources; called once by close(). */
+  protected abstract teardown(): void;
+
+  close(reason = "closed"): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      this.teardown();
+    } finally {
+      this.#resolve(reason);
+    }
+  }
+
+  /** Hands a received frame to onFrame, counting it; never throws. */
+  protected deliver(frame: Uint8Array): void {
+    this.stats.framesIn++;
+    this.stats.bytesIn += frame.length;
+    try {
+      this.onFrame(frame);
+    } catch (err) {
+      this.stats.dropsIn++;
+      logOnce(`onFrame:${this.description}`, `frame handler failed on ${this.description}: ${err}`);
+    }
+  }
+}
+
+const logged = new Set<string>();
+
+/** Logs a message once per key, so a hostile peer cannot flood the log. */
+export function logOnce(key: string, message: string): void {
+  if (logged.has(key)) return;
+  if (logged.size > 10_000) logged.clear();
+  logged.add(key);
+  log("vde", message);
+}

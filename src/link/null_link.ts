@@ -1,0 +1,27 @@
+/**
+ * The `null` scheme: a link that swallows every frame and never delivers
+ * one, like vdeplug4's `null://`. Handy to run one side of a plug alone.
+ */
+import { BaseLink, type Link } from "./link.ts";
+import { registerScheme } from "./registry.ts";
+
+/** NullLink counts what it is sent and discards it. */
+export class NullLink extends BaseLink {
+  constructor() {
+    super("null");
+  }
+
+  /** Discards the frame, counting it as sent. Implements Link.send. */
+  send(frame: Uint8Array): void {
+    if (this.isClosed) {
+      this.stats.dropsOut++;
+      return;
+    }
+    this.stats.framesOut++;
+    this.stats.bytesOut += frame.length;
+  }
+
+  protected teardown(): void {}
+}
+
+registerScheme("null", (): Promise<Link> => Promise.resolve(new NullLink()));

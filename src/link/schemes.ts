@@ -1,0 +1,8 @@
+/**
+ * Imports every link module for its side effect of registering its VNL
+ * scheme. Import this once before calling `openLink`.
+ */
+import "./stdio_link.ts";
+import "./cmd_link.ts";
+import "./null_link.ts";
+import "./vde_link.ts";

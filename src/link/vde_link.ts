@@ -1,0 +1,177 @@
+/**
+ * `vde://PATH[PORT]`: a client port on a vde_switch (ours or the C one).
+ *
+ * The handshake (spec 1.4): bind a datagram socket in the switch directory,
+ * send a v3 request naming it on `PATH/ctl`, read the 110-byte reply naming
+ * the switch's socket for our port, connect to it and unlink our own path
+ * (the kernel keeps the association). The link lives as long as the control
+ * stream: the switch closing it ends the link, and closing the link closes it.
+ */
+import { C, libc } from "../../ffi/libc.ts";
+import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
+import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
+import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
+import { DgramLink } from "./dgram_link.ts";
+import { type OpenOptions, registerScheme } from "./registry.ts";
+
+/** Parameters of a vde:// VNL. */
+export interface VdeVnl {
+  path: string;
+  /** Requested port; undefined means auto, 0 means the management port 0. */
+  port?: number;
+  mode: number;
+  group?: string;
+}
+
+const KEYS = ["port", "portgroup", "group", "mode"] as const;
+
+/** Parses `PATH[opts]` where opts is `N` or `key=value/...` (keys may be abbreviated). */
+export function parseVdeVnl(rest: string): VdeVnl {
+  const open = rest.indexOf("[");
+  const path = open < 0 ? rest : rest.slice(0, open);
+  const out: VdeVnl = { path, mode: 0o700 };
+  if (open < 0) return out;
+  const close = rest.lastIndexOf("]");
+  if (close < open) throw new Error(`missing "]" in vde VNL: ${rest}`);
+  for (const opt of rest.slice(open + 1, close).split("/")) {
+    if (opt === "") continue;
+    const eq = opt.indexOf("=");
+    const key = eq < 0 ? "port" : KEYS.find((k) => k.startsWith(opt.slice(0, eq)));
+    const value = eq < 0 ? opt : opt.slice(eq + 1);
+    if (key === undefined) throw new Error(`unknown vde:// option "${opt.slice(0, eq)}" (known: ${KEYS.join(", ")})`);
+    if (key === "port" || key === "portgroup") {
+      if (!/^\d+$/.test(value)) throw new Error(`vde:// port must be a number, got "${value}"`);
+      out.port = Number(value);
+    } else if (key === "mode") {
+      if (!/^[0-7]{1,4}$/.test(value)) throw new Error(`vde:// mode must be octal, got "${value}"`);
+      out.mode = parseInt(value, 8);
+    } else out.group = value;
+  }
+  return out;
+}
+
+function defaultSwitchDir(): string {
+  for (const p of ["/var/run/vde.ctl", "/tmp/vde.ctl"]) {
+    try {
+      Deno.statSync(`${p}/ctl`);
+      return p;
+    } catch { /* try the next */ }
+  }
+  throw new Error("no switch path given and no switch at /var/run/vde.ctl or /tmp/vde.ctl");
+}
+
+let sequence = 0;
+
+/** Binds a fresh client socket in `dir` (or /tmp when that fails). */
+function bindClientSocket(dir: string): UnixDgramSocket {
+  const pid = Deno.pid.toString().padStart(5, "0");
+  for (const [base, prefix] of [[dir, "."], ["/tmp", "vde."]] as const) {
+    for (let tries = 0; tries < 1000; tries++) {
+      const sock = UnixDgramSocket.create();
+      const path = `${base}/${prefix}${pid}-${(sequence++).toString().padStart(5, "0")}`;
+      try {
+        sock.bind(path);
+        return sock;
+      } catch (err) {
+        sock.close(false);
+        if (!isErrno(err, C.EADDRINUSE)) break;
+      }
+    }
+  }
+  throw new Error(`cannot bind a client socket in ${dir} or /tmp`);
+}
+
+async function readExactly(conn: Deno.Conn, n: number, timeoutMs: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let got = 0;
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    while (got < n) {
+      const r = await conn.read(out.subarray(got));
+      if (r === null) break;
+      got += r;
+    }
+  } catch { /* closed by the timer or the peer */ } finally {
+    clearTimeout(timer);
+  }
+  return out.subarray(0, got);
+}
+
+/** A client port on a vde switch. */
+export class VdeClientLink extends DgramLink {
+  readonly #ctl: Deno.Conn;
+
+  constructor(socket: UnixDgramSocket, ctl: Deno.Conn, description: string) {
+    super(socket, description);
+    this.#ctl = ctl;
+    this.#watchCtl();
+  }
+
+  async #watchCtl(): Promise<void> {
+    const buf = new Uint8Array(256);
+    try {
+      while ((await this.#ctl.read(buf)) !== null) { /* the switch sends nothing after the reply */ }
+      this.close("the switch closed the connection");
+    } catch {
+      this.close("the switch connection failed");
+    }
+  }
+
+  protected override teardown(): void {
+    super.teardown();
+    try {
+      this.#ctl.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** How long to wait for a switch's reply before giving up. */
+const REPLY_TIMEOUT_MS = 5000;
+
+/** Connects to the switch a vde:// VNL names. */
+export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
+  const vnl = parseVdeVnl(rest);
+  let dir = vnl.path === "" ? defaultSwitchDir() : vnl.path;
+  try {
+    dir = Deno.realPathSync(dir);
+  } catch {
+    throw new Error(`no switch at ${dir}: the directory does not exist`);
+  }
+  let ctl: Deno.Conn;
+  try {
+    ctl = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+  } catch (err) {
+    throw new Error(`cannot connect to the switch at ${dir}: ${err instanceof Error ? err.message : err}`);
+  }
+  let sock: UnixDgramSocket | null = null;
+  try {
+    sock = bindClientSocket(dir);
+    const myPath = sock.boundPath!;
+    Deno.chmodSync(myPath, vnl.mode);
+    const user = Deno.env.get("USER") ?? `uid${libc().getuid()}`;
+    const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
+    const descr = `${options.description ?? "vde plug:"} user=${user} pid=${Deno.pid}${ssh ? ` SSH=${ssh}` : ""}`;
+    const kind = vnl.port === 0 ? REQ_NEW_PORT0 : REQ_NEW_CONTROL;
+    await ctl.write(buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: myPath, description: descr }));
+    const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
+    if (reply.length < SOCKADDR_UN_LEN) {
+      const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
+      throw new Error(`the switch at ${dir} refused the connection${port} (port busy, out of range, or none free)`);
+    }
+    const addr = parseSockaddrUn(reply);
+    if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
+    sock.connect(addr.path);
+    try {
+      Deno.removeSync(myPath);
+    } catch { /* already gone */ }
+    return new VdeClientLink(sock, ctl, `vde ${dir} (${addr.path.slice(dir.length + 1)})`);
+  } catch (err) {
+    sock?.close();
+    try {
+      ctl.close();
+    } catch { /* already closed */ }
+    throw err;
+  }
+}
+
+registerScheme("vde", openVdeLink);

@@ -1,0 +1,516 @@
+/**
+ * The switch's forwarding engine: pure, synchronous, no I/O (spec section 6).
+ *
+ * Theory of operation. Frames enter with `input(port, frame)` and leave
+ * through the `output(port, frame)` callback given to the constructor, during
+ * the same call; the frame view is lent to `output` and must be copied by a
+ * receiver that keeps it. The engine never reads a clock: its owner calls
+ * `tick(nowMs)` with milliseconds since the switch started, which sets the
+ * engine's time and ages the MAC table once per GC interval.
+ *
+ * State: the set of active ports (a flag per port plus a compact list used
+ * for flooding, rebuilt only when a port changes), each port's untagged
+ * VLAN, the MAC table, and counters. In switch mode a frame's source MAC is
+ * learned under (MAC, VLAN), where VLAN is the 802.1Q VID of a tagged frame
+ * or the input port's untagged VLAN; a group, unknown or stale destination
+ * floods to every active port but the source, a known one goes to its port
+ * only. Tags are left untouched and flooding ignores VLAN membership: VLAN
+ * forwarding is not implemented yet. In hub mode every frame floods to every
+ * active port except the source and port 0, without learning.
+ *
+ * Invariants: a frame is never sent back to its source port; `input` never
+ * throws and allocates nothing unless an `onEvent` listener asks for
+ * events; the MAC table holds no entry for an inactive port (deactivating a
+ * port flushes its entries, and only active ports learn).
+ */
+import {
+  dstMacHi,
+  dstMacLo,
+  ETH_HLEN,
+  formatMacNumbers,
+  isMulticast,
+  SRC_OFFSET,
+  srcMacHi,
+  srcMacLo,
+  VDE_MAX_FRAME,
+  vlanId,
+} from "../wire/ethernet.ts";
+import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
+import { PortCounters, type PortStats } from "./port_counters.ts";
+
+export type { PortStats } from "./port_counters.ts";
+
+/** Most ports an engine can have; keeps the per-port arrays small. */
+export const MAX_PORTS = 65536;
+/** The VLAN id vde_switch uses to mean "no untagged VLAN". */
+export const NO_VLAN = 4095;
+
+/** Settings of a `SwitchEngine`; every field has vde_switch's default. */
+export interface EngineOptions {
+  /** Ports 0..numPorts-1; default 32. */
+  numPorts?: number;
+  /** Start in hub mode; default false. */
+  hub?: boolean;
+  /** MAC entry lifetime in seconds; default 100. */
+  expireSeconds?: number;
+  /** Seconds between MAC table agings; default 2. */
+  gcIntervalSeconds?: number;
+  /** Seconds a MAC entry stays on its port before it may move; default 3. */
+  minPersistenceSeconds?: number;
+  /** Longest frame accepted, bytes; default VDE_MAX_FRAME (9234). */
+  maxFrame?: number;
+  /** Most MAC table entries; default 65536. */
+  maxMacs?: number;
+  /** Seed for the MAC table's hash; pass a random value on a real switch. */
+  hashSeed?: number;
+  /** Receives log and debug events; costs allocations only when set. */
+  onEvent?: (event: EngineEvent) => void;
+}
+
+/** Something worth logging that happened in the engine. */
+export type EngineEvent =
+  | { type: "mac-learned"; mac: string; vlan: number; port: number; message: string }
+  | { type: "mac-moved"; mac: string; vlan: number; from: number; to: number; message: string }
+  | {
+    type: "mac-removed";
+    reason: "expired" | "flushed";
+    mac: string;
+    vlan: number;
+    port: number;
+    message: string;
+  }
+  | { type: "port-activated"; port: number; message: string }
+  | { type: "port-deactivated"; port: number; flushed: number; message: string }
+  | { type: "output-error"; port: number; error: unknown; message: string };
+
+/** Engine-wide counters. */
+export interface EngineCounters {
+  /** Frames shorter than an Ethernet header (or a tagged one shorter than 18 bytes). */
+  short: number;
+  /** Frames longer than maxFrame. */
+  oversize: number;
+  /** Frames from a port out of range or inactive. */
+  badPort: number;
+  /** Frames flooded (counted once per frame, not per copy). */
+  flooded: number;
+  /** Frames sent to the one port their destination was learned on. */
+  unicast: number;
+  /** Frames whose destination was learned on their own source port: not sent. */
+  filtered: number;
+}
+
+/** Sends one lent frame out of a port. */
+export type EngineOutput = (port: number, frame: Uint8Array) => void;
+
+/**
+ * A VDE switch's forwarding logic with injected output and clock.
+ *
+ * @example
+ * ```ts
+ * import { SwitchEngine } from "./engine.ts";
+ * import { buildFrame } from "../wire/ethernet.ts";
+ * const sent: number[] = [];
+ * const engine = new SwitchEngine({ numPorts: 4 }, (port) => sent.push(port));
+ * for (const port of [1, 2, 3]) engine.activatePort(port);
+ * engine.input(1, buildFrame({ src: "02:00:00:00:00:01" }));
+ * if (sent.join() !== "2,3") throw new Error(sent.join());
+ * ```
+ */
+export class SwitchEngine {
+  /** The learning table; read it for printing, let the engine change it. */
+  readonly macTable: MacTable;
+  /** MAC entry lifetime, seconds. */
+  expireSeconds: number;
+  /** Seconds between MAC table agings. */
+  gcIntervalSeconds: number;
+  /** Longest frame accepted, bytes. */
+  maxFrame: number;
+
+  #output: EngineOutput;
+  #onEvent: ((event: EngineEvent) => void) | undefined;
+  #numPorts: number;
+  #hub: boolean;
+  #active: Uint8Array;
+  #portVlan: Uint16Array;
+  // Replaced, never edited in place, so a flood loop already running (an
+  // output callback may deactivate a port) keeps a consistent list.
+  #activeList: Int32Array;
+  #counters: PortCounters;
+  #now = 0;
+  #lastGc = 0;
+  #short = 0;
+  #oversize = 0;
+  #badPort = 0;
+  #flooded = 0;
+  #unicast = 0;
+  #filtered = 0;
+
+  /**
+   * @param options settings; see `EngineOptions` for defaults
+   * @param output called once per frame copy to send; must not keep the view
+   * @throws RangeError if a setting is out of range
+   */
+  constructor(options: EngineOptions, output: EngineOutput) {
+    const numPorts = options.numPorts ?? 32;
+    checkNumPorts(numPorts);
+    this.#output = output;
+    this.#onEvent = options.onEvent;
+    this.#numPorts = numPorts;
+    this.#hub = options.hub ?? false;
+    this.expireSeconds = nonNegative("expireSeconds", options.expireSeconds ?? 100);
+    this.gcIntervalSeconds = nonNegative("gcIntervalSeconds", options.gcIntervalSeconds ?? 2);
+    this.maxFrame = nonNegative("maxFrame", options.maxFrame ?? VDE_MAX_FRAME);
+    this.macTable = new MacTable({
+      maxEntries: options.maxMacs ?? 65536,
+      seed: options.hashSeed ?? 0,
+      minPersistenceSeconds: nonNegative("minPersistenceSeconds", options.minPersistenceSeconds ?? 3),
+    });
+    this.#active = new Uint8Array(numPorts);
+    this.#portVlan = new Uint16Array(numPorts);
+    this.#activeList = new Int32Array(0);
+    this.#counters = new PortCounters(numPorts);
+  }
+
+  /**
+   * Takes one frame arriving on `port` and sends it on. Drops and counts a
+   * frame from a bad or inactive port, shorter than 14 bytes, or longer than
+   * `maxFrame`; never throws.
+   */
+  input(port: number, frame: Uint8Array): void {
+    if (!(port >= 0 && port < this.#numPorts) || (port | 0) !== port) {
+      this.#badPort++;
+      return;
+    }
+    const counters = this.#counters;
+    if (this.#active[port] === 0) {
+      this.#badPort++;
+      counters.dropsIn[port]++;
+      return;
+    }
+    const length = frame.length;
+    if (length < ETH_HLEN) {
+      this.#short++;
+      counters.dropsIn[port]++;
+      return;
+    }
+    if (length > this.maxFrame) {
+      this.#oversize++;
+      counters.dropsIn[port]++;
+      return;
+    }
+    if (this.#hub) {
+      counters.framesIn[port]++;
+      counters.bytesIn[port] += length;
+      this.#flood(port, frame, 1);
+      return;
+    }
+    let vlan = vlanId(frame);
+    if (vlan === -2) {
+      this.#short++;
+      counters.dropsIn[port]++;
+      return;
+    }
+    if (vlan < 0) vlan = this.#portVlan[port];
+    counters.framesIn[port]++;
+    counters.bytesIn[port] += length;
+
+    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
+
+    if (isMulticast(frame, 0)) {
+      this.#flood(port, frame, 0);
+      return;
+    }
+    const to = this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
+    if (to < 0 || to >= this.#numPorts || this.#active[to] === 0) {
+      this.#flood(port, frame, 0);
+    } else if (to === port) {
+      this.#filtered++;
+    } else {
+      this.#unicast++;
+      this.#send(to, frame);
+    }
+  }
+
+  /**
+   * Sets the engine's time and ages the MAC table if a GC interval has
+   * passed since the last aging. Time never goes backwards: an earlier or
+   * non-finite `nowMs` is ignored.
+   *
+   * @param nowMs milliseconds since the switch started
+   * @returns how many MAC entries were aged out
+   */
+  tick(nowMs: number): number {
+    const now = nowMs / 1000;
+    if (!Number.isFinite(now) || now <= this.#now) return 0;
+    this.#now = now;
+    if (now - this.#lastGc < this.gcIntervalSeconds) return 0;
+    this.#lastGc = now;
+    return this.macTable.expire(now, this.expireSeconds, this.#removedListener("expired"));
+  }
+
+  /** The engine's time: seconds since the switch started, as last given to `tick`. */
+  get now(): number {
+    return this.#now;
+  }
+
+  /** Number of ports (0..numPorts-1). */
+  get numPorts(): number {
+    return this.#numPorts;
+  }
+
+  /**
+   * Changes the number of ports. Growing adds inactive ports; shrinking
+   * removes ports from the top, with their VLAN setting and counters.
+   *
+   * @throws RangeError if `n` is not an integer from 1 to MAX_PORTS
+   * @throws Error if a port that would be removed is active: the caller must
+   *   close it first (the engine cannot close a transport it does not own)
+   */
+  setNumPorts(n: number): void {
+    checkNumPorts(n);
+    for (let port = n; port < this.#numPorts; port++) {
+      if (this.#active[port] === 1) {
+        throw new Error(`Cannot reduce the switch to ${n} ports: port ${port} is active`);
+      }
+    }
+    const active = new Uint8Array(n);
+    active.set(this.#active.subarray(0, Math.min(n, this.#numPorts)));
+    const portVlan = new Uint16Array(n);
+    portVlan.set(this.#portVlan.subarray(0, Math.min(n, this.#numPorts)));
+    this.#active = active;
+    this.#portVlan = portVlan;
+    this.#counters.resize(n);
+    this.#numPorts = n;
+    this.#rebuildActiveList();
+  }
+
+  /** Whether frames are flooded everywhere without learning (hub) rather than switched. */
+  get hub(): boolean {
+    return this.#hub;
+  }
+
+  set hub(on: boolean) {
+    this.#hub = on;
+  }
+
+  /** Seconds a MAC entry stays on its port before it may move to another. */
+  get minPersistenceSeconds(): number {
+    return this.macTable.minPersistenceSeconds;
+  }
+
+  set minPersistenceSeconds(seconds: number) {
+    this.macTable.minPersistenceSeconds = nonNegative("minPersistenceSeconds", seconds);
+  }
+
+  /**
+   * Makes a port take part in switching (a client attached). Idempotent.
+   *
+   * @throws RangeError if the port is out of range
+   */
+  activatePort(port: number): void {
+    this.#checkPort(port);
+    if (this.#active[port] === 1) return;
+    this.#active[port] = 1;
+    this.#rebuildActiveList();
+    this.#onEvent?.({ type: "port-activated", port, message: `Port ${port} activated` });
+  }
+
+  /**
+   * Takes a port out of switching (its last client left) and forgets the
+   * MACs learned on it. Its VLAN and counters stay. Idempotent.
+   *
+   * @returns how many MAC entries were flushed
+   * @throws RangeError if the port is out of range
+   */
+  deactivatePort(port: number): number {
+    this.#checkPort(port);
+    if (this.#active[port] === 0) return 0;
+    this.#active[port] = 0;
+    this.#rebuildActiveList();
+    const flushed = this.macTable.deletePort(port, this.#removedListener("flushed"));
+    this.#onEvent?.({
+      type: "port-deactivated",
+      port,
+      flushed,
+      message: `Port ${port} deactivated, ${flushed} MAC entries flushed`,
+    });
+    return flushed;
+  }
+
+  /** Whether a port is active; false for a port out of range. */
+  isActive(port: number): boolean {
+    return port >= 0 && port < this.#numPorts && this.#active[port] === 1;
+  }
+
+  /** The active ports in ascending order. */
+  activePorts(): number[] {
+    return Array.from(this.#activeList);
+  }
+
+  /**
+   * Sets a port's untagged VLAN and, if it changed, forgets the MACs learned
+   * on the port (spec 6.1).
+   *
+   * @param vid 0..4095 (4095 is vde_switch's "none")
+   * @throws RangeError if the port or the VLAN id is out of range
+   */
+  setPortVlan(port: number, vid: number): void {
+    this.#checkPort(port);
+    if (!Number.isInteger(vid) || vid < 0 || vid > NO_VLAN) {
+      throw new RangeError(`Expected a VLAN id from 0 to ${NO_VLAN}, found ${vid}`);
+    }
+    if (this.#portVlan[port] === vid) return;
+    this.#portVlan[port] = vid;
+    this.macTable.deletePort(port, this.#removedListener("flushed"));
+  }
+
+  /**
+   * A port's untagged VLAN (0 unless set).
+   *
+   * @throws RangeError if the port is out of range
+   */
+  portVlan(port: number): number {
+    this.#checkPort(port);
+    return this.#portVlan[port];
+  }
+
+  /** Counts one frame a transport failed to send on `port` (EAGAIN); ignores a bad port. */
+  countDropOut(port: number): void {
+    if (port >= 0 && port < this.#numPorts) this.#counters.dropsOut[port]++;
+  }
+
+  /**
+   * Zeroes one port's counters.
+   *
+   * @throws RangeError if the port is out of range
+   */
+  resetCounters(port: number): void {
+    this.#checkPort(port);
+    this.#counters.reset(port);
+  }
+
+  /**
+   * A copy of one port's counters. framesOut counts frames handed to the
+   * output; dropsOut counts those the transport then could not send.
+   *
+   * @throws RangeError if the port is out of range
+   */
+  portStats(port: number): PortStats {
+    this.#checkPort(port);
+    return this.#counters.snapshot(port);
+  }
+
+  /** A copy of the engine-wide counters. */
+  get counters(): EngineCounters {
+    return {
+      short: this.#short,
+      oversize: this.#oversize,
+      badPort: this.#badPort,
+      flooded: this.#flooded,
+      unicast: this.#unicast,
+      filtered: this.#filtered,
+    };
+  }
+
+  #learn(hi: number, lo: number, vlan: number, port: number): void {
+    const result = this.macTable.learn(hi, lo, vlan, port, this.#now);
+    const onEvent = this.#onEvent;
+    if (onEvent === undefined || result === LearnResult.Refreshed || result === LearnResult.Kept) return;
+    const mac = formatMacNumbers(hi, lo);
+    if (result === LearnResult.New) {
+      onEvent({
+        type: "mac-learned",
+        mac,
+        vlan,
+        port,
+        message: `MAC ${mac} VLAN ${vlan} learned on port ${port}`,
+      });
+    } else if (result === LearnResult.Moved) {
+      const from = this.macTable.previousPort;
+      onEvent({
+        type: "mac-moved",
+        mac,
+        vlan,
+        from,
+        to: port,
+        message: `MAC ${mac} moved from port ${from} to port ${port}`,
+      });
+    }
+  }
+
+  // Sends to every active port but the source and those below `firstPort`
+  // (1 in hub mode: port 0 never receives there).
+  #flood(source: number, frame: Uint8Array, firstPort: number): void {
+    this.#flooded++;
+    const list = this.#activeList;
+    for (let i = 0; i < list.length; i++) {
+      const port = list[i];
+      if (port === source || port < firstPort || this.#active[port] === 0) continue;
+      this.#send(port, frame);
+    }
+  }
+
+  #send(port: number, frame: Uint8Array): void {
+    const counters = this.#counters;
+    counters.framesOut[port]++;
+    counters.bytesOut[port] += frame.length;
+    try {
+      this.#output(port, frame);
+    } catch (error) {
+      // A transport bug must not stop the other copies of a flood.
+      counters.dropsOut[port]++;
+      this.#onEvent?.({
+        type: "output-error",
+        port,
+        error,
+        message: `Output to port ${port} failed: ${error}`,
+      });
+    }
+  }
+
+  #rebuildActiveList(): void {
+    let count = 0;
+    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port];
+    const list = new Int32Array(count);
+    let at = 0;
+    for (let port = 0; port < this.#numPorts; port++) {
+      if (this.#active[port] === 1) list[at++] = port;
+    }
+    this.#activeList = list;
+  }
+
+  #removedListener(reason: "expired" | "flushed"): RemovedEntry | undefined {
+    const onEvent = this.#onEvent;
+    if (onEvent === undefined) return undefined;
+    return (hi: number, lo: number, vlan: number, port: number) => {
+      const mac = formatMacNumbers(hi, lo);
+      onEvent({
+        type: "mac-removed",
+        reason,
+        mac,
+        vlan,
+        port,
+        message: `MAC ${mac} VLAN ${vlan} on port ${port} ${reason}`,
+      });
+    };
+  }
+
+  #checkPort(port: number): void {
+    if (!Number.isInteger(port) || port < 0 || port >= this.#numPorts) {
+      throw new RangeError(`Expected a port from 0 to ${this.#numPorts - 1}, found ${port}`);
+    }
+  }
+}
+
+function checkNumPorts(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PORTS) {
+    throw new RangeError(`Expected a number of ports from 1 to ${MAX_PORTS}, found ${n}`);
+  }
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw new RangeError(`Expected ${name} to be a finite number >= 0, found ${value}`);
+  }
+  return value;
+}

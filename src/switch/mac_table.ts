@@ -1,0 +1,399 @@
+/**
+ * The switch's MAC learning table: (MAC, VLAN) -> port, with the time each
+ * entry was last seen (spec section 6.1).
+ *
+ * Theory of operation. Entries live in parallel typed arrays forming one
+ * open-addressing hash table with linear probing. A slot is empty when its
+ * port is -1. Deletion shifts the following entries of the probe run back
+ * ("backward-shift"), so there are no tombstones and a lookup stops at the
+ * first empty slot. The capacity is a power of two kept at least twice the
+ * number of entries, so probe runs stay short; it doubles as the table
+ * fills, up to the size needed for `maxEntries`. When `maxEntries` entries
+ * exist, new keys are refused: a flood of random source MACs costs a bounded
+ * amount of memory and only delays learning of real hosts until aging frees
+ * room.
+ *
+ * A MAC is keyed as two numbers (top 16 bits, low 32 bits) so lookups and
+ * learning allocate nothing; only growth allocates, at most a handful of
+ * times over the table's life. The hash mixes a seed in, so a switch that
+ * picks a random seed makes it hard to aim colliding MACs at it.
+ *
+ * The slot order has nothing to do with vde_switch's bucket order; for
+ * printing `Hash: NNNN` as vde_switch does, use `vdeHashIndex`.
+ */
+import { formatMacNumbers } from "../wire/ethernet.ts";
+
+/** Outcomes of `MacTable.learn`; `previousPort` tells the old port for Moved and Kept. */
+export const LearnResult = {
+  /** The key was not in the table and now is. */
+  New: 0,
+  /** The key was already on this port; its time was refreshed. */
+  Refreshed: 1,
+  /** The key was on another port long enough and now points to this one. */
+  Moved: 2,
+  /** The key is on another port and too recent to move: left untouched. */
+  Kept: 3,
+  /** The key was not in the table and the table is full: not learned. */
+  Full: 4,
+} as const;
+
+/** One of the `LearnResult` values. */
+export type LearnResult = typeof LearnResult[keyof typeof LearnResult];
+
+/** One entry as `MacTable.entries` yields it. */
+export interface MacEntry {
+  /** Lower-case colon-separated MAC. */
+  mac: string;
+  vlan: number;
+  port: number;
+  /** Seconds, on the clock the entry was learned with. */
+  lastSeen: number;
+}
+
+/** Settings of a `MacTable`. */
+export interface MacTableOptions {
+  /** Most entries the table will hold; default 65536. */
+  maxEntries?: number;
+  /** Mixed into the hash; pass a random 32-bit value to resist collision floods. */
+  seed?: number;
+  /** Minimum age in seconds before an entry may move to another port; default 3. */
+  minPersistenceSeconds?: number;
+}
+
+/** Called for every entry a bulk removal deletes. */
+export type RemovedEntry = (hi: number, lo: number, vlan: number, port: number) => void;
+
+const EMPTY = -1;
+const INITIAL_CAPACITY = 64;
+
+/**
+ * A bounded (MAC, VLAN) -> port table with zero-allocation lookup and learn.
+ *
+ * @example
+ * ```ts
+ * import { MacTable, LearnResult } from "./mac_table.ts";
+ * const table = new MacTable();
+ * if (table.learn(0x0200, 1, 0, 3, 0) !== LearnResult.New) throw new Error("not new");
+ * if (table.lookup(0x0200, 1, 0) !== 3) throw new Error("not found");
+ * ```
+ */
+export class MacTable {
+  /** Most entries the table holds; learning a new key beyond this is refused. */
+  readonly maxEntries: number;
+  /** Minimum age in seconds before an entry may move to another port. */
+  minPersistenceSeconds: number;
+  #seed: number;
+  #maxCapacity: number;
+  #mask = 0;
+  #size = 0;
+  #previousPort = -1;
+  #hi = new Uint16Array(0);
+  #lo = new Uint32Array(0);
+  #vlan = new Uint16Array(0);
+  #port = new Int32Array(0);
+  #lastSeen = new Float64Array(0);
+
+  /** @throws RangeError if `maxEntries` is not a positive integer */
+  constructor(options: MacTableOptions = {}) {
+    const maxEntries = options.maxEntries ?? 65536;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1 << 24) {
+      throw new RangeError(`Expected maxEntries between 1 and ${1 << 24}, found ${maxEntries}`);
+    }
+    this.maxEntries = maxEntries;
+    this.minPersistenceSeconds = options.minPersistenceSeconds ?? 3;
+    this.#seed = (options.seed ?? 0) | 0;
+    this.#maxCapacity = nextPowerOfTwo(maxEntries * 2);
+    this.#allocate(Math.min(INITIAL_CAPACITY, this.#maxCapacity));
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Number of slots currently allocated (a power of two). */
+  get capacity(): number {
+    return this.#mask + 1;
+  }
+
+  /**
+   * The port the key was on before the last `learn` call: the old port for
+   * Moved and Kept, the same port for Refreshed, -1 for New and Full.
+   */
+  get previousPort(): number {
+    return this.#previousPort;
+  }
+
+  /**
+   * Finds the port of a (MAC, VLAN) key.
+   *
+   * @returns the port, or -1 if the key is not in the table
+   */
+  lookup(hi: number, lo: number, vlan: number): number {
+    const slot = this.#find(hi, lo, vlan);
+    return slot < 0 ? -1 : this.#port[slot];
+  }
+
+  /**
+   * Tells when a key was last seen.
+   *
+   * @returns seconds, or -1 if the key is not in the table
+   */
+  lastSeen(hi: number, lo: number, vlan: number): number {
+    const slot = this.#find(hi, lo, vlan);
+    return slot < 0 ? -1 : this.#lastSeen[slot];
+  }
+
+  /**
+   * Records that a key was seen on `port` at time `now` (seconds). A key
+   * already on another port moves only if it was last seen more than
+   * `minPersistenceSeconds` ago; otherwise it keeps its port and time, so a
+   * host answering on two ports at once cannot make the entry flap.
+   *
+   * @returns what happened; `previousPort` then tells the old port
+   */
+  learn(hi: number, lo: number, vlan: number, port: number, now: number): LearnResult {
+    const mask = this.#mask;
+    let slot = this.#hash(hi, lo, vlan) & mask;
+    while (this.#port[slot] !== EMPTY) {
+      if (this.#lo[slot] === lo && this.#hi[slot] === hi && this.#vlan[slot] === vlan) {
+        const old = this.#port[slot];
+        this.#previousPort = old;
+        if (old === port) {
+          this.#lastSeen[slot] = now;
+          return LearnResult.Refreshed;
+        }
+        if (now - this.#lastSeen[slot] > this.minPersistenceSeconds) {
+          this.#port[slot] = port;
+          this.#lastSeen[slot] = now;
+          return LearnResult.Moved;
+        }
+        return LearnResult.Kept;
+      }
+      slot = (slot + 1) & mask;
+    }
+    this.#previousPort = -1;
+    if (this.#size >= this.maxEntries) return LearnResult.Full;
+    if ((this.#size + 1) * 2 > mask + 1) {
+      this.#grow();
+      slot = this.#emptySlotFor(hi, lo, vlan);
+    }
+    this.#put(slot, hi, lo, vlan, port, now);
+    this.#size++;
+    return LearnResult.New;
+  }
+
+  /**
+   * Removes one key.
+   *
+   * @returns true if it was in the table
+   */
+  delete(hi: number, lo: number, vlan: number): boolean {
+    const slot = this.#find(hi, lo, vlan);
+    if (slot < 0) return false;
+    this.#removeAt(slot);
+    return true;
+  }
+
+  /**
+   * Removes every entry on `port` (the port went inactive or changed VLAN).
+   *
+   * @param onRemoved told about each removed entry
+   * @returns how many entries were removed
+   */
+  deletePort(port: number, onRemoved?: RemovedEntry): number {
+    return this.#removeWhere((slot) => this.#port[slot] === port, onRemoved);
+  }
+
+  /**
+   * Removes every entry in `vlan` (a spanning-tree topology change).
+   *
+   * @returns how many entries were removed
+   */
+  deleteVlan(vlan: number, onRemoved?: RemovedEntry): number {
+    return this.#removeWhere((slot) => this.#vlan[slot] === vlan, onRemoved);
+  }
+
+  /**
+   * Ages the table: removes entries with `lastSeen + expireSeconds < now`.
+   *
+   * @param now current time, seconds
+   * @param expireSeconds entry lifetime, seconds
+   * @param onRemoved told about each removed entry
+   * @returns how many entries were removed
+   */
+  expire(now: number, expireSeconds: number, onRemoved?: RemovedEntry): number {
+    return this.#removeWhere((slot) => this.#lastSeen[slot] + expireSeconds < now, onRemoved);
+  }
+
+  /** Removes every entry; keeps the allocated capacity. */
+  clear(): void {
+    this.#port.fill(EMPTY);
+    this.#size = 0;
+  }
+
+  /**
+   * Yields every entry, in slot order, for printing. Do not change the table
+   * while iterating.
+   */
+  *entries(): IterableIterator<MacEntry> {
+    for (let slot = 0; slot <= this.#mask; slot++) {
+      const port = this.#port[slot];
+      if (port === EMPTY) continue;
+      yield {
+        mac: formatMacNumbers(this.#hi[slot], this.#lo[slot]),
+        vlan: this.#vlan[slot],
+        port,
+        lastSeen: this.#lastSeen[slot],
+      };
+    }
+  }
+
+  // A murmur3-style finaliser over the three key parts: cheap, no
+  // allocation, and every input bit reaches the low bits that index slots.
+  #hash(hi: number, lo: number, vlan: number): number {
+    let h = Math.imul(lo ^ this.#seed, 0xcc9e2d51);
+    h = (h << 15) | (h >>> 17);
+    h ^= Math.imul(hi | (vlan << 16), 0x1b873593);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h;
+  }
+
+  #find(hi: number, lo: number, vlan: number): number {
+    const mask = this.#mask;
+    let slot = this.#hash(hi, lo, vlan) & mask;
+    while (this.#port[slot] !== EMPTY) {
+      if (this.#lo[slot] === lo && this.#hi[slot] === hi && this.#vlan[slot] === vlan) return slot;
+      slot = (slot + 1) & mask;
+    }
+    return -1;
+  }
+
+  #emptySlotFor(hi: number, lo: number, vlan: number): number {
+    const mask = this.#mask;
+    let slot = this.#hash(hi, lo, vlan) & mask;
+    while (this.#port[slot] !== EMPTY) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  #put(slot: number, hi: number, lo: number, vlan: number, port: number, lastSeen: number): void {
+    this.#hi[slot] = hi;
+    this.#lo[slot] = lo;
+    this.#vlan[slot] = vlan;
+    this.#port[slot] = port;
+    this.#lastSeen[slot] = lastSeen;
+  }
+
+  #allocate(capacity: number): void {
+    this.#mask = capacity - 1;
+    this.#hi = new Uint16Array(capacity);
+    this.#lo = new Uint32Array(capacity);
+    this.#vlan = new Uint16Array(capacity);
+    this.#port = new Int32Array(capacity).fill(EMPTY);
+    this.#lastSeen = new Float64Array(capacity);
+  }
+
+  #grow(): void {
+    const hi = this.#hi, lo = this.#lo, vlan = this.#vlan, port = this.#port, lastSeen = this.#lastSeen;
+    this.#allocate(Math.min(port.length * 2, this.#maxCapacity));
+    for (let slot = 0; slot < port.length; slot++) {
+      if (port[slot] === EMPTY) continue;
+      const to = this.#emptySlotFor(hi[slot], lo[slot], vlan[slot]);
+      this.#put(to, hi[slot], lo[slot], vlan[slot], port[slot], lastSeen[slot]);
+    }
+  }
+
+  // Backward-shift deletion: walk the probe run after the hole and move back
+  // every entry whose home slot does not lie cyclically in (hole, here], so
+  // each remaining entry stays reachable from its home without tombstones.
+  #removeAt(slot: number): void {
+    const mask = this.#mask;
+    let hole = slot;
+    let here = slot;
+    for (;;) {
+      here = (here + 1) & mask;
+      if (this.#port[here] === EMPTY) break;
+      const home = this.#hash(this.#hi[here], this.#lo[here], this.#vlan[here]) & mask;
+      const stays = hole <= here ? hole < home && home <= here : hole < home || home <= here;
+      if (stays) continue;
+      this.#put(
+        hole,
+        this.#hi[here],
+        this.#lo[here],
+        this.#vlan[here],
+        this.#port[here],
+        this.#lastSeen[here],
+      );
+      hole = here;
+    }
+    this.#port[hole] = EMPTY;
+    this.#size--;
+  }
+
+  // Scans from just after an empty slot, so no probe run wraps past the scan
+  // start: every backward shift then lands on the slot being examined or on
+  // one not yet reached or already kept, and no entry is skipped.
+  #removeWhere(matches: (slot: number) => boolean, onRemoved?: RemovedEntry): number {
+    if (this.#size === 0) return 0;
+    const mask = this.#mask;
+    let start = 0;
+    while (this.#port[start] !== EMPTY) start++;
+    let removed = 0;
+    let slot = (start + 1) & mask;
+    for (let seen = 0; seen < mask;) {
+      if (this.#port[slot] !== EMPTY && matches(slot)) {
+        onRemoved?.(this.#hi[slot], this.#lo[slot], this.#vlan[slot], this.#port[slot]);
+        this.#removeAt(slot);
+        removed++;
+        continue; // another entry may have shifted into this slot
+      }
+      slot = (slot + 1) & mask;
+      seen++;
+    }
+    return removed;
+  }
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+/**
+ * The bucket index vde_switch shows as `Hash: NNNN` in hash/print (spec
+ * section 6.1): the 64-bit key `mac[0] | mac[1]<<8 | ... | mac[5]<<40 |
+ * vlan<<48` through a murmur3 64-bit finaliser, masked to the bucket count.
+ * For display only; it uses BigInt.
+ *
+ * @param mac the six MAC bytes
+ * @param vlan VLAN id, 0..4095
+ * @param buckets bucket count, a power of two (vde_switch's default is 128)
+ * @returns the bucket index, 0..buckets-1
+ * @throws RangeError if `mac` is shorter than six bytes or `buckets` is not a power of two
+ * @example
+ * ```ts
+ * import { vdeHashIndex } from "./mac_table.ts";
+ * if (vdeHashIndex(new Uint8Array([2, 0, 0, 0, 0, 1]), 0, 128) !== 43) throw new Error("bad hash");
+ * ```
+ */
+export function vdeHashIndex(mac: Uint8Array, vlan: number, buckets: number): number {
+  if (mac.length < 6) throw new RangeError(`Expected a 6-byte MAC, found ${mac.length} bytes`);
+  if (!Number.isInteger(buckets) || buckets < 1 || (buckets & (buckets - 1)) !== 0) {
+    throw new RangeError(`Expected a power-of-two bucket count, found ${buckets}`);
+  }
+  let k = 0n;
+  for (let i = 0; i < 6; i++) k |= BigInt(mac[i]) << BigInt(8 * i);
+  k |= BigInt(vlan & 0xffff) << 48n;
+  k ^= k >> 33n;
+  k = (k * 0xff51afd7ed558ccdn) & MASK64;
+  k ^= k >> 33n;
+  k = (k * 0xc4ceb9fe1a85ec53n) & MASK64;
+  return Number(k & BigInt(buckets - 1));
+}

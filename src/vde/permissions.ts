@@ -1,0 +1,49 @@
+/**
+ * Modes and group of a switch's socket directory, ctl socket and port
+ * sockets, derived from `--mode`/`--dirmode`/`--group` exactly as
+ * vde_switch does (spec 1.1).
+ */
+
+/** Resolved permissions of a switch's files. */
+export interface SwitchPermissions {
+  /** Mode of the ctl socket and the per-port data sockets. */
+  socketMode: number;
+  /** Mode of the socket directory (with the setgid bit). */
+  dirMode: number;
+  /** Group id for the directory and sockets, if one was asked for. */
+  gid?: number;
+}
+
+/** Derives the directory and socket modes from the user's options. */
+export function resolveModes(mode?: number, dirMode?: number): { socketMode: number; dirMode: number } {
+  if (mode === undefined && dirMode === undefined) return { socketMode: 0o600, dirMode: 0o2700 };
+  if (mode !== undefined && dirMode !== undefined) return { socketMode: mode, dirMode };
+  if (dirMode !== undefined) return { socketMode: dirMode & 0o666, dirMode };
+  const m = mode!;
+  let d = 0o2000 | (m & 0o666);
+  // A class that may read or write the sockets needs to enter the directory.
+  if (m & 0o600) d |= 0o100;
+  if (m & 0o060) d |= 0o010;
+  if (m & 0o006) d |= 0o001;
+  return { socketMode: m, dirMode: d };
+}
+
+/** Parses an octal mode given on the command line; throws a one-line error. */
+export function parseOctalMode(text: string, what: string): number {
+  if (!/^0?[0-7]{1,4}$/.test(text)) throw new Error(`${what} must be an octal mode like 660, got "${text}"`);
+  return parseInt(text, 8);
+}
+
+/** Resolves a group name or number through /etc/group; throws if unknown. */
+export function resolveGroup(name: string): number {
+  if (/^\d+$/.test(name)) return Number(name);
+  let text = "";
+  try {
+    text = Deno.readTextFileSync("/etc/group");
+  } catch { /* no group database */ }
+  for (const line of text.split("\n")) {
+    const [gname, , gid] = line.split(":");
+    if (gname === name && gid !== undefined) return Number(gid);
+  }
+  throw new Error(`unknown group "${name}"`);
+}

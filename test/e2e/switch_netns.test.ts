@@ -1,0 +1,110 @@
+/**
+ * End to end: two network namespaces, each with a tap `t0` that Debian's
+ * `vde_plug vde://DIR tap://t0` plugs into our switch; ping and iperf3 must
+ * cross it, in switch mode and in hub mode. Root only; in CI it must run.
+ */
+import assert from "node:assert/strict";
+import { canNetns, type Lab, type Netns, withNetns } from "../helpers/netns.ts";
+import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+
+const ADDR_A = "10.199.1.1";
+const ADDR_B = "10.199.1.2";
+const IPERF_PORT = "5201";
+
+/** null when everything this test needs is here, else what is missing. */
+async function missing(): Promise<string | null> {
+  const netns = await canNetns();
+  if (netns !== null) return netns;
+  for (const tool of ["vde_plug", "iperf3", "ping", "ss"]) {
+    if (!(await hasCommand(tool))) return `${tool} is not installed`;
+  }
+  return null;
+}
+
+/** Two namespaces with t0 addressed and plugged into the switch at `dir`. */
+async function plugPair(lab: Lab, dir: string): Promise<[Netns, Netns]> {
+  const pair: Netns[] = [];
+  for (const [short, addr] of [["a", ADDR_A], ["b", ADDR_B]]) {
+    const ns = await lab.namespace(short);
+    await ns.tap("t0");
+    await ns.addr("t0", `${addr}/24`);
+    ns.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: `vde_plug ${short}` });
+    // Carrier means vde_plug holds the tap, i.e. it got past opening both ends.
+    await ns.waitForCarrier("t0", 10_000);
+    pair.push(ns);
+  }
+  return [pair[0], pair[1]];
+}
+
+/** Pings until one answer arrives (ARP resolved, path up), bounded. */
+async function waitForPath(from: Netns, to: string): Promise<void> {
+  await waitFor(async () => {
+    const r = await from.run(["ping", "-c", "1", "-W", "1", to], { check: false, timeoutMs: 3000 });
+    return r.success;
+  }, { timeoutMs: 15_000, intervalMs: 100, what: `first ping ${from.short} -> ${to}` });
+}
+
+async function pingAll(from: Netns, to: string): Promise<void> {
+  const r = await from.run(["ping", "-c", "5", "-i", "0.2", "-W", "2", "-w", "10", to], {
+    check: false,
+    timeoutMs: 15_000,
+  });
+  assert.match(
+    r.stdout,
+    /5 packets transmitted, 5 received/,
+    `ping ${from.short} -> ${to}:\n${r.stdout}${r.stderr}`,
+  );
+}
+
+/** Runs a 2-second iperf3 TCP test from `client` to the server in `server`; returns bits/s received. */
+async function iperf(client: Netns, server: Netns, to: string): Promise<number> {
+  const srv = server.spawn(["iperf3", "-s", "-1", "-B", to, "-p", IPERF_PORT], { name: "iperf3 server" });
+  await waitFor(async () => {
+    if (srv.exitStatus !== null) throw new Error(`iperf3 server exited early:\n${srv.stdout}${srv.stderr}`);
+    const r = await server.run(["ss", "-Hltn", `sport = :${IPERF_PORT}`], { check: false });
+    return r.stdout.trim() !== "";
+  }, { timeoutMs: 5000, what: "iperf3 server listening" });
+  const r = await client.run(
+    ["iperf3", "-c", to, "-p", IPERF_PORT, "-t", "2", "-J", "--connect-timeout", "3000"],
+    { check: false, timeoutMs: 20_000 },
+  );
+  assert.ok(
+    r.success,
+    `iperf3 client failed (exit ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
+  );
+  const report = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
+  return report.end?.sum_received?.bits_per_second ?? 0;
+}
+
+async function crossTraffic(hub: boolean): Promise<void> {
+  await withNetns(async (lab) => {
+    const dir = `${await lab.tempDir()}/sw`;
+    let sw: SwitchHandle | null = null;
+    lab.defer(async () => void (await sw?.stop()));
+    try {
+      sw = await startOurSwitch(dir, { hub });
+      const [a, b] = await plugPair(lab, dir);
+      await waitForPath(a, ADDR_B);
+      await pingAll(a, ADDR_B);
+      await pingAll(b, ADDR_A);
+      const bps = await iperf(a, b, ADDR_B);
+      console.log(`  ${hub ? "hub" : "switch"} mode: iperf3 ${(bps / 1e6).toFixed(0)} Mbit/s`);
+      assert.ok(bps > 0, "iperf3 measured no throughput");
+      assert.equal(sw.process.exitStatus, null, `switch exited during the test:\n${sw.stderr()}`);
+    } catch (err) {
+      if (sw) console.error(`--- switch stderr ---\n${sw.stderr().trim()}\n---`);
+      throw err;
+    }
+  });
+}
+
+Deno.test("switch carries ping and iperf3 between two namespaces plugged by vde_plug taps", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await crossTraffic(false);
+});
+
+Deno.test("hub mode carries ping and iperf3 between two namespaces plugged by vde_plug taps", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await crossTraffic(true);
+});

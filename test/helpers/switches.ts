@@ -1,0 +1,227 @@
+/**
+ * Start and stop switches for interop tests and the benchmark: Debian's C
+ * `vde_switch` and ours, both serving a socket directory, both stopped with a
+ * bounded wait.
+ *
+ * "Ours" is `deno run -A <repo>/mod.ts switch --sock DIR` unless the
+ * environment variable VDE_OURS_CMD says otherwise (see {@link ourSwitchCommand}),
+ * so the same tests can run against any implementation, including
+ * `VDE_OURS_CMD=vde_switch` to check the harness itself.
+ */
+import { fileURLToPath } from "node:url";
+import { describeStatus, type ManagedProcess, pathExists, spawnManaged, waitFor } from "./processes.ts";
+
+/** Repository root (two levels above this file). */
+export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+
+/** Which implementation a handle runs. */
+export type SwitchKind = "c" | "ours";
+
+/** Options shared by both starters. */
+export interface SwitchOptions {
+  /** Number of ports (`-n N` / `--ports N`); the implementation's default when absent. */
+  ports?: number;
+  /** Hub mode (`-x` / `--hub`). */
+  hub?: boolean;
+  /** Extra arguments appended to the command line. */
+  extraArgs?: string[];
+  /** Bound for DIR/ctl to appear; default 5 s for C, 20 s for ours (Deno start-up). */
+  readyTimeoutMs?: number;
+  /**
+   * Minimum open-file limit the switch needs (e.g. 1000 ports need > 2000 fds).
+   * If our own soft limit is lower, the switch is started under `prlimit`.
+   */
+  nofile?: number;
+}
+
+/** A running switch. */
+export interface SwitchHandle {
+  readonly kind: SwitchKind;
+  /** The socket directory (DIR/ctl is the control socket). */
+  readonly dir: string;
+  readonly pid: number;
+  readonly process: ManagedProcess;
+  /** Captured standard error so far. */
+  stderr(): string;
+  /** VmRSS of the switch process in KiB. */
+  rssKiB(): Promise<number>;
+  /** SIGTERM, bounded wait, SIGKILL; resolves with the exit status. */
+  stop(timeoutMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** A command line and the stdin it needs. */
+export interface SwitchCommand {
+  cmd: string[];
+  /** "piped" for implementations that exit on stdin EOF (Debian's vde_switch). */
+  stdin: "null" | "piped";
+}
+
+/** The Debian `vde_switch` command line for `dir`. */
+export function cSwitchCommand(dir: string, opts: SwitchOptions = {}): SwitchCommand {
+  const cmd = ["vde_switch", "-s", dir];
+  if (opts.ports !== undefined) cmd.push("-n", String(opts.ports));
+  if (opts.hub) cmd.push("-x");
+  cmd.push(...(opts.extraArgs ?? []));
+  // Debian's vde_switch treats stdin as its console and exits on EOF.
+  return { cmd, stdin: "piped" };
+}
+
+/**
+ * Our switch's command line for `dir`.
+ *
+ * Without VDE_OURS_CMD: `deno run -A <repo>/mod.ts switch --sock DIR [--ports N] [--hub]`.
+ * With VDE_OURS_CMD (split like a shell would, quotes allowed):
+ * - if it contains `{dir}`, the placeholders are filled in: `{dir}`, `{ports}`
+ *   (the port count, 32 if none was asked for) and a `{hub}` word that becomes
+ *   `-x` or disappears; a requested port count or hub mode without its
+ *   placeholder is appended as `-n N` / `-x`;
+ * - otherwise it is a prefix and `-s DIR [-n N] [-x]` is appended (the
+ *   spelling both vde_switch and our CLI accept).
+ * stdin is "null", except "piped" when the program is `vde_switch` (it exits on
+ * EOF) or VDE_OURS_STDIN=piped.
+ */
+export function ourSwitchCommand(
+  dir: string,
+  opts: SwitchOptions = {},
+  env = Deno.env.get("VDE_OURS_CMD"),
+): SwitchCommand {
+  let cmd: string[];
+  if (env === undefined || env.trim() === "") {
+    cmd = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`, "switch", "--sock", dir];
+    if (opts.ports !== undefined) cmd.push("--ports", String(opts.ports));
+    if (opts.hub) cmd.push("--hub");
+  } else {
+    const words = splitCommand(env);
+    if (words.length === 0) throw new Error("VDE_OURS_CMD is empty");
+    if (words.some((w) => w.includes("{dir}"))) {
+      const hasPorts = words.some((w) => w.includes("{ports}"));
+      const hasHub = words.includes("{hub}");
+      cmd = words
+        .filter((w) => w !== "{hub}" || opts.hub)
+        .map((w) =>
+          w === "{hub}" ? "-x" : w.replaceAll("{dir}", dir).replaceAll("{ports}", String(opts.ports ?? 32))
+        );
+      if (!hasPorts && opts.ports !== undefined) cmd.push("-n", String(opts.ports));
+      if (!hasHub && opts.hub) cmd.push("-x");
+    } else {
+      cmd = [...words, "-s", dir];
+      if (opts.ports !== undefined) cmd.push("-n", String(opts.ports));
+      if (opts.hub) cmd.push("-x");
+    }
+  }
+  cmd.push(...(opts.extraArgs ?? []));
+  const program = cmd[0].split("/").pop();
+  const piped = program === "vde_switch" || Deno.env.get("VDE_OURS_STDIN") === "piped";
+  return { cmd, stdin: piped ? "piped" : "null" };
+}
+
+/** Splits a command string into words: whitespace separates, '...' and "..." quote, \ escapes. */
+export function splitCommand(s: string): string[] {
+  const words: string[] = [];
+  let cur = "";
+  let inWord = false;
+  let quote: "'" | '"' | null = null;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === "\\" && quote === '"' && i + 1 < s.length) cur += s[++i];
+      else cur += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < s.length) {
+      cur += s[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = "";
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (quote) throw new Error(`unbalanced quote in command: ${s}`);
+  if (inWord) words.push(cur);
+  return words;
+}
+
+/** Starts Debian's `vde_switch` on `dir` (stdin kept open) and waits until DIR/ctl exists. */
+export function startCSwitch(dir: string, opts: SwitchOptions = {}): Promise<SwitchHandle> {
+  return startSwitch("c", dir, cSwitchCommand(dir, opts), opts.readyTimeoutMs ?? 5000, opts.nofile);
+}
+
+/** Starts our switch (see {@link ourSwitchCommand}) on `dir` and waits until DIR/ctl exists. */
+export function startOurSwitch(dir: string, opts: SwitchOptions = {}): Promise<SwitchHandle> {
+  return startSwitch("ours", dir, ourSwitchCommand(dir, opts), opts.readyTimeoutMs ?? 20_000, opts.nofile);
+}
+
+/** Starts the switch of `kind`. */
+export function startSwitchOf(
+  kind: SwitchKind,
+  dir: string,
+  opts: SwitchOptions = {},
+): Promise<SwitchHandle> {
+  return kind === "c" ? startCSwitch(dir, opts) : startOurSwitch(dir, opts);
+}
+
+async function startSwitch(
+  kind: SwitchKind,
+  dir: string,
+  command: SwitchCommand,
+  readyTimeoutMs: number,
+  nofile: number | undefined,
+): Promise<SwitchHandle> {
+  let cmd = command.cmd;
+  if (nofile !== undefined && (await softNofile()) < nofile) {
+    // prlimit execs the switch, so the pid (and its RSS) stays the switch's own.
+    cmd = ["prlimit", `--nofile=${nofile}:${nofile}`, "--", ...cmd];
+  }
+  const proc = spawnManaged(cmd, { name: `${kind} switch`, stdin: command.stdin });
+  const ctl = `${dir}/ctl`;
+  try {
+    await waitFor(async () => {
+      if (proc.exitStatus !== null) {
+        throw new Error(
+          `${kind} switch exited (${describeStatus(proc.exitStatus)}) before creating ${ctl}: ${
+            cmd.join(" ")
+          }\n` +
+            proc.stderr.trim(),
+        );
+      }
+      return await pathExists(ctl, true);
+    }, { timeoutMs: readyTimeoutMs, what: `${kind} switch control socket ${ctl}` });
+  } catch (err) {
+    await proc.stop({ timeoutMs: 1000 });
+    if (err instanceof Error && err.message.startsWith("timed out")) {
+      throw new Error(`${err.message}\ncommand: ${cmd.join(" ")}\nstderr: ${proc.stderr.trim()}`);
+    }
+    throw err;
+  }
+  return {
+    kind,
+    dir,
+    pid: proc.pid,
+    process: proc,
+    stderr: () => proc.stderr,
+    rssKiB: () => vmRssKiB(proc.pid),
+    stop: (timeoutMs = 5000) => proc.stop({ timeoutMs }),
+  };
+}
+
+/** VmRSS of process `pid` in KiB, from /proc/PID/status. */
+export async function vmRssKiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const m = status.match(/^VmRSS:\s+(\d+)\s+kB/m);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]);
+}
+
+/** Our soft RLIMIT_NOFILE (children inherit it). */
+async function softNofile(): Promise<number> {
+  const limits = await Deno.readTextFile("/proc/self/limits");
+  const m = limits.match(/^Max open files\s+(\S+)/m);
+  if (!m || m[1] === "unlimited") return Number.MAX_SAFE_INTEGER;
+  return Number(m[1]);
+}

@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import "../../src/link/schemes.ts";
+import { CmdLink, splitCommand } from "../../src/link/cmd_link.ts";
+import { openLink } from "../../src/link/registry.ts";
+
+function numbered(seq: number, length = 64): Uint8Array {
+  const f = new Uint8Array(length);
+  new DataView(f.buffer).setUint32(0, seq);
+  return f;
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function isGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.split(") ")[1]?.startsWith("Z") ?? false;
+  } catch {
+    return true;
+  }
+}
+
+Deno.test("splitCommand splits words like a shell, without expansions", () => {
+  const cases: [string, string[]][] = [
+    ["cat", ["cat"]],
+    ["  ssh   host\tvde plug  ", ["ssh", "host", "vde", "plug"]],
+    [`sh -c 'exit 3'`, ["sh", "-c", "exit 3"]],
+    [`echo "a \\"b\\" \\$x \\n" c`, ["echo", 'a "b" $x \\n', "c"]],
+    [`a\\ b c\\'d`, ["a b", "c'd"]],
+    [`x"y"'z' ""`, ["xyz", ""]],
+    [`"ssh host vde plug /tmp/b"`, ["ssh", "host", "vde", "plug", "/tmp/b"]],
+    [`'ssh host "vde plug" /tmp/b'`, ["ssh", "host", "vde plug", "/tmp/b"]],
+    [`"/opt/my tools/plug" /tmp/b`, ["/opt/my tools/plug", "/tmp/b"]],
+    ["", []],
+  ];
+  for (const [line, words] of cases) assert.deepEqual(splitCommand(line), words, line);
+});
+
+Deno.test("splitCommand rejects unterminated quotes and a trailing backslash", () => {
+  assert.throws(() => splitCommand(`echo 'abc`), /unterminated ' quote/);
+  assert.throws(() => splitCommand(`echo "abc`), /unterminated " quote/);
+  assert.throws(() => splitCommand(`echo abc\\`), /lone backslash/);
+});
+
+Deno.test("cmd link to cat echoes frames back in order", async () => {
+  const link = await openLink("cmd://cat");
+  assert.ok(link instanceof CmdLink);
+  const got: number[] = [];
+  link.onFrame = (f) => got.push(new DataView(f.buffer, f.byteOffset).getUint32(0));
+  try {
+    for (let i = 0; i < 2000; i++) {
+      link.send(numbered(i, 14 + (i % 1500)));
+      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 0));
+    }
+    await waitFor("echoed frames", () => got.length === 2000);
+    assert.deepEqual(got, Array.from({ length: 2000 }, (_, i) => i));
+  } finally {
+    link.close();
+  }
+  assert.equal(await link.closed, "closed");
+});
+
+Deno.test("cmd link accepts a quoted command line, as a VNL often carries it", async () => {
+  const link = await openLink(`cmd://"sh -c 'exec cat'"`);
+  let got = 0;
+  link.onFrame = () => got++;
+  try {
+    link.send(numbered(1));
+    await waitFor("the echo", () => got === 1);
+  } finally {
+    link.close();
+  }
+});
+
+Deno.test("cmd link closes with the command's exit status", async () => {
+  const link = await openLink(`cmd://sh -c "exit 3"`);
+  assert.equal(await link.closed, "command exited with status 3");
+});
+
+Deno.test("cmd link delivers what the command wrote before exiting", async () => {
+  const link = await openLink(`cmd://sh -c "printf '\\000\\003abc\\000\\002de'"`);
+  const frames: string[] = [];
+  link.onFrame = (f) => frames.push(new TextDecoder().decode(f));
+  assert.equal(await link.closed, "command exited with status 0");
+  assert.deepEqual(frames, ["abc", "de"]);
+});
+
+Deno.test("closing a cmd link terminates the command", async () => {
+  const link = await openLink("cmd://sleep 30");
+  assert.ok(link instanceof CmdLink);
+  const pid = link.pid;
+  assert.equal(await isGone(pid), false);
+  link.close("bye");
+  assert.equal(await link.closed, "bye");
+  const deadline = Date.now() + 5000;
+  while (!(await isGone(pid))) {
+    if (Date.now() > deadline) throw new Error(`pid ${pid} still running`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+});
+
+Deno.test("cmd link that cannot start its command fails to open with a reason", async () => {
+  await assert.rejects(openLink("cmd://no-such-command-vde-test"), /cannot run "no-such-command-vde-test"/);
+  await assert.rejects(openLink("cmd://"), /needs a command/);
+  await assert.rejects(openLink("cmd://echo 'oops"), /unterminated/);
+});

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { plug } from "../../src/link/plug.ts";
+import { StreamLink } from "../../src/link/stream_link.ts";
+
+/** Two stream links joined back to back by in-memory streams. */
+function linkPair(name: string): [StreamLink, StreamLink] {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const ba = new TransformStream<Uint8Array, Uint8Array>();
+  return [new StreamLink(`${name}1`, ba.readable, ab.writable), new StreamLink(`${name}2`, ab.readable, ba.writable)];
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("plug carries frames both ways between two links", async () => {
+  // left <-> (a plugged to b) <-> right
+  const [left, a] = linkPair("l");
+  const [b, right] = linkPair("r");
+  const cable = plug(a, b);
+  const atRight: number[] = [];
+  const atLeft: number[] = [];
+  right.onFrame = (f) => atRight.push(f[0]!);
+  left.onFrame = (f) => atLeft.push(f[0]!);
+  for (let i = 0; i < 50; i++) {
+    left.send(new Uint8Array([i, 1, 2]));
+    right.send(new Uint8Array([100 + i, 3]));
+  }
+  await waitFor("frames through the plug", () => atRight.length === 50 && atLeft.length === 50);
+  assert.deepEqual(atRight, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(atLeft, Array.from({ length: 50 }, (_, i) => 100 + i));
+  b.close("unplugged");
+  assert.equal(await cable, "unplugged");
+  assert.equal(await a.closed, "plugged link closed: unplugged");
+  left.close();
+  right.close();
+});
+
+Deno.test("plug resolves with the reason of the side that ended first", async () => {
+  const [left, a] = linkPair("l");
+  const [b, right] = linkPair("r");
+  const cable = plug(a, b);
+  left.close(); // a sees EOF
+  assert.equal(await cable, "peer closed the stream");
+  assert.equal(b.isClosed, true);
+  right.close();
+});

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { type ByteReader, type ByteWriter, PEER_CLOSED, StreamLink } from "../../src/link/stream_link.ts";
+import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
+
+/** Two stream links joined back to back by in-memory streams. */
+function linkPair(options: ConstructorParameters<typeof StreamLink>[3] = {}): [StreamLink, StreamLink] {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const ba = new TransformStream<Uint8Array, Uint8Array>();
+  return [
+    new StreamLink("a", ba.readable, ab.writable, options),
+    new StreamLink("b", ab.readable, ba.writable, options),
+  ];
+}
+
+/** A frame carrying its sequence number in its first 4 bytes. */
+function numbered(seq: number, length = 64): Uint8Array {
+  const f = new Uint8Array(length);
+  new DataView(f.buffer).setUint32(0, seq);
+  f[length - 1] = seq & 0xff;
+  return f;
+}
+
+function seqOf(frame: Uint8Array): number {
+  return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("stream links exchange 10,000 frames each way in order", async () => {
+  const [a, b] = linkPair();
+  const gotA: number[] = [];
+  const gotB: number[] = [];
+  a.onFrame = (f) => gotA.push(seqOf(f));
+  b.onFrame = (f) => gotB.push(seqOf(f));
+  try {
+    for (let batch = 0; batch < 100; batch++) {
+      for (let i = 0; i < 100; i++) {
+        const seq = batch * 100 + i;
+        a.send(numbered(seq, 60 + (seq % 1400)));
+        b.send(numbered(seq, 1514 - (seq % 1400)));
+      }
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await waitFor("all frames", () => gotA.length === 10_000 && gotB.length === 10_000);
+    assert.deepEqual(gotB, Array.from({ length: 10_000 }, (_, i) => i));
+    assert.deepEqual(gotA, Array.from({ length: 10_000 }, (_, i) => i));
+    assert.equal(a.stats.framesOut, 10_000);
+    assert.equal(b.stats.framesIn, 10_000);
+    assert.equal(a.stats.dropsOut + b.stats.dropsOut + a.stats.dropsIn + b.stats.dropsIn, 0);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("stream link coalesces the frames sent in one turn into one write", async () => {
+  const writes: Uint8Array[] = [];
+  const sink: ByteWriter = {
+    write: (p) => {
+      writes.push(p.slice());
+      return Promise.resolve(p.length);
+    },
+  };
+  const source: ByteReader = { read: () => new Promise(() => {}) };
+  const link = new StreamLink("t", source, sink);
+  for (let i = 0; i < 100; i++) link.send(numbered(i));
+  await waitFor("the write", () => link.stats.framesOut === 100);
+  assert.equal(writes.length, 1);
+  assert.equal(writes[0]!.length, 100 * 66);
+  link.close();
+});
+
+Deno.test("stream link completes partial writes of an FsFile-like sink", async () => {
+  const written: number[] = [];
+  const sink: ByteWriter = {
+    write: async (p) => {
+      await Promise.resolve();
+      const n = Math.min(7, p.length);
+      written.push(...p.subarray(0, n));
+      return n;
+    },
+  };
+  const link = new StreamLink("t", { read: () => new Promise(() => {}) }, sink);
+  const frames = Array.from({ length: 20 }, (_, i) => numbered(i, 20 + i));
+  frames.forEach((f) => link.send(f));
+  await waitFor("all bytes", () => link.stats.framesOut === 20);
+  const out: Uint8Array[] = [];
+  new StreamDecoder((f) => out.push(f.slice())).push(new Uint8Array(written));
+  assert.deepEqual(out, frames);
+  link.close();
+});
+
+Deno.test("stream link drops and counts frames when a peer never reads, with bounded memory", async () => {
+  const stuck = new TransformStream<Uint8Array, Uint8Array>(); // its readable is never read
+  const limit = 64 * 1024;
+  const link = new StreamLink("t", new ReadableStream(), stuck.writable, { maxPendingBytes: limit });
+  try {
+    let sent = 0;
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 1000; i++, sent++) link.send(numbered(sent, 1500));
+      assert.ok(link.pendingBytes <= limit, `pending ${link.pendingBytes} within ${limit}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    // At most one batch is stuck in the stream and one is pending: the rest was dropped and counted.
+    const held = Math.floor(limit / 1502);
+    assert.ok(link.stats.dropsOut >= sent - 2 * held, `dropped ${link.stats.dropsOut} of ${sent}`);
+    assert.equal(link.isClosed, false);
+  } finally {
+    link.close();
+  }
+});
+
+Deno.test("stream link closes with a reason when the peer ends its stream", async () => {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const link = new StreamLink("t", ab.readable, new WritableStream());
+  const frames: number[] = [];
+  link.onFrame = (f) => frames.push(seqOf(f));
+  const enc = new StreamEncoder();
+  enc.append(numbered(1));
+  enc.append(numbered(2));
+  const writer = ab.writable.getWriter();
+  await writer.write(enc.bytes.slice());
+  await writer.close();
+  assert.equal(await link.closed, PEER_CLOSED);
+  assert.deepEqual(frames, [1, 2]);
+});
+
+Deno.test("stream link closes with a reason when writing fails", async () => {
+  const sink = new WritableStream<Uint8Array>({ write: () => Promise.reject(new Error("disk on fire")) });
+  const link = new StreamLink("t", new ReadableStream(), sink);
+  link.send(numbered(1));
+  assert.equal(await link.closed, "write failed: disk on fire");
+  link.send(numbered(2));
+  assert.equal(link.stats.dropsOut, 1);
+});
+
+Deno.test("stream link closes with a reason when reading fails", async () => {
+  const source = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new Error("bad read")) });
+  const link = new StreamLink("t", source, new WritableStream());
+  assert.equal(await link.closed, "read failed: bad read");
+});
+
+Deno.test("stream link counts oversize input as dropped and keeps the link up", async () => {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const link = new StreamLink("t", ab.readable, new WritableStream(), { maxFrameIn: 1521 });
+  const got: number[] = [];
+  link.onFrame = (f) => got.push(seqOf(f));
+  const writer = ab.writable.getWriter();
+  const enc = new StreamEncoder();
+  enc.append(numbered(7, 1600));
+  await writer.write(enc.bytes.slice());
+  enc.reset();
+  enc.append(numbered(8));
+  await writer.write(enc.bytes.slice());
+  await waitFor("frame 8", () => got.length === 1);
+  assert.deepEqual(got, [8]);
+  assert.equal(link.stats.dropsIn, 1);
+  assert.equal(link.isClosed, false);
+  link.close("done");
+  assert.equal(await link.closed, "done");
+});
+
+Deno.test("stream link drops and counts frames too large to frame", () => {
+  const link = new StreamLink("t", new ReadableStream(), new WritableStream());
+  link.send(new Uint8Array(9235));
+  assert.equal(link.stats.dropsOut, 1);
+  assert.equal(link.pendingBytes, 0);
+  link.close();
+});

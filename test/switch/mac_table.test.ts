@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { LearnResult, MacTable, vdeHashIndex } from "../../src/switch/mac_table.ts";
+import { parseMac } from "../../src/wire/ethernet.ts";
+
+const HI = 0x0200;
+
+Deno.test("table learns a new key and finds it by MAC and VLAN", () => {
+  const table = new MacTable();
+  assert.equal(table.learn(HI, 1, 0, 5, 10), LearnResult.New);
+  assert.equal(table.previousPort, -1);
+  assert.equal(table.lookup(HI, 1, 0), 5);
+  assert.equal(table.lastSeen(HI, 1, 0), 10);
+  assert.equal(table.lookup(HI, 1, 10), -1, "another VLAN is another key");
+  assert.equal(table.lookup(HI, 2, 0), -1);
+  assert.equal(table.lookup(HI + 1, 1, 0), -1);
+  assert.equal(table.size, 1);
+});
+
+Deno.test("table refreshes the time of a key seen again on the same port", () => {
+  const table = new MacTable();
+  table.learn(HI, 1, 0, 5, 10);
+  assert.equal(table.learn(HI, 1, 0, 5, 12), LearnResult.Refreshed);
+  assert.equal(table.previousPort, 5);
+  assert.equal(table.lastSeen(HI, 1, 0), 12);
+  assert.equal(table.size, 1);
+});
+
+Deno.test("table moves a key to a new port only once it is older than min persistence", () => {
+  const table = new MacTable({ minPersistenceSeconds: 3 });
+  table.learn(HI, 1, 0, 5, 10);
+  assert.equal(table.learn(HI, 1, 0, 6, 13), LearnResult.Kept, "exactly 3 s is not older than 3 s");
+  assert.equal(table.previousPort, 5);
+  assert.equal(table.lookup(HI, 1, 0), 5);
+  assert.equal(table.lastSeen(HI, 1, 0), 10, "a refused move does not refresh the entry");
+  assert.equal(table.learn(HI, 1, 0, 6, 13.5), LearnResult.Moved);
+  assert.equal(table.previousPort, 5);
+  assert.equal(table.lookup(HI, 1, 0), 6);
+  assert.equal(table.lastSeen(HI, 1, 0), 13.5);
+});
+
+Deno.test("table expires entries whose last-seen plus lifetime is before now", () => {
+  const table = new MacTable();
+  table.learn(HI, 1, 0, 1, 0);
+  table.learn(HI, 2, 0, 1, 50);
+  assert.equal(table.expire(100, 100), 0, "an entry exactly 100 s old stays");
+  assert.equal(table.expire(100.5, 100), 1);
+  assert.equal(table.lookup(HI, 1, 0), -1);
+  assert.equal(table.lookup(HI, 2, 0), 1);
+});
+
+Deno.test("table deletes every entry of a port and tells which", () => {
+  const table = new MacTable();
+  for (let i = 0; i < 200; i++) table.learn(HI, i, i % 3, i % 4, 0);
+  const removed: number[] = [];
+  assert.equal(table.deletePort(2, (_hi, lo, _vlan, port) => removed.push(lo * 10 + port)), 50);
+  assert.equal(removed.length, 50);
+  assert.ok(removed.every((x) => x % 10 === 2));
+  assert.equal(table.size, 150);
+  for (let i = 0; i < 200; i++) assert.equal(table.lookup(HI, i, i % 3), i % 4 === 2 ? -1 : i % 4);
+});
+
+Deno.test("table deletes every entry of a VLAN", () => {
+  const table = new MacTable();
+  for (let i = 0; i < 30; i++) table.learn(HI, i, i % 3, 1, 0);
+  assert.equal(table.deleteVlan(1), 10);
+  for (let i = 0; i < 30; i++) assert.equal(table.lookup(HI, i, i % 3), i % 3 === 1 ? -1 : 1);
+});
+
+Deno.test("table grows as it fills and keeps every entry reachable", () => {
+  const table = new MacTable();
+  const initial = table.capacity;
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(table.learn(i & 0xffff, i * 7919, i & 7, i % 32, i), LearnResult.New);
+  }
+  assert.ok(table.capacity > initial);
+  assert.ok(table.capacity >= table.size * 2);
+  for (let i = 0; i < 5000; i++) assert.equal(table.lookup(i & 0xffff, i * 7919, i & 7), i % 32);
+});
+
+Deno.test("table stops learning new keys when full but still refreshes and moves known ones", () => {
+  const table = new MacTable({ maxEntries: 4 });
+  for (let i = 0; i < 4; i++) assert.equal(table.learn(HI, i, 0, 1, 0), LearnResult.New);
+  assert.equal(table.learn(HI, 99, 0, 1, 0), LearnResult.Full);
+  assert.equal(table.previousPort, -1);
+  assert.equal(table.lookup(HI, 99, 0), -1);
+  assert.equal(table.size, 4);
+  assert.equal(table.capacity, 8, "capacity stops at twice maxEntries");
+  assert.equal(table.learn(HI, 0, 0, 1, 1), LearnResult.Refreshed);
+  assert.equal(table.learn(HI, 1, 0, 2, 10), LearnResult.Moved);
+  table.delete(HI, 2, 0);
+  assert.equal(table.learn(HI, 99, 0, 1, 10), LearnResult.New, "room freed is usable again");
+});
+
+Deno.test("table stays consistent under random learn and delete against a Map model", () => {
+  // Small key space and capacity so probe runs collide, wrap and shift often.
+  let seed = 12345;
+  const random = () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const table = new MacTable({ maxEntries: 64 });
+  const model = new Map<string, number>();
+  for (let step = 0; step < 20000; step++) {
+    const lo = Math.floor(random() * 100);
+    const vlan = Math.floor(random() * 2);
+    const key = `${lo}/${vlan}`;
+    const r = random();
+    if (r < 0.5) {
+      const result = table.learn(HI, lo, vlan, lo % 7, 1000);
+      if (!model.has(key)) {
+        if (model.size < 64) {
+          assert.equal(result, LearnResult.New);
+          model.set(key, lo % 7);
+        } else {
+          assert.equal(result, LearnResult.Full);
+        }
+      }
+    } else if (r < 0.8) {
+      assert.equal(table.delete(HI, lo, vlan), model.delete(key));
+    } else if (r < 0.81) {
+      const port = Math.floor(random() * 7);
+      const expected = [...model.values()].filter((p) => p === port).length;
+      assert.equal(table.deletePort(port), expected);
+      for (const [k, p] of model) if (p === port) model.delete(k);
+    }
+    assert.equal(table.size, model.size);
+  }
+  for (let lo = 0; lo < 100; lo++) {
+    for (let vlan = 0; vlan < 2; vlan++) {
+      assert.equal(table.lookup(HI, lo, vlan), model.get(`${lo}/${vlan}`) ?? -1);
+    }
+  }
+});
+
+Deno.test("table entries yield printable MAC, VLAN, port and last-seen", () => {
+  const table = new MacTable();
+  table.learn(0x0200, 0x00000001, 10, 3, 7);
+  table.learn(0x5254, 0x00123402, 0, 5, 8);
+  const entries = [...table.entries()].sort((a, b) => a.port - b.port);
+  assert.deepEqual(entries, [
+    { mac: "02:00:00:00:00:01", vlan: 10, port: 3, lastSeen: 7 },
+    { mac: "52:54:00:12:34:02", vlan: 0, port: 5, lastSeen: 8 },
+  ]);
+  table.clear();
+  assert.equal(table.size, 0);
+  assert.deepEqual([...table.entries()], []);
+});
+
+Deno.test("table refuses a maxEntries that is not a positive integer", () => {
+  assert.throws(() => new MacTable({ maxEntries: 0 }), RangeError);
+  assert.throws(() => new MacTable({ maxEntries: 1.5 }), RangeError);
+});
+
+Deno.test("vdeHashIndex reproduces the bucket indices vde_switch printed", () => {
+  // Observed with 128 buckets (spec 5.4, 5.5, 6.1).
+  const vectors: [string, number, number][] = [
+    ["02:00:00:00:00:01", 0, 43],
+    ["02:00:00:00:00:01", 10, 9],
+    ["02:00:00:00:00:02", 10, 26],
+    ["02:00:00:00:00:03", 10, 31],
+    ["02:00:00:00:00:04", 0, 77],
+    ["02:00:00:00:00:09", 0, 85],
+    ["52:54:00:12:34:02", 0, 51],
+    ["52:54:00:12:34:01", 0, 127],
+  ];
+  for (const [mac, vlan, index] of vectors) {
+    assert.equal(vdeHashIndex(parseMac(mac)!, vlan, 128), index, `${mac} VLAN ${vlan}`);
+  }
+});
+
+Deno.test("vdeHashIndex refuses a short MAC and a bucket count that is not a power of two", () => {
+  assert.throws(() => vdeHashIndex(new Uint8Array(5), 0, 128), RangeError);
+  assert.throws(() => vdeHashIndex(new Uint8Array(6), 0, 100), RangeError);
+  assert.throws(() => vdeHashIndex(new Uint8Array(6), 0, 0), RangeError);
+  assert.equal(vdeHashIndex(new Uint8Array(6), 0, 1), 0);
+});
