@@ -21,6 +21,8 @@ export { openLink, registerScheme, schemes, splitVnl } from "./src/link/registry
 export type { LinkFactory, OpenOptions } from "./src/link/registry.ts";
 export { plug } from "./src/link/plug.ts";
 export { openVdeLink, parseVdeVnl } from "./src/link/vde_link.ts";
+export { openTapLink, TapLink } from "./src/link/tap_link.ts";
+export { createPersistentTap, deletePersistentTap, TapError } from "./ffi/tun.ts";
 export { SwitchEngine } from "./src/switch/engine.ts";
 export type { EngineOptions } from "./src/switch/engine.ts";
 export { PortRefused, Switch } from "./src/switch/switch.ts";
@@ -33,9 +35,10 @@ import { runCli } from "./src/cli/main.ts";
 import { switchCommand } from "./src/cli/switch.ts";
 import { plugCommand } from "./src/cli/plug.ts";
 import { dpipeCommand } from "./src/cli/dpipe.ts";
+import { tapCommand } from "./src/cli/tap.ts";
 import { toLongOptions } from "./src/cli/vde_switch_args.ts";
 
 if (import.meta.main) {
-  const code = await runCli([switchCommand, plugCommand, dpipeCommand], toLongOptions(Deno.args));
+  const code = await runCli([switchCommand, plugCommand, dpipeCommand, tapCommand], toLongOptions(Deno.args));
   Deno.exit(code);
 }

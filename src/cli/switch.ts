@@ -10,6 +10,7 @@ import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { UsageError } from "./main.ts";
 import { daemonize, isDaemonChild } from "./daemon.ts";
 import { log, setLogFile } from "../log.ts";
+import { openTapLink } from "../link/tap_link.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -22,6 +23,7 @@ export interface SwitchCliOptions {
   pidfile?: string;
   daemon?: boolean;
   logfile?: string;
+  tap?: string[];
 }
 
 function defaultSock(): string {
@@ -66,6 +68,16 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     sw.close();
     throw err;
   }
+  try {
+    for (const name of o.tap ?? []) {
+      const ep = sw.attach(openTapLink(name));
+      log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
+    }
+  } catch (err) {
+    server.close();
+    sw.close();
+    throw err;
+  }
   if (o.pidfile !== undefined) {
     try {
       writePidfile(o.pidfile);
@@ -96,6 +108,10 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   await poller().stop();
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 /** Registers `vde switch`. */
 export const switchCommand = (program: Command): void => {
   program.command("switch")
@@ -108,6 +124,7 @@ export const switchCommand = (program: Command): void => {
     .option("-g, --group <name>", "group owning the directory and sockets")
     .option("-p, --pidfile <file>", "write the pid here (the file must not exist)")
     .option("-d, --daemon", "run in the background")
+    .option("-t, --tap <name>", "attach tap interface NAME to a port (repeatable; needs root or a tap made by `vde tap create`)", collect, [])
     .option("--logfile <file>", "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)")
     .action((opts: SwitchCliOptions) => runSwitch(opts));
 };

@@ -20,6 +20,7 @@ const LONG: Record<string, string> = {
   pidfile: "pidfile",
   daemon: "daemon",
   logfile: "logfile",
+  tap: "tap",
 };
 
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */

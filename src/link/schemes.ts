@@ -6,3 +6,4 @@ import "./stdio_link.ts";
 import "./cmd_link.ts";
 import "./null_link.ts";
 import "./vde_link.ts";
+import "./tap_link.ts";

@@ -1,162 +1,425 @@
 /**
- * Helpers for tests that run processes: our CLI, Debian's vde_switch and
- * vde_plug, and taps that decode a child's framed stdout.
+ * Child processes for tests and benchmarks: spawn with guaranteed cleanup,
+ * run-to-completion with a time bound, bounded waits, and the capability
+ * checks that decide between skipping (locally) and failing (in CI).
+ *
+ * Everything here is bounded in time because `deno test` has no per-test
+ * timeout: a hung child must turn into a failed test, never a hung run.
  */
-import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 
-/** The test-only CLI entry point. */
-export const CLI_ENTRY = new URL("./cli_entry.ts", import.meta.url).pathname;
-
-/** Options for spawning a child in tests. */
-export interface SpawnOptions {
-  stdin?: "piped" | "null";
-  stdout?: "piped" | "null";
-  stderr?: "piped" | "null" | "inherit";
+/** True when running under CI, where a missing capability is a failure, not a skip. */
+export function isCI(): boolean {
+  return Deno.env.get("CI") === "true";
 }
 
-/** Spawns `program args` with piped stdin and stdout by default. */
-export function spawn(program: string, args: string[], options: SpawnOptions = {}): Deno.ChildProcess {
-  return new Deno.Command(program, {
-    args,
-    stdin: options.stdin ?? "piped",
-    stdout: options.stdout ?? "piped",
-    stderr: options.stderr ?? "inherit",
-  }).spawn();
+// ---------------------------------------------------------------------------
+// Cleanup on SIGINT/SIGTERM
+
+type Cleanup = () => Promise<void> | void;
+
+const cleanups = new Set<Cleanup>();
+let signalsInstalled = false;
+let interrupted = false;
+
+/** Upper bound for all cleanups after a signal, so a stuck teardown cannot keep the process alive. */
+const SIGNAL_CLEANUP_BOUND_MS = 15_000;
+
+async function onSignal(signal: Deno.Signal): Promise<void> {
+  if (interrupted) return; // a second Ctrl-C while cleaning up: let the first finish
+  interrupted = true;
+  console.error(`\n${signal}: cleaning up test processes and namespaces...`);
+  const all = [...cleanups].reverse();
+  cleanups.clear();
+  const work = (async () => {
+    for (const fn of all) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`cleanup failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  })();
+  await Promise.race([work, sleep(SIGNAL_CLEANUP_BOUND_MS)]);
+  Deno.exit(signal === "SIGINT" ? 130 : 143);
 }
 
-/** Spawns our `vde` CLI with `args`. */
-export function spawnVde(args: string[], options: SpawnOptions = {}): Deno.ChildProcess {
-  return spawn(Deno.execPath(), ["run", "-A", "--quiet", CLI_ENTRY, ...args], options);
+const sigint = () => void onSignal("SIGINT");
+const sigterm = () => void onSignal("SIGTERM");
+
+/**
+ * Registers `fn` to run if the process is interrupted (SIGINT/SIGTERM) before
+ * the returned function is called. The listeners exist only while something is
+ * registered, so Deno's default signal behaviour is back once all is clean.
+ */
+export function registerCleanup(fn: Cleanup): () => void {
+  cleanups.add(fn);
+  if (!signalsInstalled) {
+    Deno.addSignalListener("SIGINT", sigint);
+    Deno.addSignalListener("SIGTERM", sigterm);
+    signalsInstalled = true;
+  }
+  return () => {
+    cleanups.delete(fn);
+    if (cleanups.size === 0 && signalsInstalled && !interrupted) {
+      Deno.removeSignalListener("SIGINT", sigint);
+      Deno.removeSignalListener("SIGTERM", sigterm);
+      signalsInstalled = false;
+    }
+  };
 }
 
-/** Kills a child if it still runs and waits for it; never throws. */
-export async function reap(child: Deno.ChildProcess): Promise<void> {
+// ---------------------------------------------------------------------------
+// Small utilities
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Options for {@link waitFor}. */
+export interface WaitOptions {
+  /** Give up after this long. */
+  timeoutMs: number;
+  /** Poll period; default 25 ms. */
+  intervalMs?: number;
+  /** What we are waiting for, for the timeout message. */
+  what: string;
+}
+
+/**
+ * Polls `probe` until it returns something other than undefined/null/false and
+ * returns that value; throws after `timeoutMs`. A probe that throws aborts the
+ * wait at once (use that for "the process died, stop waiting").
+ */
+export async function waitFor<T>(
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  opts: WaitOptions,
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const interval = opts.intervalMs ?? 25;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}`);
+    }
+    await sleep(interval);
+  }
+}
+
+/** Whether `path` exists (and, with `socket`, is a socket). Never throws. */
+export async function pathExists(path: string, socket = false): Promise<boolean> {
   try {
-    child.kill("SIGKILL");
+    const info = await Deno.lstat(path);
+    return socket ? info.isSocket === true : true;
   } catch {
-    // already exited
-  }
-  await child.status;
-}
-
-/** Waits until `cond()` holds, polling; throws after `ms`. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    return false;
   }
 }
 
-/** Resolves with `p`, or rejects after `ms`. */
-export async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
+/** Waits until `path` exists (as a socket when `socket` is set), bounded by `timeoutMs`. */
+export async function waitForPath(path: string, timeoutMs: number, socket = false): Promise<void> {
+  await waitFor(() => pathExists(path, socket), { timeoutMs, what: `${socket ? "socket" : "path"} ${path}` });
+}
+
+/** Whether an executable called `name` is on PATH. */
+export async function hasCommand(name: string): Promise<boolean> {
+  const dirs = (Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":");
+  for (const dir of dirs) {
+    if (dir !== "" && await pathExists(`${dir}/${name}`)) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------
+// Run to completion
+
+/** Result of {@link run}. */
+export interface RunResult {
+  code: number;
+  success: boolean;
+  stdout: string;
+  stderr: string;
+  /** True when the command was killed for exceeding its time bound. */
+  timedOut: boolean;
+}
+
+/** Options for {@link run}. */
+export interface RunOptions {
+  /** Kill the command after this long; default 10 s. */
+  timeoutMs?: number;
+  /** Throw when the command fails or times out; default true. */
+  check?: boolean;
+  /** Text written to the command's stdin (stdin is /dev/null otherwise). */
+  input?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** Runs `cmd` to completion with a time bound; throws on failure unless `check` is false. */
+export async function run(cmd: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const child = new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    stdin: opts.input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: opts.env,
+    cwd: opts.cwd,
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, timeoutMs);
   try {
-    return await Promise.race([p, timeout]);
+    if (opts.input !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(opts.input)).catch(() => {});
+      await writer.close().catch(() => {});
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    const result: RunResult = {
+      code: out.code,
+      success: out.success && !timedOut,
+      stdout: dec.decode(out.stdout),
+      stderr: dec.decode(out.stderr),
+      timedOut,
+    };
+    if ((opts.check ?? true) && !result.success) {
+      const why = timedOut ? `timed out after ${timeoutMs} ms` : `exit ${result.code}`;
+      throw new Error(`command failed (${why}): ${cmd.join(" ")}\n${result.stderr.trim()}`);
+    }
+    return result;
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Frames one or more frames with our encoder. */
-export function framed(...frames: Uint8Array[]): Uint8Array {
-  const enc = new StreamEncoder();
-  for (const f of frames) {
-    if (enc.append(f) !== "ok") throw new Error(`cannot frame a ${f.length}-byte frame`);
-  }
-  return enc.bytes.slice();
+// ---------------------------------------------------------------------------
+// Background processes
+
+/** Keep at most this much of each output stream, so a chatty child cannot exhaust memory. */
+const MAX_CAPTURE = 1 << 20;
+
+/** Options for {@link spawnManaged}. */
+export interface SpawnOptions {
+  /** Label for messages; default the command's first word. */
+  name?: string;
+  /** "piped" keeps a pipe open (see {@link ManagedProcess.closeStdin}); default "null". */
+  stdin?: "null" | "piped";
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Register for SIGINT/SIGTERM cleanup; default true. */
+  cleanupOnSignal?: boolean;
 }
 
-/** An Ethernet broadcast frame with a local ethertype and `tag` in its payload. */
-export function testFrame(tag: number, length = 60): Uint8Array {
-  const f = new Uint8Array(length);
-  f.fill(0xff, 0, 6);
-  f.set([0x02, 0, 0, 0, 0, tag & 0xff], 6);
-  f.set([0x88, 0xb5], 12);
-  new DataView(f.buffer).setUint32(14, tag);
-  for (let i = 18; i < length; i++) f[i] = (i + tag) & 0xff;
-  return f;
-}
+/**
+ * A background child whose stdout and stderr are captured as text, and which
+ * is stopped with a bounded wait (SIGTERM, then SIGKILL).
+ */
+export class ManagedProcess {
+  /** Label used in messages. */
+  readonly name: string;
+  /** The command line. */
+  readonly cmd: readonly string[];
+  /** Process id. */
+  readonly pid: number;
+  /** Resolves when the child has exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #stdout = "";
+  #stderr = "";
+  #exit: Deno.CommandStatus | null = null;
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #listeners = new Set<() => void>();
+  #unregister: () => void;
+  #drained: Promise<void>;
 
-/** The tag `testFrame` put in a frame, or -1 when it is not one of ours. */
-export function tagOf(frame: Uint8Array): number {
-  if (frame.length < 18 || frame[12] !== 0x88 || frame[13] !== 0xb5) return -1;
-  return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(14);
-}
-
-/** Reads a framed byte stream to its end, keeping the raw bytes and the decoded frames. */
-export class FrameTap {
-  /** Every byte read, in order. */
-  raw = new Uint8Array(0);
-  /** Copies of the decoded frames. */
-  readonly frames: Uint8Array[] = [];
-  /** Resolves when the stream ends. */
-  readonly done: Promise<void>;
-  readonly #decoder = new StreamDecoder((f) => this.frames.push(f.slice()));
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = this.#run(stream);
+  constructor(cmd: string[], opts: SpawnOptions = {}) {
+    this.cmd = cmd;
+    this.name = opts.name ?? cmd[0];
+    this.#child = new Deno.Command(cmd[0], {
+      args: cmd.slice(1),
+      stdin: opts.stdin ?? "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: opts.env,
+      cwd: opts.cwd,
+    }).spawn();
+    this.pid = this.#child.pid;
+    if (opts.stdin === "piped") this.#stdin = this.#child.stdin.getWriter();
+    this.#drained = Promise.all([
+      this.#pump(this.#child.stdout, (s) => (this.#stdout = cap(this.#stdout + s))),
+      this.#pump(this.#child.stderr, (s) => (this.#stderr = cap(this.#stderr + s))),
+    ]).then(() => {});
+    this.status = this.#child.status.then((s) => {
+      this.#exit = s;
+      this.#notify();
+      return s;
+    });
+    this.#unregister = (opts.cleanupOnSignal ?? true)
+      ? registerCleanup(() => this.stop({ timeoutMs: 2000 }).then(() => {}))
+      : () => {};
+    this.status.finally(() => this.#unregister());
   }
 
-  /** Waits until a frame with `tag` arrives and returns it. */
-  async waitTag(tag: number, ms = 10_000): Promise<Uint8Array> {
-    await waitFor(`frame ${tag}`, () => this.frames.some((f) => tagOf(f) === tag), ms);
-    return this.frames.find((f) => tagOf(f) === tag)!;
-  }
-
-  async #run(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async #pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
+    const dec = new TextDecoder();
     try {
       for await (const chunk of stream) {
-        const next = new Uint8Array(this.raw.length + chunk.length);
-        next.set(this.raw);
-        next.set(chunk, this.raw.length);
-        this.raw = next;
-        this.#decoder.push(chunk);
+        add(dec.decode(chunk, { stream: true }));
+        this.#notify();
       }
-    } catch {
-      // the child was killed
-    }
-  }
-}
-
-/** Writes bytes to a child's stdin without closing it. */
-export async function writeTo(child: Deno.ChildProcess, bytes: Uint8Array): Promise<void> {
-  const writer = child.stdin.getWriter();
-  try {
-    await writer.write(bytes);
-  } finally {
-    writer.releaseLock();
-  }
-}
-
-/** A Debian vde_switch on a temporary directory, stopped with `stop()`. */
-export class DebianSwitch {
-  readonly child: Deno.ChildProcess;
-
-  private constructor(readonly dir: string) {
-    // vde_switch exits on EOF of its stdin console: keep stdin open, never write to it.
-    this.child = spawn("vde_switch", ["-s", dir], { stdout: "null", stderr: "null" });
+    } catch { /* the stream ends with the child */ }
   }
 
-  /** Starts a switch on `dir` and waits for its ctl socket. */
-  static async start(dir: string): Promise<DebianSwitch> {
-    const sw = new DebianSwitch(dir);
-    await waitFor(`${dir}/ctl`, async () => {
-      try {
-        await Deno.lstat(`${dir}/ctl`);
-        return true;
-      } catch {
-        return false;
-      }
+  #notify(): void {
+    for (const fn of [...this.#listeners]) fn();
+  }
+
+  /** Captured standard output so far (the tail, if very long). */
+  get stdout(): string {
+    return this.#stdout;
+  }
+
+  /** Captured standard error so far (the tail, if very long). */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Exit status once exited, else null. */
+  get exitStatus(): Deno.CommandStatus | null {
+    return this.#exit;
+  }
+
+  /**
+   * Waits until captured output (stdout, or stderr with `stream`) matches `re`;
+   * returns the match. Fails early if the child exits first.
+   */
+  waitForOutput(
+    re: RegExp,
+    timeoutMs: number,
+    stream: "stdout" | "stderr" = "stdout",
+  ): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = (stream === "stdout" ? this.#stdout : this.#stderr).match(re);
+        if (m) return done(() => resolve(m));
+        if (this.#exit !== null) {
+          return done(() =>
+            reject(
+              new Error(
+                `${this.name} exited (${
+                  describeStatus(this.#exit)
+                }) before printing ${re}\n${this.#stderr.trim()}`,
+              ),
+            )
+          );
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(
+              new Error(
+                `timed out after ${timeoutMs} ms waiting for ${this.name} to print ${re}\n${this.#stderr.trim()}`,
+              ),
+            )
+          ),
+        timeoutMs,
+      );
+      const done = (fn: () => void) => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+        fn();
+      };
+      this.#listeners.add(check);
+      check();
     });
-    return sw;
   }
 
-  /** Stops the switch and waits for it. */
-  async stop(): Promise<void> {
-    await reap(this.child);
+  /** Sends `signal` if the child still runs. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    if (this.#exit !== null) return;
+    try {
+      this.#child.kill(signal);
+    } catch { /* raced with exit */ }
   }
+
+  /** Closes the stdin pipe (EOF for the child), if one was requested. */
+  async closeStdin(): Promise<void> {
+    const w = this.#stdin;
+    this.#stdin = null;
+    if (w) await w.close().catch(() => {});
+  }
+
+  /** Writes text to the child's stdin pipe. */
+  async write(text: string): Promise<void> {
+    if (!this.#stdin) throw new Error(`${this.name}: stdin is not piped`);
+    await this.#stdin.write(new TextEncoder().encode(text));
+  }
+
+  /**
+   * Stops the child: `signal` (default SIGTERM), then SIGKILL if it has not
+   * exited within `timeoutMs` (default 3 s). Always closes stdin and waits for
+   * the output pumps, so no resource outlives the call.
+   */
+  async stop(opts: { signal?: Deno.Signal; timeoutMs?: number } = {}): Promise<Deno.CommandStatus> {
+    this.kill(opts.signal ?? "SIGTERM");
+    const exited = await Promise.race([
+      this.status.then(() => true),
+      sleep(opts.timeoutMs ?? 3000).then(() => false),
+    ]);
+    if (!exited) this.kill("SIGKILL");
+    const status = await this.status;
+    await this.closeStdin();
+    await this.#drained;
+    return status;
+  }
+}
+
+/** Spawns `cmd` in the background with captured output and cleanup on SIGINT/SIGTERM. */
+export function spawnManaged(cmd: string[], opts: SpawnOptions = {}): ManagedProcess {
+  return new ManagedProcess(cmd, opts);
+}
+
+/** "exit 1" or "signal SIGKILL", for messages. */
+export function describeStatus(s: Deno.CommandStatus | null): string {
+  if (s === null) return "running";
+  return s.signal ? `signal ${s.signal}` : `exit ${s.code}`;
+}
+
+function cap(s: string): string {
+  return s.length > MAX_CAPTURE ? s.slice(s.length - MAX_CAPTURE) : s;
+}
+
+// ---------------------------------------------------------------------------
+// Capabilities
+
+/** null when running as root, else why not. */
+export function hasRoot(): string | null {
+  const uid = Deno.uid();
+  return uid === 0 ? null : `needs root (running as uid ${uid})`;
+}
+
+/**
+ * Decides what a test does about a missing capability (`reason` non-null):
+ * in CI it throws, so the test fails; elsewhere it prints the reason and
+ * returns true, and the test should return at once. Returns false when the
+ * capability is there.
+ */
+export function skipUnless(t: Deno.TestContext, reason: string | null): boolean {
+  if (reason === null) return false;
+  if (isCI()) throw new Error(`${t.name}: cannot run in CI: ${reason}`);
+  console.log(`SKIP ${t.name}: ${reason}`);
+  return true;
+}
+
+/** {@link skipUnless} for root. Usage: `if (skipUnlessRoot(t)) return;` */
+export function skipUnlessRoot(t: Deno.TestContext): boolean {
+  return skipUnless(t, hasRoot());
 }

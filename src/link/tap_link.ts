@@ -1,0 +1,102 @@
+/**
+ * `tap://NAME`: a Linux tap interface as a Link, so the virtual LAN becomes
+ * a real interface of the host (or of a network namespace).
+ *
+ * Theory of operation: the tap fd is non-blocking and sits in the shared
+ * poller's epoll set. When it is readable, frames are read synchronously
+ * (one read() is one frame with IFF_NO_PI) until EAGAIN or a batch limit,
+ * into one reused buffer, so the hot path allocates nothing but the view.
+ * Writes are synchronous and never block: a full tap queue is a counted
+ * drop. A tap created here disappears when its fd closes; a persistent tap
+ * that existed before stays.
+ */
+import { C, errno, libc } from "../../ffi/libc.ts";
+import { openTap } from "../../ffi/tun.ts";
+import { poller } from "../io/poller.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { BaseLink, logOnce } from "./link.ts";
+import { registerScheme } from "./registry.ts";
+
+/** Frames read per readiness event before other fds get their turn. */
+const READ_BATCH = 64;
+/** A read buffer larger than any frame, so an oversize frame is seen whole and dropped. */
+const READ_BUFFER = 65536;
+
+let scratch: Uint8Array<ArrayBuffer> | null = null;
+
+/** A tap interface as one end of a wire. */
+export class TapLink extends BaseLink {
+  readonly name: string;
+  /** True when the interface existed (persistent) before this link opened it. */
+  readonly existed: boolean;
+  readonly #fd: number;
+
+  constructor(name: string) {
+    const { fd, existed } = openTap(name);
+    super(`tap ${name}`);
+    this.name = name;
+    this.existed = existed;
+    this.#fd = fd;
+    poller().add(fd, { onReadable: () => this.#drain() });
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.isClosed || frame.length > VDE_MAX_FRAME) {
+      this.stats.dropsOut++;
+      return;
+    }
+    const n = libc().write(this.#fd, frame, frame.length);
+    if (n === frame.length) {
+      this.stats.framesOut++;
+      this.stats.bytesOut += n;
+      return;
+    }
+    this.stats.dropsOut++;
+    if (n < 0) {
+      const e = errno();
+      // EIO: the interface is down (no carrier); EAGAIN: its queue is full. Both are drops.
+      if (e !== C.EAGAIN && e !== 5) logOnce(`tap-write:${this.name}:${e}`, `write to tap ${this.name} failed: errno ${e}`);
+    }
+  }
+
+  #drain(): void {
+    if (scratch === null) scratch = new Uint8Array(READ_BUFFER);
+    const buf = scratch;
+    for (let i = 0; i < READ_BATCH && !this.isClosed; i++) {
+      const n = libc().read(this.#fd, buf, READ_BUFFER);
+      if (n < 0) {
+        const e = errno();
+        if (e === C.EAGAIN || e === C.EINTR) return;
+        this.close(`tap ${this.name} read failed: errno ${e}`);
+        return;
+      }
+      if (n === 0) {
+        this.close(`tap ${this.name} was removed`);
+        return;
+      }
+      if (n > VDE_MAX_FRAME) {
+        this.stats.dropsIn++;
+        continue;
+      }
+      this.deliver(buf.subarray(0, n));
+    }
+  }
+
+  protected teardown(): void {
+    poller().remove(this.#fd);
+    libc().close(this.#fd);
+  }
+}
+
+/** Opens tap `name` as a link. Throws TapError with a one-line reason. */
+export function openTapLink(name: string): TapLink {
+  return new TapLink(name);
+}
+
+registerScheme("tap", (rest) => {
+  try {
+    return Promise.resolve(openTapLink(rest.replace(/\/+$/, "")));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+});

@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { splitCommands } from "../../src/cli/dpipe.ts";
+import {
+  DebianSwitch,
+  FrameTap,
+  framed,
+  reap,
+  spawn,
+  spawnVde,
+  testFrame,
+  within,
+  writeTo,
+} from "../helpers/framed_peers.ts";
+
+/** Runs `vde dpipe ARGS` to completion (bounded) and returns its status and stderr. */
+async function dpipe(args: string[]): Promise<{ code: number; stderr: string; ms: number }> {
+  const started = Date.now();
+  const child = spawnVde(["dpipe", ...args], { stdin: "null", stdout: "null", stderr: "piped" });
+  try {
+    const out = await within("vde dpipe", 20_000, child.output());
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr), ms: Date.now() - started };
+  } finally {
+    await reap(child);
+  }
+}
+
+Deno.test("splitCommands splits at = and rejects empty commands and filters", () => {
+  assert.deepEqual(splitCommands(["a", "-x", "=", "b", "c"]), [["a", "-x"], ["b", "c"]]);
+  assert.deepEqual(splitCommands(["a", "=", "b", "=", "c"]), [["a"], ["b"], ["c"]]);
+  assert.throws(() => splitCommands(["a"]), /at least two commands/);
+  assert.throws(() => splitCommands(["a", "=", "=", "b"]), /empty command/);
+  assert.throws(() => splitCommands(["=", "b"]), /empty command/);
+  assert.throws(() => splitCommands(["a", "={", "f", "{=", "b"]), /one-directional filters/);
+});
+
+Deno.test("vde dpipe passes bytes both ways and exits with the first command's status", async () => {
+  // Left says ping and exits 7 only if it hears pong back; right answers pong, then would sleep.
+  const left = `echo ping; read r; [ "$r" = pong ] && exit 7; echo "left got $r" >&2; exit 1`;
+  const right = `read x; [ "$x" = ping ] && echo pong; sleep 30`;
+  const { code, stderr, ms } = await dpipe(["sh", "-c", left, "=", "sh", "-c", right]);
+  assert.equal(code, 7, stderr);
+  assert.ok(ms < 15_000, `the sleeping command was stopped (took ${ms} ms)`);
+});
+
+Deno.test("vde dpipe delivers what a command wrote just before exiting", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    const out = `${dir}/out`;
+    const { code } = await dpipe(["printf", "last words", "=", "sh", "-c", `cat > ${out}`]);
+    assert.equal(code, 0);
+    assert.equal(await Deno.readTextFile(out), "last words");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/ALTERNATE_STDOUT", async () => {
+  const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] && exit 5; echo "left got $r" >&2; exit 1`;
+  const middle = `[ "$ALTERNATE_STDIN" = 3 ] && [ "$ALTERNATE_STDOUT" = 4 ] || exit 9
+    read a; echo "$a-mid" >&"$ALTERNATE_STDOUT"
+    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; sleep 30`;
+  const right = `read x; echo "$x-right"; sleep 30`;
+  const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", middle, "=", "sh", "-c", right]);
+  assert.equal(code, 5, stderr);
+});
+
+Deno.test("vde dpipe reports a usage error in one line with status 1", async () => {
+  const { code, stderr } = await dpipe(["cat"]);
+  assert.equal(code, 1);
+  assert.match(stderr, /^vde: dpipe: expected at least two commands separated by =\n$/);
+});
+
+Deno.test("vde dpipe reports a command it cannot run", async () => {
+  const { code, stderr } = await dpipe(["no-such-command-vde-test", "=", "cat"]);
+  assert.equal(code, 1);
+  assert.match(stderr, /cannot run "no-such-command-vde-test"/);
+});
+
+Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-wf-" });
+  const switches: DebianSwitch[] = [];
+  const children: Deno.ChildProcess[] = [];
+  try {
+    switches.push(await DebianSwitch.start(`${dir}/s1`), await DebianSwitch.start(`${dir}/s2`));
+    const cable = spawnVde(["dpipe", "vde_plug", `${dir}/s1`, "=", "wirefilter", "=", "vde_plug", `${dir}/s2`], {
+      stdin: "null",
+      stdout: "null",
+    });
+    children.push(cable);
+    const a = spawn("vde_plug", [`${dir}/s1`]);
+    const b = spawn("vde_plug", [`${dir}/s2`]);
+    children.push(a, b);
+    const tapA = new FrameTap(a.stdout);
+    const tapB = new FrameTap(b.stdout);
+    // Resend until the cable and both plugs are attached: the switches just flood broadcasts.
+    let got: Uint8Array | undefined;
+    for (let i = 0; i < 100 && got === undefined; i++) {
+      await writeTo(a, framed(testFrame(1)));
+      got = await tapB.waitTag(1, 100).catch(() => undefined);
+    }
+    assert.deepEqual(got, testFrame(1));
+    await writeTo(b, framed(testFrame(2, 1514)));
+    assert.deepEqual(await tapA.waitTag(2, 5000), testFrame(2, 1514));
+  } finally {
+    for (const c of children) await reap(c);
+    for (const s of switches) await s.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
