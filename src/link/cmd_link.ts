@@ -8,17 +8,18 @@
  * errors (ssh's, say) reach the user.
  *
  * The link ends when the child exits, with the reason "command exited with
- * status N". Output the child wrote just before exiting is still read: the
- * link closes once both its stdout has ended and its status is known, or a
- * short grace period after either (a grandchild may hold stdout open).
- * Closing the link terminates the child.
+ * status N"; the end of its stdout alone does not end it (a command may only
+ * consume frames). Output the child wrote just before exiting is still read:
+ * after the exit the link closes when stdout ends, or after a short grace
+ * period (a grandchild may hold stdout open). Closing the link terminates
+ * the child.
  */
 import type { Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
-import { PEER_CLOSED, StreamLink } from "./stream_link.ts";
+import { StreamLink } from "./stream_link.ts";
 import { MAX_FRAME_OUT } from "../wire/stream_framing.ts";
 
-/** How long to wait for the other of (end of stdout, exit status) once one is seen. */
+/** How long to keep reading a child's stdout after it exited. */
 const GRACE_MS = 500;
 
 /** How long a child may ignore SIGTERM before it is killed. */
@@ -120,11 +121,10 @@ export class CmdLink extends StreamLink {
     return this.#child.pid;
   }
 
-  /** Waits for the exit status before closing, so the reason names it. */
+  /** Waits for the child to exit before closing, so the reason names its status. */
   protected override streamEnded(reason: string): void {
     this.#streamEnd ??= reason;
     if (this.#exit !== undefined) this.close(this.#exit);
-    else this.#startGrace();
   }
 
   protected override teardown(): void {
@@ -151,12 +151,7 @@ export class CmdLink extends StreamLink {
     this.#exit = exitReason(status);
     if (this.isClosed) return;
     if (this.#streamEnd !== undefined) this.close(this.#exit);
-    else this.#startGrace();
-  }
-
-  #startGrace(): void {
-    if (this.#grace !== undefined) return;
-    this.#grace = setTimeout(() => this.close(this.#exit ?? this.#streamEnd ?? PEER_CLOSED), GRACE_MS);
+    else this.#grace = setTimeout(() => this.close(this.#exit), GRACE_MS);
   }
 }
 

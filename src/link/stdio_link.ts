@@ -1,6 +1,8 @@
 /**
  * The `stdio` scheme (VNL `-`): a stream link on this process's stdin and
  * stdout, as `vde_plug` uses them when one side is a pipe (dpipe, ssh).
+ * Closing the link closes stdin, which is what interrupts a pending read
+ * (otherwise it would keep the process alive); stdout stays open.
  */
 import type { Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
@@ -12,7 +14,15 @@ let inUse = false;
 export function openStdioLink(): Link {
   if (inUse) throw new Error("stdio is already in use by another link");
   inUse = true;
-  const link = new StreamLink("stdio", Deno.stdin, Deno.stdout);
+  const link = new StreamLink("stdio", Deno.stdin, Deno.stdout, {
+    release: () => {
+      try {
+        Deno.stdin.close();
+      } catch {
+        // already closed
+      }
+    },
+  });
   link.closed.then(() => (inUse = false));
   return link;
 }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { splitCommands } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
-  FrameTap,
   framed,
+  FrameTap,
   reap,
   spawn,
   spawnVde,
@@ -36,7 +36,7 @@ Deno.test("splitCommands splits at = and rejects empty commands and filters", ()
 Deno.test("vde dpipe passes bytes both ways and exits with the first command's status", async () => {
   // Left says ping and exits 7 only if it hears pong back; right answers pong, then would sleep.
   const left = `echo ping; read r; [ "$r" = pong ] && exit 7; echo "left got $r" >&2; exit 1`;
-  const right = `read x; [ "$x" = ping ] && echo pong; sleep 30`;
+  const right = `read x; [ "$x" = ping ] && echo pong; exec sleep 30`;
   const { code, stderr, ms } = await dpipe(["sh", "-c", left, "=", "sh", "-c", right]);
   assert.equal(code, 7, stderr);
   assert.ok(ms < 15_000, `the sleeping command was stopped (took ${ms} ms)`);
@@ -58,8 +58,8 @@ Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/AL
   const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] && exit 5; echo "left got $r" >&2; exit 1`;
   const middle = `[ "$ALTERNATE_STDIN" = 3 ] && [ "$ALTERNATE_STDOUT" = 4 ] || exit 9
     read a; echo "$a-mid" >&"$ALTERNATE_STDOUT"
-    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; sleep 30`;
-  const right = `read x; echo "$x-right"; sleep 30`;
+    read b <&"$ALTERNATE_STDIN"; echo "$b-mid"; exec sleep 30`;
+  const right = `read x; echo "$x-right"; exec sleep 30`;
   const { code, stderr } = await dpipe(["sh", "-c", left, "=", "sh", "-c", middle, "=", "sh", "-c", right]);
   assert.equal(code, 5, stderr);
 });
@@ -82,7 +82,16 @@ Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", asy
   const children: Deno.ChildProcess[] = [];
   try {
     switches.push(await DebianSwitch.start(`${dir}/s1`), await DebianSwitch.start(`${dir}/s2`));
-    const cable = spawnVde(["dpipe", "vde_plug", `${dir}/s1`, "=", "wirefilter", "=", "vde_plug", `${dir}/s2`], {
+    const cable = spawnVde([
+      "dpipe",
+      "vde_plug",
+      `${dir}/s1`,
+      "=",
+      "wirefilter",
+      "=",
+      "vde_plug",
+      `${dir}/s2`,
+    ], {
       stdin: "null",
       stdout: "null",
     });

@@ -40,7 +40,11 @@ export async function reap(child: Deno.ChildProcess): Promise<void> {
 }
 
 /** Waits until `cond()` holds, polling; throws after `ms`. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  ms = 10_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -91,6 +91,21 @@ Deno.test("cmd link delivers what the command wrote before exiting", async () =>
   assert.deepEqual(frames, ["abc", "de"]);
 });
 
+Deno.test("cmd link to a command that only reads stays up after the command closes its stdout", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cmd-test-" });
+  const link = await openLink(`cmd://sh -c "exec cat > ${dir}/out"`);
+  try {
+    link.send(numbered(1, 20));
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((link as CmdLink).isClosed, false);
+    link.send(numbered(2, 30));
+    await waitFor("both frames written", () => Deno.statSync(`${dir}/out`).size === 22 + 32);
+  } finally {
+    link.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("closing a cmd link terminates the command", async () => {
   const link = await openLink("cmd://sleep 30");
   assert.ok(link instanceof CmdLink);

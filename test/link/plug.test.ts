@@ -6,7 +6,10 @@ import { StreamLink } from "../../src/link/stream_link.ts";
 function linkPair(name: string): [StreamLink, StreamLink] {
   const ab = new TransformStream<Uint8Array, Uint8Array>();
   const ba = new TransformStream<Uint8Array, Uint8Array>();
-  return [new StreamLink(`${name}1`, ba.readable, ab.writable), new StreamLink(`${name}2`, ab.readable, ba.writable)];
+  return [
+    new StreamLink(`${name}1`, ba.readable, ab.writable),
+    new StreamLink(`${name}2`, ab.readable, ba.writable),
+  ];
 }
 
 async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {

@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  MAX_FRAME_IN,
-  MAX_FRAME_OUT,
-  StreamDecoder,
-  StreamEncoder,
-} from "../../src/wire/stream_framing.ts";
+import { MAX_FRAME_IN, MAX_FRAME_OUT, StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 
 /** A small seeded PRNG (mulberry32), so failures replay. */
 function prng(seed: number): () => number {

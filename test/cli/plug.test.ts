@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import {
+  framed,
+  FrameTap,
+  reap,
+  spawnVde,
+  tagOf,
+  testFrame,
+  within,
+  writeTo,
+} from "../helpers/framed_peers.ts";
+
+Deno.test("vde plug joins a VNL with stdio: cmd://cat echoes framed stdin to stdout", async () => {
+  const child = spawnVde(["plug", "cmd://cat"]);
+  try {
+    const tap = new FrameTap(child.stdout);
+    const frames = Array.from({ length: 300 }, (_, i) => testFrame(i, 60 + i * 4));
+    await writeTo(child, framed(...frames.slice(0, 150)));
+    await writeTo(child, framed(...frames.slice(150)));
+    await tap.waitTag(299);
+    assert.deepEqual(tap.frames, frames);
+    assert.deepEqual(tap.raw, framed(...frames), "stdout carries exactly the framing of the frames");
+    await child.stdin.close();
+    const status = await within("vde plug to exit", 10_000, child.status);
+    assert.equal(status.code, 0);
+  } finally {
+    await reap(child);
+  }
+});
+
+Deno.test("vde plug exits 0 when stdin ends", async () => {
+  const child = spawnVde(["plug", "-D", "a test", "null://"], { stdin: "null", stdout: "null" });
+  try {
+    const status = await within("vde plug to exit", 10_000, child.status);
+    assert.equal(status.code, 0);
+  } finally {
+    await reap(child);
+  }
+});
+
+Deno.test("vde plug prints one line and exits 1 when a VNL cannot be opened", async () => {
+  for (const vnl of ["nope://x", "cmd://no-such-command-vde-test"]) {
+    const child = spawnVde(["plug", "null://", vnl], { stdin: "null", stdout: "null", stderr: "piped" });
+    try {
+      const out = await within("vde plug to exit", 10_000, child.output());
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      assert.match(stderr, new RegExp(`^vde: cannot open ${vnl.replace(/[/.]/g, "\\$&")}: [^\\n]+\\n$`));
+    } finally {
+      await reap(child);
+    }
+  }
+});
+
+Deno.test("vde plug joins two VNLs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plug-test-" });
+  const frames = [testFrame(1), testFrame(2, 1514)];
+  const bytes = framed(...frames);
+  const printf = [...bytes].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
+  const child = spawnVde(
+    ["plug", `cmd://sh -c "printf '${printf}'; exec sleep 1"`, `cmd://sh -c "exec cat > ${dir}/out"`],
+    { stdin: "null", stdout: "null" },
+  );
+  try {
+    const status = await within("vde plug to exit", 10_000, child.status);
+    assert.equal(status.code, 0);
+    const out = await Deno.readFile(`${dir}/out`);
+    assert.deepEqual(out, bytes);
+    assert.deepEqual([tagOf(frames[0]!), tagOf(frames[1]!)], [1, 2]);
+  } finally {
+    await reap(child);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
