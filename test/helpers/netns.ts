@@ -4,8 +4,11 @@
  * returns, throws, or the process is interrupted (SIGINT/SIGTERM).
  *
  * Every kernel object carries a per-run prefix `vdet<pid>x<lab>-`, so
- * concurrent runs never collide, and a later run can sweep what a crashed run
- * (dead pid) left behind. Only addresses inside these namespaces are used.
+ * concurrent runs never collide. Three layers of cleanup: the lab's own
+ * try/finally teardown; SIGINT/SIGTERM listeners; and, for deaths no listener
+ * sees (SIGKILL, Ctrl-C under `deno test`), a detached reaper (processes.ts)
+ * plus a sweep at the start of every lab that removes what dead pids left.
+ * Only addresses inside these namespaces are used.
  */
 import {
   hasCommand,
@@ -13,7 +16,9 @@ import {
   type ManagedProcess,
   pathExists,
   registerCleanup,
+  ROOT_IF_PREFIX,
   run,
+  RUN_PREFIX,
   type RunOptions,
   type RunResult,
   spawnManaged,
@@ -23,10 +28,6 @@ import {
 
 export { hasRoot };
 
-/** Prefix of every namespace this helper creates (followed by the owner's pid). */
-export const NETNS_PREFIX = "vdet";
-/** Prefix of root-namespace interface names this helper creates (followed by the pid in base 36). */
-const IF_PREFIX = "vt";
 const NETNS_DIR = "/run/netns";
 
 let labCounter = 0;
@@ -96,7 +97,7 @@ export class Lab {
   #tornDown = false;
 
   constructor() {
-    this.prefix = `${NETNS_PREFIX}${Deno.pid}x${labCounter++}-`;
+    this.prefix = `${RUN_PREFIX}${labCounter++}-`;
   }
 
   /** Creates namespace `<prefix><short>` with loopback up. */
@@ -129,7 +130,7 @@ export class Lab {
 
   #rootIfName(): string {
     // IFNAMSIZ allows 15 characters: "vt" + pid in base 36 (<= 5) + "i" + counter.
-    const name = `${IF_PREFIX}${Deno.pid.toString(36)}i${(ifCounter++).toString(36)}`;
+    const name = `${ROOT_IF_PREFIX}${(ifCounter++).toString(36)}`;
     if (name.length > 15) throw new Error(`interface name too long: ${name}`);
     return name;
   }
@@ -234,16 +235,17 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
- * Deletes namespaces (`vdet<pid>...`) and root-namespace interfaces
- * (`vt<pid36>i...`) left by runs whose process is gone. Returns what it removed.
+ * Deletes namespaces (`vdet<pid>x...`), root-namespace interfaces
+ * (`vt<pid36>i...`) and temp dirs (`$TMPDIR/vdet<pid>x...`) left by runs
+ * whose process is gone. Returns what it removed.
  */
 export async function sweepStale(): Promise<string[]> {
   const removed: string[] = [];
   if (hasRoot() !== null) return removed;
-  const nsRe = new RegExp(`^${NETNS_PREFIX}(\\d+)x\\d+-`);
+  const runRe = /^vdet(\d+)x/;
   try {
     for await (const entry of Deno.readDir(NETNS_DIR)) {
-      const m = entry.name.match(nsRe);
+      const m = entry.name.match(runRe);
       if (!m || pidAlive(Number(m[1]))) continue;
       try {
         await deleteNamespace(entry.name);
@@ -252,13 +254,21 @@ export async function sweepStale(): Promise<string[]> {
     }
   } catch { /* no /run/netns yet: nothing to sweep */ }
   const links = await run(["ip", "-o", "link", "show"], { check: false });
-  const ifRe = new RegExp(`^\\d+: (${IF_PREFIX}([0-9a-z]+)i[0-9a-z]+)[@:]`);
   for (const line of links.stdout.split("\n")) {
-    const m = line.match(ifRe);
+    const m = line.match(/^\d+: (vt([0-9a-z]+)i[0-9a-z]+)[@:]/);
     if (!m || pidAlive(parseInt(m[2], 36))) continue;
     await run(["ip", "link", "del", m[1]], { check: false });
     removed.push(m[1]);
   }
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  try {
+    for await (const entry of Deno.readDir(tmp)) {
+      const m = entry.name.match(runRe);
+      if (!m || !entry.isDirectory || pidAlive(Number(m[1]))) continue;
+      await Deno.remove(`${tmp}/${entry.name}`, { recursive: true }).catch(() => {});
+      removed.push(`${tmp}/${entry.name}`);
+    }
+  } catch { /* unreadable temp dir: nothing to sweep */ }
   return removed;
 }
 
@@ -291,7 +301,17 @@ export async function canPing(): Promise<boolean> {
  */
 export async function ping(ns: Netns, to: string, count: number, intervalS = 0.2): Promise<PingResult> {
   const deadlineS = Math.ceil(count * intervalS + 3);
-  const cmd = [...(await pingCommand()), "-q", "-c", String(count), "-i", String(intervalS), "-w", String(deadlineS), to];
+  const cmd = [
+    ...(await pingCommand()),
+    "-q",
+    "-c",
+    String(count),
+    "-i",
+    String(intervalS),
+    "-w",
+    String(deadlineS),
+    to,
+  ];
   const r = await ns.run(cmd, { check: false, timeoutMs: (deadlineS + 5) * 1000 });
   const output = r.stdout + r.stderr;
   const counts = output.match(/(\d+) packets transmitted, (\d+) (?:packets )?received/);

@@ -69,6 +69,70 @@ export function registerCleanup(fn: Cleanup): () => void {
 }
 
 // ---------------------------------------------------------------------------
+// Reaper: cleanup that survives our own death
+
+/** Environment variable naming the pid of the run that spawned a process, so orphans can be found. */
+export const OWNER_ENV = "VDE_TEST_OWNER";
+/** Prefix of this run's namespaces and temp dirs: `vdet<pid>x` (then a lab number and `-`). */
+export const RUN_PREFIX = `vdet${Deno.pid}x`;
+/** Prefix of this run's root-namespace interface names (IFNAMSIZ leaves room for little): `vt<pid36>i`. */
+export const ROOT_IF_PREFIX = `vt${Deno.pid.toString(36)}i`;
+
+// Waits for the run's pid to vanish, then removes what the run still owned:
+// processes tagged with OWNER_ENV, namespaces and interfaces with its prefix,
+// its temp dirs. Signal listeners cannot cover SIGKILL, nor SIGINT under
+// `deno test` (its runner exits at once without calling them).
+const REAPER_SCRIPT = `
+pid=$1; nsp=$2; ifp=$3; tmp=$4
+while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+for e in /proc/[0-9]*/environ; do
+  if tr '\\0' '\\n' < "$e" 2>/dev/null | grep -qx "${OWNER_ENV}=$pid"; then
+    p=\${e#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null
+  fi
+done
+for ns in /run/netns/"$nsp"*; do
+  [ -e "$ns" ] || continue
+  n=\${ns##*/}
+  for p in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+  ip netns del "$n" 2>/dev/null
+done
+for i in $(ip -o link show 2>/dev/null | sed -n "s/^[0-9]*: \\($ifp[0-9a-z]*\\)[@:].*/\\1/p"); do
+  ip link del "$i" 2>/dev/null
+done
+rm -rf "$tmp"/"$nsp"*
+`;
+
+let reaperStarted = false;
+
+/**
+ * Starts (once per process) a detached watcher that cleans up after this run
+ * if it dies without tearing down. Called by every spawn; cheap when idle.
+ */
+export function ensureReaper(): void {
+  if (reaperStarted) return;
+  reaperStarted = true;
+  const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+  const args = [
+    "sh",
+    "-c",
+    REAPER_SCRIPT,
+    "vde-test-reaper",
+    String(Deno.pid),
+    RUN_PREFIX,
+    ROOT_IF_PREFIX,
+    tmp,
+  ];
+  try {
+    // setsid: a Ctrl-C for our process group must not kill the watcher too.
+    const child = new Deno.Command("setsid", { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+    child.unref(); // never keeps this process alive
+    child.status.catch(() => {});
+  } catch {
+    // No setsid: signal listeners and the next run's sweep still clean up.
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Small utilities
 
 /** Resolves after `ms` milliseconds. */
@@ -158,13 +222,14 @@ export interface RunOptions {
 
 /** Runs `cmd` to completion with a time bound; throws on failure unless `check` is false. */
 export async function run(cmd: string[], opts: RunOptions = {}): Promise<RunResult> {
+  ensureReaper();
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const child = new Deno.Command(cmd[0], {
     args: cmd.slice(1),
     stdin: opts.input === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: opts.env,
+    env: { ...opts.env, [OWNER_ENV]: String(Deno.pid) },
     cwd: opts.cwd,
   }).spawn();
   let timedOut = false;
@@ -242,12 +307,13 @@ export class ManagedProcess {
   constructor(cmd: string[], opts: SpawnOptions = {}) {
     this.cmd = cmd;
     this.name = opts.name ?? cmd[0];
+    ensureReaper();
     this.#child = new Deno.Command(cmd[0], {
       args: cmd.slice(1),
       stdin: opts.stdin ?? "null",
       stdout: "piped",
       stderr: "piped",
-      env: opts.env,
+      env: { ...opts.env, [OWNER_ENV]: String(Deno.pid) },
       cwd: opts.cwd,
     }).spawn();
     this.pid = this.#child.pid;

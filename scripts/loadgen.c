@@ -1,0 +1,227 @@
+/*
+ * Load generator for scripts/bench.ts: a libvdeplug client (Debian's
+ * libvdeplug.so.2), so both switches are measured with the same C clients.
+ *
+ *   loadgen source VNL SIZE SECONDS   send SIZE-byte frames to the sink's MAC as fast as
+ *                                     the switch takes them; prints "source frames=.. bytes=.."
+ *   loadgen sink VNL SECONDS          announce the sink's MAC with one broadcast, print "ready",
+ *                                     count frames until SECONDS pass or traffic stops for 0.5 s;
+ *                                     prints "sink frames=.. bytes=.. seconds=.." (first to last frame)
+ *   loadgen hold VNL N SECONDS        open N connections, print "hold opened=N", keep them SECONDS
+ *
+ * Every mode is bounded by an interval timer, which also interrupts a blocking
+ * send or a handshake that never gets an answer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+/* -DLOADGEN_OWN_PROTOTYPES checks the fallback below even where the header exists. */
+#if defined(__has_include) && !defined(LOADGEN_OWN_PROTOTYPES)
+#if __has_include(<libvdeplug.h>)
+#define HAVE_LIBVDEPLUG_H 1
+#endif
+#endif
+
+#ifdef HAVE_LIBVDEPLUG_H
+#include <libvdeplug.h>
+#else
+/* libvdeplug-dev is absent: declare the part of the ABI we use. */
+typedef struct vdeconn VDECONN;
+VDECONN *vde_open_real(char *vde_url, char *descr, int interface_version, void *open_args);
+ssize_t vde_recv(VDECONN *conn, void *buf, size_t len, int flags);
+ssize_t vde_send(VDECONN *conn, const void *buf, size_t len, int flags);
+int vde_datafd(VDECONN *conn);
+int vde_close(VDECONN *conn);
+#define vde_open(url, descr, args) vde_open_real((url), (descr), 1, (args))
+#endif
+
+/* Locally administered MACs, so the frames can never be mistaken for real hosts. */
+static const unsigned char SOURCE_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+static const unsigned char SINK_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+/* IEEE local experimental ethertype: no host stack will react to it. */
+#define ETHERTYPE_HI 0x88
+#define ETHERTYPE_LO 0xb5
+#define MAXFRAME 9234
+#define BATCH 64
+
+static volatile sig_atomic_t stop_now = 0;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  stop_now = 1;
+}
+
+/* Sets a one-shot timer; no SA_RESTART, so blocking calls return EINTR when it fires. */
+static void arm_timer(double seconds) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, NULL);
+  struct itimerval it;
+  memset(&it, 0, sizeof it);
+  it.it_value.tv_sec = (time_t)seconds;
+  it.it_value.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
+  if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0) it.it_value.tv_usec = 1;
+  setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void frame_header(unsigned char *buf, const unsigned char *dst, const unsigned char *src) {
+  memcpy(buf, dst, 6);
+  memcpy(buf + 6, src, 6);
+  buf[12] = ETHERTYPE_HI;
+  buf[13] = ETHERTYPE_LO;
+}
+
+static VDECONN *open_or_die(char *vnl, char *descr) {
+  VDECONN *conn = vde_open(vnl, descr, NULL);
+  if (conn == NULL) {
+    fprintf(stderr, "loadgen: cannot open %s: %s\n", vnl, strerror(errno));
+    exit(1);
+  }
+  return conn;
+}
+
+static int run_source(char *vnl, int size, double seconds) {
+  if (size < 14 || size > MAXFRAME) {
+    fprintf(stderr, "loadgen: frame size must be 14..%d\n", MAXFRAME);
+    return 2;
+  }
+  VDECONN *conn = open_or_die(vnl, "loadgen source");
+  unsigned char buf[MAXFRAME];
+  memset(buf, 0x5a, sizeof buf);
+  frame_header(buf, SINK_MAC, SOURCE_MAC);
+  unsigned long long frames = 0, errors = 0;
+  double start = now();
+  arm_timer(seconds);
+  while (!stop_now) {
+    /* Blocking send: a full switch queue paces us instead of dropping here. */
+    ssize_t n = vde_send(conn, buf, (size_t)size, 0);
+    if (n == size) {
+      frames++;
+    } else if (n < 0 && errno != EINTR && errno != EAGAIN) {
+      if (++errors > 1000) break;
+    }
+  }
+  double elapsed = now() - start;
+  printf("source frames=%llu bytes=%llu seconds=%.6f errors=%llu\n", frames, frames * (unsigned long long)size,
+         elapsed, errors);
+  fflush(stdout);
+  vde_close(conn);
+  return 0;
+}
+
+static int run_sink(char *vnl, double seconds) {
+  VDECONN *conn = open_or_die(vnl, "loadgen sink");
+  int fd = vde_datafd(conn);
+  unsigned char hello[64];
+  static const unsigned char BROADCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  memset(hello, 0, sizeof hello);
+  frame_header(hello, BROADCAST, SINK_MAC);
+  if (vde_send(conn, hello, sizeof hello, 0) != (ssize_t)sizeof hello) {
+    fprintf(stderr, "loadgen: announce failed: %s\n", strerror(errno));
+    return 1;
+  }
+  printf("ready\n");
+  fflush(stdout);
+
+  /* Drain in batches straight from the data fd, so the sink is never the bottleneck. */
+  static unsigned char bufs[BATCH][MAXFRAME];
+  struct iovec iov[BATCH];
+  struct mmsghdr msgs[BATCH];
+  for (int i = 0; i < BATCH; i++) {
+    iov[i].iov_base = bufs[i];
+    iov[i].iov_len = MAXFRAME;
+    memset(&msgs[i], 0, sizeof msgs[i]);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  unsigned long long frames = 0, bytes = 0;
+  double first = 0, last = 0;
+  arm_timer(seconds);
+  while (!stop_now) {
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int r = poll(&pfd, 1, 100);
+    if (r <= 0) {
+      if (frames > 0 && now() - last > 0.5) break; /* the source has finished */
+      continue;
+    }
+    int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (n <= 0) continue;
+    double t = now();
+    for (int i = 0; i < n; i++) {
+      /* Count only the source's frames, not stray broadcasts. */
+      if (msgs[i].msg_len >= 12 && memcmp(bufs[i] + 6, SOURCE_MAC, 6) == 0) {
+        if (frames == 0) first = t;
+        frames++;
+        bytes += msgs[i].msg_len;
+        last = t;
+      }
+    }
+  }
+  printf("sink frames=%llu bytes=%llu seconds=%.6f\n", frames, bytes, frames > 1 ? last - first : 0.0);
+  fflush(stdout);
+  vde_close(conn);
+  return 0;
+}
+
+static int run_hold(char *vnl, int count, double seconds) {
+  /* Each connection costs two fds; take whatever the hard limit allows. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  VDECONN **conns = calloc((size_t)count, sizeof *conns);
+  if (conns == NULL) return 1;
+  /* Debian's vde_switch never answers when it has no free port: the timer bounds that too. */
+  arm_timer(seconds);
+  int opened = 0;
+  while (opened < count && !stop_now) {
+    conns[opened] = vde_open(vnl, "loadgen hold", NULL);
+    if (conns[opened] == NULL) {
+      fprintf(stderr, "loadgen: connection %d failed: %s\n", opened + 1, strerror(errno));
+      break;
+    }
+    opened++;
+  }
+  printf("hold opened=%d\n", opened);
+  fflush(stdout);
+  while (!stop_now) pause();
+  for (int i = 0; i < opened; i++) vde_close(conns[i]);
+  free(conns);
+  return opened == count ? 0 : 1;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: loadgen source VNL SIZE SECONDS\n"
+          "       loadgen sink VNL SECONDS\n"
+          "       loadgen hold VNL N SECONDS\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) usage();
+  signal(SIGPIPE, SIG_IGN);
+  if (strcmp(argv[1], "source") == 0 && argc == 5) return run_source(argv[2], atoi(argv[3]), atof(argv[4]));
+  if (strcmp(argv[1], "sink") == 0 && argc == 4) return run_sink(argv[2], atof(argv[3]));
+  if (strcmp(argv[1], "hold") == 0 && argc == 5) return run_hold(argv[2], atoi(argv[3]), atof(argv[4]));
+  usage();
+  return 2;
+}
