@@ -128,6 +128,16 @@ export class Lab {
     return [nameA, nameB];
   }
 
+  /**
+   * A unique interface name for the root namespace, deleted at teardown if
+   * it still exists (for a tap a process creates there, say).
+   */
+  rootInterfaceName(): string {
+    const name = this.#rootIfName();
+    this.#rootIfs.push(name);
+    return name;
+  }
+
   #rootIfName(): string {
     // IFNAMSIZ allows 15 characters: "vt" + pid in base 36 (<= 5) + "i" + counter.
     const name = `${ROOT_IF_PREFIX}${(ifCounter++).toString(36)}`;
