@@ -20,6 +20,7 @@ import {
   RUN_PREFIX,
   sleep,
   spawnManaged,
+  waitFor,
 } from "../test/helpers/processes.ts";
 import {
   ourSwitchCommand,
@@ -342,6 +343,81 @@ async function pingSection(plan: Plan, metrics: Metric[]): Promise<void> {
   });
 }
 
+/**
+ * Issue 4's setup: two namespaces, each tap opened by the implementation's
+ * own plug (Debian's `vde_plug tap://` into Debian's switch, against our
+ * `vde plug ... tap://` into ours); iperf3 TCP both ways and ping RTT.
+ */
+async function tapSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const up = metric("iperf3 a->b, each side's own plug tap://", "Mbit/s", "higher", 1.0);
+  const down = metric("iperf3 b->a, each side's own plug tap://", "Mbit/s", "higher", 1.0);
+  const rtt = metric(`ping RTT avg (${plan.pings} pings), own plug tap://`, "ms", "lower");
+  metrics.push(up, down, rtt);
+  let missing = await canNetns();
+  if (missing === null && !(await hasCommand("vde_plug"))) missing = "vde_plug is not installed";
+  if (missing === null && !(await hasCommand("iperf3"))) missing = "iperf3 is not installed";
+  if (missing === null && !(await canPing())) missing = "neither ping nor busybox is installed";
+  if (missing !== null) {
+    for (const m of [up, down, rtt]) m.skipped = missing;
+    log(`tap section skipped: ${missing}`);
+    return;
+  }
+  const ours = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`, "plug"];
+  await withNetns(async (lab) => {
+    const ns: Netns[] = [];
+    for (const [short, addr] of [["a", "10.199.2.1/24"], ["b", "10.199.2.2/24"]]) {
+      const n = await lab.namespace(short);
+      await n.tap("t0");
+      await n.addr("t0", addr);
+      ns.push(n);
+    }
+    const [a, b] = ns as [Netns, Netns];
+    for (let round = 0; round < Math.max(2, Math.ceil(plan.rounds / 2)); round++) {
+      for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+        let sw: SwitchHandle | null = null;
+        const plugs: ManagedProcess[] = [];
+        try {
+          sw = await startIn(kind);
+          for (const n of ns) {
+            const cmd = kind === "c" ? ["vde_plug"] : ours;
+            plugs.push(n.spawn([...cmd, `vde://${sw.dir}`, "tap://t0"], { name: `${kind} plug ${n.short}` }));
+            await n.waitForCarrier("t0", 20_000);
+          }
+          await waitForPing(a, "10.199.2.2");
+          for (const [m, reverse] of [[up, false], [down, true]] as const) {
+            const srv = b.spawn(["iperf3", "-s", "-1", "-p", "5210"], { name: "iperf3 server" });
+            await waitFor(
+              async () =>
+                (await b.run(["ss", "-Hltn", "sport = :5210"], { check: false })).stdout.trim() !== "",
+              {
+                timeoutMs: 5000,
+                what: "iperf3 server",
+              },
+            );
+            const args = ["iperf3", "-c", "10.199.2.2", "-p", "5210", "-t", String(plan.seconds + 1), "-J"];
+            if (reverse) args.push("-R");
+            const r = await a.run(args, { check: false, timeoutMs: 30_000 });
+            await srv.stop({ timeoutMs: 2000 });
+            if (!r.success) throw new Error(`iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
+            const report = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
+            const mbps = (report.end?.sum_received?.bits_per_second ?? 0) / 1e6;
+            m.samples[kind].push(mbps);
+            log(`tap iperf3 ${reverse ? "b->a" : "a->b"} ${kind}: ${mbps.toFixed(0)} Mbit/s`);
+          }
+          const p = await ping(a, "10.199.2.2", plan.pings, 0.05);
+          if (p.avgMs !== null && p.received === plan.pings) rtt.samples[kind].push(p.avgMs);
+        } catch (err) {
+          for (const m of [up, down]) m.errors[kind] = message(err);
+          log(`tap ${kind}: ${message(err)}`);
+        } finally {
+          for (const p of plugs) await p.stop({ timeoutMs: 2000 });
+          if (sw) await stopIn(sw);
+        }
+      }
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Report
 
@@ -470,6 +546,7 @@ async function main(args: string[]): Promise<number> {
   await throughputSection(plan, metrics);
   await rssSection(metrics);
   await pingSection(plan, metrics);
+  await tapSection(plan, metrics);
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(

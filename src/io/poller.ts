@@ -21,6 +21,8 @@ import { C, check, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../.
 export interface PollHandler {
   /** The fd is readable (or has an error or hangup to be read). */
   onReadable(events: number): void;
+  /** The fd is writable again; only called while write interest is on. */
+  onWritable?(): void;
 }
 
 const MAX_EVENTS = 64;
@@ -60,6 +62,15 @@ export class Poller {
     this.#handlers[fd] = handler;
     this.#count++;
     if (!this.#running) this.#start();
+  }
+
+  /**
+   * Turns interest in writability on or off for a registered fd: a sender
+   * whose peer's queue is full waits for EPOLLOUT instead of spinning.
+   */
+  setWriteInterest(fd: number, on: boolean): void {
+    if (this.#handlers[fd] === undefined) return;
+    this.#ctlSet(C.EPOLL_CTL_MOD, fd, on ? C.EPOLLIN | C.EPOLLOUT : C.EPOLLIN);
   }
 
   /** Stops watching `fd`; call before closing it. */
@@ -134,7 +145,8 @@ export class Poller {
       const h = this.#handlers[fd];
       if (h === undefined) continue;
       try {
-        h.onReadable(events);
+        if ((events & C.EPOLLOUT) !== 0) h.onWritable?.();
+        if ((events & ~C.EPOLLOUT) !== 0) h.onReadable(events);
       } catch (err) {
         console.error(`vde: poll handler for fd ${fd} failed: ${err}`);
       }

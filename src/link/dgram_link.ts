@@ -2,6 +2,13 @@
  * A Link over a connected non-blocking unix datagram socket, driven by the
  * shared poller: one datagram is one frame. The vde:// client and the
  * switch's per-port endpoints are both this, plus their control stream.
+ *
+ * Output: a unix datagram peer accepts only `net.unix.max_dgram_qlen`
+ * (10 by default) datagrams before sends fail with EAGAIN. Dropping there,
+ * as vde_switch does, turns every burst into TCP loss; instead a frame that
+ * meets a full peer goes into a small bounded queue of copies, write
+ * interest is armed, and the queue is flushed when the peer drains. Only a
+ * full queue drops. Nothing is copied while the peer keeps up.
  */
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
@@ -9,23 +16,35 @@ import { type RecvCounters, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
+/** Frames held for a congested peer before new ones are dropped. */
+export const OUTPUT_QUEUE_FRAMES = 128;
+
 /** A datagram link; subclasses add the control connection. */
 export class DgramLink extends BaseLink {
   readonly socket: UnixDgramSocket;
   readonly #fd: number;
   readonly #recv: RecvCounters = { oversize: 0 };
   readonly #deliver = (frame: Uint8Array) => this.deliver(frame);
+  /** Ring of frames waiting for the peer; empty (and unallocated) while it keeps up. */
+  #queue: (Uint8Array | undefined)[] | null = null;
+  #head = 0;
+  #count = 0;
 
   constructor(socket: UnixDgramSocket, description: string) {
     super(description);
     this.socket = socket;
     this.#fd = socket.fd;
-    poller().add(this.#fd, { onReadable: () => this.#drain() });
+    poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
   }
 
   /** Datagrams dropped because they were larger than a frame may be. */
   get oversizeDrops(): number {
     return this.#recv.oversize;
+  }
+
+  /** Frames waiting for a congested peer. */
+  get queued(): number {
+    return this.#count;
   }
 
   send(frame: Uint8Array): void {
@@ -34,17 +53,56 @@ export class DgramLink extends BaseLink {
       this.stats.dropsOut++;
       return;
     }
+    if (this.#count > 0) {
+      this.#enqueue(frame);
+      return;
+    }
     const err = this.socket.send(frame);
     if (err === 0) {
       this.stats.framesOut++;
       this.stats.bytesOut += frame.length;
+    } else if (err === C.EAGAIN || err === C.ENOBUFS) {
+      this.#enqueue(frame);
+      poller().setWriteInterest(this.#fd, true);
+    } else {
+      this.#failed(err);
+    }
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    if (this.#count >= OUTPUT_QUEUE_FRAMES) {
+      this.stats.dropsOut++;
       return;
     }
-    this.stats.dropsOut++;
-    if (err !== C.EAGAIN && err !== C.ENOBUFS) {
-      logOnce(`send:${this.description}:${err}`, `send to ${this.description} failed: errno ${err}`);
-      if (err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM) this.close("peer socket is gone");
+    if (this.#queue === null) this.#queue = new Array(OUTPUT_QUEUE_FRAMES);
+    this.#queue[(this.#head + this.#count) % OUTPUT_QUEUE_FRAMES] = frame.slice();
+    this.#count++;
+  }
+
+  /** Sends queued frames until the peer is full again or the queue is empty. */
+  #flush(): void {
+    const q = this.#queue;
+    while (q !== null && this.#count > 0 && !this.isClosed) {
+      const frame = q[this.#head]!;
+      const err = this.socket.send(frame);
+      if (err === C.EAGAIN || err === C.ENOBUFS) return;
+      q[this.#head] = undefined;
+      this.#head = (this.#head + 1) % OUTPUT_QUEUE_FRAMES;
+      this.#count--;
+      if (err !== 0) {
+        this.#failed(err);
+        return;
+      }
+      this.stats.framesOut++;
+      this.stats.bytesOut += frame.length;
     }
+    if (!this.isClosed) poller().setWriteInterest(this.#fd, false);
+  }
+
+  #failed(err: number): void {
+    this.stats.dropsOut++;
+    logOnce(`send:${this.description}:${err}`, `send to ${this.description} failed: errno ${err}`);
+    if (err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM) this.close("peer socket is gone");
   }
 
   #drain(): void {
@@ -56,6 +114,9 @@ export class DgramLink extends BaseLink {
   }
 
   protected teardown(): void {
+    this.stats.dropsOut += this.#count;
+    this.#count = 0;
+    this.#queue = null;
     poller().remove(this.#fd);
     this.socket.close();
   }

@@ -86,10 +86,13 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
     await pingAll(null, "10.199.3.2", lab);
 
     const recv = ns.spawn([Deno.execPath(), "eval", RECEIVER, "10.199.3.2"], { name: "receiver" });
-    await waitFor(async () => (await ns.run(["ss", "-Hltn", "sport = :5203"], { check: false })).stdout.trim() !== "", {
-      timeoutMs: 15_000,
-      what: "receiver listening",
-    });
+    await waitFor(
+      async () => (await ns.run(["ss", "-Hltn", "sport = :5203"], { check: false })).stdout.trim() !== "",
+      {
+        timeoutMs: 15_000,
+        what: "receiver listening",
+      },
+    );
     const data = new Uint8Array(20 * 1024 * 1024);
     for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
     const want = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", data)))
@@ -100,7 +103,10 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
       while (off < data.length) off += await conn.write(data.subarray(off));
     });
     conn.close();
-    await waitFor(() => Promise.resolve(recv.exitStatus !== null), { timeoutMs: 30_000, what: "receiver done" });
+    await waitFor(() => Promise.resolve(recv.exitStatus !== null), {
+      timeoutMs: 30_000,
+      what: "receiver done",
+    });
     assert.equal(recv.stdout.trim(), `${data.length} ${want}`);
     assert.equal(sw.process.exitStatus, null, `switch died:\n${sw.stderr()}`);
   });
@@ -120,7 +126,9 @@ Deno.test("two namespaces with our taps ping and run iperf3 both ways through ou
     await pingAll(b, "10.199.4.1", lab);
     const up = await iperf(a, b, "10.199.4.2", false);
     const down = await iperf(a, b, "10.199.4.2", true);
-    console.log(`  our taps: iperf3 ${(up / 1e6).toFixed(0)} Mbit/s a->b, ${(down / 1e6).toFixed(0)} Mbit/s b->a`);
+    console.log(
+      `  our taps: iperf3 ${(up / 1e6).toFixed(0)} Mbit/s a->b, ${(down / 1e6).toFixed(0)} Mbit/s b->a`,
+    );
     assert.ok(up > 0 && down > 0);
   });
 });
@@ -141,7 +149,11 @@ Deno.test("a namespace plugged by Debian's vde_plug talks to one plugged by ours
 });
 
 /** Runs `vde plug null:// tap://NAME` (optionally wrapped) and returns its exit code and stderr. */
-async function tapError(name: string, wrap: string[] = [], ns?: Netns): Promise<{ code: number; stderr: string }> {
+async function tapError(
+  name: string,
+  wrap: string[] = [],
+  ns?: Netns,
+): Promise<{ code: number; stderr: string }> {
   let cmd = [...wrap, ...VDE, "plug", "null://", `tap://${name}`];
   if (ns) cmd = ns.exec(cmd);
   const r = await run(cmd, { check: false, timeoutMs: 20_000 });
@@ -154,7 +166,12 @@ async function linkExists(ns: Netns, name: string): Promise<boolean> {
 
 Deno.test("tap errors are one clear line and leave no interface behind", async (t) => {
   if (skipUnless(t, await missing())) return;
-  if (skipUnless(t, (await hasCommand("setpriv")) && (await hasCommand("unshare")) ? null : "util-linux missing")) return;
+  if (
+    skipUnless(
+      t,
+      (await hasCommand("setpriv")) && (await hasCommand("unshare")) ? null : "util-linux missing",
+    )
+  ) return;
   await withNetns(async (lab) => {
     const ns = await lab.namespace("e");
 
@@ -175,14 +192,31 @@ Deno.test("tap errors are one clear line and leave no interface behind", async (
     assert.equal(busy.code, 1);
     assert.match(busy.stderr, /busy/);
     await holder.stop();
-    await waitFor(async () => !(await linkExists(ns, "busy0")), { timeoutMs: 5000, what: "busy0 removed on exit" });
+    await waitFor(async () => !(await linkExists(ns, "busy0")), {
+      timeoutMs: 5000,
+      what: "busy0 removed on exit",
+    });
 
-    const noCap = await tapError("nocap0", ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"], ns);
+    const noCap = await tapError(
+      "nocap0",
+      ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"],
+      ns,
+    );
     assert.equal(noCap.code, 1);
-    assert.match(noCap.stderr, /tap needs CAP_NET_ADMIN: run as root, or create it first with `vde tap create nocap0/);
+    assert.match(
+      noCap.stderr,
+      /tap needs CAP_NET_ADMIN: run as root, or create it first with `vde tap create nocap0/,
+    );
     assert.ok(!(await linkExists(ns, "nocap0")));
 
-    const noTun = await tapError("notun0", ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh"], ns);
+    const noTun = await tapError("notun0", [
+      "unshare",
+      "-m",
+      "sh",
+      "-c",
+      'mount -t tmpfs none /dev/net && exec "$@"',
+      "sh",
+    ], ns);
     assert.equal(noTun.code, 1);
     assert.match(noTun.stderr, /\/dev\/net\/tun is missing/);
     assert.ok(!(await linkExists(ns, "notun0")));
@@ -193,7 +227,10 @@ Deno.test("a persistent tap made by vde tap create stays after a plug closes it,
   if (skipUnless(t, await missing())) return;
   await withNetns(async (lab) => {
     const ns = await lab.namespace("p");
-    const create = await ns.run([...VDE, "tap", "create", "keep0", "--user", "nobody"], { check: false, timeoutMs: 20_000 });
+    const create = await ns.run([...VDE, "tap", "create", "keep0", "--user", "nobody"], {
+      check: false,
+      timeoutMs: 20_000,
+    });
     assert.ok(create.success, create.stderr);
     const show = await ns.run(["ip", "-d", "link", "show", "keep0"]);
     assert.match(show.stdout, /persist on user nobody/);

@@ -97,7 +97,10 @@ function conformance(name: string, makePair: () => Promise<Pair>): void {
       assert.equal(await p.a.closed, "test closed it");
       p.a.send(frame(1));
       if (p.closePropagates) {
-        const reason = await Promise.race([p.b.closed, new Promise<string>((r) => setTimeout(() => r("timeout"), 5000))]);
+        const reason = await Promise.race([
+          p.b.closed,
+          new Promise<string>((r) => setTimeout(() => r("timeout"), 5000)),
+        ]);
         assert.notEqual(reason, "timeout");
       }
     } finally {
