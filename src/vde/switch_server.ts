@@ -223,6 +223,7 @@ export class VdeSwitchServer {
       return;
     }
     let sock: UnixDgramSocket | null = null;
+    let attached: EndpointLink | null = null;
     try {
       sock = UnixDgramSocket.create();
       const path = `${this.dir}/${port.toString().padStart(3, "0")}.${sock.fd}`;
@@ -237,13 +238,17 @@ export class VdeSwitchServer {
       const descr = request.description.slice(0, MAX_DESCRIPTION_LEN);
       const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr);
       this.#sw.attach(link, { port, uid });
+      attached = link;
       this.#endpoints.add(link);
       link.closed.then(() => this.#endpoints.delete(link));
       await conn.write(buildSockaddrUn(path));
       link.watch();
     } catch (err) {
       this.refused.socket++;
-      sock?.close();
+      // Once attached, the link owns the socket: closing it also frees the
+      // port (a client that vanished before the reply must not leave a zombie).
+      if (attached !== null) attached.close("handshake failed");
+      else sock?.close();
       this.#refuse(conn, `cannot set up port ${port}: ${(err as Error).message}`);
     }
   }

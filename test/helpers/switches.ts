@@ -180,6 +180,7 @@ async function startSwitch(
   }
   const proc = spawnManaged(cmd, { name: `${kind} switch`, stdin: command.stdin });
   const ctl = `${dir}/ctl`;
+  const announces = kind === "ours" && !/vde_switch$/.test(command.cmd[0] ?? "");
   try {
     await waitFor(async () => {
       if (proc.exitStatus !== null) {
@@ -190,7 +191,10 @@ async function startSwitch(
             proc.stderr.trim(),
         );
       }
-      return await pathExists(ctl, true);
+      if (!(await pathExists(ctl, true))) return false;
+      // Our switch says when it is serving (ctl listening, taps attached, pid file
+      // written); a ctl file alone may be a stale one or not listening yet.
+      return !announces || proc.stderr.includes("vde switch: serving ");
     }, { timeoutMs: readyTimeoutMs, what: `${kind} switch control socket ${ctl}` });
   } catch (err) {
     await proc.stop({ timeoutMs: 1000 });

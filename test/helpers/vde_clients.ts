@@ -94,7 +94,7 @@ export function tagOf(frame: Uint8Array): number {
   return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(14);
 }
 
-/** Whether `frame` is byte for byte the test frame `ethFrame(...)` would build. */
+/** Whether two frames are byte for byte equal. */
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -142,6 +142,38 @@ export async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Waits until `dir/ctl` of OUR switch accepts connections (do not use it on
+ * Debian's vde_switch: a probe that connects and closes makes it lose track
+ * of the next client's endpoint, spec 9.9). A ctl file alone is not enough:
+ * it exists between the switch's bind() and listen(), and a stale one is
+ * left by a killed switch; both refuse connections.
+ */
+export async function waitUntilAccepting(dir: string, ms = 10_000): Promise<void> {
+  let last = "";
+  try {
+    await until(`${dir}/ctl to accept connections`, async () => {
+      try {
+        const c = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+        c.close();
+        return true;
+      } catch (err) {
+        last = (err as Error).message;
+        return false;
+      }
+    }, ms);
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (last error: ${last})`);
+  }
+}
+
+/** Waits until every client socket (`.name`) in `dir` is gone: all handshakes are done. */
+export async function waitForNoClientFiles(dir: string, ms = 5000): Promise<void> {
+  await until(`client sockets in ${dir} to be unlinked`, async () => {
+    return (await listDir(dir)).every((n) => !n.startsWith("."));
+  }, ms);
 }
 
 // ---------------------------------------------------------------------------
@@ -594,6 +626,9 @@ export async function withSwitch(
   let sw: SwitchHandle | null = null;
   try {
     sw = await startSwitchOf(kind, `${tmp}/sw`, opts);
+    // Not for Debian's switch: a connect-and-close probe triggers its lost
+    // endpoint bug (spec 9.9), and the next client's port never goes away.
+    if (kind === "ours") await waitUntilAccepting(`${tmp}/sw`);
     await fn({ sw, dir: `${tmp}/sw`, tmp, clients });
   } finally {
     await clients.stopAll();

@@ -26,10 +26,10 @@ Deno.test("openVdeLink attaches to Debian's vde_switch and exchanges frames with
     try {
       const got: Uint8Array[] = [];
       link.onFrame = (f) => got.push(f.slice()); // the view is borrowed: keep a copy
-      const plug = clients.vdePlug(dir);
-      await waitForPortFiles(dir, 2);
       // Our client unlinks its own socket after the handshake, as vdeplug4 does.
       assert.deepEqual((await listDir(dir)).filter((n) => n.startsWith(".")), []);
+      const plug = clients.vdePlug(dir);
+      await waitForPortFiles(dir, 2);
 
       const out = ethFrame(BROADCAST, MAC_OURS, 1, 100);
       link.send(out);

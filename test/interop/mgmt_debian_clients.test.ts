@@ -1,0 +1,159 @@
+/**
+ * Debian's management clients against our switch's management socket:
+ * `unixcmd` (with Debian's /etc/vde2/vdecmd parse machine) gets the same
+ * bytes and exit status from ours as from the C vde_switch, a scripted
+ * `unixterm` works, and `port/sethub 1` sent by unixcmd really turns the
+ * switch into a hub: a third vde_plug client starts seeing unicast frames
+ * meant for another, and stops when hub mode is off again.
+ */
+import assert from "node:assert/strict";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import {
+  BROADCAST,
+  ClientSet,
+  ethFrame,
+  mac,
+  type StdioClient,
+  tagOf,
+  waitForPortFiles,
+  waitUntilAccepting,
+} from "../helpers/vde_clients.ts";
+
+const VDECMD = "/etc/vde2/vdecmd";
+
+async function missingTools(tools: string[]): Promise<string | null> {
+  for (const tool of tools) if (!(await hasCommand(tool))) return `needs ${tool} (Debian packages vde2, vdeplug, vde-switch)`;
+  try {
+    await Deno.stat(VDECMD);
+  } catch {
+    return `needs ${VDECMD} (Debian package vde2)`;
+  }
+  return null;
+}
+
+/** Runs unixcmd; its stdout (NULs and all) and exit status. */
+async function unixcmd(mgmt: string, ...cmd: string[]): Promise<{ out: string; code: number }> {
+  const r = await run(["unixcmd", "-f", VDECMD, "-s", mgmt, ...cmd], { check: false, timeoutMs: 10_000 });
+  assert.equal(r.timedOut, false, `unixcmd ${cmd.join(" ")} timed out`);
+  return { out: r.stdout, code: r.code };
+}
+
+async function withSwitch(
+  kind: "c" | "ours",
+  fn: (sw: SwitchHandle, mgmt: string, dir: string) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-debian-" });
+  const mgmt = `${tmp}/mgmt`;
+  const dir = `${tmp}/sw`;
+  const sw = kind === "c"
+    ? await startCSwitch(dir, { extraArgs: ["-M", mgmt] })
+    : await startOurSwitch(dir, { extraArgs: ["--mgmt", mgmt] });
+  try {
+    if (kind === "ours") await waitUntilAccepting(dir);
+    const deadline = Date.now() + 10_000;
+    while (!(await Deno.lstat(mgmt).then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await fn(sw, mgmt, dir);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+Deno.test("unixcmd gets the same bytes and status from our socket as from vde_switch's", async (t) => {
+  if (skipUnless(t, await missingTools(["unixcmd", "vde_switch"]))) return;
+  const commands = [["port/showinfo"], ["hash/showinfo"], ["foo"], ["port/print", "99"], ["port/sethub", "1"]];
+  const results: Record<string, { out: string; code: number }[]> = { c: [], ours: [] };
+  for (const kind of ["c", "ours"] as const) {
+    await withSwitch(kind, async (_sw, mgmt) => {
+      for (const cmd of commands) results[kind]!.push(await unixcmd(mgmt, ...cmd));
+    });
+  }
+  for (const [i, cmd] of commands.entries()) {
+    assert.deepEqual(results.ours![i], results.c![i], `unixcmd ${cmd.join(" ")}`);
+  }
+  assert.match(results.ours![0]!.out, /^Numports=32\n/);
+});
+
+Deno.test("unixcmd reads port/print and hash/print listings from our switch", async (t) => {
+  if (skipUnless(t, await missingTools(["unixcmd", "vde_plug"]))) return;
+  await withSwitch("ours", async (_sw, mgmt, dir) => {
+    const clients = new ClientSet();
+    try {
+      const a = clients.vdePlug(dir, ["-D", "first plug"]);
+      const b = clients.vdePlug(`${dir}[5]`, ["-D", "second plug"]);
+      await waitForPortFiles(dir, 2);
+      await a.send(ethFrame(BROADCAST, mac(1), 1));
+      await b.waitTag(1);
+      await b.send(ethFrame(mac(1), mac(2), 2));
+      await a.waitTag(2);
+      const ports = (await unixcmd(mgmt, "port/print")).out.replaceAll("\0", "");
+      assert.match(ports, /^Port 0001 untagged_vlan=0000 ACTIVE - Unnamed Allocatable\n/);
+      assert.match(ports, /\n Current User: root Access Control: \(User: NONE - Group: NONE\)\n/);
+      assert.match(ports, /\n {2}-- endpoint ID \d{4} module unix prog {3}: first plug/);
+      assert.match(ports, /\n ?Port 0005 untagged_vlan=0000 ACTIVE - Unnamed Allocatable\n/);
+      assert.match(ports, /: second plug/);
+      const hash = (await unixcmd(mgmt, "hash/print")).out.replaceAll("\0", "");
+      assert.match(hash, /Addr: 02:00:00:00:00:01 VLAN 0000 to port: 001 {2}age \d+ secs/);
+      assert.match(hash, /Addr: 02:00:00:00:00:02 VLAN 0000 to port: 005 {2}age \d+ secs/);
+    } finally {
+      await clients.stopAll();
+    }
+  });
+});
+
+Deno.test("a scripted unixterm session runs commands and logs out", async (t) => {
+  if (skipUnless(t, await missingTools(["unixterm"]))) return;
+  await withSwitch("ours", async (_sw, mgmt) => {
+    // unixterm relays stdin to the socket; pauses let each reply arrive before the next line.
+    const script = `(printf 'port/showinfo\\n'; sleep 0.5; printf 'foo\\n'; sleep 0.5; printf 'logout\\n'; sleep 1) | unixterm ${mgmt}`;
+    const r = await run(["sh", "-c", script], { check: false, timeoutMs: 15_000 });
+    assert.equal(r.timedOut, false);
+    const expected = "VDE switch V.2.3.2\nvde for Deno - speaks vde_switch 2.3.2's console protocol\n\nvde$ " +
+      "0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n\nvde$ " +
+      "1038 Function not implemented\n\nvde$ ";
+    // unixterm quits on the hang-up, sometimes before printing the last bytes (with vde_switch too).
+    assert.ok([expected, `${expected}9999 END OF SESSION`].includes(r.stdout), JSON.stringify(r.stdout));
+    assert.equal(r.code, 0, "unixterm saw the session end");
+  });
+});
+
+/** Sends A -> B unicasts tagged `tag`, then a broadcast marker; resolves whether C saw the unicast. */
+async function cSeesUnicast(a: StdioClient, b: StdioClient, c: StdioClient, tag: number): Promise<boolean> {
+  await a.send(ethFrame(mac(2), mac(1), tag));
+  await b.waitTag(tag);
+  // The marker follows the unicast through the switch: once C has it, C would have had the unicast too.
+  await a.send(ethFrame(BROADCAST, mac(1), tag + 1));
+  await c.waitTag(tag + 1);
+  return c.frames.some((f) => tagOf(f) === tag);
+}
+
+Deno.test("port/sethub through unixcmd makes a third client see unicast frames, until it is turned off", async (t) => {
+  if (skipUnless(t, await missingTools(["unixcmd", "vde_plug"]))) return;
+  await withSwitch("ours", async (_sw, mgmt, dir) => {
+    const clients = new ClientSet();
+    try {
+      const a = clients.vdePlug(dir, ["-D", "A"]);
+      const b = clients.vdePlug(dir, ["-D", "B"]);
+      const c = clients.vdePlug(dir, ["-D", "C"]);
+      await waitForPortFiles(dir, 3);
+      // Teach the switch where A and B live.
+      await a.send(ethFrame(BROADCAST, mac(1), 1));
+      await b.send(ethFrame(BROADCAST, mac(2), 2));
+      await c.waitTag(1);
+      await c.waitTag(2);
+      assert.equal(await cSeesUnicast(a, b, c, 10), false, "switch mode: C does not see A -> B");
+      assert.match((await unixcmd(mgmt, "port/sethub", "1")).out, /^$/);
+      assert.match((await unixcmd(mgmt, "port/showinfo")).out, /HUB=true/);
+      assert.equal(await cSeesUnicast(a, b, c, 20), true, "hub mode: C sees A -> B");
+      await unixcmd(mgmt, "port/sethub", "0");
+      assert.match((await unixcmd(mgmt, "port/showinfo")).out, /HUB=false/);
+      assert.equal(await cSeesUnicast(a, b, c, 30), false, "switch mode again: C does not see A -> B");
+    } finally {
+      await clients.stopAll();
+    }
+  });
+});
