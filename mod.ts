@@ -30,6 +30,15 @@ export type { AttachRequest, Endpoint, SwitchOptions } from "./src/switch/switch
 export { VdeSwitchServer } from "./src/vde/switch_server.ts";
 export type { SwitchServerOptions } from "./src/vde/switch_server.ts";
 export { StreamDecoder, StreamEncoder } from "./src/wire/stream_framing.ts";
+export { ConsoleContext } from "./src/console/context.ts";
+export type { ConsoleContextOptions } from "./src/console/context.ts";
+export { switchCommands } from "./src/console/switch_commands.ts";
+export { CommandRegistry } from "./src/console/registry.ts";
+export type { CommandSpec, Session } from "./src/console/registry.ts";
+export { MgmtServer } from "./src/console/mgmt_server.ts";
+export type { MgmtServerOptions } from "./src/console/mgmt_server.ts";
+export { MgmtClient } from "./src/console/client.ts";
+export type { RemoteReply } from "./src/console/client.ts";
 
 import { runCli } from "./src/cli/main.ts";
 import { switchCommand } from "./src/cli/switch.ts";
@@ -37,8 +46,12 @@ import { plugCommand } from "./src/cli/plug.ts";
 import { dpipeCommand } from "./src/cli/dpipe.ts";
 import { tapCommand } from "./src/cli/tap.ts";
 import { toLongOptions } from "./src/cli/vde_switch_args.ts";
+import { termCommand } from "./src/cli/term.ts";
 
 if (import.meta.main) {
-  const code = await runCli([switchCommand, plugCommand, dpipeCommand, tapCommand], toLongOptions(Deno.args));
+  const code = await runCli(
+    [switchCommand, plugCommand, dpipeCommand, tapCommand, termCommand],
+    toLongOptions(Deno.args),
+  );
   Deno.exit(code);
 }

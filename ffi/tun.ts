@@ -51,7 +51,9 @@ export function checkInterfaceName(name: string): void {
   if (len >= IFNAMSIZ) {
     throw new TapError(`interface name "${name}" is ${len} bytes long; Linux allows at most 15`, C.EINVAL);
   }
-  if (/[/\s:]/.test(name)) throw new TapError(`interface name "${name}" may not contain "/", ":" or spaces`, C.EINVAL);
+  if (/[/\s:]/.test(name)) {
+    throw new TapError(`interface name "${name}" may not contain "/", ":" or spaces`, C.EINVAL);
+  }
 }
 
 function ifreq(name: string, flags: number): Uint8Array<ArrayBuffer> {

@@ -15,7 +15,9 @@ export function isDaemonChild(): boolean {
 function selfCommand(): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
   const isDenoRuntime = /(^|\/)deno$/.test(exe) && Deno.mainModule.startsWith("file:");
-  const args = isDenoRuntime ? ["run", "-A", new URL(Deno.mainModule).pathname, ...Deno.args] : [...Deno.args];
+  const args = isDenoRuntime
+    ? ["run", "-A", new URL(Deno.mainModule).pathname, ...Deno.args]
+    : [...Deno.args];
   return { cmd: exe, args };
 }
 
@@ -34,7 +36,9 @@ export async function daemonize(readyPath: string): Promise<void> {
   child.status.then((s) => (exited = s));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (exited !== null) throw new Error(`the background switch exited with status ${(exited as Deno.CommandStatus).code}`);
+    if (exited !== null) {
+      throw new Error(`the background switch exited with status ${(exited as Deno.CommandStatus).code}`);
+    }
     try {
       // A stale socket may be there already: ready means it answers.
       const c = await Deno.connect({ transport: "unix", path: readyPath });

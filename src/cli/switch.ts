@@ -11,6 +11,11 @@ import { UsageError } from "./main.ts";
 import { daemonize, isDaemonChild } from "./daemon.ts";
 import { log, setLogFile } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
+import { ConsoleContext } from "../console/context.ts";
+import { MgmtServer } from "../console/mgmt_server.ts";
+import { runStartupScript } from "../console/script.ts";
+import { type RunningConsole, startSwitchConsole } from "../console/switch_console.ts";
+import { switchCommands } from "../console/switch_commands.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -24,6 +29,14 @@ export interface SwitchCliOptions {
   daemon?: boolean;
   logfile?: string;
   tap?: string[];
+  /** Management socket path (vde_switch -M). */
+  mgmt?: string;
+  /** Management socket mode, octal (default 600). */
+  mgmtmode?: string;
+  /** Management socket group. */
+  mgmtgroup?: string;
+  /** Command file run at startup (vde_switch -f). */
+  rc?: string;
 }
 
 function defaultSock(): string {
@@ -55,12 +68,28 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const mode = o.mode === undefined ? undefined : parseOctalMode(o.mode, "--mode");
   const dirMode = o.dirmode === undefined ? undefined : parseOctalMode(o.dirmode, "--dirmode");
   const gid = o.group === undefined ? undefined : resolveGroup(o.group);
+  const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
+  const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
   if (o.daemon && !isDaemonChild()) {
-    await daemonize(`${o.sock}/ctl`);
+    // The management socket comes up last: once it answers, everything does.
+    await daemonize(o.mgmt ?? `${o.sock}/ctl`);
     return;
   }
   if (o.logfile !== undefined) setLogFile(o.logfile);
   const sw = new Switch({ numPorts, hub: o.hub ?? false });
+  const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  // One command set for the startup script, the management socket and the console.
+  const ctx = new ConsoleContext(sw, { shutdown: resolve });
+  const commands = switchCommands(ctx);
+  if (o.rc !== undefined) {
+    // Before the ctl socket exists, so clients only ever see the configured switch.
+    try {
+      await runStartupScript(o.rc, commands, (m) => log("vde switch", m));
+    } catch (err) {
+      sw.close();
+      throw new UsageError((err as Error).message);
+    }
+  }
   let server: VdeSwitchServer;
   try {
     server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
@@ -68,12 +97,25 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     sw.close();
     throw err;
   }
+  ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
+  let mgmt: MgmtServer | undefined;
+  if (o.mgmt !== undefined) {
+    try {
+      mgmt = await MgmtServer.start(commands, ctx, { path: o.mgmt, mode: mgmtMode, gid: mgmtGid });
+      ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
+    } catch (err) {
+      server.close();
+      sw.close();
+      throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
+    }
+  }
   try {
     for (const name of o.tap ?? []) {
       const ep = sw.attach(openTapLink(name));
       log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
   } catch (err) {
+    mgmt?.close();
     server.close();
     sw.close();
     throw err;
@@ -82,13 +124,17 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     try {
       writePidfile(o.pidfile);
     } catch (err) {
+      mgmt?.close();
       server.close();
       sw.close();
       throw err;
     }
   }
   log("vde switch", `serving ${server.dir} with ${numPorts} ports${o.hub ? " in hub mode" : ""}`);
-  const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
+  const stdinConsole: RunningConsole | undefined = o.daemon
+    ? undefined
+    : startSwitchConsole(ctx, commands, o.sock);
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const handlers = signals.map((sig) => {
     const h = () => resolve(sig);
@@ -98,6 +144,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const why = await stopped;
   for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   log("vde switch", `${why}, cleaning up and exiting`);
+  stdinConsole?.close();
+  mgmt?.close();
   server.close();
   sw.close();
   if (o.pidfile !== undefined) {
@@ -124,7 +172,19 @@ export const switchCommand = (program: Command): void => {
     .option("-g, --group <name>", "group owning the directory and sockets")
     .option("-p, --pidfile <file>", "write the pid here (the file must not exist)")
     .option("-d, --daemon", "run in the background")
-    .option("-t, --tap <name>", "attach tap interface NAME to a port (repeatable; needs root or a tap made by `vde tap create`)", collect, [])
-    .option("--logfile <file>", "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)")
+    .option(
+      "-t, --tap <name>",
+      "attach tap interface NAME to a port (repeatable; needs root or a tap made by `vde tap create`)",
+      collect,
+      [],
+    )
+    .option("-M, --mgmt <path>", "management socket for unixterm, vdeterm and `vde term` (vde_switch -M)")
+    .option("--mgmtmode <octal>", "mode of the management socket (default 600)")
+    .option("--mgmtgroup <name>", "group of the management socket")
+    .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
+    .option(
+      "--logfile <file>",
+      "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",
+    )
     .action((opts: SwitchCliOptions) => runSwitch(opts));
 };

@@ -21,6 +21,11 @@ const LONG: Record<string, string> = {
   daemon: "daemon",
   logfile: "logfile",
   tap: "tap",
+  mgmt: "mgmt",
+  mgmtmode: "mgmtmode",
+  mgmtgroup: "mgmtgroup",
+  rcfile: "rc",
+  rc: "rc",
 };
 
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */

@@ -12,7 +12,7 @@
  */
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import { type RecvCounters, UnixDgramSocket } from "../io/unix_dgram.ts";
+import type { RecvCounters, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 

@@ -55,7 +55,9 @@ export class TapLink extends BaseLink {
     if (n < 0) {
       const e = errno();
       // EIO: the interface is down (no carrier); EAGAIN: its queue is full. Both are drops.
-      if (e !== C.EAGAIN && e !== 5) logOnce(`tap-write:${this.name}:${e}`, `write to tap ${this.name} failed: errno ${e}`);
+      if (e !== C.EAGAIN && e !== 5) {
+        logOnce(`tap-write:${this.name}:${e}`, `write to tap ${this.name} failed: errno ${e}`);
+      }
     }
   }
 

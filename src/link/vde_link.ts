@@ -38,7 +38,9 @@ export function parseVdeVnl(rest: string): VdeVnl {
     const eq = opt.indexOf("=");
     const key = eq < 0 ? "port" : KEYS.find((k) => k.startsWith(opt.slice(0, eq)));
     const value = eq < 0 ? opt : opt.slice(eq + 1);
-    if (key === undefined) throw new Error(`unknown vde:// option "${opt.slice(0, eq)}" (known: ${KEYS.join(", ")})`);
+    if (key === undefined) {
+      throw new Error(`unknown vde:// option "${opt.slice(0, eq)}" (known: ${KEYS.join(", ")})`);
+    }
     if (key === "port" || key === "portgroup") {
       if (!/^\d+$/.test(value)) throw new Error(`vde:// port must be a number, got "${value}"`);
       out.port = Number(value);
@@ -91,7 +93,9 @@ async function readExactly(conn: Deno.Conn, n: number, timeoutMs: number): Promi
       if (r === null) break;
       got += r;
     }
-  } catch { /* closed by the timer or the peer */ } finally {
+  } catch {
+    /* closed by the timer or the peer */
+  } finally {
     clearTimeout(timer);
   }
   return out.subarray(0, got);
@@ -150,13 +154,17 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     Deno.chmodSync(myPath, vnl.mode);
     const user = Deno.env.get("USER") ?? `uid${libc().getuid()}`;
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
-    const descr = `${options.description ?? "vde plug:"} user=${user} pid=${Deno.pid}${ssh ? ` SSH=${ssh}` : ""}`;
+    const descr = `${options.description ?? "vde plug:"} user=${user} pid=${Deno.pid}${
+      ssh ? ` SSH=${ssh}` : ""
+    }`;
     const kind = vnl.port === 0 ? REQ_NEW_PORT0 : REQ_NEW_CONTROL;
     await ctl.write(buildVdeRequest({ kind, port: vnl.port ?? 0, socketPath: myPath, description: descr }));
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
     if (reply.length < SOCKADDR_UN_LEN) {
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
-      throw new Error(`the switch at ${dir} refused the connection${port} (port busy, out of range, or none free)`);
+      throw new Error(
+        `the switch at ${dir} refused the connection${port} (port busy, out of range, or none free)`,
+      );
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);

@@ -284,6 +284,20 @@ export class SwitchEngine {
     this.#rebuildActiveList();
   }
 
+  /**
+   * Replaces the event listener (undefined: none, and no event allocations).
+   * The switch installs one only while someone subscribes, e.g. a console
+   * session after `debug/add`.
+   */
+  set onEvent(listener: ((event: EngineEvent) => void) | undefined) {
+    this.#onEvent = listener;
+  }
+
+  /** The current event listener, if any. */
+  get onEvent(): ((event: EngineEvent) => void) | undefined {
+    return this.#onEvent;
+  }
+
   /** Whether frames are flooded everywhere without learning (hub) rather than switched. */
   get hub(): boolean {
     return this.#hub;

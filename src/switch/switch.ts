@@ -8,8 +8,9 @@
  * can hold several endpoints of the same user, and a port whose last
  * endpoint leaves becomes inactive but stays allocated with its settings.
  */
-import { type EngineOptions, SwitchEngine } from "./engine.ts";
+import { type EngineEvent, type EngineOptions, SwitchEngine } from "./engine.ts";
 import type { Link } from "../link/link.ts";
+import { isGroupMember } from "./users.ts";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {
@@ -42,7 +43,20 @@ export interface PortState {
   uid: number;
   /** Taken by automatic requests when inactive (false after port/create). */
   allocatable: boolean;
+  /** Only this uid (and root) may plug in; -1 for anyone (port/setuser). */
+  accessUser: number;
+  /** Only members of this gid (and root) may plug in; -1 for anyone (port/setgroup). */
+  accessGroup: number;
 }
+
+/** An engine event, or an endpoint joining or leaving a port. */
+export type SwitchEvent =
+  | EngineEvent
+  | { type: "endpoint-added"; port: number; endpoint: Endpoint }
+  | { type: "endpoint-removed"; port: number; endpoint: Endpoint };
+
+/** Receives switch events; see `Switch.addListener`. */
+export type SwitchListener = (event: SwitchEvent) => void;
 
 /** Options of a switch: the engine's, nothing more yet. */
 export type SwitchOptions = EngineOptions;
@@ -54,8 +68,11 @@ export class Switch {
   readonly #timer: ReturnType<typeof setInterval>;
   #nextEndpointId = 1;
   #closed = false;
+  readonly #listeners = new Set<SwitchListener>();
+  readonly #ownOnEvent: ((event: EngineEvent) => void) | undefined;
 
   constructor(options: SwitchOptions = {}) {
+    this.#ownOnEvent = options.onEvent;
     // A random hash seed, so nobody can aim colliding MACs at a known hash.
     const hashSeed = options.hashSeed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.engine = new SwitchEngine({ ...options, hashSeed }, (port, frame) => {
@@ -73,6 +90,41 @@ export class Switch {
   /** Number of ports (0 .. numPorts-1). */
   get numPorts(): number {
     return this.engine.numPorts;
+  }
+
+  /**
+   * Subscribes to switch events (MAC table changes, ports going up and down,
+   * endpoints joining and leaving). The engine produces events only while at
+   * least one listener exists, so an unwatched switch allocates nothing for
+   * them. Returns the function that unsubscribes.
+   */
+  addListener(listener: SwitchListener): () => void {
+    this.#listeners.add(listener);
+    this.#updateEngineListener();
+    return () => {
+      this.#listeners.delete(listener);
+      this.#updateEngineListener();
+    };
+  }
+
+  #updateEngineListener(): void {
+    const own = this.#ownOnEvent;
+    if (this.#listeners.size === 0) {
+      this.engine.onEvent = own;
+      return;
+    }
+    this.engine.onEvent = (event) => {
+      own?.(event);
+      this.#emit(event);
+    };
+  }
+
+  #emit(event: SwitchEvent): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch { /* a broken listener must not break switching */ }
+    }
   }
 
   /** The state of port `p`, if allocated. */
@@ -101,11 +153,16 @@ export class Switch {
       if (state !== undefined && state.endpoints.length > 0 && state.uid !== uid) {
         throw new PortRefused(`port ${p} is busy: it belongs to another user`);
       }
+      if (state !== undefined && !mayUse(state, uid)) {
+        throw new PortRefused(`port ${p} is reserved (port/setuser, port/setgroup) for another user`);
+      }
       return p;
     }
     for (let p = 1; p < n; p++) {
       const state = this.#ports[p];
-      if (state === undefined || (state.endpoints.length === 0 && state.allocatable)) return p;
+      if (state === undefined || (state.endpoints.length === 0 && state.allocatable && mayUse(state, uid))) {
+        return p;
+      }
     }
     throw new PortRefused(`no free port (all ${n - 1} ports are in use)`);
   }
@@ -118,7 +175,7 @@ export class Switch {
     const port = this.choosePort(req);
     let state = this.#ports[port];
     if (state === undefined) {
-      state = { endpoints: [], uid: -1, allocatable: true };
+      state = newPortState(true);
       this.#ports[port] = state;
     }
     const ep: Endpoint = { id: this.#nextEndpointId++, link, uid: req.uid ?? -1, since: Date.now() };
@@ -128,6 +185,7 @@ export class Switch {
     const engine = this.engine;
     link.onFrame = (frame) => engine.input(port, frame);
     link.closed.then(() => this.#leave(port, ep));
+    if (this.#listeners.size > 0) this.#emit({ type: "endpoint-added", port, endpoint: ep });
     return ep;
   }
 
@@ -145,6 +203,7 @@ export class Switch {
     const i = state.endpoints.indexOf(ep);
     if (i < 0) return;
     state.endpoints.splice(i, 1);
+    if (this.#listeners.size > 0) this.#emit({ type: "endpoint-removed", port, endpoint: ep });
     if (state.endpoints.length === 0) {
       state.uid = -1;
       this.engine.deactivatePort(port);
@@ -159,6 +218,85 @@ export class Switch {
     return true;
   }
 
+  /**
+   * Allocates port `p` with no endpoint and not allocatable, so automatic
+   * requests leave it alone (vde_switch's port/create).
+   *
+   * @returns "created", "exists" if it is allocated already, or
+   *   "out-of-range"
+   */
+  createPort(p: number): "created" | "exists" | "out-of-range" {
+    if (!Number.isInteger(p) || p < 0 || p >= this.engine.numPorts) return "out-of-range";
+    if (this.#ports[p] !== undefined) return "exists";
+    this.#ports[p] = newPortState(false);
+    return "created";
+  }
+
+  /**
+   * Allocates the lowest unallocated port from 1 as `createPort` does.
+   *
+   * @returns the port, or -1 when every port is allocated
+   */
+  createAutoPort(): number {
+    for (let p = 1; p < this.engine.numPorts; p++) {
+      if (this.#ports[p] === undefined) {
+        this.#ports[p] = newPortState(false);
+        return p;
+      }
+    }
+    return -1;
+  }
+
+  /** Sets whether automatic requests may take port `p`; false if it is not allocated. */
+  setAllocatable(p: number, allocatable: boolean): boolean {
+    const state = this.#ports[p];
+    if (state === undefined) return false;
+    state.allocatable = allocatable;
+    return true;
+  }
+
+  /**
+   * Restricts who may plug into port `p`: a uid or gid, or -1 for anyone.
+   * Root may always plug in. Endpoints already there stay.
+   *
+   * @returns false if the port is not allocated
+   */
+  setAccess(p: number, which: "user" | "group", id: number): boolean {
+    const state = this.#ports[p];
+    if (state === undefined) return false;
+    if (which === "user") state.accessUser = id;
+    else state.accessGroup = id;
+    return true;
+  }
+
+  /**
+   * Closes endpoint `id` of port `p` (its link ends, and the port goes
+   * inactive if it was the last one).
+   *
+   * @returns false if the port has no such endpoint
+   */
+  closeEndpoint(p: number, id: number): boolean {
+    const ep = this.#ports[p]?.endpoints.find((e) => e.id === id);
+    if (ep === undefined) return false;
+    ep.link.close("closed from the management console");
+    return true;
+  }
+
+  /**
+   * Changes the number of ports (vde_switch's port/setnumports).
+   *
+   * @returns false, changing nothing, if an allocated port would be cut off
+   * @throws RangeError if `n` is not a valid number of ports
+   */
+  setNumPorts(n: number): boolean {
+    for (let p = n; p < this.#ports.length; p++) {
+      if (this.#ports[p] !== undefined) return false;
+    }
+    this.engine.setNumPorts(n);
+    this.#ports.length = Math.min(this.#ports.length, n);
+    return true;
+  }
+
   /** Closes every link and stops the clock. */
   close(): void {
     if (this.#closed) return;
@@ -169,4 +307,17 @@ export class Switch {
       for (const ep of [...state.endpoints]) ep.link.close("the switch is shutting down");
     }
   }
+}
+
+function newPortState(allocatable: boolean): PortState {
+  return { endpoints: [], uid: -1, allocatable, accessUser: -1, accessGroup: -1 };
+}
+
+// Root and in-process links (uid -1: taps, cables) pass; others must match
+// the port's user and group restrictions when set.
+function mayUse(state: PortState, uid: number): boolean {
+  if (uid <= 0) return true;
+  if (state.accessUser >= 0 && state.accessUser !== uid) return false;
+  if (state.accessGroup >= 0 && !isGroupMember(uid, state.accessGroup)) return false;
+  return true;
 }

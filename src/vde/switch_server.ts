@@ -19,7 +19,12 @@ import { canReadWrite, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
-import { MAX_DESCRIPTION_LEN, MAX_REQUEST_LEN, parseVdeRequest, type VdeRequest } from "../wire/vde_request.ts";
+import {
+  MAX_DESCRIPTION_LEN,
+  MAX_REQUEST_LEN,
+  parseVdeRequest,
+  type VdeRequest,
+} from "../wire/vde_request.ts";
 import { resolveModes, type SwitchPermissions } from "./permissions.ts";
 
 /** Options of a switch server. */
@@ -87,7 +92,13 @@ export class VdeSwitchServer {
   /** Handshakes refused, by reason class, for tests and the console. */
   readonly refused = { request: 0, port: 0, socket: 0, busy: 0 };
 
-  private constructor(sw: Switch, dir: string, listener: Deno.Listener, perms: SwitchPermissions, log: (m: string) => void) {
+  private constructor(
+    sw: Switch,
+    dir: string,
+    listener: Deno.Listener,
+    perms: SwitchPermissions,
+    log: (m: string) => void,
+  ) {
     this.#sw = sw;
     this.dir = dir;
     this.ctlPath = `${dir}/ctl`;
@@ -113,7 +124,9 @@ export class VdeSwitchServer {
       if (!(err instanceof Deno.errors.AlreadyExists)) {
         throw new Error(`cannot create the switch directory ${options.dir}: ${(err as Error).message}`);
       }
-      if (!Deno.statSync(options.dir).isDirectory) throw new Error(`${options.dir} exists and is not a directory`);
+      if (!Deno.statSync(options.dir).isDirectory) {
+        throw new Error(`${options.dir} exists and is not a directory`);
+      }
     }
     const dir = Deno.realPathSync(options.dir);
     try {
@@ -174,7 +187,9 @@ export class VdeSwitchServer {
         } catch {
           return { reason: got === 0 ? "no request before the deadline" : "request is truncated" };
         }
-        if (n === null) return { reason: got === 0 ? "client left before sending a request" : "request is truncated" };
+        if (n === null) {
+          return { reason: got === 0 ? "client left before sending a request" : "request is truncated" };
+        }
         got += n;
         const parsed = parseVdeRequest(buf.subarray(0, got));
         if (parsed.ok) return { request: parsed.request };

@@ -68,16 +68,25 @@ export function parseVdeRequest(b: Uint8Array): ParseRequestResult {
   if (b.length < 8) return { ok: false, reason: "request is shorter than its header", incomplete: true };
   const magic = u32le(b, 0);
   if (magic !== VDE_MAGIC) {
-    return { ok: false, reason: `bad magic 0x${magic.toString(16).padStart(8, "0")} (V0 request not supported)` };
+    return {
+      ok: false,
+      reason: `bad magic 0x${magic.toString(16).padStart(8, "0")} (V0 request not supported)`,
+    };
   }
   const version = u32le(b, 4);
   if (version === 3) {
     if (b.length < V3_HEADER_LEN) {
-      return { ok: false, reason: `v3 request is ${b.length} bytes, its header needs ${V3_HEADER_LEN}`, incomplete: true };
+      return {
+        ok: false,
+        reason: `v3 request is ${b.length} bytes, its header needs ${V3_HEADER_LEN}`,
+        incomplete: true,
+      };
     }
     const type = u32le(b, 8);
     const kind = type & 0xff;
-    if (kind !== REQ_NEW_CONTROL && kind !== REQ_NEW_PORT0) return { ok: false, reason: `bad request type ${kind}` };
+    if (kind !== REQ_NEW_CONTROL && kind !== REQ_NEW_PORT0) {
+      return { ok: false, reason: `bad request type ${kind}` };
+    }
     const addr = parseSockaddrUn(b, 12);
     if (!addr.ok) return { ok: false, reason: addr.reason };
     return {
@@ -94,7 +103,11 @@ export function parseVdeRequest(b: Uint8Array): ParseRequestResult {
   if (version === 0 || version === 1) {
     // v1 has no version word: these bytes are its request kind.
     if (b.length < V1_HEADER_LEN) {
-      return { ok: false, reason: `v1 request is ${b.length} bytes, its header needs ${V1_HEADER_LEN}`, incomplete: true };
+      return {
+        ok: false,
+        reason: `v1 request is ${b.length} bytes, its header needs ${V1_HEADER_LEN}`,
+        incomplete: true,
+      };
     }
     const addr = parseSockaddrUn(b, 14);
     if (!addr.ok) return { ok: false, reason: addr.reason };

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import {
   BROADCAST,
   ClientSet,
@@ -23,7 +24,9 @@ import {
 const VDECMD = "/etc/vde2/vdecmd";
 
 async function missingTools(tools: string[]): Promise<string | null> {
-  for (const tool of tools) if (!(await hasCommand(tool))) return `needs ${tool} (Debian packages vde2, vdeplug, vde-switch)`;
+  for (const tool of tools) {
+    if (!(await hasCommand(tool))) return `needs ${tool} (Debian packages vde2, vdeplug, vde-switch)`;
+  }
   try {
     await Deno.stat(VDECMD);
   } catch {
@@ -65,7 +68,10 @@ async function withSwitch(
 
 Deno.test("unixcmd gets the same bytes and status from our socket as from vde_switch's", async (t) => {
   if (skipUnless(t, await missingTools(["unixcmd", "vde_switch"]))) return;
-  const commands = [["port/showinfo"], ["hash/showinfo"], ["foo"], ["port/print", "99"], ["port/sethub", "1"]];
+  const commands = [["port/showinfo"], ["hash/showinfo"], ["foo"], ["port/print", "99"], [
+    "port/sethub",
+    "1",
+  ]];
   const results: Record<string, { out: string; code: number }[]> = { c: [], ours: [] };
   for (const kind of ["c", "ours"] as const) {
     await withSwitch(kind, async (_sw, mgmt) => {
@@ -109,10 +115,12 @@ Deno.test("a scripted unixterm session runs commands and logs out", async (t) =>
   if (skipUnless(t, await missingTools(["unixterm"]))) return;
   await withSwitch("ours", async (_sw, mgmt) => {
     // unixterm relays stdin to the socket; pauses let each reply arrive before the next line.
-    const script = `(printf 'port/showinfo\\n'; sleep 0.5; printf 'foo\\n'; sleep 0.5; printf 'logout\\n'; sleep 1) | unixterm ${mgmt}`;
+    const script =
+      `(printf 'port/showinfo\\n'; sleep 0.5; printf 'foo\\n'; sleep 0.5; printf 'logout\\n'; sleep 1) | unixterm ${mgmt}`;
     const r = await run(["sh", "-c", script], { check: false, timeoutMs: 15_000 });
     assert.equal(r.timedOut, false);
-    const expected = "VDE switch V.2.3.2\nvde for Deno - speaks vde_switch 2.3.2's console protocol\n\nvde$ " +
+    const expected =
+      "VDE switch V.2.3.2\nvde for Deno - speaks vde_switch 2.3.2's console protocol\n\nvde$ " +
       "0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n\nvde$ " +
       "1038 Function not implemented\n\nvde$ ";
     // unixterm quits on the hang-up, sometimes before printing the last bytes (with vde_switch too).
@@ -154,6 +162,35 @@ Deno.test("port/sethub through unixcmd makes a third client see unicast frames, 
       assert.equal(await cSeesUnicast(a, b, c, 30), false, "switch mode again: C does not see A -> B");
     } finally {
       await clients.stopAll();
+    }
+  });
+});
+
+Deno.test("vdeterm at a terminal runs commands on our socket and completes from our help", async (t) => {
+  if (skipUnless(t, (await missingTools(["vdeterm"])) ?? (await tmuxMissing()))) return;
+  await withSwitch("ours", async (_sw, mgmt, dir) => {
+    const tmux = await TmuxSession.start(`${dir}.tmux`, `vdeterm ${mgmt}`);
+    try {
+      const prompt = `vde[${mgmt}]: `;
+      await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "vdeterm's prompt");
+      // vdeterm sends each command without a newline.
+      await tmux.keys("port/showinfo", "Enter");
+      await tmux.waitFor(
+        (s) => s.includes("Numports=32\nHUB=false\ncounters=true\nSuccess"),
+        "port/showinfo",
+      );
+      await tmux.keys("port/pr", "Tab");
+      await tmux.waitFor((s) => s.endsWith(`${prompt}port/print`), "vdeterm's completion from our help");
+      // vdeterm has no line editing to speak of: run the completed command, then leave.
+      await tmux.keys("Enter");
+      await tmux.waitFor(
+        (s) => s.endsWith(prompt.trimEnd()) && s.split("Success").length === 3,
+        "port/print",
+      );
+      await tmux.keys("logout", "Enter");
+      await tmux.waitFor((s) => s.includes("[exit "), "vdeterm to leave");
+    } finally {
+      await tmux.kill();
     }
   });
 });

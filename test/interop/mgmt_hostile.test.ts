@@ -8,12 +8,23 @@
 import assert from "node:assert/strict";
 import { hasCommand, skipUnless } from "../helpers/processes.ts";
 import { startOurSwitch, vmRssKiB } from "../helpers/switches.ts";
-import { BROADCAST, ClientSet, ethFrame, mac, sleep, tagOf, waitForPortFiles, waitUntilAccepting } from "../helpers/vde_clients.ts";
+import {
+  BROADCAST,
+  ClientSet,
+  ethFrame,
+  mac,
+  sleep,
+  tagOf,
+  waitForPortFiles,
+  waitUntilAccepting,
+} from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { RawMgmtClient } from "../console/_helpers.ts";
 
 Deno.test("hostile management clients stall neither forwarding nor other clients, and memory stays bounded", async (t) => {
-  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "needs Debian's vde_plug (package vdeplug)")) return;
+  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "needs Debian's vde_plug (package vdeplug)")) {
+    return;
+  }
   const tmp = await Deno.makeTempDir({ prefix: "vde-hostile-" });
   const mgmt = `${tmp}/mgmt`;
   const sw = await startOurSwitch(`${tmp}/sw`, { extraArgs: ["--mgmt", mgmt] });
@@ -65,7 +76,9 @@ Deno.test("hostile management clients stall neither forwarding nor other clients
       for (let i = 0; i < 64; i++) await garbage.send(junk);
     })().catch(() => {});
     // 4. 100 clients at once, each running a command.
-    const many = await Promise.all(Array.from({ length: 100 }, () => MgmtClient.connect(mgmt, { timeoutMs: 15_000 })));
+    const many = await Promise.all(
+      Array.from({ length: 100 }, () => MgmtClient.connect(mgmt, { timeoutMs: 15_000 })),
+    );
     const started = Date.now();
     const replies = await Promise.all(many.map((c) => c.command("port/showinfo")));
     const manyMs = Date.now() - started;
@@ -78,7 +91,11 @@ Deno.test("hostile management clients stall neither forwarding nor other clients
     assert.equal((await polite.command("port/print")).code, 0);
     const politeMs = Date.now() - t0;
     await longLine.send("\n");
-    const answer = await longLine.waitFor((x) => x.includes("1007 Argument list too long\n\nvde$ "), "E2BIG", 5000);
+    const answer = await longLine.waitFor(
+      (x) => x.includes("1007 Argument list too long\n\nvde$ "),
+      "E2BIG",
+      5000,
+    );
     assert.ok(answer.length > 0);
     await garbage.waitFor((x) => x.includes("1038 Function not implemented"), "garbage answered", 5000);
     await garbageSent;

@@ -1,0 +1,163 @@
+/**
+ * `vde term PATH`: a console for any management socket (ours or a C
+ * vde_switch's). Interactive at a terminal, with completion learnt from the
+ * remote `help`, history and tables; with `-c CMD` (repeatable), or with
+ * commands on a non-terminal stdin, it runs them once for scripts and exits
+ * 1 at the first command that fails.
+ */
+import type { Command } from "commander";
+import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
+import { complete } from "../console/completer.ts";
+import { historyPath } from "../console/history.ts";
+import { RemoteConsole } from "../console/remote_console.ts";
+import { formatForPeople } from "../console/reply_format.ts";
+import { Repl } from "../console/repl.ts";
+import { parseLine } from "../console/registry.ts";
+import { parseInteger } from "../console/args.ts";
+import { parsePortListing } from "../console/listings.ts";
+import { portsTable } from "../console/tables.ts";
+import { watchLoop } from "../console/watch.ts";
+import { UsageError } from "./main.ts";
+
+/** Parsed options of `vde term`. */
+export interface TermOptions {
+  command: string[];
+  timeout: string;
+}
+
+const encoder = new TextEncoder();
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+async function writeOut(text: string): Promise<void> {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+}
+
+/**
+ * Runs `lines` in order, printing listings to stdout.
+ *
+ * @throws UsageError at the first command that fails ("CMD: 1022 Invalid
+ *   argument"), so the CLI prints it and exits 1
+ */
+async function runBatch(
+  remote: RemoteConsole,
+  lines: Iterable<string> | AsyncIterable<string>,
+): Promise<void> {
+  for await (const line of lines) {
+    const reply = await remote.execute(line);
+    if (reply === null) continue;
+    await writeOut(formatForPeople({ ...reply, code: 0 }));
+    if (reply.code !== 0) throw new UsageError(`${line.trim()}: ${describeFailure(reply)}`);
+    if (reply.endSession) break;
+  }
+}
+
+async function* stdinLines(): AsyncIterable<string> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of Deno.stdin.readable) {
+    pending += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      yield pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+    }
+  }
+  if (pending !== "") yield pending;
+}
+
+/** The interactive console; resolves when the user leaves or the switch hangs up. */
+async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
+  const { promise: done, resolve } = Promise.withResolvers<void>();
+  const client = remote.client;
+  const watch = async (args: string): Promise<string> => {
+    const secs = args === "" ? 1 : parseInteger(args);
+    if (secs === undefined || secs < 1 || secs > 3600) return "1022 Invalid argument\n";
+    await watchLoop(repl, `Port counters of ${path}`, async () => {
+      const r = await client.command("port/print");
+      if (r.code !== 0) throw new Error(describeFailure(r));
+      return portsTable(parsePortListing(r.lines ?? []));
+    }, secs * 1000);
+    return "";
+  };
+  const repl: Repl = new Repl({
+    prompt: `vde[${path}]$ `,
+    run: async (line) => {
+      const { name, args } = parseLine(line);
+      if (name === "watch") return await watch(args);
+      let reply: RemoteReply | null;
+      try {
+        reply = await remote.execute(line);
+      } catch (err) {
+        return `vde term: ${(err as Error).message}\n`;
+      }
+      if (reply === null) return "";
+      if (reply.endSession) resolve();
+      return formatForPeople(reply);
+    },
+    complete: (line) => complete(line, remote.completionSource()),
+    historyFile: historyPath(),
+    onQuit: () => resolve(),
+    interruptHint: "Ctrl-C again or Ctrl-D leaves vde term",
+  });
+  client.onEvent = (line) => repl.print(`${line}\n`);
+  client.closed.then(() => resolve());
+  await writeOut(`${client.banner.join("\n")}\n\n`);
+  repl.start();
+  await done;
+  repl.close();
+}
+
+/**
+ * Runs `vde term`.
+ *
+ * @throws UsageError when the socket cannot be opened or a batch command fails
+ */
+export async function runTerm(path: string, o: TermOptions): Promise<void> {
+  const timeoutSecs = Number(o.timeout);
+  if (!(timeoutSecs > 0)) {
+    throw new UsageError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
+  }
+  let client: MgmtClient;
+  try {
+    client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
+  } catch (err) {
+    throw new UsageError(`cannot open the management socket ${path}: ${(err as Error).message}`);
+  }
+  const remote = new RemoteConsole(client);
+  try {
+    if (o.command.length > 0) await runBatch(remote, o.command);
+    else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines());
+    else {
+      await remote.learnCommands();
+      await runInteractive(remote, path);
+    }
+  } catch (err) {
+    throw err instanceof UsageError ? err : new UsageError((err as Error).message);
+  } finally {
+    // Leave politely: the switch frees the session at once.
+    if (!client.isClosed) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        client.command("logout").catch(() => {}),
+        new Promise((r) => (timer = setTimeout(r, 500))),
+      ]);
+      clearTimeout(timer);
+    }
+    client.close();
+  }
+}
+
+/** Registers `vde term`. */
+export const termCommand = (program: Command): void => {
+  program.command("term")
+    .description("console for a switch's management socket (ours or vde_switch -M)")
+    .argument("<path>", "management socket, as given to vde switch --mgmt or vde_switch -M")
+    .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
+    .option("-t, --timeout <secs>", "how long to wait for each reply", "10")
+    .action((path: string, opts: TermOptions) => runTerm(path, opts));
+};

@@ -1,0 +1,250 @@
+/**
+ * A client for any management socket that speaks vde_switch's console
+ * protocol: ours or a C vde_switch's (`vde term` is built on it).
+ *
+ * Theory of operation. On connect the switch sends a banner ending in its
+ * prompt; the client takes the text after the last newline of that greeting
+ * as the prompt. A command is one line; its reply is complete when the
+ * received text ends with a newline plus the prompt and the line before that
+ * blank line is a result line (`1NNN ...`), or when `9999 END OF SESSION`
+ * arrives. `3TTT` debug lines outside a listing are events, whenever they
+ * come. One command at a time: `command` queues callers.
+ */
+import { errorText, type Reply } from "./reply_format.ts";
+
+/** Settings of `MgmtClient.connect`. */
+export interface ClientOptions {
+  /** How long to wait for the greeting and for each reply; default 10 s. */
+  timeoutMs?: number;
+  /** Largest reply accepted, bytes of text; default 64 MiB. */
+  maxReplyBytes?: number;
+}
+
+/** A reply as received: the protocol's fields, plus the result line's text. */
+export interface RemoteReply extends Reply {
+  /** The result line as the switch wrote it ("1000 Success"). */
+  result: string;
+}
+
+const DATA_START = "0000 DATA END WITH '.'";
+const END_OF_SESSION = "9999 END OF SESSION";
+const RESULT_RE = /^1(\d{3}) /;
+const EVENT_RE = /^3\d{3} /;
+
+interface Pending {
+  resolve: (r: RemoteReply) => void;
+  reject: (e: Error) => void;
+}
+
+/** A connection to a management socket. */
+export class MgmtClient {
+  /** The greeting's lines before the prompt (the banner). */
+  readonly banner: string[];
+  /** The prompt, e.g. "vde$ ". */
+  readonly prompt: string;
+  /** Receives asynchronous `3TTT` lines (without the newline). */
+  onEvent: (line: string) => void = () => {};
+  /** Resolves when the connection ends. */
+  readonly closed: Promise<void>;
+  readonly #conn: Deno.Conn;
+  readonly #opts: Required<ClientOptions>;
+  readonly #decoder = new TextDecoder();
+  #buf = "";
+  #pending: Pending | null = null;
+  #chain: Promise<unknown> = Promise.resolve();
+  #ended = false;
+
+  private constructor(conn: Deno.Conn, banner: string[], prompt: string, opts: Required<ClientOptions>) {
+    this.#conn = conn;
+    this.banner = banner;
+    this.prompt = prompt;
+    this.#opts = opts;
+    this.closed = this.#readLoop();
+  }
+
+  /**
+   * Connects and reads the greeting.
+   *
+   * @throws Error if nothing listens at `path`, or no prompt comes in time
+   */
+  static async connect(path: string, options: ClientOptions = {}): Promise<MgmtClient> {
+    const opts = { timeoutMs: options.timeoutMs ?? 10_000, maxReplyBytes: options.maxReplyBytes ?? 64 << 20 };
+    const conn = await Deno.connect({ transport: "unix", path });
+    const decoder = new TextDecoder();
+    let text = "";
+    const buf = new Uint8Array(4096);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, opts.timeoutMs);
+    try {
+      // vdeterm's rule: the greeting ends with a read that ends in "$ ".
+      while (!text.endsWith("$ ")) {
+        const n = await conn.read(buf);
+        if (n === null) throw new Error(`${path} closed the connection before sending a prompt`);
+        text += decoder.decode(buf.subarray(0, n), { stream: true });
+        if (text.length > 65536) throw new Error(`${path} sent no prompt in its first 64 KiB`);
+      }
+    } catch (err) {
+      try {
+        conn.close();
+      } catch { /* closed by the timer */ }
+      if (timedOut) throw new Error(`no prompt from ${path} within ${opts.timeoutMs} ms`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    const nl = text.lastIndexOf("\n");
+    const prompt = text.slice(nl + 1);
+    const banner = text.slice(0, Math.max(0, nl)).split("\n");
+    while (banner.length > 0 && banner.at(-1) === "") banner.pop();
+    return new MgmtClient(conn, banner, prompt, opts);
+  }
+
+  /**
+   * Runs one command line and resolves with its reply (an empty one, code
+   * 0, for a blank line or a comment, which are not sent).
+   *
+   * @throws Error if the connection ends or no reply comes within the timeout
+   */
+  command(line: string): Promise<RemoteReply> {
+    // The switch answers an empty line or a comment with a bare prompt: no reply to wait for.
+    if (/^\s*(#.*)?$/.test(line)) return Promise.resolve({ code: 0, result: "" });
+    const run = this.#chain.then(() => this.#send(line.replace(/\n/g, " ")));
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /** True once the connection has ended. */
+  get isClosed(): boolean {
+    return this.#ended;
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  async #send(line: string): Promise<RemoteReply> {
+    if (this.#ended) throw new Error("the management connection is closed");
+    const { promise, resolve, reject } = Promise.withResolvers<RemoteReply>();
+    this.#pending = { resolve, reject };
+    const timer = setTimeout(
+      () => this.#fail(new Error(`no reply to "${line}" within ${this.#opts.timeoutMs} ms`)),
+      this.#opts.timeoutMs,
+    );
+    try {
+      const bytes = new TextEncoder().encode(`${line}\n`);
+      let off = 0;
+      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+      this.#parse();
+      return await promise;
+    } catch (err) {
+      this.#pending = null;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #fail(err: Error): void {
+    const p = this.#pending;
+    this.#pending = null;
+    p?.reject(err);
+  }
+
+  async #readLoop(): Promise<void> {
+    const buf = new Uint8Array(65536);
+    try {
+      for (;;) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        this.#buf += this.#decoder.decode(buf.subarray(0, n), { stream: true });
+        if (this.#buf.length > this.#opts.maxReplyBytes) {
+          this.#fail(new Error(`reply larger than ${this.#opts.maxReplyBytes} bytes`));
+          break;
+        }
+        this.#parse();
+      }
+    } catch { /* closed */ }
+    this.#ended = true;
+    this.#parse();
+    this.#fail(new Error("the switch closed the management connection"));
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+
+  // Takes events off the front while idle, and completes the pending reply.
+  #parse(): void {
+    if (this.#pending === null) {
+      let nl: number;
+      while ((nl = this.#buf.indexOf("\n")) >= 0 && EVENT_RE.test(this.#buf)) {
+        this.onEvent(this.#buf.slice(0, nl));
+        this.#buf = this.#buf.slice(nl + 1);
+      }
+      return;
+    }
+    const end = this.#buf.indexOf(END_OF_SESSION);
+    if (end >= 0 && (end === 0 || this.#buf[end - 1] === "\n")) {
+      const before = this.#buf.slice(0, end);
+      this.#buf = "";
+      this.#complete({
+        ...splitReply(before, this.onEvent),
+        code: 0,
+        endSession: true,
+        result: END_OF_SESSION,
+      });
+      return;
+    }
+    const tail = `\n\n${this.prompt}`;
+    if (!this.#buf.endsWith(tail)) return;
+    const body = this.#buf.slice(0, -tail.length);
+    const lastNl = body.lastIndexOf("\n");
+    const result = body.slice(lastNl + 1);
+    const m = RESULT_RE.exec(result);
+    if (m === null) return;
+    this.#buf = "";
+    const parts = splitReply(body.slice(0, lastNl + 1), this.onEvent);
+    this.#complete({ ...parts, code: Number(m[1]), result });
+  }
+
+  #complete(reply: RemoteReply): void {
+    const p = this.#pending;
+    this.#pending = null;
+    p?.resolve(reply);
+  }
+}
+
+// Separates events, a listing that is the whole reply, and other text.
+function splitReply(text: string, onEvent: (line: string) => void): { lines?: string[]; raw?: string } {
+  const all = text.split("\n");
+  if (all.at(-1) === "") all.pop();
+  const kept: string[] = [];
+  let inData = false;
+  for (const line of all) {
+    if (!inData && EVENT_RE.test(line)) {
+      onEvent(line);
+      continue;
+    }
+    if (line === DATA_START) inData = true;
+    else if (line === ".") inData = false;
+    kept.push(line);
+  }
+  if (kept[0] === DATA_START && kept.at(-1) === "." && kept.indexOf(DATA_START, 1) < 0) {
+    return { lines: kept.slice(1, -1) };
+  }
+  return kept.length === 0 ? {} : { raw: kept.map((l) => `${l}\n`).join("") };
+}
+
+/** A one-line description of a failed reply, e.g. "1022 Invalid argument". */
+export function describeFailure(reply: RemoteReply): string {
+  return reply.result !== ""
+    ? reply.result
+    : `1${String(reply.code).padStart(3, "0")} ${errorText(reply.code)}`;
+}

@@ -1,0 +1,300 @@
+/**
+ * The management socket (`vde switch --mgmt PATH`): a unix stream socket
+ * speaking vde_switch's console protocol (spec 5.1), so unixterm, vdeterm,
+ * unixcmd and `vde term` work against it.
+ *
+ * Theory of operation. Each client gets the greeting, then every line it
+ * sends runs as one command, in order, and its reply is followed by the
+ * prompt. Unlike vde_switch, several commands in one write all run (one per
+ * line), and a command matches by whole word only.
+ *
+ * Hostile clients are contained per client, so they never slow forwarding
+ * or other clients:
+ * - at most `maxClients` sessions; more are told EBUSY and closed;
+ * - a line longer than `maxLineBytes` is dropped up to its newline and
+ *   answered with `1007 Argument list too long` (memory: one line buffer);
+ * - replies go through a per-client queue; while more than `highWaterBytes`
+ *   are unsent, the session stops reading that client's commands, so a
+ *   client that never reads only stalls itself, and the kernel's socket
+ *   buffer pushes back on it;
+ * - asynchronous debug lines beyond `maxPendingBytes` unsent are dropped.
+ */
+import type { ConsoleContext } from "./context.ts";
+import { LineSplitter, type SplitItem } from "./line_splitter.ts";
+import type { CommandRegistry, Session } from "./registry.ts";
+import { Errno, formatReply, GREETING, PROMPT, type Reply, resultLine } from "./reply_format.ts";
+import { log as defaultLog } from "../log.ts";
+import { OutputQueue } from "./output_queue.ts";
+
+/** Settings of a management socket. */
+export interface MgmtServerOptions {
+  /** Socket path. */
+  path: string;
+  /** Socket mode; default 0600 as vde_switch's --mgmtmode. */
+  mode?: number;
+  /** Group of the socket. */
+  gid?: number;
+  /** Most clients at once; default 256. */
+  maxClients?: number;
+  /** Longest command line in bytes; default 4096. */
+  maxLineBytes?: number;
+  /** Unsent bytes above which a client's commands wait; default 64 KiB. */
+  highWaterBytes?: number;
+  /** Unsent bytes above which debug lines are dropped; default 1 MiB. */
+  maxPendingBytes?: number;
+  /** Log sink; default the switch log. */
+  log?: (message: string) => void;
+}
+
+const AFTER_REPLY = `\n${PROMPT}`;
+/**
+ * How long a partial line waits for the rest before it runs as it is: long
+ * enough for a line split across reads, short enough that vdeterm (which
+ * sends no newline) feels instant.
+ */
+const PARTIAL_LINE_MS = 100;
+
+/** Resolves with the read's result, or "pause" if it takes longer than PARTIAL_LINE_MS. */
+async function raceWithPause(reading: Promise<number | null>): Promise<number | null | "pause"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      reading,
+      new Promise<"pause">((r) => (timer = setTimeout(() => r("pause"), PARTIAL_LINE_MS))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const encoder = new TextEncoder();
+/** How long `logout` waits for its last bytes to leave before closing. */
+const LOGOUT_FLUSH_MS = 2000;
+
+/** One connected management client. */
+class MgmtSession implements Session {
+  readonly kind = "mgmt" as const;
+  readonly debug = new Set<string>();
+  loadDepth = 0;
+  readonly commands: CommandRegistry;
+  /** Debug lines dropped because the client did not read them. */
+  droppedLines = 0;
+  readonly #conn: Deno.Conn;
+  readonly #out: OutputQueue;
+  readonly #opts: Required<Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes">>;
+  #closed = false;
+
+  constructor(
+    conn: Deno.Conn,
+    commands: CommandRegistry,
+    opts: Required<Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes">>,
+  ) {
+    this.#conn = conn;
+    this.commands = commands;
+    this.#opts = opts;
+    this.#out = new OutputQueue(conn, () => this.close());
+  }
+
+  notify(line: string): void {
+    if (this.#closed) return;
+    if (this.#out.pending > this.#opts.maxPendingBytes) {
+      this.droppedLines++;
+      return;
+    }
+    this.#out.push(line);
+  }
+
+  render(reply: Reply): string {
+    return formatReply(reply);
+  }
+
+  /** Serves the client until it leaves, logs out, or the server closes. */
+  async run(): Promise<void> {
+    this.#out.push(GREETING);
+    const splitter = new LineSplitter(this.#opts.maxLineBytes);
+    const buf = new Uint8Array(4096);
+    // One read in flight at a time; it survives a pause that flushes a partial line.
+    let reading: Promise<number | null> | null = null;
+    while (!this.#closed) {
+      await this.#out.below(this.#opts.highWaterBytes);
+      // A failed read is an ended client; the catch also keeps a read still
+      // pending when the session closes from being an unhandled rejection.
+      reading ??= this.#conn.read(buf).catch(() => null);
+      const n = splitter.hasPartial ? await raceWithPause(reading) : await reading;
+      let items: SplitItem[];
+      if (n === "pause") {
+        items = splitter.flush();
+      } else {
+        reading = null;
+        if (n === null) break;
+        items = splitter.push(buf.subarray(0, n));
+      }
+      for (const item of items) {
+        await this.#out.below(this.#opts.highWaterBytes);
+        if (this.#closed) break;
+        if ("overlong" in item) {
+          this.#out.push(formatReply({ code: Errno.E2BIG }) + AFTER_REPLY);
+          continue;
+        }
+        const reply = await this.commands.execute(item.line, this);
+        if (this.#closed) break;
+        if (reply === null) {
+          this.#out.push(AFTER_REPLY);
+          continue;
+        }
+        if (reply.endSession) {
+          this.#out.push(formatReply(reply));
+          await Promise.race([this.#out.below(0), new Promise((r) => setTimeout(r, LOGOUT_FLUSH_MS))]);
+          this.close();
+          reply.afterSend?.();
+          return;
+        }
+        this.#out.push(formatReply(reply) + AFTER_REPLY);
+        reply.afterSend?.();
+      }
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** A listening management socket and its sessions. */
+export class MgmtServer {
+  /** The socket path. */
+  readonly path: string;
+  /** The socket's mode. */
+  readonly mode: number;
+  readonly #listener: Deno.Listener;
+  readonly #registry: CommandRegistry;
+  readonly #ctx: ConsoleContext;
+  readonly #sessions = new Set<MgmtSession>();
+  readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>;
+  #closed = false;
+  /** Clients turned away because `maxClients` were connected. */
+  refusedBusy = 0;
+
+  private constructor(
+    listener: Deno.Listener,
+    registry: CommandRegistry,
+    ctx: ConsoleContext,
+    path: string,
+    mode: number,
+    opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>,
+  ) {
+    this.#listener = listener;
+    this.#registry = registry;
+    this.#ctx = ctx;
+    this.path = path;
+    this.mode = mode;
+    this.#opts = opts;
+    this.#acceptLoop();
+  }
+
+  /**
+   * Creates the socket and starts serving. A stale socket nobody answers on
+   * is replaced; a live one, or a file that is not a socket, is an error.
+   */
+  static async start(
+    registry: CommandRegistry,
+    ctx: ConsoleContext,
+    options: MgmtServerOptions,
+  ): Promise<MgmtServer> {
+    const mode = options.mode ?? 0o600;
+    await reclaimStaleSocket(options.path);
+    const listener = Deno.listen({ transport: "unix", path: options.path });
+    try {
+      Deno.chmodSync(options.path, mode);
+      if (options.gid !== undefined) Deno.chownSync(options.path, null, options.gid);
+    } catch (err) {
+      listener.close();
+      try {
+        Deno.removeSync(options.path);
+      } catch { /* already gone */ }
+      throw err;
+    }
+    return new MgmtServer(listener, registry, ctx, options.path, mode, {
+      maxClients: options.maxClients ?? 256,
+      maxLineBytes: options.maxLineBytes ?? 4096,
+      highWaterBytes: options.highWaterBytes ?? 64 * 1024,
+      maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+      log: options.log ?? ((m) => defaultLog("vde switch", m)),
+    });
+  }
+
+  /** Number of connected clients. */
+  get clientCount(): number {
+    return this.#sessions.size;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        if (this.#sessions.size >= this.#opts.maxClients) {
+          this.refusedBusy++;
+          turnAway(conn);
+          continue;
+        }
+        const session = new MgmtSession(conn, this.#registry, this.#opts);
+        this.#sessions.add(session);
+        session.run().catch(() => session.close()).finally(() => {
+          this.#sessions.delete(session);
+          this.#ctx.debug.detach(session);
+        });
+      }
+    } catch (err) {
+      if (!this.#closed) this.#opts.log(`management socket failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stops listening, ends every session and removes the socket file. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    for (const s of [...this.#sessions]) s.close();
+    try {
+      Deno.removeSync(this.path);
+    } catch { /* already gone */ }
+  }
+}
+
+// Tells a client over the limit why, without waiting on it for long.
+function turnAway(conn: Deno.Conn): void {
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, 1000);
+  conn.write(encoder.encode(`${resultLine(Errno.EBUSY)}\n`)).catch(() => {}).finally(() => {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  });
+}
+
+async function reclaimStaleSocket(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!info.isSocket) throw new Error(`${path} exists and is not a socket`);
+  try {
+    const c = await Deno.connect({ transport: "unix", path });
+    c.close();
+  } catch {
+    Deno.removeSync(path);
+    return;
+  }
+  throw new Error(`another program already serves the management socket ${path}`);
+}

@@ -1,0 +1,106 @@
+/**
+ * The queue of outgoing bytes for one console client (a management socket
+ * connection, or stdout). Writes are async, so a client that does not read
+ * never blocks the event loop, and with it the data plane. The queue itself
+ * has no limit: its owner watches `pending` and stops producing (or drops
+ * lines) when it grows, which is what keeps memory bounded.
+ */
+
+/** Where the bytes go: a Deno.Conn, Deno.stdout, ... */
+export interface Writer {
+  write(p: Uint8Array): Promise<number>;
+}
+
+const encoder = new TextEncoder();
+/** Largest single write: batches small replies without holding big buffers. */
+const WRITE_CHUNK = 64 * 1024;
+
+/** Per-client queue of outgoing bytes, written in order by one pump. */
+export class OutputQueue {
+  readonly #conn: Writer;
+  readonly #chunks: Uint8Array[] = [];
+  #pending = 0;
+  #pumping = false;
+  #failed = false;
+  #waiters: (() => void)[] = [];
+  readonly #onError: () => void;
+
+  constructor(conn: Writer, onError: () => void) {
+    this.#conn = conn;
+    this.#onError = onError;
+  }
+
+  /** Bytes queued but not yet accepted by the socket. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Queues text; never blocks. */
+  push(text: string): void {
+    if (this.#failed || text === "") return;
+    const bytes = encoder.encode(text);
+    this.#chunks.push(bytes);
+    this.#pending += bytes.length;
+    if (!this.#pumping) this.#pump();
+  }
+
+  /** Resolves once at most `limit` bytes are unsent (or the client failed). */
+  below(limit: number): Promise<void> {
+    if (this.#pending <= limit || this.#failed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.#pending <= limit || this.#failed) resolve();
+        else this.#waiters.push(check);
+      };
+      this.#waiters.push(check);
+    });
+  }
+
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#chunks.length > 0) {
+        const chunk = this.#take();
+        let off = 0;
+        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        this.#pending -= chunk.length;
+        this.#wake();
+      }
+    } catch {
+      this.#failed = true;
+      this.#chunks.length = 0;
+      this.#pending = 0;
+      this.#wake();
+      this.#onError();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  // Joins small queued chunks into one write of at most WRITE_CHUNK bytes.
+  #take(): Uint8Array {
+    const first = this.#chunks.shift()!;
+    if (first.length >= WRITE_CHUNK || this.#chunks.length === 0) return first;
+    let size = first.length;
+    let count = 0;
+    while (count < this.#chunks.length && size + this.#chunks[count]!.length <= WRITE_CHUNK) {
+      size += this.#chunks[count]!.length;
+      count++;
+    }
+    if (count === 0) return first;
+    const out = new Uint8Array(size);
+    out.set(first);
+    let at = first.length;
+    for (const c of this.#chunks.splice(0, count)) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}

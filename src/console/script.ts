@@ -1,0 +1,50 @@
+/**
+ * Runs a command file at startup (`vde switch --rc FILE`, vde_switch's
+ * `-f`): each line is a command, as with `load`, but nobody watches the
+ * replies, so failures go to the log with their line number.
+ */
+import { readScript } from "./commands_core.ts";
+import type { CommandRegistry, Session } from "./registry.ts";
+import { errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
+
+/** The session a startup script runs in: replies are not shown anywhere. */
+class ScriptSession implements Session {
+  readonly kind = "script" as const;
+  readonly debug = new Set<string>();
+  loadDepth = 0;
+  constructor(readonly commands: CommandRegistry) {}
+  notify(): void {}
+  render(reply: Reply): string {
+    return formatReply(reply);
+  }
+}
+
+/**
+ * Runs every line of `path`.
+ *
+ * @returns how many commands failed
+ * @throws Error if the file cannot be read
+ */
+export async function runStartupScript(
+  path: string,
+  commands: CommandRegistry,
+  log: (message: string) => void,
+): Promise<number> {
+  const lines = await readScript(path);
+  if (typeof lines === "number") {
+    throw new Error(`cannot read the startup script ${path}: ${errorText(lines)}`);
+  }
+  const session = new ScriptSession(commands);
+  let failed = 0;
+  for (const [i, line] of lines.entries()) {
+    const reply = await commands.execute(line, session);
+    if (reply === null) continue;
+    if (reply.code !== 0) {
+      failed++;
+      log(`${path}:${i + 1}: ${line.trim()}: ${resultLine(reply.code)}`);
+    }
+    reply.afterSend?.();
+    if (reply.endSession) break;
+  }
+  return failed;
+}

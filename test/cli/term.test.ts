@@ -1,0 +1,148 @@
+/**
+ * `vde term PATH -c CMD ...` (and commands on a piped stdin) against our
+ * switch's management socket and against Debian's `vde_switch -M`: listings
+ * on stdout, the first failing command on stderr with exit status 1, and
+ * our tables emulated for a switch that lacks them.
+ */
+import assert from "node:assert/strict";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import {
+  BROADCAST,
+  ClientSet,
+  ethFrame,
+  mac,
+  ourCli,
+  waitForPortFiles,
+  waitUntilAccepting,
+} from "../helpers/vde_clients.ts";
+
+type Kind = "c" | "ours";
+
+async function withMgmtSwitch(
+  kind: Kind,
+  fn: (mgmt: string, dir: string, sw: SwitchHandle) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const mgmt = `${tmp}/mgmt`;
+  const dir = `${tmp}/sw`;
+  const sw = kind === "c"
+    ? await startCSwitch(dir, { extraArgs: ["-M", mgmt] })
+    : await startOurSwitch(dir, { extraArgs: ["-M", mgmt] });
+  try {
+    if (kind === "ours") await waitUntilAccepting(dir);
+    const deadline = Date.now() + 10_000;
+    while (!(await Deno.lstat(mgmt).then(() => true, () => false))) {
+      if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await fn(mgmt, dir, sw);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+function term(args: string[], input?: string) {
+  return run([...ourCli(), "term", ...args], { check: false, timeoutMs: 30_000, input });
+}
+
+for (const kind of ["ours", "c"] as const) {
+  const name = kind === "c" ? "Debian's vde_switch -M" : "our switch";
+
+  Deno.test(`vde term -c runs commands against ${name} and prints their listings`, async (t) => {
+    if (
+      kind === "c" &&
+      skipUnless(t, (await hasCommand("vde_switch")) ? null : "needs vde_switch (package vde-switch)")
+    ) {
+      return;
+    }
+    await withMgmtSwitch(kind, async (mgmt) => {
+      const r = await term([mgmt, "-c", "port/showinfo", "-c", "port/sethub 1", "-c", "hash/showinfo"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.stdout,
+        "Numports=32\nHUB=false\ncounters=true\n" +
+          "Hash size 128\nGC interval 2 secs\nGC expire 100 secs\nMin persistence 3 secs\n",
+      );
+      const after = await term([mgmt, "-c", "port/showinfo"]);
+      assert.match(after.stdout, /HUB=true/, "the setting stuck");
+    });
+  });
+
+  Deno.test(`vde term -c exits 1 at the first failing command on ${name}`, async (t) => {
+    if (
+      kind === "c" &&
+      skipUnless(t, (await hasCommand("vde_switch")) ? null : "needs vde_switch (package vde-switch)")
+    ) {
+      return;
+    }
+    await withMgmtSwitch(kind, async (mgmt) => {
+      const r = await term([mgmt, "-c", "port/print 99", "-c", "port/sethub 1"]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, "vde: port/print 99: 1022 Invalid argument\n");
+      assert.match(
+        (await term([mgmt, "-c", "port/showinfo"])).stdout,
+        /HUB=false/,
+        "later commands did not run",
+      );
+      const unknown = await term([mgmt, "-c", "no/such/command"]);
+      assert.equal(unknown.code, 1);
+      assert.equal(unknown.stderr, "vde: no/such/command: 1038 Function not implemented\n");
+    });
+  });
+
+  Deno.test(`vde term shows ports, macs and hub tables for ${name}`, async (t) => {
+    if (
+      skipUnless(
+        t,
+        !(await hasCommand("vde_plug"))
+          ? "needs vde_plug (package vdeplug)"
+          : kind === "c" && !(await hasCommand("vde_switch"))
+          ? "needs vde_switch (package vde-switch)"
+          : null,
+      )
+    ) return;
+    await withMgmtSwitch(kind, async (mgmt, dir) => {
+      const clients = new ClientSet();
+      try {
+        const a = clients.vdePlug(`${dir}[1]`, ["-D", "plug A"]);
+        const b = clients.vdePlug(`${dir}[2]`, ["-D", "plug B"]);
+        await waitForPortFiles(dir, 2);
+        await a.send(ethFrame(BROADCAST, mac(0xa), 1));
+        await b.waitTag(1);
+        const r = await term([mgmt, "-c", "ports", "-c", "macs", "-c", "hub on", "-c", "hub"]);
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stdout.split("\n");
+        assert.match(
+          lines[0]!,
+          /^PORT {2}STATE {3}VLAN {2}USER {2}IN PKTS {2}IN BYTES {2}OUT PKTS {2}OUT BYTES {2}(DROPS {2})?ENDPOINTS$/,
+        );
+        assert.match(r.stdout, /\n {3}1 {2}active +0 {2}root +1 +64 +0 +0 .*plug A/);
+        assert.match(r.stdout, /\nMAC +VLAN {2}PORT {2}AGE {2}ON\n02:00:00:00:00:0a +0 +1 +\d+s {2}plug A/);
+        assert.match(r.stdout, /hub mode is on\nhub mode is on\n$/);
+      } finally {
+        await clients.stopAll();
+      }
+    });
+  });
+}
+
+Deno.test("vde term reads commands from a piped stdin", async () => {
+  await withMgmtSwitch("ours", async (mgmt) => {
+    const r = await term([mgmt], "port/showinfo\n\n# a comment\nhub\n");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "Numports=32\nHUB=false\ncounters=true\nhub mode is off\n");
+  });
+});
+
+Deno.test("vde term says why when nothing listens on the socket", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  try {
+    const r = await term([`${tmp}/nothing`, "-c", "help"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^vde: cannot open the management socket .*nothing: /);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,62 @@
+/**
+ * `vde term` at a terminal (tmux) against our switch and Debian's: the
+ * command set learnt from the remote `help` drives Tab completion, Up
+ * recalls, Ctrl-C clears, `exit` leaves.
+ */
+import assert from "node:assert/strict";
+import { hasCommand, skipUnless } from "../helpers/processes.ts";
+import { REPO_ROOT, startCSwitch, startOurSwitch } from "../helpers/switches.ts";
+import { waitUntilAccepting } from "../helpers/vde_clients.ts";
+import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
+
+for (const kind of ["ours", "c"] as const) {
+  Deno.test(`vde term at a terminal completes from ${kind === "c" ? "vde_switch's" : "our"} help, recalls and clears`, async (t) => {
+    if (skipUnless(t, await tmuxMissing())) return;
+    if (kind === "c" && skipUnless(t, (await hasCommand("vde_switch")) ? null : "needs vde_switch")) return;
+    const dir = await Deno.makeTempDir({ prefix: "vde-term-tty-" });
+    await Deno.mkdir(`${dir}/home`);
+    const mgmt = `${dir}/mgmt`;
+    const sw = kind === "c"
+      ? await startCSwitch(`${dir}/sw`, { extraArgs: ["-M", mgmt] })
+      : await startOurSwitch(`${dir}/sw`, { extraArgs: ["-M", mgmt] });
+    let tmux: TmuxSession | undefined;
+    try {
+      if (kind === "ours") await waitUntilAccepting(`${dir}/sw`);
+      const prompt = `vde[${mgmt}]$ `;
+      tmux = await TmuxSession.start(
+        `${dir}/tmux.sock`,
+        `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+        { HOME: `${dir}/home` },
+      );
+      await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "the prompt", 30_000);
+      assert.match(await tmux.screen(), /(^|\n)VDE switch V\.2\.3\.2\n/);
+      await tmux.keys("port/pr", "Tab");
+      await tmux.waitFor((s) => s.endsWith(`${prompt}port/print`), "port/pr to complete");
+      await tmux.keys(" 99", "Enter");
+      await tmux.waitFor((s) => s.includes("1022 Invalid argument"), "the error of port/print 99");
+      await tmux.keys("hub on", "Enter");
+      await tmux.waitFor((s) => s.includes("hub mode is on"), "hub on");
+      await tmux.keys("Up");
+      await tmux.waitFor((s) => s.endsWith(`${prompt}hub on`), "Up to recall hub on");
+      await tmux.keys("C-c");
+      await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "Ctrl-C to clear the line");
+      if (kind === "c") {
+        // Only the C switch has fstp: completion really comes from its help.
+        await tmux.keys("fstp/pr", "Tab");
+        await tmux.waitFor(
+          (s) => s.endsWith(`${prompt}fstp/print`),
+          "fstp/pr to complete from the remote help",
+        );
+        await tmux.keys("C-u");
+      }
+      await tmux.keys("exit", "Enter");
+      await tmux.waitFor((s) => s.includes("[exit 0]"), "vde term to exit");
+      const history = await Deno.readTextFile(`${dir}/home/.vde_history`);
+      assert.deepEqual(history.trim().split("\n"), ["port/print 99", "hub on", "exit"]);
+    } finally {
+      await tmux?.kill();
+      await sw.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * A program running in a private tmux server, for tests of the interactive
+ * console in a real pseudo-terminal: send keys, read the screen, wait for
+ * text with a bound. `kill` stops the server and everything in it.
+ */
+import { hasCommand } from "../helpers/processes.ts";
+
+/** Why tmux tests cannot run here, or null. */
+export async function tmuxMissing(): Promise<string | null> {
+  return (await hasCommand("tmux")) ? null : "needs tmux (apt-get install -y tmux)";
+}
+
+/** A tmux session on its own server socket. */
+export class TmuxSession {
+  readonly #socket: string;
+
+  private constructor(socket: string) {
+    this.#socket = socket;
+  }
+
+  /**
+   * Starts `command` (a shell command line) in a 160x50 window. The pane
+   * stays readable after the program ends: the shell prints `[exit N]` and
+   * waits.
+   */
+  static async start(
+    socket: string,
+    command: string,
+    env: Record<string, string> = {},
+  ): Promise<TmuxSession> {
+    const s = new TmuxSession(socket);
+    const exports = Object.entries(env).map(([k, v]) => `${k}='${v.replaceAll("'", "'\\''")}'`).join(" ");
+    const wrapped = `env ${exports} ${command}; echo "[exit $?]"; sleep 60`;
+    await s.#tmux(["new-session", "-d", "-x", "160", "-y", "50", wrapped]);
+    return s;
+  }
+
+  async #tmux(args: string[]): Promise<string> {
+    const out = await new Deno.Command("tmux", {
+      args: ["-S", this.#socket, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    if (!out.success) {
+      throw new Error(`tmux ${args[0]} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  /** Sends keys (tmux key names such as Tab, Enter, Up, C-c, or literal text). */
+  async keys(...keys: string[]): Promise<void> {
+    await this.#tmux(["send-keys", ...keys]);
+  }
+
+  /** The screen and its scrollback as text, trailing blank lines removed. */
+  async screen(): Promise<string> {
+    return (await this.#tmux(["capture-pane", "-p", "-S", "-500"])).replace(/\n+$/, "");
+  }
+
+  /** The last non-blank line of the screen (usually the prompt line). */
+  async lastLine(): Promise<string> {
+    return (await this.screen()).split("\n").at(-1) ?? "";
+  }
+
+  /** Waits until `done(screen)` holds; returns the screen. */
+  async waitFor(done: (screen: string) => boolean, what: string, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (done(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; screen:\n${screen}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Stops the tmux server (and the program, if still running). Never throws. */
+  async kill(): Promise<void> {
+    try {
+      await this.#tmux(["kill-server"]);
+    } catch { /* already gone */ }
+  }
+}

@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { MgmtClient } from "../../src/console/client.ts";
+import { RemoteConsole } from "../../src/console/remote_console.ts";
+import { CommandRegistry } from "../../src/console/registry.ts";
+import { addCoreCommands } from "../../src/console/commands_core.ts";
+import { addPortCommands } from "../../src/console/commands_port.ts";
+import { addHashCommands } from "../../src/console/commands_hash.ts";
+import { MgmtServer } from "../../src/console/mgmt_server.ts";
+import { macFrame, makeConsole, tempDir, TestLink, withMgmtServer } from "./_helpers.ts";
+
+Deno.test("client reads the banner and prompt, then replies with their listings and codes", async () => {
+  await withMgmtServer(async ({ path }) => {
+    const client = await MgmtClient.connect(path, { timeoutMs: 5000 });
+    try {
+      assert.deepEqual(client.banner, [
+        "VDE switch V.2.3.2",
+        "vde for Deno - speaks vde_switch 2.3.2's console protocol",
+      ]);
+      assert.equal(client.prompt, "vde$ ");
+      const info = await client.command("port/showinfo");
+      assert.deepEqual(info, {
+        code: 0,
+        lines: ["Numports=32", "HUB=false", "counters=true"],
+        result: "1000 Success",
+      });
+      assert.deepEqual(await client.command("port/print 99"), {
+        code: 22,
+        lines: [],
+        result: "1022 Invalid argument",
+      });
+      assert.deepEqual(await client.command("foo"), { code: 38, result: "1038 Function not implemented" });
+      assert.deepEqual(await client.command("  # not sent"), { code: 0, result: "" });
+      assert.deepEqual(await client.command("port/sethub 0"), { code: 0, result: "1000 Success" });
+      const out = await client.command("logout");
+      assert.equal(out.endSession, true);
+      await client.closed;
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("client keeps load's echoed script as raw text and takes the last result", async () => {
+  await withMgmtServer(async ({ path, dir }) => {
+    await Deno.writeTextFile(`${dir}/s.rc`, "port/showinfo\nfoo\n");
+    const client = await MgmtClient.connect(path);
+    try {
+      const r = await client.command(`load ${dir}/s.rc`);
+      assert.equal(r.code, 0);
+      assert.equal(r.lines, undefined);
+      assert.equal(
+        r.raw,
+        `vde[${dir}/s.rc]: port/showinfo\n0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n` +
+          `vde[${dir}/s.rc]: foo\n1038 Function not implemented\n`,
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("client hands debug lines to onEvent, between and before replies", async () => {
+  await withMgmtServer(async ({ path, tc }) => {
+    const client = await MgmtClient.connect(path);
+    const events: string[] = [];
+    client.onEvent = (line) => events.push(line);
+    try {
+      assert.equal((await client.command("debug/add port/")).code, 0);
+      const link = new TestLink("x");
+      tc.sw.attach(link, { port: 2 });
+      const deadline = Date.now() + 5000;
+      while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(events.slice(0, 1), ["3021 port/+ 02"]);
+      link.close();
+      const r = await client.command("port/showinfo");
+      assert.deepEqual(r.lines, ["Numports=32", "HUB=false", "counters=true"]);
+      assert.ok(events.includes("3022 port/- 02"), events.join("|"));
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("client gives up on a socket that never prompts, within its timeout", async () => {
+  const tmp = await tempDir("vde-client-");
+  const listener = Deno.listen({ transport: "unix", path: `${tmp.path}/silent` });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of listener) conns.push(c);
+  })();
+  try {
+    const started = Date.now();
+    await assert.rejects(MgmtClient.connect(`${tmp.path}/silent`, { timeoutMs: 300 }), /no prompt/);
+    assert.ok(Date.now() - started < 3000);
+  } finally {
+    listener.close();
+    for (const c of conns) c.close();
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("remote console emulates ports, macs and hub on a switch that lacks them", async () => {
+  const tmp = await tempDir("vde-remote-");
+  const tc = makeConsole();
+  // Only vde_switch's own commands: what a C vde_switch offers.
+  const plain = new CommandRegistry();
+  addCoreCommands(plain, tc.ctx);
+  addHashCommands(plain, tc.ctx);
+  addPortCommands(plain, tc.ctx);
+  const server = await MgmtServer.start(plain, tc.ctx, { path: `${tmp.path}/m`, log: () => {} });
+  const a = new TestLink("vm one");
+  tc.sw.attach(a, { port: 3 });
+  a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:03", 1));
+  const client = await MgmtClient.connect(`${tmp.path}/m`);
+  const remote = new RemoteConsole(client);
+  try {
+    await remote.learnCommands();
+    const paths = remote.commands().map((c) => c.path);
+    assert.ok(paths.includes("port/print") && paths.includes("ports") && paths.includes("watch"));
+    const ports = await remote.execute("ports");
+    assert.equal(ports?.code, 0);
+    assert.match(ports!.lines![1]!, /^ {3}3 {2}active {5}0 {2}- .* vm one$/);
+    const macs = await remote.execute("macs");
+    assert.match(macs!.lines![1]!, /^02:00:00:00:00:03 +0 +3 +\d+s {2}vm one$/);
+    assert.deepEqual((await remote.execute("hub on"))?.lines, ["hub mode is on"]);
+    assert.equal(tc.sw.engine.hub, true);
+    assert.deepEqual((await remote.execute("hub"))?.lines, ["hub mode is on"]);
+    assert.equal((await remote.execute("hub sideways"))?.code, 22);
+    const source = remote.completionSource();
+    assert.deepEqual(await source.ports(), [3]);
+    assert.deepEqual(await source.macs(), ["02:00:00:00:00:03"]);
+    assert.equal(await source.syntax("port/setvlan"), "N VLAN");
+  } finally {
+    client.close();
+    server.close();
+    tc.close();
+    await tmp.cleanup();
+  }
+});
