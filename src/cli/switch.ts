@@ -62,7 +62,7 @@ function writePidfile(path: string): void {
   }
 }
 
-/** Runs a switch until a signal stops it. */
+/** Runs a switch until a signal, `shutdown` or the console stops it. */
 export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const numPorts = parsePorts(o.ports);
   const mode = o.mode === undefined ? undefined : parseOctalMode(o.mode, "--mode");
@@ -76,84 +76,73 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     return;
   }
   if (o.logfile !== undefined) setLogFile(o.logfile);
-  const sw = new Switch({ numPorts, hub: o.hub ?? false });
   const { promise: stopped, resolve } = Promise.withResolvers<string>();
-  // One command set for the startup script, the management socket and the console.
-  const ctx = new ConsoleContext(sw, { shutdown: resolve });
-  const commands = switchCommands(ctx);
-  if (o.rc !== undefined) {
-    // Before the ctl socket exists, so clients only ever see the configured switch.
-    try {
-      await runStartupScript(o.rc, commands, (m) => log("vde switch", m));
-    } catch (err) {
-      sw.close();
-      throw new UsageError((err as Error).message);
-    }
-  }
-  let server: VdeSwitchServer;
-  try {
-    server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
-  } catch (err) {
-    sw.close();
-    throw err;
-  }
-  ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
-  let mgmt: MgmtServer | undefined;
-  if (o.mgmt !== undefined) {
-    try {
-      mgmt = await MgmtServer.start(commands, ctx, { path: o.mgmt, mode: mgmtMode, gid: mgmtGid });
-      ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
-    } catch (err) {
-      server.close();
-      sw.close();
-      throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
-    }
-  }
-  try {
-    for (const name of o.tap ?? []) {
-      const ep = sw.attach(openTapLink(name));
-      log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
-    }
-  } catch (err) {
-    mgmt?.close();
-    server.close();
-    sw.close();
-    throw err;
-  }
-  if (o.pidfile !== undefined) {
-    try {
-      writePidfile(o.pidfile);
-    } catch (err) {
-      mgmt?.close();
-      server.close();
-      sw.close();
-      throw err;
-    }
-  }
-  log("vde switch", `serving ${server.dir} with ${numPorts} ports${o.hub ? " in hub mode" : ""}`);
-  // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
-  const stdinConsole: RunningConsole | undefined = o.daemon
-    ? undefined
-    : startSwitchConsole(ctx, commands, o.sock);
+  // Listen for signals before anything exists on disk, so a signal during
+  // start-up still runs the cleanup instead of killing the process mid-way.
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   const handlers = signals.map((sig) => {
     const h = () => resolve(sig);
     Deno.addSignalListener(sig, h);
     return [sig, h] as const;
   });
-  const why = await stopped;
-  for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  log("vde switch", `${why}, cleaning up and exiting`);
-  stdinConsole?.close();
-  mgmt?.close();
-  server.close();
-  sw.close();
-  if (o.pidfile !== undefined) {
-    try {
-      Deno.removeSync(o.pidfile);
-    } catch { /* already gone */ }
+  // What was started, undone in reverse order at exit or on a start-up error.
+  const undo: (() => void)[] = [() => {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  }];
+  const cleanup = () => {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch { /* keep cleaning */ }
+    }
+  };
+  try {
+    const sw = new Switch({ numPorts, hub: o.hub ?? false });
+    undo.push(() => sw.close());
+    // One command set for the startup script, the management socket and the console.
+    const ctx = new ConsoleContext(sw, { shutdown: resolve });
+    const commands = switchCommands(ctx);
+    if (o.rc !== undefined) {
+      // Before the ctl socket exists, so clients only ever see the configured switch.
+      try {
+        await runStartupScript(o.rc, commands, (m) => log("vde switch", m));
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
+    const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
+    undo.push(() => server.close());
+    ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
+    if (o.mgmt !== undefined) {
+      let mgmt: MgmtServer;
+      try {
+        mgmt = await MgmtServer.start(commands, ctx, { path: o.mgmt, mode: mgmtMode, gid: mgmtGid });
+      } catch (err) {
+        throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
+      }
+      undo.push(() => mgmt.close());
+      ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
+    }
+    for (const name of o.tap ?? []) {
+      const ep = sw.attach(openTapLink(name));
+      log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
+    }
+    if (o.pidfile !== undefined) {
+      const pidfile = o.pidfile;
+      writePidfile(pidfile);
+      undo.push(() => Deno.removeSync(pidfile));
+    }
+    log("vde switch", `serving ${server.dir} with ${numPorts} ports${o.hub ? " in hub mode" : ""}`);
+    // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
+    if (!o.daemon) {
+      const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
+      undo.push(() => stdinConsole.close());
+    }
+    log("vde switch", `${await stopped}, cleaning up and exiting`);
+  } finally {
+    cleanup();
+    await poller().stop();
   }
-  await poller().stop();
 }
 
 function collect(value: string, previous: string[]): string[] {
