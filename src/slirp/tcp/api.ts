@@ -1,0 +1,45 @@
+/**
+ * The boundary between the slirp stack's core (Ethernet, ARP/NDP, IP, DHCP,
+ * DNS, ICMP, UDP) and its TCP engine. The core parses frames and IP headers
+ * and hands TCP segments here; the engine answers with segments that the
+ * core wraps in IP and Ethernet. Addresses are byte arrays of 4 (IPv4) or
+ * 16 (IPv6) bytes. Nothing here does I/O except through `TcpHostSide`.
+ */
+
+/** An IP address and port. */
+export interface SocketAddress {
+  /** 4 bytes for IPv4, 16 for IPv6. */
+  addr: Uint8Array;
+  port: number;
+}
+
+/** What the core gives the TCP engine. */
+export interface TcpCoreSide {
+  /**
+   * Sends one TCP segment (header and payload, checksum filled in by the
+   * engine) from `src` to `dst` towards the guest; the core adds IP and
+   * Ethernet. The view is borrowed: the core copies or sends before returning.
+   */
+  sendSegment(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void;
+  /** Milliseconds on the stack's clock (fake in tests). */
+  now(): number;
+  /** Largest TCP payload the guest link carries (MTU minus IP and TCP headers). */
+  mss(version: 4 | 6): number;
+}
+
+/** What the core asks of the TCP engine. */
+export interface TcpEngine {
+  /**
+   * A TCP segment from the guest, already checked to be within its IP
+   * packet; `segment` is a borrowed view (header and payload).
+   */
+  input(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void;
+  /** Runs timers (retransmission, keep-alive, TIME-WAIT); call at least every `nextTimerMs()`. */
+  poll(): void;
+  /** Milliseconds until `poll` needs to run again, or Infinity. */
+  nextTimerMs(): number;
+  /** Counters for the console and tests. */
+  readonly stats: Record<string, number>;
+  /** Closes every connection (RST to the guest, close host sockets). */
+  close(): void;
+}
