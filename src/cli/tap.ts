@@ -4,22 +4,8 @@
  */
 import type { Command } from "commander";
 import { createPersistentTap, deletePersistentTap } from "../../ffi/tun.ts";
-import { resolveGroup } from "../vde/permissions.ts";
-import { type Subcommand, UsageError } from "./main.ts";
-
-/** Resolves a user name or uid through /etc/passwd; throws if unknown. */
-export function resolveUser(name: string): number {
-  if (/^\d+$/.test(name)) return Number(name);
-  let text = "";
-  try {
-    text = Deno.readTextFileSync("/etc/passwd");
-  } catch { /* no user database */ }
-  for (const line of text.split("\n")) {
-    const [uname, , uid] = line.split(":");
-    if (uname === name && uid !== undefined) return Number(uid);
-  }
-  throw new UsageError(`unknown user "${name}"`);
-}
+import { resolveGroup, resolveUser } from "../vde/permissions.ts";
+import type { Subcommand } from "./main.ts";
 
 /** Registers `vde tap`. */
 export const tapCommand: Subcommand = (program: Command) => {

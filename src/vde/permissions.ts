@@ -3,6 +3,7 @@
  * sockets, derived from `--mode`/`--dirmode`/`--group` exactly as
  * vde_switch does (spec 1.1).
  */
+import { lookupGroup, lookupUser } from "../switch/users.ts";
 
 /** Resolved permissions of a switch's files. */
 export interface SwitchPermissions {
@@ -34,16 +35,16 @@ export function parseOctalMode(text: string, what: string): number {
   return parseInt(text, 8);
 }
 
-/** Resolves a group name or number through /etc/group; throws if unknown. */
+/** Resolves a group name or number through /etc/group; throws a one-line error if unknown. */
 export function resolveGroup(name: string): number {
-  if (/^\d+$/.test(name)) return Number(name);
-  let text = "";
-  try {
-    text = Deno.readTextFileSync("/etc/group");
-  } catch { /* no group database */ }
-  for (const line of text.split("\n")) {
-    const [gname, , gid] = line.split(":");
-    if (gname === name && gid !== undefined) return Number(gid);
-  }
-  throw new Error(`unknown group "${name}"`);
+  const gid = lookupGroup(name);
+  if (gid === undefined) throw new Error(`unknown group "${name}"`);
+  return gid;
+}
+
+/** Resolves a user name or number through /etc/passwd; throws a one-line error if unknown. */
+export function resolveUser(name: string): number {
+  const uid = lookupUser(name);
+  if (uid === undefined) throw new Error(`unknown user "${name}"`);
+  return uid;
 }

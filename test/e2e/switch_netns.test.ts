@@ -4,23 +4,16 @@
  * cross it, in switch mode and in hub mode. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, canPing, type Lab, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
-import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
+import { type Lab, labMissing, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
+import { skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 
 const ADDR_A = "10.199.1.1";
 const ADDR_B = "10.199.1.2";
 const IPERF_PORT = "5201";
 
-/** null when everything this test needs is here, else what is missing. */
-async function missing(): Promise<string | null> {
-  const netns = await canNetns();
-  if (netns !== null) return netns;
-  for (const tool of ["vde_plug", "iperf3", "ss"]) {
-    if (!(await hasCommand(tool))) return `${tool} is not installed`;
-  }
-  if (!(await canPing())) return "neither ping nor busybox is installed";
-  return null;
+function missing(): Promise<string | null> {
+  return labMissing(["vde_plug", "iperf3", "ss"]);
 }
 
 /** Two namespaces with t0 addressed and plugged into the switch at `dir`. */

@@ -6,20 +6,14 @@
  * interface behind. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, canPing, type Lab, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
+import { type Lab, labMissing, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
-async function missing(): Promise<string | null> {
-  const netns = await canNetns();
-  if (netns !== null) return netns;
-  for (const tool of ["vde_plug", "iperf3", "ss"]) {
-    if (!(await hasCommand(tool))) return `${tool} is not installed`;
-  }
-  if (!(await canPing())) return "neither ping nor busybox is installed";
-  return null;
+function missing(): Promise<string | null> {
+  return labMissing(["vde_plug", "iperf3", "ss"]);
 }
 
 /** A namespace whose tap t0 (made by the plug itself) is on the switch at `dir`. */
@@ -112,18 +106,27 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
   });
 });
 
+/**
+ * Two namespaces on our switch, a plugged by Debian's vde_plug or ours, b by
+ * ours; they must ping each other both ways. Returns them for more traffic.
+ */
+async function pingPair(lab: Lab, subnet: number, aByOurs: boolean): Promise<[Netns, Netns]> {
+  const dir = `${await lab.tempDir()}/sw`;
+  let sw: SwitchHandle | null = null;
+  lab.defer(async () => void (await sw?.stop()));
+  sw = await startOurSwitch(dir);
+  const a = await plugged(lab, dir, "a", `10.199.${subnet}.1`, aByOurs);
+  const b = await plugged(lab, dir, "b", `10.199.${subnet}.2`, true);
+  await waitForPing(a, `10.199.${subnet}.2`);
+  await pingAll(a, `10.199.${subnet}.2`, lab);
+  await pingAll(b, `10.199.${subnet}.1`, lab);
+  return [a, b];
+}
+
 Deno.test("two namespaces with our taps ping and run iperf3 both ways through our switch", async (t) => {
   if (skipUnless(t, await missing())) return;
   await withNetns(async (lab) => {
-    const dir = `${await lab.tempDir()}/sw`;
-    let sw: SwitchHandle | null = null;
-    lab.defer(async () => void (await sw?.stop()));
-    sw = await startOurSwitch(dir);
-    const a = await plugged(lab, dir, "a", "10.199.4.1", true);
-    const b = await plugged(lab, dir, "b", "10.199.4.2", true);
-    await waitForPing(a, "10.199.4.2");
-    await pingAll(a, "10.199.4.2", lab);
-    await pingAll(b, "10.199.4.1", lab);
+    const [a, b] = await pingPair(lab, 4, true);
     const up = await iperf(a, b, "10.199.4.2", false);
     const down = await iperf(a, b, "10.199.4.2", true);
     console.log(
@@ -135,17 +138,7 @@ Deno.test("two namespaces with our taps ping and run iperf3 both ways through ou
 
 Deno.test("a namespace plugged by Debian's vde_plug talks to one plugged by ours", async (t) => {
   if (skipUnless(t, await missing())) return;
-  await withNetns(async (lab) => {
-    const dir = `${await lab.tempDir()}/sw`;
-    let sw: SwitchHandle | null = null;
-    lab.defer(async () => void (await sw?.stop()));
-    sw = await startOurSwitch(dir);
-    const a = await plugged(lab, dir, "a", "10.199.5.1", false);
-    const b = await plugged(lab, dir, "b", "10.199.5.2", true);
-    await waitForPing(a, "10.199.5.2");
-    await pingAll(a, "10.199.5.2", lab);
-    await pingAll(b, "10.199.5.1", lab);
-  });
+  await withNetns((lab) => pingPair(lab, 5, false));
 });
 
 /** Runs `vde plug null:// tap://NAME` (optionally wrapped) and returns its exit code and stderr. */

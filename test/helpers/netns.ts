@@ -370,3 +370,17 @@ async function probeNetns(): Promise<string | null> {
     return `cannot create network namespaces: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
+
+/**
+ * null when namespaces work and every tool in `tools` and ping are here;
+ * otherwise what is missing, for `skipUnless`.
+ */
+export async function labMissing(tools: string[]): Promise<string | null> {
+  const netns = await canNetns();
+  if (netns !== null) return netns;
+  for (const tool of tools) {
+    if (!(await hasCommand(tool))) return `${tool} is not installed`;
+  }
+  if (!(await canPing())) return "neither ping nor busybox is installed";
+  return null;
+}

@@ -1,0 +1,108 @@
+"""Small network tools for the slirp end-to-end test (run inside namespaces).
+
+udp-echo ADDR PORT               echo datagrams back with " from HOST" appended (exits after 60 s idle)
+udp-ask ADDR PORT TEXT           send TEXT, print the answer (3 s timeout, 3 tries)
+udp-whoami PORT                  answer each datagram with the sender's address (IPv4 and IPv6)
+tcp-whoami PORT                  answer each connection with the client's address, then close
+tcp-ask ADDR PORT                connect, print what the server says
+http-serve ADDR PORT FILE        GET /blob serves FILE; PUT /upload answers the body's SHA-256
+http-put URL SIZE SEED           PUT SIZE bytes of the seeded pattern, print the answer
+pattern-sha SIZE SEED            print the SHA-256 of the pattern
+"""
+import hashlib, http.server, socket, socketserver, sys, threading, urllib.request
+
+def pattern(size, seed):
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
+    full, rest = divmod(size, len(block))
+    for _ in range(full):
+        yield block
+    if rest:
+        yield block[:rest]
+
+def fam(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+cmd = sys.argv[1]
+if cmd == "udp-echo":
+    s = socket.socket(fam(sys.argv[2]), socket.SOCK_DGRAM)
+    s.bind((sys.argv[2], int(sys.argv[3])))
+    s.settimeout(60)
+    while True:
+        try:
+            d, a = s.recvfrom(65535)
+        except socket.timeout:
+            break
+        s.sendto(d + (" from %s" % a[0]).encode(), a)
+elif cmd == "udp-ask":
+    s = socket.socket(fam(sys.argv[2]), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    for _ in range(3):
+        s.sendto(sys.argv[4].encode(), (sys.argv[2], int(sys.argv[3])))
+        try:
+            print(s.recvfrom(65535)[0].decode())
+            break
+        except socket.timeout:
+            pass
+    else:
+        sys.exit(1)
+elif cmd == "udp-whoami":
+    socks = []
+    for f, a in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(f, socket.SOCK_DGRAM)
+        if f == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((a, int(sys.argv[2])))
+        socks.append(s)
+    def serve(s):
+        while True:
+            d, a = s.recvfrom(65535)
+            s.sendto(("you are %s" % a[0]).encode(), a)
+    for s in socks[1:]:
+        threading.Thread(target=serve, args=(s,), daemon=True).start()
+    serve(socks[0])
+elif cmd == "tcp-whoami":
+    class H(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.sendall(("you are %s\n" % self.client_address[0]).encode())
+    socketserver.TCPServer.allow_reuse_address = True
+    socketserver.ThreadingTCPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever()
+elif cmd == "tcp-ask":
+    c = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)
+    print(c.recv(200).decode().strip())
+elif cmd == "http-serve":
+    path = sys.argv[4]
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+        def do_GET(self):
+            with open(path, "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        def do_PUT(self):
+            n = int(self.headers["Content-Length"])
+            h = hashlib.sha256()
+            while n > 0:
+                chunk = self.rfile.read(min(n, 1 << 16))
+                if not chunk:
+                    break
+                h.update(chunk)
+                n -= len(chunk)
+            body = h.hexdigest().encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+    http.server.ThreadingHTTPServer((sys.argv[2], int(sys.argv[3])), H).serve_forever()
+elif cmd == "http-put":
+    size, seed = int(sys.argv[3]), sys.argv[4]
+    req = urllib.request.Request(sys.argv[2], data=pattern(size, seed), method="PUT")
+    req.add_header("Content-Length", str(size))
+    print(urllib.request.urlopen(req, timeout=60).read().decode())
+elif cmd == "pattern-sha":
+    h = hashlib.sha256()
+    for b in pattern(int(sys.argv[2]), sys.argv[3]):
+        h.update(b)
+    print(h.hexdigest())
