@@ -39,6 +39,30 @@ export { MgmtServer } from "./src/console/mgmt_server.ts";
 export type { MgmtServerOptions } from "./src/console/mgmt_server.ts";
 export { MgmtClient } from "./src/console/client.ts";
 export type { RemoteReply } from "./src/console/client.ts";
+export { CableListener, ListenerSession } from "./src/cable/listener.ts";
+export type { CableListenerOptions } from "./src/cable/listener.ts";
+export { CableClient, defaultSessionId } from "./src/cable/client.ts";
+export type { CableClientOptions } from "./src/cable/client.ts";
+export { CableSession } from "./src/cable/session.ts";
+export { generateKeyFile, keyFromBytes, loadKey } from "./src/cable/key.ts";
+export type { CableKey } from "./src/cable/key.ts";
+export { openCableClient, parseTcpVnl, startCableListener } from "./src/link/tcp_link.ts";
+export { openUdpLink, UdpLink } from "./src/link/udp_link.ts";
+export { openVxlanLink, VxlanLink } from "./src/link/vxlan_link.ts";
+export { openVxvdeLink, VxvdeLink } from "./src/link/vxvde_link.ts";
+export { openWireLink, parseWireVnl, WireLink } from "./src/link/wire_link.ts";
+export type { WireVnl } from "./src/link/wire_link.ts";
+export { WireFilter } from "./src/wirefilter/filter.ts";
+export type { DirectionCounters, WireFilterOptions } from "./src/wirefilter/filter.ts";
+export { parseWireValue } from "./src/wirefilter/value.ts";
+export type { WireSetting, WireValue } from "./src/wirefilter/value.ts";
+export { FakeClock, realClock } from "./src/wirefilter/clock.ts";
+export type { Clock } from "./src/wirefilter/clock.ts";
+export { openSlirpLink, SlirpLink } from "./src/link/slirp_link.ts";
+export type { SlirpLinkOptions } from "./src/link/slirp_link.ts";
+export { SlirpStack } from "./src/slirp/stack.ts";
+export { defaultConfig as defaultSlirpConfig, parseForward, parseSlirpOptions } from "./src/slirp/config.ts";
+export type { ForwardSpec, SlirpConfig } from "./src/slirp/config.ts";
 
 import { runCli } from "./src/cli/main.ts";
 import { switchCommand } from "./src/cli/switch.ts";
@@ -47,10 +71,22 @@ import { dpipeCommand } from "./src/cli/dpipe.ts";
 import { tapCommand } from "./src/cli/tap.ts";
 import { toLongOptions } from "./src/cli/vde_switch_args.ts";
 import { termCommand } from "./src/cli/term.ts";
+import { slirpCommand } from "./src/cli/slirp.ts";
+import { cableCommand } from "./src/cli/cable.ts";
+import { wirefilterCommand } from "./src/cli/wirefilter.ts";
 
 if (import.meta.main) {
   const code = await runCli(
-    [switchCommand, plugCommand, dpipeCommand, tapCommand, termCommand],
+    [
+      switchCommand,
+      plugCommand,
+      dpipeCommand,
+      tapCommand,
+      termCommand,
+      cableCommand,
+      slirpCommand,
+      wirefilterCommand,
+    ],
     toLongOptions(Deno.args),
   );
   Deno.exit(code);

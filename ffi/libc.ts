@@ -25,6 +25,9 @@ const symbols = {
   close: { parameters: ["i32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   recv: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "u32", "i32", "buffer", "u32"], result: "i32" },
+  recvfrom: { parameters: ["i32", "buffer", "u32", "i32", "buffer", "buffer"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
@@ -143,6 +146,15 @@ export const C = {
   ENOBUFS: 105,
   ENOTCONN: 107,
   EMSGSIZE: 90,
+  IPPROTO_ICMP: 1,
+  IPPROTO_IPV6: 41,
+  IPPROTO_ICMPV6: 58,
+  IPV6_V6ONLY: 26,
+  SO_REUSEADDR: 2,
+  EADDRNOTAVAIL: 99,
+  ENETUNREACH: 101,
+  EHOSTUNREACH: 113,
+  EPROTONOSUPPORT: 93,
 } as const;
 
 /** Size of struct epoll_event: packed (12 bytes) on x86_64, 16 elsewhere. */

@@ -12,6 +12,7 @@
  * run takes about a minute and a half (`--quick`: well under one).
  */
 import { fileURLToPath } from "node:url";
+import { type Pair, vethPair } from "../test/cable/_netns.ts";
 import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import {
   hasCommand,
@@ -24,6 +25,7 @@ import {
 } from "../test/helpers/processes.ts";
 import {
   ourSwitchCommand,
+  startCSwitch,
   startSwitchOf,
   type SwitchHandle,
   type SwitchKind,
@@ -135,14 +137,18 @@ async function chooseClientPin(): Promise<string> {
 }
 
 async function flow(sw: SwitchHandle, size: number, seconds: number): Promise<Flow> {
-  const vnl = `vde://${sw.dir}`;
+  return await flowVia(`vde://${sw.dir}`, `vde://${sw.dir}`, size, seconds);
+}
+
+/** Like flow, with the source on `sourceVnl` and the sink on `sinkVnl` (two switches joined by a cable). */
+async function flowVia(sourceVnl: string, vnl: string, size: number, seconds: number): Promise<Flow> {
   const sink = spawnManaged([...clientPin, LOADGEN, "sink", vnl, String(seconds + 5)], {
     name: "loadgen sink",
   });
   try {
     await sink.waitForOutput(/^ready$/m, 5000);
     await sleep(50); // the announce frame must be learnt before traffic starts
-    const source = spawnManaged([...clientPin, LOADGEN, "source", vnl, String(size), String(seconds)], {
+    const source = spawnManaged([...clientPin, LOADGEN, "source", sourceVnl, String(size), String(seconds)], {
       name: "loadgen source",
     });
     await exitWithin(source, (seconds + 10) * 1000);
@@ -419,6 +425,356 @@ async function tapSection(plan: Plan, metrics: Metric[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// Cables: two switches joined by each kind of cable (issue 6)
+
+/** One way of joining two of our switches, as `vde switch` arguments for each side. */
+interface CableKind {
+  name: string;
+  /** Minimum ratio to the dpipe cable between C switches; absent = informational. */
+  target?: number;
+  env?: Record<string, string>;
+  args(port: number, key: string): [string[], string[]];
+  /** Wait for the listener's "cable open" line before measuring. */
+  connects: boolean;
+  /** Run A and B in two namespaces joined by a veth (multicast cables: never on the host's own network). */
+  netns?: boolean;
+}
+
+const CABLE_KINDS: CableKind[] = [
+  {
+    name: "tcp:// encrypted",
+    target: 0.8,
+    connects: true,
+    args: (p, k) => [
+      ["--cable", `tcp://127.0.0.1:${p}/listen`, "--key", k],
+      ["--cable", `tcp://127.0.0.1:${p}`, "--key", k],
+    ],
+  },
+  {
+    name: "tcp:// plain (--insecure)",
+    target: 1.0,
+    connects: true,
+    args: (
+      p,
+    ) => [["--cable", `tcp://127.0.0.1:${p}/listen/insecure`], ["--cable", `tcp://127.0.0.1:${p}/insecure`]],
+  },
+  {
+    name: "tcp:// encrypted, WebCrypto AES-GCM",
+    env: { VDE_CABLE_CRYPTO: "webcrypto" },
+    connects: true,
+    args: (p, k) => [
+      ["--cable", `tcp://127.0.0.1:${p}/listen`, "--key", k],
+      ["--cable", `tcp://127.0.0.1:${p}`, "--key", k],
+    ],
+  },
+  {
+    name: "udp://",
+    connects: false,
+    args: (p) => [
+      ["--cable", `udp://127.0.0.1:${p}->127.0.0.1:${p + 1}`],
+      ["--cable", `udp://127.0.0.1:${p + 1}->127.0.0.1:${p}`],
+    ],
+  },
+  {
+    name: "vxlan://, two namespaces on a veth",
+    connects: false,
+    netns: true,
+    args: () => [["--cable", "vxlan://239.199.9.1/vni=9"], ["--cable", "vxlan://239.199.9.1/vni=9"]],
+  },
+  {
+    name: "vxvde://, two namespaces on a veth",
+    connects: false,
+    netns: true,
+    args: () => [["--cable", "vxvde://239.199.9.2/vni=9"], ["--cable", "vxvde://239.199.9.2/vni=9"]],
+  },
+];
+
+/** Starts our switch on `dir` with extra arguments and environment; resolves once it serves. */
+async function startCableSwitch(
+  dir: string,
+  args: string[],
+  env?: Record<string, string>,
+  ns?: Netns,
+): Promise<ManagedProcess> {
+  const { cmd } = ourSwitchCommand(dir, { extraArgs: args });
+  const proc = spawnManaged(ns ? ns.exec(cmd) : cmd, { name: `switch ${dir}`, env });
+  try {
+    await proc.waitForOutput(/vde switch: serving /, 30_000, "stderr");
+    return proc;
+  } catch (err) {
+    await proc.stop({ timeoutMs: 1000 });
+    throw err;
+  }
+}
+
+/**
+ * Issue 6's cable benchmark: loadgen's source on switch A, its sink on switch
+ * B, the two switches joined by a cable on loopback. "C" is two Debian
+ * vde_switches joined by `dpipe vde_plug A = vde_plug B`; "ours" is two of
+ * our switches joined by each kind of cable.
+ */
+async function cableSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const table = CABLE_KINDS.map((k) => ({
+    kind: k,
+    fps: metric(`cable ${k.name}: frames/s, 64 B (C = dpipe vde_plug)`, "frames/s", "higher", k.target),
+    mbps: metric(`cable ${k.name}: Mbit/s, 1500 B (C = dpipe vde_plug)`, "Mbit/s", "higher", k.target),
+  }));
+  for (const row of table) metrics.push(row.fps, row.mbps);
+  let missing: string | null = null;
+  for (const tool of ["vde_switch", "vde_plug", "dpipe"]) {
+    if (missing === null && !(await hasCommand(tool))) missing = `${tool} is not installed`;
+  }
+  if (missing !== null) {
+    for (const row of table) row.fps.skipped = row.mbps.skipped = missing;
+    log(`cable section skipped: ${missing}`);
+    return;
+  }
+  const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}cable-` });
+  const key = `${tmp}/cable.key`;
+  await Deno.writeTextFile(
+    key,
+    `${
+      Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("")
+    }\n`,
+    {
+      mode: 0o600,
+    },
+  );
+  const sizes = [64, 1500] as const;
+  const record = (targets: Metric[][], f: Flow, size: number, kind: SwitchKind) => {
+    for (const [fps, mbps] of targets) {
+      (size === 64 ? fps : mbps)!.samples[kind].push(size === 64 ? f.fps : f.mbps);
+    }
+  };
+  const rounds = async (pair: Pair | null) => {
+    for (let round = 0; round < Math.max(2, Math.ceil(plan.rounds / 2)); round++) {
+      const order: (CableKind | null)[] = [null, ...CABLE_KINDS.filter((k) => pair !== null || !k.netns)];
+      for (const kind of round % 2 === 0 ? order : [...order].reverse()) {
+        const dirA = `${tmp}/r${round}-${kind === null ? "c" : CABLE_KINDS.indexOf(kind)}a`;
+        const dirB = dirA.replace(/a$/, "b");
+        const procs: ManagedProcess[] = [];
+        const switches: SwitchHandle[] = [];
+        const rowsFor = kind === null ? table : table.filter((r) => r.kind === kind);
+        try {
+          if (kind === null) {
+            switches.push(await startCSwitch(dirA), await startCSwitch(dirB));
+            procs.push(spawnManaged(["dpipe", "vde_plug", dirA, "=", "vde_plug", dirB], { name: "dpipe" }));
+            await sleep(500);
+          } else {
+            const port = 23000 + Math.floor(Math.random() * 20000);
+            const [argsA, argsB] = kind.args(port, key);
+            const [nsA, nsB] = kind.netns && pair !== null ? [pair.a, pair.b] : [undefined, undefined];
+            const a = await startCableSwitch(dirA, argsA, kind.env, nsA);
+            procs.push(a);
+            procs.push(await startCableSwitch(dirB, argsB, kind.env, nsB));
+            if (kind.connects) await a.waitForOutput(/cable open /, 20_000, "stderr");
+            else await sleep(300);
+          }
+          for (const size of sizes) {
+            const f = await flowVia(`vde://${dirA}`, `vde://${dirB}`, size, plan.seconds);
+            record(rowsFor.map((r) => [r.fps, r.mbps]), f, size, kind === null ? "c" : "ours");
+            const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
+            log(
+              `cable ${kind?.name ?? "dpipe between C switches"}, ${size} B, round ${round + 1}: ` +
+                `${Math.round(f.fps)} frames/s, ${f.mbps.toFixed(0)} Mbit/s (lost ${loss.toFixed(1)}%)`,
+            );
+          }
+        } catch (err) {
+          for (const r of rowsFor) {
+            r.fps.errors[kind === null ? "c" : "ours"] =
+              r.mbps.errors[kind === null ? "c" : "ours"] =
+                message(err);
+          }
+          log(`cable ${kind?.name ?? "dpipe"}: ${message(err)}`);
+        } finally {
+          for (const p of procs.reverse()) await p.stop({ timeoutMs: 2000 });
+          for (const sw of switches) await sw.stop();
+        }
+      }
+    }
+  };
+  try {
+    const noNetns = await canNetns();
+    if (noNetns === null) {
+      await withNetns(async (lab) => await rounds(await vethPair(lab)));
+    } else {
+      for (const row of table.filter((r) => r.kind.netns)) row.fps.skipped = row.mbps.skipped = noNetns;
+      await rounds(null);
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  log(
+    "cable targets: encrypted tcp:// >= 0.8x and plain tcp:// >= 1.0x the dpipe cable, at 64 B (frames/s) and 1500 B (Mbit/s)",
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Slirp: our stack against Debian's libslirp plugin
+
+/** A guest namespace's tap through our switch to a slirp; iperf3 against the host's loopback. */
+async function slirpSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const mtus = [1500, 65520];
+  const m: Record<string, Metric> = {};
+  for (const mtu of mtus) {
+    for (const dir of ["up", "down"]) {
+      const target = mtu === 1500 ? 1.5 : undefined;
+      m[`${dir}${mtu}`] = metric(
+        `slirp iperf3 ${dir === "up" ? "guest->host" : "host->guest"} MTU ${mtu} (C = libslirp plugin)`,
+        "Mbit/s",
+        "higher",
+        target,
+      );
+      metrics.push(m[`${dir}${mtu}`]!);
+    }
+  }
+  const rate = metric("slirp TCP connections/s through a forward (C = libslirp)", "conn/s", "higher");
+  metrics.push(rate);
+  let missing = await canNetns();
+  for (const tool of ["vde_plug", "iperf3", "python3"]) {
+    if (missing === null && !(await hasCommand(tool))) missing = `${tool} is not installed`;
+  }
+  if (missing === null && !(await pathOk("/usr/lib/x86_64-linux-gnu/vdeplug/libvdeplug_slirp.so"))) {
+    if (!(await pathOk("/usr/lib/aarch64-linux-gnu/vdeplug/libvdeplug_slirp.so"))) {
+      missing = "Debian's libvdeplug-slirp is not installed";
+    }
+  }
+  if (missing !== null) {
+    for (const x of [...Object.values(m), rate]) x.skipped = missing;
+    log(`slirp section skipped: ${missing}`);
+    return;
+  }
+  const vde = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
+  const acceptor = `import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5212)); s.listen(512)
+while True:
+    c, _ = s.accept(); c.sendall(b"x"); c.close()
+`;
+  await withNetns(async (lab) => {
+    const g = await lab.namespace("g");
+    await g.tap("t0");
+    await g.run(["ip", "link", "set", "t0", "up"]);
+    const tmp = await lab.tempDir();
+    await Deno.writeTextFile(`${tmp}/acceptor.py`, acceptor);
+    g.spawn(["python3", `${tmp}/acceptor.py`], { name: "acceptor" });
+    for (let round = 0; round < Math.max(1, Math.ceil(plan.rounds / 2)); round++) {
+      for (const mtu of mtus) {
+        for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+          let sw: SwitchHandle | null = null;
+          const procs: ManagedProcess[] = [];
+          const fwdPort = 21000 + Math.floor(Math.random() * 20000);
+          try {
+            sw = await startIn("ours");
+            const slirpCmd = kind === "c"
+              ? ["vde_plug", `vde://${sw.dir}`, `slirp:///mtu=${mtu}/tcpfwd=${fwdPort}:10.0.2.15:5212`]
+              : [
+                ...vde,
+                "slirp",
+                "--sock",
+                sw.dir,
+                "--mtu",
+                String(mtu),
+                "--forward",
+                `tcp:${fwdPort}:10.0.2.15:5212`,
+              ];
+            procs.push(spawnManaged(slirpCmd, { name: `${kind} slirp` }));
+            procs.push(g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" }));
+            await g.waitForCarrier("t0", 20_000);
+            await g.run(["ip", "link", "set", "t0", "mtu", String(mtu)]);
+            await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
+            await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
+            await waitForPing(g, "10.0.2.2", 30_000);
+            for (const [key, reverse] of [[`up${mtu}`, false], [`down${mtu}`, true]] as const) {
+              const srv = spawnManaged(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "5211"], {
+                name: "iperf3 server",
+              });
+              procs.push(srv);
+              await waitFor(
+                async () =>
+                  (await run(["ss", "-Hltn", "sport = :5211"], { check: false })).stdout.trim() !== "",
+                { timeoutMs: 5000, what: "iperf3 server" },
+              );
+              const args = [
+                "iperf3",
+                "-c",
+                "10.0.2.2",
+                "-p",
+                "5211",
+                "-t",
+                String(plan.seconds + 1),
+                "-J",
+                "--connect-timeout",
+                "5000",
+              ];
+              if (reverse) args.push("-R");
+              const r = await g.run(args, { check: false, timeoutMs: 40_000 });
+              await srv.stop({ timeoutMs: 2000 });
+              if (!r.success) throw new Error(`iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
+              const report = JSON.parse(r.stdout) as {
+                end?: { sum_received?: { bits_per_second?: number } };
+              };
+              const mbps = (report.end?.sum_received?.bits_per_second ?? 0) / 1e6;
+              m[key]!.samples[kind].push(mbps);
+              log(
+                `slirp ${kind === "c" ? "libslirp" : "ours"} MTU ${mtu} ${reverse ? "down" : "up"}: ${
+                  mbps.toFixed(0)
+                } Mbit/s`,
+              );
+            }
+            if (mtu === 1500) {
+              const cps = await connectionRate(fwdPort, plan.seconds);
+              rate.samples[kind].push(cps);
+              log(`slirp ${kind === "c" ? "libslirp" : "ours"} forward: ${cps.toFixed(0)} connections/s`);
+            }
+          } catch (err) {
+            for (const x of [m[`up${mtu}`]!, m[`down${mtu}`]!]) x.errors[kind] = message(err);
+            log(`slirp ${kind} MTU ${mtu}: ${message(err)}`);
+          } finally {
+            for (const p of procs.reverse()) await p.stop({ timeoutMs: 2000 });
+            if (sw) await stopIn(sw);
+          }
+        }
+      }
+    }
+  });
+  log("slirp target: ours >= 1000 Mbit/s at MTU 1500 and >= 1.5x libslirp both ways");
+}
+
+/** Sequential connect-read-close through a forward on the host's loopback, for `seconds`. */
+async function connectionRate(port: number, seconds: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  let n = 0;
+  const buf = new Uint8Array(16);
+  while (performance.now() < end) {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    const timer = setTimeout(() => c.close(), 5000);
+    try {
+      while ((await c.read(buf)) !== null) { /* until the guest closes */ }
+      n++;
+    } catch {
+      /* counted as a failure */
+    } finally {
+      clearTimeout(timer);
+      try {
+        c.close();
+      } catch { /* closed by the timer */ }
+    }
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+
+async function pathOk(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Report
 
 interface Row {
@@ -521,8 +877,10 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: deno task bench [--quick] [--strict]
+const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--cables]
   --quick   one short round per measurement
+  --slirp   only the slirp section (ours against Debian's libslirp plugin)
+  --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
@@ -531,7 +889,7 @@ async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    if (a !== "--quick" && a !== "--strict") {
+    if (a !== "--quick" && a !== "--strict" && a !== "--slirp" && a !== "--cables") {
       console.error(`bench: unknown option ${a}\n${USAGE}`);
       return 2;
     }
@@ -543,10 +901,15 @@ async function main(args: string[]): Promise<number> {
   info.pinning = await chooseClientPin();
   log(`ours = ${info.ours}`);
   const metrics: Metric[] = [];
-  await throughputSection(plan, metrics);
-  await rssSection(metrics);
-  await pingSection(plan, metrics);
-  await tapSection(plan, metrics);
+  const only = args.includes("--slirp") ? "slirp" : args.includes("--cables") ? "cables" : null;
+  if (only === null) {
+    await throughputSection(plan, metrics);
+    await rssSection(metrics);
+    await pingSection(plan, metrics);
+    await tapSection(plan, metrics);
+  }
+  if (only === null || only === "cables") await cableSection(plan, metrics);
+  if (only === null || only === "slirp") await slirpSection(plan, metrics);
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(

@@ -16,6 +16,10 @@ import { MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
 import { type RunningConsole, startSwitchConsole } from "../console/switch_console.ts";
 import { switchCommands } from "../console/switch_commands.ts";
+import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
+import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
+import { slirpConfigFromFlags } from "./slirp.ts";
+import { attachCables } from "./cable.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -29,6 +33,12 @@ export interface SwitchCliOptions {
   daemon?: boolean;
   logfile?: string;
   tap?: string[];
+  /** Attach a slirp stack to a port; `true` or slirp:// options (vdeplug form). */
+  slirp?: boolean | string;
+  /** Cables (VNLs) to put on ports; a listening tcp:// VNL serves many. */
+  cable?: string[];
+  /** Default key file of tcp:// cables. */
+  key?: string;
   /** Management socket path (vde_switch -M). */
   mgmt?: string;
   /** Management socket mode, octal (default 600). */
@@ -102,6 +112,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: resolve });
     const commands = switchCommands(ctx);
+    const slirps: AttachedSlirp[] = [];
+    if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
     if (o.rc !== undefined) {
       // Before the ctl socket exists, so clients only ever see the configured switch.
       try {
@@ -123,10 +135,25 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       undo.push(() => mgmt.close());
       ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     }
+    if (o.slirp !== undefined && o.slirp !== false) {
+      const config = slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined });
+      let link: SlirpLink;
+      try {
+        link = await openSlirpLink(config);
+      } catch (err) {
+        throw new UsageError(`--slirp: ${(err as Error).message}`);
+      }
+      undo.push(() => link.close());
+      const ep = sw.attach(link);
+      const port = sw.portOfEndpoint(ep.id);
+      slirps.push({ port, link });
+      log("vde switch", `slirp on port ${port}: ${link.stack.describe()[0]}`);
+    }
     for (const name of o.tap ?? []) {
       const ep = sw.attach(openTapLink(name));
       log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
+    await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, undo);
     if (o.pidfile !== undefined) {
       const pidfile = o.pidfile;
       writePidfile(pidfile);
@@ -166,6 +193,17 @@ export const switchCommand = (program: Command): void => {
       "attach tap interface NAME to a port (repeatable; needs root or a tap made by `vde tap create`)",
       collect,
       [],
+    )
+    .option(
+      "--cable <vnl>",
+      "put a cable on a port (repeatable): tcp://HOST:PORT, tcp://:PORT/listen (one port per cable), udp://, vxlan://, vxvde://, cmd://",
+      collect,
+      [],
+    )
+    .option("--key <file>", "key file of tcp:// cables that name none (vde cable keygen)")
+    .option(
+      "--slirp [options]",
+      "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
     )
     .option("-M, --mgmt <path>", "management socket for unixterm, vdeterm and `vde term` (vde_switch -M)")
     .option("--mgmtmode <octal>", "mode of the management socket (default 600)")

@@ -21,6 +21,7 @@ const LONG: Record<string, string> = {
   daemon: "daemon",
   logfile: "logfile",
   tap: "tap",
+  slirp: "slirp",
   mgmt: "mgmt",
   mgmtmode: "mgmtmode",
   mgmtgroup: "mgmtgroup",

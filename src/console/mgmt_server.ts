@@ -19,7 +19,6 @@
  *   buffer pushes back on it;
  * - asynchronous debug lines beyond `maxPendingBytes` unsent are dropped.
  */
-import type { ConsoleContext } from "./context.ts";
 import { LineSplitter, type SplitItem } from "./line_splitter.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { Errno, formatReply, GREETING, PROMPT, type Reply, resultLine } from "./reply_format.ts";
@@ -44,9 +43,24 @@ export interface MgmtServerOptions {
   maxPendingBytes?: number;
   /** Log sink; default the switch log. */
   log?: (message: string) => void;
+  /** What a client reads on connect; default vde_switch's banner and prompt. */
+  greeting?: string;
+  /** The prompt written after every reply; default `vde$ `. */
+  prompt?: string;
 }
 
-const AFTER_REPLY = `\n${PROMPT}`;
+/**
+ * What the server needs of the program it serves: a way to forget a
+ * session that ended (its debug subscriptions). A ConsoleContext is one.
+ */
+export interface SessionHost {
+  readonly debug: { detach(session: Session): void };
+}
+
+type SessionOptions = Required<
+  Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes" | "greeting" | "prompt">
+>;
+
 /**
  * How long a partial line waits for the rest before it runs as it is: long
  * enough for a line split across reads, short enough that vdeterm (which
@@ -80,17 +94,15 @@ class MgmtSession implements Session {
   droppedLines = 0;
   readonly #conn: Deno.Conn;
   readonly #out: OutputQueue;
-  readonly #opts: Required<Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes">>;
+  readonly #opts: SessionOptions;
+  readonly #afterReply: string;
   #closed = false;
 
-  constructor(
-    conn: Deno.Conn,
-    commands: CommandRegistry,
-    opts: Required<Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes">>,
-  ) {
+  constructor(conn: Deno.Conn, commands: CommandRegistry, opts: SessionOptions) {
     this.#conn = conn;
     this.commands = commands;
     this.#opts = opts;
+    this.#afterReply = `\n${opts.prompt}`;
     this.#out = new OutputQueue(conn, () => this.close());
   }
 
@@ -109,7 +121,7 @@ class MgmtSession implements Session {
 
   /** Serves the client until it leaves, logs out, or the server closes. */
   async run(): Promise<void> {
-    this.#out.push(GREETING);
+    this.#out.push(this.#opts.greeting);
     const splitter = new LineSplitter(this.#opts.maxLineBytes);
     const buf = new Uint8Array(4096);
     // One read in flight at a time; it survives a pause that flushes a partial line.
@@ -132,13 +144,13 @@ class MgmtSession implements Session {
         await this.#out.below(this.#opts.highWaterBytes);
         if (this.#closed) break;
         if ("overlong" in item) {
-          this.#out.push(formatReply({ code: Errno.E2BIG }) + AFTER_REPLY);
+          this.#out.push(formatReply({ code: Errno.E2BIG }) + this.#afterReply);
           continue;
         }
         const reply = await this.commands.execute(item.line, this);
         if (this.#closed) break;
         if (reply === null) {
-          this.#out.push(AFTER_REPLY);
+          this.#out.push(this.#afterReply);
           continue;
         }
         if (reply.endSession) {
@@ -148,7 +160,7 @@ class MgmtSession implements Session {
           reply.afterSend?.();
           return;
         }
-        this.#out.push(formatReply(reply) + AFTER_REPLY);
+        this.#out.push(formatReply(reply) + this.#afterReply);
         reply.afterSend?.();
       }
     }
@@ -172,7 +184,7 @@ export class MgmtServer {
   readonly mode: number;
   readonly #listener: Deno.Listener;
   readonly #registry: CommandRegistry;
-  readonly #ctx: ConsoleContext;
+  readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
   readonly #opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>;
   #closed = false;
@@ -182,7 +194,7 @@ export class MgmtServer {
   private constructor(
     listener: Deno.Listener,
     registry: CommandRegistry,
-    ctx: ConsoleContext,
+    ctx: SessionHost,
     path: string,
     mode: number,
     opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>,
@@ -202,7 +214,7 @@ export class MgmtServer {
    */
   static async start(
     registry: CommandRegistry,
-    ctx: ConsoleContext,
+    ctx: SessionHost,
     options: MgmtServerOptions,
   ): Promise<MgmtServer> {
     const mode = options.mode ?? 0o600;
@@ -224,6 +236,8 @@ export class MgmtServer {
       highWaterBytes: options.highWaterBytes ?? 64 * 1024,
       maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
       log: options.log ?? ((m) => defaultLog("vde switch", m)),
+      greeting: options.greeting ?? GREETING,
+      prompt: options.prompt ?? PROMPT,
     });
   }
 

@@ -38,6 +38,13 @@ export interface TcpEngine {
   poll(): void;
   /** Milliseconds until `poll` needs to run again, or Infinity. */
   nextTimerMs(): number;
+  /**
+   * Optional (added by the TCP engine): sends the ACKs held back for
+   * coalescing. Call it after each batch of `input` calls (one drain of the
+   * link); without it, held ACKs still go out after a short delay through
+   * `poll`, and every second full segment is ACKed at once regardless.
+   */
+  flush?(): void;
   /** Counters for the console and tests. */
   readonly stats: Record<string, number>;
   /** Closes every connection (RST to the guest, close host sockets). */

@@ -1,0 +1,87 @@
+/**
+ * The connection log of cables: one line when a connection opens, one when
+ * it closes, each with the time, the remote address and port, the key id,
+ * the switch port, and (at close) the frames and bytes carried each way.
+ * Refused handshakes are logged too, at most a few lines per interval with
+ * a count of the rest, so a flood of bad connections cannot flood the log.
+ */
+import type { CableConnection } from "./connection.ts";
+
+/** Where cable log lines go. */
+export type CableLogger = (message: string) => void;
+
+/** What identifies a connection in its log lines. */
+export interface ConnectionInfo {
+  /** "10.0.0.2:41234" (IPv6 in brackets). */
+  remote: string;
+  /** Key id in hex, or "none (insecure)". */
+  keyId: string;
+  /** Switch port of the cable on this side's switch (or the far side's, for a client), or "?". */
+  port: number | string;
+  /** Session id in hex. */
+  session: string;
+}
+
+function head(event: string, i: ConnectionInfo): string {
+  return `${event} ${new Date().toISOString()} remote ${i.remote} key ${i.keyId} port ${i.port} session ${
+    i.session.slice(0, 16)
+  }`;
+}
+
+/** The line for a connection that just opened. */
+export function openLine(i: ConnectionInfo, detail: string): string {
+  return `${head("cable open", i)} ${detail}`;
+}
+
+/** The line for a connection that just closed, with what it carried. */
+export function closeLine(
+  i: ConnectionInfo,
+  conn: CableConnection,
+  openedAt: number,
+  reason: string,
+): string {
+  const s = conn.stats;
+  const secs = ((Date.now() - openedAt) / 1000).toFixed(1);
+  return `${
+    head("cable close", i)
+  } in ${s.framesIn} frames ${s.bytesIn} bytes out ${s.framesOut} frames ${s.bytesOut} bytes` +
+    ` dropped ${s.dropsOut} after ${secs} s: ${reason}`;
+}
+
+/** "host:port", with IPv6 addresses in brackets. */
+export function formatAddr(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
+  }
+  return addr.transport;
+}
+
+/** Logs at most `limit` lines per `intervalMs`, then one line counting what it held back. */
+export class RateLimitedLog {
+  #windowStart = 0;
+  #lines = 0;
+  #suppressed = 0;
+
+  constructor(readonly log: CableLogger, readonly limit = 10, readonly intervalMs = 10_000) {}
+
+  /** Logs `message` unless the interval's budget is spent. */
+  line(message: string): void {
+    const now = Date.now();
+    if (now - this.#windowStart >= this.intervalMs) {
+      if (this.#suppressed > 0) {
+        this.log(
+          `${this.#suppressed} more refused connection(s) not logged in the last ${this.intervalMs / 1000} s`,
+        );
+      }
+      this.#windowStart = now;
+      this.#lines = 0;
+      this.#suppressed = 0;
+    }
+    if (this.#lines < this.limit) {
+      this.#lines++;
+      this.log(message);
+    } else {
+      this.#suppressed++;
+    }
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * One TCP connection of a cable, after its handshake, as a Link.
+ *
+ * Theory of operation:
+ * - Output: `send()` appends the frame to the current batch (VDE stream
+ *   framing, the same bytes a plain cable writes) and schedules a flush on a
+ *   microtask, so all frames of one turn of the event loop leave in one
+ *   write. A batch is at most MAX_RECORD_BODY bytes; a full batch queues and
+ *   a new one starts. Batches waiting to be written are bounded by
+ *   `maxPendingBytes`: past it frames are dropped and counted, so a peer that
+ *   stops reading costs bounded memory. One flush loop writes batches in
+ *   order: plain, a batch is written as it is; sealed, it is encrypted into
+ *   one record (its number is its nonce) and written: with OpenSSL at once,
+ *   on the main thread; with WebCrypto up to SEAL_DEPTH records are
+ *   encrypted at once on its threads while the oldest is written. While a
+ *   write or an encryption is in flight new frames gather in the next batch.
+ * - Input: one read loop. Plain, a StreamDecoder hands frames to the switch;
+ *   a zero length is a keepalive; a length above the limit means the stream
+ *   cannot be trusted and ends the connection. Sealed, a RecordDecoder cuts
+ *   records, each is given to the opener at once (numbers in wire order);
+ *   OpenSSL opens it on the spot and its frames are delivered, WebCrypto's
+ *   results are delivered in order by a second loop, so reading, decryption
+ *   and delivery overlap. A record that fails to open ends the
+ *   connection with a log line; nothing of it, or of anything after it, is
+ *   delivered.
+ * - Liveness: when nothing was sent for KEEPALIVE_MS a keepalive goes out
+ *   (plain: a zero length; sealed: an empty keepalive record); when nothing
+ *   arrived for `deadAfterMs` the connection is declared dead, so a path that
+ *   silently vanished (an address that moved) is noticed and replaced.
+ */
+import { BaseLink } from "../link/link.ts";
+import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
+import {
+  forEachFrame,
+  MAX_RECORD_BODY,
+  RECORD_HEADER_SIZE,
+  RecordDecoder,
+  RecordType,
+  TAG_SIZE,
+} from "../wire/cable_record.ts";
+import type { CableTransport, SealedChannel } from "./handshake.ts";
+
+/** Idle time after which a keepalive is sent (shorter when `deadAfterMs` is short). */
+export const KEEPALIVE_MS = 5_000;
+/** Silence after which the peer is declared dead, by default. */
+export const DEAD_AFTER_MS = 20_000;
+/** Default bound of the bytes waiting to be written. */
+export const MAX_PENDING_BYTES = 4 * 1024 * 1024;
+/** Records being encrypted at once (WebCrypto). */
+const SEAL_DEPTH = 3;
+/** Body of a record sealed on the spot (OpenSSL): the far side delivers a record's frames in one burst. */
+const SYNC_RECORD_BODY = 256 * 1024;
+/** Sealed bytes gathered for one write. */
+const MAX_WRITE = 1024 * 1024;
+/** Header and tag of a record. */
+const RECORD_OVERHEAD = RECORD_HEADER_SIZE + TAG_SIZE;
+/** Records being decrypted before reading pauses. */
+const MAX_OPENING = 32;
+/** Read buffer size. */
+const READ_BUFFER = 256 * 1024;
+
+/** Options of a connection. */
+export interface CableConnectionOptions {
+  /** Bound of the bytes waiting to be written. */
+  maxPendingBytes?: number;
+  /** Silence after which the peer is declared dead. */
+  deadAfterMs?: number;
+  /** Bytes read past the handshake. */
+  leftover?: Uint8Array;
+}
+
+const PLAIN_KEEPALIVE = new Uint8Array(2);
+const EMPTY = new Uint8Array(0);
+
+/** A cable connection carrying frames, plain or sealed. */
+export class CableConnection extends BaseLink {
+  readonly #t: CableTransport;
+  readonly #channel: SealedChannel | null;
+  readonly #maxPending: number;
+  #current: StreamEncoder;
+  readonly #queue: StreamEncoder[] = [];
+  readonly #free: StreamEncoder[] = [];
+  #queuedBytes = 0;
+  readonly #batchBytes: number;
+  /** Sealed records waiting for one write (OpenSSL). */
+  #sealed = new Uint8Array(0);
+  #flushing = false;
+  #lastSend = Date.now();
+  #lastReceive = Date.now();
+  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #keepaliveMs: number;
+  /** Records given to the opener and not yet delivered, in order. */
+  readonly #opening: Promise<Uint8Array | null>[] = [];
+  #delivering = false;
+  #resumeReading: (() => void) | null = null;
+  readonly #deliverFrame = (frame: Uint8Array) => this.deliver(frame);
+  /** Bytes written to and read from the transport, headers and tags included. */
+  wireBytesOut = 0;
+  wireBytesIn = 0;
+
+  constructor(
+    description: string,
+    t: CableTransport,
+    channel: SealedChannel | null,
+    o: CableConnectionOptions = {},
+  ) {
+    super(description);
+    this.#t = t;
+    this.#channel = channel;
+    this.#maxPending = o.maxPendingBytes ?? MAX_PENDING_BYTES;
+    // Records sealed on the spot are small; a thread hop per record (WebCrypto) wants big ones.
+    this.#batchBytes = channel?.sealer.sealInto !== undefined ? SYNC_RECORD_BODY : MAX_RECORD_BODY;
+    this.#current = this.#encoder();
+    const deadAfter = o.deadAfterMs ?? DEAD_AFTER_MS;
+    // Keepalives come often enough that a live peer is never mistaken for a dead one.
+    this.#keepaliveMs = Math.min(KEEPALIVE_MS, deadAfter / 4);
+    this.#timer = setInterval(() => this.#tick(deadAfter), this.#keepaliveMs / 2);
+    this.#timer.unref();
+    this.#read(o.leftover ?? new Uint8Array(0)).then(
+      (reason) => this.close(reason),
+      (err) => this.close(`read failed: ${errorText(err)}`),
+    );
+  }
+
+  /** True for a sealed (encrypted) connection. */
+  get sealed(): boolean {
+    return this.#channel !== null;
+  }
+
+  /** Bytes waiting to be written. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#current.length;
+  }
+
+  #encoder(): StreamEncoder {
+    return this.#free.pop() ?? new StreamEncoder({ maxBytes: this.#batchBytes, initialCapacity: 64 * 1024 });
+  }
+
+  /**
+   * Queues one frame; drops and counts it when closed, invalid or over the
+   * bound. Implements Link.send.
+   *
+   * @returns whether the frame was queued
+   */
+  send(frame: Uint8Array): boolean {
+    if (this.isClosed) {
+      this.stats.dropsOut++;
+      return false;
+    }
+    let r = this.#current.append(frame);
+    if (r === "full") {
+      if (this.#queuedBytes + this.#current.length + frame.length > this.#maxPending) {
+        this.stats.dropsOut++;
+        return false;
+      }
+      this.#queuedBytes += this.#current.length;
+      this.#queue.push(this.#current);
+      this.#current = this.#encoder();
+      r = this.#current.append(frame);
+    }
+    if (r !== "ok") {
+      this.stats.dropsOut++;
+      return false;
+    }
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return true;
+  }
+
+  #nextBatch(): StreamEncoder | null {
+    const queued = this.#queue.shift();
+    if (queued !== undefined) {
+      this.#queuedBytes -= queued.length;
+      return queued;
+    }
+    if (this.#current.length === 0) return null;
+    const batch = this.#current;
+    this.#current = this.#encoder();
+    return batch;
+  }
+
+  async #flush(): Promise<void> {
+    const sealer = this.#channel?.sealer ?? null;
+    // WebCrypto: up to SEAL_DEPTH records are encrypted at once (on its
+    // threads) while the oldest is written; numbers and writes stay in order.
+    const sealing: { record: Promise<Uint8Array>; frames: number; bytes: number }[] = [];
+    try {
+      for (;;) {
+        if (this.isClosed) return;
+        if (sealer === null) {
+          const batch = this.#nextBatch();
+          if (batch === null) return;
+          await this.#writeAll(batch.bytes);
+          this.stats.framesOut += batch.frames;
+          this.stats.bytesOut += batch.frameBytes;
+          this.#recycle(batch);
+          continue;
+        }
+        if (sealer.sealInto !== undefined) {
+          // OpenSSL: every waiting batch sealed at once into one buffer (small
+          // records, so the far side delivers in small bursts), one write.
+          let length = 0;
+          let frames = 0;
+          let frameBytes = 0;
+          for (let batch = this.#nextBatch(); batch !== null; batch = this.#nextBatch()) {
+            const need = length + batch.length + RECORD_OVERHEAD;
+            if (this.#sealed.length < need) this.#growSealed(need, length);
+            length += sealer.sealInto(RecordType.frames, batch.bytes, this.#sealed, length);
+            frames += batch.frames;
+            frameBytes += batch.frameBytes;
+            this.#recycle(batch);
+            if (length >= MAX_WRITE) break;
+          }
+          if (length === 0) return;
+          await this.#writeAll(this.#sealed.subarray(0, length));
+          this.stats.framesOut += frames;
+          this.stats.bytesOut += frameBytes;
+          continue;
+        }
+        while (sealing.length < SEAL_DEPTH) {
+          const batch = this.#nextBatch();
+          if (batch === null) break;
+          const record = sealer.seal(RecordType.frames, batch.bytes) as Promise<Uint8Array>;
+          record.catch(() => {}); // awaited below; a failure closes the connection there
+          sealing.push({ record, frames: batch.frames, bytes: batch.frameBytes });
+          this.#recycle(batch);
+        }
+        const next = sealing.shift();
+        if (next === undefined) return;
+        await this.#writeAll(await next.record);
+        this.stats.framesOut += next.frames;
+        this.stats.bytesOut += next.bytes;
+      }
+    } catch (err) {
+      this.close(`write failed: ${errorText(err)}`);
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #growSealed(need: number, keep: number): void {
+    const bigger = new Uint8Array(Math.max(need, this.#sealed.length * 2));
+    bigger.set(this.#sealed.subarray(0, keep));
+    this.#sealed = bigger;
+  }
+
+  #recycle(batch: StreamEncoder): void {
+    batch.reset();
+    if (this.#free.length < 4) this.#free.push(batch);
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) off += await this.#t.write(bytes.subarray(off));
+    this.wireBytesOut += bytes.length;
+    this.#lastSend = Date.now();
+  }
+
+  #tick(deadAfter: number): void {
+    if (this.isClosed) return;
+    const now = Date.now();
+    if (now - this.#lastReceive > deadAfter) {
+      this.close(`nothing heard from the peer for ${Math.round(deadAfter / 1000)} s`);
+      return;
+    }
+    if (now - this.#lastSend >= this.#keepaliveMs && !this.#flushing) {
+      this.#flushing = true;
+      this.#keepalive().catch((err) => this.close(`write failed: ${errorText(err)}`)).finally(() => {
+        this.#flushing = false;
+        if (this.pendingBytes > 0 && !this.isClosed) {
+          this.#flushing = true;
+          queueMicrotask(() => this.#flush());
+        }
+      });
+    }
+  }
+
+  async #keepalive(): Promise<void> {
+    const sealer = this.#channel?.sealer;
+    await this.#writeAll(
+      sealer === undefined ? PLAIN_KEEPALIVE : await sealer.seal(RecordType.keepalive, EMPTY),
+    );
+  }
+
+  /** Reads until the stream ends; resolves with the reason. */
+  async #read(leftover: Uint8Array): Promise<string> {
+    // One microtask first: the owner sets onFrame right after construction, before
+    // the frames already read with the handshake are delivered.
+    await Promise.resolve();
+    let failure: string | null = null;
+    const fail = (reason: string) => {
+      failure ??= reason;
+    };
+    let push: (chunk: Uint8Array) => void;
+    if (this.#channel === null) {
+      const decoder = new StreamDecoder(this.#deliverFrame, {
+        maxFrame: MAX_FRAME_IN,
+        onOversize: (len) => fail(`frame length ${len} above ${MAX_FRAME_IN}: the stream is corrupt`),
+      });
+      push = (chunk) => decoder.push(chunk);
+    } else {
+      const opener = this.#channel.opener;
+      const decoder = new RecordDecoder((header, type, ct) => {
+        if (failure !== null) return;
+        if (type !== RecordType.frames && type !== RecordType.keepalive) {
+          fail(`unexpected record type ${type}`);
+          return;
+        }
+        const body = opener.open(header, ct);
+        if (body instanceof Promise) {
+          this.#opening.push(body);
+        } else if (this.#opening.length > 0) {
+          // Behind records still opening elsewhere: keep the order (the view would be reused).
+          this.#opening.push(Promise.resolve(body?.slice() ?? null));
+        } else {
+          this.#deliverBody(body);
+        }
+      });
+      push = (chunk) => {
+        if (!decoder.push(chunk)) fail(decoder.error ?? "bad record");
+        if (this.#opening.length > 0 && !this.#delivering) this.#deliverOpened();
+      };
+    }
+    if (leftover.length > 0) {
+      this.wireBytesIn += leftover.length;
+      push(leftover);
+    }
+    const buf = new Uint8Array(READ_BUFFER);
+    while (!this.isClosed && failure === null) {
+      if (this.#opening.length >= MAX_OPENING) {
+        await new Promise<void>((r) => (this.#resumeReading = r));
+        continue;
+      }
+      let n: number | null;
+      try {
+        n = await this.#t.read(buf);
+      } catch (err) {
+        return this.isClosed ? "closed" : `read failed: ${errorText(err)}`;
+      }
+      if (n === null) return "peer closed the connection";
+      this.#lastReceive = Date.now();
+      this.wireBytesIn += n;
+      push(buf.subarray(0, n));
+    }
+    return failure ?? "closed";
+  }
+
+  /** Delivers opened records in wire order; ends the connection at the first bad one. */
+  async #deliverOpened(): Promise<void> {
+    this.#delivering = true;
+    try {
+      while (this.#opening.length > 0 && !this.isClosed) {
+        const body = await this.#opening[0]!;
+        this.#opening.shift();
+        if (this.#opening.length < MAX_OPENING / 2) this.#wake();
+        if (this.isClosed) return;
+        if (!this.#deliverBody(body)) return;
+      }
+    } finally {
+      this.#delivering = false;
+      this.#wake();
+    }
+  }
+
+  /** Delivers the frames of an opened record; false (and closed) when it was bad. */
+  #deliverBody(body: Uint8Array | null): boolean {
+    if (this.isClosed) return false;
+    if (body === null) {
+      this.#opening.length = 0;
+      this.close("a record failed authentication (tampered, replayed or reordered)");
+      return false;
+    }
+    // Keepalives are empty; a frames record holds at least one frame.
+    const bad = forEachFrame(body, MAX_FRAME_IN, this.#deliverFrame);
+    if (bad !== null) {
+      this.close(`malformed frames record: ${bad}`);
+      return false;
+    }
+    return true;
+  }
+
+  #wake(): void {
+    const r = this.#resumeReading;
+    this.#resumeReading = null;
+    r?.();
+  }
+
+  protected teardown(): void {
+    clearInterval(this.#timer);
+    this.stats.dropsOut += this.#current.frames + this.#queue.reduce((n, b) => n + b.frames, 0);
+    this.#queue.length = 0;
+    this.#current.reset();
+    this.#opening.length = 0;
+    this.#wake();
+    this.#channel?.sealer.dispose();
+    this.#channel?.opener.dispose();
+    try {
+      this.#t.close();
+    } catch { /* closed already */ }
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,347 @@
+/**
+ * The cryptography of an encrypted cable, all on WebCrypto.
+ *
+ * Theory of operation:
+ * - Both ends hold a 32-byte pre-shared key (key.ts). Each connection starts
+ *   with a fresh random nonce from each side. HKDF-SHA-256 over the key,
+ *   salted with both nonces and bound to both hellos, gives three keys for
+ *   this connection only: an HMAC key for the proofs and one AES-256-GCM key
+ *   per direction.
+ * - Mutual authentication: the listener proves it knows the key with an HMAC
+ *   over both hellos (labelled "server"), the client answers with its own
+ *   ("client"). A side that lacks the key cannot produce either, and a
+ *   recorded handshake is useless later because the other side's nonce is new.
+ * - Records: the nonce of each AES-GCM operation is the record's number in
+ *   its direction (0, 1, 2, ...), never sent. Keys differ per direction and
+ *   per connection, so a nonce never repeats under one key; a replayed,
+ *   reordered or dropped record is opened with the wrong number and fails,
+ *   as does any flipped bit of header, ciphertext or tag.
+ * - Sealer and opener assign numbers when `seal`/`open` is called, not when
+ *   a promise settles, so callers must call them in wire order (they may
+ *   await the results later and several may run at once on WebCrypto's
+ *   threads).
+ * - Two implementations of the same AES-256-GCM: OpenSSL through FFI when
+ *   libcrypto is there (synchronous, several times faster; openssl_gcm.ts),
+ *   else WebCrypto. They produce the same bytes, so the ends of a cable may
+ *   differ. The handshake (HKDF, HMAC) is always WebCrypto.
+ */
+import { PROOF_SIZE } from "../wire/cable_handshake.ts";
+import { RECORD_HEADER_SIZE, TAG_SIZE, writeRecordHeader } from "../wire/cable_record.ts";
+import { opensslAvailable, OpensslGcm } from "./openssl_gcm.ts";
+
+const encoder = new TextEncoder();
+const HKDF_INFO = encoder.encode("vde cable v1 keys");
+const SERVER_LABEL = encoder.encode("vde cable v1 server proof");
+const CLIENT_LABEL = encoder.encode("vde cable v1 client proof");
+
+/** Records a sealer or opener may handle before the connection must end (far beyond any real use). */
+export const MAX_RECORDS = 2 ** 48;
+
+/** The keys of one connection. */
+export interface ConnectionKeys {
+  /** HMAC-SHA-256 key for the handshake proofs. */
+  auth: CryptoKey;
+  /** AES-256-GCM key (raw) for records from the client to the listener. */
+  clientToServer: Uint8Array;
+  /** AES-256-GCM key (raw) for records from the listener to the client. */
+  serverToClient: Uint8Array;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Derives the keys of one connection.
+ *
+ * @param psk the pre-shared key
+ * @param clientHello the client hello as sent
+ * @param serverHelloSigned the server hello without its proof
+ * @param clientNonce the client's nonce (also inside the hello)
+ * @param serverNonce the listener's nonce
+ */
+export async function deriveConnectionKeys(
+  psk: Uint8Array,
+  clientHello: Uint8Array,
+  serverHelloSigned: Uint8Array,
+  clientNonce: Uint8Array,
+  serverNonce: Uint8Array,
+): Promise<ConnectionKeys> {
+  const base = await crypto.subtle.importKey("raw", concat(psk), "HKDF", false, ["deriveBits"]);
+  const bits = new Uint8Array(
+    await crypto.subtle.deriveBits(
+      {
+        name: "HKDF",
+        hash: "SHA-256",
+        salt: concat(clientNonce, serverNonce),
+        info: concat(HKDF_INFO, clientHello, serverHelloSigned),
+      },
+      base,
+      3 * 256,
+    ),
+  );
+  const auth = await crypto.subtle.importKey(
+    "raw",
+    bits.slice(0, 32),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    [
+      "sign",
+      "verify",
+    ],
+  );
+  const keys = { auth, clientToServer: bits.slice(32, 64), serverToClient: bits.slice(64, 96) };
+  bits.fill(0);
+  return keys;
+}
+
+function transcript(label: Uint8Array, clientHello: Uint8Array, serverHelloSigned: Uint8Array) {
+  return concat(label, clientHello, serverHelloSigned);
+}
+
+/** The proof one side sends: an HMAC over its label and both hellos. */
+export async function makeProof(
+  keys: ConnectionKeys,
+  role: "server" | "client",
+  clientHello: Uint8Array,
+  serverHelloSigned: Uint8Array,
+): Promise<Uint8Array> {
+  const label = role === "server" ? SERVER_LABEL : CLIENT_LABEL;
+  const mac = await crypto.subtle.sign("HMAC", keys.auth, transcript(label, clientHello, serverHelloSigned));
+  return new Uint8Array(mac);
+}
+
+/** Checks the other side's proof in constant time. */
+export async function checkProof(
+  keys: ConnectionKeys,
+  role: "server" | "client",
+  clientHello: Uint8Array,
+  serverHelloSigned: Uint8Array,
+  proof: Uint8Array,
+): Promise<boolean> {
+  if (proof.length !== PROOF_SIZE) return false;
+  const label = role === "server" ? SERVER_LABEL : CLIENT_LABEL;
+  return await crypto.subtle.verify(
+    "HMAC",
+    keys.auth,
+    concat(proof),
+    transcript(label, clientHello, serverHelloSigned),
+  );
+}
+
+function nonceFor(n: number, iv = new Uint8Array(12)): Uint8Array<ArrayBuffer> {
+  const v = new DataView(iv.buffer, iv.byteOffset, 12);
+  v.setUint32(0, 0);
+  v.setUint32(4, Math.floor(n / 2 ** 32));
+  v.setUint32(8, n >>> 0);
+  return iv as Uint8Array<ArrayBuffer>;
+}
+
+/** Seals the records of one direction; record numbers start at 0. */
+export interface RecordSealer {
+  /** True when `seal` returns at once (OpenSSL), false when it returns a promise (WebCrypto). */
+  readonly sync: boolean;
+  /** Records sealed so far. */
+  readonly count: number;
+  /**
+   * Seals `body` as the next record of `type`: header, ciphertext and tag in
+   * one buffer. `body` is copied (or encrypted) before this returns, so the
+   * caller may reuse it. A synchronous result is valid until the next call.
+   *
+   * @throws Error when the record counter is exhausted or the cipher fails
+   */
+  seal(type: number, body: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Synchronous sealers only: seals `body` as the next record straight into
+   * `out` at `at` (which must have room for the header, body and tag).
+   *
+   * @returns the record's length
+   */
+  sealInto?(type: number, body: Uint8Array, out: Uint8Array, at: number): number;
+  /** Forgets the key. */
+  dispose(): void;
+}
+
+/** Opens the records of one direction in order; record numbers start at 0. */
+export interface RecordOpener {
+  readonly sync: boolean;
+  /** Records opened (or attempted) so far. */
+  readonly count: number;
+  /**
+   * Opens the next record. Both views are used (or copied) before this
+   * returns. A synchronous result is valid until the next call.
+   *
+   * @returns the body, or null when the record is not the authentic next one
+   */
+  open(header: Uint8Array, ciphertext: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
+  /** Forgets the key. */
+  dispose(): void;
+}
+
+/** Makes the sealer for `key`: OpenSSL when available, else WebCrypto. */
+export async function createSealer(key: Uint8Array): Promise<RecordSealer> {
+  const gcm = OpensslGcm.create(key, "encrypt");
+  if (gcm !== null) return new OpensslSealer(gcm);
+  return new WebCryptoSealer(await importAes(key));
+}
+
+/** Makes the opener for `key`: OpenSSL when available, else WebCrypto. */
+export async function createOpener(key: Uint8Array): Promise<RecordOpener> {
+  const gcm = OpensslGcm.create(key, "decrypt");
+  if (gcm !== null) return new OpensslOpener(gcm);
+  return new WebCryptoOpener(await importAes(key));
+}
+
+/** Which implementation new sealers and openers use. */
+export function cipherBackend(): "openssl" | "webcrypto" {
+  return opensslAvailable() ? "openssl" : "webcrypto";
+}
+
+function importAes(key: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", concat(key), "AES-GCM", false, ["encrypt", "decrypt"]);
+}
+
+function header(
+  type: number,
+  bodyLength: number,
+  out: Uint8Array = new Uint8Array(RECORD_HEADER_SIZE),
+): Uint8Array {
+  writeRecordHeader(out, 0, type, bodyLength + TAG_SIZE);
+  return out;
+}
+
+/** WebCrypto: each record is encrypted on a helper thread. */
+export class WebCryptoSealer implements RecordSealer {
+  readonly sync = false;
+  readonly #key: CryptoKey;
+  #next = 0;
+
+  constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  get count(): number {
+    return this.#next;
+  }
+
+  async seal(type: number, body: Uint8Array): Promise<Uint8Array> {
+    if (this.#next >= MAX_RECORDS) throw new Error("record counter exhausted");
+    const h = header(type, body.length);
+    const ct = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv: nonceFor(this.#next++), additionalData: h as Uint8Array<ArrayBuffer> },
+      this.#key,
+      body as Uint8Array<ArrayBuffer>,
+    );
+    const out = new Uint8Array(RECORD_HEADER_SIZE + ct.byteLength);
+    out.set(h);
+    out.set(new Uint8Array(ct), RECORD_HEADER_SIZE);
+    return out;
+  }
+
+  dispose(): void {}
+}
+
+/** WebCrypto: each record is decrypted on a helper thread. */
+export class WebCryptoOpener implements RecordOpener {
+  readonly sync = false;
+  readonly #key: CryptoKey;
+  #next = 0;
+
+  constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  get count(): number {
+    return this.#next;
+  }
+
+  async open(header: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null> {
+    if (this.#next >= MAX_RECORDS) return null;
+    const iv = nonceFor(this.#next++);
+    try {
+      const body = await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv, additionalData: header as Uint8Array<ArrayBuffer> },
+        this.#key,
+        ciphertext as Uint8Array<ArrayBuffer>,
+      );
+      return new Uint8Array(body);
+    } catch {
+      return null;
+    }
+  }
+
+  dispose(): void {}
+}
+
+/** OpenSSL: records are sealed synchronously into one reused buffer. */
+export class OpensslSealer implements RecordSealer {
+  readonly sync = true;
+  readonly #gcm: OpensslGcm;
+  readonly #iv = new Uint8Array(12);
+  #out = new Uint8Array(64 * 1024);
+  #next = 0;
+
+  constructor(gcm: OpensslGcm) {
+    this.#gcm = gcm;
+  }
+
+  get count(): number {
+    return this.#next;
+  }
+
+  seal(type: number, body: Uint8Array): Uint8Array {
+    const size = RECORD_HEADER_SIZE + body.length + TAG_SIZE;
+    if (this.#out.length < size) this.#out = new Uint8Array(Math.max(size, this.#out.length * 2));
+    return this.#out.subarray(0, this.sealInto(type, body, this.#out, 0));
+  }
+
+  sealInto(type: number, body: Uint8Array, out: Uint8Array, at: number): number {
+    if (this.#next >= MAX_RECORDS) throw new Error("record counter exhausted");
+    const size = RECORD_HEADER_SIZE + body.length + TAG_SIZE;
+    const h = header(type, body.length, out.subarray(at, at + RECORD_HEADER_SIZE));
+    const ct = out.subarray(at + RECORD_HEADER_SIZE, at + size);
+    if (!this.#gcm.seal(nonceFor(this.#next++, this.#iv), h, body, ct)) {
+      throw new Error("AES-GCM encryption failed");
+    }
+    return size;
+  }
+
+  dispose(): void {
+    this.#gcm.free();
+  }
+}
+
+/** OpenSSL: records are opened synchronously into one reused buffer. */
+export class OpensslOpener implements RecordOpener {
+  readonly sync = true;
+  readonly #gcm: OpensslGcm;
+  readonly #iv = new Uint8Array(12);
+  #out = new Uint8Array(64 * 1024);
+  #next = 0;
+
+  constructor(gcm: OpensslGcm) {
+    this.#gcm = gcm;
+  }
+
+  get count(): number {
+    return this.#next;
+  }
+
+  open(header: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
+    if (this.#next >= MAX_RECORDS || ciphertext.length < TAG_SIZE) return null;
+    const n = ciphertext.length - TAG_SIZE;
+    if (this.#out.length < n) this.#out = new Uint8Array(Math.max(n, this.#out.length * 2));
+    const body = this.#out.subarray(0, n);
+    return this.#gcm.open(nonceFor(this.#next++, this.#iv), header, ciphertext, body) ? body : null;
+  }
+
+  dispose(): void {
+    this.#gcm.free();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Pre-shared cable keys: 32 random bytes kept in a file as 64 hex digits
+ * (so they survive copy and paste), made by `vde cable keygen FILE` with mode
+ * 0600. The key id, a short hash of the key, names a key in logs and lets a
+ * listener tell "wrong key" from other failures; it reveals nothing usable
+ * about the key itself.
+ */
+import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
+
+/** Bytes of a cable key. */
+export const KEY_SIZE = 32;
+
+/** A loaded pre-shared key. */
+export interface CableKey {
+  /** The secret. */
+  readonly bytes: Uint8Array;
+  /** First KEY_ID_SIZE bytes of SHA-256("vde cable key id" | key). */
+  readonly id: Uint8Array;
+  /** The id in hex, as logs show it. */
+  readonly idHex: string;
+  /** Where it came from, for messages. */
+  readonly source: string;
+}
+
+/** Thrown for a key file that is missing or malformed; the message is one line. */
+export class KeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyError";
+  }
+}
+
+/** Makes a CableKey from raw bytes. */
+export async function keyFromBytes(bytes: Uint8Array, source = "memory"): Promise<CableKey> {
+  if (bytes.length !== KEY_SIZE) throw new KeyError(`a cable key has ${KEY_SIZE} bytes, got ${bytes.length}`);
+  const label = new TextEncoder().encode("vde cable key id");
+  const input = new Uint8Array(label.length + bytes.length);
+  input.set(label);
+  input.set(bytes, label.length);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", input));
+  const id = digest.slice(0, KEY_ID_SIZE);
+  return { bytes: bytes.slice(), id, idHex: hex(id), source };
+}
+
+/** Parses a key file's text: 64 hex digits, blanks around them allowed. */
+export function parseKeyText(text: string): Uint8Array | null {
+  const t = text.trim();
+  if (!/^[0-9a-fA-F]{64}$/.test(t)) return null;
+  const out = new Uint8Array(KEY_SIZE);
+  for (let i = 0; i < KEY_SIZE; i++) out[i] = parseInt(t.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/**
+ * Loads the key in `path`.
+ *
+ * @param warn told when the file is readable by group or others
+ * @throws KeyError when the file is missing or does not hold a key
+ */
+export async function loadKey(path: string, warn: (message: string) => void = () => {}): Promise<CableKey> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    throw new KeyError(`cannot read key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const bytes = parseKeyText(text);
+  if (bytes === null) {
+    throw new KeyError(`key file ${path} must hold 64 hex digits (make one with: vde cable keygen FILE)`);
+  }
+  try {
+    const mode = (await Deno.stat(path)).mode;
+    if (mode !== null && (mode & 0o077) !== 0) {
+      warn(`key file ${path} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+    }
+  } catch { /* stat raced with a removal: the key is loaded already */ }
+  return await keyFromBytes(bytes, path);
+}
+
+/**
+ * Writes a new random key to `path` with mode 0600.
+ *
+ * @param overwrite replace an existing file (otherwise it is an error)
+ * @returns the new key
+ */
+export async function generateKeyFile(path: string, overwrite = false): Promise<CableKey> {
+  const bytes = crypto.getRandomValues(new Uint8Array(KEY_SIZE));
+  try {
+    if (overwrite) await Deno.remove(path).catch(() => {});
+    await Deno.writeTextFile(path, `${hex(bytes)}\n`, { createNew: true, mode: 0o600 });
+    // mode applies only through the umask; make sure of 0600.
+    await Deno.chmod(path, 0o600);
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new KeyError(`${path} exists already (use --force to replace it)`);
+    }
+    throw new KeyError(`cannot write key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return await keyFromBytes(bytes, path);
+}

@@ -1,0 +1,221 @@
+/**
+ * `vde cable listen|connect|keygen`: ad-hoc cables between hosts. One
+ * command on each host and their switches are one LAN:
+ *
+ * ```
+ * hostA$ vde cable keygen lab.key            # copy lab.key to hostB
+ * hostA$ vde cable listen 5000 --sock /tmp/net --key lab.key
+ * hostB$ vde cable connect hostA:5000 --sock /tmp/net --key lab.key
+ * ```
+ *
+ * Every cable is authenticated and encrypted with the key (src/cable/);
+ * `--insecure` makes a plain one instead. A listener takes many cables, each
+ * on its own port of the local switch; a connecting cable reconnects with
+ * back-off and gets its old port back.
+ */
+import type { Command } from "commander";
+import "../link/schemes.ts";
+import { generateKeyFile } from "../cable/key.ts";
+import type { Link } from "../link/link.ts";
+import { plug } from "../link/plug.ts";
+import { openLink } from "../link/registry.ts";
+import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
+import { log } from "../log.ts";
+import type { Switch } from "../switch/switch.ts";
+import { type Subcommand, UsageError } from "./main.ts";
+
+interface CableFlags {
+  sock: string;
+  key?: string;
+  insecure?: boolean;
+  session?: string;
+  retry?: string;
+  once?: boolean;
+  grace?: string;
+}
+
+function secondsFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value)) {
+    throw new UsageError(`${name} must be a number of seconds, got "${value}"`);
+  }
+  return Math.round(Number(value) * 1000);
+}
+
+/** Builds the tcp:// VNL the flags describe and checks it. */
+function cableVnl(address: string, flags: CableFlags, listen: boolean): TcpVnl {
+  if (flags.key === undefined && !flags.insecure) {
+    throw new UsageError("give --key FILE (make one with: vde cable keygen FILE) or --insecure");
+  }
+  if (flags.key !== undefined && flags.insecure) {
+    throw new UsageError("--key and --insecure exclude each other");
+  }
+  // A bare port listens everywhere; "ADDR:PORT" and "[v6]:PORT" as written.
+  const addr = listen && /^\d+$/.test(address) ? `:${address}` : address;
+  let v: TcpVnl;
+  try {
+    v = parseTcpVnl(listen ? `${addr}/listen` : addr);
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/^tcp:\/\/ /, ""));
+  }
+  v.keyFile = flags.key;
+  v.insecure = flags.insecure ?? false;
+  v.session = flags.session;
+  v.retryMaxMs = secondsFlag(flags.retry, "--retry");
+  v.graceMs = secondsFlag(flags.grace, "--grace");
+  v.once = flags.once ?? false;
+  return v;
+}
+
+/** The switch port a vde:// link holds, read from its description ("vde DIR (003.7)"), or 0. */
+export function portOfLink(link: Link): number {
+  const m = link.description.match(/\((\d+)\.\d+\)$/);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Resolves on SIGINT or SIGTERM; the returned function removes the listeners. */
+function untilSignal(): { stopped: Promise<string>; remove: () => void } {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = sigs.map((s) => [s, () => resolve(s)] as const);
+  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+  return { stopped: promise, remove: () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h)) };
+}
+
+async function listen(address: string, flags: CableFlags): Promise<void> {
+  const v = cableVnl(address, flags, true);
+  const signals = untilSignal();
+  const listener = await startCableListener(v, async (session, remote) => {
+    const local = await openLink(flags.sock, { description: `cable from ${remote}` });
+    plug(session, local);
+    return portOfLink(local);
+  }).catch((err) => {
+    signals.remove();
+    throw new UsageError(`cannot listen on ${address}: ${(err as Error).message}`);
+  });
+  try {
+    log("vde cable", `${await signals.stopped}: closing ${listener.sessions.length} cable(s)`);
+  } finally {
+    signals.remove();
+    listener.close();
+  }
+}
+
+async function connect(address: string, flags: CableFlags): Promise<void> {
+  const v = cableVnl(address, flags, false);
+  let local: Link;
+  try {
+    local = await openLink(flags.sock, { description: `cable to ${address}` });
+  } catch (err) {
+    throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
+  }
+  const signals = untilSignal();
+  try {
+    const client = await openCableClient(v, { localName: flags.sock, localPort: () => portOfLink(local) });
+    const reason = await Promise.race([plug(local, client), signals.stopped]);
+    local.close();
+    client.close();
+    log("vde cable", `cable to ${address} ended: ${reason}`);
+    if (flags.once && client.failures > 0) throw new UsageError(`cable to ${address} failed: ${reason}`);
+  } catch (err) {
+    local.close();
+    throw err;
+  } finally {
+    signals.remove();
+  }
+}
+
+/** Registers `vde cable`. */
+export const cableCommand: Subcommand = (program: Command) => {
+  const cable = program.command("cable")
+    .description("authenticated, encrypted TCP cables between switches on different hosts");
+  const common = (c: Command) =>
+    c.requiredOption("-s, --sock <vnl>", "the local switch: its directory (or any VNL)")
+      .option("-k, --key <file>", "pre-shared key file (vde cable keygen)")
+      .option("--insecure", "a plain cable: no authentication, no encryption (trusted networks only)");
+  common(
+    cable.command("listen")
+      .description("accept cables on [ADDR:]PORT; each one becomes its own port of the local switch")
+      .argument(
+        "<[addr:]port>",
+        "port to listen on, optionally with an address (default every IPv4 address)",
+      ),
+  )
+    .option("--grace <secs>", "how long a lost cable keeps its port waiting for its reconnection", "60")
+    .action((address: string, flags: CableFlags) => listen(address, flags));
+  common(
+    cable.command("connect")
+      .description("connect the local switch to a listener; reconnects with back-off and keeps its port")
+      .argument("<host:port>", "the listener"),
+  )
+    .option(
+      "--session <name>",
+      "name this cable: several cables from one host to one listener need different names; " +
+        "a named cable keeps its port when it reaches the listener at another address",
+    )
+    .option("--retry <secs>", "longest wait between reconnection attempts", "5")
+    .option("--once", "exit when the connection fails or ends instead of reconnecting")
+    .action((address: string, flags: CableFlags) => connect(address, flags));
+  cable.command("keygen")
+    .description("write a new random key (mode 0600) for both ends of a cable")
+    .argument("<file>", "where to write it")
+    .option("-f, --force", "replace an existing file")
+    .action(async (file: string, o: { force?: boolean }) => {
+      try {
+        const key = await generateKeyFile(file, o.force ?? false);
+        console.log(`key ${key.idHex} written to ${file}; copy it to the other host (keep it secret)`);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    });
+};
+
+/**
+ * Puts the cables `vnls` on ports of `sw` for `vde switch --cable`: a
+ * listening `tcp://` VNL serves many cables, each on its own port; any other
+ * VNL (a connecting `tcp://`, `udp://`, `vxlan://`, `cmd://`, ...) is one
+ * port. Pushes what must be undone at exit onto `undo`.
+ *
+ * @throws UsageError when a VNL cannot be opened
+ */
+export async function attachCables(
+  sw: Switch,
+  vnls: string[],
+  o: { dir: string; keyFile?: string },
+  undo: (() => void)[],
+): Promise<void> {
+  for (const vnl of vnls) {
+    try {
+      if (vnl.startsWith("tcp://")) {
+        const v = parseTcpVnl(vnl.slice("tcp://".length));
+        if (v.listen) {
+          const listener = await startCableListener(
+            v,
+            (session) => sw.portOfEndpoint(sw.attach(session).id),
+            {
+              keyFile: o.keyFile,
+            },
+          );
+          undo.push(() => listener.close());
+          continue;
+        }
+        const local: { port?: number } = {};
+        const client = await openCableClient(v, {
+          keyFile: o.keyFile,
+          localName: o.dir,
+          localPort: () => local.port,
+        });
+        undo.push(() => client.close());
+        local.port = sw.portOfEndpoint(sw.attach(client).id);
+        log("vde switch", `cable ${vnl} on port ${local.port}`);
+        continue;
+      }
+      const link = await openLink(vnl, { description: `vde switch ${o.dir}` });
+      undo.push(() => link.close());
+      const ep = sw.attach(link);
+      log("vde switch", `cable ${vnl} on port ${sw.portOfEndpoint(ep.id)}`);
+    } catch (err) {
+      throw new UsageError(`--cable ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

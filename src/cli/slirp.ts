@@ -1,0 +1,114 @@
+/**
+ * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
+ * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
+ */
+import type { Command } from "commander";
+import { openVdeLink } from "../link/vde_link.ts";
+import { openSlirpLink } from "../link/slirp_link.ts";
+import { plug } from "../link/plug.ts";
+import { poller } from "../io/poller.ts";
+import { log } from "../log.ts";
+import {
+  ConfigError,
+  parseDnsUpstream,
+  parseForward,
+  parseMtu,
+  parseSlirpOptions,
+  type SlirpConfig,
+} from "../slirp/config.ts";
+import { type Subcommand, UsageError } from "./main.ts";
+
+/** Parsed flags of `vde slirp`. */
+export interface SlirpCliOptions {
+  sock: string;
+  forward?: string[];
+  hostLoopback?: boolean;
+  mtu?: string;
+  dnsUpstream?: string[];
+  options?: string;
+}
+
+/**
+ * The configuration the flags describe: vdeplug-style `--options` first,
+ * then the friendly flags on top.
+ *
+ * @throws UsageError with a one-line reason
+ */
+export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpConfig {
+  try {
+    const c = parseSlirpOptions(o.options === undefined ? "" : `/${o.options.replace(/^\/+/, "")}`);
+    if (o.hostLoopback === false) c.hostLoopback = false;
+    if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
+    if (o.dnsUpstream !== undefined && o.dnsUpstream.length > 0) {
+      c.dnsUpstream = o.dnsUpstream.map(parseDnsUpstream);
+    }
+    for (const f of o.forward ?? []) c.forwards.push(parseForward(f, c));
+    return c;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
+export async function runSlirp(o: SlirpCliOptions): Promise<void> {
+  const config = slirpConfigFromFlags(o);
+  const { promise: stopped, resolve } = Promise.withResolvers<string>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const handlers = signals.map((sig) => {
+    const h = () => resolve(sig);
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+  try {
+    const slirp = await openSlirpLink(config).catch((err) => {
+      throw new UsageError((err as Error).message);
+    });
+    let sw;
+    try {
+      sw = await openVdeLink(o.sock, { description: "vde slirp:" });
+    } catch (err) {
+      slirp.close();
+      throw new UsageError((err as Error).message);
+    }
+    log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
+    const ended = plug(sw, slirp);
+    const reason = await Promise.race([ended, stopped]);
+    log("vde slirp", `${reason}, exiting`);
+    sw.close();
+    slirp.close();
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    await poller().stop();
+  }
+}
+
+/** Registers `vde slirp`. */
+export const slirpCommand: Subcommand = (program: Command) => {
+  program.command("slirp")
+    .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
+    .requiredOption("-s, --sock <dir>", "socket directory of the switch")
+    .option(
+      "-f, --forward <spec>",
+      "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
+      collect,
+      [],
+    )
+    .option("--no-host-loopback", "do not take traffic for the gateway address to the host's loopback")
+    .option("--mtu <n>", "MTU announced to the guest and used by the stack (default 1500)")
+    .option(
+      "--dns-upstream <addr>",
+      "DNS server to forward to, ADDR[:PORT] (repeatable; default /etc/resolv.conf)",
+      collect,
+      [],
+    )
+    .option(
+      "-o, --options <opts>",
+      "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
+    )
+    .action((opts: SlirpCliOptions) => runSlirp(opts));
+};

@@ -1,0 +1,395 @@
+/**
+ * `vde wirefilter [VNL_A VNL_B] [options]`: an impaired wire (loss, delay,
+ * duplication, bandwidth, noise, MTU, reordering) between two VNLs, with
+ * wirefilter's option names and value syntax (spec 7).
+ *
+ * Modes, as wirefilter's:
+ * - Two VNLs (or `-v A:B`, wirefilter's `--vde-plug`): the filter opens
+ *   both; L->R is A to B. Unless one side is `-` (stdin/stdout) or it runs
+ *   as a daemon, stdin is a console with wirefilter's commands.
+ * - No VNL: a stream filter in a dpipe (`dpipe vde_plug A = vde wirefilter
+ *   -d 50 = vde_plug B`): frames in VDE's stream framing, L->R from stdin to
+ *   the fd named by ALTERNATE_STDOUT, R->L from ALTERNATE_STDIN to stdout.
+ *   Without those variables it is one-way, stdin to stdout.
+ * When either side ends, frames already on the wire towards the other side
+ * are still delivered (bounded wait), then the program exits.
+ */
+import type { Command } from "commander";
+import "../link/schemes.ts";
+import type { Link } from "../link/link.ts";
+import { openLink } from "../link/registry.ts";
+import { StreamLink } from "../link/stream_link.ts";
+import { dropsOf, WireLink } from "../link/wire_link.ts";
+import { MgmtServer } from "../console/mgmt_server.ts";
+import { runStartupScript } from "../console/script.ts";
+import { UnixDgramSocket } from "../io/unix_dgram.ts";
+import { poller } from "../io/poller.ts";
+import { log } from "../log.ts";
+import { parseOctalMode } from "../vde/permissions.ts";
+import { MAX_FRAME_IN } from "../wire/stream_framing.ts";
+import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
+import { isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
+import {
+  WIREFILTER_GREETING,
+  WIREFILTER_PROMPT,
+  wirefilterCommands,
+  WirefilterContext,
+} from "../wirefilter/commands.ts";
+import { type RunningConsole, startWirefilterConsole } from "../wirefilter/console.ts";
+import { daemonize, isDaemonChild } from "./daemon.ts";
+import { type Subcommand, UsageError } from "./main.ts";
+
+const COMPONENT = "vde wirefilter";
+
+/** How long frames still on the wire may take to arrive once one side has ended. */
+const DRAIN_MS = 30_000;
+/** How long the last bytes may take to leave on a stream once the wire is empty. */
+const FLUSH_MS = 5_000;
+
+/** Parsed options of `vde wirefilter`. */
+export interface WirefilterOptions {
+  /** Value settings in command-line order. */
+  settings: [ParamName, WireSetting][];
+  nofifo?: boolean;
+  rcfile?: string;
+  mgmt?: string;
+  mgmtmode?: string;
+  vdePlug?: string;
+  daemon?: boolean;
+  pidfile?: string;
+  blink?: string;
+  blinkid?: string;
+  seed?: string;
+}
+
+/** Splits wirefilter's `-v L:R` at the colon that separates two VNLs (not the one of `scheme://`). */
+export function splitVdePlug(text: string): [string, string] {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === ":" && !text.startsWith("//", i + 1)) {
+      const left = text.slice(0, i);
+      const right = text.slice(i + 1);
+      if (left !== "" && right !== "") return [left, right];
+    }
+  }
+  throw new UsageError(`--vde-plug expects LEFT:RIGHT (two VNLs), got "${text}"`);
+}
+
+/** Parses one value option, as a UsageError when it has no number. */
+export function parseValueOption(option: string, text: string): WireSetting {
+  const v = parseWireValue(text);
+  if (isValueError(v)) throw new UsageError(`--${option}: ${v.error}`);
+  return v;
+}
+
+/** A byte sink on a file that knows whether a write is in flight (to flush before exit). */
+class TrackedSink {
+  inFlight = 0;
+  constructor(readonly file: { write(p: Uint8Array): Promise<number> }) {}
+  async write(p: Uint8Array): Promise<number> {
+    this.inFlight++;
+    try {
+      return await this.file.write(p);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+/** A stream side of the dpipe mode, with what it takes to flush it. */
+interface StreamSide {
+  link: StreamLink;
+  sink: TrackedSink;
+}
+
+function openFd(fd: number, mode: "read" | "write"): Deno.FsFile {
+  const opts = mode === "read" ? { read: true } : { write: true };
+  for (const path of [`/proc/self/fd/${fd}`, `/dev/fd/${fd}`]) {
+    try {
+      return Deno.openSync(path, opts);
+    } catch { /* try the next spelling */ }
+  }
+  throw new UsageError(`cannot open fd ${fd} (from ALTERNATE_${mode === "read" ? "STDIN" : "STDOUT"})`);
+}
+
+function fdFromEnv(name: string): number | undefined {
+  const v = Deno.env.get(name);
+  if (v === undefined || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name} must be a file descriptor number, got "${v}"`);
+  return Number(v);
+}
+
+/** Never yields a byte: the source of a side that only writes. */
+const silent = { read: () => new Promise<number | null>(() => {}) };
+
+/** The two sides of the stream (dpipe) mode; the right one is write-only when one-way. */
+function openStreamSides(): { left: StreamSide; right: StreamSide; bidirectional: boolean } {
+  const altIn = fdFromEnv("ALTERNATE_STDIN");
+  const altOut = fdFromEnv("ALTERNATE_STDOUT");
+  const leftSink = new TrackedSink(Deno.stdout);
+  const left = new StreamLink("stdin/stdout", Deno.stdin, leftSink, {
+    maxFrameIn: MAX_FRAME_IN,
+    release: () => {
+      try {
+        Deno.stdin.close();
+      } catch { /* closed */ }
+    },
+  });
+  if (altIn !== undefined && altOut !== undefined) {
+    const input = openFd(altIn, "read");
+    const output = openFd(altOut, "write");
+    const sink = new TrackedSink(output);
+    const right = new StreamLink(`fds ${altIn}/${altOut}`, input, sink, {
+      maxFrameIn: MAX_FRAME_IN,
+      release: () => {
+        for (const f of [input, output]) {
+          try {
+            f.close();
+          } catch { /* closed */ }
+        }
+      },
+    });
+    return { left: { link: left, sink: leftSink }, right: { link: right, sink }, bidirectional: true };
+  }
+  const sink = new TrackedSink(Deno.stdout);
+  const right = new StreamLink("stdout", silent, sink, { maxFrameIn: MAX_FRAME_IN });
+  return { left: { link: left, sink: leftSink }, right: { link: right, sink }, bidirectional: false };
+}
+
+/** Waits until a stream side has written everything it was given (bounded). */
+async function flushed(side: StreamSide | undefined, timeoutMs: number): Promise<void> {
+  if (side === undefined) return;
+  const deadline = Date.now() + timeoutMs;
+  while ((side.link.pendingBytes > 0 || side.sink.inFlight > 0) && !side.link.isClosed) {
+    if (Date.now() >= deadline) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function summary(c: DirectionCounters): string {
+  return `${c.framesIn} in, ${c.framesOut} out, ${dropsOf(c)} dropped, ${c.dupCopies} duplicated, ` +
+    `${c.delayed} delayed, ${c.reordered} reordered, ${c.noiseFrames} damaged`;
+}
+
+function writePidfile(path: string): void {
+  try {
+    Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) throw new UsageError(`pid file ${path} already exists`);
+    throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Runs the filter until a side ends, a signal, or `shutdown`. */
+export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promise<void> {
+  if (o.vdePlug !== undefined) {
+    if (vnls.length > 0) {
+      throw new UsageError("give the two VNLs either as arguments or with --vde-plug, not both");
+    }
+    vnls = splitVdePlug(o.vdePlug);
+  }
+  if (vnls.length === 1 || vnls.length > 2) {
+    throw new UsageError(
+      `expected two VNLs (use - for stdin/stdout), or none to filter a dpipe stream; got ${vnls.length}`,
+    );
+  }
+  const streamMode = vnls.length === 0;
+  let seed: number | undefined;
+  if (o.seed !== undefined) {
+    if (!/^\d{1,10}$/.test(o.seed) || Number(o.seed) > 0xffffffff) {
+      throw new UsageError(`--seed must be a whole number below 2^32, got "${o.seed}"`);
+    }
+    seed = Number(o.seed);
+  }
+  const mgmtMode = o.mgmtmode === undefined ? 0o700 : parseOctalMode(o.mgmtmode, "--mgmtmode");
+  if (o.daemon) {
+    if (streamMode) {
+      throw new UsageError("--daemon needs two VNLs: in a dpipe stdin and stdout carry the frames");
+    }
+    if (o.mgmt === undefined) throw new UsageError("--daemon needs --mgmt (the socket that tells it is up)");
+    if (!isDaemonChild()) {
+      await daemonize(o.mgmt);
+      return;
+    }
+  }
+
+  const filter = new WireFilter({ seed });
+  for (const [param, setting] of o.settings) {
+    if (filter.set(param, setting) !== "ok") {
+      throw new UsageError(
+        `--${param}: Markov node ${setting.node} does not exist (set nodes on the console)`,
+      );
+    }
+  }
+  filter.fifo = !o.nofifo;
+
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const handlers = signals.map((sig) => {
+    const h = () => stop(sig);
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+  const undo: (() => void)[] = [() => {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  }];
+  try {
+    let left: Link;
+    let right: Link;
+    let sides: { left: StreamSide; right: StreamSide; bidirectional: boolean } | undefined;
+    if (streamMode) {
+      sides = openStreamSides();
+      left = sides.left.link;
+      right = sides.right.link;
+      undo.push(() => left.close("wirefilter stopped"));
+    } else {
+      left = await openSide(vnls[0]!);
+      undo.push(() => left.close("wirefilter stopped"));
+      right = await openSide(vnls[1]!);
+    }
+    const bidirectional = sides?.bidirectional ?? true;
+    const ctx = new WirefilterContext(filter, { bidirectional, shutdown: stop });
+    const commands = wirefilterCommands(ctx);
+    // Frames already on the wire towards the side still open are delivered when the other ends.
+    const wire = new WireLink(right, filter, { lingerMs: DRAIN_MS });
+    undo.push(() => wire.close("wirefilter stopped"));
+    if (o.rcfile !== undefined) {
+      try {
+        await runStartupScript(o.rcfile, commands, (m) => log(COMPONENT, m));
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+    }
+    if (o.blink !== undefined) {
+      const sock = UnixDgramSocket.create();
+      try {
+        sock.connect(o.blink);
+      } catch (err) {
+        sock.close(false);
+        throw new UsageError(`cannot send to the blink socket ${o.blink}: ${(err as Error).message}`);
+      }
+      undo.push(() => sock.close(false));
+      const id = o.blinkid ?? String(Deno.pid).padStart(6, "0");
+      const names = bidirectional ? ["LR", "RL"] : ["--", "--"];
+      const encoder = new TextEncoder();
+      filter.onEmit = (dir, length) => void sock.send(encoder.encode(`${id} ${names[dir]} ${length + 2}\n`));
+    }
+    left.onFrame = (frame) => wire.send(frame);
+    wire.onFrame = (frame) => left.send(frame);
+    if (o.mgmt !== undefined) {
+      let mgmt: MgmtServer;
+      try {
+        mgmt = await MgmtServer.start(commands, ctx, {
+          path: o.mgmt,
+          mode: mgmtMode,
+          greeting: WIREFILTER_GREETING,
+          prompt: WIREFILTER_PROMPT,
+          log: (m) => log(COMPONENT, m),
+        });
+      } catch (err) {
+        throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
+      }
+      undo.push(() => mgmt.close());
+    }
+    if (o.pidfile !== undefined) {
+      const pidfile = o.pidfile;
+      writePidfile(pidfile);
+      undo.push(() => Deno.removeSync(pidfile));
+    }
+    const usesStdio = streamMode || vnls.includes("-");
+    if (!usesStdio && !o.daemon) {
+      const console: RunningConsole = startWirefilterConsole(ctx, commands);
+      undo.push(() => console.close());
+    }
+    log(
+      COMPONENT,
+      `${bidirectional ? "bidirectional" : "one-way"} filter L=${left.description} R=${right.description}, ` +
+        `seed ${filter.seed}`,
+    );
+    const ended = await Promise.race([
+      stopped.then((reason) => ({ reason, side: "none" as const })),
+      left.closed.then((reason) => ({ reason: `left side ended: ${reason}`, side: "left" as const })),
+      wire.closed.then((reason) => ({ reason: `right side ended: ${reason}`, side: "right" as const })),
+    ]);
+    // Frames already on the wire towards the side still open are delivered first (the wire
+    // lingers by itself when its right side ends).
+    if (ended.side === "left") {
+      await Promise.race([wire.drain(LR, DRAIN_MS), stopped]);
+      await flushed(sides?.right, FLUSH_MS);
+    } else if (ended.side === "right") {
+      await flushed(sides?.left, FLUSH_MS);
+    }
+    log(
+      COMPONENT,
+      `${ended.reason}; L->R ${summary(filter.counters[LR])}; R->L ${summary(filter.counters[RL])}`,
+    );
+  } finally {
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch { /* keep cleaning up */ }
+    }
+    filter.close();
+    if (!streamMode) await poller().stop();
+  }
+}
+
+async function openSide(vnl: string): Promise<Link> {
+  try {
+    return await openLink(vnl, { description: "vde wirefilter" });
+  } catch (err) {
+    throw new UsageError(`cannot open ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Registers `vde wirefilter`. */
+export const wirefilterCommand: Subcommand = (program: Command) => {
+  const settings: [ParamName, WireSetting][] = [];
+  const value = (option: string, param: ParamName) => (text: string) => {
+    settings.push([param, parseValueOption(option, text)]);
+    return text;
+  };
+  const syntax = "[LR|RL]VALUE[+DELTA][K|M|G][U|N]";
+  program
+    .command("wirefilter")
+    .description(
+      "an impaired wire between two VNLs (or, with none, a filter inside a dpipe): " +
+        "loss, delay, dup, bandwidth, noise, MTU, reordering, as vde2's wirefilter",
+    )
+    .argument("[vnls...]", "left and right VNL (L->R is left to right); none: stdin/ALTERNATE fds of a dpipe")
+    .option("-l, --loss <value>", `loss percentage (${syntax})`, value("loss", "loss"))
+    .option(
+      "-L, --lostburst <value>",
+      "mean length of loss bursts (Gilbert model)",
+      value("lostburst", "lostburst"),
+    )
+    .option("-d, --delay <value>", "extra delay, ms (e.g. 50+10 or 50+10N)", value("delay", "delay"))
+    .option("-D, --dup <value>", "duplication percentage", value("dup", "dup"))
+    .option(
+      "-b, --band <value>",
+      "bottleneck bandwidth, bytes/s (K, M, G: 2^10, 2^20, 2^30)",
+      value("band", "band"),
+    )
+    .option("--bandwidth <value>", "same as --band", value("bandwidth", "band"))
+    .option("-s, --speed <value>", "interface speed, bytes/s", value("speed", "speed"))
+    .option("-c, --capacity <value>", "channel buffer, bytes", value("capacity", "capacity"))
+    .option("--chanbufsize <value>", "same as --capacity", value("chanbufsize", "capacity"))
+    .option("-n, --noise <value>", "damaged bits per megabyte", value("noise", "noise"))
+    .option(
+      "-m, --mtu <value>",
+      "drop frames longer than this (frame length + 2, as wirefilter)",
+      value("mtu", "mtu"),
+    )
+    .option("-N, --nofifo", "allow reordering")
+    .option("-f, --rcfile <file>", "run console commands from FILE at startup")
+    .option("-M, --mgmt <path>", "management socket (unixterm, vdeterm, vde term)")
+    .option("--mgmtmode <octal>", "mode of the management socket (default 700)")
+    .option("-v, --vde-plug <left:right>", "the two VNLs as one argument, as wirefilter's -v")
+    .option("--seed <n>", "seed every random choice, so a run can be repeated")
+    .option("--daemon", "run in the background (needs --mgmt)")
+    .option("--pidfile <file>", "write the pid here (the file must not exist)")
+    .option("--blink <path>", "send a datagram `ID DIR SIZE` to this unix socket for every frame out")
+    .option("--blinkid <id>", "the ID of --blink datagrams (default the pid)")
+    .action((vnls: string[], flags: Omit<WirefilterOptions, "settings">) =>
+      runWirefilter(vnls, { ...flags, settings })
+    );
+};

@@ -1,0 +1,208 @@
+/**
+ * `slirp://[/options]`: a user-mode TCP/IP stack as a Link, so a virtual LAN
+ * reaches the host's network without root (spec section 8.1 for the
+ * options).
+ *
+ * Theory of operation: frames sent to the link go into the stack
+ * synchronously; frames the stack makes come out of `onFrame`. A frame sent
+ * while the stack is still busy with another (a switch that floods the
+ * stack's own output back into it) is copied into a small queue and taken
+ * right after, so the stack is never re-entered. The stack's timers run on
+ * one Deno timer, re-armed only when its deadline moves earlier, after
+ * every frame and after every round of the shared poller (where the host
+ * sockets' events arrive).
+ */
+import { BaseLink } from "./link.ts";
+import { registerScheme } from "./registry.ts";
+import { poller } from "../io/poller.ts";
+import { log } from "../log.ts";
+import {
+  ConfigError,
+  describeConfig,
+  type DnsUpstream,
+  parseSlirpOptions,
+  resolversFrom,
+  type SlirpConfig,
+} from "../slirp/config.ts";
+import { FfiHostNet, type HostNet, pingSocketsAllowed } from "../slirp/host_net.ts";
+import { SlirpStack } from "../slirp/stack.ts";
+import { type StartedTcp, startTcpEngine } from "../slirp/tcp_glue.ts";
+import { createRefusingTcpEngine } from "../slirp/tcp_stub.ts";
+
+/** Frames queued while the stack is busy before new ones are dropped. */
+const REENTRY_QUEUE = 256;
+
+/** Options of `openSlirpLink` beyond the configuration. */
+export interface SlirpLinkOptions {
+  /** Host sockets; the real ones by default. */
+  hostNet?: HostNet;
+  /** Log lines; `vde slirp: ...` on the log by default. */
+  log?: (message: string) => void;
+  /** Where the host's resolvers are listed (default /etc/resolv.conf). */
+  resolvConf?: string;
+  /** Refuse TCP even when the engine exists (tests of the core). */
+  noTcp?: boolean;
+  /** UDP flow idle timeout. */
+  udpIdleMs?: number;
+}
+
+/** The slirp stack as one end of a wire. */
+export class SlirpLink extends BaseLink {
+  readonly stack: SlirpStack;
+  #busy = false;
+  readonly #queue: Uint8Array[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #deadline = Infinity;
+  #kickPending = false;
+  readonly #unhook: () => void;
+
+  constructor(build: (output: (frame: Uint8Array) => void, kick: () => void) => SlirpStack) {
+    super("slirp");
+    this.stack = build((frame) => this.deliver(frame), () => this.#kick());
+    this.#unhook = poller().afterRound(() => this.#schedule());
+    this.#schedule();
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.isClosed) {
+      this.stats.dropsOut++;
+      return;
+    }
+    this.stats.framesOut++;
+    this.stats.bytesOut += frame.length;
+    if (this.#busy) {
+      if (this.#queue.length >= REENTRY_QUEUE) this.stats.dropsOut++;
+      else this.#queue.push(frame.slice());
+      return;
+    }
+    this.#busy = true;
+    try {
+      this.stack.input(frame);
+      while (this.#queue.length > 0) this.stack.input(this.#queue.shift()!);
+    } finally {
+      this.#busy = false;
+    }
+    this.#kick();
+  }
+
+  /** Once per batch (a microtask after the current run of frames): flush held ACKs, re-arm the timer. */
+  #kick(): void {
+    if (this.#kickPending) return;
+    this.#kickPending = true;
+    queueMicrotask(this.#afterBatch);
+  }
+
+  readonly #afterBatch = (): void => {
+    this.#kickPending = false;
+    if (this.isClosed) return;
+    try {
+      this.stack.flush();
+    } catch (err) {
+      log("vde slirp", `flush failed: ${err}`);
+    }
+    this.#schedule();
+  };
+
+  #schedule(): void {
+    if (this.isClosed) return;
+    const ms = this.stack.nextTimerMs();
+    if (!Number.isFinite(ms)) return;
+    const at = performance.now() + ms;
+    if (at >= this.#deadline - 0.5) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#deadline = at;
+    const timer = setTimeout(() => this.#fire(), Math.max(0, ms));
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#deadline = Infinity;
+    if (this.isClosed) return;
+    this.#busy = true;
+    try {
+      this.stack.poll();
+      while (this.#queue.length > 0) this.stack.input(this.#queue.shift()!);
+    } catch (err) {
+      log("vde slirp", `timer failed: ${err}`);
+    } finally {
+      this.#busy = false;
+    }
+    this.#schedule();
+  }
+
+  protected teardown(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#unhook();
+    this.stack.close();
+  }
+}
+
+function hostResolvers(path: string): DnsUpstream[] {
+  try {
+    return resolversFrom(Deno.readTextFileSync(path));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Opens a slirp link with the given configuration.
+ *
+ * @throws Error with a one-line reason (a forward's host port is taken, ...)
+ */
+export async function openSlirpLink(config: SlirpConfig, options: SlirpLinkOptions = {}): Promise<SlirpLink> {
+  const say = options.log ?? ((m: string) => log("vde slirp", m));
+  const hostNet = options.hostNet ?? new FfiHostNet();
+  const resolvers = config.dnsUpstream ?? hostResolvers(options.resolvConf ?? "/etc/resolv.conf");
+  const pingAllowed = { 4: pingSocketsAllowed(4), 6: pingSocketsAllowed(6) };
+  let tcp: StartedTcp | null = null;
+  let stackRef: SlirpStack | null = null;
+  const link = new SlirpLink((output, kick) => {
+    const stack = new SlirpStack({
+      config,
+      output,
+      hostNet,
+      log: say,
+      resolvers,
+      pingAllowed,
+      udpIdleMs: options.udpIdleMs,
+      kick,
+      tcp: (core) => {
+        if (options.noTcp) return createRefusingTcpEngine(core);
+        tcp = startTcpEngine(core, config, resolvers, (f) => stackRef?.guestAddress(f) ?? null);
+        return tcp.engine;
+      },
+    });
+    stackRef = stack;
+    return stack;
+  });
+  const started = tcp as StartedTcp | null;
+  if (started !== null) {
+    try {
+      for (const f of link.stack.attachTcpForwards(started.control)) await started.control.addForward(f);
+    } catch (err) {
+      link.close("a forward failed");
+      throw err;
+    }
+  } else if (config.forwards.some((f) => f.proto === "tcp")) {
+    link.close("no TCP engine");
+    throw new ConfigError("TCP forwards need the TCP engine, which is off");
+  }
+  if (config.verbose) { for (const line of describeConfig(config).split("\n")) say(line); }
+  if (config.v4 && !pingAllowed[4]) {
+    say(
+      "ICMP echo: the host does not allow unprivileged ICMP sockets (net.ipv4.ping_group_range), so only the gateway and DNS addresses answer pings",
+    );
+  }
+  if (resolvers.length === 0) say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped");
+  return link;
+}
+
+registerScheme("slirp", async (rest) => {
+  const config = parseSlirpOptions(rest);
+  return await openSlirpLink(config);
+});
+
+export type { SlirpConfig };

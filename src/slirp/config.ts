@@ -1,0 +1,577 @@
+/**
+ * Slirp configuration: libslirp's defaults, the vdeplug `slirp://` option
+ * names (spec section 8.1) and the forward syntax, checked into one
+ * validated {@link SlirpConfig}. Every mistake is a one-line `ConfigError`.
+ *
+ * Defaults: network 10.0.2.0/24, gateway 10.0.2.2, DNS 10.0.2.3, first
+ * DHCP lease 10.0.2.15; IPv6 prefix fd00::/64, gateway fd00::2, DNS
+ * fd00::3. Changing `addr=` moves the network and keeps the host parts of
+ * DHCP start and DNS, as vdeplug does; likewise `addr6=` for DNS6.
+ */
+import { formatIpv4, parseIpv4Address, prefixMask } from "../wire/ipv4.ts";
+import { formatIpv6, ipv6PrefixMatch, parseIpv6Address } from "../wire/ipv6.ts";
+import { encodeDnsName } from "../wire/dns.ts";
+
+/** A configuration mistake, said in one line. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** An inbound port forward: host address and port to a guest address and port. */
+export interface ForwardSpec {
+  proto: "tcp" | "udp";
+  /** 4 or 6: the family of both sides. */
+  family: 4 | 6;
+  /** Host address to listen on (4 or 16 bytes); undefined for the wildcard. */
+  hostAddr: Uint8Array | undefined;
+  hostPort: number;
+  /** Guest address (4 or 16 bytes); undefined for "the guest" (first lease, or the SLAAC address seen). */
+  guestAddr: Uint8Array | undefined;
+  guestPort: number;
+}
+
+/** A DNS server the stack forwards queries to. */
+export interface DnsUpstream {
+  family: 4 | 6;
+  addr: Uint8Array;
+  port: number;
+}
+
+/** The validated configuration of one slirp stack. */
+export interface SlirpConfig {
+  v4: boolean;
+  v6: boolean;
+  /** Network address, as a number. */
+  network: number;
+  prefixLength: number;
+  gateway: number;
+  dns: number;
+  dhcpStart: number;
+  dhcp: boolean;
+  prefix6: Uint8Array;
+  prefix6Length: number;
+  gateway6: Uint8Array;
+  dns6: Uint8Array;
+  hostname: string;
+  domain: string | undefined;
+  search: string[];
+  /** Link MTU the guest is told (DHCP, RA) and the stack sends. */
+  mtu: number;
+  /** Traffic to the gateway reaches the host's loopback. */
+  hostLoopback: boolean;
+  /** The guest reaches only the gateway, DNS and forwards. */
+  restricted: boolean;
+  /** Explicit DNS servers; undefined: the host's, from /etc/resolv.conf. */
+  dnsUpstream: DnsUpstream[] | undefined;
+  forwards: ForwardSpec[];
+  /** Print the configuration at start. */
+  verbose: boolean;
+}
+
+/** libslirp's default configuration. */
+export function defaultConfig(): SlirpConfig {
+  return {
+    v4: true,
+    v6: true,
+    network: 0x0a000200,
+    prefixLength: 24,
+    gateway: 0x0a000202,
+    dns: 0x0a000203,
+    dhcpStart: 0x0a00020f,
+    dhcp: true,
+    prefix6: parseIpv6Address("fd00::")!,
+    prefix6Length: 64,
+    gateway6: parseIpv6Address("fd00::2")!,
+    dns6: parseIpv6Address("fd00::3")!,
+    hostname: "slirp",
+    domain: undefined,
+    search: [],
+    mtu: 1500,
+    hostLoopback: true,
+    restricted: false,
+    dnsUpstream: undefined,
+    forwards: [],
+    verbose: false,
+  };
+}
+
+/** Smallest and largest MTU accepted (IPv6 needs 1280; 65521 keeps IP lengths in range). */
+export const MIN_MTU = 1280;
+export const MAX_MTU = 65520;
+
+/** Checks an MTU given as text. */
+export function parseMtu(text: string): number {
+  if (!/^\d+$/.test(text)) throw new ConfigError(`mtu must be a whole number, got "${text}"`);
+  const n = Number(text);
+  if (n === 0) return 1500;
+  if (n < MIN_MTU || n > MAX_MTU) {
+    throw new ConfigError(`mtu must be between ${MIN_MTU} and ${MAX_MTU}, got ${n}`);
+  }
+  return n;
+}
+
+/** Whether `addr` lies in the configured IPv4 network. */
+export function inNetwork(c: SlirpConfig, addr: number): boolean {
+  const mask = prefixMask(c.prefixLength);
+  return ((addr & mask) >>> 0) === c.network;
+}
+
+function v4(text: string, what: string): number {
+  const a = parseIpv4Address(text);
+  if (a === null) throw new ConfigError(`${what} must be an IPv4 address, got "${text}"`);
+  return a;
+}
+
+function v6(text: string, what: string): Uint8Array {
+  const a = parseIpv6Address(text);
+  if (a === null) throw new ConfigError(`${what} must be an IPv6 address, got "${text}"`);
+  return a;
+}
+
+function checkName(name: string, what: string): string {
+  try {
+    encodeDnsName(name);
+  } catch (err) {
+    throw new ConfigError(`${what}: ${(err as Error).message}`);
+  }
+  return name;
+}
+
+/** The option keys of `slirp://`, in vdeplug's table order (prefixes match the first). */
+const KEYS = [
+  "v4",
+  "v6",
+  "addr",
+  "host",
+  "addr6",
+  "host6",
+  "hostname",
+  "tftp_server_name",
+  "tftp_path",
+  "bootfile",
+  "dhcp",
+  "vnameserver",
+  "vnameserver6",
+  "vdnssearch",
+  "vdomainname",
+  "mtu",
+  "mru",
+  "restricted",
+  "disable_host_loopback",
+  "tcpfwd",
+  "udpfwd",
+  "unixfwd",
+  "cmdfwd",
+  "verbose",
+  // Ours: DNS servers to forward to instead of /etc/resolv.conf's.
+  "dns_upstream",
+] as const;
+
+/** Keys vdeplug knows that this slirp does not implement: refused with a clear reason. */
+const UNSUPPORTED = new Set(["tftp_server_name", "tftp_path", "bootfile", "unixfwd", "cmdfwd"]);
+
+/**
+ * Splits a vdeplug slash-form option string (spec 3.2): `/key=value/key`,
+ * with `'...'`/`"..."` quoting, `\x` escapes and `%HH` bytes in values.
+ */
+export function splitOptions(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let cur = "";
+  let quote = "";
+  const items: string[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote !== "") {
+      if (ch === quote) quote = "";
+      else cur += ch;
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "\\" && i + 1 < text.length) cur += text[++i];
+    else if (ch === "%" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      cur += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (ch === "/") {
+      items.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (quote !== "") throw new ConfigError(`unterminated quote in slirp options "${text}"`);
+  items.push(cur);
+  for (const item of items) {
+    if (item === "") continue;
+    const eq = item.indexOf("=");
+    out.push(eq < 0 ? [item, ""] : [item.slice(0, eq), item.slice(eq + 1)]);
+  }
+  return out;
+}
+
+/** The full key a possibly abbreviated key names (vdeplug matches the first key it is a prefix of). */
+function resolveKey(key: string): string {
+  const exact = KEYS.find((k) => k === key);
+  if (exact !== undefined) return exact;
+  const k = KEYS.find((k) => k.startsWith(key));
+  if (k === undefined || key === "") {
+    throw new ConfigError(`unknown slirp option "${key}" (known: ${KEYS.join(", ")})`);
+  }
+  return k;
+}
+
+/**
+ * Parses the part of a `slirp://` VNL after the scheme: an (ignored, usually
+ * empty) address, then slash-separated options.
+ *
+ * @throws ConfigError with a one-line reason
+ * @example
+ * ```ts
+ * import { parseSlirpOptions } from "./config.ts";
+ * const c = parseSlirpOptions("/addr=10.1.0.2/24/disable_host_loopback");
+ * if (c.dns !== 0x0a010003 || c.hostLoopback) throw new Error("not parsed");
+ * ```
+ */
+export function parseSlirpOptions(rest: string): SlirpConfig {
+  const c = defaultConfig();
+  const raw = splitOptions(rest.startsWith("/") ? rest.slice(1) : rest.replace(/^[^/]*\/?/, ""));
+  // `addr=10.1.0.2/16`: the prefix length lands in an item of its own after the split on "/".
+  const opts: [string, string][] = [];
+  for (const [k, v] of raw) {
+    const prev = opts.at(-1);
+    if (
+      v === "" && /^\d{1,3}$/.test(k) && prev !== undefined && /^(addr|host)6?$/.test(prev[0]) &&
+      !prev[1].includes("/")
+    ) {
+      prev[1] = `${prev[1]}/${k}`;
+    } else opts.push([k, v]);
+  }
+  let only4 = false;
+  let only6 = false;
+  const later: [string, string][] = [];
+  for (const [rawKey, value] of opts) {
+    const key = resolveKey(rawKey);
+    if (UNSUPPORTED.has(key)) throw new ConfigError(`slirp option "${key}" is not supported by this slirp`);
+    switch (key) {
+      case "v4":
+        only4 = true;
+        break;
+      case "v6":
+        only6 = true;
+        break;
+      case "addr":
+      case "host":
+        setAddress(c, value);
+        break;
+      case "addr6":
+      case "host6":
+        setAddress6(c, value);
+        break;
+      case "hostname":
+        c.hostname = value;
+        break;
+      case "mtu":
+        c.mtu = parseMtu(value);
+        break;
+      case "mru":
+        parseMtu(value);
+        break;
+      case "restricted":
+        c.restricted = true;
+        break;
+      case "disable_host_loopback":
+        c.hostLoopback = false;
+        break;
+      case "verbose":
+        c.verbose = true;
+        break;
+      default:
+        // Options that depend on the network (dhcp, DNS, forwards) are applied after addr=.
+        later.push([key, value]);
+    }
+  }
+  if (only4 !== only6) {
+    c.v4 = only4;
+    c.v6 = only6;
+  }
+  for (const [key, value] of later) {
+    switch (key) {
+      case "dhcp":
+        if (value !== "") c.dhcpStart = inside(c, v4(value, "dhcp"), "dhcp");
+        break;
+      case "vnameserver":
+        c.dns = inside(c, v4(value, "vnameserver"), "vnameserver");
+        break;
+      case "vnameserver6":
+        c.dns6 = inside6(c, v6(value, "vnameserver6"), "vnameserver6");
+        break;
+      case "vdnssearch":
+        c.search = value.split(",").filter((s) => s !== "").map((s) => checkName(s, "vdnssearch"));
+        break;
+      case "vdomainname":
+        c.domain = value === "" ? undefined : checkName(value, "vdomainname");
+        break;
+      case "tcpfwd":
+      case "udpfwd":
+        for (const item of value.split(",").filter((s) => s !== "")) {
+          c.forwards.push(parseForwardParts(key === "tcpfwd" ? "tcp" : "udp", item, c));
+        }
+        break;
+      case "dns_upstream":
+        c.dnsUpstream = value.split(",").filter((s) => s !== "").map(parseDnsUpstream);
+        break;
+    }
+  }
+  return c;
+}
+
+/** Sets `addr=IP[/prefix]`: the gateway, the network, and DHCP start and DNS moved into it. */
+export function setAddress(c: SlirpConfig, value: string): void {
+  const [ip, bits] = value.split("/", 2) as [string, string | undefined];
+  const gw = v4(ip, "addr");
+  let len = 24;
+  if (bits !== undefined) {
+    if (!/^\d+$/.test(bits) || Number(bits) < 1 || Number(bits) > 30) {
+      throw new ConfigError(`addr prefix length must be 1-30, got "${bits}"`);
+    }
+    len = Number(bits);
+  }
+  const mask = prefixMask(len);
+  const net = (gw & mask) >>> 0;
+  if (gw === net || gw === (net | ~mask) >>> 0) {
+    throw new ConfigError(`addr ${ip}/${len} is the network or broadcast address`);
+  }
+  const host = (a: number) => (a & ~mask) >>> 0;
+  c.network = net;
+  c.prefixLength = len;
+  c.gateway = gw;
+  c.dns = (net | host(c.dns)) >>> 0;
+  c.dhcpStart = (net | host(c.dhcpStart)) >>> 0;
+}
+
+/** Sets `addr6=IP6[/prefix]`: the IPv6 gateway and prefix, and DNS6 moved into it. */
+export function setAddress6(c: SlirpConfig, value: string): void {
+  const slash = value.lastIndexOf("/");
+  const ip = slash < 0 ? value : value.slice(0, slash);
+  const bits = slash < 0 ? undefined : value.slice(slash + 1);
+  const gw = v6(ip, "addr6");
+  let len = 64;
+  if (bits !== undefined) {
+    if (!/^\d+$/.test(bits) || Number(bits) < 8 || Number(bits) > 64) {
+      throw new ConfigError(`addr6 prefix length must be 8-64 (SLAAC needs at most 64), got "${bits}"`);
+    }
+    len = Number(bits);
+  }
+  const prefix = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    prefix[i] = gw[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  const dns = prefix.slice();
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    dns[i] = prefix[i]! | (c.dns6[i]! & ~((0xff << (8 - keep)) & 0xff) & 0xff);
+  }
+  c.prefix6 = prefix;
+  c.prefix6Length = len;
+  c.gateway6 = gw;
+  c.dns6 = dns;
+}
+
+function inside(c: SlirpConfig, a: number, what: string): number {
+  if (!inNetwork(c, a)) {
+    throw new ConfigError(
+      `${what} ${formatIpv4(a)} is outside the network ${formatIpv4(c.network)}/${c.prefixLength}`,
+    );
+  }
+  return a;
+}
+
+function inside6(c: SlirpConfig, a: Uint8Array, what: string): Uint8Array {
+  if (!ipv6PrefixMatch(a, 0, c.prefix6, 0, c.prefix6Length)) {
+    throw new ConfigError(
+      `${what} ${formatIpv6(a)} is outside the prefix ${formatIpv6(c.prefix6)}/${c.prefix6Length}`,
+    );
+  }
+  return a;
+}
+
+/** Splits on colons outside brackets: `[::1]:80:10.0.2.15:8080` gives four parts. */
+function splitColons(text: string): string[] {
+  const parts: string[] = [];
+  let cur = "";
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === "[") depth++;
+    if (ch === "]") depth--;
+    if (ch === ":" && depth === 0) {
+      parts.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  parts.push(cur);
+  return parts;
+}
+
+function port(text: string, what: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    throw new ConfigError(`${what} must be a port number 1-65535, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function hostAddress(text: string): { family: 4 | 6; addr: Uint8Array | undefined } {
+  const t = text.replace(/^\[|\]$/g, "");
+  const a4 = parseIpv4Address(t);
+  if (a4 !== null) {
+    return {
+      family: 4,
+      addr: a4 === 0 ? undefined : new Uint8Array([a4 >>> 24, (a4 >>> 16) & 255, (a4 >>> 8) & 255, a4 & 255]),
+    };
+  }
+  const a6 = parseIpv6Address(t);
+  if (a6 !== null) return { family: 6, addr: a6.every((b) => b === 0) ? undefined : a6 };
+  throw new ConfigError(`forward host address must be an IPv4 or IPv6 address, got "${text}"`);
+}
+
+/**
+ * Parses a forward without its protocol: `[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT`
+ * (IPv6 addresses in brackets). The guest address must be inside the
+ * network (or prefix); a missing one means the first DHCP lease (IPv4) or
+ * the guest's SLAAC address (IPv6, when the host address is IPv6).
+ *
+ * @throws ConfigError
+ */
+export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpConfig): ForwardSpec {
+  const parts = splitColons(text.trim());
+  let hostText: string | undefined;
+  let hostPortText: string;
+  let guestText: string | undefined;
+  let guestPortText: string;
+  if (parts.length === 2) [hostPortText, guestPortText] = parts as [string, string];
+  else if (parts.length === 3) {
+    // HOSTPORT:GUESTIP:GUESTPORT (vdeplug) or HOSTIP:HOSTPORT:GUESTPORT.
+    if (/^\d+$/.test(parts[0]!)) [hostPortText, guestText, guestPortText] = parts as [string, string, string];
+    else [hostText, hostPortText, guestPortText] = parts as [string, string, string];
+  } else if (parts.length === 4) {
+    [hostText, hostPortText, guestText, guestPortText] = parts as [string, string, string, string];
+  } else {
+    throw new ConfigError(
+      `forward "${text}" must be [HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT (IPv6 addresses in brackets)`,
+    );
+  }
+  let family: 4 | 6 = 4;
+  let hostAddr: Uint8Array | undefined;
+  if (hostText !== undefined && hostText !== "") ({ family, addr: hostAddr } = hostAddress(hostText));
+  let guestAddr: Uint8Array | undefined;
+  if (guestText !== undefined && guestText !== "") {
+    const g = hostAddress(guestText);
+    if (hostText === undefined) family = g.family;
+    if (g.family !== family) {
+      throw new ConfigError(`forward "${text}" mixes IPv4 and IPv6: both sides must be of one family`);
+    }
+    if (g.addr === undefined) {
+      throw new ConfigError(`forward "${text}": the guest address cannot be a wildcard`);
+    }
+    guestAddr = g.addr;
+    if (family === 4) {
+      inside(
+        c,
+        ((g.addr[0]! << 24) | (g.addr[1]! << 16) | (g.addr[2]! << 8) | g.addr[3]!) >>> 0,
+        "forward guest address",
+      );
+    } else inside6(c, g.addr, "forward guest address");
+  }
+  return {
+    proto,
+    family,
+    hostAddr,
+    hostPort: port(hostPortText, "forward host port"),
+    guestAddr,
+    guestPort: port(guestPortText, "forward guest port"),
+  };
+}
+
+/**
+ * Parses `--forward PROTO:...` as the CLI and console take it:
+ * `tcp:8080:80`, `udp:5353:10.0.2.15:53`, `tcp:127.0.0.1:8080:80`, `udp:[::]:5353:53`.
+ */
+export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
+  const m = /^(tcp|udp):(.+)$/i.exec(text.trim());
+  if (m === null) throw new ConfigError(`forward "${text}" must start with tcp: or udp:`);
+  return parseForwardParts(m[1]!.toLowerCase() as "tcp" | "udp", m[2]!, c);
+}
+
+/** Text of a forward as `parseForward` reads it. */
+export function formatForward(f: ForwardSpec, c: SlirpConfig): string {
+  const addr = (a: Uint8Array | undefined, fam: 4 | 6, wildcard: string) =>
+    a === undefined ? wildcard : fam === 4 ? a.join(".") : `[${formatIpv6(a)}]`;
+  const guest = f.guestAddr === undefined && f.family === 4
+    ? formatIpv4(c.dhcpStart)
+    : addr(f.guestAddr, f.family, "[guest]");
+  return `${f.proto}:${
+    addr(f.hostAddr, f.family, f.family === 4 ? "0.0.0.0" : "[::]")
+  }:${f.hostPort}:${guest}:${f.guestPort}`;
+}
+
+/** Parses `ADDR[:PORT]` or `[ADDR6]:PORT` as a DNS server (port 53 by default). */
+export function parseDnsUpstream(text: string): DnsUpstream {
+  const t = text.trim();
+  let host = t;
+  let p = 53;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
+  if (bracket !== null) {
+    host = bracket[1]!;
+    if (bracket[2] !== undefined) p = port(bracket[2], "DNS upstream port");
+  } else if (/^[^:]+:\d+$/.test(t)) {
+    const i = t.lastIndexOf(":");
+    host = t.slice(0, i);
+    p = port(t.slice(i + 1), "DNS upstream port");
+  }
+  const a4 = parseIpv4Address(host);
+  if (a4 !== null) {
+    return {
+      family: 4,
+      addr: new Uint8Array([a4 >>> 24, (a4 >>> 16) & 255, (a4 >>> 8) & 255, a4 & 255]),
+      port: p,
+    };
+  }
+  const a6 = parseIpv6Address(host);
+  if (a6 !== null) return { family: 6, addr: a6, port: p };
+  throw new ConfigError(`DNS upstream must be ADDR, ADDR:PORT or [ADDR6]:PORT, got "${text}"`);
+}
+
+/** The `nameserver` lines of a resolv.conf text. */
+export function resolversFrom(text: string): DnsUpstream[] {
+  const out: DnsUpstream[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (m === null) continue;
+    try {
+      out.push(parseDnsUpstream(m[1]!.replace(/%.*$/, "")));
+    } catch { /* a line we cannot use */ }
+  }
+  return out;
+}
+
+/** vdeplug's `verbose` dump of a configuration. */
+export function describeConfig(c: SlirpConfig): string {
+  return [
+    "SLIRP configuration",
+    `ipv4-enable   ${c.v4 ? 1 : 0}`,
+    `ipv4-network  ${formatIpv4(c.network)}`,
+    `ipv4-netmask  ${formatIpv4(prefixMask(c.prefixLength))}`,
+    `ipv4-host     ${formatIpv4(c.gateway)}`,
+    `ipv6-enabled  ${c.v6 ? 1 : 0}`,
+    `ipv6-prefix   ${formatIpv6(c.prefix6)}`,
+    `ipv6-preflen  ${c.prefix6Length}`,
+    `ipv6-host     ${formatIpv6(c.gateway6)}`,
+    `hostname      ${c.hostname}`,
+    `dhcp-start    ${formatIpv4(c.dhcpStart)}`,
+    `ipv4-vDNS     ${formatIpv4(c.dns)}`,
+    `ipv6-vDNS     ${formatIpv6(c.dns6)}`,
+    `vDNS-search   ${c.search.join(",")}`,
+    `vdomainname   ${c.domain ?? "(null)"}`,
+    `MTU           ${c.mtu}`,
+    `disable-lback ${c.hostLoopback ? 0 : 1}`,
+    `restricted    ${c.restricted ? 1 : 0}`,
+  ].join("\n");
+}

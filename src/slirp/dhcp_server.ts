@@ -1,0 +1,212 @@
+/**
+ * The slirp stack's DHCP server: one lease per client MAC, addresses from
+ * the first lease address (10.0.2.15 by default) to the end of the network,
+ * skipping the gateway and the DNS address.
+ *
+ * DISCOVER gets an OFFER (the client's existing lease, else the next free
+ * address); REQUEST gets an ACK when it asks for the address this MAC may
+ * have, else a NAK; RELEASE frees the lease; INFORM gets an ACK with the
+ * options and no lease; DECLINE marks the address unusable for the lease
+ * time. Replies carry subnet mask, router, DNS, domain name, search list,
+ * lease time (with renewal and rebinding times), MTU and the server id.
+ * Pure logic: the stack parses the request and sends the reply.
+ */
+import {
+  DHCP_MSG,
+  DHCP_OPT,
+  type DhcpMessage,
+  type DhcpReplySpec,
+  dhcpU32,
+  domainSearchOption,
+  u32Option,
+} from "../wire/dhcp.ts";
+import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
+import { formatMac } from "../wire/ethernet.ts";
+import type { SlirpConfig } from "./config.ts";
+
+/** Lease time handed out, in seconds (libslirp's: one day). */
+export const LEASE_SECONDS = 86400;
+
+/** One lease. */
+export interface Lease {
+  mac: string;
+  addr: number;
+  /** Milliseconds on the stack clock when the lease ends. */
+  expires: number;
+}
+
+/** A reply to send: the message, and where to. */
+export interface DhcpReply {
+  spec: DhcpReplySpec;
+  /** Destination IPv4 address. */
+  dst: number;
+}
+
+/** The DHCP server's state. */
+export class DhcpServer {
+  readonly #byMac = new Map<string, Lease>();
+  readonly #byAddr = new Map<number, Lease>();
+  readonly #declined = new Map<number, number>();
+  readonly #encoder = new TextEncoder();
+  readonly #first: number;
+  readonly #last: number;
+
+  constructor(readonly config: SlirpConfig) {
+    const mask = prefixMask(config.prefixLength);
+    this.#first = config.dhcpStart;
+    this.#last = ((config.network | ~mask) >>> 0) - 1;
+  }
+
+  /** Current leases, for the console. */
+  leases(): Lease[] {
+    return [...this.#byMac.values()];
+  }
+
+  /** The address leased to `mac`, if any. */
+  leaseOf(mac: string): number | undefined {
+    return this.#byMac.get(mac)?.addr;
+  }
+
+  /**
+   * Answers one request from the client at `mac` (text form).
+   *
+   * @returns the reply to send, or null when none is due
+   */
+  handle(m: DhcpMessage, now: number): DhcpReply | null {
+    if (m.op !== 1 || m.htype !== 1 || m.hlen !== 6) return null;
+    const mac = formatMac(m.chaddr, 0);
+    this.#expire(now);
+    switch (m.messageType) {
+      case DHCP_MSG.DISCOVER: {
+        const addr = this.#choose(mac, dhcpU32(m, DHCP_OPT.REQUESTED_IP));
+        if (addr === null) return null;
+        return this.#reply(m, DHCP_MSG.OFFER, addr, true);
+      }
+      case DHCP_MSG.REQUEST: {
+        const wanted = dhcpU32(m, DHCP_OPT.REQUESTED_IP) ?? m.ciaddr;
+        const server = dhcpU32(m, DHCP_OPT.SERVER_ID);
+        // A REQUEST naming another server is that server's business.
+        if (server !== null && server !== this.config.gateway) {
+          this.#release(mac);
+          return null;
+        }
+        const addr = this.#choose(mac, wanted);
+        if (addr === null || addr !== wanted) return this.#nak(m);
+        const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000 };
+        this.#release(mac);
+        this.#byMac.set(mac, lease);
+        this.#byAddr.set(addr, lease);
+        return this.#reply(m, DHCP_MSG.ACK, addr, true);
+      }
+      case DHCP_MSG.RELEASE:
+        if (this.#byMac.get(mac)?.addr === m.ciaddr) this.#release(mac);
+        return null;
+      case DHCP_MSG.DECLINE: {
+        const addr = dhcpU32(m, DHCP_OPT.REQUESTED_IP);
+        if (addr !== null && this.#byMac.get(mac)?.addr === addr) {
+          this.#release(mac);
+          this.#declined.set(addr, now + LEASE_SECONDS * 1000);
+        }
+        return null;
+      }
+      case DHCP_MSG.INFORM:
+        return this.#reply(m, DHCP_MSG.ACK, 0, false);
+      default:
+        return null;
+    }
+  }
+
+  #release(mac: string): void {
+    const lease = this.#byMac.get(mac);
+    if (lease === undefined) return;
+    this.#byMac.delete(mac);
+    this.#byAddr.delete(lease.addr);
+  }
+
+  #expire(now: number): void {
+    for (const [mac, lease] of this.#byMac) if (lease.expires <= now) this.#release(mac);
+    for (const [addr, until] of this.#declined) if (until <= now) this.#declined.delete(addr);
+  }
+
+  #usable(addr: number, mac: string): boolean {
+    if (addr < this.#first || addr > this.#last) return false;
+    if (addr === this.config.gateway || addr === this.config.dns || this.#declined.has(addr)) return false;
+    const holder = this.#byAddr.get(addr);
+    return holder === undefined || holder.mac === mac;
+  }
+
+  /** The address for `mac`: its lease, else the requested one if free, else the lowest free one. */
+  #choose(mac: string, requested: number | null): number | null {
+    const current = this.#byMac.get(mac);
+    if (current !== undefined) return current.addr;
+    if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
+    for (let a = this.#first; a <= this.#last; a++) if (this.#usable(a, mac)) return a;
+    return null;
+  }
+
+  #nak(m: DhcpMessage): DhcpReply {
+    return {
+      dst: 0xffffffff,
+      spec: {
+        xid: m.xid,
+        flags: m.flags,
+        chaddr: m.chaddr.subarray(0, 6),
+        options: [
+          [DHCP_OPT.MESSAGE_TYPE, new Uint8Array([DHCP_MSG.NAK])],
+          [DHCP_OPT.SERVER_ID, u32Option(this.config.gateway)],
+          [DHCP_OPT.MESSAGE, this.#encoder.encode("address not available")],
+        ],
+      },
+    };
+  }
+
+  #reply(m: DhcpMessage, type: number, addr: number, lease: boolean): DhcpReply {
+    const c = this.config;
+    const options: [number, Uint8Array][] = [
+      [DHCP_OPT.MESSAGE_TYPE, new Uint8Array([type])],
+      [DHCP_OPT.SERVER_ID, u32Option(c.gateway)],
+    ];
+    if (lease) {
+      options.push(
+        [DHCP_OPT.LEASE_TIME, u32Option(LEASE_SECONDS)],
+        [DHCP_OPT.RENEWAL_TIME, u32Option(LEASE_SECONDS / 2)],
+        [DHCP_OPT.REBINDING_TIME, u32Option((LEASE_SECONDS * 7) / 8)],
+      );
+    }
+    const mask = prefixMask(c.prefixLength);
+    options.push(
+      [DHCP_OPT.SUBNET_MASK, u32Option(mask)],
+      [DHCP_OPT.ROUTER, u32Option(c.gateway)],
+      [DHCP_OPT.DNS, u32Option(c.dns)],
+      [DHCP_OPT.BROADCAST, u32Option((c.network | ~mask) >>> 0)],
+    );
+    if (c.mtu !== 1500) options.push([DHCP_OPT.MTU, new Uint8Array([c.mtu >>> 8, c.mtu & 0xff])]);
+    if (c.domain !== undefined) options.push([DHCP_OPT.DOMAIN_NAME, this.#encoder.encode(c.domain)]);
+    if (c.search.length > 0) options.push([DHCP_OPT.DOMAIN_SEARCH, domainSearchOption(c.search)]);
+    // INFORM: answer the address the client has; otherwise broadcast when asked, or to the new address.
+    const dst = type === DHCP_MSG.ACK && !lease
+      ? m.ciaddr
+      : (m.flags & 0x8000) !== 0 || m.ciaddr === 0
+      ? 0xffffffff
+      : addr;
+    return {
+      dst: dst === 0 ? 0xffffffff : dst,
+      spec: {
+        xid: m.xid,
+        flags: m.flags,
+        ciaddr: m.ciaddr,
+        yiaddr: addr,
+        siaddr: c.gateway,
+        chaddr: m.chaddr.subarray(0, 6),
+        options,
+      },
+    };
+  }
+
+  /** One line per lease, for the console. */
+  describe(now: number): string[] {
+    return this.leases().map((l) =>
+      `${l.mac} ${formatIpv4(l.addr)} expires in ${Math.max(0, Math.round((l.expires - now) / 1000))} s`
+    );
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * The slirp stack's host side for datagrams: UDP sockets and unprivileged
+ * ICMP echo ("ping") sockets, as non-blocking fds in the shared poller.
+ *
+ * Theory of operation: every socket is opened non-blocking through libc
+ * and registered with `poller()`. When one is readable it is drained with
+ * `recvfrom` (up to a batch) into ONE receive buffer shared by all sockets,
+ * at a fixed offset that leaves {@link HEADROOM} bytes in front: the stack
+ * writes its UDP, IP and Ethernet headers there and sends the frame
+ * without copying the payload. The handler must finish with the view
+ * before returning. The peer address is decoded into one reused 16-byte
+ * array (4 bytes used for IPv4).
+ *
+ * `HostNet` is an interface so tests and the fuzz run can put a fake (or a
+ * guard that refuses every non-loopback target) in its place.
+ */
+import { C, errno, libc, strerror } from "../../ffi/libc.ts";
+import { poller } from "../io/poller.ts";
+
+/** Bytes kept free in front of every received payload for the headers the stack adds. */
+export const HEADROOM = 96;
+/** Largest datagram received (IPv4's limit). */
+const MAX_DATAGRAM = 65535;
+/** Datagrams read per readiness event before other fds get their turn. */
+const RECV_BATCH = 64;
+
+/**
+ * Receives one datagram: `buf[off, off+len)` is the payload with
+ * `HEADROOM` free bytes before `off`; `from` holds the peer's address (4
+ * or 16 bytes used, by `family`). All views are borrowed.
+ */
+export type DatagramHandler = (
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  from: Uint8Array,
+  fromPort: number,
+) => void;
+
+/** A datagram socket on the host. */
+export interface HostSocket {
+  readonly family: 4 | 6;
+  /** The port the socket is bound to (the ping socket's echo identifier for ICMP). */
+  readonly localPort: number;
+  /**
+   * Sends `b[off, off+len)` to `addr` (4 or 16 bytes at `addrOff`) port `port`.
+   *
+   * @returns 0 on success, else the errno
+   */
+  sendTo(b: Uint8Array, off: number, len: number, addr: Uint8Array, addrOff: number, port: number): number;
+  close(): void;
+}
+
+/** Opens host sockets for the stack. */
+export interface HostNet {
+  /**
+   * Opens a UDP socket bound to `bindAddr` (4 or 16 bytes; wildcard when
+   * absent) and `bindPort` (0: any).
+   *
+   * @throws Error with a one-line reason (e.g. the port is taken)
+   */
+  openUdp(family: 4 | 6, onDatagram: DatagramHandler, bindAddr?: Uint8Array, bindPort?: number): HostSocket;
+  /** Opens an ICMP echo socket, or null when the host does not allow unprivileged ones. */
+  openPing(family: 4 | 6, onDatagram: DatagramHandler): HostSocket | null;
+}
+
+let rxBuffer: Uint8Array<ArrayBuffer> | null = null;
+let rxView: Uint8Array<ArrayBuffer> | null = null;
+const fromAddr = new Uint8Array(16);
+const nameBuf = new Uint8Array(28);
+const nameLen = new Uint8Array(4);
+const nameLenView = new DataView(nameLen.buffer);
+const sendName = new Uint8Array(28);
+
+/** Encodes a sockaddr_in or sockaddr_in6 into `out`; returns its length. */
+export function encodeSockaddr(
+  out: Uint8Array,
+  family: 4 | 6,
+  addr: Uint8Array | undefined,
+  addrOff: number,
+  port: number,
+): number {
+  out.fill(0);
+  if (family === 4) {
+    out[0] = C.AF_INET;
+    out[2] = port >>> 8;
+    out[3] = port & 0xff;
+    if (addr !== undefined) { for (let i = 0; i < 4; i++) out[4 + i] = addr[addrOff + i]!; }
+    return 16;
+  }
+  out[0] = C.AF_INET6;
+  out[2] = port >>> 8;
+  out[3] = port & 0xff;
+  if (addr !== undefined) { for (let i = 0; i < 16; i++) out[8 + i] = addr[addrOff + i]!; }
+  return 28;
+}
+
+class FfiSocket implements HostSocket {
+  readonly #fd: number;
+  #closed = false;
+  readonly localPort: number;
+
+  constructor(readonly family: 4 | 6, fd: number, readonly onDatagram: DatagramHandler) {
+    this.#fd = fd;
+    nameLenView.setUint32(0, 28, true);
+    const r = libc().getsockname(fd, nameBuf, nameLen);
+    this.localPort = r === 0 ? (nameBuf[2]! << 8) | nameBuf[3]! : 0;
+    poller().add(fd, { onReadable: () => this.#drain() });
+  }
+
+  sendTo(b: Uint8Array, off: number, len: number, addr: Uint8Array, addrOff: number, port: number): number {
+    if (this.#closed) return C.EBADF;
+    const alen = encodeSockaddr(sendName, this.family, addr, addrOff, port);
+    const view = off === 0 && len === b.length ? b : b.subarray(off, off + len);
+    const n = libc().sendto(this.#fd, view, len, C.MSG_DONTWAIT | C.MSG_NOSIGNAL, sendName, alen);
+    return n < 0 ? errno() : 0;
+  }
+
+  #drain(): void {
+    if (rxBuffer === null) {
+      rxBuffer = new Uint8Array(HEADROOM + MAX_DATAGRAM);
+      rxView = rxBuffer.subarray(HEADROOM);
+    }
+    const c = libc();
+    for (let i = 0; i < RECV_BATCH && !this.#closed; i++) {
+      nameLenView.setUint32(0, 28, true);
+      const n = c.recvfrom(this.#fd, rxView!, MAX_DATAGRAM, C.MSG_DONTWAIT, nameBuf, nameLen);
+      if (n < 0) {
+        // EAGAIN: drained. Anything else (an ICMP error queued on the socket) is read and ignored.
+        if (errno() === C.EAGAIN) return;
+        continue;
+      }
+      const port = (nameBuf[2]! << 8) | nameBuf[3]!;
+      if (this.family === 4) { for (let k = 0; k < 4; k++) fromAddr[k] = nameBuf[4 + k]!; }
+      else for (let k = 0; k < 16; k++) fromAddr[k] = nameBuf[8 + k]!;
+      try {
+        this.onDatagram(rxBuffer!, HEADROOM, n, fromAddr, port);
+      } catch (err) {
+        console.error(`vde slirp: datagram handler failed: ${err}`);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    poller().remove(this.#fd);
+    libc().close(this.#fd);
+  }
+}
+
+function openSocket(family: 4 | 6, protocol: number): number {
+  const domain = family === 4 ? C.AF_INET : C.AF_INET6;
+  return libc().socket(domain, C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, protocol);
+}
+
+function describe(family: 4 | 6, addr: Uint8Array | undefined, port: number): string {
+  if (addr === undefined) return family === 4 ? `0.0.0.0:${port}` : `[::]:${port}`;
+  if (family === 4) return `${addr.join(".")}:${port}`;
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((addr[i]! << 8) | addr[i + 1]!).toString(16));
+  return `[${words.join(":")}]:${port}`;
+}
+
+/** The real host network, through libc. */
+export class FfiHostNet implements HostNet {
+  openUdp(family: 4 | 6, onDatagram: DatagramHandler, bindAddr?: Uint8Array, bindPort = 0): HostSocket {
+    const fd = openSocket(family, 0);
+    if (fd < 0) throw new Error(`cannot open a UDP socket: ${strerror(errno())}`);
+    const c = libc();
+    if (family === 6) {
+      const one = new Uint8Array([1, 0, 0, 0]);
+      c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, one, 4);
+    }
+    if (bindAddr !== undefined || bindPort !== 0) {
+      const len = encodeSockaddr(sendName, family, bindAddr, 0, bindPort);
+      if (c.bind(fd, sendName, len) < 0) {
+        const e = errno();
+        c.close(fd);
+        const where = describe(family, bindAddr, bindPort);
+        if (e === C.EADDRINUSE) throw new Error(`UDP port ${where} is already in use on the host`);
+        throw new Error(`cannot bind UDP ${where}: ${strerror(e)}`);
+      }
+    }
+    return new FfiSocket(family, fd, onDatagram);
+  }
+
+  openPing(family: 4 | 6, onDatagram: DatagramHandler): HostSocket | null {
+    const fd = openSocket(family, family === 4 ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6);
+    if (fd < 0) return null;
+    return new FfiSocket(family, fd, onDatagram);
+  }
+}
+
+/**
+ * Whether unprivileged ICMP echo sockets may be opened here
+ * (`net.ipv4.ping_group_range` covers one of our groups).
+ */
+export function pingSocketsAllowed(family: 4 | 6): boolean {
+  const fd = openSocket(family, family === 4 ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6);
+  if (fd < 0) return false;
+  libc().close(fd);
+  return true;
+}

@@ -1,0 +1,1041 @@
+/**
+ * The slirp TCP engine: guest TCP connections NATed onto host sockets.
+ *
+ * Theory of operation. Each guest connection is a `Flow`: one
+ * {@link TcpConnection} facing the guest (whose "local" side is the address
+ * the guest talks to) bridged to one host stream.
+ *
+ * - Outbound: a guest SYN to D:p creates a flow in SYN-PENDING and starts a
+ *   host connect to D:p (the gateway maps to the host's loopback unless
+ *   `hostLoopback` is off; the core may redirect other virtual addresses
+ *   through `mapOutbound`). Only when the host connect succeeds does the
+ *   guest get its SYN-ACK; a refusal or timeout answers with RST.
+ * - Inbound: a forward listens on a host port; each accepted client becomes
+ *   a flow whose SYN goes to the guest from the client's real address and
+ *   port (a loopback, same-network or other-family client shows as the
+ *   gateway instead, since the guest could not route back to it).
+ * - Bridging: a read loop per flow reads the host stream straight into the
+ *   connection's send ring (up to 64 KiB per read, then as many segments as
+ *   the guest's window and the congestion window allow); it reads only
+ *   while the ring has space, so a slow guest stops the host sender. A
+ *   write loop writes the receive ring's contents to the host stream; until
+ *   the host takes them the advertised window shrinks, so a slow host stops
+ *   the guest. A guest FIN half-closes the host stream after the data; host
+ *   end-of-stream sends a FIN after the data; a reset on either side resets
+ *   the other.
+ * - Bounds: every ring starts small (16 KiB) and grows only when it fills,
+ *   up to its maximum and within an engine-wide budget (`maxBufferBytes`);
+ *   half-open flows (connect pending, SYN sent or received) are capped and
+ *   the oldest is evicted under a flood; flows in total and in TIME-WAIT are
+ *   capped too, so a guest cannot make the engine's memory grow without bound.
+ * - Timers: each flow's deadline is the earliest of its connection's timers
+ *   and its connect timeout; the engine keeps the earliest of all as a hint
+ *   (`nextTimerMs`) and `poll` visits the flows that are due.
+ * - Lookup: flows sit in a hash table keyed by the four-tuple, chained, with
+ *   a one-entry cache for the flow of the previous segment; no allocation.
+ *
+ * All time is `core.now()`; all guest I/O is `core.sendSegment`; all host
+ * I/O goes through a {@link HostNet} (Deno's sockets by default).
+ */
+import {
+  newTcpRepr,
+  parseTcp,
+  setTcpChecksum,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_HEADER_LEN,
+  TCP_RST,
+  TCP_SYN,
+  type TcpRepr,
+  verifyTcpChecksum,
+  writeTcpBase,
+} from "../../wire/tcp.ts";
+import {
+  formatIp,
+  inPrefix,
+  ipEqual,
+  type IpPrefix,
+  isLoopback,
+  isNonUnicast,
+  parseIp,
+  parsePrefix,
+  v4Mapped,
+} from "./addr.ts";
+import type { SocketAddress, TcpCoreSide, TcpEngine } from "./api.ts";
+import { log } from "../../log.ts";
+import { denoHostNet, type HostConn, type HostListener, type HostNet, type HostPeer } from "./host.ts";
+import { IsnGenerator } from "./isn.ts";
+import { seqAdd } from "./seq.ts";
+import { newTcpStats, type TcpStats } from "./stats.ts";
+import {
+  DEFAULT_TCB_CONFIG,
+  stateName,
+  type TcbConfig,
+  type TcbHost,
+  TcpConnection,
+  TcpState,
+} from "./tcb.ts";
+
+/** Where the engine connects for a guest's outbound connection. */
+export interface HostTarget {
+  /** An address literal (IPv4 or IPv6). */
+  hostname: string;
+  port: number;
+}
+
+/** Options of {@link createTcpEngine}. */
+export interface TcpEngineOptions {
+  /** Connections to the gateway address go to the host's 127.0.0.1 / ::1 (default true). */
+  hostLoopback: boolean;
+  /** The gateway's addresses as the guest sees them (defaults 10.0.2.2 and fd00::2). */
+  gateway?: { v4?: Uint8Array | string; v6?: Uint8Array | string };
+  /** The guest's networks (defaults 10.0.2.0/24 and fd00::/64). */
+  network?: { v4?: IpPrefix | string; v6?: IpPrefix | string };
+  /**
+   * Redirects an outbound connection before the defaults apply: answer a
+   * target, null to refuse it (RST), or undefined for the default (the
+   * gateway to the host's loopback, other addresses in the guest network
+   * refused, the rest to themselves). The core uses it for its virtual
+   * services (e.g. DNS over TCP to the DNS address).
+   */
+  mapOutbound?: (dst: SocketAddress) => HostTarget | null | undefined;
+  /** Host sockets (default: Deno's). */
+  hostNet?: HostNet;
+  /** Connection tunables (buffer sizes, timers); MSS comes from `core.mss`. */
+  tcp?: Partial<Omit<TcbConfig, "mss">>;
+  /** Flows of any state (default 8192). New SYNs beyond it get a RST. */
+  maxConnections?: number;
+  /** Half-open flows (default 256); beyond it the oldest is evicted. */
+  maxHalfOpen?: number;
+  /** Flows in TIME-WAIT (default 4096); beyond it the oldest is dropped. */
+  maxTimeWait?: number;
+  /** Host connect timeout, ms (default 30000). */
+  connectTimeoutMs?: number;
+  /** Verify the checksum of guest segments (default true). */
+  verifyChecksum?: boolean;
+  /** Largest host read, bytes (default 65536). */
+  hostReadSize?: number;
+  /** Random 32-bit numbers: the key of the initial-sequence-number hash, spare client ports (default: crypto). */
+  random?: () => number;
+  /**
+   * Where unexpected host-socket errors are reported (default: the project
+   * log, once per kind of message). Resets and refusals are normal and only
+   * counted.
+   */
+  log?: (message: string) => void;
+}
+
+/** An inbound forward, as `addForward` takes it. */
+export interface TcpForwardSpec {
+  /** Host address to listen on (default 0.0.0.0, or :: with `v6`). */
+  hostAddr?: string;
+  /** Host port; 0 picks a free one (see `listForwards` or the returned info). */
+  hostPort: number;
+  /** The guest's address. */
+  guestAddr: string | Uint8Array;
+  guestPort: number;
+  /** The guest side is IPv6 (default: the family of `guestAddr`). */
+  v6?: boolean;
+}
+
+/** A forward as `listForwards` reports it. */
+export interface TcpForwardInfo {
+  hostAddr: string;
+  hostPort: number;
+  guestAddr: string;
+  guestPort: number;
+  v6: boolean;
+  /** Connections accepted on it so far. */
+  accepted: number;
+}
+
+/** Inbound port forwarding, run-time editable. */
+export interface TcpForwarding {
+  /** Starts listening; rejects with a one-line error when the port is taken or the spec is wrong. */
+  addForward(spec: TcpForwardSpec): Promise<TcpForwardInfo>;
+  /** Stops listening (existing connections stay); false when no such forward. */
+  removeForward(spec: { hostAddr?: string; hostPort: number; v6?: boolean }): boolean;
+  listForwards(): TcpForwardInfo[];
+}
+
+/** The engine with its extras: ACK batching and a debug listing. */
+export interface SlirpTcpEngine extends TcpEngine, TcpForwarding {
+  readonly stats: TcpStats;
+  /** Sends ACKs held for coalescing; call after a batch of `input`s. */
+  flush(): void;
+  /** One line per flow, for the console. */
+  describeConnections(): string[];
+}
+
+const DEFAULT_GW4 = new Uint8Array([10, 0, 2, 2]);
+const DEFAULT_GW6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+const LOOP4 = "127.0.0.1";
+const LOOP6 = "::1";
+
+const FLOW_OUT = 0;
+const FLOW_IN = 1;
+
+/**
+ * Creates the TCP engine for one slirp stack.
+ *
+ * @param core what the engine needs from the stack: segment output, clock, MSS
+ * @param options addresses, policy, limits and tunables
+ * @returns the engine, which is also the forward manager
+ */
+export function createTcpEngine(core: TcpCoreSide, options: TcpEngineOptions): SlirpTcpEngine {
+  return new Engine(core, options);
+}
+
+class Flow implements TcbHost {
+  readonly engine: Engine;
+  readonly tcb: TcpConnection;
+  readonly kind: number;
+  readonly guestAddr: Uint8Array;
+  readonly guestPort: number;
+  readonly farAddr: Uint8Array;
+  readonly farPort: number;
+  readonly hash: number;
+  next: Flow | null = null;
+  inTable = false;
+  /** Position in the engine's dense list of flows (for timers), -1 when out. */
+  listIndex = -1;
+  host: HostConn | null = null;
+  connectAbort: AbortController | null = null;
+  connectDeadline = Infinity;
+  target = "";
+  hostEof = false;
+  hostWriteDone = false;
+  hostClosed = false;
+  #wakeReader: (() => void) | null = null;
+  #wakeWriter: (() => void) | null = null;
+
+  constructor(
+    engine: Engine,
+    kind: number,
+    guestAddr: Uint8Array,
+    guestPort: number,
+    farAddr: Uint8Array,
+    farPort: number,
+    iss: number,
+  ) {
+    this.engine = engine;
+    this.kind = kind;
+    this.guestAddr = guestAddr;
+    this.guestPort = guestPort;
+    this.farAddr = farAddr;
+    this.farPort = farPort;
+    this.hash = tupleHash(guestAddr, guestPort, farAddr, farPort);
+    const cfg = guestAddr.length === 16 ? engine.cfg6 : engine.cfg4;
+    this.tcb = new TcpConnection(this, cfg, engine.stats, farAddr, farPort, guestAddr, guestPort, iss);
+  }
+
+  get deadline(): number {
+    return Math.min(this.tcb.deadline, this.connectDeadline);
+  }
+
+  matches(ga: Uint8Array, gp: number, fa: Uint8Array, fp: number): boolean {
+    return gp === this.guestPort && fp === this.farPort && ipEqual(ga, this.guestAddr) &&
+      ipEqual(fa, this.farAddr);
+  }
+
+  // TcbHost
+  now(): number {
+    return this.engine.core.now();
+  }
+  emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void {
+    this.engine.core.sendSegment(src, dst, segment);
+  }
+  onEstablished(): void {
+    this.engine.halfOpenDone(this);
+    if (this.host !== null) {
+      void this.#readLoop(this.host);
+      void this.#writeLoop(this.host);
+    }
+  }
+  onReadable(): void {
+    const w = this.#wakeWriter;
+    if (w !== null) {
+      this.#wakeWriter = null;
+      w();
+    }
+  }
+  onWritable(): void {
+    const w = this.#wakeReader;
+    if (w !== null) {
+      this.#wakeReader = null;
+      w();
+    }
+  }
+  onTimeWait(): void {
+    this.engine.enteredTimeWait(this);
+  }
+  onClosed(reason: string | null): void {
+    this.engine.flowClosed(this, reason);
+    if (this.connectAbort !== null) {
+      this.connectAbort.abort();
+      this.connectAbort = null;
+    }
+    if (reason !== null) {
+      this.closeHost();
+    }
+    // Let the loops see the end (the writer still drains after an orderly close).
+    this.onReadable();
+    this.onWritable();
+  }
+  onTimer(): void {
+    this.engine.noteDeadline(this.deadline);
+  }
+  onAckPending(): void {
+    const q = this.engine.ackQueue;
+    q.push(this);
+    // Bounded even if the core never calls flush: the delayed-ACK timer covers these too.
+    if (q.length > 4096) this.engine.flush();
+  }
+
+  closeHost(): void {
+    if (this.hostClosed) return;
+    this.hostClosed = true;
+    if (this.host !== null) {
+      try {
+        this.host.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  #maybeCloseHost(): void {
+    if (this.hostEof && this.hostWriteDone) this.closeHost();
+  }
+
+  /** Host to guest: read into the send ring while it has room. */
+  async #readLoop(conn: HostConn): Promise<void> {
+    const tcb = this.tcb;
+    const stats = this.engine.stats;
+    const size = this.engine.hostReadSize;
+    try {
+      for (;;) {
+        if (this.hostClosed || tcb.state === TcpState.Closed || tcb.finQueued) return;
+        const region = tcb.sendRegion(size);
+        if (region.length === 0) {
+          await new Promise<void>((resolve) => this.#wakeReader = resolve);
+          continue;
+        }
+        const n = await conn.read(region);
+        stats.hostReads++;
+        if (this.hostClosed || isClosed(tcb)) return;
+        if (n === null) {
+          this.hostEof = true;
+          tcb.closeSend();
+          this.#maybeCloseHost();
+          return;
+        }
+        tcb.commitSend(n);
+      }
+    } catch (e) {
+      if (this.hostClosed || tcb.state === TcpState.Closed) return;
+      if (!isResetError(e)) this.engine.log(`host read failed for ${this.describe()}: ${errorText(e)}`);
+      this.hostEof = true;
+      tcb.abort("host reset");
+      this.closeHost();
+    }
+  }
+
+  /** Guest to host: write the receive ring out; half-close after the guest's FIN. */
+  async #writeLoop(conn: HostConn): Promise<void> {
+    const tcb = this.tcb;
+    const stats = this.engine.stats;
+    try {
+      for (;;) {
+        if (this.hostClosed) return;
+        const region = tcb.receiveRegion();
+        if (region.length === 0) {
+          if (tcb.peerFin || (tcb.state === TcpState.Closed && tcb.closeReason === null)) {
+            await conn.closeWrite();
+            this.hostWriteDone = true;
+            this.#maybeCloseHost();
+            return;
+          }
+          if (tcb.state === TcpState.Closed) return;
+          await new Promise<void>((resolve) => this.#wakeWriter = resolve);
+          continue;
+        }
+        const n = await conn.write(region);
+        stats.hostWrites++;
+        if (this.hostClosed) return;
+        tcb.consume(n);
+      }
+    } catch (e) {
+      if (this.hostClosed) return;
+      if (!isResetError(e)) this.engine.log(`host write failed for ${this.describe()}: ${errorText(e)}`);
+      this.hostWriteDone = true;
+      tcb.abort("host write failed");
+      this.closeHost();
+    }
+  }
+
+  describe(): string {
+    const g = `${fmtEndpoint(this.guestAddr, this.guestPort)}`;
+    const f = `${fmtEndpoint(this.farAddr, this.farPort)}`;
+    return this.kind === FLOW_OUT ? `guest ${g} -> ${f}` : `${f} -> guest ${g}`;
+  }
+}
+
+interface Forward {
+  key: string;
+  hostAddr: string;
+  hostPort: number;
+  guestAddr: Uint8Array;
+  guestPort: number;
+  v6: boolean;
+  listener: HostListener;
+  accepted: number;
+  closed: boolean;
+}
+
+class Engine implements SlirpTcpEngine {
+  readonly core: TcpCoreSide;
+  readonly stats: TcpStats = newTcpStats();
+  readonly cfg4: TcbConfig;
+  readonly cfg6: TcbConfig;
+  readonly hostReadSize: number;
+  readonly ackQueue: Flow[] = [];
+  readonly #opts: TcpEngineOptions;
+  readonly #hostNet: HostNet;
+  readonly #gw4: Uint8Array;
+  readonly #gw6: Uint8Array;
+  readonly #net4: IpPrefix;
+  readonly #net6: IpPrefix;
+  readonly #maxConnections: number;
+  readonly #maxHalfOpen: number;
+  readonly #maxTimeWait: number;
+  readonly #connectTimeout: number;
+  readonly #verify: boolean;
+  readonly #random: () => number;
+  readonly #isn: IsnGenerator;
+  // Hash table of flows, chained.
+  #buckets: (Flow | null)[];
+  #mask: number;
+  #count = 0;
+  /** Every flow in the table, densely, for timers and listings. */
+  readonly #list: Flow[] = [];
+  #last: Flow | null = null;
+  readonly #halfOpen = new Set<Flow>();
+  readonly #timeWait = new Set<Flow>();
+  readonly #forwards = new Map<string, Forward>();
+  #nextDeadline = Infinity;
+  #closed = false;
+  readonly #repr: TcpRepr = newTcpRepr();
+  readonly #rst = new Uint8Array(TCP_HEADER_LEN);
+  readonly #logged = new Set<string>();
+
+  constructor(core: TcpCoreSide, o: TcpEngineOptions) {
+    this.core = core;
+    this.#opts = o;
+    this.#hostNet = o.hostNet ?? denoHostNet;
+    this.#gw4 = toAddr(o.gateway?.v4, 4) ?? DEFAULT_GW4;
+    this.#gw6 = toAddr(o.gateway?.v6, 16) ?? DEFAULT_GW6;
+    this.#net4 = toPrefix(o.network?.v4) ?? { addr: new Uint8Array([10, 0, 2, 0]), length: 24 };
+    this.#net6 = toPrefix(o.network?.v6) ??
+      { addr: new Uint8Array([0xfd, ...new Array(15).fill(0)]), length: 64 };
+    this.#maxConnections = o.maxConnections ?? 8192;
+    this.#maxHalfOpen = o.maxHalfOpen ?? 256;
+    this.#maxTimeWait = o.maxTimeWait ?? 4096;
+    this.#connectTimeout = o.connectTimeoutMs ?? 30_000;
+    this.#verify = o.verifyChecksum ?? true;
+    this.hostReadSize = o.hostReadSize ?? 65536;
+    this.#random = o.random ?? cryptoRandom32();
+    this.#isn = new IsnGenerator(() => core.now(), this.#random);
+    const base = { ...DEFAULT_TCB_CONFIG, ...o.tcp };
+    this.cfg4 = { ...base, mss: core.mss(4) };
+    this.cfg6 = { ...base, mss: core.mss(6) };
+    this.#buckets = new Array<Flow | null>(1024).fill(null);
+    this.#mask = 1023;
+  }
+
+  log(message: string): void {
+    if (this.#opts.log !== undefined) {
+      this.#opts.log(message);
+      return;
+    }
+    // One line per kind of message (numbers and addresses aside), so a flood cannot spam.
+    const kind = message.replace(/[0-9a-f.:[\]]{2,}/g, "#");
+    if (this.#logged.has(kind) || this.#logged.size > 256) return;
+    this.#logged.add(kind);
+    log("slirp", `tcp: ${message}`);
+  }
+
+  // ------------------------------------------------------------ TcpEngine
+
+  input(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void {
+    if (this.#closed) return;
+    const stats = this.stats;
+    stats.segmentsIn++;
+    const r = parseTcp(segment, this.#repr, { urgentPastData: "clamp" });
+    if (typeof r === "string") {
+      stats.badSegments++;
+      return;
+    }
+    if (this.#verify && !verifyTcpChecksum(src, dst, segment)) {
+      stats.badChecksum++;
+      return;
+    }
+    let flow = this.#last;
+    if (flow === null || !flow.matches(src, r.srcPort, dst, r.dstPort)) {
+      flow = this.#lookup(src, r.srcPort, dst, r.dstPort);
+      if (flow !== null) this.#last = flow;
+    }
+    const f = r.flags;
+    if (flow !== null) {
+      if (flow.tcb.state === TcpState.TimeWait && (f & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+        // A new connection reusing the tuple: TIME-WAIT gives way (RFC 9293 allows it for a higher ISN).
+        flow.tcb.abort("reused");
+      } else {
+        flow.tcb.input(r, segment);
+        return;
+      }
+    }
+    if ((f & TCP_RST) !== 0) return;
+    if ((f & (TCP_SYN | TCP_ACK | TCP_FIN)) !== TCP_SYN) {
+      this.#resetFor(src, dst, r);
+      return;
+    }
+    this.#outbound(src, dst, r);
+  }
+
+  poll(): void {
+    if (this.#closed) return;
+    this.ackQueue.length = 0;
+    const now = this.core.now();
+    let next = Infinity;
+    // Backwards: a flow that closes is swapped with the last one, which was already visited.
+    const list = this.#list;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const flow = list[i];
+      if (flow === undefined) continue;
+      if (flow.deadline <= now) {
+        if (flow.connectDeadline <= now) this.#connectTimedOut(flow);
+        else flow.tcb.poll();
+      }
+      if (flow.inTable) next = Math.min(next, flow.deadline);
+    }
+    this.#nextDeadline = next;
+  }
+
+  nextTimerMs(): number {
+    if (this.#nextDeadline === Infinity) return Infinity;
+    return Math.max(0, this.#nextDeadline - this.core.now());
+  }
+
+  flush(): void {
+    const q = this.ackQueue;
+    for (let i = 0; i < q.length; i++) q[i]!.tcb.flushAck();
+    q.length = 0;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    for (const fwd of this.#forwards.values()) {
+      fwd.closed = true;
+      fwd.listener.close();
+    }
+    this.#forwards.clear();
+    for (const flow of this.#allFlows()) {
+      flow.tcb.abort("engine closed");
+      flow.closeHost();
+    }
+    this.#closed = true;
+  }
+
+  describeConnections(): string[] {
+    const lines: string[] = [];
+    for (const flow of this.#allFlows()) {
+      const t = flow.tcb;
+      lines.push(
+        `${flow.describe()} ${stateName(t.state)} sndq ${t.sndBuf?.length ?? 0} rcvq ${t.readableBytes}` +
+          ` cwnd ${t.cwnd} wnd ${t.sndWnd} rto ${Math.round(t.rto)}`,
+      );
+    }
+    return lines;
+  }
+
+  // ------------------------------------------------------------ flows
+
+  noteDeadline(d: number): void {
+    if (d < this.#nextDeadline) this.#nextDeadline = d;
+  }
+
+  halfOpenDone(flow: Flow): void {
+    if (this.#halfOpen.delete(flow)) this.stats.halfOpen = this.#halfOpen.size;
+  }
+
+  enteredTimeWait(flow: Flow): void {
+    this.halfOpenDone(flow);
+    this.#timeWait.add(flow);
+    if (this.#timeWait.size > this.#maxTimeWait) {
+      const oldest = this.#timeWait.values().next().value;
+      if (oldest !== undefined) oldest.tcb.abort("time-wait overflow");
+    }
+    this.stats.timeWait = this.#timeWait.size;
+  }
+
+  flowClosed(flow: Flow, reason: string | null): void {
+    this.#remove(flow);
+    if (this.#halfOpen.delete(flow)) {
+      this.stats.halfOpen = this.#halfOpen.size;
+      if (flow.kind === FLOW_IN && reason !== null) this.stats.acceptsFailed++;
+    }
+    if (this.#timeWait.delete(flow)) this.stats.timeWait = this.#timeWait.size;
+  }
+
+  /** A snapshot of every flow (safe against closes while iterating). */
+  #allFlows(): Flow[] {
+    return this.#list.slice();
+  }
+
+  #lookup(ga: Uint8Array, gp: number, fa: Uint8Array, fp: number): Flow | null {
+    const h = tupleHash(ga, gp, fa, fp);
+    for (let f: Flow | null = this.#buckets[h & this.#mask] ?? null; f !== null; f = f.next) {
+      if (f.hash === h && f.matches(ga, gp, fa, fp)) return f;
+    }
+    return null;
+  }
+
+  #insert(flow: Flow): void {
+    if (this.#count >= this.#buckets.length) this.#rehash(this.#buckets.length * 2);
+    const i = flow.hash & this.#mask;
+    flow.next = this.#buckets[i] ?? null;
+    this.#buckets[i] = flow;
+    flow.inTable = true;
+    flow.listIndex = this.#list.length;
+    this.#list.push(flow);
+    this.#count++;
+    this.stats.connections = this.#count;
+    this.noteDeadline(flow.deadline);
+  }
+
+  #remove(flow: Flow): void {
+    if (!flow.inTable) return;
+    const i = flow.hash & this.#mask;
+    let prev: Flow | null = null;
+    for (let f: Flow | null = this.#buckets[i] ?? null; f !== null; prev = f, f = f.next) {
+      if (f !== flow) continue;
+      if (prev === null) this.#buckets[i] = f.next;
+      else prev.next = f.next;
+      break;
+    }
+    flow.next = null;
+    flow.inTable = false;
+    const last = this.#list.pop()!;
+    if (last !== flow) {
+      this.#list[flow.listIndex] = last;
+      last.listIndex = flow.listIndex;
+    }
+    flow.listIndex = -1;
+    this.#count--;
+    this.stats.connections = this.#count;
+    if (this.#last === flow) this.#last = null;
+  }
+
+  #rehash(size: number): void {
+    const old = this.#buckets;
+    this.#buckets = new Array<Flow | null>(size).fill(null);
+    this.#mask = size - 1;
+    for (let i = 0; i < old.length; i++) {
+      let f: Flow | null = old[i] ?? null;
+      while (f !== null) {
+        const next: Flow | null = f.next;
+        const j = f.hash & this.#mask;
+        f.next = this.#buckets[j] ?? null;
+        this.#buckets[j] = f;
+        f = next;
+      }
+    }
+  }
+
+  /** The ISN of a flow: clock plus keyed tuple hash, so a reused tuple starts above its last use. */
+  #iss(guestAddr: Uint8Array, guestPort: number, farAddr: Uint8Array, farPort: number): number {
+    return this.#isn.next(farAddr, farPort, guestAddr, guestPort);
+  }
+
+  /** Admits a new half-open flow, evicting the oldest when at the cap; false when full. */
+  #admit(): boolean {
+    if (this.#count >= this.#maxConnections) {
+      // Make room from TIME-WAIT first: those carry no data.
+      const oldest = this.#timeWait.values().next().value;
+      if (oldest === undefined) return false;
+      oldest.tcb.abort("table full");
+    }
+    if (this.#halfOpen.size >= this.#maxHalfOpen) {
+      const oldest = this.#halfOpen.values().next().value;
+      if (oldest === undefined) return false;
+      this.stats.synEvicted++;
+      oldest.tcb.abort("evicted");
+      oldest.closeHost();
+    }
+    return true;
+  }
+
+  #addHalfOpen(flow: Flow): void {
+    this.#halfOpen.add(flow);
+    this.stats.halfOpen = this.#halfOpen.size;
+  }
+
+  // ------------------------------------------------------------ outbound
+
+  #outbound(src: Uint8Array, dst: Uint8Array, syn: TcpRepr): void {
+    if (isNonUnicast(dst) || isNonUnicast(src) || syn.dstPort === 0 || syn.srcPort === 0) {
+      this.stats.badSegments++;
+      return;
+    }
+    const target = this.#resolve(dst, syn.dstPort);
+    if (target === null) {
+      // Refused by policy (nothing listens there): answer at once.
+      this.stats.connectsFailed++;
+      this.#resetFor(src, dst, syn);
+      return;
+    }
+    if (!this.#admit()) {
+      this.stats.synDropped++;
+      this.#resetFor(src, dst, syn);
+      return;
+    }
+    const flow = new Flow(
+      this,
+      FLOW_OUT,
+      src.slice(),
+      syn.srcPort,
+      dst.slice(),
+      syn.dstPort,
+      this.#iss(src, syn.srcPort, dst, syn.dstPort),
+    );
+    flow.tcb.receiveSyn(syn);
+    this.#insert(flow);
+    this.#addHalfOpen(flow);
+    this.stats.connectsOut++;
+    flow.target = `${target.hostname}:${target.port}`;
+    const abort = new AbortController();
+    flow.connectAbort = abort;
+    flow.connectDeadline = this.core.now() + this.#connectTimeout;
+    this.noteDeadline(flow.connectDeadline);
+    let attempt: Promise<HostConn>;
+    try {
+      attempt = this.#hostNet.connect(target.hostname, target.port, abort.signal);
+    } catch (e) {
+      attempt = Promise.reject(e);
+    }
+    attempt.then(
+      (conn) => {
+        flow.connectAbort = null;
+        flow.connectDeadline = Infinity;
+        if (flow.tcb.state !== TcpState.SynPending || this.#closed) {
+          try {
+            conn.close();
+          } catch {
+            // Already closed.
+          }
+          return;
+        }
+        flow.host = conn;
+        flow.tcb.acceptSyn();
+      },
+      (e) => {
+        flow.connectAbort = null;
+        flow.connectDeadline = Infinity;
+        if (flow.tcb.state !== TcpState.SynPending) return;
+        this.stats.connectsFailed++;
+        const refused = e instanceof Deno.errors.ConnectionRefused;
+        if (!refused) this.log(`connect to ${flow.target} failed: ${errorText(e)}`);
+        flow.tcb.refuseSyn(refused ? "refused" : "unreachable");
+      },
+    );
+  }
+
+  #connectTimedOut(flow: Flow): void {
+    flow.connectDeadline = Infinity;
+    if (flow.connectAbort !== null) {
+      flow.connectAbort.abort();
+      flow.connectAbort = null;
+    }
+    if (flow.tcb.state === TcpState.SynPending) {
+      this.stats.connectsFailed++;
+      flow.tcb.refuseSyn("connect timeout");
+    }
+  }
+
+  /** Where an outbound connection to `dst:port` goes; null to refuse. */
+  #resolve(dst: Uint8Array, port: number): HostTarget | null {
+    const hook = this.#opts.mapOutbound?.({ addr: dst, port });
+    if (hook !== undefined) return hook;
+    const v6 = dst.length === 16;
+    if (ipEqual(dst, v6 ? this.#gw6 : this.#gw4)) {
+      if (this.#opts.hostLoopback === false) return null;
+      return { hostname: v6 ? LOOP6 : LOOP4, port };
+    }
+    if (inPrefix(dst, v6 ? this.#net6 : this.#net4)) return null;
+    if (isLoopback(dst)) return null;
+    return { hostname: formatIp(dst), port };
+  }
+
+  /** A RST for a segment that belongs to no connection (RFC 9293 3.10.7.1). */
+  #resetFor(src: Uint8Array, dst: Uint8Array, r: TcpRepr): void {
+    const b = this.#rst;
+    if ((r.flags & TCP_ACK) !== 0) {
+      writeTcpBase(b, 0, r.dstPort, r.srcPort, r.ack, 0, TCP_HEADER_LEN, TCP_RST, 0);
+    } else {
+      const len = r.payloadLength + ((r.flags & TCP_SYN) !== 0 ? 1 : 0) + ((r.flags & TCP_FIN) !== 0 ? 1 : 0);
+      writeTcpBase(b, 0, r.dstPort, r.srcPort, 0, seqAdd(r.seq, len), TCP_HEADER_LEN, TCP_RST | TCP_ACK, 0);
+    }
+    setTcpChecksum(dst, src, b);
+    this.stats.rstOut++;
+    this.stats.segmentsOut++;
+    this.core.sendSegment(dst, src, b);
+  }
+
+  // ------------------------------------------------------------ inbound
+
+  /** The address and port the guest sees for a host client. */
+  #clientEndpoint(
+    peer: HostPeer,
+    v6: boolean,
+    guestAddr: Uint8Array,
+    guestPort: number,
+  ): [Uint8Array, number] {
+    let a = parseIp(peer.hostname);
+    if (a !== null) a = v4Mapped(a) ?? a;
+    const gw = v6 ? this.#gw6 : this.#gw4;
+    const net = v6 ? this.#net6 : this.#net4;
+    let addr = gw;
+    if (a !== null && a.length === gw.length && !isLoopback(a) && !isNonUnicast(a) && !inPrefix(a, net)) {
+      addr = a;
+    }
+    let port = peer.port;
+    // Another flow already uses this tuple (the client's port on two forwards, or gateway-mapped clients):
+    // pick a free port on the same address.
+    for (let tries = 0; tries < 64; tries++) {
+      const existing = this.#lookup(guestAddr, guestPort, addr, port);
+      if (existing === null) break;
+      if (existing.tcb.state === TcpState.TimeWait) {
+        existing.tcb.abort("reused");
+        break;
+      }
+      port = 32768 + Math.floor((this.#random() >>> 0) % 28000);
+    }
+    return [addr, port];
+  }
+
+  #accepted(fwd: Forward, conn: HostConn, peer: HostPeer): void {
+    if (this.#closed || fwd.closed) {
+      conn.close();
+      return;
+    }
+    fwd.accepted++;
+    if (!this.#admit()) {
+      this.stats.synDropped++;
+      conn.close();
+      return;
+    }
+    const [addr, port] = this.#clientEndpoint(peer, fwd.v6, fwd.guestAddr, fwd.guestPort);
+    const flow = new Flow(
+      this,
+      FLOW_IN,
+      fwd.guestAddr,
+      fwd.guestPort,
+      addr,
+      port,
+      this.#iss(fwd.guestAddr, fwd.guestPort, addr, port),
+    );
+    flow.host = conn;
+    flow.target = `${peer.hostname}:${peer.port}`;
+    this.#insert(flow);
+    this.#addHalfOpen(flow);
+    this.stats.acceptsIn++;
+    flow.tcb.connect();
+  }
+
+  async #acceptLoop(fwd: Forward): Promise<void> {
+    while (!fwd.closed) {
+      let got: { conn: HostConn; remote: HostPeer };
+      try {
+        got = await fwd.listener.accept();
+      } catch (e) {
+        if (fwd.closed) return;
+        this.log(`accept on ${fwd.hostAddr}:${fwd.hostPort} failed: ${errorText(e)}`);
+        if (e instanceof Deno.errors.BadResource) return;
+        continue;
+      }
+      this.#accepted(fwd, got.conn, got.remote);
+    }
+  }
+
+  addForward(spec: TcpForwardSpec): Promise<TcpForwardInfo> {
+    try {
+      return Promise.resolve(this.#addForward(spec));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #addForward(spec: TcpForwardSpec): TcpForwardInfo {
+    if (this.#closed) throw new Error("The TCP engine is closed");
+    const guestAddr = typeof spec.guestAddr === "string" ? parseIp(spec.guestAddr) : spec.guestAddr;
+    if (guestAddr === null || (guestAddr.length !== 4 && guestAddr.length !== 16)) {
+      throw new Error(`Guest address ${String(spec.guestAddr)} is not an IP address`);
+    }
+    const v6 = spec.v6 ?? guestAddr.length === 16;
+    if ((guestAddr.length === 16) !== v6) {
+      throw new Error(`Guest address ${formatIp(guestAddr)} is not ${v6 ? "IPv6" : "IPv4"}`);
+    }
+    const net = v6 ? this.#net6 : this.#net4;
+    if (!inPrefix(guestAddr, net)) {
+      throw new Error(
+        `Guest address ${formatIp(guestAddr)} is outside the guest network ${
+          formatIp(net.addr)
+        }/${net.length}`,
+      );
+    }
+    checkPort(spec.guestPort, "Guest port", false);
+    checkPort(spec.hostPort, "Host port", true);
+    const hostAddr = spec.hostAddr ?? (v6 ? "::" : "0.0.0.0");
+    const hostBytes = parseIp(hostAddr);
+    if (hostBytes === null) throw new Error(`Host address ${hostAddr} is not an IP address`);
+    const hostText = formatIp(hostBytes);
+    const key = forwardKey(hostText, spec.hostPort);
+    if (spec.hostPort !== 0 && this.#forwards.has(key)) {
+      throw new Error(`A TCP forward from ${hostText} port ${spec.hostPort} already exists`);
+    }
+    let listener: HostListener;
+    try {
+      listener = this.#hostNet.listen(hostText, spec.hostPort);
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) {
+        throw new Error(
+          `Host port ${spec.hostPort} on ${hostText} is already in use (TCP forward to ${
+            formatIp(guestAddr)
+          }:${spec.guestPort})`,
+        );
+      }
+      if (e instanceof Deno.errors.PermissionDenied) {
+        throw new Error(`Not allowed to listen on host port ${spec.hostPort} on ${hostText}`);
+      }
+      throw new Error(`Cannot listen on ${hostText} port ${spec.hostPort}: ${errorText(e)}`);
+    }
+    const fwd: Forward = {
+      key: forwardKey(hostText, listener.port),
+      hostAddr: hostText,
+      hostPort: listener.port,
+      guestAddr: guestAddr.slice(),
+      guestPort: spec.guestPort,
+      v6,
+      listener,
+      accepted: 0,
+      closed: false,
+    };
+    this.#forwards.set(fwd.key, fwd);
+    void this.#acceptLoop(fwd);
+    return forwardInfo(fwd);
+  }
+
+  removeForward(spec: { hostAddr?: string; hostPort: number; v6?: boolean }): boolean {
+    let hostText: string | null = null;
+    if (spec.hostAddr !== undefined) {
+      const b = parseIp(spec.hostAddr);
+      if (b === null) return false;
+      hostText = formatIp(b);
+    }
+    for (const fwd of this.#forwards.values()) {
+      if (fwd.hostPort !== spec.hostPort) continue;
+      if (hostText !== null && fwd.hostAddr !== hostText) continue;
+      if (hostText === null && spec.v6 !== undefined && fwd.v6 !== spec.v6) continue;
+      fwd.closed = true;
+      fwd.listener.close();
+      this.#forwards.delete(fwd.key);
+      return true;
+    }
+    return false;
+  }
+
+  listForwards(): TcpForwardInfo[] {
+    return [...this.#forwards.values()].map(forwardInfo);
+  }
+}
+
+/** A function, so that the compiler does not narrow `state` across awaits. */
+function isClosed(tcb: TcpConnection): boolean {
+  return tcb.state === TcpState.Closed;
+}
+
+function forwardKey(host: string, port: number): string {
+  return `${host}|${port}`;
+}
+
+function forwardInfo(f: Forward): TcpForwardInfo {
+  return {
+    hostAddr: f.hostAddr,
+    hostPort: f.hostPort,
+    guestAddr: formatIp(f.guestAddr),
+    guestPort: f.guestPort,
+    v6: f.v6,
+    accepted: f.accepted,
+  };
+}
+
+function checkPort(p: number, what: string, zeroOk: boolean): void {
+  if (!Number.isInteger(p) || p < (zeroOk ? 0 : 1) || p > 65535) {
+    throw new Error(`${what} ${p} is not a port number (${zeroOk ? 0 : 1}-65535)`);
+  }
+}
+
+/** FNV-1a over the four-tuple. */
+function tupleHash(ga: Uint8Array, gp: number, fa: Uint8Array, fp: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ga.length; i++) h = Math.imul(h ^ ga[i]!, 0x01000193);
+  for (let i = 0; i < fa.length; i++) h = Math.imul(h ^ fa[i]!, 0x01000193);
+  h = Math.imul(h ^ (gp & 0xff), 0x01000193);
+  h = Math.imul(h ^ (gp >> 8), 0x01000193);
+  h = Math.imul(h ^ (fp & 0xff), 0x01000193);
+  h = Math.imul(h ^ (fp >> 8), 0x01000193);
+  return h >>> 0;
+}
+
+function toAddr(v: Uint8Array | string | undefined, len: number): Uint8Array | null {
+  if (v === undefined) return null;
+  const a = typeof v === "string" ? parseIp(v) : v;
+  if (a === null || a.length !== len) {
+    throw new Error(`Gateway address ${String(v)} is not an IPv${len === 4 ? 4 : 6} address`);
+  }
+  return a;
+}
+
+function toPrefix(v: IpPrefix | string | undefined): IpPrefix | null {
+  if (v === undefined) return null;
+  if (typeof v !== "string") return v;
+  const p = parsePrefix(v);
+  if (p === null) throw new Error(`Network ${v} is not an address prefix`);
+  return p;
+}
+
+function fmtEndpoint(a: Uint8Array, port: number): string {
+  return a.length === 16 ? `[${formatIp(a)}]:${port}` : `${formatIp(a)}:${port}`;
+}
+
+function isResetError(e: unknown): boolean {
+  return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
+    e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.NotConnected;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function cryptoRandom32(): () => number {
+  const pool = new Uint32Array(64);
+  let i = pool.length;
+  return () => {
+    if (i >= pool.length) {
+      crypto.getRandomValues(pool);
+      i = 0;
+    }
+    return pool[i++]!;
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The TCP engine's view of the host's sockets: connect out, listen for
+ * forwards, read and write streams. The default implementation is Deno's
+ * own TCP API; tests may pass another (in-memory, fault-injecting) one.
+ */
+
+/** A connected host stream, as `Deno.TcpConn` offers it. */
+export interface HostConn {
+  /** Reads into `p`; resolves to the byte count, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`; resolves to the byte count written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Half-closes: the peer reads end of stream after what was written. */
+  closeWrite(): Promise<void>;
+  /** Closes both directions; pending reads and writes reject. */
+  close(): void;
+}
+
+/** The far end of an accepted connection. */
+export interface HostPeer {
+  hostname: string;
+  port: number;
+}
+
+/** A listening host socket. */
+export interface HostListener {
+  /** Waits for the next connection; rejects once closed. */
+  accept(): Promise<{ conn: HostConn; remote: HostPeer }>;
+  close(): void;
+  /** The port actually bound (useful when 0 was asked). */
+  readonly port: number;
+}
+
+/** How the engine reaches the host's network. */
+export interface HostNet {
+  /** Connects to `hostname:port` (an address literal); aborting `signal` cancels the attempt. */
+  connect(hostname: string, port: number, signal: AbortSignal): Promise<HostConn>;
+  /** Listens on `hostname:port`; throws `Deno.errors.AddrInUse` (or similar) synchronously on failure. */
+  listen(hostname: string, port: number): HostListener;
+}
+
+/** Deno's TCP sockets: TCP_NODELAY on (we forward segments as they come), keep-alive on. */
+export const denoHostNet: HostNet = {
+  async connect(hostname, port, signal) {
+    const conn = await Deno.connect({ hostname, port, signal, autoSelectFamily: false });
+    try {
+      conn.setNoDelay(true);
+      conn.setKeepAlive(true);
+    } catch {
+      // Options are best effort.
+    }
+    return conn;
+  },
+  listen(hostname, port) {
+    const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    return {
+      port: (listener.addr as Deno.NetAddr).port,
+      async accept() {
+        const conn = await listener.accept();
+        try {
+          conn.setNoDelay(true);
+          conn.setKeepAlive(true);
+        } catch {
+          // Options are best effort.
+        }
+        const remote = conn.remoteAddr as Deno.NetAddr;
+        return { conn, remote: { hostname: remote.hostname, port: remote.port } };
+      },
+      close() {
+        try {
+          listener.close();
+        } catch {
+          // Already closed.
+        }
+      },
+    };
+  },
+};

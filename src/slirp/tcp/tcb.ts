@@ -1,0 +1,1363 @@
+/**
+ * One TCP endpoint (RFC 9293) facing the guest: the state machine, its
+ * buffers and timers, with no I/O of its own.
+ *
+ * Theory of operation. A `TcpConnection` is driven from three sides:
+ * `input` (a checked segment from the peer), the owner's calls (data written
+ * into the send ring and committed, data consumed from the receive ring, a
+ * half-close, an abort) and `poll` (timers, on the owner's clock). It
+ * answers by emitting segments through its {@link TcbHost} and by events
+ * (established, readable, writable, closed).
+ *
+ * Send side: the send ring holds every byte from `sndUna` (oldest
+ * unacknowledged) to the end of the data the owner committed; its head is
+ * sequence number `sndBase`. `sndNxt` is the next byte to send and `sndMax`
+ * the highest ever sent: after a retransmission timeout `sndNxt` goes back
+ * to `sndUna` and the window is sent again in slow start (go-back-N); an ACK
+ * past `sndNxt` moves it forward. The FIN, once queued, takes the sequence
+ * number just after the data. What may be in flight is the smaller of the
+ * peer's window and the congestion window (NewReno: slow start, congestion
+ * avoidance, fast retransmit on the third duplicate ACK, fast recovery with
+ * partial ACKs, RFC 5681/6582). The retransmission timeout follows RFC 6298
+ * with Karn's rule (one segment timed at a time, never a retransmitted one).
+ * A zero window starts the persist timer; probes are empty segments one
+ * below `sndUna`, which the peer answers with its window.
+ *
+ * Receive side: the receive ring holds bytes from `rcvBase` (oldest not yet
+ * consumed by the owner) to `rcvNxt`; out-of-order segments are written at
+ * their offset past the contents, and a short sorted list of received ranges
+ * (bounded) remembers them. The advertised window is the free space of the
+ * ring as allocated, so every byte offered has a place; a ring more than
+ * half full doubles (autotuning) up to its maximum while the engine-wide
+ * buffer budget allows. The right edge only moves right (scaling rounds a
+ * window field down by less than one unit; data up to the largest edge ever
+ * offered is still accepted) and only by useful steps (receiver-side silly
+ * window avoidance). ACKs are coalesced: every `ackEvery` in-order segments,
+ * at the owner's `flushAck`, or after `delayedAckMs`; out-of-order data, a
+ * filled hole and a FIN are ACKed at once so the peer's fast retransmit
+ * works. Empty out-of-window segments are answered at a limited rate.
+ *
+ * Invariants: `sndUna <= sndNxt <= sndMax`; `rcvBase <= rcvNxt <= rcvAdvRight`
+ * (sequence order); `rcvAdvRight - rcvBase` never exceeds the receive ring's
+ * capacity; the rings never exceed their `max`; nothing on the data path
+ * allocates except the views needed to copy bytes (and a ring's growth).
+ */
+import {
+  setTcpChecksum,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_HEADER_LEN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  type TcpRepr,
+  writeTcpBase,
+  writeTcpHeader,
+} from "../../wire/tcp.ts";
+import { ByteRing, pow2AtLeast } from "./ring.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import type { TcpStats } from "./stats.ts";
+
+/** Connection states; `SynPending` is a received SYN not yet answered (the host connect is in progress). */
+export const TcpState = {
+  Closed: 0,
+  SynPending: 1,
+  SynSent: 2,
+  SynReceived: 3,
+  Established: 4,
+  FinWait1: 5,
+  FinWait2: 6,
+  CloseWait: 7,
+  Closing: 8,
+  LastAck: 9,
+  TimeWait: 10,
+} as const;
+/** One of {@link TcpState}. */
+export type TcpState = typeof TcpState[keyof typeof TcpState];
+
+const STATE_NAMES = [
+  "CLOSED",
+  "SYN-PENDING",
+  "SYN-SENT",
+  "SYN-RECEIVED",
+  "ESTABLISHED",
+  "FIN-WAIT-1",
+  "FIN-WAIT-2",
+  "CLOSE-WAIT",
+  "CLOSING",
+  "LAST-ACK",
+  "TIME-WAIT",
+];
+
+/** The name of a state, as RFC 9293 spells it. */
+export function stateName(s: TcpState): string {
+  return STATE_NAMES[s] ?? "?";
+}
+
+/** Tunables shared by the connections of one engine. */
+export interface TcbConfig {
+  /** Largest payload we accept (advertised as MSS) and send. */
+  mss: number;
+  /** Largest send ring, bytes (rounded up to a power of two). */
+  sendBufferSize: number;
+  /** Largest receive ring, bytes: the largest window we advertise (rounded up to a power of two). */
+  receiveBufferSize: number;
+  /** Rings start at this size and double on demand. */
+  initialBufferSize: number;
+  /**
+   * Budget for all rings of the connections sharing one stats object (one
+   * engine): rings stop growing past their initial size while the total is
+   * above it.
+   */
+  maxBufferBytes: number;
+  /** Offer window scaling. */
+  windowScaling: boolean;
+  initialRtoMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  /** Delayed-ACK timeout. */
+  delayedAckMs: number;
+  /** ACK at once after this many in-order segments. */
+  ackEvery: number;
+  /** SYN or SYN-ACK retransmissions before giving up. */
+  synRetries: number;
+  /** Consecutive data retransmission timeouts before giving up. */
+  dataRetries: number;
+  /** Idle time before the first keep-alive probe (Infinity: none). */
+  keepAliveIdleMs: number;
+  keepAliveIntervalMs: number;
+  keepAliveProbes: number;
+  /** TIME-WAIT duration (2 MSL). */
+  timeWaitMs: number;
+  /** Out-of-order ranges kept before further out-of-order segments are dropped. */
+  maxOutOfOrderRanges: number;
+  /** Initial congestion window in segments (RFC 6928: 10). */
+  initialWindowSegments: number;
+}
+
+/** Defaults for {@link TcbConfig}. */
+export const DEFAULT_TCB_CONFIG: TcbConfig = {
+  mss: 1460,
+  sendBufferSize: 512 * 1024,
+  receiveBufferSize: 512 * 1024,
+  initialBufferSize: 16 * 1024,
+  maxBufferBytes: 256 * 1024 * 1024,
+  windowScaling: true,
+  initialRtoMs: 1000,
+  minRtoMs: 200,
+  maxRtoMs: 60_000,
+  delayedAckMs: 10,
+  ackEvery: 2,
+  synRetries: 5,
+  dataRetries: 12,
+  keepAliveIdleMs: 2 * 3600_000,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+  timeWaitMs: 10_000,
+  maxOutOfOrderRanges: 32,
+  initialWindowSegments: 10,
+};
+
+/** What a connection needs from its owner. */
+export interface TcbHost {
+  /** The clock, milliseconds. */
+  now(): number;
+  /** Sends a segment (checksum filled) from `src` to `dst`; the view is borrowed. */
+  emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void;
+  /** The handshake completed. */
+  onEstablished(): void;
+  /** In-order data, or the peer's FIN, became available. */
+  onReadable(): void;
+  /** An ACK freed space in the send ring. */
+  onWritable(): void;
+  /** The connection entered TIME-WAIT: its buffers are gone; only timers remain. */
+  onTimeWait(): void;
+  /** The connection is over. `reason` is null for an orderly close, else why ("reset", "timeout", ...). */
+  onClosed(reason: string | null): void;
+  /** A timer deadline moved (maybe earlier): read `deadline`. */
+  onTimer(): void;
+  /** An ACK is being held for coalescing: the owner may call `flushAck` after its batch. */
+  onAckPending(): void;
+}
+
+/** At most one ACK per this many ms answers empty out-of-window segments, stray RSTs and SYNs. */
+const CHALLENGE_ACK_INTERVAL_MS = 10;
+
+// One scratch buffer for every segment built: `emit` borrows it.
+const SCRATCH = new Uint8Array(TCP_HEADER_LEN + 40 + 65535);
+let lastView: Uint8Array = SCRATCH.subarray(0, 0);
+function scratchView(len: number): Uint8Array {
+  if (lastView.length !== len) lastView = SCRATCH.subarray(0, len);
+  return lastView;
+}
+
+/** A guest-facing TCP endpoint. */
+export class TcpConnection {
+  state: TcpState = TcpState.Closed;
+  /** Our address and port (the source of what we emit). */
+  readonly localAddr: Uint8Array;
+  readonly localPort: number;
+  /** The peer's address and port. */
+  readonly remoteAddr: Uint8Array;
+  readonly remotePort: number;
+  readonly cfg: TcbConfig;
+  readonly stats: TcpStats;
+  #host: TcbHost;
+
+  // Send sequence space.
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndMax = 0;
+  /** The peer's window, scaled, bytes. */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Shift applied to the peer's window fields. */
+  sndShift = 0;
+  maxSndWnd = 0;
+  /** Sequence number of the send ring's head byte. */
+  sndBase = 0;
+  sndBuf: ByteRing | null = null;
+  /** The owner closed its side: a FIN follows the data. */
+  finQueued = false;
+  /** Largest payload per segment we send. */
+  effMss = 536;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  /** Sequence number of the receive ring's head byte. */
+  rcvBase = 0;
+  /** Right edge of the largest window advertised. */
+  rcvAdvRight = 0;
+  /** Shift applied to the windows we advertise. */
+  rcvShift = 0;
+  rcvBuf: ByteRing | null = null;
+  /** The peer's FIN was received in order. */
+  peerFin = false;
+  /** Sequence number of an out-of-order FIN, or -1. */
+  #rcvFinSeq = -1;
+  #oooStart: number[] = [];
+  #oooEnd: number[] = [];
+  #peerWscale = -1;
+  #weScale = false;
+
+  // Congestion control.
+  cwnd = 0;
+  ssthresh = 0x7fffffff;
+  #cwndAcc = 0;
+  dupAcks = 0;
+  inRecovery = false;
+  #recover = 0;
+
+  // Round-trip estimation.
+  srtt = 0;
+  rttvar = 0;
+  rto: number;
+  #rttSeq = 0;
+  #rttStart = -1;
+  #backoffs = 0;
+  /** A SYN was resent at once after a stale ACK in SYN-SENT. */
+  #synRetriedOnAck = false;
+  #synTries = 0;
+
+  // Timers (absolute ms on the host clock; Infinity when off).
+  rtxAt = Infinity;
+  ackAt = Infinity;
+  persistAt = Infinity;
+  keepAt = Infinity;
+  closeAt = Infinity;
+  #persistBackoff = 0;
+  #forceSmall = false;
+  #lastChallenge = -Infinity;
+  #keepProbes = 0;
+  ackPending = 0;
+  /** Why the connection closed, once it has. */
+  closeReason: string | null = null;
+
+  constructor(
+    host: TcbHost,
+    cfg: TcbConfig,
+    stats: TcpStats,
+    localAddr: Uint8Array,
+    localPort: number,
+    remoteAddr: Uint8Array,
+    remotePort: number,
+    iss: number,
+  ) {
+    this.#host = host;
+    this.cfg = cfg;
+    this.stats = stats;
+    this.localAddr = localAddr;
+    this.localPort = localPort;
+    this.remoteAddr = remoteAddr;
+    this.remotePort = remotePort;
+    this.iss = iss >>> 0;
+    this.sndUna = this.iss;
+    this.sndNxt = this.iss;
+    this.sndMax = this.iss;
+    this.sndBase = seqAdd(this.iss, 1);
+    this.#recover = this.iss;
+    this.rto = cfg.initialRtoMs;
+    this.effMss = Math.max(64, Math.min(cfg.mss, remoteAddr.length === 16 ? 1220 : 536));
+  }
+
+  /** The earliest timer, or Infinity. */
+  get deadline(): number {
+    return Math.min(this.rtxAt, this.ackAt, this.persistAt, this.keepAt, this.closeAt);
+  }
+
+  /** True from ESTABLISHED on, until CLOSED (the states in which data may flow). */
+  get synchronized(): boolean {
+    return this.state >= TcpState.Established;
+  }
+
+  /** Bytes of in-order data the owner may read now. */
+  get readableBytes(): number {
+    return this.rcvBuf === null ? 0 : this.rcvBuf.length;
+  }
+
+  /** Bytes the owner may still commit to the send ring. */
+  get sendSpace(): number {
+    if (this.finQueued || this.sndBuf === null || !this.#canQueue()) return 0;
+    return this.sndBuf.max - this.sndBuf.length;
+  }
+
+  /** Bytes sent and not yet acknowledged (data and SYN/FIN). */
+  get inFlight(): number {
+    return seqDiff(this.sndNxt, this.sndUna);
+  }
+
+  /** Memory held by the rings. */
+  get bufferBytes(): number {
+    return (this.sndBuf?.capacity ?? 0) + (this.rcvBuf?.capacity ?? 0);
+  }
+
+  // A method, so that the compiler does not narrow `state` across calls that change it.
+  #isClosed(): boolean {
+    return this.state === TcpState.Closed;
+  }
+
+  #canQueue(): boolean {
+    const s = this.state;
+    return s === TcpState.Established || s === TcpState.CloseWait || s === TcpState.SynReceived ||
+      s === TcpState.SynSent;
+  }
+
+  // ---------------------------------------------------------------- opening
+
+  /** Active open: sends a SYN. */
+  connect(): void {
+    this.state = TcpState.SynSent;
+    this.#weScale = this.cfg.windowScaling;
+    this.#sendSyn(false);
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.#rttStart = this.#host.now();
+    this.#rttSeq = this.sndNxt;
+    this.rtxAt = this.#host.now() + this.rto;
+    this.#host.onTimer();
+  }
+
+  /**
+   * Passive open, first half: records the peer's SYN without answering it
+   * (state SYN-PENDING); `acceptSyn` answers later, `refuseSyn` resets.
+   */
+  receiveSyn(syn: TcpRepr): void {
+    this.state = TcpState.SynPending;
+    this.irs = syn.seq;
+    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.rcvBase = this.rcvNxt;
+    this.rcvAdvRight = this.rcvNxt;
+    this.#peerOptions(syn);
+    this.#weScale = this.cfg.windowScaling && syn.wscale >= 0;
+    this.#applyScaling();
+    this.sndWnd = syn.window;
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = syn.seq;
+    this.sndWl2 = this.iss;
+  }
+
+  /** Passive open, second half: answers the recorded SYN with a SYN-ACK. */
+  acceptSyn(): void {
+    if (this.state !== TcpState.SynPending) return;
+    this.state = TcpState.SynReceived;
+    this.#sendSyn(true);
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    this.#rttStart = this.#host.now();
+    this.#rttSeq = this.sndNxt;
+    this.rtxAt = this.#host.now() + this.rto;
+    this.#host.onTimer();
+  }
+
+  /** Passive open refused: answers the recorded SYN with a RST and closes. */
+  refuseSyn(reason = "refused"): void {
+    if (this.state !== TcpState.SynPending) return;
+    this.#sendRst(0, this.rcvNxt, true);
+    this.#close(reason);
+  }
+
+  #peerOptions(r: TcpRepr): void {
+    const fallback = this.remoteAddr.length === 16 ? 1220 : 536;
+    const peer = r.mss > 0 ? r.mss : fallback;
+    this.effMss = Math.max(64, Math.min(peer, this.cfg.mss));
+    this.#peerWscale = r.wscale;
+  }
+
+  #applyScaling(): void {
+    if (this.#weScale && this.#peerWscale >= 0) {
+      this.sndShift = this.#peerWscale;
+      this.rcvShift = this.#ourShift();
+    } else {
+      this.sndShift = 0;
+      this.rcvShift = 0;
+    }
+  }
+
+  #initialRing(): number {
+    return Math.min(pow2AtLeast(this.cfg.initialBufferSize), pow2AtLeast(this.cfg.receiveBufferSize));
+  }
+
+  /** Doubles `ring` if it may grow and the engine-wide budget allows; true when it grew. */
+  #grow(ring: ByteRing): boolean {
+    const cap = ring.capacity;
+    if (cap >= ring.max || this.stats.bufferBytes + cap > this.cfg.maxBufferBytes) return false;
+    ring.ensureCapacity(cap * 2);
+    this.stats.bufferBytes += ring.capacity - cap;
+    return true;
+  }
+
+  #ourShift(): number {
+    const max = pow2AtLeast(this.cfg.receiveBufferSize);
+    let s = 0;
+    while (s < 14 && (65535 << s) < max) s++;
+    return s;
+  }
+
+  #sendSyn(withAck: boolean): void {
+    // The first window is the receive ring's initial capacity: only allocated space is ever offered.
+    const win = Math.min(this.#initialRing(), 65535);
+    const wscale = this.#weScale ? this.#ourShift() : -1;
+    const hlen = writeTcpHeader(SCRATCH, 0, {
+      srcPort: this.localPort,
+      dstPort: this.remotePort,
+      seq: this.iss,
+      ack: withAck ? this.rcvNxt : 0,
+      flags: withAck ? TCP_SYN | TCP_ACK : TCP_SYN,
+      window: win,
+      mss: this.cfg.mss,
+      wscale,
+    });
+    if (withAck) this.rcvAdvRight = seqAdd(this.rcvNxt, win);
+    this.#emit(hlen);
+  }
+
+  #establish(): void {
+    this.state = TcpState.Established;
+    this.stats.established++;
+    this.sndBuf = new ByteRing(this.cfg.initialBufferSize, this.cfg.sendBufferSize);
+    this.rcvBuf = new ByteRing(this.#initialRing(), this.cfg.receiveBufferSize);
+    this.stats.bufferBytes += this.bufferBytes;
+    this.cwnd = this.cfg.initialWindowSegments * this.effMss;
+    this.#armKeepAlive(this.#host.now());
+    this.#host.onEstablished();
+  }
+
+  // ---------------------------------------------------------------- owner calls
+
+  /**
+   * The contiguous free run of the send ring, at most `maxLen` bytes, for
+   * the owner to fill and `commitSend`. Grows the ring when it is full and
+   * the peer's window could take more. Empty when no space.
+   */
+  sendRegion(maxLen: number): Uint8Array<ArrayBuffer> {
+    const ring = this.sndBuf;
+    if (ring === null || this.finQueued || !this.#canQueue()) return EMPTY;
+    if (ring.free === 0 && this.maxSndWnd > ring.length / 2) this.#grow(ring);
+    return ring.writable(maxLen);
+  }
+
+  /** Adds `n` bytes, written into `sendRegion`, to the data to send, and sends what the windows allow. */
+  commitSend(n: number): void {
+    if (n <= 0 || this.sndBuf === null) return;
+    this.sndBuf.commit(n);
+    this.output();
+    this.#host.onTimer();
+  }
+
+  /**
+   * Copies `data` into the send ring as far as it fits and sends.
+   *
+   * @returns the bytes taken
+   */
+  write(data: Uint8Array): number {
+    let done = 0;
+    while (done < data.length) {
+      const region = this.sendRegion(data.length - done);
+      if (region.length === 0) break;
+      region.set(data.subarray(done, done + region.length));
+      this.sndBuf!.commit(region.length);
+      done += region.length;
+    }
+    if (done > 0) {
+      this.output();
+      this.#host.onTimer();
+    }
+    return done;
+  }
+
+  /** The contiguous run of received in-order data at the ring's head (a view; may be empty). */
+  receiveRegion(maxLen = Infinity): Uint8Array<ArrayBuffer> {
+    return this.rcvBuf === null ? EMPTY : this.rcvBuf.readable(maxLen);
+  }
+
+  /** The owner took `n` bytes of received data: frees them and may advertise a larger window. */
+  consume(n: number): void {
+    const ring = this.rcvBuf;
+    if (ring === null || n <= 0) return;
+    if (n > ring.length) n = ring.length;
+    ring.consume(n);
+    this.rcvBase = seqAdd(this.rcvBase, n);
+    this.#maybeWindowUpdate();
+    this.#releaseDrained();
+  }
+
+  /** Reads up to `dst.length` received bytes into `dst` and consumes them; returns the count. */
+  read(dst: Uint8Array): number {
+    let done = 0;
+    while (done < dst.length) {
+      const region = this.receiveRegion(dst.length - done);
+      if (region.length === 0) break;
+      dst.set(region, done);
+      done += region.length;
+      this.rcvBuf!.consume(region.length);
+      this.rcvBase = seqAdd(this.rcvBase, region.length);
+    }
+    if (done > 0) {
+      this.#maybeWindowUpdate();
+      this.#releaseDrained();
+    }
+    return done;
+  }
+
+  /** After the owner drained data: a window update when the window was small and can grow by a useful step. */
+  #maybeWindowUpdate(): void {
+    const ring = this.rcvBuf;
+    if (ring === null || !this.synchronized || this.peerFin) return;
+    const cap = ring.capacity;
+    const potential = seqAdd(this.rcvBase, cap);
+    const step = Math.min(2 * this.cfg.mss, cap >> 1);
+    if (seqDiff(potential, this.rcvAdvRight) >= step && seqDiff(this.rcvAdvRight, this.rcvNxt) < (cap >> 1)) {
+      this.stats.windowUpdates++;
+      this.sendAck();
+      this.#host.onTimer();
+    }
+  }
+
+  /** The owner has no more data: a FIN follows what is queued. */
+  closeSend(): void {
+    if (this.finQueued) return;
+    switch (this.state) {
+      case TcpState.SynPending:
+      case TcpState.SynSent:
+        this.#close(null);
+        return;
+      case TcpState.SynReceived:
+      case TcpState.Established:
+        this.finQueued = true;
+        if (this.state === TcpState.Established) this.state = TcpState.FinWait1;
+        break;
+      case TcpState.CloseWait:
+        this.finQueued = true;
+        this.state = TcpState.LastAck;
+        break;
+      default:
+        return;
+    }
+    this.output();
+    this.#host.onTimer();
+  }
+
+  /** Resets the connection (RST to the peer when synchronized) and closes it. */
+  abort(reason = "aborted"): void {
+    if (this.state === TcpState.Closed) return;
+    if (this.state === TcpState.SynPending) {
+      this.#sendRst(0, this.rcvNxt, true);
+    } else if (this.state !== TcpState.TimeWait && this.state !== TcpState.SynSent) {
+      this.#sendRst(this.sndMax, this.rcvNxt, true);
+    } else if (this.state === TcpState.SynSent) {
+      this.#sendRst(this.sndNxt, 0, false);
+    }
+    this.#close(reason);
+  }
+
+  /** Sends any ACK held for coalescing. */
+  flushAck(): void {
+    if (this.ackPending > 0 && this.state !== TcpState.Closed) this.sendAck();
+  }
+
+  // ---------------------------------------------------------------- input
+
+  /**
+   * Processes one segment from the peer. `r` is the parsed header and `seg`
+   * the whole segment (payload at `r.headerLength`).
+   */
+  input(r: TcpRepr, seg: Uint8Array): void {
+    const now = this.#host.now();
+    switch (this.state) {
+      case TcpState.Closed:
+        return;
+      case TcpState.SynPending:
+        if ((r.flags & TCP_RST) !== 0) {
+          this.stats.rstIn++;
+          this.#close("reset");
+        }
+        // A retransmitted SYN waits for the host connect like the first.
+        return;
+      case TcpState.SynSent:
+        this.#inputSynSent(r, now);
+        this.#host.onTimer();
+        return;
+    }
+    this.#inputSynchronized(r, seg, now);
+    this.#host.onTimer();
+  }
+
+  #inputSynSent(r: TcpRepr, now: number): void {
+    const f = r.flags;
+    const hasAck = (f & TCP_ACK) !== 0;
+    if (hasAck && (seqLe(r.ack, this.iss) || seqGt(r.ack, this.sndMax))) {
+      if ((f & TCP_RST) === 0) {
+        this.#sendRst(r.ack, 0, false);
+        // Most likely the peer still holds an older connection on this tuple (TIME-WAIT, or one it
+        // believes open) and did not take our SYN as new. The RST clears that; resend the SYN now
+        // rather than after a full retransmission timeout. Once per connection, so a peer that keeps
+        // answering this way cannot loop us.
+        if (!this.#synRetriedOnAck) {
+          this.#synRetriedOnAck = true;
+          this.stats.retransmits++;
+          this.#rttStart = -1;
+          this.#sendSyn(false);
+        }
+      }
+      return;
+    }
+    if ((f & TCP_RST) !== 0) {
+      this.stats.rstIn++;
+      if (hasAck) this.#close("refused");
+      return;
+    }
+    if ((f & TCP_SYN) === 0) return;
+    this.irs = r.seq;
+    this.rcvNxt = seqAdd(r.seq, 1);
+    this.rcvBase = this.rcvNxt;
+    this.rcvAdvRight = this.rcvNxt;
+    this.#peerOptions(r);
+    this.#applyScaling();
+    if (!hasAck) {
+      // Simultaneous open: answer with SYN-ACK and wait for the ACK.
+      this.state = TcpState.SynReceived;
+      this.sndWnd = r.window;
+      this.sndWl1 = r.seq;
+      this.#sendSyn(true);
+      this.rtxAt = now + this.rto;
+      return;
+    }
+    this.sndUna = r.ack;
+    this.#sampleRtt(now, r.ack);
+    this.sndWnd = r.window; // unscaled in a SYN
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = r.seq;
+    this.sndWl2 = r.ack;
+    this.rtxAt = Infinity;
+    this.#backoffs = 0;
+    this.#establish();
+    if (this.state !== TcpState.Established) return;
+    this.sendAck();
+    this.output();
+  }
+
+  #inputSynchronized(r: TcpRepr, seg: Uint8Array, now: number): void {
+    const f = r.flags;
+    let seq = r.seq;
+    let dataOff = r.headerLength;
+    let dataLen = r.payloadLength;
+    const segLen = dataLen + ((f & TCP_SYN) !== 0 ? 1 : 0) + ((f & TCP_FIN) !== 0 ? 1 : 0);
+
+    // A retransmitted SYN in SYN-RECEIVED: our SYN-ACK was lost.
+    if (
+      this.state === TcpState.SynReceived && (f & TCP_SYN) !== 0 && (f & TCP_ACK) === 0 && seq === this.irs
+    ) {
+      this.#sendSyn(true);
+      return;
+    }
+
+    // 1. Sequence acceptability.
+    const wnd = seqDiff(this.rcvAdvRight, this.rcvNxt);
+    let ok: boolean;
+    if (segLen === 0) {
+      ok = wnd <= 0 ? seq === this.rcvNxt : seqGe(seq, this.rcvNxt) && seqLt(seq, this.rcvAdvRight);
+    } else if (wnd <= 0) {
+      // A zero window still takes a bare FIN (or ACK) at rcvNxt.
+      ok = dataLen === 0 && seq === this.rcvNxt;
+    } else {
+      const last = seqAdd(seq, segLen - 1);
+      ok = (seqGe(seq, this.rcvNxt) && seqLt(seq, this.rcvAdvRight)) ||
+        (seqGe(last, this.rcvNxt) && seqLt(last, this.rcvAdvRight));
+    }
+    if (!ok) {
+      if ((f & TCP_RST) === 0) {
+        this.stats.outOfWindow++;
+        if (this.state === TcpState.TimeWait && (f & TCP_FIN) !== 0) this.closeAt = now + this.cfg.timeWaitMs;
+        // Empty segments (stale ACKs, probes) are answered at a limited rate: two confused
+        // peers must not ACK each other's ACKs forever.
+        if (segLen > 0 || this.#challengeAllowed(now)) this.sendAck();
+      }
+      return;
+    }
+    this.#keepProbes = 0;
+    this.#armKeepAlive(now);
+
+    // 2. RST (RFC 5961 3.2: exact match resets, in-window answers a challenge ACK).
+    if ((f & TCP_RST) !== 0) {
+      this.stats.rstIn++;
+      if (seq === this.rcvNxt || this.state === TcpState.SynReceived) {
+        this.#close(this.state === TcpState.TimeWait ? null : "reset");
+      } else if (this.#challengeAllowed(now)) {
+        this.sendAck();
+      }
+      return;
+    }
+
+    // 3. SYN in a synchronized state: challenge ACK (RFC 5961 4.2).
+    if ((f & TCP_SYN) !== 0) {
+      if (this.#challengeAllowed(now)) this.sendAck();
+      return;
+    }
+
+    // 4. ACK.
+    if ((f & TCP_ACK) === 0) return;
+    if (this.state === TcpState.SynReceived) {
+      if (seqLe(r.ack, this.sndUna) || seqGt(r.ack, this.sndMax)) {
+        this.#sendRst(r.ack, 0, false);
+        return;
+      }
+      this.sndWnd = r.window << this.sndShift;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seq;
+      this.sndWl2 = r.ack;
+      this.sndUna = r.ack;
+      this.#sampleRtt(now, r.ack);
+      this.rtxAt = Infinity;
+      this.#backoffs = 0;
+      const fin = this.finQueued;
+      this.#establish();
+      if (fin) this.state = TcpState.FinWait1;
+      this.output();
+    } else {
+      if (!this.#processAck(r, seq, dataLen, now)) return;
+      if (this.state === TcpState.Closed) return;
+      if (this.state === TcpState.TimeWait) {
+        if ((f & TCP_FIN) !== 0) {
+          this.closeAt = now + this.cfg.timeWaitMs;
+          this.sendAck();
+        }
+        return;
+      }
+    }
+
+    // 5. Data (URG is treated as in-line data).
+    const st = this.state;
+    const takesData = st === TcpState.Established || st === TcpState.FinWait1 || st === TcpState.FinWait2;
+    const finSeq = seqAdd(seq, dataLen);
+    if (dataLen > 0 && takesData && !this.peerFin) {
+      if (seqLt(seq, this.rcvNxt)) {
+        const skip = seqDiff(this.rcvNxt, seq);
+        dataOff += skip;
+        dataLen -= skip;
+        seq = this.rcvNxt;
+      }
+      const room = seqDiff(this.rcvAdvRight, seq);
+      if (dataLen > room) dataLen = Math.max(0, room);
+      if (dataLen > 0) this.#receiveData(seq, seg, dataOff, dataLen, now);
+    } else if (dataLen > 0) {
+      // Data after the peer's FIN, or in a state that takes none: just ACK.
+      this.sendAck();
+    }
+
+    // 6. FIN, possibly ahead of missing data: remembered until rcvNxt reaches it.
+    if ((f & TCP_FIN) !== 0) {
+      if (this.peerFin) {
+        this.sendAck();
+      } else if (takesData && seqGe(finSeq, this.rcvNxt) && seqLe(finSeq, this.rcvAdvRight)) {
+        this.#rcvFinSeq = finSeq;
+      }
+    }
+    if (this.#rcvFinSeq !== -1 && this.#rcvFinSeq === this.rcvNxt && !this.peerFin) this.#receiveFin(now);
+  }
+
+  /** Rate limit for ACKs answering empty unacceptable segments and challenges (RFC 5961 7). */
+  #challengeAllowed(now: number): boolean {
+    if (now - this.#lastChallenge < CHALLENGE_ACK_INTERVAL_MS) return false;
+    this.#lastChallenge = now;
+    return true;
+  }
+
+  /** ACK processing for synchronized states; false when the segment is to be dropped. */
+  #processAck(r: TcpRepr, seq: number, dataLen: number, now: number): boolean {
+    const ack = r.ack;
+    if (seqGt(ack, this.sndMax)) {
+      // ACKs something never sent.
+      this.sendAck();
+      return false;
+    }
+    const window = r.window << this.sndShift;
+    const isDup = ack === this.sndUna && dataLen === 0 && (r.flags & TCP_FIN) === 0 &&
+      window === this.sndWnd &&
+      seqGt(this.sndMax, this.sndUna);
+    // Window update first (RFC 9293 3.10.7.4), so that what the ACK releases is sent against the new window.
+    let opened = false;
+    if (seqLt(this.sndWl1, seq) || (this.sndWl1 === seq && seqLe(this.sndWl2, ack))) {
+      opened = window > this.sndWnd;
+      this.sndWnd = window;
+      if (window > this.maxSndWnd) this.maxSndWnd = window;
+      this.sndWl1 = seq;
+      this.sndWl2 = ack;
+      if (window > 0) {
+        this.persistAt = Infinity;
+        this.#persistBackoff = 0;
+      }
+    }
+    if (seqGt(ack, this.sndUna)) this.#newAck(ack, now);
+    else if (isDup) this.#dupAck();
+    else if (opened) this.output();
+    // Our FIN acknowledged?
+    if (this.finQueued && ack === this.sndMax && seqGt(this.sndMax, this.#dataEnd())) {
+      switch (this.state) {
+        case TcpState.FinWait1:
+          this.state = TcpState.FinWait2;
+          break;
+        case TcpState.Closing:
+          this.#enterTimeWait(now);
+          break;
+        case TcpState.LastAck:
+          this.#close(null);
+          return false;
+      }
+    }
+    return true;
+  }
+
+  #newAck(ack: number, now: number): void {
+    const acked = seqDiff(ack, this.sndUna);
+    // Bytes of data (not SYN/FIN) newly acknowledged.
+    const ring = this.sndBuf;
+    let dataAcked = 0;
+    if (ring !== null) {
+      dataAcked = Math.min(ring.length, Math.max(0, seqDiff(ack, this.sndBase)));
+      if (dataAcked > 0) {
+        ring.consume(dataAcked);
+        this.sndBase = seqAdd(this.sndBase, dataAcked);
+      }
+    }
+    this.sndUna = ack;
+    if (seqGt(ack, this.sndNxt)) this.sndNxt = ack;
+    this.#sampleRtt(now, ack);
+    if (this.#backoffs > 0) {
+      // New data got through: drop the backed-off timeout (as Linux does, RFC 6298 5.7 allows).
+      this.#backoffs = 0;
+      if (this.srtt > 0) this.rto = this.#rtoFromEstimate();
+    }
+    // Congestion control.
+    const mss = this.effMss;
+    if (this.inRecovery) {
+      if (seqGe(ack, this.#recover)) {
+        this.inRecovery = false;
+        this.cwnd = Math.max(Math.min(this.ssthresh, this.inFlight + mss), mss);
+        this.dupAcks = 0;
+      } else {
+        // Partial ACK: the next hole is lost too (RFC 6582).
+        this.#retransmitFirst();
+        this.stats.fastRetransmits++;
+        this.cwnd = Math.max(this.cwnd - acked + mss, mss);
+      }
+    } else {
+      this.dupAcks = 0;
+      if (this.cwnd < this.ssthresh) {
+        this.cwnd += Math.min(acked, 2 * mss);
+      } else {
+        this.#cwndAcc += acked;
+        if (this.#cwndAcc >= this.cwnd) {
+          this.#cwndAcc -= this.cwnd;
+          this.cwnd += mss;
+        }
+      }
+      const cap = 2 * (ring?.max ?? 65536) + 4 * mss;
+      if (this.cwnd > cap) this.cwnd = cap;
+    }
+    this.rtxAt = seqGt(this.sndMax, this.sndUna) ? now + this.rto : Infinity;
+    if (dataAcked > 0) {
+      this.output();
+      this.#host.onWritable();
+    }
+  }
+
+  #dupAck(): void {
+    this.stats.dupAcks++;
+    this.dupAcks++;
+    const mss = this.effMss;
+    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.#recover)) {
+      this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
+      this.#recover = this.sndMax;
+      this.inRecovery = true;
+      this.#retransmitFirst();
+      this.stats.fastRetransmits++;
+      this.cwnd = this.ssthresh + 3 * mss;
+    } else if (this.dupAcks > 3 && this.inRecovery) {
+      this.cwnd += mss;
+      this.output();
+    }
+  }
+
+  #sampleRtt(now: number, ack: number): void {
+    if (this.#rttStart < 0 || seqLt(ack, this.#rttSeq)) return;
+    const r = Math.max(0, now - this.#rttStart);
+    this.#rttStart = -1;
+    if (this.srtt === 0) {
+      this.srtt = r || 0.001;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    this.rto = this.#rtoFromEstimate();
+  }
+
+  #rtoFromEstimate(): number {
+    return Math.min(this.cfg.maxRtoMs, Math.max(this.cfg.minRtoMs, this.srtt + Math.max(1, 4 * this.rttvar)));
+  }
+
+  #receiveData(seq: number, seg: Uint8Array, off: number, len: number, now: number): void {
+    const ring = this.rcvBuf!;
+    const offset = seqDiff(seq, this.rcvBase);
+    const cap = ring.capacity;
+    if (seq === this.rcvNxt) {
+      ring.writeAt(offset, seg, off, len);
+      if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
+      const hadHoles = this.#oooStart.length > 0;
+      let nxt = seqAdd(this.rcvNxt, len);
+      if (hadHoles) nxt = this.#mergeOoo(nxt);
+      const advance = seqDiff(nxt, this.rcvNxt);
+      this.rcvNxt = nxt;
+      ring.commit(advance);
+      this.stats.bytesIn += advance;
+      // Autotuning: a ring more than half full limits the peer; offer more (budget allowing).
+      if (ring.length >= ring.capacity >> 1) this.#grow(ring);
+      if (hadHoles) {
+        this.sendAck();
+      } else {
+        this.ackPending++;
+        if (this.ackPending >= this.cfg.ackEvery) {
+          this.sendAck();
+        } else if (this.ackAt === Infinity) {
+          this.ackAt = now + this.cfg.delayedAckMs;
+          this.#host.onAckPending();
+        }
+      }
+      this.#host.onReadable();
+      return;
+    }
+    // Out of order: keep it at its offset if the range list has room.
+    if (this.#addOoo(seq, seqAdd(seq, len))) {
+      ring.writeAt(offset, seg, off, len);
+      if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
+      this.stats.outOfOrder++;
+      if (seqDiff(seqAdd(seq, len), this.rcvBase) >= ring.capacity >> 1) this.#grow(ring);
+    } else {
+      this.stats.outOfOrderDropped++;
+    }
+    this.sendAck();
+  }
+
+  #addOoo(s: number, e: number): boolean {
+    const starts = this.#oooStart;
+    const ends = this.#oooEnd;
+    const n = starts.length;
+    let i = 0;
+    while (i < n && seqLt(ends[i]!, s)) i++;
+    let j = i;
+    let ns = s;
+    let ne = e;
+    while (j < n && seqLe(starts[j]!, e)) {
+      if (seqLt(starts[j]!, ns)) ns = starts[j]!;
+      if (seqGt(ends[j]!, ne)) ne = ends[j]!;
+      j++;
+    }
+    if (j === i) {
+      if (n >= this.cfg.maxOutOfOrderRanges) return false;
+      starts.splice(i, 0, ns);
+      ends.splice(i, 0, ne);
+    } else {
+      starts.splice(i, j - i, ns);
+      ends.splice(i, j - i, ne);
+    }
+    return true;
+  }
+
+  #mergeOoo(nxt: number): number {
+    const starts = this.#oooStart;
+    const ends = this.#oooEnd;
+    let k = 0;
+    while (k < starts.length && seqLe(starts[k]!, nxt)) {
+      if (seqGt(ends[k]!, nxt)) nxt = ends[k]!;
+      k++;
+    }
+    if (k > 0) {
+      starts.splice(0, k);
+      ends.splice(0, k);
+    }
+    return nxt;
+  }
+
+  #receiveFin(now: number): void {
+    this.peerFin = true;
+    this.#rcvFinSeq = -1;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.sendAck();
+    switch (this.state) {
+      case TcpState.Established:
+        this.state = TcpState.CloseWait;
+        break;
+      case TcpState.FinWait1:
+        this.state = TcpState.Closing;
+        break;
+      case TcpState.FinWait2:
+        this.#enterTimeWait(now);
+        break;
+    }
+    this.#host.onReadable();
+  }
+
+  // ---------------------------------------------------------------- output
+
+  #dataEnd(): number {
+    return seqAdd(this.sndBase, this.sndBuf === null ? 0 : this.sndBuf.length);
+  }
+
+  /** Sends new data (and the FIN) as far as the peer's and the congestion windows allow. */
+  output(): void {
+    const st = this.state;
+    if (
+      st !== TcpState.Established && st !== TcpState.CloseWait && st !== TcpState.FinWait1 &&
+      st !== TcpState.Closing && st !== TcpState.LastAck
+    ) return;
+    const dataEnd = this.#dataEnd();
+    const mss = this.effMss;
+    for (;;) {
+      // Negative once the FIN is out (sndNxt is one past the data).
+      const unsent = seqDiff(dataEnd, this.sndNxt);
+      if (unsent < 0 || (unsent === 0 && !this.finQueued)) break;
+      const wnd = Math.min(this.sndWnd, this.cwnd);
+      const usable = wnd - this.inFlight;
+      let len = Math.min(unsent, mss, Math.max(0, usable));
+      if (len < unsent && len < mss && !this.#forceSmall) {
+        // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
+        if (len < (this.maxSndWnd >> 1)) len = 0;
+      }
+      this.#forceSmall = false;
+      const fin = this.finQueued && len === unsent;
+      if (len === 0 && !fin) break;
+      this.#sendData(this.sndNxt, len, fin);
+      if (this.#rttStart < 0 && seqGe(this.sndNxt, this.sndMax)) {
+        this.#rttStart = this.#host.now();
+        this.#rttSeq = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      }
+      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
+      if (this.rtxAt === Infinity) this.rtxAt = this.#host.now() + this.rto;
+      if (fin) break;
+    }
+    // Persist: data waits behind a zero (or too small) window with nothing in flight.
+    if (
+      seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
+      this.rtxAt === Infinity
+    ) {
+      this.persistAt = this.#host.now() + this.#persistInterval();
+    }
+  }
+
+  #persistInterval(): number {
+    return Math.min(this.cfg.maxRtoMs, Math.max(this.rto, this.cfg.minRtoMs) * 2 ** this.#persistBackoff);
+  }
+
+  /** Retransmits the first unacknowledged segment (fast retransmit). */
+  #retransmitFirst(): void {
+    const dataEnd = this.#dataEnd();
+    const unsent = seqDiff(dataEnd, this.sndUna);
+    const len = Math.max(0, Math.min(unsent, this.effMss));
+    const fin = this.finQueued && len === unsent && seqGt(this.sndMax, dataEnd);
+    if (len === 0 && !fin) return;
+    this.#sendData(this.sndUna, len, fin);
+    // Karn: no RTT sample across a retransmission.
+    this.#rttStart = -1;
+  }
+
+  #sendData(seq: number, len: number, fin: boolean): void {
+    const dataEnd = this.#dataEnd();
+    let flags = TCP_ACK;
+    if (fin) flags |= TCP_FIN;
+    if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_PSH;
+    writeTcpBase(
+      SCRATCH,
+      0,
+      this.localPort,
+      this.remotePort,
+      seq,
+      this.rcvNxt,
+      TCP_HEADER_LEN,
+      flags,
+      this.#window(),
+    );
+    if (len > 0) this.sndBuf!.copyOut(seqDiff(seq, this.sndBase), SCRATCH, TCP_HEADER_LEN, len);
+    if (seqLt(seq, this.sndMax)) this.stats.retransmits++;
+    this.stats.bytesOut += len;
+    this.ackPending = 0;
+    this.ackAt = Infinity;
+    this.#emit(TCP_HEADER_LEN + len);
+  }
+
+  /** Sends a bare ACK now (clears any held ACK). */
+  sendAck(): void {
+    if (
+      this.state === TcpState.Closed || this.state === TcpState.SynPending || this.state === TcpState.SynSent
+    ) return;
+    // sndMax, not sndNxt: while retransmitting, sndNxt lags behind what the peer already has,
+    // and an ACK below its rcvNxt would be dropped unread (and answered, ad infinitum).
+    writeTcpBase(
+      SCRATCH,
+      0,
+      this.localPort,
+      this.remotePort,
+      this.sndMax,
+      this.rcvNxt,
+      TCP_HEADER_LEN,
+      TCP_ACK,
+      this.#window(),
+    );
+    this.ackPending = 0;
+    this.ackAt = Infinity;
+    this.stats.acksOut++;
+    this.#emit(TCP_HEADER_LEN);
+  }
+
+  #sendRst(seq: number, ack: number, withAck: boolean): void {
+    writeTcpBase(
+      SCRATCH,
+      0,
+      this.localPort,
+      this.remotePort,
+      seq,
+      withAck ? ack : 0,
+      TCP_HEADER_LEN,
+      withAck ? TCP_RST | TCP_ACK : TCP_RST,
+      0,
+    );
+    this.stats.rstOut++;
+    this.#emit(TCP_HEADER_LEN);
+  }
+
+  /** An empty segment one below `sndUna`: the peer answers with an ACK (keep-alive and window probe). */
+  #sendProbe(): void {
+    writeTcpBase(
+      SCRATCH,
+      0,
+      this.localPort,
+      this.remotePort,
+      seqAdd(this.sndUna, -1),
+      this.rcvNxt,
+      TCP_HEADER_LEN,
+      TCP_ACK,
+      this.#window(),
+    );
+    this.#emit(TCP_HEADER_LEN);
+  }
+
+  /** The window field to send now; updates the advertised right edge. */
+  #window(): number {
+    const ring = this.rcvBuf;
+    if (ring === null) {
+      // Handshake or TIME-WAIT: whatever was offered last.
+      const w = seqDiff(this.rcvAdvRight, this.rcvNxt);
+      return w <= 0 ? 0 : Math.min(0xffff, w >>> this.rcvShift);
+    }
+    // Only allocated space is offered: the ring grows (autotuning) before the window does.
+    const cap = ring.capacity;
+    let right = seqAdd(this.rcvBase, cap);
+    // Receiver silly window avoidance: move the right edge only by a useful step.
+    if (
+      seqDiff(right, this.rcvAdvRight) < Math.min(cap >> 1, this.cfg.mss) &&
+      seqGe(this.rcvAdvRight, this.rcvNxt)
+    ) {
+      right = this.rcvAdvRight;
+    }
+    let field = seqDiff(right, this.rcvNxt) >>> this.rcvShift;
+    if (seqLt(right, this.rcvNxt)) field = 0;
+    if (field > 0xffff) field = 0xffff;
+    const edge = seqAdd(this.rcvNxt, field << this.rcvShift);
+    if (seqGt(edge, this.rcvAdvRight)) this.rcvAdvRight = edge;
+    return field;
+  }
+
+  #emit(len: number): void {
+    const seg = scratchView(len);
+    setTcpChecksum(this.localAddr, this.remoteAddr, seg);
+    this.stats.segmentsOut++;
+    this.#host.emit(this.localAddr, this.remoteAddr, seg);
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  #armKeepAlive(now: number): void {
+    const idle = this.cfg.keepAliveIdleMs;
+    this.keepAt = idle === Infinity ? Infinity : now + idle;
+  }
+
+  /** Runs the timers that are due. */
+  poll(): void {
+    const now = this.#host.now();
+    if (this.state === TcpState.Closed) return;
+    if (now >= this.closeAt) {
+      this.#close(null);
+      return;
+    }
+    if (now >= this.ackAt) this.sendAck();
+    if (now >= this.rtxAt) this.#onRtxTimeout(now);
+    if (this.#isClosed()) return;
+    if (now >= this.persistAt) {
+      this.persistAt = Infinity;
+      if (this.sndWnd > this.inFlight) {
+        // A small window that never grew: send into it anyway (RFC 9293 3.8.6.2.1 override).
+        this.#forceSmall = true;
+        this.output();
+        this.#forceSmall = false;
+      }
+      if (this.sndNxt === this.sndUna) {
+        this.stats.windowProbes++;
+        this.#sendProbe();
+      }
+      if (this.#persistBackoff < 16) this.#persistBackoff++;
+      this.persistAt = now + this.#persistInterval();
+    }
+    if (now >= this.keepAt) {
+      if (!this.synchronized || this.state === TcpState.TimeWait) {
+        this.keepAt = Infinity;
+      } else if (this.#keepProbes >= this.cfg.keepAliveProbes) {
+        this.stats.timeouts++;
+        this.abort("keep-alive timeout");
+        return;
+      } else {
+        this.#keepProbes++;
+        this.stats.keepAliveProbes++;
+        this.#sendProbe();
+        this.keepAt = now + this.cfg.keepAliveIntervalMs;
+      }
+    }
+  }
+
+  #onRtxTimeout(now: number): void {
+    this.stats.rtoTimeouts++;
+    if (this.state === TcpState.SynSent || this.state === TcpState.SynReceived) {
+      if (++this.#synTries > this.cfg.synRetries) {
+        this.stats.timeouts++;
+        if (this.state === TcpState.SynReceived) this.#sendRst(this.sndNxt, this.rcvNxt, true);
+        this.#close("timeout");
+        return;
+      }
+      this.rto = Math.min(this.cfg.maxRtoMs, this.rto * 2);
+      this.#rttStart = -1;
+      this.stats.retransmits++;
+      this.#sendSyn(this.state === TcpState.SynReceived);
+      this.rtxAt = now + this.rto;
+      return;
+    }
+    if (!seqGt(this.sndMax, this.sndUna)) {
+      this.rtxAt = Infinity;
+      return;
+    }
+    if (++this.#backoffs > this.cfg.dataRetries) {
+      this.stats.timeouts++;
+      this.abort("retransmission timeout");
+      return;
+    }
+    const mss = this.effMss;
+    this.ssthresh = Math.max(seqDiff(this.sndMax, this.sndUna) >> 1, 2 * mss);
+    this.cwnd = mss;
+    this.#cwndAcc = 0;
+    this.inRecovery = false;
+    this.#recover = this.sndMax;
+    this.dupAcks = 0;
+    this.rto = Math.min(this.cfg.maxRtoMs, this.rto * 2);
+    this.#rttStart = -1;
+    this.sndNxt = this.sndUna;
+    this.rtxAt = Infinity;
+    this.output();
+    if (this.rtxAt === Infinity) this.rtxAt = now + this.rto;
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  #enterTimeWait(now: number): void {
+    this.state = TcpState.TimeWait;
+    this.#release(true);
+    this.rtxAt = Infinity;
+    this.persistAt = Infinity;
+    this.keepAt = Infinity;
+    this.ackAt = Infinity;
+    this.closeAt = now + this.cfg.timeWaitMs;
+    this.#host.onTimeWait();
+  }
+
+  /** Frees the rings; received data the owner has not read yet survives an orderly close. */
+  #release(keepUnread: boolean): void {
+    if (this.sndBuf !== null) this.stats.bufferBytes -= this.sndBuf.capacity;
+    this.sndBuf = null;
+    if (this.rcvBuf !== null && !(keepUnread && this.rcvBuf.length > 0)) {
+      this.stats.bufferBytes -= this.rcvBuf.capacity;
+      this.rcvBuf = null;
+    }
+    this.#oooStart.length = 0;
+    this.#oooEnd.length = 0;
+  }
+
+  /** After a read: once closed or in TIME-WAIT, the drained receive ring goes. */
+  #releaseDrained(): void {
+    const ring = this.rcvBuf;
+    if (
+      ring !== null && ring.length === 0 &&
+      (this.state === TcpState.Closed || this.state === TcpState.TimeWait)
+    ) {
+      this.stats.bufferBytes -= ring.capacity;
+      this.rcvBuf = null;
+    }
+  }
+
+  #close(reason: string | null): void {
+    if (this.state === TcpState.Closed) return;
+    this.state = TcpState.Closed;
+    this.closeReason = reason;
+    this.#release(reason === null);
+    this.rtxAt = Infinity;
+    this.ackAt = Infinity;
+    this.persistAt = Infinity;
+    this.keepAt = Infinity;
+    this.closeAt = Infinity;
+    this.ackPending = 0;
+    if (reason === null) this.stats.closedOrderly++;
+    else this.stats.closedAbort++;
+    this.#host.onClosed(reason);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,88 @@
+/**
+ * Starting the TCP engine (src/slirp/tcp/engine.ts) for a stack: the
+ * options derived from the slirp configuration, DNS-over-TCP to the
+ * virtual DNS address redirected to the first upstream, and the forward
+ * control the stack and console use.
+ */
+import type { DnsUpstream, ForwardSpec, SlirpConfig } from "./config.ts";
+import type { TcpForwardControl } from "./stack.ts";
+import type { TcpCoreSide } from "./tcp/api.ts";
+import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./tcp/engine.ts";
+import { formatIpv4, prefixMask, writeU32 } from "../wire/ipv4.ts";
+import { formatIpv6, ipv6Equal } from "../wire/ipv6.ts";
+
+function v4Bytes(a: number): Uint8Array {
+  const b = new Uint8Array(4);
+  writeU32(b, 0, a);
+  return b;
+}
+
+function literal(a: Uint8Array): string {
+  return a.length === 4
+    ? formatIpv4(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0)
+    : formatIpv6(a);
+}
+
+/** The engine options for a configuration. */
+export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngineOptions {
+  const dns4 = v4Bytes(c.dns);
+  const dns6 = c.dns6;
+  return {
+    hostLoopback: c.hostLoopback,
+    gateway: { v4: v4Bytes(c.gateway), v6: c.gateway6.slice() },
+    network: {
+      v4: { addr: v4Bytes((c.network & prefixMask(c.prefixLength)) >>> 0), length: c.prefixLength },
+      v6: { addr: c.prefix6.slice(), length: c.prefix6Length },
+    },
+    mapOutbound: (dst) => {
+      const isDns = dst.addr.length === 4
+        ? dst.addr[0] === dns4[0] && dst.addr[1] === dns4[1] && dst.addr[2] === dns4[2] &&
+          dst.addr[3] === dns4[3]
+        : ipv6Equal(dst.addr, 0, dns6, 0);
+      if (!isDns) return undefined;
+      const up = dnsUpstream[0];
+      if (dst.port !== 53 || up === undefined) return null;
+      return { hostname: literal(up.addr), port: up.port };
+    },
+  };
+}
+
+/** A started engine with the forward control the stack uses. */
+export interface StartedTcp {
+  engine: SlirpTcpEngine;
+  control: TcpForwardControl;
+}
+
+/**
+ * Creates the engine for `core`. `guestAddress` answers the guest address
+ * of a forward that names none.
+ */
+export function startTcpEngine(
+  core: TcpCoreSide,
+  c: SlirpConfig,
+  dnsUpstream: DnsUpstream[],
+  guestAddress: (family: 4 | 6) => Uint8Array | null,
+): StartedTcp {
+  const engine = createTcpEngine(core, tcpOptions(c, dnsUpstream));
+  const hostAddr = (f: ForwardSpec) =>
+    f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : literal(f.hostAddr);
+  const control: TcpForwardControl = {
+    async addForward(f: ForwardSpec): Promise<void> {
+      const guest = f.guestAddr ?? guestAddress(f.family);
+      if (guest === null) {
+        throw new Error("no IPv6 address of the guest is known yet: name the guest address in the forward");
+      }
+      await engine.addForward({
+        hostAddr: hostAddr(f),
+        hostPort: f.hostPort,
+        guestAddr: guest,
+        guestPort: f.guestPort,
+        v6: f.family === 6,
+      });
+    },
+    removeForward(f: ForwardSpec): boolean {
+      return engine.removeForward({ hostAddr: hostAddr(f), hostPort: f.hostPort, v6: f.family === 6 });
+    },
+  };
+  return { engine, control };
+}

@@ -1,0 +1,269 @@
+/**
+ * DNS messages (RFC 1035): the header, names with compression, questions
+ * and resource records. The slirp stack forwards queries as bytes and only
+ * reads a few fields (id, the TC bit, the EDNS payload size); the full
+ * parser serves tests, tools and the DHCP/NDP search-list encoders.
+ *
+ * Names are hostile input: a compression pointer must point strictly
+ * backwards (so it cannot loop), a name may follow at most
+ * {@link MAX_POINTERS} pointers, and its text is at most 255 bytes long.
+ */
+
+/** Length of the DNS header. */
+export const DNS_HLEN = 12;
+/** Compression pointers followed in one name before it is called a loop. */
+export const MAX_POINTERS = 32;
+/** Record types used here. */
+export const DNS_TYPE = { A: 1, NS: 2, CNAME: 5, PTR: 12, AAAA: 28, OPT: 41 } as const;
+
+/** The header fields. */
+export interface DnsHeader {
+  id: number;
+  /** True for a response. */
+  qr: boolean;
+  opcode: number;
+  aa: boolean;
+  /** Truncated: the answer did not fit. */
+  tc: boolean;
+  rd: boolean;
+  ra: boolean;
+  rcode: number;
+  qdcount: number;
+  ancount: number;
+  nscount: number;
+  arcount: number;
+}
+
+/** A question. */
+export interface DnsQuestion {
+  name: string;
+  type: number;
+  class: number;
+}
+
+/** A resource record; `data` is a copy of its RDATA. */
+export interface DnsRecord {
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  data: Uint8Array;
+}
+
+/** A parsed message. */
+export interface DnsMessage {
+  header: DnsHeader;
+  questions: DnsQuestion[];
+  answers: DnsRecord[];
+  authorities: DnsRecord[];
+  additionals: DnsRecord[];
+}
+
+/** Reads the header; null when the buffer is shorter than one. */
+export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): DnsHeader | null {
+  if (off < 0 || len < DNS_HLEN || off + len > b.length) return null;
+  const f = (b[off + 2]! << 8) | b[off + 3]!;
+  const u16 = (o: number) => (b[off + o]! << 8) | b[off + o + 1]!;
+  return {
+    id: u16(0),
+    qr: (f & 0x8000) !== 0,
+    opcode: (f >> 11) & 0xf,
+    aa: (f & 0x0400) !== 0,
+    tc: (f & 0x0200) !== 0,
+    rd: (f & 0x0100) !== 0,
+    ra: (f & 0x0080) !== 0,
+    rcode: f & 0xf,
+    qdcount: u16(4),
+    ancount: u16(6),
+    nscount: u16(8),
+    arcount: u16(10),
+  };
+}
+
+/**
+ * Reads the name at `b[at]` of the message that starts at `b[start]` and ends at `end`.
+ *
+ * @returns the dotted name ("" for the root) and the offset just after it in
+ *   the record, or a reason
+ */
+export function readDnsName(
+  b: Uint8Array,
+  start: number,
+  at: number,
+  end: number,
+): { name: string; next: number } | string {
+  const labels: string[] = [];
+  let textLength = 0;
+  let pointers = 0;
+  let next = -1;
+  let pos = at;
+  // Pointers must go strictly backwards: to before the label that holds them.
+  let limit = pos;
+  for (;;) {
+    if (pos >= end || pos < start) return "name runs past the end of the message";
+    const l = b[pos]!;
+    if (l === 0) {
+      if (next < 0) next = pos + 1;
+      break;
+    }
+    const kind = l & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= end) return "compression pointer cut short";
+      const target = start + (((l & 0x3f) << 8) | b[pos + 1]!);
+      if (++pointers > MAX_POINTERS) return "too many compression pointers";
+      if (target >= limit) return "compression pointer does not point backwards";
+      if (next < 0) next = pos + 2;
+      pos = target;
+      limit = target;
+      continue;
+    }
+    if (kind !== 0) return "reserved label type";
+    if (pos + 1 + l > end) return "label runs past the end of the message";
+    textLength += l + 1;
+    if (textLength > 255) return "name longer than 255 bytes";
+    let label = "";
+    for (let i = 0; i < l; i++) {
+      const c = b[pos + 1 + i]!;
+      label += c === 0x2e || c === 0x5c || c < 0x21 || c > 0x7e
+        ? `\\${c.toString(10).padStart(3, "0")}`
+        : String.fromCharCode(c);
+    }
+    labels.push(label);
+    pos += 1 + l;
+  }
+  return { name: labels.join("."), next };
+}
+
+/** Most records of each section parsed (a message claiming more is hostile). */
+const MAX_RECORDS = 256;
+
+/**
+ * Parses a whole message at `b[off, off+len)`.
+ *
+ * @returns the message, or a reason
+ */
+export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): DnsMessage | string {
+  const header = parseDnsHeader(b, off, len);
+  if (header === null) return "shorter than a DNS header";
+  const end = off + len;
+  let at = off + DNS_HLEN;
+  const questions: DnsQuestion[] = [];
+  if (header.qdcount > MAX_RECORDS) return "too many questions";
+  for (let i = 0; i < header.qdcount; i++) {
+    const n = readDnsName(b, off, at, end);
+    if (typeof n === "string") return `question ${i + 1}: ${n}`;
+    if (n.next + 4 > end) return `question ${i + 1} cut short`;
+    questions.push({ name: n.name, type: u16(b, n.next), class: u16(b, n.next + 2) });
+    at = n.next + 4;
+  }
+  const sections: DnsRecord[][] = [[], [], []];
+  const counts = [header.ancount, header.nscount, header.arcount];
+  for (let s = 0; s < 3; s++) {
+    if (counts[s]! > MAX_RECORDS) return "too many records";
+    for (let i = 0; i < counts[s]!; i++) {
+      const n = readDnsName(b, off, at, end);
+      if (typeof n === "string") return `record: ${n}`;
+      if (n.next + 10 > end) return "record header cut short";
+      const rdlen = u16(b, n.next + 8);
+      const dataAt = n.next + 10;
+      if (dataAt + rdlen > end) return "record data past the end of the message";
+      sections[s]!.push({
+        name: n.name,
+        type: u16(b, n.next),
+        class: u16(b, n.next + 2),
+        ttl: ((b[n.next + 4]! << 24) | (b[n.next + 5]! << 16) | (b[n.next + 6]! << 8) | b[n.next + 7]!) >>> 0,
+        data: b.slice(dataAt, dataAt + rdlen),
+      });
+      at = dataAt + rdlen;
+    }
+  }
+  return { header, questions, answers: sections[0]!, authorities: sections[1]!, additionals: sections[2]! };
+}
+
+function u16(b: Uint8Array, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+
+/**
+ * A name in DNS wire form, uncompressed.
+ *
+ * @throws Error for a label longer than 63 bytes or a name longer than 255
+ */
+export function encodeDnsName(name: string): Uint8Array {
+  const labels = name.split(".").filter((l) => l !== "");
+  const enc = new TextEncoder();
+  const parts: number[] = [];
+  for (const label of labels) {
+    const bytes = enc.encode(label);
+    if (bytes.length > 63) throw new Error(`DNS label longer than 63 bytes: "${label}"`);
+    parts.push(bytes.length, ...bytes);
+  }
+  parts.push(0);
+  if (parts.length > 255) throw new Error(`DNS name longer than 255 bytes: "${name}"`);
+  return new Uint8Array(parts);
+}
+
+/** A record to put in a built message; `data` is the RDATA. */
+export interface DnsRecordSpec {
+  name: string;
+  type: number;
+  ttl?: number;
+  data: Uint8Array;
+}
+
+/** What `buildDnsMessage` builds. */
+export interface DnsMessageSpec {
+  id: number;
+  response?: boolean;
+  rd?: boolean;
+  ra?: boolean;
+  tc?: boolean;
+  aa?: boolean;
+  rcode?: number;
+  questions?: { name: string; type: number }[];
+  answers?: DnsRecordSpec[];
+}
+
+/** Builds a message (class IN throughout, no compression). */
+export function buildDnsMessage(spec: DnsMessageSpec): Uint8Array {
+  const out: number[] = [];
+  const push16 = (v: number) => out.push((v >>> 8) & 0xff, v & 0xff);
+  push16(spec.id);
+  push16(
+    (spec.response ? 0x8000 : 0) | (spec.aa ? 0x0400 : 0) | (spec.tc ? 0x0200 : 0) |
+      (spec.rd ?? true ? 0x0100 : 0) | (spec.ra ? 0x0080 : 0) | ((spec.rcode ?? 0) & 0xf),
+  );
+  const qs = spec.questions ?? [];
+  const ans = spec.answers ?? [];
+  push16(qs.length);
+  push16(ans.length);
+  push16(0);
+  push16(0);
+  for (const q of qs) {
+    out.push(...encodeDnsName(q.name));
+    push16(q.type);
+    push16(1);
+  }
+  for (const r of ans) {
+    out.push(...encodeDnsName(r.name));
+    push16(r.type);
+    push16(1);
+    const ttl = r.ttl ?? 60;
+    push16(ttl >>> 16);
+    push16(ttl & 0xffff);
+    push16(r.data.length);
+    out.push(...r.data);
+  }
+  return new Uint8Array(out);
+}
+
+/**
+ * The UDP payload size the sender of a query accepts: the EDNS OPT record's
+ * class, or 512 without one (or when the message does not parse).
+ */
+export function dnsUdpPayloadSize(b: Uint8Array, off = 0, len = b.length - off): number {
+  const m = parseDnsMessage(b, off, len);
+  if (typeof m === "string") return 512;
+  for (const r of m.additionals) if (r.type === DNS_TYPE.OPT) return Math.max(512, r.class);
+  return 512;
+}

@@ -1,0 +1,103 @@
+/**
+ * The Link conformance checks of test/link/conformance.test.ts, for the
+ * cable transports: frames arrive once and in order, a 9234-byte frame
+ * passes both ways, a 9235-byte one is refused without harm, and a closed
+ * link swallows sends.
+ */
+import assert from "node:assert/strict";
+import type { Link } from "../../src/link/link.ts";
+import { collect, until } from "./_helpers.ts";
+
+/** Two links joined so that what one sends the other receives. */
+export interface Pair {
+  a: Link;
+  b: Link;
+  /** Whether closing one end is seen by the other. */
+  closePropagates: boolean;
+  cleanup(): Promise<void>;
+}
+
+function numbered(seq: number, size = 60): Uint8Array {
+  const f = new Uint8Array(size);
+  f.set([0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x88, 0xb5]);
+  new DataView(f.buffer).setUint32(14, seq);
+  return f;
+}
+
+const seqOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset).getUint32(14);
+
+/** Registers the conformance tests for `name`; `skip` returns a reason to skip (or null). */
+export function conformance(
+  name: string,
+  makePair: () => Promise<Pair>,
+  skip: (t: Deno.TestContext) => Promise<boolean> = () => Promise.resolve(false),
+): void {
+  Deno.test(`${name} link delivers frames once and in order`, async (t) => {
+    if (await skip(t)) return;
+    const p = await makePair();
+    try {
+      const got = collect(p.b);
+      for (let i = 0; i < 1000; i++) {
+        p.a.send(numbered(i));
+        if (i % 8 === 7) await new Promise((r) => setTimeout(r, 1));
+      }
+      await until("1000 frames", () => got.length >= 1000 - p.a.stats.dropsOut, 5000);
+      assert.equal(p.a.stats.dropsOut, 0);
+      assert.deepEqual(got.map(seqOf), Array.from({ length: 1000 }, (_, i) => i));
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  Deno.test(`${name} link carries a 9234-byte frame both ways`, async (t) => {
+    if (await skip(t)) return;
+    const p = await makePair();
+    try {
+      const atB = collect(p.b);
+      const atA = collect(p.a);
+      p.a.send(numbered(1, 9234));
+      p.b.send(numbered(2, 9234));
+      await until("jumbo frames", () => atA.length === 1 && atB.length === 1, 5000);
+      assert.equal(atB[0]!.length, 9234);
+      assert.equal(atA[0]!.length, 9234);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  Deno.test(`${name} link refuses a 9235-byte frame and keeps working`, async (t) => {
+    if (await skip(t)) return;
+    const p = await makePair();
+    try {
+      const got = collect(p.b);
+      p.a.send(numbered(1, 9235));
+      p.a.send(numbered(2));
+      await until("the frame after the oversize one", () => got.length === 1, 5000);
+      assert.equal(seqOf(got[0]!), 2);
+      assert.equal(p.a.stats.dropsOut + p.b.stats.dropsIn, 1);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  Deno.test(`${name} link ends cleanly and swallows sends after close`, async (t) => {
+    if (await skip(t)) return;
+    const p = await makePair();
+    try {
+      p.a.close("test closed it");
+      assert.equal(await p.a.closed, "test closed it");
+      const before = p.a.stats.dropsOut;
+      p.a.send(numbered(1));
+      assert.equal(p.a.stats.dropsOut, before + 1);
+      if (p.closePropagates) {
+        const reason = await Promise.race([
+          p.b.closed,
+          new Promise<string>((r) => setTimeout(() => r("timeout"), 5000)),
+        ]);
+        assert.notEqual(reason, "timeout");
+      }
+    } finally {
+      await p.cleanup();
+    }
+  });
+}

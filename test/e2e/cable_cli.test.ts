@@ -1,0 +1,104 @@
+/**
+ * The `vde cable` command line on loopback: keygen writes a 0600 key and
+ * refuses to overwrite; `vde cable listen` and `vde cable connect` join two
+ * switches so that plugs on each exchange frames; the listener gives each
+ * cable its own port and logs both; usage errors are one line.
+ */
+import assert from "node:assert/strict";
+import { run, spawnManaged } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { BROADCAST, ClientSet, ethFrame, mac, ourCli, waitUntilAccepting } from "../helpers/vde_clients.ts";
+
+Deno.test("vde cable keygen writes a 0600 key, prints its id and will not overwrite", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-keygen-" });
+  try {
+    const r = await run([...ourCli(), "cable", "keygen", `${dir}/k`]);
+    assert.match(r.stdout, /^key [0-9a-f]{16} written to /);
+    assert.equal((await Deno.stat(`${dir}/k`)).mode! & 0o777, 0o600);
+    const again = await run([...ourCli(), "cable", "keygen", `${dir}/k`], { check: false });
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^vde: .*exists already \(use --force/);
+    assert.equal((await run([...ourCli(), "cable", "keygen", "--force", `${dir}/k`])).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde cable listen/connect refuse missing keys and bad addresses with one line", async () => {
+  const cases: [string[], RegExp][] = [
+    [["listen", "5000", "--sock", "/nonexistent"], /give --key FILE .* or --insecure/],
+    [["connect", "nohost", "--sock", "/x", "--insecure"], /needs HOST:PORT/],
+    [["connect", "h:1", "--sock", "/x", "--key", "k", "--insecure"], /exclude each other/],
+    [["connect", "h:1", "--sock", "/nonexistent/sw", "--insecure"], /cannot open \/nonexistent\/sw/],
+  ];
+  for (const [args, why] of cases) {
+    const r = await run([...ourCli(), "cable", ...args], { check: false, timeoutMs: 20_000 });
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr.trim().split("\n").at(-1)!, why);
+  }
+});
+
+Deno.test("vde cable listen and connect join two switches; each cable is its own port", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-cli-" });
+  const switches: SwitchHandle[] = [];
+  const clients = new ClientSet();
+  const procs = [];
+  try {
+    await run([...ourCli(), "cable", "keygen", `${tmp}/k`]);
+    for (const name of ["a", "b", "c"]) {
+      switches.push(await startOurSwitch(`${tmp}/${name}`));
+      await waitUntilAccepting(`${tmp}/${name}`);
+    }
+    const port = 24000 + (Deno.pid % 20000);
+    const listener = spawnManaged(
+      [...ourCli(), "cable", "listen", `127.0.0.1:${port}`, "--sock", `${tmp}/a`, "--key", `${tmp}/k`],
+      { name: "vde cable listen" },
+    );
+    procs.push(listener);
+    await listener.waitForOutput(/listening on 127\.0\.0\.1:\d+ \(key [0-9a-f]{16}\)/, 20_000, "stderr");
+    for (const name of ["b", "c"]) {
+      procs.push(spawnManaged(
+        [
+          ...ourCli(),
+          "cable",
+          "connect",
+          `127.0.0.1:${port}`,
+          "--sock",
+          `${tmp}/${name}`,
+          "--key",
+          `${tmp}/k`,
+        ],
+        { name: `vde cable connect ${name}` },
+      ));
+    }
+    await listener.waitForOutput(/cable open[^\n]*\n[^\n]*cable open/, 20_000, "stderr");
+    const ports = [...listener.stderr.matchAll(/cable open \S+ remote \S+ key \S+ port (\d+)/g)].map((m) =>
+      m[1]
+    );
+    assert.equal(new Set(ports).size, 2, `two cables on two ports of switch a: ${listener.stderr}`);
+    const onA = clients.vdePlug(`${tmp}/a`);
+    const onB = clients.vdePlug(`${tmp}/b`);
+    const onC = clients.ourPlug(`${tmp}/c`);
+    await new Promise((r) => setTimeout(r, 1000));
+    // b's broadcast reaches a and (through a) c; unicast back to b once learnt.
+    let tag = 1;
+    for (; tag < 50; tag++) {
+      await onB.send(ethFrame(BROADCAST, mac(2), tag, 100));
+      try {
+        await onA.waitTag(tag, 300);
+        break;
+      } catch { /* not up yet */ }
+    }
+    await onC.waitTag(tag, 5000);
+    await onC.send(ethFrame(mac(2), mac(3), 500, 1500));
+    await onB.waitTag(500, 5000);
+    await onA.send(ethFrame(mac(3), mac(1), 501, 60));
+    await onC.waitTag(501, 5000);
+    assert.ok(!onB.hasTag(501), "a learnt switch does not flood unicast to b");
+  } finally {
+    await clients.stopAll();
+    for (const p of procs.reverse()) await p.stop();
+    for (const sw of switches) await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});

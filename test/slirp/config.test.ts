@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import {
+  ConfigError,
+  defaultConfig,
+  formatForward,
+  parseDnsUpstream,
+  parseForward,
+  parseSlirpOptions,
+  resolversFrom,
+} from "../../src/slirp/config.ts";
+import { formatIpv4 } from "../../src/wire/ipv4.ts";
+import { formatIpv6 } from "../../src/wire/ipv6.ts";
+
+Deno.test("slirp:// defaults are libslirp's", () => {
+  const c = parseSlirpOptions("");
+  assert.equal(formatIpv4(c.gateway), "10.0.2.2");
+  assert.equal(formatIpv4(c.dns), "10.0.2.3");
+  assert.equal(formatIpv4(c.dhcpStart), "10.0.2.15");
+  assert.equal(formatIpv6(c.gateway6), "fd00::2");
+  assert.equal(formatIpv6(c.dns6), "fd00::3");
+  assert.equal(c.hostLoopback, true);
+  assert.equal(c.v4 && c.v6, true);
+});
+
+Deno.test("slirp:// options: addresses move with addr=, abbreviations, families, forwards", () => {
+  const c = parseSlirpOptions(
+    "/addr=10.1.0.2/16/addr6=fd01::1/vdnssearch=lan,example.org/vdomainname=vde.test/mtu=9000/disable_host_loopback/v4/tcpfwd=8080:10.1.0.15:80,127.0.0.1:2222:10.1.0.20:22/udpfwd=5353:10.1.0.15:53",
+  );
+  assert.equal(formatIpv4(c.network), "10.1.0.0");
+  assert.equal(c.prefixLength, 16);
+  assert.equal(formatIpv4(c.dns), "10.1.2.3"); // host parts kept
+  assert.equal(formatIpv4(c.dhcpStart), "10.1.2.15");
+  assert.equal(formatIpv6(c.dns6), "fd01::3");
+  assert.deepEqual(c.search, ["lan", "example.org"]);
+  assert.equal(c.domain, "vde.test");
+  assert.equal(c.mtu, 9000);
+  assert.equal(c.hostLoopback, false);
+  assert.equal(c.v6, false);
+  assert.equal(c.forwards.length, 3);
+  assert.equal(formatForward(c.forwards[1]!, c), "tcp:127.0.0.1:2222:10.1.0.20:22");
+  assert.equal(parseSlirpOptions("/vnameserver=10.0.2.53/dhcp=10.0.2.100").dhcpStart, 0x0a000264);
+  assert.equal(parseSlirpOptions("/disable").hostLoopback, false); // abbreviation
+});
+
+Deno.test("slirp:// refuses a bad option name, an address outside the network, a bad MTU, each in one line", () => {
+  const cases: [string, RegExp][] = [
+    ["/nosuchoption", /unknown slirp option "nosuchoption"/],
+    ["/dhcp=192.168.1.5", /outside the network 10\.0\.2\.0\/24/],
+    ["/vnameserver6=fd99::3", /outside the prefix/],
+    ["/mtu=100", /mtu must be between/],
+    ["/addr=10.0.2.0", /network or broadcast/],
+    ["/tftp_path=/srv", /not supported/],
+    ["/tcpfwd=80", /must be \[HOSTIP:\]HOSTPORT/],
+    ["/tcpfwd=99999:80", /port number/],
+    ["/udpfwd=5353:192.168.9.9:53", /outside the network/],
+  ];
+  for (const [text, re] of cases) {
+    assert.throws(
+      () => parseSlirpOptions(text),
+      (e: Error) => e instanceof ConfigError && re.test(e.message) && !e.message.includes("\n"),
+      text,
+    );
+  }
+});
+
+Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6", () => {
+  const c = defaultConfig();
+  let f = parseForward("tcp:8080:80", c);
+  assert.equal(f.proto, "tcp");
+  assert.equal(f.hostPort, 8080);
+  assert.equal(f.guestPort, 80);
+  assert.equal(f.guestAddr, undefined);
+  assert.equal(formatForward(f, c), "tcp:0.0.0.0:8080:10.0.2.15:80");
+  f = parseForward("udp:5353:10.0.2.15:53", c);
+  assert.deepEqual([...f.guestAddr!], [10, 0, 2, 15]);
+  f = parseForward("tcp:127.0.0.1:8080:80", c);
+  assert.deepEqual([...f.hostAddr!], [127, 0, 0, 1]);
+  f = parseForward("udp:[::]:5353:[fd00::15]:53", c);
+  assert.equal(f.family, 6);
+  assert.equal(f.hostAddr, undefined);
+  assert.throws(() => parseForward("sctp:1:2", c), /tcp: or udp:/);
+  assert.throws(() => parseForward("tcp:[::1]:80:10.0.2.15:80", c), /mixes IPv4 and IPv6/);
+});
+
+Deno.test("DNS upstreams from text and from resolv.conf", () => {
+  assert.equal(parseDnsUpstream("127.0.0.1:5353").port, 5353);
+  assert.equal(parseDnsUpstream("127.0.0.1").port, 53);
+  assert.equal(parseDnsUpstream("[::1]:54").family, 6);
+  assert.equal(parseDnsUpstream("::1").family, 6);
+  assert.throws(() => parseDnsUpstream("dns.example"), /ADDR/);
+  const r = resolversFrom("# comment\nnameserver 10.255.255.53\nsearch x\nnameserver fe80::1%eth0\n");
+  assert.equal(r.length, 2);
+  assert.equal(r[1]!.family, 6);
+});

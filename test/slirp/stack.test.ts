@@ -1,0 +1,375 @@
+import assert from "node:assert/strict";
+import { buildFrame, etherType, formatMac } from "../../src/wire/ethernet.ts";
+import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
+import { buildDhcp, DHCP_MSG, DHCP_OPT, dhcpU32, parseDhcp, u32Option } from "../../src/wire/dhcp.ts";
+import { formatIpv4, newIpv4Header, parseIpv4, writeIpv4Header } from "../../src/wire/ipv4.ts";
+import {
+  formatIpv6,
+  newIpv6Header,
+  parseIpv6,
+  parseIpv6Address,
+  writeIpv6Header,
+} from "../../src/wire/ipv6.ts";
+import { ICMP, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
+import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
+import { newNdpMessage, parseNdp } from "../../src/wire/ndp.ts";
+import { newUdpHeader, parseUdp, writeUdp } from "../../src/wire/udp.ts";
+import { buildDnsMessage } from "../../src/wire/dns.ts";
+import { parseForward } from "../../src/slirp/config.ts";
+import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
+import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
+
+const GUEST = [10, 0, 2, 15];
+const GW = [10, 0, 2, 2];
+const GUEST6 = parseIpv6Address("fd00::15")!;
+const GW6 = parseIpv6Address("fd00::2")!;
+
+function ipv4Of(frame: Uint8Array) {
+  const h = newIpv4Header();
+  assert.equal(parseIpv4(frame, 14, frame.length - 14, h), null);
+  return h;
+}
+
+function udpOf(frame: Uint8Array) {
+  const h = ipv4Of(frame);
+  const u = newUdpHeader();
+  assert.equal(parseUdp(frame, h.payloadOffset, h.payloadLength, u), null);
+  return { h, u, payload: frame.slice(u.payloadOffset, u.payloadOffset + u.payloadLength) };
+}
+
+function arpRequest(targetIp: number[]): Uint8Array {
+  const p = new Uint8Array(28);
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
+  writeArp(
+    p,
+    0,
+    ARP_REQUEST,
+    mac,
+    0x0a00020f,
+    new Uint8Array(6),
+    ((targetIp[0]! << 24) | (targetIp[1]! << 16) | (targetIp[2]! << 8) | targetIp[3]!) >>> 0,
+  );
+  return buildFrame({ src: GUEST_MAC, type: 0x0806, payload: p });
+}
+
+function dhcpFrame(type: number, mac: string, extra: [number, Uint8Array][] = [], ciaddr = 0): Uint8Array {
+  const chaddr = new Uint8Array(mac.split(":").map((x) => parseInt(x, 16)));
+  const msg = buildDhcp({
+    op: 1,
+    xid: 0x1234,
+    chaddr,
+    ciaddr,
+    options: [[DHCP_OPT.MESSAGE_TYPE, new Uint8Array([type])], ...extra],
+  });
+  return udp4Frame(ciaddr === 0 ? [0, 0, 0, 0] : GUEST, 68, [255, 255, 255, 255], 67, msg, {
+    mac,
+    dstMac: "ff:ff:ff:ff:ff:ff",
+  });
+}
+
+Deno.test("ARP: the gateway and DNS addresses answer, others do not", () => {
+  const t = testStack();
+  t.stack.input(arpRequest(GW));
+  t.stack.input(arpRequest([10, 0, 2, 3]));
+  t.stack.input(arpRequest([10, 0, 2, 99]));
+  const out = t.take();
+  assert.equal(out.length, 2);
+  const a = newArpPacket();
+  assert.equal(parseArp(out[0]!, 14, out[0]!.length - 14, a), null);
+  assert.equal(a.op, ARP_REPLY);
+  assert.equal(formatMac(out[0]!, a.senderMacOffset), GW_MAC);
+  assert.equal(formatIpv4(a.senderIp), "10.0.2.2");
+  assert.equal(formatMac(out[0]!, 0), GUEST_MAC);
+});
+
+Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () => {
+  const t = testStack({ domain: "vde.test", search: ["lan"], mtu: 1400 });
+  t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, GUEST_MAC));
+  let [offer] = t.take();
+  let m = parseDhcp(udpOf(offer!).payload);
+  assert.ok(typeof m !== "string");
+  assert.equal(m.messageType, DHCP_MSG.OFFER);
+  assert.equal(formatIpv4(m.yiaddr), "10.0.2.15");
+  assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
+  assert.equal(dhcpU32(m, DHCP_OPT.DNS), 0x0a000203);
+  assert.equal(dhcpU32(m, DHCP_OPT.SUBNET_MASK), 0xffffff00);
+  assert.equal(dhcpU32(m, DHCP_OPT.LEASE_TIME), 86400);
+  assert.equal(new TextDecoder().decode(m.options.get(DHCP_OPT.DOMAIN_NAME)), "vde.test");
+  assert.ok(m.options.get(DHCP_OPT.DOMAIN_SEARCH) !== undefined);
+  assert.deepEqual(m.options.get(DHCP_OPT.MTU), new Uint8Array([1400 >> 8, 1400 & 255]));
+  assert.equal(formatMac(offer!, 0), GUEST_MAC);
+
+  t.stack.input(
+    dhcpFrame(DHCP_MSG.REQUEST, GUEST_MAC, [[DHCP_OPT.REQUESTED_IP, u32Option(0x0a00020f)], [
+      DHCP_OPT.SERVER_ID,
+      u32Option(0x0a000202),
+    ]]),
+  );
+  m = parseDhcp(udpOf(t.take()[0]!).payload) as Exclude<typeof m, string>;
+  assert.equal(m.messageType, DHCP_MSG.ACK);
+  assert.equal(formatIpv4(m.yiaddr), "10.0.2.15");
+
+  // One lease per MAC: the same MAC asking again gets the same address; another gets the next.
+  t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, GUEST_MAC));
+  assert.equal(formatIpv4((parseDhcp(udpOf(t.take()[0]!).payload) as typeof m).yiaddr), "10.0.2.15");
+  t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, "02:00:00:00:00:16"));
+  [offer] = t.take();
+  assert.equal(formatIpv4((parseDhcp(udpOf(offer!).payload) as typeof m).yiaddr), "10.0.2.16");
+  // Asking for the first client's address: NAK.
+  t.stack.input(
+    dhcpFrame(DHCP_MSG.REQUEST, "02:00:00:00:00:16", [[DHCP_OPT.REQUESTED_IP, u32Option(0x0a00020f)]]),
+  );
+  assert.equal((parseDhcp(udpOf(t.take()[0]!).payload) as typeof m).messageType, DHCP_MSG.NAK);
+  // RELEASE frees it.
+  t.stack.input(dhcpFrame(DHCP_MSG.RELEASE, GUEST_MAC, [], 0x0a00020f));
+  assert.equal(t.take().length, 0);
+  assert.equal(t.stack.dhcp.leases().length, 0);
+  // INFORM: options, no lease.
+  t.stack.input(dhcpFrame(DHCP_MSG.INFORM, GUEST_MAC, [], 0x0a00020f));
+  m = parseDhcp(udpOf(t.take()[0]!).payload) as typeof m;
+  assert.equal(m.messageType, DHCP_MSG.ACK);
+  assert.equal(dhcpU32(m, DHCP_OPT.LEASE_TIME), null);
+  assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
+});
+
+function echo4(dst: number[], id = 0x77): Uint8Array {
+  const ip = new Uint8Array(20 + 16);
+  const n = ((dst[0]! << 24) | (dst[1]! << 16) | (dst[2]! << 8) | dst[3]!) >>> 0;
+  writeIpv4Header(ip, 0, { totalLength: 36, protocol: 1, src: 0x0a00020f, dst: n });
+  ip.set([9, 9, 9, 9, 9, 9, 9, 9], 28);
+  writeIcmpv4(ip, 20, 16, ICMP.ECHO_REQUEST, 0, (id << 16) | 1);
+  return buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip });
+}
+
+Deno.test("ICMP echo: the gateway answers; the outside only through an allowed ping socket", () => {
+  const t = testStack();
+  t.stack.input(echo4(GW));
+  const [reply] = t.take();
+  const h = ipv4Of(reply!);
+  assert.equal(formatIpv4(h.src), "10.0.2.2");
+  assert.equal(reply![h.payloadOffset], ICMP.ECHO_REPLY);
+  t.stack.input(echo4([192, 0, 2, 1]));
+  assert.equal(t.take().length, 0);
+  assert.equal(t.stack.stats.icmpDropped, 1);
+
+  const p = testStack({}, true);
+  p.stack.input(echo4([192, 0, 2, 1], 0x55));
+  const sock = p.net.sockets.find((s) => s.kind === "ping")!;
+  assert.equal(sock.sent.length, 1);
+  assert.deepEqual([...sock.sent[0]!.addr], [192, 0, 2, 1]);
+  // The kernel's reply carries its own id; the guest gets its own back.
+  const answer = new Uint8Array(16);
+  writeIcmpv4(answer, 0, 16, ICMP.ECHO_REPLY, 0, (0x999 << 16) | 1);
+  sock.receive(answer, [192, 0, 2, 1], 0);
+  const [back] = p.take();
+  const bh = ipv4Of(back!);
+  assert.equal(formatIpv4(bh.src), "192.0.2.1");
+  assert.equal((back![bh.payloadOffset + 4]! << 8) | back![bh.payloadOffset + 5]!, 0x55);
+});
+
+Deno.test("UDP NAT: the gateway is the host's loopback, replies come back from it, idle flows close", () => {
+  const t = testStack();
+  t.stack.input(udp4Frame(GUEST, 5000, GW, 7777, new Uint8Array([1, 2, 3])));
+  const sock = t.net.sockets.at(-1)!;
+  assert.deepEqual([...sock.sent[0]!.addr], [127, 0, 0, 1]);
+  assert.equal(sock.sent[0]!.port, 7777);
+  sock.receive(new Uint8Array([4, 5]), [127, 0, 0, 1], 7777);
+  const { h, u, payload } = udpOf(t.take()[0]!);
+  assert.equal(formatIpv4(h.src), "10.0.2.2");
+  assert.equal(formatIpv4(h.dst), "10.0.2.15");
+  assert.equal(u.srcPort, 7777);
+  assert.equal(u.dstPort, 5000);
+  assert.deepEqual(payload, new Uint8Array([4, 5]));
+  // An outside address keeps its own address both ways.
+  t.stack.input(udp4Frame(GUEST, 5000, [192, 0, 2, 9], 53, new Uint8Array([1])));
+  assert.deepEqual([...sock.sent[1]!.addr], [192, 0, 2, 9]);
+  t.advance(300_000);
+  assert.equal(sock.closed, true);
+  assert.equal(t.stack.udpFlowCount, 0);
+});
+
+Deno.test("UDP NAT: flows are bounded; host loopback off and restricted mode refuse", () => {
+  const t = testStack();
+  for (let p = 1; p <= MAX_UDP_FLOWS + 10; p++) {
+    t.stack.input(udp4Frame(GUEST, p, [192, 0, 2, 9], 9, new Uint8Array(1)));
+  }
+  assert.equal(t.stack.udpFlowCount, MAX_UDP_FLOWS);
+  const off = testStack({ hostLoopback: false, restricted: true });
+  off.stack.input(udp4Frame(GUEST, 1, GW, 9, new Uint8Array(1)));
+  off.stack.input(udp4Frame(GUEST, 1, [192, 0, 2, 9], 9, new Uint8Array(1)));
+  assert.equal(off.net.sockets.length, 0);
+  assert.equal(off.stack.stats.udpDropped, 2);
+});
+
+Deno.test("UDP forward: the guest sees the client's real address and its reply goes back out", async () => {
+  const t = testStack();
+  await t.stack.addForward(parseForward("udp:5353:10.0.2.15:53", t.stack.config));
+  const fwd = t.net.sockets.find((s) => s.localPort === 5353)!;
+  fwd.receive(new Uint8Array([7]), [192, 0, 2, 50], 4000);
+  // The guest's MAC is not known yet: an ARP request goes out and the frame waits.
+  let out = t.take();
+  assert.equal(etherType(out[0]!), 0x0806);
+  t.stack.input(arpRequest(GW));
+  out = t.take();
+  const data = out.find((f) => etherType(f) === 0x0800)!;
+  const { h, u } = udpOf(data);
+  assert.equal(formatIpv4(h.src), "192.0.2.50");
+  assert.equal(u.srcPort, 4000);
+  assert.equal(u.dstPort, 53);
+  t.stack.input(udp4Frame(GUEST, 53, [192, 0, 2, 50], 4000, new Uint8Array([8])));
+  assert.deepEqual([...fwd.sent[0]!.addr], [192, 0, 2, 50]);
+  assert.equal(fwd.sent[0]!.port, 4000);
+  // A loopback client shows as the gateway.
+  fwd.receive(new Uint8Array([9]), [127, 0, 0, 1], 4001);
+  assert.equal(formatIpv4(udpOf(t.take()[0]!).h.src), "10.0.2.2");
+  // Taken port, duplicate, removal.
+  t.net.taken.add(6000);
+  await assert.rejects(
+    () => t.stack.addForward(parseForward("udp:6000:53", t.stack.config)),
+    /already in use/,
+  );
+  await assert.rejects(() => t.stack.addForward(parseForward("udp:5353:53", t.stack.config)), /exists/);
+  assert.equal(await t.stack.removeForward(parseForward("udp:5353:1", t.stack.config)), true);
+  assert.equal(fwd.closed, true);
+});
+
+function fragments(payload: Uint8Array, pieces: [number, number][], id: number): Uint8Array[] {
+  // A UDP datagram split by byte ranges of the IP payload (UDP header included).
+  const udp = new Uint8Array(8 + payload.length);
+  udp.set(payload, 8);
+  const pseudo = new Uint8Array(20 + udp.length);
+  writeIpv4Header(pseudo, 0, { totalLength: pseudo.length, protocol: 17, src: 0x0a00020f, dst: 0x0a000202 });
+  pseudo.set(udp, 20);
+  writeUdp(pseudo, 20, 1111, 7777, payload.length, 12, 16, 4);
+  const whole = pseudo.subarray(20);
+  return pieces.map(([from, to]) => {
+    const ip = new Uint8Array(20 + (to - from));
+    writeIpv4Header(ip, 0, {
+      totalLength: ip.length,
+      protocol: 17,
+      src: 0x0a00020f,
+      dst: 0x0a000202,
+      id,
+      mf: to < whole.length,
+      fragmentOffset: from,
+    });
+    ip.set(whole.subarray(from, to), 20);
+    return buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip });
+  });
+}
+
+Deno.test("fragments: reassembled out of order; overlaps dropped; memory bounded", () => {
+  const t = testStack();
+  const data = new Uint8Array(3000).map((_, i) => i & 0xff);
+  for (const f of fragments(data, [[2400, 3008], [0, 1200], [1200, 2400]], 1).reverse()) t.stack.input(f);
+  const sock = t.net.sockets.at(-1)!;
+  assert.equal(sock.sent.length, 1);
+  assert.deepEqual(sock.sent[0]!.data, data);
+  // Overlap: dropped, nothing sent.
+  for (const f of fragments(data, [[0, 1200], [1192, 2400], [2400, 3008]], 2)) t.stack.input(f);
+  assert.equal(sock.sent.length, 1);
+  assert.equal(t.stack.reassembly4.stats.overlaps, 1);
+  // A flood of first fragments: the reassembler keeps at most its bound.
+  for (let id = 100; id < 1100; id++) t.stack.input(fragments(data, [[0, 1200]], id)[0]!);
+  assert.ok(t.stack.reassembly4.size <= 64);
+  assert.ok(t.stack.reassembly4.bytes <= 4 << 20);
+  t.advance(31_000);
+  assert.equal(t.stack.reassembly4.size, 0);
+});
+
+Deno.test("a large datagram from the host reaches the guest in fragments within the MTU", () => {
+  const t = testStack();
+  t.stack.input(arpRequest(GW));
+  t.take();
+  t.stack.input(udp4Frame(GUEST, 5000, GW, 7777, new Uint8Array([1])));
+  const sock = t.net.sockets.at(-1)!;
+  sock.receive(new Uint8Array(8000).fill(3), [127, 0, 0, 1], 7777);
+  const out = t.take();
+  assert.equal(out.length, 6);
+  for (const f of out) assert.ok(f.length <= 1514);
+});
+
+Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, UDP to fd00::2 the host's ::1", () => {
+  const t = testStack();
+  t.take();
+  const ll = parseIpv6Address("fe80::15")!;
+  const rs = new Uint8Array(40 + 16);
+  writeIpv6Header(rs, 0, 16, 58, 255, ll, parseIpv6Address("ff02::2")!);
+  rs[40] = ICMPV6.ROUTER_SOLICIT;
+  rs.set([1, 1, 2, 0, 0, 0, 0, 0x15], 48);
+  finishIcmpv6(rs, 40, 16, 8, 24);
+  t.stack.input(buildFrame({ src: GUEST_MAC, dst: "33:33:00:00:00:02", type: 0x86dd, payload: rs }));
+  const [ra] = t.take();
+  const h = newIpv6Header();
+  assert.equal(parseIpv6(ra!, 14, ra!.length - 14, h), null);
+  const n = newNdpMessage();
+  assert.equal(parseNdp(ra!, h.dataOffset, h.dataLength, n), null);
+  assert.equal(n.type, ICMPV6.ROUTER_ADVERT);
+  assert.equal(formatIpv6(ra!, n.prefixes[0]!.offset), "fd00::");
+  assert.equal(formatIpv6(ra!, n.dnsOffsets[0]!), "fd00::3");
+  assert.equal(formatIpv6(ra!, h.srcOffset), "fe80::5055:aff:fe00:202");
+
+  const ns = new Uint8Array(40 + 32);
+  writeIpv6Header(ns, 0, 32, 58, 255, GUEST6, parseIpv6Address("ff02::1:ff00:2")!);
+  ns[40] = ICMPV6.NEIGHBOR_SOLICIT;
+  ns.set(GW6, 48);
+  ns.set([1, 1, 2, 0, 0, 0, 0, 0x15], 64);
+  finishIcmpv6(ns, 40, 32, 8, 24);
+  t.stack.input(buildFrame({ src: GUEST_MAC, dst: "33:33:ff:00:00:02", type: 0x86dd, payload: ns }));
+  const [na] = t.take();
+  assert.equal(parseIpv6(na!, 14, na!.length - 14, h), null);
+  assert.equal(parseNdp(na!, h.dataOffset, h.dataLength, n), null);
+  assert.equal(n.type, ICMPV6.NEIGHBOR_ADVERT);
+  assert.equal(formatIpv6(na!, n.targetOffset), "fd00::2");
+  assert.equal(formatMac(na!, n.targetMacOffset), GW_MAC);
+
+  t.stack.input(udp6Frame(GUEST6, 6000, GW6, 7777, new Uint8Array([1])));
+  const sock = t.net.sockets.at(-1)!;
+  assert.equal(formatIpv6(sock.sent[0]!.addr), "::1");
+  sock.receive(new Uint8Array([2, 2]), [...parseIpv6Address("::1")!], 7777);
+  const [back] = t.take();
+  assert.equal(parseIpv6(back!, 14, back!.length - 14, h), null);
+  assert.equal(formatIpv6(back!, h.srcOffset), "fd00::2");
+  assert.equal(formatIpv6(back!, h.dstOffset), "fd00::15");
+});
+
+Deno.test("DNS: queries to 10.0.2.3 go upstream with a fresh id and come back from 10.0.2.3:53", () => {
+  const t = testStack();
+  t.stack.input(arpRequest(GW));
+  t.take();
+  const q = buildDnsMessage({ id: 0xbeef, questions: [{ name: "host.test.vde", type: 1 }] });
+  t.stack.input(udp4Frame(GUEST, 3333, [10, 0, 2, 3], 53, q));
+  const sock = t.net.sockets.at(-1)!;
+  const sent = sock.sent[0]!;
+  assert.deepEqual([...sent.addr], [127, 0, 0, 1]);
+  assert.equal(sent.port, 5353);
+  const answer = buildDnsMessage({
+    id: (sent.data[0]! << 8) | sent.data[1]!,
+    response: true,
+    questions: [{ name: "host.test.vde", type: 1 }],
+  });
+  // From the wrong port: ignored.
+  sock.receive(answer, [127, 0, 0, 1], 5354);
+  assert.equal(t.take().length, 0);
+  sock.receive(answer, [127, 0, 0, 1], 5353);
+  const { h, u, payload } = udpOf(t.take()[0]!);
+  assert.equal(formatIpv4(h.src), "10.0.2.3");
+  assert.equal(u.srcPort, 53);
+  assert.equal(u.dstPort, 3333);
+  assert.equal((payload[0]! << 8) | payload[1]!, 0xbeef);
+});
+
+Deno.test("TCP to a refused destination gets a RST (restricted mode)", () => {
+  const t = testStack({ restricted: true });
+  t.stack.input(arpRequest(GW));
+  t.take();
+  const ip = new Uint8Array(40);
+  writeIpv4Header(ip, 0, { totalLength: 40, protocol: 6, src: 0x0a00020f, dst: 0xc0000209 });
+  ip.set([0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff], 20);
+  t.stack.input(buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip }));
+  const [rst] = t.take();
+  const h = ipv4Of(rst!);
+  assert.equal(formatIpv4(h.src), "192.0.2.9");
+  assert.equal(rst![h.payloadOffset + 13]! & 0x04, 0x04);
+  assert.equal(t.stack.stats.restricted, 1);
+});

@@ -1,0 +1,575 @@
+/**
+ * The TCP engine's NAT and bridging, with in-memory host sockets and a fake
+ * clock: which host connection a guest SYN opens, what the guest sees, how
+ * closes, resets, back-pressure and forwards behave.
+ */
+import assert from "node:assert/strict";
+import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "../../src/slirp/tcp/engine.ts";
+import { MemoryConn, MemoryHostNet, settle } from "../../src/slirp/tcp/testing.ts";
+import {
+  buildTcpSegment,
+  formatTcpFlags,
+  parseTcp,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_RST,
+  TCP_SYN,
+  type TcpHeaderFields,
+  type TcpRepr,
+  verifyTcpChecksum,
+} from "../../src/wire/tcp.ts";
+import { formatIp } from "../../src/slirp/tcp/addr.ts";
+
+const GUEST = new Uint8Array([10, 0, 2, 15]);
+const GUEST6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x15]);
+const GW = new Uint8Array([10, 0, 2, 2]);
+const GW6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+const REMOTE = new Uint8Array([203, 0, 113, 5]);
+
+interface Out extends TcpRepr {
+  src: string;
+  dst: string;
+  payload: Uint8Array;
+}
+
+/** An engine on a recording core and a fake clock. */
+class Rig {
+  t = 0;
+  out: Out[] = [];
+  readonly hostNet = new MemoryHostNet();
+  readonly engine: SlirpTcpEngine;
+
+  constructor(opts: Partial<TcpEngineOptions> = {}) {
+    this.engine = createTcpEngine({
+      sendSegment: (src, dst, seg) => {
+        assert.ok(verifyTcpChecksum(src, dst, seg), "engine segment checksum");
+        const copy = seg.slice();
+        const r = parseTcp(copy);
+        if (typeof r === "string") throw new Error(r);
+        this.out.push({
+          ...r,
+          src: formatIp(src),
+          dst: formatIp(dst),
+          payload: copy.subarray(r.headerLength),
+        });
+      },
+      now: () => this.t,
+      mss: (v) => (v === 4 ? 1460 : 1440),
+    }, {
+      hostLoopback: true,
+      hostNet: this.hostNet,
+      random: () => 7000,
+      tcp: { keepAliveIdleMs: Infinity },
+      ...opts,
+    });
+  }
+
+  /** A segment from the guest. */
+  send(
+    src: Uint8Array,
+    dst: Uint8Array,
+    f: Partial<TcpHeaderFields> & { flags: number },
+    payload?: Uint8Array,
+  ): void {
+    const seg = buildTcpSegment(
+      { srcPort: 40000, dstPort: 80, seq: 100, window: 65535, ...f },
+      payload,
+      src,
+      dst,
+    );
+    this.engine.input(src, dst, seg);
+  }
+
+  take(): Out[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.t + this.engine.nextTimerMs();
+      if (next > end) break;
+      this.t = Math.max(this.t, next);
+      this.engine.poll();
+    }
+    this.t = end;
+  }
+
+  /** Opens a guest connection to dst:port through a MemoryConn; returns it and the guest's next seq. */
+  async open(
+    dst = REMOTE,
+    port = 80,
+    srcPort = 40000,
+  ): Promise<{ conn: MemoryConn; seq: number; ourSeq: number }> {
+    const conn = new MemoryConn();
+    this.hostNet.onConnect = () => conn;
+    this.send(GUEST, dst, { srcPort, dstPort: port, seq: 100, flags: TCP_SYN, mss: 1460, wscale: 0 });
+    await settle();
+    const [synAck] = this.take();
+    assert.equal(formatTcpFlags(synAck!.flags), "SYN|ACK");
+    const ourSeq = (synAck!.seq + 1) >>> 0;
+    this.send(GUEST, dst, { srcPort, dstPort: port, seq: 101, ack: ourSeq, flags: TCP_ACK });
+    await settle();
+    return { conn, seq: 101, ourSeq };
+  }
+}
+
+function flags(o: Out): string {
+  return formatTcpFlags(o.flags);
+}
+
+Deno.test("a guest SYN opens a host connection first; the SYN-ACK follows only once it succeeds", async () => {
+  const rig = new Rig();
+  rig.hostNet.onConnect = () => "hang";
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, wscale: 7 });
+  await settle();
+  assert.deepEqual(rig.hostNet.connects.map((c) => `${c.hostname}:${c.port}`), ["203.0.113.5:80"]);
+  assert.equal(rig.take().length, 0, "no SYN-ACK while connecting");
+  // A retransmitted SYN does not start a second connect.
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, wscale: 7 });
+  assert.equal(rig.hostNet.connects.length, 1);
+  assert.equal(rig.engine.stats.halfOpen, 1);
+});
+
+Deno.test("outbound: SYN-ACK from the destination's address with our MSS and window scale", async () => {
+  const rig = new Rig();
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, wscale: 7 });
+  await settle();
+  const [synAck] = rig.take();
+  assert.equal(flags(synAck!), "SYN|ACK");
+  assert.equal(synAck!.src, "203.0.113.5");
+  assert.equal(synAck!.dst, "10.0.2.15");
+  assert.equal(synAck!.srcPort, 80);
+  assert.equal(synAck!.dstPort, 40000);
+  assert.equal(synAck!.ack, 101);
+  assert.equal(synAck!.mss, 1460);
+  assert.ok(synAck!.wscale > 0);
+});
+
+Deno.test("the gateway maps to the host's loopback, IPv4 and IPv6", async () => {
+  const rig = new Rig();
+  rig.send(GUEST, GW, { flags: TCP_SYN, dstPort: 8000 });
+  rig.send(GUEST6, GW6, { flags: TCP_SYN, dstPort: 8001 });
+  await settle();
+  assert.deepEqual(rig.hostNet.connects.map((c) => `${c.hostname}:${c.port}`), [
+    "127.0.0.1:8000",
+    "::1:8001",
+  ]);
+  const [a, b] = rig.take();
+  assert.equal(a!.src, "10.0.2.2");
+  assert.equal(b!.src, "fd00::2");
+  assert.equal(b!.mss, 1440, "IPv6 uses the core's IPv6 MSS");
+});
+
+Deno.test("without host loopback, the gateway refuses at once", () => {
+  const rig = new Rig({ hostLoopback: false });
+  rig.send(GUEST, GW, { flags: TCP_SYN, seq: 500 });
+  const [rst] = rig.take();
+  assert.equal(flags(rst!), "RST|ACK");
+  assert.equal(rst!.ack, 501);
+  assert.equal(rst!.src, "10.0.2.2");
+  assert.equal(rig.hostNet.connects.length, 0);
+});
+
+Deno.test("other addresses of the guest network and loopback are refused; multicast is dropped", () => {
+  const rig = new Rig();
+  rig.send(GUEST, new Uint8Array([10, 0, 2, 77]), { flags: TCP_SYN });
+  rig.send(GUEST, new Uint8Array([127, 0, 0, 1]), { flags: TCP_SYN });
+  assert.deepEqual(rig.take().map(flags), ["RST|ACK", "RST|ACK"]);
+  rig.send(GUEST, new Uint8Array([224, 0, 0, 1]), { flags: TCP_SYN });
+  rig.send(GUEST, new Uint8Array([255, 255, 255, 255]), { flags: TCP_SYN });
+  assert.equal(rig.take().length, 0);
+  assert.equal(rig.hostNet.connects.length, 0);
+});
+
+Deno.test("mapOutbound redirects or refuses virtual services", async () => {
+  const rig = new Rig({
+    mapOutbound: (dst) => {
+      if (formatIp(dst.addr) === "10.0.2.3" && dst.port === 53) return { hostname: "127.0.0.1", port: 5353 };
+      if (dst.port === 25) return null;
+      return undefined;
+    },
+  });
+  rig.send(GUEST, new Uint8Array([10, 0, 2, 3]), { flags: TCP_SYN, dstPort: 53 });
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, dstPort: 25, srcPort: 40001 });
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, dstPort: 443, srcPort: 40002 });
+  await settle();
+  assert.deepEqual(rig.hostNet.connects.map((c) => `${c.hostname}:${c.port}`), [
+    "127.0.0.1:5353",
+    "203.0.113.5:443",
+  ]);
+  const outs = rig.take();
+  assert.equal(outs.filter((o) => o.flags === (TCP_RST | TCP_ACK)).length, 1);
+});
+
+Deno.test("a refused host connect answers the guest with RST|ACK", async () => {
+  const rig = new Rig();
+  rig.hostNet.onConnect = () => "refuse";
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, seq: 1000 });
+  await settle();
+  const [rst] = rig.take();
+  assert.equal(flags(rst!), "RST|ACK");
+  assert.equal(rst!.ack, 1001);
+  assert.equal(rig.engine.stats.connectsFailed, 1);
+  assert.equal(rig.engine.stats.connections, 0);
+  assert.equal(rig.engine.stats.halfOpen, 0);
+});
+
+Deno.test("a host connect that never answers times out on the engine's clock", async () => {
+  const rig = new Rig({ connectTimeoutMs: 5000 });
+  rig.hostNet.onConnect = () => "hang";
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN });
+  await settle();
+  rig.advance(4999);
+  assert.equal(rig.take().length, 0);
+  rig.advance(1);
+  assert.deepEqual(rig.take().map(flags), ["RST|ACK"]);
+  assert.ok(rig.hostNet.connects[0]!.signal.aborted);
+  assert.equal(rig.engine.stats.connections, 0);
+});
+
+Deno.test("a guest RST while the host connect is pending cancels it", async () => {
+  const rig = new Rig();
+  rig.hostNet.onConnect = () => "hang";
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, seq: 100 });
+  rig.send(GUEST, REMOTE, { flags: TCP_RST, seq: 101 });
+  await settle();
+  assert.ok(rig.hostNet.connects[0]!.signal.aborted);
+  assert.equal(rig.engine.stats.connections, 0);
+  assert.equal(rig.take().length, 0);
+});
+
+Deno.test("segments for no connection: ACKs get a RST from their ack number, RSTs are ignored", () => {
+  const rig = new Rig();
+  rig.send(GUEST, REMOTE, { flags: TCP_ACK, seq: 5, ack: 777 });
+  const [a] = rig.take();
+  assert.equal(flags(a!), "RST");
+  assert.equal(a!.seq, 777);
+  rig.send(GUEST, REMOTE, { flags: TCP_FIN, seq: 5 }, new Uint8Array(10));
+  const [b] = rig.take();
+  assert.equal(flags(b!), "RST|ACK");
+  assert.equal(b!.ack, 5 + 10 + 1);
+  rig.send(GUEST, REMOTE, { flags: TCP_RST, seq: 5 });
+  assert.equal(rig.take().length, 0);
+});
+
+Deno.test("bad checksums and malformed segments are dropped and counted", () => {
+  const rig = new Rig();
+  const seg = buildTcpSegment({ srcPort: 1, dstPort: 2, seq: 3, flags: TCP_SYN }, undefined, GUEST, REMOTE);
+  seg[17]! ^= 0xff;
+  rig.engine.input(GUEST, REMOTE, seg);
+  rig.engine.input(GUEST, REMOTE, new Uint8Array(12));
+  const lying = buildTcpSegment({ srcPort: 1, dstPort: 2, seq: 3, flags: TCP_SYN }, undefined, GUEST, REMOTE);
+  lying[12] = 0xf0;
+  rig.engine.input(GUEST, REMOTE, lying);
+  assert.equal(rig.engine.stats.badChecksum, 1);
+  assert.equal(rig.engine.stats.badSegments, 2);
+  assert.equal(rig.take().length, 0);
+  assert.equal(rig.hostNet.connects.length, 0);
+});
+
+Deno.test("bridging: guest data reaches the host, host data reaches the guest, FINs become half-closes", async () => {
+  const rig = new Rig();
+  const { conn, seq, ourSeq } = await rig.open();
+  const up = new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n");
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq, flags: TCP_ACK }, up);
+  await settle();
+  assert.deepEqual(conn.writtenData(), up);
+  conn.push(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\nhello"));
+  await settle();
+  const data = rig.take().filter((o) => o.payload.length > 0);
+  assert.equal(new TextDecoder().decode(data[0]!.payload), "HTTP/1.0 200 OK\r\n\r\nhello");
+  assert.equal(data[0]!.ack, seq + up.length, "the data carries the ACK");
+  // Guest half-closes: the host stream is shut for writing after the data.
+  rig.send(GUEST, REMOTE, { seq: seq + up.length, ack: ourSeq + 24, flags: TCP_ACK | TCP_FIN });
+  await settle();
+  assert.ok(conn.writeClosed);
+  assert.equal(conn.closed, false, "the host may still send");
+  conn.push(new TextEncoder().encode("more"));
+  conn.end();
+  await settle();
+  const tail = rig.take();
+  assert.ok(tail.some((o) => o.payload.length === 4));
+  const fin = tail.find((o) => (o.flags & TCP_FIN) !== 0)!;
+  assert.ok(fin, "host end of stream becomes a FIN");
+  rig.send(GUEST, REMOTE, { seq: seq + up.length + 1, ack: fin.seq + 1, flags: TCP_ACK });
+  await settle();
+  assert.ok(conn.closed, "both directions done: host socket closed");
+  assert.equal(rig.engine.stats.connections, 0);
+  assert.equal(rig.engine.stats.closedOrderly, 1);
+});
+
+Deno.test("host closes first: FIN to the guest, then the engine holds TIME-WAIT", async () => {
+  const rig = new Rig({ tcp: { timeWaitMs: 1000, keepAliveIdleMs: Infinity } });
+  const { conn, seq, ourSeq } = await rig.open();
+  conn.end();
+  await settle();
+  const [fin] = rig.take();
+  assert.equal(flags(fin!), "FIN|ACK");
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq + 1, flags: TCP_ACK | TCP_FIN });
+  await settle();
+  assert.equal(rig.engine.stats.timeWait, 1);
+  assert.ok(conn.closed);
+  rig.advance(1000);
+  assert.equal(rig.engine.stats.timeWait, 0);
+  assert.equal(rig.engine.stats.connections, 0);
+});
+
+Deno.test("back-pressure guest to host: a host that does not read closes the guest's window, bounded", async () => {
+  const rcvMax = 65536;
+  const rig = new Rig({
+    tcp: { receiveBufferSize: rcvMax, initialBufferSize: 4096, keepAliveIdleMs: Infinity },
+  });
+  const { conn, seq, ourSeq } = await rig.open();
+  conn.stallWrites = true;
+  let s = seq;
+  let window = -1;
+  for (let i = 0; i < 200; i++) {
+    rig.send(GUEST, REMOTE, { seq: s, ack: ourSeq, flags: TCP_ACK }, new Uint8Array(1460));
+    s += 1460;
+    await settle(4);
+  }
+  rig.engine.flush();
+  const acks = rig.take();
+  window = acks.at(-1)!.window;
+  assert.equal(window, 0, "the window closed");
+  const accepted = acks.at(-1)!.ack - seq;
+  assert.ok(accepted <= rcvMax, `accepted ${accepted}`);
+  assert.ok(rig.engine.stats.bufferBytes <= rcvMax + 4096, `buffers ${rig.engine.stats.bufferBytes}`);
+  assert.ok(rig.engine.stats.outOfWindow > 0);
+  conn.releaseWrites();
+  await settle();
+  const update = rig.take().at(-1)!;
+  assert.ok(update.window > 0, "a window update once the host takes the data");
+  assert.equal(conn.writtenBytes, accepted);
+});
+
+Deno.test("back-pressure host to guest: the engine stops reading the host when the guest's window is full", async () => {
+  const rig = new Rig({ tcp: { sendBufferSize: 65536, initialBufferSize: 4096, keepAliveIdleMs: Infinity } });
+  const conn = new MemoryConn();
+  let produced = 0;
+  conn.source = (p) => {
+    p.fill(0x61);
+    produced += p.length;
+    return p.length;
+  };
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 20000 });
+  await settle();
+  const [synAck] = rig.take();
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 20000 });
+  await settle(200);
+  const sent = rig.take().reduce((n, o) => n + o.payload.length, 0);
+  assert.ok(sent <= 20000, `sent ${sent} into a 20000-byte window`);
+  assert.ok(produced <= 65536, `read ${produced} bytes from the host with a 64 KiB send buffer`);
+  assert.ok(!conn.readPending, "no read outstanding: the host socket is not being read");
+  // The guest ACKs everything and opens its window: reading resumes.
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1 + sent, flags: TCP_ACK, window: 60000 });
+  await settle(200);
+  assert.ok(produced > sent);
+  rig.engine.close();
+});
+
+Deno.test("a host reset resets the guest; a guest reset closes the host socket", async () => {
+  const rig = new Rig();
+  const a = await rig.open(REMOTE, 80, 40000);
+  a.conn.reset();
+  await settle();
+  assert.deepEqual(rig.take().map(flags), ["RST|ACK"]);
+  const b = await rig.open(REMOTE, 80, 40001);
+  rig.send(GUEST, REMOTE, { srcPort: 40001, seq: b.seq, flags: TCP_RST });
+  await settle();
+  assert.ok(b.conn.closed);
+  assert.equal(rig.engine.stats.connections, 0);
+});
+
+Deno.test("a SYN reusing a TIME-WAIT tuple opens a new connection", async () => {
+  const rig = new Rig({ tcp: { timeWaitMs: 60_000, keepAliveIdleMs: Infinity } });
+  const { conn, seq, ourSeq } = await rig.open();
+  conn.end();
+  await settle();
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq + 1, flags: TCP_ACK | TCP_FIN });
+  await settle();
+  assert.equal(rig.engine.stats.timeWait, 1);
+  rig.take();
+  rig.send(GUEST, REMOTE, { seq: 90_000, flags: TCP_SYN });
+  await settle();
+  assert.equal(rig.engine.stats.timeWait, 0);
+  assert.equal(flags(rig.take()[0]!), "SYN|ACK");
+  assert.equal(rig.hostNet.connects.length, 2);
+});
+
+Deno.test("forwards: add, list, remove; clear one-line errors", async () => {
+  const rig = new Rig();
+  const info = await rig.engine.addForward({ hostPort: 8080, guestAddr: "10.0.2.15", guestPort: 80 });
+  assert.deepEqual(info, {
+    hostAddr: "0.0.0.0",
+    hostPort: 8080,
+    guestAddr: "10.0.2.15",
+    guestPort: 80,
+    v6: false,
+    accepted: 0,
+  });
+  await rig.engine.addForward({ hostPort: 8081, guestAddr: "fd00::15", guestPort: 22 });
+  assert.deepEqual(
+    rig.engine.listForwards().map((f) => `${f.hostAddr}:${f.hostPort}->${f.guestAddr}:${f.guestPort}`),
+    [
+      "0.0.0.0:8080->10.0.2.15:80",
+      ":::8081->fd00::15:22",
+    ],
+  );
+  await assert.rejects(
+    rig.engine.addForward({ hostPort: 8080, guestAddr: "10.0.2.15", guestPort: 81 }),
+    /^Error: A TCP forward from 0.0.0.0 port 8080 already exists$/,
+  );
+  // A port taken by someone else.
+  rig.hostNet.listen("127.0.0.1", 9000);
+  await assert.rejects(
+    rig.engine.addForward({ hostAddr: "127.0.0.1", hostPort: 9000, guestAddr: "10.0.2.15", guestPort: 80 }),
+    (e: Error) => {
+      assert.equal(e.message, "Host port 9000 on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)");
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    },
+  );
+  await assert.rejects(
+    rig.engine.addForward({ hostPort: 1, guestAddr: "10.0.3.15", guestPort: 80 }),
+    /outside the guest network 10.0.2.0\/24/,
+  );
+  await assert.rejects(
+    rig.engine.addForward({ hostPort: 1, guestAddr: "nonsense", guestPort: 80 }),
+    /is not an IP address/,
+  );
+  await assert.rejects(
+    rig.engine.addForward({ hostPort: 1, guestAddr: "10.0.2.15", guestPort: 0 }),
+    /Guest port 0 is not a port number/,
+  );
+  await assert.rejects(
+    rig.engine.addForward({ hostPort: 70000, guestAddr: "10.0.2.15", guestPort: 80 }),
+    /Host port 70000/,
+  );
+  await assert.rejects(
+    rig.engine.addForward({ hostPort: 1, guestAddr: "10.0.2.15", guestPort: 80, v6: true }),
+    /is not IPv6/,
+  );
+  assert.equal(rig.engine.removeForward({ hostPort: 8080 }), true);
+  assert.equal(rig.engine.removeForward({ hostPort: 8080 }), false);
+  assert.equal(rig.engine.removeForward({ hostAddr: "::", hostPort: 8081 }), true);
+  assert.deepEqual(rig.engine.listForwards(), []);
+});
+
+Deno.test("inbound: the guest sees the real client address and port", async () => {
+  const rig = new Rig();
+  const info = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  const listener = rig.hostNet.listener(info.hostPort);
+  listener.inject({ hostname: "198.51.100.7", port: 5555 });
+  listener.inject({ hostname: "::ffff:192.0.2.9", port: 5556 });
+  listener.inject({ hostname: "127.0.0.1", port: 5557 });
+  listener.inject({ hostname: "10.0.2.50", port: 5558 });
+  await settle();
+  const syns = rig.take();
+  assert.deepEqual(syns.map((s) => `${flags(s)} ${s.src}:${s.srcPort} -> ${s.dst}:${s.dstPort}`), [
+    "SYN 198.51.100.7:5555 -> 10.0.2.15:80",
+    "SYN 192.0.2.9:5556 -> 10.0.2.15:80",
+    "SYN 10.0.2.2:5557 -> 10.0.2.15:80",
+    "SYN 10.0.2.2:5558 -> 10.0.2.15:80",
+  ]);
+  assert.equal(syns[0]!.mss, 1460);
+  assert.equal(rig.engine.listForwards()[0]!.accepted, 4);
+  assert.equal(rig.engine.stats.acceptsIn, 4);
+});
+
+Deno.test("inbound IPv6: real client, loopback as the gateway", async () => {
+  const rig = new Rig();
+  const info = await rig.engine.addForward({ hostPort: 0, guestAddr: "fd00::15", guestPort: 22 });
+  const listener = rig.hostNet.listener(info.hostPort);
+  listener.inject({ hostname: "2001:db8::5", port: 6000 });
+  listener.inject({ hostname: "::1", port: 6001 });
+  await settle();
+  assert.deepEqual(rig.take().map((s) => `${s.src}:${s.srcPort}`), ["2001:db8::5:6000", "fd00::2:6001"]);
+});
+
+Deno.test("inbound handshake and data, both ways", async () => {
+  const rig = new Rig();
+  const info = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  const client = rig.hostNet.listener(info.hostPort).inject({ hostname: "198.51.100.7", port: 5555 });
+  await settle();
+  const [syn] = rig.take();
+  const from = new Uint8Array([198, 51, 100, 7]);
+  rig.send(GUEST, from, {
+    srcPort: 80,
+    dstPort: 5555,
+    seq: 3000,
+    ack: syn!.seq + 1,
+    flags: TCP_SYN | TCP_ACK,
+    mss: 1460,
+  });
+  await settle();
+  const [ack] = rig.take();
+  assert.equal(flags(ack!), "ACK");
+  assert.equal(ack!.ack, 3001);
+  client.push(new TextEncoder().encode("ping"));
+  await settle();
+  const [ping] = rig.take();
+  assert.equal(new TextDecoder().decode(ping!.payload), "ping");
+  rig.send(
+    GUEST,
+    from,
+    { srcPort: 80, dstPort: 5555, seq: 3001, ack: ping!.seq + 4, flags: TCP_ACK },
+    new TextEncoder().encode("pong"),
+  );
+  await settle();
+  assert.equal(new TextDecoder().decode(client.writtenData()), "pong");
+});
+
+Deno.test("inbound refused by the guest closes the host client", async () => {
+  const rig = new Rig();
+  const info = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  const client = rig.hostNet.listener(info.hostPort).inject({ hostname: "198.51.100.7", port: 5555 });
+  await settle();
+  const [syn] = rig.take();
+  rig.send(GUEST, new Uint8Array([198, 51, 100, 7]), {
+    srcPort: 80,
+    dstPort: 5555,
+    seq: 0,
+    ack: syn!.seq + 1,
+    flags: TCP_RST | TCP_ACK,
+  });
+  await settle();
+  assert.ok(client.closed);
+  assert.equal(rig.engine.stats.acceptsFailed, 1);
+  assert.equal(rig.engine.stats.connections, 0);
+});
+
+Deno.test("inbound: the same client port on two forwards to one guest port gets a distinct tuple", async () => {
+  const rig = new Rig();
+  const a = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  const b = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  rig.hostNet.listener(a.hostPort).inject({ hostname: "198.51.100.7", port: 5555 });
+  rig.hostNet.listener(b.hostPort).inject({ hostname: "198.51.100.7", port: 5555 });
+  await settle();
+  const [s1, s2] = rig.take();
+  assert.equal(s1!.srcPort, 5555);
+  assert.notEqual(s2!.srcPort, 5555);
+  assert.equal(rig.engine.stats.connections, 2);
+});
+
+Deno.test("close resets every connection, closes host sockets and listeners", async () => {
+  const rig = new Rig();
+  const { conn } = await rig.open();
+  const info = await rig.engine.addForward({ hostPort: 0, guestAddr: "10.0.2.15", guestPort: 80 });
+  const listener = rig.hostNet.listener(info.hostPort);
+  assert.equal(rig.engine.describeConnections().length, 1);
+  assert.match(rig.engine.describeConnections()[0]!, /^guest 10.0.2.15:40000 -> 203.0.113.5:80 ESTABLISHED/);
+  rig.engine.close();
+  await settle();
+  assert.deepEqual(rig.take().map(flags), ["RST|ACK"]);
+  assert.ok(conn.closed);
+  assert.ok(listener.closed);
+  assert.equal(rig.engine.stats.connections, 0);
+  // A closed engine ignores input.
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN });
+  assert.equal(rig.take().length, 0);
+});

@@ -1,0 +1,716 @@
+/**
+ * State-machine cases for one guest-facing TCP endpoint, driven by hand-made
+ * segments on a fake clock: every segment it emits is parsed and checked.
+ */
+import assert from "node:assert/strict";
+import {
+  buildTcpSegment,
+  formatTcpFlags,
+  newTcpRepr,
+  parseTcp,
+  TCP_ACK,
+  TCP_FIN,
+  TCP_PSH,
+  TCP_RST,
+  TCP_SYN,
+  TCP_URG,
+  type TcpHeaderFields,
+  type TcpRepr,
+  verifyTcpChecksum,
+} from "../../src/wire/tcp.ts";
+import { newTcpStats } from "../../src/slirp/tcp/stats.ts";
+import {
+  DEFAULT_TCB_CONFIG,
+  type TcbConfig,
+  type TcbHost,
+  TcpConnection,
+  TcpState,
+} from "../../src/slirp/tcp/tcb.ts";
+
+const US = new Uint8Array([192, 0, 2, 1]);
+const PEER = new Uint8Array([10, 0, 2, 15]);
+const US_PORT = 80;
+const PEER_PORT = 40000;
+const PEER_ISS = 1000;
+const OUR_ISS = 5000;
+
+interface Seg extends TcpRepr {
+  payload: Uint8Array;
+}
+
+/** One connection on a fake clock, with the peer played by the test. */
+class Rig implements TcbHost {
+  t = 0;
+  out: Seg[] = [];
+  events: string[] = [];
+  readonly stats = newTcpStats();
+  readonly conn: TcpConnection;
+  /** The peer's next sequence number. */
+  peerSeq = PEER_ISS + 1;
+
+  constructor(cfg: Partial<TcbConfig> = {}, iss = OUR_ISS) {
+    const full: TcbConfig = { ...DEFAULT_TCB_CONFIG, keepAliveIdleMs: Infinity, ...cfg };
+    this.conn = new TcpConnection(this, full, this.stats, US, US_PORT, PEER, PEER_PORT, iss);
+  }
+
+  now(): number {
+    return this.t;
+  }
+  emit(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
+    assert.deepEqual(src, US);
+    assert.deepEqual(dst, PEER);
+    assert.ok(verifyTcpChecksum(src, dst, seg), "checksum of an emitted segment");
+    const copy = seg.slice();
+    const r = parseTcp(copy);
+    if (typeof r === "string") throw new Error(`emitted a bad segment: ${r}`);
+    this.out.push({ ...r, payload: copy.subarray(r.headerLength) });
+  }
+  onEstablished(): void {
+    this.events.push("established");
+  }
+  onReadable(): void {
+    this.events.push("readable");
+  }
+  onWritable(): void {
+    this.events.push("writable");
+  }
+  onTimeWait(): void {
+    this.events.push("time-wait");
+  }
+  onClosed(reason: string | null): void {
+    this.events.push(`closed:${reason}`);
+  }
+  onTimer(): void {}
+  onAckPending(): void {}
+
+  /** Delivers a segment from the peer. */
+  input(f: Partial<TcpHeaderFields> & { flags: number }, payload: Uint8Array = new Uint8Array(0)): void {
+    const seg = buildTcpSegment(
+      { srcPort: PEER_PORT, dstPort: US_PORT, seq: this.peerSeq, ack: 0, window: 65535, ...f },
+      payload,
+      PEER,
+      US,
+    );
+    const r = parseTcp(seg, newTcpRepr(), { urgentPastData: "clamp" });
+    if (typeof r === "string") throw new Error(r);
+    if (!this.#opened && this.conn.state === TcpState.Closed && r.flags === TCP_SYN) {
+      // What the engine does with a SYN for no connection.
+      this.#opened = true;
+      this.conn.receiveSyn(r);
+      return;
+    }
+    this.conn.input(r, seg);
+  }
+  #opened = false;
+
+  /** Data from the peer at its current sequence number (advancing it). */
+  data(payload: Uint8Array, extra: Partial<TcpHeaderFields> = {}): void {
+    this.input({ flags: TCP_ACK, ack: this.conn.sndMax, ...extra }, payload);
+    this.peerSeq = (this.peerSeq + payload.length) >>> 0;
+  }
+
+  /** Advances the clock, running due timers. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const d = this.conn.deadline;
+      if (d > end) break;
+      this.t = Math.max(this.t, d);
+      this.conn.poll();
+    }
+    this.t = end;
+  }
+
+  take(): Seg[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  /** Passive open through to ESTABLISHED; returns the SYN-ACK. */
+  accept(syn: Partial<TcpHeaderFields> = { mss: 1460, wscale: 7 }): Seg {
+    this.input({ flags: TCP_SYN, seq: PEER_ISS, ...syn });
+    assert.equal(this.conn.state, TcpState.SynPending);
+    assert.equal(this.take().length, 0, "no answer before acceptSyn");
+    this.conn.acceptSyn();
+    const [synAck] = this.take();
+    assert.ok(synAck);
+    this.input({ flags: TCP_ACK, ack: (OUR_ISS + 1) >>> 0 });
+    assert.equal(this.conn.state, TcpState.Established);
+    return synAck!;
+  }
+}
+
+function flagsOf(s: Seg): string {
+  return formatTcpFlags(s.flags);
+}
+
+function bytes(n: number, seed = 1): Uint8Array {
+  return new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
+}
+
+Deno.test("passive open: SYN waits for acceptSyn, then SYN-ACK with MSS and window scale", () => {
+  const rig = new Rig({ mss: 1400, receiveBufferSize: 256 * 1024, initialBufferSize: 128 * 1024 });
+  const synAck = rig.accept({ mss: 1000, wscale: 7 });
+  assert.equal(flagsOf(synAck), "SYN|ACK");
+  assert.equal(synAck.seq, OUR_ISS);
+  assert.equal(synAck.ack, PEER_ISS + 1);
+  assert.equal(synAck.mss, 1400);
+  assert.equal(synAck.wscale, 3, "256 KiB needs a shift of 3");
+  assert.equal(synAck.window, 65535, "the SYN-ACK window is unscaled (128 KiB offered, capped)");
+  assert.equal(rig.conn.effMss, 1000, "we send no more than the peer's MSS");
+  assert.equal(rig.conn.sndShift, 7);
+  assert.equal(rig.conn.rcvShift, 3);
+  assert.deepEqual(rig.events, ["established"]);
+});
+
+Deno.test("passive open without the peer's window scale: no scaling either way, window capped at 65535", () => {
+  const rig = new Rig({ initialBufferSize: 128 * 1024 });
+  const synAck = rig.accept({ mss: 1460 });
+  assert.equal(synAck.wscale, -1);
+  assert.equal(rig.conn.sndShift, 0);
+  assert.equal(rig.conn.rcvShift, 0);
+  rig.conn.sendAck();
+  assert.equal(rig.take()[0]!.window, 65535);
+});
+
+Deno.test("passive open without MSS option uses 536", () => {
+  const rig = new Rig();
+  rig.accept({});
+  assert.equal(rig.conn.effMss, 536);
+});
+
+Deno.test("refuseSyn answers the SYN with RST|ACK and closes", () => {
+  const rig = new Rig();
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS });
+  rig.conn.refuseSyn();
+  const [rst] = rig.take();
+  assert.equal(flagsOf(rst!), "RST|ACK");
+  assert.equal(rst!.ack, PEER_ISS + 1);
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events, ["closed:refused"]);
+});
+
+Deno.test("a RST while the SYN is pending closes without an answer", () => {
+  const rig = new Rig();
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS });
+  rig.input({ flags: TCP_RST, seq: PEER_ISS + 1 });
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.equal(rig.take().length, 0);
+  assert.deepEqual(rig.events, ["closed:reset"]);
+});
+
+Deno.test("SYN-ACK is retransmitted with exponential backoff, then the connection gives up with a RST", () => {
+  const rig = new Rig({ initialRtoMs: 1000, synRetries: 3 });
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS, mss: 1460 });
+  rig.conn.acceptSyn();
+  rig.take();
+  const times: number[] = [];
+  for (let i = 0; i < 40 && rig.conn.state !== TcpState.Closed; i++) {
+    rig.advance(500);
+    for (const s of rig.take()) {
+      if (s.flags === (TCP_SYN | TCP_ACK)) times.push(rig.t);
+      else assert.equal(flagsOf(s), "RST|ACK");
+    }
+  }
+  assert.deepEqual(times, [1000, 3000, 7000]);
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events, ["closed:timeout"]);
+});
+
+Deno.test("a retransmitted SYN in SYN-RECEIVED gets the SYN-ACK again", () => {
+  const rig = new Rig();
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS });
+  rig.conn.acceptSyn();
+  rig.take();
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS });
+  const [again] = rig.take();
+  assert.equal(flagsOf(again!), "SYN|ACK");
+  assert.equal(again!.seq, OUR_ISS);
+});
+
+Deno.test("active open: SYN, SYN-ACK, ACK; an unacceptable SYN-ACK gets a RST", () => {
+  const rig = new Rig({ mss: 1460 });
+  rig.conn.connect();
+  const [syn] = rig.take();
+  assert.equal(flagsOf(syn!), "SYN");
+  assert.equal(syn!.mss, 1460);
+  assert.ok(syn!.wscale >= 0);
+  // Wrong ACK: RST with its sequence number from the ACK.
+  rig.input({ flags: TCP_SYN | TCP_ACK, seq: PEER_ISS, ack: OUR_ISS + 7 });
+  const [rst] = rig.take();
+  assert.equal(flagsOf(rst!), "RST");
+  assert.equal(rst!.seq, OUR_ISS + 7);
+  assert.equal(rig.conn.state, TcpState.SynSent);
+  rig.input({
+    flags: TCP_SYN | TCP_ACK,
+    seq: PEER_ISS,
+    ack: OUR_ISS + 1,
+    mss: 1200,
+    wscale: 2,
+    window: 1000,
+  });
+  assert.equal(rig.conn.state, TcpState.Established);
+  const [ack] = rig.take();
+  assert.equal(flagsOf(ack!), "ACK");
+  assert.equal(ack!.ack, PEER_ISS + 1);
+  assert.equal(rig.conn.effMss, 1200);
+  assert.equal(rig.conn.sndWnd, 1000, "the SYN-ACK window is not scaled");
+  assert.equal(rig.conn.sndShift, 2);
+});
+
+Deno.test("active open refused: RST|ACK to our SYN closes with 'refused'", () => {
+  const rig = new Rig();
+  rig.conn.connect();
+  rig.take();
+  rig.input({ flags: TCP_RST | TCP_ACK, seq: 0, ack: OUR_ISS + 1 });
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events, ["closed:refused"]);
+});
+
+Deno.test("in-order data is ACKed every second segment, a lone segment after the delayed-ACK time", () => {
+  const rig = new Rig({ delayedAckMs: 40, ackEvery: 2 });
+  rig.accept();
+  rig.data(bytes(1000));
+  assert.equal(rig.take().length, 0, "first segment: ACK held");
+  rig.data(bytes(1000));
+  const [a] = rig.take();
+  assert.equal(a!.ack, PEER_ISS + 1 + 2000);
+  rig.data(bytes(500));
+  assert.equal(rig.take().length, 0);
+  rig.advance(39);
+  assert.equal(rig.take().length, 0);
+  rig.advance(1);
+  const [b] = rig.take();
+  assert.equal(b!.ack, PEER_ISS + 1 + 2500);
+  assert.equal(rig.conn.readableBytes, 2500);
+});
+
+Deno.test("flushAck sends a held ACK at once", () => {
+  const rig = new Rig({ delayedAckMs: 40 });
+  rig.accept();
+  rig.data(bytes(100));
+  assert.equal(rig.take().length, 0);
+  rig.conn.flushAck();
+  assert.equal(rig.take()[0]!.ack, PEER_ISS + 1 + 100);
+  rig.conn.flushAck();
+  assert.equal(rig.take().length, 0, "nothing held, nothing sent");
+});
+
+Deno.test("out-of-order segments are kept, dup-ACKed at once, and delivered in order when the hole fills", () => {
+  const rig = new Rig();
+  rig.accept();
+  const all = bytes(3000, 9);
+  const base = rig.peerSeq;
+  rig.input({ flags: TCP_ACK, seq: base + 2000, ack: OUR_ISS + 1 }, all.subarray(2000));
+  rig.input({ flags: TCP_ACK, seq: base + 1000, ack: OUR_ISS + 1 }, all.subarray(1000, 2000));
+  const dups = rig.take();
+  assert.equal(dups.length, 2);
+  for (const d of dups) assert.equal(d.ack, base, "duplicate ACK for the hole");
+  assert.equal(rig.conn.readableBytes, 0);
+  rig.input({ flags: TCP_ACK, seq: base, ack: OUR_ISS + 1 }, all.subarray(0, 1000));
+  const [ack] = rig.take();
+  assert.equal(ack!.ack, base + 3000, "the filled hole is ACKed at once, past the queued data");
+  const got = new Uint8Array(3000);
+  assert.equal(rig.conn.read(got), 3000);
+  assert.deepEqual(got, all);
+  assert.equal(rig.stats.outOfOrder, 2);
+});
+
+Deno.test("the out-of-order list is bounded: a segment needing a new range past the cap is dropped", () => {
+  const rig = new Rig({ maxOutOfOrderRanges: 2 });
+  rig.accept();
+  const base = rig.peerSeq;
+  for (const off of [1000, 3000, 5000]) {
+    rig.input({ flags: TCP_ACK, seq: base + off, ack: OUR_ISS + 1 }, bytes(500));
+  }
+  assert.equal(rig.stats.outOfOrder, 2);
+  assert.equal(rig.stats.outOfOrderDropped, 1);
+  // A segment adjacent to a kept range merges without needing a new range.
+  rig.input({ flags: TCP_ACK, seq: base + 1500, ack: OUR_ISS + 1 }, bytes(500));
+  assert.equal(rig.stats.outOfOrder, 3);
+});
+
+Deno.test("overlapping and duplicate segments deliver each byte once", () => {
+  const rig = new Rig();
+  rig.accept();
+  const all = bytes(4000, 3);
+  const base = rig.peerSeq;
+  const send = (from: number, to: number) =>
+    rig.input({ flags: TCP_ACK, seq: base + from, ack: OUR_ISS + 1 }, all.subarray(from, to));
+  send(1000, 2500);
+  send(2000, 3000);
+  send(0, 1500);
+  send(0, 1500);
+  send(2900, 4000);
+  send(500, 3500);
+  const got = new Uint8Array(5000);
+  assert.equal(rig.conn.read(got), 4000);
+  assert.deepEqual(got.subarray(0, 4000), all);
+});
+
+Deno.test("retransmission timeout: RTO from the measured RTT, doubling, then abort with RST", () => {
+  const rig = new Rig({ minRtoMs: 200, dataRetries: 3 });
+  // The handshake takes 50 ms: the first RTT sample.
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS, mss: 1460 });
+  rig.conn.acceptSyn();
+  rig.advance(50);
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1 });
+  assert.equal(rig.conn.srtt, 50);
+  assert.equal(rig.conn.rttvar, 25);
+  assert.equal(rig.conn.rto, 200, "50 + 4*25 = 150, raised to the 200 ms minimum");
+  rig.take();
+  rig.conn.write(bytes(100));
+  assert.equal(rig.take().length, 1);
+  const times: number[] = [];
+  for (let i = 0; i < 40 && rig.conn.state !== TcpState.Closed; i++) {
+    rig.advance(100);
+    for (const s of rig.take()) {
+      if (s.payload.length > 0) times.push(rig.t);
+      else assert.equal(flagsOf(s), "RST|ACK");
+    }
+  }
+  assert.deepEqual(times, [250, 650, 1450]);
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events.slice(-1), ["closed:retransmission timeout"]);
+});
+
+Deno.test("fast retransmit on the third duplicate ACK, recovery on the full ACK", () => {
+  const rig = new Rig();
+  rig.accept({ mss: 1000, wscale: 0 });
+  rig.conn.write(bytes(5000));
+  const sent = rig.take();
+  assert.equal(sent.length, 5);
+  assert.deepEqual(sent.map((s) => s.payload.length), [1000, 1000, 1000, 1000, 1000]);
+  const una = OUR_ISS + 1;
+  rig.input({ flags: TCP_ACK, ack: una + 1000 });
+  for (let i = 0; i < 2; i++) rig.input({ flags: TCP_ACK, ack: una + 1000 });
+  assert.equal(rig.take().filter((s) => s.payload.length > 0).length, 0, "two duplicates: nothing yet");
+  rig.input({ flags: TCP_ACK, ack: una + 1000 });
+  const [rtx] = rig.take();
+  assert.equal(rtx!.seq, una + 1000);
+  assert.equal(rtx!.payload.length, 1000);
+  assert.equal(rig.stats.fastRetransmits, 1);
+  assert.ok(rig.conn.inRecovery);
+  rig.input({ flags: TCP_ACK, ack: una + 5000 });
+  assert.equal(rig.conn.inRecovery, false);
+  assert.equal(rig.conn.sndUna, una + 5000);
+});
+
+Deno.test("NewReno: a partial ACK during recovery retransmits the next hole", () => {
+  const rig = new Rig();
+  rig.accept({ mss: 1000, wscale: 0 });
+  rig.conn.write(bytes(6000));
+  rig.take();
+  const una = OUR_ISS + 1;
+  for (let i = 0; i < 4; i++) rig.input({ flags: TCP_ACK, ack: una });
+  assert.equal(rig.take()[0]!.seq, una);
+  rig.input({ flags: TCP_ACK, ack: una + 3000 });
+  const rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.equal(rtx[0]!.seq, una + 3000);
+  assert.equal(rig.stats.fastRetransmits, 2);
+});
+
+Deno.test("the send window: never more in flight than the peer's window", () => {
+  const rig = new Rig();
+  rig.accept({ mss: 1000, wscale: 0 });
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 2500 });
+  rig.conn.write(bytes(10000));
+  const sent = rig.take();
+  const inFlight = sent.reduce((n, s) => n + s.payload.length, 0);
+  assert.ok(inFlight <= 2500, `in flight ${inFlight}`);
+  assert.ok(inFlight >= 2000);
+});
+
+Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
+  const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
+  rig.accept({ mss: 1000, wscale: 0 });
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 0 });
+  rig.conn.write(bytes(3000));
+  assert.equal(rig.take().length, 0);
+  rig.advance(5000);
+  const probes = rig.take();
+  assert.ok(probes.length >= 2, `probes ${probes.length}`);
+  for (const p of probes) {
+    assert.equal(p.payload.length, 0);
+    assert.equal(p.seq, OUR_ISS, "a probe sits one below sndUna");
+  }
+  assert.ok(rig.stats.windowProbes >= 2);
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 65535 });
+  assert.equal(rig.take().reduce((n, s) => n + s.payload.length, 0), 3000);
+});
+
+Deno.test("receive window: closes when the owner does not read, out-of-window data is refused, reading reopens it", () => {
+  const rig = new Rig({ receiveBufferSize: 8192, initialBufferSize: 8192 });
+  rig.accept({ mss: 1000, wscale: 0 });
+  for (let i = 0; i < 8; i++) rig.data(bytes(1024, i));
+  rig.conn.flushAck();
+  const last = rig.take().at(-1)!;
+  assert.equal(last.window, 0, "8 KiB unread closes the window");
+  // More data is outside the window: refused and ACKed.
+  rig.input({ flags: TCP_ACK, seq: rig.peerSeq, ack: OUR_ISS + 1 }, bytes(100));
+  const [refused] = rig.take();
+  assert.equal(refused!.ack, rig.peerSeq);
+  assert.equal(rig.stats.outOfWindow, 1);
+  assert.equal(rig.conn.readableBytes, 8192);
+  const sink = new Uint8Array(8192);
+  assert.equal(rig.conn.read(sink), 8192);
+  const [update] = rig.take();
+  assert.equal(update!.window, 8192, "a window update when the owner drains");
+  assert.ok(rig.stats.windowUpdates >= 1);
+});
+
+Deno.test("receive autotuning: the window starts at the initial ring and grows as it fills, up to the maximum", () => {
+  const rig = new Rig({ initialBufferSize: 4096, receiveBufferSize: 65536 });
+  const synAck = rig.accept({ mss: 1000, wscale: 0 });
+  assert.equal(synAck.window, 4096, "only allocated space is offered");
+  const windows: number[] = [];
+  for (let i = 0; i < 80; i++) {
+    rig.take();
+    rig.conn.sendAck();
+    const w = rig.take()[0]!.window;
+    console.log(
+      "readable",
+      rig.conn.readableBytes,
+      rig.conn.rcvShift,
+      rig.conn.rcvAdvRight - rig.conn.rcvNxt,
+    );
+    windows.push(w);
+    if (w < 1000) break;
+    rig.data(bytes(1000, i));
+  }
+  assert.ok(Math.max(...windows) > 4096, `the window grew: ${windows.join(",")}`);
+  assert.ok(rig.conn.rcvBuf!.capacity <= 65536);
+  assert.ok(rig.conn.readableBytes <= 65536);
+  assert.equal(windows.at(-1)! < 1000, true, "and closed at the maximum with nobody reading");
+});
+
+Deno.test("receive autotuning respects the engine-wide buffer budget", () => {
+  const rig = new Rig({ initialBufferSize: 4096, receiveBufferSize: 65536, maxBufferBytes: 8192 });
+  rig.accept({ mss: 1000, wscale: 0 });
+  for (let i = 0; i < 4; i++) rig.data(bytes(1000, i));
+  assert.equal(rig.conn.rcvBuf!.capacity, 4096, "no growth past the budget");
+  rig.take();
+  rig.conn.sendAck();
+  const w = rig.take()[0]!.window << rig.conn.rcvShift;
+  assert.equal(w, 96, "the window is what is left of 4 KiB");
+});
+
+Deno.test("window scaling carries windows beyond 64 KiB", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20 });
+  rig.accept({ mss: 1460, wscale: 7 });
+  rig.conn.sendAck();
+  const [a] = rig.take();
+  assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
+  // The peer offers 2 MiB (16384 << 7): we may send past 64 KiB.
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1, window: 16384 });
+  rig.conn.write(bytes(200_000));
+  const inFlight = rig.take().reduce((n, s) => n + s.payload.length, 0);
+  assert.equal(inFlight, 10 * 1460, "limited by the initial congestion window, not the 64 KiB field");
+});
+
+Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST-ACK, CLOSED", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.data(bytes(10));
+  rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 1 });
+  assert.equal(rig.conn.state, TcpState.CloseWait);
+  assert.ok(rig.conn.peerFin);
+  const [ack] = rig.take();
+  assert.equal(ack!.ack, PEER_ISS + 1 + 10 + 1, "the FIN is ACKed at once");
+  assert.equal(rig.conn.readableBytes, 10, "data before the FIN stays readable");
+  // Half-close: we may still send.
+  rig.conn.write(bytes(100));
+  const [d] = rig.take();
+  assert.equal(d!.payload.length, 100);
+  rig.conn.closeSend();
+  const [fin] = rig.take();
+  assert.equal(flagsOf(fin!), "FIN|ACK");
+  assert.equal(fin!.seq, OUR_ISS + 1 + 100);
+  assert.equal(rig.conn.state, TcpState.LastAck);
+  rig.input({ flags: TCP_ACK, seq: PEER_ISS + 12, ack: OUR_ISS + 102 });
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.ok(rig.events.includes("closed:null"));
+  const sink = new Uint8Array(100);
+  assert.equal(rig.conn.read(sink), 10, "unread data survives an orderly close");
+});
+
+Deno.test("our FIN first: FIN-WAIT-1, FIN-WAIT-2 (still receiving), TIME-WAIT, CLOSED after 2 MSL", () => {
+  const rig = new Rig({ timeWaitMs: 10_000 });
+  rig.accept();
+  rig.conn.closeSend();
+  const [fin] = rig.take();
+  assert.equal(flagsOf(fin!), "FIN|ACK");
+  assert.equal(rig.conn.state, TcpState.FinWait1);
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 2 });
+  assert.equal(rig.conn.state, TcpState.FinWait2);
+  rig.data(bytes(300));
+  assert.equal(rig.conn.readableBytes, 300, "half-closed: the peer still sends");
+  rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 2 });
+  assert.equal(rig.conn.state, TcpState.TimeWait);
+  assert.ok(rig.events.includes("time-wait"));
+  rig.take();
+  // A retransmitted FIN is ACKed again in TIME-WAIT.
+  rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 2 });
+  const [again] = rig.take();
+  assert.equal(again!.ack, rig.peerSeq + 1);
+  rig.advance(9_999);
+  assert.equal(rig.conn.state, TcpState.TimeWait);
+  rig.advance(10_001);
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.ok(rig.events.includes("closed:null"));
+});
+
+Deno.test("simultaneous close: CLOSING then TIME-WAIT", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.conn.closeSend();
+  rig.take();
+  rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 1 });
+  assert.equal(rig.conn.state, TcpState.Closing);
+  rig.input({ flags: TCP_ACK, seq: PEER_ISS + 2, ack: OUR_ISS + 2 });
+  assert.equal(rig.conn.state, TcpState.TimeWait);
+});
+
+Deno.test("a FIN ahead of missing data waits for the data", () => {
+  const rig = new Rig();
+  rig.accept();
+  const base = rig.peerSeq;
+  rig.input({ flags: TCP_ACK | TCP_FIN, seq: base + 100, ack: OUR_ISS + 1 }, bytes(50));
+  assert.equal(rig.conn.state, TcpState.Established);
+  rig.input({ flags: TCP_ACK, seq: base, ack: OUR_ISS + 1 }, bytes(100));
+  assert.equal(rig.conn.state, TcpState.CloseWait);
+  assert.equal(rig.conn.readableBytes, 150);
+});
+
+Deno.test("RST: exact sequence resets, in-window gets a challenge ACK, out-of-window is ignored", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.input({ flags: TCP_RST, seq: PEER_ISS + 1 + 100 });
+  const [challenge] = rig.take();
+  assert.equal(flagsOf(challenge!), "ACK");
+  assert.equal(rig.conn.state, TcpState.Established);
+  rig.input({ flags: TCP_RST, seq: PEER_ISS + 1 + 10_000_000 });
+  assert.equal(rig.take().length, 0);
+  assert.equal(rig.conn.state, TcpState.Established);
+  rig.input({ flags: TCP_RST, seq: PEER_ISS + 1 });
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events.slice(-1), ["closed:reset"]);
+  assert.equal(rig.take().length, 0, "no answer to a RST");
+});
+
+Deno.test("a SYN on an established connection gets a challenge ACK, not a reset", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS + 1 });
+  const [ack] = rig.take();
+  assert.equal(flagsOf(ack!), "ACK");
+  assert.equal(rig.conn.state, TcpState.Established);
+});
+
+Deno.test("abort sends RST|ACK and closes", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.conn.abort("host reset");
+  const [rst] = rig.take();
+  assert.equal(flagsOf(rst!), "RST|ACK");
+  assert.equal(rst!.seq, OUR_ISS + 1);
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events.slice(-1), ["closed:host reset"]);
+});
+
+Deno.test("keep-alive: probes after idle, answered probes keep it, silence aborts", () => {
+  const rig = new Rig({ keepAliveIdleMs: 60_000, keepAliveIntervalMs: 10_000, keepAliveProbes: 3 });
+  rig.accept();
+  rig.advance(60_000);
+  const [probe] = rig.take();
+  assert.equal(probe!.seq, OUR_ISS, "one below sndUna");
+  assert.equal(probe!.payload.length, 0);
+  // The peer answers with an ACK: idle again.
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1 });
+  rig.advance(59_000);
+  assert.equal(rig.take().length, 0);
+  rig.advance(1_000);
+  assert.equal(rig.take().length, 1);
+  rig.advance(30_000);
+  const rest = rig.take();
+  assert.equal(rest.filter((s) => s.flags === TCP_ACK).length, 2);
+  assert.equal(flagsOf(rest.at(-1)!), "RST|ACK");
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(rig.events.slice(-1), ["closed:keep-alive timeout"]);
+});
+
+Deno.test("the owner's reads: a keep-alive probe from the peer is answered with an ACK", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.input({ flags: TCP_ACK, seq: PEER_ISS, ack: OUR_ISS + 1 });
+  const [ack] = rig.take();
+  assert.equal(ack!.ack, PEER_ISS + 1);
+});
+
+Deno.test("urgent data is delivered in line", () => {
+  const rig = new Rig();
+  rig.accept();
+  rig.data(bytes(10), { flags: TCP_ACK | TCP_URG | TCP_PSH, urgent: 50 });
+  assert.equal(rig.conn.readableBytes, 10);
+});
+
+Deno.test("sequence numbers wrap around 2^32 both ways", () => {
+  const rig = new Rig({}, 0xffffff00);
+  // Peer ISS near the top too.
+  rig.peerSeq = 0xfffffff0 + 1;
+  rig.input({ flags: TCP_SYN, seq: 0xfffffff0, mss: 1000 });
+  rig.conn.acceptSyn();
+  rig.take();
+  rig.input({ flags: TCP_ACK, ack: 0xffffff01 });
+  assert.equal(rig.conn.state, TcpState.Established);
+  const payload = bytes(3000, 5);
+  rig.data(payload);
+  const got = new Uint8Array(3000);
+  assert.equal(rig.conn.read(got), 3000);
+  assert.deepEqual(got, payload);
+  rig.conn.write(bytes(2000));
+  const sent = rig.take().filter((s) => s.payload.length > 0);
+  assert.equal(sent[0]!.seq, 0xffffff01);
+  rig.input({ flags: TCP_ACK, ack: (0xffffff01 + 2000) >>> 0 });
+  assert.equal(rig.conn.sndUna, (0xffffff01 + 2000) >>> 0);
+  assert.equal(rig.conn.inFlight, 0);
+});
+
+Deno.test("send ring: bounded by sendBufferSize, space returns as ACKs arrive", () => {
+  const rig = new Rig({ sendBufferSize: 16384, initialBufferSize: 4096 });
+  rig.accept({ mss: 1000, wscale: 0, window: 65535 });
+  const taken = rig.conn.write(bytes(100_000));
+  assert.equal(taken, 16384);
+  assert.equal(rig.conn.sendSpace, 0);
+  const sent = rig.take().reduce((n, s) => n + s.payload.length, 0);
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1 + sent });
+  assert.equal(rig.conn.sendSpace, sent);
+  assert.ok(rig.events.includes("writable"));
+});
+
+Deno.test("bufferBytes in the stats follows the rings and returns to zero", () => {
+  const rig = new Rig({ initialBufferSize: 4096 });
+  rig.accept();
+  assert.equal(rig.stats.bufferBytes, 8192);
+  rig.data(bytes(20000));
+  assert.ok(rig.stats.bufferBytes > 8192);
+  rig.conn.abort();
+  assert.equal(rig.stats.bufferBytes, 0);
+});
+
+Deno.test("empty out-of-window segments are answered at a limited rate (no ACK wars)", () => {
+  const rig = new Rig();
+  rig.accept();
+  // A confused peer sends stale ACKs below our rcvNxt, many per millisecond.
+  for (let i = 0; i < 100; i++) rig.input({ flags: TCP_ACK, seq: PEER_ISS - 5000, ack: OUR_ISS + 1 });
+  assert.equal(rig.take().length, 1);
+  rig.advance(10);
+  rig.input({ flags: TCP_ACK, seq: PEER_ISS - 5000, ack: OUR_ISS + 1 });
+  assert.equal(rig.take().length, 1);
+  // Old data is always answered (the peer may have missed our ACK).
+  for (let i = 0; i < 3; i++) {
+    rig.input({ flags: TCP_ACK, seq: PEER_ISS - 5000, ack: OUR_ISS + 1 }, bytes(100));
+  }
+  assert.equal(rig.take().length, 3);
+});

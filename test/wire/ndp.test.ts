@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { ICMPV6 } from "../../src/wire/icmpv6.ts";
+import {
+  newNdpMessage,
+  parseNdp,
+  writeNeighborAdvert,
+  writeNeighborSolicit,
+  writeRouterAdvert,
+} from "../../src/wire/ndp.ts";
+import { formatIpv6, parseIpv6Address } from "../../src/wire/ipv6.ts";
+
+const MAC = new Uint8Array([0x52, 0x55, 10, 0, 2, 2]);
+
+Deno.test("router advertisement carries prefix, MTU, RDNSS and DNSSL", () => {
+  const b = new Uint8Array(512);
+  const len = writeRouterAdvert(b, 0, {
+    mac: MAC,
+    prefix: parseIpv6Address("fd00::")!,
+    prefixLength: 64,
+    routerLifetime: 1800,
+    validLifetime: 86400,
+    preferredLifetime: 14400,
+    mtu: 1500,
+    dns: [parseIpv6Address("fd00::3")!],
+    dnsLifetime: 600,
+    search: ["lan"],
+  });
+  const m = newNdpMessage();
+  assert.equal(parseNdp(b, 0, len, m), null);
+  assert.equal(m.type, ICMPV6.ROUTER_ADVERT);
+  assert.equal(m.routerLifetime, 1800);
+  assert.equal(m.mtu, 1500);
+  assert.equal(m.prefixes.length, 1);
+  assert.equal(m.prefixes[0]!.length, 64);
+  assert.equal(m.prefixes[0]!.autonomous, true);
+  assert.equal(formatIpv6(b, m.prefixes[0]!.offset), "fd00::");
+  assert.equal(formatIpv6(b, m.dnsOffsets[0]!), "fd00::3");
+  assert.deepEqual(b.subarray(m.sourceMacOffset, m.sourceMacOffset + 6), MAC);
+});
+
+Deno.test("neighbour solicitation and advertisement round-trip", () => {
+  const b = new Uint8Array(64);
+  const target = parseIpv6Address("fd00::2")!;
+  let len = writeNeighborSolicit(b, 0, target, MAC);
+  const m = newNdpMessage();
+  assert.equal(parseNdp(b, 0, len, m), null);
+  assert.equal(formatIpv6(b, m.targetOffset), "fd00::2");
+  assert.ok(m.sourceMacOffset > 0);
+  len = writeNeighborAdvert(b, 0, target, MAC, { router: true, solicited: true, override: false });
+  assert.equal(parseNdp(b, 0, len, m), null);
+  assert.equal(m.router && m.solicited && !m.override, true);
+  assert.ok(m.targetMacOffset > 0);
+});
+
+Deno.test("parseNdp refuses options with a zero or lying length", () => {
+  const b = new Uint8Array(64);
+  const len = writeNeighborSolicit(b, 0, parseIpv6Address("fd00::2")!, MAC);
+  const m = newNdpMessage();
+  const zero = b.slice();
+  zero[25] = 0;
+  assert.match(parseNdp(zero, 0, len, m)!, /length 0/);
+  const long = b.slice();
+  long[25] = 3;
+  assert.match(parseNdp(long, 0, len, m)!, /past the end/);
+  assert.match(parseNdp(b, 0, 20, m)!, /fixed part/);
+  const code = b.slice();
+  code[1] = 1;
+  assert.match(parseNdp(code, 0, len, m)!, /code/);
+  const echo = b.slice();
+  echo[0] = 128;
+  assert.match(parseNdp(echo, 0, len, m)!, /not neighbour discovery/);
+});

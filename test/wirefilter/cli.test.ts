@@ -1,0 +1,103 @@
+/**
+ * `vde wirefilter` as a command: usage errors, `-v LEFT:RIGHT`, the
+ * console on stdin in the two-VNL mode, `--rcfile`, `--pidfile`,
+ * `--blink` datagrams, and a clean exit on SIGTERM with its summary line.
+ */
+import assert from "node:assert/strict";
+import { splitVdePlug } from "../../src/cli/wirefilter.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { FilterProcess, sleep, testFrame, until, VDE } from "./_helpers.ts";
+
+const OURS = [...VDE, "wirefilter"];
+
+async function runToEnd(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(OURS[0]!, {
+    args: [...OURS.slice(1), ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("splitVdePlug splits at the colon between two VNLs, not the one in scheme://", () => {
+  assert.deepEqual(splitVdePlug("/tmp/a:/tmp/b"), ["/tmp/a", "/tmp/b"]);
+  assert.deepEqual(splitVdePlug("vde:///tmp/a:vde:///tmp/b"), ["vde:///tmp/a", "vde:///tmp/b"]);
+  assert.deepEqual(splitVdePlug("null://:-"), ["null://", "-"]);
+  assert.throws(() => splitVdePlug("/tmp/a"), /LEFT:RIGHT/);
+});
+
+Deno.test("vde wirefilter refuses bad usage with one line and status 1", async () => {
+  const cases: [string[], RegExp][] = [
+    [["null://"], /expected two VNLs/],
+    [["null://", "null://", "null://"], /expected two VNLs/],
+    [["--delay", "abc"], /--delay: expected a number/],
+    [["--seed", "x"], /--seed must be a whole number/],
+    [["--daemon"], /--daemon needs two VNLs/],
+    [["null://", "null://", "--daemon"], /--daemon needs --mgmt/],
+    [["null://", "nosuch://x"], /cannot open nosuch:\/\/x: unknown VNL scheme/],
+    [["-v", "null://:null://", "null://", "null://"], /either as arguments or with --vde-plug/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runToEnd(args);
+    assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re, args.join(" "));
+  }
+});
+
+Deno.test("vde wirefilter A B reads console commands on stdin, runs --rcfile, writes and removes --pidfile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-wf-cli-" });
+  await Deno.writeTextFile(`${dir}/rc`, "delay 25\nmtu RL1500\n");
+  const p = new FilterProcess([
+    ...OURS,
+    "-v",
+    "null://:null://",
+    "--rcfile",
+    `${dir}/rc`,
+    "--pidfile",
+    `${dir}/pid`,
+    "--seed",
+    "9",
+  ]);
+  try {
+    await p.waitStderr(/bidirectional filter L=null R=null, seed 9/, 20_000);
+    assert.equal((await Deno.readTextFile(`${dir}/pid`)).trim(), String(p.child.pid));
+    const enc = new TextEncoder();
+    await p.writeRaw(enc.encode("loss LR5\n"));
+    await p.writeRaw(enc.encode("showinfo\n"));
+    // The console answers on stdout in the protocol's format (no prompt on a pipe).
+    await until("the showinfo listing", () => p.stdoutText.includes("Waiting packets"), 5000);
+    assert.ok(p.stdoutText.startsWith("1000 Success\n0000 DATA END WITH '.'\n"), p.stdoutText);
+    assert.ok(p.stdoutText.includes("Loss   L->R 5+0U   R->L 0+0U\n"), p.stdoutText);
+    assert.ok(p.stdoutText.includes("Delay  L->R 25+0U   R->L 25+0U\n"));
+    assert.ok(p.stdoutText.includes("MTU    L->R 0     R->L 1500   \n"));
+  } finally {
+    await p.stop();
+  }
+  assert.match(p.stderr, /wirefilter stopped|SIGTERM/);
+  await assert.rejects(() => Deno.lstat(`${dir}/pid`), "the pid file is removed at exit");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("vde wirefilter --blink sends `ID DIR SIZE` for every frame out", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-wf-blink-" });
+  const sock = UnixDgramSocket.create();
+  sock.bind(`${dir}/blink`);
+  const p = new FilterProcess([...OURS, "--blink", `${dir}/blink`, "--blinkid", "wire7"]);
+  try {
+    await p.send([testFrame(1, 100), testFrame(2, 60)]);
+    await p.waitFrames(2, 20_000);
+    const got: string[] = [];
+    const counters = { oversize: 0 };
+    await until("two blink datagrams", () => {
+      sock.recvBatch((f) => got.push(new TextDecoder().decode(f)), counters as never);
+      return got.length >= 2;
+    }, 5000);
+    assert.deepEqual(got, ["wire7 -- 102\n", "wire7 -- 62\n"]);
+  } finally {
+    await p.stop();
+    sock.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+  await sleep(0);
+});
