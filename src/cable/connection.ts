@@ -48,8 +48,6 @@ export const DEAD_AFTER_MS = 20_000;
 export const MAX_PENDING_BYTES = 4 * 1024 * 1024;
 /** Records being encrypted at once (WebCrypto). */
 const SEAL_DEPTH = 3;
-/** Body of a record sealed on the spot (OpenSSL): the far side delivers a record's frames in one burst. */
-const SYNC_RECORD_BODY = 256 * 1024;
 /** Sealed bytes gathered for one write. */
 const MAX_WRITE = 1024 * 1024;
 /** Header and tag of a record. */
@@ -81,7 +79,6 @@ export class CableConnection extends BaseLink {
   readonly #queue: StreamEncoder[] = [];
   readonly #free: StreamEncoder[] = [];
   #queuedBytes = 0;
-  readonly #batchBytes: number;
   /** Sealed records waiting for one write (OpenSSL). */
   #sealed = new Uint8Array(0);
   #flushing = false;
@@ -108,8 +105,6 @@ export class CableConnection extends BaseLink {
     this.#t = t;
     this.#channel = channel;
     this.#maxPending = o.maxPendingBytes ?? MAX_PENDING_BYTES;
-    // Records sealed on the spot are small; a thread hop per record (WebCrypto) wants big ones.
-    this.#batchBytes = channel?.sealer.sealInto !== undefined ? SYNC_RECORD_BODY : MAX_RECORD_BODY;
     this.#current = this.#encoder();
     const deadAfter = o.deadAfterMs ?? DEAD_AFTER_MS;
     // Keepalives come often enough that a live peer is never mistaken for a dead one.
@@ -133,7 +128,7 @@ export class CableConnection extends BaseLink {
   }
 
   #encoder(): StreamEncoder {
-    return this.#free.pop() ?? new StreamEncoder({ maxBytes: this.#batchBytes, initialCapacity: 64 * 1024 });
+    return this.#free.pop() ?? new StreamEncoder({ maxBytes: MAX_RECORD_BODY, initialCapacity: 64 * 1024 });
   }
 
   /**
@@ -199,8 +194,7 @@ export class CableConnection extends BaseLink {
           continue;
         }
         if (sealer.sealInto !== undefined) {
-          // OpenSSL: every waiting batch sealed at once into one buffer (small
-          // records, so the far side delivers in small bursts), one write.
+          // OpenSSL: every waiting batch sealed at once, one record each, into one buffer for one write.
           let length = 0;
           let frames = 0;
           let frameBytes = 0;

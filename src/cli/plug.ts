@@ -32,7 +32,19 @@ export const plugCommand: Subcommand = (program: Command) => {
         a.close("the other end could not be opened");
         throw err;
       }
-      await plug(a, b);
+      // A signal ends the cable like EOF does: both links close, so each can say
+      // goodbye (a vxvde leave notice, a tap it created removed).
+      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+      const onSignal = () => {
+        a.close("stopped by a signal");
+        b.close("stopped by a signal");
+      };
+      for (const sig of signals) Deno.addSignalListener(sig, onSignal);
+      try {
+        await plug(a, b);
+      } finally {
+        for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
+      }
     });
 };
 

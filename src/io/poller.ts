@@ -34,7 +34,6 @@ const MAX_EVENTS = 64;
 /** Longest stretch of synchronous polling before the event loop gets a turn. */
 const BUSY_BUDGET_MS = 2;
 
-
 /** One epoll set driving the handlers of many fds. */
 export class Poller {
   readonly #epfd: number;

@@ -254,8 +254,8 @@ export class SlirpStack implements TcpCoreSide {
   };
   readonly dhcp: DhcpServer;
   readonly dns: DnsForwarder;
-  readonly reassembly4 = new Reassembler();
-  readonly reassembly6 = new Reassembler();
+  readonly reassembly4: Reassembler = new Reassembler();
+  readonly reassembly6: Reassembler = new Reassembler();
   readonly tcp: TcpEngine;
   readonly pingAllowed: { 4: boolean; 6: boolean };
   readonly now: () => number;

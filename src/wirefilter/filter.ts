@@ -274,13 +274,13 @@ export class WireFilter {
   }
 
   /** The setting of `param` in direction `dir` of `node` (default the current node). */
-  get(param: ParamName, dir: Dir, node = this.#current): WireValue {
+  get(param: ParamName, dir: Dir, node: number = this.#current): WireValue {
     const i = (node * NP + PARAM_INDEX[param]) * 2 + dir;
     return { value: this.#values[i]!, plus: this.#plus[i]!, alg: this.#normal[i] ? "N" : "U" };
   }
 
   /** The MTU of `dir` in `node` as wirefilter shows it (the low end of its range); 0 is none. */
-  mtu(dir: Dir, node = this.#current): number {
+  mtu(dir: Dir, node: number = this.#current): number {
     const i = (node * NP + P_MTU) * 2 + dir;
     return this.#values[i]! - Math.abs(this.#plus[i]!);
   }
