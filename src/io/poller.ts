@@ -45,6 +45,7 @@ export class Poller {
   readonly #handlers: (PollHandler | undefined)[] = [];
   readonly #afterRound = new Set<() => void>();
   #running = false;
+  #dispatching = false;
   #stopped = false;
   #loop: Promise<void> | null = null;
   #count = 0;
@@ -141,7 +142,13 @@ export class Poller {
     }
   }
 
+  /** True while handlers of a dispatch round run (the afterRound hooks will follow). */
+  get dispatching(): boolean {
+    return this.#dispatching;
+  }
+
   #dispatch(n: number): void {
+    this.#dispatching = true;
     const v = this.#eventsView;
     for (let i = 0; i < n; i++) {
       const off = i * EPOLL_EVENT_SIZE;
@@ -161,6 +168,7 @@ export class Poller {
         console.error(`vde: poll handler for fd ${fd} failed: ${err}`);
       }
     }
+    this.#dispatching = false;
     for (const hook of this.#afterRound) {
       try {
         hook();

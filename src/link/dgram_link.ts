@@ -12,12 +12,23 @@
  */
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import type { RecvCounters, UnixDgramSocket } from "../io/unix_dgram.ts";
+import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** Frames held for a congested peer before new ones are dropped. */
 export const OUTPUT_QUEUE_FRAMES = 128;
+
+/** Staging shared by every datagram link: frames sent in a poller round leave in one sendmmsg per link. */
+let batcher: SendBatcher | null = null;
+/** Links with staged frames this round, flushed when the round ends. */
+const dirty: DgramLink[] = [];
+
+function flushStaged(): void {
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flushStaged();
+  dirty.length = 0;
+  batcher?.reset();
+}
 
 /** A datagram link; subclasses add the control connection. */
 export class DgramLink extends BaseLink {
@@ -25,6 +36,9 @@ export class DgramLink extends BaseLink {
   readonly #fd: number;
   readonly #recv: RecvCounters = { oversize: 0 };
   readonly #deliver = (frame: Uint8Array) => this.deliver(frame);
+  /** Batcher slots of the frames staged this round, in order. */
+  #staged: Int32Array | null = null;
+  #stagedCount = 0;
   /** Ring of frames waiting for the peer; empty (and unallocated) while it keeps up. */
   #queue: (Uint8Array | undefined)[] | null = null;
   #head = 0;
@@ -57,6 +71,54 @@ export class DgramLink extends BaseLink {
       this.#enqueue(frame);
       return;
     }
+    if (poller().dispatching) {
+      this.#stage(frame);
+      return;
+    }
+    this.#sendNow(frame);
+  }
+
+  #stage(frame: Uint8Array): void {
+    if (batcher === null) {
+      batcher = new SendBatcher();
+      poller().afterRound(flushStaged);
+    }
+    if (batcher.free === 0) flushStaged();
+    if (this.#staged === null) this.#staged = new Int32Array(OUTPUT_QUEUE_FRAMES);
+    // More than a queue's worth to one peer in one round: send what is staged first.
+    if (this.#stagedCount === this.#staged.length) this.flushStaged();
+    if (this.#stagedCount === 0) dirty.push(this);
+    this.#staged[this.#stagedCount++] = batcher.stage(frame);
+  }
+
+  /** Sends this link's staged frames with one sendmmsg; what the peer cannot take now is queued. */
+  flushStaged(): void {
+    const count = this.#stagedCount;
+    if (count === 0 || batcher === null) return;
+    this.#stagedCount = 0;
+    if (this.isClosed) {
+      this.stats.dropsOut += count;
+      return;
+    }
+    const staged = this.#staged!;
+    const n = batcher.sendmmsg(this.socket.fd, staged, count);
+    const sent = n > 0 ? n : 0;
+    for (let i = 0; i < sent; i++) {
+      this.stats.framesOut++;
+      this.stats.bytesOut += batcher.view(staged[i]!).length;
+    }
+    if (sent === count) return;
+    const err = n < 0 ? -n : C.EAGAIN;
+    if (err !== C.EAGAIN && err !== C.ENOBUFS) {
+      this.#failed(err);
+      this.stats.dropsOut += count - sent - 1;
+      return;
+    }
+    for (let i = sent; i < count; i++) this.#enqueue(batcher.view(staged[i]!));
+    poller().setWriteInterest(this.socket.fd, true);
+  }
+
+  #sendNow(frame: Uint8Array): void {
     const err = this.socket.send(frame);
     if (err === 0) {
       this.stats.framesOut++;
