@@ -8,7 +8,7 @@ import "../../src/link/schemes.ts";
 import { generateKeyFile } from "../../src/cable/key.ts";
 import { isListeningVnl, parseTcpVnl, sessionIdFor } from "../../src/link/tcp_link.ts";
 import { openLink } from "../../src/link/registry.ts";
-import { conformance } from "../cable/_conformance.ts";
+import { conformance } from "../helpers/link_conformance.ts";
 import { until, within } from "../cable/_helpers.ts";
 import type { CableClient } from "../../src/cable/client.ts";
 import type { CableSession } from "../../src/cable/session.ts";

@@ -8,7 +8,7 @@ import "../../src/link/schemes.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { openUdpLink, parseUdpVnl, UdpSocket } from "../../src/link/udp_link.ts";
 import { buildSockaddr, parseIp } from "../../src/wire/cable_inet.ts";
-import { conformance } from "../cable/_conformance.ts";
+import { conformance } from "../helpers/link_conformance.ts";
 import { collect, frame, sleep, tagOf, until } from "../cable/_helpers.ts";
 
 Deno.test("parseUdpVnl reads vdeplug4's udp:// forms", () => {

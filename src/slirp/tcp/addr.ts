@@ -4,6 +4,7 @@
  * inside a prefix). Small and allocation-light; used on the control path
  * (forwards, connects), never per segment.
  */
+import { formatIpv6 } from "../../wire/ipv6.ts";
 
 /** An address prefix: `addr` with its first `length` bits significant. */
 export interface IpPrefix {
@@ -88,28 +89,7 @@ function parseIp6(t: string): Uint8Array | null {
 /** Formats 4 bytes as a dotted quad, 16 as compressed IPv6 (RFC 5952). */
 export function formatIp(a: Uint8Array): string {
   if (a.length === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
-  if (a.length !== 16) return "?";
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push((a[2 * i]! << 8) | a[2 * i + 1]!);
-  // Longest run of two or more zero words becomes "::".
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((x) => x.toString(16)).join(":");
-  if (best < 0) return hex(w);
-  return `${hex(w.slice(0, best))}::${hex(w.slice(best + bestLen))}`;
+  return a.length === 16 ? formatIpv6(a) : "?";
 }
 
 /** Parses "addr/len"; a bare address gets its full length. Null when malformed. */

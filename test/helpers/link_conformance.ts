@@ -1,12 +1,24 @@
 /**
- * The Link conformance checks of test/link/conformance.test.ts, for the
- * cable transports: frames arrive once and in order, a 9234-byte frame
- * passes both ways, a 9235-byte one is refused without harm, and a closed
- * link swallows sends.
+ * The Link conformance suite every transport runs (Hono-style shared cases):
+ * frames arrive once and in order, a 9234-byte frame passes both ways, a
+ * 9235-byte one is refused without harm, and a closed link swallows sends.
  */
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
-import { collect, until } from "./_helpers.ts";
+
+function collect(link: Link): Uint8Array[] {
+  const got: Uint8Array[] = [];
+  link.onFrame = (f) => got.push(f.slice());
+  return got;
+}
+
+async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 /** Two links joined so that what one sends the other receives. */
 export interface Pair {
@@ -44,6 +56,7 @@ export function conformance(
       await until("1000 frames", () => got.length >= 1000 - p.a.stats.dropsOut, 5000);
       assert.equal(p.a.stats.dropsOut, 0);
       assert.deepEqual(got.map(seqOf), Array.from({ length: 1000 }, (_, i) => i));
+      assert.equal(p.b.stats.framesIn, 1000);
     } finally {
       await p.cleanup();
     }
