@@ -877,10 +877,11 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--cables]
+const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--cables] [--taps]
   --quick   one short round per measurement
   --slirp   only the slirp section (ours against Debian's libslirp plugin)
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
+  --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
@@ -889,7 +890,7 @@ async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    if (a !== "--quick" && a !== "--strict" && a !== "--slirp" && a !== "--cables") {
+    if (!["--quick", "--strict", "--slirp", "--cables", "--taps"].includes(a)) {
       console.error(`bench: unknown option ${a}\n${USAGE}`);
       return 2;
     }
@@ -901,13 +902,19 @@ async function main(args: string[]): Promise<number> {
   info.pinning = await chooseClientPin();
   log(`ours = ${info.ours}`);
   const metrics: Metric[] = [];
-  const only = args.includes("--slirp") ? "slirp" : args.includes("--cables") ? "cables" : null;
+  const only = args.includes("--slirp")
+    ? "slirp"
+    : args.includes("--cables")
+    ? "cables"
+    : args.includes("--taps")
+    ? "taps"
+    : null;
   if (only === null) {
     await throughputSection(plan, metrics);
     await rssSection(metrics);
     await pingSection(plan, metrics);
-    await tapSection(plan, metrics);
   }
+  if (only === null || only === "taps") await tapSection(plan, metrics);
   if (only === null || only === "cables") await cableSection(plan, metrics);
   if (only === null || only === "slirp") await slirpSection(plan, metrics);
 
