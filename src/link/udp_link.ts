@@ -32,20 +32,6 @@ import {
 import { BaseLink, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 
-// A few libc calls ffi/libc.ts does not bind, opened once on first use.
-const extraSymbols = {
-  sendto: { parameters: ["i32", "buffer", "u32", "i32", "buffer", "u32"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  if_nametoindex: { parameters: ["buffer"], result: "u32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let extraLib: Deno.DynamicLibrary<typeof extraSymbols>["symbols"] | null = null;
-
-function extra(): Deno.DynamicLibrary<typeof extraSymbols>["symbols"] {
-  extraLib ??= Deno.dlopen("libc.so.6", extraSymbols).symbols;
-  return extraLib;
-}
-
 /** Socket option constants for UDP and multicast (Linux). */
 const SO = {
   IPPROTO_IP: 0,
@@ -166,7 +152,7 @@ export class UdpSocket {
     const sa = new Uint8Array(SOCKADDR_MAX);
     const len = new Uint8Array(4);
     new DataView(len.buffer).setUint32(0, SOCKADDR_MAX, true);
-    check("getsockname", extra().getsockname(this.#fd, sa, len));
+    check("getsockname", libc().getsockname(this.#fd, sa, len));
     return (sa[2]! << 8) | sa[3]!;
   }
 
@@ -226,7 +212,7 @@ export class UdpSocket {
 
   /** Sends to `sockaddr`; 0 or the errno. */
   sendTo(buf: Uint8Array, sockaddr: Uint8Array): number {
-    const n = extra().sendto(
+    const n = libc().sendto(
       this.#fd,
       buf as Uint8Array<ArrayBuffer>,
       buf.length,
@@ -277,7 +263,7 @@ export class UdpSocket {
 /** The index of interface `name`; throws when there is none. */
 export function interfaceIndex(name: string): number {
   const c = new TextEncoder().encode(`${name}\0`);
-  const i = extra().if_nametoindex(c);
+  const i = libc().if_nametoindex(c);
   if (i === 0) throw new Error(`no network interface "${name}"`);
   return i;
 }

@@ -6,7 +6,6 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import {
   BROADCAST,
   ClientSet,
@@ -15,33 +14,10 @@ import {
   ourCli,
   waitForPortFiles,
   waitUntilAccepting,
+  withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
 
 type Kind = "c" | "ours";
-
-async function withMgmtSwitch(
-  kind: Kind,
-  fn: (mgmt: string, dir: string, sw: SwitchHandle) => Promise<void>,
-): Promise<void> {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
-  const mgmt = `${tmp}/mgmt`;
-  const dir = `${tmp}/sw`;
-  const sw = kind === "c"
-    ? await startCSwitch(dir, { extraArgs: ["-M", mgmt] })
-    : await startOurSwitch(dir, { extraArgs: ["-M", mgmt] });
-  try {
-    if (kind === "ours") await waitUntilAccepting(dir);
-    const deadline = Date.now() + 10_000;
-    while (!(await Deno.lstat(mgmt).then(() => true, () => false))) {
-      if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await fn(mgmt, dir, sw);
-  } finally {
-    await sw.stop();
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-}
 
 function term(args: string[], input?: string) {
   return run([...ourCli(), "term", ...args], { check: false, timeoutMs: 30_000, input });

@@ -694,3 +694,30 @@ export function sendTo(sock: UnixDgramSocket, frame: Uint8Array, path: string): 
   const n = sendtoLib.symbols.sendto(sock.fd, frame, BigInt(frame.length), C.MSG_DONTWAIT, addr, addr.length);
   return n < 0n ? errno() : 0;
 }
+
+/**
+ * Runs `fn` with a switch of `kind` that also serves a management socket
+ * (`-M`), both in a fresh temporary directory; waits until the socket exists
+ * and always stops the switch and removes the directory.
+ */
+export async function withMgmtSwitch(
+  kind: SwitchKind,
+  fn: (mgmt: string, dir: string, sw: SwitchHandle) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-" });
+  const mgmt = `${tmp}/mgmt`;
+  const dir = `${tmp}/sw`;
+  const sw = await startSwitchOf(kind, dir, { extraArgs: ["-M", mgmt] });
+  try {
+    if (kind === "ours") await waitUntilAccepting(dir);
+    const deadline = Date.now() + 10_000;
+    while (!(await exists(mgmt))) {
+      if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
+      await sleep(20);
+    }
+    await fn(mgmt, dir, sw);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}

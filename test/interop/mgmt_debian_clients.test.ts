@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import {
   BROADCAST,
@@ -19,6 +18,7 @@ import {
   tagOf,
   waitForPortFiles,
   waitUntilAccepting,
+  withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
 
 const VDECMD = "/etc/vde2/vdecmd";
@@ -42,30 +42,6 @@ async function unixcmd(mgmt: string, ...cmd: string[]): Promise<{ out: string; c
   return { out: r.stdout, code: r.code };
 }
 
-async function withSwitch(
-  kind: "c" | "ours",
-  fn: (sw: SwitchHandle, mgmt: string, dir: string) => Promise<void>,
-): Promise<void> {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-mgmt-debian-" });
-  const mgmt = `${tmp}/mgmt`;
-  const dir = `${tmp}/sw`;
-  const sw = kind === "c"
-    ? await startCSwitch(dir, { extraArgs: ["-M", mgmt] })
-    : await startOurSwitch(dir, { extraArgs: ["--mgmt", mgmt] });
-  try {
-    if (kind === "ours") await waitUntilAccepting(dir);
-    const deadline = Date.now() + 10_000;
-    while (!(await Deno.lstat(mgmt).then(() => true, () => false))) {
-      if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await fn(sw, mgmt, dir);
-  } finally {
-    await sw.stop();
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-}
-
 Deno.test("unixcmd gets the same bytes and status from our socket as from vde_switch's", async (t) => {
   if (skipUnless(t, await missingTools(["unixcmd", "vde_switch"]))) return;
   const commands = [["port/showinfo"], ["hash/showinfo"], ["foo"], ["port/print", "99"], [
@@ -74,7 +50,7 @@ Deno.test("unixcmd gets the same bytes and status from our socket as from vde_sw
   ]];
   const results: Record<string, { out: string; code: number }[]> = { c: [], ours: [] };
   for (const kind of ["c", "ours"] as const) {
-    await withSwitch(kind, async (_sw, mgmt) => {
+    await withMgmtSwitch(kind, async (mgmt) => {
       for (const cmd of commands) results[kind]!.push(await unixcmd(mgmt, ...cmd));
     });
   }
@@ -86,7 +62,7 @@ Deno.test("unixcmd gets the same bytes and status from our socket as from vde_sw
 
 Deno.test("unixcmd reads port/print and hash/print listings from our switch", async (t) => {
   if (skipUnless(t, await missingTools(["unixcmd", "vde_plug"]))) return;
-  await withSwitch("ours", async (_sw, mgmt, dir) => {
+  await withMgmtSwitch("ours", async (mgmt, dir) => {
     const clients = new ClientSet();
     try {
       const a = clients.vdePlug(dir, ["-D", "first plug"]);
@@ -113,7 +89,7 @@ Deno.test("unixcmd reads port/print and hash/print listings from our switch", as
 
 Deno.test("a scripted unixterm session runs commands and logs out", async (t) => {
   if (skipUnless(t, await missingTools(["unixterm"]))) return;
-  await withSwitch("ours", async (_sw, mgmt) => {
+  await withMgmtSwitch("ours", async (mgmt) => {
     // unixterm relays stdin to the socket; pauses let each reply arrive before the next line.
     const script =
       `(printf 'port/showinfo\\n'; sleep 0.5; printf 'foo\\n'; sleep 0.5; printf 'logout\\n'; sleep 1) | unixterm ${mgmt}`;
@@ -141,7 +117,7 @@ async function cSeesUnicast(a: StdioClient, b: StdioClient, c: StdioClient, tag:
 
 Deno.test("port/sethub through unixcmd makes a third client see unicast frames, until it is turned off", async (t) => {
   if (skipUnless(t, await missingTools(["unixcmd", "vde_plug"]))) return;
-  await withSwitch("ours", async (_sw, mgmt, dir) => {
+  await withMgmtSwitch("ours", async (mgmt, dir) => {
     const clients = new ClientSet();
     try {
       const a = clients.vdePlug(dir, ["-D", "A"]);
@@ -168,7 +144,7 @@ Deno.test("port/sethub through unixcmd makes a third client see unicast frames, 
 
 Deno.test("vdeterm at a terminal runs commands on our socket and completes from our help", async (t) => {
   if (skipUnless(t, (await missingTools(["vdeterm"])) ?? (await tmuxMissing()))) return;
-  await withSwitch("ours", async (_sw, mgmt, dir) => {
+  await withMgmtSwitch("ours", async (mgmt, dir) => {
     const tmux = await TmuxSession.start(`${dir}.tmux`, `vdeterm ${mgmt}`);
     try {
       const prompt = `vde[${mgmt}]: `;
