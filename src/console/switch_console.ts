@@ -9,18 +9,14 @@ import { complete } from "./completer.ts";
 import type { ConsoleContext } from "./context.ts";
 import { DEBUG_CATEGORIES } from "./debug.ts";
 import { historyPath } from "./history.ts";
-import { CommandRegistry, type Session } from "./registry.ts";
-import { formatForPeople, type Reply } from "./reply_format.ts";
+import { CommandRegistry } from "./registry.ts";
+import { formatForPeople } from "./reply_format.ts";
 import { Repl } from "./repl.ts";
 import { StdinConsole } from "./stdin_console.ts";
 import { portsTable } from "./tables.ts";
 import { portViews } from "./views.ts";
 import { watchCommand } from "./watch.ts";
-
-/** A running console; `close` restores the terminal. */
-export interface RunningConsole {
-  close(): void;
-}
+import { type RunningConsole, TerminalSession } from "./terminal_session.ts";
 
 /** Completion candidates from this process's switch and registry. */
 export function localCompletionSource(commands: CommandRegistry, ctx: ConsoleContext): CompletionSource {
@@ -31,21 +27,6 @@ export function localCompletionSource(commands: CommandRegistry, ctx: ConsoleCon
     macs: () => Promise.resolve([...ctx.sw.engine.macTable.entries()].map((e) => e.mac)),
     debugCategories: () => Promise.resolve(DEBUG_CATEGORIES.map((c) => c.path)),
   };
-}
-
-/** The session of a person at the switch's terminal. */
-class TerminalSession implements Session {
-  readonly kind = "terminal" as const;
-  readonly debug = new Set<string>();
-  loadDepth = 0;
-  repl: Repl | undefined;
-  constructor(readonly commands: CommandRegistry) {}
-  notify(line: string): void {
-    this.repl?.print(line);
-  }
-  render(reply: Reply): string {
-    return formatForPeople(reply);
-  }
 }
 
 /**
@@ -89,3 +70,5 @@ export function startSwitchConsole(
     },
   };
 }
+
+export type { RunningConsole };

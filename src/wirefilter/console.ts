@@ -8,30 +8,12 @@
  */
 import { complete, type CompletionSource } from "../console/completer.ts";
 import { historyPath } from "../console/history.ts";
-import { CommandRegistry, type Session } from "../console/registry.ts";
-import { formatForPeople, type Reply } from "../console/reply_format.ts";
+import { CommandRegistry } from "../console/registry.ts";
+import { formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { StdinConsole } from "../console/stdin_console.ts";
 import { WIREFILTER_PROMPT, type WirefilterContext } from "./commands.ts";
-
-/** A running console; `close` restores the terminal. */
-export interface RunningConsole {
-  close(): void;
-}
-
-class TerminalSession implements Session {
-  readonly kind = "terminal" as const;
-  readonly debug = new Set<string>();
-  loadDepth = 0;
-  repl: Repl | undefined;
-  constructor(readonly commands: CommandRegistry) {}
-  notify(line: string): void {
-    this.repl?.print(line);
-  }
-  render(reply: Reply): string {
-    return formatForPeople(reply);
-  }
-}
+import { type RunningConsole, TerminalSession } from "../console/terminal_session.ts";
 
 /** Completion from the filter's own registry: command names, 0/1, file names. */
 function completionSource(commands: CommandRegistry): CompletionSource {
@@ -75,3 +57,5 @@ export function startWirefilterConsole(ctx: WirefilterContext, commands: Command
     },
   };
 }
+
+export type { RunningConsole };

@@ -13,7 +13,6 @@ import {
   mac,
   ourCli,
   waitForPortFiles,
-  waitUntilAccepting,
   withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
 

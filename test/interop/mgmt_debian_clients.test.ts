@@ -17,7 +17,6 @@ import {
   type StdioClient,
   tagOf,
   waitForPortFiles,
-  waitUntilAccepting,
   withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
 
