@@ -43,6 +43,8 @@ export class Poller {
   readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #handlers: (PollHandler | undefined)[] = [];
+  /** The epoll events each registered fd is watched for. */
+  readonly #masks: number[] = [];
   readonly #afterRound = new Set<() => void>();
   #running = false;
   #dispatching = false;
@@ -67,6 +69,7 @@ export class Poller {
     if (this.#stopped) throw new Error("poller is stopped");
     this.#ctlSet(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
     this.#handlers[fd] = handler;
+    this.#masks[fd] = C.EPOLLIN;
     this.#count++;
     if (!this.#running) this.#start();
   }
@@ -76,14 +79,32 @@ export class Poller {
    * whose peer's queue is full waits for EPOLLOUT instead of spinning.
    */
   setWriteInterest(fd: number, on: boolean): void {
-    if (this.#handlers[fd] === undefined) return;
-    this.#ctlSet(C.EPOLL_CTL_MOD, fd, on ? C.EPOLLIN | C.EPOLLOUT : C.EPOLLIN);
+    this.#setInterest(fd, C.EPOLLOUT, on);
+  }
+
+  /**
+   * Turns interest in readability on or off for a registered fd: a source
+   * whose destination is backed up stops reading and leaves frames in its
+   * own kernel queue (a tap's) instead of dropping them.
+   */
+  setReadInterest(fd: number, on: boolean): void {
+    this.#setInterest(fd, C.EPOLLIN, on);
+  }
+
+  #setInterest(fd: number, bit: number, on: boolean): void {
+    const old = this.#masks[fd];
+    if (this.#handlers[fd] === undefined || old === undefined) return;
+    const mask = on ? old | bit : old & ~bit;
+    if (mask === old) return;
+    this.#masks[fd] = mask;
+    this.#ctlSet(C.EPOLL_CTL_MOD, fd, mask);
   }
 
   /** Stops watching `fd`; call before closing it. */
   remove(fd: number): void {
     if (this.#handlers[fd] === undefined) return;
     this.#handlers[fd] = undefined;
+    this.#masks[fd] = 0;
     this.#count--;
     this.#ctlSet(C.EPOLL_CTL_DEL, fd, 0);
     // Let a blocked wait return so an idle process is not kept alive.

@@ -8,7 +8,9 @@
  * as vde_switch does, turns every burst into TCP loss; instead a frame that
  * meets a full peer goes into a small bounded queue of copies, write
  * interest is armed, and the queue is flushed when the peer drains. Only a
- * full queue drops. Nothing is copied while the peer keeps up.
+ * full queue drops. Nothing is copied while the peer keeps up. A sender
+ * that can wait (the slirp's TCP) reads `congested` and resumes on
+ * `onDrain`, so its own bursts are never dropped here.
  */
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
@@ -60,6 +62,13 @@ export class DgramLink extends BaseLink {
   get queued(): number {
     return this.#count;
   }
+
+  /** True while the peer is full and frames wait in the queue. */
+  get congested(): boolean {
+    return this.#count > 0;
+  }
+
+  onDrain: (() => void) | null = null;
 
   send(frame: Uint8Array): void {
     // A frame no VDE peer accepts is refused here rather than cut by the far side.
@@ -158,7 +167,13 @@ export class DgramLink extends BaseLink {
       this.stats.framesOut++;
       this.stats.bytesOut += frame.length;
     }
-    if (!this.isClosed) poller().setWriteInterest(this.#fd, false);
+    if (this.isClosed) return;
+    poller().setWriteInterest(this.#fd, false);
+    try {
+      this.onDrain?.();
+    } catch (err) {
+      logOnce(`drain:${this.description}`, `drain handler failed on ${this.description}: ${err}`);
+    }
   }
 
   #failed(err: number): void {

@@ -28,6 +28,20 @@ export interface Link {
   close(reason?: string): void;
   /** Counters of what this link carried and dropped. */
   readonly stats: LinkStats;
+  /**
+   * Optional flow control, output side: true while frames sent here are
+   * being queued because the far end is not keeping up (soon they drop).
+   * A sender that can wait (a TCP stack) holds new data until `onDrain`.
+   */
+  readonly congested?: boolean;
+  /** Optional: called once the queue behind `congested` has emptied. Set by the sender. */
+  onDrain?: (() => void) | null;
+  /**
+   * Optional flow control, input side: frames this link emits go to `peer`
+   * (null: no longer). A link that can hold its output back watches
+   * `peer.congested` and `peer.onDrain`; `plug` calls this.
+   */
+  feeds?(peer: Link | null): void;
 }
 
 /** Receives one borrowed frame. */

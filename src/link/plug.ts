@@ -15,9 +15,13 @@ import { discard, type Link } from "./link.ts";
 export async function plug(a: Link, b: Link): Promise<string> {
   a.onFrame = (frame) => b.send(frame);
   b.onFrame = (frame) => a.send(frame);
+  a.feeds?.(b);
+  b.feeds?.(a);
   const reason = await Promise.race([a.closed, b.closed]);
   a.onFrame = discard;
   b.onFrame = discard;
+  a.feeds?.(null);
+  b.feeds?.(null);
   a.close(`plugged link closed: ${reason}`);
   b.close(`plugged link closed: ${reason}`);
   return reason;

@@ -12,7 +12,7 @@
  * every frame and after every round of the shared poller (where the host
  * sockets' events arrive).
  */
-import { BaseLink } from "./link.ts";
+import { BaseLink, type Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
@@ -55,6 +55,7 @@ export class SlirpLink extends BaseLink {
   #deadline = Infinity;
   #kickPending = false;
   readonly #unhook: () => void;
+  #peer: Link | null = null;
 
   constructor(build: (output: (frame: Uint8Array) => void, kick: () => void) => SlirpStack) {
     super("slirp");
@@ -132,7 +133,31 @@ export class SlirpLink extends BaseLink {
     this.#schedule();
   }
 
+  /** Holds TCP data back while `peer` (where this link's frames go) is congested. */
+  feeds(peer: Link | null): void {
+    const prev = this.#peer;
+    if (prev !== null && prev.onDrain === this.#onDrain) prev.onDrain = null;
+    this.#peer = peer;
+    if (peer === null || !("congested" in peer)) {
+      this.stack.outputCongested = () => false;
+      return;
+    }
+    peer.onDrain = this.#onDrain;
+    this.stack.outputCongested = () => peer.congested === true;
+  }
+
+  readonly #onDrain = (): void => {
+    if (this.isClosed) return;
+    try {
+      this.stack.resume();
+    } catch (err) {
+      log("vde slirp", `resume failed: ${err}`);
+    }
+    this.#kick();
+  };
+
   protected teardown(): void {
+    this.feeds(null);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#unhook();
     this.stack.close();

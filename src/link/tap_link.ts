@@ -7,14 +7,16 @@
  * (one read() is one frame with IFF_NO_PI) until EAGAIN or a batch limit,
  * into one reused buffer, so the hot path allocates nothing but the view.
  * Writes are synchronous and never block: a full tap queue is a counted
- * drop. A tap created here disappears when its fd closes; a persistent tap
- * that existed before stays.
+ * drop. While the link the tap feeds (in `plug`) is backed up, the tap is
+ * not read: frames wait in the tap's own queue (its txqueuelen) instead of
+ * being dropped in ours, which TCP would see as loss. A tap created here
+ * disappears when its fd closes; a persistent tap that existed before stays.
  */
 import { C, errno, libc } from "../../ffi/libc.ts";
 import { openTap } from "../../ffi/tun.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { BaseLink, logOnce } from "./link.ts";
+import { BaseLink, type Link, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 
 /** Frames read per readiness event before other fds get their turn. */
@@ -30,6 +32,9 @@ export class TapLink extends BaseLink {
   /** True when the interface existed (persistent) before this link opened it. */
   readonly existed: boolean;
   readonly #fd: number;
+  /** Where this tap's frames go, when it can say it is backed up. */
+  #peer: Link | null = null;
+  #paused = false;
 
   constructor(name: string) {
     const { fd, existed } = openTap(name);
@@ -61,10 +66,32 @@ export class TapLink extends BaseLink {
     }
   }
 
+  /** Stops reading the tap while `peer` is congested, so frames wait in the tap's queue. */
+  feeds(peer: Link | null): void {
+    const prev = this.#peer;
+    if (prev !== null && prev.onDrain === this.#resume) prev.onDrain = null;
+    this.#peer = peer !== null && "congested" in peer ? peer : null;
+    if (this.#peer !== null) this.#peer.onDrain = this.#resume;
+    else this.#resume();
+  }
+
+  readonly #resume = (): void => {
+    if (!this.#paused || this.isClosed) return;
+    this.#paused = false;
+    poller().setReadInterest(this.#fd, true);
+    this.#drain();
+  };
+
   #drain(): void {
     if (scratch === null) scratch = new Uint8Array(READ_BUFFER);
     const buf = scratch;
+    const peer = this.#peer;
     for (let i = 0; i < READ_BATCH && !this.isClosed; i++) {
+      if (peer !== null && peer.congested === true) {
+        this.#paused = true;
+        poller().setReadInterest(this.#fd, false);
+        return;
+      }
       const n = libc().read(this.#fd, buf, READ_BUFFER);
       if (n < 0) {
         const e = errno();
@@ -85,6 +112,9 @@ export class TapLink extends BaseLink {
   }
 
   protected teardown(): void {
+    const peer = this.#peer;
+    if (peer !== null && peer.onDrain === this.#resume) peer.onDrain = null;
+    this.#peer = null;
     poller().remove(this.#fd);
     libc().close(this.#fd);
   }

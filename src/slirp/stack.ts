@@ -368,6 +368,22 @@ export class SlirpStack implements TcpCoreSide {
     }
   }
 
+  /**
+   * Whether the link the stack's frames go to is backed up; the slirp link
+   * points this at its peer's `congested` while plugged.
+   */
+  outputCongested: () => boolean = () => false;
+
+  /** Implements TcpCoreSide.congested. */
+  congested(): boolean {
+    return this.outputCongested();
+  }
+
+  /** The link the stack's frames go to drained: TCP sends what it held back. */
+  resume(): void {
+    if (!this.#closed) this.tcp.resume?.();
+  }
+
   /** Implements TcpCoreSide.mss: the MTU less the IP and TCP headers. */
   mss(version: 4 | 6): number {
     return this.#mtu - (version === 4 ? 40 : 60);

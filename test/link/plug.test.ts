@@ -52,3 +52,18 @@ Deno.test("plug resolves with the reason of the side that ended first", async ()
   assert.equal(b.isClosed, true);
   right.close();
 });
+
+Deno.test("plug tells each link which link its frames feed, and unhooks them when the cable ends", async () => {
+  const [, a] = linkPair("l");
+  const [b] = linkPair("r");
+  const seen: [string, string | null][] = [];
+  for (const l of [a, b]) {
+    (l as StreamLink & { feeds(p: { description: string } | null): void }).feeds = (p) =>
+      seen.push([l.description, p?.description ?? null]);
+  }
+  const cable = plug(a, b);
+  assert.deepEqual(seen, [["l2", "r1"], ["r1", "l2"]]);
+  a.close("done");
+  await cable;
+  assert.deepEqual(seen.slice(2), [["l2", null], ["r1", null]]);
+});

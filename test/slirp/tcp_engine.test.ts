@@ -36,6 +36,8 @@ interface Out extends TcpRepr {
 class Rig {
   t = 0;
   out: Out[] = [];
+  /** What the core answers to `congested`: the link towards the guest is backed up. */
+  congested = false;
   readonly hostNet = new MemoryHostNet();
   readonly engine: SlirpTcpEngine;
 
@@ -55,6 +57,7 @@ class Rig {
       },
       now: () => this.t,
       mss: (v) => (v === 4 ? 1460 : 1440),
+      congested: () => this.congested,
     }, {
       hostLoopback: true,
       hostNet: this.hostNet,
@@ -369,6 +372,42 @@ Deno.test("back-pressure host to guest: the engine stops reading the host when t
   rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1 + sent, flags: TCP_ACK, window: 60000 });
   await settle(200);
   assert.ok(produced > sent);
+  rig.engine.close();
+});
+
+Deno.test("back-pressure towards the guest link: no new data while it is congested; resume sends what was held", async () => {
+  const rig = new Rig();
+  const conn = new MemoryConn();
+  let produced = 0;
+  conn.source = (p) => {
+    if (produced >= 8000) return 0;
+    const n = Math.min(p.length, 8000 - produced);
+    p.fill(0x62, 0, n);
+    produced += n;
+    return n;
+  };
+  rig.hostNet.onConnect = () => conn;
+  rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1000, wscale: 0, window: 60000 });
+  await settle();
+  const [synAck] = rig.take();
+  rig.congested = true;
+  rig.send(GUEST, REMOTE, { seq: 101, ack: synAck!.seq + 1, flags: TCP_ACK, window: 60000 });
+  await settle(100);
+  assert.ok(produced > 0, "the host side is read into the send buffer");
+  assert.equal(
+    rig.take().filter((o) => o.payload.length > 0).length,
+    0,
+    "no data while the link is congested",
+  );
+  // A drain while still congested sends nothing either.
+  rig.engine.resume!();
+  assert.equal(rig.take().filter((o) => o.payload.length > 0).length, 0);
+  rig.congested = false;
+  rig.engine.resume!();
+  const data = rig.take().filter((o) => o.payload.length > 0);
+  assert.equal(data.reduce((n, o) => n + o.payload.length, 0), produced, "everything held is sent on resume");
+  assert.equal(data[0]!.seq, (synAck!.seq + 1) >>> 0);
+  assert.equal(rig.engine.stats.retransmits, 0);
   rig.engine.close();
 });
 

@@ -82,6 +82,9 @@ class Rig implements TcbHost {
   }
   onTimer(): void {}
   onAckPending(): void {}
+  outputBlocked(): boolean {
+    return false;
+  }
 
   /** Delivers a segment from the peer. */
   input(f: Partial<TcpHeaderFields> & { flags: number }, payload: Uint8Array = new Uint8Array(0)): void {

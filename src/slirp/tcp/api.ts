@@ -25,6 +25,12 @@ export interface TcpCoreSide {
   now(): number;
   /** Largest TCP payload the guest link carries (MTU minus IP and TCP headers). */
   mss(version: 4 | 6): number;
+  /**
+   * Optional: true while the link towards the guest is backed up. The
+   * engine then holds new data until `TcpEngine.resume`, so its own bursts
+   * are not lost in the link's queue.
+   */
+  congested?(): boolean;
 }
 
 /** What the core asks of the TCP engine. */
@@ -45,6 +51,8 @@ export interface TcpEngine {
    * `poll`, and every second full segment is ACKed at once regardless.
    */
   flush?(): void;
+  /** Optional: the link towards the guest drained; send the data held back while it was congested. */
+  resume?(): void;
   /** Counters for the console and tests. */
   readonly stats: Record<string, number>;
   /** Closes every connection (RST to the guest, close host sockets). */

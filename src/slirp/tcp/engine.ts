@@ -245,6 +245,12 @@ class Flow implements TcbHost {
   emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void {
     this.engine.core.sendSegment(src, dst, segment);
   }
+  outputBlocked(): boolean {
+    const core = this.engine.core;
+    if (core.congested === undefined || !core.congested()) return false;
+    this.engine.blocked.add(this);
+    return true;
+  }
   onEstablished(): void {
     this.engine.halfOpenDone(this);
     if (this.host !== null) {
@@ -400,6 +406,8 @@ class Engine implements SlirpTcpEngine {
   readonly cfg6: TcbConfig;
   readonly hostReadSize: number;
   readonly ackQueue: Flow[] = [];
+  /** Flows holding data back while the guest link is congested, in the order they stopped. */
+  readonly blocked = new Set<Flow>();
   readonly #opts: TcpEngineOptions;
   readonly #hostNet: HostNet;
   readonly #gw4: Uint8Array;
@@ -533,6 +541,15 @@ class Engine implements SlirpTcpEngine {
     q.length = 0;
   }
 
+  resume(): void {
+    // A flow that blocks again goes to the back of the set: the next drain serves the others first.
+    for (const flow of this.blocked) {
+      if (this.core.congested?.() === true) return;
+      this.blocked.delete(flow);
+      if (flow.inTable) flow.tcb.output();
+    }
+  }
+
   close(): void {
     if (this.#closed) return;
     for (const fwd of this.#forwards.values()) {
@@ -626,6 +643,7 @@ class Engine implements SlirpTcpEngine {
     }
     flow.next = null;
     flow.inTable = false;
+    this.blocked.delete(flow);
     const last = this.#list.pop()!;
     if (last !== flow) {
       this.#list[flow.listIndex] = last;

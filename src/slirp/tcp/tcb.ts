@@ -178,6 +178,11 @@ export interface TcbHost {
   onTimer(): void;
   /** An ACK is being held for coalescing: the owner may call `flushAck` after its batch. */
   onAckPending(): void;
+  /**
+   * True while the link towards the peer is backed up: new data waits (the
+   * owner calls `output` again once it drains) instead of being dropped there.
+   */
+  outputBlocked(): boolean;
 }
 
 /** At most one ACK per this many ms answers empty out-of-window segments, stray RSTs and SYNs. */
@@ -1069,6 +1074,7 @@ export class TcpConnection {
       this.#forceSmall = false;
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;
+      if (this.#host.outputBlocked()) break;
       this.#sendData(this.sndNxt, len, fin);
       if (this.#rttStart < 0 && seqGe(this.sndNxt, this.sndMax)) {
         this.#rttStart = this.#host.now();

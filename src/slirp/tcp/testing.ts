@@ -395,6 +395,9 @@ export class SimPeer implements SimNode, TcbHost {
   }
   onTimer(): void {}
   onAckPending(): void {}
+  outputBlocked(): boolean {
+    return false;
+  }
 }
 
 /** Options for {@link simulateTransfer}. */
@@ -593,6 +596,9 @@ export class GuestSocket implements TcbHost {
     this.guest.kick();
   }
   onAckPending(): void {}
+  outputBlocked(): boolean {
+    return false;
+  }
 }
 
 /** What a {@link LiveGuest} wires up. */
