@@ -645,9 +645,13 @@ async function slirpSection(plan: Plan, metrics: Metric[]): Promise<void> {
     return;
   }
   const vde = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
-  const acceptor = `import socket
+  // One listening port per run: a guest port reused across runs can meet the
+  // guest's TIME-WAIT entries of the previous run's connections, whose
+  // sequence numbers the next stack's SYNs may not pass (seen as libslirp
+  // managing 0-3 connections/s after ours had run).
+  const acceptor = `import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 5212)); s.listen(512)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(512)
 while True:
     c, _ = s.accept(); c.sendall(b"x"); c.close()
 `;
@@ -657,17 +661,22 @@ while True:
     await g.run(["ip", "link", "set", "t0", "up"]);
     const tmp = await lab.tempDir();
     await Deno.writeTextFile(`${tmp}/acceptor.py`, acceptor);
-    g.spawn(["python3", `${tmp}/acceptor.py`], { name: "acceptor" });
+    let guestPort = 5300;
     for (let round = 0; round < Math.max(1, Math.ceil(plan.rounds / 2)); round++) {
       for (const mtu of mtus) {
         for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
           let sw: SwitchHandle | null = null;
           const procs: ManagedProcess[] = [];
           const fwdPort = 21000 + Math.floor(Math.random() * 20000);
+          const acceptPort = guestPort++;
           try {
             sw = await startIn("ours");
             const slirpCmd = kind === "c"
-              ? ["vde_plug", `vde://${sw.dir}`, `slirp:///mtu=${mtu}/tcpfwd=${fwdPort}:10.0.2.15:5212`]
+              ? [
+                "vde_plug",
+                `vde://${sw.dir}`,
+                `slirp:///mtu=${mtu}/tcpfwd=${fwdPort}:10.0.2.15:${acceptPort}`,
+              ]
               : [
                 ...vde,
                 "slirp",
@@ -676,10 +685,11 @@ while True:
                 "--mtu",
                 String(mtu),
                 "--forward",
-                `tcp:${fwdPort}:10.0.2.15:5212`,
+                `tcp:${fwdPort}:10.0.2.15:${acceptPort}`,
               ];
             procs.push(spawnManaged(slirpCmd, { name: `${kind} slirp` }));
             procs.push(g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" }));
+            procs.push(g.spawn(["python3", `${tmp}/acceptor.py`, String(acceptPort)], { name: "acceptor" }));
             await g.waitForCarrier("t0", 20_000);
             await g.run(["ip", "link", "set", "t0", "mtu", String(mtu)]);
             await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);

@@ -150,6 +150,8 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
   let sock: UnixDgramSocket | null = null;
   try {
     sock = bindClientSocket(dir);
+    // As the switch does for its end: a burst waits in the kernel instead of our queue.
+    sock.setBuffers(1 << 20);
     const myPath = sock.boundPath!;
     Deno.chmodSync(myPath, vnl.mode);
     const user = Deno.env.get("USER") ?? `uid${libc().getuid()}`;
