@@ -96,13 +96,18 @@ export class SlirpLink extends BaseLink {
   readonly #afterBatch = (): void => {
     this.#kickPending = false;
     if (this.isClosed) return;
-    try {
-      this.stack.flush();
-    } catch (err) {
-      log("vde slirp", `flush failed: ${err}`);
-    }
+    this.#guarded("flush", () => this.stack.flush());
     this.#schedule();
   };
+
+  /** Runs a stack call outside the frame path; a failure is logged, never thrown into the poller. */
+  #guarded(what: string, call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      log("vde slirp", `${what} failed: ${err}`);
+    }
+  }
 
   #schedule(): void {
     if (this.isClosed) return;
@@ -148,11 +153,7 @@ export class SlirpLink extends BaseLink {
 
   readonly #onDrain = (): void => {
     if (this.isClosed) return;
-    try {
-      this.stack.resume();
-    } catch (err) {
-      log("vde slirp", `resume failed: ${err}`);
-    }
+    this.#guarded("resume", () => this.stack.resume());
     this.#kick();
   };
 

@@ -6,24 +6,13 @@
 import assert from "node:assert/strict";
 import { openSlirpLink } from "../../src/link/slirp_link.ts";
 import { parseSlirpOptions } from "../../src/slirp/config.ts";
-import { discard, type Link, newLinkStats } from "../../src/link/link.ts";
+import { FlowPeer } from "../helpers/flow_peer.ts";
 import { poller } from "../../src/io/poller.ts";
-
-class Peer implements Link {
-  readonly description = "peer";
-  readonly stats = newLinkStats();
-  readonly closed = new Promise<string>(() => {});
-  onFrame = discard;
-  congested = false;
-  onDrain: (() => void) | null = null;
-  send(): void {}
-  close(): void {}
-}
 
 Deno.test("a slirp link follows the congestion of the link it feeds and unhooks on close", async () => {
   const link = await openSlirpLink(parseSlirpOptions("/restricted"), { log: () => {} });
   try {
-    const peer = new Peer();
+    const peer = new FlowPeer();
     assert.equal(link.stack.congested(), false);
     link.feeds(peer);
     assert.ok(peer.onDrain !== null, "the slirp waits for the peer's drain");

@@ -8,24 +8,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { labMissing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { openTapLink } from "../../src/link/tap_link.ts";
-import { discard, type Link, newLinkStats } from "../../src/link/link.ts";
-
-/** A link that says it is congested until told otherwise, and counts what it is sent. */
-class CongestedPeer implements Link {
-  readonly description = "congested peer";
-  readonly stats = newLinkStats();
-  readonly closed = new Promise<string>(() => {});
-  onFrame = discard;
-  congested = true;
-  onDrain: (() => void) | null = null;
-  send(): void {}
-  close(): void {}
-  /** The peer's queue empties: what a datagram link does after its last queued frame leaves. */
-  drain(): void {
-    this.congested = false;
-    this.onDrain?.();
-  }
-}
+import { FlowPeer } from "../helpers/flow_peer.ts";
 
 const PORT = 47913;
 
@@ -40,7 +23,7 @@ Deno.test("a tap is not read while the link it feeds is congested, and every fra
   await withNetns(async (lab) => {
     const name = lab.rootInterfaceName();
     const tap = openTapLink(name);
-    const peer = new CongestedPeer();
+    const peer = new FlowPeer(true);
     let ours = 0;
     tap.onFrame = (f) => {
       if (isOurUdp(f)) ours++;
