@@ -104,7 +104,6 @@ export class Poller {
   remove(fd: number): void {
     if (this.#handlers[fd] === undefined) return;
     this.#handlers[fd] = undefined;
-    this.#masks[fd] = 0;
     this.#count--;
     this.#ctlSet(C.EPOLL_CTL_DEL, fd, 0);
     // Let a blocked wait return so an idle process is not kept alive.

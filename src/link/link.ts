@@ -44,6 +44,34 @@ export interface Link {
   feeds?(peer: Link | null): void;
 }
 
+/**
+ * The link a source's frames go to, watched for flow control: `set` hooks
+ * the source's drain handler onto the new peer (and off the old one);
+ * `congested` reads the peer's state. A peer without flow control (or none)
+ * never counts as congested.
+ */
+export class CongestionWatch {
+  #peer: Link | null = null;
+  readonly #onDrain: () => void;
+
+  constructor(onDrain: () => void) {
+    this.#onDrain = onDrain;
+  }
+
+  /** Watches `peer` from now on (null: nothing). */
+  set(peer: Link | null): void {
+    const prev = this.#peer;
+    if (prev !== null && prev.onDrain === this.#onDrain) prev.onDrain = null;
+    this.#peer = peer !== null && "congested" in peer ? peer : null;
+    if (this.#peer !== null) this.#peer.onDrain = this.#onDrain;
+  }
+
+  /** True while the watched peer is backed up. */
+  get congested(): boolean {
+    return this.#peer !== null && this.#peer.congested === true;
+  }
+}
+
 /** Receives one borrowed frame. */
 export type FrameHandler = (frame: Uint8Array) => void;
 

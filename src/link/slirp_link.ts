@@ -12,7 +12,7 @@
  * every frame and after every round of the shared poller (where the host
  * sockets' events arrive).
  */
-import { BaseLink, type Link } from "./link.ts";
+import { BaseLink, CongestionWatch, type Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
@@ -55,11 +55,14 @@ export class SlirpLink extends BaseLink {
   #deadline = Infinity;
   #kickPending = false;
   readonly #unhook: () => void;
-  #peer: Link | null = null;
+  /** Where this link's frames go: TCP holds new data while it is backed up. */
+  readonly #out = new CongestionWatch(() => this.#onDrain());
 
-  constructor(build: (output: (frame: Uint8Array) => void, kick: () => void) => SlirpStack) {
+  constructor(
+    build: (output: (frame: Uint8Array) => void, kick: () => void, congested: () => boolean) => SlirpStack,
+  ) {
     super("slirp");
-    this.stack = build((frame) => this.deliver(frame), () => this.#kick());
+    this.stack = build((frame) => this.deliver(frame), () => this.#kick(), () => this.#out.congested);
     this.#unhook = poller().afterRound(() => this.#schedule());
     this.#schedule();
   }
@@ -140,25 +143,17 @@ export class SlirpLink extends BaseLink {
 
   /** Holds TCP data back while `peer` (where this link's frames go) is congested. */
   feeds(peer: Link | null): void {
-    const prev = this.#peer;
-    if (prev !== null && prev.onDrain === this.#onDrain) prev.onDrain = null;
-    this.#peer = peer;
-    if (peer === null || !("congested" in peer)) {
-      this.stack.outputCongested = () => false;
-      return;
-    }
-    peer.onDrain = this.#onDrain;
-    this.stack.outputCongested = () => peer.congested === true;
+    this.#out.set(peer);
   }
 
-  readonly #onDrain = (): void => {
+  #onDrain(): void {
     if (this.isClosed) return;
     this.#guarded("resume", () => this.stack.resume());
     this.#kick();
-  };
+  }
 
   protected teardown(): void {
-    this.feeds(null);
+    this.#out.set(null);
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#unhook();
     this.stack.close();
@@ -185,7 +180,7 @@ export async function openSlirpLink(config: SlirpConfig, options: SlirpLinkOptio
   const pingAllowed = { 4: pingSocketsAllowed(4), 6: pingSocketsAllowed(6) };
   let tcp: StartedTcp | null = null;
   let stackRef: SlirpStack | null = null;
-  const link = new SlirpLink((output, kick) => {
+  const link = new SlirpLink((output, kick, congested) => {
     const stack = new SlirpStack({
       config,
       output,
@@ -195,6 +190,7 @@ export async function openSlirpLink(config: SlirpConfig, options: SlirpLinkOptio
       pingAllowed,
       udpIdleMs: options.udpIdleMs,
       kick,
+      congested,
       tcp: (core) => {
         if (options.noTcp) return createRefusingTcpEngine(core);
         tcp = startTcpEngine(core, config, resolvers, (f) => stackRef?.guestAddress(f) ?? null);

@@ -16,7 +16,7 @@ import { C, errno, libc } from "../../ffi/libc.ts";
 import { openTap } from "../../ffi/tun.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { BaseLink, type Link, logOnce } from "./link.ts";
+import { BaseLink, CongestionWatch, type Link, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 
 /** Frames read per readiness event before other fds get their turn. */
@@ -33,7 +33,7 @@ export class TapLink extends BaseLink {
   readonly existed: boolean;
   readonly #fd: number;
   /** Where this tap's frames go, when it can say it is backed up. */
-  #peer: Link | null = null;
+  readonly #out = new CongestionWatch(() => this.#resume());
   #paused = false;
 
   constructor(name: string) {
@@ -68,26 +68,23 @@ export class TapLink extends BaseLink {
 
   /** Stops reading the tap while `peer` is congested, so frames wait in the tap's queue. */
   feeds(peer: Link | null): void {
-    const prev = this.#peer;
-    if (prev !== null && prev.onDrain === this.#resume) prev.onDrain = null;
-    this.#peer = peer !== null && "congested" in peer ? peer : null;
-    if (this.#peer !== null) this.#peer.onDrain = this.#resume;
-    else this.#resume();
+    this.#out.set(peer);
+    if (!this.#out.congested) this.#resume();
   }
 
-  readonly #resume = (): void => {
+  #resume(): void {
     if (!this.#paused || this.isClosed) return;
     this.#paused = false;
     poller().setReadInterest(this.#fd, true);
     this.#drain();
-  };
+  }
 
   #drain(): void {
     if (scratch === null) scratch = new Uint8Array(READ_BUFFER);
     const buf = scratch;
-    const peer = this.#peer;
+    const out = this.#out;
     for (let i = 0; i < READ_BATCH && !this.isClosed; i++) {
-      if (peer !== null && peer.congested === true) {
+      if (out.congested) {
         this.#paused = true;
         poller().setReadInterest(this.#fd, false);
         return;
@@ -112,9 +109,7 @@ export class TapLink extends BaseLink {
   }
 
   protected teardown(): void {
-    const peer = this.#peer;
-    if (peer !== null && peer.onDrain === this.#resume) peer.onDrain = null;
-    this.#peer = null;
+    this.#out.set(null);
     poller().remove(this.#fd);
     libc().close(this.#fd);
   }

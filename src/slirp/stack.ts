@@ -128,6 +128,8 @@ export interface StackOptions {
   udpIdleMs?: number;
   /** Called when the TCP engine sent something (its timers may have moved). */
   kick?: () => void;
+  /** Whether the link the stack's frames go to is backed up (TCP then holds new data); never, when absent. */
+  congested?: () => boolean;
 }
 
 /** The stack's counters. */
@@ -265,6 +267,7 @@ export class SlirpStack implements TcpCoreSide {
   readonly #log: (m: string) => void;
   readonly #udpIdleMs: number;
   readonly #kick: () => void;
+  readonly #congested: () => boolean;
   readonly #mask: number;
   /** The MTU packets are cut to: the configured one, at most what a VDE frame carries. */
   readonly #mtu: number;
@@ -313,6 +316,7 @@ export class SlirpStack implements TcpCoreSide {
     this.#log = options.log ?? (() => {});
     this.#udpIdleMs = options.udpIdleMs ?? UDP_IDLE_MS;
     this.#kick = options.kick ?? (() => {});
+    this.#congested = options.congested ?? (() => false);
     this.#mask = prefixMask(c.prefixLength);
     this.#mtu = Math.min(c.mtu, VDE_MAX_IP);
     this.#bcast = (c.network | ~this.#mask) >>> 0;
@@ -368,15 +372,9 @@ export class SlirpStack implements TcpCoreSide {
     }
   }
 
-  /**
-   * Whether the link the stack's frames go to is backed up; the slirp link
-   * points this at its peer's `congested` while plugged.
-   */
-  outputCongested: () => boolean = () => false;
-
-  /** Implements TcpCoreSide.congested. */
+  /** Implements TcpCoreSide.congested: the link the stack's frames go to is backed up. */
   congested(): boolean {
-    return this.outputCongested();
+    return this.#congested();
   }
 
   /** The link the stack's frames go to drained: TCP sends what it held back. */
