@@ -24,19 +24,9 @@ import { newIpv4Header, parseIpv4 } from "../../src/wire/ipv4.ts";
 import { newUdpHeader, parseUdp } from "../../src/wire/udp.ts";
 import { GUEST_MAC, GW_MAC, udp4Frame, udp6Frame } from "./helpers.ts";
 import { startDnsFixture } from "./dns_fixture.ts";
+import { prng } from "../../src/slirp/tcp/testing.ts";
 
 const FRAMES = 100_000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function templates(udpPort: number): Uint8Array[] {
   const out: Uint8Array[] = [];

@@ -4,19 +4,15 @@
  * closes, resets, back-pressure and forwards behave.
  */
 import assert from "node:assert/strict";
-import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "../../src/slirp/tcp/engine.ts";
-import { MemoryConn, MemoryHostNet, settle } from "../../src/slirp/tcp/testing.ts";
+import { EngineRig, MemoryConn, type SentSegment, settle } from "../../src/slirp/tcp/testing.ts";
 import {
   buildTcpSegment,
   formatTcpFlags,
-  parseTcp,
   TCP_ACK,
   TCP_FIN,
   TCP_RST,
   TCP_SYN,
   type TcpHeaderFields,
-  type TcpRepr,
-  verifyTcpChecksum,
 } from "../../src/wire/tcp.ts";
 import { formatIp } from "../../src/slirp/tcp/addr.ts";
 
@@ -26,47 +22,8 @@ const GW = new Uint8Array([10, 0, 2, 2]);
 const GW6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
 const REMOTE = new Uint8Array([203, 0, 113, 5]);
 
-interface Out extends TcpRepr {
-  src: string;
-  dst: string;
-  payload: Uint8Array;
-}
-
-/** An engine on a recording core and a fake clock. */
-class Rig {
-  t = 0;
-  out: Out[] = [];
-  /** What the core answers to `congested`: the link towards the guest is backed up. */
-  congested = false;
-  readonly hostNet = new MemoryHostNet();
-  readonly engine: SlirpTcpEngine;
-
-  constructor(opts: Partial<TcpEngineOptions> = {}) {
-    this.engine = createTcpEngine({
-      sendSegment: (src, dst, seg) => {
-        assert.ok(verifyTcpChecksum(src, dst, seg), "engine segment checksum");
-        const copy = seg.slice();
-        const r = parseTcp(copy);
-        if (typeof r === "string") throw new Error(r);
-        this.out.push({
-          ...r,
-          src: formatIp(src),
-          dst: formatIp(dst),
-          payload: copy.subarray(r.headerLength),
-        });
-      },
-      now: () => this.t,
-      mss: (v) => (v === 4 ? 1460 : 1440),
-      congested: () => this.congested,
-    }, {
-      hostLoopback: true,
-      hostNet: this.hostNet,
-      random: () => 7000,
-      tcp: { keepAliveIdleMs: Infinity },
-      ...opts,
-    });
-  }
-
+/** The engine rig with this file's guest-side helpers. */
+class Rig extends EngineRig {
   /** A segment from the guest. */
   send(
     src: Uint8Array,
@@ -81,23 +38,6 @@ class Rig {
       dst,
     );
     this.engine.input(src, dst, seg);
-  }
-
-  take(): Out[] {
-    const o = this.out;
-    this.out = [];
-    return o;
-  }
-
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = this.t + this.engine.nextTimerMs();
-      if (next > end) break;
-      this.t = Math.max(this.t, next);
-      this.engine.poll();
-    }
-    this.t = end;
   }
 
   /** Opens a guest connection to dst:port through a MemoryConn; returns it and the guest's next seq. */
@@ -119,7 +59,7 @@ class Rig {
   }
 }
 
-function flags(o: Out): string {
+function flags(o: SentSegment): string {
   return formatTcpFlags(o.flags);
 }
 

@@ -10,20 +10,17 @@
  * SYN after the RST that clears a stale peer state.
  */
 import assert from "node:assert/strict";
-import { createTcpEngine, type SlirpTcpEngine } from "../../src/slirp/tcp/engine.ts";
 import { IsnGenerator } from "../../src/slirp/tcp/isn.ts";
 import { seqGt } from "../../src/slirp/tcp/seq.ts";
-import { type MemoryConn, MemoryHostNet, prng, settle } from "../../src/slirp/tcp/testing.ts";
+import { EngineRig, type MemoryConn, prng, settle } from "../../src/slirp/tcp/testing.ts";
 import {
   buildTcpSegment,
   formatTcpFlags,
-  parseTcp,
   TCP_ACK,
   TCP_FIN,
   TCP_RST,
   TCP_SYN,
   type TcpHeaderFields,
-  type TcpRepr,
 } from "../../src/wire/tcp.ts";
 
 const GUEST = new Uint8Array([10, 0, 2, 15]);
@@ -64,33 +61,10 @@ Deno.test("ISN: the same tuple moves forward with the clock; other tuples are sc
   assert.ok(Number.isInteger(big) && big >= 0 && big < 2 ** 32);
 });
 
-interface Out extends TcpRepr {
-  payload: Uint8Array;
-}
-
-class Rig {
-  t = 0;
-  out: Out[] = [];
-  readonly hostNet = new MemoryHostNet();
-  readonly engine: SlirpTcpEngine;
-
+/** The engine rig on a seeded random source, with a guest that answers from port 80. */
+class Rig extends EngineRig {
   constructor(seed: number) {
-    this.engine = createTcpEngine({
-      sendSegment: (_src, _dst, seg) => {
-        const copy = seg.slice();
-        const r = parseTcp(copy);
-        if (typeof r === "string") throw new Error(r);
-        this.out.push({ ...r, payload: copy.subarray(r.headerLength) });
-      },
-      now: () => this.t,
-      mss: () => 1460,
-    }, {
-      hostLoopback: true,
-      hostNet: this.hostNet,
-      random: rand32(seed),
-      tcp: { keepAliveIdleMs: Infinity },
-      log: () => {},
-    });
+    super({ random: rand32(seed), log: () => {} });
   }
 
   /** A segment from the guest's port 80 to the client endpoint `to:port`. */
@@ -102,12 +76,6 @@ class Rig {
       to,
     );
     this.engine.input(GUEST, to, seg);
-  }
-
-  take(): Out[] {
-    const o = this.out;
-    this.out = [];
-    return o;
   }
 }
 

@@ -1,17 +1,7 @@
 import assert from "node:assert/strict";
 import { MAX_FRAME_IN, MAX_FRAME_OUT, StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
-
-/** A small seeded PRNG (mulberry32), so failures replay. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A seeded PRNG, so failures replay.
+import { prng } from "../../src/slirp/tcp/testing.ts";
 
 function frameOf(length: number, seed: number): Uint8Array {
   const f = new Uint8Array(length);

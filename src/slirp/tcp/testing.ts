@@ -20,8 +20,11 @@ import {
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
+  type TcpRepr,
   verifyTcpChecksum,
 } from "../../wire/tcp.ts";
+import { formatIp } from "./addr.ts";
+import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./engine.ts";
 import type { HostConn, HostListener, HostNet, HostPeer } from "./host.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import { DEFAULT_TCB_CONFIG, type TcbConfig, type TcbHost, TcpConnection, TcpState } from "./tcb.ts";
@@ -144,18 +147,28 @@ export class SimNet {
     step();
     while (!done()) {
       if (++events > maxEvents) return false;
-      let next = this.#heap.length > 0 ? this.#heap[0]!.at : Infinity;
-      for (const n of this.nodes) next = Math.min(next, n.deadline());
-      if (next === Infinity || next > end) return done();
-      if (next > this.now) this.now = next;
-      while (this.#heap.length > 0 && this.#heap[0]!.at <= this.now) {
-        const p = this.#pop()!;
-        p.to.queued--;
-        p.to.deliver(p.src, p.dst, p.seg);
-      }
-      for (const n of this.nodes) if (n.deadline() <= this.now) n.poll();
+      if (!this.#nextEvent(end)) return done();
       step();
     }
+    return true;
+  }
+
+  /**
+   * Moves the clock to the next delivery or timer deadline (if one comes
+   * before `end`), delivers every packet due and polls every node due.
+   * False when nothing is due before `end`.
+   */
+  #nextEvent(end: number): boolean {
+    let next = this.#heap.length > 0 ? this.#heap[0]!.at : Infinity;
+    for (const n of this.nodes) next = Math.min(next, n.deadline());
+    if (next === Infinity || next > end) return false;
+    if (next > this.now) this.now = next;
+    while (this.#heap.length > 0 && this.#heap[0]!.at <= this.now) {
+      const p = this.#pop()!;
+      p.to.queued--;
+      p.to.deliver(p.src, p.dst, p.seg);
+    }
+    for (const n of this.nodes) if (n.deadline() <= this.now) n.poll();
     return true;
   }
 
@@ -175,16 +188,7 @@ export class SimNet {
     await settle();
     while (!done()) {
       if (++events > maxEvents) return false;
-      let next = this.#heap.length > 0 ? this.#heap[0]!.at : Infinity;
-      for (const n of this.nodes) next = Math.min(next, n.deadline());
-      if (next === Infinity || next > end) return done();
-      if (next > this.now) this.now = next;
-      while (this.#heap.length > 0 && this.#heap[0]!.at <= this.now) {
-        const p = this.#pop()!;
-        p.to.queued--;
-        p.to.deliver(p.src, p.dst, p.seg);
-      }
-      for (const n of this.nodes) if (n.deadline() <= this.now) n.poll();
+      if (!this.#nextEvent(end)) return done();
       step();
       await settle();
       step();
@@ -1078,5 +1082,72 @@ export class EngineNode implements SimNode {
   }
   poll(): void {
     this.engine?.poll();
+  }
+}
+
+/** A segment the engine sent towards the guest, parsed. */
+export interface SentSegment extends TcpRepr {
+  src: string;
+  dst: string;
+  payload: Uint8Array;
+}
+
+/**
+ * A TCP engine on a recording core and a fake clock, with in-memory host
+ * sockets: what engine tests drive. Every segment's checksum is verified.
+ * Options default to host loopback on, keep-alive off and a fixed random
+ * source; `opts` overrides them.
+ */
+export class EngineRig {
+  t = 0;
+  out: SentSegment[] = [];
+  /** What the core answers to `congested`: the link towards the guest is backed up. */
+  congested = false;
+  readonly hostNet = new MemoryHostNet();
+  readonly engine: SlirpTcpEngine;
+
+  constructor(opts: Partial<TcpEngineOptions> = {}) {
+    this.engine = createTcpEngine({
+      sendSegment: (src, dst, seg) => {
+        if (!verifyTcpChecksum(src, dst, seg)) throw new Error("engine segment checksum is wrong");
+        const copy = seg.slice();
+        const r = parseTcp(copy);
+        if (typeof r === "string") throw new Error(r);
+        this.out.push({
+          ...r,
+          src: formatIp(src),
+          dst: formatIp(dst),
+          payload: copy.subarray(r.headerLength),
+        });
+      },
+      now: () => this.t,
+      mss: (v) => (v === 4 ? 1460 : 1440),
+      congested: () => this.congested,
+    }, {
+      hostLoopback: true,
+      hostNet: this.hostNet,
+      random: () => 7000,
+      tcp: { keepAliveIdleMs: Infinity },
+      ...opts,
+    });
+  }
+
+  /** The segments sent since the last call. */
+  take(): SentSegment[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+
+  /** Moves the clock `ms` forward, running every timer that falls due on the way. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.t + this.engine.nextTimerMs();
+      if (next > end) break;
+      this.t = Math.max(this.t, next);
+      this.engine.poll();
+    }
+    this.t = end;
   }
 }
