@@ -5,18 +5,14 @@
  * supervisors.
  */
 import type { CompletionSource } from "./completer.ts";
-import { complete } from "./completer.ts";
 import type { ConsoleContext } from "./context.ts";
 import { DEBUG_CATEGORIES } from "./debug.ts";
-import { historyPath } from "./history.ts";
-import { CommandRegistry } from "./registry.ts";
-import { formatForPeople } from "./reply_format.ts";
-import { Repl } from "./repl.ts";
-import { StdinConsole } from "./stdin_console.ts";
+import type { CommandRegistry } from "./registry.ts";
+import { startStdinConsole } from "./stdin_console_start.ts";
 import { portsTable } from "./tables.ts";
 import { portViews } from "./views.ts";
 import { watchCommand } from "./watch.ts";
-import { type RunningConsole, TerminalSession } from "./terminal_session.ts";
+import type { RunningConsole } from "./terminal_session.ts";
 
 /** Completion candidates from this process's switch and registry. */
 export function localCompletionSource(commands: CommandRegistry, ctx: ConsoleContext): CompletionSource {
@@ -40,35 +36,15 @@ export function startSwitchConsole(
   commands: CommandRegistry,
   label: string,
 ): RunningConsole {
-  if (!Deno.stdin.isTerminal()) {
-    const console = new StdinConsole(commands);
-    console.run().finally(() => ctx.debug.detach(console));
-    return { close: () => console.stop() };
-  }
-  const local = new CommandRegistry(commands);
-  const session = new TerminalSession(local);
-  const repl = new Repl({
+  return startStdinConsole({
+    host: ctx,
+    commands,
     prompt: `vde[${label}]$ `,
-    run: async (line) => {
-      const reply = await local.execute(line, session);
-      if (reply === null) return "";
-      reply.afterSend?.();
-      return formatForPeople(reply);
-    },
-    complete: (line) => complete(line, localCompletionSource(local, ctx)),
-    historyFile: historyPath(),
-    onQuit: (why) => ctx.shutdown(why === "eof" ? "end of input on the console" : "Ctrl-C on the console"),
-    interruptHint: "Ctrl-C again or `shutdown` stops the switch",
+    stops: "switch",
+    completion: (local) => localCompletionSource(local, ctx),
+    addLocal: (local, repl) =>
+      local.add(watchCommand(repl, () => Promise.resolve(portsTable(portViews(ctx, false))))),
   });
-  session.repl = repl;
-  local.add(watchCommand(repl, () => Promise.resolve(portsTable(portViews(ctx, false)))));
-  repl.start();
-  return {
-    close: () => {
-      ctx.debug.detach(session);
-      repl.close();
-    },
-  };
 }
 
 export type { RunningConsole };

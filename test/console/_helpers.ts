@@ -7,8 +7,9 @@
 import { BaseLink } from "../../src/link/link.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { ConsoleContext, type ConsoleContextOptions } from "../../src/console/context.ts";
-import type { CommandRegistry, Session, SessionKind } from "../../src/console/registry.ts";
-import { formatReply, type Reply } from "../../src/console/reply_format.ts";
+import type { CommandRegistry } from "../../src/console/registry.ts";
+import { FakeSession } from "../helpers/fake_session.ts";
+import { formatReply } from "../../src/console/reply_format.ts";
 import { switchCommands } from "../../src/console/switch_commands.ts";
 import { MgmtServer, type MgmtServerOptions } from "../../src/console/mgmt_server.ts";
 
@@ -23,20 +24,6 @@ export class TestLink extends BaseLink {
     this.deliver(frame);
   }
   protected teardown(): void {}
-}
-
-/** A session that records notifications and renders like a socket client. */
-export class FakeSession implements Session {
-  readonly debug = new Set<string>();
-  loadDepth = 0;
-  readonly notes: string[] = [];
-  constructor(readonly commands: CommandRegistry, readonly kind: SessionKind = "mgmt") {}
-  notify(line: string): void {
-    this.notes.push(line);
-  }
-  render(reply: Reply): string {
-    return formatReply(reply);
-  }
 }
 
 /** An in-process switch with its console. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { CommandRegistry, ok, parseLine } from "../../src/console/registry.ts";
-import { FakeSession } from "./_helpers.ts";
+import { FakeSession } from "../helpers/fake_session.ts";
 
 Deno.test("parseLine splits the command word from its trimmed arguments", () => {
   const cases: [string, string, string][] = [

@@ -5,32 +5,19 @@
  * with its debug lines under a fake clock, `load`, `shutdown`, `logout`.
  */
 import assert from "node:assert/strict";
-import type { CommandRegistry, Session, SessionKind } from "../../src/console/registry.ts";
-import { formatReply, type Reply } from "../../src/console/reply_format.ts";
+import { formatReply } from "../../src/console/reply_format.ts";
+import { FakeSession } from "../helpers/fake_session.ts";
 import { FakeClock } from "../../src/wirefilter/clock.ts";
 import { wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
 import { WireFilter } from "../../src/wirefilter/filter.ts";
 import { isValueError, LR, parseWireValue } from "../../src/wirefilter/value.ts";
-
-class TestSession implements Session {
-  readonly debug = new Set<string>();
-  loadDepth = 0;
-  readonly notes: string[] = [];
-  constructor(readonly commands: CommandRegistry, readonly kind: SessionKind = "mgmt") {}
-  notify(line: string): void {
-    this.notes.push(line);
-  }
-  render(reply: Reply): string {
-    return formatReply(reply);
-  }
-}
 
 function setup(bidirectional = true, options: { shutdown?: (r: string) => void } = {}) {
   const clock = new FakeClock();
   const filter = new WireFilter({ clock, seed: 1, slackMs: 0 });
   const ctx = new WirefilterContext(filter, { bidirectional, ...options });
   const commands = wirefilterCommands(ctx);
-  const session = new TestSession(commands);
+  const session = new FakeSession(commands);
   const run = async (line: string) => {
     const reply = await commands.execute(line, session);
     if (reply === null) throw new Error(`no reply to ${line}`);
@@ -230,7 +217,7 @@ Deno.test("wirefilter shutdown stops after its reply; logout ends only a managem
   bye.afterSend?.();
   assert.match(stopped, /management socket/);
   assert.ok((await run("logout")).endSession);
-  const stdin = new TestSession(commands, "stdin");
+  const stdin = new FakeSession(commands, "stdin");
   assert.equal((await commands.execute("logout", stdin))!.endSession, undefined);
 });
 
