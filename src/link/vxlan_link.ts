@@ -18,6 +18,7 @@ import {
   anyAddress,
   buildSockaddr,
   formatIp,
+  formatSockaddr,
   type IpAddress,
   isMulticastIp,
   parseIp,
@@ -33,7 +34,7 @@ import { registerScheme } from "./registry.ts";
 import { type DatagramHandler, interfaceIndex, UdpSocket } from "./udp_link.ts";
 
 /** Smallest frame carried (an Ethernet header). */
-const MIN_FRAME = 14;
+export const MIN_FRAME = 14;
 
 /**
  * MacAddressTable maps a MAC to the socket address it was last seen from:
@@ -228,28 +229,88 @@ export function parseVxVnl(rest: string, d: VxDefaults): VxOptions {
 
 const VXLAN_KEYS = ["port", "vni", "ttl", "rcvbuf", "v4", "v6", "hashsize", "expiretime", "if"] as const;
 
-/** A link onto a VXLAN segment. */
-export class VxlanLink extends BaseLink {
+/**
+ * What vxlan:// and vxvde:// links share: a MAC-to-VTEP table, sending a
+ * frame to the VTEP that holds its destination (or to the group), and
+ * draining a UDP socket into `onDatagram` with the clock read once per batch.
+ */
+export abstract class VxTableLink extends BaseLink {
   readonly options: VxOptions;
-  readonly socket: UdpSocket;
   readonly table: MacAddressTable;
-  readonly #group: Uint8Array<ArrayBuffer>;
+  protected readonly group: Uint8Array<ArrayBuffer>;
+  readonly #kind: string;
+  readonly #sendSocket: UdpSocket;
   readonly #out = new Uint8Array(VXLAN_HEADER_SIZE + VDE_MAX_FRAME);
-  readonly #onDatagram: DatagramHandler;
-  #now = Date.now();
+  /** The time of the batch being drained, for the table. */
+  protected now: number = Date.now();
+  /** Handles one received datagram (VXLAN header included). */
+  protected abstract readonly onDatagram: DatagramHandler;
+
+  constructor(kind: "vxlan" | "vxvde", o: VxOptions, header: Uint8Array, sendSocket: UdpSocket) {
+    const where = o.group.family === 6 ? `[${formatIp(o.group)}]` : formatIp(o.group);
+    super(`${kind} ${where}:${o.port} vni ${o.vni}`);
+    this.#kind = kind;
+    this.options = o;
+    this.#sendSocket = sendSocket;
+    this.table = new MacAddressTable(o.hashSize, o.expireSeconds);
+    this.group = buildSockaddr(o.group, o.port);
+    this.#out.set(header);
+  }
+
+  /** Sends one frame to the VTEP of its destination, or to the group. Implements Link.send. */
+  send(frame: Uint8Array): void {
+    if (this.isClosed || frame.length < MIN_FRAME || frame.length > VDE_MAX_FRAME) {
+      this.stats.dropsOut++;
+      return;
+    }
+    const to = isMulticast(frame) ? null : this.table.lookup(dstMacHi(frame), dstMacLo(frame), Date.now());
+    this.#out.set(frame, VXLAN_HEADER_SIZE);
+    const e = this.#sendSocket.sendTo(
+      this.#out.subarray(0, VXLAN_HEADER_SIZE + frame.length),
+      to ?? this.group,
+    );
+    if (e === 0) {
+      this.stats.framesOut++;
+      this.stats.bytesOut += frame.length;
+      return;
+    }
+    this.stats.dropsOut++;
+    if (e !== 11 && e !== 105) {
+      logOnce(
+        `${this.#kind}-send:${this.description}:${e}`,
+        `${this.description}: send to ${formatSockaddr(to ?? this.group)} failed: errno ${e}`,
+      );
+    }
+  }
+
+  /** Reads what `s` holds, a batch at a time, into `onDatagram`. */
+  protected drain(s: UdpSocket): void {
+    if (this.isClosed) return;
+    this.now = Date.now();
+    const before = s.oversize;
+    const n = s.recvBatch(this.onDatagram);
+    this.stats.dropsIn += s.oversize - before;
+    if (n < 0) {
+      logOnce(
+        `${this.#kind}-recv:${this.description}:${-n}`,
+        `${this.description}: receive failed: errno ${-n}`,
+      );
+    }
+  }
+}
+
+/** A link onto a VXLAN segment. */
+export class VxlanLink extends VxTableLink {
+  readonly socket: UdpSocket;
+  protected readonly onDatagram: DatagramHandler;
   /** Datagrams dropped on the way in for a wrong header or VNI. */
   foreign = 0;
 
   constructor(socket: UdpSocket, o: VxOptions) {
-    const where = o.group.family === 6 ? `[${formatIp(o.group)}]` : formatIp(o.group);
-    super(`vxlan ${where}:${o.port} vni ${o.vni}`);
-    this.options = o;
+    super("vxlan", o, vxlanHeader(o.vni), socket);
     this.socket = socket;
-    this.table = new MacAddressTable(o.hashSize, o.expireSeconds);
-    this.#group = buildSockaddr(o.group, o.port);
-    this.#out.set(vxlanHeader(o.vni));
     const vni = o.vni;
-    this.#onDatagram = (d, source) => {
+    this.onDatagram = (d, source) => {
       if (vxlanVni(d) !== vni) {
         this.foreign++;
         return;
@@ -261,41 +322,10 @@ export class VxlanLink extends BaseLink {
       }
       // The VTEP answers on the VXLAN port, whatever port it sent from.
       setSockaddrPort(source, o.port);
-      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.#now);
+      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.now);
       this.deliver(frame);
     };
-    poller().add(socket.fd, { onReadable: () => this.#drain() });
-  }
-
-  /** Sends one frame to the VTEP of its destination, or to the group. Implements Link.send. */
-  send(frame: Uint8Array): void {
-    if (this.isClosed || frame.length < MIN_FRAME || frame.length > VDE_MAX_FRAME) {
-      this.stats.dropsOut++;
-      return;
-    }
-    const to = isMulticast(frame) ? null : this.table.lookup(dstMacHi(frame), dstMacLo(frame), Date.now());
-    this.#out.set(frame, VXLAN_HEADER_SIZE);
-    const e = this.socket.sendTo(this.#out.subarray(0, VXLAN_HEADER_SIZE + frame.length), to ?? this.#group);
-    if (e === 0) {
-      this.stats.framesOut++;
-      this.stats.bytesOut += frame.length;
-      return;
-    }
-    this.stats.dropsOut++;
-    if (e !== 11 && e !== 105) {
-      logOnce(`vxlan-send:${this.description}:${e}`, `${this.description}: send failed: errno ${e}`);
-    }
-  }
-
-  #drain(): void {
-    if (this.isClosed) return;
-    this.#now = Date.now();
-    const before = this.socket.oversize;
-    const n = this.socket.recvBatch(this.#onDatagram);
-    this.stats.dropsIn += this.socket.oversize - before;
-    if (n < 0) {
-      logOnce(`vxlan-recv:${this.description}:${-n}`, `${this.description}: receive failed: errno ${-n}`);
-    }
+    poller().add(socket.fd, { onReadable: () => this.drain(socket) });
   }
 
   protected teardown(): void {

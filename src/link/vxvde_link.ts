@@ -14,21 +14,13 @@
  * Leaving, a member sends the header alone to the group, and the others
  * forget what they learnt from it.
  */
-import { dstMacHi, dstMacLo, isMulticast, srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import {
-  anyAddress,
-  buildSockaddr,
-  formatIp,
-  formatSockaddr,
-  parseSockaddr,
-  sockaddrPort,
-} from "../wire/cable_inet.ts";
+import { srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { anyAddress, formatIp, parseSockaddr, sockaddrPort } from "../wire/cable_inet.ts";
 import { hasExactHeader, VXLAN_HEADER_SIZE, vxlanHeader } from "../wire/vxlan.ts";
 import { poller } from "../io/poller.ts";
-import { BaseLink, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { type DatagramHandler, interfaceIndex, UdpSocket } from "./udp_link.ts";
-import { MacAddressTable, parseVxVnl, type VxOptions } from "./vxlan_link.ts";
+import { MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
 
 const VXVDE_KEYS = [
   "port",
@@ -44,8 +36,6 @@ const VXVDE_KEYS = [
   "bind",
 ] as const;
 
-const MIN_FRAME = 14;
-
 /** The host's own addresses as hex strings, to recognise our multicast echoes. */
 function localAddresses(): Set<string> {
   const out = new Set<string>(["0.0.0.0", "::"]);
@@ -56,35 +46,26 @@ function localAddresses(): Set<string> {
 }
 
 /** A member of a vxvde distributed switch. */
-export class VxvdeLink extends BaseLink {
-  readonly options: VxOptions;
-  readonly table: MacAddressTable;
+export class VxvdeLink extends VxTableLink {
   readonly #mcast: UdpSocket;
   readonly #ucast: UdpSocket;
-  readonly #group: Uint8Array<ArrayBuffer>;
   readonly #header: Uint8Array<ArrayBuffer>;
-  readonly #out = new Uint8Array(VXLAN_HEADER_SIZE + VDE_MAX_FRAME);
-  readonly #onDatagram: DatagramHandler;
+  protected readonly onDatagram: DatagramHandler;
   /** The unicast socket's port: datagrams from it (and a local address) are our own echoes. */
   readonly localPort: number;
   readonly #local = localAddresses();
-  #now = Date.now();
   /** Datagrams ignored: wrong header or VNI, or our own echoes. */
   foreign = 0;
   echoes = 0;
 
   constructor(mcast: UdpSocket, ucast: UdpSocket, o: VxOptions) {
-    const where = o.group.family === 6 ? `[${formatIp(o.group)}]` : formatIp(o.group);
-    super(`vxvde ${where}:${o.port} vni ${o.vni}`);
-    this.options = o;
+    const header = vxlanHeader(o.vni);
+    super("vxvde", o, header, ucast);
     this.#mcast = mcast;
     this.#ucast = ucast;
     this.localPort = ucast.localPort();
-    this.table = new MacAddressTable(o.hashSize, o.expireSeconds);
-    this.#group = buildSockaddr(o.group, o.port);
-    this.#header = vxlanHeader(o.vni);
-    this.#out.set(this.#header);
-    this.#onDatagram = (d, source) => {
+    this.#header = header;
+    this.onDatagram = (d, source) => {
       if (!hasExactHeader(d, this.#header)) {
         this.foreign++;
         return;
@@ -103,10 +84,10 @@ export class VxvdeLink extends BaseLink {
         this.stats.dropsIn++;
         return;
       }
-      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.#now);
+      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.now);
       this.deliver(frame);
     };
-    for (const s of [mcast, ucast]) poller().add(s.fd, { onReadable: () => this.#drain(s) });
+    for (const s of [mcast, ucast]) poller().add(s.fd, { onReadable: () => this.drain(s) });
   }
 
   #isLocal(source: Uint8Array): boolean {
@@ -114,43 +95,9 @@ export class VxvdeLink extends BaseLink {
     return s !== null && this.#local.has(formatIp(s.addr));
   }
 
-  /** Sends one frame to the member holding its destination, or to the group. Implements Link.send. */
-  send(frame: Uint8Array): void {
-    if (this.isClosed || frame.length < MIN_FRAME || frame.length > VDE_MAX_FRAME) {
-      this.stats.dropsOut++;
-      return;
-    }
-    const to = isMulticast(frame) ? null : this.table.lookup(dstMacHi(frame), dstMacLo(frame), Date.now());
-    this.#out.set(frame, VXLAN_HEADER_SIZE);
-    const e = this.#ucast.sendTo(this.#out.subarray(0, VXLAN_HEADER_SIZE + frame.length), to ?? this.#group);
-    if (e === 0) {
-      this.stats.framesOut++;
-      this.stats.bytesOut += frame.length;
-      return;
-    }
-    this.stats.dropsOut++;
-    if (e !== 11 && e !== 105) {
-      logOnce(
-        `vxvde-send:${this.description}:${e}`,
-        `${this.description}: send to ${formatSockaddr(to ?? this.#group)} failed: errno ${e}`,
-      );
-    }
-  }
-
-  #drain(s: UdpSocket): void {
-    if (this.isClosed) return;
-    this.#now = Date.now();
-    const before = s.oversize;
-    const n = s.recvBatch(this.#onDatagram);
-    this.stats.dropsIn += s.oversize - before;
-    if (n < 0) {
-      logOnce(`vxvde-recv:${this.description}:${-n}`, `${this.description}: receive failed: errno ${-n}`);
-    }
-  }
-
   protected teardown(): void {
     // Tell the others to forget us (vdeplug4 does the same).
-    this.#ucast.sendTo(this.#header, this.#group);
+    this.#ucast.sendTo(this.#header, this.group);
     for (const s of [this.#mcast, this.#ucast]) {
       poller().remove(s.fd);
       s.close();
