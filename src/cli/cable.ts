@@ -13,6 +13,7 @@
  * on its own port of the local switch; a connecting cable reconnects with
  * back-off and gets its old port back.
  */
+import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import "../link/schemes.ts";
 import { generateKeyFile } from "../cable/key.ts";
@@ -73,18 +74,12 @@ export function portOfLink(link: Link): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Resolves on SIGINT or SIGTERM; the returned function removes the listeners. */
-function untilSignal(): { stopped: Promise<string>; remove: () => void } {
-  const { promise, resolve } = Promise.withResolvers<string>();
-  const sigs: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const handlers = sigs.map((s) => [s, () => resolve(s)] as const);
-  for (const [s, h] of handlers) Deno.addSignalListener(s, h);
-  return { stopped: promise, remove: () => handlers.forEach(([s, h]) => Deno.removeSignalListener(s, h)) };
-}
+/** A cable stops on SIGINT or SIGTERM. */
+const CABLE_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
 
 async function listen(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, true);
-  const signals = untilSignal();
+  const signals = untilSignal(CABLE_SIGNALS);
   const listener = await startCableListener(v, async (session, remote) => {
     const local = await openLink(flags.sock, { description: `cable from ${remote}` });
     plug(session, local);
@@ -109,7 +104,7 @@ async function connect(address: string, flags: CableFlags): Promise<void> {
   } catch (err) {
     throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
   }
-  const signals = untilSignal();
+  const signals = untilSignal(CABLE_SIGNALS);
   try {
     const client = await openCableClient(v, { localName: flags.sock, localPort: () => portOfLink(local) });
     const reason = await Promise.race([plug(local, client), signals.stopped]);

@@ -15,6 +15,7 @@
  * period), the others are terminated, and dpipe exits with the first
  * command's status.
  */
+import { onSignals } from "./signals.ts";
 import { type Command, CommanderError } from "commander";
 import { type Subcommand, UsageError } from "./main.ts";
 
@@ -66,8 +67,7 @@ export async function runDpipe(commands: readonly string[][]): Promise<number> {
   const children: Deno.ChildProcess[] = [];
   const files: Deno.FsFile[] = [];
   const stopOnSignal = () => children.forEach((c) => terminate(c));
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  for (const s of signals) Deno.addSignalListener(s, stopOnSignal);
+  const removeSignals = onSignals(stopOnSignal);
   try {
     const lefts: (Side | undefined)[] = [];
     const rights: (Side | undefined)[] = [];
@@ -123,7 +123,7 @@ export async function runDpipe(commands: readonly string[][]): Promise<number> {
     const first = await Promise.race(exits);
     return await finish(children, first.i, first.status, outputs[first.i]!);
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, stopOnSignal);
+    removeSignals();
     for (const c of children) terminate(c);
     for (const f of files) {
       try {

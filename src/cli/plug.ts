@@ -3,6 +3,7 @@
  * other end is stdin/stdout (as Debian's `vde_plug` does), so it can sit in
  * a dpipe or at the far end of ssh.
  */
+import { onSignals } from "./signals.ts";
 import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
@@ -34,16 +35,14 @@ export const plugCommand: Subcommand = (program: Command) => {
       }
       // A signal ends the cable like EOF does: both links close, so each can say
       // goodbye (a vxvde leave notice, a tap it created removed).
-      const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-      const onSignal = () => {
+      const removeSignals = onSignals(() => {
         a.close("stopped by a signal");
         b.close("stopped by a signal");
-      };
-      for (const sig of signals) Deno.addSignalListener(sig, onSignal);
+      });
       try {
         await plug(a, b);
       } finally {
-        for (const sig of signals) Deno.removeSignalListener(sig, onSignal);
+        removeSignals();
       }
     });
 };

@@ -2,6 +2,7 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
+import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
@@ -57,13 +58,7 @@ function collect(value: string, previous: string[]): string[] {
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  const { promise: stopped, resolve } = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers = signals.map((sig) => {
-    const h = () => resolve(sig);
-    Deno.addSignalListener(sig, h);
-    return [sig, h] as const;
-  });
+  const { stopped, remove } = untilSignal();
   try {
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
@@ -82,7 +77,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     sw.close();
     slirp.close();
   } finally {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    remove();
     await poller().stop();
   }
 }

@@ -2,6 +2,7 @@
  * `vde switch`: a vde_switch-compatible switch serving a socket directory.
  * Options keep vde_switch's names and short forms (spec section 4).
  */
+import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import { poller } from "../io/poller.ts";
 import { Switch } from "../switch/switch.ts";
@@ -86,19 +87,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     return;
   }
   if (o.logfile !== undefined) setLogFile(o.logfile);
-  const { promise: stopped, resolve } = Promise.withResolvers<string>();
   // Listen for signals before anything exists on disk, so a signal during
   // start-up still runs the cleanup instead of killing the process mid-way.
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers = signals.map((sig) => {
-    const h = () => resolve(sig);
-    Deno.addSignalListener(sig, h);
-    return [sig, h] as const;
-  });
+  const { stopped, stop, remove } = untilSignal();
   // What was started, undone in reverse order at exit or on a start-up error.
-  const undo: (() => void)[] = [() => {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  }];
+  const undo: (() => void)[] = [remove];
   const cleanup = () => {
     for (const step of undo.reverse()) {
       try {
@@ -110,7 +103,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const sw = new Switch({ numPorts, hub: o.hub ?? false });
     undo.push(() => sw.close());
     // One command set for the startup script, the management socket and the console.
-    const ctx = new ConsoleContext(sw, { shutdown: resolve });
+    const ctx = new ConsoleContext(sw, { shutdown: stop });
     const commands = switchCommands(ctx);
     const slirps: AttachedSlirp[] = [];
     if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);

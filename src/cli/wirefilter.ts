@@ -14,6 +14,7 @@
  * When either side ends, frames already on the wire towards the other side
  * are still delivered (bounded wait), then the program exits.
  */
+import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
@@ -222,16 +223,8 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
   }
   filter.fifo = !o.nofifo;
 
-  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers = signals.map((sig) => {
-    const h = () => stop(sig);
-    Deno.addSignalListener(sig, h);
-    return [sig, h] as const;
-  });
-  const undo: (() => void)[] = [() => {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  }];
+  const { stopped, stop, remove } = untilSignal();
+  const undo: (() => void)[] = [remove];
   try {
     let left: Link;
     let right: Link;
