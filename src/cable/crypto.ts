@@ -279,69 +279,72 @@ export class WebCryptoOpener implements RecordOpener {
   dispose(): void {}
 }
 
-/** OpenSSL: records are sealed synchronously into one reused buffer. */
-export class OpensslSealer implements RecordSealer {
+/**
+ * What OpenSSL's sealer and opener share: the cipher context, the record
+ * counter that makes each nonce, and one output buffer reused (and grown)
+ * across records.
+ */
+abstract class OpensslRecords {
   readonly sync = true;
-  readonly #gcm: OpensslGcm;
+  protected readonly gcm: OpensslGcm;
   readonly #iv = new Uint8Array(12);
   #out = new Uint8Array(64 * 1024);
   #next = 0;
 
   constructor(gcm: OpensslGcm) {
-    this.#gcm = gcm;
+    this.gcm = gcm;
   }
 
   get count(): number {
     return this.#next;
   }
 
-  seal(type: number, body: Uint8Array): Uint8Array {
-    const size = RECORD_HEADER_SIZE + body.length + TAG_SIZE;
+  /** True once the key has protected as many records as it may. */
+  protected get exhausted(): boolean {
+    return this.#next >= MAX_RECORDS;
+  }
+
+  /** The nonce of the next record; advances the counter. */
+  protected nextNonce(): Uint8Array {
+    return nonceFor(this.#next++, this.#iv);
+  }
+
+  /** The reused output buffer, grown to hold at least `size` bytes. */
+  protected buffer(size: number): Uint8Array {
     if (this.#out.length < size) this.#out = new Uint8Array(Math.max(size, this.#out.length * 2));
-    return this.#out.subarray(0, this.sealInto(type, body, this.#out, 0));
+    return this.#out;
+  }
+
+  dispose(): void {
+    this.gcm.free();
+  }
+}
+
+/** OpenSSL: records are sealed synchronously into one reused buffer. */
+export class OpensslSealer extends OpensslRecords implements RecordSealer {
+  seal(type: number, body: Uint8Array): Uint8Array {
+    const out = this.buffer(RECORD_HEADER_SIZE + body.length + TAG_SIZE);
+    return out.subarray(0, this.sealInto(type, body, out, 0));
   }
 
   sealInto(type: number, body: Uint8Array, out: Uint8Array, at: number): number {
-    if (this.#next >= MAX_RECORDS) throw new Error("record counter exhausted");
+    if (this.exhausted) throw new Error("record counter exhausted");
     const size = RECORD_HEADER_SIZE + body.length + TAG_SIZE;
     const h = header(type, body.length, out.subarray(at, at + RECORD_HEADER_SIZE));
     const ct = out.subarray(at + RECORD_HEADER_SIZE, at + size);
-    if (!this.#gcm.seal(nonceFor(this.#next++, this.#iv), h, body, ct)) {
+    if (!this.gcm.seal(this.nextNonce(), h, body, ct)) {
       throw new Error("AES-GCM encryption failed");
     }
     return size;
   }
-
-  dispose(): void {
-    this.#gcm.free();
-  }
 }
 
 /** OpenSSL: records are opened synchronously into one reused buffer. */
-export class OpensslOpener implements RecordOpener {
-  readonly sync = true;
-  readonly #gcm: OpensslGcm;
-  readonly #iv = new Uint8Array(12);
-  #out = new Uint8Array(64 * 1024);
-  #next = 0;
-
-  constructor(gcm: OpensslGcm) {
-    this.#gcm = gcm;
-  }
-
-  get count(): number {
-    return this.#next;
-  }
-
+export class OpensslOpener extends OpensslRecords implements RecordOpener {
   open(header: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
-    if (this.#next >= MAX_RECORDS || ciphertext.length < TAG_SIZE) return null;
+    if (this.exhausted || ciphertext.length < TAG_SIZE) return null;
     const n = ciphertext.length - TAG_SIZE;
-    if (this.#out.length < n) this.#out = new Uint8Array(Math.max(n, this.#out.length * 2));
-    const body = this.#out.subarray(0, n);
-    return this.#gcm.open(nonceFor(this.#next++, this.#iv), header, ciphertext, body) ? body : null;
-  }
-
-  dispose(): void {
-    this.#gcm.free();
+    const body = this.buffer(n).subarray(0, n);
+    return this.gcm.open(this.nextNonce(), header, ciphertext, body) ? body : null;
   }
 }
