@@ -25,6 +25,7 @@
  *   else WebCrypto. They produce the same bytes, so the ends of a cable may
  *   differ. The handshake (HKDF, HMAC) is always WebCrypto.
  */
+import { concatBytes } from "../wire/bytes.ts";
 import { PROOF_SIZE } from "../wire/cable_handshake.ts";
 import { RECORD_HEADER_SIZE, TAG_SIZE, writeRecordHeader } from "../wire/cable_record.ts";
 import { opensslAvailable, OpensslGcm } from "./openssl_gcm.ts";
@@ -47,16 +48,6 @@ export interface ConnectionKeys {
   serverToClient: Uint8Array;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Derives the keys of one connection.
  *
@@ -73,14 +64,14 @@ export async function deriveConnectionKeys(
   clientNonce: Uint8Array,
   serverNonce: Uint8Array,
 ): Promise<ConnectionKeys> {
-  const base = await crypto.subtle.importKey("raw", concat(psk), "HKDF", false, ["deriveBits"]);
+  const base = await crypto.subtle.importKey("raw", concatBytes([psk]), "HKDF", false, ["deriveBits"]);
   const bits = new Uint8Array(
     await crypto.subtle.deriveBits(
       {
         name: "HKDF",
         hash: "SHA-256",
-        salt: concat(clientNonce, serverNonce),
-        info: concat(HKDF_INFO, clientHello, serverHelloSigned),
+        salt: concatBytes([clientNonce, serverNonce]),
+        info: concatBytes([HKDF_INFO, clientHello, serverHelloSigned]),
       },
       base,
       3 * 256,
@@ -102,7 +93,7 @@ export async function deriveConnectionKeys(
 }
 
 function transcript(label: Uint8Array, clientHello: Uint8Array, serverHelloSigned: Uint8Array) {
-  return concat(label, clientHello, serverHelloSigned);
+  return concatBytes([label, clientHello, serverHelloSigned]);
 }
 
 /** The proof one side sends: an HMAC over its label and both hellos. */
@@ -130,7 +121,7 @@ export async function checkProof(
   return await crypto.subtle.verify(
     "HMAC",
     keys.auth,
-    concat(proof),
+    concatBytes([proof]),
     transcript(label, clientHello, serverHelloSigned),
   );
 }
@@ -204,7 +195,7 @@ export function cipherBackend(): "openssl" | "webcrypto" {
 }
 
 function importAes(key: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", concat(key), "AES-GCM", false, ["encrypt", "decrypt"]);
+  return crypto.subtle.importKey("raw", concatBytes([key]), "AES-GCM", false, ["encrypt", "decrypt"]);
 }
 
 function header(

@@ -6,6 +6,7 @@
  * is refused); the writers build messages whose ICMPv6 checksum the caller
  * fills once the IPv6 header is in place (`finishIcmpv6`).
  */
+import { concatBytes } from "./bytes.ts";
 import { encodeDnsName } from "./dns.ts";
 import { ICMPV6 } from "./icmpv6.ts";
 
@@ -260,11 +261,5 @@ function encodeNames(names: string[]): Uint8Array {
       parts.push(encodeDnsName(name));
     } catch { /* checked when the configuration was parsed */ }
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -2,6 +2,7 @@
  * Cutting the sealed record stream into records whatever the chunking, the
  * length bounds that end a stream, and splitting a record's frames.
  */
+import { concatBytes } from "../../src/wire/bytes.ts";
 import assert from "node:assert/strict";
 import {
   forEachFrame,
@@ -35,12 +36,7 @@ function decodeAll(
 
 Deno.test("RecordDecoder yields the same records for every chunk size", () => {
   const parts = [record(1, 16, 7), record(3, 40, 8), record(1, 70000, 9), record(2, 24, 10)];
-  const stream = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    stream.set(p, at);
-    at += p.length;
-  }
+  const stream = concatBytes(parts);
   const want = [[1, 16, 7], [3, 40, 8], [1, 70000, 9], [2, 24, 10]];
   for (const chunk of [1, 2, 3, 5, 17, 4096, 65536, stream.length]) {
     const { records, dec } = decodeAll(stream, chunk);

@@ -1,0 +1,12 @@
+/** Byte-array helpers shared by the wire formats. */
+
+/** The parts one after another in a new array (for building messages, not for the frame path). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
