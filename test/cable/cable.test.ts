@@ -115,6 +115,7 @@ Deno.test("a flipped bit in transit closes the connection and delivers nothing o
     client.send(frame(1, 2, 1));
     await until("frame 1", () => got.length === 1);
     const conn = session.connection!;
+    const clientConn = client.connection;
     // The next record: flip a bit in the middle of its ciphertext.
     proxy.control.flipAfter = 60;
     client.send(frame(1, 2, 2));
@@ -128,6 +129,12 @@ Deno.test("a flipped bit in transit closes the connection and delivers nothing o
     assert.deepEqual(got.map(tagOf), [1], "the tampered frame was not delivered");
     // The client reconnects through the proxy and resumes: same session, same port.
     await until("a resumed connection", () => session.connection !== null && session.connection !== conn);
+    // The listener finishes its handshake before the client does; a frame sent
+    // in between would be dropped (a cable between connections drops, like a wire).
+    await until(
+      "the client's own resumed connection",
+      () => client.connection !== null && client.connection !== clientConn,
+    );
     assert.equal(bench.sessions.length, 1);
     client.send(frame(1, 2, 3));
     await until("frame 3", () => got.length === 2);
