@@ -100,14 +100,43 @@ export const discard: FrameHandler = () => {};
  * Subclasses implement `send` and `teardown`.
  */
 export abstract class BaseLink implements Link {
-  onFrame: FrameHandler = discard;
   readonly stats: LinkStats = newLinkStats();
   readonly closed: Promise<string>;
   #resolve!: (reason: string) => void;
   #ended = false;
+  #onFrame: FrameHandler = discard;
+  #attached: Promise<void> | null = null;
+  #resolveAttached: (() => void) | null = null;
 
   constructor(public description: string) {
     this.closed = new Promise((r) => (this.#resolve = r));
+  }
+
+  /** Receiver of arriving frames (`discard` until someone listens). */
+  get onFrame(): FrameHandler {
+    return this.#onFrame;
+  }
+
+  set onFrame(handler: FrameHandler) {
+    this.#onFrame = handler;
+    if (handler !== discard) this.#markAttached();
+  }
+
+  /**
+   * Resolves once a handler other than `discard` has been set, or the link
+   * has closed. A byte-stream link reads nothing before then: its bytes wait
+   * in the pipe instead of being decoded into frames nobody receives (the
+   * second link of `vde plug` is opened after the first one is already up).
+   */
+  protected whenAttached(): Promise<void> {
+    if (this.#onFrame !== discard || this.#ended) return Promise.resolve();
+    this.#attached ??= new Promise((r) => (this.#resolveAttached = r));
+    return this.#attached;
+  }
+
+  #markAttached(): void {
+    this.#resolveAttached?.();
+    this.#resolveAttached = null;
   }
 
   /** True once the link has ended. */
@@ -127,6 +156,7 @@ export abstract class BaseLink implements Link {
       this.teardown();
     } finally {
       this.#resolve(reason);
+      this.#markAttached();
     }
   }
 

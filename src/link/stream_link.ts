@@ -12,6 +12,11 @@
  *   memory never grows past the two buffers.
  * - Input: one read loop feeds a StreamDecoder, which calls `deliver()` once
  *   per frame. Oversize length fields are counted in `dropsIn` and logged once.
+ *   Bytes read before any frame handler is set are held (one read's worth;
+ *   the rest waits in the stream) until one is, not decoded into frames
+ *   nobody receives: `vde plug` opens its second link while the first is
+ *   already reading. The end of the stream is noticed meanwhile as long as
+ *   no bytes are held.
  * - End: EOF or an error on either stream calls `streamEnded(reason)`, which
  *   closes the link; a subclass may override it to find a better reason
  *   (cmd:// waits for the child's exit status).
@@ -22,7 +27,7 @@
  * the chunk it was given (an in-memory TransformStream hands it to the
  * reader), so each batch is copied before it is written there.
  */
-import { BaseLink, logOnce } from "./link.ts";
+import { BaseLink, discard, logOnce } from "./link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 
 /** Something read like Deno.FsFile: fills `p`, returns the count or null at EOF. */
@@ -175,6 +180,15 @@ export class StreamLink extends BaseLink {
     }
   }
 
+  /**
+   * Before bytes are decoded: waits, holding the one chunk read, until a
+   * frame handler is set. False when the link closed meanwhile.
+   */
+  async #heldUntilListening(): Promise<boolean> {
+    await this.whenAttached();
+    return !this.isClosed;
+  }
+
   async #readStream(stream: ReadableStream<Uint8Array>, size: number): Promise<void> {
     let byob: ReadableStreamBYOBReader | undefined;
     try {
@@ -190,6 +204,7 @@ export class StreamLink extends BaseLink {
       while (!this.isClosed) {
         const { value, done } = await reader.read(new Uint8Array(buf));
         if (done || value === undefined || this.isClosed) return;
+        if (this.onFrame === discard && !(await this.#heldUntilListening())) return;
         this.#decoder.push(value);
         buf = value.buffer as ArrayBuffer;
       }
@@ -200,6 +215,7 @@ export class StreamLink extends BaseLink {
     while (!this.isClosed) {
       const { value, done } = await reader.read();
       if (done || this.isClosed) return;
+      if (this.onFrame === discard && !(await this.#heldUntilListening())) return;
       this.#decoder.push(value);
     }
   }
@@ -209,6 +225,7 @@ export class StreamLink extends BaseLink {
     while (!this.isClosed) {
       const n = await file.read(buf);
       if (n === null || this.isClosed) return;
+      if (this.onFrame === discard && !(await this.#heldUntilListening())) return;
       this.#decoder.push(buf.subarray(0, n));
     }
   }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  assertSameBytes,
+  assertSameFrames,
   framed,
   FrameTap,
   reap,
@@ -18,8 +20,8 @@ Deno.test("vde plug joins a VNL with stdio: cmd://cat echoes framed stdin to std
     await writeTo(child, framed(...frames.slice(0, 150)));
     await writeTo(child, framed(...frames.slice(150)));
     await tap.waitTag(299);
-    assert.deepEqual(tap.frames, frames);
-    assert.deepEqual(tap.raw, framed(...frames), "stdout carries exactly the framing of the frames");
+    assertSameFrames(tap.frames, frames);
+    assertSameBytes(tap.raw, framed(...frames), "stdout carries exactly the framing of the frames");
     await child.stdin.close();
     const status = await within("vde plug to exit", 10_000, child.status);
     assert.equal(status.code, 0);

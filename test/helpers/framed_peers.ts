@@ -2,6 +2,7 @@
  * Helpers for tests of framed byte streams between processes: our CLI,
  * Debian's vde_switch and vde_plug, and taps that decode a child's stdout.
  */
+import assert from "node:assert/strict";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 
 /** The test-only CLI entry point. */
@@ -89,6 +90,24 @@ export function testFrame(tag: number, length = 60): Uint8Array {
 export function tagOf(frame: Uint8Array): number {
   if (frame.length < 18 || frame[12] !== 0x88 || frame[13] !== 0xb5) return -1;
   return new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(14);
+}
+
+/**
+ * Asserts that `got` holds the frames of `want`, in order, byte for byte.
+ * Compares tags first so a failure prints a short list, never a diff of
+ * thousands of bytes (node:assert's diff of large byte arrays can take
+ * gigabytes).
+ */
+export function assertSameFrames(got: Uint8Array[], want: Uint8Array[], message = "frames"): void {
+  assert.deepEqual(got.map(tagOf), want.map(tagOf), `${message}: tags`);
+  for (let i = 0; i < want.length; i++) assertSameBytes(got[i]!, want[i]!, `${message}: frame ${i}`);
+}
+
+/** Asserts two byte arrays are equal, naming the first difference instead of diffing them. */
+export function assertSameBytes(got: Uint8Array, want: Uint8Array, message = "bytes"): void {
+  assert.equal(got.length, want.length, `${message}: length`);
+  const at = got.findIndex((b, i) => b !== want[i]);
+  assert.equal(at, -1, `${message}: first difference at byte ${at}`);
 }
 
 /** Reads a framed byte stream to its end, keeping the raw bytes and the decoded frames. */

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import "../../src/link/schemes.ts";
 import { schemes } from "../../src/link/registry.ts";
 import {
+  assertSameBytes,
+  assertSameFrames,
   DebianSwitch,
   framed,
   FrameTap,
@@ -30,9 +32,9 @@ async function firstThrough(from: Deno.ChildProcess, to: FrameTap, tag: number):
 
 /** Checks that `tap` read exactly the framing of the frames it decoded, and that they include `sent` in order. */
 function assertExactFraming(tap: FrameTap, sent: Uint8Array[]): void {
-  assert.deepEqual(tap.raw, framed(...tap.frames), "raw bytes are exactly our encoding of the frames");
+  assertSameBytes(tap.raw, framed(...tap.frames), "raw bytes are exactly our encoding of the frames");
   const wanted = new Set(sent.map(tagOf));
-  assert.deepEqual(tap.frames.filter((f) => wanted.has(tagOf(f))), sent);
+  assertSameFrames(tap.frames.filter((f) => wanted.has(tagOf(f))), sent);
 }
 
 /** Runs `body` with a Debian switch and a Debian vde_plug on it; cleans up whatever happens. */

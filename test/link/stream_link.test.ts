@@ -173,3 +173,40 @@ Deno.test("stream link drops and counts frames too large to frame", () => {
   assert.equal(link.pendingBytes, 0);
   link.close();
 });
+
+Deno.test("frames that arrive before a frame handler is set are held, not dropped, and delivered once one is", async () => {
+  // `vde plug cmd://cat` opens stdio after cmd://: stdin may already hold frames then.
+  const [a, b] = linkPair();
+  try {
+    for (let i = 0; i < 200; i++) a.send(numbered(i, 60 + i));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(b.stats.framesIn, 0, "nothing decoded while nobody listens");
+    const got: number[] = [];
+    b.onFrame = (f) => got.push(seqOf(f));
+    await waitFor("all 200 frames", () => got.length === 200);
+    assert.deepEqual(got, Array.from({ length: 200 }, (_, i) => i));
+    assert.equal(b.stats.dropsIn, 0);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+Deno.test("a stream link nobody listens to still notices the end of its stream", async () => {
+  const [a, b] = linkPair();
+  a.close("test closed it");
+  assert.equal(await b.closed, PEER_CLOSED);
+});
+
+Deno.test("a stream link closed while it holds unread bytes ends without delivering them", async () => {
+  const [a, b] = linkPair();
+  a.send(numbered(1));
+  await new Promise((r) => setTimeout(r, 20));
+  b.close("closed by the test");
+  const got: number[] = [];
+  b.onFrame = (f) => got.push(seqOf(f));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(got, []);
+  assert.equal(await b.closed, "closed by the test");
+  a.close();
+});
