@@ -55,27 +55,9 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
       return listing([...HELP_HEADER, ...rows]);
     },
   });
-  registry.add({
-    path: "logout",
-    syntax: "",
-    help: "logout from this mgmt terminal",
-    listing: false,
-    // On the switch's own console there is nothing to log out of (as in vde_switch).
-    run: (_args, session) => session.kind === "mgmt" ? { code: 0, endSession: true } : ok(),
-  });
-  registry.add({
-    path: "shutdown",
-    syntax: "",
-    help: "shutdown of the switch",
-    listing: false,
-    run: (_args, session) => {
-      if (!ctx.canShutdown) return fail(Errno.EOPNOTSUPP);
-      return {
-        code: 0,
-        endSession: true,
-        afterSend: () => ctx.shutdown(`shutdown from the ${describeSession(session)}`),
-      };
-    },
+  addSessionEndCommands(registry, ctx, {
+    logout: "logout from this mgmt terminal",
+    shutdown: "shutdown of the switch",
   });
   registry.add({
     path: "showinfo",
@@ -94,6 +76,47 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
     help: "load a configuration script",
     listing: false,
     run: (args, session) => loadScript(args, session),
+  });
+}
+
+/** What `shutdown` needs of the program it stops. */
+export interface ShutdownTarget {
+  /** False where nothing may stop the program (answered EOPNOTSUPP). */
+  readonly canShutdown: boolean;
+  shutdown(reason: string): void;
+}
+
+/**
+ * Registers `logout` (ends a management session; a no-op elsewhere, as in
+ * vde_switch) and `shutdown` (answers, then stops the program, naming the
+ * session it came from), with each program's own help texts.
+ */
+export function addSessionEndCommands(
+  registry: CommandRegistry,
+  target: ShutdownTarget,
+  help: { logout: string; shutdown: string },
+): void {
+  registry.add({
+    path: "logout",
+    syntax: "",
+    help: help.logout,
+    listing: false,
+    // On the program's own console there is nothing to log out of (as in vde_switch).
+    run: (_args, session) => session.kind === "mgmt" ? { code: 0, endSession: true } : ok(),
+  });
+  registry.add({
+    path: "shutdown",
+    syntax: "",
+    help: help.shutdown,
+    listing: false,
+    run: (_args, session) => {
+      if (!target.canShutdown) return fail(Errno.EOPNOTSUPP);
+      return {
+        code: 0,
+        endSession: true,
+        afterSend: () => target.shutdown(`shutdown from the ${describeSession(session)}`),
+      };
+    },
   });
 }
 

@@ -12,7 +12,7 @@
  * answers `9999 END OF SESSION` as vde_switch does (wirefilter prints
  * `1-01 Unknown error -1`); commands match by whole word.
  */
-import { readScript } from "../console/commands_core.ts";
+import { addSessionEndCommands, readScript } from "../console/commands_core.ts";
 import { CommandRegistry, fail, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply, resultLine } from "../console/reply_format.ts";
 import type { DirectionCounters, ParamName, WireFilter } from "./filter.ts";
@@ -282,27 +282,9 @@ export function wirefilterCommands(ctx: WirefilterContext): CommandRegistry {
       return ok();
     },
   });
-  registry.add({
-    path: "shutdown",
-    syntax: "",
-    help: "shut the channel down",
-    listing: false,
-    run: (_args, session) => {
-      if (!ctx.canShutdown) return fail(Errno.EOPNOTSUPP);
-      return {
-        code: 0,
-        endSession: true,
-        afterSend: () =>
-          ctx.shutdown(`shutdown from the ${session.kind === "mgmt" ? "management socket" : "console"}`),
-      };
-    },
-  });
-  registry.add({
-    path: "logout",
-    syntax: "",
-    help: "log out from this mgmt session",
-    listing: false,
-    run: (_args, session) => session.kind === "mgmt" ? { code: 0, endSession: true } : ok(),
+  addSessionEndCommands(registry, ctx, {
+    logout: "log out from this mgmt session",
+    shutdown: "shut the channel down",
   });
   registry.add({
     path: "markov-numnodes",

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { canNetns, type Lab, type Netns, ping, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { udhcpcOnce } from "../helpers/udhcpc.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
@@ -89,23 +90,7 @@ async function dhcp(s: Setup): Promise<Record<string, string>> {
   await Deno.writeTextFile(script, UDHCPC_SCRIPT);
   await Deno.chmod(script, 0o755);
   const r = await s.guest.run(
-    [
-      "env",
-      `LEASE_FILE=${lease}`,
-      "busybox",
-      "udhcpc",
-      "-i",
-      "t0",
-      "-f",
-      "-q",
-      "-n",
-      "-t",
-      "5",
-      "-T",
-      "1",
-      "-s",
-      script,
-    ],
+    ["env", `LEASE_FILE=${lease}`, ...udhcpcOnce("t0", script)],
     { timeoutMs: 20_000, check: false },
   );
   assert.ok(r.success, `udhcpc failed:\n${r.stdout}${r.stderr}`);

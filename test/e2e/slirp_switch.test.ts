@@ -8,6 +8,7 @@ import { canNetns, ping, withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { udhcpcOnce } from "../helpers/udhcpc.ts";
 
 const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
 
@@ -40,21 +41,7 @@ Deno.test("vde switch --slirp: a guest gets a lease, and slirp/forward add|list|
       what: "t0",
     });
     await guest.run(["ip", "link", "set", "t0", "up"]);
-    const r = await guest.run([
-      "busybox",
-      "udhcpc",
-      "-i",
-      "t0",
-      "-f",
-      "-q",
-      "-n",
-      "-t",
-      "5",
-      "-T",
-      "1",
-      "-s",
-      "/bin/true",
-    ], {
+    const r = await guest.run(udhcpcOnce("t0", "/bin/true"), {
       check: false,
       timeoutMs: 20_000,
     });
