@@ -10,6 +10,7 @@
  * never block: EAGAIN (the peer's queue is full) is a drop, as in vde_switch.
  */
 import { addressOf, C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { MMSG_SIZE, RecvArena } from "./recv_arena.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
@@ -17,40 +18,8 @@ import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 export const BATCH = 64;
 /** Slot size: one byte more than the largest frame, so oversize shows as MSG_TRUNC. */
 const SLOT = VDE_MAX_FRAME + 6;
-const MMSG_SIZE = 64; // struct mmsghdr on 64-bit Linux
-const MSG_FLAGS_OFFSET = 48;
-const MSG_LEN_OFFSET = 56;
-
-/** The shared receive arena and its prepared mmsghdr/iovec array. */
-class RecvArena {
-  readonly data = new Uint8Array(SLOT * BATCH);
-  readonly mmsg = new Uint8Array(MMSG_SIZE * BATCH);
-  readonly mmsgView = new DataView(this.mmsg.buffer);
-  readonly iov = new Uint8Array(16 * BATCH);
-  /** Views of every slot at full size; frames are subarrays of these. */
-  readonly slots: Uint8Array[] = [];
-
-  constructor() {
-    const dataAddr = addressOf(this.data);
-    const iovAddr = addressOf(this.iov);
-    const iv = new DataView(this.iov.buffer);
-    for (let i = 0; i < BATCH; i++) {
-      iv.setBigUint64(i * 16, dataAddr + BigInt(i * SLOT), true);
-      iv.setBigUint64(i * 16 + 8, BigInt(SLOT), true);
-      const m = i * MMSG_SIZE;
-      this.mmsgView.setBigUint64(m + 16, iovAddr + BigInt(i * 16), true); // msg_iov
-      this.mmsgView.setBigUint64(m + 24, 1n, true); // msg_iovlen
-      this.slots.push(this.data.subarray(i * SLOT, (i + 1) * SLOT));
-    }
-  }
-}
 
 let arena: RecvArena | null = null;
-
-function recvArena(): RecvArena {
-  if (arena === null) arena = new RecvArena();
-  return arena;
-}
 
 /** Outcome counters of a receive pass, reported to the caller. */
 export interface RecvCounters {
@@ -141,18 +110,15 @@ export class UnixDgramSocket {
    * waiting, or -errno on a socket error.
    */
   recvBatch(onFrame: (frame: Uint8Array) => void, counters: RecvCounters): number {
-    const a = recvArena();
+    const a = arena ??= new RecvArena(BATCH, SLOT);
     const n = libc().recvmmsg(this.#fd, a.mmsg, BATCH, C.MSG_DONTWAIT, null);
     if (n < 0) {
       const e = errno();
       return e === C.EAGAIN || e === C.EINTR ? 0 : -e;
     }
-    const v = a.mmsgView;
     for (let i = 0; i < n; i++) {
-      const m = i * MMSG_SIZE;
-      const flags = v.getInt32(m + MSG_FLAGS_OFFSET, true);
-      const len = v.getUint32(m + MSG_LEN_OFFSET, true);
-      if ((flags & C.MSG_TRUNC) !== 0 || len > VDE_MAX_FRAME) {
+      const len = a.length(i);
+      if (a.truncated(i) || len > VDE_MAX_FRAME) {
         counters.oversize++;
         continue;
       }

@@ -17,7 +17,8 @@
  * zero-length datagram disconnects it again. Each datagram is one frame,
  * with no header.
  */
-import { addressOf, C, check, errno, libc } from "../../ffi/libc.ts";
+import { C, check, errno, libc } from "../../ffi/libc.ts";
+import { RecvArena } from "../io/recv_arena.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
@@ -53,39 +54,8 @@ const SO = {
 const BATCH = 64;
 /** Slot size: a frame plus an 8-byte VXLAN header plus one, so oversize shows as MSG_TRUNC. */
 const SLOT = VDE_MAX_FRAME + 8 + 8;
-const MMSG_SIZE = 64;
-const NAME_SLOT = 32;
 
-/** The shared receive arena: data slots, source-address slots, and the mmsghdr array. */
-class Arena {
-  readonly data = new Uint8Array(SLOT * BATCH);
-  readonly names = new Uint8Array(NAME_SLOT * BATCH);
-  readonly mmsg = new Uint8Array(MMSG_SIZE * BATCH);
-  readonly view = new DataView(this.mmsg.buffer);
-  readonly iov = new Uint8Array(16 * BATCH);
-  readonly slots: Uint8Array[] = [];
-  readonly nameSlots: Uint8Array[] = [];
-
-  constructor() {
-    const dataAddr = addressOf(this.data);
-    const nameAddr = addressOf(this.names);
-    const iovAddr = addressOf(this.iov);
-    const iv = new DataView(this.iov.buffer);
-    for (let i = 0; i < BATCH; i++) {
-      iv.setBigUint64(i * 16, dataAddr + BigInt(i * SLOT), true);
-      iv.setBigUint64(i * 16 + 8, BigInt(SLOT), true);
-      const m = i * MMSG_SIZE;
-      this.view.setBigUint64(m, nameAddr + BigInt(i * NAME_SLOT), true); // msg_name
-      this.view.setUint32(m + 8, SOCKADDR_MAX, true); // msg_namelen
-      this.view.setBigUint64(m + 16, iovAddr + BigInt(i * 16), true); // msg_iov
-      this.view.setBigUint64(m + 24, 1n, true); // msg_iovlen
-      this.slots.push(this.data.subarray(i * SLOT, (i + 1) * SLOT));
-      this.nameSlots.push(this.names.subarray(i * NAME_SLOT, i * NAME_SLOT + SOCKADDR_MAX));
-    }
-  }
-}
-
-let arena: Arena | null = null;
+let arena: RecvArena | null = null;
 
 /** Called once per received datagram; both views are valid only during the call. */
 export type DatagramHandler = (datagram: Uint8Array, source: Uint8Array) => void;
@@ -229,21 +199,17 @@ export class UdpSocket {
    * waiting, or -errno on an error that is not about an earlier send.
    */
   recvBatch(onDatagram: DatagramHandler): number {
-    const a = arena ??= new Arena();
+    const a = arena ??= new RecvArena(BATCH, SLOT, SOCKADDR_MAX);
     const n = libc().recvmmsg(this.#fd, a.mmsg, BATCH, C.MSG_DONTWAIT, null);
     if (n < 0) {
       const e = errno();
       // ECONNREFUSED: an ICMP error for an earlier send on a connected socket.
       return e === C.EAGAIN || e === C.EINTR || e === C.ECONNREFUSED ? 0 : -e;
     }
-    const v = a.view;
     for (let i = 0; i < n; i++) {
-      const m = i * MMSG_SIZE;
-      const flags = v.getInt32(m + 48, true);
-      const len = v.getUint32(m + 56, true);
-      const nameLen = Math.min(v.getUint32(m + 8, true), SOCKADDR_MAX);
-      v.setUint32(m + 8, SOCKADDR_MAX, true);
-      if ((flags & C.MSG_TRUNC) !== 0 || len > SLOT - 8) {
+      const len = a.length(i);
+      const nameLen = a.takeNameLength(i);
+      if (a.truncated(i) || len > SLOT - 8) {
         this.oversize++;
         continue;
       }

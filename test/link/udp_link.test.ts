@@ -100,3 +100,25 @@ Deno.test("udp:// refuses a busy source port and a mixed-family VNL", async () =
     a.close();
   }
 });
+
+Deno.test("udp:// drops a datagram larger than a frame, counts it, and takes the next one from its sender", async () => {
+  const [p1, p2] = ports();
+  const link = await openUdpLink(`127.0.0.1:${p1}->127.0.0.1:${p2}`);
+  const lo = parseIp("127.0.0.1")!;
+  const to = buildSockaddr(lo, p1);
+  const peer = UdpSocket.create(4);
+  try {
+    peer.bind(lo, p2);
+    const got = collect(link);
+    const huge = new Uint8Array(9400);
+    huge.set(frame(2, 1, 7));
+    assert.equal(peer.sendTo(huge, to), 0);
+    assert.equal(peer.sendTo(frame(2, 1, 8), to), 0);
+    await until("the frame after the oversize one", () => got.length === 1);
+    assert.equal(tagOf(got[0]!), 8);
+    assert.equal(link.stats.dropsIn, 1);
+  } finally {
+    peer.close();
+    link.close();
+  }
+});
