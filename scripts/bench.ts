@@ -257,6 +257,49 @@ async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
   }
 }
 
+/**
+ * 64-byte frames from an access port of VLAN 10 (port 2) to a trunk carrying
+ * VLAN 10 tagged (port 1): every frame gets a tag on the way, the VLAN path
+ * of the switch rather than the flat one. Configured by a startup file (-f).
+ */
+async function vlanSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const fps = metric("frames/s, 64 B, VLAN access port -> trunk (tag added)", "frames/s", "higher");
+  metrics.push(fps);
+  const rcDir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}bench-rc-` });
+  const rc = `${rcDir}/vlan.rc`;
+  await Deno.writeTextFile(
+    rc,
+    "vlan/create 10\nport/create 1\nport/create 2\nvlan/addport 10 1\nport/setvlan 2 10\n",
+  );
+  try {
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+        if (fps.errors[kind] !== undefined) continue;
+        let sw: SwitchHandle;
+        try {
+          sw = await startIn(kind, { extraArgs: ["-f", rc] });
+        } catch (err) {
+          fps.errors[kind] = `did not start: ${message(err)}`;
+          continue;
+        }
+        try {
+          const f = await flowVia(`vde://${sw.dir}[2]`, `vde://${sw.dir}[1]`, 64, plan.seconds);
+          assertAlive(sw);
+          fps.samples[kind].push(f.fps);
+          log(`VLAN 64 B, ${kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s`);
+        } catch (err) {
+          fps.errors[kind] = message(err);
+          log(`VLAN throughput, ${kind}: ${message(err)}`);
+        } finally {
+          await stopIn(sw);
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(rcDir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Holds `clients` connections on a fresh switch and reads its RSS; idle RSS first when `idle` is given. */
 async function rssWith(kind: SwitchKind, ports: number, clients: number, idle?: Metric): Promise<number> {
   const sw = await startIn(kind, { ports, nofile: 2 * ports + 256 });
@@ -921,6 +964,7 @@ async function main(args: string[]): Promise<number> {
     : null;
   if (only === null) {
     await throughputSection(plan, metrics);
+    await vlanSection(plan, metrics);
     await rssSection(metrics);
     await pingSection(plan, metrics);
   }

@@ -6,8 +6,8 @@
  * vde_switch's errors: EINVAL for a port out of range or a bad argument,
  * ENXIO for a port that is not there.
  *
- * `port/setvlan` stores the port's untagged VLAN (the MAC table keys on it);
- * VLAN membership forwarding comes with the VLAN menu.
+ * `port/setvlan` sets the port's untagged VLAN: one created with
+ * `vlan/create`, or 4095 for none (the port then takes only tagged frames).
  */
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -15,6 +15,7 @@ import { formatPort } from "./listings.ts";
 import { type CommandRegistry, fail, listing, ok } from "./registry.ts";
 import { Errno, type Reply } from "./reply_format.ts";
 import { portView, portViews } from "./views.ts";
+import { vlanReply } from "./commands_vlan.ts";
 import { MAX_PORTS, NO_VLAN } from "../switch/engine.ts";
 import { lookupGroup, lookupUser } from "../switch/users.ts";
 
@@ -63,8 +64,7 @@ export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext):
       const [p, vlan] = words(args).map(parseInteger);
       if (!inRange(p) || vlan === undefined || vlan < 0 || vlan > NO_VLAN) return fail(Errno.EINVAL);
       if (sw.port(p) === undefined) return fail(Errno.ENXIO);
-      sw.engine.setPortVlan(p, vlan);
-      return ok();
+      return vlanReply(sw.engine.setPortVlan(p, vlan));
     },
   });
   registry.add({

@@ -7,6 +7,7 @@ import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
 import { addPortCommands } from "./commands_port.ts";
+import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
 import { CommandRegistry } from "./registry.ts";
 
@@ -18,6 +19,7 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addDebugCommands(registry, ctx);
   addHashCommands(registry, ctx);
   addPortCommands(registry, ctx);
+  addVlanCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
   return registry;
 }

@@ -9,19 +9,23 @@
  * engine's time and ages the MAC table once per GC interval.
  *
  * State: the set of active ports (a flag per port plus a compact list used
- * for flooding, rebuilt only when a port changes), each port's untagged
- * VLAN, the MAC table, and counters. In switch mode a frame's source MAC is
- * learned under (MAC, VLAN), where VLAN is the 802.1Q VID of a tagged frame
- * or the input port's untagged VLAN; a group, unknown or stale destination
- * floods to every active port but the source, a known one goes to its port
- * only. Tags are left untouched and flooding ignores VLAN membership: VLAN
- * forwarding is not implemented yet. In hub mode every frame floods to every
- * active port except the source and port 0, without learning.
+ * for flooding, rebuilt only when a port changes), the VLAN membership of
+ * the ports (VlanTable), the MAC table, and counters. In switch mode a frame
+ * belongs to a VLAN: its 802.1Q VID if tagged (dropped unless the input port
+ * is a member), else the input port's untagged VLAN (dropped if it has
+ * none). Its source MAC is learned under (MAC, VLAN); a group, unknown or
+ * stale destination floods to the VLAN's active members but the source, a
+ * known one goes to its port only. A frame leaves untagged on a port whose
+ * untagged VLAN it is, tagged on the VLAN's other members: the tag is added
+ * or removed on the way, in one scratch buffer. In hub mode every frame
+ * floods to every active port except the source and port 0, unchanged and
+ * without learning.
  *
  * Invariants: a frame is never sent back to its source port; `input` never
  * throws and allocates nothing unless an `onEvent` listener asks for
  * events; the MAC table holds no entry for an inactive port (deactivating a
- * port flushes its entries, and only active ports learn).
+ * port flushes its entries, and only active ports learn), nor for a VLAN its
+ * port has left (leaving one flushes the port's entries).
  */
 import {
   dstMacHi,
@@ -32,18 +36,20 @@ import {
   SRC_OFFSET,
   srcMacHi,
   srcMacLo,
+  tagFrameInto,
+  untagFrameInto,
   VDE_MAX_FRAME,
   vlanId,
 } from "../wire/ethernet.ts";
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
+import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
 
 export type { PortStats } from "./port_counters.ts";
+export { MAX_VLAN, NO_VLAN, type VlanMember, type VlanResult } from "./vlan_table.ts";
 
 /** Most ports an engine can have; keeps the per-port arrays small. */
 export const MAX_PORTS = 65536;
-/** The VLAN id vde_switch uses to mean "no untagged VLAN". */
-export const NO_VLAN = 4095;
 
 /** Settings of a `SwitchEngine`; every field has vde_switch's default. */
 export interface EngineOptions {
@@ -97,6 +103,8 @@ export interface EngineCounters {
   unicast: number;
   /** Frames whose destination was learned on their own source port: not sent. */
   filtered: number;
+  /** Frames tagged for a VLAN their port is not in, or untagged on a port with no untagged VLAN. */
+  vlanDropped: number;
 }
 
 /** Sends one lent frame out of a port. */
@@ -131,7 +139,13 @@ export class SwitchEngine {
   #numPorts: number;
   #hub: boolean;
   #active: Uint8Array;
-  #portVlan: Uint16Array;
+  readonly #vlans: VlanTable;
+  /** Where a frame's other form (tag added or removed) is built; grows to the largest frame seen. */
+  #scratch = new Uint8Array(1522);
+  /** The other form of the frame being switched, once built; null until needed. */
+  #otherForm: Uint8Array | null = null;
+  /** Depth of `input` calls: an output callback may switch a frame of its own. */
+  #depth = 0;
   // Replaced, never edited in place, so a flood loop already running (an
   // output callback may deactivate a port) keeps a consistent list.
   #activeList: Int32Array;
@@ -144,6 +158,7 @@ export class SwitchEngine {
   #flooded = 0;
   #unicast = 0;
   #filtered = 0;
+  #vlanDropped = 0;
 
   /**
    * @param options settings; see `EngineOptions` for defaults
@@ -166,7 +181,7 @@ export class SwitchEngine {
       minPersistenceSeconds: nonNegative("minPersistenceSeconds", options.minPersistenceSeconds ?? 3),
     });
     this.#active = new Uint8Array(numPorts);
-    this.#portVlan = new Uint16Array(numPorts);
+    this.#vlans = new VlanTable(numPorts);
     this.#activeList = new Int32Array(0);
     this.#counters = new PortCounters(numPorts);
   }
@@ -204,23 +219,45 @@ export class SwitchEngine {
       this.#flood(port, frame, 1);
       return;
     }
-    let vlan = vlanId(frame);
-    if (vlan === -2) {
+    const vid = vlanId(frame);
+    if (vid === -2) {
       this.#short++;
       counters.dropsIn[port]++;
       return;
     }
-    if (vlan < 0) vlan = this.#portVlan[port];
     counters.framesIn[port]++;
     counters.bytesIn[port] += length;
+    const vlans = this.#vlans;
+    if (vid < 0 && vlans.flat) {
+      // One flat LAN (nothing configured), untagged frame: no tag to add or remove anywhere.
+      this.#switchFlat(port, frame);
+      return;
+    }
+    const tagged = vid >= 0;
+    const vlan = tagged ? vid : vlans.untagged(port);
+    if (tagged ? vlans.membersOf(vid)?.[port] !== 1 : vlan === NO_VLAN) {
+      this.#vlanDropped++;
+      counters.dropsIn[port]++;
+      return;
+    }
+    const outer = this.#otherForm;
+    this.#otherForm = null;
+    this.#depth++;
+    try {
+      this.#switchVlan(port, frame, vlan, tagged);
+    } finally {
+      this.#depth--;
+      this.#otherForm = outer;
+    }
+  }
 
-    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
-
+  #switchFlat(port: number, frame: Uint8Array): void {
+    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), 0, port);
     if (isMulticast(frame, 0)) {
       this.#flood(port, frame, 0);
       return;
     }
-    const to = this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
+    const to = this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), 0);
     if (to < 0 || to >= this.#numPorts || this.#active[to] === 0) {
       this.#flood(port, frame, 0);
     } else if (to === port) {
@@ -229,6 +266,54 @@ export class SwitchEngine {
       this.#unicast++;
       this.#send(to, frame);
     }
+  }
+
+  #switchVlan(port: number, frame: Uint8Array, vlan: number, tagged: boolean): void {
+    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
+    const members = this.#vlans.membersOf(vlan);
+    const to = isMulticast(frame, 0) ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
+    if (to < 0 || to >= this.#numPorts || this.#active[to] === 0 || members?.[to] !== 1) {
+      this.#floodVlan(port, frame, vlan, tagged, members);
+    } else if (to === port) {
+      this.#filtered++;
+    } else {
+      this.#unicast++;
+      const untaggedThere = this.#vlans.untagged(to) === vlan;
+      this.#send(to, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
+    }
+  }
+
+  // Sends to the VLAN's active members but the source: untagged where it is
+  // the port's untagged VLAN, tagged elsewhere.
+  #floodVlan(
+    source: number,
+    frame: Uint8Array,
+    vlan: number,
+    tagged: boolean,
+    members: Uint8Array | undefined,
+  ): void {
+    this.#flooded++;
+    if (members === undefined) return;
+    const vlans = this.#vlans;
+    const list = this.#activeList;
+    for (let i = 0; i < list.length; i++) {
+      const port = list[i];
+      if (port === source || this.#active[port] === 0 || members[port] !== 1) continue;
+      const untaggedThere = vlans.untagged(port) === vlan;
+      this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
+    }
+  }
+
+  /** The frame with its tag removed (`tagged`) or added: built once per input frame. */
+  #other(frame: Uint8Array, vlan: number, tagged: boolean): Uint8Array {
+    if (this.#otherForm !== null) return this.#otherForm;
+    const size = frame.length + 4;
+    // A nested input (an output callback switching a frame) must not overwrite the outer one's form.
+    let out = this.#depth > 1 ? new Uint8Array(size) : this.#scratch;
+    if (out.length < size) out = this.#scratch = new Uint8Array(Math.max(size, VDE_MAX_FRAME + 4));
+    const n = tagged ? untagFrameInto(out, frame) : tagFrameInto(out, frame, vlan);
+    this.#otherForm = out.subarray(0, n);
+    return this.#otherForm;
   }
 
   /**
@@ -275,10 +360,8 @@ export class SwitchEngine {
     }
     const active = new Uint8Array(n);
     active.set(this.#active.subarray(0, Math.min(n, this.#numPorts)));
-    const portVlan = new Uint16Array(n);
-    portVlan.set(this.#portVlan.subarray(0, Math.min(n, this.#numPorts)));
     this.#active = active;
-    this.#portVlan = portVlan;
+    this.#vlans.resize(n);
     this.#counters.resize(n);
     this.#numPorts = n;
     this.#rebuildActiveList();
@@ -363,29 +446,73 @@ export class SwitchEngine {
 
   /**
    * Sets a port's untagged VLAN and, if it changed, forgets the MACs learned
-   * on the port (spec 6.1).
+   * on the port (spec 6.1). The port leaves its old untagged VLAN.
    *
-   * @param vid 0..4095 (4095 is vde_switch's "none")
-   * @throws RangeError if the port or the VLAN id is out of range
+   * @param vid an existing VLAN, or NO_VLAN (4095): the port takes only tagged frames
+   * @returns "ok", "invalid" (port or id out of range) or "missing" (no such VLAN)
    */
-  setPortVlan(port: number, vid: number): void {
-    this.#checkPort(port);
-    if (!Number.isInteger(vid) || vid < 0 || vid > NO_VLAN) {
-      throw new RangeError(`Expected a VLAN id from 0 to ${NO_VLAN}, found ${vid}`);
-    }
-    if (this.#portVlan[port] === vid) return;
-    this.#portVlan[port] = vid;
-    this.macTable.deletePort(port, this.#removedListener("flushed"));
+  setPortVlan(port: number, vid: number): VlanResult {
+    const before = this.#vlans.untagged(port);
+    const result = this.#vlans.setUntagged(port, vid);
+    if (result === "ok" && before !== vid) this.#flushPort(port);
+    return result;
   }
 
   /**
-   * A port's untagged VLAN (0 unless set).
+   * A port's untagged VLAN (0 unless set; NO_VLAN for none).
    *
    * @throws RangeError if the port is out of range
    */
   portVlan(port: number): number {
     this.#checkPort(port);
-    return this.#portVlan[port];
+    return this.#vlans.untagged(port);
+  }
+
+  /** Creates VLAN `vid` (1..MAX_VLAN) with no members (`vlan/create`). */
+  createVlan(vid: number): VlanResult {
+    return this.#vlans.create(vid);
+  }
+
+  /** Removes VLAN `vid`; "in-use" while a port is a member (`vlan/remove`). */
+  removeVlan(vid: number): VlanResult {
+    return this.#vlans.remove(vid);
+  }
+
+  /** Makes `port` a tagged member of VLAN `vid` (`vlan/addport`). */
+  addVlanPort(vid: number, port: number): VlanResult {
+    return this.#vlans.addPort(vid, port);
+  }
+
+  /**
+   * Takes `port` out of VLAN `vid` and forgets the MACs learned on the port;
+   * "in-use" for the port's untagged VLAN (`vlan/delport`).
+   */
+  delVlanPort(vid: number, port: number): VlanResult {
+    const result = this.#vlans.delPort(vid, port);
+    if (result === "ok") this.#flushPort(port);
+    return result;
+  }
+
+  /** Puts a freed port's VLANs back as a new port has them: untagged in VLAN 0 only. */
+  resetPortVlans(port: number): void {
+    this.#checkPort(port);
+    this.#vlans.resetPort(port);
+    this.#flushPort(port);
+  }
+
+  /** Whether VLAN `vid` exists. */
+  vlanExists(vid: number): boolean {
+    return this.#vlans.exists(vid);
+  }
+
+  /** The existing VLAN ids, ascending. */
+  vlans(): number[] {
+    return this.#vlans.vlans();
+  }
+
+  /** The member ports of VLAN `vid`, active or not, in port order. */
+  vlanMembers(vid: number): VlanMember[] {
+    return this.#vlans.members(vid);
   }
 
   /** Counts one frame a transport failed to send on `port` (EAGAIN); ignores a bad port. */
@@ -423,6 +550,7 @@ export class SwitchEngine {
       flooded: this.#flooded,
       unicast: this.#unicast,
       filtered: this.#filtered,
+      vlanDropped: this.#vlanDropped,
     };
   }
 
@@ -480,6 +608,10 @@ export class SwitchEngine {
         message: `Output to port ${port} failed: ${error}`,
       });
     }
+  }
+
+  #flushPort(port: number): void {
+    this.macTable.deletePort(port, this.#removedListener("flushed"));
   }
 
   #rebuildActiveList(): void {

@@ -215,6 +215,8 @@ export class Switch {
     const state = this.#ports[port];
     if (state === undefined || state.endpoints.length > 0) return false;
     this.#ports[port] = undefined;
+    // A freed port forgets its VLANs, as vde_switch's does: the next user starts in VLAN 0.
+    this.engine.resetPortVlans(port);
     return true;
   }
 

@@ -180,6 +180,38 @@ export function vlanId(frame: Uint8Array): number {
   return ((frame[14] << 8) | frame[15]) & 0x0fff;
 }
 
+/**
+ * Writes `frame` with an 802.1Q tag for `vid` (priority 0) inserted after
+ * the source MAC into `out`, as a switch does towards a tagged port.
+ *
+ * @param out buffer of at least `frame.length + 4` bytes
+ * @param frame an untagged frame of at least ETH_HLEN bytes
+ * @returns the tagged frame's length
+ */
+export function tagFrameInto(out: Uint8Array, frame: Uint8Array, vid: number): number {
+  out.set(frame.subarray(0, 2 * ETH_ALEN), 0);
+  out[12] = ETH_P_8021Q >> 8;
+  out[13] = ETH_P_8021Q & 0xff;
+  out[14] = (vid >> 8) & 0x0f;
+  out[15] = vid & 0xff;
+  out.set(frame.subarray(2 * ETH_ALEN), VLAN_ETH_HLEN - 2);
+  return frame.length + 4;
+}
+
+/**
+ * Writes `frame` without its 802.1Q tag into `out`, as a switch does
+ * towards the port whose untagged VLAN it is.
+ *
+ * @param out buffer of at least `frame.length - 4` bytes
+ * @param frame a tagged frame of at least VLAN_ETH_HLEN bytes
+ * @returns the untagged frame's length
+ */
+export function untagFrameInto(out: Uint8Array, frame: Uint8Array): number {
+  out.set(frame.subarray(0, 2 * ETH_ALEN), 0);
+  out.set(frame.subarray(VLAN_ETH_HLEN - 2), 2 * ETH_ALEN);
+  return frame.length - 4;
+}
+
 /** What `buildFrame` puts in a frame. */
 export interface FrameSpec {
   /** Destination MAC as text; broadcast if omitted. */

@@ -92,11 +92,21 @@ Deno.test("port/resetcounter zeroes one port or all", async () => {
   }
 });
 
-Deno.test("port/setvlan stores the untagged VLAN of an allocated port", async () => {
+Deno.test("port/setvlan sets the untagged VLAN of an allocated port to an existing VLAN", async () => {
   const tc = makeConsole();
   try {
-    assert.equal(await tc.run("port/setvlan 3 10"), "1006 No such device or address\n");
+    assert.equal(
+      await tc.run("port/setvlan 3 0"),
+      "1006 No such device or address\n",
+      "port 3 is not allocated",
+    );
     await tc.run("port/create 3");
+    assert.equal(
+      await tc.run("port/setvlan 3 10"),
+      "1006 No such device or address\n",
+      "VLAN 10 does not exist",
+    );
+    await tc.run("vlan/create 10");
     assert.equal(await tc.run("port/setvlan 3 10"), OK);
     assert.equal(tc.sw.engine.portVlan(3), 10);
     assert.equal(await tc.run("port/setvlan 3 4096"), "1022 Invalid argument\n");

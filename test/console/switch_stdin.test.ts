@@ -93,7 +93,7 @@ Deno.test("--rc runs a command file before clients arrive and logs failing lines
   await withTmp(async (dir) => {
     await Deno.writeTextFile(
       `${dir}/switch.rc`,
-      "# configure\nport/create 7\nport/sethub 1\nbogus\n\nport/setvlan 7 10\n",
+      "# configure\nport/create 7\nport/sethub 1\nbogus\n\nvlan/create 10\nport/setvlan 7 10\n",
     );
     // vde_switch's spelling: -rcfile (getopt_long_only) and -mgmt.
     const sw = ourSwitch(dir, ["-rcfile", `${dir}/switch.rc`, "-mgmt", `${dir}/mgmt`], "null");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type EngineEvent, type EngineOptions, SwitchEngine } from "../../src/switch/engine.ts";
+import { type EngineEvent, type EngineOptions, NO_VLAN, SwitchEngine } from "../../src/switch/engine.ts";
 import { buildFrame, VDE_MAX_FRAME } from "../../src/wire/ethernet.ts";
 
 const A = "02:00:00:00:00:0a";
@@ -81,18 +81,125 @@ Deno.test("engine learns the source MAC with the port's untagged VLAN", () => {
   });
 });
 
-Deno.test("engine learns a tagged frame under its VID and forwards it with the tag", () => {
-  const { send, engine, sent } = rig();
-  engine.setPortVlan(2, 5);
+Deno.test("engine drops a frame tagged for a VLAN its port is not in, and counts it", () => {
+  const { send, engine } = rig();
+  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 10 })), [], "VLAN 10 does not exist");
+  engine.createVlan(10);
+  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 10 })), [], "port 1 is not in VLAN 10");
+  assert.equal(engine.counters.vlanDropped, 2);
+  assert.equal(engine.portStats(1).dropsIn, 2);
+  assert.equal(engine.macTable.size, 0, "nothing learned from a dropped frame");
+});
+
+/** VLAN 10: port 1 and 3 tagged, port 2 untagged; VLAN 0: ports 1, 3, 4 untagged. */
+function vlanRig() {
+  const r = rig();
+  assert.equal(r.engine.createVlan(10), "ok");
+  assert.equal(r.engine.addVlanPort(10, 1), "ok");
+  assert.equal(r.engine.addVlanPort(10, 3), "ok");
+  assert.equal(r.engine.setPortVlan(2, 10), "ok");
+  return r;
+}
+
+Deno.test("engine floods a tagged frame tagged to the VLAN's tagged members and untagged to its untagged ones", () => {
+  const { send, sent, engine } = vlanRig();
+  const tagged = buildFrame({ dst: BROADCAST, src: A, vlan: 10, payload: 50 });
+  assert.deepEqual(send(1, tagged), [2, 3]);
+  assert.deepEqual(sent[0].frame, buildFrame({ dst: BROADCAST, src: A, payload: 50 }), "port 2: tag removed");
+  assert.equal(sent[1].frame, tagged, "port 3: the frame as it came");
+  assert.equal(engine.macTable.lookup(0x0200, 0x0a, 10), 1, "learned under the VID");
+  assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), -1);
+});
+
+Deno.test("engine tags an untagged frame with its port's VLAN towards tagged members", () => {
+  const { send, sent, engine } = vlanRig();
+  const plain = buildFrame({ dst: BROADCAST, src: B, payload: 50 });
+  assert.deepEqual(send(2, plain), [1, 3]);
+  const expected = buildFrame({ dst: BROADCAST, src: B, vlan: 10, payload: 50 });
+  assert.deepEqual(sent[0].frame, expected);
+  assert.deepEqual(sent[1].frame, expected);
+  assert.equal(engine.macTable.lookup(0x0200, 0x0b, 10), 2, "learned under the port's untagged VLAN");
+  assert.equal(engine.portStats(1).bytesOut, plain.length + 4, "counted as sent, tag included");
+});
+
+Deno.test("engine sends a known unicast in the form its destination port takes", () => {
+  const { send, sent } = vlanRig();
   send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 10 }));
   send(2, buildFrame({ dst: BROADCAST, src: B }));
-  assert.equal(engine.macTable.lookup(0x0200, 0x0a, 10), 1);
-  assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), -1);
-  assert.equal(engine.macTable.lookup(0x0200, 0x0b, 5), 2);
-  const tagged = buildFrame({ dst: A, src: C, vlan: 10 });
-  assert.deepEqual(send(3, tagged), [1]);
-  assert.equal(sent[0].frame, tagged);
-  assert.deepEqual(send(3, buildFrame({ dst: A, src: C })), [1, 2, 4], "A is unknown in VLAN 0");
+  const toA = buildFrame({ dst: A, src: C, vlan: 10 });
+  assert.deepEqual(send(3, toA), [1]);
+  assert.equal(sent[0].frame, toA, "tagged to tagged: unchanged");
+  assert.deepEqual(send(3, buildFrame({ dst: B, src: C, vlan: 10 })), [2]);
+  assert.deepEqual(sent[0].frame, buildFrame({ dst: B, src: C }), "tagged to untagged: tag removed");
+  assert.deepEqual(send(2, buildFrame({ dst: A, src: B })), [1]);
+  assert.deepEqual(sent[0].frame, buildFrame({ dst: A, src: B, vlan: 10 }), "untagged to tagged: tag added");
+  assert.deepEqual(
+    send(4, buildFrame({ dst: A, src: C })),
+    [1, 3],
+    "A is unknown in VLAN 0: floods VLAN 0 only",
+  );
+});
+
+Deno.test("engine keeps VLANs apart: a VLAN 0 broadcast never reaches a port untagged in another VLAN", () => {
+  const { send } = vlanRig();
+  assert.deepEqual(send(4, buildFrame({ dst: BROADCAST, src: C })), [1, 3]);
+  assert.deepEqual(
+    send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 0 })),
+    [3, 4],
+    "priority-tagged: VLAN 0",
+  );
+});
+
+Deno.test("a port with no untagged VLAN takes only tagged frames", () => {
+  const { send, engine } = vlanRig();
+  assert.equal(engine.setPortVlan(3, NO_VLAN), "ok");
+  assert.deepEqual(send(3, buildFrame({ dst: BROADCAST, src: C })), []);
+  assert.equal(engine.counters.vlanDropped, 1);
+  assert.deepEqual(send(4, buildFrame({ dst: BROADCAST, src: C })), [1], "and is no longer in VLAN 0");
+});
+
+Deno.test("leaving a VLAN forgets the MACs learned on the port; its untagged VLAN cannot be left", () => {
+  const { send, engine } = vlanRig();
+  send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 10 }));
+  send(1, buildFrame({ dst: BROADCAST, src: A }));
+  assert.equal(engine.macTable.size, 2);
+  assert.equal(engine.delVlanPort(0, 1), "in-use");
+  assert.equal(engine.delVlanPort(10, 1), "ok");
+  assert.equal(engine.macTable.size, 0);
+  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 10 })), [], "no longer a member");
+  assert.deepEqual(send(2, buildFrame({ dst: BROADCAST, src: B })), [3]);
+});
+
+Deno.test("resetPortVlans puts a freed port back untagged in VLAN 0 and in no other VLAN", () => {
+  const { send, engine } = vlanRig();
+  engine.resetPortVlans(2);
+  engine.resetPortVlans(1);
+  assert.equal(engine.portVlan(2), 0);
+  assert.deepEqual(engine.vlanMembers(10), [{ port: 3, tagged: true }]);
+  assert.deepEqual(send(4, buildFrame({ dst: BROADCAST, src: C })), [1, 2, 3]);
+});
+
+Deno.test("an output callback that switches a frame of its own does not disturb the frame being flooded", () => {
+  const seen: { port: number; frame: Uint8Array }[] = [];
+  let nested = false;
+  const engine: SwitchEngine = new SwitchEngine({ numPorts: 8 }, (port, frame) => {
+    seen.push({ port, frame: frame.slice() });
+    if (port === 3 && !nested) {
+      nested = true;
+      engine.input(4, buildFrame({ dst: BROADCAST, src: C, payload: 70 }));
+    }
+  });
+  for (const p of [1, 2, 3, 4]) engine.activatePort(p);
+  engine.createVlan(10);
+  engine.addVlanPort(10, 3);
+  engine.setPortVlan(2, 10);
+  engine.addVlanPort(10, 1);
+  engine.setPortVlan(4, 10);
+  engine.input(2, buildFrame({ dst: BROADCAST, src: B, payload: 30 }));
+  const outer = buildFrame({ dst: BROADCAST, src: B, vlan: 10, payload: 30 });
+  const fromOuter = seen.filter((s) => s.frame.length === outer.length);
+  assert.deepEqual(fromOuter.map((s) => s.port), [1, 3]);
+  for (const s of fromOuter) assert.deepEqual(s.frame, outer);
 });
 
 Deno.test("engine does not learn a multicast source MAC", () => {
@@ -251,6 +358,7 @@ Deno.test("engine counts frames and bytes in and out per port", () => {
     flooded: 1,
     unicast: 1,
     filtered: 0,
+    vlanDropped: 0,
   });
 });
 
@@ -323,6 +431,7 @@ Deno.test("engine flushes a deactivated port's MACs and stops sending to it", ()
 
 Deno.test("engine keeps a port's VLAN and counters while it is inactive", () => {
   const { send, engine } = rig();
+  engine.createVlan(7);
   engine.setPortVlan(1, 7);
   send(1, buildFrame({ dst: BROADCAST, src: A }));
   engine.deactivatePort(1);
@@ -336,10 +445,13 @@ Deno.test("engine flushes a port's MACs when its untagged VLAN changes", () => {
   send(1, buildFrame({ dst: BROADCAST, src: A }));
   engine.setPortVlan(1, 0);
   assert.equal(engine.macTable.size, 1, "same VLAN: nothing changes");
-  engine.setPortVlan(1, 3);
+  assert.equal(engine.setPortVlan(1, 3), "missing", "VLAN 3 does not exist yet");
+  assert.equal(engine.macTable.size, 1);
+  engine.createVlan(3);
+  assert.equal(engine.setPortVlan(1, 3), "ok");
   assert.equal(engine.macTable.size, 0);
-  assert.throws(() => engine.setPortVlan(1, 4096), RangeError);
-  assert.throws(() => engine.setPortVlan(8, 1), RangeError);
+  assert.equal(engine.setPortVlan(1, 4096), "invalid");
+  assert.equal(engine.setPortVlan(8, 1), "invalid");
 });
 
 Deno.test("engine reports port activation and refuses ports out of range", () => {
@@ -379,11 +491,14 @@ Deno.test("engine survives a flood of random source MACs with a bounded table", 
 
 Deno.test("engine grows its port count and refuses to shrink below an active port", () => {
   const { engine, send } = rig({}, [1, 6]);
+  engine.createVlan(9);
   engine.setPortVlan(6, 9);
+  engine.addVlanPort(9, 1);
   engine.setNumPorts(16);
   assert.equal(engine.numPorts, 16);
   engine.activatePort(15);
-  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A })), [6, 15]);
+  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A })), [15], "a new port is untagged in VLAN 0");
+  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 9 })), [6]);
   assert.throws(() => engine.setNumPorts(10), {
     message: "Cannot reduce the switch to 10 ports: port 15 is active",
   });
@@ -392,7 +507,7 @@ Deno.test("engine grows its port count and refuses to shrink below an active por
   engine.setNumPorts(7);
   assert.equal(engine.numPorts, 7);
   assert.equal(engine.portVlan(6), 9);
-  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A })), [6]);
+  assert.deepEqual(send(1, buildFrame({ dst: BROADCAST, src: A, vlan: 9 })), [6]);
   assert.throws(() => engine.portStats(7), RangeError);
   assert.throws(() => engine.setNumPorts(0), RangeError);
   assert.throws(() => engine.setNumPorts(2.5), RangeError);
