@@ -12,8 +12,9 @@
  * 3 and 4 and then execs the command; dpipe opens the other ends.
  *
  * When a command exits, what it wrote is pumped on (for a short grace
- * period), the others are terminated, and dpipe exits with the first
- * command's status.
+ * period) and its neighbours read end of input; they get a moment to finish
+ * and exit on their own (`printf x = sh -c "cat > f"` must write f), then
+ * the others are terminated, and dpipe exits with the first command's status.
  */
 import { onSignals } from "./signals.ts";
 import { type Command, CommanderError } from "commander";
@@ -27,6 +28,9 @@ interface Side {
 
 /** Grace period for a finished command's last output to reach its neighbour. */
 const DRAIN_MS = 500;
+
+/** How long the other commands may take to exit on their own once the first has. */
+const EXIT_GRACE_MS = 2000;
 
 /** How long a command may ignore SIGTERM before it is killed. */
 const KILL_AFTER_MS = 2000;
@@ -197,7 +201,7 @@ function pump(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>):
   return from.pipeTo(to).catch(() => {});
 }
 
-/** Lets the first command's output drain, stops the rest, returns the first's status. */
+/** Lets the first command's output drain and the rest finish or stop; returns the first's status. */
 async function finish(
   children: Deno.ChildProcess[],
   first: number,
@@ -205,7 +209,9 @@ async function finish(
   drains: Promise<void>[],
 ): Promise<number> {
   await within(DRAIN_MS, Promise.all(drains));
-  await Promise.all(children.map((c, i) => (i === first ? undefined : stop(c))));
+  const others = children.filter((_, i) => i !== first);
+  await within(EXIT_GRACE_MS, Promise.all(others.map((c) => c.status)));
+  await Promise.all(others.map((c) => stop(c)));
   return status.code;
 }
 

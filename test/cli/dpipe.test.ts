@@ -54,6 +54,19 @@ Deno.test("vde dpipe delivers what a command wrote just before exiting", async (
   }
 });
 
+Deno.test("vde dpipe lets the other command finish the input it was given before stopping it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-test-" });
+  try {
+    const out = `${dir}/out`;
+    // The reader is slow to start: it must still get the bytes and its end of input, not a SIGTERM.
+    const { code } = await dpipe(["printf", "late reader", "=", "sh", "-c", `sleep 0.3; cat > ${out}`]);
+    assert.equal(code, 0);
+    assert.equal(await Deno.readTextFile(out), "late reader");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("vde dpipe gives a middle command its right side on ALTERNATE_STDIN/ALTERNATE_STDOUT", async () => {
   const left = `echo hello; read r; [ "$r" = hello-mid-right-mid ] && exit 5; echo "left got $r" >&2; exit 1`;
   const middle = `[ "$ALTERNATE_STDIN" = 3 ] && [ "$ALTERNATE_STDOUT" = 4 ] || exit 9
