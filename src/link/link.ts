@@ -124,9 +124,10 @@ export abstract class BaseLink implements Link {
 
   /**
    * Resolves once a handler other than `discard` has been set, or the link
-   * has closed. A byte-stream link reads nothing before then: its bytes wait
-   * in the pipe instead of being decoded into frames nobody receives (the
-   * second link of `vde plug` is opened after the first one is already up).
+   * has closed. A byte-stream link decodes nothing before then: what it has
+   * read is held, the rest waits in the pipe, instead of being decoded into
+   * frames nobody receives (the second link of `vde plug` is opened after
+   * the first one is already up).
    */
   protected whenAttached(): Promise<void> {
     if (this.#onFrame !== discard || this.#ended) return Promise.resolve();
