@@ -166,6 +166,17 @@ export function startSwitchOf(
   return kind === "c" ? startCSwitch(dir, opts) : startOurSwitch(dir, opts);
 }
 
+/** Whether the unix stream socket at `path` accepts a connection (closed at once). */
+async function acceptsConnections(path: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ transport: "unix", path });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function startSwitch(
   kind: SwitchKind,
   dir: string,
@@ -194,7 +205,9 @@ async function startSwitch(
       if (!(await pathExists(ctl, true))) return false;
       // Our switch says when it is serving (ctl listening, taps attached, pid file
       // written); a ctl file alone may be a stale one or not listening yet.
-      return !announces || proc.stderr.includes("vde switch: serving ");
+      if (announces) return proc.stderr.includes("vde switch: serving ");
+      // The C switch does not say: its ctl file exists from bind(), before listen().
+      return await acceptsConnections(ctl);
     }, { timeoutMs: readyTimeoutMs, what: `${kind} switch control socket ${ctl}` });
   } catch (err) {
     await proc.stop({ timeoutMs: 1000 });
