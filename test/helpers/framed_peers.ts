@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
+import { listens } from "./switches.ts";
 
 /** The test-only CLI entry point. */
 export const CLI_ENTRY = new URL("./cli_entry.ts", import.meta.url).pathname;
@@ -170,10 +171,10 @@ export class DebianSwitch {
     await waitFor(`${dir}/ctl`, async () => {
       try {
         await Deno.lstat(`${dir}/ctl`);
-        return true;
       } catch {
         return false;
       }
+      return await listens(`${dir}/ctl`); // the file exists from bind(), before listen()
     });
     return sw;
   }

@@ -166,15 +166,22 @@ export function startSwitchOf(
   return kind === "c" ? startCSwitch(dir, opts) : startOurSwitch(dir, opts);
 }
 
-/** Whether the unix stream socket at `path` accepts a connection (closed at once). */
-async function acceptsConnections(path: string): Promise<boolean> {
+/**
+ * Whether the unix socket bound at `path` listens, read from /proc/net/unix
+ * (flag __SO_ACCEPTCON) rather than probed: a connection that closes without
+ * a request triggers Debian vde_switch's lost-endpoint bug (spec 9 item 9).
+ * A socket not listed at all (another network namespace) counts as ready.
+ */
+export async function listens(path: string): Promise<boolean> {
+  let table: string;
   try {
-    const conn = await Deno.connect({ transport: "unix", path });
-    conn.close();
-    return true;
+    table = await Deno.readTextFile("/proc/net/unix");
   } catch {
-    return false;
+    return true;
   }
+  const rows = table.split("\n").filter((row) => row.endsWith(` ${path}`));
+  if (rows.length === 0) return true;
+  return rows.some((row) => (parseInt(row.trim().split(/\s+/)[3] ?? "0", 16) & 0x10000) !== 0);
 }
 
 async function startSwitch(
@@ -207,7 +214,7 @@ async function startSwitch(
       // written); a ctl file alone may be a stale one or not listening yet.
       if (announces) return proc.stderr.includes("vde switch: serving ");
       // The C switch does not say: its ctl file exists from bind(), before listen().
-      return await acceptsConnections(ctl);
+      return await listens(ctl);
     }, { timeoutMs: readyTimeoutMs, what: `${kind} switch control socket ${ctl}` });
   } catch (err) {
     await proc.stop({ timeoutMs: 1000 });
