@@ -19,6 +19,7 @@ import {
   REQ_NEW_PORT0,
 } from "../../src/wire/vde_request.ts";
 import {
+  listens,
   REPO_ROOT,
   startSwitchOf,
   type SwitchHandle,
@@ -711,7 +712,8 @@ export async function withMgmtSwitch(
   try {
     if (kind === "ours") await waitUntilAccepting(dir);
     const deadline = Date.now() + 10_000;
-    while (!(await exists(mgmt))) {
+    // Like ctl, the C switch's management socket exists from bind(), before listen().
+    while (!(await exists(mgmt)) || !(await listens(mgmt))) {
       if (Date.now() > deadline) throw new Error(`no management socket ${mgmt}`);
       await sleep(20);
     }
