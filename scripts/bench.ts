@@ -203,6 +203,49 @@ function assertAlive(sw: SwitchHandle): void {
   }
 }
 
+/**
+ * Per round, a fresh switch of each kind (started with `opts`) handed to
+ * `measure`. One switch is alive at a time, so the idle one cannot take CPU
+ * from the measured one; who goes first alternates, so neither always gets
+ * the warmer (or busier) machine. A failing switch usually keeps failing:
+ * its first error is recorded on every metric of `metrics` and that kind
+ * is not measured again.
+ */
+async function eachSwitchPerRound(
+  plan: Plan,
+  what: string,
+  metrics: Metric[],
+  opts: SwitchOptions,
+  measure: (sw: SwitchHandle, round: number) => Promise<void>,
+): Promise<void> {
+  const failed: Partial<Record<SwitchKind, boolean>> = {};
+  const fail = (kind: SwitchKind, why: string) => {
+    failed[kind] = true;
+    for (const m of metrics) m.errors[kind] = why;
+  };
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+      if (failed[kind]) continue;
+      let sw: SwitchHandle;
+      try {
+        sw = await startIn(kind, opts);
+      } catch (err) {
+        fail(kind, `did not start: ${message(err)}`);
+        log(`${kind} switch did not start: ${message(err)}`);
+        continue;
+      }
+      try {
+        await measure(sw, round);
+      } catch (err) {
+        fail(kind, message(err));
+        log(`${what}, ${kind}: ${message(err)}`);
+      } finally {
+        await stopIn(sw);
+      }
+    }
+  }
+}
+
 async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
   const sizes = [
     {
@@ -216,45 +259,21 @@ async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
       mbps: metric("Mbit/s, 1500 B frames", "Mbit/s", "higher", 1.0),
     },
   ];
-  for (const s of sizes) metrics.push(s.fps, s.mbps);
-  const failed: Partial<Record<SwitchKind, boolean>> = {};
-  for (let round = 0; round < plan.rounds; round++) {
-    // One switch alive at a time, so the idle one cannot take CPU from the
-    // measured one; who goes first alternates, so neither always gets the
-    // warmer (or busier) machine.
-    for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
-      if (failed[kind]) continue;
-      let sw: SwitchHandle;
-      try {
-        sw = await startIn(kind);
-      } catch (err) {
-        failed[kind] = true;
-        for (const s of sizes) s.fps.errors[kind] = s.mbps.errors[kind] = `did not start: ${message(err)}`;
-        log(`${kind} switch did not start: ${message(err)}`);
-        continue;
-      }
-      try {
-        for (const s of sizes) {
-          const f = await flow(sw, s.size, plan.seconds);
-          assertAlive(sw);
-          s.fps.samples[kind].push(f.fps);
-          s.mbps.samples[kind].push(f.mbps);
-          const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
-          log(
-            `${s.size} B, ${kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s, ` +
-              `${f.mbps.toFixed(0)} Mbit/s (sent ${f.sent}, lost ${loss.toFixed(1)}%)`,
-          );
-        }
-      } catch (err) {
-        // A failing switch usually keeps failing: record it once and stop measuring it.
-        failed[kind] = true;
-        for (const s of sizes) s.fps.errors[kind] = s.mbps.errors[kind] = message(err);
-        log(`throughput, ${kind}: ${message(err)}`);
-      } finally {
-        await stopIn(sw);
-      }
+  const mine = sizes.flatMap((s) => [s.fps, s.mbps]);
+  metrics.push(...mine);
+  await eachSwitchPerRound(plan, "throughput", mine, {}, async (sw, round) => {
+    for (const s of sizes) {
+      const f = await flow(sw, s.size, plan.seconds);
+      assertAlive(sw);
+      s.fps.samples[sw.kind].push(f.fps);
+      s.mbps.samples[sw.kind].push(f.mbps);
+      const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
+      log(
+        `${s.size} B, ${sw.kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s, ` +
+          `${f.mbps.toFixed(0)} Mbit/s (sent ${f.sent}, lost ${loss.toFixed(1)}%)`,
+      );
     }
-  }
+  });
 }
 
 /**
@@ -272,29 +291,12 @@ async function vlanSection(plan: Plan, metrics: Metric[]): Promise<void> {
     "vlan/create 10\nport/create 1\nport/create 2\nvlan/addport 10 1\nport/setvlan 2 10\n",
   );
   try {
-    for (let round = 0; round < plan.rounds; round++) {
-      for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
-        if (fps.errors[kind] !== undefined) continue;
-        let sw: SwitchHandle;
-        try {
-          sw = await startIn(kind, { extraArgs: ["-f", rc] });
-        } catch (err) {
-          fps.errors[kind] = `did not start: ${message(err)}`;
-          continue;
-        }
-        try {
-          const f = await flowVia(`vde://${sw.dir}[2]`, `vde://${sw.dir}[1]`, 64, plan.seconds);
-          assertAlive(sw);
-          fps.samples[kind].push(f.fps);
-          log(`VLAN 64 B, ${kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s`);
-        } catch (err) {
-          fps.errors[kind] = message(err);
-          log(`VLAN throughput, ${kind}: ${message(err)}`);
-        } finally {
-          await stopIn(sw);
-        }
-      }
-    }
+    await eachSwitchPerRound(plan, "VLAN throughput", [fps], { extraArgs: ["-f", rc] }, async (sw, round) => {
+      const f = await flowVia(`vde://${sw.dir}[2]`, `vde://${sw.dir}[1]`, 64, plan.seconds);
+      assertAlive(sw);
+      fps.samples[sw.kind].push(f.fps);
+      log(`VLAN 64 B, ${sw.kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s`);
+    });
   } finally {
     await Deno.remove(rcDir, { recursive: true }).catch(() => {});
   }
