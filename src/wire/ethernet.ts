@@ -190,12 +190,17 @@ export function vlanId(frame: Uint8Array): number {
  */
 export function tagFrameInto(out: Uint8Array, frame: Uint8Array, vid: number): number {
   out.set(frame.subarray(0, 2 * ETH_ALEN), 0);
-  out[12] = ETH_P_8021Q >> 8;
-  out[13] = ETH_P_8021Q & 0xff;
-  out[14] = (vid >> 8) & 0x0f;
-  out[15] = vid & 0xff;
+  writeVlanTag(out, vid);
   out.set(frame.subarray(2 * ETH_ALEN), VLAN_ETH_HLEN - 2);
   return frame.length + 4;
+}
+
+/** Writes an 802.1Q tag for `vid` (priority 0) after the two MACs of `out`. */
+function writeVlanTag(out: Uint8Array, vid: number): void {
+  out[12] = ETH_P_8021Q >>> 8;
+  out[13] = ETH_P_8021Q & 0xff;
+  out[14] = (vid >>> 8) & 0x0f;
+  out[15] = vid & 0xff;
 }
 
 /**
@@ -251,10 +256,8 @@ export function buildFrame(spec: FrameSpec = {}): Uint8Array {
   frame.set(src, SRC_OFFSET);
   let at = 12;
   if (tagged) {
-    frame[at++] = ETH_P_8021Q >>> 8;
-    frame[at++] = ETH_P_8021Q & 0xff;
-    frame[at++] = (spec.vlan! >>> 8) & 0x0f;
-    frame[at++] = spec.vlan! & 0xff;
+    writeVlanTag(frame, spec.vlan!);
+    at += 4;
   }
   const type = spec.type ?? 0x0800;
   frame[at++] = (type >>> 8) & 0xff;
