@@ -1,7 +1,8 @@
 /**
- * The memory a batched `recvmmsg` fills: `count` data slots of `slotSize`
- * bytes, optionally a source-address slot each, and the mmsghdr/iovec array
- * that points the kernel at them, built once.
+ * struct mmsghdr, as batched `recvmmsg`/`sendmmsg` calls use it, known in
+ * one place: its layout on 64-bit Linux, and the receive arena: `count`
+ * data slots of `slotSize` bytes, optionally a source-address slot each,
+ * and the mmsghdr/iovec array that points the kernel at them, built once.
  *
  * Dispatch is synchronous on the main thread, so one arena per kind of
  * socket serves every socket of that kind; a datagram handed out is a view
@@ -11,14 +12,15 @@ import { addressOf, C } from "../../ffi/libc.ts";
 
 /** sizeof(struct mmsghdr) on 64-bit Linux. */
 export const MMSG_SIZE = 64;
-// Offsets in struct mmsghdr (struct msghdr, then msg_len).
-const MSG_NAME = 0;
-const MSG_NAMELEN = 8;
-const MSG_IOV = 16;
-const MSG_IOVLEN = 24;
-const MSG_FLAGS = 48;
-const MSG_LEN = 56;
-const IOVEC_SIZE = 16;
+/** Offsets in struct mmsghdr (struct msghdr, then msg_len). */
+export const MSG_NAME = 0;
+export const MSG_NAMELEN = 8;
+export const MSG_IOV = 16;
+export const MSG_IOVLEN = 24;
+export const MSG_FLAGS = 48;
+export const MSG_LEN = 56;
+/** sizeof(struct iovec): iov_base, then iov_len. */
+export const IOVEC_SIZE = 16;
 
 /** A prepared receive arena for `recvmmsg`. */
 export class RecvArena {

@@ -10,7 +10,7 @@
  * never block: EAGAIN (the peer's queue is full) is a drop, as in vde_switch.
  */
 import { addressOf, C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
-import { MMSG_SIZE, RecvArena } from "./recv_arena.ts";
+import { IOVEC_SIZE, MMSG_SIZE, MSG_IOV, MSG_IOVLEN, RecvArena } from "./mmsg.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
@@ -161,7 +161,7 @@ const SEND_SLOTS = 256;
  */
 export class SendBatcher {
   readonly #data = new Uint8Array(SLOT * SEND_SLOTS);
-  readonly #iov = new Uint8Array(16 * SEND_SLOTS);
+  readonly #iov = new Uint8Array(IOVEC_SIZE * SEND_SLOTS);
   readonly #iovView = new DataView(this.#iov.buffer);
   readonly #mmsg = new Uint8Array(MMSG_SIZE * SEND_SLOTS);
   readonly #mmsgView = new DataView(this.#mmsg.buffer);
@@ -175,11 +175,11 @@ export class SendBatcher {
     const dataAddr = addressOf(this.#data);
     const iovAddr = addressOf(this.#iov);
     for (let i = 0; i < SEND_SLOTS; i++) {
-      this.#iovView.setBigUint64(i * 16, dataAddr + BigInt(i * SLOT), true);
-      const a = iovAddr + BigInt(i * 16);
+      this.#iovView.setBigUint64(i * IOVEC_SIZE, dataAddr + BigInt(i * SLOT), true);
+      const a = iovAddr + BigInt(i * IOVEC_SIZE);
       this.#iovLo[i] = Number(a & 0xffffffffn);
       this.#iovHi[i] = Number(a >> 32n);
-      this.#mmsgView.setBigUint64(i * MMSG_SIZE + 24, 1n, true); // msg_iovlen
+      this.#mmsgView.setBigUint64(i * MMSG_SIZE + MSG_IOVLEN, 1n, true);
     }
   }
 
@@ -210,10 +210,11 @@ export class SendBatcher {
     const iv = this.#iovView;
     for (let i = 0; i < count; i++) {
       const slot = slots[i]!;
-      iv.setUint32(slot * 16 + 8, this.#lengths[slot]!, true);
-      iv.setUint32(slot * 16 + 12, 0, true);
-      m.setUint32(i * MMSG_SIZE + 16, this.#iovLo[slot]!, true);
-      m.setUint32(i * MMSG_SIZE + 20, this.#iovHi[slot]!, true);
+      // iov_len and msg_iov as 32-bit halves (little-endian u64s).
+      iv.setUint32(slot * IOVEC_SIZE + 8, this.#lengths[slot]!, true);
+      iv.setUint32(slot * IOVEC_SIZE + 12, 0, true);
+      m.setUint32(i * MMSG_SIZE + MSG_IOV, this.#iovLo[slot]!, true);
+      m.setUint32(i * MMSG_SIZE + MSG_IOV + 4, this.#iovHi[slot]!, true);
     }
     const n = libc().sendmmsg(fd, this.#mmsg, count, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
     return n < 0 ? -errno() : n;

@@ -18,7 +18,7 @@
  * with no header.
  */
 import { C, check, errno, libc } from "../../ffi/libc.ts";
-import { RecvArena } from "../io/recv_arena.ts";
+import { RecvArena } from "../io/mmsg.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
