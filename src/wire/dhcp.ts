@@ -4,6 +4,7 @@
  * there (an option that runs past the end refuses the whole message) and
  * keeps the options as copies keyed by code; `buildDhcp` encodes a reply.
  */
+import { concatBytes } from "./bytes.ts";
 import { readU32, writeU32 } from "./ipv4.ts";
 import { encodeDnsName } from "./dns.ts";
 
@@ -200,12 +201,5 @@ export function u32Option(v: number): Uint8Array {
 
 /** The domain-search option value (RFC 3397): the names in DNS wire form, uncompressed. */
 export function domainSearchOption(names: string[]): Uint8Array {
-  const parts = names.map((n) => encodeDnsName(n));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(names.map((n) => encodeDnsName(n)));
 }
