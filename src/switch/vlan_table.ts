@@ -77,7 +77,7 @@ export class VlanTable {
 
   /** The members of `vlan` in port order (empty when it does not exist). */
   members(vlan: number): VlanMember[] {
-    const flags = this.exists(vlan) ? this.#members[vlan]! : undefined;
+    const flags = isVlan(vlan) ? this.#members[vlan] : undefined;
     const out: VlanMember[] = [];
     if (flags === undefined) return out;
     for (let p = 0; p < this.#numPorts; p++) {
