@@ -1,0 +1,75 @@
+/**
+ * Cost ratio of two workloads, robust on a loaded machine: the test asks how
+ * much slower the worst input of an adversarial family is than a typical
+ * input of the same size, never how fast either is.
+ *
+ * Theory of operation: both functions are warmed up (so the JIT has compiled
+ * them), then timed in alternating rounds of many calls each; a round's
+ * time per call is one sample, and the ratio is that of the two medians. A
+ * burst of load from other processes lands in a few rounds of either side
+ * and the median ignores it; alternating keeps slow drifts (frequency
+ * scaling, a neighbour's build) out of the ratio.
+ */
+
+/** What `costRatio` measured. */
+export interface CostRatio {
+  /** Median time per call of the worst input, in microseconds. */
+  worstUs: number;
+  /** Median time per call of the typical input, in microseconds. */
+  typicalUs: number;
+  /** worstUs / typicalUs. */
+  ratio: number;
+}
+
+/** Options of `costRatio`. */
+export interface CostRatioOptions {
+  /** Alternating rounds (samples per side). Default 31. */
+  rounds?: number;
+  /** Target length of one round in milliseconds. Default 4. */
+  roundMs?: number;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+/** Calls of `fn` that take about `ms` milliseconds (at least 1). */
+function callsFor(fn: () => void, ms: number): number {
+  let n = 1;
+  for (;;) {
+    const t = performance.now();
+    for (let i = 0; i < n; i++) fn();
+    const took = performance.now() - t;
+    if (took >= ms / 4 || n >= 1 << 22) return Math.max(1, Math.round((n * ms) / Math.max(took, 0.001)));
+    n *= 2;
+  }
+}
+
+/** Times `worst` against `typical` (see the file comment). */
+export function costRatio(worst: () => void, typical: () => void, options: CostRatioOptions = {}): CostRatio {
+  const rounds = options.rounds ?? 31;
+  const roundMs = options.roundMs ?? 4;
+  const nWorst = callsFor(worst, roundMs);
+  const nTypical = callsFor(typical, roundMs);
+  const w: number[] = [];
+  const t: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let s = performance.now();
+    for (let i = 0; i < nWorst; i++) worst();
+    w.push(((performance.now() - s) * 1000) / nWorst);
+    s = performance.now();
+    for (let i = 0; i < nTypical; i++) typical();
+    t.push(((performance.now() - s) * 1000) / nTypical);
+  }
+  const worstUs = median(w);
+  const typicalUs = median(t);
+  return { worstUs, typicalUs, ratio: worstUs / typicalUs };
+}
+
+/** The figures as one line for the test log. */
+export function describeCost(name: string, c: CostRatio): string {
+  return `${name}: worst ${c.worstUs.toFixed(2)} us, typical ${c.typicalUs.toFixed(2)} us, ratio ${
+    c.ratio.toFixed(2)
+  }x`;
+}
