@@ -11,6 +11,8 @@
  * scaling, a neighbour's build) out of the ratio.
  */
 
+import assert from "node:assert/strict";
+
 /** What `costRatio` measured. */
 export interface CostRatio {
   /** Median time per call of the worst input, in microseconds. */
@@ -72,4 +74,32 @@ export function describeCost(name: string, c: CostRatio): string {
   return `${name}: worst ${c.worstUs.toFixed(2)} us, typical ${c.typicalUs.toFixed(2)} us, ratio ${
     c.ratio.toFixed(2)
   }x`;
+}
+
+export let sink = 0;
+/** Keeps a result alive so the measured call cannot be optimised away. */
+export function use(x: unknown): void {
+  if (x !== undefined) sink++;
+}
+
+/**
+ * Measures each member of an adversarial family against one typical input,
+ * logs every figure, and asserts that the worst ratio is at most `limit`.
+ */
+export function assertCostRatio(
+  name: string,
+  family: [string, () => void][],
+  typical: () => void,
+  limit = 20,
+): void {
+  let worst = 0;
+  for (const [member, fn] of family) {
+    const c = costRatio(fn, typical);
+    console.log(describeCost(`${name} / ${member}`, c));
+    worst = Math.max(worst, c.ratio);
+  }
+  assert.ok(
+    worst <= limit,
+    `${name}: the worst input costs ${worst.toFixed(1)}x a typical one (limit ${limit}x)`,
+  );
 }
