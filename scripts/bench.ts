@@ -667,9 +667,9 @@ async function cableSection(plan: Plan, metrics: Metric[]): Promise<void> {
 /** Bomb frames per second during the flood (the rate that, unfixed, took forwarding to ~11 Mbit/s). */
 const BOMB_RATE = 2000;
 
-/** A 1,514-byte DHCPDISCOVER to the slirp's MAC whose option 12 repeats until the frame is full. */
+/** An 8,000-byte DHCPDISCOVER (the size of the probe) to the slirp's MAC whose option 12 repeats until the frame is full. */
 function bombFrame(): Uint8Array {
-  const dhcp = dhcpFamily(1514 - 14 - 20 - 8).bomb;
+  const dhcp = dhcpFamily(8000 - 14 - 20 - 8).bomb;
   const ip = new Uint8Array(28 + dhcp.length);
   writeIpv4Header(ip, 0, { totalLength: ip.length, protocol: 17, src: 0, dst: 0xffffffff, id: 1 });
   ip.set(dhcp, 28);
