@@ -163,7 +163,8 @@ export class Switch {
     for (let p = 1; p < n; p++) {
       const state = this.#ports[p];
       if (
-        state === undefined || (state.endpoints.length === 0 && state.allocatable && mayUse(state, uid, req.gid))
+        state === undefined ||
+        (state.endpoints.length === 0 && state.allocatable && mayUse(state, uid, req.gid))
       ) {
         return p;
       }
