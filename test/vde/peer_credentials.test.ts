@@ -17,6 +17,7 @@ import {
   RawClient,
   StdioClient,
   until,
+  within,
   withSwitch,
 } from "../helpers/vde_clients.ts";
 
@@ -122,9 +123,10 @@ Deno.test("--mode 666: who a client is comes from the ctl connection, not from t
                 await honest.waitForOutput(/^reply /m, 10_000);
                 await a.waitTag(402);
                 assert.equal(a.send(ethFrame(BROADCAST, mac(401), 401)), 0);
-                await honest.waitForOutput(/^frame 401$/m, 10_000).catch((err) => {
-                  throw new Error(`${err.message}; it printed: ${honest.stdout} ${honest.stderr}`);
-                });
+                // It exits once it has the frame (or after 5 s); its output is complete after stop().
+                await within("the peer client to finish", 15_000, honest.status);
+                await honest.stop();
+                assert.match(honest.stdout, /^frame 401$/m, honest.stdout + honest.stderr);
               } finally {
                 await honest.stop();
               }
