@@ -55,6 +55,7 @@ const symbols = {
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
   getpid: { parameters: [], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

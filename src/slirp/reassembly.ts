@@ -151,7 +151,7 @@ export class Reassembler {
     }
     r.push(offset, end);
     if (end > p.buf.length) {
-      const grown = new Uint8Array(Math.min(MAX_PAYLOAD, Math.max(end, 2 * p.buf.length, 2048)));
+      const grown = new Uint8Array(Math.min(MAX_PAYLOAD, Math.max(end, 2 * p.buf.length, 256)));
       grown.set(p.buf);
       p.buf = grown;
     }

@@ -5,11 +5,16 @@
  *
  * Theory of operation: both functions are warmed up (so the JIT has compiled
  * them), then timed in alternating rounds of many calls each; a round's
- * time per call is one sample, and the ratio is that of the two medians. A
- * burst of load from other processes lands in a few rounds of either side
- * and the median ignores it; alternating keeps slow drifts (frequency
- * scaling, a neighbour's build) out of the ratio.
+ * time per call is one sample, and the ratio is that of the two medians.
+ * Time is the CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID), not
+ * the wall clock: on a machine shared with other work a round may wait for
+ * a CPU, and that wait is no cost of the input; nor is the work of the
+ * runtime's other threads. Bursts that remain (a
+ * collection, a cache flushed by a neighbour) land in a few rounds of either
+ * side and the median ignores them; alternating keeps slow drifts
+ * (frequency scaling) out of the ratio.
  */
+import { libc } from "../../ffi/libc.ts";
 
 import assert from "node:assert/strict";
 
@@ -27,7 +32,7 @@ export interface CostRatio {
 export interface CostRatioOptions {
   /** Alternating rounds (samples per side). Default 31. */
   rounds?: number;
-  /** Target length of one round in milliseconds. Default 4. */
+  /** Target CPU time of one round in milliseconds. Default 2. */
   roundMs?: number;
 }
 
@@ -36,13 +41,23 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-/** Calls of `fn` that take about `ms` milliseconds (at least 1). */
+const CLOCK_THREAD_CPUTIME_ID = 3;
+const timespec = new BigInt64Array(2);
+const timespecBytes = new Uint8Array(timespec.buffer);
+
+/** CPU time of this thread in milliseconds. */
+function cpuMs(): number {
+  libc().clock_gettime(CLOCK_THREAD_CPUTIME_ID, timespecBytes);
+  return Number(timespec[0]!) * 1000 + Number(timespec[1]!) / 1e6;
+}
+
+/** Calls of `fn` that take about `ms` milliseconds of CPU (at least 1). */
 function callsFor(fn: () => void, ms: number): number {
   let n = 1;
   for (;;) {
-    const t = performance.now();
+    const t = cpuMs();
     for (let i = 0; i < n; i++) fn();
-    const took = performance.now() - t;
+    const took = cpuMs() - t;
     if (took >= ms / 4 || n >= 1 << 22) return Math.max(1, Math.round((n * ms) / Math.max(took, 0.001)));
     n *= 2;
   }
@@ -51,18 +66,18 @@ function callsFor(fn: () => void, ms: number): number {
 /** Times `worst` against `typical` (see the file comment). */
 export function costRatio(worst: () => void, typical: () => void, options: CostRatioOptions = {}): CostRatio {
   const rounds = options.rounds ?? 31;
-  const roundMs = options.roundMs ?? 4;
+  const roundMs = options.roundMs ?? 2;
   const nWorst = callsFor(worst, roundMs);
   const nTypical = callsFor(typical, roundMs);
   const w: number[] = [];
   const t: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    let s = performance.now();
+    let s = cpuMs();
     for (let i = 0; i < nWorst; i++) worst();
-    w.push(((performance.now() - s) * 1000) / nWorst);
-    s = performance.now();
+    w.push(((cpuMs() - s) * 1000) / nWorst);
+    s = cpuMs();
     for (let i = 0; i < nTypical; i++) typical();
-    t.push(((performance.now() - s) * 1000) / nTypical);
+    t.push(((cpuMs() - s) * 1000) / nTypical);
   }
   const worstUs = median(w);
   const typicalUs = median(t);
