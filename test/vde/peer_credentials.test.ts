@@ -3,11 +3,13 @@
  * on a switch shared by several users (`--mode 666`). An unprivileged user,
  * created for the test and removed after it, plays the attacker of issue 10
  * (naming a root-only socket to get root's reserved port) and the honest
- * user (its own socket, an ordinary port, Debian's vde_plug).
+ * user (its own socket, an ordinary port, Debian's vde_plug). A named path
+ * that is a symlink, or not a socket, is refused for everyone.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
 import { hasCommand, hasRoot, pathExists, run, skipUnless, spawnManaged } from "../helpers/processes.ts";
 import {
   BROADCAST,
@@ -150,6 +152,34 @@ Deno.test("--mode 666: who a client is comes from the ctl connection, not from t
       );
     } finally {
       await Deno.remove(rcDir, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
+Deno.test("a request naming a symlink or a file that is not a socket is refused with the reason", async () => {
+  await withSwitch("ours", {}, async ({ sw, dir, tmp }) => {
+    const target = await RawClient.connect(dir);
+    try {
+      const link = `${tmp}/link.sock`;
+      await Deno.symlink(target.dataPath, link);
+      const plain = `${tmp}/plain-file`;
+      await Deno.writeTextFile(plain, "");
+      for (const [path, why] of [[link, "a symbolic link"], [plain, "which is not a socket"]] as const) {
+        const c = await RawClient.connect(dir);
+        try {
+          await c.sendRaw(
+            buildVdeRequest({ kind: REQ_NEW_CONTROL, port: 0, socketPath: path, description: "" }),
+          );
+          assert.equal((await c.awaitReply(5000)).type, "eof");
+          await until(`the refusal of ${path}`, () => sw.stderr().includes(`named ${path}, ${why}`));
+        } finally {
+          await c.close();
+        }
+      }
+      // The socket itself, named directly, is fine.
+      assert.match(await target.handshake(), /\/\d{3}\.\d+$/);
+    } finally {
+      await target.close();
     }
   });
 });
