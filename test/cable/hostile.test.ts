@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type CableTransport, clientHandshake } from "../../src/cable/handshake.ts";
+import { RecordType } from "../../src/wire/cable_record.ts";
 import type { CableKey } from "../../src/cable/key.ts";
 import { Bench, collect, frame, keyA, keyB, sleep, tagOf, until, within } from "./_helpers.ts";
 
@@ -167,6 +168,40 @@ Deno.test("a replayed cable stream is logged as a replay, a bit flipped in the h
     const refusals = bench.listenerLog.filter((l) => l.includes("cable refused"));
     assert.ok(refusals.every((l) => !/remote \S+: wrong key/.test(l)), refusals.join("\n"));
     assert.equal(bench.sessions.length, 1);
+  } finally {
+    await bench.close();
+  }
+});
+
+Deno.test("a record sent twice is logged as a replay of it, a record with a flipped bit as tampering", async () => {
+  const key = await keyA;
+  const bench = new Bench({ key });
+  try {
+    for (const how of ["replay", "flip"] as const) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: bench.port });
+      const est = await clientHandshake(conn, {
+        key,
+        sessionId: crypto.getRandomValues(new Uint8Array(16)),
+        timeoutMs: 3000,
+      });
+      const sealer = est.channel!.sealer;
+      const keepalive = async () => (await sealer.seal(RecordType.keepalive, new Uint8Array(0))).slice();
+      const r0 = await keepalive();
+      const r1 = await keepalive();
+      const last = how === "replay" ? r1 : await keepalive();
+      if (how === "flip") last[last.length - 1]! ^= 0x01;
+      await write(conn, new Uint8Array([...r0, ...r1, ...last]));
+      assert.ok(await closedByPeer(conn, 5000), `the listener closed the connection (${how})`);
+      conn.close();
+    }
+    await until(
+      "the replay's close line",
+      () => bench.listenerLog.some((l) => /cable close .*failed authentication: replay of record 1$/.test(l)),
+    );
+    await until(
+      "the tampering's close line",
+      () => bench.listenerLog.some((l) => /cable close .*failed authentication: tampered/.test(l)),
+    );
   } finally {
     await bench.close();
   }
