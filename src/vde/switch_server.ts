@@ -23,7 +23,7 @@
  * connected through that very fd (see src/io/unix_stream.ts): the switch
  * never connects to a path the client could not have written itself.
  */
-import { libc, SysError } from "../../ffi/libc.ts";
+import { C, libc, SysError } from "../../ffi/libc.ts";
 import { log } from "../log.ts";
 import { canReadWrite, UnixDgramSocket } from "../io/unix_dgram.ts";
 import {
@@ -254,7 +254,8 @@ export class VdeSwitchServer {
    */
   #checkClientSocket(path: string, conn: UnixStreamConn): OpenedPath | null {
     const { uid, pid } = conn.peer;
-    const who = `client uid ${uid} (${userName(uid)}, pid ${pid})`;
+    // Names from /etc/passwd only for a refusal: an accepted request reads no file.
+    const who = () => `client uid ${uid} (${userName(uid)}, pid ${pid})`;
     let target: OpenedPath;
     try {
       target = openOwnedPath(path);
@@ -262,20 +263,20 @@ export class VdeSwitchServer {
       this.refused.socket++;
       this.#refuse(
         conn,
-        err instanceof SysError && err.code === 2
+        err instanceof SysError && err.code === C.ENOENT
           ? `client socket ${path} does not exist`
           : `cannot open client socket ${path}: ${(err as Error).message}`,
       );
       return null;
     }
     let why: string | null = null;
-    if (target.isSymlink) why = `${who} named ${path}, a symbolic link: name the socket itself`;
-    else if (!target.isSocket) why = `${who} named ${path}, which is not a socket`;
+    if (target.isSymlink) why = `${who()} named ${path}, a symbolic link: name the socket itself`;
+    else if (!target.isSocket) why = `${who()} named ${path}, which is not a socket`;
     else if (uid !== 0 && target.uid !== uid) {
-      why = `${who} named socket ${path} owned by uid ${target.uid} (${userName(target.uid)}): ` +
+      why = `${who()} named socket ${path} owned by uid ${target.uid} (${userName(target.uid)}): ` +
         `a client may only name its own socket`;
     } else if (uid !== 0 && !target.ownerWritable) {
-      why = `${who} named socket ${path}, which its owner may not write`;
+      why = `${who()} named socket ${path}, which its owner may not write`;
     } else if (!canReadWrite(target.procPath)) {
       why = `client socket ${path} is not readable and writable by the switch`;
     }
