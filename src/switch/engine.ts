@@ -21,6 +21,15 @@
  * floods to every active port except the source and port 0, unchanged and
  * without learning.
  *
+ * Watching (capture and mirror ports) costs an unwatched switch one flag
+ * test per input frame and per copy sent. A `FrameObserver` sees every frame
+ * an active port takes in and every copy the engine sends, in the form it
+ * crosses the port. A mirror output port receives a copy of each frame that
+ * enters or leaves its source ports (once per input frame, however many of
+ * its sources the frame crosses); it takes no part in forwarding: nothing is
+ * flooded or sent to it, and frames from it are dropped. Mirrors are set by
+ * port number, so they outlive a client reconnecting to the port.
+ *
  * Invariants: a frame is never sent back to its source port; `input` never
  * throws and allocates nothing unless an `onEvent` listener asks for
  * events; the MAC table holds no entry for an inactive port (deactivating a
@@ -105,10 +114,34 @@ export interface EngineCounters {
   filtered: number;
   /** Frames tagged for a VLAN their port is not in, or untagged on a port with no untagged VLAN. */
   vlanDropped: number;
+  /** Frames sent by the client of a mirror output port: dropped, as it receives copies only. */
+  mirrorDropped: number;
 }
 
 /** Sends one lent frame out of a port. */
 export type EngineOutput = (port: number, frame: Uint8Array) => void;
+
+/** Which way a watched frame crossed its port: into the switch, or out of it. */
+export const Direction = { In: 1, Out: 2 } as const;
+/** `Direction.In` or `Direction.Out` (the pcapng packet-flags values). */
+export type Direction = typeof Direction[keyof typeof Direction];
+
+/** Sees a lent frame crossing a port; must not keep the view nor throw. */
+export type FrameObserver = (port: number, direction: Direction, frame: Uint8Array) => void;
+
+/** One mirror as set: its output port and its source ports (empty: every port). */
+export interface MirrorInfo {
+  out: number;
+  sources: number[];
+}
+
+interface Mirror {
+  out: number;
+  /** 1 for a source port; null for every port. */
+  sources: Uint8Array | null;
+  /** The input sequence number of the last frame copied, so a frame is copied once. */
+  lastSeq: number;
+}
 
 /**
  * A VDE switch's forwarding logic with injected output and clock.
@@ -159,6 +192,15 @@ export class SwitchEngine {
   #unicast = 0;
   #filtered = 0;
   #vlanDropped = 0;
+  /** An observer or a mirror exists: the one test the fast path pays for watching. */
+  #watched = false;
+  #observer: FrameObserver | null = null;
+  #mirrors: Mirror[] = [];
+  /** 1 for a mirror output port (no forwarding to or from it). */
+  #mirrorOut: Uint8Array;
+  /** Counts input frames while watched, for copying a frame to a mirror once. */
+  #seq = 0;
+  #mirrorDropped = 0;
 
   /**
    * @param options settings; see `EngineOptions` for defaults
@@ -184,6 +226,7 @@ export class SwitchEngine {
     this.#vlans = new VlanTable(numPorts);
     this.#activeList = new Int32Array(0);
     this.#counters = new PortCounters(numPorts);
+    this.#mirrorOut = new Uint8Array(numPorts);
   }
 
   /**
@@ -213,6 +256,7 @@ export class SwitchEngine {
       counters.dropsIn[port]++;
       return;
     }
+    if (this.#watched && this.#watchInput(port, frame)) return;
     if (this.#hub) {
       counters.framesIn[port]++;
       counters.bytesIn[port] += length;
@@ -364,6 +408,16 @@ export class SwitchEngine {
     this.#vlans.resize(n);
     this.#counters.resize(n);
     this.#numPorts = n;
+    this.#mirrors = this.#mirrors.filter((m) => m.out < n).map((m) => {
+      if (m.sources === null) return m;
+      const sources = new Uint8Array(n);
+      sources.set(m.sources.subarray(0, Math.min(n, m.sources.length)));
+      return { ...m, sources };
+    });
+    const mirrorOut = new Uint8Array(n);
+    for (const m of this.#mirrors) mirrorOut[m.out] = 1;
+    this.#mirrorOut = mirrorOut;
+    this.#updateWatched();
     this.#rebuildActiveList();
   }
 
@@ -379,6 +433,62 @@ export class SwitchEngine {
   /** The current event listener, if any. */
   get onEvent(): ((event: EngineEvent) => void) | undefined {
     return this.#onEvent;
+  }
+
+  /**
+   * Sets the observer that sees every frame crossing a port (null: none).
+   * One at a time: the switch's capture hub fans out to its captures.
+   */
+  set observer(observer: FrameObserver | null) {
+    this.#observer = observer;
+    this.#updateWatched();
+  }
+
+  get observer(): FrameObserver | null {
+    return this.#observer;
+  }
+
+  /**
+   * Makes `out` a mirror output receiving a copy of every frame entering or
+   * leaving `sources` (every port when empty), replacing a mirror `out` had.
+   * The port stops forwarding at once and forgets the MACs learned on it.
+   *
+   * @returns false if a port is out of range, or `out` is among its sources
+   */
+  addMirror(out: number, sources: number[]): boolean {
+    const n = this.#numPorts;
+    const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < n;
+    if (!valid(out) || !sources.every(valid) || sources.includes(out)) return false;
+    let flags: Uint8Array | null = null;
+    if (sources.length > 0) {
+      flags = new Uint8Array(n);
+      for (const p of sources) flags[p] = 1;
+    }
+    this.#mirrors = [...this.#mirrors.filter((m) => m.out !== out), { out, sources: flags, lastSeq: -1 }];
+    this.#mirrorOut[out] = 1;
+    this.#flushPort(out);
+    this.#rebuildActiveList();
+    this.#updateWatched();
+    return true;
+  }
+
+  /** Removes the mirror whose output is `out`; false if there is none. The port forwards again. */
+  delMirror(out: number): boolean {
+    if (!this.#mirrors.some((m) => m.out === out)) return false;
+    this.#mirrors = this.#mirrors.filter((m) => m.out !== out);
+    this.#mirrorOut[out] = 0;
+    this.#rebuildActiveList();
+    this.#updateWatched();
+    return true;
+  }
+
+  /** The mirrors, by output port. */
+  mirrors(): MirrorInfo[] {
+    return this.#mirrors.map((m) => {
+      const sources: number[] = [];
+      if (m.sources !== null) m.sources.forEach((f, p) => f === 1 && sources.push(p));
+      return { out: m.out, sources };
+    }).sort((a, b) => a.out - b.out);
   }
 
   /** Whether frames are flooded everywhere without learning (hub) rather than switched. */
@@ -551,6 +661,7 @@ export class SwitchEngine {
       unicast: this.#unicast,
       filtered: this.#filtered,
       vlanDropped: this.#vlanDropped,
+      mirrorDropped: this.#mirrorDropped,
     };
   }
 
@@ -593,6 +704,7 @@ export class SwitchEngine {
   }
 
   #send(port: number, frame: Uint8Array): void {
+    if (this.#watched) this.#watchOutput(port, frame);
     const counters = this.#counters;
     counters.framesOut[port]++;
     counters.bytesOut[port] += frame.length;
@@ -614,15 +726,58 @@ export class SwitchEngine {
     this.macTable.deletePort(port, this.#removedListener("flushed"));
   }
 
+  // Mirror outputs are left out: they receive mirror copies only.
   #rebuildActiveList(): void {
     let count = 0;
-    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port];
+    const mirrorOut = this.#mirrorOut;
+    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port] & (mirrorOut[port] ^ 1);
     const list = new Int32Array(count);
     let at = 0;
     for (let port = 0; port < this.#numPorts; port++) {
-      if (this.#active[port] === 1) list[at++] = port;
+      if (this.#active[port] === 1 && mirrorOut[port] === 0) list[at++] = port;
     }
     this.#activeList = list;
+  }
+
+  /** Returns true when the frame must go no further (it came from a mirror output). */
+  #watchInput(port: number, frame: Uint8Array): boolean {
+    const seq = ++this.#seq;
+    if (this.#mirrorOut[port] === 1) {
+      this.#mirrorDropped++;
+      this.#counters.dropsIn[port]++;
+      return true;
+    }
+    this.#observer?.(port, Direction.In, frame);
+    this.#mirror(port, frame, seq);
+    return false;
+  }
+
+  #watchOutput(port: number, frame: Uint8Array): void {
+    this.#observer?.(port, Direction.Out, frame);
+    this.#mirror(port, frame, this.#seq);
+  }
+
+  #mirror(port: number, frame: Uint8Array, seq: number): void {
+    const mirrors = this.#mirrors;
+    for (let i = 0; i < mirrors.length; i++) {
+      const m = mirrors[i]!;
+      if (m.lastSeq === seq || m.out === port || (m.sources !== null && m.sources[port] !== 1)) continue;
+      if (this.#active[m.out] === 0) continue;
+      m.lastSeq = seq;
+      const counters = this.#counters;
+      counters.framesOut[m.out]++;
+      counters.bytesOut[m.out] += frame.length;
+      this.#observer?.(m.out, Direction.Out, frame);
+      try {
+        this.#output(m.out, frame);
+      } catch {
+        counters.dropsOut[m.out]++;
+      }
+    }
+  }
+
+  #updateWatched(): void {
+    this.#watched = this.#observer !== null || this.#mirrors.length > 0;
   }
 
   #removedListener(reason: "expired" | "flushed"): RemovedEntry | undefined {
