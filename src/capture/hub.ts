@@ -10,7 +10,7 @@
  * which must copy what it keeps and never block: a capture whose reader is
  * slow drops its own frames, never the switch's.
  */
-import { Direction, type SwitchEngine } from "../switch/engine.ts";
+import type { Direction, SwitchEngine } from "../switch/engine.ts";
 import { vlanId } from "../wire/ethernet.ts";
 import { type BpfProgram, runBpf } from "./bpf.ts";
 
