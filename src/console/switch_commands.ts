@@ -6,6 +6,7 @@ import { addCoreCommands, addDataSocketCommands } from "./commands_core.ts";
 import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
+import { addMirrorCommands } from "./commands_mirror.ts";
 import { addPortCommands } from "./commands_port.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -21,5 +22,6 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addPortCommands(registry, ctx);
   addVlanCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
+  addMirrorCommands(registry, ctx);
   return registry;
 }
