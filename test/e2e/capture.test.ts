@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor, waitForPath } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { MgmtClient } from "../../src/console/client.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
@@ -148,5 +149,48 @@ Deno.test("vde capture --filter with a bad expression fails with one clear line"
     });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^vde: --filter "icmp and": .*syntax error/m);
+  });
+});
+
+Deno.test("a mirror port's namespace sees a and b's pings only while mirrored, and cannot send", async (t) => {
+  if (skipUnless(t, await labMissing(["tcpdump"]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    const dir = `${tmp}/sw`;
+    let mgmt: MgmtClient | null = null;
+    const sw = await startOurSwitch(dir, { extraArgs: ["--mgmt", `${tmp}/mgmt`] });
+    lab.defer(async () => {
+      mgmt?.close();
+      await sw.stop();
+    });
+    const a = await plugged(lab, dir, "a", "10.199.18.1");
+    await plugged(lab, dir, "b", "10.199.18.2");
+    const c = await plugged(lab, dir, "c", "10.199.18.3");
+    await waitForPing(a, "10.199.18.2");
+    await waitForPing(c, "10.199.18.1");
+    mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
+    /** ICMP frames between a and b that c's tap sees during three pings. */
+    const seenByC = async (file: string): Promise<number> => {
+      const dump = c.spawn(["tcpdump", "-i", "t0", "-U", "-n", "-w", file, "icmp and host 10.199.18.2"], {
+        name: "tcpdump c",
+      });
+      await dump.waitForOutput(/listening on/, 10_000, "stderr");
+      const r = await a.run(["ping", "-c", "3", "-i", "0.2", "-W", "3", "10.199.18.2"], {
+        timeoutMs: 20_000,
+      });
+      assert.match(r.stdout, / 3 received/);
+      await new Promise((res) => setTimeout(res, 500));
+      dump.kill("SIGINT");
+      await dump.status;
+      return (await frames(file, "icmp")).length;
+    };
+    assert.equal(await seenByC(`${tmp}/before.pcap`), 0);
+    assert.equal((await mgmt.command("mirror/add 3")).result, "1000 Success");
+    assert.equal(await seenByC(`${tmp}/mirrored.pcap`), 6);
+    // c's own frames go nowhere while it is a mirror output.
+    const fromC = await c.run(["ping", "-c", "2", "-i", "0.2", "-W", "1", "10.199.18.1"], { check: false });
+    assert.match(fromC.stdout, / 0 received/);
+    assert.equal((await mgmt.command("mirror/del 3")).result, "1000 Success");
+    assert.equal(await seenByC(`${tmp}/after.pcap`), 0);
   });
 });
