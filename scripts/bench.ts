@@ -740,6 +740,53 @@ async function bombSection(plan: Plan, metrics: Metric[]): Promise<void> {
   }
 }
 
+/**
+ * Issue 17: what a capture costs forwarding. 64-byte frames through our
+ * switch, alternating plain and with a `vde capture` client attached that
+ * never reads (the worst reader: the switch queues up to its limit, then
+ * drops the capture's frames). C column = no capture, ours = capture attached.
+ */
+async function captureSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const fps = metric(
+    "frames/s, 64 B through ours: C column = no capture, ours = a capture attached that never reads",
+    "frames/s",
+    "higher",
+  );
+  metrics.push(fps);
+  let sw: SwitchHandle | null = null;
+  try {
+    sw = await startIn("ours");
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const captured of round % 2 === 0 ? [false, true] : [true, false]) {
+        let conn: Deno.Conn | null = null;
+        if (captured) {
+          conn = await Deno.connect({ transport: "unix", path: `${sw.dir}/capture` });
+          await conn.write(
+            new TextEncoder().encode('{"ports":[],"vlan":null,"snaplen":262144,"filter":null}\n'),
+          );
+        }
+        try {
+          const f = await flow(sw, 64, plan.seconds);
+          assertAlive(sw);
+          fps.samples[captured ? "ours" : "c"].push(f.fps);
+          log(
+            `capture, round ${round + 1}, ${captured ? "stalled capture" : "no capture"}: ${
+              Math.round(f.fps)
+            } frames/s`,
+          );
+        } finally {
+          conn?.close();
+        }
+      }
+    }
+  } catch (err) {
+    fps.errors.ours = message(err);
+    log(`capture: ${message(err)}`);
+  } finally {
+    if (sw !== null) await stopIn(sw);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Slirp: our stack against Debian's libslirp plugin
 
@@ -1024,6 +1071,7 @@ const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--bomb] [-
   --slirp   only the slirp section (ours against Debian's libslirp plugin)
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
+  --capture only the capture row (64 B forwarding with a stalled \`vde capture\` attached against none)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
@@ -1032,7 +1080,7 @@ async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    if (!["--quick", "--strict", "--slirp", "--bomb", "--cables", "--taps"].includes(a)) {
+    if (!["--quick", "--strict", "--slirp", "--bomb", "--cables", "--taps", "--capture"].includes(a)) {
       console.error(`bench: unknown option ${a}\n${USAGE}`);
       return 2;
     }
@@ -1052,6 +1100,8 @@ async function main(args: string[]): Promise<number> {
     ? "taps"
     : args.includes("--bomb")
     ? "bomb"
+    : args.includes("--capture")
+    ? "capture"
     : null;
   if (only === null) {
     await throughputSection(plan, metrics);
@@ -1063,6 +1113,7 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "cables") await cableSection(plan, metrics);
   if (only === null || only === "slirp") await slirpSection(plan, metrics);
   if (only === null || only === "bomb") await bombSection(plan, metrics);
+  if (only === null || only === "capture") await captureSection(plan, metrics);
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(
