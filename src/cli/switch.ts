@@ -24,6 +24,7 @@ import { attachCables } from "./cable.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { startFileCapture } from "../capture/file_capture.ts";
+import { setSnooping } from "../console/commands_mcast.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -53,6 +54,8 @@ export interface SwitchCliOptions {
   rc?: string;
   /** Capture every frame into this file from start-up (pcapng, or pcap by extension). */
   pcap?: string;
+  /** IGMP/MLD snooping from start-up. */
+  mcastSnooping?: boolean;
 }
 
 function defaultSock(): string {
@@ -112,6 +115,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: stop });
     const commands = switchCommands(ctx);
+    if (o.mcastSnooping) setSnooping(ctx, true);
     const slirps: AttachedSlirp[] = [];
     if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
     if (o.rc !== undefined) {
@@ -226,6 +230,7 @@ export const switchCommand = (program: Command): void => {
     .option("--mgmtmode <octal>", "mode of the management socket (default 600)")
     .option("--mgmtgroup <name>", "group of the management socket")
     .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
+    .option("--mcast-snooping", "IGMP/MLD snooping: multicast only to members and routers (console mcast/*)")
     .option(
       "--pcap <file>",
       "capture every frame the switch forwards into FILE (pcapng; classic pcap for *.pcap)",

@@ -7,6 +7,7 @@ import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
 import { addMirrorCommands } from "./commands_mirror.ts";
+import { addMcastCommands } from "./commands_mcast.ts";
 import { addPortCommands } from "./commands_port.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -23,5 +24,6 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addVlanCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
   addMirrorCommands(registry, ctx);
+  addMcastCommands(registry, ctx);
   return registry;
 }

@@ -53,6 +53,7 @@ import {
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
+import type { McastSnooping } from "./mcast_snooping.ts";
 
 export type { PortStats } from "./port_counters.ts";
 export { MAX_VLAN, NO_VLAN, type VlanMember, type VlanResult } from "./vlan_table.ts";
@@ -116,6 +117,8 @@ export interface EngineCounters {
   vlanDropped: number;
   /** Frames sent by the client of a mirror output port: dropped, as it receives copies only. */
   mirrorDropped: number;
+  /** Malformed IGMP/MLD dropped by snooping. */
+  snoopDropped: number;
 }
 
 /** Sends one lent frame out of a port. */
@@ -201,6 +204,9 @@ export class SwitchEngine {
   /** Counts input frames while watched, for copying a frame to a mirror once. */
   #seq = 0;
   #mirrorDropped = 0;
+  /** IGMP/MLD snooping when on (`--mcast-snooping`); only multicast frames look at it. */
+  #snoop: McastSnooping | null = null;
+  #snoopDropped = 0;
 
   /**
    * @param options settings; see `EngineOptions` for defaults
@@ -298,6 +304,7 @@ export class SwitchEngine {
   #switchFlat(port: number, frame: Uint8Array): void {
     if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), 0, port);
     if (isMulticast(frame, 0)) {
+      if (this.#snoop !== null && this.#snooped(port, frame, 0, false)) return;
       this.#flood(port, frame, 0);
       return;
     }
@@ -315,7 +322,9 @@ export class SwitchEngine {
   #switchVlan(port: number, frame: Uint8Array, vlan: number, tagged: boolean): void {
     if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
     const members = this.#vlans.membersOf(vlan);
-    const to = isMulticast(frame, 0) ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
+    const group = isMulticast(frame, 0);
+    if (group && this.#snoop !== null && this.#snooped(port, frame, vlan, tagged)) return;
+    const to = group ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
     if (to < 0 || to >= this.#numPorts || this.#active[to] === 0 || members?.[to] !== 1) {
       this.#floodVlan(port, frame, vlan, tagged, members);
     } else if (to === port) {
@@ -348,6 +357,33 @@ export class SwitchEngine {
     }
   }
 
+  /**
+   * Snooping's say on a multicast frame: true when it was handled (dropped
+   * as malformed IGMP/MLD, or sent to the group's member and router ports).
+   */
+  #snooped(source: number, frame: Uint8Array, vlan: number, tagged: boolean): boolean {
+    const snoop = this.#snoop!;
+    if (!snoop.observe(source, vlan, frame)) {
+      this.#snoopDropped++;
+      this.#counters.dropsIn[source]++;
+      return true;
+    }
+    const ports = snoop.route(frame, vlan);
+    if (ports === null) return false;
+    const flat = !tagged && this.#vlans.flat;
+    const members = flat ? undefined : this.#vlans.membersOf(vlan);
+    for (const port of ports) {
+      if (port === source || !this.isActive(port) || this.#mirrorOut[port] === 1) continue;
+      if (flat) {
+        this.#send(port, frame);
+      } else if (members?.[port] === 1) {
+        const untaggedThere = this.#vlans.untagged(port) === vlan;
+        this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
+      }
+    }
+    return true;
+  }
+
   /** The frame with its tag removed (`tagged`) or added: built once per input frame. */
   #other(frame: Uint8Array, vlan: number, tagged: boolean): Uint8Array {
     if (this.#otherForm !== null) return this.#otherForm;
@@ -372,9 +408,38 @@ export class SwitchEngine {
     const now = nowMs / 1000;
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
+    if (this.#snoop !== null) this.#sendQueries(nowMs);
     if (now - this.#lastGc < this.gcIntervalSeconds) return 0;
     this.#lastGc = now;
     return this.macTable.expire(now, this.expireSeconds, this.#removedListener("expired"));
+  }
+
+  // Our querier's queries, flooded on their VLAN (untagged where it is the port's untagged VLAN).
+  #sendQueries(nowMs: number): void {
+    for (const q of this.#snoop!.tick(nowMs)) {
+      const members = this.#vlans.membersOf(q.vlan);
+      if (members === undefined) continue;
+      const list = this.#activeList;
+      for (let i = 0; i < list.length; i++) {
+        const port = list[i]!;
+        if (members[port] !== 1) continue;
+        if (this.#vlans.untagged(port) === q.vlan) {
+          this.#send(port, q.frame);
+        } else {
+          const tagged = new Uint8Array(q.frame.length + 4);
+          this.#send(port, tagged.subarray(0, tagFrameInto(tagged, q.frame, q.vlan)));
+        }
+      }
+    }
+  }
+
+  /** IGMP/MLD snooping, or null when off (multicast is flooded, as vde_switch does). */
+  get snooping(): McastSnooping | null {
+    return this.#snoop;
+  }
+
+  set snooping(snoop: McastSnooping | null) {
+    this.#snoop = snoop;
   }
 
   /** The engine's time: seconds since the switch started, as last given to `tick`. */
@@ -534,6 +599,7 @@ export class SwitchEngine {
     if (this.#active[port] === 0) return 0;
     this.#active[port] = 0;
     this.#rebuildActiveList();
+    this.#snoop?.forgetPort(port);
     const flushed = this.macTable.deletePort(port, this.#removedListener("flushed"));
     this.#onEvent?.({
       type: "port-deactivated",
@@ -662,6 +728,7 @@ export class SwitchEngine {
       filtered: this.#filtered,
       vlanDropped: this.#vlanDropped,
       mirrorDropped: this.#mirrorDropped,
+      snoopDropped: this.#snoopDropped,
     };
   }
 

@@ -360,6 +360,7 @@ Deno.test("engine counts frames and bytes in and out per port", () => {
     filtered: 0,
     vlanDropped: 0,
     mirrorDropped: 0,
+    snoopDropped: 0,
   });
 });
 
