@@ -215,12 +215,14 @@ export class McastSnooping {
    * skips it). Allocates only the returned list.
    */
   route(frame: Uint8Array, vlan: number): number[] | null {
-    const eth = etherPayload(frame);
-    if (eth === null) return null;
+    // Read in place: broadcast (ARP) passes here too, and must cost no allocation.
+    if (frame.length < 18) return null;
+    const tagged = frame[12] === 0x81 && frame[13] === 0x00;
+    const at = tagged ? 18 : 14;
+    const type = tagged ? (frame[16]! << 8) | frame[17]! : (frame[12]! << 8) | frame[13]!;
     let group: string;
     let family: 4 | 6;
-    const at = eth.offset;
-    if (eth.type === 0x0800) {
+    if (type === 0x0800) {
       if (frame.length < at + 20 || frame[at + 9] === 2) return null;
       const dst =
         ((frame[at + 16]! << 24) | (frame[at + 17]! << 16) | (frame[at + 18]! << 8) | frame[at + 19]!) >>>
@@ -228,7 +230,7 @@ export class McastSnooping {
       if (dst >>> 28 !== 0xe || dst >>> 8 === 0xe00000) return null;
       group = formatIpv4(dst);
       family = 4;
-    } else if (eth.type === 0x86dd) {
+    } else if (type === 0x86dd) {
       if (frame.length < at + 40 || frame[at + 24] !== 0xff || (frame[at + 25]! & 0x0f) <= 2) return null;
       if (frame[at + 6] === 0 || frame[at + 6] === 58) return null; // possibly MLD/NDP: always flooded
       group = formatIpv6(frame, at + 24);
