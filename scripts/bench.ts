@@ -785,6 +785,29 @@ async function captureSection(plan: Plan, metrics: Metric[]): Promise<void> {
   } finally {
     if (sw !== null) await stopIn(sw);
   }
+  // Snooping on and no multicast: the unicast fast path must not notice.
+  const snoop = metric(
+    "frames/s, 64 B through ours: C column = plain, ours = --mcast-snooping (no multicast)",
+    "frames/s",
+    "higher",
+  );
+  metrics.push(snoop);
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const on of round % 2 === 0 ? [false, true] : [true, false]) {
+      let one: SwitchHandle | null = null;
+      try {
+        one = await startIn("ours", on ? { extraArgs: ["--mcast-snooping"] } : {});
+        const f = await flow(one, 64, plan.seconds);
+        assertAlive(one);
+        snoop.samples[on ? "ours" : "c"].push(f.fps);
+        log(`snooping, round ${round + 1}, ${on ? "on" : "off"}: ${Math.round(f.fps)} frames/s`);
+      } catch (err) {
+        snoop.errors[on ? "ours" : "c"] = message(err);
+      } finally {
+        if (one !== null) await stopIn(one);
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1071,7 +1094,7 @@ const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--bomb] [-
   --slirp   only the slirp section (ours against Debian's libslirp plugin)
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
-  --capture only the capture row (64 B forwarding with a stalled \`vde capture\` attached against none)
+  --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
