@@ -22,13 +22,7 @@
  * The table is bounded (`maxGroups` entries of port-and-group): a flood of
  * reports for new groups is counted and dropped, never grows memory.
  */
-import {
-  buildIgmpQuery,
-  buildMldQuery,
-  etherPayload,
-  type GroupEvent,
-  parseGroupMessage,
-} from "../wire/igmp.ts";
+import { buildIgmpQuery, buildMldQuery, type GroupEvent, parseGroupMessage } from "../wire/igmp.ts";
 import { formatIpv4, parseIpv4Address } from "../wire/ipv4.ts";
 import { formatIpv6, parseIpv6Address } from "../wire/ipv6.ts";
 
