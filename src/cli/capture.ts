@@ -87,7 +87,7 @@ export async function captureSocketPath(target: string): Promise<string> {
   }
   try {
     const reply = await client.command("ds/showinfo");
-    const dir = /^ctl dir (.+)$/m.exec(reply.raw ?? "")?.[1];
+    const dir = /^ctl dir (.+)$/m.exec((reply.lines ?? []).join("\n"))?.[1];
     if (dir === undefined) throw new UsageError(`${target}: the switch did not say where its sockets are`);
     return `${dir}/capture`;
   } finally {

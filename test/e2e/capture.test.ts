@@ -7,19 +7,14 @@
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor, waitForPath } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { tapHost, VDE } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
-
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+import { captureSocketPath } from "../../src/cli/capture.ts";
 
 /** A namespace whose tap t0 (made by our plug) is on the switch at `dir`, MTU 9000. */
 async function plugged(lab: Lab, dir: string, short: string, addr: string): Promise<Netns> {
-  const ns = await lab.namespace(short);
-  const plug = ns.spawn([...VDE, "plug", `vde://${dir}`, "tap://t0"], { name: `vde plug ${short}` });
-  await waitFor(async () => {
-    if (plug.exitStatus !== null) throw new Error(`plug exited early: ${plug.stderr}`);
-    return (await ns.run(["ip", "link", "show", "t0"], { check: false })).success;
-  }, { timeoutMs: 20_000, what: `t0 in ${ns.name}` });
+  const ns = await tapHost(lab, dir, short);
   await ns.run(["ip", "link", "set", "t0", "mtu", "8986"]);
   await ns.addr("t0", `${addr}/24`);
   return ns;
@@ -69,7 +64,17 @@ Deno.test("vde capture of a ping holds the tap's frames byte for byte, with port
     const b = await plugged(lab, dir, "b", "10.199.17.2");
     await waitForPing(a, "10.199.17.2");
 
-    const tap = a.spawn(["tcpdump", "-i", "t0", "-U", "-n", "-w", `${tmp}/tap.pcap`, "icmp"], {
+    const tap = a.spawn([
+      "tcpdump",
+      "-i",
+      "t0",
+      "--immediate-mode",
+      "-U",
+      "-n",
+      "-w",
+      `${tmp}/tap.pcap`,
+      "icmp",
+    ], {
       name: "tcpdump",
     });
     await tap.waitForOutput(/listening on/, 10_000, "stderr");
@@ -169,9 +174,21 @@ Deno.test("a mirror port's namespace sees a and b's pings only while mirrored, a
     await waitForPing(a, "10.199.18.2");
     await waitForPing(c, "10.199.18.1");
     mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
+    // vde capture finds the capture socket from the management socket too.
+    assert.equal(await captureSocketPath(`${tmp}/mgmt`), `${dir}/capture`);
     /** ICMP frames between a and b that c's tap sees during three pings. */
     const seenByC = async (file: string): Promise<number> => {
-      const dump = c.spawn(["tcpdump", "-i", "t0", "-U", "-n", "-w", file, "icmp and host 10.199.18.2"], {
+      const dump = c.spawn([
+        "tcpdump",
+        "-i",
+        "t0",
+        "--immediate-mode",
+        "-U",
+        "-n",
+        "-w",
+        file,
+        "icmp and host 10.199.18.2",
+      ], {
         name: "tcpdump c",
       });
       await dump.waitForOutput(/listening on/, 10_000, "stderr");

@@ -12,10 +12,9 @@
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { tapHost } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
-
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
 const SENDER = `
 import socket, sys
@@ -124,15 +123,7 @@ Deno.test("snooping with our querier: members get the group's datagrams, others 
       await sw.stop();
     });
     const hosts: Netns[] = [];
-    for (const short of ["a", "b", "c"]) {
-      const ns = await lab.namespace(short);
-      const plug = ns.spawn([...VDE, "plug", `vde://${dir}`, "tap://t0"], { name: `vde plug ${short}` });
-      await waitFor(async () => {
-        if (plug.exitStatus !== null) throw new Error(`plug exited early: ${plug.stderr}`);
-        return (await ns.run(["ip", "link", "show", "t0"], { check: false })).success;
-      }, { timeoutMs: 20_000, what: `t0 in ${ns.name}` });
-      hosts.push(ns);
-    }
+    for (const short of ["a", "b", "c"]) hosts.push(await tapHost(lab, dir, short));
     const h: Hosts = { a: hosts[0]!, b: hosts[1]!, c: hosts[2]!, dev: "t0" };
     await prepare(h);
     mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
