@@ -6,7 +6,10 @@
  * one capture runs, so an uncaptured switch pays nothing beyond the
  * engine's one flag test. Each capture selects frames by port (none named:
  * every port), by VLAN (the 802.1Q tag, else the port's untagged VLAN) and
- * by a classic BPF program, then gets the lent frame through `deliver`,
+ * by a classic BPF program, and sees each frame once: where it first
+ * crosses a selected port (entering it, else leaving through the first
+ * selected port), as tcpdump on a Linux bridge sees each frame once. It
+ * gets the lent frame through `deliver`,
  * which must copy what it keeps and never block: a capture whose reader is
  * slow drops its own frames, never the switch's.
  */
@@ -32,19 +35,22 @@ interface Capture {
   vlan: number;
   filter: BpfProgram | null;
   deliver: CaptureDeliver;
+  /** The engine's sequence number of the last frame delivered. */
+  lastSeq: number;
 }
 
 /** Fans the engine's frames out to the captures. */
 export class CaptureHub {
   readonly #engine: SwitchEngine;
   #captures: Capture[] = [];
-  readonly #observe = (port: number, direction: Direction, frame: Uint8Array): void => {
+  readonly #observe = (port: number, direction: Direction, frame: Uint8Array, seq: number): void => {
     const captures = this.#captures;
     for (let i = 0; i < captures.length; i++) {
       const c = captures[i]!;
-      if (c.ports !== null && !c.ports.has(port)) continue;
+      if (c.lastSeq === seq || (c.ports !== null && !c.ports.has(port))) continue;
       if (c.vlan >= 0 && this.#vlanOf(port, frame) !== c.vlan) continue;
       if (c.filter !== null && runBpf(c.filter, frame) === 0) continue;
+      c.lastSeq = seq;
       try {
         c.deliver(port, direction, frame);
       } catch { /* a broken capture must not break switching */ }
@@ -67,6 +73,7 @@ export class CaptureHub {
       vlan: selection.vlan ?? -1,
       filter: selection.filter ?? null,
       deliver,
+      lastSeq: -1,
     };
     // Replaced, never edited in place, so a delivery loop already running stays consistent.
     this.#captures = [...this.#captures, capture];

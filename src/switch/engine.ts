@@ -129,8 +129,12 @@ export const Direction = { In: 1, Out: 2 } as const;
 /** `Direction.In` or `Direction.Out` (the pcapng packet-flags values). */
 export type Direction = typeof Direction[keyof typeof Direction];
 
-/** Sees a lent frame crossing a port; must not keep the view nor throw. */
-export type FrameObserver = (port: number, direction: Direction, frame: Uint8Array) => void;
+/**
+ * Sees a lent frame crossing a port; must not keep the view nor throw.
+ * `seq` numbers the frames the switch handles: the copies of one input
+ * frame (and the frame as it entered) share it.
+ */
+export type FrameObserver = (port: number, direction: Direction, frame: Uint8Array, seq: number) => void;
 
 /** One mirror as set: its output port and its source ports (empty: every port). */
 export interface MirrorInfo {
@@ -417,6 +421,7 @@ export class SwitchEngine {
   // Our querier's queries, flooded on their VLAN (untagged where it is the port's untagged VLAN).
   #sendQueries(nowMs: number): void {
     for (const q of this.#snoop!.tick(nowMs)) {
+      this.#seq++; // a frame of its own for captures and mirrors
       const members = this.#vlans.membersOf(q.vlan);
       if (members === undefined) continue;
       const list = this.#activeList;
@@ -814,13 +819,13 @@ export class SwitchEngine {
       this.#counters.dropsIn[port]++;
       return true;
     }
-    this.#observer?.(port, Direction.In, frame);
+    this.#observer?.(port, Direction.In, frame, seq);
     this.#mirror(port, frame, seq);
     return false;
   }
 
   #watchOutput(port: number, frame: Uint8Array): void {
-    this.#observer?.(port, Direction.Out, frame);
+    this.#observer?.(port, Direction.Out, frame, this.#seq);
     this.#mirror(port, frame, this.#seq);
   }
 
@@ -834,7 +839,7 @@ export class SwitchEngine {
       const counters = this.#counters;
       counters.framesOut[m.out]++;
       counters.bytesOut[m.out] += frame.length;
-      this.#observer?.(m.out, Direction.Out, frame);
+      this.#observer?.(m.out, Direction.Out, frame, seq);
       try {
         this.#output(m.out, frame);
       } catch {

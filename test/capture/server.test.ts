@@ -68,7 +68,7 @@ Deno.test("a capture that never reads loses its own frames (counted), never the 
     const reader = await connect({ ports: [], vlan: null, snaplen: 64, filter: null });
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(hub.size, 2);
-    const reading = readUntil(reader, (f, d) => f + d >= 2 * 20_000);
+    const reading = readUntil(reader, (f, d) => f + d >= 20_000);
     const frame = buildFrame({ src: "02:00:00:00:00:01", payload: 1000 });
     for (let i = 0; i < 20_000; i++) {
       one.receive(frame);
@@ -81,7 +81,8 @@ Deno.test("a capture that never reads loses its own frames (counted), never the 
     assert.ok(late.drops > 0 && late.frames < 2000, `${late.frames} frames, ${late.drops} dropped`);
     assert.deepEqual(late.ports, ["1=link one"]);
     const seen = await reading;
-    assert.equal(seen.frames + seen.drops, 40_000); // in on port 1, out on port 2
+    // Each frame once, though it entered port 1 and left port 2.
+    assert.equal(seen.frames + seen.drops, 20_000);
     assert.ok(seen.frames > 0);
     stalled.close();
     reader.close();
