@@ -77,24 +77,8 @@ function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
       return isGroup4(group)
         ? ok([{ kind: "leave", group: formatIpv4(group), family: 4 }])
         : bad("leave of a non-group");
-    case 0x22: {
-      const n = (frame[at + 6]! << 8) | frame[at + 7]!;
-      const events: GroupEvent[] = [];
-      let p = at + 8;
-      const end = at + len;
-      for (let i = 0; i < n; i++) {
-        if (p + 8 > end) return bad("IGMPv3 record past the end");
-        const rtype = frame[p]!, aux = frame[p + 1]! * 4, nsrc = (frame[p + 2]! << 8) | frame[p + 3]!;
-        const g = read4(frame, p + 4);
-        const size = 8 + nsrc * 4 + aux;
-        if (p + size > end) return bad("IGMPv3 record past the end");
-        if (!isGroup4(g)) return bad("IGMPv3 record of a non-group");
-        const kind = recordKind(rtype, nsrc);
-        if (kind !== null) events.push({ kind, group: formatIpv4(g), family: 4 });
-        p += size;
-      }
-      return ok(events);
-    }
+    case 0x22:
+      return readRecords(frame, at, len, 4);
     default:
       return ok([]);
   }
@@ -123,18 +107,32 @@ function parseMld(frame: Uint8Array, off: number): GroupMessage {
     if (frame[at + 8] !== 0xff) return bad("MLD report of a non-group");
     return ok([{ kind: type === 131 ? "join" : "leave", group: formatIpv6(frame, at + 8), family: 6 }]);
   }
+  return readRecords(frame, at, len, 6);
+}
+
+/**
+ * The group records of an IGMPv3 or MLDv2 report at `frame[at, at+len)`:
+ * type, aux length (words), source count, group, sources, aux data; every
+ * length checked against the message's end.
+ */
+function readRecords(frame: Uint8Array, at: number, len: number, family: 4 | 6): GroupMessage {
+  const name = family === 4 ? "IGMPv3" : "MLDv2";
+  const addr = family === 4 ? 4 : 16;
   const n = (frame[at + 6]! << 8) | frame[at + 7]!;
   const events: GroupEvent[] = [];
   let p = at + 8;
   const end = at + len;
   for (let i = 0; i < n; i++) {
-    if (p + 20 > end) return bad("MLDv2 record past the end");
+    if (p + 4 + addr > end) return bad(`${name} record past the end`);
     const rtype = frame[p]!, aux = frame[p + 1]! * 4, nsrc = (frame[p + 2]! << 8) | frame[p + 3]!;
-    const size = 20 + nsrc * 16 + aux;
-    if (p + size > end) return bad("MLDv2 record past the end");
-    if (frame[p + 4] !== 0xff) return bad("MLDv2 record of a non-group");
+    const size = 4 + addr + nsrc * addr + aux;
+    if (p + size > end) return bad(`${name} record past the end`);
+    const group = family === 4 ? read4(frame, p + 4) : 0;
+    if (family === 4 ? !isGroup4(group) : frame[p + 4] !== 0xff) return bad(`${name} record of a non-group`);
     const kind = recordKind(rtype, nsrc);
-    if (kind !== null) events.push({ kind, group: formatIpv6(frame, p + 4), family: 6 });
+    if (kind !== null) {
+      events.push({ kind, group: family === 4 ? formatIpv4(group) : formatIpv6(frame, p + 4), family });
+    }
     p += size;
   }
   return ok(events);
