@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor, waitForPath } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
-import { tapHost, VDE } from "../helpers/tap_hosts.ts";
+import { startTcpdump, tapHost, VDE } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { captureSocketPath } from "../../src/cli/capture.ts";
 
@@ -64,20 +64,7 @@ Deno.test("vde capture of a ping holds the tap's frames byte for byte, with port
     const b = await plugged(lab, dir, "b", "10.199.17.2");
     await waitForPing(a, "10.199.17.2");
 
-    const tap = a.spawn([
-      "tcpdump",
-      "-i",
-      "t0",
-      "--immediate-mode",
-      "-U",
-      "-n",
-      "-w",
-      `${tmp}/tap.pcap`,
-      "icmp",
-    ], {
-      name: "tcpdump",
-    });
-    await tap.waitForOutput(/listening on/, 10_000, "stderr");
+    const tap = await startTcpdump(a, "t0", `${tmp}/tap.pcap`, "icmp");
     const cap = lab.spawn(null, [...VDE, "capture", dir, "--port", "1", "-w", `${tmp}/cap.pcapng`], {
       name: "vde capture",
     });
@@ -178,20 +165,7 @@ Deno.test("a mirror port's namespace sees a and b's pings only while mirrored, a
     assert.equal(await captureSocketPath(`${tmp}/mgmt`), `${dir}/capture`);
     /** ICMP frames between a and b that c's tap sees during three pings. */
     const seenByC = async (file: string): Promise<number> => {
-      const dump = c.spawn([
-        "tcpdump",
-        "-i",
-        "t0",
-        "--immediate-mode",
-        "-U",
-        "-n",
-        "-w",
-        file,
-        "icmp and host 10.199.18.2",
-      ], {
-        name: "tcpdump c",
-      });
-      await dump.waitForOutput(/listening on/, 10_000, "stderr");
+      const dump = await startTcpdump(c, "t0", file, "icmp and host 10.199.18.2");
       const r = await a.run(["ping", "-c", "3", "-i", "0.2", "-W", "3", "10.199.18.2"], {
         timeoutMs: 20_000,
       });

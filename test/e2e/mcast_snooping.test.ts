@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { tapHost } from "../helpers/tap_hosts.ts";
+import { startTcpdump, tapHost } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 
 const SENDER = `
@@ -38,22 +38,10 @@ interface Hosts {
 /** Datagrams to `group` port 5000 that b's and c's interfaces see while a sends 10. */
 async function counts(lab: Lab, h: Hosts, group: string): Promise<[number, number]> {
   const tmp = await lab.tempDir();
-  const dumps = [h.b, h.c].map((ns) =>
-    ns.spawn([
-      "tcpdump",
-      "-i",
-      h.dev,
-      "--immediate-mode",
-      "-U",
-      "-n",
-      "-w",
-      `${tmp}/${ns.short}.pcap`,
-      "udp port 5000",
-    ], {
-      name: `tcpdump ${ns.short}`,
-    })
-  );
-  for (const d of dumps) await d.waitForOutput(/listening on/, 10_000, "stderr");
+  const dumps = [
+    await startTcpdump(h.b, h.dev, `${tmp}/b.pcap`, "udp port 5000"),
+    await startTcpdump(h.c, h.dev, `${tmp}/c.pcap`, "udp port 5000"),
+  ];
   await h.a.run(["python3", "-c", SENDER, group, h.dev, "10.199.19.1"], { timeoutMs: 10_000 });
   await sleep(700);
   for (const d of dumps) d.kill("SIGINT");
