@@ -18,7 +18,7 @@ import { Errno, type Reply } from "./reply_format.ts";
 import { macViews, mapInSlices } from "./views.ts";
 import { NO_VLAN } from "../switch/engine.ts";
 import { vdeBucket } from "./vde_bucket.ts";
-import { formatMac as formatMacBytes, macHi, macLo, parseMac } from "../wire/ethernet.ts";
+import { formatMac as formatMacBytes, macHi, macLo, parseMacText } from "../wire/ethernet.ts";
 
 /** Largest bucket count `hash/setsize` accepts. */
 export const MAX_HASH_BUCKETS = 1 << 20;
@@ -99,7 +99,8 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     listing: true,
     run: (args) => {
       const [macText, vlanText, extra] = words(args);
-      const mac = macText === undefined ? null : parseMac(macText);
+      const parsedMac = macText === undefined ? null : parseMacText(macText);
+      const mac = parsedMac?.ok ? parsedMac.value : null;
       const vlan = vlanText === undefined ? 0 : parseInteger(vlanText);
       if (mac === null || vlan === undefined || vlan < 0 || vlan > NO_VLAN || extra !== undefined) {
         return listing([], Errno.EINVAL);

@@ -8,7 +8,8 @@ import type { DnsUpstream, ForwardSpec, SlirpConfig } from "./config.ts";
 import type { TcpForwardControl } from "./stack.ts";
 import type { TcpCoreSide } from "./tcp/api.ts";
 import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./tcp/engine.ts";
-import { formatIpv4, prefixMask, writeU32 } from "../wire/ipv4.ts";
+import { writeU32 } from "../wire/bytes.ts";
+import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
 import { formatIpv6, ipv6Equal } from "../wire/ipv6.ts";
 
 function v4Bytes(a: number): Uint8Array {

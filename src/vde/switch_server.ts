@@ -192,7 +192,7 @@ export class VdeSwitchServer {
         }
         got += n;
         const parsed = parseVdeRequest(buf.subarray(0, got));
-        if (parsed.ok) return { request: parsed.request };
+        if (parsed.ok) return { request: parsed.value };
         if (!parsed.incomplete) return { reason: parsed.reason };
       }
       return { reason: "request is too long" };

@@ -8,6 +8,8 @@
  * backwards (so it cannot loop), a name may follow at most
  * {@link MAX_POINTERS} pointers, and its text is at most 255 bytes long.
  */
+import { readU16, readU32 } from "./bytes.ts";
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** Length of the DNS header. */
 export const DNS_HLEN = 12;
@@ -59,12 +61,12 @@ export interface DnsMessage {
   additionals: DnsRecord[];
 }
 
-/** Reads the header; null when the buffer is shorter than one. */
-export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): DnsHeader | null {
-  if (off < 0 || len < DNS_HLEN || off + len > b.length) return null;
+/** Reads the header. */
+export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): Parsed<DnsHeader> {
+  if (off < 0 || len < DNS_HLEN || off + len > b.length) return fail("shorter than a DNS header");
   const f = (b[off + 2]! << 8) | b[off + 3]!;
   const u16 = (o: number) => (b[off + o]! << 8) | b[off + o + 1]!;
-  return {
+  return parsed({
     id: u16(0),
     qr: (f & 0x8000) !== 0,
     opcode: (f >> 11) & 0xf,
@@ -77,21 +79,21 @@ export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): Dn
     ancount: u16(6),
     nscount: u16(8),
     arcount: u16(10),
-  };
+  });
 }
 
 /**
  * Reads the name at `b[at]` of the message that starts at `b[start]` and ends at `end`.
  *
  * @returns the dotted name ("" for the root) and the offset just after it in
- *   the record, or a reason
+ *   the record, or why it is not one
  */
 export function readDnsName(
   b: Uint8Array,
   start: number,
   at: number,
   end: number,
-): { name: string; next: number } | string {
+): Parsed<{ name: string; next: number }> {
   const labels: string[] = [];
   let textLength = 0;
   let pointers = 0;
@@ -100,7 +102,7 @@ export function readDnsName(
   // Pointers must go strictly backwards: to before the label that holds them.
   let limit = pos;
   for (;;) {
-    if (pos >= end || pos < start) return "name runs past the end of the message";
+    if (pos >= end || pos < start) return fail("name runs past the end of the message");
     const l = b[pos]!;
     if (l === 0) {
       if (next < 0) next = pos + 1;
@@ -108,19 +110,19 @@ export function readDnsName(
     }
     const kind = l & 0xc0;
     if (kind === 0xc0) {
-      if (pos + 1 >= end) return "compression pointer cut short";
+      if (pos + 1 >= end) return fail("compression pointer cut short");
       const target = start + (((l & 0x3f) << 8) | b[pos + 1]!);
-      if (++pointers > MAX_POINTERS) return "too many compression pointers";
-      if (target >= limit) return "compression pointer does not point backwards";
+      if (++pointers > MAX_POINTERS) return fail("too many compression pointers");
+      if (target >= limit) return fail("compression pointer does not point backwards");
       if (next < 0) next = pos + 2;
       pos = target;
       limit = target;
       continue;
     }
-    if (kind !== 0) return "reserved label type";
-    if (pos + 1 + l > end) return "label runs past the end of the message";
+    if (kind !== 0) return fail("reserved label type");
+    if (pos + 1 + l > end) return fail("label runs past the end of the message");
     textLength += l + 1;
-    if (textLength > 255) return "name longer than 255 bytes";
+    if (textLength > 255) return fail("name longer than 255 bytes");
     let label = "";
     for (let i = 0; i < l; i++) {
       const c = b[pos + 1 + i]!;
@@ -131,7 +133,7 @@ export function readDnsName(
     labels.push(label);
     pos += 1 + l;
   }
-  return { name: labels.join("."), next };
+  return parsed({ name: labels.join("."), next });
 }
 
 /** Most records of each section parsed (a message claiming more is hostile). */
@@ -140,48 +142,53 @@ const MAX_RECORDS = 256;
 /**
  * Parses a whole message at `b[off, off+len)`.
  *
- * @returns the message, or a reason
+ * @returns the message, or why it is not one (parse.ts)
  */
-export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): DnsMessage | string {
-  const header = parseDnsHeader(b, off, len);
-  if (header === null) return "shorter than a DNS header";
+export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): Parsed<DnsMessage> {
+  const h = parseDnsHeader(b, off, len);
+  if (!h.ok) return h;
+  const header = h.value;
   const end = off + len;
   let at = off + DNS_HLEN;
   const questions: DnsQuestion[] = [];
-  if (header.qdcount > MAX_RECORDS) return "too many questions";
+  if (header.qdcount > MAX_RECORDS) return fail("too many questions");
   for (let i = 0; i < header.qdcount; i++) {
-    const n = readDnsName(b, off, at, end);
-    if (typeof n === "string") return `question ${i + 1}: ${n}`;
-    if (n.next + 4 > end) return `question ${i + 1} cut short`;
-    questions.push({ name: n.name, type: u16(b, n.next), class: u16(b, n.next + 2) });
+    const r = readDnsName(b, off, at, end);
+    if (!r.ok) return fail(`question ${i + 1}: ${r.reason}`);
+    const n = r.value;
+    if (n.next + 4 > end) return fail(`question ${i + 1} cut short`);
+    questions.push({ name: n.name, type: readU16(b, n.next), class: readU16(b, n.next + 2) });
     at = n.next + 4;
   }
   const sections: DnsRecord[][] = [[], [], []];
   const counts = [header.ancount, header.nscount, header.arcount];
   for (let s = 0; s < 3; s++) {
-    if (counts[s]! > MAX_RECORDS) return "too many records";
+    if (counts[s]! > MAX_RECORDS) return fail("too many records");
     for (let i = 0; i < counts[s]!; i++) {
-      const n = readDnsName(b, off, at, end);
-      if (typeof n === "string") return `record: ${n}`;
-      if (n.next + 10 > end) return "record header cut short";
-      const rdlen = u16(b, n.next + 8);
+      const r = readDnsName(b, off, at, end);
+      if (!r.ok) return fail(`record: ${r.reason}`);
+      const n = r.value;
+      if (n.next + 10 > end) return fail("record header cut short");
+      const rdlen = readU16(b, n.next + 8);
       const dataAt = n.next + 10;
-      if (dataAt + rdlen > end) return "record data past the end of the message";
+      if (dataAt + rdlen > end) return fail("record data past the end of the message");
       sections[s]!.push({
         name: n.name,
-        type: u16(b, n.next),
-        class: u16(b, n.next + 2),
-        ttl: ((b[n.next + 4]! << 24) | (b[n.next + 5]! << 16) | (b[n.next + 6]! << 8) | b[n.next + 7]!) >>> 0,
+        type: readU16(b, n.next),
+        class: readU16(b, n.next + 2),
+        ttl: readU32(b, n.next + 4),
         data: b.slice(dataAt, dataAt + rdlen),
       });
       at = dataAt + rdlen;
     }
   }
-  return { header, questions, answers: sections[0]!, authorities: sections[1]!, additionals: sections[2]! };
-}
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
+  return parsed({
+    header,
+    questions,
+    answers: sections[0]!,
+    authorities: sections[1]!,
+    additionals: sections[2]!,
+  });
 }
 
 /**
@@ -263,7 +270,7 @@ export function buildDnsMessage(spec: DnsMessageSpec): Uint8Array {
  */
 export function dnsUdpPayloadSize(b: Uint8Array, off = 0, len = b.length - off): number {
   const m = parseDnsMessage(b, off, len);
-  if (typeof m === "string") return 512;
-  for (const r of m.additionals) if (r.type === DNS_TYPE.OPT) return Math.max(512, r.class);
+  if (!m.ok) return 512;
+  for (const r of m.value.additionals) if (r.type === DNS_TYPE.OPT) return Math.max(512, r.class);
   return 512;
 }

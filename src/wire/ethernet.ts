@@ -8,6 +8,7 @@
  * first and answers -1 (or false) for a frame too short to hold the field,
  * because every frame is hostile.
  */
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** Length of the Ethernet header: two MACs and the type/length field. */
 export const ETH_HLEN = 14;
@@ -87,19 +88,19 @@ const MAC_PATTERN =
  * digits per byte.
  *
  * @param text the MAC as typed by a user
- * @returns the six bytes, or null if the text is not a MAC
+ * @returns the six bytes, or why the text is not a MAC (parse.ts)
  * @example
  * ```ts
- * import { parseMac } from "./ethernet.ts";
- * const mac = parseMac("2.0.0.0.0.a");
- * if (mac === null || mac[5] !== 10) throw new Error("not parsed");
+ * import { parseMacText } from "./ethernet.ts";
+ * const mac = parseMacText("2.0.0.0.0.a");
+ * if (!mac.ok || mac.value[5] !== 10) throw new Error("not parsed");
  * ```
  */
-export function parseMac(text: string): Uint8Array | null {
+export function parseMacText(text: string): Parsed<Uint8Array> {
   const m = MAC_PATTERN.exec(text.trim());
-  if (m === null) return null;
+  if (m === null) return fail(`Expected a MAC such as 02:00:00:00:00:01, found "${text}"`);
   const groups = [m[1], m[3], m[4], m[5], m[6], m[7]];
-  return new Uint8Array(groups.map((g) => parseInt(g, 16)));
+  return parsed(new Uint8Array(groups.map((g) => parseInt(g!, 16))));
 }
 
 /**
@@ -267,7 +268,7 @@ export function buildFrame(spec: FrameSpec = {}): Uint8Array {
 }
 
 function macOrThrow(text: string): Uint8Array {
-  const mac = parseMac(text);
-  if (mac === null) throw new Error(`Expected a MAC such as 02:00:00:00:00:01, found "${text}"`);
-  return mac;
+  const mac = parseMacText(text);
+  if (!mac.ok) throw new Error(mac.reason);
+  return mac.value;
 }

@@ -3,6 +3,7 @@
  * (little-endian here) and a 108-byte NUL-padded path. VDE's handshake sends
  * it verbatim in both directions, so it is a wire format.
  */
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** Size of struct sockaddr_un on Linux. */
 export const SOCKADDR_UN_LEN = 110;
@@ -26,17 +27,14 @@ export function buildSockaddrUn(path: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** Result of parsing a sockaddr_un: the path, or why it is not one. */
-export type SockaddrUnResult = { ok: true; path: string } | { ok: false; reason: string };
-
-/** Parses a sockaddr_un at `offset`; the path ends at the first NUL. */
-export function parseSockaddrUn(buf: Uint8Array, offset = 0): SockaddrUnResult {
-  if (buf.length < offset + SOCKADDR_UN_LEN) return { ok: false, reason: "sockaddr_un is truncated" };
+/** Parses a sockaddr_un at `offset` into its path, which ends at the first NUL. */
+export function parseSockaddrUn(buf: Uint8Array, offset = 0): Parsed<string> {
+  if (buf.length < offset + SOCKADDR_UN_LEN) return fail("sockaddr_un is truncated");
   const family = buf[offset]! | (buf[offset + 1]! << 8);
-  if (family !== AF_UNIX) return { ok: false, reason: `address family is ${family}, not AF_UNIX` };
+  if (family !== AF_UNIX) return fail(`address family is ${family}, not AF_UNIX`);
   const start = offset + 2;
   let end = start;
   const limit = start + SUN_PATH_LEN;
   while (end < limit && buf[end] !== 0) end++;
-  return { ok: true, path: decoder.decode(buf.subarray(start, end)) };
+  return parsed(decoder.decode(buf.subarray(start, end)));
 }

@@ -15,6 +15,8 @@
  * SACK blocks (5, skipped), timestamps (8). Unknown options are skipped by
  * their length. A window scale above 14 is clamped to 14 (RFC 7323 2.3).
  */
+import { writeU32 } from "./bytes.ts";
+import type { ParseError } from "./parse.ts";
 import { finishChecksum, pseudoHeaderSum, sumWords } from "./checksum.ts";
 
 /** IP protocol number of TCP. */
@@ -156,22 +158,22 @@ export function tcpWindow(b: Uint8Array, off = 0): number {
  * Checks a TCP segment completely and fills `out`.
  *
  * @param seg the segment: header, options and payload, exactly (the IP layer cut it to its length)
- * @param out the value to fill; a new one when omitted
+ * @param out the record to fill
  * @param options what to do with an urgent pointer past the data
- * @returns `out`, or a reason (a string) when the segment is malformed
+ * @returns null once `out` is filled, or the reason the segment is malformed (parse.ts)
  * @example
  * ```ts
- * import { buildTcpSegment, parseTcp, TCP_SYN } from "./tcp.ts";
+ * import { buildTcpSegment, newTcpRepr, parseTcp, TCP_SYN } from "./tcp.ts";
  * const seg = buildTcpSegment({ srcPort: 1, dstPort: 2, seq: 5, flags: TCP_SYN, mss: 1460 });
- * const r = parseTcp(seg);
- * if (typeof r === "string" || r.mss !== 1460) throw new Error("not parsed");
+ * const r = newTcpRepr();
+ * if (parseTcp(seg, r) !== null || r.mss !== 1460) throw new Error("not parsed");
  * ```
  */
 export function parseTcp(
   seg: Uint8Array,
-  out: TcpRepr = newTcpRepr(),
+  out: TcpRepr,
   options?: TcpParseOptions,
-): TcpRepr | string {
+): ParseError | null {
   const len = seg.length;
   if (len < TCP_HEADER_LEN) return `TCP segment of ${len} bytes is shorter than the 20-byte header`;
   const hlen = (seg[12]! >> 4) * 4;
@@ -240,7 +242,7 @@ export function parseTcp(
     }
     i += olen;
   }
-  return out;
+  return null;
 }
 
 /** The fields `writeTcpHeader` writes; options are included when present. */
@@ -361,13 +363,6 @@ export function writeTcpBase(
   b[off + 17] = 0;
   b[off + 18] = 0;
   b[off + 19] = 0;
-}
-
-function writeU32(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 24) & 0xff;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
 }
 
 /**

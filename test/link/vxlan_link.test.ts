@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { MacAddressTable, parseVxVnl } from "../../src/link/vxlan_link.ts";
-import { buildSockaddr, formatIp, parseIp } from "../../src/wire/cable_inet.ts";
+import { encodeSockaddr } from "../../src/io/sockaddr.ts";
+import { formatIp, ipLiteral } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
 import { skipUnless } from "../helpers/processes.ts";
 import { exchange, missing, plugIn, vethPair } from "../cable/_netns.ts";
@@ -52,8 +53,8 @@ Deno.test("parseVxVnl refuses unicast groups, bad numbers and unknown options", 
 Deno.test("MacAddressTable learns, moves, expires and forgets", () => {
   const t = new MacAddressTable(100, 10);
   assert.equal(t.size, 128);
-  const a = buildSockaddr(parseIp("10.0.0.1")!, 4789);
-  const b = buildSockaddr(parseIp("10.0.0.2")!, 4789);
+  const a = encodeSockaddr(ipLiteral("10.0.0.1"), 4789);
+  const b = encodeSockaddr(ipLiteral("10.0.0.2"), 4789);
   t.learn(0x0200, 1, a, 0);
   t.learn(0x0200, 2, a, 0);
   assert.deepEqual(t.lookup(0x0200, 1, 1000), a);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { parseVxVnl } from "../../src/link/vxlan_link.ts";
-import { formatIp } from "../../src/wire/cable_inet.ts";
+import { formatIp } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
 import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";

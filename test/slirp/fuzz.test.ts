@@ -15,7 +15,9 @@ import { buildFrame } from "../../src/wire/ethernet.ts";
 import { ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { writeIpv4Header } from "../../src/wire/ipv4.ts";
-import { parseIpv6Address, writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
+
 import { ICMP, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT } from "../../src/wire/dhcp.ts";
@@ -76,10 +78,10 @@ function templates(udpPort: number): Uint8Array[] {
     id: 3,
   });
   out.push(buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: frag }));
-  const g6 = parseIpv6Address("fd00::15")!;
-  out.push(udp6Frame(g6, 4002, parseIpv6Address("fd00::2")!, udpPort, new Uint8Array(32)));
+  const g6 = ipLiteral("fd00::15");
+  out.push(udp6Frame(g6, 4002, ipLiteral("fd00::2"), udpPort, new Uint8Array(32)));
   const rs = new Uint8Array(56);
-  writeIpv6Header(rs, 0, 16, 58, 255, parseIpv6Address("fe80::15")!, parseIpv6Address("ff02::2")!);
+  writeIpv6Header(rs, 0, 16, 58, 255, ipLiteral("fe80::15"), ipLiteral("ff02::2"));
   rs[40] = ICMPV6.ROUTER_SOLICIT;
   rs.set([1, 1, 2, 0, 0, 0, 0, 0x15], 48);
   finishIcmpv6(rs, 40, 16, 8, 24);

@@ -3,13 +3,7 @@ import { buildFrame, etherType, formatMac } from "../../src/wire/ethernet.ts";
 import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT, dhcpU32, parseDhcp, u32Option } from "../../src/wire/dhcp.ts";
 import { formatIpv4, newIpv4Header, parseIpv4, writeIpv4Header } from "../../src/wire/ipv4.ts";
-import {
-  formatIpv6,
-  newIpv6Header,
-  parseIpv6,
-  parseIpv6Address,
-  writeIpv6Header,
-} from "../../src/wire/ipv6.ts";
+import { formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "../../src/wire/ipv6.ts";
 import { ICMP, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
 import { newNdpMessage, parseNdp } from "../../src/wire/ndp.ts";
@@ -18,11 +12,13 @@ import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
+import { valueOf } from "../helpers/parsed.ts";
 
 const GUEST = [10, 0, 2, 15];
 const GW = [10, 0, 2, 2];
-const GUEST6 = parseIpv6Address("fd00::15")!;
-const GW6 = parseIpv6Address("fd00::2")!;
+const GUEST6 = ipLiteral("fd00::15");
+const GW6 = ipLiteral("fd00::2");
 
 function ipv4Of(frame: Uint8Array) {
   const h = newIpv4Header();
@@ -86,8 +82,7 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
   const t = testStack({ domain: "vde.test", search: ["lan"], mtu: 1400 });
   t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, GUEST_MAC));
   let [offer] = t.take();
-  let m = parseDhcp(udpOf(offer!).payload);
-  assert.ok(typeof m !== "string");
+  let m = valueOf(parseDhcp(udpOf(offer!).payload));
   assert.equal(m.messageType, DHCP_MSG.OFFER);
   assert.equal(formatIpv4(m.yiaddr), "10.0.2.15");
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
@@ -105,28 +100,28 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
       u32Option(0x0a000202),
     ]]),
   );
-  m = parseDhcp(udpOf(t.take()[0]!).payload) as Exclude<typeof m, string>;
+  m = valueOf(parseDhcp(udpOf(t.take()[0]!).payload));
   assert.equal(m.messageType, DHCP_MSG.ACK);
   assert.equal(formatIpv4(m.yiaddr), "10.0.2.15");
 
   // One lease per MAC: the same MAC asking again gets the same address; another gets the next.
   t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, GUEST_MAC));
-  assert.equal(formatIpv4((parseDhcp(udpOf(t.take()[0]!).payload) as typeof m).yiaddr), "10.0.2.15");
+  assert.equal(formatIpv4(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).yiaddr), "10.0.2.15");
   t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, "02:00:00:00:00:16"));
   [offer] = t.take();
-  assert.equal(formatIpv4((parseDhcp(udpOf(offer!).payload) as typeof m).yiaddr), "10.0.2.16");
+  assert.equal(formatIpv4(valueOf(parseDhcp(udpOf(offer!).payload)).yiaddr), "10.0.2.16");
   // Asking for the first client's address: NAK.
   t.stack.input(
     dhcpFrame(DHCP_MSG.REQUEST, "02:00:00:00:00:16", [[DHCP_OPT.REQUESTED_IP, u32Option(0x0a00020f)]]),
   );
-  assert.equal((parseDhcp(udpOf(t.take()[0]!).payload) as typeof m).messageType, DHCP_MSG.NAK);
+  assert.equal(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).messageType, DHCP_MSG.NAK);
   // RELEASE frees it.
   t.stack.input(dhcpFrame(DHCP_MSG.RELEASE, GUEST_MAC, [], 0x0a00020f));
   assert.equal(t.take().length, 0);
   assert.equal(t.stack.dhcp.leases().length, 0);
   // INFORM: options, no lease.
   t.stack.input(dhcpFrame(DHCP_MSG.INFORM, GUEST_MAC, [], 0x0a00020f));
-  m = parseDhcp(udpOf(t.take()[0]!).payload) as typeof m;
+  m = valueOf(parseDhcp(udpOf(t.take()[0]!).payload));
   assert.equal(m.messageType, DHCP_MSG.ACK);
   assert.equal(dhcpU32(m, DHCP_OPT.LEASE_TIME), null);
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
@@ -292,9 +287,9 @@ Deno.test("a large datagram from the host reaches the guest in fragments within 
 Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, UDP to fd00::2 the host's ::1", () => {
   const t = testStack();
   t.take();
-  const ll = parseIpv6Address("fe80::15")!;
+  const ll = ipLiteral("fe80::15");
   const rs = new Uint8Array(40 + 16);
-  writeIpv6Header(rs, 0, 16, 58, 255, ll, parseIpv6Address("ff02::2")!);
+  writeIpv6Header(rs, 0, 16, 58, 255, ll, ipLiteral("ff02::2"));
   rs[40] = ICMPV6.ROUTER_SOLICIT;
   rs.set([1, 1, 2, 0, 0, 0, 0, 0x15], 48);
   finishIcmpv6(rs, 40, 16, 8, 24);
@@ -310,7 +305,7 @@ Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, 
   assert.equal(formatIpv6(ra!, h.srcOffset), "fe80::5055:aff:fe00:202");
 
   const ns = new Uint8Array(40 + 32);
-  writeIpv6Header(ns, 0, 32, 58, 255, GUEST6, parseIpv6Address("ff02::1:ff00:2")!);
+  writeIpv6Header(ns, 0, 32, 58, 255, GUEST6, ipLiteral("ff02::1:ff00:2"));
   ns[40] = ICMPV6.NEIGHBOR_SOLICIT;
   ns.set(GW6, 48);
   ns.set([1, 1, 2, 0, 0, 0, 0, 0x15], 64);
@@ -326,7 +321,7 @@ Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, 
   t.stack.input(udp6Frame(GUEST6, 6000, GW6, 7777, new Uint8Array([1])));
   const sock = t.net.sockets.at(-1)!;
   assert.equal(formatIpv6(sock.sent[0]!.addr), "::1");
-  sock.receive(new Uint8Array([2, 2]), [...parseIpv6Address("::1")!], 7777);
+  sock.receive(new Uint8Array([2, 2]), [...ipLiteral("::1")], 7777);
   const [back] = t.take();
   assert.equal(parseIpv6(back!, 14, back!.length - 14, h), null);
   assert.equal(formatIpv6(back!, h.srcOffset), "fd00::2");

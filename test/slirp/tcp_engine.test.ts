@@ -14,7 +14,7 @@ import {
   TCP_SYN,
   type TcpHeaderFields,
 } from "../../src/wire/tcp.ts";
-import { formatIp } from "../../src/slirp/tcp/addr.ts";
+import { formatIp } from "../../src/wire/ip_address.ts";
 
 const GUEST = new Uint8Array([10, 0, 2, 15]);
 const GUEST6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x15]);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LearnResult, MacTable, vdeHashIndex } from "../../src/switch/mac_table.ts";
-import { parseMac } from "../../src/wire/ethernet.ts";
+import { parseMacText } from "../../src/wire/ethernet.ts";
+import { valueOf } from "../helpers/parsed.ts";
 
 const HI = 0x0200;
 
@@ -164,7 +165,7 @@ Deno.test("vdeHashIndex reproduces the bucket indices vde_switch printed", () =>
     ["52:54:00:12:34:01", 0, 127],
   ];
   for (const [mac, vlan, index] of vectors) {
-    assert.equal(vdeHashIndex(parseMac(mac)!, vlan, 128), index, `${mac} VLAN ${vlan}`);
+    assert.equal(vdeHashIndex(valueOf(parseMacText(mac)), vlan, 128), index, `${mac} VLAN ${vlan}`);
   }
 });
 

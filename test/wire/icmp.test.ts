@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ICMP, newIcmpMessage, parseIcmpv4, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6, newIcmpv6Message, parseIcmpv6 } from "../../src/wire/icmpv6.ts";
-import { parseIpv6Address, writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
 
 Deno.test("ICMPv4 echo: written, parsed, checksum checked", () => {
   const b = new Uint8Array(12);
@@ -20,7 +21,7 @@ Deno.test("ICMPv4 echo: written, parsed, checksum checked", () => {
 
 Deno.test("ICMPv6 echo: checksum over the pseudo-header", () => {
   const p = new Uint8Array(40 + 12);
-  writeIpv6Header(p, 0, 12, 58, 64, parseIpv6Address("fd00::15")!, parseIpv6Address("fd00::2")!);
+  writeIpv6Header(p, 0, 12, 58, 64, ipLiteral("fd00::15"), ipLiteral("fd00::2"));
   p[40] = ICMPV6.ECHO_REQUEST;
   p[44] = 0;
   p[45] = 5;

@@ -5,7 +5,6 @@ import {
   buildVdeRequestV1,
   MAX_DESCRIPTION_LEN,
   MAX_REQUEST_LEN,
-  type ParseRequestResult,
   parseVdeRequest,
   REQ_NEW_CONTROL,
   REQ_NEW_PORT0,
@@ -13,6 +12,7 @@ import {
   V3_HEADER_LEN,
   type VdeRequest,
 } from "../../src/wire/vde_request.ts";
+import type { Parsed } from "../../src/wire/parse.ts";
 
 const enc = new TextEncoder();
 
@@ -20,12 +20,12 @@ function hex(s: string): number[] {
   return s.trim().split(/\s+/).map((h) => parseInt(h, 16));
 }
 
-function expectOk(r: ParseRequestResult): VdeRequest {
+function expectOk(r: Parsed<VdeRequest>): VdeRequest {
   if (!r.ok) assert.fail(`expected a valid request, got: ${r.reason}`);
-  return r.request;
+  return r.value;
 }
 
-function expectRefused(r: ParseRequestResult, reason: RegExp, incomplete = false): void {
+function expectRefused(r: Parsed<VdeRequest>, reason: RegExp, incomplete = false): void {
   assert.equal(r.ok, false);
   if (r.ok) return;
   assert.match(r.reason, reason);

@@ -23,7 +23,7 @@ import {
   type TcpRepr,
   verifyTcpChecksum,
 } from "../../wire/tcp.ts";
-import { formatIp } from "./addr.ts";
+import { formatIp } from "../../wire/ip_address.ts";
 import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./engine.ts";
 import type { HostConn, HostListener, HostNet, HostPeer } from "./host.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
@@ -302,8 +302,8 @@ export class SimPeer implements SimNode, TcbHost {
   #listenIss = -1;
 
   deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
-    const r = parseTcp(seg, this.#repr, { urgentPastData: "clamp" });
-    if (typeof r === "string" || !verifyTcpChecksum(src, dst, seg)) {
+    const r = this.#repr;
+    if (parseTcp(seg, r, { urgentPastData: "clamp" }) !== null || !verifyTcpChecksum(src, dst, seg)) {
       this.badSegments++;
       return;
     }
@@ -752,8 +752,8 @@ export class LiveGuest {
   }
 
   #deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
-    const r = parseTcp(seg, this.#repr, { urgentPastData: "clamp" });
-    if (typeof r === "string" || !verifyTcpChecksum(src, dst, seg)) {
+    const r = this.#repr;
+    if (parseTcp(seg, r, { urgentPastData: "clamp" }) !== null || !verifyTcpChecksum(src, dst, seg)) {
       this.stats.badSegments++;
       return;
     }
@@ -1111,8 +1111,9 @@ export class EngineRig {
       sendSegment: (src, dst, seg) => {
         if (!verifyTcpChecksum(src, dst, seg)) throw new Error("engine segment checksum is wrong");
         const copy = seg.slice();
-        const r = parseTcp(copy);
-        if (typeof r === "string") throw new Error(r);
+        const r = newTcpRepr();
+        const err = parseTcp(copy, r);
+        if (err !== null) throw new Error(err);
         this.out.push({
           ...r,
           src: formatIp(src),

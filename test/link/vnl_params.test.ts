@@ -3,7 +3,7 @@
  * quoting and escapes, and our unquoted key-file paths.
  */
 import assert from "node:assert/strict";
-import { parseSize, parseSlashParams } from "../../src/wire/cable_params.ts";
+import { parseSize, parseSlashParams } from "../../src/link/vnl_params.ts";
 
 const KEYS = ["port", "vni", "ttl", "v4", "v6", "key", "listen"] as const;
 
