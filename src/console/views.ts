@@ -10,7 +10,6 @@ import { printable } from "./reply_format.ts";
 import { vdeBucket } from "./vde_bucket.ts";
 import type { Endpoint } from "../switch/switch.ts";
 import { groupName, userName } from "../switch/users.ts";
-import { DgramLink } from "../link/dgram_link.ts";
 
 /** MAC entries formatted between yields to the event loop, so a big listing never holds up forwarding for long. */
 const MAC_SLICE = 2048;
@@ -58,8 +57,8 @@ export interface MacView {
 
 /** The module name vde_switch would show for an endpoint's link. */
 export function endpointModule(ep: Endpoint): string {
-  if (ep.link instanceof DgramLink) return "unix prog";
-  if (ep.link.description.startsWith("tap ")) return "tuntap";
+  if (ep.link.kind === "vde") return "unix prog";
+  if (ep.link.kind === "tap") return "tuntap";
   return "link";
 }
 

@@ -50,6 +50,7 @@ export function parseUdpVnl(rest: string): UdpVnl {
 
 /** A point-to-point cable of raw frames over UDP, as vdeplug4's udp://. */
 export class UdpLink extends BaseLink {
+  readonly kind = "udp" as const;
   readonly socket: InetDgramSocket;
   readonly #dst: Uint8Array<ArrayBuffer>;
   #connected = false;

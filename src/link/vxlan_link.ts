@@ -288,6 +288,7 @@ export abstract class VxTableLink extends BaseLink {
 
 /** A link onto a VXLAN segment. */
 export class VxlanLink extends VxTableLink {
+  readonly kind = "vxlan" as const;
   readonly socket: InetDgramSocket;
   protected readonly onDatagram: InetDatagramHandler;
   /** Datagrams dropped on the way in for a wrong header or VNI. */

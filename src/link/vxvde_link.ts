@@ -48,6 +48,7 @@ function localAddresses(): Set<string> {
 
 /** A member of a vxvde distributed switch. */
 export class VxvdeLink extends VxTableLink {
+  readonly kind = "vxvde" as const;
   readonly #mcast: InetDgramSocket;
   readonly #ucast: InetDgramSocket;
   readonly #header: Uint8Array<ArrayBuffer>;

@@ -59,6 +59,7 @@ export interface WireLinkOptions {
  * the drops are the filter's, per direction.
  */
 export class WireLink extends BaseLink {
+  readonly kind = "wire" as const;
   /** The wrapped link (the right-hand side). */
   readonly inner: Link;
   /** The impairments; change its settings at any time. */

@@ -15,6 +15,7 @@ import { MgmtServer, type MgmtServerOptions } from "../../src/console/mgmt_serve
 
 /** A link that keeps what the switch sends it and injects frames on demand. */
 export class TestLink extends BaseLink {
+  readonly kind = "memory" as const;
   readonly sent: Uint8Array[] = [];
   send(frame: Uint8Array): void {
     this.sent.push(frame.slice());

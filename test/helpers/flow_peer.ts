@@ -6,6 +6,7 @@ import { discard, type Link, newLinkStats } from "../../src/link/link.ts";
 
 /** A link whose `congested` the test sets; `drain()` does what a datagram link does when its queue empties. */
 export class FlowPeer implements Link {
+  readonly kind = "memory" as const;
   readonly description = "flow peer";
   readonly stats = newLinkStats();
   readonly closed = new Promise<string>(() => {});

@@ -17,6 +17,7 @@ import { isValueError, LR, parseWireValue, RL } from "../../src/wirefilter/value
 
 /** Two in-memory ends: what one sends, the other receives at once. */
 class MemoryLink extends BaseLink {
+  readonly kind = "memory" as const;
   peer: MemoryLink | undefined;
   send(frame: Uint8Array): void {
     if (this.isClosed || this.peer === undefined) {
