@@ -17,7 +17,7 @@ import { Errno, type Reply } from "./reply_format.ts";
 import { portView, portViews } from "./views.ts";
 import { vlanReply } from "./commands_vlan.ts";
 import { MAX_PORTS, NO_VLAN } from "../switch/engine.ts";
-import { lookupGroup, lookupUser } from "../switch/users.ts";
+import { lookupGroup, lookupUser } from "../os/users.ts";
 
 /** Registers the port menu. */
 export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext): void {

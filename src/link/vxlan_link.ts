@@ -27,7 +27,7 @@ import { encodeSockaddr, formatSockaddr, setSockaddrPort, SOCKADDR_MAX } from ".
 import { equalAt } from "../wire/bytes.ts";
 import { parseSize, parseSlashParams } from "./vnl_params.ts";
 import { MAX_VNI, VXLAN_HEADER_SIZE, vxlanHeader, vxlanVni } from "../wire/vxlan.ts";
-import { lookupGroup } from "../switch/users.ts";
+import { lookupGroup } from "../os/users.ts";
 import { poller } from "../io/poller.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";

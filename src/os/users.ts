@@ -1,6 +1,7 @@
 /**
- * User and group names for port access control (`port/setuser`,
- * `port/setgroup`) and for printing who owns a port. Reads /etc/passwd and
+ * User and group names from the operating system, for port access control
+ * (`port/setuser`, `port/setgroup`, the control socket's group), for
+ * printing who owns a port, and for vxvde's `grp=`. Reads /etc/passwd and
  * /etc/group directly: Deno has no getpwnam, and these files are all a
  * switch needs (no NSS lookups over the network from the control plane).
  */
