@@ -5,7 +5,6 @@
  */
 import { onSignals } from "./signals.ts";
 import type { Command } from "commander";
-import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, type OpenOptions } from "../link/registry.ts";

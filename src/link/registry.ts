@@ -3,9 +3,12 @@
  *
  * VNLs follow vdeplug4's notation (`scheme://rest`); a string without `://`
  * is a vde switch path, and `-` is stdio. The CLI, the console and the
- * library all open links through `openLink`.
+ * library all open links through `openLink`. The built-in schemes
+ * (schemes.ts) start as loaders: the first `openLink` of a scheme imports its
+ * module, which replaces the loader with its factory.
  */
 import type { Link } from "./link.ts";
+import { BUILTIN_SCHEMES } from "./schemes.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -22,6 +25,26 @@ const factories = new Map<string, LinkFactory>();
 export function registerScheme(scheme: string, factory: LinkFactory): void {
   factories.set(scheme, factory);
 }
+
+/**
+ * Registers `scheme` as implemented by a module that `load` imports on first
+ * use; the module must call `registerScheme(scheme, ...)` when evaluated. A
+ * factory already registered (its module was imported) is kept.
+ */
+export function registerSchemeModule(scheme: string, load: () => Promise<unknown>): void {
+  if (factories.has(scheme)) return;
+  const loader: LinkFactory = async (rest, options) => {
+    await load();
+    const factory = factories.get(scheme);
+    if (factory === undefined || factory === loader) {
+      throw new Error(`the module of ${scheme}:// did not register it`);
+    }
+    return await factory(rest, options);
+  };
+  factories.set(scheme, loader);
+}
+
+for (const [scheme, load] of Object.entries(BUILTIN_SCHEMES)) registerSchemeModule(scheme, load);
 
 /** The schemes that can be opened, sorted. */
 export function schemes(): string[] {

@@ -3,7 +3,6 @@
  * over an in-memory stream pair, vde:// through our switch, and cmd://
  * running our plug; the cable transports run it in their own test files.
  */
-import "../../src/link/schemes.ts";
 import { conformance } from "../helpers/link_conformance.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";

@@ -4,7 +4,6 @@
  * then only from the destination, and a zero-length datagram undoes that.
  */
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { openUdpLink, parseUdpVnl } from "../../src/link/udp_link.ts";
 import { InetDgramSocket } from "../../src/io/inet_dgram.ts";

@@ -5,7 +5,6 @@
  * `mgmt=` socket of a link opened from a VNL.
  */
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { BaseLink, type Link } from "../../src/link/link.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
