@@ -33,9 +33,9 @@ export type { AttachRequest, Endpoint, SwitchOptions } from "./src/switch/switch
 export { VdeSwitchServer } from "./src/vde/switch_server.ts";
 export type { SwitchServerOptions } from "./src/vde/switch_server.ts";
 export { StreamDecoder, StreamEncoder } from "./src/wire/stream_framing.ts";
-export { ConsoleContext } from "./src/console/context.ts";
-export type { ConsoleContextOptions } from "./src/console/context.ts";
-export { switchCommands } from "./src/console/switch_commands.ts";
+export { ConsoleContext } from "./src/console/switch/context.ts";
+export type { ConsoleContextOptions } from "./src/console/switch/context.ts";
+export { switchCommands } from "./src/console/switch/switch_commands.ts";
 export { CommandRegistry } from "./src/console/registry.ts";
 export type { CommandSpec, Session } from "./src/console/registry.ts";
 export { MgmtServer } from "./src/console/mgmt_server.ts";

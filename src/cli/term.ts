@@ -9,13 +9,13 @@ import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
 import { historyPath } from "../console/history.ts";
-import { RemoteConsole } from "../console/remote_console.ts";
+import { RemoteConsole } from "../console/switch/remote_console.ts";
 import { formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
 import { parseInteger } from "../console/args.ts";
-import { parsePortListing } from "../console/listings.ts";
-import { portsTable } from "../console/tables.ts";
+import { parsePortListing } from "../console/switch/listings.ts";
+import { portsTable } from "../console/switch/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 

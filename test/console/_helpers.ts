@@ -6,11 +6,11 @@
  */
 import { BaseLink } from "../../src/link/link.ts";
 import { Switch } from "../../src/switch/switch.ts";
-import { ConsoleContext, type ConsoleContextOptions } from "../../src/console/context.ts";
+import { ConsoleContext, type ConsoleContextOptions } from "../../src/console/switch/context.ts";
 import type { CommandRegistry } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { formatReply } from "../../src/console/reply_format.ts";
-import { switchCommands } from "../../src/console/switch_commands.ts";
+import { switchCommands } from "../../src/console/switch/switch_commands.ts";
 import { MgmtServer, type MgmtServerOptions } from "../../src/console/mgmt_server.ts";
 
 /** A link that keeps what the switch sends it and injects frames on demand. */

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { RemoteConsole } from "../../src/console/remote_console.ts";
+import { RemoteConsole } from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
-import { addCoreCommands } from "../../src/console/commands_core.ts";
-import { addPortCommands } from "../../src/console/commands_port.ts";
-import { addHashCommands } from "../../src/console/commands_hash.ts";
+import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
+import { addPortCommands } from "../../src/console/switch/commands_port.ts";
+import { addHashCommands } from "../../src/console/switch/commands_hash.ts";
 import { MgmtServer } from "../../src/console/mgmt_server.ts";
 import { macFrame, makeConsole, tempDir, TestLink, withMgmtServer } from "./_helpers.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { argKind, complete, type CompletionSource } from "../../src/console/completer.ts";
-import { localCompletionSource } from "../../src/console/switch_console.ts";
+import { localCompletionSource } from "../../src/console/switch/switch_console.ts";
 import { macFrame, makeConsole, TestLink } from "./_helpers.ts";
 
 Deno.test("argKind reads argument kinds from help syntax", () => {

@@ -4,8 +4,8 @@
  */
 import type { ConsoleContext } from "./context.ts";
 import { matchCategories } from "./debug.ts";
-import { type CommandRegistry, fail, listing, ok } from "./registry.ts";
-import { Errno } from "./reply_format.ts";
+import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { Errno } from "../reply_format.ts";
 
 function debugRow(path: string, tag: string, status: string, help: string): string {
   return `${path.padEnd(22)} ${tag.padEnd(3)} ${status.padEnd(6)} ${help}`;

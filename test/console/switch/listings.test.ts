@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { formatMac, formatPort, parseMacListing, parsePortListing } from "../../src/console/listings.ts";
-import { formatAge, renderTable } from "../../src/console/tables.ts";
-import type { PortView } from "../../src/console/views.ts";
+import {
+  formatHashLine,
+  formatPort,
+  parseMacListing,
+  parsePortListing,
+} from "../../../src/console/switch/listings.ts";
+import { formatAge, renderTable } from "../../../src/console/switch/tables.ts";
+import type { PortView } from "../../../src/console/switch/views.ts";
 
 // From the captured Debian session (spec 5.4).
 const CAPTURED_PORTS = `Port 0001 untagged_vlan=0000 ACTIVE - Unnamed Allocatable
@@ -46,7 +51,7 @@ Deno.test("a captured hash/print listing parses and formats back to the same byt
   ];
   const views = parseMacListing(lines);
   assert.deepEqual(views[0], { bucket: 51, mac: "52:54:00:12:34:02", vlan: 0, port: 5, age: 4 });
-  assert.deepEqual(views.map(formatMac), lines);
+  assert.deepEqual(views.map(formatHashLine), lines);
 });
 
 Deno.test("renderTable right-aligns numbers and does not pad the last column", () => {

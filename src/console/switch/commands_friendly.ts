@@ -4,10 +4,10 @@
  * counters and ages. They are listings like any other, so a management
  * client (unixterm, `vde term`) gets them framed as usual.
  */
-import { parseSwitch } from "./args.ts";
+import { parseSwitch } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, fail, listing } from "./registry.ts";
-import { Errno } from "./reply_format.ts";
+import { type CommandRegistry, fail, listing } from "../registry.ts";
+import { Errno } from "../reply_format.ts";
 import { macsTable, portsTable } from "./tables.ts";
 import { macViews, portViews } from "./views.ts";
 

@@ -9,7 +9,7 @@ import { addHashCommands } from "./commands_hash.ts";
 import { addPortCommands } from "./commands_port.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
-import { CommandRegistry } from "./registry.ts";
+import { CommandRegistry } from "../registry.ts";
 
 /** Builds the registry every console of this switch serves. */
 export function switchCommands(ctx: ConsoleContext): CommandRegistry {

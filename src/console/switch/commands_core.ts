@@ -5,9 +5,9 @@
  * own (session_commands.ts); this file gives them the switch's help texts.
  */
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, listing } from "./registry.ts";
-import { BANNER_LINES, Errno } from "./reply_format.ts";
-import { addSessionEndCommands, loadScript } from "./session_commands.ts";
+import { type CommandRegistry, listing } from "../registry.ts";
+import { BANNER_LINES, Errno } from "../reply_format.ts";
+import { addSessionEndCommands, loadScript } from "../session_commands.ts";
 
 const HELP_HEADER = [
   helpRow("COMMAND PATH", "SYNTAX", "HELP"),

@@ -9,15 +9,15 @@
  * `port/setvlan` sets the port's untagged VLAN: one created with
  * `vlan/create`, or 4095 for none (the port then takes only tagged frames).
  */
-import { parseInteger, parseSwitch, words } from "./args.ts";
+import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
 import { formatPort } from "./listings.ts";
-import { type CommandRegistry, fail, listing, ok } from "./registry.ts";
-import { Errno, type Reply } from "./reply_format.ts";
+import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { Errno, type Reply } from "../reply_format.ts";
 import { portView, portViews } from "./views.ts";
 import { vlanReply } from "./commands_vlan.ts";
-import { MAX_PORTS, NO_VLAN } from "../switch/engine.ts";
-import { lookupGroup, lookupUser } from "../os/users.ts";
+import { MAX_PORTS, NO_VLAN } from "../../switch/engine.ts";
+import { lookupGroup, lookupUser } from "../../os/users.ts";
 
 /** Registers the port menu. */
 export function addPortCommands(registry: CommandRegistry, ctx: ConsoleContext): void {

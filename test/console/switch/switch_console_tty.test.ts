@@ -4,9 +4,9 @@
  * and a second Ctrl-C stopping the switch.
  */
 import assert from "node:assert/strict";
-import { skipUnless } from "../helpers/processes.ts";
-import { REPO_ROOT } from "../helpers/switches.ts";
-import { tmuxMissing, TmuxSession } from "./_tmux.ts";
+import { skipUnless } from "../../helpers/processes.ts";
+import { REPO_ROOT } from "../../helpers/switches.ts";
+import { tmuxMissing, TmuxSession } from "../_tmux.ts";
 
 Deno.test("the switch console at a terminal completes, recalls, clears with Ctrl-C and stops on a second Ctrl-C", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;

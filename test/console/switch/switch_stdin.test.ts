@@ -3,10 +3,10 @@
  * the management socket options, with `vde switch` as its own process.
  */
 import assert from "node:assert/strict";
-import { sleep, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { ourSwitchCommand } from "../helpers/switches.ts";
-import { waitUntilAccepting } from "../helpers/vde_clients.ts";
-import { MgmtClient } from "../../src/console/client.ts";
+import { sleep, spawnManaged, waitFor } from "../../helpers/processes.ts";
+import { ourSwitchCommand } from "../../helpers/switches.ts";
+import { waitUntilAccepting } from "../../helpers/vde_clients.ts";
+import { MgmtClient } from "../../../src/console/client.ts";
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-stdin-" });

@@ -6,10 +6,10 @@
  * listings so its tables work against a C vde_switch too.
  */
 import type { ConsoleContext } from "./context.ts";
-import { printable } from "./reply_format.ts";
-import { vdeBucket } from "./vde_bucket.ts";
-import type { Endpoint } from "../switch/switch.ts";
-import { groupName, userName } from "../os/users.ts";
+import { printable } from "../reply_format.ts";
+import { vdeBucket } from "../../switch/vde_bucket.ts";
+import type { Endpoint } from "../../switch/switch.ts";
+import { groupName, userName } from "../../os/users.ts";
 
 /** MAC entries formatted between yields to the event loop, so a big listing never holds up forwarding for long. */
 const MAC_SLICE = 2048;

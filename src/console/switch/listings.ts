@@ -25,7 +25,7 @@ export function formatPort(v: PortView): string[] {
 }
 
 /** One `hash/print` line. */
-export function formatMac(v: MacView): string {
+export function formatHashLine(v: MacView): string {
   return `Hash: ${zero(v.bucket, 4)} Addr: ${v.mac} VLAN ${zero(v.vlan, 4)} to port: ${
     zero(v.port, 3)
   }  age ${v.age} secs`;

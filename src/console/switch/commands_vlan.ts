@@ -14,11 +14,11 @@
  * it does (vde_switch's repeats addport's), and arguments are parsed
  * strictly (`vlan/print x` is EINVAL, not VLAN 0).
  */
-import { parseInteger, words } from "./args.ts";
+import { parseInteger, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, fail, listing, ok } from "./registry.ts";
-import { Errno, type Reply } from "./reply_format.ts";
-import { MAX_VLAN, type VlanResult } from "../switch/engine.ts";
+import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { Errno, type Reply } from "../reply_format.ts";
+import { MAX_VLAN, type VlanResult } from "../../switch/engine.ts";
 
 /** vde_switch's errno for each outcome of a VLAN change. */
 export function vlanReply(result: VlanResult): Reply {

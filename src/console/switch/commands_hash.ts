@@ -10,15 +10,15 @@
  * stores them), and `hash/find` prints the entry's real port, where
  * vde_switch prints port+1.
  */
-import { parseInteger, words } from "./args.ts";
+import { parseInteger, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
-import { formatMac } from "./listings.ts";
-import { type CommandRegistry, fail, listing, ok } from "./registry.ts";
-import { Errno, type Reply } from "./reply_format.ts";
+import { formatHashLine } from "./listings.ts";
+import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { Errno, type Reply } from "../reply_format.ts";
 import { macViews, mapInSlices } from "./views.ts";
-import { NO_VLAN } from "../switch/engine.ts";
-import { vdeBucket } from "./vde_bucket.ts";
-import { formatMac as formatMacBytes, macHi, macLo, parseMacText } from "../wire/ethernet.ts";
+import { NO_VLAN } from "../../switch/engine.ts";
+import { vdeBucket } from "../../switch/vde_bucket.ts";
+import { formatMac as formatMacBytes, macHi, macLo, parseMacText } from "../../wire/ethernet.ts";
 
 /** Largest bucket count `hash/setsize` accepts. */
 export const MAX_HASH_BUCKETS = 1 << 20;
@@ -90,7 +90,7 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     syntax: "",
     help: "print the hash table",
     listing: true,
-    run: async () => listing(await mapInSlices(await macViews(ctx), formatMac)),
+    run: async () => listing(await mapInSlices(await macViews(ctx), formatHashLine)),
   });
   registry.add({
     path: "hash/find",
@@ -109,7 +109,7 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
       const port = engine.macTable.lookup(hi, lo, vlan);
       if (port < 0) return listing([], Errno.ENODEV);
       const lastSeen = engine.macTable.lastSeen(hi, lo, vlan);
-      return listing([formatMac({
+      return listing([formatHashLine({
         bucket: vdeBucket(mac, vlan, ctx.hashBuckets),
         mac: formatMacBytes(mac),
         vlan,

@@ -5,12 +5,12 @@
  * against switches that lack them, such as a C vde_switch, by parsing its
  * `port/print` and `hash/print` listings.
  */
-import { parseSwitch } from "./args.ts";
-import type { MgmtClient, RemoteReply } from "./client.ts";
-import type { CompletionSource } from "./completer.ts";
+import { parseSwitch } from "../args.ts";
+import type { MgmtClient, RemoteReply } from "../client.ts";
+import type { CompletionSource } from "../completer.ts";
 import { parseMacListing, parsePortListing } from "./listings.ts";
-import { parseLine } from "./registry.ts";
-import { Errno, resultLine } from "./reply_format.ts";
+import { parseLine } from "../registry.ts";
+import { Errno, resultLine } from "../reply_format.ts";
 import { macsTable, portsTable } from "./tables.ts";
 
 /** A command as the remote `help` lists it. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { vdeBucket } from "../../src/console/vde_bucket.ts";
+import { vdeBucket } from "../../src/switch/vde_bucket.ts";
 import { vdeHashIndex } from "../../src/switch/mac_table.ts";
 
 Deno.test("vdeBucket agrees with the BigInt vdeHashIndex on the spec's samples and random keys", () => {

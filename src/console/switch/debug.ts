@@ -8,9 +8,9 @@
  * the lines through its own `notify`, which applies that session's output
  * limits: a client that never reads cannot make the hub or the switch wait.
  */
-import { formatDebugLine, printable } from "./reply_format.ts";
-import type { Session } from "./registry.ts";
-import type { Switch, SwitchEvent } from "../switch/switch.ts";
+import { formatDebugLine, printable } from "../reply_format.ts";
+import type { Session } from "../registry.ts";
+import type { Switch, SwitchEvent } from "../../switch/switch.ts";
 
 /** A debug category as `debug/list` shows it. */
 export interface DebugCategory {

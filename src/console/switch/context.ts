@@ -4,7 +4,7 @@
  * context per switch, shared by every session (socket clients, the
  * switch's own console, the startup script).
  */
-import type { Switch } from "../switch/switch.ts";
+import type { Switch } from "../../switch/switch.ts";
 import { DebugHub } from "./debug.ts";
 
 /** The socket directory the switch serves, for `ds/showinfo`. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { macFrame, makeConsole, TestLink } from "./_helpers.ts";
+import { macFrame, makeConsole, TestLink } from "../_helpers.ts";
 
 const OK = "1000 Success\n";
 

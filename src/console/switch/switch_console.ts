@@ -4,15 +4,15 @@
  * otherwise vde_switch's plain protocol on stdin/stdout for scripts and
  * supervisors.
  */
-import type { CompletionSource } from "./completer.ts";
+import type { CompletionSource } from "../completer.ts";
 import type { ConsoleContext } from "./context.ts";
 import { DEBUG_CATEGORIES } from "./debug.ts";
-import type { CommandRegistry } from "./registry.ts";
-import { startStdinConsole } from "./stdin_console_start.ts";
+import type { CommandRegistry } from "../registry.ts";
+import { startStdinConsole } from "../stdin_console_start.ts";
 import { portsTable } from "./tables.ts";
 import { portViews } from "./views.ts";
-import { watchCommand } from "./watch.ts";
-import type { RunningConsole } from "./terminal_session.ts";
+import { watchCommand } from "../watch.ts";
+import type { RunningConsole } from "../terminal_session.ts";
 
 /** Completion candidates from this process's switch and registry. */
 export function localCompletionSource(commands: CommandRegistry, ctx: ConsoleContext): CompletionSource {
