@@ -26,7 +26,7 @@ import { newIpv4Header, parseIpv4 } from "../../src/wire/ipv4.ts";
 import { newUdpHeader, parseUdp } from "../../src/wire/udp.ts";
 import { GUEST_MAC, GW_MAC, udp4Frame, udp6Frame } from "./helpers.ts";
 import { startDnsFixture } from "./dns_fixture.ts";
-import { prng } from "../../src/slirp/tcp/testing.ts";
+import { prng } from "../helpers/random.ts";
 
 const FRAMES = 100_000;
 

@@ -4,7 +4,7 @@
  * closes, resets, back-pressure and forwards behave.
  */
 import assert from "node:assert/strict";
-import { EngineRig, MemoryConn, type SentSegment, settle } from "../../src/slirp/tcp/testing.ts";
+import { EngineRig, MemoryConn, type SentSegment, settle } from "./tcp_rig.ts";
 import {
   buildTcpSegment,
   formatTcpFlags,

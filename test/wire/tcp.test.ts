@@ -23,7 +23,7 @@ import {
   writeTcpBase,
   writeTcpHeader,
 } from "../../src/wire/tcp.ts";
-import { prng } from "../../src/slirp/tcp/testing.ts";
+import { prng } from "../helpers/random.ts";
 
 const SRC4 = new Uint8Array([10, 0, 2, 15]);
 const DST4 = new Uint8Array([10, 0, 2, 2]);

@@ -13,6 +13,7 @@ import {
   type VdeRequest,
 } from "../../src/wire/vde_request.ts";
 import type { Parsed } from "../../src/wire/parse.ts";
+import { prng } from "../helpers/random.ts";
 
 const enc = new TextEncoder();
 
@@ -204,8 +205,8 @@ Deno.test("an unnamed client address parses as an empty path", () => {
 
 Deno.test("parseVdeRequest never throws on random bytes", () => {
   // A cheap deterministic fuzz: every outcome must be a result, never an exception.
-  let seed = 12345;
-  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  const random = prng(12345);
+  const rand = () => Math.floor(random() * 256);
   for (let i = 0; i < 2000; i++) {
     const len = rand() + (i % 3 === 0 ? 0 : 60);
     const b = new Uint8Array(len);

@@ -1,6 +1,6 @@
 /**
- * Test support for the TCP engine: a seeded PRNG, a deterministic network
- * simulator with a fake clock, and a simulated TCP peer built on
+ * Test support for the TCP engine (test/helpers/random.ts gives its seeded
+ * randomness): a deterministic network simulator with a fake clock, and a simulated TCP peer built on
  * {@link TcpConnection}. Used by the netsim tests and by tests that need a
  * "guest" without a kernel; no I/O, no real timers.
  *
@@ -22,24 +22,19 @@ import {
   TCP_SYN,
   type TcpRepr,
   verifyTcpChecksum,
-} from "../../wire/tcp.ts";
-import { formatIp } from "../../wire/ip_address.ts";
-import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./engine.ts";
-import type { HostConn, HostListener, HostNet, HostPeer } from "./host.ts";
-import { newTcpStats, type TcpStats } from "./stats.ts";
-import { DEFAULT_TCB_CONFIG, type TcbConfig, type TcbHost, TcpConnection, TcpState } from "./tcb.ts";
-
-/** A small seeded PRNG (mulberry32): floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+} from "../../src/wire/tcp.ts";
+import { formatIp } from "../../src/wire/ip_address.ts";
+import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "../../src/slirp/tcp/engine.ts";
+import type { HostConn, HostListener, HostNet, HostPeer } from "../../src/slirp/tcp/host.ts";
+import { newTcpStats, type TcpStats } from "../../src/slirp/tcp/stats.ts";
+import {
+  DEFAULT_TCB_CONFIG,
+  type TcbConfig,
+  type TcbHost,
+  TcpConnection,
+  TcpState,
+} from "../../src/slirp/tcp/tcb.ts";
+import { prng } from "../helpers/random.ts";
 
 /** The test pattern's byte at stream offset `i` for stream `tag`. */
 export function patternByte(tag: number, i: number): number {
