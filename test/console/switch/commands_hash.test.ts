@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { macFrame, makeConsole, TestLink } from "../_helpers.ts";
+import { macFrame, makeConsole } from "../_helpers.ts";
+import { MemoryLink } from "../../helpers/memory_link.ts";
 
 const OK = "1000 Success\n";
 
@@ -27,7 +28,7 @@ Deno.test("hash setters change the engine's timers and refuse nonsense", async (
 Deno.test("hash/setsize rounds up to a power of two and empties the table", async () => {
   const tc = makeConsole();
   try {
-    const a = new TestLink("a");
+    const a = new MemoryLink("a");
     tc.sw.attach(a, { port: 1 });
     a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));
     assert.equal(tc.sw.engine.macTable.size, 1);
@@ -49,7 +50,7 @@ Deno.test("hash/setsize rounds up to a power of two and empties the table", asyn
 Deno.test("hash/find looks up a MAC in a VLAN and prints its real port", async () => {
   const tc = makeConsole();
   try {
-    const a = new TestLink("a");
+    const a = new MemoryLink("a");
     tc.sw.attach(a, { port: 7 });
     a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));
     assert.match(

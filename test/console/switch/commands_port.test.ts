@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { macFrame, makeConsole, TestLink } from "../_helpers.ts";
+import { macFrame, makeConsole } from "../_helpers.ts";
+import { MemoryLink } from "../../helpers/memory_link.ts";
 
 const OK = "1000 Success\n";
 
@@ -43,7 +44,7 @@ Deno.test("port/create, remove and allocatable keep vde_switch's errors", async 
     assert.equal(await tc.run("port/create 3"), OK);
     assert.equal(tc.sw.port(3)?.allocatable, false);
     // A created port is skipped by automatic requests until made allocatable.
-    const link = new TestLink("a");
+    const link = new MemoryLink("a");
     assert.equal(tc.sw.portOfEndpoint(tc.sw.attach(link).id), 1);
     assert.equal(await tc.run("port/allocatable 3 1"), OK);
     assert.equal(tc.sw.port(3)?.allocatable, true);
@@ -60,7 +61,7 @@ Deno.test("port/create, remove and allocatable keep vde_switch's errors", async 
 Deno.test("port/epclose closes one endpoint and the port goes inactive", async () => {
   const tc = makeConsole();
   try {
-    const link = new TestLink("victim");
+    const link = new MemoryLink("victim");
     const ep = tc.sw.attach(link, { port: 4 });
     assert.equal(await tc.run(`port/epclose 4 ${ep.id + 100}`), "1006 No such device or address\n");
     assert.equal(await tc.run("port/epclose 4"), "1022 Invalid argument\n");
@@ -76,7 +77,7 @@ Deno.test("port/epclose closes one endpoint and the port goes inactive", async (
 Deno.test("port/resetcounter zeroes one port or all", async () => {
   const tc = makeConsole();
   try {
-    const a = new TestLink("a"), b = new TestLink("b");
+    const a = new MemoryLink("a"), b = new MemoryLink("b");
     tc.sw.attach(a, { port: 1 });
     tc.sw.attach(b, { port: 2 });
     a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));
@@ -142,7 +143,7 @@ Deno.test("port/print shows active ports; allprint also inactive ones", async ()
   const tc = makeConsole();
   try {
     await tc.run("port/create 9");
-    const link = new TestLink("evil\ndescription\x1b[2J");
+    const link = new MemoryLink("evil\ndescription\x1b[2J");
     tc.sw.attach(link, { port: 2 });
     const print = await tc.run("port/print");
     assert.match(print, /Port 0002 untagged_vlan=0000 ACTIVE - Unnamed Allocatable/);
@@ -163,7 +164,7 @@ Deno.test("port/print shows active ports; allprint also inactive ones", async ()
 Deno.test("ports and macs draw aligned tables", async () => {
   const tc = makeConsole();
   try {
-    const a = new TestLink("qemu vm1"), b = new TestLink("laptop");
+    const a = new MemoryLink("qemu vm1"), b = new MemoryLink("laptop");
     tc.sw.attach(a, { port: 1, uid: 0 });
     tc.sw.attach(b, { port: 12, uid: 0 });
     a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));
