@@ -12,7 +12,7 @@
  * run takes about a minute and a half (`--quick`: well under one).
  */
 import { fileURLToPath } from "node:url";
-import { type Pair, vethPair } from "../test/cable/_netns.ts";
+import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
 import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import {
   hasCommand,

@@ -20,6 +20,8 @@ export interface OpenOptions {
 }
 
 const factories = new Map<string, LinkFactory>();
+/** Modules of schemes registered as loaders, until they are loaded. */
+const modules = new Map<string, () => Promise<unknown>>();
 
 /** Registers the factory for `scheme` (without `://`). */
 export function registerScheme(scheme: string, factory: LinkFactory): void {
@@ -33,8 +35,9 @@ export function registerScheme(scheme: string, factory: LinkFactory): void {
  */
 export function registerSchemeModule(scheme: string, load: () => Promise<unknown>): void {
   if (factories.has(scheme)) return;
+  modules.set(scheme, load);
   const loader: LinkFactory = async (rest, options) => {
-    await load();
+    await loadScheme(scheme);
     const factory = factories.get(scheme);
     if (factory === undefined || factory === loader) {
       throw new Error(`the module of ${scheme}:// did not register it`);
@@ -42,6 +45,23 @@ export function registerSchemeModule(scheme: string, load: () => Promise<unknown
     return await factory(rest, options);
   };
   factories.set(scheme, loader);
+}
+
+async function loadScheme(scheme: string): Promise<void> {
+  const load = modules.get(scheme);
+  if (load === undefined) return;
+  await load();
+  modules.delete(scheme);
+}
+
+/**
+ * Loads the modules of the schemes these VNLs use, without opening
+ * anything. A program that joins links (plug) calls it first, so the time
+ * between its first link coming up and the second one is not spent loading
+ * code while frames arrive.
+ */
+export async function preloadSchemes(vnls: readonly string[]): Promise<void> {
+  await Promise.all(vnls.map((v) => loadScheme(splitVnl(v).scheme)));
 }
 
 for (const [scheme, load] of Object.entries(BUILTIN_SCHEMES)) registerSchemeModule(scheme, load);

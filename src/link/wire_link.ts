@@ -23,6 +23,7 @@
  */
 import { discard, type Link } from "./link.ts";
 import { BaseLink } from "./link.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { openLink, type OpenOptions, registerScheme } from "./registry.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { type Dir, isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
@@ -65,7 +66,8 @@ export class WireLink extends BaseLink {
   /** The impairments; change its settings at any time. */
   readonly filter: WireFilter;
   readonly #onClose: (() => void) | undefined;
-  #lateDrops = 0;
+  /** Sends refused before the filter: after close, or over the largest frame. */
+  #refused = 0;
 
   constructor(inner: Link, filter: WireFilter, options: WireLinkOptions = {}) {
     super(`wirefilter ${inner.description}`);
@@ -80,7 +82,7 @@ export class WireLink extends BaseLink {
     filter.outputs[RL] = (frame) => this.deliver(frame);
     inner.onFrame = (frame) => filter.input(RL, frame);
     Object.defineProperty(this.stats, "dropsOut", {
-      get: () => dropsOf(filter.counters[LR]) + this.#lateDrops,
+      get: () => dropsOf(filter.counters[LR]) + this.#refused,
       enumerable: true,
     });
     Object.defineProperty(this.stats, "dropsIn", {
@@ -94,10 +96,13 @@ export class WireLink extends BaseLink {
     });
   }
 
-  /** Implements Link.send: the frame enters the filter's L->R direction. */
+  /**
+   * Implements Link.send: the frame enters the filter's L->R direction. One
+   * no link could carry is refused here, so it shows in this link's drops.
+   */
   send(frame: Uint8Array): void {
-    if (this.isClosed) {
-      this.#lateDrops++;
+    if (this.isClosed || frame.length > VDE_MAX_FRAME) {
+      this.#refused++;
       return;
     }
     this.filter.input(LR, frame);

@@ -1,7 +1,7 @@
 /**
  * vxlan:// (spec 3.7): option parsing with vdeplug4's defaults and
- * abbreviations, the direct-mapped learning table, and two of ours on a
- * VXLAN segment between two namespaces.
+ * abbreviations, the direct-mapped learning table, two of ours on a VXLAN
+ * segment between two namespaces, and the Link conformance suite there.
  */
 import assert from "node:assert/strict";
 import { MacAddressTable, parseVxVnl } from "../../src/link/vxlan_link.ts";
@@ -9,7 +9,8 @@ import { encodeSockaddr } from "../../src/io/sockaddr.ts";
 import { formatIp, ipLiteral } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
 import { skipUnless } from "../helpers/processes.ts";
-import { exchange, missing, plugIn, vethPair } from "../cable/_netns.ts";
+import { exchange, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
+import { conformance } from "../helpers/link_conformance.ts";
 
 const VXLAN = {
   scheme: "vxlan" as const,
@@ -83,3 +84,9 @@ Deno.test("vxlan:// ours in two namespaces: frames cross, unicast to learnt VTEP
     }
   });
 });
+
+conformance(
+  "vxlan:// between two namespaces",
+  () => netnsLinks("vxlan://239.199.2.3/vni=98/port=4791"),
+  async (t) => skipUnless(t, await missing(false)),
+);

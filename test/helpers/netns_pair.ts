@@ -1,15 +1,16 @@
 /**
- * Namespaces for the datagram cable tests: two namespaces joined by a veth,
- * addressed, with a route for multicast on the veth (so a group never leaves
- * the pair), and stdio plugs (Debian's `vde_plug` or ours) running inside
- * them. Multicast TTL stays 1 (the VNLs' default).
+ * Namespaces for the datagram cable tests and the bench: two namespaces
+ * joined by a veth, addressed, with a route for multicast on the veth (so a
+ * group never leaves the pair), and stdio plugs (Debian's `vde_plug` or
+ * ours) running inside them, or reached as in-process links (cmd://) for the
+ * Link conformance suite. Multicast TTL stays 1 (the VNLs' default).
  */
-import type { Lab, Netns } from "../helpers/netns.ts";
-import { canNetns } from "../helpers/netns.ts";
-import { hasCommand } from "../helpers/processes.ts";
-import { ourCli, StdioClient } from "../helpers/vde_clients.ts";
-import { BROADCAST, ethFrame, mac, tagOf } from "./_helpers.ts";
 import assert from "node:assert/strict";
+import { openLink } from "../../src/link/registry.ts";
+import type { Link } from "../../src/link/link.ts";
+import { canNetns, Lab, type Netns } from "./netns.ts";
+import { hasCommand, registerCleanup } from "./processes.ts";
+import { BROADCAST, ethFrame, mac, ourCli, StdioClient, tagOf } from "./vde_clients.ts";
 
 /** Two namespaces on one veth. */
 export interface Pair {
@@ -102,4 +103,58 @@ export async function exchange(
   await y.waitTag(base + 419, 5000);
   const burst = y.frames.map(tagOf).filter((t) => t >= base + 400 && t < base + 420);
   assert.deepEqual(burst, Array.from({ length: 20 }, (_, i) => base + 400 + i));
+}
+
+/** Two in-process links and how to take them down (the conformance suite's pair). */
+export interface NetnsLinks {
+  a: Link;
+  b: Link;
+  closePropagates: boolean;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Our `vde plug VNL -` in each namespace of a fresh veth pair, reached from
+ * this process as cmd:// links, returned once a frame crosses each way (the
+ * plugs take a moment to join) and the start-up frames have drained.
+ */
+export async function netnsLinks(vnl: string): Promise<NetnsLinks> {
+  const lab = new Lab();
+  const unregister = registerCleanup(() => lab.teardown());
+  const links: Link[] = [];
+  const down = async () => {
+    for (const l of links) l.close();
+    await Promise.all(links.map((l) => l.closed));
+    await lab.teardown();
+    unregister();
+  };
+  try {
+    const p = await vethPair(lab);
+    for (const ns of [p.a, p.b]) {
+      links.push(await openLink(`cmd://${ns.exec([...ourCli(), "plug", vnl, "-"]).join(" ")}`));
+    }
+    const [a, b] = links as [Link, Link];
+    await crossOnce(a, b, 1);
+    await crossOnce(b, a, 2);
+    // Quiet for 300 ms: no start-up frame is still on its way.
+    let last = Date.now();
+    a.onFrame = b.onFrame = () => (last = Date.now());
+    while (Date.now() - last < 300) await new Promise((r) => setTimeout(r, 50));
+    return { a, b, closePropagates: false, cleanup: down };
+  } catch (err) {
+    await down();
+    throw err;
+  }
+}
+
+/** Sends start-up frames from `from` until one reaches `to` (20 s at most). */
+async function crossOnce(from: Link, to: Link, n: number): Promise<void> {
+  let arrived = false;
+  to.onFrame = () => (arrived = true);
+  const deadline = Date.now() + 20_000;
+  while (!arrived) {
+    if (Date.now() > deadline) throw new Error(`no frame crossed from ${from.description} in 20 s`);
+    from.send(ethFrame(BROADCAST, mac(0x300 + n), 0xfff0 + n, 60));
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
