@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildFrame, etherType, formatMac } from "../../src/wire/ethernet.ts";
-import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
+import { ARP_REPLY, ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT, dhcpU32, parseDhcp, u32Option } from "../../src/wire/dhcp.ts";
 import { formatIpv4, newIpv4Header, parseIpv4, writeIpv4Header } from "../../src/wire/ipv4.ts";
 import { formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "../../src/wire/ipv6.ts";
@@ -12,7 +12,8 @@ import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
-import { ipLiteral } from "../../src/wire/ip_address.ts";
+import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
+import { checkFrame } from "../helpers/packet_checker.ts";
 import { valueOf } from "../helpers/parsed.ts";
 
 const GUEST = [10, 0, 2, 15];
@@ -43,7 +44,7 @@ function arpRequest(targetIp: number[]): Uint8Array {
     mac,
     0x0a00020f,
     new Uint8Array(6),
-    ((targetIp[0]! << 24) | (targetIp[1]! << 16) | (targetIp[2]! << 8) | targetIp[3]!) >>> 0,
+    ipv4ToU32(new Uint8Array(targetIp)),
   );
   return buildFrame({ src: GUEST_MAC, type: 0x0806, payload: p });
 }
@@ -70,12 +71,8 @@ Deno.test("ARP: the gateway and DNS addresses answer, others do not", () => {
   t.stack.input(arpRequest([10, 0, 2, 99]));
   const out = t.take();
   assert.equal(out.length, 2);
-  const a = newArpPacket();
-  assert.equal(parseArp(out[0]!, 14, out[0]!.length - 14, a), null);
-  assert.equal(a.op, ARP_REPLY);
-  assert.equal(formatMac(out[0]!, a.senderMacOffset), GW_MAC);
-  assert.equal(formatIpv4(a.senderIp), "10.0.2.2");
-  assert.equal(formatMac(out[0]!, 0), GUEST_MAC);
+  checkFrame(out[0]!, { dst: GUEST_MAC, arp: { op: ARP_REPLY, senderMac: GW_MAC, senderIp: "10.0.2.2" } });
+  checkFrame(out[1]!, { dst: GUEST_MAC, arp: { op: ARP_REPLY, senderIp: "10.0.2.3" } });
 });
 
 Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () => {
@@ -140,9 +137,7 @@ Deno.test("ICMP echo: the gateway answers; the outside only through an allowed p
   const t = testStack();
   t.stack.input(echo4(GW));
   const [reply] = t.take();
-  const h = ipv4Of(reply!);
-  assert.equal(formatIpv4(h.src), "10.0.2.2");
-  assert.equal(reply![h.payloadOffset], ICMP.ECHO_REPLY);
+  checkFrame(reply!, { ipv4: { src: "10.0.2.2" }, icmp: { type: ICMP.ECHO_REPLY } });
   t.stack.input(echo4([192, 0, 2, 1]));
   assert.equal(t.take().length, 0);
   assert.equal(t.stack.stats.icmpDropped, 1);
@@ -157,9 +152,7 @@ Deno.test("ICMP echo: the gateway answers; the outside only through an allowed p
   writeIcmpv4(answer, 0, 16, ICMP.ECHO_REPLY, 0, (0x999 << 16) | 1);
   sock.receive(answer, [192, 0, 2, 1], 0);
   const [back] = p.take();
-  const bh = ipv4Of(back!);
-  assert.equal(formatIpv4(bh.src), "192.0.2.1");
-  assert.equal((back![bh.payloadOffset + 4]! << 8) | back![bh.payloadOffset + 5]!, 0x55);
+  checkFrame(back!, { ipv4: { src: "192.0.2.1" }, icmp: { type: ICMP.ECHO_REPLY, id: 0x55 } });
 });
 
 Deno.test("UDP NAT: the gateway is the host's loopback, replies come back from it, idle flows close", () => {
@@ -169,12 +162,11 @@ Deno.test("UDP NAT: the gateway is the host's loopback, replies come back from i
   assert.deepEqual([...sock.sent[0]!.addr], [127, 0, 0, 1]);
   assert.equal(sock.sent[0]!.port, 7777);
   sock.receive(new Uint8Array([4, 5]), [127, 0, 0, 1], 7777);
-  const { h, u, payload } = udpOf(t.take()[0]!);
-  assert.equal(formatIpv4(h.src), "10.0.2.2");
-  assert.equal(formatIpv4(h.dst), "10.0.2.15");
-  assert.equal(u.srcPort, 7777);
-  assert.equal(u.dstPort, 5000);
-  assert.deepEqual(payload, new Uint8Array([4, 5]));
+  checkFrame(t.take()[0]!, {
+    dst: GUEST_MAC,
+    ipv4: { src: "10.0.2.2", dst: "10.0.2.15" },
+    udp: { srcPort: 7777, dstPort: 5000, payload: new Uint8Array([4, 5]) },
+  });
   // An outside address keeps its own address both ways.
   t.stack.input(udp4Frame(GUEST, 5000, [192, 0, 2, 9], 53, new Uint8Array([1])));
   assert.deepEqual([...sock.sent[1]!.addr], [192, 0, 2, 9]);
