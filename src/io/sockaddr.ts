@@ -30,18 +30,37 @@ export interface SocketAddress {
 
 /** Encodes a sockaddr_in (4-byte `addr`) or sockaddr_in6 (16-byte `addr`). */
 export function encodeSockaddr(addr: IpAddress, port: number, scopeId = 0): Uint8Array<ArrayBuffer> {
-  const v4 = addr.length === 4;
-  const out = new Uint8Array(v4 ? SOCKADDR_IN_LEN : SOCKADDR_IN6_LEN);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, v4 ? C.AF_INET : C.AF_INET6, LITTLE_ENDIAN);
-  v.setUint16(2, port);
-  if (v4) {
-    out.set(addr, 4);
-  } else {
-    out.set(addr, 8);
-    v.setUint32(24, scopeId, LITTLE_ENDIAN);
-  }
+  const out = new Uint8Array(addr.length === 4 ? SOCKADDR_IN_LEN : SOCKADDR_IN6_LEN);
+  encodeSockaddrInto(out, addr.length === 4 ? 4 : 6, addr, 0, port, scopeId);
   return out;
+}
+
+/**
+ * Encodes into `out` (at least {@linkcode SOCKADDR_MAX} bytes, reused by a
+ * sender on the frame path) the address of `family` read at `addr[addrOff]`,
+ * or the wildcard when `addr` is undefined; returns the length to pass to
+ * the kernel. Allocates nothing.
+ */
+export function encodeSockaddrInto(
+  out: Uint8Array,
+  family: 4 | 6,
+  addr: Uint8Array | undefined,
+  addrOff: number,
+  port: number,
+  scopeId = 0,
+): number {
+  out.fill(0, 0, SOCKADDR_MAX);
+  const af = family === 4 ? C.AF_INET : C.AF_INET6;
+  out[LITTLE_ENDIAN ? 0 : 1] = af;
+  out[2] = (port >>> 8) & 0xff;
+  out[3] = port & 0xff;
+  if (family === 4) {
+    if (addr !== undefined) { for (let i = 0; i < 4; i++) out[4 + i] = addr[addrOff + i]!; }
+    return SOCKADDR_IN_LEN;
+  }
+  if (addr !== undefined) { for (let i = 0; i < 16; i++) out[8 + i] = addr[addrOff + i]!; }
+  for (let i = 0; i < 4; i++) out[24 + (LITTLE_ENDIAN ? i : 3 - i)] = (scopeId >>> (8 * i)) & 0xff;
+  return SOCKADDR_IN6_LEN;
 }
 
 /** Decodes a sockaddr_in or sockaddr_in6 of `length` bytes. */

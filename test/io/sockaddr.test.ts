@@ -1,6 +1,13 @@
 /** sockaddr_in and sockaddr_in6 bytes: both families round-trip; anything else is refused. */
 import assert from "node:assert/strict";
-import { decodeSockaddr, encodeSockaddr, formatSockaddr, setSockaddrPort } from "../../src/io/sockaddr.ts";
+import {
+  decodeSockaddr,
+  encodeSockaddr,
+  encodeSockaddrInto,
+  formatSockaddr,
+  setSockaddrPort,
+  SOCKADDR_MAX,
+} from "../../src/io/sockaddr.ts";
 import { ipLiteral } from "../../src/wire/ip_address.ts";
 import { reasonOf, valueOf } from "../helpers/parsed.ts";
 
@@ -16,4 +23,15 @@ Deno.test("sockaddrs round-trip for both families", () => {
   assert.match(reasonOf(decodeSockaddr(new Uint8Array(16))), /family 0/);
   assert.match(reasonOf(decodeSockaddr(v6, 16)), /not IPv4 or IPv6/);
   assert.equal(formatSockaddr(new Uint8Array(1)), "?");
+});
+
+Deno.test("encodeSockaddrInto reuses one buffer: an address at an offset, the wildcard, a scope id", () => {
+  const out = new Uint8Array(SOCKADDR_MAX).fill(0xee);
+  const packet = new Uint8Array([9, 9, 10, 0, 2, 15]);
+  assert.equal(encodeSockaddrInto(out, 4, packet, 2, 53), 16);
+  assert.equal(formatSockaddr(out, 16), "10.0.2.15:53");
+  assert.deepEqual([...out.subarray(16)], new Array(12).fill(0), "the rest is cleared");
+  assert.equal(encodeSockaddrInto(out, 6, undefined, 0, 8080, 3), 28);
+  assert.equal(formatSockaddr(out, 28), "[::]:8080");
+  assert.deepEqual(out.subarray(0, 28), encodeSockaddr(new Uint8Array(16), 8080, 3));
 });
