@@ -70,7 +70,7 @@ export class MacAddressTable {
   /** Records that the MAC (hi, lo) was seen from `sockaddr` at `now` (ms). */
   learn(hi: number, lo: number, sockaddr: Uint8Array, now: number): void {
     const i = this.#slot(hi, lo);
-    let a = this.#addr[i];
+    let a = this.#addr[i]!;
     if (
       this.#hi[i] === hi && this.#lo[i] === lo && a !== null && this.#addrLen[i] === sockaddr.length &&
       equalAt(a, 0, sockaddr, 0, sockaddr.length)
@@ -90,18 +90,18 @@ export class MacAddressTable {
   /** The socket address of the MAC (hi, lo), or null when unknown or expired; a view, valid until the next learn. */
   lookup(hi: number, lo: number, now: number): Uint8Array | null {
     const i = this.#slot(hi, lo);
-    const a = this.#addr[i];
+    const a = this.#addr[i]!;
     if (a === null || this.#hi[i] !== hi || this.#lo[i] !== lo || now - this.#seen[i]! > this.expireMs) {
       return null;
     }
-    return a.subarray(0, this.#addrLen[i]);
+    return a.subarray(0, this.#addrLen[i]!);
   }
 
   /** Forgets every entry pointing at `sockaddr` (a vxvde peer that left); returns how many. */
   forgetAddress(sockaddr: Uint8Array): number {
     let n = 0;
     for (let i = 0; i < this.size; i++) {
-      const a = this.#addr[i];
+      const a = this.#addr[i]!;
       if (a === null || this.#addrLen[i] !== sockaddr.length) continue;
       if (equalAt(a, 0, sockaddr, 0, sockaddr.length)) {
         this.#hi[i] = -1;
@@ -116,7 +116,7 @@ export class MacAddressTable {
   count(now: number): number {
     let n = 0;
     for (let i = 0; i < this.size; i++) {
-      if (this.#addr[i] !== null && this.#hi[i] >= 0 && now - this.#seen[i]! <= this.expireMs) n++;
+      if (this.#addr[i] !== null && this.#hi[i]! >= 0 && now - this.#seen[i]! <= this.expireMs) n++;
     }
     return n;
   }

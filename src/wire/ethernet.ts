@@ -43,7 +43,7 @@ export function formatMac(bytes: Uint8Array, offset = 0): string {
   let text = "";
   for (let i = 0; i < ETH_ALEN; i++) {
     if (i > 0) text += ":";
-    text += bytes[offset + i].toString(16).padStart(2, "0");
+    text += bytes[offset + i]!.toString(16).padStart(2, "0");
   }
   return text;
 }
@@ -113,7 +113,7 @@ export function parseMacText(text: string): Parsed<Uint8Array> {
  */
 export function isMulticast(frame: Uint8Array, offset = DST_OFFSET): boolean {
   if (offset < 0 || offset + ETH_ALEN > frame.length) return false;
-  return (frame[offset] & 1) === 1;
+  return (frame[offset]! & 1) === 1;
 }
 
 /**
@@ -123,7 +123,7 @@ export function isMulticast(frame: Uint8Array, offset = DST_OFFSET): boolean {
  */
 export function macHi(frame: Uint8Array, offset: number): number {
   if (offset < 0 || offset + ETH_ALEN > frame.length) return -1;
-  return (frame[offset] << 8) | frame[offset + 1];
+  return (frame[offset]! << 8) | frame[offset + 1]!;
 }
 
 /**
@@ -134,8 +134,8 @@ export function macHi(frame: Uint8Array, offset: number): number {
  */
 export function macLo(frame: Uint8Array, offset: number): number {
   if (offset < 0 || offset + ETH_ALEN > frame.length) return -1;
-  return ((frame[offset + 2] << 24) | (frame[offset + 3] << 16) | (frame[offset + 4] << 8) |
-    frame[offset + 5]) >>> 0;
+  return ((frame[offset + 2]! << 24) | (frame[offset + 3]! << 16) | (frame[offset + 4]! << 8) |
+    frame[offset + 5]!) >>> 0;
 }
 
 /** Top 16 bits of the destination MAC, or -1 for a frame shorter than 6 bytes. */
@@ -165,7 +165,7 @@ export function srcMacLo(frame: Uint8Array): number {
  */
 export function etherType(frame: Uint8Array): number {
   if (frame.length < ETH_HLEN) return -1;
-  return (frame[12] << 8) | frame[13];
+  return (frame[12]! << 8) | frame[13]!;
 }
 
 /**
@@ -176,9 +176,9 @@ export function etherType(frame: Uint8Array): number {
  *   but is too short to hold the tag
  */
 export function vlanId(frame: Uint8Array): number {
-  if (frame.length < ETH_HLEN || ((frame[12] << 8) | frame[13]) !== ETH_P_8021Q) return -1;
+  if (frame.length < ETH_HLEN || ((frame[12]! << 8) | frame[13]!) !== ETH_P_8021Q) return -1;
   if (frame.length < VLAN_ETH_HLEN) return -2;
-  return ((frame[14] << 8) | frame[15]) & 0x0fff;
+  return ((frame[14]! << 8) | frame[15]!) & 0x0fff;
 }
 
 /**

@@ -107,7 +107,7 @@ Deno.test("vlanId reads the low 12 bits of the tag and ignores priority and DEI"
   const frame = buildFrame({ vlan: 10, type: 0x0806 });
   assert.equal(frame.length, 18);
   assert.equal(vlanId(frame), 10);
-  frame[14] |= 0xf0; // PCP 7, DEI 1
+  frame[14]! |= 0xf0; // PCP 7, DEI 1
   assert.equal(vlanId(frame), 10);
   assert.equal(vlanId(buildFrame({ vlan: 4095 })), 4095);
 });

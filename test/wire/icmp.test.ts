@@ -14,7 +14,7 @@ Deno.test("ICMPv4 echo: written, parsed, checksum checked", () => {
   assert.equal(m.id, 0x1234);
   assert.equal(m.seq, 7);
   assert.equal(m.dataLength, 4);
-  b[9] ^= 1;
+  b[9]! ^= 1;
   assert.match(parseIcmpv4(b, 0, 12, m)!, /checksum/);
   assert.match(parseIcmpv4(b, 0, 7, m)!, /shorter/);
 });
@@ -29,7 +29,7 @@ Deno.test("ICMPv6 echo: checksum over the pseudo-header", () => {
   const m = newIcmpv6Message();
   assert.equal(parseIcmpv6(p, 40, 12, 8, 24, m), null);
   assert.equal(m.id, 5);
-  p[23] ^= 1; // another source address: the checksum no longer holds
+  p[23]! ^= 1; // another source address: the checksum no longer holds
   assert.match(parseIcmpv6(p, 40, 12, 8, 24, m)!, /checksum/);
   assert.match(parseIcmpv6(p, 40, 3, 8, 24, m)!, /shorter/);
 });

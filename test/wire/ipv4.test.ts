@@ -46,7 +46,7 @@ Deno.test("parseIpv4 refuses hostile headers with a reason", () => {
     ["IHL below 5", (p) => (p[0] = 0x44), /IHL below 5/],
     ["IHL past the packet", (p) => (p[0] = 0x4f), /IHL past/],
     ["version 6", (p) => (p[0] = 0x65), /version 4/],
-    ["bad checksum", (p) => (p[10] ^= 1), /checksum/],
+    ["bad checksum", (p) => (p[10]! ^= 1), /checksum/],
   ];
   for (const [what, mutate, re] of cases) {
     const p = packet();

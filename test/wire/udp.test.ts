@@ -20,7 +20,7 @@ Deno.test("writeUdp and parseUdp round-trip with a good checksum (IPv4 and IPv6)
   assert.equal(u.dstPort, 53);
   assert.equal(u.payloadLength, 3);
   assert.ok(udpChecksumOk(p, 12, 16, 4, 20, u.length));
-  p[29] ^= 0xff;
+  p[29]! ^= 0xff;
   assert.ok(!udpChecksumOk(p, 12, 16, 4, 20, u.length));
   const q = new Uint8Array(40 + 8 + 5);
   writeIpv6Header(q, 0, 13, 17, 64, ipLiteral("fd00::15"), ipLiteral("fd00::2"));
