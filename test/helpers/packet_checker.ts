@@ -13,8 +13,8 @@ import assert from "node:assert/strict";
 import { newArpPacket, parseArp } from "../../src/wire/arp.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { etherType, formatMac } from "../../src/wire/ethernet.ts";
-import { newIcmpMessage, parseIcmpv4 } from "../../src/wire/icmpv4.ts";
-import { newIcmpv6Message, parseIcmpv6 } from "../../src/wire/icmpv6.ts";
+import { type IcmpMessage, newIcmpMessage, parseIcmpv4 } from "../../src/wire/icmpv4.ts";
+import { type Icmpv6Message, newIcmpv6Message, parseIcmpv6 } from "../../src/wire/icmpv6.ts";
 import { formatIp, ipv4FromU32 } from "../../src/wire/ip_address.ts";
 import { formatIpv4, type Ipv4Header, newIpv4Header, parseIpv4 } from "../../src/wire/ipv4.ts";
 import { formatIpv6, type Ipv6Header, newIpv6Header, parseIpv6 } from "../../src/wire/ipv6.ts";
@@ -81,14 +81,7 @@ export function checkFrame(frame: Uint8Array, want: FrameWant): CheckedFrame {
       targetIp: formatIpv4(a.targetIp),
     }, want.arp);
   }
-  let transport: {
-    off: number;
-    len: number;
-    srcOff: number;
-    dstOff: number;
-    addrLen: number;
-    protocol: number;
-  };
+  let transport: { off: number; len: number; srcOff: number; dstOff: number; addrLen: number };
   if (want.ipv4 !== undefined) {
     const h = newIpv4Header();
     assert.equal(parseIpv4(frame, 14, len, h), null, "ipv4");
@@ -101,14 +94,7 @@ export function checkFrame(frame: Uint8Array, want: FrameWant): CheckedFrame {
       df: h.df,
     }, want.ipv4);
     out.ipv4 = h;
-    transport = {
-      off: h.payloadOffset,
-      len: h.payloadLength,
-      srcOff: 26,
-      dstOff: 30,
-      addrLen: 4,
-      protocol: h.protocol,
-    };
+    transport = { off: h.payloadOffset, len: h.payloadLength, srcOff: 26, dstOff: 30, addrLen: 4 };
   } else if (want.ipv6 !== undefined) {
     const h = newIpv6Header();
     assert.equal(parseIpv6(frame, 14, len, h), null, "ipv6");
@@ -125,7 +111,6 @@ export function checkFrame(frame: Uint8Array, want: FrameWant): CheckedFrame {
       srcOff: h.srcOffset,
       dstOff: h.dstOffset,
       addrLen: 16,
-      protocol: h.protocol,
     };
   } else {
     assert.ok(
@@ -162,15 +147,13 @@ export function checkFrame(frame: Uint8Array, want: FrameWant): CheckedFrame {
     }, want.tcp);
   }
   if (want.icmp !== undefined) {
-    if (t.addrLen === 4) {
-      const m = newIcmpMessage();
-      assert.equal(parseIcmpv4(frame, t.off, t.len, m), null, "icmp");
-      fields("icmp", { type: m.type, code: m.code, id: m.id, seq: m.seq }, want.icmp);
-    } else {
-      const m = newIcmpv6Message();
-      assert.equal(parseIcmpv6(frame, t.off, t.len, t.srcOff, t.dstOff, m), null, "icmpv6");
-      fields("icmp", { type: m.type, code: m.code, id: m.id, seq: m.seq }, want.icmp);
-    }
+    const v4 = t.addrLen === 4;
+    const m = v4 ? newIcmpMessage() : newIcmpv6Message();
+    const err = v4
+      ? parseIcmpv4(frame, t.off, t.len, m as IcmpMessage)
+      : parseIcmpv6(frame, t.off, t.len, t.srcOff, t.dstOff, m as Icmpv6Message);
+    assert.equal(err, null, "icmp");
+    fields("icmp", { type: m.type, code: m.code, id: m.id, seq: m.seq }, want.icmp);
   }
   return out;
 }

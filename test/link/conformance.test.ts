@@ -5,7 +5,7 @@
  * sink; the cable transports (tcp, udp, vxlan, vxvde) run it in their own
  * test files.
  */
-import { conformance, sinkConformance } from "../helpers/link_conformance.ts";
+import { conformance, type Pair, sinkConformance } from "../helpers/link_conformance.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
@@ -42,12 +42,13 @@ conformance("in-memory stream", () => {
   });
 });
 
-conformance("vde:// through our switch", async () => {
+/** Two links opened by VNL (`SW` stands for our switch's directory) through one switch of ours. */
+async function throughOurSwitch(vnlA: string, vnlB: string): Promise<Pair> {
   const dir = await Deno.makeTempDir({ prefix: "vde-conf-" });
   const sw = new Switch({ numPorts: 8 });
   const server = await VdeSwitchServer.start(sw, { dir: `${dir}/sw`, log: () => {} });
-  const a = await openLink(`vde://${dir}/sw`);
-  const b = await openLink(`vde://${dir}/sw`);
+  const a = await openLink(vnlA.replace("SW", `${dir}/sw`));
+  const b = await openLink(vnlB.replace("SW", `${dir}/sw`));
   return {
     a,
     b,
@@ -60,7 +61,9 @@ conformance("vde:// through our switch", async () => {
       await Deno.remove(dir, { recursive: true });
     },
   };
-});
+}
+
+conformance("vde:// through our switch", () => throughOurSwitch("vde://SW", "vde://SW"));
 
 conformance("cmd:// running vde plug on our switch", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-conf-" });
@@ -90,24 +93,9 @@ conformance("cmd:// running vde plug on our switch", async () => {
   };
 });
 
-conformance("wire:// over vde:// through our switch", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vde-conf-" });
-  const sw = new Switch({ numPorts: 8 });
-  const server = await VdeSwitchServer.start(sw, { dir: `${dir}/sw`, log: () => {} });
-  const a = await openLink(`wire://{vde://${dir}/sw}`);
-  const b = await openLink(`wire://{vde://${dir}/sw}[loss=0]`);
-  return {
-    a,
-    b,
-    closePropagates: false,
-    cleanup: async () => {
-      a.close();
-      b.close();
-      server.close();
-      sw.close();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-});
+conformance(
+  "wire:// over vde:// through our switch",
+  () => throughOurSwitch("wire://{vde://SW}", "wire://{vde://SW}[loss=0]"),
+);
 
 sinkConformance("null://", () => openLink("null://"));
