@@ -471,7 +471,7 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
     if (family === 4) {
       inside(
         c,
-        ((g.addr[0]! << 24) | (g.addr[1]! << 16) | (g.addr[2]! << 8) | g.addr[3]!) >>> 0,
+        ipv4ToU32(g.addr),
         "forward guest address",
       );
     } else inside6(c, g.addr, "forward guest address");

@@ -9,7 +9,7 @@
  * Addresses stay in the packet: the record holds their offsets.
  */
 
-import { equalAt } from "./bytes.ts";
+import { equalAt, readU32 } from "./bytes.ts";
 import type { ParseError } from "./parse.ts";
 
 /** Length of the fixed IPv6 header. */
@@ -126,7 +126,7 @@ export function parseIpv6(b: Uint8Array, off: number, len: number, h: Ipv6Header
       h.fragmented = true;
       h.fragmentOffset = fo & 0xfff8;
       h.mf = (fo & 1) !== 0;
-      h.fragmentId = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+      h.fragmentId = readU32(b, at + 4);
       h.fragmentHeaderOffset = at;
       next = b[at]!;
       at += IPV6_FRAG_HLEN;

@@ -15,7 +15,7 @@
  * SACK blocks (5, skipped), timestamps (8). Unknown options are skipped by
  * their length. A window scale above 14 is clamped to 14 (RFC 7323 2.3).
  */
-import { writeU32 } from "./bytes.ts";
+import { readU32, writeU32 } from "./bytes.ts";
 import type { ParseError } from "./parse.ts";
 import { finishChecksum, pseudoHeaderSum, sumWords } from "./checksum.ts";
 
@@ -135,11 +135,11 @@ export function tcpDstPort(b: Uint8Array, off = 0): number {
 }
 /** Reads the sequence number as an unsigned 32-bit number. */
 export function tcpSeq(b: Uint8Array, off = 0): number {
-  return ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
+  return readU32(b, off + 4);
 }
 /** Reads the acknowledgment number as an unsigned 32-bit number. */
 export function tcpAck(b: Uint8Array, off = 0): number {
-  return ((b[off + 8]! << 24) | (b[off + 9]! << 16) | (b[off + 10]! << 8) | b[off + 11]!) >>> 0;
+  return readU32(b, off + 8);
 }
 /** Reads the header length in bytes (data offset times four), unchecked. */
 export function tcpHeaderLength(b: Uint8Array, off = 0): number {
@@ -181,8 +181,8 @@ export function parseTcp(
   if (hlen > len) return `TCP data offset says ${hlen} header bytes but the segment holds ${len}`;
   out.srcPort = (seg[0]! << 8) | seg[1]!;
   out.dstPort = (seg[2]! << 8) | seg[3]!;
-  out.seq = ((seg[4]! << 24) | (seg[5]! << 16) | (seg[6]! << 8) | seg[7]!) >>> 0;
-  out.ack = ((seg[8]! << 24) | (seg[9]! << 16) | (seg[10]! << 8) | seg[11]!) >>> 0;
+  out.seq = readU32(seg, 4);
+  out.ack = readU32(seg, 8);
   out.flags = seg[13]!;
   out.window = (seg[14]! << 8) | seg[15]!;
   out.checksum = (seg[16]! << 8) | seg[17]!;
@@ -233,8 +233,8 @@ export function parseTcp(
       case TCPOPT_TIMESTAMP:
         if (olen !== 10) return `TCP timestamp option has length ${olen}, expected 10`;
         out.hasTimestamp = true;
-        out.tsVal = ((seg[i + 2]! << 24) | (seg[i + 3]! << 16) | (seg[i + 4]! << 8) | seg[i + 5]!) >>> 0;
-        out.tsEcr = ((seg[i + 6]! << 24) | (seg[i + 7]! << 16) | (seg[i + 8]! << 8) | seg[i + 9]!) >>> 0;
+        out.tsVal = readU32(seg, i + 2);
+        out.tsEcr = readU32(seg, i + 6);
         break;
       default:
         // SACK blocks and unknown kinds are skipped by their length.
