@@ -57,6 +57,17 @@ export function parseSlashParams(
   return { address, options };
 }
 
+/**
+ * Splits vdeplug4 option text on `/` into decoded tokens: quotes removed,
+ * `\x` escapes and `%HH` bytes decoded. Empty tokens are kept (an empty
+ * address is one).
+ *
+ * @throws Error for an unterminated quote
+ */
+export function splitVnlOptions(text: string, scheme = "vnl"): string[] {
+  return splitTokens(text, scheme).map((t) => t.decoded);
+}
+
 interface Token {
   /** The token with quotes and escapes as written (for finding the key). */
   raw: string;

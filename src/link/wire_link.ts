@@ -24,6 +24,7 @@
 import { discard, type Link } from "./link.ts";
 import { BaseLink } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { splitVnlOptions } from "./vnl_params.ts";
 import { openLink, type OpenOptions, registerScheme } from "./registry.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { type Dir, isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
@@ -190,36 +191,9 @@ function matchingBrace(text: string): number {
   return -1;
 }
 
-/**
- * Splits vdeplug4 bracket options on `/`, honouring '...' and "..." quotes,
- * `\x` escapes and `%HH` byte codes.
- */
+/** Splits vdeplug4 bracket options on `/` (vnl_params.ts's syntax), dropping empty ones. */
 export function splitOptions(text: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quote = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote !== "") {
-      if (c === quote) quote = "";
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-    } else if (c === "\\" && i + 1 < text.length) {
-      cur += text[++i];
-    } else if (c === "%" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
-      cur += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c === "/") {
-      out.push(cur);
-      cur = "";
-    } else {
-      cur += c;
-    }
-  }
-  if (quote !== "") throw new Error(`unterminated ${quote} quote in wire:// options`);
-  out.push(cur);
-  return out.filter((o) => o !== "");
+  return splitVnlOptions(text, "wire").filter((o) => o !== "");
 }
 
 /**
