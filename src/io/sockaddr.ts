@@ -11,7 +11,7 @@
  * but a length it reports is still checked.
  */
 import { C } from "../../ffi/libc.ts";
-import { formatIp, type IpAddress } from "../wire/ip_address.ts";
+import { formatSocketAddress, type IpAddress, type SocketAddress } from "../wire/ip_address.ts";
 import { fail, type Parsed, parsed } from "../wire/parse.ts";
 
 /** Bytes of sockaddr_in and sockaddr_in6. */
@@ -21,12 +21,6 @@ export const SOCKADDR_IN6_LEN = 28;
 export const SOCKADDR_MAX = 28;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** An IP address and a port. */
-export interface SocketAddress {
-  addr: IpAddress;
-  port: number;
-}
 
 /** Encodes a sockaddr_in (4-byte `addr`) or sockaddr_in6 (16-byte `addr`). */
 export function encodeSockaddr(addr: IpAddress, port: number, scopeId = 0): Uint8Array<ArrayBuffer> {
@@ -82,12 +76,6 @@ export function sockaddrPort(b: Uint8Array): number {
 export function setSockaddrPort(b: Uint8Array, port: number): void {
   b[2] = (port >>> 8) & 0xff;
   b[3] = port & 0xff;
-}
-
-/** "1.2.3.4:5" or "[::1]:5", for messages. */
-export function formatSocketAddress(s: SocketAddress): string {
-  const ip = formatIp(s.addr);
-  return s.addr.length === 16 ? `[${ip}]:${s.port}` : `${ip}:${s.port}`;
 }
 
 /** {@linkcode formatSocketAddress} of an encoded sockaddr; "?" when it is not one. */

@@ -12,9 +12,15 @@
 import { C } from "../../ffi/libc.ts";
 import { type InetDatagramHandler, InetDgramSocket, resolveHost } from "../io/inet_dgram.ts";
 import { poller } from "../io/poller.ts";
-import { encodeSockaddr, formatSocketAddress } from "../io/sockaddr.ts";
+import { encodeSockaddr } from "../io/sockaddr.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { anyAddress, formatIp, ipFamily, parseHostPortText } from "../wire/ip_address.ts";
+import {
+  anyAddress,
+  formatIp,
+  formatSocketAddress,
+  ipFamily,
+  parseHostPortText,
+} from "../wire/ip_address.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 

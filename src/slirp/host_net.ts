@@ -16,8 +16,8 @@
  */
 import { C, errno, libc, strerror } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import { encodeSockaddrInto, formatSocketAddress } from "../io/sockaddr.ts";
-import { anyAddress } from "../wire/ip_address.ts";
+import { encodeSockaddrInto } from "../io/sockaddr.ts";
+import { anyAddress, formatSocketAddress } from "../wire/ip_address.ts";
 
 /** Bytes kept free in front of every received payload for the headers the stack adds. */
 export const HEADROOM = 96;

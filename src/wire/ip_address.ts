@@ -24,6 +24,12 @@ export interface IpPrefix {
   length: number;
 }
 
+/** An IP address and a port. */
+export interface SocketAddress {
+  addr: IpAddress;
+  port: number;
+}
+
 /** 4 or 6, from the address's length. */
 export function ipFamily(a: IpAddress): 4 | 6 {
   return a.length === 16 ? 6 : 4;
@@ -121,6 +127,12 @@ export function ipLiteral(text: string): IpAddress {
 export function formatIp(a: IpAddress): string {
   if (a.length === 4) return `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
   return a.length === 16 ? formatIpv6(a) : "?";
+}
+
+/** "1.2.3.4:5" or "[::1]:5", for messages. */
+export function formatSocketAddress(s: SocketAddress): string {
+  const ip = formatIp(s.addr);
+  return s.addr.length === 16 ? `[${ip}]:${s.port}` : `${ip}:${s.port}`;
 }
 
 /** Parses "addr/len"; a bare address gets its full length. */
