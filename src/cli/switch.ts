@@ -12,11 +12,11 @@ import { UsageError } from "./main.ts";
 import { daemonize, isDaemonChild } from "./daemon.ts";
 import { log, setLogFile } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
-import { ConsoleContext } from "../console/context.ts";
+import { ConsoleContext } from "../console/switch/context.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
-import { type RunningConsole, startSwitchConsole } from "../console/switch_console.ts";
-import { switchCommands } from "../console/switch_commands.ts";
+import { type RunningConsole, startSwitchConsole } from "../console/switch/switch_console.ts";
+import { switchCommands } from "../console/switch/switch_commands.ts";
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
 import { slirpConfigFromFlags } from "./slirp.ts";
@@ -24,7 +24,7 @@ import { attachCables } from "./cable.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { startFileCapture } from "../capture/file_capture.ts";
-import { setSnooping } from "../console/commands_mcast.ts";
+import { setSnooping } from "../console/switch/commands_mcast.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {

@@ -23,8 +23,9 @@
  * reports for new groups is counted and dropped, never grows memory.
  */
 import { buildIgmpQuery, buildMldQuery, type GroupEvent, parseGroupMessage } from "../wire/igmp.ts";
-import { formatIpv4, parseIpv4Address } from "../wire/ipv4.ts";
-import { formatIpv6, parseIpv6Address } from "../wire/ipv6.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { formatIpv6 } from "../wire/ipv6.ts";
+import { ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 
 /** Timers and bounds, in milliseconds; defaults are the Linux bridge's (ip -d link show). */
 export interface SnoopingOptions {
@@ -278,11 +279,14 @@ export class McastSnooping {
     this.#pendingQueries = this.#pendingQueries.filter((q) => q.at > nowMs);
     for (const q of due) {
       const maxResp = this.#o.lastMemberMs;
+      // The group text came from our own formatting of a parsed address: it parses back.
+      const address = q.family === 4 ? parseIpv4Text(q.group) : parseIpv6Text(q.group);
+      if (!address.ok) continue;
       out.push({
         vlan: q.vlan,
         frame: q.family === 4
-          ? buildIgmpQuery(this.#mac, parseIpv4Address(q.group), maxResp / 100)
-          : buildMldQuery(this.#mac, this.#linkLocal, parseIpv6Address(q.group), maxResp),
+          ? buildIgmpQuery(this.#mac, ipv4ToU32(address.value), maxResp / 100)
+          : buildMldQuery(this.#mac, this.#linkLocal, address.value, maxResp),
       });
     }
     return out;

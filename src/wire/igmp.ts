@@ -13,7 +13,8 @@
  * text ("239.1.1.1", "ff3e::1:2").
  */
 import { internetChecksum, transportChecksum } from "./checksum.ts";
-import { formatIpv4, ipv4Bytes, newIpv4Header, parseIpv4 } from "./ipv4.ts";
+import { formatIpv4, newIpv4Header, parseIpv4 } from "./ipv4.ts";
+import { ipv4FromU32 } from "./ip_address.ts";
 import { formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
 
 /** What one IGMP/MLD message says. */
@@ -169,7 +170,7 @@ export function buildIgmpQuery(
   // A 24-byte header: the router alert option (RFC 2113) makes routers look at it.
   const ip = frame.subarray(14, 38);
   ip.set([0x46, 0xc0, 0, 32, 0, 0, 0x40, 0, 1, 2, 0, 0, 0, 0, 0, 0], 0);
-  ip.set(ipv4Bytes(dst), 16);
+  ip.set(ipv4FromU32(dst), 16);
   ip.set([0x94, 0x04, 0x00, 0x00], 20);
   const sum = internetChecksum(ip, 0, 24);
   ip[10] = sum >> 8;
@@ -177,7 +178,7 @@ export function buildIgmpQuery(
   const igmp = frame.subarray(38);
   igmp[0] = 0x11;
   igmp[1] = Math.min(255, maxRespDeciseconds);
-  if (group !== null) igmp.set(ipv4Bytes(group), 4);
+  if (group !== null) igmp.set(ipv4FromU32(group), 4);
   const c = internetChecksum(igmp, 0, 8);
   igmp[2] = c >> 8;
   igmp[3] = c & 0xff;

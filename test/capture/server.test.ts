@@ -10,15 +10,15 @@ import {
   RECORD_FRAME,
   RECORD_PORT,
 } from "../../src/wire/capture_stream.ts";
-import { TestLink } from "../console/_helpers.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 
 async function rig(maxPendingBytes: number) {
   const dir = await Deno.makeTempDir({ prefix: "vde-capture-" });
   const sw = new Switch({ numPorts: 8 });
   const hub = new CaptureHub(sw.engine);
   const server = CaptureServer.start(sw, hub, { path: `${dir}/capture`, maxPendingBytes });
-  const one = new TestLink("link one");
-  const two = new TestLink("link two");
+  const one = new MemoryLink("link one");
+  const two = new MemoryLink("link two");
   sw.attach(one);
   sw.attach(two);
   const connect = async (request: object) => {

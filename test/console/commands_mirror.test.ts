@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { macFrame, makeConsole, TestLink } from "./_helpers.ts";
+import { macFrame, makeConsole } from "./_helpers.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 
 const OK = "1000 Success\n";
 const A = "02:00:00:00:00:0a";
@@ -9,7 +10,7 @@ const M = "02:00:00:00:00:0d";
 Deno.test("a mirror port sees others' unicast only while mirrored, and its own frames go nowhere", async () => {
   const tc = makeConsole(8);
   try {
-    const [a, b, m] = [new TestLink("a"), new TestLink("b"), new TestLink("monitor")];
+    const [a, b, m] = [new MemoryLink("a"), new MemoryLink("b"), new MemoryLink("monitor")];
     for (const link of [a, b, m]) tc.sw.attach(link);
     a.receive(macFrame("ff:ff:ff:ff:ff:ff", A, 1));
     b.receive(macFrame("ff:ff:ff:ff:ff:ff", B, 2));
@@ -43,7 +44,7 @@ Deno.test("a mirror port sees others' unicast only while mirrored, and its own f
 Deno.test("mirror/add of chosen ports survives the output's client reconnecting", async () => {
   const tc = makeConsole(8);
   try {
-    const [a, b] = [new TestLink("a"), new TestLink("b")];
+    const [a, b] = [new MemoryLink("a"), new MemoryLink("b")];
     tc.sw.attach(a);
     tc.sw.attach(b);
     b.receive(macFrame("ff:ff:ff:ff:ff:ff", B, 1));
@@ -52,13 +53,13 @@ Deno.test("mirror/add of chosen ports survives the output's client reconnecting"
       await tc.run("mirror/print"),
       "0000 DATA END WITH '.'\nMirror to port 0005 from ports 1\n.\n1000 Success\n",
     );
-    const first = new TestLink("monitor");
+    const first = new MemoryLink("monitor");
     tc.sw.attach(first, { port: 5 });
     a.receive(macFrame(B, A, 2));
     assert.equal(first.sent.length, 1);
     first.close();
     await first.closed;
-    const second = new TestLink("monitor again");
+    const second = new MemoryLink("monitor again");
     tc.sw.attach(second, { port: 5 });
     a.receive(macFrame(B, A, 3));
     assert.equal(second.sent.length, 1);

@@ -97,7 +97,7 @@ Deno.test("our querier sends general queries at start-up that parse back as quer
 Deno.test("hostile IGMP is counted and dropped: bad checksum, lying lengths", () => {
   const { engine, snoop, send } = rig();
   const bad = igmp(0x16, G);
-  bad[34 + 2] ^= 0xff;
+  bad[34 + 2]! ^= 0xff;
   assert.deepEqual(send(2, bad), []);
   const lying = igmp(0x16, G);
   lying[14 + 3] = 200; // total length past the frame

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { buildIgmpQuery, buildMldQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
 import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
-import { parseIpv6Address } from "../../src/wire/ipv6.ts";
+import { parseIpv6Text } from "../../src/wire/ip_address.ts";
+
+function parseIpv6Address(text: string): Uint8Array {
+  const a = parseIpv6Text(text);
+  if (!a.ok) throw new Error(text);
+  return a.value;
+}
 
 const MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
 
@@ -27,11 +33,11 @@ function igmpv3(records: [number, number[], number][]): Uint8Array {
 
 /** An MLDv2 report (with the hop-by-hop router alert) carrying one record for `group`. */
 function mldv2(type: number, group: string): Uint8Array {
-  const src = parseIpv6Address("fe80::1")!;
-  const dst = parseIpv6Address("ff02::16")!;
+  const src = parseIpv6Address("fe80::1");
+  const dst = parseIpv6Address("ff02::16");
   const mld = new Uint8Array(8 + 20);
   mld.set([143, 0, 0, 0, 0, 0, 0, 1, type, 0, 0, 0]);
-  mld.set(parseIpv6Address(group)!, 12);
+  mld.set(parseIpv6Address(group), 12);
   const c = transportChecksum(src, dst, 58, mld);
   mld[2] = c >> 8;
   mld[3] = c & 0xff;
@@ -80,7 +86,7 @@ Deno.test("MLDv2 records: a join and a leave of ff3e::1:2; a bad checksum is mal
     events: [{ kind: "leave", group: "ff3e::1:2", family: 6 }],
   });
   const bad = mldv2(4, "ff3e::1:2");
-  bad[bad.length - 1] ^= 1;
+  bad[bad.length - 1]! ^= 1;
   assert.deepEqual(parseGroupMessage(bad), { type: "bad", why: "bad MLD checksum" });
 });
 
@@ -93,7 +99,7 @@ Deno.test("our queries parse back: IGMP general and group-specific, MLD general"
     type: "ok",
     events: [{ kind: "query", group: "239.1.1.1", family: 4 }],
   });
-  assert.deepEqual(parseGroupMessage(buildMldQuery(MAC, parseIpv6Address("fe80::1")!, null, 10000)), {
+  assert.deepEqual(parseGroupMessage(buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 10000)), {
     type: "ok",
     events: [{ kind: "query", group: null, family: 6 }],
   });
