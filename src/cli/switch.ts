@@ -25,6 +25,7 @@ import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { startFileCapture } from "../capture/file_capture.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
+import { startSwitchWeb } from "./web.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -56,6 +57,10 @@ export interface SwitchCliOptions {
   pcap?: string;
   /** IGMP/MLD snooping from start-up. */
   mcastSnooping?: boolean;
+  /** Serve /metrics and the live page on [ADDR:]PORT. */
+  http?: string;
+  /** File holding the token the page's actions need. */
+  httpToken?: string;
 }
 
 function defaultSock(): string {
@@ -174,6 +179,12 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
     await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, undo);
+    if (o.http !== undefined) {
+      const web = await startSwitchWeb(sw, server.dir, o.http, o.httpToken);
+      undo.push(() => closings.push(web.close()));
+    } else if (o.httpToken !== undefined) {
+      throw new UsageError("--http-token needs --http");
+    }
     if (o.pidfile !== undefined) {
       const pidfile = o.pidfile;
       writePidfile(pidfile);
@@ -235,6 +246,8 @@ export const switchCommand = (program: Command): void => {
       "--pcap <file>",
       "capture every frame the switch forwards into FILE (pcapng; classic pcap for *.pcap)",
     )
+    .option("--http <[addr:]port>", "serve Prometheus /metrics and a live web page (127.0.0.1 unless ADDR)")
+    .option("--http-token <file>", "let the web page toggle hub mode and ports, with the token in FILE")
     .option(
       "--logfile <file>",
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",

@@ -1,0 +1,81 @@
+/**
+ * A switch snapshot in the Prometheus text exposition format (0.0.4).
+ *
+ * Names follow node_exporter's netdev collector (`node_network_receive_bytes_total`
+ * becomes `vde_port_receive_bytes_total`), so dashboards built for hosts
+ * carry over: base units (bytes), `_total` on counters, a HELP and a TYPE
+ * line per family, labels `switch`, `port` and `name` (the clients'
+ * descriptions) on every port series.
+ */
+import type { PortStatus, SwitchSnapshot } from "./status.ts";
+
+/** The Content-Type Prometheus expects for this format. */
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+interface PortCounterFamily {
+  name: string;
+  help: string;
+  value: (p: PortStatus) => number;
+}
+
+const PORT_COUNTERS: PortCounterFamily[] = [
+  {
+    name: "receive_bytes",
+    help: "Bytes of the frames the switch accepted from the port.",
+    value: (p) => p.bytesIn,
+  },
+  { name: "receive_packets", help: "Frames the switch accepted from the port.", value: (p) => p.framesIn },
+  {
+    name: "receive_drop",
+    help: "Frames from the port dropped on input (malformed, oversize, VLAN, port down).",
+    value: (p) => p.dropsIn,
+  },
+  {
+    name: "transmit_bytes",
+    help: "Bytes of the frames the switch sent out of the port.",
+    value: (p) => p.bytesOut,
+  },
+  { name: "transmit_packets", help: "Frames the switch sent out of the port.", value: (p) => p.framesOut },
+  {
+    name: "transmit_drop",
+    help: "Frames for the port its transport could not send.",
+    value: (p) => p.dropsOut,
+  },
+];
+
+/** Escapes a label value: backslash, double quote and newline, as the format requires. */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/** The exposition text of one snapshot. */
+export function renderMetrics(s: SwitchSnapshot): string {
+  const lines: string[] = [];
+  const sw = `switch="${escapeLabel(s.name)}"`;
+  const portLabels = s.ports.map((p) => `${sw},port="${p.port}",name="${escapeLabel(p.name)}"`);
+  const family = (name: string, type: "counter" | "gauge", help: string) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  };
+  for (const c of PORT_COUNTERS) {
+    const name = `vde_port_${c.name}_total`;
+    family(name, "counter", c.help);
+    s.ports.forEach((p, i) => lines.push(`${name}{${portLabels[i]}} ${c.value(p)}`));
+  }
+  family("vde_port_up", "gauge", "Whether the port takes part in switching (1) or not (0).");
+  s.ports.forEach((p, i) => lines.push(`vde_port_up{${portLabels[i]}} ${p.up ? 1 : 0}`));
+  family("vde_port_info", "gauge", "Always 1; the labels carry the port's untagged VLAN and client count.");
+  s.ports.forEach((p, i) =>
+    lines.push(`vde_port_info{${portLabels[i]},vlan="${p.vlan}",clients="${p.clients}"} 1`)
+  );
+  family("vde_fdb_entries", "gauge", "MAC addresses learned, by VLAN.");
+  for (const [vlan, n] of s.fdbEntries) lines.push(`vde_fdb_entries{${sw},vlan="${vlan}"} ${n}`);
+  family("vde_fdb_moves_total", "counter", "MAC addresses that moved to another port.");
+  lines.push(`vde_fdb_moves_total{${sw}} ${s.fdbMoves}`);
+  family(
+    "vde_switch_hub_mode",
+    "gauge",
+    "Whether the switch repeats every frame to every port (1) or switches (0).",
+  );
+  lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,182 @@
+/**
+ * The web server of `vde switch --http`: Prometheus metrics at /metrics, a
+ * live page at /, its feed of server-sent events at /events, and, when a
+ * token is configured, POST actions under /api/.
+ *
+ * It runs on Deno's own HTTP server in the switch's process. Nothing here
+ * touches the data path: every answer reads a snapshot through
+ * SwitchStatus, so a scrape costs one walk of the ports and the MAC table.
+ *
+ * Bounds, so a hostile or broken client cannot grow the process: request
+ * bodies are capped (actions take their arguments in the query), at most
+ * MAX_FEEDS event streams are open at once, and a feed whose browser does
+ * not read skips updates instead of queueing them (each update is a whole
+ * snapshot, so a skipped one loses nothing). Oversized headers are refused
+ * by Deno's server itself (431).
+ */
+import { timingSafeEqual } from "node:crypto";
+import type { SwitchStatus } from "./status.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { PAGE_HTML } from "./page.ts";
+import { feedUpdate } from "./feed.ts";
+import type { HttpAddress } from "./address.ts";
+
+/** Most event streams served at once; more get 503. */
+export const MAX_FEEDS = 16;
+/** How often an event stream sends a snapshot. */
+export const FEED_INTERVAL_MS = 250;
+/** Largest request body accepted (actions carry none). */
+const MAX_BODY = 1024;
+
+/** Settings of the web server. */
+export interface WebServerOptions extends HttpAddress {
+  /** The secret POST actions must carry (header X-Vde-Token); none: read-only. */
+  token?: string;
+}
+
+/** A running web server. */
+export class WebServer {
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #status: SwitchStatus;
+  readonly #token: Uint8Array | undefined;
+  readonly #feeds = new Set<() => void>();
+
+  private constructor(status: SwitchStatus, options: WebServerOptions) {
+    this.#status = status;
+    this.#token = options.token === undefined ? undefined : new TextEncoder().encode(options.token);
+    this.#server = Deno.serve({
+      hostname: options.hostname,
+      port: options.port,
+      onListen: () => {},
+      onError: () => new Response("internal error\n", { status: 500 }),
+    }, (req) => this.#handle(req));
+  }
+
+  /**
+   * Starts serving.
+   *
+   * @throws Deno.errors.AddrInUse and the like when it cannot listen
+   */
+  static start(status: SwitchStatus, options: WebServerOptions): WebServer {
+    return new WebServer(status, options);
+  }
+
+  /** Where it listens (the real port when 0 was asked for). */
+  get addr(): Deno.NetAddr {
+    return this.#server.addr;
+  }
+
+  /** The page's address, for the log. */
+  get url(): string {
+    const { hostname, port } = this.addr;
+    return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+  }
+
+  /** Ends the event streams and stops listening. */
+  async close(): Promise<void> {
+    for (const end of [...this.#feeds]) end();
+    await this.#server.shutdown();
+    this.#status.close();
+  }
+
+  async #handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const length = Number(req.headers.get("content-length") ?? "0");
+    if (!(length <= MAX_BODY)) return text(413, "request body too large\n");
+    if (req.method === "POST" && url.pathname.startsWith("/api/")) return this.#action(req, url);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return text(405, "method not allowed\n", { allow: "GET, HEAD" });
+    }
+    switch (url.pathname) {
+      case "/metrics":
+        return new Response(renderMetrics(this.#status.snapshot()), {
+          headers: { "content-type": METRICS_CONTENT_TYPE },
+        });
+      case "/":
+        return new Response(PAGE_HTML, {
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            // Everything is inline; nothing may load from elsewhere.
+            "content-security-policy":
+              "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+          },
+        });
+      case "/events":
+        return this.#feed(url.searchParams.get("q") ?? "");
+      case "/status.json":
+        return Response.json(feedUpdate(this.#status, "", this.#token !== undefined));
+      default:
+        return text(404, "not found\n");
+    }
+  }
+
+  #feed(query: string): Response {
+    if (this.#feeds.size >= MAX_FEEDS) return text(503, "too many live pages open\n");
+    const encoder = new TextEncoder();
+    const writable = this.#token !== undefined;
+    const status = this.#status;
+    const feeds = this.#feeds;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let end = () => {};
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = () => {
+          // Full queue: the browser is not reading; skip this update.
+          if ((controller.desiredSize ?? 0) <= 0) return;
+          const data = JSON.stringify(feedUpdate(status, query, writable));
+          controller.enqueue(encoder.encode(`data: ${data}\n\n`));
+        };
+        end = () => {
+          clearInterval(timer);
+          feeds.delete(end);
+          try {
+            controller.close();
+          } catch { /* already closed */ }
+        };
+        feeds.add(end);
+        send();
+        timer = setInterval(send, FEED_INTERVAL_MS);
+      },
+      cancel() {
+        clearInterval(timer);
+        feeds.delete(end);
+      },
+    }, new CountQueuingStrategy({ highWaterMark: 2 }));
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-store" },
+    });
+  }
+
+  #action(req: Request, url: URL): Response {
+    if (this.#token === undefined) return text(403, "read-only: start the switch with --http-token FILE\n");
+    const given = new TextEncoder().encode(req.headers.get("x-vde-token") ?? "");
+    if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+      return text(403, "wrong or missing token\n");
+    }
+    const engine = this.#status.sw.engine;
+    const on = url.searchParams.get("on");
+    if (on !== "0" && on !== "1") return text(400, "on=0 or on=1 is required\n");
+    switch (url.pathname) {
+      case "/api/hub":
+        engine.hub = on === "1";
+        return text(200, `hub ${engine.hub ? "on" : "off"}\n`);
+      case "/api/port": {
+        const port = Number(url.searchParams.get("port"));
+        const state = Number.isInteger(port) ? this.#status.sw.port(port) : undefined;
+        if (state === undefined || port < 0 || port >= this.#status.sw.numPorts) {
+          return text(404, "no such port\n");
+        }
+        // A disabled port keeps its clients but stops switching; one with no client stays down.
+        if (on === "0") engine.deactivatePort(port);
+        else if (state.endpoints.length > 0) engine.activatePort(port);
+        return text(200, `port ${port} ${engine.isActive(port) ? "up" : "down"}\n`);
+      }
+      default:
+        return text(404, "no such action\n");
+    }
+  }
+}
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+}

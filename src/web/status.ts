@@ -1,0 +1,127 @@
+/**
+ * What the web server shows of a switch, read through the Switch's public
+ * API only (ports, endpoints, per-port counters, the MAC table), so it
+ * keeps working wherever the engine itself runs.
+ *
+ * A snapshot is taken per scrape or per page update, never per frame: the
+ * data path pays nothing. MAC moves are not a counter of the engine, so this
+ * counts the engine's "mac-moved" events while it is open; the engine emits
+ * events only for new and moved entries, never for refreshes, so listening
+ * adds no work per forwarded frame.
+ */
+import type { Switch } from "../switch/switch.ts";
+
+/** One allocated port. */
+export interface PortStatus {
+  port: number;
+  /** The clients' descriptions, oldest first, joined by "; " ("" for none). */
+  name: string;
+  /** Untagged VLAN. */
+  vlan: number;
+  /** Taking part in switching (a client is attached and the port is not disabled). */
+  up: boolean;
+  /** Clients (endpoints) on the port. */
+  clients: number;
+  bytesIn: number;
+  framesIn: number;
+  dropsIn: number;
+  bytesOut: number;
+  framesOut: number;
+  dropsOut: number;
+}
+
+/** One MAC table entry. */
+export interface MacStatus {
+  mac: string;
+  vlan: number;
+  port: number;
+}
+
+/** A switch as the web server shows it. */
+export interface SwitchSnapshot {
+  /** The switch label of every metric: its socket directory. */
+  name: string;
+  hub: boolean;
+  ports: PortStatus[];
+  /** Entries per existing VLAN (0 for a VLAN with none). */
+  fdbEntries: Map<number, number>;
+  fdbMoves: number;
+  /** Milliseconds since the epoch. */
+  time: number;
+}
+
+/** Watches one switch for the web server; `close()` stops counting moves. */
+export class SwitchStatus {
+  readonly sw: Switch;
+  readonly name: string;
+  #moves = 0;
+  readonly #unsubscribe: () => void;
+
+  constructor(sw: Switch, name: string) {
+    this.sw = sw;
+    this.name = name;
+    this.#unsubscribe = sw.addListener((event) => {
+      if (event.type === "mac-moved") this.#moves++;
+    });
+  }
+
+  /** MAC entries that moved to another port since the server started. */
+  get fdbMoves(): number {
+    return this.#moves;
+  }
+
+  /** The allocated ports, ascending. */
+  ports(): PortStatus[] {
+    const sw = this.sw;
+    const engine = sw.engine;
+    const out: PortStatus[] = [];
+    for (const p of sw.allocatedPorts()) {
+      const state = sw.port(p);
+      if (state === undefined || p >= sw.numPorts) continue;
+      const stats = engine.portStats(p);
+      out.push({
+        port: p,
+        // Newest first in the switch; shown oldest first, as port/print does.
+        name: [...state.endpoints].reverse().map((ep) => ep.link.description).join("; "),
+        vlan: engine.portVlan(p),
+        up: engine.isActive(p),
+        clients: state.endpoints.length,
+        bytesIn: stats.bytesIn,
+        framesIn: stats.framesIn,
+        dropsIn: stats.dropsIn,
+        bytesOut: stats.bytesOut,
+        framesOut: stats.framesOut,
+        dropsOut: stats.dropsOut,
+      });
+    }
+    return out;
+  }
+
+  /** The MAC table, by VLAN then MAC. */
+  macs(): MacStatus[] {
+    const out: MacStatus[] = [];
+    for (const e of this.sw.engine.macTable.entries()) out.push({ mac: e.mac, vlan: e.vlan, port: e.port });
+    return out.sort((a, b) => a.vlan - b.vlan || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
+  }
+
+  /** Everything the metrics show, in one pass over the ports and the MAC table. */
+  snapshot(): SwitchSnapshot {
+    const fdbEntries = new Map<number, number>();
+    for (const vid of this.sw.engine.vlans()) fdbEntries.set(vid, 0);
+    for (const e of this.sw.engine.macTable.entries()) {
+      fdbEntries.set(e.vlan, (fdbEntries.get(e.vlan) ?? 0) + 1);
+    }
+    return {
+      name: this.name,
+      hub: this.sw.engine.hub,
+      ports: this.ports(),
+      fdbEntries,
+      fdbMoves: this.#moves,
+      time: Date.now(),
+    };
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+}

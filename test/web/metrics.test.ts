@@ -1,0 +1,120 @@
+/**
+ * The Prometheus endpoint of the web server, in process: a switch with
+ * in-memory clients, scraped over real HTTP, checked by Debian's promtool
+ * (the linter Prometheus users run) and by exact counter arithmetic.
+ */
+import assert from "node:assert/strict";
+import { Switch } from "../../src/switch/switch.ts";
+import { SwitchStatus } from "../../src/web/status.ts";
+import { WebServer } from "../../src/web/server.ts";
+import { escapeLabel, renderMetrics } from "../../src/web/metrics.ts";
+import { parseHttpAddress } from "../../src/web/address.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+import { ethFrame, mac } from "../helpers/vde_clients.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+
+/** A switch with two lone memory clients on ports 1 and 2, served on an ephemeral port. */
+function rig(token?: string) {
+  const sw = new Switch({ numPorts: 8 });
+  const a = new MemoryLink('client "a"\\one');
+  const b = new MemoryLink("client b");
+  sw.attach(a, { port: 1 });
+  sw.attach(b, { port: 2 });
+  const web = WebServer.start(new SwitchStatus(sw, "/tmp/sw test"), {
+    hostname: "127.0.0.1",
+    port: 0,
+    token,
+  });
+  const base = `http://127.0.0.1:${web.addr.port}`;
+  return {
+    sw,
+    a,
+    b,
+    base,
+    async close() {
+      await web.close();
+      sw.close();
+    },
+  };
+}
+
+/** The value of the one sample whose name and labels contain all of `parts`. */
+function sample(text: string, name: string, ...parts: string[]): number {
+  const lines = text.split("\n").filter((l) => l.startsWith(name + "{") && parts.every((p) => l.includes(p)));
+  assert.equal(lines.length, 1, `one ${name} sample with ${parts.join(",")}:\n${text}`);
+  return Number(lines[0]!.slice(lines[0]!.lastIndexOf(" ") + 1));
+}
+
+Deno.test("metrics: label values escape backslash, quote and newline", () => {
+  assert.equal(escapeLabel('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
+});
+
+Deno.test("metrics: every family has HELP and TYPE, counters end in _total", () => {
+  const text = renderMetrics({
+    name: "s",
+    hub: false,
+    ports: [],
+    fdbEntries: new Map([[0, 0]]),
+    fdbMoves: 0,
+    time: 0,
+  });
+  const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)];
+  assert.ok(types.length >= 10);
+  for (const [, name, type] of types) {
+    assert.match(text, new RegExp(`^# HELP ${name} `, "m"));
+    if (type === "counter") assert.match(name!, /_total$/);
+  }
+});
+
+Deno.test("--http address: loopback unless given, IPv6 in brackets, bad input is one clear line", () => {
+  assert.deepEqual(parseHttpAddress("9100"), { hostname: "127.0.0.1", port: 9100 });
+  assert.deepEqual(parseHttpAddress("0.0.0.0:80"), { hostname: "0.0.0.0", port: 80 });
+  assert.deepEqual(parseHttpAddress("[::1]:9100"), { hostname: "::1", port: 9100 });
+  assert.throws(() => parseHttpAddress("99999"), /out of range/);
+  assert.throws(() => parseHttpAddress("host:"), /\[ADDR:\]PORT/);
+});
+
+Deno.test("metrics: counters rise by exactly the frames a client sent, and promtool finds no problem", async (t) => {
+  const r = rig();
+  try {
+    const before = await (await fetch(`${r.base}/metrics`)).text();
+    const N = 37;
+    for (let i = 0; i < N; i++) r.a.receive(ethFrame(mac(2), mac(1), i, 100));
+    r.b.receive(ethFrame(mac(1), mac(2), 999, 64));
+    const res = await fetch(`${r.base}/metrics`);
+    assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    const after = await res.text();
+    const port1 = ['port="1"', 'name="client \\"a\\"\\\\one"', 'switch="/tmp/sw test"'];
+    const delta = (name: string, ...p: string[]) => sample(after, name, ...p) - sample(before, name, ...p);
+    assert.equal(delta("vde_port_receive_packets_total", ...port1), N);
+    assert.equal(delta("vde_port_receive_bytes_total", ...port1), N * 100);
+    // Unknown destination floods to port 2; b's answer is unicast back to port 1.
+    assert.equal(delta("vde_port_transmit_packets_total", 'port="2"'), N);
+    assert.equal(delta("vde_port_transmit_packets_total", ...port1), 1);
+    assert.equal(sample(after, "vde_port_up", 'port="1"'), 1);
+    assert.equal(sample(after, "vde_port_info", 'port="2"', 'vlan="0"', 'name="client b"'), 1);
+    assert.equal(sample(after, "vde_fdb_entries", 'vlan="0"'), 2);
+    assert.equal(sample(after, "vde_fdb_moves_total"), 0);
+    if (skipUnless(t, (await hasCommand("promtool")) ? null : "promtool missing (Debian prometheus)")) return;
+    const check = await run(["promtool", "check", "metrics"], { input: after, check: false });
+    assert.equal(check.stdout + check.stderr, "", "promtool prints no problem");
+    assert.equal(check.code, 0);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("metrics: a MAC seen on another port counts one FDB move", async () => {
+  const r = rig();
+  try {
+    r.a.receive(ethFrame(mac(9), mac(5), 1));
+    // An entry moves only once older than the minimum persistence: step the clock past it.
+    r.sw.engine.minPersistenceSeconds = 0;
+    r.sw.engine.tick(performance.now() + 5000);
+    r.b.receive(ethFrame(mac(9), mac(5), 2));
+    const text = await (await fetch(`${r.base}/metrics`)).text();
+    assert.equal(sample(text, "vde_fdb_moves_total"), 1);
+  } finally {
+    await r.close();
+  }
+});

@@ -1,0 +1,165 @@
+/**
+ * The web server's HTTP behaviour, in process over real sockets: unknown
+ * paths, oversized headers, many idle connections, the event feed, and
+ * POST actions guarded by the token.
+ */
+import assert from "node:assert/strict";
+import { Switch } from "../../src/switch/switch.ts";
+import { SwitchStatus } from "../../src/web/status.ts";
+import { WebServer } from "../../src/web/server.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+import { ethFrame, mac, within } from "../helpers/vde_clients.ts";
+
+const TOKEN = "s3cret-token-for-tests";
+
+function rig(token?: string) {
+  const sw = new Switch({ numPorts: 8 });
+  const a = new MemoryLink("qemu vm1");
+  const b = new MemoryLink("vde_plug pid 7");
+  sw.attach(a, { port: 1 });
+  sw.attach(b, { port: 2 });
+  const web = WebServer.start(new SwitchStatus(sw, "sw"), { hostname: "127.0.0.1", port: 0, token });
+  return {
+    sw,
+    a,
+    b,
+    port: web.addr.port,
+    base: `http://127.0.0.1:${web.addr.port}`,
+    async close() {
+      await web.close();
+      sw.close();
+    },
+  };
+}
+
+/** Sends raw bytes and returns the status line of the answer. */
+async function rawStatus(port: number, request: Uint8Array): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(request).catch(() => {});
+    const buf = new Uint8Array(256);
+    const n = await within("an answer", 5000, conn.read(buf));
+    return new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0]!;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("web: unknown paths get 404, other methods 405", async () => {
+  const r = rig();
+  try {
+    const res = await fetch(`${r.base}/nothing/here`);
+    await res.body?.cancel();
+    assert.equal(res.status, 404);
+    const del = await fetch(`${r.base}/metrics`, { method: "DELETE" });
+    await del.body?.cancel();
+    assert.equal(del.status, 405);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("web: a 2 MB header is refused with a 4xx and the server keeps answering", async () => {
+  const r = rig();
+  try {
+    const big = new TextEncoder().encode(
+      `GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(2 << 20)}\r\n\r\n`,
+    );
+    assert.match(await rawStatus(r.port, big), /^HTTP\/1\.1 4\d\d /);
+    const res = await fetch(`${r.base}/metrics`);
+    await res.body?.cancel();
+    assert.equal(res.status, 200);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("web: with 1,000 idle connections open, scrapes answer and the switch forwards", async () => {
+  const r = rig();
+  const idle: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 1000; i++) idle.push(await Deno.connect({ hostname: "127.0.0.1", port: r.port }));
+    r.a.receive(ethFrame(mac(2), mac(1), 1));
+    assert.equal(r.b.sent.length, 1);
+    const res = await within("a scrape", 10_000, fetch(`${r.base}/metrics`));
+    assert.match(
+      await res.text(),
+      /vde_port_receive_packets_total\{switch="sw",port="1",name="qemu vm1"\} 1/,
+    );
+  } finally {
+    for (const c of idle) c.close();
+    await r.close();
+  }
+});
+
+Deno.test("web: the event feed sends the ports with their clients, then the new counters", async () => {
+  const r = rig();
+  try {
+    const res = await fetch(`${r.base}/events`);
+    assert.equal(res.headers.get("content-type"), "text/event-stream");
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    const next = async () => {
+      while (!buffered.includes("\n\n")) {
+        const { value, done } = await within("an update", 5000, reader.read());
+        if (done) throw new Error("feed ended");
+        buffered += value;
+      }
+      const i = buffered.indexOf("\n\n");
+      const event = buffered.slice(0, i);
+      buffered = buffered.slice(i + 2);
+      return JSON.parse(event.replace(/^data: /, ""));
+    };
+    const first = await next();
+    assert.deepEqual(first.ports.map((p: { name: string }) => p.name), ["qemu vm1", "vde_plug pid 7"]);
+    assert.equal(first.ports[0].framesIn, 0);
+    r.a.receive(ethFrame(mac(2), mac(1), 1));
+    const second = await next();
+    assert.equal(second.ports[0].framesIn, 1);
+    assert.deepEqual(second.macs, [{ mac: "02:00:00:00:00:01", vlan: 0, port: 1 }]);
+    await reader.cancel();
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("web: actions without a configured token are refused (403) and change nothing", async () => {
+  const r = rig();
+  try {
+    const res = await fetch(`${r.base}/api/hub?on=1`, { method: "POST", headers: { "x-vde-token": TOKEN } });
+    await res.body?.cancel();
+    assert.equal(res.status, 403);
+    assert.equal(r.sw.engine.hub, false);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles hub mode and ports", async () => {
+  const r = rig(TOKEN);
+  const post = async (path: string, token?: string) => {
+    const res = await fetch(`${r.base}${path}`, {
+      method: "POST",
+      headers: token === undefined ? {} : { "x-vde-token": token },
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+  try {
+    assert.equal(await post("/api/hub?on=1"), 403);
+    assert.equal(await post("/api/hub?on=1", "s3cret-token-for-tesTs"), 403);
+    assert.equal(r.sw.engine.hub, false);
+    assert.equal(await post("/api/hub?on=1", TOKEN), 200);
+    assert.equal(r.sw.engine.hub, true);
+    assert.equal(await post("/api/port?port=2&on=0", TOKEN), 200);
+    assert.equal(r.sw.engine.isActive(2), false);
+    r.a.receive(ethFrame(mac(2), mac(1), 1));
+    assert.equal(r.b.sent.length, 0, "a disabled port gets nothing");
+    assert.equal(await post("/api/port?port=2&on=1", TOKEN), 200);
+    r.a.receive(ethFrame(mac(2), mac(1), 2));
+    assert.equal(r.b.sent.length, 1);
+    assert.equal(await post("/api/port?port=6&on=1", TOKEN), 404);
+  } finally {
+    await r.close();
+  }
+});
