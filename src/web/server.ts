@@ -79,7 +79,7 @@ export class WebServer {
     this.#status.close();
   }
 
-  async #handle(req: Request): Promise<Response> {
+  #handle(req: Request): Response {
     const url = new URL(req.url);
     const length = Number(req.headers.get("content-length") ?? "0");
     if (!(length <= MAX_BODY)) return text(413, "request body too large\n");

@@ -1,0 +1,108 @@
+/**
+ * `vde switch --http` as a user runs it: Debian's vde_plug as the client,
+ * curl-style scrapes checked by Debian's promtool, and the live page in
+ * headless Chromium updating without a reload.
+ */
+import assert from "node:assert/strict";
+import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { BROADCAST, ethFrame, mac, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
+import { HeadlessPage } from "../helpers/chromium.ts";
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Our switch on a fresh directory with --http, and Debian's vde_plug plugged in. */
+async function start(extra: string[] = []) {
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-e2e-" });
+  const port = freePort();
+  const sw: SwitchHandle = await startOurSwitch(`${dir}/sw`, {
+    extraArgs: ["--http", `127.0.0.1:${port}`, ...extra],
+  });
+  await waitUntilAccepting(`${dir}/sw`);
+  const plug = StdioClient.vdePlug(`${dir}/sw`);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await (await fetch(`${base}/metrics`)).text()).includes("vdeplug: user="), {
+    timeoutMs: 10_000,
+    what: "vde_plug's port in /metrics",
+  });
+  return {
+    base,
+    plug,
+    async close() {
+      await plug.stop();
+      await sw.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+function received(text: string): number {
+  const m = /^vde_port_receive_packets_total\{[^}]*name="vdeplug: [^}]*\} (\d+)$/m.exec(text);
+  assert.ok(m, text);
+  return Number(m[1]);
+}
+
+Deno.test("vde switch --http: vde_plug's frames raise /metrics by exactly their count; promtool finds no problem", async (t) => {
+  if (skipUnless(t, (await hasCommand("promtool")) ? null : "promtool missing (Debian prometheus)")) return;
+  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
+  const r = await start();
+  try {
+    const before = received(await (await fetch(`${r.base}/metrics`)).text());
+    const N = 25;
+    for (let i = 0; i < N; i++) await r.plug.send(ethFrame(BROADCAST, mac(1), i));
+    let text = "";
+    await waitFor(async () => {
+      text = await (await fetch(`${r.base}/metrics`)).text();
+      return received(text) >= before + N;
+    }, { timeoutMs: 10_000, what: `${N} frames in the counters` });
+    assert.equal(received(text), before + N);
+    const check = await run(["promtool", "check", "metrics"], { input: text, check: false });
+    assert.equal(check.stdout + check.stderr, "", "promtool prints no problem");
+    assert.equal(check.code, 0);
+    const missing = await fetch(`${r.base}/favicon.ico`);
+    await missing.body?.cancel();
+    assert.equal(missing.status, 404);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("vde switch --http: the page in headless Chromium lists vde_plug and shows its counter rise without a reload", async (t) => {
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
+  const r = await start();
+  const page = await HeadlessPage.open(412, 900);
+  try {
+    await page.goto(`${r.base}/`);
+    const rowText = `[...document.querySelectorAll("#ports tr")].map((tr) => tr.innerText).join("\\n")`;
+    await page.waitUntil<boolean>(
+      `${rowText}.includes("vdeplug: user=")`,
+      "the client's description on the page",
+    );
+    const rx = `Number(document.querySelector("#port-1 .rx-frames")?.textContent ?? -1)`;
+    const before = await page.evaluate<number>(rx);
+    await page.evaluate<void>(`window.vdeLoads = performance.getEntriesByType("navigation").length`);
+    const N = 5;
+    for (let i = 0; i < N; i++) await r.plug.send(ethFrame(BROADCAST, mac(1), i));
+    await page.waitUntil<boolean>(`${rx} === ${before + N}`, `the rx counter to reach ${before + N}`);
+    // Still the same document: the update came over the event feed, not a reload.
+    assert.equal(await page.evaluate<number>("window.vdeLoads"), 1);
+    await page.waitUntil<boolean>(
+      `document.querySelector("#macs").innerText.includes("02:00:00:00:00:01")`,
+      "the client's MAC in the table",
+    );
+    const shotDir = await Deno.makeTempDir({ prefix: "vde-web-shot-" });
+    const shot = `${shotDir}/switch-page.png`;
+    await page.screenshot(shot);
+    assert.ok((await Deno.stat(shot)).size > 1000);
+    console.log(`screenshot of the live page: ${shot}`);
+  } finally {
+    await page.close();
+    await r.close();
+  }
+});
