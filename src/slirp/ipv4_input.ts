@@ -14,7 +14,11 @@
  * - ICMP echo: answered here for the gateway and DNS addresses, taken to
  *   the ping NAT for the outside when the host allows ping sockets.
  *
- * Nothing else is answered; every drop is counted.
+ * A packet with DF set that is larger than the MTU is answered with
+ * "fragmentation needed" (RFC 1191) carrying the MTU; a UDP datagram or
+ * echo request the host has no route for, with "network/host
+ * unreachable" (icmp_errors.ts). Nothing else is answered; every drop is
+ * counted.
  */
 import { ETH_HLEN, writeEthernetHeader } from "../wire/ethernet.ts";
 import { ETH_P_IP, IPPROTO, IPV4_HLEN, newIpv4Header, parseIpv4, readU32, writeIpv4 } from "../wire/ipv4.ts";
@@ -23,6 +27,7 @@ import { newUdpHeader, parseUdp, UDP_HLEN, udpChecksumOk, writeUdp } from "../wi
 import { buildDhcp, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, parseDhcp } from "../wire/dhcp.ts";
 import type { DhcpServer } from "./dhcp_server.ts";
 import type { DnsForwarder } from "./dns_forwarder.ts";
+import type { IcmpErrors } from "./icmp_errors.ts";
 import { type Iface, MAX_IP } from "./iface.ts";
 import type { IpOutput } from "./ip_output.ts";
 import type { Neighbours } from "./neighbours.ts";
@@ -42,6 +47,7 @@ export interface Ipv4Parts {
   dhcp: DhcpServer;
   dns: DnsForwarder;
   tcp: TcpEngine;
+  icmp: IcmpErrors;
   /** Answers a TCP segment the guest may not send with a RST. */
   refuseTcp: (src: Uint8Array, dst: Uint8Array, segment: Uint8Array) => void;
 }
@@ -78,6 +84,10 @@ export class Ipv4Input {
       return;
     }
     if (src !== 0 && macOff >= 0) this.#p.neighbours.learn4(src, b, macOff);
+    if (h.df && h.totalLength > iface.mtu && macOff >= 0) {
+      this.#p.icmp.aboutPacket4("too-big", iface.mtu, b, off, h.totalLength);
+      return;
+    }
     if (h.mf || h.fragmentOffset !== 0) {
       stats.fragmentsIn++;
       const key = `${src}>${dst}/${h.protocol}#${h.id}`;
@@ -150,7 +160,8 @@ export class Ipv4Input {
       iface.stats.icmpDropped++;
       return;
     }
-    this.#p.ping.send(4, b, ipOff + 12, m.id, b, off, len, b, ipOff + 16);
+    const err = this.#p.ping.send(4, b, ipOff + 12, m.id, b, off, len, b, ipOff + 16);
+    if (err !== 0) this.#p.icmp.sendFailed4(err, b, ipOff, off + len - ipOff);
   }
 
   #udpIn(b: Uint8Array, ipOff: number, off: number, len: number, src: number, dst: number): void {
@@ -174,7 +185,8 @@ export class Ipv4Input {
       else iface.stats.udpDropped++;
       return;
     }
-    this.#p.udp.fromGuest4(b, po, pl, src, u.srcPort, dst, u.dstPort);
+    const err = this.#p.udp.fromGuest4(b, po, pl, src, u.srcPort, dst, u.dstPort);
+    if (err !== 0) this.#p.icmp.sendFailed4(err, b, ipOff, off + len - ipOff);
   }
 
   #dhcpIn(b: Uint8Array, off: number, len: number): void {

@@ -18,6 +18,10 @@
  * - TCP to the engine, or a RST when the guest may not reach the address;
  * - UDP: port 53 on the DNS address to the forwarder, the rest to the NAT.
  *
+ * A packet larger than the MTU is answered with "packet too big" (RFC 8201)
+ * carrying the MTU; a datagram or echo request the host has no route for,
+ * with "destination unreachable" (icmp_errors.ts).
+ *
  * Unsolicited router advertisements go out every `RA_INTERVAL_MS` (the
  * stack's timer calls `advertise`).
  */
@@ -90,6 +94,10 @@ export class Ipv6Input {
       }
     }
     const multicast = isIpv6Multicast(b, dOff);
+    if (IPV6_HLEN + h.payloadLength > iface.mtu && macOff >= 0 && !unspecified && !multicast) {
+      this.#p.icmp.aboutPacket6("too-big", iface.mtu, b, off, IPV6_HLEN + h.payloadLength);
+      return;
+    }
     if (h.fragmented) {
       stats.fragmentsIn++;
       const key = `${hex16(b, so)}>${hex16(b, dOff)}#${h.fragmentId}`;
@@ -117,7 +125,7 @@ export class Ipv6Input {
     const pl = h.dataLength;
     switch (h.protocol) {
       case IPPROTO.ICMPV6:
-        this.#icmpIn(b, po, pl, so, dOff, macOff, h.hopLimit);
+        this.#icmpIn(b, po, pl, so, dOff, macOff, h.hopLimit, off);
         return;
       case IPPROTO.TCP: {
         if (unspecified || multicast || pl < 20) return;
@@ -134,7 +142,7 @@ export class Ipv6Input {
       }
       case IPPROTO.UDP:
         if (unspecified || multicast) return;
-        this.#udpIn(b, po, pl, so, dOff);
+        this.#udpIn(b, po, pl, so, dOff, off);
         return;
       default:
         stats.notForUs++;
@@ -149,6 +157,7 @@ export class Ipv6Input {
     dOff: number,
     macOff: number,
     hopLimit: number,
+    ipOff: number,
   ): void {
     const m = this.#icmp;
     const iface = this.#iface;
@@ -184,7 +193,8 @@ export class Ipv6Input {
       iface.stats.icmpDropped++;
       return;
     }
-    this.#p.ping.send(6, b, so, m.id, b, off, len, b, dOff);
+    const err = this.#p.ping.send(6, b, so, m.id, b, off, len, b, dOff);
+    if (err !== 0) this.#p.icmp.sendFailed6(err, b, ipOff, off + len - ipOff);
   }
 
   #ndpIn(b: Uint8Array, off: number, len: number, so: number, macOff: number, type: number): void {
@@ -234,7 +244,7 @@ export class Ipv6Input {
     } else out.send6(t, 0, io + l, to, 0);
   }
 
-  #udpIn(b: Uint8Array, off: number, len: number, so: number, dOff: number): void {
+  #udpIn(b: Uint8Array, off: number, len: number, so: number, dOff: number, ipOff: number): void {
     const u = this.#udp;
     const iface = this.#iface;
     if (parseUdp(b, off, len, u) !== null || !udpChecksumOk(b, so, dOff, 16, off, u.length)) {
@@ -249,7 +259,8 @@ export class Ipv6Input {
       else iface.stats.udpDropped++;
       return;
     }
-    this.#p.udp.fromGuest6(b, po, pl, so, u.srcPort, dOff, u.dstPort);
+    const err = this.#p.udp.fromGuest6(b, po, pl, so, u.srcPort, dOff, u.dstPort);
+    if (err !== 0) this.#p.icmp.sendFailed6(err, b, ipOff, off + len - ipOff);
   }
 
   /** Sends a router advertisement to `to`, or to all nodes when null. */

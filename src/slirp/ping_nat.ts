@@ -55,6 +55,8 @@ export class PingNat {
   /**
    * Sends the echo request `b[off, off+len)` with identifier `id` from the
    * guest address at `guest[guestOff]` to the address at `to[toOff]`.
+   *
+   * @returns 0, or the errno of a send that failed (the caller tells the guest)
    */
   send(
     family: 4 | 6,
@@ -66,12 +68,14 @@ export class PingNat {
     len: number,
     to: Uint8Array,
     toOff: number,
-  ): void {
+  ): number {
     const flow = this.#flow(family, guest, guestOff, id);
-    if (flow === null) return;
+    if (flow === null) return 0;
     const stats = this.#iface.stats;
     stats.icmpEchoOut++;
-    if (flow.sock.sendTo(b, off, len, to, toOff, 0) !== 0) stats.icmpDropped++;
+    const r = flow.sock.sendTo(b, off, len, to, toOff, 0);
+    if (r !== 0) stats.icmpDropped++;
+    return r;
   }
 
   #flow(family: 4 | 6, guest: Uint8Array, guestOff: number, id: number): PingFlow | null {

@@ -17,6 +17,7 @@
  * - udp_nat.ts and ping_nat.ts: UDP and ICMP echo through host sockets,
  *   inbound UDP forwards;
  * - ip_output.ts: MAC headers, fragmentation past the MTU;
+ * - icmp_errors.ts: unreachable and too-big errors towards the guest;
  * - dhcp_server.ts, dns_forwarder.ts, and TCP through a `TcpEngine`
  *   (src/slirp/tcp/api.ts), which gets segments and sends them back
  *   through `sendSegment`.
@@ -37,6 +38,7 @@ import { ETH_P_IPV6, formatIpv6, IPV6_HLEN, writeIpv6Header } from "../wire/ipv6
 import { formatForward, type ForwardSpec, type SlirpConfig } from "./config.ts";
 import { DhcpServer } from "./dhcp_server.ts";
 import { DnsForwarder } from "./dns_forwarder.ts";
+import { IcmpErrors } from "./icmp_errors.ts";
 import type { HostNet } from "./host_net.ts";
 import { Iface, MAX_IP, type StackSink, type StackStats } from "./iface.ts";
 import { IpOutput } from "./ip_output.ts";
@@ -107,6 +109,7 @@ export class SlirpStack implements TcpCoreSide {
   readonly #out: IpOutput;
   readonly #udp: UdpNat;
   readonly #ping: PingNat;
+  readonly #icmp: IcmpErrors;
   readonly #ipv4: Ipv4Input;
   readonly #ipv6: Ipv6Input;
   readonly #tcpForwards: ForwardSpec[] = [];
@@ -134,7 +137,8 @@ export class SlirpStack implements TcpCoreSide {
     this.#neighbours = new Neighbours(iface);
     this.#out = new IpOutput(iface, this.#neighbours);
     const net = options.hostNet;
-    this.#udp = new UdpNat(iface, this.#out, net, options.udpIdleMs ?? UDP_IDLE_MS);
+    this.#icmp = new IcmpErrors(iface, this.#out);
+    this.#udp = new UdpNat(iface, this.#out, this.#icmp, net, options.udpIdleMs ?? UDP_IDLE_MS);
     this.#ping = new PingNat(iface, this.#out, net);
     this.dhcp = new DhcpServer(c);
     const udp = this.#udp;
@@ -158,6 +162,7 @@ export class SlirpStack implements TcpCoreSide {
       dhcp: this.dhcp,
       dns: this.dns,
       tcp: this.tcp,
+      icmp: this.#icmp,
       refuseTcp: (src: Uint8Array, dst: Uint8Array, seg: Uint8Array) => tcpReset(this, src, dst, seg),
     };
     this.#ipv4 = new Ipv4Input(iface, parts);
@@ -223,6 +228,22 @@ export class SlirpStack implements TcpCoreSide {
   /** The link the stack's frames go to drained: TCP sends what it held back. */
   resume(): void {
     if (!this.#iface.closed) this.tcp.resume?.();
+  }
+
+  /**
+   * Implements TcpCoreSide.unreachable: the host had no route to where the
+   * guest's SYN went; the guest gets "network/host unreachable" about it.
+   */
+  unreachable(
+    guest: Uint8Array,
+    guestPort: number,
+    far: Uint8Array,
+    farPort: number,
+    seq: number,
+    code: "net" | "host",
+  ): void {
+    if (this.#iface.closed) return;
+    this.#icmp.aboutFlow(code, 0, IPPROTO.TCP, guest, guestPort, far, farPort, seq, new Uint8Array(0));
   }
 
   /** Implements TcpCoreSide.mss: the MTU less the IP and TCP headers. */

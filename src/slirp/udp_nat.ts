@@ -15,6 +15,12 @@
  * the guest's replies to that client (matched as a "peer") leave through
  * the forwarded socket, so the client sees the port it wrote to.
  *
+ * A datagram the host cannot send (no route) is answered by the caller
+ * with an ICMP error quoting it (`fromGuest4` answers the errno). A
+ * datagram a destination refuses later (ICMP port unreachable on the host,
+ * read from the socket's error queue) is told to the guest by `IcmpErrors`
+ * with a header rebuilt from the flow.
+ *
  * Host sockets receive with headroom, so `toGuest4`/`toGuest6` write the
  * UDP, IP and Ethernet headers in front of the payload in place; other
  * payloads (the DNS forwarder's) are copied into the transmit buffer.
@@ -25,6 +31,7 @@ import { ETH_HLEN } from "../wire/ethernet.ts";
 import { UDP_HLEN, writeUdp } from "../wire/udp.ts";
 import type { ForwardSpec } from "./config.ts";
 import { HEADROOM, type HostNet, type HostSocket } from "./host_net.ts";
+import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
 import { hex16, type Iface, MAX_IP } from "./iface.ts";
 import type { IpOutput } from "./ip_output.ts";
 
@@ -69,9 +76,12 @@ export class UdpNat {
   readonly #peers = new Map<string, ForwardPeer>();
   readonly #to4 = new Uint8Array(4);
 
-  constructor(iface: Iface, out: IpOutput, net: HostNet, idleMs: number) {
+  readonly #icmp: IcmpErrors;
+
+  constructor(iface: Iface, out: IpOutput, icmp: IcmpErrors, net: HostNet, idleMs: number) {
     this.#iface = iface;
     this.#out = out;
+    this.#icmp = icmp;
     this.#net = net;
     this.#idleMs = idleMs;
   }
@@ -99,14 +109,11 @@ export class UdpNat {
     // A reply of the guest to a client of an inbound forward leaves through that forward's socket.
     if (this.#peers.size > 0) {
       const peer = this.#peers.get(`4|${src}|${srcPort}|${dst}|${dstPort}`);
-      if (peer !== undefined) {
-        this.#toPeer(peer, b, po, pl);
-        return;
-      }
+      if (peer !== undefined) return this.#toPeer(peer, b, po, pl);
     }
     if (!iface.mayReach4(dst)) {
       stats.udpDropped++;
-      return;
+      return 0;
     }
     const key = src * 65536 + srcPort;
     let flow = this.#flows.get(key);
@@ -114,13 +121,12 @@ export class UdpNat {
       const g = new Uint8Array(4);
       writeU32(g, 0, src);
       const made = this.#newFlow(key, 4, g, srcPort);
-      if (made === null) return;
+      if (made === null) return 0;
       flow = made;
     } else this.#touch(key, flow);
     const to = this.#to4;
     writeU32(to, 0, dst === iface.config.gateway ? LOOPBACK4 : dst);
-    stats.udpOut++;
-    if (flow.sock.sendTo(b, po, pl, to, 0, dstPort) !== 0) stats.udpDropped++;
+    return this.#send(flow.sock, b, po, pl, to, 0, dstPort);
   }
 
   /** As `fromGuest4`; the addresses are at `b[so]` and `b[dOff]`. */
@@ -138,35 +144,51 @@ export class UdpNat {
     const c = iface.config;
     if (this.#peers.size > 0) {
       const peer = this.#peers.get(`6|${hex16(b, so)}|${srcPort}|${hex16(b, dOff)}|${dstPort}`);
-      if (peer !== undefined) {
-        this.#toPeer(peer, b, po, pl);
-        return;
-      }
+      if (peer !== undefined) return this.#toPeer(peer, b, po, pl);
     }
     if (!iface.mayReach6(b, dOff)) {
       stats.udpDropped++;
-      return;
+      return 0;
     }
     const key = `${hex16(b, so)}|${srcPort}`;
     let flow = this.#flows.get(key);
     if (flow === undefined) {
       const made = this.#newFlow(key, 6, b.slice(so, so + 16), srcPort);
-      if (made === null) return;
+      if (made === null) return 0;
       flow = made;
     } else this.#touch(key, flow);
     const toGateway = ipv6Equal(b, dOff, c.gateway6, 0) || ipv6Equal(b, dOff, iface.linkLocal, 0);
-    stats.udpOut++;
-    const r = toGateway
-      ? flow.sock.sendTo(b, po, pl, LOOPBACK6, 0, dstPort)
-      : flow.sock.sendTo(b, po, pl, b, dOff, dstPort);
-    if (r !== 0) stats.udpDropped++;
+    return toGateway
+      ? this.#send(flow.sock, b, po, pl, LOOPBACK6, 0, dstPort)
+      : this.#send(flow.sock, b, po, pl, b, dOff, dstPort);
   }
 
-  #toPeer(peer: ForwardPeer, b: Uint8Array, po: number, pl: number): void {
-    const stats = this.#iface.stats;
+  #toPeer(peer: ForwardPeer, b: Uint8Array, po: number, pl: number): number {
     peer.lastUsed = this.#iface.now();
+    return this.#send(peer.forward.sock, b, po, pl, peer.addr, 0, peer.port);
+  }
+
+  /**
+   * Sends one datagram. A send fails also when the socket holds an error
+   * about an earlier datagram (Linux reports a pending ICMP error on the
+   * next send); that one is told through the error queue, so the send is
+   * tried once more and only a second failure is this datagram's.
+   */
+  #send(
+    sock: HostSocket,
+    b: Uint8Array,
+    po: number,
+    pl: number,
+    to: Uint8Array,
+    toOff: number,
+    port: number,
+  ): number {
+    const stats = this.#iface.stats;
     stats.udpOut++;
-    if (peer.forward.sock.sendTo(b, po, pl, peer.addr, 0, peer.port) !== 0) stats.udpDropped++;
+    let r = sock.sendTo(b, po, pl, to, toOff, port);
+    if (r !== 0) r = sock.sendTo(b, po, pl, to, toOff, port);
+    if (r !== 0) stats.udpDropped++;
+    return r;
   }
 
   /** Most recently used last, so the first entry is the one to evict. */
@@ -242,15 +264,21 @@ export class UdpNat {
     let sock: HostSocket;
     const flow = { key, family, guestAddr, guestPort, lastUsed: iface.now() } as UdpFlow;
     try {
-      sock = this.#net.openUdp(family, (buf, off, len, from, port) => {
-        flow.lastUsed = iface.now();
-        if (family === 4) {
-          const g = readU32(guestAddr, 0);
-          this.toGuest4(iface.guestView4(readU32(from, 0)), port, g, guestPort, buf, off, len, true);
-        } else {
-          this.toGuest6(iface.guestView6(from), port, guestAddr, guestPort, buf, off, len, true);
-        }
-      });
+      sock = this.#net.openUdp(
+        family,
+        (buf, off, len, from, port) => {
+          flow.lastUsed = iface.now();
+          if (family === 4) {
+            const g = readU32(guestAddr, 0);
+            this.toGuest4(iface.guestView4(readU32(from, 0)), port, g, guestPort, buf, off, len, true);
+          } else {
+            this.toGuest6(iface.guestView6(from), port, guestAddr, guestPort, buf, off, len, true);
+          }
+        },
+        undefined,
+        0,
+        (errno, info, dst, dstPort, payload) => this.#refused(flow, errno, info, dst, dstPort, payload),
+      );
     } catch (err) {
       iface.log(`cannot open a UDP socket for the guest: ${(err as Error).message}`);
       iface.stats.udpDropped++;
@@ -260,6 +288,28 @@ export class UdpNat {
     this.#flows.set(key, flow);
     iface.stats.udpFlows++;
     return flow;
+  }
+
+  /** A host destination answered a flow's datagram with an ICMP error: the guest is told. */
+  #refused(
+    flow: UdpFlow,
+    errno: number,
+    info: number,
+    dst: Uint8Array,
+    dstPort: number,
+    payload: Uint8Array,
+  ) {
+    const iface = this.#iface;
+    const problem = problemOf(errno);
+    if (problem === null || iface.closed) return;
+    let far: Uint8Array;
+    if (flow.family === 4) {
+      far = new Uint8Array(4);
+      writeU32(far, 0, iface.guestView4(readU32(dst, 0)));
+    } else far = iface.guestView6(dst);
+    // The UDP header's second word: length, and no checksum.
+    const word2 = ((UDP_HLEN + payload.length) << 16) >>> 0;
+    this.#icmp.aboutFlow(problem, info, 17, flow.guestAddr, flow.guestPort, far, dstPort, word2, payload);
   }
 
   #closeFlow(f: UdpFlow): void {

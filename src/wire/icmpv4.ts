@@ -73,3 +73,35 @@ export function writeIcmpv4(
   b[off + 2] = c >>> 8;
   b[off + 3] = c & 0xff;
 }
+
+/** Bytes of the invoking packet's data quoted after its IP header (RFC 792: 64 bits). */
+export const ICMP_QUOTED_DATA = 8;
+
+/**
+ * Writes an ICMP error message (destination unreachable, time exceeded) at
+ * `b[off]` quoting the invoking IPv4 packet `inv[invOff, invOff+invLen)`:
+ * its IP header and the first 64 bits of its data (RFC 792). `rest` is the
+ * word after the checksum (the next-hop MTU in its low 16 bits for
+ * "fragmentation needed", RFC 1191). The checksum is filled in.
+ *
+ * @returns the message's length (8 + quoted bytes), or 0 when `inv` does
+ *   not hold a whole IPv4 header
+ */
+export function writeIcmpv4Error(
+  b: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  rest: number,
+  inv: Uint8Array,
+  invOff: number,
+  invLen: number,
+): number {
+  if (invLen < 20 || invOff + invLen > inv.length) return 0;
+  const ihl = (inv[invOff]! & 0x0f) * 4;
+  if (ihl < 20 || ihl > invLen) return 0;
+  const quoted = Math.min(invLen, ihl + ICMP_QUOTED_DATA);
+  b.set(inv.subarray(invOff, invOff + quoted), off + ICMP_HLEN);
+  writeIcmpv4(b, off, ICMP_HLEN + quoted, type, code, rest);
+  return ICMP_HLEN + quoted;
+}

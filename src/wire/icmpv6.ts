@@ -77,3 +77,40 @@ export function finishIcmpv6(b: Uint8Array, off: number, len: number, srcOff: nu
   b[off + 2] = c >>> 8;
   b[off + 3] = c & 0xff;
 }
+
+/** Destination-unreachable codes (RFC 4443 section 3.1). */
+export const ICMPV6_UNREACH = { NO_ROUTE: 0, ADMIN: 1, ADDRESS: 3, PORT: 4 } as const;
+/** An ICMPv6 error never exceeds the minimum IPv6 MTU (RFC 4443 section 2.4 (c)). */
+export const ICMPV6_ERROR_MAX = 1280 - 40;
+
+/**
+ * Writes the body of an ICMPv6 error message (destination unreachable,
+ * packet too big, time exceeded) at `b[off]`: type, code, `rest` (the MTU
+ * for "packet too big"), and as much of the invoking packet
+ * `inv[invOff, invOff+invLen)` as fits in ICMPV6_ERROR_MAX. The checksum
+ * needs the IPv6 header: write it, then call `finishIcmpv6`.
+ *
+ * @returns the message's length
+ */
+export function writeIcmpv6Error(
+  b: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  rest: number,
+  inv: Uint8Array,
+  invOff: number,
+  invLen: number,
+): number {
+  const quoted = Math.max(0, Math.min(invLen, ICMPV6_ERROR_MAX - ICMPV6_HLEN, inv.length - invOff));
+  b[off] = type;
+  b[off + 1] = code;
+  b[off + 2] = 0;
+  b[off + 3] = 0;
+  b[off + 4] = (rest >>> 24) & 0xff;
+  b[off + 5] = (rest >>> 16) & 0xff;
+  b[off + 6] = (rest >>> 8) & 0xff;
+  b[off + 7] = rest & 0xff;
+  b.set(inv.subarray(invOff, invOff + quoted), off + ICMPV6_HLEN);
+  return ICMPV6_HLEN + quoted;
+}

@@ -762,6 +762,17 @@ class Engine implements SlirpTcpEngine {
         this.stats.connectsFailed++;
         const refused = e instanceof Deno.errors.ConnectionRefused;
         if (!refused) this.log(`connect to ${flow.target} failed: ${errorText(e)}`);
+        const code = unreachableCode(e);
+        if (code !== null) {
+          this.core.unreachable?.(
+            flow.guestAddr,
+            flow.guestPort,
+            flow.farAddr,
+            flow.farPort,
+            flow.tcb.irs,
+            code,
+          );
+        }
         flow.tcb.refuseSyn(refused ? "refused" : "unreachable");
       },
     );
@@ -1032,6 +1043,12 @@ function fmtEndpoint(a: Uint8Array, port: number): string {
 function isResetError(e: unknown): boolean {
   return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
     e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.NotConnected;
+}
+
+/** "net" or "host" when a connect failed for want of a route (ENETUNREACH, EHOSTUNREACH), else null. */
+function unreachableCode(e: unknown): "net" | "host" | null {
+  const code = (e as { code?: unknown }).code;
+  return code === "ENETUNREACH" ? "net" : code === "EHOSTUNREACH" ? "host" : null;
 }
 
 function errorText(e: unknown): string {
