@@ -2,6 +2,7 @@
 
 udp-echo ADDR PORT               echo datagrams back with " from HOST" appended (exits after 60 s idle)
 udp-ask ADDR PORT TEXT           send TEXT, print the answer (3 s timeout, 3 tries)
+udp-probe ADDR PORT              send one datagram on a connected socket; print the error the kernel reports
 udp-whoami PORT                  answer each datagram with the sender's address (IPv4 and IPv6)
 tcp-whoami PORT                  answer each connection with the client's address, then close
 tcp-ask ADDR PORT                connect, print what the server says
@@ -45,6 +46,19 @@ elif cmd == "udp-ask":
             pass
     else:
         sys.exit(1)
+elif cmd == "udp-probe":
+    # A connected UDP socket is told of ICMP errors: port unreachable is ECONNREFUSED.
+    s = socket.socket(fam(sys.argv[2]), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.connect((sys.argv[2], int(sys.argv[3])))
+    s.send(b"hello")
+    try:
+        s.recv(65535)
+        print("answered")
+    except socket.timeout:
+        print("timeout")
+    except OSError as e:
+        print("error %s" % (e.strerror,))
 elif cmd == "udp-whoami":
     socks = []
     for f, a in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
