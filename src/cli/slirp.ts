@@ -10,6 +10,7 @@ import { plug } from "../link/plug.ts";
 import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
 import {
+  checkBootName,
   ConfigError,
   parseDnsUpstream,
   parseForward,
@@ -27,6 +28,8 @@ export interface SlirpCliOptions {
   mtu?: string;
   dnsUpstream?: string[];
   options?: string;
+  tftp?: string;
+  bootfile?: string;
 }
 
 /**
@@ -44,6 +47,8 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
       c.dnsUpstream = o.dnsUpstream.map(parseDnsUpstream);
     }
     for (const f of o.forward ?? []) c.forwards.push(parseForward(f, c));
+    if (o.tftp !== undefined) c.tftpRoot = o.tftp;
+    if (o.bootfile !== undefined) c.bootfile = checkBootName(o.bootfile, "--bootfile", 127);
     return c;
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
@@ -101,6 +106,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       collect,
       [],
     )
+    .option("--tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
+    .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
     .option(
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",

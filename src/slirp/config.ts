@@ -69,6 +69,12 @@ export interface SlirpConfig {
   forwards: ForwardSpec[];
   /** Print the configuration at start. */
   verbose: boolean;
+  /** Directory the TFTP server on the gateway serves (read-only); undefined: no TFTP server. */
+  tftpRoot: string | undefined;
+  /** Boot file name DHCP announces (BOOTP file field and option 67). */
+  bootfile: string | undefined;
+  /** TFTP server name DHCP announces (option 66). */
+  tftpServerName: string | undefined;
 }
 
 /** libslirp's default configuration. */
@@ -95,6 +101,9 @@ export function defaultConfig(): SlirpConfig {
     dnsUpstream: undefined,
     forwards: [],
     verbose: false,
+    tftpRoot: undefined,
+    bootfile: undefined,
+    tftpServerName: undefined,
   };
 }
 
@@ -140,6 +149,13 @@ function checkName(name: string, what: string): string {
   return name;
 }
 
+/** Checks a name DHCP carries in a fixed BOOTP field (file: 128 bytes, sname: 64, NUL included). */
+export function checkBootName(value: string, what: string, max: number): string {
+  const n = new TextEncoder().encode(value).length;
+  if (n === 0 || n > max) throw new ConfigError(`${what} must be 1-${max} bytes, got ${n}`);
+  return value;
+}
+
 /** The option keys of `slirp://`, in vdeplug's table order (prefixes match the first). */
 const KEYS = [
   "v4",
@@ -149,6 +165,8 @@ const KEYS = [
   "addr6",
   "host6",
   "hostname",
+  // Ours: a short name for tftp_path (listed first, so "tftp" is not taken for tftp_server_name).
+  "tftp",
   "tftp_server_name",
   "tftp_path",
   "bootfile",
@@ -171,7 +189,7 @@ const KEYS = [
 ] as const;
 
 /** Keys vdeplug knows that this slirp does not implement: refused with a clear reason. */
-const UNSUPPORTED = new Set(["tftp_server_name", "tftp_path", "bootfile", "unixfwd", "cmdfwd"]);
+const UNSUPPORTED = new Set(["unixfwd", "cmdfwd"]);
 
 /**
  * Splits a vdeplug slash-form option string (spec 3.2): `/key=value/key`,
@@ -282,6 +300,17 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         break;
       case "verbose":
         c.verbose = true;
+        break;
+      case "tftp":
+      case "tftp_path":
+        if (value === "") throw new ConfigError(`${key} needs a directory, e.g. ${key}=/srv/tftp`);
+        c.tftpRoot = value;
+        break;
+      case "bootfile":
+        c.bootfile = checkBootName(value, "bootfile", 127);
+        break;
+      case "tftp_server_name":
+        c.tftpServerName = checkBootName(value, "tftp_server_name", 63);
         break;
       default:
         // Options that depend on the network (dhcp, DNS, forwards) are applied after addr=.
@@ -565,6 +594,9 @@ export function describeConfig(c: SlirpConfig): string {
     `ipv6-preflen  ${c.prefix6Length}`,
     `ipv6-host     ${formatIpv6(c.gateway6)}`,
     `hostname      ${c.hostname}`,
+    `tftp-servname ${c.tftpServerName ?? "(null)"}`,
+    `tftp-path     ${c.tftpRoot ?? "(null)"}`,
+    `bootfile      ${c.bootfile ?? "(null)"}`,
     `dhcp-start    ${formatIpv4(c.dhcpStart)}`,
     `ipv4-vDNS     ${formatIpv4(c.dns)}`,
     `ipv6-vDNS     ${formatIpv6(c.dns6)}`,

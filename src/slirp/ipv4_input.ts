@@ -10,6 +10,7 @@
  *
  * - TCP to the engine, or a RST when the guest may not reach the address;
  * - UDP: DHCP to the server, port 53 on the DNS address to the forwarder,
+ *   port 69 on the gateway to the TFTP server when one is configured,
  *   everything else to the UDP NAT;
  * - ICMP echo: answered here for the gateway and DNS addresses, taken to
  *   the ping NAT for the outside when the host allows ping sockets.
@@ -25,6 +26,7 @@ import { ETH_P_IP, IPPROTO, IPV4_HLEN, newIpv4Header, parseIpv4, readU32, writeI
 import { ICMP, newIcmpMessage, parseIcmpv4, writeIcmpv4 } from "../wire/icmpv4.ts";
 import { newUdpHeader, parseUdp, UDP_HLEN, udpChecksumOk, writeUdp } from "../wire/udp.ts";
 import { buildDhcp, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, parseDhcp } from "../wire/dhcp.ts";
+import { TFTP_PORT } from "../wire/tftp.ts";
 import type { DhcpServer } from "./dhcp_server.ts";
 import type { DnsForwarder } from "./dns_forwarder.ts";
 import type { IcmpErrors } from "./icmp_errors.ts";
@@ -34,6 +36,7 @@ import type { Neighbours } from "./neighbours.ts";
 import type { PingNat } from "./ping_nat.ts";
 import { Reassembler } from "./reassembly.ts";
 import type { TcpEngine } from "./tcp/api.ts";
+import type { TftpServer } from "./tftp_server.ts";
 import type { UdpNat } from "./udp_nat.ts";
 
 const BROADCAST4 = 0xffffffff;
@@ -48,6 +51,8 @@ export interface Ipv4Parts {
   dns: DnsForwarder;
   tcp: TcpEngine;
   icmp: IcmpErrors;
+  /** The TFTP server on the gateway, when configured. */
+  tftp: TftpServer | null;
   /** Answers a TCP segment the guest may not send with a RST. */
   refuseTcp: (src: Uint8Array, dst: Uint8Array, segment: Uint8Array) => void;
 }
@@ -180,6 +185,10 @@ export class Ipv4Input {
       return;
     }
     if (src === 0) return;
+    if (u.dstPort === TFTP_PORT && dst === c.gateway && this.#p.tftp !== null) {
+      this.#p.tftp.input(4, b.subarray(ipOff + 12, ipOff + 16), u.srcPort, b, po, pl);
+      return;
+    }
     if (dst === c.dns) {
       if (u.dstPort === 53) this.#p.dns.query(4, b.slice(ipOff + 12, ipOff + 16), u.srcPort, b, po, pl);
       else iface.stats.udpDropped++;

@@ -16,7 +16,8 @@
  *   advertisement. Echo requests are answered here for our addresses and
  *   taken to the ping NAT for the outside;
  * - TCP to the engine, or a RST when the guest may not reach the address;
- * - UDP: port 53 on the DNS address to the forwarder, the rest to the NAT.
+ * - UDP: port 53 on the DNS address to the forwarder, port 69 on the
+ *   gateway to the TFTP server when configured, the rest to the NAT.
  *
  * A packet larger than the MTU is answered with "packet too big" (RFC 8201)
  * carrying the MTU; a datagram or echo request the host has no route for,
@@ -41,6 +42,7 @@ import {
 import { finishIcmpv6, ICMPV6, newIcmpv6Message, parseIcmpv6 } from "../wire/icmpv6.ts";
 import { newNdpMessage, parseNdp, writeNeighborAdvert, writeRouterAdvert } from "../wire/ndp.ts";
 import { newUdpHeader, parseUdp, udpChecksumOk } from "../wire/udp.ts";
+import { TFTP_PORT } from "../wire/tftp.ts";
 import { hex16, type Iface, MAX_IP } from "./iface.ts";
 import type { Ipv4Parts } from "./ipv4_input.ts";
 import { Reassembler } from "./reassembly.ts";
@@ -254,6 +256,14 @@ export class Ipv6Input {
     iface.stats.udpIn++;
     const po = u.payloadOffset;
     const pl = u.payloadLength;
+    const tftp = this.#p.tftp;
+    if (
+      u.dstPort === TFTP_PORT && tftp !== null && iface.isOurs6(b, dOff) &&
+      !ipv6Equal(b, dOff, iface.config.dns6, 0)
+    ) {
+      tftp.input(6, b.subarray(so, so + 16), u.srcPort, b, po, pl);
+      return;
+    }
     if (ipv6Equal(b, dOff, iface.config.dns6, 0)) {
       if (u.dstPort === 53) this.#p.dns.query(6, b.subarray(so, so + 16), u.srcPort, b, po, pl);
       else iface.stats.udpDropped++;

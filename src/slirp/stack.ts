@@ -18,7 +18,7 @@
  *   inbound UDP forwards;
  * - ip_output.ts: MAC headers, fragmentation past the MTU;
  * - icmp_errors.ts: unreachable and too-big errors towards the guest;
- * - dhcp_server.ts, dns_forwarder.ts, and TCP through a `TcpEngine`
+ * - dhcp_server.ts, dns_forwarder.ts, tftp_server.ts, and TCP through a `TcpEngine`
  *   (src/slirp/tcp/api.ts), which gets segments and sends them back
  *   through `sendSegment`.
  *
@@ -49,6 +49,7 @@ import { PingNat } from "./ping_nat.ts";
 import type { Reassembler } from "./reassembly.ts";
 import type { TcpCoreSide, TcpEngine } from "./tcp/api.ts";
 import { createRefusingTcpEngine, tcpReset } from "./tcp_stub.ts";
+import { TftpServer } from "./tftp_server.ts";
 import { UDP_IDLE_MS, UdpNat } from "./udp_nat.ts";
 
 export { MAX_UDP_FLOWS, UDP_IDLE_MS } from "./udp_nat.ts";
@@ -101,6 +102,8 @@ export class SlirpStack implements TcpCoreSide {
   readonly reassembly4: Reassembler;
   readonly reassembly6: Reassembler;
   readonly tcp: TcpEngine;
+  /** The TFTP server on the gateway, when the configuration names a directory. */
+  readonly tftp: TftpServer | null;
   readonly pingAllowed: { 4: boolean; 6: boolean };
   readonly now: () => number;
 
@@ -151,6 +154,17 @@ export class SlirpStack implements TcpCoreSide {
       },
       this.now,
     );
+    this.tftp = c.tftpRoot === undefined ? null : new TftpServer(
+      c.tftpRoot,
+      (family, guest, port, b, off, len) => {
+        if (family === 4) udp.toGuest4(c.gateway, 69, readU32(guest, 0), port, b, off, len, false);
+        else udp.toGuest6(c.gateway6, 69, guest, port, b, off, len, false);
+      },
+      this.now,
+      iface.log,
+      // The largest DATA block that fits an IPv6 packet of the MTU (IPv6, UDP and TFTP headers).
+      iface.mtu - IPV6_HLEN - 8 - 4,
+    );
     const tcp = options.tcp?.(this) ?? { engine: createRefusingTcpEngine(this) };
     this.tcp = tcp.engine;
     this.#tcpControl = tcp.control ?? null;
@@ -163,6 +177,7 @@ export class SlirpStack implements TcpCoreSide {
       dns: this.dns,
       tcp: this.tcp,
       icmp: this.#icmp,
+      tftp: this.tftp,
       refuseTcp: (src: Uint8Array, dst: Uint8Array, seg: Uint8Array) => tcpReset(this, src, dst, seg),
     };
     this.#ipv4 = new Ipv4Input(iface, parts);
@@ -346,6 +361,7 @@ export class SlirpStack implements TcpCoreSide {
     if (this.#iface.closed) return;
     const now = this.now();
     this.tcp.poll();
+    this.tftp?.poll(now);
     if (now >= this.#nextRa) {
       this.#nextRa = now + RA_INTERVAL_MS;
       if (this.config.v6) this.#ipv6.advertise(null);
@@ -362,7 +378,14 @@ export class SlirpStack implements TcpCoreSide {
   /** Milliseconds until `poll` needs to run. */
   nextTimerMs(): number {
     const now = this.now();
-    const own = Math.max(0, Math.min(this.#nextSweep, this.config.v6 ? this.#nextRa : Infinity) - now);
+    const own = Math.max(
+      0,
+      Math.min(
+        this.#nextSweep,
+        this.config.v6 ? this.#nextRa : Infinity,
+        this.tftp?.nextDeadline() ?? Infinity,
+      ) - now,
+    );
     return Math.min(own, this.tcp.nextTimerMs());
   }
 
@@ -375,6 +398,7 @@ export class SlirpStack implements TcpCoreSide {
     } catch { /* closing anyway */ }
     this.#udp.close();
     this.#ping.close();
+    this.tftp?.close();
     this.dns.close();
   }
 
@@ -397,6 +421,9 @@ export class SlirpStack implements TcpCoreSide {
           `${u.family === 4 ? u.addr.join(".") : `[${formatIpv6(u.addr)}]`}:${u.port}`
         ).join(", ") || "none"
       }`,
+      ...(this.tftp === null
+        ? []
+        : [`TFTP from ${this.tftp.root}, ${this.tftp.transferCount} transfers, ${this.tftp.completed} done`]),
       `UDP flows ${this.#udp.flowCount}, ICMP flows ${this.#ping.flowCount}, leases ${this.dhcp.leases().length}`,
     ];
   }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ConfigError,
   defaultConfig,
+  describeConfig,
   formatForward,
   parseDnsUpstream,
   parseForward,
@@ -49,7 +50,9 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
     ["/vnameserver6=fd99::3", /outside the prefix/],
     ["/mtu=100", /mtu must be between/],
     ["/addr=10.0.2.0", /network or broadcast/],
-    ["/tftp_path=/srv", /not supported/],
+    ["/tftp_path=", /tftp_path needs a directory/],
+    [`/bootfile=${"x".repeat(128)}`, /bootfile must be 1-127 bytes/],
+    ["/cmdfwd=5555:cat", /not supported/],
     ["/tcpfwd=80", /must be \[HOSTIP:\]HOSTPORT/],
     ["/tcpfwd=99999:80", /port number/],
     ["/udpfwd=5353:192.168.9.9:53", /outside the network/],
@@ -61,6 +64,15 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
       text,
     );
   }
+});
+
+Deno.test("slirp:// TFTP options: tftp= (quoted, for the slashes) or vdeplug's tftp_path=, bootfile=, tftp_server_name=", () => {
+  const c = parseSlirpOptions("/tftp='/srv/tftp'/bootfile=boot.ipxe/tftp_server_name=gw");
+  assert.equal(c.tftpRoot, "/srv/tftp");
+  assert.equal(c.bootfile, "boot.ipxe");
+  assert.equal(c.tftpServerName, "gw");
+  assert.equal(parseSlirpOptions("/tftp_path=%2Fsrv").tftpRoot, "/srv");
+  assert.match(describeConfig(c), /tftp-path {5}\/srv\/tftp\nbootfile {6}boot\.ipxe/);
 });
 
 Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6", () => {
