@@ -14,6 +14,7 @@ import {
   ConfigError,
   parseDnsUpstream,
   parseForward,
+  parseGuestForward,
   parseMtu,
   parseSlirpOptions,
   type SlirpConfig,
@@ -30,6 +31,8 @@ export interface SlirpCliOptions {
   options?: string;
   tftp?: string;
   bootfile?: string;
+  cmdfwd?: string[];
+  unixfwd?: string[];
 }
 
 /**
@@ -47,6 +50,8 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
       c.dnsUpstream = o.dnsUpstream.map(parseDnsUpstream);
     }
     for (const f of o.forward ?? []) c.forwards.push(parseForward(f, c));
+    for (const f of o.cmdfwd ?? []) c.guestForwards.push(parseGuestForward("cmd", f, c));
+    for (const f of o.unixfwd ?? []) c.guestForwards.push(parseGuestForward("unix", f, c));
     if (o.tftp !== undefined) c.tftpRoot = o.tftp;
     if (o.bootfile !== undefined) c.bootfile = checkBootName(o.bootfile, "--bootfile", 127);
     return c;
@@ -103,6 +108,18 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .option(
       "--dns-upstream <addr>",
       "DNS server to forward to, ADDR[:PORT] (repeatable; default /etc/resolv.conf)",
+      collect,
+      [],
+    )
+    .option(
+      "--cmdfwd <spec>",
+      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP (default 10.0.2.4):PORT talk to COMMAND's stdio (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--unixfwd <spec>",
+      "guest forward [SLIRPIP:]PORT:PATH: guest connections to SLIRPIP:PORT go to unix socket PATH (repeatable)",
       collect,
       [],
     )

@@ -11,6 +11,9 @@
 import { formatIpv4, parseIpv4Address, prefixMask } from "../wire/ipv4.ts";
 import { formatIpv6, ipv6PrefixMatch, parseIpv6Address } from "../wire/ipv6.ts";
 import { encodeDnsName } from "../wire/dns.ts";
+import type { GuestForwardSpec } from "./guest_forward.ts";
+
+export type { GuestForwardSpec };
 
 /** A configuration mistake, said in one line. */
 export class ConfigError extends Error {
@@ -75,6 +78,8 @@ export interface SlirpConfig {
   bootfile: string | undefined;
   /** TFTP server name DHCP announces (option 66). */
   tftpServerName: string | undefined;
+  /** Guest forwards: a virtual address and port joined to a command or a unix socket. */
+  guestForwards: GuestForwardSpec[];
 }
 
 /** libslirp's default configuration. */
@@ -104,6 +109,7 @@ export function defaultConfig(): SlirpConfig {
     tftpRoot: undefined,
     bootfile: undefined,
     tftpServerName: undefined,
+    guestForwards: [],
   };
 }
 
@@ -188,9 +194,6 @@ const KEYS = [
   "dns_upstream",
 ] as const;
 
-/** Keys vdeplug knows that this slirp does not implement: refused with a clear reason. */
-const UNSUPPORTED = new Set(["unixfwd", "cmdfwd"]);
-
 /**
  * Splits a vdeplug slash-form option string (spec 3.2): `/key=value/key`,
  * with `'...'`/`"..."` quoting, `\x` escapes and `%HH` bytes in values.
@@ -267,7 +270,6 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
   const later: [string, string][] = [];
   for (const [rawKey, value] of opts) {
     const key = resolveKey(rawKey);
-    if (UNSUPPORTED.has(key)) throw new ConfigError(`slirp option "${key}" is not supported by this slirp`);
     switch (key) {
       case "v4":
         only4 = true;
@@ -347,9 +349,45 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
       case "dns_upstream":
         c.dnsUpstream = value.split(",").filter((s) => s !== "").map(parseDnsUpstream);
         break;
+      case "cmdfwd":
+      case "unixfwd":
+        c.guestForwards.push(parseGuestForward(key === "cmdfwd" ? "cmd" : "unix", value, c));
+        break;
     }
   }
   return c;
+}
+
+/**
+ * Parses a guest forward `[SLIRPIP:]PORT:COMMAND` (cmd) or
+ * `[SLIRPIP:]PORT:PATH` (unix). SLIRPIP is a free address of the network
+ * below the first DHCP lease, not the gateway's or DNS's; 10.0.2.4 (the
+ * network's .4, as libslirp) when absent.
+ *
+ * @throws ConfigError
+ */
+export function parseGuestForward(kind: "cmd" | "unix", text: string, c: SlirpConfig): GuestForwardSpec {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d+):([^]+)$/.exec(text);
+  const what = kind === "cmd" ? "cmdfwd" : "unixfwd";
+  if (m === null) {
+    throw new ConfigError(`${what} "${text}" must be [SLIRPIP:]PORT:${kind === "cmd" ? "COMMAND" : "PATH"}`);
+  }
+  const mask = prefixMask(c.prefixLength);
+  const addr = m[1] === undefined ? (c.network | (4 & ~mask)) >>> 0 : inside(c, v4(m[1], what), what);
+  // DHCP leases run from dhcpStart to the top of the network.
+  if (addr === c.gateway || addr === c.dns || addr === c.network || addr >= c.dhcpStart) {
+    throw new ConfigError(
+      `${what} address ${
+        formatIpv4(addr)
+      } is taken (gateway, DNS, network, or at or above the first DHCP lease)`,
+    );
+  }
+  return { addr, port: port(m[2]!, `${what} port`), kind, target: m[3]! };
+}
+
+/** Text of a guest forward as `parseGuestForward` reads it. */
+export function formatGuestForward(f: GuestForwardSpec): string {
+  return `${f.kind === "cmd" ? "cmdfwd" : "unixfwd"} ${formatIpv4(f.addr)}:${f.port}:${f.target}`;
 }
 
 /** Sets `addr=IP[/prefix]`: the gateway, the network, and DHCP start and DNS moved into it. */

@@ -119,6 +119,8 @@ export class Iface {
   closed = false;
   /** The guest's IPv6 address seen last (global, in the prefix), for forwards without one. */
   guest6: Uint8Array | null = null;
+  /** Virtual IPv4 addresses of guest forwards: answered like the stack's own, reachable from the guest. */
+  readonly virtual4: ReadonlySet<number>;
 
   constructor(
     config: SlirpConfig,
@@ -130,6 +132,7 @@ export class Iface {
     const c = config;
     this.config = c;
     this.pingAllowed = pingAllowed;
+    this.virtual4 = new Set(c.guestForwards.map((f) => f.addr));
     this.sink = sink;
     this.now = now;
     this.log = log;
@@ -157,7 +160,7 @@ export class Iface {
   isGuest4(a: number): boolean {
     const c = this.config;
     return ((a & this.mask) >>> 0) === c.network && a !== c.gateway && a !== c.dns && a !== this.bcast &&
-      a !== c.network;
+      a !== c.network && !this.virtual4.has(a);
   }
 
   /** Whether the IPv6 address at `b[off]` may be a guest's (link-local, or in the prefix and not ours). */
@@ -179,7 +182,7 @@ export class Iface {
   mayReach4(dst: number): boolean {
     const c = this.config;
     if (dst === c.gateway) return c.hostLoopback;
-    if (dst === c.dns) return true;
+    if (dst === c.dns || this.virtual4.has(dst)) return true;
     if (((dst & this.mask) >>> 0) === c.network || dst >>> 28 >= 14 || dst === 0 || isIpv4Loopback(dst)) {
       return false;
     }

@@ -13,7 +13,8 @@
  * to one guest costs no map lookup. Caches are bounded (cleared when
  * full: the guest re-teaches them with its next frame).
  *
- * ARP is wholly here (answers for the gateway and DNS addresses); NDP's
+ * ARP is wholly here (answers for the gateway, DNS and guest-forward
+ * addresses); NDP's
  * messages are parsed by the IPv6 input, which calls `learn6` and answers
  * solicitations itself, since they travel as ICMPv6.
  */
@@ -85,7 +86,7 @@ export class Neighbours {
     const c = iface.config;
     if (a.senderIp !== 0 && iface.isGuest4(a.senderIp)) this.learn4(a.senderIp, frame, a.senderMacOffset);
     if (a.op !== ARP_REQUEST) return;
-    if (a.targetIp !== c.gateway && a.targetIp !== c.dns) return;
+    if (a.targetIp !== c.gateway && a.targetIp !== c.dns && !iface.virtual4.has(a.targetIp)) return;
     const b = this.#buf;
     const sender = frame.subarray(a.senderMacOffset, a.senderMacOffset + 6);
     writeEthernetHeader(b, 0, sender, 0, iface.mac, ETH_P_ARP);

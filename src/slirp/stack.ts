@@ -35,7 +35,7 @@ import { ETH_HLEN, isMulticast, macEquals, SRC_OFFSET } from "../wire/ethernet.t
 import { ETH_P_ARP } from "../wire/arp.ts";
 import { ETH_P_IP, formatIpv4, IPPROTO, IPV4_DF, IPV4_HLEN, readU32, writeIpv4 } from "../wire/ipv4.ts";
 import { ETH_P_IPV6, formatIpv6, IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
-import { formatForward, type ForwardSpec, type SlirpConfig } from "./config.ts";
+import { formatForward, formatGuestForward, type ForwardSpec, type SlirpConfig } from "./config.ts";
 import { DhcpServer } from "./dhcp_server.ts";
 import { DnsForwarder } from "./dns_forwarder.ts";
 import { IcmpErrors } from "./icmp_errors.ts";
@@ -421,6 +421,7 @@ export class SlirpStack implements TcpCoreSide {
           `${u.family === 4 ? u.addr.join(".") : `[${formatIpv6(u.addr)}]`}:${u.port}`
         ).join(", ") || "none"
       }`,
+      ...c.guestForwards.map(formatGuestForward),
       ...(this.tftp === null
         ? []
         : [`TFTP from ${this.tftp.root}, ${this.tftp.transferCount} transfers, ${this.tftp.completed} done`]),
