@@ -49,6 +49,21 @@ export function parseIcmpv4(b: Uint8Array, off: number, len: number, m: IcmpMess
 }
 
 /**
+ * Writes the 8-byte header ICMP and ICMPv6 share (type, code, a zero
+ * checksum, the 32-bit `rest`) at `b[off]`.
+ */
+export function writeIcmpHeader(b: Uint8Array, off: number, type: number, code: number, rest: number): void {
+  b[off] = type;
+  b[off + 1] = code;
+  b[off + 2] = 0;
+  b[off + 3] = 0;
+  b[off + 4] = (rest >>> 24) & 0xff;
+  b[off + 5] = (rest >>> 16) & 0xff;
+  b[off + 6] = (rest >>> 8) & 0xff;
+  b[off + 7] = rest & 0xff;
+}
+
+/**
  * Writes an ICMP header at `b[off]` for a message of `len` bytes whose data
  * (after the 8-byte header) is already in place, and fills in the checksum.
  * `rest` is the 32-bit word after the checksum (id and sequence for echo).
@@ -61,14 +76,7 @@ export function writeIcmpv4(
   code: number,
   rest: number,
 ): void {
-  b[off] = type;
-  b[off + 1] = code;
-  b[off + 2] = 0;
-  b[off + 3] = 0;
-  b[off + 4] = (rest >>> 24) & 0xff;
-  b[off + 5] = (rest >>> 16) & 0xff;
-  b[off + 6] = (rest >>> 8) & 0xff;
-  b[off + 7] = rest & 0xff;
+  writeIcmpHeader(b, off, type, code, rest);
   const c = internetChecksum(b, off, len);
   b[off + 2] = c >>> 8;
   b[off + 3] = c & 0xff;

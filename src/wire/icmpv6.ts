@@ -4,6 +4,7 @@
  */
 import { finishChecksum, sumWords } from "./checksum.ts";
 import { pseudoSumAt } from "./udp.ts";
+import { writeIcmpHeader } from "./icmpv4.ts";
 
 /** Length of the ICMPv6 header. */
 export const ICMPV6_HLEN = 8;
@@ -103,14 +104,7 @@ export function writeIcmpv6Error(
   invLen: number,
 ): number {
   const quoted = Math.max(0, Math.min(invLen, ICMPV6_ERROR_MAX - ICMPV6_HLEN, inv.length - invOff));
-  b[off] = type;
-  b[off + 1] = code;
-  b[off + 2] = 0;
-  b[off + 3] = 0;
-  b[off + 4] = (rest >>> 24) & 0xff;
-  b[off + 5] = (rest >>> 16) & 0xff;
-  b[off + 6] = (rest >>> 8) & 0xff;
-  b[off + 7] = rest & 0xff;
+  writeIcmpHeader(b, off, type, code, rest);
   b.set(inv.subarray(invOff, invOff + quoted), off + ICMPV6_HLEN);
   return ICMPV6_HLEN + quoted;
 }

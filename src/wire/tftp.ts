@@ -133,9 +133,14 @@ export function buildTftpError(code: number, message: string): Uint8Array {
 
 /** Builds an OACK with the accepted options in order. */
 export function buildTftpOack(options: [string, string][]): Uint8Array {
-  const parts = options.flatMap(([k, v]) => [encoder.encode(k), encoder.encode(v)]);
+  return opStrings(TFTP_OP.OACK, options.flat());
+}
+
+/** An opcode followed by NUL-terminated strings: the shape of requests and OACKs. */
+function opStrings(op: number, strings: string[]): Uint8Array {
+  const parts = strings.map((s) => encoder.encode(s));
   const b = new Uint8Array(2 + parts.reduce((n, p) => n + p.length + 1, 0));
-  b[1] = TFTP_OP.OACK;
+  b[1] = op;
   let at = 2;
   for (const p of parts) {
     b.set(p, at);
@@ -151,13 +156,5 @@ export function buildTftpRequest(
   mode = "octet",
   options: [string, string][] = [],
 ): Uint8Array {
-  const parts = [filename, mode, ...options.flat()].map((s) => encoder.encode(s));
-  const b = new Uint8Array(2 + parts.reduce((n, p) => n + p.length + 1, 0));
-  b[1] = op;
-  let at = 2;
-  for (const p of parts) {
-    b.set(p, at);
-    at += p.length + 1;
-  }
-  return b;
+  return opStrings(op, [filename, mode, ...options.flat()]);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../../src/wire/bytes.ts";
 import { buildTftpRequest, TFTP_ERR, TFTP_OP } from "../../src/wire/tftp.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT, parseDhcp } from "../../src/wire/dhcp.ts";
 import { newIpv4Header, parseIpv4 } from "../../src/wire/ipv4.ts";
@@ -97,13 +98,7 @@ function fetch(r: Awaited<ReturnType<typeof rig>>, port: number, req: Uint8Array
     parts.push(p.data.subarray(4));
     r.ack(port, (p.data[2]! << 8) | p.data[3]!);
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 Deno.test("TFTP serves a file in 512-byte blocks, and with blksize/tsize after an OACK; a last empty block when needed", async () => {
