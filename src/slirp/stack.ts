@@ -31,7 +31,7 @@
  * are the TCP segment into that buffer and the frames queued while a
  * neighbour is being resolved.
  */
-import { ETH_HLEN, isMulticast, macEquals, SRC_OFFSET } from "../wire/ethernet.ts";
+import { ETH_HLEN, etherType, isMulticast, macEquals, SRC_OFFSET } from "../wire/ethernet.ts";
 import { ETH_P_ARP } from "../wire/arp.ts";
 import { ETH_P_IP, formatIpv4, IPPROTO, IPV4_DF, IPV4_HLEN, readU32, writeIpv4 } from "../wire/ipv4.ts";
 import { ETH_P_IPV6, formatIpv6, IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
@@ -289,7 +289,7 @@ export class SlirpStack implements TcpCoreSide {
       stats.badFrames++;
       return;
     }
-    const type = (frame[12]! << 8) | frame[13]!;
+    const type = etherType(frame);
     if (type === ETH_P_IP) {
       if (this.config.v4) this.#ipv4.input(frame, ETH_HLEN, len - ETH_HLEN, SRC_OFFSET);
     } else if (type === ETH_P_IPV6) {
