@@ -257,10 +257,7 @@ export class Ipv6Input {
     const po = u.payloadOffset;
     const pl = u.payloadLength;
     const tftp = this.#p.tftp;
-    if (
-      u.dstPort === TFTP_PORT && tftp !== null && iface.isOurs6(b, dOff) &&
-      !ipv6Equal(b, dOff, iface.config.dns6, 0)
-    ) {
+    if (u.dstPort === TFTP_PORT && tftp !== null && ipv6Equal(b, dOff, iface.config.gateway6, 0)) {
       tftp.input(6, b.subarray(so, so + 16), u.srcPort, b, po, pl);
       return;
     }
