@@ -94,6 +94,8 @@ export class UdpNat {
   /**
    * A guest datagram (payload `b[po, po+pl)`) from `src:srcPort` to
    * `dst:dstPort` that is neither DHCP nor DNS.
+   *
+   * @returns 0, or the errno of a send that failed (the caller tells the guest)
    */
   fromGuest4(
     b: Uint8Array,
@@ -103,7 +105,7 @@ export class UdpNat {
     srcPort: number,
     dst: number,
     dstPort: number,
-  ) {
+  ): number {
     const iface = this.#iface;
     const stats = iface.stats;
     // A reply of the guest to a client of an inbound forward leaves through that forward's socket.
@@ -138,7 +140,7 @@ export class UdpNat {
     srcPort: number,
     dOff: number,
     dstPort: number,
-  ) {
+  ): number {
     const iface = this.#iface;
     const stats = iface.stats;
     const c = iface.config;
