@@ -28,6 +28,7 @@ export type SlirpLinkOptions = SlirpStartOptions;
 
 /** The slirp stack as one end of a wire. */
 export class SlirpLink extends BaseLink {
+  readonly kind = "slirp" as const;
   readonly stack: SlirpStack;
   #busy = false;
   readonly #queue: Uint8Array[] = [];

@@ -12,7 +12,8 @@
  * it, and frames made before that are counted and dropped.
  */
 import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { isIpv4Loopback, prefixMask, writeU32 } from "../wire/ipv4.ts";
+import { isIpv4Loopback, prefixMask } from "../wire/ipv4.ts";
+import { writeU32 } from "../wire/bytes.ts";
 import {
   ipv6Equal,
   ipv6PrefixMatch,

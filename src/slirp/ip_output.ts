@@ -23,7 +23,8 @@ import {
   writeEthernetSource,
   writeIpv6MulticastDestination,
 } from "../wire/ethernet.ts";
-import { ETH_P_IP, IPV4_HLEN, IPV4_MF, readU32, writeIpv4 } from "../wire/ipv4.ts";
+import { ETH_P_IP, IPV4_HLEN, IPV4_MF, writeIpv4 } from "../wire/ipv4.ts";
+import { readU32 } from "../wire/bytes.ts";
 import {
   ETH_P_IPV6,
   IPV6_FRAG_HLEN,

@@ -22,7 +22,8 @@
  * counted.
  */
 import { ETH_HLEN, writeEthernetHeader } from "../wire/ethernet.ts";
-import { ETH_P_IP, IPPROTO, IPV4_HLEN, newIpv4Header, parseIpv4, readU32, writeIpv4 } from "../wire/ipv4.ts";
+import { ETH_P_IP, IPPROTO, IPV4_HLEN, newIpv4Header, parseIpv4, writeIpv4 } from "../wire/ipv4.ts";
+import { readU32 } from "../wire/bytes.ts";
 import { ICMP, newIcmpMessage, parseIcmpv4, writeIcmpv4 } from "../wire/icmpv4.ts";
 import { newUdpHeader, parseUdp, UDP_HLEN, udpChecksumOk, writeUdp } from "../wire/udp.ts";
 import { buildDhcp, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, parseDhcp } from "../wire/dhcp.ts";
@@ -199,8 +200,9 @@ export class Ipv4Input {
   }
 
   #dhcpIn(b: Uint8Array, off: number, len: number): void {
-    const m = parseDhcp(b, off, len);
-    if (typeof m === "string") return;
+    const parsed = parseDhcp(b, off, len);
+    if (!parsed.ok) return;
+    const m = parsed.value;
     const iface = this.#iface;
     const reply = this.#p.dhcp.handle(m, iface.now());
     if (reply === null) return;

@@ -14,7 +14,8 @@
 import { ICMP, writeIcmpv4 } from "../wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6 } from "../wire/icmpv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
-import { IPPROTO, IPV4_HLEN, readU32, writeIpv4 } from "../wire/ipv4.ts";
+import { IPPROTO, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
+import { readU32 } from "../wire/bytes.ts";
 import { IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
 import type { HostNet, HostSocket } from "./host_net.ts";
 import { hex16, type Iface } from "./iface.ts";

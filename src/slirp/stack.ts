@@ -33,7 +33,8 @@
  */
 import { ETH_HLEN, etherType, isMulticast, macEquals, SRC_OFFSET } from "../wire/ethernet.ts";
 import { ETH_P_ARP } from "../wire/arp.ts";
-import { ETH_P_IP, formatIpv4, IPPROTO, IPV4_DF, IPV4_HLEN, readU32, writeIpv4 } from "../wire/ipv4.ts";
+import { ETH_P_IP, formatIpv4, IPPROTO, IPV4_DF, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
+import { readU32 } from "../wire/bytes.ts";
 import { ETH_P_IPV6, formatIpv6, IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
 import { formatForward, formatGuestForward, type ForwardSpec, type SlirpConfig } from "./config.ts";
 import { DhcpServer } from "./dhcp_server.ts";

@@ -141,13 +141,14 @@ export class TftpServer {
       return;
     }
     const t = this.#transfers.get(key);
-    const p = parseTftpClientPacket(b, off, len);
-    if (t === undefined || typeof p === "string") {
+    const parsedPacket = parseTftpClientPacket(b, off, len);
+    if (t === undefined || !parsedPacket.ok) {
       // Not part of a transfer (RFC 1350 section 4: answer with "unknown transfer ID").
-      if (typeof p !== "string" && p.op === TFTP_OP.ERROR) return;
+      if (parsedPacket.ok && parsedPacket.value.op === TFTP_OP.ERROR) return;
       this.#error(family, guest, guestPort, TFTP_ERR.UNKNOWN_TID, "unknown transfer");
       return;
     }
+    const p = parsedPacket.value;
     if (p.op === TFTP_OP.ERROR) {
       this.#finish(t, `stopped by the client: ${p.message}`);
       return;
@@ -173,11 +174,12 @@ export class TftpServer {
   ): void {
     const old = this.#transfers.get(key);
     if (old !== undefined) this.#finish(old, "restarted by a new request");
-    const r = parseTftpRequest(b, off, len);
-    if (typeof r === "string") {
-      this.#error(family, guest, guestPort, TFTP_ERR.ILLEGAL_OP, r);
+    const parsedRequest = parseTftpRequest(b, off, len);
+    if (!parsedRequest.ok) {
+      this.#error(family, guest, guestPort, TFTP_ERR.ILLEGAL_OP, parsedRequest.reason);
       return;
     }
+    const r = parsedRequest.value;
     if (r.op === TFTP_OP.WRQ) {
       this.#error(family, guest, guestPort, TFTP_ERR.ACCESS, "this TFTP server is read-only");
       return;

@@ -25,7 +25,8 @@
  * UDP, IP and Ethernet headers in front of the payload in place; other
  * payloads (the DNS forwarder's) are copied into the transmit buffer.
  */
-import { IPPROTO, IPV4_HLEN, readU32, writeIpv4, writeU32 } from "../wire/ipv4.ts";
+import { IPPROTO, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
+import { readU32, writeU32 } from "../wire/bytes.ts";
 import { IPV6_HLEN, ipv6Equal, writeIpv6Header } from "../wire/ipv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { UDP_HLEN, writeUdp } from "../wire/udp.ts";

@@ -6,8 +6,9 @@
  *
  * Every request is hostile: strings must be NUL-terminated inside the
  * packet, at most `MAX_OPTIONS` options are read, and a malformed packet is
- * a reason (a string), never an exception.
+ * a reason under the one parse contract (parse.ts), never an exception.
  */
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** TFTP's well-known server port. */
 export const TFTP_PORT = 69;
@@ -70,29 +71,29 @@ function cstring(b: Uint8Array, at: number, end: number): [string, number] | nul
  * import { parseTftpRequest } from "./tftp.ts";
  * const rrq = new TextEncoder().encode("\0\x01boot.ipxe\0octet\0blksize\x001428\0");
  * const r = parseTftpRequest(rrq, 0, rrq.length);
- * if (typeof r === "string" || r.options.get("blksize") !== "1428") throw new Error("not parsed");
+ * if (!r.ok || r.value.options.get("blksize") !== "1428") throw new Error("not parsed");
  * ```
  */
-export function parseTftpRequest(b: Uint8Array, off: number, len: number): TftpRequest | string {
-  if (len < 4 || off + len > b.length) return "shorter than a TFTP request";
+export function parseTftpRequest(b: Uint8Array, off: number, len: number): Parsed<TftpRequest> {
+  if (len < 4 || off + len > b.length) return fail("shorter than a TFTP request");
   const op = (b[off]! << 8) | b[off + 1]!;
-  if (op !== TFTP_OP.RRQ && op !== TFTP_OP.WRQ) return `opcode ${op} is not a request`;
+  if (op !== TFTP_OP.RRQ && op !== TFTP_OP.WRQ) return fail(`opcode ${op} is not a request`);
   const end = off + len;
   const name = cstring(b, off + 2, end);
-  if (name === null) return "file name is not NUL-terminated";
+  if (name === null) return fail("file name is not NUL-terminated");
   const mode = cstring(b, name[1], end);
-  if (mode === null) return "mode is not NUL-terminated";
+  if (mode === null) return fail("mode is not NUL-terminated");
   const options = new Map<string, string>();
   let at = mode[1];
   while (at < end && options.size < MAX_OPTIONS) {
     const k = cstring(b, at, end);
     if (k === null) break;
     const v = cstring(b, k[1], end);
-    if (v === null) return `option ${k[0]} has no NUL-terminated value`;
+    if (v === null) return fail(`option ${k[0]} has no NUL-terminated value`);
     options.set(k[0].toLowerCase(), v[0]);
     at = v[1];
   }
-  return { op, filename: name[0], mode: mode[0].toLowerCase(), options };
+  return parsed({ op, filename: name[0], mode: mode[0].toLowerCase(), options });
 }
 
 /**
@@ -100,16 +101,16 @@ export function parseTftpRequest(b: Uint8Array, off: number, len: number): TftpR
  *
  * @returns the packet, or why it is neither
  */
-export function parseTftpClientPacket(b: Uint8Array, off: number, len: number): TftpClientPacket | string {
-  if (len < 4 || off + len > b.length) return "shorter than a TFTP packet";
+export function parseTftpClientPacket(b: Uint8Array, off: number, len: number): Parsed<TftpClientPacket> {
+  if (len < 4 || off + len > b.length) return fail("shorter than a TFTP packet");
   const op = (b[off]! << 8) | b[off + 1]!;
   const word = (b[off + 2]! << 8) | b[off + 3]!;
-  if (op === TFTP_OP.ACK) return { op, block: word };
+  if (op === TFTP_OP.ACK) return parsed({ op, block: word });
   if (op === TFTP_OP.ERROR) {
     const m = cstring(b, off + 4, off + len);
-    return { op, code: word, message: m === null ? "" : m[0] };
+    return parsed({ op, code: word, message: m === null ? "" : m[0] });
   }
-  return `opcode ${op} is not an ACK or ERROR`;
+  return fail(`opcode ${op} is not an ACK or ERROR`);
 }
 
 /** Writes the DATA header for `block` at `b[off]`; the data follows at `off + 4`. */

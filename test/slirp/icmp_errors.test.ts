@@ -4,14 +4,15 @@ import { buildFrame } from "../../src/wire/ethernet.ts";
 import { ICMP, ICMP_UNREACH, newIcmpMessage, parseIcmpv4, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
 import { ICMPV6, ICMPV6_UNREACH, newIcmpv6Message, parseIcmpv6 } from "../../src/wire/icmpv6.ts";
 import { formatIpv4, newIpv4Header, parseIpv4, writeIpv4Header } from "../../src/wire/ipv4.ts";
-import { newIpv6Header, parseIpv6, parseIpv6Address } from "../../src/wire/ipv6.ts";
+import { newIpv6Header, parseIpv6 } from "../../src/wire/ipv6.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
 import { MAX_PER_SECOND } from "../../src/slirp/icmp_errors.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
 
 const GUEST = [10, 0, 2, 15];
 const GW = [10, 0, 2, 2];
 const NOWHERE = [192, 0, 2, 9];
-const GUEST6 = parseIpv6Address("fd00::15")!;
+const GUEST6 = ipLiteral("fd00::15");
 
 /** The ICMP error in `frame`: its IP header, the message, and the quoted IPv4 header and 8 bytes. */
 function icmp4Of(frame: Uint8Array) {
@@ -113,7 +114,7 @@ Deno.test("a TCP connect with no route gets ICMP host unreachable quoting the SY
 
 Deno.test("IPv6: no route gets destination unreachable, refused gets port unreachable, beyond the MTU packet too big", () => {
   const t = testStack({ mtu: 1500 });
-  const far = parseIpv6Address("2001:db8::9")!;
+  const far = ipLiteral("2001:db8::9");
   t.net.failWith = C.ENETUNREACH;
   t.stack.input(udp6Frame(GUEST6, 5000, far, 53, new Uint8Array(10)));
   const out = t.take().filter((f) => f[12] === 0x86 && f[14 + 6] === 58);

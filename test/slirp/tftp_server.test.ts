@@ -182,8 +182,9 @@ Deno.test("through the stack: DHCP names the boot file, and the gateway's port 6
     const t = testStack({ tftpRoot: root, bootfile: "boot.ipxe" });
     t.stack.input(dhcpDiscover());
     const offer = udpOf(t.take()[0]!).payload;
-    const m = parseDhcp(offer);
-    assert.ok(typeof m !== "string");
+    const parsed = parseDhcp(offer);
+    assert.ok(parsed.ok);
+    const m = parsed.value;
     assert.equal(new TextDecoder().decode(m.options.get(DHCP_OPT.BOOTFILE)), "boot.ipxe");
     assert.equal(m.siaddr, 0x0a000202);
     // The BOOTP file field (offset 108), NUL-terminated.

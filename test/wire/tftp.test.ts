@@ -8,11 +8,17 @@ import {
   TFTP_ERR,
   TFTP_OP,
 } from "../../src/wire/tftp.ts";
+import type { Parsed } from "../../src/wire/parse.ts";
+
+function reason(p: Parsed<unknown>): string {
+  return p.ok ? "parsed" : p.reason;
+}
 
 Deno.test("TFTP read request: file, mode and options parsed, names lower-cased", () => {
   const b = buildTftpRequest(TFTP_OP.RRQ, "pxe/boot.ipxe", "OCTET", [["BLKSIZE", "1428"], ["tsize", "0"]]);
-  const r = parseTftpRequest(b, 0, b.length);
-  assert.ok(typeof r !== "string");
+  const p = parseTftpRequest(b, 0, b.length);
+  assert.ok(p.ok);
+  const r = p.value;
   assert.equal(r.op, TFTP_OP.RRQ);
   assert.equal(r.filename, "pxe/boot.ipxe");
   assert.equal(r.mode, "octet");
@@ -21,23 +27,26 @@ Deno.test("TFTP read request: file, mode and options parsed, names lower-cased",
 
 Deno.test("TFTP hostile requests: no NUL, short, not a request, option without value", () => {
   const enc = new TextEncoder();
-  assert.match(parseTftpRequest(enc.encode("\0\x01file"), 0, 6) as string, /NUL/);
-  assert.match(parseTftpRequest(enc.encode("\0\x01f\0octet"), 0, 9) as string, /mode/);
-  assert.match(parseTftpRequest(new Uint8Array(3), 0, 3) as string, /shorter/);
-  assert.match(parseTftpRequest(enc.encode("\0\x03a\0b\0"), 0, 6) as string, /not a request/);
+  assert.match(reason(parseTftpRequest(enc.encode("\0\x01file"), 0, 6)), /NUL/);
+  assert.match(reason(parseTftpRequest(enc.encode("\0\x01f\0octet"), 0, 9)), /mode/);
+  assert.match(reason(parseTftpRequest(new Uint8Array(3), 0, 3)), /shorter/);
+  assert.match(reason(parseTftpRequest(enc.encode("\0\x03a\0b\0"), 0, 6)), /not a request/);
   const b = enc.encode("\0\x01f\0octet\0blksize\0");
-  assert.match(parseTftpRequest(b, 0, b.length) as string, /no NUL-terminated value/);
-  assert.match(parseTftpRequest(b, 0, b.length + 5) as string, /shorter/);
+  assert.match(reason(parseTftpRequest(b, 0, b.length)), /no NUL-terminated value/);
+  assert.match(reason(parseTftpRequest(b, 0, b.length + 5)), /shorter/);
 });
 
 Deno.test("TFTP ACK, ERROR, OACK and ERROR packets", () => {
   assert.deepEqual(parseTftpClientPacket(new Uint8Array([0, 4, 1, 2]), 0, 4), {
-    op: TFTP_OP.ACK,
-    block: 258,
+    ok: true,
+    value: { op: TFTP_OP.ACK, block: 258 },
   });
   const e = buildTftpError(TFTP_ERR.ACCESS, "no");
   assert.deepEqual([...e], [0, 5, 0, 2, 110, 111, 0]);
-  assert.deepEqual(parseTftpClientPacket(e, 0, e.length), { op: TFTP_OP.ERROR, code: 2, message: "no" });
+  assert.deepEqual(parseTftpClientPacket(e, 0, e.length), {
+    ok: true,
+    value: { op: TFTP_OP.ERROR, code: 2, message: "no" },
+  });
   assert.deepEqual([...buildTftpOack([["tsize", "9"]])], [0, 6, 116, 115, 105, 122, 101, 0, 57, 0]);
-  assert.match(parseTftpClientPacket(new Uint8Array([0, 3, 0, 1]), 0, 4) as string, /not an ACK/);
+  assert.match(reason(parseTftpClientPacket(new Uint8Array([0, 3, 0, 1]), 0, 4)), /not an ACK/);
 });
