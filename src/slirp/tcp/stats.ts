@@ -46,6 +46,12 @@ export type TcpStats = {
   fastRetransmits: number;
   /** Retransmission timeouts. */
   rtoTimeouts: number;
+  /** Holes retransmitted during SACK recovery (RFC 6675). */
+  sackRetransmits: number;
+  /** SACK blocks ignored (below the ACK, empty, or covering data never sent). */
+  sackBlocksIgnored: number;
+  /** Segments dropped as old duplicates by their timestamp (PAWS, RFC 7323). */
+  pawsDropped: number;
   /** Duplicate ACKs received. */
   dupAcks: number;
   /** Out-of-order segments kept. */
@@ -101,6 +107,9 @@ export function newTcpStats(): TcpStats {
     retransmits: 0,
     fastRetransmits: 0,
     rtoTimeouts: 0,
+    sackRetransmits: 0,
+    sackBlocksIgnored: 0,
+    pawsDropped: 0,
     dupAcks: 0,
     outOfOrder: 0,
     outOfOrderDropped: 0,

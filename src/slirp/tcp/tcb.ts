@@ -44,6 +44,7 @@
  */
 import {
   setTcpChecksum,
+  tcpAckOptionsLength,
   TCP_ACK,
   TCP_FIN,
   TCP_HEADER_LEN,
@@ -51,6 +52,7 @@ import {
   TCP_RST,
   TCP_SYN,
   type TcpRepr,
+  writeTcpAckOptions,
   writeTcpBase,
   writeTcpHeader,
 } from "../../wire/tcp.ts";
@@ -112,6 +114,10 @@ export interface TcbConfig {
   maxBufferBytes: number;
   /** Offer window scaling. */
   windowScaling: boolean;
+  /** Offer and accept selective acknowledgments (RFC 2018). */
+  sack: boolean;
+  /** Offer and accept timestamps (RFC 7323). */
+  timestamps: boolean;
   initialRtoMs: number;
   minRtoMs: number;
   maxRtoMs: number;
@@ -143,6 +149,8 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   initialBufferSize: 16 * 1024,
   maxBufferBytes: 256 * 1024 * 1024,
   windowScaling: true,
+  sack: true,
+  timestamps: true,
   initialRtoMs: 1000,
   minRtoMs: 200,
   maxRtoMs: 60_000,
@@ -187,6 +195,10 @@ export interface TcbHost {
 
 /** At most one ACK per this many ms answers empty out-of-window segments, stray RSTs and SYNs. */
 const CHALLENGE_ACK_INTERVAL_MS = 10;
+/** TS.Recent older than this no longer rejects segments (RFC 7323 5.5: 24 days). */
+const PAWS_IDLE_MS = 24 * 86400_000;
+/** RFC 6675 DupThresh: a hole with more than (DupThresh - 1) segments SACKed above it is lost. */
+const DUP_THRESH = 3;
 
 // One scratch buffer for every segment built: `emit` borrows it.
 const SCRATCH = new Uint8Array(TCP_HEADER_LEN + 40 + 65535);
@@ -247,6 +259,28 @@ export class TcpConnection {
   #oooEnd: number[] = [];
   #peerWscale = -1;
   #weScale = false;
+  /** SACK is on for this connection (both ends offered it). */
+  sackOk = false;
+  /** Timestamps are on for this connection (both ends offered them). */
+  tsOk = false;
+  /** The peer's timestamp to echo (RFC 7323 TS.Recent) and when it came. */
+  #tsRecent = 0;
+  #tsRecentAt = 0;
+  /** rcvNxt as of our last segment (RFC 7323 Last.ACK.sent). */
+  #lastAckSent = 0;
+  /** Start of the latest out-of-order segment: its SACK block is reported first. */
+  #oooLatest = 0;
+  /** SACK blocks of the segment being built, `[left, right, ...]`. */
+  #sackOut: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  // The SACK scoreboard: what the peer reported holding above sndUna, sorted, disjoint.
+  #sbStart: number[] = [];
+  #sbEnd: number[] = [];
+  /** Bytes in the scoreboard. */
+  sackedBytes = 0;
+  /** End of the highest retransmission in this recovery (RFC 6675 HighRxt). */
+  #highRxt = 0;
+  /** Our timestamp clock at the last retransmission timeout: older echoes give no RTT sample. */
+  #tsAtTimeout = 0;
 
   // Congestion control.
   cwnd = 0;
@@ -299,6 +333,7 @@ export class TcpConnection {
     this.remoteAddr = remoteAddr;
     this.remotePort = remotePort;
     this.iss = iss >>> 0;
+    this.#tsAtTimeout = this.#tsClock();
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
@@ -376,6 +411,7 @@ export class TcpConnection {
     this.rcvBase = this.rcvNxt;
     this.rcvAdvRight = this.rcvNxt;
     this.#peerOptions(syn);
+    this.#negotiate(syn, this.#host.now());
     this.#weScale = this.cfg.windowScaling && syn.wscale >= 0;
     this.#applyScaling();
     this.sndWnd = syn.window;
@@ -409,6 +445,21 @@ export class TcpConnection {
     const peer = r.mss > 0 ? r.mss : fallback;
     this.effMss = Math.max(64, Math.min(peer, this.cfg.mss));
     this.#peerWscale = r.wscale;
+  }
+
+  /** SACK and timestamps are on when we offer them and the peer's SYN does too. */
+  #negotiate(r: TcpRepr, now: number): void {
+    this.sackOk = this.cfg.sack && r.sackPermitted;
+    this.tsOk = this.cfg.timestamps && r.hasTimestamp;
+    if (this.tsOk) {
+      this.#tsRecent = r.tsVal;
+      this.#tsRecentAt = now;
+    }
+  }
+
+  /** Our timestamp clock: milliseconds, offset per connection so that it does not reveal the host's uptime. */
+  #tsClock(): number {
+    return (Math.floor(this.#host.now()) + this.iss) >>> 0;
   }
 
   #applyScaling(): void {
@@ -445,6 +496,8 @@ export class TcpConnection {
     // The first window is the receive ring's initial capacity: only allocated space is ever offered.
     const win = Math.min(this.#initialRing(), 65535);
     const wscale = this.#weScale ? this.#ourShift() : -1;
+    // A SYN offers what we are configured for; a SYN-ACK only what the peer offered too.
+    const ts = withAck ? this.tsOk : this.cfg.timestamps;
     const hlen = writeTcpHeader(SCRATCH, 0, {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -454,8 +507,14 @@ export class TcpConnection {
       window: win,
       mss: this.cfg.mss,
       wscale,
+      sackPermitted: withAck ? this.sackOk : this.cfg.sack,
+      tsVal: ts ? this.#tsClock() : undefined,
+      tsEcr: withAck ? this.#tsRecent : 0,
     });
-    if (withAck) this.rcvAdvRight = seqAdd(this.rcvNxt, win);
+    if (withAck) {
+      this.rcvAdvRight = seqAdd(this.rcvNxt, win);
+      this.#lastAckSent = this.rcvNxt;
+    }
     this.#emit(hlen);
   }
 
@@ -655,6 +714,7 @@ export class TcpConnection {
       return;
     }
     if ((f & TCP_SYN) === 0) return;
+    this.#negotiate(r, now);
     this.irs = r.seq;
     this.rcvNxt = seqAdd(r.seq, 1);
     this.rcvBase = this.rcvNxt;
@@ -699,6 +759,18 @@ export class TcpConnection {
       return;
     }
 
+    // 0. PAWS (RFC 7323 5): a timestamp older than the one last echoed marks an old duplicate.
+    if (this.tsOk && r.hasTimestamp && (f & TCP_RST) === 0 && seqLt(r.tsVal, this.#tsRecent)) {
+      if (now - this.#tsRecentAt <= PAWS_IDLE_MS) {
+        this.stats.pawsDropped++;
+        if (segLen > 0 || this.#challengeAllowed(now)) this.sendAck();
+        return;
+      }
+      // TS.Recent is too old to judge by (the peer's clock may have wrapped since).
+      this.#tsRecent = r.tsVal;
+      this.#tsRecentAt = now;
+    }
+
     // 1. Sequence acceptability.
     const wnd = seqDiff(this.rcvAdvRight, this.rcvNxt);
     let ok: boolean;
@@ -724,6 +796,12 @@ export class TcpConnection {
     }
     this.#keepProbes = 0;
     this.#armKeepAlive(now);
+    if (
+      this.tsOk && r.hasTimestamp && seqLe(seq, this.#lastAckSent) && seqGe(r.tsVal, this.#tsRecent)
+    ) {
+      this.#tsRecent = r.tsVal;
+      this.#tsRecentAt = now;
+    }
 
     // 2. RST (RFC 5961 3.2: exact match resets, in-window answers a challenge ACK).
     if ((f & TCP_RST) !== 0) {
@@ -819,8 +897,10 @@ export class TcpConnection {
       return false;
     }
     const window = r.window << this.sndShift;
+    const newlySacked = this.sackOk && r.sackCount > 0 && this.#updateScoreboard(r);
+    // With SACK, an ACK that reports more data held counts as a duplicate even if the window moved.
     const isDup = ack === this.sndUna && dataLen === 0 && (r.flags & TCP_FIN) === 0 &&
-      window === this.sndWnd &&
+      (window === this.sndWnd || newlySacked) &&
       seqGt(this.sndMax, this.sndUna);
     // Window update first (RFC 9293 3.10.7.4), so that what the ACK releases is sent against the new window.
     let opened = false;
@@ -835,7 +915,7 @@ export class TcpConnection {
         this.#persistBackoff = 0;
       }
     }
-    if (seqGt(ack, this.sndUna)) this.#newAck(ack, now);
+    if (seqGt(ack, this.sndUna)) this.#newAck(ack, now, r);
     else if (isDup) this.#dupAck();
     else if (opened) this.output();
     // Our FIN acknowledged?
@@ -855,7 +935,7 @@ export class TcpConnection {
     return true;
   }
 
-  #newAck(ack: number, now: number): void {
+  #newAck(ack: number, now: number, r: TcpRepr): void {
     const acked = seqDiff(ack, this.sndUna);
     // Bytes of data (not SYN/FIN) newly acknowledged.
     const ring = this.sndBuf;
@@ -869,7 +949,16 @@ export class TcpConnection {
     }
     this.sndUna = ack;
     if (seqGt(ack, this.sndNxt)) this.sndNxt = ack;
-    this.#sampleRtt(now, ack);
+    if (this.#sbStart.length > 0) this.#trimScoreboard(ack);
+    if (this.tsOk && r.hasTimestamp) {
+      // RFC 7323 4: an ACK that advances the left edge echoes when its segment left, retransmitted
+      // or not. Except an echo from before the last timeout: the peer answers a go-back-N copy of
+      // what it already holds with the timestamp of the original, and that would measure the timeout.
+      const rtt = seqDiff(this.#tsClock(), r.tsEcr);
+      if (rtt >= 0 && seqGe(r.tsEcr, this.#tsAtTimeout)) this.#rttSample(rtt);
+    } else {
+      this.#sampleRtt(now, ack);
+    }
     if (this.#backoffs > 0) {
       // New data got through: drop the backed-off timeout (as Linux does, RFC 6298 5.7 allows).
       this.#backoffs = 0;
@@ -882,6 +971,9 @@ export class TcpConnection {
         this.inRecovery = false;
         this.cwnd = Math.max(Math.min(this.ssthresh, this.inFlight + mss), mss);
         this.dupAcks = 0;
+      } else if (this.sackOk) {
+        // Partial ACK: the scoreboard says what else is missing (RFC 6675).
+        this.#sackOutput();
       } else {
         // Partial ACK: the next hole is lost too (RFC 6582).
         this.#retransmitFirst();
@@ -913,16 +1005,31 @@ export class TcpConnection {
     this.stats.dupAcks++;
     this.dupAcks++;
     const mss = this.effMss;
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.#recover)) {
-      this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
-      this.#recover = this.sndMax;
-      this.inRecovery = true;
+    if (this.inRecovery) {
+      if (this.sackOk) {
+        this.#sackOutput();
+      } else if (this.dupAcks > 3) {
+        this.cwnd += mss;
+        this.output();
+      }
+      return;
+    }
+    // With SACK, enough data held above sndUna means loss even before the third duplicate
+    // (RFC 6675 IsLost), e.g. when duplicate ACKs were lost.
+    const lost = this.dupAcks === DUP_THRESH || (this.sackOk && this.sackedBytes > (DUP_THRESH - 1) * mss);
+    if (!lost || !seqGt(this.sndUna, this.#recover)) return;
+    this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
+    this.#recover = this.sndMax;
+    this.inRecovery = true;
+    this.stats.fastRetransmits++;
+    if (this.sackOk) {
+      this.cwnd = this.ssthresh;
+      this.#highRxt = this.sndUna;
       this.#retransmitFirst();
-      this.stats.fastRetransmits++;
+      this.#sackOutput();
+    } else {
+      this.#retransmitFirst();
       this.cwnd = this.ssthresh + 3 * mss;
-    } else if (this.dupAcks > 3 && this.inRecovery) {
-      this.cwnd += mss;
-      this.output();
     }
   }
 
@@ -930,14 +1037,156 @@ export class TcpConnection {
     if (this.#rttStart < 0 || seqLt(ack, this.#rttSeq)) return;
     const r = Math.max(0, now - this.#rttStart);
     this.#rttStart = -1;
+    this.#rttSample(r);
+  }
+
+  #rttSample(r: number): void {
     if (this.srtt === 0) {
       this.srtt = r || 0.001;
       this.rttvar = r / 2;
     } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
+      // Timestamps give a sample per ACK, not per round trip: weigh each accordingly (RFC 7323 G).
+      const k = this.tsOk ? Math.max(1, Math.ceil(this.inFlight / (2 * this.effMss))) : 1;
+      const beta = 0.25 / k;
+      const alpha = 0.125 / k;
+      this.rttvar = (1 - beta) * this.rttvar + beta * Math.abs(this.srtt - r);
+      this.srtt = (1 - alpha) * this.srtt + alpha * r;
     }
     this.rto = this.#rtoFromEstimate();
+  }
+
+  // ---------------------------------------------------------------- SACK sender (RFC 6675)
+
+  /** Merges the peer's SACK blocks into the scoreboard, ignoring any that make no sense; true when it grew. */
+  #updateScoreboard(r: TcpRepr): boolean {
+    const lower = seqGt(r.ack, this.sndUna) ? r.ack : this.sndUna;
+    const span = seqDiff(this.sndMax, lower);
+    let grew = false;
+    for (let k = 0; k < r.sackCount; k++) {
+      const left = r.sackBlocks[2 * k]!;
+      const right = r.sackBlocks[2 * k + 1]!;
+      const lo = seqDiff(left, lower);
+      const hi = seqDiff(right, lower);
+      // Strictly above the cumulative ACK (else a D-SACK or a lie), not empty, nothing never sent.
+      if (lo <= 0 || hi <= lo || hi > span) {
+        this.stats.sackBlocksIgnored++;
+        continue;
+      }
+      const added = addRange(this.#sbStart, this.#sbEnd, left, right, this.cfg.maxOutOfOrderRanges);
+      if (added > 0) {
+        this.sackedBytes += added;
+        grew = true;
+      }
+    }
+    return grew;
+  }
+
+  /** Drops what the cumulative ACK now covers from the scoreboard. */
+  #trimScoreboard(ack: number): void {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    let k = 0;
+    while (k < s.length && seqLe(e[k]!, ack)) {
+      this.sackedBytes -= seqDiff(e[k]!, s[k]!);
+      k++;
+    }
+    if (k > 0) {
+      s.splice(0, k);
+      e.splice(0, k);
+    }
+    if (s.length > 0 && seqLt(s[0]!, ack)) {
+      this.sackedBytes -= seqDiff(ack, s[0]!);
+      s[0] = ack;
+    }
+  }
+
+  #clearScoreboard(): void {
+    this.#sbStart.length = 0;
+    this.#sbEnd.length = 0;
+    this.sackedBytes = 0;
+  }
+
+  /**
+   * RFC 6675 SetPipe: the bytes still in the network. A hole with more than
+   * (DupThresh - 1) segments SACKed above it is lost and no longer counts;
+   * what was retransmitted counts again.
+   */
+  #pipe(): number {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    const lostAbove = (DUP_THRESH - 1) * this.effMss;
+    let pipe = 0;
+    let pos = this.sndUna;
+    let above = this.sackedBytes;
+    for (let i = 0; i <= s.length; i++) {
+      const holeEnd = i < s.length ? s[i]! : this.sndMax;
+      const hole = seqDiff(holeEnd, pos);
+      if (hole > 0) {
+        if (i === s.length || above <= lostAbove) pipe += hole;
+        pipe += Math.min(hole, Math.max(0, seqDiff(this.#highRxt, pos)));
+      }
+      if (i < s.length) {
+        above -= seqDiff(e[i]!, s[i]!);
+        pos = e[i]!;
+      }
+    }
+    return pipe;
+  }
+
+  /**
+   * RFC 6675 NextSeg rule 1 (`lostOnly`) or 3: retransmits one segment of
+   * the first hole below the highest SACKed byte that is not retransmitted
+   * yet. Returns the bytes sent (0: no such hole).
+   */
+  #retransmitHole(lostOnly: boolean, mss: number): number {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    const lostAbove = (DUP_THRESH - 1) * this.effMss;
+    let pos = this.sndUna;
+    let above = this.sackedBytes;
+    for (let i = 0; i < s.length; i++) {
+      const start = seqGt(this.#highRxt, pos) ? this.#highRxt : pos;
+      const end = s[i]!;
+      if (seqLt(start, end) && (!lostOnly || above > lostAbove)) {
+        const len = Math.min(mss, seqDiff(end, start));
+        this.#sendData(start, len, false);
+        this.#highRxt = seqAdd(start, len);
+        this.#rttStart = -1;
+        this.stats.sackRetransmits++;
+        return len;
+      }
+      above -= seqDiff(e[i]!, end);
+      pos = e[i]!;
+    }
+    return 0;
+  }
+
+  /** Sending during SACK recovery (RFC 6675 5): lost holes first, then new data, then one more hole. */
+  #sackOutput(): void {
+    const mss = this.#segMss();
+    let pipe = this.#pipe();
+    while (this.cwnd - pipe >= mss && !this.#host.outputBlocked()) {
+      const len = this.#retransmitHole(true, mss);
+      if (len === 0) break;
+      pipe += len;
+    }
+    this.output();
+    if (this.cwnd - this.#pipe() >= mss && !this.#host.outputBlocked()) this.#retransmitHole(false, mss);
+  }
+
+  /** After a timeout (go-back-N): moves sndNxt past SACKed data; returns the bytes up to the next SACKed block. */
+  #skipSacked(): number {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    for (let i = 0; i < s.length; i++) {
+      if (seqLe(e[i]!, this.sndNxt)) continue;
+      if (seqLe(s[i]!, this.sndNxt)) {
+        this.sndNxt = e[i]!;
+        continue;
+      }
+      return seqDiff(s[i]!, this.sndNxt);
+    }
+    return Infinity;
   }
 
   #rtoFromEstimate(): number {
@@ -975,7 +1224,8 @@ export class TcpConnection {
       return;
     }
     // Out of order: keep it at its offset if the range list has room.
-    if (this.#addOoo(seq, seqAdd(seq, len))) {
+    if (addRange(this.#oooStart, this.#oooEnd, seq, seqAdd(seq, len), this.cfg.maxOutOfOrderRanges) >= 0) {
+      this.#oooLatest = seq;
       ring.writeAt(offset, seg, off, len);
       if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
       this.stats.outOfOrder++;
@@ -984,31 +1234,6 @@ export class TcpConnection {
       this.stats.outOfOrderDropped++;
     }
     this.sendAck();
-  }
-
-  #addOoo(s: number, e: number): boolean {
-    const starts = this.#oooStart;
-    const ends = this.#oooEnd;
-    const n = starts.length;
-    let i = 0;
-    while (i < n && seqLt(ends[i]!, s)) i++;
-    let j = i;
-    let ns = s;
-    let ne = e;
-    while (j < n && seqLe(starts[j]!, e)) {
-      if (seqLt(starts[j]!, ns)) ns = starts[j]!;
-      if (seqGt(ends[j]!, ne)) ne = ends[j]!;
-      j++;
-    }
-    if (j === i) {
-      if (n >= this.cfg.maxOutOfOrderRanges) return false;
-      starts.splice(i, 0, ns);
-      ends.splice(i, 0, ne);
-    } else {
-      starts.splice(i, j - i, ns);
-      ends.splice(i, j - i, ne);
-    }
-    return true;
   }
 
   #mergeOoo(nxt: number): number {
@@ -1059,15 +1284,19 @@ export class TcpConnection {
       st !== TcpState.Closing && st !== TcpState.LastAck
     ) return;
     const dataEnd = this.#dataEnd();
-    const mss = this.effMss;
+    const mss = this.#segMss();
+    // In SACK recovery the congestion window limits the pipe (RFC 6675), not sndNxt - sndUna.
+    const sackRecovery = this.inRecovery && this.sackOk;
+    let pipe = sackRecovery ? this.#pipe() : 0;
     for (;;) {
+      // After a timeout, what the peer SACKed is not sent again.
+      const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax) ? this.#skipSacked() : Infinity;
       // Negative once the FIN is out (sndNxt is one past the data).
       const unsent = seqDiff(dataEnd, this.sndNxt);
       if (unsent < 0 || (unsent === 0 && !this.finQueued)) break;
-      const wnd = Math.min(this.sndWnd, this.cwnd);
-      const usable = wnd - this.inFlight;
-      let len = Math.min(unsent, mss, Math.max(0, usable));
-      if (len < unsent && len < mss && !this.#forceSmall) {
+      const usable = Math.min(this.sndWnd - this.inFlight, this.cwnd - (sackRecovery ? pipe : this.inFlight));
+      let len = Math.min(unsent, mss, Math.max(0, usable), limit);
+      if (len < unsent && len < mss && len < limit && !this.#forceSmall) {
         // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
         if (len < (this.maxSndWnd >> 1)) len = 0;
       }
@@ -1081,6 +1310,7 @@ export class TcpConnection {
         this.#rttSeq = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       }
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      pipe += len + (fin ? 1 : 0);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
       if (this.rtxAt === Infinity) this.rtxAt = this.#host.now() + this.rto;
       if (fin) break;
@@ -1102,12 +1332,77 @@ export class TcpConnection {
   #retransmitFirst(): void {
     const dataEnd = this.#dataEnd();
     const unsent = seqDiff(dataEnd, this.sndUna);
-    const len = Math.max(0, Math.min(unsent, this.effMss));
+    let len = Math.max(0, Math.min(unsent, this.#segMss()));
+    // Up to what the peer SACKed, which it holds already.
+    if (this.#sbStart.length > 0) len = Math.min(len, seqDiff(this.#sbStart[0]!, this.sndUna));
     const fin = this.finQueued && len === unsent && seqGt(this.sndMax, dataEnd);
     if (len === 0 && !fin) return;
     this.#sendData(this.sndUna, len, fin);
+    const end = seqAdd(this.sndUna, len + (fin ? 1 : 0));
+    if (seqGt(end, this.#highRxt)) this.#highRxt = end;
     // Karn: no RTT sample across a retransmission.
     this.#rttStart = -1;
+  }
+
+  /** Option bytes on our next synchronized segment. */
+  #optionsLength(): number {
+    const blocks = this.sackOk ? Math.min(this.#oooStart.length, this.tsOk ? 3 : 4) : 0;
+    return blocks === 0 && !this.tsOk ? 0 : tcpAckOptionsLength(this.tsOk, blocks);
+  }
+
+  /** Largest payload of a segment sent now: the MSS counts data only, options come out of it (RFC 6691). */
+  #segMss(): number {
+    return this.effMss - this.#optionsLength();
+  }
+
+  /** Writes the header (with timestamps and SACK blocks as negotiated) of a synchronized segment; returns its length. */
+  #writeHeader(seq: number, flags: number): number {
+    let hlen = TCP_HEADER_LEN;
+    const sack = this.sackOk && this.#oooStart.length > 0;
+    if (this.tsOk || sack) {
+      const blocks = sack ? this.#fillSackBlocks() : 0;
+      hlen += writeTcpAckOptions(
+        SCRATCH,
+        TCP_HEADER_LEN,
+        this.tsOk,
+        this.#tsClock(),
+        this.#tsRecent,
+        this.#sackOut,
+        blocks,
+      );
+    }
+    writeTcpBase(SCRATCH, 0, this.localPort, this.remotePort, seq, this.rcvNxt, hlen, flags, this.#window());
+    this.#lastAckSent = this.rcvNxt;
+    return hlen;
+  }
+
+  /**
+   * The SACK blocks to send, from the out-of-order list: the block holding
+   * the latest segment first, then the highest others (RFC 2018 4).
+   */
+  #fillSackBlocks(): number {
+    const starts = this.#oooStart;
+    const ends = this.#oooEnd;
+    const n = starts.length;
+    const max = this.tsOk ? 3 : 4;
+    let first = n - 1;
+    for (let i = 0; i < n; i++) {
+      if (seqLe(starts[i]!, this.#oooLatest) && seqLt(this.#oooLatest, ends[i]!)) {
+        first = i;
+        break;
+      }
+    }
+    const out = this.#sackOut;
+    out[0] = starts[first]!;
+    out[1] = ends[first]!;
+    let k = 1;
+    for (let i = n - 1; i >= 0 && k < max; i--) {
+      if (i === first) continue;
+      out[2 * k] = starts[i]!;
+      out[2 * k + 1] = ends[i]!;
+      k++;
+    }
+    return k;
   }
 
   #sendData(seq: number, len: number, fin: boolean): void {
@@ -1115,23 +1410,13 @@ export class TcpConnection {
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
     if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_PSH;
-    writeTcpBase(
-      SCRATCH,
-      0,
-      this.localPort,
-      this.remotePort,
-      seq,
-      this.rcvNxt,
-      TCP_HEADER_LEN,
-      flags,
-      this.#window(),
-    );
-    if (len > 0) this.sndBuf!.copyOut(seqDiff(seq, this.sndBase), SCRATCH, TCP_HEADER_LEN, len);
+    const hlen = this.#writeHeader(seq, flags);
+    if (len > 0) this.sndBuf!.copyOut(seqDiff(seq, this.sndBase), SCRATCH, hlen, len);
     if (seqLt(seq, this.sndMax)) this.stats.retransmits++;
     this.stats.bytesOut += len;
     this.ackPending = 0;
     this.ackAt = Infinity;
-    this.#emit(TCP_HEADER_LEN + len);
+    this.#emit(hlen + len);
   }
 
   /** Sends a bare ACK now (clears any held ACK). */
@@ -1141,21 +1426,11 @@ export class TcpConnection {
     ) return;
     // sndMax, not sndNxt: while retransmitting, sndNxt lags behind what the peer already has,
     // and an ACK below its rcvNxt would be dropped unread (and answered, ad infinitum).
-    writeTcpBase(
-      SCRATCH,
-      0,
-      this.localPort,
-      this.remotePort,
-      this.sndMax,
-      this.rcvNxt,
-      TCP_HEADER_LEN,
-      TCP_ACK,
-      this.#window(),
-    );
+    const hlen = this.#writeHeader(this.sndMax, TCP_ACK);
     this.ackPending = 0;
     this.ackAt = Infinity;
     this.stats.acksOut++;
-    this.#emit(TCP_HEADER_LEN);
+    this.#emit(hlen);
   }
 
   #sendRst(seq: number, ack: number, withAck: boolean): void {
@@ -1176,18 +1451,7 @@ export class TcpConnection {
 
   /** An empty segment one below `sndUna`: the peer answers with an ACK (keep-alive and window probe). */
   #sendProbe(): void {
-    writeTcpBase(
-      SCRATCH,
-      0,
-      this.localPort,
-      this.remotePort,
-      seqAdd(this.sndUna, -1),
-      this.rcvNxt,
-      TCP_HEADER_LEN,
-      TCP_ACK,
-      this.#window(),
-    );
-    this.#emit(TCP_HEADER_LEN);
+    this.#emit(this.#writeHeader(seqAdd(this.sndUna, -1), TCP_ACK));
   }
 
   /** The window field to send now; updates the advertised right edge. */
@@ -1304,6 +1568,11 @@ export class TcpConnection {
     this.inRecovery = false;
     this.#recover = this.sndMax;
     this.dupAcks = 0;
+    // The scoreboard spares SACKed data from go-back-N. A peer may drop what it SACKed (reneging,
+    // RFC 2018 8), and then a scoreboard that skips it stalls us: from the second timeout in a row, forget it.
+    if (this.#backoffs > 1) this.#clearScoreboard();
+    this.#highRxt = this.sndUna;
+    this.#tsAtTimeout = this.#tsClock();
     this.rto = Math.min(this.cfg.maxRtoMs, this.rto * 2);
     this.#rttStart = -1;
     this.sndNxt = this.sndUna;
@@ -1335,6 +1604,7 @@ export class TcpConnection {
     }
     this.#oooStart.length = 0;
     this.#oooEnd.length = 0;
+    this.#clearScoreboard();
   }
 
   /** After a read: once closed or in TIME-WAIT, the drained receive ring goes. */
@@ -1367,3 +1637,33 @@ export class TcpConnection {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Adds the range [s, e) to a sorted list of disjoint ranges (`starts`,
+ * `ends`), merging what it touches. Returns the bytes it newly covers, or
+ * -1 when it touches nothing and the list already holds `max` ranges.
+ */
+function addRange(starts: number[], ends: number[], s: number, e: number, max: number): number {
+  const n = starts.length;
+  let i = 0;
+  while (i < n && seqLt(ends[i]!, s)) i++;
+  let j = i;
+  let ns = s;
+  let ne = e;
+  let had = 0;
+  while (j < n && seqLe(starts[j]!, e)) {
+    if (seqLt(starts[j]!, ns)) ns = starts[j]!;
+    if (seqGt(ends[j]!, ne)) ne = ends[j]!;
+    had += seqDiff(ends[j]!, starts[j]!);
+    j++;
+  }
+  if (j === i) {
+    if (n >= max) return -1;
+    starts.splice(i, 0, ns);
+    ends.splice(i, 0, ne);
+  } else {
+    starts.splice(i, j - i, ns);
+    ends.splice(i, j - i, ne);
+  }
+  return seqDiff(ne, ns) - had;
+}
