@@ -44,13 +44,13 @@
  */
 import {
   setTcpChecksum,
-  tcpAckOptionsLength,
   TCP_ACK,
   TCP_FIN,
   TCP_HEADER_LEN,
   TCP_PSH,
   TCP_RST,
   TCP_SYN,
+  tcpAckOptionsLength,
   type TcpRepr,
   writeTcpAckOptions,
   writeTcpBase,
@@ -277,8 +277,11 @@ export class TcpConnection {
   #sbEnd: number[] = [];
   /** Bytes in the scoreboard. */
   sackedBytes = 0;
-  /** End of the highest retransmission in this recovery (RFC 6675 HighRxt). */
-  #highRxt = 0;
+  // What SACK recovery retransmitted and the peer has not acknowledged yet, sorted, disjoint
+  // (RFC 6675's HighRxt, kept per range so that a hole skipped while it was not yet lost is
+  // still sent once it is, and one retransmitted in the previous recovery is not sent twice).
+  #rxStart: number[] = [];
+  #rxEnd: number[] = [];
   /** Our timestamp clock at the last retransmission timeout: older echoes give no RTT sample. */
   #tsAtTimeout = 0;
 
@@ -1017,15 +1020,17 @@ export class TcpConnection {
     // With SACK, enough data held above sndUna means loss even before the third duplicate
     // (RFC 6675 IsLost), e.g. when duplicate ACKs were lost.
     const lost = this.dupAcks === DUP_THRESH || (this.sackOk && this.sackedBytes > (DUP_THRESH - 1) * mss);
-    if (!lost || !seqGt(this.sndUna, this.#recover)) return;
+    // `recover` is one past the last byte sent when the previous episode began: data from there on
+    // was sent after it, and its loss is a new one (RFC 6582 3.2 step 1).
+    if (!lost || seqLt(this.sndUna, this.#recover)) return;
     this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
     this.#recover = this.sndMax;
     this.inRecovery = true;
     this.stats.fastRetransmits++;
     if (this.sackOk) {
       this.cwnd = this.ssthresh;
-      this.#highRxt = this.sndUna;
-      this.#retransmitFirst();
+      // Unless the previous recovery already resent it and that copy may still be on its way.
+      if (this.#rxStart.length === 0 || seqGt(this.#rxStart[0]!, this.sndUna)) this.#retransmitFirst();
       this.#sackOutput();
     } else {
       this.#retransmitFirst();
@@ -1083,27 +1088,16 @@ export class TcpConnection {
 
   /** Drops what the cumulative ACK now covers from the scoreboard. */
   #trimScoreboard(ack: number): void {
-    const s = this.#sbStart;
-    const e = this.#sbEnd;
-    let k = 0;
-    while (k < s.length && seqLe(e[k]!, ack)) {
-      this.sackedBytes -= seqDiff(e[k]!, s[k]!);
-      k++;
-    }
-    if (k > 0) {
-      s.splice(0, k);
-      e.splice(0, k);
-    }
-    if (s.length > 0 && seqLt(s[0]!, ack)) {
-      this.sackedBytes -= seqDiff(ack, s[0]!);
-      s[0] = ack;
-    }
+    this.sackedBytes -= trimRanges(this.#sbStart, this.#sbEnd, ack);
+    trimRanges(this.#rxStart, this.#rxEnd, ack);
   }
 
   #clearScoreboard(): void {
     this.#sbStart.length = 0;
     this.#sbEnd.length = 0;
     this.sackedBytes = 0;
+    this.#rxStart.length = 0;
+    this.#rxEnd.length = 0;
   }
 
   /**
@@ -1123,7 +1117,7 @@ export class TcpConnection {
       const hole = seqDiff(holeEnd, pos);
       if (hole > 0) {
         if (i === s.length || above <= lostAbove) pipe += hole;
-        pipe += Math.min(hole, Math.max(0, seqDiff(this.#highRxt, pos)));
+        if (this.#rxStart.length > 0) pipe += covered(this.#rxStart, this.#rxEnd, pos, holeEnd);
       }
       if (i < s.length) {
         above -= seqDiff(e[i]!, s[i]!);
@@ -1135,8 +1129,8 @@ export class TcpConnection {
 
   /**
    * RFC 6675 NextSeg rule 1 (`lostOnly`) or 3: retransmits one segment of
-   * the first hole below the highest SACKed byte that is not retransmitted
-   * yet. Returns the bytes sent (0: no such hole).
+   * the first part of a hole below the highest SACKed byte that was not
+   * retransmitted yet. Returns the bytes sent (0: no such hole).
    */
   #retransmitHole(lostOnly: boolean, mss: number): number {
     const s = this.#sbStart;
@@ -1144,16 +1138,27 @@ export class TcpConnection {
     const lostAbove = (DUP_THRESH - 1) * this.effMss;
     let pos = this.sndUna;
     let above = this.sackedBytes;
+    const rs = this.#rxStart;
+    const re = this.#rxEnd;
     for (let i = 0; i < s.length; i++) {
-      const start = seqGt(this.#highRxt, pos) ? this.#highRxt : pos;
       const end = s[i]!;
-      if (seqLt(start, end) && (!lostOnly || above > lostAbove)) {
-        const len = Math.min(mss, seqDiff(end, start));
-        this.#sendData(start, len, false);
-        this.#highRxt = seqAdd(start, len);
-        this.#rttStart = -1;
-        this.stats.sackRetransmits++;
-        return len;
+      if (!lostOnly || above > lostAbove) {
+        // The first byte of the hole not retransmitted yet, and how far the run goes.
+        let start = pos;
+        let stop = end;
+        for (let k = 0; k < rs.length && seqLt(rs[k]!, stop); k++) {
+          if (seqLe(re[k]!, start)) continue;
+          if (seqLe(rs[k]!, start)) start = re[k]!;
+          else stop = rs[k]!;
+        }
+        if (seqLt(start, stop)) {
+          const len = Math.min(mss, seqDiff(stop, start));
+          this.#sendData(start, len, false);
+          addRange(rs, re, start, seqAdd(start, len), this.cfg.maxOutOfOrderRanges);
+          this.#rttStart = -1;
+          this.stats.sackRetransmits++;
+          return len;
+        }
       }
       above -= seqDiff(e[i]!, end);
       pos = e[i]!;
@@ -1172,6 +1177,15 @@ export class TcpConnection {
     }
     this.output();
     if (this.cwnd - this.#pipe() >= mss && !this.#host.outputBlocked()) this.#retransmitHole(false, mss);
+  }
+
+  /** Bytes of the scoreboard below `seq`. */
+  #sackedBelow(seq: number): number {
+    let n = 0;
+    for (let i = 0; i < this.#sbStart.length && seqLt(this.#sbStart[i]!, seq); i++) {
+      n += seqDiff(seqLt(this.#sbEnd[i]!, seq) ? this.#sbEnd[i]! : seq, this.#sbStart[i]!);
+    }
+    return n;
   }
 
   /** After a timeout (go-back-N): moves sndNxt past SACKed data; returns the bytes up to the next SACKed block. */
@@ -1290,11 +1304,17 @@ export class TcpConnection {
     let pipe = sackRecovery ? this.#pipe() : 0;
     for (;;) {
       // After a timeout, what the peer SACKed is not sent again.
-      const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax) ? this.#skipSacked() : Infinity;
+      const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
+        ? this.#skipSacked()
+        : Infinity;
       // Negative once the FIN is out (sndNxt is one past the data).
       const unsent = seqDiff(dataEnd, this.sndNxt);
       if (unsent < 0 || (unsent === 0 && !this.finQueued)) break;
-      const usable = Math.min(this.sndWnd - this.inFlight, this.cwnd - (sackRecovery ? pipe : this.inFlight));
+      // Outside recovery, what the peer SACKed is not in flight either (after a timeout).
+      const flight = sackRecovery
+        ? pipe
+        : this.inFlight - (this.#sbStart.length > 0 ? this.#sackedBelow(this.sndNxt) : 0);
+      const usable = Math.min(this.sndWnd - this.inFlight, this.cwnd - flight);
       let len = Math.min(unsent, mss, Math.max(0, usable), limit);
       if (len < unsent && len < mss && len < limit && !this.#forceSmall) {
         // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
@@ -1338,8 +1358,15 @@ export class TcpConnection {
     const fin = this.finQueued && len === unsent && seqGt(this.sndMax, dataEnd);
     if (len === 0 && !fin) return;
     this.#sendData(this.sndUna, len, fin);
-    const end = seqAdd(this.sndUna, len + (fin ? 1 : 0));
-    if (seqGt(end, this.#highRxt)) this.#highRxt = end;
+    if (this.inRecovery && this.sackOk && len > 0) {
+      addRange(
+        this.#rxStart,
+        this.#rxEnd,
+        this.sndUna,
+        seqAdd(this.sndUna, len),
+        this.cfg.maxOutOfOrderRanges,
+      );
+    }
     // Karn: no RTT sample across a retransmission.
     this.#rttStart = -1;
   }
@@ -1571,7 +1598,8 @@ export class TcpConnection {
     // The scoreboard spares SACKed data from go-back-N. A peer may drop what it SACKed (reneging,
     // RFC 2018 8), and then a scoreboard that skips it stalls us: from the second timeout in a row, forget it.
     if (this.#backoffs > 1) this.#clearScoreboard();
-    this.#highRxt = this.sndUna;
+    this.#rxStart.length = 0;
+    this.#rxEnd.length = 0;
     this.#tsAtTimeout = this.#tsClock();
     this.rto = Math.min(this.cfg.maxRtoMs, this.rto * 2);
     this.#rttStart = -1;
@@ -1637,6 +1665,36 @@ export class TcpConnection {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Drops the parts of a sorted list of ranges below `seq`; returns the bytes dropped. */
+function trimRanges(starts: number[], ends: number[], seq: number): number {
+  let k = 0;
+  let dropped = 0;
+  while (k < starts.length && seqLe(ends[k]!, seq)) {
+    dropped += seqDiff(ends[k]!, starts[k]!);
+    k++;
+  }
+  if (k > 0) {
+    starts.splice(0, k);
+    ends.splice(0, k);
+  }
+  if (starts.length > 0 && seqLt(starts[0]!, seq)) {
+    dropped += seqDiff(seq, starts[0]!);
+    starts[0] = seq;
+  }
+  return dropped;
+}
+
+/** Bytes of [from, to) that a sorted list of ranges covers. */
+function covered(starts: number[], ends: number[], from: number, to: number): number {
+  let n = 0;
+  for (let k = 0; k < starts.length && seqLt(starts[k]!, to); k++) {
+    const a = seqGt(starts[k]!, from) ? starts[k]! : from;
+    const b = seqLt(ends[k]!, to) ? ends[k]! : to;
+    if (seqLt(a, b)) n += seqDiff(b, a);
+  }
+  return n;
+}
 
 /**
  * Adds the range [s, e) to a sorted list of disjoint ranges (`starts`,

@@ -1,0 +1,197 @@
+/**
+ * Loss recovery with SACK and timestamps on the seeded simulator: random
+ * loss, bursts of three consecutive losses and isolated losses, with both
+ * ends SACK-capable or one end without. Every transfer checks each byte;
+ * the isolated-loss cases also check that recovery needed no timeout and
+ * resent exactly what was lost.
+ *
+ * The loss models sit in a {@link LossyEdge} in front of a node, so the
+ * simulator's own impairments (delay, reordering) still apply.
+ */
+import assert from "node:assert/strict";
+import { TcpState } from "../../src/slirp/tcp/tcb.ts";
+import { prng, SimNet, type SimNode, SimPeer } from "../../src/slirp/tcp/testing.ts";
+import { newTcpRepr, parseTcp } from "../../src/wire/tcp.ts";
+
+/** Decides, per segment, whether the edge drops it. */
+type LossModel = (seq: number, payloadLength: number) => boolean;
+
+/** A node's inbound edge: segments pass through a loss model first. */
+class LossyEdge implements SimNode {
+  readonly inner: SimNode;
+  readonly model: LossModel;
+  dropped = 0;
+  #repr = newTcpRepr();
+
+  constructor(inner: SimNode, model: LossModel) {
+    this.inner = inner;
+    this.model = model;
+  }
+  get queued(): number {
+    return this.inner.queued;
+  }
+  set queued(n: number) {
+    this.inner.queued = n;
+  }
+  deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
+    const r = parseTcp(seg, this.#repr, { urgentPastData: "clamp" });
+    if (typeof r !== "string" && this.model(r.seq, r.payloadLength)) {
+      this.dropped++;
+      return;
+    }
+    this.inner.deliver(src, dst, seg);
+  }
+  deadline(): number {
+    return this.inner.deadline();
+  }
+  poll(): void {
+    this.inner.poll();
+  }
+}
+
+/** Random loss with probability `p` per segment; each loss starts a burst of `burst` segments. */
+function randomLoss(seed: number, p: number, burst = 1): LossModel {
+  const rnd = prng(seed);
+  let left = 0;
+  return () => {
+    if (left > 0) {
+      left--;
+      return true;
+    }
+    if (rnd() >= p) return false;
+    left = burst - 1;
+    return true;
+  };
+}
+
+/**
+ * Isolated losses of data: a first transmission is dropped with
+ * probability `p`, never within `gap` segments of the previous loss, never
+ * a retransmission and never among the last `tail` segments of the stream
+ * (a lost tail has nothing behind it to report it, SACK or not).
+ */
+function isolatedLoss(seed: number, p: number, streamStart: () => number, total: number): LossModel {
+  const rnd = prng(seed);
+  const gap = 4;
+  const tail = 4 * 1448;
+  let highest = -1;
+  let sinceLoss = gap;
+  return (seq, len) => {
+    if (len === 0) return false;
+    const off = (seq - streamStart()) >>> 0;
+    if (highest >= 0 && off < highest) return false; // a retransmission
+    highest = off + len;
+    sinceLoss++;
+    if (sinceLoss < gap || off + len > total - tail || rnd() >= p) return false;
+    sinceLoss = 0;
+    return true;
+  };
+}
+
+interface Run {
+  a: SimPeer;
+  b: SimPeer;
+  net: SimNet;
+  toB: LossyEdge;
+  toA: LossyEdge;
+}
+
+/**
+ * A transfer of `ab` bytes from A to B and `ba` back, with `modelAB`
+ * dropping on the way to B and `modelBA` on the way to A; runs until both
+ * ends are CLOSED and checks the bytes.
+ */
+function transfer(
+  label: string,
+  seed: number,
+  ab: number,
+  ba: number,
+  models: (a: SimPeer, b: SimPeer) => [LossModel, LossModel],
+  opts: { sackA?: boolean; sackB?: boolean; reorder?: number } = {},
+): Run {
+  const net = new SimNet(seed, { delayMs: 5, reorder: opts.reorder ?? 0, reorderMs: 2 });
+  const a = new SimPeer(net, new Uint8Array([10, 0, 2, 15]), 40000, { sack: opts.sackA ?? true });
+  const b = new SimPeer(net, new Uint8Array([192, 0, 2, 1]), 80, { sack: opts.sackB ?? true });
+  const [modelAB, modelBA] = models(a, b);
+  const toB = new LossyEdge(b, modelAB);
+  const toA = new LossyEdge(a, modelBA);
+  a.toSend = ab;
+  b.toSend = ba;
+  b.recvTag = a.sendTag;
+  a.recvTag = b.sendTag;
+  b.listen(toA, 1_000_000 + seed);
+  a.connect(toB, b.addr, b.port, 3_000_000_000 + seed);
+  const closed = net.run(
+    () => a.conn!.state === TcpState.Closed && b.conn!.state === TcpState.Closed,
+    () => {
+      a.step();
+      b.step();
+    },
+    3_600_000,
+  );
+  assert.ok(closed, `${label}: not closed (A ${a.conn!.state}, B ${b.conn!.state}; got ${b.received}/${ab})`);
+  assert.equal(b.received, ab, `${label}: A->B bytes`);
+  assert.equal(a.received, ba, `${label}: B->A bytes`);
+  assert.equal(b.mismatchAt, -1, `${label}: A->B bytes differ`);
+  assert.equal(a.mismatchAt, -1, `${label}: B->A bytes differ`);
+  return { a, b, net, toB, toA };
+}
+
+const SEEDS = [1, 2, 3, 4, 5, 6];
+
+for (const p of [0.01, 0.03, 0.05]) {
+  Deno.test(`SACK netsim: ${p * 100}% random loss both ways, 300 kB each way, intact; SACK-less peers too`, () => {
+    for (const seed of SEEDS) {
+      for (const sack of [true, false]) {
+        const r = transfer(`seed ${seed} sack ${sack}`, seed, 300_000, 300_000, () => [
+          randomLoss(seed * 31, p),
+          randomLoss(seed * 37, p),
+        ], { sackA: sack, reorder: 0.05 });
+        assert.equal(r.a.conn!.sackOk, sack);
+        assert.ok(r.toB.dropped + r.toA.dropped > 0, "the model dropped something");
+      }
+    }
+  });
+}
+
+Deno.test("SACK netsim: bursts of 3 consecutive losses (2% of segments start one), intact both ways", () => {
+  const timeouts = { sack: 0, plain: 0 };
+  for (const seed of SEEDS) {
+    for (const [kind, sack] of [["sack", true], ["plain", false]] as const) {
+      const r = transfer(`seed ${seed} ${kind}`, seed, 500_000, 200_000, () => [
+        randomLoss(seed * 41, 0.02, 3),
+        randomLoss(seed * 43, 0.02, 3),
+      ], { sackB: sack });
+      timeouts[kind] += r.a.stats.rtoTimeouts + r.b.stats.rtoTimeouts;
+      assert.ok(r.toB.dropped + r.toA.dropped > 0, "the model dropped something");
+    }
+  }
+  assert.ok(timeouts.sack < timeouts.plain, `timeouts with SACK ${timeouts.sack}, without ${timeouts.plain}`);
+});
+
+Deno.test("SACK netsim: isolated losses are repaired without a timeout, resending only what was lost", () => {
+  const total = 1_000_000;
+  for (const seed of SEEDS) {
+    const r = transfer(`seed ${seed}`, seed, total, 0, (a) => [
+      isolatedLoss(seed * 53, 0.03, () => (a.conn!.iss + 1) >>> 0, total),
+      () => false,
+    ]);
+    assert.ok(r.toB.dropped >= 5, `seed ${seed}: only ${r.toB.dropped} losses`);
+    assert.equal(r.a.stats.rtoTimeouts, 0, `seed ${seed}: timeouts`);
+    assert.equal(r.a.stats.retransmits, r.toB.dropped, `seed ${seed}: resent exactly the lost segments`);
+    assert.ok(r.a.stats.sackRetransmits + r.a.stats.fastRetransmits >= r.toB.dropped);
+  }
+});
+
+Deno.test("SACK netsim: isolated losses against a SACK-less peer still complete (NewReno)", () => {
+  const total = 1_000_000;
+  for (const seed of SEEDS) {
+    const r = transfer(`seed ${seed}`, seed, total, 0, (a) => [
+      isolatedLoss(seed * 59, 0.03, () => (a.conn!.iss + 1) >>> 0, total),
+      () => false,
+    ], { sackB: false });
+    assert.equal(r.a.conn!.sackOk, false);
+    assert.ok(r.toB.dropped >= 5);
+    assert.ok(r.a.stats.retransmits >= r.toB.dropped);
+  }
+});
