@@ -23,6 +23,24 @@
  * A zero window starts the persist timer; probes are empty segments one
  * below `sndUna`, which the peer answers with its window.
  *
+ * SACK and timestamps are offered in our SYN and used when the peer's SYN
+ * offers them too (a peer without them gets plain segments). With SACK the
+ * sender keeps a scoreboard: the ranges above `sndUna` the peer reported
+ * holding (blocks below the ACK, empty or past `sndMax` are ignored), and
+ * the ranges it retransmitted. Loss recovery then follows RFC 6675: it
+ * starts at the third duplicate ACK or once more than two segments are
+ * SACKed, halves the window, and sends while the pipe (bytes still in the
+ * network: holes not yet lost, plus retransmissions) is below cwnd: lost
+ * holes first, then new data, then another hole below the highest SACKed
+ * byte. After a timeout, go-back-N skips SACKed ranges, and from the second
+ * timeout in a row the scoreboard is dropped (the peer may have reneged).
+ * With timestamps, every segment carries TSval (our millisecond clock,
+ * offset per connection) and TSecr (the peer's TS.Recent, RFC 7323 4.3);
+ * every ACK that advances `sndUna` gives an RTT sample unless its echo is
+ * older than the last timeout; PAWS drops segments stamped older than
+ * TS.Recent. Options come out of the MSS: a data segment's payload is the
+ * MSS less the options it carries.
+ *
  * Receive side: the receive ring holds bytes from `rcvBase` (oldest not yet
  * consumed by the owner) to `rcvNxt`; out-of-order segments are written at
  * their offset past the contents, and a short sorted list of received ranges
@@ -35,7 +53,9 @@
  * window avoidance). ACKs are coalesced: every `ackEvery` in-order segments,
  * at the owner's `flushAck`, or after `delayedAckMs`; out-of-order data, a
  * filled hole and a FIN are ACKed at once so the peer's fast retransmit
- * works. Empty out-of-window segments are answered at a limited rate.
+ * works; with SACK every ACK reports the out-of-order ranges (the one that
+ * grew last first, then the highest; 3 blocks with timestamps, else 4).
+ * Empty out-of-window segments are answered at a limited rate.
  *
  * Invariants: `sndUna <= sndNxt <= sndMax`; `rcvBase <= rcvNxt <= rcvAdvRight`
  * (sequence order); `rcvAdvRight - rcvBase` never exceeds the receive ring's
