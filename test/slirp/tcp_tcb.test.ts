@@ -862,15 +862,30 @@ Deno.test("SACK sender: after a timeout, go-back-N skips what the peer SACKed", 
   rig.conn.write(bytes(6000));
   rig.take();
   const una = OUR_ISS + 1;
-  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 2000, una + 4000] });
-  rig.advance(rig.conn.rto);
+  rig.advance(2 * rig.conn.rto);
   let rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.equal(rig.stats.tailLossProbes, 1, "first the last segment, as a probe");
   assert.equal(rig.stats.rtoTimeouts, 1);
-  assert.deepEqual(rtx.map((s) => s.seq - una), [0]);
-  rig.input({ flags: TCP_ACK, ack: una + 1000, sack: [una + 2000, una + 4000] });
+  assert.deepEqual(rtx.map((s) => s.seq - una), [5000, 0]);
   rig.input({ flags: TCP_ACK, ack: una + 1000, sack: [una + 2000, una + 4000] });
   rtx = rig.take().filter((s) => s.payload.length > 0);
   assert.deepEqual(rtx.map((s) => s.seq - una), [1000, 4000], "2000-4000 is not sent again");
+});
+
+Deno.test("a hole with too few duplicate ACKs behind it is resent after the reordering window, not the RTO", () => {
+  const rig = new Rig({ initialRtoMs: 1000, minRtoMs: 1000 });
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  rig.conn.write(bytes(3000));
+  rig.take();
+  const una = OUR_ISS + 1;
+  // Only two segments follow the lost one: two duplicates, never three.
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 2000] });
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 3000] });
+  assert.equal(rig.take().filter((s) => s.payload.length > 0).length, 0, "not at once: it may be late");
+  rig.advance(10);
+  const rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.deepEqual(rtx.map((s) => s.seq - una), [0]);
+  assert.equal(rig.stats.rtoTimeouts, 0);
 });
 
 Deno.test("hostile SACK blocks (outside the window, overlapping, empty, reversed, malformed) are ignored", () => {

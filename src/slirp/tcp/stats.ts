@@ -48,6 +48,10 @@ export type TcpStats = {
   rtoTimeouts: number;
   /** Holes retransmitted during SACK recovery (RFC 6675). */
   sackRetransmits: number;
+  /** Tail loss probes sent (the last segment resent before the retransmission timeout). */
+  tailLossProbes: number;
+  /** Fast recoveries found unneeded by their timestamps (the segment was late, not lost) and undone. */
+  spuriousRecoveries: number;
   /** SACK blocks ignored (below the ACK, empty, or covering data never sent). */
   sackBlocksIgnored: number;
   /** Segments dropped as old duplicates by their timestamp (PAWS, RFC 7323). */
@@ -108,6 +112,8 @@ export function newTcpStats(): TcpStats {
     fastRetransmits: 0,
     rtoTimeouts: 0,
     sackRetransmits: 0,
+    tailLossProbes: 0,
+    spuriousRecoveries: 0,
     sackBlocksIgnored: 0,
     pawsDropped: 0,
     dupAcks: 0,

@@ -219,6 +219,12 @@ const CHALLENGE_ACK_INTERVAL_MS = 10;
 const PAWS_IDLE_MS = 24 * 86400_000;
 /** RFC 6675 DupThresh: a hole with more than (DupThresh - 1) segments SACKed above it is lost. */
 const DUP_THRESH = 3;
+/** The largest the duplicate threshold grows on a path that reorders. */
+const MAX_DUP_THRESH = 16;
+/** What a tail loss probe allows for the peer's delayed ACK of a lone segment (RFC 8985's WCDelAckT is 200). */
+const TLP_DELAYED_ACK_MS = 50;
+/** The shortest probe timeout: below it the timer costs more than the probe saves. */
+const TLP_MIN_MS = 2;
 
 // One scratch buffer for every segment built: `emit` borrows it.
 const SCRATCH = new Uint8Array(TCP_HEADER_LEN + 40 + 65535);
@@ -302,6 +308,22 @@ export class TcpConnection {
   // still sent once it is, and one retransmitted in the previous recovery is not sent twice).
   #rxStart: number[] = [];
   #rxEnd: number[] = [];
+  /** The tail loss probe's deadline (Infinity: none), and whether probes wait for an ACK that moves on. */
+  #tlpAt = Infinity;
+  #tlpOut = false;
+  /** When a hole that too few duplicates reported counts as lost anyway (Infinity: none pending). */
+  #reoAt = Infinity;
+  /**
+   * Duplicate ACKs (and segments SACKed above a hole) that mean loss: 3, one more after every
+   * recovery that turned out spurious, since the path reorders.
+   */
+  dupThresh = DUP_THRESH;
+  // Undoing a spurious fast retransmit (RFC 3522 Eifel detection, RFC 4015 response): the window
+  // before the recovery, and the timestamp of its first retransmission.
+  #undoArmed = false;
+  #undoCwnd = 0;
+  #undoSsthresh = 0;
+  #rxTs = 0;
   /** Our timestamp clock at the last retransmission timeout: older echoes give no RTT sample. */
   #tsAtTimeout = 0;
 
@@ -368,7 +390,15 @@ export class TcpConnection {
 
   /** The earliest timer, or Infinity. */
   get deadline(): number {
-    return Math.min(this.rtxAt, this.ackAt, this.persistAt, this.keepAt, this.closeAt);
+    return Math.min(
+      this.rtxAt,
+      this.ackAt,
+      this.persistAt,
+      this.keepAt,
+      this.closeAt,
+      this.#reoAt,
+      this.#tlpAt,
+    );
   }
 
   /** True from ESTABLISHED on, until CLOSED (the states in which data may flow). */
@@ -971,6 +1001,7 @@ export class TcpConnection {
       }
     }
     this.sndUna = ack;
+    this.#reoAt = Infinity;
     if (seqGt(ack, this.sndNxt)) this.sndNxt = ack;
     if (this.#sbStart.length > 0) this.#trimScoreboard(ack);
     if (this.tsOk && r.hasTimestamp) {
@@ -989,6 +1020,12 @@ export class TcpConnection {
     }
     // Congestion control.
     const mss = this.effMss;
+    if (this.#undoArmed && this.inRecovery) {
+      // The first ACK past the retransmitted segment echoes the timestamp of the copy that filled
+      // the hole: an older one than the retransmission's means the original was only late.
+      this.#undoArmed = false;
+      if (r.hasTimestamp && seqLt(r.tsEcr, this.#rxTs)) this.#undoRecovery(ack);
+    }
     if (this.inRecovery) {
       if (seqGe(ack, this.#recover)) {
         this.inRecovery = false;
@@ -1018,6 +1055,8 @@ export class TcpConnection {
       if (this.cwnd > cap) this.cwnd = cap;
     }
     this.rtxAt = seqGt(this.sndMax, this.sndUna) ? now + this.rto : Infinity;
+    this.#tlpOut = false;
+    this.#armTlp(now);
     if (dataAcked > 0) {
       this.output();
       this.#host.onWritable();
@@ -1039,10 +1078,30 @@ export class TcpConnection {
     }
     // With SACK, enough data held above sndUna means loss even before the third duplicate
     // (RFC 6675 IsLost), e.g. when duplicate ACKs were lost.
-    const lost = this.dupAcks === DUP_THRESH || (this.sackOk && this.sackedBytes > (DUP_THRESH - 1) * mss);
+    const lost = this.dupAcks >= this.dupThresh ||
+      (this.sackOk && this.sackedBytes > (this.dupThresh - 1) * mss);
     // `recover` is one past the last byte sent when the previous episode began: data from there on
     // was sent after it, and its loss is a new one (RFC 6582 3.2 step 1).
-    if (!lost || seqLt(this.sndUna, this.#recover)) return;
+    if (seqLt(this.sndUna, this.#recover)) return;
+    if (lost) {
+      this.#enterRecovery();
+    } else if (this.#reoAt === Infinity) {
+      // Too few duplicates yet, maybe because the window is small: a hole still open after a
+      // fraction of the RTT is lost anyway (after RFC 8985's reordering window).
+      const window = Math.min(this.srtt, (this.srtt / 4) * (this.dupThresh - 2));
+      this.#reoAt = this.#host.now() + Math.max(1, window);
+    }
+  }
+
+  /** Fast retransmit and recovery: NewReno's (RFC 6582), or RFC 6675's with SACK. */
+  #enterRecovery(): void {
+    const mss = this.effMss;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
+    this.#undoCwnd = this.cwnd;
+    this.#undoSsthresh = this.ssthresh;
+    this.#undoArmed = this.tsOk;
+    this.#rxTs = this.#tsClock();
     this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
     this.#recover = this.sndMax;
     this.inRecovery = true;
@@ -1051,11 +1110,61 @@ export class TcpConnection {
       this.cwnd = this.ssthresh;
       // Unless the previous recovery already resent it and that copy may still be on its way.
       if (this.#rxStart.length === 0 || seqGt(this.#rxStart[0]!, this.sndUna)) this.#retransmitFirst();
+      else this.#undoArmed = false;
       this.#sackOutput();
     } else {
       this.#retransmitFirst();
       this.cwnd = this.ssthresh + 3 * mss;
     }
+  }
+
+  /**
+   * Tail loss probe (RFC 8985 7), with SACK: when the last segments of a
+   * flight are lost nothing comes back to report them, and only the
+   * retransmission timeout (200 ms at least) would. Two RTTs without an ACK
+   * resend the last segment instead; its ACK, SACKing it, reveals the
+   * holes before it to the usual recovery.
+   */
+  #armTlp(now: number): void {
+    if (
+      !this.sackOk || this.inRecovery || this.#tlpOut || this.srtt === 0 || !seqGt(this.sndMax, this.sndUna)
+    ) {
+      this.#tlpAt = Infinity;
+      return;
+    }
+    // A lone segment may wait for the peer's delayed ACK.
+    const pto = 2 * this.srtt + (this.inFlight <= this.effMss ? TLP_DELAYED_ACK_MS : 0);
+    const at = now + Math.max(TLP_MIN_MS, pto);
+    this.#tlpAt = at < this.rtxAt ? at : Infinity;
+  }
+
+  #probeTail(now: number): void {
+    this.#tlpAt = Infinity;
+    if (this.inRecovery || !seqGt(this.sndMax, this.sndUna) || this.sndBuf === null) return;
+    const dataEnd = this.#dataEnd();
+    const finSent = this.finQueued && seqGt(this.sndMax, dataEnd);
+    const end = finSent ? dataEnd : this.sndMax;
+    const mss = this.#segMss();
+    const start = seqDiff(end, this.sndUna) > mss ? seqAdd(end, -mss) : this.sndUna;
+    const len = Math.max(0, seqDiff(end, start));
+    if (len === 0 && !finSent) return;
+    this.#tlpOut = true;
+    this.stats.tailLossProbes++;
+    this.#sendData(start, len, finSent);
+    this.#rttStart = -1;
+    this.rtxAt = now + this.rto;
+  }
+
+  /** A recovery that was not needed: restores the window and tolerates more reordering. */
+  #undoRecovery(ack: number): void {
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.cwnd = Math.max(this.cwnd, this.#undoCwnd);
+    this.ssthresh = Math.max(this.ssthresh, this.#undoSsthresh);
+    // Further holes of this window may be late too; each gets its own (undoable) recovery.
+    this.#recover = ack;
+    if (this.dupThresh < MAX_DUP_THRESH) this.dupThresh++;
+    this.stats.spuriousRecoveries++;
   }
 
   #sampleRtt(now: number, ack: number): void {
@@ -1128,7 +1237,7 @@ export class TcpConnection {
   #pipe(): number {
     const s = this.#sbStart;
     const e = this.#sbEnd;
-    const lostAbove = (DUP_THRESH - 1) * this.effMss;
+    const lostAbove = (this.dupThresh - 1) * this.effMss;
     let pipe = 0;
     let pos = this.sndUna;
     let above = this.sackedBytes;
@@ -1155,7 +1264,7 @@ export class TcpConnection {
   #retransmitHole(lostOnly: boolean, mss: number): number {
     const s = this.#sbStart;
     const e = this.#sbEnd;
-    const lostAbove = (DUP_THRESH - 1) * this.effMss;
+    const lostAbove = (this.dupThresh - 1) * this.effMss;
     let pos = this.sndUna;
     let above = this.sackedBytes;
     const rs = this.#rxStart;
@@ -1353,6 +1462,7 @@ export class TcpConnection {
       pipe += len + (fin ? 1 : 0);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
       if (this.rtxAt === Infinity) this.rtxAt = this.#host.now() + this.rto;
+      if (this.#tlpAt === Infinity) this.#armTlp(this.#host.now());
       if (fin) break;
     }
     // Persist: data waits behind a zero (or too small) window with nothing in flight.
@@ -1550,6 +1660,11 @@ export class TcpConnection {
       return;
     }
     if (now >= this.ackAt) this.sendAck();
+    if (now >= this.#reoAt) {
+      this.#reoAt = Infinity;
+      if (this.dupAcks > 0 && !this.inRecovery && seqGe(this.sndUna, this.#recover)) this.#enterRecovery();
+    }
+    if (now >= this.#tlpAt) this.#probeTail(now);
     if (now >= this.rtxAt) this.#onRtxTimeout(now);
     if (this.#isClosed()) return;
     if (now >= this.persistAt) {
@@ -1620,6 +1735,9 @@ export class TcpConnection {
     if (this.#backoffs > 1) this.#clearScoreboard();
     this.#rxStart.length = 0;
     this.#rxEnd.length = 0;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
+    this.#tlpOut = true; // no probe in go-back-N, until an ACK moves on
     this.#tsAtTimeout = this.#tsClock();
     this.rto = Math.min(this.cfg.maxRtoMs, this.rto * 2);
     this.#rttStart = -1;
@@ -1637,6 +1755,8 @@ export class TcpConnection {
     this.rtxAt = Infinity;
     this.persistAt = Infinity;
     this.keepAt = Infinity;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
     this.ackAt = Infinity;
     this.closeAt = now + this.cfg.timeWaitMs;
     this.#host.onTimeWait();
@@ -1676,6 +1796,8 @@ export class TcpConnection {
     this.ackAt = Infinity;
     this.persistAt = Infinity;
     this.keepAt = Infinity;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
     this.closeAt = Infinity;
     this.ackPending = 0;
     if (reason === null) this.stats.closedOrderly++;
