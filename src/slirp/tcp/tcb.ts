@@ -223,8 +223,8 @@ const DUP_THRESH = 3;
 const MAX_DUP_THRESH = 16;
 /** What a tail loss probe allows for the peer's delayed ACK of a lone segment (RFC 8985's WCDelAckT is 200). */
 const TLP_DELAYED_ACK_MS = 50;
-/** The shortest probe timeout: below it the timer costs more than the probe saves. */
-const TLP_MIN_MS = 2;
+/** The shortest probe timeout (as Linux's): a busy host delays ACKs by a few ms, and a probe then is waste. */
+const TLP_MIN_MS = 10;
 
 // One scratch buffer for every segment built: `emit` borrows it.
 const SCRATCH = new Uint8Array(TCP_HEADER_LEN + 40 + 65535);
@@ -951,9 +951,10 @@ export class TcpConnection {
     }
     const window = r.window << this.sndShift;
     const newlySacked = this.sackOk && r.sackCount > 0 && this.#updateScoreboard(r);
-    // With SACK, an ACK that reports more data held counts as a duplicate even if the window moved.
+    // With SACK blocks, a duplicate is an ACK that reports more data held (RFC 6675 2), even if the
+    // window moved; one that reports nothing new (a D-SACK for a needless retransmission) is none.
     const isDup = ack === this.sndUna && dataLen === 0 && (r.flags & TCP_FIN) === 0 &&
-      (window === this.sndWnd || newlySacked) &&
+      (this.sackOk && r.sackCount > 0 ? newlySacked : window === this.sndWnd) &&
       seqGt(this.sndMax, this.sndUna);
     // Window update first (RFC 9293 3.10.7.4), so that what the ACK releases is sent against the new window.
     let opened = false;
