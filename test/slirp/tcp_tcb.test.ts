@@ -970,3 +970,26 @@ Deno.test("timestamps: RTT from the echo of each ACK, PAWS drops an old duplicat
   const [ack] = rig.take();
   assert.equal(ack!.ack, PEER_ISS + 101, "answered with an ACK");
 });
+
+const TLP_AND_SLACK_MS = 20;
+
+Deno.test("timestamps: a timeout whose ACK echoes the original segments was spurious and is undone", () => {
+  const rig = new Rig({ minRtoMs: 200 });
+  rig.accept(SACK_SYN);
+  rig.conn.write(bytes(20 * 988));
+  const sent = rig.take();
+  const cwnd = rig.conn.cwnd;
+  // A tail loss probe first, then the timeout.
+  rig.advance(rig.conn.rto + TLP_AND_SLACK_MS);
+  assert.equal(rig.stats.tailLossProbes, 1);
+  assert.equal(rig.stats.rtoTimeouts, 1);
+  assert.ok(rig.conn.cwnd < cwnd, "the timeout shrank the window");
+  rig.take();
+  const max = rig.conn.sndMax;
+  // The ACK was only late: it echoes the originals' timestamp, from before the timeout.
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1 + 988, tsVal: 7100, tsEcr: sent[0]!.tsVal });
+  assert.equal(rig.stats.spuriousTimeouts, 1);
+  assert.ok(rig.conn.cwnd >= cwnd, `window restored (${rig.conn.cwnd} < ${cwnd})`);
+  const resent = rig.take().filter((s) => s.payload.length > 0 && s.seq < max);
+  assert.equal(resent.length, 0, "the rest of the window is not sent again");
+});

@@ -50,6 +50,8 @@ export type TcpStats = {
   sackRetransmits: number;
   /** Tail loss probes sent (the last segment resent before the retransmission timeout). */
   tailLossProbes: number;
+  /** Retransmission timeouts found spurious by their timestamps (the ACKs were late) and undone. */
+  spuriousTimeouts: number;
   /** Fast recoveries found unneeded by their timestamps (the segment was late, not lost) and undone. */
   spuriousRecoveries: number;
   /** SACK blocks ignored (below the ACK, empty, or covering data never sent). */
@@ -113,6 +115,7 @@ export function newTcpStats(): TcpStats {
     rtoTimeouts: 0,
     sackRetransmits: 0,
     tailLossProbes: 0,
+    spuriousTimeouts: 0,
     spuriousRecoveries: 0,
     sackBlocksIgnored: 0,
     pawsDropped: 0,

@@ -321,6 +321,8 @@ export class TcpConnection {
   // Undoing a spurious fast retransmit (RFC 3522 Eifel detection, RFC 4015 response): the window
   // before the recovery, and the timestamp of its first retransmission.
   #undoArmed = false;
+  #rtoUndoArmed = false;
+  #undoNxt = 0;
   #undoCwnd = 0;
   #undoSsthresh = 0;
   #rxTs = 0;
@@ -1021,6 +1023,19 @@ export class TcpConnection {
     }
     // Congestion control.
     const mss = this.effMss;
+    if (this.#rtoUndoArmed) {
+      // Eifel for timeouts (RFC 3522, RFC 4015): the first ACK after a timeout echoing a timestamp
+      // from before it acknowledges the originals; the timeout was spurious. Back to where we were,
+      // without resending the rest of the window.
+      this.#rtoUndoArmed = false;
+      if (r.hasTimestamp && seqLt(r.tsEcr, this.#tsAtTimeout)) {
+        this.cwnd = Math.max(this.cwnd, this.#undoCwnd);
+        this.ssthresh = Math.max(this.ssthresh, this.#undoSsthresh);
+        if (seqGt(this.#undoNxt, this.sndNxt)) this.sndNxt = this.#undoNxt;
+        this.#recover = ack;
+        this.stats.spuriousTimeouts++;
+      }
+    }
     if (this.#undoArmed && this.inRecovery) {
       // The first ACK past the retransmitted segment echoes the timestamp of the copy that filled
       // the hole: an older one than the retransmission's means the original was only late.
@@ -1432,6 +1447,7 @@ export class TcpConnection {
     // In SACK recovery the congestion window limits the pipe (RFC 6675), not sndNxt - sndUna.
     const sackRecovery = this.inRecovery && this.sackOk;
     let pipe = sackRecovery ? this.#pipe() : 0;
+    let sent = false;
     for (;;) {
       // After a timeout, what the peer SACKed is not sent again.
       const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
@@ -1463,9 +1479,11 @@ export class TcpConnection {
       pipe += len + (fin ? 1 : 0);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
       if (this.rtxAt === Infinity) this.rtxAt = this.#host.now() + this.rto;
-      if (this.#tlpAt === Infinity) this.#armTlp(this.#host.now());
+      sent = true;
       if (fin) break;
     }
+    // New data restarts the tail loss probe (RFC 8985 7.2).
+    if (sent) this.#armTlp(this.#host.now());
     // Persist: data waits behind a zero (or too small) window with nothing in flight.
     if (
       seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
@@ -1725,6 +1743,13 @@ export class TcpConnection {
       return;
     }
     const mss = this.effMss;
+    // A first timeout may be spurious (a stalled host, a late ACK): remember what to go back to.
+    this.#rtoUndoArmed = this.tsOk && this.#backoffs === 1;
+    if (this.#rtoUndoArmed) {
+      this.#undoCwnd = this.cwnd;
+      this.#undoSsthresh = this.ssthresh;
+      this.#undoNxt = this.sndNxt;
+    }
     this.ssthresh = Math.max(seqDiff(this.sndMax, this.sndUna) >> 1, 2 * mss);
     this.cwnd = mss;
     this.#cwndAcc = 0;
