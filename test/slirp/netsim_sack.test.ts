@@ -169,13 +169,18 @@ Deno.test("SACK netsim: bursts of 3 consecutive losses (2% of segments start one
   assert.ok(timeouts.sack < timeouts.plain, `timeouts with SACK ${timeouts.sack}, without ${timeouts.plain}`);
 });
 
-Deno.test("SACK netsim: isolated losses are repaired without a timeout, resending only what was lost", () => {
+/** 1 MB from A to B with isolated losses on the way (3% of first transmissions); B with or without SACK. */
+function isolatedTransfer(seed: number, sackB: boolean): Run {
   const total = 1_000_000;
+  return transfer(`seed ${seed}`, seed, total, 0, (a) => [
+    isolatedLoss(seed * 53, 0.03, () => (a.conn!.iss + 1) >>> 0, total),
+    () => false,
+  ], { sackB });
+}
+
+Deno.test("SACK netsim: isolated losses are repaired without a timeout, resending only what was lost", () => {
   for (const seed of SEEDS) {
-    const r = transfer(`seed ${seed}`, seed, total, 0, (a) => [
-      isolatedLoss(seed * 53, 0.03, () => (a.conn!.iss + 1) >>> 0, total),
-      () => false,
-    ]);
+    const r = isolatedTransfer(seed, true);
     assert.ok(r.toB.dropped >= 5, `seed ${seed}: only ${r.toB.dropped} losses`);
     assert.equal(r.a.stats.rtoTimeouts, 0, `seed ${seed}: timeouts`);
     assert.equal(r.a.stats.retransmits, r.toB.dropped, `seed ${seed}: resent exactly the lost segments`);
@@ -184,12 +189,8 @@ Deno.test("SACK netsim: isolated losses are repaired without a timeout, resendin
 });
 
 Deno.test("SACK netsim: isolated losses against a SACK-less peer still complete (NewReno)", () => {
-  const total = 1_000_000;
   for (const seed of SEEDS) {
-    const r = transfer(`seed ${seed}`, seed, total, 0, (a) => [
-      isolatedLoss(seed * 59, 0.03, () => (a.conn!.iss + 1) >>> 0, total),
-      () => false,
-    ], { sackB: false });
+    const r = isolatedTransfer(seed, false);
     assert.equal(r.a.conn!.sackOk, false);
     assert.ok(r.toB.dropped >= 5);
     assert.ok(r.a.stats.retransmits >= r.toB.dropped);
