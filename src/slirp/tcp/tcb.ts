@@ -1012,7 +1012,7 @@ export class TcpConnection {
       // or not. Except an echo from before the last timeout: the peer answers a go-back-N copy of
       // what it already holds with the timestamp of the original, and that would measure the timeout.
       const rtt = seqDiff(this.#tsClock(), r.tsEcr);
-      if (rtt >= 0 && seqGe(r.tsEcr, this.#tsAtTimeout)) this.#rttSample(rtt);
+      if (rtt >= 0 && rtt <= this.cfg.maxRtoMs && seqGe(r.tsEcr, this.#tsAtTimeout)) this.#rttSample(rtt);
     } else {
       this.#sampleRtt(now, ack);
     }
