@@ -41,6 +41,16 @@
  * TS.Recent. Options come out of the MSS: a data segment's payload is the
  * MSS less the options it carries.
  *
+ * Links that reorder or stall: a fast recovery or a timeout whose first
+ * retransmission is answered with an older timestamp was spurious (the
+ * original was late; RFC 3522) and is undone, and after a spurious
+ * recovery the duplicate threshold grows by one (up to 16). A hole with
+ * too few duplicates behind it (a small window) is declared lost once a
+ * fraction of the RTT has passed (after RFC 8985's reordering window), and
+ * with SACK a flight that draws no ACK for two RTTs resends its last
+ * segment as a probe (RFC 8985 7), whose SACK then reveals the holes: the
+ * retransmission timeout is left for lost retransmissions.
+ *
  * Receive side: the receive ring holds bytes from `rcvBase` (oldest not yet
  * consumed by the owner) to `rcvNxt`; out-of-order segments are written at
  * their offset past the contents, and a short sorted list of received ranges
