@@ -21,6 +21,8 @@
  * `writeTcpAckOptions` writes the options of a data or ACK segment
  * (timestamps, SACK blocks) for the engine's hot path.
  */
+import { readU32, writeU32 } from "./bytes.ts";
+import type { ParseError } from "./parse.ts";
 import { finishChecksum, pseudoHeaderSum, sumWords } from "./checksum.ts";
 
 /** IP protocol number of TCP. */
@@ -147,11 +149,11 @@ export function tcpDstPort(b: Uint8Array, off = 0): number {
 }
 /** Reads the sequence number as an unsigned 32-bit number. */
 export function tcpSeq(b: Uint8Array, off = 0): number {
-  return ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
+  return readU32(b, off + 4);
 }
 /** Reads the acknowledgment number as an unsigned 32-bit number. */
 export function tcpAck(b: Uint8Array, off = 0): number {
-  return ((b[off + 8]! << 24) | (b[off + 9]! << 16) | (b[off + 10]! << 8) | b[off + 11]!) >>> 0;
+  return readU32(b, off + 8);
 }
 /** Reads the header length in bytes (data offset times four), unchecked. */
 export function tcpHeaderLength(b: Uint8Array, off = 0): number {
@@ -170,22 +172,22 @@ export function tcpWindow(b: Uint8Array, off = 0): number {
  * Checks a TCP segment completely and fills `out`.
  *
  * @param seg the segment: header, options and payload, exactly (the IP layer cut it to its length)
- * @param out the value to fill; a new one when omitted
+ * @param out the record to fill
  * @param options what to do with an urgent pointer past the data
- * @returns `out`, or a reason (a string) when the segment is malformed
+ * @returns null once `out` is filled, or the reason the segment is malformed (parse.ts)
  * @example
  * ```ts
- * import { buildTcpSegment, parseTcp, TCP_SYN } from "./tcp.ts";
+ * import { buildTcpSegment, newTcpRepr, parseTcp, TCP_SYN } from "./tcp.ts";
  * const seg = buildTcpSegment({ srcPort: 1, dstPort: 2, seq: 5, flags: TCP_SYN, mss: 1460 });
- * const r = parseTcp(seg);
- * if (typeof r === "string" || r.mss !== 1460) throw new Error("not parsed");
+ * const r = newTcpRepr();
+ * if (parseTcp(seg, r) !== null || r.mss !== 1460) throw new Error("not parsed");
  * ```
  */
 export function parseTcp(
   seg: Uint8Array,
-  out: TcpRepr = newTcpRepr(),
+  out: TcpRepr,
   options?: TcpParseOptions,
-): TcpRepr | string {
+): ParseError | null {
   const len = seg.length;
   if (len < TCP_HEADER_LEN) return `TCP segment of ${len} bytes is shorter than the 20-byte header`;
   const hlen = (seg[12]! >> 4) * 4;
@@ -193,8 +195,8 @@ export function parseTcp(
   if (hlen > len) return `TCP data offset says ${hlen} header bytes but the segment holds ${len}`;
   out.srcPort = (seg[0]! << 8) | seg[1]!;
   out.dstPort = (seg[2]! << 8) | seg[3]!;
-  out.seq = ((seg[4]! << 24) | (seg[5]! << 16) | (seg[6]! << 8) | seg[7]!) >>> 0;
-  out.ack = ((seg[8]! << 24) | (seg[9]! << 16) | (seg[10]! << 8) | seg[11]!) >>> 0;
+  out.seq = readU32(seg, 4);
+  out.ack = readU32(seg, 8);
   out.flags = seg[13]!;
   out.window = (seg[14]! << 8) | seg[15]!;
   out.checksum = (seg[16]! << 8) | seg[17]!;
@@ -258,7 +260,7 @@ export function parseTcp(
     }
     i += olen;
   }
-  return out;
+  return null;
 }
 
 function readSackBlocks(seg: Uint8Array, at: number, n: number, out: TcpRepr): void {
@@ -268,10 +270,6 @@ function readSackBlocks(seg: Uint8Array, at: number, n: number, out: TcpRepr): v
     blocks[j] = readU32(seg, at);
     blocks[j + 1] = readU32(seg, at + 4);
   }
-}
-
-function readU32(b: Uint8Array, off: number): number {
-  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
 }
 
 /** The fields `writeTcpHeader` writes; options are included when present. */
@@ -436,13 +434,6 @@ export function writeTcpBase(
   b[off + 17] = 0;
   b[off + 18] = 0;
   b[off + 19] = 0;
-}
-
-function writeU32(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 24) & 0xff;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
 }
 
 /**

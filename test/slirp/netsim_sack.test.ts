@@ -10,7 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { TcpState } from "../../src/slirp/tcp/tcb.ts";
-import { prng, SimNet, type SimNode, SimPeer } from "../../src/slirp/tcp/testing.ts";
+import { prng } from "../helpers/random.ts";
+import { SimNet, type SimNode, SimPeer } from "./tcp_rig.ts";
 import {
   newTcpRepr,
   parseTcp,
@@ -42,8 +43,8 @@ class LossyEdge implements SimNode {
     this.inner.queued = n;
   }
   deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
-    const r = parseTcp(seg, this.#repr, { urgentPastData: "clamp" });
-    if (typeof r !== "string" && this.model(r.seq, r.payloadLength)) {
+    const r = this.#repr;
+    if (parseTcp(seg, r, { urgentPastData: "clamp" }) === null && this.model(r.seq, r.payloadLength)) {
       this.dropped++;
       return;
     }
@@ -240,9 +241,9 @@ class SackLiar implements SimNode {
     this.inner.queued = n;
   }
   deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
-    const r = parseTcp(seg, this.#repr);
+    const r = this.#repr;
     if (
-      typeof r === "string" || r.payloadLength > 0 || (r.flags & (TCP_ACK | TCP_SYN)) !== TCP_ACK ||
+      parseTcp(seg, r) !== null || r.payloadLength > 0 || (r.flags & (TCP_ACK | TCP_SYN)) !== TCP_ACK ||
       this.rnd() < 0.5
     ) {
       this.inner.deliver(src, dst, seg);
