@@ -25,22 +25,37 @@ import {
 /** Decides, per segment, whether the edge drops it. */
 type LossModel = (seq: number, payloadLength: number) => boolean;
 
-/** A node's inbound edge: segments pass through a loss model first. */
-class LossyEdge implements SimNode {
-  readonly inner: SimNode;
-  readonly model: LossModel;
-  dropped = 0;
-  #repr = newTcpRepr();
+/** Something in front of a node: timers and queue are the node's; `deliver` may change what it gets. */
+abstract class Edge<T extends SimNode> implements SimNode {
+  readonly inner: T;
 
-  constructor(inner: SimNode, model: LossModel) {
+  constructor(inner: T) {
     this.inner = inner;
-    this.model = model;
   }
   get queued(): number {
     return this.inner.queued;
   }
   set queued(n: number) {
     this.inner.queued = n;
+  }
+  abstract deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void;
+  deadline(): number {
+    return this.inner.deadline();
+  }
+  poll(): void {
+    this.inner.poll();
+  }
+}
+
+/** A node's inbound edge: segments pass through a loss model first. */
+class LossyEdge extends Edge<SimNode> {
+  readonly model: LossModel;
+  dropped = 0;
+  #repr = newTcpRepr();
+
+  constructor(inner: SimNode, model: LossModel) {
+    super(inner);
+    this.model = model;
   }
   deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
     const r = this.#repr;
@@ -49,12 +64,6 @@ class LossyEdge implements SimNode {
       return;
     }
     this.inner.deliver(src, dst, seg);
-  }
-  deadline(): number {
-    return this.inner.deadline();
-  }
-  poll(): void {
-    this.inner.poll();
   }
 }
 
@@ -224,21 +233,14 @@ Deno.test("SACK netsim: isolated losses against a SACK-less peer still complete 
  * outside the window, empty, reversed, overlapping, up to four, some half
  * the sequence space away. The ACK number and window stay true.
  */
-class SackLiar implements SimNode {
-  readonly inner: SimPeer;
+class SackLiar extends Edge<SimPeer> {
   readonly rnd: () => number;
   lies = 0;
   #repr = newTcpRepr();
 
   constructor(inner: SimPeer, seed: number) {
-    this.inner = inner;
+    super(inner);
     this.rnd = prng(seed);
-  }
-  get queued(): number {
-    return this.inner.queued;
-  }
-  set queued(n: number) {
-    this.inner.queued = n;
   }
   deliver(src: Uint8Array, dst: Uint8Array, seg: Uint8Array): void {
     const r = this.#repr;
@@ -276,12 +278,6 @@ class SackLiar implements SimNode {
       c.sackedBytes >= 0 && c.sackedBytes <= flight,
       `scoreboard ${c.sackedBytes} of ${flight} in flight`,
     );
-  }
-  deadline(): number {
-    return this.inner.deadline();
-  }
-  poll(): void {
-    this.inner.poll();
   }
 }
 
