@@ -53,6 +53,9 @@ const symbols = {
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
   getpid: { parameters: [], result: "i32" },
+  gettid: { parameters: [], result: "i32" },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -14,6 +14,7 @@
  */
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
+import { RxThread } from "../dataplane/rx_thread.ts";
 import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -45,17 +46,46 @@ export class DgramLink extends BaseLink {
   #queue: (Uint8Array | undefined)[] | null = null;
   #head = 0;
   #count = 0;
+  /** The thread draining the socket, when input is not read on the main thread. */
+  readonly #rx: RxThread | null = null;
 
-  constructor(socket: UnixDgramSocket, description: string) {
+  /**
+   * @param receiveThread drain the socket on a thread of its own (see
+   *   dataplane/rx_thread.ts); the main thread then only sends.
+   */
+  constructor(socket: UnixDgramSocket, description: string, receiveThread = false) {
     super(description);
     this.socket = socket;
     this.#fd = socket.fd;
-    poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
+    if (!receiveThread) {
+      poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
+      return;
+    }
+    // Input belongs to the receive thread: the poller watches for writability, errors and hang-ups only.
+    poller().add(this.#fd, { onReadable: () => this.#socketFailed(), onWritable: () => this.#flush() }, 0);
+    this.#rx = new RxThread(this.#fd, {
+      frame: this.#deliver,
+      oversize: (n) => {
+        this.#recv.oversize += n;
+        this.stats.dropsIn += n;
+      },
+      failed: (errno) => this.close(`receive failed: errno ${errno}`),
+    });
   }
 
   /** Datagrams dropped because they were larger than a frame may be. */
   get oversizeDrops(): number {
     return this.#recv.oversize;
+  }
+
+  /** True when a thread of its own drains this link's socket. */
+  get hasReceiveThread(): boolean {
+    return this.#rx !== null;
+  }
+
+  /** An error or hang-up on a socket whose input another thread reads: the peer is gone. */
+  #socketFailed(): void {
+    this.close("peer socket is gone");
   }
 
   /** Frames waiting for a congested peer. */
@@ -195,6 +225,11 @@ export class DgramLink extends BaseLink {
     this.#count = 0;
     this.#queue = null;
     poller().remove(this.#fd);
-    this.socket.close();
+    if (this.#rx === null) {
+      this.socket.close();
+      return;
+    }
+    // The receive thread may be inside recvmmsg on this fd: close it only once the thread has let go.
+    this.#rx.stop().then(() => this.socket.close());
   }
 }
