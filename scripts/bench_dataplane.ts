@@ -127,6 +127,24 @@ async function iperf(
   }
 }
 
+/** iperf3 one way then the other, into the rows [up, down, retransmits going up]. */
+async function bothWays(
+  ctx: BenchContext,
+  label: string,
+  kind: SwitchKind,
+  [up, down, retr]: BenchRow[],
+  measure: (reverse: boolean) => Promise<IperfResult>,
+): Promise<void> {
+  const u = await measure(false);
+  const d = await measure(true);
+  up!.samples[kind].push(u.mbps);
+  retr!.samples[kind].push(u.retransmits);
+  down!.samples[kind].push(d.mbps);
+  ctx.log(
+    `${label}: up ${u.mbps.toFixed(0)} Mbit/s (${u.retransmits} retr), down ${d.mbps.toFixed(0)} Mbit/s`,
+  );
+}
+
 async function stopAll(procs: ManagedProcess[]): Promise<void> {
   for (const p of procs.reverse()) await p.stop({ timeoutMs: 2000 });
 }
@@ -243,14 +261,13 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
             await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
             await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
             await waitForPing(g, "10.0.2.2", 30_000);
-            const up = await iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, false);
-            const down = await iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, true);
-            slirpUp.samples[kind].push(up.mbps);
-            slirpRetr.samples[kind].push(up.retransmits);
-            slirpDown.samples[kind].push(down.mbps);
-            ctx.log(
-              `slirp behind C, ${kind === "c" ? "libslirp" : "ours"}: up ${up.mbps.toFixed(0)} Mbit/s ` +
-                `(${up.retransmits} retr), down ${down.mbps.toFixed(0)} Mbit/s`,
+            const label = `slirp behind C, ${kind === "c" ? "libslirp" : "ours"}`;
+            await bothWays(
+              ctx,
+              label,
+              kind,
+              [slirpUp, slirpDown, slirpRetr],
+              (reverse) => iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, reverse),
             );
           } catch (err) {
             for (const m of [slirpUp, slirpDown, slirpRetr]) m.errors[kind] = ctx.message(err);
@@ -272,14 +289,12 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
             await plugged(a, "t0", pa);
             await plugged(b, "t0", pb);
             await waitForPing(a, "10.199.3.2", 20_000);
-            const to = await iperf(a, b, "10.199.3.2", "10.199.3.2", seconds, false);
-            const from = await iperf(a, b, "10.199.3.2", "10.199.3.2", seconds, true);
-            plugUp.samples[kind].push(to.mbps);
-            plugRetr.samples[kind].push(to.retransmits);
-            plugDown.samples[kind].push(from.mbps);
-            ctx.log(
-              `plug behind C, ${kind}: to it ${to.mbps.toFixed(0)} Mbit/s (${to.retransmits} retr), ` +
-                `from it ${from.mbps.toFixed(0)} Mbit/s`,
+            await bothWays(
+              ctx,
+              `plug behind C, ${kind} (up: to it)`,
+              kind,
+              [plugUp, plugDown, plugRetr],
+              (reverse) => iperf(a, b, "10.199.3.2", "10.199.3.2", seconds, reverse),
             );
           } catch (err) {
             for (const m of [plugUp, plugDown, plugRetr]) m.errors[kind] = ctx.message(err);

@@ -10,8 +10,13 @@ import { DgramLink } from "../../src/link/dgram_link.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { waitFor } from "../helpers/processes.ts";
 
-/** Our socket and the peer's, connected to each other (as a switch port and its client are). */
-async function pair(): Promise<{ dir: string; ours: UnixDgramSocket; theirs: UnixDgramSocket }> {
+/**
+ * Runs `fn` with a link on a receive thread and the peer's socket, connected
+ * to each other (as a switch port and its client are); then closes both and
+ * waits until the link's socket is closed, which happens only once its
+ * thread has let go of it.
+ */
+async function withLink(fn: (link: DgramLink, theirs: UnixDgramSocket) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-rx-" });
   const ours = UnixDgramSocket.create();
   const theirs = UnixDgramSocket.create();
@@ -19,7 +24,18 @@ async function pair(): Promise<{ dir: string; ours: UnixDgramSocket; theirs: Uni
   theirs.bind(`${dir}/theirs`);
   ours.connect(`${dir}/theirs`);
   theirs.connect(`${dir}/ours`);
-  return { dir, ours, theirs };
+  const link = new DgramLink(ours, "test peer", true);
+  try {
+    await fn(link, theirs);
+  } finally {
+    link.close();
+    theirs.close();
+  }
+  await waitFor(() => ours.fd === -1, {
+    timeoutMs: 5000,
+    what: "our socket closed after the thread stopped",
+  });
+  await Deno.remove(dir, { recursive: true });
 }
 
 function frame(seq: number, length = 100): Uint8Array {
@@ -29,11 +45,9 @@ function frame(seq: number, length = 100): Uint8Array {
 }
 
 Deno.test("a receive thread empties the kernel queue while the main thread is blocked, and delivers every frame in order", async () => {
-  const { dir, ours, theirs } = await pair();
-  const link = new DgramLink(ours, "test peer", true);
-  const got: number[] = [];
-  link.onFrame = (f) => got.push(new DataView(f.buffer, f.byteOffset).getUint32(14));
-  try {
+  await withLink(async (link, theirs) => {
+    const got: number[] = [];
+    link.onFrame = (f) => got.push(new DataView(f.buffer, f.byteOffset).getUint32(14));
     assert.ok(link.hasReceiveThread);
     // Far more than the kernel holds (the sender's send buffer), sent without ever yielding: a full
     // queue can only empty if another thread reads it.
@@ -50,42 +64,24 @@ Deno.test("a receive thread empties the kernel queue while the main thread is bl
     await waitFor(() => got.length === total, { timeoutMs: 10_000, what: `${total} frames delivered` });
     assert.deepEqual(got, [...Array(total).keys()]);
     assert.equal(link.stats.framesIn, total);
-  } finally {
-    link.close();
-    theirs.close();
-  }
-  // The socket is closed once the thread has let go of it.
-  await waitFor(() => ours.fd === -1, {
-    timeoutMs: 5000,
-    what: "our socket closed after the thread stopped",
   });
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a receive thread drops datagrams larger than a frame and counts them", async () => {
-  const { dir, ours, theirs } = await pair();
-  const link = new DgramLink(ours, "test peer", true);
-  const got: number[] = [];
-  link.onFrame = (f) => got.push(f.length);
-  try {
+  await withLink(async (link, theirs) => {
+    const got: number[] = [];
+    link.onFrame = (f) => got.push(f.length);
     assert.equal(theirs.send(frame(1, 9300)), 0);
     assert.equal(theirs.send(frame(2, 1514)), 0);
     await waitFor(() => got.length === 1, { timeoutMs: 5000, what: "the valid frame" });
     assert.deepEqual(got, [1514]);
     await waitFor(() => link.oversizeDrops === 1, { timeoutMs: 5000, what: "the oversize count" });
     assert.equal(link.stats.dropsIn, 1);
-  } finally {
-    link.close();
-    theirs.close();
-  }
-  await waitFor(() => ours.fd === -1, { timeoutMs: 5000, what: "our socket closed" });
-  await Deno.remove(dir, { recursive: true });
+  });
 });
 
 Deno.test("a link with a receive thread still sends from the main thread", async () => {
-  const { dir, ours, theirs } = await pair();
-  const link = new DgramLink(ours, "test peer", true);
-  try {
+  await withLink(async (link, theirs) => {
     link.send(frame(7));
     const got: number[] = [];
     await waitFor(() => {
@@ -94,10 +90,5 @@ Deno.test("a link with a receive thread still sends from the main thread", async
     }, { timeoutMs: 3000, intervalMs: 5, what: "our frame at the peer" });
     assert.deepEqual(got, [7]);
     assert.equal(link.stats.framesOut, 1);
-  } finally {
-    link.close();
-    theirs.close();
-  }
-  await waitFor(() => ours.fd === -1, { timeoutMs: 5000, what: "our socket closed" });
-  await Deno.remove(dir, { recursive: true });
+  });
 });

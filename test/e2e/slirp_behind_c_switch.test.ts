@@ -11,13 +11,12 @@
  * difference is what was lost on the way. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { canNetns, type Netns, withNetns } from "../helpers/netns.ts";
-import { hasCommand, type ManagedProcess, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { canNetns, withNetns } from "../helpers/netns.ts";
+import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { httpBothWays } from "./_http_transfer.ts";
 import { listens, REPO_ROOT, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
-const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
 const SIZE = 50 * 1024 * 1024;
 /**
  * Share of the frames the C switch sends to our port that may be lost on the
@@ -37,13 +36,6 @@ async function missing(): Promise<string | null> {
   return null;
 }
 
-async function waitListening(ns: Netns, port: number, p: ManagedProcess): Promise<void> {
-  await waitFor(async () => {
-    if (p.exitStatus !== null) throw new Error(`${p.name} exited: ${p.stderr}`);
-    return (await ns.run(["ss", "-Hlnt", `sport = :${port}`], { check: false })).stdout.trim() !== "";
-  }, { timeoutMs: 20_000, what: `${p.name} listening on ${port}` });
-}
-
 /** The C switch's OUT packet count for the port whose client description contains `who`. */
 export async function cPortOutPackets(mgmt: string, who: string): Promise<number> {
   const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "port/print"], {
@@ -57,10 +49,6 @@ export async function cPortOutPackets(mgmt: string, who: string): Promise<number
     if (m) return Number(m[1]);
   }
   throw new Error(`no port of "${who}" in port/print:\n${text}`);
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and loses almost no frame from the C switch", async (t) => {
@@ -91,24 +79,7 @@ Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and los
     await guest.addr("t0", "10.0.2.15/24");
     await guest.run(["ip", "route", "add", "default", "via", "10.0.2.2"]);
 
-    const blob = new Uint8Array(SIZE);
-    for (let i = 0; i < SIZE; i += 65536) crypto.getRandomValues(blob.subarray(i, i + 65536));
-    const file = `${tmp}/blob`;
-    await Deno.writeFile(file, blob);
-    const http = host.spawn([...HELPER, "http-serve", "127.0.0.1", "8099", file], { name: "http server" });
-    await waitListening(host, 8099, http);
-
-    const down = await guest.run(["sh", "-c", "busybox wget -q -O - http://10.0.2.2:8099/blob | sha256sum"], {
-      check: false,
-      timeoutMs: 180_000,
-    });
-    assert.equal(down.stdout.split(" ")[0], sha256(blob), `download: ${down.stderr}`);
-    const expected = (await run([...HELPER, "pattern-sha", String(SIZE), "up"])).stdout.trim();
-    const up = await guest.run([...HELPER, "http-put", "http://10.0.2.2:8099/upload", String(SIZE), "up"], {
-      check: false,
-      timeoutMs: 180_000,
-    });
-    assert.equal(up.stdout.trim(), expected, `upload: ${up.stderr}`);
+    await httpBothWays(host, guest, tmp, SIZE);
 
     const sent = await cPortOutPackets(mgmt, "vde slirp:");
     const status = await slirp.stop({ signal: "SIGTERM", timeoutMs: 10_000 });
