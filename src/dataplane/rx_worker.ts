@@ -23,6 +23,7 @@ import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/l
 import { RecvArena } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
+import { raisePriority } from "./priority.ts";
 
 /** What the main thread posts once, to start the loop. */
 export interface RxStart {
@@ -40,30 +41,6 @@ const BATCH = 64;
 const SLOT = VDE_MAX_FRAME + 6;
 /** Ring bytes one received frame may need, at most: its record plus a wrap. */
 const WORST_RECORD = 2 * recordSize(VDE_MAX_FRAME);
-const PRIO_PROCESS = 0;
-const SCHED_RR = 2;
-
-/**
- * Makes this thread the first to run when frames arrive. The kernel holds
- * only about 100 frames for us (the C switch's send buffer), a millisecond
- * at 1 Gbit/s: on a busy machine a thread that waits a millisecond for a
- * core loses frames. Measured, 50 MB through slirp behind the C switch on
- * two loaded cores: 2,311 frames lost at normal priority, 400-800 at nice
- * -20, none with SCHED_RR. It cannot starve others for long: it only copies,
- * and blocks as soon as the socket is empty or the ring full (and the
- * kernel's real-time throttling caps it anyway). Without the privilege
- * (CAP_SYS_NICE, or RLIMIT_RTPRIO / RLIMIT_NICE) it runs at normal priority.
- */
-function raisePriority(): void {
-  const c = libc();
-  const tid = c.gettid();
-  const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
-  param[0] = 1;
-  if (c.sched_setscheduler(tid, SCHED_RR, param) === 0) return;
-  // PRIO_PROCESS with a thread id sets that thread's nice value only.
-  c.setpriority(PRIO_PROCESS, tid, -20);
-}
-
 /** How long a producer facing a full ring sleeps before it checks for a stop again. */
 const FULL_WAIT_MS = 20;
 

@@ -15,6 +15,8 @@
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import { RxThread } from "../dataplane/rx_thread.ts";
+import type { FdLender } from "../dataplane/plug_thread.ts";
+import type { PlugEnd } from "../dataplane/plug_layout.ts";
 import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -34,7 +36,7 @@ function flushStaged(): void {
 }
 
 /** A datagram link; subclasses add the control connection. */
-export class DgramLink extends BaseLink {
+export class DgramLink extends BaseLink implements FdLender {
   readonly socket: UnixDgramSocket;
   readonly #fd: number;
   readonly #recv: RecvCounters = { oversize: 0 };
@@ -47,7 +49,9 @@ export class DgramLink extends BaseLink {
   #head = 0;
   #count = 0;
   /** The thread draining the socket, when input is not read on the main thread. */
-  readonly #rx: RxThread | null = null;
+  #rx: RxThread | null = null;
+  /** Set once the fd is lent to a plug thread: it is closed only after this resolves. */
+  #lentUntil: Promise<unknown> | null = null;
 
   /**
    * @param receiveThread drain the socket on a thread of its own (see
@@ -100,9 +104,19 @@ export class DgramLink extends BaseLink {
 
   onDrain: (() => void) | null = null;
 
+  /** Hands the socket to a plug thread (see dataplane/plug_thread.ts). */
+  async lendFd(returned: Promise<unknown>): Promise<PlugEnd> {
+    this.#lentUntil = returned;
+    poller().remove(this.#fd);
+    const rx = this.#rx;
+    this.#rx = null;
+    await rx?.stop();
+    return { fd: this.#fd, kind: "dgram", name: this.description };
+  }
+
   send(frame: Uint8Array): void {
     // A frame no VDE peer accepts is refused here rather than cut by the far side.
-    if (this.isClosed || frame.length > VDE_MAX_FRAME) {
+    if (this.isClosed || frame.length > VDE_MAX_FRAME || this.#lentUntil !== null) {
       this.stats.dropsOut++;
       return;
     }
@@ -225,11 +239,11 @@ export class DgramLink extends BaseLink {
     this.#count = 0;
     this.#queue = null;
     poller().remove(this.#fd);
-    if (this.#rx === null) {
-      this.socket.close();
-      return;
-    }
-    // The receive thread may be inside recvmmsg on this fd: close it only once the thread has let go.
-    this.#rx.stop().then(() => this.socket.close());
+    // A thread may be inside a system call on this fd: close it only once every thread has let go.
+    const holders: Promise<unknown>[] = [];
+    if (this.#rx !== null) holders.push(this.#rx.stop());
+    if (this.#lentUntil !== null) holders.push(this.#lentUntil);
+    if (holders.length === 0) this.socket.close();
+    else Promise.all(holders).then(() => this.socket.close());
   }
 }

@@ -1,7 +1,13 @@
 /**
  * Joining two links: the virtual cable behind `vde plug A B`.
+ *
+ * When both ends are fds (a vde:// socket, a tap), they are lent to a plug
+ * thread that forwards between them on its own (dataplane/plug_thread.ts):
+ * one wake-up per burst and no frame through the main thread. Otherwise
+ * each link's frames are sent on the other from the main thread.
  */
 import { discard, type Link } from "./link.ts";
+import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
 
 /**
  * Joins `a` and `b` both ways: every frame arriving on one is sent on the
@@ -13,6 +19,7 @@ import { discard, type Link } from "./link.ts";
  * @returns the reason the first link to end gave
  */
 export async function plug(a: Link, b: Link): Promise<string> {
+  if (canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
   a.onFrame = (frame) => b.send(frame);
   b.onFrame = (frame) => a.send(frame);
   a.feeds?.(b);
@@ -25,4 +32,23 @@ export async function plug(a: Link, b: Link): Promise<string> {
   a.close(`plugged link closed: ${reason}`);
   b.close(`plugged link closed: ${reason}`);
   return reason;
+}
+
+/** `plug` for two links that lend their fds: the thread forwards until either link or the thread ends. */
+async function plugOnThread(a: Link & FdLender, b: Link & FdLender): Promise<string> {
+  const released = Promise.withResolvers<void>();
+  let thread: PlugThread | null = null;
+  try {
+    const [ea, eb] = await Promise.all([a.lendFd(released.promise), b.lendFd(released.promise)]);
+    thread = new PlugThread(ea, eb);
+    const ended = thread.ended.then((reason) => reason ?? "the plug thread stopped");
+    const reason = await Promise.race([a.closed, b.closed, ended]);
+    await thread.stop();
+    a.close(`plugged link closed: ${reason}`);
+    b.close(`plugged link closed: ${reason}`);
+    return reason;
+  } finally {
+    await thread?.stop();
+    released.resolve();
+  }
 }

@@ -1,0 +1,28 @@
+/**
+ * Scheduling priority for the data-plane threads (receive and plug threads).
+ */
+import { libc } from "../../ffi/libc.ts";
+
+const PRIO_PROCESS = 0;
+const SCHED_RR = 2;
+
+/**
+ * Makes the calling thread the first to run when frames arrive. The kernel holds
+ * only about 100 frames for us (the C switch's send buffer), a millisecond
+ * at 1 Gbit/s: on a busy machine a thread that waits a millisecond for a
+ * core loses frames. Measured, 50 MB through slirp behind the C switch on
+ * two loaded cores: 2,311 frames lost at normal priority, 400-800 at nice
+ * -20, none with SCHED_RR. It cannot starve others for long: it only copies,
+ * and blocks as soon as the socket is empty or the ring full (and the
+ * kernel's real-time throttling caps it anyway). Without the privilege
+ * (CAP_SYS_NICE, or RLIMIT_RTPRIO / RLIMIT_NICE) it runs at normal priority.
+ */
+export function raisePriority(): void {
+  const c = libc();
+  const tid = c.gettid();
+  const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
+  param[0] = 1;
+  if (c.sched_setscheduler(tid, SCHED_RR, param) === 0) return;
+  // PRIO_PROCESS with a thread id sets that thread's nice value only.
+  c.setpriority(PRIO_PROCESS, tid, -20);
+}
