@@ -12,10 +12,12 @@ const SCHED_RR = 2;
  * at 1 Gbit/s: on a busy machine a thread that waits a millisecond for a
  * core loses frames. Measured, 50 MB through slirp behind the C switch on
  * two loaded cores: 2,311 frames lost at normal priority, 400-800 at nice
- * -20, none with SCHED_RR. It cannot starve others for long: it only copies,
- * and blocks as soon as the socket is empty or the ring full (and the
- * kernel's real-time throttling caps it anyway). Without the privilege
- * (CAP_SYS_NICE, or RLIMIT_RTPRIO / RLIMIT_NICE) it runs at normal priority.
+ * -20, none with SCHED_RR. The threads block as soon as there is nothing to
+ * move (an empty socket, a full ring, a full peer); under a flood a plug
+ * thread can keep one CPU busy, as C's vde_plug does, and the kernel's
+ * real-time throttling (95% of each period by default) still lets others
+ * run there. Without the privilege (CAP_SYS_NICE, or RLIMIT_RTPRIO /
+ * RLIMIT_NICE) the thread runs at nice -20 if allowed, else normally.
  */
 export function raisePriority(): void {
   const c = libc();
