@@ -79,6 +79,8 @@ export class PlugThread {
 
 /** A link that can hand its fd to a plug thread. */
 export interface FdLender {
+  /** True once the link has ended (its fd may be closed: nothing to lend). */
+  readonly isClosed: boolean;
   /**
    * Stops handling the fd on the main thread (no more reading, sending
    * drops) and lends it; the link closes it only after `returned` resolves.

@@ -36,6 +36,12 @@ export async function plug(a: Link, b: Link): Promise<string> {
 
 /** `plug` for two links that lend their fds: the thread forwards until either link or the thread ends. */
 async function plugOnThread(a: Link & FdLender, b: Link & FdLender): Promise<string> {
+  if (a.isClosed || b.isClosed) {
+    const reason = await Promise.race([a.closed, b.closed]);
+    a.close(`plugged link closed: ${reason}`);
+    b.close(`plugged link closed: ${reason}`);
+    return reason;
+  }
   const released = Promise.withResolvers<void>();
   let thread: PlugThread | null = null;
   try {
