@@ -244,7 +244,11 @@ function run(start: PlugStart): string | null {
           }
         }
         if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
-          reason = pump(fd === start.a.fd ? ab : ba);
+          const d = fd === start.a.fd ? ab : ba;
+          // An error or hang-up is reported even while the source is not read: end rather than spin.
+          if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
+            reason = `${d.src.name}: socket error or hang-up`;
+          } else reason = pump(d);
         }
       }
       update();
