@@ -32,20 +32,24 @@ function frame(seq: number, length = 200): Uint8Array {
 
 const seqOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset).getUint32(14);
 
+/** Waits until a frame sent by a's peer reaches b's peer (the thread starts asynchronously), then empties b's queue. */
+async function waitForwarding(a: UnixDgramSocket, b: UnixDgramSocket): Promise<void> {
+  await waitFor(() => {
+    a.send(frame(0xffff));
+    let seen = false;
+    b.recvBatch(() => (seen = true), { oversize: 0 });
+    return seen;
+  }, { timeoutMs: 10_000, intervalMs: 20, what: "the plug thread forwarding" });
+  while (b.recvBatch(() => {}, { oversize: 0 }) > 0) { /* drop the probes */ }
+}
+
 Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
   const a = linkPair(dir, "a", true);
   const b = linkPair(dir, "b", false);
   const ended = plug(a.link, b.link);
   try {
-    // The thread starts asynchronously: wait for a first frame to cross.
-    await waitFor(() => {
-      a.peer.send(frame(0xffff));
-      let seen = false;
-      b.peer.recvBatch(() => (seen = true), { oversize: 0 });
-      return seen;
-    }, { timeoutMs: 10_000, intervalMs: 20, what: "the plug thread forwarding" });
-    while (b.peer.recvBatch(() => {}, { oversize: 0 }) > 0) { /* drop the probes */ }
+    await waitForwarding(a.peer, b.peer);
 
     // Synchronously, so the main thread cannot be the one forwarding.
     const total = 3000;
@@ -82,12 +86,7 @@ Deno.test("a plug thread ends the plug with a reason when a peer socket goes awa
   const b = linkPair(dir, "b", false);
   const ended = plug(a.link, b.link);
   try {
-    await waitFor(() => {
-      a.peer.send(frame(1));
-      let seen = false;
-      b.peer.recvBatch(() => (seen = true), { oversize: 0 });
-      return seen;
-    }, { timeoutMs: 10_000, intervalMs: 20, what: "the plug thread forwarding" });
+    await waitForwarding(a.peer, b.peer);
     // b's peer disappears: the next frame towards it fails, and the plug ends by itself.
     b.peer.close();
     const reason = await Promise.race([

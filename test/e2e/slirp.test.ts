@@ -12,7 +12,7 @@ import { canNetns, type Lab, type Netns, ping, withNetns } from "../helpers/netn
 import { hasCommand, type ManagedProcess, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
-import { HELPER, httpBothWays, waitListening } from "./_http_transfer.ts";
+import { HELPER, httpBothWays, slirpWithGuest, waitListening } from "./_slirp_e2e.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 const DNS_FIXTURE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/test/slirp/dns_fixture.ts`];
@@ -62,16 +62,7 @@ async function setUp(lab: Lab, sw: { handle: SwitchHandle | null }, slirpArgs: s
   await host.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
   const dns = host.spawn([...DNS_FIXTURE, "5399"], { name: "dns fixture" });
   await dns.waitForOutput(/dns fixture on/, 20_000);
-  const slirp = host.spawn(
-    [...VDE, "slirp", "--sock", dir, "--dns-upstream", "127.0.0.1:5399", ...slirpArgs],
-    { name: "vde slirp" },
-  );
-  await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
-  const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
-  await waitFor(async () => {
-    if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
-    return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
-  }, { timeoutMs: 10_000, what: "t0 in the guest" });
+  const slirp = await slirpWithGuest(host, guest, dir, ["--dns-upstream", "127.0.0.1:5399", ...slirpArgs]);
   await guest.run(["ip", "link", "set", "t0", "up"]);
   return { lab, dir, tmp, host, guest, client, slirp };
 }

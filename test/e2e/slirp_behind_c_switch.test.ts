@@ -13,10 +13,9 @@
 import assert from "node:assert/strict";
 import { canNetns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { httpBothWays } from "./_http_transfer.ts";
-import { listens, REPO_ROOT, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { httpBothWays, slirpWithGuest } from "./_slirp_e2e.ts";
+import { listens, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
 
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 const SIZE = 50 * 1024 * 1024;
 /**
  * Share of the frames the C switch sends to our port that may be lost on the
@@ -69,13 +68,7 @@ Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and los
     );
     const host = await lab.namespace("host");
     const guest = await lab.namespace("guest");
-    const slirp = host.spawn([...VDE, "slirp", "--sock", dir], { name: "vde slirp" });
-    await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
-    const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
-    await waitFor(async () => {
-      if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
-      return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
-    }, { timeoutMs: 10_000, what: "t0 in the guest" });
+    const slirp = await slirpWithGuest(host, guest, dir);
     await guest.addr("t0", "10.0.2.15/24");
     await guest.run(["ip", "route", "add", "default", "via", "10.0.2.2"]);
 

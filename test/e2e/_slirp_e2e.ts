@@ -1,13 +1,37 @@
 /**
- * Shared by the slirp end-to-end tests: waiting for a server in a namespace
- * to listen, and moving a blob both ways over HTTP between a guest behind a
- * slirp and a server on the host namespace's loopback, checked by SHA-256.
+ * Shared by the slirp end-to-end tests: our slirp in a "host" namespace with
+ * a guest namespace behind Debian's `vde_plug tap://`, waiting for a server
+ * in a namespace to listen, and moving a blob both ways over HTTP between
+ * the guest and a server on the host namespace's loopback, checked by
+ * SHA-256.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { Netns } from "../helpers/netns.ts";
 import { type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
+
+const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+
+/**
+ * Starts `vde slirp --sock DIR ARGS` in `host` and Debian's `vde_plug
+ * vde://DIR tap://t0` in `guest`; resolves once t0 exists in the guest.
+ */
+export async function slirpWithGuest(
+  host: Netns,
+  guest: Netns,
+  dir: string,
+  slirpArgs: string[] = [],
+): Promise<ManagedProcess> {
+  const slirp = host.spawn([...VDE, "slirp", "--sock", dir, ...slirpArgs], { name: "vde slirp" });
+  await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
+  const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
+  await waitFor(async () => {
+    if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
+    return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
+  }, { timeoutMs: 10_000, what: "t0 in the guest" });
+  return slirp;
+}
 
 /** The python helper of the slirp tests (servers and clients run inside namespaces). */
 export const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
