@@ -7,6 +7,7 @@
  * each link's frames are sent on the other from the main thread.
  */
 import { discard, type Link } from "./link.ts";
+import { log } from "../log.ts";
 import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
 
 /**
@@ -47,7 +48,11 @@ async function plugOnThread(a: Link & FdLender, b: Link & FdLender): Promise<str
   try {
     const [ea, eb] = await Promise.all([a.lendFd(released.promise), b.lendFd(released.promise)]);
     thread = new PlugThread(ea, eb);
-    const ended = thread.ended.then((reason) => reason ?? "the plug thread stopped");
+    const ended = thread.ended.then((reason) => {
+      // The thread ended the cable by itself (a peer gone, a tap removed): say why.
+      if (reason !== null) log("vde plug", reason);
+      return reason ?? "the plug thread stopped";
+    });
     const reason = await Promise.race([a.closed, b.closed, ended]);
     await thread.stop();
     a.close(`plugged link closed: ${reason}`);
