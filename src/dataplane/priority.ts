@@ -12,19 +12,21 @@ const SCHED_RR = 2;
  * at 1 Gbit/s: on a busy machine a thread that waits a millisecond for a
  * core loses frames. Measured, 50 MB through slirp behind the C switch on
  * two loaded cores: 2,311 frames lost at normal priority, 400-800 at nice
- * -20, none with SCHED_RR. The threads block as soon as there is nothing to
- * move (an empty socket, a full ring, a full peer); under a flood a plug
- * thread can keep one CPU busy, as C's vde_plug does, and the kernel's
- * real-time throttling (95% of each period by default) still lets others
- * run there. Without the privilege (CAP_SYS_NICE, or RLIMIT_RTPRIO /
- * RLIMIT_NICE) the thread runs at nice -20 if allowed, else normally.
+ * -20, none with SCHED_RR. Only a thread that never writes to a tap asks
+ * for SCHED_RR (`realtime`): a tap write runs the kernel's receive path,
+ * whose overflow goes to ksoftirqd, a normal thread that a busy real-time
+ * thread would starve (stalling TCP for seconds). The others take nice -20.
+ * The threads block as soon as there is nothing to move (an empty socket, a
+ * full ring, a full peer). Without the privilege (CAP_SYS_NICE, or
+ * RLIMIT_RTPRIO / RLIMIT_NICE) a thread runs at nice -20 if allowed, else
+ * normally.
  */
-export function raisePriority(): void {
+export function raisePriority(realtime: boolean): void {
   const c = libc();
   const tid = c.gettid();
   const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
   param[0] = 1;
-  if (c.sched_setscheduler(tid, SCHED_RR, param) === 0) return;
+  if (realtime && c.sched_setscheduler(tid, SCHED_RR, param) === 0) return;
   // PRIO_PROCESS with a thread id sets that thread's nice value only.
   c.setpriority(PRIO_PROCESS, tid, -20);
 }
