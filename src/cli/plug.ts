@@ -13,6 +13,7 @@ import type { Subcommand } from "./main.ts";
 
 interface PlugFlags {
   descr?: string;
+  thread?: boolean;
 }
 
 /** Registers `vde plug`. */
@@ -23,6 +24,7 @@ export const plugCommand: Subcommand = (program: Command) => {
     .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
     .argument("[vnl2]", "second end (default -, stdin/stdout)", "-")
     .option("-D, --descr <text>", "description given to a switch")
+    .option("--thread", "between two vde:// or tap:// ends, forward on a thread of its own (experimental)")
     .action(async (first: string, second: string, flags: PlugFlags) => {
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
       // A signal ends the cable like EOF does: both links close, so each can say
@@ -54,7 +56,7 @@ export const plugCommand: Subcommand = (program: Command) => {
           b.close("stopped by a signal");
           return;
         }
-        await plug(a, b);
+        await plug(a, b, { thread: flags.thread === true });
       } finally {
         removeSignals();
       }

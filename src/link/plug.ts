@@ -1,14 +1,26 @@
 /**
  * Joining two links: the virtual cable behind `vde plug A B`.
  *
- * When both ends are fds (a vde:// socket, a tap), they are lent to a plug
- * thread that forwards between them on its own (dataplane/plug_thread.ts):
- * one wake-up per burst and no frame through the main thread. Otherwise
- * each link's frames are sent on the other from the main thread.
+ * Each link's frames are sent on the other from the main thread. With
+ * `thread`, when both ends are fds (a vde:// socket, a tap), they are lent
+ * to a plug thread that forwards between them on its own
+ * (dataplane/plug_thread.ts): one wake-up per burst and no frame through the
+ * main thread.
  */
 import { discard, type Link } from "./link.ts";
 import { log } from "../log.ts";
 import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
+
+/** Options of `plug`. */
+export interface PlugOptions {
+  /**
+   * Forward on a plug thread when both ends are fds (vde:// sockets, taps):
+   * lower latency, no frame through the main thread. Off by default: a rare
+   * stall of a TCP flow through two such plugs and our switch was seen under
+   * load and is not understood yet.
+   */
+  thread?: boolean;
+}
 
 /**
  * Joins `a` and `b` both ways: every frame arriving on one is sent on the
@@ -17,10 +29,11 @@ import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.t
  *
  * @param a one end of the cable
  * @param b the other end
+ * @param options `thread`: forward on a plug thread when both ends lend their fds
  * @returns the reason the first link to end gave
  */
-export async function plug(a: Link, b: Link): Promise<string> {
-  if (canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
+export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise<string> {
+  if (options.thread === true && canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
   a.onFrame = (frame) => b.send(frame);
   b.onFrame = (frame) => a.send(frame);
   a.feeds?.(b);

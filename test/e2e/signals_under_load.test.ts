@@ -1,9 +1,10 @@
 /**
  * SIGTERM, SIGINT and SIGHUP in the middle of full-speed traffic, to every
  * long-running command whose data plane has a thread or an FFI call in
- * flight: `vde switch`, `vde plug` (vde:// to vde://, tap://, slirp://) and
- * `vde slirp`. Each must exit 0, print no crash, and leave nothing behind:
- * no socket file, no tap, no port held on the switch it was plugged into.
+ * flight: `vde switch`, `vde plug` (vde:// to vde://, tap://, slirp://, and
+ * with `--thread` to tap://) and `vde slirp`. Each must exit 0, print no
+ * crash, and leave nothing behind: no socket file, no tap, no port held on
+ * the switch it was plugged into.
  *
  * The traffic: Debian's `vde_plug` on a switch fed by this test with
  * full-size broadcast frames as fast as it takes them, so every port of that
@@ -153,6 +154,13 @@ Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch
           () =>
             roundOn("vde plug vde tap", [...VDE, "plug", `vde://${a}`, "tap://sigt0"], signal, {
               tap: "sigt0",
+            }),
+        );
+        await t.step(
+          `round ${round + 1}, ${signal}: vde plug --thread vde:// tap://`,
+          () =>
+            roundOn("vde plug thread", [...VDE, "plug", "--thread", `vde://${a}`, "tap://sigt1"], signal, {
+              tap: "sigt1",
             }),
         );
         await t.step(
