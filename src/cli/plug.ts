@@ -5,10 +5,9 @@
  */
 import { onSignals } from "./signals.ts";
 import type { Command } from "commander";
-import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
-import { openLink, type OpenOptions } from "../link/registry.ts";
+import { openLink, type OpenOptions, preloadSchemes } from "../link/registry.ts";
 import type { Subcommand } from "./main.ts";
 
 interface PlugFlags {
@@ -37,6 +36,7 @@ export const plugCommand: Subcommand = (program: Command) => {
         for (const l of ends) l.close("stopped by a signal");
       });
       try {
+        await preloadSchemes([first, second]);
         const a = await open(first, options);
         ends.push(a);
         if (signalled) {

@@ -37,6 +37,7 @@ function flushStaged(): void {
 
 /** A datagram link; subclasses add the control connection. */
 export class DgramLink extends BaseLink implements FdLender {
+  readonly kind = "vde" as const;
   readonly socket: UnixDgramSocket;
   readonly #fd: number;
   readonly #recv: RecvCounters = { oversize: 0 };

@@ -174,11 +174,11 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
-    sock.connect(addr.path);
+    sock.connect(addr.value);
     try {
       Deno.removeSync(myPath);
     } catch { /* already gone */ }
-    const name = `vde ${dir} (${addr.path.slice(dir.length + 1)})`;
+    const name = `vde ${dir} (${addr.value.slice(dir.length + 1)})`;
     return new VdeClientLink(sock, ctl, name, options.receiveThread ?? true);
   } catch (err) {
     sock?.close();
