@@ -12,6 +12,7 @@
  * run takes about a minute and a half (`--quick`: well under one).
  */
 import { fileURLToPath } from "node:url";
+import { dataplaneSection } from "./bench_dataplane.ts";
 import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
 import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import {
@@ -253,27 +254,40 @@ async function eachSwitchPerRound(
   }
 }
 
+/** User plus system CPU time of process `pid` (all its threads), in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks, 100/s).
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
 async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
   const sizes = [
     {
       size: 64,
       fps: metric("frames/s, 64 B frames", "frames/s", "higher", 1.25),
       mbps: metric("Mbit/s, 64 B frames", "Mbit/s", "higher"),
+      cpu: metric("switch CPU per frame forwarded, 64 B", "ns", "lower"),
     },
     {
       size: 1500,
       fps: metric("frames/s, 1500 B frames", "frames/s", "higher"),
       mbps: metric("Mbit/s, 1500 B frames", "Mbit/s", "higher", 1.0),
+      cpu: metric("switch CPU per frame forwarded, 1500 B", "ns", "lower"),
     },
   ];
-  const mine = sizes.flatMap((s) => [s.fps, s.mbps]);
+  const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu]);
   metrics.push(...mine);
   await eachSwitchPerRound(plan, "throughput", mine, {}, async (sw, round) => {
     for (const s of sizes) {
+      const cpuBefore = await cpuSeconds(sw.pid);
       const f = await flow(sw, s.size, plan.seconds);
+      const cpu = (await cpuSeconds(sw.pid)) - cpuBefore;
       assertAlive(sw);
       s.fps.samples[sw.kind].push(f.fps);
       s.mbps.samples[sw.kind].push(f.mbps);
+      s.cpu.samples[sw.kind].push((cpu / f.received) * 1e9);
       const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
       log(
         `${s.size} B, ${sw.kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s, ` +
@@ -1209,6 +1223,7 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 const USAGE =
   `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
+                       [--throughput] [--dataplane]
   --quick   one short round per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp sections (ours against Debian's libslirp plugin)
@@ -1216,6 +1231,9 @@ const USAGE =
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
+  --throughput  only the throughput section (frames/s and CPU per frame, 64 B and 1500 B)
+  --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
+                ping while the console lists 65,536 MACs)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
@@ -1225,7 +1243,18 @@ async function main(args: string[]): Promise<number> {
       return 0;
     }
     if (
-      !["--quick", "--strict", "--slirp", "--slirp-loss", "--bomb", "--cables", "--taps", "--capture"]
+      ![
+        "--quick",
+        "--strict",
+        "--slirp",
+        "--slirp-loss",
+        "--bomb",
+        "--cables",
+        "--taps",
+        "--capture",
+        "--throughput",
+        "--dataplane",
+      ]
         .includes(a)
     ) {
       console.error(`bench: unknown option ${a}\n${USAGE}`);
@@ -1247,13 +1276,17 @@ async function main(args: string[]): Promise<number> {
     ? "cables"
     : args.includes("--taps")
     ? "taps"
+    : args.includes("--throughput")
+    ? "throughput"
+    : args.includes("--dataplane")
+    ? "dataplane"
     : args.includes("--bomb")
     ? "bomb"
     : args.includes("--capture")
     ? "capture"
     : null;
+  if (only === null || only === "throughput") await throughputSection(plan, metrics);
   if (only === null) {
-    await throughputSection(plan, metrics);
     await vlanSection(plan, metrics);
     await rssSection(metrics);
     await pingSection(plan, metrics);
@@ -1264,6 +1297,22 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "slirp" || only === "slirp-loss") await slirpLossSection(metrics);
   if (only === null || only === "bomb") await bombSection(plan, metrics);
   if (only === null || only === "capture") await captureSection(plan, metrics);
+  if (only === null || only === "dataplane") {
+    await dataplaneSection({
+      plan,
+      kinds: KINDS,
+      row: (label, unit, better, target) => {
+        const m = metric(label, unit, better, target);
+        metrics.push(m);
+        return m;
+      },
+      log,
+      message,
+      startIn,
+      stopIn,
+      vde: [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`],
+    });
+  }
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(
