@@ -8,17 +8,13 @@
  * used. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { ping, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { httpBothWays } from "./_slirp_e2e.ts";
 import { dhcp, HELPER, missing, setUp, VDE, waitListening } from "./slirp_lab.ts";
 
 const SIZE = 50 * 1024 * 1024;
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
 
 Deno.test("slirp end to end: DHCP, ping, DNS, UDP, IPv6, forwards with real client addresses, 50 MB HTTP both ways", async (t) => {
   if (skipUnless(t, await missing())) return;
@@ -111,26 +107,7 @@ Deno.test("slirp end to end: DHCP, ping, DNS, UDP, IPv6, forwards with real clie
     });
 
     await t.step("50 MB down and up over HTTP with matching SHA-256", async () => {
-      const blob = new Uint8Array(SIZE);
-      for (let i = 0; i < SIZE; i += 65536) crypto.getRandomValues(blob.subarray(i, i + 65536));
-      const file = `${s.tmp}/blob`;
-      await Deno.writeFile(file, blob);
-      const http = host.spawn([...HELPER, "http-serve", "127.0.0.1", "8099", file], { name: "http server" });
-      await waitListening(host, "t", 8099, http);
-      const down = await guest.run(
-        ["sh", "-c", "busybox wget -q -O - http://10.0.2.2:8099/blob | sha256sum"],
-        {
-          check: false,
-          timeoutMs: 120_000,
-        },
-      );
-      assert.equal(down.stdout.split(" ")[0], sha256(blob), `download: ${down.stderr}`);
-      const expected = (await run([...HELPER, "pattern-sha", String(SIZE), "up"])).stdout.trim();
-      const up = await guest.run([...HELPER, "http-put", "http://10.0.2.2:8099/upload", String(SIZE), "up"], {
-        check: false,
-        timeoutMs: 120_000,
-      });
-      assert.equal(up.stdout.trim(), expected, `upload: ${up.stderr}`);
+      await httpBothWays(host, guest, s.tmp, SIZE);
     });
 
     await t.step("an inbound TCP forward shows the guest the client's real address", async () => {

@@ -10,12 +10,13 @@
  */
 import assert from "node:assert/strict";
 import { canNetns, type Lab, type Netns } from "../helpers/netns.ts";
-import { hasCommand, type ManagedProcess, waitFor } from "../helpers/processes.ts";
+import { hasCommand, type ManagedProcess } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
+import { HELPER, slirpWithGuest, waitListening } from "./_slirp_e2e.ts";
 
 export const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
-export const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
+export { HELPER, waitListening };
 const DNS_FIXTURE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/test/slirp/dns_fixture.ts`];
 
 /** Why the lab cannot run here, or null. */
@@ -50,19 +51,6 @@ export interface Setup {
   slirp: ManagedProcess;
 }
 
-/** Waits until `p` listens on `port` (TCP "t" or UDP "u") in `ns`. */
-export async function waitListening(
-  ns: Netns,
-  proto: "t" | "u",
-  port: number,
-  p: ManagedProcess,
-): Promise<void> {
-  await waitFor(async () => {
-    if (p.exitStatus !== null) throw new Error(`${p.name} exited: ${p.stderr}`);
-    return (await ns.run(["ss", `-Hln${proto}`, `sport = :${port}`], { check: false })).stdout.trim() !== "";
-  }, { timeoutMs: 20_000, what: `${p.name} listening on ${port}` });
-}
-
 /** Starts the switch, the namespaces, the DNS fixture and `vde slirp` with `slirpArgs`. */
 export async function setUp(
   lab: Lab,
@@ -82,16 +70,7 @@ export async function setUp(
   await host.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
   const dns = host.spawn([...DNS_FIXTURE, "5399"], { name: "dns fixture" });
   await dns.waitForOutput(/dns fixture on/, 20_000);
-  const slirp = host.spawn(
-    [...VDE, "slirp", "--sock", dir, "--dns-upstream", "127.0.0.1:5399", ...slirpArgs],
-    { name: "vde slirp" },
-  );
-  await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
-  const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
-  await waitFor(async () => {
-    if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
-    return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
-  }, { timeoutMs: 10_000, what: "t0 in the guest" });
+  const slirp = await slirpWithGuest(host, guest, dir, ["--dns-upstream", "127.0.0.1:5399", ...slirpArgs]);
   await guest.run(["ip", "link", "set", "t0", "up"]);
   return { lab, dir, tmp, host, guest, client, slirp };
 }
