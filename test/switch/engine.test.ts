@@ -359,6 +359,7 @@ Deno.test("engine counts frames and bytes in and out per port", () => {
     unicast: 1,
     filtered: 0,
     vlanDropped: 0,
+    stpDropped: 0,
   });
 });
 
