@@ -7,6 +7,7 @@ import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
 import { addPortCommands } from "./commands_port.ts";
+import { addStpCommands } from "./commands_stp.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
 import { CommandRegistry } from "./registry.ts";
@@ -20,6 +21,7 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addHashCommands(registry, ctx);
   addPortCommands(registry, ctx);
   addVlanCommands(registry, ctx);
+  addStpCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
   return registry;
 }

@@ -436,9 +436,9 @@ export class SwitchEngine {
     return this.#hub;
   }
 
-  /** @throws Error when turning hub mode on with spanning tree on */
+  /** Hub mode turns spanning tree off first, as vde_switch's does (a hub floods BPDUs). */
   set hub(on: boolean) {
-    if (on && this.#stp !== null) throw new Error("Can't use hub mode with fstp");
+    if (on) this.disableStp();
     this.#hub = on;
   }
 

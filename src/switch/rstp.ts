@@ -1337,9 +1337,14 @@ function checkRange(name: string, value: number, min: number, max: number): numb
   return value;
 }
 
-// The Linux bridge's ranges (802.1D-2004 17.14 wants forward delay >= 4;
-// the kernel, and so its fast test timers, allow 2).
-function checkTimes(t: StpTimes): void {
+/**
+ * Checks bridge timers against the Linux bridge's ranges (802.1D-2004 17.14
+ * wants a forward delay of 4 s or more; the kernel, and so its fast test
+ * timers, allow 2).
+ *
+ * @throws RangeError naming the value out of range
+ */
+export function checkTimes(t: StpTimes): void {
   checkRange("hello time", t.helloTime, 1, 10);
   checkRange("max age", t.maxAge, 6, 40);
   checkRange("forward delay", t.forwardDelay, 2, 30);
