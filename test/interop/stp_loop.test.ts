@@ -11,22 +11,7 @@ import { tagOf, testFrame } from "../helpers/framed_peers.ts";
 import { hasCommand, type ManagedProcess, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { listens, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { RawClient, sleep } from "../helpers/vde_clients.ts";
-
-/** One row of the `stp` table. */
-export interface StpRow {
-  port: number;
-  role: string;
-  state: string;
-}
-
-/** The port rows of our `stp` command's table. */
-export async function stpRows(console: MgmtClient): Promise<StpRow[]> {
-  const reply = await console.command("stp");
-  return (reply.lines ?? []).flatMap((line) => {
-    const m = /^\s*(\d+)\s+[0-9a-f]{4}\s+(\w+)\s+(\w+)/.exec(line);
-    return m === null ? [] : [{ port: Number(m[1]), role: m[2]!, state: m[3]! }];
-  });
-}
+import { type StpRow, stpRows } from "./_stp.ts";
 
 async function mgmtConsole(path: string): Promise<MgmtClient> {
   await waitFor(async () => (await Deno.stat(path).then(() => true, () => false)) && (await listens(path)), {
