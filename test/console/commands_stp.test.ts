@@ -93,3 +93,23 @@ Deno.test("fstp debug categories are listed with vde_switch's tags", async () =>
     tc.close();
   }
 });
+
+Deno.test("debug/add fstp reports port role and state changes and a new root", async () => {
+  const tc = makeConsole(8);
+  const link = new TestLink("a");
+  try {
+    assert.equal(await tc.run("debug/add fstp"), OK);
+    await tc.run("fstp/setfstp 1");
+    await tc.run("stp/setedge 1 1");
+    tc.sw.attach(link);
+    const lines = tc.session.notes.join("");
+    assert.match(lines, /3044 fstp\/status Port 0001 VLAN 00:00 designated discarding\n/);
+    assert.match(lines, /3044 fstp\/status Port 0001 VLAN 00:00 designated forwarding\n/);
+    await tc.run("stp/setprio 4096");
+    // A new own priority is a new root id, even while this switch stays root.
+    assert.match(tc.session.notes.join(""), /3045 fstp\/root Port 0000 VLAN 00:00 -> 10:00:(..:){5}..\n/);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
