@@ -232,7 +232,7 @@ export class Rstp {
   readonly forceVersion: 0 | 2;
   readonly txHoldCount: number;
   readonly defaultPathCost: number;
-  #hooks: RstpHooks;
+  readonly #hooks: RstpHooks;
   #ports = new Map<number, Port>();
   #sorted: Port[] = [];
   #rootPriority: PriorityVector;
@@ -298,11 +298,6 @@ export class Rstp {
 
   get bridgeTimes(): StpTimes {
     return { ...this.#bridgeTimes };
-  }
-
-  /** Replaces the event listener. */
-  set onEvent(listener: ((event: StpEvent) => void) | undefined) {
-    this.#hooks = { ...this.#hooks, onEvent: listener };
   }
 
   /** Whether port `n` may forward (false for a port the machine does not know). */
