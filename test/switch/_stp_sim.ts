@@ -29,6 +29,8 @@ export class StpSim {
   #nowMs = 0;
   /** BPDUs delivered so far. */
   delivered = 0;
+  /** Every BPDU sent: bridge index, port, and the frame. */
+  readonly sent: { bridge: number; port: number; frame: Uint8Array }[] = [];
 
   /**
    * Adds bridge `index` with MAC `id` whose ports 1.. sit on `lans` ("0" for
@@ -42,7 +44,10 @@ export class StpSim {
     const legacy = options.legacy ?? false;
     const b: SimBridge = { id, lans: [], flushes: [], legacy, rstp: null as unknown as Rstp };
     b.rstp = new Rstp({ mac, priority: options.priority, forceVersion: legacy ? 0 : 2 }, {
-      send: (port, frame) => this.#queue.push({ from: b, port, frame }),
+      send: (port, frame) => {
+        this.sent.push({ bridge: index, port, frame });
+        this.#queue.push({ from: b, port, frame });
+      },
       setPortState: () => {},
       flush: (port) => b.flushes.push(port),
     });

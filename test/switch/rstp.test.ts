@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { StpSim } from "./_stp_sim.ts";
 import { Role, Rstp } from "../../src/switch/rstp.ts";
-import { buildBpdu } from "../../src/wire/stp.ts";
+import { type Bpdu, buildBpdu, parseBpdu } from "../../src/wire/stp.ts";
 
 function check(sim: StpSim, expected: Record<number, string>): void {
   for (const [index, line] of Object.entries(expected)) {
@@ -276,4 +276,35 @@ Deno.test("two links to a legacy root: the second becomes the alternate; as root
   flipped.set(0, ["X", "_"]);
   flipped.run(20 + 2 * 15);
   check(flipped, { 0: "D F:2000" });
+});
+
+Deno.test("802.1D topology change: a TCN goes up the root port until the legacy root acknowledges it", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a"], { legacy: true });
+  sim.bridge(1, 0x222, ["a", "0"]);
+  sim.run(60);
+  check(sim, { 0: "root", 1: "F:2000 F" });
+  sim.sent.length = 0;
+  // A new bridge behind bridge 1: its port towards it goes forwarding, a topology change.
+  sim.bridge(2, 0x333, ["b"]);
+  sim.set(1, ["_", "b"]);
+  sim.run(10);
+  const kinds = sim.sent.map((s) => ({ bridge: s.bridge, port: s.port, parsed: parseBpdu(s.frame) as Bpdu }));
+  const tcns = kinds.filter((k) => k.bridge === 1 && k.port === 1 && k.parsed.kind === "tcn");
+  assert.ok(tcns.length >= 1, "bridge 1 sent a TCN up its root port");
+  const acks = kinds.filter((k) => k.bridge === 0 && (k.parsed.flags & 0x80) !== 0);
+  assert.ok(acks.length >= 1, "the legacy root acknowledged it");
+  assert.ok(
+    kinds.some((k) => k.bridge === 0 && (k.parsed.flags & 0x01) !== 0),
+    "and set TC in its config BPDUs",
+  );
+  // Acknowledged: no more TCNs.
+  const before = tcns.length;
+  sim.sent.length = 0;
+  sim.run(5);
+  assert.equal(
+    sim.sent.filter((s) => s.bridge === 1 && (parseBpdu(s.frame) as Bpdu).kind === "tcn").length,
+    0,
+  );
+  assert.ok(before < 5, `${before} TCNs`);
 });
