@@ -227,35 +227,35 @@ export class SwitchEngine {
     const counters = this.#counters;
     if (this.#active[port] === 0) {
       this.#badPort++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     const length = frame.length;
     if (length < ETH_HLEN) {
       this.#short++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     if (length > this.maxFrame) {
       this.#oversize++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     if (this.#stp !== null && !this.#stpAdmits(this.#stp, port, frame)) return;
     if (this.#hub) {
-      counters.framesIn[port]++;
-      counters.bytesIn[port] += length;
+      counters.framesIn[port]!++;
+      counters.bytesIn[port]! += length;
       this.#flood(port, frame, 1);
       return;
     }
     const vid = vlanId(frame);
     if (vid === -2) {
       this.#short++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
-    counters.framesIn[port]++;
-    counters.bytesIn[port] += length;
+    counters.framesIn[port]!++;
+    counters.bytesIn[port]! += length;
     const vlans = this.#vlans;
     if (vid < 0 && vlans.flat) {
       // One flat LAN (nothing configured), untagged frame: no tag to add or remove anywhere.
@@ -266,7 +266,7 @@ export class SwitchEngine {
     const vlan = tagged ? vid : vlans.untagged(port);
     if (tagged ? vlans.membersOf(vid)?.[port] !== 1 : vlan === NO_VLAN) {
       this.#vlanDropped++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     const outer = this.#otherForm;
@@ -284,8 +284,8 @@ export class SwitchEngine {
   #stpAdmits(stp: Rstp, port: number, frame: Uint8Array): boolean {
     const counters = this.#counters;
     if (isBpduDestination(frame)) {
-      counters.framesIn[port]++;
-      counters.bytesIn[port] += frame.length;
+      counters.framesIn[port]!++;
+      counters.bytesIn[port]! += frame.length;
       stp.receive(port, frame);
       return false;
     }
@@ -296,7 +296,7 @@ export class SwitchEngine {
       if (vlan !== NO_VLAN) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
     }
     this.#stpDropped++;
-    counters.dropsIn[port]++;
+    counters.dropsIn[port]!++;
     return false;
   }
 
@@ -346,7 +346,7 @@ export class SwitchEngine {
     const vlans = this.#vlans;
     const list = this.#floodList;
     for (let i = 0; i < list.length; i++) {
-      const port = list[i];
+      const port = list[i]!;
       if (port === source || this.#fwd[port] === 0 || members[port] !== 1) continue;
       const untaggedThere = vlans.untagged(port) === vlan;
       this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
@@ -626,7 +626,7 @@ export class SwitchEngine {
 
   /** Counts one frame a transport failed to send on `port` (EAGAIN); ignores a bad port. */
   countDropOut(port: number): void {
-    if (port >= 0 && port < this.#numPorts) this.#counters.dropsOut[port]++;
+    if (port >= 0 && port < this.#numPorts) this.#counters.dropsOut[port]!++;
   }
 
   /**
@@ -696,7 +696,7 @@ export class SwitchEngine {
     this.#flooded++;
     const list = this.#floodList;
     for (let i = 0; i < list.length; i++) {
-      const port = list[i];
+      const port = list[i]!;
       if (port === source || port < firstPort || this.#fwd[port] === 0) continue;
       this.#send(port, frame);
     }
@@ -704,13 +704,13 @@ export class SwitchEngine {
 
   #send(port: number, frame: Uint8Array): void {
     const counters = this.#counters;
-    counters.framesOut[port]++;
-    counters.bytesOut[port] += frame.length;
+    counters.framesOut[port]!++;
+    counters.bytesOut[port]! += frame.length;
     try {
       this.#output(port, frame);
     } catch (error) {
       // A transport bug must not stop the other copies of a flood.
-      counters.dropsOut[port]++;
+      counters.dropsOut[port]!++;
       this.#onEvent?.({
         type: "output-error",
         port,
@@ -755,7 +755,7 @@ export class SwitchEngine {
 // The ports whose flag is 1, ascending.
 function portList(flags: Uint8Array, numPorts: number): Int32Array {
   let count = 0;
-  for (let port = 0; port < numPorts; port++) count += flags[port];
+  for (let port = 0; port < numPorts; port++) count += flags[port]!;
   const list = new Int32Array(count);
   let at = 0;
   for (let port = 0; port < numPorts; port++) {

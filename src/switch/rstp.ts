@@ -384,13 +384,15 @@ export class Rstp {
   receive(n: number, frame: Uint8Array): void {
     const p = this.#ports.get(n);
     if (p === undefined || !p.portEnabled) return;
-    const bpdu = parseBpdu(frame);
-    if (typeof bpdu === "string") {
+    const result = parseBpdu(frame);
+    if (!result.ok) {
       p.badBpdus++;
       this.badBpdus++;
-      this.#emit({ type: "stp-bad-bpdu", port: n, reason: bpdu, message: `Port ${n}: bad BPDU: ${bpdu}` });
+      const reason = result.reason;
+      this.#emit({ type: "stp-bad-bpdu", port: n, reason, message: `Port ${n}: bad BPDU: ${reason}` });
       return;
     }
+    const bpdu = result.value;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
     p.bpdusIn++;
     // Port receive machine, RECEIVE (17.23).

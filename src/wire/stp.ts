@@ -15,9 +15,12 @@
  * BPDU of 35 bytes or more with message age below max age, a TCN of 4, an
  * RST BPDU of version 2 or more and 36 bytes) and also refuses timers no
  * bridge can mean (zero max age, hello or forward delay). It returns the
- * reason as a string instead of throwing: every BPDU off the wire is hostile.
+ * reason (parse.ts) instead of throwing: every BPDU off the wire is hostile.
+ * It allocates the record it returns; BPDUs come a few a second, never on
+ * the data path.
  */
 import { ETH_HLEN } from "./ethernet.ts";
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** The bridge group address every BPDU is sent to. */
 export const STP_GROUP_MAC = "01:80:c2:00:00:00";
@@ -69,32 +72,34 @@ export function isBpduDestination(frame: Uint8Array): boolean {
  *
  * @returns the BPDU, or why it is not a valid one
  */
-export function parseBpdu(frame: Uint8Array): Bpdu | string {
-  if (frame.length < ETH_HLEN + LLC_LEN + TCN_LEN) return "frame too short for a BPDU";
+export function parseBpdu(frame: Uint8Array): Parsed<Bpdu> {
+  if (frame.length < ETH_HLEN + LLC_LEN + TCN_LEN) return fail("frame too short for a BPDU");
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const length = view.getUint16(12);
-  if (length > 1500) return `type/length field 0x${length.toString(16)} is not an 802.3 length`;
-  if (length > frame.length - ETH_HLEN) return `802.3 length ${length} exceeds the frame`;
-  if (length < LLC_LEN + TCN_LEN) return `802.3 length ${length} too short for a BPDU`;
-  if (frame[14] !== 0x42 || frame[15] !== 0x42 || frame[16] !== 0x03) return "LLC header is not 42 42 03";
+  if (length > 1500) return fail(`type/length field 0x${length.toString(16)} is not an 802.3 length`);
+  if (length > frame.length - ETH_HLEN) return fail(`802.3 length ${length} exceeds the frame`);
+  if (length < LLC_LEN + TCN_LEN) return fail(`802.3 length ${length} too short for a BPDU`);
+  if (frame[14] !== 0x42 || frame[15] !== 0x42 || frame[16] !== 0x03) {
+    return fail("LLC header is not 42 42 03");
+  }
   const size = length - LLC_LEN;
   const at = ETH_HLEN + LLC_LEN;
-  if (view.getUint16(at) !== 0) return "protocol identifier is not 0";
+  if (view.getUint16(at) !== 0) return fail("protocol identifier is not 0");
   const version = frame[at + 2]!;
   const type = frame[at + 3]!;
   if (type === 0x80) {
-    return { ...EMPTY_TCN, version };
+    return parsed({ ...EMPTY_TCN, version });
   }
   let kind: "config" | "rst";
   if (type === 0x00) {
-    if (size < CONFIG_LEN) return `config BPDU of ${size} bytes (needs ${CONFIG_LEN})`;
+    if (size < CONFIG_LEN) return fail(`config BPDU of ${size} bytes (needs ${CONFIG_LEN})`);
     kind = "config";
   } else if (type === 0x02) {
-    if (version < 2) return `RST BPDU with version ${version}`;
-    if (size < RST_LEN) return `RST BPDU of ${size} bytes (needs ${RST_LEN})`;
+    if (version < 2) return fail(`RST BPDU with version ${version}`);
+    if (size < RST_LEN) return fail(`RST BPDU of ${size} bytes (needs ${RST_LEN})`);
     kind = "rst";
   } else {
-    return `unknown BPDU type 0x${type.toString(16)}`;
+    return fail(`unknown BPDU type 0x${type.toString(16)}`);
   }
   const flags = frame[at + 4]!;
   const bpdu: Bpdu = {
@@ -110,9 +115,9 @@ export function parseBpdu(frame: Uint8Array): Bpdu | string {
     helloTime: view.getUint16(at + 31),
     forwardDelay: view.getUint16(at + 33),
   };
-  if (bpdu.maxAge === 0 || bpdu.helloTime === 0 || bpdu.forwardDelay === 0) return "zero timer in BPDU";
-  if (bpdu.messageAge >= bpdu.maxAge) return "message age not below max age";
-  return bpdu;
+  if (bpdu.maxAge === 0 || bpdu.helloTime === 0 || bpdu.forwardDelay === 0) return fail("zero timer in BPDU");
+  if (bpdu.messageAge >= bpdu.maxAge) return fail("message age not below max age");
+  return parsed(bpdu);
 }
 
 const EMPTY_TCN: Bpdu = {

@@ -29,7 +29,7 @@ Deno.test("two switches joined by two cables with --stp: one port blocks, broadc
   const clients: RawClient[] = [];
   const consoles: MgmtClient[] = [];
   try {
-    for (const [name, prio] of [["s1", "32768"], ["s2", "4096"]]) {
+    for (const [name, prio] of [["s1", "32768"], ["s2", "4096"]] as const) {
       switches.push(
         await startOurSwitch(`${tmp}/${name}`, {
           extraArgs: ["--stp", "--priority", prio, "-M", `${tmp}/${name}.mgmt`],

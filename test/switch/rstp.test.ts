@@ -10,6 +10,12 @@ import { StpSim } from "./_stp_sim.ts";
 import { Role, Rstp } from "../../src/switch/rstp.ts";
 import { type Bpdu, buildBpdu, parseBpdu } from "../../src/wire/stp.ts";
 
+function bpduOf(frame: Uint8Array): Bpdu {
+  const result = parseBpdu(frame);
+  if (!result.ok) throw new Error(result.reason);
+  return result.value;
+}
+
 function check(sim: StpSim, expected: Record<number, string>): void {
   for (const [index, line] of Object.entries(expected)) {
     assert.equal(sim.describe(Number(index)), line, `bridge ${index}`);
@@ -289,7 +295,7 @@ Deno.test("802.1D topology change: a TCN goes up the root port until the legacy 
   sim.bridge(2, 0x333, ["b"]);
   sim.set(1, ["_", "b"]);
   sim.run(10);
-  const kinds = sim.sent.map((s) => ({ bridge: s.bridge, port: s.port, parsed: parseBpdu(s.frame) as Bpdu }));
+  const kinds = sim.sent.map((s) => ({ bridge: s.bridge, port: s.port, parsed: bpduOf(s.frame) }));
   const tcns = kinds.filter((k) => k.bridge === 1 && k.port === 1 && k.parsed.kind === "tcn");
   assert.ok(tcns.length >= 1, "bridge 1 sent a TCN up its root port");
   const acks = kinds.filter((k) => k.bridge === 0 && (k.parsed.flags & 0x80) !== 0);
@@ -303,7 +309,7 @@ Deno.test("802.1D topology change: a TCN goes up the root port until the legacy 
   sim.sent.length = 0;
   sim.run(5);
   assert.equal(
-    sim.sent.filter((s) => s.bridge === 1 && (parseBpdu(s.frame) as Bpdu).kind === "tcn").length,
+    sim.sent.filter((s) => s.bridge === 1 && (bpduOf(s.frame)).kind === "tcn").length,
     0,
   );
   assert.ok(before < 5, `${before} TCNs`);
