@@ -16,14 +16,13 @@
  * RSTP (to a port that speaks RSTP).
  */
 import assert from "node:assert/strict";
-import { MgmtClient } from "../../src/console/client.ts";
+import type { MgmtClient } from "../../src/console/client.ts";
 import { isBpduDestination } from "../../src/wire/stp.ts";
 import { tagOf, testFrame } from "../helpers/framed_peers.ts";
 import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { listens, REPO_ROOT } from "../helpers/switches.ts";
 import { RawClient, sleep } from "../helpers/vde_clients.ts";
-import { type StpRow, stpRows } from "./_stp.ts";
+import { startStpSwitchIn, type StpRow, stpRows } from "./_stp.ts";
 
 const MAX_AGE = 6;
 const FORWARD_DELAY = 2;
@@ -74,41 +73,8 @@ async function setup(lab: Lab, kernelPriority: number, ourPriority: number): Pro
   const dir = `${tmp}/sw`;
   const rc = `${tmp}/rc`;
   await Deno.writeTextFile(rc, `stp/settimers 1 ${MAX_AGE} ${FORWARD_DELAY}\n`);
-  const mgmt = `${tmp}/mgmt`;
-  const sw = k.spawn([
-    "deno",
-    "run",
-    "-A",
-    `${REPO_ROOT}/mod.ts`,
-    "switch",
-    "--sock",
-    dir,
-    "--stp",
-    "--priority",
-    String(ourPriority),
-    "-f",
-    rc,
-    "-M",
-    mgmt,
-    "--tap",
-    "t1",
-    "--tap",
-    "t2",
-  ], { name: "our switch" });
-  await waitFor(async () => {
-    if (sw.exitStatus !== null) throw new Error(`our switch exited:\n${sw.stderr}`);
-    return (await Deno.stat(mgmt).then(() => true, () => false)) && (await listens(mgmt));
-  }, { timeoutMs: 30_000, what: "our switch's management socket" });
-  // The management socket comes up before the taps are opened.
-  for (const tap of ["t1", "t2"]) {
-    await waitFor(async () => (await k.run(["ip", "link", "show", tap], { check: false })).success, {
-      timeoutMs: 20_000,
-      what: `tap ${tap}`,
-    });
-    await k.run(["ip", "link", "set", tap, "master", "br0", "up"]);
-  }
-  const console = await MgmtClient.connect(mgmt);
-  lab.defer(() => console.close());
+  const console = await startStpSwitchIn(lab, k, tmp, ["--priority", String(ourPriority), "-f", rc]);
+  for (const tap of ["t1", "t2"]) await k.run(["ip", "link", "set", tap, "master", "br0", "up"]);
   const client = await RawClient.open(dir, 5);
   lab.defer(() => client.close());
   return { k, host, console, client, dir };

@@ -9,11 +9,9 @@
  * directory (its database, sockets and logs), never the system's.
  */
 import assert from "node:assert/strict";
-import { MgmtClient } from "../../src/console/client.ts";
 import { labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { listens, REPO_ROOT } from "../helpers/switches.ts";
-import { type StpRow, stpRows } from "./_stp.ts";
+import { startStpSwitchIn, type StpRow, stpRows } from "./_stp.ts";
 
 interface OvsPort {
   name: string;
@@ -82,36 +80,7 @@ Deno.test("Open vSwitch RSTP (userspace datapath): proposal/agreement converges 
     await vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev");
     await vsctl("set", "bridge", "br0", "rstp_enable=true", "other_config:rstp-priority=4096");
 
-    const mgmt = `${dir}/mgmt`;
-    const sw = k.spawn(
-      [
-        "deno",
-        "run",
-        "-A",
-        `${REPO_ROOT}/mod.ts`,
-        "switch",
-        "--sock",
-        `${dir}/sw`,
-        "--stp",
-        "-M",
-        mgmt,
-        "--tap",
-        "t1",
-        "--tap",
-        "t2",
-      ],
-      { name: "our switch" },
-    );
-    await waitFor(async () => {
-      if (sw.exitStatus !== null) throw new Error(`our switch exited:\n${sw.stderr}`);
-      const up = await Promise.all(
-        ["t1", "t2"].map((tap) => k.run(["ip", "link", "show", tap], { check: false })),
-      );
-      return (await Deno.stat(mgmt).then(() => true, () => false)) && (await listens(mgmt)) &&
-        up.every((r) => r.success);
-    }, { timeoutMs: 30_000, what: "our switch with its taps" });
-    const term = await MgmtClient.connect(mgmt);
-    lab.defer(() => term.close());
+    const term = await startStpSwitchIn(lab, k, dir, []);
     for (const tap of ["t1", "t2"]) await k.run(["ip", "link", "set", tap, "up"]);
     const since = Date.now();
     await vsctl("add-port", "br0", "t1", "--", "add-port", "br0", "t2");
