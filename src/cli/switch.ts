@@ -21,6 +21,10 @@ import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
 import { slirpConfigFromFlags } from "./slirp.ts";
 import { attachCables } from "./cable.ts";
+import { CaptureHub } from "../capture/hub.ts";
+import { CaptureServer } from "../capture/server.ts";
+import { startFileCapture } from "../capture/file_capture.ts";
+import { setSnooping } from "../console/switch/commands_mcast.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -53,6 +57,10 @@ export interface SwitchCliOptions {
   fstp?: boolean;
   /** Bridge priority (vde_switch --priority). */
   priority?: string;
+  /** Capture every frame into this file from start-up (pcapng, or pcap by extension). */
+  pcap?: string;
+  /** IGMP/MLD snooping from start-up. */
+  mcastSnooping?: boolean;
 }
 
 function defaultSock(): string {
@@ -103,6 +111,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const { stopped, stop, remove } = untilSignal();
   // What was started, undone in reverse order at exit or on a start-up error.
   const undo: (() => void)[] = [remove];
+  // Closings that finish asynchronously (a capture file's last writes), awaited before exit.
+  const closings: Promise<void>[] = [];
   const cleanup = () => {
     for (const step of undo.reverse()) {
       try {
@@ -121,6 +131,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       ctx.setStp(true);
     }
     const commands = switchCommands(ctx);
+    if (o.mcastSnooping) setSnooping(ctx, true);
     const slirps: AttachedSlirp[] = [];
     if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
     if (o.rc !== undefined) {
@@ -131,8 +142,24 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
         throw new UsageError((err as Error).message);
       }
     }
+    const hub = new CaptureHub(sw.engine);
+    if (o.pcap !== undefined) {
+      let capture: ReturnType<typeof startFileCapture>;
+      try {
+        capture = startFileCapture(sw, hub, o.pcap);
+      } catch (err) {
+        throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
+      }
+      undo.push(() => {
+        const { captured, dropped } = capture.counts();
+        log("vde switch", `--pcap ${o.pcap}: ${captured} frames captured, ${dropped} dropped`);
+        closings.push(capture.close());
+      });
+    }
     const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
     undo.push(() => server.close());
+    const captureServer = CaptureServer.start(sw, hub, { path: `${server.dir}/capture` });
+    undo.push(() => captureServer.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     if (o.mgmt !== undefined) {
       let mgmt: MgmtServer;
@@ -182,6 +209,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     log("vde switch", `${await stopped}, cleaning up and exiting`);
   } finally {
     cleanup();
+    await Promise.all(closings);
     await poller().stop();
   }
 }
@@ -226,6 +254,11 @@ export const switchCommand = (program: Command): void => {
     .option("--mgmtmode <octal>", "mode of the management socket (default 600)")
     .option("--mgmtgroup <name>", "group of the management socket")
     .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
+    .option("--mcast-snooping", "IGMP/MLD snooping: multicast only to members and routers (console mcast/*)")
+    .option(
+      "--pcap <file>",
+      "capture every frame the switch forwards into FILE (pcapng; classic pcap for *.pcap)",
+    )
     .option(
       "--logfile <file>",
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",

@@ -6,6 +6,8 @@ import { addCoreCommands, addDataSocketCommands } from "./commands_core.ts";
 import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
+import { addMirrorCommands } from "./commands_mirror.ts";
+import { addMcastCommands } from "./commands_mcast.ts";
 import { addPortCommands } from "./commands_port.ts";
 import { addStpCommands } from "./commands_stp.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
@@ -23,5 +25,7 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addVlanCommands(registry, ctx);
   addStpCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
+  addMirrorCommands(registry, ctx);
+  addMcastCommands(registry, ctx);
   return registry;
 }
