@@ -55,6 +55,9 @@ const symbols = {
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
   getpid: { parameters: [], result: "i32" },
+  gettid: { parameters: [], result: "i32" },
+  setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -170,6 +173,9 @@ export const C = {
   ENETUNREACH: 101,
   EHOSTUNREACH: 113,
   EPROTONOSUPPORT: 93,
+  IP_RECVERR: 11,
+  IPV6_RECVERR: 25,
+  MSG_ERRQUEUE: 0x2000,
 } as const;
 
 /** Size of struct epoll_event: packed (12 bytes) on x86_64, 16 elsewhere. */
