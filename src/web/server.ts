@@ -1,7 +1,8 @@
 /**
  * The web server of `vde switch --http`: Prometheus metrics at /metrics, a
- * live page at /, its feed of server-sent events at /events, and, when a
- * token is configured, POST actions under /api/.
+ * live page at /, its feed of server-sent events at /events, the switch as
+ * Graphviz DOT at /topology.dot, and, when a token is configured, POST
+ * actions under /api/.
  *
  * It runs on Deno's own HTTP server in the switch's process. Nothing here
  * touches the data path: every answer reads a snapshot through
@@ -19,6 +20,7 @@ import type { SwitchStatus } from "./status.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { PAGE_HTML } from "./page.ts";
 import { feedUpdate } from "./feed.ts";
+import { topologyDot } from "./topology.ts";
 import type { HttpAddress } from "./address.ts";
 
 /** Most event streams served at once; more get 503. */
@@ -103,6 +105,10 @@ export class WebServer {
         });
       case "/events":
         return this.#feed(url.searchParams.get("q") ?? "");
+      case "/topology.dot":
+        return new Response(topologyDot(this.#status.name, this.#status.ports()), {
+          headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },
+        });
       case "/status.json":
         return Response.json(feedUpdate(this.#status, "", this.#token !== undefined));
       default:

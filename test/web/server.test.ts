@@ -9,6 +9,7 @@ import { SwitchStatus } from "../../src/web/status.ts";
 import { WebServer } from "../../src/web/server.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { ethFrame, mac, within } from "../helpers/vde_clients.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 
@@ -159,6 +160,22 @@ Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles
     r.a.receive(ethFrame(mac(2), mac(1), 2));
     assert.equal(r.b.sent.length, 1);
     assert.equal(await post("/api/port?port=6&on=1", TOKEN), 404);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("web: /topology.dot draws the switch and its clients, and Graphviz's dot accepts it", async (t) => {
+  const r = rig();
+  try {
+    const res = await fetch(`${r.base}/topology.dot`);
+    const dot = await res.text();
+    assert.match(dot, /port1 \[shape=ellipse, label="qemu vm1"\]/);
+    assert.match(dot, /switch -- port2 \[label="port 2, VLAN 0"\]/);
+    if (skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) return;
+    const svg = await run(["dot", "-Tsvg"], { input: dot });
+    assert.equal(svg.stderr, "");
+    assert.match(svg.stdout, /<svg[\s\S]*vde_plug pid 7/);
   } finally {
     await r.close();
   }
