@@ -850,6 +850,72 @@ async function captureSection(plan: Plan, metrics: Metric[]): Promise<void> {
   }
 }
 
+/**
+ * Issue 18: what watching costs forwarding. 64-byte frames through
+ * `vde switch --http`, alternating unwatched and watched: a browser-like
+ * client reading the live feed (/events) and a Prometheus-like scrape of
+ * /metrics every 100 ms. C column = unwatched, ours = watched.
+ */
+async function webSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const fps = metric(
+    "frames/s, 64 B through ours --http: C column = unwatched, ours = live page + scrapes every 100 ms",
+    "frames/s",
+    "higher",
+  );
+  metrics.push(fps);
+  let sw: SwitchHandle | null = null;
+  try {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const base = `http://127.0.0.1:${port}`;
+    sw = await startIn("ours", { extraArgs: ["--http", `127.0.0.1:${port}`] });
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const watched of round % 2 === 0 ? [false, true] : [true, false]) {
+        const stop = new AbortController();
+        let scrapes = 0;
+        let updates = 0;
+        const watchers: Promise<void>[] = [];
+        if (watched) {
+          watchers.push(
+            (async () => {
+              const res = await fetch(`${base}/events`, { signal: stop.signal });
+              for await (const chunk of res.body!) updates += chunk.length > 0 ? 1 : 0;
+            })().catch(() => {}),
+          );
+          watchers.push(
+            (async () => {
+              while (!stop.signal.aborted) {
+                await (await fetch(`${base}/metrics`, { signal: stop.signal })).text();
+                scrapes++;
+                await new Promise((r) => setTimeout(r, 100));
+              }
+            })().catch(() => {}),
+          );
+        }
+        try {
+          const f = await flow(sw, 64, plan.seconds);
+          assertAlive(sw);
+          fps.samples[watched ? "ours" : "c"].push(f.fps);
+          log(
+            `web, round ${round + 1}, ${
+              watched ? `watched (${scrapes} scrapes, ${updates} feed chunks)` : "unwatched"
+            }: ${Math.round(f.fps)} frames/s`,
+          );
+        } finally {
+          stop.abort();
+          await Promise.all(watchers);
+        }
+      }
+    }
+  } catch (err) {
+    fps.errors.ours = message(err);
+    log(`web: ${message(err)}`);
+  } finally {
+    if (sw !== null) await stopIn(sw);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Slirp: our stack against Debian's libslirp plugin
 
@@ -1249,12 +1315,13 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 const USAGE =
   `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
-                       [--throughput] [--dataplane] [--stp]
+                       [--throughput] [--dataplane] [--stp] [--web]
   --quick   one short round per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp sections (ours against Debian's libslirp plugin)
   --slirp-loss  only the lossy-wire slirp section (50 MB each way through wirefilter)
   --stp     only 64 B frames/s without and with spanning tree
+  --web     only 64 B frames/s with and without a live page and 100 ms scrapes on --http
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
@@ -1282,6 +1349,7 @@ async function main(args: string[]): Promise<number> {
         "--throughput",
         "--dataplane",
         "--stp",
+        "--web",
       ]
         .includes(a)
     ) {
@@ -1314,6 +1382,8 @@ async function main(args: string[]): Promise<number> {
     ? "capture"
     : args.includes("--stp")
     ? "stp"
+    : args.includes("--web")
+    ? "web"
     : null;
   if (only === null || only === "throughput") await throughputSection(plan, metrics);
   if (only === null) {
@@ -1332,6 +1402,7 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "slirp" || only === "slirp-loss") await slirpLossSection(metrics);
   if (only === null || only === "bomb") await bombSection(plan, metrics);
   if (only === null || only === "capture") await captureSection(plan, metrics);
+  if (only === null || only === "web") await webSection(plan, metrics);
   if (only === null || only === "dataplane") {
     await dataplaneSection({
       plan,
