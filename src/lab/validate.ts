@@ -22,7 +22,7 @@ import {
 } from "yaml";
 import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names.ts";
-import type { Impairments, Lab, LabLink, LabNode, LinkEnd, NodeKind } from "./spec.ts";
+import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import {
   didYouMean,
