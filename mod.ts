@@ -74,6 +74,7 @@ import { termCommand } from "./src/cli/term.ts";
 import { slirpCommand } from "./src/cli/slirp.ts";
 import { cableCommand } from "./src/cli/cable.ts";
 import { wirefilterCommand } from "./src/cli/wirefilter.ts";
+import { labCommand } from "./src/cli/lab.ts";
 
 if (import.meta.main) {
   const code = await runCli(
@@ -86,6 +87,7 @@ if (import.meta.main) {
       cableCommand,
       slirpCommand,
       wirefilterCommand,
+      labCommand,
     ],
     toLongOptions(Deno.args),
   );

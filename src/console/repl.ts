@@ -68,6 +68,11 @@ export class Repl {
     });
   }
 
+  /** Changes the prompt (from the next line on). */
+  setPrompt(prompt: string): void {
+    this.#rl.setPrompt(prompt);
+  }
+
   /** Shows the first prompt. */
   start(): void {
     this.#rl.prompt();
