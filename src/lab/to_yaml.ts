@@ -58,7 +58,10 @@ export function plainImpairments(i: Impairments): Record<string, string | number
   if (i.delay) out.delay = `${i.delay}ms`;
   if (i.jitter) out.jitter = `${i.jitter}ms`;
   if (i.dup) out.dup = `${i.dup}%`;
-  if (i.rate) out.rate = `${(i.rate * 8) / 1000}kbit`;
+  if (i.rate) {
+    const bits = i.rate * 8;
+    out.rate = bits % 1e6 === 0 ? `${bits / 1e6}mbit` : `${bits / 1e3}kbit`;
+  }
   if (i.mtu) out.mtu = i.mtu;
   return out;
 }
