@@ -65,9 +65,7 @@ interface UpOptions {
 async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
-    try {
-      Deno.removeSync(daemonLog(lab.name));
-    } catch { /* none */ }
+    removeLog(lab.name);
     try {
       await daemonize(`${labDir(lab.name)}/ctl`);
     } catch {
@@ -78,6 +76,7 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
           "",
         );
       } catch { /* no log */ }
+      removeLog(lab.name);
       throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
     }
     console.log(
@@ -131,8 +130,15 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     ctl?.close();
     await runner?.down();
     remove();
+    if (isDaemonChild() && runner !== undefined) removeLog(lab.name);
     await poller().stop();
   }
+}
+
+function removeLog(name: string): void {
+  try {
+    Deno.removeSync(daemonLog(name));
+  } catch { /* none was written */ }
 }
 
 /** The lab name an argument means: a lab file's `name`, or the name itself. */

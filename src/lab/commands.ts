@@ -148,10 +148,12 @@ export function labCommands(
       return failure(`no host ${m[1]} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
     }
     const out = await runCommand(["ip", "netns", "exec", host.ns, "sh", "-c", m[2]!], 120_000);
-    const lines = (out.stdout + out.stderr).replace(/\n$/, "").split("\n");
+    const text = (out.stdout + out.stderr).replace(/\n$/, "");
+    const lines = text === "" ? [] : text.split("\n");
+    if (out.code !== 0) lines.push(`(${m[2]!.split(" ")[0]} exited with status ${out.code})`);
     return {
       code: out.code === 0 ? 0 : Errno.EIO,
-      lines: lines.length === 1 && lines[0] === "" ? [] : lines,
+      lines,
     };
   });
   run("link", false, (args) => linkCommand(r, args));
@@ -275,7 +277,7 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
   } else {return failure(
       "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
     );}
-  const { lab, errors } = validateLab(new Document(plain).toString(), { stp: STP_AVAILABLE });
+  const { lab, errors } = validateLab(new Document(plain).toString(), { stp: STP_AVAILABLE, live: true });
   if (lab === undefined) return failure(errors.map((e) => e.message).join("\n"));
   try {
     if (what === "link") {

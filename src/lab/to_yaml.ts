@@ -4,7 +4,7 @@
  * layout stay where the yaml library can keep them (nodes and links the
  * file already had are updated in place, new ones are appended).
  */
-import { Document, isMap, isSeq, parseDocument } from "yaml";
+import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
 import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "./spec.ts";
 
 /** A node as the lab file writes it (defaults left out). */
@@ -95,9 +95,24 @@ export function plainLab(lab: Lab): Record<string, unknown> {
   };
 }
 
+/** Writes nodes and endpoint lists on one line each, as people write lab files. */
+function flowStyle(doc: Document): void {
+  const nodes = doc.getIn(["topology", "nodes"]);
+  if (isMap(nodes)) { for (const p of nodes.items) if (isMap(p.value)) p.value.flow = true; }
+  const links = doc.getIn(["topology", "links"]);
+  if (isSeq(links)) { for (const l of links.items) if (isMap(l)) endpointsFlow(l); }
+}
+
+function endpointsFlow(link: YAMLMap): void {
+  const ends = link.get("endpoints", true);
+  if (isSeq(ends)) ends.flow = true;
+}
+
 /** The lab as YAML text. */
 export function labToYaml(lab: Lab): string {
-  return new Document(plainLab(lab)).toString();
+  const doc = new Document(plainLab(lab));
+  flowStyle(doc);
+  return doc.toString();
 }
 
 const IMPAIR_KEYS = ["loss", "delay", "jitter", "dup", "rate", "mtu"] as const;
@@ -112,16 +127,20 @@ export function saveInto(original: string, lab: Lab): string {
   if (doc.errors.length > 0 || !isMap(doc.contents)) return labToYaml(lab);
   const nodes = doc.getIn(["topology", "nodes"]);
   for (const n of lab.nodes) {
-    if (!isMap(nodes) || !nodes.has(n.name)) {
-      doc.setIn(["topology", "nodes", n.name], doc.createNode(plainNode(n)));
-    }
+    if (isMap(nodes) && nodes.has(n.name)) continue;
+    const node = doc.createNode(plainNode(n));
+    node.flow = true;
+    if (isMap(nodes)) nodes.set(n.name, node);
+    else doc.setIn(["topology", "nodes", n.name], node);
   }
   const links = doc.getIn(["topology", "links"]);
   const had = isSeq(links) ? links.items.length : 0;
   lab.links.forEach((l, i) => {
     if (i >= had) {
       if (!isSeq(doc.getIn(["topology", "links"]))) doc.setIn(["topology", "links"], doc.createNode([]));
-      doc.addIn(["topology", "links"], doc.createNode(plainLink(l)));
+      const link = doc.createNode(plainLink(l));
+      if (isMap(link)) endpointsFlow(link);
+      doc.addIn(["topology", "links"], link);
       return;
     }
     const want = plainImpairments(l.impair);
