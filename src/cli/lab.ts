@@ -98,11 +98,13 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       throw new UsageError(`lab ${lab.name}: ${(err as Error).message} (everything made was taken down)`);
     });
     const r = runner;
+    let savedTo: string | undefined;
     const { commands } = labCommands(r, {
       down: (reason) => stop(reason),
       save: async (file) => {
-        const target = file ?? source?.path;
+        const target = file ?? source?.path ?? savedTo;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");
+        savedTo = target;
         const original = source && target === source.path ? source.text : undefined;
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
         await Deno.writeTextFile(target, text);
