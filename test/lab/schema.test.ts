@@ -41,3 +41,12 @@ Deno.test("the JSON Schema refuses what validation refuses: unknown keys, kinds 
     check({ ...base, topology: { ...base.topology, links: [{ endpoints: ["s:3", "h"], loss: "2%" }] } }),
   );
 });
+
+Deno.test("the README's lab example is a valid lab file", () => {
+  const readme = Deno.readTextFileSync(`${ROOT}README.md`);
+  const section = readme.slice(readme.indexOf("### Labs:"));
+  const text = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(text, "a yaml block in the Labs section");
+  assert.deepEqual(validateLab(text).errors, []);
+  assert.ok(schemaValidator()(parse(text)));
+});
