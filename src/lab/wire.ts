@@ -13,6 +13,7 @@
  * cleared while frames flow.
  */
 import { BaseLink } from "../link/link.ts";
+import { dropsOf } from "../link/wire_link.ts";
 import { type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { LR, RL, type WireSetting } from "../wirefilter/value.ts";
 import type { Impairments } from "./spec.ts";
@@ -149,12 +150,7 @@ export class LabWire {
   get filterDrops(): number {
     const f = this.#filter;
     if (f === null) return 0;
-    const sum = (d: 0 | 1) => {
-      const c = f.counters[d];
-      return c.mtuDrops + c.lossDrops + c.burstDrops + c.capacityDrops + c.overflowDrops + c.inputDrops +
-        c.rateDrops + c.closeDrops;
-    };
-    return sum(LR) + sum(RL);
+    return dropsOf(f.counters[LR]) + dropsOf(f.counters[RL]);
   }
 
   /** A frame sent into end `side`. */

@@ -72,3 +72,36 @@ export async function pingCount(lab: string, node: string, to: string, count: nu
 export async function forceDown(name: string): Promise<void> {
   await vde(["down", name], 30_000);
 }
+
+/**
+ * Runs `fn` with a fresh lab name and its file; afterwards the lab is taken
+ * down (whatever state the test left it in) and the file removed.
+ */
+export async function withLabFile(
+  source: { example?: string; text?: string },
+  fn: (name: string, file: string) => Promise<void>,
+): Promise<void> {
+  const name = uniqueLab();
+  const file = await labFile(name, source);
+  try {
+    await fn(name, file);
+  } finally {
+    await forceDown(name);
+    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+  }
+}
+
+/** A lab file with five mistakes, one per line 4, 5, 7, 10 and 11. */
+export const FIVE_MISTAKES = `name: demo
+topology:
+  nodes:
+    sw1: { kind: switch, prots: 16 }
+    h1:  { kind: host, address: 10.0.2.300/24 }
+    h2:  { kind: host }
+    averyveryverylongname: { kind: host }
+  links:
+    - endpoints: [h1, "sw1:3"]
+    - endpoints: [h2, "sw1:3"]
+    - endpoints: [h3, sw1]
+    - endpoints: [averyveryverylongname, sw1]
+`;

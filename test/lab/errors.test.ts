@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { forceDown, labFile, leftovers, pingCount, uniqueLab, vde, vdeCommand } from "./_helpers.ts";
+import { FIVE_MISTAKES, leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 const TWO_HOSTS = `name: x
 topology:
@@ -21,23 +21,7 @@ topology:
 
 Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines and creates nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const name = uniqueLab();
-  const file = await labFile(name, {
-    text: `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, prots: 16 }
-    h1:  { kind: host, address: 10.0.2.300/24 }
-    h2:  { kind: host }
-    averyveryverylongname: { kind: host }
-  links:
-    - endpoints: [h1, "sw1:3"]
-    - endpoints: [h2, "sw1:3"]
-    - endpoints: [h3, sw1]
-    - endpoints: [averyveryverylongname, sw1]
-`,
-  });
-  try {
+  await withLabFile({ text: FIVE_MISTAKES }, async (name, file) => {
     const r = await vde(["up", file]);
     assert.equal(r.code, 1);
     const located = r.stderr.split("\n").filter((l) => l.startsWith(`${file}:`));
@@ -45,29 +29,24 @@ topology:
     for (const line of located) assert.match(line, /^\S+:\d+:\d+: \S/);
     assert.match(r.stderr, /5 errors in .*; nothing was created/);
     assert.deepEqual(await leftovers(name), []);
-  } finally {
-    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-  }
+  });
 });
 
 Deno.test("a failure halfway through vde up (a tap name already taken) rolls back everything made", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const name = uniqueLab();
-  const file = await labFile(name, { text: TWO_HOSTS });
-  const taken = `${name}-h2-0`;
-  await run(["ip", "tuntap", "add", taken, "mode", "tap"]);
-  try {
-    const r = await vde(["up", file]);
-    assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, new RegExp(`cannot create tap ${taken} for h2:eth0: the name is taken`));
-    assert.match(r.stderr, /everything made was taken down/);
-    await run(["ip", "link", "del", taken]);
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
+    const taken = `${name}-h2-0`;
+    await run(["ip", "tuntap", "add", taken, "mode", "tap"]);
+    try {
+      const r = await vde(["up", file]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`cannot create tap ${taken} for h2:eth0: the name is taken`));
+      assert.match(r.stderr, /everything made was taken down/);
+    } finally {
+      await run(["ip", "link", "del", taken], { check: false });
+    }
     assert.deepEqual(await leftovers(name), []);
-  } finally {
-    await run(["ip", "link", "del", taken], { check: false });
-    await forceDown(name);
-    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-  }
+  });
 });
 
 async function startForeground(file: string, name: string) {
@@ -81,9 +60,7 @@ async function startForeground(file: string, name: string) {
 
 Deno.test("after kill -9 of vde up, vde status says dead and vde down removes everything", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const name = uniqueLab();
-  const file = await labFile(name, { text: TWO_HOSTS });
-  try {
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
     const up = await startForeground(file, name);
     assert.equal(await pingCount(name, "h1", "10.9.0.2", 2), 2);
     up.kill("SIGKILL");
@@ -100,17 +77,12 @@ Deno.test("after kill -9 of vde up, vde status says dead and vde down removes ev
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(await leftovers(name), []);
     assert.equal((await vde(["down", name])).code, 1, "a second down finds no lab");
-  } finally {
-    await forceDown(name);
-    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-  }
+  });
 });
 
 Deno.test("SIGTERM to vde up takes the lab down cleanly", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const name = uniqueLab();
-  const file = await labFile(name, { text: TWO_HOSTS });
-  try {
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
     const up = await startForeground(file, name);
     assert.match(up.stdout, /^LINK +STATE/m);
     up.kill("SIGTERM");
@@ -118,8 +90,5 @@ Deno.test("SIGTERM to vde up takes the lab down cleanly", async (t) => {
     assert.equal(st.code, 0, up.stderr);
     assert.deepEqual(await leftovers(name), []);
     await assert.rejects(Deno.stat(labDir(name)));
-  } finally {
-    await forceDown(name);
-    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-  }
+  });
 });

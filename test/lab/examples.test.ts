@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
-import { forceDown, inHost, labFile, leftovers, pingCount, uniqueLab, vde } from "./_helpers.ts";
+import { inHost, leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
 
 async function withLab(
   t: Deno.TestContext,
@@ -12,9 +12,7 @@ async function withLab(
   body: (name: string) => Promise<void>,
 ): Promise<void> {
   if (skipUnlessRoot(t)) return;
-  const name = uniqueLab();
-  const file = await labFile(name, { example });
-  try {
+  await withLabFile({ example }, async (name, file) => {
     const up = await vde(["up", "-d", file]);
     assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
     await body(name);
@@ -27,10 +25,7 @@ async function withLab(
     const down = await vde(["down", name]);
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(await leftovers(name), []);
-  } finally {
-    await forceDown(name);
-    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-  }
+  });
 }
 
 Deno.test("lan-nat example: hosts lease addresses from the lab's slirp and reach each other and the gateway", async (t) => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
-import { forceDown, labFile, leftovers, pingCount, uniqueLab, vde, vdeCommand } from "./_helpers.ts";
+import { leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 const LAB = `# two switches, one host on each
 name: x
@@ -24,8 +24,12 @@ topology:
 
 Deno.test("the lab shell completes, runs exec, impairs and grows the lab live, and saves it", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
-  const name = uniqueLab();
-  const file = await labFile(name, { text: LAB });
+  await withLabFile({ text: LAB }, async (name, file) => {
+    await shellSession(name, file);
+  });
+});
+
+async function shellSession(name: string, file: string): Promise<void> {
   const dir = file.slice(0, file.lastIndexOf("/"));
   const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "up", file].join(" "), {
     VDE_HISTORY: `${dir}/history`,
@@ -102,7 +106,5 @@ Deno.test("the lab shell completes, runs exec, impairs and grows the lab live, a
     assert.deepEqual(await leftovers(name), []);
   } finally {
     await tmux.kill();
-    await forceDown(name);
-    await Deno.remove(dir, { recursive: true });
   }
-});
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
+import { FIVE_MISTAKES } from "./_helpers.ts";
 import { didYouMean, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
 
 const DEMO = `name: demo
@@ -59,19 +60,7 @@ topology:
 });
 
 Deno.test("a file with five mistakes gives five FILE:LINE:COL lines in file order", () => {
-  const errors = errorsOf(`name: demo
-topology:
-  nodes:
-    sw1: { kind: switch, prots: 16 }
-    h1:  { kind: host, address: 10.0.2.300/24 }
-    h2:  { kind: host }
-    averyveryverylongname: { kind: host }
-  links:
-    - endpoints: [h1, "sw1:3"]
-    - endpoints: [h2, "sw1:3"]
-    - endpoints: [h3, sw1]
-    - endpoints: [averyveryverylongname, sw1]
-`);
+  const errors = errorsOf(FIVE_MISTAKES);
   assert.deepEqual(errors, [
     `lab.yaml:4:26: unknown key "prots" in node sw1 (switch) (did you mean "ports"?)`,
     `lab.yaml:5:33: h1: address: "10.0.2.300" is not an IPv4 or IPv6 address`,
