@@ -70,12 +70,7 @@ export class WireEnd extends BaseLink {
 
   /** Implements Link.send: into the wire towards the other end. */
   send(frame: Uint8Array): void {
-    if (this.isClosed) {
-      this.stats.dropsOut++;
-      return;
-    }
-    this.stats.framesOut++;
-    this.stats.bytesOut += frame.length;
+    if (!this.countOut(frame)) return;
     this.#wire.enter(this.#side, frame);
   }
 
