@@ -50,7 +50,9 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     }
     case "host": {
       const h = r.hosts.get(n.name)!;
-      const addrs = [...h.taps.keys()].map((i) => `${i} ${(n.addresses[i] ?? []).join(" ") || "-"}`);
+      const shown = (i: string) =>
+        (n.addresses[i] ?? []).map((a) => a === "dhcp" && h.leases.has(i) ? `${h.leases.get(i)} (dhcp)` : a);
+      const addrs = [...h.taps.keys()].map((i) => `${i} ${shown(i).join(" ") || "-"}`);
       return `netns ${h.ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
     }
     case "slirp":

@@ -72,6 +72,8 @@ export interface RunningHost {
   node: HostNode;
   ns: string;
   taps: Map<string, TapLink>;
+  /** Addresses leased by DHCP, per interface. */
+  leases: Map<string, string>;
 }
 
 /** A link as it runs. */
@@ -259,7 +261,7 @@ export class LabRunner {
     });
     await ip("netns", "add", ns);
     await ip("-n", ns, "link", "set", "lo", "up");
-    this.hosts.set(node.name, { node, ns, taps: new Map() });
+    this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map() });
   }
 
   /**
@@ -396,6 +398,9 @@ export class LabRunner {
     ).catch((err) => {
       throw new Error(`${host.node.name}: no DHCP lease on ${iface}: ${(err as Error).message}`);
     });
+    const shown = await ip("-n", host.ns, "-4", "-o", "addr", "show", "dev", iface);
+    const lease = /inet (\S+)/.exec(shown)?.[1];
+    if (lease !== undefined) host.leases.set(iface, lease);
   }
 
   /** The link called `name` (`sw1-sw2`, or with ports and interfaces as `links` shows). */

@@ -51,6 +51,47 @@ function shortName(ends: readonly { node: string }[]): string {
   return `${ends[0]!.node}-${ends[1]!.node}`;
 }
 
+/**
+ * Runs `command` in namespace `ns` with its output streamed to the
+ * terminal; any key (Ctrl-C included) stops it.
+ */
+async function execLive(repl: Repl, ns: string, command: string): Promise<string> {
+  // Its own process group (setsid), so the stop reaches every process the command started.
+  const child = new Deno.Command("setsid", {
+    args: ["ip", "netns", "exec", ns, "sh", "-c", command],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) repl.print(decoder.decode(chunk, { stream: true }));
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  await repl.grabKeyboard(async (keyPressed) => {
+    const done = child.status.then(() => "done" as const);
+    if (await Promise.race([done, keyPressed.then(() => "key" as const)]) === "key") {
+      const signalGroup = (signal: Deno.Signal) => {
+        try {
+          Deno.kill(-child.pid, signal);
+        } catch { /* ended meanwhile */ }
+      };
+      signalGroup("SIGINT");
+      const late = setTimeout(() => signalGroup("SIGKILL"), 2000);
+      await done;
+      clearTimeout(late);
+      await pumps;
+      repl.print("(stopped)\n");
+      return;
+    }
+    // Everything is printed while the keyboard is held, so the prompt comes after it.
+    const status = await child.status;
+    await pumps;
+    if (status.code !== 0) repl.print(`(exit status ${status.code})\n`);
+  });
+  return "";
+}
+
 /** A running shell; `close` gives the terminal back. */
 export interface LabShell {
   close(): void;
@@ -71,6 +112,9 @@ export function startLabShell(r: LabRunner, commands: CommandRegistry, onQuit: (
         using = target;
         repl.setPrompt(prompt());
         return "";
+      }
+      if (words[0] === "exec" && words.length > 2 && r.hosts.has(words[1]!)) {
+        return await execLive(repl, r.hosts.get(words[1]!)!.ns, line.trim().replace(/^exec\s+\S+\s+/, ""));
       }
       const first = words[0] ?? "";
       const direct = first === "" || commands.lookup(first) !== undefined;

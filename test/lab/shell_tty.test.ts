@@ -37,17 +37,19 @@ async function shellSession(name: string, file: string): Promise<void> {
   // tmux drops trailing blanks, so the prompt is matched without its space.
   const prompt = `lab[${name}]$`;
   // Runs a line and waits until its output is followed by a fresh prompt.
+  // Runs a line; resolves with what follows its echo once a fresh prompt is back.
   const line = async (text: string, timeoutMs = 20_000) => {
     const before = (await tmux.screen()).split(prompt).length;
     await tmux.keys("-l", text);
     await tmux.keys("Enter");
-    return await tmux.waitFor(
+    const screen = await tmux.waitFor(
       (s) => s.split(prompt).length > before || s.includes("[exit"),
       `the output of "${text}"`,
       timeoutMs,
     );
+    const echo = `${prompt} ${text}`;
+    return screen.slice(screen.lastIndexOf(echo) + echo.length);
   };
-  const lastOutput = (screen: string) => screen.split(prompt).at(-2) ?? "";
   try {
     await tmux.waitFor((s) => s.includes(prompt), "the lab shell", 60_000);
 
@@ -56,6 +58,8 @@ async function shellSession(name: string, file: string): Promise<void> {
     await tmux.waitFor((s) => s.endsWith(`${prompt} exec`), "exec completed");
     await tmux.keys("-l", " h");
     await tmux.keys("Tab");
+    // Two Tabs in one read are not a double Tab: let the first one land.
+    await new Promise((r) => setTimeout(r, 300));
     await tmux.keys("Tab");
     await tmux.waitFor((s) => /h1\s+h2/.test(s), "host names listed");
     await tmux.keys("C-u");
@@ -64,27 +68,36 @@ async function shellSession(name: string, file: string): Promise<void> {
     await tmux.waitFor((s) => s.endsWith(`${prompt} sw1 port/print`), "a switch command completed");
     await tmux.keys("C-u");
 
-    let out = lastOutput(await line("exec h1 ping -c 2 -W 2 10.7.0.2"));
+    let out = await line("exec h1 ping -c 2 -W 2 10.7.0.2");
     assert.match(out, /2 received/, out);
 
+    // A command that runs on is stopped by Ctrl-C, and the lab stays up.
+    await tmux.keys("-l", "exec h1 ping -i 0.2 10.7.0.2");
+    await tmux.keys("Enter");
+    await tmux.waitFor((s) => /icmp_seq=2 /.test(s), "the ping to run");
+    await tmux.keys("C-c");
+    await tmux.waitFor((s) => s.includes("(stopped)"), "Ctrl-C to stop the ping");
+    out = await line("exec h1 ping -c 1 -W 2 10.7.0.2");
+    assert.match(out, /1 received/, out);
+
     await line("link sw1-sw2 loss 100%");
-    out = lastOutput(await line("exec h1 ping -c 3 -i 0.2 -W 1 10.7.0.2"));
+    out = await line("exec h1 ping -c 3 -i 0.2 -W 1 10.7.0.2");
     assert.match(out, /0 received/, out);
-    out = lastOutput(await line("links"));
+    out = await line("links");
     assert.match(out, /sw1:1-sw2:1 +up .*loss 100%/, out);
     await line("link sw1-sw2 clear");
-    out = lastOutput(await line("exec h1 ping -c 2 -W 2 10.7.0.2"));
+    out = await line("exec h1 ping -c 2 -W 2 10.7.0.2");
     assert.match(out, /2 received/, out);
 
     await line("add switch sw3 ports 4");
     await line("add host h3 address 10.7.0.3/24");
-    out = lastOutput(await line("add link h3 sw3"));
+    out = await line("add link h3 sw3");
     assert.match(out, /added link h3:eth0-sw3:1/, out);
     await line("add link sw3 sw1");
-    out = lastOutput(await line("exec h3 ping -c 2 -W 2 10.7.0.2"));
+    out = await line("exec h3 ping -c 2 -W 2 10.7.0.2");
     assert.match(out, /2 received/, out);
 
-    out = lastOutput(await line("save"));
+    out = await line("save");
     assert.match(out, new RegExp(`saved ${file}`), out);
     const saved = await Deno.readTextFile(file);
     assert.match(saved, /# the first switch/);
