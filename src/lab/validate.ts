@@ -59,6 +59,8 @@ export const KEYS = {
 } as const;
 
 const MAX_VLAN = 4093;
+/** The lab shell's own words: a switch of that name could not be addressed in the shell. */
+const SHELL_WORDS = ["help", "nodes", "links", "status", "exec", "link", "add", "use", "save", "down"];
 const IFACE = /^eth(\d{1,3})$/;
 
 /** Formats errors as `FILE:LINE:COL: message`, one per line, in file order. */
@@ -320,6 +322,10 @@ class Validator {
           `unknown kind "${kind}" of node ${name}` +
             (hint ? ` (did you mean "${hint}"?)` : ` (one of ${NODE_KINDS.join(", ")})`),
         );
+        continue;
+      }
+      if (kind === "switch" && SHELL_WORDS.includes(name)) {
+        this.#error(key, `a switch cannot be called "${name}": the lab shell has a command of that name`);
         continue;
       }
       const node = this.#node(

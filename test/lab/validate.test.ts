@@ -125,3 +125,9 @@ Deno.test("value parsers read lab units", () => {
   assert.equal(didYouMean("prots", ["ports", "hub"]), "ports");
   assert.equal(didYouMean("xyz", ["ports", "hub"]), undefined);
 });
+
+Deno.test("a switch may not take the name of a lab shell command", () => {
+  assert.deepEqual(errorsOf("name: t\ntopology:\n  nodes:\n    links: { kind: switch }\n"), [
+    `lab.yaml:4:5: a switch cannot be called "links": the lab shell has a command of that name`,
+  ]);
+});
