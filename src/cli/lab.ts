@@ -36,7 +36,8 @@ function loadLab(file: string): { lab: Lab; text: string; path: string } {
   try {
     text = Deno.readTextFileSync(file);
   } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new UsageError(`cannot read ${file}: ${why}`);
   }
   const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE });
   if (lab === undefined) {
@@ -229,7 +230,9 @@ export const labCommand: Subcommand = (program: Command) => {
       }
       console.log(completionScript(program, shell as "bash" | "zsh" | "fish"));
     });
-  program.action(async () => {
+  program.allowExcessArguments(true).action(async () => {
+    // Plain `vde` only: anything else on the line is a subcommand that does not exist.
+    if (program.args.length > 0) program.error(`error: unknown command '${program.args[0]}'`);
     if (!Deno.stdin.isTerminal()) {
       program.outputHelp();
       return;
