@@ -32,12 +32,3 @@ Deno.test("vde completions zsh and fish name every subcommand; an unknown shell 
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no completions for "tcsh"/);
 });
-
-Deno.test("plain vde without a terminal prints help; an unknown subcommand is named", async () => {
-  const plain = await vde([]);
-  assert.equal(plain.code, 0);
-  assert.match(plain.stdout, /^Usage: vde /);
-  const bad = await vde(["bogus"]);
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /unknown command 'bogus'/);
-});
