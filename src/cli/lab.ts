@@ -161,7 +161,16 @@ function labName(arg: string): string {
 
 async function down(arg: string): Promise<void> {
   const name = labName(arg);
-  if (readState(name) === undefined) throw new UsageError(`no lab ${name} is up`);
+  if (readState(name) === undefined) {
+    // A directory without a state file: a `vde up` killed in its first steps.
+    try {
+      Deno.removeSync(labDir(name), { recursive: true });
+      console.log(`removed ${labDir(name)} (no lab was running there)`);
+      return;
+    } catch {
+      throw new UsageError(`no lab ${name} is up`);
+    }
+  }
   for (const line of await cleanupLab(name)) console.log(line);
 }
 

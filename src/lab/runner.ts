@@ -28,7 +28,7 @@ import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_li
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
-import { labDir, netnsName, tapName } from "./names.ts";
+import { labDir, labsBaseDir, netnsName, tapName } from "./names.ts";
 import {
   type CableNode,
   type HostNode,
@@ -158,7 +158,14 @@ export class LabRunner {
         `lab ${old.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${old.name}\``,
       );
     }
-    Deno.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(labsBaseDir(), { recursive: true });
+    try {
+      // Not recursive: of two `vde up` of one lab at once, only one gets the directory.
+      Deno.mkdirSync(this.dir, { mode: 0o700 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      throw new Error(`lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`);
+    }
     writeState(this.#state);
     this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));
   }
