@@ -175,6 +175,29 @@ export class LabRunner {
     if (this.lab.nodes.some((n) => n.name === node.name)) {
       throw new Error(`there is a node ${node.name} already`);
     }
+    await this.#atomically(() => this.#startNode(node));
+    this.lab.nodes.push(node);
+  }
+
+  /**
+   * Runs one growth step; if it fails, what it made is undone at once, so a
+   * failed `add` in the shell leaves the running lab as it was.
+   */
+  async #atomically<T>(step: () => Promise<T>): Promise<T> {
+    const mark = this.#undo.length;
+    try {
+      return await step();
+    } catch (err) {
+      for (const undo of this.#undo.splice(mark).reverse()) {
+        try {
+          await undo();
+        } catch { /* keep undoing */ }
+      }
+      throw err;
+    }
+  }
+
+  async #startNode(node: LabNode): Promise<void> {
     switch (node.kind) {
       case "switch":
         await this.#startSwitch(node);
@@ -189,7 +212,6 @@ export class LabRunner {
         await this.#startHost(node);
         break;
     }
-    this.lab.nodes.push(node);
   }
 
   async #startSwitch(node: SwitchNode): Promise<void> {
@@ -278,11 +300,12 @@ export class LabRunner {
   async addLink(spec: LabLink, configure = true): Promise<RunningLink> {
     const name = linkName(spec);
     const wire = new LabWire(name, spec.impair);
-    this.#undo.push(() => wire.close());
     const running: RunningLink = { spec, name, wire };
-    const [a, b] = spec.ends;
-    await this.#connect(a, wire.a, spec);
-    await this.#connect(b, wire.b, spec);
+    await this.#atomically(async () => {
+      this.#undo.push(() => wire.close());
+      await this.#connect(spec.ends[0], wire.a, spec);
+      await this.#connect(spec.ends[1], wire.b, spec);
+    });
     this.links.push(running);
     this.lab.links.push(spec);
     if (configure) {
