@@ -18,6 +18,7 @@ import { parsePortListing } from "../console/listings.ts";
 import { portsTable } from "../console/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { onSignals } from "./signals.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -106,9 +107,13 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   });
   client.onEvent = (line) => repl.print(`${line}\n`);
   client.closed.then(() => resolve());
+  // A hang-up (the terminal went away) or a termination leaves like `exit`: the
+  // terminal restored, the session logged out, exit status 0. (Ctrl-C is input here.)
+  const removeSignals = onSignals(() => resolve(), ["SIGTERM", "SIGHUP"]);
   await writeOut(`${client.banner.join("\n")}\n\n`);
   repl.start();
   await done;
+  removeSignals();
   repl.close();
 }
 
