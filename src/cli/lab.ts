@@ -24,7 +24,7 @@ import { processAlive } from "../lab/system.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
-import { renderTable } from "../console/tables.ts";
+import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild } from "./daemon.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";

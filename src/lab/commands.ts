@@ -9,7 +9,7 @@
  */
 import { CommandRegistry, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply } from "../console/reply_format.ts";
-import { renderTable } from "../console/tables.ts";
+import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";

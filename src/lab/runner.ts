@@ -16,11 +16,11 @@
  * is made, so `vde down` can clean up after a SIGKILL too.
  */
 import { interfaceExists } from "../../ffi/tun.ts";
-import { ConsoleContext } from "../console/context.ts";
+import { ConsoleContext } from "../console/switch/context.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import type { CommandRegistry } from "../console/registry.ts";
 import { runStartupScript } from "../console/script.ts";
-import { switchCommands } from "../console/switch_commands.ts";
+import { switchCommands } from "../console/switch/switch_commands.ts";
 import { discard, type Link } from "../link/link.ts";
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";

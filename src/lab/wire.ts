@@ -59,6 +59,7 @@ class FrameQueue {
 
 /** One end of a LabWire. */
 export class WireEnd extends BaseLink {
+  readonly kind = "memory" as const;
   readonly #wire: LabWire;
   readonly #side: 0 | 1;
 

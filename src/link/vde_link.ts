@@ -170,11 +170,11 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
-    sock.connect(addr.path);
+    sock.connect(addr.value);
     try {
       Deno.removeSync(myPath);
     } catch { /* already gone */ }
-    return new VdeClientLink(sock, ctl, `vde ${dir} (${addr.path.slice(dir.length + 1)})`);
+    return new VdeClientLink(sock, ctl, `vde ${dir} (${addr.value.slice(dir.length + 1)})`);
   } catch (err) {
     sock?.close();
     try {

@@ -8,9 +8,9 @@ import { run } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-Deno.test("deno task bundle writes dist/vde.js from mod.ts", () => {
+Deno.test("deno task bundle writes dist/vde.js from the CLI entry", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
-  assert.equal(tasks.bundle, "deno bundle -o dist/vde.js mod.ts");
+  assert.equal(tasks.bundle, "deno bundle -o dist/vde.js src/cli/vde.ts");
   assert.match(Deno.readTextFileSync(`${ROOT}.gitignore`), /^\/dist\/$/m);
 });
 
@@ -26,7 +26,7 @@ Deno.test("the bundled vde.js runs offline and passes the switch interop test wi
       `${ROOT}deno.json`,
       "-o",
       `${tmp}/vde.js`,
-      `${ROOT}mod.ts`,
+      `${ROOT}src/cli/vde.ts`,
     ], {
       timeoutMs: 120_000,
     });
