@@ -74,6 +74,12 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     const ended = plug(sw, slirp);
     const reason = await Promise.race([ended, stopped]);
     log("vde slirp", `${reason}, exiting`);
+    const st = sw.stats;
+    // What reached us from the switch: with the switch's own per-port count, the frames lost between.
+    log(
+      "vde slirp",
+      `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsIn} in, ${st.dropsOut} out`,
+    );
     sw.close();
     slirp.close();
   } finally {

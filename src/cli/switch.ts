@@ -21,6 +21,10 @@ import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
 import { slirpConfigFromFlags } from "./slirp.ts";
 import { attachCables } from "./cable.ts";
+import { CaptureHub } from "../capture/hub.ts";
+import { CaptureServer } from "../capture/server.ts";
+import { startFileCapture } from "../capture/file_capture.ts";
+import { setSnooping } from "../console/switch/commands_mcast.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -48,6 +52,10 @@ export interface SwitchCliOptions {
   mgmtgroup?: string;
   /** Command file run at startup (vde_switch -f). */
   rc?: string;
+  /** Capture every frame into this file from start-up (pcapng, or pcap by extension). */
+  pcap?: string;
+  /** IGMP/MLD snooping from start-up. */
+  mcastSnooping?: boolean;
 }
 
 function defaultSock(): string {
@@ -92,6 +100,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const { stopped, stop, remove } = untilSignal();
   // What was started, undone in reverse order at exit or on a start-up error.
   const undo: (() => void)[] = [remove];
+  // Closings that finish asynchronously (a capture file's last writes), awaited before exit.
+  const closings: Promise<void>[] = [];
   const cleanup = () => {
     for (const step of undo.reverse()) {
       try {
@@ -105,6 +115,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: stop });
     const commands = switchCommands(ctx);
+    if (o.mcastSnooping) setSnooping(ctx, true);
     const slirps: AttachedSlirp[] = [];
     if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
     if (o.rc !== undefined) {
@@ -115,8 +126,24 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
         throw new UsageError((err as Error).message);
       }
     }
+    const hub = new CaptureHub(sw.engine);
+    if (o.pcap !== undefined) {
+      let capture: ReturnType<typeof startFileCapture>;
+      try {
+        capture = startFileCapture(sw, hub, o.pcap);
+      } catch (err) {
+        throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
+      }
+      undo.push(() => {
+        const { captured, dropped } = capture.counts();
+        log("vde switch", `--pcap ${o.pcap}: ${captured} frames captured, ${dropped} dropped`);
+        closings.push(capture.close());
+      });
+    }
     const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
     undo.push(() => server.close());
+    const captureServer = CaptureServer.start(sw, hub, { path: `${server.dir}/capture` });
+    undo.push(() => captureServer.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     if (o.mgmt !== undefined) {
       let mgmt: MgmtServer;
@@ -161,6 +188,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     log("vde switch", `${await stopped}, cleaning up and exiting`);
   } finally {
     cleanup();
+    await Promise.all(closings);
     await poller().stop();
   }
 }
@@ -202,6 +230,11 @@ export const switchCommand = (program: Command): void => {
     .option("--mgmtmode <octal>", "mode of the management socket (default 600)")
     .option("--mgmtgroup <name>", "group of the management socket")
     .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
+    .option("--mcast-snooping", "IGMP/MLD snooping: multicast only to members and routers (console mcast/*)")
+    .option(
+      "--pcap <file>",
+      "capture every frame the switch forwards into FILE (pcapng; classic pcap for *.pcap)",
+    )
     .option(
       "--logfile <file>",
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",
