@@ -4,20 +4,33 @@
  * switch interop test, run against the bundle).
  */
 import assert from "node:assert/strict";
-import { run } from "../helpers/processes.ts";
+import { pathExists, run, waitFor } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test("deno task bundle writes dist/vde.js from the CLI entry", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
-  assert.equal(tasks.bundle, "deno bundle -o dist/vde.js src/cli/vde.ts");
+  assert.match(tasks.bundle, /^deno bundle -q -o dist\/vde\.js src\/cli\/vde\.ts && /);
   assert.match(Deno.readTextFileSync(`${ROOT}.gitignore`), /^\/dist\/$/m);
 });
 
 Deno.test("the bundled vde.js runs offline and passes the switch interop test with Debian's vde_plug", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
   try {
-    // The same bundle as the task's, written where parallel runs cannot collide.
+    // The same bundle as the task's (the CLI and the data-plane workers beside it, where the
+    // CLI's `new URL("./rx_worker.ts", import.meta.url)` finds them), where parallel runs cannot collide.
+    for (const worker of ["rx_worker", "plug_worker"]) {
+      await run([
+        Deno.execPath(),
+        "bundle",
+        "-q",
+        "--config",
+        `${ROOT}deno.json`,
+        "-o",
+        `${tmp}/${worker}.ts`,
+        `${ROOT}src/dataplane/${worker}.ts`,
+      ], { timeoutMs: 120_000 });
+    }
     await run([
       Deno.execPath(),
       "bundle",
@@ -50,6 +63,28 @@ Deno.test("the bundled vde.js runs offline and passes the switch interop test wi
     );
     assert.equal(interop.code, 0, `${interop.stdout}\n${interop.stderr}`);
     assert.match(interop.stdout, /ok \| [1-9]\d* passed \| 0 failed/);
+    // `vde plug` starts its receive thread from the worker file beside the bundle.
+    const sw = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${tmp}/vde.js`, "switch", "--sock", `${tmp}/sw`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor(async () => await pathExists(`${tmp}/sw/ctl`, true), {
+        timeoutMs: 30_000,
+        what: "the switch",
+      });
+      const plug = await run([Deno.execPath(), "run", "-A", `${tmp}/vde.js`, "plug", `${tmp}/sw`], {
+        timeoutMs: 30_000,
+        check: false,
+      });
+      assert.doesNotMatch(plug.stderr, /Module not found|Uncaught/, plug.stderr);
+      assert.equal(plug.code, 0, plug.stderr);
+    } finally {
+      sw.kill();
+      await sw.status;
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
