@@ -46,7 +46,7 @@ import { deleteNetns, ip, mustRun, processAlive } from "./system.ts";
 import { LabWire } from "./wire.ts";
 
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
-export const STP_AVAILABLE = false;
+export const STP_AVAILABLE = true;
 
 /** Settings of a running lab. */
 export interface RunnerOptions {
@@ -219,6 +219,7 @@ export class LabRunner {
     this.#undo.push(() => sw.close());
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);
+    if (node.stp) ctx.setStp(true);
     const commands = switchCommands(ctx);
     if (node.rc !== undefined) {
       await runStartupScript(this.#path(node.rc), commands, (m) => this.#log(`${node.name}: ${m}`));

@@ -341,16 +341,18 @@ class Validator {
   #node(name: string, kind: NodeKind, e: Map<string, Entry>): LabNode | undefined {
     const w = `${name}:`;
     switch (kind) {
-      case "switch":
+      case "switch": {
+        const hub = this.#bool(e.get("hub"), `${w} hub`);
         return {
           kind,
           name,
           ports: this.#int(e.get("ports"), `${w} ports`, 2, 65535) ?? 32,
-          hub: this.#bool(e.get("hub"), `${w} hub`),
-          stp: this.#stp(e.get("stp"), w),
+          hub,
+          stp: this.#stp(e.get("stp"), w, hub),
           vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
           rc: this.#string(e.get("rc"), `${w} rc`),
         };
+      }
       case "slirp": {
         const options = this.#string(e.get("options"), `${w} options`);
         const config = defaultConfig();
@@ -429,10 +431,13 @@ class Validator {
     }
   }
 
-  #stp(e: Entry | undefined, w: string): boolean {
+  #stp(e: Entry | undefined, w: string, hub: boolean): boolean {
     const on = this.#bool(e, `${w} stp`);
     if (on && !this.#options.stp) {
       this.#error(e!.value, `${w} stp: spanning tree is not available in this vde`);
+    }
+    if (on && hub) {
+      this.#error(e!.value, `${w} stp: a hub has no spanning tree (vde_switch refuses fstp in hub mode)`);
     }
     return on;
   }

@@ -60,3 +60,18 @@ Deno.test("lossy-wan example: pings cross the WAN link with its delay and some l
     assert.ok(min >= 30, `round trip ${min} ms is shorter than the link's delay`);
   });
 });
+
+Deno.test("stp-loop example: spanning tree breaks the loop of three switches and hosts still reach each other", async (t) => {
+  await withLab(t, "stp-loop.yaml", async (name) => {
+    // Ports pass frames once spanning tree has agreed; bound that generously.
+    let received = 0;
+    for (let i = 0; i < 30 && received === 0; i++) received = await pingCount(name, "h1", "10.3.0.2", 1);
+    assert.equal(received, 1, "h1 never reached h2");
+    assert.equal(await pingCount(name, "h1", "10.3.0.2", 3), 3);
+    // Without spanning tree a broadcast would circle the loop forever: counters in the millions.
+    const status = (await vde(["status", name])).stdout;
+    const loopFrames = [...status.matchAll(/^sw\d:\d+-sw\d:\d+ +up +(\d+) +(\d+)/gm)]
+      .reduce((sum, m) => sum + Number(m[1]) + Number(m[2]), 0);
+    assert.ok(loopFrames > 0 && loopFrames < 5000, `${loopFrames} frames on the loop links:\n${status}`);
+  });
+});

@@ -131,3 +131,10 @@ Deno.test("a switch may not take the name of a lab shell command", () => {
     `lab.yaml:4:5: a switch cannot be called "links": the lab shell has a command of that name`,
   ]);
 });
+
+Deno.test("a hub cannot run spanning tree", () => {
+  const text = "name: t\ntopology:\n  nodes: { s: { kind: switch, hub: true, stp: true } }\n";
+  assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { stp: true }).errors), [
+    "lab.yaml:3:47: s: stp: a hub has no spanning tree (vde_switch refuses fstp in hub mode)",
+  ]);
+});
