@@ -31,7 +31,7 @@ import { untilSignal } from "./signals.ts";
 import { completionScript } from "./completions.ts";
 
 /** Reads and validates a lab file; prints every error and throws when there is any. */
-function loadLab(file: string): { lab: Lab; text: string; path: string } {
+export function loadLab(file: string): { lab: Lab; text: string; path: string } {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);

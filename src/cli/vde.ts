@@ -15,6 +15,7 @@ import { termCommand } from "./term.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
 import { wirefilterCommand } from "./wirefilter.ts";
 import { labCommand } from "./lab.ts";
+import { graphCommand } from "./graph.ts";
 
 /** The subcommands, in the order `vde --help` lists them. */
 export const vdeSubcommands: readonly Subcommand[] = [
@@ -28,6 +29,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
   wirefilterCommand,
   captureCommand,
   labCommand,
+  graphCommand,
 ];
 
 /** Runs `vde ARGS` and exits with its status. */

@@ -1,0 +1,15 @@
+/** `vde graph FILE`: a lab file as Graphviz DOT on stdout (`vde graph lab.yaml | dot -Tsvg > lab.svg`). */
+import type { Command } from "commander";
+import { loadLab } from "./lab.ts";
+import { labDot } from "../web/lab_dot.ts";
+
+/** Registers `vde graph`. */
+export const graphCommand = (program: Command): void => {
+  program.command("graph")
+    .description("print a lab file as a Graphviz graph (pipe it to dot -Tsvg)")
+    .argument("<file>", "the lab file")
+    .action((file: string) => {
+      const { lab } = loadLab(file);
+      console.log(labDot(lab).trimEnd());
+    });
+};

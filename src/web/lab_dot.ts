@@ -1,0 +1,74 @@
+/**
+ * A lab as a Graphviz graph (`vde graph lab.yaml`): one node per lab node,
+ * shaped by kind, and one edge per link labelled with its VLANs and
+ * impairments; switch ports and host interfaces sit at the edge's ends.
+ */
+import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "../lab/spec.ts";
+import { dotString } from "./topology.ts";
+
+const SHAPES: Record<LabNode["kind"], string> = {
+  switch: "box, style=bold",
+  host: "ellipse",
+  slirp: "hexagon",
+  cable: "cds",
+};
+
+function nodeLabel(n: LabNode): string {
+  switch (n.kind) {
+    case "switch":
+      return `${n.name}\nswitch, ${n.ports} ports${n.hub ? ", hub" : ""}${n.stp ? ", STP" : ""}`;
+    case "host": {
+      const addrs = Object.values(n.addresses).flat();
+      return `${n.name}\nhost${addrs.length > 0 ? ` ${addrs.join(" ")}` : ""}`;
+    }
+    case "slirp":
+      return `${n.name}\nslirp (NAT, DHCP, DNS)`;
+    case "cable":
+      return `${n.name}\ncable ${n.connect ?? `listen ${n.listen ?? ""}`}`;
+  }
+}
+
+/** "20 ms +-5 ms, 10% loss, 10 Mbit/s": a link's impairments in the file's units. */
+function impairText(i: Impairments): string[] {
+  const out: string[] = [];
+  if (i.delay !== undefined) out.push(`${i.delay} ms${i.jitter !== undefined ? ` +-${i.jitter} ms` : ""}`);
+  if (i.loss !== undefined) out.push(`${i.loss}% loss`);
+  if (i.dup !== undefined) out.push(`${i.dup}% dup`);
+  if (i.rate !== undefined) out.push(`${(i.rate * 8 / 1e6).toPrecision(3).replace(/\.?0+$/, "")} Mbit/s`);
+  if (i.mtu !== undefined) out.push(`MTU ${i.mtu}`);
+  return out;
+}
+
+function endLabel(e: LinkEnd): string {
+  return e.port !== undefined ? `${e.port}` : e.iface ?? "";
+}
+
+function linkLabel(l: LabLink): string {
+  const parts = impairText(l.impair);
+  if (l.vlan !== undefined) parts.unshift(`VLAN ${l.vlan}`);
+  if (l.trunk.length > 0) parts.unshift(`trunk ${l.trunk.join(",")}`);
+  return parts.join(", ");
+}
+
+/** The DOT text of `lab`. */
+export function labDot(lab: Lab): string {
+  const lines = [
+    `graph ${dotString(lab.name)} {`,
+    "  node [fontname=sans, fontsize=10];",
+    "  edge [fontsize=9];",
+  ];
+  for (const n of lab.nodes) {
+    lines.push(`  ${dotString(n.name)} [shape=${SHAPES[n.kind]}, label=${dotString(nodeLabel(n))}];`);
+  }
+  for (const l of lab.links) {
+    const [a, b] = l.ends;
+    const attrs = [
+      `label=${dotString(linkLabel(l))}`,
+      `taillabel=${dotString(endLabel(a))}`,
+      `headlabel=${dotString(endLabel(b))}`,
+    ];
+    lines.push(`  ${dotString(a.node)} -- ${dotString(b.node)} [${attrs.join(", ")}];`);
+  }
+  lines.push("}");
+  return lines.join("\n") + "\n";
+}
