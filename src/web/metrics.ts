@@ -77,5 +77,19 @@ export function renderMetrics(s: SwitchSnapshot): string {
     "Whether the switch repeats every frame to every port (1) or switches (0).",
   );
   lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
+  if (s.stpTopologyChanges !== undefined) {
+    family(
+      "vde_stp_port_state",
+      "gauge",
+      "Spanning tree port state as Linux numbers it: 0 disabled, 2 learning, 3 forwarding, 4 blocking.",
+    );
+    s.ports.forEach((p, i) => {
+      if (p.stp !== undefined) {
+        lines.push(`vde_stp_port_state{${portLabels[i]},role="${p.stp.role}"} ${p.stp.state}`);
+      }
+    });
+    family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
+    lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
+  }
   return lines.join("\n") + "\n";
 }

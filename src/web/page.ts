@@ -59,7 +59,7 @@ function draw(u) {
   for (const p of u.ports) {
     const tr = document.createElement("tr"); tr.id = "port-" + p.port; if (!p.up) tr.className = "down";
     const q = prev.get(p.port);
-    cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, p.up ? "yes" : "no");
+    cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, (p.up ? "yes" : "no") + (p.stp ? " (" + p.stp.role + ")" : ""));
     cell(tr, p.framesIn).className = "rx-frames"; cell(tr, p.bytesIn); cell(tr, rate(p, q, "bytesIn", dt));
     cell(tr, p.framesOut).className = "tx-frames"; cell(tr, p.bytesOut); cell(tr, rate(p, q, "bytesOut", dt));
     cell(tr, p.dropsIn + p.dropsOut);

@@ -10,6 +10,7 @@
  * adds no work per forwarded frame.
  */
 import type { Switch } from "../switch/switch.ts";
+import { ROLE_NAMES } from "../switch/rstp.ts";
 
 /** One allocated port. */
 export interface PortStatus {
@@ -28,7 +29,12 @@ export interface PortStatus {
   bytesOut: number;
   framesOut: number;
   dropsOut: number;
+  /** Spanning tree, when on: the port's role and its state as the kernel numbers it. */
+  stp?: { role: string; state: StpState };
 }
+
+/** Port states as Linux's bridge numbers them (sysfs brport/state): disabled, listening, learning, forwarding, blocking. */
+export type StpState = 0 | 1 | 2 | 3 | 4;
 
 /** One MAC table entry. */
 export interface MacStatus {
@@ -46,6 +52,8 @@ export interface SwitchSnapshot {
   /** Entries per existing VLAN (0 for a VLAN with none). */
   fdbEntries: Map<number, number>;
   fdbMoves: number;
+  /** Topology changes the spanning tree has seen; undefined while it is off. */
+  stpTopologyChanges?: number;
   /** Milliseconds since the epoch. */
   time: number;
 }
@@ -75,6 +83,7 @@ export class SwitchStatus {
     const sw = this.sw;
     const engine = sw.engine;
     const out: PortStatus[] = [];
+    const stp = engine.stp;
     for (const p of sw.allocatedPorts()) {
       const state = sw.port(p);
       if (state === undefined || p >= sw.numPorts) continue;
@@ -93,6 +102,11 @@ export class SwitchStatus {
         framesOut: stats.framesOut,
         dropsOut: stats.dropsOut,
       });
+      const view = stp?.port(p);
+      if (view !== undefined) {
+        const state: StpState = !view.enabled ? 0 : view.forwarding ? 3 : view.learning ? 2 : 4;
+        out[out.length - 1]!.stp = { role: ROLE_NAMES[view.role] ?? "unknown", state };
+      }
     }
     return out;
   }
@@ -117,6 +131,7 @@ export class SwitchStatus {
       ports: this.ports(),
       fdbEntries,
       fdbMoves: this.#moves,
+      stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
       time: Date.now(),
     };
   }

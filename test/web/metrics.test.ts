@@ -118,3 +118,20 @@ Deno.test("metrics: a MAC seen on another port counts one FDB move", async () =>
     await r.close();
   }
 });
+
+Deno.test("metrics: with spanning tree on, each port's state and role, and topology changes; promtool agrees", async (t) => {
+  const r = rig();
+  try {
+    r.sw.engine.enableStp({ mac: mac(0x77) });
+    const text = await (await fetch(`${r.base}/metrics`)).text();
+    const state = sample(text, "vde_stp_port_state", 'port="1"');
+    assert.ok([2, 3, 4].includes(state), `state ${state}`);
+    assert.match(text, /vde_stp_port_state\{[^}]*port="2"[^}]*role="designated"\}/);
+    assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
+    if (skipUnless(t, (await hasCommand("promtool")) ? null : "promtool missing (Debian prometheus)")) return;
+    const check = await run(["promtool", "check", "metrics"], { input: text, check: false });
+    assert.equal(check.stdout + check.stderr, "", "promtool prints no problem");
+  } finally {
+    await r.close();
+  }
+});
