@@ -169,7 +169,7 @@ export const cableCommand: Subcommand = (program: Command) => {
  * Puts the cables `vnls` on ports of `sw` for `vde switch --cable`: a
  * listening `tcp://` VNL serves many cables, each on its own port; any other
  * VNL (a connecting `tcp://`, `udp://`, `vxlan://`, `cmd://`, ...) is one
- * port. Pushes what must be undone at exit onto `undo`.
+ * port. Hands what must be undone at exit to `defer`.
  *
  * @throws UsageError when a VNL cannot be opened
  */
@@ -177,7 +177,7 @@ export async function attachCables(
   sw: Switch,
   vnls: string[],
   o: { dir: string; keyFile?: string },
-  undo: (() => void)[],
+  defer: (cleanup: () => unknown) => void,
 ): Promise<void> {
   for (const vnl of vnls) {
     try {
@@ -191,7 +191,7 @@ export async function attachCables(
               keyFile: o.keyFile,
             },
           );
-          undo.push(() => listener.close());
+          defer(() => listener.close());
           continue;
         }
         const local: { port?: number } = {};
@@ -200,13 +200,13 @@ export async function attachCables(
           localName: o.dir,
           localPort: () => local.port,
         });
-        undo.push(() => client.close());
+        defer(() => client.close());
         local.port = sw.portOfEndpoint(sw.attach(client).id);
         log("vde switch", `cable ${vnl} on port ${local.port}`);
         continue;
       }
       const link = await openLink(vnl, { description: `vde switch ${o.dir}` });
-      undo.push(() => link.close());
+      defer(() => link.close());
       const ep = sw.attach(link);
       log("vde switch", `cable ${vnl} on port ${sw.portOfEndpoint(ep.id)}`);
     } catch (err) {

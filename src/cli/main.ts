@@ -11,6 +11,16 @@ export type Subcommand = (program: Command) => void;
 /** Error raised for bad user input: printed as one line, exit status 1. */
 export class UsageError extends Error {}
 
+/**
+ * Ends the command with `code`, printing `message` when there is one (a
+ * daemon's parent has already printed the background copy's own lines).
+ */
+export class ExitStatus extends Error {
+  constructor(readonly code: number, message?: string) {
+    super(message ?? "");
+  }
+}
+
 /** Builds the program with every subcommand registered. */
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")
@@ -30,6 +40,10 @@ export async function runCli(subcommands: Subcommand[], args: string[]): Promise
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ExitStatus) {
+      if (err.message !== "") console.error(`vde: ${err.message}`);
+      return err.code;
+    }
     const msg = err instanceof Error ? err.message : String(err);
     console.error(`vde: ${msg}`);
     return 1;

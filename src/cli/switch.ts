@@ -2,15 +2,13 @@
  * `vde switch`: a vde_switch-compatible switch serving a socket directory.
  * Options keep vde_switch's names and short forms (spec section 4).
  */
-import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
-import { poller } from "../io/poller.ts";
 import { Switch } from "../switch/switch.ts";
 import { parseOctalMode, resolveGroup } from "../vde/permissions.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { UsageError } from "./main.ts";
-import { daemonize, isDaemonChild } from "./daemon.ts";
-import { log, setLogFile } from "../log.ts";
+import { runProgram } from "./program.ts";
+import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
 import { ConsoleContext } from "../console/context.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
@@ -50,6 +48,11 @@ export interface SwitchCliOptions {
   rc?: string;
 }
 
+const COMPONENT = "vde switch";
+
+/** The management socket's name in the socket directory when --mgmt does not move it. */
+export const DEFAULT_MGMT_NAME = "mgmt";
+
 function defaultSock(): string {
   return Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl";
 }
@@ -61,18 +64,6 @@ function parsePorts(text: string): number {
   return n;
 }
 
-/** Writes the pid file the way vde_switch does: it must not exist yet. */
-function writePidfile(path: string): void {
-  try {
-    Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      throw new UsageError(`pid file ${path} already exists (another switch, or a stale file to remove)`);
-    }
-    throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
-  }
-}
-
 /** Runs a switch until a signal, `shutdown` or the console stops it. */
 export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const numPorts = parsePorts(o.ports);
@@ -81,53 +72,36 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const gid = o.group === undefined ? undefined : resolveGroup(o.group);
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
   const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
-  if (o.daemon && !isDaemonChild()) {
-    // The management socket comes up last: once it answers, everything does.
-    await daemonize(o.mgmt ?? `${o.sock}/ctl`);
-    return;
-  }
-  if (o.logfile !== undefined) setLogFile(o.logfile);
-  // Listen for signals before anything exists on disk, so a signal during
-  // start-up still runs the cleanup instead of killing the process mid-way.
-  const { stopped, stop, remove } = untilSignal();
-  // What was started, undone in reverse order at exit or on a start-up error.
-  const undo: (() => void)[] = [remove];
-  const cleanup = () => {
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch { /* keep cleaning */ }
-    }
-  };
-  try {
+  const program = { component: COMPONENT, noun: "switch", daemon: o.daemon, pidfile: o.pidfile, logfile: o.logfile };
+  await runProgram(program, async (p) => {
     const sw = new Switch({ numPorts, hub: o.hub ?? false });
-    undo.push(() => sw.close());
+    p.defer(() => sw.close());
     // One command set for the startup script, the management socket and the console.
-    const ctx = new ConsoleContext(sw, { shutdown: stop });
+    const ctx = new ConsoleContext(sw, { shutdown: p.stop });
     const commands = switchCommands(ctx);
     const slirps: AttachedSlirp[] = [];
     if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
     if (o.rc !== undefined) {
       // Before the ctl socket exists, so clients only ever see the configured switch.
       try {
-        await runStartupScript(o.rc, commands, (m) => log("vde switch", m));
+        await runStartupScript(o.rc, commands, (m) => log(COMPONENT, m));
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
     }
     const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
-    undo.push(() => server.close());
+    p.defer(() => server.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
-    if (o.mgmt !== undefined) {
-      let mgmt: MgmtServer;
-      try {
-        mgmt = await MgmtServer.start(commands, ctx, { path: o.mgmt, mode: mgmtMode, gid: mgmtGid });
-      } catch (err) {
-        throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
-      }
-      undo.push(() => mgmt.close());
-      ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
+    // Every switch has a console socket; vde_switch clients only ever use ctl.
+    const mgmtPath = o.mgmt ?? `${server.dir}/${DEFAULT_MGMT_NAME}`;
+    let mgmt: MgmtServer;
+    try {
+      mgmt = await MgmtServer.start(commands, ctx, { path: mgmtPath, mode: mgmtMode, gid: mgmtGid });
+    } catch (err) {
+      throw new UsageError(`cannot serve the management socket ${mgmtPath}: ${(err as Error).message}`);
     }
+    p.defer(() => mgmt.close());
+    ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     if (o.slirp !== undefined && o.slirp !== false) {
       const config = slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined });
       let link: SlirpLink;
@@ -136,33 +110,29 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       } catch (err) {
         throw new UsageError(`--slirp: ${(err as Error).message}`);
       }
-      undo.push(() => link.close());
+      p.defer(() => link.close());
       const ep = sw.attach(link);
       const port = sw.portOfEndpoint(ep.id);
       slirps.push({ port, link });
-      log("vde switch", `slirp on port ${port}: ${link.stack.describe()[0]}`);
+      log(COMPONENT, `slirp on port ${port}: ${link.stack.describe()[0]}`);
     }
     for (const name of o.tap ?? []) {
       const ep = sw.attach(openTapLink(name));
-      log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
+      log(COMPONENT, `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
-    await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, undo);
-    if (o.pidfile !== undefined) {
-      const pidfile = o.pidfile;
-      writePidfile(pidfile);
-      undo.push(() => Deno.removeSync(pidfile));
-    }
-    log("vde switch", `serving ${server.dir} with ${numPorts} ports${o.hub ? " in hub mode" : ""}`);
+    await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
+    p.ready();
+    log(
+      COMPONENT,
+      `serving ${server.dir} with ${numPorts} ports${o.hub ? " in hub mode" : ""}; console: vde term ${mgmt.path}`,
+    );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
-    if (!o.daemon) {
+    if (!p.inBackground) {
       const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
-      undo.push(() => stdinConsole.close());
+      p.defer(() => stdinConsole.close());
     }
-    log("vde switch", `${await stopped}, cleaning up and exiting`);
-  } finally {
-    cleanup();
-    await poller().stop();
-  }
+    log(COMPONENT, `${await p.stopped}, cleaning up and exiting`);
+  });
 }
 
 function collect(value: string, previous: string[]): string[] {
