@@ -79,7 +79,9 @@ export async function daemonize(what: string): Promise<void> {
     // The copy printed its own error line; add one only if it said nothing.
     throw new ExitStatus(
       status.code === 0 ? 1 : status.code,
-      text.trim() === "" ? `the background ${what} exited with status ${status.code} before serving` : undefined,
+      text.trim() === ""
+        ? `the background ${what} exited with status ${status.code} before serving`
+        : undefined,
     );
   } finally {
     clearTimeout(timer);

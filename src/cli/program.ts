@@ -57,7 +57,9 @@ export function writePidfile(path: string): void {
     Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
   } catch (err) {
     if (err instanceof Deno.errors.AlreadyExists) {
-      throw new UsageError(`pid file ${path} already exists (another one running, or a stale file to remove)`);
+      throw new UsageError(
+        `pid file ${path} already exists (another one running, or a stale file to remove)`,
+      );
     }
     throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
   }

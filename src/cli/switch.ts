@@ -11,7 +11,7 @@ import { runProgram } from "./program.ts";
 import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
 import { ConsoleContext } from "../console/context.ts";
-import { MgmtServer } from "../console/mgmt_server.ts";
+import { DEFAULT_MGMT_NAME, MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
 import { type RunningConsole, startSwitchConsole } from "../console/switch_console.ts";
 import { switchCommands } from "../console/switch_commands.ts";
@@ -50,9 +50,6 @@ export interface SwitchCliOptions {
 
 const COMPONENT = "vde switch";
 
-/** The management socket's name in the socket directory when --mgmt does not move it. */
-export const DEFAULT_MGMT_NAME = "mgmt";
-
 function defaultSock(): string {
   return Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl";
 }
@@ -72,7 +69,13 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const gid = o.group === undefined ? undefined : resolveGroup(o.group);
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
   const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
-  const program = { component: COMPONENT, noun: "switch", daemon: o.daemon, pidfile: o.pidfile, logfile: o.logfile };
+  const program = {
+    component: COMPONENT,
+    noun: "switch",
+    daemon: o.daemon,
+    pidfile: o.pidfile,
+    logfile: o.logfile,
+  };
   await runProgram(program, async (p) => {
     const sw = new Switch({ numPorts, hub: o.hub ?? false });
     p.defer(() => sw.close());
@@ -124,7 +127,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     p.ready();
     log(
       COMPONENT,
-      `serving ${server.dir} with ${numPorts} ports${o.hub ? " in hub mode" : ""}; console: vde term ${mgmt.path}`,
+      `serving ${server.dir} with ${numPorts} ports${
+        o.hub ? " in hub mode" : ""
+      }; console: vde term ${mgmt.path}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
     if (!p.inBackground) {

@@ -18,6 +18,7 @@ import { parsePortListing } from "../console/listings.ts";
 import { portsTable } from "../console/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -112,6 +113,45 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   repl.close();
 }
 
+function kindOf(path: string): "dir" | "socket" | "other" | "missing" {
+  try {
+    const st = Deno.statSync(path);
+    return st.isDirectory ? "dir" : st.isSocket ? "socket" : "other";
+  } catch {
+    return "missing";
+  }
+}
+
+/** How to get a console on a switch that has none. */
+const HOW_TO_GET_ONE = "start the switch with --mgmt PATH (vde_switch: -M PATH), then run `vde term PATH`";
+
+/**
+ * The management socket `path` means: a switch's socket directory stands
+ * for its `mgmt` socket, and so does its `ctl` (the data socket, which
+ * speaks no console protocol). Anything else is taken as given.
+ *
+ * @throws UsageError when `path` is a switch directory (or its ctl) without
+ *   a management socket, saying how to start one
+ */
+export function resolveConsolePath(path: string): string {
+  const trimmed = path.replace(/\/+$/, "") || "/";
+  const kind = kindOf(trimmed);
+  let dir: string | undefined;
+  if (kind === "dir") dir = trimmed;
+  else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
+  if (dir === undefined) return path;
+  const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
+  if (kindOf(mgmt) === "socket") return mgmt;
+  if (kindOf(`${dir}/ctl`) === "socket") {
+    throw new UsageError(
+      kind === "dir"
+        ? `${dir} is a switch's socket directory without a management socket: ${HOW_TO_GET_ONE}`
+        : `${path} is the switch's data socket (for vde_plug and QEMU), not its console: ${HOW_TO_GET_ONE}`,
+    );
+  }
+  throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
+}
+
 /**
  * Runs `vde term`.
  *
@@ -122,6 +162,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   if (!(timeoutSecs > 0)) {
     throw new UsageError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
   }
+  path = resolveConsolePath(path);
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
@@ -156,7 +197,10 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
 export const termCommand = (program: Command): void => {
   program.command("term")
     .description("console for a switch's management socket (ours or vde_switch -M)")
-    .argument("<path>", "management socket, as given to vde switch --mgmt or vde_switch -M")
+    .argument(
+      "<path>",
+      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt",
+    )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")
     .action((path: string, opts: TermOptions) => runTerm(path, opts));
