@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
+import { formatExplained, type KnownCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { RemoteConsole } from "../console/remote_console.ts";
 import { formatForPeople } from "../console/reply_format.ts";
@@ -85,6 +86,10 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
     }, secs * 1000);
     return "";
   };
+  const known: KnownCommands = {
+    syntax: (p) => remote.commands().find((c) => c.path === p)?.syntax,
+    paths: () => remote.commands().map((c) => c.path),
+  };
   const repl: Repl = new Repl({
     prompt: `vde[${path}]$ `,
     run: async (line) => {
@@ -98,7 +103,7 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       }
       if (reply === null) return "";
       if (reply.endSession) resolve();
-      return formatForPeople(reply);
+      return formatExplained(line, reply, known);
     },
     complete: (line) => complete(line, remote.completionSource()),
     historyFile: historyPath(),

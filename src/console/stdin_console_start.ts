@@ -3,12 +3,20 @@
  * wirefilter: on a pipe, the management protocol line by line (end of input
  * stops only the console); at a terminal, a REPL with a prompt, completion
  * and the shared history, where Ctrl-D or a second Ctrl-C stops the program.
+ *
+ * At a terminal the console speaks to a person: failures in words with the
+ * usage line or the nearest command names, `exit`/`quit` explained, and log
+ * lines printed above the prompt. A program started in the background of a
+ * shell (`vde switch &`) must not touch the terminal: setting it up would
+ * stop the whole program (SIGTTOU) until `fg`, signals included. It starts
+ * without a console then, and gets one if it is brought to the foreground.
  */
+import { setLogWriter } from "../log.ts";
 import { complete, type CompletionSource } from "./completer.ts";
+import { formatExplained, type KnownCommands } from "./explain.ts";
 import { historyPath } from "./history.ts";
 import type { SessionHost } from "./mgmt_server.ts";
 import { CommandRegistry } from "./registry.ts";
-import { formatForPeople } from "./reply_format.ts";
 import { Repl } from "./repl.ts";
 import { StdinConsole } from "./stdin_console.ts";
 import { type RunningConsole, TerminalSession } from "./terminal_session.ts";
@@ -21,10 +29,31 @@ export interface StdinConsoleSpec {
   prompt: string;
   /** What `shutdown` stops, for the hint after one Ctrl-C ("switch", "filter"). */
   stops: string;
+  /** How to run the program without this console, for `exit` ("start it with --daemon ..."). */
+  detachHint: string;
   /** Tab completion from the terminal's own registry (the shared one plus local commands). */
   completion(local: CommandRegistry): CompletionSource;
   /** Adds terminal-only commands (such as `watch`) once the REPL exists. */
   addLocal?(local: CommandRegistry, repl: Repl): void;
+  /** Where a line for the log goes when there is no console ("running in the background"). */
+  log(message: string): void;
+}
+
+/**
+ * Whether this process may use its terminal: false when a shell's job
+ * control put it in the background. /proc/self/stat holds the process
+ * group (field 5) and the terminal's foreground group (field 8).
+ */
+export function inForeground(): boolean {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const pgrp = Number(fields[2]);
+    const foreground = Number(fields[5]);
+    return foreground <= 0 || foreground === pgrp;
+  } catch {
+    return true;
+  }
 }
 
 /** Starts the console on stdin as the spec describes. */
@@ -35,15 +64,45 @@ export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
     console.run().finally(() => host.debug.detach(console));
     return { close: () => console.stop() };
   }
+  if (inForeground()) return startTerminalConsole(spec);
+  spec.log(`in the background: no console on the terminal until \`fg\` (${spec.detachHint})`);
+  let running: RunningConsole | null = null;
+  // `fg` sends SIGCONT: the terminal is ours from then on.
+  const onContinue = () => {
+    if (running === null && inForeground()) running = startTerminalConsole(spec);
+  };
+  Deno.addSignalListener("SIGCONT", onContinue);
+  return {
+    close: () => {
+      Deno.removeSignalListener("SIGCONT", onContinue);
+      running?.close();
+    },
+  };
+}
+
+function startTerminalConsole(spec: StdinConsoleSpec): RunningConsole {
+  const { host, commands } = spec;
   const local = new CommandRegistry(commands);
   const session = new TerminalSession(local);
+  const known: KnownCommands = { syntax: (p) => local.lookup(p)?.syntax, paths: () => local.commandPaths() };
+  const leave =
+    `this console belongs to the ${spec.stops}: \`shutdown\` or Ctrl-D stops it.\n${spec.detachHint}`;
+  for (const path of ["exit", "quit"]) {
+    local.add({
+      path,
+      syntax: "",
+      help: `how to leave (this console belongs to the ${spec.stops})`,
+      listing: false,
+      run: () => ({ code: 0, raw: `${leave}\n` }),
+    });
+  }
   const repl = new Repl({
     prompt: spec.prompt,
     run: async (line) => {
       const reply = await local.execute(line, session);
       if (reply === null) return "";
       reply.afterSend?.();
-      return formatForPeople(reply);
+      return formatExplained(line, reply, known);
     },
     complete: (line) => complete(line, spec.completion(local)),
     historyFile: historyPath(),
@@ -52,9 +111,11 @@ export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
   });
   session.repl = repl;
   spec.addLocal?.(local, repl);
+  setLogWriter((line) => repl.print(line));
   repl.start();
   return {
     close: () => {
+      setLogWriter(null);
       host.debug.detach(session);
       repl.close();
     },

@@ -13,6 +13,7 @@ import { portsTable } from "./tables.ts";
 import { portViews } from "./views.ts";
 import { watchCommand } from "./watch.ts";
 import type { RunningConsole } from "./terminal_session.ts";
+import { log } from "../log.ts";
 
 /** Completion candidates from this process's switch and registry. */
 export function localCompletionSource(commands: CommandRegistry, ctx: ConsoleContext): CompletionSource {
@@ -41,6 +42,10 @@ export function startSwitchConsole(
     commands,
     prompt: `vde[${label}]$ `,
     stops: "switch",
+    detachHint:
+      `To keep a switch running without it, start it with --daemon (or \`&\` with \`< /dev/null\`) ` +
+      `and use \`vde term ${label}\`.`,
+    log: (m) => log("vde switch", m),
     completion: (local) => localCompletionSource(local, ctx),
     addLocal: (local, repl) =>
       local.add(watchCommand(repl, () => Promise.resolve(portsTable(portViews(ctx, false))))),
