@@ -110,8 +110,9 @@ async function connect(address: string, flags: CableFlags): Promise<void> {
     const reason = await Promise.race([plug(local, client), signals.stopped]);
     local.close();
     client.close();
+    // One line per event: a failed --once cable is reported as the command's error only.
+    if (flags.once && client.failures > 0) throw new UsageError(reason);
     log("vde cable", `cable to ${address} ended: ${reason}`);
-    if (flags.once && client.failures > 0) throw new UsageError(`cable to ${address} failed: ${reason}`);
   } catch (err) {
     local.close();
     throw err;

@@ -265,6 +265,7 @@ export class SlirpStack implements TcpCoreSide {
   readonly #output: (frame: Uint8Array) => void;
   readonly #net: HostNet;
   readonly #log: (m: string) => void;
+  #saidNoPing = false;
   readonly #udpIdleMs: number;
   readonly #kick: () => void;
   readonly #congested: () => boolean;
@@ -590,6 +591,7 @@ export class SlirpStack implements TcpCoreSide {
       return;
     }
     if (!this.pingAllowed[4] || !this.#mayReach4(dst)) {
+      if (!this.pingAllowed[4]) this.#noPingSockets();
       this.stats.icmpDropped++;
       return;
     }
@@ -869,6 +871,7 @@ export class SlirpStack implements TcpCoreSide {
       return;
     }
     if (!this.pingAllowed[6] || !this.#mayReach6(b, dOff)) {
+      if (!this.pingAllowed[6]) this.#noPingSockets();
       this.stats.icmpDropped++;
       return;
     }
@@ -1243,6 +1246,16 @@ export class SlirpStack implements TcpCoreSide {
 
   // ---------------------------------------------------------------------------
   // Output
+
+  /** Says once, when a guest first pings the outside, why only local addresses answer. */
+  #noPingSockets(): void {
+    if (this.#saidNoPing) return;
+    this.#saidNoPing = true;
+    this.#log(
+      "a guest pinged the outside, but the host allows no unprivileged ICMP sockets " +
+        "(sysctl net.ipv4.ping_group_range): only the gateway and DNS addresses answer pings",
+    );
+  }
 
   #nextId(): number {
     this.#ipId = (this.#ipId + 1) & 0xffff;
