@@ -23,6 +23,7 @@ import { openLink } from "../link/registry.ts";
 import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
+import { examples } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 interface CableFlags {
@@ -128,16 +129,24 @@ export const cableCommand: Subcommand = (program: Command) => {
   const common = (c: Command) =>
     c.requiredOption("-s, --sock <vnl>", "the local switch: its directory (or any VNL)")
       .option("-k, --key <file>", "pre-shared key file (vde cable keygen)")
-      .option("--insecure", "a plain cable: no authentication, no encryption (trusted networks only)");
+      .option("--insecure", "a plain cable: no authentication, no encryption (trusted networks only)")
+      .addHelpText(
+        "after",
+        "\nRequired: --sock, and either --key FILE or --insecure (the same on both ends).",
+      );
   common(
     cable.command("listen")
       .description("accept cables on [ADDR:]PORT; each one becomes its own port of the local switch")
       .argument(
         "<[addr:]port>",
-        "port to listen on, optionally with an address (default every IPv4 address)",
+        "port to listen on, optionally with an address (default: every IPv4 address)",
       ),
   )
     .option("--grace <secs>", "how long a lost cable keeps its port waiting for its reconnection", "60")
+    .addHelpText(
+      "after",
+      examples("vde cable keygen lab.key", "vde cable listen 5000 -s /tmp/net --key lab.key"),
+    )
     .action((address: string, flags: CableFlags) => listen(address, flags));
   common(
     cable.command("connect")
@@ -151,11 +160,19 @@ export const cableCommand: Subcommand = (program: Command) => {
     )
     .option("--retry <secs>", "longest wait between reconnection attempts", "5")
     .option("--once", "exit when the connection fails or ends instead of reconnecting")
+    .addHelpText(
+      "after",
+      examples(
+        "vde cable connect hostA:5000 -s /tmp/net --key lab.key",
+        "vde cable connect 10.0.0.1:5000 -s /tmp/net --insecure --once",
+      ),
+    )
     .action((address: string, flags: CableFlags) => connect(address, flags));
   cable.command("keygen")
     .description("write a new random key (mode 0600) for both ends of a cable")
     .argument("<file>", "where to write it")
     .option("-f, --force", "replace an existing file")
+    .addHelpText("after", examples("vde cable keygen lab.key   # then copy lab.key to the other host"))
     .action(async (file: string, o: { force?: boolean }) => {
       try {
         const key = await generateKeyFile(file, o.force ?? false);

@@ -4,6 +4,7 @@
  * library and started here.
  */
 import { Command, CommanderError } from "commander";
+import { helpStyle } from "./help.ts";
 
 /** A subcommand module registers itself on the program. */
 export type Subcommand = (program: Command) => void;
@@ -27,6 +28,7 @@ export function buildProgram(subcommands: Subcommand[]): Command {
     .description("Virtual Distributed Ethernet: switches, plugs and cables in one binary")
     .version("vde 0.1.0", "-v, --version")
     .showHelpAfterError("(run with --help for usage)")
+    .configureHelp(helpStyle)
     .exitOverride();
   for (const add of subcommands) add(program);
   return program;

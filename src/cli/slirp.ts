@@ -17,6 +17,7 @@ import {
   parseSlirpOptions,
   type SlirpConfig,
 } from "../slirp/config.ts";
+import { examples } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 /** Parsed flags of `vde slirp`. */
@@ -94,16 +95,24 @@ export const slirpCommand: Subcommand = (program: Command) => {
       [],
     )
     .option("--no-host-loopback", "do not take traffic for the gateway address to the host's loopback")
-    .option("--mtu <n>", "MTU announced to the guest and used by the stack (default 1500)")
+    .option("--mtu <n>", "MTU announced to the guest and used by the stack (default: 1500)")
     .option(
       "--dns-upstream <addr>",
-      "DNS server to forward to, ADDR[:PORT] (repeatable; default /etc/resolv.conf)",
+      "DNS server to forward to, ADDR[:PORT] (repeatable) (default: those of /etc/resolv.conf)",
       collect,
       [],
     )
     .option(
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
+    )
+    .addHelpText(
+      "after",
+      examples(
+        "vde slirp -s /tmp/net                       # a guest on /tmp/net gets DHCP, DNS and NAT",
+        "vde slirp -s /tmp/net -f tcp:8080:80          # host port 8080 to the guest's port 80",
+        "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
+      ),
     )
     .action((opts: SlirpCliOptions) => runSlirp(opts));
 };

@@ -19,6 +19,7 @@ import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
 import { slirpConfigFromFlags } from "./slirp.ts";
 import { attachCables } from "./cable.ts";
+import { examples, vnlHelp, withExamples } from "./help.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -146,16 +147,16 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Registers `vde switch`. */
 export const switchCommand = (program: Command): void => {
-  program.command("switch")
+  const sw = program.command("switch")
     .description("run a virtual Ethernet switch that VDE clients (vde_plug, QEMU) plug into")
     .option("-s, --sock <dir>", "socket directory (vde_switch -s)", defaultSock())
     .option("-n, --ports <n>", "number of ports, 0 .. n-1 (port 0 is for management clients)", "32")
     .option("-x, --hub", "hub mode: repeat every frame to every port")
-    .option("-m, --mode <octal>", "mode of the ctl and port sockets (default 600)")
-    .option("--dirmode <octal>", "mode of the socket directory (default 2700, or derived from --mode)")
+    .option("-m, --mode <octal>", "mode of the ctl and port sockets (default: 600)")
+    .option("--dirmode <octal>", "mode of the socket directory (default: 2700, or derived from --mode)")
     .option("-g, --group <name>", "group owning the directory and sockets")
     .option("-p, --pidfile <file>", "write the pid here (the file must not exist)")
-    .option("-d, --daemon", "run in the background")
+    .option("-d, --daemon", "run in the background; exits once the switch serves, or with its error")
     .option(
       "-t, --tap <name>",
       "attach tap interface NAME to a port (repeatable; needs root or a tap made by `vde tap create`)",
@@ -164,7 +165,7 @@ export const switchCommand = (program: Command): void => {
     )
     .option(
       "--cable <vnl>",
-      "put a cable on a port (repeatable): tcp://HOST:PORT, tcp://:PORT/listen (one port per cable), udp://, vxlan://, vxvde://, cmd://",
+      "put a cable on a port (repeatable), any VNL below; tcp://:PORT/listen gives each cable its own port",
       collect,
       [],
     )
@@ -173,8 +174,11 @@ export const switchCommand = (program: Command): void => {
       "--slirp [options]",
       "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
     )
-    .option("-M, --mgmt <path>", "management socket for unixterm, vdeterm and `vde term` (vde_switch -M)")
-    .option("--mgmtmode <octal>", "mode of the management socket (default 600)")
+    .option(
+      "-M, --mgmt <path>",
+      "management socket for unixterm, vdeterm and `vde term` (vde_switch -M) (default: DIR/mgmt)",
+    )
+    .option("--mgmtmode <octal>", "mode of the management socket (default: 600)")
     .option("--mgmtgroup <name>", "group of the management socket")
     .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
     .option(
@@ -182,4 +186,14 @@ export const switchCommand = (program: Command): void => {
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",
     )
     .action((opts: SwitchCliOptions) => runSwitch(opts));
+  withExamples(
+    sw,
+    examples(
+      "vde switch --sock /tmp/net                      # console on stdin; vde_plug /tmp/net plugs in",
+      "vde switch -s /tmp/net -d --logfile /tmp/net.log  # in the background; vde term /tmp/net",
+      "vde switch -s /tmp/net --slirp --tap tap0       # NAT to the host and a tap on two ports",
+      "vde switch -s /tmp/net --cable tcp://:5000/listen --key lab.key",
+    ),
+    vnlHelp(),
+  );
 };

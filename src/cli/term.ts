@@ -19,6 +19,7 @@ import { parsePortListing } from "../console/listings.ts";
 import { portsTable } from "../console/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 
 /** Parsed options of `vde term`. */
@@ -208,5 +209,13 @@ export const termCommand = (program: Command): void => {
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")
+    .addHelpText(
+      "after",
+      examples(
+        "vde term /tmp/net                         # a console on the switch serving /tmp/net",
+        "vde term /tmp/net -c port/print -c hub    # run commands and exit",
+        "vde term /tmp/vde.mgmt                    # vde_switch -M /tmp/vde.mgmt",
+      ),
+    )
     .action((path: string, opts: TermOptions) => runTerm(path, opts));
 };

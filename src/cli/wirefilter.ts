@@ -36,6 +36,7 @@ import {
 } from "../wirefilter/commands.ts";
 import { type RunningConsole, startWirefilterConsole } from "../wirefilter/console.ts";
 import { runProgram } from "./program.ts";
+import { examples, vnlHelp } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 const COMPONENT = "vde wirefilter";
@@ -353,13 +354,21 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
     .option("-N, --nofifo", "allow reordering")
     .option("-f, --rcfile <file>", "run console commands from FILE at startup")
     .option("-M, --mgmt <path>", "management socket (unixterm, vdeterm, vde term)")
-    .option("--mgmtmode <octal>", "mode of the management socket (default 700)")
+    .option("--mgmtmode <octal>", "mode of the management socket (default: 700)")
     .option("-v, --vde-plug <left:right>", "the two VNLs as one argument, as wirefilter's -v")
     .option("--seed <n>", "seed every random choice, so a run can be repeated")
     .option("--daemon", "run in the background (needs --mgmt, its console there)")
     .option("--pidfile <file>", "write the pid here (the file must not exist)")
     .option("--blink <path>", "send a datagram `ID DIR SIZE` to this unix socket for every frame out")
-    .option("--blinkid <id>", "the ID of --blink datagrams (default the pid)")
+    .option("--blinkid <id>", "the ID of --blink datagrams (default: the pid)")
+    .addHelpText(
+      "after",
+      examples(
+        "vde wirefilter /tmp/a /tmp/b --delay 50+10 --loss 2        # console on stdin",
+        "vde wirefilter /tmp/a /tmp/b -b 1M --daemon --mgmt /tmp/wf  # then: vde term /tmp/wf",
+        "vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b",
+      ) + vnlHelp(),
+    )
     .action((vnls: string[], flags: Omit<WirefilterOptions, "settings">) =>
       runWirefilter(vnls, { ...flags, settings })
     );
