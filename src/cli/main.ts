@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { helpStyle } from "./help.ts";
+import { VERSION } from "../version.ts";
 
 /** A subcommand module registers itself on the program. */
 export type Subcommand = (program: Command) => void;
@@ -26,7 +27,7 @@ export class ExitStatus extends Error {
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")
     .description("Virtual Distributed Ethernet: switches, plugs and cables in one binary")
-    .version("vde 0.1.0", "-v, --version")
+    .version(`vde ${VERSION}`, "-v, --version")
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp(helpStyle)
     .exitOverride();

@@ -16,7 +16,6 @@ import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
 import { parseInteger } from "../console/args.ts";
 import { parsePortListing } from "../console/listings.ts";
-import { portsTable } from "../console/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
@@ -83,7 +82,7 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
     await watchLoop(repl, `Port counters of ${path}`, async () => {
       const r = await client.command("port/print");
       if (r.code !== 0) throw new Error(describeFailure(r));
-      return portsTable(parsePortListing(r.lines ?? []));
+      return parsePortListing(r.lines ?? []);
     }, secs * 1000);
     return "";
   };

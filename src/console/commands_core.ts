@@ -3,6 +3,7 @@
  * `showinfo`, `load` (spec 5.2), with vde_switch's names, help texts and
  * output lines.
  */
+import { VERSION } from "../version.ts";
 import type { ConsoleContext } from "./context.ts";
 import { type CommandRegistry, fail, listing, ok, type Session } from "./registry.ts";
 import { BANNER_LINES, Errno, type Reply } from "./reply_format.ts";
@@ -65,7 +66,12 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
     help: "show switch version and info",
     listing: true,
     run: () => {
-      const lines = [...BANNER_LINES, "", `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`];
+      const lines = [
+        ...BANNER_LINES,
+        `vde ${VERSION} on Deno ${Deno.version.deno}`,
+        "",
+        `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
+      ];
       if (ctx.mgmt !== undefined) lines.push(`mgmt ${ctx.mgmt.path} perm ${octalMode(ctx.mgmt.mode)}`);
       return listing(lines);
     },

@@ -9,7 +9,6 @@ import type { ConsoleContext } from "./context.ts";
 import { DEBUG_CATEGORIES } from "./debug.ts";
 import type { CommandRegistry } from "./registry.ts";
 import { startStdinConsole } from "./stdin_console_start.ts";
-import { portsTable } from "./tables.ts";
 import { portViews } from "./views.ts";
 import { watchCommand } from "./watch.ts";
 import type { RunningConsole } from "./terminal_session.ts";
@@ -47,8 +46,7 @@ export function startSwitchConsole(
       `and use \`vde term ${label}\`.`,
     log: (m) => log("vde switch", m),
     completion: (local) => localCompletionSource(local, ctx),
-    addLocal: (local, repl) =>
-      local.add(watchCommand(repl, () => Promise.resolve(portsTable(portViews(ctx, false))))),
+    addLocal: (local, repl) => local.add(watchCommand(repl, () => Promise.resolve(portViews(ctx, false)))),
   });
 }
 

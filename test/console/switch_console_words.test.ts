@@ -66,6 +66,11 @@ Deno.test("the switch console answers in words, keeps log lines above the typed 
       (s) => s.split("hub: Invalid argument (1022)").length === 3,
       "the found command to run again",
     );
+    // `watch` shows rates besides the totals; a key stops it.
+    await tmux.keys("watch", "Enter");
+    await tmux.waitFor((s) => /IN FR\/S +IN BIT\/S +OUT FR\/S +OUT BIT\/S/.test(s), "watch's rate columns");
+    await tmux.keys("q");
+    await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "the prompt after watch");
     // The protocol on the management socket is unchanged.
     const client = await MgmtClient.connect(`${dir}/sw/mgmt`);
     try {
