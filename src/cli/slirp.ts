@@ -2,12 +2,11 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
-import { untilSignal } from "./signals.ts";
+import { runProgram } from "./program.ts";
 import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
-import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
 import {
   ConfigError,
@@ -59,28 +58,20 @@ function collect(value: string, previous: string[]): string[] {
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  const { stopped, remove } = untilSignal();
-  try {
+  await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
     });
-    let sw;
-    try {
-      sw = await openVdeLink(o.sock, { description: "vde slirp:" });
-    } catch (err) {
-      slirp.close();
+    p.defer(() => slirp.close());
+    const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
       throw new UsageError((err as Error).message);
-    }
+    });
+    p.defer(() => sw.close());
+    p.ready();
     log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
-    const ended = plug(sw, slirp);
-    const reason = await Promise.race([ended, stopped]);
+    const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
-    sw.close();
-    slirp.close();
-  } finally {
-    remove();
-    await poller().stop();
-  }
+  });
 }
 
 /** Registers `vde slirp`. */

@@ -96,6 +96,8 @@ function startTerminalConsole(spec: StdinConsoleSpec): RunningConsole {
       run: () => ({ code: 0, raw: `${leave}\n` }),
     });
   }
+  const help = local.lookup("help");
+  if (help !== undefined) local.add({ ...help, path: "?", help: "same as help" });
   const repl = new Repl({
     prompt: spec.prompt,
     run: async (line) => {

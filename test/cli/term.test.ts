@@ -135,6 +135,8 @@ Deno.test("vde term DIR reaches the management socket every switch serves in its
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.equal(r.stdout, "Numports=32\nHUB=false\ncounters=true\n");
     }
+    const help = await term([`${tmp}/net`, "-c", "? port/print"]);
+    assert.match(help.stdout, /^port\/print +\[N\] /m, "? is help");
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });

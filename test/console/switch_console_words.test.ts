@@ -38,6 +38,8 @@ Deno.test("the switch console answers in words, keeps log lines above the typed 
       (s) => s.includes("this console belongs to the switch: `shutdown` or Ctrl-D stops it."),
       "exit explained",
     );
+    await tmux.keys("? port/sethub", "Enter");
+    await tmux.waitFor((s) => /\nport\/sethub +0\/1 +/.test(s), "? as help");
     // A log line while a command is half typed: above the prompt, the line redrawn after it.
     await tmux.keys("port/pri");
     await tmux.waitFor((s) => s.endsWith(`${prompt}port/pri`), "the half-typed line");
