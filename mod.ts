@@ -65,29 +65,10 @@ export { defaultConfig as defaultSlirpConfig, parseForward, parseSlirpOptions } 
 export type { ForwardSpec, SlirpConfig } from "./src/slirp/config.ts";
 
 import { runCli } from "./src/cli/main.ts";
-import { switchCommand } from "./src/cli/switch.ts";
-import { plugCommand } from "./src/cli/plug.ts";
-import { dpipeCommand } from "./src/cli/dpipe.ts";
-import { tapCommand } from "./src/cli/tap.ts";
+import { SUBCOMMANDS } from "./src/cli/commands.ts";
 import { toLongOptions } from "./src/cli/vde_switch_args.ts";
-import { termCommand } from "./src/cli/term.ts";
-import { slirpCommand } from "./src/cli/slirp.ts";
-import { cableCommand } from "./src/cli/cable.ts";
-import { wirefilterCommand } from "./src/cli/wirefilter.ts";
 
 if (import.meta.main) {
-  const code = await runCli(
-    [
-      switchCommand,
-      plugCommand,
-      dpipeCommand,
-      tapCommand,
-      termCommand,
-      cableCommand,
-      slirpCommand,
-      wirefilterCommand,
-    ],
-    toLongOptions(Deno.args),
-  );
+  const code = await runCli([...SUBCOMMANDS], toLongOptions(Deno.args));
   Deno.exit(code);
 }

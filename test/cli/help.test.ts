@@ -9,25 +9,9 @@ import "../../src/link/schemes.ts";
 import { schemes } from "../../src/link/registry.ts";
 import { VNL_SCHEMES } from "../../src/cli/help.ts";
 import { buildProgram } from "../../src/cli/main.ts";
-import { cableCommand } from "../../src/cli/cable.ts";
-import { dpipeCommand } from "../../src/cli/dpipe.ts";
-import { plugCommand } from "../../src/cli/plug.ts";
-import { slirpCommand } from "../../src/cli/slirp.ts";
-import { switchCommand } from "../../src/cli/switch.ts";
-import { tapCommand } from "../../src/cli/tap.ts";
-import { termCommand } from "../../src/cli/term.ts";
-import { wirefilterCommand } from "../../src/cli/wirefilter.ts";
+import { SUBCOMMANDS } from "../../src/cli/commands.ts";
 
-const program = buildProgram([
-  switchCommand,
-  plugCommand,
-  dpipeCommand,
-  tapCommand,
-  termCommand,
-  cableCommand,
-  slirpCommand,
-  wirefilterCommand,
-]);
+const program = buildProgram([...SUBCOMMANDS]);
 
 /** Every runnable command (leaves), with its full help text as printed. */
 function leaves(c: Command, prefix = ""): [string, string][] {

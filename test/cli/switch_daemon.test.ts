@@ -4,22 +4,10 @@
  * process, no pid file, no socket directory); `--logfile` keeps the error.
  */
 import assert from "node:assert/strict";
-import { pathExists, run } from "../helpers/processes.ts";
+import { pathExists, processesMentioning, run } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
 
 const VDE = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`];
-
-/** Pids of processes whose command line mentions `text` (a test's unique directory). */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(text)) pids.push(Number(e.name));
-    } catch { /* exited */ }
-  }
-  return pids;
-}
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-daemon-" });

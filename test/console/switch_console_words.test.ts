@@ -8,21 +8,12 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
 import { skipUnless } from "../helpers/processes.ts";
-import { REPO_ROOT } from "../helpers/switches.ts";
-import { tmuxMissing, TmuxSession } from "./_tmux.ts";
+import { switchAtTerminal, tmuxMissing } from "./_tmux.ts";
 
 Deno.test("the switch console answers in words, keeps log lines above the typed line, searches and keeps history", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-words-" });
-  await Deno.mkdir(`${dir}/home`);
-  const prompt = `vde[${dir}/sw]$ `;
-  const tmux = await TmuxSession.start(
-    `${dir}/tmux.sock`,
-    `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw`,
-    { HOME: `${dir}/home`, NO_COLOR: "1" },
-  );
+  const { dir, prompt, tmux } = await switchAtTerminal("vde-words-");
   try {
-    await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "the prompt", 30_000);
     await tmux.keys("hub maybe", "Enter");
     await tmux.waitFor(
       (s) => s.includes("hub: Invalid argument (1022)\nusage: hub [on|off]"),

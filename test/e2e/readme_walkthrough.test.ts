@@ -5,7 +5,7 @@
  * a walkthrough that stops working fails here.
  */
 import assert from "node:assert/strict";
-import { run, RUN_PREFIX, skipUnless } from "../helpers/processes.ts";
+import { processesMentioning, run, RUN_PREFIX, skipUnless } from "../helpers/processes.ts";
 import { labMissing } from "../helpers/netns.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
 
@@ -14,18 +14,6 @@ function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-/** Pids of processes whose command line mentions `text`. */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
-    try {
-      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(text)) pids.push(Number(e.name));
-    } catch { /* exited */ }
-  }
-  return pids;
 }
 
 Deno.test("README's five-minute walkthrough runs as written", async (t) => {
