@@ -110,8 +110,9 @@ export class Repl {
 
   /** Prints asynchronous text above the prompt, keeping the line being typed. */
   print(text: string): void {
-    if (this.#closed || text === "") return;
-    if (this.#busy || this.#grabbed) {
+    if (text === "") return;
+    // After Ctrl-D the prompt is gone, but the program's last lines still belong on screen.
+    if (this.#closed || this.#busy || this.#grabbed) {
       process.stdout.write(text);
       return;
     }

@@ -9,7 +9,7 @@
  * lines printed above the prompt. A program started in the background of a
  * shell (`vde switch &`) must not touch the terminal: setting it up would
  * stop the whole program (SIGTTOU) until `fg`, signals included. It starts
- * without a console then, and gets one if it is brought to the foreground.
+ * without a console then, and gets one once it is brought to the foreground.
  */
 import { setLogWriter } from "../log.ts";
 import { complete, type CompletionSource } from "./completer.ts";
@@ -56,6 +56,9 @@ export function inForeground(): boolean {
   }
 }
 
+/** How often a program in the background looks whether `fg` gave it the terminal. */
+const FOREGROUND_POLL_MS = 500;
+
 /** Starts the console on stdin as the spec describes. */
 export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
   const { host, commands } = spec;
@@ -65,16 +68,18 @@ export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
     return { close: () => console.stop() };
   }
   if (inForeground()) return startTerminalConsole(spec);
-  spec.log(`in the background: no console on the terminal until \`fg\` (${spec.detachHint})`);
+  spec.log("in the background: no console on the terminal until `fg`");
   let running: RunningConsole | null = null;
-  // `fg` sends SIGCONT: the terminal is ours from then on.
-  const onContinue = () => {
-    if (running === null && inForeground()) running = startTerminalConsole(spec);
-  };
-  Deno.addSignalListener("SIGCONT", onContinue);
+  // `fg` sends no signal to a running job: look (cheaply) whether the terminal became ours.
+  const timer = setInterval(() => {
+    if (!inForeground()) return;
+    clearInterval(timer);
+    running = startTerminalConsole(spec);
+  }, FOREGROUND_POLL_MS);
+  Deno.unrefTimer(timer);
   return {
     close: () => {
-      Deno.removeSignalListener("SIGCONT", onContinue);
+      clearInterval(timer);
       running?.close();
     },
   };

@@ -47,3 +47,39 @@ Deno.test("a switch started with & at an interactive shell keeps running, serves
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a switch started with & gets its console on the terminal when brought back with fg", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-bg-" });
+  await Deno.mkdir(`${dir}/home`);
+  const tmux = await TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
+    HOME: `${dir}/home`,
+    PS1: "sh$ ",
+    NO_COLOR: "1",
+  });
+  try {
+    await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
+    await tmux.keys(
+      `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw &`,
+      "Enter",
+    );
+    await tmux.waitFor(
+      (s) => s.includes("no console on the terminal until `fg`"),
+      "the background start",
+      30_000,
+    );
+    await tmux.keys("fg", "Enter");
+    await tmux.keys("Enter");
+    await tmux.waitFor((s) => s.endsWith(`vde[${dir}/sw]$`), "the switch's prompt after fg");
+    await tmux.keys("hub", "Enter");
+    await tmux.waitFor((s) => s.includes("hub mode is off"), "a command at the console");
+    await tmux.keys("C-d");
+    await tmux.waitFor(
+      (s) => s.includes("end of input on the console, cleaning up and exiting"),
+      "Ctrl-D to stop it",
+    );
+  } finally {
+    await tmux.kill();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

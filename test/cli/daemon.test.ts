@@ -1,7 +1,8 @@
 /**
- * `vde switch --daemon`: the command's exit status and message are the
- * background switch's own, and a failed start leaves nothing behind (no
- * process, no pid file, no socket directory); `--logfile` keeps the error.
+ * `--daemon` (`vde switch`, `vde wirefilter`): the command's exit status and
+ * message are the background program's own, and a failed start leaves
+ * nothing behind (no process, no pid file, no socket); `--logfile` keeps
+ * the error.
  */
 import assert from "node:assert/strict";
 import { pathExists, processesMentioning, run } from "../helpers/processes.ts";
@@ -91,5 +92,39 @@ Deno.test("a --daemon switch logs to --logfile, serves DIR/mgmt and leaves nothi
     assert.equal(await pathExists(`${dir}/pid`), false, "pid file removed at exit");
     assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed at exit");
     assert.match(await Deno.readTextFile(`${dir}/log`), /serving .*\/sw with 32 ports/);
+  });
+});
+
+Deno.test("vde wirefilter --daemon returns once it serves, reports its own start-up error, and stops on shutdown", async () => {
+  await withTmp(async (dir) => {
+    const args = [
+      "wirefilter",
+      "null://",
+      "null://",
+      "--daemon",
+      "--mgmt",
+      `${dir}/wf`,
+      "--pidfile",
+      `${dir}/pid`,
+    ];
+    const r = await run([...VDE, ...args], { check: false, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await pathExists(`${dir}/pid`));
+    // A second one with the same pid file fails with its own words, and leaves the first alone.
+    const again = await run([...VDE, ...args.slice(0, -3), `${dir}/wf2`, "--pidfile", `${dir}/pid`], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(again.stderr, /^vde: pid file .*\/pid already exists/m);
+    assert.equal(await pathExists(`${dir}/wf2`), false, "the failed one's socket is gone");
+    const t = await run([...VDE, "term", `${dir}/wf`, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
+    assert.equal(t.code, 0, t.stderr);
+    const deadline = Date.now() + 20_000;
+    while (await pathExists(`${dir}/pid`) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await pathExists(`${dir}/pid`), false, "pid file removed at exit");
+    assert.equal(await pathExists(`${dir}/wf`), false, "management socket removed at exit");
   });
 });
