@@ -31,6 +31,13 @@ import {
   type SwitchKind,
   type SwitchOptions,
 } from "../test/helpers/switches.ts";
+import { dhcpFamily } from "../test/helpers/adversarial.ts";
+import "../src/link/schemes.ts";
+import { openLink } from "../src/link/registry.ts";
+import { buildFrame } from "../src/wire/ethernet.ts";
+import { writeIpv4Header } from "../src/wire/ipv4.ts";
+import { writeUdp } from "../src/wire/udp.ts";
+import { ARP_REQUEST, writeArp } from "../src/wire/arp.ts";
 
 const SCRIPTS = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 const BUILD = `${SCRIPTS}/.build`;
@@ -655,6 +662,85 @@ async function cableSection(plan: Plan, metrics: Metric[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// A DHCP option bomb into `vde switch --slirp` (issue 10)
+
+/** Bomb frames per second during the flood (the rate that, unfixed, took forwarding to ~11 Mbit/s). */
+const BOMB_RATE = 2000;
+
+/** An 8,000-byte DHCPDISCOVER (the size of the issue's probe) to the slirp's MAC whose option 12 repeats until the frame is full. */
+function bombFrame(): Uint8Array {
+  const dhcp = dhcpFamily(8000 - 14 - 20 - 8).bomb;
+  const ip = new Uint8Array(28 + dhcp.length);
+  writeIpv4Header(ip, 0, { totalLength: ip.length, protocol: 17, src: 0, dst: 0xffffffff, id: 1 });
+  ip.set(dhcp, 28);
+  writeUdp(ip, 20, 68, 67, dhcp.length, 12, 16, 4);
+  return buildFrame({ src: "02:00:00:00:0b:0b", dst: "52:55:0a:00:02:02", payload: ip });
+}
+
+/**
+ * 1500-byte forwarding between two ports of our `vde switch --slirp`, with
+ * and without a flood of DHCP option bombs into its slirp (the same switch,
+ * alternating). The slirp runs on the switch's thread, so a parser that
+ * costs more than linear time stalls every port: the flood must cost
+ * forwarding less than half. The C column holds the run without the flood.
+ */
+async function bombSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const mbps = metric(
+    "Mbit/s, 1500 B between two ports of `vde switch --slirp`: C column = no flood, ours = DHCP bomb flood",
+    "Mbit/s",
+    "higher",
+    0.5,
+  );
+  metrics.push(mbps);
+  let sw: SwitchHandle | null = null;
+  try {
+    sw = await startIn("ours", { extraArgs: ["--slirp"] });
+    const flooder = await openLink(`vde://${sw.dir}`, { description: "bench bomb flood" });
+    try {
+      // An ARP request first: the slirp answers, the switch learns its MAC, the bombs go to its port only.
+      const arp = new Uint8Array(28);
+      const guest = new Uint8Array([2, 0, 0, 0, 0x0b, 0x0b]);
+      writeArp(arp, 0, ARP_REQUEST, guest, 0x0a00020f, new Uint8Array(6), 0x0a000202);
+      flooder.send(buildFrame({ src: "02:00:00:00:0b:0b", type: 0x0806, payload: arp }));
+      const bomb = bombFrame();
+      let sent = 0;
+      let flooding = false;
+      const perTick = BOMB_RATE / 100;
+      const timer = setInterval(() => {
+        if (!flooding) return;
+        for (let i = 0; i < perTick; i++) flooder.send(bomb);
+        sent += perTick;
+      }, 10);
+      try {
+        for (let round = 0; round < plan.rounds; round++) {
+          for (const flood of round % 2 === 0 ? [false, true] : [true, false]) {
+            flooding = flood;
+            const before = sent;
+            const f = await flow(sw, 1500, plan.seconds);
+            flooding = false;
+            assertAlive(sw);
+            mbps.samples[flood ? "ours" : "c"].push(f.mbps);
+            log(
+              `slirp bomb, round ${round + 1}, ${flood ? `flood of ${sent - before} bombs` : "no flood"}: ` +
+                `${f.mbps.toFixed(0)} Mbit/s`,
+            );
+          }
+        }
+      } finally {
+        clearInterval(timer);
+      }
+    } finally {
+      flooder.close("bench done");
+    }
+  } catch (err) {
+    mbps.errors.ours = message(err);
+    log(`slirp bomb: ${message(err)}`);
+  } finally {
+    if (sw !== null) await stopIn(sw);
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Slirp: our stack against Debian's libslirp plugin
 
 /** A guest namespace's tap through our switch to a slirp; iperf3 against the host's loopback. */
@@ -932,8 +1018,9 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--cables] [--taps]
+const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--bomb] [--cables] [--taps]
   --quick   one short round per measurement
+  --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp section (ours against Debian's libslirp plugin)
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
@@ -945,7 +1032,7 @@ async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    if (!["--quick", "--strict", "--slirp", "--cables", "--taps"].includes(a)) {
+    if (!["--quick", "--strict", "--slirp", "--bomb", "--cables", "--taps"].includes(a)) {
       console.error(`bench: unknown option ${a}\n${USAGE}`);
       return 2;
     }
@@ -963,6 +1050,8 @@ async function main(args: string[]): Promise<number> {
     ? "cables"
     : args.includes("--taps")
     ? "taps"
+    : args.includes("--bomb")
+    ? "bomb"
     : null;
   if (only === null) {
     await throughputSection(plan, metrics);
@@ -973,6 +1062,7 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "taps") await tapSection(plan, metrics);
   if (only === null || only === "cables") await cableSection(plan, metrics);
   if (only === null || only === "slirp") await slirpSection(plan, metrics);
+  if (only === null || only === "bomb") await bombSection(plan, metrics);
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(

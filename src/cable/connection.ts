@@ -297,7 +297,7 @@ export class CableConnection extends BaseLink {
     } else {
       const opener = this.#channel.opener;
       const decoder = new RecordDecoder((header, type, ct) => {
-        if (failure !== null) return;
+        if (failure !== null || this.isClosed) return;
         if (type !== RecordType.frames && type !== RecordType.keepalive) {
           fail(`unexpected record type ${type}`);
           return;
@@ -363,7 +363,9 @@ export class CableConnection extends BaseLink {
     if (this.isClosed) return false;
     if (body === null) {
       this.#opening.length = 0;
-      this.close("a record failed authentication (tampered, replayed or reordered)");
+      this.close(
+        `a record failed authentication: ${this.#channel?.opener.failure ?? "tampered or out of order"}`,
+      );
       return false;
     }
     // Keepalives are empty; a frames record holds at least one frame.

@@ -171,9 +171,24 @@ export interface RecordOpener {
    * @returns the body, or null when the record is not the authentic next one
    */
   open(header: Uint8Array, ciphertext: Uint8Array): Uint8Array | null | Promise<Uint8Array | null>;
+  /**
+   * What the first record that failed to open was, once `open` has
+   * answered null for it: "replay of record N" when it is a copy of one of
+   * the last {@link REPLAY_WINDOW} records, else "tampered or out of order".
+   * null while every record has opened.
+   */
+  readonly failure: string | null;
   /** Forgets the key. */
   dispose(): void;
 }
+
+/**
+ * Records looked back on when one fails, to tell a replayed copy from a
+ * tampered record. Only the first failure of a direction is examined (the
+ * connection ends there), so the extra work is bounded per connection.
+ */
+export const REPLAY_WINDOW = 32;
+const TAMPERED = "tampered or out of order (no copy of a recent record)";
 
 /** Makes the sealer for `key`: OpenSSL when available, else WebCrypto. */
 export async function createSealer(key: Uint8Array): Promise<RecordSealer> {
@@ -252,12 +267,33 @@ export class WebCryptoOpener implements RecordOpener {
     return this.#next;
   }
 
+  failure: string | null = null;
+  /** Record number of `failure` (the lowest that failed), or Infinity. */
+  #failedAt = Infinity;
+
   async open(header: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null> {
     if (this.#next >= MAX_RECORDS) return null;
-    const iv = nonceFor(this.#next++);
+    const n = this.#next++;
+    const body = await this.#decrypt(n, header, ciphertext);
+    if (body !== null || n > this.#failedAt) return body;
+    // Records open concurrently: keep the verdict on the first one in wire order.
+    this.#failedAt = n;
+    this.failure = TAMPERED;
+    const h = header.slice();
+    const ct = ciphertext.slice();
+    for (let k = n - 1; k >= 0 && k >= n - REPLAY_WINDOW; k--) {
+      if ((await this.#decrypt(k, h, ct)) !== null) {
+        if (this.#failedAt === n) this.failure = `replay of record ${k}`;
+        break;
+      }
+    }
+    return null;
+  }
+
+  async #decrypt(n: number, header: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array | null> {
     try {
       const body = await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv, additionalData: header as Uint8Array<ArrayBuffer> },
+        { name: "AES-GCM", iv: nonceFor(n), additionalData: header as Uint8Array<ArrayBuffer> },
         this.#key,
         ciphertext as Uint8Array<ArrayBuffer>,
       );
@@ -300,6 +336,11 @@ abstract class OpensslRecords {
     return nonceFor(this.#next++, this.#iv);
   }
 
+  /** The nonce of record `n`, without touching the counter. */
+  protected nonceOf(n: number): Uint8Array {
+    return nonceFor(n, this.#iv);
+  }
+
   /** The reused output buffer, grown to hold at least `size` bytes. */
   protected buffer(size: number): Uint8Array {
     if (this.#out.length < size) this.#out = new Uint8Array(Math.max(size, this.#out.length * 2));
@@ -332,10 +373,23 @@ export class OpensslSealer extends OpensslRecords implements RecordSealer {
 
 /** OpenSSL: records are opened synchronously into one reused buffer. */
 export class OpensslOpener extends OpensslRecords implements RecordOpener {
+  failure: string | null = null;
+
   open(header: Uint8Array, ciphertext: Uint8Array): Uint8Array | null {
     if (this.exhausted || ciphertext.length < TAG_SIZE) return null;
     const n = ciphertext.length - TAG_SIZE;
     const body = this.buffer(n).subarray(0, n);
-    return this.gcm.open(this.nextNonce(), header, ciphertext, body) ? body : null;
+    if (this.gcm.open(this.nextNonce(), header, ciphertext, body)) return body;
+    if (this.failure === null) {
+      this.failure = TAMPERED;
+      const at = this.count - 1;
+      for (let k = at - 1; k >= 0 && k >= at - REPLAY_WINDOW; k--) {
+        if (this.gcm.open(this.nonceOf(k), header, ciphertext, body)) {
+          this.failure = `replay of record ${k}`;
+          break;
+        }
+      }
+    }
+    return null;
   }
 }

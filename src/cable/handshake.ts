@@ -56,8 +56,13 @@ export interface CableTransport {
   close(): void;
 }
 
-/** What went wrong in a handshake. */
-export type HandshakeFailure = "timeout" | "protocol" | "auth" | "refused" | "closed";
+/**
+ * What went wrong in a handshake: "auth" is a wrong key, "replay" a client
+ * hello seen before (a recorded stream sent again), "tamper" a proof that
+ * fails although the key id is ours (bytes altered in transit, or a peer
+ * that claims our key id without the key).
+ */
+export type HandshakeFailure = "timeout" | "protocol" | "auth" | "replay" | "tamper" | "refused" | "closed";
 
 /** A failed handshake; the message is one line for the log. */
 export class HandshakeError extends Error {
@@ -271,10 +276,37 @@ export function clientHandshake(t: CableTransport, o: ClientHandshakeOptions): P
   });
 }
 
+/**
+ * The client hello nonces a listener has seen. A client draws a fresh random
+ * nonce for every connection, so one seen twice is a replayed handshake. The
+ * oldest are forgotten beyond `capacity` (a replay older than that fails its
+ * proof instead, which is logged as possible tampering).
+ */
+export class NonceMemory {
+  readonly #seen = new Map<string, number>();
+
+  constructor(readonly capacity = 8192) {}
+
+  /** Remembers `nonce`; returns when it was first seen (ms since the epoch), or undefined when new. */
+  remember(nonce: Uint8Array, now = Date.now()): number | undefined {
+    const key = hex(nonce);
+    const first = this.#seen.get(key);
+    if (first !== undefined) return first;
+    if (this.#seen.size >= this.capacity) {
+      const oldest = this.#seen.keys().next();
+      if (!oldest.done) this.#seen.delete(oldest.value);
+    }
+    this.#seen.set(key, now);
+    return undefined;
+  }
+}
+
 /** Options of the listener side. */
 export interface ServerHandshakeOptions {
   key: CableKey | null;
   timeoutMs: number;
+  /** Nonces of earlier client hellos (one per listener), to tell a replay from a wrong key. */
+  nonces?: NonceMemory;
 }
 
 /**
@@ -321,6 +353,15 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
     if (o.key !== null && !sameBytes(hello.keyId, o.key.id)) {
       return await refuse(Status.wrongKey, `wrong key (client key ${hex(hello.keyId)}, ours ${o.key.idHex})`);
     }
+    const firstSeen = o.key !== null ? o.nonces?.remember(hello.nonce) : undefined;
+    if (firstSeen !== undefined) {
+      // No answer: whoever replays a recorded stream learns nothing from us.
+      throw new HandshakeError(
+        "replay",
+        `replayed handshake: this client hello was first seen ${new Date(firstSeen).toISOString()} ` +
+          `(a recorded cable stream sent again; not a wrong key)`,
+      );
+    }
     const head = encodeServerHello({
       version: CABLE_VERSION,
       mode,
@@ -336,7 +377,11 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
       await writeAll(t, head, "hello");
       const proof = await reader.read(CLIENT_FINISH_SIZE, "proof");
       if (!(await checkProof(keys, "client", ch, signed, proof))) {
-        throw new HandshakeError("auth", `wrong key (key ${o.key.idHex}: the client's proof failed)`);
+        throw new HandshakeError(
+          "tamper",
+          `the client's proof failed although its key id is ours (${o.key.idHex}): the handshake was ` +
+            `altered in transit, or the peer claims our key id without holding the key`,
+        );
       }
       channel = {
         sealer: await createSealer(keys.serverToClient),

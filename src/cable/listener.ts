@@ -25,7 +25,7 @@ import {
   RateLimitedLog,
 } from "./cable_log.ts";
 import { CableConnection } from "./connection.ts";
-import { type Established, HandshakeError, sendAccept, serverHandshake } from "./handshake.ts";
+import { type Established, HandshakeError, NonceMemory, sendAccept, serverHandshake } from "./handshake.ts";
 import type { CableKey } from "./key.ts";
 import { CableSession } from "./session.ts";
 import { hex, Status } from "../wire/cable_handshake.ts";
@@ -87,6 +87,8 @@ export class CableListener {
   readonly #pending = new Set<Deno.TcpConn>();
   readonly #evicted = new WeakSet<Deno.TcpConn>();
   readonly #refusals: RateLimitedLog;
+  /** Client hello nonces seen, so a replayed stream is logged as one. */
+  readonly #nonces = new NonceMemory();
   #closed = false;
   readonly done: Promise<void>;
 
@@ -183,6 +185,7 @@ export class CableListener {
       est = await serverHandshake(conn, {
         key: this.options.key,
         timeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
+        nonces: this.#nonces,
       });
     } catch (err) {
       this.#pending.delete(conn);

@@ -75,12 +75,9 @@ export function portOfLink(link: Link): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** A cable stops on SIGINT or SIGTERM. */
-const CABLE_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM"];
-
 async function listen(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, true);
-  const signals = untilSignal(CABLE_SIGNALS);
+  const signals = untilSignal();
   const listener = await startCableListener(v, async (session, remote) => {
     const local = await openLink(flags.sock, { description: `cable from ${remote}` });
     plug(session, local);
@@ -105,7 +102,7 @@ async function connect(address: string, flags: CableFlags): Promise<void> {
   } catch (err) {
     throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
   }
-  const signals = untilSignal(CABLE_SIGNALS);
+  const signals = untilSignal();
   try {
     const client = await openCableClient(v, { localName: flags.sock, localPort: () => portOfLink(local) });
     const reason = await Promise.race([plug(local, client), signals.stopped]);

@@ -20,6 +20,7 @@ import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
+import { onSignals } from "./signals.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -112,9 +113,13 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   });
   client.onEvent = (line) => repl.print(`${line}\n`);
   client.closed.then(() => resolve());
+  // A hang-up (the terminal went away) or a termination leaves like `exit`: the
+  // terminal restored, the session logged out, exit status 0. (Ctrl-C is input here.)
+  const removeSignals = onSignals(() => resolve(), ["SIGTERM", "SIGHUP"]);
   await writeOut(`${client.banner.join("\n")}\n\n`);
   repl.start();
   await done;
+  removeSignals();
   repl.close();
 }
 

@@ -50,11 +50,19 @@ export class DhcpServer {
   readonly #encoder = new TextEncoder();
   readonly #first: number;
   readonly #last: number;
+  /** Addresses the pool can lease (its span less the gateway and DNS addresses). */
+  readonly #poolSize: number;
+  /** Where the search for a free address resumes. */
+  #cursor: number;
 
   constructor(readonly config: SlirpConfig) {
     const mask = prefixMask(config.prefixLength);
     this.#first = config.dhcpStart;
     this.#last = ((config.network | ~mask) >>> 0) - 1;
+    this.#cursor = this.#first;
+    const inPool = (a: number) => a >= this.#first && a <= this.#last;
+    this.#poolSize = Math.max(0, this.#last - this.#first + 1) - (inPool(config.gateway) ? 1 : 0) -
+      (inPool(config.dns) && config.dns !== config.gateway ? 1 : 0);
   }
 
   /** Current leases, for the console. */
@@ -105,6 +113,7 @@ export class DhcpServer {
         const addr = dhcpU32(m, DHCP_OPT.REQUESTED_IP);
         if (addr !== null && this.#byMac.get(mac)?.addr === addr) {
           this.#release(mac);
+          this.#declined.delete(addr);
           this.#declined.set(addr, now + LEASE_SECONDS * 1000);
         }
         return null;
@@ -123,9 +132,18 @@ export class DhcpServer {
     this.#byAddr.delete(lease.addr);
   }
 
+  // Every lease and every decline lasts LEASE_SECONDS and is (re)inserted
+  // when made, so the maps iterate in expiry order: stopping at the first
+  // one still running keeps a request's cost independent of the pool size.
   #expire(now: number): void {
-    for (const [mac, lease] of this.#byMac) if (lease.expires <= now) this.#release(mac);
-    for (const [addr, until] of this.#declined) if (until <= now) this.#declined.delete(addr);
+    for (const [mac, lease] of this.#byMac) {
+      if (lease.expires > now) break;
+      this.#release(mac);
+    }
+    for (const [addr, until] of this.#declined) {
+      if (until > now) break;
+      this.#declined.delete(addr);
+    }
   }
 
   #usable(addr: number, mac: string): boolean {
@@ -135,12 +153,25 @@ export class DhcpServer {
     return holder === undefined || holder.mac === mac;
   }
 
-  /** The address for `mac`: its lease, else the requested one if free, else the lowest free one. */
+  /**
+   * The address for `mac`: its lease, else the requested one if free, else
+   * the next free one from where the last search stopped. A full pool is
+   * known from the counts, and the search resumes rather than restarts, so
+   * a flood of new clients does not cost a walk of the pool each.
+   */
   #choose(mac: string, requested: number | null): number | null {
     const current = this.#byMac.get(mac);
     if (current !== undefined) return current.addr;
     if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
-    for (let a = this.#first; a <= this.#last; a++) if (this.#usable(a, mac)) return a;
+    if (this.#byAddr.size + this.#declined.size >= this.#poolSize) return null;
+    const span = this.#last - this.#first + 1;
+    for (let i = 0; i < span; i++) {
+      const a = this.#first + ((this.#cursor - this.#first + i) % span);
+      if (this.#usable(a, mac)) {
+        this.#cursor = a;
+        return a;
+      }
+    }
     return null;
   }
 

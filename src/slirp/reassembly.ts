@@ -2,8 +2,8 @@
  * IP fragment reassembly with bounded memory, for IPv4 and IPv6 alike.
  *
  * Theory of operation: a datagram in progress is keyed by its addresses,
- * protocol and identification, and holds one buffer sized for the largest
- * datagram (64 KiB) plus the list of byte ranges received. A fragment that
+ * protocol and identification, and holds one buffer (at most 64 KiB, the
+ * largest datagram) plus the list of byte ranges received. A fragment that
  * overlaps one already received drops the whole datagram (RFC 5722 makes
  * that the rule for IPv6; for IPv4 it is the safe choice against
  * overlapping-fragment attacks). The datagram is complete when the last
@@ -12,6 +12,14 @@
  * Bounds: at most `maxDatagrams` in progress and `maxBytes` of buffers
  * (the oldest is evicted to make room), each lives `timeoutMs` at most.
  * Every drop is counted by reason.
+ *
+ * Cost: a fragment is checked against the ranges already received, so a
+ * datagram takes at most {@link MAX_FRAGMENTS} fragments (more drops it):
+ * without the bound, a flood of tiny fragments would cost each one time
+ * proportional to all before it. A datagram's buffer starts at the size its
+ * fragments need and doubles as they reach further, so a stream of tiny
+ * fragments with fresh identifications costs little each; the byte bound
+ * still counts every datagram at its largest size.
  */
 
 /** Limits of a reassembler. */
@@ -29,6 +37,10 @@ export const DEFAULT_REASSEMBLY_LIMITS: ReassemblyLimits = {
 };
 
 const MAX_PAYLOAD = 65535;
+/** Fragments one datagram may take (a 64 KiB datagram over a 576-byte path needs 114). */
+export const MAX_FRAGMENTS = 128;
+
+const EMPTY = new Uint8Array(0);
 
 interface Pending {
   buf: Uint8Array;
@@ -46,6 +58,7 @@ export interface ReassemblyStats {
   completed: number;
   overlaps: number;
   tooLarge: number;
+  tooManyFragments: number;
   timeouts: number;
   evicted: number;
   bad: number;
@@ -59,6 +72,7 @@ export class Reassembler {
     completed: 0,
     overlaps: 0,
     tooLarge: 0,
+    tooManyFragments: 0,
     timeouts: 0,
     evicted: 0,
     bad: 0,
@@ -106,7 +120,7 @@ export class Reassembler {
     let p = this.#pending.get(key);
     if (p === undefined) {
       this.#makeRoom(now);
-      p = { buf: new Uint8Array(MAX_PAYLOAD), ranges: [], received: 0, total: -1, created: now, first: null };
+      p = { buf: EMPTY, ranges: [], received: 0, total: -1, created: now, first: null };
       this.#pending.set(key, p);
       this.#bytes += MAX_PAYLOAD;
     }
@@ -123,6 +137,11 @@ export class Reassembler {
       return null;
     }
     const r = p.ranges;
+    if (r.length >= 2 * MAX_FRAGMENTS) {
+      this.stats.tooManyFragments++;
+      this.#drop(key);
+      return null;
+    }
     for (let i = 0; i < r.length; i += 2) {
       if (offset < r[i + 1]! && end > r[i]!) {
         this.stats.overlaps++;
@@ -131,6 +150,11 @@ export class Reassembler {
       }
     }
     r.push(offset, end);
+    if (end > p.buf.length) {
+      const grown = new Uint8Array(Math.min(MAX_PAYLOAD, Math.max(end, 2 * p.buf.length, 256)));
+      grown.set(p.buf);
+      p.buf = grown;
+    }
     p.buf.set(data, offset);
     p.received += data.length;
     if (offset === 0 && first !== undefined) p.first = first.slice();

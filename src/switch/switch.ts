@@ -26,6 +26,8 @@ export interface AttachRequest {
   port?: number;
   /** Owner uid of the endpoint (-1 when unknown); a port holds endpoints of one user. */
   uid?: number;
+  /** The client's own gid (its process's, from the ctl connection), counted for port/setgroup. */
+  gid?: number;
 }
 
 /** An endpoint on a port: the link and when it arrived. */
@@ -153,14 +155,17 @@ export class Switch {
       if (state !== undefined && state.endpoints.length > 0 && state.uid !== uid) {
         throw new PortRefused(`port ${p} is busy: it belongs to another user`);
       }
-      if (state !== undefined && !mayUse(state, uid)) {
+      if (state !== undefined && !mayUse(state, uid, req.gid)) {
         throw new PortRefused(`port ${p} is reserved (port/setuser, port/setgroup) for another user`);
       }
       return p;
     }
     for (let p = 1; p < n; p++) {
       const state = this.#ports[p];
-      if (state === undefined || (state.endpoints.length === 0 && state.allocatable && mayUse(state, uid))) {
+      if (
+        state === undefined ||
+        (state.endpoints.length === 0 && state.allocatable && mayUse(state, uid, req.gid))
+      ) {
         return p;
       }
     }
@@ -317,9 +322,11 @@ function newPortState(allocatable: boolean): PortState {
 
 // Root and in-process links (uid -1: taps, cables) pass; others must match
 // the port's user and group restrictions when set.
-function mayUse(state: PortState, uid: number): boolean {
+function mayUse(state: PortState, uid: number, gid = -1): boolean {
   if (uid <= 0) return true;
   if (state.accessUser >= 0 && state.accessUser !== uid) return false;
-  if (state.accessGroup >= 0 && !isGroupMember(uid, state.accessGroup)) return false;
+  if (state.accessGroup >= 0 && gid !== state.accessGroup && !isGroupMember(uid, state.accessGroup)) {
+    return false;
+  }
   return true;
 }

@@ -12,10 +12,28 @@
  * endpoint lives exactly as long as the ctl connection. Unlike Debian's
  * switch, every refused request closes the ctl connection with a log line
  * that says why, so a client never hangs.
+ *
+ * Who a client is comes from the kernel, not from the request: the ctl
+ * connection's peer credentials (SO_PEERCRED) give its uid and gid, and
+ * they alone decide port ownership and `port/setuser`/`port/setgroup`
+ * access. vde_switch instead takes the owner of the socket file the client
+ * names, so any user could name root's socket and be root. Here the named
+ * socket must be owned by the client's uid (root's clients excepted) and
+ * writable by its owner, and it is opened without following a symlink and
+ * connected through that very fd (see src/io/unix_stream.ts): the switch
+ * never connects to a path the client could not have written itself.
  */
-import { libc } from "../../ffi/libc.ts";
+import { C, libc, SysError } from "../../ffi/libc.ts";
 import { log } from "../log.ts";
 import { canReadWrite, UnixDgramSocket } from "../io/unix_dgram.ts";
+import {
+  closeFd,
+  type OpenedPath,
+  openOwnedPath,
+  type UnixStreamConn,
+  UnixStreamListener,
+} from "../io/unix_stream.ts";
+import { userName } from "../switch/users.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -48,9 +66,9 @@ const MAX_PENDING = 256;
 
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
-  readonly #ctl: Deno.Conn;
+  readonly #ctl: UnixStreamConn;
 
-  constructor(socket: UnixDgramSocket, ctl: Deno.Conn, description: string) {
+  constructor(socket: UnixDgramSocket, ctl: UnixStreamConn, description: string) {
     super(socket, description);
     this.#ctl = ctl;
   }
@@ -84,7 +102,7 @@ export class VdeSwitchServer {
   readonly ctlPath: string;
   readonly permissions: SwitchPermissions;
   readonly #sw: Switch;
-  readonly #listener: Deno.Listener;
+  #listener: UnixStreamListener | null = null;
   readonly #log: (message: string) => void;
   #pending = 0;
   #closed = false;
@@ -95,17 +113,24 @@ export class VdeSwitchServer {
   private constructor(
     sw: Switch,
     dir: string,
-    listener: Deno.Listener,
     perms: SwitchPermissions,
     log: (m: string) => void,
   ) {
     this.#sw = sw;
     this.dir = dir;
     this.ctlPath = `${dir}/ctl`;
-    this.#listener = listener;
     this.permissions = perms;
     this.#log = log;
-    this.#acceptLoop();
+  }
+
+  #listen(): void {
+    this.#listener = new UnixStreamListener(
+      this.ctlPath,
+      (conn) => this.#accepted(conn),
+      (err) => {
+        if (!this.#closed) this.#log(`ctl socket: ${err.message}`);
+      },
+    );
   }
 
   /**
@@ -134,10 +159,11 @@ export class VdeSwitchServer {
       if (perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
       const ctlPath = `${dir}/ctl`;
       await reclaimStaleCtl(ctlPath, log);
-      const listener = Deno.listen({ transport: "unix", path: ctlPath });
+      const server = new VdeSwitchServer(sw, dir, perms, log);
+      server.#listen();
       Deno.chmodSync(ctlPath, perms.socketMode);
       if (perms.gid !== undefined) Deno.chownSync(ctlPath, null, perms.gid);
-      return new VdeSwitchServer(sw, dir, listener, perms, log);
+      return server;
     } catch (err) {
       if (created) {
         try {
@@ -153,25 +179,19 @@ export class VdeSwitchServer {
     return this.#endpoints.size;
   }
 
-  async #acceptLoop(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        if (this.#pending >= MAX_PENDING) {
-          this.refused.busy++;
-          this.#log(`too many handshakes in progress; refusing a connection`);
-          conn.close();
-          continue;
-        }
-        this.#pending++;
-        this.#handshake(conn).finally(() => this.#pending--);
-      }
-    } catch (err) {
-      if (!this.#closed) this.#log(`ctl socket failed: ${(err as Error).message}`);
+  #accepted(conn: UnixStreamConn): void {
+    if (this.#pending >= MAX_PENDING) {
+      this.refused.busy++;
+      this.#log(`too many handshakes in progress; refusing a connection`);
+      conn.close();
+      return;
     }
+    this.#pending++;
+    this.#handshake(conn).finally(() => this.#pending--);
   }
 
   /** Reads the request with a deadline: one read normally, more if cut short. */
-  async #readRequest(conn: Deno.Conn): Promise<{ request?: VdeRequest; reason?: string }> {
+  async #readRequest(conn: UnixStreamConn): Promise<{ request?: VdeRequest; reason?: string }> {
     const buf = new Uint8Array(MAX_REQUEST_LEN);
     let got = 0;
     const timer = setTimeout(() => {
@@ -201,7 +221,7 @@ export class VdeSwitchServer {
     }
   }
 
-  async #handshake(conn: Deno.Conn): Promise<void> {
+  async #handshake(conn: UnixStreamConn): Promise<void> {
     const { request, reason } = await this.#readRequest(conn);
     if (request === undefined) {
       this.refused.request++;
@@ -213,25 +233,73 @@ export class VdeSwitchServer {
       this.#refuse(conn, reason ?? "bad request");
       return;
     }
-    let uid = -1;
-    if (request.socketPath !== "") {
-      try {
-        uid = Deno.lstatSync(request.socketPath).uid ?? -1;
-      } catch {
-        this.refused.socket++;
-        this.#refuse(conn, `client socket ${request.socketPath} does not exist`);
-        return;
-      }
-      if (!canReadWrite(request.socketPath)) {
-        this.refused.socket++;
-        this.#refuse(conn, `client socket ${request.socketPath} is not readable and writable by the switch`);
-        return;
-      }
+    const { uid, gid } = conn.peer;
+    if (request.socketPath === "") {
+      this.refused.socket++;
+      this.#refuse(conn, "client sent no socket path");
+      return;
     }
+    const target = this.#checkClientSocket(request.socketPath, conn);
+    if (target === null) return;
+    try {
+      await this.#plug(conn, request, target, uid, gid);
+    } finally {
+      closeFd(target.fd);
+    }
+  }
+
+  /**
+   * Opens the socket the client named and checks that the client may have
+   * the switch write into it; refuses (and returns null) otherwise.
+   */
+  #checkClientSocket(path: string, conn: UnixStreamConn): OpenedPath | null {
+    const { uid, pid } = conn.peer;
+    // Names from /etc/passwd only for a refusal: an accepted request reads no file.
+    const who = () => `client uid ${uid} (${userName(uid)}, pid ${pid})`;
+    let target: OpenedPath;
+    try {
+      target = openOwnedPath(path);
+    } catch (err) {
+      this.refused.socket++;
+      this.#refuse(
+        conn,
+        err instanceof SysError && err.code === C.ENOENT
+          ? `client socket ${path} does not exist`
+          : `cannot open client socket ${path}: ${(err as Error).message}`,
+      );
+      return null;
+    }
+    let why: string | null = null;
+    if (target.isSymlink) why = `${who()} named ${path}, a symbolic link: name the socket itself`;
+    else if (!target.isSocket) why = `${who()} named ${path}, which is not a socket`;
+    else if (uid !== 0 && target.uid !== uid) {
+      why = `${who()} named socket ${path} owned by uid ${target.uid} (${userName(target.uid)}): ` +
+        `a client may only name its own socket`;
+    } else if (uid !== 0 && !target.ownerWritable) {
+      why = `${who()} named socket ${path}, which its owner may not write`;
+    } else if (!canReadWrite(target.procPath)) {
+      why = `client socket ${path} is not readable and writable by the switch`;
+    }
+    if (why !== null) {
+      closeFd(target.fd);
+      this.refused.socket++;
+      this.#refuse(conn, why);
+      return null;
+    }
+    return target;
+  }
+
+  async #plug(
+    conn: UnixStreamConn,
+    request: VdeRequest,
+    target: OpenedPath,
+    uid: number,
+    gid: number,
+  ): Promise<void> {
     const wanted = request.kind === 1 ? 0 : (request.port === 0 ? undefined : request.port);
     let port: number;
     try {
-      port = this.#sw.choosePort({ port: wanted, uid });
+      port = this.#sw.choosePort({ port: wanted, uid, gid });
     } catch (err) {
       this.refused.port++;
       this.#refuse(conn, err instanceof PortRefused ? err.message : String(err));
@@ -248,11 +316,11 @@ export class VdeSwitchServer {
       sock.bind(path);
       this.#applySocketPermissions(path, uid);
       sock.setBuffers(1 << 20);
-      if (request.socketPath === "") throw new Error("client sent no socket path");
-      sock.connect(request.socketPath);
+      // Through the fd that was checked: the name may have been swapped since.
+      sock.connect(target.procPath);
       const descr = request.description.slice(0, MAX_DESCRIPTION_LEN);
       const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr);
-      this.#sw.attach(link, { port, uid });
+      this.#sw.attach(link, { port, uid, gid });
       attached = link;
       this.#endpoints.add(link);
       link.closed.then(() => this.#endpoints.delete(link));
@@ -279,7 +347,7 @@ export class VdeSwitchServer {
     }
   }
 
-  #refuse(conn: Deno.Conn, reason: string): void {
+  #refuse(conn: UnixStreamConn, reason: string): void {
     this.#log(`refused a client: ${reason}`);
     try {
       conn.close();
@@ -291,9 +359,7 @@ export class VdeSwitchServer {
     if (this.#closed) return;
     this.#closed = true;
     for (const ep of [...this.#endpoints]) ep.close("the switch is shutting down");
-    try {
-      this.#listener.close();
-    } catch { /* already closed */ }
+    this.#listener?.close();
     try {
       Deno.removeSync(this.ctlPath);
     } catch { /* already gone */ }

@@ -2,7 +2,9 @@
  * DHCP (RFC 2131/2132) messages: the BOOTP fixed part, the magic cookie and
  * the options. `parseDhcp` checks every option's length against the bytes
  * there (an option that runs past the end refuses the whole message) and
- * keeps the options as copies keyed by code; `buildDhcp` encodes a reply.
+ * keeps the options as copies keyed by code, the pieces of a repeated code
+ * joined; its cost is linear in the message with a small constant (at most
+ * {@link MAX_DHCP_OPTIONS} options). `buildDhcp` encodes a reply.
  */
 import { concatBytes } from "./bytes.ts";
 import { readU32, writeU32 } from "./ipv4.ts";
@@ -15,6 +17,12 @@ export const DHCP_MAGIC = 0x63825363;
 /** Server and client UDP ports. */
 export const DHCP_SERVER_PORT = 67;
 export const DHCP_CLIENT_PORT = 68;
+/**
+ * Options (not counting pads) in one message before it is refused (as many as there are codes): real
+ * clients send a dozen or two; the bound keeps the cost of a message full of
+ * tiny repeated options near that of an ordinary one.
+ */
+export const MAX_DHCP_OPTIONS = 255;
 /** DHCP message types (option 53). */
 export const DHCP_MSG = {
   DISCOVER: 1,
@@ -102,6 +110,12 @@ export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): DhcpMes
   if (at + 4 > end) return m;
   if (readU32(b, at) !== DHCP_MAGIC) return "bad magic cookie";
   at += 4;
+  // Two walks, so that a code repeated many times (RFC 3396 splits one long
+  // value into pieces) costs one copy of its bytes, not one per piece: the
+  // first checks every length and adds up each code's bytes, the second
+  // copies each piece once into its code's buffer.
+  const total = new Int32Array(256).fill(-1);
+  let count = 0;
   let ended = false;
   while (at < end) {
     const code = b[at]!;
@@ -116,18 +130,35 @@ export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): DhcpMes
     if (at + 2 > end) return `option ${code} cut short`;
     const l = b[at + 1]!;
     if (at + 2 + l > end) return `option ${code} length ${l} runs past the end`;
-    const value = b.subarray(at + 2, at + 2 + l);
-    const prev = m.options.get(code);
-    if (prev === undefined) m.options.set(code, value.slice());
-    else {
-      const joined = new Uint8Array(prev.length + l);
-      joined.set(prev);
-      joined.set(value, prev.length);
-      m.options.set(code, joined);
-    }
+    if (++count > MAX_DHCP_OPTIONS) return `more than ${MAX_DHCP_OPTIONS} options`;
+    total[code] = Math.max(total[code]!, 0) + l;
     at += 2 + l;
   }
-  if (!ended && m.options.size > 0) return "options without an end marker";
+  if (!ended && count > 0) return "options without an end marker";
+  // One buffer for all values (one allocation, however many codes), each code a view of its part.
+  const fill = new Int32Array(256);
+  let bytes = 0;
+  for (let code = 0; code < 256; code++) {
+    if (total[code]! < 0) continue;
+    fill[code] = bytes;
+    bytes += total[code]!;
+  }
+  const all = new Uint8Array(bytes);
+  for (let p = off + BOOTP_FIXED + 4; p < at;) {
+    const code = b[p]!;
+    if (code === DHCP_OPT.PAD) {
+      p++;
+      continue;
+    }
+    const l = b[p + 1]!;
+    if (!m.options.has(code)) m.options.set(code, all.subarray(fill[code]!, fill[code]! + total[code]!));
+    const f = fill[code]!;
+    // Short pieces by hand: a view per piece would cost more than the copy.
+    if (l < 32) { for (let i = 0; i < l; i++) all[f + i] = b[p + 2 + i]!; }
+    else all.set(b.subarray(p + 2, p + 2 + l), f);
+    fill[code] = f + l;
+    p += 2 + l;
+  }
   const type = m.options.get(DHCP_OPT.MESSAGE_TYPE);
   if (type !== undefined) {
     if (type.length !== 1) return "message type option is not one byte";

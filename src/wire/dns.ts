@@ -7,6 +7,8 @@
  * Names are hostile input: a compression pointer must point strictly
  * backwards (so it cannot loop), a name may follow at most
  * {@link MAX_POINTERS} pointers, and its text is at most 255 bytes long.
+ * Within one message each label is decoded once (see {@link DnsNameCache}),
+ * so nested pointers cost no more than the bytes they point to.
  */
 
 /** Length of the DNS header. */
@@ -80,8 +82,24 @@ export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): Dn
   };
 }
 
+/** A decoded name suffix: its dotted text, its wire text length (labels plus length bytes), its pointers. */
+export interface DnsNameSuffix {
+  name: string;
+  text: number;
+  pointers: number;
+}
+
+/**
+ * Names already decoded in one message, by the offset where they start. With
+ * it, every label of a message is decoded at most once, however many
+ * compression pointers lead to it: parsing a message costs time linear in
+ * its length, not in the length of the names its pointers spell.
+ */
+export type DnsNameCache = Map<number, DnsNameSuffix>;
+
 /**
  * Reads the name at `b[at]` of the message that starts at `b[start]` and ends at `end`.
+ * `cache` (one per message) shares the work of names that point into each other.
  *
  * @returns the dotted name ("" for the root) and the offset just after it in
  *   the record, or a reason
@@ -91,16 +109,25 @@ export function readDnsName(
   start: number,
   at: number,
   end: number,
+  cache?: DnsNameCache,
 ): { name: string; next: number } | string {
   const labels: string[] = [];
+  const starts: number[] = [];
+  const pointersAt: number[] = [];
   let textLength = 0;
   let pointers = 0;
   let next = -1;
   let pos = at;
+  let suffix: DnsNameSuffix | undefined;
   // Pointers must go strictly backwards: to before the label that holds them.
   let limit = pos;
   for (;;) {
     if (pos >= end || pos < start) return "name runs past the end of the message";
+    // Only past a pointer: the name's own bytes in its record are new.
+    if (next >= 0) {
+      suffix = cache?.get(pos);
+      if (suffix !== undefined) break;
+    }
     const l = b[pos]!;
     if (l === 0) {
       if (next < 0) next = pos + 1;
@@ -129,9 +156,23 @@ export function readDnsName(
         : String.fromCharCode(c);
     }
     labels.push(label);
+    starts.push(pos);
+    pointersAt.push(pointers);
     pos += 1 + l;
   }
-  return { name: labels.join("."), next };
+  let name = suffix?.name ?? "";
+  let text = suffix?.text ?? 0;
+  const total = pointers + (suffix?.pointers ?? 0);
+  if (textLength + text > 255) return "name longer than 255 bytes";
+  if (total > MAX_POINTERS) return "too many compression pointers";
+  // From the last label back, so each suffix is one concatenation.
+  for (let i = labels.length - 1; i >= 0; i--) {
+    const l = b[starts[i]!]!;
+    name = name === "" ? labels[i]! : `${labels[i]!}.${name}`;
+    text += l + 1;
+    cache?.set(starts[i]!, { name, text, pointers: total - pointersAt[i]! });
+  }
+  return { name, next };
 }
 
 /** Most records of each section parsed (a message claiming more is hostile). */
@@ -147,10 +188,11 @@ export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): D
   if (header === null) return "shorter than a DNS header";
   const end = off + len;
   let at = off + DNS_HLEN;
+  const cache: DnsNameCache = new Map();
   const questions: DnsQuestion[] = [];
   if (header.qdcount > MAX_RECORDS) return "too many questions";
   for (let i = 0; i < header.qdcount; i++) {
-    const n = readDnsName(b, off, at, end);
+    const n = readDnsName(b, off, at, end, cache);
     if (typeof n === "string") return `question ${i + 1}: ${n}`;
     if (n.next + 4 > end) return `question ${i + 1} cut short`;
     questions.push({ name: n.name, type: u16(b, n.next), class: u16(b, n.next + 2) });
@@ -161,7 +203,7 @@ export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): D
   for (let s = 0; s < 3; s++) {
     if (counts[s]! > MAX_RECORDS) return "too many records";
     for (let i = 0; i < counts[s]!; i++) {
-      const n = readDnsName(b, off, at, end);
+      const n = readDnsName(b, off, at, end, cache);
       if (typeof n === "string") return `record: ${n}`;
       if (n.next + 10 > end) return "record header cut short";
       const rdlen = u16(b, n.next + 8);

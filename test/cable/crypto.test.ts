@@ -104,9 +104,12 @@ for (const [name, mkSealer, mkOpener] of makers) {
     const r2 = (await s.seal(RecordType.frames, new Uint8Array([2]))).slice();
     const replay = await mkOpener();
     assert.deepEqual(await open(replay, r0), new Uint8Array([0]));
+    assert.equal(replay.failure, null);
     assert.equal(await open(replay, r0), null, "replay of record 0 as record 1");
+    assert.equal(replay.failure, "replay of record 0", "the opener says what the bad record was");
     const reorder = await mkOpener();
     assert.equal(await open(reorder, r1), null, "record 1 first");
+    assert.match(reorder.failure ?? "", /^tampered or out of order/);
     const drop = await mkOpener();
     assert.deepEqual(await open(drop, r0), new Uint8Array([0]));
     assert.equal(await open(drop, r2), null, "record 2 after 0");

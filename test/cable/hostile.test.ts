@@ -6,7 +6,8 @@
  * cables still get in.
  */
 import assert from "node:assert/strict";
-import { clientHandshake } from "../../src/cable/handshake.ts";
+import { type CableTransport, clientHandshake } from "../../src/cable/handshake.ts";
+import { RecordType } from "../../src/wire/cable_record.ts";
 import type { CableKey } from "../../src/cable/key.ts";
 import { Bench, collect, frame, keyA, keyB, sleep, tagOf, until, within } from "./_helpers.ts";
 
@@ -104,6 +105,103 @@ Deno.test("random bytes instead of a hello are refused and logged; good cables a
     const got = collect(session);
     good.send(frame(1, 2, 5));
     await until("a frame on the good cable", () => got.length === 1);
+  } finally {
+    await bench.close();
+  }
+});
+
+/** A transport that keeps what the client wrote, and may flip one bit of it on the way. */
+class Recorder implements CableTransport {
+  readonly written: number[] = [];
+  constructor(readonly conn: Deno.Conn, readonly flipAt = -1) {}
+  read(p: Uint8Array): Promise<number | null> {
+    return this.conn.read(p);
+  }
+  write(p: Uint8Array): Promise<number> {
+    const out = p.slice();
+    const at = this.flipAt - this.written.length;
+    if (at >= 0 && at < out.length) out[at]! ^= 0x01;
+    this.written.push(...p);
+    return this.conn.write(out);
+  }
+  close(): void {
+    this.conn.close();
+  }
+}
+
+Deno.test("a replayed cable stream is logged as a replay, a bit flipped in the handshake as tampering", async () => {
+  const key = await keyA;
+  const bench = new Bench({ key });
+  try {
+    // A genuine cable, its client's bytes recorded (hello, proof, and what followed).
+    const recorded = new Recorder(await Deno.connect({ hostname: "127.0.0.1", port: bench.port }));
+    await clientHandshake(recorded, {
+      key,
+      sessionId: crypto.getRandomValues(new Uint8Array(16)),
+      timeoutMs: 3000,
+    });
+    await bench.sessionCount(1);
+    recorded.close();
+    // The same bytes sent again on a new connection.
+    const replay = await Deno.connect({ hostname: "127.0.0.1", port: bench.port });
+    await write(replay, new Uint8Array(recorded.written));
+    assert.ok(await closedByPeer(replay, 5000), "the listener closed the replayed stream");
+    replay.close();
+    await until(
+      "the replay's line",
+      () => bench.listenerLog.some((l) => /cable refused.*replayed handshake/.test(l)),
+    );
+    // One bit of the client's proof flipped in transit: tampering, not a wrong key.
+    const tampered = new Recorder(await Deno.connect({ hostname: "127.0.0.1", port: bench.port }), 64 + 5);
+    await assert.rejects(
+      clientHandshake(tampered, {
+        key,
+        sessionId: crypto.getRandomValues(new Uint8Array(16)),
+        timeoutMs: 3000,
+      }),
+    );
+    tampered.close();
+    await until(
+      "the tampering's line",
+      () => bench.listenerLog.some((l) => /cable refused.*altered in transit/.test(l)),
+    );
+    const refusals = bench.listenerLog.filter((l) => l.includes("cable refused"));
+    assert.ok(refusals.every((l) => !/remote \S+: wrong key/.test(l)), refusals.join("\n"));
+    assert.equal(bench.sessions.length, 1);
+  } finally {
+    await bench.close();
+  }
+});
+
+Deno.test("a record sent twice is logged as a replay of it, a record with a flipped bit as tampering", async () => {
+  const key = await keyA;
+  const bench = new Bench({ key });
+  try {
+    for (const how of ["replay", "flip"] as const) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: bench.port });
+      const est = await clientHandshake(conn, {
+        key,
+        sessionId: crypto.getRandomValues(new Uint8Array(16)),
+        timeoutMs: 3000,
+      });
+      const sealer = est.channel!.sealer;
+      const keepalive = async () => (await sealer.seal(RecordType.keepalive, new Uint8Array(0))).slice();
+      const r0 = await keepalive();
+      const r1 = await keepalive();
+      const last = how === "replay" ? r1 : await keepalive();
+      if (how === "flip") last[last.length - 1]! ^= 0x01;
+      await write(conn, new Uint8Array([...r0, ...r1, ...last]));
+      assert.ok(await closedByPeer(conn, 5000), `the listener closed the connection (${how})`);
+      conn.close();
+    }
+    await until(
+      "the replay's close line",
+      () => bench.listenerLog.some((l) => /cable close .*failed authentication: replay of record 1$/.test(l)),
+    );
+    await until(
+      "the tampering's close line",
+      () => bench.listenerLog.some((l) => /cable close .*failed authentication: tampered/.test(l)),
+    );
   } finally {
     await bench.close();
   }

@@ -1,10 +1,10 @@
 /**
  * `vde term` at a terminal (tmux) against our switch and Debian's: the
  * command set learnt from the remote `help` drives Tab completion, Up
- * recalls, Ctrl-C clears, `exit` leaves.
+ * recalls, Ctrl-C clears, `exit` leaves; SIGHUP and SIGTERM leave the same way.
  */
 import assert from "node:assert/strict";
-import { hasCommand, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { REPO_ROOT, startCSwitch, startOurSwitch } from "../helpers/switches.ts";
 import { waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
@@ -69,3 +69,35 @@ for (const kind of ["ours", "c"] as const) {
     }
   });
 }
+
+Deno.test("vde term at a terminal leaves on SIGHUP and SIGTERM like exit, with status 0", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-term-hup-" });
+  await Deno.mkdir(`${dir}/home`);
+  const mgmt = `${dir}/mgmt`;
+  const sw = await startOurSwitch(`${dir}/sw`, { extraArgs: ["-M", mgmt] });
+  try {
+    await waitUntilAccepting(`${dir}/sw`);
+    for (const signal of ["SIGHUP", "SIGTERM"] as const) {
+      const tmux = await TmuxSession.start(
+        `${dir}/tmux-${signal}.sock`,
+        `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+        { HOME: `${dir}/home` },
+      );
+      try {
+        await tmux.waitFor((s) => s.endsWith(`vde[${mgmt}]$`), "the prompt", 30_000);
+        // The only process whose command line names this management socket is the one just started.
+        const found = await run(["pgrep", "-f", `mod.ts term ${mgmt}$`]);
+        const pids = found.stdout.trim().split("\n").filter((l) => l !== "");
+        assert.equal(pids.length, 1, `one vde term process: ${found.stdout}`);
+        Deno.kill(Number(pids[0]), signal);
+        await tmux.waitFor((s) => s.includes("[exit 0]"), `vde term to exit on ${signal}`);
+      } finally {
+        await tmux.kill();
+      }
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import { run, spawnManaged } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
-import { BROADCAST, ClientSet, ethFrame, mac, ourCli, waitUntilAccepting } from "../helpers/vde_clients.ts";
+import {
+  BROADCAST,
+  ClientSet,
+  ethFrame,
+  mac,
+  ourCli,
+  waitUntilAccepting,
+  within,
+} from "../helpers/vde_clients.ts";
 
 Deno.test("vde cable keygen writes a 0600 key, prints its id and will not overwrite", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-keygen-" });
@@ -95,6 +103,20 @@ Deno.test("vde cable listen and connect join two switches; each cable is its own
     await onA.send(ethFrame(mac(3), mac(1), 501, 60));
     await onC.waitTag(501, 5000);
     assert.ok(!onB.hasTag(501), "a learnt switch does not flood unicast to b");
+
+    // SIGHUP ends a cable like SIGTERM: exit 0, the cable closed and logged, on both sides.
+    const connectB = procs[1]!;
+    connectB.kill("SIGHUP");
+    const bStatus = await within("vde cable connect to exit on SIGHUP", 10_000, connectB.status);
+    assert.equal(bStatus.code, 0, connectB.stderr);
+    assert.match(connectB.stderr, /cable to 127\.0\.0\.1:\d+ ended: SIGHUP/);
+    assert.match(connectB.stderr, /cable close .* in \d+ frames .*: the session has ended/);
+    listener.kill("SIGHUP");
+    const lStatus = await within("vde cable listen to exit on SIGHUP", 10_000, listener.status);
+    assert.equal(lStatus.code, 0, listener.stderr);
+    assert.match(listener.stderr, /SIGHUP: closing 2 cable\(s\)/);
+    const closes = listener.stderr.match(/cable close /g) ?? [];
+    assert.equal(closes.length, 2, `a close line per cable: ${listener.stderr}`);
   } finally {
     await clients.stopAll();
     for (const p of procs.reverse()) await p.stop();

@@ -25,6 +25,15 @@ import { newUdpHeader, parseUdp } from "../../src/wire/udp.ts";
 import { GUEST_MAC, GW_MAC, udp4Frame, udp6Frame } from "./helpers.ts";
 import { startDnsFixture } from "./dns_fixture.ts";
 import { prng } from "../../src/slirp/tcp/testing.ts";
+import { SlirpStack } from "../../src/slirp/stack.ts";
+import { defaultConfig } from "../../src/slirp/config.ts";
+import type { HostNet } from "../../src/slirp/host_net.ts";
+import { MAX_FRAGMENTS } from "../../src/slirp/reassembly.ts";
+import { MAX_DHCP_OPTIONS } from "../../src/wire/dhcp.ts";
+import { MAX_EXTENSION_HEADERS } from "../../src/wire/ipv6.ts";
+import { writeUdp } from "../../src/wire/udp.ts";
+import { assertCostRatio } from "../helpers/cost_ratio.ts";
+import { dhcpFamily, dnsFamily } from "../helpers/adversarial.ts";
 
 const FRAMES = 100_000;
 
@@ -229,4 +238,120 @@ Deno.test("fuzz: 100,000 random and mutated frames, then a clean exchange still 
     await fx.close();
     await poller().stop();
   }
+});
+
+/** A host network whose sockets send nowhere: the cost test measures the stack, not the kernel. */
+const nullNet: HostNet = {
+  openUdp: (family) => ({ family, localPort: 40000, sendTo: () => 0, close: () => {} }),
+  openPing: () => null,
+};
+
+Deno.test("adversarial frames cost the stack at most 20x a typical frame of the same size", () => {
+  let clock = 0;
+  const stack = new SlirpStack({
+    config: {
+      ...defaultConfig(),
+      dnsUpstream: [{ family: 4, addr: new Uint8Array([127, 0, 0, 1]), port: 53 }],
+    },
+    output: () => {},
+    hostNet: nullNet,
+    // Time moves, so DNS queries and fragments expire as they would.
+    now: () => (clock += 0.01),
+  });
+  const dhcpFrame = (p: Uint8Array) =>
+    udp4Frame([0, 0, 0, 0], 68, [255, 255, 255, 255], 67, p, { dstMac: "ff:ff:ff:ff:ff:ff" });
+  const d = dhcpFamily(8000);
+  const [bomb, most, codes, typicalDhcp] = [d.bomb, d.most, d.codes, d.typical].map(dhcpFrame);
+  assertCostRatio("slirp DHCP", [
+    ["option 12 repeated 2,600 times", () => stack.input(bomb!)],
+    [`${MAX_DHCP_OPTIONS} one-byte pieces`, () => stack.input(most!)],
+    ["every code once", () => stack.input(codes!)],
+  ], () => stack.input(typicalDhcp!));
+
+  const q = dnsFamily(1400);
+  const dnsFrame = (p: Uint8Array) => udp4Frame([10, 0, 2, 15], 4000, [10, 0, 2, 3], 53, p);
+  const [spread, chain, typicalQuery] = [dnsFrame(q.spread), dnsFrame(q.chain), dnsFrame(q.typical)];
+  assertCostRatio("slirp DNS query", [
+    ["pointers to every label of a long name", () => stack.input(spread)],
+    ["questions through a chain of 32 pointers", () => stack.input(chain)],
+  ], () => stack.input(typicalQuery));
+
+  // IPv6 UDP to the gateway, plain and behind the most extension headers walked.
+  const g6 = parseIpv6Address("fd00::15")!;
+  const gw6 = parseIpv6Address("fd00::2")!;
+  const v6 = (headers: number) => {
+    const ip = new Uint8Array(1280);
+    writeIpv6Header(ip, 0, ip.length - 40, headers > 0 ? 60 : 17, 64, g6, gw6);
+    for (let i = 0; i < headers; i++) ip[40 + 8 * i] = i < headers - 1 ? 60 : 17;
+    const u = 40 + 8 * headers;
+    writeUdp(ip, u, 4002, 9, ip.length - u - 8, 8, 24, 16);
+    return buildFrame({ src: GUEST_MAC, dst: GW_MAC, type: 0x86dd, payload: ip });
+  };
+  const [plain6, chain6] = [v6(0), v6(MAX_EXTENSION_HEADERS)];
+  assertCostRatio(
+    "slirp IPv6",
+    [["8 extension headers", () => stack.input(chain6)]],
+    () => stack.input(plain6),
+  );
+
+  // Fragments: a stream of 8-byte fragments (each datagram takes the most there may be, then one more),
+  // and pairs that overlap; against an unfragmented datagram of the same frame size.
+  const frag = (id: number, offset: number, more: boolean) => {
+    const ip = new Uint8Array(28);
+    writeIpv4Header(ip, 0, {
+      totalLength: 28,
+      protocol: 17,
+      src: 0x0a00020f,
+      dst: 0x0a000202,
+      id,
+      mf: more,
+      fragmentOffset: offset,
+    });
+    return buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip });
+  };
+  const tiny: Uint8Array[] = [];
+  for (let id = 0; id < 16; id++) for (let k = 0; k <= MAX_FRAGMENTS; k++) tiny.push(frag(id, 8 * k, true));
+  const overlapping: Uint8Array[] = [];
+  for (let id = 0; id < 64; id++) overlapping.push(frag(1000 + id, 0, true), frag(1000 + id, 0, true));
+  let ti = 0, oi = 0;
+  const whole = udp4Frame([10, 0, 2, 15], 4003, [10, 0, 2, 2], 9, new Uint8Array(0));
+  assertCostRatio("slirp fragments", [
+    [`${MAX_FRAGMENTS + 1} tiny fragments per datagram`, () => stack.input(tiny[ti++ % tiny.length]!)],
+    ["overlapping pairs", () => stack.input(overlapping[oi++ % overlapping.length]!)],
+  ], () => stack.input(whole));
+
+  // TCP: a segment whose header is 40 bytes of options, against a plain one of the same size.
+  const tcp = (options: number[]) => {
+    const ip = new Uint8Array(20 + 60 + 100);
+    writeIpv4Header(ip, 0, { totalLength: ip.length, protocol: 6, src: 0x0a00020f, dst: 0x0a000202 });
+    ip.set([
+      0x30,
+      0x39,
+      0x00,
+      0x09,
+      0,
+      0,
+      0,
+      1,
+      0,
+      0,
+      0,
+      0,
+      ((20 + options.length) / 4) << 4,
+      0x10,
+      0xff,
+      0xff,
+    ], 20);
+    ip.set(options, 40);
+    return buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip });
+  };
+  const plainTcp = tcp([]);
+  const noisy: number[] = [];
+  while (noisy.length < 40) noisy.push(254, 2);
+  const [nops, unknown] = [tcp(new Array(40).fill(1)), tcp(noisy)];
+  assertCostRatio("slirp TCP", [
+    ["40 NOPs", () => stack.input(nops)],
+    ["20 unknown options", () => stack.input(unknown)],
+  ], () => stack.input(plainTcp));
+  stack.close();
 });

@@ -1,0 +1,240 @@
+/**
+ * A unix stream server on raw fds that knows who its clients are, and the
+ * one safe way to connect to a path a client names.
+ *
+ * Why not Deno.listen: a Deno.Conn hides its fd, and the kernel's answer to
+ * "who is on the other end" (SO_PEERCRED: the pid, uid and gid of the
+ * process that connected, fixed at connect time and unforgeable) needs it.
+ * The switch's ctl socket decides port ownership from that answer.
+ *
+ * Theory of operation: the listening fd and every accepted fd are
+ * non-blocking and watched by the data-plane poller. Accepting and reading
+ * happen in its dispatch on the main thread; an accepted connection offers
+ * the subset of Deno.Conn its users need (`read`, `write`, `close`), with
+ * received bytes queued (a bounded amount) until read. Writes are small
+ * (a handshake reply) and go straight to the kernel buffer.
+ *
+ * `openOwnedPath` opens a path with O_PATH|O_NOFOLLOW and reports what the
+ * fd is; connecting through `/proc/self/fd/N` then reaches exactly the inode
+ * that was checked, so a client cannot swap the file between check and use.
+ */
+import { C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
+import { poller } from "./poller.ts";
+
+/** The credentials of the process at the other end of a unix socket. */
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** SO_PEERCRED: struct ucred { pid_t pid; uid_t uid; gid_t gid; }. */
+export function peerCred(fd: number): PeerCred {
+  const v = new Uint8Array(12);
+  const len = new Uint8Array(4);
+  const dv = new DataView(v.buffer);
+  new DataView(len.buffer).setUint32(0, 12, true);
+  check("getsockopt(SO_PEERCRED)", libc().getsockopt(fd, C.SOL_SOCKET, C.SO_PEERCRED, v, len));
+  return { pid: dv.getInt32(0, true), uid: dv.getUint32(4, true), gid: dv.getUint32(8, true) };
+}
+
+/** Bytes of input held for a connection nobody is reading; more is dropped (clients send one request). */
+const MAX_QUEUED = 64 * 1024;
+const CHUNK = 4096;
+
+/** An accepted connection (see the file comment). */
+export class UnixStreamConn {
+  readonly peer: PeerCred;
+  #fd: number;
+  readonly #queue: Uint8Array[] = [];
+  #queued = 0;
+  #eof = false;
+  #waiter: (() => void) | null = null;
+  readonly #chunk = new Uint8Array(CHUNK);
+
+  constructor(fd: number) {
+    this.#fd = fd;
+    this.peer = peerCred(fd);
+    poller().add(fd, { onReadable: () => this.#drain() });
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  #drain(): void {
+    while (this.#fd >= 0) {
+      const n = libc().recv(this.#fd, this.#chunk, CHUNK, C.MSG_DONTWAIT);
+      if (n < 0) {
+        const e = errno();
+        if (e === C.EAGAIN || e === C.EINTR) break;
+        this.#end();
+        break;
+      }
+      if (n === 0) {
+        this.#end();
+        break;
+      }
+      if (this.#queued + n <= MAX_QUEUED) {
+        this.#queue.push(this.#chunk.slice(0, n));
+        this.#queued += n;
+      }
+    }
+    this.#wake();
+  }
+
+  #end(): void {
+    this.#eof = true;
+    // Nothing more to read: stop watching, or a hung-up fd would be reported forever.
+    if (this.#fd >= 0) poller().remove(this.#fd);
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.();
+  }
+
+  /** Like Deno.Conn.read: bytes into `buf`, or null at end of stream; rejects once closed. */
+  async read(buf: Uint8Array): Promise<number | null> {
+    for (;;) {
+      if (this.#fd < 0) throw new Deno.errors.BadResource("connection closed");
+      const head = this.#queue[0];
+      if (head !== undefined) {
+        const n = Math.min(buf.length, head.length);
+        buf.set(head.subarray(0, n));
+        if (n === head.length) this.#queue.shift();
+        else this.#queue[0] = head.subarray(n);
+        this.#queued -= n;
+        return n;
+      }
+      if (this.#eof) return null;
+      await new Promise<void>((resolve) => (this.#waiter = resolve));
+    }
+  }
+
+  /** Writes all of `b` without blocking (small replies only); throws SysError when the kernel refuses. */
+  write(b: Uint8Array): Promise<number> {
+    if (this.#fd < 0) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    const n = libc().send(this.#fd, b, b.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+    if (n < 0) return Promise.reject(new SysError("send", errno()));
+    if (n !== b.length) return Promise.reject(new Error(`short write (${n} of ${b.length} bytes)`));
+    return Promise.resolve(n);
+  }
+
+  /** Closes the fd; a pending read rejects. Idempotent. */
+  close(): void {
+    if (this.#fd < 0) return;
+    poller().remove(this.#fd);
+    libc().close(this.#fd);
+    this.#fd = -1;
+    this.#wake();
+  }
+}
+
+/** A listening unix stream socket whose connections carry their peer's credentials. */
+export class UnixStreamListener {
+  #fd: number;
+  readonly path: string;
+
+  /**
+   * Binds and listens on `path` (which must not exist); each accepted
+   * connection goes to `onConnection`. Throws SysError.
+   */
+  constructor(path: string, onConnection: (conn: UnixStreamConn) => void, onError: (err: Error) => void) {
+    const c = libc();
+    const fd = check("socket", c.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0));
+    try {
+      check("bind", c.bind(fd, buildSockaddrUn(path), SOCKADDR_UN_LEN));
+      check("listen", c.listen(fd, 128));
+    } catch (err) {
+      c.close(fd);
+      throw err;
+    }
+    this.#fd = fd;
+    this.path = path;
+    poller().add(fd, {
+      onReadable: () => {
+        while (this.#fd >= 0) {
+          const conn = c.accept4(this.#fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
+          if (conn < 0) {
+            const e = errno();
+            if (e === C.EAGAIN || e === C.EINTR) return;
+            // A client that gave up in the backlog (ECONNABORTED) or a full fd table: report, keep serving.
+            onError(new SysError("accept4", e));
+            return;
+          }
+          let accepted: UnixStreamConn;
+          try {
+            accepted = new UnixStreamConn(conn);
+          } catch (err) {
+            c.close(conn);
+            onError(err as Error);
+            continue;
+          }
+          onConnection(accepted);
+        }
+      },
+    });
+  }
+
+  /** Stops listening (the path is left for the caller to remove). Idempotent. */
+  close(): void {
+    if (this.#fd < 0) return;
+    poller().remove(this.#fd);
+    libc().close(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+/** What `openOwnedPath` found at a path. */
+export interface OpenedPath {
+  /** An O_PATH fd of the file itself (never a symlink's target); close it with `closeFd`. */
+  fd: number;
+  /** The same file, as a path that cannot be redirected: `/proc/self/fd/N`. */
+  procPath: string;
+  uid: number;
+  isSocket: boolean;
+  isSymlink: boolean;
+  /** Whether the owner may write it (the mode's owner-write bit). */
+  ownerWritable: boolean;
+}
+
+// struct stat differs: x86_64 has st_nlink (8 bytes) before st_mode; the generic layout (aarch64) after it.
+const STAT_SIZE = 144;
+const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
+const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
+const O_PATH = 0o10000000;
+const O_NOFOLLOW = Deno.build.arch === "x86_64" ? 0o400000 : 0o100000;
+const S_IFMT = 0o170000;
+
+/**
+ * Opens `path` without following a final symlink and reports its owner and
+ * type. Throws SysError (ENOENT when it does not exist).
+ */
+export function openOwnedPath(path: string): OpenedPath {
+  const c = libc();
+  const fd = check("open", c.open(cstr(path), O_PATH | O_NOFOLLOW | C.O_CLOEXEC, 0));
+  const st = new Uint8Array(STAT_SIZE);
+  if (c.fstat(fd, st) < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SysError("fstat", e);
+  }
+  const dv = new DataView(st.buffer);
+  const mode = dv.getUint32(ST_MODE, true);
+  return {
+    fd,
+    procPath: `/proc/self/fd/${fd}`,
+    uid: dv.getUint32(ST_UID, true),
+    isSocket: (mode & S_IFMT) === 0o140000,
+    isSymlink: (mode & S_IFMT) === 0o120000,
+    ownerWritable: (mode & 0o200) !== 0,
+  };
+}
+
+/** Closes an fd from `openOwnedPath`. */
+export function closeFd(fd: number): void {
+  libc().close(fd);
+}

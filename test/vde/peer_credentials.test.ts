@@ -1,0 +1,185 @@
+/**
+ * Port ownership from the ctl connection's peer credentials (SO_PEERCRED),
+ * on a switch shared by several users (`--mode 666`). An unprivileged user,
+ * created for the test and removed after it, plays the attacker of issue 10
+ * (naming a root-only socket to get root's reserved port) and the honest
+ * user (its own socket, an ordinary port, Debian's vde_plug). A named path
+ * that is a symlink, or not a socket, is refused for everyone.
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
+import { hasCommand, hasRoot, pathExists, run, skipUnless, spawnManaged } from "../helpers/processes.ts";
+import {
+  BROADCAST,
+  ethFrame,
+  exchangeBroadcasts,
+  mac,
+  RawClient,
+  StdioClient,
+  until,
+  within,
+  withSwitch,
+} from "../helpers/vde_clients.ts";
+
+/** Debian's own Python: a user without a home cannot run a root-installed shim. */
+const PYTHON = "/usr/bin/python3";
+const HELPER = fileURLToPath(new URL("./peer_client.py", import.meta.url));
+
+async function capability(): Promise<string | null> {
+  const root = hasRoot();
+  if (root !== null) return root;
+  for (const cmd of ["useradd", "userdel", "setpriv", "vde_plug"]) {
+    if (!(await hasCommand(cmd))) return `${cmd} is not installed`;
+  }
+  return (await pathExists(PYTHON)) ? null : `${PYTHON} is not installed`;
+}
+
+/** Runs `fn` with a fresh unprivileged user (uid, gid, and a command prefix that runs as it); removes it after. */
+async function withUser(
+  fn: (u: { name: string; uid: number; gid: number; as: string[] }) => Promise<void>,
+): Promise<void> {
+  const name = `vdesec${Deno.pid}`;
+  const made = await run([
+    "useradd",
+    "--no-create-home",
+    "--user-group",
+    "--shell",
+    "/usr/sbin/nologin",
+    name,
+  ]);
+  assert.equal(made.code, 0, `useradd ${name}: ${made.stderr}`);
+  try {
+    const uid = Number((await run(["id", "-u", name])).stdout.trim());
+    const gid = Number((await run(["id", "-g", name])).stdout.trim());
+    assert.ok(uid > 0 && gid > 0, `user ${name} has uid ${uid}, gid ${gid}`);
+    await fn({ name, uid, gid, as: ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"] });
+  } finally {
+    await run(["userdel", name]);
+  }
+}
+
+Deno.test("--mode 666: who a client is comes from the ctl connection, not from the socket it names", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withUser(async (user) => {
+    const rcDir = await Deno.makeTempDir({ prefix: "vde-test-rc-" });
+    const rc = `${rcDir}/setuser.rc`;
+    await Deno.writeTextFile(rc, "port/create 7\nport/setuser 7 root\n");
+    try {
+      await withSwitch(
+        "ours",
+        { extraArgs: ["--mode", "666", "-f", rc] },
+        async ({ sw, dir, tmp, clients }) => {
+          await Deno.chmod(tmp, 0o755);
+          const ctl = `${dir}/ctl`;
+          // The helper where the user can read it (the repository may be in a private directory).
+          const helper = `${tmp}/peer_client.py`;
+          await Deno.copyFile(HELPER, helper);
+          await Deno.chmod(helper, 0o644);
+
+          // The victim: a root-only socket, as /dev/log or journald's would be.
+          const victimPath = `${tmp}/root-only.sock`;
+          const victim = UnixDgramSocket.create();
+          victim.bind(victimPath);
+          await Deno.chmod(victimPath, 0o600);
+          try {
+            // The attack of the issue: root's reserved port, naming root's socket. Refused, with both uids in the log.
+            const attack = await run([...user.as, PYTHON, helper, ctl, "name", victimPath, "7"]);
+            assert.match(attack.stdout, /^refused$/m, `attacker: ${attack.stdout} ${attack.stderr}`);
+            await until(
+              "the refusal's log line",
+              () =>
+                new RegExp(`client uid ${user.uid} .*named socket ${victimPath} owned by uid 0`).test(
+                  sw.stderr(),
+                ),
+            );
+            // Any port, same socket: refused too (the socket is not the client's).
+            const anyPort = await run([...user.as, PYTHON, helper, ctl, "name", victimPath, "0"]);
+            assert.match(anyPort.stdout, /^refused$/m);
+
+            // Its own socket does not buy it root's reserved port: port/setuser goes by its uid.
+            const userDir = `${tmp}/user`;
+            await Deno.mkdir(userDir);
+            await Deno.chown(userDir, user.uid, user.gid);
+            const reserved = await run([...user.as, PYTHON, helper, ctl, "own", `${userDir}/own7.sock`, "7"]);
+            assert.match(reserved.stdout, /^refused$/m);
+            assert.match(sw.stderr(), /port 7 is reserved .* for another user/);
+
+            // Root's own clients still work, root's reserved port included.
+            const a = await clients.raw(dir);
+            const b = await RawClient.open(dir, 7);
+            try {
+              await exchangeBroadcasts(a, b, 300);
+              // Nothing reached the victim's socket.
+              let got = 0;
+              victim.recvBatch(() => got++, { oversize: 0 });
+              assert.equal(got, 0, "the root-only socket received frames");
+
+              // The user's own socket on an ordinary port works both ways.
+              const honest = spawnManaged(
+                [...user.as, PYTHON, helper, ctl, "own", `${userDir}/own.sock`, "0"],
+                { name: "peer client (own socket)" },
+              );
+              try {
+                await honest.waitForOutput(/^reply /m, 10_000);
+                await a.waitTag(402);
+                assert.equal(a.send(ethFrame(BROADCAST, mac(401), 401)), 0);
+                // It exits once it has the frame (or after 5 s); its output is complete after stop().
+                await within("the peer client to finish", 15_000, honest.status);
+                await honest.stop();
+                assert.match(honest.stdout, /^frame 401$/m, honest.stdout + honest.stderr);
+              } finally {
+                await honest.stop();
+              }
+              // Debian's vde_plug run as that user still connects.
+              const plug = new StdioClient([...user.as, "vde_plug", dir], "vde_plug as an unprivileged user");
+              try {
+                await plug.send(ethFrame(BROADCAST, mac(501), 501));
+                await a.waitTag(501, 10_000);
+                assert.equal(a.send(ethFrame(BROADCAST, mac(502), 502)), 0);
+                await plug.waitTag(502, 10_000);
+              } finally {
+                await plug.stop();
+              }
+            } finally {
+              await b.close();
+            }
+          } finally {
+            victim.close(true);
+          }
+        },
+      );
+    } finally {
+      await Deno.remove(rcDir, { recursive: true }).catch(() => {});
+    }
+  });
+});
+
+Deno.test("a request naming a symlink or a file that is not a socket is refused with the reason", async () => {
+  await withSwitch("ours", {}, async ({ sw, dir, tmp }) => {
+    const target = await RawClient.connect(dir);
+    try {
+      const link = `${tmp}/link.sock`;
+      await Deno.symlink(target.dataPath, link);
+      const plain = `${tmp}/plain-file`;
+      await Deno.writeTextFile(plain, "");
+      for (const [path, why] of [[link, "a symbolic link"], [plain, "which is not a socket"]] as const) {
+        const c = await RawClient.connect(dir);
+        try {
+          await c.sendRaw(
+            buildVdeRequest({ kind: REQ_NEW_CONTROL, port: 0, socketPath: path, description: "" }),
+          );
+          assert.equal((await c.awaitReply(5000)).type, "eof");
+          await until(`the refusal of ${path}`, () => sw.stderr().includes(`named ${path}, ${why}`));
+        } finally {
+          await c.close();
+        }
+      }
+      // The socket itself, named directly, is fine.
+      assert.match(await target.handshake(), /\/\d{3}\.\d+$/);
+    } finally {
+      await target.close();
+    }
+  });
+});
