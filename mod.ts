@@ -2,9 +2,13 @@
  * vde: Virtual Distributed Ethernet for Deno.
  *
  * The library: a switch engine and a Switch whose ports hold Links, a
- * vde_switch-compatible server, VNL links (vde://, stdio, cmd://, null://)
- * and `plug` to join two links. Run as the main module, this file is the
- * `vde` command line: `deno run -A mod.ts switch --sock /tmp/net`.
+ * vde_switch-compatible server, the console machinery, cables, the
+ * wirefilter, and `openLink` for every VNL scheme (vde, stdio, cmd, null,
+ * tap, tcp, udp, vxlan, vxvde, wire, slirp) with `plug` to join two links.
+ * Transports load on first use: importing this module loads none of them,
+ * nor the command line. The user-mode network stack is its own entry,
+ * `@vde/vde/slirp` (src/slirp/mod.ts). Run as the main module, this file
+ * hands over to the `vde` command line (src/cli/vde.ts).
  *
  * @example
  * ```ts ignore
@@ -14,7 +18,6 @@
  * ```
  * @module
  */
-import "./src/link/schemes.ts";
 export type { FrameHandler, Link, LinkStats } from "./src/link/link.ts";
 export { BaseLink } from "./src/link/link.ts";
 export { openLink, registerScheme, schemes, splitVnl } from "./src/link/registry.ts";
@@ -30,9 +33,9 @@ export type { AttachRequest, Endpoint, SwitchOptions } from "./src/switch/switch
 export { VdeSwitchServer } from "./src/vde/switch_server.ts";
 export type { SwitchServerOptions } from "./src/vde/switch_server.ts";
 export { StreamDecoder, StreamEncoder } from "./src/wire/stream_framing.ts";
-export { ConsoleContext } from "./src/console/context.ts";
-export type { ConsoleContextOptions } from "./src/console/context.ts";
-export { switchCommands } from "./src/console/switch_commands.ts";
+export { ConsoleContext } from "./src/console/switch/context.ts";
+export type { ConsoleContextOptions } from "./src/console/switch/context.ts";
+export { switchCommands } from "./src/console/switch/switch_commands.ts";
 export { CommandRegistry } from "./src/console/registry.ts";
 export type { CommandSpec, Session } from "./src/console/registry.ts";
 export { MgmtServer } from "./src/console/mgmt_server.ts";
@@ -58,17 +61,9 @@ export { parseWireValue } from "./src/wirefilter/value.ts";
 export type { WireSetting, WireValue } from "./src/wirefilter/value.ts";
 export { FakeClock, realClock } from "./src/wirefilter/clock.ts";
 export type { Clock } from "./src/wirefilter/clock.ts";
-export { openSlirpLink, SlirpLink } from "./src/link/slirp_link.ts";
-export type { SlirpLinkOptions } from "./src/link/slirp_link.ts";
-export { SlirpStack } from "./src/slirp/stack.ts";
-export { defaultConfig as defaultSlirpConfig, parseForward, parseSlirpOptions } from "./src/slirp/config.ts";
-export type { ForwardSpec, SlirpConfig } from "./src/slirp/config.ts";
-
-import { runCli } from "./src/cli/main.ts";
-import { SUBCOMMANDS } from "./src/cli/commands.ts";
-import { toLongOptions } from "./src/cli/vde_switch_args.ts";
 
 if (import.meta.main) {
-  const code = await runCli([...SUBCOMMANDS], toLongOptions(Deno.args));
-  Deno.exit(code);
+  // `deno run -A mod.ts ARGS` stays the command line; the library itself never loads it.
+  const { main } = await import("./src/cli/vde.ts");
+  await main(Deno.args);
 }

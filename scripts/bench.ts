@@ -12,7 +12,7 @@
  * run takes about a minute and a half (`--quick`: well under one).
  */
 import { fileURLToPath } from "node:url";
-import { type Pair, vethPair } from "../test/cable/_netns.ts";
+import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
 import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import {
   hasCommand,
@@ -78,14 +78,14 @@ function log(msg: string): void {
 }
 
 function message(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0];
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
 }
 
 function median(xs: number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 // ---------------------------------------------------------------------------
@@ -367,7 +367,7 @@ async function pingSection(plan: Plan, metrics: Metric[]): Promise<void> {
   }
   await withNetns(async (lab) => {
     const ns: Netns[] = [];
-    for (const [short, addr] of [["a", "10.199.1.1/24"], ["b", "10.199.1.2/24"]]) {
+    for (const [short, addr] of [["a", "10.199.1.1/24"], ["b", "10.199.1.2/24"]] as const) {
       const n = await lab.namespace(short);
       await n.tap("t0");
       await n.addr("t0", addr);
@@ -382,8 +382,8 @@ async function pingSection(plan: Plan, metrics: Metric[]): Promise<void> {
           plugs.push(n.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: `vde_plug ${n.short}` }));
           await n.waitForCarrier("t0", 10_000);
         }
-        await waitForPing(ns[0], "10.199.1.2");
-        const r = await ping(ns[0], "10.199.1.2", plan.pings, 0.05);
+        await waitForPing(ns[0]!, "10.199.1.2");
+        const r = await ping(ns[0]!, "10.199.1.2", plan.pings, 0.05);
         if (r.avgMs === null || r.received < plan.pings) {
           throw new Error(`${r.received}/${plan.pings} pings answered`);
         }
@@ -423,7 +423,7 @@ async function tapSection(plan: Plan, metrics: Metric[]): Promise<void> {
   const ours = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`, "plug"];
   await withNetns(async (lab) => {
     const ns: Netns[] = [];
-    for (const [short, addr] of [["a", "10.199.2.1/24"], ["b", "10.199.2.2/24"]]) {
+    for (const [short, addr] of [["a", "10.199.2.1/24"], ["b", "10.199.2.2/24"]] as const) {
       const n = await lab.namespace(short);
       await n.tap("t0");
       await n.addr("t0", addr);
@@ -1008,7 +1008,7 @@ async function machineInfo(): Promise<Record<string, string>> {
     kernel: await text(["uname", "-r"]),
     cpus: await text(["nproc"]),
     deno: Deno.version.deno,
-    vde_switch: (await text(["vde_switch", "-v"])).split("\n")[0],
+    vde_switch: (await text(["vde_switch", "-v"])).split("\n")[0]!,
     ours: ourSwitchCommand("{dir}").cmd.join(" "),
     max_dgram_qlen: await Deno.readTextFile("/proc/sys/net/unix/max_dgram_qlen").then((s) => s.trim()).catch(
       () => "?",

@@ -31,7 +31,7 @@ for (const { port, frame } of traffic) {
 function run(count: number): number {
   const start = performance.now();
   for (let i = 0; i < count; i++) {
-    const t = traffic[i % hosts];
+    const t = traffic[i % hosts]!;
     engine.input(t.port, t.frame);
   }
   return performance.now() - start;

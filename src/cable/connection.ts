@@ -72,6 +72,7 @@ const EMPTY = new Uint8Array(0);
 
 /** A cable connection carrying frames, plain or sealed. */
 export class CableConnection extends BaseLink {
+  readonly kind = "cable" as const;
   readonly #t: CableTransport;
   readonly #channel: SealedChannel | null;
   readonly #maxPending: number;

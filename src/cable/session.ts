@@ -16,6 +16,7 @@ import type { CableConnection } from "./connection.ts";
 
 /** A cable's session as one end of a wire. */
 export class CableSession extends BaseLink {
+  readonly kind = "cable" as const;
   /** The session id both ends agree on. */
   readonly id: Uint8Array;
   /** The id in hex, as logs show it. */

@@ -15,7 +15,6 @@
  */
 import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
-import "../link/schemes.ts";
 import { generateKeyFile } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";

@@ -5,10 +5,9 @@
  */
 import { onSignals } from "./signals.ts";
 import type { Command } from "commander";
-import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
-import { openLink, type OpenOptions } from "../link/registry.ts";
+import { openLink, type OpenOptions, preloadSchemes } from "../link/registry.ts";
 import type { Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 
@@ -34,6 +33,7 @@ export const plugCommand: Subcommand = (program: Command) => {
     )
     .action(async (first: string, second: string, flags: PlugFlags) => {
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
+      await preloadSchemes([first, second]);
       const a = await open(first, options);
       let b: Link;
       try {

@@ -10,12 +10,13 @@ import { describeFailure, MgmtClient, type RemoteReply } from "../console/client
 import { complete } from "../console/completer.ts";
 import { formatExplained, type KnownCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
-import { RemoteConsole } from "../console/remote_console.ts";
+import { RemoteConsole } from "../console/switch/remote_console.ts";
 import { formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
 import { parseInteger } from "../console/args.ts";
-import { parsePortListing } from "../console/listings.ts";
+import { parsePortListing } from "../console/switch/listings.ts";
+import { portsTableWithRates } from "../console/switch/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
@@ -80,11 +81,12 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   const watch = async (args: string): Promise<string> => {
     const secs = args === "" ? 1 : parseInteger(args);
     if (secs === undefined || secs < 1 || secs > 3600) return "1022 Invalid argument\n";
-    await watchLoop(repl, `Port counters of ${path}`, async () => {
+    const render = portsTableWithRates(async () => {
       const r = await client.command("port/print");
       if (r.code !== 0) throw new Error(describeFailure(r));
       return parsePortListing(r.lines ?? []);
-    }, secs * 1000);
+    });
+    await watchLoop(repl, `Port counters of ${path}`, render, secs * 1000);
     return "";
   };
   const known: KnownCommands = {

@@ -3,7 +3,7 @@
  * `-f`): each line is a command, as with `load`, but nobody watches the
  * replies, so failures go to the log with their line number.
  */
-import { readScript } from "./commands_core.ts";
+import { readScript } from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
 

@@ -1,9 +1,9 @@
 /**
- * The switch's console on a stdin that is not a terminal (a pipe, a file,
+ * A program's console on a stdin that is not a terminal (a pipe, a file,
  * systemd): commands are read line by line and answered on stdout in
  * vde_switch's protocol format, without a prompt, as vde_switch does. End
- * of input stops reading, not the switch: under a supervisor or with
- * `< /dev/null` the switch keeps running.
+ * of input stops reading, not the program: under a supervisor or with
+ * `< /dev/null` a switch or a wirefilter keeps running.
  */
 import { LineSplitter } from "./line_splitter.ts";
 import { OutputQueue } from "./output_queue.ts";

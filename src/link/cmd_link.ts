@@ -14,7 +14,7 @@
  * period (a grandchild may hold stdout open). Closing the link terminates
  * the child.
  */
-import type { Link } from "./link.ts";
+import type { Link, LinkKind } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { StreamLink } from "./stream_link.ts";
 import { MAX_FRAME_OUT } from "../wire/stream_framing.ts";
@@ -99,6 +99,7 @@ export function exitReason(status: Deno.CommandStatus): string {
 
 /** CmdLink is a stream link to a child process's stdin/stdout. */
 export class CmdLink extends StreamLink {
+  override readonly kind: LinkKind = "cmd";
   /** The words of the command that runs. */
   readonly argv: readonly string[];
   readonly #child: Deno.ChildProcess;

@@ -34,6 +34,7 @@ function flushStaged(): void {
 
 /** A datagram link; subclasses add the control connection. */
 export class DgramLink extends BaseLink {
+  readonly kind = "vde" as const;
   readonly socket: UnixDgramSocket;
   readonly #fd: number;
   readonly #recv: RecvCounters = { oversize: 0 };

@@ -16,6 +16,8 @@ import { log } from "../log.ts";
  *   ended it; `close()` is idempotent.
  */
 export interface Link {
+  /** What the link is made of, for whoever shows it (the console's module column). */
+  readonly kind: LinkKind;
   /** Human-readable peer description: "vde_plug pid 4242", "stdio". */
   readonly description: string;
   /** Queue one frame towards the far end; drop and count when it cannot. */
@@ -72,6 +74,26 @@ export class CongestionWatch {
   }
 }
 
+/**
+ * What a link is made of: "vde" for a vde_switch datagram endpoint (either
+ * side of the unix socket), "stream" for a byte stream (stdio, a pipe, a
+ * socket), otherwise the VNL scheme or subsystem that made it. A link says
+ * it, so nobody guesses from its class or its description.
+ */
+export type LinkKind =
+  | "vde"
+  | "tap"
+  | "stream"
+  | "cmd"
+  | "udp"
+  | "vxlan"
+  | "vxvde"
+  | "slirp"
+  | "wire"
+  | "null"
+  | "cable"
+  | "memory";
+
 /** Receives one borrowed frame. */
 export type FrameHandler = (frame: Uint8Array) => void;
 
@@ -100,6 +122,7 @@ export const discard: FrameHandler = () => {};
  * Subclasses implement `send` and `teardown`.
  */
 export abstract class BaseLink implements Link {
+  abstract readonly kind: LinkKind;
   readonly stats: LinkStats = newLinkStats();
   readonly closed: Promise<string>;
   #resolve!: (reason: string) => void;

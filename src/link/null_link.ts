@@ -7,6 +7,7 @@ import { registerScheme } from "./registry.ts";
 
 /** NullLink counts what it is sent and discards it. */
 export class NullLink extends BaseLink {
+  readonly kind = "null" as const;
   constructor() {
     super("null");
   }

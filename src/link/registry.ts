@@ -3,9 +3,12 @@
  *
  * VNLs follow vdeplug4's notation (`scheme://rest`); a string without `://`
  * is a vde switch path, and `-` is stdio. The CLI, the console and the
- * library all open links through `openLink`.
+ * library all open links through `openLink`. The built-in schemes
+ * (schemes.ts) start as loaders: the first `openLink` of a scheme imports its
+ * module, which replaces the loader with its factory.
  */
 import type { Link } from "./link.ts";
+import { BUILTIN_SCHEMES } from "./schemes.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -17,11 +20,51 @@ export interface OpenOptions {
 }
 
 const factories = new Map<string, LinkFactory>();
+/** Modules of schemes registered as loaders, until they are loaded. */
+const modules = new Map<string, () => Promise<unknown>>();
 
 /** Registers the factory for `scheme` (without `://`). */
 export function registerScheme(scheme: string, factory: LinkFactory): void {
   factories.set(scheme, factory);
 }
+
+/**
+ * Registers `scheme` as implemented by a module that `load` imports on first
+ * use; the module must call `registerScheme(scheme, ...)` when evaluated. A
+ * factory already registered (its module was imported) is kept.
+ */
+export function registerSchemeModule(scheme: string, load: () => Promise<unknown>): void {
+  if (factories.has(scheme)) return;
+  modules.set(scheme, load);
+  const loader: LinkFactory = async (rest, options) => {
+    await loadScheme(scheme);
+    const factory = factories.get(scheme);
+    if (factory === undefined || factory === loader) {
+      throw new Error(`the module of ${scheme}:// did not register it`);
+    }
+    return await factory(rest, options);
+  };
+  factories.set(scheme, loader);
+}
+
+async function loadScheme(scheme: string): Promise<void> {
+  const load = modules.get(scheme);
+  if (load === undefined) return;
+  await load();
+  modules.delete(scheme);
+}
+
+/**
+ * Loads the modules of the schemes these VNLs use, without opening
+ * anything. A program that joins links (plug) calls it first, so the time
+ * between its first link coming up and the second one is not spent loading
+ * code while frames arrive.
+ */
+export async function preloadSchemes(vnls: readonly string[]): Promise<void> {
+  await Promise.all(vnls.map((v) => loadScheme(splitVnl(v).scheme)));
+}
+
+for (const [scheme, load] of Object.entries(BUILTIN_SCHEMES)) registerSchemeModule(scheme, load);
 
 /** The schemes that can be opened, sorted. */
 export function schemes(): string[] {

@@ -48,6 +48,7 @@ export interface SlirpLinkOptions {
 
 /** The slirp stack as one end of a wire. */
 export class SlirpLink extends BaseLink {
+  readonly kind = "slirp" as const;
   readonly stack: SlirpStack;
   #busy = false;
   readonly #queue: Uint8Array[] = [];

@@ -27,7 +27,7 @@
  * the chunk it was given (an in-memory TransformStream hands it to the
  * reader), so each batch is copied before it is written there.
  */
-import { BaseLink, discard, logOnce } from "./link.ts";
+import { BaseLink, discard, type LinkKind, logOnce } from "./link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 
 /** Something read like Deno.FsFile: fills `p`, returns the count or null at EOF. */
@@ -66,6 +66,7 @@ export interface StreamLinkOptions {
 
 /** StreamLink is a Link over a byte source and a byte sink using VDE's stream framing. */
 export class StreamLink extends BaseLink {
+  readonly kind: LinkKind = "stream";
   #pending: StreamEncoder;
   #spare: StreamEncoder;
   #writing = false;

@@ -28,6 +28,7 @@ let scratch: Uint8Array<ArrayBuffer> | null = null;
 
 /** A tap interface as one end of a wire. */
 export class TapLink extends BaseLink {
+  readonly kind = "tap" as const;
   readonly name: string;
   /** True when the interface existed (persistent) before this link opened it. */
   readonly existed: boolean;

@@ -26,7 +26,7 @@ import { CableClient, defaultSessionId, hostPort } from "../cable/client.ts";
 import { type CableKey, loadKey } from "../cable/key.ts";
 import { CableListener, type ListenerSession } from "../cable/listener.ts";
 import { log } from "../log.ts";
-import { parseSlashParams } from "../wire/cable_params.ts";
+import { parseSlashParams } from "./vnl_params.ts";
 import type { Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 

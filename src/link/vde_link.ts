@@ -11,7 +11,7 @@ import { C, libc } from "../../ffi/libc.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
-import { userName } from "../switch/users.ts";
+import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 
@@ -172,11 +172,11 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
-    sock.connect(addr.path);
+    sock.connect(addr.value);
     try {
       Deno.removeSync(myPath);
     } catch { /* already gone */ }
-    return new VdeClientLink(sock, ctl, `vde ${dir} (${addr.path.slice(dir.length + 1)})`);
+    return new VdeClientLink(sock, ctl, `vde ${dir} (${addr.value.slice(dir.length + 1)})`);
   } catch (err) {
     sock?.close();
     try {

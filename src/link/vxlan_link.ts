@@ -16,22 +16,22 @@
 import { dstMacHi, dstMacLo, isMulticast, srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
   anyAddress,
-  buildSockaddr,
   formatIp,
-  formatSockaddr,
   type IpAddress,
+  ipFamily,
+  ipLiteral,
   isMulticastIp,
-  parseIp,
-  setSockaddrPort,
-  SOCKADDR_MAX,
-} from "../wire/cable_inet.ts";
-import { parseSize, parseSlashParams } from "../wire/cable_params.ts";
+  parseIpText,
+} from "../wire/ip_address.ts";
+import { encodeSockaddr, formatSockaddr, setSockaddrPort, SOCKADDR_MAX } from "../io/sockaddr.ts";
+import { equalAt } from "../wire/bytes.ts";
+import { parseSize, parseSlashParams } from "./vnl_params.ts";
 import { MAX_VNI, VXLAN_HEADER_SIZE, vxlanHeader, vxlanVni } from "../wire/vxlan.ts";
-import { lookupGroup } from "../switch/users.ts";
+import { lookupGroup } from "../os/users.ts";
 import { poller } from "../io/poller.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
-import { type DatagramHandler, interfaceIndex, UdpSocket } from "./udp_link.ts";
+import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
 
 /** Smallest frame carried (an Ethernet header). */
 export const MIN_FRAME = 14;
@@ -70,19 +70,13 @@ export class MacAddressTable {
   /** Records that the MAC (hi, lo) was seen from `sockaddr` at `now` (ms). */
   learn(hi: number, lo: number, sockaddr: Uint8Array, now: number): void {
     const i = this.#slot(hi, lo);
-    let a = this.#addr[i];
-    if (this.#hi[i] === hi && this.#lo[i] === lo && a !== null && this.#addrLen[i] === sockaddr.length) {
-      let same = true;
-      for (let k = 0; k < sockaddr.length; k++) {
-        if (a![k] !== sockaddr[k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        this.#seen[i] = now;
-        return;
-      }
+    let a = this.#addr[i]!;
+    if (
+      this.#hi[i] === hi && this.#lo[i] === lo && a !== null && this.#addrLen[i] === sockaddr.length &&
+      equalAt(a, 0, sockaddr, 0, sockaddr.length)
+    ) {
+      this.#seen[i] = now;
+      return;
     }
     a ??= new Uint8Array(SOCKADDR_MAX);
     a.set(sockaddr);
@@ -96,27 +90,20 @@ export class MacAddressTable {
   /** The socket address of the MAC (hi, lo), or null when unknown or expired; a view, valid until the next learn. */
   lookup(hi: number, lo: number, now: number): Uint8Array | null {
     const i = this.#slot(hi, lo);
-    const a = this.#addr[i];
+    const a = this.#addr[i]!;
     if (a === null || this.#hi[i] !== hi || this.#lo[i] !== lo || now - this.#seen[i]! > this.expireMs) {
       return null;
     }
-    return a.subarray(0, this.#addrLen[i]);
+    return a.subarray(0, this.#addrLen[i]!);
   }
 
   /** Forgets every entry pointing at `sockaddr` (a vxvde peer that left); returns how many. */
   forgetAddress(sockaddr: Uint8Array): number {
     let n = 0;
     for (let i = 0; i < this.size; i++) {
-      const a = this.#addr[i];
+      const a = this.#addr[i]!;
       if (a === null || this.#addrLen[i] !== sockaddr.length) continue;
-      let same = true;
-      for (let k = 0; k < sockaddr.length; k++) {
-        if (a[k] !== sockaddr[k]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
+      if (equalAt(a, 0, sockaddr, 0, sockaddr.length)) {
         this.#hi[i] = -1;
         this.#addr[i] = null;
         n++;
@@ -129,7 +116,7 @@ export class MacAddressTable {
   count(now: number): number {
     let n = 0;
     for (let i = 0; i < this.size; i++) {
-      if (this.#addr[i] !== null && this.#hi[i] >= 0 && now - this.#seen[i]! <= this.expireMs) n++;
+      if (this.#addr[i] !== null && this.#hi[i]! >= 0 && now - this.#seen[i]! <= this.expireMs) n++;
     }
     return n;
   }
@@ -180,12 +167,12 @@ export function parseVxVnl(rest: string, d: VxDefaults): VxOptions {
   const s = d.scheme;
   let group: IpAddress;
   if (p.address !== "") {
-    const a = parseIp(p.address);
-    if (a === null) throw new Error(`${s}:// group must be an IP address, got "${p.address}"`);
-    if (!isMulticastIp(a)) throw new Error(`${s}:// ${p.address} is not a multicast address`);
-    group = a;
+    const a = parseIpText(p.address);
+    if (!a.ok) throw new Error(`${s}:// group must be an IP address, got "${p.address}"`);
+    if (!isMulticastIp(a.value)) throw new Error(`${s}:// ${p.address} is not a multicast address`);
+    group = a.value;
   } else {
-    group = parseIp(o.has("v6") && !o.has("v4") ? V6_GROUP : V4_GROUP)!;
+    group = ipLiteral(o.has("v6") && !o.has("v4") ? V6_GROUP : V4_GROUP);
   }
   let vni = 1;
   if (o.has("vni")) {
@@ -196,11 +183,11 @@ export function parseVxVnl(rest: string, d: VxDefaults): VxOptions {
     const g = gid(o.get("grp")!, "grp", s) & MAX_VNI;
     if (!o.has("vni")) vni = g;
     // vdeplug4: the group's last three bytes become the gid, so each group has its own address.
-    const bytes = group.bytes.slice();
+    const bytes = group.slice();
     bytes[bytes.length - 3] = (g >>> 16) & 0xff;
     bytes[bytes.length - 2] = (g >>> 8) & 0xff;
     bytes[bytes.length - 1] = g & 0xff;
-    group = { family: group.family, bytes };
+    group = bytes;
   }
   if (vni > MAX_VNI) throw new Error(`${s}:// vni must be at most ${MAX_VNI}`);
   const out: VxOptions = {
@@ -218,11 +205,11 @@ export function parseVxVnl(rest: string, d: VxDefaults): VxOptions {
   }
   if (o.has("if")) out.ifName = o.get("if");
   if (o.has("bind")) {
-    const b = parseIp(o.get("bind")!);
-    if (b === null || b.family !== group.family) {
+    const b = parseIpText(o.get("bind")!);
+    if (!b.ok || b.value.length !== group.length) {
       throw new Error(`${s}:// bind must be an address of the group's family, got "${o.get("bind")}"`);
     }
-    out.bind = b;
+    out.bind = b.value;
   }
   return out;
 }
@@ -239,21 +226,21 @@ export abstract class VxTableLink extends BaseLink {
   readonly table: MacAddressTable;
   protected readonly group: Uint8Array<ArrayBuffer>;
   readonly #kind: string;
-  readonly #sendSocket: UdpSocket;
+  readonly #sendSocket: InetDgramSocket;
   readonly #out = new Uint8Array(VXLAN_HEADER_SIZE + VDE_MAX_FRAME);
   /** The time of the batch being drained, for the table. */
   protected now: number = Date.now();
   /** Handles one received datagram (VXLAN header included). */
-  protected abstract readonly onDatagram: DatagramHandler;
+  protected abstract readonly onDatagram: InetDatagramHandler;
 
-  constructor(kind: "vxlan" | "vxvde", o: VxOptions, header: Uint8Array, sendSocket: UdpSocket) {
-    const where = o.group.family === 6 ? `[${formatIp(o.group)}]` : formatIp(o.group);
+  constructor(kind: "vxlan" | "vxvde", o: VxOptions, header: Uint8Array, sendSocket: InetDgramSocket) {
+    const where = ipFamily(o.group) === 6 ? `[${formatIp(o.group)}]` : formatIp(o.group);
     super(`${kind} ${where}:${o.port} vni ${o.vni}`);
     this.#kind = kind;
     this.options = o;
     this.#sendSocket = sendSocket;
     this.table = new MacAddressTable(o.hashSize, o.expireSeconds);
-    this.group = buildSockaddr(o.group, o.port);
+    this.group = encodeSockaddr(o.group, o.port);
     this.#out.set(header);
   }
 
@@ -284,7 +271,7 @@ export abstract class VxTableLink extends BaseLink {
   }
 
   /** Reads what `s` holds, a batch at a time, into `onDatagram`. */
-  protected drain(s: UdpSocket): void {
+  protected drain(s: InetDgramSocket): void {
     if (this.isClosed) return;
     this.now = Date.now();
     const before = s.oversize;
@@ -301,12 +288,13 @@ export abstract class VxTableLink extends BaseLink {
 
 /** A link onto a VXLAN segment. */
 export class VxlanLink extends VxTableLink {
-  readonly socket: UdpSocket;
-  protected readonly onDatagram: DatagramHandler;
+  readonly kind = "vxlan" as const;
+  readonly socket: InetDgramSocket;
+  protected readonly onDatagram: InetDatagramHandler;
   /** Datagrams dropped on the way in for a wrong header or VNI. */
   foreign = 0;
 
-  constructor(socket: UdpSocket, o: VxOptions) {
+  constructor(socket: InetDgramSocket, o: VxOptions) {
     super("vxlan", o, vxlanHeader(o.vni), socket);
     this.socket = socket;
     const vni = o.vni;
@@ -337,10 +325,10 @@ export class VxlanLink extends VxTableLink {
 /** Opens a vxlan:// link. */
 export function openVxlanLink(rest: string): Promise<VxlanLink> {
   const o = parseVxVnl(rest, { scheme: "vxlan", port: 4789, keys: VXLAN_KEYS });
-  const socket = UdpSocket.create(o.group.family);
+  const socket = InetDgramSocket.create(ipFamily(o.group));
   try {
     socket.v6Only();
-    socket.bind(anyAddress(o.group.family), o.port);
+    socket.bind(anyAddress(ipFamily(o.group)), o.port);
     const ifindex = o.ifName === undefined ? 0 : interfaceIndex(o.ifName);
     socket.joinGroup(o.group, ifindex);
     if (ifindex !== 0) socket.multicastInterface(ifindex);

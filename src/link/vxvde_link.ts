@@ -15,11 +15,12 @@
  * forget what they learnt from it.
  */
 import { srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { anyAddress, formatIp, parseSockaddr, sockaddrPort } from "../wire/cable_inet.ts";
+import { anyAddress, formatIp, ipFamily } from "../wire/ip_address.ts";
+import { decodeSockaddr, sockaddrPort } from "../io/sockaddr.ts";
 import { hasExactHeader, VXLAN_HEADER_SIZE, vxlanHeader } from "../wire/vxlan.ts";
 import { poller } from "../io/poller.ts";
 import { registerScheme } from "./registry.ts";
-import { type DatagramHandler, interfaceIndex, UdpSocket } from "./udp_link.ts";
+import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
 import { MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
 
 const VXVDE_KEYS = [
@@ -47,10 +48,11 @@ function localAddresses(): Set<string> {
 
 /** A member of a vxvde distributed switch. */
 export class VxvdeLink extends VxTableLink {
-  readonly #mcast: UdpSocket;
-  readonly #ucast: UdpSocket;
+  readonly kind = "vxvde" as const;
+  readonly #mcast: InetDgramSocket;
+  readonly #ucast: InetDgramSocket;
   readonly #header: Uint8Array<ArrayBuffer>;
-  protected readonly onDatagram: DatagramHandler;
+  protected readonly onDatagram: InetDatagramHandler;
   /** The unicast socket's port: datagrams from it (and a local address) are our own echoes. */
   readonly localPort: number;
   readonly #local = localAddresses();
@@ -58,7 +60,7 @@ export class VxvdeLink extends VxTableLink {
   foreign = 0;
   echoes = 0;
 
-  constructor(mcast: UdpSocket, ucast: UdpSocket, o: VxOptions) {
+  constructor(mcast: InetDgramSocket, ucast: InetDgramSocket, o: VxOptions) {
     const header = vxlanHeader(o.vni);
     super("vxvde", o, header, ucast);
     this.#mcast = mcast;
@@ -91,8 +93,8 @@ export class VxvdeLink extends VxTableLink {
   }
 
   #isLocal(source: Uint8Array): boolean {
-    const s = parseSockaddr(source);
-    return s !== null && this.#local.has(formatIp(s.addr));
+    const s = decodeSockaddr(source);
+    return s.ok && this.#local.has(formatIp(s.value.addr));
   }
 
   protected teardown(): void {
@@ -108,9 +110,9 @@ export class VxvdeLink extends VxTableLink {
 /** Opens a vxvde:// link. */
 export function openVxvdeLink(rest: string): Promise<VxvdeLink> {
   const o = parseVxVnl(rest, { scheme: "vxvde", port: 14789, keys: VXVDE_KEYS });
-  const family = o.group.family;
-  const mcast = UdpSocket.create(family);
-  let ucast: UdpSocket | null = null;
+  const family = ipFamily(o.group);
+  const mcast = InetDgramSocket.create(family);
+  let ucast: InetDgramSocket | null = null;
   try {
     const ifindex = o.ifName === undefined ? 0 : interfaceIndex(o.ifName);
     mcast.v6Only();
@@ -118,7 +120,7 @@ export function openVxvdeLink(rest: string): Promise<VxvdeLink> {
     mcast.bind(o.group, o.port);
     mcast.joinGroup(o.group, ifindex);
     if (o.rcvbuf !== undefined) mcast.setReceiveBuffer(o.rcvbuf);
-    ucast = UdpSocket.create(family);
+    ucast = InetDgramSocket.create(family);
     ucast.v6Only();
     ucast.bind(o.bind ?? anyAddress(family), 0);
     ucast.multicastTtl(o.ttl);

@@ -23,6 +23,8 @@
  */
 import { discard, type Link } from "./link.ts";
 import { BaseLink } from "./link.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { splitVnlOptions } from "./vnl_params.ts";
 import { openLink, type OpenOptions, registerScheme } from "./registry.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { type Dir, isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
@@ -59,12 +61,14 @@ export interface WireLinkOptions {
  * the drops are the filter's, per direction.
  */
 export class WireLink extends BaseLink {
+  readonly kind = "wire" as const;
   /** The wrapped link (the right-hand side). */
   readonly inner: Link;
   /** The impairments; change its settings at any time. */
   readonly filter: WireFilter;
   readonly #onClose: (() => void) | undefined;
-  #lateDrops = 0;
+  /** Sends refused before the filter: after close, or over the largest frame. */
+  #refused = 0;
 
   constructor(inner: Link, filter: WireFilter, options: WireLinkOptions = {}) {
     super(`wirefilter ${inner.description}`);
@@ -79,7 +83,7 @@ export class WireLink extends BaseLink {
     filter.outputs[RL] = (frame) => this.deliver(frame);
     inner.onFrame = (frame) => filter.input(RL, frame);
     Object.defineProperty(this.stats, "dropsOut", {
-      get: () => dropsOf(filter.counters[LR]) + this.#lateDrops,
+      get: () => dropsOf(filter.counters[LR]) + this.#refused,
       enumerable: true,
     });
     Object.defineProperty(this.stats, "dropsIn", {
@@ -93,10 +97,13 @@ export class WireLink extends BaseLink {
     });
   }
 
-  /** Implements Link.send: the frame enters the filter's L->R direction. */
+  /**
+   * Implements Link.send: the frame enters the filter's L->R direction. One
+   * no link could carry is refused here, so it shows in this link's drops.
+   */
   send(frame: Uint8Array): void {
-    if (this.isClosed) {
-      this.#lateDrops++;
+    if (this.isClosed || frame.length > VDE_MAX_FRAME) {
+      this.#refused++;
       return;
     }
     this.filter.input(LR, frame);
@@ -184,36 +191,9 @@ function matchingBrace(text: string): number {
   return -1;
 }
 
-/**
- * Splits vdeplug4 bracket options on `/`, honouring '...' and "..." quotes,
- * `\x` escapes and `%HH` byte codes.
- */
+/** Splits vdeplug4 bracket options on `/` (vnl_params.ts's syntax), dropping empty ones. */
 export function splitOptions(text: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  let quote = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote !== "") {
-      if (c === quote) quote = "";
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-    } else if (c === "\\" && i + 1 < text.length) {
-      cur += text[++i];
-    } else if (c === "%" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
-      cur += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else if (c === "/") {
-      out.push(cur);
-      cur = "";
-    } else {
-      cur += c;
-    }
-  }
-  if (quote !== "") throw new Error(`unterminated ${quote} quote in wire:// options`);
-  out.push(cur);
-  return out.filter((o) => o !== "");
+  return splitVnlOptions(text, "wire").filter((o) => o !== "");
 }
 
 /**

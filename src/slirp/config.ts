@@ -8,8 +8,9 @@
  * fd00::3. Changing `addr=` moves the network and keeps the host parts of
  * DHCP start and DNS, as vdeplug does; likewise `addr6=` for DNS6.
  */
-import { formatIpv4, parseIpv4Address, prefixMask } from "../wire/ipv4.ts";
-import { formatIpv6, ipv6PrefixMatch, parseIpv6Address } from "../wire/ipv6.ts";
+import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
+import { formatIpv6, ipv6PrefixMatch } from "../wire/ipv6.ts";
+import { ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { encodeDnsName } from "../wire/dns.ts";
 
 /** A configuration mistake, said in one line. */
@@ -82,10 +83,10 @@ export function defaultConfig(): SlirpConfig {
     dns: 0x0a000203,
     dhcpStart: 0x0a00020f,
     dhcp: true,
-    prefix6: parseIpv6Address("fd00::")!,
+    prefix6: ipLiteral("fd00::"),
     prefix6Length: 64,
-    gateway6: parseIpv6Address("fd00::2")!,
-    dns6: parseIpv6Address("fd00::3")!,
+    gateway6: ipLiteral("fd00::2"),
+    dns6: ipLiteral("fd00::3"),
     hostname: "slirp",
     domain: undefined,
     search: [],
@@ -120,15 +121,15 @@ export function inNetwork(c: SlirpConfig, addr: number): boolean {
 }
 
 function v4(text: string, what: string): number {
-  const a = parseIpv4Address(text);
-  if (a === null) throw new ConfigError(`${what} must be an IPv4 address, got "${text}"`);
-  return a;
+  const a = parseIpv4Text(text);
+  if (!a.ok) throw new ConfigError(`${what} must be an IPv4 address, got "${text}"`);
+  return ipv4ToU32(a.value);
 }
 
 function v6(text: string, what: string): Uint8Array {
-  const a = parseIpv6Address(text);
-  if (a === null) throw new ConfigError(`${what} must be an IPv6 address, got "${text}"`);
-  return a;
+  const a = parseIpv6Text(text);
+  if (!a.ok) throw new ConfigError(`${what} must be an IPv6 address, got "${text}"`);
+  return a.value;
 }
 
 function checkName(name: string, what: string): string {
@@ -420,15 +421,10 @@ function port(text: string, what: string): number {
 
 function hostAddress(text: string): { family: 4 | 6; addr: Uint8Array | undefined } {
   const t = text.replace(/^\[|\]$/g, "");
-  const a4 = parseIpv4Address(t);
-  if (a4 !== null) {
-    return {
-      family: 4,
-      addr: a4 === 0 ? undefined : new Uint8Array([a4 >>> 24, (a4 >>> 16) & 255, (a4 >>> 8) & 255, a4 & 255]),
-    };
-  }
-  const a6 = parseIpv6Address(t);
-  if (a6 !== null) return { family: 6, addr: a6.every((b) => b === 0) ? undefined : a6 };
+  const a4 = parseIpv4Text(t);
+  if (a4.ok) return { family: 4, addr: a4.value.every((b) => b === 0) ? undefined : a4.value };
+  const a6 = parseIpv6Text(t);
+  if (a6.ok) return { family: 6, addr: a6.value.every((b) => b === 0) ? undefined : a6.value };
   throw new ConfigError(`forward host address must be an IPv4 or IPv6 address, got "${text}"`);
 }
 
@@ -475,7 +471,7 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
     if (family === 4) {
       inside(
         c,
-        ((g.addr[0]! << 24) | (g.addr[1]! << 16) | (g.addr[2]! << 8) | g.addr[3]!) >>> 0,
+        ipv4ToU32(g.addr),
         "forward guest address",
       );
     } else inside6(c, g.addr, "forward guest address");
@@ -526,16 +522,10 @@ export function parseDnsUpstream(text: string): DnsUpstream {
     host = t.slice(0, i);
     p = port(t.slice(i + 1), "DNS upstream port");
   }
-  const a4 = parseIpv4Address(host);
-  if (a4 !== null) {
-    return {
-      family: 4,
-      addr: new Uint8Array([a4 >>> 24, (a4 >>> 16) & 255, (a4 >>> 8) & 255, a4 & 255]),
-      port: p,
-    };
-  }
-  const a6 = parseIpv6Address(host);
-  if (a6 !== null) return { family: 6, addr: a6, port: p };
+  const a4 = parseIpv4Text(host);
+  if (a4.ok) return { family: 4, addr: a4.value, port: p };
+  const a6 = parseIpv6Text(host);
+  if (a6.ok) return { family: 6, addr: a6.value, port: p };
   throw new ConfigError(`DNS upstream must be ADDR, ADDR:PORT or [ADDR6]:PORT, got "${text}"`);
 }
 

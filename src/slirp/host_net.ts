@@ -16,6 +16,8 @@
  */
 import { C, errno, libc, strerror } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
+import { encodeSockaddrInto } from "../io/sockaddr.ts";
+import { anyAddress, formatSocketAddress } from "../wire/ip_address.ts";
 
 /** Bytes kept free in front of every received payload for the headers the stack adds. */
 export const HEADROOM = 96;
@@ -72,29 +74,6 @@ const nameLen = new Uint8Array(4);
 const nameLenView = new DataView(nameLen.buffer);
 const sendName = new Uint8Array(28);
 
-/** Encodes a sockaddr_in or sockaddr_in6 into `out`; returns its length. */
-export function encodeSockaddr(
-  out: Uint8Array,
-  family: 4 | 6,
-  addr: Uint8Array | undefined,
-  addrOff: number,
-  port: number,
-): number {
-  out.fill(0);
-  if (family === 4) {
-    out[0] = C.AF_INET;
-    out[2] = port >>> 8;
-    out[3] = port & 0xff;
-    if (addr !== undefined) { for (let i = 0; i < 4; i++) out[4 + i] = addr[addrOff + i]!; }
-    return 16;
-  }
-  out[0] = C.AF_INET6;
-  out[2] = port >>> 8;
-  out[3] = port & 0xff;
-  if (addr !== undefined) { for (let i = 0; i < 16; i++) out[8 + i] = addr[addrOff + i]!; }
-  return 28;
-}
-
 class FfiSocket implements HostSocket {
   readonly #fd: number;
   #closed = false;
@@ -110,7 +89,7 @@ class FfiSocket implements HostSocket {
 
   sendTo(b: Uint8Array, off: number, len: number, addr: Uint8Array, addrOff: number, port: number): number {
     if (this.#closed) return C.EBADF;
-    const alen = encodeSockaddr(sendName, this.family, addr, addrOff, port);
+    const alen = encodeSockaddrInto(sendName, this.family, addr, addrOff, port);
     const view = off === 0 && len === b.length ? b : b.subarray(off, off + len);
     const n = libc().sendto(this.#fd, view, len, C.MSG_DONTWAIT | C.MSG_NOSIGNAL, sendName, alen);
     return n < 0 ? errno() : 0;
@@ -155,11 +134,7 @@ function openSocket(family: 4 | 6, protocol: number): number {
 }
 
 function describe(family: 4 | 6, addr: Uint8Array | undefined, port: number): string {
-  if (addr === undefined) return family === 4 ? `0.0.0.0:${port}` : `[::]:${port}`;
-  if (family === 4) return `${addr.join(".")}:${port}`;
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((addr[i]! << 8) | addr[i + 1]!).toString(16));
-  return `[${words.join(":")}]:${port}`;
+  return formatSocketAddress({ addr: addr ?? anyAddress(family), port });
 }
 
 /** The real host network, through libc. */
@@ -173,7 +148,7 @@ export class FfiHostNet implements HostNet {
       c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, one, 4);
     }
     if (bindAddr !== undefined || bindPort !== 0) {
-      const len = encodeSockaddr(sendName, family, bindAddr, 0, bindPort);
+      const len = encodeSockaddrInto(sendName, family, bindAddr, 0, bindPort);
       if (c.bind(fd, sendName, len) < 0) {
         const e = errno();
         c.close(fd);

@@ -49,10 +49,9 @@ import {
   newIpv4Header,
   parseIpv4,
   prefixMask,
-  readU32,
   writeIpv4,
-  writeU32,
 } from "../wire/ipv4.ts";
+import { readU32, writeU32 } from "../wire/bytes.ts";
 import {
   ETH_P_IPV6,
   formatIpv6,
@@ -667,8 +666,9 @@ export class SlirpStack implements TcpCoreSide {
   readonly #gw4Scratch = new Uint8Array(4);
 
   #dhcpIn(b: Uint8Array, off: number, len: number): void {
-    const m = parseDhcp(b, off, len);
-    if (typeof m === "string") return;
+    const parsed = parseDhcp(b, off, len);
+    if (!parsed.ok) return;
+    const m = parsed.value;
     const reply = this.dhcp.handle(m, this.now());
     if (reply === null) return;
     const payload = buildDhcp(reply.spec);

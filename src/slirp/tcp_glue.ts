@@ -8,30 +8,19 @@ import type { DnsUpstream, ForwardSpec, SlirpConfig } from "./config.ts";
 import type { TcpForwardControl } from "./stack.ts";
 import type { TcpCoreSide } from "./tcp/api.ts";
 import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./tcp/engine.ts";
-import { formatIpv4, prefixMask, writeU32 } from "../wire/ipv4.ts";
-import { formatIpv6, ipv6Equal } from "../wire/ipv6.ts";
-
-function v4Bytes(a: number): Uint8Array {
-  const b = new Uint8Array(4);
-  writeU32(b, 0, a);
-  return b;
-}
-
-function literal(a: Uint8Array): string {
-  return a.length === 4
-    ? formatIpv4(((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0)
-    : formatIpv6(a);
-}
+import { prefixMask } from "../wire/ipv4.ts";
+import { ipv6Equal } from "../wire/ipv6.ts";
+import { formatIp, ipv4FromU32 } from "../wire/ip_address.ts";
 
 /** The engine options for a configuration. */
 export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngineOptions {
-  const dns4 = v4Bytes(c.dns);
+  const dns4 = ipv4FromU32(c.dns);
   const dns6 = c.dns6;
   return {
     hostLoopback: c.hostLoopback,
-    gateway: { v4: v4Bytes(c.gateway), v6: c.gateway6.slice() },
+    gateway: { v4: ipv4FromU32(c.gateway), v6: c.gateway6.slice() },
     network: {
-      v4: { addr: v4Bytes((c.network & prefixMask(c.prefixLength)) >>> 0), length: c.prefixLength },
+      v4: { addr: ipv4FromU32((c.network & prefixMask(c.prefixLength)) >>> 0), length: c.prefixLength },
       v6: { addr: c.prefix6.slice(), length: c.prefix6Length },
     },
     mapOutbound: (dst) => {
@@ -42,7 +31,7 @@ export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngin
       if (!isDns) return undefined;
       const up = dnsUpstream[0];
       if (dst.port !== 53 || up === undefined) return null;
-      return { hostname: literal(up.addr), port: up.port };
+      return { hostname: formatIp(up.addr), port: up.port };
     },
   };
 }
@@ -65,7 +54,7 @@ export function startTcpEngine(
 ): StartedTcp {
   const engine = createTcpEngine(core, tcpOptions(c, dnsUpstream));
   const hostAddr = (f: ForwardSpec) =>
-    f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : literal(f.hostAddr);
+    f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : formatIp(f.hostAddr);
   const control: TcpForwardControl = {
     async addForward(f: ForwardSpec): Promise<void> {
       const guest = f.guestAddr ?? guestAddress(f.family);

@@ -199,34 +199,34 @@ export class SwitchEngine {
     const counters = this.#counters;
     if (this.#active[port] === 0) {
       this.#badPort++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     const length = frame.length;
     if (length < ETH_HLEN) {
       this.#short++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     if (length > this.maxFrame) {
       this.#oversize++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     if (this.#hub) {
-      counters.framesIn[port]++;
-      counters.bytesIn[port] += length;
+      counters.framesIn[port]!++;
+      counters.bytesIn[port]! += length;
       this.#flood(port, frame, 1);
       return;
     }
     const vid = vlanId(frame);
     if (vid === -2) {
       this.#short++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
-    counters.framesIn[port]++;
-    counters.bytesIn[port] += length;
+    counters.framesIn[port]!++;
+    counters.bytesIn[port]! += length;
     const vlans = this.#vlans;
     if (vid < 0 && vlans.flat) {
       // One flat LAN (nothing configured), untagged frame: no tag to add or remove anywhere.
@@ -237,7 +237,7 @@ export class SwitchEngine {
     const vlan = tagged ? vid : vlans.untagged(port);
     if (tagged ? vlans.membersOf(vid)?.[port] !== 1 : vlan === NO_VLAN) {
       this.#vlanDropped++;
-      counters.dropsIn[port]++;
+      counters.dropsIn[port]!++;
       return;
     }
     const outer = this.#otherForm;
@@ -297,7 +297,7 @@ export class SwitchEngine {
     const vlans = this.#vlans;
     const list = this.#activeList;
     for (let i = 0; i < list.length; i++) {
-      const port = list[i];
+      const port = list[i]!;
       if (port === source || this.#active[port] === 0 || members[port] !== 1) continue;
       const untaggedThere = vlans.untagged(port) === vlan;
       this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
@@ -517,7 +517,7 @@ export class SwitchEngine {
 
   /** Counts one frame a transport failed to send on `port` (EAGAIN); ignores a bad port. */
   countDropOut(port: number): void {
-    if (port >= 0 && port < this.#numPorts) this.#counters.dropsOut[port]++;
+    if (port >= 0 && port < this.#numPorts) this.#counters.dropsOut[port]!++;
   }
 
   /**
@@ -586,7 +586,7 @@ export class SwitchEngine {
     this.#flooded++;
     const list = this.#activeList;
     for (let i = 0; i < list.length; i++) {
-      const port = list[i];
+      const port = list[i]!;
       if (port === source || port < firstPort || this.#active[port] === 0) continue;
       this.#send(port, frame);
     }
@@ -594,13 +594,13 @@ export class SwitchEngine {
 
   #send(port: number, frame: Uint8Array): void {
     const counters = this.#counters;
-    counters.framesOut[port]++;
-    counters.bytesOut[port] += frame.length;
+    counters.framesOut[port]!++;
+    counters.bytesOut[port]! += frame.length;
     try {
       this.#output(port, frame);
     } catch (error) {
       // A transport bug must not stop the other copies of a flood.
-      counters.dropsOut[port]++;
+      counters.dropsOut[port]!++;
       this.#onEvent?.({
         type: "output-error",
         port,
@@ -616,7 +616,7 @@ export class SwitchEngine {
 
   #rebuildActiveList(): void {
     let count = 0;
-    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port];
+    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port]!;
     const list = new Int32Array(count);
     let at = 0;
     for (let port = 0; port < this.#numPorts; port++) {

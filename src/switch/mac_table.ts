@@ -131,7 +131,7 @@ export class MacTable {
    */
   lookup(hi: number, lo: number, vlan: number): number {
     const slot = this.#find(hi, lo, vlan);
-    return slot < 0 ? -1 : this.#port[slot];
+    return slot < 0 ? -1 : this.#port[slot]!;
   }
 
   /**
@@ -141,7 +141,7 @@ export class MacTable {
    */
   lastSeen(hi: number, lo: number, vlan: number): number {
     const slot = this.#find(hi, lo, vlan);
-    return slot < 0 ? -1 : this.#lastSeen[slot];
+    return slot < 0 ? -1 : this.#lastSeen[slot]!;
   }
 
   /**
@@ -157,13 +157,13 @@ export class MacTable {
     let slot = this.#hash(hi, lo, vlan) & mask;
     while (this.#port[slot] !== EMPTY) {
       if (this.#lo[slot] === lo && this.#hi[slot] === hi && this.#vlan[slot] === vlan) {
-        const old = this.#port[slot];
+        const old = this.#port[slot]!;
         this.#previousPort = old;
         if (old === port) {
           this.#lastSeen[slot] = now;
           return LearnResult.Refreshed;
         }
-        if (now - this.#lastSeen[slot] > this.minPersistenceSeconds) {
+        if (now - this.#lastSeen[slot]! > this.minPersistenceSeconds) {
           this.#port[slot] = port;
           this.#lastSeen[slot] = now;
           return LearnResult.Moved;
@@ -223,7 +223,7 @@ export class MacTable {
    * @returns how many entries were removed
    */
   expire(now: number, expireSeconds: number, onRemoved?: RemovedEntry): number {
-    return this.#removeWhere((slot) => this.#lastSeen[slot] + expireSeconds < now, onRemoved);
+    return this.#removeWhere((slot) => this.#lastSeen[slot]! + expireSeconds < now, onRemoved);
   }
 
   /** Removes every entry; keeps the allocated capacity. */
@@ -238,13 +238,13 @@ export class MacTable {
    */
   *entries(): IterableIterator<MacEntry> {
     for (let slot = 0; slot <= this.#mask; slot++) {
-      const port = this.#port[slot];
+      const port = this.#port[slot]!;
       if (port === EMPTY) continue;
       yield {
-        mac: formatMacNumbers(this.#hi[slot], this.#lo[slot]),
-        vlan: this.#vlan[slot],
+        mac: formatMacNumbers(this.#hi[slot]!, this.#lo[slot]!),
+        vlan: this.#vlan[slot]!,
         port,
-        lastSeen: this.#lastSeen[slot],
+        lastSeen: this.#lastSeen[slot]!,
       };
     }
   }
@@ -302,8 +302,8 @@ export class MacTable {
     this.#allocate(Math.min(port.length * 2, this.#maxCapacity));
     for (let slot = 0; slot < port.length; slot++) {
       if (port[slot] === EMPTY) continue;
-      const to = this.#emptySlotFor(hi[slot], lo[slot], vlan[slot]);
-      this.#put(to, hi[slot], lo[slot], vlan[slot], port[slot], lastSeen[slot]);
+      const to = this.#emptySlotFor(hi[slot]!, lo[slot]!, vlan[slot]!);
+      this.#put(to, hi[slot]!, lo[slot]!, vlan[slot]!, port[slot]!, lastSeen[slot]!);
     }
   }
 
@@ -317,16 +317,16 @@ export class MacTable {
     for (;;) {
       here = (here + 1) & mask;
       if (this.#port[here] === EMPTY) break;
-      const home = this.#hash(this.#hi[here], this.#lo[here], this.#vlan[here]) & mask;
+      const home = this.#hash(this.#hi[here]!, this.#lo[here]!, this.#vlan[here]!) & mask;
       const stays = hole <= here ? hole < home && home <= here : hole < home || home <= here;
       if (stays) continue;
       this.#put(
         hole,
-        this.#hi[here],
-        this.#lo[here],
-        this.#vlan[here],
-        this.#port[here],
-        this.#lastSeen[here],
+        this.#hi[here]!,
+        this.#lo[here]!,
+        this.#vlan[here]!,
+        this.#port[here]!,
+        this.#lastSeen[here]!,
       );
       hole = here;
     }
@@ -346,7 +346,7 @@ export class MacTable {
     let slot = (start + 1) & mask;
     for (let seen = 0; seen < mask;) {
       if (this.#port[slot] !== EMPTY && matches(slot)) {
-        onRemoved?.(this.#hi[slot], this.#lo[slot], this.#vlan[slot], this.#port[slot]);
+        onRemoved?.(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, this.#port[slot]!);
         this.#removeAt(slot);
         removed++;
         continue; // another entry may have shifted into this slot
@@ -389,7 +389,7 @@ export function vdeHashIndex(mac: Uint8Array, vlan: number, buckets: number): nu
     throw new RangeError(`Expected a power-of-two bucket count, found ${buckets}`);
   }
   let k = 0n;
-  for (let i = 0; i < 6; i++) k |= BigInt(mac[i]) << BigInt(8 * i);
+  for (let i = 0; i < 6; i++) k |= BigInt(mac[i]!) << BigInt(8 * i);
   k |= BigInt(vlan & 0xffff) << 48n;
   k ^= k >> 33n;
   k = (k * 0xff51afd7ed558ccdn) & MASK64;

@@ -73,12 +73,12 @@ export class PortCounters {
   /** Copies one port's counters. */
   snapshot(port: number): PortStats {
     return {
-      framesIn: this.framesIn[port],
-      bytesIn: this.bytesIn[port],
-      framesOut: this.framesOut[port],
-      bytesOut: this.bytesOut[port],
-      dropsIn: this.dropsIn[port],
-      dropsOut: this.dropsOut[port],
+      framesIn: this.framesIn[port]!,
+      bytesIn: this.bytesIn[port]!,
+      framesOut: this.framesOut[port]!,
+      bytesOut: this.bytesOut[port]!,
+      dropsIn: this.dropsIn[port]!,
+      dropsOut: this.dropsOut[port]!,
     };
   }
 }

@@ -10,7 +10,7 @@
  */
 import { type EngineEvent, type EngineOptions, SwitchEngine } from "./engine.ts";
 import type { Link } from "../link/link.ts";
-import { isGroupMember } from "./users.ts";
+import { isGroupMember } from "../os/users.ts";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {

@@ -55,7 +55,7 @@ export class VlanTable {
 
   /** A port's untagged VLAN (NO_VLAN: none). The caller checks the port's range. */
   untagged(port: number): number {
-    return this.#untagged[port];
+    return this.#untagged[port]!;
   }
 
   /** The membership flags of `vlan` (1 per member port), or undefined when it does not exist. */
@@ -127,7 +127,7 @@ export class VlanTable {
   setUntagged(port: number, vlan: number): VlanResult {
     if (!this.#isPort(port) || !Number.isInteger(vlan) || vlan < 0 || vlan > NO_VLAN) return "invalid";
     if (vlan !== NO_VLAN && (vlan > MAX_VLAN || this.#members[vlan] === undefined)) return "missing";
-    const old = this.#untagged[port];
+    const old = this.#untagged[port]!;
     if (old <= MAX_VLAN) {
       const flags = this.#members[old];
       if (flags !== undefined) flags[port] = 0;

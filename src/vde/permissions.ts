@@ -3,7 +3,7 @@
  * sockets, derived from `--mode`/`--dirmode`/`--group` exactly as
  * vde_switch does (spec 1.1).
  */
-import { lookupGroup, lookupUser } from "../switch/users.ts";
+import { lookupGroup, lookupUser } from "../os/users.ts";
 
 /** Resolved permissions of a switch's files. */
 export interface SwitchPermissions {

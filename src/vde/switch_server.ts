@@ -33,7 +33,7 @@ import {
   type UnixStreamConn,
   UnixStreamListener,
 } from "../io/unix_stream.ts";
-import { userName } from "../switch/users.ts";
+import { userName } from "../os/users.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -212,7 +212,7 @@ export class VdeSwitchServer {
         }
         got += n;
         const parsed = parseVdeRequest(buf.subarray(0, got));
-        if (parsed.ok) return { request: parsed.request };
+        if (parsed.ok) return { request: parsed.value };
         if (!parsed.incomplete) return { reason: parsed.reason };
       }
       return { reason: "request is too long" };

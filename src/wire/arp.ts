@@ -3,7 +3,8 @@
  * speaks. `parseArp` checks the hardware and protocol types and lengths
  * before reading a field; `writeArp` builds a 28-byte packet in place.
  */
-import { readU32, writeU32 } from "./ipv4.ts";
+import { readU32, writeU32 } from "./bytes.ts";
+import type { ParseError } from "./parse.ts";
 
 /** Ethertype of ARP. */
 export const ETH_P_ARP = 0x0806;
@@ -37,7 +38,7 @@ export function newArpPacket(): ArpPacket {
  *
  * @returns null when it is an Ethernet/IPv4 request or reply, else why not
  */
-export function parseArp(b: Uint8Array, off: number, len: number, a: ArpPacket): string | null {
+export function parseArp(b: Uint8Array, off: number, len: number, a: ArpPacket): ParseError | null {
   if (off < 0 || len < ARP_LEN || off + len > b.length) return "shorter than an ARP packet";
   if (((b[off]! << 8) | b[off + 1]!) !== 1) return "hardware type is not Ethernet";
   if (((b[off + 2]! << 8) | b[off + 3]!) !== 0x0800) return "protocol type is not IPv4";

@@ -16,8 +16,10 @@
  * The proofs are HMACs over both hellos (the server hello without its proof)
  * under a key both sides derive from the pre-shared key and both nonces; see
  * src/cable/crypto.ts. Parsers check every length and return a reason
- * instead of throwing, since the first bytes come from anyone who connects.
+ * instead of throwing (parse.ts), since the first bytes come from anyone who
+ * connects.
  */
+import type { Parsed } from "./parse.ts";
 
 /** Protocol version spoken here. */
 export const CABLE_VERSION = 1;
@@ -90,9 +92,6 @@ export function statusText(status: number): string {
       return `unknown status ${status}`;
   }
 }
-
-/** A parse outcome: the value, or why the bytes are not one. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** The client's opening message. */
 export interface ClientHello {

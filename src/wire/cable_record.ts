@@ -18,6 +18,7 @@
  * stream into records; it never allocates per record except to reassemble
  * one split across reads, into a single buffer of the largest size allowed.
  */
+import type { ParseError } from "./parse.ts";
 
 /** Bytes of a record header. */
 export const RECORD_HEADER_SIZE = 4;
@@ -157,7 +158,7 @@ export function forEachFrame(
   body: Uint8Array,
   maxFrame: number,
   onFrame: (frame: Uint8Array) => void,
-): string | null {
+): ParseError | null {
   let i = 0;
   const n = body.length;
   while (i < n) {

@@ -6,8 +6,8 @@
  * joined; its cost is linear in the message with a small constant (at most
  * {@link MAX_DHCP_OPTIONS} options). `buildDhcp` encodes a reply.
  */
-import { concatBytes } from "./bytes.ts";
-import { readU32, writeU32 } from "./ipv4.ts";
+import { concatBytes, readU32, writeU32 } from "./bytes.ts";
+import { fail, type Parsed, parsed } from "./parse.ts";
 import { encodeDnsName } from "./dns.ts";
 
 /** Length of the BOOTP fixed part. */
@@ -83,12 +83,12 @@ export interface DhcpMessage {
 /**
  * Parses the DHCP message at `b[off, off+len)` (a UDP payload).
  *
- * @returns the message, or a reason
+ * @returns the message, or why it is not one (parse.ts)
  */
-export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): DhcpMessage | string {
-  if (off < 0 || len < BOOTP_FIXED || off + len > b.length) return "shorter than a BOOTP message";
+export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): Parsed<DhcpMessage> {
+  if (off < 0 || len < BOOTP_FIXED || off + len > b.length) return fail("shorter than a BOOTP message");
   const hlen = b[off + 2]!;
-  if (hlen > 16) return "hardware address length over 16";
+  if (hlen > 16) return fail("hardware address length over 16");
   const m: DhcpMessage = {
     op: b[off]!,
     htype: b[off + 1]!,
@@ -107,8 +107,8 @@ export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): DhcpMes
   };
   const end = off + len;
   let at = off + BOOTP_FIXED;
-  if (at + 4 > end) return m;
-  if (readU32(b, at) !== DHCP_MAGIC) return "bad magic cookie";
+  if (at + 4 > end) return parsed(m);
+  if (readU32(b, at) !== DHCP_MAGIC) return fail("bad magic cookie");
   at += 4;
   // Two walks, so that a code repeated many times (RFC 3396 splits one long
   // value into pieces) costs one copy of its bytes, not one per piece: the
@@ -127,14 +127,14 @@ export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): DhcpMes
       ended = true;
       break;
     }
-    if (at + 2 > end) return `option ${code} cut short`;
+    if (at + 2 > end) return fail(`option ${code} cut short`);
     const l = b[at + 1]!;
-    if (at + 2 + l > end) return `option ${code} length ${l} runs past the end`;
-    if (++count > MAX_DHCP_OPTIONS) return `more than ${MAX_DHCP_OPTIONS} options`;
+    if (at + 2 + l > end) return fail(`option ${code} length ${l} runs past the end`);
+    if (++count > MAX_DHCP_OPTIONS) return fail(`more than ${MAX_DHCP_OPTIONS} options`);
     total[code] = Math.max(total[code]!, 0) + l;
     at += 2 + l;
   }
-  if (!ended && count > 0) return "options without an end marker";
+  if (!ended && count > 0) return fail("options without an end marker");
   // One buffer for all values (one allocation, however many codes), each code a view of its part.
   const fill = new Int32Array(256);
   let bytes = 0;
@@ -161,10 +161,10 @@ export function parseDhcp(b: Uint8Array, off = 0, len = b.length - off): DhcpMes
   }
   const type = m.options.get(DHCP_OPT.MESSAGE_TYPE);
   if (type !== undefined) {
-    if (type.length !== 1) return "message type option is not one byte";
+    if (type.length !== 1) return fail("message type option is not one byte");
     m.messageType = type[0]!;
   }
-  return m;
+  return parsed(m);
 }
 
 /** A 4-byte option value read as an address or number; null when the option is absent or not 4 bytes. */

@@ -10,6 +10,8 @@
  * Within one message each label is decoded once (see {@link DnsNameCache}),
  * so nested pointers cost no more than the bytes they point to.
  */
+import { readU16, readU32 } from "./bytes.ts";
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** Length of the DNS header. */
 export const DNS_HLEN = 12;
@@ -61,12 +63,12 @@ export interface DnsMessage {
   additionals: DnsRecord[];
 }
 
-/** Reads the header; null when the buffer is shorter than one. */
-export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): DnsHeader | null {
-  if (off < 0 || len < DNS_HLEN || off + len > b.length) return null;
+/** Reads the header. */
+export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): Parsed<DnsHeader> {
+  if (off < 0 || len < DNS_HLEN || off + len > b.length) return fail("shorter than a DNS header");
   const f = (b[off + 2]! << 8) | b[off + 3]!;
   const u16 = (o: number) => (b[off + o]! << 8) | b[off + o + 1]!;
-  return {
+  return parsed({
     id: u16(0),
     qr: (f & 0x8000) !== 0,
     opcode: (f >> 11) & 0xf,
@@ -79,7 +81,7 @@ export function parseDnsHeader(b: Uint8Array, off = 0, len = b.length - off): Dn
     ancount: u16(6),
     nscount: u16(8),
     arcount: u16(10),
-  };
+  });
 }
 
 /** A decoded name suffix: its dotted text, its wire text length (labels plus length bytes), its pointers. */
@@ -102,7 +104,7 @@ export type DnsNameCache = Map<number, DnsNameSuffix>;
  * `cache` (one per message) shares the work of names that point into each other.
  *
  * @returns the dotted name ("" for the root) and the offset just after it in
- *   the record, or a reason
+ *   the record, or why it is not one
  */
 export function readDnsName(
   b: Uint8Array,
@@ -110,7 +112,7 @@ export function readDnsName(
   at: number,
   end: number,
   cache?: DnsNameCache,
-): { name: string; next: number } | string {
+): Parsed<{ name: string; next: number }> {
   const labels: string[] = [];
   const starts: number[] = [];
   const pointersAt: number[] = [];
@@ -122,7 +124,7 @@ export function readDnsName(
   // Pointers must go strictly backwards: to before the label that holds them.
   let limit = pos;
   for (;;) {
-    if (pos >= end || pos < start) return "name runs past the end of the message";
+    if (pos >= end || pos < start) return fail("name runs past the end of the message");
     // Only past a pointer: the name's own bytes in its record are new.
     if (next >= 0) {
       suffix = cache?.get(pos);
@@ -135,19 +137,19 @@ export function readDnsName(
     }
     const kind = l & 0xc0;
     if (kind === 0xc0) {
-      if (pos + 1 >= end) return "compression pointer cut short";
+      if (pos + 1 >= end) return fail("compression pointer cut short");
       const target = start + (((l & 0x3f) << 8) | b[pos + 1]!);
-      if (++pointers > MAX_POINTERS) return "too many compression pointers";
-      if (target >= limit) return "compression pointer does not point backwards";
+      if (++pointers > MAX_POINTERS) return fail("too many compression pointers");
+      if (target >= limit) return fail("compression pointer does not point backwards");
       if (next < 0) next = pos + 2;
       pos = target;
       limit = target;
       continue;
     }
-    if (kind !== 0) return "reserved label type";
-    if (pos + 1 + l > end) return "label runs past the end of the message";
+    if (kind !== 0) return fail("reserved label type");
+    if (pos + 1 + l > end) return fail("label runs past the end of the message");
     textLength += l + 1;
-    if (textLength > 255) return "name longer than 255 bytes";
+    if (textLength > 255) return fail("name longer than 255 bytes");
     let label = "";
     for (let i = 0; i < l; i++) {
       const c = b[pos + 1 + i]!;
@@ -163,8 +165,8 @@ export function readDnsName(
   let name = suffix?.name ?? "";
   let text = suffix?.text ?? 0;
   const total = pointers + (suffix?.pointers ?? 0);
-  if (textLength + text > 255) return "name longer than 255 bytes";
-  if (total > MAX_POINTERS) return "too many compression pointers";
+  if (textLength + text > 255) return fail("name longer than 255 bytes");
+  if (total > MAX_POINTERS) return fail("too many compression pointers");
   // From the last label back, so each suffix is one concatenation.
   for (let i = labels.length - 1; i >= 0; i--) {
     const l = b[starts[i]!]!;
@@ -172,7 +174,7 @@ export function readDnsName(
     text += l + 1;
     cache?.set(starts[i]!, { name, text, pointers: total - pointersAt[i]! });
   }
-  return { name, next };
+  return parsed({ name, next });
 }
 
 /** Most records of each section parsed (a message claiming more is hostile). */
@@ -181,49 +183,54 @@ const MAX_RECORDS = 256;
 /**
  * Parses a whole message at `b[off, off+len)`.
  *
- * @returns the message, or a reason
+ * @returns the message, or why it is not one (parse.ts)
  */
-export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): DnsMessage | string {
-  const header = parseDnsHeader(b, off, len);
-  if (header === null) return "shorter than a DNS header";
+export function parseDnsMessage(b: Uint8Array, off = 0, len = b.length - off): Parsed<DnsMessage> {
+  const h = parseDnsHeader(b, off, len);
+  if (!h.ok) return h;
+  const header = h.value;
   const end = off + len;
   let at = off + DNS_HLEN;
   const cache: DnsNameCache = new Map();
   const questions: DnsQuestion[] = [];
-  if (header.qdcount > MAX_RECORDS) return "too many questions";
+  if (header.qdcount > MAX_RECORDS) return fail("too many questions");
   for (let i = 0; i < header.qdcount; i++) {
-    const n = readDnsName(b, off, at, end, cache);
-    if (typeof n === "string") return `question ${i + 1}: ${n}`;
-    if (n.next + 4 > end) return `question ${i + 1} cut short`;
-    questions.push({ name: n.name, type: u16(b, n.next), class: u16(b, n.next + 2) });
+    const r = readDnsName(b, off, at, end, cache);
+    if (!r.ok) return fail(`question ${i + 1}: ${r.reason}`);
+    const n = r.value;
+    if (n.next + 4 > end) return fail(`question ${i + 1} cut short`);
+    questions.push({ name: n.name, type: readU16(b, n.next), class: readU16(b, n.next + 2) });
     at = n.next + 4;
   }
   const sections: DnsRecord[][] = [[], [], []];
   const counts = [header.ancount, header.nscount, header.arcount];
   for (let s = 0; s < 3; s++) {
-    if (counts[s]! > MAX_RECORDS) return "too many records";
+    if (counts[s]! > MAX_RECORDS) return fail("too many records");
     for (let i = 0; i < counts[s]!; i++) {
-      const n = readDnsName(b, off, at, end, cache);
-      if (typeof n === "string") return `record: ${n}`;
-      if (n.next + 10 > end) return "record header cut short";
-      const rdlen = u16(b, n.next + 8);
+      const r = readDnsName(b, off, at, end, cache);
+      if (!r.ok) return fail(`record: ${r.reason}`);
+      const n = r.value;
+      if (n.next + 10 > end) return fail("record header cut short");
+      const rdlen = readU16(b, n.next + 8);
       const dataAt = n.next + 10;
-      if (dataAt + rdlen > end) return "record data past the end of the message";
+      if (dataAt + rdlen > end) return fail("record data past the end of the message");
       sections[s]!.push({
         name: n.name,
-        type: u16(b, n.next),
-        class: u16(b, n.next + 2),
-        ttl: ((b[n.next + 4]! << 24) | (b[n.next + 5]! << 16) | (b[n.next + 6]! << 8) | b[n.next + 7]!) >>> 0,
+        type: readU16(b, n.next),
+        class: readU16(b, n.next + 2),
+        ttl: readU32(b, n.next + 4),
         data: b.slice(dataAt, dataAt + rdlen),
       });
       at = dataAt + rdlen;
     }
   }
-  return { header, questions, answers: sections[0]!, authorities: sections[1]!, additionals: sections[2]! };
-}
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
+  return parsed({
+    header,
+    questions,
+    answers: sections[0]!,
+    authorities: sections[1]!,
+    additionals: sections[2]!,
+  });
 }
 
 /**
@@ -305,7 +312,7 @@ export function buildDnsMessage(spec: DnsMessageSpec): Uint8Array {
  */
 export function dnsUdpPayloadSize(b: Uint8Array, off = 0, len = b.length - off): number {
   const m = parseDnsMessage(b, off, len);
-  if (typeof m === "string") return 512;
-  for (const r of m.additionals) if (r.type === DNS_TYPE.OPT) return Math.max(512, r.class);
+  if (!m.ok) return 512;
+  for (const r of m.value.additionals) if (r.type === DNS_TYPE.OPT) return Math.max(512, r.class);
   return 512;
 }

@@ -8,6 +8,7 @@
  * first and answers -1 (or false) for a frame too short to hold the field,
  * because every frame is hostile.
  */
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** Length of the Ethernet header: two MACs and the type/length field. */
 export const ETH_HLEN = 14;
@@ -42,7 +43,7 @@ export function formatMac(bytes: Uint8Array, offset = 0): string {
   let text = "";
   for (let i = 0; i < ETH_ALEN; i++) {
     if (i > 0) text += ":";
-    text += bytes[offset + i].toString(16).padStart(2, "0");
+    text += bytes[offset + i]!.toString(16).padStart(2, "0");
   }
   return text;
 }
@@ -87,19 +88,19 @@ const MAC_PATTERN =
  * digits per byte.
  *
  * @param text the MAC as typed by a user
- * @returns the six bytes, or null if the text is not a MAC
+ * @returns the six bytes, or why the text is not a MAC (parse.ts)
  * @example
  * ```ts
- * import { parseMac } from "./ethernet.ts";
- * const mac = parseMac("2.0.0.0.0.a");
- * if (mac === null || mac[5] !== 10) throw new Error("not parsed");
+ * import { parseMacText } from "./ethernet.ts";
+ * const mac = parseMacText("2.0.0.0.0.a");
+ * if (!mac.ok || mac.value[5] !== 10) throw new Error("not parsed");
  * ```
  */
-export function parseMac(text: string): Uint8Array | null {
+export function parseMacText(text: string): Parsed<Uint8Array> {
   const m = MAC_PATTERN.exec(text.trim());
-  if (m === null) return null;
+  if (m === null) return fail(`Expected a MAC such as 02:00:00:00:00:01, found "${text}"`);
   const groups = [m[1], m[3], m[4], m[5], m[6], m[7]];
-  return new Uint8Array(groups.map((g) => parseInt(g, 16)));
+  return parsed(new Uint8Array(groups.map((g) => parseInt(g!, 16))));
 }
 
 /**
@@ -112,7 +113,7 @@ export function parseMac(text: string): Uint8Array | null {
  */
 export function isMulticast(frame: Uint8Array, offset = DST_OFFSET): boolean {
   if (offset < 0 || offset + ETH_ALEN > frame.length) return false;
-  return (frame[offset] & 1) === 1;
+  return (frame[offset]! & 1) === 1;
 }
 
 /**
@@ -122,7 +123,7 @@ export function isMulticast(frame: Uint8Array, offset = DST_OFFSET): boolean {
  */
 export function macHi(frame: Uint8Array, offset: number): number {
   if (offset < 0 || offset + ETH_ALEN > frame.length) return -1;
-  return (frame[offset] << 8) | frame[offset + 1];
+  return (frame[offset]! << 8) | frame[offset + 1]!;
 }
 
 /**
@@ -133,8 +134,8 @@ export function macHi(frame: Uint8Array, offset: number): number {
  */
 export function macLo(frame: Uint8Array, offset: number): number {
   if (offset < 0 || offset + ETH_ALEN > frame.length) return -1;
-  return ((frame[offset + 2] << 24) | (frame[offset + 3] << 16) | (frame[offset + 4] << 8) |
-    frame[offset + 5]) >>> 0;
+  return ((frame[offset + 2]! << 24) | (frame[offset + 3]! << 16) | (frame[offset + 4]! << 8) |
+    frame[offset + 5]!) >>> 0;
 }
 
 /** Top 16 bits of the destination MAC, or -1 for a frame shorter than 6 bytes. */
@@ -164,7 +165,7 @@ export function srcMacLo(frame: Uint8Array): number {
  */
 export function etherType(frame: Uint8Array): number {
   if (frame.length < ETH_HLEN) return -1;
-  return (frame[12] << 8) | frame[13];
+  return (frame[12]! << 8) | frame[13]!;
 }
 
 /**
@@ -175,9 +176,9 @@ export function etherType(frame: Uint8Array): number {
  *   but is too short to hold the tag
  */
 export function vlanId(frame: Uint8Array): number {
-  if (frame.length < ETH_HLEN || ((frame[12] << 8) | frame[13]) !== ETH_P_8021Q) return -1;
+  if (frame.length < ETH_HLEN || ((frame[12]! << 8) | frame[13]!) !== ETH_P_8021Q) return -1;
   if (frame.length < VLAN_ETH_HLEN) return -2;
-  return ((frame[14] << 8) | frame[15]) & 0x0fff;
+  return ((frame[14]! << 8) | frame[15]!) & 0x0fff;
 }
 
 /**
@@ -267,7 +268,7 @@ export function buildFrame(spec: FrameSpec = {}): Uint8Array {
 }
 
 function macOrThrow(text: string): Uint8Array {
-  const mac = parseMac(text);
-  if (mac === null) throw new Error(`Expected a MAC such as 02:00:00:00:00:01, found "${text}"`);
-  return mac;
+  const mac = parseMacText(text);
+  if (!mac.ok) throw new Error(mac.reason);
+  return mac.value;
 }

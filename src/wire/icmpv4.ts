@@ -5,6 +5,7 @@
  * message.
  */
 import { internetChecksum } from "./checksum.ts";
+import type { ParseError } from "./parse.ts";
 
 /** Length of the ICMP header (type, code, checksum, 4 bytes of rest). */
 export const ICMP_HLEN = 8;
@@ -36,7 +37,7 @@ export function newIcmpMessage(): IcmpMessage {
  *
  * @returns null when well formed with a good checksum, else why not
  */
-export function parseIcmpv4(b: Uint8Array, off: number, len: number, m: IcmpMessage): string | null {
+export function parseIcmpv4(b: Uint8Array, off: number, len: number, m: IcmpMessage): ParseError | null {
   if (off < 0 || len < ICMP_HLEN || off + len > b.length) return "shorter than an ICMP header";
   if (internetChecksum(b, off, len) !== 0) return "bad ICMP checksum";
   m.type = b[off]!;

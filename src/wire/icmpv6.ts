@@ -4,6 +4,7 @@
  */
 import { finishChecksum, sumWords } from "./checksum.ts";
 import { pseudoSumAt } from "./udp.ts";
+import type { ParseError } from "./parse.ts";
 
 /** Length of the ICMPv6 header. */
 export const ICMPV6_HLEN = 8;
@@ -51,7 +52,7 @@ export function parseIcmpv6(
   srcOff: number,
   dstOff: number,
   m: Icmpv6Message,
-): string | null {
+): ParseError | null {
   if (off < 0 || len < 4 || off + len > b.length) return "shorter than an ICMPv6 header";
   if (finishChecksum(sumWords(b, off, len, pseudoSumAt(b, srcOff, dstOff, 16, 58, len))) !== 0) {
     return "bad ICMPv6 checksum";

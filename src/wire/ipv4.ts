@@ -7,7 +7,9 @@
  * allocates nothing; `writeIpv4Header` builds a header in place with its
  * checksum. Hostile input gives a reason string, never an exception.
  */
+import { readU32, writeU32 } from "./bytes.ts";
 import { internetChecksum } from "./checksum.ts";
+import type { ParseError } from "./parse.ts";
 
 /** Length of an IPv4 header without options. */
 export const IPV4_HLEN = 20;
@@ -92,7 +94,7 @@ export function parseIpv4(
   len: number,
   h: Ipv4Header,
   verifyChecksum = true,
-): string | null {
+): ParseError | null {
   if (off < 0 || len < IPV4_HLEN || off + len > b.length) return "shorter than an IPv4 header";
   const vihl = b[off]!;
   if (vihl >> 4 !== 4) return "not IP version 4";
@@ -187,45 +189,9 @@ export function writeIpv4(
   b[off + 11] = c & 0xff;
 }
 
-/** Reads a big-endian unsigned 32-bit number (the caller checked the bounds). */
-export function readU32(b: Uint8Array, off: number): number {
-  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
-}
-
-/** Writes a big-endian 32-bit number. */
-export function writeU32(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 24) & 0xff;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
-}
-
-/**
- * Parses dotted-quad text.
- *
- * @returns the address as an unsigned 32-bit number, or null when the text is not one
- */
-export function parseIpv4Address(text: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text.trim());
-  if (m === null) return null;
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const n = Number(m[i]);
-    if (n > 255) return null;
-    v = v * 256 + n;
-  }
-  return v;
-}
-
 /** Dotted-quad text of an address held as a number. */
 export function formatIpv4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
-}
-
-/** The four bytes of an address held as a number. */
-export function ipv4Bytes(v: number, out = new Uint8Array(4)): Uint8Array {
-  writeU32(out, 0, v);
-  return out;
 }
 
 /** The netmask of a prefix length, as a number. */

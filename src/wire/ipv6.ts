@@ -9,6 +9,9 @@
  * Addresses stay in the packet: the record holds their offsets.
  */
 
+import { equalAt, readU32 } from "./bytes.ts";
+import type { ParseError } from "./parse.ts";
+
 /** Length of the fixed IPv6 header. */
 export const IPV6_HLEN = 40;
 /** Ethertype of IPv6. */
@@ -91,7 +94,7 @@ export function newIpv6Header(): Ipv6Header {
  * if (parseIpv6(p, 0, p.length, h) !== null || h.protocol !== 17) throw new Error("bad");
  * ```
  */
-export function parseIpv6(b: Uint8Array, off: number, len: number, h: Ipv6Header): string | null {
+export function parseIpv6(b: Uint8Array, off: number, len: number, h: Ipv6Header): ParseError | null {
   if (off < 0 || len < IPV6_HLEN || off + len > b.length) return "shorter than an IPv6 header";
   if (b[off]! >> 4 !== 6) return "not IP version 6";
   const plen = (b[off + 4]! << 8) | b[off + 5]!;
@@ -123,7 +126,7 @@ export function parseIpv6(b: Uint8Array, off: number, len: number, h: Ipv6Header
       h.fragmented = true;
       h.fragmentOffset = fo & 0xfff8;
       h.mf = (fo & 1) !== 0;
-      h.fragmentId = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+      h.fragmentId = readU32(b, at + 4);
       h.fragmentHeaderOffset = at;
       next = b[at]!;
       at += IPV6_FRAG_HLEN;
@@ -191,55 +194,6 @@ export function writeIpv6FragmentHeader(
 /** Protocol number of the IPv6 fragment header. */
 export const IPV6_NEXT_FRAGMENT = FRAGMENT;
 
-/**
- * Parses IPv6 text (RFC 4291 section 2.2, including `::` and a trailing dotted quad).
- *
- * @returns 16 bytes, or null when the text is not an IPv6 address
- */
-export function parseIpv6Address(text: string): Uint8Array | null {
-  let s = text.trim();
-  if (s.startsWith("[") && s.endsWith("]")) s = s.slice(1, -1);
-  if (s === "" || /[^0-9a-fA-F:.]/.test(s)) return null;
-  const words: number[] = [];
-  const halves = s.split("::");
-  if (halves.length > 2) return null;
-  const parse = (part: string): number[] | null => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const groups = part.split(":");
-    for (let i = 0; i < groups.length; i++) {
-      const g = groups[i]!;
-      if (i === groups.length - 1 && g.includes(".")) {
-        const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(g);
-        if (m === null) return null;
-        const q = [1, 2, 3, 4].map((k) => Number(m[k]));
-        if (q.some((n) => n > 255)) return null;
-        out.push((q[0]! << 8) | q[1]!, (q[2]! << 8) | q[3]!);
-        continue;
-      }
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = parse(halves[0]!);
-  const tail = halves.length === 2 ? parse(halves[1]!) : [];
-  if (head === null || tail === null) return null;
-  if (halves.length === 2) {
-    if (head.length + tail.length > 7) return null;
-    words.push(...head, ...new Array(8 - head.length - tail.length).fill(0), ...tail);
-  } else {
-    if (head.length !== 8) return null;
-    words.push(...head);
-  }
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[i * 2] = words[i]! >> 8;
-    out[i * 2 + 1] = words[i]! & 0xff;
-  }
-  return out;
-}
-
 /** RFC 5952 text of the 16-byte address at `b[off]`. */
 export function formatIpv6(b: Uint8Array, off = 0): string {
   const w: number[] = [];
@@ -266,8 +220,7 @@ export function formatIpv6(b: Uint8Array, off = 0): string {
 
 /** True when the 16 bytes at `a[ao]` and `b[bo]` are equal. */
 export function ipv6Equal(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let i = 0; i < 16; i++) if (a[ao + i] !== b[bo + i]) return false;
-  return true;
+  return equalAt(a, ao, b, bo, 16);
 }
 
 /** True when the first `bits` bits of the addresses at `a[ao]` and `b[bo]` agree. */

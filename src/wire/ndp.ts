@@ -6,9 +6,10 @@
  * is refused); the writers build messages whose ICMPv6 checksum the caller
  * fills once the IPv6 header is in place (`finishIcmpv6`).
  */
-import { concatBytes } from "./bytes.ts";
+import { concatBytes, readU32, writeU32 } from "./bytes.ts";
 import { encodeDnsName } from "./dns.ts";
 import { ICMPV6 } from "./icmpv6.ts";
+import type { ParseError } from "./parse.ts";
 
 /** NDP option types. */
 export const NDP_OPT = { SOURCE_LL: 1, TARGET_LL: 2, PREFIX_INFO: 3, MTU: 5, RDNSS: 25, DNSSL: 31 } as const;
@@ -74,7 +75,7 @@ function fixedLength(type: number): number {
  *
  * @returns null when well formed, else why not
  */
-export function parseNdp(b: Uint8Array, off: number, len: number, m: NdpMessage): string | null {
+export function parseNdp(b: Uint8Array, off: number, len: number, m: NdpMessage): ParseError | null {
   if (off < 0 || len < 4 || off + len > b.length) return "shorter than an ICMPv6 header";
   const type = b[off]!;
   const fixed = fixedLength(type);
@@ -135,17 +136,6 @@ export function parseNdp(b: Uint8Array, off: number, len: number, m: NdpMessage)
     at += ol;
   }
   return null;
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 24) & 0xff;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
 }
 
 /** Writes a neighbour advertisement for `target` with our MAC; returns its length (32). */

@@ -3,12 +3,13 @@
  * (little-endian here) and a 108-byte NUL-padded path. VDE's handshake sends
  * it verbatim in both directions, so it is a wire format.
  */
+import { C } from "../../ffi/libc.ts";
+import { fail, type Parsed, parsed } from "./parse.ts";
 
 /** Size of struct sockaddr_un on Linux. */
 export const SOCKADDR_UN_LEN = 110;
 /** Room for the path, including its terminating NUL. */
 export const SUN_PATH_LEN = 108;
-const AF_UNIX = 1;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -20,23 +21,20 @@ export function buildSockaddrUn(path: string): Uint8Array<ArrayBuffer> {
     throw new Error(`socket path is ${bytes.length} bytes, the limit is ${SUN_PATH_LEN - 1}: ${path}`);
   }
   const out = new Uint8Array(SOCKADDR_UN_LEN);
-  out[0] = AF_UNIX & 0xff;
-  out[1] = AF_UNIX >> 8;
+  out[0] = C.AF_UNIX & 0xff;
+  out[1] = C.AF_UNIX >> 8;
   out.set(bytes, 2);
   return out;
 }
 
-/** Result of parsing a sockaddr_un: the path, or why it is not one. */
-export type SockaddrUnResult = { ok: true; path: string } | { ok: false; reason: string };
-
-/** Parses a sockaddr_un at `offset`; the path ends at the first NUL. */
-export function parseSockaddrUn(buf: Uint8Array, offset = 0): SockaddrUnResult {
-  if (buf.length < offset + SOCKADDR_UN_LEN) return { ok: false, reason: "sockaddr_un is truncated" };
+/** Parses a sockaddr_un at `offset` into its path, which ends at the first NUL. */
+export function parseSockaddrUn(buf: Uint8Array, offset = 0): Parsed<string> {
+  if (buf.length < offset + SOCKADDR_UN_LEN) return fail("sockaddr_un is truncated");
   const family = buf[offset]! | (buf[offset + 1]! << 8);
-  if (family !== AF_UNIX) return { ok: false, reason: `address family is ${family}, not AF_UNIX` };
+  if (family !== C.AF_UNIX) return fail(`address family is ${family}, not AF_UNIX`);
   const start = offset + 2;
   let end = start;
   const limit = start + SUN_PATH_LEN;
   while (end < limit && buf[end] !== 0) end++;
-  return { ok: true, path: decoder.decode(buf.subarray(start, end)) };
+  return parsed(decoder.decode(buf.subarray(start, end)));
 }

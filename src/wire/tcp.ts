@@ -15,6 +15,8 @@
  * SACK blocks (5, skipped), timestamps (8). Unknown options are skipped by
  * their length. A window scale above 14 is clamped to 14 (RFC 7323 2.3).
  */
+import { readU32, writeU32 } from "./bytes.ts";
+import type { ParseError } from "./parse.ts";
 import { finishChecksum, pseudoHeaderSum, sumWords } from "./checksum.ts";
 
 /** IP protocol number of TCP. */
@@ -133,11 +135,11 @@ export function tcpDstPort(b: Uint8Array, off = 0): number {
 }
 /** Reads the sequence number as an unsigned 32-bit number. */
 export function tcpSeq(b: Uint8Array, off = 0): number {
-  return ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
+  return readU32(b, off + 4);
 }
 /** Reads the acknowledgment number as an unsigned 32-bit number. */
 export function tcpAck(b: Uint8Array, off = 0): number {
-  return ((b[off + 8]! << 24) | (b[off + 9]! << 16) | (b[off + 10]! << 8) | b[off + 11]!) >>> 0;
+  return readU32(b, off + 8);
 }
 /** Reads the header length in bytes (data offset times four), unchecked. */
 export function tcpHeaderLength(b: Uint8Array, off = 0): number {
@@ -156,22 +158,22 @@ export function tcpWindow(b: Uint8Array, off = 0): number {
  * Checks a TCP segment completely and fills `out`.
  *
  * @param seg the segment: header, options and payload, exactly (the IP layer cut it to its length)
- * @param out the value to fill; a new one when omitted
+ * @param out the record to fill
  * @param options what to do with an urgent pointer past the data
- * @returns `out`, or a reason (a string) when the segment is malformed
+ * @returns null once `out` is filled, or the reason the segment is malformed (parse.ts)
  * @example
  * ```ts
- * import { buildTcpSegment, parseTcp, TCP_SYN } from "./tcp.ts";
+ * import { buildTcpSegment, newTcpRepr, parseTcp, TCP_SYN } from "./tcp.ts";
  * const seg = buildTcpSegment({ srcPort: 1, dstPort: 2, seq: 5, flags: TCP_SYN, mss: 1460 });
- * const r = parseTcp(seg);
- * if (typeof r === "string" || r.mss !== 1460) throw new Error("not parsed");
+ * const r = newTcpRepr();
+ * if (parseTcp(seg, r) !== null || r.mss !== 1460) throw new Error("not parsed");
  * ```
  */
 export function parseTcp(
   seg: Uint8Array,
-  out: TcpRepr = newTcpRepr(),
+  out: TcpRepr,
   options?: TcpParseOptions,
-): TcpRepr | string {
+): ParseError | null {
   const len = seg.length;
   if (len < TCP_HEADER_LEN) return `TCP segment of ${len} bytes is shorter than the 20-byte header`;
   const hlen = (seg[12]! >> 4) * 4;
@@ -179,8 +181,8 @@ export function parseTcp(
   if (hlen > len) return `TCP data offset says ${hlen} header bytes but the segment holds ${len}`;
   out.srcPort = (seg[0]! << 8) | seg[1]!;
   out.dstPort = (seg[2]! << 8) | seg[3]!;
-  out.seq = ((seg[4]! << 24) | (seg[5]! << 16) | (seg[6]! << 8) | seg[7]!) >>> 0;
-  out.ack = ((seg[8]! << 24) | (seg[9]! << 16) | (seg[10]! << 8) | seg[11]!) >>> 0;
+  out.seq = readU32(seg, 4);
+  out.ack = readU32(seg, 8);
   out.flags = seg[13]!;
   out.window = (seg[14]! << 8) | seg[15]!;
   out.checksum = (seg[16]! << 8) | seg[17]!;
@@ -231,8 +233,8 @@ export function parseTcp(
       case TCPOPT_TIMESTAMP:
         if (olen !== 10) return `TCP timestamp option has length ${olen}, expected 10`;
         out.hasTimestamp = true;
-        out.tsVal = ((seg[i + 2]! << 24) | (seg[i + 3]! << 16) | (seg[i + 4]! << 8) | seg[i + 5]!) >>> 0;
-        out.tsEcr = ((seg[i + 6]! << 24) | (seg[i + 7]! << 16) | (seg[i + 8]! << 8) | seg[i + 9]!) >>> 0;
+        out.tsVal = readU32(seg, i + 2);
+        out.tsEcr = readU32(seg, i + 6);
         break;
       default:
         // SACK blocks and unknown kinds are skipped by their length.
@@ -240,7 +242,7 @@ export function parseTcp(
     }
     i += olen;
   }
-  return out;
+  return null;
 }
 
 /** The fields `writeTcpHeader` writes; options are included when present. */
@@ -361,13 +363,6 @@ export function writeTcpBase(
   b[off + 17] = 0;
   b[off + 18] = 0;
   b[off + 19] = 0;
-}
-
-function writeU32(b: Uint8Array, off: number, v: number): void {
-  b[off] = (v >>> 24) & 0xff;
-  b[off + 1] = (v >>> 16) & 0xff;
-  b[off + 2] = (v >>> 8) & 0xff;
-  b[off + 3] = v & 0xff;
 }
 
 /**

@@ -7,6 +7,7 @@
  * already in place.
  */
 import { finishChecksum, sumWords } from "./checksum.ts";
+import type { ParseError } from "./parse.ts";
 
 /** Length of a UDP header. */
 export const UDP_HLEN = 8;
@@ -33,7 +34,7 @@ export function newUdpHeader(): UdpHeader {
  *
  * @returns null when well formed, else why not
  */
-export function parseUdp(b: Uint8Array, off: number, len: number, u: UdpHeader): string | null {
+export function parseUdp(b: Uint8Array, off: number, len: number, u: UdpHeader): ParseError | null {
   if (off < 0 || len < UDP_HLEN || off + len > b.length) return "shorter than a UDP header";
   const ulen = (b[off + 4]! << 8) | b[off + 5]!;
   if (ulen < UDP_HLEN) return "UDP length shorter than the header";

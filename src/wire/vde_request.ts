@@ -7,6 +7,8 @@
  * datagram socket, and a free-text description. Integers are in host byte
  * order, which on every platform VDE runs on is little-endian.
  */
+import { readU32le, writeU32le } from "./bytes.ts";
+import type { Parsed } from "./parse.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "./sockaddr_un.ts";
 
 /** The request magic number. */
@@ -36,23 +38,7 @@ export interface VdeRequest {
   description: string;
 }
 
-/** Either a request, a reason it is invalid, or a need for more bytes. */
-export type ParseRequestResult =
-  | { ok: true; request: VdeRequest }
-  | { ok: false; reason: string; incomplete?: boolean };
-
 const decoder = new TextDecoder();
-
-function u32le(b: Uint8Array, off: number): number {
-  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
-}
-
-function setU32le(b: Uint8Array, off: number, v: number): void {
-  b[off] = v & 0xff;
-  b[off + 1] = (v >>> 8) & 0xff;
-  b[off + 2] = (v >>> 16) & 0xff;
-  b[off + 3] = (v >>> 24) & 0xff;
-}
 
 function description(b: Uint8Array, from: number): string {
   let end = from;
@@ -61,19 +47,19 @@ function description(b: Uint8Array, from: number): string {
 }
 
 /**
- * Parses a request. `incomplete` is set when more bytes could make it valid
+ * Parses a request (parse.ts). `incomplete` is set when more bytes could make it valid
  * (a header cut short), so a server may wait for the rest with a deadline.
  */
-export function parseVdeRequest(b: Uint8Array): ParseRequestResult {
+export function parseVdeRequest(b: Uint8Array): Parsed<VdeRequest> {
   if (b.length < 8) return { ok: false, reason: "request is shorter than its header", incomplete: true };
-  const magic = u32le(b, 0);
+  const magic = readU32le(b, 0);
   if (magic !== VDE_MAGIC) {
     return {
       ok: false,
       reason: `bad magic 0x${magic.toString(16).padStart(8, "0")} (V0 request not supported)`,
     };
   }
-  const version = u32le(b, 4);
+  const version = readU32le(b, 4);
   if (version === 3) {
     if (b.length < V3_HEADER_LEN) {
       return {
@@ -82,20 +68,20 @@ export function parseVdeRequest(b: Uint8Array): ParseRequestResult {
         incomplete: true,
       };
     }
-    const type = u32le(b, 8);
+    const type = readU32le(b, 8);
     const kind = type & 0xff;
     if (kind !== REQ_NEW_CONTROL && kind !== REQ_NEW_PORT0) {
       return { ok: false, reason: `bad request type ${kind}` };
     }
     const addr = parseSockaddrUn(b, 12);
-    if (!addr.ok) return { ok: false, reason: addr.reason };
+    if (!addr.ok) return addr;
     return {
       ok: true,
-      request: {
+      value: {
         version: 3,
         kind,
         port: kind === REQ_NEW_PORT0 ? 0 : type >>> 8,
-        socketPath: addr.path,
+        socketPath: addr.value,
         description: description(b, V3_HEADER_LEN),
       },
     };
@@ -110,14 +96,14 @@ export function parseVdeRequest(b: Uint8Array): ParseRequestResult {
       };
     }
     const addr = parseSockaddrUn(b, 14);
-    if (!addr.ok) return { ok: false, reason: addr.reason };
+    if (!addr.ok) return addr;
     return {
       ok: true,
-      request: {
+      value: {
         version: 1,
         kind: version,
         port: 0,
-        socketPath: addr.path,
+        socketPath: addr.value,
         description: description(b, V1_HEADER_LEN),
       },
     };
@@ -132,9 +118,9 @@ export function buildVdeRequest(r: Omit<VdeRequest, "version">): Uint8Array<Arra
   let descr = encoder.encode(r.description);
   if (descr.length > MAX_DESCRIPTION_LEN) descr = descr.subarray(0, MAX_DESCRIPTION_LEN);
   const out = new Uint8Array(V3_HEADER_LEN + descr.length);
-  setU32le(out, 0, VDE_MAGIC);
-  setU32le(out, 4, 3);
-  setU32le(out, 8, r.kind === REQ_NEW_PORT0 ? REQ_NEW_PORT0 : ((r.port << 8) | r.kind) >>> 0);
+  writeU32le(out, 0, VDE_MAGIC);
+  writeU32le(out, 4, 3);
+  writeU32le(out, 8, r.kind === REQ_NEW_PORT0 ? REQ_NEW_PORT0 : ((r.port << 8) | r.kind) >>> 0);
   const path = encoder.encode(r.socketPath);
   if (path.length >= 108) throw new Error(`socket path too long for sockaddr_un: ${r.socketPath}`);
   out[12] = 1;
@@ -147,8 +133,8 @@ export function buildVdeRequest(r: Omit<VdeRequest, "version">): Uint8Array<Arra
 export function buildVdeRequestV1(kind: number, socketPath: string, descr: string): Uint8Array<ArrayBuffer> {
   const d = encoder.encode(descr);
   const out = new Uint8Array(V1_HEADER_LEN + d.length);
-  setU32le(out, 0, VDE_MAGIC);
-  setU32le(out, 4, kind);
+  writeU32le(out, 0, VDE_MAGIC);
+  writeU32le(out, 4, kind);
   out[14] = 1;
   out.set(encoder.encode(socketPath), 16);
   out.set(d, V1_HEADER_LEN);

@@ -12,7 +12,7 @@
  * answers `9999 END OF SESSION` as vde_switch does (wirefilter prints
  * `1-01 Unknown error -1`); commands match by whole word.
  */
-import { addSessionEndCommands, readScript } from "../console/commands_core.ts";
+import { addSessionEndCommands, readScript } from "../console/session_commands.ts";
 import { CommandRegistry, fail, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply, resultLine } from "../console/reply_format.ts";
 import type { DirectionCounters, ParamName, WireFilter } from "./filter.ts";

@@ -577,8 +577,8 @@ export class WireFilter {
         continue;
       }
       this.#heap.push(this.#pool.take(frame, t, seq, d, size));
-      this.#queuedBytes[d] += size;
-      this.#queuedFrames[d]++;
+      this.#queuedBytes[d]! += size;
+      this.#queuedFrames[d]!++;
       c.delayed++;
       this.#arm(t);
     }
@@ -654,8 +654,8 @@ export class WireFilter {
     }
     for (let e = this.#heap.peek(); e !== undefined && e.at <= horizon; e = this.#heap.peek()) {
       this.#heap.pop();
-      this.#queuedBytes[e.dir] -= e.size;
-      this.#queuedFrames[e.dir]--;
+      this.#queuedBytes[e.dir]! -= e.size;
+      this.#queuedFrames[e.dir]!--;
       this.#emit(e.dir, e.buf, e.len, e.seq, true);
       this.#pool.release(e);
     }

@@ -6,6 +6,8 @@
  *                                                    sends BYTES pseudo-random bytes at about KIBPS
  *                                                    KiB/s, prints "sent BYTES SHA256"
  */
+import { randomBytes } from "../helpers/random.ts";
+
 const encoder = new TextEncoder();
 const print = (s: string) => Deno.stdout.writeSync(encoder.encode(`${s}\n`));
 
@@ -37,15 +39,8 @@ if (mode === "receive") {
 } else if (mode === "send") {
   const [host, port, bytes, kibps] = rest;
   const total = Number(bytes);
-  const data = new Uint8Array(total);
-  // xorshift: reproducible, incompressible enough.
-  let x = 0x12345678;
-  for (let i = 0; i < total; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    data[i] = x & 0xff;
-  }
+  // Seeded: reproducible, and incompressible.
+  const data = randomBytes(0x12345678, total);
   const conn = await Deno.connect({ hostname: host!, port: Number(port) });
   const chunk = 16 * 1024;
   const perChunkMs = (chunk / 1024) / Number(kibps) * 1000;

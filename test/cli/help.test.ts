@@ -9,9 +9,9 @@ import "../../src/link/schemes.ts";
 import { schemes } from "../../src/link/registry.ts";
 import { VNL_SCHEMES } from "../../src/cli/help.ts";
 import { buildProgram } from "../../src/cli/main.ts";
-import { SUBCOMMANDS } from "../../src/cli/commands.ts";
+import { vdeSubcommands } from "../../src/cli/vde.ts";
 
-const program = buildProgram([...SUBCOMMANDS]);
+const program = buildProgram([...vdeSubcommands]);
 
 /** Every runnable command (leaves), with its full help text as printed. */
 function leaves(c: Command, prefix = ""): [string, string][] {

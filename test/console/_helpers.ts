@@ -1,30 +1,16 @@
 /**
- * Helpers for console tests: an in-memory link to plug into a switch, a
- * session that records what it is told, an in-process switch with its
- * console, and a raw management-socket client for byte-exact checks. Every
- * wait is bounded.
+ * Helpers for console tests: a session that records what it is told, an
+ * in-process switch with its console, and a raw management-socket client for
+ * byte-exact checks (the links plugged in are test/helpers/memory_link.ts).
+ * Every wait is bounded.
  */
-import { BaseLink } from "../../src/link/link.ts";
 import { Switch } from "../../src/switch/switch.ts";
-import { ConsoleContext, type ConsoleContextOptions } from "../../src/console/context.ts";
+import { ConsoleContext, type ConsoleContextOptions } from "../../src/console/switch/context.ts";
 import type { CommandRegistry } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { formatReply } from "../../src/console/reply_format.ts";
-import { switchCommands } from "../../src/console/switch_commands.ts";
+import { switchCommands } from "../../src/console/switch/switch_commands.ts";
 import { MgmtServer, type MgmtServerOptions } from "../../src/console/mgmt_server.ts";
-
-/** A link that keeps what the switch sends it and injects frames on demand. */
-export class TestLink extends BaseLink {
-  readonly sent: Uint8Array[] = [];
-  send(frame: Uint8Array): void {
-    this.sent.push(frame.slice());
-  }
-  /** Delivers `frame` as if it arrived from the far end. */
-  receive(frame: Uint8Array): void {
-    this.deliver(frame);
-  }
-  protected teardown(): void {}
-}
 
 /** An in-process switch with its console. */
 export interface TestConsole {

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { RemoteConsole } from "../../src/console/remote_console.ts";
+import { RemoteConsole } from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
-import { addCoreCommands } from "../../src/console/commands_core.ts";
-import { addPortCommands } from "../../src/console/commands_port.ts";
-import { addHashCommands } from "../../src/console/commands_hash.ts";
+import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
+import { addPortCommands } from "../../src/console/switch/commands_port.ts";
+import { addHashCommands } from "../../src/console/switch/commands_hash.ts";
 import { MgmtServer } from "../../src/console/mgmt_server.ts";
-import { macFrame, makeConsole, tempDir, TestLink, withMgmtServer } from "./_helpers.ts";
+import { macFrame, makeConsole, tempDir, withMgmtServer } from "./_helpers.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 
 Deno.test("client reads the banner and prompt, then replies with their listings and codes", async () => {
   await withMgmtServer(async ({ path }) => {
@@ -66,7 +67,7 @@ Deno.test("client hands debug lines to onEvent, between and before replies", asy
     client.onEvent = (line) => events.push(line);
     try {
       assert.equal((await client.command("debug/add port/")).code, 0);
-      const link = new TestLink("x");
+      const link = new MemoryLink("x");
       tc.sw.attach(link, { port: 2 });
       const deadline = Date.now() + 5000;
       while (events.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -108,7 +109,7 @@ Deno.test("remote console emulates ports, macs and hub on a switch that lacks th
   addHashCommands(plain, tc.ctx);
   addPortCommands(plain, tc.ctx);
   const server = await MgmtServer.start(plain, tc.ctx, { path: `${tmp.path}/m`, log: () => {} });
-  const a = new TestLink("vm one");
+  const a = new MemoryLink("vm one");
   tc.sw.attach(a, { port: 3 });
   a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:03", 1));
   const client = await MgmtClient.connect(`${tmp.path}/m`);

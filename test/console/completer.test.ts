@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { argKind, complete, type CompletionSource } from "../../src/console/completer.ts";
-import { localCompletionSource } from "../../src/console/switch_console.ts";
-import { macFrame, makeConsole, TestLink } from "./_helpers.ts";
+import { localCompletionSource } from "../../src/console/switch/switch_console.ts";
+import { macFrame, makeConsole } from "./_helpers.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 
 Deno.test("argKind reads argument kinds from help syntax", () => {
   const cases: [string, string, number, string][] = [
@@ -28,7 +29,7 @@ Deno.test("argKind reads argument kinds from help syntax", () => {
 Deno.test("completion of commands and arguments from the local switch", async () => {
   const tc = makeConsole();
   try {
-    const link = new TestLink("a");
+    const link = new MemoryLink("a");
     tc.sw.attach(link, { port: 3 });
     tc.sw.createPort(12);
     link.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));

@@ -5,7 +5,8 @@
  * text, `hash/find`'s port) the test says so.
  */
 import assert from "node:assert/strict";
-import { macFrame, RawMgmtClient, TestLink, withMgmtServer } from "./_helpers.ts";
+import { macFrame, RawMgmtClient, withMgmtServer } from "./_helpers.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 
 const PROMPT = "\nvde$ ";
 const DATA = "0000 DATA END WITH '.'\n";
@@ -244,7 +245,7 @@ Deno.test("mgmt debug/add sends 3TTT event lines for endpoints, ports and MACs",
       assert.equal(await c.command("debug/add hash"), `1000 Success\n${PROMPT}`);
       assert.equal(await c.command("debug/add nothing"), `1022 Invalid argument\n${PROMPT}`);
       const from = c.text.length;
-      const link = new TestLink("dbgA");
+      const link = new MemoryLink("dbgA");
       const ep = tc.sw.attach(link, { port: 20 });
       link.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:77", 1));
       link.close();
@@ -277,8 +278,8 @@ Deno.test("mgmt debug/add sends 3TTT event lines for endpoints, ports and MACs",
 
 Deno.test("mgmt port/print and hash/print use the captured line formats", async () => {
   await withMgmtServer(async ({ path, tc }) => {
-    const a = new TestLink("vdeplug: user=root pid=13023");
-    const b = new TestLink("second plug user=root pid=13024");
+    const a = new MemoryLink("vdeplug: user=root pid=13023");
+    const b = new MemoryLink("second plug user=root pid=13024");
     const epA = tc.sw.attach(a, { uid: 0 });
     const epB = tc.sw.attach(b, { port: 5, uid: 0 });
     a.receive(macFrame("ff:ff:ff:ff:ff:ff", "52:54:00:12:34:01", 1));

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { canPing, type Lab, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { missing as netnsMissing, vethPair } from "../cable/_netns.ts";
+import { missing as netnsMissing, vethPair } from "../helpers/netns_pair.ts";
 
 const LAN_A = "10.198.7.1";
 const LAN_B = "10.198.7.2";

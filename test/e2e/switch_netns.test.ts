@@ -19,7 +19,7 @@ function missing(): Promise<string | null> {
 /** Two namespaces with t0 addressed and plugged into the switch at `dir`. */
 async function plugPair(lab: Lab, dir: string): Promise<[Netns, Netns]> {
   const pair: Netns[] = [];
-  for (const [short, addr] of [["a", ADDR_A], ["b", ADDR_B]]) {
+  for (const [short, addr] of [["a", ADDR_A], ["b", ADDR_B]] as const) {
     const ns = await lab.namespace(short);
     await ns.tap("t0");
     await ns.addr("t0", `${addr}/24`);
@@ -28,7 +28,7 @@ async function plugPair(lab: Lab, dir: string): Promise<[Netns, Netns]> {
     await ns.waitForCarrier("t0", 10_000);
     pair.push(ns);
   }
-  return [pair[0], pair[1]];
+  return [pair[0]!, pair[1]!];
 }
 
 async function pingAll(from: Netns, to: string): Promise<void> {

@@ -266,9 +266,9 @@ export async function sweepStale(): Promise<string[]> {
   const links = await run(["ip", "-o", "link", "show"], { check: false });
   for (const line of links.stdout.split("\n")) {
     const m = line.match(/^\d+: (vt([0-9a-z]+)i[0-9a-z]+)[@:]/);
-    if (!m || pidAlive(parseInt(m[2], 36))) continue;
-    await run(["ip", "link", "del", m[1]], { check: false });
-    removed.push(m[1]);
+    if (!m || pidAlive(parseInt(m[2]!, 36))) continue;
+    await run(["ip", "link", "del", m[1]!], { check: false });
+    removed.push(m[1]!);
   }
   const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
   try {

@@ -224,7 +224,7 @@ export interface RunOptions {
 export async function run(cmd: string[], opts: RunOptions = {}): Promise<RunResult> {
   ensureReaper();
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const child = new Deno.Command(cmd[0], {
+  const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     stdin: opts.input === undefined ? "null" : "piped",
     stdout: "piped",
@@ -306,9 +306,9 @@ export class ManagedProcess {
 
   constructor(cmd: string[], opts: SpawnOptions = {}) {
     this.cmd = cmd;
-    this.name = opts.name ?? cmd[0];
+    this.name = opts.name ?? cmd[0]!;
     ensureReaper();
-    this.#child = new Deno.Command(cmd[0], {
+    this.#child = new Deno.Command(cmd[0]!, {
       args: cmd.slice(1),
       stdin: opts.stdin ?? "null",
       stdout: "piped",

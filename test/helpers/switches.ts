@@ -110,7 +110,7 @@ export function ourSwitchCommand(
     }
   }
   cmd.push(...(opts.extraArgs ?? []));
-  const program = cmd[0].split("/").pop();
+  const program = cmd[0]!.split("/").pop();
   const piped = program === "vde_switch" || Deno.env.get("VDE_OURS_STDIN") === "piped";
   return { cmd, stdin: piped ? "piped" : "null" };
 }
@@ -122,7 +122,7 @@ export function splitCommand(s: string): string[] {
   let inWord = false;
   let quote: "'" | '"' | null = null;
   for (let i = 0; i < s.length; i++) {
-    const c = s[i];
+    const c = s[i]!;
     if (quote) {
       if (c === quote) quote = null;
       else if (c === "\\" && quote === '"' && i + 1 < s.length) cur += s[++i];

@@ -321,7 +321,7 @@ export class RawClient {
     if (this.#received.length >= SOCKADDR_UN_LEN) {
       const addr = parseSockaddrUn(this.#received);
       if (!addr.ok) throw new Error(`bad reply from the switch: ${addr.reason}`);
-      return { type: "reply", path: addr.path, ms: Date.now() - this.#sentAt };
+      return { type: "reply", path: addr.value, ms: Date.now() - this.#sentAt };
     }
     if (this.#eofAt !== null) {
       return { type: "eof", bytes: this.#received.length, ms: this.#eofAt - this.#sentAt };

@@ -4,7 +4,6 @@
  * framed bytes each side writes must be exactly what our encoder produces.
  */
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { schemes } from "../../src/link/registry.ts";
 import {
   assertSameBytes,

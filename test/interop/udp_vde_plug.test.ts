@@ -4,7 +4,7 @@
  */
 import { withNetns } from "../helpers/netns.ts";
 import { skipUnless } from "../helpers/processes.ts";
-import { exchange, missing, plugIn, type Side, vethPair } from "../cable/_netns.ts";
+import { exchange, missing, plugIn, type Side, vethPair } from "../helpers/netns_pair.ts";
 
 for (const [sideA, sideB] of [["debian", "ours"], ["ours", "debian"]] as [Side, Side][]) {
   Deno.test(`udp:// ${sideA} in a, ${sideB} in b: frames cross both ways`, async (t) => {

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { skipUnless } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { exchange, missing, plugIn, type Side, vethPair } from "../cable/_netns.ts";
+import { exchange, missing, plugIn, type Side, vethPair } from "../helpers/netns_pair.ts";
 
 for (const [sideA, sideB] of [["debian", "ours"], ["ours", "debian"]] as [Side, Side][]) {
   Deno.test(`vxlan:// ${sideA} in a, ${sideB} in b: frames cross both ways`, async (t) => {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { CmdLink, splitCommand } from "../../src/link/cmd_link.ts";
 import { openLink } from "../../src/link/registry.ts";
 

@@ -1,14 +1,29 @@
 /**
  * The shared Link conformance suite (test/helpers/link_conformance.ts) run
- * over an in-memory stream pair, vde:// through our switch, and cmd://
- * running our plug; the cable transports run it in their own test files.
+ * over the tests' MemoryLink pair, an in-memory stream pair, vde:// through
+ * our switch, wire:// over it, cmd:// running our plug, and null:// as a
+ * sink; the cable transports (tcp, udp, vxlan, vxvde) run it in their own
+ * test files.
  */
-import "../../src/link/schemes.ts";
-import { conformance } from "../helpers/link_conformance.ts";
+import { conformance, type Pair, sinkConformance } from "../helpers/link_conformance.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { VdeSwitchServer } from "../../src/vde/switch_server.ts";
+
+conformance("MemoryLink.pair()", () => {
+  const [a, b] = MemoryLink.pair();
+  return Promise.resolve({
+    a,
+    b,
+    closePropagates: true,
+    cleanup: async () => {
+      a.close();
+      await Promise.all([a.closed, b.closed]);
+    },
+  });
+});
 
 conformance("in-memory stream", () => {
   const ab = new TransformStream<Uint8Array, Uint8Array>();
@@ -27,12 +42,13 @@ conformance("in-memory stream", () => {
   });
 });
 
-conformance("vde:// through our switch", async () => {
+/** Two links opened by VNL (`SW` stands for our switch's directory) through one switch of ours. */
+async function throughOurSwitch(vnlA: string, vnlB: string): Promise<Pair> {
   const dir = await Deno.makeTempDir({ prefix: "vde-conf-" });
   const sw = new Switch({ numPorts: 8 });
   const server = await VdeSwitchServer.start(sw, { dir: `${dir}/sw`, log: () => {} });
-  const a = await openLink(`vde://${dir}/sw`);
-  const b = await openLink(`vde://${dir}/sw`);
+  const a = await openLink(vnlA.replace("SW", `${dir}/sw`));
+  const b = await openLink(vnlB.replace("SW", `${dir}/sw`));
   return {
     a,
     b,
@@ -45,7 +61,9 @@ conformance("vde:// through our switch", async () => {
       await Deno.remove(dir, { recursive: true });
     },
   };
-});
+}
+
+conformance("vde:// through our switch", () => throughOurSwitch("vde://SW", "vde://SW"));
 
 conformance("cmd:// running vde plug on our switch", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-conf-" });
@@ -74,3 +92,10 @@ conformance("cmd:// running vde plug on our switch", async () => {
     },
   };
 });
+
+conformance(
+  "wire:// over vde:// through our switch",
+  () => throughOurSwitch("wire://{vde://SW}", "wire://{vde://SW}[loss=0]"),
+);
+
+sinkConformance("null://", () => openLink("null://"));

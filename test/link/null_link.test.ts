@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { NullLink } from "../../src/link/null_link.ts";
 import { openLink } from "../../src/link/registry.ts";
 

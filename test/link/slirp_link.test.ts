@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import { openSlirpLink } from "../../src/link/slirp_link.ts";
 import { parseSlirpOptions } from "../../src/slirp/config.ts";
-import { FlowPeer } from "../helpers/flow_peer.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 import { poller } from "../../src/io/poller.ts";
 
 Deno.test("a slirp link follows the congestion of the link it feeds and unhooks on close", async () => {
   const link = await openSlirpLink(parseSlirpOptions("/restricted"), { log: () => {} });
   try {
-    const peer = new FlowPeer();
+    const peer = new MemoryLink("flow peer");
     assert.equal(link.stack.congested(), false);
     link.feeds(peer);
     assert.ok(peer.onDrain !== null, "the slirp waits for the peer's drain");

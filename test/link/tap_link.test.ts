@@ -8,7 +8,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { labMissing, withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { openTapLink } from "../../src/link/tap_link.ts";
-import { FlowPeer } from "../helpers/flow_peer.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 
 const PORT = 47913;
 
@@ -23,7 +23,8 @@ Deno.test("a tap is not read while the link it feeds is congested, and every fra
   await withNetns(async (lab) => {
     const name = lab.rootInterfaceName();
     const tap = openTapLink(name);
-    const peer = new FlowPeer(true);
+    const peer = new MemoryLink("flow peer");
+    peer.congested = true;
     let ours = 0;
     tap.onFrame = (f) => {
       if (isOurUdp(f)) ours++;

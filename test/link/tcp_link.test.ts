@@ -4,7 +4,6 @@
  * and the connecting form joined on loopback).
  */
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { generateKeyFile } from "../../src/cable/key.ts";
 import { isListeningVnl, parseTcpVnl, sessionIdFor } from "../../src/link/tcp_link.ts";
 import { openLink } from "../../src/link/registry.ts";

@@ -4,10 +4,11 @@
  * then only from the destination, and a zero-length datagram undoes that.
  */
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
 import { openLink } from "../../src/link/registry.ts";
-import { openUdpLink, parseUdpVnl, UdpSocket } from "../../src/link/udp_link.ts";
-import { buildSockaddr, parseIp } from "../../src/wire/cable_inet.ts";
+import { openUdpLink, parseUdpVnl } from "../../src/link/udp_link.ts";
+import { InetDgramSocket } from "../../src/io/inet_dgram.ts";
+import { encodeSockaddr } from "../../src/io/sockaddr.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
 import { conformance } from "../helpers/link_conformance.ts";
 import { collect, frame, sleep, tagOf, until } from "../cable/_helpers.ts";
 
@@ -62,10 +63,10 @@ conformance("udp://", async () => {
 Deno.test("udp:// takes anyone until it sends, then only its destination; an empty datagram resets that", async () => {
   const [p1, p2] = ports();
   const link = await openUdpLink(`127.0.0.1:${p1}->127.0.0.1:${p2}`);
-  const lo = parseIp("127.0.0.1")!;
-  const to = buildSockaddr(lo, p1);
-  const stranger = UdpSocket.create(4);
-  const peer = UdpSocket.create(4);
+  const lo = ipLiteral("127.0.0.1");
+  const to = encodeSockaddr(lo, p1);
+  const stranger = InetDgramSocket.create(4);
+  const peer = InetDgramSocket.create(4);
   try {
     stranger.bind(lo, 0);
     peer.bind(lo, p2);
@@ -104,9 +105,9 @@ Deno.test("udp:// refuses a busy source port and a mixed-family VNL", async () =
 Deno.test("udp:// drops a datagram larger than a frame, counts it, and takes the next one from its sender", async () => {
   const [p1, p2] = ports();
   const link = await openUdpLink(`127.0.0.1:${p1}->127.0.0.1:${p2}`);
-  const lo = parseIp("127.0.0.1")!;
-  const to = buildSockaddr(lo, p1);
-  const peer = UdpSocket.create(4);
+  const lo = ipLiteral("127.0.0.1");
+  const to = encodeSockaddr(lo, p1);
+  const peer = InetDgramSocket.create(4);
   try {
     peer.bind(lo, p2);
     const got = collect(link);

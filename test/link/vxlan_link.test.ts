@@ -1,14 +1,16 @@
 /**
  * vxlan:// (spec 3.7): option parsing with vdeplug4's defaults and
- * abbreviations, the direct-mapped learning table, and two of ours on a
- * VXLAN segment between two namespaces.
+ * abbreviations, the direct-mapped learning table, two of ours on a VXLAN
+ * segment between two namespaces, and the Link conformance suite there.
  */
 import assert from "node:assert/strict";
 import { MacAddressTable, parseVxVnl } from "../../src/link/vxlan_link.ts";
-import { buildSockaddr, formatIp, parseIp } from "../../src/wire/cable_inet.ts";
+import { encodeSockaddr } from "../../src/io/sockaddr.ts";
+import { formatIp, ipLiteral } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
 import { skipUnless } from "../helpers/processes.ts";
-import { exchange, missing, plugIn, vethPair } from "../cable/_netns.ts";
+import { exchange, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
+import { conformance } from "../helpers/link_conformance.ts";
 
 const VXLAN = {
   scheme: "vxlan" as const,
@@ -52,8 +54,8 @@ Deno.test("parseVxVnl refuses unicast groups, bad numbers and unknown options", 
 Deno.test("MacAddressTable learns, moves, expires and forgets", () => {
   const t = new MacAddressTable(100, 10);
   assert.equal(t.size, 128);
-  const a = buildSockaddr(parseIp("10.0.0.1")!, 4789);
-  const b = buildSockaddr(parseIp("10.0.0.2")!, 4789);
+  const a = encodeSockaddr(ipLiteral("10.0.0.1"), 4789);
+  const b = encodeSockaddr(ipLiteral("10.0.0.2"), 4789);
   t.learn(0x0200, 1, a, 0);
   t.learn(0x0200, 2, a, 0);
   assert.deepEqual(t.lookup(0x0200, 1, 1000), a);
@@ -82,3 +84,9 @@ Deno.test("vxlan:// ours in two namespaces: frames cross, unicast to learnt VTEP
     }
   });
 });
+
+conformance(
+  "vxlan:// between two namespaces",
+  () => netnsLinks("vxlan://239.199.2.3/vni=98/port=4791"),
+  async (t) => skipUnless(t, await missing(false)),
+);

@@ -1,15 +1,17 @@
 /**
  * vxvde:// (spec 3.8): option parsing (grp= rewrites the group address),
- * several of ours on one host and across a veth, and the leave notice a
- * member sends to the group when it closes.
+ * several of ours on one host and across a veth, the leave notice a member
+ * sends to the group when it closes, and the Link conformance suite across
+ * a veth.
  */
 import assert from "node:assert/strict";
 import { parseVxVnl } from "../../src/link/vxlan_link.ts";
-import { formatIp } from "../../src/wire/cable_inet.ts";
+import { formatIp } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
 import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { exchange, missing, plugIn, vethPair } from "../cable/_netns.ts";
+import { exchange, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
+import { conformance } from "../helpers/link_conformance.ts";
 import { sleep, within } from "../cable/_helpers.ts";
 
 const VXVDE = {
@@ -102,3 +104,9 @@ Deno.test("vxvde:// over IPv6: two of ours across a veth", async (t) => {
     }
   });
 });
+
+conformance(
+  "vxvde:// between two namespaces",
+  () => netnsLinks("vxvde://239.199.3.9/vni=13"),
+  async (t) => skipUnless(t, await missing(false)),
+);

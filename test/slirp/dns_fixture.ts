@@ -17,8 +17,9 @@ export const FIXTURE_NAMES: Record<string, { a?: number[]; aaaa?: number[] }> = 
 
 /** Builds the answer to a query; `udp` answers for a big name are truncated. */
 export function answer(query: Uint8Array, udp: boolean): Uint8Array | null {
-  const m = parseDnsMessage(query);
-  if (typeof m === "string" || m.questions.length !== 1) return null;
+  const parsed = parseDnsMessage(query);
+  if (!parsed.ok || parsed.value.questions.length !== 1) return null;
+  const m = parsed.value;
   const q = m.questions[0]!;
   const entry = FIXTURE_NAMES[q.name.toLowerCase()];
   const answers: DnsRecordSpec[] = [];

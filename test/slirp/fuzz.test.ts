@@ -15,7 +15,9 @@ import { buildFrame } from "../../src/wire/ethernet.ts";
 import { ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { writeIpv4Header } from "../../src/wire/ipv4.ts";
-import { parseIpv6Address, writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
+
 import { ICMP, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT } from "../../src/wire/dhcp.ts";
@@ -24,7 +26,7 @@ import { newIpv4Header, parseIpv4 } from "../../src/wire/ipv4.ts";
 import { newUdpHeader, parseUdp } from "../../src/wire/udp.ts";
 import { GUEST_MAC, GW_MAC, udp4Frame, udp6Frame } from "./helpers.ts";
 import { startDnsFixture } from "./dns_fixture.ts";
-import { prng } from "../../src/slirp/tcp/testing.ts";
+import { prng } from "../helpers/random.ts";
 import { SlirpStack } from "../../src/slirp/stack.ts";
 import { defaultConfig } from "../../src/slirp/config.ts";
 import type { HostNet } from "../../src/slirp/host_net.ts";
@@ -85,10 +87,10 @@ function templates(udpPort: number): Uint8Array[] {
     id: 3,
   });
   out.push(buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: frag }));
-  const g6 = parseIpv6Address("fd00::15")!;
-  out.push(udp6Frame(g6, 4002, parseIpv6Address("fd00::2")!, udpPort, new Uint8Array(32)));
+  const g6 = ipLiteral("fd00::15");
+  out.push(udp6Frame(g6, 4002, ipLiteral("fd00::2"), udpPort, new Uint8Array(32)));
   const rs = new Uint8Array(56);
-  writeIpv6Header(rs, 0, 16, 58, 255, parseIpv6Address("fe80::15")!, parseIpv6Address("ff02::2")!);
+  writeIpv6Header(rs, 0, 16, 58, 255, ipLiteral("fe80::15"), ipLiteral("ff02::2"));
   rs[40] = ICMPV6.ROUTER_SOLICIT;
   rs.set([1, 1, 2, 0, 0, 0, 0, 0x15], 48);
   finishIcmpv6(rs, 40, 16, 8, 24);
@@ -277,8 +279,8 @@ Deno.test("adversarial frames cost the stack at most 20x a typical frame of the 
   ], () => stack.input(typicalQuery));
 
   // IPv6 UDP to the gateway, plain and behind the most extension headers walked.
-  const g6 = parseIpv6Address("fd00::15")!;
-  const gw6 = parseIpv6Address("fd00::2")!;
+  const g6 = ipLiteral("fd00::15");
+  const gw6 = ipLiteral("fd00::2");
   const v6 = (headers: number) => {
     const ip = new Uint8Array(1280);
     writeIpv6Header(ip, 0, ip.length - 40, headers > 0 ? 60 : 17, 64, g6, gw6);

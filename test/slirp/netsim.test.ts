@@ -13,13 +13,13 @@ import {
   MemoryConn,
   MemoryHostNet,
   patternByte,
-  prng,
   settle,
   SimNet,
   SimPeer,
   simulateTransfer,
   type TransferOptions,
-} from "../../src/slirp/tcp/testing.ts";
+} from "./tcp_rig.ts";
+import { prng } from "../helpers/random.ts";
 import { buildTcpSegment, TCP_SYN } from "../../src/wire/tcp.ts";
 
 const SEEDS = [1, 2, 3, 4, 5];

@@ -1,15 +1,9 @@
 import assert from "node:assert/strict";
 import { buildFrame, etherType, formatMac } from "../../src/wire/ethernet.ts";
-import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
+import { ARP_REPLY, ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT, dhcpU32, parseDhcp, u32Option } from "../../src/wire/dhcp.ts";
 import { formatIpv4, newIpv4Header, parseIpv4, writeIpv4Header } from "../../src/wire/ipv4.ts";
-import {
-  formatIpv6,
-  newIpv6Header,
-  parseIpv6,
-  parseIpv6Address,
-  writeIpv6Header,
-} from "../../src/wire/ipv6.ts";
+import { formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "../../src/wire/ipv6.ts";
 import { ICMP, writeIcmpv4 } from "../../src/wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
 import { newNdpMessage, parseNdp } from "../../src/wire/ndp.ts";
@@ -18,11 +12,14 @@ import { buildDnsMessage } from "../../src/wire/dns.ts";
 import { parseForward } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
+import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
+import { checkFrame } from "../helpers/packet_checker.ts";
+import { valueOf } from "../helpers/parsed.ts";
 
 const GUEST = [10, 0, 2, 15];
 const GW = [10, 0, 2, 2];
-const GUEST6 = parseIpv6Address("fd00::15")!;
-const GW6 = parseIpv6Address("fd00::2")!;
+const GUEST6 = ipLiteral("fd00::15");
+const GW6 = ipLiteral("fd00::2");
 
 function ipv4Of(frame: Uint8Array) {
   const h = newIpv4Header();
@@ -47,7 +44,7 @@ function arpRequest(targetIp: number[]): Uint8Array {
     mac,
     0x0a00020f,
     new Uint8Array(6),
-    ((targetIp[0]! << 24) | (targetIp[1]! << 16) | (targetIp[2]! << 8) | targetIp[3]!) >>> 0,
+    ipv4ToU32(new Uint8Array(targetIp)),
   );
   return buildFrame({ src: GUEST_MAC, type: 0x0806, payload: p });
 }
@@ -74,20 +71,15 @@ Deno.test("ARP: the gateway and DNS addresses answer, others do not", () => {
   t.stack.input(arpRequest([10, 0, 2, 99]));
   const out = t.take();
   assert.equal(out.length, 2);
-  const a = newArpPacket();
-  assert.equal(parseArp(out[0]!, 14, out[0]!.length - 14, a), null);
-  assert.equal(a.op, ARP_REPLY);
-  assert.equal(formatMac(out[0]!, a.senderMacOffset), GW_MAC);
-  assert.equal(formatIpv4(a.senderIp), "10.0.2.2");
-  assert.equal(formatMac(out[0]!, 0), GUEST_MAC);
+  checkFrame(out[0]!, { dst: GUEST_MAC, arp: { op: ARP_REPLY, senderMac: GW_MAC, senderIp: "10.0.2.2" } });
+  checkFrame(out[1]!, { dst: GUEST_MAC, arp: { op: ARP_REPLY, senderIp: "10.0.2.3" } });
 });
 
 Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () => {
   const t = testStack({ domain: "vde.test", search: ["lan"], mtu: 1400 });
   t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, GUEST_MAC));
   let [offer] = t.take();
-  let m = parseDhcp(udpOf(offer!).payload);
-  assert.ok(typeof m !== "string");
+  let m = valueOf(parseDhcp(udpOf(offer!).payload));
   assert.equal(m.messageType, DHCP_MSG.OFFER);
   assert.equal(formatIpv4(m.yiaddr), "10.0.2.15");
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
@@ -105,28 +97,28 @@ Deno.test("DHCP: DISCOVER, REQUEST, a second client, NAK, RELEASE, INFORM", () =
       u32Option(0x0a000202),
     ]]),
   );
-  m = parseDhcp(udpOf(t.take()[0]!).payload) as Exclude<typeof m, string>;
+  m = valueOf(parseDhcp(udpOf(t.take()[0]!).payload));
   assert.equal(m.messageType, DHCP_MSG.ACK);
   assert.equal(formatIpv4(m.yiaddr), "10.0.2.15");
 
   // One lease per MAC: the same MAC asking again gets the same address; another gets the next.
   t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, GUEST_MAC));
-  assert.equal(formatIpv4((parseDhcp(udpOf(t.take()[0]!).payload) as typeof m).yiaddr), "10.0.2.15");
+  assert.equal(formatIpv4(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).yiaddr), "10.0.2.15");
   t.stack.input(dhcpFrame(DHCP_MSG.DISCOVER, "02:00:00:00:00:16"));
   [offer] = t.take();
-  assert.equal(formatIpv4((parseDhcp(udpOf(offer!).payload) as typeof m).yiaddr), "10.0.2.16");
+  assert.equal(formatIpv4(valueOf(parseDhcp(udpOf(offer!).payload)).yiaddr), "10.0.2.16");
   // Asking for the first client's address: NAK.
   t.stack.input(
     dhcpFrame(DHCP_MSG.REQUEST, "02:00:00:00:00:16", [[DHCP_OPT.REQUESTED_IP, u32Option(0x0a00020f)]]),
   );
-  assert.equal((parseDhcp(udpOf(t.take()[0]!).payload) as typeof m).messageType, DHCP_MSG.NAK);
+  assert.equal(valueOf(parseDhcp(udpOf(t.take()[0]!).payload)).messageType, DHCP_MSG.NAK);
   // RELEASE frees it.
   t.stack.input(dhcpFrame(DHCP_MSG.RELEASE, GUEST_MAC, [], 0x0a00020f));
   assert.equal(t.take().length, 0);
   assert.equal(t.stack.dhcp.leases().length, 0);
   // INFORM: options, no lease.
   t.stack.input(dhcpFrame(DHCP_MSG.INFORM, GUEST_MAC, [], 0x0a00020f));
-  m = parseDhcp(udpOf(t.take()[0]!).payload) as typeof m;
+  m = valueOf(parseDhcp(udpOf(t.take()[0]!).payload));
   assert.equal(m.messageType, DHCP_MSG.ACK);
   assert.equal(dhcpU32(m, DHCP_OPT.LEASE_TIME), null);
   assert.equal(dhcpU32(m, DHCP_OPT.ROUTER), 0x0a000202);
@@ -145,9 +137,7 @@ Deno.test("ICMP echo: the gateway answers; the outside only through an allowed p
   const t = testStack();
   t.stack.input(echo4(GW));
   const [reply] = t.take();
-  const h = ipv4Of(reply!);
-  assert.equal(formatIpv4(h.src), "10.0.2.2");
-  assert.equal(reply![h.payloadOffset], ICMP.ECHO_REPLY);
+  checkFrame(reply!, { ipv4: { src: "10.0.2.2" }, icmp: { type: ICMP.ECHO_REPLY } });
   t.stack.input(echo4([192, 0, 2, 1]));
   assert.equal(t.take().length, 0);
   assert.equal(t.stack.stats.icmpDropped, 1);
@@ -162,9 +152,7 @@ Deno.test("ICMP echo: the gateway answers; the outside only through an allowed p
   writeIcmpv4(answer, 0, 16, ICMP.ECHO_REPLY, 0, (0x999 << 16) | 1);
   sock.receive(answer, [192, 0, 2, 1], 0);
   const [back] = p.take();
-  const bh = ipv4Of(back!);
-  assert.equal(formatIpv4(bh.src), "192.0.2.1");
-  assert.equal((back![bh.payloadOffset + 4]! << 8) | back![bh.payloadOffset + 5]!, 0x55);
+  checkFrame(back!, { ipv4: { src: "192.0.2.1" }, icmp: { type: ICMP.ECHO_REPLY, id: 0x55 } });
 });
 
 Deno.test("ICMP echo: without ping sockets the reason is logged once, at the first ping outside, not at start", () => {
@@ -188,12 +176,11 @@ Deno.test("UDP NAT: the gateway is the host's loopback, replies come back from i
   assert.deepEqual([...sock.sent[0]!.addr], [127, 0, 0, 1]);
   assert.equal(sock.sent[0]!.port, 7777);
   sock.receive(new Uint8Array([4, 5]), [127, 0, 0, 1], 7777);
-  const { h, u, payload } = udpOf(t.take()[0]!);
-  assert.equal(formatIpv4(h.src), "10.0.2.2");
-  assert.equal(formatIpv4(h.dst), "10.0.2.15");
-  assert.equal(u.srcPort, 7777);
-  assert.equal(u.dstPort, 5000);
-  assert.deepEqual(payload, new Uint8Array([4, 5]));
+  checkFrame(t.take()[0]!, {
+    dst: GUEST_MAC,
+    ipv4: { src: "10.0.2.2", dst: "10.0.2.15" },
+    udp: { srcPort: 7777, dstPort: 5000, payload: new Uint8Array([4, 5]) },
+  });
   // An outside address keeps its own address both ways.
   t.stack.input(udp4Frame(GUEST, 5000, [192, 0, 2, 9], 53, new Uint8Array([1])));
   assert.deepEqual([...sock.sent[1]!.addr], [192, 0, 2, 9]);
@@ -306,9 +293,9 @@ Deno.test("a large datagram from the host reaches the guest in fragments within 
 Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, UDP to fd00::2 the host's ::1", () => {
   const t = testStack();
   t.take();
-  const ll = parseIpv6Address("fe80::15")!;
+  const ll = ipLiteral("fe80::15");
   const rs = new Uint8Array(40 + 16);
-  writeIpv6Header(rs, 0, 16, 58, 255, ll, parseIpv6Address("ff02::2")!);
+  writeIpv6Header(rs, 0, 16, 58, 255, ll, ipLiteral("ff02::2"));
   rs[40] = ICMPV6.ROUTER_SOLICIT;
   rs.set([1, 1, 2, 0, 0, 0, 0, 0x15], 48);
   finishIcmpv6(rs, 40, 16, 8, 24);
@@ -324,7 +311,7 @@ Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, 
   assert.equal(formatIpv6(ra!, h.srcOffset), "fe80::5055:aff:fe00:202");
 
   const ns = new Uint8Array(40 + 32);
-  writeIpv6Header(ns, 0, 32, 58, 255, GUEST6, parseIpv6Address("ff02::1:ff00:2")!);
+  writeIpv6Header(ns, 0, 32, 58, 255, GUEST6, ipLiteral("ff02::1:ff00:2"));
   ns[40] = ICMPV6.NEIGHBOR_SOLICIT;
   ns.set(GW6, 48);
   ns.set([1, 1, 2, 0, 0, 0, 0, 0x15], 64);
@@ -340,7 +327,7 @@ Deno.test("IPv6: RS gets an RA with prefix and RDNSS, NS for the gateway an NA, 
   t.stack.input(udp6Frame(GUEST6, 6000, GW6, 7777, new Uint8Array([1])));
   const sock = t.net.sockets.at(-1)!;
   assert.equal(formatIpv6(sock.sent[0]!.addr), "::1");
-  sock.receive(new Uint8Array([2, 2]), [...parseIpv6Address("::1")!], 7777);
+  sock.receive(new Uint8Array([2, 2]), [...ipLiteral("::1")], 7777);
   const [back] = t.take();
   assert.equal(parseIpv6(back!, 14, back!.length - 14, h), null);
   assert.equal(formatIpv6(back!, h.srcOffset), "fd00::2");

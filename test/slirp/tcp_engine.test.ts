@@ -4,7 +4,7 @@
  * closes, resets, back-pressure and forwards behave.
  */
 import assert from "node:assert/strict";
-import { EngineRig, MemoryConn, type SentSegment, settle } from "../../src/slirp/tcp/testing.ts";
+import { EngineRig, MemoryConn, type SentSegment, settle } from "./tcp_rig.ts";
 import {
   buildTcpSegment,
   formatTcpFlags,
@@ -14,7 +14,7 @@ import {
   TCP_SYN,
   type TcpHeaderFields,
 } from "../../src/wire/tcp.ts";
-import { formatIp } from "../../src/slirp/tcp/addr.ts";
+import { formatIp } from "../../src/wire/ip_address.ts";
 
 const GUEST = new Uint8Array([10, 0, 2, 15]);
 const GUEST6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x15]);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "../../src/slirp/tcp/engine.ts";
-import { type GuestSocket, LiveGuest } from "../../src/slirp/tcp/testing.ts";
+import { type GuestSocket, LiveGuest } from "./tcp_rig.ts";
 import type { TcbConfig } from "../../src/slirp/tcp/tcb.ts";
 
 const GATEWAY = new Uint8Array([10, 0, 2, 2]);

@@ -12,7 +12,8 @@
 import assert from "node:assert/strict";
 import { IsnGenerator } from "../../src/slirp/tcp/isn.ts";
 import { seqGt } from "../../src/slirp/tcp/seq.ts";
-import { EngineRig, type MemoryConn, prng, settle } from "../../src/slirp/tcp/testing.ts";
+import { EngineRig, type MemoryConn, settle } from "./tcp_rig.ts";
+import { prng } from "../helpers/random.ts";
 import {
   buildTcpSegment,
   formatTcpFlags,

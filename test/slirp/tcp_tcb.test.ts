@@ -61,8 +61,9 @@ class Rig implements TcbHost {
     assert.deepEqual(dst, PEER);
     assert.ok(verifyTcpChecksum(src, dst, seg), "checksum of an emitted segment");
     const copy = seg.slice();
-    const r = parseTcp(copy);
-    if (typeof r === "string") throw new Error(`emitted a bad segment: ${r}`);
+    const r = newTcpRepr();
+    const err = parseTcp(copy, r);
+    if (err !== null) throw new Error(`emitted a bad segment: ${err}`);
     this.out.push({ ...r, payload: copy.subarray(r.headerLength) });
   }
   onEstablished(): void {
@@ -94,8 +95,9 @@ class Rig implements TcbHost {
       PEER,
       US,
     );
-    const r = parseTcp(seg, newTcpRepr(), { urgentPastData: "clamp" });
-    if (typeof r === "string") throw new Error(r);
+    const r = newTcpRepr();
+    const err = parseTcp(seg, r, { urgentPastData: "clamp" });
+    if (err !== null) throw new Error(err);
     if (!this.#opened && this.conn.state === TcpState.Closed && r.flags === TCP_SYN) {
       // What the engine does with a SYN for no connection.
       this.#opened = true;

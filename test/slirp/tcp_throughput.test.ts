@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createTcpEngine } from "../../src/slirp/tcp/engine.ts";
-import { MemoryConn, MemoryHostNet, settle } from "../../src/slirp/tcp/testing.ts";
+import { MemoryConn, MemoryHostNet, settle } from "./tcp_rig.ts";
 import {
   buildTcpSegment,
   setTcpChecksum,

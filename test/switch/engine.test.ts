@@ -105,8 +105,12 @@ Deno.test("engine floods a tagged frame tagged to the VLAN's tagged members and 
   const { send, sent, engine } = vlanRig();
   const tagged = buildFrame({ dst: BROADCAST, src: A, vlan: 10, payload: 50 });
   assert.deepEqual(send(1, tagged), [2, 3]);
-  assert.deepEqual(sent[0].frame, buildFrame({ dst: BROADCAST, src: A, payload: 50 }), "port 2: tag removed");
-  assert.equal(sent[1].frame, tagged, "port 3: the frame as it came");
+  assert.deepEqual(
+    sent[0]!.frame,
+    buildFrame({ dst: BROADCAST, src: A, payload: 50 }),
+    "port 2: tag removed",
+  );
+  assert.equal(sent[1]!.frame, tagged, "port 3: the frame as it came");
   assert.equal(engine.macTable.lookup(0x0200, 0x0a, 10), 1, "learned under the VID");
   assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), -1);
 });
@@ -116,8 +120,8 @@ Deno.test("engine tags an untagged frame with its port's VLAN towards tagged mem
   const plain = buildFrame({ dst: BROADCAST, src: B, payload: 50 });
   assert.deepEqual(send(2, plain), [1, 3]);
   const expected = buildFrame({ dst: BROADCAST, src: B, vlan: 10, payload: 50 });
-  assert.deepEqual(sent[0].frame, expected);
-  assert.deepEqual(sent[1].frame, expected);
+  assert.deepEqual(sent[0]!.frame, expected);
+  assert.deepEqual(sent[1]!.frame, expected);
   assert.equal(engine.macTable.lookup(0x0200, 0x0b, 10), 2, "learned under the port's untagged VLAN");
   assert.equal(engine.portStats(1).bytesOut, plain.length + 4, "counted as sent, tag included");
 });
@@ -128,11 +132,11 @@ Deno.test("engine sends a known unicast in the form its destination port takes",
   send(2, buildFrame({ dst: BROADCAST, src: B }));
   const toA = buildFrame({ dst: A, src: C, vlan: 10 });
   assert.deepEqual(send(3, toA), [1]);
-  assert.equal(sent[0].frame, toA, "tagged to tagged: unchanged");
+  assert.equal(sent[0]!.frame, toA, "tagged to tagged: unchanged");
   assert.deepEqual(send(3, buildFrame({ dst: B, src: C, vlan: 10 })), [2]);
-  assert.deepEqual(sent[0].frame, buildFrame({ dst: B, src: C }), "tagged to untagged: tag removed");
+  assert.deepEqual(sent[0]!.frame, buildFrame({ dst: B, src: C }), "tagged to untagged: tag removed");
   assert.deepEqual(send(2, buildFrame({ dst: A, src: B })), [1]);
-  assert.deepEqual(sent[0].frame, buildFrame({ dst: A, src: B, vlan: 10 }), "untagged to tagged: tag added");
+  assert.deepEqual(sent[0]!.frame, buildFrame({ dst: A, src: B, vlan: 10 }), "untagged to tagged: tag added");
   assert.deepEqual(
     send(4, buildFrame({ dst: A, src: C })),
     [1, 3],
@@ -267,7 +271,7 @@ Deno.test("engine moves a MAC to a new port after min persistence and logs the m
   assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), 2);
   const moved = events.filter((e) => e.type === "mac-moved");
   assert.equal(moved.length, 1);
-  assert.equal(moved[0].message, `MAC ${A} moved from port 1 to port 2`);
+  assert.equal(moved[0]!.message, `MAC ${A} moved from port 1 to port 2`);
   assert.deepEqual(send(3, buildFrame({ dst: A, src: B })), [2]);
 });
 

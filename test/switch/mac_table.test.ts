@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { LearnResult, MacTable, vdeHashIndex } from "../../src/switch/mac_table.ts";
-import { parseMac } from "../../src/wire/ethernet.ts";
+import { parseMacText } from "../../src/wire/ethernet.ts";
+import { valueOf } from "../helpers/parsed.ts";
+import { prng } from "../helpers/random.ts";
 
 const HI = 0x0200;
 
@@ -93,11 +95,7 @@ Deno.test("table stops learning new keys when full but still refreshes and moves
 
 Deno.test("table stays consistent under random learn and delete against a Map model", () => {
   // Small key space and capacity so probe runs collide, wrap and shift often.
-  let seed = 12345;
-  const random = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
+  const random = prng(12345);
   const table = new MacTable({ maxEntries: 64 });
   const model = new Map<string, number>();
   for (let step = 0; step < 20000; step++) {
@@ -164,7 +162,7 @@ Deno.test("vdeHashIndex reproduces the bucket indices vde_switch printed", () =>
     ["52:54:00:12:34:01", 0, 127],
   ];
   for (const [mac, vlan, index] of vectors) {
-    assert.equal(vdeHashIndex(parseMac(mac)!, vlan, 128), index, `${mac} VLAN ${vlan}`);
+    assert.equal(vdeHashIndex(valueOf(parseMacText(mac)), vlan, 128), index, `${mac} VLAN ${vlan}`);
   }
 });
 

@@ -14,13 +14,13 @@ import { newNdpMessage, parseNdp } from "../../src/wire/ndp.ts";
 import { ICMPV6 } from "../../src/wire/icmpv6.ts";
 import { newTcpRepr, parseTcp } from "../../src/wire/tcp.ts";
 import { dhcpFamily, dnsFamily } from "../helpers/adversarial.ts";
+import { reasonOf, valueOf } from "../helpers/parsed.ts";
 
 Deno.test("parseDhcp: repeated and tiny options cost at most 20x a typical message of the same size", () => {
   const f = dhcpFamily(8000);
-  assert.ok(typeof parseDhcp(f.typical) !== "string");
-  assert.match(parseDhcp(f.bomb) as string, /more than/);
-  const parsedMost = parseDhcp(f.most);
-  assert.ok(typeof parsedMost !== "string", String(parsedMost));
+  valueOf(parseDhcp(f.typical));
+  assert.match(reasonOf(parseDhcp(f.bomb)), /more than/);
+  const parsedMost = valueOf(parseDhcp(f.most));
   assert.equal(parsedMost.options.get(DHCP_OPT.HOSTNAME)!.length, MAX_DHCP_OPTIONS - 2);
   check("parseDhcp", [
     ["option 12 repeated 2,600 times", () => use(parseDhcp(f.bomb))],
@@ -31,9 +31,8 @@ Deno.test("parseDhcp: repeated and tiny options cost at most 20x a typical messa
 
 Deno.test("parseDnsMessage: nested compression pointers cost at most 20x a typical message of the same size", () => {
   const f = dnsFamily(1500);
-  assert.ok(typeof parseDnsMessage(f.typical, 0, f.typicalLength) !== "string");
-  const parsedChain = parseDnsMessage(f.chain);
-  assert.ok(typeof parsedChain !== "string", String(parsedChain));
+  valueOf(parseDnsMessage(f.typical, 0, f.typicalLength));
+  const parsedChain = valueOf(parseDnsMessage(f.chain));
   assert.equal(parsedChain.questions.at(-1)!.name.length, 253);
   check("parseDnsMessage", [
     ["pointers to every label of a 127-label name", () => use(parseDnsMessage(f.spread))],
@@ -115,7 +114,7 @@ Deno.test("parseTcp: a header of 40 option bytes costs at most 20x a plain segme
   const unknown = seg(tiny);
   const usual = seg([2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 1]);
   const out = newTcpRepr();
-  for (const s of [plain, nops, unknown, usual]) assert.ok(typeof parseTcp(s, out) !== "string");
+  for (const s of [plain, nops, unknown, usual]) assert.equal(parseTcp(s, out), null);
   check("parseTcp", [
     ["40 NOPs", () => use(parseTcp(nops, out))],
     ["20 unknown 2-byte options", () => use(parseTcp(unknown, out))],

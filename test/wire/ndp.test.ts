@@ -7,7 +7,8 @@ import {
   writeNeighborSolicit,
   writeRouterAdvert,
 } from "../../src/wire/ndp.ts";
-import { formatIpv6, parseIpv6Address } from "../../src/wire/ipv6.ts";
+import { formatIpv6 } from "../../src/wire/ipv6.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
 
 const MAC = new Uint8Array([0x52, 0x55, 10, 0, 2, 2]);
 
@@ -15,13 +16,13 @@ Deno.test("router advertisement carries prefix, MTU, RDNSS and DNSSL", () => {
   const b = new Uint8Array(512);
   const len = writeRouterAdvert(b, 0, {
     mac: MAC,
-    prefix: parseIpv6Address("fd00::")!,
+    prefix: ipLiteral("fd00::"),
     prefixLength: 64,
     routerLifetime: 1800,
     validLifetime: 86400,
     preferredLifetime: 14400,
     mtu: 1500,
-    dns: [parseIpv6Address("fd00::3")!],
+    dns: [ipLiteral("fd00::3")],
     dnsLifetime: 600,
     search: ["lan"],
   });
@@ -40,7 +41,7 @@ Deno.test("router advertisement carries prefix, MTU, RDNSS and DNSSL", () => {
 
 Deno.test("neighbour solicitation and advertisement round-trip", () => {
   const b = new Uint8Array(64);
-  const target = parseIpv6Address("fd00::2")!;
+  const target = ipLiteral("fd00::2");
   let len = writeNeighborSolicit(b, 0, target, MAC);
   const m = newNdpMessage();
   assert.equal(parseNdp(b, 0, len, m), null);
@@ -54,7 +55,7 @@ Deno.test("neighbour solicitation and advertisement round-trip", () => {
 
 Deno.test("parseNdp refuses options with a zero or lying length", () => {
   const b = new Uint8Array(64);
-  const len = writeNeighborSolicit(b, 0, parseIpv6Address("fd00::2")!, MAC);
+  const len = writeNeighborSolicit(b, 0, ipLiteral("fd00::2"), MAC);
   const m = newNdpMessage();
   const zero = b.slice();
   zero[25] = 0;

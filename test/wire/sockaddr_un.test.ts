@@ -18,7 +18,7 @@ Deno.test("buildSockaddrUn lays out family 1 little-endian and a NUL-padded path
 
 Deno.test("sockaddr_un round-trips a path through build and parse", () => {
   for (const path of ["/tmp/sw/ctl", "/var/run/vde.ctl/.01234-00000", "/tmp/é-ü/001.7", "x"]) {
-    assert.deepEqual(parseSockaddrUn(buildSockaddrUn(path)), { ok: true, path });
+    assert.deepEqual(parseSockaddrUn(buildSockaddrUn(path)), { ok: true, value: path });
   }
 });
 
@@ -28,7 +28,7 @@ Deno.test("buildSockaddrUn accepts a 107-byte path and refuses a 108-byte one", 
   const b = buildSockaddrUn(p107);
   // The last byte stays the terminating NUL.
   assert.equal(b[SOCKADDR_UN_LEN - 1], 0);
-  assert.deepEqual(parseSockaddrUn(b), { ok: true, path: p107 });
+  assert.deepEqual(parseSockaddrUn(b), { ok: true, value: p107 });
   const p108 = "/" + "a".repeat(107);
   assert.throws(() => buildSockaddrUn(p108), /108 bytes, the limit is 107/);
 });
@@ -45,25 +45,25 @@ Deno.test("parseSockaddrUn reads a 108-byte path with no NUL to the end of sun_p
   b[0] = 1;
   b.fill(0x61, 2);
   const r = parseSockaddrUn(b);
-  assert.deepEqual(r, { ok: true, path: "a".repeat(108) });
+  assert.deepEqual(r, { ok: true, value: "a".repeat(108) });
 });
 
 Deno.test("parseSockaddrUn stops the path at the first NUL and ignores what follows", () => {
   const b = buildSockaddrUn("/tmp/a");
   b.set(new TextEncoder().encode("garbage"), 10);
-  assert.deepEqual(parseSockaddrUn(b), { ok: true, path: "/tmp/a" });
+  assert.deepEqual(parseSockaddrUn(b), { ok: true, value: "/tmp/a" });
 });
 
 Deno.test("parseSockaddrUn reads at an offset inside a larger buffer", () => {
   const buf = new Uint8Array(12 + SOCKADDR_UN_LEN + 5);
   buf.set(buildSockaddrUn("/tmp/sw/.00042-00000"), 12);
-  assert.deepEqual(parseSockaddrUn(buf, 12), { ok: true, path: "/tmp/sw/.00042-00000" });
+  assert.deepEqual(parseSockaddrUn(buf, 12), { ok: true, value: "/tmp/sw/.00042-00000" });
 });
 
 Deno.test("parseSockaddrUn gives an empty path for an unnamed address", () => {
   const b = new Uint8Array(SOCKADDR_UN_LEN);
   b[0] = 1;
-  assert.deepEqual(parseSockaddrUn(b), { ok: true, path: "" });
+  assert.deepEqual(parseSockaddrUn(b), { ok: true, value: "" });
 });
 
 Deno.test("parseSockaddrUn refuses a truncated address", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MAX_FRAME_IN, MAX_FRAME_OUT, StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 // A seeded PRNG, so failures replay.
-import { prng } from "../../src/slirp/tcp/testing.ts";
+import { prng } from "../helpers/random.ts";
 
 function frameOf(length: number, seed: number): Uint8Array {
   const f = new Uint8Array(length);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { newUdpHeader, parseUdp, udpChecksumOk, writeUdp } from "../../src/wire/udp.ts";
 import { writeIpv4Header } from "../../src/wire/ipv4.ts";
-import { parseIpv6Address, writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { ipLiteral } from "../../src/wire/ip_address.ts";
 
 function v4(payload: number[]): Uint8Array {
   const p = new Uint8Array(28 + payload.length);
@@ -19,10 +20,10 @@ Deno.test("writeUdp and parseUdp round-trip with a good checksum (IPv4 and IPv6)
   assert.equal(u.dstPort, 53);
   assert.equal(u.payloadLength, 3);
   assert.ok(udpChecksumOk(p, 12, 16, 4, 20, u.length));
-  p[29] ^= 0xff;
+  p[29]! ^= 0xff;
   assert.ok(!udpChecksumOk(p, 12, 16, 4, 20, u.length));
   const q = new Uint8Array(40 + 8 + 5);
-  writeIpv6Header(q, 0, 13, 17, 64, parseIpv6Address("fd00::15")!, parseIpv6Address("fd00::2")!);
+  writeIpv6Header(q, 0, 13, 17, 64, ipLiteral("fd00::15"), ipLiteral("fd00::2"));
   writeUdp(q, 40, 1, 2, 5, 8, 24, 16);
   assert.ok(udpChecksumOk(q, 8, 24, 16, 40, 13));
 });

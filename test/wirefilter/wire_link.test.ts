@@ -5,8 +5,8 @@
  * `mgmt=` socket of a link opened from a VNL.
  */
 import assert from "node:assert/strict";
-import "../../src/link/schemes.ts";
-import { BaseLink, type Link } from "../../src/link/link.ts";
+import type { Link } from "../../src/link/link.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
 import { openLink } from "../../src/link/registry.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
 import { parseWireVnl, splitOptions, WireLink } from "../../src/link/wire_link.ts";
@@ -14,30 +14,6 @@ import { MgmtClient } from "../../src/console/client.ts";
 import { FakeClock } from "../../src/wirefilter/clock.ts";
 import { WireFilter } from "../../src/wirefilter/filter.ts";
 import { isValueError, LR, parseWireValue, RL } from "../../src/wirefilter/value.ts";
-
-/** Two in-memory ends: what one sends, the other receives at once. */
-class MemoryLink extends BaseLink {
-  peer: MemoryLink | undefined;
-  send(frame: Uint8Array): void {
-    if (this.isClosed || this.peer === undefined) {
-      this.stats.dropsOut++;
-      return;
-    }
-    this.stats.framesOut++;
-    this.peer.deliver(frame);
-  }
-  protected teardown(): void {
-    this.peer?.close("peer closed");
-  }
-}
-
-function memoryPair(): [MemoryLink, MemoryLink] {
-  const a = new MemoryLink("mem a");
-  const b = new MemoryLink("mem b");
-  a.peer = b;
-  b.peer = a;
-  return [a, b];
-}
 
 function collect(link: Link): Uint8Array[] {
   const got: Uint8Array[] = [];
@@ -93,7 +69,7 @@ Deno.test("splitOptions honours quotes, escapes and %HH", () => {
 Deno.test("WireLink filters L->R on send and R->L on receive, and counts drops per direction", () => {
   const clock = new FakeClock();
   const filter = new WireFilter({ clock, seed: 1, slackMs: 0 });
-  const [inner, far] = memoryPair();
+  const [inner, far] = MemoryLink.pair();
   const wire = new WireLink(inner, filter);
   const atFar = collect(far);
   const atUser = collect(wire);
@@ -118,13 +94,13 @@ Deno.test("WireLink filters L->R on send and R->L on receive, and counts drops p
 });
 
 Deno.test("WireLink closes with its inner link, and closing it closes the inner link and the filter", async () => {
-  const [inner, far] = memoryPair();
+  const [inner, far] = MemoryLink.pair();
   const wire = new WireLink(inner, new WireFilter({ seed: 1 }));
   far.close("far end went away");
   assert.match(await wire.closed, /peer closed/);
   assert.ok(wire.filter.closed);
 
-  const [inner2] = memoryPair();
+  const [inner2] = MemoryLink.pair();
   const filter = new WireFilter({ clock: new FakeClock(), seed: 1 });
   const wire2 = new WireLink(inner2, filter);
   set(filter, "delay", "100");
@@ -139,7 +115,7 @@ Deno.test("WireLink closes with its inner link, and closing it closes the inner 
 Deno.test("WireLink with lingerMs delivers frames already on their way when the inner link ends", async () => {
   const clock = new FakeClock();
   const filter = new WireFilter({ clock, seed: 1, slackMs: 0 });
-  const [inner, far] = memoryPair();
+  const [inner, far] = MemoryLink.pair();
   const wire = new WireLink(inner, filter, { lingerMs: 5000 });
   const atUser = collect(wire);
   set(filter, "delay", "RL100");

@@ -6,12 +6,7 @@
  * 16 (IPv6) bytes. Nothing here does I/O except through `TcpHostSide`.
  */
 
-/** An IP address and port. */
-export interface SocketAddress {
-  /** 4 bytes for IPv4, 16 for IPv6. */
-  addr: Uint8Array;
-  port: number;
-}
+export type { SocketAddress } from "../../wire/ip_address.ts";
 
 /** What the core gives the TCP engine. */
 export interface TcpCoreSide {

@@ -57,10 +57,10 @@ import {
   type IpPrefix,
   isLoopback,
   isNonUnicast,
-  parseIp,
-  parsePrefix,
+  parseIpText,
+  parsePrefixText,
   v4Mapped,
-} from "./addr.ts";
+} from "../../wire/ip_address.ts";
 import type { SocketAddress, TcpCoreSide, TcpEngine } from "./api.ts";
 import { log } from "../../log.ts";
 import { denoHostNet, type HostConn, type HostListener, type HostNet, type HostPeer } from "./host.ts";
@@ -479,8 +479,8 @@ class Engine implements SlirpTcpEngine {
     if (this.#closed) return;
     const stats = this.stats;
     stats.segmentsIn++;
-    const r = parseTcp(segment, this.#repr, { urgentPastData: "clamp" });
-    if (typeof r === "string") {
+    const r = this.#repr;
+    if (parseTcp(segment, r, { urgentPastData: "clamp" }) !== null) {
       stats.badSegments++;
       return;
     }
@@ -819,7 +819,8 @@ class Engine implements SlirpTcpEngine {
     guestAddr: Uint8Array,
     guestPort: number,
   ): [Uint8Array, number] {
-    let a = parseIp(peer.hostname);
+    const parsedPeer = parseIpText(peer.hostname);
+    let a = parsedPeer.ok ? parsedPeer.value : null;
     if (a !== null) a = v4Mapped(a) ?? a;
     const gw = v6 ? this.#gw6 : this.#gw4;
     const net = v6 ? this.#net6 : this.#net4;
@@ -896,7 +897,12 @@ class Engine implements SlirpTcpEngine {
 
   #addForward(spec: TcpForwardSpec): TcpForwardInfo {
     if (this.#closed) throw new Error("The TCP engine is closed");
-    const guestAddr = typeof spec.guestAddr === "string" ? parseIp(spec.guestAddr) : spec.guestAddr;
+    const guestParsed = typeof spec.guestAddr === "string" ? parseIpText(spec.guestAddr) : null;
+    const guestAddr = guestParsed === null
+      ? spec.guestAddr as Uint8Array
+      : guestParsed.ok
+      ? guestParsed.value
+      : null;
     if (guestAddr === null || (guestAddr.length !== 4 && guestAddr.length !== 16)) {
       throw new Error(`Guest address ${String(spec.guestAddr)} is not an IP address`);
     }
@@ -915,9 +921,9 @@ class Engine implements SlirpTcpEngine {
     checkPort(spec.guestPort, "Guest port", false);
     checkPort(spec.hostPort, "Host port", true);
     const hostAddr = spec.hostAddr ?? (v6 ? "::" : "0.0.0.0");
-    const hostBytes = parseIp(hostAddr);
-    if (hostBytes === null) throw new Error(`Host address ${hostAddr} is not an IP address`);
-    const hostText = formatIp(hostBytes);
+    const hostBytes = parseIpText(hostAddr);
+    if (!hostBytes.ok) throw new Error(`Host address ${hostAddr} is not an IP address`);
+    const hostText = formatIp(hostBytes.value);
     const key = forwardKey(hostText, spec.hostPort);
     if (spec.hostPort !== 0 && this.#forwards.has(key)) {
       throw new Error(`A TCP forward from ${hostText} port ${spec.hostPort} already exists`);
@@ -957,9 +963,9 @@ class Engine implements SlirpTcpEngine {
   removeForward(spec: { hostAddr?: string; hostPort: number; v6?: boolean }): boolean {
     let hostText: string | null = null;
     if (spec.hostAddr !== undefined) {
-      const b = parseIp(spec.hostAddr);
-      if (b === null) return false;
-      hostText = formatIp(b);
+      const b = parseIpText(spec.hostAddr);
+      if (!b.ok) return false;
+      hostText = formatIp(b.value);
     }
     for (const fwd of this.#forwards.values()) {
       if (fwd.hostPort !== spec.hostPort) continue;
@@ -1018,7 +1024,8 @@ function tupleHash(ga: Uint8Array, gp: number, fa: Uint8Array, fp: number): numb
 
 function toAddr(v: Uint8Array | string | undefined, len: number): Uint8Array | null {
   if (v === undefined) return null;
-  const a = typeof v === "string" ? parseIp(v) : v;
+  const p = typeof v === "string" ? parseIpText(v) : null;
+  const a = p === null ? v as Uint8Array : p.ok ? p.value : null;
   if (a === null || a.length !== len) {
     throw new Error(`Gateway address ${String(v)} is not an IPv${len === 4 ? 4 : 6} address`);
   }
@@ -1028,9 +1035,9 @@ function toAddr(v: Uint8Array | string | undefined, len: number): Uint8Array | n
 function toPrefix(v: IpPrefix | string | undefined): IpPrefix | null {
   if (v === undefined) return null;
   if (typeof v !== "string") return v;
-  const p = parsePrefix(v);
-  if (p === null) throw new Error(`Network ${v} is not an address prefix`);
-  return p;
+  const p = parsePrefixText(v);
+  if (!p.ok) throw new Error(`Network ${v} is not an address prefix`);
+  return p.value;
 }
 
 function fmtEndpoint(a: Uint8Array, port: number): string {

@@ -1,0 +1,34 @@
+/**
+ * The `vde` executable: every subcommand on one program. `deno task vde` and
+ * `deno task compile` run this file; the library (mod.ts) does not import
+ * it, so a library user loads neither commander nor any subcommand.
+ */
+import { runCli, type Subcommand } from "./main.ts";
+import { cableCommand } from "./cable.ts";
+import { dpipeCommand } from "./dpipe.ts";
+import { plugCommand } from "./plug.ts";
+import { slirpCommand } from "./slirp.ts";
+import { switchCommand } from "./switch.ts";
+import { tapCommand } from "./tap.ts";
+import { termCommand } from "./term.ts";
+import { toLongOptions } from "./vde_switch_args.ts";
+import { wirefilterCommand } from "./wirefilter.ts";
+
+/** The subcommands, in the order `vde --help` lists them. */
+export const vdeSubcommands: readonly Subcommand[] = [
+  switchCommand,
+  plugCommand,
+  dpipeCommand,
+  tapCommand,
+  termCommand,
+  cableCommand,
+  slirpCommand,
+  wirefilterCommand,
+];
+
+/** Runs `vde ARGS` and exits with its status. */
+export async function main(args: string[]): Promise<never> {
+  Deno.exit(await runCli([...vdeSubcommands], toLongOptions(args)));
+}
+
+if (import.meta.main) await main(Deno.args);

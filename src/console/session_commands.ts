@@ -1,0 +1,113 @@
+/**
+ * Commands every program's console has, whatever it controls (the switch,
+ * wirefilter, slirp): `logout` and `shutdown`, which end a session or the
+ * program, and `load`, which runs a script file as if typed, nested at most
+ * {@linkcode MAX_LOAD_DEPTH} deep. Each program registers them with its own
+ * help texts.
+ */
+import { type CommandRegistry, fail, ok, type Session } from "./registry.ts";
+import { Errno, type Reply } from "./reply_format.ts";
+
+/** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
+export const MAX_LOAD_DEPTH = 8;
+/** Largest script `load` reads, so a mistaken path (a disk image) cannot eat memory. */
+export const MAX_SCRIPT_BYTES = 1 << 20;
+
+/** What `shutdown` needs of the program it stops. */
+export interface ShutdownTarget {
+  /** False where nothing may stop the program (answered EOPNOTSUPP). */
+  readonly canShutdown: boolean;
+  shutdown(reason: string): void;
+}
+
+/**
+ * Registers `logout` (ends a management session; a no-op elsewhere, as in
+ * vde_switch) and `shutdown` (answers, then stops the program, naming the
+ * session it came from), with each program's own help texts.
+ */
+export function addSessionEndCommands(
+  registry: CommandRegistry,
+  target: ShutdownTarget,
+  help: { logout: string; shutdown: string },
+): void {
+  registry.add({
+    path: "logout",
+    syntax: "",
+    help: help.logout,
+    listing: false,
+    // On the program's own console there is nothing to log out of (as in vde_switch).
+    run: (_args, session) => session.kind === "mgmt" ? { code: 0, endSession: true } : ok(),
+  });
+  registry.add({
+    path: "shutdown",
+    syntax: "",
+    help: help.shutdown,
+    listing: false,
+    run: (_args, session) => {
+      if (!target.canShutdown) return fail(Errno.EOPNOTSUPP);
+      return {
+        code: 0,
+        endSession: true,
+        afterSend: () => target.shutdown(`shutdown from the ${describeSession(session)}`),
+      };
+    },
+  });
+}
+
+function describeSession(session: Session): string {
+  switch (session.kind) {
+    case "mgmt":
+      return "management socket";
+    case "script":
+      return "startup script";
+    default:
+      return "console";
+  }
+}
+
+/**
+ * Runs a script file line by line in `session`, echoing each line as
+ * `vde[PATH]: LINE` followed by its reply, as vde_switch's `load` does.
+ * Unlike vde_switch, an empty line is skipped rather than answered with
+ * 1038, and `load` works from the startup script too.
+ */
+export async function loadScript(path: string, session: Session): Promise<Reply> {
+  if (path === "") return fail(Errno.ENOENT);
+  if (session.loadDepth >= MAX_LOAD_DEPTH) return fail(Errno.ELOOP);
+  const read = await readScript(path);
+  if (typeof read === "number") return fail(read);
+  let raw = "";
+  session.loadDepth++;
+  try {
+    for (const line of read) {
+      raw += `vde[${path}]: ${line}\n`;
+      const reply = await session.commands.execute(line, session);
+      if (reply === null) continue;
+      raw += session.render(reply);
+      // A script that logs out or shuts down stops there.
+      if (reply.endSession) return { ...reply, raw };
+    }
+  } finally {
+    session.loadDepth--;
+  }
+  return { code: 0, raw };
+}
+
+/** Reads a script's lines, or an errno. */
+export async function readScript(path: string): Promise<string[] | number> {
+  let bytes: Uint8Array;
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) return Errno.EISDIR;
+    if (info.size > MAX_SCRIPT_BYTES) return Errno.E2BIG;
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return Errno.ENOENT;
+    if (err instanceof Deno.errors.PermissionDenied) return Errno.EACCES;
+    return Errno.EIO;
+  }
+  if (bytes.length > MAX_SCRIPT_BYTES) return Errno.E2BIG;
+  const lines = new TextDecoder().decode(bytes).split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return lines;
+}

@@ -1,0 +1,83 @@
+/**
+ * The switch's top-level commands: `ds/showinfo`, `help`, `logout`,
+ * `shutdown`, `showinfo`, `load` (spec 5.2), with vde_switch's names, help
+ * texts and output lines. `logout`, `shutdown` and `load` are the console's
+ * own (session_commands.ts); this file gives them the switch's help texts.
+ */
+import { VERSION } from "../../version.ts";
+import type { ConsoleContext } from "./context.ts";
+import { type CommandRegistry, listing } from "../registry.ts";
+import { BANNER_LINES, Errno } from "../reply_format.ts";
+import { addSessionEndCommands, loadScript } from "../session_commands.ts";
+
+const HELP_HEADER = [
+  helpRow("COMMAND PATH", "SYNTAX", "HELP"),
+  helpRow("------------", "--------------", "------------"),
+];
+
+function helpRow(path: string, syntax: string, help: string): string {
+  return `${path.padEnd(18)} ${syntax.padEnd(15)} ${help}`;
+}
+
+function octalMode(mode: number): string {
+  return `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
+}
+
+/** Registers `ds/showinfo` (menu `ds`). */
+export function addDataSocketCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
+  registry.menu("ds", "DATA SOCKET MENU");
+  registry.add({
+    path: "ds/showinfo",
+    syntax: "",
+    help: "show ds info",
+    listing: true,
+    run: () => {
+      const ds = ctx.dataSocket;
+      if (ds === undefined) return listing([], Errno.ENXIO);
+      return listing([`ctl dir ${ds.dir}`, `std mode ${octalMode(ds.mode)}`]);
+    },
+  });
+}
+
+/** Registers `help`, `logout`, `shutdown`, `showinfo` and `load`. */
+export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
+  registry.add({
+    path: "help",
+    syntax: "[arg]",
+    help: "Help (limited to arg when specified)",
+    listing: true,
+    run: (args, session) => {
+      const rows = session.commands.entries()
+        .filter((e) => e.path.startsWith(args))
+        .map((e) => helpRow(e.path, e.menu ? "============" : e.syntax, e.help));
+      return listing([...HELP_HEADER, ...rows]);
+    },
+  });
+  addSessionEndCommands(registry, ctx, {
+    logout: "logout from this mgmt terminal",
+    shutdown: "shutdown of the switch",
+  });
+  registry.add({
+    path: "showinfo",
+    syntax: "",
+    help: "show switch version and info",
+    listing: true,
+    run: () => {
+      const lines = [
+        ...BANNER_LINES,
+        `vde ${VERSION} on Deno ${Deno.version.deno}`,
+        "",
+        `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
+      ];
+      if (ctx.mgmt !== undefined) lines.push(`mgmt ${ctx.mgmt.path} perm ${octalMode(ctx.mgmt.mode)}`);
+      return listing(lines);
+    },
+  });
+  registry.add({
+    path: "load",
+    syntax: "path",
+    help: "load a configuration script",
+    listing: false,
+    run: (args, session) => loadScript(args, session),
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Commands vde_switch lacks, for people at a console: `hub` to see or flip
+ * hub mode in plain words, and `ports` and `macs` as aligned tables with
+ * counters and ages. They are listings like any other, so a management
+ * client (unixterm, `vde term`) gets them framed as usual.
+ */
+import { parseSwitch } from "../args.ts";
+import type { ConsoleContext } from "./context.ts";
+import { type CommandRegistry, fail, listing } from "../registry.ts";
+import { Errno } from "../reply_format.ts";
+import { macsTable, portsTable } from "./tables.ts";
+import { macViews, portViews } from "./views.ts";
+
+/** Registers `hub`, `ports` and `macs`. */
+export function addFriendlyCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
+  const engine = ctx.sw.engine;
+  registry.add({
+    path: "hub",
+    syntax: "[on|off]",
+    help: "show or set hub mode (every frame to every port)",
+    listing: true,
+    run: (args) => {
+      if (args !== "") {
+        const on = parseSwitch(args);
+        if (on === undefined) return fail(Errno.EINVAL);
+        engine.hub = on;
+      }
+      return listing([`hub mode is ${engine.hub ? "on" : "off"}`]);
+    },
+  });
+  registry.add({
+    path: "ports",
+    syntax: "[all]",
+    help: "table of active ports (all: also inactive ones) with counters",
+    listing: true,
+    run: (args) => {
+      if (args !== "" && args !== "all") return listing([], Errno.EINVAL);
+      return listing(portsTable(portViews(ctx, args === "all")));
+    },
+  });
+  registry.add({
+    path: "macs",
+    syntax: "",
+    help: "table of learnt MAC addresses with their ports and ages",
+    listing: true,
+    run: async () => listing(macsTable(await macViews(ctx), portViews(ctx, true))),
+  });
+}

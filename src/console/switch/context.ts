@@ -1,0 +1,86 @@
+/**
+ * What the console's commands act on: the switch, plus the facts about the
+ * running program that `showinfo`, `ds/showinfo` and `shutdown` need. One
+ * context per switch, shared by every session (socket clients, the
+ * switch's own console, the startup script).
+ */
+import type { Switch } from "../../switch/switch.ts";
+import { DebugHub } from "./debug.ts";
+
+/** The socket directory the switch serves, for `ds/showinfo`. */
+export interface DataSocketInfo {
+  dir: string;
+  /** Mode of the ctl and port sockets. */
+  mode: number;
+}
+
+/** The management socket, for `showinfo`. */
+export interface MgmtInfo {
+  path: string;
+  mode: number;
+}
+
+/** Settings for `createConsoleContext`. */
+export interface ConsoleContextOptions {
+  dataSocket?: DataSocketInfo;
+  mgmt?: MgmtInfo;
+  /** Called once by `shutdown`, after its reply is written. */
+  shutdown?: (reason: string) => void;
+  /** The switch's MAC as `showinfo` prints it; default random 00:ff:xx:xx:xx:xx like vde_switch. */
+  mac?: string;
+}
+
+/** Shared state behind the console commands of one switch. */
+export class ConsoleContext {
+  readonly sw: Switch;
+  dataSocket: DataSocketInfo | undefined;
+  mgmt: MgmtInfo | undefined;
+  readonly mac: string;
+  /** performance.now() when the console started: `showinfo`'s uptime counts from here. */
+  readonly startedAt: number;
+  /**
+   * The bucket count `hash/print` and `hash/find` compute `Hash: NNNN` with
+   * (our table is not bucketed; this keeps vde_switch's numbers).
+   */
+  hashBuckets = 128;
+  readonly debug: DebugHub;
+  readonly #shutdown: ((reason: string) => void) | undefined;
+  #shuttingDown = false;
+
+  constructor(sw: Switch, options: ConsoleContextOptions = {}) {
+    this.sw = sw;
+    this.dataSocket = options.dataSocket;
+    this.mgmt = options.mgmt;
+    this.mac = options.mac ?? randomSwitchMac();
+    this.startedAt = performance.now();
+    this.debug = new DebugHub(sw);
+    this.#shutdown = options.shutdown;
+  }
+
+  /** Seconds on the engine's clock (the MAC table's `lastSeen` uses it). */
+  nowSeconds(): number {
+    return performance.now() / 1000;
+  }
+
+  /** Whole seconds since the console started. */
+  uptimeSeconds(): number {
+    return Math.floor((performance.now() - this.startedAt) / 1000);
+  }
+
+  /** Whether `shutdown` can stop anything here. */
+  get canShutdown(): boolean {
+    return this.#shutdown !== undefined;
+  }
+
+  /** Stops the switch (once); `reason` goes to the log. */
+  shutdown(reason: string): void {
+    if (this.#shuttingDown || this.#shutdown === undefined) return;
+    this.#shuttingDown = true;
+    this.#shutdown(reason);
+  }
+}
+
+function randomSwitchMac(): string {
+  const b = crypto.getRandomValues(new Uint8Array(4));
+  return ["00", "ff", ...Array.from(b, (x) => x.toString(16).padStart(2, "0"))].join(":");
+}

@@ -1,0 +1,157 @@
+/**
+ * `vde term`'s view of a remote switch: runs lines on a management
+ * connection, learns the command set (for completion) from the remote
+ * `help`, and provides our friendly commands (`ports`, `macs`, `hub`)
+ * against switches that lack them, such as a C vde_switch, by parsing its
+ * `port/print` and `hash/print` listings.
+ */
+import { parseSwitch } from "../args.ts";
+import type { MgmtClient, RemoteReply } from "../client.ts";
+import type { CompletionSource } from "../completer.ts";
+import { parseMacListing, parsePortListing } from "./listings.ts";
+import { parseLine } from "../registry.ts";
+import { Errno, resultLine } from "../reply_format.ts";
+import { macsTable, portsTable } from "./tables.ts";
+
+/** A command as the remote `help` lists it. */
+export interface RemoteCommand {
+  path: string;
+  syntax: string;
+  help: string;
+}
+
+/** Commands `vde term` adds on its side, with their help rows. */
+export const LOCAL_COMMANDS: readonly RemoteCommand[] = [
+  { path: "watch", syntax: "[secs]", help: "live port counters, redrawn every secs until a key is pressed" },
+  { path: "exit", syntax: "", help: "log out and leave vde term" },
+  { path: "quit", syntax: "", help: "log out and leave vde term" },
+  { path: "?", syntax: "[arg]", help: "same as help" },
+];
+
+/** Friendly commands emulated when the remote switch does not have them. */
+const FALLBACKS: readonly RemoteCommand[] = [
+  { path: "hub", syntax: "[on|off]", help: "show or set hub mode" },
+  { path: "ports", syntax: "[all]", help: "table of ports with counters" },
+  { path: "macs", syntax: "", help: "table of learnt MAC addresses" },
+];
+
+/**
+ * Parses a `help` listing into commands (menu headers dropped). Rows are
+ * `%-18s %-15s %s`; a path longer than its column shifts the rest, so
+ * the row is split on blanks then.
+ */
+export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
+  const out: RemoteCommand[] = [];
+  for (const line of lines.slice(2)) {
+    let path: string, syntax: string, help: string;
+    if (line.length > 19 && line[18] === " " && line[34] === " ") {
+      path = line.slice(0, 18).trim();
+      syntax = line.slice(19, 34).trim();
+      help = line.slice(35);
+    } else {
+      const m = /^(\S+)\s+(.*)$/.exec(line);
+      if (m === null) continue;
+      [path, syntax, help] = [m[1]!, "", m[2]!];
+    }
+    if (path === "" || syntax === "============") continue;
+    out.push({ path, syntax, help });
+  }
+  return out;
+}
+
+function ok(lines: string[]): RemoteReply {
+  return { code: 0, lines, result: resultLine(0) };
+}
+
+/** Runs console lines against a remote switch. */
+export class RemoteConsole {
+  readonly client: MgmtClient;
+  #remote: RemoteCommand[] = [];
+
+  constructor(client: MgmtClient) {
+    this.client = client;
+  }
+
+  /** Learns the remote command set from `help`; a switch without `help` just gets no completion. */
+  async learnCommands(): Promise<void> {
+    try {
+      const reply = await this.client.command("help");
+      if (reply.code === 0 && reply.lines !== undefined) this.#remote = parseHelpListing(reply.lines);
+    } catch { /* completion is a convenience */ }
+  }
+
+  /** Every command known: the remote's, then local ones and fallbacks it lacks. */
+  commands(): RemoteCommand[] {
+    const have = new Set(this.#remote.map((c) => c.path));
+    return [...this.#remote, ...[...LOCAL_COMMANDS, ...FALLBACKS].filter((c) => !have.has(c.path))];
+  }
+
+  /**
+   * Runs one line remotely, emulating `hub`, `ports` and `macs` when the
+   * remote answers 1038 for them. `exit` and `quit` log out. Null for an
+   * empty line or a comment.
+   */
+  async execute(line: string): Promise<RemoteReply | null> {
+    const { name, args } = parseLine(line);
+    if (name === "") return null;
+    if (name === "exit" || name === "quit") return await this.client.command("logout");
+    if (name === "?") return await this.client.command(`help ${args}`.trim());
+    const reply = await this.client.command(line.trim());
+    if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
+    if (name === "ports") return await this.ports(args);
+    if (name === "macs") return await this.macs();
+    return await this.hub(args);
+  }
+
+  /** The `ports` table from `port/print` (or `port/allprint` with "all"). */
+  async ports(args: string): Promise<RemoteReply> {
+    if (args !== "" && args !== "all") {
+      return { code: Errno.EINVAL, lines: [], result: resultLine(Errno.EINVAL) };
+    }
+    const r = await this.client.command(args === "all" ? "port/allprint" : "port/print");
+    if (r.code !== 0) return r;
+    return ok(portsTable(parsePortListing(r.lines ?? [])));
+  }
+
+  /** The `macs` table from `hash/print` and `port/allprint`. */
+  async macs(): Promise<RemoteReply> {
+    const h = await this.client.command("hash/print");
+    if (h.code !== 0) return h;
+    const p = await this.client.command("port/allprint");
+    return ok(macsTable(parseMacListing(h.lines ?? []), parsePortListing(p.lines ?? [])));
+  }
+
+  /** `hub [on|off]` through `port/sethub` and `port/showinfo`. */
+  async hub(args: string): Promise<RemoteReply> {
+    if (args !== "") {
+      const on = parseSwitch(args);
+      if (on === undefined) return { code: Errno.EINVAL, lines: [], result: resultLine(Errno.EINVAL) };
+      const r = await this.client.command(`port/sethub ${on ? 1 : 0}`);
+      if (r.code !== 0) return r;
+    }
+    const info = await this.client.command("port/showinfo");
+    if (info.code !== 0) return info;
+    const on = (info.lines ?? []).includes("HUB=true");
+    return ok([`hub mode is ${on ? "on" : "off"}`]);
+  }
+
+  /** Completion candidates, fetched from the remote switch when Tab is pressed. */
+  completionSource(): CompletionSource {
+    const listing = async (cmd: string): Promise<string[]> => {
+      try {
+        const r = await this.client.command(cmd);
+        return r.lines ?? [];
+      } catch {
+        return [];
+      }
+    };
+    return {
+      commands: () => Promise.resolve(this.commands().map((c) => c.path)),
+      syntax: (path) => Promise.resolve(this.commands().find((c) => c.path === path)?.syntax),
+      ports: async () => parsePortListing(await listing("port/allprint")).map((p) => p.port),
+      macs: async () => parseMacListing(await listing("hash/print")).map((m) => m.mac),
+      debugCategories: async () =>
+        (await listing("debug/list")).slice(2).map((l) => l.split(/\s+/)[0]!).filter((c) => c !== ""),
+    };
+  }
+}

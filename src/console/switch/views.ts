@@ -1,0 +1,161 @@
+/**
+ * Ports and MAC entries as plain values, the one shape behind every way the
+ * console shows them: vde_switch's `port/print` and `hash/print` text
+ * (listings.ts), the aligned `ports` and `macs` tables (tables.ts), and
+ * `vde term`, which rebuilds these values by parsing a remote switch's
+ * listings so its tables work against a C vde_switch too.
+ */
+import type { ConsoleContext } from "./context.ts";
+import { printable } from "../reply_format.ts";
+import { vdeBucket } from "../../switch/vde_bucket.ts";
+import type { Endpoint } from "../../switch/switch.ts";
+import { groupName, userName } from "../../os/users.ts";
+
+/** MAC entries formatted between yields to the event loop, so a big listing never holds up forwarding for long. */
+const MAC_SLICE = 2048;
+
+/** One endpoint on a port. */
+export interface EndpointView {
+  id: number;
+  /** vde_switch's module name: "unix prog" for socket clients, "tuntap" for taps. */
+  module: string;
+  description: string;
+}
+
+/** One allocated port. */
+export interface PortView {
+  port: number;
+  /** Untagged VLAN. */
+  vlan: number;
+  active: boolean;
+  /** Taken by automatic port requests. */
+  allocatable: boolean;
+  /** Owner of the current endpoints, "NONE" when there are none. */
+  user: string;
+  /** Access control (port/setuser, port/setgroup), "NONE" when unrestricted. */
+  accessUser: string;
+  accessGroup: string;
+  framesIn: number;
+  bytesIn: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Dropped frames, when known (not in vde_switch's listing). */
+  drops?: number;
+  endpoints: EndpointView[];
+}
+
+/** One MAC table entry. */
+export interface MacView {
+  /** vde_switch's bucket index (`Hash: NNNN`). */
+  bucket: number;
+  mac: string;
+  vlan: number;
+  port: number;
+  /** Seconds since the address was last seen. */
+  age: number;
+}
+
+/** The module name vde_switch would show for an endpoint's link. */
+export function endpointModule(ep: Endpoint): string {
+  if (ep.link.kind === "vde") return "unix prog";
+  if (ep.link.kind === "tap") return "tuntap";
+  return "link";
+}
+
+/**
+ * Views of the allocated ports in ascending order: only active ones unless
+ * `includeInactive`.
+ */
+export function portViews(ctx: ConsoleContext, includeInactive: boolean): PortView[] {
+  const views: PortView[] = [];
+  const names = new NameCache();
+  for (const p of ctx.sw.allocatedPorts()) {
+    const view = portView(ctx, p, names);
+    if (view !== undefined && (includeInactive || view.active)) views.push(view);
+  }
+  return views;
+}
+
+// /etc/passwd and /etc/group are read once per listing, not once per port.
+class NameCache {
+  readonly #users = new Map<number, string>();
+  readonly #groups = new Map<number, string>();
+  user(uid: number): string {
+    if (uid < 0) return "NONE";
+    let name = this.#users.get(uid);
+    if (name === undefined) this.#users.set(uid, name = userName(uid));
+    return name;
+  }
+  group(gid: number): string {
+    if (gid < 0) return "NONE";
+    let name = this.#groups.get(gid);
+    if (name === undefined) this.#groups.set(gid, name = groupName(gid));
+    return name;
+  }
+}
+
+/** The view of port `p`, or undefined when it is not allocated or out of range. */
+export function portView(ctx: ConsoleContext, p: number, names = new NameCache()): PortView | undefined {
+  const state = ctx.sw.port(p);
+  if (state === undefined || p >= ctx.sw.numPorts) return undefined;
+  const engine = ctx.sw.engine;
+  const stats = engine.portStats(p);
+  return {
+    port: p,
+    vlan: engine.portVlan(p),
+    active: engine.isActive(p),
+    allocatable: state.allocatable,
+    user: names.user(state.uid),
+    accessUser: names.user(state.accessUser),
+    accessGroup: names.group(state.accessGroup),
+    framesIn: stats.framesIn,
+    bytesIn: stats.bytesIn,
+    framesOut: stats.framesOut,
+    bytesOut: stats.bytesOut,
+    drops: stats.dropsIn + stats.dropsOut,
+    // Newest first in the switch; listed oldest first, as vde_switch does.
+    endpoints: [...state.endpoints].reverse().map((ep) => ({
+      id: ep.id,
+      module: endpointModule(ep),
+      description: printable(ep.link.description),
+    })),
+  };
+}
+
+/**
+ * Views of every MAC entry in vde_switch's bucket order (then by MAC and
+ * VLAN). A big table is walked in slices with the event loop served in
+ * between, so the data plane keeps forwarding; entries learnt or dropped
+ * meanwhile may or may not appear, as in any listing of a live table.
+ */
+export async function macViews(ctx: ConsoleContext): Promise<MacView[]> {
+  const now = Math.floor(ctx.nowSeconds());
+  const views: MacView[] = [];
+  const bytes = new Uint8Array(6);
+  let count = 0;
+  for (const e of ctx.sw.engine.macTable.entries()) {
+    // entries() spells MACs as "xx:xx:xx:xx:xx:xx"; read the bytes back without a regex.
+    for (let i = 0; i < 6; i++) bytes[i] = parseInt(e.mac.slice(i * 3, i * 3 + 2), 16);
+    views.push({
+      bucket: vdeBucket(bytes, e.vlan, ctx.hashBuckets),
+      mac: e.mac,
+      vlan: e.vlan,
+      port: e.port,
+      age: Math.max(0, now - Math.floor(e.lastSeen)),
+    });
+    if (++count % MAC_SLICE === 0) await new Promise((r) => setTimeout(r, 0));
+  }
+  return views.sort((a, b) =>
+    a.bucket - b.bucket || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0) || a.vlan - b.vlan
+  );
+}
+
+/** `items.map(fn)`, serving the event loop every `MAC_SLICE` items. */
+export async function mapInSlices<T, U>(items: readonly T[], fn: (item: T) => U): Promise<U[]> {
+  const out: U[] = [];
+  for (let i = 0; i < items.length; i++) {
+    out.push(fn(items[i]!));
+    if ((i + 1) % MAC_SLICE === 0) await new Promise((r) => setTimeout(r, 0));
+  }
+  return out;
+}

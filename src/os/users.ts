@@ -1,0 +1,63 @@
+/**
+ * User and group names from the operating system, for port access control
+ * (`port/setuser`, `port/setgroup`, the control socket's group), for
+ * printing who owns a port, and for vxvde's `grp=`. Reads /etc/passwd and
+ * /etc/group directly: Deno has no getpwnam, and these files are all a
+ * switch needs (no NSS lookups over the network from the control plane).
+ */
+
+/** One parsed /etc/passwd or /etc/group row. */
+interface Row {
+  name: string;
+  id: number;
+  /** Primary group (passwd) or members (group). */
+  extra: string;
+}
+
+function readRows(path: string): Row[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return [];
+  }
+  const rows: Row[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f.length < 4 || !/^\d+$/.test(f[2]!)) continue;
+    // passwd: name:x:uid:gid:...; group: name:x:gid:members
+    rows.push({ name: f[0]!, id: Number(f[2]), extra: f[3]! });
+  }
+  return rows;
+}
+
+/** Resolves a user name or a decimal uid; undefined when unknown. */
+export function lookupUser(nameOrId: string): number | undefined {
+  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
+  return readRows("/etc/passwd").find((r) => r.name === nameOrId)?.id;
+}
+
+/** Resolves a group name or a decimal gid; undefined when unknown. */
+export function lookupGroup(nameOrId: string): number | undefined {
+  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
+  return readRows("/etc/group").find((r) => r.name === nameOrId)?.id;
+}
+
+/** The name of `uid`, or the number as text when it has none. */
+export function userName(uid: number): string {
+  return readRows("/etc/passwd").find((r) => r.id === uid)?.name ?? String(uid);
+}
+
+/** The name of `gid`, or the number as text when it has none. */
+export function groupName(gid: number): string {
+  return readRows("/etc/group").find((r) => r.id === gid)?.name ?? String(gid);
+}
+
+/** Whether `uid` belongs to `gid`, as its primary group or as a listed member. */
+export function isGroupMember(uid: number, gid: number): boolean {
+  const user = readRows("/etc/passwd").find((r) => r.id === uid);
+  if (user === undefined) return false;
+  if (Number(user.extra) === gid) return true;
+  const group = readRows("/etc/group").find((r) => r.id === gid);
+  return group !== undefined && group.extra.split(",").includes(user.name);
+}

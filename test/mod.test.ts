@@ -1,0 +1,64 @@
+/**
+ * The library entry's shape: importing mod.ts loads no slirp stack and no
+ * command line (they load on first use), and its exports are there. Read
+ * from the module graph Deno itself builds (`deno info --json`).
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../", import.meta.url);
+
+interface Dep {
+  code?: { specifier: string };
+  isDynamic?: boolean;
+}
+interface GraphModule {
+  specifier: string;
+  dependencies?: Dep[];
+}
+
+/** The modules evaluated when `entry` is imported: static code edges only. */
+async function staticClosure(entry: string): Promise<Set<string>> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: ROOT.pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    roots: string[];
+    modules: GraphModule[];
+  };
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const todo = [...graph.roots];
+  while (todo.length > 0) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpecifier.get(s)?.dependencies ?? []) {
+      if (d.code !== undefined && d.isDynamic !== true) todo.push(d.code.specifier);
+    }
+  }
+  return seen;
+}
+
+Deno.test("importing the library loads neither the slirp stack nor the command line", async () => {
+  const loaded = [...await staticClosure("mod.ts")];
+  assert.ok(loaded.some((s) => s.endsWith("/src/link/registry.ts")), "the registry is part of the library");
+  assert.deepEqual(
+    loaded.filter((s) => s.includes("/src/slirp/") || s.endsWith("/src/link/slirp_link.ts")),
+    [],
+  );
+  assert.deepEqual(loaded.filter((s) => s.includes("/src/cli/") || s.includes("commander")), []);
+});
+
+Deno.test("the registry alone loads no transport until a scheme is opened", async () => {
+  const loaded = [...await staticClosure("src/link/registry.ts")];
+  assert.deepEqual(loaded.filter((s) => /_link\.ts$/.test(s)), []);
+  const { openLink, schemes } = await import("../src/link/registry.ts");
+  assert.ok(schemes().includes("slirp") && schemes().includes("null"));
+  const link = await openLink("null://");
+  assert.equal(link.kind, "null");
+  link.close();
+});
