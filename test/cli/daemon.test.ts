@@ -5,7 +5,7 @@
  * the error.
  */
 import assert from "node:assert/strict";
-import { pathExists, processesMentioning, run } from "../helpers/processes.ts";
+import { pathExists, processesMentioning, run, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
 
 const VDE = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`];
@@ -22,6 +22,16 @@ async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** `shutdown` through `vde term CONSOLE`, then the pid file must go (the program's last step). */
+async function shutdownAndWait(console: string, pidfile: string): Promise<void> {
+  const t = await run([...VDE, "term", console, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
+  assert.equal(t.code, 0, t.stderr);
+  await waitFor(async () => !(await pathExists(pidfile)), {
+    timeoutMs: 20_000,
+    what: "the pid file to be removed",
+  });
 }
 
 function daemon(args: string[]) {
@@ -83,13 +93,7 @@ Deno.test("a --daemon switch logs to --logfile, serves DIR/mgmt and leaves nothi
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, "");
     assert.ok(await pathExists(`${dir}/pid`));
-    const t = await run([...VDE, "term", `${dir}/sw`, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
-    assert.equal(t.code, 0, t.stderr);
-    const deadline = Date.now() + 20_000;
-    while (await pathExists(`${dir}/pid`) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(await pathExists(`${dir}/pid`), false, "pid file removed at exit");
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
     assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed at exit");
     assert.match(await Deno.readTextFile(`${dir}/log`), /serving .*\/sw with 32 ports/);
   });
@@ -118,13 +122,7 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
     assert.equal(again.code, 1, again.stderr);
     assert.match(again.stderr, /^vde: pid file .*\/pid already exists/m);
     assert.equal(await pathExists(`${dir}/wf2`), false, "the failed one's socket is gone");
-    const t = await run([...VDE, "term", `${dir}/wf`, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
-    assert.equal(t.code, 0, t.stderr);
-    const deadline = Date.now() + 20_000;
-    while (await pathExists(`${dir}/pid`) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(await pathExists(`${dir}/pid`), false, "pid file removed at exit");
+    await shutdownAndWait(`${dir}/wf`, `${dir}/pid`);
     assert.equal(await pathExists(`${dir}/wf`), false, "management socket removed at exit");
   });
 });
