@@ -12,6 +12,7 @@
  * run takes about a minute and a half (`--quick`: well under one).
  */
 import { fileURLToPath } from "node:url";
+import { dataplaneSection } from "./bench_dataplane.ts";
 import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
 import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import {
@@ -253,27 +254,40 @@ async function eachSwitchPerRound(
   }
 }
 
+/** User plus system CPU time of process `pid` (all its threads), in seconds. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks, 100/s).
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}
+
 async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
   const sizes = [
     {
       size: 64,
       fps: metric("frames/s, 64 B frames", "frames/s", "higher", 1.25),
       mbps: metric("Mbit/s, 64 B frames", "Mbit/s", "higher"),
+      cpu: metric("switch CPU per frame forwarded, 64 B", "ns", "lower"),
     },
     {
       size: 1500,
       fps: metric("frames/s, 1500 B frames", "frames/s", "higher"),
       mbps: metric("Mbit/s, 1500 B frames", "Mbit/s", "higher", 1.0),
+      cpu: metric("switch CPU per frame forwarded, 1500 B", "ns", "lower"),
     },
   ];
-  const mine = sizes.flatMap((s) => [s.fps, s.mbps]);
+  const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu]);
   metrics.push(...mine);
   await eachSwitchPerRound(plan, "throughput", mine, {}, async (sw, round) => {
     for (const s of sizes) {
+      const cpuBefore = await cpuSeconds(sw.pid);
       const f = await flow(sw, s.size, plan.seconds);
+      const cpu = (await cpuSeconds(sw.pid)) - cpuBefore;
       assertAlive(sw);
       s.fps.samples[sw.kind].push(f.fps);
       s.mbps.samples[sw.kind].push(f.mbps);
+      s.cpu.samples[sw.kind].push((cpu / f.received) * 1e9);
       const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
       log(
         `${s.size} B, ${sw.kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s, ` +
@@ -740,6 +754,76 @@ async function bombSection(plan: Plan, metrics: Metric[]): Promise<void> {
   }
 }
 
+/**
+ * Issue 17: what a capture costs forwarding. 64-byte frames through our
+ * switch, alternating plain and with a `vde capture` client attached that
+ * never reads (the worst reader: the switch queues up to its limit, then
+ * drops the capture's frames). C column = no capture, ours = capture attached.
+ */
+async function captureSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const fps = metric(
+    "frames/s, 64 B through ours: C column = no capture, ours = a capture attached that never reads",
+    "frames/s",
+    "higher",
+  );
+  metrics.push(fps);
+  let sw: SwitchHandle | null = null;
+  try {
+    sw = await startIn("ours");
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const captured of round % 2 === 0 ? [false, true] : [true, false]) {
+        let conn: Deno.Conn | null = null;
+        if (captured) {
+          conn = await Deno.connect({ transport: "unix", path: `${sw.dir}/capture` });
+          await conn.write(
+            new TextEncoder().encode('{"ports":[],"vlan":null,"snaplen":262144,"filter":null}\n'),
+          );
+        }
+        try {
+          const f = await flow(sw, 64, plan.seconds);
+          assertAlive(sw);
+          fps.samples[captured ? "ours" : "c"].push(f.fps);
+          log(
+            `capture, round ${round + 1}, ${captured ? "stalled capture" : "no capture"}: ${
+              Math.round(f.fps)
+            } frames/s`,
+          );
+        } finally {
+          conn?.close();
+        }
+      }
+    }
+  } catch (err) {
+    fps.errors.ours = message(err);
+    log(`capture: ${message(err)}`);
+  } finally {
+    if (sw !== null) await stopIn(sw);
+  }
+  // Snooping on and no multicast: the unicast fast path must not notice.
+  const snoop = metric(
+    "frames/s, 64 B through ours: C column = plain, ours = --mcast-snooping (no multicast)",
+    "frames/s",
+    "higher",
+  );
+  metrics.push(snoop);
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const on of round % 2 === 0 ? [false, true] : [true, false]) {
+      let one: SwitchHandle | null = null;
+      try {
+        one = await startIn("ours", on ? { extraArgs: ["--mcast-snooping"] } : {});
+        const f = await flow(one, 64, plan.seconds);
+        assertAlive(one);
+        snoop.samples[on ? "ours" : "c"].push(f.fps);
+        log(`snooping, round ${round + 1}, ${on ? "on" : "off"}: ${Math.round(f.fps)} frames/s`);
+      } catch (err) {
+        snoop.errors[on ? "ours" : "c"] = message(err);
+      } finally {
+        if (one !== null) await stopIn(one);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Slirp: our stack against Debian's libslirp plugin
 
@@ -765,17 +849,14 @@ async function slirpSection(plan: Plan, metrics: Metric[]): Promise<void> {
   for (const tool of ["vde_plug", "iperf3", "python3"]) {
     if (missing === null && !(await hasCommand(tool))) missing = `${tool} is not installed`;
   }
-  if (missing === null && !(await pathOk("/usr/lib/x86_64-linux-gnu/vdeplug/libvdeplug_slirp.so"))) {
-    if (!(await pathOk("/usr/lib/aarch64-linux-gnu/vdeplug/libvdeplug_slirp.so"))) {
-      missing = "Debian's libvdeplug-slirp is not installed";
-    }
+  if (missing === null && !(await slirpPluginInstalled())) {
+    missing = "Debian's libvdeplug-slirp is not installed";
   }
   if (missing !== null) {
     for (const x of [...Object.values(m), rate]) x.skipped = missing;
     log(`slirp section skipped: ${missing}`);
     return;
   }
-  const vde = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
   // One listening port per run: a guest port reused across runs can meet the
   // guest's TIME-WAIT entries of the previous run's connections, whose
   // sequence numbers the next stack's SYNs may not pass (seen as libslirp
@@ -802,59 +883,11 @@ while True:
           const acceptPort = guestPort++;
           try {
             sw = await startIn("ours");
-            const slirpCmd = kind === "c"
-              ? [
-                "vde_plug",
-                `vde://${sw.dir}`,
-                `slirp:///mtu=${mtu}/tcpfwd=${fwdPort}:10.0.2.15:${acceptPort}`,
-              ]
-              : [
-                ...vde,
-                "slirp",
-                "--sock",
-                sw.dir,
-                "--mtu",
-                String(mtu),
-                "--forward",
-                `tcp:${fwdPort}:10.0.2.15:${acceptPort}`,
-              ];
-            procs.push(spawnManaged(slirpCmd, { name: `${kind} slirp` }));
-            procs.push(g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" }));
+            const forward = `${fwdPort}:10.0.2.15:${acceptPort}`;
+            await startSlirpGuest(g, kind, mtu, sw.dir, sw.dir, forward, procs);
             procs.push(g.spawn(["python3", `${tmp}/acceptor.py`, String(acceptPort)], { name: "acceptor" }));
-            await g.waitForCarrier("t0", 20_000);
-            await g.run(["ip", "link", "set", "t0", "mtu", String(mtu)]);
-            await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
-            await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
-            await waitForPing(g, "10.0.2.2", 30_000);
             for (const [key, reverse] of [[`up${mtu}`, false], [`down${mtu}`, true]] as const) {
-              const srv = spawnManaged(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "5211"], {
-                name: "iperf3 server",
-              });
-              procs.push(srv);
-              await waitFor(
-                async () =>
-                  (await run(["ss", "-Hltn", "sport = :5211"], { check: false })).stdout.trim() !== "",
-                { timeoutMs: 5000, what: "iperf3 server" },
-              );
-              const args = [
-                "iperf3",
-                "-c",
-                "10.0.2.2",
-                "-p",
-                "5211",
-                "-t",
-                String(plan.seconds + 1),
-                "-J",
-                "--connect-timeout",
-                "5000",
-              ];
-              if (reverse) args.push("-R");
-              const r = await g.run(args, { check: false, timeoutMs: 40_000 });
-              await srv.stop({ timeoutMs: 2000 });
-              if (!r.success) throw new Error(`iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
-              const report = JSON.parse(r.stdout) as {
-                end?: { sum_received?: { bits_per_second?: number } };
-              };
+              const report = await slirpIperf(g, ["-t", String(plan.seconds + 1)], reverse, 40_000, procs);
               const mbps = (report.end?.sum_received?.bits_per_second ?? 0) / 1e6;
               m[key]!.samples[kind].push(mbps);
               log(
@@ -880,6 +913,176 @@ while True:
     }
   });
   log("slirp target: ours >= 1000 Mbit/s at MTU 1500 and >= 1.5x libslirp both ways");
+}
+
+const VDE_CMD = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
+
+/**
+ * Starts a slirp of `kind` (C: Debian's libslirp plugin through vde_plug)
+ * on the switch `slirpSw`, plugs the guest's tap t0 into `guestSw` and
+ * configures the guest as 10.0.2.15 behind 10.0.2.2. `forward` is
+ * `hostPort:10.0.2.15:guestPort` or null.
+ */
+async function startSlirpGuest(
+  g: Netns,
+  kind: SwitchKind,
+  mtu: number,
+  slirpSw: string,
+  guestSw: string,
+  forward: string | null,
+  procs: ManagedProcess[],
+): Promise<void> {
+  const slirpCmd = kind === "c"
+    ? ["vde_plug", `vde://${slirpSw}`, `slirp:///mtu=${mtu}${forward === null ? "" : `/tcpfwd=${forward}`}`]
+    : [
+      ...VDE_CMD,
+      "slirp",
+      "--sock",
+      slirpSw,
+      "--mtu",
+      String(mtu),
+      ...(forward === null ? [] : ["--forward", `tcp:${forward}`]),
+    ];
+  procs.push(spawnManaged(slirpCmd, { name: `${kind} slirp` }));
+  procs.push(g.spawn(["vde_plug", `vde://${guestSw}`, "tap://t0"], { name: "guest plug" }));
+  await g.waitForCarrier("t0", 20_000);
+  await g.run(["ip", "link", "set", "t0", "mtu", String(mtu)]);
+  await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
+  await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
+  await waitForPing(g, "10.0.2.2", 30_000);
+}
+
+interface IperfReport {
+  end?: {
+    sum_received?: { bits_per_second?: number; seconds?: number; bytes?: number };
+    sum_sent?: { retransmits?: number };
+  };
+}
+
+/** iperf3 from the guest to a one-shot server on the host's loopback (`reverse`: host to guest). */
+async function slirpIperf(
+  g: Netns,
+  extra: string[],
+  reverse: boolean,
+  timeoutMs: number,
+  procs: ManagedProcess[],
+): Promise<IperfReport> {
+  const srv = spawnManaged(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "5211"], {
+    name: "iperf3 server",
+  });
+  procs.push(srv);
+  await waitFor(
+    async () => (await run(["ss", "-Hltn", "sport = :5211"], { check: false })).stdout.trim() !== "",
+    { timeoutMs: 5000, what: "iperf3 server" },
+  );
+  const args = ["iperf3", "-c", "10.0.2.2", "-p", "5211", ...extra, "-J", "--connect-timeout", "5000"];
+  if (reverse) args.push("-R");
+  const r = await g.run(args, { check: false, timeoutMs });
+  await srv.stop({ timeoutMs: 2000 });
+  if (!r.success) throw new Error(`iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
+  return JSON.parse(r.stdout) as IperfReport;
+}
+
+/** One TcpExt counter of a namespace (/proc/net/netstat). */
+async function tcpExt(g: Netns, name: string): Promise<number> {
+  const lines = (await g.run(["cat", "/proc/net/netstat"])).stdout.split("\n");
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i]!.startsWith("TcpExt:")) continue;
+    const keys = lines[i]!.split(/\s+/);
+    const values = lines[i + 1]!.split(/\s+/);
+    const k = keys.indexOf(name);
+    return k < 0 ? 0 : Number(values[k]);
+  }
+  return 0;
+}
+
+/**
+ * Slirp on a lossy wire: Debian's wirefilter (2% loss, 3+-2 ms delay each
+ * way) between the guest's switch and the slirp's, joined by dpipe (its own
+ * `-v` mode does not pass frames here); 50 MB each way with
+ * iperf3, time and retransmissions, ours against libslirp.
+ */
+async function slirpLossSection(metrics: Metric[]): Promise<void> {
+  const what = "50 MB through wirefilter 2% loss, 3+-2 ms (C = libslirp)";
+  const up = metric(`slirp ${what}: guest->host time`, "s", "lower", 0.5);
+  const down = metric(`slirp ${what}: host->guest time`, "s", "lower", 0.5);
+  const upRtx = metric(`slirp ${what}: guest->host, the guest's retransmits`, "segs", "lower");
+  const downDup = metric(`slirp ${what}: host->guest, duplicates the guest got`, "segs", "lower");
+  metrics.push(up, down, upRtx, downDup);
+  let missing = await canNetns();
+  for (const tool of ["vde_plug", "iperf3", "wirefilter", "dpipe"]) {
+    if (missing === null && !(await hasCommand(tool))) missing = `${tool} is not installed`;
+  }
+  if (missing === null && !(await slirpPluginInstalled())) {
+    missing = "Debian's libvdeplug-slirp is not installed";
+  }
+  if (missing !== null) {
+    for (const x of [up, down, upRtx, downDup]) x.skipped = missing;
+    log(`slirp loss section skipped: ${missing}`);
+    return;
+  }
+  await withNetns(async (lab) => {
+    const g = await lab.namespace("gl");
+    await g.tap("t0");
+    await g.run(["ip", "link", "set", "t0", "up"]);
+    // One round only: libslirp alone takes minutes here, and the gap is several-fold, not a matter of noise.
+    for (const kind of KINDS) {
+      const switches: SwitchHandle[] = [];
+      const procs: ManagedProcess[] = [];
+      const name = kind === "c" ? "libslirp" : "ours";
+      try {
+        const slirpSw = await startIn("ours");
+        switches.push(slirpSw);
+        const guestSw = await startIn("ours");
+        switches.push(guestSw);
+        procs.push(
+          spawnManaged(
+            [
+              "dpipe",
+              "vde_plug",
+              guestSw.dir,
+              "=",
+              "wirefilter",
+              "-l",
+              "2",
+              "-d",
+              "3+2",
+              "=",
+              "vde_plug",
+              slirpSw.dir,
+            ],
+            { name: "wirefilter" },
+          ),
+        );
+        await startSlirpGuest(g, kind, 1500, slirpSw.dir, guestSw.dir, null, procs);
+        const n = ["-n", "50M"];
+        const r1 = await slirpIperf(g, n, false, 300_000, procs);
+        up.samples[kind].push(r1.end?.sum_received?.seconds ?? NaN);
+        upRtx.samples[kind].push(r1.end?.sum_sent?.retransmits ?? NaN);
+        const dup0 = await tcpExt(g, "TCPDSACKOldSent") + await tcpExt(g, "TCPDSACKOfoSent");
+        const r2 = await slirpIperf(g, n, true, 300_000, procs);
+        down.samples[kind].push(r2.end?.sum_received?.seconds ?? NaN);
+        const dup = await tcpExt(g, "TCPDSACKOldSent") + await tcpExt(g, "TCPDSACKOfoSent") - dup0;
+        downDup.samples[kind].push(dup);
+        log(
+          `slirp ${name} lossy: up ${up.samples[kind].at(-1)!.toFixed(1)} s (${upRtx.samples[kind].at(-1)} ` +
+            `retransmits), down ${down.samples[kind].at(-1)!.toFixed(1)} s (${dup} duplicates)`,
+        );
+      } catch (err) {
+        for (const x of [up, down]) x.errors[kind] = message(err);
+        log(`slirp ${name} lossy: ${message(err)}`);
+      } finally {
+        for (const p of procs.reverse()) await p.stop({ timeoutMs: 2000 });
+        for (const sw of switches) await stopIn(sw);
+      }
+    }
+  });
+  log("slirp loss target: ours >= 2x faster than libslirp both ways (time ratio <= 0.5)");
+}
+
+async function slirpPluginInstalled(): Promise<boolean> {
+  return await pathOk("/usr/lib/x86_64-linux-gnu/vdeplug/libvdeplug_slirp.so") ||
+    await pathOk("/usr/lib/aarch64-linux-gnu/vdeplug/libvdeplug_slirp.so");
 }
 
 /** Sequential connect-read-close through a forward on the host's loopback, for `seconds`. */
@@ -1018,12 +1221,19 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 // ---------------------------------------------------------------------------
 
-const USAGE = `usage: deno task bench [--quick] [--strict] [--slirp] [--bomb] [--cables] [--taps]
+const USAGE =
+  `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
+                       [--throughput] [--dataplane]
   --quick   one short round per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
-  --slirp   only the slirp section (ours against Debian's libslirp plugin)
+  --slirp   only the slirp sections (ours against Debian's libslirp plugin)
+  --slirp-loss  only the lossy-wire slirp section (50 MB each way through wirefilter)
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
+  --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
+  --throughput  only the throughput section (frames/s and CPU per frame, 64 B and 1500 B)
+  --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
+                ping while the console lists 65,536 MACs)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
@@ -1032,7 +1242,21 @@ async function main(args: string[]): Promise<number> {
       console.log(USAGE);
       return 0;
     }
-    if (!["--quick", "--strict", "--slirp", "--bomb", "--cables", "--taps"].includes(a)) {
+    if (
+      ![
+        "--quick",
+        "--strict",
+        "--slirp",
+        "--slirp-loss",
+        "--bomb",
+        "--cables",
+        "--taps",
+        "--capture",
+        "--throughput",
+        "--dataplane",
+      ]
+        .includes(a)
+    ) {
       console.error(`bench: unknown option ${a}\n${USAGE}`);
       return 2;
     }
@@ -1046,15 +1270,23 @@ async function main(args: string[]): Promise<number> {
   const metrics: Metric[] = [];
   const only = args.includes("--slirp")
     ? "slirp"
+    : args.includes("--slirp-loss")
+    ? "slirp-loss"
     : args.includes("--cables")
     ? "cables"
     : args.includes("--taps")
     ? "taps"
+    : args.includes("--throughput")
+    ? "throughput"
+    : args.includes("--dataplane")
+    ? "dataplane"
     : args.includes("--bomb")
     ? "bomb"
+    : args.includes("--capture")
+    ? "capture"
     : null;
+  if (only === null || only === "throughput") await throughputSection(plan, metrics);
   if (only === null) {
-    await throughputSection(plan, metrics);
     await vlanSection(plan, metrics);
     await rssSection(metrics);
     await pingSection(plan, metrics);
@@ -1062,7 +1294,25 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "taps") await tapSection(plan, metrics);
   if (only === null || only === "cables") await cableSection(plan, metrics);
   if (only === null || only === "slirp") await slirpSection(plan, metrics);
+  if (only === null || only === "slirp" || only === "slirp-loss") await slirpLossSection(metrics);
   if (only === null || only === "bomb") await bombSection(plan, metrics);
+  if (only === null || only === "capture") await captureSection(plan, metrics);
+  if (only === null || only === "dataplane") {
+    await dataplaneSection({
+      plan,
+      kinds: KINDS,
+      row: (label, unit, better, target) => {
+        const m = metric(label, unit, better, target);
+        metrics.push(m);
+        return m;
+      },
+      log,
+      message,
+      startIn,
+      stopIn,
+      vde: [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`],
+    });
+  }
 
   const { rows: table, notes, allPass } = rows(metrics);
   console.log(

@@ -13,6 +13,7 @@ import { examples, vnlHelp } from "./help.ts";
 
 interface PlugFlags {
   descr?: string;
+  thread?: boolean;
 }
 
 /** Registers `vde plug`. */
@@ -23,6 +24,7 @@ export const plugCommand: Subcommand = (program: Command) => {
     .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
     .argument("[vnl2]", "second end; - is stdin/stdout", "-")
     .option("-D, --descr <text>", "description given to a switch")
+    .option("--thread", "between two vde:// or tap:// ends, forward on a thread of its own (experimental)")
     .addHelpText(
       "after",
       examples(
@@ -33,23 +35,37 @@ export const plugCommand: Subcommand = (program: Command) => {
     )
     .action(async (first: string, second: string, flags: PlugFlags) => {
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
-      await preloadSchemes([first, second]);
-      const a = await open(first, options);
-      let b: Link;
-      try {
-        b = await open(second, options);
-      } catch (err) {
-        a.close("the other end could not be opened");
-        throw err;
-      }
       // A signal ends the cable like EOF does: both links close, so each can say
-      // goodbye (a vxvde leave notice, a tap it created removed).
+      // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
+      // start: a signal while the ends are still opening closes what is open, exit 0.
+      const ends: Link[] = [];
+      let signalled = false;
       const removeSignals = onSignals(() => {
-        a.close("stopped by a signal");
-        b.close("stopped by a signal");
+        signalled = true;
+        for (const l of ends) l.close("stopped by a signal");
       });
       try {
-        await plug(a, b);
+        await preloadSchemes([first, second]);
+        const a = await open(first, options);
+        ends.push(a);
+        if (signalled) {
+          a.close("stopped by a signal");
+          return;
+        }
+        let b: Link;
+        try {
+          b = await open(second, options);
+        } catch (err) {
+          a.close("the other end could not be opened");
+          throw err;
+        }
+        ends.push(b);
+        if (signalled) {
+          a.close("stopped by a signal");
+          b.close("stopped by a signal");
+          return;
+        }
+        await plug(a, b, { thread: flags.thread === true });
       } finally {
         removeSignals();
       }

@@ -71,6 +71,12 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
     const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
+    const st = sw.stats;
+    // What reached us from the switch: with the switch's own per-port count, the frames lost between.
+    log(
+      "vde slirp",
+      `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsIn} in, ${st.dropsOut} out`,
+    );
   });
 }
 

@@ -20,6 +20,10 @@ import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
 import { slirpConfigFromFlags } from "./slirp.ts";
 import { attachCables } from "./cable.ts";
 import { examples, vnlHelp, withExamples } from "./help.ts";
+import { CaptureHub } from "../capture/hub.ts";
+import { CaptureServer } from "../capture/server.ts";
+import { startFileCapture } from "../capture/file_capture.ts";
+import { setSnooping } from "../console/switch/commands_mcast.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -47,6 +51,10 @@ export interface SwitchCliOptions {
   mgmtgroup?: string;
   /** Command file run at startup (vde_switch -f). */
   rc?: string;
+  /** Capture every frame into this file from start-up (pcapng, or pcap by extension). */
+  pcap?: string;
+  /** IGMP/MLD snooping from start-up. */
+  mcastSnooping?: boolean;
 }
 
 const COMPONENT = "vde switch";
@@ -83,6 +91,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: p.stop });
     const commands = switchCommands(ctx);
+    if (o.mcastSnooping) setSnooping(ctx, true);
     const slirps: AttachedSlirp[] = [];
     if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
     if (o.rc !== undefined) {
@@ -93,8 +102,25 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
         throw new UsageError((err as Error).message);
       }
     }
+    const hub = new CaptureHub(sw.engine);
+    if (o.pcap !== undefined) {
+      let capture: ReturnType<typeof startFileCapture>;
+      try {
+        capture = startFileCapture(sw, hub, o.pcap);
+      } catch (err) {
+        throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
+      }
+      // The file's last writes finish before the program exits.
+      p.defer(async () => {
+        const { captured, dropped } = capture.counts();
+        log(COMPONENT, `--pcap ${o.pcap}: ${captured} frames captured, ${dropped} dropped`);
+        await capture.close();
+      });
+    }
     const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
     p.defer(() => server.close());
+    const captureServer = CaptureServer.start(sw, hub, { path: `${server.dir}/capture` });
+    p.defer(() => captureServer.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     // Every switch has a console socket; vde_switch clients only ever use ctl.
     const mgmtPath = o.mgmt ?? `${server.dir}/${DEFAULT_MGMT_NAME}`;
@@ -181,6 +207,11 @@ export const switchCommand = (program: Command): void => {
     .option("--mgmtmode <octal>", "mode of the management socket (default: 600)")
     .option("--mgmtgroup <name>", "group of the management socket")
     .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
+    .option("--mcast-snooping", "IGMP/MLD snooping: multicast only to members and routers (console mcast/*)")
+    .option(
+      "--pcap <file>",
+      "capture every frame the switch forwards into FILE (pcapng; classic pcap for *.pcap)",
+    )
     .option(
       "--logfile <file>",
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",

@@ -5,6 +5,7 @@
  */
 import { runCli, type Subcommand } from "./main.ts";
 import { cableCommand } from "./cable.ts";
+import { captureCommand } from "./capture.ts";
 import { dpipeCommand } from "./dpipe.ts";
 import { plugCommand } from "./plug.ts";
 import { slirpCommand } from "./slirp.ts";
@@ -24,6 +25,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
   cableCommand,
   slirpCommand,
   wirefilterCommand,
+  captureCommand,
 ];
 
 /** Runs `vde ARGS` and exits with its status. */

@@ -37,8 +37,12 @@ export class OutputQueue {
 
   /** Queues text; never blocks. */
   push(text: string): void {
-    if (this.#failed || text === "") return;
-    const bytes = encoder.encode(text);
+    if (text !== "") this.pushBytes(encoder.encode(text));
+  }
+
+  /** Queues bytes, which the queue now owns; never blocks. */
+  pushBytes(bytes: Uint8Array): void {
+    if (this.#failed || bytes.length === 0) return;
     this.#chunks.push(bytes);
     this.#pending += bytes.length;
     if (!this.#pumping) this.#pump();

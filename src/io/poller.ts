@@ -64,12 +64,16 @@ export class Poller {
     return this.#count;
   }
 
-  /** Watches `fd` for input and starts the loop if it is not running. */
-  add(fd: number, handler: PollHandler): void {
+  /**
+   * Watches `fd` for `events` (default: input) and starts the loop if it is
+   * not running. A socket whose input another thread drains is added with 0:
+   * here only for write interest, errors and hang-ups.
+   */
+  add(fd: number, handler: PollHandler, events: number = C.EPOLLIN): void {
     if (this.#stopped) throw new Error("poller is stopped");
-    this.#ctlSet(C.EPOLL_CTL_ADD, fd, C.EPOLLIN);
+    this.#ctlSet(C.EPOLL_CTL_ADD, fd, events);
     this.#handlers[fd] = handler;
-    this.#masks[fd] = C.EPOLLIN;
+    this.#masks[fd] = events;
     this.#count++;
     if (!this.#running) this.#start();
   }

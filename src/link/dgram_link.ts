@@ -14,6 +14,9 @@
  */
 import { C } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
+import { RxThread } from "../dataplane/rx_thread.ts";
+import type { FdLender } from "../dataplane/plug_thread.ts";
+import type { PlugEnd } from "../dataplane/plug_layout.ts";
 import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -33,7 +36,7 @@ function flushStaged(): void {
 }
 
 /** A datagram link; subclasses add the control connection. */
-export class DgramLink extends BaseLink {
+export class DgramLink extends BaseLink implements FdLender {
   readonly kind = "vde" as const;
   readonly socket: UnixDgramSocket;
   readonly #fd: number;
@@ -46,17 +49,48 @@ export class DgramLink extends BaseLink {
   #queue: (Uint8Array | undefined)[] | null = null;
   #head = 0;
   #count = 0;
+  /** The thread draining the socket, when input is not read on the main thread. */
+  #rx: RxThread | null = null;
+  /** Set once the fd is lent to a plug thread: it is closed only after this resolves. */
+  #lentUntil: Promise<unknown> | null = null;
 
-  constructor(socket: UnixDgramSocket, description: string) {
+  /**
+   * @param receiveThread drain the socket on a thread of its own (see
+   *   dataplane/rx_thread.ts); the main thread then only sends.
+   */
+  constructor(socket: UnixDgramSocket, description: string, receiveThread = false) {
     super(description);
     this.socket = socket;
     this.#fd = socket.fd;
-    poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
+    if (!receiveThread) {
+      poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
+      return;
+    }
+    // Input belongs to the receive thread: the poller watches for writability, errors and hang-ups only.
+    poller().add(this.#fd, { onReadable: () => this.#socketFailed(), onWritable: () => this.#flush() }, 0);
+    this.#rx = new RxThread(this.#fd, {
+      frame: this.#deliver,
+      oversize: (n) => {
+        this.#recv.oversize += n;
+        this.stats.dropsIn += n;
+      },
+      failed: (errno) => this.close(`receive failed: errno ${errno}`),
+    });
   }
 
   /** Datagrams dropped because they were larger than a frame may be. */
   get oversizeDrops(): number {
     return this.#recv.oversize;
+  }
+
+  /** True when a thread of its own drains this link's socket. */
+  get hasReceiveThread(): boolean {
+    return this.#rx !== null;
+  }
+
+  /** An error or hang-up on a socket whose input another thread reads: the peer is gone. */
+  #socketFailed(): void {
+    this.close("peer socket is gone");
   }
 
   /** Frames waiting for a congested peer. */
@@ -71,9 +105,19 @@ export class DgramLink extends BaseLink {
 
   onDrain: (() => void) | null = null;
 
+  /** Hands the socket to a plug thread (see dataplane/plug_thread.ts). */
+  async lendFd(returned: Promise<unknown>): Promise<PlugEnd> {
+    this.#lentUntil = returned;
+    poller().remove(this.#fd);
+    const rx = this.#rx;
+    this.#rx = null;
+    await rx?.stop();
+    return { fd: this.#fd, kind: "dgram", name: this.description };
+  }
+
   send(frame: Uint8Array): void {
     // A frame no VDE peer accepts is refused here rather than cut by the far side.
-    if (this.isClosed || frame.length > VDE_MAX_FRAME) {
+    if (this.isClosed || frame.length > VDE_MAX_FRAME || this.#lentUntil !== null) {
       this.stats.dropsOut++;
       return;
     }
@@ -196,6 +240,11 @@ export class DgramLink extends BaseLink {
     this.#count = 0;
     this.#queue = null;
     poller().remove(this.#fd);
-    this.socket.close();
+    // A thread may be inside a system call on this fd: close it only once every thread has let go.
+    const holders: Promise<unknown>[] = [];
+    if (this.#rx !== null) holders.push(this.#rx.stop());
+    if (this.#lentUntil !== null) holders.push(this.#lentUntil);
+    if (holders.length === 0) this.socket.close();
+    else Promise.all(holders).then(() => this.socket.close());
   }
 }

@@ -1,7 +1,26 @@
 /**
  * Joining two links: the virtual cable behind `vde plug A B`.
+ *
+ * Each link's frames are sent on the other from the main thread. With
+ * `thread`, when both ends are fds (a vde:// socket, a tap), they are lent
+ * to a plug thread that forwards between them on its own
+ * (dataplane/plug_thread.ts): one wake-up per burst and no frame through the
+ * main thread.
  */
 import { discard, type Link } from "./link.ts";
+import { log } from "../log.ts";
+import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
+
+/** Options of `plug`. */
+export interface PlugOptions {
+  /**
+   * Forward on a plug thread when both ends are fds (vde:// sockets, taps):
+   * lower latency, no frame through the main thread. Off by default: a rare
+   * stall of a TCP flow through two such plugs and our switch was seen under
+   * load and is not understood yet.
+   */
+  thread?: boolean;
+}
 
 /**
  * Joins `a` and `b` both ways: every frame arriving on one is sent on the
@@ -10,9 +29,11 @@ import { discard, type Link } from "./link.ts";
  *
  * @param a one end of the cable
  * @param b the other end
+ * @param options `thread`: forward on a plug thread when both ends lend their fds
  * @returns the reason the first link to end gave
  */
-export async function plug(a: Link, b: Link): Promise<string> {
+export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise<string> {
+  if (options.thread === true && canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
   a.onFrame = (frame) => b.send(frame);
   b.onFrame = (frame) => a.send(frame);
   a.feeds?.(b);
@@ -25,4 +46,33 @@ export async function plug(a: Link, b: Link): Promise<string> {
   a.close(`plugged link closed: ${reason}`);
   b.close(`plugged link closed: ${reason}`);
   return reason;
+}
+
+/** `plug` for two links that lend their fds: the thread forwards until either link or the thread ends. */
+async function plugOnThread(a: Link & FdLender, b: Link & FdLender): Promise<string> {
+  if (a.isClosed || b.isClosed) {
+    const reason = await Promise.race([a.closed, b.closed]);
+    a.close(`plugged link closed: ${reason}`);
+    b.close(`plugged link closed: ${reason}`);
+    return reason;
+  }
+  const released = Promise.withResolvers<void>();
+  let thread: PlugThread | null = null;
+  try {
+    const [ea, eb] = await Promise.all([a.lendFd(released.promise), b.lendFd(released.promise)]);
+    thread = new PlugThread(ea, eb);
+    const ended = thread.ended.then((reason) => {
+      // The thread ended the cable by itself (a peer gone, a tap removed): say why.
+      if (reason !== null) log("vde plug", reason);
+      return reason ?? "the plug thread stopped";
+    });
+    const reason = await Promise.race([a.closed, b.closed, ended]);
+    await thread.stop();
+    a.close(`plugged link closed: ${reason}`);
+    b.close(`plugged link closed: ${reason}`);
+    return reason;
+  } finally {
+    await thread?.stop();
+    released.resolve();
+  }
 }

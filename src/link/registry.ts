@@ -17,6 +17,11 @@ export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
 export interface OpenOptions {
   /** Description sent to a switch, like vde_plug's `-D`. */
   description?: string;
+  /**
+   * Drain a datagram link's input on a thread of its own (vde://: default
+   * true); false keeps it on the main thread's poller.
+   */
+  receiveThread?: boolean;
 }
 
 const factories = new Map<string, LinkFactory>();

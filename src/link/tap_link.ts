@@ -18,6 +18,8 @@ import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { BaseLink, CongestionWatch, type Link, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
+import type { FdLender } from "../dataplane/plug_thread.ts";
+import type { PlugEnd } from "../dataplane/plug_layout.ts";
 
 /** Frames read per readiness event before other fds get their turn. */
 const READ_BATCH = 64;
@@ -27,7 +29,7 @@ const READ_BUFFER = 65536;
 let scratch: Uint8Array<ArrayBuffer> | null = null;
 
 /** A tap interface as one end of a wire. */
-export class TapLink extends BaseLink {
+export class TapLink extends BaseLink implements FdLender {
   readonly kind = "tap" as const;
   readonly name: string;
   /** True when the interface existed (persistent) before this link opened it. */
@@ -36,6 +38,8 @@ export class TapLink extends BaseLink {
   /** Where this tap's frames go, when it can say it is backed up. */
   readonly #out = new CongestionWatch(() => this.#resume());
   #paused = false;
+  /** Set once the fd is lent to a plug thread: it is closed only after this resolves. */
+  #lentUntil: Promise<unknown> | null = null;
 
   constructor(name: string) {
     const { fd, existed } = openTap(name);
@@ -46,8 +50,15 @@ export class TapLink extends BaseLink {
     poller().add(fd, { onReadable: () => this.#drain() });
   }
 
+  /** Hands the tap's fd to a plug thread (see dataplane/plug_thread.ts). */
+  lendFd(returned: Promise<unknown>): Promise<PlugEnd> {
+    this.#lentUntil = returned;
+    poller().remove(this.#fd);
+    return Promise.resolve({ fd: this.#fd, kind: "tap", name: this.description });
+  }
+
   send(frame: Uint8Array): void {
-    if (this.isClosed || frame.length > VDE_MAX_FRAME) {
+    if (this.isClosed || frame.length > VDE_MAX_FRAME || this.#lentUntil !== null) {
       this.stats.dropsOut++;
       return;
     }
@@ -81,6 +92,7 @@ export class TapLink extends BaseLink {
   }
 
   #drain(): void {
+    if (this.#lentUntil !== null) return;
     if (scratch === null) scratch = new Uint8Array(READ_BUFFER);
     const buf = scratch;
     const out = this.#out;
@@ -112,7 +124,10 @@ export class TapLink extends BaseLink {
   protected teardown(): void {
     this.#out.set(null);
     poller().remove(this.#fd);
-    libc().close(this.#fd);
+    const fd = this.#fd;
+    // A plug thread may be inside a system call on the fd: close it once the thread has let go.
+    if (this.#lentUntil === null) libc().close(fd);
+    else this.#lentUntil.then(() => libc().close(fd));
   }
 }
 

@@ -6,6 +6,10 @@
  * the switch's socket for our port, connect to it and unlink our own path
  * (the kernel keeps the association). The link lives as long as the control
  * stream: the switch closing it ends the link, and closing the link closes it.
+ *
+ * Its input is drained on a thread of its own (dataplane/rx_thread.ts) unless
+ * `receiveThread: false`: the switch (Debian's drops on a full queue) must
+ * never find our queue full while the main thread is busy.
  */
 import { C, libc } from "../../ffi/libc.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
@@ -106,8 +110,8 @@ async function readExactly(conn: Deno.Conn, n: number, timeoutMs: number): Promi
 export class VdeClientLink extends DgramLink {
   readonly #ctl: Deno.Conn;
 
-  constructor(socket: UnixDgramSocket, ctl: Deno.Conn, description: string) {
-    super(socket, description);
+  constructor(socket: UnixDgramSocket, ctl: Deno.Conn, description: string, receiveThread = true) {
+    super(socket, description, receiveThread);
     this.#ctl = ctl;
     this.#watchCtl();
   }
@@ -176,7 +180,8 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     try {
       Deno.removeSync(myPath);
     } catch { /* already gone */ }
-    return new VdeClientLink(sock, ctl, `vde ${dir} (${addr.value.slice(dir.length + 1)})`);
+    const name = `vde ${dir} (${addr.value.slice(dir.length + 1)})`;
+    return new VdeClientLink(sock, ctl, name, options.receiveThread ?? true);
   } catch (err) {
     sock?.close();
     try {

@@ -21,6 +21,15 @@
  * floods to every active port except the source and port 0, unchanged and
  * without learning.
  *
+ * Watching (capture and mirror ports) costs an unwatched switch one flag
+ * test per input frame and per copy sent. A `FrameObserver` sees every frame
+ * an active port takes in and every copy the engine sends, in the form it
+ * crosses the port. A mirror output port receives a copy of each frame that
+ * enters or leaves its source ports (once per input frame, however many of
+ * its sources the frame crosses); it takes no part in forwarding: nothing is
+ * flooded or sent to it, and frames from it are dropped. Mirrors are set by
+ * port number, so they outlive a client reconnecting to the port.
+ *
  * Invariants: a frame is never sent back to its source port; `input` never
  * throws and allocates nothing unless an `onEvent` listener asks for
  * events; the MAC table holds no entry for an inactive port (deactivating a
@@ -44,6 +53,7 @@ import {
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
+import type { McastSnooping } from "./mcast_snooping.ts";
 
 export type { PortStats } from "./port_counters.ts";
 export { MAX_VLAN, NO_VLAN, type VlanMember, type VlanResult } from "./vlan_table.ts";
@@ -105,10 +115,40 @@ export interface EngineCounters {
   filtered: number;
   /** Frames tagged for a VLAN their port is not in, or untagged on a port with no untagged VLAN. */
   vlanDropped: number;
+  /** Frames sent by the client of a mirror output port: dropped, as it receives copies only. */
+  mirrorDropped: number;
+  /** Malformed IGMP/MLD dropped by snooping. */
+  snoopDropped: number;
 }
 
 /** Sends one lent frame out of a port. */
 export type EngineOutput = (port: number, frame: Uint8Array) => void;
+
+/** Which way a watched frame crossed its port: into the switch, or out of it. */
+export const Direction = { In: 1, Out: 2 } as const;
+/** `Direction.In` or `Direction.Out` (the pcapng packet-flags values). */
+export type Direction = typeof Direction[keyof typeof Direction];
+
+/**
+ * Sees a lent frame crossing a port; must not keep the view nor throw.
+ * `seq` numbers the frames the switch handles: the copies of one input
+ * frame (and the frame as it entered) share it.
+ */
+export type FrameObserver = (port: number, direction: Direction, frame: Uint8Array, seq: number) => void;
+
+/** One mirror as set: its output port and its source ports (empty: every port). */
+export interface MirrorInfo {
+  out: number;
+  sources: number[];
+}
+
+interface Mirror {
+  out: number;
+  /** 1 for a source port; null for every port. */
+  sources: Uint8Array | null;
+  /** The input sequence number of the last frame copied, so a frame is copied once. */
+  lastSeq: number;
+}
 
 /**
  * A VDE switch's forwarding logic with injected output and clock.
@@ -159,6 +199,18 @@ export class SwitchEngine {
   #unicast = 0;
   #filtered = 0;
   #vlanDropped = 0;
+  /** An observer or a mirror exists: the one test the fast path pays for watching. */
+  #watched = false;
+  #observer: FrameObserver | null = null;
+  #mirrors: Mirror[] = [];
+  /** 1 for a mirror output port (no forwarding to or from it). */
+  #mirrorOut: Uint8Array;
+  /** Counts input frames while watched, for copying a frame to a mirror once. */
+  #seq = 0;
+  #mirrorDropped = 0;
+  /** IGMP/MLD snooping when on (`--mcast-snooping`); only multicast frames look at it. */
+  #snoop: McastSnooping | null = null;
+  #snoopDropped = 0;
 
   /**
    * @param options settings; see `EngineOptions` for defaults
@@ -184,6 +236,7 @@ export class SwitchEngine {
     this.#vlans = new VlanTable(numPorts);
     this.#activeList = new Int32Array(0);
     this.#counters = new PortCounters(numPorts);
+    this.#mirrorOut = new Uint8Array(numPorts);
   }
 
   /**
@@ -213,6 +266,7 @@ export class SwitchEngine {
       counters.dropsIn[port]!++;
       return;
     }
+    if (this.#watched && this.#watchInput(port, frame)) return;
     if (this.#hub) {
       counters.framesIn[port]!++;
       counters.bytesIn[port]! += length;
@@ -254,6 +308,7 @@ export class SwitchEngine {
   #switchFlat(port: number, frame: Uint8Array): void {
     if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), 0, port);
     if (isMulticast(frame, 0)) {
+      if (this.#snoop !== null && this.#snooped(port, frame, 0, false)) return;
       this.#flood(port, frame, 0);
       return;
     }
@@ -271,7 +326,9 @@ export class SwitchEngine {
   #switchVlan(port: number, frame: Uint8Array, vlan: number, tagged: boolean): void {
     if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
     const members = this.#vlans.membersOf(vlan);
-    const to = isMulticast(frame, 0) ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
+    const group = isMulticast(frame, 0);
+    if (group && this.#snoop !== null && this.#snooped(port, frame, vlan, tagged)) return;
+    const to = group ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
     if (to < 0 || to >= this.#numPorts || this.#active[to] === 0 || members?.[to] !== 1) {
       this.#floodVlan(port, frame, vlan, tagged, members);
     } else if (to === port) {
@@ -304,6 +361,33 @@ export class SwitchEngine {
     }
   }
 
+  /**
+   * Snooping's say on a multicast frame: true when it was handled (dropped
+   * as malformed IGMP/MLD, or sent to the group's member and router ports).
+   */
+  #snooped(source: number, frame: Uint8Array, vlan: number, tagged: boolean): boolean {
+    const snoop = this.#snoop!;
+    if (!snoop.observe(source, vlan, frame)) {
+      this.#snoopDropped++;
+      this.#counters.dropsIn[source]!++;
+      return true;
+    }
+    const ports = snoop.route(frame, vlan);
+    if (ports === null) return false;
+    const flat = !tagged && this.#vlans.flat;
+    const members = flat ? undefined : this.#vlans.membersOf(vlan);
+    for (const port of ports) {
+      if (port === source || !this.isActive(port) || this.#mirrorOut[port] === 1) continue;
+      if (flat) {
+        this.#send(port, frame);
+      } else if (members?.[port] === 1) {
+        const untaggedThere = this.#vlans.untagged(port) === vlan;
+        this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
+      }
+    }
+    return true;
+  }
+
   /** The frame with its tag removed (`tagged`) or added: built once per input frame. */
   #other(frame: Uint8Array, vlan: number, tagged: boolean): Uint8Array {
     if (this.#otherForm !== null) return this.#otherForm;
@@ -328,9 +412,39 @@ export class SwitchEngine {
     const now = nowMs / 1000;
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
+    if (this.#snoop !== null) this.#sendQueries(nowMs);
     if (now - this.#lastGc < this.gcIntervalSeconds) return 0;
     this.#lastGc = now;
     return this.macTable.expire(now, this.expireSeconds, this.#removedListener("expired"));
+  }
+
+  // Our querier's queries, flooded on their VLAN (untagged where it is the port's untagged VLAN).
+  #sendQueries(nowMs: number): void {
+    for (const q of this.#snoop!.tick(nowMs)) {
+      this.#seq++; // a frame of its own for captures and mirrors
+      const members = this.#vlans.membersOf(q.vlan);
+      if (members === undefined) continue;
+      const list = this.#activeList;
+      for (let i = 0; i < list.length; i++) {
+        const port = list[i]!;
+        if (members[port] !== 1) continue;
+        if (this.#vlans.untagged(port) === q.vlan) {
+          this.#send(port, q.frame);
+        } else {
+          const tagged = new Uint8Array(q.frame.length + 4);
+          this.#send(port, tagged.subarray(0, tagFrameInto(tagged, q.frame, q.vlan)));
+        }
+      }
+    }
+  }
+
+  /** IGMP/MLD snooping, or null when off (multicast is flooded, as vde_switch does). */
+  get snooping(): McastSnooping | null {
+    return this.#snoop;
+  }
+
+  set snooping(snoop: McastSnooping | null) {
+    this.#snoop = snoop;
   }
 
   /** The engine's time: seconds since the switch started, as last given to `tick`. */
@@ -364,6 +478,16 @@ export class SwitchEngine {
     this.#vlans.resize(n);
     this.#counters.resize(n);
     this.#numPorts = n;
+    this.#mirrors = this.#mirrors.filter((m) => m.out < n).map((m) => {
+      if (m.sources === null) return m;
+      const sources = new Uint8Array(n);
+      sources.set(m.sources.subarray(0, Math.min(n, m.sources.length)));
+      return { ...m, sources };
+    });
+    const mirrorOut = new Uint8Array(n);
+    for (const m of this.#mirrors) mirrorOut[m.out] = 1;
+    this.#mirrorOut = mirrorOut;
+    this.#updateWatched();
     this.#rebuildActiveList();
   }
 
@@ -379,6 +503,62 @@ export class SwitchEngine {
   /** The current event listener, if any. */
   get onEvent(): ((event: EngineEvent) => void) | undefined {
     return this.#onEvent;
+  }
+
+  /**
+   * Sets the observer that sees every frame crossing a port (null: none).
+   * One at a time: the switch's capture hub fans out to its captures.
+   */
+  set observer(observer: FrameObserver | null) {
+    this.#observer = observer;
+    this.#updateWatched();
+  }
+
+  get observer(): FrameObserver | null {
+    return this.#observer;
+  }
+
+  /**
+   * Makes `out` a mirror output receiving a copy of every frame entering or
+   * leaving `sources` (every port when empty), replacing a mirror `out` had.
+   * The port stops forwarding at once and forgets the MACs learned on it.
+   *
+   * @returns false if a port is out of range, or `out` is among its sources
+   */
+  addMirror(out: number, sources: number[]): boolean {
+    const n = this.#numPorts;
+    const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < n;
+    if (!valid(out) || !sources.every(valid) || sources.includes(out)) return false;
+    let flags: Uint8Array | null = null;
+    if (sources.length > 0) {
+      flags = new Uint8Array(n);
+      for (const p of sources) flags[p] = 1;
+    }
+    this.#mirrors = [...this.#mirrors.filter((m) => m.out !== out), { out, sources: flags, lastSeq: -1 }];
+    this.#mirrorOut[out] = 1;
+    this.#flushPort(out);
+    this.#rebuildActiveList();
+    this.#updateWatched();
+    return true;
+  }
+
+  /** Removes the mirror whose output is `out`; false if there is none. The port forwards again. */
+  delMirror(out: number): boolean {
+    if (!this.#mirrors.some((m) => m.out === out)) return false;
+    this.#mirrors = this.#mirrors.filter((m) => m.out !== out);
+    this.#mirrorOut[out] = 0;
+    this.#rebuildActiveList();
+    this.#updateWatched();
+    return true;
+  }
+
+  /** The mirrors, by output port. */
+  mirrors(): MirrorInfo[] {
+    return this.#mirrors.map((m) => {
+      const sources: number[] = [];
+      if (m.sources !== null) m.sources.forEach((f, p) => f === 1 && sources.push(p));
+      return { out: m.out, sources };
+    }).sort((a, b) => a.out - b.out);
   }
 
   /** Whether frames are flooded everywhere without learning (hub) rather than switched. */
@@ -424,6 +604,7 @@ export class SwitchEngine {
     if (this.#active[port] === 0) return 0;
     this.#active[port] = 0;
     this.#rebuildActiveList();
+    this.#snoop?.forgetPort(port);
     const flushed = this.macTable.deletePort(port, this.#removedListener("flushed"));
     this.#onEvent?.({
       type: "port-deactivated",
@@ -551,6 +732,8 @@ export class SwitchEngine {
       unicast: this.#unicast,
       filtered: this.#filtered,
       vlanDropped: this.#vlanDropped,
+      mirrorDropped: this.#mirrorDropped,
+      snoopDropped: this.#snoopDropped,
     };
   }
 
@@ -593,6 +776,7 @@ export class SwitchEngine {
   }
 
   #send(port: number, frame: Uint8Array): void {
+    if (this.#watched) this.#watchOutput(port, frame);
     const counters = this.#counters;
     counters.framesOut[port]!++;
     counters.bytesOut[port]! += frame.length;
@@ -614,15 +798,58 @@ export class SwitchEngine {
     this.macTable.deletePort(port, this.#removedListener("flushed"));
   }
 
+  // Mirror outputs are left out: they receive mirror copies only.
   #rebuildActiveList(): void {
     let count = 0;
-    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port]!;
+    const mirrorOut = this.#mirrorOut;
+    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port]! & (mirrorOut[port]! ^ 1);
     const list = new Int32Array(count);
     let at = 0;
     for (let port = 0; port < this.#numPorts; port++) {
-      if (this.#active[port] === 1) list[at++] = port;
+      if (this.#active[port] === 1 && mirrorOut[port] === 0) list[at++] = port;
     }
     this.#activeList = list;
+  }
+
+  /** Returns true when the frame must go no further (it came from a mirror output). */
+  #watchInput(port: number, frame: Uint8Array): boolean {
+    const seq = ++this.#seq;
+    if (this.#mirrorOut[port] === 1) {
+      this.#mirrorDropped++;
+      this.#counters.dropsIn[port]!++;
+      return true;
+    }
+    this.#observer?.(port, Direction.In, frame, seq);
+    this.#mirror(port, frame, seq);
+    return false;
+  }
+
+  #watchOutput(port: number, frame: Uint8Array): void {
+    this.#observer?.(port, Direction.Out, frame, this.#seq);
+    this.#mirror(port, frame, this.#seq);
+  }
+
+  #mirror(port: number, frame: Uint8Array, seq: number): void {
+    const mirrors = this.#mirrors;
+    for (let i = 0; i < mirrors.length; i++) {
+      const m = mirrors[i]!;
+      if (m.lastSeq === seq || m.out === port || (m.sources !== null && m.sources[port] !== 1)) continue;
+      if (this.#active[m.out] === 0) continue;
+      m.lastSeq = seq;
+      const counters = this.#counters;
+      counters.framesOut[m.out]!++;
+      counters.bytesOut[m.out]! += frame.length;
+      this.#observer?.(m.out, Direction.Out, frame, seq);
+      try {
+        this.#output(m.out, frame);
+      } catch {
+        counters.dropsOut[m.out]!++;
+      }
+    }
+  }
+
+  #updateWatched(): void {
+    this.#watched = this.#observer !== null || this.#mirrors.length > 0;
   }
 
   #removedListener(reason: "expired" | "flushed"): RemovedEntry | undefined {

@@ -12,8 +12,14 @@
  * and `setTcpChecksum` fills the checksum over the pseudo-header.
  *
  * Options understood: MSS (kind 2), window scale (3), SACK-permitted (4),
- * SACK blocks (5, skipped), timestamps (8). Unknown options are skipped by
- * their length. A window scale above 14 is clamped to 14 (RFC 7323 2.3).
+ * SACK blocks (5), timestamps (8). Unknown options are skipped by their
+ * length. A window scale above 14 is clamped to 14 (RFC 7323 2.3). SACK
+ * blocks are advisory, so a malformed SACK option (a length that is not
+ * 2 + 8n) is skipped rather than failing the segment, and at most
+ * {@link TCP_MAX_SACK_BLOCKS} blocks are kept; whether a block makes sense
+ * (inside the window, not empty) is the connection's business.
+ * `writeTcpAckOptions` writes the options of a data or ACK segment
+ * (timestamps, SACK blocks) for the engine's hot path.
  */
 import { readU32, writeU32 } from "./bytes.ts";
 import type { ParseError } from "./parse.ts";
@@ -54,6 +60,8 @@ export const TCPOPT_TIMESTAMP = 8;
 
 /** Largest window scale shift (RFC 7323). */
 export const TCP_MAX_WSCALE = 14;
+/** SACK blocks one option can hold (40 option bytes). */
+export const TCP_MAX_SACK_BLOCKS = 4;
 
 /** A checked TCP segment, as `parseTcp` fills it. Reuse one per parser loop. */
 export interface TcpRepr {
@@ -89,6 +97,10 @@ export interface TcpRepr {
   tsVal: number;
   /** TSecr when `hasTimestamp`. */
   tsEcr: number;
+  /** SACK blocks kept (at most {@link TCP_MAX_SACK_BLOCKS}). */
+  sackCount: number;
+  /** Left and right edges of the SACK blocks: `[left0, right0, left1, right1, ...]`, `sackCount` pairs valid. */
+  sackBlocks: number[];
 }
 
 /** A fresh, zeroed {@link TcpRepr}, to be reused across `parseTcp` calls. */
@@ -111,6 +123,8 @@ export function newTcpRepr(): TcpRepr {
     hasTimestamp: false,
     tsVal: 0,
     tsEcr: 0,
+    sackCount: 0,
+    sackBlocks: new Array<number>(2 * TCP_MAX_SACK_BLOCKS).fill(0),
   };
 }
 
@@ -196,6 +210,7 @@ export function parseTcp(
   out.hasTimestamp = false;
   out.tsVal = 0;
   out.tsEcr = 0;
+  out.sackCount = 0;
   if ((out.flags & TCP_URG) !== 0 && out.urgent > out.payloadLength) {
     if (options?.urgentPastData !== "clamp") {
       return `TCP urgent pointer ${out.urgent} is past the ${out.payloadLength}-byte payload`;
@@ -236,13 +251,25 @@ export function parseTcp(
         out.tsVal = readU32(seg, i + 2);
         out.tsEcr = readU32(seg, i + 6);
         break;
+      case TCPOPT_SACK:
+        if ((olen - 2) % 8 === 0) readSackBlocks(seg, i + 2, (olen - 2) >> 3, out);
+        break;
       default:
-        // SACK blocks and unknown kinds are skipped by their length.
+        // Unknown kinds are skipped by their length.
         break;
     }
     i += olen;
   }
   return null;
+}
+
+function readSackBlocks(seg: Uint8Array, at: number, n: number, out: TcpRepr): void {
+  const blocks = out.sackBlocks;
+  for (let k = 0; k < n && out.sackCount < TCP_MAX_SACK_BLOCKS; k++, at += 8) {
+    const j = 2 * out.sackCount++;
+    blocks[j] = readU32(seg, at);
+    blocks[j + 1] = readU32(seg, at + 4);
+  }
 }
 
 /** The fields `writeTcpHeader` writes; options are included when present. */
@@ -332,6 +359,50 @@ export function writeTcpHeader(b: Uint8Array, off: number, f: TcpHeaderFields): 
     i += 4;
   }
   return hlen;
+}
+
+/** Option bytes `writeTcpAckOptions` writes for these choices. */
+export function tcpAckOptionsLength(timestamps: boolean, sackBlocks: number): number {
+  return (timestamps ? 12 : 0) + (sackBlocks > 0 ? 4 + 8 * sackBlocks : 0);
+}
+
+/**
+ * Writes the options of a synchronized segment at `b[off]`: the timestamp
+ * option (NOP NOP TS) when `timestamps`, then `nBlocks` SACK blocks from
+ * `blocks` (`[left, right, ...]`, NOP NOP SACK). The caller keeps the total
+ * within 40 bytes (3 blocks with timestamps, 4 without) and guarantees room.
+ * Allocates nothing.
+ *
+ * @returns the bytes written, a multiple of 4
+ */
+export function writeTcpAckOptions(
+  b: Uint8Array,
+  off: number,
+  timestamps: boolean,
+  tsVal: number,
+  tsEcr: number,
+  blocks: readonly number[],
+  nBlocks: number,
+): number {
+  let i = off;
+  if (timestamps) {
+    b[i] = TCPOPT_NOP;
+    b[i + 1] = TCPOPT_NOP;
+    b[i + 2] = TCPOPT_TIMESTAMP;
+    b[i + 3] = 10;
+    writeU32(b, i + 4, tsVal);
+    writeU32(b, i + 8, tsEcr);
+    i += 12;
+  }
+  if (nBlocks > 0) {
+    b[i] = TCPOPT_NOP;
+    b[i + 1] = TCPOPT_NOP;
+    b[i + 2] = TCPOPT_SACK;
+    b[i + 3] = 2 + 8 * nBlocks;
+    i += 4;
+    for (let k = 0; k < 2 * nBlocks; k++, i += 4) writeU32(b, i, blocks[k]!);
+  }
+  return i - off;
 }
 
 /**

@@ -8,14 +8,13 @@
  * used. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { canNetns, type Lab, type Netns, ping, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
+import { HELPER, httpBothWays, slirpWithGuest, waitListening } from "./_slirp_e2e.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
-const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
 const DNS_FIXTURE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/test/slirp/dns_fixture.ts`];
 const SIZE = 50 * 1024 * 1024;
 
@@ -49,13 +48,6 @@ interface Setup {
   slirp: ManagedProcess;
 }
 
-async function waitListening(ns: Netns, proto: "t" | "u", port: number, p: ManagedProcess): Promise<void> {
-  await waitFor(async () => {
-    if (p.exitStatus !== null) throw new Error(`${p.name} exited: ${p.stderr}`);
-    return (await ns.run(["ss", `-Hln${proto}`, `sport = :${port}`], { check: false })).stdout.trim() !== "";
-  }, { timeoutMs: 20_000, what: `${p.name} listening on ${port}` });
-}
-
 async function setUp(lab: Lab, sw: { handle: SwitchHandle | null }, slirpArgs: string[]): Promise<Setup> {
   const tmp = await lab.tempDir();
   const dir = `${tmp}/sw`;
@@ -70,16 +62,7 @@ async function setUp(lab: Lab, sw: { handle: SwitchHandle | null }, slirpArgs: s
   await host.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
   const dns = host.spawn([...DNS_FIXTURE, "5399"], { name: "dns fixture" });
   await dns.waitForOutput(/dns fixture on/, 20_000);
-  const slirp = host.spawn(
-    [...VDE, "slirp", "--sock", dir, "--dns-upstream", "127.0.0.1:5399", ...slirpArgs],
-    { name: "vde slirp" },
-  );
-  await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
-  const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
-  await waitFor(async () => {
-    if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
-    return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
-  }, { timeoutMs: 10_000, what: "t0 in the guest" });
+  const slirp = await slirpWithGuest(host, guest, dir, ["--dns-upstream", "127.0.0.1:5399", ...slirpArgs]);
   await guest.run(["ip", "link", "set", "t0", "up"]);
   return { lab, dir, tmp, host, guest, client, slirp };
 }
@@ -96,10 +79,6 @@ async function dhcp(s: Setup): Promise<Record<string, string>> {
   assert.ok(r.success, `udhcpc failed:\n${r.stdout}${r.stderr}`);
   const text = await Deno.readTextFile(lease);
   return Object.fromEntries(text.trim().split(" ").map((kv) => kv.split("=", 2) as [string, string]));
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 Deno.test("slirp end to end: DHCP, ping, DNS, UDP, IPv6, forwards with real client addresses, 50 MB HTTP both ways", async (t) => {
@@ -193,26 +172,7 @@ Deno.test("slirp end to end: DHCP, ping, DNS, UDP, IPv6, forwards with real clie
     });
 
     await t.step("50 MB down and up over HTTP with matching SHA-256", async () => {
-      const blob = new Uint8Array(SIZE);
-      for (let i = 0; i < SIZE; i += 65536) crypto.getRandomValues(blob.subarray(i, i + 65536));
-      const file = `${s.tmp}/blob`;
-      await Deno.writeFile(file, blob);
-      const http = host.spawn([...HELPER, "http-serve", "127.0.0.1", "8099", file], { name: "http server" });
-      await waitListening(host, "t", 8099, http);
-      const down = await guest.run(
-        ["sh", "-c", "busybox wget -q -O - http://10.0.2.2:8099/blob | sha256sum"],
-        {
-          check: false,
-          timeoutMs: 120_000,
-        },
-      );
-      assert.equal(down.stdout.split(" ")[0], sha256(blob), `download: ${down.stderr}`);
-      const expected = (await run([...HELPER, "pattern-sha", String(SIZE), "up"])).stdout.trim();
-      const up = await guest.run([...HELPER, "http-put", "http://10.0.2.2:8099/upload", String(SIZE), "up"], {
-        check: false,
-        timeoutMs: 120_000,
-      });
-      assert.equal(up.stdout.trim(), expected, `upload: ${up.stderr}`);
+      await httpBothWays(host, guest, s.tmp, SIZE);
     });
 
     await t.step("an inbound TCP forward shows the guest the client's real address", async () => {

@@ -31,6 +31,24 @@ class TunGuestLink {
   #id = 0;
   #timer: ReturnType<typeof setInterval>;
   dropped = 0;
+  /** Probability of dropping a data segment, each way (a lossy link, seeded). */
+  loss = 0;
+  /** Data segments dropped on purpose. */
+  lost = 0;
+  #rand = 0x9e3779b9;
+
+  /** True when this data segment is to be lost (xorshift32, deterministic). */
+  #lose(payload: number): boolean {
+    if (this.loss === 0 || payload === 0) return false;
+    let x = this.#rand;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#rand = x >>> 0;
+    if (this.#rand / 2 ** 32 >= this.loss) return false;
+    this.lost++;
+    return true;
+  }
 
   constructor(mtu: number, ackEvery = 2) {
     this.name = `${ROOT_IF_PREFIX}t${tunCounter++}`;
@@ -67,6 +85,7 @@ class TunGuestLink {
         const ihl = (buf[0]! & 15) * 4;
         const total = (buf[2]! << 8) | buf[3]!;
         if (ihl < 20 || total > n || total < ihl) continue;
+        if (total - ihl >= 20 && this.#lose(total - ihl - (buf[ihl + 12]! >> 4) * 4)) continue;
         this.engine.input(buf.subarray(12, 16), buf.subarray(16, 20), buf.subarray(ihl, total));
       } else if (n >= 40 && buf[0]! >> 4 === 6 && buf[6] === 6) {
         // IPv6 carrying TCP directly (no extension headers).
@@ -94,6 +113,7 @@ class TunGuestLink {
       return;
     }
     const total = 20 + seg.length;
+    if (this.#lose(seg.length - (seg[12]! >> 4) * 4)) return;
     b[0] = 0x45;
     b[1] = 0;
     b[2] = total >> 8;
@@ -328,5 +348,102 @@ print(len(times), max(times), sum(times) / len(times))
     assert.equal(n, 40);
     // A SYN the guest's TIME-WAIT refuses waits for the 1 s retransmission timeout.
     assert.ok(worst! < 0.5, `a connection took ${(worst! * 1000).toFixed(0)} ms`);
+  });
+});
+
+Deno.test("Linux TCP negotiates SACK and timestamps with the engine both ways, and recovers from 2% loss", async (t) => {
+  if (skipUnless(t, await labMissing(["python3", "ss"]))) return;
+  await withNetns(async (lab) => {
+    const { ns, link } = await guestNamespace(lab, 1500);
+    const dir = await lab.tempDir();
+    // tcpi_options is the sixth byte of struct tcp_info: TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2.
+    await Deno.writeTextFile(
+      `${dir}/guest.py`,
+      `import hashlib, socket, sys
+def opts(s): return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[5]
+def drain(s):
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = s.recv(65536)
+        if not b: return h.hexdigest(), n
+        h.update(b); n += len(b)
+mode = sys.argv[1]
+if mode == "out":
+    s = socket.create_connection(("10.0.2.2", int(sys.argv[2])), timeout=60)
+    o = opts(s)
+    digest, n = drain(s)
+    print(o, n, digest, opts(s))
+else:
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", int(sys.argv[2]))); l.listen(1)
+    print("listening", flush=True)
+    c, _ = l.accept(); c.settimeout(60)
+    o = opts(c)
+    digest, n = drain(c)
+    print(o, n, digest, opts(c))
+`,
+    );
+    const size = 4 * 1024 * 1024;
+    const body = new Uint8Array(size);
+    for (let o = 0; o < size; o += 65536) crypto.getRandomValues(body.subarray(o, o + 65536));
+    const want = await sha256Hex(body);
+    link.loss = 0.02;
+
+    // Out: the guest connects (the engine answers its SYN); the host sends 4 MiB through 2% loss.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    lab.defer(() => listener.close());
+    const served = (async () => {
+      const c = await listener.accept();
+      await c.write(body).then(async (n) => {
+        let off = n;
+        while (off < size) off += await c.write(body.subarray(off));
+      });
+      c.close();
+    })();
+    const out = await ns.run(["python3", `${dir}/guest.py`, "out", String(listener.addr.port)], {
+      timeoutMs: 120_000,
+    });
+    await served;
+    const [oOut, nOut, dOut] = out.stdout.trim().split(" ");
+    assert.equal(Number(oOut) & 3, 3, `guest socket tcpi_options ${oOut}: SACK and timestamps`);
+    assert.equal(Number(nOut), size);
+    assert.equal(dOut, want, "4 MiB to the guest through 2% loss, SHA-256");
+    const rto = link.engine.stats.rtoTimeouts;
+    assert.ok(
+      link.engine.stats.sackRetransmits + link.engine.stats.fastRetransmits > 0,
+      "losses repaired by SACK",
+    );
+
+    // In: a forward; the engine opens towards the guest's listener and the host sends 4 MiB.
+    const info = await link.engine.addForward({
+      hostAddr: "127.0.0.1",
+      hostPort: 0,
+      guestAddr: "10.0.2.15",
+      guestPort: 5214,
+    });
+    const guest = ns.spawn(["python3", `${dir}/guest.py`, "in", "5214"], { name: "guest receiver" });
+    await waitFor(
+      async () => (await ns.run(["ss", "-ltn", "sport = :5214"], { check: false })).stdout.includes("LISTEN"),
+      { timeoutMs: 5000, what: "guest receiver" },
+    );
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: info.hostPort });
+    let off = 0;
+    while (off < size) off += await conn.write(body.subarray(off));
+    conn.closeWrite();
+    const st = await guest.status;
+    assert.ok(st.success, `guest receiver exited cleanly: ${guest.stderr}`);
+    conn.close();
+    await waitFor(() => guest.stdout.trim().split("\n").length >= 2, {
+      timeoutMs: 5000,
+      what: "guest output",
+    });
+    const [oIn, nIn, dIn] = guest.stdout.trim().split("\n").at(-1)!.split(" ");
+    assert.equal(Number(oIn) & 3, 3, `accepted socket tcpi_options ${oIn}: SACK and timestamps`);
+    assert.equal(Number(nIn), size);
+    assert.equal(dIn, want, "4 MiB into the guest through a forward and 2% loss, SHA-256");
+    console.log(
+      `  2% loss: ${link.lost} segments lost, ${link.engine.stats.sackRetransmits} SACK retransmits, ` +
+        `${link.engine.stats.rtoTimeouts} timeouts (${rto} on the way out)`,
+    );
   });
 });

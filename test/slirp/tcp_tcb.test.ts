@@ -8,6 +8,7 @@ import {
   formatTcpFlags,
   newTcpRepr,
   parseTcp,
+  setTcpChecksum,
   TCP_ACK,
   TCP_FIN,
   TCP_PSH,
@@ -17,6 +18,8 @@ import {
   type TcpHeaderFields,
   type TcpRepr,
   verifyTcpChecksum,
+  writeTcpAckOptions,
+  writeTcpBase,
 } from "../../src/wire/tcp.ts";
 import { newTcpStats } from "../../src/slirp/tcp/stats.ts";
 import {
@@ -87,14 +90,18 @@ class Rig implements TcbHost {
     return false;
   }
 
-  /** Delivers a segment from the peer. */
-  input(f: Partial<TcpHeaderFields> & { flags: number }, payload: Uint8Array = new Uint8Array(0)): void {
-    const seg = buildTcpSegment(
-      { srcPort: PEER_PORT, dstPort: US_PORT, seq: this.peerSeq, ack: 0, window: 65535, ...f },
-      payload,
-      PEER,
-      US,
-    );
+  /**
+   * Delivers a segment from the peer. `sack` adds SACK blocks (`[left, right, ...]`, with the
+   * timestamp option when `tsVal` is given); `rawOptions` replaces the options with these bytes.
+   */
+  input(
+    f: Partial<TcpHeaderFields> & { flags: number; sack?: number[]; rawOptions?: number[] },
+    payload: Uint8Array = new Uint8Array(0),
+  ): void {
+    const fields = { srcPort: PEER_PORT, dstPort: US_PORT, seq: this.peerSeq, ack: 0, window: 65535, ...f };
+    const seg = f.sack === undefined && f.rawOptions === undefined
+      ? buildTcpSegment(fields, payload, PEER, US)
+      : segmentWithOptions(fields, f.sack ?? [], f.rawOptions, payload);
     const r = newTcpRepr();
     const err = parseTcp(seg, r, { urgentPastData: "clamp" });
     if (err !== null) throw new Error(err);
@@ -144,6 +151,29 @@ class Rig implements TcbHost {
     assert.equal(this.conn.state, TcpState.Established);
     return synAck!;
   }
+}
+
+/** A peer segment with SACK blocks (and timestamps), or with raw option bytes. */
+function segmentWithOptions(
+  f: TcpHeaderFields,
+  sack: number[],
+  raw: number[] | undefined,
+  payload: Uint8Array,
+): Uint8Array {
+  const opts = new Uint8Array(40);
+  let n: number;
+  if (raw !== undefined) {
+    opts.set(raw);
+    n = (raw.length + 3) & ~3;
+  } else {
+    n = writeTcpAckOptions(opts, 0, f.tsVal !== undefined, f.tsVal ?? 0, f.tsEcr ?? 0, sack, sack.length / 2);
+  }
+  const seg = new Uint8Array(20 + n + payload.length);
+  writeTcpBase(seg, 0, f.srcPort, f.dstPort, f.seq, f.ack ?? 0, 20 + n, f.flags, f.window ?? 0);
+  seg.set(opts.subarray(0, n), 20);
+  seg.set(payload, 20 + n);
+  setTcpChecksum(PEER, US, seg);
+  return seg;
 }
 
 function flagsOf(s: Seg): string {
@@ -718,4 +748,250 @@ Deno.test("empty out-of-window segments are answered at a limited rate (no ACK w
     rig.input({ flags: TCP_ACK, seq: PEER_ISS - 5000, ack: OUR_ISS + 1 }, bytes(100));
   }
   assert.equal(rig.take().length, 3);
+});
+
+// ---------------------------------------------------------------- SACK and timestamps
+
+/** The SACK blocks of an emitted segment as [left, right] pairs relative to `base`. */
+function sackOf(s: Seg, base: number): number[][] {
+  const out: number[][] = [];
+  for (let k = 0; k < s.sackCount; k++) {
+    out.push([(s.sackBlocks[2 * k]! - base) >>> 0, (s.sackBlocks[2 * k + 1]! - base) >>> 0]);
+  }
+  return out;
+}
+
+const SACK_SYN: Partial<TcpHeaderFields> = { mss: 1000, wscale: 0, sackPermitted: true, tsVal: 7000 };
+
+Deno.test("SACK and timestamps are on only when both SYNs carry them; an old peer gets plain segments", () => {
+  const rig = new Rig();
+  const synAck = rig.accept(SACK_SYN);
+  assert.equal(synAck.sackPermitted, true);
+  assert.equal(synAck.hasTimestamp, true);
+  assert.equal(synAck.tsEcr, 7000, "the SYN-ACK echoes the SYN's timestamp");
+  assert.ok(rig.conn.sackOk && rig.conn.tsOk);
+  rig.conn.write(bytes(3000));
+  const data = rig.take();
+  assert.ok(data.every((s) => s.hasTimestamp && s.tsEcr === 7000), "every segment carries timestamps");
+  assert.ok(data.every((s) => s.payload.length <= 1000 - 12), "the timestamp option comes out of the MSS");
+
+  const old = new Rig();
+  const plain = old.accept({ mss: 1000, wscale: 0 });
+  assert.equal(plain.sackPermitted, false);
+  assert.equal(plain.hasTimestamp, false);
+  assert.ok(!old.conn.sackOk && !old.conn.tsOk);
+  old.conn.write(bytes(3000));
+  const segs = old.take();
+  assert.deepEqual(segs.map((s) => s.headerLength), [20, 20, 20]);
+  assert.deepEqual(segs.map((s) => s.payload.length), [1000, 1000, 1000]);
+
+  const off = new Rig({ sack: false, timestamps: false });
+  const refused = off.accept(SACK_SYN);
+  assert.equal(refused.sackPermitted, false, "configured off: not offered back");
+  assert.equal(refused.hasTimestamp, false);
+});
+
+Deno.test("SACK receiver: every ACK reports the out-of-order queue, the latest block first", () => {
+  const rig = new Rig();
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  const base = PEER_ISS + 1;
+  const seg = (i: number) =>
+    rig.input({ flags: TCP_ACK, seq: base + i * 100, ack: OUR_ISS + 1 }, bytes(100, i));
+  const lastAck = () => {
+    const acks = rig.take().filter((s) => s.payload.length === 0);
+    assert.ok(acks.length > 0, "an ACK at once");
+    return acks[acks.length - 1]!;
+  };
+  seg(0);
+  rig.conn.flushAck();
+  assert.deepEqual(sackOf(lastAck(), base), [], "in order: no blocks");
+  seg(2);
+  let a = lastAck();
+  assert.equal(a.ack, base + 100);
+  assert.deepEqual(sackOf(a, base), [[200, 300]]);
+  seg(5);
+  assert.deepEqual(sackOf(lastAck(), base), [[500, 600], [200, 300]]);
+  seg(7);
+  assert.deepEqual(sackOf(lastAck(), base), [[700, 800], [500, 600], [200, 300]]);
+  seg(3);
+  assert.deepEqual(
+    sackOf(lastAck(), base),
+    [[200, 400], [700, 800], [500, 600]],
+    "the block just grown first",
+  );
+  seg(9);
+  seg(11);
+  a = lastAck();
+  assert.equal(a.sackCount, 4, "four blocks without timestamps");
+  assert.deepEqual(sackOf(a, base)[0], [1100, 1200]);
+  for (const i of [1, 4, 6, 8, 10]) seg(i);
+  a = lastAck();
+  assert.equal(a.ack, base + 1200);
+  assert.equal(a.sackCount, 0, "the queue is empty: no blocks");
+  assert.equal(rig.conn.readableBytes, 1200);
+});
+
+Deno.test("SACK sender: fast recovery retransmits only the holes the peer reports", () => {
+  const rig = new Rig();
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  rig.conn.write(bytes(10_000));
+  const sent = rig.take();
+  assert.equal(sent.length, 10);
+  const una = OUR_ISS + 1;
+  // Segments 0 and 4 lost: the peer holds 1-3 and 5-9.
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 2000] });
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 3000] });
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 4000] });
+  let rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.deepEqual(rtx.map((s) => s.seq - una), [0], "the first hole at the third duplicate");
+  assert.ok(rig.conn.inRecovery);
+  for (let k = 6; k <= 10; k++) {
+    rig.input({ flags: TCP_ACK, ack: una, sack: [una + 5000, una + k * 1000, una + 1000, una + 4000] });
+  }
+  rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.deepEqual(rtx.map((s) => s.seq - una), [4000], "then the second hole, nothing the peer holds");
+  rig.input({ flags: TCP_ACK, ack: una + 4000, sack: [una + 5000, una + 10_000] });
+  rig.input({ flags: TCP_ACK, ack: una + 10_000 });
+  assert.equal(rig.conn.inRecovery, false);
+  assert.equal(rig.stats.retransmits, 2);
+  assert.equal(rig.stats.rtoTimeouts, 0);
+  assert.equal(rig.conn.sackedBytes, 0);
+});
+
+Deno.test("SACK sender: after a timeout, go-back-N skips what the peer SACKed", () => {
+  const rig = new Rig({ initialRtoMs: 1000 });
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  rig.conn.write(bytes(6000));
+  rig.take();
+  const una = OUR_ISS + 1;
+  rig.advance(2 * rig.conn.rto);
+  let rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.equal(rig.stats.tailLossProbes, 1, "first the last segment, as a probe");
+  assert.equal(rig.stats.rtoTimeouts, 1);
+  assert.deepEqual(rtx.map((s) => s.seq - una), [5000, 0]);
+  rig.input({ flags: TCP_ACK, ack: una + 1000, sack: [una + 2000, una + 4000] });
+  rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.deepEqual(rtx.map((s) => s.seq - una), [1000, 4000], "2000-4000 is not sent again");
+});
+
+Deno.test("a hole with too few duplicate ACKs behind it is resent after the reordering window, not the RTO", () => {
+  const rig = new Rig({ initialRtoMs: 1000, minRtoMs: 1000 });
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  rig.conn.write(bytes(3000));
+  rig.take();
+  const una = OUR_ISS + 1;
+  // Only two segments follow the lost one: two duplicates, never three.
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 2000] });
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 3000] });
+  assert.equal(rig.take().filter((s) => s.payload.length > 0).length, 0, "not at once: it may be late");
+  rig.advance(10);
+  const rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.deepEqual(rtx.map((s) => s.seq - una), [0]);
+  assert.equal(rig.stats.rtoTimeouts, 0);
+});
+
+Deno.test("hostile SACK blocks (outside the window, overlapping, empty, reversed, malformed) are ignored", () => {
+  const rig = new Rig();
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  rig.conn.write(bytes(5000));
+  rig.take();
+  const una = OUR_ISS + 1;
+  const max = una + 5000;
+  const hostile = [
+    [una - 500, una + 500], // below the ACK (a D-SACK at best)
+    [max, max + 1000], // never sent
+    [una + 4000, max + 1], // past sndMax
+    [una + 2000, una + 2000], // empty
+    [una + 3000, una + 2000], // reversed
+    [(una + 0x80000000) >>> 0, (una + 0x80001000) >>> 0], // half the sequence space away
+    [una, una + 1000], // at the ACK itself
+  ];
+  for (const b of hostile) {
+    rig.input({ flags: TCP_ACK, ack: una, sack: b });
+    assert.equal(rig.conn.sackedBytes, 0, `block ${b.map((x) => x - una)} ignored`);
+  }
+  assert.equal(rig.stats.sackBlocksIgnored, hostile.length);
+  // Overlapping and repeated blocks count each byte once.
+  rig.input({
+    flags: TCP_ACK,
+    ack: una,
+    sack: [una + 1000, una + 3000, una + 2000, una + 4000, una + 1500, una + 2500],
+  });
+  assert.equal(rig.conn.sackedBytes, 3000);
+  // A SACK option whose length is not 2 + 8n is skipped; one running past the header fails the segment.
+  rig.input({ flags: TCP_ACK, ack: una, rawOptions: [1, 1, 5, 7, 0, 0, 0, 0, 0, 0, 0, 0] });
+  const past = segmentWithOptions(
+    { srcPort: PEER_PORT, dstPort: US_PORT, seq: rig.peerSeq, ack: una, flags: TCP_ACK },
+    [],
+    [1, 1, 5, 42, 0, 0, 0, 0],
+    new Uint8Array(0),
+  );
+  assert.notEqual(parseTcp(past, newTcpRepr()), null, "dropped before it reaches the connection");
+  assert.equal(rig.conn.sackedBytes, 3000);
+  assert.equal(rig.conn.sndUna, una);
+  // The transfer still completes.
+  rig.input({ flags: TCP_ACK, ack: una + 5000 });
+  assert.equal(rig.conn.sndUna, una + 5000);
+  assert.equal(rig.conn.sackedBytes, 0);
+  assert.equal(rig.conn.state, TcpState.Established);
+});
+
+Deno.test("a peer that drops what it SACKed (reneging) is served by the second timeout", () => {
+  const rig = new Rig({ initialRtoMs: 1000 });
+  rig.accept({ mss: 1000, wscale: 0, sackPermitted: true });
+  rig.conn.write(bytes(3000));
+  rig.take();
+  const una = OUR_ISS + 1;
+  rig.input({ flags: TCP_ACK, ack: una, sack: [una + 1000, una + 3000] });
+  rig.advance(1000);
+  rig.take();
+  rig.input({ flags: TCP_ACK, ack: una + 1000 });
+  rig.advance(5000);
+  const rtx = rig.take().filter((s) => s.payload.length > 0);
+  assert.ok(rtx.some((s) => s.seq === una + 1000), "the reneged data is sent again");
+});
+
+Deno.test("timestamps: RTT from the echo of each ACK, PAWS drops an old duplicate", () => {
+  const rig = new Rig({ minRtoMs: 10 });
+  rig.accept(SACK_SYN);
+  rig.t = 100;
+  rig.conn.write(bytes(1000));
+  const [d] = rig.take();
+  rig.t = 180;
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1001, tsVal: 7100, tsEcr: d!.tsVal });
+  // The handshake measured 0 ms; one sample of 80 ms moves the average an eighth of the way.
+  assert.ok(Math.abs(rig.conn.srtt - 10) < 0.1, `srtt ${rig.conn.srtt}`);
+  // In-order data with a newer timestamp is taken and its timestamp echoed.
+  rig.data(bytes(100), { tsVal: 7200, tsEcr: d!.tsVal });
+  rig.conn.flushAck();
+  assert.equal(rig.take().at(-1)!.tsEcr, 7200);
+  // A segment stamped before that is an old duplicate (a wrapped sequence number, say): dropped.
+  rig.data(bytes(100), { tsVal: 7150, tsEcr: d!.tsVal });
+  assert.equal(rig.stats.pawsDropped, 1);
+  assert.equal(rig.conn.readableBytes, 100, "the old segment's bytes were not taken");
+  const [ack] = rig.take();
+  assert.equal(ack!.ack, PEER_ISS + 101, "answered with an ACK");
+});
+
+const TLP_AND_SLACK_MS = 20;
+
+Deno.test("timestamps: a timeout whose ACK echoes the original segments was spurious and is undone", () => {
+  const rig = new Rig({ minRtoMs: 200 });
+  rig.accept(SACK_SYN);
+  rig.conn.write(bytes(20 * 988));
+  const sent = rig.take();
+  const cwnd = rig.conn.cwnd;
+  // A tail loss probe first, then the timeout.
+  rig.advance(rig.conn.rto + TLP_AND_SLACK_MS);
+  assert.equal(rig.stats.tailLossProbes, 1);
+  assert.equal(rig.stats.rtoTimeouts, 1);
+  assert.ok(rig.conn.cwnd < cwnd, "the timeout shrank the window");
+  rig.take();
+  const max = rig.conn.sndMax;
+  // The ACK was only late: it echoes the originals' timestamp, from before the timeout.
+  rig.input({ flags: TCP_ACK, ack: OUR_ISS + 1 + 988, tsVal: 7100, tsEcr: sent[0]!.tsVal });
+  assert.equal(rig.stats.spuriousTimeouts, 1);
+  assert.ok(rig.conn.cwnd >= cwnd, `window restored (${rig.conn.cwnd} < ${cwnd})`);
+  const resent = rig.take().filter((s) => s.payload.length > 0 && s.seq < max);
+  assert.equal(resent.length, 0, "the rest of the window is not sent again");
 });

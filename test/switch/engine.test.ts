@@ -363,6 +363,8 @@ Deno.test("engine counts frames and bytes in and out per port", () => {
     unicast: 1,
     filtered: 0,
     vlanDropped: 0,
+    mirrorDropped: 0,
+    snoopDropped: 0,
   });
 });
 

@@ -6,6 +6,8 @@ import { addCoreCommands, addDataSocketCommands } from "./commands_core.ts";
 import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
+import { addMirrorCommands } from "./commands_mirror.ts";
+import { addMcastCommands } from "./commands_mcast.ts";
 import { addPortCommands } from "./commands_port.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -21,5 +23,7 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addPortCommands(registry, ctx);
   addVlanCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
+  addMirrorCommands(registry, ctx);
+  addMcastCommands(registry, ctx);
   return registry;
 }

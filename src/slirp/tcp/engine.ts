@@ -570,7 +570,8 @@ class Engine implements SlirpTcpEngine {
       const t = flow.tcb;
       lines.push(
         `${flow.describe()} ${stateName(t.state)} sndq ${t.sndBuf?.length ?? 0} rcvq ${t.readableBytes}` +
-          ` cwnd ${t.cwnd} wnd ${t.sndWnd} rto ${Math.round(t.rto)}`,
+          ` cwnd ${t.cwnd} wnd ${t.sndWnd} rto ${Math.round(t.rto)}` +
+          `${t.sackOk ? " sack" : ""}${t.tsOk ? " ts" : ""}`,
       );
     }
     return lines;

@@ -46,6 +46,18 @@ export type TcpStats = {
   fastRetransmits: number;
   /** Retransmission timeouts. */
   rtoTimeouts: number;
+  /** Holes retransmitted during SACK recovery (RFC 6675). */
+  sackRetransmits: number;
+  /** Tail loss probes sent (the last segment resent before the retransmission timeout). */
+  tailLossProbes: number;
+  /** Retransmission timeouts found spurious by their timestamps (the ACKs were late) and undone. */
+  spuriousTimeouts: number;
+  /** Fast recoveries found unneeded by their timestamps (the segment was late, not lost) and undone. */
+  spuriousRecoveries: number;
+  /** SACK blocks ignored (below the ACK, empty, or covering data never sent). */
+  sackBlocksIgnored: number;
+  /** Segments dropped as old duplicates by their timestamp (PAWS, RFC 7323). */
+  pawsDropped: number;
   /** Duplicate ACKs received. */
   dupAcks: number;
   /** Out-of-order segments kept. */
@@ -101,6 +113,12 @@ export function newTcpStats(): TcpStats {
     retransmits: 0,
     fastRetransmits: 0,
     rtoTimeouts: 0,
+    sackRetransmits: 0,
+    tailLossProbes: 0,
+    spuriousTimeouts: 0,
+    spuriousRecoveries: 0,
+    sackBlocksIgnored: 0,
+    pawsDropped: 0,
     dupAcks: 0,
     outOfOrder: 0,
     outOfOrderDropped: 0,

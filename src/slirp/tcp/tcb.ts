@@ -23,6 +23,34 @@
  * A zero window starts the persist timer; probes are empty segments one
  * below `sndUna`, which the peer answers with its window.
  *
+ * SACK and timestamps are offered in our SYN and used when the peer's SYN
+ * offers them too (a peer without them gets plain segments). With SACK the
+ * sender keeps a scoreboard: the ranges above `sndUna` the peer reported
+ * holding (blocks below the ACK, empty or past `sndMax` are ignored), and
+ * the ranges it retransmitted. Loss recovery then follows RFC 6675: it
+ * starts at the third duplicate ACK or once more than two segments are
+ * SACKed, halves the window, and sends while the pipe (bytes still in the
+ * network: holes not yet lost, plus retransmissions) is below cwnd: lost
+ * holes first, then new data, then another hole below the highest SACKed
+ * byte. After a timeout, go-back-N skips SACKed ranges, and from the second
+ * timeout in a row the scoreboard is dropped (the peer may have reneged).
+ * With timestamps, every segment carries TSval (our millisecond clock,
+ * offset per connection) and TSecr (the peer's TS.Recent, RFC 7323 4.3);
+ * every ACK that advances `sndUna` gives an RTT sample unless its echo is
+ * older than the last timeout; PAWS drops segments stamped older than
+ * TS.Recent. Options come out of the MSS: a data segment's payload is the
+ * MSS less the options it carries.
+ *
+ * Links that reorder or stall: a fast recovery or a timeout whose first
+ * retransmission is answered with an older timestamp was spurious (the
+ * original was late; RFC 3522) and is undone, and after a spurious
+ * recovery the duplicate threshold grows by one (up to 16). A hole with
+ * too few duplicates behind it (a small window) is declared lost once a
+ * fraction of the RTT has passed (after RFC 8985's reordering window), and
+ * with SACK a flight that draws no ACK for two RTTs resends its last
+ * segment as a probe (RFC 8985 7), whose SACK then reveals the holes: the
+ * retransmission timeout is left for lost retransmissions.
+ *
  * Receive side: the receive ring holds bytes from `rcvBase` (oldest not yet
  * consumed by the owner) to `rcvNxt`; out-of-order segments are written at
  * their offset past the contents, and a short sorted list of received ranges
@@ -35,7 +63,9 @@
  * window avoidance). ACKs are coalesced: every `ackEvery` in-order segments,
  * at the owner's `flushAck`, or after `delayedAckMs`; out-of-order data, a
  * filled hole and a FIN are ACKed at once so the peer's fast retransmit
- * works. Empty out-of-window segments are answered at a limited rate.
+ * works; with SACK every ACK reports the out-of-order ranges (the one that
+ * grew last first, then the highest; 3 blocks with timestamps, else 4).
+ * Empty out-of-window segments are answered at a limited rate.
  *
  * Invariants: `sndUna <= sndNxt <= sndMax`; `rcvBase <= rcvNxt <= rcvAdvRight`
  * (sequence order); `rcvAdvRight - rcvBase` never exceeds the receive ring's
@@ -50,11 +80,14 @@ import {
   TCP_PSH,
   TCP_RST,
   TCP_SYN,
+  tcpAckOptionsLength,
   type TcpRepr,
+  writeTcpAckOptions,
   writeTcpBase,
   writeTcpHeader,
 } from "../../wire/tcp.ts";
 import { ByteRing, pow2AtLeast } from "./ring.ts";
+import { addRange, covered, trimRanges } from "./ranges.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 import type { TcpStats } from "./stats.ts";
 
@@ -112,6 +145,10 @@ export interface TcbConfig {
   maxBufferBytes: number;
   /** Offer window scaling. */
   windowScaling: boolean;
+  /** Offer and accept selective acknowledgments (RFC 2018). */
+  sack: boolean;
+  /** Offer and accept timestamps (RFC 7323). */
+  timestamps: boolean;
   initialRtoMs: number;
   minRtoMs: number;
   maxRtoMs: number;
@@ -143,6 +180,8 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   initialBufferSize: 16 * 1024,
   maxBufferBytes: 256 * 1024 * 1024,
   windowScaling: true,
+  sack: true,
+  timestamps: true,
   initialRtoMs: 1000,
   minRtoMs: 200,
   maxRtoMs: 60_000,
@@ -187,6 +226,16 @@ export interface TcbHost {
 
 /** At most one ACK per this many ms answers empty out-of-window segments, stray RSTs and SYNs. */
 const CHALLENGE_ACK_INTERVAL_MS = 10;
+/** TS.Recent older than this no longer rejects segments (RFC 7323 5.5: 24 days). */
+const PAWS_IDLE_MS = 24 * 86400_000;
+/** RFC 6675 DupThresh: a hole with more than (DupThresh - 1) segments SACKed above it is lost. */
+const DUP_THRESH = 3;
+/** The largest the duplicate threshold grows on a path that reorders. */
+const MAX_DUP_THRESH = 16;
+/** What a tail loss probe allows for the peer's delayed ACK of a lone segment (RFC 8985's WCDelAckT is 200). */
+const TLP_DELAYED_ACK_MS = 50;
+/** The shortest probe timeout (as Linux's): a busy host delays ACKs by a few ms, and a probe then is waste. */
+const TLP_MIN_MS = 10;
 
 // One scratch buffer for every segment built: `emit` borrows it.
 const SCRATCH = new Uint8Array(TCP_HEADER_LEN + 40 + 65535);
@@ -247,6 +296,49 @@ export class TcpConnection {
   #oooEnd: number[] = [];
   #peerWscale = -1;
   #weScale = false;
+  /** SACK is on for this connection (both ends offered it). */
+  sackOk = false;
+  /** Timestamps are on for this connection (both ends offered them). */
+  tsOk = false;
+  /** The peer's timestamp to echo (RFC 7323 TS.Recent) and when it came. */
+  #tsRecent = 0;
+  #tsRecentAt = 0;
+  /** rcvNxt as of our last segment (RFC 7323 Last.ACK.sent). */
+  #lastAckSent = 0;
+  /** Start of the latest out-of-order segment: its SACK block is reported first. */
+  #oooLatest = 0;
+  /** SACK blocks of the segment being built, `[left, right, ...]`. */
+  #sackOut: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  // The SACK scoreboard: what the peer reported holding above sndUna, sorted, disjoint.
+  #sbStart: number[] = [];
+  #sbEnd: number[] = [];
+  /** Bytes in the scoreboard. */
+  sackedBytes = 0;
+  // What SACK recovery retransmitted and the peer has not acknowledged yet, sorted, disjoint
+  // (RFC 6675's HighRxt, kept per range so that a hole skipped while it was not yet lost is
+  // still sent once it is, and one retransmitted in the previous recovery is not sent twice).
+  #rxStart: number[] = [];
+  #rxEnd: number[] = [];
+  /** The tail loss probe's deadline (Infinity: none), and whether probes wait for an ACK that moves on. */
+  #tlpAt = Infinity;
+  #tlpOut = false;
+  /** When a hole that too few duplicates reported counts as lost anyway (Infinity: none pending). */
+  #reoAt = Infinity;
+  /**
+   * Duplicate ACKs (and segments SACKed above a hole) that mean loss: 3, one more after every
+   * recovery that turned out spurious, since the path reorders.
+   */
+  dupThresh = DUP_THRESH;
+  // Undoing a spurious fast retransmit (RFC 3522 Eifel detection, RFC 4015 response): the window
+  // before the recovery, and the timestamp of its first retransmission.
+  #undoArmed = false;
+  #rtoUndoArmed = false;
+  #undoNxt = 0;
+  #undoCwnd = 0;
+  #undoSsthresh = 0;
+  #rxTs = 0;
+  /** Our timestamp clock at the last retransmission timeout: older echoes give no RTT sample. */
+  #tsAtTimeout = 0;
 
   // Congestion control.
   cwnd = 0;
@@ -299,6 +391,7 @@ export class TcpConnection {
     this.remoteAddr = remoteAddr;
     this.remotePort = remotePort;
     this.iss = iss >>> 0;
+    this.#tsAtTimeout = this.#tsClock();
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
     this.sndMax = this.iss;
@@ -310,7 +403,15 @@ export class TcpConnection {
 
   /** The earliest timer, or Infinity. */
   get deadline(): number {
-    return Math.min(this.rtxAt, this.ackAt, this.persistAt, this.keepAt, this.closeAt);
+    return Math.min(
+      this.rtxAt,
+      this.ackAt,
+      this.persistAt,
+      this.keepAt,
+      this.closeAt,
+      this.#reoAt,
+      this.#tlpAt,
+    );
   }
 
   /** True from ESTABLISHED on, until CLOSED (the states in which data may flow). */
@@ -376,6 +477,7 @@ export class TcpConnection {
     this.rcvBase = this.rcvNxt;
     this.rcvAdvRight = this.rcvNxt;
     this.#peerOptions(syn);
+    this.#negotiate(syn, this.#host.now());
     this.#weScale = this.cfg.windowScaling && syn.wscale >= 0;
     this.#applyScaling();
     this.sndWnd = syn.window;
@@ -409,6 +511,21 @@ export class TcpConnection {
     const peer = r.mss > 0 ? r.mss : fallback;
     this.effMss = Math.max(64, Math.min(peer, this.cfg.mss));
     this.#peerWscale = r.wscale;
+  }
+
+  /** SACK and timestamps are on when we offer them and the peer's SYN does too. */
+  #negotiate(r: TcpRepr, now: number): void {
+    this.sackOk = this.cfg.sack && r.sackPermitted;
+    this.tsOk = this.cfg.timestamps && r.hasTimestamp;
+    if (this.tsOk) {
+      this.#tsRecent = r.tsVal;
+      this.#tsRecentAt = now;
+    }
+  }
+
+  /** Our timestamp clock: milliseconds, offset per connection so that it does not reveal the host's uptime. */
+  #tsClock(): number {
+    return (Math.floor(this.#host.now()) + this.iss) >>> 0;
   }
 
   #applyScaling(): void {
@@ -445,6 +562,8 @@ export class TcpConnection {
     // The first window is the receive ring's initial capacity: only allocated space is ever offered.
     const win = Math.min(this.#initialRing(), 65535);
     const wscale = this.#weScale ? this.#ourShift() : -1;
+    // A SYN offers what we are configured for; a SYN-ACK only what the peer offered too.
+    const ts = withAck ? this.tsOk : this.cfg.timestamps;
     const hlen = writeTcpHeader(SCRATCH, 0, {
       srcPort: this.localPort,
       dstPort: this.remotePort,
@@ -454,8 +573,14 @@ export class TcpConnection {
       window: win,
       mss: this.cfg.mss,
       wscale,
+      sackPermitted: withAck ? this.sackOk : this.cfg.sack,
+      tsVal: ts ? this.#tsClock() : undefined,
+      tsEcr: withAck ? this.#tsRecent : 0,
     });
-    if (withAck) this.rcvAdvRight = seqAdd(this.rcvNxt, win);
+    if (withAck) {
+      this.rcvAdvRight = seqAdd(this.rcvNxt, win);
+      this.#lastAckSent = this.rcvNxt;
+    }
     this.#emit(hlen);
   }
 
@@ -655,6 +780,7 @@ export class TcpConnection {
       return;
     }
     if ((f & TCP_SYN) === 0) return;
+    this.#negotiate(r, now);
     this.irs = r.seq;
     this.rcvNxt = seqAdd(r.seq, 1);
     this.rcvBase = this.rcvNxt;
@@ -699,6 +825,18 @@ export class TcpConnection {
       return;
     }
 
+    // 0. PAWS (RFC 7323 5): a timestamp older than the one last echoed marks an old duplicate.
+    if (this.tsOk && r.hasTimestamp && (f & TCP_RST) === 0 && seqLt(r.tsVal, this.#tsRecent)) {
+      if (now - this.#tsRecentAt <= PAWS_IDLE_MS) {
+        this.stats.pawsDropped++;
+        if (segLen > 0 || this.#challengeAllowed(now)) this.sendAck();
+        return;
+      }
+      // TS.Recent is too old to judge by (the peer's clock may have wrapped since).
+      this.#tsRecent = r.tsVal;
+      this.#tsRecentAt = now;
+    }
+
     // 1. Sequence acceptability.
     const wnd = seqDiff(this.rcvAdvRight, this.rcvNxt);
     let ok: boolean;
@@ -724,6 +862,12 @@ export class TcpConnection {
     }
     this.#keepProbes = 0;
     this.#armKeepAlive(now);
+    if (
+      this.tsOk && r.hasTimestamp && seqLe(seq, this.#lastAckSent) && seqGe(r.tsVal, this.#tsRecent)
+    ) {
+      this.#tsRecent = r.tsVal;
+      this.#tsRecentAt = now;
+    }
 
     // 2. RST (RFC 5961 3.2: exact match resets, in-window answers a challenge ACK).
     if ((f & TCP_RST) !== 0) {
@@ -819,8 +963,11 @@ export class TcpConnection {
       return false;
     }
     const window = r.window << this.sndShift;
+    const newlySacked = this.sackOk && r.sackCount > 0 && this.#updateScoreboard(r);
+    // With SACK blocks, a duplicate is an ACK that reports more data held (RFC 6675 2), even if the
+    // window moved; one that reports nothing new (a D-SACK for a needless retransmission) is none.
     const isDup = ack === this.sndUna && dataLen === 0 && (r.flags & TCP_FIN) === 0 &&
-      window === this.sndWnd &&
+      (this.sackOk && r.sackCount > 0 ? newlySacked : window === this.sndWnd) &&
       seqGt(this.sndMax, this.sndUna);
     // Window update first (RFC 9293 3.10.7.4), so that what the ACK releases is sent against the new window.
     let opened = false;
@@ -835,7 +982,7 @@ export class TcpConnection {
         this.#persistBackoff = 0;
       }
     }
-    if (seqGt(ack, this.sndUna)) this.#newAck(ack, now);
+    if (seqGt(ack, this.sndUna)) this.#newAck(ack, now, r);
     else if (isDup) this.#dupAck();
     else if (opened) this.output();
     // Our FIN acknowledged?
@@ -855,7 +1002,7 @@ export class TcpConnection {
     return true;
   }
 
-  #newAck(ack: number, now: number): void {
+  #newAck(ack: number, now: number, r: TcpRepr): void {
     const acked = seqDiff(ack, this.sndUna);
     // Bytes of data (not SYN/FIN) newly acknowledged.
     const ring = this.sndBuf;
@@ -868,8 +1015,18 @@ export class TcpConnection {
       }
     }
     this.sndUna = ack;
+    this.#reoAt = Infinity;
     if (seqGt(ack, this.sndNxt)) this.sndNxt = ack;
-    this.#sampleRtt(now, ack);
+    if (this.#sbStart.length > 0) this.#trimScoreboard(ack);
+    if (this.tsOk && r.hasTimestamp) {
+      // RFC 7323 4: an ACK that advances the left edge echoes when its segment left, retransmitted
+      // or not. Except an echo from before the last timeout: the peer answers a go-back-N copy of
+      // what it already holds with the timestamp of the original, and that would measure the timeout.
+      const rtt = seqDiff(this.#tsClock(), r.tsEcr);
+      if (rtt >= 0 && rtt <= this.cfg.maxRtoMs && seqGe(r.tsEcr, this.#tsAtTimeout)) this.#rttSample(rtt);
+    } else {
+      this.#sampleRtt(now, ack);
+    }
     if (this.#backoffs > 0) {
       // New data got through: drop the backed-off timeout (as Linux does, RFC 6298 5.7 allows).
       this.#backoffs = 0;
@@ -877,11 +1034,33 @@ export class TcpConnection {
     }
     // Congestion control.
     const mss = this.effMss;
+    if (this.#rtoUndoArmed) {
+      // Eifel for timeouts (RFC 3522, RFC 4015): the first ACK after a timeout echoing a timestamp
+      // from before it acknowledges the originals; the timeout was spurious. Back to where we were,
+      // without resending the rest of the window.
+      this.#rtoUndoArmed = false;
+      if (r.hasTimestamp && seqLt(r.tsEcr, this.#tsAtTimeout)) {
+        this.cwnd = Math.max(this.cwnd, this.#undoCwnd);
+        this.ssthresh = Math.max(this.ssthresh, this.#undoSsthresh);
+        if (seqGt(this.#undoNxt, this.sndNxt)) this.sndNxt = this.#undoNxt;
+        this.#recover = ack;
+        this.stats.spuriousTimeouts++;
+      }
+    }
+    if (this.#undoArmed && this.inRecovery) {
+      // The first ACK past the retransmitted segment echoes the timestamp of the copy that filled
+      // the hole: an older one than the retransmission's means the original was only late.
+      this.#undoArmed = false;
+      if (r.hasTimestamp && seqLt(r.tsEcr, this.#rxTs)) this.#undoRecovery(ack);
+    }
     if (this.inRecovery) {
       if (seqGe(ack, this.#recover)) {
         this.inRecovery = false;
         this.cwnd = Math.max(Math.min(this.ssthresh, this.inFlight + mss), mss);
         this.dupAcks = 0;
+      } else if (this.sackOk) {
+        // Partial ACK: the scoreboard says what else is missing (RFC 6675).
+        this.#sackOutput();
       } else {
         // Partial ACK: the next hole is lost too (RFC 6582).
         this.#retransmitFirst();
@@ -903,6 +1082,8 @@ export class TcpConnection {
       if (this.cwnd > cap) this.cwnd = cap;
     }
     this.rtxAt = seqGt(this.sndMax, this.sndUna) ? now + this.rto : Infinity;
+    this.#tlpOut = false;
+    this.#armTlp(now);
     if (dataAcked > 0) {
       this.output();
       this.#host.onWritable();
@@ -913,31 +1094,269 @@ export class TcpConnection {
     this.stats.dupAcks++;
     this.dupAcks++;
     const mss = this.effMss;
-    if (this.dupAcks === 3 && !this.inRecovery && seqGt(this.sndUna, this.#recover)) {
-      this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
-      this.#recover = this.sndMax;
-      this.inRecovery = true;
-      this.#retransmitFirst();
-      this.stats.fastRetransmits++;
-      this.cwnd = this.ssthresh + 3 * mss;
-    } else if (this.dupAcks > 3 && this.inRecovery) {
-      this.cwnd += mss;
-      this.output();
+    if (this.inRecovery) {
+      if (this.sackOk) {
+        this.#sackOutput();
+      } else if (this.dupAcks > 3) {
+        this.cwnd += mss;
+        this.output();
+      }
+      return;
     }
+    // With SACK, enough data held above sndUna means loss even before the third duplicate
+    // (RFC 6675 IsLost), e.g. when duplicate ACKs were lost.
+    const lost = this.dupAcks >= this.dupThresh ||
+      (this.sackOk && this.sackedBytes > (this.dupThresh - 1) * mss);
+    // `recover` is one past the last byte sent when the previous episode began: data from there on
+    // was sent after it, and its loss is a new one (RFC 6582 3.2 step 1).
+    if (seqLt(this.sndUna, this.#recover)) return;
+    if (lost) {
+      this.#enterRecovery();
+    } else if (this.#reoAt === Infinity) {
+      // Too few duplicates yet, maybe because the window is small: a hole still open after a
+      // fraction of the RTT is lost anyway (after RFC 8985's reordering window).
+      const window = Math.min(this.srtt, (this.srtt / 4) * (this.dupThresh - 2));
+      this.#reoAt = this.#host.now() + Math.max(1, window);
+    }
+  }
+
+  /** Fast retransmit and recovery: NewReno's (RFC 6582), or RFC 6675's with SACK. */
+  #enterRecovery(): void {
+    const mss = this.effMss;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
+    this.#undoCwnd = this.cwnd;
+    this.#undoSsthresh = this.ssthresh;
+    this.#undoArmed = this.tsOk;
+    this.#rxTs = this.#tsClock();
+    this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
+    this.#recover = this.sndMax;
+    this.inRecovery = true;
+    this.stats.fastRetransmits++;
+    if (this.sackOk) {
+      this.cwnd = this.ssthresh;
+      // Unless the previous recovery already resent it and that copy may still be on its way.
+      if (this.#rxStart.length === 0 || seqGt(this.#rxStart[0]!, this.sndUna)) this.#retransmitFirst();
+      else this.#undoArmed = false;
+      this.#sackOutput();
+    } else {
+      this.#retransmitFirst();
+      this.cwnd = this.ssthresh + 3 * mss;
+    }
+  }
+
+  /**
+   * Tail loss probe (RFC 8985 7), with SACK: when the last segments of a
+   * flight are lost nothing comes back to report them, and only the
+   * retransmission timeout (200 ms at least) would. Two RTTs without an ACK
+   * resend the last segment instead; its ACK, SACKing it, reveals the
+   * holes before it to the usual recovery.
+   */
+  #armTlp(now: number): void {
+    if (
+      !this.sackOk || this.inRecovery || this.#tlpOut || this.srtt === 0 || !seqGt(this.sndMax, this.sndUna)
+    ) {
+      this.#tlpAt = Infinity;
+      return;
+    }
+    // A lone segment may wait for the peer's delayed ACK.
+    const pto = 2 * this.srtt + (this.inFlight <= this.effMss ? TLP_DELAYED_ACK_MS : 0);
+    const at = now + Math.max(TLP_MIN_MS, pto);
+    this.#tlpAt = at < this.rtxAt ? at : Infinity;
+  }
+
+  #probeTail(now: number): void {
+    this.#tlpAt = Infinity;
+    if (this.inRecovery || !seqGt(this.sndMax, this.sndUna) || this.sndBuf === null) return;
+    const dataEnd = this.#dataEnd();
+    const finSent = this.finQueued && seqGt(this.sndMax, dataEnd);
+    const end = finSent ? dataEnd : this.sndMax;
+    const mss = this.#segMss();
+    const start = seqDiff(end, this.sndUna) > mss ? seqAdd(end, -mss) : this.sndUna;
+    const len = Math.max(0, seqDiff(end, start));
+    if (len === 0 && !finSent) return;
+    this.#tlpOut = true;
+    this.stats.tailLossProbes++;
+    this.#sendData(start, len, finSent);
+    this.#rttStart = -1;
+    this.rtxAt = now + this.rto;
+  }
+
+  /** A recovery that was not needed: restores the window and tolerates more reordering. */
+  #undoRecovery(ack: number): void {
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.cwnd = Math.max(this.cwnd, this.#undoCwnd);
+    this.ssthresh = Math.max(this.ssthresh, this.#undoSsthresh);
+    // Further holes of this window may be late too; each gets its own (undoable) recovery.
+    this.#recover = ack;
+    if (this.dupThresh < MAX_DUP_THRESH) this.dupThresh++;
+    this.stats.spuriousRecoveries++;
   }
 
   #sampleRtt(now: number, ack: number): void {
     if (this.#rttStart < 0 || seqLt(ack, this.#rttSeq)) return;
     const r = Math.max(0, now - this.#rttStart);
     this.#rttStart = -1;
+    this.#rttSample(r);
+  }
+
+  #rttSample(r: number): void {
     if (this.srtt === 0) {
       this.srtt = r || 0.001;
       this.rttvar = r / 2;
     } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
+      // Timestamps give a sample per ACK, not per round trip: weigh each accordingly (RFC 7323 G).
+      const k = this.tsOk ? Math.max(1, Math.ceil(this.inFlight / (2 * this.effMss))) : 1;
+      const beta = 0.25 / k;
+      const alpha = 0.125 / k;
+      this.rttvar = (1 - beta) * this.rttvar + beta * Math.abs(this.srtt - r);
+      this.srtt = (1 - alpha) * this.srtt + alpha * r;
     }
     this.rto = this.#rtoFromEstimate();
+  }
+
+  // ---------------------------------------------------------------- SACK sender (RFC 6675)
+
+  /** Merges the peer's SACK blocks into the scoreboard, ignoring any that make no sense; true when it grew. */
+  #updateScoreboard(r: TcpRepr): boolean {
+    const lower = seqGt(r.ack, this.sndUna) ? r.ack : this.sndUna;
+    const span = seqDiff(this.sndMax, lower);
+    let grew = false;
+    for (let k = 0; k < r.sackCount; k++) {
+      const left = r.sackBlocks[2 * k]!;
+      const right = r.sackBlocks[2 * k + 1]!;
+      const lo = seqDiff(left, lower);
+      const hi = seqDiff(right, lower);
+      // Strictly above the cumulative ACK (else a D-SACK or a lie), not empty, nothing never sent.
+      if (lo <= 0 || hi <= lo || hi > span) {
+        this.stats.sackBlocksIgnored++;
+        continue;
+      }
+      const added = addRange(this.#sbStart, this.#sbEnd, left, right, this.cfg.maxOutOfOrderRanges);
+      if (added > 0) {
+        this.sackedBytes += added;
+        grew = true;
+      }
+    }
+    return grew;
+  }
+
+  /** Drops what the cumulative ACK now covers from the scoreboard. */
+  #trimScoreboard(ack: number): void {
+    this.sackedBytes -= trimRanges(this.#sbStart, this.#sbEnd, ack);
+    trimRanges(this.#rxStart, this.#rxEnd, ack);
+  }
+
+  #clearScoreboard(): void {
+    this.#sbStart.length = 0;
+    this.#sbEnd.length = 0;
+    this.sackedBytes = 0;
+    this.#rxStart.length = 0;
+    this.#rxEnd.length = 0;
+  }
+
+  /**
+   * RFC 6675 SetPipe: the bytes still in the network. A hole with more than
+   * (DupThresh - 1) segments SACKed above it is lost and no longer counts;
+   * what was retransmitted counts again.
+   */
+  #pipe(): number {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    const lostAbove = (this.dupThresh - 1) * this.effMss;
+    let pipe = 0;
+    let pos = this.sndUna;
+    let above = this.sackedBytes;
+    for (let i = 0; i <= s.length; i++) {
+      const holeEnd = i < s.length ? s[i]! : this.sndMax;
+      const hole = seqDiff(holeEnd, pos);
+      if (hole > 0) {
+        if (i === s.length || above <= lostAbove) pipe += hole;
+        if (this.#rxStart.length > 0) pipe += covered(this.#rxStart, this.#rxEnd, pos, holeEnd);
+      }
+      if (i < s.length) {
+        above -= seqDiff(e[i]!, s[i]!);
+        pos = e[i]!;
+      }
+    }
+    return pipe;
+  }
+
+  /**
+   * RFC 6675 NextSeg rule 1 (`lostOnly`) or 3: retransmits one segment of
+   * the first part of a hole below the highest SACKed byte that was not
+   * retransmitted yet. Returns the bytes sent (0: no such hole).
+   */
+  #retransmitHole(lostOnly: boolean, mss: number): number {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    const lostAbove = (this.dupThresh - 1) * this.effMss;
+    let pos = this.sndUna;
+    let above = this.sackedBytes;
+    const rs = this.#rxStart;
+    const re = this.#rxEnd;
+    for (let i = 0; i < s.length; i++) {
+      const end = s[i]!;
+      if (!lostOnly || above > lostAbove) {
+        // The first byte of the hole not retransmitted yet, and how far the run goes.
+        let start = pos;
+        let stop = end;
+        for (let k = 0; k < rs.length && seqLt(rs[k]!, stop); k++) {
+          if (seqLe(re[k]!, start)) continue;
+          if (seqLe(rs[k]!, start)) start = re[k]!;
+          else stop = rs[k]!;
+        }
+        if (seqLt(start, stop)) {
+          const len = Math.min(mss, seqDiff(stop, start));
+          this.#sendData(start, len, false);
+          addRange(rs, re, start, seqAdd(start, len), this.cfg.maxOutOfOrderRanges);
+          this.#rttStart = -1;
+          this.stats.sackRetransmits++;
+          return len;
+        }
+      }
+      above -= seqDiff(e[i]!, end);
+      pos = e[i]!;
+    }
+    return 0;
+  }
+
+  /** Sending during SACK recovery (RFC 6675 5): lost holes first, then new data, then one more hole. */
+  #sackOutput(): void {
+    const mss = this.#segMss();
+    let pipe = this.#pipe();
+    while (this.cwnd - pipe >= mss && !this.#host.outputBlocked()) {
+      const len = this.#retransmitHole(true, mss);
+      if (len === 0) break;
+      pipe += len;
+    }
+    this.output();
+    if (this.cwnd - this.#pipe() >= mss && !this.#host.outputBlocked()) this.#retransmitHole(false, mss);
+  }
+
+  /** Bytes of the scoreboard below `seq`. */
+  #sackedBelow(seq: number): number {
+    let n = 0;
+    for (let i = 0; i < this.#sbStart.length && seqLt(this.#sbStart[i]!, seq); i++) {
+      n += seqDiff(seqLt(this.#sbEnd[i]!, seq) ? this.#sbEnd[i]! : seq, this.#sbStart[i]!);
+    }
+    return n;
+  }
+
+  /** After a timeout (go-back-N): moves sndNxt past SACKed data; returns the bytes up to the next SACKed block. */
+  #skipSacked(): number {
+    const s = this.#sbStart;
+    const e = this.#sbEnd;
+    for (let i = 0; i < s.length; i++) {
+      if (seqLe(e[i]!, this.sndNxt)) continue;
+      if (seqLe(s[i]!, this.sndNxt)) {
+        this.sndNxt = e[i]!;
+        continue;
+      }
+      return seqDiff(s[i]!, this.sndNxt);
+    }
+    return Infinity;
   }
 
   #rtoFromEstimate(): number {
@@ -975,7 +1394,8 @@ export class TcpConnection {
       return;
     }
     // Out of order: keep it at its offset if the range list has room.
-    if (this.#addOoo(seq, seqAdd(seq, len))) {
+    if (addRange(this.#oooStart, this.#oooEnd, seq, seqAdd(seq, len), this.cfg.maxOutOfOrderRanges) >= 0) {
+      this.#oooLatest = seq;
       ring.writeAt(offset, seg, off, len);
       if (ring.capacity !== cap) this.stats.bufferBytes += ring.capacity - cap;
       this.stats.outOfOrder++;
@@ -984,31 +1404,6 @@ export class TcpConnection {
       this.stats.outOfOrderDropped++;
     }
     this.sendAck();
-  }
-
-  #addOoo(s: number, e: number): boolean {
-    const starts = this.#oooStart;
-    const ends = this.#oooEnd;
-    const n = starts.length;
-    let i = 0;
-    while (i < n && seqLt(ends[i]!, s)) i++;
-    let j = i;
-    let ns = s;
-    let ne = e;
-    while (j < n && seqLe(starts[j]!, e)) {
-      if (seqLt(starts[j]!, ns)) ns = starts[j]!;
-      if (seqGt(ends[j]!, ne)) ne = ends[j]!;
-      j++;
-    }
-    if (j === i) {
-      if (n >= this.cfg.maxOutOfOrderRanges) return false;
-      starts.splice(i, 0, ns);
-      ends.splice(i, 0, ne);
-    } else {
-      starts.splice(i, j - i, ns);
-      ends.splice(i, j - i, ne);
-    }
-    return true;
   }
 
   #mergeOoo(nxt: number): number {
@@ -1059,15 +1454,26 @@ export class TcpConnection {
       st !== TcpState.Closing && st !== TcpState.LastAck
     ) return;
     const dataEnd = this.#dataEnd();
-    const mss = this.effMss;
+    const mss = this.#segMss();
+    // In SACK recovery the congestion window limits the pipe (RFC 6675), not sndNxt - sndUna.
+    const sackRecovery = this.inRecovery && this.sackOk;
+    let pipe = sackRecovery ? this.#pipe() : 0;
+    let sent = false;
     for (;;) {
+      // After a timeout, what the peer SACKed is not sent again.
+      const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
+        ? this.#skipSacked()
+        : Infinity;
       // Negative once the FIN is out (sndNxt is one past the data).
       const unsent = seqDiff(dataEnd, this.sndNxt);
       if (unsent < 0 || (unsent === 0 && !this.finQueued)) break;
-      const wnd = Math.min(this.sndWnd, this.cwnd);
-      const usable = wnd - this.inFlight;
-      let len = Math.min(unsent, mss, Math.max(0, usable));
-      if (len < unsent && len < mss && !this.#forceSmall) {
+      // Outside recovery, what the peer SACKed is not in flight either (after a timeout).
+      const flight = sackRecovery
+        ? pipe
+        : this.inFlight - (this.#sbStart.length > 0 ? this.#sackedBelow(this.sndNxt) : 0);
+      const usable = Math.min(this.sndWnd - this.inFlight, this.cwnd - flight);
+      let len = Math.min(unsent, mss, Math.max(0, usable), limit);
+      if (len < unsent && len < mss && len < limit && !this.#forceSmall) {
         // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
         if (len < (this.maxSndWnd >> 1)) len = 0;
       }
@@ -1081,10 +1487,14 @@ export class TcpConnection {
         this.#rttSeq = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
       }
       this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      pipe += len + (fin ? 1 : 0);
       if (seqGt(this.sndNxt, this.sndMax)) this.sndMax = this.sndNxt;
       if (this.rtxAt === Infinity) this.rtxAt = this.#host.now() + this.rto;
+      sent = true;
       if (fin) break;
     }
+    // New data restarts the tail loss probe (RFC 8985 7.2).
+    if (sent) this.#armTlp(this.#host.now());
     // Persist: data waits behind a zero (or too small) window with nothing in flight.
     if (
       seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
@@ -1102,12 +1512,84 @@ export class TcpConnection {
   #retransmitFirst(): void {
     const dataEnd = this.#dataEnd();
     const unsent = seqDiff(dataEnd, this.sndUna);
-    const len = Math.max(0, Math.min(unsent, this.effMss));
+    let len = Math.max(0, Math.min(unsent, this.#segMss()));
+    // Up to what the peer SACKed, which it holds already.
+    if (this.#sbStart.length > 0) len = Math.min(len, seqDiff(this.#sbStart[0]!, this.sndUna));
     const fin = this.finQueued && len === unsent && seqGt(this.sndMax, dataEnd);
     if (len === 0 && !fin) return;
     this.#sendData(this.sndUna, len, fin);
+    if (this.inRecovery && this.sackOk && len > 0) {
+      addRange(
+        this.#rxStart,
+        this.#rxEnd,
+        this.sndUna,
+        seqAdd(this.sndUna, len),
+        this.cfg.maxOutOfOrderRanges,
+      );
+    }
     // Karn: no RTT sample across a retransmission.
     this.#rttStart = -1;
+  }
+
+  /** Option bytes on our next synchronized segment. */
+  #optionsLength(): number {
+    const blocks = this.sackOk ? Math.min(this.#oooStart.length, this.tsOk ? 3 : 4) : 0;
+    return blocks === 0 && !this.tsOk ? 0 : tcpAckOptionsLength(this.tsOk, blocks);
+  }
+
+  /** Largest payload of a segment sent now: the MSS counts data only, options come out of it (RFC 6691). */
+  #segMss(): number {
+    return this.effMss - this.#optionsLength();
+  }
+
+  /** Writes the header (with timestamps and SACK blocks as negotiated) of a synchronized segment; returns its length. */
+  #writeHeader(seq: number, flags: number): number {
+    let hlen = TCP_HEADER_LEN;
+    const sack = this.sackOk && this.#oooStart.length > 0;
+    if (this.tsOk || sack) {
+      const blocks = sack ? this.#fillSackBlocks() : 0;
+      hlen += writeTcpAckOptions(
+        SCRATCH,
+        TCP_HEADER_LEN,
+        this.tsOk,
+        this.#tsClock(),
+        this.#tsRecent,
+        this.#sackOut,
+        blocks,
+      );
+    }
+    writeTcpBase(SCRATCH, 0, this.localPort, this.remotePort, seq, this.rcvNxt, hlen, flags, this.#window());
+    this.#lastAckSent = this.rcvNxt;
+    return hlen;
+  }
+
+  /**
+   * The SACK blocks to send, from the out-of-order list: the block holding
+   * the latest segment first, then the highest others (RFC 2018 4).
+   */
+  #fillSackBlocks(): number {
+    const starts = this.#oooStart;
+    const ends = this.#oooEnd;
+    const n = starts.length;
+    const max = this.tsOk ? 3 : 4;
+    let first = n - 1;
+    for (let i = 0; i < n; i++) {
+      if (seqLe(starts[i]!, this.#oooLatest) && seqLt(this.#oooLatest, ends[i]!)) {
+        first = i;
+        break;
+      }
+    }
+    const out = this.#sackOut;
+    out[0] = starts[first]!;
+    out[1] = ends[first]!;
+    let k = 1;
+    for (let i = n - 1; i >= 0 && k < max; i--) {
+      if (i === first) continue;
+      out[2 * k] = starts[i]!;
+      out[2 * k + 1] = ends[i]!;
+      k++;
+    }
+    return k;
   }
 
   #sendData(seq: number, len: number, fin: boolean): void {
@@ -1115,23 +1597,13 @@ export class TcpConnection {
     let flags = TCP_ACK;
     if (fin) flags |= TCP_FIN;
     if (len > 0 && seqAdd(seq, len) === dataEnd) flags |= TCP_PSH;
-    writeTcpBase(
-      SCRATCH,
-      0,
-      this.localPort,
-      this.remotePort,
-      seq,
-      this.rcvNxt,
-      TCP_HEADER_LEN,
-      flags,
-      this.#window(),
-    );
-    if (len > 0) this.sndBuf!.copyOut(seqDiff(seq, this.sndBase), SCRATCH, TCP_HEADER_LEN, len);
+    const hlen = this.#writeHeader(seq, flags);
+    if (len > 0) this.sndBuf!.copyOut(seqDiff(seq, this.sndBase), SCRATCH, hlen, len);
     if (seqLt(seq, this.sndMax)) this.stats.retransmits++;
     this.stats.bytesOut += len;
     this.ackPending = 0;
     this.ackAt = Infinity;
-    this.#emit(TCP_HEADER_LEN + len);
+    this.#emit(hlen + len);
   }
 
   /** Sends a bare ACK now (clears any held ACK). */
@@ -1141,21 +1613,11 @@ export class TcpConnection {
     ) return;
     // sndMax, not sndNxt: while retransmitting, sndNxt lags behind what the peer already has,
     // and an ACK below its rcvNxt would be dropped unread (and answered, ad infinitum).
-    writeTcpBase(
-      SCRATCH,
-      0,
-      this.localPort,
-      this.remotePort,
-      this.sndMax,
-      this.rcvNxt,
-      TCP_HEADER_LEN,
-      TCP_ACK,
-      this.#window(),
-    );
+    const hlen = this.#writeHeader(this.sndMax, TCP_ACK);
     this.ackPending = 0;
     this.ackAt = Infinity;
     this.stats.acksOut++;
-    this.#emit(TCP_HEADER_LEN);
+    this.#emit(hlen);
   }
 
   #sendRst(seq: number, ack: number, withAck: boolean): void {
@@ -1176,18 +1638,7 @@ export class TcpConnection {
 
   /** An empty segment one below `sndUna`: the peer answers with an ACK (keep-alive and window probe). */
   #sendProbe(): void {
-    writeTcpBase(
-      SCRATCH,
-      0,
-      this.localPort,
-      this.remotePort,
-      seqAdd(this.sndUna, -1),
-      this.rcvNxt,
-      TCP_HEADER_LEN,
-      TCP_ACK,
-      this.#window(),
-    );
-    this.#emit(TCP_HEADER_LEN);
+    this.#emit(this.#writeHeader(seqAdd(this.sndUna, -1), TCP_ACK));
   }
 
   /** The window field to send now; updates the advertised right edge. */
@@ -1239,6 +1690,11 @@ export class TcpConnection {
       return;
     }
     if (now >= this.ackAt) this.sendAck();
+    if (now >= this.#reoAt) {
+      this.#reoAt = Infinity;
+      if (this.dupAcks > 0 && !this.inRecovery && seqGe(this.sndUna, this.#recover)) this.#enterRecovery();
+    }
+    if (now >= this.#tlpAt) this.#probeTail(now);
     if (now >= this.rtxAt) this.#onRtxTimeout(now);
     if (this.#isClosed()) return;
     if (now >= this.persistAt) {
@@ -1298,12 +1754,28 @@ export class TcpConnection {
       return;
     }
     const mss = this.effMss;
+    // A first timeout may be spurious (a stalled host, a late ACK): remember what to go back to.
+    this.#rtoUndoArmed = this.tsOk && this.#backoffs === 1;
+    if (this.#rtoUndoArmed) {
+      this.#undoCwnd = this.cwnd;
+      this.#undoSsthresh = this.ssthresh;
+      this.#undoNxt = this.sndNxt;
+    }
     this.ssthresh = Math.max(seqDiff(this.sndMax, this.sndUna) >> 1, 2 * mss);
     this.cwnd = mss;
     this.#cwndAcc = 0;
     this.inRecovery = false;
     this.#recover = this.sndMax;
     this.dupAcks = 0;
+    // The scoreboard spares SACKed data from go-back-N. A peer may drop what it SACKed (reneging,
+    // RFC 2018 8), and then a scoreboard that skips it stalls us: from the second timeout in a row, forget it.
+    if (this.#backoffs > 1) this.#clearScoreboard();
+    this.#rxStart.length = 0;
+    this.#rxEnd.length = 0;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
+    this.#tlpOut = true; // no probe in go-back-N, until an ACK moves on
+    this.#tsAtTimeout = this.#tsClock();
     this.rto = Math.min(this.cfg.maxRtoMs, this.rto * 2);
     this.#rttStart = -1;
     this.sndNxt = this.sndUna;
@@ -1320,6 +1792,8 @@ export class TcpConnection {
     this.rtxAt = Infinity;
     this.persistAt = Infinity;
     this.keepAt = Infinity;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
     this.ackAt = Infinity;
     this.closeAt = now + this.cfg.timeWaitMs;
     this.#host.onTimeWait();
@@ -1335,6 +1809,7 @@ export class TcpConnection {
     }
     this.#oooStart.length = 0;
     this.#oooEnd.length = 0;
+    this.#clearScoreboard();
   }
 
   /** After a read: once closed or in TIME-WAIT, the drained receive ring goes. */
@@ -1358,6 +1833,8 @@ export class TcpConnection {
     this.ackAt = Infinity;
     this.persistAt = Infinity;
     this.keepAt = Infinity;
+    this.#reoAt = Infinity;
+    this.#tlpAt = Infinity;
     this.closeAt = Infinity;
     this.ackPending = 0;
     if (reason === null) this.stats.closedOrderly++;

@@ -1,0 +1,445 @@
+/**
+ * The data-plane section of `deno task bench` (`--dataplane` runs it alone):
+ * the rows of the issue that moved frame reception onto its own thread.
+ *
+ * - our slirp plugged into Debian's vde_switch against Debian's libslirp
+ *   plugin in the same place (iperf3 both ways, retransmits);
+ * - our `vde plug vde://C tap://` against Debian's `vde_plug` there;
+ * - ping RTT median and p99 (100 pings, 10 ms apart) through each switch
+ *   with Debian's taps, and through each implementation's own tap plugs;
+ * - the worst ping while a management client lists a 65,536-entry MAC
+ *   table in a loop (target: never above 2 ms).
+ *
+ * Everything runs in throwaway namespaces; every process and wait is bounded.
+ */
+import { type Netns, waitForPing, withNetns } from "../test/helpers/netns.ts";
+import {
+  hasCommand,
+  type ManagedProcess,
+  run,
+  sleep,
+  spawnManaged,
+  waitFor,
+} from "../test/helpers/processes.ts";
+import type { SwitchHandle, SwitchKind, SwitchOptions } from "../test/helpers/switches.ts";
+
+/** What the section needs from bench.ts (its table and switch helpers). */
+export interface BenchContext {
+  plan: { rounds: number; seconds: number };
+  kinds: readonly SwitchKind[];
+  /** Adds a row and returns it. */
+  row(label: string, unit: string, better: "higher" | "lower", target?: number): BenchRow;
+  log(msg: string): void;
+  message(err: unknown): string;
+  startIn(kind: SwitchKind, opts?: SwitchOptions): Promise<SwitchHandle>;
+  stopIn(sw: SwitchHandle): Promise<void>;
+  /** `deno run -A mod.ts` of the checkout under test. */
+  vde: string[];
+}
+
+/** A row of the table, as bench.ts keeps it. */
+export interface BenchRow {
+  samples: Record<SwitchKind, number[]>;
+  errors: Partial<Record<SwitchKind, string>>;
+  skipped?: string;
+}
+
+const PINGS = 100;
+const PING_INTERVAL_S = 0.01;
+const MACS = 65_536;
+
+/** Per-echo RTTs in ms (the output of ping without -q; iputils and busybox agree on `time=`). */
+async function pingTimes(ns: Netns, to: string, count: number, intervalS: number): Promise<number[]> {
+  const program = (await hasCommand("ping")) ? ["ping"] : ["busybox", "ping"];
+  const deadline = Math.ceil(count * intervalS + 5);
+  const r = await ns.run([
+    ...program,
+    "-c",
+    String(count),
+    "-i",
+    String(intervalS),
+    "-w",
+    String(deadline),
+    to,
+  ], {
+    check: false,
+    timeoutMs: (deadline + 5) * 1000,
+  });
+  return [...r.stdout.matchAll(/time=([\d.]+) ?ms/g)].map((m) => Number(m[1]));
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+}
+
+interface IperfResult {
+  mbps: number;
+  retransmits: number;
+}
+
+/** iperf3 from `client` to `server` (an address the client reaches), `-R` when `reverse`. */
+async function iperf(
+  client: Netns,
+  serverNs: Netns | null,
+  bind: string,
+  target: string,
+  seconds: number,
+  reverse: boolean,
+): Promise<IperfResult> {
+  const port = "5212";
+  const srvCmd = ["iperf3", "-s", "-1", "-B", bind, "-p", port];
+  const srv = serverNs ? serverNs.spawn(srvCmd, { name: "iperf3 server" }) : spawnManaged(srvCmd, {
+    name: "iperf3 server",
+  });
+  try {
+    const ss = ["ss", "-Hltn", `sport = :${port}`];
+    await waitFor(
+      async () =>
+        (await (serverNs ? serverNs.run(ss, { check: false }) : run(ss, { check: false })))
+          .stdout.trim() !== "",
+      { timeoutMs: 5000, what: "iperf3 server" },
+    );
+    const args = [
+      "iperf3",
+      "-c",
+      target,
+      "-p",
+      port,
+      "-t",
+      String(seconds),
+      "-J",
+      "--connect-timeout",
+      "5000",
+    ];
+    if (reverse) args.push("-R");
+    const r = await client.run(args, { check: false, timeoutMs: (seconds + 30) * 1000 });
+    if (!r.success) throw new Error(`iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
+    const report = JSON.parse(r.stdout) as {
+      end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } };
+    };
+    return {
+      mbps: (report.end?.sum_received?.bits_per_second ?? 0) / 1e6,
+      retransmits: report.end?.sum_sent?.retransmits ?? 0,
+    };
+  } finally {
+    await srv.stop({ timeoutMs: 2000 });
+  }
+}
+
+/** iperf3 one way then the other, into the rows [up, down, retransmits going up]. */
+async function bothWays(
+  ctx: BenchContext,
+  label: string,
+  kind: SwitchKind,
+  [up, down, retr]: BenchRow[],
+  measure: (reverse: boolean) => Promise<IperfResult>,
+): Promise<void> {
+  const u = await measure(false);
+  const d = await measure(true);
+  up!.samples[kind].push(u.mbps);
+  retr!.samples[kind].push(u.retransmits);
+  down!.samples[kind].push(d.mbps);
+  ctx.log(
+    `${label}: up ${u.mbps.toFixed(0)} Mbit/s (${u.retransmits} retr), down ${d.mbps.toFixed(0)} Mbit/s`,
+  );
+}
+
+async function stopAll(procs: ManagedProcess[]): Promise<void> {
+  for (const p of procs.reverse()) await p.stop({ timeoutMs: 2000 });
+}
+
+/** Waits until the tap `dev` in `ns` has carrier, i.e. a plug holds it. */
+async function plugged(ns: Netns, dev: string, p: ManagedProcess): Promise<void> {
+  await waitFor(async () => {
+    if (p.exitStatus !== null) throw new Error(`${p.name} exited: ${p.stderr.trim()}`);
+    const r = await ns.run(["ip", "-o", "link", "show", dev], { check: false });
+    return r.success && r.stdout.includes("LOWER_UP");
+  }, { timeoutMs: 20_000, what: `a plug on ${dev}` });
+}
+
+/** Runs the section's rows. */
+export async function dataplaneSection(ctx: BenchContext): Promise<void> {
+  const seconds = ctx.plan.seconds + 1;
+  const rounds = Math.max(1, Math.ceil(ctx.plan.rounds / 2));
+  const slirpUp = ctx.row(
+    "slirp behind C vde_switch, iperf3 guest->host (C = libslirp plugin)",
+    "Mbit/s",
+    "higher",
+    1.5,
+  );
+  const slirpDown = ctx.row(
+    "slirp behind C vde_switch, iperf3 host->guest (C = libslirp plugin)",
+    "Mbit/s",
+    "higher",
+    1.5,
+  );
+  const slirpRetr = ctx.row("slirp behind C vde_switch, guest->host retransmits", "retr", "lower", 1.0);
+  const plugUp = ctx.row(
+    "plug vde://C tap:// behind C vde_switch, iperf3 to it (C = vde_plug)",
+    "Mbit/s",
+    "higher",
+    1.0,
+  );
+  const plugDown = ctx.row(
+    "plug vde://C tap:// behind C vde_switch, iperf3 from it (C = vde_plug)",
+    "Mbit/s",
+    "higher",
+    1.0,
+  );
+  const plugRetr = ctx.row(
+    "plug vde://C tap:// behind C vde_switch, retransmits to it",
+    "retr",
+    "lower",
+    1.0,
+  );
+  const pingMed = ctx.row(
+    `ping RTT median (${PINGS} at 10 ms), switch with vde_plug taps`,
+    "ms",
+    "lower",
+    1.1,
+  );
+  const pingP99 = ctx.row(`ping RTT p99 (${PINGS} at 10 ms), switch with vde_plug taps`, "ms", "lower");
+  const ownMed = ctx.row(
+    `ping RTT median (${PINGS} at 10 ms), own switch and own tap:// plugs`,
+    "ms",
+    "lower",
+    1.2,
+  );
+  const ownP99 = ctx.row(`ping RTT p99 (${PINGS} at 10 ms), own switch and own tap:// plugs`, "ms", "lower");
+  const listMax = ctx.row(
+    `ping max while hash/print lists ${MACS} MACs in a loop (target <= 2 ms)`,
+    "ms",
+    "lower",
+  );
+  const all = [
+    slirpUp,
+    slirpDown,
+    slirpRetr,
+    plugUp,
+    plugDown,
+    plugRetr,
+    pingMed,
+    pingP99,
+    ownMed,
+    ownP99,
+    listMax,
+  ];
+  let missing: string | null = null;
+  for (const tool of ["vde_switch", "vde_plug", "iperf3", "unixcmd"]) {
+    if (missing === null && !(await hasCommand(tool))) missing = `${tool} is not installed`;
+  }
+  if (missing !== null) {
+    for (const m of all) m.skipped = missing;
+    ctx.log(`dataplane section skipped: ${missing}`);
+    return;
+  }
+  await withNetns(async (lab) => {
+    const a = await lab.namespace("a");
+    const b = await lab.namespace("b");
+    for (const [n, addr] of [[a, "10.199.3.1/24"], [b, "10.199.3.2/24"]] as const) {
+      await n.tap("t0");
+      await n.addr("t0", addr);
+    }
+    const g = await lab.namespace("g");
+    await g.tap("t0");
+    await g.run(["ip", "link", "set", "t0", "up"]);
+
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of round % 2 === 0 ? ctx.kinds : [...ctx.kinds].reverse()) {
+        // Slirp behind the C switch: ours (`vde slirp`) or Debian's libslirp plugin.
+        await withC(ctx, async (sw) => {
+          const procs: ManagedProcess[] = [];
+          try {
+            const slirp = kind === "c"
+              ? ["vde_plug", `vde://${sw.dir}`, "slirp://"]
+              : [...ctx.vde, "slirp", "--sock", sw.dir];
+            procs.push(spawnManaged(slirp, { name: `${kind} slirp` }));
+            const guest = g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" });
+            procs.push(guest);
+            await plugged(g, "t0", guest);
+            await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
+            await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
+            await waitForPing(g, "10.0.2.2", 30_000);
+            const label = `slirp behind C, ${kind === "c" ? "libslirp" : "ours"}`;
+            await bothWays(
+              ctx,
+              label,
+              kind,
+              [slirpUp, slirpDown, slirpRetr],
+              (reverse) => iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, reverse),
+            );
+          } catch (err) {
+            for (const m of [slirpUp, slirpDown, slirpRetr]) m.errors[kind] = ctx.message(err);
+            ctx.log(`slirp behind C, ${kind}: ${ctx.message(err)}`);
+          } finally {
+            await stopAll(procs);
+          }
+        });
+
+        // Plug vde://C tap:// behind the C switch: b's plug is the one measured, a's is Debian's.
+        await withC(ctx, async (sw) => {
+          const procs: ManagedProcess[] = [];
+          try {
+            const pa = a.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "plug a" });
+            procs.push(pa);
+            const cmd = kind === "c" ? ["vde_plug"] : [...ctx.vde, "plug"];
+            const pb = b.spawn([...cmd, `vde://${sw.dir}`, "tap://t0"], { name: `${kind} plug b` });
+            procs.push(pb);
+            await plugged(a, "t0", pa);
+            await plugged(b, "t0", pb);
+            await waitForPing(a, "10.199.3.2", 20_000);
+            await bothWays(
+              ctx,
+              `plug behind C, ${kind} (up: to it)`,
+              kind,
+              [plugUp, plugDown, plugRetr],
+              (reverse) => iperf(a, b, "10.199.3.2", "10.199.3.2", seconds, reverse),
+            );
+          } catch (err) {
+            for (const m of [plugUp, plugDown, plugRetr]) m.errors[kind] = ctx.message(err);
+            ctx.log(`plug behind C, ${kind}: ${ctx.message(err)}`);
+          } finally {
+            await stopAll(procs);
+          }
+        });
+
+        // Ping through each switch: Debian's taps, then each implementation's own plugs.
+        for (const own of [false, true]) {
+          const [med, p99] = own ? [ownMed, ownP99] : [pingMed, pingP99];
+          const procs: ManagedProcess[] = [];
+          let sw: SwitchHandle | null = null;
+          try {
+            sw = await ctx.startIn(kind);
+            const cmd = own && kind === "ours" ? [...ctx.vde, "plug"] : ["vde_plug"];
+            for (const n of [a, b]) {
+              const p = n.spawn([...cmd, `vde://${sw.dir}`, "tap://t0"], { name: `plug ${n.short}` });
+              procs.push(p);
+              await plugged(n, "t0", p);
+            }
+            await waitForPing(a, "10.199.3.2", 20_000);
+            const times = await pingTimes(a, "10.199.3.2", PINGS, PING_INTERVAL_S);
+            if (times.length < PINGS * 0.9) throw new Error(`${times.length}/${PINGS} pings answered`);
+            med.samples[kind].push(quantile(times, 0.5));
+            p99.samples[kind].push(quantile(times, 0.99));
+            ctx.log(
+              `ping ${kind}${own ? " own plugs" : ""}: median ${quantile(times, 0.5)} ms, p99 ${
+                quantile(times, 0.99)
+              } ms`,
+            );
+          } catch (err) {
+            for (const m of [med, p99]) m.errors[kind] = ctx.message(err);
+            ctx.log(`ping ${kind}${own ? " own plugs" : ""}: ${ctx.message(err)}`);
+          } finally {
+            await stopAll(procs);
+            if (sw) await ctx.stopIn(sw);
+          }
+        }
+
+        // The worst ping while a management client lists a full MAC table.
+        {
+          const procs: ManagedProcess[] = [];
+          const cleanups: (() => Promise<void>)[] = [];
+          let sw: SwitchHandle | null = null;
+          try {
+            const tmp = await lab.tempDir();
+            const mgmt = `${tmp}/mgmt`;
+            // Debian's table holds a few thousand entries unless it is told its size.
+            const args = kind === "c" ? ["-M", mgmt, "--hashsize", String(MACS)] : ["-M", mgmt];
+            sw = await ctx.startIn(kind, { extraArgs: args });
+            for (const n of [a, b]) {
+              const p = n.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: `plug ${n.short}` });
+              procs.push(p);
+              await plugged(n, "t0", p);
+            }
+            await waitForPing(a, "10.199.3.2", 20_000);
+            const filler = await fillMacTable(sw.dir, mgmt);
+            cleanups.push(filler.close);
+            const learnt = filler.learnt;
+            const lister = spawnManaged([
+              "sh",
+              "-c",
+              `while :; do unixcmd -f /etc/vde2/vdecmd -s '${mgmt}' hash/print >/dev/null 2>&1; done`,
+            ], { name: "hash/print loop" });
+            procs.push(lister);
+            await sleep(200);
+            const times = await pingTimes(a, "10.199.3.2", PINGS, PING_INTERVAL_S);
+            if (times.length < PINGS * 0.9) throw new Error(`${times.length}/${PINGS} pings answered`);
+            const max = Math.max(...times);
+            listMax.samples[kind].push(max);
+            ctx.log(`ping max ${kind} while listing ${learnt} MACs: ${max} ms`);
+          } catch (err) {
+            listMax.errors[kind] = ctx.message(err);
+            ctx.log(`ping during MAC listing, ${kind}: ${ctx.message(err)}`);
+          } finally {
+            await stopAll(procs);
+            for (const c of cleanups) await c();
+            if (sw) await ctx.stopIn(sw);
+          }
+        }
+      }
+    }
+  });
+}
+
+async function withC(ctx: BenchContext, fn: (sw: SwitchHandle) => Promise<void>): Promise<void> {
+  const sw = await ctx.startIn("c");
+  try {
+    await fn(sw);
+  } finally {
+    await ctx.stopIn(sw);
+  }
+}
+
+/**
+ * Teaches the switch MACS source addresses (Debian's vde_plug fed frames on
+ * stdin, in paced bursts so its queue to the switch does not overflow).
+ * The client stays connected until `close` (a switch forgets a closed
+ * port's addresses); `learnt` is the number of entries hash/print lists.
+ */
+async function fillMacTable(dir: string, mgmt: string): Promise<{ learnt: number; close(): Promise<void> }> {
+  const child = new Deno.Command("vde_plug", {
+    args: [`vde://${dir}`],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn();
+  const w = child.stdin.getWriter();
+  try {
+    const burst = 256;
+    const chunk = new Uint8Array(burst * 62);
+    for (let i = 0; i < MACS; i += burst) {
+      for (let j = 0; j < burst; j++) {
+        const at = j * 62;
+        const id = i + j;
+        chunk[at] = 0;
+        chunk[at + 1] = 60;
+        chunk.fill(0xff, at + 2, at + 8); // broadcast of an unused ethertype: learnt, never answered
+        chunk.set([0x02, 0x5e, 0, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff], at + 8);
+        chunk[at + 14] = 0x88;
+        chunk[at + 15] = 0xb5;
+      }
+      await w.write(chunk);
+      await sleep(2);
+    }
+    await sleep(500);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "hash/print"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  const learnt = r.stdout.split("\n").filter((l) => /([0-9a-f]{2}:){5}[0-9a-f]{2}/i.test(l)).length;
+  return { learnt, close };
+
+  async function close(): Promise<void> {
+    await w.close().catch(() => {});
+    try {
+      child.kill("SIGTERM");
+    } catch { /* gone */ }
+    await child.status;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `vde switch --pcap FILE`: everything the switch forwards, from start-up,
+ * written as pcapng (or classic pcap for a name ending in .pcap).
+ *
+ * Writes go through a bounded queue: when the disk cannot keep up, frames
+ * are dropped from the file (counted, and in the closing statistics), never
+ * from the switch.
+ */
+import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "./file_writer.ts";
+import type { CaptureHub } from "./hub.ts";
+import { describePort } from "./server.ts";
+import { OutputQueue } from "../console/output_queue.ts";
+import type { Switch } from "../switch/switch.ts";
+
+/** A running file capture. */
+export interface FileCapture {
+  /** Frames written and dropped so far. */
+  counts(): { captured: number; dropped: number };
+  /** Stops capturing, writes the statistics and closes the file. */
+  close(): Promise<void>;
+}
+
+/** Starts capturing every port into `path` (created or truncated). */
+export function startFileCapture(
+  sw: Switch,
+  hub: CaptureHub,
+  path: string,
+  maxPendingBytes = 16 << 20,
+): FileCapture {
+  const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  const queue = new OutputQueue(file, () => {});
+  const writer = new CaptureFileWriter(
+    formatForPath(path),
+    DEFAULT_SNAPLEN,
+    (b) => queue.pushBytes(b),
+    nowMicros(),
+  );
+  const drops = new Map<number, number>();
+  const described = new Set<number>();
+  const stop = hub.add({}, (port, direction, frame) => {
+    if (queue.pending > maxPendingBytes) {
+      const n = (drops.get(port) ?? 0) + 1;
+      drops.set(port, n);
+      writer.setDropped(port, n);
+      return;
+    }
+    if (!described.has(port)) {
+      described.add(port);
+      writer.describePort(port, describePort(sw, port));
+    }
+    writer.frame(port, direction, nowMicros(), frame, frame.length);
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    counts: () => ({ captured: writer.captured, dropped: writer.dropped }),
+    close: () =>
+      closing ??= (async () => {
+        stop();
+        writer.finish(nowMicros());
+        await queue.below(0);
+        file.close();
+      })(),
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Writes a capture as a file: pcapng (one interface per switch port, the
+ * direction in each packet's flags, statistics at the end) or classic pcap.
+ *
+ * Theory of operation. Ports become pcapng interfaces in the order they
+ * first carry a frame, each announced by its interface block just before
+ * that frame (pcapng allows interface blocks anywhere in a section). The
+ * writer only builds bytes and hands them to `out`; where they go and how
+ * fast is the caller's business. Counts are kept per port so the closing
+ * statistics blocks say what each interface captured and lost.
+ */
+import { Direction } from "../switch/engine.ts";
+import { pcapFileHeader, pcapRecord } from "../wire/pcap.ts";
+import {
+  PCAPNG_INBOUND,
+  PCAPNG_OUTBOUND,
+  pcapngInterface,
+  pcapngPacket,
+  pcapngSectionHeader,
+  pcapngStatistics,
+} from "../wire/pcapng.ts";
+
+/** The default snap length: whole frames, jumbo ones included (tcpdump's default too). */
+export const DEFAULT_SNAPLEN = 262144;
+
+/** Which file format; "pcap" for a name ending in .pcap, else pcapng. */
+export type CaptureFormat = "pcapng" | "pcap";
+
+/** The format a file name asks for. */
+export function formatForPath(path: string): CaptureFormat {
+  return path.toLowerCase().endsWith(".pcap") ? "pcap" : "pcapng";
+}
+
+interface PortEntry {
+  iface: number;
+  captured: number;
+}
+
+/** Builds a capture file's bytes as frames come. */
+export class CaptureFileWriter {
+  readonly format: CaptureFormat;
+  readonly snaplen: number;
+  readonly #out: (bytes: Uint8Array) => void;
+  readonly #descriptions = new Map<number, string>();
+  readonly #ports = new Map<number, PortEntry>();
+  readonly #dropped = new Map<number, number>();
+  readonly #startMicros: number;
+  #captured = 0;
+
+  constructor(format: CaptureFormat, snaplen: number, out: (bytes: Uint8Array) => void, nowMicros: number) {
+    this.format = format;
+    this.snaplen = snaplen;
+    this.#out = out;
+    this.#startMicros = nowMicros;
+    out(format === "pcap" ? pcapFileHeader(snaplen) : pcapngSectionHeader("vde capture"));
+  }
+
+  /** Frames written. */
+  get captured(): number {
+    return this.#captured;
+  }
+
+  /** Frames lost to a slow reader, all ports. */
+  get dropped(): number {
+    let n = 0;
+    for (const d of this.#dropped.values()) n += d;
+    return n;
+  }
+
+  /** Names the client on a port (its interface's description). */
+  describePort(port: number, description: string): void {
+    this.#descriptions.set(port, description);
+  }
+
+  /** Sets how many frames of `port` were lost so far. */
+  setDropped(port: number, count: number): void {
+    this.#dropped.set(port, count);
+  }
+
+  /** Writes one frame; `data` is cut to the snap length here if longer. */
+  frame(port: number, direction: Direction, micros: number, data: Uint8Array, originalLength: number): void {
+    const cut = data.length > this.snaplen ? data.subarray(0, this.snaplen) : data;
+    this.#captured++;
+    if (this.format === "pcap") {
+      this.#out(pcapRecord(micros, cut, originalLength));
+      return;
+    }
+    let entry = this.#ports.get(port);
+    if (entry === undefined) {
+      entry = { iface: this.#ports.size, captured: 0 };
+      this.#ports.set(port, entry);
+      this.#out(pcapngInterface(`port ${port}`, this.#descriptions.get(port) ?? "", this.snaplen));
+    }
+    entry.captured++;
+    const flags = direction === Direction.In ? PCAPNG_INBOUND : PCAPNG_OUTBOUND;
+    this.#out(pcapngPacket(entry.iface, micros, cut, originalLength, flags));
+  }
+
+  /** Writes the statistics blocks (pcapng); call once, last. */
+  finish(nowMicros: number): void {
+    if (this.format === "pcap") return;
+    for (const [port, entry] of this.#ports) {
+      this.#out(pcapngStatistics(entry.iface, nowMicros, {
+        startMicros: this.#startMicros,
+        received: entry.captured,
+        dropped: this.#dropped.get(port) ?? 0,
+      }));
+    }
+  }
+}
+
+/** Microseconds since the epoch, with the monotonic clock's resolution. */
+export function nowMicros(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+}

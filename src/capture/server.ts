@@ -1,0 +1,223 @@
+/**
+ * The capture socket (`SOCKDIR/capture`): streams a switch's frames to
+ * `vde capture` clients, several at once.
+ *
+ * Theory of operation. A client connects, sends one JSON request line
+ * (ports, VLAN, snap length, filter) and from then on only reads records
+ * (see wire/capture_stream.ts). Each client has its own output queue: when
+ * more than `maxPendingBytes` wait unsent, its frames are dropped and
+ * counted, and the counts are sent once the queue has drained to half, so
+ * a client that reads slowly or never loses its own frames and costs the
+ * switch a bounded amount of memory, never a forwarded frame. The socket is
+ * the switch owner's only (mode 0600 unless told otherwise): a capture sees
+ * every port.
+ */
+import { parseBpf } from "./bpf.ts";
+import type { CaptureHub } from "./hub.ts";
+import { nowMicros } from "./file_writer.ts";
+import { OutputQueue } from "../console/output_queue.ts";
+import type { Switch } from "../switch/switch.ts";
+import { MAX_VLAN } from "../switch/engine.ts";
+import {
+  type CaptureRequest,
+  encodeRecord,
+  RECORD_DROPS,
+  RECORD_ERROR,
+  RECORD_FRAME,
+  RECORD_PORT,
+} from "../wire/capture_stream.ts";
+import { log as defaultLog } from "../log.ts";
+import { concatBytes } from "../wire/bytes.ts";
+
+/** Settings of a capture socket. */
+export interface CaptureServerOptions {
+  path: string;
+  /** Socket mode; default 0600. */
+  mode?: number;
+  /** Unsent bytes per client above which its frames are dropped; default 4 MiB. */
+  maxPendingBytes?: number;
+  log?: (message: string) => void;
+}
+
+const MAX_REQUEST = 256 * 1024;
+const REQUEST_TIMEOUT_MS = 10_000;
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** The client description of a port, as `port/print` shows it. */
+export function describePort(sw: Switch, port: number): string {
+  const eps = sw.port(port)?.endpoints ?? [];
+  return eps.map((e) => e.link.description).join(", ");
+}
+
+/** A listening capture socket. */
+export class CaptureServer {
+  readonly path: string;
+  readonly #listener: Deno.Listener;
+  readonly #sw: Switch;
+  readonly #hub: CaptureHub;
+  readonly #maxPending: number;
+  readonly #log: (message: string) => void;
+  readonly #conns = new Set<Deno.Conn>();
+  #closed = false;
+
+  private constructor(listener: Deno.Listener, sw: Switch, hub: CaptureHub, o: CaptureServerOptions) {
+    this.#listener = listener;
+    this.#sw = sw;
+    this.#hub = hub;
+    this.path = o.path;
+    this.#maxPending = o.maxPendingBytes ?? 4 << 20;
+    this.#log = o.log ?? ((m) => defaultLog("vde switch", m));
+    this.#accept();
+  }
+
+  /** Listens on `options.path`, replacing a socket left there (the switch owns its directory). */
+  static start(sw: Switch, hub: CaptureHub, options: CaptureServerOptions): CaptureServer {
+    try {
+      if (Deno.lstatSync(options.path).isSocket) Deno.removeSync(options.path);
+    } catch { /* nothing there */ }
+    const listener = Deno.listen({ transport: "unix", path: options.path });
+    Deno.chmodSync(options.path, options.mode ?? 0o600);
+    return new CaptureServer(listener, sw, hub, options);
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        this.#conns.add(conn);
+        this.#serve(conn).catch(() => {}).finally(() => {
+          this.#conns.delete(conn);
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        });
+      }
+    } catch (err) {
+      if (!this.#closed) this.#log(`capture socket failed: ${(err as Error).message}`);
+    }
+  }
+
+  async #serve(conn: Deno.Conn): Promise<void> {
+    const queue = new OutputQueue(conn, () => {});
+    const line = await readLine(conn);
+    let request: ValidRequest;
+    try {
+      request = parseRequest(line, this.#sw.numPorts);
+    } catch (err) {
+      queue.pushBytes(encodeRecord(RECORD_ERROR, 0, 0, 0, 0, encoder.encode((err as Error).message)));
+      await Promise.race([queue.below(0), new Promise((r) => setTimeout(r, 1000))]);
+      return;
+    }
+    const seen = new Set<number>();
+    const drops = new Map<number, number>();
+    let dropsWaiting = false;
+    const max = this.#maxPending;
+    const sendDrops = () => {
+      dropsWaiting = false;
+      for (const [port, n] of drops) queue.pushBytes(encodeRecord(RECORD_DROPS, 0, port, 0, n, EMPTY));
+    };
+    const stop = this.#hub.add(request, (port, direction, frame) => {
+      if (queue.pending > max) {
+        drops.set(port, (drops.get(port) ?? 0) + 1);
+        if (!dropsWaiting) {
+          dropsWaiting = true;
+          queue.below(max / 2).then(sendDrops);
+        }
+        return;
+      }
+      if (!seen.has(port)) {
+        seen.add(port);
+        queue.pushBytes(
+          encodeRecord(RECORD_PORT, 0, port, 0, 0, encoder.encode(describePort(this.#sw, port))),
+        );
+      }
+      const data = frame.length > request.snaplen ? frame.subarray(0, request.snaplen) : frame;
+      queue.pushBytes(encodeRecord(RECORD_FRAME, direction, port, frame.length, nowMicros(), data));
+    });
+    try {
+      // The client sends nothing more: a read returns when it leaves.
+      const buf = new Uint8Array(512);
+      while ((await conn.read(buf)) !== null) { /* ignore */ }
+    } finally {
+      stop();
+    }
+  }
+
+  /** Stops listening, ends every capture and removes the socket. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch { /* closed */ }
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+    try {
+      Deno.removeSync(this.path);
+    } catch { /* gone */ }
+  }
+}
+
+interface ValidRequest {
+  ports: number[];
+  vlan?: number;
+  snaplen: number;
+  filter: ReturnType<typeof parseBpf> | null;
+}
+
+function parseRequest(line: string, numPorts: number): ValidRequest {
+  let raw: Partial<CaptureRequest>;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    throw new Error("the capture request is not JSON");
+  }
+  const ports = Array.isArray(raw.ports) ? raw.ports : [];
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 0 || p >= numPorts) {
+      throw new Error(`port ${p} is out of range (0-${numPorts - 1})`);
+    }
+  }
+  const vlan = raw.vlan ?? null;
+  if (vlan !== null && (!Number.isInteger(vlan) || vlan < 0 || vlan > MAX_VLAN)) {
+    throw new Error(`VLAN ${vlan} is out of range (0-${MAX_VLAN})`);
+  }
+  const snaplen = raw.snaplen ?? 262144;
+  if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 262144) {
+    throw new Error(`snap length ${snaplen} is out of range (1-262144)`);
+  }
+  const filter = typeof raw.filter === "string" ? parseBpf(raw.filter) : null;
+  return { ports, vlan: vlan ?? undefined, snaplen, filter };
+}
+
+// Reads up to the first newline, bounded in size and time.
+async function readLine(conn: Deno.Conn): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const buf = new Uint8Array(4096);
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }, REQUEST_TIMEOUT_MS);
+  try {
+    while (size < MAX_REQUEST) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      const chunk = buf.slice(0, n);
+      const nl = chunk.indexOf(10);
+      if (nl >= 0) {
+        chunks.push(chunk.subarray(0, nl));
+        return new TextDecoder().decode(concatBytes(chunks));
+      }
+      chunks.push(chunk);
+      size += n;
+    }
+    return new TextDecoder().decode(concatBytes(chunks));
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * `vde capture SWITCH`: streams a running switch's frames into pcapng (or
+ * classic pcap for `-w x.pcap`), to a file or to stdout for
+ * `| wireshark -k -i -` and `| tcpdump -r -`.
+ *
+ * SWITCH is the switch's socket directory (its `capture` socket is used) or
+ * its management socket (asked for the directory with `ds/showinfo`). A
+ * `--filter` expression is compiled by tcpdump (`tcpdump -ddd -y EN10MB`)
+ * and the program runs in the switch, so filtered frames cost no bandwidth.
+ * Stops on a signal or after `-c COUNT` frames, then prints how many frames
+ * were captured and dropped (the switch drops frames for a slow reader).
+ */
+import type { Command } from "commander";
+import { UsageError } from "./main.ts";
+import { untilSignal } from "./signals.ts";
+import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
+import { parseBpf } from "../capture/bpf.ts";
+import { MgmtClient } from "../console/client.ts";
+import { OutputQueue } from "../console/output_queue.ts";
+import { type Direction, MAX_VLAN } from "../switch/engine.ts";
+import {
+  CaptureDecoder,
+  type CaptureRequest,
+  RECORD_DROPS,
+  RECORD_ERROR,
+  RECORD_FRAME,
+  RECORD_PORT,
+} from "../wire/capture_stream.ts";
+
+/** Parsed options of `vde capture`. */
+export interface CaptureCliOptions {
+  port: string[];
+  vlan?: string;
+  write: string;
+  count?: string;
+  snaplen?: string;
+  filter?: string;
+}
+
+function wholeNumber(text: string, what: string, min: number, max: number): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`${what} must be a whole number from ${min} to ${max}, got "${text}"`);
+  }
+  return Number(text);
+}
+
+/** Compiles a tcpdump filter expression into the listing the switch runs. */
+export async function compileFilter(expression: string): Promise<string> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("tcpdump", {
+      args: ["-ddd", "-y", "EN10MB", expression],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).output();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError("--filter needs tcpdump to compile the expression, and tcpdump is not installed");
+    }
+    throw err;
+  }
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)?.replace(/^tcpdump: /, "");
+    throw new UsageError(`--filter "${expression}": ${why || "tcpdump cannot compile it"}`);
+  }
+  parseBpf(text); // the switch would refuse it anyway; say so here, with the expression
+  return text;
+}
+
+/** Finds the capture socket of the switch named by `target`. */
+export async function captureSocketPath(target: string): Promise<string> {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(target);
+  } catch {
+    throw new UsageError(`${target}: no such switch directory or management socket`);
+  }
+  if (info.isDirectory) return `${target.replace(/\/+$/, "")}/capture`;
+  if (!info.isSocket) throw new UsageError(`${target} is neither a switch directory nor a socket`);
+  let client: MgmtClient;
+  try {
+    client = await MgmtClient.connect(target, { timeoutMs: 5000 });
+  } catch (err) {
+    throw new UsageError(`${target}: not a management socket (${(err as Error).message})`);
+  }
+  try {
+    const reply = await client.command("ds/showinfo");
+    const dir = /^ctl dir (.+)$/m.exec((reply.lines ?? []).join("\n"))?.[1];
+    if (dir === undefined) throw new UsageError(`${target}: the switch did not say where its sockets are`);
+    return `${dir}/capture`;
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs a capture until a signal, COUNT frames or the switch going away; returns what it counted. */
+export async function runCapture(
+  target: string,
+  o: CaptureCliOptions,
+): Promise<{ captured: number; dropped: number }> {
+  const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
+  const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
+  const count = o.count === undefined ? Infinity : wholeNumber(o.count, "-c", 1, Number.MAX_SAFE_INTEGER);
+  const snaplen = o.snaplen === undefined
+    ? DEFAULT_SNAPLEN
+    : wholeNumber(o.snaplen, "-s", 1, DEFAULT_SNAPLEN);
+  const toStdout = o.write === "-";
+  if (toStdout && Deno.stdout.isTerminal()) {
+    throw new UsageError(
+      "refusing to write a capture to a terminal: use -w FILE, or pipe it (-w - | tcpdump -r -)",
+    );
+  }
+  const filter = o.filter === undefined ? null : await compileFilter(o.filter);
+  const path = await captureSocketPath(target);
+  const signals = untilSignal();
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch (err) {
+    signals.remove();
+    throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
+  }
+  let file: Deno.FsFile | undefined;
+  try {
+    file = toStdout ? undefined : Deno.openSync(o.write, { write: true, create: true, truncate: true });
+  } catch (err) {
+    conn.close();
+    signals.remove();
+    throw new UsageError(`cannot write ${o.write}: ${(err as Error).message}`);
+  }
+  const out = new OutputQueue(file ?? Deno.stdout, () => signals.stop("output closed"));
+  const format = toStdout ? "pcapng" : formatForPath(o.write);
+  const writer = new CaptureFileWriter(format, snaplen, (b) => out.pushBytes(b), nowMicros());
+  const request: CaptureRequest = { ports, vlan, snaplen, filter };
+  await conn.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+  let failure: string | undefined;
+  const reading = (async () => {
+    const decoder = new CaptureDecoder();
+    const buf = new Uint8Array(256 * 1024);
+    for (;;) {
+      // Hold reading while the output lags, so the switch's queue (not ours) takes the backlog.
+      await out.below(4 << 20);
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return "the switch closed the capture";
+      for (const r of decoder.push(buf.subarray(0, n))) {
+        if (r.type === RECORD_FRAME) {
+          writer.frame(r.port, r.direction as Direction, r.value, r.payload, r.originalLength);
+          if (writer.captured >= count) return `${count} frames`;
+        } else if (r.type === RECORD_PORT) {
+          writer.describePort(r.port, new TextDecoder().decode(r.payload));
+        } else if (r.type === RECORD_DROPS) {
+          writer.setDropped(r.port, r.value);
+        } else if (r.type === RECORD_ERROR) {
+          failure = new TextDecoder().decode(r.payload);
+          return "refused";
+        }
+      }
+    }
+  })().catch((err) => {
+    failure = (err as Error).message;
+    return "failed";
+  });
+  await Promise.race([reading, signals.stopped]);
+  signals.remove();
+  try {
+    conn.close();
+  } catch { /* closed */ }
+  writer.finish(nowMicros());
+  await out.below(0);
+  file?.close();
+  if (failure !== undefined) throw new UsageError(failure);
+  return { captured: writer.captured, dropped: writer.dropped };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Registers `vde capture`. */
+export const captureCommand = (program: Command): void => {
+  program.command("capture")
+    .description("capture a running switch's frames as pcapng (one interface per port) or pcap")
+    .argument("<switch>", "the switch's socket directory or management socket")
+    .option("--port <n>", "capture this port (repeatable; default every port)", collect, [])
+    .option("--vlan <vid>", "only frames of this VLAN")
+    .option("-w, --write <file>", "write to FILE (classic pcap if it ends in .pcap), - for stdout", "-")
+    .option("-c, --count <n>", "stop after N frames")
+    .option(
+      "-s, --snaplen <bytes>",
+      `keep at most this many bytes of each frame (default ${DEFAULT_SNAPLEN})`,
+    )
+    .option("--filter <expr>", "tcpdump filter expression, e.g. icmp (needs tcpdump)")
+    .action(async (target: string, opts: CaptureCliOptions) => {
+      const { captured, dropped } = await runCapture(target, opts);
+      console.error(`${captured} frames captured, ${dropped} dropped by the switch (slow reader)`);
+    });
+};

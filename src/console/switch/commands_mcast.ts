@@ -1,0 +1,99 @@
+/**
+ * The multicast menu: `mcast/snooping 0/1` turns IGMP/MLD snooping on or
+ * off (off, the default, floods multicast as vde_switch does),
+ * `mcast/querier 0/1` our own querier, `mcast/router PORT 0/1` a permanent
+ * multicast router port, and `mcast/print` the group table in the words of
+ * `bridge mdb show` (`port 2 grp 239.1.1.1 vid 0 temp 255.3`), with router
+ * ports, querier state and counters.
+ */
+import { parseInteger, parseSwitch, words } from "../args.ts";
+import type { ConsoleContext } from "./context.ts";
+import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { Errno } from "../reply_format.ts";
+import { McastSnooping } from "../../switch/mcast_snooping.ts";
+import { parseMacText } from "../../wire/ethernet.ts";
+
+/** Turns snooping on (keeping a running table) or off on the context's switch. */
+export function setSnooping(ctx: ConsoleContext, on: boolean): void {
+  const engine = ctx.sw.engine;
+  if (!on) engine.snooping = null;
+  else if (engine.snooping === null) {
+    const mac = parseMacText(ctx.mac);
+    engine.snooping = new McastSnooping(mac.ok ? mac.value : new Uint8Array([0, 0xff, 0, 0, 0, 1]));
+  }
+}
+
+/** Registers the multicast menu. */
+export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
+  const engine = ctx.sw.engine;
+  registry.menu("mcast", "MULTICAST (IGMP/MLD SNOOPING) MENU");
+  registry.add({
+    path: "mcast/snooping",
+    syntax: "0/1",
+    help: "IGMP/MLD snooping: multicast only to member and router ports (0: flood it, the default)",
+    listing: false,
+    run: (args) => {
+      const on = parseSwitch(args);
+      if (on === undefined) return fail(Errno.EINVAL);
+      setSnooping(ctx, on);
+      return ok();
+    },
+  });
+  registry.add({
+    path: "mcast/querier",
+    syntax: "0/1",
+    help: "send IGMP/MLD general queries ourselves (needs snooping on)",
+    listing: false,
+    run: (args) => {
+      const on = parseSwitch(args);
+      if (on === undefined || engine.snooping === null) return fail(Errno.EINVAL);
+      engine.snooping.setQuerier(on);
+      return ok();
+    },
+  });
+  registry.add({
+    path: "mcast/router",
+    syntax: "PORT 0/1",
+    help: "make PORT a permanent multicast router port (1) or a learned one (0)",
+    listing: false,
+    run: (args) => {
+      const [p, v] = words(args);
+      const port = parseInteger(p);
+      const on = parseSwitch(v);
+      if (port === undefined || on === undefined || port < 0 || port >= ctx.sw.numPorts) {
+        return fail(Errno.EINVAL);
+      }
+      if (engine.snooping === null) return fail(Errno.EINVAL);
+      engine.snooping.setRouter(port, on);
+      return ok();
+    },
+  });
+  registry.add({
+    path: "mcast/print",
+    syntax: "",
+    help: "multicast groups per VLAN and port with their timers, router ports, querier",
+    listing: true,
+    run: () => {
+      const snoop = engine.snooping;
+      if (snoop === null) return listing(["snooping off: multicast is flooded"]);
+      const q = snoop.querierState();
+      const c = snoop.counters;
+      const lines = [
+        `snooping on, our querier ${snoop.querier ? "on" : "off"}, ` +
+        `querier active: ipv4 ${q.ipv4 ? "yes" : "no (flooding)"}, ipv6 ${q.ipv6 ? "yes" : "no (flooding)"}`,
+      ];
+      for (const r of snoop.routers()) {
+        lines.push(
+          `router port ${r.port} ${r.expiresIn === null ? "permanent" : `temp ${r.expiresIn.toFixed(2)}`}`,
+        );
+      }
+      for (const g of snoop.groups()) {
+        lines.push(`port ${g.port} grp ${g.group} vid ${g.vlan} temp ${g.expiresIn.toFixed(2)}`);
+      }
+      lines.push(
+        `reports ${c.reports} leaves ${c.leaves} queries ${c.queries} bad ${c.bad} table-full ${c.tableFull}`,
+      );
+      return listing(lines);
+    },
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * What the plug thread (plug_worker.ts) and its owner (plug_thread.ts)
+ * share: the start message and the layout of the shared control block,
+ * `[Int32 stop flag, 3 spare][Float64 counters: frames, bytes, drops, for
+ * a->b then b->a]`.
+ */
+
+/** One end of a plug, as an fd the thread reads and writes. */
+export interface PlugEnd {
+  fd: number;
+  /** A datagram socket (one datagram, one frame) or a tap (one read or write, one frame). */
+  kind: "dgram" | "tap";
+  /** For messages: the link's description. */
+  name: string;
+}
+
+/** The message that starts the thread. */
+export interface PlugStart {
+  a: PlugEnd;
+  b: PlugEnd;
+  /** Eventfd the owner writes to stop the thread. */
+  wakeFd: number;
+  shared: SharedArrayBuffer;
+}
+
+/** What the thread says when it has stopped; `reason` is set when the cable ended by itself. */
+export interface PlugStopped {
+  stopped: true;
+  reason: string | null;
+}
+
+/** Index of the stop flag in the Int32 view. */
+export const PLUG_STOP = 0;
+/** Bytes of the shared block. */
+export const PLUG_SHARED_BYTES = 16 + 6 * 8;
+
+/** First counter of a direction in the Float64 view (at byte 16): frames, bytes, drops. */
+export function counterIndex(direction: "ab" | "ba"): number {
+  return direction === "ab" ? 0 : 3;
+}

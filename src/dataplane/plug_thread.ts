@@ -1,0 +1,94 @@
+/**
+ * A plug thread, seen from the main thread: `plug(a, b)` hands both fds
+ * here when both links can lend theirs (a vde:// socket, a tap), and frames
+ * then go from one to the other on a Worker (plug_worker.ts) without ever
+ * reaching the main thread.
+ *
+ * Shutdown order: `stop()` sets the stop flag and writes the wake eventfd;
+ * the worker leaves `epoll_wait`, closes its epoll set and posts "stopped".
+ * `stopped` resolves only then, and the links close their fds only after
+ * it (they were lent with that promise), so no system call of the worker
+ * outlives an fd it uses. `ended` resolves when the thread stopped, with
+ * the reason when the cable ended by itself (a tap removed, a peer gone).
+ */
+import { C, check, libc } from "../../ffi/libc.ts";
+import {
+  counterIndex,
+  PLUG_SHARED_BYTES,
+  PLUG_STOP,
+  type PlugEnd,
+  type PlugStart,
+  type PlugStopped,
+} from "./plug_layout.ts";
+
+/** How long `stop()` waits for the worker to leave its loop before terminating it. */
+const STOP_TIMEOUT_MS = 2000;
+
+/** Counters of one direction of a plug thread. */
+export interface PlugFlow {
+  frames: number;
+  bytes: number;
+  drops: number;
+}
+
+/** Forwards between two fds on a thread of its own. */
+export class PlugThread {
+  readonly #worker: Worker;
+  readonly #wakeFd: number;
+  readonly #shared = new SharedArrayBuffer(PLUG_SHARED_BYTES);
+  readonly #control = new Int32Array(this.#shared, 0, 4);
+  readonly #counters = new Float64Array(this.#shared, 16);
+  /** Resolves once the worker has stopped using the fds: with a reason if the cable ended by itself. */
+  readonly ended: Promise<string | null>;
+  #stopping: Promise<void> | null = null;
+
+  constructor(a: PlugEnd, b: PlugEnd) {
+    this.#wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    this.#worker = new Worker(new URL("./plug_worker.ts", import.meta.url).href, { type: "module" });
+    this.ended = new Promise((resolve) => {
+      this.#worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
+    });
+    const start: PlugStart = { a, b, wakeFd: this.#wakeFd, shared: this.#shared };
+    this.#worker.postMessage(start);
+  }
+
+  /** What went from a to b (`ab`) or from b to a (`ba`) so far. */
+  flow(direction: "ab" | "ba"): PlugFlow {
+    const i = counterIndex(direction);
+    return { frames: this.#counters[i]!, bytes: this.#counters[i + 1]!, drops: this.#counters[i + 2]! };
+  }
+
+  /** Stops the thread; resolves once it no longer uses the fds. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    Atomics.store(this.#control, PLUG_STOP, 1);
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc().write(this.#wakeFd, one, 8);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.ended, new Promise((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+    this.#worker.terminate();
+    libc().close(this.#wakeFd);
+  }
+}
+
+/** A link that can hand its fd to a plug thread. */
+export interface FdLender {
+  /** True once the link has ended (its fd may be closed: nothing to lend). */
+  readonly isClosed: boolean;
+  /**
+   * Stops handling the fd on the main thread (no more reading, sending
+   * drops) and lends it; the link closes it only after `returned` resolves.
+   */
+  lendFd(returned: Promise<unknown>): Promise<PlugEnd>;
+}
+
+/** Whether `link` can lend its fd to a plug thread. */
+export function canLendFd(link: object): link is FdLender {
+  return typeof (link as Partial<FdLender>).lendFd === "function";
+}

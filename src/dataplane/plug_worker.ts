@@ -1,0 +1,278 @@
+/**
+ * The plug thread's body (a Deno Worker): `vde plug A B` where both ends
+ * are fds (a vde:// datagram socket, a tap), forwarded without the main
+ * thread: one wake-up per burst, as the C vde_plug.
+ *
+ * Theory of operation: one epoll set holds both fds and a wake eventfd; a
+ * synchronous `epoll_wait` blocks until one is ready. Each direction has its
+ * own arena of 64 slots. A datagram source is drained with `recvmmsg`, a
+ * tap with `read` until EAGAIN; a datagram destination gets the batch with
+ * one `sendmmsg`, a tap one `write` per frame. Frames larger than a VDE
+ * frame are dropped and counted. When a datagram destination is full
+ * (EAGAIN), the rest of the batch stays in its slots, the source stops
+ * being read (its frames wait in its own kernel queue) and EPOLLOUT is armed
+ * on the destination; the batch leaves when it drains, so a burst is delayed,
+ * not lost. A tap that cannot take a frame drops it (counted), as the
+ * kernel does for a full interface queue.
+ *
+ * The fds belong to the main thread, which closes them only after this
+ * thread has said "stopped". Counters live in shared memory, written here
+ * only.
+ */
+import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { raisePriority } from "./priority.ts";
+import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
+
+const BATCH = 64;
+/** Slot size: larger than any frame, so an oversize one is seen (truncated or long) and dropped. */
+const SLOT = VDE_MAX_FRAME + 6;
+/** Batches one direction moves per wake-up before the other direction gets its turn. */
+const BATCHES_PER_TURN = 8;
+
+/** One direction of the cable: frames read from `src`, written to `dst`. */
+class Direction {
+  readonly data = new Uint8Array(BATCH * SLOT);
+  readonly slots: Uint8Array[] = [];
+  readonly lengths = new Int32Array(BATCH);
+  readonly #iov = new Uint8Array(BATCH * IOVEC_SIZE);
+  readonly #iovView = new DataView(this.#iov.buffer);
+  readonly #iovLo = new Uint32Array(BATCH);
+  readonly #iovHi = new Uint32Array(BATCH);
+  /** recvmmsg headers: entry i receives into slot i. */
+  readonly #recv = new Uint8Array(BATCH * MMSG_SIZE);
+  readonly #recvView = new DataView(this.#recv.buffer);
+  /** sendmmsg headers: entry j sends the j-th frame kept from the last receive. */
+  readonly #send = new Uint8Array(BATCH * MMSG_SIZE);
+  readonly #sendView = new DataView(this.#send.buffer);
+  /** The slot of each sendmmsg entry (tap writes go in the same order). */
+  readonly #slotOf = new Int32Array(BATCH);
+  /** Frames of the current batch (sendmmsg entries [0, count)); [sent, count) still wait for the destination. */
+  count = 0;
+  sent = 0;
+
+  constructor(
+    readonly src: PlugEnd,
+    readonly dst: PlugEnd,
+    readonly counters: Float64Array,
+    readonly base: number,
+  ) {
+    const dataAddr = addressOf(this.data);
+    const iovAddr = addressOf(this.#iov);
+    for (let i = 0; i < BATCH; i++) {
+      this.slots.push(this.data.subarray(i * SLOT, (i + 1) * SLOT));
+      this.#iovView.setBigUint64(i * IOVEC_SIZE, dataAddr + BigInt(i * SLOT), true);
+      const a = iovAddr + BigInt(i * IOVEC_SIZE);
+      this.#iovLo[i] = Number(a & 0xffffffffn);
+      this.#iovHi[i] = Number(a >> 32n);
+      this.#recvView.setBigUint64(i * MMSG_SIZE + MSG_IOV, a, true);
+      this.#recvView.setBigUint64(i * MMSG_SIZE + MSG_IOVLEN, 1n, true);
+      this.#sendView.setBigUint64(i * MMSG_SIZE + MSG_IOVLEN, 1n, true);
+    }
+  }
+
+  /** True while a batch waits for the destination to drain. */
+  get blocked(): boolean {
+    return this.sent < this.count;
+  }
+
+  /**
+   * Reads one batch from the source into the slots and queues the valid
+   * frames for sending. Returns the number of frames read, 0 when none
+   * waited, or -errno when the source failed (a tap gone: -1).
+   */
+  receive(): number {
+    const c = libc();
+    let n = 0;
+    if (this.src.kind === "dgram") {
+      for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
+      n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
+      if (n < 0) {
+        const e = errno();
+        return e === C.EAGAIN || e === C.EINTR ? 0 : -e;
+      }
+      for (let i = 0; i < n; i++) {
+        const truncated = (this.#recvView.getInt32(i * MMSG_SIZE + MSG_FLAGS, true) & C.MSG_TRUNC) !== 0;
+        const len = this.#recvView.getUint32(i * MMSG_SIZE + MSG_LEN, true);
+        this.lengths[i] = truncated ? -1 : len;
+      }
+    } else {
+      for (; n < BATCH; n++) {
+        const r = c.read(this.src.fd, this.slots[n]!, SLOT);
+        if (r < 0) {
+          const e = errno();
+          if (e === C.EAGAIN || e === C.EINTR) break;
+          return -e;
+        }
+        if (r === 0) return n === 0 ? -1 : n;
+        this.lengths[n] = r;
+      }
+    }
+    this.count = 0;
+    this.sent = 0;
+    for (let i = 0; i < n; i++) {
+      const len = this.lengths[i]!;
+      if (len < 0 || len > VDE_MAX_FRAME) {
+        this.counters[this.base + 2]!++;
+        continue;
+      }
+      this.#iovView.setUint32(i * IOVEC_SIZE + 8, len, true);
+      this.#sendView.setUint32(this.count * MMSG_SIZE + MSG_IOV, this.#iovLo[i]!, true);
+      this.#sendView.setUint32(this.count * MMSG_SIZE + MSG_IOV + 4, this.#iovHi[i]!, true);
+      this.#slotOf[this.count] = i;
+      this.lengths[this.count++] = len;
+    }
+    return n;
+  }
+
+  /**
+   * Sends what is left of the batch. Returns 0 when all of it left (or was
+   * dropped), EAGAIN when the destination is full (the rest waits), or
+   * another errno when the destination failed.
+   */
+  flush(): number {
+    const c = libc();
+    const counters = this.counters;
+    if (this.dst.kind === "tap") {
+      for (let j = this.sent; j < this.count; j++) {
+        const len = this.lengths[j]!;
+        const r = c.write(this.dst.fd, this.slots[this.#slotOf[j]!]!, len);
+        if (r === len) {
+          counters[this.base]!++;
+          counters[this.base + 1]! += len;
+        } else counters[this.base + 2]!++; // EAGAIN: the tap's queue is full; EIO: it is down
+      }
+      this.sent = this.count;
+      return 0;
+    }
+    while (this.sent < this.count) {
+      const k = c.sendmmsg(
+        this.dst.fd,
+        this.sent === 0 ? this.#send : this.#send.subarray(this.sent * MMSG_SIZE),
+        this.count - this.sent,
+        C.MSG_DONTWAIT | C.MSG_NOSIGNAL,
+      );
+      if (k < 0) {
+        const e = errno();
+        if (e === C.EINTR) continue;
+        if (e === C.EAGAIN || e === C.ENOBUFS) return C.EAGAIN;
+        counters[this.base + 2]! += this.count - this.sent;
+        this.sent = this.count;
+        return e;
+      }
+      for (let j = this.sent; j < this.sent + k; j++) {
+        counters[this.base]!++;
+        counters[this.base + 1]! += this.lengths[j]!;
+      }
+      this.sent += k;
+    }
+    return 0;
+  }
+}
+
+function run(start: PlugStart): string | null {
+  const c = libc();
+  raisePriority(false); // it writes to taps: see priority.ts
+  const control = new Int32Array(start.shared, 0, 4);
+  const counters = new Float64Array(start.shared, 16);
+  const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
+  const ba = new Direction(start.b, start.a, counters, counterIndex("ba"));
+  const epfd = c.epoll_create1(C.EPOLL_CLOEXEC);
+  if (epfd < 0) return `epoll_create1 failed: errno ${errno()}`;
+  const ctl = new Uint8Array(EPOLL_EVENT_SIZE);
+  const ctlView = new DataView(ctl.buffer);
+  const masks = new Map<number, number>();
+  const setMask = (fd: number, mask: number, op: number = C.EPOLL_CTL_MOD) => {
+    if (masks.get(fd) === mask && op === C.EPOLL_CTL_MOD) return;
+    masks.set(fd, mask);
+    ctlView.setUint32(0, mask, true);
+    ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    c.epoll_ctl(epfd, op, fd, ctl);
+  };
+  /** An fd is read unless its frames' destination is full, and watched for output while it is full. */
+  const update = () => {
+    setMask(start.a.fd, (ab.blocked ? 0 : C.EPOLLIN) | (ba.blocked ? C.EPOLLOUT : 0));
+    setMask(start.b.fd, (ba.blocked ? 0 : C.EPOLLIN) | (ab.blocked ? C.EPOLLOUT : 0));
+  };
+  setMask(start.wakeFd, C.EPOLLIN, C.EPOLL_CTL_ADD);
+  setMask(start.a.fd, C.EPOLLIN, C.EPOLL_CTL_ADD);
+  setMask(start.b.fd, C.EPOLLIN, C.EPOLL_CTL_ADD);
+  const events = new Uint8Array(EPOLL_EVENT_SIZE * 8);
+  const ev = new DataView(events.buffer);
+  const sink = new Uint8Array(8);
+
+  /** Moves frames one way; returns why the cable ends, or null. */
+  const pump = (d: Direction): string | null => {
+    for (let turn = 0; turn < BATCHES_PER_TURN && !d.blocked; turn++) {
+      const n = d.receive();
+      if (n < 0) return n === -1 ? `${d.src.name} was removed` : `${d.src.name}: receive failed: errno ${-n}`;
+      if (n === 0) return null;
+      const err = d.flush();
+      if (err === C.EAGAIN) return null;
+      if (err !== 0 && (err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM)) {
+        return `${d.dst.name}: peer socket is gone`;
+      }
+      if (n < BATCH) return null;
+    }
+    return null;
+  };
+
+  let reason: string | null = null;
+  try {
+    while (reason === null && Atomics.load(control, PLUG_STOP) === 0) {
+      const n = c.epoll_wait(epfd, events, 8, -1);
+      if (n < 0) {
+        if (errno() === C.EINTR) continue;
+        reason = `epoll_wait failed: errno ${errno()}`;
+        break;
+      }
+      for (let i = 0; i < n && reason === null; i++) {
+        const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
+        const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+        if (fd === start.wakeFd) {
+          c.read(start.wakeFd, sink, 8);
+          continue;
+        }
+        // Output first: a batch that can leave now unblocks its source.
+        if ((mask & C.EPOLLOUT) !== 0) {
+          for (const d of [ab, ba]) {
+            if (d.dst.fd === fd && d.blocked) {
+              const err = d.flush();
+              if (err !== 0 && err !== C.EAGAIN) reason = `${d.dst.name}: send failed: errno ${err}`;
+            }
+          }
+        }
+        if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
+          const d = fd === start.a.fd ? ab : ba;
+          // An error or hang-up is reported even while the source is not read: end rather than spin.
+          if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
+            reason = `${d.src.name}: socket error or hang-up`;
+          } else reason = pump(d);
+        }
+      }
+      update();
+    }
+  } finally {
+    c.close(epfd);
+  }
+  return reason;
+}
+
+/** The worker's global scope, as far as this file uses it. */
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<PlugStart>) => void) | null;
+  postMessage(message: PlugStopped): void;
+};
+
+scope.onmessage = (e) => {
+  scope.onmessage = null;
+  let reason: string | null = null;
+  try {
+    reason = run(e.data);
+  } catch (err) {
+    reason = `plug thread failed: ${err}`;
+  } finally {
+    scope.postMessage({ stopped: true, reason });
+  }
+};

@@ -1,0 +1,118 @@
+/**
+ * A receive thread for one datagram socket, seen from the main thread.
+ *
+ * Theory of operation: a Worker (rx_worker.ts) drains the socket into a
+ * FrameRing as soon as frames arrive, whatever the main thread is doing, so
+ * a sender that drops on a full queue (Debian's vde_switch) never finds ours
+ * full while we run a GC, a TCP write or a console command. The ring holds
+ * thousands of frames; the main thread delivers them from a handler on an
+ * eventfd in the shared poller, so delivery is part of a poller round like
+ * any other fd (sends staged in the round leave in one sendmmsg, stream
+ * links coalesce, the busy budget applies). A round delivers at most
+ * DELIVER_BUDGET frames; if more wait, the eventfd is re-armed so the next
+ * round comes back for them after the other fds had their turn.
+ *
+ * Shutdown order: `stop()` sets the ring's stop flag and writes the wake
+ * eventfd; the worker leaves its loop, closes its epoll set and says
+ * "stopped". Only then are the eventfds closed and `stop()` resolves, and
+ * only then may the caller close the data socket: no system call of the
+ * worker outlives an fd or buffer it uses.
+ */
+import { C, check, libc } from "../../ffi/libc.ts";
+import { poller } from "../io/poller.ts";
+import { FrameRing } from "./frame_ring.ts";
+import type { RxStart } from "./rx_worker.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+
+/** Bytes of frame records a receive thread may hold: about 2,800 full-size frames, 60,000 small ones. */
+export const RX_RING_BYTES = 4 << 20;
+/** Frames delivered per poller round before other fds get their turn. */
+const DELIVER_BUDGET = 1024;
+/** How long `stop()` waits for the worker to leave its loop before terminating it. */
+const STOP_TIMEOUT_MS = 2000;
+
+/** What the receive thread hands to its owner. */
+export interface RxSink {
+  /** One frame, borrowed: valid during the call only. */
+  frame(frame: Uint8Array): void;
+  /** `count` more datagrams were dropped for being larger than a frame may be. */
+  oversize(count: number): void;
+  /** The socket failed with `errno`; no more frames will come. */
+  failed(errno: number): void;
+}
+
+/** Drains `fd` on a Worker and delivers its frames on the main thread. */
+export class RxThread {
+  readonly #ring = FrameRing.create(RX_RING_BYTES);
+  readonly #worker: Worker;
+  readonly #wakeFd: number;
+  readonly #notifyFd: number;
+  readonly #sink: RxSink;
+  /** Frames are copied out of the shared area, so no consumer ever holds a view of shared memory. */
+  readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
+  readonly #deliver = (frame: Uint8Array) => {
+    this.#scratch.set(frame);
+    this.#sink.frame(this.#scratch.subarray(0, frame.length));
+  };
+  readonly #eight = new Uint8Array(8);
+  #stopping: Promise<void> | null = null;
+  #oversizeSeen = 0;
+  #failed = false;
+
+  constructor(fd: number, sink: RxSink) {
+    this.#sink = sink;
+    const c = libc();
+    this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
+    this.#worker = new Worker(new URL("./rx_worker.ts", import.meta.url).href, { type: "module" });
+    const start: RxStart = { sab: this.#ring.sab, fd, wakeFd: this.#wakeFd, notifyFd: this.#notifyFd };
+    this.#worker.postMessage(start);
+  }
+
+  #onNotify(): void {
+    libc().read(this.#notifyFd, this.#eight, 8);
+    if (this.#stopping !== null) return;
+    const n = this.#ring.drain(this.#deliver, DELIVER_BUDGET);
+    const oversize = this.#ring.oversize;
+    if (oversize !== this.#oversizeSeen) {
+      this.#sink.oversize(oversize - this.#oversizeSeen);
+      this.#oversizeSeen = oversize;
+    }
+    if (n === DELIVER_BUDGET || !this.#ring.sleep()) {
+      // More waits: come back next round, after the other fds.
+      this.#eight[0] = 1;
+      libc().write(this.#notifyFd, this.#eight, 8);
+      return;
+    }
+    const err = this.#ring.error;
+    if (err !== 0 && !this.#failed) {
+      this.#failed = true;
+      this.#sink.failed(err);
+    }
+  }
+
+  /** Stops the worker; resolves once it no longer uses the socket, which the caller may then close. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    poller().remove(this.#notifyFd);
+    const stopped = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
+      this.#worker.onmessage = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    this.#ring.requestStop();
+    this.#eight[0] = 1;
+    libc().write(this.#wakeFd, this.#eight, 8);
+    await stopped;
+    this.#worker.terminate();
+    libc().close(this.#wakeFd);
+    libc().close(this.#notifyFd);
+  }
+}

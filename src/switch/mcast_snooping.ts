@@ -1,0 +1,327 @@
+/**
+ * IGMP/MLD snooping (RFC 4541), behaving as the Linux bridge does: pure
+ * logic on a virtual clock (milliseconds given by the owner), no I/O.
+ *
+ * Theory of operation. Every IGMP/MLD message is read (`observe`) and then
+ * flooded like any other link-local control traffic, so hosts and routers
+ * keep seeing each other. Reports add (port, group, VLAN) memberships that
+ * expire after the group membership interval unless refreshed; leaves, when
+ * we are the querier, shorten that to the last-member interval and send
+ * group-specific queries. A query received marks its port as a multicast
+ * router port and means "another querier exists" for a while.
+ *
+ * `route` decides where a multicast data frame goes, as
+ * br_handle_frame_finish does: link-local groups (224.0.0.0/24, ff02::/16,
+ * so ARP-free NDP and routing protocols never break) and non-IP multicast
+ * are flooded; so is everything while no querier is active for the family
+ * (ours after one response interval, or another seen recently), since a
+ * switch without a querier would age out members and black-hole them; a
+ * registered group goes to its member ports and the router ports, an
+ * unregistered (routable) one to the router ports only.
+ *
+ * The table is bounded (`maxGroups` entries of port-and-group): a flood of
+ * reports for new groups is counted and dropped, never grows memory.
+ */
+import { buildIgmpQuery, buildMldQuery, type GroupEvent, parseGroupMessage } from "../wire/igmp.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { formatIpv6 } from "../wire/ipv6.ts";
+import { ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
+
+/** Timers and bounds, in milliseconds; defaults are the Linux bridge's (ip -d link show). */
+export interface SnoopingOptions {
+  membershipMs?: number;
+  otherQuerierMs?: number;
+  queryIntervalMs?: number;
+  queryResponseMs?: number;
+  lastMemberMs?: number;
+  lastMemberCount?: number;
+  startupQueryMs?: number;
+  startupQueryCount?: number;
+  maxGroups?: number;
+}
+
+/** A query the switch must send now: flood `frame` on `vlan`. */
+export interface QueryToSend {
+  vlan: number;
+  frame: Uint8Array;
+}
+
+/** One row of `mcast/print`. */
+export interface GroupRow {
+  vlan: number;
+  port: number;
+  group: string;
+  /** Seconds left before the membership expires. */
+  expiresIn: number;
+}
+
+/** Counters of `mcast/print`. */
+export interface SnoopingCounters {
+  reports: number;
+  leaves: number;
+  queries: number;
+  /** Malformed IGMP/MLD: bad checksums, lying lengths. */
+  bad: number;
+  /** Memberships refused because the table was full. */
+  tableFull: number;
+}
+
+interface Family {
+  /** When another querier was last heard, plus the other-querier interval. */
+  otherUntil: number;
+}
+
+const key = (vlan: number, group: string) => `${vlan} ${group}`;
+
+/** The snooping state of one switch. */
+export class McastSnooping {
+  #querier = false;
+  #querierSince = 0;
+  #now = 0;
+  #nextQuery = 0;
+  #startupLeft = 0;
+  readonly #o: Required<SnoopingOptions>;
+  /** (VLAN, group) -> port -> expiry time. */
+  readonly #groups = new Map<string, { vlan: number; group: string; ports: Map<number, number> }>();
+  #entries = 0;
+  /** port -> expiry of its router status (Infinity: set by hand). */
+  readonly #routers = new Map<number, number>();
+  readonly #families: Record<4 | 6, Family> = { 4: { otherUntil: -Infinity }, 6: { otherUntil: -Infinity } };
+  /** VLANs seen carrying IGMP/MLD, where our querier speaks. */
+  readonly #vlans = new Set<number>([0]);
+  /** Group-specific queries due: time -> what. */
+  #pendingQueries: { at: number; vlan: number; group: string; family: 4 | 6 }[] = [];
+  readonly #mac: Uint8Array;
+  readonly #linkLocal: Uint8Array;
+  readonly counters: SnoopingCounters = { reports: 0, leaves: 0, queries: 0, bad: 0, tableFull: 0 };
+
+  /** @param mac the switch's own MAC, the source of its queries */
+  constructor(mac: Uint8Array, options: SnoopingOptions = {}) {
+    this.#o = {
+      membershipMs: options.membershipMs ?? 260_000,
+      otherQuerierMs: options.otherQuerierMs ?? 255_000,
+      queryIntervalMs: options.queryIntervalMs ?? 125_000,
+      queryResponseMs: options.queryResponseMs ?? 10_000,
+      lastMemberMs: options.lastMemberMs ?? 1000,
+      lastMemberCount: options.lastMemberCount ?? 2,
+      startupQueryMs: options.startupQueryMs ?? 31_250,
+      startupQueryCount: options.startupQueryCount ?? 2,
+      maxGroups: options.maxGroups ?? 4096,
+    };
+    this.#mac = mac;
+    // fe80::/64 with the MAC's EUI-64: MLD queries must come from a link-local address.
+    this.#linkLocal = new Uint8Array([
+      0xfe,
+      0x80,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      mac[0]! ^ 2,
+      mac[1]!,
+      mac[2]!,
+      0xff,
+      0xfe,
+      mac[3]!,
+      mac[4]!,
+      mac[5]!,
+    ]);
+  }
+
+  /** Whether we send queries. */
+  get querier(): boolean {
+    return this.#querier;
+  }
+
+  /** Starts or stops our querier; starting sends the start-up queries from the next tick. */
+  setQuerier(on: boolean): void {
+    if (on === this.#querier) return;
+    this.#querier = on;
+    this.#querierSince = this.#now;
+    this.#nextQuery = this.#now;
+    this.#startupLeft = this.#o.startupQueryCount;
+  }
+
+  /** Makes `port` a permanent multicast router port, or back to learned only. */
+  setRouter(port: number, on: boolean): void {
+    if (on) this.#routers.set(port, Infinity);
+    else this.#routers.delete(port);
+  }
+
+  /** Reads an IGMP/MLD frame from `port` on `vlan`; returns false for a malformed one (drop it). */
+  observe(port: number, vlan: number, frame: Uint8Array): boolean {
+    const msg = parseGroupMessage(frame);
+    if (msg.type === "other") return true;
+    if (msg.type === "bad") {
+      this.counters.bad++;
+      return false;
+    }
+    this.#vlans.add(vlan);
+    for (const e of msg.events) this.#apply(port, vlan, e);
+    return true;
+  }
+
+  #apply(port: number, vlan: number, e: GroupEvent): void {
+    const now = this.#now;
+    if (e.kind === "query") {
+      this.counters.queries++;
+      this.#families[e.family].otherUntil = now + this.#o.otherQuerierMs;
+      if (this.#routers.get(port) !== Infinity) this.#routers.set(port, now + this.#o.otherQuerierMs);
+      return;
+    }
+    const k = key(vlan, e.group);
+    if (e.kind === "join") {
+      this.counters.reports++;
+      let entry = this.#groups.get(k);
+      if (entry === undefined || !entry.ports.has(port)) {
+        if (this.#entries >= this.#o.maxGroups) {
+          this.counters.tableFull++;
+          return;
+        }
+        this.#entries++;
+      }
+      if (entry === undefined) {
+        entry = { vlan, group: e.group, ports: new Map() };
+        this.#groups.set(k, entry);
+      }
+      entry.ports.set(port, now + this.#o.membershipMs);
+      return;
+    }
+    this.counters.leaves++;
+    const entry = this.#groups.get(k);
+    if (entry === undefined || !entry.ports.has(port) || !this.#querier) return;
+    const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
+    if (entry.ports.get(port)! > last) entry.ports.set(port, last);
+    for (let i = 0; i < this.#o.lastMemberCount; i++) {
+      this.#pendingQueries.push({
+        at: now + i * this.#o.lastMemberMs,
+        vlan,
+        group: e.group,
+        family: e.family,
+      });
+    }
+  }
+
+  /**
+   * Where a multicast data frame from `source` goes: null to flood it, else
+   * the ports (members and routers, maybe including the source: the caller
+   * skips it). Allocates only the returned list.
+   */
+  route(frame: Uint8Array, vlan: number): number[] | null {
+    // Read in place: broadcast (ARP) passes here too, and must cost no allocation.
+    if (frame.length < 18) return null;
+    const tagged = frame[12] === 0x81 && frame[13] === 0x00;
+    const at = tagged ? 18 : 14;
+    const type = tagged ? (frame[16]! << 8) | frame[17]! : (frame[12]! << 8) | frame[13]!;
+    let group: string;
+    let family: 4 | 6;
+    if (type === 0x0800) {
+      if (frame.length < at + 20 || frame[at + 9] === 2) return null;
+      const dst =
+        ((frame[at + 16]! << 24) | (frame[at + 17]! << 16) | (frame[at + 18]! << 8) | frame[at + 19]!) >>>
+        0;
+      if (dst >>> 28 !== 0xe || dst >>> 8 === 0xe00000) return null;
+      group = formatIpv4(dst);
+      family = 4;
+    } else if (type === 0x86dd) {
+      if (frame.length < at + 40 || frame[at + 24] !== 0xff || (frame[at + 25]! & 0x0f) <= 2) return null;
+      if (frame[at + 6] === 0 || frame[at + 6] === 58) return null; // possibly MLD/NDP: always flooded
+      group = formatIpv6(frame, at + 24);
+      family = 6;
+    } else {
+      return null;
+    }
+    if (!this.#querierActive(family)) return null;
+    // A registered group goes to its members and the routers; an unregistered routable one to the routers only.
+    const entry = this.#groups.get(key(vlan, group));
+    const out = entry === undefined ? [] : [...entry.ports.keys()];
+    for (const port of this.#routers.keys()) if (!entry?.ports.has(port)) out.push(port);
+    return out;
+  }
+
+  #querierActive(family: 4 | 6): boolean {
+    const now = this.#now;
+    if (this.#families[family].otherUntil > now) return true;
+    return this.#querier && now - this.#querierSince >= this.#o.queryResponseMs;
+  }
+
+  /** Sets the clock, expires memberships and router ports, and returns the queries due. */
+  tick(nowMs: number): QueryToSend[] {
+    if (!(nowMs >= this.#now)) return [];
+    this.#now = nowMs;
+    for (const [k, entry] of this.#groups) {
+      for (const [port, until] of entry.ports) {
+        if (until <= nowMs) {
+          entry.ports.delete(port);
+          this.#entries--;
+        }
+      }
+      if (entry.ports.size === 0) this.#groups.delete(k);
+    }
+    for (const [port, until] of this.#routers) if (until <= nowMs) this.#routers.delete(port);
+    const out: QueryToSend[] = [];
+    if (!this.#querier) {
+      this.#pendingQueries = [];
+      return out;
+    }
+    if (nowMs >= this.#nextQuery) {
+      const startup = this.#startupLeft > 0;
+      if (startup) this.#startupLeft--;
+      this.#nextQuery = nowMs + (startup ? this.#o.startupQueryMs : this.#o.queryIntervalMs);
+      for (const vlan of this.#vlans) {
+        out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
+        out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
+      }
+    }
+    const due = this.#pendingQueries.filter((q) => q.at <= nowMs);
+    this.#pendingQueries = this.#pendingQueries.filter((q) => q.at > nowMs);
+    for (const q of due) {
+      const maxResp = this.#o.lastMemberMs;
+      // The group text came from our own formatting of a parsed address: it parses back.
+      const address = q.family === 4 ? parseIpv4Text(q.group) : parseIpv6Text(q.group);
+      if (!address.ok) continue;
+      out.push({
+        vlan: q.vlan,
+        frame: q.family === 4
+          ? buildIgmpQuery(this.#mac, ipv4ToU32(address.value), maxResp / 100)
+          : buildMldQuery(this.#mac, this.#linkLocal, address.value, maxResp),
+      });
+    }
+    return out;
+  }
+
+  /** Forgets a port's memberships and router status (its client left). */
+  forgetPort(port: number): void {
+    for (const [k, entry] of this.#groups) {
+      if (entry.ports.delete(port)) this.#entries--;
+      if (entry.ports.size === 0) this.#groups.delete(k);
+    }
+    if (this.#routers.get(port) !== Infinity) this.#routers.delete(port);
+  }
+
+  /** The memberships, by VLAN, group and port. */
+  groups(): GroupRow[] {
+    const rows: GroupRow[] = [];
+    for (const entry of this.#groups.values()) {
+      for (const [port, until] of entry.ports) {
+        rows.push({ vlan: entry.vlan, port, group: entry.group, expiresIn: (until - this.#now) / 1000 });
+      }
+    }
+    return rows.sort((a, b) => a.vlan - b.vlan || a.group.localeCompare(b.group) || a.port - b.port);
+  }
+
+  /** Router ports: learned (with seconds left) or permanent (null). */
+  routers(): { port: number; expiresIn: number | null }[] {
+    return [...this.#routers].map(([port, until]) => ({
+      port,
+      expiresIn: until === Infinity ? null : (until - this.#now) / 1000,
+    })).sort((a, b) => a.port - b.port);
+  }
+
+  /** Whether a querier is active for IPv4 and for IPv6. */
+  querierState(): { ipv4: boolean; ipv6: boolean } {
+    return { ipv4: this.#querierActive(4), ipv6: this.#querierActive(6) };
+  }
+}

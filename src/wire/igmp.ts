@@ -1,0 +1,216 @@
+/**
+ * IGMP (RFC 2236, RFC 3376) and MLD (RFC 2710, RFC 3810) as a snooping
+ * switch reads them, and the general and group-specific queries it sends
+ * as a querier.
+ *
+ * Theory of operation. `parseGroupMessage` takes a whole Ethernet frame
+ * (hostile: every length is checked, checksums verified) and reports what
+ * it says about group membership as a list of events: a query (and for
+ * which group), joins and leaves. IGMPv3/MLDv2 records map to joins
+ * (IS_EX, TO_EX, ALLOW with sources, IS_IN with sources) and leaves
+ * (TO_IN or IS_IN with no sources): snooping here is per group, not per
+ * source, like the Linux bridge's default forwarding. Groups are keyed as
+ * text ("239.1.1.1", "ff3e::1:2").
+ */
+import { internetChecksum, transportChecksum } from "./checksum.ts";
+import { formatIpv4, newIpv4Header, parseIpv4 } from "./ipv4.ts";
+import { ipv4FromU32 } from "./ip_address.ts";
+import { formatIpv6, newIpv6Header, parseIpv6, writeIpv6Header } from "./ipv6.ts";
+
+/** What one IGMP/MLD message says. */
+export type GroupEvent =
+  | { kind: "query"; group: string | null; family: 4 | 6 }
+  | { kind: "join"; group: string; family: 4 | 6 }
+  | { kind: "leave"; group: string; family: 4 | 6 };
+
+/** The result of reading a frame: not IGMP/MLD, a malformed one, or its events. */
+export type GroupMessage = { type: "other" } | { type: "bad"; why: string } | {
+  type: "ok";
+  events: GroupEvent[];
+};
+
+const OTHER: GroupMessage = { type: "other" };
+const ip4 = newIpv4Header();
+const ip6 = newIpv6Header();
+
+/** The EtherType and payload offset of a frame, skipping one 802.1Q tag; null if too short. */
+export function etherPayload(frame: Uint8Array): { type: number; offset: number } | null {
+  if (frame.length < 14) return null;
+  let type = (frame[12]! << 8) | frame[13]!;
+  let offset = 14;
+  if (type === 0x8100) {
+    if (frame.length < 18) return null;
+    type = (frame[16]! << 8) | frame[17]!;
+    offset = 18;
+  }
+  return { type, offset };
+}
+
+/** Reads IGMP or MLD out of an Ethernet frame. */
+export function parseGroupMessage(frame: Uint8Array): GroupMessage {
+  const eth = etherPayload(frame);
+  if (eth === null) return OTHER;
+  if (eth.type === 0x0800) return parseIgmp(frame, eth.offset);
+  if (eth.type === 0x86dd) return parseMld(frame, eth.offset);
+  return OTHER;
+}
+
+function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
+  if (frame.length - off < 20 || frame[off + 9] !== 2) return OTHER;
+  const why = parseIpv4(frame, off, frame.length - off, ip4);
+  if (why !== null) return { type: "bad", why };
+  const at = ip4.payloadOffset;
+  const len = ip4.payloadLength;
+  if (ip4.mf || ip4.fragmentOffset !== 0) return { type: "bad", why: "fragmented IGMP" };
+  if (len < 8) return { type: "bad", why: "IGMP shorter than 8 bytes" };
+  if (internetChecksum(frame, at, len) !== 0) return { type: "bad", why: "bad IGMP checksum" };
+  const type = frame[at]!;
+  const group = read4(frame, at + 4);
+  switch (type) {
+    case 0x11:
+      return ok([{ kind: "query", group: group === 0 ? null : formatIpv4(group), family: 4 }]);
+    case 0x12:
+    case 0x16:
+      return isGroup4(group)
+        ? ok([{ kind: "join", group: formatIpv4(group), family: 4 }])
+        : bad("report of a non-group");
+    case 0x17:
+      return isGroup4(group)
+        ? ok([{ kind: "leave", group: formatIpv4(group), family: 4 }])
+        : bad("leave of a non-group");
+    case 0x22:
+      return readRecords(frame, at, len, 4);
+    default:
+      return ok([]);
+  }
+}
+
+function parseMld(frame: Uint8Array, off: number): GroupMessage {
+  if (frame.length - off < 40) return OTHER;
+  const why = parseIpv6(frame, off, frame.length - off, ip6);
+  if (why !== null) return { type: "bad", why };
+  if (ip6.protocol !== 58 || ip6.fragmented) return OTHER;
+  const at = ip6.dataOffset;
+  const len = ip6.dataLength;
+  if (len < 4) return OTHER;
+  const type = frame[at]!;
+  if (type !== 130 && type !== 131 && type !== 132 && type !== 143) return OTHER;
+  if (len < 24 && type !== 143) return bad("MLD shorter than 24 bytes");
+  if (len < 8) return bad("MLDv2 report shorter than 8 bytes");
+  const src = frame.subarray(ip6.srcOffset, ip6.srcOffset + 16);
+  const dst = frame.subarray(ip6.dstOffset, ip6.dstOffset + 16);
+  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) return bad("bad MLD checksum");
+  if (type === 130) {
+    const zero = frame.subarray(at + 8, at + 24).every((b) => b === 0);
+    return ok([{ kind: "query", group: zero ? null : formatIpv6(frame, at + 8), family: 6 }]);
+  }
+  if (type === 131 || type === 132) {
+    if (frame[at + 8] !== 0xff) return bad("MLD report of a non-group");
+    return ok([{ kind: type === 131 ? "join" : "leave", group: formatIpv6(frame, at + 8), family: 6 }]);
+  }
+  return readRecords(frame, at, len, 6);
+}
+
+/**
+ * The group records of an IGMPv3 or MLDv2 report at `frame[at, at+len)`:
+ * type, aux length (words), source count, group, sources, aux data; every
+ * length checked against the message's end.
+ */
+function readRecords(frame: Uint8Array, at: number, len: number, family: 4 | 6): GroupMessage {
+  const name = family === 4 ? "IGMPv3" : "MLDv2";
+  const addr = family === 4 ? 4 : 16;
+  const n = (frame[at + 6]! << 8) | frame[at + 7]!;
+  const events: GroupEvent[] = [];
+  let p = at + 8;
+  const end = at + len;
+  for (let i = 0; i < n; i++) {
+    if (p + 4 + addr > end) return bad(`${name} record past the end`);
+    const rtype = frame[p]!, aux = frame[p + 1]! * 4, nsrc = (frame[p + 2]! << 8) | frame[p + 3]!;
+    const size = 4 + addr + nsrc * addr + aux;
+    if (p + size > end) return bad(`${name} record past the end`);
+    const group = family === 4 ? read4(frame, p + 4) : 0;
+    if (family === 4 ? !isGroup4(group) : frame[p + 4] !== 0xff) return bad(`${name} record of a non-group`);
+    const kind = recordKind(rtype, nsrc);
+    if (kind !== null) {
+      events.push({ kind, group: family === 4 ? formatIpv4(group) : formatIpv6(frame, p + 4), family });
+    }
+    p += size;
+  }
+  return ok(events);
+}
+
+// MODE_IS_INCLUDE 1, MODE_IS_EXCLUDE 2, TO_INCLUDE 3, TO_EXCLUDE 4, ALLOW 5, BLOCK 6.
+function recordKind(type: number, sources: number): "join" | "leave" | null {
+  if (type === 2 || type === 4) return "join";
+  if (type === 1 || type === 3 || type === 5) return sources > 0 ? "join" : type === 5 ? null : "leave";
+  return null;
+}
+
+const ok = (events: GroupEvent[]): GroupMessage => ({ type: "ok", events });
+const bad = (why: string): GroupMessage => ({ type: "bad", why });
+const read4 = (b: Uint8Array, at: number) =>
+  ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+const isGroup4 = (a: number) => a >>> 28 === 0xe;
+
+/**
+ * An IGMPv2 query from 0.0.0.0 (as the Linux bridge's querier sends it):
+ * general to 224.0.0.1 when `group` is null, else group-specific to the group.
+ */
+export function buildIgmpQuery(
+  srcMac: Uint8Array,
+  group: number | null,
+  maxRespDeciseconds: number,
+): Uint8Array {
+  const dst = group ?? 0xe0000001;
+  const frame = new Uint8Array(14 + 24 + 8);
+  frame.set([0x01, 0x00, 0x5e, (dst >>> 16) & 0x7f, (dst >>> 8) & 0xff, dst & 0xff], 0);
+  frame.set(srcMac, 6);
+  frame[12] = 0x08;
+  frame[13] = 0x00;
+  // A 24-byte header: the router alert option (RFC 2113) makes routers look at it.
+  const ip = frame.subarray(14, 38);
+  ip.set([0x46, 0xc0, 0, 32, 0, 0, 0x40, 0, 1, 2, 0, 0, 0, 0, 0, 0], 0);
+  ip.set(ipv4FromU32(dst), 16);
+  ip.set([0x94, 0x04, 0x00, 0x00], 20);
+  const sum = internetChecksum(ip, 0, 24);
+  ip[10] = sum >> 8;
+  ip[11] = sum & 0xff;
+  const igmp = frame.subarray(38);
+  igmp[0] = 0x11;
+  igmp[1] = Math.min(255, maxRespDeciseconds);
+  if (group !== null) igmp.set(ipv4FromU32(group), 4);
+  const c = internetChecksum(igmp, 0, 8);
+  igmp[2] = c >> 8;
+  igmp[3] = c & 0xff;
+  return frame;
+}
+
+/**
+ * An MLDv1 query from `srcIp` (a link-local address): general to ff02::1
+ * when `group` is null, else group-specific to the group.
+ */
+export function buildMldQuery(
+  srcMac: Uint8Array,
+  srcIp: Uint8Array,
+  group: Uint8Array | null,
+  maxRespMs: number,
+): Uint8Array {
+  const dst = group ?? new Uint8Array([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+  const frame = new Uint8Array(14 + 40 + 8 + 24);
+  frame.set([0x33, 0x33, dst[12]!, dst[13]!, dst[14]!, dst[15]!], 0);
+  frame.set(srcMac, 6);
+  frame[12] = 0x86;
+  frame[13] = 0xdd;
+  writeIpv6Header(frame, 14, 8 + 24, 0, 1, srcIp, dst);
+  // Hop-by-hop header: next ICMPv6, router alert (MLD), PadN.
+  frame.set([58, 0, 5, 2, 0, 0, 1, 0], 54);
+  const mld = frame.subarray(62);
+  mld[0] = 130;
+  mld[4] = (maxRespMs >> 8) & 0xff;
+  mld[5] = maxRespMs & 0xff;
+  if (group !== null) mld.set(group, 8);
+  const c = transportChecksum(srcIp, dst, 58, mld, 0, 24);
+  mld[2] = c >> 8;
+  mld[3] = c & 0xff;
+  return frame;
+}

@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { CaptureHub } from "../../src/capture/hub.ts";
+import { CaptureServer } from "../../src/capture/server.ts";
+import { Switch } from "../../src/switch/switch.ts";
+import { buildFrame } from "../../src/wire/ethernet.ts";
+import {
+  CaptureDecoder,
+  RECORD_DROPS,
+  RECORD_ERROR,
+  RECORD_FRAME,
+  RECORD_PORT,
+} from "../../src/wire/capture_stream.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+
+async function rig(maxPendingBytes: number) {
+  const dir = await Deno.makeTempDir({ prefix: "vde-capture-" });
+  const sw = new Switch({ numPorts: 8 });
+  const hub = new CaptureHub(sw.engine);
+  const server = CaptureServer.start(sw, hub, { path: `${dir}/capture`, maxPendingBytes });
+  const one = new MemoryLink("link one");
+  const two = new MemoryLink("link two");
+  sw.attach(one);
+  sw.attach(two);
+  const connect = async (request: object) => {
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/capture` });
+    await conn.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+    return conn;
+  };
+  const close = async () => {
+    server.close();
+    sw.close();
+    await Deno.remove(dir, { recursive: true });
+  };
+  return { sw, hub, one, two, connect, close };
+}
+
+/** Reads records until `done` says so (or 20 s pass); returns frames by port and drops. */
+async function readUntil(conn: Deno.Conn, done: (frames: number, drops: number) => boolean) {
+  const decoder = new CaptureDecoder();
+  const buf = new Uint8Array(65536);
+  let frames = 0;
+  const dropsByPort = new Map<number, number>();
+  const drops = () => [...dropsByPort.values()].reduce((a, b) => a + b, 0);
+  const ports: string[] = [];
+  const deadline = Date.now() + 20_000;
+  while (!done(frames, drops()) && Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf),
+      new Promise<"late">((r) => timer = setTimeout(() => r("late"), deadline - Date.now())),
+    ]);
+    clearTimeout(timer);
+    if (n === null || n === "late") break;
+    for (const r of decoder.push(buf.subarray(0, n))) {
+      if (r.type === RECORD_FRAME) frames++;
+      if (r.type === RECORD_DROPS) dropsByPort.set(r.port, r.value);
+      if (r.type === RECORD_PORT) ports.push(`${r.port}=${new TextDecoder().decode(r.payload)}`);
+      if (r.type === RECORD_ERROR) throw new Error(new TextDecoder().decode(r.payload));
+    }
+  }
+  return { frames, drops: drops(), ports };
+}
+
+Deno.test("a capture that never reads loses its own frames (counted), never the switch's", async () => {
+  const { hub, one, two, connect, close } = await rig(64 * 1024);
+  try {
+    const stalled = await connect({ ports: [1], vlan: null, snaplen: 262144, filter: null });
+    const reader = await connect({ ports: [], vlan: null, snaplen: 64, filter: null });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(hub.size, 2);
+    const reading = readUntil(reader, (f, d) => f + d >= 20_000);
+    const frame = buildFrame({ src: "02:00:00:00:00:01", payload: 1000 });
+    for (let i = 0; i < 20_000; i++) {
+      one.receive(frame);
+      if (i % 500 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    // Every frame was forwarded, whatever the captures did.
+    assert.equal(two.sent.length, 20_000);
+    const late = await readUntil(stalled, (f, d) => f + d >= 20_000);
+    assert.equal(late.frames + late.drops, 20_000);
+    assert.ok(late.drops > 0 && late.frames < 2000, `${late.frames} frames, ${late.drops} dropped`);
+    assert.deepEqual(late.ports, ["1=link one"]);
+    const seen = await reading;
+    // Each frame once, though it entered port 1 and left port 2.
+    assert.equal(seen.frames + seen.drops, 20_000);
+    assert.ok(seen.frames > 0);
+    stalled.close();
+    reader.close();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(hub.size, 0);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("the capture socket refuses a port out of range with a one-line reason", async () => {
+  const { connect, close } = await rig(1 << 20);
+  try {
+    const conn = await connect({ ports: [99], vlan: null, snaplen: 262144, filter: null });
+    await assert.rejects(readUntil(conn, () => false), /port 99 is out of range \(0-7\)/);
+    conn.close();
+  } finally {
+    await close();
+  }
+});

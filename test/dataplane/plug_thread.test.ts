@@ -1,0 +1,115 @@
+/**
+ * `plug(a, b, { thread: true })` of two fd links runs on a plug thread: frames cross both
+ * ways while the main thread never yields, in order, and closing a link
+ * ends the plug and closes both sockets only after the thread stopped.
+ */
+import assert from "node:assert/strict";
+import { DgramLink } from "../../src/link/dgram_link.ts";
+import { plug } from "../../src/link/plug.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { waitFor } from "../helpers/processes.ts";
+
+/** A link on our socket and the peer socket it is connected to. */
+function linkPair(
+  dir: string,
+  name: string,
+  receiveThread: boolean,
+): { link: DgramLink; peer: UnixDgramSocket } {
+  const ours = UnixDgramSocket.create();
+  const peer = UnixDgramSocket.create();
+  ours.bind(`${dir}/${name}-ours`);
+  peer.bind(`${dir}/${name}-peer`);
+  ours.connect(`${dir}/${name}-peer`);
+  peer.connect(`${dir}/${name}-ours`);
+  return { link: new DgramLink(ours, name, receiveThread), peer };
+}
+
+function frame(seq: number, length = 200): Uint8Array {
+  const f = new Uint8Array(length);
+  new DataView(f.buffer).setUint32(14, seq);
+  return f;
+}
+
+const PROBE = 0xffff;
+const seqOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset).getUint32(14);
+
+/** Waits until a frame sent by a's peer reaches b's peer (the thread starts asynchronously), then empties b's queue. */
+async function waitForwarding(a: UnixDgramSocket, b: UnixDgramSocket): Promise<void> {
+  await waitFor(() => {
+    a.send(frame(PROBE));
+    let seen = false;
+    b.recvBatch(() => (seen = true), { oversize: 0 });
+    return seen;
+  }, { timeoutMs: 10_000, intervalMs: 20, what: "the plug thread forwarding" });
+  while (b.recvBatch(() => {}, { oversize: 0 }) > 0) { /* drop the probes */ }
+}
+
+Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
+  const a = linkPair(dir, "a", true);
+  const b = linkPair(dir, "b", false);
+  const ended = plug(a.link, b.link, { thread: true });
+  try {
+    await waitForwarding(a.peer, b.peer);
+
+    // Synchronously, so the main thread cannot be the one forwarding.
+    const total = 3000;
+    const atB: number[] = [];
+    const atA: number[] = [];
+    const deadline = performance.now() + 10_000;
+    let sentAB = 0;
+    let sentBA = 0;
+    while ((atB.length < total || atA.length < total) && performance.now() < deadline) {
+      if (sentAB < total && a.peer.send(frame(sentAB)) === 0) sentAB++;
+      if (sentBA < total && b.peer.send(frame(sentBA)) === 0) sentBA++;
+      // A late probe of waitForwarding may still arrive: skip it.
+      b.peer.recvBatch((f) => seqOf(f) !== PROBE && atB.push(seqOf(f)), { oversize: 0 });
+      a.peer.recvBatch((f) => seqOf(f) !== PROBE && atA.push(seqOf(f)), { oversize: 0 });
+    }
+    assert.deepEqual(atB, [...Array(total).keys()], "a -> b, all in order");
+    assert.deepEqual(atA, [...Array(total).keys()], "b -> a, all in order");
+  } finally {
+    a.link.close();
+  }
+  assert.match(await ended, /closed/);
+  assert.ok(b.link.isClosed, "the other end is closed too");
+  await waitFor(() => a.link.socket.fd === -1 && b.link.socket.fd === -1, {
+    timeoutMs: 5000,
+    what: "both sockets closed after the thread stopped",
+  });
+  a.peer.close();
+  b.peer.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a plug thread ends the plug with a reason when a peer socket goes away", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
+  const a = linkPair(dir, "a", false);
+  const b = linkPair(dir, "b", false);
+  const ended = plug(a.link, b.link, { thread: true });
+  try {
+    await waitForwarding(a.peer, b.peer);
+    // b's peer disappears: the next frame towards it fails, and the plug ends by itself.
+    b.peer.close();
+    const reason = await Promise.race([
+      ended,
+      (async () => {
+        for (let i = 0; i < 200; i++) {
+          a.peer.send(frame(i));
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        return "still running";
+      })(),
+    ]);
+    assert.match(reason, /gone|failed|refused|errno/);
+  } finally {
+    a.link.close();
+    b.link.close();
+  }
+  await waitFor(() => a.link.socket.fd === -1 && b.link.socket.fd === -1, {
+    timeoutMs: 5000,
+    what: "both sockets closed",
+  });
+  a.peer.close();
+  await Deno.remove(dir, { recursive: true });
+});

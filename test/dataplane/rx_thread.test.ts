@@ -1,0 +1,94 @@
+/**
+ * A datagram link whose input a receive thread drains: frames leave the
+ * kernel queue while the main thread is blocked, arrive in order, oversize
+ * datagrams are counted, and closing the link stops the thread before the
+ * socket is closed.
+ */
+import assert from "node:assert/strict";
+import { C } from "../../ffi/libc.ts";
+import { DgramLink } from "../../src/link/dgram_link.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { waitFor } from "../helpers/processes.ts";
+
+/**
+ * Runs `fn` with a link on a receive thread and the peer's socket, connected
+ * to each other (as a switch port and its client are); then closes both and
+ * waits until the link's socket is closed, which happens only once its
+ * thread has let go of it.
+ */
+async function withLink(fn: (link: DgramLink, theirs: UnixDgramSocket) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "vde-rx-" });
+  const ours = UnixDgramSocket.create();
+  const theirs = UnixDgramSocket.create();
+  ours.bind(`${dir}/ours`);
+  theirs.bind(`${dir}/theirs`);
+  ours.connect(`${dir}/theirs`);
+  theirs.connect(`${dir}/ours`);
+  const link = new DgramLink(ours, "test peer", true);
+  try {
+    await fn(link, theirs);
+  } finally {
+    link.close();
+    theirs.close();
+  }
+  await waitFor(() => ours.fd === -1, {
+    timeoutMs: 5000,
+    what: "our socket closed after the thread stopped",
+  });
+  await Deno.remove(dir, { recursive: true });
+}
+
+function frame(seq: number, length = 100): Uint8Array {
+  const f = new Uint8Array(length);
+  new DataView(f.buffer).setUint32(14, seq);
+  return f;
+}
+
+Deno.test("a receive thread empties the kernel queue while the main thread is blocked, and delivers every frame in order", async () => {
+  await withLink(async (link, theirs) => {
+    const got: number[] = [];
+    link.onFrame = (f) => got.push(new DataView(f.buffer, f.byteOffset).getUint32(14));
+    assert.ok(link.hasReceiveThread);
+    // Far more than the kernel holds (the sender's send buffer), sent without ever yielding: a full
+    // queue can only empty if another thread reads it.
+    const total = 3000;
+    for (let seq = 0; seq < total; seq++) {
+      const deadline = performance.now() + 5000;
+      let err: number;
+      while ((err = theirs.send(frame(seq))) === C.EAGAIN) {
+        assert.ok(performance.now() < deadline, `frame ${seq}: the queue never emptied`);
+      }
+      assert.equal(err, 0);
+    }
+    assert.equal(got.length, 0, "nothing is delivered while the main thread is busy");
+    await waitFor(() => got.length === total, { timeoutMs: 10_000, what: `${total} frames delivered` });
+    assert.deepEqual(got, [...Array(total).keys()]);
+    assert.equal(link.stats.framesIn, total);
+  });
+});
+
+Deno.test("a receive thread drops datagrams larger than a frame and counts them", async () => {
+  await withLink(async (link, theirs) => {
+    const got: number[] = [];
+    link.onFrame = (f) => got.push(f.length);
+    assert.equal(theirs.send(frame(1, 9300)), 0);
+    assert.equal(theirs.send(frame(2, 1514)), 0);
+    await waitFor(() => got.length === 1, { timeoutMs: 5000, what: "the valid frame" });
+    assert.deepEqual(got, [1514]);
+    await waitFor(() => link.oversizeDrops === 1, { timeoutMs: 5000, what: "the oversize count" });
+    assert.equal(link.stats.dropsIn, 1);
+  });
+});
+
+Deno.test("a link with a receive thread still sends from the main thread", async () => {
+  await withLink(async (link, theirs) => {
+    link.send(frame(7));
+    const got: number[] = [];
+    await waitFor(() => {
+      theirs.recvBatch((f) => got.push(new DataView(f.buffer, f.byteOffset).getUint32(14)), { oversize: 0 });
+      return got.length === 1;
+    }, { timeoutMs: 3000, intervalMs: 5, what: "our frame at the peer" });
+    assert.deepEqual(got, [7]);
+    assert.equal(link.stats.framesOut, 1);
+  });
+});

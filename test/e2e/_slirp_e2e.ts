@@ -1,0 +1,79 @@
+/**
+ * Shared by the slirp end-to-end tests: our slirp in a "host" namespace with
+ * a guest namespace behind Debian's `vde_plug tap://`, waiting for a server
+ * in a namespace to listen, and moving a blob both ways over HTTP between
+ * the guest and a server on the host namespace's loopback, checked by
+ * SHA-256.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { Netns } from "../helpers/netns.ts";
+import { type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
+import { REPO_ROOT } from "../helpers/switches.ts";
+
+const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+
+/**
+ * Starts `vde slirp --sock DIR ARGS` in `host` and Debian's `vde_plug
+ * vde://DIR tap://t0` in `guest`; resolves once t0 exists in the guest.
+ */
+export async function slirpWithGuest(
+  host: Netns,
+  guest: Netns,
+  dir: string,
+  slirpArgs: string[] = [],
+): Promise<ManagedProcess> {
+  const slirp = host.spawn([...VDE, "slirp", "--sock", dir, ...slirpArgs], { name: "vde slirp" });
+  await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
+  const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
+  await waitFor(async () => {
+    if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
+    return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
+  }, { timeoutMs: 10_000, what: "t0 in the guest" });
+  return slirp;
+}
+
+/** The python helper of the slirp tests (servers and clients run inside namespaces). */
+export const HELPER = ["python3", `${REPO_ROOT}/test/e2e/slirp_helper.py`];
+
+/** Waits until `p` listens on `port` in `ns` (`t`: TCP, `u`: UDP); fails early if it exits. */
+export async function waitListening(
+  ns: Netns,
+  proto: "t" | "u",
+  port: number,
+  p: ManagedProcess,
+): Promise<void> {
+  await waitFor(async () => {
+    if (p.exitStatus !== null) throw new Error(`${p.name} exited: ${p.stderr}`);
+    return (await ns.run(["ss", `-Hln${proto}`, `sport = :${port}`], { check: false })).stdout.trim() !== "";
+  }, { timeoutMs: 20_000, what: `${p.name} listening on ${port}` });
+}
+
+/**
+ * Serves `size` random bytes from 127.0.0.1:8099 in `host`; the guest
+ * downloads them from the gateway 10.0.2.2 and uploads as many, and both
+ * SHA-256 sums must match.
+ */
+export async function httpBothWays(host: Netns, guest: Netns, tmp: string, size: number): Promise<void> {
+  const blob = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(blob.subarray(i, i + 65536));
+  const file = `${tmp}/blob`;
+  await Deno.writeFile(file, blob);
+  const http = host.spawn([...HELPER, "http-serve", "127.0.0.1", "8099", file], { name: "http server" });
+  await waitListening(host, "t", 8099, http);
+  const down = await guest.run(["sh", "-c", "busybox wget -q -O - http://10.0.2.2:8099/blob | sha256sum"], {
+    check: false,
+    timeoutMs: 180_000,
+  });
+  assert.equal(
+    down.stdout.split(" ")[0],
+    createHash("sha256").update(blob).digest("hex"),
+    `download: ${down.stderr}`,
+  );
+  const expected = (await run([...HELPER, "pattern-sha", String(size), "up"])).stdout.trim();
+  const up = await guest.run([...HELPER, "http-put", "http://10.0.2.2:8099/upload", String(size), "up"], {
+    check: false,
+    timeoutMs: 180_000,
+  });
+  assert.equal(up.stdout.trim(), expected, `upload: ${up.stderr}`);
+}

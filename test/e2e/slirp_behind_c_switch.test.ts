@@ -1,0 +1,91 @@
+/**
+ * End to end, the loss scenario of the data-plane issue: our `vde slirp`
+ * plugged into Debian's C vde_switch, a guest namespace behind Debian's
+ * `vde_plug vde://... tap://`, 50 MB each way over HTTP to a server on the
+ * host namespace's loopback.
+ *
+ * The C switch sends to our port with a non-blocking send() and drops on
+ * EAGAIN, so whatever our process does not drain in time is lost there.
+ * Its `port/print` (on its -M socket) counts what it tried to send to our
+ * port; `vde slirp` reports on exit how many frames it received; the
+ * difference is what was lost on the way. Root only; in CI it must run.
+ */
+import assert from "node:assert/strict";
+import { canNetns, withNetns } from "../helpers/netns.ts";
+import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { httpBothWays, slirpWithGuest } from "./_slirp_e2e.ts";
+import { listens, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
+
+const SIZE = 50 * 1024 * 1024;
+/**
+ * Share of the frames the C switch sends to our port that may be lost on the
+ * way (the C switch sends about 45,000). Measured on two cores shared with
+ * other work: 7.4% (3,392) when the main thread drained the socket; with the
+ * receive thread, none (as root it runs SCHED_RR), and up to 1.8% when it ran
+ * at nice -20 on a loaded machine. The bound fails the old design.
+ */
+const MAX_LOST_SHARE = 0.02;
+
+async function missing(): Promise<string | null> {
+  const netns = await canNetns();
+  if (netns !== null) return netns;
+  for (const tool of ["vde_switch", "vde_plug", "unixcmd", "busybox", "python3"]) {
+    if (!(await hasCommand(tool))) return `${tool} is not installed`;
+  }
+  return null;
+}
+
+/** The C switch's OUT packet count for the port whose client description contains `who`. */
+export async function cPortOutPackets(mgmt: string, who: string): Promise<number> {
+  const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "port/print"], {
+    check: false,
+    timeoutMs: 10_000,
+  });
+  const text = r.stdout.replaceAll("\0", "");
+  for (const block of text.split(/^Port /m)) {
+    if (!block.includes(who)) continue;
+    const m = block.match(/OUT:\s+pkts\s+(\d+)/);
+    if (m) return Number(m[1]);
+  }
+  throw new Error(`no port of "${who}" in port/print:\n${text}`);
+}
+
+Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and loses almost no frame from the C switch", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  let sw: SwitchHandle | null = null;
+  await withNetns(async (lab) => {
+    lab.defer(async () => void (await sw?.stop()));
+    const tmp = await lab.tempDir();
+    const dir = `${tmp}/sw`;
+    const mgmt = `${tmp}/mgmt`;
+    sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
+    await waitFor(
+      async () => (await listens(mgmt)) && (await Deno.lstat(mgmt).then(() => true, () => false)),
+      {
+        timeoutMs: 10_000,
+        what: "the C switch's management socket",
+      },
+    );
+    const host = await lab.namespace("host");
+    const guest = await lab.namespace("guest");
+    const slirp = await slirpWithGuest(host, guest, dir);
+    await guest.addr("t0", "10.0.2.15/24");
+    await guest.run(["ip", "route", "add", "default", "via", "10.0.2.2"]);
+
+    await httpBothWays(host, guest, tmp, SIZE);
+
+    const sent = await cPortOutPackets(mgmt, "vde slirp:");
+    const status = await slirp.stop({ signal: "SIGTERM", timeoutMs: 10_000 });
+    assert.equal(status.code, 0, slirp.stderr);
+    const m = slirp.stderr.match(/switch link: (\d+) frames in/);
+    assert.ok(m, `no link counters in:\n${slirp.stderr}`);
+    const received = Number(m[1]);
+    const lost = sent - received;
+    console.log(`C switch sent ${sent} frames to our port, we received ${received}: ${lost} lost`);
+    assert.ok(sent > 30_000, `the C switch sent only ${sent} frames to our port`);
+    assert.ok(
+      lost <= Math.max(100, sent * MAX_LOST_SHARE),
+      `${lost} of ${sent} frames lost between the C switch and our port`,
+    );
+  });
+});

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
+import { SwitchEngine } from "../../src/switch/engine.ts";
+import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
+import { internetChecksum } from "../../src/wire/checksum.ts";
+
+const MAC = new Uint8Array([0, 0xff, 1, 2, 3, 4]);
+
+/** An IGMPv2 message of `type` for `group` (a.b.c.d as numbers), from 10.0.0.x. */
+function igmp(type: number, group: number[], host = 2): Uint8Array {
+  const f = new Uint8Array(14 + 20 + 8);
+  f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, 2, 0, 0, 0, 0, host, 8, 0], 0);
+  const ip = f.subarray(14, 34);
+  ip.set([0x45, 0, 0, 28, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, host, ...group]);
+  const c = internetChecksum(ip, 0, 20);
+  ip[10] = c >> 8;
+  ip[11] = c & 0xff;
+  const m = f.subarray(34);
+  m.set([type, 0, 0, 0, ...group]);
+  const d = internetChecksum(m, 0, 8);
+  m[2] = d >> 8;
+  m[3] = d & 0xff;
+  return f;
+}
+
+/** A UDP datagram to `group` as an Ethernet frame. */
+function udpTo(group: number[]): Uint8Array {
+  const f = new Uint8Array(60);
+  f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, 2, 0, 0, 0, 0, 1, 8, 0], 0);
+  f.set([0x45, 0, 0, 38, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, ...group], 14);
+  return f;
+}
+
+function rig() {
+  const sent: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 8 }, (port) => sent.push(port));
+  for (const p of [1, 2, 3, 4]) engine.activatePort(p);
+  const snoop = new McastSnooping(MAC);
+  engine.snooping = snoop;
+  const send = (port: number, frame: Uint8Array) => {
+    sent.length = 0;
+    engine.input(port, frame);
+    return [...sent];
+  };
+  return { engine, snoop, send };
+}
+
+const G = [239, 1, 1, 1];
+
+Deno.test("snooping floods multicast while no querier is active, as the kernel does", () => {
+  const { send } = rig();
+  assert.deepEqual(send(2, igmp(0x16, G)), [1, 3, 4]); // the report itself is flooded
+  assert.deepEqual(send(1, udpTo(G)), [2, 3, 4]);
+});
+
+Deno.test("with our querier active, a group goes to its members only, and a leave ends that", () => {
+  const { engine, snoop, send } = rig();
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  engine.tick(11_500);
+  send(2, igmp(0x16, G));
+  assert.deepEqual(send(1, udpTo(G)), [2]);
+  assert.deepEqual(send(1, udpTo([239, 9, 9, 9])), [], "unregistered: router ports only (none)");
+  assert.deepEqual(send(1, udpTo([224, 0, 0, 251])), [2, 3, 4], "224.0.0.0/24 is always flooded");
+  send(2, igmp(0x17, G));
+  assert.equal(snoop.groups().length, 1);
+  engine.tick(14_000);
+  assert.equal(snoop.groups().length, 0, "gone after the last-member queries");
+  assert.deepEqual(send(1, udpTo(G)), []);
+});
+
+Deno.test("a port that sent a query becomes a router port and receives every group", () => {
+  const { engine, snoop, send } = rig();
+  engine.tick(1000);
+  send(4, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 4]), null, 100));
+  send(2, igmp(0x16, G));
+  assert.deepEqual(snoop.routers().map((r) => r.port), [4]);
+  assert.deepEqual(send(1, udpTo(G)), [2, 4]);
+});
+
+Deno.test("our querier sends general queries at start-up that parse back as queries", () => {
+  const sent: Uint8Array[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (_, frame) => sent.push(frame.slice()));
+  engine.activatePort(1);
+  const snoop = new McastSnooping(MAC);
+  engine.snooping = snoop;
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  assert.equal(sent.length, 2);
+  for (const frame of sent) {
+    const msg = parseGroupMessage(frame);
+    assert.equal(msg.type, "ok");
+    if (msg.type === "ok") assert.equal(msg.events[0]!.kind, "query");
+  }
+});
+
+Deno.test("hostile IGMP is counted and dropped: bad checksum, lying lengths", () => {
+  const { engine, snoop, send } = rig();
+  const bad = igmp(0x16, G);
+  bad[34 + 2]! ^= 0xff;
+  assert.deepEqual(send(2, bad), []);
+  const lying = igmp(0x16, G);
+  lying[14 + 3] = 200; // total length past the frame
+  assert.deepEqual(send(2, lying), []);
+  assert.equal(snoop.counters.bad, 2);
+  assert.equal(engine.counters.snoopDropped, 2);
+  assert.equal(snoop.groups().length, 0);
+});
+
+Deno.test("100,000 groups reported: the table stays bounded and the overflow is counted", () => {
+  const { snoop, send } = rig();
+  for (let i = 0; i < 100_000; i++) send(2, igmp(0x16, [239, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]));
+  assert.equal(snoop.groups().length, 4096);
+  assert.equal(snoop.counters.tableFull, 100_000 - 4096);
+});

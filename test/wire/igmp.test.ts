@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { buildIgmpQuery, buildMldQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
+import { internetChecksum, transportChecksum } from "../../src/wire/checksum.ts";
+import { parseIpv6Text } from "../../src/wire/ip_address.ts";
+
+function parseIpv6Address(text: string): Uint8Array {
+  const a = parseIpv6Text(text);
+  if (!a.ok) throw new Error(text);
+  return a.value;
+}
+
+const MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
+
+/** An IGMPv3 report to 224.0.0.22 with `records` (type, group, sources). */
+function igmpv3(records: [number, number[], number][]): Uint8Array {
+  const body: number[] = [0x22, 0, 0, 0, 0, 0, 0, records.length];
+  for (const [type, group, nsrc] of records) {
+    body.push(type, 0, 0, nsrc, ...group);
+    for (let i = 0; i < nsrc; i++) body.push(10, 0, 0, i + 1);
+  }
+  const f = new Uint8Array(14 + 20 + body.length);
+  f.set([1, 0, 0x5e, 0, 0, 22, ...MAC, 8, 0]);
+  f.set([0x45, 0, 0, 20 + body.length, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, 2, 224, 0, 0, 22], 14);
+  const c = internetChecksum(f, 14, 20);
+  f[24] = c >> 8;
+  f[25] = c & 0xff;
+  f.set(body, 34);
+  const d = internetChecksum(f, 34, body.length);
+  f[36] = d >> 8;
+  f[37] = d & 0xff;
+  return f;
+}
+
+/** An MLDv2 report (with the hop-by-hop router alert) carrying one record for `group`. */
+function mldv2(type: number, group: string): Uint8Array {
+  const src = parseIpv6Address("fe80::1");
+  const dst = parseIpv6Address("ff02::16");
+  const mld = new Uint8Array(8 + 20);
+  mld.set([143, 0, 0, 0, 0, 0, 0, 1, type, 0, 0, 0]);
+  mld.set(parseIpv6Address(group), 12);
+  const c = transportChecksum(src, dst, 58, mld);
+  mld[2] = c >> 8;
+  mld[3] = c & 0xff;
+  const f = new Uint8Array(14 + 40 + 8 + mld.length);
+  f.set([0x33, 0x33, 0, 0, 0, 0x16, ...MAC, 0x86, 0xdd]);
+  f.set([0x60, 0, 0, 0, 0, 8 + mld.length, 0, 1], 14);
+  f.set(src, 22);
+  f.set(dst, 38);
+  f.set([58, 0, 5, 2, 0, 0, 1, 0], 54);
+  f.set(mld, 62);
+  return f;
+}
+
+Deno.test("IGMPv3 records: exclude-mode joins, include-with-sources joins, to-include-nothing leaves", () => {
+  const msg = parseGroupMessage(
+    igmpv3([[4, [239, 1, 1, 1], 0], [1, [239, 1, 1, 2], 2], [3, [239, 1, 1, 3], 0]]),
+  );
+  assert.deepEqual(msg, {
+    type: "ok",
+    events: [
+      { kind: "join", group: "239.1.1.1", family: 4 },
+      { kind: "join", group: "239.1.1.2", family: 4 },
+      { kind: "leave", group: "239.1.1.3", family: 4 },
+    ],
+  });
+});
+
+Deno.test("IGMPv3 with a record count past the message is malformed", () => {
+  const f = igmpv3([[4, [239, 1, 1, 1], 0]]);
+  f[34 + 7] = 50; // 50 records claimed, 1 present
+  f[36] = 0;
+  f[37] = 0;
+  const d = internetChecksum(f, 34, f.length - 34);
+  f[36] = d >> 8;
+  f[37] = d & 0xff;
+  assert.deepEqual(parseGroupMessage(f), { type: "bad", why: "IGMPv3 record past the end" });
+});
+
+Deno.test("MLDv2 records: a join and a leave of ff3e::1:2; a bad checksum is malformed", () => {
+  assert.deepEqual(parseGroupMessage(mldv2(4, "ff3e::1:2")), {
+    type: "ok",
+    events: [{ kind: "join", group: "ff3e::1:2", family: 6 }],
+  });
+  assert.deepEqual(parseGroupMessage(mldv2(3, "ff3e::1:2")), {
+    type: "ok",
+    events: [{ kind: "leave", group: "ff3e::1:2", family: 6 }],
+  });
+  const bad = mldv2(4, "ff3e::1:2");
+  bad[bad.length - 1]! ^= 1;
+  assert.deepEqual(parseGroupMessage(bad), { type: "bad", why: "bad MLD checksum" });
+});
+
+Deno.test("our queries parse back: IGMP general and group-specific, MLD general", () => {
+  assert.deepEqual(parseGroupMessage(buildIgmpQuery(MAC, null, 100)), {
+    type: "ok",
+    events: [{ kind: "query", group: null, family: 4 }],
+  });
+  assert.deepEqual(parseGroupMessage(buildIgmpQuery(MAC, 0xef010101, 10)), {
+    type: "ok",
+    events: [{ kind: "query", group: "239.1.1.1", family: 4 }],
+  });
+  assert.deepEqual(parseGroupMessage(buildMldQuery(MAC, parseIpv6Address("fe80::1"), null, 10000)), {
+    type: "ok",
+    events: [{ kind: "query", group: null, family: 6 }],
+  });
+});
