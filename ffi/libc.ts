@@ -174,6 +174,9 @@ export const C = {
   ENETUNREACH: 101,
   EHOSTUNREACH: 113,
   EPROTONOSUPPORT: 93,
+  IP_RECVERR: 11,
+  IPV6_RECVERR: 25,
+  MSG_ERRQUEUE: 0x2000,
 } as const;
 
 /** Size of struct epoll_event: packed (12 bytes) on x86_64, 16 elsewhere. */

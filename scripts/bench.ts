@@ -323,6 +323,32 @@ async function vlanSection(plan: Plan, metrics: Metric[]): Promise<void> {
   }
 }
 
+/**
+ * 64-byte frames between two ports with spanning tree on (`-F`, which both
+ * switches take; ours runs RSTP, C its own FSTP), both ports declared edge
+ * by a startup file (`fstp/setedge`, which both understand) so they forward
+ * at once. Compare with the plain 64 B row: what the BPDU classification and
+ * the tree cost the data path.
+ */
+async function stpSection(plan: Plan, metrics: Metric[]): Promise<void> {
+  const fps = metric("frames/s, 64 B, spanning tree on (-F)", "frames/s", "higher");
+  metrics.push(fps);
+  const rcDir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}bench-rc-` });
+  const rc = `${rcDir}/stp.rc`;
+  await Deno.writeTextFile(rc, "port/create 1\nport/create 2\nfstp/setedge 0 1 1\nfstp/setedge 0 2 1\n");
+  try {
+    const opts = { extraArgs: ["-F", "-f", rc] };
+    await eachSwitchPerRound(plan, "spanning tree throughput", [fps], opts, async (sw, round) => {
+      const f = await flowVia(`vde://${sw.dir}[2]`, `vde://${sw.dir}[1]`, 64, plan.seconds);
+      assertAlive(sw);
+      fps.samples[sw.kind].push(f.fps);
+      log(`spanning tree 64 B, ${sw.kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s`);
+    });
+  } finally {
+    await Deno.remove(rcDir, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Holds `clients` connections on a fresh switch and reads its RSS; idle RSS first when `idle` is given. */
 async function rssWith(kind: SwitchKind, ports: number, clients: number, idle?: Metric): Promise<number> {
   const sw = await startIn(kind, { ports, nofile: 2 * ports + 256 });
@@ -1223,11 +1249,12 @@ async function machineInfo(): Promise<Record<string, string>> {
 
 const USAGE =
   `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
-                       [--throughput] [--dataplane]
+                       [--throughput] [--dataplane] [--stp]
   --quick   one short round per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp sections (ours against Debian's libslirp plugin)
   --slirp-loss  only the lossy-wire slirp section (50 MB each way through wirefilter)
+  --stp     only 64 B frames/s without and with spanning tree
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
@@ -1254,6 +1281,7 @@ async function main(args: string[]): Promise<number> {
         "--capture",
         "--throughput",
         "--dataplane",
+        "--stp",
       ]
         .includes(a)
     ) {
@@ -1284,12 +1312,19 @@ async function main(args: string[]): Promise<number> {
     ? "bomb"
     : args.includes("--capture")
     ? "capture"
+    : args.includes("--stp")
+    ? "stp"
     : null;
   if (only === null || only === "throughput") await throughputSection(plan, metrics);
   if (only === null) {
     await vlanSection(plan, metrics);
+    await stpSection(plan, metrics);
     await rssSection(metrics);
     await pingSection(plan, metrics);
+  }
+  if (only === "stp") {
+    await throughputSection(plan, metrics);
+    await stpSection(plan, metrics);
   }
   if (only === null || only === "taps") await tapSection(plan, metrics);
   if (only === null || only === "cables") await cableSection(plan, metrics);

@@ -9,9 +9,11 @@ import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
 import { log } from "../log.ts";
 import {
+  checkBootName,
   ConfigError,
   parseDnsUpstream,
   parseForward,
+  parseGuestForward,
   parseMtu,
   parseSlirpOptions,
   type SlirpConfig,
@@ -27,6 +29,10 @@ export interface SlirpCliOptions {
   mtu?: string;
   dnsUpstream?: string[];
   options?: string;
+  tftp?: string;
+  bootfile?: string;
+  cmdfwd?: string[];
+  unixfwd?: string[];
 }
 
 /**
@@ -44,6 +50,10 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
       c.dnsUpstream = o.dnsUpstream.map(parseDnsUpstream);
     }
     for (const f of o.forward ?? []) c.forwards.push(parseForward(f, c));
+    for (const f of o.cmdfwd ?? []) c.guestForwards.push(parseGuestForward("cmd", f, c));
+    for (const f of o.unixfwd ?? []) c.guestForwards.push(parseGuestForward("unix", f, c));
+    if (o.tftp !== undefined) c.tftpRoot = o.tftp;
+    if (o.bootfile !== undefined) c.bootfile = checkBootName(o.bootfile, "--bootfile", 127);
     return c;
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
@@ -99,6 +109,20 @@ export const slirpCommand: Subcommand = (program: Command) => {
       collect,
       [],
     )
+    .option(
+      "--cmdfwd <spec>",
+      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP (default 10.0.2.4):PORT talk to COMMAND's stdio (repeatable)",
+      collect,
+      [],
+    )
+    .option(
+      "--unixfwd <spec>",
+      "guest forward [SLIRPIP:]PORT:PATH: guest connections to SLIRPIP:PORT go to unix socket PATH (repeatable)",
+      collect,
+      [],
+    )
+    .option("--tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
+    .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
     .option(
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",

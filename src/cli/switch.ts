@@ -51,6 +51,11 @@ export interface SwitchCliOptions {
   mgmtgroup?: string;
   /** Command file run at startup (vde_switch -f). */
   rc?: string;
+  /** Spanning tree (RSTP with 802.1D fallback); `fstp` is vde_switch's name. */
+  stp?: boolean;
+  fstp?: boolean;
+  /** Bridge priority (vde_switch --priority). */
+  priority?: string;
   /** Capture every frame into this file from start-up (pcapng, or pcap by extension). */
   pcap?: string;
   /** IGMP/MLD snooping from start-up. */
@@ -67,6 +72,12 @@ function parsePorts(text: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`--ports must be a whole number, got "${text}"`);
   const n = Number(text);
   if (n < 1 || n > 65535) throw new UsageError(`--ports must be between 1 and 65535, got ${n}`);
+  return n;
+}
+
+function parsePriority(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 0 && n <= 65535)) throw new UsageError(`--priority must be from 0 to 65535, got "${text}"`);
   return n;
 }
 
@@ -90,6 +101,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     p.defer(() => sw.close());
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: p.stop });
+    if (o.priority !== undefined) ctx.stpPriority = parsePriority(o.priority);
+    if (o.stp || o.fstp) {
+      if (o.hub) throw new UsageError("Can't use fstp in hub mode");
+      ctx.setStp(true);
+    }
     const commands = switchCommands(ctx);
     if (o.mcastSnooping) setSnooping(ctx, true);
     const slirps: AttachedSlirp[] = [];
@@ -152,12 +168,12 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     }
     await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
     p.ready();
-    log(
-      COMPONENT,
-      `serving ${server.dir} with ${numPorts} ports${
-        o.hub ? " in hub mode" : ""
-      }; console: vde term ${mgmt.path}`,
-    );
+    const kind = o.hub
+      ? " in hub mode"
+      : sw.engine.stp !== null
+      ? `, spanning tree ${sw.engine.stp.bridgeId}`
+      : "";
+    log(COMPONENT, `serving ${server.dir} with ${numPorts} ports${kind}; console: vde term ${mgmt.path}`);
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
     if (!p.inBackground) {
       const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
@@ -178,6 +194,9 @@ export const switchCommand = (program: Command): void => {
     .option("-s, --sock <dir>", "socket directory (vde_switch -s)", defaultSock())
     .option("-n, --ports <n>", "number of ports, 0 .. n-1 (port 0 is for management clients)", "32")
     .option("-x, --hub", "hub mode: repeat every frame to every port")
+    .option("--stp", "spanning tree (RSTP; 802.1D towards bridges that speak only that, like Linux's)")
+    .option("-F, --fstp", "the same as --stp (vde_switch's name)")
+    .option("--priority <n>", "spanning tree bridge priority, 0-65535; the lowest becomes root", "32768")
     .option("-m, --mode <octal>", "mode of the ctl and port sockets (default: 600)")
     .option("--dirmode <octal>", "mode of the socket directory (default: 2700, or derived from --mode)")
     .option("-g, --group <name>", "group owning the directory and sockets")

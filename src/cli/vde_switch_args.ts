@@ -27,6 +27,8 @@ const LONG: Record<string, string> = {
   mgmtgroup: "mgmtgroup",
   rcfile: "rc",
   rc: "rc",
+  fstp: "fstp",
+  priority: "priority",
 };
 
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */

@@ -17,6 +17,8 @@ export const MSG_NAME = 0;
 export const MSG_NAMELEN = 8;
 export const MSG_IOV = 16;
 export const MSG_IOVLEN = 24;
+export const MSG_CONTROL = 32;
+export const MSG_CONTROLLEN = 40;
 export const MSG_FLAGS = 48;
 export const MSG_LEN = 56;
 /** sizeof(struct iovec): iov_base, then iov_len. */

@@ -16,35 +16,15 @@ import { BaseLink, CongestionWatch, type Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
-import {
-  ConfigError,
-  describeConfig,
-  type DnsUpstream,
-  parseSlirpOptions,
-  resolversFrom,
-  type SlirpConfig,
-} from "../slirp/config.ts";
-import { FfiHostNet, type HostNet, pingSocketsAllowed } from "../slirp/host_net.ts";
-import { SlirpStack } from "../slirp/stack.ts";
-import { type StartedTcp, startTcpEngine } from "../slirp/tcp_glue.ts";
-import { createRefusingTcpEngine } from "../slirp/tcp_stub.ts";
+import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
+import type { SlirpStack } from "../slirp/stack.ts";
+import { type SlirpStartOptions, startSlirpStack } from "../slirp/start.ts";
 
 /** Frames queued while the stack is busy before new ones are dropped. */
 const REENTRY_QUEUE = 256;
 
 /** Options of `openSlirpLink` beyond the configuration. */
-export interface SlirpLinkOptions {
-  /** Host sockets; the real ones by default. */
-  hostNet?: HostNet;
-  /** Log lines; `vde slirp: ...` on the log by default. */
-  log?: (message: string) => void;
-  /** Where the host's resolvers are listed (default /etc/resolv.conf). */
-  resolvConf?: string;
-  /** Refuse TCP even when the engine exists (tests of the core). */
-  noTcp?: boolean;
-  /** UDP flow idle timeout. */
-  udpIdleMs?: number;
-}
+export type SlirpLinkOptions = SlirpStartOptions;
 
 /** The slirp stack as one end of a wire. */
 export class SlirpLink extends BaseLink {
@@ -59,11 +39,15 @@ export class SlirpLink extends BaseLink {
   /** Where this link's frames go: TCP holds new data while it is backed up. */
   readonly #out = new CongestionWatch(() => this.#onDrain());
 
-  constructor(
-    build: (output: (frame: Uint8Array) => void, kick: () => void, congested: () => boolean) => SlirpStack,
-  ) {
+  /** Wraps a ready stack: its frames come out of this link from now on. */
+  constructor(stack: SlirpStack) {
     super("slirp");
-    this.stack = build((frame) => this.deliver(frame), () => this.#kick(), () => this.#out.congested);
+    this.stack = stack;
+    stack.attach({
+      output: (frame) => this.deliver(frame),
+      kick: () => this.#kick(),
+      congested: () => this.#out.congested,
+    });
     this.#unhook = poller().afterRound(() => this.#schedule());
     this.#schedule();
   }
@@ -161,61 +145,13 @@ export class SlirpLink extends BaseLink {
   }
 }
 
-function hostResolvers(path: string): DnsUpstream[] {
-  try {
-    return resolversFrom(Deno.readTextFileSync(path));
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Opens a slirp link with the given configuration.
  *
  * @throws Error with a one-line reason (a forward's host port is taken, ...)
  */
 export async function openSlirpLink(config: SlirpConfig, options: SlirpLinkOptions = {}): Promise<SlirpLink> {
-  const say = options.log ?? ((m: string) => log("vde slirp", m));
-  const hostNet = options.hostNet ?? new FfiHostNet();
-  const resolvers = config.dnsUpstream ?? hostResolvers(options.resolvConf ?? "/etc/resolv.conf");
-  const pingAllowed = { 4: pingSocketsAllowed(4), 6: pingSocketsAllowed(6) };
-  let tcp: StartedTcp | null = null;
-  let stackRef: SlirpStack | null = null;
-  const link = new SlirpLink((output, kick, congested) => {
-    const stack = new SlirpStack({
-      config,
-      output,
-      hostNet,
-      log: say,
-      resolvers,
-      pingAllowed,
-      udpIdleMs: options.udpIdleMs,
-      kick,
-      congested,
-      tcp: (core) => {
-        if (options.noTcp) return createRefusingTcpEngine(core);
-        tcp = startTcpEngine(core, config, resolvers, (f) => stackRef?.guestAddress(f) ?? null);
-        return tcp.engine;
-      },
-    });
-    stackRef = stack;
-    return stack;
-  });
-  const started = tcp as StartedTcp | null;
-  if (started !== null) {
-    try {
-      for (const f of link.stack.attachTcpForwards(started.control)) await started.control.addForward(f);
-    } catch (err) {
-      link.close("a forward failed");
-      throw err;
-    }
-  } else if (config.forwards.some((f) => f.proto === "tcp")) {
-    link.close("no TCP engine");
-    throw new ConfigError("TCP forwards need the TCP engine, which is off");
-  }
-  if (config.verbose) { for (const line of describeConfig(config).split("\n")) say(line); }
-  if (resolvers.length === 0) say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped");
-  return link;
+  return new SlirpLink(await startSlirpStack(config, options));
 }
 
 registerScheme("slirp", async (rest) => {

@@ -12,6 +12,9 @@ import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
 import { formatIpv6, ipv6PrefixMatch } from "../wire/ipv6.ts";
 import { ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { encodeDnsName } from "../wire/dns.ts";
+import type { GuestForwardSpec } from "./guest_forward.ts";
+
+export type { GuestForwardSpec };
 
 /** A configuration mistake, said in one line. */
 export class ConfigError extends Error {
@@ -70,6 +73,14 @@ export interface SlirpConfig {
   forwards: ForwardSpec[];
   /** Print the configuration at start. */
   verbose: boolean;
+  /** Directory the TFTP server on the gateway serves (read-only); undefined: no TFTP server. */
+  tftpRoot: string | undefined;
+  /** Boot file name DHCP announces (BOOTP file field and option 67). */
+  bootfile: string | undefined;
+  /** TFTP server name DHCP announces (option 66). */
+  tftpServerName: string | undefined;
+  /** Guest forwards: a virtual address and port joined to a command or a unix socket. */
+  guestForwards: GuestForwardSpec[];
 }
 
 /** libslirp's default configuration. */
@@ -96,6 +107,10 @@ export function defaultConfig(): SlirpConfig {
     dnsUpstream: undefined,
     forwards: [],
     verbose: false,
+    tftpRoot: undefined,
+    bootfile: undefined,
+    tftpServerName: undefined,
+    guestForwards: [],
   };
 }
 
@@ -141,6 +156,13 @@ function checkName(name: string, what: string): string {
   return name;
 }
 
+/** Checks a name DHCP carries in a fixed BOOTP field (file: 128 bytes, sname: 64, NUL included). */
+export function checkBootName(value: string, what: string, max: number): string {
+  const n = new TextEncoder().encode(value).length;
+  if (n === 0 || n > max) throw new ConfigError(`${what} must be 1-${max} bytes, got ${n}`);
+  return value;
+}
+
 /** The option keys of `slirp://`, in vdeplug's table order (prefixes match the first). */
 const KEYS = [
   "v4",
@@ -150,6 +172,8 @@ const KEYS = [
   "addr6",
   "host6",
   "hostname",
+  // Ours: a short name for tftp_path (listed first, so "tftp" is not taken for tftp_server_name).
+  "tftp",
   "tftp_server_name",
   "tftp_path",
   "bootfile",
@@ -170,9 +194,6 @@ const KEYS = [
   // Ours: DNS servers to forward to instead of /etc/resolv.conf's.
   "dns_upstream",
 ] as const;
-
-/** Keys vdeplug knows that this slirp does not implement: refused with a clear reason. */
-const UNSUPPORTED = new Set(["tftp_server_name", "tftp_path", "bootfile", "unixfwd", "cmdfwd"]);
 
 /**
  * Splits a vdeplug slash-form option string (spec 3.2): `/key=value/key`,
@@ -250,7 +271,6 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
   const later: [string, string][] = [];
   for (const [rawKey, value] of opts) {
     const key = resolveKey(rawKey);
-    if (UNSUPPORTED.has(key)) throw new ConfigError(`slirp option "${key}" is not supported by this slirp`);
     switch (key) {
       case "v4":
         only4 = true;
@@ -283,6 +303,17 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         break;
       case "verbose":
         c.verbose = true;
+        break;
+      case "tftp":
+      case "tftp_path":
+        if (value === "") throw new ConfigError(`${key} needs a directory, e.g. ${key}=/srv/tftp`);
+        c.tftpRoot = value;
+        break;
+      case "bootfile":
+        c.bootfile = checkBootName(value, "bootfile", 127);
+        break;
+      case "tftp_server_name":
+        c.tftpServerName = checkBootName(value, "tftp_server_name", 63);
         break;
       default:
         // Options that depend on the network (dhcp, DNS, forwards) are applied after addr=.
@@ -319,9 +350,45 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
       case "dns_upstream":
         c.dnsUpstream = value.split(",").filter((s) => s !== "").map(parseDnsUpstream);
         break;
+      case "cmdfwd":
+      case "unixfwd":
+        c.guestForwards.push(parseGuestForward(key === "cmdfwd" ? "cmd" : "unix", value, c));
+        break;
     }
   }
   return c;
+}
+
+/**
+ * Parses a guest forward `[SLIRPIP:]PORT:COMMAND` (cmd) or
+ * `[SLIRPIP:]PORT:PATH` (unix). SLIRPIP is a free address of the network
+ * below the first DHCP lease, not the gateway's or DNS's; 10.0.2.4 (the
+ * network's .4, as libslirp) when absent.
+ *
+ * @throws ConfigError
+ */
+export function parseGuestForward(kind: "cmd" | "unix", text: string, c: SlirpConfig): GuestForwardSpec {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d+):([^]+)$/.exec(text);
+  const what = kind === "cmd" ? "cmdfwd" : "unixfwd";
+  if (m === null) {
+    throw new ConfigError(`${what} "${text}" must be [SLIRPIP:]PORT:${kind === "cmd" ? "COMMAND" : "PATH"}`);
+  }
+  const mask = prefixMask(c.prefixLength);
+  const addr = m[1] === undefined ? (c.network | (4 & ~mask)) >>> 0 : inside(c, v4(m[1], what), what);
+  // DHCP leases run from dhcpStart to the top of the network.
+  if (addr === c.gateway || addr === c.dns || addr === c.network || addr >= c.dhcpStart) {
+    throw new ConfigError(
+      `${what} address ${
+        formatIpv4(addr)
+      } is taken (gateway, DNS, network, or at or above the first DHCP lease)`,
+    );
+  }
+  return { addr, port: port(m[2]!, `${what} port`), kind, target: m[3]! };
+}
+
+/** Text of a guest forward as `parseGuestForward` reads it. */
+export function formatGuestForward(f: GuestForwardSpec): string {
+  return `${f.kind === "cmd" ? "cmdfwd" : "unixfwd"} ${formatIpv4(f.addr)}:${f.port}:${f.target}`;
 }
 
 /** Sets `addr=IP[/prefix]`: the gateway, the network, and DHCP start and DNS moved into it. */
@@ -555,6 +622,9 @@ export function describeConfig(c: SlirpConfig): string {
     `ipv6-preflen  ${c.prefix6Length}`,
     `ipv6-host     ${formatIpv6(c.gateway6)}`,
     `hostname      ${c.hostname}`,
+    `tftp-servname ${c.tftpServerName ?? "(null)"}`,
+    `tftp-path     ${c.tftpRoot ?? "(null)"}`,
+    `bootfile      ${c.bootfile ?? "(null)"}`,
     `dhcp-start    ${formatIpv4(c.dhcpStart)}`,
     `ipv4-vDNS     ${formatIpv4(c.dns)}`,
     `ipv6-vDNS     ${formatIpv6(c.dns6)}`,

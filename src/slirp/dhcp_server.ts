@@ -214,6 +214,11 @@ export class DhcpServer {
     if (c.mtu !== 1500) options.push([DHCP_OPT.MTU, new Uint8Array([c.mtu >>> 8, c.mtu & 0xff])]);
     if (c.domain !== undefined) options.push([DHCP_OPT.DOMAIN_NAME, this.#encoder.encode(c.domain)]);
     if (c.search.length > 0) options.push([DHCP_OPT.DOMAIN_SEARCH, domainSearchOption(c.search)]);
+    // PXE: the boot file in the BOOTP field and as option 67, from the gateway (siaddr) by TFTP.
+    if (c.tftpServerName !== undefined) {
+      options.push([DHCP_OPT.TFTP_SERVER, this.#encoder.encode(c.tftpServerName)]);
+    }
+    if (c.bootfile !== undefined) options.push([DHCP_OPT.BOOTFILE, this.#encoder.encode(c.bootfile)]);
     // INFORM: answer the address the client has; otherwise broadcast when asked, or to the new address.
     const dst = type === DHCP_MSG.ACK && !lease
       ? m.ciaddr
@@ -229,6 +234,7 @@ export class DhcpServer {
         yiaddr: addr,
         siaddr: c.gateway,
         chaddr: m.chaddr.subarray(0, 6),
+        file: c.bootfile,
         options,
       },
     };

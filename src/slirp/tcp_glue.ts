@@ -1,7 +1,8 @@
 /**
  * Starting the TCP engine (src/slirp/tcp/engine.ts) for a stack: the
  * options derived from the slirp configuration, DNS-over-TCP to the
- * virtual DNS address redirected to the first upstream, and the forward
+ * virtual DNS address redirected to the first upstream, guest forwards
+ * (guest_forward.ts) to their commands and sockets, and the forward
  * control the stack and console use.
  */
 import type { DnsUpstream, ForwardSpec, SlirpConfig } from "./config.ts";
@@ -11,6 +12,8 @@ import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./t
 import { prefixMask } from "../wire/ipv4.ts";
 import { ipv6Equal } from "../wire/ipv6.ts";
 import { formatIp, ipv4FromU32 } from "../wire/ip_address.ts";
+import { guestForwardIndex, guestForwardTarget, withGuestForwards } from "./guest_forward.ts";
+import { denoHostNet } from "./tcp/host.ts";
 
 /** The engine options for a configuration. */
 export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngineOptions {
@@ -23,7 +26,11 @@ export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngin
       v4: { addr: ipv4FromU32((c.network & prefixMask(c.prefixLength)) >>> 0), length: c.prefixLength },
       v6: { addr: c.prefix6.slice(), length: c.prefix6Length },
     },
+    // Guest forwards open through the wrapped host network (guest_forward.ts).
+    hostNet: withGuestForwards(denoHostNet, c.guestForwards),
     mapOutbound: (dst) => {
+      const fwd = guestForwardIndex(c.guestForwards, dst.addr, dst.port);
+      if (fwd >= 0) return guestForwardTarget(fwd, dst.port);
       const isDns = dst.addr.length === 4
         ? dst.addr[0] === dns4[0] && dst.addr[1] === dns4[1] && dst.addr[2] === dns4[2] &&
           dst.addr[3] === dns4[3]

@@ -30,6 +30,18 @@
  * flooded or sent to it, and frames from it are dropped. Mirrors are set by
  * port number, so they outlive a client reconnecting to the port.
  *
+ * Spanning tree (off unless `enableStp` is called; never in hub mode): an
+ * Rstp machine (rstp.ts) decides per port whether it learns and forwards.
+ * The engine keeps that as two byte arrays: `#fwd` (the port may be sent
+ * to; equal to `#active` while spanning tree is off, so the forwarding
+ * code never asks whether spanning tree is on) and `#stpLearn`. The only
+ * cost to a switch without spanning tree is one null check per frame, at
+ * the point where frames to 01:80:c2:00:00:00 are classified: with
+ * spanning tree on they go to the machine and are never flooded, a frame
+ * from a learning port is learned and dropped, one from a discarding port
+ * dropped. Ports 0 and above 4095 have no spanning tree port id and always
+ * forward.
+ *
  * Invariants: a frame is never sent back to its source port; `input` never
  * throws and allocates nothing unless an `onEvent` listener asks for
  * events; the MAC table holds no entry for an inactive port (deactivating a
@@ -54,6 +66,8 @@ import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
 import type { McastSnooping } from "./mcast_snooping.ts";
+import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
+import { isBpduDestination } from "../wire/stp.ts";
 
 export type { PortStats } from "./port_counters.ts";
 export { MAX_VLAN, NO_VLAN, type VlanMember, type VlanResult } from "./vlan_table.ts";
@@ -97,7 +111,8 @@ export type EngineEvent =
   }
   | { type: "port-activated"; port: number; message: string }
   | { type: "port-deactivated"; port: number; flushed: number; message: string }
-  | { type: "output-error"; port: number; error: unknown; message: string };
+  | { type: "output-error"; port: number; error: unknown; message: string }
+  | StpEvent;
 
 /** Engine-wide counters. */
 export interface EngineCounters {
@@ -119,6 +134,8 @@ export interface EngineCounters {
   mirrorDropped: number;
   /** Malformed IGMP/MLD dropped by snooping. */
   snoopDropped: number;
+  /** Frames dropped because their port was not forwarding (spanning tree). */
+  stpDropped: number;
 }
 
 /** Sends one lent frame out of a port. */
@@ -179,6 +196,11 @@ export class SwitchEngine {
   #numPorts: number;
   #hub: boolean;
   #active: Uint8Array;
+  /** 1 where frames may be sent: active and, with spanning tree on, forwarding. */
+  #fwd: Uint8Array;
+  /** With spanning tree on, 1 where the port learns (learning or forwarding state). */
+  #stpLearn: Uint8Array;
+  #stp: Rstp | null = null;
   readonly #vlans: VlanTable;
   /** Where a frame's other form (tag added or removed) is built; grows to the largest frame seen. */
   #scratch = new Uint8Array(1522);
@@ -189,6 +211,8 @@ export class SwitchEngine {
   // Replaced, never edited in place, so a flood loop already running (an
   // output callback may deactivate a port) keeps a consistent list.
   #activeList: Int32Array;
+  /** The ports flooding uses (`#fwd`, no mirror outputs); the same array as `#activeList` without spanning tree. */
+  #floodList: Int32Array;
   #counters: PortCounters;
   #now = 0;
   #lastGc = 0;
@@ -211,6 +235,7 @@ export class SwitchEngine {
   /** IGMP/MLD snooping when on (`--mcast-snooping`); only multicast frames look at it. */
   #snoop: McastSnooping | null = null;
   #snoopDropped = 0;
+  #stpDropped = 0;
 
   /**
    * @param options settings; see `EngineOptions` for defaults
@@ -233,8 +258,11 @@ export class SwitchEngine {
       minPersistenceSeconds: nonNegative("minPersistenceSeconds", options.minPersistenceSeconds ?? 3),
     });
     this.#active = new Uint8Array(numPorts);
+    this.#fwd = new Uint8Array(numPorts);
+    this.#stpLearn = new Uint8Array(numPorts);
     this.#vlans = new VlanTable(numPorts);
     this.#activeList = new Int32Array(0);
+    this.#floodList = this.#activeList;
     this.#counters = new PortCounters(numPorts);
     this.#mirrorOut = new Uint8Array(numPorts);
   }
@@ -267,6 +295,7 @@ export class SwitchEngine {
       return;
     }
     if (this.#watched && this.#watchInput(port, frame)) return;
+    if (this.#stp !== null && !this.#stpAdmits(this.#stp, port, frame)) return;
     if (this.#hub) {
       counters.framesIn[port]!++;
       counters.bytesIn[port]! += length;
@@ -305,6 +334,26 @@ export class SwitchEngine {
     }
   }
 
+  // Spanning tree's part of input: whether the frame goes on to switching.
+  #stpAdmits(stp: Rstp, port: number, frame: Uint8Array): boolean {
+    const counters = this.#counters;
+    if (isBpduDestination(frame)) {
+      counters.framesIn[port]!++;
+      counters.bytesIn[port]! += frame.length;
+      stp.receive(port, frame);
+      return false;
+    }
+    if (this.#fwd[port] === 1) return true;
+    if (this.#stpLearn[port] === 1 && !isMulticast(frame, SRC_OFFSET)) {
+      const vid = vlanId(frame);
+      const vlan = vid >= 0 ? vid : vid === -1 ? this.#vlans.untagged(port) : NO_VLAN;
+      if (vlan !== NO_VLAN) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
+    }
+    this.#stpDropped++;
+    counters.dropsIn[port]!++;
+    return false;
+  }
+
   #switchFlat(port: number, frame: Uint8Array): void {
     if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), 0, port);
     if (isMulticast(frame, 0)) {
@@ -313,7 +362,7 @@ export class SwitchEngine {
       return;
     }
     const to = this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), 0);
-    if (to < 0 || to >= this.#numPorts || this.#active[to] === 0) {
+    if (to < 0 || to >= this.#numPorts || this.#fwd[to] === 0) {
       this.#flood(port, frame, 0);
     } else if (to === port) {
       this.#filtered++;
@@ -329,7 +378,7 @@ export class SwitchEngine {
     const group = isMulticast(frame, 0);
     if (group && this.#snoop !== null && this.#snooped(port, frame, vlan, tagged)) return;
     const to = group ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
-    if (to < 0 || to >= this.#numPorts || this.#active[to] === 0 || members?.[to] !== 1) {
+    if (to < 0 || to >= this.#numPorts || this.#fwd[to] === 0 || members?.[to] !== 1) {
       this.#floodVlan(port, frame, vlan, tagged, members);
     } else if (to === port) {
       this.#filtered++;
@@ -352,10 +401,10 @@ export class SwitchEngine {
     this.#flooded++;
     if (members === undefined) return;
     const vlans = this.#vlans;
-    const list = this.#activeList;
+    const list = this.#floodList;
     for (let i = 0; i < list.length; i++) {
       const port = list[i]!;
-      if (port === source || this.#active[port] === 0 || members[port] !== 1) continue;
+      if (port === source || this.#fwd[port] === 0 || members[port] !== 1) continue;
       const untaggedThere = vlans.untagged(port) === vlan;
       this.#send(port, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
     }
@@ -377,7 +426,9 @@ export class SwitchEngine {
     const flat = !tagged && this.#vlans.flat;
     const members = flat ? undefined : this.#vlans.membersOf(vlan);
     for (const port of ports) {
-      if (port === source || !this.isActive(port) || this.#mirrorOut[port] === 1) continue;
+      if (port === source || !this.isActive(port) || this.#fwd[port] === 0 || this.#mirrorOut[port] === 1) {
+        continue;
+      }
       if (flat) {
         this.#send(port, frame);
       } else if (members?.[port] === 1) {
@@ -412,6 +463,7 @@ export class SwitchEngine {
     const now = nowMs / 1000;
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
+    this.#stp?.tick(nowMs);
     if (this.#snoop !== null) this.#sendQueries(nowMs);
     if (now - this.#lastGc < this.gcIntervalSeconds) return 0;
     this.#lastGc = now;
@@ -424,7 +476,7 @@ export class SwitchEngine {
       this.#seq++; // a frame of its own for captures and mirrors
       const members = this.#vlans.membersOf(q.vlan);
       if (members === undefined) continue;
-      const list = this.#activeList;
+      const list = this.#floodList;
       for (let i = 0; i < list.length; i++) {
         const port = list[i]!;
         if (members[port] !== 1) continue;
@@ -472,9 +524,9 @@ export class SwitchEngine {
         throw new Error(`Cannot reduce the switch to ${n} ports: port ${port} is active`);
       }
     }
-    const active = new Uint8Array(n);
-    active.set(this.#active.subarray(0, Math.min(n, this.#numPorts)));
-    this.#active = active;
+    this.#active = resized(this.#active, n);
+    this.#fwd = resized(this.#fwd, n);
+    this.#stpLearn = resized(this.#stpLearn, n);
     this.#vlans.resize(n);
     this.#counters.resize(n);
     this.#numPorts = n;
@@ -566,8 +618,62 @@ export class SwitchEngine {
     return this.#hub;
   }
 
+  /** Hub mode turns spanning tree off first, as vde_switch's does (a hub floods BPDUs). */
   set hub(on: boolean) {
+    if (on) this.disableStp();
     this.#hub = on;
+  }
+
+  /** The spanning tree machine, or null while spanning tree is off. */
+  get stp(): Rstp | null {
+    return this.#stp;
+  }
+
+  /**
+   * Turns spanning tree on: every port from 1 to 4095 starts discarding and
+   * joins the tree. Idempotent.
+   *
+   * @throws Error in hub mode ("Can't use fstp in hub mode")
+   * @throws RangeError if an option is out of range
+   */
+  enableStp(options: RstpOptions): Rstp {
+    if (this.#stp !== null) return this.#stp;
+    if (this.#hub) throw new Error("Can't use fstp in hub mode");
+    const stp = new Rstp(options, {
+      send: (port, frame) => {
+        if (this.#active[port] === 1) this.#send(port, frame);
+      },
+      setPortState: (port, learning, forwarding) => {
+        if (port >= this.#numPorts) return;
+        this.#stpLearn[port] = learning ? 1 : 0;
+        this.#fwd[port] = forwarding && this.#active[port] === 1 ? 1 : 0;
+        this.#rebuildActiveList();
+      },
+      flush: (port) => {
+        if (port < this.#numPorts) this.#flushPort(port);
+      },
+      onEvent: (event) => this.#onEvent?.(event),
+    });
+    this.#stp = stp;
+    stp.tick(this.#now * 1000);
+    for (let port = 1; port < Math.min(this.#numPorts, 4096); port++) {
+      this.#fwd[port] = 0;
+      this.#stpLearn[port] = 0;
+    }
+    this.#rebuildActiveList();
+    for (const port of this.#activeList) if (hasStpId(port)) stp.enablePort(port);
+    return stp;
+  }
+
+  /** Turns spanning tree off: every active port forwards again. Idempotent. */
+  disableStp(): void {
+    const stp = this.#stp;
+    if (stp === null) return;
+    this.#stp = null;
+    stp.close();
+    this.#fwd.set(this.#active);
+    this.#stpLearn.fill(0);
+    this.#rebuildActiveList();
   }
 
   /** Seconds a MAC entry stays on its port before it may move to another. */
@@ -588,7 +694,10 @@ export class SwitchEngine {
     this.#checkPort(port);
     if (this.#active[port] === 1) return;
     this.#active[port] = 1;
+    const stp = this.#stp;
+    if (stp === null || !hasStpId(port)) this.#fwd[port] = 1;
     this.#rebuildActiveList();
+    if (stp !== null && hasStpId(port)) stp.enablePort(port);
     this.#onEvent?.({ type: "port-activated", port, message: `Port ${port} activated` });
   }
 
@@ -603,7 +712,9 @@ export class SwitchEngine {
     this.#checkPort(port);
     if (this.#active[port] === 0) return 0;
     this.#active[port] = 0;
+    this.#fwd[port] = 0;
     this.#rebuildActiveList();
+    if (hasStpId(port)) this.#stp?.disablePort(port);
     this.#snoop?.forgetPort(port);
     const flushed = this.macTable.deletePort(port, this.#removedListener("flushed"));
     this.#onEvent?.({
@@ -734,6 +845,7 @@ export class SwitchEngine {
       vlanDropped: this.#vlanDropped,
       mirrorDropped: this.#mirrorDropped,
       snoopDropped: this.#snoopDropped,
+      stpDropped: this.#stpDropped,
     };
   }
 
@@ -767,10 +879,10 @@ export class SwitchEngine {
   // (1 in hub mode: port 0 never receives there).
   #flood(source: number, frame: Uint8Array, firstPort: number): void {
     this.#flooded++;
-    const list = this.#activeList;
+    const list = this.#floodList;
     for (let i = 0; i < list.length; i++) {
       const port = list[i]!;
-      if (port === source || port < firstPort || this.#active[port] === 0) continue;
+      if (port === source || port < firstPort || this.#fwd[port] === 0) continue;
       this.#send(port, frame);
     }
   }
@@ -800,15 +912,10 @@ export class SwitchEngine {
 
   // Mirror outputs are left out: they receive mirror copies only.
   #rebuildActiveList(): void {
-    let count = 0;
-    const mirrorOut = this.#mirrorOut;
-    for (let port = 0; port < this.#numPorts; port++) count += this.#active[port]! & (mirrorOut[port]! ^ 1);
-    const list = new Int32Array(count);
-    let at = 0;
-    for (let port = 0; port < this.#numPorts; port++) {
-      if (this.#active[port] === 1 && mirrorOut[port] === 0) list[at++] = port;
-    }
-    this.#activeList = list;
+    this.#activeList = portList(this.#active, this.#mirrorOut, this.#numPorts);
+    this.#floodList = this.#stp === null
+      ? this.#activeList
+      : portList(this.#fwd, this.#mirrorOut, this.#numPorts);
   }
 
   /** Returns true when the frame must go no further (it came from a mirror output). */
@@ -873,6 +980,29 @@ export class SwitchEngine {
       throw new RangeError(`Expected a port from 0 to ${this.#numPorts - 1}, found ${port}`);
     }
   }
+}
+
+// The ports whose flag is 1 and `except` flag 0, ascending.
+function portList(flags: Uint8Array, except: Uint8Array, numPorts: number): Int32Array {
+  let count = 0;
+  for (let port = 0; port < numPorts; port++) count += flags[port]! & (except[port]! ^ 1);
+  const list = new Int32Array(count);
+  let at = 0;
+  for (let port = 0; port < numPorts; port++) {
+    if (flags[port] === 1 && except[port] === 0) list[at++] = port;
+  }
+  return list;
+}
+
+function resized(flags: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set(flags.subarray(0, Math.min(n, flags.length)));
+  return out;
+}
+
+// Spanning tree port ids hold 12 bits of port number, and 0 is not a port.
+function hasStpId(port: number): boolean {
+  return port >= 1 && port <= 0xfff;
 }
 
 function checkNumPorts(n: number): void {

@@ -55,6 +55,8 @@ export const DHCP_OPT = {
   RENEWAL_TIME: 58,
   REBINDING_TIME: 59,
   CLIENT_ID: 61,
+  TFTP_SERVER: 66,
+  BOOTFILE: 67,
   DOMAIN_SEARCH: 119,
   END: 255,
 } as const;
@@ -184,6 +186,8 @@ export interface DhcpReplySpec {
   giaddr?: number;
   /** Client hardware address (6 bytes for Ethernet). */
   chaddr: Uint8Array;
+  /** Boot file name (BOOTP `file`, at most 127 bytes). */
+  file?: string;
   /** Options in order; values longer than 255 bytes are split (RFC 3396). */
   options: [number, Uint8Array][];
 }
@@ -205,6 +209,7 @@ export function buildDhcp(spec: DhcpReplySpec): Uint8Array {
   writeU32(b, 20, spec.siaddr ?? 0);
   writeU32(b, 24, spec.giaddr ?? 0);
   b.set(spec.chaddr.subarray(0, 16), 28);
+  if (spec.file !== undefined) b.set(new TextEncoder().encode(spec.file).subarray(0, 127), 108);
   let at = BOOTP_FIXED;
   writeU32(b, at, DHCP_MAGIC);
   at += 4;

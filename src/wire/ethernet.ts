@@ -272,3 +272,68 @@ function macOrThrow(text: string): Uint8Array {
   if (!mac.ok) throw new Error(mac.reason);
   return mac.value;
 }
+
+/**
+ * Writes an Ethernet header at `b[off]`: destination `dst[dstOff..+6]`,
+ * source `src`, type. The caller guarantees room (ETH_HLEN bytes).
+ */
+export function writeEthernetHeader(
+  b: Uint8Array,
+  off: number,
+  dst: Uint8Array,
+  dstOff: number,
+  src: Uint8Array,
+  type: number,
+): void {
+  writeEthernetDestination(b, off, dst, dstOff);
+  writeEthernetSource(b, off, src, type);
+}
+
+/**
+ * Writes the source MAC and the type of the header at `b[off]`, leaving the
+ * destination for when the next hop is known.
+ */
+export function writeEthernetSource(b: Uint8Array, off: number, src: Uint8Array, type: number): void {
+  b[off + 6] = src[0]!;
+  b[off + 7] = src[1]!;
+  b[off + 8] = src[2]!;
+  b[off + 9] = src[3]!;
+  b[off + 10] = src[4]!;
+  b[off + 11] = src[5]!;
+  b[off + 12] = type >>> 8;
+  b[off + 13] = type & 0xff;
+}
+
+/** Writes the destination MAC `mac[macOff..+6]` of the header at `b[off]`. */
+export function writeEthernetDestination(b: Uint8Array, off: number, mac: Uint8Array, macOff = 0): void {
+  b[off] = mac[macOff]!;
+  b[off + 1] = mac[macOff + 1]!;
+  b[off + 2] = mac[macOff + 2]!;
+  b[off + 3] = mac[macOff + 3]!;
+  b[off + 4] = mac[macOff + 4]!;
+  b[off + 5] = mac[macOff + 5]!;
+}
+
+/**
+ * Writes the destination MAC that carries the IPv6 multicast address at
+ * `addr[addrOff]` (33:33 and its last four bytes, RFC 2464 section 7).
+ */
+export function writeIpv6MulticastDestination(
+  b: Uint8Array,
+  off: number,
+  addr: Uint8Array,
+  addrOff = 0,
+): void {
+  b[off] = 0x33;
+  b[off + 1] = 0x33;
+  b[off + 2] = addr[addrOff + 12]!;
+  b[off + 3] = addr[addrOff + 13]!;
+  b[off + 4] = addr[addrOff + 14]!;
+  b[off + 5] = addr[addrOff + 15]!;
+}
+
+/** True when the MAC at `b[off]` equals `mac`; the caller guarantees six bytes at `off`. */
+export function macEquals(b: Uint8Array, off: number, mac: Uint8Array): boolean {
+  return b[off] === mac[0] && b[off + 1] === mac[1] && b[off + 2] === mac[2] && b[off + 3] === mac[3] &&
+    b[off + 4] === mac[4] && b[off + 5] === mac[5];
+}

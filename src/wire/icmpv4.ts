@@ -50,6 +50,21 @@ export function parseIcmpv4(b: Uint8Array, off: number, len: number, m: IcmpMess
 }
 
 /**
+ * Writes the 8-byte header ICMP and ICMPv6 share (type, code, a zero
+ * checksum, the 32-bit `rest`) at `b[off]`.
+ */
+export function writeIcmpHeader(b: Uint8Array, off: number, type: number, code: number, rest: number): void {
+  b[off] = type;
+  b[off + 1] = code;
+  b[off + 2] = 0;
+  b[off + 3] = 0;
+  b[off + 4] = (rest >>> 24) & 0xff;
+  b[off + 5] = (rest >>> 16) & 0xff;
+  b[off + 6] = (rest >>> 8) & 0xff;
+  b[off + 7] = rest & 0xff;
+}
+
+/**
  * Writes an ICMP header at `b[off]` for a message of `len` bytes whose data
  * (after the 8-byte header) is already in place, and fills in the checksum.
  * `rest` is the 32-bit word after the checksum (id and sequence for echo).
@@ -62,15 +77,40 @@ export function writeIcmpv4(
   code: number,
   rest: number,
 ): void {
-  b[off] = type;
-  b[off + 1] = code;
-  b[off + 2] = 0;
-  b[off + 3] = 0;
-  b[off + 4] = (rest >>> 24) & 0xff;
-  b[off + 5] = (rest >>> 16) & 0xff;
-  b[off + 6] = (rest >>> 8) & 0xff;
-  b[off + 7] = rest & 0xff;
+  writeIcmpHeader(b, off, type, code, rest);
   const c = internetChecksum(b, off, len);
   b[off + 2] = c >>> 8;
   b[off + 3] = c & 0xff;
+}
+
+/** Bytes of the invoking packet's data quoted after its IP header (RFC 792: 64 bits). */
+export const ICMP_QUOTED_DATA = 8;
+
+/**
+ * Writes an ICMP error message (destination unreachable, time exceeded) at
+ * `b[off]` quoting the invoking IPv4 packet `inv[invOff, invOff+invLen)`:
+ * its IP header and the first 64 bits of its data (RFC 792). `rest` is the
+ * word after the checksum (the next-hop MTU in its low 16 bits for
+ * "fragmentation needed", RFC 1191). The checksum is filled in.
+ *
+ * @returns the message's length (8 + quoted bytes), or 0 when `inv` does
+ *   not hold a whole IPv4 header
+ */
+export function writeIcmpv4Error(
+  b: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  rest: number,
+  inv: Uint8Array,
+  invOff: number,
+  invLen: number,
+): number {
+  if (invLen < 20 || invOff + invLen > inv.length) return 0;
+  const ihl = (inv[invOff]! & 0x0f) * 4;
+  if (ihl < 20 || ihl > invLen) return 0;
+  const quoted = Math.min(invLen, ihl + ICMP_QUOTED_DATA);
+  b.set(inv.subarray(invOff, invOff + quoted), off + ICMP_HLEN);
+  writeIcmpv4(b, off, ICMP_HLEN + quoted, type, code, rest);
+  return ICMP_HLEN + quoted;
 }

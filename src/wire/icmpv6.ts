@@ -4,6 +4,7 @@
  */
 import { finishChecksum, sumWords } from "./checksum.ts";
 import { pseudoSumAt } from "./udp.ts";
+import { writeIcmpHeader } from "./icmpv4.ts";
 import type { ParseError } from "./parse.ts";
 
 /** Length of the ICMPv6 header. */
@@ -77,4 +78,34 @@ export function finishIcmpv6(b: Uint8Array, off: number, len: number, srcOff: nu
   const c = finishChecksum(sumWords(b, off, len, pseudoSumAt(b, srcOff, dstOff, 16, 58, len)));
   b[off + 2] = c >>> 8;
   b[off + 3] = c & 0xff;
+}
+
+/** Destination-unreachable codes (RFC 4443 section 3.1). */
+export const ICMPV6_UNREACH = { NO_ROUTE: 0, ADMIN: 1, ADDRESS: 3, PORT: 4 } as const;
+/** An ICMPv6 error never exceeds the minimum IPv6 MTU (RFC 4443 section 2.4 (c)). */
+export const ICMPV6_ERROR_MAX = 1280 - 40;
+
+/**
+ * Writes the body of an ICMPv6 error message (destination unreachable,
+ * packet too big, time exceeded) at `b[off]`: type, code, `rest` (the MTU
+ * for "packet too big"), and as much of the invoking packet
+ * `inv[invOff, invOff+invLen)` as fits in ICMPV6_ERROR_MAX. The checksum
+ * needs the IPv6 header: write it, then call `finishIcmpv6`.
+ *
+ * @returns the message's length
+ */
+export function writeIcmpv6Error(
+  b: Uint8Array,
+  off: number,
+  type: number,
+  code: number,
+  rest: number,
+  inv: Uint8Array,
+  invOff: number,
+  invLen: number,
+): number {
+  const quoted = Math.max(0, Math.min(invLen, ICMPV6_ERROR_MAX - ICMPV6_HLEN, inv.length - invOff));
+  writeIcmpHeader(b, off, type, code, rest);
+  b.set(inv.subarray(invOff, invOff + quoted), off + ICMPV6_HLEN);
+  return ICMPV6_HLEN + quoted;
 }

@@ -8,78 +8,13 @@
  * used. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, type Lab, type Netns, ping, withNetns } from "../helpers/netns.ts";
-import { hasCommand, type ManagedProcess, run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
-import { udhcpcOnce } from "../helpers/udhcpc.ts";
-import { HELPER, httpBothWays, slirpWithGuest, waitListening } from "./_slirp_e2e.ts";
+import { ping, withNetns } from "../helpers/netns.ts";
+import { run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { httpBothWays } from "./_slirp_e2e.ts";
+import { dhcp, HELPER, missing, setUp, VDE, waitListening } from "./slirp_lab.ts";
 
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
-const DNS_FIXTURE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/test/slirp/dns_fixture.ts`];
 const SIZE = 50 * 1024 * 1024;
-
-async function missing(): Promise<string | null> {
-  const netns = await canNetns();
-  if (netns !== null) return netns;
-  for (const tool of ["vde_plug", "busybox", "python3"]) {
-    if (!(await hasCommand(tool))) return `${tool} is not installed`;
-  }
-  return null;
-}
-
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-bound|renew)
-  ip -4 addr flush dev "$interface"
-  ip addr add "$ip/$mask" dev "$interface"
-  [ -n "$router" ] && ip route replace default via "$router" dev "$interface"
-  echo "ip=$ip mask=$mask router=$router dns=$dns lease=$lease" > "$LEASE_FILE"
-  ;;
-esac
-`;
-
-interface Setup {
-  lab: Lab;
-  dir: string;
-  tmp: string;
-  host: Netns;
-  guest: Netns;
-  client: Netns;
-  slirp: ManagedProcess;
-}
-
-async function setUp(lab: Lab, sw: { handle: SwitchHandle | null }, slirpArgs: string[]): Promise<Setup> {
-  const tmp = await lab.tempDir();
-  const dir = `${tmp}/sw`;
-  sw.handle = await startOurSwitch(dir);
-  const host = await lab.namespace("host");
-  const guest = await lab.namespace("guest");
-  const client = await lab.namespace("client");
-  await lab.veth(host, "v0", client, "v1");
-  await host.addr("v0", "10.199.7.1/24");
-  await client.addr("v1", "10.199.7.2/24");
-  // Unprivileged ICMP sockets in the host namespace, so echo to the outside can be tested.
-  await host.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"]);
-  const dns = host.spawn([...DNS_FIXTURE, "5399"], { name: "dns fixture" });
-  await dns.waitForOutput(/dns fixture on/, 20_000);
-  const slirp = await slirpWithGuest(host, guest, dir, ["--dns-upstream", "127.0.0.1:5399", ...slirpArgs]);
-  await guest.run(["ip", "link", "set", "t0", "up"]);
-  return { lab, dir, tmp, host, guest, client, slirp };
-}
-
-async function dhcp(s: Setup): Promise<Record<string, string>> {
-  const script = `${s.tmp}/udhcpc.sh`;
-  const lease = `${s.tmp}/lease.txt`;
-  await Deno.writeTextFile(script, UDHCPC_SCRIPT);
-  await Deno.chmod(script, 0o755);
-  const r = await s.guest.run(
-    ["env", `LEASE_FILE=${lease}`, ...udhcpcOnce("t0", script)],
-    { timeoutMs: 20_000, check: false },
-  );
-  assert.ok(r.success, `udhcpc failed:\n${r.stdout}${r.stderr}`);
-  const text = await Deno.readTextFile(lease);
-  return Object.fromEntries(text.trim().split(" ").map((kv) => kv.split("=", 2) as [string, string]));
-}
 
 Deno.test("slirp end to end: DHCP, ping, DNS, UDP, IPv6, forwards with real client addresses, 50 MB HTTP both ways", async (t) => {
   if (skipUnless(t, await missing())) return;

@@ -2,9 +2,11 @@
 
 udp-echo ADDR PORT               echo datagrams back with " from HOST" appended (exits after 60 s idle)
 udp-ask ADDR PORT TEXT           send TEXT, print the answer (3 s timeout, 3 tries)
+udp-probe ADDR PORT              send one datagram on a connected socket; print the error the kernel reports
 udp-whoami PORT                  answer each datagram with the sender's address (IPv4 and IPv6)
 tcp-whoami PORT                  answer each connection with the client's address, then close
 tcp-ask ADDR PORT                connect, print what the server says
+tcp-roundtrip ADDR PORT SIZE     send SIZE bytes of a pattern, half-close, print the SHA-256 of what comes back
 http-serve ADDR PORT FILE        GET /blob serves FILE; PUT /upload answers the body's SHA-256
 http-put URL SIZE SEED           PUT SIZE bytes of the seeded pattern, print the answer
 pattern-sha SIZE SEED            print the SHA-256 of the pattern
@@ -45,6 +47,19 @@ elif cmd == "udp-ask":
             pass
     else:
         sys.exit(1)
+elif cmd == "udp-probe":
+    # A connected UDP socket is told of ICMP errors: port unreachable is ECONNREFUSED.
+    s = socket.socket(fam(sys.argv[2]), socket.SOCK_DGRAM)
+    s.settimeout(3)
+    s.connect((sys.argv[2], int(sys.argv[3])))
+    s.send(b"hello")
+    try:
+        s.recv(65535)
+        print("answered")
+    except socket.timeout:
+        print("timeout")
+    except OSError as e:
+        print("error %s" % (e.strerror,))
 elif cmd == "udp-whoami":
     socks = []
     for f, a in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -69,6 +84,23 @@ elif cmd == "tcp-whoami":
 elif cmd == "tcp-ask":
     c = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=5)
     print(c.recv(200).decode().strip())
+elif cmd == "tcp-roundtrip":
+    s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=30)
+    size = int(sys.argv[4])
+    got = hashlib.sha256()
+    def send():
+        for block in pattern(size, "roundtrip"):
+            s.sendall(block)
+        s.shutdown(socket.SHUT_WR)
+    sender = threading.Thread(target=send)
+    sender.start()
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got.update(d)
+    sender.join()
+    print(got.hexdigest())
 elif cmd == "http-serve":
     path = sys.argv[4]
     class H(http.server.BaseHTTPRequestHandler):

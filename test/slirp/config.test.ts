@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import {
   ConfigError,
   defaultConfig,
+  describeConfig,
   formatForward,
   parseDnsUpstream,
   parseForward,
+  parseGuestForward,
   parseSlirpOptions,
   resolversFrom,
 } from "../../src/slirp/config.ts";
@@ -49,7 +51,12 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
     ["/vnameserver6=fd99::3", /outside the prefix/],
     ["/mtu=100", /mtu must be between/],
     ["/addr=10.0.2.0", /network or broadcast/],
-    ["/tftp_path=/srv", /not supported/],
+    ["/tftp_path=", /tftp_path needs a directory/],
+    [`/bootfile=${"x".repeat(128)}`, /bootfile must be 1-127 bytes/],
+    ["/cmdfwd=cat", /must be \[SLIRPIP:\]PORT:COMMAND/],
+    ["/cmdfwd=10.0.2.2:5555:cat", /address 10\.0\.2\.2 is taken/],
+    ["/unixfwd=10.0.2.20:5555:x", /is taken/],
+    ["/unixfwd=10.9.9.9:5555:x", /outside the network/],
     ["/tcpfwd=80", /must be \[HOSTIP:\]HOSTPORT/],
     ["/tcpfwd=99999:80", /port number/],
     ["/udpfwd=5353:192.168.9.9:53", /outside the network/],
@@ -61,6 +68,24 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
       text,
     );
   }
+});
+
+Deno.test("slirp:// TFTP options: tftp= (quoted, for the slashes) or vdeplug's tftp_path=, bootfile=, tftp_server_name=", () => {
+  const c = parseSlirpOptions("/tftp='/srv/tftp'/bootfile=boot.ipxe/tftp_server_name=gw");
+  assert.equal(c.tftpRoot, "/srv/tftp");
+  assert.equal(c.bootfile, "boot.ipxe");
+  assert.equal(c.tftpServerName, "gw");
+  assert.equal(parseSlirpOptions("/tftp_path=%2Fsrv").tftpRoot, "/srv");
+  assert.match(describeConfig(c), /tftp-path {5}\/srv\/tftp\nbootfile {6}boot\.ipxe/);
+});
+
+Deno.test("slirp:// guest forwards: cmdfwd= and unixfwd=, 10.0.2.4 unless an address is given", () => {
+  const c = parseSlirpOptions("/cmdfwd=5555:cat/unixfwd=10.0.2.5:6000:'/run/x.sock'");
+  assert.deepEqual(c.guestForwards, [
+    { addr: 0x0a000204, port: 5555, kind: "cmd", target: "cat" },
+    { addr: 0x0a000205, port: 6000, kind: "unix", target: "/run/x.sock" },
+  ]);
+  assert.deepEqual(parseGuestForward("cmd", "7:sh -c 'a:b'", defaultConfig()).target, "sh -c 'a:b'");
 });
 
 Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6", () => {

@@ -8,21 +8,31 @@ import { writeIpv4Header } from "../../src/wire/ipv4.ts";
 import { writeIpv6Header } from "../../src/wire/ipv6.ts";
 import { writeUdp } from "../../src/wire/udp.ts";
 import { defaultConfig, type SlirpConfig } from "../../src/slirp/config.ts";
-import { type DatagramHandler, HEADROOM, type HostNet, type HostSocket } from "../../src/slirp/host_net.ts";
+import {
+  type DatagramErrorHandler,
+  type DatagramHandler,
+  HEADROOM,
+  type HostNet,
+  type HostSocket,
+} from "../../src/slirp/host_net.ts";
 import { SlirpStack } from "../../src/slirp/stack.ts";
 
 /** One socket of the fake network. */
 export class FakeSocket implements HostSocket {
   readonly sent: { data: Uint8Array; addr: Uint8Array; port: number }[] = [];
   closed = false;
+  /** The errno every send fails with (0: sends succeed). */
+  failWith = 0;
   constructor(
     readonly family: 4 | 6,
     readonly localPort: number,
     readonly onDatagram: DatagramHandler,
     readonly kind: "udp" | "ping",
     readonly bindAddr?: Uint8Array,
+    readonly onError?: DatagramErrorHandler,
   ) {}
   sendTo(b: Uint8Array, off: number, len: number, addr: Uint8Array, addrOff: number, port: number): number {
+    if (this.failWith !== 0) return this.failWith;
     this.sent.push({
       data: b.slice(off, off + len),
       addr: addr.slice(addrOff, addrOff + (this.family === 4 ? 4 : 16)),
@@ -36,6 +46,10 @@ export class FakeSocket implements HostSocket {
     buf.set(data, HEADROOM);
     this.onDatagram(buf, HEADROOM, data.length, new Uint8Array(from), port);
   }
+  /** Reports an error from the host's error queue for a datagram sent to `to:port`. */
+  error(errno: number, info: number, to: number[], port: number, payload: Uint8Array): void {
+    this.onError?.(errno, info, new Uint8Array(to), port, payload);
+  }
   close(): void {
     this.closed = true;
   }
@@ -46,16 +60,26 @@ export class FakeHostNet implements HostNet {
   readonly sockets: FakeSocket[] = [];
   readonly taken = new Set<number>();
   #port = 40000;
-  openUdp(family: 4 | 6, onDatagram: DatagramHandler, bindAddr?: Uint8Array, bindPort = 0): HostSocket {
+  /** The errno sends of sockets opened from now on fail with. */
+  failWith = 0;
+  openUdp(
+    family: 4 | 6,
+    onDatagram: DatagramHandler,
+    bindAddr?: Uint8Array,
+    bindPort = 0,
+    onError?: DatagramErrorHandler,
+  ): HostSocket {
     if (bindPort !== 0 && this.taken.has(bindPort)) {
       throw new Error(`UDP port ${bindPort} is already in use on the host`);
     }
-    const s = new FakeSocket(family, bindPort || this.#port++, onDatagram, "udp", bindAddr);
+    const s = new FakeSocket(family, bindPort || this.#port++, onDatagram, "udp", bindAddr, onError);
+    s.failWith = this.failWith;
     this.sockets.push(s);
     return s;
   }
   openPing(family: 4 | 6, onDatagram: DatagramHandler): HostSocket | null {
     const s = new FakeSocket(family, this.#port++, onDatagram, "ping");
+    s.failWith = this.failWith;
     this.sockets.push(s);
     return s;
   }

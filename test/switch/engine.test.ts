@@ -365,6 +365,7 @@ Deno.test("engine counts frames and bytes in and out per port", () => {
     vlanDropped: 0,
     mirrorDropped: 0,
     snoopDropped: 0,
+    stpDropped: 0,
   });
 });
 

@@ -5,6 +5,8 @@
  * switch's own console, the startup script).
  */
 import type { Switch } from "../../switch/switch.ts";
+import type { Rstp } from "../../switch/rstp.ts";
+import { parseMacText } from "../../wire/ethernet.ts";
 import { DebugHub } from "./debug.ts";
 
 /** The socket directory the switch serves, for `ds/showinfo`. */
@@ -44,6 +46,13 @@ export class ConsoleContext {
    */
   hashBuckets = 128;
   readonly debug: DebugHub;
+  /** Bridge priority and timers spanning tree starts with (`--priority`, `stp/setprio`, `stp/settimers`). */
+  stpPriority = 32768;
+  stpTimes: { helloTime: number; maxAge: number; forwardDelay: number } = {
+    helloTime: 2,
+    maxAge: 20,
+    forwardDelay: 15,
+  };
   readonly #shutdown: ((reason: string) => void) | undefined;
   #shuttingDown = false;
 
@@ -55,6 +64,23 @@ export class ConsoleContext {
     this.startedAt = performance.now();
     this.debug = new DebugHub(sw);
     this.#shutdown = options.shutdown;
+  }
+
+  /**
+   * Turns spanning tree on or off; the bridge address is the switch's MAC.
+   *
+   * @returns the running machine (null when turned off)
+   * @throws Error in hub mode ("Can't use fstp in hub mode")
+   */
+  setStp(on: boolean): Rstp | null {
+    const engine = this.sw.engine;
+    if (!on) {
+      engine.disableStp();
+      return null;
+    }
+    const mac = parseMacText(this.mac);
+    if (!mac.ok) throw new Error(`The switch's MAC: ${mac.reason}`);
+    return engine.enableStp({ mac: mac.value, priority: this.stpPriority, ...this.stpTimes });
   }
 
   /** Seconds on the engine's clock (the MAC table's `lastSeen` uses it). */

@@ -21,8 +21,7 @@ export interface DebugCategory {
 }
 
 /**
- * The categories this switch can report, with vde_switch's tags. (Its fstp
- * categories come with spanning tree, which is not implemented yet.)
+ * The categories this switch can report, with vde_switch's tags.
  */
 export const DEBUG_CATEGORIES: readonly DebugCategory[] = [
   { path: "hash/+", tag: 0o11, help: "hash: new element" },
@@ -32,6 +31,8 @@ export const DEBUG_CATEGORIES: readonly DebugCategory[] = [
   { path: "port/descr", tag: 0o23, help: "set port description" },
   { path: "port/ep/+", tag: 0o31, help: "new endpoint" },
   { path: "port/ep/-", tag: 0o32, help: "closed endpoint" },
+  { path: "fstp/status", tag: 0o44, help: "fstp: status change" },
+  { path: "fstp/root", tag: 0o45, help: "fstp: rootswitch/port change" },
 ];
 
 const TAGS = new Map(DEBUG_CATEGORIES.map((c) => [c.path, c.tag]));
@@ -133,6 +134,10 @@ function describe(event: SwitchEvent): [string, string][] {
       const ep = `Port ${pad2(event.port)} FD ${String(event.endpoint.id).padStart(2)}`;
       return [["port/ep/+", ep], ["port/descr", `${ep} -> "${printable(event.endpoint.link.description)}"`]];
     }
+    case "stp-port":
+      return [["fstp/status", event.message]];
+    case "stp-root":
+      return [["fstp/root", event.message]];
     case "endpoint-removed":
       return [["port/ep/-", `Port ${pad2(event.port)} FD ${String(event.endpoint.id).padStart(2)}`]];
     default:

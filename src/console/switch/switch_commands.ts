@@ -9,6 +9,7 @@ import { addHashCommands } from "./commands_hash.ts";
 import { addMirrorCommands } from "./commands_mirror.ts";
 import { addMcastCommands } from "./commands_mcast.ts";
 import { addPortCommands } from "./commands_port.ts";
+import { addStpCommands } from "./commands_stp.ts";
 import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
 import { CommandRegistry } from "../registry.ts";
@@ -22,6 +23,7 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addHashCommands(registry, ctx);
   addPortCommands(registry, ctx);
   addVlanCommands(registry, ctx);
+  addStpCommands(registry, ctx);
   addFriendlyCommands(registry, ctx);
   addMirrorCommands(registry, ctx);
   addMcastCommands(registry, ctx);

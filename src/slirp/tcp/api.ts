@@ -26,6 +26,21 @@ export interface TcpCoreSide {
    * are not lost in the link's queue.
    */
   congested?(): boolean;
+  /**
+   * Optional: the host has no route ("net") or no way ("host") to the
+   * destination of a connection the guest opened; the core tells the guest
+   * with ICMP (libslirp's choice), quoting a header rebuilt from the SYN
+   * (`seq` is the SYN's sequence number). The engine still resets the
+   * connection afterwards.
+   */
+  unreachable?(
+    guest: Uint8Array,
+    guestPort: number,
+    far: Uint8Array,
+    farPort: number,
+    seq: number,
+    code: "net" | "host",
+  ): void;
 }
 
 /** What the core asks of the TCP engine. */

@@ -40,7 +40,6 @@
 import {
   newTcpRepr,
   parseTcp,
-  setTcpChecksum,
   TCP_ACK,
   TCP_FIN,
   TCP_HEADER_LEN,
@@ -48,7 +47,6 @@ import {
   TCP_SYN,
   type TcpRepr,
   verifyTcpChecksum,
-  writeTcpBase,
 } from "../../wire/tcp.ts";
 import {
   formatIp,
@@ -65,7 +63,7 @@ import type { SocketAddress, TcpCoreSide, TcpEngine } from "./api.ts";
 import { log } from "../../log.ts";
 import { denoHostNet, type HostConn, type HostListener, type HostNet, type HostPeer } from "./host.ts";
 import { IsnGenerator } from "./isn.ts";
-import { seqAdd } from "./seq.ts";
+import { writeResetFor } from "./reset.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import {
   DEFAULT_TCB_CONFIG,
@@ -765,6 +763,17 @@ class Engine implements SlirpTcpEngine {
         this.stats.connectsFailed++;
         const refused = e instanceof Deno.errors.ConnectionRefused;
         if (!refused) this.log(`connect to ${flow.target} failed: ${errorText(e)}`);
+        const code = unreachableCode(e);
+        if (code !== null) {
+          this.core.unreachable?.(
+            flow.guestAddr,
+            flow.guestPort,
+            flow.farAddr,
+            flow.farPort,
+            flow.tcb.irs,
+            code,
+          );
+        }
         flow.tcb.refuseSyn(refused ? "refused" : "unreachable");
       },
     );
@@ -796,16 +805,10 @@ class Engine implements SlirpTcpEngine {
     return { hostname: formatIp(dst), port };
   }
 
-  /** A RST for a segment that belongs to no connection (RFC 9293 3.10.7.1). */
+  /** A RST for a segment that belongs to no connection (reset.ts). */
   #resetFor(src: Uint8Array, dst: Uint8Array, r: TcpRepr): void {
     const b = this.#rst;
-    if ((r.flags & TCP_ACK) !== 0) {
-      writeTcpBase(b, 0, r.dstPort, r.srcPort, r.ack, 0, TCP_HEADER_LEN, TCP_RST, 0);
-    } else {
-      const len = r.payloadLength + ((r.flags & TCP_SYN) !== 0 ? 1 : 0) + ((r.flags & TCP_FIN) !== 0 ? 1 : 0);
-      writeTcpBase(b, 0, r.dstPort, r.srcPort, 0, seqAdd(r.seq, len), TCP_HEADER_LEN, TCP_RST | TCP_ACK, 0);
-    }
-    setTcpChecksum(dst, src, b);
+    if (writeResetFor(b, src, dst, r) === 0) return;
     this.stats.rstOut++;
     this.stats.segmentsOut++;
     this.core.sendSegment(dst, src, b);
@@ -1048,6 +1051,12 @@ function fmtEndpoint(a: Uint8Array, port: number): string {
 function isResetError(e: unknown): boolean {
   return e instanceof Deno.errors.ConnectionReset || e instanceof Deno.errors.BrokenPipe ||
     e instanceof Deno.errors.ConnectionAborted || e instanceof Deno.errors.NotConnected;
+}
+
+/** "net" or "host" when a connect failed for want of a route (ENETUNREACH, EHOSTUNREACH), else null. */
+function unreachableCode(e: unknown): "net" | "host" | null {
+  const code = (e as { code?: unknown }).code;
+  return code === "ENETUNREACH" ? "net" : code === "EHOSTUNREACH" ? "host" : null;
 }
 
 function errorText(e: unknown): string {

@@ -1,0 +1,266 @@
+/**
+ * Spanning tree at the console: vde_switch's `fstp/` menu (`fstp/showinfo`,
+ * `fstp/setfstp`, `fstp/setedge`, `fstp/print`, same names, syntax and
+ * line formats) and ours: `stp`, an aligned table in `brctl showstp`'s
+ * words, and `stp/setprio`, `stp/setportcost`, `stp/setportprio`,
+ * `stp/setedge`, `stp/settimers`.
+ *
+ * There is one tree for the whole switch (RSTP, untagged), so `fstp/print`
+ * prints it under VLAN 0 and `fstp/setedge` accepts any existing VLAN for
+ * the port. The bridge priority and timers are kept while spanning tree is
+ * off and used when it starts; port settings need it on (ENXIO otherwise).
+ */
+import { parseInteger, parseSwitch, words } from "../args.ts";
+import type { ConsoleContext } from "./context.ts";
+import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { Errno, type Reply } from "../reply_format.ts";
+import { renderTable } from "./tables.ts";
+import { checkTimes, Role, ROLE_NAMES, type Rstp, type StpPortView } from "../../switch/rstp.ts";
+
+const OFF = "spanning tree is off (turn it on with fstp/setfstp 1, or start the switch with --stp)";
+
+/** Registers the fstp menu and the stp commands. */
+export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
+  const engine = ctx.sw.engine;
+  // A port command: the port must be a spanning tree port and the tree running.
+  const onPort = (args: string, count: number, act: (stp: Rstp, port: number, values: number[]) => void) => {
+    const [port, ...values] = words(args).map(parseInteger);
+    if (words(args).length !== count || port === undefined || port < 1 || port > 0xfff) {
+      return fail(Errno.EINVAL);
+    }
+    if (port >= ctx.sw.numPorts || values.some((v) => v === undefined)) return fail(Errno.EINVAL);
+    const stp = engine.stp;
+    if (stp === null) return fail(Errno.ENXIO);
+    return attempt(() => act(stp, port, values as number[]));
+  };
+  const setEdge = (port: string | undefined, value: string | undefined): Reply => {
+    const on = parseSwitch(value);
+    if (on === undefined) return fail(Errno.EINVAL);
+    return onPort(`${port ?? ""} ${on ? 1 : 0}`, 2, (s, p) => s.setAdminEdge(p, on));
+  };
+
+  registry.menu("fstp", "FAST SPANNING TREE MENU");
+  registry.add({
+    path: "fstp/showinfo",
+    syntax: "",
+    help: "show fstp info",
+    listing: true,
+    run: () =>
+      listing([
+        `MAC ${ctx.mac} Priority ${ctx.stpPriority} (0x${ctx.stpPriority.toString(16)})`,
+        `FSTP=${engine.stp !== null}`,
+      ]),
+  });
+  registry.add({
+    path: "fstp/setfstp",
+    syntax: "0/1",
+    help: "Fast spanning tree protocol 1=ON 0=OFF",
+    listing: true,
+    run: (args) => {
+      const on = parseSwitch(args);
+      if (on === undefined) return listing([], Errno.EINVAL);
+      // vde_switch says so and succeeds.
+      if (on && engine.hub) return listing(["Can't use fstp in hub mode"]);
+      ctx.setStp(on);
+      return listing([]);
+    },
+  });
+  registry.add({
+    path: "fstp/setedge",
+    syntax: "VLAN PORT 1/0",
+    help: "Define an edge port for a vlan 1=Y 0=N",
+    listing: false,
+    run: (args) => {
+      const [vlan, port, value, ...rest] = words(args);
+      const v = parseInteger(vlan);
+      if (v === undefined || v < 0 || v > 4094 || rest.length > 0) return fail(Errno.EINVAL);
+      if (!engine.vlanExists(v)) return fail(Errno.ENXIO);
+      return setEdge(port, value);
+    },
+  });
+  registry.add({
+    path: "fstp/print",
+    syntax: "[N]",
+    help: "print fst data for the defined vlan",
+    listing: true,
+    run: (args) => {
+      if (args !== "") {
+        const vlan = parseInteger(args);
+        if (vlan === undefined || vlan < 0 || vlan > 4094) return listing([], Errno.EINVAL);
+        if (!engine.vlanExists(vlan)) return listing([], Errno.ENXIO);
+        if (vlan !== 0) return listing([]);
+      }
+      return listing(fstPrint(engine.stp));
+    },
+  });
+
+  registry.add({
+    path: "stp",
+    syntax: "",
+    help: "spanning tree: bridge, root and a table of ports (roles, states, costs, BPDUs)",
+    listing: true,
+    run: () => listing(engine.stp === null ? [OFF] : stpTable(engine.stp)),
+  });
+  registry.add({
+    path: "stp/setprio",
+    syntax: "PRIO",
+    help: "bridge priority 0-65535 (default 32768; lowest becomes root)",
+    listing: false,
+    run: (args) => {
+      const prio = parseInteger(args);
+      if (prio === undefined || prio < 0 || prio > 65535) return fail(Errno.EINVAL);
+      ctx.stpPriority = prio;
+      engine.stp?.setPriority(prio);
+      return ok();
+    },
+  });
+  registry.add({
+    path: "stp/settimers",
+    syntax: "HELLO MAXAGE FWDDELAY",
+    help: "timers in seconds used while this switch is root (default 2 20 15)",
+    listing: false,
+    run: (args) => {
+      const [helloTime, maxAge, forwardDelay] = words(args).map(parseInteger);
+      if (
+        words(args).length !== 3 || helloTime === undefined || maxAge === undefined ||
+        forwardDelay === undefined
+      ) {
+        return fail(Errno.EINVAL);
+      }
+      const times = { helloTime, maxAge, forwardDelay };
+      const result = attempt(() => {
+        checkTimes({ messageAge: 0, ...times });
+        engine.stp?.setTimes(helloTime, maxAge, forwardDelay);
+      });
+      if (result.code === 0) ctx.stpTimes = times;
+      return result;
+    },
+  });
+  registry.add({
+    path: "stp/setportcost",
+    syntax: "PORT COST",
+    help: "path cost of a port, 1-200000000 (default 2000: 10 Gbit/s)",
+    listing: false,
+    run: (args) => onPort(args, 2, (s, p, [cost]) => s.setPortPathCost(p, cost!)),
+  });
+  registry.add({
+    path: "stp/setportprio",
+    syntax: "PORT PRIO",
+    help: "port priority 0-240 in steps of 16 (default 128)",
+    listing: false,
+    run: (args) => onPort(args, 2, (s, p, [prio]) => s.setPortPriority(p, prio!)),
+  });
+  registry.add({
+    path: "stp/setedge",
+    syntax: "PORT 0/1",
+    help: "1: the port leads to hosts only and forwards at once; 0: detect (default)",
+    listing: false,
+    run: (args) => {
+      const [port, value, ...rest] = words(args);
+      return rest.length > 0 ? fail(Errno.EINVAL) : setEdge(port, value);
+    },
+  });
+}
+
+function attempt(act: () => void): Reply {
+  try {
+    act();
+    return ok();
+  } catch {
+    return fail(Errno.EINVAL);
+  }
+}
+
+/** `80:00:00:ff:...`, vde_switch's way of printing a bridge id. */
+function colonId(id: string): string {
+  return id.replace(".", "").replace(/(..)(?!$)/g, "$1:");
+}
+
+function fstRole(p: StpPortView): string {
+  if (!p.enabled) return "Unknown";
+  if (p.edge) return "Edge";
+  if (p.role === Role.Root) return "Root";
+  if (p.role === Role.Alternate || p.role === Role.Backup) return "Alternate/Backup";
+  return "Designated";
+}
+
+function fstPrint(stp: Rstp | null): string[] {
+  if (stp === null) return ["FST DATA VLAN 0000  FSTP IS DISABLED"];
+  const root = stp.rootId === stp.bridgeId;
+  const rootPort = stp.rootPort;
+  const designated = rootPort === 0 ? stp.bridgeId : stp.port(rootPort)!.designatedBridge;
+  return [
+    `FST DATA VLAN 0000 ${root ? "ROOTSWITCH" : ""} `,
+    ` ++ root ${colonId(stp.rootId)}`,
+    ` ++ designated ${colonId(designated)}`,
+    ` ++ rootport ${
+      pad4(rootPort)
+    } cost ${stp.rootPathCost} age ${stp.rootTimes.messageAge} bonusport 0000 bonuscost 0`,
+    ...stp.ports().filter((p) => p.enabled).map((p) =>
+      ` -- Port ${pad4(p.port)} tagged=0 portcost=${p.pathCost} role=${fstRole(p)}`
+    ),
+  ];
+}
+
+function stpTable(stp: Rstp): string[] {
+  const t = stp.rootTimes;
+  const own = stp.bridgeTimes;
+  const head = [
+    `bridge id         ${stp.bridgeId}`,
+    `designated root   ${stp.rootId}${stp.rootId === stp.bridgeId ? " (this bridge)" : ""}`,
+    `root port         ${stp.rootPort}`,
+    `root path cost    ${stp.rootPathCost}`,
+    `max age           ${String(t.maxAge).padStart(2)}  bridge max age        ${own.maxAge}`,
+    `hello time        ${String(t.helloTime).padStart(2)}  bridge hello time     ${own.helloTime}`,
+    `forward delay     ${String(t.forwardDelay).padStart(2)}  bridge forward delay  ${own.forwardDelay}`,
+    `topology change   ${
+      stp.topologyChange ? "yes" : "no"
+    }  changes ${stp.topologyChanges}  bad BPDUs ${stp.badBpdus}`,
+    "",
+  ];
+  const columns = [
+    { title: "PORT", align: "right" },
+    { title: "PORT ID", align: "left" },
+    { title: "ROLE", align: "left" },
+    { title: "STATE", align: "left" },
+    { title: "COST", align: "right" },
+    { title: "DESIGNATED BRIDGE", align: "left" },
+    { title: "DES PORT", align: "left" },
+    { title: "DES COST", align: "right" },
+    { title: "EDGE", align: "left" },
+    { title: "PROTO", align: "left" },
+    { title: "BPDU IN", align: "right" },
+    { title: "BPDU OUT", align: "right" },
+    { title: "BAD", align: "right" },
+  ] as const;
+  const rows = stp.ports().filter((p) => p.enabled).map((p) => [
+    String(p.port),
+    hex4(p.portId),
+    ROLE_NAMES[p.role],
+    p.forwarding
+      ? "forwarding"
+      : p.learning
+      ? "learning"
+      : p.role === Role.Disabled
+      ? "disabled"
+      : "blocking",
+    String(p.pathCost),
+    p.designatedBridge,
+    hex4(p.designatedPort),
+    String(p.designatedCost),
+    p.edge ? (p.adminEdge ? "yes (set)" : "yes") : "no",
+    p.rstp ? "rstp" : "stp",
+    String(p.bpdusIn),
+    String(p.bpdusOut),
+    String(p.badBpdus),
+  ]);
+  return [...head, ...renderTable(columns, rows)];
+}
+
+function hex4(n: number): string {
+  return n.toString(16).padStart(4, "0");
+}
+
+function pad4(n: number): string {
+  return String(n).padStart(4, "0");
+}

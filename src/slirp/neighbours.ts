@@ -1,0 +1,221 @@
+/**
+ * The slirp stack's neighbours: the guests' MACs by IPv4 (ARP) and IPv6
+ * (NDP) address, and the frames waiting for one.
+ *
+ * Theory of operation. Every frame from the guest teaches the cache its
+ * source (`learn4`/`learn6`, called by the IP input with the frame's source
+ * MAC) and ARP requests and neighbour solicitations/advertisements teach it
+ * too, so a reply almost always finds its MAC without asking. When it does
+ * not, IP output queues a copy of the frame (at most `MAX_QUEUED` in all,
+ * oldest dropped first) and the cache solicits the address, at most once a
+ * second per address; the queue is flushed as soon as the answer is
+ * learned. The last lookup per family is remembered, so a stream of frames
+ * to one guest costs no map lookup. Caches are bounded (cleared when
+ * full: the guest re-teaches them with its next frame).
+ *
+ * ARP is wholly here (answers for the gateway, DNS and guest-forward
+ * addresses); NDP's
+ * messages are parsed by the IPv6 input, which calls `learn6` and answers
+ * solicitations itself, since they travel as ICMPv6.
+ */
+import {
+  ETH_HLEN,
+  formatMac,
+  macEquals,
+  writeEthernetHeader,
+  writeEthernetSource,
+  writeIpv6MulticastDestination,
+} from "../wire/ethernet.ts";
+import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ETH_P_ARP, newArpPacket, parseArp, writeArp } from "../wire/arp.ts";
+import { IPPROTO } from "../wire/ipv4.ts";
+import {
+  ETH_P_IPV6,
+  IPV6_HLEN,
+  ipv6Equal,
+  isIpv6LinkLocal,
+  solicitedNode,
+  writeIpv6Header,
+} from "../wire/ipv6.ts";
+import { finishIcmpv6 } from "../wire/icmpv6.ts";
+import { writeNeighborSolicit } from "../wire/ndp.ts";
+import { hex16, type Iface } from "./iface.ts";
+
+/** Frames held while a neighbour is resolved, in all. */
+const MAX_QUEUED = 64;
+/** Entries per cache before it is cleared. */
+const MAX_ENTRIES = 4096;
+/** Milliseconds between two solicitations of one address. */
+const SOLICIT_GAP_MS = 1000;
+
+const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+const ZERO_MAC = new Uint8Array(6);
+
+interface Queued {
+  key: string | number;
+  frame: Uint8Array;
+}
+
+/** The neighbour caches of one interface. */
+export class Neighbours {
+  readonly #iface: Iface;
+  readonly #arp = newArpPacket();
+  /** ARP packets and neighbour solicitations are written here (never the data path's buffers). */
+  readonly #buf = new Uint8Array(ETH_HLEN + IPV6_HLEN + 64);
+  // IPv4 by number, IPv6 by hex text; the last lookup is cached for the hot path.
+  readonly #arpCache = new Map<number, Uint8Array>();
+  readonly #ndCache = new Map<string, Uint8Array>();
+  #lastIp4 = -1;
+  #lastMac4: Uint8Array | null = null;
+  readonly #lastIp6 = new Uint8Array(16);
+  #lastMac6: Uint8Array | null = null;
+  readonly #queue: Queued[] = [];
+  readonly #lastSolicit = new Map<string | number, number>();
+
+  constructor(iface: Iface) {
+    this.#iface = iface;
+  }
+
+  /** Takes an ARP frame from the guest: learns its sender, answers for our addresses. */
+  arpIn(frame: Uint8Array): void {
+    const a = this.#arp;
+    const iface = this.#iface;
+    if (parseArp(frame, ETH_HLEN, frame.length - ETH_HLEN, a) !== null) {
+      iface.stats.badFrames++;
+      return;
+    }
+    const c = iface.config;
+    if (a.senderIp !== 0 && iface.isGuest4(a.senderIp)) this.learn4(a.senderIp, frame, a.senderMacOffset);
+    if (a.op !== ARP_REQUEST) return;
+    if (a.targetIp !== c.gateway && a.targetIp !== c.dns && !iface.virtual4.has(a.targetIp)) return;
+    const b = this.#buf;
+    const sender = frame.subarray(a.senderMacOffset, a.senderMacOffset + 6);
+    writeEthernetHeader(b, 0, sender, 0, iface.mac, ETH_P_ARP);
+    writeArp(b, ETH_HLEN, ARP_REPLY, iface.mac, a.targetIp, sender, a.senderIp);
+    iface.stats.arpReplies++;
+    iface.emit(b.subarray(0, ETH_HLEN + ARP_LEN));
+  }
+
+  /** Learns (or refreshes) `ip` at the MAC `b[macOff..+6]`; sends what waited for it. */
+  learn4(ip: number, b: Uint8Array, macOff: number): void {
+    if (ip === this.#lastIp4 && this.#lastMac4 !== null && macEquals(b, macOff, this.#lastMac4)) return;
+    const known = this.#arpCache.get(ip);
+    if (known !== undefined && macEquals(b, macOff, known)) return;
+    const mac = b.slice(macOff, macOff + 6);
+    if (known === undefined && this.#arpCache.size >= MAX_ENTRIES) this.#arpCache.clear();
+    this.#arpCache.set(ip, mac);
+    if (this.#lastIp4 === ip) this.#lastMac4 = mac;
+    this.#flushQueue(ip, mac);
+  }
+
+  /** Learns the IPv6 address `b[ipOff..+16]` at the MAC `macB[macOff..+6]`. */
+  learn6(b: Uint8Array, ipOff: number, macB: Uint8Array, macOff: number): void {
+    if (
+      this.#lastMac6 !== null && ipv6Equal(this.#lastIp6, 0, b, ipOff) &&
+      macEquals(macB, macOff, this.#lastMac6)
+    ) return;
+    const key = hex16(b, ipOff);
+    const known = this.#ndCache.get(key);
+    if (known !== undefined && macEquals(macB, macOff, known)) return;
+    const mac = macB.slice(macOff, macOff + 6);
+    if (known === undefined && this.#ndCache.size >= MAX_ENTRIES) this.#ndCache.clear();
+    this.#ndCache.set(key, mac);
+    if (this.#lastMac6 !== null && ipv6Equal(this.#lastIp6, 0, b, ipOff)) this.#lastMac6 = mac;
+    this.#flushQueue(key, mac);
+  }
+
+  /** The MAC of `ip`, or null when unknown. */
+  lookup4(ip: number): Uint8Array | null {
+    if (this.#lastIp4 === ip) return this.#lastMac4;
+    const mac = this.#arpCache.get(ip);
+    if (mac === undefined) return null;
+    this.#lastIp4 = ip;
+    this.#lastMac4 = mac;
+    return mac;
+  }
+
+  /** The MAC of the IPv6 address at `b[off]`, or null when unknown. */
+  lookup6(b: Uint8Array, off: number): Uint8Array | null {
+    if (this.#lastMac6 !== null && ipv6Equal(this.#lastIp6, 0, b, off)) return this.#lastMac6;
+    const mac = this.#ndCache.get(hex16(b, off));
+    if (mac === undefined) return null;
+    for (let i = 0; i < 16; i++) this.#lastIp6[i] = b[off + i]!;
+    this.#lastMac6 = mac;
+    return mac;
+  }
+
+  /** Queues a copy of the frame `b[e, e+len)` for `ip` and solicits it. */
+  hold4(ip: number, b: Uint8Array, e: number, len: number): void {
+    this.#enqueue(ip, b.slice(e, e + len));
+    this.#solicit4(ip);
+  }
+
+  /** Queues a copy of the frame `b[e, e+len)` for the IPv6 address at `dst[dstOff]` and solicits it. */
+  hold6(dst: Uint8Array, dstOff: number, b: Uint8Array, e: number, len: number): void {
+    const target = dst.slice(dstOff, dstOff + 16);
+    this.#enqueue(hex16(target, 0), b.slice(e, e + len));
+    this.#solicit6(target);
+  }
+
+  /** MAC text of an address's entry, for tests and the console. */
+  describe4(ip: number): string | undefined {
+    const m = this.#arpCache.get(ip);
+    return m === undefined ? undefined : formatMac(m, 0);
+  }
+
+  #enqueue(key: string | number, frame: Uint8Array): void {
+    const stats = this.#iface.stats;
+    if (this.#queue.length >= MAX_QUEUED) {
+      this.#queue.shift();
+      stats.neighbourDropped++;
+    }
+    this.#queue.push({ key, frame });
+    stats.neighbourQueued++;
+  }
+
+  #flushQueue(key: string | number, mac: Uint8Array): void {
+    if (this.#queue.length === 0) return;
+    const keep: Queued[] = [];
+    const ready: Queued[] = [];
+    for (const q of this.#queue) (q.key === key ? ready : keep).push(q);
+    if (ready.length === 0) return;
+    this.#queue.length = 0;
+    this.#queue.push(...keep);
+    for (const q of ready) {
+      q.frame.set(mac, 0);
+      this.#iface.emit(q.frame);
+    }
+  }
+
+  /** Whether `key` may be solicited now (once a second per address). */
+  #maySolicit(key: string | number): boolean {
+    const now = this.#iface.now();
+    if ((this.#lastSolicit.get(key) ?? -Infinity) > now - SOLICIT_GAP_MS) return false;
+    if (this.#lastSolicit.size > 1024) this.#lastSolicit.clear();
+    this.#lastSolicit.set(key, now);
+    return true;
+  }
+
+  #solicit4(ip: number): void {
+    if (!this.#maySolicit(ip)) return;
+    const iface = this.#iface;
+    const f = this.#buf;
+    writeEthernetHeader(f, 0, BROADCAST_MAC, 0, iface.mac, ETH_P_ARP);
+    writeArp(f, ETH_HLEN, ARP_REQUEST, iface.mac, iface.config.gateway, ZERO_MAC, ip);
+    iface.emit(f.subarray(0, ETH_HLEN + ARP_LEN));
+  }
+
+  #solicit6(target: Uint8Array): void {
+    if (!this.#maySolicit(hex16(target, 0))) return;
+    const iface = this.#iface;
+    const f = this.#buf;
+    const io = ETH_HLEN + IPV6_HLEN;
+    const l = writeNeighborSolicit(f, io, target, iface.mac);
+    const group = solicitedNode(target);
+    const src = isIpv6LinkLocal(target, 0) ? iface.linkLocal : iface.config.gateway6;
+    writeIpv6Header(f, ETH_HLEN, l, IPPROTO.ICMPV6, 255, src, group);
+    finishIcmpv6(f, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
+    writeIpv6MulticastDestination(f, 0, group, 0);
+    writeEthernetSource(f, 0, iface.mac, ETH_P_IPV6);
+    iface.emit(f.subarray(0, io + l));
+  }
+}

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { makeConsole } from "../_helpers.ts";
+import { MemoryLink } from "../../helpers/memory_link.ts";
+
+const OK = "1000 Success\n";
+const EINVAL = "1022 Invalid argument\n";
+const ENXIO = "1006 No such device or address\n";
+
+Deno.test("fstp/setfstp turns spanning tree on and off; fstp/showinfo says so", async () => {
+  const tc = makeConsole(8);
+  try {
+    assert.match(await tc.run("fstp/showinfo"), /\nMAC \S+ Priority 32768 \(0x8000\)\nFSTP=false\n/);
+    assert.equal(await tc.run("stp/setprio 4096"), OK);
+    assert.match(await tc.run("fstp/setfstp 1"), /1000 Success\n$/);
+    assert.notEqual(tc.sw.engine.stp, null);
+    assert.match(tc.sw.engine.stp!.bridgeId, /^1000\./);
+    assert.match(await tc.run("fstp/showinfo"), /Priority 4096 \(0x1000\)\nFSTP=true\n/);
+    assert.match(await tc.run("fstp/setfstp 0"), /1000 Success\n$/);
+    assert.equal(tc.sw.engine.stp, null);
+    assert.match(await tc.run("fstp/setfstp 2"), /1022 Invalid argument\n$/);
+  } finally {
+    tc.close();
+  }
+});
+
+Deno.test("fstp/setfstp in hub mode answers vde_switch's line and changes nothing; hub mode stops it", async () => {
+  const tc = makeConsole(8);
+  try {
+    await tc.run("port/sethub 1");
+    assert.equal(
+      await tc.run("fstp/setfstp 1"),
+      "0000 DATA END WITH '.'\nCan't use fstp in hub mode\n.\n1000 Success\n",
+    );
+    assert.equal(tc.sw.engine.stp, null);
+    await tc.run("port/sethub 0");
+    await tc.run("fstp/setfstp 1");
+    await tc.run("port/sethub 1");
+    assert.equal(tc.sw.engine.stp, null);
+  } finally {
+    tc.close();
+  }
+});
+
+Deno.test("stp shows the bridge and a row per port; port settings check their arguments", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    assert.match(await tc.run("stp"), /spanning tree is off/);
+    assert.equal(await tc.run("stp/setportcost 1 100"), ENXIO);
+    await tc.run("fstp/setfstp 1");
+    tc.sw.attach(link);
+    assert.equal(await tc.run("stp/setportcost 1 100"), OK);
+    assert.equal(await tc.run("stp/setportprio 1 64"), OK);
+    assert.equal(await tc.run("stp/setedge 1 1"), OK);
+    const table = await tc.run("stp");
+    assert.match(table, /\nbridge id\s+8000\.[0-9a-f]{12}\n/);
+    assert.match(table, /\ndesignated root\s+8000\.[0-9a-f]{12} \(this bridge\)\n/);
+    assert.match(table, /\n\s+1\s+4001\s+designated\s+forwarding\s+100\s.*yes \(set\)\s+rstp\s/);
+    for (
+      const bad of [
+        "stp/setportcost 1 0",
+        "stp/setportcost 1",
+        "stp/setportcost 9 10",
+        "stp/setportprio 1 17",
+        "stp/setportprio 1 256",
+        "stp/setedge 1 2",
+        "stp/setprio 70000",
+        "stp/settimers 1 6",
+        "stp/settimers 0 6 2",
+        "stp/settimers 1 6 1",
+      ]
+    ) {
+      assert.equal(await tc.run(bad), EINVAL, bad);
+    }
+    assert.equal(await tc.run("stp/settimers 1 6 2"), OK);
+    assert.match(await tc.run("stp"), /\nmax age\s+6 /);
+    assert.match(await tc.run("fstp/print"), /FST DATA VLAN 0000 ROOTSWITCH/);
+    assert.match(await tc.run("fstp/print"), / -- Port 0001 tagged=0 portcost=100 role=Edge\n/);
+    assert.equal(await tc.run("fstp/setedge 0 1 0"), OK);
+    assert.equal(await tc.run("fstp/setedge 7 1 0"), ENXIO);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
+
+Deno.test("fstp debug categories are listed with vde_switch's tags", async () => {
+  const tc = makeConsole(8);
+  try {
+    const list = await tc.run("debug/list fstp");
+    assert.match(list, /fstp\/status\s+044 OFF\s+fstp: status change/);
+    assert.match(list, /fstp\/root\s+045 OFF\s+fstp: rootswitch\/port change/);
+  } finally {
+    tc.close();
+  }
+});
+
+Deno.test("debug/add fstp reports port role and state changes and a new root", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    assert.equal(await tc.run("debug/add fstp"), OK);
+    await tc.run("fstp/setfstp 1");
+    await tc.run("stp/setedge 1 1");
+    tc.sw.attach(link);
+    const lines = tc.session.notes.join("");
+    assert.match(lines, /3044 fstp\/status Port 0001 VLAN 00:00 designated discarding\n/);
+    assert.match(lines, /3044 fstp\/status Port 0001 VLAN 00:00 designated forwarding\n/);
+    await tc.run("stp/setprio 4096");
+    // A new own priority is a new root id, even while this switch stays root.
+    assert.match(tc.session.notes.join(""), /3045 fstp\/root Port 0000 VLAN 00:00 -> 10:00:(..:){5}..\n/);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});

@@ -1,0 +1,56 @@
+/**
+ * Our switch with spanning tree for interop tests: started inside a network
+ * namespace with taps t1 and t2 for the peer bridge, and read through its
+ * management socket.
+ */
+import { MgmtClient } from "../../src/console/client.ts";
+import type { Lab, Netns } from "../helpers/netns.ts";
+import { waitFor } from "../helpers/processes.ts";
+import { listens, REPO_ROOT } from "../helpers/switches.ts";
+
+/** One row of the `stp` table. */
+export interface StpRow {
+  port: number;
+  role: string;
+  state: string;
+}
+
+/** The port rows of our `stp` command's table. */
+export async function stpRows(console: MgmtClient): Promise<StpRow[]> {
+  const reply = await console.command("stp");
+  return (reply.lines ?? []).flatMap((line) => {
+    const m = /^\s*(\d+)\s+[0-9a-f]{4}\s+(\w+)\s+(\w+)/.exec(line);
+    return m === null ? [] : [{ port: Number(m[1]), role: m[2]!, state: m[3]! }];
+  });
+}
+
+/**
+ * Starts `vde switch --stp --tap t1 --tap t2 ARGS` in `ns` serving `dir`/sw
+ * and waits until its management socket (`dir`/mgmt) answers and both taps
+ * exist (the socket comes up before the taps are opened). Returns a console
+ * closed at the lab's teardown.
+ */
+export async function startStpSwitchIn(
+  lab: Lab,
+  ns: Netns,
+  dir: string,
+  args: string[],
+): Promise<MgmtClient> {
+  const mgmt = `${dir}/mgmt`;
+  const sw = ns.spawn(
+    ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`, "switch", "--sock", `${dir}/sw`, "--stp", "-M", mgmt]
+      .concat(["--tap", "t1", "--tap", "t2", ...args]),
+    { name: "our switch" },
+  );
+  await waitFor(async () => {
+    if (sw.exitStatus !== null) throw new Error(`our switch exited:\n${sw.stderr}`);
+    const taps = await Promise.all(
+      ["t1", "t2"].map((tap) => ns.run(["ip", "link", "show", tap], { check: false })),
+    );
+    return (await Deno.stat(mgmt).then(() => true, () => false)) && (await listens(mgmt)) &&
+      taps.every((r) => r.success);
+  }, { timeoutMs: 30_000, what: "our switch with its taps" });
+  const term = await MgmtClient.connect(mgmt);
+  lab.defer(() => term.close());
+  return term;
+}

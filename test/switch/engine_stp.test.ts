@@ -1,0 +1,160 @@
+/**
+ * The engine with spanning tree on: two engines joined by two cables (a
+ * loop) and a host on each, on a virtual clock. Frames between engines are
+ * queued and delivered in order, so a loop shows as a queue that never
+ * empties.
+ */
+import assert from "node:assert/strict";
+import { SwitchEngine } from "../../src/switch/engine.ts";
+import { Role } from "../../src/switch/rstp.ts";
+import { buildFrame } from "../../src/wire/ethernet.ts";
+import { isBpduDestination } from "../../src/wire/stp.ts";
+
+const HOST_A = "02:00:00:00:00:0a";
+const HOST_B = "02:00:00:00:00:0b";
+
+/** Engines x and y; cables on ports 1 and 2 of both; hosts on port 3. */
+function loopRig(stp = true) {
+  const queue: { to: SwitchEngine; port: number; frame: Uint8Array }[] = [];
+  const cables = new Map<number, boolean>([[1, true], [2, true]]);
+  const hostFrames: Record<"x" | "y", Uint8Array[]> = { x: [], y: [] };
+  const engines: Record<"x" | "y", SwitchEngine> = {} as Record<"x" | "y", SwitchEngine>;
+  for (const name of ["x", "y"] as const) {
+    engines[name] = new SwitchEngine({ numPorts: 8 }, (port, frame) => {
+      if (port === 3) hostFrames[name].push(frame.slice());
+      else if (cables.get(port)) {
+        queue.push({ to: engines[name === "x" ? "y" : "x"], port, frame: frame.slice() });
+      }
+    });
+  }
+  let now = 0;
+  for (const [i, name] of (["x", "y"] as const).entries()) {
+    const engine = engines[name];
+    engine.tick(1);
+    if (stp) engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 1, i + 1]) });
+    for (const port of [1, 2, 3]) engine.activatePort(port);
+  }
+  const deliver = (limit = 10000) => {
+    let n = 0;
+    while (queue.length > 0 && n < limit) {
+      const { to, port, frame } = queue.shift()!;
+      to.input(port, frame);
+      n++;
+    }
+    return n;
+  };
+  const run = (seconds: number) => {
+    for (let s = 0; s < seconds; s++) {
+      now += 1000;
+      engines.x.tick(now);
+      engines.y.tick(now);
+      deliver();
+    }
+  };
+  const cut = (port: number) => {
+    cables.set(port, false);
+    engines.x.deactivatePort(port);
+    engines.y.deactivatePort(port);
+    deliver();
+  };
+  return { engines, hostFrames, deliver, run, cut, queue };
+}
+
+function broadcastFrom(rig: ReturnType<typeof loopRig>, src: string) {
+  rig.hostFrames.x.length = rig.hostFrames.y.length = 0;
+  rig.engines.x.input(3, buildFrame({ src, dst: "ff:ff:ff:ff:ff:ff", payload: new Uint8Array(46) }));
+  return rig.deliver();
+}
+
+function dataFrames(frames: Uint8Array[]): Uint8Array[] {
+  return frames.filter((f) => !isBpduDestination(f));
+}
+
+Deno.test("spanning tree: a broadcast crosses a two-cable loop once, one cable port discards", () => {
+  const rig = loopRig();
+  rig.run(10);
+  const ports = [rig.engines.x, rig.engines.y].flatMap((e) => e.stp!.ports().filter((p) => p.port !== 3));
+  const blocked = ports.filter((p) => !p.forwarding);
+  assert.equal(blocked.length, 1, JSON.stringify(ports));
+  assert.ok(blocked[0]!.role === Role.Alternate || blocked[0]!.role === Role.Backup);
+  assert.ok(broadcastFrom(rig, HOST_A) < 10, "the broadcast does not circulate");
+  assert.equal(dataFrames(rig.hostFrames.y).length, 1);
+  assert.equal(dataFrames(rig.hostFrames.x).length, 0);
+  // No BPDU ever reaches a host as anything but a BPDU of the switch itself, and the host port is an edge.
+  assert.equal(rig.engines.y.stp!.port(3)?.edge, true);
+});
+
+Deno.test("spanning tree: cutting the forwarding cable moves traffic to the other at once", () => {
+  const rig = loopRig();
+  rig.run(10);
+  const forwarding = rig.engines.y.stp!.rootPort;
+  rig.cut(forwarding);
+  rig.run(1);
+  broadcastFrom(rig, HOST_A);
+  assert.equal(dataFrames(rig.hostFrames.y).length, 1);
+  const other = forwarding === 1 ? 2 : 1;
+  assert.equal(rig.engines.y.stp!.rootPort, other);
+  assert.equal(rig.engines.x.stp!.port(other)?.forwarding, true);
+});
+
+Deno.test("spanning tree: BPDUs go to the machine, never flooded; without it they flood like any frame", () => {
+  const rig = loopRig();
+  rig.run(5);
+  const bpduToHost = rig.hostFrames.y.filter(isBpduDestination);
+  // The host port receives only the switch's own BPDUs (its designated port's), never relayed ones.
+  const mac = (f: Uint8Array) => Array.from(f.subarray(6, 12)).join(",");
+  assert.ok(bpduToHost.every((f) => mac(f) === "2,0,0,0,1,2"), "only y's own BPDUs");
+  const plain = new SwitchEngine({ numPorts: 4 }, (port) => sent.push(port));
+  const sent: number[] = [];
+  for (const p of [1, 2, 3]) plain.activatePort(p);
+  plain.input(1, rig.hostFrames.y.find(isBpduDestination)!);
+  assert.deepEqual(sent, [2, 3]);
+});
+
+Deno.test("spanning tree: a discarding port neither forwards nor learns; a learning port learns only", () => {
+  const sent: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (port, frame) => {
+    if (!isBpduDestination(frame)) sent.push(port);
+  });
+  engine.tick(1000);
+  // 802.1D only: no edge detection, so the ports walk through the states on timers.
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 1]);
+  engine.enableStp({ mac, forwardDelay: 4, maxAge: 6, helloTime: 1, forceVersion: 0 });
+  for (const p of [1, 2]) engine.activatePort(p);
+  const at = (s: number) => engine.tick(1000 + s * 1000);
+  engine.input(1, buildFrame({ src: HOST_A, dst: "ff:ff:ff:ff:ff:ff" }));
+  assert.deepEqual(sent, []);
+  assert.equal(engine.macTable.size, 0);
+  assert.equal(engine.counters.stpDropped, 1);
+  for (let s = 1; s <= 6; s++) at(s);
+  assert.equal(engine.stp!.isLearning(1), true);
+  assert.equal(engine.stp!.isForwarding(1), false);
+  engine.input(1, buildFrame({ src: HOST_A, dst: HOST_B }));
+  assert.deepEqual(sent, []);
+  assert.equal(engine.macTable.size, 1);
+  for (let s = 7; s <= 10; s++) at(s);
+  assert.equal(engine.stp!.isForwarding(1), true);
+  engine.input(1, buildFrame({ src: HOST_A, dst: HOST_B }));
+  assert.deepEqual(sent, [2]);
+});
+
+Deno.test("spanning tree cannot be used in hub mode; hub mode turns it off", () => {
+  const hub = new SwitchEngine({ hub: true }, () => {});
+  assert.throws(() => hub.enableStp({ mac: new Uint8Array(6) }), /Can't use fstp in hub mode/);
+  const sw = new SwitchEngine({}, () => {});
+  sw.enableStp({ mac: new Uint8Array(6) });
+  sw.hub = true;
+  assert.equal(sw.stp, null);
+});
+
+Deno.test("spanning tree off again: every active port forwards", () => {
+  const sent: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 4 }, (port, frame) => {
+    if (!isBpduDestination(frame)) sent.push(port);
+  });
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+  for (const p of [1, 2, 3]) engine.activatePort(p);
+  engine.disableStp();
+  engine.input(1, buildFrame({ src: HOST_A }));
+  assert.deepEqual(sent, [2, 3]);
+});

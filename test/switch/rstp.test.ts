@@ -1,0 +1,316 @@
+/**
+ * The RSTP machine in simulated networks (virtual clock), after Open
+ * vSwitch's tests/rstp.at and tests/stp.at: the IEEE 802.1D-2004 example
+ * topologies, link and root failures, a repeated network, topology change,
+ * network initialisation, and a network with an 802.1D-only bridge in it.
+ * Costs are ours: 2000 a port (10 Gbit/s).
+ */
+import assert from "node:assert/strict";
+import { StpSim } from "./_stp_sim.ts";
+import { Role, Rstp } from "../../src/switch/rstp.ts";
+import { type Bpdu, buildBpdu, parseBpdu } from "../../src/wire/stp.ts";
+
+function bpduOf(frame: Uint8Array): Bpdu {
+  const result = parseBpdu(frame);
+  if (!result.ok) throw new Error(result.reason);
+  return result.value;
+}
+
+function check(sim: StpSim, expected: Record<number, string>): void {
+  for (const [index, line] of Object.entries(expected)) {
+    assert.equal(sim.describe(Number(index)), line, `bridge ${index}`);
+  }
+}
+
+Deno.test("a single bridge is the root", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b"]);
+  sim.run(10);
+  check(sim, { 0: "root" });
+});
+
+Deno.test("link failure: the alternate port takes over as root port at once", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b"]);
+  sim.bridge(1, 0x222, ["a", "c"]);
+  sim.bridge(2, 0x333, ["b", "c"]);
+  sim.run(10);
+  check(sim, { 0: "root", 1: "F:2000 F", 2: "F:2000 Di" });
+  sim.set(2, ["X", "_"]);
+  // No clock runs: proposal and agreement alone move the alternate port to forwarding.
+  check(sim, { 1: "F:2000 F", 2: "D F:4000" });
+});
+
+Deno.test("double link failure, a cost change and a new root by priority", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b"]);
+  sim.bridge(1, 0x222, ["a", "c", "d"]);
+  sim.bridge(2, 0x333, ["b", "c", "e"]);
+  sim.bridge(3, 0x444, ["d", "f"]);
+  sim.bridge(4, 0x555, ["e", "f"]);
+  sim.run(10);
+  check(sim, { 0: "root", 1: "F:2000 F F", 2: "F:2000 Di F", 3: "F:4000 F", 4: "F:4000 Di" });
+  sim.set(2, ["X", "_", "_"]);
+  sim.run(10);
+  check(sim, { 0: "root", 1: "F:2000 F F", 2: "D F:4000 F", 3: "F:4000 F", 4: "F:6000 Di" });
+  sim.set(4, ["X", "_"]);
+  sim.run(10);
+  check(sim, { 0: "root", 1: "F:2000 F F", 2: "D F:4000 F", 3: "F:4000 F", 4: "D F:6000" });
+  sim.set(4, ["X", "f:1000"]);
+  sim.run(10);
+  check(sim, { 4: "D F:5000" });
+  sim.rstp(4).setPriority(31000);
+  sim.run(10);
+  check(sim, { 4: "root" });
+});
+
+Deno.test("IEEE 802.1D-2004 figures 17-4 and 17-5, then a repeated network makes a Backup port", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b", "e", "c"]);
+  sim.bridge(1, 0x222, ["a", "b", "d", "f"]);
+  sim.bridge(2, 0x333, ["c", "d", "l", "j", "h", "g"]);
+  sim.bridge(3, 0x444, ["e", "f", "n", "m", "k", "i"]);
+  sim.bridge(4, 0x555, ["g", "i", "0", "0"]);
+  sim.bridge(5, 0x666, ["h", "k", "0", "0"]);
+  sim.bridge(6, 0x777, ["j", "m", "0", "0"]);
+  sim.bridge(7, 0x888, ["l", "n", "0", "0"]);
+  sim.run(10);
+  const expected = {
+    0: "root",
+    1: "F:2000 Di F F",
+    2: "F:2000 Di F F F F",
+    3: "F:2000 Di F F F F",
+    4: "F:4000 Di F F",
+    5: "F:4000 Di F F",
+    6: "F:4000 Di F F",
+    7: "F:4000 Di F F",
+  };
+  check(sim, expected);
+  // Two ports of bridge 7 on one LAN: one designated, the other its backup.
+  sim.set(7, ["_", "_", "o", "o"]);
+  sim.run(10);
+  check(sim, { ...expected, 7: "F:4000 Di F Di" });
+  assert.equal(sim.rstp(7).port(4)?.role, Role.Backup);
+});
+
+Deno.test("IEEE 802.1D-2004 figure 17-6: a ring blocks exactly one port", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b", "l"]);
+  sim.bridge(1, 0x222, ["b", "c", "d"]);
+  sim.bridge(2, 0x333, ["d", "e", "f"]);
+  sim.bridge(3, 0x444, ["f", "g", "h"]);
+  sim.bridge(4, 0x555, ["j", "h", "i"]);
+  sim.bridge(5, 0x666, ["l", "j", "k"]);
+  sim.run(10);
+  check(sim, {
+    0: "root",
+    1: "F:2000 F F",
+    2: "F:4000 F F",
+    3: "F:6000 F Di",
+    4: "F:4000 F F",
+    5: "F:2000 F F",
+  });
+});
+
+Deno.test("IEEE 802.1D-2004 figure 17-7: port priority picks the root port among parallel links", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x000, ["b"]);
+  sim.bridge(1, 0x111, ["0", "b", "0", "0", "h", "g", "0", "0"]);
+  sim.bridge(2, 0x222, ["g", "h", "0", "0", "0", "0", "0", "0"]);
+  sim.run(10);
+  check(sim, { 0: "root", 1: "F F:2000 F F F F F F", 2: "Di F:4000 F F F F F F" });
+  sim.set(1, ["_", "_", "_", "_", "_", "g^112"]);
+  sim.run(10);
+  check(sim, { 0: "root", 1: "F F:2000 F F F F F F", 2: "F:4000 Di F F F F F F" });
+});
+
+Deno.test("root failure: the next best bridge becomes root within max age", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b"]);
+  sim.bridge(1, 0x222, ["a", "c"]);
+  sim.bridge(2, 0x333, ["b", "c"]);
+  sim.run(10);
+  // The root goes silent (its ports stay up): its information ages out after 3 hellos.
+  sim.set(0, ["0", "0"]);
+  sim.run(5);
+  assert.equal(sim.rstp(1).rootId, sim.rstp(0).bridgeId);
+  sim.run(3);
+  assert.equal(sim.describe(1), "root");
+  assert.equal(sim.rstp(2).rootId, sim.rstp(1).bridgeId);
+  assert.equal(sim.rstp(2).rootPort, 2);
+});
+
+Deno.test("network initialisation: every bridge agrees on the root within a few seconds", () => {
+  const sim = new StpSim();
+  const ids = [0x501, 0x302, 0x203, 0x404, 0x105];
+  const lans = [["a", "b"], ["b", "c"], ["c", "d"], ["d", "e"], ["e", "a"]];
+  ids.forEach((id, i) => sim.bridge(i, id, lans[i]!));
+  sim.run(3);
+  for (let i = 0; i < 5; i++) assert.equal(sim.rstp(i).rootId, sim.rstp(4).bridgeId, `bridge ${i}`);
+  const blocked = [0, 1, 2, 3, 4].flatMap((i) => sim.rstp(i).ports().filter((p) => !p.forwarding));
+  assert.equal(blocked.length, 1, "a ring of five blocks one port");
+  assert.equal(blocked[0]!.role, Role.Alternate);
+});
+
+Deno.test("topology change: a new link flushes MAC entries on the other ports and sets TC", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "x"]);
+  sim.bridge(1, 0x222, ["a", "b", "y"]);
+  sim.bridge(2, 0x333, ["b", "z"]);
+  sim.run(10);
+  for (const i of [0, 1, 2]) sim.flushes(i).length = 0;
+  sim.set(2, ["_", "c"]);
+  sim.set(0, ["_", "c"]);
+  sim.run(1);
+  // The new path makes bridge 2's LAN b port an alternate; the change reaches everyone.
+  assert.ok(sim.flushes(1).length > 0, "bridge 1 flushed");
+  assert.ok(sim.rstp(0).topologyChanges > 0);
+  assert.equal(sim.describe(2), "Di F:2000");
+});
+
+Deno.test("mixed network: an 802.1D-only bridge gets config BPDUs and its loop is broken after forward delays", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b"]);
+  sim.bridge(1, 0x222, ["a", "c"]);
+  sim.bridge(2, 0x333, ["b", "c"], { legacy: true });
+  sim.run(5);
+  // The legacy bridge's neighbours speak 802.1D on the ports facing it, RSTP between themselves.
+  assert.equal(sim.rstp(0).port(2)?.rstp, false);
+  assert.equal(sim.rstp(1).port(2)?.rstp, false);
+  assert.equal(sim.rstp(0).port(1)?.rstp, true);
+  sim.run(60);
+  check(sim, { 0: "root", 1: "F:2000 F", 2: "F:2000 Di" });
+  // The legacy bridge's root link fails: its blocked port needs two forward delays, as in 802.1D.
+  sim.set(2, ["X", "_"]);
+  sim.run(1);
+  assert.equal(sim.rstp(2).port(2)?.forwarding, false);
+  sim.run(2 * 15 + 1);
+  check(sim, { 2: "D F:4000" });
+});
+
+Deno.test("an edge port forwards after 3 s without BPDUs; a BPDU makes it a bridge port again", () => {
+  const sent: number[] = [];
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) }, {
+    send: (port) => sent.push(port),
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.tick(0);
+  stp.enablePort(1);
+  assert.equal(stp.isForwarding(1), false);
+  for (let s = 1; s <= 4; s++) stp.tick(s * 1000);
+  assert.equal(stp.isForwarding(1), true);
+  assert.equal(stp.port(1)?.edge, true);
+  stp.setAdminEdge(2, true);
+  stp.enablePort(2);
+  assert.equal(stp.isForwarding(2), true, "an admin edge port forwards at once");
+  // A superior BPDU arrives on the edge port: it stops being an edge and becomes the root port.
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 0]);
+  stp.receive(1, buildBpdu(rstBpdu("8000.020000000000"), mac));
+  assert.equal(stp.port(1)?.edge, false);
+  assert.equal(stp.port(1)?.role, Role.Root);
+});
+
+Deno.test("hold count: at most 6 BPDUs a second per port", () => {
+  let sent = 0;
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+    send: () => sent++,
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.tick(0);
+  stp.enablePort(1);
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 0]);
+  // Alternate better and worse roots: every BPDU changes what port 1 must say.
+  for (let i = 0; i < 50; i++) {
+    const root = i % 2 === 0 ? "1000.020000000000" : "9000.020000000000";
+    stp.receive(1, buildBpdu(rstBpdu(root), mac));
+  }
+  assert.ok(sent <= 6, `sent ${sent}`);
+});
+
+Deno.test("bad BPDUs are counted and dropped without throwing", () => {
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.enablePort(1);
+  const good = buildBpdu(rstBpdu("1000.020000000000"), new Uint8Array(6));
+  const short = good.subarray(0, 20);
+  const lying = good.slice();
+  lying[13] = 200;
+  const oldAge = buildBpdu({ ...rstBpdu("1000.020000000000"), messageAge: 20 * 256 }, new Uint8Array(6));
+  const badVersion = good.slice();
+  badVersion[19] = 1;
+  for (const frame of [short, lying, oldAge, badVersion, new Uint8Array(0)]) stp.receive(1, frame);
+  assert.equal(stp.badBpdus, 5);
+  assert.equal(stp.port(1)?.bpdusIn, 0);
+  assert.equal(stp.rootId, stp.bridgeId);
+});
+
+function rstBpdu(rootId: string) {
+  return {
+    kind: "rst" as const,
+    version: 2,
+    flags: 0x0c | 0x02,
+    rootId,
+    rootPathCost: 0,
+    bridgeId: rootId,
+    portId: 0x8001,
+    messageAge: 0,
+    maxAge: 20 * 256,
+    helloTime: 2 * 256,
+    forwardDelay: 15 * 256,
+  };
+}
+
+Deno.test("two links to a legacy root: the second becomes the alternate; as root we make the legacy bridge block one", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "b"], { legacy: true, priority: 4096 });
+  sim.bridge(1, 0x222, ["a", "b", "0"]);
+  sim.run(40);
+  check(sim, { 0: "root", 1: "F:2000 Di F" });
+  assert.equal(sim.rstp(1).port(2)?.role, Role.Alternate);
+  const flipped = new StpSim();
+  flipped.bridge(0, 0x111, ["a", "b"], { legacy: true });
+  flipped.bridge(1, 0x222, ["a", "b", "0"], { priority: 4096 });
+  flipped.run(40);
+  check(flipped, { 1: "root", 0: "F:2000 Di" });
+  // The forwarding link fails: the legacy bridge unblocks within max age + 2 x forward delay.
+  flipped.set(1, ["X", "_", "_"]);
+  flipped.set(0, ["X", "_"]);
+  flipped.run(20 + 2 * 15);
+  check(flipped, { 0: "D F:2000" });
+});
+
+Deno.test("802.1D topology change: a TCN goes up the root port until the legacy root acknowledges it", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a"], { legacy: true });
+  sim.bridge(1, 0x222, ["a", "0"]);
+  sim.run(60);
+  check(sim, { 0: "root", 1: "F:2000 F" });
+  sim.sent.length = 0;
+  // A new bridge behind bridge 1: its port towards it goes forwarding, a topology change.
+  sim.bridge(2, 0x333, ["b"]);
+  sim.set(1, ["_", "b"]);
+  sim.run(10);
+  const kinds = sim.sent.map((s) => ({ bridge: s.bridge, port: s.port, parsed: bpduOf(s.frame) }));
+  const tcns = kinds.filter((k) => k.bridge === 1 && k.port === 1 && k.parsed.kind === "tcn");
+  assert.ok(tcns.length >= 1, "bridge 1 sent a TCN up its root port");
+  const acks = kinds.filter((k) => k.bridge === 0 && (k.parsed.flags & 0x80) !== 0);
+  assert.ok(acks.length >= 1, "the legacy root acknowledged it");
+  assert.ok(
+    kinds.some((k) => k.bridge === 0 && (k.parsed.flags & 0x01) !== 0),
+    "and set TC in its config BPDUs",
+  );
+  // Acknowledged: no more TCNs.
+  const before = tcns.length;
+  sim.sent.length = 0;
+  sim.run(5);
+  assert.equal(
+    sim.sent.filter((s) => s.bridge === 1 && (bpduOf(s.frame)).kind === "tcn").length,
+    0,
+  );
+  assert.ok(before < 5, `${before} TCNs`);
+});

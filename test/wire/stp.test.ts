@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { type Bpdu, bridgeId, buildBpdu, isBpduDestination, parseBpdu } from "../../src/wire/stp.ts";
+
+function bpduOf(frame: Uint8Array): Bpdu {
+  const result = parseBpdu(frame);
+  if (!result.ok) throw new Error(result.reason);
+  return result.value;
+}
+
+const MAC = new Uint8Array([0x02, 0, 0, 0, 0, 0x01]);
+
+const config: Bpdu = {
+  kind: "config",
+  version: 0,
+  flags: 0x81,
+  rootId: "1000.020000000001",
+  rootPathCost: 2000,
+  bridgeId: "8000.020000000002",
+  portId: 0x8002,
+  messageAge: 256,
+  maxAge: 20 * 256,
+  helloTime: 2 * 256,
+  forwardDelay: 15 * 256,
+};
+
+Deno.test("a config BPDU is the frame a Linux bridge sends: 802.3 length 38, LLC 42 42 03, 35 bytes", () => {
+  const frame = buildBpdu(config, MAC);
+  assert.equal(frame.length, 60);
+  assert.ok(isBpduDestination(frame));
+  assert.deepEqual([...frame.subarray(6, 17)], [2, 0, 0, 0, 0, 1, 0, 38, 0x42, 0x42, 0x03]);
+  // protocol 0, version 0, type 0, flags, root id, cost, bridge id, port, times in 1/256 s.
+  assert.deepEqual([...frame.subarray(17, 22)], [0, 0, 0, 0, 0x81]);
+  assert.deepEqual([...frame.subarray(22, 30)], [0x10, 0, 2, 0, 0, 0, 0, 1]);
+  assert.deepEqual([...frame.subarray(30, 34)], [0, 0, 0x07, 0xd0]);
+  assert.deepEqual([...frame.subarray(42, 52)], [0x80, 0x02, 0x01, 0x00, 0x14, 0x00, 0x02, 0x00, 0x0f, 0x00]);
+  assert.deepEqual(bpduOf(frame), config);
+});
+
+Deno.test("RST and TCN BPDUs round-trip; a config BPDU keeps only its TC and TCA flags", () => {
+  const rst: Bpdu = { ...config, kind: "rst", version: 2, flags: 0x7e };
+  const frame = buildBpdu(rst, MAC);
+  assert.equal(frame[13], 39);
+  assert.equal(frame[19], 2);
+  assert.equal(frame[20], 2);
+  assert.deepEqual(bpduOf(frame), rst);
+  const tcn = buildBpdu({ ...config, kind: "tcn" }, MAC);
+  assert.equal(tcn[13], 7);
+  assert.equal(bpduOf(tcn).kind, "tcn");
+  const noisy = buildBpdu({ ...config, flags: 0xff }, MAC);
+  assert.equal(bpduOf(noisy).flags, 0x81);
+});
+
+Deno.test("hostile BPDUs are refused with a reason, never thrown", () => {
+  const good = buildBpdu(config, MAC);
+  const cases: [string, (f: Uint8Array) => Uint8Array][] = [
+    ["frame too short", (f) => f.subarray(0, 20)],
+    ["exceeds the frame", (f) => (f[13] = 200, f)],
+    ["not an 802.3 length", (f) => (f[12] = 0x08, f)],
+    ["too short for a BPDU", (f) => (f[13] = 5, f)],
+    ["LLC", (f) => (f[14] = 0xaa, f)],
+    ["protocol identifier", (f) => (f[18] = 1, f)],
+    ["config BPDU of 34 bytes", (f) => (f[13] = 37, f)],
+    ["unknown BPDU type", (f) => (f[20] = 0x55, f)],
+    ["RST BPDU with version 0", (f) => (f[20] = 2, f)],
+    ["zero timer", (f) => (f[48] = 0, f[49] = 0, f)],
+    ["message age not below max age", (f) => (f[44] = 0x20, f)],
+  ];
+  for (const [reason, mangle] of cases) {
+    const result = parseBpdu(mangle(good.slice()));
+    assert.ok(!result.ok, reason);
+    assert.ok(result.reason.includes(reason), `${reason}: ${result.reason}`);
+  }
+  assert.equal(isBpduDestination(new Uint8Array(3)), false);
+});
+
+Deno.test("bridge ids print as the kernel's sysfs does and compare as strings", () => {
+  assert.equal(bridgeId(32768, MAC), "8000.020000000001");
+  assert.ok(bridgeId(4096, MAC) < bridgeId(32768, new Uint8Array(6)));
+});
