@@ -111,7 +111,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     )
     .option(
       "--cmdfwd <spec>",
-      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP (default 10.0.2.4):PORT talk to COMMAND's stdio (repeatable)",
+      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP:PORT (SLIRPIP default: 10.0.2.4) talk to COMMAND's stdio (repeatable)",
       collect,
       [],
     )
