@@ -14,6 +14,7 @@ import { tapCommand } from "./tap.ts";
 import { termCommand } from "./term.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
 import { wirefilterCommand } from "./wirefilter.ts";
+import { labCommand } from "./lab.ts";
 
 /** The subcommands, in the order `vde --help` lists them. */
 export const vdeSubcommands: readonly Subcommand[] = [
@@ -26,6 +27,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
   slirpCommand,
   wirefilterCommand,
   captureCommand,
+  labCommand,
 ];
 
 /** Runs `vde ARGS` and exits with its status. */

@@ -103,6 +103,11 @@ export class Repl {
     });
   }
 
+  /** Changes the prompt (from the next line on). */
+  setPrompt(prompt: string): void {
+    this.#rl.setPrompt(prompt);
+  }
+
   /** Shows the first prompt. */
   start(): void {
     this.#rl.prompt();
@@ -215,6 +220,8 @@ export class Repl {
   }
 
   #onInterrupt(): void {
+    // A task holding the keyboard (watch, a command in a lab host) stops on this key instead.
+    if (this.#grabbed) return;
     const now = Date.now();
     const armed = now - this.#armedAt < INTERRUPT_WINDOW_MS;
     const hadText = this.#rl.line.length > 0;

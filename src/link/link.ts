@@ -184,6 +184,21 @@ export abstract class BaseLink implements Link {
     }
   }
 
+  /**
+   * Counts `frame` as sent, or as dropped when the link has ended.
+   *
+   * @returns false when the frame must be dropped
+   */
+  protected countOut(frame: Uint8Array): boolean {
+    if (this.#ended) {
+      this.stats.dropsOut++;
+      return false;
+    }
+    this.stats.framesOut++;
+    this.stats.bytesOut += frame.length;
+    return true;
+  }
+
   /** Hands a received frame to onFrame, counting it; never throws. */
   protected deliver(frame: Uint8Array): void {
     this.stats.framesIn++;

@@ -14,12 +14,7 @@ export class NullLink extends BaseLink {
 
   /** Discards the frame, counting it as sent. Implements Link.send. */
   send(frame: Uint8Array): void {
-    if (this.isClosed) {
-      this.stats.dropsOut++;
-      return;
-    }
-    this.stats.framesOut++;
-    this.stats.bytesOut += frame.length;
+    this.countOut(frame);
   }
 
   protected teardown(): void {}

@@ -53,12 +53,7 @@ export class SlirpLink extends BaseLink {
   }
 
   send(frame: Uint8Array): void {
-    if (this.isClosed) {
-      this.stats.dropsOut++;
-      return;
-    }
-    this.stats.framesOut++;
-    this.stats.bytesOut += frame.length;
+    if (!this.countOut(frame)) return;
     if (this.#busy) {
       if (this.#queue.length >= REENTRY_QUEUE) this.stats.dropsOut++;
       else this.#queue.push(frame.slice());

@@ -1,0 +1,251 @@
+/**
+ * `vde up`, `vde down`, `vde status` and plain `vde`: labs from a lab file
+ * (see src/lab/), and `vde completions` for shells.
+ *
+ * `vde up FILE` validates the whole file first (every error as
+ * FILE:LINE:COL, nothing created), brings the lab up, prints its nodes and
+ * links, serves the lab's control socket (`vde status` and `vde down` use
+ * it and the state file) and stays in the foreground, with the lab shell at
+ * a terminal; SIGINT, SIGTERM, `down` or Ctrl-D take the lab down. With
+ * `-d` it runs in the background and returns once the lab is up.
+ */
+import type { Command } from "commander";
+import { parseDocument } from "yaml";
+import { MgmtClient } from "../console/client.ts";
+import { MgmtServer } from "../console/mgmt_server.ts";
+import { poller } from "../io/poller.ts";
+import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
+import { labDir, labsBaseDir, NAME_PATTERN } from "../lab/names.ts";
+import { LabRunner, STP_AVAILABLE } from "../lab/runner.ts";
+import { startLabShell } from "../lab/shell.ts";
+import type { Lab } from "../lab/spec.ts";
+import { cleanupLab, listLabs, readState } from "../lab/state.ts";
+import { processAlive } from "../lab/system.ts";
+import { labToYaml, saveInto } from "../lab/to_yaml.ts";
+import { formatErrors, validateLab } from "../lab/validate.ts";
+import { log, setLogFile } from "../log.ts";
+import { renderTable } from "../console/switch/tables.ts";
+import { daemonize, isDaemonChild } from "./daemon.ts";
+import { type Subcommand, UsageError } from "./main.ts";
+import { untilSignal } from "./signals.ts";
+import { completionScript } from "./completions.ts";
+
+/** Reads and validates a lab file; prints every error and throws when there is any. */
+function loadLab(file: string): { lab: Lab; text: string; path: string } {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    throw new UsageError(`cannot read ${file}: ${why}`);
+  }
+  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE });
+  if (lab === undefined) {
+    for (const line of formatErrors(file, errors)) console.error(line);
+    throw new UsageError(
+      `${errors.length} error${errors.length === 1 ? "" : "s"} in ${file}; nothing was created`,
+    );
+  }
+  return { lab, text, path: Deno.realPathSync(file) };
+}
+
+function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+/** The log of a background lab: beside its runtime directory, so it outlives a rollback. */
+function daemonLog(name: string): string {
+  return `${labsBaseDir()}/${name}.log`;
+}
+
+interface UpOptions {
+  detach?: boolean;
+}
+
+/** Runs a lab until a signal, `down` or the end of the shell. */
+async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
+  if (o.detach && !isDaemonChild()) {
+    Deno.mkdirSync(labsBaseDir(), { recursive: true });
+    removeLog(lab.name);
+    try {
+      await daemonize(`${labDir(lab.name)}/ctl`);
+    } catch {
+      let why = "";
+      try {
+        why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
+          /^\S+ /,
+          "",
+        );
+      } catch { /* no log */ }
+      removeLog(lab.name);
+      throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
+    }
+    console.log(
+      `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+    );
+    return;
+  }
+  if (isDaemonChild()) setLogFile(daemonLog(lab.name));
+  const { stopped, stop, remove } = untilSignal();
+  let runner: LabRunner | undefined;
+  let ctl: MgmtServer | undefined;
+  let shell: { close(): void } | undefined;
+  try {
+    runner = await LabRunner.up(lab, {
+      file: source?.path ?? "",
+      baseDir: source ? dirOf(source.path) : Deno.cwd(),
+      log: (m) => log("vde up", m),
+    }).catch((err) => {
+      throw new UsageError(`lab ${lab.name}: ${(err as Error).message} (everything made was taken down)`);
+    });
+    const r = runner;
+    let savedTo: string | undefined;
+    const { commands } = labCommands(r, {
+      down: (reason) => stop(reason),
+      save: async (file) => {
+        const target = file ?? source?.path ?? savedTo;
+        if (target === undefined) throw new Error("this lab has no file yet: save FILE");
+        savedTo = target;
+        const original = source && target === source.path ? source.text : undefined;
+        const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
+        await Deno.writeTextFile(target, text);
+        return target;
+      },
+    });
+    ctl = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
+      path: `${r.dir}/ctl`,
+      greeting: `vde lab ${lab.name}\n\nlab[${lab.name}]$ `,
+      prompt: `lab[${lab.name}]$ `,
+      log: (m) => log("vde up", m),
+    });
+    if (!isDaemonChild()) {
+      console.log([...nodesTable(r), "", ...linksTable(r), ""].join("\n"));
+      if (Deno.stdin.isTerminal()) {
+        console.log(
+          `lab ${lab.name} is up; \`help\` lists the shell's commands, \`down\` (or Ctrl-D) takes it down`,
+        );
+        shell = startLabShell(r, commands, () => stop("end of the shell"));
+      } else console.log(`lab ${lab.name} is up; Ctrl-C or \`vde down ${lab.name}\` takes it down`);
+    }
+    log("vde up", `lab ${lab.name}: ${await stopped}, taking it down`);
+  } finally {
+    shell?.close();
+    ctl?.close();
+    await runner?.down();
+    remove();
+    if (isDaemonChild() && runner !== undefined) removeLog(lab.name);
+    await poller().stop();
+  }
+}
+
+function removeLog(name: string): void {
+  try {
+    Deno.removeSync(daemonLog(name));
+  } catch { /* none was written */ }
+}
+
+/** The lab name an argument means: a lab file's `name`, or the name itself. */
+function labName(arg: string): string {
+  try {
+    if (Deno.statSync(arg).isFile) {
+      const name = parseDocument(Deno.readTextFileSync(arg)).get("name");
+      if (typeof name === "string" || typeof name === "number") return String(name);
+      throw new UsageError(`${arg} has no lab name`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+  }
+  if (!NAME_PATTERN.test(arg)) throw new UsageError(`"${arg}" is neither a lab file nor a lab name`);
+  return arg;
+}
+
+async function down(arg: string): Promise<void> {
+  const name = labName(arg);
+  if (readState(name) === undefined) {
+    // A directory without a state file: a `vde up` killed in its first steps.
+    try {
+      Deno.removeSync(labDir(name), { recursive: true });
+      console.log(`removed ${labDir(name)} (no lab was running there)`);
+      return;
+    } catch {
+      throw new UsageError(`no lab ${name} is up`);
+    }
+  }
+  for (const line of await cleanupLab(name)) console.log(line);
+}
+
+async function status(arg: string | undefined): Promise<void> {
+  if (arg === undefined) {
+    const rows = listLabs().map((name) => {
+      const s = readState(name)!;
+      return [name, String(s.pid), processAlive(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
+    });
+    if (rows.length === 0) {
+      console.log("no labs are up");
+      return;
+    }
+    const cols = ["LAB", "PID", "STATE", "FILE"].map((title) => ({ title, align: "left" as const }));
+    console.log(renderTable(cols, rows).join("\n"));
+    return;
+  }
+  const name = labName(arg);
+  const state = readState(name);
+  if (state === undefined) throw new UsageError(`no lab ${name} is up`);
+  if (!processAlive(state.pid)) {
+    throw new UsageError(
+      `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
+    );
+  }
+  const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
+  try {
+    const reply = await client.command("status");
+    console.log((reply.lines ?? []).join("\n"));
+  } finally {
+    client.close();
+  }
+}
+
+/** The lab plain `vde` starts: empty, named after the current directory. */
+function emptyLab(): Lab {
+  const base = Deno.cwd().split("/").filter((p) => p !== "").at(-1) ?? "lab";
+  const name = base.replace(/[^A-Za-z0-9_-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 8) || "lab";
+  return { name, nodes: [], links: [] };
+}
+
+/** Registers `up`, `down`, `status`, `completions` and plain `vde`. */
+export const labCommand: Subcommand = (program: Command) => {
+  program.command("up")
+    .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
+    .argument("<file>", "the lab file")
+    .option("-d, --detach", "run the lab in the background")
+    .action(async (file: string, o: UpOptions) => {
+      const { lab, text, path } = loadLab(file);
+      await runLab(lab, { text, path }, o);
+    });
+  program.command("down")
+    .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
+    .argument("<lab>", "lab name or lab file")
+    .action((arg: string) => down(arg));
+  program.command("status")
+    .description("list running labs, or one lab's nodes and links with their counters")
+    .argument("[lab]", "lab name or lab file")
+    .action((arg: string | undefined) => status(arg));
+  program.command("completions")
+    .description("print shell completions for vde")
+    .argument("<shell>", "bash, zsh or fish")
+    .action((shell: string) => {
+      if (!["bash", "zsh", "fish"].includes(shell)) {
+        throw new UsageError(`no completions for "${shell}": bash, zsh or fish`);
+      }
+      console.log(completionScript(program, shell as "bash" | "zsh" | "fish"));
+    });
+  program.allowExcessArguments(true).action(async () => {
+    // Plain `vde` only: anything else on the line is a subcommand that does not exist.
+    if (program.args.length > 0) program.error(`error: unknown command '${program.args[0]}'`);
+    if (!Deno.stdin.isTerminal()) {
+      program.outputHelp();
+      return;
+    }
+    await runLab(emptyLab(), null, {});
+  });
+};

@@ -1,0 +1,296 @@
+/**
+ * The lab shell's commands, one registry for the REPL of `vde up` and for
+ * the lab's control socket (`vde status` reads `status` through it).
+ *
+ * A switch's own console commands are reached through the switch's name
+ * (`sw1 port/print`); `add` grows the lab by writing the new node or link
+ * into the lab's file form and validating the whole, so the shell accepts
+ * exactly what a lab file would.
+ */
+import { CommandRegistry, listing, ok, type Session } from "../console/registry.ts";
+import { Errno, type Reply } from "../console/reply_format.ts";
+import { renderTable } from "../console/switch/tables.ts";
+import { Document } from "yaml";
+import type { LabRunner } from "./runner.ts";
+import { STP_AVAILABLE } from "./runner.ts";
+import type { Impairments, LabNode } from "./spec.ts";
+import { runCommand } from "./system.ts";
+import { plainImpairments, plainLab } from "./to_yaml.ts";
+import { validateLab } from "./validate.ts";
+import { parseDuration, parsePercent, parseRate } from "./values.ts";
+
+/** What the shell needs from whoever runs the lab. */
+export interface LabShellHooks {
+  /** Takes the lab down and ends `vde up`. */
+  down(reason: string): void;
+  /** Writes the running lab to `file` (default: the lab file); resolves with the path written. */
+  save(file: string | undefined): Promise<string>;
+}
+
+function failure(message: string, code: number = Errno.EINVAL): Reply {
+  return { code, raw: `${message}\n` };
+}
+
+/** The nodes table. */
+export function nodesTable(r: LabRunner): string[] {
+  const rows = r.lab.nodes.map((n) => [n.name, n.kind, nodeDetail(r, n)]);
+  return renderTable([
+    { title: "NODE", align: "left" },
+    { title: "KIND", align: "left" },
+    { title: "DETAIL", align: "left" },
+  ], rows);
+}
+
+function nodeDetail(r: LabRunner, n: LabNode): string {
+  switch (n.kind) {
+    case "switch": {
+      const s = r.switches.get(n.name)!;
+      const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
+      return `${n.ports} ports (${used} in use)${n.hub ? ", hub" : ""}, sock ${s.dir}`;
+    }
+    case "host": {
+      const h = r.hosts.get(n.name)!;
+      const shown = (i: string) =>
+        (n.addresses[i] ?? []).map((a) => a === "dhcp" && h.leases.has(i) ? `${h.leases.get(i)} (dhcp)` : a);
+      const addrs = [...h.taps.keys()].map((i) => `${i} ${shown(i).join(" ") || "-"}`);
+      return `netns ${h.ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
+    }
+    case "slirp":
+      return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
+    case "cable":
+      return n.connect !== undefined ? `to ${n.connect}` : `listening on ${n.listen}`;
+  }
+}
+
+function impairText(i: Impairments): string {
+  const p = plainImpairments(i);
+  return Object.entries(p).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
+}
+
+/** The links table, with counters. */
+export function linksTable(r: LabRunner): string[] {
+  const rows = r.links.map((l) => [
+    l.name,
+    l.wire.up ? "up" : "down",
+    String(l.wire.b.stats.framesIn),
+    String(l.wire.a.stats.framesIn),
+    String(l.wire.dropped + l.wire.filterDrops),
+    [
+      impairText(l.wire.impair),
+      ...(l.spec.vlan !== undefined ? [`vlan ${l.spec.vlan}`] : []),
+      ...(l.spec.trunk.length ? [`trunk ${l.spec.trunk.join(",")}`] : []),
+    ].filter((x) => x !== "-").join(", ") || "-",
+  ]);
+  return renderTable([
+    { title: "LINK", align: "left" },
+    { title: "STATE", align: "left" },
+    { title: "A>B", align: "right" },
+    { title: "B>A", align: "right" },
+    { title: "DROPS", align: "right" },
+    { title: "SETTINGS", align: "left" },
+  ], rows);
+}
+
+/** A session that runs a switch's commands (so `help` lists the switch's). */
+function switchSession(outer: Session, commands: CommandRegistry): Session {
+  return {
+    kind: outer.kind,
+    debug: outer.debug,
+    loadDepth: outer.loadDepth,
+    commands,
+    notify: (line) => outer.notify(line),
+    render: (reply) => outer.render(reply),
+  };
+}
+
+const LAB_COMMANDS: [string, string, string][] = [
+  ["help", "", "this list"],
+  ["nodes", "", "the lab's nodes"],
+  ["links", "", "the lab's links with their counters"],
+  ["status", "", "nodes and links"],
+  ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
+  ["link", "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V", "cut, restore or impair a link"],
+  ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
+  ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
+  ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
+  ["down", "", "take the lab down and exit"],
+];
+
+/** Builds the lab shell's registry. */
+export function labCommands(
+  r: LabRunner,
+  hooks: LabShellHooks,
+): { commands: CommandRegistry; addSwitch(name: string): void } {
+  const commands = new CommandRegistry();
+  const run = (
+    path: string,
+    listingCmd: boolean,
+    fn: (args: string, s: Session) => Reply | Promise<Reply>,
+  ) => {
+    const spec = LAB_COMMANDS.find((c) => c[0] === path)!;
+    commands.add({ path, syntax: spec[1], help: spec[2], listing: listingCmd, run: fn });
+  };
+  run("help", true, () =>
+    listing(
+      LAB_COMMANDS.map(([p, s, h]) => `${(p + " " + s).padEnd(30)} ${h}`)
+        .concat([`SWITCH COMMAND...${" ".repeat(14)}a switch's console command (SWITCH help lists them)`]),
+    ));
+  run("nodes", true, () => listing(nodesTable(r)));
+  run("links", true, () => listing(linksTable(r)));
+  run(
+    "status",
+    true,
+    () => listing([`lab ${r.lab.name} (pid ${Deno.pid})`, "", ...nodesTable(r), "", ...linksTable(r)]),
+  );
+  run("exec", true, async (args) => {
+    const m = /^(\S+)\s+(.+)$/.exec(args);
+    if (m === null) return failure("usage: exec HOST COMMAND...");
+    const host = r.hosts.get(m[1]!);
+    if (host === undefined) {
+      return failure(`no host ${m[1]} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
+    }
+    const out = await runCommand(["ip", "netns", "exec", host.ns, "sh", "-c", m[2]!], 120_000);
+    const text = (out.stdout + out.stderr).replace(/\n$/, "");
+    const lines = text === "" ? [] : text.split("\n");
+    if (out.code !== 0) lines.push(`(${m[2]!.split(" ")[0]} exited with status ${out.code})`);
+    return {
+      code: out.code === 0 ? 0 : Errno.EIO,
+      lines,
+    };
+  });
+  run("link", false, (args) => linkCommand(r, args));
+  run("add", false, (args) => addCommand(r, args, addSwitch));
+  run("use", false, () => failure("`use` works in the interactive shell"));
+  run("save", false, async (args) => {
+    try {
+      const path = await hooks.save(args.trim() || undefined);
+      return { code: 0, raw: `saved ${path}\n` };
+    } catch (err) {
+      return failure((err as Error).message);
+    }
+  });
+  run(
+    "down",
+    false,
+    () => ({ code: 0, endSession: true, afterSend: () => hooks.down("`down` in the shell") }),
+  );
+  const addSwitch = (name: string) => {
+    if (commands.lookup(name) !== undefined) return;
+    const sw = r.switches.get(name)!;
+    commands.add({
+      path: name,
+      syntax: "COMMAND...",
+      help: `a console command of switch ${name}`,
+      listing: false,
+      run: async (args, session) => {
+        if (args.trim() === "") return failure(`usage: ${name} COMMAND (try \`${name} help\`)`);
+        const reply = await sw.commands.execute(args, switchSession(session, sw.commands));
+        return reply ?? ok();
+      },
+    });
+  };
+  for (const name of r.switches.keys()) addSwitch(name);
+  return { commands, addSwitch };
+}
+
+const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok: false; error: string }> = {
+  loss: parsePercent,
+  dup: parsePercent,
+  delay: parseDuration,
+  jitter: parseDuration,
+  rate: parseRate,
+  mtu: (v) =>
+    /^\d+$/.test(v)
+      ? { ok: true, value: Number(v) }
+      : { ok: false, error: `mtu must be a number, got "${v}"` },
+};
+
+function linkCommand(r: LabRunner, args: string): Reply {
+  const words = args.split(/\s+/).filter((w) => w !== "");
+  const link = words[0] === undefined ? undefined : r.findLink(words[0]);
+  if (link === undefined) {
+    return failure(
+      `usage: link A-B down|up|clear|KEY VALUE...; links: ${r.links.map((l) => l.name).join(" ")}`,
+    );
+  }
+  const rest = words.slice(1);
+  if (rest.length === 0) {
+    return {
+      code: 0,
+      raw: `${link.name} ${link.wire.up ? "up" : "down"}, ${impairText(link.wire.impair)}\n`,
+    };
+  }
+  const impair: Impairments = link.wire.impair;
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i]!;
+    if (w === "down" || w === "up") link.wire.up = w === "up";
+    else if (w === "clear") { for (const k of Object.keys(impair)) delete impair[k as keyof Impairments]; }
+    else if (w in SETTERS) {
+      const v = rest[++i];
+      if (v === undefined) return failure(`${w} needs a value`);
+      const parsed = SETTERS[w]!(v);
+      if (!parsed.ok) return failure(`${w}: ${parsed.error}`);
+      impair[w as keyof Impairments] = parsed.value;
+    } else {return failure(
+        `unknown link setting "${w}" (down, up, clear, ${Object.keys(SETTERS).join(", ")})`,
+      );}
+  }
+  link.wire.impair = impair;
+  link.spec.impair = link.wire.impair;
+  return ok();
+}
+
+/** `KEY VALUE` pairs of `add`, values split on commas where the file takes a list. */
+function pairs(words: string[], flags: string[]): Record<string, unknown> | string {
+  const out: Record<string, unknown> = {};
+  const lists = ["vlans", "forwards", "routes", "exec", "trunk", "address"];
+  for (let i = 0; i < words.length; i++) {
+    const k = words[i]!;
+    if (flags.includes(k)) {
+      out[k] = true;
+      continue;
+    }
+    const v = words[++i];
+    if (v === undefined) return `${k} needs a value`;
+    const value = /^\d+$/.test(v) ? Number(v) : v;
+    out[k] = lists.includes(k)
+      ? String(v).split(",").map((x) => /^\d+$/.test(x) && k !== "address" ? Number(x) : x)
+      : value;
+  }
+  return out;
+}
+
+async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) => void): Promise<Reply> {
+  const words = args.split(/\s+/).filter((w) => w !== "");
+  const [what, ...rest] = words;
+  const plain = plainLab(r.lab) as { topology: { nodes: Record<string, unknown>; links: unknown[] } };
+  if (what === "link") {
+    if (rest.length < 2) return failure("usage: add link A B [loss 5%] [delay 10ms] [vlan 10] ...");
+    const extra = pairs(rest.slice(2), []);
+    if (typeof extra === "string") return failure(extra);
+    plain.topology.links.push({ endpoints: [rest[0], rest[1]], ...extra });
+  } else if (what === "switch" || what === "host" || what === "slirp" || what === "cable") {
+    const name = rest[0];
+    if (name === undefined) return failure(`usage: add ${what} NAME [KEY VALUE]...`);
+    if (r.lab.nodes.some((n) => n.name === name)) return failure(`there is a node ${name} already`);
+    const extra = pairs(rest.slice(1), ["hub", "stp"]);
+    if (typeof extra === "string") return failure(extra);
+    plain.topology.nodes[name] = { kind: what, ...extra };
+  } else {return failure(
+      "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
+    );}
+  const { lab, errors } = validateLab(new Document(plain).toString(), { stp: STP_AVAILABLE, live: true });
+  if (lab === undefined) return failure(errors.map((e) => e.message).join("\n"));
+  try {
+    if (what === "link") {
+      const l = await r.addLink(lab.links.at(-1)!);
+      return { code: 0, raw: `added link ${l.name}\n` };
+    }
+    const node = lab.nodes.find((n) => n.name === rest[0])!;
+    await r.addNode(node);
+    if (node.kind === "switch") addSwitch(node.name);
+    return { code: 0, raw: `added ${node.kind} ${node.name}\n` };
+  } catch (err) {
+    return failure((err as Error).message, Errno.EIO);
+  }
+}

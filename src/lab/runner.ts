@@ -1,0 +1,483 @@
+/**
+ * A running lab: brings a validated `Lab` up on vde's own parts, keeps it
+ * running, changes it live and takes it down.
+ *
+ * Theory of operation. Everything runs in this one process: each switch is
+ * a `Switch` serving a vde socket directory (so QEMU and `vde_plug` can join
+ * it) and a management socket; a slirp is a `SlirpLink`; a cable is a
+ * cable client or listener; a host is a network namespace whose interfaces
+ * are taps this process holds. Every link is a `LabWire` (an in-memory wire
+ * with optional wirefilter impairments) whose ends are attached to switch
+ * ports or joined to the node's link, so any link can be impaired or cut
+ * live. Order: switches, slirps and cables, hosts (namespaces), links (taps
+ * moved into the namespaces), then addresses, routes, DHCP and `exec`.
+ * Every step pushes its undo; a failure halfway runs them in reverse, so
+ * nothing is left behind. The state file is written before each namespace
+ * is made, so `vde down` can clean up after a SIGKILL too.
+ */
+import { interfaceExists } from "../../ffi/tun.ts";
+import { ConsoleContext } from "../console/switch/context.ts";
+import { MgmtServer } from "../console/mgmt_server.ts";
+import type { CommandRegistry } from "../console/registry.ts";
+import { runStartupScript } from "../console/script.ts";
+import { switchCommands } from "../console/switch/switch_commands.ts";
+import { discard, type Link } from "../link/link.ts";
+import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
+import { TapLink } from "../link/tap_link.ts";
+import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
+import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
+import { Switch } from "../switch/switch.ts";
+import { VdeSwitchServer } from "../vde/switch_server.ts";
+import { labDir, labsBaseDir, netnsName, tapName } from "./names.ts";
+import {
+  type CableNode,
+  type HostNode,
+  isImpaired,
+  type Lab,
+  type LabLink,
+  type LabNode,
+  type LinkEnd,
+  linkName,
+  type SlirpNode,
+  type SwitchNode,
+} from "./spec.ts";
+import { type LabState, readState, writeState } from "./state.ts";
+import { deleteNetns, ip, mustRun, processAlive } from "./system.ts";
+import { LabWire } from "./wire.ts";
+
+/** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
+export const STP_AVAILABLE = true;
+
+/** Settings of a running lab. */
+export interface RunnerOptions {
+  /** The lab file (absolute), "" when built in the shell. */
+  file: string;
+  /** Where relative paths in the lab file (keys, rc files) start. */
+  baseDir: string;
+  log?: (message: string) => void;
+}
+
+/** A switch node as it runs. */
+export interface RunningSwitch {
+  node: SwitchNode;
+  sw: Switch;
+  ctx: ConsoleContext;
+  commands: CommandRegistry;
+  dir: string;
+  mgmtPath: string;
+}
+
+/** A host node as it runs. */
+export interface RunningHost {
+  node: HostNode;
+  ns: string;
+  taps: Map<string, TapLink>;
+  /** Addresses leased by DHCP, per interface. */
+  leases: Map<string, string>;
+}
+
+/** A link as it runs. */
+export interface RunningLink {
+  spec: LabLink;
+  name: string;
+  wire: LabWire;
+}
+
+type Undo = () => void | Promise<void>;
+
+/** A cable node: its link (a client, or a listener's current session) and the wire end it joins. */
+interface CableEntry {
+  link: Link | null;
+  end?: Link;
+}
+
+/** Joins two links both ways without closing either when the other ends. */
+function join(a: Link, b: Link): () => void {
+  a.onFrame = (f) => b.send(f);
+  b.onFrame = (f) => a.send(f);
+  return () => {
+    a.onFrame = discard;
+    b.onFrame = discard;
+  };
+}
+
+/** A running lab. */
+export class LabRunner {
+  readonly lab: Lab;
+  readonly dir: string;
+  readonly switches = new Map<string, RunningSwitch>();
+  readonly hosts = new Map<string, RunningHost>();
+  readonly slirps = new Map<string, SlirpLink>();
+  /** Links a cable node offers (a connecting client, or the current session of a listener). */
+  readonly cables = new Map<string, CableEntry>();
+  readonly links: RunningLink[] = [];
+  readonly #opts: RunnerOptions;
+  readonly #undo: Undo[] = [];
+  readonly #log: (m: string) => void;
+  #state: LabState;
+  #down = false;
+
+  private constructor(lab: Lab, opts: RunnerOptions) {
+    this.lab = { name: lab.name, nodes: [], links: [] };
+    this.dir = labDir(lab.name);
+    this.#opts = opts;
+    this.#log = opts.log ?? (() => {});
+    this.#state = {
+      name: lab.name,
+      pid: Deno.pid,
+      file: opts.file,
+      namespaces: [],
+      started: new Date().toISOString(),
+    };
+  }
+
+  /**
+   * Brings `lab` up. On any failure, what was made is taken down again and
+   * the error is rethrown.
+   */
+  static async up(lab: Lab, opts: RunnerOptions): Promise<LabRunner> {
+    const r = new LabRunner(lab, opts);
+    r.#claimDir();
+    try {
+      for (const node of lab.nodes) await r.addNode(node);
+      for (const link of lab.links) await r.addLink(link, false);
+      for (const node of lab.nodes) if (node.kind === "host") await r.#configureHost(node);
+    } catch (err) {
+      await r.down();
+      throw err;
+    }
+    return r;
+  }
+
+  /** Creates the runtime directory, refusing a lab that runs or was not taken down. */
+  #claimDir(): void {
+    const old = readState(this.lab.name);
+    if (old !== undefined) {
+      if (processAlive(old.pid)) throw new Error(`lab ${old.name} is already up (pid ${old.pid})`);
+      throw new Error(
+        `lab ${old.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${old.name}\``,
+      );
+    }
+    Deno.mkdirSync(labsBaseDir(), { recursive: true });
+    try {
+      // Not recursive: of two `vde up` of one lab at once, only one gets the directory.
+      Deno.mkdirSync(this.dir, { mode: 0o700 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      throw new Error(`lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`);
+    }
+    writeState(this.#state);
+    this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));
+  }
+
+  /** Adds a node (at start, or live from the shell). */
+  async addNode(node: LabNode): Promise<void> {
+    if (this.lab.nodes.some((n) => n.name === node.name)) {
+      throw new Error(`there is a node ${node.name} already`);
+    }
+    await this.#atomically(() => this.#startNode(node));
+    this.lab.nodes.push(node);
+  }
+
+  /**
+   * Runs one growth step; if it fails, what it made is undone at once, so a
+   * failed `add` in the shell leaves the running lab as it was.
+   */
+  async #atomically<T>(step: () => Promise<T>): Promise<T> {
+    const mark = this.#undo.length;
+    try {
+      return await step();
+    } catch (err) {
+      for (const undo of this.#undo.splice(mark).reverse()) {
+        try {
+          await undo();
+        } catch { /* keep undoing */ }
+      }
+      throw err;
+    }
+  }
+
+  async #startNode(node: LabNode): Promise<void> {
+    switch (node.kind) {
+      case "switch":
+        await this.#startSwitch(node);
+        break;
+      case "slirp":
+        await this.#startSlirp(node);
+        break;
+      case "cable":
+        await this.#startCable(node);
+        break;
+      case "host":
+        await this.#startHost(node);
+        break;
+    }
+  }
+
+  async #startSwitch(node: SwitchNode): Promise<void> {
+    const sw = new Switch({ numPorts: node.ports, hub: node.hub });
+    this.#undo.push(() => sw.close());
+    for (const v of node.vlans) sw.engine.createVlan(v);
+    const ctx = new ConsoleContext(sw);
+    if (node.stp) ctx.setStp(true);
+    const commands = switchCommands(ctx);
+    if (node.rc !== undefined) {
+      await runStartupScript(this.#path(node.rc), commands, (m) => this.#log(`${node.name}: ${m}`));
+    }
+    const dir = `${this.dir}/${node.name}`;
+    const server = await VdeSwitchServer.start(sw, { dir, log: (m) => this.#log(`${node.name}: ${m}`) });
+    this.#undo.push(() => server.close());
+    ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
+    const mgmtPath = `${this.dir}/${node.name}.mgmt`;
+    const mgmt = await MgmtServer.start(commands, ctx, {
+      path: mgmtPath,
+      log: (m) => this.#log(`${node.name}: ${m}`),
+    });
+    this.#undo.push(() => mgmt.close());
+    ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
+    this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath });
+  }
+
+  async #startSlirp(node: SlirpNode): Promise<void> {
+    const config = parseSlirpOptions(
+      node.options === undefined ? "" : `/${node.options.replace(/^\/+/, "")}`,
+    );
+    if (node.mtu !== undefined) config.mtu = node.mtu;
+    for (const f of node.forwards) config.forwards.push(parseForward(f, config));
+    const link = await openSlirpLink(config);
+    this.#undo.push(() => link.close());
+    this.slirps.set(node.name, link);
+  }
+
+  async #startCable(node: CableNode): Promise<void> {
+    const keyPart = node.key === undefined ? "/insecure" : "";
+    const defaults = { keyFile: node.key === undefined ? undefined : this.#path(node.key) };
+    if (node.connect !== undefined) {
+      const client = await openCableClient(parseTcpVnl(`${node.connect}${keyPart}`), {
+        ...defaults,
+        localName: `${this.lab.name}/${node.name}`,
+      });
+      this.#undo.push(() => client.close());
+      this.cables.set(node.name, { link: client });
+      return;
+    }
+    const listen = /^\d+$/.test(node.listen!) ? `:${node.listen}` : node.listen!;
+    const entry: CableEntry = { link: null };
+    this.cables.set(node.name, entry);
+    let port = 0;
+    const listener = await startCableListener(parseTcpVnl(`${listen}/listen${keyPart}`), (session) => {
+      // One cable per node: a new session replaces the one before.
+      entry.link?.close("replaced by a new cable session");
+      entry.link = session;
+      if (entry.end !== undefined) {
+        const unjoin = join(session, entry.end);
+        session.closed.then(unjoin);
+        port = this.links.find((l) => l.wire.a === entry.end || l.wire.b === entry.end)?.spec.ends
+          .find((e) => e.port !== undefined)?.port ?? 0;
+      }
+      return port;
+    }, defaults);
+    this.#undo.push(() => listener.close());
+  }
+
+  async #startHost(node: HostNode): Promise<void> {
+    const ns = netnsName(this.lab.name, node.name);
+    this.#state.namespaces.push(ns);
+    writeState(this.#state);
+    this.#undo.push(async () => {
+      await deleteNetns(ns);
+      this.#state.namespaces = this.#state.namespaces.filter((n) => n !== ns);
+      if (!this.#down) writeState(this.#state);
+    });
+    await ip("netns", "add", ns);
+    await ip("-n", ns, "link", "set", "lo", "up");
+    this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map() });
+  }
+
+  /**
+   * Adds a link (at start, or live). `configure` applies the host ends'
+   * addresses at once (live); at start they wait for every link.
+   */
+  async addLink(spec: LabLink, configure = true): Promise<RunningLink> {
+    const name = linkName(spec);
+    const wire = new LabWire(name, spec.impair);
+    const running: RunningLink = { spec, name, wire };
+    await this.#atomically(async () => {
+      this.#undo.push(() => wire.close());
+      await this.#connect(spec.ends[0], wire.a, spec);
+      await this.#connect(spec.ends[1], wire.b, spec);
+    });
+    this.links.push(running);
+    this.lab.links.push(spec);
+    if (configure) {
+      for (const end of spec.ends) {
+        const host = this.hosts.get(end.node);
+        if (host !== undefined) await this.#configureIface(host, end.iface!);
+      }
+    }
+    return running;
+  }
+
+  async #connect(end: LinkEnd, wireEnd: Link, spec: LabLink): Promise<void> {
+    const sw = this.switches.get(end.node);
+    if (sw !== undefined) {
+      const port = end.port!;
+      if (sw.sw.port(port)?.endpoints.length) throw new Error(`port ${end.node}:${port} is in use`);
+      sw.sw.attach(wireEnd, { port });
+      const engine = sw.sw.engine;
+      if (spec.vlan !== undefined) {
+        engine.createVlan(spec.vlan);
+        engine.setPortVlan(port, spec.vlan);
+      }
+      for (const v of spec.trunk) {
+        engine.createVlan(v);
+        engine.addVlanPort(v, port);
+      }
+      return;
+    }
+    const slirp = this.slirps.get(end.node);
+    if (slirp !== undefined) {
+      this.#undo.push(join(slirp, wireEnd));
+      return;
+    }
+    const cable = this.cables.get(end.node);
+    if (cable !== undefined) {
+      cable.end = wireEnd;
+      if (cable.link !== null) this.#undo.push(join(cable.link, wireEnd));
+      return;
+    }
+    const host = this.hosts.get(end.node);
+    if (host === undefined) throw new Error(`unknown node ${end.node}`);
+    const iface = end.iface!;
+    const index = Number(iface.slice(3));
+    const tap = tapName(this.lab.name, end.node, index);
+    // An interface of that name is someone else's: opening it would join their wire.
+    if (interfaceExists(tap)) {
+      throw new Error(`cannot create tap ${tap} for ${end.node}:${iface}: the name is taken`);
+    }
+    const link = new TapLink(tap);
+    this.#undo.push(() => link.close());
+    host.taps.set(iface, link);
+    this.#undo.push(join(link, wireEnd));
+    await ip("link", "set", tap, "netns", host.ns);
+    await ip("-n", host.ns, "link", "set", tap, "name", iface);
+    if (host.node.mtu !== undefined) {
+      await ip("-n", host.ns, "link", "set", iface, "mtu", String(host.node.mtu));
+    }
+    await ip("-n", host.ns, "link", "set", iface, "up");
+  }
+
+  /** Static addresses of one interface. */
+  async #configureIface(host: RunningHost, iface: string): Promise<void> {
+    for (const a of host.node.addresses[iface] ?? []) {
+      if (a === "dhcp") await this.#dhcp(host, iface);
+      else await ip("-n", host.ns, "addr", "add", a, "dev", iface);
+    }
+  }
+
+  /** Addresses, routes, the gateway, DHCP and `exec`, once every link is up. */
+  async #configureHost(node: HostNode): Promise<void> {
+    const host = this.hosts.get(node.name)!;
+    for (const iface of host.taps.keys()) await this.#configureIface(host, iface);
+    for (const r of node.routes) await ip("-n", host.ns, "route", "add", ...r.trim().split(/\s+/));
+    if (node.gateway !== undefined) {
+      await ip(
+        "-n",
+        host.ns,
+        ...(node.gateway.includes(":") ? ["-6"] : []),
+        "route",
+        "add",
+        "default",
+        "via",
+        node.gateway,
+      );
+    }
+    for (const cmd of node.exec) {
+      await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
+        throw new Error(
+          `${node.name}: exec "${cmd}" failed: ${(err as Error).message.split(": ").slice(-1)[0]}`,
+        );
+      });
+    }
+  }
+
+  /** One DHCP lease with busybox udhcpc, applied by a small script. */
+  async #dhcp(host: RunningHost, iface: string): Promise<void> {
+    const script = `${this.dir}/udhcpc.sh`;
+    Deno.writeTextFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
+    await mustRun(
+      [
+        "ip",
+        "netns",
+        "exec",
+        host.ns,
+        "busybox",
+        "udhcpc",
+        "-i",
+        iface,
+        "-f",
+        "-q",
+        "-n",
+        "-t",
+        "5",
+        "-T",
+        "2",
+        "-s",
+        script,
+      ],
+      30_000,
+    ).catch((err) => {
+      throw new Error(`${host.node.name}: no DHCP lease on ${iface}: ${(err as Error).message}`);
+    });
+    const shown = await ip("-n", host.ns, "-4", "-o", "addr", "show", "dev", iface);
+    const lease = /inet (\S+)/.exec(shown)?.[1];
+    if (lease !== undefined) host.leases.set(iface, lease);
+  }
+
+  /** The link called `name` (`sw1-sw2`, or with ports and interfaces as `links` shows). */
+  findLink(name: string): RunningLink | undefined {
+    const exact = this.links.find((l) => l.name === name);
+    if (exact !== undefined) return exact;
+    const [x, y] = name.split("-");
+    const bare = (e: LinkEnd) => e.node;
+    return this.links.find((l) =>
+      (bare(l.spec.ends[0]) === x && bare(l.spec.ends[1]) === y) ||
+      (bare(l.spec.ends[0]) === y && bare(l.spec.ends[1]) === x)
+    );
+  }
+
+  /** Whether impairments are on any link (for the links table). */
+  get impaired(): boolean {
+    return this.links.some((l) => isImpaired(l.wire.impair));
+  }
+
+  #path(p: string): string {
+    return p.startsWith("/") ? p : `${this.#opts.baseDir}/${p}`;
+  }
+
+  /** Takes everything down, newest first; safe to call twice. */
+  async down(): Promise<void> {
+    if (this.#down) return;
+    this.#down = true;
+    const steps = this.#undo.splice(0).reverse();
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.#log(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  }
+}
+
+/** Applies a busybox udhcpc lease: address, router, nothing else. */
+const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    if [ -n "$router" ]; then ip route replace default via "\${router%% *}" dev "$interface"; fi
+    ;;
+esac
+exit 0
+`;

@@ -1,0 +1,137 @@
+/**
+ * The lab shell at a terminal: one REPL for the whole lab, on the switch
+ * console's readline prompt (history, Emacs keys, Ctrl-C twice to quit).
+ *
+ * Lines run in the lab registry (`commands.ts`); after `use sw1`, a line
+ * whose first word is no lab command or node goes to sw1's console. Tab
+ * completes commands, node names, link names and a switch's commands, by
+ * position in the line.
+ */
+import { historyPath } from "../console/history.ts";
+import type { CommandRegistry } from "../console/registry.ts";
+import { formatForPeople } from "../console/reply_format.ts";
+import { Repl } from "../console/repl.ts";
+import { TerminalSession } from "../console/terminal_session.ts";
+import type { LabRunner } from "./runner.ts";
+
+const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
+const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
+
+/** Candidates for the word being typed at the end of `line`. */
+export function completeLabLine(
+  line: string,
+  r: LabRunner,
+  commands: CommandRegistry,
+  using?: string,
+): [string[], string] {
+  const words = line.split(/\s+/);
+  const current = words.pop() ?? "";
+  while (words.length > 0 && words[0] === "") words.shift();
+  const nodes = r.lab.nodes.map((n) => n.name);
+  const switchCommands = (name: string) => r.switches.get(name)?.commands.commandPaths() ?? [];
+  let pool: string[];
+  if (words.length === 0) {
+    pool = [...commands.commandPaths(), ...(using ? switchCommands(using) : [])];
+  } else {
+    const [first] = words;
+    const n = words.length;
+    if (r.switches.has(first!)) pool = n === 1 ? switchCommands(first!) : [];
+    else if (first === "exec") pool = n === 1 ? [...r.hosts.keys()] : [];
+    else if (first === "use") pool = n === 1 ? [...r.switches.keys()] : [];
+    else if (first === "link") {
+      pool = n === 1 ? r.links.flatMap((l) => [l.name, shortName(l.spec.ends)]) : LINK_WORDS;
+    } else if (first === "add") pool = n === 1 ? ADD_WORDS : words[1] === "link" && n <= 3 ? nodes : [];
+    else pool = [];
+  }
+  const hits = [...new Set(pool)].filter((c) => c.startsWith(current)).sort();
+  return [hits.map((h) => hits.length === 1 ? `${h} ` : h), current];
+}
+
+function shortName(ends: readonly { node: string }[]): string {
+  return `${ends[0]!.node}-${ends[1]!.node}`;
+}
+
+/**
+ * Runs `command` in namespace `ns` with its output streamed to the
+ * terminal; any key (Ctrl-C included) stops it.
+ */
+async function execLive(repl: Repl, ns: string, command: string): Promise<string> {
+  // Its own process group (setsid), so the stop reaches every process the command started.
+  const child = new Deno.Command("setsid", {
+    args: ["ip", "netns", "exec", ns, "sh", "-c", command],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) repl.print(decoder.decode(chunk, { stream: true }));
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  await repl.grabKeyboard(async (keyPressed) => {
+    const done = child.status.then(() => "done" as const);
+    if (await Promise.race([done, keyPressed.then(() => "key" as const)]) === "key") {
+      const signalGroup = (signal: Deno.Signal) => {
+        try {
+          Deno.kill(-child.pid, signal);
+        } catch { /* ended meanwhile */ }
+      };
+      signalGroup("SIGINT");
+      const late = setTimeout(() => signalGroup("SIGKILL"), 2000);
+      await done;
+      clearTimeout(late);
+      await pumps;
+      repl.print("(stopped)\n");
+      return;
+    }
+    // Everything is printed while the keyboard is held, so the prompt comes after it.
+    const status = await child.status;
+    await pumps;
+    if (status.code !== 0) repl.print(`(exit status ${status.code})\n`);
+  });
+  return "";
+}
+
+/** A running shell; `close` gives the terminal back. */
+export interface LabShell {
+  close(): void;
+}
+
+/** Starts the shell on the terminal; `onQuit` is Ctrl-D or a second Ctrl-C. */
+export function startLabShell(r: LabRunner, commands: CommandRegistry, onQuit: () => void): LabShell {
+  const session = new TerminalSession(commands);
+  let using: string | undefined;
+  const prompt = () => `lab[${r.lab.name}${using ? ":" + using : ""}]$ `;
+  const repl: Repl = new Repl({
+    prompt: prompt(),
+    run: async (line) => {
+      const words = line.trim().split(/\s+/);
+      if (words[0] === "use") {
+        const target = words[1];
+        if (target !== undefined && !r.switches.has(target)) return `no switch ${target}\n`;
+        using = target;
+        repl.setPrompt(prompt());
+        return "";
+      }
+      if (words[0] === "exec" && words.length > 2 && r.hosts.has(words[1]!)) {
+        return await execLive(repl, r.hosts.get(words[1]!)!.ns, line.trim().replace(/^exec\s+\S+\s+/, ""));
+      }
+      const first = words[0] ?? "";
+      const direct = first === "" || commands.lookup(first) !== undefined;
+      const reply = await commands.execute(
+        direct || using === undefined ? line : `${using} ${line}`,
+        session,
+      );
+      if (reply === null) return "";
+      reply.afterSend?.();
+      return formatForPeople(reply);
+    },
+    complete: (line) => Promise.resolve(completeLabLine(line, r, commands, using)),
+    historyFile: historyPath(),
+    onQuit: () => onQuit(),
+    interruptHint: "Ctrl-C again or `down` takes the lab down",
+  });
+  session.repl = repl;
+  repl.start();
+  return { close: () => repl.close() };
+}

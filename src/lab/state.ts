@@ -1,0 +1,87 @@
+/**
+ * A running lab's record on disk, so `vde down` and `vde status` work from
+ * another process, and after `vde up` was killed with SIGKILL.
+ *
+ * `state.json` in the lab's runtime directory names the owner's pid, the
+ * lab file and every namespace made so far; it is rewritten before each
+ * namespace is created, so a crash at any point leaves a record that covers
+ * everything on the machine. Taps need no record: they belong to the `vde
+ * up` process and vanish with it. Sockets live in the runtime directory,
+ * which goes last.
+ */
+import { labDir, labsBaseDir } from "./names.ts";
+import { deleteNetns, processAlive } from "./system.ts";
+
+/** What `state.json` holds. */
+export interface LabState {
+  name: string;
+  pid: number;
+  /** The lab file (absolute), or "" for a lab built in the shell. */
+  file: string;
+  namespaces: string[];
+  started: string;
+}
+
+/** The state file of lab `name`. */
+export function statePath(name: string): string {
+  return `${labDir(name)}/state.json`;
+}
+
+/** Reads a lab's state; undefined when there is none (or it is unreadable). */
+export function readState(name: string): LabState | undefined {
+  try {
+    return JSON.parse(Deno.readTextFileSync(statePath(name))) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a lab's state atomically (a crash never leaves half a file). */
+export function writeState(state: LabState): void {
+  const path = statePath(state.name);
+  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(state, null, 2) + "\n");
+  Deno.renameSync(`${path}.tmp`, path);
+}
+
+/** Names of the labs that have a runtime directory with a state file. */
+export function listLabs(): string[] {
+  const out: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(labsBaseDir())) {
+      if (e.isDirectory && readState(e.name) !== undefined) out.push(e.name);
+    }
+  } catch { /* no labs yet */ }
+  return out.sort();
+}
+
+/**
+ * Removes what a lab left on the machine, from its state file: stops the
+ * owner if it still runs (SIGTERM, then SIGKILL after `graceMs`), deletes
+ * its namespaces and its runtime directory.
+ *
+ * @returns what was done, one line per step
+ */
+export async function cleanupLab(name: string, graceMs = 10_000): Promise<string[]> {
+  const state = readState(name);
+  const done: string[] = [];
+  if (state === undefined) return done;
+  if (state.pid !== Deno.pid && processAlive(state.pid)) {
+    Deno.kill(state.pid, "SIGTERM");
+    const deadline = Date.now() + graceMs;
+    while (processAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (processAlive(state.pid)) {
+      Deno.kill(state.pid, "SIGKILL");
+      done.push(`killed vde up (pid ${state.pid}) after ${graceMs} ms`);
+      while (processAlive(state.pid)) await new Promise((r) => setTimeout(r, 20));
+    } else done.push(`stopped vde up (pid ${state.pid})`);
+  }
+  // The owner cleans up on SIGTERM; whatever it could not (it was killed) goes here.
+  for (const ns of readState(name)?.namespaces ?? state.namespaces) {
+    await deleteNetns(ns);
+  }
+  try {
+    Deno.removeSync(labDir(name), { recursive: true });
+  } catch { /* gone already */ }
+  done.push(`removed lab ${name}`);
+  return done;
+}

@@ -1,0 +1,155 @@
+/**
+ * A lab back to its file form: plain objects for YAML, and `save`, which
+ * writes the running lab into the original document so its comments and
+ * layout stay where the yaml library can keep them (nodes and links the
+ * file already had are updated in place, new ones are appended).
+ */
+import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
+import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "./spec.ts";
+
+/** A node as the lab file writes it (defaults left out). */
+export function plainNode(n: LabNode): Record<string, unknown> {
+  switch (n.kind) {
+    case "switch":
+      return {
+        kind: n.kind,
+        ...(n.ports !== 32 ? { ports: n.ports } : {}),
+        ...(n.hub ? { hub: true } : {}),
+        ...(n.stp ? { stp: true } : {}),
+        ...(n.vlans.length ? { vlans: n.vlans } : {}),
+        ...(n.rc !== undefined ? { rc: n.rc } : {}),
+      };
+    case "slirp":
+      return {
+        kind: n.kind,
+        ...(n.forwards.length ? { forwards: n.forwards } : {}),
+        ...(n.options !== undefined ? { options: n.options } : {}),
+        ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
+      };
+    case "host": {
+      const { eth0, ...others } = n.addresses;
+      const one = (l: string[]) => l.length === 1 ? l[0] : l;
+      return {
+        kind: n.kind,
+        ...(eth0 ? { address: one(eth0) } : {}),
+        ...(Object.keys(others).length
+          ? { interfaces: Object.fromEntries(Object.entries(others).map(([k, v]) => [k, one(v)])) }
+          : {}),
+        ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
+        ...(n.routes.length ? { routes: n.routes } : {}),
+        ...(n.exec.length ? { exec: n.exec } : {}),
+        ...(n.mtu !== undefined ? { mtu: n.mtu } : {}),
+      };
+    }
+    case "cable":
+      return {
+        kind: n.kind,
+        ...(n.connect !== undefined ? { connect: n.connect } : {}),
+        ...(n.listen !== undefined ? { listen: n.listen } : {}),
+        ...(n.key !== undefined ? { key: n.key } : {}),
+      };
+  }
+}
+
+/** Impairments in the file's units. */
+export function plainImpairments(i: Impairments): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  if (i.loss) out.loss = `${i.loss}%`;
+  if (i.delay) out.delay = `${i.delay}ms`;
+  if (i.jitter) out.jitter = `${i.jitter}ms`;
+  if (i.dup) out.dup = `${i.dup}%`;
+  if (i.rate) {
+    const bits = i.rate * 8;
+    out.rate = bits % 1e6 === 0 ? `${bits / 1e6}mbit` : `${bits / 1e3}kbit`;
+  }
+  if (i.mtu) out.mtu = i.mtu;
+  return out;
+}
+
+function endText(e: LinkEnd): string {
+  return e.port !== undefined
+    ? `${e.node}:${e.port}`
+    : e.iface !== undefined
+    ? `${e.node}:${e.iface}`
+    : e.node;
+}
+
+/** A link as the lab file writes it, with its ends fixed. */
+export function plainLink(l: LabLink): Record<string, unknown> {
+  return {
+    endpoints: l.ends.map(endText),
+    ...plainImpairments(l.impair),
+    ...(l.vlan !== undefined ? { vlan: l.vlan } : {}),
+    ...(l.trunk.length ? { trunk: l.trunk } : {}),
+  };
+}
+
+/** The whole lab as plain data. */
+export function plainLab(lab: Lab): Record<string, unknown> {
+  return {
+    name: lab.name,
+    topology: {
+      nodes: Object.fromEntries(lab.nodes.map((n) => [n.name, plainNode(n)])),
+      links: lab.links.map(plainLink),
+    },
+  };
+}
+
+/** Writes nodes and endpoint lists on one line each, as people write lab files. */
+function flowStyle(doc: Document): void {
+  const nodes = doc.getIn(["topology", "nodes"]);
+  if (isMap(nodes)) { for (const p of nodes.items) if (isMap(p.value)) p.value.flow = true; }
+  const links = doc.getIn(["topology", "links"]);
+  if (isSeq(links)) { for (const l of links.items) if (isMap(l)) endpointsFlow(l); }
+}
+
+function endpointsFlow(link: YAMLMap): void {
+  const ends = link.get("endpoints", true);
+  if (isSeq(ends)) ends.flow = true;
+}
+
+/** The lab as YAML text. */
+export function labToYaml(lab: Lab): string {
+  const doc = new Document(plainLab(lab));
+  flowStyle(doc);
+  return doc.toString();
+}
+
+const IMPAIR_KEYS = ["loss", "delay", "jitter", "dup", "rate", "mtu"] as const;
+
+/**
+ * The running lab written into `original` (the file's text): new nodes and
+ * links are appended, the impairments of links the file had are updated,
+ * everything else (comments, order, flow style) is kept.
+ */
+export function saveInto(original: string, lab: Lab): string {
+  const doc = parseDocument(original);
+  if (doc.errors.length > 0 || !isMap(doc.contents)) return labToYaml(lab);
+  const nodes = doc.getIn(["topology", "nodes"]);
+  for (const n of lab.nodes) {
+    if (isMap(nodes) && nodes.has(n.name)) continue;
+    const node = doc.createNode(plainNode(n));
+    node.flow = true;
+    if (isMap(nodes)) nodes.set(n.name, node);
+    else doc.setIn(["topology", "nodes", n.name], node);
+  }
+  const links = doc.getIn(["topology", "links"]);
+  const had = isSeq(links) ? links.items.length : 0;
+  lab.links.forEach((l, i) => {
+    if (i >= had) {
+      if (!isSeq(doc.getIn(["topology", "links"]))) doc.setIn(["topology", "links"], doc.createNode([]));
+      const link = doc.createNode(plainLink(l));
+      if (isMap(link)) endpointsFlow(link);
+      doc.addIn(["topology", "links"], link);
+      return;
+    }
+    const want = plainImpairments(l.impair);
+    for (const k of IMPAIR_KEYS) {
+      const path = ["topology", "links", i, k];
+      if (want[k] === undefined) {
+        if (doc.hasIn(path)) doc.deleteIn(path);
+      } else if (String(doc.getIn(path)) !== String(want[k])) doc.setIn(path, want[k]);
+    }
+  });
+  return doc.toString();
+}

@@ -1,0 +1,645 @@
+/**
+ * Lab file validation: YAML text in, a resolved `Lab` or every mistake out.
+ *
+ * Pure: no I/O, nothing created. The YAML is read as a document (npm
+ * `yaml`), not as plain data, so every mistake is reported where it is, as
+ * LINE:COL of the offending key or value. Validation never stops at the
+ * first error: the walk continues with what it could read, so a file with
+ * five mistakes gives five lines. Cross-checks (link ends naming nodes,
+ * ports used twice, interface names fitting a tap) run on what the walk
+ * accepted. Ports and interfaces a link leaves open are assigned here, in
+ * link order, so the lab that runs is exactly the lab that was checked.
+ */
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type Scalar,
+  type YAMLMap,
+} from "yaml";
+import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
+import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names.ts";
+import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
+import { NODE_KINDS } from "./spec.ts";
+import {
+  didYouMean,
+  isIp,
+  parseCidr,
+  type Parsed,
+  parseDuration,
+  parsePercent,
+  parseRate,
+} from "./values.ts";
+
+/** One mistake, at a 1-based line and column. */
+export interface LabError {
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** The outcome: a lab when there were no errors. */
+export interface ValidationResult {
+  lab?: Lab;
+  errors: LabError[];
+}
+
+/** Keys each part of the file may have. */
+export const KEYS = {
+  top: ["name", "topology"],
+  topology: ["nodes", "links"],
+  switch: ["kind", "ports", "hub", "stp", "vlans", "rc"],
+  slirp: ["kind", "forwards", "options", "mtu"],
+  host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
+  cable: ["kind", "connect", "listen", "key"],
+  link: ["endpoints", "loss", "delay", "jitter", "dup", "rate", "mtu", "vlan", "trunk"],
+} as const;
+
+const MAX_VLAN = 4093;
+/** The lab shell's own words: a switch of that name could not be addressed in the shell. */
+const SHELL_WORDS = ["help", "nodes", "links", "status", "exec", "link", "add", "use", "save", "down"];
+const IFACE = /^eth(\d{1,3})$/;
+
+/** Formats errors as `FILE:LINE:COL: message`, one per line, in file order. */
+export function formatErrors(file: string, errors: LabError[]): string[] {
+  return errors.map((e) => `${file}:${e.line}:${e.col}: ${e.message}`);
+}
+
+/** Options of validation. */
+export interface ValidateOptions {
+  /** Whether switches may ask for spanning tree (the engine has it). */
+  stp?: boolean;
+  /** A lab growing in the shell: a host may have addresses for links still to come. */
+  live?: boolean;
+}
+
+/** Validates lab file text. */
+export function validateLab(text: string, options: ValidateOptions = {}): ValidationResult {
+  return new Validator(text, options).run();
+}
+
+interface Entry {
+  key: Node;
+  value: Node | null;
+}
+
+/** A link end as written, before ports are assigned. */
+interface RawEnd {
+  node: string;
+  suffix?: string;
+  at: Node;
+}
+
+class Validator {
+  readonly #lines = new LineCounter();
+  readonly #errors: LabError[] = [];
+  readonly #text: string;
+  readonly #options: ValidateOptions;
+
+  constructor(text: string, options: ValidateOptions) {
+    this.#text = text;
+    this.#options = options;
+  }
+
+  run(): ValidationResult {
+    const doc = parseDocument(this.#text, {
+      lineCounter: this.#lines,
+      prettyErrors: false,
+      uniqueKeys: true,
+    });
+    for (const e of doc.errors) {
+      const pos = this.#lines.linePos(e.pos[0]);
+      this.#errors.push({
+        line: pos.line,
+        col: pos.col,
+        message: e.message.split("\n")[0]!.replace(/ at line .*/, ""),
+      });
+    }
+    if (doc.errors.length > 0) return { errors: this.#sorted() };
+    const root = doc.contents;
+    if (!isMap(root)) {
+      this.#error(root, "a lab file is a mapping with `name` and `topology`");
+      return { errors: this.#sorted() };
+    }
+    const top = this.#entries(root, KEYS.top, "the top level");
+    const name = this.#name(top.get("name"), root, "lab");
+    const topo = top.get("topology");
+    let nodes: LabNode[] = [];
+    let links: LabLink[] = [];
+    if (topo === undefined) this.#error(root, "missing `topology` (with `nodes` and `links`)");
+    else if (!isMap(topo.value)) {
+      this.#error(topo.value ?? topo.key, "`topology` must be a mapping with `nodes` and `links`");
+    } else {
+      const t = this.#entries(topo.value, KEYS.topology, "topology");
+      const nodeEntries = t.get("nodes");
+      if (nodeEntries === undefined) this.#error(topo.key, "missing `topology.nodes`");
+      const nodeKeys = new Map<string, Node>();
+      if (nodeEntries !== undefined) nodes = this.#nodes(nodeEntries, nodeKeys);
+      const linkEntries = t.get("links");
+      if (linkEntries !== undefined && linkEntries.value !== null) {
+        links = this.#links(linkEntries.value, nodes, nodeKeys);
+      }
+      if (name !== undefined) this.#checkNames(name, nodes, links, nodeKeys);
+    }
+    if (this.#errors.length > 0 || name === undefined) return { errors: this.#sorted() };
+    return { lab: { name, nodes, links }, errors: [] };
+  }
+
+  #sorted(): LabError[] {
+    return this.#errors.sort((a, b) => a.line - b.line || a.col - b.col);
+  }
+
+  #error(node: Node | null | undefined, message: string): void {
+    const offset = node?.range?.[0] ?? 0;
+    const pos = this.#lines.linePos(offset);
+    this.#errors.push({ line: pos.line, col: pos.col, message });
+  }
+
+  /** The entries of a mapping by key; unknown keys are reported with a suggestion. */
+  #entries(map: YAMLMap, allowed: readonly string[], where: string): Map<string, Entry> {
+    const out = new Map<string, Entry>();
+    for (const pair of map.items) {
+      const key = pair.key as Node;
+      const k = isScalar(key) ? String(key.value) : undefined;
+      if (k === undefined) {
+        this.#error(key, `keys in ${where} must be plain words`);
+        continue;
+      }
+      if (!allowed.includes(k)) {
+        const hint = didYouMean(k, allowed);
+        this.#error(
+          key,
+          `unknown key "${k}" in ${where}` +
+            (hint ? ` (did you mean "${hint}"?)` : ` (known: ${allowed.join(", ")})`),
+        );
+        continue;
+      }
+      out.set(k, { key, value: (pair.value as Node | null) ?? null });
+    }
+    return out;
+  }
+
+  #scalar(e: Entry | undefined): unknown {
+    return e !== undefined && isScalar(e.value) ? (e.value as Scalar).value : undefined;
+  }
+
+  #name(e: Entry | undefined, parent: Node, what: string): string | undefined {
+    if (e === undefined) {
+      this.#error(parent, `missing \`name\` of the ${what}`);
+      return undefined;
+    }
+    const v = this.#scalar(e);
+    if (typeof v !== "string" && typeof v !== "number") {
+      this.#error(e.value ?? e.key, `the ${what} name must be a word`);
+      return undefined;
+    }
+    return this.#checkWord(String(v), e.value!, `${what} name`);
+  }
+
+  #checkWord(v: string, at: Node, what: string): string | undefined {
+    if (!NAME_PATTERN.test(v)) {
+      this.#error(
+        at,
+        `${what} "${v}" may hold only letters, digits, "-" and "_", starting with a letter or digit`,
+      );
+      return undefined;
+    }
+    return v;
+  }
+
+  #bool(e: Entry | undefined, what: string): boolean {
+    if (e === undefined) return false;
+    const v = this.#scalar(e);
+    if (typeof v !== "boolean") {
+      this.#error(e.value ?? e.key, `${what} must be true or false`);
+      return false;
+    }
+    return v;
+  }
+
+  #int(e: Entry | undefined, what: string, min: number, max: number): number | undefined {
+    if (e === undefined) return undefined;
+    const v = this.#scalar(e);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.#error(
+        e.value ?? e.key,
+        `${what} must be a whole number from ${min} to ${max}, got ${this.#show(e)}`,
+      );
+      return undefined;
+    }
+    return v;
+  }
+
+  #show(e: Entry): string {
+    return e.value === null
+      ? "nothing"
+      : JSON.stringify(isScalar(e.value) ? (e.value as Scalar).value : e.value.toJSON());
+  }
+
+  #string(e: Entry | undefined, what: string): string | undefined {
+    if (e === undefined) return undefined;
+    const v = this.#scalar(e);
+    if (typeof v !== "string" && typeof v !== "number") {
+      this.#error(e.value ?? e.key, `${what} must be a string`);
+      return undefined;
+    }
+    return String(v);
+  }
+
+  /** A string or a list of strings; each item is checked by `check` at its own position. */
+  #strings(e: Entry | undefined, what: string, check?: (s: string) => string | undefined): string[] {
+    if (e === undefined || e.value === null) return [];
+    const items: Node[] = isSeq(e.value) ? (e.value.items as Node[]) : [e.value];
+    const out: string[] = [];
+    for (const item of items) {
+      const v = isScalar(item) ? (item as Scalar).value : undefined;
+      if (typeof v !== "string" && typeof v !== "number") {
+        this.#error(item, `each item of ${what} must be a string`);
+        continue;
+      }
+      const problem = check?.(String(v));
+      if (problem !== undefined) this.#error(item, `${what}: ${problem}`);
+      else out.push(String(v));
+    }
+    return out;
+  }
+
+  #ints(e: Entry | undefined, what: string, min: number, max: number): number[] {
+    if (e === undefined || e.value === null) return [];
+    const items: Node[] = isSeq(e.value) ? (e.value.items as Node[]) : [e.value];
+    const out: number[] = [];
+    for (const item of items) {
+      const v = isScalar(item) ? (item as Scalar).value : undefined;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+        this.#error(
+          item,
+          `${what} must be whole numbers from ${min} to ${max}, got ${JSON.stringify(v ?? null)}`,
+        );
+      } else out.push(v);
+    }
+    return out;
+  }
+
+  #value<T>(e: Entry | undefined, what: string, parse: (v: unknown) => Parsed<T>): T | undefined {
+    if (e === undefined) return undefined;
+    const r = parse(this.#scalar(e) ?? e.value?.toJSON());
+    if (!r.ok) {
+      this.#error(e.value ?? e.key, `${what}: ${r.error}`);
+      return undefined;
+    }
+    return r.value;
+  }
+
+  #nodes(entry: Entry, keys: Map<string, Node>): LabNode[] {
+    if (!isMap(entry.value)) {
+      this.#error(entry.value ?? entry.key, "`nodes` must be a mapping of node names to their settings");
+      return [];
+    }
+    const out: LabNode[] = [];
+    for (const pair of entry.value.items) {
+      const key = pair.key as Node;
+      const name = this.#checkWord(String(isScalar(key) ? key.value : ""), key, "node name");
+      if (name === undefined) continue;
+      keys.set(name, key);
+      const value = pair.value as Node | null;
+      if (!isMap(value)) {
+        this.#error(value ?? key, `node ${name} must be a mapping with a \`kind\``);
+        continue;
+      }
+      const kindPair = value.items.find((p) => isScalar(p.key) && p.key.value === "kind");
+      const kind = kindPair && isScalar(kindPair.value) ? String(kindPair.value.value) : undefined;
+      if (kind === undefined) {
+        this.#error(key, `node ${name} has no \`kind\` (one of ${NODE_KINDS.join(", ")})`);
+        continue;
+      }
+      if (!(NODE_KINDS as readonly string[]).includes(kind)) {
+        const hint = didYouMean(kind, NODE_KINDS);
+        this.#error(
+          kindPair!.value as Node,
+          `unknown kind "${kind}" of node ${name}` +
+            (hint ? ` (did you mean "${hint}"?)` : ` (one of ${NODE_KINDS.join(", ")})`),
+        );
+        continue;
+      }
+      if (kind === "switch" && SHELL_WORDS.includes(name)) {
+        this.#error(key, `a switch cannot be called "${name}": the lab shell has a command of that name`);
+        continue;
+      }
+      const node = this.#node(
+        name,
+        kind as NodeKind,
+        this.#entries(value, KEYS[kind as NodeKind], `node ${name} (${kind})`),
+      );
+      if (node !== undefined) out.push(node);
+    }
+    return out;
+  }
+
+  #node(name: string, kind: NodeKind, e: Map<string, Entry>): LabNode | undefined {
+    const w = `${name}:`;
+    switch (kind) {
+      case "switch": {
+        const hub = this.#bool(e.get("hub"), `${w} hub`);
+        return {
+          kind,
+          name,
+          ports: this.#int(e.get("ports"), `${w} ports`, 2, 65535) ?? 32,
+          hub,
+          stp: this.#stp(e.get("stp"), w, hub),
+          vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
+          rc: this.#string(e.get("rc"), `${w} rc`),
+        };
+      }
+      case "slirp": {
+        const options = this.#string(e.get("options"), `${w} options`);
+        const config = defaultConfig();
+        if (options !== undefined) {
+          try {
+            Object.assign(config, parseSlirpOptions(`/${options.replace(/^\/+/, "")}`));
+          } catch (err) {
+            this.#error(e.get("options")!.value, `${w} options: ${(err as Error).message}`);
+          }
+        }
+        const forwards = this.#strings(e.get("forwards"), `${w} forwards`, (f) => {
+          try {
+            parseForward(f, config);
+            return undefined;
+          } catch (err) {
+            return (err as Error).message;
+          }
+        });
+        return { kind, name, forwards, options, mtu: this.#int(e.get("mtu"), `${w} mtu`, 1280, 65520) };
+      }
+      case "host": {
+        const addresses: Record<string, string[]> = {};
+        const addr = (s: string) =>
+          s === "dhcp" ? undefined : ((r) => r.ok ? undefined : r.error)(parseCidr(s));
+        const eth0 = this.#strings(e.get("address"), `${w} address`, addr);
+        if (eth0.length > 0) addresses.eth0 = eth0;
+        const ifs = e.get("interfaces");
+        if (ifs !== undefined) {
+          if (!isMap(ifs.value)) {
+            this.#error(ifs.value ?? ifs.key, `${w} interfaces must map eth1, eth2, ... to addresses`);
+          } else {
+            for (const pair of ifs.value.items) {
+              const k = pair.key as Node;
+              const ifname = isScalar(k) ? String(k.value) : "";
+              if (!IFACE.test(ifname)) {
+                this.#error(k, `${w} interface "${ifname}" must be named eth0, eth1, ...`);
+                continue;
+              }
+              const list = this.#strings(
+                { key: k, value: (pair.value as Node | null) ?? null },
+                `${w} ${ifname}`,
+                addr,
+              );
+              if (list.length > 0) addresses[ifname] = [...(addresses[ifname] ?? []), ...list];
+            }
+          }
+        }
+        const gw = this.#string(e.get("gateway"), `${w} gateway`);
+        if (gw !== undefined && !isIp(gw)) {
+          this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address`);
+        }
+        return {
+          kind,
+          name,
+          addresses,
+          gateway: gw !== undefined && isIp(gw) ? gw : undefined,
+          routes: this.#strings(e.get("routes"), `${w} routes`, checkRoute),
+          exec: this.#strings(e.get("exec"), `${w} exec`),
+          mtu: this.#int(e.get("mtu"), `${w} mtu`, 68, 65535),
+        };
+      }
+      case "cable": {
+        const connect = this.#string(e.get("connect"), `${w} connect`);
+        if (connect !== undefined && !/^.+:\d{1,5}$/.test(connect)) {
+          this.#error(e.get("connect")!.value, `${w} connect must be HOST:PORT, got "${connect}"`);
+        }
+        const listen = this.#string(e.get("listen"), `${w} listen`);
+        if (listen !== undefined && !/^(?:.+:)?\d{1,5}$/.test(listen)) {
+          this.#error(e.get("listen")!.value, `${w} listen must be PORT or ADDRESS:PORT, got "${listen}"`);
+        }
+        if ((connect === undefined) === (listen === undefined)) {
+          this.#error(e.get("kind")!.key, `cable ${name} needs exactly one of \`connect\` and \`listen\``);
+        }
+        return { kind, name, connect, listen, key: this.#string(e.get("key"), `${w} key`) };
+      }
+    }
+  }
+
+  #stp(e: Entry | undefined, w: string, hub: boolean): boolean {
+    const on = this.#bool(e, `${w} stp`);
+    if (on && !this.#options.stp) {
+      this.#error(e!.value, `${w} stp: spanning tree is not available in this vde`);
+    }
+    if (on && hub) {
+      this.#error(e!.value, `${w} stp: a hub has no spanning tree (vde_switch refuses fstp in hub mode)`);
+    }
+    return on;
+  }
+
+  #links(seq: Node, nodes: LabNode[], nodeKeys: Map<string, Node>): LabLink[] {
+    if (!isSeq(seq)) {
+      this.#error(seq, "`links` must be a list of `- endpoints: [A, B]`");
+      return [];
+    }
+    const byName = new Map(nodes.map((n) => [n.name, n]));
+    const raw: { ends: RawEnd[]; link: LabLink; at: Node }[] = [];
+    for (const item of seq.items as Node[]) {
+      if (!isMap(item)) {
+        this.#error(item, "each link is a mapping with `endpoints: [A, B]`");
+        continue;
+      }
+      const e = this.#entries(item, KEYS.link, "a link");
+      const ends = this.#endpoints(e.get("endpoints"), item, byName, nodeKeys);
+      const impair: Impairments = {
+        loss: this.#value(e.get("loss"), "loss", parsePercent),
+        delay: this.#value(e.get("delay"), "delay", parseDuration),
+        jitter: this.#value(e.get("jitter"), "jitter", parseDuration),
+        dup: this.#value(e.get("dup"), "dup", parsePercent),
+        rate: this.#value(e.get("rate"), "rate", parseRate),
+        mtu: this.#int(e.get("mtu"), "mtu", 68, 65535),
+      };
+      for (const k of Object.keys(impair) as (keyof Impairments)[]) {
+        if (impair[k] === undefined) delete impair[k];
+      }
+      const vlan = this.#int(e.get("vlan"), "vlan", 1, MAX_VLAN);
+      const trunk = this.#ints(e.get("trunk"), "trunk", 1, MAX_VLAN);
+      if (ends === undefined) continue;
+      const kinds = ends.map((x) => byName.get(x.node)?.kind);
+      if ((vlan !== undefined || trunk.length > 0) && !kinds.includes("switch")) {
+        this.#error(
+          (e.get("vlan") ?? e.get("trunk"))!.key,
+          "`vlan` and `trunk` need a switch at one end of the link",
+        );
+      }
+      raw.push({
+        ends,
+        at: item,
+        link: { ends: [{ node: ends[0]!.node }, { node: ends[1]!.node }], impair, vlan, trunk },
+      });
+    }
+    this.#assign(raw, byName);
+    return raw.map((r) => r.link);
+  }
+
+  #endpoints(
+    e: Entry | undefined,
+    item: Node,
+    byName: Map<string, LabNode>,
+    nodeKeys: Map<string, Node>,
+  ): RawEnd[] | undefined {
+    if (e === undefined) {
+      this.#error(item, "a link needs `endpoints: [A, B]`");
+      return undefined;
+    }
+    if (!isSeq(e.value) || e.value.items.length !== 2) {
+      this.#error(e.value ?? e.key, '`endpoints` must list exactly two ends, such as [h1, "sw1:5"]');
+      return undefined;
+    }
+    const ends: RawEnd[] = [];
+    for (const it of e.value.items as Node[]) {
+      const text = isScalar(it) ? String((it as Scalar).value) : "";
+      const m = /^([^:]+)(?::(.+))?$/.exec(text);
+      if (m === null) {
+        this.#error(it, `an endpoint is NODE or NODE:PORT, got ${JSON.stringify(it.toJSON())}`);
+        continue;
+      }
+      const node = byName.get(m[1]!);
+      if (node === undefined) {
+        if (nodeKeys.has(m[1]!)) return undefined; // the node itself is in error, reported there
+        const hint = didYouMean(m[1]!, [...byName.keys()]);
+        this.#error(it, `unknown node "${m[1]}"` + (hint ? ` (did you mean "${hint}"?)` : ""));
+        continue;
+      }
+      const suffix = m[2];
+      if (suffix !== undefined) {
+        if (node.kind === "switch") {
+          if (!/^\d+$/.test(suffix) || Number(suffix) < 1 || Number(suffix) >= node.ports) {
+            this.#error(
+              it,
+              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}`,
+            );
+            continue;
+          }
+        } else if (node.kind === "host") {
+          if (!IFACE.test(suffix)) {
+            this.#error(it, `interface "${suffix}" of host ${node.name} must be eth0, eth1, ...`);
+            continue;
+          }
+        } else {
+          this.#error(it, `a ${node.kind} node has a single end: write "${node.name}" without ":${suffix}"`);
+          continue;
+        }
+      }
+      ends.push({ node: node.name, suffix, at: it });
+    }
+    if (ends.length !== 2) return undefined;
+    if (ends[0]!.node === ends[1]!.node) {
+      this.#error(e.value, `a link joins two different nodes, both ends are ${ends[0]!.node}`);
+      return undefined;
+    }
+    for (const [i, end] of ends.entries()) {
+      const kind = byName.get(end.node)!.kind;
+      const other = byName.get(ends[1 - i]!.node)!.kind;
+      if (kind === "cable" && other !== "switch") {
+        this.#error(end.at, `cable ${end.node} must be linked to a switch, not to a ${other}`);
+        return undefined;
+      }
+    }
+    return ends;
+  }
+
+  /** Fixes every switch port and host interface; reports ones used twice or running out. */
+  #assign(raw: { ends: RawEnd[]; link: LabLink }[], byName: Map<string, LabNode>): void {
+    const used = new Map<string, Set<string>>();
+    const take = (node: string, slot: string) => {
+      let s = used.get(node);
+      if (s === undefined) used.set(node, s = new Set());
+      if (s.has(slot)) return false;
+      s.add(slot);
+      return true;
+    };
+    // Fixed ends first, so automatic ones never take a port named later in the file.
+    for (const { ends, link } of raw) {
+      ends.forEach((end, i) => {
+        const node = byName.get(end.node)!;
+        if (end.suffix === undefined) {
+          if ((node.kind === "slirp" || node.kind === "cable") && !take(node.name, "")) {
+            this.#error(end.at, `${node.kind} ${node.name} is already linked: it has a single end`);
+          }
+          return;
+        }
+        if (!take(node.name, end.suffix)) {
+          this.#error(
+            end.at,
+            `${node.kind === "switch" ? "port" : "interface"} ${end.node}:${end.suffix} is used by two links`,
+          );
+        }
+        if (node.kind === "switch") link.ends[i]!.port = Number(end.suffix);
+        else link.ends[i]!.iface = end.suffix;
+      });
+    }
+    for (const { ends, link } of raw) {
+      ends.forEach((end, i) => {
+        const node = byName.get(end.node)!;
+        if (end.suffix !== undefined || (node.kind !== "switch" && node.kind !== "host")) return;
+        const limit = node.kind === "switch" ? node.ports : 1000;
+        const first = node.kind === "switch" ? 1 : 0;
+        for (let p = first; p < limit; p++) {
+          const slot = node.kind === "switch" ? String(p) : `eth${p}`;
+          if (!take(node.name, slot)) continue;
+          if (node.kind === "switch") link.ends[i]!.port = p;
+          else link.ends[i]!.iface = slot;
+          return;
+        }
+        this.#error(end.at, `switch ${node.name} has no free port left (ports: ${limit})`);
+      });
+    }
+  }
+
+  /** Names that become namespaces and taps must fit the kernel's limits. */
+  #checkNames(lab: string, nodes: LabNode[], links: LabLink[], nodeKeys: Map<string, Node>): void {
+    for (const node of nodes) {
+      if (node.kind !== "host") continue;
+      const at = nodeKeys.get(node.name);
+      const ns = netnsName(lab, node.name);
+      if (ns.length > MAX_NETNS) {
+        this.#error(at, `namespace name ${ns} is longer than ${MAX_NETNS} characters`);
+      }
+      let top = 0;
+      for (const l of links) {
+        for (const e of l.ends) {
+          const m = e.node === node.name && e.iface !== undefined ? IFACE.exec(e.iface) : null;
+          if (m !== null) top = Math.max(top, Number(m[1]));
+        }
+      }
+      const tap = tapName(lab, node.name, top);
+      if (tap.length > MAX_IFNAME) {
+        this.#error(
+          at,
+          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name`,
+        );
+      }
+      for (const ifname of this.#options.live ? [] : Object.keys(node.addresses)) {
+        if (!links.some((l) => l.ends.some((e) => e.node === node.name && e.iface === ifname))) {
+          this.#error(at, `host ${node.name} has an address on ${ifname} but no link there`);
+        }
+      }
+    }
+  }
+}
+
+/** A route is `PREFIX via GATEWAY`, `default via GATEWAY` or `PREFIX dev ethN`. */
+function checkRoute(route: string): string | undefined {
+  const m = /^(\S+)\s+(via|dev)\s+(\S+)$/.exec(route.trim());
+  if (m === null) return `expected "PREFIX via GATEWAY" or "PREFIX dev ethN", got "${route}"`;
+  if (m[1] !== "default" && !parseCidr(m[1]).ok) return `"${m[1]}" is not a prefix such as 10.1.0.0/16`;
+  if (m[2] === "via" && !isIp(m[3]!)) return `gateway "${m[3]}" is not an IP address`;
+  if (m[2] === "dev" && !IFACE.test(m[3]!)) return `device "${m[3]}" must be eth0, eth1, ...`;
+  return undefined;
+}

@@ -1,0 +1,107 @@
+/**
+ * Rig for the lab tests: run the `vde` CLI (from mod.ts, or the bundle),
+ * give each lab a name unique to this run, and list what a lab left on the
+ * machine (namespaces, interfaces, runtime directory).
+ */
+import { run, type RunResult } from "../helpers/processes.ts";
+import { labDir } from "../../src/lab/names.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The command that runs vde: the source tree, or `VDE_ENTRY` (the bundle) when set. */
+export function vdeCommand(): string[] {
+  return [Deno.execPath(), "run", "-A", Deno.env.get("VDE_ENTRY") ?? `${ROOT}mod.ts`];
+}
+
+/** Runs `vde ARGS` to completion (no throw on failure). */
+export function vde(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return run([...vdeCommand(), ...args], { timeoutMs, check: false });
+}
+
+let counter = 0;
+
+/** A lab name unique to this process and call, short enough for tap names. */
+export function uniqueLab(): string {
+  return `l${Deno.pid.toString(36)}${(counter++).toString(36)}`;
+}
+
+/** Writes `text` (or an example file) with its `name:` replaced; returns the path. */
+export async function labFile(name: string, source: { example?: string; text?: string }): Promise<string> {
+  const text = source.text ?? await Deno.readTextFile(`${ROOT}examples/${source.example}`);
+  const dir = await Deno.makeTempDir({ prefix: `${name}-` });
+  const path = `${dir}/lab.yaml`;
+  await Deno.writeTextFile(path, text.replace(/^name: .*$/m, `name: ${name}`));
+  return path;
+}
+
+/** What lab `name` left behind: namespaces, interfaces, the runtime directory. */
+export async function leftovers(name: string): Promise<string[]> {
+  const out: string[] = [];
+  const ns = await run(["ip", "netns", "list"], { check: false });
+  out.push(
+    ...ns.stdout.split("\n").filter((l) => l.startsWith(`vde-${name}-`)).map((l) =>
+      `netns ${l.split(" ")[0]}`
+    ),
+  );
+  const links = await run(["ip", "-o", "link"], { check: false });
+  out.push(
+    ...links.stdout.split("\n").filter((l) => l.includes(` ${name}-`)).map((l) =>
+      `link ${l.split(":")[1]?.trim()}`
+    ),
+  );
+  try {
+    await Deno.stat(labDir(name));
+    out.push(`dir ${labDir(name)}`);
+  } catch { /* gone, as it should be */ }
+  return out;
+}
+
+/** Runs `cmd` in host `node`'s namespace of lab `lab`. */
+export function inHost(lab: string, node: string, cmd: string[], timeoutMs = 30_000): Promise<RunResult> {
+  return run(["ip", "netns", "exec", `vde-${lab}-${node}`, ...cmd], { timeoutMs, check: false });
+}
+
+/** Received count of `ping -c COUNT` from `node` to `to`. */
+export async function pingCount(lab: string, node: string, to: string, count: number): Promise<number> {
+  const r = await inHost(lab, node, ["ping", "-c", String(count), "-i", "0.2", "-W", "2", to]);
+  const m = /(\d+) received/.exec(r.stdout);
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** Best effort: take a lab down whatever state the test left it in. */
+export async function forceDown(name: string): Promise<void> {
+  await vde(["down", name], 30_000);
+}
+
+/**
+ * Runs `fn` with a fresh lab name and its file; afterwards the lab is taken
+ * down (whatever state the test left it in) and the file removed.
+ */
+export async function withLabFile(
+  source: { example?: string; text?: string },
+  fn: (name: string, file: string) => Promise<void>,
+): Promise<void> {
+  const name = uniqueLab();
+  const file = await labFile(name, source);
+  try {
+    await fn(name, file);
+  } finally {
+    await forceDown(name);
+    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+  }
+}
+
+/** A lab file with five mistakes, one per line 4, 5, 7, 10 and 11. */
+export const FIVE_MISTAKES = `name: demo
+topology:
+  nodes:
+    sw1: { kind: switch, prots: 16 }
+    h1:  { kind: host, address: 10.0.2.300/24 }
+    h2:  { kind: host }
+    averyveryverylongname: { kind: host }
+  links:
+    - endpoints: [h1, "sw1:3"]
+    - endpoints: [h2, "sw1:3"]
+    - endpoints: [h3, sw1]
+    - endpoints: [averyveryverylongname, sw1]
+`;

@@ -1,0 +1,94 @@
+/**
+ * What goes wrong with labs: a bad file creates nothing, a failure halfway
+ * rolls back, and a `vde up` killed with SIGKILL (or stopped with SIGTERM)
+ * leaves nothing once `vde down` has run (or by itself).
+ */
+import assert from "node:assert/strict";
+import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { labDir } from "../../src/lab/names.ts";
+import { FIVE_MISTAKES, leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+
+const TWO_HOSTS = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.9.0.1/24 }
+    h2: { kind: host, address: 10.9.0.2/24 }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+`;
+
+Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines and creates nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: FIVE_MISTAKES }, async (name, file) => {
+    const r = await vde(["up", file]);
+    assert.equal(r.code, 1);
+    const located = r.stderr.split("\n").filter((l) => l.startsWith(`${file}:`));
+    assert.equal(located.length, 5, r.stderr);
+    for (const line of located) assert.match(line, /^\S+:\d+:\d+: \S/);
+    assert.match(r.stderr, /5 errors in .*; nothing was created/);
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("a failure halfway through vde up (a tap name already taken) rolls back everything made", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
+    const taken = `${name}-h2-0`;
+    await run(["ip", "tuntap", "add", taken, "mode", "tap"]);
+    try {
+      const r = await vde(["up", file]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`cannot create tap ${taken} for h2:eth0: the name is taken`));
+      assert.match(r.stderr, /everything made was taken down/);
+    } finally {
+      await run(["ip", "link", "del", taken], { check: false });
+    }
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+async function startForeground(file: string, name: string) {
+  const up = spawnManaged([...vdeCommand(), "up", file], { name: "vde up" });
+  await waitFor(async () => {
+    if (up.exitStatus !== null) throw new Error(`vde up exited: ${up.stderr}`);
+    return (await vde(["status", name])).code === 0 || undefined;
+  }, { timeoutMs: 30_000, what: `lab ${name} up` });
+  return up;
+}
+
+Deno.test("after kill -9 of vde up, vde status says dead and vde down removes everything", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
+    const up = await startForeground(file, name);
+    assert.equal(await pingCount(name, "h1", "10.9.0.2", 2), 2);
+    up.kill("SIGKILL");
+    await up.status;
+    const status = await vde(["status", name]);
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /is dead .* run `vde down/);
+    assert.notDeepEqual(
+      await leftovers(name),
+      [],
+      "a killed vde up leaves its namespaces (this test needs some)",
+    );
+    const down = await vde(["down", file]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(await leftovers(name), []);
+    assert.equal((await vde(["down", name])).code, 1, "a second down finds no lab");
+  });
+});
+
+Deno.test("SIGTERM to vde up takes the lab down cleanly", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
+    const up = await startForeground(file, name);
+    assert.match(up.stdout, /^LINK +STATE/m);
+    up.kill("SIGTERM");
+    const st = await up.status;
+    assert.equal(st.code, 0, up.stderr);
+    assert.deepEqual(await leftovers(name), []);
+    await assert.rejects(Deno.stat(labDir(name)));
+  });
+});

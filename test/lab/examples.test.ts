@@ -1,0 +1,77 @@
+/**
+ * Every example lab end to end: `vde up -d`, traffic across it, `vde
+ * status`, `vde down`, and then nothing of the lab left on the machine.
+ */
+import assert from "node:assert/strict";
+import { skipUnlessRoot } from "../helpers/processes.ts";
+import { inHost, leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
+
+async function withLab(
+  t: Deno.TestContext,
+  example: string,
+  body: (name: string) => Promise<void>,
+): Promise<void> {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ example }, async (name, file) => {
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
+    await body(name);
+    const status = await vde(["status", name]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /^NODE +KIND +DETAIL/m);
+    assert.match(status.stdout, /^LINK +STATE +A>B +B>A +DROPS/m);
+    const listed = await vde(["status"]);
+    assert.match(listed.stdout, new RegExp(`^${name} +\\d+ +up`, "m"));
+    const down = await vde(["down", name]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(await leftovers(name), []);
+  });
+}
+
+Deno.test("lan-nat example: hosts lease addresses from the lab's slirp and reach each other and the gateway", async (t) => {
+  await withLab(t, "lan-nat.yaml", async (name) => {
+    const addr = await inHost(name, "h2", ["ip", "-4", "-o", "addr", "show", "eth0"]);
+    const lease = /inet (10\.0\.2\.\d+)\//.exec(addr.stdout)?.[1];
+    assert.ok(lease !== undefined, `h2 has no DHCP lease: ${addr.stdout}`);
+    assert.equal(await pingCount(name, "h1", lease, 3), 3);
+    assert.equal(await pingCount(name, "h1", "10.0.2.2", 2), 2);
+    const route = await inHost(name, "h1", ["ip", "route", "show", "default"]);
+    assert.match(route.stdout, /default via 10\.0\.2\.2/);
+  });
+});
+
+Deno.test("vlan-trunk example: a VLAN reaches its members across the trunk and no one else", async (t) => {
+  await withLab(t, "vlan-trunk.yaml", async (name) => {
+    assert.equal(await pingCount(name, "a1", "10.0.0.11", 3), 3, "a1 -> b1 (VLAN 10 over the trunk)");
+    assert.equal(await pingCount(name, "a2", "10.0.0.12", 3), 3, "a2 -> b2 (VLAN 20 over the trunk)");
+    assert.equal(await pingCount(name, "a1", "10.0.0.12", 2), 0, "a1 -> b2 crosses VLANs");
+    assert.equal(await pingCount(name, "a1", "10.0.0.2", 2), 0, "a1 -> a2 crosses VLANs");
+  });
+});
+
+Deno.test("lossy-wan example: pings cross the WAN link with its delay and some loss", async (t) => {
+  await withLab(t, "lossy-wan.yaml", async (name) => {
+    const r = await inHost(name, "h1", ["ping", "-c", "30", "-i", "0.1", "-W", "3", "192.168.50.2"], 60_000);
+    const received = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
+    const min = Number(/= ([\d.]+)\//.exec(r.stdout)?.[1] ?? 0);
+    // 10% each way: 30 pings lose none with probability 0.81^30 < 0.2%.
+    assert.ok(received > 0 && received < 30, `received ${received} of 30:\n${r.stdout}`);
+    // 20 ms +-5 each way: a round trip is at least 30 ms.
+    assert.ok(min >= 30, `round trip ${min} ms is shorter than the link's delay`);
+  });
+});
+
+Deno.test("stp-loop example: spanning tree breaks the loop of three switches and hosts still reach each other", async (t) => {
+  await withLab(t, "stp-loop.yaml", async (name) => {
+    // Ports pass frames once spanning tree has agreed; bound that generously.
+    let received = 0;
+    for (let i = 0; i < 30 && received === 0; i++) received = await pingCount(name, "h1", "10.3.0.2", 1);
+    assert.equal(received, 1, "h1 never reached h2");
+    assert.equal(await pingCount(name, "h1", "10.3.0.2", 3), 3);
+    // Without spanning tree a broadcast would circle the loop forever: counters in the millions.
+    const status = (await vde(["status", name])).stdout;
+    const loopFrames = [...status.matchAll(/^sw\d:\d+-sw\d:\d+ +up +(\d+) +(\d+)/gm)]
+      .reduce((sum, m) => sum + Number(m[1]) + Number(m[2]), 0);
+    assert.ok(loopFrames > 0 && loopFrames < 5000, `${loopFrames} frames on the loop links:\n${status}`);
+  });
+});

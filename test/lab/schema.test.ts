@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { Ajv } from "ajv";
+import { parse } from "yaml";
+import { validateLab } from "../../src/lab/validate.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+function examples(): string[] {
+  return [...Deno.readDirSync(`${ROOT}examples`)].filter((e) => e.name.endsWith(".yaml")).map((e) => e.name)
+    .sort();
+}
+
+function schemaValidator() {
+  const schema = JSON.parse(Deno.readTextFileSync(`${ROOT}schema/lab.schema.json`));
+  return new Ajv({ allErrors: true }).compile(schema);
+}
+
+Deno.test("every example lab passes the shipped JSON Schema and vde's own validation", () => {
+  const check = schemaValidator();
+  assert.ok(examples().length >= 3);
+  for (const name of examples()) {
+    const text = Deno.readTextFileSync(`${ROOT}examples/${name}`);
+    assert.ok(check(parse(text)), `${name}: ${JSON.stringify(check.errors)}`);
+    assert.deepEqual(validateLab(text, { stp: true }).errors, [], name);
+    assert.match(text, /^# yaml-language-server: \$schema=\.\.\/schema\/lab\.schema\.json$/m, name);
+  }
+});
+
+Deno.test("the JSON Schema refuses what validation refuses: unknown keys, kinds and link settings", () => {
+  const check = schemaValidator();
+  const base = { name: "x", topology: { nodes: { s: { kind: "switch" }, h: { kind: "host" } }, links: [] } };
+  assert.ok(check(base));
+  assert.ok(!check({ ...base, extra: 1 }));
+  assert.ok(!check({ name: "x", topology: { nodes: { s: { kind: "swich" } } } }));
+  assert.ok(!check({ name: "x", topology: { nodes: { s: { kind: "switch", prots: 3 } } } }));
+  assert.ok(!check({ ...base, topology: { ...base.topology, links: [{ endpoints: ["s"] }] } }));
+  assert.ok(
+    !check({ ...base, topology: { ...base.topology, links: [{ endpoints: ["s", "h"], loss: "lots" }] } }),
+  );
+  assert.ok(
+    check({ ...base, topology: { ...base.topology, links: [{ endpoints: ["s:3", "h"], loss: "2%" }] } }),
+  );
+});
+
+Deno.test("the README's lab example is a valid lab file", () => {
+  const readme = Deno.readTextFileSync(`${ROOT}README.md`);
+  const section = readme.slice(readme.indexOf("### Labs:"));
+  const text = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(text, "a yaml block in the Labs section");
+  assert.deepEqual(validateLab(text).errors, []);
+  assert.ok(schemaValidator()(parse(text)));
+});

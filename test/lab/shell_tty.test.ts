@@ -1,0 +1,123 @@
+/**
+ * The lab shell at a real terminal (tmux): completion of commands and node
+ * names, `exec`, a live `link ... loss` seen as ping loss, `add`, `save`,
+ * and `vde up` of the saved file giving the same lab.
+ */
+import assert from "node:assert/strict";
+import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
+import { leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+
+const LAB = `# two switches, one host on each
+name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 8 } # the first switch
+    sw2: { kind: switch, ports: 8 }
+    h1: { kind: host, address: 10.7.0.1/24 }
+    h2: { kind: host, address: 10.7.0.2/24 }
+  links:
+    - endpoints: [sw1, sw2]
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw2]
+`;
+
+Deno.test("the lab shell completes, runs exec, impairs and grows the lab live, and saves it", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: LAB }, async (name, file) => {
+    await shellSession(name, file);
+  });
+});
+
+async function shellSession(name: string, file: string): Promise<void> {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "up", file].join(" "), {
+    VDE_HISTORY: `${dir}/history`,
+  });
+  // tmux drops trailing blanks, so the prompt is matched without its space.
+  const prompt = `lab[${name}]$`;
+  // Runs a line and waits until its output is followed by a fresh prompt.
+  // Runs a line; resolves with what follows its echo once a fresh prompt is back.
+  const line = async (text: string, timeoutMs = 20_000) => {
+    const before = (await tmux.screen()).split(prompt).length;
+    await tmux.keys("-l", text);
+    await tmux.keys("Enter");
+    const screen = await tmux.waitFor(
+      (s) => s.split(prompt).length > before || s.includes("[exit"),
+      `the output of "${text}"`,
+      timeoutMs,
+    );
+    const echo = `${prompt} ${text}`;
+    return screen.slice(screen.lastIndexOf(echo) + echo.length);
+  };
+  try {
+    await tmux.waitFor((s) => s.includes(prompt), "the lab shell", 60_000);
+
+    await tmux.keys("-l", "ex");
+    await tmux.keys("Tab");
+    await tmux.waitFor((s) => s.endsWith(`${prompt} exec`), "exec completed");
+    await tmux.keys("-l", " h");
+    await tmux.keys("Tab");
+    // Two Tabs in one read are not a double Tab: let the first one land.
+    await new Promise((r) => setTimeout(r, 300));
+    await tmux.keys("Tab");
+    await tmux.waitFor((s) => /h1\s+h2/.test(s), "host names listed");
+    await tmux.keys("C-u");
+    await tmux.keys("-l", "sw1 port/pr");
+    await tmux.keys("Tab");
+    await tmux.waitFor((s) => s.endsWith(`${prompt} sw1 port/print`), "a switch command completed");
+    await tmux.keys("C-u");
+
+    let out = await line("exec h1 ping -c 2 -W 2 10.7.0.2");
+    assert.match(out, /2 received/, out);
+
+    // A command that runs on is stopped by Ctrl-C, and the lab stays up.
+    await tmux.keys("-l", "exec h1 ping -i 0.2 10.7.0.2");
+    await tmux.keys("Enter");
+    await tmux.waitFor((s) => /icmp_seq=2 /.test(s), "the ping to run");
+    await tmux.keys("C-c");
+    await tmux.waitFor((s) => s.includes("(stopped)"), "Ctrl-C to stop the ping");
+    out = await line("exec h1 ping -c 1 -W 2 10.7.0.2");
+    assert.match(out, /1 received/, out);
+
+    await line("link sw1-sw2 loss 100%");
+    out = await line("exec h1 ping -c 3 -i 0.2 -W 1 10.7.0.2");
+    assert.match(out, /0 received/, out);
+    out = await line("links");
+    assert.match(out, /sw1:1-sw2:1 +up .*loss 100%/, out);
+    await line("link sw1-sw2 clear");
+    out = await line("exec h1 ping -c 2 -W 2 10.7.0.2");
+    assert.match(out, /2 received/, out);
+
+    await line("add switch sw3 ports 4");
+    await line("add host h3 address 10.7.0.3/24");
+    out = await line("add link h3 sw3");
+    assert.match(out, /added link h3:eth0-sw3:1/, out);
+    await line("add link sw3 sw1");
+    out = await line("exec h3 ping -c 2 -W 2 10.7.0.2");
+    assert.match(out, /2 received/, out);
+
+    out = await line("save");
+    assert.match(out, new RegExp(`saved ${file}`), out);
+    const saved = await Deno.readTextFile(file);
+    assert.match(saved, /# the first switch/);
+    assert.match(saved, /h3: \{ kind: host, address: 10\.7\.0\.3\/24 \}/);
+
+    await tmux.keys("-l", "down");
+    await tmux.keys("Enter");
+    await tmux.waitFor((s) => s.includes("[exit 0]"), "vde up to end after down", 30_000);
+    assert.deepEqual(await leftovers(name), []);
+
+    // The saved file brings the grown lab back.
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(await pingCount(name, "h3", "10.7.0.2", 2), 2);
+    const status = await vde(["status", name]);
+    assert.match(status.stdout, /^sw3 +switch/m);
+    assert.match(status.stdout, /^h3:eth0-sw3:1 +up/m);
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.deepEqual(await leftovers(name), []);
+  } finally {
+    await tmux.kill();
+  }
+}

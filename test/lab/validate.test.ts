@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { formatErrors, validateLab } from "../../src/lab/validate.ts";
+import { FIVE_MISTAKES } from "./_helpers.ts";
+import { didYouMean, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
+
+const DEMO = `name: demo
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 16 }
+    sw2: { kind: switch, hub: true, vlans: [10, 20] }
+    nat: { kind: slirp, forwards: ["tcp:8080:10.0.2.15:80"] }
+    h1:  { kind: host, address: 10.0.2.15/24, gateway: 10.0.2.2, exec: ["true"] }
+    h2:  { kind: host, address: 10.0.2.16/24 }
+    wan: { kind: cable, connect: "peer.example:7000", key: lab.key }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [nat, sw1]
+    - endpoints: ["sw1:5", sw2]
+      loss: 2%
+      delay: 5ms
+      rate: 10mbit
+    - endpoints: ["sw2", h2]
+      vlan: 10
+    - endpoints: [sw2, wan]
+`;
+
+function errorsOf(text: string): string[] {
+  return formatErrors("lab.yaml", validateLab(text).errors);
+}
+
+Deno.test("validateLab accepts the issue's demo lab and fixes ports in link order", () => {
+  const { lab, errors } = validateLab(DEMO);
+  assert.deepEqual(errors, []);
+  assert.ok(lab);
+  assert.equal(lab.name, "demo");
+  assert.deepEqual(lab.nodes.map((n) => `${n.name}:${n.kind}`), [
+    "sw1:switch",
+    "sw2:switch",
+    "nat:slirp",
+    "h1:host",
+    "h2:host",
+    "wan:cable",
+  ]);
+  assert.deepEqual(lab.links[0]!.ends, [{ node: "h1", iface: "eth0" }, { node: "sw1", port: 1 }]);
+  assert.deepEqual(lab.links[1]!.ends, [{ node: "nat" }, { node: "sw1", port: 2 }]);
+  assert.deepEqual(lab.links[2]!.ends, [{ node: "sw1", port: 5 }, { node: "sw2", port: 1 }]);
+  assert.deepEqual(lab.links[2]!.impair, { loss: 2, delay: 5, rate: 1_250_000 });
+  assert.equal(lab.links[3]!.vlan, 10);
+});
+
+Deno.test("automatic ports skip the ports fixed anywhere in the file", () => {
+  const { lab } = validateLab(`name: t
+topology:
+  nodes: { s: { kind: switch, ports: 4 }, a: { kind: host }, b: { kind: host } }
+  links:
+    - endpoints: [a, s]
+    - endpoints: [b, "s:1"]
+`);
+  assert.deepEqual(lab!.links.map((l) => l.ends[1]!.port), [2, 1]);
+});
+
+Deno.test("a file with five mistakes gives five FILE:LINE:COL lines in file order", () => {
+  const errors = errorsOf(FIVE_MISTAKES);
+  assert.deepEqual(errors, [
+    `lab.yaml:4:26: unknown key "prots" in node sw1 (switch) (did you mean "ports"?)`,
+    `lab.yaml:5:33: h1: address: "10.0.2.300" is not an IPv4 or IPv6 address`,
+    "lab.yaml:7:5: host averyveryverylongname needs tap demo-averyveryverylongname-0, longer than 15 characters: shorten the lab or node name",
+    "lab.yaml:10:23: port sw1:3 is used by two links",
+    `lab.yaml:11:19: unknown node "h3" (did you mean "h1"?)`,
+  ]);
+});
+
+Deno.test("validateLab reports YAML syntax errors with their position", () => {
+  const errors = errorsOf("name: x\ntopology:\n  nodes: { a: [\n");
+  assert.equal(errors.length > 0, true);
+  assert.match(errors[0]!, /^lab\.yaml:\d+:\d+: /);
+});
+
+Deno.test("validateLab checks link values, kinds and ends", () => {
+  const errors = errorsOf(`name: t
+topology:
+  nodes:
+    s: { kind: swich }
+    n: { kind: slirp }
+    m: { kind: switch, ports: 4 }
+    c: { kind: cable, connect: "x:1", listen: 3 }
+    h: { kind: host, gateway: nope, routes: ["10.1.0.0/16 via 10.0.2.1", "garbage"] }
+  links:
+    - endpoints: [n, m]
+      loss: 200%
+      delay: fast
+      colour: red
+    - endpoints: [n, "m:9"]
+    - endpoints: [h, h]
+    - endpoints: ["n:1", m]
+`);
+  assert.deepEqual(errors, [
+    `lab.yaml:4:16: unknown kind "swich" of node s (did you mean "switch"?)`,
+    "lab.yaml:7:10: cable c needs exactly one of `connect` and `listen`",
+    `lab.yaml:8:31: h: gateway "nope" is not an IP address`,
+    `lab.yaml:8:74: h: routes: expected "PREFIX via GATEWAY" or "PREFIX dev ethN", got "garbage"`,
+    "lab.yaml:11:13: loss: a percentage is at most 100%, got 200%",
+    `lab.yaml:12:14: delay: expected a duration such as 5ms or 1s, got "fast"`,
+    `lab.yaml:13:7: unknown key "colour" in a link (known: endpoints, loss, delay, jitter, dup, rate, mtu, vlan, trunk)`,
+    `lab.yaml:14:22: port "9" of switch m must be a number from 1 to 3`,
+    "lab.yaml:15:18: a link joins two different nodes, both ends are h",
+    `lab.yaml:16:19: a slirp node has a single end: write "n" without ":1"`,
+  ]);
+});
+
+Deno.test("spanning tree is refused when the engine has none", () => {
+  const text = "name: t\ntopology:\n  nodes: { s: { kind: switch, stp: true } }\n";
+  assert.deepEqual(errorsOf(text), ["lab.yaml:3:36: s: stp: spanning tree is not available in this vde"]);
+  assert.deepEqual(validateLab(text, { stp: true }).errors, []);
+});
+
+Deno.test("value parsers read lab units", () => {
+  assert.deepEqual(parsePercent("2.5%"), { ok: true, value: 2.5 });
+  assert.deepEqual(parseDuration("1s"), { ok: true, value: 1000 });
+  assert.deepEqual(parseDuration(20), { ok: true, value: 20 });
+  assert.deepEqual(parseRate("8mbit"), { ok: true, value: 1_000_000 });
+  assert.deepEqual(parseRate(800), { ok: true, value: 100_000 });
+  assert.equal(parseCidr("fd00::1/64").ok, true);
+  assert.equal(parseCidr("10.0.0.1").ok, false);
+  assert.equal(didYouMean("prots", ["ports", "hub"]), "ports");
+  assert.equal(didYouMean("xyz", ["ports", "hub"]), undefined);
+});
+
+Deno.test("a switch may not take the name of a lab shell command", () => {
+  assert.deepEqual(errorsOf("name: t\ntopology:\n  nodes:\n    links: { kind: switch }\n"), [
+    `lab.yaml:4:5: a switch cannot be called "links": the lab shell has a command of that name`,
+  ]);
+});
+
+Deno.test("a hub cannot run spanning tree", () => {
+  const text = "name: t\ntopology:\n  nodes: { s: { kind: switch, hub: true, stp: true } }\n";
+  assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { stp: true }).errors), [
+    "lab.yaml:3:47: s: stp: a hub has no spanning tree (vde_switch refuses fstp in hub mode)",
+  ]);
+});
