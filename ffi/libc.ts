@@ -51,6 +51,7 @@ const symbols = {
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  dup2: { parameters: ["i32", "i32"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },

@@ -1,22 +1,47 @@
 /**
  * Log lines of the long-running commands: to stderr by default, appended to
- * a file for a daemon (`--logfile`). One line per event, prefixed with the
- * component, as vde_switch prints `vde_switch: <msg>`.
+ * a file for a daemon (`--logfile`), dropped by a daemon without one. One
+ * line per event, prefixed with the component, as vde_switch prints
+ * `vde_switch: <msg>`. While a console owns the terminal it takes the lines
+ * (`setLogWriter`), so they appear above the prompt instead of in the middle
+ * of the line being typed.
  */
 
 let file: Deno.FsFile | null = null;
+let discard = false;
+let writer: ((line: string) => void) | null = null;
 const encoder = new TextEncoder();
 
-/** Sends log lines to `path` (appending) instead of stderr. */
+/**
+ * Sends log lines to `path` (appending) instead of stderr.
+ *
+ * @throws Error naming the file when it cannot be opened
+ */
 export function setLogFile(path: string): void {
-  file = Deno.openSync(path, { append: true, create: true });
+  try {
+    file = Deno.openSync(path, { append: true, create: true });
+  } catch (err) {
+    throw new Error(`cannot open the log file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Drops log lines that have no file to go to (a daemon has no stderr). */
+export function discardStderrLog(): void {
+  discard = true;
+}
+
+/** Hands log lines meant for stderr to `w` (a console's "print above the prompt"); null restores stderr. */
+export function setLogWriter(w: ((line: string) => void) | null): void {
+  writer = w;
 }
 
 /** Writes one log line. */
 export function log(component: string, message: string): void {
   const line = `${component}: ${message}`;
   if (file === null) {
-    console.error(line);
+    if (discard) return;
+    if (writer !== null) writer(`${line}\n`);
+    else console.error(line);
     return;
   }
   try {

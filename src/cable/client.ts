@@ -106,11 +106,9 @@ export class CableClient extends CableSession {
         outcome = await this.#attempt(target);
       } catch (err) {
         this.failures++;
-        outcome = err instanceof Error ? err.message : String(err);
-        this.#logFailure(
-          `cannot connect to ${target}: ${outcome}`,
-          o.once ? "" : `; retrying in ${(delay / 1000).toFixed(1)} s`,
-        );
+        outcome = `cannot connect to ${target}: ${err instanceof Error ? err.message : String(err)}`;
+        // With `once` the close reason is the one report; the owner says it.
+        if (!o.once) this.#logFailure(outcome, `; retrying in ${(delay / 1000).toFixed(1)} s`);
       }
       if (this.isClosed) return;
       if (o.once) {

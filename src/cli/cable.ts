@@ -22,6 +22,7 @@ import { openLink } from "../link/registry.ts";
 import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
+import { examples } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 interface CableFlags {
@@ -106,8 +107,9 @@ async function connect(address: string, flags: CableFlags): Promise<void> {
     const reason = await Promise.race([plug(local, client), signals.stopped]);
     local.close();
     client.close();
+    // One line per event: a failed --once cable is reported as the command's error only.
+    if (flags.once && client.failures > 0) throw new UsageError(reason);
     log("vde cable", `cable to ${address} ended: ${reason}`);
-    if (flags.once && client.failures > 0) throw new UsageError(`cable to ${address} failed: ${reason}`);
   } catch (err) {
     local.close();
     throw err;
@@ -123,16 +125,24 @@ export const cableCommand: Subcommand = (program: Command) => {
   const common = (c: Command) =>
     c.requiredOption("-s, --sock <vnl>", "the local switch: its directory (or any VNL)")
       .option("-k, --key <file>", "pre-shared key file (vde cable keygen)")
-      .option("--insecure", "a plain cable: no authentication, no encryption (trusted networks only)");
+      .option("--insecure", "a plain cable: no authentication, no encryption (trusted networks only)")
+      .addHelpText(
+        "after",
+        "\nRequired: --sock, and either --key FILE or --insecure (the same on both ends).",
+      );
   common(
     cable.command("listen")
       .description("accept cables on [ADDR:]PORT; each one becomes its own port of the local switch")
       .argument(
         "<[addr:]port>",
-        "port to listen on, optionally with an address (default every IPv4 address)",
+        "port to listen on, optionally with an address (default: every IPv4 address)",
       ),
   )
     .option("--grace <secs>", "how long a lost cable keeps its port waiting for its reconnection", "60")
+    .addHelpText(
+      "after",
+      examples("vde cable keygen lab.key", "vde cable listen 5000 -s /tmp/net --key lab.key"),
+    )
     .action((address: string, flags: CableFlags) => listen(address, flags));
   common(
     cable.command("connect")
@@ -146,11 +156,19 @@ export const cableCommand: Subcommand = (program: Command) => {
     )
     .option("--retry <secs>", "longest wait between reconnection attempts", "5")
     .option("--once", "exit when the connection fails or ends instead of reconnecting")
+    .addHelpText(
+      "after",
+      examples(
+        "vde cable connect hostA:5000 -s /tmp/net --key lab.key",
+        "vde cable connect 10.0.0.1:5000 -s /tmp/net --insecure --once",
+      ),
+    )
     .action((address: string, flags: CableFlags) => connect(address, flags));
   cable.command("keygen")
     .description("write a new random key (mode 0600) for both ends of a cable")
     .argument("<file>", "where to write it")
     .option("-f, --force", "replace an existing file")
+    .addHelpText("after", examples("vde cable keygen lab.key   # then copy lab.key to the other host"))
     .action(async (file: string, o: { force?: boolean }) => {
       try {
         const key = await generateKeyFile(file, o.force ?? false);
@@ -165,7 +183,7 @@ export const cableCommand: Subcommand = (program: Command) => {
  * Puts the cables `vnls` on ports of `sw` for `vde switch --cable`: a
  * listening `tcp://` VNL serves many cables, each on its own port; any other
  * VNL (a connecting `tcp://`, `udp://`, `vxlan://`, `cmd://`, ...) is one
- * port. Pushes what must be undone at exit onto `undo`.
+ * port. Hands what must be undone at exit to `defer`.
  *
  * @throws UsageError when a VNL cannot be opened
  */
@@ -173,7 +191,7 @@ export async function attachCables(
   sw: Switch,
   vnls: string[],
   o: { dir: string; keyFile?: string },
-  undo: (() => void)[],
+  defer: (cleanup: () => unknown) => void,
 ): Promise<void> {
   for (const vnl of vnls) {
     try {
@@ -187,7 +205,7 @@ export async function attachCables(
               keyFile: o.keyFile,
             },
           );
-          undo.push(() => listener.close());
+          defer(() => listener.close());
           continue;
         }
         const local: { port?: number } = {};
@@ -196,13 +214,13 @@ export async function attachCables(
           localName: o.dir,
           localPort: () => local.port,
         });
-        undo.push(() => client.close());
+        defer(() => client.close());
         local.port = sw.portOfEndpoint(sw.attach(client).id);
         log("vde switch", `cable ${vnl} on port ${local.port}`);
         continue;
       }
       const link = await openLink(vnl, { description: `vde switch ${o.dir}` });
-      undo.push(() => link.close());
+      defer(() => link.close());
       const ep = sw.attach(link);
       log("vde switch", `cable ${vnl} on port ${sw.portOfEndpoint(ep.id)}`);
     } catch (err) {

@@ -18,6 +18,7 @@ import { parseBpf } from "../capture/bpf.ts";
 import { MgmtClient } from "../console/client.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { type Direction, MAX_VLAN } from "../switch/engine.ts";
+import { examples } from "./help.ts";
 import {
   CaptureDecoder,
   type CaptureRequest,
@@ -183,15 +184,22 @@ export const captureCommand = (program: Command): void => {
   program.command("capture")
     .description("capture a running switch's frames as pcapng (one interface per port) or pcap")
     .argument("<switch>", "the switch's socket directory or management socket")
-    .option("--port <n>", "capture this port (repeatable; default every port)", collect, [])
+    .option("--port <n>", "capture this port (repeatable) (default: every port)", collect, [])
     .option("--vlan <vid>", "only frames of this VLAN")
     .option("-w, --write <file>", "write to FILE (classic pcap if it ends in .pcap), - for stdout", "-")
     .option("-c, --count <n>", "stop after N frames")
     .option(
       "-s, --snaplen <bytes>",
-      `keep at most this many bytes of each frame (default ${DEFAULT_SNAPLEN})`,
+      `keep at most this many bytes of each frame (default: ${DEFAULT_SNAPLEN})`,
     )
     .option("--filter <expr>", "tcpdump filter expression, e.g. icmp (needs tcpdump)")
+    .addHelpText(
+      "after",
+      examples(
+        "vde capture /tmp/net -w lab.pcapng               # every port, until Ctrl-C",
+        "vde capture /tmp/net --port 2 --filter icmp | tcpdump -r -",
+      ),
+    )
     .action(async (target: string, opts: CaptureCliOptions) => {
       const { captured, dropped } = await runCapture(target, opts);
       console.error(`${captured} frames captured, ${dropped} dropped by the switch (slow reader)`);

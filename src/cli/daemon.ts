@@ -1,10 +1,22 @@
 /**
  * `--daemon` without fork(): the process starts a detached copy of itself
- * with the same arguments and waits until that copy is serving (its socket
- * appears) or has died, so the command's exit status still means something.
+ * with the same arguments and waits for the copy to say so itself. The
+ * copy's stderr is a pipe to the parent: everything it logs while starting
+ * arrives there, and once it serves it writes a ready mark and points its
+ * stderr at /dev/null. End of the pipe without the mark means the copy
+ * failed: the parent prints the copy's own lines (its error last) and exits
+ * with the copy's status, so `vde switch -d` says why, as a foreground
+ * start would. Readiness is never guessed from a socket that answers: an
+ * older program on the same path would answer too.
  */
+import { C, cstr, libc } from "../../ffi/libc.ts";
+import { ExitStatus } from "./main.ts";
 
 const CHILD_MARK = "VDE_DAEMON_CHILD";
+/** Written by the copy on its stderr once it serves; no log line looks like it. */
+const READY_MARK = "\u0000vde ready\n";
+/** How long the copy may take to start (slow under load, never forever). */
+const START_TIMEOUT_MS = 60_000;
 
 /** True in the background copy started by `daemonize`. */
 export function isDaemonChild(): boolean {
@@ -21,8 +33,13 @@ function selfCommand(): { cmd: string; args: string[] } {
   return { cmd: exe, args };
 }
 
-/** Starts the background copy and waits until `readyPath` accepts connections. */
-export async function daemonize(readyPath: string): Promise<void> {
+/**
+ * Starts the background copy and returns once it reports that it serves.
+ *
+ * @throws ExitStatus when the copy exits first (its lines already printed)
+ *   or does not report within a minute (then it is killed)
+ */
+export async function daemonize(what: string): Promise<void> {
   const { cmd, args } = selfCommand();
   const child = new Deno.Command(cmd, {
     args,
@@ -30,23 +47,64 @@ export async function daemonize(readyPath: string): Promise<void> {
     detached: true,
     stdin: "null",
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
-  let exited: Deno.CommandStatus | null = null;
-  child.status.then((s) => (exited = s));
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (exited !== null) {
-      throw new Error(`the background switch exited with status ${(exited as Deno.CommandStatus).code}`);
+  const reader = child.stderr.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), START_TIMEOUT_MS)));
+  try {
+    for (;;) {
+      const next = await Promise.race([reader.read(), timeout]);
+      if (next === "timeout") {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+        await child.status;
+        printLines(text);
+        throw new ExitStatus(1, `the background ${what} did not start within ${START_TIMEOUT_MS / 1000} s`);
+      }
+      if (next.done) break;
+      text += decoder.decode(next.value, { stream: true });
+      const mark = text.indexOf(READY_MARK);
+      if (mark >= 0) {
+        reader.cancel().catch(() => {});
+        child.unref();
+        return;
+      }
     }
-    try {
-      // A stale socket may be there already: ready means it answers.
-      const c = await Deno.connect({ transport: "unix", path: readyPath });
-      c.close();
-      child.unref();
-      return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
+    const status = await child.status;
+    printLines(text);
+    // The copy printed its own error line; add one only if it said nothing.
+    throw new ExitStatus(
+      status.code === 0 ? 1 : status.code,
+      text.trim() === ""
+        ? `the background ${what} exited with status ${status.code} before serving`
+        : undefined,
+    );
+  } finally {
+    clearTimeout(timer);
   }
-  throw new Error(`the background switch did not start within 10 s`);
+}
+
+function printLines(text: string): void {
+  if (text !== "") Deno.stderr.writeSync(new TextEncoder().encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/**
+ * In the background copy: tells the waiting parent that the program serves,
+ * then detaches stdout and stderr from it (the parent is about to exit, and
+ * a write to its closed pipe would fail).
+ */
+export function reportReady(): void {
+  if (!isDaemonChild()) return;
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(READY_MARK));
+  } catch { /* the parent gave up waiting */ }
+  const devNull = libc().open(cstr("/dev/null"), C.O_RDWR, 0);
+  if (devNull < 0) return;
+  libc().dup2(devNull, 1);
+  libc().dup2(devNull, 2);
+  libc().close(devNull);
 }

@@ -19,6 +19,7 @@
 import { onSignals } from "./signals.ts";
 import { type Command, CommanderError } from "commander";
 import { type Subcommand, UsageError } from "./main.ts";
+import { examples } from "./help.ts";
 
 /** A pair of byte streams: one side of a command as dpipe sees it. */
 interface Side {
@@ -149,6 +150,13 @@ export const dpipeCommand: Subcommand = (program: Command) => {
     .description("run commands joined by bidirectional pipes: CMD1 ARGS = CMD2 ARGS [= CMD3 ...]")
     .argument("<command...>", "commands and their arguments, separated by =")
     .passThroughOptions()
+    .addHelpText(
+      "after",
+      examples(
+        "vde dpipe vde plug /tmp/a = vde plug /tmp/b                        # join two switches",
+        "vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b  # with a delay",
+      ),
+    )
     .action(async (args: string[]) => {
       const status = await runDpipe(splitCommands(args));
       // runCli turns a CommanderError into the process's exit status without printing anything.

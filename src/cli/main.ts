@@ -4,6 +4,8 @@
  * library and started here.
  */
 import { Command, CommanderError } from "commander";
+import { helpStyle } from "./help.ts";
+import { VERSION } from "../version.ts";
 
 /** A subcommand module registers itself on the program. */
 export type Subcommand = (program: Command) => void;
@@ -11,12 +13,23 @@ export type Subcommand = (program: Command) => void;
 /** Error raised for bad user input: printed as one line, exit status 1. */
 export class UsageError extends Error {}
 
+/**
+ * Ends the command with `code`, printing `message` when there is one (a
+ * daemon's parent has already printed the background copy's own lines).
+ */
+export class ExitStatus extends Error {
+  constructor(readonly code: number, message?: string) {
+    super(message ?? "");
+  }
+}
+
 /** Builds the program with every subcommand registered. */
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")
     .description("Virtual Distributed Ethernet: switches, plugs and cables in one binary")
-    .version("vde 0.1.0", "-v, --version")
+    .version(`vde ${VERSION}`, "-v, --version")
     .showHelpAfterError("(run with --help for usage)")
+    .configureHelp(helpStyle)
     .exitOverride();
   for (const add of subcommands) add(program);
   return program;
@@ -30,6 +43,10 @@ export async function runCli(subcommands: Subcommand[], args: string[]): Promise
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ExitStatus) {
+      if (err.message !== "") console.error(`vde: ${err.message}`);
+      return err.code;
+    }
     const msg = err instanceof Error ? err.message : String(err);
     console.error(`vde: ${msg}`);
     return 1;

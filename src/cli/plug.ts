@@ -9,6 +9,7 @@ import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, type OpenOptions, preloadSchemes } from "../link/registry.ts";
 import type { Subcommand } from "./main.ts";
+import { examples, vnlHelp } from "./help.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -21,9 +22,17 @@ export const plugCommand: Subcommand = (program: Command) => {
     .command("plug")
     .description("join two VNLs with a virtual cable; with one VNL, join it with stdin/stdout")
     .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
-    .argument("[vnl2]", "second end (default -, stdin/stdout)", "-")
+    .argument("[vnl2]", "second end; - is stdin/stdout", "-")
     .option("-D, --descr <text>", "description given to a switch")
     .option("--thread", "between two vde:// or tap:// ends, forward on a thread of its own (experimental)")
+    .addHelpText(
+      "after",
+      examples(
+        "vde plug /tmp/net tap://tap0                      # a tap on the switch",
+        "vde plug /tmp/net slirp://                        # NAT to the host on the switch",
+        'vde plug /tmp/net cmd://"ssh hostB vde plug /tmp/net"  # two switches, one cable over ssh',
+      ) + vnlHelp(),
+    )
     .action(async (first: string, second: string, flags: PlugFlags) => {
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
       // A signal ends the cable like EOF does: both links close, so each can say

@@ -2,12 +2,11 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
-import { untilSignal } from "./signals.ts";
+import { runProgram } from "./program.ts";
 import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
-import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
 import {
   checkBootName,
@@ -19,6 +18,7 @@ import {
   parseSlirpOptions,
   type SlirpConfig,
 } from "../slirp/config.ts";
+import { examples } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 /** Parsed flags of `vde slirp`. */
@@ -68,21 +68,18 @@ function collect(value: string, previous: string[]): string[] {
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  const { stopped, remove } = untilSignal();
-  try {
+  await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
     });
-    let sw;
-    try {
-      sw = await openVdeLink(o.sock, { description: "vde slirp:" });
-    } catch (err) {
-      slirp.close();
+    p.defer(() => slirp.close());
+    const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
       throw new UsageError((err as Error).message);
-    }
+    });
+    p.defer(() => sw.close());
+    p.ready();
     log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
-    const ended = plug(sw, slirp);
-    const reason = await Promise.race([ended, stopped]);
+    const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     const st = sw.stats;
     // What reached us from the switch: with the switch's own per-port count, the frames lost between.
@@ -90,12 +87,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       "vde slirp",
       `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsIn} in, ${st.dropsOut} out`,
     );
-    sw.close();
-    slirp.close();
-  } finally {
-    remove();
-    await poller().stop();
-  }
+  });
 }
 
 /** Registers `vde slirp`. */
@@ -110,16 +102,16 @@ export const slirpCommand: Subcommand = (program: Command) => {
       [],
     )
     .option("--no-host-loopback", "do not take traffic for the gateway address to the host's loopback")
-    .option("--mtu <n>", "MTU announced to the guest and used by the stack (default 1500)")
+    .option("--mtu <n>", "MTU announced to the guest and used by the stack (default: 1500)")
     .option(
       "--dns-upstream <addr>",
-      "DNS server to forward to, ADDR[:PORT] (repeatable; default /etc/resolv.conf)",
+      "DNS server to forward to, ADDR[:PORT] (repeatable) (default: those of /etc/resolv.conf)",
       collect,
       [],
     )
     .option(
       "--cmdfwd <spec>",
-      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP (default 10.0.2.4):PORT talk to COMMAND's stdio (repeatable)",
+      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP:PORT (SLIRPIP default: 10.0.2.4) talk to COMMAND's stdio (repeatable)",
       collect,
       [],
     )
@@ -134,6 +126,14 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .option(
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
+    )
+    .addHelpText(
+      "after",
+      examples(
+        "vde slirp -s /tmp/net                       # a guest on /tmp/net gets DHCP, DNS and NAT",
+        "vde slirp -s /tmp/net -f tcp:8080:80          # host port 8080 to the guest's port 80",
+        "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
+      ),
     )
     .action((opts: SlirpCliOptions) => runSlirp(opts));
 };

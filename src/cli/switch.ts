@@ -2,18 +2,16 @@
  * `vde switch`: a vde_switch-compatible switch serving a socket directory.
  * Options keep vde_switch's names and short forms (spec section 4).
  */
-import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
-import { poller } from "../io/poller.ts";
 import { Switch } from "../switch/switch.ts";
 import { parseOctalMode, resolveGroup } from "../vde/permissions.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { UsageError } from "./main.ts";
-import { daemonize, isDaemonChild } from "./daemon.ts";
-import { log, setLogFile } from "../log.ts";
+import { runProgram } from "./program.ts";
+import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
-import { MgmtServer } from "../console/mgmt_server.ts";
+import { DEFAULT_MGMT_NAME, MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
 import { type RunningConsole, startSwitchConsole } from "../console/switch/switch_console.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
@@ -21,6 +19,7 @@ import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
 import { slirpConfigFromFlags } from "./slirp.ts";
 import { attachCables } from "./cable.ts";
+import { examples, vnlHelp, withExamples } from "./help.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { startFileCapture } from "../capture/file_capture.ts";
@@ -68,6 +67,8 @@ export interface SwitchCliOptions {
   httpToken?: string;
 }
 
+const COMPONENT = "vde switch";
+
 function defaultSock(): string {
   return Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl";
 }
@@ -85,18 +86,6 @@ function parsePriority(text: string): number {
   return n;
 }
 
-/** Writes the pid file the way vde_switch does: it must not exist yet. */
-function writePidfile(path: string): void {
-  try {
-    Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      throw new UsageError(`pid file ${path} already exists (another switch, or a stale file to remove)`);
-    }
-    throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
-  }
-}
-
 /** Runs a switch until a signal, `shutdown` or the console stops it. */
 export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const numPorts = parsePorts(o.ports);
@@ -105,31 +94,18 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const gid = o.group === undefined ? undefined : resolveGroup(o.group);
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
   const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
-  if (o.daemon && !isDaemonChild()) {
-    // The management socket comes up last: once it answers, everything does.
-    await daemonize(o.mgmt ?? `${o.sock}/ctl`);
-    return;
-  }
-  if (o.logfile !== undefined) setLogFile(o.logfile);
-  // Listen for signals before anything exists on disk, so a signal during
-  // start-up still runs the cleanup instead of killing the process mid-way.
-  const { stopped, stop, remove } = untilSignal();
-  // What was started, undone in reverse order at exit or on a start-up error.
-  const undo: (() => void)[] = [remove];
-  // Closings that finish asynchronously (a capture file's last writes), awaited before exit.
-  const closings: Promise<void>[] = [];
-  const cleanup = () => {
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch { /* keep cleaning */ }
-    }
+  const program = {
+    component: COMPONENT,
+    noun: "switch",
+    daemon: o.daemon,
+    pidfile: o.pidfile,
+    logfile: o.logfile,
   };
-  try {
+  await runProgram(program, async (p) => {
     const sw = new Switch({ numPorts, hub: o.hub ?? false });
-    undo.push(() => sw.close());
+    p.defer(() => sw.close());
     // One command set for the startup script, the management socket and the console.
-    const ctx = new ConsoleContext(sw, { shutdown: stop });
+    const ctx = new ConsoleContext(sw, { shutdown: p.stop });
     if (o.priority !== undefined) ctx.stpPriority = parsePriority(o.priority);
     if (o.stp || o.fstp) {
       if (o.hub) throw new UsageError("Can't use fstp in hub mode");
@@ -142,7 +118,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     if (o.rc !== undefined) {
       // Before the ctl socket exists, so clients only ever see the configured switch.
       try {
-        await runStartupScript(o.rc, commands, (m) => log("vde switch", m));
+        await runStartupScript(o.rc, commands, (m) => log(COMPONENT, m));
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
@@ -155,27 +131,28 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       } catch (err) {
         throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
       }
-      undo.push(() => {
+      // The file's last writes finish before the program exits.
+      p.defer(async () => {
         const { captured, dropped } = capture.counts();
-        log("vde switch", `--pcap ${o.pcap}: ${captured} frames captured, ${dropped} dropped`);
-        closings.push(capture.close());
+        log(COMPONENT, `--pcap ${o.pcap}: ${captured} frames captured, ${dropped} dropped`);
+        await capture.close();
       });
     }
     const server = await VdeSwitchServer.start(sw, { dir: o.sock, mode, dirMode, gid });
-    undo.push(() => server.close());
+    p.defer(() => server.close());
     const captureServer = CaptureServer.start(sw, hub, { path: `${server.dir}/capture` });
-    undo.push(() => captureServer.close());
+    p.defer(() => captureServer.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
-    if (o.mgmt !== undefined) {
-      let mgmt: MgmtServer;
-      try {
-        mgmt = await MgmtServer.start(commands, ctx, { path: o.mgmt, mode: mgmtMode, gid: mgmtGid });
-      } catch (err) {
-        throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
-      }
-      undo.push(() => mgmt.close());
-      ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
+    // Every switch has a console socket; vde_switch clients only ever use ctl.
+    const mgmtPath = o.mgmt ?? `${server.dir}/${DEFAULT_MGMT_NAME}`;
+    let mgmt: MgmtServer;
+    try {
+      mgmt = await MgmtServer.start(commands, ctx, { path: mgmtPath, mode: mgmtMode, gid: mgmtGid });
+    } catch (err) {
+      throw new UsageError(`cannot serve the management socket ${mgmtPath}: ${(err as Error).message}`);
     }
+    p.defer(() => mgmt.close());
+    ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     if (o.slirp !== undefined && o.slirp !== false) {
       const config = slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined });
       let link: SlirpLink;
@@ -184,45 +161,37 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       } catch (err) {
         throw new UsageError(`--slirp: ${(err as Error).message}`);
       }
-      undo.push(() => link.close());
+      p.defer(() => link.close());
       const ep = sw.attach(link);
       const port = sw.portOfEndpoint(ep.id);
       slirps.push({ port, link });
-      log("vde switch", `slirp on port ${port}: ${link.stack.describe()[0]}`);
+      log(COMPONENT, `slirp on port ${port}: ${link.stack.describe()[0]}`);
     }
     for (const name of o.tap ?? []) {
       const ep = sw.attach(openTapLink(name));
-      log("vde switch", `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
+      log(COMPONENT, `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
-    await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, undo);
+    await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
     if (o.http !== undefined) {
       const web = await startSwitchWeb(sw, server.dir, o.http, o.httpToken);
-      undo.push(() => closings.push(web.close()));
+      p.defer(() => web.close());
     } else if (o.httpToken !== undefined) {
       throw new UsageError("--http-token needs --http");
     }
-    if (o.pidfile !== undefined) {
-      const pidfile = o.pidfile;
-      writePidfile(pidfile);
-      undo.push(() => Deno.removeSync(pidfile));
-    }
+    p.ready();
     const kind = o.hub
       ? " in hub mode"
       : sw.engine.stp !== null
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
       : "";
-    log("vde switch", `serving ${server.dir} with ${numPorts} ports${kind}`);
+    log(COMPONENT, `serving ${server.dir} with ${numPorts} ports${kind}; console: vde term ${mgmt.path}`);
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
-    if (!o.daemon) {
+    if (!p.inBackground) {
       const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
-      undo.push(() => stdinConsole.close());
+      p.defer(() => stdinConsole.close());
     }
-    log("vde switch", `${await stopped}, cleaning up and exiting`);
-  } finally {
-    cleanup();
-    await Promise.all(closings);
-    await poller().stop();
-  }
+    log(COMPONENT, `${await p.stopped}, cleaning up and exiting`);
+  });
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -231,7 +200,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Registers `vde switch`. */
 export const switchCommand = (program: Command): void => {
-  program.command("switch")
+  const sw = program.command("switch")
     .description("run a virtual Ethernet switch that VDE clients (vde_plug, QEMU) plug into")
     .option("-s, --sock <dir>", "socket directory (vde_switch -s)", defaultSock())
     .option("-n, --ports <n>", "number of ports, 0 .. n-1 (port 0 is for management clients)", "32")
@@ -239,11 +208,11 @@ export const switchCommand = (program: Command): void => {
     .option("--stp", "spanning tree (RSTP; 802.1D towards bridges that speak only that, like Linux's)")
     .option("-F, --fstp", "the same as --stp (vde_switch's name)")
     .option("--priority <n>", "spanning tree bridge priority, 0-65535; the lowest becomes root", "32768")
-    .option("-m, --mode <octal>", "mode of the ctl and port sockets (default 600)")
-    .option("--dirmode <octal>", "mode of the socket directory (default 2700, or derived from --mode)")
+    .option("-m, --mode <octal>", "mode of the ctl and port sockets (default: 600)")
+    .option("--dirmode <octal>", "mode of the socket directory (default: 2700, or derived from --mode)")
     .option("-g, --group <name>", "group owning the directory and sockets")
     .option("-p, --pidfile <file>", "write the pid here (the file must not exist)")
-    .option("-d, --daemon", "run in the background")
+    .option("-d, --daemon", "run in the background; exits once the switch serves, or with its error")
     .option(
       "-t, --tap <name>",
       "attach tap interface NAME to a port (repeatable; needs root or a tap made by `vde tap create`)",
@@ -252,7 +221,7 @@ export const switchCommand = (program: Command): void => {
     )
     .option(
       "--cable <vnl>",
-      "put a cable on a port (repeatable): tcp://HOST:PORT, tcp://:PORT/listen (one port per cable), udp://, vxlan://, vxvde://, cmd://",
+      "put a cable on a port (repeatable), any VNL below; tcp://:PORT/listen gives each cable its own port",
       collect,
       [],
     )
@@ -261,8 +230,11 @@ export const switchCommand = (program: Command): void => {
       "--slirp [options]",
       "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
     )
-    .option("-M, --mgmt <path>", "management socket for unixterm, vdeterm and `vde term` (vde_switch -M)")
-    .option("--mgmtmode <octal>", "mode of the management socket (default 600)")
+    .option(
+      "-M, --mgmt <path>",
+      "management socket for unixterm, vdeterm and `vde term` (vde_switch -M) (default: DIR/mgmt)",
+    )
+    .option("--mgmtmode <octal>", "mode of the management socket (default: 600)")
     .option("--mgmtgroup <name>", "group of the management socket")
     .option("-f, --rc <file>", "run the console commands in FILE at startup (vde_switch -f)")
     .option("--mcast-snooping", "IGMP/MLD snooping: multicast only to members and routers (console mcast/*)")
@@ -277,4 +249,14 @@ export const switchCommand = (program: Command): void => {
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",
     )
     .action((opts: SwitchCliOptions) => runSwitch(opts));
+  withExamples(
+    sw,
+    examples(
+      "vde switch --sock /tmp/net                      # console on stdin; vde_plug /tmp/net plugs in",
+      "vde switch -s /tmp/net -d --logfile /tmp/net.log  # in the background; vde term /tmp/net",
+      "vde switch -s /tmp/net --slirp --tap tap0       # NAT to the host and a tap on two ports",
+      "vde switch -s /tmp/net --cable tcp://:5000/listen --key lab.key",
+    ),
+    vnlHelp(),
+  );
 };

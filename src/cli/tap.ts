@@ -6,6 +6,16 @@ import type { Command } from "commander";
 import { createPersistentTap, deletePersistentTap } from "../../ffi/tun.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
 import type { Subcommand } from "./main.ts";
+import { examples } from "./help.ts";
+
+function interfaceExists(name: string): boolean {
+  try {
+    Deno.statSync(`/sys/class/net/${name}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Registers `vde tap`. */
 export const tapCommand: Subcommand = (program: Command) => {
@@ -15,15 +25,20 @@ export const tapCommand: Subcommand = (program: Command) => {
     .argument("<name>", "interface name (at most 15 characters)")
     .option("-u, --user <user>", "owner: user name or uid")
     .option("-g, --group <group>", "group: name or gid")
+    .addHelpText("after", examples("vde tap create tap0 -u alice   # alice may use tap0 without root"))
     .action((name: string, o: { user?: string; group?: string }) => {
       const uid = o.user === undefined ? undefined : resolveUser(o.user);
       const gid = o.group === undefined ? undefined : resolveGroup(o.group);
+      // The kernel hands back an existing tap as if it were new: say which it was.
+      const existed = interfaceExists(name);
       createPersistentTap(name, uid, gid);
-      console.log(`tap ${name} created${uid === undefined ? "" : ` for uid ${uid}`}`);
+      const owner = uid === undefined ? "" : ` for uid ${uid}`;
+      console.log(existed ? `tap ${name} already exists; kept${owner}` : `tap ${name} created${owner}`);
     });
   tap.command("delete")
     .description("delete a persistent tap")
     .argument("<name>", "interface name")
+    .addHelpText("after", examples("vde tap delete tap0"))
     .action((name: string) => {
       deletePersistentTap(name);
       console.log(`tap ${name} deleted`);

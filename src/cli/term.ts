@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
+import { formatExplained, type KnownCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { RemoteConsole } from "../console/switch/remote_console.ts";
 import { formatForPeople } from "../console/reply_format.ts";
@@ -15,9 +16,11 @@ import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
 import { parseInteger } from "../console/args.ts";
 import { parsePortListing } from "../console/switch/listings.ts";
-import { portsTable } from "../console/switch/tables.ts";
+import { portsTableWithRates } from "../console/switch/tables.ts";
 import { watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { examples } from "./help.ts";
+import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 
 /** Parsed options of `vde term`. */
@@ -78,12 +81,17 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   const watch = async (args: string): Promise<string> => {
     const secs = args === "" ? 1 : parseInteger(args);
     if (secs === undefined || secs < 1 || secs > 3600) return "1022 Invalid argument\n";
-    await watchLoop(repl, `Port counters of ${path}`, async () => {
+    const render = portsTableWithRates(async () => {
       const r = await client.command("port/print");
       if (r.code !== 0) throw new Error(describeFailure(r));
-      return portsTable(parsePortListing(r.lines ?? []));
-    }, secs * 1000);
+      return parsePortListing(r.lines ?? []);
+    });
+    await watchLoop(repl, `Port counters of ${path}`, render, secs * 1000);
     return "";
+  };
+  const known: KnownCommands = {
+    syntax: (p) => remote.commands().find((c) => c.path === p)?.syntax,
+    paths: () => remote.commands().map((c) => c.path),
   };
   const repl: Repl = new Repl({
     prompt: `vde[${path}]$ `,
@@ -98,7 +106,7 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       }
       if (reply === null) return "";
       if (reply.endSession) resolve();
-      return formatForPeople(reply);
+      return formatExplained(line, reply, known);
     },
     complete: (line) => complete(line, remote.completionSource()),
     historyFile: historyPath(),
@@ -117,6 +125,45 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   repl.close();
 }
 
+function kindOf(path: string): "dir" | "socket" | "other" | "missing" {
+  try {
+    const st = Deno.statSync(path);
+    return st.isDirectory ? "dir" : st.isSocket ? "socket" : "other";
+  } catch {
+    return "missing";
+  }
+}
+
+/** How to get a console on a switch that has none. */
+const HOW_TO_GET_ONE = "start the switch with --mgmt PATH (vde_switch: -M PATH), then run `vde term PATH`";
+
+/**
+ * The management socket `path` means: a switch's socket directory stands
+ * for its `mgmt` socket, and so does its `ctl` (the data socket, which
+ * speaks no console protocol). Anything else is taken as given.
+ *
+ * @throws UsageError when `path` is a switch directory (or its ctl) without
+ *   a management socket, saying how to start one
+ */
+export function resolveConsolePath(path: string): string {
+  const trimmed = path.replace(/\/+$/, "") || "/";
+  const kind = kindOf(trimmed);
+  let dir: string | undefined;
+  if (kind === "dir") dir = trimmed;
+  else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
+  if (dir === undefined) return path;
+  const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
+  if (kindOf(mgmt) === "socket") return mgmt;
+  if (kindOf(`${dir}/ctl`) === "socket") {
+    throw new UsageError(
+      kind === "dir"
+        ? `${dir} is a switch's socket directory without a management socket: ${HOW_TO_GET_ONE}`
+        : `${path} is the switch's data socket (for vde_plug and QEMU), not its console: ${HOW_TO_GET_ONE}`,
+    );
+  }
+  throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
+}
+
 /**
  * Runs `vde term`.
  *
@@ -127,6 +174,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   if (!(timeoutSecs > 0)) {
     throw new UsageError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
   }
+  path = resolveConsolePath(path);
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
@@ -161,8 +209,19 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
 export const termCommand = (program: Command): void => {
   program.command("term")
     .description("console for a switch's management socket (ours or vde_switch -M)")
-    .argument("<path>", "management socket, as given to vde switch --mgmt or vde_switch -M")
+    .argument(
+      "<path>",
+      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt",
+    )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")
+    .addHelpText(
+      "after",
+      examples(
+        "vde term /tmp/net                         # a console on the switch serving /tmp/net",
+        "vde term /tmp/net -c port/print -c hub    # run commands and exit",
+        "vde term /tmp/vde.mgmt                    # vde_switch -M /tmp/vde.mgmt",
+      ),
+    )
     .action((path: string, opts: TermOptions) => runTerm(path, opts));
 };

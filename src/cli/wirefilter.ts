@@ -14,7 +14,6 @@
  * When either side ends, frames already on the wire towards the other side
  * are still delivered (bounded wait), then the program exits.
  */
-import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import "../link/schemes.ts";
 import type { Link } from "../link/link.ts";
@@ -24,7 +23,6 @@ import { dropsOf, WireLink } from "../link/wire_link.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
-import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
 import { parseOctalMode } from "../vde/permissions.ts";
 import { MAX_FRAME_IN } from "../wire/stream_framing.ts";
@@ -37,7 +35,8 @@ import {
   WirefilterContext,
 } from "../wirefilter/commands.ts";
 import { type RunningConsole, startWirefilterConsole } from "../wirefilter/console.ts";
-import { daemonize, isDaemonChild } from "./daemon.ts";
+import { runProgram } from "./program.ts";
+import { examples, vnlHelp } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 const COMPONENT = "vde wirefilter";
@@ -171,15 +170,6 @@ function summary(c: DirectionCounters): string {
     `${c.delayed} delayed, ${c.reordered} reordered, ${c.noiseFrames} damaged`;
 }
 
-function writePidfile(path: string): void {
-  try {
-    Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) throw new UsageError(`pid file ${path} already exists`);
-    throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
-  }
-}
-
 /** Runs the filter until a side ends, a signal, or `shutdown`. */
 export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promise<void> {
   if (o.vdePlug !== undefined) {
@@ -202,17 +192,12 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
     seed = Number(o.seed);
   }
   const mgmtMode = o.mgmtmode === undefined ? 0o700 : parseOctalMode(o.mgmtmode, "--mgmtmode");
-  if (o.daemon) {
-    if (streamMode) {
-      throw new UsageError("--daemon needs two VNLs: in a dpipe stdin and stdout carry the frames");
-    }
-    if (o.mgmt === undefined) throw new UsageError("--daemon needs --mgmt (the socket that tells it is up)");
-    if (!isDaemonChild()) {
-      await daemonize(o.mgmt);
-      return;
-    }
+  if (o.daemon && streamMode) {
+    throw new UsageError("--daemon needs two VNLs: in a dpipe stdin and stdout carry the frames");
   }
-
+  if (o.daemon && o.mgmt === undefined) {
+    throw new UsageError("--daemon needs --mgmt: in the background the filter has no other console");
+  }
   const filter = new WireFilter({ seed });
   for (const [param, setting] of o.settings) {
     if (filter.set(param, setting) !== "ok") {
@@ -222,10 +207,16 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
     }
   }
   filter.fifo = !o.nofifo;
-
-  const { stopped, stop, remove } = untilSignal();
-  const undo: (() => void)[] = [remove];
-  try {
+  const program = {
+    component: COMPONENT,
+    noun: "filter",
+    daemon: o.daemon,
+    pidfile: o.pidfile,
+    // A dpipe filter never starts the poller: nothing to stop.
+    stopPoller: !streamMode,
+  };
+  await runProgram(program, async (p) => {
+    p.defer(() => filter.close());
     let left: Link;
     let right: Link;
     let sides: { left: StreamSide; right: StreamSide; bidirectional: boolean } | undefined;
@@ -233,18 +224,18 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
       sides = openStreamSides();
       left = sides.left.link;
       right = sides.right.link;
-      undo.push(() => left.close("wirefilter stopped"));
+      p.defer(() => left.close("wirefilter stopped"));
     } else {
       left = await openSide(vnls[0]!);
-      undo.push(() => left.close("wirefilter stopped"));
+      p.defer(() => left.close("wirefilter stopped"));
       right = await openSide(vnls[1]!);
     }
     const bidirectional = sides?.bidirectional ?? true;
-    const ctx = new WirefilterContext(filter, { bidirectional, shutdown: stop });
+    const ctx = new WirefilterContext(filter, { bidirectional, shutdown: p.stop });
     const commands = wirefilterCommands(ctx);
     // Frames already on the wire towards the side still open are delivered when the other ends.
     const wire = new WireLink(right, filter, { lingerMs: DRAIN_MS });
-    undo.push(() => wire.close("wirefilter stopped"));
+    p.defer(() => wire.close("wirefilter stopped"));
     if (o.rcfile !== undefined) {
       try {
         await runStartupScript(o.rcfile, commands, (m) => log(COMPONENT, m));
@@ -260,7 +251,7 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
         sock.close(false);
         throw new UsageError(`cannot send to the blink socket ${o.blink}: ${(err as Error).message}`);
       }
-      undo.push(() => sock.close(false));
+      p.defer(() => sock.close(false));
       const id = o.blinkid ?? String(Deno.pid).padStart(6, "0");
       const names = bidirectional ? ["LR", "RL"] : ["--", "--"];
       const encoder = new TextEncoder();
@@ -281,17 +272,13 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
       } catch (err) {
         throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
       }
-      undo.push(() => mgmt.close());
+      p.defer(() => mgmt.close());
     }
-    if (o.pidfile !== undefined) {
-      const pidfile = o.pidfile;
-      writePidfile(pidfile);
-      undo.push(() => Deno.removeSync(pidfile));
-    }
+    p.ready();
     const usesStdio = streamMode || vnls.includes("-");
-    if (!usesStdio && !o.daemon) {
+    if (!usesStdio && !p.inBackground) {
       const console: RunningConsole = startWirefilterConsole(ctx, commands);
-      undo.push(() => console.close());
+      p.defer(() => console.close());
     }
     log(
       COMPONENT,
@@ -299,14 +286,14 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
         `seed ${filter.seed}`,
     );
     const ended = await Promise.race([
-      stopped.then((reason) => ({ reason, side: "none" as const })),
+      p.stopped.then((reason) => ({ reason, side: "none" as const })),
       left.closed.then((reason) => ({ reason: `left side ended: ${reason}`, side: "left" as const })),
       wire.closed.then((reason) => ({ reason: `right side ended: ${reason}`, side: "right" as const })),
     ]);
     // Frames already on the wire towards the side still open are delivered first (the wire
     // lingers by itself when its right side ends).
     if (ended.side === "left") {
-      await Promise.race([wire.drain(LR, DRAIN_MS), stopped]);
+      await Promise.race([wire.drain(LR, DRAIN_MS), p.stopped]);
       await flushed(sides?.right, FLUSH_MS);
     } else if (ended.side === "right") {
       await flushed(sides?.left, FLUSH_MS);
@@ -315,15 +302,7 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
       COMPONENT,
       `${ended.reason}; L->R ${summary(filter.counters[LR])}; R->L ${summary(filter.counters[RL])}`,
     );
-  } finally {
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch { /* keep cleaning up */ }
-    }
-    filter.close();
-    if (!streamMode) await poller().stop();
-  }
+  });
 }
 
 async function openSide(vnl: string): Promise<Link> {
@@ -375,13 +354,21 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
     .option("-N, --nofifo", "allow reordering")
     .option("-f, --rcfile <file>", "run console commands from FILE at startup")
     .option("-M, --mgmt <path>", "management socket (unixterm, vdeterm, vde term)")
-    .option("--mgmtmode <octal>", "mode of the management socket (default 700)")
+    .option("--mgmtmode <octal>", "mode of the management socket (default: 700)")
     .option("-v, --vde-plug <left:right>", "the two VNLs as one argument, as wirefilter's -v")
     .option("--seed <n>", "seed every random choice, so a run can be repeated")
-    .option("--daemon", "run in the background (needs --mgmt)")
+    .option("--daemon", "run in the background (needs --mgmt, its console there)")
     .option("--pidfile <file>", "write the pid here (the file must not exist)")
     .option("--blink <path>", "send a datagram `ID DIR SIZE` to this unix socket for every frame out")
-    .option("--blinkid <id>", "the ID of --blink datagrams (default the pid)")
+    .option("--blinkid <id>", "the ID of --blink datagrams (default: the pid)")
+    .addHelpText(
+      "after",
+      examples(
+        "vde wirefilter /tmp/a /tmp/b --delay 50+10 --loss 2        # console on stdin",
+        "vde wirefilter /tmp/a /tmp/b -b 1M --daemon --mgmt /tmp/wf  # then: vde term /tmp/wf",
+        "vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b",
+      ) + vnlHelp(),
+    )
     .action((vnls: string[], flags: Omit<WirefilterOptions, "settings">) =>
       runWirefilter(vnls, { ...flags, settings })
     );

@@ -25,6 +25,12 @@ import { Errno, formatReply, GREETING, PROMPT, type Reply, resultLine } from "./
 import { log as defaultLog } from "../log.ts";
 import { OutputQueue } from "./output_queue.ts";
 
+/**
+ * A switch's management socket in its socket directory, unless --mgmt
+ * moves it (`vde term DIR` looks here).
+ */
+export const DEFAULT_MGMT_NAME = "mgmt";
+
 /** Settings of a management socket. */
 export interface MgmtServerOptions {
   /** Socket path. */

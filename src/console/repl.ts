@@ -4,9 +4,13 @@
  * the switch's own console and by `vde term`; what a line does is the
  * owner's business (`run`).
  *
- * Keys: Ctrl-C clears the line; a second Ctrl-C (before anything else is
- * typed, within a few seconds) or Ctrl-D on an empty line quits through
- * `onQuit`. Lines typed while a command runs wait their turn. Asynchronous
+ * Keys: Ctrl-C clears the line, keeping what was typed in the history (Up
+ * brings it back); a second Ctrl-C (before anything else is typed, within a
+ * few seconds) or Ctrl-D on an empty line quits through `onQuit`. Ctrl-R
+ * searches the history backwards as in bash: type to narrow, Ctrl-R again
+ * for an older match, Enter runs it, Esc or an editing key keeps it on the
+ * line, Ctrl-G or Ctrl-C gives the line back. node:readline has no search,
+ * so its key handler is wrapped. Lines typed while a command runs wait their turn. Asynchronous
  * text (debug events) is printed above the prompt without losing what the
  * user was typing.
  */
@@ -32,6 +36,29 @@ export interface ReplOptions {
 /** How long a first Ctrl-C stays armed. */
 const INTERRUPT_WINDOW_MS = 3000;
 
+/** A key as node:readline decodes it. */
+interface Key {
+  name?: string;
+  ctrl?: boolean;
+  meta?: boolean;
+  sequence?: string;
+}
+
+/** The parts of node:readline's Interface the history search needs. */
+interface ReadlineInternals {
+  _ttyWrite(s: string | undefined, key: Key | undefined): void;
+  history: string[];
+  historyIndex: number;
+  line: string;
+}
+
+/** A history search in progress. */
+interface Search {
+  query: string;
+  /** Index in the history (newest first) of the match shown, -1 for none. */
+  index: number;
+}
+
 /** A readline prompt on the process's terminal. */
 export class Repl {
   readonly #opts: ReplOptions;
@@ -42,6 +69,7 @@ export class Repl {
   #closed = false;
   /** While set, typed lines are swallowed (a `watch` in progress owns the keyboard). */
   #grabbed = false;
+  #search: Search | null = null;
 
   constructor(opts: ReplOptions) {
     this.#opts = opts;
@@ -58,6 +86,13 @@ export class Repl {
       },
     });
     this.#rl.on("history", (history: string[]) => saveHistory(opts.historyFile, history));
+    const internals = this.#rl as unknown as ReadlineInternals;
+    const keyHandler = internals._ttyWrite.bind(this.#rl);
+    internals._ttyWrite = (s, key) => {
+      if (this.#search !== null) this.#searchKey(s, key ?? {}, keyHandler);
+      else if (key?.ctrl && key.name === "r" && !this.#grabbed) this.#startSearch();
+      else keyHandler(s, key);
+    };
     this.#rl.on("line", (line: string) => this.#onLine(line));
     this.#rl.on("SIGINT", () => this.#onInterrupt());
     this.#rl.on("close", () => {
@@ -80,8 +115,9 @@ export class Repl {
 
   /** Prints asynchronous text above the prompt, keeping the line being typed. */
   print(text: string): void {
-    if (this.#closed || text === "") return;
-    if (this.#busy || this.#grabbed) {
+    if (text === "") return;
+    // After Ctrl-D the prompt is gone, but the program's last lines still belong on screen.
+    if (this.#closed || this.#busy || this.#grabbed) {
       process.stdout.write(text);
       return;
     }
@@ -118,12 +154,79 @@ export class Repl {
     this.#rl.close();
   }
 
+  get #internals(): ReadlineInternals {
+    return this.#rl as unknown as ReadlineInternals;
+  }
+
+  /** The newest history entry at or after `from` containing `query`, or -1. */
+  #find(query: string, from: number): number {
+    const history = this.#internals.history;
+    for (let i = Math.max(0, from); i < history.length; i++) if (history[i]!.includes(query)) return i;
+    return -1;
+  }
+
+  #drawSearch(): void {
+    const s = this.#search!;
+    const match = s.index >= 0 ? this.#internals.history[s.index]! : "";
+    const label = s.index < 0 && s.query !== "" ? "failing reverse-i-search" : "reverse-i-search";
+    process.stdout.write(`\r\x1b[K(${label})'${s.query}': ${match}`);
+  }
+
+  #startSearch(): void {
+    this.#search = { query: "", index: -1 };
+    this.#drawSearch();
+  }
+
+  /** Ends the search: the prompt comes back, with `text` on the line if given. */
+  #endSearch(text: string | undefined): void {
+    this.#search = null;
+    process.stdout.write("\r\x1b[K");
+    this.#rl.prompt(true);
+    if (text === undefined) return;
+    this.#rl.write(null, { ctrl: true, name: "e" });
+    this.#rl.write(null, { ctrl: true, name: "u" });
+    this.#rl.write(text);
+  }
+
+  #searchKey(s: string | undefined, key: Key, keyHandler: ReadlineInternals["_ttyWrite"]): void {
+    const search = this.#search!;
+    const match = search.index >= 0 ? this.#internals.history[search.index] : undefined;
+    if (key.ctrl && key.name === "r") {
+      const older = this.#find(search.query, search.index + 1);
+      if (older >= 0) search.index = older;
+    } else if (key.name === "backspace") {
+      search.query = search.query.slice(0, -1);
+      search.index = this.#find(search.query, 0);
+    } else if ((key.ctrl && (key.name === "g" || key.name === "c"))) {
+      this.#endSearch(undefined);
+      return;
+    } else if (key.name === "escape") {
+      this.#endSearch(match);
+      return;
+    } else if (key.name === "return" || key.name === "enter") {
+      this.#endSearch(match);
+      keyHandler(s, key);
+      return;
+    } else if (s !== undefined && s.length === 1 && s >= " " && !key.ctrl && !key.meta) {
+      search.query += s;
+      search.index = this.#find(search.query, Math.max(0, search.index));
+    } else {
+      // Any other key (arrows, Ctrl-A, ...) keeps the match and edits it.
+      this.#endSearch(match);
+      keyHandler(s, key);
+      return;
+    }
+    this.#drawSearch();
+  }
+
   #onInterrupt(): void {
     // A task holding the keyboard (watch, a command in a lab host) stops on this key instead.
     if (this.#grabbed) return;
     const now = Date.now();
     const armed = now - this.#armedAt < INTERRUPT_WINDOW_MS;
     const hadText = this.#rl.line.length > 0;
+    // What was typed is not run, but not lost either: Up brings it back.
+    if (hadText) this.#remember(this.#rl.line);
     if (!hadText && armed) {
       this.#armedAt = 0;
       process.stdout.write("^C\n");
@@ -134,8 +237,18 @@ export class Repl {
     // Ctrl-U deletes back to the start of the line: the line is cleared, not run.
     this.#rl.write(null, { ctrl: true, name: "e" });
     this.#rl.write(null, { ctrl: true, name: "u" });
+    this.#internals.historyIndex = -1;
     process.stdout.write(hadText ? "^C\n" : `^C (${this.#opts.interruptHint})\n`);
     this.#rl.prompt();
+  }
+
+  #remember(line: string): void {
+    const history = this.#internals.history;
+    // A line recalled from the history and left as it was is there already.
+    if (line.trim() === "" || history.includes(line)) return;
+    history.unshift(line);
+    if (history.length > MAX_HISTORY) history.length = MAX_HISTORY;
+    saveHistory(this.#opts.historyFile, history);
   }
 
   #onLine(line: string): void {

@@ -1,6 +1,8 @@
 /**
- * `watch`: redraws a table (the port counters) every interval until a key
- * is pressed. Only at a terminal: it owns the screen while it runs.
+ * `watch`: redraws a table (the switch's port counters and rates) every
+ * interval until a key is pressed. Only at a terminal: it owns the screen
+ * while it runs. What the table holds is the caller's `render`, which may
+ * keep state between calls (rates need the previous sample).
  */
 import process from "node:process";
 import { parseInteger } from "./args.ts";
@@ -51,7 +53,7 @@ export function watchCommand(repl: Repl, render: () => Promise<string[]>): Comma
   return {
     path: "watch",
     syntax: "[secs]",
-    help: "live port counters, redrawn every secs (default 1) until a key is pressed",
+    help: "live port counters and rates, redrawn every secs (default 1) until a key is pressed",
     listing: false,
     run: async (args) => {
       const secs = args === "" ? 1 : parseInteger(args);

@@ -15,6 +15,7 @@ import { C, libc } from "../../ffi/libc.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
+import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 
@@ -158,7 +159,8 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     sock.setBuffers(1 << 20);
     const myPath = sock.boundPath!;
     Deno.chmodSync(myPath, vnl.mode);
-    const user = Deno.env.get("USER") ?? `uid${libc().getuid()}`;
+    // As vde_plug: the name of the effective user (the environment may say anything, or nothing).
+    const user = userName(libc().geteuid());
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];
     const descr = `${options.description ?? "vde plug:"} user=${user} pid=${Deno.pid}${
       ssh ? ` SSH=${ssh}` : ""

@@ -122,6 +122,7 @@ export class Iface {
   guest6: Uint8Array | null = null;
   /** Virtual IPv4 addresses of guest forwards: answered like the stack's own, reachable from the guest. */
   readonly virtual4: ReadonlySet<number>;
+  #saidNoPing = false;
 
   constructor(
     config: SlirpConfig,
@@ -149,6 +150,16 @@ export class Iface {
       c.gateway & 255,
     ]);
     this.linkLocal = linkLocalFromMac(this.mac);
+  }
+
+  /** Says once, when a guest first pings the outside, why only local addresses answer. */
+  noPingSockets(): void {
+    if (this.#saidNoPing) return;
+    this.#saidNoPing = true;
+    this.log(
+      "a guest pinged the outside, but the host allows no unprivileged ICMP sockets " +
+        "(sysctl net.ipv4.ping_group_range): only the gateway and DNS addresses answer pings",
+    );
   }
 
   /** Sends one finished frame towards the guest. */

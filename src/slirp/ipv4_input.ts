@@ -163,6 +163,7 @@ export class Ipv4Input {
       return;
     }
     if (!iface.pingAllowed[4] || !iface.mayReach4(dst)) {
+      if (!iface.pingAllowed[4]) iface.noPingSockets();
       iface.stats.icmpDropped++;
       return;
     }

@@ -192,6 +192,7 @@ export class Ipv6Input {
       return;
     }
     if (!iface.pingAllowed[6] || !iface.mayReach6(b, dOff)) {
+      if (!iface.pingAllowed[6]) iface.noPingSockets();
       iface.stats.icmpDropped++;
       return;
     }

@@ -68,11 +68,6 @@ export async function startSlirpStack(
     throw err;
   }
   if (config.verbose) { for (const line of describeConfig(config).split("\n")) say(line); }
-  if (config.v4 && !pingAllowed[4]) {
-    say(
-      "ICMP echo: the host does not allow unprivileged ICMP sockets (net.ipv4.ping_group_range), so only the gateway and DNS addresses answer pings",
-    );
-  }
   if (resolvers.length === 0) say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped");
   return stack;
 }

@@ -11,6 +11,7 @@ import type { CommandRegistry } from "../console/registry.ts";
 import { startStdinConsole } from "../console/stdin_console_start.ts";
 import { WIREFILTER_PROMPT, type WirefilterContext } from "./commands.ts";
 import type { RunningConsole } from "../console/terminal_session.ts";
+import { log } from "../log.ts";
 
 /** Completion from the filter's own registry: command names, 0/1, file names. */
 function completionSource(commands: CommandRegistry): CompletionSource {
@@ -30,6 +31,9 @@ export function startWirefilterConsole(ctx: WirefilterContext, commands: Command
     commands,
     prompt: WIREFILTER_PROMPT,
     stops: "filter",
+    detachHint:
+      "To keep a filter running without it, start it with --daemon --mgmt PATH and use `vde term PATH`.",
+    log: (m) => log("vde wirefilter", m),
     completion: completionSource,
   });
 }

@@ -5,7 +5,8 @@
  * our tables emulated for a switch that lacks them.
  */
 import assert from "node:assert/strict";
-import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, pathExists, run, skipUnless, waitForPath } from "../helpers/processes.ts";
+import { startCSwitch, startOurSwitch } from "../helpers/switches.ts";
 import {
   BROADCAST,
   ClientSet,
@@ -118,6 +119,62 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^vde: cannot open the management socket .*nothing: /);
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde term DIR reaches the management socket every switch serves in its socket directory", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startOurSwitch(`${tmp}/net`);
+  try {
+    await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
+    const st = await Deno.stat(`${tmp}/net/mgmt`);
+    assert.equal(st.mode! & 0o777, 0o600, "mode as --mgmtmode's default");
+    for (const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`]) {
+      const r = await term([path, "-c", "port/showinfo"]);
+      assert.equal(r.code, 0, `${path}: ${r.stderr}`);
+      assert.equal(r.stdout, "Numports=32\nHUB=false\ncounters=true\n");
+    }
+    const help = await term([`${tmp}/net`, "-c", "? port/print"]);
+    assert.match(help.stdout, /^port\/print +\[N\] /m, "? is help");
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde term on a switch directory without a management socket says how to start one", async (t) => {
+  if (skipUnless(t, (await hasCommand("vde_switch")) ? null : "needs vde_switch (package vde-switch)")) {
+    return;
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startCSwitch(`${tmp}/net`);
+  try {
+    const r = await term([`${tmp}/net`, "-c", "help"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^vde: .*\/net is a switch's socket directory without a management socket: /);
+    assert.match(r.stderr, /start the switch with --mgmt PATH \(vde_switch: -M PATH\)/);
+    const ctl = await term([`${tmp}/net/ctl`, "-c", "help"]);
+    assert.equal(ctl.code, 1);
+    assert.match(ctl.stderr, /ctl is the switch's data socket \(for vde_plug and QEMU\), not its console/);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("--mgmt PATH moves the management socket out of the socket directory", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startOurSwitch(`${tmp}/net`, {
+    extraArgs: ["--mgmt", `${tmp}/console`, "--mgmtmode", "640"],
+  });
+  try {
+    await waitForPath(`${tmp}/console`, 20_000, true);
+    assert.equal((await Deno.stat(`${tmp}/console`)).mode! & 0o777, 0o640);
+    assert.equal(await pathExists(`${tmp}/net/mgmt`), false);
+    assert.equal((await term([`${tmp}/console`, "-c", "port/showinfo"])).code, 0);
+  } finally {
+    await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -33,7 +33,16 @@ for (const kind of ["ours", "c"] as const) {
       await tmux.keys("port/pr", "Tab");
       await tmux.waitFor((s) => s.endsWith(`${prompt}port/print`), "port/pr to complete");
       await tmux.keys(" 99", "Enter");
-      await tmux.waitFor((s) => s.includes("1022 Invalid argument"), "the error of port/print 99");
+      // In words at a terminal, with the usage from the remote help.
+      await tmux.waitFor(
+        (s) => s.includes("port/print: Invalid argument (1022)\nusage: port/print [N]"),
+        "the error of port/print 99",
+      );
+      await tmux.keys("prot/print", "Enter");
+      await tmux.waitFor(
+        (s) => s.includes("prot/print: no such command; did you mean port/print?"),
+        "a suggestion for a typo",
+      );
       await tmux.keys("hub on", "Enter");
       await tmux.waitFor((s) => s.includes("hub mode is on"), "hub on");
       await tmux.keys("Up");
@@ -52,7 +61,7 @@ for (const kind of ["ours", "c"] as const) {
       await tmux.keys("exit", "Enter");
       await tmux.waitFor((s) => s.includes("[exit 0]"), "vde term to exit");
       const history = await Deno.readTextFile(`${dir}/home/.vde_history`);
-      assert.deepEqual(history.trim().split("\n"), ["port/print 99", "hub on", "exit"]);
+      assert.deepEqual(history.trim().split("\n"), ["port/print 99", "prot/print", "hub on", "exit"]);
     } finally {
       await tmux?.kill();
       await sw.stop();

@@ -4,6 +4,7 @@
  * text with a bound. `kill` stops the server and everything in it.
  */
 import { hasCommand } from "../helpers/processes.ts";
+import { REPO_ROOT } from "../helpers/switches.ts";
 
 /** Why tmux tests cannot run here, or null. */
 export async function tmuxMissing(): Promise<string | null> {
@@ -80,4 +81,34 @@ export class TmuxSession {
       await this.#tmux(["kill-server"]);
     } catch { /* already gone */ }
   }
+}
+
+/** Our switch with its console on a tmux terminal, its prompt shown; `dir` holds the switch, HOME and tmux. */
+export interface SwitchAtTerminal {
+  dir: string;
+  prompt: string;
+  tmux: TmuxSession;
+}
+
+/**
+ * Starts `vde switch --sock DIR/sw` in tmux with a fresh HOME (so a fresh
+ * history) and waits for its prompt. The caller kills tmux and removes `dir`.
+ */
+export async function switchAtTerminal(prefix: string): Promise<SwitchAtTerminal> {
+  const dir = await Deno.makeTempDir({ prefix });
+  await Deno.mkdir(`${dir}/home`);
+  const prompt = `vde[${dir}/sw]$ `;
+  const tmux = await TmuxSession.start(
+    `${dir}/tmux.sock`,
+    `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw`,
+    { HOME: `${dir}/home`, NO_COLOR: "1" },
+  );
+  try {
+    await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "the prompt", 30_000);
+  } catch (err) {
+    await tmux.kill();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  return { dir, prompt, tmux };
 }

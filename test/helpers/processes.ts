@@ -489,3 +489,15 @@ export function skipUnless(t: Deno.TestContext, reason: string | null): boolean 
 export function skipUnlessRoot(t: Deno.TestContext): boolean {
   return skipUnless(t, hasRoot());
 }
+
+/** Pids of processes whose command line mentions `text` (a test's unique directory): what a test must not leave. */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(text)) pids.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return pids;
+}

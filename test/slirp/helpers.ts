@@ -92,8 +92,10 @@ export const GW_MAC = "52:55:0a:00:02:02";
 export function testStack(config: Partial<SlirpConfig> = {}, pingAllowed = false) {
   const net = new FakeHostNet();
   const out: Uint8Array[] = [];
+  const logs: string[] = [];
   let clock = 1000;
   const stack = new SlirpStack({
+    log: (m) => logs.push(m),
     config: {
       ...defaultConfig(),
       dnsUpstream: [{ family: 4, addr: new Uint8Array([127, 0, 0, 1]), port: 5353 }],
@@ -108,6 +110,7 @@ export function testStack(config: Partial<SlirpConfig> = {}, pingAllowed = false
     stack,
     net,
     out,
+    logs,
     advance(ms: number) {
       clock += ms;
       stack.poll();

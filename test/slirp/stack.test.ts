@@ -155,6 +155,20 @@ Deno.test("ICMP echo: the gateway answers; the outside only through an allowed p
   checkFrame(back!, { ipv4: { src: "192.0.2.1" }, icmp: { type: ICMP.ECHO_REPLY, id: 0x55 } });
 });
 
+Deno.test("ICMP echo: without ping sockets the reason is logged once, at the first ping outside, not at start", () => {
+  const t = testStack();
+  assert.deepEqual(t.logs, []);
+  t.stack.input(echo4(GW));
+  assert.deepEqual(t.logs, [], "the gateway answers: nothing to explain");
+  t.stack.input(echo4([192, 0, 2, 1]));
+  t.stack.input(echo4([192, 0, 2, 2]));
+  assert.equal(t.logs.length, 1);
+  assert.match(t.logs[0]!, /net\.ipv4\.ping_group_range/);
+  const allowed = testStack({}, true);
+  allowed.stack.input(echo4([192, 0, 2, 1]));
+  assert.deepEqual(allowed.logs, []);
+});
+
 Deno.test("UDP NAT: the gateway is the host's loopback, replies come back from it, idle flows close", () => {
   const t = testStack();
   t.stack.input(udp4Frame(GUEST, 5000, GW, 7777, new Uint8Array([1, 2, 3])));

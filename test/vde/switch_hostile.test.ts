@@ -287,7 +287,7 @@ hostile(
     await waitForPortFiles(dir, 2, 10_000);
     const left = await listDir(dir);
     assert.deepEqual(
-      left.filter((n) => n !== "ctl" && n !== "capture" && !/^00[12]\.\d+$/.test(n)),
+      left.filter((n) => n !== "ctl" && n !== "mgmt" && n !== "capture" && !/^00[12]\.\d+$/.test(n)),
       [],
       `stale files after ${total} cycles in ${ms} ms`,
     );
@@ -311,8 +311,8 @@ hostile("vde_plug clients killed with SIGKILL leave no stale port or socket file
     for (const p of plugs) p.kill("SIGKILL");
     for (const p of plugs) await within("a killed vde_plug to exit", 5000, p.status);
     await waitForPortFiles(dir, 2);
-    // Our switch also serves `vde capture` on DIR/capture.
-    const left = (await listDir(dir)).filter((n) => n !== "capture");
+    // Our switch also serves its management socket and `vde capture` there.
+    const left = (await listDir(dir)).filter((n) => n !== "mgmt" && n !== "capture");
     assert.equal(left.length, 3, `only ctl and the good clients' ports remain: ${left.join(" ")}`);
     assert.ok(left.includes("ctl"));
   } finally {
@@ -362,7 +362,11 @@ Deno.test("a stale directory left by a SIGKILLed switch is reclaimed by a new on
     await until("the new switch to serve", () => /serving /.test(second.stderr()), 20_000);
     assert.match(second.stderr(), /reclaiming the stale socket/);
     await waitUntilAccepting(dir);
-    assert.deepEqual(await listDir(dir), ["capture", "ctl"], "the dead switch's port sockets are swept");
+    assert.deepEqual(
+      await listDir(dir),
+      ["capture", "ctl", "mgmt"],
+      "the dead switch's port sockets are swept",
+    );
     const a = await RawClient.open(dir);
     clients.push(a);
     const b = await RawClient.open(dir);

@@ -4,6 +4,7 @@
  * texts and output lines. `logout`, `shutdown` and `load` are the console's
  * own (session_commands.ts); this file gives them the switch's help texts.
  */
+import { VERSION } from "../../version.ts";
 import type { ConsoleContext } from "./context.ts";
 import { type CommandRegistry, listing } from "../registry.ts";
 import { BANNER_LINES, Errno } from "../reply_format.ts";
@@ -62,7 +63,12 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
     help: "show switch version and info",
     listing: true,
     run: () => {
-      const lines = [...BANNER_LINES, "", `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`];
+      const lines = [
+        ...BANNER_LINES,
+        `vde ${VERSION} on Deno ${Deno.version.deno}`,
+        "",
+        `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
+      ];
       if (ctx.mgmt !== undefined) lines.push(`mgmt ${ctx.mgmt.path} perm ${octalMode(ctx.mgmt.mode)}`);
       return listing(lines);
     },

@@ -25,6 +25,7 @@ export const LOCAL_COMMANDS: readonly RemoteCommand[] = [
   { path: "watch", syntax: "[secs]", help: "live port counters, redrawn every secs until a key is pressed" },
   { path: "exit", syntax: "", help: "log out and leave vde term" },
   { path: "quit", syntax: "", help: "log out and leave vde term" },
+  { path: "?", syntax: "[arg]", help: "same as help" },
 ];
 
 /** Friendly commands emulated when the remote switch does not have them. */
@@ -94,6 +95,7 @@ export class RemoteConsole {
     const { name, args } = parseLine(line);
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
+    if (name === "?") return await this.client.command(`help ${args}`.trim());
     const reply = await this.client.command(line.trim());
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
     if (name === "ports") return await this.ports(args);

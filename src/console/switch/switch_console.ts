@@ -9,10 +9,11 @@ import type { ConsoleContext } from "./context.ts";
 import { DEBUG_CATEGORIES } from "./debug.ts";
 import type { CommandRegistry } from "../registry.ts";
 import { startStdinConsole } from "../stdin_console_start.ts";
-import { portsTable } from "./tables.ts";
+import { portsTableWithRates } from "./tables.ts";
 import { portViews } from "./views.ts";
 import { watchCommand } from "../watch.ts";
 import type { RunningConsole } from "../terminal_session.ts";
+import { log } from "../../log.ts";
 
 /** Completion candidates from this process's switch and registry. */
 export function localCompletionSource(commands: CommandRegistry, ctx: ConsoleContext): CompletionSource {
@@ -41,9 +42,13 @@ export function startSwitchConsole(
     commands,
     prompt: `vde[${label}]$ `,
     stops: "switch",
+    detachHint:
+      `To keep a switch running without it, start it with --daemon (or \`&\` with \`< /dev/null\`) ` +
+      `and use \`vde term ${label}\`.`,
+    log: (m) => log("vde switch", m),
     completion: (local) => localCompletionSource(local, ctx),
     addLocal: (local, repl) =>
-      local.add(watchCommand(repl, () => Promise.resolve(portsTable(portViews(ctx, false))))),
+      local.add(watchCommand(repl, portsTableWithRates(() => Promise.resolve(portViews(ctx, false))))),
   });
 }
 

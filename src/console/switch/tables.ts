@@ -31,8 +31,74 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor(seconds / 60) % 60).padStart(2, "0")}m`;
 }
 
-/** The `ports` table: one row per port with its counters and endpoints. */
-export function portsTable(views: readonly PortView[]): string[] {
+/** A port's traffic per second between two samples (`watch`). */
+export interface PortRate {
+  framesIn: number;
+  bitsIn: number;
+  framesOut: number;
+  bitsOut: number;
+}
+
+/** "0", "950", "12.3k", "4.56M", "1.20G": a rate at a glance. */
+export function formatRate(perSecond: number): string {
+  const units: [number, string][] = [[1e9, "G"], [1e6, "M"], [1e3, "k"]];
+  for (const [size, unit] of units) {
+    if (perSecond >= size) {
+      const v = perSecond / size;
+      return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}${unit}`;
+    }
+  }
+  return perSecond.toFixed(0);
+}
+
+/**
+ * The rates of each port from two samples of the counters taken
+ * `seconds` apart; a port absent from `before` (or whose counters went
+ * back, a new endpoint) has none yet.
+ */
+export function portRates(
+  before: readonly PortView[],
+  after: readonly PortView[],
+  seconds: number,
+): Map<number, PortRate> {
+  const previous = new Map(before.map((v) => [v.port, v]));
+  const rates = new Map<number, PortRate>();
+  if (!(seconds > 0)) return rates;
+  for (const v of after) {
+    const p = previous.get(v.port);
+    if (p === undefined || v.framesIn < p.framesIn || v.framesOut < p.framesOut) continue;
+    rates.set(v.port, {
+      framesIn: (v.framesIn - p.framesIn) / seconds,
+      bitsIn: ((v.bytesIn - p.bytesIn) * 8) / seconds,
+      framesOut: (v.framesOut - p.framesOut) / seconds,
+      bitsOut: ((v.bytesOut - p.bytesOut) * 8) / seconds,
+    });
+  }
+  return rates;
+}
+
+/**
+ * A `watch` renderer: the ports table of `sample()` with each port's rates
+ * since the previous call (none on the first).
+ */
+export function portsTableWithRates(sample: () => Promise<PortView[]>): () => Promise<string[]> {
+  let previous: { at: number; views: PortView[] } | undefined;
+  return async () => {
+    const views = await sample();
+    const at = performance.now();
+    const rates = previous === undefined
+      ? undefined
+      : portRates(previous.views, views, (at - previous.at) / 1000);
+    previous = { at, views };
+    return portsTable(views, rates ?? new Map());
+  };
+}
+
+/**
+ * The `ports` table: one row per port with its counters and endpoints;
+ * with `rates` (`watch`), frames/s and bits/s each way too.
+ */
+export function portsTable(views: readonly PortView[], rates?: ReadonlyMap<number, PortRate>): string[] {
   const withDrops = views.some((v) => v.drops !== undefined);
   const columns: Column[] = [
     { title: "PORT", align: "right" },
@@ -44,8 +110,19 @@ export function portsTable(views: readonly PortView[]): string[] {
     { title: "OUT PKTS", align: "right" },
     { title: "OUT BYTES", align: "right" },
     ...(withDrops ? [{ title: "DROPS", align: "right" } as Column] : []),
+    ...(rates === undefined
+      ? []
+      : ["IN FR/S", "IN BIT/S", "OUT FR/S", "OUT BIT/S"].map((title) =>
+        ({ title, align: "right" }) as Column
+      )),
     { title: "ENDPOINTS", align: "left" },
   ];
+  const rateCells = (port: number): string[] => {
+    if (rates === undefined) return [];
+    const r = rates.get(port);
+    if (r === undefined) return ["-", "-", "-", "-"];
+    return [r.framesIn, r.bitsIn, r.framesOut, r.bitsOut].map(formatRate);
+  };
   const rows = views.map((v) => [
     String(v.port),
     v.active ? "active" : v.allocatable ? "inactive" : "reserved",
@@ -56,6 +133,7 @@ export function portsTable(views: readonly PortView[]): string[] {
     String(v.framesOut),
     String(v.bytesOut),
     ...(withDrops ? [String(v.drops ?? 0)] : []),
+    ...rateCells(v.port),
     v.endpoints.length === 0 ? "-" : v.endpoints.map((e) => `#${e.id} ${e.description}`).join("; "),
   ]);
   return renderTable(columns, rows);

@@ -5,21 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { skipUnless } from "../../helpers/processes.ts";
-import { REPO_ROOT } from "../../helpers/switches.ts";
-import { tmuxMissing, TmuxSession } from "../_tmux.ts";
+import { switchAtTerminal, tmuxMissing } from "../_tmux.ts";
 
 Deno.test("the switch console at a terminal completes, recalls, clears with Ctrl-C and stops on a second Ctrl-C", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-tty-" });
-  await Deno.mkdir(`${dir}/home`);
-  const prompt = `vde[${dir}/sw]$ `;
-  const tmux = await TmuxSession.start(
-    `${dir}/tmux.sock`,
-    `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw`,
-    { HOME: `${dir}/home`, NO_COLOR: "1" },
-  );
+  const { dir, prompt, tmux } = await switchAtTerminal("vde-tty-");
   try {
-    await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "the prompt", 30_000);
     // Tab completes a command name.
     await tmux.keys("port/pr", "Tab");
     await tmux.waitFor((s) => s.endsWith(`${prompt}port/print`), "port/pr to complete to port/print");

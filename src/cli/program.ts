@@ -1,0 +1,118 @@
+/**
+ * The life of a long-running command (`vde switch`, `vde wirefilter`), in
+ * one place: daemon start-up, log file, stop signals, the pid file, and
+ * the order things are undone.
+ *
+ * A program's `main` builds its parts and hands each one's cleanup to
+ * `defer` (onto an AsyncDisposableStack) as soon as the part exists; when it
+ * serves it calls `ready()` (pid file written, a waiting `--daemon` parent
+ * released), then awaits `stopped`. Whether `main` returns or throws
+ * half-way through start-up, the stack undoes exactly what was built, in
+ * reverse order. Signals are listened for before anything exists on disk,
+ * so a signal during start-up still cleans up.
+ */
+import { poller } from "../io/poller.ts";
+import { discardStderrLog, log, setLogFile } from "../log.ts";
+import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
+import { UsageError } from "./main.ts";
+import { untilSignal } from "./signals.ts";
+
+/** What every long-running command shares on its command line. */
+export interface ProgramOptions {
+  /** Log prefix and the noun of messages ("vde switch"). */
+  component: string;
+  /** What a failed daemon start calls the program ("switch", "filter"). */
+  noun: string;
+  daemon?: boolean;
+  pidfile?: string;
+  logfile?: string;
+  /** Stop the shared poller at exit (false where the program never started it). */
+  stopPoller?: boolean;
+}
+
+/** What `main` gets: the stack its parts go on, and the stop request. */
+export interface Program {
+  /**
+   * Adds the cleanup of a part just built; cleanups run in reverse order
+   * when the program ends or fails to start, and one that throws does not
+   * stop the others.
+   */
+  defer(cleanup: () => unknown): void;
+  /** Resolves with the reason of the first stop (a signal's name, `shutdown`, ...). */
+  readonly stopped: Promise<string>;
+  stop(reason: string): void;
+  /** True in the background copy of a `--daemon` start: no console there. */
+  readonly inBackground: boolean;
+  /** Marks the program as serving: writes the pid file and releases a waiting `--daemon` parent. */
+  ready(): void;
+}
+
+/**
+ * Writes a pid file the way vde_switch does: it must not exist yet.
+ *
+ * @throws UsageError naming the file
+ */
+export function writePidfile(path: string): void {
+  try {
+    Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new UsageError(
+        `pid file ${path} already exists (another one running, or a stale file to remove)`,
+      );
+    }
+    throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Runs `main` as a program: in the background for `--daemon`, cleaned up whatever happens. */
+export async function runProgram(o: ProgramOptions, main: (p: Program) => Promise<void>): Promise<void> {
+  if (o.logfile !== undefined) {
+    try {
+      setLogFile(o.logfile);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  if (o.daemon && !isDaemonChild()) {
+    await daemonize(o.noun);
+    return;
+  }
+  const inBackground = o.daemon === true && isDaemonChild();
+  await using resources = new AsyncDisposableStack();
+  if (o.stopPoller !== false) resources.defer(() => poller().stop().catch(() => {}));
+  const { stopped, stop, remove } = untilSignal();
+  const defer = (cleanup: () => unknown) =>
+    resources.defer(async () => {
+      try {
+        await cleanup();
+      } catch { /* keep cleaning up */ }
+    });
+  // The pid file goes last: once it is gone, everything else is.
+  let pidfileWritten = false;
+  defer(() => pidfileWritten && Deno.removeSync(o.pidfile!));
+  defer(remove);
+  const program: Program = {
+    defer,
+    stopped,
+    stop,
+    inBackground,
+    ready: () => {
+      if (o.pidfile !== undefined) {
+        writePidfile(o.pidfile);
+        pidfileWritten = true;
+      }
+      if (inBackground) {
+        reportReady();
+        if (o.logfile === undefined) discardStderrLog();
+      }
+    },
+  };
+  try {
+    await main(program);
+  } catch (err) {
+    // The parent shows the error; the log file keeps it for later.
+    if (inBackground && o.logfile !== undefined) log(o.component, `cannot start: ${(err as Error).message}`);
+    throw err;
+  }
+}

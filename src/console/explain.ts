@@ -1,0 +1,79 @@
+/**
+ * Replies in words for a person at a terminal. The management protocol
+ * answers a failure with a bare `1NNN <strerror>` line, which scripts and
+ * unixterm rely on byte for byte; a person is better served by the
+ * command's usage for a bad argument, and the nearest command names for a
+ * typo. Only the terminal consoles (the program's own and `vde term`) use
+ * this; the protocol text is built in reply_format.ts as before.
+ */
+import { parseLine } from "./registry.ts";
+import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
+
+/** The commands a console knows, for usage lines and suggestions. */
+export interface KnownCommands {
+  /** Argument syntax of `path` ("" for none), undefined when there is no such command. */
+  syntax(path: string): string | undefined;
+  /** Every command's path. */
+  paths(): readonly string[];
+}
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps), stopping early above `max`. */
+export function editDistance(a: string, b: string, max = 3): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, prev2[j - 2]! + 1);
+      }
+      row.push(d);
+      best = Math.min(best, d);
+    }
+    if (best > max) return max + 1;
+    prev2 = prev;
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The commands `name` may have meant, nearest first (at most three): a
+ * small edit away from the whole path or from its last word (`print` for
+ * `port/print`), or a path that starts with it.
+ */
+export function suggestCommands(name: string, paths: readonly string[]): string[] {
+  const scored: [number, string][] = [];
+  const limit = name.length <= 3 ? 1 : 2;
+  for (const path of paths) {
+    const last = path.slice(path.lastIndexOf("/") + 1);
+    let d = Math.min(editDistance(name, path, limit), editDistance(name, last, limit) + 0.5);
+    if (name.length >= 2 && path.startsWith(name)) d = Math.min(d, 1.5);
+    if (d <= limit + 0.5) scored.push([d, path]);
+  }
+  return scored.sort((x, y) => x[0] - y[0] || x[1].localeCompare(y[1])).slice(0, 3).map(([, p]) => p);
+}
+
+/** What a failed line means, in words: one or two lines, each ending in a newline. */
+export function explainFailure(line: string, code: number, known: KnownCommands): string {
+  const { name } = parseLine(line);
+  const syntax = known.syntax(name);
+  if (syntax === undefined && code === Errno.ENOSYS) {
+    const near = suggestCommands(name, known.paths());
+    const hint = near.length > 0 ? `did you mean ${near.join(", ")}?` : "`help` lists the commands";
+    return `${name}: no such command; ${hint}\n`;
+  }
+  const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
+  if (syntax === undefined || (code !== Errno.EINVAL && code !== Errno.E2BIG)) return words;
+  return `${words}usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}\n`;
+}
+
+/** A reply as a person at a terminal reads it: listings as they are, failures in words. */
+export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
+  if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
+  return formatForPeople({ ...reply, code: 0 }) + explainFailure(line, reply.code, known);
+}

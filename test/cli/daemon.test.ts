@@ -1,0 +1,128 @@
+/**
+ * `--daemon` (`vde switch`, `vde wirefilter`): the command's exit status and
+ * message are the background program's own, and a failed start leaves
+ * nothing behind (no process, no pid file, no socket); `--logfile` keeps
+ * the error.
+ */
+import assert from "node:assert/strict";
+import { pathExists, processesMentioning, run, waitFor } from "../helpers/processes.ts";
+import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
+
+const VDE = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`];
+
+async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "vde-daemon-" });
+  try {
+    await fn(dir);
+  } finally {
+    for (const pid of processesMentioning(dir)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** `shutdown` through `vde term CONSOLE`, then the pid file must go (the program's last step). */
+async function shutdownAndWait(console: string, pidfile: string): Promise<void> {
+  const t = await run([...VDE, "term", console, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
+  assert.equal(t.code, 0, t.stderr);
+  await waitFor(async () => !(await pathExists(pidfile)), {
+    timeoutMs: 20_000,
+    what: "the pid file to be removed",
+  });
+}
+
+function daemon(args: string[]) {
+  return run([...VDE, "switch", "--daemon", ...args], { check: false, timeoutMs: 60_000 });
+}
+
+Deno.test("--daemon on a directory another switch serves fails with that switch named and leaves nothing", async () => {
+  await withTmp(async (dir) => {
+    const first = await startOurSwitch(`${dir}/sw`);
+    try {
+      const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /another switch is already running on .*\/sw/);
+      assert.equal(await pathExists(`${dir}/pid`), false, "no pid file");
+      // Only the first switch mentions the directory.
+      assert.deepEqual(processesMentioning(`${dir}/pid`), []);
+    } finally {
+      await first.stop();
+    }
+  });
+});
+
+Deno.test("--daemon with a stale pid file says so, exits 1 and removes what it made", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/pid`, "123\n");
+    const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^vde: pid file .*\/pid already exists/m);
+    assert.doesNotMatch(r.stderr, /background switch exited/);
+    assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed");
+    assert.equal(await Deno.readTextFile(`${dir}/pid`), "123\n", "the stale file is left alone");
+    assert.deepEqual(processesMentioning(`${dir}/sw`), []);
+  });
+});
+
+Deno.test("--daemon under a missing parent directory reports the directory error and writes it to --logfile", async () => {
+  await withTmp(async (dir) => {
+    const r = await daemon(["--sock", `${dir}/missing/sw`, "--logfile", `${dir}/log`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^vde: cannot create the switch directory .*\/missing\/sw/m);
+    const logged = await Deno.readTextFile(`${dir}/log`);
+    assert.match(logged, /vde switch: cannot start: cannot create the switch directory/);
+    assert.deepEqual(processesMentioning(`${dir}/missing`), []);
+  });
+});
+
+Deno.test("--daemon with an unwritable --logfile fails at once in the foreground", async () => {
+  await withTmp(async (dir) => {
+    const r = await daemon(["--sock", `${dir}/sw`, "--logfile", `${dir}/no/such/log`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^vde: cannot open the log file .*\/no\/such\/log/m);
+    assert.equal(await pathExists(`${dir}/sw`), false);
+  });
+});
+
+Deno.test("a --daemon switch logs to --logfile, serves DIR/mgmt and leaves nothing after shutdown", async () => {
+  await withTmp(async (dir) => {
+    const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`, "--logfile", `${dir}/log`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    assert.ok(await pathExists(`${dir}/pid`));
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed at exit");
+    assert.match(await Deno.readTextFile(`${dir}/log`), /serving .*\/sw with 32 ports/);
+  });
+});
+
+Deno.test("vde wirefilter --daemon returns once it serves, reports its own start-up error, and stops on shutdown", async () => {
+  await withTmp(async (dir) => {
+    const args = [
+      "wirefilter",
+      "null://",
+      "null://",
+      "--daemon",
+      "--mgmt",
+      `${dir}/wf`,
+      "--pidfile",
+      `${dir}/pid`,
+    ];
+    const r = await run([...VDE, ...args], { check: false, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await pathExists(`${dir}/pid`));
+    // A second one with the same pid file fails with its own words, and leaves the first alone.
+    const again = await run([...VDE, ...args.slice(0, -3), `${dir}/wf2`, "--pidfile", `${dir}/pid`], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(again.stderr, /^vde: pid file .*\/pid already exists/m);
+    assert.equal(await pathExists(`${dir}/wf2`), false, "the failed one's socket is gone");
+    await shutdownAndWait(`${dir}/wf`, `${dir}/pid`);
+    assert.equal(await pathExists(`${dir}/wf`), false, "management socket removed at exit");
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * `--help` in one style: defaults as `(default: VALUE)`, examples for every
+ * command, the VNL schemes where a VNL is taken, and options that are
+ * required together said so.
+ */
+import assert from "node:assert/strict";
+import type { Command } from "commander";
+import "../../src/link/schemes.ts";
+import { schemes } from "../../src/link/registry.ts";
+import { VNL_SCHEMES } from "../../src/cli/help.ts";
+import { buildProgram } from "../../src/cli/main.ts";
+import { vdeSubcommands } from "../../src/cli/vde.ts";
+
+const program = buildProgram([...vdeSubcommands]);
+
+/** Every runnable command (leaves), with its full help text as printed. */
+function leaves(c: Command, prefix = ""): [string, string][] {
+  const out: [string, string][] = [];
+  for (const sub of c.commands) {
+    const name = `${prefix}${sub.name()}`;
+    if (sub.commands.length > 0) out.push(...leaves(sub, `${name} `));
+    else {
+      let text = "";
+      sub.configureOutput({ writeOut: (s) => (text += s) });
+      sub.outputHelp();
+      out.push([name, text]);
+    }
+  }
+  return out;
+}
+
+const helps = leaves(program);
+
+/** The commands whose help carries examples (the lab commands, newer, not yet). */
+const WITH_EXAMPLES = ["switch", "plug", "dpipe", "tap", "term", "cable", "slirp", "wirefilter", "capture"];
+
+Deno.test("every command's --help writes defaults one way and shows examples", () => {
+  assert.ok(helps.length >= 10);
+  for (const [name, text] of helps) {
+    assert.doesNotMatch(text, /\(default: "/, `${name}: a quoted default`);
+    assert.doesNotMatch(text, /\(default: \[\]\)/, `${name}: an empty list as a default`);
+    assert.doesNotMatch(text, /\(default [^:]/, `${name}: a default without a colon`);
+    if (WITH_EXAMPLES.some((c) => name === c || name.startsWith(`${c} `))) {
+      assert.match(text, /\nExamples:\n {2}vde /, `${name}: no examples`);
+    }
+  }
+});
+
+Deno.test("--help lists the VNL schemes where a VNL is taken, every registered scheme among them", () => {
+  const listed = new Set(VNL_SCHEMES.map(([s]) => s));
+  for (const s of schemes()) assert.ok(listed.has(s), `scheme ${s} missing from the help`);
+  for (const name of ["plug", "switch", "wirefilter"]) {
+    const text = helps.find(([n]) => n === name)![1];
+    assert.match(text, /VNLs \(where a VNL is taken\):/, name);
+    assert.match(text, /tap:\/\/NAME/, name);
+    assert.match(text, /slirp:\/\//, name);
+  }
+});
+
+Deno.test("cable --help says that --key or --insecure is required", () => {
+  for (const name of ["cable listen", "cable connect"]) {
+    const text = helps.find(([n]) => n === name)![1];
+    assert.match(text, /Required: --sock, and either --key FILE or --insecure/, name);
+  }
+});

@@ -1,0 +1,56 @@
+/**
+ * One line per event: a failed `vde cable connect --once` says its failure
+ * once, and a slirp start does not warn about ICMP before any guest pings.
+ */
+import assert from "node:assert/strict";
+import { run } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+
+Deno.test("a failed vde cable connect --once reports the failure in one line and exits 1", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-once-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    // A port nothing listens on: bound, then released.
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    const r = await run([
+      ...ourCli(),
+      "cable",
+      "connect",
+      "--insecure",
+      "--once",
+      "-s",
+      `${tmp}/sw`,
+      `127.0.0.1:${port}`,
+    ], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    const failures = r.stderr.split("\n").filter((line) => /refused/i.test(line));
+    assert.deepEqual(failures, [
+      `vde: cannot connect to 127.0.0.1:${port}: Connection refused (os error 111)`,
+    ]);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch with --slirp starts without an ICMP warning (it comes when a guest pings, if it applies)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-once-" });
+  const sw = await startOurSwitch(`${tmp}/sw`, { extraArgs: ["--slirp"] });
+  try {
+    const deadline = Date.now() + 20_000;
+    while (!sw.stderr().includes("slirp on port") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(sw.stderr(), /slirp on port 1/);
+    assert.doesNotMatch(sw.stderr(), /ping_group_range/);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
