@@ -25,10 +25,12 @@ import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild } from "./daemon.ts";
+import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { completionScript } from "./completions.ts";
+import { parseHttpAddress } from "../web/address.ts";
+import { LabWebServer } from "../web/lab_server.ts";
 
 /** Reads and validates a lab file; prints every error and throws when there is any. */
 export function loadLab(file: string): { lab: Lab; text: string; path: string } {
@@ -60,6 +62,7 @@ function daemonLog(name: string): string {
 
 interface UpOptions {
   detach?: boolean;
+  http?: string;
 }
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
@@ -89,6 +92,7 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
   const { stopped, stop, remove } = untilSignal();
   let runner: LabRunner | undefined;
   let ctl: MgmtServer | undefined;
+  let web: LabWebServer | undefined;
   let shell: { close(): void } | undefined;
   try {
     runner = await LabRunner.up(lab, {
@@ -112,12 +116,16 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         return target;
       },
     });
+    // Before the control socket: a background `vde up` reports success once that exists.
+    if (o.http !== undefined) web = startLabWeb(r, o.http);
     ctl = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
       path: `${r.dir}/ctl`,
       greeting: `vde lab ${lab.name}\n\nlab[${lab.name}]$ `,
       prompt: `lab[${lab.name}]$ `,
       log: (m) => log("vde up", m),
     });
+    // The waiting `vde up -d` returns once the lab serves.
+    reportReady();
     if (!isDaemonChild()) {
       console.log([...nodesTable(r), "", ...linksTable(r), ""].join("\n"));
       if (Deno.stdin.isTerminal()) {
@@ -131,11 +139,24 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
   } finally {
     shell?.close();
     ctl?.close();
+    await web?.close();
     await runner?.down();
     remove();
     if (isDaemonChild() && runner !== undefined) removeLog(lab.name);
     await poller().stop();
   }
+}
+
+/** `vde up --http`: one web server for all the lab's switches. */
+function startLabWeb(r: LabRunner, address: string): LabWebServer {
+  let web: LabWebServer;
+  try {
+    web = LabWebServer.start(r, parseHttpAddress(address));
+  } catch (err) {
+    throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);
+  }
+  log("vde up", `lab ${r.lab.name}: web view on ${web.url} (metrics at ${web.url}metrics)`);
+  return web;
 }
 
 function removeLog(name: string): void {
@@ -218,8 +239,16 @@ export const labCommand: Subcommand = (program: Command) => {
     .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
     .argument("<file>", "the lab file")
     .option("-d, --detach", "run the lab in the background")
+    .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .action(async (file: string, o: UpOptions) => {
       const { lab, text, path } = loadLab(file);
+      if (o.http !== undefined) {
+        try {
+          parseHttpAddress(o.http);
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+      }
       await runLab(lab, { text, path }, o);
     });
   program.command("down")

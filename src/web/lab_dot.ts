@@ -43,7 +43,8 @@ function endLabel(e: LinkEnd): string {
   return e.port !== undefined ? `${e.port}` : e.iface ?? "";
 }
 
-function linkLabel(l: LabLink): string {
+/** A link's label: its VLANs and impairments. */
+export function linkLabel(l: LabLink): string {
   const parts = impairText(l.impair);
   if (l.vlan !== undefined) parts.unshift(`VLAN ${l.vlan}`);
   if (l.trunk.length > 0) parts.unshift(`trunk ${l.trunk.join(",")}`);

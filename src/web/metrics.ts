@@ -48,48 +48,62 @@ export function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** The exposition text of one snapshot. */
-export function renderMetrics(s: SwitchSnapshot): string {
+/** The exposition text of one switch, or of several (a lab): each family once, with every switch's series. */
+export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): string {
+  const all = Array.isArray(snapshots) ? snapshots : [snapshots];
   const lines: string[] = [];
-  const sw = `switch="${escapeLabel(s.name)}"`;
-  const portLabels = s.ports.map((p) => `${sw},port="${p.port}",name="${escapeLabel(p.name)}"`);
   const family = (name: string, type: "counter" | "gauge", help: string) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
   };
+  const views = all.map((s) => {
+    const sw = `switch="${escapeLabel(s.name)}"`;
+    return { s, sw, portLabels: s.ports.map((p) => `${sw},port="${p.port}",name="${escapeLabel(p.name)}"`) };
+  });
   for (const c of PORT_COUNTERS) {
     const name = `vde_port_${c.name}_total`;
     family(name, "counter", c.help);
-    s.ports.forEach((p, i) => lines.push(`${name}{${portLabels[i]}} ${c.value(p)}`));
+    for (const { s, portLabels } of views) {
+      s.ports.forEach((p, i) => lines.push(`${name}{${portLabels[i]}} ${c.value(p)}`));
+    }
   }
   family("vde_port_up", "gauge", "Whether the port takes part in switching (1) or not (0).");
-  s.ports.forEach((p, i) => lines.push(`vde_port_up{${portLabels[i]}} ${p.up ? 1 : 0}`));
+  for (const { s, portLabels } of views) {
+    s.ports.forEach((p, i) => lines.push(`vde_port_up{${portLabels[i]}} ${p.up ? 1 : 0}`));
+  }
   family("vde_port_info", "gauge", "Always 1; the labels carry the port's untagged VLAN and client count.");
-  s.ports.forEach((p, i) =>
-    lines.push(`vde_port_info{${portLabels[i]},vlan="${p.vlan}",clients="${p.clients}"} 1`)
-  );
+  for (const { s, portLabels } of views) {
+    s.ports.forEach((p, i) =>
+      lines.push(`vde_port_info{${portLabels[i]},vlan="${p.vlan}",clients="${p.clients}"} 1`)
+    );
+  }
   family("vde_fdb_entries", "gauge", "MAC addresses learned, by VLAN.");
-  for (const [vlan, n] of s.fdbEntries) lines.push(`vde_fdb_entries{${sw},vlan="${vlan}"} ${n}`);
+  for (const { s, sw } of views) {
+    for (const [vlan, n] of s.fdbEntries) lines.push(`vde_fdb_entries{${sw},vlan="${vlan}"} ${n}`);
+  }
   family("vde_fdb_moves_total", "counter", "MAC addresses that moved to another port.");
-  lines.push(`vde_fdb_moves_total{${sw}} ${s.fdbMoves}`);
+  for (const { s, sw } of views) lines.push(`vde_fdb_moves_total{${sw}} ${s.fdbMoves}`);
   family(
     "vde_switch_hub_mode",
     "gauge",
     "Whether the switch repeats every frame to every port (1) or switches (0).",
   );
-  lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
-  if (s.stpTopologyChanges !== undefined) {
+  for (const { s, sw } of views) lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
+  const stp = views.filter((v) => v.s.stpTopologyChanges !== undefined);
+  if (stp.length > 0) {
     family(
       "vde_stp_port_state",
       "gauge",
       "Spanning tree port state as Linux numbers it: 0 disabled, 2 learning, 3 forwarding, 4 blocking.",
     );
-    s.ports.forEach((p, i) => {
-      if (p.stp !== undefined) {
-        lines.push(`vde_stp_port_state{${portLabels[i]},role="${p.stp.role}"} ${p.stp.state}`);
-      }
-    });
+    for (const { s, portLabels } of stp) {
+      s.ports.forEach((p, i) => {
+        if (p.stp !== undefined) {
+          lines.push(`vde_stp_port_state{${portLabels[i]},role="${p.stp.role}"} ${p.stp.state}`);
+        }
+      });
+    }
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
-    lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
+    for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }
   return lines.join("\n") + "\n";
 }

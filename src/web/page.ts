@@ -8,6 +8,10 @@
  * and buttons; each action is a POST carrying the token in X-Vde-Token.
  */
 
+/** The pages' Content-Security-Policy: everything is inline; nothing may load from elsewhere. */
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+
 /** The page's HTML with its style and script inline. */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

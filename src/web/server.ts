@@ -18,7 +18,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { SwitchStatus } from "./status.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { PAGE_HTML } from "./page.ts";
+import { PAGE_CSP, PAGE_HTML } from "./page.ts";
 import { feedUpdate } from "./feed.ts";
 import { topologyDot } from "./topology.ts";
 import type { HttpAddress } from "./address.ts";
@@ -98,9 +98,7 @@ export class WebServer {
         return new Response(PAGE_HTML, {
           headers: {
             "content-type": "text/html; charset=utf-8",
-            // Everything is inline; nothing may load from elsewhere.
-            "content-security-policy":
-              "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+            "content-security-policy": PAGE_CSP,
           },
         });
       case "/events":

@@ -1,0 +1,117 @@
+/**
+ * The live page of a lab: the topology drawn server-side as inline SVG
+ * (nodes on a circle, shaped by kind, links labelled with their VLANs and
+ * impairments) and, below it, each switch's ports table, refreshed from
+ * /status.json once a second with rates from two polls' counters.
+ *
+ * A circle needs no layout engine and keeps every edge visible for the
+ * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
+ */
+import type { Lab, LabNode } from "../lab/spec.ts";
+import { linkLabel } from "./lab_dot.ts";
+
+const SIZE = 520;
+const RADIUS = 190;
+
+/** Text safe inside HTML and SVG. */
+function esc(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+function shape(n: LabNode, x: number, y: number): string {
+  switch (n.kind) {
+    case "switch":
+      return `<rect x="${x - 34}" y="${y - 16}" width="68" height="32" rx="3" class="sw"/>`;
+    case "slirp":
+      return `<polygon points="${
+        [0, 1, 2, 3, 4, 5].map((i) =>
+          `${(x + 34 * Math.cos(i * Math.PI / 3)).toFixed(1)},${
+            (y + 18 * Math.sin(i * Math.PI / 3)).toFixed(1)
+          }`
+        ).join(" ")
+      }"/>`;
+    default:
+      return `<ellipse cx="${x}" cy="${y}" rx="34" ry="16"/>`;
+  }
+}
+
+/** The lab's drawing: nodes on a circle, links as labelled lines. */
+export function labSvg(lab: Lab): string {
+  const c = SIZE / 2;
+  const at = new Map(lab.nodes.map((n, i) => {
+    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, lab.nodes.length);
+    return [n.name, { x: Math.round(c + RADIUS * Math.cos(a)), y: Math.round(c + RADIUS * Math.sin(a)) }];
+  }));
+  const parts: string[] = [];
+  for (const l of lab.links) {
+    const a = at.get(l.ends[0].node), b = at.get(l.ends[1].node);
+    if (a === undefined || b === undefined) continue;
+    const label = linkLabel(l);
+    parts.push(`<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"${label ? ' class="impaired"' : ""}/>`);
+    if (label) {
+      parts.push(`<text x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 - 4}" class="el">${esc(label)}</text>`);
+    }
+  }
+  for (const n of lab.nodes) {
+    const { x, y } = at.get(n.name)!;
+    parts.push(`<g class="node ${n.kind}" id="node-${esc(n.name)}">${shape(n, x, y)}`);
+    parts.push(`<text x="${x}" y="${y + 4}">${esc(n.name)}</text></g>`);
+  }
+  return `<svg viewBox="0 0 ${SIZE} ${SIZE}" role="img" aria-label="topology of lab ${esc(lab.name)}">` +
+    parts.join("") + "</svg>";
+}
+
+/** The whole page of `lab`, style and script inline. */
+export function labPageHtml(lab: Lab): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vde lab ${esc(lab.name)}</title>
+<style>
+body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;color:#222;background:#fafafa}
+h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
+svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
+svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
+svg .node>*:first-child{fill:#fff;stroke:#333}svg .sw{stroke-width:2.5}svg .el{fill:#c60;font-size:10px}
+.wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
+th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
+th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#999}#state{font-size:.85rem;color:#666}
+</style></head><body>
+<h1>vde lab ${esc(lab.name)}</h1>
+<div id="state">connecting…</div>
+${labSvg(lab)}
+<div id="switches"></div>
+<script>
+"use strict";
+let last = new Map(), lastTime = 0;
+function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
+function rate(now, prev, key, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now[key] - prev[key]) / dt)) : ""; }
+function draw(u) {
+  document.getElementById("state").textContent = "updated " + new Date(u.time).toLocaleTimeString();
+  const dt = lastTime ? (u.time - lastTime) / 1000 : 0, now = new Map(), box = document.getElementById("switches");
+  box.textContent = "";
+  for (const s of u.switches) {
+    const h = document.createElement("h2"); h.textContent = "switch " + s.name + (s.hub ? " (hub)" : ""); box.appendChild(h);
+    const t = document.createElement("table"); t.id = "switch-" + s.name;
+    t.innerHTML = "<thead><tr><th>port</th><th>client</th><th>VLAN</th><th>up</th><th>rx frames</th><th>rx B/s</th><th>tx frames</th><th>tx B/s</th><th>drops</th></tr></thead>";
+    const body = document.createElement("tbody");
+    for (const p of s.ports) {
+      const key = s.name + "/" + p.port, q = last.get(key); now.set(key, p);
+      const tr = document.createElement("tr"); if (!p.up) tr.className = "down";
+      cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, (p.up ? "yes" : "no") + (p.stp ? " (" + p.stp.role + ")" : ""));
+      cell(tr, p.framesIn); cell(tr, rate(p, q, "bytesIn", dt)); cell(tr, p.framesOut); cell(tr, rate(p, q, "bytesOut", dt));
+      cell(tr, p.dropsIn + p.dropsOut); body.appendChild(tr);
+    }
+    t.appendChild(body); const w = document.createElement("div"); w.className = "wrap"; w.appendChild(t); box.appendChild(w);
+  }
+  last = now; lastTime = u.time;
+}
+async function poll() {
+  try { draw(await (await fetch("/status.json")).json()); }
+  catch { document.getElementById("state").textContent = "disconnected, retrying…"; }
+  setTimeout(poll, 1000);
+}
+poll();
+</script></body></html>
+`;
+}

@@ -1,0 +1,117 @@
+/**
+ * The web view of a whole lab (`vde up lab.yaml --http`): one server for
+ * every switch of the lab. /metrics carries each switch's series labelled
+ * switch = its node name, /topology.dot is the lab as `vde graph` prints
+ * it, / is a page with the lab drawn as SVG and each switch's ports, and
+ * /status.json is what that page polls.
+ *
+ * Switches may come and go while the lab runs (the lab shell's `add` and
+ * `del`), so the set is read from the lab on every request; a SwitchStatus
+ * (which counts MAC moves) is kept per switch object and dropped with it.
+ * Read-only: actions on a lab's switches belong to the lab shell.
+ */
+import type { Lab } from "../lab/spec.ts";
+import type { Switch } from "../switch/switch.ts";
+import type { HttpAddress } from "./address.ts";
+import { labDot } from "./lab_dot.ts";
+import { labPageHtml } from "./lab_page.ts";
+import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { PAGE_CSP } from "./page.ts";
+import { SwitchStatus } from "./status.ts";
+
+/** What the server reads of a running lab (LabRunner has it). */
+export interface LabView {
+  readonly lab: Lab;
+  readonly switches: ReadonlyMap<string, { readonly sw: Switch }>;
+}
+
+/** A running lab web server. */
+export class LabWebServer {
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #view: LabView;
+  readonly #statuses = new Map<string, SwitchStatus>();
+
+  private constructor(view: LabView, address: HttpAddress) {
+    this.#view = view;
+    this.#server = Deno.serve({
+      hostname: address.hostname,
+      port: address.port,
+      onListen: () => {},
+      onError: () => new Response("internal error\n", { status: 500 }),
+    }, (req) => this.#handle(req));
+  }
+
+  /**
+   * Starts serving.
+   *
+   * @throws Deno.errors.AddrInUse and the like when it cannot listen
+   */
+  static start(view: LabView, address: HttpAddress): LabWebServer {
+    return new LabWebServer(view, address);
+  }
+
+  /** The page's address, for the log. */
+  get url(): string {
+    const { hostname, port } = this.#server.addr;
+    return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+  }
+
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+    for (const s of this.#statuses.values()) s.close();
+    this.#statuses.clear();
+  }
+
+  /** One status per running switch, in the lab's node order. */
+  #current(): SwitchStatus[] {
+    const out: SwitchStatus[] = [];
+    for (const [name, { sw }] of this.#view.switches) {
+      let s = this.#statuses.get(name);
+      if (s !== undefined && s.sw !== sw) {
+        s.close();
+        s = undefined;
+      }
+      if (s === undefined) this.#statuses.set(name, s = new SwitchStatus(sw, name));
+      out.push(s);
+    }
+    for (const [name, s] of this.#statuses) {
+      if (!this.#view.switches.has(name)) {
+        s.close();
+        this.#statuses.delete(name);
+      }
+    }
+    return out;
+  }
+
+  #handle(req: Request): Response {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return text(405, "method not allowed\n", { allow: "GET, HEAD" });
+    }
+    switch (new URL(req.url).pathname) {
+      case "/metrics":
+        return new Response(renderMetrics(this.#current().map((s) => s.snapshot())), {
+          headers: { "content-type": METRICS_CONTENT_TYPE },
+        });
+      case "/":
+        return new Response(labPageHtml(this.#view.lab), {
+          headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": PAGE_CSP },
+        });
+      case "/status.json":
+        return Response.json({
+          name: this.#view.lab.name,
+          time: Date.now(),
+          switches: this.#current().map((s) => ({ name: s.name, hub: s.sw.engine.hub, ports: s.ports() })),
+        });
+      case "/topology.dot":
+        return new Response(labDot(this.#view.lab), {
+          headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },
+        });
+      default:
+        return text(404, "not found\n");
+    }
+  }
+}
+
+function text(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers } });
+}
