@@ -13,6 +13,8 @@
  * on its own port of the local switch; a connecting cable reconnects with
  * back-off and gets its old port back.
  */
+import { type MetricsServer, startMetricsServer } from "../web/metrics_server.ts";
+import { renderCableMetrics } from "../web/cable_metrics.ts";
 import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import { generateKeyFile } from "../cable/key.ts";
@@ -33,6 +35,7 @@ interface CableFlags {
   retry?: string;
   once?: boolean;
   grace?: string;
+  http?: string;
 }
 
 function secondsFlag(value: string | undefined, name: string): number | undefined {
@@ -85,11 +88,16 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     signals.remove();
     throw new UsageError(`cannot listen on ${address}: ${(err as Error).message}`);
   });
+  let web: MetricsServer | undefined;
   try {
+    if (flags.http !== undefined) {
+      web = startMetricsServer("vde cable", flags.http, () => renderCableMetrics(address, listener));
+    }
     log("vde cable", `${await signals.stopped}: closing ${listener.sessions.length} cable(s)`);
   } finally {
     signals.remove();
     listener.close();
+    await web?.close();
   }
 }
 
@@ -139,6 +147,7 @@ export const cableCommand: Subcommand = (program: Command) => {
       ),
   )
     .option("--grace <secs>", "how long a lost cable keeps its port waiting for its reconnection", "60")
+    .option("--http <[addr:]port>", "serve Prometheus /metrics of the cables (127.0.0.1 unless ADDR)")
     .addHelpText(
       "after",
       examples("vde cable keygen lab.key", "vde cable listen 5000 -s /tmp/net --key lab.key"),

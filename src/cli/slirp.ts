@@ -19,6 +19,8 @@ import {
   type SlirpConfig,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
+import { startMetricsServer } from "../web/metrics_server.ts";
+import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 /** Parsed flags of `vde slirp`. */
@@ -33,6 +35,7 @@ export interface SlirpCliOptions {
   bootfile?: string;
   cmdfwd?: string[];
   unixfwd?: string[];
+  http?: string;
 }
 
 /**
@@ -77,6 +80,10 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
+    if (o.http !== undefined) {
+      const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
+      p.defer(() => web.close());
+    }
     p.ready();
     log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
     const reason = await Promise.race([plug(sw, slirp), p.stopped]);
@@ -123,6 +130,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     )
     .option("--tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
     .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
+    .option("--http <[addr:]port>", "serve Prometheus /metrics of the slirp (127.0.0.1 unless ADDR)")
     .option(
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",

@@ -1,0 +1,70 @@
+/**
+ * `--http` of the programs that have counters but no switch (`vde slirp`,
+ * `vde cable listen`): /metrics only, rendered on each scrape from the
+ * counters the program keeps anyway, so serving costs nothing between
+ * scrapes. Everything else is 404 (GET) or 405.
+ */
+import { UsageError } from "../cli/main.ts";
+import { log } from "../log.ts";
+import { parseHttpAddress } from "./address.ts";
+import { METRICS_CONTENT_TYPE } from "./metrics.ts";
+
+/** A running /metrics server. */
+export interface MetricsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** One family's HELP and TYPE lines and its samples (`labels` without braces, "" for none). */
+export function metricFamily(
+  name: string,
+  type: "counter" | "gauge",
+  help: string,
+  samples: [labels: string, value: number][],
+): string[] {
+  return [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...samples.map(([labels, value]) => `${name}${labels ? `{${labels}}` : ""} ${value}`),
+  ];
+}
+
+/**
+ * Serves `render()` at /metrics on `address` ([ADDR:]PORT), logged as `component`.
+ *
+ * @throws UsageError for a bad address or one it cannot listen on
+ */
+export function startMetricsServer(component: string, address: string, render: () => string): MetricsServer {
+  let addr;
+  try {
+    addr = parseHttpAddress(address);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      ...addr,
+      onListen: () => {},
+      onError: () => new Response("internal error\n", { status: 500 }),
+    }, (req) => {
+      const plain = { "content-type": "text/plain; charset=utf-8" };
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return new Response("method not allowed\n", {
+          status: 405,
+          headers: { ...plain, allow: "GET, HEAD" },
+        });
+      }
+      if (new URL(req.url).pathname !== "/metrics") {
+        return new Response("not found\n", { status: 404, headers: plain });
+      }
+      return new Response(render(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
+    });
+  } catch (err) {
+    throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);
+  }
+  const { hostname, port } = server.addr;
+  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`;
+  log(component, `metrics on ${url}`);
+  return { url, close: () => server.shutdown() };
+}
