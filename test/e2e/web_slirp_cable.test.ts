@@ -1,0 +1,128 @@
+/**
+ * `--http` of `vde slirp` and `vde cable listen`: their /metrics, judged by
+ * Debian's promtool, count what really crossed them (frames from Debian's
+ * vde_plug into the slirp; a cable session between two of our switches).
+ */
+import assert from "node:assert/strict";
+import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { BROADCAST, ethFrame, mac, ourCli, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
+import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function scrape(base: string): Promise<string> {
+  try {
+    const r = await fetch(`${base}/metrics`);
+    return r.ok ? await r.text() : (await r.body?.cancel(), "");
+  } catch {
+    return "";
+  }
+}
+
+function value(text: string, series: RegExp): number {
+  const m = new RegExp(`^${series.source} (\\d+)$`, "m").exec(text);
+  return m === null ? -1 : Number(m[1]);
+}
+
+Deno.test("vde slirp --http: /metrics counts vde_plug's frames into the slirp; promtool finds no problem", async (t) => {
+  if (await skipWithoutPromtool(t)) return;
+  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-slirp-" });
+  const sw: SwitchHandle = await startOurSwitch(`${dir}/sw`);
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const slirp = spawnManaged([...ourCli(), "slirp", "--sock", `${dir}/sw`, "--http", `${port}`], {
+    name: "vde slirp",
+  });
+  let plug: StdioClient | undefined;
+  try {
+    await waitUntilAccepting(`${dir}/sw`);
+    await waitFor(async () => (await scrape(base)) !== "", {
+      timeoutMs: 20_000,
+      what: "the slirp's /metrics",
+    });
+    plug = StdioClient.vdePlug(`${dir}/sw`);
+    const N = 20;
+    let text = "";
+    // Broadcast frames reach the slirp once the plug's port is up; resend until they count.
+    await waitFor(async () => {
+      for (let i = 0; i < N; i++) await plug!.send(ethFrame(BROADCAST, mac(7), i));
+      text = await scrape(base);
+      return value(text, /vde_slirp_receive_packets_total\{slirp="[^"]+"\}/) >= N;
+    }, { timeoutMs: 20_000, what: `${N} frames in vde_slirp_receive_packets_total` });
+    assert.equal(value(text, /vde_slirp_tcp_connections\{slirp="[^"]+"\}/), 0);
+    assert.ok(value(text, /vde_slirp_udp_flows\{slirp="[^"]+"\}/) >= 0);
+    await assertPromtoolClean(text);
+  } finally {
+    await plug?.stop();
+    await slirp.stop();
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("vde cable listen --http: /metrics shows the session with the frames it carried; promtool finds no problem", async (t) => {
+  if (await skipWithoutPromtool(t)) return;
+  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-cable-" });
+  const a = await startOurSwitch(`${dir}/a`);
+  const b = await startOurSwitch(`${dir}/b`);
+  const cablePort = freePort(), httpPort = freePort();
+  const base = `http://127.0.0.1:${httpPort}`;
+  const listen = spawnManaged([
+    ...ourCli(),
+    "cable",
+    "listen",
+    `127.0.0.1:${cablePort}`,
+    "--sock",
+    `${dir}/a`,
+    "--insecure",
+    "--http",
+    `${httpPort}`,
+  ], { name: "vde cable listen" });
+  let connect: ReturnType<typeof spawnManaged> | undefined;
+  let plug: StdioClient | undefined;
+  try {
+    await waitUntilAccepting(`${dir}/a`);
+    await waitUntilAccepting(`${dir}/b`);
+    await waitFor(async () => (await scrape(base)) !== "", {
+      timeoutMs: 20_000,
+      what: "the cable's /metrics",
+    });
+    connect = spawnManaged(
+      [...ourCli(), "cable", "connect", `127.0.0.1:${cablePort}`, "--sock", `${dir}/b`, "--insecure"],
+      { name: "vde cable connect" },
+    );
+    const session =
+      /vde_cable_session_connected\{listen="[^"]+",session="[0-9a-f]+",port="\d+",remote="[^"]*"\}/;
+    await waitFor(async () => value(await scrape(base), session) === 1, {
+      timeoutMs: 20_000,
+      what: "a connected session",
+    });
+    plug = StdioClient.vdePlug(`${dir}/b`);
+    const N = 20;
+    const received = /vde_cable_receive_packets_total\{[^}]*\}/;
+    let text = "";
+    await waitFor(async () => {
+      for (let i = 0; i < N; i++) await plug!.send(ethFrame(BROADCAST, mac(9), i));
+      text = await scrape(base);
+      return value(text, received) >= N;
+    }, { timeoutMs: 20_000, what: `${N} frames over the cable` });
+    assert.equal(value(text, /vde_cable_sessions\{listen="[^"]+"\}/), 1);
+    assert.equal(value(text, /vde_cable_reconnects_total\{listen="[^"]+"\}/), 0);
+    await assertPromtoolClean(text);
+  } finally {
+    await plug?.stop();
+    await connect?.stop();
+    await listen.stop();
+    await a.stop();
+    await b.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
