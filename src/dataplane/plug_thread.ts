@@ -20,6 +20,7 @@ import {
   type PlugStart,
   type PlugStopped,
 } from "./plug_layout.ts";
+import { workerUrl } from "./worker_url.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */
 const STOP_TIMEOUT_MS = 2000;
@@ -44,7 +45,9 @@ export class PlugThread {
 
   constructor(a: PlugEnd, b: PlugEnd) {
     this.#wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
-    this.#worker = new Worker(new URL("./plug_worker.ts", import.meta.url).href, { type: "module" });
+    this.#worker = new Worker(workerUrl("plug_worker", new URL("./plug_worker.ts", import.meta.url)), {
+      type: "module",
+    });
     this.ended = new Promise((resolve) => {
       this.#worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
     });

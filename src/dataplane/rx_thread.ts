@@ -23,6 +23,7 @@ import { poller } from "../io/poller.ts";
 import { FrameRing } from "./frame_ring.ts";
 import type { RxStart } from "./rx_worker.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { workerUrl } from "./worker_url.ts";
 
 /** Bytes of frame records a receive thread may hold: about 2,800 full-size frames, 60,000 small ones. */
 export const RX_RING_BYTES = 4 << 20;
@@ -65,7 +66,9 @@ export class RxThread {
     this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
-    this.#worker = new Worker(new URL("./rx_worker.ts", import.meta.url).href, { type: "module" });
+    this.#worker = new Worker(workerUrl("rx_worker", new URL("./rx_worker.ts", import.meta.url)), {
+      type: "module",
+    });
     const start: RxStart = { sab: this.#ring.sab, fd, wakeFd: this.#wakeFd, notifyFd: this.#notifyFd };
     this.#worker.postMessage(start);
   }

@@ -1,91 +1,89 @@
 /**
- * The one file to carry: `deno task bundle`'s dist/vde.js runs without the
- * checkout, and Debian's vde_plug clients work through its switch (the
+ * The one file to carry: `deno task bundle` writes dist/vde.js alone, which
+ * runs without the checkout or anything beside it: its data-plane workers
+ * (the receive thread of a vde:// link, `vde plug --thread`) start from code
+ * inside the file, and Debian's vde_plug clients work through its switch (the
  * switch interop test, run against the bundle).
  */
 import assert from "node:assert/strict";
+import { framed, FrameTap, reap, spawn, tagOf, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 import { pathExists, run, waitFor } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-Deno.test("deno task bundle writes dist/vde.js from the CLI entry", () => {
+Deno.test("deno task bundle runs the bundle script that writes dist/vde.js", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
-  assert.match(tasks.bundle, /^deno bundle -q -o dist\/vde\.js src\/cli\/vde\.ts && /);
+  assert.equal(tasks.bundle, "deno run -A scripts/bundle.ts");
+  assert.match(Deno.readTextFileSync(`${ROOT}scripts/bundle.ts`), /"dist\/vde\.js"/);
   assert.match(Deno.readTextFileSync(`${ROOT}.gitignore`), /^\/dist\/$/m);
 });
 
-Deno.test("the bundled vde.js runs offline and passes the switch interop test with Debian's vde_plug", async () => {
+Deno.test("the bundled vde.js alone runs offline: its worker threads forward and the switch passes interop with Debian's vde_plug", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
+  const children: Deno.ChildProcess[] = [];
   try {
-    // The same bundle as the task's (the CLI and the data-plane workers beside it, where the
-    // CLI's `new URL("./rx_worker.ts", import.meta.url)` finds them), where parallel runs cannot collide.
-    for (const worker of ["rx_worker", "plug_worker"]) {
-      await run([
-        Deno.execPath(),
-        "bundle",
-        "-q",
-        "--config",
-        `${ROOT}deno.json`,
-        "-o",
-        `${tmp}/${worker}.ts`,
-        `${ROOT}src/dataplane/${worker}.ts`,
-      ], { timeoutMs: 120_000 });
-    }
-    await run([
-      Deno.execPath(),
-      "bundle",
-      "-q",
-      "--config",
-      `${ROOT}deno.json`,
-      "-o",
-      `${tmp}/vde.js`,
-      `${ROOT}src/cli/vde.ts`,
-    ], {
-      timeoutMs: 120_000,
+    // The task's script, writing where parallel runs cannot collide; then the file alone is copied to
+    // an empty directory, so nothing of the checkout (no worker file) is beside it.
+    await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/build/vde.js`], {
+      timeoutMs: 180_000,
     });
-    // No network, no npm: everything it needs is inside the file.
-    const version = await run(
-      [Deno.execPath(), "run", "-A", "--no-remote", "--no-npm", `${tmp}/vde.js`, "--version"],
-      { cwd: tmp, timeoutMs: 30_000 },
-    );
+    await Deno.mkdir(`${tmp}/run`);
+    await Deno.copyFile(`${tmp}/build/vde.js`, `${tmp}/run/vde.js`);
+    await Deno.remove(`${tmp}/build`, { recursive: true });
+    const vde = [Deno.execPath(), "run", "-A", "--no-remote", "--no-npm", `${tmp}/run/vde.js`];
+    const version = await run([...vde, "--version"], { cwd: `${tmp}/run`, timeoutMs: 30_000 });
     assert.match(version.stdout, /^vde \d+\.\d+\.\d+/);
+
+    // A frame from Debian's vde_plug on s1 crosses `vde plug --thread` (the plug worker) to s2, where
+    // `vde plug vde://s2` (its receive thread) writes it to stdout.
+    const bg = (args: string[]) => {
+      const child = spawn(vde[0]!, [...vde.slice(1), ...args], {
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      });
+      children.push(child);
+      return child;
+    };
+    for (const sw of ["s1", "s2"]) {
+      bg(["switch", "--sock", `${tmp}/${sw}`]);
+      await waitFor(async () => await pathExists(`${tmp}/${sw}/ctl`, true), {
+        timeoutMs: 30_000,
+        what: `switch ${sw}`,
+      });
+    }
+    bg(["plug", "--thread", `vde://${tmp}/s1`, `vde://${tmp}/s2`]);
+    const reader = spawn(vde[0]!, [...vde.slice(1), "plug", `vde://${tmp}/s2`], { stderr: "piped" });
+    children.push(reader);
+    const tap = new FrameTap(reader.stdout);
+    const sender = spawn("vde_plug", [`vde://${tmp}/s1`], { stdout: "null", stderr: "null" });
+    children.push(sender);
+    // Both plugs need a moment to join their switches; resend until the frame arrives.
+    const deadline = Date.now() + 60_000;
+    for (let tag = 1; !tap.frames.some((f) => tagOf(f) > 0); tag++) {
+      assert.ok(Date.now() < deadline, "no frame crossed both bundled workers within 60 s");
+      await writeTo(sender, framed(testFrame(tag)));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const stderr = new Response(reader.stderr).text();
+    await reader.stdin.close();
+    const status = await within("vde plug to exit", 10_000, reader.status);
+    assert.doesNotMatch(await stderr, /Module not found|Uncaught/, await stderr);
+    assert.equal(status.code, 0, await stderr);
+
     const interop = await run(
       [Deno.execPath(), "test", "-A", "--no-check", `${ROOT}test/interop/switch_with_vde_plug.test.ts`],
       {
         cwd: ROOT,
         timeoutMs: 300_000,
         check: false,
-        env: {
-          VDE_OURS_CMD: `${Deno.execPath()} run -A --no-remote --no-npm ${tmp}/vde.js switch`,
-          NO_COLOR: "1",
-        },
+        env: { VDE_OURS_CMD: `${vde.join(" ")} switch`, NO_COLOR: "1" },
       },
     );
     assert.equal(interop.code, 0, `${interop.stdout}\n${interop.stderr}`);
     assert.match(interop.stdout, /ok \| [1-9]\d* passed \| 0 failed/);
-    // `vde plug` starts its receive thread from the worker file beside the bundle.
-    const sw = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${tmp}/vde.js`, "switch", "--sock", `${tmp}/sw`],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    try {
-      await waitFor(async () => await pathExists(`${tmp}/sw/ctl`, true), {
-        timeoutMs: 30_000,
-        what: "the switch",
-      });
-      const plug = await run([Deno.execPath(), "run", "-A", `${tmp}/vde.js`, "plug", `${tmp}/sw`], {
-        timeoutMs: 30_000,
-        check: false,
-      });
-      assert.doesNotMatch(plug.stderr, /Module not found|Uncaught/, plug.stderr);
-      assert.equal(plug.code, 0, plug.stderr);
-    } finally {
-      sw.kill();
-      await sw.status;
-    }
   } finally {
+    for (const child of children) await reap(child);
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -1,0 +1,47 @@
+/**
+ * `deno task bundle`: writes ONE self-contained dist/vde.js (or the path
+ * given as the first argument) that runs with `deno run -A`, offline, with
+ * nothing beside it.
+ *
+ * Theory of operation: `deno bundle` inlines every static import, but the
+ * data-plane workers are started by URL, which a bundle cannot follow. So
+ * each worker is bundled on its own first, and its code goes into a prelude
+ * that stores it on `globalThis` (the key src/dataplane/worker_url.ts reads)
+ * ahead of the CLI's bundle; at run time the workers start from blob URLs
+ * of that code. Run from the checkout, nothing sets the key and the workers
+ * start from their files as before.
+ */
+import { WORKER_SOURCES_KEY, type WorkerName } from "../src/dataplane/worker_url.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const WORKERS: readonly WorkerName[] = ["rx_worker", "plug_worker"];
+
+/** `deno bundle` of one entry point, returned as text. */
+async function bundle(entry: string, tmp: string): Promise<string> {
+  const out = `${tmp}/out.js`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "-q", "--config", new URL("deno.json", ROOT).pathname, "-o", out, entry],
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) throw new Error(`deno bundle ${entry} failed:\n${new TextDecoder().decode(stderr)}`);
+  return await Deno.readTextFile(out);
+}
+
+const target = Deno.args[0] ?? new URL("dist/vde.js", ROOT).pathname;
+const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
+try {
+  const sources: Partial<Record<WorkerName, string>> = {};
+  for (const name of WORKERS) {
+    sources[name] = await bundle(new URL(`src/dataplane/${name}.ts`, ROOT).pathname, tmp);
+  }
+  const main = await bundle(new URL("src/cli/vde.ts", ROOT).pathname, tmp);
+  // A shebang must stay the first line; the prelude goes right after it.
+  const shebang = main.startsWith("#!") ? main.slice(0, main.indexOf("\n") + 1) : "";
+  const prelude = `globalThis[${JSON.stringify(WORKER_SOURCES_KEY)}] = ${JSON.stringify(sources)};\n`;
+  const dir = target.slice(0, target.lastIndexOf("/"));
+  if (dir !== "") await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(target, shebang + prelude + main.slice(shebang.length));
+} finally {
+  await Deno.remove(tmp, { recursive: true });
+}

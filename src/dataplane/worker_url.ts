@@ -1,0 +1,32 @@
+/**
+ * Where a data-plane worker's code comes from.
+ *
+ * Theory of operation: run from the checkout (or a `deno compile` binary
+ * with `--include`), a worker starts from its own file beside this module.
+ * `scripts/bundle.ts` makes dist/vde.js one self-contained file: it bundles
+ * each worker to a string and puts those strings on `globalThis` before the
+ * program's own code; here they become one blob URL per worker (made once,
+ * kept for the life of the process), so the bundle needs no file beside it.
+ */
+
+/** The global the bundle's prelude sets: worker name to its bundled source. */
+export const WORKER_SOURCES_KEY = "__vdeWorkerSources";
+
+/** The data-plane workers the bundle carries. */
+export type WorkerName = "rx_worker" | "plug_worker";
+
+const blobUrls = new Map<WorkerName, string>();
+
+/** The URL to start worker `name` from: its bundled source when there is one, else `file`. */
+export function workerUrl(name: WorkerName, file: URL): string {
+  const cached = blobUrls.get(name);
+  if (cached !== undefined) return cached;
+  const sources = (globalThis as Record<string, unknown>)[WORKER_SOURCES_KEY] as
+    | Partial<Record<WorkerName, string>>
+    | undefined;
+  const code = sources?.[name];
+  if (code === undefined) return file.href;
+  const url = URL.createObjectURL(new Blob([code], { type: "application/javascript" }));
+  blobUrls.set(name, url);
+  return url;
+}
