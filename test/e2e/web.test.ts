@@ -4,18 +4,12 @@
  * headless Chromium updating without a reload.
  */
 import assert from "node:assert/strict";
+import { freePort } from "../helpers/ports.ts";
 import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { HeadlessPage } from "../helpers/chromium.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Our switch on a fresh directory with --http, and Debian's vde_plug plugged in. */
 async function start(extra: string[] = []) {

@@ -4,16 +4,10 @@
  * /topology.dot drawn by Graphviz's dot, and its page naming every node.
  */
 import assert from "node:assert/strict";
+import { freePort } from "../helpers/ports.ts";
 import { hasCommand, run, skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
 import { vde, withLabFile } from "../lab/_helpers.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function get(url: string): Promise<string> {
   const r = await fetch(url);

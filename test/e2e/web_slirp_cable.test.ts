@@ -4,17 +4,11 @@
  * vde_plug into the slirp; a cable session between two of our switches).
  */
 import assert from "node:assert/strict";
+import { freePort } from "../helpers/ports.ts";
 import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, ourCli, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 async function scrape(base: string): Promise<string> {
   try {
