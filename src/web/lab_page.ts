@@ -50,14 +50,20 @@ export function labSvg(lab: Lab): string {
     const a = at.get(l.ends[0].node), b = at.get(l.ends[1].node);
     if (a === undefined || b === undefined) continue;
     const label = linkLabel(l);
-    const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+    // A point `f` of the way from a to b.
+    const along = (f: number) => ({
+      x: Math.round(a.x + (b.x - a.x) * f),
+      y: Math.round(a.y + (b.y - a.y) * f),
+    });
     parts.push(`<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"${label ? ' class="impaired"' : ""}/>`);
-    if (label) parts.push(`<text x="${mx}" y="${my - 4}" class="el">${esc(label)}</text>`);
-    // Filled in by the page's script: "A→B rate" and "B→A rate" under the label.
-    const id = esc(linkName(l));
+    // The impairments at 65% and the rates at 35%: apart from each other, and from the
+    // labels of links that cross this one at their middles.
+    const el = along(0.65), r = along(0.35);
+    if (label) parts.push(`<text x="${el.x}" y="${el.y - 4}" class="el">${esc(label)}</text>`);
+    // Filled in by the page's script: "A→B rate" and "B→A rate".
     parts.push(
-      `<text x="${mx}" y="${my + 9}" class="rate" id="rate-${id}"><tspan class="ab" x="${mx}"></tspan>` +
-        `<tspan class="ba" x="${mx}" dy="11"></tspan></text>`,
+      `<text x="${r.x}" y="${r.y + 9}" class="rate" id="rate-${esc(linkName(l))}">` +
+        `<tspan class="ab" x="${r.x}"></tspan><tspan class="ba" x="${r.x}" dy="11"></tspan></text>`,
     );
   }
   for (const n of lab.nodes) {
@@ -81,7 +87,7 @@ h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
 svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
 svg .node>*:first-child{fill:#fff;stroke:#333}svg .sw{stroke-width:2.5}svg .el{fill:#c60;font-size:10px}
-svg .rate{fill:#06c;font-size:9px}
+svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;stroke-width:3px}
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#999}#state{font-size:.85rem;color:#666}
@@ -99,7 +105,7 @@ ${labSvg(lab)}
 <script>
 "use strict";
 let last = new Map(), lastLinks = new Map(), lastTime = 0;
-function human(n) { return n >= 1e6 ? (n / 1e6).toFixed(1) + " M" : n >= 1e3 ? (n / 1e3).toFixed(1) + " k" : String(n); }
+function human(n) { return n >= 1e6 ? (n / 1e6).toFixed(1) + "M" : n >= 1e3 ? (n / 1e3).toFixed(1) + "k" : String(n); }
 function per(now, prev, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now - prev) / dt)) : 0; }
 function drawLinks(u, dt) {
   const body = document.querySelector("#links tbody"), now = new Map(); body.textContent = "";
