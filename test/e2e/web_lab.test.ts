@@ -27,15 +27,20 @@ async function get(url: string): Promise<string> {
   return await r.text();
 }
 
+/** `vde up -d FILE --http` on a free port; the server's base URL. */
+async function upWithHttp(file: string): Promise<string> {
+  const port = freePort();
+  const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
+  assert.equal(up.code, 0, up.stderr);
+  return `http://127.0.0.1:${port}`;
+}
+
 Deno.test("vde up --http: one server shows every switch of the lab in /metrics, the lab as DOT, and a page of its nodes", async (t) => {
   if (skipUnlessRoot(t)) return;
   if (await skipWithoutPromtool(t)) return;
   if (skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) return;
   await withLabFile({ example: "lossy-wan.yaml" }, async (name, file) => {
-    const port = freePort();
-    const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
-    assert.equal(up.code, 0, up.stderr);
-    const base = `http://127.0.0.1:${port}`;
+    const base = await upWithHttp(file);
     let metrics = "";
     await waitFor(async () => {
       metrics = await get(`${base}/metrics`);
@@ -73,10 +78,7 @@ Deno.test("vde up --http: the lab page in headless Chromium draws the nodes and 
   if (skipUnlessRoot(t)) return;
   if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
   await withLabFile({ example: "lossy-wan.yaml" }, async (name, file) => {
-    const port = freePort();
-    const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
-    assert.equal(up.code, 0, up.stderr);
-    const base = `http://127.0.0.1:${port}`;
+    const base = await upWithHttp(file);
     let links: { name: string; a: string; b: string }[] = [];
     await waitFor(async () => {
       links = (JSON.parse(await get(`${base}/status.json`)) as { links: typeof links }).links;
@@ -113,11 +115,7 @@ Deno.test("vde up --http: the lab page in headless Chromium draws the nodes and 
       );
       assert.match(rate, /site2→site1 \S+B\/s \d+ f\/s/);
       assert.equal(await page.evaluate<number>("window.vdeLoads"), 1, "the same document: no reload");
-      const shotDir = await Deno.makeTempDir({ prefix: "vde-web-shot-" });
-      const shot = `${shotDir}/lab-page.png`;
-      await page.screenshot(shot);
-      assert.ok((await Deno.stat(shot)).size > 1000);
-      console.log(`screenshot of the lab page: ${shot}`);
+      await page.keepScreenshot("lab-page.png", "the lab page");
     } finally {
       await ping?.stop();
       await page.close();

@@ -11,7 +11,7 @@ import { LabWire } from "../../src/lab/wire.ts";
 import { Bench, collect, frame, keyA, until } from "../cable/_helpers.ts";
 import { LabWebServer } from "../../src/web/lab_server.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
-import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -92,11 +92,7 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     wire.b.send(frame(2, 1, 0, 80));
     const base = web.url.replace(/\/$/, "");
     const text = await (await fetch(`${base}/metrics`)).text();
-    const v = (series: string) => {
-      const line = text.split("\n").find((l) => l.startsWith(series + " "));
-      assert.ok(line !== undefined, `${series} in\n${text}`);
-      return Number(line.slice(series.length + 1));
-    };
+    const v = (series: string) => metricValue(text, series);
     const lr = 'link="sw1:1-sw2:1",direction="LR"';
     assert.equal(v(`vde_lab_link_transmit_packets_total{${lr}}`), 8);
     assert.equal(v(`vde_lab_link_transmit_bytes_total{${lr}}`), 5 * 100 + 3 * 600);

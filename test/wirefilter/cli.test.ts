@@ -8,7 +8,7 @@ import { splitVdePlug } from "../../src/cli/wirefilter.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { FilterProcess, sleep, testFrame, until, VDE } from "./_helpers.ts";
 import { freePort } from "../helpers/ports.ts";
-import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const OURS = [...VDE, "wirefilter"];
 
@@ -116,11 +116,7 @@ Deno.test("vde wirefilter --http: /metrics counts frames in and out and drops by
       text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
       return text.includes("vde_wirefilter_drop_total");
     }, 20_000);
-    const v = (series: string) => {
-      const line = text.split("\n").find((l) => l.startsWith(series + " "));
-      assert.ok(line !== undefined, `${series} in\n${text}`);
-      return Number(line.slice(series.length + 1));
-    };
+    const v = (series: string) => metricValue(text, series);
     const lr = 'link="dpipe",direction="LR"';
     assert.equal(v(`vde_wirefilter_receive_packets_total{${lr}}`), 3);
     assert.equal(v(`vde_wirefilter_receive_bytes_total{${lr}}`), 360);
