@@ -3,8 +3,8 @@
  * (nodes on a circle, shaped by kind, links labelled with their VLANs and
  * impairments, and each link's traffic rates both ways written on its edge)
  * and, below it, the links, the cables' sessions (RTT, reconnects) and each
- * switch's ports, refreshed from /status.json twice a second with rates
- * from two polls' counters.
+ * switch's ports (and multicast groups, with snooping on), refreshed from
+ * /status.json twice a second with rates from two polls' counters.
  *
  * A circle needs no layout engine and keeps every edge visible for the
  * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
@@ -154,6 +154,13 @@ function draw(u) {
       cell(tr, p.dropsIn + p.dropsOut); body.appendChild(tr);
     }
     t.appendChild(body); const w = document.createElement("div"); w.className = "wrap"; w.appendChild(t); box.appendChild(w);
+    if (s.mcast) {
+      const g = document.createElement("table"); g.id = "mcast-" + s.name;
+      g.innerHTML = "<thead><tr><th>VLAN</th><th>multicast group</th><th>ports</th></tr></thead>";
+      const gb = document.createElement("tbody");
+      for (const m of s.mcast) { const tr = document.createElement("tr"); cell(tr, m.vlan); cell(tr, m.group); cell(tr, m.ports.join(" ")); gb.appendChild(tr); }
+      g.appendChild(gb); const gw = document.createElement("div"); gw.className = "wrap"; gw.appendChild(g); box.appendChild(gw);
+    }
   }
   last = now; lastTime = u.time;
 }

@@ -122,7 +122,12 @@ export class LabWebServer {
         return Response.json({
           name: this.#view.lab.name,
           time: Date.now(),
-          switches: this.#current().map((s) => ({ name: s.name, hub: s.sw.engine.hub, ports: s.ports() })),
+          switches: this.#current().map((s) => ({
+            name: s.name,
+            hub: s.sw.engine.hub,
+            ports: s.ports(),
+            mcast: s.mcastGroups(),
+          })),
           links: linkStatuses(this.#view.links ?? []),
           cables: cableStatuses(this.#view.cables ?? NO_CABLES),
         });

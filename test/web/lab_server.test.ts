@@ -11,6 +11,9 @@ import { LabWire } from "../../src/lab/wire.ts";
 import { Bench, collect, frame, keyA, until } from "../cable/_helpers.ts";
 import { LabWebServer } from "../../src/web/lab_server.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
+import { igmp } from "../helpers/igmp.ts";
+import { mac } from "../helpers/vde_clients.ts";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const LAB: Lab = {
@@ -24,11 +27,16 @@ const LAB: Lab = {
 
 Deno.test("lab web server: one /metrics with every switch, each family once; a removed switch leaves it", async (t) => {
   const switches = new Map<string, { sw: Switch }>();
+  const clients: MemoryLink[] = [];
   for (const name of ["sw1", "sw2"]) {
     const sw = new Switch({ numPorts: 4 });
-    sw.attach(new MemoryLink(`client of ${name}`), { port: 2 });
+    clients.push(new MemoryLink(`client of ${name}`));
+    sw.attach(clients[clients.length - 1]!, { port: 2 });
     switches.set(name, { sw });
   }
+  // sw1 snoops: its client joins one group.
+  switches.get("sw1")!.sw.engine.snooping = new McastSnooping(mac(0x66));
+  clients[0]!.receive(igmp(0x16, [239, 5, 5, 5]));
   const web = LabWebServer.start({ lab: LAB, switches }, { hostname: "127.0.0.1", port: 0 });
   try {
     const base = web.url.replace(/\/$/, "");
@@ -36,6 +44,15 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
     assert.equal(text.split("\n").filter((l) => l === "# TYPE vde_port_up gauge").length, 1);
     assert.match(text, /^vde_port_up\{switch="sw1",port="2",name="client of sw1"\} 1$/m);
     assert.match(text, /^vde_switch_hub_mode\{switch="sw2"\} 0$/m);
+    assert.equal(metricValue(text, 'vde_mcast_groups{switch="sw1",vlan="0"}'), 1);
+    assert.doesNotMatch(text, /vde_mcast_groups\{switch="sw2"/);
+    const status = await (await fetch(`${base}/status.json`)).json() as {
+      switches: { name: string; mcast?: { group: string; ports: number[] }[] }[];
+    };
+    assert.deepEqual(status.switches.map((s) => [s.name, s.mcast]), [
+      ["sw1", [{ vlan: 0, group: "239.5.5.5", ports: [2] }]],
+      ["sw2", undefined],
+    ]);
     if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);
 
     const page = await (await fetch(`${base}/`)).text();
