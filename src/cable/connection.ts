@@ -28,7 +28,8 @@
  *   arrived for `deadAfterMs` the connection is declared dead, so a path that
  *   silently vanished (an address that moved) is noticed and replaced.
  * - Round-trip time: when both ends offered echo in the handshake (sealed
- *   only), an echo request goes out at once and then on every liveness tick;
+ *   only), an echo request goes out at once and then on every liveness tick
+ *   once the previous one was answered;
  *   the peer returns its body, and the time until that reply is `rttSeconds`
  *   (queueing behind frames included, as ping's would be). Echo records
  *   travel through the flush loop like frames, since a record's number is
@@ -331,8 +332,9 @@ export class CableConnection extends BaseLink {
       this.close(`nothing heard from the peer for ${Math.round(deadAfter / 1000)} s`);
       return;
     }
-    if (this.#echo) {
-      // An echo is traffic too: it keeps the path alive as a keepalive would.
+    // A new echo once the last was answered (one still unanswered keeps counting: a round trip
+    // longer than a tick is still measured); an echo is traffic, so it serves as a keepalive.
+    if (this.#echo && (this.#echoSentAt === 0 || performance.now() - this.#echoSentAt > deadAfter)) {
       this.#sendEcho();
       return;
     }
