@@ -8,6 +8,9 @@
  *
  * A circle needs no layout engine and keeps every edge visible for the
  * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
+ * Nodes go round it in depth-first order of the links, not in the file's
+ * order: a tree (most labs) then draws with no edge crossing another, each
+ * host beside its switch.
  */
 import type { Lab, LabNode } from "../lab/spec.ts";
 import { linkLabel } from "./lab_dot.ts";
@@ -38,11 +41,32 @@ function shape(n: LabNode, x: number, y: number): string {
   }
 }
 
+/** The lab's nodes in depth-first order of its links, from each unvisited node in file order. */
+export function circleOrder(lab: Lab): LabNode[] {
+  const next = new Map<string, string[]>(lab.nodes.map((n) => [n.name, []]));
+  for (const l of lab.links) {
+    next.get(l.ends[0].node)?.push(l.ends[1].node);
+    next.get(l.ends[1].node)?.push(l.ends[0].node);
+  }
+  const byName = new Map(lab.nodes.map((n) => [n.name, n]));
+  const order: LabNode[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    order.push(byName.get(name)!);
+    for (const n of next.get(name) ?? []) visit(n);
+  };
+  for (const n of lab.nodes) visit(n.name);
+  return order;
+}
+
 /** The lab's drawing: nodes on a circle, links as labelled lines. */
 export function labSvg(lab: Lab): string {
   const c = SIZE / 2;
-  const at = new Map(lab.nodes.map((n, i) => {
-    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, lab.nodes.length);
+  const nodes = circleOrder(lab);
+  const at = new Map(nodes.map((n, i) => {
+    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, nodes.length);
     return [n.name, { x: Math.round(c + RADIUS * Math.cos(a)), y: Math.round(c + RADIUS * Math.sin(a)) }];
   }));
   const parts: string[] = [];
