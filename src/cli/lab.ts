@@ -65,8 +65,36 @@ interface UpOptions {
   http?: string;
 }
 
+/**
+ * Refuses, before anything is touched (a background start would remove the
+ * running lab's log first), a lab that is already up or was left behind,
+ * and hosts without root: they are network namespaces.
+ */
+export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
+  const old = readState(lab.name);
+  if (old !== undefined) {
+    if (processAlive(old.pid)) {
+      throw new UsageError(
+        `lab ${lab.name} is already up (pid ${old.pid}): \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+      );
+    }
+    throw new UsageError(
+      `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
+    );
+  }
+  const hosts = lab.nodes.filter((n) => n.kind === "host").map((n) => n.name);
+  if (hosts.length > 0 && uid !== 0) {
+    throw new UsageError(
+      `lab ${lab.name} needs root: its hosts (${
+        hosts.join(", ")
+      }) are network namespaces; run vde up as root`,
+    );
+  }
+}
+
 /** Runs a lab until a signal, `down` or the end of the shell. */
 async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
+  if (!isDaemonChild()) checkCanStart(lab);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
