@@ -134,8 +134,12 @@ function kindOf(path: string): "dir" | "socket" | "other" | "missing" {
   }
 }
 
-/** How to get a console on a switch that has none. */
-const HOW_TO_GET_ONE = "start the switch with --mgmt PATH (vde_switch: -M PATH), then run `vde term PATH`";
+/**
+ * Where the console of a switch directory without `mgmt` is: elsewhere when
+ * the switch was started with --mgmt (ours always has one), else nowhere.
+ */
+const HOW_TO_GET_ONE =
+  "if the switch was started with --mgmt PATH (vde_switch: -M PATH), run `vde term PATH`; else restart it with one";
 
 /**
  * The management socket `path` means: a switch's socket directory stands

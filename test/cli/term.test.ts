@@ -153,7 +153,10 @@ Deno.test("vde term on a switch directory without a management socket says how t
     const r = await term([`${tmp}/net`, "-c", "help"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^vde: .*\/net is a switch's socket directory without a management socket: /);
-    assert.match(r.stderr, /start the switch with --mgmt PATH \(vde_switch: -M PATH\)/);
+    assert.match(
+      r.stderr,
+      /if the switch was started with --mgmt PATH \(vde_switch: -M PATH\), run `vde term PATH`/,
+    );
     const ctl = await term([`${tmp}/net/ctl`, "-c", "help"]);
     assert.equal(ctl.code, 1);
     assert.match(ctl.stderr, /ctl is the switch's data socket \(for vde_plug and QEMU\), not its console/);
@@ -173,6 +176,13 @@ Deno.test("--mgmt PATH moves the management socket out of the socket directory",
     assert.equal((await Deno.stat(`${tmp}/console`)).mode! & 0o777, 0o640);
     assert.equal(await pathExists(`${tmp}/net/mgmt`), false);
     assert.equal((await term([`${tmp}/console`, "-c", "port/showinfo"])).code, 0);
+    const byDir = await term([`${tmp}/net`, "-c", "port/showinfo"]);
+    assert.equal(byDir.code, 1);
+    assert.match(
+      byDir.stderr,
+      /started with --mgmt PATH .*, run `vde term PATH`/,
+      "the directory points at --mgmt",
+    );
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
