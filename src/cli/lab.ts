@@ -28,6 +28,7 @@ import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
+import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
@@ -268,6 +269,14 @@ export const labCommand: Subcommand = (program: Command) => {
     .argument("<file>", "the lab file")
     .option("-d, --detach", "run the lab in the background")
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
+    .addHelpText(
+      "after",
+      examples(
+        "vde up lab.yaml                  # build it, then the lab shell (Ctrl-D takes it down)",
+        "vde up -d lab.yaml --http 9100   # in the background, with a live page on 127.0.0.1:9100",
+        "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
+      ),
+    )
     .action(async (file: string, o: UpOptions) => {
       const { lab, text, path } = loadLab(file);
       if (o.http !== undefined) {
@@ -282,23 +291,39 @@ export const labCommand: Subcommand = (program: Command) => {
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
     .argument("<lab>", "lab name or lab file")
+    .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
     .action((arg: string) => down(arg));
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
+    .addHelpText(
+      "after",
+      examples("vde status          # the running labs", "vde status demo     # its nodes and links"),
+    )
     .action((arg: string | undefined) => status(arg));
   program.command("completions")
     .description("print shell completions for vde")
     .argument("<shell>", "bash, zsh or fish")
+    .addHelpText("after", examples('eval "$(vde completions bash)"   # in ~/.bashrc'))
     .action((shell: string) => {
       if (!["bash", "zsh", "fish"].includes(shell)) {
         throw new UsageError(`no completions for "${shell}": bash, zsh or fish`);
       }
       console.log(completionScript(program, shell as "bash" | "zsh" | "fish"));
     });
+  program.addHelpText(
+    "after",
+    "\nWith no command, at a terminal: the lab shell on an empty lab named after this directory\n" +
+      "(`help` lists its commands; `add switch sw1` grows it, `save lab.yaml` writes it).\n",
+  );
   program.allowExcessArguments(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
-    if (program.args.length > 0) program.error(`error: unknown command '${program.args[0]}'`);
+    const [first] = program.args;
+    if (first !== undefined) {
+      // `vde lab.yaml` is a likely first try at bringing a lab file up.
+      const hint = /\.ya?ml$/.test(first) ? ` (a lab file? \`vde up ${first}\` brings it up)` : "";
+      program.error(`error: unknown command '${first}'${hint}`);
+    }
     if (!Deno.stdin.isTerminal()) {
       program.outputHelp();
       return;

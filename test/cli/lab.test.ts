@@ -11,6 +11,12 @@ Deno.test("plain vde without a terminal prints help; an unknown subcommand is na
   const bad = await vde(["bogus"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /unknown command 'bogus'/);
+  const file = await vde(["lab.yaml"]);
+  assert.equal(file.code, 1);
+  assert.match(
+    file.stderr,
+    /^error: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml` brings it up\)\n/,
+  );
 });
 
 Deno.test("vde up of a lab with hosts, not as root, says it needs root before making anything", () => {
