@@ -125,12 +125,12 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   repl.close();
 }
 
-function kindOf(path: string): "dir" | "socket" | "other" | "missing" {
+function kindOf(path: string): "dir" | "socket" | "other" | "missing" | "denied" {
   try {
     const st = Deno.statSync(path);
     return st.isDirectory ? "dir" : st.isSocket ? "socket" : "other";
-  } catch {
-    return "missing";
+  } catch (err) {
+    return err instanceof Deno.errors.PermissionDenied ? "denied" : "missing";
   }
 }
 
@@ -157,7 +157,14 @@ export function resolveConsolePath(path: string): string {
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
   if (dir === undefined) return path;
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
-  if (kindOf(mgmt) === "socket") return mgmt;
+  const found = kindOf(mgmt);
+  if (found === "socket") return mgmt;
+  if (found === "denied") {
+    // A switch directory is 2700 by default: another user cannot even see whether mgmt is there.
+    throw new UsageError(
+      `cannot look into ${dir}: permission denied; run vde term as the switch's user (or root)`,
+    );
+  }
   if (kindOf(`${dir}/ctl`) === "socket") {
     throw new UsageError(
       kind === "dir"

@@ -5,7 +5,14 @@
  * our tables emulated for a switch that lacks them.
  */
 import assert from "node:assert/strict";
-import { hasCommand, pathExists, run, skipUnless, waitForPath } from "../helpers/processes.ts";
+import {
+  hasCommand,
+  pathExists,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+  waitForPath,
+} from "../helpers/processes.ts";
 import { startCSwitch, startOurSwitch } from "../helpers/switches.ts";
 import {
   BROADCAST,
@@ -185,6 +192,37 @@ Deno.test("--mgmt PATH moves the management socket out of the socket directory",
     );
   } finally {
     await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde term on another user's switch directory says it cannot look into it, not that it is no switch", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  try {
+    // A switch directory as vde_switch leaves it (2700) for a user nobody; root without
+    // CAP_DAC_OVERRIDE sees it as any other user would.
+    await Deno.mkdir(`${tmp}/net`, { mode: 0o700 });
+    await Deno.chown(`${tmp}/net`, 65534, 65534);
+    const r = await run(
+      [
+        "setpriv",
+        "--bounding-set=-dac_override,-dac_read_search",
+        "--inh-caps=-dac_override,-dac_read_search",
+        ...ourCli(),
+        "term",
+        `${tmp}/net`,
+        "-c",
+        "help",
+      ],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: cannot look into ${tmp}/net: permission denied; run vde term as the switch's user (or root)\n`,
+    );
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
