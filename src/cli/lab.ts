@@ -26,7 +26,7 @@ import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
-import { type Subcommand, UsageError } from "./main.ts";
+import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -101,7 +101,12 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     removeLog(lab.name);
     try {
       await daemonize(`${labDir(lab.name)}/ctl`);
-    } catch {
+    } catch (err) {
+      // The background copy's own lines, its error last, are printed already: one line, as in the foreground.
+      if (err instanceof ExitStatus && err.message === "") {
+        removeLog(lab.name);
+        throw err;
+      }
       let why = "";
       try {
         why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
