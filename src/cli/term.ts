@@ -144,7 +144,9 @@ const HOW_TO_GET_ONE =
 /**
  * The management socket `path` means: a switch's socket directory stands
  * for its `mgmt` socket, and so does its `ctl` (the data socket, which
- * speaks no console protocol). Anything else is taken as given.
+ * speaks no console protocol); without one inside, `DIR.mgmt` beside it,
+ * where a lab (and the habit of `-s /tmp/sw -M /tmp/sw.mgmt`) puts it.
+ * Anything else is taken as given.
  *
  * @throws UsageError when `path` is a switch directory (or its ctl) without
  *   a management socket, saying how to start one
@@ -159,6 +161,7 @@ export function resolveConsolePath(path: string): string {
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
   const found = kindOf(mgmt);
   if (found === "socket") return mgmt;
+  if (kindOf(`${dir}.mgmt`) === "socket") return `${dir}.mgmt`;
   if (found === "denied") {
     // A switch directory is 2700 by default: another user cannot even see whether mgmt is there.
     throw new UsageError(
@@ -222,7 +225,7 @@ export const termCommand = (program: Command): void => {
     .description("console for a switch's management socket (ours or vde_switch -M)")
     .argument(
       "<path>",
-      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt",
+      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt (or DIR.mgmt)",
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")

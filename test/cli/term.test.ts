@@ -196,6 +196,22 @@ Deno.test("--mgmt PATH moves the management socket out of the socket directory",
   }
 });
 
+Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, where labs put it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startOurSwitch(`${tmp}/net`, { extraArgs: ["--mgmt", `${tmp}/net.mgmt`] });
+  try {
+    await waitForPath(`${tmp}/net.mgmt`, 20_000, true);
+    for (const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`]) {
+      const r = await term([path, "-c", "showinfo"]);
+      assert.equal(r.code, 0, `${path}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net\\.mgmt perm`, "m"), path);
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("vde term on another user's switch directory says it cannot look into it, not that it is no switch", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
