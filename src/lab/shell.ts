@@ -93,8 +93,8 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
   return "";
 }
 
-function known(registry: CommandRegistry): KnownCommands {
-  return { syntax: (p) => registry.lookup(p)?.syntax, paths: () => registry.commandPaths() };
+function known(registry: CommandRegistry, helpLine = "help"): KnownCommands {
+  return { syntax: (p) => registry.lookup(p)?.syntax, paths: () => registry.commandPaths(), helpLine };
 }
 
 /**
@@ -114,7 +114,7 @@ export function formatShellReply(
   if (reply.raw !== undefined && reply.raw !== "") return formatForPeople({ ...reply, code: 0 });
   const [first = "", ...rest] = line.trim().split(/\s+/);
   const sw = switches.get(first);
-  if (sw !== undefined) return formatExplained(rest.join(" "), reply, known(sw.commands));
+  if (sw !== undefined) return formatExplained(rest.join(" "), reply, known(sw.commands, `${first} help`));
   return formatExplained(line, reply, known(commands));
 }
 

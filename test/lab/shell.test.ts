@@ -27,6 +27,10 @@ Deno.test("lab shell: a switch's bare failure is explained with that switch's co
     "prot/print: no such command; did you mean port/print?\n",
   );
   assert.equal(
+    formatShellReply("sw1 zzzzzz", { code: Errno.ENOSYS }, switches, lab),
+    "zzzzzz: no such command; `sw1 help` lists the commands\n",
+  );
+  assert.equal(
     formatShellReply("sw1 hub maybe", { code: Errno.EINVAL }, switches, lab),
     "hub: Invalid argument (1022)\nusage: hub [on|off]\n",
   );
