@@ -11,7 +11,7 @@ export const graphCommand = (program: Command): void => {
     .argument("<file>", "the lab file")
     .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
     .action((file: string) => {
-      const { lab } = loadLab(file);
+      const { lab } = loadLab(file, "");
       console.log(labDot(lab).trimEnd());
     });
 };

@@ -33,8 +33,14 @@ import { completionScript } from "./completions.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 
-/** Reads and validates a lab file; prints every error and throws when there is any. */
-export function loadLab(file: string): { lab: Lab; text: string; path: string } {
+/**
+ * Reads and validates a lab file; prints every error and throws when there
+ * is any, saying `after` (what the command did not do) at the end.
+ */
+export function loadLab(
+  file: string,
+  after = "; nothing was created",
+): { lab: Lab; text: string; path: string } {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -46,7 +52,7 @@ export function loadLab(file: string): { lab: Lab; text: string; path: string } 
   if (lab === undefined) {
     for (const line of formatErrors(file, errors)) console.error(line);
     throw new UsageError(
-      `${errors.length} error${errors.length === 1 ? "" : "s"} in ${file}; nothing was created`,
+      `${errors.length} error${errors.length === 1 ? "" : "s"} in ${file}${after}`,
     );
   }
   return { lab, text, path: Deno.realPathSync(file) };

@@ -36,3 +36,22 @@ topology:
   const switchesOnly = { ...lab, nodes: lab.nodes.filter((n) => n.kind !== "host"), links: [] };
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
 });
+
+Deno.test("vde graph of a lab file with a mistake prints FILE:LINE:COL and does not speak of creating anything", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-graph-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/lab.yaml`,
+      "name: g\ntopology:\n  nodes:\n    sw1: { kind: swich }\n  links: []\n",
+    );
+    const r = await vde(["graph", `${dir}/lab.yaml`]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `${dir}/lab.yaml:4:18: unknown kind "swich" of node sw1 (did you mean "switch"?)\n` +
+        `vde: 1 error in ${dir}/lab.yaml\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
