@@ -5,9 +5,9 @@
  * without CAP_DAC_OVERRIDE, which then sees it as any other user would.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
 import { startCSwitch, startOurSwitch } from "../helpers/switches.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
+import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 
 const AS_OTHER_USER = [
@@ -60,10 +60,7 @@ Deno.test("the advice works: another user plugs into a switch started with --mod
   try {
     const client = await MgmtClient.connect(`${tmp}/sw/mgmt`);
     try {
-      await waitFor(async () => {
-        const r = await client.command("port/print");
-        return r.lines?.some((l) => l.includes("vde plug:")) ? true : undefined;
-      }, { timeoutMs: 20_000, what: "the plug on a port" });
+      await portLinesOnceListed(client, "vde plug:");
     } finally {
       client.close();
     }
