@@ -194,6 +194,29 @@ export class FrameRing {
     return Atomics.load(this.#header, ERROR);
   }
 
+  /**
+   * Producer, after `publish` or `fail` returned true: wakes a consumer
+   * parked in `parkAsync`; false when none was parked (wake it another way).
+   */
+  wakeParked(): boolean {
+    return Atomics.notify(this.#header, SLEEPING, 1) > 0;
+  }
+
+  /**
+   * Consumer, after `sleep` returned true: a promise that settles when the
+   * producer clears `sleeping`, or null when it already has (its wake-up
+   * then went the other way, as `wakeParked` found no one parked).
+   */
+  parkAsync(): Promise<unknown> | null {
+    const r = Atomics.waitAsync(this.#header, SLEEPING, 1);
+    return r.async ? r.value : null;
+  }
+
+  /** Consumer: settles a pending `parkAsync` (at shutdown). */
+  unpark(): void {
+    Atomics.notify(this.#header, SLEEPING);
+  }
+
   /** Asks the producer to stop (it also needs a wake-up if it is blocked in a system call). */
   requestStop(): void {
     Atomics.store(this.#header, STOP, 1);

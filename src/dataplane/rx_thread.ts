@@ -12,6 +12,31 @@
  * DELIVER_BUDGET frames; if more wait, the eventfd is re-armed so the next
  * round comes back for them after the other fds had their turn.
  *
+ * Waking the main thread: a burst used to cross three threads (the worker
+ * writes the eventfd, the poller's helper thread returns from epoll_wait,
+ * its completion resumes the main thread), tens of µs a hop. Now the main
+ * thread, once it found the ring empty, also parks on the ring's `sleeping`
+ * word with Atomics.waitAsync, and the worker, after taking `sleeping` back,
+ * first notifies that word and writes the eventfd only if no one was
+ * parked: one hop, straight into the main thread's event loop. The wake-up
+ * then runs as a poller round of its own (`poller().round`), so sends are
+ * staged and the afterRound hooks (one sendmmsg per link, stream
+ * coalescing, slirp's scheduling) follow as after an epoll wake-up.
+ *
+ * Why no wake-up is lost: the consumer stores `sleeping = 1` and sees the
+ * ring empty (FrameRing.sleep), then parks. waitAsync checks the word and
+ * registers the waiter in one step under the futex lock, and notify counts
+ * registered waiters under the same lock. The producer clears the word
+ * (compareExchange 1 -> 0) before it notifies. So either the waiter was
+ * registered before the notify (the notify counts it and the promise
+ * settles) or its check came after the clear (it sees 0, does not register,
+ * parkAsync returns null, and the notify, finding no waiter, falls back to
+ * the eventfd). Exactly one of the two paths carries each wake-up. A waiter
+ * that was notified but whose promise has not run yet is harmless: the
+ * consumer does not park twice, and if the eventfd path set `sleeping`
+ * again meanwhile, the next clear finds no registered waiter and writes the
+ * eventfd. Both paths run the same drain, which may find the ring empty.
+ *
  * Shutdown order: `stop()` sets the ring's stop flag and writes the wake
  * eventfd; the worker leaves its loop, closes its epoll set and says
  * "stopped". Only then are the eventfds closed and `stop()` resolves, and
@@ -59,6 +84,8 @@ export class RxThread {
   #stopping: Promise<void> | null = null;
   #oversizeSeen = 0;
   #failed = false;
+  /** True while a parkAsync wait is pending. */
+  #parked = false;
 
   constructor(fd: number, sink: RxSink) {
     this.#sink = sink;
@@ -66,6 +93,8 @@ export class RxThread {
     this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
+    // The ring starts with its consumer asleep: park before the worker can publish.
+    this.#park();
     this.#worker = new Worker(workerUrl("rx_worker", new URL("./rx_worker.ts", import.meta.url)), {
       type: "module",
     });
@@ -75,6 +104,27 @@ export class RxThread {
 
   #onNotify(): void {
     libc().read(this.#notifyFd, this.#eight, 8);
+    this.#drain();
+  }
+
+  /** Waits for the worker's notify on the ring's sleeping word, unless a wait is pending already. */
+  #park(): void {
+    if (this.#parked || this.#stopping !== null) return;
+    const woken = this.#ring.parkAsync();
+    // null: the worker cleared the word first and, finding no one parked, writes the eventfd.
+    if (woken === null) return;
+    this.#parked = true;
+    woken.then(this.#onParkedWake);
+  }
+
+  readonly #onParkedWake = (): void => {
+    this.#parked = false;
+    poller().round(this.#drainRound);
+  };
+
+  readonly #drainRound = (): void => this.#drain();
+
+  #drain(): void {
     if (this.#stopping !== null) return;
     const n = this.#ring.drain(this.#deliver, DELIVER_BUDGET);
     const oversize = this.#ring.oversize;
@@ -92,7 +142,9 @@ export class RxThread {
     if (err !== 0 && !this.#failed) {
       this.#failed = true;
       this.#sink.failed(err);
+      return;
     }
+    this.#park();
   }
 
   /** Stops the worker; resolves once it no longer uses the socket, which the caller may then close. */
@@ -111,6 +163,7 @@ export class RxThread {
       };
     });
     this.#ring.requestStop();
+    this.#ring.unpark();
     this.#eight[0] = 1;
     libc().write(this.#wakeFd, this.#eight, 8);
     await stopped;

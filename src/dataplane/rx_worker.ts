@@ -8,7 +8,8 @@
  * per burst, on this thread only. It drains the socket with `recvmmsg`
  * (64 at a time, fewer when the ring is nearly full) into its own arena,
  * copies each frame into the ring, publishes the batch and, when the main
- * thread sleeps, wakes it with one eventfd write. When the ring is full it
+ * thread sleeps, wakes it: a notify on the ring if it is parked there, else
+ * one eventfd write. When the ring is full it
  * stops reading and waits for space, leaving frames in the kernel queue (as
  * a slow C reader would). It never sends, never closes the data socket and
  * never touches the eventfds after it has said "stopped": the main thread
@@ -56,8 +57,7 @@ function run(start: RxStart): void {
   const sink = new Uint8Array(8);
   const epfd = c.epoll_create1(C.EPOLL_CLOEXEC);
   if (epfd < 0) {
-    ring.fail(errno());
-    c.write(start.notifyFd, one, 8);
+    if (ring.fail(errno()) && !ring.wakeParked()) c.write(start.notifyFd, one, 8);
     return;
   }
   const ctl = new Uint8Array(EPOLL_EVENT_SIZE);
@@ -71,7 +71,10 @@ function run(start: RxStart): void {
   watch(start.fd);
   let reading = true;
 
-  const wakeConsumer = () => c.write(start.notifyFd, one, 8);
+  /** The consumer parked on the ring is notified directly; the eventfd is the fallback (see rx_thread.ts). */
+  const wakeConsumer = () => {
+    if (!ring.wakeParked()) c.write(start.notifyFd, one, 8);
+  };
 
   /** Drains the socket until EAGAIN, an error, or a stop. */
   const drain = () => {

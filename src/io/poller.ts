@@ -192,6 +192,30 @@ export class Poller {
         console.error(`vde: poll handler for fd ${fd} failed: ${err}`);
       }
     }
+    this.#endRound();
+  }
+
+  /**
+   * Runs `work` as a round of its own, outside an epoll wake-up (a receive
+   * thread that woke the main thread directly): sends it makes are staged
+   * and the afterRound hooks follow, exactly as after a dispatch.
+   */
+  round(work: () => void): void {
+    if (this.#dispatching) {
+      // Already inside a round: its hooks will run when it ends.
+      work();
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      work();
+    } catch (err) {
+      console.error(`vde: round failed: ${err}`);
+    }
+    this.#endRound();
+  }
+
+  #endRound(): void {
     this.#dispatching = false;
     for (const hook of this.#afterRound) {
       try {
