@@ -67,10 +67,12 @@ const MAX_PENDING = 256;
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
   readonly #ctl: UnixStreamConn;
+  readonly #path: string;
 
-  constructor(socket: UnixDgramSocket, ctl: UnixStreamConn, description: string) {
+  constructor(socket: UnixDgramSocket, ctl: UnixStreamConn, description: string, path: string) {
     super(socket, description);
     this.#ctl = ctl;
+    this.#path = path;
   }
 
   /** Reads the ctl stream until EOF; clients send nothing after the request. */
@@ -85,6 +87,11 @@ class EndpointLink extends DgramLink {
   }
 
   protected override teardown(): void {
+    // The port's file goes now: a switch thread may hold the socket a moment longer, and
+    // the directory must be empty when the server removes it.
+    try {
+      Deno.removeSync(this.#path);
+    } catch { /* already gone */ }
     super.teardown();
     try {
       this.#ctl.close();
@@ -319,7 +326,7 @@ export class VdeSwitchServer {
       // Through the fd that was checked: the name may have been swapped since.
       sock.connect(target.procPath);
       const descr = request.description.slice(0, MAX_DESCRIPTION_LEN);
-      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr);
+      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr, path);
       this.#sw.attach(link, { port, uid, gid });
       attached = link;
       this.#endpoints.add(link);
