@@ -34,6 +34,7 @@ import {
   type WorkerEngineOptions,
 } from "./switch_layout.ts";
 import { workerUrl } from "./worker_url.ts";
+import { log } from "../log.ts";
 
 /** Bytes of each ring: about 2,800 full-size frames or 60,000 small ones, a burst either way. */
 export const SWITCH_RING_BYTES = 4 << 20;
@@ -86,6 +87,10 @@ export class SwitchThread {
       type: "module",
     });
     this.#worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      log("vde switch", `data-plane thread failed: ${e.message}`);
+    };
     const start: SwitchStart = {
       options,
       state,

@@ -6,8 +6,9 @@
  * wake eventfd, and blocks in a synchronous `epoll_wait`: one wake-up per
  * burst, on this thread only. It drains a ready socket with `recvmmsg` (a
  * tap with `read` until EAGAIN), hands each frame to its own SwitchEngine,
- * and the engine's output sends at once: a non-blocking `send` to a socket,
- * `write` to a tap, dropped and counted when the peer is full, as
+ * and the engine's output writes a tap at once and stages a copy for a
+ * socket; after each received batch every socket's share leaves with one
+ * `sendmmsg`. What a full peer does not take is dropped and counted, as
  * vde_switch does. A frame between two fd ports never reaches the main
  * thread.
  *
@@ -31,6 +32,7 @@
  */
 import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
+import { SendBatcher } from "../io/unix_dgram.ts";
 import { SwitchEngine } from "../switch/engine.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
@@ -62,6 +64,9 @@ interface PortFd {
   fd: number;
   port: number;
   tap: boolean;
+  /** Batcher slots of the frames staged for this socket, in order. */
+  staged: Int32Array;
+  count: number;
 }
 
 const scope = self as unknown as {
@@ -84,6 +89,9 @@ class SwitchLoop {
   readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #eight = new Uint8Array(8);
+  readonly #batcher = new SendBatcher();
+  /** Socket ends with staged frames. */
+  readonly #dirty: PortFd[] = [];
   /** Port ends by fd. */
   readonly #byFd = new Map<number, PortFd>();
   /** Port ends by port, for output (replaced, never edited in place, while a flood may walk it). */
@@ -128,14 +136,39 @@ class SwitchLoop {
     if (ends !== undefined) {
       for (let i = 0; i < ends.length; i++) {
         const end = ends[i]!;
-        const n = end.tap
-          ? this.#c.write(end.fd, frame, frame.length)
-          : this.#c.send(end.fd, frame, frame.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
-        // A full peer drops, as vde_switch does; a gone one is noticed by its control connection.
-        if (n !== frame.length) this.engine.countDropOut(port);
+        if (!end.tap) {
+          this.#stage(end, frame);
+          continue;
+        }
+        // A full tap queue drops, as the kernel does.
+        if (this.#c.write(end.fd, frame, frame.length) !== frame.length) this.engine.countDropOut(port);
       }
     }
     if (port < this.#remote.length && this.#remote[port]! > 0) this.#toMain(port, frame);
+  }
+
+  #stage(end: PortFd, frame: Uint8Array): void {
+    if (this.#batcher.free === 0) this.#flush();
+    if (end.count === end.staged.length) this.#flushEnd(end);
+    if (end.count === 0) this.#dirty.push(end);
+    end.staged[end.count++] = this.#batcher.stage(frame);
+  }
+
+  /** Sends every staged frame: one sendmmsg per socket. */
+  #flush(): void {
+    const dirty = this.#dirty;
+    for (let i = 0; i < dirty.length; i++) this.#flushEnd(dirty[i]!);
+    dirty.length = 0;
+    this.#batcher.reset();
+  }
+
+  #flushEnd(end: PortFd): void {
+    const count = end.count;
+    if (count === 0) return;
+    end.count = 0;
+    const n = this.#batcher.sendmmsg(end.fd, end.staged, count);
+    // What a full peer did not take is dropped, as vde_switch does; a gone one is noticed by its control connection.
+    for (let i = n > 0 ? n : 0; i < count; i++) this.engine.countDropOut(end.port);
   }
 
   #toMain(port: number, frame: Uint8Array): void {
@@ -153,6 +186,7 @@ class SwitchLoop {
 
   /** Makes the frames of this burst visible to the main thread, waking it if it sleeps. */
   #publish(): void {
+    if (this.#dirty.length > 0) this.#flush();
     if (!this.#outPending) return;
     this.#outPending = false;
     if (this.#ringOut.publish(this.#outWrite)) this.#c.write(this.#start.notifyFd, this.#eight, 8);
@@ -171,6 +205,8 @@ class SwitchLoop {
       if (!more) more = !this.#ringIn.sleep();
       const now = performance.now();
       const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : TICK_MS);
+      // Commands first (a port added or removed): ready fds are reported again by the next wait.
+      if (Atomics.load(control, CTL_POSTED) !== this.#handled) return false;
       for (let i = 0; i < n; i++) {
         const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
         if (fd === this.#start.wakeFd) {
@@ -207,6 +243,7 @@ class SwitchLoop {
         if (arena.truncated(i) || len > VDE_MAX_FRAME) engine.input(end.port, arena.slots[i]!.subarray(0, 0));
         else engine.input(end.port, arena.slots[i]!.subarray(0, len));
       }
+      this.#flush();
       if (n < BATCH) return;
     }
   }
@@ -276,7 +313,7 @@ class SwitchLoop {
   }
 
   #addFd(port: number, fd: number, kind: PortFdKind): void {
-    const end: PortFd = { fd, port, tap: kind === "tap" };
+    const end: PortFd = { fd, port, tap: kind === "tap", staged: new Int32Array(BATCH * 2), count: 0 };
     if (this.#watch(C.EPOLL_CTL_ADD, fd) < 0) {
       scope.postMessage({ failed: fd, errno: errno() });
       return;
@@ -285,13 +322,12 @@ class SwitchLoop {
     const byPort = this.#byPort.slice();
     byPort[port] = [...(byPort[port] ?? []), end];
     this.#byPort = byPort;
-    // Frames may have arrived before the fd was watched: edge or level, look now.
-    if (end.tap) this.#drainTap(end);
-    else this.#drainSocket(end);
-    this.#publish();
+    // Not drained here: the port may go active only with the next command, and epoll (level-triggered)
+    // reports frames already waiting at the next wait.
   }
 
   #removeFd(fd: number): void {
+    this.#flush();
     const end = this.#byFd.get(fd);
     if (end !== undefined) {
       this.#watch(C.EPOLL_CTL_DEL, fd);

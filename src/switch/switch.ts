@@ -87,6 +87,8 @@ interface LentEndpoint {
   left: boolean;
   /** Lets the link close its fd. */
   release: () => void;
+  /** Resolves once the fd is posted to the thread (or the endpoint left first). */
+  posted: Promise<unknown>;
 }
 
 /** A virtual Ethernet switch whose ports hold Links. */
@@ -256,13 +258,15 @@ export class Switch {
     const ep: Endpoint = { id: this.#nextEndpointId++, link, uid: req.uid ?? -1, since: Date.now() };
     state.uid = ep.uid;
     state.endpoints.unshift(ep);
-    if (state.endpoints.length === 1) this.engine.activatePort(port);
     const thread = this.#thread;
+    const lends = thread !== null && lendsFd(link);
+    // A lent fd's port goes active once the thread has the fd (see #lend).
+    if (state.endpoints.length === 1 && !lends) this.engine.activatePort(port);
     if (thread === null) {
       const engine = this.engine;
       link.onFrame = (frame) => engine.input(port, frame);
-    } else if (lendsFd(link)) {
-      this.#lend(thread, port, ep, link);
+    } else if (lends) {
+      this.#lend(thread, port, ep, link as Link & FdLender);
     } else {
       link.onFrame = (frame) => thread.input(port, frame);
       this.#countRemote(port, 1);
@@ -275,16 +279,28 @@ export class Switch {
   #lend(thread: SwitchThread, port: number, ep: Endpoint, link: Link & FdLender): void {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
-    const lent: LentEndpoint = { fd: -1, left: false, release };
+    const lent: LentEndpoint = { fd: -1, left: false, release, posted: Promise.resolve() };
     this.#lent.set(ep, lent);
-    link.lendFd(released).then((end) => {
+    lent.posted = link.lendFd(released).then((end) => {
       if (lent.left) return release();
       lent.fd = end.fd;
+      // The fd first, then the port: the thread never floods to an active port it cannot write.
       thread.addFd(port, end.fd, end.kind);
+      if (!this.engine.isActive(port)) this.engine.activatePort(port);
     }, (err) => {
       release();
       link.close(`cannot hand the port to the switch thread: ${err}`);
     });
+  }
+
+  /**
+   * Resolves once endpoint `ep` forwards: at once on the main thread; with a
+   * data-plane thread, once its fd has been handed over. The switch server
+   * waits for it before the port's socket file appears, so a client that
+   * sees the file finds the port forwarding.
+   */
+  forwarding(ep: Endpoint): Promise<void> {
+    return (this.#lent.get(ep)?.posted ?? Promise.resolve()).then(() => {});
   }
 
   #countRemote(port: number, delta: number): void {
