@@ -66,12 +66,22 @@ console.log(n, h.digest("hex"));
 
 Deno.test("host and namespace ping both ways and move 20 MB intact over our taps", async (t) => {
   if (skipUnless(t, await missing())) return;
+  await hostAndNamespace([]);
+});
+
+Deno.test("with --dataplane thread the switch's own tap, read and written on its thread, carries the same", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await hostAndNamespace(["--dataplane", "thread"]);
+});
+
+/** The host on the switch's --tap, a namespace on our tap:// plug: pings both ways, 20 MB host to namespace. */
+async function hostAndNamespace(extraArgs: string[]): Promise<void> {
   await withNetns(async (lab) => {
     const dir = `${await lab.tempDir()}/sw`;
     const hostTap = lab.rootInterfaceName();
     let sw: SwitchHandle | null = null;
     lab.defer(async () => void (await sw?.stop()));
-    sw = await startOurSwitch(dir, { extraArgs: ["--tap", hostTap] });
+    sw = await startOurSwitch(dir, { extraArgs: ["--tap", hostTap, ...extraArgs] });
     await run(["ip", "addr", "add", "10.199.3.1/24", "dev", hostTap]);
     await run(["ip", "link", "set", hostTap, "up"]);
     const ns = await plugged(lab, dir, "a", "10.199.3.2", true);
@@ -104,7 +114,7 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
     assert.equal(recv.stdout.trim(), `${data.length} ${want}`);
     assert.equal(sw.process.exitStatus, null, `switch died:\n${sw.stderr()}`);
   });
-});
+}
 
 /**
  * Two namespaces on our switch, a plugged by Debian's vde_plug or ours, b by
