@@ -90,8 +90,8 @@ function parsePriority(text: string): number {
 
 /**
  * Where the switch forwards: --dataplane, else $VDE_DATAPLANE, else the main
- * thread. Spanning tree, snooping and --pcap need every frame on the main
- * thread, so they keep it there (said once in the log).
+ * thread. Spanning tree and snooping need every frame on the main thread,
+ * so they keep it there (said once in the log).
  */
 function chooseDataplane(o: SwitchCliOptions): "main" | "thread" {
   const asked = o.dataplane ?? Deno.env.get("VDE_DATAPLANE") ?? "main";
@@ -99,13 +99,7 @@ function chooseDataplane(o: SwitchCliOptions): "main" | "thread" {
     throw new UsageError(`--dataplane must be "thread" or "main", got "${asked}"`);
   }
   if (asked === "main") return "main";
-  const needsMain = o.stp || o.fstp
-    ? "--stp"
-    : o.mcastSnooping
-    ? "--mcast-snooping"
-    : o.pcap !== undefined
-    ? "--pcap"
-    : null;
+  const needsMain = o.stp || o.fstp ? "--stp" : o.mcastSnooping ? "--mcast-snooping" : null;
   if (needsMain === null) return "thread";
   if (o.dataplane === "thread") throw new UsageError(`--dataplane thread cannot be used with ${needsMain}`);
   log(COMPONENT, `${needsMain}: forwarding on the main thread`);

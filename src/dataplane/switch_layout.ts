@@ -17,6 +17,11 @@ export const CTL_POSTED = 0;
 export const CTL_STOP = 1;
 /** Int32 slots of the control block. */
 export const CTL_SLOTS = 4;
+/**
+ * A ringOut tag with this bit is a frame seen by the thread's observer
+ * (capture), not one to send: `port << 1 | 1 when it left the port`.
+ */
+export const OBSERVED = 1 << 30;
 
 /** The engine settings a worker can receive (no functions). */
 export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared">;
@@ -53,7 +58,9 @@ export type SwitchCommand =
   /** `port` has this many endpoints living on the main thread (its frames go to ringOut). */
   | { op: "remote"; port: number; count: number }
   /** Post engine events (MAC learned, moved, removed) to the main thread, or stop. */
-  | { op: "events"; on: boolean };
+  | { op: "events"; on: boolean }
+  /** Copy every frame crossing a port to ringOut (tagged OBSERVED) for a capture, or stop. */
+  | { op: "observe"; on: boolean };
 
 /** What the switch thread posts back. */
 export type SwitchReply =

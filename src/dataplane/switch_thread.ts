@@ -27,6 +27,7 @@ import {
   CTL_POSTED,
   CTL_SLOTS,
   CTL_STOP,
+  OBSERVED,
   type PortFdKind,
   type SwitchCommand,
   type SwitchReply,
@@ -53,6 +54,8 @@ export interface SwitchThreadSink {
   failed(fd: number, errno: number): void;
   /** An engine event (MAC learned, moved, removed) while events are on. */
   event(event: unknown): void;
+  /** A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen. */
+  observed(port: number, out: boolean, frame: Uint8Array): void;
 }
 
 /** The data-plane thread of one switch. */
@@ -66,9 +69,11 @@ export class SwitchThread {
   readonly #sink: SwitchThreadSink;
   readonly #eight = new Uint8Array(8);
   readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
-  readonly #deliver = (port: number, frame: Uint8Array) => {
+  readonly #deliver = (tag: number, frame: Uint8Array) => {
     this.#scratch.set(frame);
-    this.#sink.frame(port, this.#scratch.subarray(0, frame.length));
+    const copy = this.#scratch.subarray(0, frame.length);
+    if ((tag & OBSERVED) === 0) this.#sink.frame(tag, copy);
+    else this.#sink.observed((tag & ~OBSERVED) >> 1, (tag & 1) === 1, copy);
   };
   /** fds lent to the worker, resolved when it lets go of each. */
   readonly #lent = new Map<number, () => void>();
@@ -222,7 +227,8 @@ const MAIN_THREAD_ONLY = "needs the main-thread data plane (vde switch --datapla
  * Makes `engine` (the main thread's control copy) send each change to the
  * thread's copy after applying it: a call that throws (bad input) is not
  * sent, so both copies see the same accepted changes in the same order.
- * Spanning tree, snooping and a frame observer are refused with an error.
+ * A frame observer (capture) is set on both: the thread's copies come back
+ * through ringOut. Spanning tree and snooping are refused with an error.
  */
 export function mirrorEngine(engine: SwitchEngine, thread: SwitchThread): void {
   const target = engine as unknown as Record<string, unknown>;
@@ -253,7 +259,15 @@ export function mirrorEngine(engine: SwitchEngine, thread: SwitchThread): void {
     throw new Error(`spanning tree ${MAIN_THREAD_ONLY}`);
   };
   refuseSetting(engine, "snooping", (v) => v !== null, `multicast snooping ${MAIN_THREAD_ONLY}`);
-  refuseSetting(engine, "observer", (v) => v !== null, `capturing frames ${MAIN_THREAD_ONLY}`);
+  const observer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), "observer")!;
+  Object.defineProperty(engine, "observer", {
+    get: () => observer.get!.call(engine),
+    set: (next: unknown) => {
+      const was = observer.get!.call(engine) !== null;
+      observer.set!.call(engine, next);
+      if (was !== (next !== null)) thread.command({ op: "observe", on: next !== null });
+    },
+  });
 }
 
 function mirrorProperty(engine: SwitchEngine, prop: string, thread: SwitchThread): void {

@@ -33,12 +33,13 @@
 import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
-import { SwitchEngine } from "../switch/engine.ts";
+import { Direction, type FrameObserver, SwitchEngine } from "../switch/engine.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
 import {
   CTL_POSTED,
   CTL_STOP,
+  OBSERVED,
   type PortFdKind,
   type SwitchCommand,
   type SwitchReply,
@@ -153,8 +154,12 @@ class SwitchLoop {
         if (this.#c.write(end.fd, frame, frame.length) !== frame.length) this.engine.countDropOut(port);
       }
     }
-    if (port < this.#remote.length && this.#remote[port]! > 0) this.#toMain(port, frame);
+    if (port < this.#remote.length && this.#remote[port]! > 0) this.#toMain(port, port, frame);
   }
+
+  /** A capture's copy: to the main thread, which numbers the frames as the engine does. */
+  readonly #observer: FrameObserver = (port, direction, frame) =>
+    this.#toMain(OBSERVED | (port << 1) | (direction === Direction.Out ? 1 : 0), port, frame);
 
   #stage(end: PortFd, frame: Uint8Array): void {
     if (this.#batcher.free === 0) this.#flush();
@@ -180,7 +185,7 @@ class SwitchLoop {
     for (let i = n > 0 ? n : 0; i < count; i++) this.engine.countDropOut(end.port);
   }
 
-  #toMain(port: number, frame: Uint8Array): void {
+  #toMain(tag: number, port: number, frame: Uint8Array): void {
     const ring = this.#ringOut;
     if (!this.#outPending) {
       this.#outWrite = ring.writePosition;
@@ -190,7 +195,7 @@ class SwitchLoop {
       this.engine.countDropOut(port);
       return;
     }
-    this.#outWrite = ring.putTagged(port, frame, this.#outWrite);
+    this.#outWrite = ring.putTagged(tag, frame, this.#outWrite);
   }
 
   /** Makes the frames of this burst visible to the main thread, waking it if it sleeps. */
@@ -313,6 +318,9 @@ class SwitchLoop {
         break;
       case "events":
         this.engine.onEvent = cmd.on ? (event) => postEvent(event) : undefined;
+        break;
+      case "observe":
+        this.engine.observer = cmd.on ? this.#observer : null;
         break;
     }
   }

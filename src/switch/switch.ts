@@ -15,11 +15,17 @@
  * thread's copy (`mirrorEngine`); its MAC table and counters are views of
  * the thread's, in shared memory. A link that can lend its fd (a vde
  * client's socket, a tap) is read and written by the thread; the others
- * stay here and cross through the thread's rings. Spanning tree, snooping
- * and frame observers (captures) need every frame on this thread: with the
- * thread they are refused.
+ * stay here and cross through the thread's rings, and so do the copies a
+ * capture takes. Spanning tree and snooping need every frame on this
+ * thread: with the thread they are refused.
  */
-import { type EngineEvent, type EngineOptions, sharedEngineState, SwitchEngine } from "./engine.ts";
+import {
+  Direction,
+  type EngineEvent,
+  type EngineOptions,
+  sharedEngineState,
+  SwitchEngine,
+} from "./engine.ts";
 import type { Link } from "../link/link.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
@@ -104,6 +110,8 @@ export class Switch {
   readonly #thread: SwitchThread | null = null;
   /** Endpoints whose fds the thread holds. */
   readonly #lent = new Map<Endpoint, LentEndpoint>();
+  /** Numbers the frames the thread's observer saw. */
+  #observedSeq = 0;
   /** Per port, endpoints that stay on this thread (their frames cross the rings). */
   readonly #remote = new Map<number, number>();
 
@@ -119,6 +127,7 @@ export class Switch {
         frame: (port, frame) => this.#toMainLinks(port, frame),
         failed: (fd, errno) => this.#portFdFailed(fd, errno),
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
+        observed: (port, out, frame) => this.#observed(port, out, frame),
       });
       this.#thread = thread;
       mirrorEngine(this.engine, thread);
@@ -153,6 +162,13 @@ export class Switch {
     if (state === undefined) return;
     const eps = state.endpoints;
     for (let i = 0; i < eps.length; i++) if (!this.#lent.has(eps[i]!)) eps[i]!.link.send(frame);
+  }
+
+  // The thread's copies come in the order its engine saw them; a frame's input comes first, so
+  // counting inputs numbers them as the engine does (a capture delivers each frame once by it).
+  #observed(port: number, out: boolean, frame: Uint8Array): void {
+    if (!out) this.#observedSeq++;
+    this.engine.observer?.(port, out ? Direction.Out : Direction.In, frame, this.#observedSeq);
   }
 
   #portFdFailed(fd: number, errno: number): void {

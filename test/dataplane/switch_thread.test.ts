@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
+import { Direction } from "../../src/switch/engine.ts";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import {
   BROADCAST,
@@ -91,15 +93,34 @@ Deno.test("threaded switch applies VLAN and hub changes made on the control copy
   });
 });
 
-Deno.test("threaded switch refuses spanning tree, snooping and capture with a one-line reason", async () => {
+Deno.test("threaded switch refuses spanning tree and snooping with a one-line reason", async () => {
   await withThreadedSwitch(1, (sw) => {
     assert.throws(
       () => sw.engine.enableStp({ mac: new Uint8Array(6) }),
       /spanning tree needs the main-thread data plane/,
     );
-    assert.throws(() => (sw.engine.observer = () => {}), /capturing frames needs the main-thread/);
-    sw.engine.observer = null;
+    assert.throws(
+      () => (sw.engine.snooping = new McastSnooping(new Uint8Array(6))),
+      /multicast snooping needs the main-thread data plane/,
+    );
     return Promise.resolve();
+  });
+});
+
+Deno.test("threaded switch shows a capture each frame in and out, numbered as the engine numbers them", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    const seen: string[] = [];
+    sw.engine.observer = (port, direction, frame, seq) =>
+      seen.push(`${seq}:${port}${direction === Direction.In ? "<" : ">"}${tagOf(frame)}`);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    b!.receive(ethFrame(MAC_A, MAC_B, 2));
+    await until("A gets B's unicast", () => tags(a!).includes(2));
+    await until("the capture saw both frames", () => seen.length === 5);
+    assert.deepEqual(seen, ["1:1<1", "1:2>1", "1:3>1", "2:2<2", "2:1>2"]);
+    sw.engine.observer = null;
+    c!.receive(ethFrame(BROADCAST, mac(0xc), 3));
+    await until("A gets C's broadcast", () => tags(a!).includes(3));
+    assert.equal(seen.length, 5, "no copies once the capture stopped");
   });
 });
 
