@@ -30,17 +30,17 @@ export interface PortStats {
 /** Counters for ports 0..size-1. */
 export class PortCounters {
   /** Frames accepted, by port. */
-  framesIn: Float64Array<ArrayBufferLike>;
+  framesIn!: Float64Array<ArrayBufferLike>;
   /** Bytes accepted, by port. */
-  bytesIn: Float64Array<ArrayBufferLike>;
+  bytesIn!: Float64Array<ArrayBufferLike>;
   /** Frames sent, by port. */
-  framesOut: Float64Array<ArrayBufferLike>;
+  framesOut!: Float64Array<ArrayBufferLike>;
   /** Bytes sent, by port. */
-  bytesOut: Float64Array<ArrayBufferLike>;
+  bytesOut!: Float64Array<ArrayBufferLike>;
   /** Frames dropped on input, by port. */
-  dropsIn: Float64Array<ArrayBufferLike>;
+  dropsIn!: Float64Array<ArrayBufferLike>;
   /** Frames dropped on output, by port. */
-  dropsOut: Float64Array<ArrayBufferLike>;
+  dropsOut!: Float64Array<ArrayBufferLike>;
 
   readonly #shared: { buffer: SharedArrayBuffer; writer: boolean } | null;
   readonly #stride: number;
@@ -60,18 +60,26 @@ export class PortCounters {
     if (shared !== undefined && size > this.#stride) {
       throw new RangeError(`Expected shared counters for at least ${size} ports`);
     }
-    this.framesIn = this.#array(0, size);
-    this.bytesIn = this.#array(1, size);
-    this.framesOut = this.#array(2, size);
-    this.bytesOut = this.#array(3, size);
-    this.dropsIn = this.#array(4, size);
-    this.dropsOut = this.#array(5, size);
+    this.#place(size);
   }
 
-  #array(index: number, size: number): Float64Array<ArrayBufferLike> {
+  /** Sets the six arrays for `size` ports: views of the shared storage, or copies keeping the counts. */
+  #place(size: number): void {
     const shared = this.#shared;
-    if (shared === null) return new Float64Array(size);
-    return new Float64Array(shared.buffer, index * this.#stride * 8, size);
+    const stride = this.#stride;
+    let index = 0;
+    const at = (old: Float64Array<ArrayBufferLike> | undefined) =>
+      shared !== null
+        ? new Float64Array(shared.buffer, index++ * stride * 8, size)
+        : old === undefined
+        ? new Float64Array(size)
+        : resized(old, size);
+    this.framesIn = at(this.framesIn);
+    this.bytesIn = at(this.bytesIn);
+    this.framesOut = at(this.framesOut);
+    this.bytesOut = at(this.bytesOut);
+    this.dropsIn = at(this.dropsIn);
+    this.dropsOut = at(this.dropsOut);
   }
 
   /** Number of ports counted. */
@@ -81,24 +89,10 @@ export class PortCounters {
 
   /** Changes the number of ports, keeping the counts of ports that remain. */
   resize(size: number): void {
-    if (this.#shared !== null) {
-      const old = this.size;
-      this.framesIn = this.#array(0, size);
-      this.bytesIn = this.#array(1, size);
-      this.framesOut = this.#array(2, size);
-      this.bytesOut = this.#array(3, size);
-      this.dropsIn = this.#array(4, size);
-      this.dropsOut = this.#array(5, size);
-      // Ports that come back start from zero, as fresh arrays would.
-      if (this.#shared.writer) { for (let p = old; p < size; p++) this.reset(p); }
-      return;
-    }
-    this.framesIn = resized(this.framesIn, size);
-    this.bytesIn = resized(this.bytesIn, size);
-    this.framesOut = resized(this.framesOut, size);
-    this.bytesOut = resized(this.bytesOut, size);
-    this.dropsIn = resized(this.dropsIn, size);
-    this.dropsOut = resized(this.dropsOut, size);
+    const old = this.size;
+    this.#place(size);
+    // Shared ports that come back start from zero, as fresh arrays would.
+    if (this.#shared?.writer) { for (let p = old; p < size; p++) this.reset(p); }
   }
 
   /** Zeroes one port's counters. */
