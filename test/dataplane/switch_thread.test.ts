@@ -124,6 +124,46 @@ Deno.test("threaded switch shows a capture each frame in and out, numbered as th
   });
 });
 
+Deno.test("threaded switch copies a mirrored port's frames to the mirror output, which forwards nothing", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, m]) => {
+    assert.equal(sw.engine.addMirror(3, [1]), true);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("B and the mirror get A's broadcast", () => tags(b!).includes(1) && tags(m!).includes(1));
+    m!.receive(ethFrame(BROADCAST, mac(0xc), 2));
+    b!.receive(ethFrame(BROADCAST, MAC_B, 3));
+    await until("A gets B's broadcast", () => tags(a!).includes(3));
+    assert.equal(tags(a!).includes(2) || tags(b!).includes(2), false, "a mirror output's frames are dropped");
+    await until("the mirror sees B's frame leave by port 1", () => tags(m!).includes(3));
+    assert.equal(sw.engine.delMirror(3), true);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 4));
+    await until("port 3 forwards again: it gets A's broadcast", () => tags(m!).includes(4));
+  });
+});
+
+Deno.test("threaded switch keeps forwarding after the port count changes", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    assert.equal(sw.setNumPorts(64), true);
+    const c = new MemoryLink("memory 40");
+    sw.attach(c, { port: 40 });
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("B and port 40 get A's broadcast", () => tags(b!).includes(1) && tags(c).includes(1));
+    c.receive(ethFrame(MAC_A, mac(0xc), 2));
+    await until("A gets port 40's unicast", () => tags(a!).includes(2));
+    assert.equal(sw.engine.portStats(40).framesIn, 1);
+  });
+});
+
+Deno.test("threaded switch carries a burst of 5,000 frames between main-thread links in order, none lost", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    b!.receive(ethFrame(BROADCAST, MAC_B, 0));
+    await until("A learns B", () => tags(a!).includes(0));
+    for (let i = 1; i <= 5000; i++) a!.receive(ethFrame(MAC_B, MAC_A, i));
+    await until("B has the whole burst", () => b!.sent.length === 5000, 20_000);
+    assert.deepEqual(tags(b!), Array.from({ length: 5000 }, (_, i) => i + 1));
+    assert.equal(sw.ringDrops, 0);
+  });
+});
+
 Deno.test("threaded switch resets counters and flushes its MAC table when the console asks", async () => {
   await withThreadedSwitch(2, async (sw, [a, b]) => {
     a!.receive(ethFrame(BROADCAST, MAC_A, 1));
