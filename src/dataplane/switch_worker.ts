@@ -58,10 +58,12 @@ const RING_BUDGET = 1024;
  * After a wait that found work, poll without blocking for this long before
  * blocking again: a sender held by the kernel's 10-datagram queue refills it
  * within microseconds, and a wake-up per two or three frames cost more than
- * the frames (measured: 64 B forwarding at 0.6x the main thread's without
- * it, about level with it).
+ * the frames (64 B forwarding at 0.6x the main thread's without it). Kept
+ * short: on two cores a longer poll (0.2 ms was measured) takes the CPU that
+ * taps' receive paths and their TCP endpoints need, and slowed a TCP flow
+ * between two switch-owned taps to a third in some runs.
  */
-const SPIN_MS = 0.2;
+const SPIN_MS = 0.03;
 /** The engine's clock ticks once a second (aging works in whole seconds). */
 const TICK_MS = 1000;
 /** Room ringOut must have for one more frame: its record plus a wrap. */
