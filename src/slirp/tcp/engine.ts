@@ -1048,11 +1048,6 @@ class Engine implements SlirpTcpEngine {
   }
 }
 
-/** A function, so that the compiler does not narrow `state` across awaits. */
-function isClosed(tcb: TcpConnection): boolean {
-  return tcb.state === TcpState.Closed;
-}
-
 function forwardKey(host: string, port: number): string {
   return `${host}|${port}`;
 }
