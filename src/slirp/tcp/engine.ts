@@ -211,6 +211,8 @@ class Flow implements TcbHost {
   #started = false;
   /** Waiting in the engine's write queue for the end of the batch. */
   writeQueued = false;
+  /** Waiting in the engine's read queue for the end of the batch. */
+  readQueued = false;
   #reading = false;
   #writing = false;
 
@@ -259,14 +261,14 @@ class Flow implements TcbHost {
   onEstablished(): void {
     this.engine.halfOpenDone(this);
     this.#started = true;
-    this.#pumpRead();
+    this.pumpRead();
     this.pumpWrite();
   }
   onReadable(): void {
     this.engine.wantWrite(this);
   }
   onWritable(): void {
-    this.#pumpRead();
+    this.engine.wantRead(this);
   }
   onTimeWait(): void {
     this.engine.enteredTimeWait(this);
@@ -311,11 +313,12 @@ class Flow implements TcbHost {
 
   /**
    * Host to guest: reads into the send ring while it has room, one read in
-   * flight. Started from the connection's own callbacks, synchronously: Deno
-   * starts a socket read or write at the call, so the host sees it now, not
-   * after the data plane's busy round ends and the microtasks run.
+   * flight. The room the guest's ACKs free is read into at the end of their
+   * batch (the engine's `flush`), in one read rather than one per ACK; Deno
+   * starts a socket read or write at the call, so the host sees it then, not
+   * after the data plane's busy stretch of rounds ends and microtasks run.
    */
-  #pumpRead(): void {
+  pumpRead(): void {
     const conn = this.host;
     const tcb = this.tcb;
     if (!this.#started || this.#reading || conn === null || this.hostClosed || this.hostEof) return;
@@ -345,7 +348,7 @@ class Flow implements TcbHost {
       return;
     }
     tcb.commitSend(n);
-    this.#pumpRead();
+    this.pumpRead();
   };
 
   readonly #readFailed = (e: unknown): void => {
@@ -441,7 +444,9 @@ class Engine implements SlirpTcpEngine {
   readonly ackQueue: Flow[] = [];
   /** Flows with data for the host, written at the end of the batch. */
   readonly #writeQueue: Flow[] = [];
-  #writesScheduled = false;
+  /** Flows whose send ring has room again, read into at the end of the batch. */
+  readonly #readQueue: Flow[] = [];
+  #pumpsScheduled = false;
   /** Flows holding data back while the guest link is congested, in the order they stopped. */
   readonly blocked = new Set<Flow>();
   readonly #opts: TcpEngineOptions;
@@ -572,7 +577,7 @@ class Engine implements SlirpTcpEngine {
   }
 
   flush(): void {
-    this.#drainWrites();
+    this.#runPumps();
     const q = this.ackQueue;
     for (let i = 0; i < q.length; i++) q[i]!.tcb.flushAck();
     q.length = 0;
@@ -621,20 +626,39 @@ class Engine implements SlirpTcpEngine {
     if (flow.writeQueued) return;
     flow.writeQueued = true;
     this.#writeQueue.push(flow);
-    if (this.#writesScheduled) return;
-    this.#writesScheduled = true;
-    queueMicrotask(this.#drainWrites);
+    this.#schedulePumps();
   }
 
-  readonly #drainWrites = (): void => {
-    this.#writesScheduled = false;
-    const q = this.#writeQueue;
-    for (let i = 0; i < q.length; i++) {
-      const flow = q[i]!;
+  /** Queues `flow`'s host read for the end of the batch, as `wantWrite`. */
+  wantRead(flow: Flow): void {
+    if (flow.readQueued) return;
+    flow.readQueued = true;
+    this.#readQueue.push(flow);
+    this.#schedulePumps();
+  }
+
+  #schedulePumps(): void {
+    if (this.#pumpsScheduled) return;
+    this.#pumpsScheduled = true;
+    queueMicrotask(this.#runPumps);
+  }
+
+  readonly #runPumps = (): void => {
+    this.#pumpsScheduled = false;
+    const w = this.#writeQueue;
+    for (let i = 0; i < w.length; i++) {
+      const flow = w[i]!;
       flow.writeQueued = false;
       flow.pumpWrite();
     }
-    q.length = 0;
+    w.length = 0;
+    const r = this.#readQueue;
+    for (let i = 0; i < r.length; i++) {
+      const flow = r[i]!;
+      flow.readQueued = false;
+      flow.pumpRead();
+    }
+    r.length = 0;
   };
 
   noteDeadline(d: number): void {
