@@ -176,6 +176,10 @@ const LOOP6 = "::1";
 const FLOW_OUT = 0;
 const FLOW_IN = 1;
 
+/** What a flow waits for at the end of a batch: a host write, a host read. */
+const PUMP_WRITE = 1;
+const PUMP_READ = 2;
+
 /**
  * Creates the TCP engine for one slirp stack.
  *
@@ -209,10 +213,8 @@ class Flow implements TcbHost {
   hostClosed = false;
   /** The pumps run from establishment on (a forward's host socket exists before the guest answers). */
   #started = false;
-  /** Waiting in the engine's write queue for the end of the batch. */
-  writeQueued = false;
-  /** Waiting in the engine's read queue for the end of the batch. */
-  readQueued = false;
+  /** PUMP_WRITE and PUMP_READ bits waiting in the engine's queue for the end of the batch. */
+  pumps = 0;
   #reading = false;
   #writing = false;
 
@@ -265,10 +267,10 @@ class Flow implements TcbHost {
     this.pumpWrite();
   }
   onReadable(): void {
-    this.engine.wantWrite(this);
+    this.engine.wantPump(this, PUMP_WRITE);
   }
   onWritable(): void {
-    this.engine.wantRead(this);
+    this.engine.wantPump(this, PUMP_READ);
   }
   onTimeWait(): void {
     this.engine.enteredTimeWait(this);
@@ -442,10 +444,8 @@ class Engine implements SlirpTcpEngine {
   readonly cfg6: TcbConfig;
   readonly hostReadSize: number;
   readonly ackQueue: Flow[] = [];
-  /** Flows with data for the host, written at the end of the batch. */
-  readonly #writeQueue: Flow[] = [];
-  /** Flows whose send ring has room again, read into at the end of the batch. */
-  readonly #readQueue: Flow[] = [];
+  /** Flows with data for the host or room for it, served at the end of the batch. */
+  readonly #pumpQueue: Flow[] = [];
   #pumpsScheduled = false;
   /** Flows holding data back while the guest link is congested, in the order they stopped. */
   readonly blocked = new Set<Flow>();
@@ -621,23 +621,13 @@ class Engine implements SlirpTcpEngine {
 
   // ------------------------------------------------------------ flows
 
-  /** Queues `flow`'s host write for the end of the batch (`flush`, or a microtask when the core calls none). */
-  wantWrite(flow: Flow): void {
-    if (flow.writeQueued) return;
-    flow.writeQueued = true;
-    this.#writeQueue.push(flow);
-    this.#schedulePumps();
-  }
-
-  /** Queues `flow`'s host read for the end of the batch, as `wantWrite`. */
-  wantRead(flow: Flow): void {
-    if (flow.readQueued) return;
-    flow.readQueued = true;
-    this.#readQueue.push(flow);
-    this.#schedulePumps();
-  }
-
-  #schedulePumps(): void {
+  /**
+   * Queues a host write (PUMP_WRITE) or read (PUMP_READ) of `flow` for the
+   * end of the batch (`flush`, or a microtask when the core calls none).
+   */
+  wantPump(flow: Flow, pump: number): void {
+    if (flow.pumps === 0) this.#pumpQueue.push(flow);
+    flow.pumps |= pump;
     if (this.#pumpsScheduled) return;
     this.#pumpsScheduled = true;
     queueMicrotask(this.#runPumps);
@@ -645,20 +635,15 @@ class Engine implements SlirpTcpEngine {
 
   readonly #runPumps = (): void => {
     this.#pumpsScheduled = false;
-    const w = this.#writeQueue;
-    for (let i = 0; i < w.length; i++) {
-      const flow = w[i]!;
-      flow.writeQueued = false;
-      flow.pumpWrite();
+    const q = this.#pumpQueue;
+    for (let i = 0; i < q.length; i++) {
+      const flow = q[i]!;
+      const pumps = flow.pumps;
+      flow.pumps = 0;
+      if ((pumps & PUMP_WRITE) !== 0) flow.pumpWrite();
+      if ((pumps & PUMP_READ) !== 0) flow.pumpRead();
     }
-    w.length = 0;
-    const r = this.#readQueue;
-    for (let i = 0; i < r.length; i++) {
-      const flow = r[i]!;
-      flow.readQueued = false;
-      flow.pumpRead();
-    }
-    r.length = 0;
+    q.length = 0;
   };
 
   noteDeadline(d: number): void {
