@@ -31,6 +31,26 @@ const SLOT = VDE_MAX_FRAME + 6;
 /** Batches one direction moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
 
+/** An errno that means "nothing more now", not a failure. */
+function quiet(e: number): boolean {
+  return e === C.EAGAIN || e === C.EINTR;
+}
+
+/** A send error that means the datagram peer is gone for good. */
+function peerGone(err: number): boolean {
+  return err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM;
+}
+
+const SO_ERROR = 4;
+const soError = new Int32Array(1);
+const soErrorLength = new Uint32Array([4]);
+
+/** Takes (clears) a socket's pending error; false if even that failed. */
+function takeSocketError(fd: number): boolean {
+  soErrorLength[0] = 4;
+  return libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, soError, soErrorLength) === 0;
+}
+
 /** One direction of the cable: frames read from `src`, written to `dst`. */
 class Direction {
   readonly data = new Uint8Array(BATCH * SLOT);
@@ -88,9 +108,12 @@ class Direction {
     if (this.src.kind === "dgram") {
       for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
       n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
+      // A failure ends the cable only if it repeats: a pending socket error is
+      // reported once, and a dead peer shows again (and on the send side).
+      if (n < 0 && !quiet(errno())) n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
       if (n < 0) {
         const e = errno();
-        return e === C.EAGAIN || e === C.EINTR ? 0 : -e;
+        return quiet(e) ? 0 : -e;
       }
       for (let i = 0; i < n; i++) {
         const truncated = (this.#recvView.getInt32(i * MMSG_SIZE + MSG_FLAGS, true) & C.MSG_TRUNC) !== 0;
@@ -99,10 +122,12 @@ class Direction {
       }
     } else {
       for (; n < BATCH; n++) {
-        const r = c.read(this.src.fd, this.slots[n]!, SLOT);
+        let r = c.read(this.src.fd, this.slots[n]!, SLOT);
+        // As above: a tap that is gone fails every read.
+        if (r < 0 && !quiet(errno())) r = c.read(this.src.fd, this.slots[n]!, SLOT);
         if (r < 0) {
           const e = errno();
-          if (e === C.EAGAIN || e === C.EINTR) break;
+          if (quiet(e)) break;
           return -e;
         }
         if (r === 0) return n === 0 ? -1 : n;
@@ -146,6 +171,7 @@ class Direction {
       this.sent = this.count;
       return 0;
     }
+    let retried = false;
     while (this.sent < this.count) {
       const k = c.sendmmsg(
         this.dst.fd,
@@ -157,6 +183,11 @@ class Direction {
         const e = errno();
         if (e === C.EINTR) continue;
         if (e === C.EAGAIN || e === C.ENOBUFS) return C.EAGAIN;
+        // Believed only if it repeats (see receive).
+        if (!retried) {
+          retried = true;
+          continue;
+        }
         counters[this.base + 2]! += this.count - this.sent;
         this.sent = this.count;
         return e;
@@ -210,9 +241,7 @@ function run(start: PlugStart): string | null {
       if (n === 0) return null;
       const err = d.flush();
       if (err === C.EAGAIN) return null;
-      if (err !== 0 && (err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM)) {
-        return `${d.dst.name}: peer socket is gone`;
-      }
+      if (peerGone(err)) return `${d.dst.name}: peer socket is gone`;
       if (n < BATCH) return null;
     }
     return null;
@@ -238,16 +267,20 @@ function run(start: PlugStart): string | null {
         if ((mask & C.EPOLLOUT) !== 0) {
           for (const d of [ab, ba]) {
             if (d.dst.fd === fd && d.blocked) {
-              const err = d.flush();
-              if (err !== 0 && err !== C.EAGAIN) reason = `${d.dst.name}: send failed: errno ${err}`;
+              // Another failure dropped the rest of the batch (counted): the cable goes on.
+              if (peerGone(d.flush())) reason = `${d.dst.name}: peer socket is gone`;
             }
           }
         }
         if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
           const d = fd === start.a.fd ? ab : ba;
-          // An error or hang-up is reported even while the source is not read: end rather than spin.
+          // An error or hang-up is reported even while the source is not read. A
+          // socket's pending error is taken (it is reported once; a dead peer shows
+          // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
           if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
-            reason = `${d.src.name}: socket error or hang-up`;
+            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || !takeSocketError(d.src.fd)) {
+              reason = `${d.src.name}: socket error or hang-up`;
+            }
           } else reason = pump(d);
         }
       }
