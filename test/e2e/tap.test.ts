@@ -1,7 +1,7 @@
 /**
  * End to end with our own tap:// links: host to namespace (the switch's
  * --tap on the host side), namespace to namespace through our switch with
- * our taps, a mixed pair (Debian's vde_plug on one side, ours on the other),
+ * our taps (on the plug thread, and with --no-thread), a mixed pair (Debian's vde_plug on one side, ours on the other),
  * and the error cases, each checked for its message and for leaving no
  * interface behind. Root only; in CI it must run.
  */
@@ -16,10 +16,22 @@ function missing(): Promise<string | null> {
   return labMissing(["vde_plug", "iperf3", "ss"]);
 }
 
-/** A namespace whose tap t0 (made by the plug itself) is on the switch at `dir`. */
-async function plugged(lab: Lab, dir: string, short: string, addr: string, ours: boolean): Promise<Netns> {
+/**
+ * A namespace whose tap t0 (made by the plug itself) is on the switch at
+ * `dir`; ours forwards on its plug thread unless `flags` say otherwise.
+ */
+async function plugged(
+  lab: Lab,
+  dir: string,
+  short: string,
+  addr: string,
+  ours: boolean,
+  flags: string[] = [],
+): Promise<Netns> {
   const ns = await lab.namespace(short);
-  const cmd = ours ? [...VDE, "plug", `vde://${dir}`, "tap://t0"] : ["vde_plug", `vde://${dir}`, "tap://t0"];
+  const cmd = ours
+    ? [...VDE, "plug", ...flags, `vde://${dir}`, "tap://t0"]
+    : ["vde_plug", `vde://${dir}`, "tap://t0"];
   const plug = ns.spawn(cmd, { name: `${ours ? "vde plug" : "vde_plug"} ${short}` });
   await waitFor(async () => {
     if (plug.exitStatus !== null) throw new Error(`plug exited early: ${plug.stderr}`);
@@ -110,13 +122,18 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
  * Two namespaces on our switch, a plugged by Debian's vde_plug or ours, b by
  * ours; they must ping each other both ways. Returns them for more traffic.
  */
-async function pingPair(lab: Lab, subnet: number, aByOurs: boolean): Promise<[Netns, Netns]> {
+async function pingPair(
+  lab: Lab,
+  subnet: number,
+  aByOurs: boolean,
+  flags: string[] = [],
+): Promise<[Netns, Netns]> {
   const dir = `${await lab.tempDir()}/sw`;
   let sw: SwitchHandle | null = null;
   lab.defer(async () => void (await sw?.stop()));
   sw = await startOurSwitch(dir);
-  const a = await plugged(lab, dir, "a", `10.199.${subnet}.1`, aByOurs);
-  const b = await plugged(lab, dir, "b", `10.199.${subnet}.2`, true);
+  const a = await plugged(lab, dir, "a", `10.199.${subnet}.1`, aByOurs, flags);
+  const b = await plugged(lab, dir, "b", `10.199.${subnet}.2`, true, flags);
   await waitForPing(a, `10.199.${subnet}.2`);
   await pingAll(a, `10.199.${subnet}.2`, lab);
   await pingAll(b, `10.199.${subnet}.1`, lab);
@@ -131,6 +148,21 @@ Deno.test("two namespaces with our taps ping and run iperf3 both ways through ou
     const down = await iperf(a, b, "10.199.4.2", true);
     console.log(
       `  our taps: iperf3 ${(up / 1e6).toFixed(0)} Mbit/s a->b, ${(down / 1e6).toFixed(0)} Mbit/s b->a`,
+    );
+    assert.ok(up > 0 && down > 0);
+  });
+});
+
+Deno.test("two namespaces with our taps forwarded on the main thread (--no-thread) run iperf3 through our switch", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await withNetns(async (lab) => {
+    const [a, b] = await pingPair(lab, 6, true, ["--no-thread"]);
+    const up = await iperf(a, b, "10.199.6.2", false);
+    const down = await iperf(a, b, "10.199.6.2", true);
+    console.log(
+      `  our taps, main thread: iperf3 ${(up / 1e6).toFixed(0)} Mbit/s a->b, ${
+        (down / 1e6).toFixed(0)
+      } Mbit/s b->a`,
     );
     assert.ok(up > 0 && down > 0);
   });
