@@ -39,6 +39,8 @@ export interface CableClientOptions {
   handshakeTimeoutMs?: number;
   /** Silence after which a connection is declared dead (default 20 s). */
   deadAfterMs?: number;
+  /** Offer echo records to measure the round-trip time (default true; false acts as a first-version client). */
+  echo?: boolean;
   /** Where log lines go. */
   log?: CableLogger;
   /** This side's switch port, for log lines, when known. */
@@ -146,6 +148,7 @@ export class CableClient extends CableSession {
         key: o.key,
         sessionId: this.id,
         timeoutMs: o.handshakeTimeoutMs ?? 5_000,
+        echo: o.echo,
       });
     } catch (err) {
       try {
@@ -163,6 +166,7 @@ export class CableClient extends CableSession {
     const link = new CableConnection(`cable ${remote}`, conn, est.channel, {
       leftover: est.leftover,
       deadAfterMs: o.deadAfterMs,
+      echo: est.echo,
     });
     const opened = Date.now();
     const info = this.#info(remote);

@@ -27,10 +27,21 @@
  *   (plain: a zero length; sealed: an empty keepalive record); when nothing
  *   arrived for `deadAfterMs` the connection is declared dead, so a path that
  *   silently vanished (an address that moved) is noticed and replaced.
+ * - Round-trip time: when both ends offered echo in the handshake (sealed
+ *   only), an echo request goes out at once and then on every liveness tick
+ *   once the previous one was answered;
+ *   the peer returns its body, and the time until that reply is `rttSeconds`
+ *   (queueing behind frames included, as ping's would be). Echo records
+ *   travel through the flush loop like frames, since a record's number is
+ *   its nonce and records must leave in the order they were sealed. A peer
+ *   that did not offer echo is never sent one (first-version peers refuse
+ *   unknown record types), and echo from a peer that did not offer it is
+ *   refused as before.
  */
 import { BaseLink } from "../link/link.ts";
 import { MAX_FRAME_IN, StreamDecoder, StreamEncoder } from "../wire/stream_framing.ts";
 import {
+  ECHO_BODY_SIZE,
   forEachFrame,
   MAX_RECORD_BODY,
   RECORD_HEADER_SIZE,
@@ -56,6 +67,8 @@ const RECORD_OVERHEAD = RECORD_HEADER_SIZE + TAG_SIZE;
 const MAX_OPENING = 32;
 /** Read buffer size. */
 const READ_BUFFER = 256 * 1024;
+/** Echo replies (and requests) waiting to be sealed; a peer asking faster than we write gets no more. */
+const MAX_CONTROL = 8;
 
 /** Options of a connection. */
 export interface CableConnectionOptions {
@@ -65,6 +78,8 @@ export interface CableConnectionOptions {
   deadAfterMs?: number;
   /** Bytes read past the handshake. */
   leftover?: Uint8Array;
+  /** Both ends take echo records (the handshake said so): measure the round-trip time. */
+  echo?: boolean;
 }
 
 const PLAIN_KEEPALIVE = new Uint8Array(2);
@@ -89,6 +104,14 @@ export class CableConnection extends BaseLink {
   readonly #keepaliveMs: number;
   /** Records given to the opener and not yet delivered, in order. */
   readonly #opening: Promise<Uint8Array | null>[] = [];
+  /** The record type of each entry of #opening. */
+  readonly #openingTypes: number[] = [];
+  /** Echo records waiting for the flush loop. */
+  readonly #control: { type: number; body: Uint8Array }[] = [];
+  readonly #echo: boolean;
+  #echoSeq = 0;
+  #echoSentAt = 0;
+  #rttMs: number | undefined;
   #delivering = false;
   #resumeReading: (() => void) | null = null;
   readonly #deliverFrame = (frame: Uint8Array) => this.deliver(frame);
@@ -106,6 +129,7 @@ export class CableConnection extends BaseLink {
     this.#t = t;
     this.#channel = channel;
     this.#maxPending = o.maxPendingBytes ?? MAX_PENDING_BYTES;
+    this.#echo = o.echo === true && channel !== null;
     this.#current = this.#encoder();
     const deadAfter = o.deadAfterMs ?? DEAD_AFTER_MS;
     // Keepalives come often enough that a live peer is never mistaken for a dead one.
@@ -116,6 +140,42 @@ export class CableConnection extends BaseLink {
       (reason) => this.close(reason),
       (err) => this.close(`read failed: ${errorText(err)}`),
     );
+    if (this.#echo) this.#sendEcho();
+  }
+
+  /** The latest measured round-trip time, or undefined (no echo yet, or the peer does not answer echo). */
+  get rttSeconds(): number | undefined {
+    return this.#rttMs === undefined ? undefined : this.#rttMs / 1000;
+  }
+
+  /** Whether this connection measures its round-trip time (both ends offered echo). */
+  get echo(): boolean {
+    return this.#echo;
+  }
+
+  /** A new echo request; a reply to an older one no longer counts. */
+  #sendEcho(): void {
+    const body = new Uint8Array(ECHO_BODY_SIZE);
+    this.#echoSeq = (this.#echoSeq + 1) >>> 0;
+    new DataView(body.buffer).setUint32(0, this.#echoSeq);
+    this.#echoSentAt = performance.now();
+    this.#queueControl(RecordType.echoRequest, body);
+  }
+
+  #onEchoReply(body: Uint8Array): void {
+    if (body.length !== ECHO_BODY_SIZE || this.#echoSentAt === 0) return;
+    if (new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0) !== this.#echoSeq) return;
+    this.#rttMs = performance.now() - this.#echoSentAt;
+    this.#echoSentAt = 0;
+  }
+
+  #queueControl(type: number, body: Uint8Array): void {
+    if (this.isClosed || this.#control.length >= MAX_CONTROL) return;
+    this.#control.push({ type, body });
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
   }
 
   /** True for a sealed (encrypted) connection. */
@@ -199,6 +259,11 @@ export class CableConnection extends BaseLink {
           let length = 0;
           let frames = 0;
           let frameBytes = 0;
+          for (let c = this.#control.shift(); c !== undefined; c = this.#control.shift()) {
+            const need = length + c.body.length + RECORD_OVERHEAD;
+            if (this.#sealed.length < need) this.#growSealed(need, length);
+            length += sealer.sealInto(c.type, c.body, this.#sealed, length);
+          }
           for (let batch = this.#nextBatch(); batch !== null; batch = this.#nextBatch()) {
             const need = length + batch.length + RECORD_OVERHEAD;
             if (this.#sealed.length < need) this.#growSealed(need, length);
@@ -215,6 +280,13 @@ export class CableConnection extends BaseLink {
           continue;
         }
         while (sealing.length < SEAL_DEPTH) {
+          const c = this.#control.shift();
+          if (c !== undefined) {
+            const record = sealer.seal(c.type, c.body) as Promise<Uint8Array>;
+            record.catch(() => {}); // awaited below
+            sealing.push({ record, frames: 0, bytes: 0 });
+            continue;
+          }
           const batch = this.#nextBatch();
           if (batch === null) break;
           const record = sealer.seal(RecordType.frames, batch.bytes) as Promise<Uint8Array>;
@@ -260,11 +332,17 @@ export class CableConnection extends BaseLink {
       this.close(`nothing heard from the peer for ${Math.round(deadAfter / 1000)} s`);
       return;
     }
+    // A new echo once the last was answered (one still unanswered keeps counting: a round trip
+    // longer than a tick is still measured); an echo is traffic, so it serves as a keepalive.
+    if (this.#echo && (this.#echoSentAt === 0 || performance.now() - this.#echoSentAt > deadAfter)) {
+      this.#sendEcho();
+      return;
+    }
     if (now - this.#lastSend >= this.#keepaliveMs && !this.#flushing) {
       this.#flushing = true;
       this.#keepalive().catch((err) => this.close(`write failed: ${errorText(err)}`)).finally(() => {
         this.#flushing = false;
-        if (this.pendingBytes > 0 && !this.isClosed) {
+        if ((this.pendingBytes > 0 || this.#control.length > 0) && !this.isClosed) {
           this.#flushing = true;
           queueMicrotask(() => this.#flush());
         }
@@ -299,18 +377,21 @@ export class CableConnection extends BaseLink {
       const opener = this.#channel.opener;
       const decoder = new RecordDecoder((header, type, ct) => {
         if (failure !== null || this.isClosed) return;
-        if (type !== RecordType.frames && type !== RecordType.keepalive) {
+        const echo = this.#echo && (type === RecordType.echoRequest || type === RecordType.echoReply);
+        if (type !== RecordType.frames && type !== RecordType.keepalive && !echo) {
           fail(`unexpected record type ${type}`);
           return;
         }
         const body = opener.open(header, ct);
         if (body instanceof Promise) {
           this.#opening.push(body);
+          this.#openingTypes.push(type);
         } else if (this.#opening.length > 0) {
           // Behind records still opening elsewhere: keep the order (the view would be reused).
           this.#opening.push(Promise.resolve(body?.slice() ?? null));
+          this.#openingTypes.push(type);
         } else {
-          this.#deliverBody(body);
+          this.#deliverBody(body, type);
         }
       });
       push = (chunk) => {
@@ -349,9 +430,10 @@ export class CableConnection extends BaseLink {
       while (this.#opening.length > 0 && !this.isClosed) {
         const body = await this.#opening[0]!;
         this.#opening.shift();
+        const type = this.#openingTypes.shift()!;
         if (this.#opening.length < MAX_OPENING / 2) this.#wake();
         if (this.isClosed) return;
-        if (!this.#deliverBody(body)) return;
+        if (!this.#deliverBody(body, type)) return;
       }
     } finally {
       this.#delivering = false;
@@ -359,15 +441,24 @@ export class CableConnection extends BaseLink {
     }
   }
 
-  /** Delivers the frames of an opened record; false (and closed) when it was bad. */
-  #deliverBody(body: Uint8Array | null): boolean {
+  /** Delivers the frames of an opened record (or answers an echo); false (and closed) when it was bad. */
+  #deliverBody(body: Uint8Array | null, type: number): boolean {
     if (this.isClosed) return false;
     if (body === null) {
       this.#opening.length = 0;
+      this.#openingTypes.length = 0;
       this.close(
         `a record failed authentication: ${this.#channel?.opener.failure ?? "tampered or out of order"}`,
       );
       return false;
+    }
+    if (type === RecordType.echoRequest) {
+      if (body.length === ECHO_BODY_SIZE) this.#queueControl(RecordType.echoReply, body.slice());
+      return true;
+    }
+    if (type === RecordType.echoReply) {
+      this.#onEchoReply(body);
+      return true;
     }
     // Keepalives are empty; a frames record holds at least one frame.
     const bad = forEachFrame(body, MAX_FRAME_IN, this.#deliverFrame);
@@ -390,6 +481,8 @@ export class CableConnection extends BaseLink {
     this.#queue.length = 0;
     this.#current.reset();
     this.#opening.length = 0;
+    this.#openingTypes.length = 0;
+    this.#control.length = 0;
     this.#wake();
     this.#channel?.sealer.dispose();
     this.#channel?.opener.dispose();

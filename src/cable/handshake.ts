@@ -19,6 +19,7 @@
 import {
   ACCEPT_SIZE,
   CABLE_VERSION,
+  CableFlag,
   type CableMode,
   CLIENT_FINISH_SIZE,
   CLIENT_HELLO_SIZE,
@@ -89,6 +90,13 @@ export interface Established {
   channel: SealedChannel | null;
   /** Bytes read past the handshake: the start of the frame stream. */
   leftover: Uint8Array;
+  /** Both ends take echo records (sealed only): the connection measures its round-trip time. */
+  echo: boolean;
+}
+
+/** The features we offer: echo, in sealed mode only (plain frames have no room for it). */
+function ourFlags(mode: CableMode, offerEcho: boolean | undefined): number {
+  return mode === "sealed" && offerEcho !== false ? CableFlag.echo : 0;
 }
 
 /** Reads exact amounts from a transport, keeping what it read beyond them. */
@@ -187,6 +195,8 @@ export interface ClientHandshakeOptions {
   key: CableKey | null;
   sessionId: Uint8Array;
   timeoutMs: number;
+  /** Offer echo records (default true; false behaves as a first-version client). */
+  echo?: boolean;
 }
 
 /** The client's view of a finished handshake. */
@@ -208,7 +218,15 @@ export function clientHandshake(t: CableTransport, o: ClientHandshakeOptions): P
     const reader = new ExactReader(t, deadline);
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
     const keyId = o.key?.id ?? new Uint8Array(8);
-    const ch = encodeClientHello({ version: CABLE_VERSION, mode, nonce, keyId, sessionId: o.sessionId });
+    const flags = ourFlags(mode, o.echo);
+    const ch = encodeClientHello({
+      version: CABLE_VERSION,
+      mode,
+      flags,
+      nonce,
+      keyId,
+      sessionId: o.sessionId,
+    });
     await writeAll(t, ch, "hello");
     const shBytes = await reader.read(SERVER_HELLO_SIZE, "listener's hello");
     const sh = parseServerHello(shBytes);
@@ -272,6 +290,8 @@ export function clientHandshake(t: CableTransport, o: ClientHandshakeOptions): P
       leftover: reader.leftover(),
       port: accept.value.port,
       resumed: accept.value.resumed,
+      // Only what we offered counts: a listener cannot switch on what we did not ask for.
+      echo: (sh.value.flags & flags & CableFlag.echo) !== 0,
     };
   });
 }
@@ -307,6 +327,8 @@ export interface ServerHandshakeOptions {
   timeoutMs: number;
   /** Nonces of earlier client hellos (one per listener), to tell a replay from a wrong key. */
   nonces?: NonceMemory;
+  /** Take echo records when offered (default true; false behaves as a first-version listener). */
+  echo?: boolean;
 }
 
 /**
@@ -330,6 +352,7 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
         version: CABLE_VERSION,
         mode,
         status,
+        flags: 0,
         nonce,
         proof: new Uint8Array(PROOF_SIZE),
       });
@@ -362,10 +385,12 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
           `(a recorded cable stream sent again; not a wrong key)`,
       );
     }
+    const flags = hello.flags & ourFlags(mode, o.echo);
     const head = encodeServerHello({
       version: CABLE_VERSION,
       mode,
       status: Status.ok,
+      flags,
       nonce,
       proof: new Uint8Array(PROOF_SIZE),
     });
@@ -392,7 +417,14 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
     } else {
       await writeAll(t, head, "hello");
     }
-    return { mode, sessionId: hello.sessionId, keyId: hello.keyId, channel, leftover: reader.leftover() };
+    return {
+      mode,
+      sessionId: hello.sessionId,
+      keyId: hello.keyId,
+      channel,
+      leftover: reader.leftover(),
+      echo: (flags & CableFlag.echo) !== 0,
+    };
   });
 }
 

@@ -62,7 +62,13 @@ export async function loadKey(path: string, warn: (message: string) => void = ()
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new KeyError(`cannot read key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    // Deno's NotFound message repeats the path ("...: readfile '/x'"); the usual case in plain words.
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
+      : err instanceof Error
+      ? err.message
+      : String(err);
+    throw new KeyError(`cannot read key file ${path}: ${why}`);
   }
   const bytes = parseKeyText(text);
   if (bytes === null) {

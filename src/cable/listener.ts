@@ -47,6 +47,8 @@ export interface CableListenerOptions {
   handshakeTimeoutMs?: number;
   /** Silence after which a connection is declared dead (default 20 s). */
   deadAfterMs?: number;
+  /** Take echo records when offered (default true; false acts as a first-version listener). */
+  echo?: boolean;
   /** Where log lines go. */
   log?: CableLogger;
   /**
@@ -186,6 +188,7 @@ export class CableListener {
         key: this.options.key,
         timeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
         nonces: this.#nonces,
+        echo: this.options.echo,
       });
     } catch (err) {
       this.#pending.delete(conn);
@@ -271,6 +274,7 @@ export class CableListener {
     const link = new CableConnection(`cable ${remote}`, conn, est.channel, {
       leftover: est.leftover,
       deadAfterMs: this.options.deadAfterMs,
+      echo: est.echo,
     });
     const info: ConnectionInfo = {
       remote,

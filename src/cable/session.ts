@@ -33,6 +33,11 @@ export class CableSession extends BaseLink {
     this.idHex = hex(id);
   }
 
+  /** The live connection's latest round-trip time, when it measures one. */
+  get rttSeconds(): number | undefined {
+    return this.#conn?.rttSeconds;
+  }
+
   /** The live connection, if any. */
   get connection(): CableConnection | null {
     return this.#conn;

@@ -17,7 +17,7 @@ import { type MetricsServer, startMetricsServer } from "../web/metrics_server.ts
 import { renderCableMetrics } from "../web/cable_metrics.ts";
 import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
-import { generateKeyFile } from "../cable/key.ts";
+import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink } from "../link/registry.ts";
@@ -86,6 +86,8 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     return portOfLink(local);
   }).catch((err) => {
     signals.remove();
+    // A key that cannot be read is the key's problem, not the address's.
+    if (err instanceof KeyError) throw new UsageError(err.message);
     throw new UsageError(`cannot listen on ${address}: ${(err as Error).message}`);
   });
   let web: MetricsServer | undefined;

@@ -70,6 +70,14 @@ export async function compileFilter(expression: string): Promise<string> {
   return text;
 }
 
+function pathIsSocket(path: string): boolean {
+  try {
+    return Deno.statSync(path).isSocket === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Finds the capture socket of the switch named by `target`. */
 export async function captureSocketPath(target: string): Promise<string> {
   let info: Deno.FileInfo;
@@ -121,6 +129,13 @@ export async function runCapture(
     conn = await Deno.connect({ transport: "unix", path });
   } catch (err) {
     signals.remove();
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (err instanceof Deno.errors.NotFound && pathIsSocket(`${dir}/ctl`)) {
+      // A switch is there, just not ours (Debian's vde_switch has no capture socket).
+      throw new UsageError(
+        `the switch at ${dir} serves no captures (${path} is missing): only vde switch does`,
+      );
+    }
     throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
   }
   let file: Deno.FsFile | undefined;

@@ -2,14 +2,16 @@
 import type { Command } from "commander";
 import { loadLab } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
+import { examples } from "./help.ts";
 
 /** Registers `vde graph`. */
 export const graphCommand = (program: Command): void => {
   program.command("graph")
     .description("print a lab file as a Graphviz graph (pipe it to dot -Tsvg)")
     .argument("<file>", "the lab file")
+    .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
     .action((file: string) => {
-      const { lab } = loadLab(file);
+      const { lab } = loadLab(file, "");
       console.log(labDot(lab).trimEnd());
     });
 };

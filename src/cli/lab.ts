@@ -26,14 +26,21 @@ import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
-import { type Subcommand, UsageError } from "./main.ts";
+import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
+import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 
-/** Reads and validates a lab file; prints every error and throws when there is any. */
-export function loadLab(file: string): { lab: Lab; text: string; path: string } {
+/**
+ * Reads and validates a lab file; prints every error and throws when there
+ * is any, saying `after` (what the command did not do) at the end.
+ */
+export function loadLab(
+  file: string,
+  after = "; nothing was created",
+): { lab: Lab; text: string; path: string } {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -45,7 +52,7 @@ export function loadLab(file: string): { lab: Lab; text: string; path: string } 
   if (lab === undefined) {
     for (const line of formatErrors(file, errors)) console.error(line);
     throw new UsageError(
-      `${errors.length} error${errors.length === 1 ? "" : "s"} in ${file}; nothing was created`,
+      `${errors.length} error${errors.length === 1 ? "" : "s"} in ${file}${after}`,
     );
   }
   return { lab, text, path: Deno.realPathSync(file) };
@@ -65,14 +72,47 @@ interface UpOptions {
   http?: string;
 }
 
+/**
+ * Refuses, before anything is touched (a background start would remove the
+ * running lab's log first), a lab that is already up or was left behind,
+ * and hosts without root: they are network namespaces.
+ */
+export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
+  const old = readState(lab.name);
+  if (old !== undefined) {
+    if (processAlive(old.pid)) {
+      throw new UsageError(
+        `lab ${lab.name} is already up (pid ${old.pid}): \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+      );
+    }
+    throw new UsageError(
+      `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
+    );
+  }
+  const hosts = lab.nodes.filter((n) => n.kind === "host").map((n) => n.name);
+  if (hosts.length > 0 && uid !== 0) {
+    throw new UsageError(
+      `lab ${lab.name} needs root: its hosts (${
+        hosts.join(", ")
+      }) are network namespaces; run vde up as root`,
+    );
+  }
+}
+
 /** Runs a lab until a signal, `down` or the end of the shell. */
 async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
+  if (!isDaemonChild()) checkCanStart(lab);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
     try {
       await daemonize(`${labDir(lab.name)}/ctl`);
-    } catch {
+    } catch (err) {
+      // The background copy's own lines, its error last, are printed already: one line, as in the foreground.
+      if (err instanceof ExitStatus && err.message === "") {
+        removeLog(lab.name);
+        throw err;
+      }
       let why = "";
       try {
         why = Deno.readTextFileSync(daemonLog(lab.name)).trim().split("\n").slice(-1)[0]!.replace(
@@ -240,6 +280,14 @@ export const labCommand: Subcommand = (program: Command) => {
     .argument("<file>", "the lab file")
     .option("-d, --detach", "run the lab in the background")
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
+    .addHelpText(
+      "after",
+      examples(
+        "vde up lab.yaml                  # build it, then the lab shell (Ctrl-D takes it down)",
+        "vde up -d lab.yaml --http 9100   # in the background, with a live page on 127.0.0.1:9100",
+        "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
+      ),
+    )
     .action(async (file: string, o: UpOptions) => {
       const { lab, text, path } = loadLab(file);
       if (o.http !== undefined) {
@@ -254,23 +302,39 @@ export const labCommand: Subcommand = (program: Command) => {
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
     .argument("<lab>", "lab name or lab file")
+    .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
     .action((arg: string) => down(arg));
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
+    .addHelpText(
+      "after",
+      examples("vde status          # the running labs", "vde status demo     # its nodes and links"),
+    )
     .action((arg: string | undefined) => status(arg));
   program.command("completions")
     .description("print shell completions for vde")
     .argument("<shell>", "bash, zsh or fish")
+    .addHelpText("after", examples('eval "$(vde completions bash)"   # in ~/.bashrc'))
     .action((shell: string) => {
       if (!["bash", "zsh", "fish"].includes(shell)) {
         throw new UsageError(`no completions for "${shell}": bash, zsh or fish`);
       }
       console.log(completionScript(program, shell as "bash" | "zsh" | "fish"));
     });
+  program.addHelpText(
+    "after",
+    "\nWith no command, at a terminal: the lab shell on an empty lab named after this directory\n" +
+      "(`help` lists its commands; `add switch sw1` grows it, `save lab.yaml` writes it).\n",
+  );
   program.allowExcessArguments(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
-    if (program.args.length > 0) program.error(`error: unknown command '${program.args[0]}'`);
+    const [first] = program.args;
+    if (first !== undefined) {
+      // `vde lab.yaml` is a likely first try at bringing a lab file up.
+      const hint = /\.ya?ml$/.test(first) ? ` (a lab file? \`vde up ${first}\` brings it up)` : "";
+      program.error(`error: unknown command '${first}'${hint}`);
+    }
     if (!Deno.stdin.isTerminal()) {
       program.outputHelp();
       return;

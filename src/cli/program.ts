@@ -57,11 +57,24 @@ export function writePidfile(path: string): void {
     Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
   } catch (err) {
     if (err instanceof Deno.errors.AlreadyExists) {
-      throw new UsageError(
-        `pid file ${path} already exists (another one running, or a stale file to remove)`,
-      );
+      throw new UsageError(`pid file ${path} ${whyPidfileExists(path)}`);
     }
     throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** What an existing pid file means, so the user knows whether removing it is safe. */
+function whyPidfileExists(path: string): string {
+  let pid = NaN;
+  try {
+    pid = Number(Deno.readTextFileSync(path).trim());
+  } catch { /* unreadable: said below */ }
+  if (!Number.isInteger(pid) || pid <= 0) return "already exists (remove it if no program runs with it)";
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return `already exists and names pid ${pid}, which is running (another switch?)`;
+  } catch {
+    return `is stale (pid ${pid} is not running): remove it`;
   }
 }
 

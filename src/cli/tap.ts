@@ -3,10 +3,27 @@
  * created with `--user` can later be opened by that user without root.
  */
 import type { Command } from "commander";
-import { createPersistentTap, deletePersistentTap } from "../../ffi/tun.ts";
+import { createPersistentTap, deletePersistentTap, TapError } from "../../ffi/tun.ts";
+import { C } from "../../ffi/libc.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
-import type { Subcommand } from "./main.ts";
+import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
+
+/**
+ * Runs a tap operation; without CAP_NET_ADMIN says that this very command
+ * needs root (the tap layer's own hint, "create it first with vde tap
+ * create", would send the user in a circle).
+ */
+function asRoot(command: string, suggestion: string, operation: () => void): void {
+  try {
+    operation();
+  } catch (err) {
+    if (err instanceof TapError && (err.code === C.EPERM || err.code === C.EACCES)) {
+      throw new UsageError(`${command} needs root (CAP_NET_ADMIN): run \`sudo ${suggestion}\``);
+    }
+    throw err;
+  }
+}
 
 function interfaceExists(name: string): boolean {
   try {
@@ -21,7 +38,9 @@ function interfaceExists(name: string): boolean {
 export const tapCommand: Subcommand = (program: Command) => {
   const tap = program.command("tap").description("manage persistent tap interfaces (like vde_tunctl)");
   tap.command("create")
-    .description("create a persistent tap, optionally owned by a user who may then use it without root")
+    .description(
+      "create a persistent tap (as root), optionally owned by a user who may then use it without root",
+    )
     .argument("<name>", "interface name (at most 15 characters)")
     .option("-u, --user <user>", "owner: user name or uid")
     .option("-g, --group <group>", "group: name or gid")
@@ -31,7 +50,14 @@ export const tapCommand: Subcommand = (program: Command) => {
       const gid = o.group === undefined ? undefined : resolveGroup(o.group);
       // The kernel hands back an existing tap as if it were new: say which it was.
       const existed = interfaceExists(name);
-      createPersistentTap(name, uid, gid);
+      // Without --user the suggestion adds it: the point of a persistent tap is a user who may open it.
+      asRoot(
+        `vde tap create ${name}`,
+        `vde tap create ${name} --user ${o.user ?? "$USER"}${
+          o.group === undefined ? "" : ` --group ${o.group}`
+        }`,
+        () => createPersistentTap(name, uid, gid),
+      );
       const owner = uid === undefined ? "" : ` for uid ${uid}`;
       console.log(existed ? `tap ${name} already exists; kept${owner}` : `tap ${name} created${owner}`);
     });
@@ -40,7 +66,7 @@ export const tapCommand: Subcommand = (program: Command) => {
     .argument("<name>", "interface name")
     .addHelpText("after", examples("vde tap delete tap0"))
     .action((name: string) => {
-      deletePersistentTap(name);
+      asRoot(`vde tap delete ${name}`, `vde tap delete ${name}`, () => deletePersistentTap(name));
       console.log(`tap ${name} deleted`);
     });
 };

@@ -125,22 +125,28 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   repl.close();
 }
 
-function kindOf(path: string): "dir" | "socket" | "other" | "missing" {
+function kindOf(path: string): "dir" | "socket" | "other" | "missing" | "denied" {
   try {
     const st = Deno.statSync(path);
     return st.isDirectory ? "dir" : st.isSocket ? "socket" : "other";
-  } catch {
-    return "missing";
+  } catch (err) {
+    return err instanceof Deno.errors.PermissionDenied ? "denied" : "missing";
   }
 }
 
-/** How to get a console on a switch that has none. */
-const HOW_TO_GET_ONE = "start the switch with --mgmt PATH (vde_switch: -M PATH), then run `vde term PATH`";
+/**
+ * Where the console of a switch directory without `mgmt` is: elsewhere when
+ * the switch was started with --mgmt (ours always has one), else nowhere.
+ */
+const HOW_TO_GET_ONE =
+  "if the switch was started with --mgmt PATH (vde_switch: -M PATH), run `vde term PATH`; else restart it with one";
 
 /**
  * The management socket `path` means: a switch's socket directory stands
  * for its `mgmt` socket, and so does its `ctl` (the data socket, which
- * speaks no console protocol). Anything else is taken as given.
+ * speaks no console protocol); without one inside, `DIR.mgmt` beside it,
+ * where a lab (and the habit of `-s /tmp/sw -M /tmp/sw.mgmt`) puts it.
+ * Anything else is taken as given.
  *
  * @throws UsageError when `path` is a switch directory (or its ctl) without
  *   a management socket, saying how to start one
@@ -153,7 +159,15 @@ export function resolveConsolePath(path: string): string {
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
   if (dir === undefined) return path;
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
-  if (kindOf(mgmt) === "socket") return mgmt;
+  const found = kindOf(mgmt);
+  if (found === "socket") return mgmt;
+  if (kindOf(`${dir}.mgmt`) === "socket") return `${dir}.mgmt`;
+  if (found === "denied") {
+    // A switch directory is 2700 by default: another user cannot even see whether mgmt is there.
+    throw new UsageError(
+      `cannot look into ${dir}: permission denied; run vde term as the switch's user (or root)`,
+    );
+  }
   if (kindOf(`${dir}/ctl`) === "socket") {
     throw new UsageError(
       kind === "dir"
@@ -211,7 +225,7 @@ export const termCommand = (program: Command): void => {
     .description("console for a switch's management socket (ours or vde_switch -M)")
     .argument(
       "<path>",
-      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt",
+      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt (or DIR.mgmt)",
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")

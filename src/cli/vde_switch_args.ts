@@ -37,7 +37,10 @@ export function toLongOptions(args: string[]): string[] {
   return args.map((arg, i) => {
     if (i === 0 || !arg.startsWith("-") || arg === "-" || arg === "--") return arg;
     const body = arg.replace(/^--?/, "");
-    const [name, value] = body.split("=", 2) as [string, string | undefined];
+    // Only the first "=" ends the name: a value may hold more (`--slirp=tcpfwd=8080:80`).
+    const eq = body.indexOf("=");
+    const name = eq < 0 ? body : body.slice(0, eq);
+    const value = eq < 0 ? undefined : body.slice(eq + 1);
     // Single letters are short options already.
     if (name.length < 2 && !arg.startsWith("--")) return arg;
     const target = LONG[name];

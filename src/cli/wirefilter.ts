@@ -35,6 +35,9 @@ import {
   WirefilterContext,
 } from "../wirefilter/commands.ts";
 import { type RunningConsole, startWirefilterConsole } from "../wirefilter/console.ts";
+import { startMetricsServer } from "../web/metrics_server.ts";
+import { parseHttpAddress } from "../web/address.ts";
+import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
 import { runProgram } from "./program.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { type Subcommand, UsageError } from "./main.ts";
@@ -60,6 +63,8 @@ export interface WirefilterOptions {
   blink?: string;
   blinkid?: string;
   seed?: string;
+  /** Serve Prometheus /metrics here ([ADDR:]PORT). */
+  http?: string;
 }
 
 /** Splits wirefilter's `-v L:R` at the colon that separates two VNLs (not the one of `scheme://`). */
@@ -191,6 +196,13 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
     }
     seed = Number(o.seed);
   }
+  if (o.http !== undefined) {
+    try {
+      parseHttpAddress(o.http);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const mgmtMode = o.mgmtmode === undefined ? 0o700 : parseOctalMode(o.mgmtmode, "--mgmtmode");
   if (o.daemon && streamMode) {
     throw new UsageError("--daemon needs two VNLs: in a dpipe stdin and stdout carry the frames");
@@ -273,6 +285,15 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
         throw new UsageError(`cannot serve the management socket ${o.mgmt}: ${(err as Error).message}`);
       }
       p.defer(() => mgmt.close());
+    }
+    if (o.http !== undefined) {
+      const link = streamMode ? "dpipe" : vnls.join(" ");
+      const web = startMetricsServer(
+        COMPONENT,
+        o.http,
+        () => wirefilterFamilies([{ link, counters: filter.counters }]).join("\n") + "\n",
+      );
+      p.defer(() => web.close());
     }
     p.ready();
     const usesStdio = streamMode || vnls.includes("-");
@@ -360,6 +381,10 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
     .option("--daemon", "run in the background (needs --mgmt, its console there)")
     .option("--pidfile <file>", "write the pid here (the file must not exist)")
     .option("--blink <path>", "send a datagram `ID DIR SIZE` to this unix socket for every frame out")
+    .option(
+      "--http <[addr:]port>",
+      "serve Prometheus /metrics: frames and drops by reason (127.0.0.1 unless ADDR)",
+    )
     .option("--blinkid <id>", "the ID of --blink datagrams (default: the pid)")
     .addHelpText(
       "after",

@@ -15,6 +15,8 @@ export interface KnownCommands {
   syntax(path: string): string | undefined;
   /** Every command's path. */
   paths(): readonly string[];
+  /** The line that lists them, where it is not plain `help` (the lab shell's `sw1 help`). */
+  helpLine?: string;
 }
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps), stopping early above `max`. */
@@ -64,7 +66,9 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   const syntax = known.syntax(name);
   if (syntax === undefined && code === Errno.ENOSYS) {
     const near = suggestCommands(name, known.paths());
-    const hint = near.length > 0 ? `did you mean ${near.join(", ")}?` : "`help` lists the commands";
+    const hint = near.length > 0
+      ? `did you mean ${near.join(", ")}?`
+      : `\`${known.helpLine ?? "help"}\` lists the commands`;
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;

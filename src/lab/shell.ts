@@ -7,9 +7,10 @@
  * completes commands, node names, link names and a switch's commands, by
  * position in the line.
  */
+import { formatExplained, type KnownCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import type { CommandRegistry } from "../console/registry.ts";
-import { formatForPeople } from "../console/reply_format.ts";
+import { formatForPeople, type Reply } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { TerminalSession } from "../console/terminal_session.ts";
 import type { LabRunner } from "./runner.ts";
@@ -92,6 +93,31 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
   return "";
 }
 
+function known(registry: CommandRegistry, helpLine = "help"): KnownCommands {
+  return { syntax: (p) => registry.lookup(p)?.syntax, paths: () => registry.commandPaths(), helpLine };
+}
+
+/**
+ * A reply as the shell prints it. A failure that says why in words (`no
+ * host h9`) is just those words, without the protocol's `1022 Invalid
+ * argument` under them; a bare failure is explained as a console does
+ * (`hub: Invalid argument (1022)` and its usage, or "did you mean"), with
+ * the commands of the switch the line went to, or the lab's own.
+ */
+export function formatShellReply(
+  line: string,
+  reply: Reply,
+  switches: ReadonlyMap<string, { commands: CommandRegistry }>,
+  commands: CommandRegistry,
+): string {
+  if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
+  if (reply.raw !== undefined && reply.raw !== "") return formatForPeople({ ...reply, code: 0 });
+  const [first = "", ...rest] = line.trim().split(/\s+/);
+  const sw = switches.get(first);
+  if (sw !== undefined) return formatExplained(rest.join(" "), reply, known(sw.commands, `${first} help`));
+  return formatExplained(line, reply, known(commands));
+}
+
 /** A running shell; `close` gives the terminal back. */
 export interface LabShell {
   close(): void;
@@ -118,13 +144,11 @@ export function startLabShell(r: LabRunner, commands: CommandRegistry, onQuit: (
       }
       const first = words[0] ?? "";
       const direct = first === "" || commands.lookup(first) !== undefined;
-      const reply = await commands.execute(
-        direct || using === undefined ? line : `${using} ${line}`,
-        session,
-      );
+      const target = direct || using === undefined ? line : `${using} ${line}`;
+      const reply = await commands.execute(target, session);
       if (reply === null) return "";
       reply.afterSend?.();
-      return formatForPeople(reply);
+      return formatShellReply(target, reply, r.switches, commands);
     },
     complete: (line) => Promise.resolve(completeLabLine(line, r, commands, using)),
     historyFile: historyPath(),

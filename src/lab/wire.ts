@@ -14,7 +14,7 @@
  */
 import { BaseLink } from "../link/link.ts";
 import { dropsOf } from "../link/wire_link.ts";
-import { type ParamName, WireFilter } from "../wirefilter/filter.ts";
+import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { LR, RL, type WireSetting } from "../wirefilter/value.ts";
 import type { Impairments } from "./spec.ts";
 
@@ -147,6 +147,11 @@ export class LabWire {
     const f = this.#filter;
     if (f === null) return 0;
     return dropsOf(f.counters[LR]) + dropsOf(f.counters[RL]);
+  }
+
+  /** The filter's counters by direction (LR: end a to end b), or null while the wire has no impairments. */
+  get filterCounters(): readonly [DirectionCounters, DirectionCounters] | null {
+    return this.#filter?.counters ?? null;
   }
 
   /** A frame sent into end `side`. */

@@ -3,7 +3,7 @@
  * table filtered by the page's search on the server and cut at MAX_MACS,
  * so a switch with 65,536 addresses never sends megabytes per update.
  */
-import type { MacStatus, PortStatus, SwitchStatus } from "./status.ts";
+import type { MacStatus, McastGroupStatus, PortStatus, SwitchStatus } from "./status.ts";
 
 /** Most MAC entries in one update; the page says how many matched. */
 export const MAX_MACS = 500;
@@ -20,6 +20,8 @@ export interface FeedUpdate {
   /** Entries matching the search, including those cut off. */
   macsMatched: number;
   macsTotal: number;
+  /** Snooped multicast groups; absent while snooping is off. */
+  mcast?: McastGroupStatus[];
 }
 
 /** A snapshot for the page; `query` keeps MACs whose text contains it (case-insensitive). */
@@ -38,5 +40,6 @@ export function feedUpdate(status: SwitchStatus, query: string, writable: boolea
     macs: matched.slice(0, MAX_MACS),
     macsMatched: matched.length,
     macsTotal: all.length,
+    mcast: status.mcastGroups(),
   };
 }

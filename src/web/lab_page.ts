@@ -1,14 +1,20 @@
 /**
  * The live page of a lab: the topology drawn server-side as inline SVG
  * (nodes on a circle, shaped by kind, links labelled with their VLANs and
- * impairments) and, below it, each switch's ports table, refreshed from
- * /status.json once a second with rates from two polls' counters.
+ * impairments, and each link's traffic rates both ways written on its edge)
+ * and, below it, the links, the cables' sessions (RTT, reconnects) and each
+ * switch's ports (and multicast groups, with snooping on), refreshed from
+ * /status.json twice a second with rates from two polls' counters.
  *
  * A circle needs no layout engine and keeps every edge visible for the
  * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
+ * Nodes go round it in depth-first order of the links, not in the file's
+ * order: a tree (most labs) then draws with no edge crossing another, each
+ * host beside its switch.
  */
 import type { Lab, LabNode } from "../lab/spec.ts";
 import { linkLabel } from "./lab_dot.ts";
+import { linkName } from "../lab/spec.ts";
 
 const SIZE = 520;
 const RADIUS = 190;
@@ -35,11 +41,32 @@ function shape(n: LabNode, x: number, y: number): string {
   }
 }
 
+/** The lab's nodes in depth-first order of its links, from each unvisited node in file order. */
+export function circleOrder(lab: Lab): LabNode[] {
+  const next = new Map<string, string[]>(lab.nodes.map((n) => [n.name, []]));
+  for (const l of lab.links) {
+    next.get(l.ends[0].node)?.push(l.ends[1].node);
+    next.get(l.ends[1].node)?.push(l.ends[0].node);
+  }
+  const byName = new Map(lab.nodes.map((n) => [n.name, n]));
+  const order: LabNode[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    order.push(byName.get(name)!);
+    for (const n of next.get(name) ?? []) visit(n);
+  };
+  for (const n of lab.nodes) visit(n.name);
+  return order;
+}
+
 /** The lab's drawing: nodes on a circle, links as labelled lines. */
 export function labSvg(lab: Lab): string {
   const c = SIZE / 2;
-  const at = new Map(lab.nodes.map((n, i) => {
-    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, lab.nodes.length);
+  const nodes = circleOrder(lab);
+  const at = new Map(nodes.map((n, i) => {
+    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, nodes.length);
     return [n.name, { x: Math.round(c + RADIUS * Math.cos(a)), y: Math.round(c + RADIUS * Math.sin(a)) }];
   }));
   const parts: string[] = [];
@@ -47,10 +74,21 @@ export function labSvg(lab: Lab): string {
     const a = at.get(l.ends[0].node), b = at.get(l.ends[1].node);
     if (a === undefined || b === undefined) continue;
     const label = linkLabel(l);
+    // A point `f` of the way from a to b.
+    const along = (f: number) => ({
+      x: Math.round(a.x + (b.x - a.x) * f),
+      y: Math.round(a.y + (b.y - a.y) * f),
+    });
     parts.push(`<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"${label ? ' class="impaired"' : ""}/>`);
-    if (label) {
-      parts.push(`<text x="${(a.x + b.x) / 2}" y="${(a.y + b.y) / 2 - 4}" class="el">${esc(label)}</text>`);
-    }
+    // The impairments at 65% and the rates at 35%: apart from each other, and from the
+    // labels of links that cross this one at their middles.
+    const el = along(0.65), r = along(0.35);
+    if (label) parts.push(`<text x="${el.x}" y="${el.y - 4}" class="el">${esc(label)}</text>`);
+    // Filled in by the page's script: "A→B rate" and "B→A rate".
+    parts.push(
+      `<text x="${r.x}" y="${r.y + 9}" class="rate" id="rate-${esc(linkName(l))}">` +
+        `<tspan class="ab" x="${r.x}"></tspan><tspan class="ba" x="${r.x}" dy="11"></tspan></text>`,
+    );
   }
   for (const n of lab.nodes) {
     const { x, y } = at.get(n.name)!;
@@ -73,6 +111,7 @@ h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
 svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
 svg .node>*:first-child{fill:#fff;stroke:#333}svg .sw{stroke-width:2.5}svg .el{fill:#c60;font-size:10px}
+svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;stroke-width:3px}
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#999}#state{font-size:.85rem;color:#666}
@@ -80,15 +119,51 @@ th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#
 <h1>vde lab ${esc(lab.name)}</h1>
 <div id="state">connecting…</div>
 ${labSvg(lab)}
+<h2>Links</h2>
+<div class="wrap"><table id="links"><thead><tr><th>ends</th><th>link</th><th>up</th><th>frames/s</th><th>B/s</th>
+<th>frames/s back</th><th>B/s back</th><th>drops</th></tr></thead><tbody></tbody></table></div>
+<div id="cablebox" hidden><h2>Cables</h2>
+<div class="wrap"><table id="cables"><thead><tr><th>cable</th><th>node</th><th>connected</th><th>RTT</th>
+<th>rx frames</th><th>tx frames</th><th>reconnects</th><th>drops</th></tr></thead><tbody></tbody></table></div></div>
 <div id="switches"></div>
 <script>
 "use strict";
-let last = new Map(), lastTime = 0;
-function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); }
+let last = new Map(), lastLinks = new Map(), lastTime = 0;
+function human(n) { return n >= 1e6 ? (n / 1e6).toFixed(1) + "M" : n >= 1e3 ? (n / 1e3).toFixed(1) + "k" : String(n); }
+function per(now, prev, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now - prev) / dt)) : 0; }
+function drawLinks(u, dt) {
+  const body = document.querySelector("#links tbody"), now = new Map(); body.textContent = "";
+  for (const l of u.links || []) {
+    const q = lastLinks.get(l.name); now.set(l.name, l);
+    const abF = per(l.ab.frames, q && q.ab.frames, dt), abB = per(l.ab.bytes, q && q.ab.bytes, dt);
+    const baF = per(l.ba.frames, q && q.ba.frames, dt), baB = per(l.ba.bytes, q && q.ba.bytes, dt);
+    const tr = document.createElement("tr"); tr.id = "link-" + l.name; if (!l.up) tr.className = "down";
+    cell(tr, l.a + " → " + l.b); cell(tr, l.name); cell(tr, l.up ? "yes" : "cut");
+    cell(tr, abF).className = "ab-fps"; cell(tr, abB); cell(tr, baF).className = "ba-fps"; cell(tr, baB); cell(tr, l.drops);
+    body.appendChild(tr);
+    const t = document.getElementById("rate-" + l.name);
+    if (t) {
+      t.querySelector(".ab").textContent = l.a + "→" + l.b + " " + human(abB) + "B/s " + abF + " f/s";
+      t.querySelector(".ba").textContent = l.b + "→" + l.a + " " + human(baB) + "B/s " + baF + " f/s";
+    }
+  }
+  lastLinks = now;
+  const cables = u.cables || [], cbody = document.querySelector("#cables tbody");
+  document.getElementById("cablebox").hidden = cables.length === 0; cbody.textContent = "";
+  for (const c of cables) {
+    const tr = document.createElement("tr"); tr.id = "cable-" + c.name; if (!c.connected) tr.className = "down";
+    cell(tr, c.session.slice(0, 8)); cell(tr, c.name); cell(tr, c.connected ? "yes" : "waiting");
+    cell(tr, c.rttSeconds === null ? "-" : (c.rttSeconds * 1000).toFixed(2) + " ms").className = "rtt";
+    cell(tr, c.framesIn); cell(tr, c.framesOut); cell(tr, c.reconnects); cell(tr, c.dropsIn + c.dropsOut);
+    cbody.appendChild(tr);
+  }
+}
+function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
 function rate(now, prev, key, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now[key] - prev[key]) / dt)) : ""; }
 function draw(u) {
   document.getElementById("state").textContent = "updated " + new Date(u.time).toLocaleTimeString();
   const dt = lastTime ? (u.time - lastTime) / 1000 : 0, now = new Map(), box = document.getElementById("switches");
+  drawLinks(u, dt);
   box.textContent = "";
   for (const s of u.switches) {
     const h = document.createElement("h2"); h.textContent = "switch " + s.name + (s.hub ? " (hub)" : ""); box.appendChild(h);
@@ -103,13 +178,20 @@ function draw(u) {
       cell(tr, p.dropsIn + p.dropsOut); body.appendChild(tr);
     }
     t.appendChild(body); const w = document.createElement("div"); w.className = "wrap"; w.appendChild(t); box.appendChild(w);
+    if (s.mcast) {
+      const g = document.createElement("table"); g.id = "mcast-" + s.name;
+      g.innerHTML = "<thead><tr><th>VLAN</th><th>multicast group</th><th>ports</th></tr></thead>";
+      const gb = document.createElement("tbody");
+      for (const m of s.mcast) { const tr = document.createElement("tr"); cell(tr, m.vlan); cell(tr, m.group); cell(tr, m.ports.join(" ")); gb.appendChild(tr); }
+      g.appendChild(gb); const gw = document.createElement("div"); gw.className = "wrap"; gw.appendChild(g); box.appendChild(gw);
+    }
   }
   last = now; lastTime = u.time;
 }
 async function poll() {
   try { draw(await (await fetch("/status.json")).json()); }
   catch { document.getElementById("state").textContent = "disconnected, retrying…"; }
-  setTimeout(poll, 1000);
+  setTimeout(poll, 500);
 }
 poll();
 </script></body></html>

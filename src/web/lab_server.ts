@@ -3,7 +3,9 @@
  * every switch of the lab. /metrics carries each switch's series labelled
  * switch = its node name, /topology.dot is the lab as `vde graph` prints
  * it, / is a page with the lab drawn as SVG and each switch's ports, and
- * /status.json is what that page polls.
+ * /status.json is what that page polls. Beyond the switches, /metrics has
+ * each link's traffic, the drops of its impairments by reason and the
+ * cables' sessions (lab_status.ts), and the page draws the links' rates.
  *
  * Switches may come and go while the lab runs (the lab shell's `add` and
  * `del`), so the set is read from the lab on every request; a SwitchStatus
@@ -18,12 +20,25 @@ import { labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { PAGE_CSP } from "./page.ts";
 import { SwitchStatus } from "./status.ts";
+import {
+  cableStatuses,
+  type LabCableView,
+  labFamilies,
+  type LabLinkView,
+  linkStatuses,
+} from "./lab_status.ts";
 
 /** What the server reads of a running lab (LabRunner has it). */
 export interface LabView {
   readonly lab: Lab;
   readonly switches: ReadonlyMap<string, { readonly sw: Switch }>;
+  /** The running links (traffic, drops, impairments' counters). */
+  readonly links?: readonly LabLinkView[];
+  /** The cable nodes and their current sessions. */
+  readonly cables?: ReadonlyMap<string, LabCableView>;
 }
+
+const NO_CABLES: ReadonlyMap<string, LabCableView> = new Map();
 
 /** A running lab web server. */
 export class LabWebServer {
@@ -83,13 +98,20 @@ export class LabWebServer {
     return out;
   }
 
+  /** The switches' families, then the links', the impairments' and the cables'. */
+  #metrics(): string {
+    const lab = labFamilies(this.#view.links ?? [], this.#view.cables ?? NO_CABLES);
+    const switches = renderMetrics(this.#current().map((s) => s.snapshot()));
+    return lab.length === 0 ? switches : switches + lab.join("\n") + "\n";
+  }
+
   #handle(req: Request): Response {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, "method not allowed\n", { allow: "GET, HEAD" });
     }
     switch (new URL(req.url).pathname) {
       case "/metrics":
-        return new Response(renderMetrics(this.#current().map((s) => s.snapshot())), {
+        return new Response(this.#metrics(), {
           headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       case "/":
@@ -100,7 +122,14 @@ export class LabWebServer {
         return Response.json({
           name: this.#view.lab.name,
           time: Date.now(),
-          switches: this.#current().map((s) => ({ name: s.name, hub: s.sw.engine.hub, ports: s.ports() })),
+          switches: this.#current().map((s) => ({
+            name: s.name,
+            hub: s.sw.engine.hub,
+            ports: s.ports(),
+            mcast: s.mcastGroups(),
+          })),
+          links: linkStatuses(this.#view.links ?? []),
+          cables: cableStatuses(this.#view.cables ?? NO_CABLES),
         });
       case "/topology.dot":
         return new Response(labDot(this.#view.lab), {

@@ -105,5 +105,26 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
     for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }
+  const snooping = views.filter((v) => v.s.mcastGroups !== undefined);
+  if (snooping.length > 0) {
+    family(
+      "vde_mcast_groups",
+      "gauge",
+      "Multicast groups with at least one member port (IGMP/MLD snooping), by VLAN.",
+    );
+    for (const { s, sw } of snooping) {
+      const perVlan = new Map<number, number>();
+      for (const g of s.mcastGroups!) perVlan.set(g.vlan, (perVlan.get(g.vlan) ?? 0) + 1);
+      for (const [vlan, n] of perVlan) lines.push(`vde_mcast_groups{${sw},vlan="${vlan}"} ${n}`);
+    }
+    family("vde_mcast_group_ports", "gauge", "Member ports of each snooped multicast group.");
+    for (const { s, sw } of snooping) {
+      for (const g of s.mcastGroups!) {
+        lines.push(
+          `vde_mcast_group_ports{${sw},vlan="${g.vlan}",group="${escapeLabel(g.group)}"} ${g.ports.length}`,
+        );
+      }
+    }
+  }
   return lines.join("\n") + "\n";
 }

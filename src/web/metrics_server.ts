@@ -1,8 +1,8 @@
 /**
  * `--http` of the programs that have counters but no switch (`vde slirp`,
- * `vde cable listen`): /metrics only, rendered on each scrape from the
- * counters the program keeps anyway, so serving costs nothing between
- * scrapes. Everything else is 404 (GET) or 405.
+ * `vde cable listen`, `vde wirefilter`): /metrics only, rendered on each
+ * scrape from the counters the program keeps anyway, so serving costs
+ * nothing between scrapes. Everything else is 404 (GET) or 405.
  */
 import { UsageError } from "../cli/main.ts";
 import { log } from "../log.ts";

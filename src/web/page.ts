@@ -1,9 +1,9 @@
 /**
  * The live page, embedded whole (no CDN, no files next to the binary).
  *
- * It opens /events (server-sent events) and redraws the ports table and the
- * MAC table on each update; rates are the difference of two updates'
- * counters over their time stamps. The MAC search is sent to the server as
+ * It opens /events (server-sent events) and redraws the ports table, the
+ * MAC table and, with snooping on, the multicast groups on each update;
+ * rates are the difference of two updates' counters over their time stamps. The MAC search is sent to the server as
  * `?q=`, which filters. With a token configured the page shows a token field
  * and buttons; each action is a POST carrying the token in X-Vde-Token.
  */
@@ -38,6 +38,9 @@ input{font:inherit;padding:.2rem;max-width:100%}button{font:inherit}
 <input id="q" type="search" placeholder="search MAC, VLAN or &quot;port N&quot;">
 <div class="wrap"><table><thead><tr><th>VLAN</th><th>MAC</th><th>port</th></tr></thead>
 <tbody id="macs"></tbody></table></div>
+<div id="mcastbox" hidden><h2>Multicast groups (snooping)</h2>
+<div class="wrap"><table><thead><tr><th>VLAN</th><th>group</th><th>ports</th></tr></thead>
+<tbody id="mcast"></tbody></table></div></div>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -78,6 +81,9 @@ function draw(u) {
   for (const m of u.macs) { const tr = document.createElement("tr"); cell(tr, m.vlan); cell(tr, m.mac); cell(tr, m.port); macs.appendChild(tr); }
   $("macn").textContent = "(" + (u.macsMatched < u.macsTotal ? u.macsMatched + " of " : "") + u.macsTotal
     + (u.macs.length < u.macsMatched ? ", first " + u.macs.length + " shown" : "") + ")";
+  $("mcastbox").hidden = !u.mcast;
+  const groups = $("mcast"); groups.textContent = "";
+  for (const g of u.mcast || []) { const tr = document.createElement("tr"); cell(tr, g.vlan); cell(tr, g.group); cell(tr, g.ports.join(" ")); groups.appendChild(tr); }
   last = u;
 }
 function connect() {

@@ -43,6 +43,14 @@ export interface MacStatus {
   port: number;
 }
 
+/** One multicast group joined on a port (IGMP/MLD snooping). */
+export interface McastGroupStatus {
+  vlan: number;
+  group: string;
+  /** Member ports, ascending. */
+  ports: number[];
+}
+
 /** A switch as the web server shows it. */
 export interface SwitchSnapshot {
   /** The switch label of every metric: its socket directory. */
@@ -54,6 +62,8 @@ export interface SwitchSnapshot {
   fdbMoves: number;
   /** Topology changes the spanning tree has seen; undefined while it is off. */
   stpTopologyChanges?: number;
+  /** Multicast groups with their member ports; undefined while snooping is off. */
+  mcastGroups?: McastGroupStatus[];
   /** Milliseconds since the epoch. */
   time: number;
 }
@@ -118,6 +128,20 @@ export class SwitchStatus {
     return out.sort((a, b) => a.vlan - b.vlan || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
   }
 
+  /** The snooped multicast groups by VLAN and group, or undefined when snooping is off. */
+  mcastGroups(): McastGroupStatus[] | undefined {
+    const snoop = this.sw.engine.snooping;
+    if (snoop === null) return undefined;
+    const out: McastGroupStatus[] = [];
+    // groups() is sorted by VLAN, group, port: one row per member port.
+    for (const row of snoop.groups()) {
+      const last = out[out.length - 1];
+      if (last !== undefined && last.vlan === row.vlan && last.group === row.group) last.ports.push(row.port);
+      else out.push({ vlan: row.vlan, group: row.group, ports: [row.port] });
+    }
+    return out;
+  }
+
   /** Everything the metrics show, in one pass over the ports and the MAC table. */
   snapshot(): SwitchSnapshot {
     const fdbEntries = new Map<number, number>();
@@ -132,6 +156,7 @@ export class SwitchStatus {
       fdbEntries,
       fdbMoves: this.#moves,
       stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
+      mcastGroups: this.mcastGroups(),
       time: Date.now(),
     };
   }

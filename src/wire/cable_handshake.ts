@@ -6,12 +6,17 @@
  * stream framing. All integers are big-endian.
  *
  * ```
- * client hello   64 bytes  "VDEC" | version u8 | mode u8 | 0 u16 | nonce[32] | key id[8] | session id[16]
- * server hello   72 bytes  "VDES" | version u8 | mode u8 | status u8 | 0 u8 | nonce[32] | proof[32]
+ * client hello   64 bytes  "VDEC" | version u8 | mode u8 | flags u16 | nonce[32] | key id[8] | session id[16]
+ * server hello   72 bytes  "VDES" | version u8 | mode u8 | status u8 | flags u8 | nonce[32] | proof[32]
  * client finish  32 bytes  proof[32]                       (sealed mode only)
  * accept          8 bytes  "VDEA" | status u8 | flags u8 | port u16
  *                          (sealed: the body of the first record; plain: in clear)
  * ```
+ *
+ * Flags are optional features: the client offers, the listener answers
+ * with those it takes (CableFlag). The first peers sent zeros there and
+ * ignore what they read there, so an offer to one is declined and nothing
+ * new is ever sent to it.
  *
  * The proofs are HMACs over both hellos (the server hello without its proof)
  * under a key both sides derive from the pre-shared key and both nonces; see
@@ -45,6 +50,12 @@ export const ACCEPT_SIZE = 8;
 const CLIENT_MAGIC = [0x56, 0x44, 0x45, 0x43]; // "VDEC"
 const SERVER_MAGIC = [0x56, 0x44, 0x45, 0x53]; // "VDES"
 const ACCEPT_MAGIC = [0x56, 0x44, 0x45, 0x41]; // "VDEA"
+
+/** Feature flags of the hellos. */
+export const CableFlag = {
+  /** Sealed only: echo records (RecordType.echoRequest/echoReply) measure the round-trip time. */
+  echo: 1,
+} as const;
 
 /** How frames travel after the handshake: sealed records or plain stream framing. */
 export type CableMode = "sealed" | "plain";
@@ -97,6 +108,8 @@ export function statusText(status: number): string {
 export interface ClientHello {
   version: number;
   mode: CableMode;
+  /** Features offered (CableFlag bits); 0 from a first-version peer. */
+  flags: number;
   nonce: Uint8Array;
   keyId: Uint8Array;
   sessionId: Uint8Array;
@@ -107,6 +120,8 @@ export interface ServerHello {
   version: number;
   mode: CableMode;
   status: number;
+  /** Features taken (CableFlag bits, a subset of the offer); 0 from a first-version peer. */
+  flags: number;
   nonce: Uint8Array;
   proof: Uint8Array;
 }
@@ -135,6 +150,8 @@ export function encodeClientHello(h: ClientHello): Uint8Array {
   out.set(CLIENT_MAGIC, 0);
   out[4] = h.version;
   out[5] = MODE_CODE[h.mode];
+  out[6] = (h.flags >>> 8) & 0xff;
+  out[7] = h.flags & 0xff;
   put(out, 8, h.nonce, NONCE_SIZE);
   put(out, 40, h.keyId, KEY_ID_SIZE);
   put(out, 48, h.sessionId, SESSION_ID_SIZE);
@@ -158,6 +175,7 @@ function hello(b: Uint8Array, version: number, mode: CableMode): ClientHello {
   return {
     version,
     mode,
+    flags: (b[6]! << 8) | b[7]!,
     nonce: b.slice(8, 40),
     keyId: b.slice(40, 48),
     sessionId: b.slice(48, 64),
@@ -171,6 +189,7 @@ export function encodeServerHello(h: ServerHello): Uint8Array {
   out[4] = h.version;
   out[5] = MODE_CODE[h.mode];
   out[6] = h.status;
+  out[7] = h.flags & 0xff;
   put(out, 8, h.nonce, NONCE_SIZE);
   put(out, SERVER_HELLO_SIGNED, h.proof, PROOF_SIZE);
   return out;
@@ -188,6 +207,7 @@ export function parseServerHello(b: Uint8Array): Parsed<ServerHello> {
       version: b[4]!,
       mode,
       status: b[6]!,
+      flags: b[7]!,
       nonce: b.slice(8, 40),
       proof: b.slice(SERVER_HELLO_SIGNED, SERVER_HELLO_SIZE),
     },

@@ -14,7 +14,9 @@
  * replayed, dropped or reordered record fails to open.
  *
  * A frames record's body is frames in VDE's stream framing (2-byte length,
- * frame), as many as one write carried. The decoder here only cuts the byte
+ * frame), as many as one write carried. Echo records (both ends offered
+ * them in the handshake) carry 8 bytes one end sends and the other returns,
+ * to measure the round-trip time. The decoder here only cuts the byte
  * stream into records; it never allocates per record except to reassemble
  * one split across reads, into a single buffer of the largest size allowed.
  */
@@ -37,7 +39,14 @@ export const RecordType = {
   accept: 2,
   /** Nothing; sent when idle so a dead path is noticed. */
   keepalive: 3,
+  /** ECHO_BODY_SIZE bytes the peer sends back as an echoReply (only when both offered CableFlag.echo). */
+  echoRequest: 4,
+  /** The body of an echoRequest, returned. */
+  echoReply: 5,
 } as const;
+
+/** Bytes of an echo body: a sequence number (u32) and 4 reserved bytes. */
+export const ECHO_BODY_SIZE = 8;
 
 /** Writes a record header for `type` and a ciphertext of `length` bytes into `out` at `at`. */
 export function writeRecordHeader(out: Uint8Array, at: number, type: number, length: number): void {

@@ -270,6 +270,7 @@ Deno.test("frames that arrive in the same read as the handshake are delivered, n
     const hello = encodeClientHello({
       version: CABLE_VERSION,
       mode: "plain",
+      flags: 0,
       nonce: new Uint8Array(32),
       keyId: new Uint8Array(8),
       sessionId: crypto.getRandomValues(new Uint8Array(16)),

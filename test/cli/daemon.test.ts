@@ -56,14 +56,24 @@ Deno.test("--daemon on a directory another switch serves fails with that switch 
 
 Deno.test("--daemon with a stale pid file says so, exits 1 and removes what it made", async () => {
   await withTmp(async (dir) => {
-    await Deno.writeTextFile(`${dir}/pid`, "123\n");
+    // The pid of a process that has ended: what a switch killed with SIGKILL leaves.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(`${dir}/pid`, `${gone.pid}\n`);
     const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^vde: pid file .*\/pid already exists/m);
+    assert.match(
+      r.stderr,
+      new RegExp(`^vde: pid file .*/pid is stale \\(pid ${gone.pid} is not running\\): remove it$`, "m"),
+    );
     assert.doesNotMatch(r.stderr, /background switch exited/);
     assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed");
-    assert.equal(await Deno.readTextFile(`${dir}/pid`), "123\n", "the stale file is left alone");
+    assert.equal(await Deno.readTextFile(`${dir}/pid`), `${gone.pid}\n`, "the stale file is left alone");
     assert.deepEqual(processesMentioning(`${dir}/sw`), []);
+    // A pid file of a live process is not called stale.
+    await Deno.writeTextFile(`${dir}/pid2`, `${Deno.pid}\n`);
+    const live = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid2`]);
+    assert.match(live.stderr, new RegExp(`pid2 already exists and names pid ${Deno.pid}, which is running`));
   });
 });
 

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { vde } from "../lab/_helpers.ts";
+import { checkCanStart } from "../../src/cli/lab.ts";
+import { UsageError } from "../../src/cli/main.ts";
+import { validateLab } from "../../src/lab/validate.ts";
 
 Deno.test("plain vde without a terminal prints help; an unknown subcommand is named", async () => {
   const plain = await vde([]);
@@ -8,4 +11,47 @@ Deno.test("plain vde without a terminal prints help; an unknown subcommand is na
   const bad = await vde(["bogus"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /unknown command 'bogus'/);
+  const file = await vde(["lab.yaml"]);
+  assert.equal(file.code, 1);
+  assert.match(
+    file.stderr,
+    /^error: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml` brings it up\)\n/,
+  );
+});
+
+Deno.test("vde up of a lab with hosts, not as root, says it needs root before making anything", () => {
+  const { lab } = validateLab(`name: nu
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, address: 10.9.0.1/24 }
+  links:
+    - endpoints: [h1, sw1]
+`);
+  assert.ok(lab !== undefined);
+  assert.throws(
+    () => checkCanStart(lab, 1000),
+    new UsageError("lab nu needs root: its hosts (h1) are network namespaces; run vde up as root"),
+  );
+  const switchesOnly = { ...lab, nodes: lab.nodes.filter((n) => n.kind !== "host"), links: [] };
+  assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
+});
+
+Deno.test("vde graph of a lab file with a mistake prints FILE:LINE:COL and does not speak of creating anything", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-graph-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/lab.yaml`,
+      "name: g\ntopology:\n  nodes:\n    sw1: { kind: swich }\n  links: []\n",
+    );
+    const r = await vde(["graph", `${dir}/lab.yaml`]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `${dir}/lab.yaml:4:18: unknown kind "swich" of node sw1 (did you mean "switch"?)\n` +
+        `vde: 1 error in ${dir}/lab.yaml\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -15,3 +15,25 @@ Deno.test("vde tap create says 'created' for a new tap and 'already exists' for 
     await run([...ourCli(), "tap", "delete", name], { check: false, timeoutMs: 30_000 });
   }
 });
+
+Deno.test("vde tap create without CAP_NET_ADMIN says to run it as root with --user, and makes nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = `${ROOT_IF_PREFIX}tn`;
+  // Root without CAP_NET_ADMIN is the kernel's view of an ordinary user here.
+  const noCap = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"];
+  const create = await run([...noCap, ...ourCli(), "tap", "create", name], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  assert.equal(create.code, 1);
+  assert.equal(
+    create.stderr,
+    `vde: vde tap create ${name} needs root (CAP_NET_ADMIN): run \`sudo vde tap create ${name} --user $USER\`\n`,
+  );
+  const withUser = await run([...noCap, ...ourCli(), "tap", "create", name, "--user", "nobody"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  assert.match(withUser.stderr, /run `sudo vde tap create \S+ --user nobody`\n$/);
+  assert.equal((await run(["ip", "link", "show", name], { check: false })).code, 1, "no interface was made");
+});

@@ -5,7 +5,14 @@
  * our tables emulated for a switch that lacks them.
  */
 import assert from "node:assert/strict";
-import { hasCommand, pathExists, run, skipUnless, waitForPath } from "../helpers/processes.ts";
+import {
+  hasCommand,
+  pathExists,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+  waitForPath,
+} from "../helpers/processes.ts";
 import { startCSwitch, startOurSwitch } from "../helpers/switches.ts";
 import {
   BROADCAST,
@@ -153,7 +160,10 @@ Deno.test("vde term on a switch directory without a management socket says how t
     const r = await term([`${tmp}/net`, "-c", "help"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^vde: .*\/net is a switch's socket directory without a management socket: /);
-    assert.match(r.stderr, /start the switch with --mgmt PATH \(vde_switch: -M PATH\)/);
+    assert.match(
+      r.stderr,
+      /if the switch was started with --mgmt PATH \(vde_switch: -M PATH\), run `vde term PATH`/,
+    );
     const ctl = await term([`${tmp}/net/ctl`, "-c", "help"]);
     assert.equal(ctl.code, 1);
     assert.match(ctl.stderr, /ctl is the switch's data socket \(for vde_plug and QEMU\), not its console/);
@@ -173,8 +183,62 @@ Deno.test("--mgmt PATH moves the management socket out of the socket directory",
     assert.equal((await Deno.stat(`${tmp}/console`)).mode! & 0o777, 0o640);
     assert.equal(await pathExists(`${tmp}/net/mgmt`), false);
     assert.equal((await term([`${tmp}/console`, "-c", "port/showinfo"])).code, 0);
+    const byDir = await term([`${tmp}/net`, "-c", "port/showinfo"]);
+    assert.equal(byDir.code, 1);
+    assert.match(
+      byDir.stderr,
+      /started with --mgmt PATH .*, run `vde term PATH`/,
+      "the directory points at --mgmt",
+    );
   } finally {
     await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, where labs put it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startOurSwitch(`${tmp}/net`, { extraArgs: ["--mgmt", `${tmp}/net.mgmt`] });
+  try {
+    await waitForPath(`${tmp}/net.mgmt`, 20_000, true);
+    for (const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`]) {
+      const r = await term([path, "-c", "showinfo"]);
+      assert.equal(r.code, 0, `${path}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net\\.mgmt perm`, "m"), path);
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde term on another user's switch directory says it cannot look into it, not that it is no switch", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  try {
+    // A switch directory as vde_switch leaves it (2700) for a user nobody; root without
+    // CAP_DAC_OVERRIDE sees it as any other user would.
+    await Deno.mkdir(`${tmp}/net`, { mode: 0o700 });
+    await Deno.chown(`${tmp}/net`, 65534, 65534);
+    const r = await run(
+      [
+        "setpriv",
+        "--bounding-set=-dac_override,-dac_read_search",
+        "--inh-caps=-dac_override,-dac_read_search",
+        ...ourCli(),
+        "term",
+        `${tmp}/net`,
+        "-c",
+        "help",
+      ],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: cannot look into ${tmp}/net: permission denied; run vde term as the switch's user (or root)\n`,
+    );
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });

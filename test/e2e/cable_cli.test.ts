@@ -38,6 +38,11 @@ Deno.test("vde cable listen/connect refuse missing keys and bad addresses with o
     [["connect", "nohost", "--sock", "/x", "--insecure"], /needs HOST:PORT/],
     [["connect", "h:1", "--sock", "/x", "--key", "k", "--insecure"], /exclude each other/],
     [["connect", "h:1", "--sock", "/nonexistent/sw", "--insecure"], /cannot open \/nonexistent\/sw/],
+    // The key's problem, said about the key (not "cannot listen on 127.0.0.1:1"), before any listening.
+    [
+      ["listen", "127.0.0.1:1", "--sock", "/x", "--key", "/nonexistent/k"],
+      /^vde: cannot read key file \/nonexistent\/k: no such file \(make one with: vde cable keygen FILE/,
+    ],
   ];
   for (const [args, why] of cases) {
     const r = await run([...ourCli(), "cable", ...args], { check: false, timeoutMs: 20_000 });

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
-import { run, skipUnless, waitFor, waitForPath } from "../helpers/processes.ts";
-import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { hasCommand, run, skipUnless, waitFor, waitForPath } from "../helpers/processes.ts";
+import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { startTcpdump, tapHost, VDE } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { captureSocketPath } from "../../src/cli/capture.ts";
@@ -142,6 +142,28 @@ Deno.test("vde capture --filter with a bad expression fails with one clear line"
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^vde: --filter "icmp and": .*syntax error/m);
   });
+});
+
+Deno.test("vde capture of Debian's vde_switch says that switch serves no captures", async (t) => {
+  if (skipUnless(t, (await hasCommand("vde_switch")) ? null : "needs vde_switch (package vde-switch)")) {
+    return;
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-" });
+  const sw = await startCSwitch(`${tmp}/c`);
+  try {
+    const r = await run([...VDE, "capture", `${tmp}/c`, "-w", "/dev/null"], {
+      check: false,
+      timeoutMs: 20_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: the switch at ${tmp}/c serves no captures (${tmp}/c/capture is missing): only vde switch does\n`,
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("a mirror port's namespace sees a and b's pings only while mirrored, and cannot send", async (t) => {

@@ -5,7 +5,7 @@
  * a walkthrough that stops working fails here.
  */
 import assert from "node:assert/strict";
-import { processesMentioning, run, RUN_PREFIX, skipUnless } from "../helpers/processes.ts";
+import { processesMentioning, run, RUN_PREFIX, skipUnless, waitFor } from "../helpers/processes.ts";
 import { labMissing } from "../helpers/netns.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
 
@@ -24,12 +24,14 @@ Deno.test("README's five-minute walkthrough runs as written", async (t) => {
   assert.ok(block !== undefined, "the walkthrough's shell block");
   const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}walk-` });
   const ns = `${RUN_PREFIX}d`;
+  const web = `127.0.0.1:${freePort()}`;
   const script = block
     .replaceAll("~/bin", `${tmp}/bin`)
     .replaceAll("/tmp/", `${tmp}/`)
     .replaceAll("demo", ns)
     .replaceAll("5000", String(freePort()))
-    .replaceAll("8000", String(freePort()));
+    .replaceAll("127.0.0.1:8000", web)
+    .replaceAll("8000", web.split(":")[1]!);
   try {
     const r = await run(["bash", "-c", `set -e\ncd ${REPO_ROOT}\n${script}`], {
       check: false,
@@ -43,6 +45,14 @@ Deno.test("README's five-minute walkthrough runs as written", async (t) => {
     assert.equal(r.stdout.includes(Deno.hostname()), true, "the host's web server is reached through NAT");
     assert.match(r.stdout, /from 10\.0\.2\.101: icmp_seq/, "the namespace behind the cable reaches demo1");
     assert.match(r.stdout, /PORT +STATE/, "vde term -c ports");
+    // Step 6 cleans up everything the walkthrough started (a daemon may take a moment to exit).
+    await waitFor(() => processesMentioning(tmp).length === 0 && processesMentioning(web).length === 0, {
+      timeoutMs: 15_000,
+      what: "no process of the walkthrough left",
+    });
+    for (const dir of ["net", "net2"]) {
+      await assert.rejects(Deno.stat(`${tmp}/${dir}`), Deno.errors.NotFound, `${dir}'s sockets removed`);
+    }
   } finally {
     for (let i = 1; i <= 3; i++) await run(["ip", "netns", "del", `${ns}${i}`], { check: false });
     for (const pid of processesMentioning(tmp)) {

@@ -1,11 +1,23 @@
 /**
  * `vde up lab.yaml --http` as a user runs it: the lossy-WAN example lab in
  * the background, its /metrics judged by Debian's promtool, its
- * /topology.dot drawn by Graphviz's dot, and its page naming every node.
+ * /topology.dot drawn by Graphviz's dot, and its page naming every node;
+ * then the page in headless Chromium, its WAN edge's rate moving while a
+ * ping crosses the lab.
  */
 import assert from "node:assert/strict";
 import { freePort } from "../helpers/ports.ts";
-import { hasCommand, run, skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
+import {
+  hasCommand,
+  type ManagedProcess,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+  spawnManaged,
+  waitFor,
+} from "../helpers/processes.ts";
+import { HeadlessPage } from "../helpers/chromium.ts";
+import { netnsName } from "../../src/lab/names.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
 import { vde, withLabFile } from "../lab/_helpers.ts";
 
@@ -15,15 +27,20 @@ async function get(url: string): Promise<string> {
   return await r.text();
 }
 
+/** `vde up -d FILE --http` on a free port; the server's base URL. */
+async function upWithHttp(file: string): Promise<string> {
+  const port = freePort();
+  const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
+  assert.equal(up.code, 0, up.stderr);
+  return `http://127.0.0.1:${port}`;
+}
+
 Deno.test("vde up --http: one server shows every switch of the lab in /metrics, the lab as DOT, and a page of its nodes", async (t) => {
   if (skipUnlessRoot(t)) return;
   if (await skipWithoutPromtool(t)) return;
   if (skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) return;
   await withLabFile({ example: "lossy-wan.yaml" }, async (name, file) => {
-    const port = freePort();
-    const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
-    assert.equal(up.code, 0, up.stderr);
-    const base = `http://127.0.0.1:${port}`;
+    const base = await upWithHttp(file);
     let metrics = "";
     await waitFor(async () => {
       metrics = await get(`${base}/metrics`);
@@ -54,5 +71,55 @@ Deno.test("vde up --http with a bad address is refused in one line and creates n
     const up = await vde(["up", "-d", file, "--http", "nope"]);
     assert.notEqual(up.code, 0);
     assert.match(up.stderr.trim(), /^[^\n]*--http wants \[ADDR:\]PORT[^\n]*$/);
+  });
+});
+
+Deno.test("vde up --http: the lab page in headless Chromium draws the nodes and links, and a ping moves the WAN edge's rate without a reload", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  await withLabFile({ example: "lossy-wan.yaml" }, async (name, file) => {
+    const base = await upWithHttp(file);
+    let links: { name: string; a: string; b: string }[] = [];
+    await waitFor(async () => {
+      links = (JSON.parse(await get(`${base}/status.json`)) as { links: typeof links }).links;
+      return links.length === 3;
+    }, { timeoutMs: 15_000, what: "the lab's three links in /status.json" });
+    const wan = links.find((l) => l.a === "site1" && l.b === "site2")!;
+    assert.ok(wan, JSON.stringify(links));
+    const page = await HeadlessPage.open(412, 1100);
+    let ping: ManagedProcess | undefined;
+    try {
+      await page.goto(`${base}/`);
+      for (const node of ["site1", "site2", "h1", "h2"]) {
+        await page.waitUntil<boolean>(
+          `document.getElementById("node-${node}") !== null`,
+          `node ${node} drawn`,
+        );
+      }
+      await page.waitUntil<boolean>(
+        `document.querySelectorAll("#links tbody tr").length === 3`,
+        "three rows in the links table",
+      );
+      const edge = `(document.getElementById(${JSON.stringify(`rate-${wan.name}`)})?.textContent ?? "")`;
+      await page.waitUntil<boolean>(`${edge}.includes("site1→site2")`, "the WAN edge's rate text");
+      await page.evaluate<void>(`window.vdeLoads = performance.getEntriesByType("navigation").length`);
+      ping = spawnManaged(
+        ["ip", "netns", "exec", netnsName(name, "h1"), "ping", "-c", "200", "-i", "0.05", "192.168.50.2"],
+        { name: "ping" },
+      );
+      // Rates are the difference of two polls: non-zero frames/s on the edge while the ping runs.
+      const rate = await page.waitUntil<string>(
+        `/site1→site2 \\S+B\\/s [1-9]\\d* f\\/s/.test(${edge}) && ${edge}`,
+        "a non-zero rate on the WAN edge",
+        20_000,
+      );
+      assert.match(rate, /site2→site1 \S+B\/s \d+ f\/s/);
+      assert.equal(await page.evaluate<number>("window.vdeLoads"), 1, "the same document: no reload");
+      await page.keepScreenshot("lab-page.png", "the lab page");
+    } finally {
+      await ping?.stop();
+      await page.close();
+    }
+    assert.equal((await vde(["down", name])).code, 0);
   });
 });

@@ -8,6 +8,7 @@ import { freePort } from "../helpers/ports.ts";
 import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, ourCli, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
+import { generateKeyFile } from "../../src/cable/key.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 async function scrape(base: string): Promise<string> {
@@ -61,62 +62,73 @@ Deno.test("vde slirp --http: /metrics counts vde_plug's frames into the slirp; p
   }
 });
 
-Deno.test("vde cable listen --http: /metrics shows the session with the frames it carried; promtool finds no problem", async (t) => {
-  if (await skipWithoutPromtool(t)) return;
-  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-web-cable-" });
-  const a = await startOurSwitch(`${dir}/a`);
-  const b = await startOurSwitch(`${dir}/b`);
-  const cablePort = freePort(), httpPort = freePort();
-  const base = `http://127.0.0.1:${httpPort}`;
-  const listen = spawnManaged([
-    ...ourCli(),
-    "cable",
-    "listen",
-    `127.0.0.1:${cablePort}`,
-    "--sock",
-    `${dir}/a`,
-    "--insecure",
-    "--http",
-    `${httpPort}`,
-  ], { name: "vde cable listen" });
-  let connect: ReturnType<typeof spawnManaged> | undefined;
-  let plug: StdioClient | undefined;
-  try {
-    await waitUntilAccepting(`${dir}/a`);
-    await waitUntilAccepting(`${dir}/b`);
-    await waitFor(async () => (await scrape(base)) !== "", {
-      timeoutMs: 20_000,
-      what: "the cable's /metrics",
-    });
-    connect = spawnManaged(
-      [...ourCli(), "cable", "connect", `127.0.0.1:${cablePort}`, "--sock", `${dir}/b`, "--insecure"],
-      { name: "vde cable connect" },
-    );
-    const session =
-      /vde_cable_session_connected\{listen="[^"]+",session="[0-9a-f]+",port="\d+",remote="[^"]*"\}/;
-    await waitFor(async () => value(await scrape(base), session) === 1, {
-      timeoutMs: 20_000,
-      what: "a connected session",
-    });
-    plug = StdioClient.vdePlug(`${dir}/b`);
-    const N = 20;
-    const received = /vde_cable_receive_packets_total\{[^}]*\}/;
-    let text = "";
-    await waitFor(async () => {
-      for (let i = 0; i < N; i++) await plug!.send(ethFrame(BROADCAST, mac(9), i));
-      text = await scrape(base);
-      return value(text, received) >= N;
-    }, { timeoutMs: 20_000, what: `${N} frames over the cable` });
-    assert.equal(value(text, /vde_cable_sessions\{listen="[^"]+"\}/), 1);
-    assert.equal(value(text, /vde_cable_reconnects_total\{listen="[^"]+"\}/), 0);
-    await assertPromtoolClean(text);
-  } finally {
-    await plug?.stop();
-    await connect?.stop();
-    await listen.stop();
-    await a.stop();
-    await b.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-});
+for (const mode of ["insecure", "encrypted"] as const) {
+  Deno.test(`vde cable listen --http (${mode}): /metrics shows the session with the frames it carried${mode === "encrypted" ? " and its RTT" : ""}; promtool finds no problem`, async (t) => {
+    if (await skipWithoutPromtool(t)) return;
+    if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
+    const dir = await Deno.makeTempDir({ prefix: "vde-web-cable-" });
+    const keyArgs = mode === "insecure" ? ["--insecure"] : ["--key", `${dir}/lab.key`];
+    if (mode === "encrypted") await generateKeyFile(`${dir}/lab.key`);
+    const a = await startOurSwitch(`${dir}/a`);
+    const b = await startOurSwitch(`${dir}/b`);
+    const cablePort = freePort(), httpPort = freePort();
+    const base = `http://127.0.0.1:${httpPort}`;
+    const listen = spawnManaged([
+      ...ourCli(),
+      "cable",
+      "listen",
+      `127.0.0.1:${cablePort}`,
+      "--sock",
+      `${dir}/a`,
+      ...keyArgs,
+      "--http",
+      `${httpPort}`,
+    ], { name: "vde cable listen" });
+    let connect: ReturnType<typeof spawnManaged> | undefined;
+    let plug: StdioClient | undefined;
+    try {
+      await waitUntilAccepting(`${dir}/a`);
+      await waitUntilAccepting(`${dir}/b`);
+      await waitFor(async () => (await scrape(base)) !== "", {
+        timeoutMs: 20_000,
+        what: "the cable's /metrics",
+      });
+      connect = spawnManaged(
+        [...ourCli(), "cable", "connect", `127.0.0.1:${cablePort}`, "--sock", `${dir}/b`, ...keyArgs],
+        { name: "vde cable connect" },
+      );
+      const session =
+        /vde_cable_session_connected\{listen="[^"]+",session="[0-9a-f]+",port="\d+",remote="[^"]*"\}/;
+      await waitFor(async () => value(await scrape(base), session) === 1, {
+        timeoutMs: 20_000,
+        what: "a connected session",
+      });
+      plug = StdioClient.vdePlug(`${dir}/b`);
+      const N = 20;
+      const received = /vde_cable_receive_packets_total\{[^}]*\}/;
+      let text = "";
+      await waitFor(async () => {
+        for (let i = 0; i < N; i++) await plug!.send(ethFrame(BROADCAST, mac(9), i));
+        text = await scrape(base);
+        return value(text, received) >= N;
+      }, { timeoutMs: 20_000, what: `${N} frames over the cable` });
+      assert.equal(value(text, /vde_cable_sessions\{listen="[^"]+"\}/), 1);
+      assert.equal(value(text, /vde_cable_reconnects_total\{listen="[^"]+"\}/), 0);
+      assert.equal(value(text, /vde_cable_session_reconnects_total\{[^}]*\}/), 0);
+      const rtt = /^vde_cable_rtt_seconds\{[^}]*\} (\S+)$/m.exec(text);
+      if (mode === "insecure") assert.equal(rtt, null, "a plain cable has no RTT");
+      else {
+        assert.ok(rtt !== null, text);
+        assert.ok(Number(rtt[1]) > 0 && Number(rtt[1]) < 1, `rtt ${rtt[1]} s`);
+      }
+      await assertPromtoolClean(text);
+    } finally {
+      await plug?.stop();
+      await connect?.stop();
+      await listen.stop();
+      await a.stop();
+      await b.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  });
+}

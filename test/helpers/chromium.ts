@@ -115,6 +115,19 @@ export class HeadlessPage {
     await Deno.writeFile(path, Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
   }
 
+  /**
+   * A screenshot kept as an artifact of the test run: written to a new
+   * temporary directory as `file`, checked to be a real image, its path logged.
+   */
+  async keepScreenshot(file: string, what: string): Promise<string> {
+    const dir = await Deno.makeTempDir({ prefix: "vde-web-shot-" });
+    const path = `${dir}/${file}`;
+    await this.screenshot(path);
+    if ((await Deno.stat(path)).size <= 1000) throw new Error(`the screenshot of ${what} is empty`);
+    console.log(`screenshot of ${what}: ${path}`);
+    return path;
+  }
+
   /** Closes the browser and removes its profile. */
   async close(): Promise<void> {
     try {

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
+import { readState } from "../../src/lab/state.ts";
 import { FIVE_MISTAKES, leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 const TWO_HOSTS = `name: x
@@ -38,10 +39,14 @@ Deno.test("a failure halfway through vde up (a tap name already taken) rolls bac
     const taken = `${name}-h2-0`;
     await run(["ip", "tuntap", "add", taken, "mode", "tap"]);
     try {
-      const r = await vde(["up", file]);
-      assert.equal(r.code, 1, r.stdout);
-      assert.match(r.stderr, new RegExp(`cannot create tap ${taken} for h2:eth0: the name is taken`));
-      assert.match(r.stderr, /everything made was taken down/);
+      // In the background too, the error is the one line a foreground start prints.
+      for (const args of [["up", file], ["up", "-d", file]]) {
+        const r = await vde(args);
+        assert.equal(r.code, 1, r.stdout);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`cannot create tap ${taken} for h2:eth0: the name is taken`));
+        assert.match(r.stderr, /everything made was taken down/);
+      }
     } finally {
       await run(["ip", "link", "del", taken], { check: false });
     }
@@ -90,5 +95,33 @@ Deno.test("SIGTERM to vde up takes the lab down cleanly", async (t) => {
     assert.equal(st.code, 0, up.stderr);
     assert.deepEqual(await leftovers(name), []);
     await assert.rejects(Deno.stat(labDir(name)));
+  });
+});
+
+const ONE_SWITCH = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+  links: []
+`;
+
+Deno.test("vde up of a lab that is up says so in one line and leaves the running lab and its log alone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const first = await vde(["up", "-d", file]);
+    assert.equal(first.code, 0, first.stderr);
+    const log = `${labDir(name)}.log`;
+    await Deno.writeTextFile(log, "the running lab's log\n", { append: true });
+    for (const args of [["up", "-d", file], ["up", file]]) {
+      const again = await vde(args);
+      assert.equal(again.code, 1);
+      const pid = readState(name)?.pid;
+      assert.equal(
+        again.stderr,
+        `vde: lab ${name} is already up (pid ${pid}): \`vde status ${name}\`, \`vde down ${name}\`\n`,
+      );
+    }
+    assert.match(await Deno.readTextFile(log), /the running lab's log/, "the running lab's log is kept");
+    assert.equal((await vde(["status", name])).code, 0, "the first lab still runs");
   });
 });

@@ -8,11 +8,11 @@ import { inHost, leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
 
 async function withLab(
   t: Deno.TestContext,
-  example: string,
+  source: string | { text: string },
   body: (name: string) => Promise<void>,
 ): Promise<void> {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ example }, async (name, file) => {
+  await withLabFile(typeof source === "string" ? { example: source } : source, async (name, file) => {
     const up = await vde(["up", "-d", file]);
     assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
     await body(name);
@@ -27,6 +27,20 @@ async function withLab(
     assert.deepEqual(await leftovers(name), []);
   });
 }
+
+Deno.test("README's lab example comes up as written: NAT, a DHCP lease, and a VLAN across the trunk", async (t) => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const text = /```yaml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("### Labs:")))?.[1];
+  assert.ok(text !== undefined, "a yaml block in README's Labs section");
+  await withLab(t, { text }, async (name) => {
+    assert.equal(await pingCount(name, "h1", "10.0.2.2", 3), 3, "h1 -> the slirp's gateway");
+    const addr = await inHost(name, "h2", ["ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert.match(addr.stdout, /inet 10\.0\.2\.15\//, "h2 leased the address the forward points at");
+    assert.equal(await pingCount(name, "h2", "10.0.2.10", 3), 3, "h2 -> h1");
+    // The trunk loses 2% each way: 5 pings all lost would be a broken VLAN, not bad luck.
+    assert.ok(await pingCount(name, "h3", "192.168.10.4", 5) > 0, "h3 -> h4 over VLAN 10 on the trunk");
+  });
+});
 
 Deno.test("lan-nat example: hosts lease addresses from the lab's slirp and reach each other and the gateway", async (t) => {
   await withLab(t, "lan-nat.yaml", async (name) => {

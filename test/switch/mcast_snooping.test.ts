@@ -2,26 +2,9 @@ import assert from "node:assert/strict";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { buildIgmpQuery, parseGroupMessage } from "../../src/wire/igmp.ts";
-import { internetChecksum } from "../../src/wire/checksum.ts";
+import { igmp } from "../helpers/igmp.ts";
 
 const MAC = new Uint8Array([0, 0xff, 1, 2, 3, 4]);
-
-/** An IGMPv2 message of `type` for `group` (a.b.c.d as numbers), from 10.0.0.x. */
-function igmp(type: number, group: number[], host = 2): Uint8Array {
-  const f = new Uint8Array(14 + 20 + 8);
-  f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, 2, 0, 0, 0, 0, host, 8, 0], 0);
-  const ip = f.subarray(14, 34);
-  ip.set([0x45, 0, 0, 28, 0, 0, 0, 0, 1, 2, 0, 0, 10, 0, 0, host, ...group]);
-  const c = internetChecksum(ip, 0, 20);
-  ip[10] = c >> 8;
-  ip[11] = c & 0xff;
-  const m = f.subarray(34);
-  m.set([type, 0, 0, 0, ...group]);
-  const d = internetChecksum(m, 0, 8);
-  m[2] = d >> 8;
-  m[3] = d & 0xff;
-  return f;
-}
 
 /** A UDP datagram to `group` as an Ethernet frame. */
 function udpTo(group: number[]): Uint8Array {

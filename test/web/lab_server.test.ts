@@ -6,10 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
-import type { Lab } from "../../src/lab/spec.ts";
+import { type Lab, type LabLink, linkName } from "../../src/lab/spec.ts";
+import { LabWire } from "../../src/lab/wire.ts";
+import { Bench, collect, frame, keyA, until } from "../cable/_helpers.ts";
 import { LabWebServer } from "../../src/web/lab_server.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
-import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { igmp } from "../helpers/igmp.ts";
+import { mac } from "../helpers/vde_clients.ts";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
+import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -22,11 +27,16 @@ const LAB: Lab = {
 
 Deno.test("lab web server: one /metrics with every switch, each family once; a removed switch leaves it", async (t) => {
   const switches = new Map<string, { sw: Switch }>();
+  const clients: MemoryLink[] = [];
   for (const name of ["sw1", "sw2"]) {
     const sw = new Switch({ numPorts: 4 });
-    sw.attach(new MemoryLink(`client of ${name}`), { port: 2 });
+    clients.push(new MemoryLink(`client of ${name}`));
+    sw.attach(clients[clients.length - 1]!, { port: 2 });
     switches.set(name, { sw });
   }
+  // sw1 snoops: its client joins one group.
+  switches.get("sw1")!.sw.engine.snooping = new McastSnooping(mac(0x66));
+  clients[0]!.receive(igmp(0x16, [239, 5, 5, 5]));
   const web = LabWebServer.start({ lab: LAB, switches }, { hostname: "127.0.0.1", port: 0 });
   try {
     const base = web.url.replace(/\/$/, "");
@@ -34,6 +44,15 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
     assert.equal(text.split("\n").filter((l) => l === "# TYPE vde_port_up gauge").length, 1);
     assert.match(text, /^vde_port_up\{switch="sw1",port="2",name="client of sw1"\} 1$/m);
     assert.match(text, /^vde_switch_hub_mode\{switch="sw2"\} 0$/m);
+    assert.equal(metricValue(text, 'vde_mcast_groups{switch="sw1",vlan="0"}'), 1);
+    assert.doesNotMatch(text, /vde_mcast_groups\{switch="sw2"/);
+    const status = await (await fetch(`${base}/status.json`)).json() as {
+      switches: { name: string; mcast?: { group: string; ports: number[] }[] }[];
+    };
+    assert.deepEqual(status.switches.map((s) => [s.name, s.mcast]), [
+      ["sw1", [{ vlan: 0, group: "239.5.5.5", ports: [2] }]],
+      ["sw2", undefined],
+    ]);
     if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);
 
     const page = await (await fetch(`${base}/`)).text();
@@ -52,5 +71,73 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
   } finally {
     await web.close();
     for (const { sw } of switches.values()) sw.close();
+  }
+});
+
+Deno.test("lab web server: links' traffic and drops by reason, and a cable's session with its RTT, counted exactly; promtool agrees", async (t) => {
+  const spec: LabLink = {
+    ends: [{ node: "sw1", port: 1 }, { node: "sw2", port: 1 }],
+    impair: { mtu: 500 },
+    trunk: [],
+  };
+  const wire = new LabWire(linkName(spec), spec.impair);
+  wire.b.onFrame = () => {};
+  const key = await keyA;
+  const bench = new Bench({ key, deadAfterMs: 800 });
+  const web = LabWebServer.start({
+    lab: { name: "demo", nodes: LAB.nodes, links: [spec] },
+    switches: new Map(),
+    links: [{ name: linkName(spec), spec, wire }],
+    cables: new Map([["remote", {
+      get link() {
+        return bench.sessions[0] ?? null;
+      },
+    }]]),
+  }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const client = bench.client({ key, deadAfterMs: 800 });
+    const session = await bench.sessionCount(1);
+    const fromCable = collect(session);
+    for (let i = 0; i < 7; i++) client.send(frame(1, 2, i, 100));
+    await until(
+      "7 frames over the cable and an RTT",
+      () => fromCable.length === 7 && session.rttSeconds !== undefined,
+    );
+    // Wirefilter's MTU counts the 2-byte length: 100-byte frames pass, 600-byte ones are dropped.
+    for (let i = 0; i < 5; i++) wire.a.send(frame(1, 2, i, 100));
+    for (let i = 0; i < 3; i++) wire.a.send(frame(1, 2, i, 600));
+    wire.b.send(frame(2, 1, 0, 80));
+    const base = web.url.replace(/\/$/, "");
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const v = (series: string) => metricValue(text, series);
+    const lr = 'link="sw1:1-sw2:1",direction="LR"';
+    assert.equal(v(`vde_lab_link_transmit_packets_total{${lr}}`), 8);
+    assert.equal(v(`vde_lab_link_transmit_bytes_total{${lr}}`), 5 * 100 + 3 * 600);
+    assert.equal(v('vde_lab_link_transmit_packets_total{link="sw1:1-sw2:1",direction="RL"}'), 1);
+    assert.equal(v('vde_lab_link_up{link="sw1:1-sw2:1"}'), 1);
+    assert.equal(v(`vde_wirefilter_drop_total{${lr},reason="mtu"}`), 3);
+    assert.equal(v(`vde_wirefilter_transmit_packets_total{${lr}}`), 5);
+    assert.equal(v('vde_cable_receive_packets_total{cable="remote"}'), 7);
+    assert.equal(v('vde_cable_session_connected{cable="remote"}'), 1);
+    const rtt = v('vde_cable_rtt_seconds{cable="remote"}');
+    assert.ok(rtt > 0 && rtt < 1, `rtt ${rtt}`);
+    if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);
+
+    const status = await (await fetch(`${base}/status.json`)).json() as {
+      links: { name: string; ab: { frames: number }; ba: { frames: number }; drops: number }[];
+      cables: { name: string; framesIn: number; rttSeconds: number | null }[];
+    };
+    assert.deepEqual(status.links.map((l) => [l.name, l.ab.frames, l.ba.frames, l.drops]), [
+      ["sw1:1-sw2:1", 8, 1, 3],
+    ]);
+    assert.equal(status.cables[0]!.name, "remote");
+    assert.equal(status.cables[0]!.framesIn, 7);
+    assert.ok(status.cables[0]!.rttSeconds! > 0);
+    const page = await (await fetch(`${base}/`)).text();
+    assert.ok(page.includes('id="rate-sw1:1-sw2:1"'), "the edge has a place for its rates");
+  } finally {
+    await web.close();
+    wire.close();
+    await bench.close();
   }
 });

@@ -10,6 +10,8 @@ import { WebServer } from "../../src/web/server.ts";
 import { escapeLabel, renderMetrics } from "../../src/web/metrics.ts";
 import { parseHttpAddress } from "../../src/web/address.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
+import { igmp } from "../helpers/igmp.ts";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { ethFrame, mac } from "../helpers/vde_clients.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
 
@@ -126,6 +128,32 @@ Deno.test("metrics: with spanning tree on, each port's state and role, and topol
     assert.ok([2, 3, 4].includes(state), `state ${state}`);
     assert.match(text, /vde_stp_port_state\{[^}]*port="2"[^}]*role="designated"\}/);
     assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
+    if (await skipWithoutPromtool(t)) return;
+    await assertPromtoolClean(text);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("metrics: with snooping on, groups per VLAN and each group's member ports; off, no mcast families", async (t) => {
+  const r = rig();
+  const c = new MemoryLink("client c");
+  r.sw.attach(c, { port: 3 });
+  try {
+    const off = await (await fetch(`${r.base}/metrics`)).text();
+    assert.doesNotMatch(off, /vde_mcast_/);
+    r.sw.engine.snooping = new McastSnooping(mac(0x55));
+    r.a.receive(igmp(0x16, [239, 1, 1, 1], 1));
+    r.b.receive(igmp(0x16, [239, 1, 1, 1], 2));
+    c.receive(igmp(0x16, [239, 2, 2, 2], 3));
+    const text = await (await fetch(`${r.base}/metrics`)).text();
+    assert.equal(sample(text, "vde_mcast_groups", 'vlan="0"'), 2);
+    assert.equal(sample(text, "vde_mcast_group_ports", 'group="239.1.1.1"'), 2);
+    assert.equal(sample(text, "vde_mcast_group_ports", 'group="239.2.2.2"'), 1);
+    const page = await (await fetch(`${r.base}/status.json`)).json() as {
+      mcast: { group: string; ports: number[] }[];
+    };
+    assert.deepEqual(page.mcast.map((g) => [g.group, g.ports]), [["239.1.1.1", [1, 2]], ["239.2.2.2", [3]]]);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);
   } finally {

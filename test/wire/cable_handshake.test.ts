@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   ACCEPT_SIZE,
   CABLE_VERSION,
+  CableFlag,
   CLIENT_HELLO_SIZE,
   encodeAccept,
   encodeClientHello,
@@ -25,6 +26,7 @@ Deno.test("client hello round-trips every field", () => {
   const h = {
     version: CABLE_VERSION,
     mode: "sealed" as const,
+    flags: 0x0101,
     nonce: bytes(32, 1),
     keyId: bytes(8, 2),
     sessionId: bytes(16, 3),
@@ -41,6 +43,7 @@ Deno.test("client hello parser refuses short, foreign and unknown-mode input", (
   const good = encodeClientHello({
     version: CABLE_VERSION,
     mode: "plain",
+    flags: 0,
     nonce: bytes(32, 0),
     keyId: bytes(8, 0),
     sessionId: bytes(16, 0),
@@ -60,6 +63,7 @@ Deno.test("client hello of another version is reported, not refused, so the list
   const b = encodeClientHello({
     version: 1,
     mode: "sealed",
+    flags: 0,
     nonce: bytes(32, 0),
     keyId: bytes(8, 0),
     sessionId: bytes(16, 0),
@@ -75,6 +79,7 @@ Deno.test("server hello round-trips, with the status", () => {
     version: 1,
     mode: "plain" as const,
     status: Status.wrongKey,
+    flags: 1,
     nonce: bytes(32, 4),
     proof: bytes(32, 5),
   };
@@ -84,6 +89,22 @@ Deno.test("server hello round-trips, with the status", () => {
   assert.ok(p.ok);
   assert.deepEqual(p.value, h);
   assert.equal(parseServerHello(b.subarray(1)).ok, false);
+});
+
+Deno.test("hellos of a first-version peer (zeros where the flags are) parse as no features offered or taken", () => {
+  const ch = encodeClientHello({
+    version: CABLE_VERSION,
+    mode: "sealed",
+    flags: CableFlag.echo,
+    nonce: bytes(32, 0),
+    keyId: bytes(8, 0),
+    sessionId: bytes(16, 0),
+  });
+  assert.deepEqual([...ch.subarray(6, 8)], [0, 1]);
+  ch.fill(0, 6, 8);
+  const p = parseClientHello(ch);
+  assert.ok(p.ok);
+  assert.equal(p.value.flags, 0);
 });
 
 Deno.test("accept round-trips port and resumed flag", () => {
@@ -111,6 +132,7 @@ Deno.test("encoders refuse wrong field sizes (a programming error)", () => {
     encodeClientHello({
       version: 1,
       mode: "sealed",
+      flags: 0,
       nonce: bytes(31, 0),
       keyId: bytes(8, 0),
       sessionId: bytes(16, 0),

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { splitVdePlug } from "../../src/cli/wirefilter.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { FilterProcess, sleep, testFrame, until, VDE } from "./_helpers.ts";
+import { freePort } from "../helpers/ports.ts";
+import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const OURS = [...VDE, "wirefilter"];
 
@@ -100,4 +102,36 @@ Deno.test("vde wirefilter --blink sends `ID DIR SIZE` for every frame out", asyn
     await Deno.remove(dir, { recursive: true });
   }
   await sleep(0);
+});
+
+Deno.test("vde wirefilter --http: /metrics counts frames in and out and drops by reason; promtool agrees", async (t) => {
+  const port = freePort();
+  // MTU 102 in wirefilter's units: a 100-byte frame passes, a 200-byte one is dropped.
+  const p = new FilterProcess([...OURS, "--mtu", "102", "--http", String(port)]);
+  try {
+    await p.send([testFrame(1, 100), testFrame(2, 200), testFrame(3, 60)]);
+    await p.waitFrames(2, 20_000);
+    let text = "";
+    await until("the filter's /metrics", async () => {
+      text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+      return text.includes("vde_wirefilter_drop_total");
+    }, 20_000);
+    const v = (series: string) => metricValue(text, series);
+    const lr = 'link="dpipe",direction="LR"';
+    assert.equal(v(`vde_wirefilter_receive_packets_total{${lr}}`), 3);
+    assert.equal(v(`vde_wirefilter_receive_bytes_total{${lr}}`), 360);
+    assert.equal(v(`vde_wirefilter_transmit_packets_total{${lr}}`), 2);
+    assert.equal(v(`vde_wirefilter_drop_total{${lr},reason="mtu"}`), 1);
+    assert.equal(v(`vde_wirefilter_drop_total{${lr},reason="loss"}`), 0);
+    if (await skipWithoutPromtool(t)) return;
+    await assertPromtoolClean(text);
+  } finally {
+    await p.stop();
+  }
+});
+
+Deno.test("vde wirefilter --http with a bad address is refused in one line", async () => {
+  const r = await runToEnd(["--http", "nope"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim(), /^[^\n]*--http wants \[ADDR:\]PORT[^\n]*$/);
 });

@@ -1,0 +1,41 @@
+/** vde_switch's option spellings become ours, values untouched. */
+import assert from "node:assert/strict";
+import { toLongOptions } from "../../src/cli/vde_switch_args.ts";
+import { run } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+
+Deno.test("vde_switch's -long options map to ours, and a value keeps every '=' after the first", () => {
+  assert.deepEqual(
+    toLongOptions(["switch", "-sock", "/tmp/net", "-numports", "4", "-hub", "-d"]),
+    ["switch", "--sock", "/tmp/net", "--ports", "4", "--hub", "-d"],
+  );
+  assert.deepEqual(
+    toLongOptions(["switch", "--slirp=tcpfwd=8080:10.0.2.15:80/vdnssearch=lan", "--vdesock=/tmp/a=b"]),
+    ["switch", "--slirp=tcpfwd=8080:10.0.2.15:80/vdnssearch=lan", "--sock=/tmp/a=b"],
+  );
+  assert.deepEqual(toLongOptions(["plug", "-sock=x"]), ["plug", "-sock=x"], "only vde switch's options");
+});
+
+Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-args-" });
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const sw = await startOurSwitch(`${tmp}/net`, {
+    extraArgs: [`--slirp=tcpfwd=${port}:10.0.2.15:80/mtu=1400`],
+  });
+  try {
+    const r = await run(
+      [...ourCli(), "term", `${tmp}/net`, "-c", "slirp/forward list", "-c", "slirp/print"],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    assert.match(r.stdout, new RegExp(`^tcp:0\\.0\\.0\\.0:${port}:10\\.0\\.2\\.15:80$`, "m"));
+    assert.match(r.stdout, /mtu 1400/);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,45 @@
+/** What the lab shell prints for a failed line: the reason once, in words. */
+import assert from "node:assert/strict";
+import { CommandRegistry, ok } from "../../src/console/registry.ts";
+import { Errno } from "../../src/console/reply_format.ts";
+import { formatShellReply } from "../../src/lab/shell.ts";
+
+function registries() {
+  const sw1 = new CommandRegistry()
+    .add({ path: "hub", syntax: "[on|off]", help: "", listing: false, run: () => ok() })
+    .add({ path: "port/print", syntax: "[N]", help: "", listing: true, run: () => ok() });
+  const lab = new CommandRegistry()
+    .add({ path: "nodes", syntax: "", help: "", listing: false, run: () => ok() })
+    .add({ path: "sw1", syntax: "COMMAND...", help: "", listing: false, run: () => ok() });
+  return { switches: new Map([["sw1", { commands: sw1 }]]), lab };
+}
+
+Deno.test("lab shell: a failure that says why prints only that, without the protocol's result line", () => {
+  const { switches, lab } = registries();
+  const reply = { code: Errno.EINVAL, raw: "no host h9 (hosts: h1, h2)\n" };
+  assert.equal(formatShellReply("exec h9 ls", reply, switches, lab), "no host h9 (hosts: h1, h2)\n");
+});
+
+Deno.test("lab shell: a switch's bare failure is explained with that switch's commands", () => {
+  const { switches, lab } = registries();
+  assert.equal(
+    formatShellReply("sw1 prot/print", { code: Errno.ENOSYS }, switches, lab),
+    "prot/print: no such command; did you mean port/print?\n",
+  );
+  assert.equal(
+    formatShellReply("sw1 zzzzzz", { code: Errno.ENOSYS }, switches, lab),
+    "zzzzzz: no such command; `sw1 help` lists the commands\n",
+  );
+  assert.equal(
+    formatShellReply("sw1 hub maybe", { code: Errno.EINVAL }, switches, lab),
+    "hub: Invalid argument (1022)\nusage: hub [on|off]\n",
+  );
+});
+
+Deno.test("lab shell: a mistyped lab command gets the nearest lab command", () => {
+  const { switches, lab } = registries();
+  assert.equal(
+    formatShellReply("nodez", { code: Errno.ENOSYS }, switches, lab),
+    "nodez: no such command; did you mean nodes?\n",
+  );
+});
