@@ -62,6 +62,8 @@ async function iperf(client: Netns, server: Netns, to: string, reverse: boolean)
   const args = ["iperf3", "-c", to, "-p", "5202", "-t", "2", "-J", "--connect-timeout", "3000"];
   if (reverse) args.push("-R");
   const r = await client.run(args, { check: false, timeoutMs: 20_000 });
+  // The one-shot server may still hold the port when the client is done: the next run must not find it.
+  await srv.stop({ timeoutMs: 5000 });
   assert.ok(r.success, `iperf3 failed:\n${r.stdout}${r.stderr}`);
   const report = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
   return report.end?.sum_received?.bits_per_second ?? 0;
