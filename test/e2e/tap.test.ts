@@ -78,6 +78,12 @@ for await (const chunk of c.readable) { h.update(chunk); n += chunk.length; }
 console.log(n, h.digest("hex"));
 `;
 
+/**
+ * The host side's subnet: its address lives in the root namespace, which
+ * parallel runs of this file share, so it is this run's own.
+ */
+const HOST_NET = `10.198.${(Deno.pid % 250) + 1}`;
+
 Deno.test("host and namespace ping both ways and move 20 MB intact over our taps", async (t) => {
   if (skipUnless(t, await missing())) return;
   await withNetns(async (lab) => {
@@ -86,14 +92,14 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
     let sw: SwitchHandle | null = null;
     lab.defer(async () => void (await sw?.stop()));
     sw = await startOurSwitch(dir, { extraArgs: ["--tap", hostTap] });
-    await run(["ip", "addr", "add", "10.199.3.1/24", "dev", hostTap]);
+    await run(["ip", "addr", "add", `${HOST_NET}.1/24`, "dev", hostTap]);
     await run(["ip", "link", "set", hostTap, "up"]);
-    const ns = await plugged(lab, dir, "a", "10.199.3.2", true);
-    await waitForPing(ns, "10.199.3.1");
-    await pingAll(ns, "10.199.3.1", lab);
-    await pingAll(null, "10.199.3.2", lab);
+    const ns = await plugged(lab, dir, "a", `${HOST_NET}.2`, true);
+    await waitForPing(ns, `${HOST_NET}.1`);
+    await pingAll(ns, `${HOST_NET}.1`, lab);
+    await pingAll(null, `${HOST_NET}.2`, lab);
 
-    const recv = ns.spawn([Deno.execPath(), "eval", RECEIVER, "10.199.3.2"], { name: "receiver" });
+    const recv = ns.spawn([Deno.execPath(), "eval", RECEIVER, `${HOST_NET}.2`], { name: "receiver" });
     await waitFor(
       async () => (await ns.run(["ss", "-Hltn", "sport = :5203"], { check: false })).stdout.trim() !== "",
       {
@@ -105,7 +111,7 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
     for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
     const want = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", data)))
       .map((b) => b.toString(16).padStart(2, "0")).join("");
-    const conn = await Deno.connect({ hostname: "10.199.3.2", port: 5203 });
+    const conn = await Deno.connect({ hostname: `${HOST_NET}.2`, port: 5203 });
     await conn.write(data).then(async (n) => {
       let off = n;
       while (off < data.length) off += await conn.write(data.subarray(off));
