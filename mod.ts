@@ -63,7 +63,11 @@ export { FakeClock, realClock } from "./src/wirefilter/clock.ts";
 export type { Clock } from "./src/wirefilter/clock.ts";
 
 if (import.meta.main) {
-  // `deno run -A mod.ts ARGS` stays the command line; the library itself never loads it.
-  const { main } = await import("./src/cli/vde.ts");
+  // `deno run -A mod.ts ARGS` stays the command line; the library itself never loads it. The
+  // specifier is computed so that type checking a user's script which imports this module does
+  // not follow it into the CLI, whose bare imports ("commander") resolve only with this repo's
+  // deno.json.
+  const cli = new URL("./src/cli/vde.ts", import.meta.url).href;
+  const { main }: { main(args: string[]): Promise<void> } = await import(cli);
   await main(Deno.args);
 }

@@ -6,7 +6,9 @@
  * stderr at /dev/null. End of the pipe without the mark means the copy
  * failed: the parent prints the copy's own lines (its error last) and exits
  * with the copy's status, so `vde switch -d` says why, as a foreground
- * start would. Readiness is never guessed from a socket that answers: an
+ * start would. A copy that serves has its start-up lines (the rc script's
+ * failures, say) printed too: they would otherwise reach no one without a
+ * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too.
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
@@ -69,6 +71,9 @@ export async function daemonize(what: string): Promise<void> {
       text += decoder.decode(next.value, { stream: true });
       const mark = text.indexOf(READY_MARK);
       if (mark >= 0) {
+        // What the copy logged while starting (a startup script's failing lines) is what a
+        // foreground start shows before it serves; after this the copy has no terminal.
+        printLines(text.slice(0, mark));
         reader.cancel().catch(() => {});
         child.unref();
         return;

@@ -91,5 +91,22 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
   if (factory === undefined) {
     throw new Error(`unknown VNL scheme "${scheme}://" (known: ${schemes().join(", ")})`);
   }
-  return await factory(rest, options);
+  try {
+    return await factory(rest, options);
+  } catch (err) {
+    const hint = rest === vnl ? schemeSpellingHint(vnl) : undefined;
+    if (hint === undefined) throw err;
+    throw new Error(`${err instanceof Error ? err.message : err} (did you mean ${hint}?)`);
+  }
+}
+
+/**
+ * `tap:t0` is a switch path to the registry (no `://`), so its mistake shows
+ * as a missing directory; when such a path opens nothing and starts with a
+ * known scheme and one colon, the VNL the user meant.
+ */
+function schemeSpellingHint(vnl: string): string | undefined {
+  const m = /^([a-z][a-z0-9+.-]*):(?!\/\/)(.*)$/.exec(vnl);
+  if (m === null || !factories.has(m[1]!)) return undefined;
+  return `${m[1]}://${m[2]}`;
 }

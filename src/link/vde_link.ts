@@ -134,6 +134,16 @@ export class VdeClientLink extends DgramLink {
   }
 }
 
+/**
+ * What a user refused by a switch's permissions can do about it: a switch's
+ * sockets are its user's alone (directory 2700, sockets 600) unless it was
+ * started for everyone.
+ */
+function deniedHint(dir: string): string {
+  return `permission denied on the switch at ${dir}: run as the switch's user (or root), ` +
+    `or start the switch with --mode 666 (vde_switch: -m 666)`;
+}
+
 /** How long to wait for a switch's reply before giving up. */
 const REPLY_TIMEOUT_MS = 5000;
 
@@ -143,13 +153,15 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
   let dir = vnl.path === "" ? defaultSwitchDir() : vnl.path;
   try {
     dir = Deno.realPathSync(dir);
-  } catch {
+  } catch (err) {
+    if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
     throw new Error(`no switch at ${dir}: the directory does not exist`);
   }
   let ctl: Deno.Conn;
   try {
     ctl = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
   } catch (err) {
+    if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
     throw new Error(`cannot connect to the switch at ${dir}: ${err instanceof Error ? err.message : err}`);
   }
   let sock: UnixDgramSocket | null = null;
@@ -176,7 +188,12 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
-    sock.connect(addr.value);
+    try {
+      sock.connect(addr.value);
+    } catch (err) {
+      if (isErrno(err, C.EACCES)) throw new Error(deniedHint(dir));
+      throw err;
+    }
     try {
       Deno.removeSync(myPath);
     } catch { /* already gone */ }

@@ -195,6 +195,34 @@ const KEYS = [
   "dns_upstream",
 ] as const;
 
+/** The options that are switches; every other key needs a value (vdeplug would take an empty one silently). */
+const FLAGS: ReadonlySet<string> = new Set(["v4", "v6", "restricted", "disable_host_loopback", "verbose"]);
+
+/** A value to show in "needs a value" for each key that takes one. */
+const EXAMPLES: Readonly<Record<string, string>> = {
+  addr: "10.1.0.2/24",
+  host: "10.1.0.2/24",
+  addr6: "fd01::2/64",
+  host6: "fd01::2/64",
+  hostname: "gw",
+  tftp: "/srv/tftp",
+  tftp_server_name: "gw",
+  tftp_path: "/srv/tftp",
+  bootfile: "pxelinux.0",
+  dhcp: "10.0.2.100",
+  vnameserver: "10.0.2.3",
+  vnameserver6: "fd00::3",
+  vdnssearch: "lan",
+  vdomainname: "lan",
+  mtu: "1500",
+  mru: "1500",
+  tcpfwd: "8080:80",
+  udpfwd: "5353:53",
+  unixfwd: "5555:/run/sock",
+  cmdfwd: "5555:cat",
+  dns_upstream: "1.1.1.1",
+};
+
 /**
  * Splits a vdeplug slash-form option string (spec 3.2): `/key=value/key`,
  * with `'...'`/`"..."` quoting, `\x` escapes and `%HH` bytes in values.
@@ -241,8 +269,8 @@ function resolveKey(key: string): string {
 }
 
 /**
- * Parses the part of a `slirp://` VNL after the scheme: an (ignored, usually
- * empty) address, then slash-separated options.
+ * Parses the part of a `slirp://` VNL after the scheme: an empty address,
+ * then slash-separated options (`/key=value/flag`).
  *
  * @throws ConfigError with a one-line reason
  * @example
@@ -254,7 +282,15 @@ function resolveKey(key: string): string {
  */
 export function parseSlirpOptions(rest: string): SlirpConfig {
   const c = defaultConfig();
-  const raw = splitOptions(rest.startsWith("/") ? rest.slice(1) : rest.replace(/^[^/]*\/?/, ""));
+  // vdeplug ignores what stands before the first slash (the address), so `slirp://tcpfwd=8080:80`
+  // would start with no forward and no word; slirp has no address, so it is always a misspelling.
+  const address = /^[^/]*/.exec(rest)![0];
+  if (address !== "") {
+    throw new ConfigError(
+      `slirp://${rest} puts options where an address goes (slirp has none): write slirp:///${rest}`,
+    );
+  }
+  const raw = splitOptions(rest.slice(1));
   // `addr=10.1.0.2/16`: the prefix length lands in an item of its own after the split on "/".
   const opts: [string, string][] = [];
   for (const [k, v] of raw) {
@@ -271,6 +307,9 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
   const later: [string, string][] = [];
   for (const [rawKey, value] of opts) {
     const key = resolveKey(rawKey);
+    if (value === "" && !FLAGS.has(key)) {
+      throw new ConfigError(`${key} needs a value, e.g. ${key}=${EXAMPLES[key] ?? "VALUE"}`);
+    }
     switch (key) {
       case "v4":
         only4 = true;
@@ -306,7 +345,6 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         break;
       case "tftp":
       case "tftp_path":
-        if (value === "") throw new ConfigError(`${key} needs a directory, e.g. ${key}=/srv/tftp`);
         c.tftpRoot = value;
         break;
       case "bootfile":
@@ -327,7 +365,7 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
   for (const [key, value] of later) {
     switch (key) {
       case "dhcp":
-        if (value !== "") c.dhcpStart = inside(c, v4(value, "dhcp"), "dhcp");
+        c.dhcpStart = inside(c, v4(value, "dhcp"), "dhcp");
         break;
       case "vnameserver":
         c.dns = inside(c, v4(value, "vnameserver"), "vnameserver");
@@ -339,7 +377,7 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         c.search = value.split(",").filter((s) => s !== "").map((s) => checkName(s, "vdnssearch"));
         break;
       case "vdomainname":
-        c.domain = value === "" ? undefined : checkName(value, "vdomainname");
+        c.domain = checkName(value, "vdomainname");
         break;
       case "tcpfwd":
       case "udpfwd":

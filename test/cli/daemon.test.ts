@@ -136,3 +136,20 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
     assert.equal(await pathExists(`${dir}/wf`), false, "management socket removed at exit");
   });
 });
+
+Deno.test("--daemon without --logfile prints the startup script's failing lines before it returns, and nothing else", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/rc`, "port/create 5\nbogus/cmd 1\nport/setvlan 99 99\n");
+    const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`, "--rc", `${dir}/rc`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stderr.trimEnd().split("\n"), [
+      `vde switch: ${dir}/rc:2: bogus/cmd 1: 1038 Function not implemented`,
+      `vde switch: ${dir}/rc:3: port/setvlan 99 99: 1022 Invalid argument`,
+    ]);
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    const clean = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(clean.stderr, "", "a start without failures says nothing");
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
 import { VERSION } from "../../src/version.ts";
-import { run, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { run, spawnManaged } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
+import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 
 Deno.test("vde plug describes itself with user=NAME of its effective user; showinfo names vde's version", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-user-" });
@@ -18,10 +18,7 @@ Deno.test("vde plug describes itself with user=NAME of its effective user; showi
   try {
     const client = await MgmtClient.connect(`${tmp}/sw/mgmt`);
     try {
-      const lines = await waitFor(async () => {
-        const r = await client.command("port/print");
-        return r.lines?.some((l) => l.includes("vde plug:")) ? r.lines : undefined;
-      }, { timeoutMs: 20_000, what: "the plug on a port" });
+      const lines = await portLinesOnceListed(client, "vde plug:");
       const descr = lines.find((l) => l.includes("vde plug:"))!;
       assert.match(descr, new RegExp(`user=${me} pid=\\d+`));
       const info = await client.command("showinfo");

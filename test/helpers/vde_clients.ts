@@ -18,6 +18,8 @@ import {
   REQ_NEW_CONTROL,
   REQ_NEW_PORT0,
 } from "../../src/wire/vde_request.ts";
+import type { MgmtClient } from "../../src/console/client.ts";
+import { waitFor } from "./processes.ts";
 import {
   listens,
   REPO_ROOT,
@@ -722,4 +724,12 @@ export async function withMgmtSwitch(
     await sw.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+/** The `port/print` lines of a switch once one of them holds `text` (a client's description). */
+export function portLinesOnceListed(client: MgmtClient, text: string, timeoutMs = 20_000): Promise<string[]> {
+  return waitFor(async () => {
+    const r = await client.command("port/print");
+    return r.lines?.some((l) => l.includes(text)) ? r.lines : undefined;
+  }, { timeoutMs, what: `a port of ${text}` });
 }

@@ -51,7 +51,7 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
     ["/vnameserver6=fd99::3", /outside the prefix/],
     ["/mtu=100", /mtu must be between/],
     ["/addr=10.0.2.0", /network or broadcast/],
-    ["/tftp_path=", /tftp_path needs a directory/],
+    ["/tftp_path=", /tftp_path needs a value, e.g. tftp_path=\/srv\/tftp/],
     [`/bootfile=${"x".repeat(128)}`, /bootfile must be 1-127 bytes/],
     ["/cmdfwd=cat", /must be \[SLIRPIP:\]PORT:COMMAND/],
     ["/cmdfwd=10.0.2.2:5555:cat", /address 10\.0\.2\.2 is taken/],
@@ -116,4 +116,48 @@ Deno.test("DNS upstreams from text and from resolv.conf", () => {
   const r = resolversFrom("# comment\nnameserver 10.255.255.53\nsearch x\nnameserver fe80::1%eth0\n");
   assert.equal(r.length, 2);
   assert.equal(r[1]!.family, 6);
+});
+
+Deno.test("a slirp:// option that takes a value refuses to stand without one, naming an example", () => {
+  // Every key the parser knows (its unknown-option message lists them) but the five switches.
+  let message = "";
+  try {
+    parseSlirpOptions("/zzz");
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  const flags = ["v4", "v6", "restricted", "disable_host_loopback", "verbose"];
+  const valued = /\(known: ([^)]*)\)/.exec(message)![1]!.split(", ").filter((k) => !flags.includes(k));
+  assert.ok(valued.includes("tcpfwd") && valued.includes("dns_upstream") && valued.length === 21, message);
+  for (const key of valued) {
+    for (const text of [`/${key}`, `/${key}=`, `/verbose/${key}/restricted`]) {
+      assert.throws(
+        () => parseSlirpOptions(text),
+        (e: Error) =>
+          e instanceof ConfigError &&
+          new RegExp(`^${key} needs a value, e\\.g\\. ${key}=\\S+$`).test(e.message),
+        text,
+      );
+    }
+  }
+  // Abbreviations are named in full.
+  assert.throws(
+    () => parseSlirpOptions("/tcpf"),
+    /^ConfigError: tcpfwd needs a value, e\.g\. tcpfwd=8080:80$/,
+  );
+  const set = parseSlirpOptions(`/${flags.join("/")}`);
+  assert.deepEqual([set.restricted, set.hostLoopback, set.verbose], [true, false, true]);
+});
+
+Deno.test("slirp:// options written after two slashes (where an address goes) are refused with the three-slash spelling", () => {
+  for (const rest of ["bad=1", "tcpfwd=8080:80", "verbose", "x/verbose"]) {
+    assert.throws(
+      () => parseSlirpOptions(rest),
+      (e: Error) =>
+        e instanceof ConfigError && e.message.includes(`write slirp:///${rest}`) && !e.message.includes("\n"),
+      rest,
+    );
+  }
+  assert.equal(parseSlirpOptions("/tcpfwd=8080:80").forwards.length, 1);
+  assert.equal(parseSlirpOptions("").forwards.length, 0);
 });

@@ -1,0 +1,72 @@
+/**
+ * A user refused by another user's switch is told what to do about it, not
+ * only "Permission denied (os error 13)". The other user is played by
+ * handing the switch directory to nobody and running our client as root
+ * without CAP_DAC_OVERRIDE, which then sees it as any other user would.
+ */
+import assert from "node:assert/strict";
+import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
+import { startCSwitch, startOurSwitch } from "../helpers/switches.ts";
+import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+
+const AS_OTHER_USER = [
+  "setpriv",
+  "--bounding-set=-dac_override,-dac_read_search",
+  "--inh-caps=-dac_override,-dac_read_search",
+];
+
+async function giveToNobody(dir: string): Promise<void> {
+  for (const e of [dir, ...[...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`)]) {
+    await Deno.chown(e, 65534, 65534);
+  }
+}
+
+const hint = (dir: string) =>
+  `permission denied on the switch at ${dir}: run as the switch's user (or root), ` +
+  `or start the switch with --mode 666 (vde_switch: -m 666)`;
+
+Deno.test("vde plug and vde slirp refused by another user's switch say to run as its user or start it with --mode 666", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-perm-" });
+  const sw = await startCSwitch(`${tmp}/sw`);
+  try {
+    await giveToNobody(`${tmp}/sw`);
+    const plug = await run([...AS_OTHER_USER, ...ourCli(), "plug", `${tmp}/sw`, "null://"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(plug.code, 1);
+    assert.equal(plug.stderr, `vde: cannot open ${tmp}/sw: ${hint(`${tmp}/sw`)}\n`);
+    const slirp = await run([...AS_OTHER_USER, ...ourCli(), "slirp", "-s", `${tmp}/sw`], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(slirp.code, 1);
+    assert.equal(slirp.stderr, `vde: ${hint(`${tmp}/sw`)}\n`);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the advice works: another user plugs into a switch started with --mode 666", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-perm-" });
+  await Deno.chmod(tmp, 0o755);
+  const sw = await startOurSwitch(`${tmp}/sw`, { extraArgs: ["--mode", "666"] });
+  await giveToNobody(`${tmp}/sw`);
+  const plug = spawnManaged([...AS_OTHER_USER, ...ourCli(), "plug", `${tmp}/sw`, "null://"]);
+  try {
+    const client = await MgmtClient.connect(`${tmp}/sw/mgmt`);
+    try {
+      await portLinesOnceListed(client, "vde plug:");
+    } finally {
+      client.close();
+    }
+  } finally {
+    await plug.stop();
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,36 @@
+/**
+ * Slirp options on the command line a user types: a value-taking option
+ * without its value, and options after two slashes instead of three, stop
+ * the command with one line instead of starting a slirp without them.
+ */
+import assert from "node:assert/strict";
+import { run } from "../helpers/processes.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+
+async function refused(args: string[]): Promise<string> {
+  const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
+  assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+  assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+  return r.stderr.trimEnd();
+}
+
+Deno.test("vde slirp -o tcpfwd (no value) says 'tcpfwd needs a value' and does not start", async () => {
+  const dir = `/tmp/vde-no-switch-${Deno.pid}`;
+  assert.equal(
+    await refused(["slirp", "-s", dir, "-o", "tcpfwd"]),
+    "vde: tcpfwd needs a value, e.g. tcpfwd=8080:80",
+  );
+  assert.equal(await refused(["switch", "-s", dir, "--slirp=mtu"]), "vde: mtu needs a value, e.g. mtu=1500");
+  assert.equal(
+    await refused(["plug", "slirp:///vnameserver", "null://"]),
+    "vde: cannot open slirp:///vnameserver: vnameserver needs a value, e.g. vnameserver=10.0.2.3",
+  );
+});
+
+Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///OPTIONS spelling", async () => {
+  assert.equal(
+    await refused(["plug", "slirp://tcpfwd=8080:80", "null://"]),
+    "vde: cannot open slirp://tcpfwd=8080:80: slirp://tcpfwd=8080:80 puts options where an address goes " +
+      "(slirp has none): write slirp:///tcpfwd=8080:80",
+  );
+});
