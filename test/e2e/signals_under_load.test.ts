@@ -2,7 +2,7 @@
  * SIGTERM, SIGINT and SIGHUP in the middle of full-speed traffic, to every
  * long-running command whose data plane has a thread or an FFI call in
  * flight: `vde switch`, `vde plug` (vde:// to vde://, tap://, slirp://, and
- * with `--thread` to tap://) and `vde slirp`. Each must exit 0, print no
+ * with `--no-thread` to tap://) and `vde slirp`. Each must exit 0, print no
  * crash, and leave nothing behind: no socket file, no tap, no port held on
  * the switch it was plugged into.
  *
@@ -189,11 +189,16 @@ Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch
             }),
         );
         await t.step(
-          `round ${round + 1}, ${signal}: vde plug --thread vde:// tap://`,
+          `round ${round + 1}, ${signal}: vde plug --no-thread vde:// tap://`,
           () =>
-            roundOn("vde plug thread", [...VDE, "plug", "--thread", `vde://${a}`, "tap://sigt1"], signal, {
-              tap: "sigt1",
-            }),
+            roundOn(
+              "vde plug main thread",
+              [...VDE, "plug", "--no-thread", `vde://${a}`, "tap://sigt1"],
+              signal,
+              {
+                tap: "sigt1",
+              },
+            ),
         );
         await t.step(
           `round ${round + 1}, ${signal}: vde plug vde:// slirp://`,
