@@ -65,18 +65,30 @@ const symbols = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof symbols> | null = null;
+/**
+ * This thread's errno, as a view made once when libc is opened (each Worker
+ * has its own module instance, so its own view). Reading it after a failed
+ * call runs no FFI call and allocates nothing: the old way (a call to
+ * `__errno_location` and a new pointer view each time) could let V8 run
+ * between the failed call and the read, and about once in 5-10 million
+ * reads it saw ENOENT where the call had set EAGAIN, which ended a plug
+ * thread's cable ("tap: receive failed: errno 2") under load.
+ */
+let errnoView: Int32Array | null = null;
 
 /** The libc symbols, opened on first use. */
 export function libc(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
-  if (lib === null) lib = Deno.dlopen("libc.so.6", symbols);
+  if (lib === null) {
+    lib = Deno.dlopen("libc.so.6", symbols);
+    const p = lib.symbols.__errno_location();
+    if (p !== null) errnoView = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(p, 4));
+  }
   return lib.symbols;
 }
 
 /** errno of the last synchronous libc call made on this thread. */
 export function errno(): number {
-  const p = libc().__errno_location();
-  if (p === null) return 0;
-  return new Deno.UnsafePointerView(p).getInt32();
+  return errnoView === null ? 0 : errnoView[0]!;
 }
 
 /** strerror() text for an errno value, as glibc prints it. */

@@ -6,7 +6,9 @@
  *   plugin in the same place (iperf3 both ways, retransmits);
  * - our `vde plug vde://C tap://` against Debian's `vde_plug` there;
  * - ping RTT median and p99 (100 pings, 10 ms apart) through each switch
- *   with Debian's taps, and through each implementation's own tap plugs;
+ *   with Debian's taps, through each implementation's own switch and tap
+ *   plugs, and through Debian's switch with each one's plugs (the plugs
+ *   alone);
  * - the worst ping while a management client lists a 65,536-entry MAC
  *   table in a loop (target: never above 2 ms).
  *
@@ -207,6 +209,17 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     1.2,
   );
   const ownP99 = ctx.row(`ping RTT p99 (${PINGS} at 10 ms), own switch and own tap:// plugs`, "ms", "lower");
+  const plugMed = ctx.row(
+    `ping RTT median (${PINGS} at 10 ms), C vde_switch with own tap:// plugs (C = vde_plug)`,
+    "ms",
+    "lower",
+    1.2,
+  );
+  const plugP99 = ctx.row(
+    `ping RTT p99 (${PINGS} at 10 ms), C vde_switch with own tap:// plugs (C = vde_plug)`,
+    "ms",
+    "lower",
+  );
   const listMax = ctx.row(
     `ping max while hash/print lists ${MACS} MACs in a loop (target <= 2 ms)`,
     "ms",
@@ -223,6 +236,8 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     pingP99,
     ownMed,
     ownP99,
+    plugMed,
+    plugP99,
     listMax,
   ];
   let missing: string | null = null;
@@ -304,13 +319,19 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
           }
         });
 
-        // Ping through each switch: Debian's taps, then each implementation's own plugs.
-        for (const own of [false, true]) {
-          const [med, p99] = own ? [ownMed, ownP99] : [pingMed, pingP99];
+        // Ping through each switch with Debian's taps, then each implementation's own
+        // switch and plugs, then each one's plugs into Debian's switch (the plugs alone).
+        for (const variant of ["c taps", "own", "own plugs behind C"] as const) {
+          const [med, p99] = variant === "c taps"
+            ? [pingMed, pingP99]
+            : variant === "own"
+            ? [ownMed, ownP99]
+            : [plugMed, plugP99];
+          const own = variant !== "c taps";
           const procs: ManagedProcess[] = [];
           let sw: SwitchHandle | null = null;
           try {
-            sw = await ctx.startIn(kind);
+            sw = await ctx.startIn(variant === "own plugs behind C" ? "c" : kind);
             const cmd = own && kind === "ours" ? [...ctx.vde, "plug"] : ["vde_plug"];
             for (const n of [a, b]) {
               const p = n.spawn([...cmd, `vde://${sw.dir}`, "tap://t0"], { name: `plug ${n.short}` });
@@ -323,13 +344,11 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
             med.samples[kind].push(quantile(times, 0.5));
             p99.samples[kind].push(quantile(times, 0.99));
             ctx.log(
-              `ping ${kind}${own ? " own plugs" : ""}: median ${quantile(times, 0.5)} ms, p99 ${
-                quantile(times, 0.99)
-              } ms`,
+              `ping ${kind} (${variant}): median ${quantile(times, 0.5)} ms, p99 ${quantile(times, 0.99)} ms`,
             );
           } catch (err) {
             for (const m of [med, p99]) m.errors[kind] = ctx.message(err);
-            ctx.log(`ping ${kind}${own ? " own plugs" : ""}: ${ctx.message(err)}`);
+            ctx.log(`ping ${kind} (${variant}): ${ctx.message(err)}`);
           } finally {
             await stopAll(procs);
             if (sw) await ctx.stopIn(sw);

@@ -24,7 +24,8 @@ export const plugCommand: Subcommand = (program: Command) => {
     .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
     .argument("[vnl2]", "second end; - is stdin/stdout", "-")
     .option("-D, --descr <text>", "description given to a switch")
-    .option("--thread", "between two vde:// or tap:// ends, forward on a thread of its own (experimental)")
+    .option("--thread", "between two vde:// or tap:// ends, forward on a thread of its own (the default)")
+    .option("--no-thread", "forward on the main thread even when both ends are vde:// or tap://")
     .addHelpText(
       "after",
       examples(
@@ -65,7 +66,7 @@ export const plugCommand: Subcommand = (program: Command) => {
           b.close("stopped by a signal");
           return;
         }
-        await plug(a, b, { thread: flags.thread === true });
+        await plug(a, b, { thread: flags.thread !== false });
       } finally {
         removeSignals();
       }

@@ -65,6 +65,8 @@ export interface SwitchCliOptions {
   http?: string;
   /** File holding the token the page's actions need. */
   httpToken?: string;
+  /** Where frames are forwarded: "thread" (a data-plane thread) or "main". */
+  dataplane?: string;
 }
 
 const COMPONENT = "vde switch";
@@ -86,6 +88,24 @@ function parsePriority(text: string): number {
   return n;
 }
 
+/**
+ * Where the switch forwards: --dataplane, else $VDE_DATAPLANE, else the main
+ * thread. Spanning tree and snooping need every frame on the main thread,
+ * so they keep it there (said once in the log).
+ */
+function chooseDataplane(o: SwitchCliOptions): "main" | "thread" {
+  const asked = o.dataplane ?? Deno.env.get("VDE_DATAPLANE") ?? "main";
+  if (asked !== "main" && asked !== "thread") {
+    throw new UsageError(`--dataplane must be "thread" or "main", got "${asked}"`);
+  }
+  if (asked === "main") return "main";
+  const needsMain = o.stp || o.fstp ? "--stp" : o.mcastSnooping ? "--mcast-snooping" : null;
+  if (needsMain === null) return "thread";
+  if (o.dataplane === "thread") throw new UsageError(`--dataplane thread cannot be used with ${needsMain}`);
+  log(COMPONENT, `${needsMain}: forwarding on the main thread`);
+  return "main";
+}
+
 /** Runs a switch until a signal, `shutdown` or the console stops it. */
 export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const numPorts = parsePorts(o.ports);
@@ -94,6 +114,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const gid = o.group === undefined ? undefined : resolveGroup(o.group);
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
   const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
+  const dataplane = chooseDataplane(o);
   const program = {
     component: COMPONENT,
     noun: "switch",
@@ -102,7 +123,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     logfile: o.logfile,
   };
   await runProgram(program, async (p) => {
-    const sw = new Switch({ numPorts, hub: o.hub ?? false });
+    const sw = new Switch({ numPorts, hub: o.hub ?? false, dataplane });
     p.defer(() => sw.close());
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: p.stop });
@@ -184,7 +205,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       : sw.engine.stp !== null
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
       : "";
-    log(COMPONENT, `serving ${server.dir} with ${numPorts} ports${kind}; console: vde term ${mgmt.path}`);
+    const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
+    log(
+      COMPONENT,
+      `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}`,
+    );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
     if (!p.inBackground) {
       const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
@@ -241,6 +266,10 @@ export const switchCommand = (program: Command): void => {
     .option(
       "--pcap <file>",
       "capture every frame the switch forwards into FILE (pcapng; classic pcap for *.pcap)",
+    )
+    .option(
+      "--dataplane <where>",
+      "forward frames on a thread of their own (thread) or on the main thread (main); default $VDE_DATAPLANE or main",
     )
     .option("--http <[addr:]port>", "serve Prometheus /metrics and a live web page (127.0.0.1 unless ADDR)")
     .option("--http-token <file>", "let the web page toggle hub mode and ports, with the token in FILE")

@@ -21,6 +21,10 @@
  *
  * The same layout is built by the side that creates the ring and attached by
  * the other from the SharedArrayBuffer it was posted.
+ *
+ * A tagged record (`putTagged`/`drainTagged`, the switch thread's port
+ * rings) carries an i32 tag, a port number, between its length and bytes;
+ * one ring holds one kind of record.
  */
 
 /** Indexes in the Int32 header. */
@@ -88,16 +92,27 @@ export class FrameRing {
    * to the consumer until `publish`.
    */
   put(frame: Uint8Array, pending: number): number {
+    return this.#put(frame, pending, 0, 0);
+  }
+
+  /** `put` with a tag the consumer gets back from `drainTagged`; the record is 4 bytes longer. */
+  putTagged(tag: number, frame: Uint8Array, pending: number): number {
+    return this.#put(frame, pending, 4, tag);
+  }
+
+  #put(frame: Uint8Array, pending: number, extra: number, tag: number): number {
     let w = pending;
     let pos = w & this.#mask;
-    const size = recordSize(frame.length);
+    const length = frame.length + extra;
+    const size = recordSize(length);
     if (this.capacity - pos < size) {
       this.#lengths[pos >> 2] = WRAP;
       w = (w + this.capacity - pos) | 0;
       pos = 0;
     }
-    this.#lengths[pos >> 2] = frame.length;
-    this.#data.set(frame, pos + RECORD_HEADER);
+    this.#lengths[pos >> 2] = length;
+    if (extra !== 0) this.#lengths[(pos + RECORD_HEADER) >> 2] = tag;
+    this.#data.set(frame, pos + RECORD_HEADER + extra);
     return (w + size) | 0;
   }
 
@@ -145,6 +160,19 @@ export class FrameRing {
    * call only). Frees space as it goes. Returns the number delivered.
    */
   drain(onFrame: (frame: Uint8Array) => void, budget: number): number {
+    return this.#drain(onFrame, null, budget);
+  }
+
+  /** `drain` for records written by `putTagged`: `onFrame` gets each record's tag too. */
+  drainTagged(onFrame: (tag: number, frame: Uint8Array) => void, budget: number): number {
+    return this.#drain(null, onFrame, budget);
+  }
+
+  #drain(
+    plain: ((frame: Uint8Array) => void) | null,
+    tagged: ((tag: number, frame: Uint8Array) => void) | null,
+    budget: number,
+  ): number {
     let r = Atomics.load(this.#header, READ);
     let w = Atomics.load(this.#header, WRITE);
     let n = 0;
@@ -155,7 +183,10 @@ export class FrameRing {
         r = (r + this.capacity - pos) | 0;
         continue;
       }
-      onFrame(this.#data.subarray(pos + RECORD_HEADER, pos + RECORD_HEADER + len));
+      const end = pos + RECORD_HEADER + len;
+      if (tagged !== null) {
+        tagged(this.#lengths[(pos + RECORD_HEADER) >> 2]!, this.#data.subarray(pos + RECORD_HEADER + 4, end));
+      } else plain!(this.#data.subarray(pos + RECORD_HEADER, end));
       r = (r + recordSize(len)) | 0;
       // Free space in batches, so a waiting producer resumes before a long drain ends.
       if ((++n & 63) === 0) {

@@ -22,14 +22,40 @@
 import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { raisePriority } from "./priority.ts";
+import { raisePriority, setRealtime } from "./priority.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
 
 const BATCH = 64;
 /** Slot size: larger than any frame, so an oversize one is seen (truncated or long) and dropped. */
 const SLOT = VDE_MAX_FRAME + 6;
+/**
+ * Work without a pause after which the thread leaves the real-time class
+ * until it next finds nothing to do (a flood, not a burst): the ordinary
+ * threads of its core, ksoftirqd among them, must not wait longer.
+ */
+const SATURATED_MS = 20;
 /** Batches one direction moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
+
+/** An errno that means "nothing more now", not a failure. */
+function quiet(e: number): boolean {
+  return e === C.EAGAIN || e === C.EINTR;
+}
+
+/** A send error that means the datagram peer is gone for good. */
+function peerGone(err: number): boolean {
+  return err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM;
+}
+
+const SO_ERROR = 4;
+const soError = new Int32Array(1);
+const soErrorLength = new Uint32Array([4]);
+
+/** Takes (clears) a socket's pending error; false if even that failed. */
+function takeSocketError(fd: number): boolean {
+  soErrorLength[0] = 4;
+  return libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, soError, soErrorLength) === 0;
+}
 
 /** One direction of the cable: frames read from `src`, written to `dst`. */
 class Direction {
@@ -88,9 +114,12 @@ class Direction {
     if (this.src.kind === "dgram") {
       for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
       n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
+      // A failure ends the cable only if it repeats: a pending socket error is
+      // reported once, and a dead peer shows again (and on the send side).
+      if (n < 0 && !quiet(errno())) n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
       if (n < 0) {
         const e = errno();
-        return e === C.EAGAIN || e === C.EINTR ? 0 : -e;
+        return quiet(e) ? 0 : -e;
       }
       for (let i = 0; i < n; i++) {
         const truncated = (this.#recvView.getInt32(i * MMSG_SIZE + MSG_FLAGS, true) & C.MSG_TRUNC) !== 0;
@@ -99,10 +128,12 @@ class Direction {
       }
     } else {
       for (; n < BATCH; n++) {
-        const r = c.read(this.src.fd, this.slots[n]!, SLOT);
+        let r = c.read(this.src.fd, this.slots[n]!, SLOT);
+        // As above: a tap that is gone fails every read.
+        if (r < 0 && !quiet(errno())) r = c.read(this.src.fd, this.slots[n]!, SLOT);
         if (r < 0) {
           const e = errno();
-          if (e === C.EAGAIN || e === C.EINTR) break;
+          if (quiet(e)) break;
           return -e;
         }
         if (r === 0) return n === 0 ? -1 : n;
@@ -146,6 +177,7 @@ class Direction {
       this.sent = this.count;
       return 0;
     }
+    let retried = false;
     while (this.sent < this.count) {
       const k = c.sendmmsg(
         this.dst.fd,
@@ -157,6 +189,11 @@ class Direction {
         const e = errno();
         if (e === C.EINTR) continue;
         if (e === C.EAGAIN || e === C.ENOBUFS) return C.EAGAIN;
+        // Believed only if it repeats (see receive).
+        if (!retried) {
+          retried = true;
+          continue;
+        }
         counters[this.base + 2]! += this.count - this.sent;
         this.sent = this.count;
         return e;
@@ -173,7 +210,10 @@ class Direction {
 
 function run(start: PlugStart): string | null {
   const c = libc();
-  raisePriority(false); // it writes to taps: see priority.ts
+  // Real-time while it keeps up; an ordinary (nice -20) thread while saturated: see priority.ts.
+  const realtime = raisePriority(true);
+  let demoted = false;
+  let busySince = 0;
   const control = new Int32Array(start.shared, 0, 4);
   const counters = new Float64Array(start.shared, 16);
   const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
@@ -210,9 +250,7 @@ function run(start: PlugStart): string | null {
       if (n === 0) return null;
       const err = d.flush();
       if (err === C.EAGAIN) return null;
-      if (err !== 0 && (err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM)) {
-        return `${d.dst.name}: peer socket is gone`;
-      }
+      if (peerGone(err)) return `${d.dst.name}: peer socket is gone`;
       if (n < BATCH) return null;
     }
     return null;
@@ -221,7 +259,15 @@ function run(start: PlugStart): string | null {
   let reason: string | null = null;
   try {
     while (reason === null && Atomics.load(control, PLUG_STOP) === 0) {
-      const n = c.epoll_wait(epfd, events, 8, -1);
+      let n = c.epoll_wait(epfd, events, 8, 0);
+      if (n === 0) {
+        // Idle: the next burst is served real-time again.
+        if (demoted) demoted = !setRealtime(true);
+        n = c.epoll_wait(epfd, events, 8, -1);
+        busySince = performance.now();
+      } else if (realtime && !demoted && performance.now() - busySince > SATURATED_MS) {
+        demoted = setRealtime(false);
+      }
       if (n < 0) {
         if (errno() === C.EINTR) continue;
         reason = `epoll_wait failed: errno ${errno()}`;
@@ -238,16 +284,20 @@ function run(start: PlugStart): string | null {
         if ((mask & C.EPOLLOUT) !== 0) {
           for (const d of [ab, ba]) {
             if (d.dst.fd === fd && d.blocked) {
-              const err = d.flush();
-              if (err !== 0 && err !== C.EAGAIN) reason = `${d.dst.name}: send failed: errno ${err}`;
+              // Another failure dropped the rest of the batch (counted): the cable goes on.
+              if (peerGone(d.flush())) reason = `${d.dst.name}: peer socket is gone`;
             }
           }
         }
         if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
           const d = fd === start.a.fd ? ab : ba;
-          // An error or hang-up is reported even while the source is not read: end rather than spin.
+          // An error or hang-up is reported even while the source is not read. A
+          // socket's pending error is taken (it is reported once; a dead peer shows
+          // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
           if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
-            reason = `${d.src.name}: socket error or hang-up`;
+            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || !takeSocketError(d.src.fd)) {
+              reason = `${d.src.name}: socket error or hang-up`;
+            }
           } else reason = pump(d);
         }
       }

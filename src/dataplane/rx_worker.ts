@@ -84,7 +84,11 @@ function run(start: RxStart): void {
         ring.waitForSpace(FULL_WAIT_MS);
         continue;
       }
-      const n = c.recvmmsg(start.fd, arena.mmsg, Math.min(BATCH, room), C.MSG_DONTWAIT, null);
+      let n = c.recvmmsg(start.fd, arena.mmsg, Math.min(BATCH, room), C.MSG_DONTWAIT, null);
+      // A failure is believed only if it repeats: a pending socket error is reported once.
+      if (n < 0 && errno() !== C.EAGAIN && errno() !== C.EINTR) {
+        n = c.recvmmsg(start.fd, arena.mmsg, Math.min(BATCH, room), C.MSG_DONTWAIT, null);
+      }
       if (n < 0) {
         const e = errno();
         if (e === C.EINTR) continue;

@@ -1,11 +1,10 @@
 /**
  * Joining two links: the virtual cable behind `vde plug A B`.
  *
- * Each link's frames are sent on the other from the main thread. With
- * `thread`, when both ends are fds (a vde:// socket, a tap), they are lent
- * to a plug thread that forwards between them on its own
- * (dataplane/plug_thread.ts): one wake-up per burst and no frame through the
- * main thread.
+ * When both ends are fds (a vde:// socket, a tap), they are lent to a plug
+ * thread that forwards between them on its own (dataplane/plug_thread.ts):
+ * one wake-up per burst and no frame through the main thread. Otherwise
+ * each link's frames are sent on the other from the main thread.
  */
 import { discard, type Link } from "./link.ts";
 import { log } from "../log.ts";
@@ -15,9 +14,7 @@ import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.t
 export interface PlugOptions {
   /**
    * Forward on a plug thread when both ends are fds (vde:// sockets, taps):
-   * lower latency, no frame through the main thread. Off by default: a rare
-   * stall of a TCP flow through two such plugs and our switch was seen under
-   * load and is not understood yet.
+   * lower latency, no frame through the main thread. On unless false.
    */
   thread?: boolean;
 }
@@ -33,7 +30,7 @@ export interface PlugOptions {
  * @returns the reason the first link to end gave
  */
 export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise<string> {
-  if (options.thread === true && canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
+  if (options.thread !== false && canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
   a.onFrame = (frame) => b.send(frame);
   b.onFrame = (frame) => a.send(frame);
   a.feeds?.(b);

@@ -10,7 +10,8 @@
  * right after, so the stack is never re-entered. The stack's timers run on
  * one Deno timer, re-armed only when its deadline moves earlier, after
  * every frame and after every round of the shared poller (where the host
- * sockets' events arrive).
+ * sockets' events arrive). ACKs the stack holds for coalescing leave at the
+ * end of the poller round that brought the frames.
  */
 import { BaseLink, CongestionWatch, type Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
@@ -48,7 +49,10 @@ export class SlirpLink extends BaseLink {
       kick: () => this.#kick(),
       congested: () => this.#out.congested,
     });
-    this.#unhook = poller().afterRound(() => this.#schedule());
+    this.#unhook = poller().afterRound(() => {
+      if (this.#kickPending) this.#afterBatch();
+      else this.#schedule();
+    });
     this.#schedule();
   }
 
@@ -69,14 +73,20 @@ export class SlirpLink extends BaseLink {
     this.#kick();
   }
 
-  /** Once per batch (a microtask after the current run of frames): flush held ACKs, re-arm the timer. */
+  /**
+   * Once per batch: flush held ACKs, re-arm the timer. Inside a poller round
+   * that is the round's end (a microtask would wait for the whole busy
+   * stretch of rounds, up to milliseconds); elsewhere a microtask after the
+   * current run of frames.
+   */
   #kick(): void {
     if (this.#kickPending) return;
     this.#kickPending = true;
-    queueMicrotask(this.#afterBatch);
+    if (!poller().dispatching) queueMicrotask(this.#afterBatch);
   }
 
   readonly #afterBatch = (): void => {
+    if (!this.#kickPending) return;
     this.#kickPending = false;
     if (this.isClosed) return;
     this.#guarded("flush", () => this.stack.flush());

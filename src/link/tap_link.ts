@@ -102,7 +102,9 @@ export class TapLink extends BaseLink implements FdLender {
         poller().setReadInterest(this.#fd, false);
         return;
       }
-      const n = libc().read(this.#fd, buf, READ_BUFFER);
+      let n = libc().read(this.#fd, buf, READ_BUFFER);
+      // A failure closes the link only if it repeats: a tap that is gone fails every read.
+      if (n < 0 && errno() !== C.EAGAIN && errno() !== C.EINTR) n = libc().read(this.#fd, buf, READ_BUFFER);
       if (n < 0) {
         const e = errno();
         if (e === C.EAGAIN || e === C.EINTR) return;

@@ -95,6 +95,27 @@ export interface EngineOptions {
   hashSeed?: number;
   /** Receives log and debug events; costs allocations only when set. */
   onEvent?: (event: EngineEvent) => void;
+  /**
+   * The MAC table and port counters in memory shared with another thread
+   * (see `sharedEngineState`): the engine that forwards writes them, a
+   * control copy on another thread reads them (its own changes to them do
+   * nothing; its owner forwards those calls to the writer).
+   */
+  shared?: { state: SharedEngineState; writer: boolean };
+}
+
+/** The shared memory behind an engine's MAC table and port counters. */
+export interface SharedEngineState {
+  macTable: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+}
+
+/** Shared memory for the MAC table and counters of an engine with `maxMacs` entries. */
+export function sharedEngineState(maxMacs = 65536): SharedEngineState {
+  return {
+    macTable: new SharedArrayBuffer(MacTable.sharedBytes(maxMacs)),
+    counters: new SharedArrayBuffer(PortCounters.sharedBytes(MAX_PORTS)),
+  };
 }
 
 /** Something worth logging that happened in the engine. */
@@ -256,6 +277,7 @@ export class SwitchEngine {
       maxEntries: options.maxMacs ?? 65536,
       seed: options.hashSeed ?? 0,
       minPersistenceSeconds: nonNegative("minPersistenceSeconds", options.minPersistenceSeconds ?? 3),
+      shared: options.shared && { buffer: options.shared.state.macTable, writer: options.shared.writer },
     });
     this.#active = new Uint8Array(numPorts);
     this.#fwd = new Uint8Array(numPorts);
@@ -263,7 +285,10 @@ export class SwitchEngine {
     this.#vlans = new VlanTable(numPorts);
     this.#activeList = new Int32Array(0);
     this.#floodList = this.#activeList;
-    this.#counters = new PortCounters(numPorts);
+    this.#counters = new PortCounters(
+      numPorts,
+      options.shared && { buffer: options.shared.state.counters, writer: options.shared.writer },
+    );
     this.#mirrorOut = new Uint8Array(numPorts);
   }
 

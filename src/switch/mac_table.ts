@@ -20,6 +20,14 @@
  *
  * The slot order has nothing to do with vde_switch's bucket order; for
  * printing `Hash: NNNN` as vde_switch does, use `vdeHashIndex`.
+ *
+ * Shared between threads (`shared`), the arrays live in one
+ * SharedArrayBuffer at their final capacity (never grown, so the other
+ * thread's views never go stale): the data-plane thread's table is the one
+ * writer, the main thread's a reader whose mutators do nothing (the control
+ * plane forwards them to the writer). A reader may see an entry mid-move
+ * while the writer shifts a probe run: a listing can miss or repeat one
+ * entry, never crash or loop, since every read is bounded by the capacity.
  */
 import { formatMacNumbers } from "../wire/ethernet.ts";
 
@@ -58,6 +66,8 @@ export interface MacTableOptions {
   seed?: number;
   /** Minimum age in seconds before an entry may move to another port; default 3. */
   minPersistenceSeconds?: number;
+  /** Storage shared with another thread (see `MacTable.sharedBytes`), and whether this side writes it. */
+  shared?: { buffer: SharedArrayBuffer; writer: boolean };
 }
 
 /** Called for every entry a bulk removal deletes. */
@@ -65,6 +75,8 @@ export type RemovedEntry = (hi: number, lo: number, vlan: number, port: number) 
 
 const EMPTY = -1;
 const INITIAL_CAPACITY = 64;
+/** Bytes one slot takes across the parallel arrays (lastSeen, lo, port, hi, vlan). */
+const SLOT_BYTES = 8 + 4 + 4 + 2 + 2;
 
 /**
  * A bounded (MAC, VLAN) -> port table with zero-allocation lookup and learn.
@@ -87,13 +99,22 @@ export class MacTable {
   #mask = 0;
   #size = 0;
   #previousPort = -1;
-  #hi = new Uint16Array(0);
-  #lo = new Uint32Array(0);
-  #vlan = new Uint16Array(0);
-  #port = new Int32Array(0);
-  #lastSeen = new Float64Array(0);
+  #hi: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  #lo: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  #vlan: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+  #port: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  #lastSeen: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  /** In shared storage: the entry count, for the reader; null otherwise. */
+  #sizeCell: Int32Array | null = null;
+  /** A reader of shared storage: mutators do nothing. */
+  readonly #readOnly: boolean;
 
-  /** @throws RangeError if `maxEntries` is not a positive integer */
+  /** Bytes of shared storage a table of `maxEntries` needs. */
+  static sharedBytes(maxEntries = 65536): number {
+    return 8 + nextPowerOfTwo(maxEntries * 2) * SLOT_BYTES;
+  }
+
+  /** @throws RangeError if `maxEntries` is not a positive integer, or `shared` is too small */
   constructor(options: MacTableOptions = {}) {
     const maxEntries = options.maxEntries ?? 65536;
     if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > 1 << 24) {
@@ -103,12 +124,37 @@ export class MacTable {
     this.minPersistenceSeconds = options.minPersistenceSeconds ?? 3;
     this.#seed = (options.seed ?? 0) | 0;
     this.#maxCapacity = nextPowerOfTwo(maxEntries * 2);
-    this.#allocate(Math.min(INITIAL_CAPACITY, this.#maxCapacity));
+    this.#readOnly = options.shared !== undefined && !options.shared.writer;
+    if (options.shared === undefined) {
+      this.#allocate(Math.min(INITIAL_CAPACITY, this.#maxCapacity));
+      return;
+    }
+    const buffer = options.shared.buffer;
+    if (buffer.byteLength < MacTable.sharedBytes(maxEntries)) {
+      throw new RangeError(`Expected ${MacTable.sharedBytes(maxEntries)} bytes of shared storage`);
+    }
+    const cap = this.#maxCapacity;
+    this.#mask = cap - 1;
+    this.#sizeCell = new Int32Array(buffer, 0, 1);
+    this.#lastSeen = new Float64Array(buffer, 8, cap);
+    this.#lo = new Uint32Array(buffer, 8 + cap * 8, cap);
+    this.#port = new Int32Array(buffer, 8 + cap * 12, cap);
+    this.#hi = new Uint16Array(buffer, 8 + cap * 16, cap);
+    this.#vlan = new Uint16Array(buffer, 8 + cap * 18, cap);
+    if (options.shared.writer) {
+      this.#port.fill(EMPTY);
+      this.#sizeCell[0] = 0;
+    }
   }
 
   /** Number of entries. */
   get size(): number {
-    return this.#size;
+    return this.#sizeCell === null ? this.#size : this.#sizeCell[0]!;
+  }
+
+  #setSize(size: number): void {
+    this.#size = size;
+    if (this.#sizeCell !== null) this.#sizeCell[0] = size;
   }
 
   /** Number of slots currently allocated (a power of two). */
@@ -153,6 +199,7 @@ export class MacTable {
    * @returns what happened; `previousPort` then tells the old port
    */
   learn(hi: number, lo: number, vlan: number, port: number, now: number): LearnResult {
+    if (this.#readOnly) return LearnResult.Full;
     const mask = this.#mask;
     let slot = this.#hash(hi, lo, vlan) & mask;
     while (this.#port[slot] !== EMPTY) {
@@ -179,7 +226,7 @@ export class MacTable {
       slot = this.#emptySlotFor(hi, lo, vlan);
     }
     this.#put(slot, hi, lo, vlan, port, now);
-    this.#size++;
+    this.#setSize(this.#size + 1);
     return LearnResult.New;
   }
 
@@ -189,7 +236,7 @@ export class MacTable {
    * @returns true if it was in the table
    */
   delete(hi: number, lo: number, vlan: number): boolean {
-    const slot = this.#find(hi, lo, vlan);
+    const slot = this.#readOnly ? -1 : this.#find(hi, lo, vlan);
     if (slot < 0) return false;
     this.#removeAt(slot);
     return true;
@@ -228,8 +275,9 @@ export class MacTable {
 
   /** Removes every entry; keeps the allocated capacity. */
   clear(): void {
+    if (this.#readOnly) return;
     this.#port.fill(EMPTY);
-    this.#size = 0;
+    this.#setSize(0);
   }
 
   /**
@@ -331,14 +379,14 @@ export class MacTable {
       hole = here;
     }
     this.#port[hole] = EMPTY;
-    this.#size--;
+    this.#setSize(this.#size - 1);
   }
 
   // Scans from just after an empty slot, so no probe run wraps past the scan
   // start: every backward shift then lands on the slot being examined or on
   // one not yet reached or already kept, and no entry is skipped.
   #removeWhere(matches: (slot: number) => boolean, onRemoved?: RemovedEntry): number {
-    if (this.#size === 0) return 0;
+    if (this.#size === 0 || this.#readOnly) return 0;
     const mask = this.#mask;
     let start = 0;
     while (this.#port[start] !== EMPTY) start++;

@@ -3,6 +3,12 @@
  *
  * Float64 holds exact integers up to 2^53, so byte counts never wrap in
  * practice, and bumping an element allocates nothing on the data path.
+ *
+ * Shared between threads, the six arrays are views of one SharedArrayBuffer
+ * with room for every port an engine may have, so resizing only re-views it
+ * and the other thread's views stay valid; the data-plane thread's counters
+ * write, the main thread's read (their `reset` does nothing: the control
+ * plane forwards it). An aligned Float64 store is never seen half-written.
  */
 
 /** A copy of one port's counters. */
@@ -24,25 +30,56 @@ export interface PortStats {
 /** Counters for ports 0..size-1. */
 export class PortCounters {
   /** Frames accepted, by port. */
-  framesIn: Float64Array;
+  framesIn!: Float64Array<ArrayBufferLike>;
   /** Bytes accepted, by port. */
-  bytesIn: Float64Array;
+  bytesIn!: Float64Array<ArrayBufferLike>;
   /** Frames sent, by port. */
-  framesOut: Float64Array;
+  framesOut!: Float64Array<ArrayBufferLike>;
   /** Bytes sent, by port. */
-  bytesOut: Float64Array;
+  bytesOut!: Float64Array<ArrayBufferLike>;
   /** Frames dropped on input, by port. */
-  dropsIn: Float64Array;
+  dropsIn!: Float64Array<ArrayBufferLike>;
   /** Frames dropped on output, by port. */
-  dropsOut: Float64Array;
+  dropsOut!: Float64Array<ArrayBufferLike>;
 
-  constructor(size: number) {
-    this.framesIn = new Float64Array(size);
-    this.bytesIn = new Float64Array(size);
-    this.framesOut = new Float64Array(size);
-    this.bytesOut = new Float64Array(size);
-    this.dropsIn = new Float64Array(size);
-    this.dropsOut = new Float64Array(size);
+  readonly #shared: { buffer: SharedArrayBuffer; writer: boolean } | null;
+  readonly #stride: number;
+
+  /** Bytes of shared storage for up to `maxPorts` ports. */
+  static sharedBytes(maxPorts: number): number {
+    return 6 * 8 * maxPorts;
+  }
+
+  /**
+   * @param shared storage shared with another thread, sized by `sharedBytes`,
+   *   and whether this side writes it
+   */
+  constructor(size: number, shared?: { buffer: SharedArrayBuffer; writer: boolean }) {
+    this.#shared = shared ?? null;
+    this.#stride = shared === undefined ? 0 : shared.buffer.byteLength / 48;
+    if (shared !== undefined && size > this.#stride) {
+      throw new RangeError(`Expected shared counters for at least ${size} ports`);
+    }
+    this.#place(size);
+  }
+
+  /** Sets the six arrays for `size` ports: views of the shared storage, or copies keeping the counts. */
+  #place(size: number): void {
+    const shared = this.#shared;
+    const stride = this.#stride;
+    let index = 0;
+    const at = (old: Float64Array<ArrayBufferLike> | undefined) =>
+      shared !== null
+        ? new Float64Array(shared.buffer, index++ * stride * 8, size)
+        : old === undefined
+        ? new Float64Array(size)
+        : resized(old, size);
+    this.framesIn = at(this.framesIn);
+    this.bytesIn = at(this.bytesIn);
+    this.framesOut = at(this.framesOut);
+    this.bytesOut = at(this.bytesOut);
+    this.dropsIn = at(this.dropsIn);
+    this.dropsOut = at(this.dropsOut);
   }
 
   /** Number of ports counted. */
@@ -52,16 +89,15 @@ export class PortCounters {
 
   /** Changes the number of ports, keeping the counts of ports that remain. */
   resize(size: number): void {
-    this.framesIn = resized(this.framesIn, size);
-    this.bytesIn = resized(this.bytesIn, size);
-    this.framesOut = resized(this.framesOut, size);
-    this.bytesOut = resized(this.bytesOut, size);
-    this.dropsIn = resized(this.dropsIn, size);
-    this.dropsOut = resized(this.dropsOut, size);
+    const old = this.size;
+    this.#place(size);
+    // Shared ports that come back start from zero, as fresh arrays would.
+    if (this.#shared?.writer) { for (let p = old; p < size; p++) this.reset(p); }
   }
 
   /** Zeroes one port's counters. */
   reset(port: number): void {
+    if (this.#shared !== null && !this.#shared.writer) return;
     this.framesIn[port] = 0;
     this.bytesIn[port] = 0;
     this.framesOut[port] = 0;

@@ -7,10 +7,29 @@
  * automatic request takes the lowest free allocatable port from 1, a port
  * can hold several endpoints of the same user, and a port whose last
  * endpoint leaves becomes inactive but stays allocated with its settings.
+ *
+ * With `dataplane: "thread"` the frames do not pass here: a SwitchThread
+ * (dataplane/switch_thread.ts) forwards them on a Worker with its own copy
+ * of the engine. `engine` is then the control copy: commands are checked
+ * and applied on it as always and each change is sent, in order, to the
+ * thread's copy (`mirrorEngine`); its MAC table and counters are views of
+ * the thread's, in shared memory. A link that can lend its fd (a vde
+ * client's socket, a tap) is read and written by the thread; the others
+ * stay here and cross through the thread's rings, and so do the copies a
+ * capture takes. Spanning tree and snooping need every frame on this
+ * thread: with the thread they are refused.
  */
-import { type EngineEvent, type EngineOptions, SwitchEngine } from "./engine.ts";
+import {
+  Direction,
+  type EngineEvent,
+  type EngineOptions,
+  sharedEngineState,
+  SwitchEngine,
+} from "./engine.ts";
 import type { Link } from "../link/link.ts";
 import { isGroupMember } from "../os/users.ts";
+import type { FdLender } from "../dataplane/plug_thread.ts";
+import { mirrorEngine, SwitchThread } from "../dataplane/switch_thread.ts";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {
@@ -60,8 +79,23 @@ export type SwitchEvent =
 /** Receives switch events; see `Switch.addListener`. */
 export type SwitchListener = (event: SwitchEvent) => void;
 
-/** Options of a switch: the engine's, nothing more yet. */
-export type SwitchOptions = EngineOptions;
+/** Options of a switch: the engine's, and where frames are forwarded. */
+export interface SwitchOptions extends EngineOptions {
+  /** "thread": a data-plane Worker forwards (see the module comment); default "main". */
+  dataplane?: "main" | "thread";
+}
+
+/** An endpoint whose fd the switch thread reads and writes. */
+interface LentEndpoint {
+  /** The fd, once lent; -1 until then. */
+  fd: number;
+  /** Set when the endpoint left before its fd was lent. */
+  left: boolean;
+  /** Lets the link close its fd. */
+  release: () => void;
+  /** Resolves once the fd is posted to the thread (or the endpoint left first). */
+  posted: Promise<unknown>;
+}
 
 /** A virtual Ethernet switch whose ports hold Links. */
 export class Switch {
@@ -72,21 +106,75 @@ export class Switch {
   #closed = false;
   readonly #listeners = new Set<SwitchListener>();
   readonly #ownOnEvent: ((event: EngineEvent) => void) | undefined;
+  /** The data-plane thread, with `dataplane: "thread"`. */
+  readonly #thread: SwitchThread | null = null;
+  /** Endpoints whose fds the thread holds. */
+  readonly #lent = new Map<Endpoint, LentEndpoint>();
+  /** Numbers the frames the thread's observer saw. */
+  #observedSeq = 0;
+  /** Per port, endpoints that stay on this thread (their frames cross the rings). */
+  readonly #remote = new Map<number, number>();
 
   constructor(options: SwitchOptions = {}) {
     this.#ownOnEvent = options.onEvent;
     // A random hash seed, so nobody can aim colliding MACs at a known hash.
     const hashSeed = options.hashSeed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
-    this.engine = new SwitchEngine({ ...options, hashSeed }, (port, frame) => {
-      const state = this.#ports[port];
-      if (state === undefined) return;
-      const eps = state.endpoints;
-      for (let i = 0; i < eps.length; i++) eps[i]!.link.send(frame);
-    });
+    const { dataplane, onEvent: _onEvent, shared: _shared, ...engineOptions } = options;
+    if (dataplane === "thread") {
+      const state = sharedEngineState(options.maxMacs);
+      this.engine = new SwitchEngine({ ...options, hashSeed, shared: { state, writer: false } }, () => {});
+      const thread = new SwitchThread({ ...engineOptions, hashSeed }, state, {
+        frame: (port, frame) => this.#toMainLinks(port, frame),
+        failed: (fd, errno) => this.#portFdFailed(fd, errno),
+        event: (event) => this.engine.onEvent?.(event as EngineEvent),
+        observed: (port, out, frame) => this.#observed(port, out, frame),
+      });
+      this.#thread = thread;
+      mirrorEngine(this.engine, thread);
+      this.engine.onEvent = this.#ownOnEvent;
+    } else {
+      this.engine = new SwitchEngine({ ...options, hashSeed }, (port, frame) => {
+        const state = this.#ports[port];
+        if (state === undefined) return;
+        const eps = state.endpoints;
+        for (let i = 0; i < eps.length; i++) eps[i]!.link.send(frame);
+      });
+    }
     this.engine.tick(performance.now());
     // Aging works in whole seconds, so a 1 s tick is all the clock it needs.
     this.#timer = setInterval(() => this.engine.tick(performance.now()), 1000);
     this.#timer.unref();
+  }
+
+  /** True when a data-plane thread forwards this switch's frames. */
+  get threaded(): boolean {
+    return this.#thread !== null;
+  }
+
+  /** Frames from links on the main thread that the thread's full ring dropped (0 without a thread). */
+  get ringDrops(): number {
+    return this.#thread?.ringDrops ?? 0;
+  }
+
+  // A frame the thread sends to a port whose links (some of them) live here.
+  #toMainLinks(port: number, frame: Uint8Array): void {
+    const state = this.#ports[port];
+    if (state === undefined) return;
+    const eps = state.endpoints;
+    for (let i = 0; i < eps.length; i++) if (!this.#lent.has(eps[i]!)) eps[i]!.link.send(frame);
+  }
+
+  // The thread's copies come in the order its engine saw them; a frame's input comes first, so
+  // counting inputs numbers them as the engine does (a capture delivers each frame once by it).
+  #observed(port: number, out: boolean, frame: Uint8Array): void {
+    if (!out) this.#observedSeq++;
+    this.engine.observer?.(port, out ? Direction.Out : Direction.In, frame, this.#observedSeq);
+  }
+
+  #portFdFailed(fd: number, errno: number): void {
+    for (const [ep, lent] of this.#lent) {
+      if (lent.fd === fd) ep.link.close(errno === 0 ? "end of file" : `receive failed: errno ${errno}`);
+    }
   }
 
   /** Number of ports (0 .. numPorts-1). */
@@ -113,12 +201,12 @@ export class Switch {
     const own = this.#ownOnEvent;
     if (this.#listeners.size === 0) {
       this.engine.onEvent = own;
-      return;
+    } else {
+      this.engine.onEvent = (event) => {
+        own?.(event);
+        this.#emit(event);
+      };
     }
-    this.engine.onEvent = (event) => {
-      own?.(event);
-      this.#emit(event);
-    };
   }
 
   #emit(event: SwitchEvent): void {
@@ -186,12 +274,56 @@ export class Switch {
     const ep: Endpoint = { id: this.#nextEndpointId++, link, uid: req.uid ?? -1, since: Date.now() };
     state.uid = ep.uid;
     state.endpoints.unshift(ep);
-    if (state.endpoints.length === 1) this.engine.activatePort(port);
-    const engine = this.engine;
-    link.onFrame = (frame) => engine.input(port, frame);
+    const thread = this.#thread;
+    const lends = thread !== null && lendsFd(link);
+    // A lent fd's port goes active once the thread has the fd (see #lend).
+    if (state.endpoints.length === 1 && !lends) this.engine.activatePort(port);
+    if (thread === null) {
+      const engine = this.engine;
+      link.onFrame = (frame) => engine.input(port, frame);
+    } else if (lends) {
+      this.#lend(thread, port, ep, link as Link & FdLender);
+    } else {
+      link.onFrame = (frame) => thread.input(port, frame);
+      this.#countRemote(port, 1);
+    }
     link.closed.then(() => this.#leave(port, ep));
     if (this.#listeners.size > 0) this.#emit({ type: "endpoint-added", port, endpoint: ep });
     return ep;
+  }
+
+  #lend(thread: SwitchThread, port: number, ep: Endpoint, link: Link & FdLender): void {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const lent: LentEndpoint = { fd: -1, left: false, release, posted: Promise.resolve() };
+    this.#lent.set(ep, lent);
+    lent.posted = link.lendFd(released).then((end) => {
+      if (lent.left) return release();
+      lent.fd = end.fd;
+      // The fd first, then the port: the thread never floods to an active port it cannot write.
+      thread.addFd(port, end.fd, end.kind);
+      if (!this.engine.isActive(port)) this.engine.activatePort(port);
+    }, (err) => {
+      release();
+      link.close(`cannot hand the port to the switch thread: ${err}`);
+    });
+  }
+
+  /**
+   * Resolves once endpoint `ep` forwards: at once on the main thread; with a
+   * data-plane thread, once its fd has been handed over. The switch server
+   * waits for it before the port's socket file appears, so a client that
+   * sees the file finds the port forwarding.
+   */
+  forwarding(ep: Endpoint): Promise<void> {
+    return (this.#lent.get(ep)?.posted ?? Promise.resolve()).then(() => {});
+  }
+
+  #countRemote(port: number, delta: number): void {
+    const count = (this.#remote.get(port) ?? 0) + delta;
+    if (count === 0) this.#remote.delete(port);
+    else this.#remote.set(port, count);
+    this.#thread?.command({ op: "remote", port, count });
   }
 
   /** The port an endpoint id is on, or -1. */
@@ -208,6 +340,13 @@ export class Switch {
     const i = state.endpoints.indexOf(ep);
     if (i < 0) return;
     state.endpoints.splice(i, 1);
+    if (this.#thread !== null) {
+      const lent = this.#lent.get(ep);
+      this.#lent.delete(ep);
+      if (lent === undefined) this.#countRemote(port, -1);
+      else if (lent.fd < 0) lent.left = true;
+      else this.#thread.removeFd(lent.fd).then(lent.release);
+    }
     if (this.#listeners.size > 0) this.#emit({ type: "endpoint-removed", port, endpoint: ep });
     if (state.endpoints.length === 0) {
       state.uid = -1;
@@ -304,16 +443,25 @@ export class Switch {
     return true;
   }
 
-  /** Closes every link and stops the clock. */
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Closes every link, stops the clock and the data-plane thread. The
+   * promise resolves once the thread has stopped (at once without one);
+   * links whose fds it held close them only then.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.#thread?.stop() ?? Promise.resolve();
     this.#closed = true;
     clearInterval(this.#timer);
     for (const state of this.#ports) {
       if (state === undefined) continue;
       for (const ep of [...state.endpoints]) ep.link.close("the switch is shutting down");
     }
+    return this.#thread?.stop() ?? Promise.resolve();
   }
+}
+
+function lendsFd(link: Link): link is Link & FdLender {
+  return (link.kind === "vde" || link.kind === "tap") && "lendFd" in link;
 }
 
 function newPortState(allocatable: boolean): PortState {

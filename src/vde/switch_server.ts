@@ -67,10 +67,12 @@ const MAX_PENDING = 256;
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
   readonly #ctl: UnixStreamConn;
+  readonly #path: string;
 
-  constructor(socket: UnixDgramSocket, ctl: UnixStreamConn, description: string) {
+  constructor(socket: UnixDgramSocket, ctl: UnixStreamConn, description: string, path: string) {
     super(socket, description);
     this.#ctl = ctl;
+    this.#path = path;
   }
 
   /** Reads the ctl stream until EOF; clients send nothing after the request. */
@@ -85,6 +87,11 @@ class EndpointLink extends DgramLink {
   }
 
   protected override teardown(): void {
+    // The port's file goes now: a switch thread may hold the socket a moment longer, and
+    // the directory must be empty when the server removes it.
+    try {
+      Deno.removeSync(this.#path);
+    } catch { /* already gone */ }
     super.teardown();
     try {
       this.#ctl.close();
@@ -310,20 +317,29 @@ export class VdeSwitchServer {
     try {
       sock = UnixDgramSocket.create();
       const path = `${this.dir}/${port.toString().padStart(3, "0")}.${sock.fd}`;
+      // With a data-plane thread the socket is bound under a hidden name and renamed once the
+      // thread forwards for it: a client that sees NNN.F finds the port forwarding, as on one thread.
+      const threaded = this.#sw.threaded;
+      const bindPath = threaded ? `${this.dir}/.${port.toString().padStart(3, "0")}.${sock.fd}.new` : path;
       try {
-        Deno.removeSync(path);
+        Deno.removeSync(bindPath);
       } catch { /* no stale file */ }
-      sock.bind(path);
-      this.#applySocketPermissions(path, uid);
+      sock.bind(bindPath);
+      this.#applySocketPermissions(bindPath, uid);
       sock.setBuffers(1 << 20);
       // Through the fd that was checked: the name may have been swapped since.
       sock.connect(target.procPath);
       const descr = request.description.slice(0, MAX_DESCRIPTION_LEN);
-      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr);
-      this.#sw.attach(link, { port, uid, gid });
+      const link = new EndpointLink(sock, conn, descr === "" ? `port ${port}` : descr, path);
+      const ep = this.#sw.attach(link, { port, uid, gid });
       attached = link;
       this.#endpoints.add(link);
       link.closed.then(() => this.#endpoints.delete(link));
+      if (threaded) {
+        await this.#sw.forwarding(ep);
+        if (link.isClosed) throw new Error("the port closed during the handshake");
+        Deno.renameSync(bindPath, path);
+      }
       await conn.write(buildSockaddrUn(path));
       link.watch();
     } catch (err) {

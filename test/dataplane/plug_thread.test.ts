@@ -1,13 +1,17 @@
 /**
  * `plug(a, b, { thread: true })` of two fd links runs on a plug thread: frames cross both
- * ways while the main thread never yields, in order, and closing a link
- * ends the plug and closes both sockets only after the thread stopped.
+ * ways while the main thread never yields, in order; closing a link ends
+ * the plug and closes both sockets only after the thread stopped; a peer
+ * gone ends it, an error reported once does not.
  */
 import assert from "node:assert/strict";
 import { DgramLink } from "../../src/link/dgram_link.ts";
 import { plug } from "../../src/link/plug.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { C, libc } from "../../ffi/libc.ts";
+
+const MSG_PEEK = 2;
 
 /** A link on our socket and the peer socket it is connected to. */
 function linkPair(
@@ -111,5 +115,47 @@ Deno.test("a plug thread ends the plug with a reason when a peer socket goes awa
     what: "both sockets closed",
   });
   a.peer.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** True when a datagram waits unread on `sock` (peeked, not taken). */
+function hasQueued(sock: UnixDgramSocket): boolean {
+  return libc().recv(sock.fd, new Uint8Array(1), 1, MSG_PEEK | C.MSG_DONTWAIT) >= 0;
+}
+
+Deno.test("a receive error that does not repeat (a socket's pending error) does not end a plug thread's cable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
+  const a = linkPair(dir, "a", false);
+  const b = linkPair(dir, "b", false);
+  const elsewhere = UnixDgramSocket.create();
+  elsewhere.bind(`${dir}/elsewhere`);
+  const ended = plug(a.link, b.link, { thread: true });
+  const endedEarly = ended.then((reason) => {
+    throw new Error(`the cable ended: ${reason}`);
+  });
+  endedEarly.catch(() => {});
+  try {
+    await Promise.race([waitForwarding(a.peer, b.peer), endedEarly]);
+    // A frame the plug sends to a's peer waits there unread; when that peer then
+    // connects elsewhere, the kernel drops it and leaves ECONNRESET pending on
+    // our socket, which the next receive reports once. The peer comes back.
+    b.peer.send(frame(1));
+    await waitFor(() => hasQueued(a.peer), { timeoutMs: 10_000, what: "a frame waiting at a's peer" });
+    a.peer.connect(`${dir}/elsewhere`);
+    a.peer.connect(`${dir}/a-ours`);
+    // The cable still works both ways.
+    await Promise.race([waitForwarding(a.peer, b.peer), endedEarly]);
+    await Promise.race([waitForwarding(b.peer, a.peer), endedEarly]);
+  } finally {
+    a.link.close();
+  }
+  assert.match(await ended, /closed/);
+  await waitFor(() => a.link.socket.fd === -1 && b.link.socket.fd === -1, {
+    timeoutMs: 5000,
+    what: "both sockets closed",
+  });
+  a.peer.close();
+  b.peer.close();
+  elsewhere.close();
   await Deno.remove(dir, { recursive: true });
 });

@@ -2,7 +2,7 @@
  * SIGTERM, SIGINT and SIGHUP in the middle of full-speed traffic, to every
  * long-running command whose data plane has a thread or an FFI call in
  * flight: `vde switch`, `vde plug` (vde:// to vde://, tap://, slirp://, and
- * with `--thread` to tap://) and `vde slirp`. Each must exit 0, print no
+ * with `--no-thread` to tap://) and `vde slirp`. Each must exit 0, print no
  * crash, and leave nothing behind: no socket file, no tap, no port held on
  * the switch it was plugged into.
  *
@@ -25,6 +25,8 @@ const ROUNDS = Math.max(1, Number(Deno.env.get("VDE_SIGNAL_ROUNDS") ?? "1"));
 const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
 /** How long traffic flows through a command before the signal. */
 const LOAD_MS = 400;
+/** The tap `vde switch --tap` makes in the host's namespace: unique per test process. */
+const SWITCH_TAP = `sigsw${Deno.pid % 100000}`;
 
 async function missing(): Promise<string | null> {
   const netns = await canNetns();
@@ -140,6 +142,36 @@ Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch
       }
     };
 
+    /** Our switch under its own flood, forwarded to a second client, signalled; nothing may remain. */
+    const switchRound = async (signal: Deno.Signal, extraArgs: string[], tap?: string) => {
+      const dir = `${tmp}/ours`;
+      const sw = (await startOurSwitch(dir, { extraArgs })).process;
+      const ownFlood = startFlood(dir);
+      try {
+        await waitForPortFiles(dir, 1, 20_000);
+        // A second client, so the flood is forwarded, not only received.
+        const sink = spawnSink(dir, ns);
+        await waitForPortFiles(dir, 2, 10_000);
+        await sleep(LOAD_MS);
+        await signalAndCheck(sw, signal);
+        await sink.stop({ timeoutMs: 2000 });
+      } finally {
+        await ownFlood.stop();
+      }
+      const left = (await listDir(dir)).filter((n) => n === "ctl" || n.startsWith(".") || /^\d/.test(n));
+      assert.deepEqual(left, [], "vde switch left sockets behind");
+      assert.deepEqual(await portFiles(dir), []);
+      if (tap !== undefined) {
+        const r = await new Deno.Command("ip", {
+          args: ["link", "show", tap],
+          stderr: "null",
+          stdout: "null",
+        })
+          .output();
+        assert.equal(r.success, false, `vde switch left tap ${tap}`);
+      }
+    };
+
     for (let round = 0; round < ROUNDS; round++) {
       for (const signal of SIGNALS) {
         await t.step(
@@ -157,11 +189,16 @@ Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch
             }),
         );
         await t.step(
-          `round ${round + 1}, ${signal}: vde plug --thread vde:// tap://`,
+          `round ${round + 1}, ${signal}: vde plug --no-thread vde:// tap://`,
           () =>
-            roundOn("vde plug thread", [...VDE, "plug", "--thread", `vde://${a}`, "tap://sigt1"], signal, {
-              tap: "sigt1",
-            }),
+            roundOn(
+              "vde plug main thread",
+              [...VDE, "plug", "--no-thread", `vde://${a}`, "tap://sigt1"],
+              signal,
+              {
+                tap: "sigt1",
+              },
+            ),
         );
         await t.step(
           `round ${round + 1}, ${signal}: vde plug vde:// slirp://`,
@@ -171,25 +208,12 @@ Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch
           `round ${round + 1}, ${signal}: vde slirp`,
           () => roundOn("vde slirp", [...VDE, "slirp", "--sock", a], signal, { ready: /vde slirp: on / }),
         );
-        await t.step(`round ${round + 1}, ${signal}: vde switch`, async () => {
-          const dir = `${tmp}/ours`;
-          const sw = (await startOurSwitch(dir)).process;
-          const ownFlood = startFlood(dir);
-          try {
-            await waitForPortFiles(dir, 1, 20_000);
-            // A second client, so the flood is forwarded, not only received.
-            const sink = spawnSink(dir, ns);
-            await waitForPortFiles(dir, 2, 10_000);
-            await sleep(LOAD_MS);
-            await signalAndCheck(sw, signal);
-            await sink.stop({ timeoutMs: 2000 });
-          } finally {
-            await ownFlood.stop();
-          }
-          const left = (await listDir(dir)).filter((n) => n === "ctl" || n.startsWith(".") || /^\d/.test(n));
-          assert.deepEqual(left, [], "vde switch left sockets behind");
-          assert.deepEqual(await portFiles(dir), []);
-        });
+        await t.step(`round ${round + 1}, ${signal}: vde switch`, () => switchRound(signal, []));
+        // The switch's data-plane thread holds the port sockets and the tap when the signal comes.
+        await t.step(
+          `round ${round + 1}, ${signal}: vde switch --dataplane thread --tap`,
+          () => switchRound(signal, ["--dataplane", "thread", "--tap", SWITCH_TAP], SWITCH_TAP),
+        );
       }
     }
   });

@@ -56,13 +56,13 @@ async function iperf(client: Netns, server: Netns, to: string): Promise<number> 
   return report.end?.sum_received?.bits_per_second ?? 0;
 }
 
-async function crossTraffic(hub: boolean): Promise<void> {
+async function crossTraffic(hub: boolean, extraArgs: string[] = []): Promise<void> {
   await withNetns(async (lab) => {
     const dir = `${await lab.tempDir()}/sw`;
     let sw: SwitchHandle | null = null;
     lab.defer(async () => void (await sw?.stop()));
     try {
-      sw = await startOurSwitch(dir, { hub });
+      sw = await startOurSwitch(dir, { hub, extraArgs });
       const [a, b] = await plugPair(lab, dir);
       await waitForPing(a, ADDR_B);
       await pingAll(a, ADDR_B);
@@ -86,4 +86,9 @@ Deno.test("switch carries ping and iperf3 between two namespaces plugged by vde_
 Deno.test("hub mode carries ping and iperf3 between two namespaces plugged by vde_plug taps", async (t) => {
   if (skipUnless(t, await missing())) return;
   await crossTraffic(true);
+});
+
+Deno.test("a switch forwarding on its data-plane thread carries ping and iperf3 between vde_plug taps", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await crossTraffic(false, ["--dataplane", "thread"]);
 });

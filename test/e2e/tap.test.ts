@@ -1,7 +1,7 @@
 /**
  * End to end with our own tap:// links: host to namespace (the switch's
  * --tap on the host side), namespace to namespace through our switch with
- * our taps, a mixed pair (Debian's vde_plug on one side, ours on the other),
+ * our taps (on the plug thread, and with --no-thread), a mixed pair (Debian's vde_plug on one side, ours on the other),
  * and the error cases, each checked for its message and for leaving no
  * interface behind. Root only; in CI it must run.
  */
@@ -16,10 +16,22 @@ function missing(): Promise<string | null> {
   return labMissing(["vde_plug", "iperf3", "ss"]);
 }
 
-/** A namespace whose tap t0 (made by the plug itself) is on the switch at `dir`. */
-async function plugged(lab: Lab, dir: string, short: string, addr: string, ours: boolean): Promise<Netns> {
+/**
+ * A namespace whose tap t0 (made by the plug itself) is on the switch at
+ * `dir`; ours forwards on its plug thread unless `flags` say otherwise.
+ */
+async function plugged(
+  lab: Lab,
+  dir: string,
+  short: string,
+  addr: string,
+  ours: boolean,
+  flags: string[] = [],
+): Promise<Netns> {
   const ns = await lab.namespace(short);
-  const cmd = ours ? [...VDE, "plug", `vde://${dir}`, "tap://t0"] : ["vde_plug", `vde://${dir}`, "tap://t0"];
+  const cmd = ours
+    ? [...VDE, "plug", ...flags, `vde://${dir}`, "tap://t0"]
+    : ["vde_plug", `vde://${dir}`, "tap://t0"];
   const plug = ns.spawn(cmd, { name: `${ours ? "vde plug" : "vde_plug"} ${short}` });
   await waitFor(async () => {
     if (plug.exitStatus !== null) throw new Error(`plug exited early: ${plug.stderr}`);
@@ -50,6 +62,8 @@ async function iperf(client: Netns, server: Netns, to: string, reverse: boolean)
   const args = ["iperf3", "-c", to, "-p", "5202", "-t", "2", "-J", "--connect-timeout", "3000"];
   if (reverse) args.push("-R");
   const r = await client.run(args, { check: false, timeoutMs: 20_000 });
+  // The one-shot server may still hold the port when the client is done: the next run must not find it.
+  await srv.stop({ timeoutMs: 5000 });
   assert.ok(r.success, `iperf3 failed:\n${r.stdout}${r.stderr}`);
   const report = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } };
   return report.end?.sum_received?.bits_per_second ?? 0;
@@ -64,22 +78,38 @@ for await (const chunk of c.readable) { h.update(chunk); n += chunk.length; }
 console.log(n, h.digest("hex"));
 `;
 
+/**
+ * The host side's subnet: its address lives in the root namespace, which
+ * parallel runs of this file share, so it is this run's own.
+ */
+const HOST_NET = `10.198.${(Deno.pid % 250) + 1}`;
+
 Deno.test("host and namespace ping both ways and move 20 MB intact over our taps", async (t) => {
   if (skipUnless(t, await missing())) return;
+  await hostAndNamespace([]);
+});
+
+Deno.test("with --dataplane thread the switch's own tap, read and written on its thread, carries the same", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await hostAndNamespace(["--dataplane", "thread"]);
+});
+
+/** The host on the switch's --tap, a namespace on our tap:// plug: pings both ways, 20 MB host to namespace. */
+async function hostAndNamespace(extraArgs: string[]): Promise<void> {
   await withNetns(async (lab) => {
     const dir = `${await lab.tempDir()}/sw`;
     const hostTap = lab.rootInterfaceName();
     let sw: SwitchHandle | null = null;
     lab.defer(async () => void (await sw?.stop()));
-    sw = await startOurSwitch(dir, { extraArgs: ["--tap", hostTap] });
-    await run(["ip", "addr", "add", "10.199.3.1/24", "dev", hostTap]);
+    sw = await startOurSwitch(dir, { extraArgs: ["--tap", hostTap, ...extraArgs] });
+    await run(["ip", "addr", "add", `${HOST_NET}.1/24`, "dev", hostTap]);
     await run(["ip", "link", "set", hostTap, "up"]);
-    const ns = await plugged(lab, dir, "a", "10.199.3.2", true);
-    await waitForPing(ns, "10.199.3.1");
-    await pingAll(ns, "10.199.3.1", lab);
-    await pingAll(null, "10.199.3.2", lab);
+    const ns = await plugged(lab, dir, "a", `${HOST_NET}.2`, true);
+    await waitForPing(ns, `${HOST_NET}.1`);
+    await pingAll(ns, `${HOST_NET}.1`, lab);
+    await pingAll(null, `${HOST_NET}.2`, lab);
 
-    const recv = ns.spawn([Deno.execPath(), "eval", RECEIVER, "10.199.3.2"], { name: "receiver" });
+    const recv = ns.spawn([Deno.execPath(), "eval", RECEIVER, `${HOST_NET}.2`], { name: "receiver" });
     await waitFor(
       async () => (await ns.run(["ss", "-Hltn", "sport = :5203"], { check: false })).stdout.trim() !== "",
       {
@@ -91,12 +121,25 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
     for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
     const want = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", data)))
       .map((b) => b.toString(16).padStart(2, "0")).join("");
-    const conn = await Deno.connect({ hostname: "10.199.3.2", port: 5203 });
-    await conn.write(data).then(async (n) => {
-      let off = n;
-      while (off < data.length) off += await conn.write(data.subarray(off));
+    const conn = await Deno.connect({ hostname: `${HOST_NET}.2`, port: 5203 });
+    // Bounded: a plug that quits mid-transfer leaves the host's TCP retrying forever.
+    const sending = (async () => {
+      for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
+    })();
+    sending.catch(() => {});
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`20 MB not sent in 60 s; the switch said:\n${sw?.stderr()}`)),
+        60_000,
+      );
     });
-    conn.close();
+    try {
+      await Promise.race([sending, deadline]);
+    } finally {
+      clearTimeout(timer);
+      conn.close();
+    }
     await waitFor(() => Promise.resolve(recv.exitStatus !== null), {
       timeoutMs: 30_000,
       what: "receiver done",
@@ -104,19 +147,24 @@ Deno.test("host and namespace ping both ways and move 20 MB intact over our taps
     assert.equal(recv.stdout.trim(), `${data.length} ${want}`);
     assert.equal(sw.process.exitStatus, null, `switch died:\n${sw.stderr()}`);
   });
-});
+}
 
 /**
  * Two namespaces on our switch, a plugged by Debian's vde_plug or ours, b by
  * ours; they must ping each other both ways. Returns them for more traffic.
  */
-async function pingPair(lab: Lab, subnet: number, aByOurs: boolean): Promise<[Netns, Netns]> {
+async function pingPair(
+  lab: Lab,
+  subnet: number,
+  aByOurs: boolean,
+  flags: string[] = [],
+): Promise<[Netns, Netns]> {
   const dir = `${await lab.tempDir()}/sw`;
   let sw: SwitchHandle | null = null;
   lab.defer(async () => void (await sw?.stop()));
   sw = await startOurSwitch(dir);
-  const a = await plugged(lab, dir, "a", `10.199.${subnet}.1`, aByOurs);
-  const b = await plugged(lab, dir, "b", `10.199.${subnet}.2`, true);
+  const a = await plugged(lab, dir, "a", `10.199.${subnet}.1`, aByOurs, flags);
+  const b = await plugged(lab, dir, "b", `10.199.${subnet}.2`, true, flags);
   await waitForPing(a, `10.199.${subnet}.2`);
   await pingAll(a, `10.199.${subnet}.2`, lab);
   await pingAll(b, `10.199.${subnet}.1`, lab);
@@ -131,6 +179,21 @@ Deno.test("two namespaces with our taps ping and run iperf3 both ways through ou
     const down = await iperf(a, b, "10.199.4.2", true);
     console.log(
       `  our taps: iperf3 ${(up / 1e6).toFixed(0)} Mbit/s a->b, ${(down / 1e6).toFixed(0)} Mbit/s b->a`,
+    );
+    assert.ok(up > 0 && down > 0);
+  });
+});
+
+Deno.test("two namespaces with our taps forwarded on the main thread (--no-thread) run iperf3 through our switch", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await withNetns(async (lab) => {
+    const [a, b] = await pingPair(lab, 6, true, ["--no-thread"]);
+    const up = await iperf(a, b, "10.199.6.2", false);
+    const down = await iperf(a, b, "10.199.6.2", true);
+    console.log(
+      `  our taps, main thread: iperf3 ${(up / 1e6).toFixed(0)} Mbit/s a->b, ${
+        (down / 1e6).toFixed(0)
+      } Mbit/s b->a`,
     );
     assert.ok(up > 0 && down > 0);
   });

@@ -244,6 +244,27 @@ Deno.test("bridging: guest data reaches the host, host data reaches the guest, F
   assert.equal(rig.engine.stats.closedOrderly, 1);
 });
 
+Deno.test("bridging: a batch's guest data leaves in one host write at the batch's flush, not a later turn", async () => {
+  const rig = new Rig();
+  const { conn, seq, ourSeq } = await rig.open();
+  const parts = ["one,", "two,", "three"].map((t) => new TextEncoder().encode(t));
+  let at = seq;
+  for (const p of parts) {
+    rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: TCP_ACK }, p);
+    at += p.length;
+  }
+  assert.equal(conn.writeCalls, 0, "nothing is written in the middle of a batch");
+  // No await between the batch and its flush: the write has started by the time flush returns.
+  rig.engine.flush();
+  assert.equal(conn.writeCalls, 1);
+  assert.equal(new TextDecoder().decode(conn.writtenData()), "one,two,three");
+  // The guest's FIN half-closes the host stream once the write is done.
+  rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: TCP_ACK | TCP_FIN });
+  rig.engine.flush();
+  await settle();
+  assert.ok(conn.writeClosed);
+});
+
 Deno.test("host closes first: FIN to the guest, then the engine holds TIME-WAIT", async () => {
   const rig = new Rig({ tcp: { timeWaitMs: 1000, keepAliveIdleMs: Infinity } });
   const { conn, seq, ourSeq } = await rig.open();

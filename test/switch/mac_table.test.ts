@@ -172,3 +172,20 @@ Deno.test("vdeHashIndex refuses a short MAC and a bucket count that is not a pow
   assert.throws(() => vdeHashIndex(new Uint8Array(6), 0, 0), RangeError);
   assert.equal(vdeHashIndex(new Uint8Array(6), 0, 1), 0);
 });
+
+Deno.test("a table in shared memory: the writer's entries are read by a reader whose changes do nothing", () => {
+  const buffer = new SharedArrayBuffer(MacTable.sharedBytes(64));
+  const writer = new MacTable({ maxEntries: 64, shared: { buffer, writer: true } });
+  const reader = new MacTable({ maxEntries: 64, shared: { buffer, writer: false } });
+  assert.equal(writer.learn(HI, 1, 0, 5, 10), LearnResult.New);
+  assert.equal(writer.learn(HI, 2, 3, 6, 11), LearnResult.New);
+  assert.equal(reader.size, 2);
+  assert.equal(reader.lookup(HI, 2, 3), 6);
+  assert.equal(reader.learn(HI, 9, 0, 1, 12), LearnResult.Full, "a reader learns nothing");
+  assert.equal(reader.deletePort(5), 0);
+  reader.clear();
+  assert.equal(writer.size, 2, "a reader's clear leaves the writer's table alone");
+  writer.deletePort(5);
+  assert.deepEqual([...reader.entries()].map((e) => e.port), [6]);
+  assert.equal(reader.size, 1);
+});

@@ -14,15 +14,18 @@
  *   a flow whose SYN goes to the guest from the client's real address and
  *   port (a loopback, same-network or other-family client shows as the
  *   gateway instead, since the guest could not route back to it).
- * - Bridging: a read loop per flow reads the host stream straight into the
+ * - Bridging: per flow, one host read at a time goes straight into the
  *   connection's send ring (up to 64 KiB per read, then as many segments as
- *   the guest's window and the congestion window allow); it reads only
- *   while the ring has space, so a slow guest stops the host sender. A
- *   write loop writes the receive ring's contents to the host stream; until
+ *   the guest's window and the congestion window allow); reads happen only
+ *   while the ring has space, so a slow guest stops the host sender. One
+ *   write at a time takes the receive ring's contents to the host stream; until
  *   the host takes them the advertised window shrinks, so a slow host stops
  *   the guest. A guest FIN half-closes the host stream after the data; host
  *   end-of-stream sends a FIN after the data; a reset on either side resets
- *   the other.
+ *   the other. Both are started from the connection's callbacks as data or
+ *   room arrives, not from awaiting loops: a loop woken by a promise runs
+ *   only once the data plane's busy round ends, which cost every connection
+ *   a round (tens to hundreds of microseconds) per exchange.
  * - Bounds: every ring starts small (16 KiB) and grows only when it fills,
  *   up to its maximum and within an engine-wide budget (`maxBufferBytes`);
  *   half-open flows (connect pending, SYN sent or received) are capped and
@@ -173,6 +176,10 @@ const LOOP6 = "::1";
 const FLOW_OUT = 0;
 const FLOW_IN = 1;
 
+/** What a flow waits for at the end of a batch: a host write, a host read. */
+const PUMP_WRITE = 1;
+const PUMP_READ = 2;
+
 /**
  * Creates the TCP engine for one slirp stack.
  *
@@ -204,8 +211,12 @@ class Flow implements TcbHost {
   hostEof = false;
   hostWriteDone = false;
   hostClosed = false;
-  #wakeReader: (() => void) | null = null;
-  #wakeWriter: (() => void) | null = null;
+  /** The pumps run from establishment on (a forward's host socket exists before the guest answers). */
+  #started = false;
+  /** PUMP_WRITE and PUMP_READ bits waiting in the engine's queue for the end of the batch. */
+  pumps = 0;
+  #reading = false;
+  #writing = false;
 
   constructor(
     engine: Engine,
@@ -251,24 +262,15 @@ class Flow implements TcbHost {
   }
   onEstablished(): void {
     this.engine.halfOpenDone(this);
-    if (this.host !== null) {
-      void this.#readLoop(this.host);
-      void this.#writeLoop(this.host);
-    }
+    this.#started = true;
+    this.pumpRead();
+    this.pumpWrite();
   }
   onReadable(): void {
-    const w = this.#wakeWriter;
-    if (w !== null) {
-      this.#wakeWriter = null;
-      w();
-    }
+    this.engine.wantPump(this, PUMP_WRITE);
   }
   onWritable(): void {
-    const w = this.#wakeReader;
-    if (w !== null) {
-      this.#wakeReader = null;
-      w();
-    }
+    this.engine.wantPump(this, PUMP_READ);
   }
   onTimeWait(): void {
     this.engine.enteredTimeWait(this);
@@ -282,9 +284,8 @@ class Flow implements TcbHost {
     if (reason !== null) {
       this.closeHost();
     }
-    // Let the loops see the end (the writer still drains after an orderly close).
-    this.onReadable();
-    this.onWritable();
+    // The writer still drains after an orderly close.
+    this.pumpWrite();
   }
   onTimer(): void {
     this.engine.noteDeadline(this.deadline);
@@ -312,71 +313,110 @@ class Flow implements TcbHost {
     if (this.hostEof && this.hostWriteDone) this.closeHost();
   }
 
-  /** Host to guest: read into the send ring while it has room. */
-  async #readLoop(conn: HostConn): Promise<void> {
+  /**
+   * Host to guest: reads into the send ring while it has room, one read in
+   * flight. The room the guest's ACKs free is read into at the end of their
+   * batch (the engine's `flush`), in one read rather than one per ACK; Deno
+   * starts a socket read or write at the call, so the host sees it then, not
+   * after the data plane's busy stretch of rounds ends and microtasks run.
+   */
+  pumpRead(): void {
+    const conn = this.host;
     const tcb = this.tcb;
-    const stats = this.engine.stats;
-    const size = this.engine.hostReadSize;
+    if (!this.#started || this.#reading || conn === null || this.hostClosed || this.hostEof) return;
+    if (tcb.state === TcpState.Closed || tcb.finQueued) return;
+    const region = tcb.sendRegion(this.engine.hostReadSize);
+    // No room: the guest's next ACK (onWritable) comes back here.
+    if (region.length === 0) return;
+    this.#reading = true;
+    let read: Promise<number | null>;
     try {
-      for (;;) {
-        if (this.hostClosed || tcb.state === TcpState.Closed || tcb.finQueued) return;
-        const region = tcb.sendRegion(size);
-        if (region.length === 0) {
-          await new Promise<void>((resolve) => this.#wakeReader = resolve);
-          continue;
-        }
-        const n = await conn.read(region);
-        stats.hostReads++;
-        if (this.hostClosed || isClosed(tcb)) return;
-        if (n === null) {
-          this.hostEof = true;
-          tcb.closeSend();
-          this.#maybeCloseHost();
-          return;
-        }
-        tcb.commitSend(n);
-      }
+      read = conn.read(region);
     } catch (e) {
-      if (this.hostClosed || tcb.state === TcpState.Closed) return;
-      if (!isResetError(e)) this.engine.log(`host read failed for ${this.describe()}: ${errorText(e)}`);
-      this.hostEof = true;
-      tcb.abort("host reset");
-      this.closeHost();
+      read = Promise.reject(e);
     }
+    read.then(this.#afterRead, this.#readFailed);
   }
 
-  /** Guest to host: write the receive ring out; half-close after the guest's FIN. */
-  async #writeLoop(conn: HostConn): Promise<void> {
+  readonly #afterRead = (n: number | null): void => {
+    this.#reading = false;
+    this.engine.stats.hostReads++;
     const tcb = this.tcb;
-    const stats = this.engine.stats;
-    try {
-      for (;;) {
-        if (this.hostClosed) return;
-        const region = tcb.receiveRegion();
-        if (region.length === 0) {
-          if (tcb.peerFin || (tcb.state === TcpState.Closed && tcb.closeReason === null)) {
-            await conn.closeWrite();
-            this.hostWriteDone = true;
-            this.#maybeCloseHost();
-            return;
-          }
-          if (tcb.state === TcpState.Closed) return;
-          await new Promise<void>((resolve) => this.#wakeWriter = resolve);
-          continue;
-        }
-        const n = await conn.write(region);
-        stats.hostWrites++;
-        if (this.hostClosed) return;
-        tcb.consume(n);
-      }
-    } catch (e) {
-      if (this.hostClosed) return;
-      if (!isResetError(e)) this.engine.log(`host write failed for ${this.describe()}: ${errorText(e)}`);
-      this.hostWriteDone = true;
-      tcb.abort("host write failed");
-      this.closeHost();
+    if (this.hostClosed || tcb.state === TcpState.Closed) return;
+    if (n === null) {
+      this.hostEof = true;
+      tcb.closeSend();
+      this.#maybeCloseHost();
+      return;
     }
+    tcb.commitSend(n);
+    this.pumpRead();
+  };
+
+  readonly #readFailed = (e: unknown): void => {
+    this.#reading = false;
+    const tcb = this.tcb;
+    if (this.hostClosed || tcb.state === TcpState.Closed) return;
+    if (!isResetError(e)) this.engine.log(`host read failed for ${this.describe()}: ${errorText(e)}`);
+    this.hostEof = true;
+    tcb.abort("host reset");
+    this.closeHost();
+  };
+
+  /**
+   * Guest to host: writes the receive ring out, one write in flight;
+   * half-closes after the guest's FIN. Data that arrives is written at the
+   * end of its batch of frames (the engine's `flush`), so a round's
+   * segments leave in one write.
+   */
+  pumpWrite(): void {
+    const conn = this.host;
+    const tcb = this.tcb;
+    if (!this.#started || this.#writing || conn === null || this.hostClosed || this.hostWriteDone) return;
+    const region = tcb.receiveRegion();
+    let op: Promise<number | void>;
+    if (region.length > 0) {
+      this.#writing = true;
+      try {
+        op = conn.write(region);
+      } catch (e) {
+        op = Promise.reject(e);
+      }
+      op.then(this.#afterWrite, this.#writeFailed);
+      return;
+    }
+    if (!tcb.peerFin && !(tcb.state === TcpState.Closed && tcb.closeReason === null)) return;
+    this.#writing = true;
+    try {
+      op = conn.closeWrite();
+    } catch (e) {
+      op = Promise.reject(e);
+    }
+    op.then(this.#afterCloseWrite, this.#writeFailed);
   }
+
+  readonly #afterWrite = (n: number | void): void => {
+    this.#writing = false;
+    this.engine.stats.hostWrites++;
+    if (this.hostClosed) return;
+    this.tcb.consume(n ?? 0);
+    this.pumpWrite();
+  };
+
+  readonly #afterCloseWrite = (): void => {
+    this.#writing = false;
+    this.hostWriteDone = true;
+    this.#maybeCloseHost();
+  };
+
+  readonly #writeFailed = (e: unknown): void => {
+    this.#writing = false;
+    if (this.hostClosed) return;
+    if (!isResetError(e)) this.engine.log(`host write failed for ${this.describe()}: ${errorText(e)}`);
+    this.hostWriteDone = true;
+    this.tcb.abort("host write failed");
+    this.closeHost();
+  };
 
   describe(): string {
     const g = `${fmtEndpoint(this.guestAddr, this.guestPort)}`;
@@ -404,6 +444,9 @@ class Engine implements SlirpTcpEngine {
   readonly cfg6: TcbConfig;
   readonly hostReadSize: number;
   readonly ackQueue: Flow[] = [];
+  /** Flows with data for the host or room for it, served at the end of the batch. */
+  readonly #pumpQueue: Flow[] = [];
+  #pumpsScheduled = false;
   /** Flows holding data back while the guest link is congested, in the order they stopped. */
   readonly blocked = new Set<Flow>();
   readonly #opts: TcpEngineOptions;
@@ -534,6 +577,7 @@ class Engine implements SlirpTcpEngine {
   }
 
   flush(): void {
+    this.#runPumps();
     const q = this.ackQueue;
     for (let i = 0; i < q.length; i++) q[i]!.tcb.flushAck();
     q.length = 0;
@@ -576,6 +620,31 @@ class Engine implements SlirpTcpEngine {
   }
 
   // ------------------------------------------------------------ flows
+
+  /**
+   * Queues a host write (PUMP_WRITE) or read (PUMP_READ) of `flow` for the
+   * end of the batch (`flush`, or a microtask when the core calls none).
+   */
+  wantPump(flow: Flow, pump: number): void {
+    if (flow.pumps === 0) this.#pumpQueue.push(flow);
+    flow.pumps |= pump;
+    if (this.#pumpsScheduled) return;
+    this.#pumpsScheduled = true;
+    queueMicrotask(this.#runPumps);
+  }
+
+  readonly #runPumps = (): void => {
+    this.#pumpsScheduled = false;
+    const q = this.#pumpQueue;
+    for (let i = 0; i < q.length; i++) {
+      const flow = q[i]!;
+      const pumps = flow.pumps;
+      flow.pumps = 0;
+      if ((pumps & PUMP_WRITE) !== 0) flow.pumpWrite();
+      if ((pumps & PUMP_READ) !== 0) flow.pumpRead();
+    }
+    q.length = 0;
+  };
 
   noteDeadline(d: number): void {
     if (d < this.#nextDeadline) this.#nextDeadline = d;
@@ -986,11 +1055,6 @@ class Engine implements SlirpTcpEngine {
   listForwards(): TcpForwardInfo[] {
     return [...this.#forwards.values()].map(forwardInfo);
   }
-}
-
-/** A function, so that the compiler does not narrow `state` across awaits. */
-function isClosed(tcb: TcpConnection): boolean {
-  return tcb.state === TcpState.Closed;
 }
 
 function forwardKey(host: string, port: number): string {

@@ -1,0 +1,71 @@
+/**
+ * What the switch thread (switch_worker.ts) and its owner (switch_thread.ts)
+ * share: the start message, the commands, the replies, and the control
+ * block's layout (`Int32Array`: commands posted, stop flag).
+ *
+ * Commands are postMessages, counted in the control block: the worker runs
+ * a synchronous loop and only returns to its event loop (where messages
+ * arrive) when it sees more commands posted than it has handled, so a
+ * command costs one eventfd write and one event-loop turn of the worker, and
+ * forwarding never waits for the main thread.
+ */
+import type { EngineOptions, SharedEngineState } from "../switch/engine.ts";
+
+/** Index in the control block: commands the main thread has posted. */
+export const CTL_POSTED = 0;
+/** Index in the control block: non-zero once the worker must stop. */
+export const CTL_STOP = 1;
+/** Int32 slots of the control block. */
+export const CTL_SLOTS = 4;
+/**
+ * A ringOut tag with this bit is a frame seen by the thread's observer
+ * (capture), not one to send: `port << 1 | 1 when it left the port`.
+ */
+export const OBSERVED = 1 << 30;
+
+/** The engine settings a worker can receive (no functions). */
+export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared">;
+
+/** The message that starts the switch thread. */
+export interface SwitchStart {
+  options: WorkerEngineOptions;
+  state: SharedEngineState;
+  /** Frames from main-thread links into the engine: tag = input port. */
+  ringIn: SharedArrayBuffer;
+  /** Frames from the engine to ports that have main-thread links: tag = output port. */
+  ringOut: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  /** Eventfd the main thread writes: a command, frames in ringIn, or stop. */
+  wakeFd: number;
+  /** Eventfd in the main thread's poller, written when ringOut gets frames while the main thread sleeps. */
+  notifyFd: number;
+}
+
+/** An fd port end's kind: one datagram is one frame, or one tap read/write is one frame. */
+export type PortFdKind = "dgram" | "tap";
+
+/** A command to the switch thread. */
+export type SwitchCommand =
+  /** Call an engine method with these (structured-cloneable) arguments. */
+  | { op: "call"; method: string; args: unknown[] }
+  /** Set an engine property (hub, minPersistenceSeconds, expireSeconds, ...). */
+  | { op: "set"; prop: string; value: unknown }
+  | { op: "macClear" }
+  /** Read and write `fd` as an endpoint of `port`. */
+  | { op: "addFd"; port: number; fd: number; kind: PortFdKind }
+  /** Stop using `fd`; the worker answers `{ released: fd }`. */
+  | { op: "removeFd"; fd: number }
+  /** `port` has this many endpoints living on the main thread (its frames go to ringOut). */
+  | { op: "remote"; port: number; count: number }
+  /** Post engine events (MAC learned, moved, removed) to the main thread, or stop. */
+  | { op: "events"; on: boolean }
+  /** Copy every frame crossing a port to ringOut (tagged OBSERVED) for a capture, or stop. */
+  | { op: "observe"; on: boolean };
+
+/** What the switch thread posts back. */
+export type SwitchReply =
+  | { released: number }
+  /** Reading `fd` failed (`errno`, 0 for end of file): it is out of the epoll set. */
+  | { failed: number; errno: number }
+  | { event: unknown }
+  | { stopped: true };

@@ -1,0 +1,301 @@
+/**
+ * The switch thread seen from the main thread: starts the worker
+ * (switch_worker.ts), sends it commands, lends it port fds, and moves the
+ * frames of main-thread links across two FrameRings.
+ *
+ * Theory of operation: a command is a postMessage plus a count in the
+ * shared control block and a write to the worker's wake eventfd (the worker
+ * takes messages only when its loop sees the count ahead of what it has
+ * handled). Frames from a main-thread link go into ringIn tagged with their
+ * port and are published at once; the worker is woken only when it had
+ * declared itself asleep. Frames for main-thread links come out of ringOut
+ * from a handler on an eventfd in the shared poller, at most DELIVER_BUDGET
+ * per poller round, copied out of shared memory before a link sees them.
+ *
+ * Shutdown order (`stop`): the stop flag, a wake; the worker closes its
+ * epoll set and posts "stopped"; then every fd it had is released (their
+ * links may close them), the eventfds are closed and the worker is
+ * terminated. A port fd removed earlier is released as soon as the worker
+ * answers its `removeFd`.
+ */
+import { C, check, libc } from "../../ffi/libc.ts";
+import { poller } from "../io/poller.ts";
+import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { FrameRing, recordSize } from "./frame_ring.ts";
+import {
+  CTL_POSTED,
+  CTL_SLOTS,
+  CTL_STOP,
+  OBSERVED,
+  type PortFdKind,
+  type SwitchCommand,
+  type SwitchReply,
+  type SwitchStart,
+  type WorkerEngineOptions,
+} from "./switch_layout.ts";
+import { workerUrl } from "./worker_url.ts";
+import { log } from "../log.ts";
+
+/** Bytes of each ring: about 2,800 full-size frames or 60,000 small ones, a burst either way. */
+export const SWITCH_RING_BYTES = 4 << 20;
+/** Frames delivered per poller round before other fds get their turn. */
+const DELIVER_BUDGET = 1024;
+/** How long `stop()` waits for the worker before terminating it. */
+const STOP_TIMEOUT_MS = 2000;
+/** Room ringIn must have for one more frame: its record plus a wrap. */
+const WORST_RECORD = 2 * recordSize(VDE_MAX_FRAME + 4);
+
+/** What the switch thread reports to its owner. */
+export interface SwitchThreadSink {
+  /** A frame for the main-thread links of `port`, borrowed: valid during the call only. */
+  frame(port: number, frame: Uint8Array): void;
+  /** Reading port fd `fd` failed (errno 0: end of file); the worker no longer uses it. */
+  failed(fd: number, errno: number): void;
+  /** An engine event (MAC learned, moved, removed) while events are on. */
+  event(event: unknown): void;
+  /** A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen. */
+  observed(port: number, out: boolean, frame: Uint8Array): void;
+}
+
+/** The data-plane thread of one switch. */
+export class SwitchThread {
+  readonly #worker: Worker;
+  readonly #control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
+  readonly #ringIn = FrameRing.create(SWITCH_RING_BYTES);
+  readonly #ringOut = FrameRing.create(SWITCH_RING_BYTES);
+  readonly #wakeFd: number;
+  readonly #notifyFd: number;
+  readonly #sink: SwitchThreadSink;
+  readonly #eight = new Uint8Array(8);
+  readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
+  readonly #deliver = (tag: number, frame: Uint8Array) => {
+    this.#scratch.set(frame);
+    const copy = this.#scratch.subarray(0, frame.length);
+    if ((tag & OBSERVED) === 0) this.#sink.frame(tag, copy);
+    else this.#sink.observed((tag & ~OBSERVED) >> 1, (tag & 1) === 1, copy);
+  };
+  /** fds lent to the worker, resolved when it lets go of each. */
+  readonly #lent = new Map<number, () => void>();
+  #stopping: Promise<void> | null = null;
+  #stopped = false;
+  /** Frames from main-thread links dropped because ringIn was full. */
+  ringDrops = 0;
+
+  constructor(options: WorkerEngineOptions, state: SharedEngineState, sink: SwitchThreadSink) {
+    this.#sink = sink;
+    const c = libc();
+    this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
+    this.#worker = new Worker(workerUrl("switch_worker", new URL("./switch_worker.ts", import.meta.url)), {
+      type: "module",
+    });
+    this.#worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      log("vde switch", `data-plane thread failed: ${e.message}`);
+    };
+    const start: SwitchStart = {
+      options,
+      state,
+      ringIn: this.#ringIn.sab,
+      ringOut: this.#ringOut.sab,
+      control: this.#control.buffer as SharedArrayBuffer,
+      wakeFd: this.#wakeFd,
+      notifyFd: this.#notifyFd,
+    };
+    this.#worker.postMessage(start);
+  }
+
+  /** Sends one command; commands are applied in order. */
+  command(cmd: SwitchCommand): void {
+    if (this.#stopping !== null) return;
+    this.#worker.postMessage(cmd);
+    Atomics.add(this.#control, CTL_POSTED, 1);
+    this.#wake();
+  }
+
+  /** Has the worker read and write `fd` as an endpoint of `port`. */
+  addFd(port: number, fd: number, kind: PortFdKind): void {
+    this.command({ op: "addFd", port, fd, kind });
+  }
+
+  /** Takes `fd` back; resolves once the worker no longer uses it (the caller may then close it). */
+  removeFd(fd: number): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    const released = new Promise<void>((resolve) => this.#lent.set(fd, resolve));
+    this.command({ op: "removeFd", fd });
+    return released;
+  }
+
+  /** Hands a frame from a main-thread link on `port` to the engine; drops it when the ring is full. */
+  input(port: number, frame: Uint8Array): void {
+    const ring = this.#ringIn;
+    if (this.#stopping !== null || frame.length > VDE_MAX_FRAME || ring.free() < WORST_RECORD) {
+      this.ringDrops++;
+      return;
+    }
+    if (ring.publish(ring.putTagged(port, frame, ring.writePosition))) this.#wake();
+  }
+
+  #wake(): void {
+    this.#eight[0] = 1;
+    libc().write(this.#wakeFd, this.#eight, 8);
+  }
+
+  #onNotify(): void {
+    libc().read(this.#notifyFd, this.#eight, 8);
+    if (this.#stopped) return;
+    const n = this.#ringOut.drainTagged(this.#deliver, DELIVER_BUDGET);
+    if (n === DELIVER_BUDGET || !this.#ringOut.sleep()) {
+      // More waits: come back next round, after the other fds.
+      this.#eight[0] = 1;
+      libc().write(this.#notifyFd, this.#eight, 8);
+    }
+  }
+
+  #onReply(reply: SwitchReply): void {
+    if ("released" in reply) {
+      this.#lent.get(reply.released)?.();
+      this.#lent.delete(reply.released);
+    } else if ("failed" in reply) {
+      this.#sink.failed(reply.failed, reply.errno);
+    } else if ("event" in reply) {
+      this.#sink.event(reply.event);
+    }
+  }
+
+  /** Stops the worker; resolves once it no longer uses any fd or buffer. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const stopped = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
+      this.#worker.onmessage = (e: MessageEvent<SwitchReply>) => {
+        if (!("stopped" in e.data)) return this.#onReply(e.data);
+        clearTimeout(timer);
+        resolve(true);
+      };
+    });
+    Atomics.store(this.#control, CTL_STOP, 1);
+    this.#wake();
+    await stopped;
+    this.#stopped = true;
+    this.#worker.terminate();
+    poller().remove(this.#notifyFd);
+    libc().close(this.#wakeFd);
+    libc().close(this.#notifyFd);
+    for (const release of this.#lent.values()) release();
+    this.#lent.clear();
+  }
+}
+
+/** Engine methods that change configuration or counters: applied here, then on the thread's copy. */
+const MIRRORED_METHODS = [
+  "setNumPorts",
+  "activatePort",
+  "deactivatePort",
+  "setPortVlan",
+  "createVlan",
+  "removeVlan",
+  "addVlanPort",
+  "delVlanPort",
+  "resetPortVlans",
+  "addMirror",
+  "delMirror",
+  "resetCounters",
+  "countDropOut",
+] as const;
+
+/** Engine settings the thread's copy takes as they are set here. */
+const MIRRORED_PROPERTIES = [
+  "hub",
+  "minPersistenceSeconds",
+  "expireSeconds",
+  "gcIntervalSeconds",
+  "maxFrame",
+];
+
+/** What needs every frame on the main thread, refused on a threaded switch. */
+const MAIN_THREAD_ONLY = "needs the main-thread data plane (vde switch --dataplane main)";
+
+/**
+ * Makes `engine` (the main thread's control copy) send each change to the
+ * thread's copy after applying it: a call that throws (bad input) is not
+ * sent, so both copies see the same accepted changes in the same order.
+ * A frame observer (capture) is set on both: the thread's copies come back
+ * through ringOut. Spanning tree and snooping are refused with an error.
+ */
+export function mirrorEngine(engine: SwitchEngine, thread: SwitchThread): void {
+  const target = engine as unknown as Record<string, unknown>;
+  for (const method of MIRRORED_METHODS) {
+    const own = engine[method] as (...args: unknown[]) => unknown;
+    target[method] = (...args: unknown[]) => {
+      const result = own.apply(engine, args);
+      thread.command({ op: "call", method, args });
+      return result;
+    };
+  }
+  for (const prop of MIRRORED_PROPERTIES) mirrorProperty(engine, prop, thread);
+  const clear = engine.macTable.clear;
+  engine.macTable.clear = () => {
+    clear.call(engine.macTable);
+    thread.command({ op: "macClear" });
+  };
+  const proto = Object.getPrototypeOf(engine);
+  const onEvent = Object.getOwnPropertyDescriptor(proto, "onEvent")!;
+  Object.defineProperty(engine, "onEvent", {
+    get: () => onEvent.get!.call(engine),
+    set: (listener: unknown) => {
+      onEvent.set!.call(engine, listener);
+      thread.command({ op: "events", on: listener !== undefined });
+    },
+  });
+  target.enableStp = () => {
+    throw new Error(`spanning tree ${MAIN_THREAD_ONLY}`);
+  };
+  refuseSetting(engine, "snooping", (v) => v !== null, `multicast snooping ${MAIN_THREAD_ONLY}`);
+  const observer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), "observer")!;
+  Object.defineProperty(engine, "observer", {
+    get: () => observer.get!.call(engine),
+    set: (next: unknown) => {
+      const was = observer.get!.call(engine) !== null;
+      observer.set!.call(engine, next);
+      if (was !== (next !== null)) thread.command({ op: "observe", on: next !== null });
+    },
+  });
+}
+
+function mirrorProperty(engine: SwitchEngine, prop: string, thread: SwitchThread): void {
+  const proto = Object.getPrototypeOf(engine);
+  const accessor = Object.getOwnPropertyDescriptor(proto, prop);
+  let value = (engine as unknown as Record<string, unknown>)[prop];
+  Object.defineProperty(engine, prop, {
+    get: () => accessor?.get ? accessor.get.call(engine) : value,
+    set: (next: unknown) => {
+      if (accessor?.set) accessor.set.call(engine, next);
+      else value = next;
+      thread.command({ op: "set", prop, value: next });
+    },
+  });
+}
+
+function refuseSetting(
+  engine: SwitchEngine,
+  prop: string,
+  refused: (v: unknown) => boolean,
+  why: string,
+): void {
+  const accessor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), prop)!;
+  Object.defineProperty(engine, prop, {
+    get: () => accessor.get!.call(engine),
+    set: (next: unknown) => {
+      if (refused(next)) throw new Error(why);
+      accessor.set!.call(engine, next);
+    },
+  });
+}

@@ -1,0 +1,415 @@
+/**
+ * The switch thread's body (a Deno Worker): `vde switch`'s data plane.
+ *
+ * Theory of operation: the worker owns an epoll set holding every fd port
+ * (the connected datagram socket of each vde client, each `--tap`) and a
+ * wake eventfd, and blocks in a synchronous `epoll_wait`: one wake-up per
+ * burst, on this thread only. It drains a ready socket with `recvmmsg` (a
+ * tap with `read` until EAGAIN), hands each frame to its own SwitchEngine,
+ * and the engine's output writes a tap at once and stages a copy for a
+ * socket; after each received batch every socket's share leaves with one
+ * `sendmmsg`. What a full peer does not take is dropped and counted, as
+ * vde_switch does. A frame between two fd ports never reaches the main
+ * thread.
+ *
+ * The engine here is the writer of the MAC table and port counters, which
+ * live in SharedArrayBuffers the main thread reads (its control copy of the
+ * engine lists them without stopping forwarding). Configuration arrives as
+ * commands in order (switch_layout.ts); the main thread validated and applied
+ * each on its copy first, so this copy stays the same.
+ *
+ * Links that live on the main thread (cables, slirp, streams, captures)
+ * cross in two FrameRings: ringIn (main to here, tag = input port) is
+ * drained before each wait; frames the engine sends to a port with such a
+ * link go to ringOut (tag = output port), and the main thread is woken
+ * once per burst. A full ringOut drops and counts (the main thread is
+ * behind; this thread must not wait for it).
+ *
+ * Shutdown: the stop flag plus a wake; the loop ends, the epoll set is
+ * closed, and "stopped" is posted. Port fds belong to their links on the
+ * main thread, which close them only after this thread released them (a
+ * `removeFd` answer, or "stopped"): no system call here outlives its fd.
+ */
+import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import { RecvArena } from "../io/mmsg.ts";
+import { SendBatcher } from "../io/unix_dgram.ts";
+import { Direction, type FrameObserver, SwitchEngine } from "../switch/engine.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { FrameRing, recordSize } from "./frame_ring.ts";
+import {
+  CTL_POSTED,
+  CTL_STOP,
+  OBSERVED,
+  type PortFdKind,
+  type SwitchCommand,
+  type SwitchReply,
+  type SwitchStart,
+} from "./switch_layout.ts";
+
+const BATCH = 64;
+const MAX_EVENTS = 64;
+/** Slot size: one byte more than the largest frame, so oversize shows as MSG_TRUNC. */
+const SLOT = VDE_MAX_FRAME + 6;
+/** A tap read buffer larger than any frame, so an oversize frame is seen whole and dropped. */
+const TAP_BUFFER = 65536;
+/** Frames taken from ringIn before the fds get their turn. */
+const RING_BUDGET = 1024;
+/**
+ * After a wait that found work, poll without blocking for this long before
+ * blocking again: a sender held by the kernel's 10-datagram queue refills it
+ * within microseconds, and a wake-up per two or three frames cost more than
+ * the frames (64 B forwarding at 0.6x the main thread's without it). Kept
+ * short: on two cores a longer poll (0.2 ms was measured) takes the CPU that
+ * taps' receive paths and their TCP endpoints need, and slowed a TCP flow
+ * between two switch-owned taps to a third in some runs.
+ */
+const SPIN_MS = 0.03;
+/** The engine's clock ticks once a second (aging works in whole seconds). */
+const TICK_MS = 1000;
+/** Room ringOut must have for one more frame: its record plus a wrap. */
+const WORST_RECORD = 2 * recordSize(VDE_MAX_FRAME + 4);
+
+/** One fd of a port. */
+interface PortFd {
+  fd: number;
+  port: number;
+  tap: boolean;
+  /** Batcher slots of the frames staged for this socket, in order. */
+  staged: Int32Array;
+  count: number;
+}
+
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<SwitchStart | SwitchCommand>) => void) | null;
+  postMessage(message: SwitchReply): void;
+};
+
+class SwitchLoop {
+  readonly #c = libc();
+  readonly #start: SwitchStart;
+  readonly #control: Int32Array;
+  readonly #ringIn: FrameRing;
+  readonly #ringOut: FrameRing;
+  readonly engine: SwitchEngine;
+  readonly #epfd: number;
+  readonly #arena = new RecvArena(BATCH, SLOT);
+  readonly #tapBuf = new Uint8Array(TAP_BUFFER);
+  readonly #events = new Uint8Array(EPOLL_EVENT_SIZE * MAX_EVENTS);
+  readonly #eventsView = new DataView(this.#events.buffer);
+  readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
+  readonly #eight = new Uint8Array(8);
+  readonly #batcher = new SendBatcher();
+  /** Socket ends with staged frames. */
+  readonly #dirty: PortFd[] = [];
+  /** Port ends by fd. */
+  readonly #byFd = new Map<number, PortFd>();
+  /** Port ends by port, for output (replaced, never edited in place, while a flood may walk it). */
+  #byPort: (PortFd[] | undefined)[] = [];
+  /** Main-thread endpoints per port: output also goes to ringOut. */
+  #remote = new Int32Array(0);
+  /** ringOut's unpublished write position while a burst is forwarded. */
+  #outWrite = 0;
+  #outPending = false;
+  #handled = 0;
+  #lastTick = 0;
+  /** When the last wait found something to do. */
+  #lastWork = -Infinity;
+  readonly #t0 = performance.now();
+  readonly #fromRing = (port: number, frame: Uint8Array) => this.engine.input(port, frame);
+
+  constructor(start: SwitchStart) {
+    this.#start = start;
+    this.#control = new Int32Array(start.control);
+    this.#ringIn = FrameRing.attach(start.ringIn);
+    this.#ringOut = FrameRing.attach(start.ringOut);
+    this.engine = new SwitchEngine(
+      { ...start.options, shared: { state: start.state, writer: true } },
+      (port, frame) => this.#output(port, frame),
+    );
+    this.#remote = new Int32Array(this.engine.numPorts);
+    this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
+    this.#watch(C.EPOLL_CTL_ADD, start.wakeFd);
+    this.#eight[0] = 1;
+  }
+
+  get ok(): boolean {
+    return this.#epfd >= 0;
+  }
+
+  #watch(op: number, fd: number): number {
+    this.#ctlView.setUint32(0, C.EPOLLIN, true);
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    return this.#c.epoll_ctl(this.#epfd, op, fd, this.#ctl);
+  }
+
+  #output(port: number, frame: Uint8Array): void {
+    const ends = this.#byPort[port];
+    if (ends !== undefined) {
+      for (let i = 0; i < ends.length; i++) {
+        const end = ends[i]!;
+        if (!end.tap) {
+          this.#stage(end, frame);
+          continue;
+        }
+        // A full tap queue drops, as the kernel does.
+        if (this.#c.write(end.fd, frame, frame.length) !== frame.length) this.engine.countDropOut(port);
+      }
+    }
+    if (port < this.#remote.length && this.#remote[port]! > 0) this.#toMain(port, port, frame);
+  }
+
+  /** A capture's copy: to the main thread, which numbers the frames as the engine does. */
+  readonly #observer: FrameObserver = (port, direction, frame) =>
+    this.#toMain(OBSERVED | (port << 1) | (direction === Direction.Out ? 1 : 0), port, frame);
+
+  #stage(end: PortFd, frame: Uint8Array): void {
+    if (this.#batcher.free === 0) this.#flush();
+    if (end.count === end.staged.length) this.#flushEnd(end);
+    if (end.count === 0) this.#dirty.push(end);
+    end.staged[end.count++] = this.#batcher.stage(frame);
+  }
+
+  /** Sends every staged frame: one sendmmsg per socket. */
+  #flush(): void {
+    const dirty = this.#dirty;
+    for (let i = 0; i < dirty.length; i++) this.#flushEnd(dirty[i]!);
+    dirty.length = 0;
+    this.#batcher.reset();
+  }
+
+  #flushEnd(end: PortFd): void {
+    const count = end.count;
+    if (count === 0) return;
+    end.count = 0;
+    const n = this.#batcher.sendmmsg(end.fd, end.staged, count);
+    // What a full peer did not take is dropped, as vde_switch does; a gone one is noticed by its control connection.
+    for (let i = n > 0 ? n : 0; i < count; i++) this.engine.countDropOut(end.port);
+  }
+
+  #toMain(tag: number, port: number, frame: Uint8Array): void {
+    const ring = this.#ringOut;
+    if (!this.#outPending) {
+      this.#outWrite = ring.writePosition;
+      this.#outPending = true;
+    }
+    if (ring.free() - ((this.#outWrite - ring.writePosition) | 0) < WORST_RECORD) {
+      this.engine.countDropOut(port);
+      return;
+    }
+    this.#outWrite = ring.putTagged(tag, frame, this.#outWrite);
+  }
+
+  /** Makes the frames of this burst visible to the main thread, waking it if it sleeps. */
+  #publish(): void {
+    if (this.#dirty.length > 0) this.#flush();
+    if (!this.#outPending) return;
+    this.#outPending = false;
+    if (this.#ringOut.publish(this.#outWrite)) this.#c.write(this.#start.notifyFd, this.#eight, 8);
+  }
+
+  /** Runs until a command is waiting (returns false) or a stop (returns true). */
+  run(): boolean {
+    const c = this.#c;
+    const control = this.#control;
+    for (;;) {
+      if (Atomics.load(control, CTL_STOP) !== 0) return true;
+      if (Atomics.load(control, CTL_POSTED) !== this.#handled) return false;
+      let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET) === RING_BUDGET;
+      this.#publish();
+      // Declared asleep before waiting: a main thread that adds frames after this wakes us.
+      if (!more) more = !this.#ringIn.sleep();
+      const now = performance.now();
+      if (now - this.#lastWork < SPIN_MS) more = true;
+      const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : TICK_MS);
+      if (n > 0) this.#lastWork = now;
+      // Commands first (a port added or removed): ready fds are reported again by the next wait.
+      if (Atomics.load(control, CTL_POSTED) !== this.#handled) return false;
+      for (let i = 0; i < n; i++) {
+        const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+        if (fd === this.#start.wakeFd) {
+          c.read(fd, this.#tapBuf, 8);
+          continue;
+        }
+        const end = this.#byFd.get(fd);
+        if (end === undefined) continue;
+        if (end.tap) this.#drainTap(end);
+        else this.#drainSocket(end);
+      }
+      this.#publish();
+      if (now - this.#lastTick >= TICK_MS) {
+        this.#lastTick = now;
+        this.engine.tick(now - this.#t0);
+      }
+    }
+  }
+
+  #drainSocket(end: PortFd): void {
+    const c = this.#c;
+    const arena = this.#arena;
+    const engine = this.engine;
+    for (;;) {
+      const n = c.recvmmsg(end.fd, arena.mmsg, BATCH, C.MSG_DONTWAIT, null);
+      if (n < 0) {
+        const e = errno();
+        if (e === C.EINTR) continue;
+        if (e !== C.EAGAIN) this.#failed(end, e);
+        return;
+      }
+      for (let i = 0; i < n; i++) {
+        const len = arena.length(i);
+        if (arena.truncated(i) || len > VDE_MAX_FRAME) engine.input(end.port, arena.slots[i]!.subarray(0, 0));
+        else engine.input(end.port, arena.slots[i]!.subarray(0, len));
+      }
+      this.#flush();
+      if (n < BATCH) return;
+    }
+  }
+
+  #drainTap(end: PortFd): void {
+    const c = this.#c;
+    const buf = this.#tapBuf;
+    for (let i = 0; i < BATCH; i++) {
+      const n = c.read(end.fd, buf, TAP_BUFFER);
+      if (n < 0) {
+        const e = errno();
+        if (e !== C.EAGAIN && e !== C.EINTR) this.#failed(end, e);
+        return;
+      }
+      if (n === 0) {
+        this.#failed(end, 0);
+        return;
+      }
+      // An oversize frame reaches the engine as a short one, so it is counted as a bad frame there.
+      this.engine.input(end.port, buf.subarray(0, n > VDE_MAX_FRAME ? 0 : n));
+    }
+  }
+
+  #failed(end: PortFd, err: number): void {
+    this.#watch(C.EPOLL_CTL_DEL, end.fd);
+    this.#byFd.delete(end.fd);
+    scope.postMessage({ failed: end.fd, errno: err });
+  }
+
+  /** Applies one command; the main thread has validated it on its own copy of the engine. */
+  apply(cmd: SwitchCommand): void {
+    this.#handled++;
+    const engine = this.engine as unknown as Record<string, unknown>;
+    switch (cmd.op) {
+      case "call": {
+        const method = engine[cmd.method];
+        if (typeof method === "function") method.apply(this.engine, cmd.args);
+        if (cmd.method === "setNumPorts") this.#resizeRemote();
+        break;
+      }
+      case "set":
+        engine[cmd.prop] = cmd.value;
+        break;
+      case "macClear":
+        this.engine.macTable.clear();
+        break;
+      case "addFd":
+        this.#addFd(cmd.port, cmd.fd, cmd.kind);
+        break;
+      case "removeFd":
+        this.#removeFd(cmd.fd);
+        scope.postMessage({ released: cmd.fd });
+        break;
+      case "remote":
+        if (cmd.port < this.#remote.length) this.#remote[cmd.port] = cmd.count;
+        break;
+      case "events":
+        this.engine.onEvent = cmd.on ? (event) => postEvent(event) : undefined;
+        break;
+      case "observe":
+        this.engine.observer = cmd.on ? this.#observer : null;
+        break;
+    }
+  }
+
+  #resizeRemote(): void {
+    const next = new Int32Array(this.engine.numPorts);
+    next.set(this.#remote.subarray(0, Math.min(next.length, this.#remote.length)));
+    this.#remote = next;
+  }
+
+  #addFd(port: number, fd: number, kind: PortFdKind): void {
+    const end: PortFd = { fd, port, tap: kind === "tap", staged: new Int32Array(BATCH * 2), count: 0 };
+    if (this.#watch(C.EPOLL_CTL_ADD, fd) < 0) {
+      scope.postMessage({ failed: fd, errno: errno() });
+      return;
+    }
+    this.#byFd.set(fd, end);
+    const byPort = this.#byPort.slice();
+    byPort[port] = [...(byPort[port] ?? []), end];
+    this.#byPort = byPort;
+    // Not drained here: the port may go active only with the next command, and epoll (level-triggered)
+    // reports frames already waiting at the next wait.
+  }
+
+  #removeFd(fd: number): void {
+    this.#flush();
+    const end = this.#byFd.get(fd);
+    if (end !== undefined) {
+      this.#watch(C.EPOLL_CTL_DEL, fd);
+      this.#byFd.delete(fd);
+    }
+    const byPort = this.#byPort.slice();
+    for (let p = 0; p < byPort.length; p++) {
+      const ends = byPort[p];
+      if (ends === undefined || !ends.some((e) => e.fd === fd)) continue;
+      const rest = ends.filter((e) => e.fd !== fd);
+      byPort[p] = rest.length > 0 ? rest : undefined;
+    }
+    this.#byPort = byPort;
+  }
+
+  close(): void {
+    if (this.#epfd >= 0) this.#c.close(this.#epfd);
+  }
+}
+
+// Errors (a thrown transport bug) are not cloneable: events go as their text fields.
+function postEvent(event: { type: string }): void {
+  if (!event.type.startsWith("mac-")) return;
+  scope.postMessage({ event });
+}
+
+let loop: SwitchLoop | null = null;
+/** Set once the loop has ended: commands still queued then are dropped, not taken for a start. */
+let ended = false;
+
+function runUntilCommandOrStop(): void {
+  if (loop === null) return;
+  let stopped = true;
+  try {
+    stopped = loop.run();
+  } finally {
+    if (stopped) {
+      loop.close();
+      loop = null;
+      ended = true;
+      scope.postMessage({ stopped: true });
+    }
+  }
+}
+
+scope.onmessage = (e) => {
+  if (ended) return;
+  if (loop === null) {
+    const start = e.data as SwitchStart;
+    // Normal priority, unlike the receive thread: a thread that polls while busy must not push
+    // the other processes (often the very senders and receivers of its frames) off its core.
+    loop = new SwitchLoop(start);
+    if (!loop.ok) {
+      loop = null;
+      ended = true;
+      scope.postMessage({ stopped: true });
+      return;
+    }
+    runUntilCommandOrStop();
+    return;
+  }
+  loop.apply(e.data as SwitchCommand);
+  runUntilCommandOrStop();
+};

@@ -1,0 +1,208 @@
+/**
+ * The switch's data-plane thread: a Switch with `dataplane: "thread"` in
+ * process (links that stay on the main thread cross its rings; the control
+ * copy of the engine reads the thread's MAC table and counters and sends it
+ * every change), and `vde switch --dataplane thread` serving Debian's
+ * vde_plug clients, whose sockets the thread reads and writes.
+ */
+import assert from "node:assert/strict";
+import { Switch } from "../../src/switch/switch.ts";
+import { Direction } from "../../src/switch/engine.ts";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+import {
+  BROADCAST,
+  ethFrame,
+  mac,
+  sameBytes,
+  tagOf,
+  until,
+  waitForNoClientFiles,
+  waitForPortFiles,
+  withSwitch,
+} from "../helpers/vde_clients.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+
+const MAC_A = mac(0xa);
+const MAC_B = mac(0xb);
+
+/** A threaded switch with lone memory links on ports 1..n; always closed. */
+async function withThreadedSwitch(
+  n: number,
+  fn: (sw: Switch, links: MemoryLink[]) => Promise<void>,
+): Promise<void> {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  const links: MemoryLink[] = [];
+  try {
+    for (let i = 1; i <= n; i++) {
+      const link = new MemoryLink(`memory ${i}`);
+      sw.attach(link, { port: i });
+      links.push(link);
+    }
+    await fn(sw, links);
+  } finally {
+    await sw.close();
+  }
+}
+
+function tags(link: MemoryLink): number[] {
+  return link.sent.map(tagOf);
+}
+
+Deno.test("threaded switch floods a broadcast from one main-thread link to the others, not back", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    assert.equal(sw.threaded, true);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("B and C get A's broadcast", () => tags(b!).includes(1) && tags(c!).includes(1));
+    assert.ok(sameBytes(b!.sent[0]!, ethFrame(BROADCAST, MAC_A, 1)), "the frame crosses unchanged");
+    assert.deepEqual(tags(a!), [], "nothing comes back to the source");
+  });
+});
+
+Deno.test("threaded switch learns on its thread and the control copy lists the MAC and counters", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    b!.receive(ethFrame(BROADCAST, MAC_B, 2));
+    await until("both broadcasts arrive", () => tags(c!).includes(1) && tags(c!).includes(2));
+    const learned = [...sw.engine.macTable.entries()].map((e) => `${e.mac}@${e.port}`).sort();
+    assert.deepEqual(learned, ["02:00:00:00:00:0a@1", "02:00:00:00:00:0b@2"]);
+    b!.receive(ethFrame(MAC_A, MAC_B, 3));
+    await until("A gets B's unicast", () => tags(a!).includes(3));
+    // The unicast went to A only: C saw the two broadcasts and nothing else.
+    c!.receive(ethFrame(BROADCAST, mac(0xc), 4));
+    await until("the marker from C reaches A", () => tags(a!).includes(4));
+    assert.deepEqual(tags(c!), [1, 2]);
+    const stats = sw.engine.portStats(2);
+    assert.equal(stats.framesIn, 2);
+    assert.equal(stats.framesOut, 2, "A's broadcast and C's marker");
+  });
+});
+
+Deno.test("threaded switch applies VLAN and hub changes made on the control copy, in order", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    assert.equal(sw.engine.createVlan(5), "ok");
+    assert.equal(sw.engine.setPortVlan(2, 5), "ok");
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("C gets A's broadcast", () => tags(c!).includes(1));
+    assert.deepEqual(tags(b!), [], "port 2 is in VLAN 5: A's VLAN 0 broadcast stays out");
+    sw.engine.setPortVlan(2, 0);
+    sw.engine.hub = true;
+    assert.equal(sw.engine.hub, true);
+    a!.receive(ethFrame(MAC_B, MAC_A, 2));
+    await until("in hub mode B and C get A's unicast", () => tags(b!).includes(2) && tags(c!).includes(2));
+  });
+});
+
+Deno.test("threaded switch refuses spanning tree and snooping with a one-line reason", async () => {
+  await withThreadedSwitch(1, (sw) => {
+    assert.throws(
+      () => sw.engine.enableStp({ mac: new Uint8Array(6) }),
+      /spanning tree needs the main-thread data plane/,
+    );
+    assert.throws(
+      () => (sw.engine.snooping = new McastSnooping(new Uint8Array(6))),
+      /multicast snooping needs the main-thread data plane/,
+    );
+    return Promise.resolve();
+  });
+});
+
+Deno.test("threaded switch shows a capture each frame in and out, numbered as the engine numbers them", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    const seen: string[] = [];
+    sw.engine.observer = (port, direction, frame, seq) =>
+      seen.push(`${seq}:${port}${direction === Direction.In ? "<" : ">"}${tagOf(frame)}`);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    b!.receive(ethFrame(MAC_A, MAC_B, 2));
+    await until("A gets B's unicast", () => tags(a!).includes(2));
+    await until("the capture saw both frames", () => seen.length === 5);
+    assert.deepEqual(seen, ["1:1<1", "1:2>1", "1:3>1", "2:2<2", "2:1>2"]);
+    sw.engine.observer = null;
+    c!.receive(ethFrame(BROADCAST, mac(0xc), 3));
+    await until("A gets C's broadcast", () => tags(a!).includes(3));
+    assert.equal(seen.length, 5, "no copies once the capture stopped");
+  });
+});
+
+Deno.test("threaded switch copies a mirrored port's frames to the mirror output, which forwards nothing", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, m]) => {
+    assert.equal(sw.engine.addMirror(3, [1]), true);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("B and the mirror get A's broadcast", () => tags(b!).includes(1) && tags(m!).includes(1));
+    m!.receive(ethFrame(BROADCAST, mac(0xc), 2));
+    b!.receive(ethFrame(BROADCAST, MAC_B, 3));
+    await until("A gets B's broadcast", () => tags(a!).includes(3));
+    assert.equal(tags(a!).includes(2) || tags(b!).includes(2), false, "a mirror output's frames are dropped");
+    await until("the mirror sees B's frame leave by port 1", () => tags(m!).includes(3));
+    assert.equal(sw.engine.delMirror(3), true);
+    a!.receive(ethFrame(BROADCAST, MAC_A, 4));
+    await until("port 3 forwards again: it gets A's broadcast", () => tags(m!).includes(4));
+  });
+});
+
+Deno.test("threaded switch keeps forwarding after the port count changes", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    assert.equal(sw.setNumPorts(64), true);
+    const c = new MemoryLink("memory 40");
+    sw.attach(c, { port: 40 });
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("B and port 40 get A's broadcast", () => tags(b!).includes(1) && tags(c).includes(1));
+    c.receive(ethFrame(MAC_A, mac(0xc), 2));
+    await until("A gets port 40's unicast", () => tags(a!).includes(2));
+    assert.equal(sw.engine.portStats(40).framesIn, 1);
+  });
+});
+
+Deno.test("threaded switch carries a burst of 5,000 frames between main-thread links in order, none lost", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    b!.receive(ethFrame(BROADCAST, MAC_B, 0));
+    await until("A learns B", () => tags(a!).includes(0));
+    for (let i = 1; i <= 5000; i++) a!.receive(ethFrame(MAC_B, MAC_A, i));
+    await until("B has the whole burst", () => b!.sent.length === 5000, 20_000);
+    assert.deepEqual(tags(b!), Array.from({ length: 5000 }, (_, i) => i + 1));
+    assert.equal(sw.ringDrops, 0);
+  });
+});
+
+Deno.test("threaded switch resets counters and flushes its MAC table when the console asks", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until("B gets the broadcast", () => tags(b!).includes(1));
+    await until("the thread counted it", () => sw.engine.portStats(1).framesIn === 1);
+    sw.engine.resetCounters(1);
+    await until("the counters are zero", () => sw.engine.portStats(1).framesIn === 0);
+    assert.equal(sw.engine.macTable.size, 1);
+    sw.engine.macTable.clear();
+    await until("the table is empty", () => sw.engine.macTable.size === 0);
+  });
+});
+
+Deno.test("vde switch --dataplane thread forwards between vde_plug clients and lists them on its console", async () => {
+  await withSwitch("ours", { extraArgs: ["--dataplane", "thread"] }, async ({ sw, dir, clients }) => {
+    const a = clients.vdePlug(dir);
+    const b = clients.vdePlug(dir);
+    const c = clients.vdePlug(dir);
+    await waitForPortFiles(dir, 3);
+    await until("the switch says it forwards on its thread", () => sw.stderr().includes("data-plane thread"));
+    const bcA = ethFrame(BROADCAST, MAC_A, 1);
+    await a.send(bcA);
+    assert.ok(sameBytes(await b.waitTag(1), bcA), "B got A's broadcast intact");
+    await c.waitTag(1);
+    await b.send(ethFrame(BROADCAST, MAC_B, 2));
+    await Promise.all([a.waitTag(2), c.waitTag(2)]);
+    const ab = ethFrame(MAC_B, MAC_A, 3, 1514);
+    await a.send(ab, ethFrame(BROADCAST, MAC_A, 4));
+    await c.waitTag(4);
+    assert.ok(sameBytes(await b.waitTag(3), ab), "B got A's unicast intact");
+    assert.equal(c.hasTag(3), false, "C does not see a learned unicast");
+    const console = await MgmtClient.connect(`${dir}/mgmt`);
+    const reply = await console.command("hash/print");
+    console.close();
+    const macs = (reply.lines ?? []).join("\n");
+    assert.match(macs, /02:00:00:00:00:0a VLAN 0000 to port: 00[1-3]/);
+    assert.match(macs, /02:00:00:00:00:0b/);
+    // A client that leaves frees its port: the thread let go of the socket, and the file is gone.
+    await clients.stopAll();
+    await waitForNoClientFiles(dir);
+  });
+});
