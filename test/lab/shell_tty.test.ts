@@ -36,19 +36,24 @@ async function shellSession(name: string, file: string): Promise<void> {
   });
   // tmux drops trailing blanks, so the prompt is matched without its space.
   const prompt = `lab[${name}]$`;
-  // Runs a line and waits until its output is followed by a fresh prompt.
-  // Runs a line; resolves with what follows its echo once a fresh prompt is back.
+  // Runs a line; resolves with what follows its echo once a fresh prompt follows
+  // that echo. (Counting prompts raced: a prompt still due from the previous
+  // command, as after Ctrl-C, counted as this one's.)
   const line = async (text: string, timeoutMs = 20_000) => {
-    const before = (await tmux.screen()).split(prompt).length;
+    const echo = `${prompt} ${text}`;
+    const before = (await tmux.screen()).split(echo).length;
     await tmux.keys("-l", text);
     await tmux.keys("Enter");
+    const after = (s: string) => {
+      const at = s.lastIndexOf(echo);
+      return s.split(echo).length > before ? s.slice(at + echo.length) : null;
+    };
     const screen = await tmux.waitFor(
-      (s) => s.split(prompt).length > before || s.includes("[exit"),
+      (s) => (after(s)?.includes(prompt) ?? false) || s.includes("[exit"),
       `the output of "${text}"`,
       timeoutMs,
     );
-    const echo = `${prompt} ${text}`;
-    return screen.slice(screen.lastIndexOf(echo) + echo.length);
+    return after(screen) ?? screen;
   };
   try {
     await tmux.waitFor((s) => s.includes(prompt), "the lab shell", 60_000);
