@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { within } from "../helpers/vde_clients.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
@@ -127,17 +128,11 @@ async function hostAndNamespace(extraArgs: string[]): Promise<void> {
       for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
     })();
     sending.catch(() => {});
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`20 MB not sent in 60 s; the switch said:\n${sw?.stderr()}`)),
-        60_000,
-      );
-    });
     try {
-      await Promise.race([sending, deadline]);
+      await within("the 20 MB send", 60_000, sending);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; the switch said:\n${sw?.stderr()}`);
     } finally {
-      clearTimeout(timer);
       conn.close();
     }
     await waitFor(() => Promise.resolve(recv.exitStatus !== null), {

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 import { listens } from "./switches.ts";
 
+export { within } from "./vde_clients.ts";
+
 /** The test-only CLI entry point. */
 export const CLI_ENTRY = new URL("./cli_entry.ts", import.meta.url).pathname;
 
@@ -51,19 +53,6 @@ export async function waitFor(
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Resolves with `p`, or rejects after `ms`. */
-export async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
