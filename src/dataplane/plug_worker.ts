@@ -17,11 +17,11 @@
  *
  * Priority: nice -20 where allowed. Debian's vde_switch drops what our
  * socket cannot hold, so a plug that waits long for a CPU loses frames; at
- * nice -20 it waits little (behind that switch, a few hundred resent
- * segments in 3 s against Debian's vde_plug's 6,000-36,000). SCHED_RR lost
- * fewer still but cost about twice the CPU per byte: the threads a tap
- * write wakes (the receiving application, the switch) cannot run on the
- * real-time thread's core and move.
+ * nice -20 it waits little (behind that switch, mostly a few hundred
+ * resent segments in 3 s, at worst 7,900, against Debian's vde_plug's
+ * 6,000-36,000). SCHED_RR lost fewer still but cost about twice the CPU
+ * per byte: the threads a tap write wakes (the receiving application, the
+ * switch) cannot run on the real-time thread's core and move.
  *
  * The fds belong to the main thread, which closes them only after this
  * thread has said "stopped". Counters live in shared memory, written here
