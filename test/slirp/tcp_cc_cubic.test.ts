@@ -97,3 +97,18 @@ Deno.test("CUBIC's undo restores the state before a spurious reduction", () => {
   // Growth goes on exactly as if the reduction had never happened.
   assert.equal(cc.avoid(cwnd, MSS, 100, 10), reference.avoid(ref, MSS, 100, 10));
 });
+
+Deno.test("CUBIC does not count a pause in the ACKs as time spent probing", () => {
+  const rtt = 10;
+  const run = (pauseMs: number) => {
+    const cc = new Cubic(MSS);
+    let cwnd = cc.reduce(100 * MSS);
+    let now = 0;
+    for (let r = 0; r < 20; r++, now += rtt) cwnd = round(cc, cwnd, now, rtt);
+    now += pauseMs;
+    return round(cc, cwnd, now, rtt);
+  };
+  const steady = run(0);
+  const afterPause = run(60_000);
+  assert.ok(Math.abs(afterPause - steady) <= MSS, `${steady} then ${afterPause} after a minute's pause`);
+});

@@ -45,6 +45,8 @@ export class Cubic {
   #wEst = 0;
   /** Fractions of a byte of growth not yet added. */
   #frac = 0;
+  /** When `avoid` last ran, ms. */
+  #lastAck = 0;
   // What `reduce` found, for `undo`.
   #undoWMax = 0;
   #undoEpoch = -1;
@@ -71,6 +73,11 @@ export class Cubic {
    */
   avoid(cwnd: number, acked: number, now: number, rttMs: number): number {
     const mss = this.mss;
+    // A pause in the ACKs (nothing to send, or the peer's window) is not time spent probing: the
+    // curve resumes where it stood, as Linux shifts its epoch, instead of leaping ahead.
+    const gap = now - this.#lastAck;
+    this.#lastAck = now;
+    if (this.#epoch >= 0 && gap > Math.max(2 * rttMs, 1)) this.#epoch += gap;
     if (this.#epoch < 0) {
       this.#epoch = now;
       if (this.wMax > cwnd) {
