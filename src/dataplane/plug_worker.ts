@@ -15,14 +15,6 @@
  * not lost. A tap that cannot take a frame drops it (counted), as the
  * kernel does for a full interface queue.
  *
- * Priority: nice -20 where allowed. Debian's vde_switch drops what our
- * socket cannot hold, so a plug that waits long for a CPU loses frames; at
- * nice -20 it waits little (behind that switch, mostly a few hundred
- * resent segments in 3 s, at worst 7,900, against Debian's vde_plug's
- * 6,000-36,000). SCHED_RR lost fewer still but cost about twice the CPU
- * per byte: the threads a tap write wakes (the receiving application, the
- * switch) cannot run on the real-time thread's core and move.
- *
  * The fds belong to the main thread, which closes them only after this
  * thread has said "stopped". Counters live in shared memory, written here
  * only.
@@ -30,12 +22,18 @@
 import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { raisePriority } from "./priority.ts";
+import { raisePriority, setRealtime } from "./priority.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
 
 const BATCH = 64;
 /** Slot size: larger than any frame, so an oversize one is seen (truncated or long) and dropped. */
 const SLOT = VDE_MAX_FRAME + 6;
+/**
+ * Work without a pause after which the thread leaves the real-time class
+ * until it next finds nothing to do (a flood, not a burst): the ordinary
+ * threads of its core, ksoftirqd among them, must not wait longer.
+ */
+const SATURATED_MS = 20;
 /** Batches one direction moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
 
@@ -212,8 +210,10 @@ class Direction {
 
 function run(start: PlugStart): string | null {
   const c = libc();
-  raisePriority(false); // nice -20, not real-time: see the header
-
+  // Real-time while it keeps up; an ordinary (nice -20) thread while saturated: see priority.ts.
+  const realtime = raisePriority(true);
+  let demoted = false;
+  let busySince = 0;
   const control = new Int32Array(start.shared, 0, 4);
   const counters = new Float64Array(start.shared, 16);
   const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
@@ -259,7 +259,15 @@ function run(start: PlugStart): string | null {
   let reason: string | null = null;
   try {
     while (reason === null && Atomics.load(control, PLUG_STOP) === 0) {
-      const n = c.epoll_wait(epfd, events, 8, -1);
+      let n = c.epoll_wait(epfd, events, 8, 0);
+      if (n === 0) {
+        // Idle: the next burst is served real-time again.
+        if (demoted) demoted = !setRealtime(true);
+        n = c.epoll_wait(epfd, events, 8, -1);
+        busySince = performance.now();
+      } else if (realtime && !demoted && performance.now() - busySince > SATURATED_MS) {
+        demoted = setRealtime(false);
+      }
       if (n < 0) {
         if (errno() === C.EINTR) continue;
         reason = `epoll_wait failed: errno ${errno()}`;

@@ -594,7 +594,6 @@ class Engine implements SlirpTcpEngine {
 
   close(): void {
     if (this.#closed) return;
-    if (Deno.env.get("X_STATS")) console.error("XSTATS " + JSON.stringify(this.stats));
     for (const fwd of this.#forwards.values()) {
       fwd.closed = true;
       fwd.listener.close();
