@@ -34,6 +34,12 @@ export const BPDU = 1 << 29;
  * read, for the copy of the machine here: `SNOOPED | vlan << 16 | port`.
  */
 export const SNOOPED = 1 << 28;
+/**
+ * The ringOut tag of a tick of the thread's snooping machine: the record
+ * holds its time (a float64, milliseconds). The copy on the main thread
+ * ticks only by these, so it reads the same frames at the same times.
+ */
+export const SNOOP_TICK = BPDU | SNOOPED;
 /** A ringIn tag with this bit is a frame to send out of port `tag & PORT_MASK` (a BPDU built here), not input. */
 export const SEND = 1 << 30;
 /** The port in a BPDU, SNOOPED or SEND tag. */

@@ -17,8 +17,8 @@
  * the machine's own go into ringIn tagged SEND; its port states and flushes
  * are engine calls, mirrored like any other. Snooping runs on the worker;
  * the control copy's machine reads the IGMP/MLD frames the worker's read
- * (tagged SNOOPED), so the console lists the same table, and each console
- * change to it is sent on.
+ * (tagged SNOOPED) and ticks when it ticks (SNOOP_TICK), so the console
+ * lists the same table, and each console change to it is sent on.
  *
  * Shutdown order (`stop`): the stop flag, a wake; the worker closes its
  * epoll set and posts "stopped"; then every fd it had is released (their
@@ -42,6 +42,7 @@ import {
   OBSERVED_FRESH,
   PORT_MASK,
   SEND,
+  SNOOP_TICK,
   SNOOPED,
   type PortFdKind,
   type SwitchCommand,
@@ -78,6 +79,8 @@ export interface SwitchThreadSink {
   bpdu(port: number, frame: Uint8Array): void;
   /** An IGMP/MLD frame the thread's snooping read from `port` on `vlan`, borrowed. */
   snooped(port: number, vlan: number, frame: Uint8Array): void;
+  /** The thread's snooping machine ticked at `nowMs` (after the frames it read before). */
+  snoopTick(nowMs: number): void;
 }
 
 /** The data-plane thread of one switch. */
@@ -97,6 +100,8 @@ export class SwitchThread {
     if ((tag & (OBSERVED | BPDU | SNOOPED)) === 0) this.#sink.frame(tag, copy);
     else if ((tag & OBSERVED) !== 0) {
       this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);
+    } else if ((tag & SNOOP_TICK) === SNOOP_TICK) {
+      this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
     } else if ((tag & BPDU) !== 0) this.#sink.bpdu(tag & PORT_MASK, copy);
     else this.#sink.snooped(tag & PORT_MASK, (tag >> 16) & 0xfff, copy);
   };

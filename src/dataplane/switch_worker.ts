@@ -31,8 +31,9 @@
  * the machine sends back as commands; the BPDUs the machine sends come in
  * ringIn tagged SEND. Snooping runs here, where every multicast frame
  * passes: route decisions and the querier's queries are this engine's; each
- * IGMP/MLD frame it reads is copied to ringOut (tag SNOOPED) so a copy of
- * the machine on the main thread, which the console lists, reads the same.
+ * IGMP/MLD frame it reads, and each tick, is copied to ringOut (tags
+ * SNOOPED, SNOOP_TICK) so a copy of the machine on the main thread, which
+ * the console lists, reads the same frames at the same times.
  *
  * Shutdown: the stop flag plus a wake; the loop ends, the epoll set is
  * closed, and "stopped" is posted. Port fds belong to their links on the
@@ -54,6 +55,7 @@ import {
   OBSERVED_FRESH,
   PORT_MASK,
   SEND,
+  SNOOP_TICK,
   SNOOPED,
   type PortFdKind,
   type SwitchCommand,
@@ -189,8 +191,16 @@ class SwitchLoop {
   /** A BPDU for the spanning tree machine on the main thread (not counted as a drop if the ring is full). */
   readonly #relayBpdu = (port: number, frame: Uint8Array) => this.#toMain(BPDU | port, -1, frame);
 
-  /** A snooping machine whose IGMP/MLD reads (those that count) are copied to the main thread's copy. */
+  /** A snooping machine whose IGMP/MLD reads (those that count) and ticks are copied to the main thread's copy. */
   #copyingSnoop(snoop: McastSnooping): McastSnooping {
+    const tick = snoop.tick.bind(snoop);
+    const time = new Float64Array(1);
+    const timeBytes = new Uint8Array(time.buffer);
+    snoop.tick = (nowMs) => {
+      time[0] = nowMs;
+      this.#toMain(SNOOP_TICK, -1, timeBytes);
+      return tick(nowMs);
+    };
     const observe = snoop.observe.bind(snoop);
     const c = snoop.counters;
     snoop.observe = (port, vlan, frame) => {

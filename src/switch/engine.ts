@@ -109,8 +109,9 @@ export interface EngineOptions {
   /**
    * Set on a control copy whose frames another engine forwards (the switch
    * thread's): this one never sends a frame itself (its counters are the
-   * other's); spanning tree's BPDUs go to `sendBpdu`, and the snooping
-   * querier's queries are the forwarding engine's to send.
+   * other's); spanning tree's BPDUs go to `sendBpdu`, and `tick` leaves
+   * the snooping machine alone: it is a copy its owner keeps in step with
+   * the forwarding engine's, whose queries are the ones sent.
    */
   control?: { sendBpdu: EngineOutput };
 }
@@ -516,7 +517,8 @@ export class SwitchEngine {
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
     this.#stp?.tick(nowMs);
-    if (this.#snoop !== null) this.#sendQueries(nowMs);
+    // A control copy's snooping is ticked by its owner, as the forwarding engine's ticks.
+    if (this.#snoop !== null && this.#control === undefined) this.#sendQueries(nowMs);
     if (now - this.#lastGc < this.gcIntervalSeconds) return 0;
     this.#lastGc = now;
     return this.macTable.expire(now, this.expireSeconds, this.#removedListener("expired"));
@@ -524,9 +526,7 @@ export class SwitchEngine {
 
   // Our querier's queries, flooded on their VLAN (untagged where it is the port's untagged VLAN).
   #sendQueries(nowMs: number): void {
-    const queries = this.#snoop!.tick(nowMs);
-    if (this.#control !== undefined) return;
-    for (const q of queries) {
+    for (const q of this.#snoop!.tick(nowMs)) {
       this.#seq++; // a frame of its own for captures and mirrors
       const members = this.#vlans.membersOf(q.vlan);
       if (members === undefined) continue;

@@ -136,6 +136,7 @@ export class Switch {
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
+        snoopTick: (nowMs) => this.engine.snooping?.tick(nowMs),
       });
       this.#thread = thread;
       mirrorEngine(this.engine, thread);
