@@ -54,10 +54,10 @@ import {
   OBSERVED,
   OBSERVED_FRESH,
   PORT_MASK,
+  type PortFdKind,
   SEND,
   SNOOP_TICK,
   SNOOPED,
-  type PortFdKind,
   type SwitchCommand,
   type SwitchReply,
   type SwitchStart,
@@ -206,7 +206,9 @@ class SwitchLoop {
     snoop.observe = (port, vlan, frame) => {
       const before = c.reports + c.leaves + c.queries + c.bad;
       const ok = observe(port, vlan, frame);
-      if (c.reports + c.leaves + c.queries + c.bad !== before) this.#toMain(SNOOPED | (vlan << 16) | port, -1, frame);
+      if (c.reports + c.leaves + c.queries + c.bad !== before) {
+        this.#toMain(SNOOPED | (vlan << 16) | port, -1, frame);
+      }
       return ok;
     };
     return snoop;

@@ -721,7 +721,13 @@ export class SwitchEngine {
     this.#stopStp();
     if (relay === null || this.#hub) return;
     const nothing = () => {};
-    this.#startStp({ receive: relay, enablePort: nothing, disablePort: nothing, tick: nothing, close: nothing });
+    this.#startStp({
+      receive: relay,
+      enablePort: nothing,
+      disablePort: nothing,
+      tick: nothing,
+      close: nothing,
+    });
   }
 
   #startStp(stp: StpPorts): void {
