@@ -698,9 +698,8 @@ export class SwitchEngine {
     // The state and flush calls go through the public methods: a control copy's owner sends them on.
     const stp = new Rstp(options, {
       send: (port, frame) => {
-        if (this.#active[port] !== 1) return;
-        if (control !== undefined) control.sendBpdu(port, frame);
-        else this.#send(port, frame);
+        if (control === undefined) this.sendControl(port, frame);
+        else if (this.#active[port] === 1) control.sendBpdu(port, frame);
       },
       setPortState: (port, learning, forwarding) => this.setStpPortState(port, learning, forwarding),
       flush: (port) => this.flushStpPort(port),
@@ -779,8 +778,9 @@ export class SwitchEngine {
   }
 
   /**
-   * Sends a frame the control copy's spanning tree built out of `port` (a
-   * frame of its own for captures and mirrors); nothing if the port is inactive.
+   * Sends a frame spanning tree built (here, or in a control copy) out of
+   * `port`, whatever the port's state: a frame of its own for captures and
+   * mirrors. Nothing if the port is inactive.
    */
   sendControl(port: number, frame: Uint8Array): void {
     if (!(port >= 0 && port < this.#numPorts) || this.#active[port] !== 1) return;

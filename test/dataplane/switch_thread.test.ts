@@ -191,6 +191,27 @@ Deno.test("threaded switch shows a capture each frame in and out, numbered as th
   });
 });
 
+Deno.test("threaded switch shows a capture the BPDUs its spanning tree sends, each a frame of its own", async () => {
+  await withThreadedSwitch(2, async (sw, [a]) => {
+    const seen: { seq: number; port: number; bpdu: boolean }[] = [];
+    sw.engine.observer = (port, direction, frame, seq) => {
+      if (direction === Direction.Out) seen.push({ seq, port, bpdu: frame[0] === 1 && frame[1] === 0x80 });
+    };
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until(
+      "the capture saw A's broadcast leave by port 2",
+      () => seen.some((s) => !s.bpdu && s.port === 2),
+    );
+    sw.engine.enableStp({ mac: mac(0x5f) });
+    await until(
+      "the capture saw BPDUs leave by both ports",
+      () => [1, 2].every((p) => seen.some((s) => s.bpdu && s.port === p)),
+    );
+    const seqs = seen.map((s) => s.seq);
+    assert.equal(new Set(seqs).size, seqs.length, `every copy is numbered as a frame of its own: ${seqs}`);
+  });
+});
+
 Deno.test("threaded switch copies a mirrored port's frames to the mirror output, which forwards nothing", async () => {
   await withThreadedSwitch(3, async (sw, [a, b, m]) => {
     assert.equal(sw.engine.addMirror(3, [1]), true);
