@@ -92,11 +92,25 @@ export class InetDgramSocket {
     return (sa[2]! << 8) | sa[3]!;
   }
 
-  /** Asks for a receive buffer of `bytes` (best effort). */
+  /**
+   * Asks for a receive buffer of `bytes` (best effort). Above
+   * net.core.rmem_max only SO_RCVBUFFORCE (CAP_NET_ADMIN) gets it; without
+   * that capability the kernel's cap stays.
+   */
   setReceiveBuffer(bytes: number): void {
     try {
       this.#setInt(C.SOL_SOCKET, C.SO_RCVBUF, bytes);
-    } catch { /* keep the default */ }
+      // The kernel reports double what was set (bookkeeping overhead included).
+      if (this.#getSocketInt(C.SO_RCVBUF) < bytes * 2) this.#setInt(C.SOL_SOCKET, C.SO_RCVBUFFORCE, bytes);
+    } catch { /* keep what the kernel gave */ }
+  }
+
+  #getSocketInt(name: number): number {
+    const v = new Uint8Array(4);
+    const len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, 4, true);
+    if (libc().getsockopt(this.#fd, C.SOL_SOCKET, name, v, len) < 0) return -1;
+    return new DataView(v.buffer).getInt32(0, true);
   }
 
   /** Sets the multicast TTL (hop limit) of what this socket sends. */
