@@ -33,12 +33,19 @@ export function sumWords(b: Uint8Array, off: number, len: number, sum = 0): numb
       wideBuffer = buf;
       wide = new Uint32Array(buf, 0, buf.byteLength >> 2);
     }
-    let acc = 0;
-    for (let k = first; k < last; k++) {
-      const v = wide[k]!;
-      acc += (v & 0xffff) + (v >>> 16);
+    // Whole 32-bit words added as doubles (exact below 2^53: 2^21 words, far beyond any packet),
+    // four accumulators so the adds do not wait on each other; folded once at the end.
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    let k = first;
+    for (const stop = last - 3; k < stop; k += 4) {
+      a0 += wide[k]!;
+      a1 += wide[k + 1]!;
+      a2 += wide[k + 2]!;
+      a3 += wide[k + 3]!;
     }
-    while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
+    for (; k < last; k++) a0 += wide[k]!;
+    let acc = a0 + a1 + a2 + a3;
+    while (acc > 0xffff) acc = (acc % 0x10000) + Math.floor(acc / 0x10000);
     sum += ((acc & 0xff) << 8) | (acc >>> 8);
     i += (last - first) * 4;
   }
