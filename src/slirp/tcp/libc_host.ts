@@ -10,9 +10,11 @@
  * waiting all settle their promise immediately (the engine's `then` runs
  * as a microtask of the same round). Only EAGAIN registers interest
  * (EPOLLIN for a read or an accept, EPOLLOUT for a write or a connect in
- * progress) and settles the promise from the poller's handler; interest is
- * dropped again as soon as nothing waits, so an idle connection costs no
- * wake-up. A hang-up or error with nothing waiting takes the fd out of the
+ * progress) and settles the promise from the poller's handler. Read
+ * interest stays on after it served a read, since the engine usually asks
+ * again at once (two `epoll_ctl` calls saved per exchange); the first event
+ * that finds nothing waiting drops it, so a connection whose data the
+ * engine has no room for costs one wake-up, not one per round. A hang-up or error with nothing waiting takes the fd out of the
  * epoll set (epoll reports those whatever the mask, and level-triggered
  * they would wake the thread forever); the next call sees the error
  * directly.
@@ -232,6 +234,7 @@ class LibcConn implements HostConn {
   onReadable(events: number): void {
     const failed = (events & (C.EPOLLERR | C.EPOLLHUP)) !== 0;
     if (this.#reading !== null) this.#retryRead();
+    else if (!failed) this.#interest(C.EPOLLIN, false);
     // An error or hang-up ends a pending write or connect too: let them see it.
     if (failed && (this.#writing !== null || this.connecting !== null)) this.onWritable();
     if (failed && !this.#closed && this.#reading === null && this.#writing === null && this.#watched) {
@@ -277,7 +280,7 @@ class LibcConn implements HostConn {
     const e = n < 0 ? errno() : 0;
     this.#reading = null;
     this.#readInto = null;
-    this.#interest(C.EPOLLIN, false);
+    // Interest stays on: the engine usually reads again at once; an event with no read waiting drops it.
     if (n > 0) r.resolve(n);
     else if (n === 0) r.resolve(null);
     else r.reject(hostError("read", e));
@@ -345,7 +348,7 @@ class LibcListener implements HostListener {
     const got = this.#tryAccept();
     if (got === null) return;
     this.#waiting = null;
-    poller().setReadInterest(this.#fd, false);
+    // Interest stays on: the engine asks for the next client at once; an event with none waiting drops it.
     if (got instanceof Error) w.reject(got);
     else w.resolve(got);
   }
