@@ -23,6 +23,11 @@
  * idle for `IDLE_TURN_MS` and after every round while a DNS query over TCP
  * (Deno's sockets) is under way.
  *
+ * Priority: like the receive and plug threads it runs SCHED_RR (as root)
+ * while it keeps up, so Debian's vde_switch, which drops what our socket
+ * cannot take, finds it empty; after `SATURATED_MS` of work without a pause
+ * it becomes an ordinary nice -20 thread until it next finds nothing to do.
+ *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
  * shared memory plus a write to the wake eventfd (the loop takes no
@@ -39,7 +44,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
-import { raisePriority } from "./priority.ts";
+import { raisePriority, setRealtime } from "./priority.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -66,6 +71,12 @@ export const SLIRP_STOP = 0;
 
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
+/**
+ * Work without a pause after which the thread leaves the real-time class
+ * until it next finds nothing to do: as the plug thread, it must not starve
+ * the ordinary threads of its core (the switch, the guest, ksoftirqd).
+ */
+const SATURATED_MS = 20;
 /** fcntl: duplicate an fd, close-on-exec. */
 const F_DUPFD_CLOEXEC = 1030;
 
@@ -91,8 +102,10 @@ function eventLoopTurn(): Promise<void> {
 async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
   setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
-  // Nice -20 where allowed; not real-time: this thread does all of the slirp's work.
-  raisePriority(false);
+  // Real-time while it keeps up, an ordinary nice -20 thread while saturated (see priority.ts).
+  const realtime = raisePriority(true);
+  let demoted = false;
+  let busySince = performance.now();
   const stop = new Int32Array(start.shared);
   let link: SlirpLink;
   try {
@@ -123,7 +136,15 @@ async function run(start: SlirpStart): Promise<void> {
     const due = link.runTimers();
     const dns = dnsTcpInFlight() > 0;
     const timeout = dns ? Math.min(1, Math.max(0, due)) : Math.max(0, Math.min(IDLE_TURN_MS, Math.ceil(due)));
-    const n = poller.turn(timeout);
+    // Busy: look without blocking first; only a wait that finds nothing resets the saturation clock.
+    let n = poller.turn(0);
+    if (n === 0 && timeout > 0) {
+      if (demoted) demoted = !setRealtime(true);
+      n = poller.turn(timeout);
+      busySince = performance.now();
+    } else if (realtime && !demoted && performance.now() - busySince > SATURATED_MS) {
+      demoted = setRealtime(false);
+    }
     await settle();
     const now = performance.now();
     if (n > 0) idleSince = now;
