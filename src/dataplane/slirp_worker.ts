@@ -85,12 +85,25 @@ const scope = self as unknown as {
   postMessage(message: SlirpReport): void;
 };
 
-/** Runs the reactions of promises settled so far, and theirs, until none is left. */
+/** Awaits in a row without a settlement after which the microtasks of a round are taken to have run. */
+const QUIET_AWAITS = 4;
+
+/**
+ * Runs the reactions of promises settled so far, and theirs, until none is
+ * left: each await lets the microtasks queued before it run; a settlement
+ * starts the count again, and a few quiet awaits cover reactions that queue
+ * a microtask of their own (the slirp link's end-of-batch flush).
+ */
 async function settle(): Promise<void> {
-  let seen = -1;
-  for (let i = 0; i < 1000 && seen !== settledCount(); i++) {
-    seen = settledCount();
+  let seen = settledCount();
+  for (let quiet = 0, i = 0; quiet < QUIET_AWAITS && i < 10_000; i++) {
     await null;
+    const now = settledCount();
+    if (now === seen) quiet++;
+    else {
+      seen = now;
+      quiet = 0;
+    }
   }
 }
 
