@@ -33,7 +33,7 @@
  * shared memory plus a write to the wake eventfd (the loop takes no
  * messages while it runs). Log lines go to the main thread as messages.
  */
-import { C, libc } from "../../ffi/libc.ts";
+import { libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
 import { DgramLink } from "../link/dgram_link.ts";
