@@ -6,12 +6,13 @@
  * (saying so) before the socket it borrowed is closed.
  */
 import assert from "node:assert/strict";
-import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import type { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { SlirpThread } from "../../src/dataplane/slirp_thread.ts";
 import { parseForward, parseSlirpOptions, type SlirpConfig } from "../../src/slirp/config.ts";
 import { ARP_REPLY, ARP_REQUEST, type ArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
 import { buildFrame, ETH_HLEN } from "../../src/wire/ethernet.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { dgramPair } from "../helpers/dgram_pair.ts";
 
 const GUEST_MAC = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
 const GUEST_IP = 0x0a00020f;
@@ -23,12 +24,7 @@ async function withThread(
   fn: (thread: SlirpThread, theirs: UnixDgramSocket) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: `vde-slirp-thread-${Deno.pid}-` });
-  const ours = UnixDgramSocket.create();
-  const theirs = UnixDgramSocket.create();
-  ours.bind(`${dir}/ours`);
-  theirs.bind(`${dir}/theirs`);
-  ours.connect(`${dir}/theirs`);
-  theirs.connect(`${dir}/ours`);
+  const { ours, theirs } = dgramPair(dir);
   const thread = new SlirpThread(config, ours.fd, { resolvConf: "/nonexistent" });
   try {
     await fn(thread, theirs);
