@@ -160,7 +160,9 @@ export class Poller {
 
   #ctlSet(op: number, fd: number, events: number): void {
     this.#ctlView.setUint32(0, events, true);
-    this.#ctlView.setBigUint64(EPOLL_DATA_OFFSET, BigInt(fd), true);
+    // The 64-bit data field as two halves: a BigInt per call would allocate.
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET + 4, 0, true);
     check("epoll_ctl", libc().epoll_ctl(this.#epfd, op, fd, this.#ctl));
   }
 

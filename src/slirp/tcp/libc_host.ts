@@ -294,6 +294,18 @@ const peerNameLen = new Uint32Array(1);
 const peerNamePtr = Deno.UnsafePointer.of(peerName);
 const peerNameLenPtr = Deno.UnsafePointer.of(peerNameLen);
 
+const ANY4 = new Uint8Array(4);
+
+/** An accepted client's address: bytes for the engine, text only when something prints it. */
+class LibcPeer implements HostPeer {
+  #hostname: string | null = null;
+  constructor(readonly addr: Uint8Array, readonly port: number) {}
+  get hostname(): string {
+    this.#hostname ??= formatIp(this.addr);
+    return this.#hostname;
+  }
+}
+
 /** A listening socket; accepted clients come back non-blocking, TCP_NODELAY and keep-alive on. */
 class LibcListener implements HostListener {
   readonly #fd: number;
@@ -328,10 +340,7 @@ class LibcListener implements HostListener {
         setIntOption(fd, IPPROTO_TCP, TCP_NODELAY);
         setIntOption(fd, C.SOL_SOCKET, SO_KEEPALIVE);
         const peer = decodeSockaddr(peerName, peerNameLen[0]);
-        const remote = peer.ok ? { hostname: formatIp(peer.value.addr), port: peer.value.port } : {
-          hostname: "0.0.0.0",
-          port: 0,
-        };
+        const remote = peer.ok ? new LibcPeer(peer.value.addr, peer.value.port) : new LibcPeer(ANY4, 0);
         return { conn: new LibcConn(fd), remote };
       }
       const e = errno();
