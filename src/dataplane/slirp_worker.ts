@@ -148,7 +148,8 @@ async function run(start: SlirpStart): Promise<void> {
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     const due = link.runTimers();
     const dns = dnsTcpInFlight() > 0;
-    const timeout = dns ? Math.min(1, Math.max(0, due)) : Math.max(0, Math.min(IDLE_TURN_MS, Math.ceil(due)));
+    // Whole milliseconds (epoll's unit), rounded up so a timer not quite due does not spin the loop.
+    const timeout = Math.max(0, Math.min(dns ? 1 : IDLE_TURN_MS, Math.ceil(due)));
     // Busy: look without blocking first; only a wait that finds nothing resets the saturation clock.
     let n = poller.turn(0);
     if (n === 0 && timeout > 0) {
