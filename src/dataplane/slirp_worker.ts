@@ -26,8 +26,7 @@
  * Priority: like the receive and plug threads it runs SCHED_RR (as root)
  * while it keeps up, so Debian's vde_switch, which drops what our socket
  * cannot take, finds it empty; after `SATURATED_MS` of work without a pause
- * it becomes an ordinary thread (nice 0: it does a whole TCP stack's work,
- * unlike the copying threads) until it next finds nothing to do.
+ * it becomes an ordinary nice -20 thread until it next finds nothing to do.
  *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
@@ -45,7 +44,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
-import { setRealtime } from "./priority.ts";
+import { raisePriority, setRealtime } from "./priority.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -116,9 +115,8 @@ function eventLoopTurn(): Promise<void> {
 async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
   setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
-  // Real-time while it keeps up, an ordinary thread while saturated (see priority.ts). Not nice -20: a
-  // saturated slirp does a whole TCP stack's work and would starve the switch and the guest beside it.
-  const realtime = setRealtime(true);
+  // Real-time while it keeps up, an ordinary nice -20 thread while saturated (see priority.ts).
+  const realtime = raisePriority(true);
   let demoted = false;
   let busySince = performance.now();
   const stop = new Int32Array(start.shared);
