@@ -306,7 +306,7 @@ class LibcPeer implements HostPeer {
   }
 }
 
-/** A listening socket; accepted clients come back non-blocking, TCP_NODELAY and keep-alive on. */
+/** A listening socket; accepted clients come back non-blocking, with TCP_NODELAY and keep-alive on. */
 class LibcListener implements HostListener {
   readonly #fd: number;
   readonly port: number;
@@ -337,8 +337,7 @@ class LibcListener implements HostListener {
       peerNameLen[0] = SOCKADDR_MAX;
       const fd = libc().accept4(this.#fd, peerNamePtr, peerNameLenPtr, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
       if (fd >= 0) {
-        setIntOption(fd, IPPROTO_TCP, TCP_NODELAY);
-        setIntOption(fd, C.SOL_SOCKET, SO_KEEPALIVE);
+        // TCP_NODELAY and SO_KEEPALIVE come from the listener (Linux copies them to accepted sockets).
         const peer = decodeSockaddr(peerName, peerNameLen[0]);
         const remote = peer.ok ? new LibcPeer(peer.value.addr, peer.value.port) : new LibcPeer(ANY4, 0);
         return { conn: new LibcConn(fd), remote };
@@ -449,6 +448,8 @@ export const libcHostNet: HostNet = {
     const fd = streamSocket(a.family);
     const c = libc();
     setIntOption(fd, C.SOL_SOCKET, C.SO_REUSEADDR);
+    setIntOption(fd, IPPROTO_TCP, TCP_NODELAY);
+    setIntOption(fd, C.SOL_SOCKET, SO_KEEPALIVE);
     if (c.bind(fd, addrBuf, a.len) < 0 || c.listen(fd, BACKLOG) < 0) {
       const e = errno();
       c.close(fd);
