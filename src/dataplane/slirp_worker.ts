@@ -77,6 +77,8 @@ const IDLE_TURN_MS = 50;
  * the ordinary threads of its core (the switch, the guest, ksoftirqd).
  */
 const SATURATED_MS = 20;
+/** Batches of 64 frames read from the switch per round (up to 1,024 frames, as the receive thread delivers). */
+const DRAIN_BATCHES = 16;
 /** fcntl: duplicate an fd, close-on-exec. */
 const F_DUPFD_CLOEXEC = 1030;
 
@@ -137,7 +139,7 @@ async function run(start: SlirpStart): Promise<void> {
     scope.postMessage({ type: "failed", message: "cannot take the switch's socket" });
     return;
   }
-  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch");
+  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", false, DRAIN_BATCHES);
   let ended: string | null = null;
   const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
   const sink = new Uint8Array(8);
