@@ -88,13 +88,15 @@ export class Poller {
 
   /**
    * A driven poller's wait: blocks in `epoll_wait` for at most `timeoutMs`
-   * (-1: until an fd is ready), then runs one dispatch round.
+   * (-1: until an fd is ready), calls `woke` (the owner reads its clock
+   * there), then runs one dispatch round.
    *
    * @returns the number of ready fds (0 on timeout or EINTR)
    */
-  turn(timeoutMs: number): number {
+  turn(timeoutMs: number, woke?: () => void): number {
     if (this.#stopped) return 0;
     const n = libc().epoll_wait(this.#epfd, this.#events, MAX_EVENTS, timeoutMs);
+    woke?.();
     if (n <= 0) return 0;
     this.#dispatch(n);
     return n;

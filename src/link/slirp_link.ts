@@ -117,7 +117,7 @@ export class SlirpLink extends BaseLink {
     if (this.isClosed) return;
     const ms = this.stack.nextTimerMs();
     if (!Number.isFinite(ms)) return;
-    const at = performance.now() + ms;
+    const at = this.stack.now() + ms;
     if (at >= this.#deadline - 0.5) return;
     this.#deadline = at;
     if (this.#drivenTimers) return;
@@ -134,9 +134,8 @@ export class SlirpLink extends BaseLink {
    */
   runTimers(): number {
     if (this.#deadline === Infinity) return Infinity;
-    const now = performance.now();
-    if (now >= this.#deadline) this.#fire();
-    return this.#deadline - performance.now();
+    if (this.stack.now() >= this.#deadline) this.#fire();
+    return this.#deadline - this.stack.now();
   }
 
   #fire(): void {

@@ -28,6 +28,8 @@ export interface SlirpStartOptions {
   noTcp?: boolean;
   /** UDP flow idle timeout. */
   udpIdleMs?: number;
+  /** The stack's clock in milliseconds (performance.now() by default; the slirp thread reads it once a round). */
+  now?: () => number;
   /** The TCP engine's host sockets; Deno's by default (tcp/host.ts), libc's on the slirp thread. */
   tcpHostNet?: TcpHostNet;
 }
@@ -59,6 +61,7 @@ export async function startSlirpStack(
     resolvers,
     pingAllowed,
     udpIdleMs: options.udpIdleMs,
+    now: options.now,
     tcp: options.noTcp
       ? undefined
       : (s) => startTcpEngine(s, config, resolvers, (family) => s.guestAddress(family), options.tcpHostNet),
