@@ -36,6 +36,7 @@ import { SendBatcher } from "../io/unix_dgram.ts";
 import { Direction, type FrameObserver, SwitchEngine } from "../switch/engine.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
+import { warmUp } from "./switch_warmup.ts";
 import {
   CTL_POSTED,
   CTL_STOP,
@@ -86,7 +87,9 @@ const scope = self as unknown as {
 
 class SwitchLoop {
   readonly #c = libc();
-  readonly #start: SwitchStart;
+  /** The start message's fds, copied: the hot loop reads its own fields, not a cloned message. */
+  readonly #wakeFd: number;
+  readonly #notifyFd: number;
   readonly #control: Int32Array;
   readonly #ringIn: FrameRing;
   readonly #ringOut: FrameRing;
@@ -119,7 +122,8 @@ class SwitchLoop {
   readonly #fromRing = (port: number, frame: Uint8Array) => this.engine.input(port, frame);
 
   constructor(start: SwitchStart) {
-    this.#start = start;
+    this.#wakeFd = start.wakeFd;
+    this.#notifyFd = start.notifyFd;
     this.#control = new Int32Array(start.control);
     this.#ringIn = FrameRing.attach(start.ringIn);
     this.#ringOut = FrameRing.attach(start.ringOut);
@@ -205,43 +209,74 @@ class SwitchLoop {
     if (this.#dirty.length > 0) this.#flush();
     if (!this.#outPending) return;
     this.#outPending = false;
-    if (this.#ringOut.publish(this.#outWrite)) this.#c.write(this.#start.notifyFd, this.#eight, 8);
+    if (this.#ringOut.publish(this.#outWrite)) this.#c.write(this.#notifyFd, this.#eight, 8);
   }
 
   /** Runs until a command is waiting (returns false) or a stop (returns true). */
   run(): boolean {
-    const c = this.#c;
     const control = this.#control;
     for (;;) {
       if (Atomics.load(control, CTL_STOP) !== 0) return true;
       if (Atomics.load(control, CTL_POSTED) !== this.#handled) return false;
-      let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET) === RING_BUDGET;
-      this.#publish();
-      // Declared asleep before waiting: a main thread that adds frames after this wakes us.
-      if (!more) more = !this.#ringIn.sleep();
-      const now = performance.now();
-      if (now - this.#lastWork < SPIN_MS) more = true;
-      const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : TICK_MS);
-      if (n > 0) this.#lastWork = now;
-      // Commands first (a port added or removed): ready fds are reported again by the next wait.
-      if (Atomics.load(control, CTL_POSTED) !== this.#handled) return false;
-      for (let i = 0; i < n; i++) {
-        const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
-        if (fd === this.#start.wakeFd) {
-          c.read(fd, this.#tapBuf, 8);
-          continue;
-        }
-        const end = this.#byFd.get(fd);
-        if (end === undefined) continue;
-        if (end.tap) this.#drainTap(end);
-        else this.#drainSocket(end);
-      }
-      this.#publish();
-      if (now - this.#lastTick >= TICK_MS) {
-        this.#lastTick = now;
-        this.engine.tick(now - this.#t0);
-      }
+      this.turn();
     }
+  }
+
+  /**
+   * One wait and what it found: frames from the main thread, then every
+   * ready fd. Blocks up to a tick when there is nothing to do.
+   */
+  turn(): void {
+    const c = this.#c;
+    let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET) === RING_BUDGET;
+    this.#publish();
+    // Declared asleep before waiting: a main thread that adds frames after this wakes us.
+    if (!more) more = !this.#ringIn.sleep();
+    const now = performance.now();
+    if (now - this.#lastWork < SPIN_MS) more = true;
+    const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : TICK_MS);
+    if (n > 0) this.#lastWork = now;
+    // Commands first (a port added or removed): ready fds are reported again by the next wait.
+    if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
+    for (let i = 0; i < n; i++) {
+      const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+      if (fd === this.#wakeFd) {
+        c.read(fd, this.#tapBuf, 8);
+        continue;
+      }
+      const end = this.#byFd.get(fd);
+      if (end === undefined) continue;
+      if (end.tap) this.#drainTap(end);
+      else this.#drainSocket(end);
+    }
+    this.#publish();
+    if (now - this.#lastTick >= TICK_MS) {
+      this.#lastTick = now;
+      this.engine.tick(now - this.#t0);
+    }
+  }
+
+  /** Compiles the forwarding path before the first real frame (switch_warmup.ts). */
+  warm(): void {
+    if (this.engine.numPorts < 4) return;
+    const handled = this.#handled;
+    warmUp({
+      attach: (port, fd, kind) => {
+        this.engine.activatePort(port);
+        this.#addFd(port, fd, kind);
+      },
+      turn: () => {
+        // Commands wait until warming is done, while turn() returns early on one posted.
+        this.#handled = Atomics.load(this.#control, CTL_POSTED);
+        this.turn();
+      },
+      detach: (port, fd) => {
+        this.#removeFd(fd);
+        this.engine.deactivatePort(port);
+        this.engine.resetCounters(port);
+      },
+    });
+    this.#handled = handled;
   }
 
   #drainSocket(end: PortFd): void {
@@ -401,6 +436,7 @@ scope.onmessage = (e) => {
     // Normal priority, unlike the receive thread: a thread that polls while busy must not push
     // the other processes (often the very senders and receivers of its frames) off its core.
     loop = new SwitchLoop(start);
+    if (loop.ok) loop.warm();
     if (!loop.ok) {
       loop = null;
       ended = true;
