@@ -28,7 +28,7 @@ import type { PortFdKind } from "./switch_layout.ts";
 export interface WarmTarget {
   /** Activates `port` and reads and writes `fd` as its endpoint. */
   attach(port: number, fd: number, kind: PortFdKind): void;
-  /** One wait and what it found, whatever commands are pending. */
+  /** Serves the ready fds without blocking, whatever commands or main-thread frames are pending. */
   turn(): void;
   /** Releases `fd`, deactivates `port` and resets its counters. */
   detach(port: number, fd: number): void;

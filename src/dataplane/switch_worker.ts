@@ -227,11 +227,16 @@ class SwitchLoop {
    * ready fd. Blocks up to a tick when there is nothing to do.
    */
   turn(): void {
-    const c = this.#c;
     let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET) === RING_BUDGET;
     this.#publish();
     // Declared asleep before waiting: a main thread that adds frames after this wakes us.
     if (!more) more = !this.#ringIn.sleep();
+    this.#serveFds(more);
+  }
+
+  /** Waits (not when `more` work is known) and drains every ready fd. */
+  #serveFds(more: boolean): void {
+    const c = this.#c;
     const now = performance.now();
     if (now - this.#lastWork < SPIN_MS) more = true;
     const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : TICK_MS);
@@ -266,9 +271,10 @@ class SwitchLoop {
         this.#addFd(port, fd, kind);
       },
       turn: () => {
-        // Commands wait until warming is done, while turn() returns early on one posted.
+        // Commands, and frames from the main thread (which may be for ports a command has yet to
+        // set up), wait until warming is done; the fds are served even with commands posted.
         this.#handled = Atomics.load(this.#control, CTL_POSTED);
-        this.turn();
+        this.#serveFds(true);
       },
       detach: (port, fd) => {
         this.#removeFd(fd);
