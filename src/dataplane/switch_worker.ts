@@ -115,7 +115,12 @@ class SwitchLoop {
   #outWrite = 0;
   #outPending = false;
   #handled = 0;
-  #lastTick = 0;
+  /**
+   * When the engine last ticked; a double from the start, and stored again on each warm-up round: a
+   * field that turns from a small integer into a double, or is first stored after the warm-up,
+   * throws the optimized forwarding path away (switch_warmup.ts).
+   */
+  #lastTick = -Infinity;
   /** When the last wait found something to do. */
   #lastWork = -Infinity;
   readonly #t0 = performance.now();
@@ -274,6 +279,8 @@ class SwitchLoop {
         // Commands, and frames from the main thread (which may be for ports a command has yet to
         // set up), wait until warming is done; the fds are served even with commands posted.
         this.#handled = Atomics.load(this.#control, CTL_POSTED);
+        // The engine ticks every round, so its clock fields take their final shape here.
+        this.#lastTick = -Infinity;
         this.#serveFds(true);
       },
       detach: (port, fd) => {
