@@ -88,22 +88,13 @@ function parsePriority(text: string): number {
   return n;
 }
 
-/**
- * Where the switch forwards: --dataplane, else $VDE_DATAPLANE, else the main
- * thread. Spanning tree and snooping need every frame on the main thread,
- * so they keep it there (said once in the log).
- */
+/** Where the switch forwards: --dataplane, else $VDE_DATAPLANE, else a data-plane thread. */
 function chooseDataplane(o: SwitchCliOptions): "main" | "thread" {
-  const asked = o.dataplane ?? Deno.env.get("VDE_DATAPLANE") ?? "main";
+  const asked = o.dataplane ?? Deno.env.get("VDE_DATAPLANE") ?? "thread";
   if (asked !== "main" && asked !== "thread") {
     throw new UsageError(`--dataplane must be "thread" or "main", got "${asked}"`);
   }
-  if (asked === "main") return "main";
-  const needsMain = o.stp || o.fstp ? "--stp" : o.mcastSnooping ? "--mcast-snooping" : null;
-  if (needsMain === null) return "thread";
-  if (o.dataplane === "thread") throw new UsageError(`--dataplane thread cannot be used with ${needsMain}`);
-  log(COMPONENT, `${needsMain}: forwarding on the main thread`);
-  return "main";
+  return asked;
 }
 
 /** Runs a switch until a signal, `shutdown` or the console stops it. */
@@ -269,7 +260,7 @@ export const switchCommand = (program: Command): void => {
     )
     .option(
       "--dataplane <where>",
-      "forward frames on a thread of their own (thread) or on the main thread (main); default $VDE_DATAPLANE or main",
+      "forward frames on a thread of their own (thread) or on the main thread (main); default $VDE_DATAPLANE or thread",
     )
     .option("--http <[addr:]port>", "serve Prometheus /metrics and a live web page (127.0.0.1 unless ADDR)")
     .option("--http-token <file>", "let the web page toggle hub mode and ports, with the token in FILE")

@@ -10,6 +10,7 @@
  * forwarding never waits for the main thread.
  */
 import type { EngineOptions, SharedEngineState } from "../switch/engine.ts";
+import type { SnoopingOptions } from "../switch/mcast_snooping.ts";
 
 /** Index in the control block: commands the main thread has posted. */
 export const CTL_POSTED = 0;
@@ -19,12 +20,33 @@ export const CTL_STOP = 1;
 export const CTL_SLOTS = 4;
 /**
  * A ringOut tag with this bit is a frame seen by the thread's observer
- * (capture), not one to send: `port << 1 | 1 when it left the port`.
+ * (capture), not one to send: `port << 1 | 1 when it left the port`, plus
+ * OBSERVED_FRESH on the first copy of a frame the engine handles (its
+ * input, or the first copy of a frame the switch sends of its own).
  */
 export const OBSERVED = 1 << 30;
+/** With OBSERVED: the copy starts a new frame (the capture numbers frames by it). */
+export const OBSERVED_FRESH = 1 << 17;
+/** A ringOut tag with this bit is a BPDU taken in on port `tag & PORT_MASK`, for the spanning tree machine here. */
+export const BPDU = 1 << 29;
+/**
+ * A ringOut tag with this bit is an IGMP/MLD frame the thread's snooping
+ * read, for the copy of the machine here: `SNOOPED | vlan << 16 | port`.
+ */
+export const SNOOPED = 1 << 28;
+/**
+ * The ringOut tag of a tick of the thread's snooping machine: the record
+ * holds its time (a float64, milliseconds). The copy on the main thread
+ * ticks only by these, so it reads the same frames at the same times.
+ */
+export const SNOOP_TICK = BPDU | SNOOPED;
+/** A ringIn tag with this bit is a frame to send out of port `tag & PORT_MASK` (a BPDU built here), not input. */
+export const SEND = 1 << 30;
+/** The port in a BPDU, SNOOPED or SEND tag. */
+export const PORT_MASK = 0xffff;
 
 /** The engine settings a worker can receive (no functions). */
-export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared">;
+export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared" | "control">;
 
 /** The message that starts the switch thread. */
 export interface SwitchStart {
@@ -60,7 +82,13 @@ export type SwitchCommand =
   /** Post engine events (MAC learned, moved, removed) to the main thread, or stop. */
   | { op: "events"; on: boolean }
   /** Copy every frame crossing a port to ringOut (tagged OBSERVED) for a capture, or stop. */
-  | { op: "observe"; on: boolean };
+  | { op: "observe"; on: boolean }
+  /** Spanning tree runs on the main thread, or stops: relay BPDUs (tagged BPDU), take port states as calls. */
+  | { op: "stp"; on: boolean }
+  /** Snooping on (a machine made with these settings, its IGMP/MLD frames copied tagged SNOOPED) or off. */
+  | { op: "snooping"; settings: { mac: Uint8Array; options: Required<SnoopingOptions> } | null }
+  /** Call a method of the snooping machine (setQuerier, setRouter) with these arguments. */
+  | { op: "snoop"; method: "setQuerier" | "setRouter"; args: unknown[] };
 
 /** What the switch thread posts back. */
 export type SwitchReply =

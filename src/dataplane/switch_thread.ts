@@ -12,6 +12,14 @@
  * from a handler on an eventfd in the shared poller, at most DELIVER_BUDGET
  * per poller round, copied out of shared memory before a link sees them.
  *
+ * Spanning tree's machine runs on this thread, in the control copy of the
+ * engine: the BPDUs the worker relays come out of ringOut tagged BPDU, and
+ * the machine's own go into ringIn tagged SEND; its port states and flushes
+ * are engine calls, mirrored like any other. Snooping runs on the worker;
+ * the control copy's machine reads the IGMP/MLD frames the worker's read
+ * (tagged SNOOPED) and ticks when it ticks (SNOOP_TICK), so the console
+ * lists the same table, and each console change to it is sent on.
+ *
  * Shutdown order (`stop`): the stop flag, a wake; the worker closes its
  * epoll set and posts "stopped"; then every fd it had is released (their
  * links may close them), the eventfds are closed and the worker is
@@ -21,14 +29,22 @@
 import { C, check, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
+import type { McastSnooping } from "../switch/mcast_snooping.ts";
+import type { RstpOptions } from "../switch/rstp.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
 import {
+  BPDU,
   CTL_POSTED,
   CTL_SLOTS,
   CTL_STOP,
   OBSERVED,
+  OBSERVED_FRESH,
+  PORT_MASK,
   type PortFdKind,
+  SEND,
+  SNOOP_TICK,
+  SNOOPED,
   type SwitchCommand,
   type SwitchReply,
   type SwitchStart,
@@ -54,8 +70,17 @@ export interface SwitchThreadSink {
   failed(fd: number, errno: number): void;
   /** An engine event (MAC learned, moved, removed) while events are on. */
   event(event: unknown): void;
-  /** A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen. */
-  observed(port: number, out: boolean, frame: Uint8Array): void;
+  /**
+   * A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen;
+   * `fresh` for the first copy of each frame the engine handles.
+   */
+  observed(port: number, out: boolean, fresh: boolean, frame: Uint8Array): void;
+  /** A BPDU the thread took in on `port`, borrowed, for the spanning tree machine. */
+  bpdu(port: number, frame: Uint8Array): void;
+  /** An IGMP/MLD frame the thread's snooping read from `port` on `vlan`, borrowed. */
+  snooped(port: number, vlan: number, frame: Uint8Array): void;
+  /** The thread's snooping machine ticked at `nowMs` (after the frames it read before). */
+  snoopTick(nowMs: number): void;
 }
 
 /** The data-plane thread of one switch. */
@@ -72,8 +97,13 @@ export class SwitchThread {
   readonly #deliver = (tag: number, frame: Uint8Array) => {
     this.#scratch.set(frame);
     const copy = this.#scratch.subarray(0, frame.length);
-    if ((tag & OBSERVED) === 0) this.#sink.frame(tag, copy);
-    else this.#sink.observed((tag & ~OBSERVED) >> 1, (tag & 1) === 1, copy);
+    if ((tag & (OBSERVED | BPDU | SNOOPED)) === 0) this.#sink.frame(tag, copy);
+    else if ((tag & OBSERVED) !== 0) {
+      this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);
+    } else if ((tag & SNOOP_TICK) === SNOOP_TICK) {
+      this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
+    } else if ((tag & BPDU) !== 0) this.#sink.bpdu(tag & PORT_MASK, copy);
+    else this.#sink.snooped(tag & PORT_MASK, (tag >> 16) & 0xfff, copy);
   };
   /** fds lent to the worker, resolved when it lets go of each. */
   readonly #lent = new Map<number, () => void>();
@@ -137,6 +167,11 @@ export class SwitchThread {
       return;
     }
     if (ring.publish(ring.putTagged(port, frame, ring.writePosition))) this.#wake();
+  }
+
+  /** Sends a frame built here (a BPDU) out of `port` through the thread; dropped when the ring is full. */
+  send(port: number, frame: Uint8Array): void {
+    this.input(SEND | port, frame);
   }
 
   #wake(): void {
@@ -209,6 +244,8 @@ const MIRRORED_METHODS = [
   "delMirror",
   "resetCounters",
   "countDropOut",
+  "setStpPortState",
+  "flushStpPort",
 ] as const;
 
 /** Engine settings the thread's copy takes as they are set here. */
@@ -220,15 +257,13 @@ const MIRRORED_PROPERTIES = [
   "maxFrame",
 ];
 
-/** What needs every frame on the main thread, refused on a threaded switch. */
-const MAIN_THREAD_ONLY = "needs the main-thread data plane (vde switch --dataplane main)";
-
 /**
  * Makes `engine` (the main thread's control copy) send each change to the
  * thread's copy after applying it: a call that throws (bad input) is not
  * sent, so both copies see the same accepted changes in the same order.
  * A frame observer (capture) is set on both: the thread's copies come back
- * through ringOut. Spanning tree and snooping are refused with an error.
+ * through ringOut. Spanning tree's machine stays here (the thread relays);
+ * snooping is turned on there too, and the console's changes to it follow.
  */
 export function mirrorEngine(engine: SwitchEngine, thread: SwitchThread): void {
   const target = engine as unknown as Record<string, unknown>;
@@ -255,10 +290,25 @@ export function mirrorEngine(engine: SwitchEngine, thread: SwitchThread): void {
       thread.command({ op: "events", on: listener !== undefined });
     },
   });
-  target.enableStp = () => {
-    throw new Error(`spanning tree ${MAIN_THREAD_ONLY}`);
+  const enableStp = engine.enableStp;
+  target.enableStp = (options: RstpOptions) => {
+    if (engine.stp !== null) return engine.stp;
+    // The thread discards first: the port states the machine sets as it starts come after.
+    thread.command({ op: "stp", on: true });
+    try {
+      return enableStp.call(engine, options);
+    } catch (error) {
+      thread.command({ op: "stp", on: false });
+      throw error;
+    }
   };
-  refuseSetting(engine, "snooping", (v) => v !== null, `multicast snooping ${MAIN_THREAD_ONLY}`);
+  const disableStp = engine.disableStp;
+  target.disableStp = () => {
+    if (engine.stp === null) return;
+    disableStp.call(engine);
+    thread.command({ op: "stp", on: false });
+  };
+  mirrorSnooping(engine, thread);
   const observer = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), "observer")!;
   Object.defineProperty(engine, "observer", {
     get: () => observer.get!.call(engine),
@@ -284,18 +334,31 @@ function mirrorProperty(engine: SwitchEngine, prop: string, thread: SwitchThread
   });
 }
 
-function refuseSetting(
-  engine: SwitchEngine,
-  prop: string,
-  refused: (v: unknown) => boolean,
-  why: string,
-): void {
-  const accessor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), prop)!;
-  Object.defineProperty(engine, prop, {
+/** Snooping on or off goes to the thread, and so does each change the console makes to the machine. */
+function mirrorSnooping(engine: SwitchEngine, thread: SwitchThread): void {
+  const accessor = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(engine), "snooping")!;
+  const wrapped = new WeakSet<McastSnooping>();
+  Object.defineProperty(engine, "snooping", {
     get: () => accessor.get!.call(engine),
-    set: (next: unknown) => {
-      if (refused(next)) throw new Error(why);
+    set: (next: McastSnooping | null) => {
       accessor.set!.call(engine, next);
+      if (next !== null && !wrapped.has(next)) {
+        wrapped.add(next);
+        for (const method of ["setQuerier", "setRouter"] as const) {
+          const own = next[method] as (...args: unknown[]) => void;
+          (next as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+            own.apply(next, args);
+            thread.command({ op: "snoop", method, args });
+          };
+        }
+      }
+      thread.command({ op: "snooping", settings: next?.settings ?? null });
+      if (next === null) return;
+      // What was set on the machine before it was handed over.
+      if (next.querier) thread.command({ op: "snoop", method: "setQuerier", args: [true] });
+      for (const r of next.routers()) {
+        if (r.expiresIn === null) thread.command({ op: "snoop", method: "setRouter", args: [r.port, true] });
+      }
     },
   });
 }

@@ -25,6 +25,16 @@
  * once per burst. A full ringOut drops and counts (the main thread is
  * behind; this thread must not wait for it).
  *
+ * Spanning tree runs on the main thread (its console reads and sets the
+ * machine): with it on, this engine relays each BPDU it takes in to ringOut
+ * (tag BPDU) and forwards, learns and drops by the port states and flushes
+ * the machine sends back as commands; the BPDUs the machine sends come in
+ * ringIn tagged SEND. Snooping runs here, where every multicast frame
+ * passes: route decisions and the querier's queries are this engine's; each
+ * IGMP/MLD frame it reads, and each tick, is copied to ringOut (tags
+ * SNOOPED, SNOOP_TICK) so a copy of the machine on the main thread, which
+ * the console lists, reads the same frames at the same times.
+ *
  * Shutdown: the stop flag plus a wake; the loop ends, the epoll set is
  * closed, and "stopped" is posted. Port fds belong to their links on the
  * main thread, which close them only after this thread released them (a
@@ -34,14 +44,21 @@ import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/l
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
 import { Direction, type FrameObserver, SwitchEngine } from "../switch/engine.ts";
+import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
+  BPDU,
   CTL_POSTED,
   CTL_STOP,
   OBSERVED,
+  OBSERVED_FRESH,
+  PORT_MASK,
   type PortFdKind,
+  SEND,
+  SNOOP_TICK,
+  SNOOPED,
   type SwitchCommand,
   type SwitchReply,
   type SwitchStart,
@@ -135,7 +152,12 @@ class SwitchLoop {
   readonly #ts = new Int32Array(4);
   readonly #tsBytes = new Uint8Array(this.#ts.buffer);
   readonly #t0 = this.#clock();
-  readonly #fromRing = (port: number, frame: Uint8Array) => this.engine.input(port, frame);
+  readonly #fromRing = (tag: number, frame: Uint8Array) => {
+    if ((tag & SEND) === 0) this.engine.input(tag, frame);
+    else this.engine.sendControl(tag & PORT_MASK, frame);
+  };
+  /** The engine's number of the last frame the observer copied. */
+  #observedSeq = -1;
 
   constructor(start: SwitchStart) {
     this.#wakeFd = start.wakeFd;
@@ -179,9 +201,38 @@ class SwitchLoop {
     if (port < this.#remote.length && this.#remote[port]! > 0) this.#toMain(port, port, frame);
   }
 
-  /** A capture's copy: to the main thread, which numbers the frames as the engine does. */
-  readonly #observer: FrameObserver = (port, direction, frame) =>
-    this.#toMain(OBSERVED | (port << 1) | (direction === Direction.Out ? 1 : 0), port, frame);
+  /** A capture's copy: to the main thread, which numbers the frames by the fresh ones. */
+  readonly #observer: FrameObserver = (port, direction, frame, seq) => {
+    const fresh = seq !== this.#observedSeq ? OBSERVED_FRESH : 0;
+    this.#observedSeq = seq;
+    this.#toMain(OBSERVED | fresh | (port << 1) | (direction === Direction.Out ? 1 : 0), port, frame);
+  };
+
+  /** A BPDU for the spanning tree machine on the main thread (not counted as a drop if the ring is full). */
+  readonly #relayBpdu = (port: number, frame: Uint8Array) => this.#toMain(BPDU | port, -1, frame);
+
+  /** A snooping machine whose IGMP/MLD reads (those that count) and ticks are copied to the main thread's copy. */
+  #copyingSnoop(snoop: McastSnooping): McastSnooping {
+    const tick = snoop.tick.bind(snoop);
+    const time = new Float64Array(1);
+    const timeBytes = new Uint8Array(time.buffer);
+    snoop.tick = (nowMs) => {
+      time[0] = nowMs;
+      this.#toMain(SNOOP_TICK, -1, timeBytes);
+      return tick(nowMs);
+    };
+    const observe = snoop.observe.bind(snoop);
+    const c = snoop.counters;
+    snoop.observe = (port, vlan, frame) => {
+      const before = c.reports + c.leaves + c.queries + c.bad;
+      const ok = observe(port, vlan, frame);
+      if (c.reports + c.leaves + c.queries + c.bad !== before) {
+        this.#toMain(SNOOPED | (vlan << 16) | port, -1, frame);
+      }
+      return ok;
+    };
+    return snoop;
+  }
 
   #stage(end: PortFd, frame: Uint8Array): void {
     if (this.#batcher.free === 0) this.#flush();
@@ -397,6 +448,19 @@ class SwitchLoop {
       case "observe":
         this.engine.observer = cmd.on ? this.#observer : null;
         break;
+      case "stp":
+        this.engine.relayStp(cmd.on ? this.#relayBpdu : null);
+        break;
+      case "snooping":
+        this.engine.snooping = cmd.settings === null
+          ? null
+          : this.#copyingSnoop(new McastSnooping(cmd.settings.mac, cmd.settings.options));
+        break;
+      case "snoop": {
+        const snoop = this.engine.snooping as unknown as Record<string, (...args: unknown[]) => void> | null;
+        snoop?.[cmd.method]?.apply(snoop, cmd.args);
+        break;
+      }
     }
   }
 

@@ -40,7 +40,11 @@
  * spanning tree on they go to the machine and are never flooded, a frame
  * from a learning port is learned and dropped, one from a discarding port
  * dropped. Ports 0 and above 4095 have no spanning tree port id and always
- * forward.
+ * forward. The machine may run in another engine (the control copy of a
+ * switch whose frames a data-plane thread forwards): this one then relays
+ * the BPDUs it takes in (`relayStp`) and is told each port's state
+ * (`setStpPortState`) and flush (`flushStpPort`), the very calls the
+ * machine makes here.
  *
  * Invariants: a frame is never sent back to its source port; `input` never
  * throws and allocates nothing unless an `onEvent` listener asks for
@@ -102,6 +106,14 @@ export interface EngineOptions {
    * nothing; its owner forwards those calls to the writer).
    */
   shared?: { state: SharedEngineState; writer: boolean };
+  /**
+   * Set on a control copy whose frames another engine forwards (the switch
+   * thread's): this one never sends a frame itself (its counters are the
+   * other's); spanning tree's BPDUs go to `sendBpdu`, and `tick` leaves
+   * the snooping machine alone: it is a copy its owner keeps in step with
+   * the forwarding engine's, whose queries are the ones sent.
+   */
+  control?: { sendBpdu: EngineOutput };
 }
 
 /** The shared memory behind an engine's MAC table and port counters. */
@@ -162,6 +174,15 @@ export interface EngineCounters {
 /** Sends one lent frame out of a port. */
 export type EngineOutput = (port: number, frame: Uint8Array) => void;
 
+/** What forwarding asks of spanning tree: the Rstp machine, or a relay to the engine that runs it. */
+interface StpPorts {
+  receive(port: number, frame: Uint8Array): void;
+  enablePort(port: number): void;
+  disablePort(port: number): void;
+  tick(nowMs: number): void;
+  close(): void;
+}
+
 /** Which way a watched frame crossed its port: into the switch, or out of it. */
 export const Direction = { In: 1, Out: 2 } as const;
 /** `Direction.In` or `Direction.Out` (the pcapng packet-flags values). */
@@ -221,7 +242,12 @@ export class SwitchEngine {
   #fwd: Uint8Array;
   /** With spanning tree on, 1 where the port learns (learning or forwarding state). */
   #stpLearn: Uint8Array;
-  #stp: Rstp | null = null;
+  /** With spanning tree on, 1 where the machine lets the port forward, active or not yet. */
+  #stpForward: Uint8Array;
+  #stp: StpPorts | null = null;
+  /** The machine when it runs here (`#stp` is then the same object). */
+  #rstp: Rstp | null = null;
+  readonly #control: { sendBpdu: EngineOutput } | undefined;
   readonly #vlans: VlanTable;
   /** Where a frame's other form (tag added or removed) is built; grows to the largest frame seen. */
   #scratch = new Uint8Array(1522);
@@ -286,6 +312,8 @@ export class SwitchEngine {
     this.#active = new Uint8Array(numPorts);
     this.#fwd = new Uint8Array(numPorts);
     this.#stpLearn = new Uint8Array(numPorts);
+    this.#stpForward = new Uint8Array(numPorts);
+    this.#control = options.control;
     this.#vlans = new VlanTable(numPorts);
     this.#activeList = new Int32Array(0);
     this.#floodList = this.#activeList;
@@ -364,7 +392,7 @@ export class SwitchEngine {
   }
 
   // Spanning tree's part of input: whether the frame goes on to switching.
-  #stpAdmits(stp: Rstp, port: number, frame: Uint8Array): boolean {
+  #stpAdmits(stp: StpPorts, port: number, frame: Uint8Array): boolean {
     const counters = this.#counters;
     if (isBpduDestination(frame)) {
       counters.framesIn[port]!++;
@@ -493,7 +521,8 @@ export class SwitchEngine {
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
     this.#stp?.tick(nowMs);
-    if (this.#snoop !== null) this.#sendQueries(nowMs);
+    // A control copy's snooping is ticked by its owner, as the forwarding engine's ticks.
+    if (this.#snoop !== null && this.#control === undefined) this.#sendQueries(nowMs);
     if (now - this.#lastGc < this.gcIntervalSeconds) return 0;
     this.#lastGc = now;
     return this.macTable.expire(now, this.expireSeconds, this.#removedListener("expired"));
@@ -556,6 +585,7 @@ export class SwitchEngine {
     this.#active = resized(this.#active, n);
     this.#fwd = resized(this.#fwd, n);
     this.#stpLearn = resized(this.#stpLearn, n);
+    this.#stpForward = resized(this.#stpForward, n);
     this.#vlans.resize(n);
     this.#counters.resize(n);
     this.#numPorts = n;
@@ -653,9 +683,9 @@ export class SwitchEngine {
     this.#hub = on;
   }
 
-  /** The spanning tree machine, or null while spanning tree is off. */
+  /** The spanning tree machine, or null while spanning tree is off (or runs in another engine). */
   get stp(): Rstp | null {
-    return this.#stp;
+    return this.#rstp;
   }
 
   /**
@@ -666,43 +696,100 @@ export class SwitchEngine {
    * @throws RangeError if an option is out of range
    */
   enableStp(options: RstpOptions): Rstp {
-    if (this.#stp !== null) return this.#stp;
+    if (this.#rstp !== null) return this.#rstp;
     if (this.#hub) throw new Error("Can't use fstp in hub mode");
+    const control = this.#control;
+    // The state and flush calls go through the public methods: a control copy's owner sends them on.
     const stp = new Rstp(options, {
       send: (port, frame) => {
-        if (this.#active[port] === 1) this.#send(port, frame);
+        if (control === undefined) this.sendControl(port, frame);
+        else if (this.#active[port] === 1) control.sendBpdu(port, frame);
       },
-      setPortState: (port, learning, forwarding) => {
-        if (port >= this.#numPorts) return;
-        this.#stpLearn[port] = learning ? 1 : 0;
-        this.#fwd[port] = forwarding && this.#active[port] === 1 ? 1 : 0;
-        this.#rebuildActiveList();
-      },
-      flush: (port) => {
-        if (port < this.#numPorts) this.#flushPort(port);
-      },
+      setPortState: (port, learning, forwarding) => this.setStpPortState(port, learning, forwarding),
+      flush: (port) => this.flushStpPort(port),
       onEvent: (event) => this.#onEvent?.(event),
     });
+    this.#stopStp();
+    this.#rstp = stp;
+    this.#startStp(stp);
+    return stp;
+  }
+
+  /**
+   * Spanning tree run by another engine: BPDUs taken in go to `relay`, and
+   * the ports forward and learn as `setStpPortState` says (every port from
+   * 1 to 4095 starts discarding). Null turns it off. Ignored in hub mode.
+   */
+  relayStp(relay: ((port: number, frame: Uint8Array) => void) | null): void {
+    this.#stopStp();
+    if (relay === null || this.#hub) return;
+    const nothing = () => {};
+    this.#startStp({
+      receive: relay,
+      enablePort: nothing,
+      disablePort: nothing,
+      tick: nothing,
+      close: nothing,
+    });
+  }
+
+  #startStp(stp: StpPorts): void {
     this.#stp = stp;
     stp.tick(this.#now * 1000);
     for (let port = 1; port < Math.min(this.#numPorts, 4096); port++) {
       this.#fwd[port] = 0;
       this.#stpLearn[port] = 0;
+      this.#stpForward[port] = 0;
     }
     this.#rebuildActiveList();
     for (const port of this.#activeList) if (hasStpId(port)) stp.enablePort(port);
-    return stp;
   }
 
   /** Turns spanning tree off: every active port forwards again. Idempotent. */
   disableStp(): void {
+    this.#stopStp();
+  }
+
+  #stopStp(): void {
     const stp = this.#stp;
     if (stp === null) return;
     this.#stp = null;
+    this.#rstp = null;
     stp.close();
     this.#fwd.set(this.#active);
     this.#stpLearn.fill(0);
+    this.#stpForward.fill(0);
     this.#rebuildActiveList();
+  }
+
+  /** Spanning tree's decision for `port` (both false: discarding); ignored while spanning tree is off. */
+  setStpPortState(port: number, learning: boolean, forwarding: boolean): void {
+    if (this.#stp === null || !(port >= 0 && port < this.#numPorts)) return;
+    this.#stpLearn[port] = learning ? 1 : 0;
+    this.#stpForward[port] = forwarding ? 1 : 0;
+    this.#fwd[port] = forwarding && this.#active[port] === 1 ? 1 : 0;
+    this.#rebuildActiveList();
+  }
+
+  /** Forgets the MACs learned on `port` (spanning tree's topology change flush). */
+  flushStpPort(port: number): void {
+    if (port >= 0 && port < this.#numPorts) this.#flushPort(port);
+  }
+
+  /** A BPDU that the forwarding engine (a relay) took in on `port`: for the machine running here. */
+  stpReceive(port: number, frame: Uint8Array): void {
+    if (port >= 0 && port < this.#numPorts && this.#active[port] === 1) this.#rstp?.receive(port, frame);
+  }
+
+  /**
+   * Sends a frame spanning tree built (here, or in a control copy) out of
+   * `port`, whatever the port's state: a frame of its own for captures and
+   * mirrors. Nothing if the port is inactive.
+   */
+  sendControl(port: number, frame: Uint8Array): void {
+    if (!(port >= 0 && port < this.#numPorts) || this.#active[port] !== 1) return;
+    this.#seq++;
+    this.#send(port, frame);
   }
 
   /** Seconds a MAC entry stays on its port before it may move to another. */
@@ -724,7 +811,8 @@ export class SwitchEngine {
     if (this.#active[port] === 1) return;
     this.#active[port] = 1;
     const stp = this.#stp;
-    if (stp === null || !hasStpId(port)) this.#fwd[port] = 1;
+    // The machine's word may have come first (a relayed state precedes the activation it caused).
+    this.#fwd[port] = stp === null || !hasStpId(port) ? 1 : this.#stpForward[port]!;
     this.#rebuildActiveList();
     if (stp !== null && hasStpId(port)) stp.enablePort(port);
     this.#onEvent?.({ type: "port-activated", port, message: `Port ${port} activated` });

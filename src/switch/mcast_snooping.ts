@@ -130,6 +130,11 @@ export class McastSnooping {
     ]);
   }
 
+  /** What it was made with: a copy made with these behaves the same given the same frames. */
+  get settings(): { mac: Uint8Array; options: Required<SnoopingOptions> } {
+    return { mac: this.#mac.slice(), options: { ...this.#o } };
+  }
+
   /** Whether we send queries. */
   get querier(): boolean {
     return this.#querier;

@@ -16,8 +16,9 @@
  * the thread's, in shared memory. A link that can lend its fd (a vde
  * client's socket, a tap) is read and written by the thread; the others
  * stay here and cross through the thread's rings, and so do the copies a
- * capture takes. Spanning tree and snooping need every frame on this
- * thread: with the thread they are refused.
+ * capture takes, the BPDUs for the spanning tree machine (which runs here,
+ * in the control copy) and the IGMP/MLD frames for the copy of the snooping
+ * machine that the console lists (the thread's own decides).
  */
 import {
   Direction,
@@ -119,15 +120,23 @@ export class Switch {
     this.#ownOnEvent = options.onEvent;
     // A random hash seed, so nobody can aim colliding MACs at a known hash.
     const hashSeed = options.hashSeed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
-    const { dataplane, onEvent: _onEvent, shared: _shared, ...engineOptions } = options;
+    const { dataplane, onEvent: _onEvent, shared: _shared, control: _control, ...engineOptions } = options;
     if (dataplane === "thread") {
       const state = sharedEngineState(options.maxMacs);
-      this.engine = new SwitchEngine({ ...options, hashSeed, shared: { state, writer: false } }, () => {});
+      this.engine = new SwitchEngine({
+        ...options,
+        hashSeed,
+        shared: { state, writer: false },
+        control: { sendBpdu: (port, frame) => this.#thread?.send(port, frame) },
+      }, () => {});
       const thread = new SwitchThread({ ...engineOptions, hashSeed }, state, {
         frame: (port, frame) => this.#toMainLinks(port, frame),
         failed: (fd, errno) => this.#portFdFailed(fd, errno),
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
-        observed: (port, out, frame) => this.#observed(port, out, frame),
+        observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
+        bpdu: (port, frame) => this.engine.stpReceive(port, frame),
+        snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
+        snoopTick: (nowMs) => this.engine.snooping?.tick(nowMs),
       });
       this.#thread = thread;
       mirrorEngine(this.engine, thread);
@@ -164,10 +173,10 @@ export class Switch {
     for (let i = 0; i < eps.length; i++) if (!this.#lent.has(eps[i]!)) eps[i]!.link.send(frame);
   }
 
-  // The thread's copies come in the order its engine saw them; a frame's input comes first, so
-  // counting inputs numbers them as the engine does (a capture delivers each frame once by it).
-  #observed(port: number, out: boolean, frame: Uint8Array): void {
-    if (!out) this.#observedSeq++;
+  // The thread's copies come in the order its engine saw them, the first of each frame marked
+  // fresh, so counting those numbers them as the engine does (a capture delivers each frame once by it).
+  #observed(port: number, out: boolean, fresh: boolean, frame: Uint8Array): void {
+    if (fresh) this.#observedSeq++;
     this.engine.observer?.(port, out ? Direction.Out : Direction.In, frame, this.#observedSeq);
   }
 

@@ -23,9 +23,13 @@ export interface TestConsole {
   close(): void;
 }
 
-/** Builds a switch with `numPorts` ports and its console. */
-export function makeConsole(numPorts = 32, options: ConsoleContextOptions = {}): TestConsole {
-  const sw = new Switch({ numPorts });
+/** Builds a switch with `numPorts` ports and its console, forwarding on the main thread unless told. */
+export function makeConsole(
+  numPorts = 32,
+  options: ConsoleContextOptions = {},
+  dataplane: "main" | "thread" = "main",
+): TestConsole {
+  const sw = new Switch({ numPorts, dataplane });
   const ctx = new ConsoleContext(sw, options);
   const commands = switchCommands(ctx);
   const session = new FakeSession(commands);

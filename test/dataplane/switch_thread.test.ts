@@ -22,6 +22,8 @@ import {
   withSwitch,
 } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { buildIgmpQuery } from "../../src/wire/igmp.ts";
+import { igmp } from "../helpers/igmp.ts";
 
 const MAC_A = mac(0xa);
 const MAC_B = mac(0xb);
@@ -45,8 +47,20 @@ async function withThreadedSwitch(
   }
 }
 
+/** The tags of what a link was sent: a test frame's, or a UDP datagram's from `udpTo`. */
 function tags(link: MemoryLink): number[] {
-  return link.sent.map(tagOf);
+  return link.sent.map((f) =>
+    f[12] === 8 && f[13] === 0 && f.length >= 46 ? new DataView(f.buffer).getUint32(42) : tagOf(f)
+  );
+}
+
+/** A UDP datagram to `group` (a.b.c.d) from A as an Ethernet frame, carrying `tag` in its payload. */
+function udpTo(group: number[], tag: number): Uint8Array {
+  const f = new Uint8Array(60);
+  f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, ...MAC_A, 8, 0], 0);
+  f.set([0x45, 0, 0, 46, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, ...group], 14);
+  new DataView(f.buffer).setUint32(42, tag);
+  return f;
 }
 
 Deno.test("threaded switch floods a broadcast from one main-thread link to the others, not back", async () => {
@@ -93,17 +107,70 @@ Deno.test("threaded switch applies VLAN and hub changes made on the control copy
   });
 });
 
-Deno.test("threaded switch refuses spanning tree and snooping with a one-line reason", async () => {
-  await withThreadedSwitch(1, (sw) => {
-    assert.throws(
-      () => sw.engine.enableStp({ mac: new Uint8Array(6) }),
-      /spanning tree needs the main-thread data plane/,
+Deno.test("threaded switches with spanning tree joined by two wires block one port and a broadcast arrives once", async () => {
+  const switches = [
+    new Switch({ numPorts: 8, dataplane: "thread" }),
+    new Switch({ numPorts: 8, dataplane: "thread" }),
+  ];
+  const clients = [new MemoryLink("client 1"), new MemoryLink("client 2")];
+  try {
+    switches.forEach((sw, i) => {
+      const stp = sw.engine.enableStp({ mac: mac(0x50 + i), priority: i === 0 ? 32768 : 4096 });
+      sw.attach(clients[i]!, { port: 5 });
+      stp.setAdminEdge(5, true);
+    });
+    for (const port of [1, 2]) {
+      const [x, y] = MemoryLink.pair(`s1 port ${port}`, `s2 port ${port}`);
+      switches[0]!.attach(x, { port });
+      switches[1]!.attach(y, { port });
+    }
+    const cablePorts = () =>
+      switches.flatMap((sw) => sw.engine.stp!.ports().filter((p) => p.port === 1 || p.port === 2));
+    await until(
+      "one cable port of four discards, the rest forward",
+      () => cablePorts().filter((p) => !p.forwarding).length === 1 && cablePorts().length === 4,
+      20_000,
     );
-    assert.throws(
-      () => (sw.engine.snooping = new McastSnooping(new Uint8Array(6))),
-      /multicast snooping needs the main-thread data plane/,
+    assert.equal(switches[1]!.engine.stp!.rootId, switches[1]!.engine.stp!.bridgeId, "priority 4096 is root");
+    clients[0]!.receive(ethFrame(BROADCAST, MAC_A, 7));
+    await until("the other client gets the broadcast", () => tags(clients[1]!).includes(7));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(tags(clients[1]!).filter((t) => t === 7).length, 1, "once: the loop is cut");
+    assert.equal(tags(clients[0]!).filter((t) => t === 7).length, 0, "it does not come back");
+    const owner = switches.find((sw) => sw.engine.stp!.ports().some((p) => p.port <= 2 && !p.forwarding))!;
+    const blocked = owner.engine.stp!.ports().find((p) => p.port <= 2 && !p.forwarding)!;
+    await until(
+      "the thread dropped what arrived on the discarding port",
+      () => owner.engine.portStats(blocked.port).dropsIn > 0,
     );
-    return Promise.resolve();
+  } finally {
+    await Promise.all(switches.map((sw) => sw.close()));
+  }
+});
+
+Deno.test("threaded switch snoops IGMP on its thread: a member gets the group, a non-member not, and the console lists it", async () => {
+  await withThreadedSwitch(4, async (sw, [a, b, c, router]) => {
+    const snoop = new McastSnooping(mac(0x5e));
+    sw.engine.snooping = snoop;
+    const group = [239, 1, 1, 1];
+    // A query from port 4: another querier exists, so snooping governs forwarding at once.
+    router!.receive(buildIgmpQuery(mac(0x44), null, 100));
+    b!.receive(igmp(0x16, group));
+    await until(
+      "the console's table lists port 2 in the group",
+      () =>
+        snoop.groups().some((g) => g.port === 2 && g.group === "239.1.1.1") &&
+        snoop.routers().some((r) => r.port === 4),
+    );
+    a!.receive(udpTo(group, 1));
+    await until("the member gets the datagram", () => tags(b!).includes(1));
+    await until("the router port gets it too", () => tags(router!).includes(1));
+    a!.receive(ethFrame(BROADCAST, MAC_A, 2));
+    await until("a broadcast marker reaches C", () => tags(c!).includes(2));
+    assert.equal(tags(c!).includes(1), false, "the non-member got nothing of the group");
+    sw.engine.snooping = null;
+    a!.receive(udpTo(group, 3));
+    await until("snooping off: the group is flooded to C too", () => tags(c!).includes(3));
   });
 });
 
@@ -121,6 +188,27 @@ Deno.test("threaded switch shows a capture each frame in and out, numbered as th
     c!.receive(ethFrame(BROADCAST, mac(0xc), 3));
     await until("A gets C's broadcast", () => tags(a!).includes(3));
     assert.equal(seen.length, 5, "no copies once the capture stopped");
+  });
+});
+
+Deno.test("threaded switch shows a capture the BPDUs its spanning tree sends, each a frame of its own", async () => {
+  await withThreadedSwitch(2, async (sw, [a]) => {
+    const seen: { seq: number; port: number; bpdu: boolean }[] = [];
+    sw.engine.observer = (port, direction, frame, seq) => {
+      if (direction === Direction.Out) seen.push({ seq, port, bpdu: frame[0] === 1 && frame[1] === 0x80 });
+    };
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    await until(
+      "the capture saw A's broadcast leave by port 2",
+      () => seen.some((s) => !s.bpdu && s.port === 2),
+    );
+    sw.engine.enableStp({ mac: mac(0x5f) });
+    await until(
+      "the capture saw BPDUs leave by both ports",
+      () => [1, 2].every((p) => seen.some((s) => s.bpdu && s.port === p)),
+    );
+    const seqs = seen.map((s) => s.seq);
+    assert.equal(new Set(seqs).size, seqs.length, `every copy is numbered as a frame of its own: ${seqs}`);
   });
 });
 

@@ -11,7 +11,8 @@
  * tentative) and the next comes 31 s later. So the bridge gets a nodad
  * address before it comes up, and 1 s startup-query and response intervals,
  * which make both queriers govern forwarding within about a second.
- * Root only; runs in CI.
+ * Our switch runs it on both data planes (snooping on the switch thread,
+ * the default, and on the main thread). Root only; runs in CI.
  */
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
@@ -103,12 +104,15 @@ async function scenario(
   if (ipv6) assert.deepEqual(await counts(lab, h, "ff3e::1:2"), [0, 0]);
 }
 
-Deno.test("snooping with our querier: members get the group's datagrams, others none, leaves stop them", async (t) => {
+/** The scenario on our switch forwarding on `dataplane` (its data-plane thread, or the main thread). */
+async function ourSwitchScenario(t: Deno.TestContext, dataplane: "thread" | "main"): Promise<void> {
   if (skipUnless(t, await labMissing(["tcpdump", "python3"]))) return;
   await withNetns(async (lab) => {
     const tmp = await lab.tempDir();
     const dir = `${tmp}/sw`;
-    const sw = await startOurSwitch(dir, { extraArgs: ["--mcast-snooping", "--mgmt", `${tmp}/mgmt`] });
+    const sw = await startOurSwitch(dir, {
+      extraArgs: ["--mcast-snooping", "--mgmt", `${tmp}/mgmt`, "--dataplane", dataplane],
+    });
     let mgmt: MgmtClient | null = null;
     lab.defer(async () => {
       mgmt?.close();
@@ -134,6 +138,14 @@ Deno.test("snooping with our querier: members get the group's datagrams, others 
     );
     await scenario(lab, h, true, async () => (await m.command("mcast/print")).lines?.join("\n") ?? "");
   });
+}
+
+Deno.test("snooping with our querier: members get the group's datagrams, others none, leaves stop them", async (t) => {
+  await ourSwitchScenario(t, "thread");
+});
+
+Deno.test("the same with the switch forwarding on its main thread (--dataplane main)", async (t) => {
+  await ourSwitchScenario(t, "main");
 });
 
 Deno.test("a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same counts", async (t) => {

@@ -208,11 +208,14 @@ Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch
           `round ${round + 1}, ${signal}: vde slirp`,
           () => roundOn("vde slirp", [...VDE, "slirp", "--sock", a], signal, { ready: /vde slirp: on / }),
         );
-        await t.step(`round ${round + 1}, ${signal}: vde switch`, () => switchRound(signal, []));
-        // The switch's data-plane thread holds the port sockets and the tap when the signal comes.
         await t.step(
-          `round ${round + 1}, ${signal}: vde switch --dataplane thread --tap`,
-          () => switchRound(signal, ["--dataplane", "thread", "--tap", SWITCH_TAP], SWITCH_TAP),
+          `round ${round + 1}, ${signal}: vde switch --dataplane main`,
+          () => switchRound(signal, ["--dataplane", "main"]),
+        );
+        // The switch's data-plane thread (the default) holds the port sockets and the tap when the signal comes.
+        await t.step(
+          `round ${round + 1}, ${signal}: vde switch --tap`,
+          () => switchRound(signal, ["--tap", SWITCH_TAP], SWITCH_TAP),
         );
       }
     }

@@ -78,9 +78,9 @@ async function crossTraffic(hub: boolean, extraArgs: string[] = []): Promise<voi
   });
 }
 
-Deno.test("switch carries ping and iperf3 between two namespaces plugged by vde_plug taps", async (t) => {
+Deno.test("switch on its main thread (--dataplane main) carries ping and iperf3 between vde_plug taps", async (t) => {
   if (skipUnless(t, await missing())) return;
-  await crossTraffic(false);
+  await crossTraffic(false, ["--dataplane", "main"]);
 });
 
 Deno.test("hub mode carries ping and iperf3 between two namespaces plugged by vde_plug taps", async (t) => {
@@ -88,7 +88,7 @@ Deno.test("hub mode carries ping and iperf3 between two namespaces plugged by vd
   await crossTraffic(true);
 });
 
-Deno.test("a switch forwarding on its data-plane thread carries ping and iperf3 between vde_plug taps", async (t) => {
+Deno.test("a switch forwarding on its data-plane thread (the default) carries ping and iperf3 between vde_plug taps", async (t) => {
   if (skipUnless(t, await missing())) return;
-  await crossTraffic(false, ["--dataplane", "thread"]);
+  await crossTraffic(false);
 });

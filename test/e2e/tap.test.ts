@@ -85,14 +85,14 @@ console.log(n, h.digest("hex"));
  */
 const HOST_NET = `10.198.${(Deno.pid % 250) + 1}`;
 
-Deno.test("host and namespace ping both ways and move 20 MB intact over our taps", async (t) => {
+Deno.test("host and namespace ping both ways and move 20 MB intact over our taps (switch on its main thread)", async (t) => {
   if (skipUnless(t, await missing())) return;
-  await hostAndNamespace([]);
+  await hostAndNamespace(["--dataplane", "main"]);
 });
 
-Deno.test("with --dataplane thread the switch's own tap, read and written on its thread, carries the same", async (t) => {
+Deno.test("on the switch thread (the default) the switch's own tap, read and written there, carries the same", async (t) => {
   if (skipUnless(t, await missing())) return;
-  await hostAndNamespace(["--dataplane", "thread"]);
+  await hostAndNamespace([]);
 });
 
 /** The host on the switch's --tap, a namespace on our tap:// plug: pings both ways, 20 MB host to namespace. */

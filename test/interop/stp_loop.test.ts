@@ -4,6 +4,8 @@
  * on each. A broadcast from one client reaches the other exactly once;
  * exactly one of the four cable ports is alternate/backup and blocking;
  * killing the cable that forwards moves traffic to the other within 3 s.
+ * Run on both data planes: the spanning tree machine on the main thread
+ * with the frames on the switch thread (the default), and all on one thread.
  */
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
@@ -21,7 +23,8 @@ async function mgmtConsole(path: string): Promise<MgmtClient> {
   return await MgmtClient.connect(path);
 }
 
-Deno.test("two switches joined by two cables with --stp: one port blocks, broadcasts arrive once, failover < 3 s", async (t) => {
+/** The scenario on switches forwarding on `dataplane` (their data-plane thread, or the main thread). */
+async function loop(t: Deno.TestContext, dataplane: "thread" | "main"): Promise<void> {
   if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug is not installed")) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-stp-loop-" });
   const switches: SwitchHandle[] = [];
@@ -32,7 +35,7 @@ Deno.test("two switches joined by two cables with --stp: one port blocks, broadc
     for (const [name, prio] of [["s1", "32768"], ["s2", "4096"]] as const) {
       switches.push(
         await startOurSwitch(`${tmp}/${name}`, {
-          extraArgs: ["--stp", "--priority", prio, "-M", `${tmp}/${name}.mgmt`],
+          extraArgs: ["--stp", "--priority", prio, "-M", `${tmp}/${name}.mgmt`, "--dataplane", dataplane],
         }),
       );
       consoles.push(await mgmtConsole(`${tmp}/${name}.mgmt`));
@@ -93,4 +96,12 @@ Deno.test("two switches joined by two cables with --stp: one port blocks, broadc
     for (const s of switches) await s.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
+}
+
+Deno.test("two switches joined by two cables with --stp: one port blocks, broadcasts arrive once, failover < 3 s", async (t) => {
+  await loop(t, "thread");
+});
+
+Deno.test("the same loop on switches forwarding on their main thread (--dataplane main)", async (t) => {
+  await loop(t, "main");
 });

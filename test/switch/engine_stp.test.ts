@@ -158,3 +158,48 @@ Deno.test("spanning tree off again: every active port forwards", () => {
   engine.input(1, buildFrame({ src: HOST_A }));
   assert.deepEqual(sent, [2, 3]);
 });
+
+Deno.test("spanning tree run by another engine: BPDUs are relayed, ports discard until told, a state may precede activation", () => {
+  const sent: number[] = [];
+  const relayed: number[] = [];
+  const engine = new SwitchEngine({ numPorts: 8 }, (port) => sent.push(port));
+  engine.activatePort(1);
+  engine.activatePort(2);
+  engine.relayStp((port) => relayed.push(port));
+  assert.equal(engine.stp, null, "no machine here");
+  engine.input(1, buildFrame({ dst: "01:80:c2:00:00:00", src: HOST_A }));
+  assert.deepEqual(relayed, [1], "the BPDU went to the relay, not flooded");
+  assert.deepEqual(sent, []);
+  engine.input(1, buildFrame({ src: HOST_A }));
+  assert.deepEqual(sent, [], "both ports discard until the machine says otherwise");
+  engine.setStpPortState(1, true, true);
+  // The machine's word for port 3 comes before its activation, as a mirrored switch posts them.
+  engine.setStpPortState(3, true, true);
+  engine.activatePort(3);
+  engine.input(1, buildFrame({ src: HOST_A }));
+  assert.deepEqual(sent, [3], "port 3 forwards; port 2 still discards");
+  engine.setStpPortState(2, true, false);
+  engine.input(2, buildFrame({ src: HOST_B }));
+  assert.equal(engine.macTable.size, 2, "a learning port learns (A was learned on forwarding port 1)");
+  engine.flushStpPort(2);
+  assert.equal(engine.macTable.size, 1, "a flush of port 2 forgets B");
+  engine.relayStp(null);
+  sent.length = 0;
+  engine.input(1, buildFrame({ src: HOST_A }));
+  assert.deepEqual(sent, [2, 3], "off again: every active port forwards");
+});
+
+Deno.test("a control copy hands its machine's BPDUs to sendBpdu and sends no frame itself", () => {
+  const sent: number[] = [];
+  const bpdus: number[] = [];
+  const engine = new SwitchEngine(
+    { numPorts: 8, control: { sendBpdu: (port, frame) => isBpduDestination(frame) && bpdus.push(port) } },
+    (port) => sent.push(port),
+  );
+  engine.tick(1);
+  engine.activatePort(1);
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 1, 1]) });
+  for (let t = 1000; t <= 5000; t += 1000) engine.tick(t);
+  assert.ok(bpdus.includes(1), "hellos left by port 1 through sendBpdu");
+  assert.deepEqual(sent, []);
+});

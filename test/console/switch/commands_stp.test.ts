@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { makeConsole } from "../_helpers.ts";
+import { macFrame, makeConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
+import { tagOf } from "../../helpers/framed_peers.ts";
+import { until } from "../../helpers/vde_clients.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -112,5 +114,34 @@ Deno.test("debug/add fstp reports port role and state changes and a new root", a
   } finally {
     link.close();
     tc.close();
+  }
+});
+
+Deno.test("on a threaded switch fstp/setfstp 1 makes ports discard and send BPDUs, edge ports forward, 0 forwards again", async () => {
+  const tc = makeConsole(8, {}, "thread");
+  const [a, b] = [new MemoryLink("a"), new MemoryLink("b")];
+  const tags = () => b.sent.map(tagOf);
+  const broadcast = (tag: number) => a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a", tag));
+  try {
+    tc.sw.attach(a, { port: 1 });
+    tc.sw.attach(b, { port: 2 });
+    broadcast(1);
+    await until("B gets A's broadcast before spanning tree", () => tags().includes(1));
+    assert.match(await tc.run("fstp/setfstp 1"), /1000 Success\n$/);
+    await until("the machine's BPDUs leave by port 2", () => b.sent.some((f) => f[0] === 1 && f[1] === 0x80));
+    broadcast(2);
+    await until("the thread drops it: port 1 discards", () => tc.sw.engine.portStats(1).dropsIn > 0);
+    assert.equal(tags().includes(2), false);
+    assert.equal(await tc.run("stp/setedge 1 1"), OK);
+    assert.equal(await tc.run("stp/setedge 2 1"), OK);
+    await until("both edge ports forward", () => [1, 2].every((p) => tc.sw.engine.stp!.isForwarding(p)));
+    broadcast(3);
+    await until("B gets A's broadcast through forwarding ports", () => tags().includes(3));
+    assert.match(await tc.run("fstp/setfstp 0"), /1000 Success\n$/);
+    assert.equal(tc.sw.engine.stp, null);
+    broadcast(4);
+    await until("spanning tree off: B gets A's broadcast", () => tags().includes(4));
+  } finally {
+    await tc.sw.close();
   }
 });
