@@ -93,24 +93,17 @@ export class InetDgramSocket {
   }
 
   /**
-   * Asks for a receive buffer of `bytes` (best effort). Above
-   * net.core.rmem_max only SO_RCVBUFFORCE (CAP_NET_ADMIN) gets it; without
-   * that capability the kernel's cap stays.
+   * Asks for a receive buffer of `bytes` (best effort): SO_RCVBUFFORCE
+   * passes net.core.rmem_max (it needs CAP_NET_ADMIN); without it,
+   * SO_RCVBUF gets at most that cap.
    */
   setReceiveBuffer(bytes: number): void {
-    try {
-      this.#setInt(C.SOL_SOCKET, C.SO_RCVBUF, bytes);
-      // The kernel reports double what was set (bookkeeping overhead included).
-      if (this.#getSocketInt(C.SO_RCVBUF) < bytes * 2) this.#setInt(C.SOL_SOCKET, C.SO_RCVBUFFORCE, bytes);
-    } catch { /* keep what the kernel gave */ }
-  }
-
-  #getSocketInt(name: number): number {
-    const v = new Uint8Array(4);
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, 4, true);
-    if (libc().getsockopt(this.#fd, C.SOL_SOCKET, name, v, len) < 0) return -1;
-    return new DataView(v.buffer).getInt32(0, true);
+    for (const option of [C.SO_RCVBUFFORCE, C.SO_RCVBUF]) {
+      try {
+        this.#setInt(C.SOL_SOCKET, option, bytes);
+        return;
+      } catch { /* not allowed: the next one, or keep the default */ }
+    }
   }
 
   /** Sets the multicast TTL (hop limit) of what this socket sends. */
