@@ -12,7 +12,7 @@
  * (dataplane/switch_thread.ts) forwards them on a Worker with its own copy
  * of the engine. `engine` is then the control copy: commands are checked
  * and applied on it as always and each change is sent, in order, to the
- * thread's copy (`mirrorEngine`); its MAC table and counters are views of
+ * thread's copy (`mirrorEngine`); its MAC table and counters (per port and switch-wide) are views of
  * the thread's, in shared memory. A link that can lend its fd (a vde
  * client's socket, a tap) is read and written by the thread; the others
  * stay here and cross through the thread's rings, and so do the copies a

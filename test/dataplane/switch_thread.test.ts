@@ -24,6 +24,12 @@ import {
 import { MgmtClient } from "../../src/console/client.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { igmp } from "../helpers/igmp.ts";
+import { ConsoleContext } from "../../src/console/switch/context.ts";
+import { switchCommands } from "../../src/console/switch/switch_commands.ts";
+import { FakeSession } from "../helpers/fake_session.ts";
+import { formatReply } from "../../src/console/reply_format.ts";
+import { SwitchStatus } from "../../src/web/status.ts";
+import { renderMetrics } from "../../src/web/metrics.ts";
 
 const MAC_A = mac(0xa);
 const MAC_B = mac(0xb);
@@ -89,6 +95,46 @@ Deno.test("threaded switch learns on its thread and the control copy lists the M
     const stats = sw.engine.portStats(2);
     assert.equal(stats.framesIn, 2);
     assert.equal(stats.framesOut, 2, "A's broadcast and C's marker");
+  });
+});
+
+Deno.test("threaded switch counts floods and drops on its thread, and the console and /metrics show them", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    a!.receive(new Uint8Array(10));
+    a!.receive(new Uint8Array(11));
+    // C's frame to A learns C on port 3; a frame from port 3 to C stays there (filtered).
+    c!.receive(ethFrame(MAC_A, mac(0xc), 2));
+    await until("A gets C's unicast", () => tags(a!).includes(2));
+    c!.receive(ethFrame(mac(0xc), mac(0xd), 3));
+    b!.receive(ethFrame(BROADCAST, MAC_B, 4));
+    await until("C gets B's broadcast", () => tags(c!).includes(4));
+    await until("the control copy reads the thread's counts", () => sw.engine.counters.flooded === 2);
+    assert.deepEqual(
+      { ...sw.engine.counters },
+      {
+        short: 2,
+        oversize: 0,
+        badPort: 0,
+        flooded: 2,
+        unicast: 1,
+        filtered: 1,
+        vlanDropped: 0,
+        mirrorDropped: 0,
+        snoopDropped: 0,
+        stpDropped: 0,
+      },
+    );
+    const commands = switchCommands(new ConsoleContext(sw));
+    const reply = formatReply((await commands.execute("counters", new FakeSession(commands)))!);
+    assert.match(reply, /^flooded +2$/m);
+    assert.match(reply, /^short +2$/m);
+    assert.match(reply, /^filtered +1$/m);
+    const status = new SwitchStatus(sw, "/tmp/sw");
+    const metrics = renderMetrics(status.snapshot());
+    status.close();
+    assert.match(metrics, /^vde_switch_frames_total\{switch="\/tmp\/sw",kind="flooded"\} 2$/m);
+    assert.match(metrics, /^vde_switch_drops_total\{switch="\/tmp\/sw",reason="short"\} 2$/m);
   });
 });
 
