@@ -82,7 +82,10 @@ export type SwitchListener = (event: SwitchEvent) => void;
 
 /** Options of a switch: the engine's, and where frames are forwarded. */
 export interface SwitchOptions extends EngineOptions {
-  /** "thread": a data-plane Worker forwards (see the module comment); default "main". */
+  /**
+   * "thread": a data-plane Worker forwards (see the module comment); default "main", so a library
+   * user keeps synchronous forwarding through `engine` and a process that exits without `close()`.
+   */
   dataplane?: "main" | "thread";
 }
 
