@@ -68,9 +68,10 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
         `vde ${VERSION} on Deno ${Deno.version.deno}`,
         "",
         `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
-        `forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`,
       ];
       if (ctx.mgmt !== undefined) lines.push(`mgmt ${ctx.mgmt.path} perm ${octalMode(ctx.mgmt.mode)}`);
+      // After vde_switch's own lines, so a client that reads them by position still finds them.
+      lines.push(`forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`);
       return listing(lines);
     },
   });
