@@ -66,12 +66,12 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
       const lines = [
         ...BANNER_LINES,
         `vde ${VERSION} on Deno ${Deno.version.deno}`,
+        // With our own line above, not among vde_switch's below, which clients may read by position.
+        `forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`,
         "",
         `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
       ];
       if (ctx.mgmt !== undefined) lines.push(`mgmt ${ctx.mgmt.path} perm ${octalMode(ctx.mgmt.mode)}`);
-      // After vde_switch's own lines, so a client that reads them by position still finds them.
-      lines.push(`forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`);
       return listing(lines);
     },
   });
