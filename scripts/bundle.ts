@@ -14,7 +14,7 @@
 import { WORKER_SOURCES_KEY, type WorkerName } from "../src/dataplane/worker_url.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const WORKERS: readonly WorkerName[] = ["rx_worker", "plug_worker", "switch_worker"];
+const WORKERS: readonly WorkerName[] = ["rx_worker", "plug_worker", "switch_worker", "slirp_worker"];
 
 /** `deno bundle` of one entry point, returned as text. */
 async function bundle(entry: string, tmp: string): Promise<string> {

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
+import { SlirpThread } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
 import {
   checkBootName,
@@ -36,6 +37,8 @@ export interface SlirpCliOptions {
   cmdfwd?: string[];
   unixfwd?: string[];
   http?: string;
+  /** false: run the slirp on the main thread (`--no-thread`). */
+  thread?: boolean;
 }
 
 /**
@@ -68,9 +71,23 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * Why the slirp stays on the main thread for these options, or null when
+ * it may run on a thread of its own: guest forwards start commands and
+ * open unix sockets through Deno's API, and `--http` reads the stack's
+ * counters, which live on the thread.
+ */
+export function slirpThreadRefusal(o: SlirpCliOptions, config: SlirpConfig): string | null {
+  if (o.thread === false) return "--no-thread";
+  if (config.guestForwards.length > 0) return "guest forwards";
+  if (o.http !== undefined) return "--http";
+  return null;
+}
+
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
+  if (slirpThreadRefusal(o, config) === null) return await runSlirpThread(o, config);
   await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
@@ -93,6 +110,43 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     log(
       "vde slirp",
       `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsIn} in, ${st.dropsOut} out`,
+    );
+  });
+}
+
+/**
+ * The slirp on a thread of its own (dataplane/slirp_thread.ts): the switch's
+ * socket is lent to it; the main thread keeps the link's control stream.
+ */
+async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<void> {
+  await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
+    const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
+      throw new UsageError((err as Error).message);
+    });
+    p.defer(() => sw.close());
+    const released = Promise.withResolvers<void>();
+    p.defer(() => released.resolve());
+    const end = await sw.lendFd(released.promise);
+    const thread = new SlirpThread(config, end.fd);
+    p.defer(() => thread.stop());
+    const described = await thread.ready.catch((err) => {
+      throw new UsageError((err as Error).message);
+    });
+    p.ready();
+    log("vde slirp", `on ${o.sock}: ${described}`);
+    const reason = await Promise.race([
+      sw.closed,
+      thread.ended.then((e) => e.reason ?? "the slirp thread stopped"),
+      p.stopped,
+    ]);
+    log("vde slirp", `${reason}, exiting`);
+    const st = await thread.stop();
+    released.resolve();
+    sw.close(reason);
+    // What reached us from the switch: with the switch's own per-port count, the frames lost between.
+    log(
+      "vde slirp",
+      `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsOut} out`,
     );
   });
 }
@@ -131,6 +185,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .option("--tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
     .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
     .option("--http <[addr:]port>", "serve Prometheus /metrics of the slirp (127.0.0.1 unless ADDR)")
+    .option("--no-thread", "run the slirp on the main thread (default: a thread of its own when it can)")
     .option(
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",

@@ -13,7 +13,7 @@
 export const WORKER_SOURCES_KEY = "__vdeWorkerSources";
 
 /** The data-plane workers the bundle carries. */
-export type WorkerName = "rx_worker" | "plug_worker" | "switch_worker";
+export type WorkerName = "rx_worker" | "plug_worker" | "switch_worker" | "slirp_worker";
 
 const blobUrls = new Map<WorkerName, string>();
 

@@ -19,6 +19,11 @@
  *
  * An eventfd in the set wakes the blocked call for shutdown, so a pending FFI
  * call never keeps the process alive.
+ *
+ * A worker that owns a data path of its own (the slirp thread) makes its
+ * poller a driven one (`useDrivenPoller`): no loop of its own; the owner
+ * calls `turn`, a synchronous `epoll_wait` and one dispatch round, and
+ * decides the timeout (its timers) and what runs between turns.
  */
 import { C, check, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 
@@ -51,8 +56,11 @@ export class Poller {
   #stopped = false;
   #loop: Promise<void> | null = null;
   #count = 0;
+  readonly #driven: boolean;
 
-  constructor() {
+  /** @param driven the owner calls `turn` instead of the poller running its own loop */
+  constructor(driven = false) {
+    this.#driven = driven;
     const c = libc();
     this.#epfd = check("epoll_create1", c.epoll_create1(C.EPOLL_CLOEXEC));
     this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
@@ -75,7 +83,23 @@ export class Poller {
     this.#handlers[fd] = handler;
     this.#masks[fd] = events;
     this.#count++;
-    if (!this.#running) this.#start();
+    if (!this.#running && !this.#driven) this.#start();
+  }
+
+  /**
+   * A driven poller's wait: blocks in `epoll_wait` for at most `timeoutMs`
+   * (-1: until an fd is ready), calls `woke` (the owner reads its clock
+   * there), then runs one dispatch round.
+   *
+   * @returns the number of ready fds (0 on timeout or EINTR)
+   */
+  turn(timeoutMs: number, woke?: () => void): number {
+    if (this.#stopped) return 0;
+    const n = libc().epoll_wait(this.#epfd, this.#events, MAX_EVENTS, timeoutMs);
+    woke?.();
+    if (n <= 0) return 0;
+    this.#dispatch(n);
+    return n;
   }
 
   /**
@@ -138,7 +162,9 @@ export class Poller {
 
   #ctlSet(op: number, fd: number, events: number): void {
     this.#ctlView.setUint32(0, events, true);
-    this.#ctlView.setBigUint64(EPOLL_DATA_OFFSET, BigInt(fd), true);
+    // The 64-bit data field as two halves: a BigInt per call would allocate.
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET + 4, 0, true);
     check("epoll_ctl", libc().epoll_ctl(this.#epfd, op, fd, this.#ctl));
   }
 
@@ -229,8 +255,18 @@ export class Poller {
 
 let shared: Poller | null = null;
 
-/** The process-wide poller, created on first use. */
+/** The process-wide poller (each Worker has its own), created on first use. */
 export function poller(): Poller {
   if (shared === null) shared = new Poller();
+  return shared;
+}
+
+/**
+ * Makes this thread's poller a driven one (see `Poller.turn`); call before
+ * anything uses `poller()`.
+ */
+export function useDrivenPoller(): Poller {
+  if (shared !== null) throw new Error("this thread's poller exists already");
+  shared = new Poller(true);
   return shared;
 }

@@ -42,6 +42,11 @@ export class UnixDgramSocket {
     return new UnixDgramSocket(fd);
   }
 
+  /** Wraps an open non-blocking datagram socket, which this object then owns (closes). */
+  static adopt(fd: number): UnixDgramSocket {
+    return new UnixDgramSocket(fd);
+  }
+
   /** The file descriptor, or -1 once closed. */
   get fd(): number {
     return this.#fd;

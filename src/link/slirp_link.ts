@@ -11,7 +11,10 @@
  * one Deno timer, re-armed only when its deadline moves earlier, after
  * every frame and after every round of the shared poller (where the host
  * sockets' events arrive). ACKs the stack holds for coalescing leave at the
- * end of the poller round that brought the frames.
+ * end of the poller round that brought the frames. On the slirp thread,
+ * whose loop blocks in `epoll_wait` and runs no Deno timers, the timers are
+ * driven: the loop asks `runTimers` for the next deadline and uses it as
+ * its wait's timeout.
  */
 import { BaseLink, CongestionWatch, type Link } from "./link.ts";
 import { registerScheme } from "./registry.ts";
@@ -40,10 +43,18 @@ export class SlirpLink extends BaseLink {
   /** Where this link's frames go: TCP holds new data while it is backed up. */
   readonly #out = new CongestionWatch(() => this.#onDrain());
 
-  /** Wraps a ready stack: its frames come out of this link from now on. */
-  constructor(stack: SlirpStack) {
+  /** No Deno timer: the owner calls `runTimers` (the slirp thread's loop). */
+  readonly #drivenTimers: boolean;
+
+  /**
+   * Wraps a ready stack: its frames come out of this link from now on.
+   *
+   * @param options `drivenTimers`: arm no Deno timer; the owner calls `runTimers`
+   */
+  constructor(stack: SlirpStack, options: { drivenTimers?: boolean } = {}) {
     super("slirp");
     this.stack = stack;
+    this.#drivenTimers = options.drivenTimers === true;
     stack.attach({
       output: (frame) => this.deliver(frame),
       kick: () => this.#kick(),
@@ -106,13 +117,25 @@ export class SlirpLink extends BaseLink {
     if (this.isClosed) return;
     const ms = this.stack.nextTimerMs();
     if (!Number.isFinite(ms)) return;
-    const at = performance.now() + ms;
+    const at = this.stack.now() + ms;
     if (at >= this.#deadline - 0.5) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#deadline = at;
+    if (this.#drivenTimers) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     const timer = setTimeout(() => this.#fire(), Math.max(0, ms));
     Deno.unrefTimer(timer);
     this.#timer = timer;
+  }
+
+  /**
+   * Driven timers: runs the stack's timers if they are due.
+   *
+   * @returns milliseconds until they are due next (Infinity: nothing pending)
+   */
+  runTimers(): number {
+    if (this.#deadline === Infinity) return Infinity;
+    if (this.stack.now() >= this.#deadline) this.#fire();
+    return this.#deadline - this.stack.now();
   }
 
   #fire(): void {

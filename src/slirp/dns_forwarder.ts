@@ -206,6 +206,16 @@ export class DnsForwarder {
   }
 }
 
+let tcpInFlight = 0;
+
+/**
+ * DNS exchanges over TCP under way in this thread: they run on Deno's event
+ * loop, which the slirp thread turns only while this is non-zero (or idle).
+ */
+export function dnsTcpInFlight(): number {
+  return tcpInFlight;
+}
+
 /** One DNS exchange over TCP (RFC 1035 4.2.2: two-byte length prefix), bounded in time. */
 export async function askOverTcp(
   upstream: DnsUpstream,
@@ -218,6 +228,7 @@ export async function askOverTcp(
       .join(":");
   const ac = new AbortController();
   let conn: Deno.TcpConn | null = null;
+  tcpInFlight++;
   const timer = setTimeout(() => {
     ac.abort();
     try {
@@ -235,6 +246,7 @@ export async function askOverTcp(
     const head = await readExactly(conn, 2);
     return await readExactly(conn, (head[0]! << 8) | head[1]!);
   } finally {
+    tcpInFlight--;
     clearTimeout(timer);
     try {
       conn?.close();

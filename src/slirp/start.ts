@@ -14,6 +14,7 @@ import { ConfigError, describeConfig, type DnsUpstream, resolversFrom, type Slir
 import { FfiHostNet, type HostNet, pingSocketsAllowed } from "./host_net.ts";
 import { SlirpStack } from "./stack.ts";
 import { startTcpEngine } from "./tcp_glue.ts";
+import type { HostNet as TcpHostNet } from "./tcp/host.ts";
 
 /** Options of `startSlirpStack` beyond the configuration. */
 export interface SlirpStartOptions {
@@ -27,6 +28,10 @@ export interface SlirpStartOptions {
   noTcp?: boolean;
   /** UDP flow idle timeout. */
   udpIdleMs?: number;
+  /** The stack's clock in milliseconds (performance.now() by default; the slirp thread reads it once a round). */
+  now?: () => number;
+  /** The TCP engine's host sockets; Deno's by default (tcp/host.ts), libc's on the slirp thread. */
+  tcpHostNet?: TcpHostNet;
 }
 
 function hostResolvers(path: string): DnsUpstream[] {
@@ -56,9 +61,10 @@ export async function startSlirpStack(
     resolvers,
     pingAllowed,
     udpIdleMs: options.udpIdleMs,
+    now: options.now,
     tcp: options.noTcp
       ? undefined
-      : (s) => startTcpEngine(s, config, resolvers, (family) => s.guestAddress(family)),
+      : (s) => startTcpEngine(s, config, resolvers, (family) => s.guestAddress(family), options.tcpHostNet),
   });
   try {
     await stack.openTcpForwards();

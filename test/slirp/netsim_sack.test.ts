@@ -9,9 +9,9 @@
  * simulator's own impairments (delay, reordering) still apply.
  */
 import assert from "node:assert/strict";
-import { TcpState } from "../../src/slirp/tcp/tcb.ts";
+import { DEFAULT_TCB_CONFIG, type TcbConfig, TcpState } from "../../src/slirp/tcp/tcb.ts";
 import { prng } from "../helpers/random.ts";
-import { SimNet, type SimNode, SimPeer } from "./tcp_rig.ts";
+import { SimNet, type SimNode, SimPeer, simulateTransfer } from "./tcp_rig.ts";
 import {
   newTcpRepr,
   parseTcp,
@@ -128,6 +128,8 @@ function transfer(
   opts: {
     sackA?: boolean;
     sackB?: boolean;
+    /** The senders' congestion control (default: the engine's, CUBIC). */
+    cc?: TcbConfig["congestionControl"];
     reorder?: number;
     /** Random loss both ways, besides the models. */
     loss?: number;
@@ -141,8 +143,9 @@ function transfer(
     reorderMs: 2,
     loss: opts.loss ?? 0,
   });
-  const a = new SimPeer(net, new Uint8Array([10, 0, 2, 15]), 40000, { sack: opts.sackA ?? true });
-  const b = new SimPeer(net, new Uint8Array([192, 0, 2, 1]), 80, { sack: opts.sackB ?? true });
+  const cc = { congestionControl: opts.cc ?? DEFAULT_TCB_CONFIG.congestionControl };
+  const a = new SimPeer(net, new Uint8Array([10, 0, 2, 15]), 40000, { sack: opts.sackA ?? true, ...cc });
+  const b = new SimPeer(net, new Uint8Array([192, 0, 2, 1]), 80, { sack: opts.sackB ?? true, ...cc });
   const [modelAB, modelBA] = models(a, b);
   const toB = new LossyEdge(b, modelAB);
   const toA = new LossyEdge(opts.edgeA?.(a) ?? a, modelBA);
@@ -201,23 +204,25 @@ Deno.test("SACK netsim: bursts of 3 consecutive losses (2% of segments start one
 });
 
 /** 1 MB from A to B with isolated losses on the way (3% of first transmissions); B with or without SACK. */
-function isolatedTransfer(seed: number, sackB: boolean): Run {
+function isolatedTransfer(seed: number, sackB: boolean, cc?: TcbConfig["congestionControl"]): Run {
   const total = 1_000_000;
   return transfer(`seed ${seed}`, seed, total, 0, (a) => [
     isolatedLoss(seed * 53, 0.03, () => (a.conn!.iss + 1) >>> 0, total),
     () => false,
-  ], { sackB });
+  ], { sackB, cc });
 }
 
-Deno.test("SACK netsim: isolated losses are repaired without a timeout, resending only what was lost", () => {
-  for (const seed of SEEDS) {
-    const r = isolatedTransfer(seed, true);
-    assert.ok(r.toB.dropped >= 5, `seed ${seed}: only ${r.toB.dropped} losses`);
-    assert.equal(r.a.stats.rtoTimeouts, 0, `seed ${seed}: timeouts`);
-    assert.equal(r.a.stats.retransmits, r.toB.dropped, `seed ${seed}: resent exactly the lost segments`);
-    assert.ok(r.a.stats.sackRetransmits + r.a.stats.fastRetransmits >= r.toB.dropped);
-  }
-});
+for (const cc of ["cubic", "newreno"] as const) {
+  Deno.test(`SACK netsim (${cc}): isolated losses are repaired without a timeout, resending only what was lost`, () => {
+    for (const seed of SEEDS) {
+      const r = isolatedTransfer(seed, true, cc);
+      assert.ok(r.toB.dropped >= 5, `seed ${seed}: only ${r.toB.dropped} losses`);
+      assert.equal(r.a.stats.rtoTimeouts, 0, `seed ${seed}: timeouts`);
+      assert.equal(r.a.stats.retransmits, r.toB.dropped, `seed ${seed}: resent exactly the lost segments`);
+      assert.ok(r.a.stats.sackRetransmits + r.a.stats.fastRetransmits >= r.toB.dropped);
+    }
+  });
+}
 
 Deno.test("SACK netsim: isolated losses against a SACK-less peer still complete (NewReno)", () => {
   for (const seed of SEEDS) {
@@ -293,3 +298,28 @@ Deno.test("SACK netsim: hostile SACK blocks on half the ACKs, with 3% loss: noth
     assert.ok(r.a.stats.sackBlocksIgnored > 0);
   }
 });
+
+for (const cc of ["cubic", "newreno"] as const) {
+  Deno.test(`SACK netsim (${cc}): a tail-drop queue that also drops retransmissions costs no timeout`, () => {
+    // 90 segments: what Debian's vde_switch buffers towards a slow reader; 16: a harsher queue.
+    for (const queueLimit of [90, 16]) {
+      for (const seed of SEEDS) {
+        const r = simulateTransfer({
+          seed,
+          queueLimit,
+          delayMs: 1,
+          bytesAB: 4_000_000,
+          bytesBA: 0,
+          cfgA: { congestionControl: cc },
+        });
+        assert.ok(r.done, `queue ${queueLimit} seed ${seed}: incomplete`);
+        assert.equal(r.b.mismatchAt, -1);
+        assert.ok(r.net.tailDropped > 0, "the queue overflowed");
+        assert.equal(r.a.stats.rtoTimeouts, 0, `queue ${queueLimit} seed ${seed}: timeouts`);
+        if (queueLimit === 16) {
+          assert.ok(r.a.stats.lostRetransmits > 0, "retransmissions were lost and resent");
+        }
+      }
+    }
+  });
+}

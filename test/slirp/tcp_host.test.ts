@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "../../src/slirp/tcp/engine.ts";
 import { type GuestSocket, LiveGuest } from "./tcp_rig.ts";
 import type { TcbConfig } from "../../src/slirp/tcp/tcb.ts";
+import { denoHostNet, type HostNet } from "../../src/slirp/tcp/host.ts";
+import { libcHostNet } from "../../src/slirp/tcp/libc_host.ts";
 
 const GATEWAY = new Uint8Array([10, 0, 2, 2]);
 const GATEWAY6 = new Uint8Array([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
@@ -56,9 +58,13 @@ interface Lab {
   close(): void;
 }
 
-function lab(opts: Partial<TcpEngineOptions> = {}, guestCfg: Partial<TcbConfig> = {}): Lab {
+function makeLab(
+  hostNet: HostNet,
+  opts: Partial<TcpEngineOptions> = {},
+  guestCfg: Partial<TcbConfig> = {},
+): Lab {
   const guest = new LiveGuest(guestCfg);
-  const engine = createTcpEngine(guest.core, { hostLoopback: true, log: () => {}, ...opts });
+  const engine = createTcpEngine(guest.core, { hostLoopback: true, log: () => {}, hostNet, ...opts });
   guest.attach(engine);
   return {
     guest,
@@ -122,218 +128,230 @@ function rate(bytes: number, ms: number): string {
   return `${(bytes * 8 / ms / 1000).toFixed(0)} Mbit/s`;
 }
 
-Deno.test("host sockets: guest to a 127.0.0.1 server through the gateway, 8 MiB each way, SHA-256 checked", async () => {
-  const up = randomBytes(8 * MiB);
-  const down = randomBytes(8 * MiB);
-  const server = startServer("127.0.0.1", down, up.length);
-  const l = lab();
-  try {
-    const t0 = performance.now();
-    const s = l.guest.connect(GATEWAY, server.port);
-    const got = await within(60_000, guestExchange(s, up, down.length), "exchange");
-    const ms = performance.now() - t0;
-    await within(10_000, server.done, "server");
-    assert.equal(server.got.n, up.length);
-    assert.equal(await sha256(server.got.data), await sha256(up), "upload SHA-256");
-    assert.equal(got.n, down.length);
-    assert.equal(await sha256(got.data), await sha256(down), "download SHA-256");
-    console.log(
-      `  16 MiB through the engine and a simulated guest in ${ms.toFixed(0)} ms: ${rate(16 * MiB, ms)}`,
-    );
-    assert.equal(l.engine.stats.connectsOut, 1);
-    assert.equal(l.engine.stats.badChecksum, 0);
-  } finally {
-    l.close();
-    server.close();
-  }
-});
+/**
+ * The contract every host network keeps: the same tests for Deno's sockets
+ * and for the libc sockets in the poller (tcp/libc_host.ts).
+ */
+function contract(kind: string, hostNet: HostNet): void {
+  const lab = (opts: Partial<TcpEngineOptions> = {}, guestCfg: Partial<TcbConfig> = {}) =>
+    makeLab(hostNet, opts, guestCfg);
 
-Deno.test("host sockets: IPv6 guest to a ::1 server through fd00::2", async () => {
-  let server;
-  try {
-    server = startServer("::1", randomBytes(256 * 1024), MiB);
-  } catch {
-    console.log("  no IPv6 loopback here: skipped");
-    return;
-  }
-  const up = randomBytes(MiB);
-  const l = lab();
-  try {
-    const s = l.guest.connect(GATEWAY6, server.port);
-    const got = await within(30_000, guestExchange(s, up, MiB), "exchange");
-    await within(10_000, server.done, "server");
-    assert.equal(await sha256(server.got.data), await sha256(up));
-    assert.equal(got.n, 256 * 1024);
-  } finally {
-    l.close();
-    server.close();
-  }
-});
-
-Deno.test("host sockets: an inbound forward delivers a host client to the guest, 8 MiB each way, SHA-256 checked", async () => {
-  const up = randomBytes(8 * MiB); // client -> guest
-  const down = randomBytes(8 * MiB); // guest -> client
-  const l = lab();
-  try {
-    const info = await l.engine.addForward({
-      hostAddr: "127.0.0.1",
-      hostPort: 0,
-      guestAddr: "10.0.2.15",
-      guestPort: 8080,
-    });
-    const guestGot = new Collector(up.length);
-    let guestSide: GuestSocket | null = null;
-    const guestDone = new Promise<void>((resolve, reject) => {
-      l.guest.listen(8080, (s) => {
-        guestSide = s;
-        (async () => {
-          await s.readAll(Date.now() + 60_000, guestGot.add);
-          await s.writeAll(down);
-          s.close();
-        })().then(resolve, reject);
-      });
-    });
-    const t0 = performance.now();
-    const client = await Deno.connect({ hostname: "127.0.0.1", port: info.hostPort });
-    const clientGot = new Collector(down.length);
+  Deno.test(`host sockets (${kind}): guest to a 127.0.0.1 server through the gateway, 8 MiB each way, SHA-256 checked`, async () => {
+    const up = randomBytes(8 * MiB);
+    const down = randomBytes(8 * MiB);
+    const server = startServer("127.0.0.1", down, up.length);
+    const l = lab();
     try {
-      const reading = (async () => {
-        const buf = new Uint8Array(65536);
-        for (;;) {
-          const n = await client.read(buf);
-          if (n === null) return;
-          clientGot.add(buf.subarray(0, n));
-        }
-      })();
-      let off = 0;
-      while (off < up.length) off += await client.write(up.subarray(off));
-      await client.closeWrite();
-      await within(60_000, Promise.all([reading, guestDone]), "inbound exchange");
+      const t0 = performance.now();
+      const s = l.guest.connect(GATEWAY, server.port);
+      const got = await within(60_000, guestExchange(s, up, down.length), "exchange");
+      const ms = performance.now() - t0;
+      await within(10_000, server.done, "server");
+      assert.equal(server.got.n, up.length);
+      assert.equal(await sha256(server.got.data), await sha256(up), "upload SHA-256");
+      assert.equal(got.n, down.length);
+      assert.equal(await sha256(got.data), await sha256(down), "download SHA-256");
+      console.log(
+        `  16 MiB through the engine and a simulated guest in ${ms.toFixed(0)} ms: ${rate(16 * MiB, ms)}`,
+      );
+      assert.equal(l.engine.stats.connectsOut, 1);
+      assert.equal(l.engine.stats.badChecksum, 0);
     } finally {
-      client.close();
+      l.close();
+      server.close();
     }
-    const ms = performance.now() - t0;
-    assert.equal(await sha256(guestGot.data), await sha256(up), "client to guest SHA-256");
-    assert.equal(await sha256(clientGot.data), await sha256(down), "guest to client SHA-256");
-    // A loopback client shows as the gateway (the guest could not route to its own loopback), with its real port.
-    const seen = guestSide as GuestSocket | null;
-    assert.ok(seen !== null);
-    assert.deepEqual([...seen.conn.remoteAddr], [10, 0, 2, 2]);
-    assert.equal(seen.conn.remotePort, (client.localAddr as Deno.NetAddr).port);
-    console.log(`  16 MiB through a forward in ${ms.toFixed(0)} ms: ${rate(16 * MiB, ms)}`);
-  } finally {
-    l.close();
-  }
-});
+  });
 
-Deno.test("host sockets: a refused port resets the guest's connection", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const l = lab();
-  try {
-    const s = l.guest.connect(GATEWAY, port);
-    await assert.rejects(within(10_000, s.opened(), "connect"), /connection refused/);
-    assert.equal(l.engine.stats.connectsFailed, 1);
-  } finally {
-    l.close();
-  }
-});
+  Deno.test(`host sockets (${kind}): IPv6 guest to a ::1 server through fd00::2`, async () => {
+    let server;
+    try {
+      server = startServer("::1", randomBytes(256 * 1024), MiB);
+    } catch {
+      console.log("  no IPv6 loopback here: skipped");
+      return;
+    }
+    const up = randomBytes(MiB);
+    const l = lab();
+    try {
+      const s = l.guest.connect(GATEWAY6, server.port);
+      const got = await within(30_000, guestExchange(s, up, MiB), "exchange");
+      await within(10_000, server.done, "server");
+      assert.equal(await sha256(server.got.data), await sha256(up));
+      assert.equal(got.n, 256 * 1024);
+    } finally {
+      l.close();
+      server.close();
+    }
+  });
 
-Deno.test("host sockets: with host loopback disabled the gateway refuses", async () => {
-  const server = startServer("127.0.0.1", new Uint8Array(0), 0);
-  const l = lab({ hostLoopback: false });
-  try {
-    const s = l.guest.connect(GATEWAY, server.port);
-    await assert.rejects(within(10_000, s.opened(), "connect"), /connection refused/);
-  } finally {
-    l.close();
-    server.close();
-  }
-});
-
-Deno.test("host sockets: a forward on a port in use fails with one clear line", async () => {
-  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (busy.addr as Deno.NetAddr).port;
-  const l = lab();
-  try {
-    await assert.rejects(
-      l.engine.addForward({ hostAddr: "127.0.0.1", hostPort: port, guestAddr: "10.0.2.15", guestPort: 80 }),
-      new Error(`Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)`),
-    );
-    assert.deepEqual(l.engine.listForwards(), []);
-  } finally {
-    l.close();
-    busy.close();
-  }
-});
-
-Deno.test("host sockets: 2% loss each way between guest and engine, 2 MiB each way still arrives intact", async () => {
-  const fast: Partial<TcbConfig> = { minRtoMs: 30, initialRtoMs: 200 };
-  const up = randomBytes(2 * MiB);
-  const down = randomBytes(2 * MiB);
-  const server = startServer("127.0.0.1", down, up.length);
-  const l = lab({ tcp: fast }, fast);
-  l.guest.lossToEngine = 0.02;
-  l.guest.lossToGuest = 0.02;
-  try {
-    const s = l.guest.connect(GATEWAY, server.port);
-    const got = await within(90_000, guestExchange(s, up, down.length), "lossy exchange");
-    await within(10_000, server.done, "server");
-    assert.equal(await sha256(server.got.data), await sha256(up));
-    assert.equal(await sha256(got.data), await sha256(down));
-    assert.ok(l.engine.stats.retransmits + l.guest.stats.retransmits > 0);
-  } finally {
-    l.close();
-    server.close();
-  }
-});
-
-Deno.test("host sockets: 40 concurrent outbound connections echo their bytes, then nothing is left", async () => {
-  const N = 40;
-  const l = lab();
-  try {
-    // Outbound: an echo server on the host.
-    const echo = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const echoing = (async () => {
-      const all: Promise<void>[] = [];
-      for (let i = 0; i < N; i++) {
-        const c = await echo.accept();
-        all.push((async () => {
+  Deno.test(`host sockets (${kind}): an inbound forward delivers a host client to the guest, 8 MiB each way, SHA-256 checked`, async () => {
+    const up = randomBytes(8 * MiB); // client -> guest
+    const down = randomBytes(8 * MiB); // guest -> client
+    const l = lab();
+    try {
+      const info = await l.engine.addForward({
+        hostAddr: "127.0.0.1",
+        hostPort: 0,
+        guestAddr: "10.0.2.15",
+        guestPort: 8080,
+      });
+      const guestGot = new Collector(up.length);
+      let guestSide: GuestSocket | null = null;
+      const guestDone = new Promise<void>((resolve, reject) => {
+        l.guest.listen(8080, (s) => {
+          guestSide = s;
+          (async () => {
+            await s.readAll(Date.now() + 60_000, guestGot.add);
+            await s.writeAll(down);
+            s.close();
+          })().then(resolve, reject);
+        });
+      });
+      const t0 = performance.now();
+      const client = await Deno.connect({ hostname: "127.0.0.1", port: info.hostPort });
+      const clientGot = new Collector(down.length);
+      try {
+        const reading = (async () => {
           const buf = new Uint8Array(65536);
           for (;;) {
-            const n = await c.read(buf);
-            if (n === null) break;
-            let o = 0;
-            while (o < n) o += await c.write(buf.subarray(o, n));
+            const n = await client.read(buf);
+            if (n === null) return;
+            clientGot.add(buf.subarray(0, n));
           }
-          c.close();
-        })());
+        })();
+        let off = 0;
+        while (off < up.length) off += await client.write(up.subarray(off));
+        await client.closeWrite();
+        await within(60_000, Promise.all([reading, guestDone]), "inbound exchange");
+      } finally {
+        client.close();
       }
-      await Promise.all(all);
-    })();
-    const port = (echo.addr as Deno.NetAddr).port;
-    const results = await within(
-      60_000,
-      Promise.all(Array.from({ length: N }, async (_, i) => {
-        const payload = randomBytes(32 * 1024 + i);
-        const s = l.guest.connect(GATEWAY, port);
-        const got = await guestExchange(s, payload, payload.length);
-        return (await sha256(got.data)) === (await sha256(payload));
-      })),
-      "concurrent echoes",
-    );
-    assert.deepEqual(results, new Array(N).fill(true));
-    await within(10_000, echoing, "echo server");
-    echo.close();
-    // Everything winds down: no flows but TIME-WAIT ones, no buffers.
-    const deadline = Date.now() + 10_000;
-    while (l.engine.stats.connections - l.engine.stats.timeWait > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+      const ms = performance.now() - t0;
+      assert.equal(await sha256(guestGot.data), await sha256(up), "client to guest SHA-256");
+      assert.equal(await sha256(clientGot.data), await sha256(down), "guest to client SHA-256");
+      // A loopback client shows as the gateway (the guest could not route to its own loopback), with its real port.
+      const seen = guestSide as GuestSocket | null;
+      assert.ok(seen !== null);
+      assert.deepEqual([...seen.conn.remoteAddr], [10, 0, 2, 2]);
+      assert.equal(seen.conn.remotePort, (client.localAddr as Deno.NetAddr).port);
+      console.log(`  16 MiB through a forward in ${ms.toFixed(0)} ms: ${rate(16 * MiB, ms)}`);
+    } finally {
+      l.close();
     }
-    assert.equal(l.engine.stats.connections - l.engine.stats.timeWait, 0);
-    assert.equal(l.engine.stats.bufferBytes, 0);
-  } finally {
-    l.close();
-  }
-});
+  });
+
+  Deno.test(`host sockets (${kind}): a refused port resets the guest's connection`, async () => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const l = lab();
+    try {
+      const s = l.guest.connect(GATEWAY, port);
+      await assert.rejects(within(10_000, s.opened(), "connect"), /connection refused/);
+      assert.equal(l.engine.stats.connectsFailed, 1);
+    } finally {
+      l.close();
+    }
+  });
+
+  Deno.test(`host sockets (${kind}): with host loopback disabled the gateway refuses`, async () => {
+    const server = startServer("127.0.0.1", new Uint8Array(0), 0);
+    const l = lab({ hostLoopback: false });
+    try {
+      const s = l.guest.connect(GATEWAY, server.port);
+      await assert.rejects(within(10_000, s.opened(), "connect"), /connection refused/);
+    } finally {
+      l.close();
+      server.close();
+    }
+  });
+
+  Deno.test(`host sockets (${kind}): a forward on a port in use fails with one clear line`, async () => {
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (busy.addr as Deno.NetAddr).port;
+    const l = lab();
+    try {
+      await assert.rejects(
+        l.engine.addForward({ hostAddr: "127.0.0.1", hostPort: port, guestAddr: "10.0.2.15", guestPort: 80 }),
+        new Error(`Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)`),
+      );
+      assert.deepEqual(l.engine.listForwards(), []);
+    } finally {
+      l.close();
+      busy.close();
+    }
+  });
+
+  Deno.test(`host sockets (${kind}): 2% loss each way between guest and engine, 2 MiB each way still arrives intact`, async () => {
+    const fast: Partial<TcbConfig> = { minRtoMs: 30, initialRtoMs: 200 };
+    const up = randomBytes(2 * MiB);
+    const down = randomBytes(2 * MiB);
+    const server = startServer("127.0.0.1", down, up.length);
+    const l = lab({ tcp: fast }, fast);
+    l.guest.lossToEngine = 0.02;
+    l.guest.lossToGuest = 0.02;
+    try {
+      const s = l.guest.connect(GATEWAY, server.port);
+      const got = await within(90_000, guestExchange(s, up, down.length), "lossy exchange");
+      await within(10_000, server.done, "server");
+      assert.equal(await sha256(server.got.data), await sha256(up));
+      assert.equal(await sha256(got.data), await sha256(down));
+      assert.ok(l.engine.stats.retransmits + l.guest.stats.retransmits > 0);
+    } finally {
+      l.close();
+      server.close();
+    }
+  });
+
+  Deno.test(`host sockets (${kind}): 40 concurrent outbound connections echo their bytes, then nothing is left`, async () => {
+    const N = 40;
+    const l = lab();
+    try {
+      // Outbound: an echo server on the host.
+      const echo = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const echoing = (async () => {
+        const all: Promise<void>[] = [];
+        for (let i = 0; i < N; i++) {
+          const c = await echo.accept();
+          all.push((async () => {
+            const buf = new Uint8Array(65536);
+            for (;;) {
+              const n = await c.read(buf);
+              if (n === null) break;
+              let o = 0;
+              while (o < n) o += await c.write(buf.subarray(o, n));
+            }
+            c.close();
+          })());
+        }
+        await Promise.all(all);
+      })();
+      const port = (echo.addr as Deno.NetAddr).port;
+      const results = await within(
+        60_000,
+        Promise.all(Array.from({ length: N }, async (_, i) => {
+          const payload = randomBytes(32 * 1024 + i);
+          const s = l.guest.connect(GATEWAY, port);
+          const got = await guestExchange(s, payload, payload.length);
+          return (await sha256(got.data)) === (await sha256(payload));
+        })),
+        "concurrent echoes",
+      );
+      assert.deepEqual(results, new Array(N).fill(true));
+      await within(10_000, echoing, "echo server");
+      echo.close();
+      // Everything winds down: no flows but TIME-WAIT ones, no buffers.
+      const deadline = Date.now() + 10_000;
+      while (l.engine.stats.connections - l.engine.stats.timeWait > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(l.engine.stats.connections - l.engine.stats.timeWait, 0);
+      assert.equal(l.engine.stats.bufferBytes, 0);
+    } finally {
+      l.close();
+    }
+  });
+}
+
+contract("Deno", denoHostNet);
+contract("libc", libcHostNet);

@@ -1,6 +1,6 @@
 /** The sorted range lists behind the out-of-order queue and the SACK scoreboard. */
 import assert from "node:assert/strict";
-import { addRange, covered, trimRanges } from "../../src/slirp/tcp/ranges.ts";
+import { addRange, covered, removeRange, trimRanges } from "../../src/slirp/tcp/ranges.ts";
 
 function pairs(s: number[], e: number[]): number[][] {
   return s.map((x, i) => [x, e[i]!]);
@@ -30,4 +30,19 @@ Deno.test("ranges work across the 2^32 wrap; trimRanges and covered", () => {
   assert.deepEqual(pairs(s, e), [[0x80, 0x100], [0x200, 0x300]]);
   assert.equal(trimRanges(s, e, 0x1000), 0x80 + 0x100);
   assert.equal(s.length, 0);
+});
+
+Deno.test("removeRange cuts a range in two, trims edges, drops what it covers, and counts only held bytes", () => {
+  const s = [100, 300, 500];
+  const e = [200, 400, 600];
+  assert.equal(removeRange(s, e, 120, 150), 30, "inside a range: cut in two");
+  assert.deepEqual(pairs(s, e), [[100, 120], [150, 200], [300, 400], [500, 600]]);
+  assert.equal(removeRange(s, e, 180, 350), 70, "the end of one, the start of the next");
+  assert.deepEqual(pairs(s, e), [[100, 120], [150, 180], [350, 400], [500, 600]]);
+  assert.equal(removeRange(s, e, 90, 700), 200, "everything");
+  assert.deepEqual(pairs(s, e), []);
+  const w = [0xffffff00];
+  const we = [0x100];
+  assert.equal(removeRange(w, we, 0xfffffff0, 0x10), 0x20, "across the wrap");
+  assert.deepEqual(pairs(w, we), [[0xffffff00, 0xfffffff0], [0x10, 0x100]]);
 });

@@ -1,5 +1,5 @@
 /**
- * The Internet checksum's fast path (32-bit words into double accumulators)
+ * The Internet checksum's fast path (16-bit words into int32 accumulators)
  * against a plain word-by-word reference, over every alignment, odd and even
  * lengths and the patterns where carries pile up.
  */

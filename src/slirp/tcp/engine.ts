@@ -892,8 +892,11 @@ class Engine implements SlirpTcpEngine {
     guestAddr: Uint8Array,
     guestPort: number,
   ): [Uint8Array, number] {
-    const parsedPeer = parseIpText(peer.hostname);
-    let a = parsedPeer.ok ? parsedPeer.value : null;
+    let a: Uint8Array | null = peer.addr ?? null;
+    if (a === null) {
+      const parsedPeer = parseIpText(peer.hostname);
+      a = parsedPeer.ok ? parsedPeer.value : null;
+    }
     if (a !== null) a = v4Mapped(a) ?? a;
     const gw = v6 ? this.#gw6 : this.#gw4;
     const net = v6 ? this.#net6 : this.#net4;

@@ -20,6 +20,8 @@ export interface HostConn {
 export interface HostPeer {
   hostname: string;
   port: number;
+  /** The address as 4 or 16 bytes, when the socket layer has it already (saves parsing `hostname`). */
+  addr?: Uint8Array;
 }
 
 /** A listening host socket. */

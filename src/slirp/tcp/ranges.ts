@@ -67,3 +67,35 @@ export function addRange(starts: number[], ends: number[], s: number, e: number,
   }
   return seqDiff(ne, ns) - had;
 }
+
+/**
+ * Removes [s, e) from a sorted list of disjoint ranges, cutting a range it
+ * falls inside in two. Returns the bytes removed.
+ */
+export function removeRange(starts: number[], ends: number[], s: number, e: number): number {
+  let removed = 0;
+  for (let k = 0; k < starts.length && seqLt(starts[k]!, e); k++) {
+    const a = starts[k]!;
+    const b = ends[k]!;
+    if (seqLe(b, s)) continue;
+    const lo = seqGt(a, s) ? a : s;
+    const hi = seqLt(b, e) ? b : e;
+    removed += seqDiff(hi, lo);
+    if (seqLt(a, s) && seqGt(b, e)) {
+      ends[k] = s;
+      starts.splice(k + 1, 0, e);
+      ends.splice(k + 1, 0, b);
+      return removed;
+    }
+    if (seqLt(a, s)) {
+      ends[k] = s;
+    } else if (seqGt(b, e)) {
+      starts[k] = e;
+    } else {
+      starts.splice(k, 1);
+      ends.splice(k, 1);
+      k--;
+    }
+  }
+  return removed;
+}

@@ -48,6 +48,8 @@ export type TcpStats = {
   rtoTimeouts: number;
   /** Holes retransmitted during SACK recovery (RFC 6675). */
   sackRetransmits: number;
+  /** SACK retransmissions found lost (data sent after them arrived first) and sent again. */
+  lostRetransmits: number;
   /** Tail loss probes sent (the last segment resent before the retransmission timeout). */
   tailLossProbes: number;
   /** Retransmission timeouts found spurious by their timestamps (the ACKs were late) and undone. */
@@ -114,6 +116,7 @@ export function newTcpStats(): TcpStats {
     fastRetransmits: 0,
     rtoTimeouts: 0,
     sackRetransmits: 0,
+    lostRetransmits: 0,
     tailLossProbes: 0,
     spuriousTimeouts: 0,
     spuriousRecoveries: 0,

@@ -16,10 +16,12 @@
  * to `sndUna` and the window is sent again in slow start (go-back-N); an ACK
  * past `sndNxt` moves it forward. The FIN, once queued, takes the sequence
  * number just after the data. What may be in flight is the smaller of the
- * peer's window and the congestion window (NewReno: slow start, congestion
- * avoidance, fast retransmit on the third duplicate ACK, fast recovery with
- * partial ACKs, RFC 5681/6582). The retransmission timeout follows RFC 6298
- * with Karn's rule (one segment timed at a time, never a retransmitted one).
+ * peer's window and the congestion window: slow start (RFC 5681), then
+ * CUBIC's growth and 0.7 decrease (RFC 9438, cc_cubic.ts; NewReno's
+ * additive increase and halving when configured), fast retransmit on the
+ * third duplicate ACK, fast recovery with partial ACKs (RFC 6582) for a
+ * peer without SACK. The retransmission timeout follows RFC 6298 with
+ * Karn's rule (one segment timed at a time, never a retransmitted one).
  * A zero window starts the persist timer; probes are empty segments one
  * below `sndUna`, which the peer answers with its window.
  *
@@ -29,11 +31,16 @@
  * holding (blocks below the ACK, empty or past `sndMax` are ignored), and
  * the ranges it retransmitted. Loss recovery then follows RFC 6675: it
  * starts at the third duplicate ACK or once more than two segments are
- * SACKed, halves the window, and sends while the pipe (bytes still in the
- * network: holes not yet lost, plus retransmissions) is below cwnd: lost
- * holes first, then new data, then another hole below the highest SACKed
- * byte. After a timeout, go-back-N skips SACKed ranges, and from the second
- * timeout in a row the scoreboard is dropped (the peer may have reneged).
+ * SACKed, reduces the window (as the congestion control says), and sends
+ * while the pipe (bytes still in the network: holes not yet lost, plus
+ * retransmissions) is below cwnd: lost holes first, then new data, then
+ * another hole below the highest SACKed byte. A retransmission still
+ * missing once the peer SACKs data first sent after it was lost too, and is
+ * sent again (as Linux did before RACK) rather than left to the timeout: a
+ * queue that overflows in bursts drops retransmissions as readily as
+ * originals. After a timeout, go-back-N skips SACKed ranges, and from the
+ * second timeout in a row the scoreboard is dropped (the peer may have
+ * reneged).
  * With timestamps, every segment carries TSval (our millisecond clock,
  * offset per connection) and TSecr (the peer's TS.Recent, RFC 7323 4.3);
  * every ACK that advances `sndUna` gives an RTT sample unless its echo is
@@ -87,8 +94,9 @@ import {
   writeTcpHeader,
 } from "../../wire/tcp.ts";
 import { ByteRing, pow2AtLeast } from "./ring.ts";
-import { addRange, covered, trimRanges } from "./ranges.ts";
+import { addRange, covered, removeRange, trimRanges } from "./ranges.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { Cubic } from "./cc_cubic.ts";
 import type { TcpStats } from "./stats.ts";
 
 /** Connection states; `SynPending` is a received SYN not yet answered (the host connect is in progress). */
@@ -170,6 +178,8 @@ export interface TcbConfig {
   maxOutOfOrderRanges: number;
   /** Initial congestion window in segments (RFC 6928: 10). */
   initialWindowSegments: number;
+  /** Growth and decrease of the congestion window: CUBIC (RFC 9438) or NewReno's (RFC 5681). */
+  congestionControl: "cubic" | "newreno";
 }
 
 /** Defaults for {@link TcbConfig}. */
@@ -195,6 +205,7 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   timeWaitMs: 10_000,
   maxOutOfOrderRanges: 32,
   initialWindowSegments: 10,
+  congestionControl: "cubic",
 };
 
 /** What a connection needs from its owner. */
@@ -319,6 +330,12 @@ export class TcpConnection {
   // still sent once it is, and one retransmitted in the previous recovery is not sent twice).
   #rxStart: number[] = [];
   #rxEnd: number[] = [];
+  // Each SACK retransmission not yet known to have arrived, in the order sent, with sndMax when it
+  // left: once the peer SACKs data above that mark (sent after it), the retransmission was lost too
+  // and its range leaves #rxStart/#rxEnd, to be sent again without waiting for the timeout.
+  #lrStart: number[] = [];
+  #lrEnd: number[] = [];
+  #lrMark: number[] = [];
   /** The tail loss probe's deadline (Infinity: none), and whether probes wait for an ACK that moves on. */
   #tlpAt = Infinity;
   #tlpOut = false;
@@ -344,6 +361,8 @@ export class TcpConnection {
   cwnd = 0;
   ssthresh = 0x7fffffff;
   #cwndAcc = 0;
+  /** CUBIC's state, or null for NewReno's additive increase and halving. */
+  readonly #cubic: Cubic | null;
   dupAcks = 0;
   inRecovery = false;
   #recover = 0;
@@ -399,6 +418,7 @@ export class TcpConnection {
     this.#recover = this.iss;
     this.rto = cfg.initialRtoMs;
     this.effMss = Math.max(64, Math.min(cfg.mss, remoteAddr.length === 16 ? 1220 : 536));
+    this.#cubic = cfg.congestionControl === "cubic" ? new Cubic(this.effMss) : null;
   }
 
   /** The earliest timer, or Infinity. */
@@ -964,6 +984,7 @@ export class TcpConnection {
     }
     const window = r.window << this.sndShift;
     const newlySacked = this.sackOk && r.sackCount > 0 && this.#updateScoreboard(r);
+    if (newlySacked && this.#lrStart.length > 0) this.#findLostRetransmits(ack);
     // With SACK blocks, a duplicate is an ACK that reports more data held (RFC 6675 2), even if the
     // window moved; one that reports nothing new (a D-SACK for a needless retransmission) is none.
     const isDup = ack === this.sndUna && dataLen === 0 && (r.flags & TCP_FIN) === 0 &&
@@ -1042,6 +1063,7 @@ export class TcpConnection {
       if (r.hasTimestamp && seqLt(r.tsEcr, this.#tsAtTimeout)) {
         this.cwnd = Math.max(this.cwnd, this.#undoCwnd);
         this.ssthresh = Math.max(this.ssthresh, this.#undoSsthresh);
+        this.#cubic?.undo();
         if (seqGt(this.#undoNxt, this.sndNxt)) this.sndNxt = this.#undoNxt;
         this.#recover = ack;
         this.stats.spuriousTimeouts++;
@@ -1071,6 +1093,9 @@ export class TcpConnection {
       this.dupAcks = 0;
       if (this.cwnd < this.ssthresh) {
         this.cwnd += Math.min(acked, 2 * mss);
+      } else if (this.#cubic !== null) {
+        this.#cubic.mss = mss;
+        this.cwnd = this.#cubic.avoid(this.cwnd, acked, now, this.srtt);
       } else {
         this.#cwndAcc += acked;
         if (this.#cwndAcc >= this.cwnd) {
@@ -1129,7 +1154,7 @@ export class TcpConnection {
     this.#undoSsthresh = this.ssthresh;
     this.#undoArmed = this.tsOk;
     this.#rxTs = this.#tsClock();
-    this.ssthresh = Math.max(this.inFlight >> 1, 2 * mss);
+    this.ssthresh = this.#reduce(this.inFlight);
     this.#recover = this.sndMax;
     this.inRecovery = true;
     this.stats.fastRetransmits++;
@@ -1182,12 +1207,21 @@ export class TcpConnection {
     this.rtxAt = now + this.rto;
   }
 
+  /** The slow-start threshold after a congestion event with `flight` bytes in the network. */
+  #reduce(flight: number): number {
+    const mss = this.effMss;
+    if (this.#cubic === null) return Math.max(flight >> 1, 2 * mss);
+    this.#cubic.mss = mss;
+    return this.#cubic.reduce(flight, this.cwnd < this.ssthresh);
+  }
+
   /** A recovery that was not needed: restores the window and tolerates more reordering. */
   #undoRecovery(ack: number): void {
     this.inRecovery = false;
     this.dupAcks = 0;
     this.cwnd = Math.max(this.cwnd, this.#undoCwnd);
     this.ssthresh = Math.max(this.ssthresh, this.#undoSsthresh);
+    this.#cubic?.undo();
     // Further holes of this window may be late too; each gets its own (undoable) recovery.
     this.#recover = ack;
     if (this.dupThresh < MAX_DUP_THRESH) this.dupThresh++;
@@ -1252,8 +1286,59 @@ export class TcpConnection {
     this.#sbStart.length = 0;
     this.#sbEnd.length = 0;
     this.sackedBytes = 0;
+    this.#clearRetransmitted();
+  }
+
+  #clearRetransmitted(): void {
     this.#rxStart.length = 0;
     this.#rxEnd.length = 0;
+    this.#lrStart.length = 0;
+    this.#lrEnd.length = 0;
+    this.#lrMark.length = 0;
+  }
+
+  /** Remembers a SACK retransmission of [start, start+len) for {@link #findLostRetransmits}. */
+  #noteRetransmit(start: number, len: number): void {
+    // Bounded: past the bound a lost retransmission waits for the timeout, as before.
+    if (this.#lrStart.length >= this.cfg.maxOutOfOrderRanges) return;
+    this.#lrStart.push(start);
+    this.#lrEnd.push(seqAdd(start, len));
+    this.#lrMark.push(this.sndMax);
+  }
+
+  /**
+   * Lost retransmissions (as Linux found them before RACK): a retransmission
+   * still unacknowledged while the peer SACKs data first sent after it was
+   * lost as well. Without this only the retransmission timeout (200 ms at
+   * least) repairs it, and a queue that overflows in bursts (a C vde_switch's
+   * towards a slow reader) drops retransmissions as readily as originals.
+   * Its range is taken out of the retransmitted ranges, so the pipe no
+   * longer counts it and the next SACK output sends it again.
+   */
+  #findLostRetransmits(ack: number): void {
+    const highest = this.#sbEnd.length > 0 ? this.#sbEnd[this.#sbEnd.length - 1]! : ack;
+    const ls = this.#lrStart;
+    const le = this.#lrEnd;
+    const lm = this.#lrMark;
+    let k = 0;
+    for (let i = 0; i < ls.length; i++) {
+      const start = ls[i]!;
+      const end = le[i]!;
+      if (seqLe(end, ack) || covered(this.#sbStart, this.#sbEnd, start, end) === seqDiff(end, start)) {
+        continue;
+      }
+      if (seqGt(highest, lm[i]!)) {
+        removeRange(this.#rxStart, this.#rxEnd, start, end);
+        this.stats.lostRetransmits++;
+        continue;
+      }
+      ls[k] = start;
+      le[k] = end;
+      lm[k++] = lm[i]!;
+    }
+    ls.length = k;
+    le.length = k;
+    lm.length = k;
   }
 
   /**
@@ -1311,6 +1396,7 @@ export class TcpConnection {
           const len = Math.min(mss, seqDiff(stop, start));
           this.#sendData(start, len, false);
           addRange(rs, re, start, seqAdd(start, len), this.cfg.maxOutOfOrderRanges);
+          this.#noteRetransmit(start, len);
           this.#rttStart = -1;
           this.stats.sackRetransmits++;
           return len;
@@ -1526,6 +1612,7 @@ export class TcpConnection {
         seqAdd(this.sndUna, len),
         this.cfg.maxOutOfOrderRanges,
       );
+      this.#noteRetransmit(this.sndUna, len);
     }
     // Karn: no RTT sample across a retransmission.
     this.#rttStart = -1;
@@ -1761,7 +1848,7 @@ export class TcpConnection {
       this.#undoSsthresh = this.ssthresh;
       this.#undoNxt = this.sndNxt;
     }
-    this.ssthresh = Math.max(seqDiff(this.sndMax, this.sndUna) >> 1, 2 * mss);
+    this.ssthresh = this.#reduce(seqDiff(this.sndMax, this.sndUna));
     this.cwnd = mss;
     this.#cwndAcc = 0;
     this.inRecovery = false;
@@ -1770,8 +1857,7 @@ export class TcpConnection {
     // The scoreboard spares SACKed data from go-back-N. A peer may drop what it SACKed (reneging,
     // RFC 2018 8), and then a scoreboard that skips it stalls us: from the second timeout in a row, forget it.
     if (this.#backoffs > 1) this.#clearScoreboard();
-    this.#rxStart.length = 0;
-    this.#rxEnd.length = 0;
+    this.#clearRetransmitted();
     this.#reoAt = Infinity;
     this.#tlpAt = Infinity;
     this.#tlpOut = true; // no probe in go-back-N, until an ACK moves on

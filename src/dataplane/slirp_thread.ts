@@ -1,0 +1,121 @@
+/**
+ * The slirp thread, seen from the main thread: `vde slirp` lends the
+ * switch's datagram socket here and the whole slirp (stack, TCP engine,
+ * host sockets) runs on a Worker (slirp_worker.ts) that blocks in one
+ * `epoll_wait`. The main thread keeps the control plane: the vde:// link's
+ * control stream, signals, the log.
+ *
+ * Shutdown order: `stop()` sets the stop flag and writes the wake eventfd;
+ * the worker leaves its loop, closes the stack (every host socket) and its
+ * duplicate of the switch's socket, stops its poller and posts "stopped".
+ * `stopped` resolves only then; the caller closes the switch's socket after
+ * it, so no system call of the worker outlives an fd it uses. `ended`
+ * resolves when the thread stopped, with the reason when the cable ended by
+ * itself (the switch went away).
+ */
+import { C, check, libc } from "../../ffi/libc.ts";
+import { log } from "../log.ts";
+import type { SlirpConfig } from "../slirp/config.ts";
+import { SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_worker.ts";
+import { workerUrl } from "./worker_url.ts";
+
+/** How long `stop()` waits for the worker to leave its loop before terminating it. */
+const STOP_TIMEOUT_MS = 3000;
+
+/** What the slirp thread said when it stopped. */
+export interface SlirpThreadEnd {
+  /** Set when the cable ended by itself (the switch went away). */
+  reason: string | null;
+  /** The switch link's counters on the thread. */
+  framesIn: number;
+  framesOut: number;
+  dropsOut: number;
+}
+
+/** A slirp running on a thread of its own, on a lent datagram socket. */
+export class SlirpThread {
+  readonly #worker: Worker;
+  readonly #wakeFd: number;
+  readonly #shared = new SharedArrayBuffer(16);
+  /** Resolves once the worker no longer uses the socket. */
+  readonly ended: Promise<SlirpThreadEnd>;
+  /** Resolves with the stack's one-line description once it runs; rejects with a one-line reason. */
+  readonly ready: Promise<string>;
+  #stopping: Promise<SlirpThreadEnd> | null = null;
+
+  /**
+   * Starts the thread on `fd` (the switch's socket, lent: it must stay open
+   * until `ended` resolves).
+   */
+  constructor(config: SlirpConfig, fd: number, options: { resolvConf?: string } = {}) {
+    this.#wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    this.#worker = new Worker(workerUrl("slirp_worker", new URL("./slirp_worker.ts", import.meta.url)), {
+      type: "module",
+    });
+    const ready = Promise.withResolvers<string>();
+    const ended = Promise.withResolvers<SlirpThreadEnd>();
+    this.ready = ready.promise;
+    this.ended = ended.promise;
+    // Whoever waits on `ended` decides; an unobserved failure to start is reported by `ready`.
+    this.ready.catch(() => {});
+    this.#worker.onmessage = (e: MessageEvent<SlirpReport>) => {
+      const m = e.data;
+      if (m.type === "log") {
+        const at = m.line.indexOf(": ");
+        if (at > 0) log(m.line.slice(0, at), m.line.slice(at + 2));
+        else log("vde slirp", m.line);
+      } else if (m.type === "ready") ready.resolve(m.describe);
+      else if (m.type === "failed") {
+        ready.reject(new Error(m.message));
+        ended.resolve({ reason: m.message, framesIn: 0, framesOut: 0, dropsOut: 0 });
+      } else {
+        ready.reject(new Error(m.reason ?? "the slirp thread stopped"));
+        ended.resolve({
+          reason: m.reason,
+          framesIn: m.framesIn,
+          framesOut: m.framesOut,
+          dropsOut: m.dropsOut,
+        });
+      }
+    };
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      const reason = `slirp thread failed: ${e.message}`;
+      ready.reject(new Error(reason));
+      ended.resolve({ reason, framesIn: 0, framesOut: 0, dropsOut: 0 });
+    };
+    const start: SlirpStart = {
+      config,
+      fd,
+      wakeFd: this.#wakeFd,
+      shared: this.#shared,
+      resolvConf: options.resolvConf,
+    };
+    this.#worker.postMessage(start);
+  }
+
+  /** Stops the thread; resolves once it no longer uses the socket. */
+  stop(): Promise<SlirpThreadEnd> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<SlirpThreadEnd> {
+    Atomics.store(new Int32Array(this.#shared), SLIRP_STOP, 1);
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc().write(this.#wakeFd, one, 8);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<SlirpThreadEnd>((r) =>
+      timer = setTimeout(
+        () => r({ reason: "the slirp thread did not stop in time", framesIn: 0, framesOut: 0, dropsOut: 0 }),
+        STOP_TIMEOUT_MS,
+      )
+    );
+    const end = await Promise.race([this.ended, late]);
+    clearTimeout(timer);
+    this.#worker.terminate();
+    libc().close(this.#wakeFd);
+    return end;
+  }
+}

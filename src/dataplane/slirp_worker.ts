@@ -1,0 +1,212 @@
+/**
+ * The slirp thread's body (a Deno Worker): the whole data path of `vde
+ * slirp` (the switch's datagram socket, the stack, the TCP engine and every
+ * host socket) on one thread that blocks in one `epoll_wait`, as libslirp's
+ * single loop does.
+ *
+ * Theory of operation. The thread's poller is a driven one
+ * (io/poller.ts): the loop below calls `turn`, a synchronous `epoll_wait`
+ * whose timeout is the stack's next timer, and the round that follows
+ * drains the switch's socket (`recvmmsg`), takes host sockets' data, accepts
+ * forward clients and sends the frames of the round in one `sendmmsg`. The
+ * TCP engine's host sockets are libc fds in the same set
+ * (slirp/tcp/libc_host.ts), so a client's connect, its data and the guest's
+ * answer each cost one wake-up of this thread and no other. The links are
+ * the ordinary ones (a DgramLink on the switch's socket, a SlirpLink on
+ * the stack), plugged together as on the main thread.
+ *
+ * Promises: the engine's host sockets settle promises, whose reactions are
+ * microtasks. After each round the loop awaits until no more settle
+ * (`settledCount` stops moving), so every reaction the round started runs
+ * before the next wait. Deno's own event loop (timers, Deno's sockets) does
+ * not turn while the thread blocks; it gets a turn when the thread has been
+ * idle for `IDLE_TURN_MS` and after every round while a DNS query over TCP
+ * (Deno's sockets) is under way.
+ *
+ * Priority: like the receive and plug threads it runs SCHED_RR (as root)
+ * while it keeps up, so Debian's vde_switch, which drops what our socket
+ * cannot take, finds it empty; after `SATURATED_MS` of work without a pause
+ * it becomes an ordinary nice -20 thread until it next finds nothing to do.
+ *
+ * Ownership: the socket is the main thread's; this thread works on a
+ * duplicate it closes itself, before it says "stopped". Stop is a flag in
+ * shared memory plus a write to the wake eventfd (the loop takes no
+ * messages while it runs). Log lines go to the main thread as messages.
+ */
+import { libc } from "../../ffi/libc.ts";
+import { useDrivenPoller } from "../io/poller.ts";
+import { UnixDgramSocket } from "../io/unix_dgram.ts";
+import { DgramLink } from "../link/dgram_link.ts";
+import { plug } from "../link/plug.ts";
+import { SlirpLink } from "../link/slirp_link.ts";
+import { setLogWriter } from "../log.ts";
+import type { SlirpConfig } from "../slirp/config.ts";
+import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
+import { startSlirpStack } from "../slirp/start.ts";
+import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
+import { raisePriority, setRealtime } from "./priority.ts";
+
+/** What the main thread posts once, to start the thread. */
+export interface SlirpStart {
+  config: SlirpConfig;
+  /** The switch's datagram socket (connected, non-blocking); owned by the main thread. */
+  fd: number;
+  /** Eventfd the main thread writes to stop the loop. */
+  wakeFd: number;
+  /** Int32 [stop flag]. */
+  shared: SharedArrayBuffer;
+  /** Where the host's resolvers are listed (tests). */
+  resolvConf?: string;
+}
+
+/** What the thread tells the main thread. */
+export type SlirpReport =
+  | { type: "ready"; describe: string }
+  | { type: "failed"; message: string }
+  | { type: "log"; line: string }
+  | { type: "stopped"; reason: string | null; framesIn: number; framesOut: number; dropsOut: number };
+
+/** Index of the stop flag in the shared Int32 view. */
+export const SLIRP_STOP = 0;
+
+/** Longest wait before Deno's event loop gets a turn while the thread is idle. */
+const IDLE_TURN_MS = 50;
+/**
+ * Work without a pause after which the thread leaves the real-time class
+ * until it next finds nothing to do: as the plug thread, it must not starve
+ * the ordinary threads of its core (the switch, the guest, ksoftirqd).
+ */
+const SATURATED_MS = 20;
+/** Batches of 64 frames read from the switch per round (up to 1,024 frames, as the receive thread delivers). */
+const DRAIN_BATCHES = 16;
+/** fcntl: duplicate an fd, close-on-exec. */
+const F_DUPFD_CLOEXEC = 1030;
+
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent<SlirpStart>) => void) | null;
+  postMessage(message: SlirpReport): void;
+};
+
+/** Awaits in a row without a settlement after which the microtasks of a round are taken to have run. */
+const QUIET_AWAITS = 4;
+
+/**
+ * Runs the reactions of promises settled so far, and theirs, until none is
+ * left: each await lets the microtasks queued before it run; a settlement
+ * starts the count again, and a few quiet awaits cover reactions that queue
+ * a microtask of their own (the slirp link's end-of-batch flush).
+ */
+async function settle(): Promise<void> {
+  let seen = settledCount();
+  for (let quiet = 0, i = 0; quiet < QUIET_AWAITS && i < 10_000; i++) {
+    await null;
+    const now = settledCount();
+    if (now === seen) quiet++;
+    else {
+      seen = now;
+      quiet = 0;
+    }
+  }
+}
+
+/** One turn of Deno's event loop (its timers and its own sockets). */
+function eventLoopTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * The stack's clock: read once after each wait, not at every use (a
+ * `performance.now()` costs about 0.8 µs here, and a connection's segments
+ * asked for it dozens of times); a round takes well under a millisecond.
+ */
+let clock = performance.now();
+const tick = () => {
+  clock = performance.now();
+};
+
+async function run(start: SlirpStart): Promise<void> {
+  const poller = useDrivenPoller();
+  setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
+  // Real-time while it keeps up, an ordinary nice -20 thread while saturated (see priority.ts).
+  const realtime = raisePriority(true);
+  let demoted = false;
+  let busySince = performance.now();
+  const stop = new Int32Array(start.shared);
+  let link: SlirpLink;
+  try {
+    const stack = await startSlirpStack(start.config, {
+      tcpHostNet: libcHostNet,
+      resolvConf: start.resolvConf,
+      now: () => clock,
+    });
+    link = new SlirpLink(stack, { drivenTimers: true });
+  } catch (err) {
+    scope.postMessage({ type: "failed", message: (err as Error).message });
+    return;
+  }
+  const fd = libc().fcntl(start.fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) {
+    link.close("no socket");
+    scope.postMessage({ type: "failed", message: "cannot take the switch's socket" });
+    return;
+  }
+  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", false, DRAIN_BATCHES);
+  let ended: string | null = null;
+  const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
+  const sink = new Uint8Array(8);
+  poller.add(start.wakeFd, { onReadable: () => libc().read(start.wakeFd, sink, 8) });
+  scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
+
+  let idleSince = performance.now();
+  while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
+    clock = performance.now();
+    const due = link.runTimers();
+    const dns = dnsTcpInFlight() > 0;
+    // Whole milliseconds (epoll's unit), rounded up so a timer not quite due does not spin the loop.
+    const timeout = Math.max(0, Math.min(dns ? 1 : IDLE_TURN_MS, Math.ceil(due)));
+    // Busy: look without blocking first; only a wait that finds nothing resets the saturation clock.
+    let n = poller.turn(0);
+    if (n === 0 && timeout > 0) {
+      if (demoted) demoted = !setRealtime(true);
+      n = poller.turn(timeout, tick);
+      busySince = clock;
+    } else if (realtime && !demoted && clock - busySince > SATURATED_MS) {
+      demoted = setRealtime(false);
+    }
+    await settle();
+    const now = clock;
+    if (n > 0) idleSince = now;
+    if (dns || now - idleSince >= IDLE_TURN_MS) {
+      idleSince = now;
+      await eventLoopTurn();
+    }
+  }
+  const st = sw.stats;
+  link.close("stopped");
+  sw.close("stopped");
+  await plugged;
+  // The cable ended by itself (the switch went away) unless the main thread asked.
+  const reason = Atomics.load(stop, SLIRP_STOP) === 0 ? ended : null;
+  poller.remove(start.wakeFd);
+  await poller.stop();
+  scope.postMessage({
+    type: "stopped",
+    reason,
+    framesIn: st.framesIn,
+    framesOut: st.framesOut,
+    dropsOut: st.dropsOut,
+  });
+}
+
+scope.onmessage = (e) => {
+  scope.onmessage = null;
+  run(e.data).catch((err) => {
+    scope.postMessage({
+      type: "stopped",
+      reason: `slirp thread failed: ${err}`,
+      framesIn: 0,
+      framesOut: 0,
+      dropsOut: 0,
+    });
+  });
+};

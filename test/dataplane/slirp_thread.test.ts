@@ -1,0 +1,118 @@
+/**
+ * The slirp thread (`vde slirp`'s default): the whole stack on a Worker
+ * on a lent datagram socket. It answers on the socket while the main
+ * thread only waits, accepts a forward's host clients on its own epoll
+ * set, refuses a taken forward port in one line before it runs, and stops
+ * (saying so) before the socket it borrowed is closed.
+ */
+import assert from "node:assert/strict";
+import type { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { SlirpThread } from "../../src/dataplane/slirp_thread.ts";
+import { parseForward, parseSlirpOptions, type SlirpConfig } from "../../src/slirp/config.ts";
+import { ARP_REPLY, ARP_REQUEST, type ArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
+import { buildFrame, ETH_HLEN } from "../../src/wire/ethernet.ts";
+import { waitFor } from "../helpers/processes.ts";
+import { dgramPair } from "../helpers/dgram_pair.ts";
+
+const GUEST_MAC = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
+const GUEST_IP = 0x0a00020f;
+const GATEWAY_IP = 0x0a000202;
+
+/** A thread on one end of a connected socket pair; the test holds the other end (the switch's side). */
+async function withThread(
+  config: SlirpConfig,
+  fn: (thread: SlirpThread, theirs: UnixDgramSocket) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `vde-slirp-thread-${Deno.pid}-` });
+  const { ours, theirs } = dgramPair(dir);
+  const thread = new SlirpThread(config, ours.fd, { resolvConf: "/nonexistent" });
+  try {
+    await fn(thread, theirs);
+  } finally {
+    await thread.stop();
+    ours.close();
+    theirs.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Frames the thread sent, collected by polling our end. */
+async function nextArp(theirs: UnixDgramSocket, op: number): Promise<{ frame: Uint8Array; arp: ArpPacket }> {
+  const arp: ArpPacket = { op: 0, senderMacOffset: 0, senderIp: 0, targetMacOffset: 0, targetIp: 0 };
+  let found: Uint8Array | null = null;
+  await waitFor(() => {
+    theirs.recvBatch((f) => {
+      if (found !== null || f.length < ETH_HLEN + 28 || f[12] !== 0x08 || f[13] !== 0x06) return;
+      if (parseArp(f, ETH_HLEN, f.length - ETH_HLEN, arp) === null && arp.op === op) found = f.slice();
+    }, { oversize: 0 });
+    return found !== null;
+  }, { timeoutMs: 10_000, what: `an ARP ${op === ARP_REPLY ? "reply" : "request"} from the slirp thread` });
+  return { frame: found!, arp };
+}
+
+function arpRequest(targetIp: number): Uint8Array {
+  const payload = new Uint8Array(28);
+  writeArp(payload, 0, ARP_REQUEST, GUEST_MAC, GUEST_IP, new Uint8Array(6), targetIp);
+  return buildFrame({ src: "02:00:00:00:00:15", type: 0x0806, payload });
+}
+
+Deno.test("the slirp thread answers the guest's ARP for the gateway on its socket, and stops before the socket is closed", async () => {
+  await withThread(parseSlirpOptions(""), async (thread, theirs) => {
+    const described = await thread.ready;
+    assert.match(described, /gateway 10\.0\.2\.2\/24/);
+    assert.equal(theirs.send(arpRequest(GATEWAY_IP)), 0);
+    const { frame, arp } = await nextArp(theirs, ARP_REPLY);
+    assert.equal(arp.senderIp, GATEWAY_IP);
+    // libslirp's gateway MAC: 52:55 and the gateway's IPv4 address.
+    assert.deepEqual([...frame.subarray(arp.senderMacOffset, arp.senderMacOffset + 6)], [
+      0x52,
+      0x55,
+      10,
+      0,
+      2,
+      2,
+    ]);
+    const end = await thread.stop();
+    // Stopped on request: no reason of its own; it saw our frame.
+    assert.equal(end.reason, null);
+    assert.ok(end.framesIn >= 1);
+  });
+});
+
+Deno.test("a TCP forward on the slirp thread takes a host client and asks for the guest's address", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const config = parseSlirpOptions("");
+  config.forwards.push(parseForward(`tcp:127.0.0.1:${port}:10.0.2.15:80`, config));
+  await withThread(config, async (thread, theirs) => {
+    await thread.ready;
+    const client = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      // The accepted client becomes a SYN to the guest, whose MAC the stack asks for first.
+      const { arp } = await nextArp(theirs, ARP_REQUEST);
+      assert.equal(arp.targetIp, GUEST_IP);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+Deno.test("a forward whose host port is taken fails the slirp thread's start with one line", async () => {
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (busy.addr as Deno.NetAddr).port;
+  const config = parseSlirpOptions("");
+  config.forwards.push(parseForward(`tcp:127.0.0.1:${port}:10.0.2.15:80`, config));
+  try {
+    await withThread(config, async (thread) => {
+      await assert.rejects(
+        thread.ready,
+        new Error(`Host port ${port} on 127.0.0.1 is already in use (TCP forward to 10.0.2.15:80)`),
+      );
+      const end = await thread.ended;
+      assert.match(end.reason ?? "", /already in use/);
+    });
+  } finally {
+    busy.close();
+  }
+});
