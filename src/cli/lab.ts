@@ -126,6 +126,9 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     console.log(
       `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
     );
+    // With `--http 0` only the background copy knows its port; it logged the URL before it served.
+    const web = o.http === undefined ? undefined : loggedWebView(lab.name);
+    if (web !== undefined) console.log(web);
     return;
   }
   if (isDaemonChild()) setLogFile(daemonLog(lab.name));
@@ -197,6 +200,15 @@ function startLabWeb(r: LabRunner, address: string): LabWebServer {
   }
   log("vde up", `lab ${r.lab.name}: web view on ${web.url} (metrics at ${web.url}metrics)`);
   return web;
+}
+
+/** The background lab's "web view on URL ..." line from its log, if it wrote one. */
+function loggedWebView(name: string): string | undefined {
+  try {
+    return /web view on .*$/m.exec(Deno.readTextFileSync(daemonLog(name)))?.[0];
+  } catch {
+    return undefined;
+  }
 }
 
 function removeLog(name: string): void {

@@ -59,8 +59,11 @@ export function parseTcpVnl(rest: string): TcpVnl {
   const m = p.address.match(/^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:[\]]*)):(\d+)$/);
   if (!m) throw new Error(`tcp:// needs HOST:PORT (or [IPv6]:PORT), got "${p.address}"`);
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw new Error(`tcp:// port must be 1-65535, got ${port}`);
   const listen = p.options.has("listen");
+  // A listener on port 0 gets a free port from the kernel and logs which ("listening on ADDR:PORT").
+  if (port < (listen ? 0 : 1) || port > 65535) {
+    throw new Error(`tcp:// port must be 1-65535${listen ? " (or 0: any free port)" : ""}, got ${port}`);
+  }
   const host = m[1] ?? m[2] ?? "";
   if (!listen && host === "") throw new Error("tcp:// needs a host to connect to (add /listen to listen)");
   const o = p.options;

@@ -4,8 +4,8 @@
  * headless Chromium updating without a reload.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../helpers/ports.ts";
 import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
+import { loggedUrl } from "../helpers/ports.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { HeadlessPage } from "../helpers/chromium.ts";
@@ -14,13 +14,14 @@ import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts
 /** Our switch on a fresh directory with --http, and Debian's vde_plug plugged in. */
 async function start(extra: string[] = []) {
   const dir = await Deno.makeTempDir({ prefix: "vde-web-e2e-" });
-  const port = freePort();
+  // Port 0: the kernel picks the port as the switch listens, and the switch logs its URL. A port
+  // freed by the test before the switch starts may be taken meanwhile by a parallel run.
   const sw: SwitchHandle = await startOurSwitch(`${dir}/sw`, {
-    extraArgs: ["--http", `127.0.0.1:${port}`, ...extra],
+    extraArgs: ["--http", "127.0.0.1:0", ...extra],
   });
   await waitUntilAccepting(`${dir}/sw`);
+  const base = await loggedUrl(sw.stderr, /web view on (http:\/\/\S+?)\/ /, "the switch's web view");
   const plug = StdioClient.vdePlug(`${dir}/sw`);
-  const base = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await (await fetch(`${base}/metrics`)).text()).includes("vdeplug: user="), {
     timeoutMs: 10_000,
     what: "vde_plug's port in /metrics",

@@ -6,7 +6,7 @@
  * ping crosses the lab.
  */
 import assert from "node:assert/strict";
-import { freePort } from "../helpers/ports.ts";
+import { webViewBase } from "../helpers/ports.ts";
 import {
   hasCommand,
   type ManagedProcess,
@@ -27,12 +27,14 @@ async function get(url: string): Promise<string> {
   return await r.text();
 }
 
-/** `vde up -d FILE --http` on a free port; the server's base URL. */
+/**
+ * `vde up -d FILE --http 127.0.0.1:0`; the server's base URL as `vde up -d` prints it (a port
+ * freed by the test before the lab listens could be taken meanwhile by a parallel run).
+ */
 async function upWithHttp(file: string): Promise<string> {
-  const port = freePort();
-  const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
+  const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
   assert.equal(up.code, 0, up.stderr);
-  return `http://127.0.0.1:${port}`;
+  return webViewBase(up.stdout);
 }
 
 Deno.test("vde up --http: one server shows every switch of the lab in /metrics, the lab as DOT, and a page of its nodes", async (t) => {

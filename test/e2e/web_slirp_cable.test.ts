@@ -4,7 +4,7 @@
  * vde_plug into the slirp; a cable session between two of our switches).
  */
 import assert from "node:assert/strict";
-import { freePort } from "../helpers/ports.ts";
+import { loggedUrl } from "../helpers/ports.ts";
 import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, ourCli, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
@@ -20,6 +20,9 @@ async function scrape(base: string): Promise<string> {
   }
 }
 
+/** The base URL in a "metrics on URL/metrics" log line. */
+const METRICS_ON = /metrics on (http:\/\/\S+)\/metrics/;
+
 function value(text: string, series: RegExp): number {
   const m = new RegExp(`^${series.source} (\\d+)$`, "m").exec(text);
   return m === null ? -1 : Number(m[1]);
@@ -30,14 +33,15 @@ Deno.test("vde slirp --http: /metrics counts vde_plug's frames into the slirp; p
   if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-web-slirp-" });
   const sw: SwitchHandle = await startOurSwitch(`${dir}/sw`);
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const slirp = spawnManaged([...ourCli(), "slirp", "--sock", `${dir}/sw`, "--http", `${port}`], {
+  // Port 0: the kernel picks as the slirp listens, and the slirp logs its URL. A port freed by the
+  // test before the slirp starts may be taken meanwhile by another process of a parallel run.
+  const slirp = spawnManaged([...ourCli(), "slirp", "--sock", `${dir}/sw`, "--http", "0"], {
     name: "vde slirp",
   });
   let plug: StdioClient | undefined;
   try {
     await waitUntilAccepting(`${dir}/sw`);
+    const base = await loggedUrl(() => slirp.stderr, METRICS_ON, "the slirp's metrics URL");
     await waitFor(async () => (await scrape(base)) !== "", {
       timeoutMs: 20_000,
       what: "the slirp's /metrics",
@@ -71,22 +75,27 @@ for (const mode of ["insecure", "encrypted"] as const) {
     if (mode === "encrypted") await generateKeyFile(`${dir}/lab.key`);
     const a = await startOurSwitch(`${dir}/a`);
     const b = await startOurSwitch(`${dir}/b`);
-    const cablePort = freePort(), httpPort = freePort();
-    const base = `http://127.0.0.1:${httpPort}`;
+    // Both ports 0, read back from the listener's log (as for the slirp above).
     const listen = spawnManaged([
       ...ourCli(),
       "cable",
       "listen",
-      `127.0.0.1:${cablePort}`,
+      "127.0.0.1:0",
       "--sock",
       `${dir}/a`,
       ...keyArgs,
       "--http",
-      `${httpPort}`,
+      "0",
     ], { name: "vde cable listen" });
     let connect: ReturnType<typeof spawnManaged> | undefined;
     let plug: StdioClient | undefined;
     try {
+      const base = await loggedUrl(() => listen.stderr, METRICS_ON, "the cable's metrics URL");
+      const cablePort = await loggedUrl(
+        () => listen.stderr,
+        /listening on 127\.0\.0\.1:(\d+) /,
+        "the cable's port",
+      );
       await waitUntilAccepting(`${dir}/a`);
       await waitUntilAccepting(`${dir}/b`);
       await waitFor(async () => (await scrape(base)) !== "", {

@@ -1,7 +1,22 @@
-/** A TCP port on loopback that was free a moment ago (the kernel picks it), for a server under test. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+/**
+ * Ports for servers under test. A test never picks a port itself and frees it
+ * for the server: between the two, another process of a parallel run can take
+ * it (a listener, or a connection's local port). The server listens on port 0
+ * instead, the kernel picks, and the server's log line says which.
+ */
+import { waitFor } from "./processes.ts";
+
+/**
+ * The first capture of `re` in a process's log, once it appears there (20 s
+ * bound: start-up under load is slow, not hung).
+ */
+export function loggedUrl(log: () => string, re: RegExp, what: string): Promise<string> {
+  return waitFor(() => re.exec(log())?.[1], { timeoutMs: 20_000, what: `${what} in the log` });
+}
+
+/** The base URL (no trailing slash) of the "web view on URL" line in `out`; throws when there is none. */
+export function webViewBase(out: string): string {
+  const m = /web view on (http:\/\/\S+?)\/? /.exec(out);
+  if (m === null) throw new Error(`no "web view on URL" line in:\n${out}`);
+  return m[1]!;
 }

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
-import { freePort } from "../helpers/ports.ts";
+import { webViewBase } from "../helpers/ports.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { pingCount, vde, withLabFile } from "./_helpers.ts";
@@ -40,9 +40,10 @@ async function consoleLines(name: string, node: string, line: string): Promise<s
 Deno.test("a lab switch forwards on its thread unless it says dataplane: main; console, /metrics and status.json show live counters and MACs", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabFile({ text: LAB }, async (name, file) => {
-    const port = freePort();
-    const up = await vde(["up", "-d", file, "--http", `127.0.0.1:${port}`]);
+    // Port 0, the URL from `vde up -d`: a port freed by the test could be taken before the lab listens.
+    const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
     assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
+    const base = webViewBase(up.stdout);
     assert.equal(await pingCount(name, "h1", "10.9.0.2", 3), 3, "h1 -> h2 through sw1");
     assert.equal(await pingCount(name, "h1", "10.9.0.3", 3), 3, "h1 -> h3 through both switches");
 
@@ -61,7 +62,6 @@ Deno.test("a lab switch forwards on its thread unless it says dataplane: main; c
       assert.match(ports, /IN: +pkts +[1-9]\d*/, `${sw}'s ports counted the pings:\n${ports}`);
     }
 
-    const base = `http://127.0.0.1:${port}`;
     const metrics = await (await fetch(`${base}/metrics`)).text();
     for (const sw of ["sw1", "sw2"]) {
       const fdb = /^vde_fdb_entries\{switch="(\w+)",vlan="0"\} (\d+)$/gm;

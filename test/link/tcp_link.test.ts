@@ -31,6 +31,7 @@ Deno.test("parseTcpVnl reads host, port, listen and options", () => {
   assert.equal(parseTcpVnl("[::1]:7/l").hostname, "::1");
   assert.equal(parseTcpVnl("10.0.0.1:7/k='/a/b'").keyFile, "/a/b");
   assert.ok(isListeningVnl("tcp://:1/listen"));
+  assert.equal(parseTcpVnl("127.0.0.1:0/listen").port, 0, "a listener may let the kernel pick its port");
   assert.ok(!isListeningVnl("tcp://h:1"));
   assert.ok(!isListeningVnl("udp://1->h:2"));
 });
