@@ -93,7 +93,7 @@ for (const mode of ["insecure", "encrypted"] as const) {
       const base = await loggedUrl(() => listen.stderr, METRICS_ON, "the cable's metrics URL");
       const cablePort = await loggedUrl(
         () => listen.stderr,
-        /listening on 127\.0\.0\.1:(\d+) /,
+        /listening on 127\.0\.0\.1:(\d+) \(/,
         "the cable's port",
       );
       await waitUntilAccepting(`${dir}/a`);
