@@ -159,6 +159,7 @@ class SwitchLoop {
   readonly #ts = new Int32Array(4);
   readonly #tsBytes = new Uint8Array(this.#ts.buffer);
   readonly #t0 = this.#clock();
+  readonly #engineOutput = (port: number, frame: Uint8Array): void => this.#output(port, frame);
   readonly #fromRing = (tag: number, frame: Uint8Array) => {
     if ((tag & SEND) === 0) this.engine.input(tag, frame);
     else this.engine.sendControl(tag & PORT_MASK, frame);
@@ -181,12 +182,12 @@ class SwitchLoop {
     this.#eight[0] = 1;
   }
 
-  /** One construction site for the real engine and warm-up's twin, so V8 sees the same shapes in both. */
+  /**
+   * One construction site for the real engine and warm-up's twin, so V8 sees the same shapes in
+   * both, and one output function: the engine's call to it stays the target V8 learnt.
+   */
   #newEngine(state: SharedEngineState): SwitchEngine {
-    return new SwitchEngine(
-      { ...this.#options, shared: { state, writer: true } },
-      (port, frame) => this.#output(port, frame),
-    );
+    return new SwitchEngine({ ...this.#options, shared: { state, writer: true } }, this.#engineOutput);
   }
 
   get ok(): boolean {
