@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
-import { SlirpThread } from "../dataplane/slirp_thread.ts";
+import { runSlirpOnThread } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
 import {
   checkBootName,
@@ -124,29 +124,17 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
-    const released = Promise.withResolvers<void>();
-    p.defer(() => released.resolve());
-    const end = await sw.lendFd(released.promise);
-    const thread = new SlirpThread(config, end.fd);
-    p.defer(() => thread.stop());
-    const described = await thread.ready.catch((err) => {
+    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, (described) => {
+      p.ready();
+      log("vde slirp", `on ${o.sock}: ${described}`);
+    }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
-    p.ready();
-    log("vde slirp", `on ${o.sock}: ${described}`);
-    const reason = await Promise.race([
-      sw.closed,
-      thread.ended.then((e) => e.reason ?? "the slirp thread stopped"),
-      p.stopped,
-    ]);
     log("vde slirp", `${reason}, exiting`);
-    const st = await thread.stop();
-    released.resolve();
-    sw.close(reason);
     // What reached us from the switch: with the switch's own per-port count, the frames lost between.
     log(
       "vde slirp",
-      `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsOut} out`,
+      `switch link: ${end.framesIn} frames in, ${end.framesOut} out, dropped ${end.dropsOut} out`,
     );
   });
 }

@@ -14,6 +14,7 @@
  * itself (the switch went away).
  */
 import { C, check, libc } from "../../ffi/libc.ts";
+import type { DgramLink } from "../link/dgram_link.ts";
 import { log } from "../log.ts";
 import type { SlirpConfig } from "../slirp/config.ts";
 import { SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_worker.ts";
@@ -118,4 +119,52 @@ export class SlirpThread {
     libc().close(this.#wakeFd);
     return end;
   }
+}
+
+/** How a slirp run by `runSlirpOnThread` ended. */
+export interface SlirpThreadRun {
+  /** Why it stopped (the switch went away, the thread stopped, or the caller's stop reason). */
+  reason: string;
+  end: SlirpThreadEnd;
+}
+
+/**
+ * Runs a slirp on a thread of its own on `sw`'s socket (`vde slirp`, and
+ * `vde plug` between vde:// and slirp://) until the switch goes away, the
+ * thread stops or `stopped` resolves; `sw` is closed on return. `onReady`
+ * gets the stack's one-line description once it runs.
+ *
+ * @throws the thread's one-line reason when the stack cannot start
+ */
+export async function runSlirpOnThread(
+  sw: DgramLink,
+  config: SlirpConfig,
+  stopped: Promise<string>,
+  onReady: (describe: string) => void,
+): Promise<SlirpThreadRun> {
+  const released = Promise.withResolvers<void>();
+  const lent = await sw.lendFd(released.promise);
+  const thread = new SlirpThread(config, lent.fd);
+  // The socket is closed only once the thread no longer uses it.
+  const finish = async (reason: string): Promise<SlirpThreadRun> => {
+    const end = await thread.stop();
+    released.resolve();
+    sw.close(reason);
+    return { reason, end };
+  };
+  let describe: string;
+  try {
+    describe = await thread.ready;
+  } catch (err) {
+    await finish("the slirp could not start");
+    throw err;
+  }
+  onReady(describe);
+  return await finish(
+    await Promise.race([
+      sw.closed,
+      thread.ended.then((e) => e.reason ?? "the slirp thread stopped"),
+      stopped,
+    ]),
+  );
 }

@@ -12,8 +12,8 @@
  */
 import assert from "node:assert/strict";
 import { canNetns, withNetns } from "../helpers/netns.ts";
-import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { httpBothWays, slirpWithGuest } from "./_slirp_e2e.ts";
+import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
+import { cPortOutPackets, httpBothWays, slirpWithGuest } from "./_slirp_e2e.ts";
 import { listens, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
 
 const SIZE = 50 * 1024 * 1024;
@@ -33,21 +33,6 @@ async function missing(): Promise<string | null> {
     if (!(await hasCommand(tool))) return `${tool} is not installed`;
   }
   return null;
-}
-
-/** The C switch's OUT packet count for the port whose client description contains `who`. */
-export async function cPortOutPackets(mgmt: string, who: string): Promise<number> {
-  const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "port/print"], {
-    check: false,
-    timeoutMs: 10_000,
-  });
-  const text = r.stdout.replaceAll("\0", "");
-  for (const block of text.split(/^Port /m)) {
-    if (!block.includes(who)) continue;
-    const m = block.match(/OUT:\s+pkts\s+(\d+)/);
-    if (m) return Number(m[1]);
-  }
-  throw new Error(`no port of "${who}" in port/print:\n${text}`);
 }
 
 Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and loses almost no frame from the C switch", async (t) => {
