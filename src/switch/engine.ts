@@ -262,7 +262,11 @@ export class SwitchEngine {
   #floodList: Int32Array;
   #counters: PortCounters;
   #now = 0;
-  #lastGc = 0;
+  /**
+   * A double from the start (so the first tick ages): a field that turns from a small integer into
+   * a double changes the engine's shape and throws away the switch thread's optimized path.
+   */
+  #lastGc = -Infinity;
   #short = 0;
   #oversize = 0;
   #badPort = 0;

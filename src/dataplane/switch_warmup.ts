@@ -1,0 +1,100 @@
+/**
+ * Warms the switch thread's forwarding path before its first real frame.
+ *
+ * Theory of operation: V8 runs a function in its interpreter or baseline
+ * tier until it has run often enough to be worth optimizing, and a
+ * synchronous FFI call made from that code takes Deno's slow path
+ * (arguments marshalled per call) rather than the fast call optimized code
+ * makes. A switch that forwards a ping every 10 ms never gets there:
+ * measured on the thread, a wake-up for one frame cost about 120 µs of CPU
+ * unoptimized and about 70 µs optimized (C's vde_switch: about 35 µs), paid
+ * on every hop of every sparse flow.
+ *
+ * So the thread, before it takes its first command, forwards a few thousand
+ * throwaway frames through its own loop and engine (the same objects and
+ * closures that will forward real frames, so what V8 learns holds for
+ * them): three socketpairs stand in as ports 1-3 (two datagram ports and
+ * one read and written as a tap is), carrying unicast and broadcast frames
+ * of the sizes traffic has, between addresses on both sides of V8's small
+ * integer range. Then the ports are detached, deactivated (which forgets
+ * the addresses learnt on them) and their counters reset. It costs the
+ * thread tens of milliseconds once; a client's frames sent meanwhile wait
+ * in its socket. On a busy machine it stops after 150 ms, warm or not.
+ */
+import { C, libc } from "../../ffi/libc.ts";
+import type { PortFdKind } from "./switch_layout.ts";
+
+/** What warming needs of the switch thread's loop. */
+export interface WarmTarget {
+  /** Activates `port` and reads and writes `fd` as its endpoint. */
+  attach(port: number, fd: number, kind: PortFdKind): void;
+  /** Serves the ready fds without blocking, whatever commands or main-thread frames are pending. */
+  turn(): void;
+  /** Releases `fd`, deactivates `port` and resets its counters. */
+  detach(port: number, fd: number): void;
+}
+
+/** Wake-ups driven; each carries 1 to 8 frames (a socketpair queues 10). */
+const ROUNDS = 5000;
+/** Warming stops after this long even if unfinished: a loaded machine delays the first command less. */
+const BUDGET_MS = 150;
+/** Frame sizes traffic has: minimum (sent broadcast), a ping, a full frame. */
+const SIZES = [60, 98, 1514];
+const KINDS: PortFdKind[] = ["dgram", "dgram", "tap"];
+
+/**
+ * Forwards throwaway frames through `target` on ports 1-3, then undoes
+ * them. Never throws: a failure only means a cold start.
+ */
+export function warmUp(target: WarmTarget): void {
+  const c = libc();
+  const pairs: Int32Array[] = [];
+  const attached: number[] = [];
+  try {
+    for (let port = 1; port <= KINDS.length; port++) {
+      const sv = new Int32Array(2);
+      const flags = C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
+      if (c.socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)) < 0) return;
+      pairs.push(sv);
+      target.attach(port, sv[0]!, KINDS[port - 1]!);
+      attached.push(port);
+    }
+    const frames = SIZES.flatMap((size) => [1, 2, 3].map((from) => frame(size, from)));
+    const sink = new Uint8Array(2048);
+    const deadline = performance.now() + BUDGET_MS;
+    for (let round = 0; round < ROUNDS; round++) {
+      if ((round & 255) === 0 && performance.now() > deadline) break;
+      const count = 1 + (round % 8);
+      for (let i = 0; i < count; i++) {
+        const f = frames[(round + i) % frames.length]!;
+        c.write(pairs[(round + i) % pairs.length]![1]!, f, f.length);
+      }
+      target.turn();
+      for (const sv of pairs) while (c.read(sv[1]!, sink, sink.length) > 0) { /* drained */ }
+    }
+  } catch {
+    // A cold start is slower, not wrong.
+  } finally {
+    for (const port of attached) target.detach(port, pairs[port - 1]![0]!);
+    for (const sv of pairs) {
+      c.close(sv[0]!);
+      c.close(sv[1]!);
+    }
+  }
+}
+
+/**
+ * A frame from host `from` (1..3) to the next host, or broadcast at the
+ * smallest size. Host 3's address has its high bits set, so the MAC
+ * arithmetic sees values beyond a small integer too.
+ */
+function frame(size: number, from: number): Uint8Array {
+  const f = new Uint8Array(size);
+  const mac = (host: number) => host === 3 ? [2, 0x57, 0xc1, 0xd2, 0xcd, 3] : [2, 0, 0, 0, 0, host];
+  if (size === SIZES[0]) f.fill(0xff, 0, 6);
+  else f.set(mac((from % 3) + 1), 0);
+  f.set(mac(from), 6);
+  f[12] = 0x88;
+  f[13] = 0xb5;
+  return f;
+}

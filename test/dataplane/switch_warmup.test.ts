@@ -1,0 +1,86 @@
+/**
+ * The switch thread's warm-up: throwaway frames through its own loop before
+ * the first command, which must leave no trace (no address learnt, no frame
+ * counted, no fd left open) and never stop the thread from starting.
+ */
+import assert from "node:assert/strict";
+import { libc } from "../../ffi/libc.ts";
+import { warmUp } from "../../src/dataplane/switch_warmup.ts";
+import type { PortFdKind } from "../../src/dataplane/switch_layout.ts";
+import { Switch } from "../../src/switch/switch.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+import { BROADCAST, ethFrame, mac, tagOf, until } from "../helpers/vde_clients.ts";
+
+function openFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, detaches each and closes its fds", () => {
+  const before = openFds();
+  const attached: [number, PortFdKind][] = [];
+  const detached: number[] = [];
+  let turns = 0;
+  let framesSeen = 0;
+  const fds = new Map<number, number>();
+  warmUp({
+    attach: (port, fd, kind) => {
+      attached.push([port, kind]);
+      fds.set(port, fd);
+    },
+    turn: () => {
+      turns++;
+      // Read what the frames' writer queued on each stand-in port, as the loop would.
+      const buf = new Uint8Array(2048);
+      for (const fd of fds.values()) {
+        for (;;) {
+          // The stand-in ports are non-blocking: -1 (EAGAIN) once drained.
+          if (libc().read(fd, buf, buf.length) <= 0) break;
+          framesSeen++;
+        }
+      }
+    },
+    detach: (port) => detached.push(port),
+  });
+  assert.deepEqual(attached, [[1, "dgram"], [2, "dgram"], [3, "tap"]]);
+  assert.deepEqual(detached, [1, 2, 3]);
+  assert.ok(turns >= 256, `${turns} turns`);
+  assert.ok(framesSeen >= turns, `${framesSeen} frames for ${turns} turns`);
+  assert.equal(openFds(), before, "every socketpair closed");
+});
+
+Deno.test("warm-up that fails midway still detaches what it attached and closes its fds", () => {
+  const before = openFds();
+  const detached: number[] = [];
+  warmUp({
+    attach: () => {},
+    turn: () => {
+      throw new Error("a bug in the loop");
+    },
+    detach: (port) => detached.push(port),
+  });
+  assert.deepEqual(detached, [1, 2, 3]);
+  assert.equal(openFds(), before);
+});
+
+Deno.test("threaded switch leaves no trace of its warm-up: no address learnt, no frame counted on ports 1-3", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  try {
+    const links = [2, 5].map((port) => {
+      const link = new MemoryLink(`memory ${port}`);
+      sw.attach(link, { port });
+      return link;
+    });
+    links[1]!.receive(ethFrame(BROADCAST, mac(0xa), 1));
+    await until("port 2 gets the broadcast from port 5", () => links[0]!.sent.some((f) => tagOf(f) === 1));
+    const learned = [...sw.engine.macTable.entries()].map((e) => `${e.mac}@${e.port}`);
+    assert.deepEqual(learned, ["02:00:00:00:00:0a@5"]);
+    for (const port of [1, 3]) {
+      const s = sw.engine.portStats(port);
+      assert.deepEqual([s.framesIn, s.framesOut, s.bytesIn, s.bytesOut], [0, 0, 0, 0], `port ${port}`);
+    }
+    const two = sw.engine.portStats(2);
+    assert.deepEqual([two.framesIn, two.framesOut], [0, 1]);
+  } finally {
+    await sw.close();
+  }
+});
