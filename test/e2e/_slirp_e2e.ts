@@ -7,9 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { Netns } from "../helpers/netns.ts";
-import { type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT } from "../helpers/switches.ts";
+import { canNetns, type Lab, type Netns } from "../helpers/netns.ts";
+import { hasCommand, type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
+import { listens, REPO_ROOT, startCSwitch } from "../helpers/switches.ts";
 
 export const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
@@ -96,4 +96,32 @@ export async function cPortOutPackets(mgmt: string, who: string): Promise<number
     if (m) return Number(m[1]);
   }
   throw new Error(`no port of "${who}" in port/print:\n${text}`);
+}
+
+/** Why the tests of our slirp behind Debian's vde_switch cannot run here, or null. */
+export async function missingForCSwitch(): Promise<string | null> {
+  const netns = await canNetns();
+  if (netns !== null) return netns;
+  for (const tool of ["vde_switch", "vde_plug", "unixcmd", "busybox", "python3"]) {
+    if (!(await hasCommand(tool))) return `${tool} is not installed`;
+  }
+  return null;
+}
+
+/**
+ * Starts Debian's vde_switch in `lab`'s temporary directory with its
+ * management socket (-M), stopped with the lab; resolves once that socket
+ * answers.
+ */
+export async function cSwitchInLab(lab: Lab): Promise<{ tmp: string; dir: string; mgmt: string }> {
+  const tmp = await lab.tempDir();
+  const dir = `${tmp}/sw`;
+  const mgmt = `${tmp}/mgmt`;
+  const sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
+  lab.defer(async () => void (await sw.stop()));
+  await waitFor(async () => await listens(mgmt), {
+    timeoutMs: 10_000,
+    what: "the C switch's management socket",
+  });
+  return { tmp, dir, mgmt };
 }

@@ -11,10 +11,15 @@
  * difference is what was lost on the way. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, withNetns } from "../helpers/netns.ts";
-import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
-import { cPortOutPackets, httpBothWays, slirpWithGuest } from "./_slirp_e2e.ts";
-import { listens, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { withNetns } from "../helpers/netns.ts";
+import { skipUnless } from "../helpers/processes.ts";
+import {
+  cPortOutPackets,
+  cSwitchInLab,
+  httpBothWays,
+  missingForCSwitch,
+  slirpWithGuest,
+} from "./_slirp_e2e.ts";
 
 const SIZE = 50 * 1024 * 1024;
 /**
@@ -29,31 +34,10 @@ const SIZE = 50 * 1024 * 1024;
  */
 const MAX_LOST_SHARE = 0.015;
 
-async function missing(): Promise<string | null> {
-  const netns = await canNetns();
-  if (netns !== null) return netns;
-  for (const tool of ["vde_switch", "vde_plug", "unixcmd", "busybox", "python3"]) {
-    if (!(await hasCommand(tool))) return `${tool} is not installed`;
-  }
-  return null;
-}
-
 Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and loses almost no frame from the C switch", async (t) => {
-  if (skipUnless(t, await missing())) return;
-  let sw: SwitchHandle | null = null;
+  if (skipUnless(t, await missingForCSwitch())) return;
   await withNetns(async (lab) => {
-    lab.defer(async () => void (await sw?.stop()));
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
-    const mgmt = `${tmp}/mgmt`;
-    sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
-    await waitFor(
-      async () => (await listens(mgmt)) && (await Deno.lstat(mgmt).then(() => true, () => false)),
-      {
-        timeoutMs: 10_000,
-        what: "the C switch's management socket",
-      },
-    );
+    const { tmp, dir, mgmt } = await cSwitchInLab(lab);
     const host = await lab.namespace("host");
     const guest = await lab.namespace("guest");
     const slirp = await slirpWithGuest(host, guest, dir);

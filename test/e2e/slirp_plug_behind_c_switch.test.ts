@@ -11,38 +11,26 @@
  * only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, withNetns } from "../helpers/netns.ts";
-import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
-import { listens, startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
-import { cPortOutPackets, guestBehind, httpBothWays, VDE } from "./_slirp_e2e.ts";
+import { withNetns } from "../helpers/netns.ts";
+import { skipUnless, waitFor } from "../helpers/processes.ts";
+import {
+  cPortOutPackets,
+  cSwitchInLab,
+  guestBehind,
+  httpBothWays,
+  missingForCSwitch,
+  VDE,
+} from "./_slirp_e2e.ts";
 
 const SIZE = 20 * 1024 * 1024;
 /** Share of the frames the C switch sends to our port that may be lost (as in slirp_behind_c_switch.test.ts). */
 const MAX_LOST_SHARE = 0.02;
 
-async function missing(): Promise<string | null> {
-  const netns = await canNetns();
-  if (netns !== null) return netns;
-  for (const tool of ["vde_switch", "vde_plug", "unixcmd", "busybox", "python3"]) {
-    if (!(await hasCommand(tool))) return `${tool} is not installed`;
-  }
-  return null;
-}
-
 for (const order of ["vde:// slirp://", "slirp:// vde://"] as const) {
   Deno.test(`vde plug ${order} behind Debian's vde_switch runs the slirp thread and moves HTTP both ways intact`, async (t) => {
-    if (skipUnless(t, await missing())) return;
-    let sw: SwitchHandle | null = null;
+    if (skipUnless(t, await missingForCSwitch())) return;
     await withNetns(async (lab) => {
-      lab.defer(async () => void (await sw?.stop()));
-      const tmp = await lab.tempDir();
-      const dir = `${tmp}/sw`;
-      const mgmt = `${tmp}/mgmt`;
-      sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
-      await waitFor(async () => await listens(mgmt), {
-        timeoutMs: 10_000,
-        what: "the C switch's management socket",
-      });
+      const { tmp, dir, mgmt } = await cSwitchInLab(lab);
       const host = await lab.namespace("host");
       const guest = await lab.namespace("guest");
       const ends = order === "vde:// slirp://" ? [`vde://${dir}`, "slirp://"] : ["slirp://", `vde://${dir}`];
