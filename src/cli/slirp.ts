@@ -74,13 +74,13 @@ function collect(value: string, previous: string[]): string[] {
 /**
  * Why the slirp stays on the main thread for these options, or null when
  * it may run on a thread of its own: guest forwards start commands and
- * open unix sockets through Deno's API, and `--http` reads the stack's
- * counters, which live on the thread.
+ * open unix sockets through Deno's API, whose promises wait while the thread
+ * blocks in its own epoll_wait. (`--http` asks the thread for the stack's
+ * counters: see SlirpThread.metrics.)
  */
 export function slirpThreadRefusal(o: SlirpCliOptions, config: SlirpConfig): string | null {
   if (o.thread === false) return "--no-thread";
   if (config.guestForwards.length > 0) return "guest forwards";
-  if (o.http !== undefined) return "--http";
   return null;
 }
 
@@ -124,10 +124,14 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
-    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, (described) => {
+    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, (described, thread) => {
+      if (o.http !== undefined) {
+        const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
+        p.defer(() => web.close());
+      }
       p.ready();
       log("vde slirp", `on ${o.sock}: ${described}`);
-    }).catch((err) => {
+    }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
     log("vde slirp", `${reason}, exiting`);

@@ -58,6 +58,7 @@ import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { raisePriority, setRealtime } from "./priority.ts";
+import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -70,6 +71,8 @@ export interface SlirpStart {
   shared: SharedArrayBuffer;
   /** Where the host's resolvers are listed (tests). */
   resolvConf?: string;
+  /** The `slirp` label of the Prometheus metrics the thread renders on request (`--http`). */
+  metricsName?: string;
 }
 
 /** What the thread tells the main thread. */
@@ -77,10 +80,18 @@ export type SlirpReport =
   | { type: "ready"; describe: string }
   | { type: "failed"; message: string }
   | { type: "log"; line: string }
+  | { type: "metrics"; text: string }
   | { type: "stopped"; reason: string | null; framesIn: number; framesOut: number; dropsOut: number };
 
 /** Index of the stop flag in the shared Int32 view. */
 export const SLIRP_STOP = 0;
+/**
+ * Index of the metrics request counter: the main thread bumps it and writes
+ * the wake eventfd; the loop, seeing it move, renders the stack's metrics
+ * (which live in this thread's memory) and posts them. A message would wait
+ * for an event-loop turn the loop does not take while traffic flows.
+ */
+export const SLIRP_METRICS = 1;
 
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
@@ -170,6 +181,7 @@ async function run(start: SlirpStart): Promise<void> {
   scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
 
   let idleSince = performance.now();
+  let answered = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -186,6 +198,11 @@ async function run(start: SlirpStart): Promise<void> {
       demoted = setRealtime(false);
     }
     await settle();
+    const asked = Atomics.load(stop, SLIRP_METRICS);
+    if (asked !== answered) {
+      answered = asked;
+      scope.postMessage({ type: "metrics", text: renderSlirpMetrics(start.metricsName ?? "", link.stack) });
+    }
     const now = clock;
     if (n > 0) idleSince = now;
     if (dns || now - idleSince >= IDLE_TURN_MS) {
