@@ -6,8 +6,8 @@
  * Theory of operation. The table is read once into typed arrays (numbers
  * only, no string or object per entry), each entry's vde_switch bucket is
  * computed, and the entries are put in vde_switch's order (bucket, then MAC,
- * then VLAN) by a counting sort on the bucket with a comparison sort only
- * inside a bucket. The lines are then written as ASCII straight into 64 KiB
+ * then VLAN) by a radix sort (stable counting passes, no comparison
+ * callback). The lines are then written as ASCII straight into 64 KiB
  * chunks with a precomputed hex table, serving the event loop between
  * slices of lines, and handed over as those chunks: the management socket
  * writes them as they are. The bytes are those of `formatHashLine`, which
@@ -16,7 +16,7 @@
 import type { ConsoleContext } from "./context.ts";
 import { vdeBucketOf } from "../../switch/vde_bucket.ts";
 
-/** Lines formatted between yields to the event loop (a few ms of work). */
+/** Lines formatted between yields to the event loop (about 1 ms of work). */
 const LINES_PER_SLICE = 4096;
 /** Size of one output chunk: the management socket writes one per call. */
 const CHUNK_BYTES = 64 * 1024;
@@ -48,12 +48,12 @@ interface SortedEntries {
   lo: Uint32Array;
   vlan: Uint16Array;
   port: Int32Array;
-  age: Float64Array;
+  age: Int32Array;
 }
 
 /** The `hash/print` lines of the switch's MAC table, as ASCII chunks. */
 export async function hashPrintBody(ctx: ConsoleContext): Promise<Uint8Array[]> {
-  const e = sortedEntries(ctx);
+  const e = await sortedEntries(ctx);
   const chunks: Uint8Array[] = [];
   let buf = new Uint8Array(CHUNK_BYTES);
   let at = 0;
@@ -75,18 +75,20 @@ export async function hashPrintBody(ctx: ConsoleContext): Promise<Uint8Array[]> 
     at = put(buf, at, AGE);
     at = putDecimal(buf, at, e.age[k]!, 1);
     at = put(buf, at, SECS);
-    if ((i + 1) % LINES_PER_SLICE === 0) await new Promise((r) => setTimeout(r, 0));
+    if ((i + 1) % LINES_PER_SLICE === 0) await serveEventLoop();
   }
   if (at > 0) chunks.push(buf.subarray(0, at));
   return chunks;
 }
 
-function sortedEntries(ctx: ConsoleContext): SortedEntries {
+const serveEventLoop = () => new Promise((r) => setTimeout(r, 0));
+
+async function sortedEntries(ctx: ConsoleContext): Promise<SortedEntries> {
   const table = ctx.sw.engine.macTable;
   // Room for entries learnt while this runs; any beyond that wait for the next listing.
   const cap = table.size + 256;
   const hi = new Uint16Array(cap), lo = new Uint32Array(cap), vlan = new Uint16Array(cap);
-  const port = new Int32Array(cap), age = new Float64Array(cap), bucket = new Uint32Array(cap);
+  const port = new Int32Array(cap), age = new Int32Array(cap), bucket = new Uint32Array(cap);
   const buckets = ctx.hashBuckets;
   const now = Math.floor(ctx.nowSeconds());
   let n = 0;
@@ -97,27 +99,55 @@ function sortedEntries(ctx: ConsoleContext): SortedEntries {
     lo[n] = l;
     vlan[n] = v;
     port[n] = p;
-    age[n] = Math.max(0, now - Math.floor(seen));
+    // Clamped to int32 so the decimal writer can divide with `| 0`.
+    age[n] = Math.min(0x7fffffff, Math.max(0, now - Math.floor(seen)));
     bucket[n] = vdeBucketOf(h, l, v, buckets);
     n++;
   });
-  // Counting sort by bucket; `start[b]` ends up as where bucket b begins.
-  const start = new Uint32Array(buckets + 1);
-  for (let i = 0; i < n; i++) start[bucket[i]! + 1]!++;
-  for (let b = 0; b < buckets; b++) start[b + 1]! += start[b]!;
-  const order = new Uint32Array(n);
-  const fill = start.slice(0, buckets);
-  for (let i = 0; i < n; i++) order[fill[bucket[i]!]!++] = i;
-  // Within a bucket, by MAC (hi, lo: the order of the text) then VLAN.
-  const byKey = (a: number, b: number) => hi[a]! - hi[b]! || lo[a]! - lo[b]! || vlan[a]! - vlan[b]!;
-  for (let b = 0; b < buckets; b++) {
-    if (start[b + 1]! - start[b]! > 1) order.subarray(start[b]!, start[b + 1]!).sort(byKey);
+  await serveEventLoop();
+  // vde_switch's order (bucket, MAC, VLAN) by stable counting passes from
+  // the least significant field up: no comparison callback, a few ms at most.
+  let order = new Uint32Array(n), spare = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const counts = new Uint32Array(Math.max(0x10000, buckets) + 1);
+  const passes: [Uint16Array | Uint32Array, number, number][] = [
+    [vlan, 0, 0x1000],
+    [lo, 0, 0x10000],
+    [lo, 16, 0x10000],
+    [hi, 0, 0x10000],
+    [bucket, 0, buckets],
+  ];
+  for (const [key, shift, radix] of passes) {
+    countingPass(order, spare, n, key, shift, radix, counts);
+    [order, spare] = [spare, order];
   }
+  await serveEventLoop();
   return { count: n, order, bucket, hi, lo, vlan, port, age };
 }
 
+/** Stably sorts `order[0..n)` by `(key[i] >>> shift) & (radix - 1)` into `out`. */
+function countingPass(
+  order: Uint32Array,
+  out: Uint32Array,
+  n: number,
+  key: Uint16Array | Uint32Array,
+  shift: number,
+  radix: number,
+  counts: Uint32Array,
+): void {
+  const mask = radix - 1;
+  counts.fill(0, 0, radix + 1);
+  for (let i = 0; i < n; i++) counts[((key[order[i]!]! >>> shift) & mask) + 1]!++;
+  for (let d = 0; d < radix; d++) counts[d + 1]! += counts[d]!;
+  for (let i = 0; i < n; i++) {
+    const k = order[i]!;
+    out[counts[(key[k]! >>> shift) & mask]!++] = k;
+  }
+}
+
+// A byte loop: `set` costs more than it copies for a few bytes.
 function put(buf: Uint8Array, at: number, bytes: Uint8Array): number {
-  buf.set(bytes, at);
+  for (let i = 0; i < bytes.length; i++) buf[at + i] = bytes[i]!;
   return at + bytes.length;
 }
 
@@ -140,10 +170,11 @@ function putHex(buf: Uint8Array, at: number, byte: number): number {
 
 /** A non-negative integer, zero-padded to `width` digits, as `padStart` does. */
 function putDecimal(buf: Uint8Array, at: number, n: number, width: number): number {
+  // Every field is below 2^31 (bucket < 2^20, VLAN < 4096, port and age int32), so `| 0` divides exactly.
   let digits = 1;
-  for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-  const end = at + Math.max(digits, width);
+  for (let x = n; x >= 10; x = (x / 10) | 0) digits++;
+  const end = at + (digits > width ? digits : width);
   let pos = end;
-  for (let x = n; pos > at; x = Math.floor(x / 10)) buf[--pos] = 0x30 + (x % 10);
+  for (let x = n; pos > at; x = (x / 10) | 0) buf[--pos] = 0x30 + (x % 10);
   return end;
 }
