@@ -11,6 +11,8 @@
  */
 import type { EngineOptions, SharedEngineState } from "../switch/engine.ts";
 import type { SnoopingOptions } from "../switch/mcast_snooping.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { recordSize } from "./frame_ring.ts";
 
 /** Index in the control block: commands the main thread has posted. */
 export const CTL_POSTED = 0;
@@ -44,6 +46,22 @@ export const SNOOP_TICK = BPDU | SNOOPED;
 export const SEND = 1 << 30;
 /** The port in a BPDU, SNOOPED or SEND tag. */
 export const PORT_MASK = 0xffff;
+
+/**
+ * Bytes at the end of each ring that frames of links cannot take, kept for
+ * control records (BPDUs either way, snooping's copies and ticks): a flood
+ * that fills a ring towards a slow main thread must not cost the spanning
+ * tree a BPDU (a lost one can open a loop) nor desynchronise the console's
+ * snooping copy. 64 KiB holds about 800 BPDU records, far more than a
+ * machine sends while the other side is busy for a second.
+ */
+export const CONTROL_RESERVE = 64 << 10;
+/** Room a ring must have for one more record of any size: the record plus a wrap. */
+const WORST_RECORD = 2 * recordSize(VDE_MAX_FRAME + 4);
+/** Free bytes a ring needs to take a data frame. */
+export const DATA_ROOM = WORST_RECORD + CONTROL_RESERVE;
+/** Free bytes a ring needs to take a control record. */
+export const CONTROL_ROOM = WORST_RECORD;
 
 /** The engine settings a worker can receive (no functions). */
 export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared" | "control">;

@@ -12,6 +12,10 @@
  * from a handler on an eventfd in the shared poller, at most DELIVER_BUDGET
  * per poller round, copied out of shared memory before a link sees them.
  *
+ * Data cannot take the last CONTROL_RESERVE bytes of either ring, control
+ * records can: a flood that fills a ring still lets the BPDUs and the
+ * snooping copies through (switch_layout.ts).
+ *
  * Spanning tree's machine runs on this thread, in the control copy of the
  * engine: the BPDUs the worker relays come out of ringOut tagged BPDU, and
  * the machine's own go into ringIn tagged SEND; its port states and flushes
@@ -32,12 +36,14 @@ import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
 import type { RstpOptions } from "../switch/rstp.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { FrameRing, recordSize } from "./frame_ring.ts";
+import { FrameRing } from "./frame_ring.ts";
 import {
   BPDU,
+  CONTROL_ROOM,
   CTL_POSTED,
   CTL_SLOTS,
   CTL_STOP,
+  DATA_ROOM,
   OBSERVED,
   OBSERVED_FRESH,
   PORT_MASK,
@@ -59,8 +65,6 @@ export const SWITCH_RING_BYTES = 4 << 20;
 const DELIVER_BUDGET = 1024;
 /** How long `stop()` waits for the worker before terminating it. */
 const STOP_TIMEOUT_MS = 2000;
-/** Room ringIn must have for one more frame: its record plus a wrap. */
-const WORST_RECORD = 2 * recordSize(VDE_MAX_FRAME + 4);
 
 /** What the switch thread reports to its owner. */
 export interface SwitchThreadSink {
@@ -159,19 +163,30 @@ export class SwitchThread {
     return released;
   }
 
-  /** Hands a frame from a main-thread link on `port` to the engine; drops it when the ring is full. */
+  /**
+   * Hands a frame from a main-thread link on `port` to the engine; drops it
+   * when the ring is full but for its control reserve.
+   */
   input(port: number, frame: Uint8Array): void {
+    this.#put(port, frame, DATA_ROOM);
+  }
+
+  /**
+   * Sends a frame built here (a BPDU) out of `port` through the thread: it
+   * may take the ring's control reserve, so a flood from main-thread links
+   * does not keep it out.
+   */
+  send(port: number, frame: Uint8Array): void {
+    this.#put(SEND | port, frame, CONTROL_ROOM);
+  }
+
+  #put(tag: number, frame: Uint8Array, room: number): void {
     const ring = this.#ringIn;
-    if (this.#stopping !== null || frame.length > VDE_MAX_FRAME || ring.free() < WORST_RECORD) {
+    if (this.#stopping !== null || frame.length > VDE_MAX_FRAME || ring.free() < room) {
       this.ringDrops++;
       return;
     }
-    if (ring.publish(ring.putTagged(port, frame, ring.writePosition))) this.#wake();
-  }
-
-  /** Sends a frame built here (a BPDU) out of `port` through the thread; dropped when the ring is full. */
-  send(port: number, frame: Uint8Array): void {
-    this.input(SEND | port, frame);
+    if (ring.publish(ring.putTagged(tag, frame, ring.writePosition))) this.#wake();
   }
 
   #wake(): void {

@@ -23,7 +23,9 @@
  * drained before each wait; frames the engine sends to a port with such a
  * link go to ringOut (tag = output port), and the main thread is woken
  * once per burst. A full ringOut drops and counts (the main thread is
- * behind; this thread must not wait for it).
+ * behind; this thread must not wait for it); its last CONTROL_RESERVE
+ * bytes are kept for the BPDUs and snooping copies, so a flood towards the
+ * main thread cannot crowd them out.
  *
  * Spanning tree runs on the main thread (its console reads and sets the
  * machine): with it on, this engine relays each BPDU it takes in to ringOut
@@ -46,12 +48,14 @@ import { SendBatcher } from "../io/unix_dgram.ts";
 import { Direction, type FrameObserver, SwitchEngine } from "../switch/engine.ts";
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { FrameRing, recordSize } from "./frame_ring.ts";
+import { FrameRing } from "./frame_ring.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
   BPDU,
+  CONTROL_ROOM,
   CTL_POSTED,
   CTL_STOP,
+  DATA_ROOM,
   OBSERVED,
   OBSERVED_FRESH,
   PORT_MASK,
@@ -85,8 +89,6 @@ const RING_BUDGET = 1024;
 const SPIN_MS = 0.03;
 /** The engine's clock ticks once a second (aging works in whole seconds). */
 const TICK_MS = 1000;
-/** Room ringOut must have for one more frame: its record plus a wrap. */
-const WORST_RECORD = 2 * recordSize(VDE_MAX_FRAME + 4);
 
 /** One fd of a port. */
 interface PortFd {
@@ -258,13 +260,15 @@ class SwitchLoop {
     for (let i = n > 0 ? n : 0; i < count; i++) this.engine.countDropOut(end.port);
   }
 
+  /** Appends to ringOut; frames and capture copies leave the control reserve to BPDUs and snooping's copies. */
   #toMain(tag: number, port: number, frame: Uint8Array): void {
     const ring = this.#ringOut;
     if (!this.#outPending) {
       this.#outWrite = ring.writePosition;
       this.#outPending = true;
     }
-    if (ring.free() - ((this.#outWrite - ring.writePosition) | 0) < WORST_RECORD) {
+    const room = (tag & (BPDU | SNOOPED)) !== 0 ? CONTROL_ROOM : DATA_ROOM;
+    if (ring.free() - ((this.#outWrite - ring.writePosition) | 0) < room) {
       this.engine.countDropOut(port);
       return;
     }
@@ -351,6 +355,8 @@ class SwitchLoop {
         this.engine.resetCounters(port);
       },
     });
+    // What the throwaway frames counted switch-wide (flooded, unicast) is not the switch's.
+    this.engine.resetEngineCounters();
     this.#handled = handled;
   }
 

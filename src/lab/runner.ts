@@ -4,7 +4,8 @@
  *
  * Theory of operation. Everything runs in this one process: each switch is
  * a `Switch` serving a vde socket directory (so QEMU and `vde_plug` can join
- * it) and a management socket; a slirp is a `SlirpLink`; a cable is a
+ * it) and a management socket, forwarding on its data-plane thread as `vde
+ * switch` does unless its node says `dataplane: main`; a slirp is a `SlirpLink`; a cable is a
  * cable client or listener; a host is a network namespace whose interfaces
  * are taps this process holds. Every link is a `LabWire` (an in-memory wire
  * with optional wirefilter impairments) whose ends are attached to switch
@@ -92,6 +93,11 @@ interface CableEntry {
 }
 
 /** Joins two links both ways without closing either when the other ends. */
+/** Where a lab switch forwards: its `dataplane`, else $VDE_DATAPLANE as `vde switch` reads it, else its thread. */
+function labDataplane(node: SwitchNode): "thread" | "main" {
+  return node.dataplane ?? (Deno.env.get("VDE_DATAPLANE") === "main" ? "main" : "thread");
+}
+
 function join(a: Link, b: Link): () => void {
   a.onFrame = (f) => b.send(f);
   b.onFrame = (f) => a.send(f);
@@ -215,7 +221,7 @@ export class LabRunner {
   }
 
   async #startSwitch(node: SwitchNode): Promise<void> {
-    const sw = new Switch({ numPorts: node.ports, hub: node.hub });
+    const sw = new Switch({ numPorts: node.ports, hub: node.hub, dataplane: labDataplane(node) });
     this.#undo.push(() => sw.close());
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);

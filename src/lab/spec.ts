@@ -25,6 +25,11 @@ export interface SwitchNode {
   vlans: number[];
   /** A console command file run at start (path relative to the lab file). */
   rc?: string;
+  /**
+   * Where it forwards, as `vde switch --dataplane`: "thread" (a data-plane
+   * thread) or "main"; unset, $VDE_DATAPLANE decides, else "thread".
+   */
+  dataplane?: "thread" | "main";
 }
 
 /** A slirp stack: NAT to the host, DHCP and DNS for the lab. */

@@ -18,6 +18,7 @@ export function plainNode(n: LabNode): Record<string, unknown> {
         ...(n.stp ? { stp: true } : {}),
         ...(n.vlans.length ? { vlans: n.vlans } : {}),
         ...(n.rc !== undefined ? { rc: n.rc } : {}),
+        ...(n.dataplane !== undefined ? { dataplane: n.dataplane } : {}),
       };
     case "slirp":
       return {

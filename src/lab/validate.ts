@@ -51,7 +51,7 @@ export interface ValidationResult {
 export const KEYS = {
   top: ["name", "topology"],
   topology: ["nodes", "links"],
-  switch: ["kind", "ports", "hub", "stp", "vlans", "rc"],
+  switch: ["kind", "ports", "hub", "stp", "vlans", "rc", "dataplane"],
   slirp: ["kind", "forwards", "options", "mtu"],
   host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
   cable: ["kind", "connect", "listen", "key"],
@@ -351,6 +351,7 @@ class Validator {
           stp: this.#stp(e.get("stp"), w, hub),
           vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
           rc: this.#string(e.get("rc"), `${w} rc`),
+          dataplane: this.#dataplane(e.get("dataplane"), w),
         };
       }
       case "slirp": {
@@ -429,6 +430,13 @@ class Validator {
         return { kind, name, connect, listen, key: this.#string(e.get("key"), `${w} key`) };
       }
     }
+  }
+
+  #dataplane(e: Entry | undefined, w: string): "thread" | "main" | undefined {
+    const v = this.#string(e, `${w} dataplane`);
+    if (v === undefined || v === "thread" || v === "main") return v;
+    this.#error(e!.value ?? e!.key, `${w} dataplane must be "thread" or "main", got "${v}"`);
+    return undefined;
   }
 
   #stp(e: Entry | undefined, w: string, hub: boolean): boolean {

@@ -116,10 +116,12 @@ export interface EngineOptions {
   control?: { sendBpdu: EngineOutput };
 }
 
-/** The shared memory behind an engine's MAC table and port counters. */
+/** The shared memory behind an engine's MAC table, port counters and engine-wide counters. */
 export interface SharedEngineState {
   macTable: SharedArrayBuffer;
   counters: SharedArrayBuffer;
+  /** One float64 per ENGINE_COUNTER_NAMES entry. */
+  engineCounters: SharedArrayBuffer;
 }
 
 /** Shared memory for the MAC table and counters of an engine with `maxMacs` entries. */
@@ -127,6 +129,7 @@ export function sharedEngineState(maxMacs = 65536): SharedEngineState {
   return {
     macTable: new SharedArrayBuffer(MacTable.sharedBytes(maxMacs)),
     counters: new SharedArrayBuffer(PortCounters.sharedBytes(MAX_PORTS)),
+    engineCounters: new SharedArrayBuffer(8 * ENGINE_COUNTER_NAMES.length),
   };
 }
 
@@ -170,6 +173,31 @@ export interface EngineCounters {
   /** Frames dropped because their port was not forwarding (spanning tree). */
   stpDropped: number;
 }
+
+/** The engine-wide counters' names, in the order of their slots. */
+export const ENGINE_COUNTER_NAMES = [
+  "short",
+  "oversize",
+  "badPort",
+  "flooded",
+  "unicast",
+  "filtered",
+  "vlanDropped",
+  "mirrorDropped",
+  "snoopDropped",
+  "stpDropped",
+] as const satisfies readonly (keyof EngineCounters)[];
+// Slots of the counters the data path bumps (ENGINE_COUNTER_NAMES' order).
+const SHORT = 0;
+const OVERSIZE = 1;
+const BAD_PORT = 2;
+const FLOODED = 3;
+const UNICAST = 4;
+const FILTERED = 5;
+const VLAN_DROPPED = 6;
+const MIRROR_DROPPED = 7;
+const SNOOP_DROPPED = 8;
+const STP_DROPPED = 9;
 
 /** Sends one lent frame out of a port. */
 export type EngineOutput = (port: number, frame: Uint8Array) => void;
@@ -261,19 +289,18 @@ export class SwitchEngine {
   /** The ports flooding uses (`#fwd`, no mirror outputs); the same array as `#activeList` without spanning tree. */
   #floodList: Int32Array;
   #counters: PortCounters;
+  /**
+   * The engine-wide counters, indexed as ENGINE_COUNTER_NAMES; a view of
+   * shared memory when the engine has `shared` (the forwarding copy writes,
+   * a control copy reads what it wrote).
+   */
+  readonly #wide: Float64Array<ArrayBufferLike>;
   #now = 0;
   /**
    * A double from the start (so the first tick ages): a field that turns from a small integer into
    * a double changes the engine's shape and throws away the switch thread's optimized path.
    */
   #lastGc = -Infinity;
-  #short = 0;
-  #oversize = 0;
-  #badPort = 0;
-  #flooded = 0;
-  #unicast = 0;
-  #filtered = 0;
-  #vlanDropped = 0;
   /** An observer or a mirror exists: the one test the fast path pays for watching. */
   #watched = false;
   #observer: FrameObserver | null = null;
@@ -282,11 +309,8 @@ export class SwitchEngine {
   #mirrorOut: Uint8Array;
   /** Counts input frames while watched, for copying a frame to a mirror once. */
   #seq = 0;
-  #mirrorDropped = 0;
   /** IGMP/MLD snooping when on (`--mcast-snooping`); only multicast frames look at it. */
   #snoop: McastSnooping | null = null;
-  #snoopDropped = 0;
-  #stpDropped = 0;
 
   /**
    * @param options settings; see `EngineOptions` for defaults
@@ -322,6 +346,9 @@ export class SwitchEngine {
       options.shared && { buffer: options.shared.state.counters, writer: options.shared.writer },
     );
     this.#mirrorOut = new Uint8Array(numPorts);
+    this.#wide = options.shared === undefined
+      ? new Float64Array(ENGINE_COUNTER_NAMES.length)
+      : new Float64Array(options.shared.state.engineCounters, 0, ENGINE_COUNTER_NAMES.length);
   }
 
   /**
@@ -331,23 +358,23 @@ export class SwitchEngine {
    */
   input(port: number, frame: Uint8Array): void {
     if (!(port >= 0 && port < this.#numPorts) || (port | 0) !== port) {
-      this.#badPort++;
+      this.#wide[BAD_PORT]!++;
       return;
     }
     const counters = this.#counters;
     if (this.#active[port] === 0) {
-      this.#badPort++;
+      this.#wide[BAD_PORT]!++;
       counters.dropsIn[port]!++;
       return;
     }
     const length = frame.length;
     if (length < ETH_HLEN) {
-      this.#short++;
+      this.#wide[SHORT]!++;
       counters.dropsIn[port]!++;
       return;
     }
     if (length > this.maxFrame) {
-      this.#oversize++;
+      this.#wide[OVERSIZE]!++;
       counters.dropsIn[port]!++;
       return;
     }
@@ -361,7 +388,7 @@ export class SwitchEngine {
     }
     const vid = vlanId(frame);
     if (vid === -2) {
-      this.#short++;
+      this.#wide[SHORT]!++;
       counters.dropsIn[port]!++;
       return;
     }
@@ -376,7 +403,7 @@ export class SwitchEngine {
     const tagged = vid >= 0;
     const vlan = tagged ? vid : vlans.untagged(port);
     if (tagged ? vlans.membersOf(vid)?.[port] !== 1 : vlan === NO_VLAN) {
-      this.#vlanDropped++;
+      this.#wide[VLAN_DROPPED]!++;
       counters.dropsIn[port]!++;
       return;
     }
@@ -406,7 +433,7 @@ export class SwitchEngine {
       const vlan = vid >= 0 ? vid : vid === -1 ? this.#vlans.untagged(port) : NO_VLAN;
       if (vlan !== NO_VLAN) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
     }
-    this.#stpDropped++;
+    this.#wide[STP_DROPPED]!++;
     counters.dropsIn[port]!++;
     return false;
   }
@@ -422,9 +449,9 @@ export class SwitchEngine {
     if (to < 0 || to >= this.#numPorts || this.#fwd[to] === 0) {
       this.#flood(port, frame, 0);
     } else if (to === port) {
-      this.#filtered++;
+      this.#wide[FILTERED]!++;
     } else {
-      this.#unicast++;
+      this.#wide[UNICAST]!++;
       this.#send(to, frame);
     }
   }
@@ -438,9 +465,9 @@ export class SwitchEngine {
     if (to < 0 || to >= this.#numPorts || this.#fwd[to] === 0 || members?.[to] !== 1) {
       this.#floodVlan(port, frame, vlan, tagged, members);
     } else if (to === port) {
-      this.#filtered++;
+      this.#wide[FILTERED]!++;
     } else {
-      this.#unicast++;
+      this.#wide[UNICAST]!++;
       const untaggedThere = this.#vlans.untagged(to) === vlan;
       this.#send(to, untaggedThere === tagged ? this.#other(frame, vlan, tagged) : frame);
     }
@@ -455,7 +482,7 @@ export class SwitchEngine {
     tagged: boolean,
     members: Uint8Array | undefined,
   ): void {
-    this.#flooded++;
+    this.#wide[FLOODED]!++;
     if (members === undefined) return;
     const vlans = this.#vlans;
     const list = this.#floodList;
@@ -474,7 +501,7 @@ export class SwitchEngine {
   #snooped(source: number, frame: Uint8Array, vlan: number, tagged: boolean): boolean {
     const snoop = this.#snoop!;
     if (!snoop.observe(source, vlan, frame)) {
-      this.#snoopDropped++;
+      this.#wide[SNOOP_DROPPED]!++;
       this.#counters.dropsIn[source]!++;
       return true;
     }
@@ -950,20 +977,17 @@ export class SwitchEngine {
     return this.#counters.snapshot(port);
   }
 
+  /** Zeroes the engine-wide counters (of the forwarding engine: a control copy's are the other's). */
+  resetEngineCounters(): void {
+    this.#wide.fill(0);
+  }
+
   /** A copy of the engine-wide counters. */
   get counters(): EngineCounters {
-    return {
-      short: this.#short,
-      oversize: this.#oversize,
-      badPort: this.#badPort,
-      flooded: this.#flooded,
-      unicast: this.#unicast,
-      filtered: this.#filtered,
-      vlanDropped: this.#vlanDropped,
-      mirrorDropped: this.#mirrorDropped,
-      snoopDropped: this.#snoopDropped,
-      stpDropped: this.#stpDropped,
-    };
+    const wide = this.#wide;
+    const out = {} as EngineCounters;
+    for (let i = 0; i < ENGINE_COUNTER_NAMES.length; i++) out[ENGINE_COUNTER_NAMES[i]!] = wide[i]!;
+    return out;
   }
 
   #learn(hi: number, lo: number, vlan: number, port: number): void {
@@ -995,7 +1019,7 @@ export class SwitchEngine {
   // Sends to every active port but the source and those below `firstPort`
   // (1 in hub mode: port 0 never receives there).
   #flood(source: number, frame: Uint8Array, firstPort: number): void {
-    this.#flooded++;
+    this.#wide[FLOODED]!++;
     const list = this.#floodList;
     for (let i = 0; i < list.length; i++) {
       const port = list[i]!;
@@ -1039,7 +1063,7 @@ export class SwitchEngine {
   #watchInput(port: number, frame: Uint8Array): boolean {
     const seq = ++this.#seq;
     if (this.#mirrorOut[port] === 1) {
-      this.#mirrorDropped++;
+      this.#wide[MIRROR_DROPPED]!++;
       this.#counters.dropsIn[port]!++;
       return true;
     }

@@ -12,7 +12,7 @@
  * (dataplane/switch_thread.ts) forwards them on a Worker with its own copy
  * of the engine. `engine` is then the control copy: commands are checked
  * and applied on it as always and each change is sent, in order, to the
- * thread's copy (`mirrorEngine`); its MAC table and counters are views of
+ * thread's copy (`mirrorEngine`); its MAC table and counters (per port and switch-wide) are views of
  * the thread's, in shared memory. A link that can lend its fd (a vde
  * client's socket, a tap) is read and written by the thread; the others
  * stay here and cross through the thread's rings, and so do the copies a
@@ -82,7 +82,10 @@ export type SwitchListener = (event: SwitchEvent) => void;
 
 /** Options of a switch: the engine's, and where frames are forwarded. */
 export interface SwitchOptions extends EngineOptions {
-  /** "thread": a data-plane Worker forwards (see the module comment); default "main". */
+  /**
+   * "thread": a data-plane Worker forwards (see the module comment); default "main", so a library
+   * user keeps synchronous forwarding through `engine` and a process that exits without `close()`.
+   */
   dataplane?: "main" | "thread";
 }
 

@@ -3,6 +3,7 @@
  * table filtered by the page's search on the server and cut at MAX_MACS,
  * so a switch with 65,536 addresses never sends megabytes per update.
  */
+import type { EngineCounters } from "../switch/engine.ts";
 import type { MacStatus, McastGroupStatus, PortStatus, SwitchStatus } from "./status.ts";
 
 /** Most MAC entries in one update; the page says how many matched. */
@@ -16,6 +17,8 @@ export interface FeedUpdate {
   writable: boolean;
   time: number;
   ports: PortStatus[];
+  /** The switch-wide counters (frames flooded, dropped and why). */
+  counters: EngineCounters;
   macs: MacStatus[];
   /** Entries matching the search, including those cut off. */
   macsMatched: number;
@@ -37,6 +40,7 @@ export function feedUpdate(status: SwitchStatus, query: string, writable: boolea
     writable,
     time: Date.now(),
     ports: status.ports(),
+    counters: status.sw.engine.counters,
     macs: matched.slice(0, MAX_MACS),
     macsMatched: matched.length,
     macsTotal: all.length,

@@ -126,6 +126,7 @@ export class LabWebServer {
             name: s.name,
             hub: s.sw.engine.hub,
             ports: s.ports(),
+            counters: s.sw.engine.counters,
             mcast: s.mcastGroups(),
           })),
           links: linkStatuses(this.#view.links ?? []),

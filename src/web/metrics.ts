@@ -7,6 +7,7 @@
  * line per family, labels `switch`, `port` and `name` (the clients'
  * descriptions) on every port series.
  */
+import type { EngineCounters } from "../switch/engine.ts";
 import type { PortStatus, SwitchSnapshot } from "./status.ts";
 
 /** The Content-Type Prometheus expects for this format. */
@@ -41,6 +42,17 @@ const PORT_COUNTERS: PortCounterFamily[] = [
     help: "Frames for the port its transport could not send.",
     value: (p) => p.dropsOut,
   },
+];
+
+/** The `reason` label of each switch-wide drop counter. */
+const DROP_REASONS: readonly [string, keyof EngineCounters][] = [
+  ["short", "short"],
+  ["oversize", "oversize"],
+  ["bad_port", "badPort"],
+  ["vlan", "vlanDropped"],
+  ["mirror", "mirrorDropped"],
+  ["snooping", "snoopDropped"],
+  ["stp", "stpDropped"],
 ];
 
 /** Escapes a label value: backslash, double quote and newline, as the format requires. */
@@ -82,6 +94,22 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
   }
   family("vde_fdb_moves_total", "counter", "MAC addresses that moved to another port.");
   for (const { s, sw } of views) lines.push(`vde_fdb_moves_total{${sw}} ${s.fdbMoves}`);
+  family(
+    "vde_switch_frames_total",
+    "counter",
+    "Frames switched, by how: flooded, unicast, or filtered (not sent).",
+  );
+  for (const { s, sw } of views) {
+    for (const kind of ["flooded", "unicast", "filtered"] as const) {
+      lines.push(`vde_switch_frames_total{${sw},kind="${kind}"} ${s.counters[kind]}`);
+    }
+  }
+  family("vde_switch_drops_total", "counter", "Frames the switch dropped, by reason.");
+  for (const { s, sw } of views) {
+    for (const [reason, key] of DROP_REASONS) {
+      lines.push(`vde_switch_drops_total{${sw},reason="${reason}"} ${s.counters[key]}`);
+    }
+  }
   family(
     "vde_switch_hub_mode",
     "gauge",

@@ -34,6 +34,7 @@ input{font:inherit;padding:.2rem;max-width:100%}button{font:inherit}
 <div class="wrap"><table><thead><tr><th>port</th><th>client</th><th>VLAN</th><th>up</th>
 <th>rx frames</th><th>rx bytes</th><th>rx B/s</th><th>tx frames</th><th>tx bytes</th><th>tx B/s</th><th>drops</th>
 <th class="act"></th></tr></thead><tbody id="ports"></tbody></table></div>
+<div id="counters"></div>
 <h2>MAC table <span id="macn"></span></h2>
 <input id="q" type="search" placeholder="search MAC, VLAN or &quot;port N&quot;">
 <div class="wrap"><table><thead><tr><th>VLAN</th><th>MAC</th><th>port</th></tr></thead>
@@ -77,6 +78,10 @@ function draw(u) {
     }
     body.appendChild(tr);
   }
+  const c = u.counters;
+  $("counters").textContent = c ? "flooded " + c.flooded + " · unicast " + c.unicast + " · filtered " + c.filtered
+    + " · dropped: short " + c.short + ", oversize " + c.oversize + ", bad port " + c.badPort + ", VLAN " + c.vlanDropped
+    + ", mirror " + c.mirrorDropped + ", snooping " + c.snoopDropped + ", STP " + c.stpDropped : "";
   const macs = $("macs"); macs.textContent = "";
   for (const m of u.macs) { const tr = document.createElement("tr"); cell(tr, m.vlan); cell(tr, m.mac); cell(tr, m.port); macs.appendChild(tr); }
   $("macn").textContent = "(" + (u.macsMatched < u.macsTotal ? u.macsMatched + " of " : "") + u.macsTotal

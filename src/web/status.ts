@@ -9,6 +9,7 @@
  * events only for new and moved entries, never for refreshes, so listening
  * adds no work per forwarded frame.
  */
+import type { EngineCounters } from "../switch/engine.ts";
 import type { Switch } from "../switch/switch.ts";
 import { ROLE_NAMES } from "../switch/rstp.ts";
 
@@ -60,6 +61,8 @@ export interface SwitchSnapshot {
   /** Entries per existing VLAN (0 for a VLAN with none). */
   fdbEntries: Map<number, number>;
   fdbMoves: number;
+  /** The switch-wide counters (on a switch thread, the thread's). */
+  counters: EngineCounters;
   /** Topology changes the spanning tree has seen; undefined while it is off. */
   stpTopologyChanges?: number;
   /** Multicast groups with their member ports; undefined while snooping is off. */
@@ -155,6 +158,7 @@ export class SwitchStatus {
       ports: this.ports(),
       fdbEntries,
       fdbMoves: this.#moves,
+      counters: this.sw.engine.counters,
       stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
       mcastGroups: this.mcastGroups(),
       time: Date.now(),

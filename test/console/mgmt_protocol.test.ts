@@ -176,7 +176,7 @@ Deno.test("mgmt showinfo and ds/showinfo use vde_switch's lines", async () => {
       assert.match(
         info,
         new RegExp(
-          `^${DATA}VDE switch V\\.2\\.3\\.2\\n[^\\n]+\\nvde \\d+\\.\\d+\\.\\d+ on Deno [\\d.]+\\n\\npid ${Deno.pid} MAC 00:ff(:[0-9a-f]{2}){4} uptime \\d+\\n` +
+          `^${DATA}VDE switch V\\.2\\.3\\.2\\n[^\\n]+\\nvde \\d+\\.\\d+\\.\\d+ on Deno [\\d.]+\\nforwarding on the main thread\\n\\npid ${Deno.pid} MAC 00:ff(:[0-9a-f]{2}){4} uptime \\d+\\n` +
             `mgmt ${path.replace(/[.]/g, "\\.")} perm 0600\\n\\.\\n1000 Success\\n\\nvde\\$ $`,
         ),
       );

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
-import { Direction } from "../../src/switch/engine.ts";
+import { Direction, sharedEngineState, SwitchEngine } from "../../src/switch/engine.ts";
+import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import {
@@ -24,6 +25,12 @@ import {
 import { MgmtClient } from "../../src/console/client.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
 import { igmp } from "../helpers/igmp.ts";
+import { ConsoleContext } from "../../src/console/switch/context.ts";
+import { switchCommands } from "../../src/console/switch/switch_commands.ts";
+import { FakeSession } from "../helpers/fake_session.ts";
+import { formatReply } from "../../src/console/reply_format.ts";
+import { SwitchStatus } from "../../src/web/status.ts";
+import { renderMetrics } from "../../src/web/metrics.ts";
 
 const MAC_A = mac(0xa);
 const MAC_B = mac(0xb);
@@ -89,6 +96,46 @@ Deno.test("threaded switch learns on its thread and the control copy lists the M
     const stats = sw.engine.portStats(2);
     assert.equal(stats.framesIn, 2);
     assert.equal(stats.framesOut, 2, "A's broadcast and C's marker");
+  });
+});
+
+Deno.test("threaded switch counts floods and drops on its thread, and the console and /metrics show them", async () => {
+  await withThreadedSwitch(3, async (sw, [a, b, c]) => {
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    a!.receive(new Uint8Array(10));
+    a!.receive(new Uint8Array(11));
+    // C's frame to A learns C on port 3; a frame from port 3 to C stays there (filtered).
+    c!.receive(ethFrame(MAC_A, mac(0xc), 2));
+    await until("A gets C's unicast", () => tags(a!).includes(2));
+    c!.receive(ethFrame(mac(0xc), mac(0xd), 3));
+    b!.receive(ethFrame(BROADCAST, MAC_B, 4));
+    await until("C gets B's broadcast", () => tags(c!).includes(4));
+    await until("the control copy reads the thread's counts", () => sw.engine.counters.flooded === 2);
+    assert.deepEqual(
+      { ...sw.engine.counters },
+      {
+        short: 2,
+        oversize: 0,
+        badPort: 0,
+        flooded: 2,
+        unicast: 1,
+        filtered: 1,
+        vlanDropped: 0,
+        mirrorDropped: 0,
+        snoopDropped: 0,
+        stpDropped: 0,
+      },
+    );
+    const commands = switchCommands(new ConsoleContext(sw));
+    const reply = formatReply((await commands.execute("counters", new FakeSession(commands)))!);
+    assert.match(reply, /^flooded +2$/m);
+    assert.match(reply, /^short +2$/m);
+    assert.match(reply, /^filtered +1$/m);
+    const status = new SwitchStatus(sw, "/tmp/sw");
+    const metrics = renderMetrics(status.snapshot());
+    status.close();
+    assert.match(metrics, /^vde_switch_frames_total\{switch="\/tmp\/sw",kind="flooded"\} 2$/m);
+    assert.match(metrics, /^vde_switch_drops_total\{switch="\/tmp\/sw",reason="short"\} 2$/m);
   });
 });
 
@@ -293,4 +340,55 @@ Deno.test("vde switch --dataplane thread forwards between vde_plug clients and l
     await clients.stopAll();
     await waitForNoClientFiles(dir);
   });
+});
+
+Deno.test("switch thread still relays a BPDU and a snooped IGMP report when a flood has filled its ring towards the main thread", async () => {
+  const state = sharedEngineState();
+  const reader = new SwitchEngine({ numPorts: 8, shared: { state, writer: false } }, () => {});
+  let data = 0;
+  const bpdus: number[] = [];
+  const snooped: number[] = [];
+  const thread = new SwitchThread({ numPorts: 8, hashSeed: 1 }, state, {
+    frame: () => data++,
+    failed: () => {},
+    event: () => {},
+    observed: () => {},
+    bpdu: (port) => bpdus.push(port),
+    snooped: (port) => snooped.push(port),
+    snoopTick: () => {},
+  });
+  try {
+    for (const port of [1, 2, 3]) {
+      thread.command({ op: "call", method: "activatePort", args: [port] });
+      thread.command({ op: "remote", port, count: 1 });
+    }
+    // Spanning tree relayed to this thread, every port forwarding; snooping on.
+    thread.command({ op: "stp", on: true });
+    for (const port of [1, 2, 3]) {
+      thread.command({ op: "call", method: "setStpPortState", args: [port, true, true] });
+    }
+    thread.command({ op: "snooping", settings: new McastSnooping(mac(0x5e)).settings });
+    thread.input(1, ethFrame(BROADCAST, MAC_A, 0, 1514));
+    await until("the thread forwards", () => data === 2, 20_000);
+    // This thread stays busy (it does not drain ringOut) while 2,500 full-size broadcasts each leave twice
+    // towards it: 7.6 MB for a 4 MiB ring. Then a BPDU and an IGMP report, which the thread relays last.
+    const flood = 2500;
+    for (let i = 1; i <= flood; i++) thread.input(1, ethFrame(BROADCAST, MAC_A, i, 1514));
+    const bpdu = ethFrame(new Uint8Array([0x01, 0x80, 0xc2, 0, 0, 0]), MAC_A, 0, 60);
+    thread.input(2, bpdu);
+    thread.input(3, igmp(0x16, [239, 1, 1, 1]));
+    assert.equal(thread.ringDrops, 0, "the flood fits ringIn");
+    const deadline = Date.now() + 20_000;
+    const taken = () =>
+      reader.portStats(1).framesIn + reader.portStats(2).framesIn + reader.portStats(3).framesIn;
+    while (taken() < flood + 3 && Date.now() < deadline) { /* busy: ringOut is not drained meanwhile */ }
+    assert.equal(taken(), flood + 3, "the thread took every frame in");
+    await until("the BPDU reached the machine's side", () => bpdus.length === 1);
+    await until("so did the IGMP report", () => snooped.length === 1);
+    assert.deepEqual([bpdus[0], snooped[0]], [2, 3]);
+    assert.ok(data < 2 * flood, `the ring was full: ${data} of ${2 * flood} flooded copies crossed`);
+    assert.ok(reader.portStats(2).dropsOut > 0, "the copies that did not fit are counted as drops");
+  } finally {
+    await thread.stop();
+  }
 });

@@ -80,6 +80,8 @@ Deno.test("threaded switch leaves no trace of its warm-up: no address learnt, no
     }
     const two = sw.engine.portStats(2);
     assert.deepEqual([two.framesIn, two.framesOut], [0, 1]);
+    const { flooded, unicast } = sw.engine.counters;
+    assert.deepEqual({ flooded, unicast }, { flooded: 1, unicast: 0 }, "switch-wide: the one broadcast");
   } finally {
     await sw.close();
   }

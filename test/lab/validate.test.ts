@@ -138,3 +138,14 @@ Deno.test("a hub cannot run spanning tree", () => {
     "lab.yaml:3:47: s: stp: a hub has no spanning tree (vde_switch refuses fstp in hub mode)",
   ]);
 });
+
+Deno.test("validateLab takes a switch's dataplane (thread or main, unset by default) and names a wrong one", () => {
+  const lab = (sw1: string) => `name: demo\ntopology:\n  nodes:\n    sw1: ${sw1}\n`;
+  const nodeOf = (text: string) => validateLab(text).lab?.nodes[0] as { dataplane?: string } | undefined;
+  assert.equal(nodeOf(lab("{ kind: switch }"))?.dataplane, undefined);
+  assert.equal(nodeOf(lab("{ kind: switch, dataplane: main }"))?.dataplane, "main");
+  assert.equal(nodeOf(lab("{ kind: switch, dataplane: thread }"))?.dataplane, "thread");
+  assert.deepEqual(errorsOf(lab("{ kind: switch, dataplane: gpu }")), [
+    'lab.yaml:4:37: sw1: dataplane must be "thread" or "main", got "gpu"',
+  ]);
+});

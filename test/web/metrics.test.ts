@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
+import { SwitchEngine } from "../../src/switch/engine.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
 import { WebServer } from "../../src/web/server.ts";
 import { escapeLabel, renderMetrics } from "../../src/web/metrics.ts";
@@ -58,6 +59,7 @@ Deno.test("metrics: every family has HELP and TYPE, counters end in _total", () 
     ports: [],
     fdbEntries: new Map([[0, 0]]),
     fdbMoves: 0,
+    counters: new SwitchEngine({}, () => {}).counters,
     time: 0,
   });
   const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)];

@@ -66,6 +66,8 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
       const lines = [
         ...BANNER_LINES,
         `vde ${VERSION} on Deno ${Deno.version.deno}`,
+        // With our own line above, not among vde_switch's below, which clients may read by position.
+        `forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`,
         "",
         `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
       ];

@@ -1,17 +1,19 @@
 /**
  * Commands vde_switch lacks, for people at a console: `hub` to see or flip
- * hub mode in plain words, and `ports` and `macs` as aligned tables with
- * counters and ages. They are listings like any other, so a management
+ * hub mode in plain words, `ports` and `macs` as aligned tables with
+ * counters and ages, and `counters` for the switch-wide ones (frames
+ * flooded, dropped and why): on a switch thread, the thread's own counts. They are listings like any other, so a management
  * client (unixterm, `vde term`) gets them framed as usual.
  */
 import { parseSwitch } from "../args.ts";
+import { ENGINE_COUNTER_NAMES } from "../../switch/engine.ts";
 import type { ConsoleContext } from "./context.ts";
 import { type CommandRegistry, fail, listing } from "../registry.ts";
 import { Errno } from "../reply_format.ts";
 import { macsTable, portsTable } from "./tables.ts";
 import { macViews, portViews } from "./views.ts";
 
-/** Registers `hub`, `ports` and `macs`. */
+/** Registers `hub`, `ports`, `macs` and `counters`. */
 export function addFriendlyCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
   const engine = ctx.sw.engine;
   registry.add({
@@ -44,5 +46,16 @@ export function addFriendlyCommands(registry: CommandRegistry, ctx: ConsoleConte
     help: "table of learnt MAC addresses with their ports and ages",
     listing: true,
     run: async () => listing(macsTable(await macViews(ctx), portViews(ctx, true))),
+  });
+  registry.add({
+    path: "counters",
+    syntax: "",
+    help: "switch-wide frame counters: flooded, unicast, dropped and why",
+    listing: true,
+    run: () => {
+      const counters = engine.counters;
+      const width = Math.max(...ENGINE_COUNTER_NAMES.map((n) => n.length));
+      return listing(ENGINE_COUNTER_NAMES.map((n) => `${n.padEnd(width)} ${counters[n]}`));
+    },
   });
 }
