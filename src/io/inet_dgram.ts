@@ -92,11 +92,18 @@ export class InetDgramSocket {
     return (sa[2]! << 8) | sa[3]!;
   }
 
-  /** Asks for a receive buffer of `bytes` (best effort). */
+  /**
+   * Asks for a receive buffer of `bytes` (best effort): SO_RCVBUFFORCE
+   * passes net.core.rmem_max (it needs CAP_NET_ADMIN); without it,
+   * SO_RCVBUF gets at most that cap.
+   */
   setReceiveBuffer(bytes: number): void {
-    try {
-      this.#setInt(C.SOL_SOCKET, C.SO_RCVBUF, bytes);
-    } catch { /* keep the default */ }
+    for (const option of [C.SO_RCVBUFFORCE, C.SO_RCVBUF]) {
+      try {
+        this.#setInt(C.SOL_SOCKET, option, bytes);
+        return;
+      } catch { /* not allowed: the next one, or keep the default */ }
+    }
   }
 
   /** Sets the multicast TTL (hop limit) of what this socket sends. */

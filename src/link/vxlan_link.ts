@@ -122,6 +122,15 @@ export class MacAddressTable {
   }
 }
 
+/**
+ * Receive buffer of a vxlan:// or vxvde:// socket unless rcvbuf= says
+ * otherwise. The kernel's default (208 KiB, about 170 small datagrams) is
+ * less than one burst of a peer that was descheduled a few hundred ms and
+ * then sends what piled up: a burst waits in the kernel instead of being
+ * dropped there (as vde:// sockets do).
+ */
+export const DEFAULT_RCVBUF = 1 << 20;
+
 /** Options of vxlan:// and vxvde:// after parsing. */
 export interface VxOptions {
   group: IpAddress;
@@ -334,7 +343,7 @@ export function openVxlanLink(rest: string): Promise<VxlanLink> {
     if (ifindex !== 0) socket.multicastInterface(ifindex);
     socket.multicastLoop(false);
     socket.multicastTtl(o.ttl);
-    if (o.rcvbuf !== undefined) socket.setReceiveBuffer(o.rcvbuf);
+    socket.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
   } catch (err) {
     socket.close();
     return Promise.reject(new Error(`vxlan:// ${(err as Error).message}`));

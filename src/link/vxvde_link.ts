@@ -21,7 +21,7 @@ import { hasExactHeader, VXLAN_HEADER_SIZE, vxlanHeader } from "../wire/vxlan.ts
 import { poller } from "../io/poller.ts";
 import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
-import { MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
+import { DEFAULT_RCVBUF, MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
 
 const VXVDE_KEYS = [
   "port",
@@ -119,13 +119,13 @@ export function openVxvdeLink(rest: string): Promise<VxvdeLink> {
     mcast.reuseAddress();
     mcast.bind(o.group, o.port);
     mcast.joinGroup(o.group, ifindex);
-    if (o.rcvbuf !== undefined) mcast.setReceiveBuffer(o.rcvbuf);
+    mcast.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
     ucast = InetDgramSocket.create(family);
     ucast.v6Only();
     ucast.bind(o.bind ?? anyAddress(family), 0);
     ucast.multicastTtl(o.ttl);
     if (ifindex !== 0) ucast.multicastInterface(ifindex);
-    if (o.rcvbuf !== undefined) ucast.setReceiveBuffer(o.rcvbuf);
+    ucast.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
     return Promise.resolve(new VxvdeLink(mcast, ucast, o));
   } catch (err) {
     mcast.close();

@@ -117,6 +117,12 @@ export interface NetnsLinks {
  * Our `vde plug VNL -` in each namespace of a fresh veth pair, reached from
  * this process as cmd:// links, returned once a frame crosses each way (the
  * plugs take a moment to join) and the start-up frames have drained.
+ *
+ * Drained is proven, not guessed from a quiet spell: each way is a FIFO
+ * (pipe, plug, one UDP flow, plug, pipe), so once a fence frame sent after
+ * the last start-up frame has arrived, nothing sent before it is still on
+ * its way. (A quiet spell of 300 ms was not enough on a loaded machine: a
+ * plug descheduled longer let a start-up frame arrive inside a test.)
  */
 export async function netnsLinks(vnl: string): Promise<NetnsLinks> {
   const lab = new Lab();
@@ -136,14 +142,35 @@ export async function netnsLinks(vnl: string): Promise<NetnsLinks> {
     const [a, b] = links as [Link, Link];
     await crossOnce(a, b, 1);
     await crossOnce(b, a, 2);
-    // Quiet for 300 ms: no start-up frame is still on its way.
-    let last = Date.now();
-    a.onFrame = b.onFrame = () => (last = Date.now());
-    while (Date.now() - last < 300) await new Promise((r) => setTimeout(r, 50));
+    await fence(a, b, 3);
+    await fence(b, a, 4);
+    a.onFrame = b.onFrame = () => {};
     return { a, b, closePropagates: false, cleanup: down };
   } catch (err) {
     await down();
     throw err;
+  }
+}
+
+/**
+ * Sends a fence frame from `from` and waits until it reaches `to`; a fence
+ * that does not come within 2 s is replaced by a new one and only the
+ * newest counts (an older one arriving late proves nothing about the frames
+ * sent after it). 30 s at most.
+ */
+async function fence(from: Link, to: Link, n: number): Promise<void> {
+  let latest = -1;
+  let arrived = false;
+  to.onFrame = (f) => {
+    if (tagOf(f) === latest) arrived = true;
+  };
+  const deadline = Date.now() + 30_000;
+  for (let i = 0; !arrived; i++) {
+    if (Date.now() > deadline) throw new Error(`no fence frame crossed from ${from.description} in 30 s`);
+    latest = 0xff000 + n * 0x100 + i;
+    from.send(ethFrame(BROADCAST, mac(0x300 + n), latest, 60));
+    const until = Date.now() + 2000;
+    while (!arrived && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
   }
 }
 

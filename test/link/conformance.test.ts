@@ -72,25 +72,31 @@ conformance("cmd:// running vde plug on our switch", async () => {
   const mod = new URL("../../mod.ts", import.meta.url).pathname;
   const a = await openLink(`cmd://${Deno.execPath()} run -A ${mod} plug ${dir}/sw`);
   const b = await openLink(`vde://${dir}/sw`);
-  // The child plugs in asynchronously: wait until it holds a port.
-  const deadline = Date.now() + 10_000;
-  while (server.endpointCount < 2) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for the child's port");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return {
-    a,
-    b,
-    closePropagates: false,
-    cleanup: async () => {
-      a.close();
-      b.close();
-      await a.closed;
-      server.close();
-      sw.close();
-      await Deno.remove(dir, { recursive: true });
-    },
+  const cleanup = async () => {
+    a.close();
+    b.close();
+    await a.closed;
+    server.close();
+    sw.close();
+    await Deno.remove(dir, { recursive: true });
   };
+  // The child plugs in asynchronously: wait until it holds a port. Its start-up is a `deno run`
+  // of the whole CLI: seconds on a loaded machine, more when changed modules are compiled again
+  // (10 s was missed so). The bound is generous; a child that exits ends the wait at once.
+  let exited: string | null = null;
+  a.closed.then((reason) => (exited = reason));
+  const deadline = Date.now() + 60_000;
+  try {
+    while (server.endpointCount < 2) {
+      if (exited !== null) throw new Error(`the child ended before it held a port: ${exited}`);
+      if (Date.now() > deadline) throw new Error("timed out after 60 s waiting for the child's port");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return { a, b, closePropagates: false, cleanup };
 });
 
 conformance(

@@ -40,6 +40,9 @@ export function framed(frames: Uint8Array[]): Uint8Array {
   return enc.bytes.slice();
 }
 
+/** How long a filter has to exit after SIGTERM before it is killed. */
+const STOP_GRACE_MS = 15_000;
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -150,12 +153,20 @@ export class FilterProcess {
     return this.#exit!;
   }
 
-  /** Kills the process if it runs and waits for it; never throws. */
+  /**
+   * Stops the process with SIGTERM and waits for it; never throws. SIGKILL
+   * only after a generous bound: tests read what a graceful exit leaves (the
+   * summary line, a removed pid file), and on a loaded machine that exit can
+   * take seconds (a hung filter still ends the test, only later).
+   */
   async stop(): Promise<void> {
     try {
       this.child.kill("SIGTERM");
     } catch { /* exited */ }
-    const exited = await Promise.race([this.child.status.then(() => true), sleep(3000).then(() => false)]);
+    const exited = await Promise.race([
+      this.child.status.then(() => true),
+      sleep(STOP_GRACE_MS).then(() => false),
+    ]);
     if (!exited) {
       try {
         this.child.kill("SIGKILL");

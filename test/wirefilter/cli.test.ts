@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { splitVdePlug } from "../../src/cli/wirefilter.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { FilterProcess, sleep, testFrame, until, VDE } from "./_helpers.ts";
-import { freePort } from "../helpers/ports.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 
 const OURS = [...VDE, "wirefilter"];
@@ -68,7 +67,7 @@ Deno.test("vde wirefilter A B reads console commands on stdin, runs --rcfile, wr
     await p.writeRaw(enc.encode("loss LR5\n"));
     await p.writeRaw(enc.encode("showinfo\n"));
     // The console answers on stdout in the protocol's format (no prompt on a pipe).
-    await until("the showinfo listing", () => p.stdoutText.includes("Waiting packets"), 5000);
+    await until("the showinfo listing", () => p.stdoutText.includes("Waiting packets"), 20_000);
     assert.ok(p.stdoutText.startsWith("1000 Success\n0000 DATA END WITH '.'\n"), p.stdoutText);
     assert.ok(p.stdoutText.includes("Loss   L->R 5+0U   R->L 0+0U\n"), p.stdoutText);
     assert.ok(p.stdoutText.includes("Delay  L->R 25+0U   R->L 25+0U\n"));
@@ -94,7 +93,7 @@ Deno.test("vde wirefilter --blink sends `ID DIR SIZE` for every frame out", asyn
     await until("two blink datagrams", () => {
       sock.recvBatch((f) => got.push(new TextDecoder().decode(f)), counters as never);
       return got.length >= 2;
-    }, 5000);
+    }, 20_000);
     assert.deepEqual(got, ["wire7 -- 102\n", "wire7 -- 62\n"]);
   } finally {
     await p.stop();
@@ -105,15 +104,19 @@ Deno.test("vde wirefilter --blink sends `ID DIR SIZE` for every frame out", asyn
 });
 
 Deno.test("vde wirefilter --http: /metrics counts frames in and out and drops by reason; promtool agrees", async (t) => {
-  const port = freePort();
   // MTU 102 in wirefilter's units: a 100-byte frame passes, a 200-byte one is dropped.
-  const p = new FilterProcess([...OURS, "--mtu", "102", "--http", String(port)]);
+  // Port 0: the kernel picks a port when the filter listens and the filter logs it. A port
+  // picked by the test and freed before the filter starts may be taken meanwhile by another
+  // process of a parallel run (a listener or a connection's local port).
+  const p = new FilterProcess([...OURS, "--mtu", "102", "--http", "0"]);
   try {
+    await p.waitStderr(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/, 20_000);
+    const url = p.stderr.match(/metrics on (http:\/\/\S+\/metrics)/)![1]!;
     await p.send([testFrame(1, 100), testFrame(2, 200), testFrame(3, 60)]);
     await p.waitFrames(2, 20_000);
     let text = "";
     await until("the filter's /metrics", async () => {
-      text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => "");
+      text = await fetch(url).then((r) => r.text(), () => "");
       return text.includes("vde_wirefilter_drop_total");
     }, 20_000);
     const v = (series: string) => metricValue(text, series);
