@@ -2,12 +2,25 @@
  * `vde plug VNL [VNL]`: a virtual cable between two links. With one VNL the
  * other end is stdin/stdout (as Debian's `vde_plug` does), so it can sit in
  * a dpipe or at the far end of ssh.
+ *
+ * Between a vde:// switch and slirp:// the plug runs the slirp on a thread
+ * of its own, as `vde slirp` does (dataplane/slirp_thread.ts): the thread
+ * owns the switch's socket, the stack and every host socket; the main
+ * thread keeps the switch's control stream and the signals. Guest forwards
+ * (cmdfwd, unixfwd) use Deno's process and socket API, which that thread
+ * does not turn, so with them (or `--no-thread`) the slirp stays on the
+ * main thread.
  */
 import { onSignals } from "./signals.ts";
 import type { Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
-import { openLink, type OpenOptions, preloadSchemes } from "../link/registry.ts";
+import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
+import { runSlirpOnThread } from "../dataplane/slirp_thread.ts";
+import { untilSignal } from "./signals.ts";
+import { log } from "../log.ts";
+import type { DgramLink } from "../link/dgram_link.ts";
+import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import type { Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 
@@ -36,6 +49,8 @@ export const plugCommand: Subcommand = (program: Command) => {
     )
     .action(async (first: string, second: string, flags: PlugFlags) => {
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
+      const slirp = flags.thread === false ? null : slirpBehindSwitch(first, second);
+      if (slirp !== null) return await plugSlirpThread(slirp.vde, slirp.config, options);
       // A signal ends the cable like EOF does: both links close, so each can say
       // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
       // start: a signal while the ends are still opening closes what is open, exit 0.
@@ -72,6 +87,44 @@ export const plugCommand: Subcommand = (program: Command) => {
       }
     });
 };
+
+/** The switch's VNL and the slirp's configuration when the slirp can run on a thread of its own, else null. */
+function slirpBehindSwitch(first: string, second: string): { vde: string; config: SlirpConfig } | null {
+  const a = splitVnl(first).scheme;
+  const b = splitVnl(second).scheme;
+  const [vde, slirp] = a === "vde" && b === "slirp"
+    ? [first, second]
+    : a === "slirp" && b === "vde"
+    ? [second, first]
+    : [];
+  if (vde === undefined || slirp === undefined) return null;
+  let config: SlirpConfig;
+  try {
+    config = parseSlirpOptions(splitVnl(slirp).rest);
+  } catch (err) {
+    throw new Error(`cannot open ${slirp}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return config.guestForwards.length > 0 ? null : { vde, config };
+}
+
+/** The slirp on a thread of its own behind the switch `vde`, until a signal or the switch goes away. */
+async function plugSlirpThread(vde: string, config: SlirpConfig, options: OpenOptions): Promise<void> {
+  const { stopped, remove } = untilSignal();
+  try {
+    // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
+    const sw = (await open(vde, options)) as DgramLink;
+    const { end } = await runSlirpOnThread(sw, config, stopped, () => {}).catch((err) => {
+      throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    // As `vde slirp` does: with the switch's own per-port count, the frames lost between.
+    log(
+      "vde plug",
+      `switch link: ${end.framesIn} frames in, ${end.framesOut} out, dropped ${end.dropsOut} out`,
+    );
+  } finally {
+    remove();
+  }
+}
 
 async function open(vnl: string, options: OpenOptions): Promise<Link> {
   try {

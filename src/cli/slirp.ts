@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
-import { SlirpThread } from "../dataplane/slirp_thread.ts";
+import { runSlirpOnThread } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
 import {
   checkBootName,
@@ -74,13 +74,13 @@ function collect(value: string, previous: string[]): string[] {
 /**
  * Why the slirp stays on the main thread for these options, or null when
  * it may run on a thread of its own: guest forwards start commands and
- * open unix sockets through Deno's API, and `--http` reads the stack's
- * counters, which live on the thread.
+ * open unix sockets through Deno's API, whose promises wait while the thread
+ * blocks in its own epoll_wait. (`--http` asks the thread for the stack's
+ * counters: see SlirpThread.metrics.)
  */
 export function slirpThreadRefusal(o: SlirpCliOptions, config: SlirpConfig): string | null {
   if (o.thread === false) return "--no-thread";
   if (config.guestForwards.length > 0) return "guest forwards";
-  if (o.http !== undefined) return "--http";
   return null;
 }
 
@@ -124,29 +124,21 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
-    const released = Promise.withResolvers<void>();
-    p.defer(() => released.resolve());
-    const end = await sw.lendFd(released.promise);
-    const thread = new SlirpThread(config, end.fd);
-    p.defer(() => thread.stop());
-    const described = await thread.ready.catch((err) => {
+    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, (described, thread) => {
+      if (o.http !== undefined) {
+        const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
+        p.defer(() => web.close());
+      }
+      p.ready();
+      log("vde slirp", `on ${o.sock}: ${described}`);
+    }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
-    p.ready();
-    log("vde slirp", `on ${o.sock}: ${described}`);
-    const reason = await Promise.race([
-      sw.closed,
-      thread.ended.then((e) => e.reason ?? "the slirp thread stopped"),
-      p.stopped,
-    ]);
     log("vde slirp", `${reason}, exiting`);
-    const st = await thread.stop();
-    released.resolve();
-    sw.close(reason);
     // What reached us from the switch: with the switch's own per-port count, the frames lost between.
     log(
       "vde slirp",
-      `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsOut} out`,
+      `switch link: ${end.framesIn} frames in, ${end.framesOut} out, dropped ${end.dropsOut} out`,
     );
   });
 }

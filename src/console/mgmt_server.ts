@@ -21,7 +21,15 @@
  */
 import { LineSplitter, type SplitItem } from "./line_splitter.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
-import { Errno, formatReply, GREETING, PROMPT, type Reply, resultLine } from "./reply_format.ts";
+import {
+  Errno,
+  formatReply,
+  formatReplyParts,
+  GREETING,
+  PROMPT,
+  type Reply,
+  resultLine,
+} from "./reply_format.ts";
 import { log as defaultLog } from "../log.ts";
 import { OutputQueue } from "./output_queue.ts";
 
@@ -166,7 +174,11 @@ class MgmtSession implements Session {
           reply.afterSend?.();
           return;
         }
-        this.#out.push(formatReply(reply) + this.#afterReply);
+        for (const part of formatReplyParts(reply)) {
+          if (typeof part === "string") this.#out.push(part);
+          else this.#out.pushBytes(part);
+        }
+        this.#out.push(this.#afterReply);
         reply.afterSend?.();
       }
     }

@@ -141,7 +141,7 @@ export class CommandRegistry {
     } catch {
       reply = { code: Errno.EIO };
     }
-    if (spec.listing && reply.lines === undefined) return { ...reply, lines: [] };
+    if (spec.listing && reply.lines === undefined && reply.body === undefined) return { ...reply, lines: [] };
     return reply;
   }
 }

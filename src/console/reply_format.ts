@@ -94,6 +94,13 @@ export interface Reply {
    * because vde_switch frames a failed listing too.
    */
   lines?: string[];
+  /**
+   * The listing already encoded: ASCII lines, each ending in a newline, in
+   * chunks. Used instead of `lines` where a listing is too big to build as
+   * strings (`hash/print` of a full table); the management socket writes
+   * the chunks as they are.
+   */
+  body?: Uint8Array[];
   /** Unframed text written before the result (`load` echoes its script here). */
   raw?: string;
   /**
@@ -109,12 +116,35 @@ export interface Reply {
 export function formatReply(reply: Reply): string {
   if (reply.endSession) return END_OF_SESSION;
   let out = reply.raw ?? "";
-  if (reply.lines !== undefined) {
+  if (reply.body !== undefined) {
+    out += `${DATA_START}\n${bodyText(reply.body)}${DATA_END}\n`;
+  } else if (reply.lines !== undefined) {
     out += `${DATA_START}\n`;
     for (const line of reply.lines) out += `${line}\n`;
     out += `${DATA_END}\n`;
   }
   return `${out}${resultLine(reply.code)}\n`;
+}
+
+/**
+ * `formatReply` in pieces, with an encoded listing (`body`) left as its
+ * byte chunks, so a big listing is written without becoming one string.
+ */
+export function formatReplyParts(reply: Reply): (string | Uint8Array)[] {
+  if (reply.body === undefined || reply.endSession) return [formatReply(reply)];
+  return [
+    `${reply.raw ?? ""}${DATA_START}\n`,
+    ...reply.body,
+    `${DATA_END}\n${resultLine(reply.code)}\n`,
+  ];
+}
+
+const decoder = new TextDecoder();
+
+function bodyText(body: readonly Uint8Array[]): string {
+  let text = "";
+  for (const chunk of body) text += decoder.decode(chunk);
+  return text;
 }
 
 /**
@@ -141,7 +171,8 @@ export function printable(text: string): string {
 export function formatForPeople(reply: Reply): string {
   if (reply.endSession) return "";
   let out = reply.raw ?? "";
-  for (const line of reply.lines ?? []) out += `${line}\n`;
+  if (reply.body !== undefined) out += bodyText(reply.body);
+  else for (const line of reply.lines ?? []) out += `${line}\n`;
   if (reply.code !== 0) out += `${resultLine(reply.code)}\n`;
   return out;
 }

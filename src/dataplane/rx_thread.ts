@@ -37,6 +37,11 @@
  * again meanwhile, the next clear finds no registered waiter and writes the
  * eventfd. Both paths run the same drain, which may find the ring empty.
  *
+ * On a driven poller (the slirp thread, blocked in its own epoll_wait)
+ * the consumer never parks: a notify would settle a promise no one runs
+ * until the wait ends, so the worker always writes the eventfd, which is
+ * in that same epoll set.
+ *
  * Shutdown order: `stop()` sets the ring's stop flag and writes the wake
  * eventfd; the worker leaves its loop, closes its epoll set and says
  * "stopped". Only then are the eventfds closed and `stop()` resolves, and
@@ -109,7 +114,7 @@ export class RxThread {
 
   /** Waits for the worker's notify on the ring's sleeping word, unless a wait is pending already. */
   #park(): void {
-    if (this.#parked || this.#stopping !== null) return;
+    if (this.#parked || this.#stopping !== null || poller().driven) return;
     const woken = this.#ring.parkAsync();
     // null: the worker cleared the word first and, finding no one parked, writes the eventfd.
     if (woken === null) return;

@@ -14,9 +14,10 @@
  * itself (the switch went away).
  */
 import { C, check, libc } from "../../ffi/libc.ts";
+import type { DgramLink } from "../link/dgram_link.ts";
 import { log } from "../log.ts";
 import type { SlirpConfig } from "../slirp/config.ts";
-import { SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_worker.ts";
+import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_worker.ts";
 import { workerUrl } from "./worker_url.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */
@@ -42,12 +43,14 @@ export class SlirpThread {
   /** Resolves with the stack's one-line description once it runs; rejects with a one-line reason. */
   readonly ready: Promise<string>;
   #stopping: Promise<SlirpThreadEnd> | null = null;
+  /** Callers waiting for the metrics the thread renders next (see `metrics`). */
+  #metricsWaiters: PromiseWithResolvers<string>[] = [];
 
   /**
    * Starts the thread on `fd` (the switch's socket, lent: it must stay open
    * until `ended` resolves).
    */
-  constructor(config: SlirpConfig, fd: number, options: { resolvConf?: string } = {}) {
+  constructor(config: SlirpConfig, fd: number, options: { resolvConf?: string; metricsName?: string } = {}) {
     this.#wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.#worker = new Worker(workerUrl("slirp_worker", new URL("./slirp_worker.ts", import.meta.url)), {
       type: "module",
@@ -56,6 +59,10 @@ export class SlirpThread {
     const ended = Promise.withResolvers<SlirpThreadEnd>();
     this.ready = ready.promise;
     this.ended = ended.promise;
+    // A request the thread will not answer any more fails rather than hangs.
+    this.ended.then(() => {
+      for (const w of this.#metricsWaiters.splice(0)) w.reject(new Error("the slirp thread has stopped"));
+    });
     // Whoever waits on `ended` decides; an unobserved failure to start is reported by `ready`.
     this.ready.catch(() => {});
     this.#worker.onmessage = (e: MessageEvent<SlirpReport>) => {
@@ -64,6 +71,8 @@ export class SlirpThread {
         const at = m.line.indexOf(": ");
         if (at > 0) log(m.line.slice(0, at), m.line.slice(at + 2));
         else log("vde slirp", m.line);
+      } else if (m.type === "metrics") {
+        for (const w of this.#metricsWaiters.splice(0)) w.resolve(m.text);
       } else if (m.type === "ready") ready.resolve(m.describe);
       else if (m.type === "failed") {
         ready.reject(new Error(m.message));
@@ -90,8 +99,28 @@ export class SlirpThread {
       wakeFd: this.#wakeFd,
       shared: this.#shared,
       resolvConf: options.resolvConf,
+      metricsName: options.metricsName,
     };
     this.#worker.postMessage(start);
+  }
+
+  /**
+   * The stack's Prometheus metrics, rendered by the thread after its current
+   * round; rejects once the thread has stopped.
+   */
+  metrics(): Promise<string> {
+    if (this.#stopping !== null) return Promise.reject(new Error("the slirp thread has stopped"));
+    const waiter = Promise.withResolvers<string>();
+    this.#metricsWaiters.push(waiter);
+    Atomics.add(new Int32Array(this.#shared), SLIRP_METRICS, 1);
+    this.#wake();
+    return waiter.promise;
+  }
+
+  #wake(): void {
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc().write(this.#wakeFd, one, 8);
   }
 
   /** Stops the thread; resolves once it no longer uses the socket. */
@@ -102,9 +131,7 @@ export class SlirpThread {
 
   async #stop(): Promise<SlirpThreadEnd> {
     Atomics.store(new Int32Array(this.#shared), SLIRP_STOP, 1);
-    const one = new Uint8Array(8);
-    one[0] = 1;
-    libc().write(this.#wakeFd, one, 8);
+    this.#wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<SlirpThreadEnd>((r) =>
       timer = setTimeout(
@@ -118,4 +145,51 @@ export class SlirpThread {
     libc().close(this.#wakeFd);
     return end;
   }
+}
+
+/** How a slirp run by `runSlirpOnThread` ended. */
+export interface SlirpThreadRun {
+  /** Why it stopped (the switch went away, the thread stopped, or the caller's stop reason). */
+  reason: string;
+  end: SlirpThreadEnd;
+}
+
+/**
+ * Runs a slirp on a thread of its own on `sw`'s socket (`vde slirp`, and
+ * `vde plug` between vde:// and slirp://) until the switch goes away, the
+ * thread stops or `stopped` resolves; `sw` is closed on return. `onReady`
+ * gets the stack's one-line description once it runs.
+ *
+ * @throws the thread's one-line reason when the stack cannot start
+ */
+export async function runSlirpOnThread(
+  sw: DgramLink,
+  config: SlirpConfig,
+  stopped: Promise<string>,
+  onReady: (describe: string, thread: SlirpThread) => void,
+  options: { metricsName?: string } = {},
+): Promise<SlirpThreadRun> {
+  const released = Promise.withResolvers<void>();
+  const lent = await sw.lendFd(released.promise);
+  const thread = new SlirpThread(config, lent.fd, options);
+  // The socket is closed only once the thread no longer uses it.
+  const finish = async (reason: string): Promise<SlirpThreadRun> => {
+    const end = await thread.stop();
+    released.resolve();
+    sw.close(reason);
+    return { reason, end };
+  };
+  try {
+    onReady(await thread.ready, thread);
+  } catch (err) {
+    await finish("the slirp could not start");
+    throw err;
+  }
+  return await finish(
+    await Promise.race([
+      sw.closed,
+      thread.ended.then((e) => e.reason ?? "the slirp thread stopped"),
+      stopped,
+    ]),
+  );
 }

@@ -16,8 +16,9 @@
  * them): three socketpairs stand in as ports 1-3 (two datagram ports and
  * one read and written as a tap is), carrying unicast and broadcast frames
  * of the sizes traffic has, between addresses on both sides of V8's small
- * integer range. Then the ports are detached, deactivated (which forgets
- * the addresses learnt on them) and their counters reset. It costs the
+ * integer range. Then the ports are detached. The target forwards them
+ * with a twin engine on memory no other thread reads, so nothing of them
+ * (addresses, counters) is ever visible, even while warming. It costs the
  * thread tens of milliseconds once; a client's frames sent meanwhile wait
  * in its socket. On a busy machine it stops after 150 ms, warm or not.
  */
@@ -30,7 +31,7 @@ export interface WarmTarget {
   attach(port: number, fd: number, kind: PortFdKind): void;
   /** Serves the ready fds without blocking, whatever commands or main-thread frames are pending. */
   turn(): void;
-  /** Releases `fd`, deactivates `port` and resets its counters. */
+  /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
 }
 

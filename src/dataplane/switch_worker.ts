@@ -45,7 +45,7 @@
 import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
-import { Direction, type FrameObserver, SwitchEngine } from "../switch/engine.ts";
+import { Direction, type FrameObserver, type SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
@@ -113,7 +113,12 @@ class SwitchLoop {
   readonly #control: Int32Array;
   readonly #ringIn: FrameRing;
   readonly #ringOut: FrameRing;
-  readonly engine: SwitchEngine;
+  /** The forwarding engine; during warm-up a throwaway twin on memory no other thread reads. */
+  engine: SwitchEngine;
+  /** The engine's options, for warm-up's twin. */
+  readonly #options: SwitchStart["options"];
+  /** The shared memory the real engine writes, whose sizes warm-up's twin copies. */
+  readonly #state: SharedEngineState;
   readonly #epfd: number;
   readonly #arena = new RecvArena(BATCH, SLOT);
   readonly #tapBuf = new Uint8Array(TAP_BUFFER);
@@ -154,6 +159,7 @@ class SwitchLoop {
   readonly #ts = new Int32Array(4);
   readonly #tsBytes = new Uint8Array(this.#ts.buffer);
   readonly #t0 = this.#clock();
+  readonly #engineOutput = (port: number, frame: Uint8Array): void => this.#output(port, frame);
   readonly #fromRing = (tag: number, frame: Uint8Array) => {
     if ((tag & SEND) === 0) this.engine.input(tag, frame);
     else this.engine.sendControl(tag & PORT_MASK, frame);
@@ -167,14 +173,21 @@ class SwitchLoop {
     this.#control = new Int32Array(start.control);
     this.#ringIn = FrameRing.attach(start.ringIn);
     this.#ringOut = FrameRing.attach(start.ringOut);
-    this.engine = new SwitchEngine(
-      { ...start.options, shared: { state: start.state, writer: true } },
-      (port, frame) => this.#output(port, frame),
-    );
+    this.#options = start.options;
+    this.#state = start.state;
+    this.engine = this.#newEngine(start.state);
     this.#remote = new Int32Array(this.engine.numPorts);
     this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
     this.#watch(C.EPOLL_CTL_ADD, start.wakeFd);
     this.#eight[0] = 1;
+  }
+
+  /**
+   * One construction site for the real engine and warm-up's twin, so V8 sees the same shapes in
+   * both, and one output function: the engine's call to it stays the target V8 learnt.
+   */
+  #newEngine(state: SharedEngineState): SwitchEngine {
+    return new SwitchEngine({ ...this.#options, shared: { state, writer: true } }, this.#engineOutput);
   }
 
   get ok(): boolean {
@@ -332,32 +345,43 @@ class SwitchLoop {
     }
   }
 
-  /** Compiles the forwarding path before the first real frame (switch_warmup.ts). */
+  /**
+   * Compiles the forwarding path before the first real frame (switch_warmup.ts), on a twin engine.
+   * Not on the real one: its MAC table and counters are memory the main thread reads while this
+   * runs (a client attached meanwhile, /metrics, the console), and it showed thousands of
+   * throwaway frames on port 1 and switch-wide until reset. The twin is built at the same site
+   * with memory of the same sizes, so the code V8 optimizes for it is the code the real one runs.
+   */
   warm(): void {
     if (this.engine.numPorts < 4) return;
+    const real = this.engine;
     const handled = this.#handled;
-    warmUp({
-      attach: (port, fd, kind) => {
-        this.engine.activatePort(port);
-        this.#addFd(port, fd, kind);
-      },
-      turn: () => {
-        // Commands, and frames from the main thread (which may be for ports a command has yet to
-        // set up), wait until warming is done; the fds are served even with commands posted.
-        this.#handled = Atomics.load(this.#control, CTL_POSTED);
-        // The engine ticks every round, so its clock fields take their final shape here.
-        this.#lastTick = -Infinity;
-        this.#serveFds(true);
-      },
-      detach: (port, fd) => {
-        this.#removeFd(fd);
-        this.engine.deactivatePort(port);
-        this.engine.resetCounters(port);
-      },
+    const state = this.#state;
+    this.engine = this.#newEngine({
+      macTable: new SharedArrayBuffer(state.macTable.byteLength),
+      counters: new SharedArrayBuffer(state.counters.byteLength),
+      engineCounters: new SharedArrayBuffer(state.engineCounters.byteLength),
     });
-    // What the throwaway frames counted switch-wide (flooded, unicast) is not the switch's.
-    this.engine.resetEngineCounters();
-    this.#handled = handled;
+    try {
+      warmUp({
+        attach: (port, fd, kind) => {
+          this.engine.activatePort(port);
+          this.#addFd(port, fd, kind);
+        },
+        turn: () => {
+          // Commands, and frames from the main thread (which may be for ports a command has yet to
+          // set up), wait until warming is done; the fds are served even with commands posted.
+          this.#handled = Atomics.load(this.#control, CTL_POSTED);
+          // The engine ticks every round, so its clock fields take their final shape here.
+          this.#lastTick = -Infinity;
+          this.#serveFds(true);
+        },
+        detach: (_port, fd) => this.#removeFd(fd),
+      });
+    } finally {
+      this.engine = real;
+      this.#handled = handled;
+    }
   }
 
   /**

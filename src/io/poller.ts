@@ -67,6 +67,11 @@ export class Poller {
     this.#ctlSet(C.EPOLL_CTL_ADD, this.#wakeFd, C.EPOLLIN);
   }
 
+  /** True when the owner calls `turn` (the thread blocks in epoll_wait, so no promise settles while it waits). */
+  get driven(): boolean {
+    return this.#driven;
+  }
+
   /** Number of fds registered (the wake fd not counted). */
   get size(): number {
     return this.#count;

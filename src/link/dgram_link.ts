@@ -17,7 +17,7 @@ import { poller } from "../io/poller.ts";
 import { RxThread } from "../dataplane/rx_thread.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
-import { BATCH, type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
+import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
@@ -53,23 +53,17 @@ export class DgramLink extends BaseLink implements FdLender {
   #rx: RxThread | null = null;
   /** Set once the fd is lent to a plug thread: it is closed only after this resolves. */
   #lentUntil: Promise<unknown> | null = null;
-
-  /** recvmmsg batches read per readiness event (without a receive thread). */
-  readonly #drainBatches: number;
+  /** Set at teardown: resolves once the socket is closed. */
+  #released: Promise<void> | null = null;
 
   /**
    * @param receiveThread drain the socket on a thread of its own (see
    *   dataplane/rx_thread.ts); the main thread then only sends.
-   * @param drainBatches batches of 64 read per readiness event without a
-   *   receive thread (default 1: other fds get their turn); the slirp thread,
-   *   whose only datagram socket this is, reads more per round, so its ACKs
-   *   and host writes cover more frames each
    */
-  constructor(socket: UnixDgramSocket, description: string, receiveThread = false, drainBatches = 1) {
+  constructor(socket: UnixDgramSocket, description: string, receiveThread = false) {
     super(description);
     this.socket = socket;
     this.#fd = socket.fd;
-    this.#drainBatches = drainBatches;
     if (!receiveThread) {
       poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
       return;
@@ -241,9 +235,6 @@ export class DgramLink extends BaseLink implements FdLender {
     let n = this.socket.recvBatch(this.#deliver, this.#recv);
     // A failure closes the link only if it repeats: a pending socket error is reported once.
     if (n < 0) n = this.socket.recvBatch(this.#deliver, this.#recv);
-    for (let more = this.#drainBatches - 1; more > 0 && n === BATCH && !this.isClosed; more--) {
-      n = this.socket.recvBatch(this.#deliver, this.#recv);
-    }
     this.stats.dropsIn += this.#recv.oversize - before;
     if (n < 0) this.close(`receive failed: errno ${-n}`);
   }
@@ -257,7 +248,14 @@ export class DgramLink extends BaseLink implements FdLender {
     const holders: Promise<unknown>[] = [];
     if (this.#rx !== null) holders.push(this.#rx.stop());
     if (this.#lentUntil !== null) holders.push(this.#lentUntil);
-    if (holders.length === 0) this.socket.close();
-    else Promise.all(holders).then(() => this.socket.close());
+    if (holders.length === 0) {
+      this.socket.close();
+      this.#released = Promise.resolve();
+    } else this.#released = Promise.all(holders).then(() => this.socket.close());
+  }
+
+  /** Resolves once the link is closed and no thread of its own uses the socket any more. */
+  get released(): Promise<void> {
+    return this.#released ?? Promise.reject(new Error(`${this.description} is still open`));
   }
 }

@@ -977,11 +977,6 @@ export class SwitchEngine {
     return this.#counters.snapshot(port);
   }
 
-  /** Zeroes the engine-wide counters (of the forwarding engine: a control copy's are the other's). */
-  resetEngineCounters(): void {
-    this.#wide.fill(0);
-  }
-
   /** A copy of the engine-wide counters. */
   get counters(): EngineCounters {
     const wide = this.#wide;

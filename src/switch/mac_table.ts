@@ -297,6 +297,20 @@ export class MacTable {
     }
   }
 
+  /**
+   * Calls `fn` for every entry, in slot order, with the key as numbers: what
+   * a big listing reads, without a string or an object per entry. Do not
+   * change the table from `fn`.
+   */
+  forEachEntry(fn: (hi: number, lo: number, vlan: number, port: number, lastSeen: number) => void): void {
+    for (let slot = 0; slot <= this.#mask; slot++) {
+      const port = this.#port[slot]!;
+      if (port !== EMPTY) {
+        fn(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port, this.#lastSeen[slot]!);
+      }
+    }
+  }
+
   // A murmur3-style finaliser over the three key parts: cheap, no
   // allocation, and every input bit reaches the low bits that index slots.
   #hash(hi: number, lo: number, vlan: number): number {

@@ -29,6 +29,22 @@ export function vdeBucket(mac: Uint8Array, vlan: number, buckets: number): numbe
   // k = mac[0] | mac[1]<<8 | ... | mac[5]<<40 | vlan<<48, little-endian.
   const lo = (mac[0]! | (mac[1]! << 8) | (mac[2]! << 16) | (mac[3]! << 24)) >>> 0;
   const hi = (mac[4]! | (mac[5]! << 8) | ((vlan & 0xffff) << 16)) >>> 0;
+  return bucketOfKey(lo, hi, buckets);
+}
+
+/**
+ * `vdeBucket` of a MAC held as the MAC table keys it (`macHi`: bytes 0-1,
+ * `macLo`: bytes 2-5), so a listing needs no byte array per entry.
+ */
+export function vdeBucketOf(macHi: number, macLo: number, vlan: number, buckets: number): number {
+  const lo = (((macHi >>> 8) & 0xff) | ((macHi & 0xff) << 8) | (((macLo >>> 24) & 0xff) << 16) |
+    (((macLo >>> 16) & 0xff) << 24)) >>> 0;
+  const hi = (((macLo >>> 8) & 0xff) | ((macLo & 0xff) << 8) | ((vlan & 0xffff) << 16)) >>> 0;
+  return bucketOfKey(lo, hi, buckets);
+}
+
+// The finaliser on the 64-bit key's halves.
+function bucketOfKey(lo: number, hi: number, buckets: number): number {
   // k ^= k >> 33: only the low word changes.
   const x = (lo ^ (hi >>> 1)) >>> 0;
   // k *= C1 (mod 2^64).

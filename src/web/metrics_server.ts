@@ -34,7 +34,11 @@ export function metricFamily(
  *
  * @throws UsageError for a bad address or one it cannot listen on
  */
-export function startMetricsServer(component: string, address: string, render: () => string): MetricsServer {
+export function startMetricsServer(
+  component: string,
+  address: string,
+  render: () => string | Promise<string>,
+): MetricsServer {
   let addr;
   try {
     addr = parseHttpAddress(address);
@@ -47,7 +51,7 @@ export function startMetricsServer(component: string, address: string, render: (
       ...addr,
       onListen: () => {},
       onError: () => new Response("internal error\n", { status: 500 }),
-    }, (req) => {
+    }, async (req) => {
       const plain = { "content-type": "text/plain; charset=utf-8" };
       if (req.method !== "GET" && req.method !== "HEAD") {
         return new Response("method not allowed\n", {
@@ -58,7 +62,7 @@ export function startMetricsServer(component: string, address: string, render: (
       if (new URL(req.url).pathname !== "/metrics") {
         return new Response("not found\n", { status: 404, headers: plain });
       }
-      return new Response(render(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
+      return new Response(await render(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
     });
   } catch (err) {
     throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);

@@ -86,3 +86,33 @@ Deno.test("threaded switch leaves no trace of its warm-up: no address learnt, no
     await sw.close();
   }
 });
+
+Deno.test("a client attached on port 1 right after start sees only its own frames counted, even while the thread warms", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  try {
+    const link = new MemoryLink("memory 1");
+    sw.attach(link, { port: 1 });
+    // The warm-up runs on the thread while the main thread reads the shared counters: sample them
+    // through its whole window (it starts once the worker is up and lasts at most a few hundred ms).
+    const seen: string[] = [];
+    const end = performance.now() + 1500;
+    while (performance.now() < end) {
+      const s = sw.engine.portStats(1);
+      const { flooded, unicast } = sw.engine.counters;
+      if (s.framesIn + s.framesOut + flooded + unicast > 0) {
+        seen.push(`${s.framesIn}/${s.framesOut}/${flooded}/${unicast}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.deepEqual(seen.slice(0, 3), [], "port 1 in/out, flooded/unicast before the client sent anything");
+    const N = 5;
+    for (let i = 0; i < N; i++) link.receive(ethFrame(BROADCAST, mac(1), i));
+    await until(`port 1 counts ${N} frames in`, () => sw.engine.portStats(1).framesIn >= N);
+    const s = sw.engine.portStats(1);
+    assert.deepEqual([s.framesIn, s.framesOut], [N, 0]);
+    const { flooded, unicast } = sw.engine.counters;
+    assert.deepEqual({ flooded, unicast }, { flooded: N, unicast: 0 });
+  } finally {
+    await sw.close();
+  }
+});

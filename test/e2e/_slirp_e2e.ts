@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { Netns } from "../helpers/netns.ts";
-import { type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT } from "../helpers/switches.ts";
+import { canNetns, type Lab, type Netns } from "../helpers/netns.ts";
+import { hasCommand, type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
+import { listens, REPO_ROOT, startCSwitch } from "../helpers/switches.ts";
 
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+export const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
 /**
  * Starts `vde slirp --sock DIR ARGS` in `host` and Debian's `vde_plug
@@ -25,12 +25,17 @@ export async function slirpWithGuest(
 ): Promise<ManagedProcess> {
   const slirp = host.spawn([...VDE, "slirp", "--sock", dir, ...slirpArgs], { name: "vde slirp" });
   await slirp.waitForOutput(/vde slirp: on /, 20_000, "stderr");
+  await guestBehind(guest, dir);
+  return slirp;
+}
+
+/** Starts Debian's `vde_plug vde://DIR tap://t0` in `guest`; resolves once t0 exists there. */
+export async function guestBehind(guest: Netns, dir: string): Promise<void> {
   const plug = guest.spawn(["vde_plug", `vde://${dir}`, "tap://t0"], { name: "vde_plug guest" });
   await waitFor(async () => {
     if (plug.exitStatus !== null) throw new Error(`vde_plug exited: ${plug.stderr}`);
     return (await guest.run(["ip", "link", "show", "t0"], { check: false })).success;
   }, { timeoutMs: 10_000, what: "t0 in the guest" });
-  return slirp;
 }
 
 /** The python helper of the slirp tests (servers and clients run inside namespaces). */
@@ -76,4 +81,47 @@ export async function httpBothWays(host: Netns, guest: Netns, tmp: string, size:
     timeoutMs: 180_000,
   });
   assert.equal(up.stdout.trim(), expected, `upload: ${up.stderr}`);
+}
+
+/** The C switch's OUT packet count for the port whose client description contains `who`. */
+export async function cPortOutPackets(mgmt: string, who: string): Promise<number> {
+  const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "port/print"], {
+    check: false,
+    timeoutMs: 10_000,
+  });
+  const text = r.stdout.replaceAll("\0", "");
+  for (const block of text.split(/^Port /m)) {
+    if (!block.includes(who)) continue;
+    const m = block.match(/OUT:\s+pkts\s+(\d+)/);
+    if (m) return Number(m[1]);
+  }
+  throw new Error(`no port of "${who}" in port/print:\n${text}`);
+}
+
+/** Why the tests of our slirp behind Debian's vde_switch cannot run here, or null. */
+export async function missingForCSwitch(): Promise<string | null> {
+  const netns = await canNetns();
+  if (netns !== null) return netns;
+  for (const tool of ["vde_switch", "vde_plug", "unixcmd", "busybox", "python3"]) {
+    if (!(await hasCommand(tool))) return `${tool} is not installed`;
+  }
+  return null;
+}
+
+/**
+ * Starts Debian's vde_switch in `lab`'s temporary directory with its
+ * management socket (-M), stopped with the lab; resolves once that socket
+ * answers.
+ */
+export async function cSwitchInLab(lab: Lab): Promise<{ tmp: string; dir: string; mgmt: string }> {
+  const tmp = await lab.tempDir();
+  const dir = `${tmp}/sw`;
+  const mgmt = `${tmp}/mgmt`;
+  const sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
+  lab.defer(async () => void (await sw.stop()));
+  await waitFor(async () => await listens(mgmt), {
+    timeoutMs: 10_000,
+    what: "the C switch's management socket",
+  });
+  return { tmp, dir, mgmt };
 }

@@ -50,6 +50,7 @@ async function pingAll(from: Netns | null, to: string, lab: Lab): Promise<void> 
   }
   const r = await ping(from, to, 5, 0.2);
   assert.equal(r.received, 5, `ping ${from.short} -> ${to}: ${r.received}/5\n${r.output}`);
+  assert.equal(r.duplicates, 0, `ping ${from.short} -> ${to}: duplicated replies\n${r.output}`);
   void lab;
 }
 

@@ -284,8 +284,12 @@ export async function sweepStale(): Promise<string[]> {
 
 /** Summary of one ping run. */
 export interface PingResult {
+  /** Requests sent: may exceed the count asked for (see `ping`). */
   transmitted: number;
+  /** Requests answered, at most the count asked for (see `ping`). */
   received: number;
+  /** Replies that came twice (ping counts them apart): a duplicated frame on the path. */
+  duplicates: number;
   /** Average round-trip time in milliseconds; null when nothing came back. */
   avgMs: number | null;
   /** Raw output, for failure messages. */
@@ -308,6 +312,14 @@ export async function canPing(): Promise<boolean> {
 /**
  * Pings `to` from inside `ns`: `count` echo requests `intervalS` seconds
  * apart, bounded by a deadline. Reads both iputils' and busybox's summaries.
+ *
+ * With a deadline (`-w`), iputils' `-c` means "until `count` replies", not
+ * "`count` requests": when a reply is late (a loaded machine), ping sends
+ * another request at the next interval, and replies that then arrive
+ * together are all counted, so "6 transmitted, 6 received" answers a
+ * `-c 5` (reproduced by stopping the far tap's plug for 0.5 s; no reply
+ * was a duplicate). `received` is therefore capped at `count`: reaching it
+ * means `count` requests were answered, which is what callers ask.
  */
 export async function ping(ns: Netns, to: string, count: number, intervalS = 0.2): Promise<PingResult> {
   const deadlineS = Math.ceil(count * intervalS + 3);
@@ -325,10 +337,12 @@ export async function ping(ns: Netns, to: string, count: number, intervalS = 0.2
   const r = await ns.run(cmd, { check: false, timeoutMs: (deadlineS + 5) * 1000 });
   const output = r.stdout + r.stderr;
   const counts = output.match(/(\d+) packets transmitted, (\d+) (?:packets )?received/);
+  const dups = output.match(/\+?(\d+) duplicates/);
   const rtt = output.match(/= [\d.]+\/([\d.]+)\//);
   return {
     transmitted: counts ? Number(counts[1]) : 0,
-    received: counts ? Number(counts[2]) : 0,
+    received: counts ? Math.min(count, Number(counts[2])) : 0,
+    duplicates: dups ? Number(dups[1]) : 0,
     avgMs: rtt ? Number(rtt[1]) : null,
     output,
   };

@@ -15,7 +15,7 @@ import type { ConsoleContext } from "./context.ts";
 import { formatHashLine } from "./listings.ts";
 import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
-import { macViews, mapInSlices } from "./views.ts";
+import { hashPrintBody } from "./mac_listing.ts";
 import { NO_VLAN } from "../../switch/engine.ts";
 import { vdeBucket } from "../../switch/vde_bucket.ts";
 import { formatMac as formatMacBytes, macHi, macLo, parseMacText } from "../../wire/ethernet.ts";
@@ -90,7 +90,7 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     syntax: "",
     help: "print the hash table",
     listing: true,
-    run: async () => listing(await mapInSlices(await macViews(ctx), formatHashLine)),
+    run: async () => ({ code: 0, body: await hashPrintBody(ctx) }),
   });
   registry.add({
     path: "hash/find",

@@ -149,13 +149,3 @@ export async function macViews(ctx: ConsoleContext): Promise<MacView[]> {
     a.bucket - b.bucket || (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0) || a.vlan - b.vlan
   );
 }
-
-/** `items.map(fn)`, serving the event loop every `MAC_SLICE` items. */
-export async function mapInSlices<T, U>(items: readonly T[], fn: (item: T) => U): Promise<U[]> {
-  const out: U[] = [];
-  for (let i = 0; i < items.length; i++) {
-    out.push(fn(items[i]!));
-    if ((i + 1) % MAC_SLICE === 0) await new Promise((r) => setTimeout(r, 0));
-  }
-  return out;
-}
