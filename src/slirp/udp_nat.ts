@@ -25,15 +25,16 @@
  * UDP, IP and Ethernet headers in front of the payload in place; other
  * payloads (the DNS forwarder's) are copied into the transmit buffer.
  */
-import { IPPROTO, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
+import { IPPROTO } from "../wire/ipv4.ts";
 import { readU32, writeU32 } from "../wire/bytes.ts";
-import { IPV6_HLEN, ipv6Equal, writeIpv6Header } from "../wire/ipv6.ts";
+import { ipv6Equal } from "../wire/ipv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { UDP_HLEN, writeUdp } from "../wire/udp.ts";
 import type { ForwardSpec } from "./config.ts";
 import { HEADROOM, type HostNet, type HostSocket } from "./host_net.ts";
 import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
-import { hex16, type Iface, MAX_IP } from "./iface.ts";
+import { hex16, type Iface } from "./iface.ts";
+import { IPV4, IPV6, type IpFamily } from "./ip_family.ts";
 import type { IpOutput } from "./ip_output.ts";
 
 /** UDP flows kept open at once; the least recently used is closed to make room. */
@@ -216,22 +217,10 @@ export class UdpNat {
     len: number,
     inPlace: boolean,
   ): void {
-    if (this.#iface.closed || len + UDP_HLEN + IPV4_HLEN > MAX_IP) return;
-    let buf = b;
-    let uo = off - UDP_HLEN;
-    if (!inPlace || off < HEADROOM) {
-      buf = this.#out.tx;
-      uo = ETH_HLEN + IPV4_HLEN;
-      buf.set(b.subarray(off, off + len), uo + UDP_HLEN);
-    }
-    const io = uo - IPV4_HLEN;
-    writeIpv4(buf, io, IPV4_HLEN + UDP_HLEN + len, this.#out.nextId(), 0, 64, IPPROTO.UDP, src, dst);
-    writeUdp(buf, uo, srcPort, dstPort, len, io + 12, io + 16, 4);
-    this.#iface.stats.udpIn++;
-    this.#out.send4(buf, io - ETH_HLEN, ETH_HLEN + IPV4_HLEN + UDP_HLEN + len, dst);
+    this.#toGuest(IPV4, src, srcPort, dst, dstPort, b, off, len, inPlace);
   }
 
-  /** As `toGuest4` for IPv6. */
+  /** As `toGuest4` for IPv6. `src` may be a view into `b` itself (the receive buffer's address scratch is separate). */
   toGuest6(
     src: Uint8Array,
     srcPort: number,
@@ -242,20 +231,34 @@ export class UdpNat {
     len: number,
     inPlace: boolean,
   ): void {
-    if (this.#iface.closed || len + UDP_HLEN > MAX_IP) return;
+    this.#toGuest(IPV6, src, srcPort, dst, dstPort, b, off, len, inPlace);
+  }
+
+  #toGuest<A>(
+    f: IpFamily<A>,
+    src: A,
+    srcPort: number,
+    dst: A,
+    dstPort: number,
+    b: Uint8Array,
+    off: number,
+    len: number,
+    inPlace: boolean,
+  ): void {
+    if (this.#iface.closed || len + UDP_HLEN > f.maxPayload) return;
+    const out = this.#out;
     let buf = b;
     let uo = off - UDP_HLEN;
     if (!inPlace || off < HEADROOM) {
-      buf = this.#out.tx;
-      uo = ETH_HLEN + IPV6_HLEN;
+      buf = out.tx;
+      uo = ETH_HLEN + f.hlen;
       buf.set(b.subarray(off, off + len), uo + UDP_HLEN);
     }
-    const io = uo - IPV6_HLEN;
-    // The source may be a view into `buf` itself (the receive buffer's address scratch is separate).
-    writeIpv6Header(buf, io, UDP_HLEN + len, IPPROTO.UDP, 64, src, dst);
-    writeUdp(buf, uo, srcPort, dstPort, len, io + 8, io + 24, 16);
+    const io = uo - f.hlen;
+    f.writeHeader(out, buf, io, UDP_HLEN + len, IPPROTO.UDP, src, dst);
+    writeUdp(buf, uo, srcPort, dstPort, len, io + f.srcAt, io + f.dstAt, f.addrLen);
     this.#iface.stats.udpIn++;
-    this.#out.send6(buf, io - ETH_HLEN, ETH_HLEN + IPV6_HLEN + UDP_HLEN + len, buf, io + 24);
+    f.send(out, buf, io - ETH_HLEN, ETH_HLEN + f.hlen + UDP_HLEN + len);
   }
 
   #newFlow(key: string | number, family: 4 | 6, guestAddr: Uint8Array, guestPort: number): UdpFlow | null {
