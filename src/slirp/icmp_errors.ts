@@ -28,6 +28,7 @@ import { IPPROTO, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { IPV6_HLEN, isIpv6LinkLocal, writeIpv6Header } from "../wire/ipv6.ts";
 import type { Iface } from "./iface.ts";
+import { type IpFamily, IPV4, IPV6 } from "./ip_family.ts";
 import type { IpOutput } from "./ip_output.ts";
 
 /** ICMP errors sent per second at most. */
@@ -93,23 +94,10 @@ export class IcmpErrors {
     const ihl = (b[off]! & 0x0f) * 4;
     if (b[off + 9] === IPPROTO.ICMP && (len <= ihl || b[off + ihl] !== ICMP.ECHO_REQUEST)) return;
     if (!this.#allowed()) return;
-    const out = this.#out;
-    const t = out.tx;
-    const io = ETH_HLEN + IPV4_HLEN;
-    const l = writeIcmpv4Error(
-      t,
-      io,
-      ICMP.DEST_UNREACH,
-      CODE4[problem],
-      problem === "too-big" ? mtu : 0,
-      b,
-      off,
-      len,
-    );
-    if (l === 0) return;
-    writeIpv4(t, ETH_HLEN, IPV4_HLEN + l, out.nextId(), 0, 64, IPPROTO.ICMP, iface.config.gateway, src);
-    iface.stats.icmpErrorsOut++;
-    out.send4(t, 0, io + l, src);
+    const t = this.#out.tx;
+    const rest = problem === "too-big" ? mtu : 0;
+    const l = writeIcmpv4Error(t, ETH_HLEN + IPV4_HLEN, ICMP.DEST_UNREACH, CODE4[problem], rest, b, off, len);
+    if (l !== 0) this.#send(IPV4, l, IPPROTO.ICMP, iface.config.gateway, src);
   }
 
   /** As `aboutPacket4` for the IPv6 packet `b[off, off+len)`. */
@@ -118,30 +106,37 @@ export class IcmpErrors {
     if (len < IPV6_HLEN || !iface.isGuest6(b, off + 8)) return;
     if (b[off + 6] === IPPROTO.ICMPV6 && (len <= IPV6_HLEN || b[off + IPV6_HLEN]! < 128)) return;
     if (!this.#allowed()) return;
-    const out = this.#out;
-    const t = out.tx;
+    const t = this.#out.tx;
     const io = ETH_HLEN + IPV6_HLEN;
     const l = problem === "too-big"
       ? writeIcmpv6Error(t, io, ICMPV6.PACKET_TOO_BIG, 0, mtu, b, off, len)
       : writeIcmpv6Error(t, io, ICMPV6.DEST_UNREACH, CODE6[problem], 0, b, off, len);
     const guest = b.slice(off + 8, off + 24);
     const from = isIpv6LinkLocal(guest, 0) ? iface.linkLocal : iface.config.gateway6;
-    writeIpv6Header(t, ETH_HLEN, l, IPPROTO.ICMPV6, 64, from, guest);
-    finishIcmpv6(t, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
-    iface.stats.icmpErrorsOut++;
-    out.send6(t, 0, io + l, guest, 0);
+    this.#send(IPV6, l, IPPROTO.ICMPV6, from, guest);
   }
 
-  /** A host send of the guest's IPv4 packet `b[off, off+len)` failed with `errno`: tells the guest when it should know. */
-  sendFailed4(errno: number, b: Uint8Array, off: number, len: number): void {
-    const problem = problemOf(errno);
-    if (problem !== null && problem !== "too-big") this.aboutPacket4(problem, 0, b, off, len);
+  /**
+   * Puts the IP header in front of the error message `l` bytes long at
+   * `tx[ETH_HLEN + hlen]` and sends it. ICMPv6's checksum covers a
+   * pseudo-header, so it is finished once the header is there; ICMPv4's
+   * is already in the message.
+   */
+  #send<A>(f: IpFamily<A>, l: number, proto: number, from: A, to: A): void {
+    const out = this.#out;
+    const t = out.tx;
+    f.writeHeader(out, t, ETH_HLEN, l, proto, from, to);
+    if (f.family === 6) finishIcmpv6(t, ETH_HLEN + IPV6_HLEN, l, ETH_HLEN + 8, ETH_HLEN + 24);
+    this.#iface.stats.icmpErrorsOut++;
+    f.send(out, t, 0, ETH_HLEN + f.hlen + l);
   }
 
-  /** As `sendFailed4` for an IPv6 packet. */
-  sendFailed6(errno: number, b: Uint8Array, off: number, len: number): void {
+  /** A host send of the guest's IPv4 or IPv6 packet `b[off, off+len)` failed with `errno`: tells the guest when it should know. */
+  sendFailed(family: 4 | 6, errno: number, b: Uint8Array, off: number, len: number): void {
     const problem = problemOf(errno);
-    if (problem !== null && problem !== "too-big") this.aboutPacket6(problem, 0, b, off, len);
+    if (problem === null || problem === "too-big") return;
+    if (family === 4) this.aboutPacket4(problem, 0, b, off, len);
+    else this.aboutPacket6(problem, 0, b, off, len);
   }
 
   /**

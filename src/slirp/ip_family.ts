@@ -1,6 +1,7 @@
 /**
- * What differs between IPv4 and IPv6 when the slirp writes a packet to the
- * guest, as one descriptor a family, so the code that builds a packet is
+ * What differs between IPv4 and IPv6 where the slirp's steps are otherwise
+ * the same (building a packet to the guest, asking whether the guest may
+ * reach an address), as one descriptor a family, so those steps are
  * written once.
  *
  * Theory of operation. A packet towards the guest is built back to front
@@ -13,13 +14,15 @@
  * (IPv4: a number; IPv6: 16 bytes). The two descriptors are made once at
  * load; nothing here allocates per packet. `send` reads the destination
  * from the header just written, so a caller's address may be a view into
- * the very buffer it builds in.
+ * the very buffer it builds in. `mayReach` reads the address where the
+ * packet holds it, so input code passes offsets and copies nothing.
  */
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
 import { IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
 import { MAX_IP } from "./iface.ts";
+import type { Iface } from "./iface.ts";
 import type { IpOutput } from "./ip_output.ts";
 
 /** One IP family's part in building a packet; `A` is how it holds an address. */
@@ -35,9 +38,19 @@ export interface IpFamily<A> {
   /** Length of an address, as the checksum writers take it. */
   readonly addrLen: 4 | 16;
   /** Writes the fixed header at `b[io]` for a `payloadLen`-byte message of `proto`, hop limit 64. */
-  writeHeader(out: IpOutput, b: Uint8Array, io: number, payloadLen: number, proto: number, src: A, dst: A): void;
+  writeHeader(
+    out: IpOutput,
+    b: Uint8Array,
+    io: number,
+    payloadLen: number,
+    proto: number,
+    src: A,
+    dst: A,
+  ): void;
   /** Sends the frame `b[e, e+len)` to the destination its IP header names. */
   send(out: IpOutput, b: Uint8Array, e: number, len: number): void;
+  /** Whether the guest may reach the address at `b[at]` (iface.ts's policy). */
+  mayReach(iface: Iface, b: Uint8Array, at: number): boolean;
 }
 
 export const IPV4: IpFamily<number> = {
@@ -53,6 +66,9 @@ export const IPV4: IpFamily<number> = {
   send(out, b, e, len) {
     out.send4(b, e, len, readU32(b, e + ETH_HLEN + 16));
   },
+  mayReach(iface, b, at) {
+    return iface.mayReach4(readU32(b, at));
+  },
 };
 
 export const IPV6: IpFamily<Uint8Array> = {
@@ -67,5 +83,8 @@ export const IPV6: IpFamily<Uint8Array> = {
   },
   send(out, b, e, len) {
     out.send6(b, e, len, b, e + ETH_HLEN + 24);
+  },
+  mayReach(iface, b, at) {
+    return iface.mayReach6(b, at);
   },
 };

@@ -30,8 +30,10 @@ import { buildDhcp, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, parseDhcp } from "../wir
 import { TFTP_PORT } from "../wire/tftp.ts";
 import type { DhcpServer } from "./dhcp_server.ts";
 import type { DnsForwarder } from "./dns_forwarder.ts";
+import { echoOutside, tcpFromGuest } from "./guest_handoff.ts";
 import type { IcmpErrors } from "./icmp_errors.ts";
 import { type Iface, MAX_IP } from "./iface.ts";
+import { IPV4 } from "./ip_family.ts";
 import type { IpOutput } from "./ip_output.ts";
 import type { Neighbours } from "./neighbours.ts";
 import type { PingNat } from "./ping_nat.ts";
@@ -118,19 +120,11 @@ export class Ipv4Input {
     const po = h.payloadOffset;
     const pl = h.payloadLength;
     switch (h.protocol) {
-      case IPPROTO.TCP: {
-        if (src === 0 || pl < 20) return;
-        stats.tcpIn++;
-        const srcV = b.subarray(h.offset + 12, h.offset + 16);
-        const dstV = b.subarray(h.offset + 16, h.offset + 20);
-        const seg = b.subarray(po, po + pl);
-        if (!iface.mayReach4(dst)) {
-          this.#p.refuseTcp(srcV, dstV, seg);
-          return;
+      case IPPROTO.TCP:
+        if (src !== 0 && pl >= 20) {
+          tcpFromGuest(IPV4, this.#p, iface, b, h.offset + 12, h.offset + 16, po, pl);
         }
-        this.#p.tcp.input(srcV, dstV, seg);
         return;
-      }
       case IPPROTO.UDP:
         this.#udpIn(b, h.offset, po, pl, src, dst);
         return;
@@ -162,13 +156,7 @@ export class Ipv4Input {
       out.send4(t, 0, io + len, src);
       return;
     }
-    if (!iface.pingAllowed[4] || !iface.mayReach4(dst)) {
-      if (!iface.pingAllowed[4]) iface.noPingSockets();
-      iface.stats.icmpDropped++;
-      return;
-    }
-    const err = this.#p.ping.send(4, b, ipOff + 12, m.id, b, off, len, b, ipOff + 16);
-    if (err !== 0) this.#p.icmp.sendFailed4(err, b, ipOff, off + len - ipOff);
+    echoOutside(IPV4, this.#p, iface, b, ipOff + 12, ipOff + 16, m.id, off, len, ipOff);
   }
 
   #udpIn(b: Uint8Array, ipOff: number, off: number, len: number, src: number, dst: number): void {
@@ -197,7 +185,7 @@ export class Ipv4Input {
       return;
     }
     const err = this.#p.udp.fromGuest4(b, po, pl, src, u.srcPort, dst, u.dstPort);
-    if (err !== 0) this.#p.icmp.sendFailed4(err, b, ipOff, off + len - ipOff);
+    if (err !== 0) this.#p.icmp.sendFailed(4, err, b, ipOff, off + len - ipOff);
   }
 
   #dhcpIn(b: Uint8Array, off: number, len: number): void {

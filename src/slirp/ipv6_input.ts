@@ -43,7 +43,9 @@ import { finishIcmpv6, ICMPV6, newIcmpv6Message, parseIcmpv6 } from "../wire/icm
 import { newNdpMessage, parseNdp, writeNeighborAdvert, writeRouterAdvert } from "../wire/ndp.ts";
 import { newUdpHeader, parseUdp, udpChecksumOk } from "../wire/udp.ts";
 import { TFTP_PORT } from "../wire/tftp.ts";
+import { echoOutside, tcpFromGuest } from "./guest_handoff.ts";
 import { hex16, type Iface, MAX_IP } from "./iface.ts";
+import { IPV6 } from "./ip_family.ts";
 import type { Ipv4Parts } from "./ipv4_input.ts";
 import { Reassembler } from "./reassembly.ts";
 
@@ -129,19 +131,9 @@ export class Ipv6Input {
       case IPPROTO.ICMPV6:
         this.#icmpIn(b, po, pl, so, dOff, macOff, h.hopLimit, off);
         return;
-      case IPPROTO.TCP: {
-        if (unspecified || multicast || pl < 20) return;
-        stats.tcpIn++;
-        const srcV = b.subarray(so, so + 16);
-        const dstV = b.subarray(dOff, dOff + 16);
-        const seg = b.subarray(po, po + pl);
-        if (!iface.mayReach6(b, dOff)) {
-          this.#p.refuseTcp(srcV, dstV, seg);
-          return;
-        }
-        this.#p.tcp.input(srcV, dstV, seg);
+      case IPPROTO.TCP:
+        if (!unspecified && !multicast && pl >= 20) tcpFromGuest(IPV6, this.#p, iface, b, so, dOff, po, pl);
         return;
-      }
       case IPPROTO.UDP:
         if (unspecified || multicast) return;
         this.#udpIn(b, po, pl, so, dOff, off);
@@ -191,13 +183,7 @@ export class Ipv6Input {
       out.send6(t, 0, io + len, t, ETH_HLEN + 24);
       return;
     }
-    if (!iface.pingAllowed[6] || !iface.mayReach6(b, dOff)) {
-      if (!iface.pingAllowed[6]) iface.noPingSockets();
-      iface.stats.icmpDropped++;
-      return;
-    }
-    const err = this.#p.ping.send(6, b, so, m.id, b, off, len, b, dOff);
-    if (err !== 0) this.#p.icmp.sendFailed6(err, b, ipOff, off + len - ipOff);
+    echoOutside(IPV6, this.#p, iface, b, so, dOff, m.id, off, len, ipOff);
   }
 
   #ndpIn(b: Uint8Array, off: number, len: number, so: number, macOff: number, type: number): void {
@@ -268,7 +254,7 @@ export class Ipv6Input {
       return;
     }
     const err = this.#p.udp.fromGuest6(b, po, pl, so, u.srcPort, dOff, u.dstPort);
-    if (err !== 0) this.#p.icmp.sendFailed6(err, b, ipOff, off + len - ipOff);
+    if (err !== 0) this.#p.icmp.sendFailed(6, err, b, ipOff, off + len - ipOff);
   }
 
   /** Sends a router advertisement to `to`, or to all nodes when null. */

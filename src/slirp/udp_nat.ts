@@ -34,7 +34,7 @@ import type { ForwardSpec } from "./config.ts";
 import { HEADROOM, type HostNet, type HostSocket } from "./host_net.ts";
 import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
 import { hex16, type Iface } from "./iface.ts";
-import { IPV4, IPV6, type IpFamily } from "./ip_family.ts";
+import { type IpFamily, IPV4, IPV6 } from "./ip_family.ts";
 import type { IpOutput } from "./ip_output.ts";
 
 /** UDP flows kept open at once; the least recently used is closed to make room. */
