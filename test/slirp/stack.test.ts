@@ -374,3 +374,42 @@ Deno.test("TCP to a refused destination gets a RST (restricted mode)", () => {
   assert.equal(rst![h.payloadOffset + 13]! & 0x04, 0x04);
   assert.equal(t.stack.stats.restricted, 1);
 });
+
+function echo6(dst: Uint8Array): Uint8Array {
+  const ip = new Uint8Array(40 + 16);
+  writeIpv6Header(ip, 0, 16, 58, 64, GUEST6, dst);
+  ip[40] = ICMPV6.ECHO_REQUEST;
+  ip.set([0, 0x55, 0, 1, 9, 9, 9, 9, 9, 9, 9, 9], 44);
+  finishIcmpv6(ip, 40, 16, 8, 24);
+  return buildFrame({ src: GUEST_MAC, dst: GW_MAC, type: 0x86dd, payload: ip });
+}
+
+Deno.test("IPv6 echo: the outside only through an allowed ping socket, never into the guest's own prefix", () => {
+  const t = testStack();
+  t.stack.input(echo6(ipLiteral("2001:db8::1")));
+  assert.equal(t.stack.stats.icmpDropped, 1);
+  assert.equal(t.net.sockets.filter((s) => s.kind === "ping").length, 0);
+
+  const p = testStack({}, true);
+  p.stack.input(echo6(ipLiteral("fd00::99")));
+  assert.equal(p.stack.stats.icmpDropped, 1);
+  p.stack.input(echo6(ipLiteral("2001:db8::1")));
+  const sock = p.net.sockets.find((s) => s.kind === "ping")!;
+  assert.equal(sock.sent.length, 1);
+  assert.equal(formatIpv6(sock.sent[0]!.addr), "2001:db8::1");
+});
+
+Deno.test("IPv6 TCP to a refused destination gets a RST (restricted mode)", () => {
+  const t = testStack({ restricted: true });
+  t.take();
+  const ip = new Uint8Array(40 + 20);
+  writeIpv6Header(ip, 0, 20, 6, 64, GUEST6, ipLiteral("2001:db8::9"));
+  ip.set([0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff], 40);
+  t.stack.input(buildFrame({ src: GUEST_MAC, dst: GW_MAC, type: 0x86dd, payload: ip }));
+  const [rst] = t.take();
+  const h = newIpv6Header();
+  assert.equal(parseIpv6(rst!, 14, rst!.length - 14, h), null);
+  assert.equal(formatIpv6(rst!, h.srcOffset), "2001:db8::9");
+  assert.equal(rst![h.dataOffset + 13]! & 0x04, 0x04);
+  assert.equal(t.stack.stats.restricted, 1);
+});
