@@ -42,6 +42,7 @@ import { DnsForwarder } from "./dns_forwarder.ts";
 import { IcmpErrors } from "./icmp_errors.ts";
 import type { HostNet } from "./host_net.ts";
 import { Iface, MAX_IP, type StackSink, type StackStats } from "./iface.ts";
+import { IPV4, IPV6 } from "./ip_family.ts";
 import { IpOutput } from "./ip_output.ts";
 import { Ipv4Input } from "./ipv4_input.ts";
 import { Ipv6Input, RA_INTERVAL_MS } from "./ipv6_input.ts";
@@ -150,16 +151,16 @@ export class SlirpStack implements TcpCoreSide {
       c.dnsUpstream ?? options.resolvers ?? [],
       net,
       (fam, addr, port, b, off, len, inPlace) => {
-        if (fam === 4) udp.toGuest4(c.dns, 53, readU32(addr, 0), port, b, off, len, inPlace);
-        else udp.toGuest6(c.dns6, 53, addr, port, b, off, len, inPlace);
+        if (fam === 4) udp.toGuest(IPV4, c.dns, 53, readU32(addr, 0), port, b, off, len, inPlace);
+        else udp.toGuest(IPV6, c.dns6, 53, addr, port, b, off, len, inPlace);
       },
       this.now,
     );
     this.tftp = c.tftpRoot === undefined ? null : new TftpServer(
       c.tftpRoot,
       (family, guest, port, b, off, len) => {
-        if (family === 4) udp.toGuest4(c.gateway, 69, readU32(guest, 0), port, b, off, len, false);
-        else udp.toGuest6(c.gateway6, 69, guest, port, b, off, len, false);
+        if (family === 4) udp.toGuest(IPV4, c.gateway, 69, readU32(guest, 0), port, b, off, len, false);
+        else udp.toGuest(IPV6, c.gateway6, 69, guest, port, b, off, len, false);
       },
       this.now,
       iface.log,

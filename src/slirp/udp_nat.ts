@@ -21,7 +21,7 @@
  * read from the socket's error queue) is told to the guest by `IcmpErrors`
  * with a header rebuilt from the flow.
  *
- * Host sockets receive with headroom, so `toGuest4`/`toGuest6` write the
+ * Host sockets receive with headroom, so `toGuest` writes the
  * UDP, IP and Ethernet headers in front of the payload in place; other
  * payloads (the DNS forwarder's) are copied into the transmit buffer.
  */
@@ -203,38 +203,14 @@ export class UdpNat {
   }
 
   /**
-   * Sends a UDP payload to the guest. With `inPlace`, `b` has HEADROOM bytes
-   * before `off` and the headers are written there; otherwise the payload
-   * is copied into the transmit buffer.
+   * Sends a UDP payload to the guest over family `f` (IPv4 addresses are
+   * numbers, IPv6 ones 16 bytes; an IPv6 `src` may be a view into `b`
+   * itself: the receive buffer's address scratch is separate). With
+   * `inPlace`, `b` has HEADROOM bytes before `off` and the headers are
+   * written there; otherwise the payload is copied into the transmit
+   * buffer.
    */
-  toGuest4(
-    src: number,
-    srcPort: number,
-    dst: number,
-    dstPort: number,
-    b: Uint8Array,
-    off: number,
-    len: number,
-    inPlace: boolean,
-  ): void {
-    this.#toGuest(IPV4, src, srcPort, dst, dstPort, b, off, len, inPlace);
-  }
-
-  /** As `toGuest4` for IPv6. `src` may be a view into `b` itself (the receive buffer's address scratch is separate). */
-  toGuest6(
-    src: Uint8Array,
-    srcPort: number,
-    dst: Uint8Array,
-    dstPort: number,
-    b: Uint8Array,
-    off: number,
-    len: number,
-    inPlace: boolean,
-  ): void {
-    this.#toGuest(IPV6, src, srcPort, dst, dstPort, b, off, len, inPlace);
-  }
-
-  #toGuest<A>(
+  toGuest<A>(
     f: IpFamily<A>,
     src: A,
     srcPort: number,
@@ -276,9 +252,9 @@ export class UdpNat {
           flow.lastUsed = iface.now();
           if (family === 4) {
             const g = readU32(guestAddr, 0);
-            this.toGuest4(iface.guestView4(readU32(from, 0)), port, g, guestPort, buf, off, len, true);
+            this.toGuest(IPV4, iface.guestView4(readU32(from, 0)), port, g, guestPort, buf, off, len, true);
           } else {
-            this.toGuest6(iface.guestView6(from), port, guestAddr, guestPort, buf, off, len, true);
+            this.toGuest(IPV6, iface.guestView6(from), port, guestAddr, guestPort, buf, off, len, true);
           }
         },
         undefined,
@@ -344,7 +320,7 @@ export class UdpNat {
           const seen = iface.guestView4(readU32(from, 0));
           const g = readU32(guest, 0);
           this.#rememberPeer(`4|${g}|${spec.guestPort}|${seen}|${port}`, fwd, from.slice(0, 4), port, now);
-          this.toGuest4(seen, port, g, spec.guestPort, buf, off, len, true);
+          this.toGuest(IPV4, seen, port, g, spec.guestPort, buf, off, len, true);
         } else {
           const seen = iface.guestView6(from);
           this.#rememberPeer(
@@ -354,7 +330,7 @@ export class UdpNat {
             port,
             now,
           );
-          this.toGuest6(seen, port, guest, spec.guestPort, buf, off, len, true);
+          this.toGuest(IPV6, seen, port, guest, spec.guestPort, buf, off, len, true);
         }
       },
       spec.hostAddr,
