@@ -11,6 +11,7 @@ import {
   TCP_ACK,
   TCP_FIN,
   TCP_RST,
+  TCP_PSH,
   TCP_SYN,
   type TcpHeaderFields,
 } from "../../src/wire/tcp.ts";
@@ -217,7 +218,7 @@ Deno.test("bridging: guest data reaches the host, host data reaches the guest, F
   const rig = new Rig();
   const { conn, seq, ourSeq } = await rig.open();
   const up = new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n");
-  rig.send(GUEST, REMOTE, { seq, ack: ourSeq, flags: TCP_ACK }, up);
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, up);
   await settle();
   assert.deepEqual(conn.writtenData(), up);
   conn.push(new TextEncoder().encode("HTTP/1.0 200 OK\r\n\r\nhello"));
@@ -250,7 +251,8 @@ Deno.test("bridging: a batch's guest data leaves in one host write at the batch'
   const parts = ["one,", "two,", "three"].map((t) => new TextEncoder().encode(t));
   let at = seq;
   for (const p of parts) {
-    rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: TCP_ACK }, p);
+    // The guest's write ends with PSH on its last segment.
+    rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: p === parts.at(-1) ? TCP_ACK | TCP_PSH : TCP_ACK }, p);
     at += p.length;
   }
   assert.equal(conn.writeCalls, 0, "nothing is written in the middle of a batch");
@@ -263,6 +265,31 @@ Deno.test("bridging: a batch's guest data leaves in one host write at the batch'
   rig.engine.flush();
   await settle();
   assert.ok(conn.writeClosed);
+});
+
+Deno.test("bridging: guest data without PSH is held for one host write until PSH, half the ring or 1 ms", async () => {
+  const rig = new Rig();
+  const { conn, seq, ourSeq } = await rig.open();
+  const seg = new Uint8Array(1000).fill(0x61);
+  let at = seq;
+  for (let i = 0; i < 3; i++, at += seg.length) {
+    rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: TCP_ACK }, seg);
+    rig.engine.flush();
+  }
+  assert.equal(conn.writeCalls, 0, "segments of one guest write wait for its end");
+  rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, seg);
+  at += seg.length;
+  rig.engine.flush();
+  assert.equal(conn.writeCalls, 1, "the PSH segment sends what is held in one write");
+  assert.equal(conn.writtenBytes, 4000);
+  // A guest that never sets PSH: the hold ends after a millisecond.
+  rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: TCP_ACK }, seg);
+  rig.engine.flush();
+  await settle();
+  assert.equal(conn.writtenBytes, 4000);
+  rig.advance(1);
+  await settle();
+  assert.equal(conn.writtenBytes, 5000, "the hold timer writes the rest");
 });
 
 Deno.test("host closes first: FIN to the guest, then the engine holds TIME-WAIT", async () => {
@@ -291,7 +318,7 @@ Deno.test("back-pressure guest to host: a host that does not read closes the gue
   let s = seq;
   let window = -1;
   for (let i = 0; i < 200; i++) {
-    rig.send(GUEST, REMOTE, { seq: s, ack: ourSeq, flags: TCP_ACK }, new Uint8Array(1460));
+    rig.send(GUEST, REMOTE, { seq: s, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, new Uint8Array(1460));
     s += 1460;
     await settle(4);
   }
@@ -517,7 +544,7 @@ Deno.test("inbound handshake and data, both ways", async () => {
   rig.send(
     GUEST,
     from,
-    { srcPort: 80, dstPort: 5555, seq: 3001, ack: ping!.seq + 4, flags: TCP_ACK },
+    { srcPort: 80, dstPort: 5555, seq: 3001, ack: ping!.seq + 4, flags: TCP_ACK | TCP_PSH },
     new TextEncoder().encode("pong"),
   );
   await settle();

@@ -177,6 +177,16 @@ const FLOW_OUT = 0;
 const FLOW_IN = 1;
 
 /** What a flow waits for at the end of a batch: a host write, a host read. */
+/**
+ * Guest data for the host is held back until the guest's segment with PSH
+ * (the end of one of its writes), until this many bytes wait, or for at most
+ * HOST_WRITE_HOLD_MS: a slirp thread that keeps up with the guest sees one
+ * segment per round, and one send() per 1448 bytes wakes the host's reader
+ * per segment (measured: iperf3 guest->host halved).
+ */
+const HOST_WRITE_HOLD_BYTES = 64 * 1024;
+/** Longest hold of guest data without PSH (a guest stack that never sets it). */
+const HOST_WRITE_HOLD_MS = 1;
 const PUMP_WRITE = 1;
 const PUMP_READ = 2;
 
@@ -217,6 +227,10 @@ class Flow implements TcbHost {
   pumps = 0;
   #reading = false;
   #writing = false;
+  /** Received bytes that must reach the host without waiting (they end with a PSH, a FIN or a hold timeout). */
+  #owed = 0;
+  /** When data held back for coalescing goes out anyway (Infinity: none held). */
+  holdDeadline = Infinity;
 
   constructor(
     engine: Engine,
@@ -239,7 +253,7 @@ class Flow implements TcbHost {
   }
 
   get deadline(): number {
-    return Math.min(this.tcb.deadline, this.connectDeadline);
+    return Math.min(this.tcb.deadline, this.connectDeadline, this.holdDeadline);
   }
 
   matches(ga: Uint8Array, gp: number, fa: Uint8Array, fp: number): boolean {
@@ -376,6 +390,21 @@ class Flow implements TcbHost {
     const region = tcb.receiveRegion();
     let op: Promise<number | void>;
     if (region.length > 0) {
+      const held = tcb.readableBytes;
+      // Half the ring at most: the window the guest sees must not close on held data.
+      const enough = Math.min(HOST_WRITE_HOLD_BYTES, (tcb.rcvBuf?.capacity ?? 0) >> 1);
+      if (tcb.pushed || held >= enough || tcb.peerFin || tcb.state === TcpState.Closed) {
+        tcb.pushed = false;
+        this.#owed = held;
+      }
+      if (this.#owed <= 0) {
+        if (this.holdDeadline === Infinity) {
+          this.holdDeadline = this.engine.core.now() + HOST_WRITE_HOLD_MS;
+          this.engine.noteDeadline(this.holdDeadline);
+        }
+        return;
+      }
+      this.holdDeadline = Infinity;
       this.#writing = true;
       try {
         op = conn.write(region);
@@ -395,10 +424,18 @@ class Flow implements TcbHost {
     op.then(this.#afterCloseWrite, this.#writeFailed);
   }
 
+  /** The hold timer ran out: what the ring holds goes to the host now. */
+  holdExpired(): void {
+    this.holdDeadline = Infinity;
+    this.#owed = this.tcb.readableBytes;
+    this.pumpWrite();
+  }
+
   readonly #afterWrite = (n: number | void): void => {
     this.#writing = false;
     this.engine.stats.hostWrites++;
     if (this.hostClosed) return;
+    this.#owed -= n ?? 0;
     this.tcb.consume(n ?? 0);
     this.pumpWrite();
   };
@@ -564,7 +601,10 @@ class Engine implements SlirpTcpEngine {
       if (flow === undefined) continue;
       if (flow.deadline <= now) {
         if (flow.connectDeadline <= now) this.#connectTimedOut(flow);
-        else flow.tcb.poll();
+        else {
+          if (flow.holdDeadline <= now) flow.holdExpired();
+          if (flow.tcb.deadline <= now) flow.tcb.poll();
+        }
       }
       if (flow.inTable) next = Math.min(next, flow.deadline);
     }

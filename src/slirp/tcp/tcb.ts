@@ -389,6 +389,8 @@ export class TcpConnection {
   #lastChallenge = -Infinity;
   #keepProbes = 0;
   ackPending = 0;
+  /** Data with PSH arrived since the owner last cleared this: the sender finished a write; deliver now. */
+  pushed = false;
   /** Why the connection closed, once it has. */
   closeReason: string | null = null;
 
@@ -950,7 +952,10 @@ export class TcpConnection {
       }
       const room = seqDiff(this.rcvAdvRight, seq);
       if (dataLen > room) dataLen = Math.max(0, room);
-      if (dataLen > 0) this.#receiveData(seq, seg, dataOff, dataLen, now);
+      if (dataLen > 0) {
+        if ((f & TCP_PSH) !== 0) this.pushed = true;
+        this.#receiveData(seq, seg, dataOff, dataLen, now);
+      }
     } else if (dataLen > 0) {
       // Data after the peer's FIN, or in a state that takes none: just ACK.
       this.sendAck();
