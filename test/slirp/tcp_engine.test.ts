@@ -10,8 +10,8 @@ import {
   formatTcpFlags,
   TCP_ACK,
   TCP_FIN,
-  TCP_RST,
   TCP_PSH,
+  TCP_RST,
   TCP_SYN,
   type TcpHeaderFields,
 } from "../../src/wire/tcp.ts";
@@ -252,7 +252,12 @@ Deno.test("bridging: a batch's guest data leaves in one host write at the batch'
   let at = seq;
   for (const p of parts) {
     // The guest's write ends with PSH on its last segment.
-    rig.send(GUEST, REMOTE, { seq: at, ack: ourSeq, flags: p === parts.at(-1) ? TCP_ACK | TCP_PSH : TCP_ACK }, p);
+    rig.send(
+      GUEST,
+      REMOTE,
+      { seq: at, ack: ourSeq, flags: p === parts.at(-1) ? TCP_ACK | TCP_PSH : TCP_ACK },
+      p,
+    );
     at += p.length;
   }
   assert.equal(conn.writeCalls, 0, "nothing is written in the middle of a batch");
