@@ -31,8 +31,8 @@
  *   half-open flows (connect pending, SYN sent or received) are capped and
  *   the oldest is evicted under a flood; flows in total and in TIME-WAIT are
  *   capped too, so a guest cannot make the engine's memory grow without bound.
- * - Timers: each flow's deadline is the earliest of its connection's timers
- *   and its connect timeout; the engine keeps the earliest of all as a hint
+ * - Timers: each flow's deadline is the earliest of its connection's timers,
+ *   its connect timeout and the end of its host-write hold; the engine keeps the earliest of all as a hint
  *   (`nextTimerMs`) and `poll` visits the flows that are due.
  * - Lookup: flows sit in a hash table keyed by the four-tuple, chained, with
  *   a one-entry cache for the flow of the previous segment; no allocation.
@@ -381,7 +381,9 @@ class Flow implements TcbHost {
    * Guest to host: writes the receive ring out, one write in flight;
    * half-closes after the guest's FIN. Data that arrives is written at the
    * end of its batch of frames (the engine's `flush`), so a round's
-   * segments leave in one write.
+   * segments leave in one write, and only once the guest's write is
+   * complete (PSH), enough waits, or the hold times out (see
+   * HOST_WRITE_HOLD_BYTES), so consecutive rounds share a write too.
    */
   pumpWrite(): void {
     const conn = this.host;
