@@ -93,6 +93,11 @@ export function errno(): number {
   return errnoView === null ? 0 : errnoView[0]!;
 }
 
+/** An errno that means "nothing more now" (EAGAIN, EINTR), not a failure. */
+export function quietErrno(e: number): boolean {
+  return e === C.EAGAIN || e === C.EINTR;
+}
+
 /** strerror() text for an errno value, as glibc prints it. */
 export function strerror(code: number): string {
   const p = libc().strerror(code);

@@ -174,11 +174,11 @@ class MgmtSession implements Session {
           reply.afterSend?.();
           return;
         }
-        for (const part of formatReplyParts(reply)) {
+        // The prompt rides in the reply's last part: one write for an ordinary reply, as before bodies.
+        for (const part of formatReplyParts(reply, this.#afterReply)) {
           if (typeof part === "string") this.#out.push(part);
           else this.#out.pushBytes(part);
         }
-        this.#out.push(this.#afterReply);
         reply.afterSend?.();
       }
     }

@@ -128,14 +128,16 @@ export function formatReply(reply: Reply): string {
 
 /**
  * `formatReply` in pieces, with an encoded listing (`body`) left as its
- * byte chunks, so a big listing is written without becoming one string.
+ * byte chunks, so a big listing is written without becoming one string;
+ * `trailer` (the prompt) ends the last piece, so a reply and its prompt
+ * leave in one write.
  */
-export function formatReplyParts(reply: Reply): (string | Uint8Array)[] {
-  if (reply.body === undefined || reply.endSession) return [formatReply(reply)];
+export function formatReplyParts(reply: Reply, trailer = ""): (string | Uint8Array)[] {
+  if (reply.body === undefined || reply.endSession) return [formatReply(reply) + trailer];
   return [
     `${reply.raw ?? ""}${DATA_START}\n`,
     ...reply.body,
-    `${DATA_END}\n${resultLine(reply.code)}\n`,
+    `${DATA_END}\n${resultLine(reply.code)}\n${trailer}`,
   ];
 }
 

@@ -19,7 +19,15 @@
  * thread has said "stopped". Counters live in shared memory, written here
  * only.
  */
-import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import {
+  addressOf,
+  C,
+  EPOLL_DATA_OFFSET,
+  EPOLL_EVENT_SIZE,
+  errno,
+  libc,
+  quietErrno as quiet,
+} from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { raisePriority, setRealtime } from "./priority.ts";
@@ -36,11 +44,6 @@ const SLOT = VDE_MAX_FRAME + 6;
 const SATURATED_MS = 20;
 /** Batches one direction moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
-
-/** An errno that means "nothing more now", not a failure. */
-function quiet(e: number): boolean {
-  return e === C.EAGAIN || e === C.EINTR;
-}
 
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {

@@ -38,6 +38,10 @@ export class SlirpThread {
   readonly #worker: Worker;
   readonly #wakeFd: number;
   readonly #shared = new SharedArrayBuffer(16);
+  /** The stop flag and the metrics request counter, over `#shared`. */
+  readonly #flags = new Int32Array(this.#shared);
+  /** The eventfd increment, made once: /metrics scrapes wake the thread. */
+  readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
   /** Resolves once the worker no longer uses the socket. */
   readonly ended: Promise<SlirpThreadEnd>;
   /** Resolves with the stack's one-line description once it runs; rejects with a one-line reason. */
@@ -112,15 +116,13 @@ export class SlirpThread {
     if (this.#stopping !== null) return Promise.reject(new Error("the slirp thread has stopped"));
     const waiter = Promise.withResolvers<string>();
     this.#metricsWaiters.push(waiter);
-    Atomics.add(new Int32Array(this.#shared), SLIRP_METRICS, 1);
+    Atomics.add(this.#flags, SLIRP_METRICS, 1);
     this.#wake();
     return waiter.promise;
   }
 
   #wake(): void {
-    const one = new Uint8Array(8);
-    one[0] = 1;
-    libc().write(this.#wakeFd, one, 8);
+    libc().write(this.#wakeFd, this.#one, 8);
   }
 
   /** Stops the thread; resolves once it no longer uses the socket. */
@@ -130,7 +132,7 @@ export class SlirpThread {
   }
 
   async #stop(): Promise<SlirpThreadEnd> {
-    Atomics.store(new Int32Array(this.#shared), SLIRP_STOP, 1);
+    Atomics.store(this.#flags, SLIRP_STOP, 1);
     this.#wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<SlirpThreadEnd>((r) =>

@@ -92,12 +92,12 @@ interface CableEntry {
   end?: Link;
 }
 
-/** Joins two links both ways without closing either when the other ends. */
 /** Where a lab switch forwards: its `dataplane`, else $VDE_DATAPLANE as `vde switch` reads it, else its thread. */
 function labDataplane(node: SwitchNode): "thread" | "main" {
   return node.dataplane ?? (Deno.env.get("VDE_DATAPLANE") === "main" ? "main" : "thread");
 }
 
+/** Joins two links both ways without closing either when the other ends. */
 function join(a: Link, b: Link): () => void {
   a.onFrame = (f) => b.send(f);
   b.onFrame = (f) => a.send(f);

@@ -12,7 +12,7 @@
  * being dropped in ours, which TCP would see as loss. A tap created here
  * disappears when its fd closes; a persistent tap that existed before stays.
  */
-import { C, errno, libc } from "../../ffi/libc.ts";
+import { C, errno, libc, quietErrno } from "../../ffi/libc.ts";
 import { openTap } from "../../ffi/tun.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -104,10 +104,10 @@ export class TapLink extends BaseLink implements FdLender {
       }
       let n = libc().read(this.#fd, buf, READ_BUFFER);
       // A failure closes the link only if it repeats: a tap that is gone fails every read.
-      if (n < 0 && errno() !== C.EAGAIN && errno() !== C.EINTR) n = libc().read(this.#fd, buf, READ_BUFFER);
+      if (n < 0 && !quietErrno(errno())) n = libc().read(this.#fd, buf, READ_BUFFER);
       if (n < 0) {
         const e = errno();
-        if (e === C.EAGAIN || e === C.EINTR) return;
+        if (quietErrno(e)) return;
         this.close(`tap ${this.name} read failed: errno ${e}`);
         return;
       }

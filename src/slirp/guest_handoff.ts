@@ -58,8 +58,12 @@ export function echoOutside(
   ipOff: number,
 ): void {
   const family = f.family;
-  if (!iface.pingAllowed[family] || !f.mayReach(iface, b, dstAt)) {
-    if (!iface.pingAllowed[family]) iface.noPingSockets();
+  if (!iface.pingAllowed[family]) {
+    iface.noPingSockets();
+    iface.stats.icmpDropped++;
+    return;
+  }
+  if (!f.mayReach(iface, b, dstAt)) {
     iface.stats.icmpDropped++;
     return;
   }

@@ -176,7 +176,6 @@ const LOOP6 = "::1";
 const FLOW_OUT = 0;
 const FLOW_IN = 1;
 
-/** What a flow waits for at the end of a batch: a host write, a host read. */
 /**
  * Guest data for the host is held back until the guest's segment with PSH
  * (the end of one of its writes), until this many bytes wait, or for at most
@@ -187,6 +186,7 @@ const FLOW_IN = 1;
 const HOST_WRITE_HOLD_BYTES = 64 * 1024;
 /** Longest hold of guest data without PSH (a guest stack that never sets it). */
 const HOST_WRITE_HOLD_MS = 1;
+/** What a flow waits for at the end of a batch: a host write, a host read. */
 const PUMP_WRITE = 1;
 const PUMP_READ = 2;
 
