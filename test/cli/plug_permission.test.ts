@@ -5,16 +5,10 @@
  * without CAP_DAC_OVERRIDE, which then sees it as any other user would.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
+import { AS_OTHER_USER, run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
 import { startCSwitch, startOurSwitch } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
-
-const AS_OTHER_USER = [
-  "setpriv",
-  "--bounding-set=-dac_override,-dac_read_search",
-  "--inh-caps=-dac_override,-dac_read_search",
-];
 
 async function giveToNobody(dir: string): Promise<void> {
   for (const e of [dir, ...[...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`)]) {

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  AS_OTHER_USER,
   hasCommand,
   pathExists,
   run,
@@ -222,9 +223,7 @@ Deno.test("vde term on another user's switch directory says it cannot look into 
     await Deno.chown(`${tmp}/net`, 65534, 65534);
     const r = await run(
       [
-        "setpriv",
-        "--bounding-set=-dac_override,-dac_read_search",
-        "--inh-caps=-dac_override,-dac_read_search",
+        ...AS_OTHER_USER,
         ...ourCli(),
         "term",
         `${tmp}/net`,

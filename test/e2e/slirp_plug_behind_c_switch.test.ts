@@ -23,7 +23,10 @@ import {
 } from "./_slirp_e2e.ts";
 
 const SIZE = 20 * 1024 * 1024;
-/** Share of the frames the C switch sends to our port that may be lost (as in slirp_behind_c_switch.test.ts). */
+/**
+ * Share of the frames the C switch sends to our port that may be lost: 2%, looser than
+ * slirp_behind_c_switch.test.ts's 1.5% because this plug's runs were measured only at 2%.
+ */
 const MAX_LOST_SHARE = 0.02;
 
 for (const order of ["vde:// slirp://", "slirp:// vde://"] as const) {

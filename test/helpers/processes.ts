@@ -485,6 +485,17 @@ export function skipUnless(t: Deno.TestContext, reason: string | null): boolean 
   return true;
 }
 
+/**
+ * A command prefix that runs the rest as root without the capabilities that
+ * override file permissions: root then meets a socket's or directory's mode
+ * as any other user would.
+ */
+export const AS_OTHER_USER = [
+  "setpriv",
+  "--bounding-set=-dac_override,-dac_read_search",
+  "--inh-caps=-dac_override,-dac_read_search",
+];
+
 /** {@link skipUnless} for root. Usage: `if (skipUnlessRoot(t)) return;` */
 export function skipUnlessRoot(t: Deno.TestContext): boolean {
   return skipUnless(t, hasRoot());
