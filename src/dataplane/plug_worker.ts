@@ -216,7 +216,7 @@ function run(start: PlugStart): string | null {
   // Real-time while it keeps up; an ordinary (nice -20) thread while saturated: see priority.ts.
   const realtime = raisePriority(true);
   let demoted = false;
-  let busySince = 0;
+  let busySince = performance.now();
   const control = new Int32Array(start.shared, 0, 4);
   const counters = new Float64Array(start.shared, 16);
   const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
