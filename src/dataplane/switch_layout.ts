@@ -114,4 +114,6 @@ export type SwitchReply =
   /** Reading `fd` failed (`errno`, 0 for end of file): it is out of the epoll set. */
   | { failed: number; errno: number }
   | { event: unknown }
+  /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */
+  | { warmed: number }
   | { stopped: true };

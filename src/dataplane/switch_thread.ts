@@ -113,6 +113,11 @@ export class SwitchThread {
   readonly #lent = new Map<number, () => void>();
   #stopping: Promise<void> | null = null;
   #stopped = false;
+  readonly #warmed = Promise.withResolvers<number | null>();
+  /** Resolves once the worker's warm-up is over, with its duration in ms; null when it stopped first. */
+  readonly warmed: Promise<number | null> = this.#warmed.promise;
+  /** How long warm-up took, in ms; null while it runs. */
+  warmedMs: number | null = null;
   /** Frames from main-thread links dropped because ringIn was full. */
   ringDrops = 0;
 
@@ -213,6 +218,9 @@ export class SwitchThread {
       this.#sink.failed(reply.failed, reply.errno);
     } else if ("event" in reply) {
       this.#sink.event(reply.event);
+    } else if ("warmed" in reply) {
+      this.warmedMs = reply.warmed;
+      this.#warmed.resolve(reply.warmed);
     }
   }
 
@@ -235,6 +243,7 @@ export class SwitchThread {
     this.#wake();
     await stopped;
     this.#stopped = true;
+    this.#warmed.resolve(null);
     this.#worker.terminate();
     poller().remove(this.#notifyFd);
     libc().close(this.#wakeFd);

@@ -568,7 +568,11 @@ scope.onmessage = (e) => {
     // Normal priority, unlike the receive thread: a thread that polls while busy must not push
     // the other processes (often the very senders and receivers of its frames) off its core.
     loop = new SwitchLoop(start);
-    if (loop.ok) loop.warm();
+    if (loop.ok) {
+      const began = performance.now();
+      loop.warm();
+      scope.postMessage({ warmed: performance.now() - began });
+    }
     if (!loop.ok) {
       loop = null;
       ended = true;

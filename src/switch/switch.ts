@@ -163,6 +163,19 @@ export class Switch {
     return this.#thread !== null;
   }
 
+  /**
+   * Resolves once the data-plane thread has warmed its forwarding path (the ms it took), so counters
+   * and addresses read from then on hold real frames only; at once (null) without a thread.
+   */
+  get warmed(): Promise<number | null> {
+    return this.#thread?.warmed ?? Promise.resolve(null);
+  }
+
+  /** How long the thread's warm-up took (ms); null while it runs or without a thread. */
+  get warmedMs(): number | null {
+    return this.#thread?.warmedMs ?? null;
+  }
+
   /** Frames from links on the main thread that the thread's full ring dropped (0 without a thread). */
   get ringDrops(): number {
     return this.#thread?.ringDrops ?? 0;

@@ -9,7 +9,8 @@ import { warmUp } from "../../src/dataplane/switch_warmup.ts";
 import type { PortFdKind } from "../../src/dataplane/switch_layout.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
-import { BROADCAST, ethFrame, mac, tagOf, until } from "../helpers/vde_clients.ts";
+import { makeConsole } from "../console/_helpers.ts";
+import { BROADCAST, ethFrame, mac, tagOf, until, within } from "../helpers/vde_clients.ts";
 
 function openFds(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
@@ -93,17 +94,26 @@ Deno.test("a client attached on port 1 right after start sees only its own frame
     const link = new MemoryLink("memory 1");
     sw.attach(link, { port: 1 });
     // The warm-up runs on the thread while the main thread reads the shared counters: sample them
-    // through its whole window (it starts once the worker is up and lasts at most a few hundred ms).
+    // until the thread says it is over (the signal `showinfo` shows), then once more.
+    let warmedMs: number | null | undefined;
+    const warmed = within("the switch thread's warm-up to end", 30_000, sw.warmed).then((ms) =>
+      warmedMs = ms
+    );
     const seen: string[] = [];
-    const end = performance.now() + 1500;
-    while (performance.now() < end) {
+    const sample = () => {
       const s = sw.engine.portStats(1);
       const { flooded, unicast } = sw.engine.counters;
       if (s.framesIn + s.framesOut + flooded + unicast > 0) {
         seen.push(`${s.framesIn}/${s.framesOut}/${flooded}/${unicast}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    while (warmedMs === undefined) {
+      sample();
+      await Promise.race([warmed, new Promise((resolve) => setTimeout(resolve, 1))]);
     }
+    sample();
+    assert.ok(typeof warmedMs === "number" && warmedMs > 0, `warmed in ${warmedMs} ms`);
+    assert.equal(sw.warmedMs, warmedMs);
     assert.deepEqual(seen.slice(0, 3), [], "port 1 in/out, flooded/unicast before the client sent anything");
     const N = 5;
     for (let i = 0; i < N; i++) link.receive(ethFrame(BROADCAST, mac(1), i));
@@ -114,5 +124,28 @@ Deno.test("a client attached on port 1 right after start sees only its own frame
     assert.deepEqual({ flooded, unicast }, { flooded: N, unicast: 0 });
   } finally {
     await sw.close();
+  }
+});
+
+Deno.test("showinfo says when the switch thread's warm-up is over, and how long it took", async () => {
+  const c = makeConsole(8, {}, "thread");
+  try {
+    const ms = await within("the switch thread's warm-up to end", 30_000, c.sw.warmed);
+    assert.match(
+      await c.run("showinfo"),
+      new RegExp(`^switch thread warmed up in ${Math.round(ms!)} ms$`, "m"),
+    );
+  } finally {
+    await c.sw.close();
+  }
+});
+
+Deno.test("a switch forwarding on the main thread has no warm-up to wait for", async () => {
+  const c = makeConsole(8, {}, "main");
+  try {
+    assert.equal(await within("warmed", 1000, c.sw.warmed), null);
+    assert.doesNotMatch(await c.run("showinfo"), /warm/);
+  } finally {
+    await c.sw.close();
   }
 });

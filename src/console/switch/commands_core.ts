@@ -39,6 +39,11 @@ export function addDataSocketCommands(registry: CommandRegistry, ctx: ConsoleCon
   });
 }
 
+/** Whether the switch thread's warm-up (throwaway frames that compile its forwarding path) is over. */
+function warmUpLine(ms: number | null): string {
+  return ms === null ? "switch thread warming up" : `switch thread warmed up in ${Math.round(ms)} ms`;
+}
+
 /** Registers `help`, `logout`, `shutdown`, `showinfo` and `load`. */
 export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
   registry.add({
@@ -68,6 +73,7 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
         `vde ${VERSION} on Deno ${Deno.version.deno}`,
         // With our own line above, not among vde_switch's below, which clients may read by position.
         `forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`,
+        ...(ctx.sw.threaded ? [warmUpLine(ctx.sw.warmedMs)] : []),
         "",
         `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
       ];
