@@ -115,13 +115,16 @@ Deno.test("vxvde:// a burst from a member that was stalled arrives whole: the re
     // A loaded machine deschedules the sending plug; on waking it sends everything that piled
     // up in its stdin at once. 1000 small datagrams are more than the kernel's default buffer.
     const sender = (p.a as CmdLink).pid;
+    const written = p.a.stats.framesOut;
     Deno.kill(sender, "SIGSTOP");
     try {
-      for (let i = 0; i < 1000; i++) {
-        p.a.send(ethFrame(BROADCAST, mac(0x401), i, 60));
-        if (i % 100 === 99) await sleep(5);
-      }
-      await sleep(200);
+      // Sent in one turn, so they leave in one 62,000-byte write that the stopped plug's stdin holds
+      // whole (a pipe has 16 pages; smaller writes each start a page of their own and fill it sooner).
+      for (let i = 0; i < 1000; i++) p.a.send(ethFrame(BROADCAST, mac(0x401), i, 60));
+      await waitFor(() => p.a.stats.framesOut - written >= 1000, {
+        timeoutMs: 20_000,
+        what: "the 1000 frames written into the stopped plug's stdin",
+      });
     } finally {
       Deno.kill(sender, "SIGCONT");
     }
