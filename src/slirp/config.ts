@@ -517,9 +517,11 @@ function splitColons(text: string): string[] {
   return parts;
 }
 
-function port(text: string, what: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new ConfigError(`${what} must be a port number 1-65535, got "${text}"`);
+/** A port number; `zeroOk` for a host port, where 0 has the kernel pick a free one. */
+function port(text: string, what: string, zeroOk = false): number {
+  const low = zeroOk ? 0 : 1;
+  if (!/^\d+$/.test(text) || Number(text) < low || Number(text) > 65535) {
+    throw new ConfigError(`${what} must be a port number ${low}-65535, got "${text}"`);
   }
   return Number(text);
 }
@@ -585,7 +587,7 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
     proto,
     family,
     hostAddr,
-    hostPort: port(hostPortText, "forward host port"),
+    hostPort: port(hostPortText, "forward host port", true),
     guestAddr,
     guestPort: port(guestPortText, "forward guest port"),
   };

@@ -55,9 +55,8 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
             if (arg === "") {
               return listing(["usage: slirp/forward add tcp|udp:HOSTPORT:GUESTPORT"], Errno.EINVAL);
             }
-            const spec = parseForward(arg, stack.config);
-            await stack.addForward(spec);
-            return listing([`added ${formatForward(spec, stack.config)}`]);
+            const added = await stack.addForward(parseForward(arg, stack.config));
+            return listing([`added ${formatForward(added, stack.config)}`]);
           }
           case "del":
           case "delete":

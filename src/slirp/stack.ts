@@ -62,7 +62,8 @@ export type { StackSink, StackStats } from "./iface.ts";
 
 /** Control of TCP forwards that a TCP engine may offer. */
 export interface TcpForwardControl {
-  addForward(spec: ForwardSpec): void | Promise<void>;
+  /** Listens for `spec`; returns the host port it listens on (the kernel's pick when `spec` asks 0). */
+  addForward(spec: ForwardSpec): number | Promise<number>;
   removeForward(spec: ForwardSpec): boolean | Promise<boolean>;
 }
 
@@ -208,7 +209,15 @@ export class SlirpStack implements TcpCoreSide {
   async openTcpForwards(): Promise<void> {
     if (this.#tcpForwards.length === 0) return;
     if (this.#tcpControl === null) throw new Error("TCP forwards need the TCP engine, which is off");
-    for (const f of this.#tcpForwards) await this.#tcpControl.addForward(f);
+    const forwards = this.#tcpForwards;
+    for (let i = 0; i < forwards.length; i++) {
+      forwards[i] = { ...forwards[i]!, hostPort: await this.#tcpControl.addForward(forwards[i]!) };
+    }
+  }
+
+  /** One line per forward, naming the host port it listens on (the kernel's pick for port 0). */
+  describeForwards(): string[] {
+    return this.forwards().map((f) => `forward ${formatForward(f, this.config)}`);
   }
 
   // ---------------------------------------------------------------------------
@@ -305,23 +314,21 @@ export class SlirpStack implements TcpCoreSide {
   // Forwards
 
   /**
-   * Adds a forward at run time.
+   * Adds a forward at run time; returns it with the host port it listens on (the kernel's pick for 0).
    *
    * @throws Error with a one-line reason (port taken, no TCP engine)
    */
-  async addForward(spec: ForwardSpec): Promise<void> {
+  async addForward(spec: ForwardSpec): Promise<ForwardSpec> {
     if (this.forwards().some((f) => sameForward(f, spec))) {
       throw new Error(`forward ${formatForward(spec, this.config)} exists already`);
     }
-    if (spec.proto === "udp") {
-      this.#udp.openForward(spec);
-      return;
-    }
+    if (spec.proto === "udp") return this.#udp.openForward(spec);
     if (this.#tcpControl === null) {
       throw new Error("TCP forwards need the TCP engine, which is not available");
     }
-    await this.#tcpControl.addForward(spec);
-    this.#tcpForwards.push(spec);
+    const bound = { ...spec, hostPort: await this.#tcpControl.addForward(spec) };
+    this.#tcpForwards.push(bound);
+    return bound;
   }
 
   /** Removes a forward (matched on protocol, host address and host port); false when there was none. */

@@ -1,7 +1,8 @@
 /**
  * Assembling a slirp stack from its configuration: the host's resolvers,
  * whether the host allows ping sockets, the TCP engine with its forward
- * control, the configured TCP forwards opened, and the start-up notes.
+ * control, the configured TCP forwards opened, and the start-up notes
+ * (each forward with the host port it listens on: the kernel picks for 0).
  *
  * Theory of operation. The stack is built whole before anything carries
  * it; the link (link/slirp_link.ts) then only binds where its frames go
@@ -73,6 +74,8 @@ export async function startSlirpStack(
     if (options.noTcp) throw new ConfigError("TCP forwards need the TCP engine, which is off");
     throw err;
   }
+  // Each forward's host port, which a user (or a test) asking for port 0 learns only here.
+  for (const line of stack.describeForwards()) say(line);
   if (config.verbose) { for (const line of describeConfig(config).split("\n")) say(line); }
   if (resolvers.length === 0) say("no DNS upstream (none in /etc/resolv.conf): DNS queries are dropped");
   return stack;

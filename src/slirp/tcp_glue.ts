@@ -68,18 +68,19 @@ export function startTcpEngine(
   const hostAddr = (f: ForwardSpec) =>
     f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : formatIp(f.hostAddr);
   const control: TcpForwardControl = {
-    async addForward(f: ForwardSpec): Promise<void> {
+    async addForward(f: ForwardSpec): Promise<number> {
       const guest = f.guestAddr ?? guestAddress(f.family);
       if (guest === null) {
         throw new Error("no IPv6 address of the guest is known yet: name the guest address in the forward");
       }
-      await engine.addForward({
+      const info = await engine.addForward({
         hostAddr: hostAddr(f),
         hostPort: f.hostPort,
         guestAddr: guest,
         guestPort: f.guestPort,
         v6: f.family === 6,
       });
+      return info.hostPort;
     },
     removeForward(f: ForwardSpec): boolean {
       return engine.removeForward({ hostAddr: hostAddr(f), hostPort: f.hostPort, v6: f.family === 6 });

@@ -300,11 +300,11 @@ export class UdpNat {
   }
 
   /**
-   * Opens an inbound forward.
+   * Opens an inbound forward; returns it with the host port it listens on (the kernel's pick for 0).
    *
    * @throws Error with a one-line reason (the host port is taken)
    */
-  openForward(spec: ForwardSpec): void {
+  openForward(spec: ForwardSpec): ForwardSpec {
     const iface = this.#iface;
     const fwd = { spec } as UdpForward;
     fwd.sock = this.#net.openUdp(
@@ -333,10 +333,13 @@ export class UdpNat {
           this.toGuest(IPV6, seen, port, guest, spec.guestPort, buf, off, len, true);
         }
       },
-      spec.hostAddr,
+      // Port 0 on the wildcard is bound too (explicitly: an unbound socket takes a port at its first send).
+      spec.hostAddr ?? (spec.hostPort === 0 ? new Uint8Array(spec.family === 4 ? 4 : 16) : undefined),
       spec.hostPort,
     );
+    fwd.spec = { ...spec, hostPort: fwd.sock.localPort };
     this.#forwards.push(fwd);
+    return fwd.spec;
   }
 
   #rememberPeer(key: string, forward: UdpForward, addr: Uint8Array, port: number, now: number): void {

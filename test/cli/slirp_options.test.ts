@@ -1,10 +1,12 @@
 /**
  * Slirp options on the command line a user types: a value-taking option
  * without its value, and options after two slashes instead of three, stop
- * the command with one line instead of starting a slirp without them.
+ * the command with one line instead of starting a slirp without them; a
+ * forward from host port 0 names the port it got in its log line.
  */
 import assert from "node:assert/strict";
-import { run } from "../helpers/processes.ts";
+import { run, spawnManaged } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 
 async function refused(args: string[]): Promise<string> {
@@ -34,3 +36,32 @@ Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///O
       "(slirp has none): write slirp:///tcpfwd=8080:80",
   );
 });
+
+for (
+  const [where, extra] of [["on its thread", []], ["on the main thread (--no-thread)", [
+    "--no-thread",
+  ]]] as const
+) {
+  Deno.test(`vde slirp ${where}: a forward from host port 0 logs the port the kernel gave it, which takes clients`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: `vde-slirp-port0-${Deno.pid}-` });
+    const sw = await startOurSwitch(`${dir}/sw`);
+    const slirp = spawnManaged(
+      [...ourCli(), "slirp", "--sock", `${dir}/sw`, ...extra, "--forward", "tcp:127.0.0.1:0:10.0.2.15:80"],
+      { name: "vde slirp" },
+    );
+    try {
+      const m = await slirp.waitForOutput(
+        /^vde slirp: forward tcp:127\.0\.0\.1:(\d+):10\.0\.2\.15:80$/m,
+        20_000,
+        "stderr",
+      );
+      const port = Number(m[1]);
+      assert.notEqual(port, 0);
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    } finally {
+      await slirp.stop();
+      await sw.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

@@ -12,6 +12,7 @@ import { parseForward, parseSlirpOptions, type SlirpConfig } from "../../src/sli
 import { ARP_REPLY, ARP_REQUEST, type ArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
 import { buildFrame, ETH_HLEN } from "../../src/wire/ethernet.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { setLogWriter } from "../../src/log.ts";
 import { dgramPair } from "../helpers/dgram_pair.ts";
 
 const GUEST_MAC = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
@@ -79,24 +80,37 @@ Deno.test("the slirp thread answers the guest's ARP for the gateway on its socke
   });
 });
 
-Deno.test("a TCP forward on the slirp thread takes a host client and asks for the guest's address", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
+Deno.test("a TCP forward on the slirp thread from host port 0 logs the port it got, takes a host client there and asks for the guest's address", async () => {
   const config = parseSlirpOptions("");
-  config.forwards.push(parseForward(`tcp:127.0.0.1:${port}:10.0.2.15:80`, config));
-  await withThread(config, async (thread, theirs) => {
-    await thread.ready;
-    const client = await Deno.connect({ hostname: "127.0.0.1", port });
-    try {
-      // The accepted client becomes a SYN to the guest, whose MAC the stack asks for first.
-      const { arp } = await nextArp(theirs, ARP_REQUEST);
-      assert.equal(arp.targetIp, GUEST_IP);
-    } finally {
-      client.close();
-    }
-  });
+  config.forwards.push(parseForward("tcp:127.0.0.1:0:10.0.2.15:80", config));
+  const lines: string[] = [];
+  setLogWriter((line) => lines.push(line));
+  try {
+    await withThread(config, async (thread, theirs) => {
+      await thread.ready;
+      // The thread's log lines come before its "ready".
+      const port = forwardPort(lines, /^vde slirp: forward tcp:127\.0\.0\.1:(\d+):10\.0\.2\.15:80$/);
+      const client = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        // The accepted client becomes a SYN to the guest, whose MAC the stack asks for first.
+        const { arp } = await nextArp(theirs, ARP_REQUEST);
+        assert.equal(arp.targetIp, GUEST_IP);
+      } finally {
+        client.close();
+      }
+    });
+  } finally {
+    setLogWriter(null);
+  }
 });
+
+/** The port (group 1 of `line`, not 0) in the one log line that matches `line`. */
+function forwardPort(lines: string[], line: RegExp): number {
+  const found = lines.map((l) => line.exec(l.trimEnd())?.[1]).filter((p) => p !== undefined);
+  assert.equal(found.length, 1, `one line like ${line} in:\n${lines.join("")}`);
+  assert.notEqual(Number(found[0]), 0);
+  return Number(found[0]);
+}
 
 Deno.test("a forward whose host port is taken fails the slirp thread's start with one line", async () => {
   const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
