@@ -112,7 +112,7 @@ Deno.test("vde wirefilter delay and bandwidth figures agree with Debian's wirefi
   const latency = async (cmd: string[]) => {
     const p = new FilterProcess(cmd);
     try {
-      await sleep(cmd[0] === "wirefilter" ? 200 : 1500);
+      await p.untilForwarding();
       const sent: number[] = [];
       for (let i = 0; i < 10; i++) {
         sent.push(performance.now() - p.started);
@@ -131,7 +131,7 @@ Deno.test("vde wirefilter delay and bandwidth figures agree with Debian's wirefi
   const spread = async (cmd: string[]) => {
     const p = new FilterProcess(cmd);
     try {
-      await sleep(cmd[0] === "wirefilter" ? 200 : 1500);
+      await p.untilForwarding();
       await p.send(Array.from({ length: 20 }, (_, i) => testFrame(i, 998)));
       await p.waitFrames(20, 10_000);
       return p.out[19]!.t - p.out[0]!.t;

@@ -140,6 +140,18 @@ export class FilterProcess {
     }, ms);
   }
 
+  /**
+   * Sends one frame through and waits for it (bounded by `ms`), then forgets it: the filter has
+   * started and forwards. A Deno filter starting on a loaded machine can take seconds, and frames
+   * timed before then would count its start-up as their delay.
+   */
+  async untilForwarding(ms = 30_000): Promise<void> {
+    const before = this.out.length;
+    await this.send([testFrame(0xfffe)]);
+    await this.waitFrames(before + 1, ms);
+    this.out.splice(before);
+  }
+
   /** Waits until stderr matches `re`. */
   async waitStderr(re: RegExp, ms: number): Promise<void> {
     await until(`${re} on stderr of ${this.cmd.join(" ")}\n${this.stderr}`, () => re.test(this.stderr), ms);
