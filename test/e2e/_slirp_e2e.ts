@@ -3,7 +3,8 @@
  * a guest namespace behind Debian's `vde_plug tap://`, waiting for a server
  * in a namespace to listen, and moving a blob both ways over HTTP between
  * the guest and a server on the host namespace's loopback, checked by
- * SHA-256.
+ * SHA-256; behind Debian's vde_switch, the frames it sent to our port that
+ * we did not receive.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -96,6 +97,33 @@ export async function cPortOutPackets(mgmt: string, who: string): Promise<number
     if (m) return Number(m[1]);
   }
   throw new Error(`no port of "${who}" in port/print:\n${text}`);
+}
+
+/**
+ * After a transfer: the frames the C switch sent to the port of `who` (as `cPortOutPackets`), then
+ * `proc` stopped by SIGTERM, exiting 0 with its `COMPONENT: switch link: N frames in` line; at least
+ * `minSent` sent, and at most `maxLostShare` of them (or 100) not received.
+ */
+export async function assertFewLostFromCSwitch(
+  mgmt: string,
+  who: string,
+  proc: ManagedProcess,
+  component: string,
+  bounds: { minSent: number; maxLostShare: number },
+): Promise<void> {
+  const sent = await cPortOutPackets(mgmt, who);
+  const status = await proc.stop({ signal: "SIGTERM", timeoutMs: 10_000 });
+  assert.equal(status.code, 0, proc.stderr);
+  const m = proc.stderr.match(new RegExp(`${component}: switch link: (\\d+) frames in`));
+  assert.ok(m, `no link counters from ${component} (not the slirp thread?) in:\n${proc.stderr}`);
+  const received = Number(m[1]);
+  const lost = sent - received;
+  console.log(`C switch sent ${sent} frames to our port, we received ${received}: ${lost} lost`);
+  assert.ok(sent > bounds.minSent, `the C switch sent only ${sent} frames to our port`);
+  assert.ok(
+    lost <= Math.max(100, sent * bounds.maxLostShare),
+    `${lost} of ${sent} frames lost between the C switch and our port`,
+  );
 }
 
 /** Why the tests of our slirp behind Debian's vde_switch cannot run here, or null. */

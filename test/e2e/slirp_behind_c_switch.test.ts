@@ -10,11 +10,10 @@
  * port; `vde slirp` reports on exit how many frames it received; the
  * difference is what was lost on the way. Root only; in CI it must run.
  */
-import assert from "node:assert/strict";
 import { withNetns } from "../helpers/netns.ts";
 import { skipUnless } from "../helpers/processes.ts";
 import {
-  cPortOutPackets,
+  assertFewLostFromCSwitch,
   cSwitchInLab,
   httpBothWays,
   missingForCSwitch,
@@ -46,18 +45,9 @@ Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and los
 
     await httpBothWays(host, guest, tmp, SIZE);
 
-    const sent = await cPortOutPackets(mgmt, "vde slirp:");
-    const status = await slirp.stop({ signal: "SIGTERM", timeoutMs: 10_000 });
-    assert.equal(status.code, 0, slirp.stderr);
-    const m = slirp.stderr.match(/switch link: (\d+) frames in/);
-    assert.ok(m, `no link counters in:\n${slirp.stderr}`);
-    const received = Number(m[1]);
-    const lost = sent - received;
-    console.log(`C switch sent ${sent} frames to our port, we received ${received}: ${lost} lost`);
-    assert.ok(sent > 30_000, `the C switch sent only ${sent} frames to our port`);
-    assert.ok(
-      lost <= Math.max(100, sent * MAX_LOST_SHARE),
-      `${lost} of ${sent} frames lost between the C switch and our port`,
-    );
+    await assertFewLostFromCSwitch(mgmt, "vde slirp:", slirp, "vde slirp", {
+      minSent: 30_000,
+      maxLostShare: MAX_LOST_SHARE,
+    });
   });
 });

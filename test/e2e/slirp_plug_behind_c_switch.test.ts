@@ -10,10 +10,10 @@
  * (`port/print` on its -M socket) that gives the frames lost between. Root
  * only; in CI it must run.
  */
-import assert from "node:assert/strict";
 import { withNetns } from "../helpers/netns.ts";
 import { skipUnless, waitFor } from "../helpers/processes.ts";
 import {
+  assertFewLostFromCSwitch,
   cPortOutPackets,
   cSwitchInLab,
   guestBehind,
@@ -48,15 +48,10 @@ for (const order of ["vde:// slirp://", "slirp:// vde://"] as const) {
 
       await httpBothWays(host, guest, tmp, SIZE);
 
-      const sent = await cPortOutPackets(mgmt, "slirp plug");
-      const status = await plug.stop({ signal: "SIGTERM", timeoutMs: 10_000 });
-      assert.equal(status.code, 0, plug.stderr);
-      const m = plug.stderr.match(/vde plug: switch link: (\d+) frames in/);
-      assert.ok(m, `the plug did not run the slirp thread:\n${plug.stderr}`);
-      const lost = sent - Number(m[1]);
-      console.log(`C switch sent ${sent} frames to our port: ${lost} lost`);
-      assert.ok(sent > 10_000, `the C switch sent only ${sent} frames to our port`);
-      assert.ok(lost <= Math.max(100, sent * MAX_LOST_SHARE), `${lost} of ${sent} frames lost`);
+      await assertFewLostFromCSwitch(mgmt, "slirp plug", plug, "vde plug", {
+        minSent: 10_000,
+        maxLostShare: MAX_LOST_SHARE,
+      });
     });
   });
 }
