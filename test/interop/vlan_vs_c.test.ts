@@ -50,6 +50,7 @@ interface Step {
   frame: Uint8Array;
 }
 
+/** A frame whose payload is filled with `step` (1-based), so its last byte says which step sent it. */
 function frame(dst: string, from: number, step: number, vlan?: number): Uint8Array {
   const payload = new Uint8Array(46).fill(step);
   return buildFrame({ dst, src: host(from), type: 0x88b5, vlan, payload });
@@ -89,21 +90,28 @@ async function runOn(kind: "c" | "ours"): Promise<Run> {
         run.replies.push(`${line} => ${r.code} ${(r.lines ?? []).join(" | ")}`);
       };
       for (const line of CONFIG) await ask(line);
-      for (const step of STEPS) {
-        if (step.command !== undefined) await ask(step.command);
-        for (const c of clients.values()) {
-          c.poll();
-          c.frames.length = 0;
-        }
-        assert.equal(clients.get(step.from)!.send(step.frame), 0);
-        await sleep(150);
-        const got: Record<number, Uint8Array[]> = {};
+      run.received = STEPS.map(() => ({}));
+      // Each frame goes to the step its payload names, so one that a loaded machine delivers after
+      // the next step began still counts for its own.
+      const collect = () => {
         for (const [p, c] of clients) {
           c.poll();
-          if (c.frames.length > 0) got[p] = [...c.frames];
+          for (const f of c.frames.splice(0)) {
+            const got = run.received[f[f.length - 1]! - 1];
+            assert.ok(got !== undefined, `port ${p} got a frame of no step: ${hex(f)}`);
+            (got[p] ??= []).push(f);
+          }
         }
-        run.received.push(got);
+      };
+      for (const step of STEPS) {
+        if (step.command !== undefined) await ask(step.command);
+        assert.equal(clients.get(step.from)!.send(step.frame), 0);
+        // Time for the frame to be forwarded before the next step's command changes what it would do.
+        await sleep(150);
+        collect();
       }
+      await sleep(500);
+      collect();
     } finally {
       console.close();
       for (const c of clients.values()) await c.close();
