@@ -17,6 +17,7 @@ import {
   mac,
   sameBytes,
   tagOf,
+  threadWarmed,
   until,
   waitForNoClientFiles,
   waitForPortFiles,
@@ -48,6 +49,7 @@ async function withThreadedSwitch(
       sw.attach(link, { port: i });
       links.push(link);
     }
+    await threadWarmed(sw);
     await fn(sw, links);
   } finally {
     await sw.close();
@@ -171,6 +173,7 @@ Deno.test("threaded switches with spanning tree joined by two wires block one po
       switches[0]!.attach(x, { port });
       switches[1]!.attach(y, { port });
     }
+    for (const sw of switches) await threadWarmed(sw);
     const cablePorts = () =>
       switches.flatMap((sw) => sw.engine.stp!.ports().filter((p) => p.port === 1 || p.port === 2));
     await until(
@@ -370,6 +373,7 @@ Deno.test("switch thread still relays a BPDU and a snooped IGMP report when a fl
       thread.command({ op: "call", method: "setStpPortState", args: [port, true, true] });
     }
     thread.command({ op: "snooping", settings: new McastSnooping(mac(0x5e)).settings });
+    await threadWarmed(thread);
     thread.input(1, ethFrame(BROADCAST, MAC_A, 0, 1514));
     await until("the thread forwards", () => data === 2, 20_000);
     // This thread stays busy (it does not drain ringOut) while 2,500 full-size broadcasts each leave twice

@@ -10,7 +10,7 @@ import type { PortFdKind } from "../../src/dataplane/switch_layout.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { makeConsole } from "../console/_helpers.ts";
-import { BROADCAST, ethFrame, mac, tagOf, until, within } from "../helpers/vde_clients.ts";
+import { BROADCAST, ethFrame, mac, tagOf, threadWarmed, until, within } from "../helpers/vde_clients.ts";
 
 function openFds(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
@@ -71,6 +71,7 @@ Deno.test("threaded switch leaves no trace of its warm-up: no address learnt, no
       sw.attach(link, { port });
       return link;
     });
+    await threadWarmed(sw);
     links[1]!.receive(ethFrame(BROADCAST, mac(0xa), 1));
     await until("port 2 gets the broadcast from port 5", () => links[0]!.sent.some((f) => tagOf(f) === 1));
     const learned = [...sw.engine.macTable.entries()].map((e) => `${e.mac}@${e.port}`);
@@ -96,9 +97,7 @@ Deno.test("a client attached on port 1 right after start sees only its own frame
     // The warm-up runs on the thread while the main thread reads the shared counters: sample them
     // until the thread says it is over (the signal `showinfo` shows), then once more.
     let warmedMs: number | null | undefined;
-    const warmed = within("the switch thread's warm-up to end", 30_000, sw.warmed).then((ms) =>
-      warmedMs = ms
-    );
+    const warmed = threadWarmed(sw).then((ms) => warmedMs = ms);
     const seen: string[] = [];
     const sample = () => {
       const s = sw.engine.portStats(1);
@@ -130,7 +129,7 @@ Deno.test("a client attached on port 1 right after start sees only its own frame
 Deno.test("showinfo says when the switch thread's warm-up is over, and how long it took", async () => {
   const c = makeConsole(8, {}, "thread");
   try {
-    const ms = await within("the switch thread's warm-up to end", 30_000, c.sw.warmed);
+    const ms = await threadWarmed(c.sw);
     assert.match(
       await c.run("showinfo"),
       new RegExp(`^switch thread warmed up in ${Math.round(ms!)} ms$`, "m"),

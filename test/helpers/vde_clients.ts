@@ -50,6 +50,16 @@ export async function within<T>(what: string, ms: number, p: Promise<T>): Promis
   }
 }
 
+/**
+ * Resolves once a switch's data-plane thread has started and warmed up (`Switch.warmed`), with
+ * how long warming took. Bounded at 60 s: the first worker of a test process type-checks its
+ * module graph first, which takes seconds on a loaded machine and is what a short wait for a
+ * first frame timed out on.
+ */
+export function threadWarmed(sw: { warmed: Promise<number | null> }): Promise<number | null> {
+  return within("the switch thread to start and warm up", 60_000, sw.warmed);
+}
+
 /** Polls `cond` every 10 ms until it holds; throws after `ms`. */
 export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

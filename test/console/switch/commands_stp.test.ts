@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { macFrame, makeConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 import { tagOf } from "../../helpers/framed_peers.ts";
-import { until } from "../../helpers/vde_clients.ts";
+import { threadWarmed, until } from "../../helpers/vde_clients.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -125,6 +125,7 @@ Deno.test("on a threaded switch fstp/setfstp 1 makes ports discard and send BPDU
   try {
     tc.sw.attach(a, { port: 1 });
     tc.sw.attach(b, { port: 2 });
+    await threadWarmed(tc.sw);
     broadcast(1);
     await until("B gets A's broadcast before spanning tree", () => tags().includes(1));
     assert.match(await tc.run("fstp/setfstp 1"), /1000 Success\n$/);
