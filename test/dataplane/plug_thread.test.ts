@@ -38,14 +38,17 @@ function frame(seq: number, length = 200): Uint8Array {
 const PROBE = 0xffff;
 const seqOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset).getUint32(14);
 
-/** Waits until a frame sent by a's peer reaches b's peer (the thread starts asynchronously), then empties b's queue. */
+/**
+ * Waits until a frame sent by a's peer reaches b's peer (the thread starts asynchronously; the first
+ * worker of a test process type-checks its module graph, seconds under load), then empties b's queue.
+ */
 async function waitForwarding(a: UnixDgramSocket, b: UnixDgramSocket): Promise<void> {
   await waitFor(() => {
     a.send(frame(PROBE));
     let seen = false;
     b.recvBatch(() => (seen = true), { oversize: 0 });
     return seen;
-  }, { timeoutMs: 10_000, intervalMs: 20, what: "the plug thread forwarding" });
+  }, { timeoutMs: 60_000, intervalMs: 20, what: "the plug thread forwarding" });
   while (b.recvBatch(() => {}, { oversize: 0 }) > 0) { /* drop the probes */ }
 }
 
