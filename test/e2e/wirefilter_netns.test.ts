@@ -128,6 +128,20 @@ async function pingTimes(ns: Netns, to: string, count: number): Promise<number[]
   return [...r.stdout.matchAll(/time=([\d.]+) ?ms/g)].map((m) => Number(m[1]));
 }
 
+/**
+ * Runs `measure` until `unloaded` holds for its result, at most 3 times, and returns the last. Other
+ * work on the machine only delays frames, so a round trip or a rate spoilt by load is taken again
+ * rather than believed; a check that load cannot pass (too short, too fast) goes on the result.
+ */
+async function measured<T>(name: string, measure: () => Promise<T>, unloaded: (x: T) => boolean): Promise<T> {
+  let x = await measure();
+  for (let tries = 1; tries < 3 && !unloaded(x); tries++) {
+    console.log(`  ${name}: ${JSON.stringify(x)} looks loaded; measuring again`);
+    x = await measure();
+  }
+  return x;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -140,7 +154,7 @@ Deno.test("wirefilter --delay 50+10: ping round trips agree with Debian's wirefi
     const rtts: [string, number, number, number][] = [];
     for (const [name, cmd] of joiners(dirA, dirB, ["--delay", "50+10"], "delay=50+10")) {
       await join(name, cmd);
-      const times = await pingTimes(a, B_ADDR, 30);
+      const times = await measured(name, () => pingTimes(a, B_ADDR, 30), (t) => median(t) < 112);
       assert.ok(times.length >= 29, `${name}: ${times.length} of 30 pings answered`);
       rtts.push([name, median(times), Math.min(...times), Math.max(...times)]);
     }
@@ -182,15 +196,21 @@ Deno.test("wirefilter --band 10 Mbit/s: iperf3 measures it within 10%, as throug
   await withBench(async ({ a, b, dirA, dirB, join }) => {
     const band = String(10_000_000 / 8);
     const all = joiners(dirA, dirB, ["--band", band], `band=${band}`);
-    const rates: [string, number][] = [];
-    for (const [name, cmd] of [all[0]!, all[3]!]) {
-      await join(name, cmd);
-      rates.push([name, await iperf(a, b, B_ADDR)]);
-    }
-    console.log(rates.map(([n, bps]) => `  ${n}: ${(bps / 1e6).toFixed(2)} Mbit/s`).join("\n"));
     // The limit counts whole frames (+2 bytes, as wirefilter): a full-size TCP segment carries 1448 bytes
     // of payload in 1514 + 2, so 10 Mbit/s on the wire is 9.55 Mbit/s of iperf3 goodput.
     const goodput = 10e6 * 1448 / 1516;
+    const rates: [string, number][] = [];
+    for (const [name, cmd] of [all[0]!, all[3]!]) {
+      await join(name, cmd);
+      const rate = async () => {
+        const bps = await iperf(a, b, B_ADDR);
+        // Load can slow a transfer down, never speed it past the limit: this holds for every run.
+        assert.ok(bps < goodput * 1.1, `${name}: ${bps} bit/s, more than the limit lets through`);
+        return bps;
+      };
+      rates.push([name, await measured(name, rate, (bps) => bps > goodput * 0.9)]);
+    }
+    console.log(rates.map(([n, bps]) => `  ${n}: ${(bps / 1e6).toFixed(2)} Mbit/s`).join("\n"));
     for (const [name, bps] of rates) {
       assert.ok(Math.abs(bps - goodput) / goodput < 0.1, `${name}: ${bps} bit/s, expected about ${goodput}`);
     }
