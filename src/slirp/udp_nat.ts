@@ -337,7 +337,7 @@ export class UdpNat {
       spec.hostAddr ?? (spec.hostPort === 0 ? new Uint8Array(spec.family === 4 ? 4 : 16) : undefined),
       spec.hostPort,
     );
-    fwd.spec = { ...spec, hostPort: fwd.sock.localPort };
+    if (spec.hostPort === 0) fwd.spec = { ...spec, hostPort: fwd.sock.localPort };
     this.#forwards.push(fwd);
     return fwd.spec;
   }
