@@ -133,10 +133,15 @@ async function pingTimes(ns: Netns, to: string, count: number): Promise<number[]
  * work on the machine only delays frames, so a round trip or a rate spoilt by load is taken again
  * rather than believed; a check that load cannot pass (too short, too fast) goes on the result.
  */
-async function measured<T>(name: string, measure: () => Promise<T>, unloaded: (x: T) => boolean): Promise<T> {
+async function measured<T>(
+  name: string,
+  measure: () => Promise<T>,
+  unloaded: (x: T) => boolean,
+  show: (x: T) => string,
+): Promise<T> {
   let x = await measure();
   for (let tries = 1; tries < 3 && !unloaded(x); tries++) {
-    console.log(`  ${name}: ${JSON.stringify(x)} looks loaded; measuring again`);
+    console.log(`  ${name}: ${show(x)} looks loaded; measuring again`);
     x = await measure();
   }
   return x;
@@ -154,7 +159,12 @@ Deno.test("wirefilter --delay 50+10: ping round trips agree with Debian's wirefi
     const rtts: [string, number, number, number][] = [];
     for (const [name, cmd] of joiners(dirA, dirB, ["--delay", "50+10"], "delay=50+10")) {
       await join(name, cmd);
-      const times = await measured(name, () => pingTimes(a, B_ADDR, 30), (t) => median(t) < 112);
+      const times = await measured(
+        name,
+        () => pingTimes(a, B_ADDR, 30),
+        (t) => median(t) < 112,
+        (t) => `median ${median(t)} ms`,
+      );
       assert.ok(times.length >= 29, `${name}: ${times.length} of 30 pings answered`);
       rtts.push([name, median(times), Math.min(...times), Math.max(...times)]);
     }
@@ -208,7 +218,10 @@ Deno.test("wirefilter --band 10 Mbit/s: iperf3 measures it within 10%, as throug
         assert.ok(bps < goodput * 1.1, `${name}: ${bps} bit/s, more than the limit lets through`);
         return bps;
       };
-      rates.push([name, await measured(name, rate, (bps) => bps > goodput * 0.9)]);
+      rates.push([
+        name,
+        await measured(name, rate, (bps) => bps > goodput * 0.9, (bps) => `${(bps / 1e6).toFixed(2)} Mbit/s`),
+      ]);
     }
     console.log(rates.map(([n, bps]) => `  ${n}: ${(bps / 1e6).toFixed(2)} Mbit/s`).join("\n"));
     for (const [name, bps] of rates) {
