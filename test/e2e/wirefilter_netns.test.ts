@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { canNetns, canPing, type Lab, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
-import { RawConsole, VDE } from "../wirefilter/_helpers.ts";
+import { measured, RawConsole, VDE } from "../wirefilter/_helpers.ts";
 
 const A_ADDR = "10.199.60.1";
 const B_ADDR = "10.199.60.2";
@@ -126,25 +126,6 @@ async function pingTimes(ns: Netns, to: string, count: number): Promise<number[]
     timeoutMs: (count * 0.2 + 10) * 1000,
   });
   return [...r.stdout.matchAll(/time=([\d.]+) ?ms/g)].map((m) => Number(m[1]));
-}
-
-/**
- * Runs `measure` until `unloaded` holds for its result, at most 3 times, and returns the last. Other
- * work on the machine only delays frames, so a round trip or a rate spoilt by load is taken again
- * rather than believed; a check that load cannot pass (too short, too fast) goes on the result.
- */
-async function measured<T>(
-  name: string,
-  measure: () => Promise<T>,
-  unloaded: (x: T) => boolean,
-  show: (x: T) => string,
-): Promise<T> {
-  let x = await measure();
-  for (let tries = 1; tries < 3 && !unloaded(x); tries++) {
-    console.log(`  ${name}: ${show(x)} looks loaded; measuring again`);
-    x = await measure();
-  }
-  return x;
 }
 
 function median(xs: number[]): number {
