@@ -30,18 +30,12 @@ import {
 } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { raisePriority, setRealtime } from "./priority.ts";
+import { RealtimeGovernor } from "./priority.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
 
 const BATCH = 64;
 /** Slot size: larger than any frame, so an oversize one is seen (truncated or long) and dropped. */
 const SLOT = VDE_MAX_FRAME + 6;
-/**
- * Work without a pause after which the thread leaves the real-time class
- * until it next finds nothing to do (a flood, not a burst): the ordinary
- * threads of its core, ksoftirqd among them, must not wait longer.
- */
-const SATURATED_MS = 20;
 /** Batches one direction moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
 
@@ -214,9 +208,7 @@ class Direction {
 function run(start: PlugStart): string | null {
   const c = libc();
   // Real-time while it keeps up; an ordinary (nice -20) thread while saturated: see priority.ts.
-  const realtime = raisePriority(true);
-  let demoted = false;
-  let busySince = performance.now();
+  const priority = new RealtimeGovernor(() => performance.now());
   const control = new Int32Array(start.shared, 0, 4);
   const counters = new Float64Array(start.shared, 16);
   const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
@@ -265,12 +257,10 @@ function run(start: PlugStart): string | null {
       let n = c.epoll_wait(epfd, events, 8, 0);
       if (n === 0) {
         // Idle: the next burst is served real-time again.
-        if (demoted) demoted = !setRealtime(true);
+        priority.idle();
         n = c.epoll_wait(epfd, events, 8, -1);
-        busySince = performance.now();
-      } else if (realtime && !demoted && performance.now() - busySince > SATURATED_MS) {
-        demoted = setRealtime(false);
-      }
+        priority.woke();
+      } else priority.busy();
       if (n < 0) {
         if (errno() === C.EINTR) continue;
         reason = `epoll_wait failed: errno ${errno()}`;

@@ -1,5 +1,7 @@
 /**
- * Scheduling priority for the data-plane threads (receive and plug threads).
+ * Scheduling priority for the data-plane threads (receive, plug and slirp
+ * threads): `raisePriority` once at start, and a `RealtimeGovernor` for a
+ * thread that may be saturated for long (the plug and slirp threads).
  */
 import { libc } from "../../ffi/libc.ts";
 
@@ -14,18 +16,18 @@ const SCHED_RR = 2;
  * core loses frames. Measured, 50 MB through slirp behind the C switch on
  * two loaded cores: 2,311 frames lost at normal priority, 400-800 at nice
  * -20, none with SCHED_RR. The thread takes nice -20 first (kept if it
- * leaves the real-time class, see `setRealtime`), then SCHED_RR when
- * `realtime`. The threads block as soon as there is nothing to move (an
- * empty socket, a full ring, a full peer). Without the privilege
- * (CAP_SYS_NICE, or RLIMIT_RTPRIO / RLIMIT_NICE) a thread runs at nice -20
- * if allowed, else normally.
+ * leaves the real-time class, see `setRealtime`), then SCHED_RR. The
+ * threads block as soon as there is nothing to move (an empty socket, a
+ * full ring, a full peer). Without the privilege (CAP_SYS_NICE, or
+ * RLIMIT_RTPRIO / RLIMIT_NICE) a thread runs at nice -20 if allowed, else
+ * normally.
  *
  * @returns true when the thread now runs SCHED_RR
  */
-export function raisePriority(realtime: boolean): boolean {
+export function raisePriority(): boolean {
   // PRIO_PROCESS with a thread id sets that thread's nice value only.
   libc().setpriority(PRIO_PROCESS, libc().gettid(), -20);
-  return realtime && setRealtime(true);
+  return setRealtime(true);
 }
 
 const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
@@ -42,4 +44,62 @@ const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
 export function setRealtime(on: boolean): boolean {
   param[0] = on ? 1 : 0;
   return libc().sched_setscheduler(libc().gettid(), on ? SCHED_RR : SCHED_OTHER, param) === 0;
+}
+
+/**
+ * Work without a pause after which a thread leaves the real-time class
+ * until it next finds nothing to do (a flood, not a burst): the ordinary
+ * threads of its core (the switch, the guest, ksoftirqd) must not wait longer.
+ */
+const SATURATED_MS = 20;
+
+/**
+ * Real-time while the thread keeps up, an ordinary nice -20 thread while it
+ * is saturated. The thread raises its priority by making one, then tells it
+ * of each wait: `idle` before a wait that blocks (nothing to do: the next
+ * burst is served real-time again), `woke` after it (the busy clock starts),
+ * `busy` after a look that found work at once (after `SATURATED_MS` of
+ * that, the thread leaves the real-time class).
+ */
+export class RealtimeGovernor {
+  readonly #now: () => number;
+  readonly #setRealtime: (on: boolean) => boolean;
+  readonly #realtime: boolean;
+  #demoted = false;
+  #busySince: number;
+
+  /**
+   * Raises the calling thread's priority (see `raisePriority`) and starts
+   * the busy clock; `now` is the thread's clock in ms, read only when needed.
+   * `sched` replaces the system calls (tests).
+   */
+  constructor(
+    now: () => number,
+    sched: { raise: () => boolean; setRealtime: (on: boolean) => boolean } = {
+      raise: raisePriority,
+      setRealtime,
+    },
+  ) {
+    this.#now = now;
+    this.#setRealtime = sched.setRealtime;
+    this.#realtime = sched.raise();
+    this.#busySince = now();
+  }
+
+  /** Before a wait that blocks. */
+  idle(): void {
+    if (this.#demoted) this.#demoted = !this.#setRealtime(true);
+  }
+
+  /** After the blocking wait. */
+  woke(): void {
+    this.#busySince = this.#now();
+  }
+
+  /** After a look that found work without blocking. */
+  busy(): void {
+    if (this.#realtime && !this.#demoted && this.#now() - this.#busySince > SATURATED_MS) {
+      this.#demoted = this.#setRealtime(false);
+    }
+  }
 }

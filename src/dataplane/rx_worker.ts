@@ -47,7 +47,7 @@ const FULL_WAIT_MS = 20;
 
 function run(start: RxStart): void {
   const c = libc();
-  raisePriority(true);
+  raisePriority();
   const ring = FrameRing.attach(start.sab);
   const arena = new RecvArena(BATCH, SLOT);
   const events = new Uint8Array(EPOLL_EVENT_SIZE * 4);

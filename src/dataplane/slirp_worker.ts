@@ -38,8 +38,9 @@
  *
  * Priority: like the receive and plug threads it runs SCHED_RR (as root)
  * while it keeps up, so Debian's vde_switch, which drops what our socket
- * cannot take, finds it empty; after `SATURATED_MS` of work without a pause
- * it becomes an ordinary nice -20 thread until it next finds nothing to do.
+ * cannot take, finds it empty; after a spell of work without a pause it
+ * becomes an ordinary nice -20 thread until it next finds nothing to do
+ * (priority.ts).
  *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
@@ -57,7 +58,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
-import { raisePriority, setRealtime } from "./priority.ts";
+import { RealtimeGovernor } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
 /** What the main thread posts once, to start the thread. */
@@ -95,12 +96,6 @@ export const SLIRP_METRICS = 1;
 
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
-/**
- * Work without a pause after which the thread leaves the real-time class
- * until it next finds nothing to do: as the plug thread, it must not starve
- * the ordinary threads of its core (the switch, the guest, ksoftirqd).
- */
-const SATURATED_MS = 20;
 /** fcntl: duplicate an fd, close-on-exec. */
 const F_DUPFD_CLOEXEC = 1030;
 
@@ -150,9 +145,8 @@ async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
   setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
   // Real-time while it keeps up, an ordinary nice -20 thread while saturated (see priority.ts).
-  const realtime = raisePriority(true);
-  let demoted = false;
-  let busySince = performance.now();
+  tick(); // the busy clock starts now, not when the module loaded
+  const priority = new RealtimeGovernor(() => clock);
   const stop = new Int32Array(start.shared);
   let link: SlirpLink;
   try {
@@ -191,12 +185,10 @@ async function run(start: SlirpStart): Promise<void> {
     // Busy: look without blocking first; only a wait that finds nothing resets the saturation clock.
     let n = poller.turn(0);
     if (n === 0 && timeout > 0) {
-      if (demoted) demoted = !setRealtime(true);
+      priority.idle();
       n = poller.turn(timeout, tick);
-      busySince = clock;
-    } else if (realtime && !demoted && clock - busySince > SATURATED_MS) {
-      demoted = setRealtime(false);
-    }
+      priority.woke();
+    } else priority.busy();
     await settle();
     const asked = Atomics.load(stop, SLIRP_METRICS);
     if (asked !== answered) {
