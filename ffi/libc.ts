@@ -98,6 +98,20 @@ export function quietErrno(e: number): boolean {
   return e === C.EAGAIN || e === C.EINTR;
 }
 
+const SO_ERROR = 4;
+const soError = new Int32Array(1);
+const soErrorLength = new Uint32Array(1);
+
+/**
+ * Takes (and so clears) a socket's pending error (SO_ERROR): 0 when there
+ * is none, its errno, or -errno when even getsockopt failed (no socket).
+ */
+export function takeSocketError(fd: number): number {
+  soErrorLength[0] = 4;
+  if (libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, soError, soErrorLength) < 0) return -errno();
+  return soError[0]!;
+}
+
 /** strerror() text for an errno value, as glibc prints it. */
 export function strerror(code: number): string {
   const p = libc().strerror(code);

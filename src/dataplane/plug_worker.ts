@@ -27,6 +27,7 @@ import {
   errno,
   libc,
   quietErrno as quiet,
+  takeSocketError,
 } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -42,16 +43,6 @@ const BATCHES_PER_TURN = 8;
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {
   return err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM;
-}
-
-const SO_ERROR = 4;
-const soError = new Int32Array(1);
-const soErrorLength = new Uint32Array([4]);
-
-/** Takes (clears) a socket's pending error; false if even that failed. */
-function takeSocketError(fd: number): boolean {
-  soErrorLength[0] = 4;
-  return libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, soError, soErrorLength) === 0;
 }
 
 /** One direction of the cable: frames read from `src`, written to `dst`. */
@@ -288,7 +279,7 @@ function run(start: PlugStart): string | null {
           // socket's pending error is taken (it is reported once; a dead peer shows
           // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
           if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
-            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || !takeSocketError(d.src.fd)) {
+            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
               reason = `${d.src.name}: socket error or hang-up`;
             }
           } else reason = pump(d);
