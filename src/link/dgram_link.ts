@@ -232,9 +232,7 @@ export class DgramLink extends BaseLink implements FdLender {
   #drain(): void {
     if (this.isClosed) return;
     const before = this.#recv.oversize;
-    let n = this.socket.recvBatch(this.#deliver, this.#recv);
-    // A failure closes the link only if it repeats: a pending socket error is reported once.
-    if (n < 0) n = this.socket.recvBatch(this.#deliver, this.#recv);
+    const n = this.socket.recvBatch(this.#deliver, this.#recv);
     this.stats.dropsIn += this.#recv.oversize - before;
     if (n < 0) this.close(`receive failed: errno ${-n}`);
   }
