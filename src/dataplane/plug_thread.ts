@@ -66,7 +66,8 @@ export class PlugThread {
   }
 
   async #stop(): Promise<void> {
-    await this.#thread.stop(this.#control, PLUG_STOP, this.ended, STOP_TIMEOUT_MS, null);
+    Atomics.store(this.#control, PLUG_STOP, 1);
+    await this.#thread.stop(this.ended, STOP_TIMEOUT_MS, null);
   }
 }
 

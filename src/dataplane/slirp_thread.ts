@@ -140,7 +140,8 @@ export class SlirpThread {
 
   #stop(): Promise<SlirpThreadEnd> {
     const late = { reason: "the slirp thread did not stop in time", link: newLinkStats() };
-    return this.#thread.stop(this.#flags, SLIRP_STOP, this.ended, STOP_TIMEOUT_MS, late);
+    Atomics.store(this.#flags, SLIRP_STOP, 1);
+    return this.#thread.stop(this.ended, STOP_TIMEOUT_MS, late);
   }
 }
 

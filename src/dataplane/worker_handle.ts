@@ -1,14 +1,15 @@
 /**
  * The main thread's hold on a data-plane Worker whose loop blocks in a
- * synchronous `epoll_wait` (the plug and slirp threads): the Worker itself,
- * started from its file or the bundle's copy, and the wake eventfd in its
- * epoll set.
+ * synchronous `epoll_wait` (the receive, switch, plug and slirp threads):
+ * the Worker itself, started from its file or the bundle's copy, and the
+ * wake eventfd in its epoll set.
  *
- * Such a loop takes no messages while it runs, so everything the main
- * thread asks goes through shared memory plus a write to the eventfd.
- * Stopping is the same for each: raise the stop flag, wake the thread,
- * wait (bounded) for its last word, then terminate the Worker and close
- * the eventfd, never before: the worker may be inside a system call on it.
+ * Such a loop takes no messages while it runs, so what the main thread
+ * asks goes through shared memory plus a write to the eventfd. Stopping is
+ * the same for each: the owner raises its stop flag, then `stop` wakes the
+ * thread, waits (bounded) for its last word, and only then terminates the
+ * Worker and closes the eventfd: the worker may be inside a system call on
+ * it until it has spoken.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { type WorkerName, workerUrl } from "./worker_url.ts";
@@ -32,14 +33,13 @@ export class WorkerHandle {
   }
 
   /**
-   * Sets `flags[index]` to 1 and wakes the worker, then waits for `ended`
-   * (the worker's last word) at most `timeoutMs`; the Worker is terminated
-   * and the eventfd closed after either. Call once.
+   * Wakes the worker (its stop flag raised) and waits for `ended` (its last
+   * word) at most `timeoutMs`; the Worker is terminated and the eventfd
+   * closed after either. Call once.
    *
    * @returns what `ended` gave, or `late` when it did not come in time
    */
-  async stop<T>(flags: Int32Array, index: number, ended: Promise<T>, timeoutMs: number, late: T): Promise<T> {
-    Atomics.store(flags, index, 1);
+  async stop<T>(ended: Promise<T>, timeoutMs: number, late: T): Promise<T> {
     this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<T>((resolve) => timer = setTimeout(() => resolve(late), timeoutMs));
