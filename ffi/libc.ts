@@ -98,6 +98,21 @@ export function quietErrno(e: number): boolean {
   return e === C.EAGAIN || e === C.EINTR;
 }
 
+/**
+ * recvmmsg without waiting. A failure other than EAGAIN or EINTR is tried
+ * once more before it is believed: a socket's pending error (a peer gone
+ * and back, an ICMP error) is reported by one call and then gone, and the
+ * socket works on; a dead socket fails again.
+ *
+ * @returns the datagrams received, or -1 with errno() saying why
+ */
+export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number {
+  const c = libc();
+  const n = c.recvmmsg(fd, mmsg, count, C.MSG_DONTWAIT, null);
+  if (n >= 0 || quietErrno(errno())) return n;
+  return c.recvmmsg(fd, mmsg, count, C.MSG_DONTWAIT, null);
+}
+
 const SO_ERROR = 4;
 const soError = new Int32Array(1);
 const soErrorLength = new Uint32Array(1);

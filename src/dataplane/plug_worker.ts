@@ -27,6 +27,7 @@ import {
   errno,
   libc,
   quietErrno as quiet,
+  recvmmsgNow,
   takeSocketError,
 } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
@@ -101,10 +102,8 @@ class Direction {
     let n = 0;
     if (this.src.kind === "dgram") {
       for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
-      n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
-      // A failure ends the cable only if it repeats: a pending socket error is
-      // reported once, and a dead peer shows again (and on the send side).
-      if (n < 0 && !quiet(errno())) n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
+      // A failure ends the cable only if it repeats (see recvmmsgNow); a dead peer shows on sending too.
+      n = recvmmsgNow(this.src.fd, this.#recv, BATCH);
       if (n < 0) {
         const e = errno();
         return quiet(e) ? 0 : -e;
@@ -117,7 +116,7 @@ class Direction {
     } else {
       for (; n < BATCH; n++) {
         let r = c.read(this.src.fd, this.slots[n]!, SLOT);
-        // As above: a tap that is gone fails every read.
+        // Believed only if it repeats, as a receive: a tap that is gone fails every read.
         if (r < 0 && !quiet(errno())) r = c.read(this.src.fd, this.slots[n]!, SLOT);
         if (r < 0) {
           const e = errno();
