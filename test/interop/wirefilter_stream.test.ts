@@ -153,24 +153,16 @@ Deno.test("vde wirefilter delay and bandwidth figures agree with Debian's wirefi
       await p.stop();
     }
   };
-  const ms = (x: number) => `${x.toFixed(1)} ms`;
-  const ours = await measured("ours -d 100", () => latency([...OURS, "-d", "100"]), (x) => x < 120, ms);
-  const debian = await measured(
-    "Debian -d 100",
-    () => latency(["wirefilter", "-d", "100"]),
-    (x) => x < 120,
-    ms,
-  );
+  /** `what` through `cmd` (named `who` in the log), taken again while it is `loaded` ms or more. */
+  const figure = (what: (cmd: string[]) => Promise<number>, who: string, cmd: string[], loaded: number) =>
+    measured(who, () => what(cmd), (x) => x < loaded, (x) => `${x.toFixed(1)} ms`);
+  const ours = await figure(latency, "ours -d 100", [...OURS, "-d", "100"], 120);
+  const debian = await figure(latency, "Debian -d 100", ["wirefilter", "-d", "100"], 120);
   console.log(`  delay 100 ms: ours ${ours.toFixed(1)} ms, Debian ${debian.toFixed(1)} ms`);
   assert.ok(ours >= 99 && ours < 120, `ours ${ours}`);
   assert.ok(Math.abs(ours - debian) < 15, `ours ${ours} vs Debian ${debian}`);
-  const oursBand = await measured("ours -b", () => spread([...OURS, "-b", "100000"]), (x) => x < 230, ms);
-  const debianBand = await measured(
-    "Debian -b",
-    () => spread(["wirefilter", "-b", "100000"]),
-    (x) => x < 230,
-    ms,
-  );
+  const oursBand = await figure(spread, "ours -b 100000", [...OURS, "-b", "100000"], 230);
+  const debianBand = await figure(spread, "Debian -b 100000", ["wirefilter", "-b", "100000"], 230);
   console.log(
     `  band 100000 B/s, 20 x 1000 B: ours ${oursBand.toFixed(0)} ms, Debian ${debianBand.toFixed(0)} ms`,
   );
