@@ -39,18 +39,18 @@
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a
  * wake-up, two `epoll_wait`s, the settle below, a `sendmmsg` and an ACK per
- * frame or two: behind Debian's switch at MTU 1500 it took 11-15 ms of CPU
- * per MB going up and 8-11 ms going down, against 6-9 and 3-4 for
+ * frame or two: behind Debian's switch at MTU 1500 it took 7.7-13 ms of CPU
+ * per MB going up and 6-15 going down, against 5.6-8.6 and 2.8-4.5 for
  * libslirp's `vde_plug`, and woke 6-10,000 times a second. So after a round
  * that moved `STREAM_FRAMES` frames or more, the thread sleeps `NAP_MS`
  * before it looks again (interrupt moderation, as a NIC's rx-usecs): the
  * next round finds a batch (the receive thread keeps taking frames off the
  * socket meanwhile, so Debian's switch loses nothing to the pause), its
  * segments are acknowledged and its host writes made together. Measured
- * there (two loaded cores, alternating runs): 5-8 ms per MB up and 4-5
- * down, half the wake-ups, guest->host 1.3-2x the rate. A request and its
- * answer (ping, a connection through a forward) move fewer frames per
- * round and are not delayed.
+ * there (two loaded cores, 7 alternating rounds): 4.3-8.7 ms per MB up and
+ * 3.0-5.6 down; guest->host a median 1.55x libslirp's rate (0.98x before).
+ * A request and its answer (ping, a connection through a forward) move
+ * fewer frames per round and are not delayed.
  *
  * Priority: like the receive and plug threads it runs SCHED_RR (as root)
  * while it keeps up, so Debian's vde_switch, which drops what our socket
