@@ -54,8 +54,9 @@
  *
  * Priority: like the receive and plug threads it runs SCHED_RR (as root)
  * while it keeps up, so Debian's vde_switch, which drops what our socket
- * cannot take, finds it empty; after `SATURATED_MS` of work without a pause
- * it becomes an ordinary nice -20 thread until it next finds nothing to do.
+ * cannot take, finds it empty; after a spell of work without a pause it
+ * becomes an ordinary nice -20 thread until it next finds nothing to do
+ * (priority.ts).
  *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
@@ -66,6 +67,7 @@ import { libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
 import { DgramLink } from "../link/dgram_link.ts";
+import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
 import { setLogWriter } from "../log.ts";
@@ -73,7 +75,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
-import { raisePriority, setRealtime } from "./priority.ts";
+import { RealtimeGovernor } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
 /** What the main thread posts once, to start the thread. */
@@ -97,7 +99,7 @@ export type SlirpReport =
   | { type: "failed"; message: string }
   | { type: "log"; line: string }
   | { type: "metrics"; text: string }
-  | { type: "stopped"; reason: string | null; framesIn: number; framesOut: number; dropsOut: number };
+  | { type: "stopped"; reason: string | null; link: LinkStats };
 
 /** Index of the stop flag in the shared Int32 view. */
 export const SLIRP_STOP = 0;
@@ -111,12 +113,6 @@ export const SLIRP_METRICS = 1;
 
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
-/**
- * Work without a pause after which the thread leaves the real-time class
- * until it next finds nothing to do: as the plug thread, it must not starve
- * the ordinary threads of its core (the switch, the guest, ksoftirqd).
- */
-const SATURATED_MS = 20;
 /** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
 const NAP_MS = 0.15;
 /** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
@@ -172,9 +168,8 @@ async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
   setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
   // Real-time while it keeps up, an ordinary nice -20 thread while saturated (see priority.ts).
-  const realtime = raisePriority(true);
-  let demoted = false;
-  let busySince = performance.now();
+  tick(); // the busy clock starts now, not when the module loaded
+  const priority = new RealtimeGovernor(() => clock);
   const stop = new Int32Array(start.shared);
   let link: SlirpLink;
   try {
@@ -215,20 +210,20 @@ async function run(start: SlirpStart): Promise<void> {
     const total = sw.stats.framesIn + sw.stats.framesOut;
     if (total - moved >= STREAM_FRAMES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
+      priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
-      if (demoted) demoted = !setRealtime(true);
-      busySince = clock = performance.now();
+      clock = performance.now();
+      priority.woke();
     }
     moved = total;
-    // Busy: look without blocking first; only a wait that finds nothing resets the saturation clock.
+    // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
+    // saturation clock.
     let n = poller.turn(0);
     if (n === 0 && timeout > 0) {
-      if (demoted) demoted = !setRealtime(true);
+      priority.idle();
       n = poller.turn(timeout, tick);
-      busySince = clock;
-    } else if (realtime && !demoted && clock - busySince > SATURATED_MS) {
-      demoted = setRealtime(false);
-    }
+      priority.woke();
+    } else priority.busy();
     await settle();
     const asked = Atomics.load(stop, SLIRP_METRICS);
     if (asked !== answered) {
@@ -252,24 +247,12 @@ async function run(start: SlirpStart): Promise<void> {
   const reason = Atomics.load(stop, SLIRP_STOP) === 0 ? ended : null;
   poller.remove(start.wakeFd);
   await poller.stop();
-  scope.postMessage({
-    type: "stopped",
-    reason,
-    framesIn: st.framesIn,
-    framesOut: st.framesOut,
-    dropsOut: st.dropsOut,
-  });
+  scope.postMessage({ type: "stopped", reason, link: st });
 }
 
 scope.onmessage = (e) => {
   scope.onmessage = null;
   run(e.data).catch((err) => {
-    scope.postMessage({
-      type: "stopped",
-      reason: `slirp thread failed: ${err}`,
-      framesIn: 0,
-      framesOut: 0,
-      dropsOut: 0,
-    });
+    scope.postMessage({ type: "stopped", reason: `slirp thread failed: ${err}`, link: newLinkStats() });
   });
 };
