@@ -403,11 +403,14 @@ export class LabRunner {
       );
     }
     for (const cmd of node.exec) {
-      await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
+      const out = await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
         throw new Error(
           `${node.name}: exec "${cmd}" failed: ${(err as Error).message.split(": ").slice(-1)[0]}`,
         );
       });
+      // A file's `exec: ["ip -br addr"]` is often there to be read: say what ran and what it printed.
+      this.#log(`${node.name}$ ${cmd}`);
+      for (const line of out.trimEnd().split("\n")) if (line !== "") this.#log(`${node.name}  ${line}`);
     }
   }
 
