@@ -27,7 +27,9 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import {
   didYouMean,
+  ipv4InSubnet,
   isIp,
+  isIpv4,
   parseCidr,
   type Parsed,
   parseDuration,
@@ -405,6 +407,18 @@ class Validator {
         const gw = this.#string(e.get("gateway"), `${w} gateway`);
         if (gw !== undefined && !isIp(gw)) {
           this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address`);
+        } else if (gw !== undefined && e.get("routes") === undefined) {
+          // Without a route of the file's own, the kernel reaches a gateway only on a subnet of the host.
+          const own = Object.values(addresses).flat();
+          const v4 = own.filter((a) => isIpv4(a.split("/")[0]!));
+          if (isIpv4(gw) && !own.includes("dhcp") && v4.length > 0 && !v4.some((a) => ipv4InSubnet(gw, a))) {
+            this.#error(
+              e.get("gateway")!.value,
+              `${w} gateway ${gw} is on none of ${name}'s subnets (${
+                v4.join(", ")
+              }): fix it, or add a route to it`,
+            );
+          }
         }
         return {
           kind,
