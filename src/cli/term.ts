@@ -193,7 +193,12 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
-    throw new UsageError(`cannot open the management socket ${path}: ${(err as Error).message}`);
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such socket or switch directory (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
+      : err instanceof Deno.errors.ConnectionRefused
+      ? "nothing serves it (the switch that made it has stopped)"
+      : (err as Error).message;
+    throw new UsageError(`cannot open the management socket ${path}: ${why}`);
   }
   const remote = new RemoteConsole(client);
   try {
