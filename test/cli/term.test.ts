@@ -73,6 +73,12 @@ for (const kind of ["ours", "c"] as const) {
       const unknown = await term([mgmt, "-c", "no/such/command"]);
       assert.equal(unknown.code, 1);
       assert.equal(unknown.stderr, "vde: no/such/command: 1038 Function not implemented\n");
+      const typo = await term([mgmt, "-c", "hsah/print"]);
+      assert.equal(typo.code, 1);
+      assert.equal(
+        typo.stderr,
+        "vde: hsah/print: 1038 Function not implemented (did you mean hash/print?)\n",
+      );
     });
   });
 
