@@ -260,7 +260,7 @@ export class LabRunner {
   }
 
   async #startCable(node: CableNode): Promise<void> {
-    const keyPart = node.key === undefined ? "/insecure" : "";
+    const keyPart = node.insecure === true ? "/insecure" : "";
     const defaults = { keyFile: node.key === undefined ? undefined : this.#path(node.key) };
     if (node.connect !== undefined) {
       const client = await openCableClient(parseTcpVnl(`${node.connect}${keyPart}`), {

@@ -57,7 +57,7 @@ export const KEYS = {
   switch: ["kind", "ports", "hub", "stp", "vlans", "rc", "dataplane"],
   slirp: ["kind", "forwards", "options", "mtu"],
   host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
-  cable: ["kind", "connect", "listen", "key"],
+  cable: ["kind", "connect", "listen", "key", "insecure"],
   link: ["endpoints", "loss", "delay", "jitter", "dup", "rate", "mtu", "vlan", "trunk"],
 } as const;
 
@@ -442,7 +442,18 @@ class Validator {
         if ((connect === undefined) === (listen === undefined)) {
           this.#error(e.get("kind")!.key, `cable ${name} needs exactly one of \`connect\` and \`listen\``);
         }
-        return { kind, name, connect, listen, key: this.#string(e.get("key"), `${w} key`) };
+        const key = this.#string(e.get("key"), `${w} key`);
+        const insecure = this.#bool(e.get("insecure"), `${w} insecure`);
+        // As `vde cable`: an open, unauthenticated cable only when asked for by name.
+        if ((key === undefined) !== insecure) {
+          this.#error(
+            e.get("kind")!.key,
+            insecure
+              ? `cable ${name} has a key and insecure: true; keep one of them`
+              : `cable ${name} needs a \`key\` file (vde cable keygen FILE), or \`insecure: true\` for a plain cable`,
+          );
+        }
+        return { kind, name, connect, listen, key, ...(insecure ? { insecure } : {}) };
       }
     }
   }

@@ -90,7 +90,7 @@ topology:
     s: { kind: swich }
     n: { kind: slirp }
     m: { kind: switch, ports: 4 }
-    c: { kind: cable, connect: "x:1", listen: 3 }
+    c: { kind: cable, connect: "x:1", listen: 3, key: k }
     h: { kind: host, gateway: nope, routes: ["10.1.0.0/16 via 10.0.2.1", "garbage"] }
   links:
     - endpoints: [n, m]
@@ -132,6 +132,27 @@ Deno.test("a host's gateway on none of its subnets is an error, unless a route o
     [],
     "IPv6 gateways may be link-local",
   );
+});
+
+Deno.test("a cable node names its key, or says insecure: true for a plain cable, as vde cable asks", () => {
+  const lab = (c: string) => `name: t\ntopology:\n  nodes:\n    c: { kind: cable, listen: 7000${c} }\n`;
+  assert.deepEqual(errorsOf(lab("")), [
+    "lab.yaml:4:10: cable c needs a `key` file (vde cable keygen FILE), or `insecure: true` for a plain cable",
+  ]);
+  assert.deepEqual(errorsOf(lab(", key: k, insecure: true")), [
+    "lab.yaml:4:10: cable c has a key and insecure: true; keep one of them",
+  ]);
+  assert.deepEqual(errorsOf(lab(", key: lab.key")), []);
+  const plain = validateLab(lab(", insecure: true"));
+  assert.deepEqual(plain.errors, []);
+  assert.deepEqual(plain.lab?.nodes[0], {
+    kind: "cable",
+    name: "c",
+    connect: undefined,
+    listen: "7000",
+    key: undefined,
+    insecure: true,
+  });
 });
 
 Deno.test("spanning tree is refused when the engine has none", () => {
