@@ -59,6 +59,7 @@ const symbols = {
   geteuid: { parameters: [], result: "u32" },
   getpid: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
+  getpriority: { parameters: ["i32", "u32"], result: "i32" },
   setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
