@@ -126,7 +126,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
 export const slirpCommand: Subcommand = (program: Command) => {
   program.command("slirp")
     .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
-    .requiredOption("-s, --sock <dir>", "socket directory of the switch")
+    .option("-s, --sock <dir>", "socket directory of the switch (required)")
     .option(
       "-f, --forward <spec>",
       "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
@@ -169,5 +169,17 @@ export const slirpCommand: Subcommand = (program: Command) => {
         "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
       ),
     )
-    .action((opts: SlirpCliOptions) => runSlirp(opts));
+    .allowExcessArguments(true)
+    .action((opts: SlirpCliOptions, cmd: Command) => {
+      const [stray] = cmd.args;
+      if (stray !== undefined) {
+        throw new UsageError(
+          `vde slirp takes no arguments; the switch is --sock: \`vde slirp --sock ${stray}\``,
+        );
+      }
+      if (opts.sock === undefined) {
+        throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
+      }
+      return runSlirp(opts);
+    });
 };

@@ -34,3 +34,11 @@ Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///O
       "(slirp has none): write slirp:///tcpfwd=8080:80",
   );
 });
+
+Deno.test("vde slirp DIR (the switch without --sock) says to write --sock DIR, and no --sock at all says it is needed", async () => {
+  assert.equal(
+    await refused(["slirp", "/tmp/net"]),
+    "vde: vde slirp takes no arguments; the switch is --sock: `vde slirp --sock /tmp/net`",
+  );
+  assert.equal(await refused(["slirp"]), "vde: vde slirp needs --sock DIR, the socket directory of a switch");
+});
