@@ -49,7 +49,14 @@ export interface SlirpCliOptions {
  */
 export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpConfig {
   try {
-    const c = parseSlirpOptions(o.options === undefined ? "" : `/${o.options.replace(/^\/+/, "")}`);
+    // A whole slirp:// VNL pasted as the options reads as that VNL does.
+    const c = parseSlirpOptions(
+      o.options === undefined
+        ? ""
+        : o.options.startsWith("slirp://")
+        ? o.options.slice("slirp://".length)
+        : `/${o.options.replace(/^\/+/, "")}`,
+    );
     if (o.hostLoopback === false) c.hostLoopback = false;
     if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
     if (o.dnsUpstream !== undefined && o.dnsUpstream.length > 0) {
