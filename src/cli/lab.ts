@@ -20,7 +20,7 @@ import { LabRunner, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, readState } from "../lab/state.ts";
-import { processAlive } from "../lab/system.ts";
+import { processAlive } from "../os/processes.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";

@@ -44,7 +44,8 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import { type LabState, readState, writeState } from "./state.ts";
-import { deleteNetns, ip, mustRun, processAlive } from "./system.ts";
+import { deleteNetns, ip, mustRun } from "./system.ts";
+import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
 
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */

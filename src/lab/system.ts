@@ -68,20 +68,3 @@ export async function deleteNetns(ns: string): Promise<void> {
     throw new Error(`ip netns delete ${ns}: ${r.stderr.trim()}`);
   }
 }
-
-/** True while process `pid` runs (exists and is not a zombie). */
-export function processAlive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-  } catch {
-    return false;
-  }
-  // Killed but not yet reaped (its parent, often init in a container, is slow to wait): a zombie
-  // takes signals, yet runs nothing, and `vde down` would wait for it forever.
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return true;
-  }
-}

@@ -1,6 +1,6 @@
-/** Facts about the machine a lab relies on: whether the process that runs a lab is still there. */
+/** Whether a recorded pid still runs: a lab's vde up, a switch's pid file. */
 import assert from "node:assert/strict";
-import { processAlive } from "../../src/lab/system.ts";
+import { processAlive } from "../../src/os/processes.ts";
 
 Deno.test("a process killed but not yet reaped (a zombie) is not alive; a running one is", async () => {
   // `sleep 60` is killed by its shell, which then becomes a `sleep` that never waits for it.
