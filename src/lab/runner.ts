@@ -255,7 +255,10 @@ export class LabRunner {
     );
     if (node.mtu !== undefined) config.mtu = node.mtu;
     for (const f of node.forwards) config.forwards.push(parseForward(f, config));
-    const link = await openSlirpLink(config);
+    // A forward's host port taken is the node's problem: say which node.
+    const link = await openSlirpLink(config).catch((err) => {
+      throw new Error(`${node.name}: ${(err as Error).message}`);
+    });
     this.#undo.push(() => link.close());
     this.slirps.set(node.name, link);
   }
