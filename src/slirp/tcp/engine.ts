@@ -66,6 +66,7 @@ import type { SocketAddress, TcpCoreSide, TcpEngine } from "./api.ts";
 import { log } from "../../log.ts";
 import { denoHostNet, type HostConn, type HostListener, type HostNet, type HostPeer } from "./host.ts";
 import { IsnGenerator } from "./isn.ts";
+import { pow2AtLeast } from "./ring.ts";
 import { writeResetFor } from "./reset.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import {
@@ -201,6 +202,9 @@ export function createTcpEngine(core: TcpCoreSide, options: TcpEngineOptions): S
   return new Engine(core, options);
 }
 
+/** Ring buffers kept for reuse (at the default 16 KiB, 1 MiB). */
+const POOLED_BUFFERS = 64;
+
 class Flow implements TcbHost {
   readonly engine: Engine;
   readonly tcb: TcpConnection;
@@ -217,6 +221,7 @@ class Flow implements TcbHost {
   host: HostConn | null = null;
   connectAbort: AbortController | null = null;
   connectDeadline = Infinity;
+  /** Where an outbound flow connects (host:port), for its log lines. */
   target = "";
   hostEof = false;
   hostWriteDone = false;
@@ -303,6 +308,14 @@ class Flow implements TcbHost {
   }
   onTimer(): void {
     this.engine.noteDeadline(this.deadline);
+  }
+  takeBuffer(size: number): Uint8Array<ArrayBuffer> | null {
+    return this.engine.takeBuffer(size);
+  }
+  giveBuffer(buf: Uint8Array<ArrayBuffer>, send: boolean): void {
+    // A host read fills the send ring and a host write drains the receive ring: in flight, they hold a view.
+    if (send ? this.#reading : this.#writing) return;
+    this.engine.giveBuffer(buf);
   }
   onAckPending(): void {
     const q = this.engine.ackQueue;
@@ -551,6 +564,9 @@ class Engine implements SlirpTcpEngine {
   readonly #repr: TcpRepr = newTcpRepr();
   readonly #rst = new Uint8Array(TCP_HEADER_LEN);
   readonly #logged = new Set<string>();
+  /** Ring buffers of closed connections, for the next ones (see TcbHost.takeBuffer). */
+  readonly #buffers: Uint8Array<ArrayBuffer>[] = [];
+  readonly #bufferSize: number;
 
   constructor(core: TcpCoreSide, o: TcpEngineOptions) {
     this.core = core;
@@ -570,6 +586,7 @@ class Engine implements SlirpTcpEngine {
     this.#random = o.random ?? cryptoRandom32();
     this.#isn = new IsnGenerator(() => core.now(), this.#random);
     const base = { ...DEFAULT_TCB_CONFIG, ...o.tcp };
+    this.#bufferSize = pow2AtLeast(base.initialBufferSize);
     this.cfg4 = { ...base, mss: core.mss(4) };
     this.cfg6 = { ...base, mss: core.mss(6) };
     this.#buckets = new Array<Flow | null>(1024).fill(null);
@@ -722,6 +739,14 @@ class Engine implements SlirpTcpEngine {
     }
     q.length = 0;
   };
+
+  takeBuffer(size: number): Uint8Array<ArrayBuffer> | null {
+    return size === this.#bufferSize ? this.#buffers.pop() ?? null : null;
+  }
+
+  giveBuffer(buf: Uint8Array<ArrayBuffer>): void {
+    if (buf.length === this.#bufferSize && this.#buffers.length < POOLED_BUFFERS) this.#buffers.push(buf);
+  }
 
   noteDeadline(d: number): void {
     if (d < this.#nextDeadline) this.#nextDeadline = d;
@@ -1018,7 +1043,6 @@ class Engine implements SlirpTcpEngine {
       this.#iss(fwd.guestAddr, fwd.guestPort, addr, port),
     );
     flow.host = conn;
-    flow.target = `${peer.hostname}:${peer.port}`;
     this.#insert(flow);
     this.#addHalfOpen(flow);
     this.stats.acceptsIn++;
