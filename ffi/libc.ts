@@ -59,6 +59,7 @@ const symbols = {
   geteuid: { parameters: [], result: "u32" },
   getpid: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
+  getpriority: { parameters: ["i32", "u32"], result: "i32" },
   setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
@@ -96,6 +97,35 @@ export function errno(): number {
 /** An errno that means "nothing more now" (EAGAIN, EINTR), not a failure. */
 export function quietErrno(e: number): boolean {
   return e === C.EAGAIN || e === C.EINTR;
+}
+
+/**
+ * recvmmsg without waiting. A failure other than EAGAIN or EINTR is tried
+ * once more before it is believed: a socket's pending error (a peer gone
+ * and back, an ICMP error) is reported by one call and then gone, and the
+ * socket works on; a dead socket fails again.
+ *
+ * @returns the datagrams received, or -1 with errno() saying why
+ */
+export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number {
+  const c = libc();
+  const n = c.recvmmsg(fd, mmsg, count, C.MSG_DONTWAIT, null);
+  if (n >= 0 || quietErrno(errno())) return n;
+  return c.recvmmsg(fd, mmsg, count, C.MSG_DONTWAIT, null);
+}
+
+const SO_ERROR = 4;
+const soError = new Int32Array(1);
+const soErrorLength = new Uint32Array(1);
+
+/**
+ * Takes (and so clears) a socket's pending error (SO_ERROR): 0 when there
+ * is none, its errno, or -errno when even getsockopt failed (no socket).
+ */
+export function takeSocketError(fd: number): number {
+  soErrorLength[0] = 4;
+  if (libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, soError, soErrorLength) < 0) return -errno();
+  return soError[0]!;
 }
 
 /** strerror() text for an errno value, as glibc prints it. */

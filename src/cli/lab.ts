@@ -32,6 +32,7 @@ import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
+import { envDataplane } from "../switch/dataplane.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -75,9 +76,15 @@ interface UpOptions {
 /**
  * Refuses, before anything is touched (a background start would remove the
  * running lab's log first), a lab that is already up or was left behind,
- * and hosts without root: they are network namespaces.
+ * hosts without root (they are network namespaces), and a $VDE_DATAPLANE
+ * that names no data plane (as `vde switch` refuses it).
  */
 export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
+  try {
+    envDataplane();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const old = readState(lab.name);
   if (old !== undefined) {
     if (processAlive(old.pid)) {

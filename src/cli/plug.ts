@@ -16,7 +16,7 @@ import type { Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
-import { runSlirpOnThread } from "../dataplane/slirp_thread.ts";
+import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { untilSignal } from "./signals.ts";
 import { log } from "../log.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
@@ -49,8 +49,10 @@ export const plugCommand: Subcommand = (program: Command) => {
     )
     .action(async (first: string, second: string, flags: PlugFlags) => {
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
-      const slirp = flags.thread === false ? null : slirpBehindSwitch(first, second);
-      if (slirp !== null) return await plugSlirpThread(slirp.vde, slirp.config, options);
+      const slirp = slirpBehindSwitch(first, second);
+      if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {
+        return await plugSlirpThread(slirp.vde, slirp.config, options);
+      }
       // A signal ends the cable like EOF does: both links close, so each can say
       // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
       // start: a signal while the ends are still opening closes what is open, exit 0.
@@ -88,7 +90,7 @@ export const plugCommand: Subcommand = (program: Command) => {
     });
 };
 
-/** The switch's VNL and the slirp's configuration when the slirp can run on a thread of its own, else null. */
+/** The switch's VNL and the slirp's configuration when one end is vde:// and the other slirp://, else null. */
 function slirpBehindSwitch(first: string, second: string): { vde: string; config: SlirpConfig } | null {
   const a = splitVnl(first).scheme;
   const b = splitVnl(second).scheme;
@@ -104,7 +106,7 @@ function slirpBehindSwitch(first: string, second: string): { vde: string; config
   } catch (err) {
     throw new Error(`cannot open ${slirp}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return config.guestForwards.length > 0 ? null : { vde, config };
+  return { vde, config };
 }
 
 /** The slirp on a thread of its own behind the switch `vde`, until a signal or the switch goes away. */
@@ -116,11 +118,7 @@ async function plugSlirpThread(vde: string, config: SlirpConfig, options: OpenOp
     const { end } = await runSlirpOnThread(sw, config, stopped, () => {}).catch((err) => {
       throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
     });
-    // As `vde slirp` does: with the switch's own per-port count, the frames lost between.
-    log(
-      "vde plug",
-      `switch link: ${end.framesIn} frames in, ${end.framesOut} out, dropped ${end.dropsOut} out`,
-    );
+    log("vde plug", switchLinkSummary(end.link));
   } finally {
     remove();
   }

@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
-import { runSlirpOnThread } from "../dataplane/slirp_thread.ts";
+import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
 import {
   checkBootName,
@@ -71,23 +71,11 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/**
- * Why the slirp stays on the main thread for these options, or null when
- * it may run on a thread of its own: guest forwards start commands and
- * open unix sockets through Deno's API, whose promises wait while the thread
- * blocks in its own epoll_wait. (`--http` asks the thread for the stack's
- * counters: see SlirpThread.metrics.)
- */
-export function slirpThreadRefusal(o: SlirpCliOptions, config: SlirpConfig): string | null {
-  if (o.thread === false) return "--no-thread";
-  if (config.guestForwards.length > 0) return "guest forwards";
-  return null;
-}
-
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  if (slirpThreadRefusal(o, config) === null) return await runSlirpThread(o, config);
+  // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics).
+  if (slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
   await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
@@ -105,12 +93,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
     const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
-    const st = sw.stats;
-    // What reached us from the switch: with the switch's own per-port count, the frames lost between.
-    log(
-      "vde slirp",
-      `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsIn} in, ${st.dropsOut} out`,
-    );
+    log("vde slirp", switchLinkSummary(sw.stats));
   });
 }
 
@@ -135,11 +118,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       throw new UsageError((err as Error).message);
     });
     log("vde slirp", `${reason}, exiting`);
-    // What reached us from the switch: with the switch's own per-port count, the frames lost between.
-    log(
-      "vde slirp",
-      `switch link: ${end.framesIn} frames in, ${end.framesOut} out, dropped ${end.dropsOut} out`,
-    );
+    log("vde slirp", switchLinkSummary(end.link));
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { Switch } from "../switch/switch.ts";
+import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplane.ts";
 import { parseOctalMode, resolveGroup } from "../vde/permissions.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { UsageError } from "./main.ts";
@@ -97,13 +98,13 @@ function parsePriority(text: string): number {
  * frames at two thirds. A cable made with `vde cable` is an ordinary client
  * (an fd port) and is not counted here.
  */
-export function chooseDataplane(o: Pick<SwitchCliOptions, "dataplane" | "cable">): "main" | "thread" {
-  const asked = o.dataplane ?? Deno.env.get("VDE_DATAPLANE") ??
-    ((o.cable ?? []).length > 0 ? "main" : "thread");
-  if (asked !== "main" && asked !== "thread") {
-    throw new UsageError(`--dataplane must be "thread" or "main", got "${asked}"`);
+export function chooseDataplane(o: Pick<SwitchCliOptions, "dataplane" | "cable">): Dataplane {
+  try {
+    if (o.dataplane !== undefined) return parseDataplane(o.dataplane, "--dataplane");
+    return envDataplane() ?? ((o.cable ?? []).length > 0 ? "main" : "thread");
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  return asked;
 }
 
 /** Runs a switch until a signal, `shutdown` or the console stops it. */

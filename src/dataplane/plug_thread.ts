@@ -11,7 +11,6 @@
  * outlives an fd it uses. `ended` resolves when the thread stopped, with
  * the reason when the cable ended by itself (a tap removed, a peer gone).
  */
-import { C, check, libc } from "../../ffi/libc.ts";
 import {
   counterIndex,
   PLUG_SHARED_BYTES,
@@ -20,7 +19,7 @@ import {
   type PlugStart,
   type PlugStopped,
 } from "./plug_layout.ts";
-import { workerUrl } from "./worker_url.ts";
+import { WorkerHandle } from "./worker_handle.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */
 const STOP_TIMEOUT_MS = 2000;
@@ -34,8 +33,7 @@ export interface PlugFlow {
 
 /** Forwards between two fds on a thread of its own. */
 export class PlugThread {
-  readonly #worker: Worker;
-  readonly #wakeFd: number;
+  readonly #thread: WorkerHandle;
   readonly #shared = new SharedArrayBuffer(PLUG_SHARED_BYTES);
   readonly #control = new Int32Array(this.#shared, 0, 4);
   readonly #counters = new Float64Array(this.#shared, 16);
@@ -44,15 +42,15 @@ export class PlugThread {
   #stopping: Promise<void> | null = null;
 
   constructor(a: PlugEnd, b: PlugEnd) {
-    this.#wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
-    this.#worker = new Worker(workerUrl("plug_worker", new URL("./plug_worker.ts", import.meta.url)), {
-      type: "module",
-    });
+    const thread = this.#thread = new WorkerHandle(
+      "plug_worker",
+      new URL("./plug_worker.ts", import.meta.url),
+    );
     this.ended = new Promise((resolve) => {
-      this.#worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
+      thread.worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
     });
-    const start: PlugStart = { a, b, wakeFd: this.#wakeFd, shared: this.#shared };
-    this.#worker.postMessage(start);
+    const start: PlugStart = { a, b, wakeFd: thread.wakeFd, shared: this.#shared };
+    thread.worker.postMessage(start);
   }
 
   /** What went from a to b (`ab`) or from b to a (`ba`) so far. */
@@ -69,14 +67,7 @@ export class PlugThread {
 
   async #stop(): Promise<void> {
     Atomics.store(this.#control, PLUG_STOP, 1);
-    const one = new Uint8Array(8);
-    one[0] = 1;
-    libc().write(this.#wakeFd, one, 8);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.ended, new Promise((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS)))]);
-    clearTimeout(timer);
-    this.#worker.terminate();
-    libc().close(this.#wakeFd);
+    await this.#thread.stop(this.ended, STOP_TIMEOUT_MS, null);
   }
 }
 

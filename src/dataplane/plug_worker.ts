@@ -13,7 +13,9 @@
  * being read (its frames wait in its own kernel queue) and EPOLLOUT is armed
  * on the destination; the batch leaves when it drains, so a burst is delayed,
  * not lost. A tap that cannot take a frame drops it (counted), as the
- * kernel does for a full interface queue.
+ * kernel does for a full interface queue. The thread runs real-time only
+ * while a datagram peer streams to it (see DemandGovernor in priority.ts),
+ * and its datagram ends have the system's default send buffer.
  *
  * The fds belong to the main thread, which closes them only after this
  * thread has said "stopped". Counters live in shared memory, written here
@@ -27,37 +29,23 @@ import {
   errno,
   libc,
   quietErrno as quiet,
+  recvmmsgNow,
+  takeSocketError,
 } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { raisePriority, setRealtime } from "./priority.ts";
+import { DemandGovernor } from "./priority.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
 
 const BATCH = 64;
 /** Slot size: larger than any frame, so an oversize one is seen (truncated or long) and dropped. */
 const SLOT = VDE_MAX_FRAME + 6;
-/**
- * Work without a pause after which the thread leaves the real-time class
- * until it next finds nothing to do (a flood, not a burst): the ordinary
- * threads of its core, ksoftirqd among them, must not wait longer.
- */
-const SATURATED_MS = 20;
 /** Batches one direction moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
 
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {
   return err === C.ECONNREFUSED || err === C.ENOTCONN || err === C.EPERM;
-}
-
-const SO_ERROR = 4;
-const soError = new Int32Array(1);
-const soErrorLength = new Uint32Array([4]);
-
-/** Takes (clears) a socket's pending error; false if even that failed. */
-function takeSocketError(fd: number): boolean {
-  soErrorLength[0] = 4;
-  return libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, soError, soErrorLength) === 0;
 }
 
 /** One direction of the cable: frames read from `src`, written to `dst`. */
@@ -80,6 +68,8 @@ class Direction {
   /** Frames of the current batch (sendmmsg entries [0, count)); [sent, count) still wait for the destination. */
   count = 0;
   sent = 0;
+  /** Bytes of the frames of the current batch. */
+  bytes = 0;
 
   constructor(
     readonly src: PlugEnd,
@@ -116,10 +106,8 @@ class Direction {
     let n = 0;
     if (this.src.kind === "dgram") {
       for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
-      n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
-      // A failure ends the cable only if it repeats: a pending socket error is
-      // reported once, and a dead peer shows again (and on the send side).
-      if (n < 0 && !quiet(errno())) n = c.recvmmsg(this.src.fd, this.#recv, BATCH, C.MSG_DONTWAIT, null);
+      // A failure ends the cable only if it repeats (see recvmmsgNow); a dead peer shows on sending too.
+      n = recvmmsgNow(this.src.fd, this.#recv, BATCH);
       if (n < 0) {
         const e = errno();
         return quiet(e) ? 0 : -e;
@@ -132,7 +120,7 @@ class Direction {
     } else {
       for (; n < BATCH; n++) {
         let r = c.read(this.src.fd, this.slots[n]!, SLOT);
-        // As above: a tap that is gone fails every read.
+        // Believed only if it repeats, as a receive: a tap that is gone fails every read.
         if (r < 0 && !quiet(errno())) r = c.read(this.src.fd, this.slots[n]!, SLOT);
         if (r < 0) {
           const e = errno();
@@ -145,6 +133,7 @@ class Direction {
     }
     this.count = 0;
     this.sent = 0;
+    this.bytes = 0;
     for (let i = 0; i < n; i++) {
       const len = this.lengths[i]!;
       if (len < 0 || len > VDE_MAX_FRAME) {
@@ -156,6 +145,7 @@ class Direction {
       this.#sendView.setUint32(this.count * MMSG_SIZE + MSG_IOV + 4, this.#iovHi[i]!, true);
       this.#slotOf[this.count] = i;
       this.lengths[this.count++] = len;
+      this.bytes += len;
     }
     return n;
   }
@@ -211,12 +201,44 @@ class Direction {
   }
 }
 
+/** The system's default send buffer (net.core.wmem_default), as SO_SNDBUF reports it. */
+function defaultSendBuffer(): number {
+  try {
+    const v = Number(Deno.readTextFileSync("/proc/sys/net/core/wmem_default").trim());
+    if (Number.isInteger(v) && v > 0) return v;
+  } catch { /* not Linux's /proc, or not readable: Linux's own default */ }
+  return 212_992;
+}
+
+/**
+ * Gives a datagram end the system's default send buffer again (vde://
+ * links ask for 1 MiB, for the main thread's pauses). This thread never
+ * pauses long, and when the switch's queue is full it waits and leaves the
+ * frames in the tap's queue; a deep queue at a C switch only makes the
+ * bursts it forwards longer, and the C switch drops what a slower
+ * receiver's socket cannot hold. Measured behind Debian's vde_switch,
+ * iperf3 from the tap: with 1 MiB, 29,000-75,000 frames per 400 MB were
+ * lost at the far plug and this thread spent 1.3x the CPU per byte; with
+ * the default, 16,000-35,000, near vde_plug's 16,000-24,000 (its socket
+ * has the default).
+ */
+function useDefaultSendBuffer(end: PlugEnd): void {
+  if (end.kind !== "dgram") return;
+  const v = new Uint8Array(4);
+  // The kernel doubles what it is given (its bookkeeping), as for the default.
+  new DataView(v.buffer).setInt32(0, defaultSendBuffer() / 2, true);
+  libc().setsockopt(end.fd, C.SOL_SOCKET, C.SO_SNDBUF, v, 4);
+}
+
 function run(start: PlugStart): string | null {
   const c = libc();
-  // Real-time while it keeps up; an ordinary (nice -20) thread while saturated: see priority.ts.
-  const realtime = raisePriority(true);
-  let demoted = false;
-  let busySince = performance.now();
+  useDefaultSendBuffer(start.a);
+  useDefaultSendBuffer(start.b);
+  // Real-time only while a datagram peer (which may drop what we are late to take) streams to us: see priority.ts.
+  const priority = new DemandGovernor(() => performance.now());
+  /** What this wake-up drained from datagram sources. */
+  let lossyBytes = 0;
+  let lossyFrames = 0;
   const control = new Int32Array(start.shared, 0, 4);
   const counters = new Float64Array(start.shared, 16);
   const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
@@ -251,6 +273,10 @@ function run(start: PlugStart): string | null {
       const n = d.receive();
       if (n < 0) return n === -1 ? `${d.src.name} was removed` : `${d.src.name}: receive failed: errno ${-n}`;
       if (n === 0) return null;
+      if (d.src.kind === "dgram") {
+        lossyBytes += d.bytes;
+        lossyFrames += n;
+      }
       const err = d.flush();
       if (err === C.EAGAIN) return null;
       if (peerGone(err)) return `${d.dst.name}: peer socket is gone`;
@@ -265,12 +291,10 @@ function run(start: PlugStart): string | null {
       let n = c.epoll_wait(epfd, events, 8, 0);
       if (n === 0) {
         // Idle: the next burst is served real-time again.
-        if (demoted) demoted = !setRealtime(true);
+        priority.idle();
         n = c.epoll_wait(epfd, events, 8, -1);
-        busySince = performance.now();
-      } else if (realtime && !demoted && performance.now() - busySince > SATURATED_MS) {
-        demoted = setRealtime(false);
-      }
+        priority.woke();
+      } else priority.busy();
       if (n < 0) {
         if (errno() === C.EINTR) continue;
         reason = `epoll_wait failed: errno ${errno()}`;
@@ -298,11 +322,16 @@ function run(start: PlugStart): string | null {
           // socket's pending error is taken (it is reported once; a dead peer shows
           // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
           if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
-            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || !takeSocketError(d.src.fd)) {
+            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
               reason = `${d.src.name}: socket error or hang-up`;
             }
           } else reason = pump(d);
         }
+      }
+      if (lossyFrames > 0) {
+        priority.drained(lossyBytes, lossyFrames);
+        lossyBytes = 0;
+        lossyFrames = 0;
       }
       update();
     }

@@ -1,5 +1,10 @@
 /**
- * Scheduling priority for the data-plane threads (receive and plug threads).
+ * Scheduling priority for the data-plane threads: `raisePriority` once at
+ * start (the receive thread), a `RealtimeGovernor` for a thread that may be
+ * saturated for long, a `DemandGovernor` for one that needs real-time only
+ * while a lossy sender streams to it (the plug thread), and `raiseNice`
+ * alone for one that reads no lossy socket (the slirp thread, behind its
+ * receive thread).
  */
 import { libc } from "../../ffi/libc.ts";
 
@@ -14,18 +19,23 @@ const SCHED_RR = 2;
  * core loses frames. Measured, 50 MB through slirp behind the C switch on
  * two loaded cores: 2,311 frames lost at normal priority, 400-800 at nice
  * -20, none with SCHED_RR. The thread takes nice -20 first (kept if it
- * leaves the real-time class, see `setRealtime`), then SCHED_RR when
- * `realtime`. The threads block as soon as there is nothing to move (an
- * empty socket, a full ring, a full peer). Without the privilege
- * (CAP_SYS_NICE, or RLIMIT_RTPRIO / RLIMIT_NICE) a thread runs at nice -20
- * if allowed, else normally.
+ * leaves the real-time class, see `setRealtime`), then SCHED_RR. The
+ * threads block as soon as there is nothing to move (an empty socket, a
+ * full ring, a full peer). Without the privilege (CAP_SYS_NICE, or
+ * RLIMIT_RTPRIO / RLIMIT_NICE) a thread runs at nice -20 if allowed, else
+ * normally.
  *
  * @returns true when the thread now runs SCHED_RR
  */
-export function raisePriority(realtime: boolean): boolean {
+export function raisePriority(): boolean {
+  raiseNice();
+  return setRealtime(true);
+}
+
+/** Makes the calling thread nice -20 (if allowed), in the ordinary class. */
+export function raiseNice(): void {
   // PRIO_PROCESS with a thread id sets that thread's nice value only.
   libc().setpriority(PRIO_PROCESS, libc().gettid(), -20);
-  return realtime && setRealtime(true);
 }
 
 const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
@@ -42,4 +52,182 @@ const param = new Uint8Array(4); // struct sched_param { int sched_priority; }
 export function setRealtime(on: boolean): boolean {
   param[0] = on ? 1 : 0;
   return libc().sched_setscheduler(libc().gettid(), on ? SCHED_RR : SCHED_OTHER, param) === 0;
+}
+
+/**
+ * Work without a pause after which a thread leaves the real-time class
+ * until it next finds nothing to do (a flood, not a burst): the ordinary
+ * threads of its core (the switch, the guest, ksoftirqd) must not wait longer.
+ */
+const SATURATED_MS = 20;
+
+/**
+ * Real-time while the thread keeps up, an ordinary nice -20 thread while it
+ * is saturated. The thread raises its priority by making one, then tells it
+ * of each wait: `idle` before a wait that blocks (nothing to do: the next
+ * burst is served real-time again), `woke` after it (the busy clock starts),
+ * `busy` after a look that found work at once (after `SATURATED_MS` of
+ * that, the thread leaves the real-time class).
+ */
+export class RealtimeGovernor {
+  readonly #now: () => number;
+  readonly #setRealtime: (on: boolean) => boolean;
+  readonly #realtime: boolean;
+  #demoted = false;
+  #busySince: number;
+
+  /**
+   * Raises the calling thread's priority (see `raisePriority`) and starts
+   * the busy clock; `now` is the thread's clock in ms, read only when needed.
+   * `sched` replaces the system calls (tests).
+   */
+  constructor(
+    now: () => number,
+    sched: { raise: () => boolean; setRealtime: (on: boolean) => boolean } = {
+      raise: raisePriority,
+      setRealtime,
+    },
+  ) {
+    this.#now = now;
+    this.#setRealtime = sched.setRealtime;
+    this.#realtime = sched.raise();
+    this.#busySince = now();
+  }
+
+  /** Before a wait that blocks. */
+  idle(): void {
+    if (this.#demoted) this.#demoted = !this.#setRealtime(true);
+  }
+
+  /** After the blocking wait. */
+  woke(): void {
+    this.#busySince = this.#now();
+  }
+
+  /** After a look that found work without blocking. */
+  busy(): void {
+    if (this.#realtime && !this.#demoted && this.#now() - this.#busySince > SATURATED_MS) {
+      this.#demoted = this.#setRealtime(false);
+    }
+  }
+}
+
+/** Length of the plug thread's rate window. */
+const WINDOW_MS = 10;
+/**
+ * Lossy-source bytes per ms above which the thread goes real-time: 100
+ * Mbit/s. Below it, a thread late by 10 ms leaves fewer than 90 full-size
+ * frames (the C switch's send buffer) waiting. The acknowledgements of a
+ * TCP flow going the other way stay far below (about 4 kB per ms at 1 Gbit/s).
+ */
+const BULK_BYTES_PER_MS = 12_500;
+/** What one wake-up found waiting from a lossy source that already means we are late: go real-time at once. */
+const LATE_BYTES = 64 * 1024;
+const LATE_FRAMES = 128;
+/** How long real-time is kept after the last sign of bulk. */
+const HOLD_MS = 200;
+
+/** The calls a `DemandGovernor` makes (replaced in tests). */
+export interface DemandSched {
+  /** SCHED_RR at nice -20 (see `raisePriority`); true when in the real-time class. */
+  raise: () => boolean;
+  setRealtime: (on: boolean) => boolean;
+  /** Back to the ordinary class at the thread's own nice value. */
+  lower: () => void;
+}
+
+function ordinarySched(): DemandSched {
+  const tid = libc().gettid();
+  const nice = libc().getpriority(PRIO_PROCESS, tid);
+  return {
+    raise: raisePriority,
+    setRealtime,
+    lower: () => {
+      setRealtime(false);
+      libc().setpriority(PRIO_PROCESS, tid, nice);
+    },
+  };
+}
+
+/**
+ * Real-time only while a lossy sender (a C switch: a non-blocking send
+ * that drops what its buffer cannot hold) streams to the thread, an
+ * ordinary thread otherwise. Measured behind Debian's vde_switch, iperf3
+ * through the plug: real-time all the time kept the flow towards the tap
+ * free of loss (0-600 retransmits per 400 MB against vde_plug's 12,000-
+ * 56,000), but in the other direction, where the switch sends only
+ * acknowledgements, it cost 1.5x vde_plug's CPU per byte and more loss at
+ * the far plug: a thread that preempts whoever runs at each frame takes
+ * the core from the processes it feeds, where an ordinary one reads the
+ * tap's queue in bursts. So the thread starts ordinary and goes real-time
+ * when the lossy sources' bytes in a window pass BULK_BYTES_PER_MS, or one
+ * wake-up finds a late-sized backlog; it goes back HOLD_MS after the last
+ * such sign. While real-time, a `RealtimeGovernor` still demotes it when
+ * saturated. The thread reports each wait as to a RealtimeGovernor, and
+ * the lossy bytes and frames each wake-up drained (`drained`).
+ */
+export class DemandGovernor {
+  readonly #now: () => number;
+  readonly #sched: DemandSched;
+  #realtime: RealtimeGovernor | null = null;
+  #windowStart: number;
+  #bytes = 0;
+  #lastBulk = -Infinity;
+
+  constructor(now: () => number, sched: DemandSched = ordinarySched()) {
+    this.#now = now;
+    this.#sched = sched;
+    this.#windowStart = now();
+  }
+
+  /** True while the thread runs under its real-time governor. */
+  get realtime(): boolean {
+    return this.#realtime !== null;
+  }
+
+  /** What one wake-up drained from lossy sources. */
+  drained(bytes: number, frames: number): void {
+    this.#bytes += bytes;
+    if (bytes >= LATE_BYTES || frames >= LATE_FRAMES) this.#bulk(this.#now());
+  }
+
+  /** Before a wait that blocks. */
+  idle(): void {
+    this.#check();
+    this.#realtime?.idle();
+  }
+
+  /** After the blocking wait. */
+  woke(): void {
+    this.#realtime?.woke();
+  }
+
+  /** After a look that found work without blocking. */
+  busy(): void {
+    this.#check();
+    this.#realtime?.busy();
+  }
+
+  #bulk(now: number): void {
+    this.#lastBulk = now;
+    if (this.#realtime === null) {
+      this.#realtime = new RealtimeGovernor(this.#now, {
+        raise: this.#sched.raise,
+        setRealtime: this.#sched.setRealtime,
+      });
+    }
+  }
+
+  #check(): void {
+    const now = this.#now();
+    const elapsed = now - this.#windowStart;
+    if (elapsed < WINDOW_MS) return;
+    if (this.#bytes >= BULK_BYTES_PER_MS * elapsed) this.#bulk(now);
+    this.#bytes = 0;
+    this.#windowStart = now;
+    if (this.#realtime !== null && now - this.#lastBulk > HOLD_MS) {
+      this.#realtime = null;
+      this.#sched.lower();
+    }
+  }
 }

@@ -53,7 +53,7 @@ import { poller } from "../io/poller.ts";
 import { FrameRing } from "./frame_ring.ts";
 import type { RxStart } from "./rx_worker.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { workerUrl } from "./worker_url.ts";
+import { WorkerHandle } from "./worker_handle.ts";
 
 /** Bytes of frame records a receive thread may hold: about 2,800 full-size frames, 60,000 small ones. */
 export const RX_RING_BYTES = 4 << 20;
@@ -75,8 +75,7 @@ export interface RxSink {
 /** Drains `fd` on a Worker and delivers its frames on the main thread. */
 export class RxThread {
   readonly #ring = FrameRing.create(RX_RING_BYTES);
-  readonly #worker: Worker;
-  readonly #wakeFd: number;
+  readonly #thread: WorkerHandle;
   readonly #notifyFd: number;
   readonly #sink: RxSink;
   /** Frames are copied out of the shared area, so no consumer ever holds a view of shared memory. */
@@ -95,16 +94,13 @@ export class RxThread {
   constructor(fd: number, sink: RxSink) {
     this.#sink = sink;
     const c = libc();
-    this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
     // The ring starts with its consumer asleep: park before the worker can publish.
     this.#park();
-    this.#worker = new Worker(workerUrl("rx_worker", new URL("./rx_worker.ts", import.meta.url)), {
-      type: "module",
-    });
-    const start: RxStart = { sab: this.#ring.sab, fd, wakeFd: this.#wakeFd, notifyFd: this.#notifyFd };
-    this.#worker.postMessage(start);
+    this.#thread = new WorkerHandle("rx_worker", new URL("./rx_worker.ts", import.meta.url));
+    const start: RxStart = { sab: this.#ring.sab, fd, wakeFd: this.#thread.wakeFd, notifyFd: this.#notifyFd };
+    this.#thread.worker.postMessage(start);
   }
 
   #onNotify(): void {
@@ -160,20 +156,10 @@ export class RxThread {
 
   async #stop(): Promise<void> {
     poller().remove(this.#notifyFd);
-    const stopped = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
-      this.#worker.onmessage = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
+    const stopped = new Promise<boolean>((resolve) => this.#thread.worker.onmessage = () => resolve(true));
     this.#ring.requestStop();
     this.#ring.unpark();
-    this.#eight[0] = 1;
-    libc().write(this.#wakeFd, this.#eight, 8);
-    await stopped;
-    this.#worker.terminate();
-    libc().close(this.#wakeFd);
+    await this.#thread.stop(stopped, STOP_TIMEOUT_MS, false);
     libc().close(this.#notifyFd);
   }
 }

@@ -20,7 +20,7 @@
  * it takes no messages after the start: stop is a flag in the ring plus a
  * write to the wake eventfd.
  */
-import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc, quietErrno } from "../../ffi/libc.ts";
+import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc, recvmmsgNow } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
@@ -47,7 +47,7 @@ const FULL_WAIT_MS = 20;
 
 function run(start: RxStart): void {
   const c = libc();
-  raisePriority(true);
+  raisePriority();
   const ring = FrameRing.attach(start.sab);
   const arena = new RecvArena(BATCH, SLOT);
   const events = new Uint8Array(EPOLL_EVENT_SIZE * 4);
@@ -84,11 +84,7 @@ function run(start: RxStart): void {
         ring.waitForSpace(FULL_WAIT_MS);
         continue;
       }
-      let n = c.recvmmsg(start.fd, arena.mmsg, Math.min(BATCH, room), C.MSG_DONTWAIT, null);
-      // A failure is believed only if it repeats: a pending socket error is reported once.
-      if (n < 0 && !quietErrno(errno())) {
-        n = c.recvmmsg(start.fd, arena.mmsg, Math.min(BATCH, room), C.MSG_DONTWAIT, null);
-      }
+      const n = recvmmsgNow(start.fd, arena.mmsg, Math.min(BATCH, room));
       if (n < 0) {
         const e = errno();
         if (e === C.EINTR) continue;

@@ -13,12 +13,12 @@
  * resolves when the thread stopped, with the reason when the cable ended by
  * itself (the switch went away).
  */
-import { C, check, libc } from "../../ffi/libc.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
+import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { log } from "../log.ts";
 import type { SlirpConfig } from "../slirp/config.ts";
 import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_worker.ts";
-import { workerUrl } from "./worker_url.ts";
+import { WorkerHandle } from "./worker_handle.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */
 const STOP_TIMEOUT_MS = 3000;
@@ -27,21 +27,37 @@ const STOP_TIMEOUT_MS = 3000;
 export interface SlirpThreadEnd {
   /** Set when the cable ended by itself (the switch went away). */
   reason: string | null;
-  /** The switch link's counters on the thread. */
-  framesIn: number;
-  framesOut: number;
-  dropsOut: number;
+  /** The switch link's counters on the thread (all 0 when it did not run). */
+  link: LinkStats;
+}
+
+/**
+ * The line `vde slirp` and `vde plug` log about the switch link when they
+ * end, on a thread or not: with the switch's own per-port count, it tells
+ * how many frames were lost between.
+ */
+export function switchLinkSummary(st: LinkStats): string {
+  return `switch link: ${st.framesIn} frames in, ${st.framesOut} out, dropped ${st.dropsIn} in, ${st.dropsOut} out`;
+}
+
+/**
+ * Why a slirp with `config` stays on the main thread, or null when it may
+ * run on a thread of its own: `thread` false (`--no-thread`), or guest
+ * forwards, which start commands and open unix sockets through Deno's API,
+ * whose promises wait while the thread blocks in its own epoll_wait.
+ */
+export function slirpThreadRefusal(config: SlirpConfig, thread = true): string | null {
+  if (!thread) return "--no-thread";
+  if (config.guestForwards.length > 0) return "guest forwards";
+  return null;
 }
 
 /** A slirp running on a thread of its own, on a lent datagram socket. */
 export class SlirpThread {
-  readonly #worker: Worker;
-  readonly #wakeFd: number;
+  readonly #thread: WorkerHandle;
   readonly #shared = new SharedArrayBuffer(16);
   /** The stop flag and the metrics request counter, over `#shared`. */
   readonly #flags = new Int32Array(this.#shared);
-  /** The eventfd increment, made once: /metrics scrapes wake the thread. */
-  readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
   /** Resolves once the worker no longer uses the socket. */
   readonly ended: Promise<SlirpThreadEnd>;
   /** Resolves with the stack's one-line description once it runs; rejects with a one-line reason. */
@@ -55,10 +71,10 @@ export class SlirpThread {
    * until `ended` resolves).
    */
   constructor(config: SlirpConfig, fd: number, options: { resolvConf?: string; metricsName?: string } = {}) {
-    this.#wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
-    this.#worker = new Worker(workerUrl("slirp_worker", new URL("./slirp_worker.ts", import.meta.url)), {
-      type: "module",
-    });
+    const thread = this.#thread = new WorkerHandle(
+      "slirp_worker",
+      new URL("./slirp_worker.ts", import.meta.url),
+    );
     const ready = Promise.withResolvers<string>();
     const ended = Promise.withResolvers<SlirpThreadEnd>();
     this.ready = ready.promise;
@@ -69,7 +85,7 @@ export class SlirpThread {
     });
     // Whoever waits on `ended` decides; an unobserved failure to start is reported by `ready`.
     this.ready.catch(() => {});
-    this.#worker.onmessage = (e: MessageEvent<SlirpReport>) => {
+    thread.worker.onmessage = (e: MessageEvent<SlirpReport>) => {
       const m = e.data;
       if (m.type === "log") {
         const at = m.line.indexOf(": ");
@@ -80,32 +96,27 @@ export class SlirpThread {
       } else if (m.type === "ready") ready.resolve(m.describe);
       else if (m.type === "failed") {
         ready.reject(new Error(m.message));
-        ended.resolve({ reason: m.message, framesIn: 0, framesOut: 0, dropsOut: 0 });
+        ended.resolve({ reason: m.message, link: newLinkStats() });
       } else {
         ready.reject(new Error(m.reason ?? "the slirp thread stopped"));
-        ended.resolve({
-          reason: m.reason,
-          framesIn: m.framesIn,
-          framesOut: m.framesOut,
-          dropsOut: m.dropsOut,
-        });
+        ended.resolve({ reason: m.reason, link: m.link });
       }
     };
-    this.#worker.onerror = (e) => {
+    thread.worker.onerror = (e) => {
       e.preventDefault();
       const reason = `slirp thread failed: ${e.message}`;
       ready.reject(new Error(reason));
-      ended.resolve({ reason, framesIn: 0, framesOut: 0, dropsOut: 0 });
+      ended.resolve({ reason, link: newLinkStats() });
     };
     const start: SlirpStart = {
       config,
       fd,
-      wakeFd: this.#wakeFd,
+      wakeFd: thread.wakeFd,
       shared: this.#shared,
       resolvConf: options.resolvConf,
       metricsName: options.metricsName,
     };
-    this.#worker.postMessage(start);
+    thread.worker.postMessage(start);
   }
 
   /**
@@ -117,12 +128,8 @@ export class SlirpThread {
     const waiter = Promise.withResolvers<string>();
     this.#metricsWaiters.push(waiter);
     Atomics.add(this.#flags, SLIRP_METRICS, 1);
-    this.#wake();
+    this.#thread.wake();
     return waiter.promise;
-  }
-
-  #wake(): void {
-    libc().write(this.#wakeFd, this.#one, 8);
   }
 
   /** Stops the thread; resolves once it no longer uses the socket. */
@@ -131,21 +138,10 @@ export class SlirpThread {
     return this.#stopping;
   }
 
-  async #stop(): Promise<SlirpThreadEnd> {
+  #stop(): Promise<SlirpThreadEnd> {
+    const late = { reason: "the slirp thread did not stop in time", link: newLinkStats() };
     Atomics.store(this.#flags, SLIRP_STOP, 1);
-    this.#wake();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<SlirpThreadEnd>((r) =>
-      timer = setTimeout(
-        () => r({ reason: "the slirp thread did not stop in time", framesIn: 0, framesOut: 0, dropsOut: 0 }),
-        STOP_TIMEOUT_MS,
-      )
-    );
-    const end = await Promise.race([this.ended, late]);
-    clearTimeout(timer);
-    this.#worker.terminate();
-    libc().close(this.#wakeFd);
-    return end;
+    return this.#thread.stop(this.ended, STOP_TIMEOUT_MS, late);
   }
 }
 

@@ -53,6 +53,7 @@ import { libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
 import { DgramLink } from "../link/dgram_link.ts";
+import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
 import { setLogWriter } from "../log.ts";
@@ -60,7 +61,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
-import { raisePriority } from "./priority.ts";
+import { raiseNice } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
 /** What the main thread posts once, to start the thread. */
@@ -84,7 +85,7 @@ export type SlirpReport =
   | { type: "failed"; message: string }
   | { type: "log"; line: string }
   | { type: "metrics"; text: string }
-  | { type: "stopped"; reason: string | null; framesIn: number; framesOut: number; dropsOut: number };
+  | { type: "stopped"; reason: string | null; link: LinkStats };
 
 /** Index of the stop flag in the shared Int32 view. */
 export const SLIRP_STOP = 0;
@@ -147,7 +148,7 @@ async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
   setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
   // nice -20, not real-time (see "Priority" above).
-  raisePriority(false);
+  raiseNice();
   const stop = new Int32Array(start.shared);
   let link: SlirpLink;
   try {
@@ -208,24 +209,12 @@ async function run(start: SlirpStart): Promise<void> {
   const reason = Atomics.load(stop, SLIRP_STOP) === 0 ? ended : null;
   poller.remove(start.wakeFd);
   await poller.stop();
-  scope.postMessage({
-    type: "stopped",
-    reason,
-    framesIn: st.framesIn,
-    framesOut: st.framesOut,
-    dropsOut: st.dropsOut,
-  });
+  scope.postMessage({ type: "stopped", reason, link: st });
 }
 
 scope.onmessage = (e) => {
   scope.onmessage = null;
   run(e.data).catch((err) => {
-    scope.postMessage({
-      type: "stopped",
-      reason: `slirp thread failed: ${err}`,
-      framesIn: 0,
-      framesOut: 0,
-      dropsOut: 0,
-    });
+    scope.postMessage({ type: "stopped", reason: `slirp thread failed: ${err}`, link: newLinkStats() });
   });
 };

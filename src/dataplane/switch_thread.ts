@@ -56,7 +56,7 @@ import {
   type SwitchStart,
   type WorkerEngineOptions,
 } from "./switch_layout.ts";
-import { workerUrl } from "./worker_url.ts";
+import { WorkerHandle } from "./worker_handle.ts";
 import { log } from "../log.ts";
 
 /** Bytes of each ring: about 2,800 full-size frames or 60,000 small ones, a burst either way. */
@@ -89,11 +89,10 @@ export interface SwitchThreadSink {
 
 /** The data-plane thread of one switch. */
 export class SwitchThread {
-  readonly #worker: Worker;
+  readonly #thread: WorkerHandle;
   readonly #control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
   readonly #ringIn = FrameRing.create(SWITCH_RING_BYTES);
   readonly #ringOut = FrameRing.create(SWITCH_RING_BYTES);
-  readonly #wakeFd: number;
   readonly #notifyFd: number;
   readonly #sink: SwitchThreadSink;
   readonly #eight = new Uint8Array(8);
@@ -119,14 +118,14 @@ export class SwitchThread {
   constructor(options: WorkerEngineOptions, state: SharedEngineState, sink: SwitchThreadSink) {
     this.#sink = sink;
     const c = libc();
-    this.#wakeFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
-    this.#worker = new Worker(workerUrl("switch_worker", new URL("./switch_worker.ts", import.meta.url)), {
-      type: "module",
-    });
-    this.#worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
-    this.#worker.onerror = (e) => {
+    const thread = this.#thread = new WorkerHandle(
+      "switch_worker",
+      new URL("./switch_worker.ts", import.meta.url),
+    );
+    thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
+    thread.worker.onerror = (e) => {
       e.preventDefault();
       log("vde switch", `data-plane thread failed: ${e.message}`);
     };
@@ -136,18 +135,18 @@ export class SwitchThread {
       ringIn: this.#ringIn.sab,
       ringOut: this.#ringOut.sab,
       control: this.#control.buffer as SharedArrayBuffer,
-      wakeFd: this.#wakeFd,
+      wakeFd: thread.wakeFd,
       notifyFd: this.#notifyFd,
     };
-    this.#worker.postMessage(start);
+    thread.worker.postMessage(start);
   }
 
   /** Sends one command; commands are applied in order. */
   command(cmd: SwitchCommand): void {
     if (this.#stopping !== null) return;
-    this.#worker.postMessage(cmd);
+    this.#thread.worker.postMessage(cmd);
     Atomics.add(this.#control, CTL_POSTED, 1);
-    this.#wake();
+    this.#thread.wake();
   }
 
   /** Has the worker read and write `fd` as an endpoint of `port`. */
@@ -186,12 +185,7 @@ export class SwitchThread {
       this.ringDrops++;
       return;
     }
-    if (ring.publish(ring.putTagged(tag, frame, ring.writePosition))) this.#wake();
-  }
-
-  #wake(): void {
-    this.#eight[0] = 1;
-    libc().write(this.#wakeFd, this.#eight, 8);
+    if (ring.publish(ring.putTagged(tag, frame, ring.writePosition))) this.#thread.wake();
   }
 
   #onNotify(): void {
@@ -224,20 +218,15 @@ export class SwitchThread {
 
   async #stop(): Promise<void> {
     const stopped = new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), STOP_TIMEOUT_MS);
-      this.#worker.onmessage = (e: MessageEvent<SwitchReply>) => {
+      this.#thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => {
         if (!("stopped" in e.data)) return this.#onReply(e.data);
-        clearTimeout(timer);
         resolve(true);
       };
     });
     Atomics.store(this.#control, CTL_STOP, 1);
-    this.#wake();
-    await stopped;
+    await this.#thread.stop(stopped, STOP_TIMEOUT_MS, false);
     this.#stopped = true;
-    this.#worker.terminate();
     poller().remove(this.#notifyFd);
-    libc().close(this.#wakeFd);
     libc().close(this.#notifyFd);
     for (const release of this.#lent.values()) release();
     this.#lent.clear();

@@ -9,7 +9,7 @@
  * MSG_TRUNC and dropped, never delivered cut short. Sends are synchronous and
  * never block: EAGAIN (the peer's queue is full) is a drop, as in vde_switch.
  */
-import { addressOf, C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { addressOf, C, check, cstr, errno, libc, quietErrno, recvmmsgNow, SysError } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_IOV, MSG_IOVLEN, RecvArena } from "./mmsg.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -112,14 +112,15 @@ export class UnixDgramSocket {
   /**
    * Receives up to one batch of datagrams and calls `onFrame` for each, with
    * a borrowed view. Returns the number of datagrams read, 0 when none was
-   * waiting, or -errno on a socket error.
+   * waiting, or -errno on a socket error that repeats (a socket's pending
+   * error is reported once: see recvmmsgNow).
    */
   recvBatch(onFrame: (frame: Uint8Array) => void, counters: RecvCounters): number {
     const a = arena ??= new RecvArena(BATCH, SLOT);
-    const n = libc().recvmmsg(this.#fd, a.mmsg, BATCH, C.MSG_DONTWAIT, null);
+    const n = recvmmsgNow(this.#fd, a.mmsg, BATCH);
     if (n < 0) {
       const e = errno();
-      return e === C.EAGAIN || e === C.EINTR ? 0 : -e;
+      return quietErrno(e) ? 0 : -e;
     }
     for (let i = 0; i < n; i++) {
       const len = a.length(i);

@@ -28,6 +28,7 @@ import { TapLink } from "../link/tap_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
+import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { labDir, labsBaseDir, netnsName, tapName } from "./names.ts";
 import {
@@ -92,11 +93,6 @@ interface CableEntry {
   end?: Link;
 }
 
-/** Where a lab switch forwards: its `dataplane`, else $VDE_DATAPLANE as `vde switch` reads it, else its thread. */
-function labDataplane(node: SwitchNode): "thread" | "main" {
-  return node.dataplane ?? (Deno.env.get("VDE_DATAPLANE") === "main" ? "main" : "thread");
-}
-
 /** Joins two links both ways without closing either when the other ends. */
 function join(a: Link, b: Link): () => void {
   a.onFrame = (f) => b.send(f);
@@ -120,6 +116,8 @@ export class LabRunner {
   readonly #opts: RunnerOptions;
   readonly #undo: Undo[] = [];
   readonly #log: (m: string) => void;
+  /** Where a switch without `dataplane:` forwards: $VDE_DATAPLANE as `vde switch` reads it, else its thread. */
+  readonly #dataplane: Dataplane;
   #state: LabState;
   #down = false;
 
@@ -128,6 +126,8 @@ export class LabRunner {
     this.dir = labDir(lab.name);
     this.#opts = opts;
     this.#log = opts.log ?? (() => {});
+    // Read once, before anything is made: a value naming no data plane fails the start in one line.
+    this.#dataplane = envDataplane() ?? "thread";
     this.#state = {
       name: lab.name,
       pid: Deno.pid,
@@ -221,7 +221,11 @@ export class LabRunner {
   }
 
   async #startSwitch(node: SwitchNode): Promise<void> {
-    const sw = new Switch({ numPorts: node.ports, hub: node.hub, dataplane: labDataplane(node) });
+    const sw = new Switch({
+      numPorts: node.ports,
+      hub: node.hub,
+      dataplane: node.dataplane ?? this.#dataplane,
+    });
     this.#undo.push(() => sw.close());
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);

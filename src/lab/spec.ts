@@ -7,6 +7,7 @@
  * host interfaces are fixed (the ones the file left open are assigned in
  * link order) and used once.
  */
+import type { Dataplane } from "../switch/dataplane.ts";
 
 /** The node kinds a lab file knows. */
 export const NODE_KINDS = ["switch", "slirp", "host", "cable"] as const;
@@ -29,7 +30,7 @@ export interface SwitchNode {
    * Where it forwards, as `vde switch --dataplane`: "thread" (a data-plane
    * thread) or "main"; unset, $VDE_DATAPLANE decides, else "thread".
    */
-  dataplane?: "thread" | "main";
+  dataplane?: Dataplane;
 }
 
 /** A slirp stack: NAT to the host, DHCP and DNS for the lab. */

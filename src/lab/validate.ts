@@ -20,6 +20,7 @@ import {
   type Scalar,
   type YAMLMap,
 } from "yaml";
+import { type Dataplane, parseDataplane } from "../switch/dataplane.ts";
 import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names.ts";
 import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
@@ -432,11 +433,15 @@ class Validator {
     }
   }
 
-  #dataplane(e: Entry | undefined, w: string): "thread" | "main" | undefined {
+  #dataplane(e: Entry | undefined, w: string): Dataplane | undefined {
     const v = this.#string(e, `${w} dataplane`);
-    if (v === undefined || v === "thread" || v === "main") return v;
-    this.#error(e!.value ?? e!.key, `${w} dataplane must be "thread" or "main", got "${v}"`);
-    return undefined;
+    if (v === undefined) return undefined;
+    try {
+      return parseDataplane(v, `${w} dataplane`);
+    } catch (err) {
+      this.#error(e!.value ?? e!.key, (err as Error).message);
+      return undefined;
+    }
   }
 
   #stp(e: Entry | undefined, w: string, hub: boolean): boolean {

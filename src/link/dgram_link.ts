@@ -12,7 +12,7 @@
  * that can wait (the slirp's TCP) reads `congested` and resumes on
  * `onDrain`, so its own bursts are never dropped here.
  */
-import { C } from "../../ffi/libc.ts";
+import { C, takeSocketError } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import { RxThread } from "../dataplane/rx_thread.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
@@ -69,7 +69,10 @@ export class DgramLink extends BaseLink implements FdLender {
       return;
     }
     // Input belongs to the receive thread: the poller watches for writability, errors and hang-ups only.
-    poller().add(this.#fd, { onReadable: () => this.#socketFailed(), onWritable: () => this.#flush() }, 0);
+    poller().add(this.#fd, {
+      onReadable: (events) => this.#socketEvent(events),
+      onWritable: () => this.#flush(),
+    }, 0);
     this.#rx = new RxThread(this.#fd, {
       frame: this.#deliver,
       oversize: (n) => {
@@ -90,9 +93,15 @@ export class DgramLink extends BaseLink implements FdLender {
     return this.#rx !== null;
   }
 
-  /** An error or hang-up on a socket whose input another thread reads: the peer is gone. */
-  #socketFailed(): void {
-    this.close("peer socket is gone");
+  /**
+   * An error or hang-up on a socket whose input another thread reads. A
+   * hang-up means the peer is gone; an error is taken and the socket works
+   * on, as a receive treats it (see recvmmsgNow): a pending error is
+   * reported once (whichever thread looks first takes it), and a dead peer
+   * shows again on sending.
+   */
+  #socketEvent(events: number): void {
+    if ((events & C.EPOLLHUP) !== 0 || takeSocketError(this.#fd) < 0) this.close("peer socket is gone");
   }
 
   /** Frames waiting for a congested peer. */
@@ -232,9 +241,7 @@ export class DgramLink extends BaseLink implements FdLender {
   #drain(): void {
     if (this.isClosed) return;
     const before = this.#recv.oversize;
-    let n = this.socket.recvBatch(this.#deliver, this.#recv);
-    // A failure closes the link only if it repeats: a pending socket error is reported once.
-    if (n < 0) n = this.socket.recvBatch(this.#deliver, this.#recv);
+    const n = this.socket.recvBatch(this.#deliver, this.#recv);
     this.stats.dropsIn += this.#recv.oversize - before;
     if (n < 0) this.close(`receive failed: errno ${-n}`);
   }

@@ -272,9 +272,8 @@ export class SwitchEngine {
   #stpLearn: Uint8Array;
   /** With spanning tree on, 1 where the machine lets the port forward, active or not yet. */
   #stpForward: Uint8Array;
+  /** The machine (an Rstp when it runs here, a relay to another engine's otherwise), or null when off. */
   #stp: StpPorts | null = null;
-  /** The machine when it runs here (`#stp` is then the same object). */
-  #rstp: Rstp | null = null;
   readonly #control: { sendBpdu: EngineOutput } | undefined;
   readonly #vlans: VlanTable;
   /** Where a frame's other form (tag added or removed) is built; grows to the largest frame seen. */
@@ -715,6 +714,11 @@ export class SwitchEngine {
     return this.#rstp;
   }
 
+  /** The machine when it runs here: derived from `#stp`, the one record of what runs. */
+  get #rstp(): Rstp | null {
+    return this.#stp instanceof Rstp ? this.#stp : null;
+  }
+
   /**
    * Turns spanning tree on: every port from 1 to 4095 starts discarding and
    * joins the tree. Idempotent.
@@ -737,7 +741,6 @@ export class SwitchEngine {
       onEvent: (event) => this.#onEvent?.(event),
     });
     this.#stopStp();
-    this.#rstp = stp;
     this.#startStp(stp);
     return stp;
   }
@@ -781,7 +784,6 @@ export class SwitchEngine {
     const stp = this.#stp;
     if (stp === null) return;
     this.#stp = null;
-    this.#rstp = null;
     stp.close();
     this.#fwd.set(this.#active);
     this.#stpLearn.fill(0);

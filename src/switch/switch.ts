@@ -28,6 +28,7 @@ import {
   SwitchEngine,
 } from "./engine.ts";
 import type { Link } from "../link/link.ts";
+import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import { mirrorEngine, SwitchThread } from "../dataplane/switch_thread.ts";
@@ -86,7 +87,7 @@ export interface SwitchOptions extends EngineOptions {
    * "thread": a data-plane Worker forwards (see the module comment); default "main", so a library
    * user keeps synchronous forwarding through `engine` and a process that exits without `close()`.
    */
-  dataplane?: "main" | "thread";
+  dataplane?: Dataplane;
 }
 
 /** An endpoint whose fd the switch thread reads and writes. */

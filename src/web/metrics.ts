@@ -7,7 +7,7 @@
  * line per family, labels `switch`, `port` and `name` (the clients'
  * descriptions) on every port series.
  */
-import type { EngineCounters } from "../switch/engine.ts";
+import { ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
 import type { PortStatus, SwitchSnapshot } from "./status.ts";
 
 /** The Content-Type Prometheus expects for this format. */
@@ -44,16 +44,9 @@ const PORT_COUNTERS: PortCounterFamily[] = [
   },
 ];
 
-/** The `reason` label of each switch-wide drop counter. */
-const DROP_REASONS: readonly [string, keyof EngineCounters][] = [
-  ["short", "short"],
-  ["oversize", "oversize"],
-  ["bad_port", "badPort"],
-  ["vlan", "vlanDropped"],
-  ["mirror", "mirrorDropped"],
-  ["snooping", "snoopDropped"],
-  ["stp", "stpDropped"],
-];
+/** The switch-wide counters of frames moved (`kind` label) and of drops (`reason` label). */
+const FRAME_KINDS = ENGINE_COUNTER_VIEWS.filter((v) => !v.drop);
+const DROP_REASONS = ENGINE_COUNTER_VIEWS.filter((v) => v.drop);
 
 /** Escapes a label value: backslash, double quote and newline, as the format requires. */
 export function escapeLabel(value: string): string {
@@ -100,14 +93,14 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
     "Frames switched, by how: flooded, unicast, or filtered (not sent).",
   );
   for (const { s, sw } of views) {
-    for (const kind of ["flooded", "unicast", "filtered"] as const) {
-      lines.push(`vde_switch_frames_total{${sw},kind="${kind}"} ${s.counters[kind]}`);
+    for (const v of FRAME_KINDS) {
+      lines.push(`vde_switch_frames_total{${sw},kind="${v.metric}"} ${s.counters[v.key]}`);
     }
   }
   family("vde_switch_drops_total", "counter", "Frames the switch dropped, by reason.");
   for (const { s, sw } of views) {
-    for (const [reason, key] of DROP_REASONS) {
-      lines.push(`vde_switch_drops_total{${sw},reason="${reason}"} ${s.counters[key]}`);
+    for (const v of DROP_REASONS) {
+      lines.push(`vde_switch_drops_total{${sw},reason="${v.metric}"} ${s.counters[v.key]}`);
     }
   }
   family(

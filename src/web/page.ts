@@ -8,6 +8,8 @@
  * and buttons; each action is a POST carrying the token in X-Vde-Token.
  */
 
+import { countersLine, ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
+
 /** The pages' Content-Security-Policy: everything is inline; nothing may load from elsewhere. */
 export const PAGE_CSP =
   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
@@ -45,6 +47,8 @@ input{font:inherit;padding:.2rem;max-width:100%}button{font:inherit}
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
+const COUNTER_VIEWS = ${JSON.stringify(ENGINE_COUNTER_VIEWS)};
+const countersLine = ${countersLine.toString()};
 let last = null, source = null, writable = false;
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
 function rate(now, prev, key, dt) {
@@ -79,9 +83,7 @@ function draw(u) {
     body.appendChild(tr);
   }
   const c = u.counters;
-  $("counters").textContent = c ? "flooded " + c.flooded + " · unicast " + c.unicast + " · filtered " + c.filtered
-    + " · dropped: short " + c.short + ", oversize " + c.oversize + ", bad port " + c.badPort + ", VLAN " + c.vlanDropped
-    + ", mirror " + c.mirrorDropped + ", snooping " + c.snoopDropped + ", STP " + c.stpDropped : "";
+  $("counters").textContent = c ? countersLine(c, COUNTER_VIEWS) : "";
   const macs = $("macs"); macs.textContent = "";
   for (const m of u.macs) { const tr = document.createElement("tr"); cell(tr, m.vlan); cell(tr, m.mac); cell(tr, m.port); macs.appendChild(tr); }
   $("macn").textContent = "(" + (u.macsMatched < u.macsTotal ? u.macsMatched + " of " : "") + u.macsTotal

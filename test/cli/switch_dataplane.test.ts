@@ -39,5 +39,20 @@ Deno.test("--dataplane and VDE_DATAPLANE override the cable rule; a wrong value 
       assert.match(e.message, /^--dataplane must be "thread" or "main", got "worker"$/);
       return true;
     });
+    Deno.env.set("VDE_DATAPLANE", "gpu");
+    try {
+      assert.throws(() => chooseDataplane({}), (e: unknown) => {
+        assert.ok(e instanceof UsageError);
+        assert.equal(e.message, 'VDE_DATAPLANE must be "thread" or "main", got "gpu"');
+        return true;
+      });
+      assert.equal(
+        chooseDataplane({ dataplane: "main" }),
+        "main",
+        "--dataplane wins; the variable is not read",
+      );
+    } finally {
+      Deno.env.delete("VDE_DATAPLANE");
+    }
   });
 });

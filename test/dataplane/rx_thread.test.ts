@@ -5,9 +5,9 @@
  * socket is closed.
  */
 import assert from "node:assert/strict";
-import { C } from "../../ffi/libc.ts";
+import { C, libc } from "../../ffi/libc.ts";
 import { DgramLink } from "../../src/link/dgram_link.ts";
-import type { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { dgramPair } from "../helpers/dgram_pair.ts";
 
@@ -17,12 +17,14 @@ import { dgramPair } from "../helpers/dgram_pair.ts";
  * waits until the link's socket is closed, which happens only once its
  * thread has let go of it.
  */
-async function withLink(fn: (link: DgramLink, theirs: UnixDgramSocket) => Promise<void>): Promise<void> {
+async function withLink(
+  fn: (link: DgramLink, theirs: UnixDgramSocket, dir: string) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-rx-" });
   const { ours, theirs } = dgramPair(dir);
   const link = new DgramLink(ours, "test peer", true);
   try {
-    await fn(link, theirs);
+    await fn(link, theirs, dir);
   } finally {
     link.close();
     theirs.close();
@@ -86,5 +88,32 @@ Deno.test("a link with a receive thread still sends from the main thread", async
     }, { timeoutMs: 3000, intervalMs: 5, what: "our frame at the peer" });
     assert.deepEqual(got, [7]);
     assert.equal(link.stats.framesOut, 1);
+  });
+});
+
+Deno.test("a receive thread takes a socket's pending error once and goes on delivering", async () => {
+  await withLink(async (link, theirs, dir) => {
+    const got: number[] = [];
+    link.onFrame = (f) => got.push(f.length);
+    const elsewhere = UnixDgramSocket.create();
+    elsewhere.bind(`${dir}/elsewhere`);
+    try {
+      // A frame of ours waits unread at the peer; the peer connecting elsewhere drops it
+      // and leaves ECONNRESET pending on our socket, which the thread's next receive reports.
+      link.send(frame(1, 60));
+      const MSG_PEEK = 2;
+      await waitFor(() => libc().recv(theirs.fd, new Uint8Array(1), 1, MSG_PEEK | C.MSG_DONTWAIT) >= 0, {
+        timeoutMs: 5000,
+        what: "our frame waiting at the peer",
+      });
+      theirs.connect(`${dir}/elsewhere`);
+      theirs.connect(`${dir}/ours`);
+      assert.equal(theirs.send(frame(2, 70)), 0);
+      await waitFor(() => got.length === 1, { timeoutMs: 5000, what: "the frame sent after the error" });
+      assert.deepEqual(got, [70]);
+      assert.equal(link.isClosed, false);
+    } finally {
+      elsewhere.close();
+    }
   });
 });

@@ -7,8 +7,13 @@
  */
 import assert from "node:assert/strict";
 import type { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
-import { SlirpThread } from "../../src/dataplane/slirp_thread.ts";
-import { parseForward, parseSlirpOptions, type SlirpConfig } from "../../src/slirp/config.ts";
+import { SlirpThread, slirpThreadRefusal, switchLinkSummary } from "../../src/dataplane/slirp_thread.ts";
+import {
+  parseForward,
+  parseGuestForward,
+  parseSlirpOptions,
+  type SlirpConfig,
+} from "../../src/slirp/config.ts";
 import { ARP_REPLY, ARP_REQUEST, type ArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
 import { buildFrame, ETH_HLEN } from "../../src/wire/ethernet.ts";
 import { waitFor } from "../helpers/processes.ts";
@@ -75,7 +80,8 @@ Deno.test("the slirp thread answers the guest's ARP for the gateway on its socke
     const end = await thread.stop();
     // Stopped on request: no reason of its own; it saw our frame.
     assert.equal(end.reason, null);
-    assert.ok(end.framesIn >= 1);
+    assert.ok(end.link.framesIn >= 1);
+    assert.equal(end.link.dropsIn, 0);
   });
 });
 
@@ -115,4 +121,21 @@ Deno.test("a forward whose host port is taken fails the slirp thread's start wit
   } finally {
     busy.close();
   }
+});
+
+Deno.test("a slirp stays on the main thread with --no-thread or guest forwards, for vde slirp and vde plug alike", () => {
+  const plain = parseSlirpOptions("");
+  assert.equal(slirpThreadRefusal(plain), null);
+  assert.equal(slirpThreadRefusal(plain, true), null);
+  assert.equal(slirpThreadRefusal(plain, false), "--no-thread");
+  const guest = parseSlirpOptions("");
+  guest.guestForwards.push(parseGuestForward("cmd", "1234:cat", guest));
+  assert.equal(slirpThreadRefusal(guest), "guest forwards");
+});
+
+Deno.test("the switch link's summary line names frames in and out and drops both ways", () => {
+  assert.equal(
+    switchLinkSummary({ framesIn: 5, bytesIn: 500, framesOut: 4, bytesOut: 400, dropsIn: 2, dropsOut: 1 }),
+    "switch link: 5 frames in, 4 out, dropped 2 in, 1 out",
+  );
 });

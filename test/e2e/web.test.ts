@@ -66,7 +66,7 @@ Deno.test("vde switch --http: vde_plug's frames raise /metrics by exactly their 
   }
 });
 
-Deno.test("vde switch --http: the page in headless Chromium lists vde_plug and shows its counter rise without a reload", async (t) => {
+Deno.test("vde switch --http: the page in headless Chromium lists vde_plug, shows its counter rise without a reload and names every switch-wide counter", async (t) => {
   if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
   if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
   const r = await start();
@@ -89,6 +89,11 @@ Deno.test("vde switch --http: the page in headless Chromium lists vde_plug and s
     await page.waitUntil<boolean>(
       `document.querySelector("#macs").innerText.includes("02:00:00:00:00:01")`,
       "the client's MAC in the table",
+    );
+    // The switch-wide counters' line, every counter named as the page has always named it.
+    assert.match(
+      await page.evaluate<string>(`document.querySelector("#counters").textContent`),
+      /^flooded [1-9]\d* · unicast \d+ · filtered \d+ · dropped: short 0, oversize 0, bad port 0, VLAN 0, mirror 0, snooping 0, STP 0$/,
     );
     await page.keepScreenshot("switch-page.png", "the live page");
   } finally {

@@ -3,14 +3,18 @@
  * switch` does, unless a node says `dataplane: main`. A lab with one of
  * each, pinged across, and both switches read as a user reads them: the
  * console over the management socket, /metrics and /status.json of
- * `vde up --http`.
+ * `vde up --http`. A $VDE_DATAPLANE that names no data plane stops a lab
+ * before it makes anything, in one line, as it stops `vde switch`.
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { webViewBase } from "../helpers/ports.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { pingCount, vde, withLabFile } from "./_helpers.ts";
+import { leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { run } from "../helpers/processes.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
 
 const LAB = `name: lab
 topology:
@@ -82,4 +86,44 @@ Deno.test("a lab switch forwards on its thread unless it says dataplane: main; c
     }
     assert.equal((await vde(["down", name])).code, 0);
   });
+});
+
+const SWITCHES_ONLY = `name: lab
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+  links: []
+`;
+
+Deno.test("vde up with a VDE_DATAPLANE naming no data plane says so in one line and makes nothing, in the foreground and with -d", async () => {
+  await withLabFile({ text: SWITCHES_ONLY }, async (name, file) => {
+    for (const args of [["up", file], ["up", "-d", file]]) {
+      const r = await run([...vdeCommand(), ...args], {
+        env: { VDE_DATAPLANE: "gpu" },
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 1, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr, 'vde: VDE_DATAPLANE must be "thread" or "main", got "gpu"\n');
+      assert.deepEqual(await leftovers(name), []);
+    }
+  });
+});
+
+Deno.test("a LabRunner refuses a VDE_DATAPLANE naming no data plane before it makes anything", async () => {
+  const name = `dp${Deno.pid.toString(36)}`;
+  const { lab } = validateLab(SWITCHES_ONLY.replace("name: lab", `name: ${name}`));
+  assert.ok(lab !== undefined);
+  const saved = Deno.env.get("VDE_DATAPLANE");
+  Deno.env.set("VDE_DATAPLANE", "Thread");
+  try {
+    await assert.rejects(
+      LabRunner.up(lab, { file: "", baseDir: Deno.cwd() }),
+      new Error('VDE_DATAPLANE must be "thread" or "main", got "Thread"'),
+    );
+    assert.deepEqual(await leftovers(name), []);
+  } finally {
+    if (saved === undefined) Deno.env.delete("VDE_DATAPLANE");
+    else Deno.env.set("VDE_DATAPLANE", saved);
+  }
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
-import { SwitchEngine } from "../../src/switch/engine.ts";
+import { ENGINE_COUNTER_NAMES, type EngineCounters, SwitchEngine } from "../../src/switch/engine.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
 import { WebServer } from "../../src/web/server.ts";
 import { escapeLabel, renderMetrics } from "../../src/web/metrics.ts";
@@ -68,6 +68,46 @@ Deno.test("metrics: every family has HELP and TYPE, counters end in _total", () 
     assert.match(text, new RegExp(`^# HELP ${name} `, "m"));
     if (type === "counter") assert.match(name!, /_total$/);
   }
+});
+
+/** Each engine counter with a value of its own: 1 for the first slot, 2 for the second... */
+function numberedCounters(): EngineCounters {
+  const c = new SwitchEngine({}, () => {}).counters;
+  ENGINE_COUNTER_NAMES.forEach((n, i) => c[n] = i + 1);
+  return c;
+}
+
+Deno.test("metrics: the switch-wide counters are frames by kind and drops by reason, each counter once", () => {
+  const text = renderMetrics({
+    name: "s",
+    hub: false,
+    ports: [],
+    fdbEntries: new Map(),
+    fdbMoves: 0,
+    counters: numberedCounters(),
+    time: 0,
+  });
+  const family = (name: string) => text.split("\n").filter((l) => l.startsWith(name + "{")).join("\n");
+  assert.equal(
+    family("vde_switch_frames_total"),
+    [
+      'vde_switch_frames_total{switch="s",kind="flooded"} 4',
+      'vde_switch_frames_total{switch="s",kind="unicast"} 5',
+      'vde_switch_frames_total{switch="s",kind="filtered"} 6',
+    ].join("\n"),
+  );
+  assert.equal(
+    family("vde_switch_drops_total"),
+    [
+      'vde_switch_drops_total{switch="s",reason="short"} 1',
+      'vde_switch_drops_total{switch="s",reason="oversize"} 2',
+      'vde_switch_drops_total{switch="s",reason="bad_port"} 3',
+      'vde_switch_drops_total{switch="s",reason="vlan"} 7',
+      'vde_switch_drops_total{switch="s",reason="mirror"} 8',
+      'vde_switch_drops_total{switch="s",reason="snooping"} 9',
+      'vde_switch_drops_total{switch="s",reason="stp"} 10',
+    ].join("\n"),
+  );
 });
 
 Deno.test("--http address: loopback unless given, IPv6 in brackets, bad input is one clear line", () => {

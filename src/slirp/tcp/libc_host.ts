@@ -29,7 +29,7 @@
  * thread that runs microtasks by awaiting (the slirp thread) can tell when
  * the chain of reactions a round started has run out.
  */
-import { C, errno, libc, strerror } from "../../../ffi/libc.ts";
+import { C, errno, libc, strerror, takeSocketError } from "../../../ffi/libc.ts";
 import { poller } from "../../io/poller.ts";
 import { decodeSockaddr, encodeSockaddrInto, SOCKADDR_MAX } from "../../io/sockaddr.ts";
 import { formatIp, parseIpText } from "../../wire/ip_address.ts";
@@ -40,7 +40,6 @@ const ECONNABORTED = 103;
 const ECONNRESET = 104;
 const ETIMEDOUT = 110;
 const EINPROGRESS = 115;
-const SO_ERROR = 4;
 const SO_KEEPALIVE = 9;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
@@ -53,46 +52,29 @@ const EDGE_IN_OUT = C.EPOLLIN | C.EPOLLOUT | EPOLLET;
 /** Pending connections the kernel holds for a forward (Linux caps it at somaxconn). */
 const BACKLOG = 1024;
 
-const ERRNO_NAMES: Record<number, string> = {
-  [C.ECONNREFUSED]: "ECONNREFUSED",
-  [ECONNRESET]: "ECONNRESET",
-  [EPIPE]: "EPIPE",
-  [ECONNABORTED]: "ECONNABORTED",
-  [C.ENOTCONN]: "ENOTCONN",
-  [ETIMEDOUT]: "ETIMEDOUT",
-  [C.EADDRINUSE]: "EADDRINUSE",
-  [C.EADDRNOTAVAIL]: "EADDRNOTAVAIL",
-  [C.EACCES]: "EACCES",
-  [C.EPERM]: "EPERM",
-  [C.ENETUNREACH]: "ENETUNREACH",
-  [C.EHOSTUNREACH]: "EHOSTUNREACH",
+/** Each errno Deno's sockets name, with the error class they throw for it. */
+const HOST_ERRORS: Record<number, [string, new (message: string) => Error]> = {
+  [C.ECONNREFUSED]: ["ECONNREFUSED", Deno.errors.ConnectionRefused],
+  [ECONNRESET]: ["ECONNRESET", Deno.errors.ConnectionReset],
+  [EPIPE]: ["EPIPE", Deno.errors.BrokenPipe],
+  [ECONNABORTED]: ["ECONNABORTED", Deno.errors.ConnectionAborted],
+  [C.ENOTCONN]: ["ENOTCONN", Deno.errors.NotConnected],
+  [ETIMEDOUT]: ["ETIMEDOUT", Deno.errors.TimedOut],
+  [C.EADDRINUSE]: ["EADDRINUSE", Deno.errors.AddrInUse],
+  [C.EADDRNOTAVAIL]: ["EADDRNOTAVAIL", Deno.errors.AddrNotAvailable],
+  [C.EACCES]: ["EACCES", Deno.errors.PermissionDenied],
+  [C.EPERM]: ["EPERM", Deno.errors.PermissionDenied],
+  [C.ENETUNREACH]: ["ENETUNREACH", Error],
+  [C.EHOSTUNREACH]: ["EHOSTUNREACH", Error],
 };
 
 /** The error Deno's sockets would throw for `e`, with the errno name in `code`. */
 function hostError(call: string, e: number): Error {
   const text = `${call}: ${strerror(e)} (os error ${e})`;
-  const E = Deno.errors;
-  const err = e === C.ECONNREFUSED
-    ? new E.ConnectionRefused(text)
-    : e === ECONNRESET
-    ? new E.ConnectionReset(text)
-    : e === EPIPE
-    ? new E.BrokenPipe(text)
-    : e === ECONNABORTED
-    ? new E.ConnectionAborted(text)
-    : e === C.ENOTCONN
-    ? new E.NotConnected(text)
-    : e === ETIMEDOUT
-    ? new E.TimedOut(text)
-    : e === C.EADDRINUSE
-    ? new E.AddrInUse(text)
-    : e === C.EADDRNOTAVAIL
-    ? new E.AddrNotAvailable(text)
-    : e === C.EACCES || e === C.EPERM
-    ? new E.PermissionDenied(text)
-    : new Error(text);
-  const code = ERRNO_NAMES[e];
-  if (code !== undefined) Object.defineProperty(err, "code", { value: code });
+  const known = HOST_ERRORS[e];
+  if (known === undefined) return new Error(text);
+  const err = new known[1](text);
+  Object.defineProperty(err, "code", { value: known[0] });
   return err;
 }
 
@@ -141,18 +123,9 @@ function waiter<T>(): { promise: Promise<T>; w: Waiter<T> } {
 }
 
 const one = new Uint8Array([1, 0, 0, 0]);
-const intBuf = new Int32Array(1);
-const intLen = new Uint32Array(1);
 
 function setIntOption(fd: number, level: number, name: number): void {
   libc().setsockopt(fd, level, name, one, 4);
-}
-
-/** The socket's pending error (SO_ERROR), cleared by reading it. */
-function socketError(fd: number): number {
-  intLen[0] = 4;
-  if (libc().getsockopt(fd, C.SOL_SOCKET, SO_ERROR, intBuf, intLen) < 0) return errno();
-  return intBuf[0]!;
 }
 
 /** A connected stream socket, edge-triggered in the poller (see the header). */
@@ -294,10 +267,10 @@ class LibcConn implements HostConn {
     if (this.connecting !== null) {
       const c = this.connecting;
       this.connecting = null;
-      const e = socketError(this.#fd);
+      const e = takeSocketError(this.#fd);
       if (e === 0) c.resolve(this);
       else {
-        c.reject(hostError("connect", e));
+        c.reject(hostError("connect", Math.abs(e)));
         this.close();
       }
       return;

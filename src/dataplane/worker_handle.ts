@@ -1,0 +1,54 @@
+/**
+ * The main thread's hold on a data-plane Worker whose loop blocks in a
+ * synchronous `epoll_wait` (the receive, switch, plug and slirp threads):
+ * the Worker itself, started from its file or the bundle's copy, and the
+ * wake eventfd in its epoll set.
+ *
+ * Such a loop takes no messages while it runs, so what the main thread
+ * asks goes through shared memory plus a write to the eventfd. Stopping is
+ * the same for each: the owner raises its stop flag, then `stop` wakes the
+ * thread, waits (bounded) for its last word, and only then terminates the
+ * Worker and closes the eventfd: the worker may be inside a system call on
+ * it until it has spoken.
+ */
+import { C, check, libc } from "../../ffi/libc.ts";
+import { type WorkerName, workerUrl } from "./worker_url.ts";
+
+export class WorkerHandle {
+  readonly worker: Worker;
+  /** Eventfd in the worker's epoll set; closed by `stop`. */
+  readonly wakeFd: number;
+  /** The eventfd increment, made once (a wake-up may come with every /metrics scrape). */
+  readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
+
+  /** Starts worker `name` from `file` (see workerUrl). */
+  constructor(name: WorkerName, file: URL) {
+    this.wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
+    this.worker = new Worker(workerUrl(name, file), { type: "module" });
+  }
+
+  /** Makes the worker's `epoll_wait` return. */
+  wake(): void {
+    libc().write(this.wakeFd, this.#one, 8);
+  }
+
+  /**
+   * Wakes the worker (its stop flag raised) and waits for `ended` (its last
+   * word) at most `timeoutMs`; the Worker is terminated and the eventfd
+   * closed after either. Call once.
+   *
+   * @returns what `ended` gave, or `late` when it did not come in time
+   */
+  async stop<T>(ended: Promise<T>, timeoutMs: number, late: T): Promise<T> {
+    this.wake();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<T>((resolve) => timer = setTimeout(() => resolve(late), timeoutMs));
+    try {
+      return await Promise.race([ended, timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.worker.terminate();
+      libc().close(this.wakeFd);
+    }
+  }
+}

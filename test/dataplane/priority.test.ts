@@ -1,0 +1,125 @@
+/**
+ * The real-time governor of the plug and slirp threads, on a virtual clock
+ * with the scheduler calls recorded (the real ones would change the test
+ * runner's own thread).
+ */
+import assert from "node:assert/strict";
+import { DemandGovernor, RealtimeGovernor } from "../../src/dataplane/priority.ts";
+
+function rig(realtime = true) {
+  const clock = { now: 1000 };
+  const calls: boolean[] = [];
+  const governor = new RealtimeGovernor(() => clock.now, {
+    raise: () => realtime,
+    setRealtime: (on) => {
+      calls.push(on);
+      return true;
+    },
+  });
+  return { clock, calls, governor };
+}
+
+Deno.test("the governor leaves real-time after more than 20 ms busy from its start, and takes it back before the next blocking wait", () => {
+  const { clock, calls, governor } = rig();
+  clock.now += 20;
+  governor.busy();
+  assert.deepEqual(calls, [], "20 ms busy is still a burst");
+  clock.now += 1;
+  governor.busy();
+  governor.busy();
+  assert.deepEqual(calls, [false], "demoted once");
+  governor.idle();
+  assert.deepEqual(calls, [false, true], "real-time again before it blocks");
+  governor.idle();
+  assert.deepEqual(calls, [false, true], "nothing to undo");
+});
+
+Deno.test("the governor's busy clock restarts after each blocking wait", () => {
+  const { clock, calls, governor } = rig();
+  clock.now += 15;
+  governor.busy();
+  governor.idle();
+  clock.now += 100; // blocked
+  governor.woke();
+  clock.now += 15;
+  governor.busy();
+  assert.deepEqual(calls, []);
+});
+
+Deno.test("a thread that did not get real-time is never moved", () => {
+  const { clock, calls, governor } = rig(false);
+  clock.now += 100;
+  governor.busy();
+  governor.idle();
+  assert.deepEqual(calls, []);
+});
+
+function demandRig() {
+  const clock = { now: 1000 };
+  const calls: string[] = [];
+  const governor = new DemandGovernor(() => clock.now, {
+    raise: () => {
+      calls.push("raise");
+      return true;
+    },
+    setRealtime: (on) => {
+      calls.push(on ? "rt" : "ordinary");
+      return true;
+    },
+    lower: () => void calls.push("lower"),
+  });
+  return { clock, calls, governor };
+}
+
+Deno.test("the demand governor leaves a thread ordinary while its datagram peer sends only acknowledgements", () => {
+  const { clock, calls, governor } = demandRig();
+  // 1 Gbit/s of TCP the other way: about 45 acknowledgements of 66 bytes per ms.
+  for (let ms = 0; ms < 1000; ms++) {
+    clock.now += 1;
+    governor.busy();
+    governor.drained(45 * 66, 45);
+    governor.idle();
+  }
+  assert.deepEqual(calls, []);
+  assert.equal(governor.realtime, false);
+});
+
+Deno.test("the demand governor goes real-time when its datagram peer streams 100 Mbit/s, and back 200 ms after it stops", () => {
+  const { clock, calls, governor } = demandRig();
+  for (let ms = 0; ms < 20; ms++) {
+    clock.now += 1;
+    governor.drained(9 * 1514, 9); // ~110 Mbit/s
+    governor.idle();
+  }
+  assert.deepEqual(calls, ["raise"], "real-time after the first window");
+  assert.equal(governor.realtime, true);
+  for (let ms = 0; ms < 190; ms++) {
+    clock.now += 1;
+    governor.idle();
+  }
+  assert.equal(governor.realtime, true, "kept while the hold lasts");
+  clock.now += 20;
+  governor.idle();
+  assert.deepEqual(calls, ["raise", "lower"]);
+  assert.equal(governor.realtime, false);
+});
+
+Deno.test("the demand governor goes real-time at once when one wake-up finds a late-sized backlog", () => {
+  const { calls, governor } = demandRig();
+  governor.drained(50 * 1514, 50);
+  assert.deepEqual(calls, ["raise"]);
+  const small = demandRig();
+  small.governor.drained(128 * 64, 128);
+  assert.deepEqual(small.calls, ["raise"], "128 small frames are late too");
+});
+
+Deno.test("the demand governor still demotes a saturated real-time thread and restores it when idle", () => {
+  const { clock, calls, governor } = demandRig();
+  governor.drained(64 * 1024, 43);
+  clock.now += 21;
+  governor.drained(1514, 1);
+  governor.busy();
+  assert.deepEqual(calls, ["raise", "ordinary"]);
+  governor.idle();
+  assert.deepEqual(calls, ["raise", "ordinary", "rt"]);
+});
