@@ -36,6 +36,22 @@
  * between rounds, 96 with the receive thread (7 in 17); iperf3's
  * retransmits guest->host fell from 500-1,050 to 100-300.
  *
+ * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
+ * brings a frame every 10-20 µs. Woken for each one, the thread paid a
+ * wake-up, two `epoll_wait`s, the settle below, a `sendmmsg` and an ACK per
+ * frame or two: behind Debian's switch at MTU 1500 it took 7.7-13 ms of CPU
+ * per MB going up and 6-15 going down, against 5.6-8.6 and 2.8-4.5 for
+ * libslirp's `vde_plug`, and woke 6-10,000 times a second. So after a round
+ * that moved `STREAM_FRAMES` frames or more, the thread sleeps `NAP_MS`
+ * before it looks again (interrupt moderation, as a NIC's rx-usecs): the
+ * next round finds a batch (the receive thread keeps taking frames off the
+ * socket meanwhile, so Debian's switch loses nothing to the pause), its
+ * segments are acknowledged and its host writes made together. Measured
+ * there (two loaded cores, 7 alternating rounds): 4.3-8.7 ms per MB up and
+ * 3.0-5.6 down; guest->host a median 1.55x libslirp's rate (0.98x before).
+ * A request and its answer (ping, a connection through a forward) move
+ * fewer frames per round and are not delayed.
+ *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
  * `DemandGovernor` fed with the switch link's bytes both ways). This
  * thread no longer reads the switch's socket (the receive thread does, in
@@ -102,6 +118,12 @@ export const SLIRP_METRICS = 1;
 
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
+/** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
+const NAP_MS = 0.15;
+/** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
+const STREAM_FRAMES = 4;
+/** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
+const napWord = new Int32Array(new SharedArrayBuffer(4));
 /** fcntl: duplicate an fd, close-on-exec. */
 const F_DUPFD_CLOEXEC = 1030;
 
@@ -183,6 +205,8 @@ async function run(start: SlirpStart): Promise<void> {
 
   let idleSince = performance.now();
   let answered = 0;
+  /** Frames the switch link had moved when the last round ended (see "Batching" above). */
+  let moved = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -192,7 +216,16 @@ async function run(start: SlirpStart): Promise<void> {
     const st = sw.stats;
     const bytes = st.bytesIn + st.bytesOut;
     const frames = st.framesIn + st.framesOut;
-    // Busy: look without blocking first, so the governor tells a flood from a burst.
+    if (frames - moved >= STREAM_FRAMES) {
+      // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
+      priority.idle();
+      Atomics.wait(napWord, 0, 0, NAP_MS);
+      clock = performance.now();
+      priority.woke();
+    }
+    moved = frames;
+    // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
+    // saturation clock, and the governor tells a flood from a burst.
     let n = poller.turn(0);
     if (n === 0 && timeout > 0) {
       priority.idle();
