@@ -290,6 +290,8 @@ export interface PingResult {
   received: number;
   /** Replies that came twice (ping counts them apart): a duplicated frame on the path. */
   duplicates: number;
+  /** Shortest round-trip time in milliseconds (load cannot shorten it); null when nothing came back. */
+  minMs: number | null;
   /** Average round-trip time in milliseconds; null when nothing came back. */
   avgMs: number | null;
   /** Raw output, for failure messages. */
@@ -338,12 +340,13 @@ export async function ping(ns: Netns, to: string, count: number, intervalS = 0.2
   const output = r.stdout + r.stderr;
   const counts = output.match(/(\d+) packets transmitted, (\d+) (?:packets )?received/);
   const dups = output.match(/\+?(\d+) duplicates/);
-  const rtt = output.match(/= [\d.]+\/([\d.]+)\//);
+  const rtt = output.match(/= ([\d.]+)\/([\d.]+)\//);
   return {
     transmitted: counts ? Number(counts[1]) : 0,
     received: counts ? Math.min(count, Number(counts[2])) : 0,
     duplicates: dups ? Number(dups[1]) : 0,
-    avgMs: rtt ? Number(rtt[1]) : null,
+    minMs: rtt ? Number(rtt[1]) : null,
+    avgMs: rtt ? Number(rtt[2]) : null,
     output,
   };
 }
