@@ -490,6 +490,9 @@ class SwitchLoop {
         snoop?.[cmd.method]?.apply(snoop, cmd.args);
         break;
       }
+      case "sync":
+        scope.postMessage({ applied: this.#handled });
+        break;
     }
   }
 
