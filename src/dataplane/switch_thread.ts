@@ -180,10 +180,13 @@ export class SwitchThread {
     }
     const upTo = this.#syncUpTo;
     return new Promise((resolve) => {
-      const waiter = { upTo, done: () => {
-        clearTimeout(timer);
-        resolve();
-      } };
+      const waiter = {
+        upTo,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
       const timer = setTimeout(() => {
         this.#settling = this.#settling.filter((w) => w !== waiter);
         log("vde switch", `data-plane thread did not apply a command within ${SETTLE_TIMEOUT_MS} ms`);
