@@ -254,15 +254,15 @@ export class SwitchThread {
   }
 
   #onReply(reply: SwitchReply): void {
-    if ("released" in reply) {
+    if ("applied" in reply) {
+      this.#settle(reply.applied);
+    } else if ("released" in reply) {
       this.#lent.get(reply.released)?.();
       this.#lent.delete(reply.released);
     } else if ("failed" in reply) {
       this.#sink.failed(reply.failed, reply.errno);
     } else if ("event" in reply) {
       this.#sink.event(reply.event);
-    } else if ("applied" in reply) {
-      this.#settle(reply.applied);
     }
   }
 

@@ -164,14 +164,6 @@ export class Switch {
     return this.#thread !== null;
   }
 
-  /**
-   * Resolves once the data-plane thread has applied every change made so far (at once without a
-   * thread, or with nothing pending): what is read next (counters, ports) shows them.
-   */
-  settled(): Promise<void> {
-    return this.#thread?.settled() ?? Promise.resolve();
-  }
-
   /** Frames from links on the main thread that the thread's full ring dropped (0 without a thread). */
   get ringDrops(): number {
     return this.#thread?.ringDrops ?? 0;
@@ -201,6 +193,14 @@ export class Switch {
   /** Number of ports (0 .. numPorts-1). */
   get numPorts(): number {
     return this.engine.numPorts;
+  }
+
+  /**
+   * Resolves once the data-plane thread has applied every change made so far (at once without a
+   * thread, or with nothing pending): what is read next (counters, ports) shows them.
+   */
+  settled(): Promise<void> {
+    return this.#thread?.settled() ?? Promise.resolve();
   }
 
   /**
