@@ -84,8 +84,12 @@ const TAP_BUFFER = 65536;
 /** Frames taken from ringIn before the fds get their turn. */
 const RING_BUDGET = 1024;
 /**
- * After a wait that found work, poll without blocking for this long before
- * blocking again: a sender held by the kernel's 10-datagram queue refills it
+ * After a wait that found work without sleeping (its start time is what
+ * `#lastWork` keeps, so a wait that slept never starts a poll), poll without
+ * blocking for this long before blocking again. A stream keeps it going; a
+ * lone frame, such as a ping, does not: polling after every wake-up was
+ * measured to slow pings on two cores, the poller taking the core the plugs
+ * need. Why a stream needs it: a sender held by the kernel's 10-datagram queue refills it
  * within microseconds, and a wake-up per two or three frames cost more than
  * the frames (64 B forwarding at 0.6x the main thread's without it). Kept
  * short: on two cores a longer poll (0.2 ms was measured) takes the CPU that
