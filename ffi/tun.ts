@@ -79,7 +79,7 @@ function openTunDevice(): number {
 function explainSetIff(name: string, e: number): string {
   switch (e) {
     case C.EPERM:
-      return `tap needs CAP_NET_ADMIN: run as root, or create it first with \`vde tap create ${name} --user $USER\``;
+      return `tap needs CAP_NET_ADMIN: run as root, or create it first with \`sudo vde tap create ${name} --user $USER\``;
     case C.EBUSY:
       return `tap ${name} is busy: another program has it open`;
     case C.EINVAL:

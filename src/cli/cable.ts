@@ -20,7 +20,8 @@ import type { Command } from "commander";
 import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
-import { openLink } from "../link/registry.ts";
+import { openLink, splitVnl } from "../link/registry.ts";
+import { parseVdeVnl } from "../link/vde_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
@@ -79,6 +80,19 @@ export function portOfLink(link: Link): number {
 
 async function listen(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, true);
+  // Each cable opens its own link to the switch later; a switch directory that is not there
+  // at all is a typo to say now (as connect does), not at the first cable.
+  const { scheme, rest } = splitVnl(flags.sock);
+  if (scheme === "vde") {
+    const dir = parseVdeVnl(rest).path;
+    try {
+      Deno.statSync(dir);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new UsageError(`cannot open ${flags.sock}: no switch at ${dir}: the directory does not exist`);
+      }
+    }
+  }
   const signals = untilSignal();
   const listener = await startCableListener(v, async (session, remote) => {
     const local = await openLink(flags.sock, { description: `cable from ${remote}` });

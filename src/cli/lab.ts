@@ -20,10 +20,11 @@ import { LabRunner, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, readState } from "../lab/state.ts";
-import { processAlive } from "../lab/system.ts";
+import { processAlive } from "../os/processes.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
+import { suggestCommands } from "../console/explain.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
@@ -351,7 +352,12 @@ export const labCommand: Subcommand = (program: Command) => {
     const [first] = program.args;
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
-      const hint = /\.ya?ml$/.test(first) ? ` (a lab file? \`vde up ${first}\` brings it up)` : "";
+      const near = suggestCommands(first, program.commands.map((c) => c.name()));
+      const hint = /\.ya?ml$/.test(first)
+        ? ` (a lab file? \`vde up ${first}\` brings it up)`
+        : near.length > 0
+        ? ` (did you mean ${near.join(", ")}?)`
+        : "";
       program.error(`error: unknown command '${first}'${hint}`);
     }
     if (!Deno.stdin.isTerminal()) {

@@ -21,7 +21,7 @@ import { untilSignal } from "./signals.ts";
 import { log } from "../log.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
-import type { Subcommand } from "./main.ts";
+import { type Subcommand, UsageError } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 
 interface PlugFlags {
@@ -37,8 +37,11 @@ export const plugCommand: Subcommand = (program: Command) => {
     .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
     .argument("[vnl2]", "second end; - is stdin/stdout", "-")
     .option("-D, --descr <text>", "description given to a switch")
-    .option("--thread", "between two vde:// or tap:// ends, forward on a thread of its own (the default)")
-    .option("--no-thread", "forward on the main thread even when both ends are vde:// or tap://")
+    .option(
+      "--thread",
+      "forward between two vde:// or tap:// ends, or run a slirp:// behind a vde:// end, on a thread of its own (the default)",
+    )
+    .option("--no-thread", "forward, or run the slirp, on the main thread")
     .addHelpText(
       "after",
       examples(
@@ -48,6 +51,14 @@ export const plugCommand: Subcommand = (program: Command) => {
       ) + vnlHelp(),
     )
     .action(async (first: string, second: string, flags: PlugFlags) => {
+      if ((first === "-" || second === "-") && (Deno.stdin.isTerminal() || Deno.stdout.isTerminal())) {
+        // Keys typed would go to the switch as frames, and frames would land on the screen as bytes.
+        throw new UsageError(
+          `refusing to join ${first === "-" ? second : first} to this terminal (stdin/stdout carry frames ` +
+            "in VDE's stream framing): give a second end, e.g. `vde plug /tmp/net tap://tap0`, or run it " +
+            "in a pipe (dpipe, ssh)",
+        );
+      }
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
       const slirp = slirpBehindSwitch(first, second);
       if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {

@@ -16,6 +16,7 @@ import { discardStderrLog, log, setLogFile } from "../log.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
+import { processAlive } from "../os/processes.ts";
 
 /** What every long-running command shares on its command line. */
 export interface ProgramOptions {
@@ -70,12 +71,9 @@ function whyPidfileExists(path: string): string {
     pid = Number(Deno.readTextFileSync(path).trim());
   } catch { /* unreadable: said below */ }
   if (!Number.isInteger(pid) || pid <= 0) return "already exists (remove it if no program runs with it)";
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return `already exists and names pid ${pid}, which is running (another switch?)`;
-  } catch {
-    return `is stale (pid ${pid} is not running): remove it`;
-  }
+  return processAlive(pid)
+    ? `already exists and names pid ${pid}, which is running (another switch?)`
+    : `is stale (pid ${pid} is not running): remove it`;
 }
 
 /** Runs `main` as a program: in the background for `--daemon`, cleaned up whatever happens. */

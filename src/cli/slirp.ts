@@ -49,7 +49,14 @@ export interface SlirpCliOptions {
  */
 export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpConfig {
   try {
-    const c = parseSlirpOptions(o.options === undefined ? "" : `/${o.options.replace(/^\/+/, "")}`);
+    // A whole slirp:// VNL pasted as the options reads as that VNL does.
+    const c = parseSlirpOptions(
+      o.options === undefined
+        ? ""
+        : o.options.startsWith("slirp://")
+        ? o.options.slice("slirp://".length)
+        : `/${o.options.replace(/^\/+/, "")}`,
+    );
     if (o.hostLoopback === false) c.hostLoopback = false;
     if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
     if (o.dnsUpstream !== undefined && o.dnsUpstream.length > 0) {
@@ -126,7 +133,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
 export const slirpCommand: Subcommand = (program: Command) => {
   program.command("slirp")
     .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
-    .requiredOption("-s, --sock <dir>", "socket directory of the switch")
+    .option("-s, --sock <dir>", "socket directory of the switch (required)")
     .option(
       "-f, --forward <spec>",
       "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
@@ -169,5 +176,17 @@ export const slirpCommand: Subcommand = (program: Command) => {
         "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
       ),
     )
-    .action((opts: SlirpCliOptions) => runSlirp(opts));
+    .allowExcessArguments(true)
+    .action((opts: SlirpCliOptions, cmd: Command) => {
+      const [stray] = cmd.args;
+      if (stray !== undefined) {
+        throw new UsageError(
+          `vde slirp takes no arguments; the switch is --sock: \`vde slirp --sock ${stray}\``,
+        );
+      }
+      if (opts.sock === undefined) {
+        throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
+      }
+      return runSlirp(opts);
+    });
 };

@@ -278,7 +278,17 @@ export const switchCommand = (program: Command): void => {
       "--logfile <file>",
       "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",
     )
-    .action((opts: SwitchCliOptions) => runSwitch(opts));
+    .allowExcessArguments(true)
+    .action((opts: SwitchCliOptions, cmd: Command) => {
+      // `vde switch /tmp/net` is a likely first try: vde_switch takes the directory as -s too.
+      const [stray] = cmd.args;
+      if (stray !== undefined) {
+        throw new UsageError(
+          `vde switch takes no arguments; the socket directory is --sock: \`vde switch --sock ${stray}\``,
+        );
+      }
+      return runSwitch(opts);
+    });
   withExamples(
     sw,
     examples(

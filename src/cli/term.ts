@@ -8,10 +8,10 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
-import { formatExplained, type KnownCommands } from "../console/explain.ts";
+import { formatExplained, type KnownCommands, suggestCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { RemoteConsole } from "../console/switch/remote_console.ts";
-import { formatForPeople } from "../console/reply_format.ts";
+import { Errno, formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
 import { parseInteger } from "../console/args.ts";
@@ -55,7 +55,16 @@ async function runBatch(
     const reply = await remote.execute(line);
     if (reply === null) continue;
     await writeOut(formatForPeople({ ...reply, code: 0 }));
-    if (reply.code !== 0) throw new UsageError(`${line.trim()}: ${describeFailure(reply)}`);
+    if (reply.code !== 0) {
+      let hint = "";
+      if (reply.code === Errno.ENOSYS) {
+        // A typo in a script: the nearest commands, as the interactive console names them.
+        await remote.learnCommands();
+        const near = suggestCommands(parseLine(line).name, remote.commands().map((c) => c.path));
+        if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
+      }
+      throw new UsageError(`${line.trim()}: ${describeFailure(reply)}${hint}`);
+    }
     if (reply.endSession) break;
   }
 }
@@ -193,7 +202,12 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
-    throw new UsageError(`cannot open the management socket ${path}: ${(err as Error).message}`);
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such socket or switch directory (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
+      : err instanceof Deno.errors.ConnectionRefused
+      ? "nothing serves it (the switch that made it has stopped)"
+      : (err as Error).message;
+    throw new UsageError(`cannot open the management socket ${path}: ${why}`);
   }
   const remote = new RemoteConsole(client);
   try {

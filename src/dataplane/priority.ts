@@ -1,9 +1,10 @@
 /**
- * Scheduling priority for the data-plane threads (receive, plug and slirp
- * threads): `raisePriority` once at start, a `RealtimeGovernor` for a
- * thread that may be saturated for long (the slirp thread), and a
- * `DemandGovernor` for one that needs real-time only while a lossy sender
- * streams to it (the plug thread).
+ * Scheduling priority for the data-plane threads: `raisePriority` once at
+ * start (the receive thread), a `RealtimeGovernor` for a thread that may be
+ * saturated for long, a `DemandGovernor` for one that needs real-time only
+ * while a lossy sender streams to it (the plug thread), and `raiseNice`
+ * alone for one that reads no lossy socket (the slirp thread, behind its
+ * receive thread).
  */
 import { libc } from "../../ffi/libc.ts";
 
@@ -27,9 +28,14 @@ const SCHED_RR = 2;
  * @returns true when the thread now runs SCHED_RR
  */
 export function raisePriority(): boolean {
+  raiseNice();
+  return setRealtime(true);
+}
+
+/** Makes the calling thread nice -20 (if allowed), in the ordinary class. */
+export function raiseNice(): void {
   // PRIO_PROCESS with a thread id sets that thread's nice value only.
   libc().setpriority(PRIO_PROCESS, libc().gettid(), -20);
-  return setRealtime(true);
 }
 
 const param = new Uint8Array(4); // struct sched_param { int sched_priority; }

@@ -133,12 +133,32 @@ export class Poller {
     this.#ctlSet(C.EPOLL_CTL_MOD, fd, mask);
   }
 
+  /** Replaces the events `fd` is watched for (an edge-triggered socket arming EPOLLOUT). */
+  setMask(fd: number, events: number): void {
+    if (this.#handlers[fd] === undefined || this.#masks[fd] === events) return;
+    this.#masks[fd] = events;
+    this.#ctlSet(C.EPOLL_CTL_MOD, fd, events);
+  }
+
   /** Stops watching `fd`; call before closing it. */
   remove(fd: number): void {
+    this.#drop(fd, true);
+  }
+
+  /**
+   * Stops dispatching to `fd`, which the caller closes at once: the close
+   * takes it out of the epoll set, so this saves the EPOLL_CTL_DEL. Only
+   * for an fd whose open file nothing else holds (no dup, no fork).
+   */
+  forget(fd: number): void {
+    this.#drop(fd, false);
+  }
+
+  #drop(fd: number, ctl: boolean): void {
     if (this.#handlers[fd] === undefined) return;
     this.#handlers[fd] = undefined;
     this.#count--;
-    this.#ctlSet(C.EPOLL_CTL_DEL, fd, 0);
+    if (ctl) this.#ctlSet(C.EPOLL_CTL_DEL, fd, 0);
     // Let a blocked wait return so an idle process is not kept alive.
     if (this.#count === 0) this.#wake();
   }

@@ -44,7 +44,8 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import { type LabState, readState, writeState } from "./state.ts";
-import { deleteNetns, ip, mustRun, processAlive } from "./system.ts";
+import { deleteNetns, ip, mustRun } from "./system.ts";
+import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
 
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
@@ -254,13 +255,16 @@ export class LabRunner {
     );
     if (node.mtu !== undefined) config.mtu = node.mtu;
     for (const f of node.forwards) config.forwards.push(parseForward(f, config));
-    const link = await openSlirpLink(config);
+    // A forward's host port taken is the node's problem: say which node.
+    const link = await openSlirpLink(config).catch((err) => {
+      throw new Error(`${node.name}: ${(err as Error).message}`);
+    });
     this.#undo.push(() => link.close());
     this.slirps.set(node.name, link);
   }
 
   async #startCable(node: CableNode): Promise<void> {
-    const keyPart = node.key === undefined ? "/insecure" : "";
+    const keyPart = node.insecure === true ? "/insecure" : "";
     const defaults = { keyFile: node.key === undefined ? undefined : this.#path(node.key) };
     if (node.connect !== undefined) {
       const client = await openCableClient(parseTcpVnl(`${node.connect}${keyPart}`), {
@@ -403,11 +407,14 @@ export class LabRunner {
       );
     }
     for (const cmd of node.exec) {
-      await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
+      const out = await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
         throw new Error(
           `${node.name}: exec "${cmd}" failed: ${(err as Error).message.split(": ").slice(-1)[0]}`,
         );
       });
+      // A file's `exec: ["ip -br addr"]` is often there to be read: say what ran and what it printed.
+      this.#log(`${node.name}$ ${cmd}`);
+      for (const line of out.trimEnd().split("\n")) if (line !== "") this.#log(`${node.name}  ${line}`);
     }
   }
 

@@ -68,6 +68,8 @@ export interface CableNode {
   listen?: string;
   /** Key file (path relative to the lab file). */
   key?: string;
+  /** A plain cable without a key (`vde cable --insecure`): both ends must say so. */
+  insecure?: boolean;
 }
 
 /** A node of any kind. */

@@ -10,7 +10,8 @@
  * which goes last.
  */
 import { labDir, labsBaseDir } from "./names.ts";
-import { deleteNetns, processAlive } from "./system.ts";
+import { deleteNetns } from "./system.ts";
+import { processAlive } from "../os/processes.ts";
 
 /** What `state.json` holds. */
 export interface LabState {

@@ -68,13 +68,3 @@ export async function deleteNetns(ns: string): Promise<void> {
     throw new Error(`ip netns delete ${ns}: ${r.stderr.trim()}`);
   }
 }
-
-/** True while process `pid` exists. */
-export function processAlive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -48,6 +48,7 @@ export function plainNode(n: LabNode): Record<string, unknown> {
         ...(n.connect !== undefined ? { connect: n.connect } : {}),
         ...(n.listen !== undefined ? { listen: n.listen } : {}),
         ...(n.key !== undefined ? { key: n.key } : {}),
+        ...(n.insecure === true ? { insecure: true } : {}),
       };
   }
 }

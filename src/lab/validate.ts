@@ -27,7 +27,9 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import {
   didYouMean,
+  ipv4InSubnet,
   isIp,
+  isIpv4,
   parseCidr,
   type Parsed,
   parseDuration,
@@ -55,7 +57,7 @@ export const KEYS = {
   switch: ["kind", "ports", "hub", "stp", "vlans", "rc", "dataplane"],
   slirp: ["kind", "forwards", "options", "mtu"],
   host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
-  cable: ["kind", "connect", "listen", "key"],
+  cable: ["kind", "connect", "listen", "key", "insecure"],
   link: ["endpoints", "loss", "delay", "jitter", "dup", "rate", "mtu", "vlan", "trunk"],
 } as const;
 
@@ -405,6 +407,18 @@ class Validator {
         const gw = this.#string(e.get("gateway"), `${w} gateway`);
         if (gw !== undefined && !isIp(gw)) {
           this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address`);
+        } else if (gw !== undefined && e.get("routes") === undefined) {
+          // Without a route of the file's own, the kernel reaches a gateway only on a subnet of the host.
+          const own = Object.values(addresses).flat();
+          const v4 = own.filter((a) => isIpv4(a.split("/")[0]!));
+          if (isIpv4(gw) && !own.includes("dhcp") && v4.length > 0 && !v4.some((a) => ipv4InSubnet(gw, a))) {
+            this.#error(
+              e.get("gateway")!.value,
+              `${w} gateway ${gw} is on none of ${name}'s subnets (${
+                v4.join(", ")
+              }): fix it, or add a route to it`,
+            );
+          }
         }
         return {
           kind,
@@ -428,7 +442,18 @@ class Validator {
         if ((connect === undefined) === (listen === undefined)) {
           this.#error(e.get("kind")!.key, `cable ${name} needs exactly one of \`connect\` and \`listen\``);
         }
-        return { kind, name, connect, listen, key: this.#string(e.get("key"), `${w} key`) };
+        const key = this.#string(e.get("key"), `${w} key`);
+        const insecure = this.#bool(e.get("insecure"), `${w} insecure`);
+        // As `vde cable`: an open, unauthenticated cable only when asked for by name.
+        if ((key === undefined) !== insecure) {
+          this.#error(
+            e.get("kind")!.key,
+            insecure
+              ? `cable ${name} has a key and insecure: true; keep one of them`
+              : `cable ${name} needs a \`key\` file (vde cable keygen FILE), or \`insecure: true\` for a plain cable`,
+          );
+        }
+        return { kind, name, connect, listen, key, ...(insecure ? { insecure } : {}) };
       }
     }
   }

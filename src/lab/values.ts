@@ -95,6 +95,16 @@ export function isIpv6(text: string): boolean {
   return halves.length === 2 ? groups < 8 : groups === 8;
 }
 
+/** True when IPv4 `addr` lies in the subnet of `cidr`: 10.0.2.2 is in 10.0.2.15/24. */
+export function ipv4InSubnet(addr: string, cidr: string): boolean {
+  const [net, len] = cidr.split("/");
+  const bits = Number(len);
+  if (!isIpv4(addr) || net === undefined || !isIpv4(net) || !(bits >= 0 && bits <= 32)) return false;
+  const word = (ip: string) => ip.split(".").reduce((w, b) => w * 256 + Number(b), 0);
+  const size = 2 ** (32 - bits);
+  return Math.floor(word(addr) / size) === Math.floor(word(net) / size);
+}
+
 /** An IPv4 or IPv6 address. */
 export function isIp(text: string): boolean {
   return isIpv4(text) || isIpv6(text);

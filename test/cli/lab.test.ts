@@ -11,6 +11,9 @@ Deno.test("plain vde without a terminal prints help; an unknown subcommand is na
   const bad = await vde(["bogus"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /unknown command 'bogus'/);
+  const typo = await vde(["swtich"]);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /^error: unknown command 'swtich' \(did you mean switch\?\)\n/);
   const file = await vde(["lab.yaml"]);
   assert.equal(file.code, 1);
   assert.match(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   assertSameBytes,
   assertSameFrames,
+  CLI_ENTRY,
   framed,
   FrameTap,
   reap,
@@ -11,6 +12,7 @@ import {
   within,
   writeTo,
 } from "../helpers/framed_peers.ts";
+import { run } from "../helpers/processes.ts";
 
 Deno.test("vde plug joins a VNL with stdio: cmd://cat echoes framed stdin to stdout", async () => {
   const child = spawnVde(["plug", "cmd://cat"]);
@@ -73,4 +75,16 @@ Deno.test("vde plug joins two VNLs", async () => {
     await reap(child);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("vde plug with one VNL at a terminal refuses in one line instead of joining the switch to the screen", async () => {
+  // script(1) gives the command a pseudo-terminal as stdin and stdout.
+  const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug", "null://"].join(" ");
+  const r = await run(["script", "-qec", cmd, "/dev/null"], { check: false, timeoutMs: 30_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(
+    r.stdout,
+    /^vde: refusing to join null:\/\/ to this terminal \([^\n]*`vde plug \/tmp\/net tap:\/\/tap0`/,
+  );
+  assert.equal(r.stdout.trim().split("\n").length, 1, r.stdout);
 });

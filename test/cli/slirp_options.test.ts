@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
+import { slirpConfigFromFlags } from "../../src/cli/slirp.ts";
 
 async function refused(args: string[]): Promise<string> {
   const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
@@ -32,5 +33,23 @@ Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///O
     await refused(["plug", "slirp://tcpfwd=8080:80", "null://"]),
     "vde: cannot open slirp://tcpfwd=8080:80: slirp://tcpfwd=8080:80 puts options where an address goes " +
       "(slirp has none): write slirp:///tcpfwd=8080:80",
+  );
+});
+
+Deno.test("vde slirp DIR (the switch without --sock) says to write --sock DIR, and no --sock at all says it is needed", async () => {
+  assert.equal(
+    await refused(["slirp", "/tmp/net"]),
+    "vde: vde slirp takes no arguments; the switch is --sock: `vde slirp --sock /tmp/net`",
+  );
+  assert.equal(await refused(["slirp"]), "vde: vde slirp needs --sock DIR, the socket directory of a switch");
+});
+
+Deno.test("--slirp / -o take a whole slirp:// VNL pasted as the options, read as that VNL reads", () => {
+  const plain = slirpConfigFromFlags({ options: "tcpfwd=8080:80/vdnssearch=lan" });
+  assert.deepEqual(slirpConfigFromFlags({ options: "slirp:///tcpfwd=8080:80/vdnssearch=lan" }), plain);
+  assert.equal(plain.forwards.length, 1);
+  assert.throws(
+    () => slirpConfigFromFlags({ options: "slirp://tcpfwd=8080:80" }),
+    /write slirp:\/\/\/tcpfwd=8080:80/,
   );
 });

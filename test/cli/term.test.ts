@@ -73,6 +73,12 @@ for (const kind of ["ours", "c"] as const) {
       const unknown = await term([mgmt, "-c", "no/such/command"]);
       assert.equal(unknown.code, 1);
       assert.equal(unknown.stderr, "vde: no/such/command: 1038 Function not implemented\n");
+      const typo = await term([mgmt, "-c", "hsah/print"]);
+      assert.equal(typo.code, 1);
+      assert.equal(
+        typo.stderr,
+        "vde: hsah/print: 1038 Function not implemented (did you mean hash/print?)\n",
+      );
     });
   });
 
@@ -125,7 +131,29 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
   try {
     const r = await term([`${tmp}/nothing`, "-c", "help"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^vde: cannot open the management socket .*nothing: /);
+    assert.match(
+      r.stderr,
+      /^vde: cannot open the management socket .*nothing: no such socket or switch directory \(is the switch running\? /,
+    );
+    // A socket file left by a process killed while it served it (as a switch killed with SIGKILL leaves).
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `Deno.listen({ transport: "unix", path: "${tmp}/stale" }); console.log("up"); setInterval(() => {}, 1000);`,
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    await holder.stdout.getReader().read();
+    holder.kill("SIGKILL");
+    await holder.status;
+    await Deno.stat(`${tmp}/stale`);
+    const refused = await term([`${tmp}/stale`, "-c", "help"]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^vde: cannot open the management socket .*stale: nothing serves it \(the switch that made it has stopped\)\n$/,
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -39,3 +39,14 @@ Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option", async ()
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde switch DIR (the directory without --sock) says to write --sock DIR and starts nothing", async () => {
+  const dir = `/tmp/vde-stray-arg-${Deno.pid}`;
+  const r = await run([...ourCli(), "switch", dir], { check: false, timeoutMs: 30_000 });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `vde: vde switch takes no arguments; the socket directory is --sock: \`vde switch --sock ${dir}\`\n`,
+  );
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});

@@ -38,9 +38,14 @@ Deno.test("vde cable listen/connect refuse missing keys and bad addresses with o
     [["connect", "nohost", "--sock", "/x", "--insecure"], /needs HOST:PORT/],
     [["connect", "h:1", "--sock", "/x", "--key", "k", "--insecure"], /exclude each other/],
     [["connect", "h:1", "--sock", "/nonexistent/sw", "--insecure"], /cannot open \/nonexistent\/sw/],
+    // A listener says so at start too, not at its first cable.
+    [
+      ["listen", "127.0.0.1:1", "--sock", "/nonexistent/sw", "--insecure"],
+      /^vde: cannot open \/nonexistent\/sw: no switch at \/nonexistent\/sw: the directory does not exist$/,
+    ],
     // The key's problem, said about the key (not "cannot listen on 127.0.0.1:1"), before any listening.
     [
-      ["listen", "127.0.0.1:1", "--sock", "/x", "--key", "/nonexistent/k"],
+      ["listen", "127.0.0.1:1", "--sock", "/tmp", "--key", "/nonexistent/k"],
       /^vde: cannot read key file \/nonexistent\/k: no such file \(make one with: vde cable keygen FILE/,
     ],
   ];

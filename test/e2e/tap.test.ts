@@ -257,7 +257,7 @@ Deno.test("tap errors are one clear line and leave no interface behind", async (
     assert.equal(noCap.code, 1);
     assert.match(
       noCap.stderr,
-      /tap needs CAP_NET_ADMIN: run as root, or create it first with `vde tap create nocap0/,
+      /tap needs CAP_NET_ADMIN: run as root, or create it first with `sudo vde tap create nocap0/,
     );
     assert.ok(!(await linkExists(ns, "nocap0")));
 

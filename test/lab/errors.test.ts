@@ -125,3 +125,21 @@ Deno.test("vde up of a lab that is up says so in one line and leaves the running
     assert.equal((await vde(["status", name])).code, 0, "the first lab still runs");
   });
 });
+
+Deno.test("a slirp forward whose host port is taken stops vde up in one line that names the node", async () => {
+  const held = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const port = (held.addr as Deno.NetAddr).port;
+  try {
+    const text =
+      `name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp, forwards: ["tcp:${port}:80"] }\n  links:\n    - endpoints: [nat, sw1]\n`;
+    await withLabFile({ text }, async (name, file) => {
+      const r = await vde(["up", "-d", file]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^vde: lab ${name}: nat: .*port ${port}.* already in use`));
+      assert.deepEqual(await leftovers(name), []);
+    });
+  } finally {
+    held.close();
+  }
+});

@@ -40,6 +40,12 @@ Deno.test("the JSON Schema refuses what validation refuses: unknown keys, kinds 
   assert.ok(
     check({ ...base, topology: { ...base.topology, links: [{ endpoints: ["s:3", "h"], loss: "2%" }] } }),
   );
+  const cable = (c: Record<string, unknown>) =>
+    check({ name: "x", topology: { nodes: { c: { kind: "cable", listen: 7000, ...c } } } });
+  assert.ok(cable({ key: "lab.key" }));
+  assert.ok(cable({ insecure: true }));
+  assert.ok(!cable({}), "a cable without a key must say insecure");
+  assert.ok(!cable({ key: "lab.key", insecure: true }));
 });
 
 Deno.test("the README's lab example is a valid lab file", () => {

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { FIVE_MISTAKES } from "./_helpers.ts";
-import { didYouMean, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
+import {
+  didYouMean,
+  ipv4InSubnet,
+  parseCidr,
+  parseDuration,
+  parsePercent,
+  parseRate,
+} from "../../src/lab/values.ts";
 
 const DEMO = `name: demo
 topology:
@@ -83,7 +90,7 @@ topology:
     s: { kind: swich }
     n: { kind: slirp }
     m: { kind: switch, ports: 4 }
-    c: { kind: cable, connect: "x:1", listen: 3 }
+    c: { kind: cable, connect: "x:1", listen: 3, key: k }
     h: { kind: host, gateway: nope, routes: ["10.1.0.0/16 via 10.0.2.1", "garbage"] }
   links:
     - endpoints: [n, m]
@@ -108,10 +115,58 @@ topology:
   ]);
 });
 
+Deno.test("a host's gateway on none of its subnets is an error, unless a route or DHCP may reach it", () => {
+  const lab = (h: string) =>
+    `name: t\ntopology:\n  nodes:\n    s: { kind: switch }\n    h: { kind: host, ${h} }\n  links:\n    - endpoints: [h, s]\n`;
+  assert.deepEqual(errorsOf(lab("address: 10.0.0.2/24, gateway: 10.1.0.1")), [
+    "lab.yaml:5:53: h: gateway 10.1.0.1 is on none of h's subnets (10.0.0.2/24): fix it, or add a route to it",
+  ]);
+  assert.deepEqual(errorsOf(lab("address: [10.0.0.2/24, 10.1.0.2/16], gateway: 10.1.200.1")), []);
+  assert.deepEqual(
+    errorsOf(lab("address: 10.0.0.2/24, gateway: 10.1.0.1, routes: ['10.1.0.0/24 dev eth0']")),
+    [],
+  );
+  assert.deepEqual(errorsOf(lab("address: dhcp, gateway: 10.1.0.1")), []);
+  assert.deepEqual(
+    errorsOf(lab("address: fd00::2/64, gateway: fd01::1")),
+    [],
+    "IPv6 gateways may be link-local",
+  );
+});
+
+Deno.test("a cable node names its key, or says insecure: true for a plain cable, as vde cable asks", () => {
+  const lab = (c: string) => `name: t\ntopology:\n  nodes:\n    c: { kind: cable, listen: 7000${c} }\n`;
+  assert.deepEqual(errorsOf(lab("")), [
+    "lab.yaml:4:10: cable c needs a `key` file (vde cable keygen FILE), or `insecure: true` for a plain cable",
+  ]);
+  assert.deepEqual(errorsOf(lab(", key: k, insecure: true")), [
+    "lab.yaml:4:10: cable c has a key and insecure: true; keep one of them",
+  ]);
+  assert.deepEqual(errorsOf(lab(", key: lab.key")), []);
+  const plain = validateLab(lab(", insecure: true"));
+  assert.deepEqual(plain.errors, []);
+  assert.deepEqual(plain.lab?.nodes[0], {
+    kind: "cable",
+    name: "c",
+    connect: undefined,
+    listen: "7000",
+    key: undefined,
+    insecure: true,
+  });
+});
+
 Deno.test("spanning tree is refused when the engine has none", () => {
   const text = "name: t\ntopology:\n  nodes: { s: { kind: switch, stp: true } }\n";
   assert.deepEqual(errorsOf(text), ["lab.yaml:3:36: s: stp: spanning tree is not available in this vde"]);
   assert.deepEqual(validateLab(text, { stp: true }).errors, []);
+});
+
+Deno.test("ipv4InSubnet holds the addresses of a CIDR's subnet and no other", () => {
+  assert.equal(ipv4InSubnet("10.0.2.2", "10.0.2.15/24"), true);
+  assert.equal(ipv4InSubnet("10.0.3.2", "10.0.2.15/24"), false);
+  assert.equal(ipv4InSubnet("192.168.1.1", "0.0.0.0/0"), true);
+  assert.equal(ipv4InSubnet("10.0.2.16", "10.0.2.15/32"), false);
+  assert.equal(ipv4InSubnet("10.0.2.15", "10.0.2.15/33"), false, "an impossible prefix holds nothing");
 });
 
 Deno.test("value parsers read lab units", () => {

@@ -272,6 +272,31 @@ Deno.test("bridging: a batch's guest data leaves in one host write at the batch'
   assert.ok(conn.writeClosed);
 });
 
+Deno.test("bridging: a host socket that answers at once gets the guest's data and half-close in the batch's flush, and is read in it", async () => {
+  const rig = new Rig();
+  const { conn, seq, ourSeq } = await rig.open();
+  conn.synchronous = true;
+  const up = new TextEncoder().encode("last words");
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, up);
+  rig.send(GUEST, REMOTE, { seq: seq + up.length, ack: ourSeq, flags: TCP_ACK | TCP_FIN });
+  // No await: the write and the shutdown after it happen inside flush, before any promise reaction.
+  rig.engine.flush();
+  assert.deepEqual(conn.writtenData(), up);
+  assert.ok(conn.writeClosed, "the half-close follows the write at once");
+  // Host data and its end, read in the round that hears of them, with no promise between reads.
+  await settle();
+  rig.take();
+  conn.push(new TextEncoder().encode("reply"));
+  conn.end();
+  const calls = conn.syncCalls;
+  conn.poke();
+  await settle();
+  assert.ok(conn.syncCalls > calls, "the reads were answered synchronously");
+  const out = rig.take();
+  assert.equal(new TextDecoder().decode(out.find((o) => o.payload.length > 0)!.payload), "reply");
+  assert.ok(out.some((o) => (o.flags & TCP_FIN) !== 0), "host end of stream becomes a FIN");
+});
+
 Deno.test("bridging: guest data without PSH is held for one host write until PSH, half the ring or 1 ms", async () => {
   const rig = new Rig();
   const { conn, seq, ourSeq } = await rig.open();

@@ -918,6 +918,46 @@ export class MemoryConn implements HostConn {
     return Promise.resolve();
   }
 
+  /** Answers the synchronous calls (as the libc sockets do) instead of declining them. */
+  synchronous = false;
+  /** Calls of tryRead, tryWrite and tryCloseWrite that were answered. */
+  syncCalls = 0;
+
+  tryRead(p: Uint8Array): number | null {
+    const head = this.#inbox[0];
+    if (!this.synchronous || this.closed || this.#resetError !== null) return -1;
+    if (head === undefined) {
+      if (!this.#ended) return -1;
+      this.syncCalls++;
+      return null;
+    }
+    this.syncCalls++;
+    const n = Math.min(head.length, p.length);
+    p.set(head.subarray(0, n));
+    if (n === head.length) this.#inbox.shift();
+    else this.#inbox[0] = head.subarray(n);
+    return n;
+  }
+
+  tryWrite(p: Uint8Array): number {
+    if (!this.synchronous || this.stallWrites || this.closed || this.#resetError !== null) return -1;
+    if (this.writeClosed) return -1;
+    this.syncCalls++;
+    const copy = p.slice();
+    this.writtenBytes += copy.length;
+    if (this.sink !== null) this.sink(copy);
+    else this.written.push(copy);
+    return copy.length;
+  }
+
+  tryCloseWrite(): boolean {
+    if (!this.synchronous || this.closed) return false;
+    this.syncCalls++;
+    this.writeClosed = true;
+    this.onCloseWrite?.();
+    return true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

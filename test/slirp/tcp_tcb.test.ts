@@ -570,6 +570,44 @@ Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST
   assert.equal(rig.conn.read(sink), 10, "unread data survives an orderly close");
 });
 
+/** A rig whose owner lends ring buffers from a pool, as the engine does. */
+class PoolRig extends Rig {
+  readonly pool: Uint8Array<ArrayBuffer>[] = [];
+  readonly given: Uint8Array<ArrayBuffer>[] = [];
+  takeBuffer(size: number): Uint8Array<ArrayBuffer> | null {
+    const b = this.pool.pop() ?? null;
+    return b !== null && b.length === size ? b : null;
+  }
+  giveBuffer(buf: Uint8Array<ArrayBuffer>): void {
+    this.given.push(buf);
+  }
+}
+
+Deno.test("a connection's rings come from its owner's pool and go back once closed and drained", () => {
+  const rig = new PoolRig({ initialBufferSize: 16 * 1024 });
+  const a = new Uint8Array(16 * 1024).fill(0xee);
+  const b = new Uint8Array(16 * 1024).fill(0xee);
+  rig.pool.push(a, b);
+  rig.accept();
+  assert.ok(rig.conn.sndBuf!.buf === b && rig.conn.rcvBuf!.buf === a, "both rings take pooled storage");
+  // Stale bytes in pooled storage never show: only what arrives is read.
+  rig.data(bytes(10));
+  rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 1 });
+  rig.conn.closeSend();
+  rig.input({ flags: TCP_ACK, seq: PEER_ISS + 12, ack: OUR_ISS + 2 });
+  assert.equal(rig.conn.state, TcpState.Closed);
+  assert.deepEqual(
+    rig.given,
+    [b],
+    "the send ring goes back at the close; unread data keeps the receive ring",
+  );
+  const sink = new Uint8Array(100);
+  assert.equal(rig.conn.read(sink), 10);
+  assert.deepEqual(sink.subarray(0, 10), bytes(10));
+  assert.deepEqual(rig.given, [b, a], "the drained receive ring goes back too");
+  assert.equal(rig.stats.bufferBytes, 0);
+});
+
 Deno.test("our FIN first: FIN-WAIT-1, FIN-WAIT-2 (still receiving), TIME-WAIT, CLOSED after 2 MSL", () => {
   const rig = new Rig({ timeWaitMs: 10_000 });
   rig.accept();

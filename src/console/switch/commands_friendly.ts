@@ -37,7 +37,7 @@ export function addFriendlyCommands(registry: CommandRegistry, ctx: ConsoleConte
     listing: true,
     run: (args) => {
       if (args !== "" && args !== "all") return listing([], Errno.EINVAL);
-      return listing(portsTable(portViews(ctx, args === "all")));
+      return listing(portsTable(portViews(ctx, args === "all"), undefined, true));
     },
   });
   registry.add({

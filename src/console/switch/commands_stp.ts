@@ -210,9 +210,15 @@ function stpTable(stp: Rstp): string[] {
     `designated root   ${stp.rootId}${stp.rootId === stp.bridgeId ? " (this bridge)" : ""}`,
     `root port         ${stp.rootPort}`,
     `root path cost    ${stp.rootPathCost}`,
-    `max age           ${String(t.maxAge).padStart(2)}  bridge max age        ${own.maxAge}`,
-    `hello time        ${String(t.helloTime).padStart(2)}  bridge hello time     ${own.helloTime}`,
-    `forward delay     ${String(t.forwardDelay).padStart(2)}  bridge forward delay  ${own.forwardDelay}`,
+    `max age           ${String(t.maxAge).padStart(2)}  bridge max age        ${
+      String(own.maxAge).padStart(2)
+    }`,
+    `hello time        ${String(t.helloTime).padStart(2)}  bridge hello time     ${
+      String(own.helloTime).padStart(2)
+    }`,
+    `forward delay     ${String(t.forwardDelay).padStart(2)}  bridge forward delay  ${
+      String(own.forwardDelay).padStart(2)
+    }`,
     `topology change   ${
       stp.topologyChange ? "yes" : "no"
     }  changes ${stp.topologyChanges}  bad BPDUs ${stp.badBpdus}`,

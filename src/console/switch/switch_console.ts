@@ -48,7 +48,7 @@ export function startSwitchConsole(
     log: (m) => log("vde switch", m),
     completion: (local) => localCompletionSource(local, ctx),
     addLocal: (local, repl) =>
-      local.add(watchCommand(repl, portsTableWithRates(() => Promise.resolve(portViews(ctx, false))))),
+      local.add(watchCommand(repl, portsTableWithRates(() => Promise.resolve(portViews(ctx, false)), true))),
   });
 }
 

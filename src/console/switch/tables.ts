@@ -81,7 +81,10 @@ export function portRates(
  * A `watch` renderer: the ports table of `sample()` with each port's rates
  * since the previous call (none on the first).
  */
-export function portsTableWithRates(sample: () => Promise<PortView[]>): () => Promise<string[]> {
+export function portsTableWithRates(
+  sample: () => Promise<PortView[]>,
+  withDrops?: boolean,
+): () => Promise<string[]> {
   let previous: { at: number; views: PortView[] } | undefined;
   return async () => {
     const views = await sample();
@@ -90,16 +93,21 @@ export function portsTableWithRates(sample: () => Promise<PortView[]>): () => Pr
       ? undefined
       : portRates(previous.views, views, (at - previous.at) / 1000);
     previous = { at, views };
-    return portsTable(views, rates ?? new Map());
+    return portsTable(views, rates ?? new Map(), withDrops ?? views.some((v) => v.drops !== undefined));
   };
 }
 
 /**
  * The `ports` table: one row per port with its counters and endpoints;
- * with `rates` (`watch`), frames/s and bits/s each way too.
+ * with `rates` (`watch`), frames/s and bits/s each way too. The DROPS
+ * column is there when the views carry drops (a remote vde_switch's
+ * listing has none); `withDrops` says so for a switch with no port in use.
  */
-export function portsTable(views: readonly PortView[], rates?: ReadonlyMap<number, PortRate>): string[] {
-  const withDrops = views.some((v) => v.drops !== undefined);
+export function portsTable(
+  views: readonly PortView[],
+  rates?: ReadonlyMap<number, PortRate>,
+  withDrops = views.some((v) => v.drops !== undefined),
+): string[] {
   const columns: Column[] = [
     { title: "PORT", align: "right" },
     { title: "STATE", align: "left" },

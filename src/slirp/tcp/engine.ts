@@ -66,6 +66,7 @@ import type { SocketAddress, TcpCoreSide, TcpEngine } from "./api.ts";
 import { log } from "../../log.ts";
 import { denoHostNet, type HostConn, type HostListener, type HostNet, type HostPeer } from "./host.ts";
 import { IsnGenerator } from "./isn.ts";
+import { pow2AtLeast } from "./ring.ts";
 import { writeResetFor } from "./reset.ts";
 import { newTcpStats, type TcpStats } from "./stats.ts";
 import {
@@ -201,6 +202,9 @@ export function createTcpEngine(core: TcpCoreSide, options: TcpEngineOptions): S
   return new Engine(core, options);
 }
 
+/** Ring buffers kept for reuse (at the default 16 KiB, 1 MiB). */
+const POOLED_BUFFERS = 64;
+
 class Flow implements TcbHost {
   readonly engine: Engine;
   readonly tcb: TcpConnection;
@@ -217,6 +221,7 @@ class Flow implements TcbHost {
   host: HostConn | null = null;
   connectAbort: AbortController | null = null;
   connectDeadline = Infinity;
+  /** Where an outbound flow connects (host:port), for its log lines. */
   target = "";
   hostEof = false;
   hostWriteDone = false;
@@ -304,6 +309,14 @@ class Flow implements TcbHost {
   onTimer(): void {
     this.engine.noteDeadline(this.deadline);
   }
+  takeBuffer(size: number): Uint8Array<ArrayBuffer> | null {
+    return this.engine.takeBuffer(size);
+  }
+  giveBuffer(buf: Uint8Array<ArrayBuffer>, send: boolean): void {
+    // A host read fills the send ring and a host write drains the receive ring: in flight, they hold a view.
+    if (send ? this.#reading : this.#writing) return;
+    this.engine.giveBuffer(buf);
+  }
   onAckPending(): void {
     const q = this.engine.ackQueue;
     q.push(this);
@@ -337,11 +350,19 @@ class Flow implements TcbHost {
   pumpRead(): void {
     const conn = this.host;
     const tcb = this.tcb;
-    if (!this.#started || this.#reading || conn === null || this.hostClosed || this.hostEof) return;
-    if (tcb.state === TcpState.Closed || tcb.finQueued) return;
-    const region = tcb.sendRegion(this.engine.hostReadSize);
-    // No room: the guest's next ACK (onWritable) comes back here.
-    if (region.length === 0) return;
+    if (conn === null) return;
+    let region: Uint8Array;
+    // A socket with data waiting is read again in this loop, not a promise reaction later.
+    for (;;) {
+      if (!this.#started || this.#reading || this.hostClosed || this.hostEof) return;
+      if (tcb.state === TcpState.Closed || tcb.finQueued) return;
+      region = tcb.sendRegion(this.engine.hostReadSize);
+      // No room: the guest's next ACK (onWritable) comes back here.
+      if (region.length === 0) return;
+      const now = conn.tryRead === undefined ? -1 : conn.tryRead(region);
+      if (now === -1) break;
+      if (!this.#got(now)) return;
+    }
     this.#reading = true;
     let read: Promise<number | null>;
     try {
@@ -354,18 +375,23 @@ class Flow implements TcbHost {
 
   readonly #afterRead = (n: number | null): void => {
     this.#reading = false;
+    if (this.#got(n)) this.pumpRead();
+  };
+
+  /** Takes a host read's result into the send ring; false when the flow reads no more. */
+  #got(n: number | null): boolean {
     this.engine.stats.hostReads++;
     const tcb = this.tcb;
-    if (this.hostClosed || tcb.state === TcpState.Closed) return;
+    if (this.hostClosed || tcb.state === TcpState.Closed) return false;
     if (n === null) {
       this.hostEof = true;
       tcb.closeSend();
       this.#maybeCloseHost();
-      return;
+      return false;
     }
     tcb.commitSend(n);
-    this.pumpRead();
-  };
+    return true;
+  }
 
   readonly #readFailed = (e: unknown): void => {
     this.#reading = false;
@@ -388,42 +414,56 @@ class Flow implements TcbHost {
   pumpWrite(): void {
     const conn = this.host;
     const tcb = this.tcb;
-    if (!this.#started || this.#writing || conn === null || this.hostClosed || this.hostWriteDone) return;
-    const region = tcb.receiveRegion();
-    let op: Promise<number | void>;
-    if (region.length > 0) {
-      const held = tcb.readableBytes;
-      // Half the ring at most: the window the guest sees must not close on held data.
-      const enough = Math.min(HOST_WRITE_HOLD_BYTES, (tcb.rcvBuf?.capacity ?? 0) >> 1);
-      if (tcb.pushed || held >= enough || tcb.peerFin || tcb.state === TcpState.Closed) {
-        tcb.pushed = false;
-        this.#owed = held;
-      }
-      if (this.#owed <= 0) {
-        if (this.holdDeadline === Infinity) {
-          this.holdDeadline = this.engine.core.now() + HOST_WRITE_HOLD_MS;
-          this.engine.noteDeadline(this.holdDeadline);
+    if (conn === null) return;
+    // A socket that takes the data at once is written again in this loop, not a promise reaction later.
+    for (;;) {
+      if (!this.#started || this.#writing || this.hostClosed || this.hostWriteDone) return;
+      const region = tcb.receiveRegion();
+      let op: Promise<number | void>;
+      if (region.length > 0) {
+        const held = tcb.readableBytes;
+        // Half the ring at most: the window the guest sees must not close on held data.
+        const enough = Math.min(HOST_WRITE_HOLD_BYTES, (tcb.rcvBuf?.capacity ?? 0) >> 1);
+        if (tcb.pushed || held >= enough || tcb.peerFin || tcb.state === TcpState.Closed) {
+          tcb.pushed = false;
+          this.#owed = held;
         }
+        if (this.#owed <= 0) {
+          if (this.holdDeadline === Infinity) {
+            this.holdDeadline = this.engine.core.now() + HOST_WRITE_HOLD_MS;
+            this.engine.noteDeadline(this.holdDeadline);
+          }
+          return;
+        }
+        this.holdDeadline = Infinity;
+        const now = conn.tryWrite?.(region) ?? -1;
+        if (now >= 0) {
+          this.#wrote(now);
+          continue;
+        }
+        this.#writing = true;
+        try {
+          op = conn.write(region);
+        } catch (e) {
+          op = Promise.reject(e);
+        }
+        op.then(this.#afterWrite, this.#writeFailed);
         return;
       }
-      this.holdDeadline = Infinity;
+      if (!tcb.peerFin && !(tcb.state === TcpState.Closed && tcb.closeReason === null)) return;
+      if (conn.tryCloseWrite?.() === true) {
+        this.#closedWrite();
+        return;
+      }
       this.#writing = true;
       try {
-        op = conn.write(region);
+        op = conn.closeWrite();
       } catch (e) {
         op = Promise.reject(e);
       }
-      op.then(this.#afterWrite, this.#writeFailed);
+      op.then(this.#afterCloseWrite, this.#writeFailed);
       return;
     }
-    if (!tcb.peerFin && !(tcb.state === TcpState.Closed && tcb.closeReason === null)) return;
-    this.#writing = true;
-    try {
-      op = conn.closeWrite();
-    } catch (e) {
-      op = Promise.reject(e);
-    }
-    op.then(this.#afterCloseWrite, this.#writeFailed);
   }
 
   /** The hold timer ran out: what the ring holds goes to the host now. */
@@ -435,18 +475,26 @@ class Flow implements TcbHost {
 
   readonly #afterWrite = (n: number | void): void => {
     this.#writing = false;
-    this.engine.stats.hostWrites++;
-    if (this.hostClosed) return;
-    this.#owed -= n ?? 0;
-    this.tcb.consume(n ?? 0);
+    this.#wrote(n ?? 0);
     this.pumpWrite();
   };
 
+  #wrote(n: number): void {
+    this.engine.stats.hostWrites++;
+    if (this.hostClosed) return;
+    this.#owed -= n;
+    this.tcb.consume(n);
+  }
+
   readonly #afterCloseWrite = (): void => {
     this.#writing = false;
+    this.#closedWrite();
+  };
+
+  #closedWrite(): void {
     this.hostWriteDone = true;
     this.#maybeCloseHost();
-  };
+  }
 
   readonly #writeFailed = (e: unknown): void => {
     this.#writing = false;
@@ -516,6 +564,9 @@ class Engine implements SlirpTcpEngine {
   readonly #repr: TcpRepr = newTcpRepr();
   readonly #rst = new Uint8Array(TCP_HEADER_LEN);
   readonly #logged = new Set<string>();
+  /** Ring buffers of closed connections, for the next ones (see TcbHost.takeBuffer). */
+  readonly #buffers: Uint8Array<ArrayBuffer>[] = [];
+  readonly #bufferSize: number;
 
   constructor(core: TcpCoreSide, o: TcpEngineOptions) {
     this.core = core;
@@ -535,6 +586,7 @@ class Engine implements SlirpTcpEngine {
     this.#random = o.random ?? cryptoRandom32();
     this.#isn = new IsnGenerator(() => core.now(), this.#random);
     const base = { ...DEFAULT_TCB_CONFIG, ...o.tcp };
+    this.#bufferSize = pow2AtLeast(base.initialBufferSize);
     this.cfg4 = { ...base, mss: core.mss(4) };
     this.cfg6 = { ...base, mss: core.mss(6) };
     this.#buckets = new Array<Flow | null>(1024).fill(null);
@@ -687,6 +739,14 @@ class Engine implements SlirpTcpEngine {
     }
     q.length = 0;
   };
+
+  takeBuffer(size: number): Uint8Array<ArrayBuffer> | null {
+    return size === this.#bufferSize ? this.#buffers.pop() ?? null : null;
+  }
+
+  giveBuffer(buf: Uint8Array<ArrayBuffer>): void {
+    if (buf.length === this.#bufferSize && this.#buffers.length < POOLED_BUFFERS) this.#buffers.push(buf);
+  }
 
   noteDeadline(d: number): void {
     if (d < this.#nextDeadline) this.#nextDeadline = d;
@@ -983,7 +1043,6 @@ class Engine implements SlirpTcpEngine {
       this.#iss(fwd.guestAddr, fwd.guestPort, addr, port),
     );
     flow.host = conn;
-    flow.target = `${peer.hostname}:${peer.port}`;
     this.#insert(flow);
     this.#addHalfOpen(flow);
     this.stats.acceptsIn++;

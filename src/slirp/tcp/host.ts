@@ -14,6 +14,18 @@ export interface HostConn {
   closeWrite(): Promise<void>;
   /** Closes both directions; pending reads and writes reject. */
   close(): void;
+  /*
+   * Optional synchronous forms, for sockets that can answer at once (the
+   * libc ones): the engine goes on in the same round instead of a promise
+   * reaction later. Each declines with -1 or false when it would block or
+   * failed; the promise-based call then waits or reports the error.
+   */
+  /** Reads into `p` now: the byte count, null at end of stream, -1 when declined. */
+  tryRead?(p: Uint8Array): number | null;
+  /** Writes some of `p` now: the byte count, -1 when declined. */
+  tryWrite?(p: Uint8Array): number;
+  /** Half-closes now; false when declined. */
+  tryCloseWrite?(): boolean;
 }
 
 /** The far end of an accepted connection. */

@@ -5,19 +5,22 @@
  * uses it so that one `epoll_wait` covers the switch's socket and every
  * host socket; it also works in the main thread's poller.
  *
- * Theory of operation. Every call first tries the system call at once: a
- * read that finds data, a write the kernel takes, an accept with a client
- * waiting all settle their promise immediately (the engine's `then` runs
- * as a microtask of the same round). Only EAGAIN registers interest
- * (EPOLLIN for a read or an accept, EPOLLOUT for a write or a connect in
- * progress) and settles the promise from the poller's handler. Read
- * interest stays on after it served a read, since the engine usually asks
- * again at once (two `epoll_ctl` calls saved per exchange); the first event
- * that finds nothing waiting drops it, so a connection whose data the
- * engine has no room for costs one wake-up, not one per round. A hang-up or error with nothing waiting takes the fd out of the
- * epoll set (epoll reports those whatever the mask, and level-triggered
- * they would wake the thread forever); the next call sees the error
- * directly.
+ * Theory of operation. A connection is registered once, edge-triggered,
+ * and never modified or deleted (closing the fd takes it out of the set):
+ * it remembers what the last edge and the last call said (`#canRead`,
+ * `#canWrite`), so a read with nothing waiting or a write into a full
+ * buffer costs no system call, and a connection costs one epoll_ctl in
+ * all where level-triggered interest cost up to four (add, arm, drop,
+ * delete). EPOLLOUT joins the mask only when a write first meets a full
+ * buffer (a connect in progress has it from the start); Linux signals
+ * write room only after such a write, so it brings no other wake-ups.
+ * Every call first tries the system call when it may succeed: a read that
+ * finds data, a write the kernel takes, all settle their promise at once;
+ * otherwise the promise settles from the edge that brings the news. The
+ * synchronous `tryRead`, `tryWrite` and `tryCloseWrite` let the engine
+ * go on in the same round instead of one promise reaction later (the
+ * shutdown after a guest's last data used to leave after the round's
+ * frames).
  *
  * Errors are Deno's error classes with the errno name in `code`, as
  * `Deno.connect` and `Deno.listen` throw them, so the engine tells a
@@ -41,6 +44,11 @@ const SO_KEEPALIVE = 9;
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
 const SHUT_WR = 1;
+/** epoll: edge-triggered (1 << 31 as epoll_event's u32 holds it). */
+const EPOLLET = 0x80000000;
+/** A connection's steady masks: input edges; output edges too once a write met a full buffer. */
+const EDGE_IN = C.EPOLLIN | EPOLLET;
+const EDGE_IN_OUT = C.EPOLLIN | C.EPOLLOUT | EPOLLET;
 /** Pending connections the kernel holds for a forward (Linux caps it at somaxconn). */
 const BACKLOG = 1024;
 
@@ -120,12 +128,18 @@ function setIntOption(fd: number, level: number, name: number): void {
   libc().setsockopt(fd, level, name, one, 4);
 }
 
-/** A connected stream socket. */
+/** A connected stream socket, edge-triggered in the poller (see the header). */
 class LibcConn implements HostConn {
   readonly #fd: number;
   #closed = false;
-  /** In the poller's set; false after a hang-up with nothing waiting. */
-  #watched = true;
+  /** No edge since a read found nothing: a read now would only say EAGAIN. */
+  #canRead = false;
+  /** The socket took the last write whole or no write met a full buffer yet. */
+  #canWrite: boolean;
+  /** EPOLLOUT is in the registered mask (from the start for a connect, after the first full buffer otherwise). */
+  #outArmed: boolean;
+  /** An error a synchronous call met, for the promise-based call that follows it. */
+  #error = 0;
   #reading: Waiter<number | null> | null = null;
   #readInto: Uint8Array | null = null;
   #writing: Waiter<number> | null = null;
@@ -133,50 +147,83 @@ class LibcConn implements HostConn {
   /** Set while a non-blocking connect is in progress. */
   connecting: Waiter<HostConn> | null = null;
 
-  constructor(fd: number) {
+  /** @param connecting a connect is in progress: writable only once it completes */
+  constructor(fd: number, connecting = false) {
     this.#fd = fd;
-    poller().add(fd, this, 0);
+    this.#canWrite = !connecting;
+    this.#outArmed = connecting;
+    poller().add(fd, this, connecting ? EDGE_IN_OUT : EDGE_IN);
+  }
+
+  tryRead(p: Uint8Array): number | null {
+    if (this.#closed || !this.#canRead || this.#error !== 0) return -1;
+    for (;;) {
+      const n = libc().read(this.#fd, p, p.length);
+      if (n > 0) return n;
+      if (n === 0) return null;
+      const e = errno();
+      if (e === C.EINTR) continue;
+      if (e === C.EAGAIN) this.#canRead = false;
+      else this.#error = e;
+      return -1;
+    }
   }
 
   read(p: Uint8Array): Promise<number | null> {
     if (this.#closed) return rejected(closedError());
     if (this.#reading !== null) return rejected(new Deno.errors.Busy("a read is already pending"));
-    const n = libc().read(this.#fd, p, p.length);
-    if (n > 0) return resolved(n);
-    if (n === 0) return resolved(null);
-    const e = errno();
-    if (e !== C.EAGAIN && e !== C.EINTR) return rejected(hostError("read", e));
+    const n = this.tryRead(p);
+    if (n === null || n > 0) return resolved(n);
+    if (this.#error !== 0) return rejected(hostError("read", this.#takeError()));
     const { promise, w } = waiter<number | null>();
     this.#reading = w;
     this.#readInto = p;
-    this.#interest(C.EPOLLIN, true);
     return promise;
+  }
+
+  tryWrite(p: Uint8Array): number {
+    if (this.#closed || !this.#canWrite || this.#error !== 0) return -1;
+    for (;;) {
+      const n = libc().send(this.#fd, p, p.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      const e = errno();
+      if (e === C.EINTR) continue;
+      if (e === C.EAGAIN) this.#full();
+      else this.#error = e;
+      return -1;
+    }
   }
 
   write(p: Uint8Array): Promise<number> {
     if (this.#closed) return rejected(closedError());
     if (this.#writing !== null) return rejected(new Deno.errors.Busy("a write is already pending"));
-    const n = libc().send(this.#fd, p, p.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+    const n = this.tryWrite(p);
     if (n >= 0) return resolved(n);
-    const e = errno();
-    if (e !== C.EAGAIN && e !== C.EINTR) return rejected(hostError("write", e));
+    if (this.#error !== 0) return rejected(hostError("write", this.#takeError()));
     const { promise, w } = waiter<number>();
     this.#writing = w;
     this.#writeFrom = p;
-    this.#interest(C.EPOLLOUT, true);
     return promise;
+  }
+
+  tryCloseWrite(): boolean {
+    if (this.#closed) return false;
+    if (libc().shutdown(this.#fd, SHUT_WR) === 0) return true;
+    this.#error = errno();
+    return false;
   }
 
   closeWrite(): Promise<void> {
     if (this.#closed) return rejected(closedError());
-    if (libc().shutdown(this.#fd, SHUT_WR) < 0) return rejected(hostError("shutdown", errno()));
-    return resolved(undefined);
+    if (this.#error === 0 && this.tryCloseWrite()) return resolved(undefined);
+    return rejected(hostError("shutdown", this.#takeError()));
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#watched) poller().remove(this.#fd);
+    // Closing the fd takes it out of the epoll set (nothing else holds its open file).
+    poller().forget(this.#fd);
     libc().close(this.#fd);
     const r = this.#reading;
     const w = this.#writing;
@@ -191,38 +238,35 @@ class LibcConn implements HostConn {
     c?.reject(err);
   }
 
-  /** Arms or drops interest in `bit`; an fd taken out after a hang-up goes back in first. */
-  #interest(bit: number, on: boolean): void {
-    if (this.#closed) return;
-    if (!this.#watched) {
-      if (!on) return;
-      this.#watched = true;
-      poller().add(this.#fd, this, bit);
-      return;
-    }
-    if (bit === C.EPOLLIN) poller().setReadInterest(this.#fd, on);
-    else poller().setWriteInterest(this.#fd, on);
+  #takeError(): number {
+    const e = this.#error;
+    this.#error = 0;
+    return e;
   }
 
-  // PollHandler
+  /** The send buffer is full: the next EPOLLOUT edge says when it has room. */
+  #full(): void {
+    this.#canWrite = false;
+    if (this.#outArmed) return;
+    this.#outArmed = true;
+    // Arming re-checks readiness: room made meanwhile is reported on the next wait.
+    poller().setMask(this.#fd, EDGE_IN_OUT);
+  }
+
+  // PollHandler: edges only, so each event is news (see the header).
 
   onReadable(events: number): void {
-    const failed = (events & (C.EPOLLERR | C.EPOLLHUP)) !== 0;
+    this.#canRead = true;
     if (this.#reading !== null) this.#retryRead();
-    else if (!failed) this.#interest(C.EPOLLIN, false);
     // An error or hang-up ends a pending write or connect too: let them see it.
-    if (failed && (this.#writing !== null || this.connecting !== null)) this.onWritable();
-    if (failed && !this.#closed && this.#reading === null && this.#writing === null && this.#watched) {
-      this.#watched = false;
-      poller().remove(this.#fd);
-    }
+    if ((events & (C.EPOLLERR | C.EPOLLHUP)) !== 0 && !this.#closed) this.onWritable();
   }
 
   onWritable(): void {
+    this.#canWrite = true;
     if (this.connecting !== null) {
       const c = this.connecting;
       this.connecting = null;
-      this.#interest(C.EPOLLOUT, false);
       const e = takeSocketError(this.#fd);
       if (e === 0) c.resolve(this);
       else {
@@ -233,32 +277,23 @@ class LibcConn implements HostConn {
     }
     const w = this.#writing;
     const p = this.#writeFrom;
-    if (w === null || p === null) {
-      this.#interest(C.EPOLLOUT, false);
-      return;
-    }
-    const n = libc().send(this.#fd, p, p.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
-    if (n < 0 && (errno() === C.EAGAIN || errno() === C.EINTR)) return;
-    const e = n < 0 ? errno() : 0;
+    if (w === null || p === null) return;
+    const n = this.tryWrite(p);
+    if (n < 0 && this.#error === 0) return;
     this.#writing = null;
     this.#writeFrom = null;
-    this.#interest(C.EPOLLOUT, false);
     if (n >= 0) w.resolve(n);
-    else w.reject(hostError("write", e));
+    else w.reject(hostError("write", this.#takeError()));
   }
 
   #retryRead(): void {
     const r = this.#reading!;
-    const p = this.#readInto!;
-    const n = libc().read(this.#fd, p, p.length);
-    if (n < 0 && (errno() === C.EAGAIN || errno() === C.EINTR)) return;
-    const e = n < 0 ? errno() : 0;
+    const n = this.tryRead(this.#readInto!);
+    if (n === -1 && this.#error === 0) return;
     this.#reading = null;
     this.#readInto = null;
-    // Interest stays on: the engine usually reads again at once; an event with no read waiting drops it.
-    if (n > 0) r.resolve(n);
-    else if (n === 0) r.resolve(null);
-    else r.reject(hostError("read", e));
+    if (n !== -1) r.resolve(n);
+    else r.reject(hostError("read", this.#takeError()));
   }
 }
 
@@ -279,28 +314,36 @@ class LibcPeer implements HostPeer {
   }
 }
 
-/** A listening socket; accepted clients come back non-blocking, with TCP_NODELAY and keep-alive on. */
+/**
+ * A listening socket, level-triggered: `accept` only waits, and each
+ * event takes one client (as libslirp does), so a lone client costs one
+ * accept4 and no EAGAIN; a second one waiting is reported by the next wait.
+ * Accepted clients come back non-blocking, with TCP_NODELAY and keep-alive
+ * on.
+ */
 class LibcListener implements HostListener {
   readonly #fd: number;
   readonly port: number;
   #closed = false;
+  /** Interest is dropped while nobody waits, so a waiting client cannot spin the loop. */
+  #watching = true;
   #waiting: Waiter<{ conn: HostConn; remote: HostPeer }> | null = null;
 
   constructor(fd: number, port: number) {
     this.#fd = fd;
     this.port = port;
-    poller().add(fd, { onReadable: () => this.#ready() }, 0);
+    poller().add(fd, { onReadable: () => this.#ready() }, C.EPOLLIN);
   }
 
   accept(): Promise<{ conn: HostConn; remote: HostPeer }> {
     if (this.#closed) return rejected(closedError());
     if (this.#waiting !== null) return rejected(new Deno.errors.Busy("an accept is already pending"));
-    const got = this.#tryAccept();
-    if (got instanceof Error) return rejected(got);
-    if (got !== null) return resolved(got);
     const { promise, w } = waiter<{ conn: HostConn; remote: HostPeer }>();
     this.#waiting = w;
-    poller().setReadInterest(this.#fd, true);
+    if (!this.#watching) {
+      this.#watching = true;
+      poller().setReadInterest(this.#fd, true);
+    }
     return promise;
   }
 
@@ -325,13 +368,13 @@ class LibcListener implements HostListener {
   #ready(): void {
     const w = this.#waiting;
     if (w === null) {
+      this.#watching = false;
       poller().setReadInterest(this.#fd, false);
       return;
     }
     const got = this.#tryAccept();
     if (got === null) return;
     this.#waiting = null;
-    // Interest stays on: the engine asks for the next client at once; an event with none waiting drops it.
     if (got instanceof Error) w.reject(got);
     else w.resolve(got);
   }
@@ -391,7 +434,7 @@ export const libcHostNet: HostNet = {
     } else {
       return resolved<HostConn>(new LibcConn(fd));
     }
-    const conn = new LibcConn(fd);
+    const conn = new LibcConn(fd, true);
     const { promise, w } = waiter<HostConn>();
     const onAbort = () => {
       if (conn.connecting === null) return;
@@ -411,7 +454,6 @@ export const libcHostNet: HostNet = {
         w.reject(e);
       },
     };
-    poller().setWriteInterest(fd, true);
     signal.addEventListener("abort", onAbort, { once: true });
     return promise;
   },

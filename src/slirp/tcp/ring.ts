@@ -33,11 +33,17 @@ export class ByteRing {
   readonly max: number;
   #mask: number;
 
-  constructor(initial: number, max: number) {
+  /** @param reuse storage of exactly the initial capacity to start with (a pooled buffer), or null */
+  constructor(initial: number, max: number, reuse: Uint8Array<ArrayBuffer> | null = null) {
     this.max = pow2AtLeast(Math.max(1, max));
-    const cap = Math.min(pow2AtLeast(Math.max(1, initial)), this.max);
-    this.buf = new Uint8Array(cap);
+    const cap = ByteRing.initialCapacity(initial, max);
+    this.buf = reuse !== null && reuse.length === cap ? reuse : new Uint8Array(cap);
     this.#mask = cap - 1;
+  }
+
+  /** The capacity a ring made with `initial` and `max` starts at. */
+  static initialCapacity(initial: number, max: number): number {
+    return Math.min(pow2AtLeast(Math.max(1, initial)), pow2AtLeast(Math.max(1, max)));
   }
 
   /** Current capacity. */

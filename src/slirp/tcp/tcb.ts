@@ -233,6 +233,17 @@ export interface TcbHost {
    * owner calls `output` again once it drains) instead of being dropped there.
    */
   outputBlocked(): boolean;
+  /**
+   * Optional ring storage pool: a new ring's buffer of `size` bytes, or
+   * null (the connection allocates one). A connection's two 16 KiB rings
+   * cost more to allocate, zero and free than the rest of its handshake.
+   */
+  takeBuffer?(size: number): Uint8Array<ArrayBuffer> | null;
+  /**
+   * A released ring's buffer (`send`: the send ring's), which the owner
+   * may reuse once no host read or write of its own holds a view of it.
+   */
+  giveBuffer?(buf: Uint8Array<ArrayBuffer>, send: boolean): void;
 }
 
 /** At most one ACK per this many ms answers empty out-of-window segments, stray RSTs and SYNs. */
@@ -609,8 +620,8 @@ export class TcpConnection {
   #establish(): void {
     this.state = TcpState.Established;
     this.stats.established++;
-    this.sndBuf = new ByteRing(this.cfg.initialBufferSize, this.cfg.sendBufferSize);
-    this.rcvBuf = new ByteRing(this.#initialRing(), this.cfg.receiveBufferSize);
+    this.sndBuf = this.#newRing(this.cfg.initialBufferSize, this.cfg.sendBufferSize);
+    this.rcvBuf = this.#newRing(this.#initialRing(), this.cfg.receiveBufferSize);
     this.stats.bufferBytes += this.bufferBytes;
     this.cwnd = this.cfg.initialWindowSegments * this.effMss;
     this.#armKeepAlive(this.#host.now());
@@ -1890,12 +1901,21 @@ export class TcpConnection {
     this.#host.onTimeWait();
   }
 
+  #newRing(initial: number, max: number): ByteRing {
+    const reuse = this.#host.takeBuffer?.(ByteRing.initialCapacity(initial, max)) ?? null;
+    return new ByteRing(initial, max, reuse);
+  }
+
   /** Frees the rings; received data the owner has not read yet survives an orderly close. */
   #release(keepUnread: boolean): void {
-    if (this.sndBuf !== null) this.stats.bufferBytes -= this.sndBuf.capacity;
+    if (this.sndBuf !== null) {
+      this.stats.bufferBytes -= this.sndBuf.capacity;
+      this.#host.giveBuffer?.(this.sndBuf.buf, true);
+    }
     this.sndBuf = null;
     if (this.rcvBuf !== null && !(keepUnread && this.rcvBuf.length > 0)) {
       this.stats.bufferBytes -= this.rcvBuf.capacity;
+      this.#host.giveBuffer?.(this.rcvBuf.buf, false);
       this.rcvBuf = null;
     }
     this.#oooStart.length = 0;
@@ -1911,6 +1931,7 @@ export class TcpConnection {
       (this.state === TcpState.Closed || this.state === TcpState.TimeWait)
     ) {
       this.stats.bufferBytes -= ring.capacity;
+      this.#host.giveBuffer?.(ring.buf, false);
       this.rcvBuf = null;
     }
   }

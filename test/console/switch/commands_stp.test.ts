@@ -57,6 +57,13 @@ Deno.test("stp shows the bridge and a row per port; port settings check their ar
     const table = await tc.run("stp");
     assert.match(table, /\nbridge id\s+8000\.[0-9a-f]{12}\n/);
     assert.match(table, /\ndesignated root\s+8000\.[0-9a-f]{12} \(this bridge\)\n/);
+    // Both columns of timers right-aligned, as README shows them.
+    assert.ok(
+      table.includes(
+        "\nmax age           20  bridge max age        20\nhello time         2  bridge hello time      2\n",
+      ),
+      table,
+    );
     assert.match(table, /\n\s+1\s+4001\s+designated\s+forwarding\s+100\s.*yes \(set\)\s+rstp\s/);
     for (
       const bad of [

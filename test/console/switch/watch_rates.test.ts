@@ -46,3 +46,15 @@ Deno.test("rates are written short: units k, M, G with three significant digits"
     ["0", "950", "12.3k", "4.56M", "1.20G", "123k"],
   );
 });
+
+Deno.test("the ports table of a switch with no port in use keeps the columns it has with ports", () => {
+  const withPort = portsTable([{ ...view(1, 0, 0, 0, 0), drops: 0 }])[0]!;
+  assert.match(withPort, / DROPS /);
+  const titles = (header: string) => header.trim().split(/ {2,}/);
+  assert.deepEqual(titles(portsTable([], undefined, true)[0]!), titles(withPort));
+  assert.doesNotMatch(
+    portsTable([])[0]!,
+    /DROPS/,
+    "a listing without drops (Debian's switch) has no such column",
+  );
+});
