@@ -86,9 +86,17 @@ export class CommandRegistry {
   readonly #parent: CommandRegistry | undefined;
   readonly #entries: HelpEntry[] = [];
   readonly #byPath = new Map<string, CommandSpec>();
+  readonly #settle: (() => Promise<void>) | undefined;
 
-  constructor(parent?: CommandRegistry) {
+  /**
+   * @param parent registry whose commands this one extends
+   * @param settle awaited after each of this registry's commands, before its reply: what the
+   *   command changed is then in effect (a switch's data-plane thread applied it), so the next
+   *   command reads it
+   */
+  constructor(parent?: CommandRegistry, settle?: () => Promise<void>) {
     this.#parent = parent;
+    this.#settle = settle;
   }
 
   /** Adds a menu header (`help` shows it with syntax `============`). */
@@ -105,8 +113,17 @@ export class CommandRegistry {
   add(spec: CommandSpec): this {
     if (/\s/.test(spec.path) || spec.path === "") throw new Error(`Invalid command path "${spec.path}"`);
     if (this.lookup(spec.path) !== undefined) throw new Error(`Command ${spec.path} is already registered`);
-    this.#byPath.set(spec.path, spec);
-    this.#entries.push({ menu: false, ...spec });
+    const settle = this.#settle;
+    const run: Handler = settle === undefined ? spec.run : async (args, session) => {
+      try {
+        return await spec.run(args, session);
+      } finally {
+        await settle();
+      }
+    };
+    // Wrapped here, not in `execute`: a registry extending this one runs the same spec.
+    this.#byPath.set(spec.path, { ...spec, run });
+    this.#entries.push({ menu: false, ...spec, run });
     return this;
   }
 

@@ -106,11 +106,15 @@ export type SwitchCommand =
   /** Snooping on (a machine made with these settings, its IGMP/MLD frames copied tagged SNOOPED) or off. */
   | { op: "snooping"; settings: { mac: Uint8Array; options: Required<SnoopingOptions> } | null }
   /** Call a method of the snooping machine (setQuerier, setRouter) with these arguments. */
-  | { op: "snoop"; method: "setQuerier" | "setRouter"; args: unknown[] };
+  | { op: "snoop"; method: "setQuerier" | "setRouter"; args: unknown[] }
+  /** Answer `{ applied }`: every command posted before this one has been applied. */
+  | { op: "sync" };
 
 /** What the switch thread posts back. */
 export type SwitchReply =
   | { released: number }
+  /** The answer to a "sync": how many commands the thread has applied, that one included. */
+  | { applied: number }
   /** Reading `fd` failed (`errno`, 0 for end of file): it is out of the epoll set. */
   | { failed: number; errno: number }
   | { event: unknown }

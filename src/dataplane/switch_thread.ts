@@ -65,6 +65,12 @@ export const SWITCH_RING_BYTES = 4 << 20;
 const DELIVER_BUDGET = 1024;
 /** How long `stop()` waits for the worker before terminating it. */
 const STOP_TIMEOUT_MS = 2000;
+/**
+ * How long `settled()` waits for the worker's acknowledgement. Generous: a thread that is still
+ * starting (loading its module on a loaded machine) answers late but answers; past this it is
+ * wedged, and a console that stopped answering would hide that.
+ */
+const SETTLE_TIMEOUT_MS = 10_000;
 
 /** What the switch thread reports to its owner. */
 export interface SwitchThreadSink {
@@ -119,6 +125,14 @@ export class SwitchThread {
   warmedMs: number | null = null;
   /** Frames from main-thread links dropped because ringIn was full. */
   ringDrops = 0;
+  /** Commands posted; the worker counts the ones it applies the same way. */
+  #posted = 0;
+  /** Commands the worker said it had applied (its last `sync` answer). */
+  #applied = 0;
+  /** The posted count the last `sync` covers, itself included. */
+  #syncUpTo = 0;
+  /** Callers of `settled()`, each until the worker has applied `upTo` commands. */
+  #settling: { upTo: number; done: () => void }[] = [];
 
   constructor(options: WorkerEngineOptions, state: SharedEngineState, sink: SwitchThreadSink) {
     this.#sink = sink;
@@ -150,8 +164,48 @@ export class SwitchThread {
   command(cmd: SwitchCommand): void {
     if (this.#stopping !== null) return;
     this.#thread.worker.postMessage(cmd);
+    this.#posted++;
     Atomics.add(this.#control, CTL_POSTED, 1);
     this.#thread.wake();
+  }
+
+  /**
+   * Resolves once the worker has applied every command posted so far, so
+   * what is read next of the shared memory (counters a reset zeroed, a
+   * port a command set up) reflects them: a console replies after this, as
+   * vde_switch's single thread replies after the change. At once when
+   * nothing is pending; one `sync` covers every caller meanwhile. Bounded
+   * by SETTLE_TIMEOUT_MS, after which it resolves anyway (logged).
+   */
+  settled(): Promise<void> {
+    if (this.#stopping !== null || this.#applied >= this.#posted) return Promise.resolve();
+    if (this.#syncUpTo < this.#posted) {
+      this.command({ op: "sync" });
+      this.#syncUpTo = this.#posted;
+    }
+    const upTo = this.#syncUpTo;
+    return new Promise((resolve) => {
+      const waiter = {
+        upTo,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#settling = this.#settling.filter((w) => w !== waiter);
+        log("vde switch", `data-plane thread did not apply a command within ${SETTLE_TIMEOUT_MS} ms`);
+        resolve();
+      }, SETTLE_TIMEOUT_MS);
+      this.#settling.push(waiter);
+    });
+  }
+
+  #settle(applied: number): void {
+    this.#applied = Math.max(this.#applied, applied);
+    const waiting = this.#settling;
+    this.#settling = waiting.filter((w) => w.upTo > this.#applied);
+    for (const w of waiting) if (w.upTo <= this.#applied) w.done();
   }
 
   /** Has the worker read and write `fd` as an endpoint of `port`. */
@@ -205,7 +259,9 @@ export class SwitchThread {
   }
 
   #onReply(reply: SwitchReply): void {
-    if ("released" in reply) {
+    if ("applied" in reply) {
+      this.#settle(reply.applied);
+    } else if ("released" in reply) {
       this.#lent.get(reply.released)?.();
       this.#lent.delete(reply.released);
     } else if ("failed" in reply) {
@@ -239,6 +295,7 @@ export class SwitchThread {
     libc().close(this.#notifyFd);
     for (const release of this.#lent.values()) release();
     this.#lent.clear();
+    this.#settle(Infinity);
   }
 }
 

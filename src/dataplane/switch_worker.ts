@@ -45,7 +45,13 @@
 import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
-import { Direction, type FrameObserver, type SharedEngineState, SwitchEngine } from "../switch/engine.ts";
+import {
+  Direction,
+  type FrameObserver,
+  type SharedEngineState,
+  sharedEngineState,
+  SwitchEngine,
+} from "../switch/engine.ts";
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
@@ -78,8 +84,12 @@ const TAP_BUFFER = 65536;
 /** Frames taken from ringIn before the fds get their turn. */
 const RING_BUDGET = 1024;
 /**
- * After a wait that found work, poll without blocking for this long before
- * blocking again: a sender held by the kernel's 10-datagram queue refills it
+ * After a wait that found work without sleeping (its start time is what
+ * `#lastWork` keeps, so a wait that slept never starts a poll), poll without
+ * blocking for this long before blocking again. A stream keeps it going; a
+ * lone frame, such as a ping, does not: polling after every wake-up was
+ * measured to slow pings on two cores, the poller taking the core the plugs
+ * need. Why a stream needs it: a sender held by the kernel's 10-datagram queue refills it
  * within microseconds, and a wake-up per two or three frames cost more than
  * the frames (64 B forwarding at 0.6x the main thread's without it). Kept
  * short: on two cores a longer poll (0.2 ms was measured) takes the CPU that
@@ -117,8 +127,6 @@ class SwitchLoop {
   engine: SwitchEngine;
   /** The engine's options, for warm-up's twin. */
   readonly #options: SwitchStart["options"];
-  /** The shared memory the real engine writes, whose sizes warm-up's twin copies. */
-  readonly #state: SharedEngineState;
   readonly #epfd: number;
   readonly #arena = new RecvArena(BATCH, SLOT);
   readonly #tapBuf = new Uint8Array(TAP_BUFFER);
@@ -174,7 +182,6 @@ class SwitchLoop {
     this.#ringIn = FrameRing.attach(start.ringIn);
     this.#ringOut = FrameRing.attach(start.ringOut);
     this.#options = start.options;
-    this.#state = start.state;
     this.engine = this.#newEngine(start.state);
     this.#remote = new Int32Array(this.engine.numPorts);
     this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
@@ -350,18 +357,14 @@ class SwitchLoop {
    * Not on the real one: its MAC table and counters are memory the main thread reads while this
    * runs (a client attached meanwhile, /metrics, the console), and it showed thousands of
    * throwaway frames on port 1 and switch-wide until reset. The twin is built at the same site
-   * with memory of the same sizes, so the code V8 optimizes for it is the code the real one runs.
+   * with shared memory of its own, made as the real one's is (same sizes, same kind of arrays), so
+   * the code V8 optimizes for it is the code the real one runs.
    */
   warm(): void {
     if (this.engine.numPorts < 4) return;
     const real = this.engine;
     const handled = this.#handled;
-    const state = this.#state;
-    this.engine = this.#newEngine({
-      macTable: new SharedArrayBuffer(state.macTable.byteLength),
-      counters: new SharedArrayBuffer(state.counters.byteLength),
-      engineCounters: new SharedArrayBuffer(state.engineCounters.byteLength),
-    });
+    this.engine = this.#newEngine(sharedEngineState(this.#options.maxMacs));
     try {
       warmUp({
         attach: (port, fd, kind) => {
@@ -491,6 +494,9 @@ class SwitchLoop {
         snoop?.[cmd.method]?.apply(snoop, cmd.args);
         break;
       }
+      case "sync":
+        scope.postMessage({ applied: this.#handled });
+        break;
     }
   }
 

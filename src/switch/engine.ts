@@ -127,7 +127,7 @@ export interface SharedEngineState {
 /** Shared memory for the MAC table and counters of an engine with `maxMacs` entries. */
 export function sharedEngineState(maxMacs = 65536): SharedEngineState {
   return {
-    macTable: new SharedArrayBuffer(MacTable.sharedBytes(maxMacs)),
+    macTable: MacTable.sharedBuffer(maxMacs),
     counters: new SharedArrayBuffer(PortCounters.sharedBytes(MAX_PORTS)),
     engineCounters: new SharedArrayBuffer(8 * ENGINE_COUNTER_NAMES.length),
   };

@@ -66,7 +66,7 @@ export interface MacTableOptions {
   seed?: number;
   /** Minimum age in seconds before an entry may move to another port; default 3. */
   minPersistenceSeconds?: number;
-  /** Storage shared with another thread (see `MacTable.sharedBytes`), and whether this side writes it. */
+  /** Storage shared with another thread (from `MacTable.sharedBuffer`), and whether this side writes it. */
   shared?: { buffer: SharedArrayBuffer; writer: boolean };
 }
 
@@ -114,6 +114,19 @@ export class MacTable {
     return 8 + nextPowerOfTwo(maxEntries * 2) * SLOT_BYTES;
   }
 
+  /**
+   * Shared storage for a table of `maxEntries`, empty from its birth: zeroed memory reads as an
+   * entry on port 0 in every slot, and a writer on another thread that marked the slots empty
+   * itself raced the readers already listing it (/metrics counted hundreds of phantom entries
+   * right after a start). Nothing else ever sees this buffer before it is empty.
+   */
+  static sharedBuffer(maxEntries = 65536): SharedArrayBuffer {
+    const buffer = new SharedArrayBuffer(MacTable.sharedBytes(maxEntries));
+    const cap = nextPowerOfTwo(maxEntries * 2);
+    new Int32Array(buffer, 8 + cap * 12, cap).fill(EMPTY);
+    return buffer;
+  }
+
   /** @throws RangeError if `maxEntries` is not a positive integer, or `shared` is too small */
   constructor(options: MacTableOptions = {}) {
     const maxEntries = options.maxEntries ?? 65536;
@@ -141,10 +154,8 @@ export class MacTable {
     this.#port = new Int32Array(buffer, 8 + cap * 12, cap);
     this.#hi = new Uint16Array(buffer, 8 + cap * 16, cap);
     this.#vlan = new Uint16Array(buffer, 8 + cap * 18, cap);
-    if (options.shared.writer) {
-      this.#port.fill(EMPTY);
-      this.#sizeCell[0] = 0;
-    }
+    // Not cleared here: readers may already list it (`sharedBuffer` makes it empty).
+    this.#size = this.#sizeCell[0]!;
   }
 
   /** Number of entries. */

@@ -209,6 +209,14 @@ export class Switch {
   }
 
   /**
+   * Resolves once the data-plane thread has applied every change made so far (at once without a
+   * thread, or with nothing pending): what is read next (counters, ports) shows them.
+   */
+  settled(): Promise<void> {
+    return this.#thread?.settled() ?? Promise.resolve();
+  }
+
+  /**
    * Subscribes to switch events (MAC table changes, ports going up and down,
    * endpoints joining and leaving). The engine produces events only while at
    * least one listener exists, so an unwatched switch allocates nothing for

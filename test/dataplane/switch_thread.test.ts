@@ -30,6 +30,7 @@ import { ConsoleContext } from "../../src/console/switch/context.ts";
 import { switchCommands } from "../../src/console/switch/switch_commands.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
 import { formatReply } from "../../src/console/reply_format.ts";
+import { parsePortListing } from "../../src/console/switch/listings.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
 import { renderMetrics } from "../../src/web/metrics.ts";
 
@@ -397,4 +398,23 @@ Deno.test("switch thread still relays a BPDU and a snooped IGMP report when a fl
   } finally {
     await thread.stop();
   }
+});
+
+Deno.test("threaded switch: port/resetcounter then port/print in one session shows zeros, 200 times over", async () => {
+  await withThreadedSwitch(2, async (sw, [a]) => {
+    const commands = switchCommands(new ConsoleContext(sw));
+    const session = new FakeSession(commands);
+    const run = async (line: string) => (await commands.execute(line, session))!;
+    const stale: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      a!.receive(ethFrame(BROADCAST, MAC_A, i));
+      await until(`port 1 counts frame ${i}`, () => sw.engine.portStats(1).framesIn > 0, 20_000);
+      // Every other round resets all ports (one thread command per port), the others port 1 alone.
+      assert.equal((await run(i % 2 === 0 ? "port/resetcounter" : "port/resetcounter 1")).code, 0);
+      const [port] = parsePortListing((await run("port/print 1")).lines ?? []);
+      const counts = `${port?.framesIn}/${port?.bytesIn}/${port?.framesOut}/${port?.bytesOut}`;
+      if (counts !== "0/0/0/0") stale.push(`round ${i}: ${counts}`);
+    }
+    assert.deepEqual(stale, [], "port 1's counters read right after the reset");
+  });
 });

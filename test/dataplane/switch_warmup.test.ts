@@ -8,6 +8,7 @@ import { libc } from "../../ffi/libc.ts";
 import { warmUp } from "../../src/dataplane/switch_warmup.ts";
 import type { PortFdKind } from "../../src/dataplane/switch_layout.ts";
 import { Switch } from "../../src/switch/switch.ts";
+import { SwitchStatus } from "../../src/web/status.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { makeConsole } from "../console/_helpers.ts";
 import { BROADCAST, ethFrame, mac, tagOf, threadWarmed, until, within } from "../helpers/vde_clients.ts";
@@ -61,6 +62,33 @@ Deno.test("warm-up that fails midway still detaches what it attached and closes 
   });
   assert.deepEqual(detached, [1, 2, 3]);
   assert.equal(openFds(), before);
+});
+
+Deno.test("a threaded switch's MAC table reads empty from the moment it is made, through its thread's start and warm-up", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  const status = new SwitchStatus(sw, `/tmp/phantom-${Deno.pid}`);
+  try {
+    // Before the worker has run a line (it starts asynchronously): fresh shared memory is all
+    // zeros, which must not read as entries on port 0 (/metrics showed hundreds right after start).
+    const counts: number[] = [];
+    const sample = () => {
+      const listed = [...sw.engine.macTable.entries()].length;
+      const metric = [...status.snapshot().fdbEntries.values()].reduce((a, b) => a + b, 0);
+      if (listed + metric + sw.engine.macTable.size > 0) counts.push(listed, metric, sw.engine.macTable.size);
+    };
+    sample();
+    assert.deepEqual(counts, [], "entries listed / in /metrics / size before the thread started");
+    // And while it starts and warms on its twin (a few hundred ms once the worker is up).
+    const end = performance.now() + 1500;
+    while (performance.now() < end) {
+      sample();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.deepEqual(counts, [], "entries listed / in /metrics / size while the thread started");
+  } finally {
+    status.close();
+    await sw.close();
+  }
 });
 
 Deno.test("threaded switch leaves no trace of its warm-up: no address learnt, no frame counted on ports 1-3", async () => {

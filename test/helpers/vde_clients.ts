@@ -164,12 +164,20 @@ export async function exists(path: string): Promise<boolean> {
  * it exists between the switch's bind() and listen(), and a stale one is
  * left by a killed switch; both refuse connections.
  */
-export async function waitUntilAccepting(dir: string, ms = 10_000): Promise<void> {
+export function waitUntilAccepting(dir: string, ms = 10_000): Promise<void> {
+  return waitUntilSocketAccepts(`${dir}/ctl`, ms);
+}
+
+/**
+ * Waits until a unix stream socket accepts a connection. Its file existing is not enough: a
+ * server binds (the file appears) before it listens, and a connect in between is refused.
+ */
+export async function waitUntilSocketAccepts(path: string, ms = 10_000): Promise<void> {
   let last = "";
   try {
-    await until(`${dir}/ctl to accept connections`, async () => {
+    await until(`${path} to accept connections`, async () => {
       try {
-        const c = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+        const c = await Deno.connect({ transport: "unix", path });
         c.close();
         return true;
       } catch (err) {

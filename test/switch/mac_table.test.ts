@@ -174,7 +174,7 @@ Deno.test("vdeHashIndex refuses a short MAC and a bucket count that is not a pow
 });
 
 Deno.test("a table in shared memory: the writer's entries are read by a reader whose changes do nothing", () => {
-  const buffer = new SharedArrayBuffer(MacTable.sharedBytes(64));
+  const buffer = MacTable.sharedBuffer(64);
   const writer = new MacTable({ maxEntries: 64, shared: { buffer, writer: true } });
   const reader = new MacTable({ maxEntries: 64, shared: { buffer, writer: false } });
   assert.equal(writer.learn(HI, 1, 0, 5, 10), LearnResult.New);
@@ -188,4 +188,12 @@ Deno.test("a table in shared memory: the writer's entries are read by a reader w
   writer.deletePort(5);
   assert.deepEqual([...reader.entries()].map((e) => e.port), [6]);
   assert.equal(reader.size, 1);
+});
+
+Deno.test("a table's shared storage reads empty to a reader before any writer has touched it", () => {
+  const buffer = MacTable.sharedBuffer(64);
+  const reader = new MacTable({ maxEntries: 64, shared: { buffer, writer: false } });
+  assert.equal(reader.size, 0);
+  assert.deepEqual([...reader.entries()], [], "zeroed slots would read as entries on port 0");
+  assert.equal(reader.lookup(0, 0, 0), -1);
 });

@@ -14,9 +14,12 @@ import { addVlanCommands } from "./commands_vlan.ts";
 import type { ConsoleContext } from "./context.ts";
 import { CommandRegistry } from "../registry.ts";
 
-/** Builds the registry every console of this switch serves. */
+/**
+ * Builds the registry every console of this switch serves. Each command replies once the switch's
+ * data-plane thread has applied what it changed, so the next command reads it (a reset's zeros).
+ */
 export function switchCommands(ctx: ConsoleContext): CommandRegistry {
-  const registry = new CommandRegistry();
+  const registry = new CommandRegistry(undefined, () => ctx.sw.settled());
   addDataSocketCommands(registry, ctx);
   addCoreCommands(registry, ctx);
   addDebugCommands(registry, ctx);

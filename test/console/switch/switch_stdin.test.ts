@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { sleep, spawnManaged, waitFor } from "../../helpers/processes.ts";
 import { ourSwitchCommand } from "../../helpers/switches.ts";
-import { waitUntilAccepting } from "../../helpers/vde_clients.ts";
+import { waitUntilAccepting, waitUntilSocketAccepts } from "../../helpers/vde_clients.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -99,10 +99,7 @@ Deno.test("--rc runs a command file before clients arrive and logs failing lines
     const sw = ourSwitch(dir, ["-rcfile", `${dir}/switch.rc`, "-mgmt", `${dir}/mgmt`], "null");
     try {
       await waitUntilAccepting(`${dir}/sw`, 20_000);
-      await waitFor(() => Deno.lstat(`${dir}/mgmt`).then(() => true, () => false), {
-        timeoutMs: 5000,
-        what: "the management socket",
-      });
+      await waitUntilSocketAccepts(`${dir}/mgmt`, 5000);
       const client = await MgmtClient.connect(`${dir}/mgmt`);
       try {
         assert.deepEqual((await client.command("port/showinfo")).lines, [
@@ -143,10 +140,7 @@ Deno.test("a second switch cannot take over a live management socket", async () 
     const first = ourSwitch(dir, ["--mgmt", `${dir}/mgmt`], "null");
     try {
       await waitUntilAccepting(`${dir}/sw`, 20_000);
-      await waitFor(() => Deno.lstat(`${dir}/mgmt`).then(() => true, () => false), {
-        timeoutMs: 5000,
-        what: "mgmt",
-      });
+      await waitUntilSocketAccepts(`${dir}/mgmt`, 5000);
       const { cmd } = ourSwitchCommand(`${dir}/sw2`, { extraArgs: ["--mgmt", `${dir}/mgmt`] });
       const second = spawnManaged(cmd, { name: "second switch" });
       try {
