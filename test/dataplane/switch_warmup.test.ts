@@ -13,6 +13,21 @@ import { MemoryLink } from "../helpers/memory_link.ts";
 import { makeConsole } from "../console/_helpers.ts";
 import { BROADCAST, ethFrame, mac, tagOf, threadWarmed, until, within } from "../helpers/vde_clients.ts";
 
+/**
+ * Calls `sample` about every millisecond until `sw`'s thread says its warm-up is over (60 s bound),
+ * then once more; returns how long warming took.
+ */
+async function sampleUntilWarmed(sw: Switch, sample: () => void): Promise<number | null> {
+  let done = false;
+  const warmed = threadWarmed(sw).finally(() => done = true);
+  while (!done) {
+    sample();
+    await Promise.race([warmed, new Promise((resolve) => setTimeout(resolve, 1))]);
+  }
+  sample();
+  return await warmed;
+}
+
 function openFds(): number {
   return [...Deno.readDirSync("/proc/self/fd")].length;
 }
@@ -78,12 +93,8 @@ Deno.test("a threaded switch's MAC table reads empty from the moment it is made,
     };
     sample();
     assert.deepEqual(counts, [], "entries listed / in /metrics / size before the thread started");
-    // And while it starts and warms on its twin (a few hundred ms once the worker is up).
-    const end = performance.now() + 1500;
-    while (performance.now() < end) {
-      sample();
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
+    // And while it starts and warms on its twin, until the thread says warming is over.
+    await sampleUntilWarmed(sw, sample);
     assert.deepEqual(counts, [], "entries listed / in /metrics / size while the thread started");
   } finally {
     status.close();
@@ -123,9 +134,7 @@ Deno.test("a client attached on port 1 right after start sees only its own frame
     const link = new MemoryLink("memory 1");
     sw.attach(link, { port: 1 });
     // The warm-up runs on the thread while the main thread reads the shared counters: sample them
-    // until the thread says it is over (the signal `showinfo` shows), then once more.
-    let warmedMs: number | null | undefined;
-    const warmed = threadWarmed(sw).then((ms) => warmedMs = ms);
+    // until the thread says it is over (the signal `showinfo` shows).
     const seen: string[] = [];
     const sample = () => {
       const s = sw.engine.portStats(1);
@@ -134,11 +143,7 @@ Deno.test("a client attached on port 1 right after start sees only its own frame
         seen.push(`${s.framesIn}/${s.framesOut}/${flooded}/${unicast}`);
       }
     };
-    while (warmedMs === undefined) {
-      sample();
-      await Promise.race([warmed, new Promise((resolve) => setTimeout(resolve, 1))]);
-    }
-    sample();
+    const warmedMs = await sampleUntilWarmed(sw, sample);
     assert.ok(typeof warmedMs === "number" && warmedMs > 0, `warmed in ${warmedMs} ms`);
     assert.equal(sw.warmedMs, warmedMs);
     assert.deepEqual(seen.slice(0, 3), [], "port 1 in/out, flooded/unicast before the client sent anything");
