@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { canNetns, type Lab, type Netns } from "../helpers/netns.ts";
-import { hasCommand, type ManagedProcess, run, waitFor } from "../helpers/processes.ts";
+import { hasCommand, type ManagedProcess, pathExists, run, waitFor } from "../helpers/processes.ts";
 import { listens, REPO_ROOT, startCSwitch } from "../helpers/switches.ts";
 
 export const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
@@ -139,7 +139,7 @@ export async function missingForCSwitch(): Promise<string | null> {
 /**
  * Starts Debian's vde_switch in `lab`'s temporary directory with its
  * management socket (-M), stopped with the lab; resolves once that socket
- * answers.
+ * listens (read from /proc/net/unix, not probed: see `listens`).
  */
 export async function cSwitchInLab(lab: Lab): Promise<{ tmp: string; dir: string; mgmt: string }> {
   const tmp = await lab.tempDir();
@@ -147,7 +147,8 @@ export async function cSwitchInLab(lab: Lab): Promise<{ tmp: string; dir: string
   const mgmt = `${tmp}/mgmt`;
   const sw = await startCSwitch(dir, { extraArgs: ["-M", mgmt] });
   lab.defer(async () => void (await sw.stop()));
-  await waitFor(async () => await listens(mgmt), {
+  // Both: `listens` also says yes for a socket not bound yet (not in /proc/net/unix).
+  await waitFor(async () => (await pathExists(mgmt, true)) && (await listens(mgmt)), {
     timeoutMs: 10_000,
     what: "the C switch's management socket",
   });

@@ -80,6 +80,7 @@ Deno.test("a lab switch forwards on its thread unless it says dataplane: main; c
     const status = await (await fetch(`${base}/status.json`)).json() as {
       switches: { name: string; ports: { framesIn: number }[]; counters: { unicast: number } }[];
     };
+    assert.deepEqual(status.switches.map((s) => s.name).sort(), ["sw1", "sw2"]);
     for (const s of status.switches) {
       assert.ok(s.ports.some((p) => p.framesIn > 0), `${s.name}'s ports in status.json`);
       assert.ok(s.counters.unicast > 0, `${s.name}'s counters in status.json`);
