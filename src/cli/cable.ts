@@ -21,7 +21,7 @@ import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
-import { parseVdeVnl } from "../link/vde_link.ts";
+import { parseVdeVnl, switchDir } from "../link/vde_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
@@ -84,13 +84,10 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
   // at all is a typo to say now (as connect does), not at the first cable.
   const { scheme, rest } = splitVnl(flags.sock);
   if (scheme === "vde") {
-    const dir = parseVdeVnl(rest).path;
     try {
-      Deno.statSync(dir);
+      switchDir(parseVdeVnl(rest).path);
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new UsageError(`cannot open ${flags.sock}: no switch at ${dir}: the directory does not exist`);
-      }
+      throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
     }
   }
   const signals = untilSignal();

@@ -148,15 +148,23 @@ function deniedHint(dir: string): string {
 const REPLY_TIMEOUT_MS = 5000;
 
 /** Connects to the switch a vde:// VNL names. */
-export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
-  const vnl = parseVdeVnl(rest);
-  let dir = vnl.path === "" ? defaultSwitchDir() : vnl.path;
+/**
+ * The switch directory a vde:// VNL's path names (empty: the default switch), resolved; throws a
+ * one-line error when it is not there or not ours to enter.
+ */
+export function switchDir(path: string): string {
+  const dir = path === "" ? defaultSwitchDir() : path;
   try {
-    dir = Deno.realPathSync(dir);
+    return Deno.realPathSync(dir);
   } catch (err) {
     if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
     throw new Error(`no switch at ${dir}: the directory does not exist`);
   }
+}
+
+export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
+  const vnl = parseVdeVnl(rest);
+  const dir = switchDir(vnl.path);
   let ctl: Deno.Conn;
   try {
     ctl = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
