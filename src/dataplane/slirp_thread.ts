@@ -65,6 +65,8 @@ export class SlirpThread {
   #stopping: Promise<SlirpThreadEnd> | null = null;
   /** Callers waiting for the metrics the thread renders next (see `metrics`). */
   #metricsWaiters: PromiseWithResolvers<string>[] = [];
+  /** The thread will answer no more requests (it ended, or its stop gave up waiting). */
+  #gone = false;
 
   /**
    * Starts the thread on `fd` (the switch's socket, lent: it must stay open
@@ -80,9 +82,7 @@ export class SlirpThread {
     this.ready = ready.promise;
     this.ended = ended.promise;
     // A request the thread will not answer any more fails rather than hangs.
-    this.ended.then(() => {
-      for (const w of this.#metricsWaiters.splice(0)) w.reject(new Error("the slirp thread has stopped"));
-    });
+    this.ended.then(() => this.#goneNow());
     // Whoever waits on `ended` decides; an unobserved failure to start is reported by `ready`.
     this.ready.catch(() => {});
     thread.worker.onmessage = (e: MessageEvent<SlirpReport>) => {
@@ -124,7 +124,9 @@ export class SlirpThread {
    * round; rejects once the thread has stopped.
    */
   metrics(): Promise<string> {
-    if (this.#stopping !== null) return Promise.reject(new Error("the slirp thread has stopped"));
+    if (this.#stopping !== null || this.#gone) {
+      return Promise.reject(new Error("the slirp thread has stopped"));
+    }
     const waiter = Promise.withResolvers<string>();
     this.#metricsWaiters.push(waiter);
     Atomics.add(this.#flags, SLIRP_METRICS, 1);
@@ -138,10 +140,19 @@ export class SlirpThread {
     return this.#stopping;
   }
 
-  #stop(): Promise<SlirpThreadEnd> {
+  async #stop(): Promise<SlirpThreadEnd> {
     const late = { reason: "the slirp thread did not stop in time", link: newLinkStats() };
     Atomics.store(this.#flags, SLIRP_STOP, 1);
-    return this.#thread.stop(this.ended, STOP_TIMEOUT_MS, late);
+    const end = await this.#thread.stop(this.ended, STOP_TIMEOUT_MS, late);
+    // A thread that did not stop in time never resolves `ended`: its waiters are failed here.
+    this.#goneNow();
+    return end;
+  }
+
+  /** No answer will come: every waiting metrics request fails rather than hangs. */
+  #goneNow(): void {
+    this.#gone = true;
+    for (const w of this.#metricsWaiters.splice(0)) w.reject(new Error("the slirp thread has stopped"));
   }
 }
 
