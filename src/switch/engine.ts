@@ -187,17 +187,20 @@ export const ENGINE_COUNTER_NAMES = [
   "snoopDropped",
   "stpDropped",
 ] as const satisfies readonly (keyof EngineCounters)[];
-// Slots of the counters the data path bumps (ENGINE_COUNTER_NAMES' order).
-const SHORT = 0;
-const OVERSIZE = 1;
-const BAD_PORT = 2;
-const FLOODED = 3;
-const UNICAST = 4;
-const FILTERED = 5;
-const VLAN_DROPPED = 6;
-const MIRROR_DROPPED = 7;
-const SNOOP_DROPPED = 8;
-const STP_DROPPED = 9;
+/** The slot of a counter the data path bumps: its place in ENGINE_COUNTER_NAMES, so the two cannot disagree. */
+function slot(name: (typeof ENGINE_COUNTER_NAMES)[number]): number {
+  return ENGINE_COUNTER_NAMES.indexOf(name);
+}
+const SHORT = slot("short");
+const OVERSIZE = slot("oversize");
+const BAD_PORT = slot("badPort");
+const FLOODED = slot("flooded");
+const UNICAST = slot("unicast");
+const FILTERED = slot("filtered");
+const VLAN_DROPPED = slot("vlanDropped");
+const MIRROR_DROPPED = slot("mirrorDropped");
+const SNOOP_DROPPED = slot("snoopDropped");
+const STP_DROPPED = slot("stpDropped");
 
 /** Sends one lent frame out of a port. */
 export type EngineOutput = (port: number, frame: Uint8Array) => void;
