@@ -4,6 +4,8 @@
  * throws), so validation can report every mistake at once.
  */
 
+import { inPrefix, parseIpText, parsePrefixText } from "../wire/ip_address.ts";
+
 /** A parsed value or why it was refused. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -97,12 +99,9 @@ export function isIpv6(text: string): boolean {
 
 /** True when IPv4 `addr` lies in the subnet of `cidr`: 10.0.2.2 is in 10.0.2.15/24. */
 export function ipv4InSubnet(addr: string, cidr: string): boolean {
-  const [net, len] = cidr.split("/");
-  const bits = Number(len);
-  if (!isIpv4(addr) || net === undefined || !isIpv4(net) || !(bits >= 0 && bits <= 32)) return false;
-  const word = (ip: string) => ip.split(".").reduce((w, b) => w * 256 + Number(b), 0);
-  const size = 2 ** (32 - bits);
-  return Math.floor(word(addr) / size) === Math.floor(word(net) / size);
+  const a = parseIpText(addr);
+  const p = parsePrefixText(cidr);
+  return a.ok && p.ok && a.value.length === 4 && inPrefix(a.value, p.value);
 }
 
 /** An IPv4 or IPv6 address. */
