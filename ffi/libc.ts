@@ -114,6 +114,19 @@ export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number
   return c.recvmmsg(fd, mmsg, count, C.MSG_DONTWAIT, null);
 }
 
+/**
+ * read, a failure other than EAGAIN or EINTR tried once more before it is
+ * believed, as `recvmmsgNow` does: a tap that is gone fails every read.
+ *
+ * @returns the bytes read, or -1 with errno() saying why
+ */
+export function readNow(fd: number, buf: Uint8Array, length: number): number {
+  const c = libc();
+  const n = c.read(fd, buf, length);
+  if (n >= 0 || quietErrno(errno())) return n;
+  return c.read(fd, buf, length);
+}
+
 const SO_ERROR = 4;
 const soError = new Int32Array(1);
 const soErrorLength = new Uint32Array(1);

@@ -30,6 +30,7 @@ import {
   errno,
   libc,
   quietErrno as quiet,
+  readNow,
   recvmmsgNow,
   takeSocketError,
 } from "../../ffi/libc.ts";
@@ -121,7 +122,6 @@ class Direction {
    * waited, or -errno when the source failed (a tap gone: -1).
    */
   receive(): number {
-    const c = libc();
     let n = 0;
     if (this.src.kind === "dgram") {
       for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
@@ -138,9 +138,8 @@ class Direction {
       }
     } else {
       for (let bytes = 0; n < BATCH && bytes < TAP_BYTES_PER_TURN; n++) {
-        let r = c.read(this.src.fd, this.slots[n]!, SLOT);
-        // Believed only if it repeats, as a receive: a tap that is gone fails every read.
-        if (r < 0 && !quiet(errno())) r = c.read(this.src.fd, this.slots[n]!, SLOT);
+        // A failure is believed only if it repeats (readNow).
+        const r = readNow(this.src.fd, this.slots[n]!, SLOT);
         if (r < 0) {
           const e = errno();
           if (quiet(e)) break;

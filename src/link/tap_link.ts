@@ -12,7 +12,7 @@
  * being dropped in ours, which TCP would see as loss. A tap created here
  * disappears when its fd closes; a persistent tap that existed before stays.
  */
-import { C, errno, libc, quietErrno } from "../../ffi/libc.ts";
+import { C, errno, libc, quietErrno, readNow } from "../../ffi/libc.ts";
 import { openTap } from "../../ffi/tun.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -102,9 +102,8 @@ export class TapLink extends BaseLink implements FdLender {
         poller().setReadInterest(this.#fd, false);
         return;
       }
-      let n = libc().read(this.#fd, buf, READ_BUFFER);
-      // A failure closes the link only if it repeats: a tap that is gone fails every read.
-      if (n < 0 && !quietErrno(errno())) n = libc().read(this.#fd, buf, READ_BUFFER);
+      // A failure closes the link only if it repeats (readNow).
+      const n = readNow(this.#fd, buf, READ_BUFFER);
       if (n < 0) {
         const e = errno();
         if (quietErrno(e)) return;
