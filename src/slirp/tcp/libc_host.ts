@@ -12,8 +12,9 @@
  * buffer costs no system call, and a connection costs one epoll_ctl in
  * all where level-triggered interest cost up to four (add, arm, drop,
  * delete). EPOLLOUT joins the mask only when a write first meets a full
- * buffer (a connect in progress has it from the start); Linux signals
- * write room only after such a write, so it brings no other wake-ups.
+ * buffer or fills it (a short write; a connect in progress has it from
+ * the start); Linux signals write room only after such a write, so it
+ * brings no other wake-ups.
  * Every call first tries the system call when it may succeed: a read that
  * finds data, a write the kernel takes, all settle their promise at once;
  * otherwise the promise settles from the edge that brings the news. The
@@ -185,7 +186,12 @@ class LibcConn implements HostConn {
     if (this.#closed || !this.#canWrite || this.#error !== 0) return -1;
     for (;;) {
       const n = libc().send(this.#fd, p, p.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
-      if (n >= 0) return n;
+      if (n >= 0) {
+        // A short write filled the buffer (Linux marks it so and signals the room it makes): the next
+        // write waits for that edge instead of a send that could only say EAGAIN.
+        if (n < p.length) this.#full();
+        return n;
+      }
       const e = errno();
       if (e === C.EINTR) continue;
       if (e === C.EAGAIN) this.#full();
