@@ -224,9 +224,10 @@ async function run(start: SlirpStart): Promise<void> {
       priority.woke();
     }
     moved = frames;
-    // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
-    // saturation clock, and the governor tells a flood from a burst.
-    let n = poller.turn(0);
+    // Real-time: look without blocking first; only a pause (the nap, a wait that finds nothing) resets
+    // the saturation clock, and the governor tells a flood from a burst. An ordinary thread keeps no such
+    // clock: its one wait returns at once when something is ready (a system call less per wake-up).
+    let n = priority.realtime || timeout === 0 ? poller.turn(0) : 0;
     if (n === 0 && timeout > 0) {
       priority.idle();
       n = poller.turn(timeout, tick);
