@@ -9,6 +9,7 @@
 import { discard, type Link } from "./link.ts";
 import { log } from "../log.ts";
 import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
+import { splitVnl } from "./registry.ts";
 
 /** Options of `plug`. */
 export interface PlugOptions {
@@ -17,6 +18,18 @@ export interface PlugOptions {
    * lower latency, no frame through the main thread. On unless false.
    */
   thread?: boolean;
+}
+
+/** Schemes whose links lend their fd to a plug thread (see `canLendFd`). */
+const FD_SCHEMES: ReadonlySet<string> = new Set(["vde", "tap"]);
+
+/**
+ * Whether `plug` will forward on a plug thread between the links these two
+ * VNLs name: open them with `plugThread` set when it will, so each link is
+ * made for that thread from the start (a vde:// socket's send buffer).
+ */
+export function plugsOnThread(a: string, b: string, options: PlugOptions = {}): boolean {
+  return options.thread !== false && FD_SCHEMES.has(splitVnl(a).scheme) && FD_SCHEMES.has(splitVnl(b).scheme);
 }
 
 /**
