@@ -35,7 +35,8 @@ export function plugsOnThread(a: string, b: string, options: PlugOptions = {}): 
 /**
  * Joins `a` and `b` both ways: every frame arriving on one is sent on the
  * other. Resolves, with the reason, when either side closes; the other side
- * is closed too.
+ * is closed too. Links that will go to a plug thread are best opened with
+ * `plugThread: plugsOnThread(vnlA, vnlB)`.
  *
  * @param a one end of the cable
  * @param b the other end
