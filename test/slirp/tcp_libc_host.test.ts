@@ -64,3 +64,45 @@ Deno.test("libc host socket: a short write marks it full; the rest goes once the
     close();
   }
 });
+
+Deno.test("libc host socket: a watched listener hands each client over with its address; readThen hears data, then end of stream", async () => {
+  const listener = libcHostNet.listen("127.0.0.1", 0);
+  const clients: { conn: HostConn; addr: number[]; port: number }[] = [];
+  let arrived = Promise.withResolvers<void>();
+  listener.watch!((conn, addr, port) => {
+    // The address is lent for the call: copied here.
+    clients.push({ conn, addr: [...addr], port });
+    arrived.resolve();
+  }, (e) => arrived.reject(e));
+  const opened: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      arrived = Promise.withResolvers<void>();
+      const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.port });
+      opened.push(client);
+      await within(5000, arrived.promise, "client handed over");
+      assert.deepEqual(clients[i]!.addr, [127, 0, 0, 1]);
+      assert.equal(clients[i]!.port, (client.localAddr as Deno.NetAddr).port);
+    }
+    const { conn } = clients[1]!;
+    const client = opened[1]!;
+    const buf = new Uint8Array(64);
+    const read = () => {
+      const r = Promise.withResolvers<number | null>();
+      conn.readThen!(buf, r.resolve, r.reject);
+      return within(5000, r.promise, "readThen");
+    };
+    const first = read();
+    await client.write(new TextEncoder().encode("hello"));
+    assert.equal(await first, 5);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, 5)), "hello");
+    const last = read();
+    client.close();
+    opened.splice(1, 1);
+    assert.equal(await last, null, "end of stream");
+  } finally {
+    for (const c of opened) c.close();
+    for (const c of clients) c.conn.close();
+    listener.close();
+  }
+});
