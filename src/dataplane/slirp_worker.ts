@@ -80,6 +80,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
+import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
@@ -184,6 +185,9 @@ async function run(start: SlirpStart): Promise<void> {
       resolvConf: start.resolvConf,
       now: () => clock,
     });
+    // The connection path compiled on this thread before the first real frame (slirp/warmup.ts).
+    warmSlirp(start.config);
+    tick();
     link = new SlirpLink(stack, { drivenTimers: true });
   } catch (err) {
     scope.postMessage({ type: "failed", message: (err as Error).message });
