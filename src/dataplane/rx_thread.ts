@@ -156,10 +156,10 @@ export class RxThread {
 
   async #stop(): Promise<void> {
     poller().remove(this.#notifyFd);
-    const stopped = new Promise<boolean>((resolve) => this.#thread.worker.onmessage = () => resolve(true));
+    const stopped = new Promise((resolve) => this.#thread.worker.onmessage = resolve);
     this.#ring.requestStop();
     this.#ring.unpark();
-    await this.#thread.stop(stopped, STOP_TIMEOUT_MS, false);
+    await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     libc().close(this.#notifyFd);
   }
 }
