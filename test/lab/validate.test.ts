@@ -143,6 +143,10 @@ Deno.test("a cable node names its key, or says insecure: true for a plain cable,
     "lab.yaml:4:10: cable c has a key and insecure: true; keep one of them",
   ]);
   assert.deepEqual(errorsOf(lab(", key: lab.key")), []);
+  assert.deepEqual(errorsOf(lab(", key: lab.key, insecure: false")), [], "a key, and saying it is not plain");
+  assert.deepEqual(errorsOf(lab(", insecure: false")), [
+    "lab.yaml:4:10: cable c needs a `key` file (vde cable keygen FILE), or `insecure: true` for a plain cable",
+  ]);
   const plain = validateLab(lab(", insecure: true"));
   assert.deepEqual(plain.errors, []);
   assert.deepEqual(plain.lab?.nodes[0], {
