@@ -22,6 +22,8 @@ import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
+import { labDir, NAME_PATTERN } from "../lab/names.ts";
+import { LAB_STATE_FILE } from "../lab/state.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -54,7 +56,10 @@ async function runBatch(
   for await (const line of lines) {
     const reply = await remote.execute(line);
     if (reply === null) continue;
-    await writeOut(formatForPeople({ ...reply, code: 0 }));
+    const text = formatForPeople({ ...reply, code: 0 });
+    // A failure that says why in one line (the lab shell's do) is that line on stderr, in place of the code.
+    if (reply.code !== 0 && /^[^\n]+\n$/.test(text)) throw new UsageError(`${line.trim()}: ${text.trim()}`);
+    await writeOut(text);
     if (reply.code !== 0) {
       let hint = "";
       if (reply.code === Errno.ENOSYS) {
@@ -155,7 +160,9 @@ const HOW_TO_GET_ONE =
  * for its `mgmt` socket, and so does its `ctl` (the data socket, which
  * speaks no console protocol); without one inside, `DIR.mgmt` beside it,
  * where a lab (and the habit of `-s /tmp/sw -M /tmp/sw.mgmt`) puts it.
- * Anything else is taken as given.
+ * A running lab's name, or its runtime directory, stands for the lab's
+ * control socket: the lab shell's commands, for a lab in the background
+ * too. Anything else is taken as given.
  *
  * @throws UsageError when `path` is a switch directory (or its ctl) without
  *   a management socket, saying how to start one
@@ -163,10 +170,17 @@ const HOW_TO_GET_ONE =
 export function resolveConsolePath(path: string): string {
   const trimmed = path.replace(/\/+$/, "") || "/";
   const kind = kindOf(trimmed);
+  if (kind === "missing" && NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
+    return `${labDir(trimmed)}/ctl`;
+  }
   let dir: string | undefined;
   if (kind === "dir") dir = trimmed;
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
   if (dir === undefined) return path;
+  // A lab's runtime directory: its ctl is the lab's console, not a switch's data socket.
+  if (kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket") {
+    return `${dir}/ctl`;
+  }
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
   const found = kindOf(mgmt);
   if (found === "socket") return mgmt;
