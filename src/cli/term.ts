@@ -253,7 +253,7 @@ export const termCommand = (program: Command): void => {
     .description("console for a switch's management socket (ours or vde_switch -M)")
     .argument(
       "<path>",
-      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt (or DIR.mgmt)",
+      "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), or a running lab's name",
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")
@@ -263,6 +263,7 @@ export const termCommand = (program: Command): void => {
         "vde term /tmp/net                         # a console on the switch serving /tmp/net",
         "vde term /tmp/net -c port/print -c hub    # run commands and exit",
         "vde term /tmp/vde.mgmt                    # vde_switch -M /tmp/vde.mgmt",
+        "vde term demo -c links                    # the lab shell of lab demo (vde up -d)",
       ),
     )
     .action((path: string, opts: TermOptions) => runTerm(path, opts));
