@@ -58,7 +58,9 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "slirp":
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable":
-      return n.connect !== undefined ? `to ${n.connect}` : `listening on ${n.listen}`;
+      return n.connect !== undefined
+        ? `to ${n.connect}`
+        : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
   }
 }
 

@@ -26,6 +26,7 @@ import { discard, type Link } from "../link/link.ts";
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
+import { hostPort } from "../cable/client.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
@@ -92,6 +93,8 @@ type Undo = () => void | Promise<void>;
 interface CableEntry {
   link: Link | null;
   end?: Link;
+  /** A listening node's bound address, ADDR:PORT: the port the kernel picked for `listen: 0`. */
+  listening?: string;
 }
 
 /** Joins two links both ways without closing either when the other ends. */
@@ -292,6 +295,7 @@ export class LabRunner {
       return port;
     }, defaults);
     this.#undo.push(() => listener.close());
+    entry.listening = hostPort(listener.addr.hostname, listener.addr.port);
   }
 
   async #startHost(node: HostNode): Promise<void> {
