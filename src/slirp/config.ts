@@ -540,10 +540,16 @@ function hostAddress(text: string): { family: 4 | 6; addr: Uint8Array | undefine
  * (IPv6 addresses in brackets). The guest address must be inside the
  * network (or prefix); a missing one means the first DHCP lease (IPv4) or
  * the guest's SLAAC address (IPv6, when the host address is IPv6).
+ * `written` is the forward as the user wrote it, for the error.
  *
  * @throws ConfigError
  */
-export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpConfig): ForwardSpec {
+export function parseForwardParts(
+  proto: "tcp" | "udp",
+  text: string,
+  c: SlirpConfig,
+  written: { text: string; prefix: string } = { text, prefix: "" },
+): ForwardSpec {
   const parts = splitColons(text.trim());
   let hostText: string | undefined;
   let hostPortText: string;
@@ -558,7 +564,7 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
     [hostText, hostPortText, guestText, guestPortText] = parts as [string, string, string, string];
   } else {
     throw new ConfigError(
-      `forward "${text}" must be [HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT (IPv6 addresses in brackets)`,
+      `forward "${written.text}" must be ${written.prefix}[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT (IPv6 addresses in brackets)`,
     );
   }
   let family: 4 | 6 = 4;
@@ -600,7 +606,9 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
 export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const m = /^(tcp|udp):(.+)$/i.exec(text.trim());
   if (m === null) throw new ConfigError(`forward "${text}" must start with tcp: or udp:`);
-  return parseForwardParts(m[1]!.toLowerCase() as "tcp" | "udp", m[2]!, c);
+  const proto = m[1]!.toLowerCase() as "tcp" | "udp";
+  // A mistake is shown as written, protocol included.
+  return parseForwardParts(proto, m[2]!, c, { text: text.trim(), prefix: `${proto}:` });
 }
 
 /** Text of a forward as `parseForward` reads it. */

@@ -104,6 +104,11 @@ Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IP
   assert.equal(f.family, 6);
   assert.equal(f.hostAddr, undefined);
   assert.throws(() => parseForward("sctp:1:2", c), /tcp: or udp:/);
+  assert.throws(
+    () => parseForward("tcp:8080", c),
+    /^ConfigError: forward "tcp:8080" must be tcp:\[HOSTIP:\]HOSTPORT:\[GUESTIP:\]GUESTPORT/,
+    "shown as written",
+  );
   assert.throws(() => parseForward("tcp:[::1]:80:10.0.2.15:80", c), /mixes IPv4 and IPv6/);
 });
 
