@@ -210,7 +210,7 @@ export const captureCommand = (program: Command): void => {
     .option("-c, --count <n>", "stop after N frames")
     .option(
       "-s, --snaplen <bytes>",
-      `keep at most this many bytes of each frame (default and 0: ${DEFAULT_SNAPLEN}, whole frames)`,
+      `keep at most this many bytes of each frame (default: ${DEFAULT_SNAPLEN}, whole frames, as 0 is)`,
     )
     .option("--filter <expr>", "tcpdump filter expression, e.g. icmp (needs tcpdump)")
     .addHelpText(

@@ -250,7 +250,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
 /** Registers `vde term`. */
 export const termCommand = (program: Command): void => {
   program.command("term")
-    .description("console for a switch's management socket (ours or vde_switch -M)")
+    .description("console for a switch's management socket (ours or vde_switch -M), or a running lab's")
     .argument(
       "<path>",
       "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), or a running lab's name",
