@@ -159,6 +159,24 @@ Deno.test("a cable node names its key, or says insecure: true for a plain cable,
   });
 });
 
+Deno.test("a switch out of ports says which it has: ports: N counts port 0, for management clients", () => {
+  const text = `name: t
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 3 }
+    h1: { kind: host }
+    h2: { kind: host }
+    h3: { kind: host }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+    - endpoints: [h3, sw1]
+`;
+  assert.deepEqual(errorsOf(text), [
+    "lab.yaml:11:23: switch sw1 has no free port left: ports 1-2 are taken (ports: 3 counts port 0, which is for management clients)",
+  ]);
+});
+
 Deno.test("spanning tree is refused when the engine has none", () => {
   const text = "name: t\ntopology:\n  nodes: { s: { kind: switch, stp: true } }\n";
   assert.deepEqual(errorsOf(text), ["lab.yaml:3:36: s: stp: spanning tree is not available in this vde"]);
