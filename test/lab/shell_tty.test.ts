@@ -130,15 +130,7 @@ async function shellSession(name: string, file: string): Promise<void> {
 
 Deno.test("closing the terminal of vde up (window or ssh gone) takes the lab down, leaving nothing", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
-  const text = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.7.1.1/24 }
-  links:
-    - endpoints: [h1, sw1]
-`;
-  await withLabFile({ text }, async (name, file) => {
+  await withLabFile({ text: LAB }, async (name, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
     const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "up", file].join(" "), {
       VDE_HISTORY: `${dir}/history`,
