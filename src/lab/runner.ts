@@ -27,6 +27,8 @@ import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
 import { hostPort } from "../cable/client.ts";
+import { CaptureHub } from "../capture/hub.ts";
+import { CaptureServer } from "../capture/server.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
@@ -241,6 +243,9 @@ export class LabRunner {
     const dir = `${this.dir}/${node.name}`;
     const server = await VdeSwitchServer.start(sw, { dir, log: (m) => this.#log(`${node.name}: ${m}`) });
     this.#undo.push(() => server.close());
+    // As `vde switch` does: `vde capture` of a lab's switch directory works the same.
+    const captures = CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` });
+    this.#undo.push(() => captures.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     const mgmtPath = `${this.dir}/${node.name}.mgmt`;
     const mgmt = await MgmtServer.start(commands, ctx, {
