@@ -374,19 +374,19 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         c.dns6 = inside6(c, v6(value, "vnameserver6"), "vnameserver6");
         break;
       case "vdnssearch":
-        c.search = value.split(",").filter((s) => s !== "").map((s) => checkName(s, "vdnssearch"));
+        c.search = listItems(key, value).map((s) => checkName(s, "vdnssearch"));
         break;
       case "vdomainname":
         c.domain = checkName(value, "vdomainname");
         break;
       case "tcpfwd":
       case "udpfwd":
-        for (const item of value.split(",").filter((s) => s !== "")) {
+        for (const item of listItems(key, value)) {
           c.forwards.push(parseForwardParts(key === "tcpfwd" ? "tcp" : "udp", item, c));
         }
         break;
       case "dns_upstream":
-        c.dnsUpstream = value.split(",").filter((s) => s !== "").map(parseDnsUpstream);
+        c.dnsUpstream = listItems(key, value).map(parseDnsUpstream);
         break;
       case "cmdfwd":
       case "unixfwd":
@@ -533,6 +533,23 @@ function hostAddress(text: string): { family: 4 | 6; addr: Uint8Array | undefine
   const a6 = parseIpv6Text(t);
   if (a6.ok) return { family: 6, addr: a6.value.every((b) => b === 0) ? undefined : a6.value };
   throw new ConfigError(`forward host address must be an IPv4 or IPv6 address, got "${text}"`);
+}
+
+/**
+ * The comma-separated items of a list option's value. An item with "=" in
+ * it is another option written after a comma (`tcpfwd=8080:80,udpfwd=...`),
+ * where vdeplug separates options with "/": said so, rather than refused as
+ * a bad value of this one.
+ *
+ * @throws ConfigError
+ */
+function listItems(key: string, value: string): string[] {
+  const items = value.split(",").filter((s) => s !== "");
+  const other = items.find((s) => s.includes("="));
+  if (other !== undefined) {
+    throw new ConfigError(`${key}: "${other}" is another option: separate options with "/", not ","`);
+  }
+  return items;
 }
 
 /**
