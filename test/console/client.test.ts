@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { RemoteConsole } from "../../src/console/switch/remote_console.ts";
+import { parseHelpListing, RemoteConsole } from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
 import { addPortCommands } from "../../src/console/switch/commands_port.ts";
@@ -137,4 +137,20 @@ Deno.test("remote console emulates ports, macs and hub on a switch that lacks th
     tc.close();
     await tmp.cleanup();
   }
+});
+
+Deno.test("a help listing is read with vde_switch's two-line header, or without one as a lab's console gives it", () => {
+  const vdeSwitch = [
+    "COMMAND PATH       SYNTAX          HELP",
+    "------------       --------------  ------------",
+    "ds                 ============    DATA SOCKET MENU",
+    "port/print         [N]             print the port/endpoint table",
+  ];
+  assert.deepEqual(parseHelpListing(vdeSwitch).map((c) => [c.path, c.syntax]), [["port/print", "[N]"]]);
+  const lab = [
+    "help                           this list",
+    "nodes                          the lab's nodes",
+    "links                          the lab's links with their counters",
+  ];
+  assert.deepEqual(parseHelpListing(lab).map((c) => c.path), ["help", "nodes", "links"]);
 });

@@ -2,7 +2,7 @@
  * The lab shell's commands on a lab running in the background (`vde up -d`),
  * through `vde term LAB` (or the lab's runtime directory): the lab's console
  * is its control socket. A `link` line with a mistake in it changes nothing,
- * and an unknown link is named as such.
+ * an unknown link is named as such, and a typo gets the nearest lab command.
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
@@ -45,6 +45,12 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     r = await vde(["term", name, "-c", "link sw1-sw9 down"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
+
+    // A typo gets the nearest lab command; `ports`, which vde term emulates for switches, is no typo of itself.
+    r = await vde(["term", name, "-c", "nodez"]);
+    assert.equal(r.stderr, "vde: nodez: 1038 Function not implemented (did you mean nodes?)\n");
+    r = await vde(["term", name, "-c", "ports"]);
+    assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
 
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
