@@ -175,6 +175,11 @@ export function resolveConsolePath(path: string): string {
   if (kind === "missing" && NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
     return `${labDir(trimmed)}/ctl`;
   }
+  if (kind === "other") {
+    throw new UsageError(
+      `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
+    );
+  }
   let dir: string | undefined;
   if (kind === "dir") dir = trimmed;
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
@@ -219,7 +224,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound
-      ? "no such socket or switch directory (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
+      ? "no such socket, switch directory or running lab (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"
       : (err as Error).message;
