@@ -141,6 +141,9 @@ export async function runCapture(
         `the switch at ${dir} serves no captures (${path} is missing): only vde switch does`,
       );
     }
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError(`${dir} is not a switch's socket directory (it has no ctl socket)`);
+    }
     throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
   }
   let file: Deno.FsFile | undefined;
