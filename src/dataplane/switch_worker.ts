@@ -129,6 +129,8 @@ class SwitchLoop {
   readonly #options: SwitchStart["options"];
   readonly #epfd: number;
   readonly #arena = new RecvArena(BATCH, SLOT);
+  readonly #arenaBuffer = this.#arena.buffer;
+  readonly #arenaAddress = this.#arena.address;
   readonly #tapBuf = new Uint8Array(TAP_BUFFER);
   /**
    * The last view handed to the engine per arena slot (and one for the tap buffer), reused while
@@ -260,7 +262,11 @@ class SwitchLoop {
     if (this.#batcher.free === 0) this.#flush();
     if (end.count === end.staged.length) this.#flushEnd(end);
     if (end.count === 0) this.#dirty.push(end);
-    end.staged[end.count++] = this.#batcher.stage(frame);
+    // A frame still in the receive arena is sent from there (each batch is flushed before the next
+    // receive overwrites it); one the engine built (a tag added or removed), a tap's or a ring's is copied.
+    end.staged[end.count++] = frame.buffer === this.#arenaBuffer
+      ? this.#batcher.lend(this.#arenaAddress + frame.byteOffset, frame.length)
+      : this.#batcher.stage(frame);
   }
 
   /** Sends every staged frame: one sendmmsg per socket. */
