@@ -23,6 +23,7 @@ import {
   sleep,
   spawnManaged,
   waitFor,
+  waitForPath,
 } from "../test/helpers/processes.ts";
 import {
   ourSwitchCommand,
@@ -44,6 +45,8 @@ const SCRIPTS = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 const BUILD = `${SCRIPTS}/.build`;
 const LOADGEN_SRC = `${SCRIPTS}/loadgen.c`;
 const LOADGEN = `${BUILD}/loadgen`;
+const FLOOR_SRC = `${SCRIPTS}/floor.c`;
+const FLOOR = `${BUILD}/floor`;
 const KINDS: readonly SwitchKind[] = ["c", "ours"];
 
 /** Run-length settings. */
@@ -92,15 +95,21 @@ function median(xs: number[]): number | null {
 // ---------------------------------------------------------------------------
 // Load generator
 
-/** Compiles scripts/loadgen.c when the binary is missing or older than the source. */
+/** Compiles scripts/loadgen.c and scripts/floor.c when a binary is missing or older than its source. */
 async function buildLoadgen(): Promise<void> {
-  const src = await Deno.stat(LOADGEN_SRC);
-  const bin = await Deno.stat(LOADGEN).catch(() => null);
+  await buildC(LOADGEN_SRC, LOADGEN, ["-l:libvdeplug.so.2"]);
+  await buildC(FLOOR_SRC, FLOOR, []);
+}
+
+async function buildC(source: string, binary: string, libs: string[]): Promise<void> {
+  const src = await Deno.stat(source);
+  const bin = await Deno.stat(binary).catch(() => null);
   if (bin?.mtime && src.mtime && bin.mtime >= src.mtime) return;
-  if (!(await hasCommand("cc"))) throw new Error("cc is not installed: cannot build scripts/loadgen.c");
+  const name = source.slice(SCRIPTS.length + 1);
+  if (!(await hasCommand("cc"))) throw new Error(`cc is not installed: cannot build scripts/${name}`);
   await Deno.mkdir(BUILD, { recursive: true });
-  log("compiling scripts/loadgen.c");
-  await run(["cc", "-O2", "-Wall", "-o", LOADGEN, LOADGEN_SRC, "-l:libvdeplug.so.2"], { timeoutMs: 60_000 });
+  log(`compiling scripts/${name}`);
+  await run(["cc", "-O2", "-Wall", "-o", binary, source, ...libs], { timeoutMs: 60_000 });
 }
 
 /** Waits for `p` to exit within `ms`; kills it and throws otherwise. */
@@ -262,7 +271,8 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
-async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
+/** Frames/s and CPU per frame at 64 and 1500 B; `floor` adds the floor's rows (see floorRows). */
+async function throughputSection(plan: Plan, metrics: Metric[], floor = true): Promise<void> {
   const sizes = [
     {
       size: 64,
@@ -295,6 +305,56 @@ async function throughputSection(plan: Plan, metrics: Metric[]): Promise<void> {
       );
     }
   });
+  if (floor) await floorRows(plan, metrics, sizes);
+}
+
+/**
+ * The floor (scripts/floor.c: recvmmsg/sendmmsg between two ports, no
+ * switching) in the throughput rows' position, against the C column of the
+ * same rows: the best ratio to vde_switch any switch on those calls reaches,
+ * and the kernel's CPU per frame in it.
+ */
+async function floorRows(
+  plan: Plan,
+  metrics: Metric[],
+  sizes: { size: number; fps: Metric; cpu: Metric }[],
+): Promise<void> {
+  const rows = sizes.map((s) => ({
+    size: s.size,
+    fps: metric(
+      `frames/s, ${s.size} B: C column = vde_switch, ours = floor (forwarder without switching)`,
+      "frames/s",
+      "higher",
+    ),
+    cpu: metric(`CPU per frame forwarded, ${s.size} B: C = vde_switch, ours = floor`, "ns", "lower"),
+    of: s,
+  }));
+  metrics.push(...rows.flatMap((r) => [r.fps, r.cpu]));
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const r of rows) {
+      const dir = await tempSwitchDir();
+      const floor = spawnManaged([FLOOR, dir, "64", String(plan.seconds + 30)], { name: "floor" });
+      try {
+        await waitForPath(`${dir}/ctl`, 5000, true);
+        const cpuBefore = await cpuSeconds(floor.pid);
+        const f = await flowVia(`vde://${dir}`, `vde://${dir}`, r.size, plan.seconds);
+        const cpu = (await cpuSeconds(floor.pid)) - cpuBefore;
+        r.fps.samples.ours.push(f.fps);
+        r.cpu.samples.ours.push((cpu / f.received) * 1e9);
+        log(`${r.size} B, floor, round ${round + 1}: ${Math.round(f.fps)} frames/s`);
+      } catch (err) {
+        for (const m of [r.fps, r.cpu]) m.errors.ours = message(err);
+        log(`${r.size} B, floor: ${message(err)}`);
+      } finally {
+        await floor.stop({ timeoutMs: 1000 });
+        await removeSwitchDir(dir);
+      }
+    }
+  }
+  for (const r of rows) {
+    r.fps.samples.c = r.of.fps.samples.c;
+    r.cpu.samples.c = r.of.cpu.samples.c;
+  }
 }
 
 /**
@@ -1325,7 +1385,8 @@ const USAGE =
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
-  --throughput  only the throughput section (frames/s and CPU per frame, 64 B and 1500 B)
+  --throughput  only the throughput section (frames/s and CPU per frame, 64 B and 1500 B, and the
+                floor: scripts/floor.c forwarding between the same clients without switching)
   --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
                 ping while the console lists 65,536 MACs)
   --strict  exit 1 unless every target is met`;
@@ -1393,7 +1454,7 @@ async function main(args: string[]): Promise<number> {
     await pingSection(plan, metrics);
   }
   if (only === "stp") {
-    await throughputSection(plan, metrics);
+    await throughputSection(plan, metrics, false);
     await stpSection(plan, metrics);
   }
   if (only === null || only === "taps") await tapSection(plan, metrics);
