@@ -45,8 +45,6 @@ const SCRIPTS = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 const BUILD = `${SCRIPTS}/.build`;
 const LOADGEN_SRC = `${SCRIPTS}/loadgen.c`;
 const LOADGEN = `${BUILD}/loadgen`;
-const FLOOR_SRC = `${SCRIPTS}/floor.c`;
-const FLOOR = `${BUILD}/floor`;
 const KINDS: readonly SwitchKind[] = ["c", "ours"];
 
 /** Run-length settings. */
@@ -95,21 +93,15 @@ function median(xs: number[]): number | null {
 // ---------------------------------------------------------------------------
 // Load generator
 
-/** Compiles scripts/loadgen.c and scripts/floor.c when a binary is missing or older than its source. */
+/** Compiles scripts/loadgen.c when the binary is missing or older than the source. */
 async function buildLoadgen(): Promise<void> {
-  await buildC(LOADGEN_SRC, LOADGEN, ["-l:libvdeplug.so.2"]);
-  await buildC(FLOOR_SRC, FLOOR, []);
-}
-
-async function buildC(source: string, binary: string, libs: string[]): Promise<void> {
-  const src = await Deno.stat(source);
-  const bin = await Deno.stat(binary).catch(() => null);
+  const src = await Deno.stat(LOADGEN_SRC);
+  const bin = await Deno.stat(LOADGEN).catch(() => null);
   if (bin?.mtime && src.mtime && bin.mtime >= src.mtime) return;
-  const name = source.slice(SCRIPTS.length + 1);
-  if (!(await hasCommand("cc"))) throw new Error(`cc is not installed: cannot build scripts/${name}`);
+  if (!(await hasCommand("cc"))) throw new Error("cc is not installed: cannot build scripts/loadgen.c");
   await Deno.mkdir(BUILD, { recursive: true });
-  log(`compiling scripts/${name}`);
-  await run(["cc", "-O2", "-Wall", "-o", binary, source, ...libs], { timeoutMs: 60_000 });
+  log("compiling scripts/loadgen.c");
+  await run(["cc", "-O2", "-Wall", "-o", LOADGEN, LOADGEN_SRC, "-l:libvdeplug.so.2"], { timeoutMs: 60_000 });
 }
 
 /** Waits for `p` to exit within `ms`; kills it and throws otherwise. */
@@ -309,7 +301,7 @@ async function throughputSection(plan: Plan, metrics: Metric[], floor = true): P
 }
 
 /**
- * The floor (scripts/floor.c: recvmmsg/sendmmsg between two ports, no
+ * The floor (`loadgen floor`: recvmmsg/sendmmsg between two ports, no
  * switching) in the throughput rows' position, against the C column of the
  * same rows: the best ratio to vde_switch any switch on those calls reaches,
  * and the kernel's CPU per frame in it.
@@ -333,7 +325,9 @@ async function floorRows(
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rows) {
       const dir = await tempSwitchDir();
-      const floor = spawnManaged([FLOOR, dir, "64", String(plan.seconds + 30)], { name: "floor" });
+      const floor = spawnManaged([LOADGEN, "floor", dir, "64", String(plan.seconds + 30)], {
+        name: "loadgen floor",
+      });
       try {
         await waitForPath(`${dir}/ctl`, 5000, true);
         const cpuBefore = await cpuSeconds(floor.pid);
@@ -1386,7 +1380,7 @@ const USAGE =
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
   --throughput  only the throughput section (frames/s and CPU per frame, 64 B and 1500 B, and the
-                floor: scripts/floor.c forwarding between the same clients without switching)
+                floor: \`loadgen floor\` forwarding between the same clients without switching)
   --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
                 ping while the console lists 65,536 MACs)
   --strict  exit 1 unless every target is met`;
