@@ -5,22 +5,11 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
-
-const LAB = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.7.2.1/24 }
-    h2: { kind: host, address: 10.7.2.2/24 }
-  links:
-    - endpoints: [h1, sw1]
-    - endpoints: [h2, sw1]
-`;
+import { pingCount, TWO_HOSTS, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 Deno.test("vde capture of a lab's switch records its hosts' frames", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ text: LAB }, async (name, file) => {
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
     const up = await vde(["up", "-d", file]);
     assert.equal(up.code, 0, up.stderr);
     const out = `${file}.pcapng`;
@@ -34,7 +23,7 @@ Deno.test("vde capture of a lab's switch records its hosts' frames", async (t) =
     try {
       // Until the capture has its 4 frames (it may start after the first pings).
       for (let i = 0; i < 20; i++) {
-        await pingCount(name, "h1", "10.7.2.2", 1);
+        await pingCount(name, "h1", "10.9.0.2", 1);
         const done = await Promise.race([capture.status, new Promise((r) => setTimeout(() => r(null), 200))]);
         if (done !== null) break;
       }
