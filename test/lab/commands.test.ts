@@ -42,6 +42,11 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "sw1:1-sw2:1 up, loss 10%");
 
+    // A listing command's failure in words comes without the listing's framing.
+    r = await vde(["term", name, "-c", "exec h9 ls"]);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, "vde: exec h9 ls: no host h9 (hosts: none)\n");
+
     r = await vde(["term", name, "-c", "link sw1-sw9 down"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
