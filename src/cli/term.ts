@@ -90,19 +90,43 @@ async function* stdinLines(): AsyncIterable<string> {
   if (pending !== "") yield pending;
 }
 
+/** `watch`'s table for the switch reached with `prefix`: "" for the remote itself, "sw1 " for a lab's sw1. */
+function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<string[]> {
+  return portsTableWithRates(async () => {
+    const r = await client.command(`${prefix}port/print`);
+    if (r.code !== 0) throw new Error(describeFailure(r));
+    return parsePortListing(r.lines ?? []);
+  });
+}
+
+/** `watch` on a lab: every switch's table under its name, switches added meanwhile included. */
+function labPortsTables(remote: RemoteConsole): () => Promise<string[]> {
+  const tables = new Map<string, () => Promise<string[]>>();
+  return async () => {
+    const lines: string[] = [];
+    for (const sw of await remote.labSwitches()) {
+      let table = tables.get(sw);
+      if (table === undefined) tables.set(sw, table = remotePortsTable(remote.client, `${sw} `));
+      lines.push(`${sw}:`, ...await table(), "");
+    }
+    return lines.length > 0 ? lines : ["(the lab has no switches)"];
+  };
+}
+
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
 async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
   const { promise: done, resolve } = Promise.withResolvers<void>();
   const client = remote.client;
-  const watch = async (args: string): Promise<string> => {
+  // `watch [secs]`: of the switch; on a lab, of all its switches, or of one (`sw1 watch`).
+  const watch = async (args: string, sw?: string): Promise<string> => {
     const secs = args === "" ? 1 : parseInteger(args);
     if (secs === undefined || secs < 1 || secs > 3600) return "1022 Invalid argument\n";
-    const render = portsTableWithRates(async () => {
-      const r = await client.command("port/print");
-      if (r.code !== 0) throw new Error(describeFailure(r));
-      return parsePortListing(r.lines ?? []);
-    });
-    await watchLoop(repl, `Port counters of ${path}`, render, secs * 1000);
+    const [title, render] = sw !== undefined
+      ? [`Port counters of ${sw}`, remotePortsTable(client, `${sw} `)]
+      : remote.lab
+      ? [`Port counters of the lab's switches`, labPortsTables(remote)]
+      : [`Port counters of ${path}`, remotePortsTable(client, "")];
+    await watchLoop(repl, title, render, secs * 1000);
     return "";
   };
   const known: KnownCommands = {
@@ -114,6 +138,10 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
     run: async (line) => {
       const { name, args } = parseLine(line);
       if (name === "watch") return await watch(args);
+      const inner = parseLine(args);
+      if (inner.name === "watch" && (await remote.labSwitches()).includes(name)) {
+        return await watch(inner.args, name);
+      }
       let reply: RemoteReply | null;
       try {
         reply = await remote.execute(line);
@@ -148,6 +176,11 @@ function kindOf(path: string): "dir" | "socket" | "other" | "missing" | "denied"
   } catch (err) {
     return err instanceof Deno.errors.PermissionDenied ? "denied" : "missing";
   }
+}
+
+/** A lab's runtime directory: its state file, and its ctl the lab's console. */
+function isLabDir(dir: string): boolean {
+  return kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket";
 }
 
 /**
@@ -185,9 +218,7 @@ export function resolveConsolePath(path: string): string {
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
   if (dir === undefined) return path;
   // A lab's runtime directory: its ctl is the lab's console, not a switch's data socket.
-  if (kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket") {
-    return `${dir}/ctl`;
-  }
+  if (isLabDir(dir)) return `${dir}/ctl`;
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
   const found = kindOf(mgmt);
   if (found === "socket") return mgmt;
@@ -230,7 +261,9 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
       : (err as Error).message;
     throw new UsageError(`cannot open the management socket ${path}: ${why}`);
   }
-  const remote = new RemoteConsole(client);
+  const remote = new RemoteConsole(client, {
+    lab: /\/ctl$/.test(path) && isLabDir(path.slice(0, -"/ctl".length)),
+  });
   try {
     if (o.command.length > 0) await runBatch(remote, o.command);
     else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines());
