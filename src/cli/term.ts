@@ -14,10 +14,9 @@ import { RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
-import { parseInteger } from "../console/args.ts";
 import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
-import { watchLoop } from "../console/watch.ts";
+import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
@@ -99,34 +98,23 @@ function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<str
   });
 }
 
-/** `watch` on a lab: every switch's table under its name, switches added meanwhile included. */
-function labPortsTables(remote: RemoteConsole): () => Promise<string[]> {
-  const tables = new Map<string, () => Promise<string[]>>();
-  return async () => {
-    const lines: string[] = [];
-    for (const sw of await remote.labSwitches()) {
-      let table = tables.get(sw);
-      if (table === undefined) tables.set(sw, table = remotePortsTable(remote.client, `${sw} `));
-      lines.push(`${sw}:`, ...await table(), "");
-    }
-    return lines.length > 0 ? lines : ["(the lab has no switches)"];
-  };
-}
-
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
 async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
   const { promise: done, resolve } = Promise.withResolvers<void>();
   const client = remote.client;
   // `watch [secs]`: of the switch; on a lab, of all its switches, or of one (`sw1 watch`).
   const watch = async (args: string, sw?: string): Promise<string> => {
-    const secs = args === "" ? 1 : parseInteger(args);
-    if (secs === undefined || secs < 1 || secs > 3600) return "1022 Invalid argument\n";
+    const ms = watchInterval(args);
+    if (ms === undefined) return "1022 Invalid argument\n";
     const [title, render] = sw !== undefined
       ? [`Port counters of ${sw}`, remotePortsTable(client, `${sw} `)]
       : remote.lab
-      ? [`Port counters of the lab's switches`, labPortsTables(remote)]
+      ? [
+        `Port counters of the lab's switches`,
+        tablesByName(() => remote.labSwitches(), (name) => remotePortsTable(client, `${name} `)),
+      ]
       : [`Port counters of ${path}`, remotePortsTable(client, "")];
-    await watchLoop(repl, title, render, secs * 1000);
+    await watchLoop(repl, title, render, ms);
     return "";
   };
   const known: KnownCommands = {

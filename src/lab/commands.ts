@@ -119,6 +119,11 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
 ];
 
+const WATCH_ROW: [string, string] = [
+  "watch [secs]",
+  "every switch's port counters and rates, redrawn every secs (default 1) until a key is pressed; SWITCH watch: one switch's",
+];
+
 /** The width `help` is wrapped to where the terminal's is unknown. */
 const HELP_WIDTH = 80;
 /** The widest the command column grows; a longer command has its help on the next line. */
@@ -188,6 +193,8 @@ export function labCommands(
     const rows: [string, string][] = [
       ...LAB_COMMANDS.map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
       ["SWITCH COMMAND...", `a switch's console command, \`SWITCH help\` lists them (switches: ${switches})`],
+      // The shell's own, at its terminal (vde term LAB has it too, on its side).
+      ...(session.kind === "terminal" ? [WATCH_ROW] : []),
     ];
     // At the lab's own terminal, its width; through the control socket the client's is unknown.
     const width = session.kind === "terminal" ? terminalColumns() : HELP_WIDTH;
