@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
-import { formatExplained, type KnownCommands, suggestCommands } from "../console/explain.ts";
+import { formatExplained, type KnownCommands, missingHint, suggestCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
@@ -68,6 +68,12 @@ async function runBatch(
         // Not the command itself: an emulated one (ports) that the remote cannot back is no typo.
         const near = suggestCommands(name, remote.commands().map((c) => c.path)).filter((p) => p !== name);
         if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
+      } else if (reply.code === Errno.ENXIO) {
+        await remote.learnCommands();
+        const name = parseLine(line).name;
+        const syntax = remote.commands().find((c) => c.path === name)?.syntax;
+        const missing = syntax === undefined ? undefined : missingHint(name, syntax);
+        if (missing !== undefined) hint = ` (${missing})`;
       }
       throw new UsageError(`${line.trim()}: ${describeFailure(reply)}${hint}`);
     }

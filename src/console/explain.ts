@@ -6,6 +6,7 @@
  * typo. Only the terminal consoles (the program's own and `vde term`) use
  * this; the protocol text is built in reply_format.ts as before.
  */
+import { argKind } from "./completer.ts";
 import { parseLine } from "./registry.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
@@ -60,6 +61,26 @@ export function suggestCommands(name: string, paths: readonly string[]): string[
   return scored.sort((x, y) => x[0] - y[0] || x[1].localeCompare(y[1])).slice(0, 3).map(([, p]) => p);
 }
 
+/**
+ * What `1006 No such device or address` means for command `name`, from its
+ * syntax: a port that is not there (a port exists once something plugs
+ * in), a VLAN not created, or spanning tree off. Undefined when the
+ * command takes neither.
+ */
+export function missingHint(name: string, syntax: string): string | undefined {
+  if (name.startsWith("stp/") && name !== "stp/setprio" && name !== "stp/settimers") {
+    return "spanning tree is off, fstp/setfstp 1 starts it; or no such port";
+  }
+  const tokens = syntax.split(/\s+/).filter((t) => t !== "");
+  const port = tokens.some((_, i) => argKind(name, syntax, i) === "port");
+  const vlan = tokens.some((t) => /^\[?VLAN\]?$/.test(t)) || (name.startsWith("vlan/") && syntax !== "");
+  const ports = "a port is there once something plugs in, or after port/create N";
+  if (port && vlan) return `no such port or VLAN: ${ports}; vlan/create N makes a VLAN`;
+  if (port) return `no such port: ${ports}; \`ports all\` lists them`;
+  if (vlan) return "no such VLAN: vlan/create N makes one; vlan/allprint lists them";
+  return undefined;
+}
+
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
 export function explainFailure(line: string, code: number, known: KnownCommands): string {
   const { name } = parseLine(line);
@@ -72,6 +93,8 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
+  const missing = code === Errno.ENXIO && syntax !== undefined ? missingHint(name, syntax) : undefined;
+  if (missing !== undefined) return `${words}${missing}\n`;
   if (syntax === undefined || (code !== Errno.EINVAL && code !== Errno.E2BIG)) return words;
   return `${words}usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}\n`;
 }

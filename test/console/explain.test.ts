@@ -30,3 +30,23 @@ Deno.test("a bare failure is explained from the commands the console knows", () 
     "lnks: no such command; did you mean links, link?\n",
   );
 });
+
+Deno.test("1006 says which of a command's port, VLAN or spanning tree is missing, and how to make it", () => {
+  const sw: KnownCommands = {
+    syntax: (p) =>
+      ({ "vlan/addport": "N PORT", "port/remove": "N", "vlan/print": "[N]", "stp/setedge": "PORT 0/1" })[p],
+    paths: () => ["vlan/addport", "port/remove", "vlan/print", "stp/setedge"],
+  };
+  assert.equal(
+    formatExplained("vlan/addport 10 1", { code: Errno.ENXIO }, sw),
+    "vlan/addport: No such device or address (1006)\n" +
+      "no such port or VLAN: a port is there once something plugs in, or after port/create N; vlan/create N makes a VLAN\n",
+  );
+  assert.equal(
+    formatExplained("port/remove 5", { code: Errno.ENXIO }, sw),
+    "port/remove: No such device or address (1006)\n" +
+      "no such port: a port is there once something plugs in, or after port/create N; `ports all` lists them\n",
+  );
+  assert.match(formatExplained("vlan/print 99", { code: Errno.ENXIO }, sw), /\nno such VLAN: vlan\/create N/);
+  assert.match(formatExplained("stp/setedge 1 1", { code: Errno.ENXIO }, sw), /\nspanning tree is off/);
+});
