@@ -1,7 +1,9 @@
 /**
  * `vde completions bash|zsh|fish`: shell completion scripts generated from
  * the program's own subcommands and options, so they never drift from it.
- * Lab commands complete lab files (`up`) and running labs (`down`, `status`).
+ * Lab commands complete lab files (`up`) and running labs (`down`, `status`,
+ * and in bash `term`); in bash, `tap` and `cable` complete their own
+ * subcommands and then those's options.
  */
 import type { Command } from "commander";
 
@@ -9,6 +11,8 @@ interface Sub {
   name: string;
   about: string;
   options: string[];
+  /** Its own subcommands (`tap create`, `cable keygen`). */
+  children: Sub[];
 }
 
 function subcommands(program: Command): Sub[] {
@@ -18,13 +22,23 @@ function subcommands(program: Command): Sub[] {
     options: c.options.flatMap((o) => [o.short, o.long].filter((x): x is string => x !== undefined)).concat(
       "--help",
     ),
+    children: subcommands(c),
   }));
 }
 
 const LAB_DIRS = '"${XDG_RUNTIME_DIR:-/tmp}/vde" /run/vde';
+/** The running labs' names: their runtime directories (`ls` of two directories would add `DIR:` headers). */
+const BASH_LABS =
+  'for d in "${XDG_RUNTIME_DIR:-/tmp}"/vde/*/ /run/vde/*/; do [ -d "$d" ] && basename "$d"; done';
 
 function bash(subs: Sub[]): string {
-  const cases = subs.map((s) => `    ${s.name}) opts="${s.options.join(" ")}" ;;`).join("\n");
+  const nested = subs.filter((s) => s.children.length > 0).map((s) =>
+    `    ${s.name}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${
+      [...s.children.map((c) => c.name), "--help"].join(" ")
+    }" -- "$cur")); return; fi; sub="${s.name} \${COMP_WORDS[2]}" ;;`
+  ).join("\n");
+  const all = subs.flatMap((s) => [s, ...s.children.map((c) => ({ ...c, name: `"${s.name} ${c.name}"` }))]);
+  const cases = all.map((s) => `    ${s.name}) opts="${s.options.join(" ")}" ;;`).join("\n");
   return `# bash completion for vde: eval "$(vde completions bash)"
 _vde() {
   local cur=\${COMP_WORDS[COMP_CWORD]} sub=\${COMP_WORDS[1]} opts=""
@@ -33,12 +47,17 @@ _vde() {
     return
   fi
   case "$sub" in
+${nested}
+  esac
+  case "$sub" in
 ${cases}
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [ "$sub" = down ] || [ "$sub" = status ]; then
-    COMPREPLY=($(compgen -W "$(ls ${LAB_DIRS} 2>/dev/null | grep -v '\\.log$')" -- "$cur") $(compgen -f -X '!*.y*ml' -- "$cur"))
+    COMPREPLY=($(compgen -W "$(${BASH_LABS})" -- "$cur") $(compgen -f -X '!*.y*ml' -- "$cur"))
+  elif [ "$sub" = term ]; then
+    COMPREPLY=($(compgen -W "$(${BASH_LABS})" -- "$cur") $(compgen -f -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi

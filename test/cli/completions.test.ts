@@ -17,6 +17,37 @@ Deno.test("vde completions bash completes subcommands and their options in a rea
   assert.deepEqual((await probe("vde st", 1)).stdout.trim(), "status");
   assert.match((await probe("vde up --", 2)).stdout, /--detach/);
   assert.match((await probe("vde switch --p", 2)).stdout, /--ports/);
+  // Commands of commands, then their options.
+  assert.equal((await probe("vde tap ''", 2)).stdout.trim(), "create delete --help");
+  assert.equal((await probe("vde cable k", 2)).stdout.trim(), "keygen");
+  assert.match((await probe("vde cable listen --k", 3)).stdout, /^--key$/m);
+  assert.match((await probe("vde tap create --", 3)).stdout, /--user/);
+});
+
+Deno.test("vde completions bash offers running labs' names to down, status and term, and nothing else of their directory", async () => {
+  const script = (await vde(["completions", "bash"])).stdout;
+  const runtime = await Deno.makeTempDir({ prefix: "vde-compl-" });
+  try {
+    await Deno.mkdir(`${runtime}/vde/complab`, { recursive: true });
+    await Deno.writeTextFile(`${runtime}/vde/complab.log`, "");
+    for (const sub of ["down", "status", "term"]) {
+      const r = await run([
+        "bash",
+        "-c",
+        `${script}\nCOMP_WORDS=(vde ${sub} ''); COMP_CWORD=2; _vde; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ], { env: { XDG_RUNTIME_DIR: runtime }, cwd: runtime });
+      const offered = r.stdout.trim().split("\n");
+      assert.ok(offered.includes("complab"), `${sub}: ${offered}`);
+      // `ls` of two directories put their `DIR:` headers among the names.
+      assert.deepEqual(
+        offered.filter((w) => w.endsWith(":") || w.endsWith(".log")),
+        [],
+        `${sub}: ${offered}`,
+      );
+    }
+  } finally {
+    await Deno.remove(runtime, { recursive: true });
+  }
 });
 
 Deno.test("vde completions zsh and fish name every subcommand; an unknown shell is refused", async () => {
