@@ -9,16 +9,7 @@ import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { helpColumns } from "../../src/lab/commands.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { vde, withLabFile } from "./_helpers.ts";
-
-const TWO_SWITCHES = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    sw2: { kind: switch, ports: 4 }
-  links:
-    - endpoints: [sw1, sw2]
-`;
+import { TWO_SWITCHES, vde, withLabFile } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -8,16 +8,7 @@ import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { vde, vdeCommand, withLabFile } from "./_helpers.ts";
-
-const TWO_SWITCHES = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    sw2: { kind: switch, ports: 4 }
-  links:
-    - endpoints: [sw1, sw2]
-`;
+import { TWO_SWITCHES, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 Deno.test("vde term LAB completes a switch's commands after its name and watches the lab's switches", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
