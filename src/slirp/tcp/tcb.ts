@@ -79,6 +79,7 @@
  * capacity; the rings never exceed their `max`; nothing on the data path
  * allocates except the views needed to copy bytes (and a ring's growth).
  */
+import { checksumBuffer } from "../../wire/checksum_wasm.ts";
 import {
   setTcpChecksum,
   TCP_ACK,
@@ -259,8 +260,9 @@ const TLP_DELAYED_ACK_MS = 50;
 /** The shortest probe timeout (as Linux's): a busy host delays ACKs by a few ms, and a probe then is waste. */
 const TLP_MIN_MS = 10;
 
-// One scratch buffer for every segment built: `emit` borrows it.
-const SCRATCH = new Uint8Array(TCP_HEADER_LEN + 40 + 65535);
+// One scratch buffer for every segment built: `emit` borrows it. It lives in the checksum module's
+// memory, so the checksum of each segment is a SIMD sum in place, not a copy and a sum.
+const SCRATCH = checksumBuffer(TCP_HEADER_LEN + 40 + 65535);
 let lastView: Uint8Array = SCRATCH.subarray(0, 0);
 function scratchView(len: number): Uint8Array {
   if (lastView.length !== len) lastView = SCRATCH.subarray(0, len);
