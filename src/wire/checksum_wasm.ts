@@ -9,18 +9,13 @@
  * own linear memory, so the module works on one `WebAssembly.Memory` that
  * this file owns: a scratch area at its start, where `sumWasm` copies a
  * run that lives elsewhere (a plain copy is memmove, far cheaper than the
- * sum it replaces), a second one for {@link privateCopy} (below), so a sum
- * never overwrites a copy still in use, and an arena after them, from which the data path's
+ * sum it replaces), and an arena after it, from which the data path's
  * long-lived buffers (the TCP engine's segment scratch) are taken with
  * {@link checksumBuffer}, so their sums need no copy at all. The memory
- * never grows (growing would detach every view into it).
- *
- * A run in a SharedArrayBuffer (a frame still in the receive thread's ring)
- * is copied into the scratch at the same offset modulo 8: V8 copies shared
- * memory with relaxed atomics, word by word when both sides are aligned
- * alike and byte by byte otherwise (measured: 0.4 against 2.1 µs for 9 KB).
- * {@link privateCopy} hands such a copy back, so a caller that reads the
- * bytes again (the TCP receive ring) reads them from ordinary memory too.
+ * never grows (growing would detach every view into it). A run in a
+ * SharedArrayBuffer is copied into the scratch at its own offset modulo 8:
+ * V8 copies shared memory word by word only when both sides are aligned
+ * alike (byte by byte otherwise, several times slower).
  *
  * The module is emitted from the bytes below (no tools at build time). It
  * exports `sum(ptr, len)`: the one's-complement sum of the little-endian
@@ -88,10 +83,8 @@ const MODULE = new Uint8Array([
   ...section(10, [0x01, ...leb(BODY.length), ...BODY]),
 ]);
 
-/** Bytes of each scratch area: the largest segment (64 KiB and headers) and the alignment slack. */
+/** Bytes of the scratch area: the largest segment (64 KiB and headers) and the alignment slack. */
 const SCRATCH_BYTES = 128 * 1024;
-/** Where `privateCopy` copies to. */
-const COPY_AT = SCRATCH_BYTES;
 /** Bytes of the arena for long-lived buffers. */
 const ARENA_BYTES = 256 * 1024;
 const PAGE = 65536;
@@ -100,7 +93,7 @@ let memory: WebAssembly.Memory | null = null;
 let sumExport: ((ptr: number, len: number) => number) | null = null;
 try {
   if (WebAssembly.validate(MODULE)) {
-    memory = new WebAssembly.Memory({ initial: (2 * SCRATCH_BYTES + ARENA_BYTES) / PAGE });
+    memory = new WebAssembly.Memory({ initial: (SCRATCH_BYTES + ARENA_BYTES) / PAGE });
     const instance = new WebAssembly.Instance(new WebAssembly.Module(MODULE), { m: { m: memory } });
     sumExport = instance.exports.sum as (ptr: number, len: number) => number;
   }
@@ -112,7 +105,7 @@ try {
 const heap: Uint8Array<ArrayBuffer> = memory === null
   ? new Uint8Array(0)
   : new Uint8Array(memory.buffer as ArrayBuffer);
-let arenaNext = 2 * SCRATCH_BYTES;
+let arenaNext = SCRATCH_BYTES;
 
 /**
  * A buffer of `n` bytes in the module's memory, whose sums need no copy:
@@ -129,14 +122,13 @@ export function checksumBuffer(n: number): Uint8Array<ArrayBuffer> {
 
 /**
  * Where `b[off, off+len)` is in the module's memory: itself if it is there
- * already, else a copy in the scratch area at `area` (at the source's
- * offset modulo 8, so a shared source is copied by words). -1 when it does
- * not fit.
+ * already, else a copy in the scratch area (at the source's offset modulo
+ * 8, so a shared source is copied by words). -1 when it does not fit.
  */
-function place(b: Uint8Array, off: number, len: number, area: number): number {
+function place(b: Uint8Array, off: number, len: number): number {
   if (b.buffer === heap.buffer) return b.byteOffset + off;
   if (len > SCRATCH_BYTES - 8) return -1;
-  const at = area + ((b.byteOffset + off) & 7);
+  const at = (b.byteOffset + off) & 7;
   heap.set(b.subarray(off, off + len), at);
   return at;
 }
@@ -149,20 +141,8 @@ function place(b: Uint8Array, off: number, len: number, area: number): number {
 export const sumWasm: ((b: Uint8Array, off: number, len: number) => number) | null = sumExport === null
   ? null
   : (b, off, len) => {
-    const at = place(b, off, len, 0);
+    const at = place(b, off, len);
     if (at < 0) return -1;
     const r = sumExport!(at, len);
     return ((r & 0xff) << 8) | (r >>> 8);
   };
-
-/**
- * A copy of `b` in ordinary memory, for bytes that are read more than
- * once: a frame in a SharedArrayBuffer (V8 copies and reads shared memory
- * through slower paths) comes back as a view of a scratch area, valid
- * until the next `privateCopy`; anything else comes back as it is.
- */
-export function privateCopy(b: Uint8Array): Uint8Array {
-  if (sumExport === null || !(b.buffer instanceof SharedArrayBuffer)) return b;
-  const at = place(b, 0, b.length, COPY_AT);
-  return at < 0 ? b : heap.subarray(at, at + b.length);
-}

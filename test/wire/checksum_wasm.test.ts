@@ -2,12 +2,11 @@
  * The WebAssembly SIMD sum against the JS word-by-word reference, on random
  * runs at odd and even offsets and lengths, read from ordinary memory, from
  * a SharedArrayBuffer (as frames in the receive thread's ring are) and from
- * the module's own arena; and `privateCopy`, which hands shared bytes back
- * in ordinary memory.
+ * the module's own arena.
  */
 import assert from "node:assert/strict";
 import { finishChecksum, sumWords } from "../../src/wire/checksum.ts";
-import { checksumBuffer, privateCopy, sumWasm } from "../../src/wire/checksum_wasm.ts";
+import { checksumBuffer, sumWasm } from "../../src/wire/checksum_wasm.ts";
 
 /** RFC 1071 word by word, folded once. */
 function reference(b: Uint8Array, off: number, len: number): number {
@@ -72,18 +71,4 @@ Deno.test("checksum_wasm: a run longer than the scratch area is summed by the JS
   fill(b, random(5));
   assert.equal(sumWasm!(b, 3, 200_000), -1);
   assert.equal(finishChecksum(sumWords(b, 3, 200_000)), reference(b, 3, 200_000));
-});
-
-Deno.test("checksum_wasm: privateCopy returns shared bytes in ordinary memory and anything else as it is", () => {
-  const shared = new Uint8Array(new SharedArrayBuffer(10_000));
-  fill(shared, random(21));
-  for (const off of [0, 1, 6, 70]) {
-    const src = shared.subarray(off, off + 9000);
-    const copy = privateCopy(src);
-    assert.ok(!(copy.buffer instanceof SharedArrayBuffer));
-    assert.deepEqual(copy, src.slice());
-    assert.equal(finishChecksum(sumWords(copy, 0, copy.length)), reference(src, 0, src.length));
-  }
-  const plain = new Uint8Array(100);
-  assert.equal(privateCopy(plain), plain);
 });
