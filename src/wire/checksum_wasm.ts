@@ -21,10 +21,11 @@
  * exports `sum(ptr, len)`: the one's-complement sum of the little-endian
  * 16-bit words of `mem[ptr, ptr + len - len % 16)`, folded to 16 bits. The
  * caller sums the last `len % 16` bytes and swaps the result's bytes (RFC
- * 1071 2(B): the sum does not depend on byte order). Lanes are i32, each
- * gaining at most 2 x 65,535 per 16 bytes, so they are widened into an i64
- * every 256 KiB, long before they could overflow. Where WebAssembly SIMD is
- * missing, `sumWasm` is null and the JS loop in checksum.ts does the work.
+ * 1071 2(B): the sum does not depend on byte order). Four accumulators of
+ * four i32 lanes take 64 bytes a turn; they are widened into an i64 at the
+ * end, which is safe because a run lies within the memory (384 KiB) and a
+ * lane would need 2 MiB to overflow. Where WebAssembly SIMD is missing,
+ * `sumWasm` is null and the JS loop in checksum.ts does the work.
  */
 
 /** LEB128 of an unsigned integer (section and body sizes). */
@@ -43,35 +44,56 @@ function section(id: number, body: number[]): number[] {
   return [id, ...leb(body.length), ...body];
 }
 
-// Locals after the parameters (0 = ptr, 1 = len): 2 = end, 3 = chunk end, 4 = acc (v128), 5 = total (i64).
+// Instructions used below.
+const get = (i: number) => [0x20, i];
+const set = (i: number) => [0x21, i];
+/** acc += pairwise(load(ptr + offset)): eight words widened and added into four i32 lanes. */
+const addBlock = (acc: number, offset: number) => [
+  ...get(acc),
+  ...get(0),
+  ...[0xfd, 0x00, 0x00, offset], // v128.load (offset < 128: one LEB byte)
+  ...[0xfd, 0x7f], // i32x4.extadd_pairwise_i16x8_u
+  ...[0xfd, 0xae, 0x01], // i32x4.add
+  ...set(acc),
+];
+/** ptr += n (64 takes two bytes as a signed LEB128). */
+const advance = (n: 16 | 64) => [...get(0), 0x41, ...(n === 64 ? [0xc0, 0x00] : [n]), 0x6a, ...set(0)];
+/** Continues the loop while ptr < the end in local `end`. */
+const whileBelow = (end: number) => [...get(0), ...get(end), 0x49, 0x0d, 0x00];
+/** total (local 8) += lane k of `acc`, widened to i64. */
+const widen = (acc: number) =>
+  [0, 1, 2, 3].flatMap((k) => [...get(8), ...get(acc), 0xfd, 0x1b, k, 0xad, 0x7c, ...set(8)]);
+
+// Locals after the parameters (0 = ptr, 1 = len): 2 = end of the 64-byte blocks, 3 = end of the 16-byte
+// blocks, 4-7 = four accumulators (v128, zero at entry), 8 = total (i64). Four accumulators, 64 bytes a
+// turn, so the adds do not wait on each other. No lane can overflow: each gains at most 2 x 65,535 per
+// 64 bytes, and a run lies within the memory, far below the 2 MiB that would take.
 const BODY = [
-  ...[0x03, 0x02, 0x7f, 0x01, 0x7b, 0x01, 0x7e], // locals: 2 x i32, 1 x v128, 1 x i64
-  // end = ptr + (len & -16)
-  ...[0x20, 0x00, 0x20, 0x01, 0x41, 0x70, 0x71, 0x6a, 0x21, 0x02],
-  ...[0x02, 0x40, 0x03, 0x40], // block, loop (one 256 KiB chunk per turn)
-  ...[0x20, 0x00, 0x20, 0x02, 0x4f, 0x0d, 0x01], // if ptr >= end: leave
-  // chunk end = min(ptr + 256 KiB, end)
-  ...[0x20, 0x00, 0x41, 0x80, 0x80, 0x10, 0x6a, 0x22, 0x03],
-  ...[0x20, 0x02, 0x20, 0x03, 0x20, 0x02, 0x49, 0x1b, 0x21, 0x03],
-  ...[0xfd, 0x0c, ...new Array<number>(16).fill(0), 0x21, 0x04], // acc = 0
-  0x03, // loop: acc += pairwise(load(ptr)); ptr += 16; while ptr < chunk end
-  0x40,
-  ...[0x20, 0x04, 0x20, 0x00, 0xfd, 0x00, 0x00, 0x00, 0xfd, 0x7f, 0xfd, 0xae, 0x01, 0x21, 0x04],
-  ...[0x20, 0x00, 0x41, 0x10, 0x6a, 0x22, 0x00, 0x20, 0x03, 0x49, 0x0d, 0x00],
-  0x0b,
-  // total += the four lanes, widened
-  ...[0x20, 0x05],
-  ...[0x20, 0x04, 0xfd, 0x1b, 0x00, 0xad, 0x7c],
-  ...[0x20, 0x04, 0xfd, 0x1b, 0x01, 0xad, 0x7c],
-  ...[0x20, 0x04, 0xfd, 0x1b, 0x02, 0xad, 0x7c],
-  ...[0x20, 0x04, 0xfd, 0x1b, 0x03, 0xad, 0x7c],
-  ...[0x21, 0x05, 0x0c, 0x00, 0x0b, 0x0b], // next chunk; end loop, end block
+  ...[0x03, 0x02, 0x7f, 0x04, 0x7b, 0x01, 0x7e], // locals: 2 x i32, 4 x v128, 1 x i64
+  ...[...get(0), ...get(1), 0x41, 0x40, 0x71, 0x6a, ...set(2)], // end64 = ptr + (len & -64)
+  ...[...get(0), ...get(1), 0x41, 0x70, 0x71, 0x6a, ...set(3)], // end16 = ptr + (len & -16)
+  // if ptr < end64: do 64 bytes while ptr < end64
+  ...[...get(0), ...get(2), 0x49, 0x04, 0x40, 0x03, 0x40],
+  ...addBlock(4, 0),
+  ...addBlock(5, 16),
+  ...addBlock(6, 32),
+  ...addBlock(7, 48),
+  ...advance(64),
+  ...whileBelow(2),
+  ...[0x0b, 0x0b],
+  // if ptr < end16: do 16 bytes while ptr < end16
+  ...[...get(0), ...get(3), 0x49, 0x04, 0x40, 0x03, 0x40],
+  ...addBlock(4, 0),
+  ...advance(16),
+  ...whileBelow(3),
+  ...[0x0b, 0x0b],
+  ...[4, 5, 6, 7].flatMap(widen),
   // while (total >> 16) total = (total & 0xffff) + (total >> 16)
   ...[0x02, 0x40, 0x03, 0x40],
-  ...[0x20, 0x05, 0x42, 0x10, 0x88, 0x50, 0x0d, 0x01],
-  ...[0x20, 0x05, 0x42, 0xff, 0xff, 0x03, 0x83, 0x20, 0x05, 0x42, 0x10, 0x88, 0x7c, 0x21, 0x05, 0x0c, 0x00],
+  ...[...get(8), 0x42, 0x10, 0x88, 0x50, 0x0d, 0x01],
+  ...[...get(8), 0x42, 0xff, 0xff, 0x03, 0x83, ...get(8), 0x42, 0x10, 0x88, 0x7c, ...set(8), 0x0c, 0x00],
   ...[0x0b, 0x0b],
-  ...[0x20, 0x05, 0xa7, 0x0b], // return (i32) total
+  ...[...get(8), 0xa7, 0x0b], // return (i32) total
 ];
 
 const MODULE = new Uint8Array([
@@ -88,6 +110,8 @@ const SCRATCH_BYTES = 128 * 1024;
 /** Bytes of the arena for long-lived buffers. */
 const ARENA_BYTES = 256 * 1024;
 const PAGE = 65536;
+// The sum's lanes overflow past 2 MiB (see BODY): the memory must stay well below that.
+if (SCRATCH_BYTES + ARENA_BYTES > 1 << 20) throw new Error("checksum memory too large for the sum's lanes");
 
 let memory: WebAssembly.Memory | null = null;
 let sumExport: ((ptr: number, len: number) => number) | null = null;
