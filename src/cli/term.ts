@@ -65,9 +65,7 @@ async function runBatch(
       if (reply.code === Errno.ENOSYS) {
         // A typo in a script: the nearest commands, as the interactive console names them.
         await remote.learnCommands();
-        const name = parseLine(line).name;
-        // Not the command itself: an emulated one (ports) that the remote cannot back is no typo.
-        const near = suggestCommands(name, remote.commands().map((c) => c.path)).filter((p) => p !== name);
+        const near = suggestCommands(parseLine(line).name, remote.commands().map((c) => c.path));
         if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
       }
       throw new UsageError(`${line.trim()}: ${describeFailure(reply)}${hint}`);

@@ -46,12 +46,15 @@ export function editDistance(a: string, b: string, max = 3): number {
 /**
  * The commands `name` may have meant, nearest first (at most three): a
  * small edit away from the whole path or from its last word (`print` for
- * `port/print`), or a path that starts with it.
+ * `port/print`), or a path that starts with it. Never `name` itself: a
+ * command that exists and still failed as unknown (one `vde term` emulates,
+ * `ports`, on a remote that cannot back it) is no typo.
  */
 export function suggestCommands(name: string, paths: readonly string[]): string[] {
   const scored: [number, string][] = [];
   const limit = name.length <= 3 ? 1 : 2;
   for (const path of paths) {
+    if (path === name) continue;
     const last = path.slice(path.lastIndexOf("/") + 1);
     let d = Math.min(editDistance(name, path, limit), editDistance(name, last, limit) + 0.5);
     if (name.length >= 2 && path.startsWith(name)) d = Math.min(d, 1.5);

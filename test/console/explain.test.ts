@@ -6,7 +6,7 @@
  * shape, so its guesses about a lab command are wrong).
  */
 import assert from "node:assert/strict";
-import { formatExplained, type KnownCommands } from "../../src/console/explain.ts";
+import { formatExplained, type KnownCommands, suggestCommands } from "../../src/console/explain.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 
 /** What `vde term` learns of a lab: `link` with no syntax, as the lab's help does not say it in columns. */
@@ -29,4 +29,9 @@ Deno.test("a bare failure is explained from the commands the console knows", () 
     formatExplained("lnks", { code: Errno.ENOSYS }, known),
     "lnks: no such command; did you mean links, link?\n",
   );
+});
+
+Deno.test("suggestions never name the command typed: it is no typo of itself (vde term's emulated ports)", () => {
+  assert.deepEqual(suggestCommands("ports", ["ports", "port", "nodes"]), ["port"]);
+  assert.deepEqual(suggestCommands("link", ["link", "links"]), ["links"]);
 });
