@@ -80,12 +80,21 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
 }
 
 /**
+ * Whether a failed reply says why in its own words (a lab command's, a
+ * remote lab's): text before any listing. Listing rows are no reason.
+ */
+export function saysWhy(reply: Reply): boolean {
+  return reply.code !== 0 && (reply.raw ?? "").trim() !== "";
+}
+
+/**
  * A reply as a person at a terminal reads it: listings as they are,
- * failures in words. A failure that says why (a lab command's, a remote
- * lab's) is shown as it is: its own words beat a guess from the code.
+ * failures in words. A failure that says why is shown as it is: its own
+ * words beat a guess from the code. Any other failure is explained after
+ * the rows it printed, so it never passes for a success.
  */
 export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
   if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
-  const said = formatForPeople({ ...reply, code: 0 });
-  return said !== "" ? said : explainFailure(line, reply.code, known);
+  if (saysWhy(reply)) return formatForPeople({ ...reply, code: 0 });
+  return formatForPeople({ ...reply, raw: undefined, code: 0 }) + explainFailure(line, reply.code, known);
 }

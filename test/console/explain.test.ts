@@ -35,3 +35,15 @@ Deno.test("suggestions never name the command typed: it is no typo of itself (vd
   assert.deepEqual(suggestCommands("ports", ["ports", "port", "nodes"]), ["port"]);
   assert.deepEqual(suggestCommands("link", ["link", "links"]), ["links"]);
 });
+
+Deno.test("a failure that printed listing rows but no words still says that it failed, after the rows", () => {
+  assert.equal(
+    formatExplained("hub maybe", { code: Errno.EINVAL, lines: ["a row"] }, known),
+    "a row\nhub: Invalid argument (1022)\nusage: hub (takes no arguments)\n",
+  );
+});
+
+Deno.test("a failure whose words come before a listing shows both, words first, and no guess", () => {
+  const reply = { code: Errno.ENOENT, raw: "no host h9 (hosts: none)\n", lines: ["a row"] };
+  assert.equal(formatExplained("exec h9 ls", reply, known), "no host h9 (hosts: none)\na row\n");
+});
