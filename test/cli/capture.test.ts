@@ -25,3 +25,25 @@ Deno.test("vde capture of a directory that holds no switch says so", async () =>
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde capture of a directory that holds no switch says so before compiling its filter", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-cli-" });
+  try {
+    const r = await run([
+      ...ourCli(),
+      "capture",
+      `${tmp}/`,
+      "--filter",
+      "no such (( filter",
+      "-w",
+      "/dev/null",
+    ], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `vde: ${tmp} is not a switch's socket directory (it has no ctl socket)\n`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
