@@ -8,7 +8,13 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
-import { formatExplained, type KnownCommands, missingHint, suggestCommands } from "../console/explain.ts";
+import {
+  formatExplained,
+  type KnownCommands,
+  missingHint,
+  saysWhy,
+  suggestCommands,
+} from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
@@ -55,18 +61,18 @@ async function runBatch(
   for await (const line of lines) {
     const reply = await remote.execute(line);
     if (reply === null) continue;
-    const text = formatForPeople({ ...reply, code: 0 });
-    // A failure that says why in one line (the lab shell's do) is that line on stderr, in place of the code.
-    if (reply.code !== 0 && /^[^\n]+\n$/.test(text)) throw new UsageError(`${line.trim()}: ${text.trim()}`);
-    await writeOut(text);
+    if (saysWhy(reply)) {
+      // Its words (the lab shell's, on as many lines as it has reasons) go to stderr in place of the code.
+      await writeOut(formatForPeople({ ...reply, raw: undefined, code: 0 }));
+      throw new UsageError(`${line.trim()}: ${reply.raw!.trim()}`);
+    }
+    await writeOut(formatForPeople({ ...reply, code: 0 }));
     if (reply.code !== 0) {
       let hint = "";
       if (reply.code === Errno.ENOSYS) {
         // A typo in a script: the nearest commands, as the interactive console names them.
         await remote.learnCommands();
-        const name = parseLine(line).name;
-        // Not the command itself: an emulated one (ports) that the remote cannot back is no typo.
-        const near = suggestCommands(name, remote.commands().map((c) => c.path)).filter((p) => p !== name);
+        const near = suggestCommands(parseLine(line).name, remote.commands().map((c) => c.path));
         if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
       } else if (reply.code === Errno.ENXIO) {
         await remote.learnCommands();

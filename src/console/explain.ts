@@ -47,12 +47,15 @@ export function editDistance(a: string, b: string, max = 3): number {
 /**
  * The commands `name` may have meant, nearest first (at most three): a
  * small edit away from the whole path or from its last word (`print` for
- * `port/print`), or a path that starts with it.
+ * `port/print`), or a path that starts with it. Never `name` itself: a
+ * command that exists and still failed as unknown (one `vde term` emulates,
+ * `ports`, on a remote that cannot back it) is no typo.
  */
 export function suggestCommands(name: string, paths: readonly string[]): string[] {
   const scored: [number, string][] = [];
   const limit = name.length <= 3 ? 1 : 2;
   for (const path of paths) {
+    if (path === name) continue;
     const last = path.slice(path.lastIndexOf("/") + 1);
     let d = Math.min(editDistance(name, path, limit), editDistance(name, last, limit) + 0.5);
     if (name.length >= 2 && path.startsWith(name)) d = Math.min(d, 1.5);
@@ -100,12 +103,21 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
 }
 
 /**
+ * Whether a failed reply says why in its own words (a lab command's, a
+ * remote lab's): text before any listing. Listing rows are no reason.
+ */
+export function saysWhy(reply: Reply): boolean {
+  return reply.code !== 0 && (reply.raw ?? "").trim() !== "";
+}
+
+/**
  * A reply as a person at a terminal reads it: listings as they are,
- * failures in words. A failure that says why (a lab command's, a remote
- * lab's) is shown as it is: its own words beat a guess from the code.
+ * failures in words. A failure that says why is shown as it is: its own
+ * words beat a guess from the code. Any other failure is explained after
+ * the rows it printed, so it never passes for a success.
  */
 export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
   if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
-  const said = formatForPeople({ ...reply, code: 0 });
-  return said !== "" ? said : explainFailure(line, reply.code, known);
+  if (saysWhy(reply)) return formatForPeople({ ...reply, code: 0 });
+  return formatForPeople({ ...reply, raw: undefined, code: 0 }) + explainFailure(line, reply.code, known);
 }

@@ -40,6 +40,16 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.equal(r.stdout, "");
     assert.equal(r.stderr, "vde: exec h9 ls: no host h9 (hosts: none)\n");
 
+    // A failure with reasons on several lines (an added node's mistakes) says them all on stderr.
+    r = await vde(["term", name, "-c", "add switch sw3 ports 0 numports 3"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.equal(
+      r.stderr,
+      "vde: add switch sw3 ports 0 numports 3: sw3: ports must be a whole number from 2 to 65535, got 0\n" +
+        'unknown key "numports" in node sw3 (switch) (did you mean "ports"?)\n',
+    );
+
     r = await vde(["term", name, "-c", "link sw1-sw9 down"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
