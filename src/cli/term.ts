@@ -16,7 +16,7 @@ import {
   suggestCommands,
 } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
-import { RemoteConsole } from "../console/switch/remote_console.ts";
+import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
@@ -49,6 +49,28 @@ async function writeOut(text: string): Promise<void> {
 }
 
 /**
+ * What a script's failed line is told beside the code, as the interactive
+ * console words it: the nearest commands for a typo, what is missing for
+ * 1006. A lab switch's line (`sw1 prot/print`) is judged by that switch's
+ * commands.
+ */
+async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
+  if (code !== Errno.ENOSYS && code !== Errno.ENXIO) return "";
+  await remote.learnCommands();
+  let { name, args } = parseLine(line);
+  let commands = remote.commands();
+  const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
+  if (ofSwitch !== undefined) [commands, name] = [ofSwitch, parseLine(args).name];
+  if (code === Errno.ENOSYS) {
+    const near = suggestCommands(name, commands.map((c) => c.path));
+    return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
+  }
+  const syntax = commands.find((c) => c.path === name)?.syntax;
+  const missing = syntax === undefined ? undefined : missingHint(name, syntax);
+  return missing === undefined ? "" : ` (${missing})`;
+}
+
+/**
  * Runs `lines` in order, printing listings to stdout.
  *
  * @throws UsageError at the first command that fails ("CMD: 1022 Invalid
@@ -68,20 +90,9 @@ async function runBatch(
     }
     await writeOut(formatForPeople({ ...reply, code: 0 }));
     if (reply.code !== 0) {
-      let hint = "";
-      if (reply.code === Errno.ENOSYS) {
-        // A typo in a script: the nearest commands, as the interactive console names them.
-        await remote.learnCommands();
-        const near = suggestCommands(parseLine(line).name, remote.commands().map((c) => c.path));
-        if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
-      } else if (reply.code === Errno.ENXIO) {
-        await remote.learnCommands();
-        const name = parseLine(line).name;
-        const syntax = remote.commands().find((c) => c.path === name)?.syntax;
-        const missing = syntax === undefined ? undefined : missingHint(name, syntax);
-        if (missing !== undefined) hint = ` (${missing})`;
-      }
-      throw new UsageError(`${line.trim()}: ${describeFailure(reply)}${hint}`);
+      throw new UsageError(
+        `${line.trim()}: ${describeFailure(reply)}${await hintFor(remote, line, reply.code)}`,
+      );
     }
     if (reply.endSession) break;
   }
@@ -110,6 +121,15 @@ function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<str
   });
 }
 
+/** What a console knows of `commands`, for usage lines and suggestions. */
+function knownOf(commands: readonly RemoteCommand[], helpLine?: string): KnownCommands {
+  return {
+    syntax: (p) => commands.find((c) => c.path === p)?.syntax,
+    paths: () => commands.map((c) => c.path),
+    helpLine,
+  };
+}
+
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
 async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
   const { promise: done, resolve } = Promise.withResolvers<void>();
@@ -129,19 +149,33 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
     await watchLoop(repl, title, render, ms);
     return "";
   };
-  const known: KnownCommands = {
-    syntax: (p) => remote.commands().find((c) => c.path === p)?.syntax,
-    paths: () => remote.commands().map((c) => c.path),
+  // On a lab, after `use sw1`, a line that is no lab command nor switch goes to sw1, as in the lab shell.
+  let using: string | undefined;
+  const prompt = () => `vde[${path}${using === undefined ? "" : `:${using}`}]$ `;
+  const direct = async (word: string) =>
+    word === "" || remote.commands().some((c) => c.path === word) ||
+    (await remote.labSwitches()).includes(word);
+  const useSwitch = async (args: string): Promise<string> => {
+    const target = parseLine(args).name || undefined;
+    if (target !== undefined && !(await remote.labSwitches()).includes(target)) {
+      return `no switch ${target} (switches: ${(await remote.labSwitches()).join(", ") || "none"})\n`;
+    }
+    using = target;
+    repl.setPrompt(prompt());
+    return "";
   };
+  const source = remote.completionSource();
   const repl: Repl = new Repl({
-    prompt: `vde[${path}]$ `,
-    run: async (line) => {
+    prompt: prompt(),
+    run: async (typed) => {
+      const first = parseLine(typed).name;
+      if (remote.lab && first === "use") return await useSwitch(parseLine(typed).args);
+      const line = using === undefined || await direct(first) ? typed : `${using} ${typed}`;
       const { name, args } = parseLine(line);
       if (name === "watch") return await watch(args);
       const inner = parseLine(args);
-      if (inner.name === "watch" && (await remote.labSwitches()).includes(name)) {
-        return await watch(inner.args, name);
-      }
+      const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
+      if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
       let reply: RemoteReply | null;
       try {
         reply = await remote.execute(line);
@@ -150,9 +184,20 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       }
       if (reply === null) return "";
       if (reply.endSession) resolve();
-      return formatExplained(line, reply, known);
+      // A lab switch's failure is explained with that switch's commands, as the lab shell does.
+      if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
+      return formatExplained(line, reply, knownOf(remote.commands()));
     },
-    complete: (line) => complete(line, remote.completionSource()),
+    complete: async (line) => {
+      if (using === undefined) return await complete(line, source);
+      // The used switch's commands, and at the start of the line the lab's too.
+      const words = line.trimStart().split(/\s+/);
+      if (words.length > 1 && await direct(words[0]!)) return await complete(line, source);
+      const [ofSwitch, partial] = await complete(`${using} ${line.trimStart()}`, source);
+      if (words.length > 1) return [ofSwitch, partial];
+      const [ofLab] = await complete(line, source);
+      return [[...new Set([...ofLab, ...ofSwitch])], partial];
+    },
     historyFile: historyPath(),
     onQuit: () => resolve(),
     interruptHint: "Ctrl-C again or Ctrl-D leaves vde term",

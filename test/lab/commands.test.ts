@@ -68,6 +68,9 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo gets the nearest lab command; `ports`, which vde term emulates for switches, is no typo of itself.
     r = await vde(["term", name, "-c", "nodez"]);
     assert.equal(r.stderr, "vde: nodez: 1038 Function not implemented (did you mean nodes?)\n");
+    // A typo in a switch's command gets the nearest of that switch's commands.
+    r = await vde(["term", name, "-c", "sw1 prot/print"]);
+    assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
     r = await vde(["term", name, "-c", "ports"]);
     assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
 

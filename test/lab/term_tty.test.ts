@@ -1,8 +1,9 @@
 /**
  * `vde term LAB` at a terminal (tmux), on a lab in the background: Tab
  * completes a switch's name, then that switch's commands and ports after
- * it, as against one switch; `watch` redraws every switch's port counters,
- * `SW watch` one switch's.
+ * it, as against one switch; a switch's failure is explained with its
+ * commands; `use SW` sends it the lines that are no lab command; `watch`
+ * redraws every switch's port counters, `SW watch` one switch's.
  */
 import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
@@ -54,6 +55,26 @@ Deno.test("vde term LAB completes a switch's commands after its name and watches
       assert.doesNotMatch(sw2(screen), /^sw1:/m);
       await tmux.keys("q");
       await tmux.waitFor((s) => s.endsWith(prompt), "a key to stop sw2 watch");
+      // A switch's failure is explained with that switch's commands, as in the lab shell.
+      await tmux.keys("-l", "sw1 prot/print");
+      await tmux.keys("Enter");
+      await tmux.waitFor(
+        (s) => s.includes("prot/print: no such command; did you mean port/print?"),
+        "a typo in sw1's command explained",
+      );
+      // `use sw1`: lines that are no lab command go to sw1, and Tab completes sw1's commands alone.
+      await tmux.keys("-l", "use sw1");
+      await tmux.keys("Enter");
+      const using = `vde[${labDir(name)}/ctl:sw1]$`;
+      await tmux.waitFor((s) => s.endsWith(using), "the prompt of use sw1");
+      await tmux.keys("-l", "port/sh");
+      await tmux.keys("Tab");
+      await tmux.waitFor((s) => s.endsWith(`${using} port/showinfo`), "sw1's command completed after use");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => /Numports=4/.test(s), "port/showinfo run on sw1");
+      await tmux.keys("-l", "use");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => s.endsWith(prompt), "use alone to end it");
       await tmux.keys("-l", "exit");
       await tmux.keys("Enter");
       await tmux.waitFor((s) => s.includes("[exit 0]"), "vde term to exit");

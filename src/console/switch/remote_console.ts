@@ -172,17 +172,26 @@ export class RemoteConsole {
       // A lab's switch names start a line as its commands do.
       commands: async () => [...await top.commands(), ...await this.labSwitches()],
       nested: async (word) => {
-        if (!(await this.labSwitches()).includes(word)) return undefined;
-        let learnt = this.#switchCommands.get(word);
-        if (learnt === undefined) {
-          const r = await this.#listing(`${word} help`);
-          learnt = [...parseHelpListing(r), ...LOCAL_COMMANDS.filter((c) => c.path === "watch")];
-          this.#switchCommands.set(word, learnt);
-        }
-        const commands = learnt;
-        return this.#sourceFor(`${word} `, () => commands);
+        const commands = await this.switchCommands(word);
+        return commands === undefined ? undefined : this.#sourceFor(`${word} `, () => commands);
       },
     };
+  }
+
+  /**
+   * The commands of a lab's switch `name` (and vde term's `watch`), learnt
+   * from `name help` once; undefined when the lab has no such switch (or
+   * this is no lab).
+   */
+  async switchCommands(name: string): Promise<RemoteCommand[] | undefined> {
+    if (!(await this.labSwitches()).includes(name)) return undefined;
+    let learnt = this.#switchCommands.get(name);
+    if (learnt === undefined) {
+      const r = await this.#listing(`${name} help`);
+      learnt = [...parseHelpListing(r), ...LOCAL_COMMANDS.filter((c) => c.path === "watch")];
+      this.#switchCommands.set(name, learnt);
+    }
+    return learnt;
   }
 
   async #listing(cmd: string): Promise<string[]> {
