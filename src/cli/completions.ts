@@ -2,8 +2,8 @@
  * `vde completions bash|zsh|fish`: shell completion scripts generated from
  * the program's own subcommands and options, so they never drift from it.
  * Lab commands complete lab files (`up`) and running labs (`down`, `status`,
- * and in bash `term`); in bash, `tap` and `cable` complete their own
- * subcommands and then those's options.
+ * and in bash and fish `term`); there, `tap` and `cable` complete their
+ * own subcommands and then those's options.
  */
 import type { Command } from "commander";
 
@@ -93,20 +93,33 @@ compdef _vde vde
 `;
 }
 
+/** fish: the running labs' names (a glob matching nothing is no error in `for`). */
+const FISH_LABS = "(for d in $XDG_RUNTIME_DIR/vde/*/ /tmp/vde/*/ /run/vde/*/; basename $d; end)";
+
 function fish(subs: Sub[]): string {
   const lines = ["# fish completion for vde: vde completions fish > ~/.config/fish/completions/vde.fish"];
   lines.push("complete -c vde -f");
+  const options = (when: string, opts: string[]) => {
+    for (const o of opts) {
+      const flag = o.startsWith("--") ? `-l ${o.slice(2)}` : `-s ${o.slice(1)}`;
+      lines.push(`complete -c vde -n '${when}' ${flag}`);
+    }
+  };
   for (const s of subs) {
     lines.push(`complete -c vde -n __fish_use_subcommand -a ${s.name} -d '${s.about.replace(/'/g, "")}'`);
-    for (const o of s.options) {
-      const flag = o.startsWith("--") ? `-l ${o.slice(2)}` : `-s ${o.slice(1)}`;
-      lines.push(`complete -c vde -n '__fish_seen_subcommand_from ${s.name}' ${flag}`);
+    options(`__fish_seen_subcommand_from ${s.name}`, s.options);
+    const names = s.children.map((c) => c.name).join(" ");
+    for (const c of s.children) {
+      lines.push(
+        `complete -c vde -n '__fish_seen_subcommand_from ${s.name}; and not __fish_seen_subcommand_from ${names}' -a ${c.name} -d '${
+          c.about.replace(/'/g, "")
+        }'`,
+      );
+      options(`__fish_seen_subcommand_from ${s.name}; and __fish_seen_subcommand_from ${c.name}`, c.options);
     }
   }
-  lines.push("complete -c vde -n '__fish_seen_subcommand_from up' -F");
-  lines.push(
-    `complete -c vde -n '__fish_seen_subcommand_from down status' -a '(ls ${LAB_DIRS} 2>/dev/null | string match -v "*.log")'`,
-  );
+  lines.push("complete -c vde -n '__fish_seen_subcommand_from up term' -F");
+  lines.push(`complete -c vde -n '__fish_seen_subcommand_from down status term' -a '${FISH_LABS}'`);
   return lines.join("\n") + "\n";
 }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { run } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { vde } from "../lab/_helpers.ts";
 
 const SUBCOMMANDS = ["switch", "plug", "slirp", "cable", "wirefilter", "up", "down", "status", "completions"];
@@ -62,4 +62,36 @@ Deno.test("vde completions zsh and fish name every subcommand; an unknown shell 
   const bad = await vde(["completions", "tcsh"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no completions for "tcsh"/);
+});
+
+Deno.test("vde completions fish completes running labs, tap and cable subcommands and their options in a real fish", async (t) => {
+  if (skipUnless(t, (await hasCommand("fish")) ? null : "needs fish (apt-get install -y fish)")) return;
+  const runtime = await Deno.makeTempDir({ prefix: "vde-compl-fish-" });
+  try {
+    await Deno.writeTextFile(`${runtime}/vde.fish`, (await vde(["completions", "fish"])).stdout);
+    await Deno.mkdir(`${runtime}/vde/complab`, { recursive: true });
+    await Deno.writeTextFile(`${runtime}/vde/complab.log`, "");
+    const offered = async (line: string) => {
+      const r = await run(
+        ["fish", "--no-config", "-c", `source ${runtime}/vde.fish; complete -C '${line}'`],
+        {
+          env: { XDG_RUNTIME_DIR: runtime },
+          cwd: runtime,
+        },
+      );
+      assert.equal(r.stderr, "", `${line}: ${r.stderr}`);
+      return r.stdout.trim().split("\n").map((l) => l.split("\t")[0]!);
+    };
+    // The lab names were a syntax error in fish (bash's ${VAR:-default}).
+    for (const sub of ["down", "status", "term"]) {
+      const names = await offered(`vde ${sub} `);
+      assert.ok(names.includes("complab"), `${sub}: ${names}`);
+      assert.deepEqual(names.filter((w) => w.endsWith(":") || w.endsWith(".log")), [], `${sub}: ${names}`);
+    }
+    assert.deepEqual(await offered("vde tap "), ["create", "delete"]);
+    assert.deepEqual(await offered("vde cable listen --k"), ["--key"]);
+    assert.ok((await offered("vde tap create --")).includes("--user"));
+  } finally {
+    await Deno.remove(runtime, { recursive: true });
+  }
 });
