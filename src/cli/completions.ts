@@ -2,8 +2,8 @@
  * `vde completions bash|zsh|fish`: shell completion scripts generated from
  * the program's own subcommands and options, so they never drift from it.
  * Lab commands complete lab files (`up`) and running labs (`down`, `status`,
- * and in bash and fish `term`); there, `tap` and `cable` complete their
- * own subcommands and then those's options.
+ * and `term`); `tap` and `cable` complete their own subcommands and then
+ * those's options.
  */
 import type { Command } from "commander";
 
@@ -70,10 +70,20 @@ function zsh(subs: Sub[]): string {
   const list = subs.map((s) => `    '${s.name}:${s.about.replace(/:/g, "\\:").replace(/'/g, "")}'`).join(
     "\n",
   );
-  const cases = subs.map((s) =>
-    `    ${s.name}) _arguments '*:file:_files' ${s.options.map((o) => `'${o}'`).join(" ")} ;;`
-  )
-    .join("\n");
+  const args = (s: Sub) => `_arguments '*:file:_files' ${s.options.map((o) => `'${o}'`).join(" ")}`;
+  const cases = subs.map((s) => {
+    if (s.children.length > 0) {
+      const inner = s.children.map((c) => `        ${c.name}) ${args(c)} ;;`).join("\n");
+      return `    ${s.name})
+      if (( CURRENT == 3 )); then compadd -- ${s.children.map((c) => c.name).join(" ")}; return; fi
+      case "$words[3]" in
+${inner}
+      esac ;;`;
+    }
+    // Running labs by name, besides files.
+    const labs = ["down", "status", "term"].includes(s.name) ? "compadd -- $labs; " : "";
+    return `    ${s.name}) ${labs}${args(s)} ;;`;
+  }).join("\n");
   return `#compdef vde
 # zsh completion for vde: vde completions zsh > "\${fpath[1]}/_vde"
 _vde() {
@@ -85,6 +95,8 @@ ${list}
     _describe 'vde command' subs
     return
   fi
+  local -a labs
+  labs=(\${XDG_RUNTIME_DIR:-/tmp}/vde/*(N/:t) /run/vde/*(N/:t))
   case "$words[2]" in
 ${cases}
   esac

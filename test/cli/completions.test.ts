@@ -95,3 +95,41 @@ Deno.test("vde completions fish completes running labs, tap and cable subcommand
     await Deno.remove(runtime, { recursive: true });
   }
 });
+
+Deno.test("vde completions zsh offers running labs to down, status and term, and tap and cable their subcommands", async (t) => {
+  if (skipUnless(t, (await hasCommand("zsh")) ? null : "needs zsh (apt-get install -y zsh)")) return;
+  const runtime = await Deno.makeTempDir({ prefix: "vde-compl-zsh-" });
+  try {
+    await Deno.writeTextFile(`${runtime}/_vde`, (await vde(["completions", "zsh"])).stdout);
+    await Deno.mkdir(`${runtime}/vde/complab`, { recursive: true });
+    await Deno.writeTextFile(`${runtime}/vde/complab.log`, "");
+    // compsys's functions stand-ins: each prints what it was given to offer.
+    const stubs = [
+      'compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }',
+      '_arguments() { print -l -- "$@" }',
+      "_describe() { print -l -- ${(P)2} }",
+      "compdef() { : }",
+    ].join("\n");
+    const offered = async (...words: string[]) => {
+      const r = await run([
+        "zsh",
+        "-f",
+        "-c",
+        `${stubs}\nsource ${runtime}/_vde\nwords=(${
+          words.map((w) => `'${w}'`).join(" ")
+        }); CURRENT=${words.length}; _vde`,
+      ], { env: { XDG_RUNTIME_DIR: runtime } });
+      assert.equal(r.stderr, "", r.stderr);
+      return r.stdout.trim().split("\n");
+    };
+    for (const sub of ["down", "status", "term"]) {
+      const names = await offered("vde", sub, "");
+      assert.ok(names.includes("complab"), `${sub}: ${names}`);
+      assert.ok(!names.includes("complab.log"), `${sub}: ${names}`);
+    }
+    assert.deepEqual(await offered("vde", "tap", ""), ["create", "delete"]);
+    assert.ok((await offered("vde", "cable", "listen", "--")).includes("--key"));
+  } finally {
+    await Deno.remove(runtime, { recursive: true });
+  }
+});
