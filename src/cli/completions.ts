@@ -26,7 +26,6 @@ function subcommands(program: Command): Sub[] {
   }));
 }
 
-const LAB_DIRS = '"${XDG_RUNTIME_DIR:-/tmp}/vde" /run/vde';
 /** The running labs' names: their runtime directories (`ls` of two directories would add `DIR:` headers). */
 const BASH_LABS =
   'for d in "${XDG_RUNTIME_DIR:-/tmp}"/vde/*/ /run/vde/*/; do [ -d "$d" ] && basename "$d"; done';
