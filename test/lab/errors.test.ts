@@ -7,18 +7,7 @@ import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { readState } from "../../src/lab/state.ts";
-import { FIVE_MISTAKES, leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
-
-const TWO_HOSTS = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.9.0.1/24 }
-    h2: { kind: host, address: 10.9.0.2/24 }
-  links:
-    - endpoints: [h1, sw1]
-    - endpoints: [h2, sw1]
-`;
+import { FIVE_MISTAKES, leftovers, pingCount, TWO_HOSTS, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines and creates nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -29,6 +18,26 @@ Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines a
     assert.equal(located.length, 5, r.stderr);
     for (const line of located) assert.match(line, /^\S+:\d+:\d+: \S/);
     assert.match(r.stderr, /5 errors in .*; nothing was created/);
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("vde up with a missing rc file names it at its FILE:LINE:COL, beside the lab file, and creates nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const text = TWO_HOSTS.replace(
+    "sw1: { kind: switch, ports: 4 }",
+    "sw1: { kind: switch, ports: 4, rc: sw1.rc }",
+  );
+  await withLabFile({ text }, async (name, file) => {
+    // Run from elsewhere: the rc file is looked for beside the lab file, as bring-up does.
+    const r = await run([...vdeCommand(), "up", file], { cwd: "/", check: false, timeoutMs: 60_000 });
+    assert.equal(r.code, 1);
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    assert.equal(
+      r.stderr,
+      `${file}:4:40: sw1: rc: cannot read the startup script ${dir}/sw1.rc: no such file\n` +
+        `vde: 1 error in ${file}; nothing was created\n`,
+    );
     assert.deepEqual(await leftovers(name), []);
   });
 });

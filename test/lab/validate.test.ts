@@ -143,6 +143,10 @@ Deno.test("a cable node names its key, or says insecure: true for a plain cable,
     "lab.yaml:4:10: cable c has a key and insecure: true; keep one of them",
   ]);
   assert.deepEqual(errorsOf(lab(", key: lab.key")), []);
+  assert.deepEqual(errorsOf(lab(", key: lab.key, insecure: false")), [], "a key, and saying it is not plain");
+  assert.deepEqual(errorsOf(lab(", insecure: false")), [
+    "lab.yaml:4:10: cable c needs a `key` file (vde cable keygen FILE), or `insecure: true` for a plain cable",
+  ]);
   const plain = validateLab(lab(", insecure: true"));
   assert.deepEqual(plain.errors, []);
   assert.deepEqual(plain.lab?.nodes[0], {
@@ -153,6 +157,24 @@ Deno.test("a cable node names its key, or says insecure: true for a plain cable,
     key: undefined,
     insecure: true,
   });
+});
+
+Deno.test("a switch out of ports says which it has: ports: N counts port 0, for management clients", () => {
+  const text = `name: t
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 3 }
+    h1: { kind: host }
+    h2: { kind: host }
+    h3: { kind: host }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+    - endpoints: [h3, sw1]
+`;
+  assert.deepEqual(errorsOf(text), [
+    "lab.yaml:11:23: switch sw1 has no free port left: ports 1-2 are taken (ports: 3 counts port 0, which is for management clients)",
+  ]);
 });
 
 Deno.test("spanning tree is refused when the engine has none", () => {
@@ -203,4 +225,36 @@ Deno.test("validateLab takes a switch's dataplane (thread or main, unset by defa
   assert.deepEqual(errorsOf(lab("{ kind: switch, dataplane: gpu }")), [
     'lab.yaml:4:37: sw1: dataplane must be "thread" or "main", got "gpu"',
   ]);
+});
+
+Deno.test("a missing or unreadable rc or key file is a FILE:LINE:COL error, relative to the lab file's directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-lab-files-" });
+  try {
+    const text = `name: f
+topology:
+  nodes:
+    sw1: { kind: switch, rc: sw1.rc }
+    sw2: { kind: switch, rc: ${dir}/conf }
+    c1: { kind: cable, listen: 7000, key: lab.key }
+  links:
+    - endpoints: [c1, sw1]
+`;
+    await Deno.mkdir(`${dir}/conf`);
+    const errorsOf = () => formatErrors("lab.yaml", validateLab(text, { filesFrom: dir }).errors);
+    assert.deepEqual(errorsOf(), [
+      `lab.yaml:4:30: sw1: rc: cannot read the startup script ${dir}/sw1.rc: no such file`,
+      `lab.yaml:5:30: sw2: rc: cannot read the startup script ${dir}/conf: it is a directory`,
+      `lab.yaml:6:43: c1: key: cannot read the key file ${dir}/lab.key: no such file`,
+    ]);
+    await Deno.writeTextFile(`${dir}/sw1.rc`, "hub on\n");
+    await Deno.remove(`${dir}/conf`);
+    await Deno.writeTextFile(`${dir}/conf`, "");
+    await Deno.writeTextFile(`${dir}/lab.key`, "");
+    assert.deepEqual(errorsOf(), []);
+    // Without a directory to look in (vde graph, the shell's add) the names are only names.
+    await Deno.remove(dir, { recursive: true });
+    assert.deepEqual(validateLab(text).errors, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

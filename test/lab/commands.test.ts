@@ -1,0 +1,100 @@
+/**
+ * The lab shell's commands on a lab running in the background (`vde up -d`),
+ * through `vde term LAB` (or the lab's runtime directory): the lab's console
+ * is its control socket. A `link` line with a mistake in it changes nothing,
+ * an unknown link is named as such, and a typo gets the nearest lab command.
+ */
+import assert from "node:assert/strict";
+import { skipUnlessRoot } from "../helpers/processes.ts";
+import { labDir } from "../../src/lab/names.ts";
+import { helpColumns } from "../../src/lab/commands.ts";
+import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
+import { TWO_SWITCHES, vde, withLabFile } from "./_helpers.ts";
+
+Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: TWO_SWITCHES }, async (name, file) => {
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+
+    let r = await vde(["term", name, "-c", "links", "-c", "sw1 port/showinfo"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
+    assert.match(r.stdout, /Numports=4/);
+
+    // The runtime directory stands for the lab too.
+    r = await vde(["term", labDir(name), "-c", "link sw1-sw2 down"]);
+    assert.equal(r.code, 0, r.stderr);
+    r = await vde(["term", name, "-c", "link sw1-sw2 up loss 10% delay fast"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /delay: expected a duration such as 5ms or 1s, got "fast"/);
+    r = await vde(["term", name, "-c", "link sw1-sw2"]);
+    assert.equal(r.stdout.trim(), "sw1:1-sw2:1 down, -", "the failed line did not bring the link up");
+
+    r = await vde(["term", name, "-c", "link sw1-sw2 up loss 10%", "-c", "link sw1-sw2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "sw1:1-sw2:1 up, loss 10%");
+
+    // A listing command's failure in words comes without the listing's framing.
+    r = await vde(["term", name, "-c", "exec h9 ls"]);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, "vde: exec h9 ls: no host h9 (hosts: none)\n");
+
+    // A failure with reasons on several lines (an added node's mistakes) says them all on stderr.
+    r = await vde(["term", name, "-c", "add switch sw3 ports 0 numports 3"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.equal(
+      r.stderr,
+      "vde: add switch sw3 ports 0 numports 3: sw3: ports must be a whole number from 2 to 65535, got 0\n" +
+        'unknown key "numports" in node sw3 (switch) (did you mean "ports"?)\n',
+    );
+
+    r = await vde(["term", name, "-c", "link sw1-sw9 down"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
+
+    // help as --help lays out options: within 80 columns, each help at one column, continuations under it.
+    r = await vde(["term", name, "-c", "help"]);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.ok(lines.every((l) => l.length <= 80), r.stdout);
+    const column = lines[0]!.indexOf("this list");
+    assert.ok(column > "help".length, r.stdout);
+    assert.equal(lines.find((l) => l.startsWith("exec "))!.indexOf("run a command"), column, r.stdout);
+    for (const l of lines.filter((l) => l.startsWith(" "))) assert.equal(l.search(/\S/), column, r.stdout);
+    assert.match(r.stdout, /^link A-B down\|up.*\n {20,}cut, restore or impair a link$/m);
+    assert.match(r.stdout, /\(switches: sw1, sw2\)/);
+
+    // A typo gets the nearest lab command; `ports`, which vde term emulates for switches, is no typo of itself.
+    r = await vde(["term", name, "-c", "nodez"]);
+    assert.equal(r.stderr, "vde: nodez: 1038 Function not implemented (did you mean nodes?)\n");
+    // A typo in a switch's command gets the nearest of that switch's commands.
+    r = await vde(["term", name, "-c", "sw1 prot/print"]);
+    assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
+    r = await vde(["term", name, "-c", "ports"]);
+    assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
+
+    r = await vde(["term", name, "-c", "down"]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+Deno.test("lab help wraps each command's help under itself, and a long command's help starts on the next line", () => {
+  const rows: [string, string][] = [
+    ["help", "this list"],
+    ["exec HOST COMMAND...", "run a command in a host's namespace"],
+    ["link A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V", "cut, restore or impair a link"],
+  ];
+  assert.deepEqual(helpColumns(rows, 50), [
+    "help                  this list",
+    "exec HOST COMMAND...  run a command in a host's",
+    "                      namespace",
+    "link A-B down|up|clear|loss V|delay V|jitter V|dup",
+    "  V|rate V|mtu V",
+    "                      cut, restore or impair a",
+    "                      link",
+  ]);
+  // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
+  const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);
+  assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
+});
