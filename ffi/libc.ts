@@ -62,6 +62,7 @@ const symbols = {
   getpriority: { parameters: ["i32", "u32"], result: "i32" },
   setpriority: { parameters: ["i32", "u32", "i32"], result: "i32" },
   sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  sched_yield: { parameters: [], result: "i32" },
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
