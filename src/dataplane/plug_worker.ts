@@ -29,6 +29,7 @@ import {
   EPOLL_EVENT_SIZE,
   errno,
   libc,
+  monotonicMs,
   quietErrno as quiet,
   readNow,
   recvmmsgNow,
@@ -37,6 +38,7 @@ import {
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
+import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
 
 const BATCH = 64;
@@ -62,6 +64,9 @@ const BATCHES_PER_TURN = 8;
  * more than vde_plug again.
  */
 const TAP_BYTES_PER_TURN = ETH_HLEN + 1500;
+
+/** What `wait` returns when warming is over (plug_warmup.ts). */
+const WARMED = -2;
 
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {
@@ -249,12 +254,27 @@ function useDefaultSendBuffer(end: PlugEnd): void {
   libc().setsockopt(end.fd, C.SOL_SOCKET, C.SO_SNDBUF, v, 4);
 }
 
-function run(start: PlugStart): string | null {
+/**
+ * Forwards between the two ends until the cable ends or the owner stops it;
+ * returns why it ended by itself. `feed`, while warming (plug_warmup.ts), is
+ * called where the loop would block: it supplies the next frames, or says
+ * to stop.
+ */
+function run(message: PlugStart, feed?: () => boolean): string | null {
+  // Copied into objects made here: a cloned message's objects have shapes of their own, and code
+  // V8 optimized for warming's ends would be thrown away at the first real frame.
+  const end = (e: PlugEnd): PlugEnd => ({ fd: e.fd, kind: e.kind, name: e.name });
+  const start: PlugStart = {
+    a: end(message.a),
+    b: end(message.b),
+    wakeFd: message.wakeFd,
+    shared: message.shared,
+  };
   const c = libc();
   useDefaultSendBuffer(start.a);
   useDefaultSendBuffer(start.b);
   // Real-time only while a datagram peer (which may drop what we are late to take) streams to us: see priority.ts.
-  const priority = new DemandGovernor(() => performance.now());
+  const priority = new DemandGovernor(monotonicMs, feed === undefined ? undefined : QUIET_SCHED);
   /** What this wake-up drained from datagram sources. */
   let lossyBytes = 0;
   let lossyFrames = 0;
@@ -305,55 +325,79 @@ function run(start: PlugStart): string | null {
     return null;
   };
 
+  /**
+   * Waits for ready fds: a look that does not block, then (nothing ready) a
+   * wait that does, or while warming the next throwaway frames. Returns the
+   * ready count, -1 with errno set, or WARMED. A function of its own, as is
+   * `serve`, so V8 optimizes both from their calls (warming makes thousands):
+   * the loop around them runs once, so its own code stays unoptimized, and a
+   * synchronous FFI call made from there takes Deno's slow path.
+   */
+  const wait = (): number => {
+    const n = c.epoll_wait(epfd, events, 8, 0);
+    if (n !== 0) {
+      priority.busy();
+      return n;
+    }
+    // Idle: the next burst is served real-time again.
+    priority.idle();
+    if (feed !== undefined && !feed()) return WARMED;
+    const m = c.epoll_wait(epfd, events, 8, -1);
+    priority.woke();
+    return m;
+  };
+
+  /** Serves `n` ready events; returns why the cable ends, or null. */
+  const serve = (n: number): string | null => {
+    let reason: string | null = null;
+    for (let i = 0; i < n && reason === null; i++) {
+      const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
+      const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+      if (fd === start.wakeFd) {
+        c.read(start.wakeFd, sink, 8);
+        continue;
+      }
+      // Output first: a batch that can leave now unblocks its source.
+      if ((mask & C.EPOLLOUT) !== 0) {
+        for (const d of [ab, ba]) {
+          if (d.dst.fd === fd && d.blocked) {
+            // Another failure dropped the rest of the batch (counted): the cable goes on.
+            if (peerGone(d.flush())) reason = `${d.dst.name}: peer socket is gone`;
+          }
+        }
+      }
+      if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
+        const d = fd === start.a.fd ? ab : ba;
+        // An error or hang-up is reported even while the source is not read. A
+        // socket's pending error is taken (it is reported once; a dead peer shows
+        // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
+        if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
+          if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
+            reason = `${d.src.name}: socket error or hang-up`;
+          }
+        } else reason = pump(d);
+      }
+    }
+    if (lossyFrames > 0) {
+      priority.drained(lossyBytes, lossyFrames);
+      lossyBytes = 0;
+      lossyFrames = 0;
+    }
+    update();
+    return reason;
+  };
+
   let reason: string | null = null;
   try {
     while (reason === null && Atomics.load(control, PLUG_STOP) === 0) {
-      let n = c.epoll_wait(epfd, events, 8, 0);
-      if (n === 0) {
-        // Idle: the next burst is served real-time again.
-        priority.idle();
-        n = c.epoll_wait(epfd, events, 8, -1);
-        priority.woke();
-      } else priority.busy();
+      const n = wait();
+      if (n === WARMED) break;
       if (n < 0) {
         if (errno() === C.EINTR) continue;
         reason = `epoll_wait failed: errno ${errno()}`;
         break;
       }
-      for (let i = 0; i < n && reason === null; i++) {
-        const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
-        const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
-        if (fd === start.wakeFd) {
-          c.read(start.wakeFd, sink, 8);
-          continue;
-        }
-        // Output first: a batch that can leave now unblocks its source.
-        if ((mask & C.EPOLLOUT) !== 0) {
-          for (const d of [ab, ba]) {
-            if (d.dst.fd === fd && d.blocked) {
-              // Another failure dropped the rest of the batch (counted): the cable goes on.
-              if (peerGone(d.flush())) reason = `${d.dst.name}: peer socket is gone`;
-            }
-          }
-        }
-        if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
-          const d = fd === start.a.fd ? ab : ba;
-          // An error or hang-up is reported even while the source is not read. A
-          // socket's pending error is taken (it is reported once; a dead peer shows
-          // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
-          if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
-            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
-              reason = `${d.src.name}: socket error or hang-up`;
-            }
-          } else reason = pump(d);
-        }
-      }
-      if (lossyFrames > 0) {
-        priority.drained(lossyBytes, lossyFrames);
-        lossyBytes = 0;
-        lossyFrames = 0;
-      }
-      update();
+      reason = serve(n);
     }
   } finally {
     c.close(epfd);
@@ -371,6 +415,7 @@ scope.onmessage = (e) => {
   scope.onmessage = null;
   let reason: string | null = null;
   try {
+    warmUp(run);
     reason = run(e.data);
   } catch (err) {
     reason = `plug thread failed: ${err}`;
