@@ -334,10 +334,14 @@ function run(message: PlugStart, feed?: () => boolean): string | null {
    * synchronous FFI call made from there takes Deno's slow path.
    */
   const wait = (): number => {
-    const n = c.epoll_wait(epfd, events, 8, 0);
-    if (n !== 0) {
-      priority.busy();
-      return n;
+    // The look that does not block matters only to a real-time thread (saturated or not); an
+    // ordinary one, as between pings, is told idle either way and saves the system call.
+    if (priority.realtime) {
+      const n = c.epoll_wait(epfd, events, 8, 0);
+      if (n !== 0) {
+        priority.busy();
+        return n;
+      }
     }
     // Idle: the next burst is served real-time again.
     priority.idle();
