@@ -321,8 +321,8 @@ export class MacTable {
    */
   forEachEntry(
     fn: (hi: number, lo: number, vlan: number, port: number, lastSeen: number) => void,
-    from = 0,
-    to = this.#mask + 1,
+    from: number = 0,
+    to: number = this.#mask + 1,
   ): void {
     const end = Math.min(to, this.#mask + 1);
     for (let slot = Math.max(0, from); slot < end; slot++) {
