@@ -9,9 +9,9 @@
  * optimized the loop (Debian's vde_plug: 35-45 µs), and every sparse flow's
  * every hop paid it.
  *
- * So the thread first runs its own loop (the same function and closures
- * that will forward real frames, so what V8 learns holds for them) over two
- * socketpairs standing in for its ends: one read and written as a tap is,
+ * So the thread first runs its own loop (a PlugLoop, whose methods the real
+ * one shares, so what V8 learns holds for it) over two socketpairs standing
+ * in for its ends: one read and written as a tap is,
  * one a datagram socket. Where the loop would block for want of work, the
  * warm-up hands it the next throwaway frames (one to a few each way, the
  * sizes traffic has) and empties what it forwarded, a few thousand times.
