@@ -12,6 +12,7 @@
 import { addressOf, C, check, cstr, errno, libc, quietErrno, recvmmsgNow, SysError } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_IOV, MSG_IOVLEN, RecvArena } from "./mmsg.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
+import { setSocketBuffer, socketBufferSize } from "./socket_buffers.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** Frames per recvmmsg call. */
@@ -74,30 +75,17 @@ export class UnixDgramSocket {
    * Asks for larger kernel buffers; best effort. The send buffer is what
    * bounds a burst to a connected peer (the kernel charges each queued
    * datagram to the sender), so a bigger one means fewer frames wait in our
-   * own queue. Above net.core.wmem_max/rmem_max only the *FORCE options
-   * (CAP_NET_ADMIN) get it; without them the kernel's cap stays.
+   * own queue. Above net.core.wmem_max/rmem_max it takes CAP_NET_ADMIN
+   * (see setSocketBuffer).
    */
   setBuffers(bytes: number): void {
-    const v = new Uint8Array(4);
-    new DataView(v.buffer).setInt32(0, bytes, true);
-    for (const [opt, force] of [[C.SO_SNDBUF, C.SO_SNDBUFFORCE], [C.SO_RCVBUF, C.SO_RCVBUFFORCE]] as const) {
-      libc().setsockopt(this.#fd, C.SOL_SOCKET, opt, v, 4);
-      // The kernel reports double what was set (bookkeeping overhead included).
-      if (this.#getInt(opt) < bytes * 2) libc().setsockopt(this.#fd, C.SOL_SOCKET, force, v, 4);
-    }
+    setSocketBuffer(this.#fd, "send", bytes);
+    setSocketBuffer(this.#fd, "receive", bytes);
   }
 
   /** The kernel's send buffer size in bytes, as SO_SNDBUF reports it. */
   get sendBufferSize(): number {
-    return this.#getInt(C.SO_SNDBUF);
-  }
-
-  #getInt(opt: number): number {
-    const v = new Uint8Array(4);
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, 4, true);
-    if (libc().getsockopt(this.#fd, C.SOL_SOCKET, opt, v, len) < 0) return -1;
-    return new DataView(v.buffer).getInt32(0, true);
+    return socketBufferSize(this.#fd, "send");
   }
 
   /**
