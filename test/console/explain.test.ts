@@ -51,6 +51,38 @@ Deno.test("1006 says which of a command's port, VLAN or spanning tree is missing
   assert.match(formatExplained("stp/setedge 1 1", { code: Errno.ENXIO }, sw), /\nspanning tree is off/);
 });
 
+Deno.test("1006 from mcast/router says the port is missing, as for vde_switch's own port commands", () => {
+  const sw: KnownCommands = {
+    syntax: (p) => (p === "mcast/router" ? "PORT 0/1" : undefined),
+    paths: () => [],
+  };
+  assert.equal(
+    formatExplained("mcast/router 5 1", { code: Errno.ENXIO }, sw),
+    "mcast/router: No such device or address (1006)\n" +
+      "no such port: a port is there once something plugs in, or after port/create N; `ports all` lists them\n",
+  );
+});
+
+Deno.test("1017 from a create command says which VLAN or port is already there, and where to see it", () => {
+  const sw: KnownCommands = {
+    syntax: (p) => ({ "vlan/create": "N", "port/create": "N", "debug/add": "dbgpath" })[p],
+    paths: () => ["vlan/create", "port/create", "debug/add"],
+  };
+  assert.equal(
+    formatExplained("vlan/create 10", { code: Errno.EEXIST }, sw),
+    "vlan/create: File exists (1017)\nVLAN 10 exists; vlan/allprint 10 shows it\n",
+  );
+  assert.equal(
+    formatExplained("port/create  5 ", { code: Errno.EEXIST }, sw),
+    "port/create: File exists (1017)\nport 5 exists; port/allprint 5 shows it\n",
+  );
+  // Where the code says all there is to say, it stays alone.
+  assert.equal(
+    formatExplained("debug/add port", { code: Errno.EEXIST }, sw),
+    "debug/add: File exists (1017)\n",
+  );
+});
+
 Deno.test("suggestions never name the command typed: it is no typo of itself (vde term's emulated ports)", () => {
   assert.deepEqual(suggestCommands("ports", ["ports", "port", "nodes"]), ["port"]);
   assert.deepEqual(suggestCommands("link", ["link", "links"]), ["links"]);
