@@ -9,14 +9,11 @@ import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { helpColumns } from "../../src/lab/commands.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { TWO_SWITCHES, vde, withLabFile } from "./_helpers.ts";
+import { TWO_SWITCHES, vde, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ text: TWO_SWITCHES }, async (name, file) => {
-    const up = await vde(["up", "-d", file]);
-    assert.equal(up.code, 0, up.stderr);
-
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
     let r = await vde(["term", name, "-c", "links", "-c", "sw1 port/showinfo"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
