@@ -68,6 +68,12 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo in a switch's command gets the nearest of that switch's commands.
     r = await vde(["term", name, "-c", "sw1 prot/print"]);
     assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
+    // A switch's 1017 names what is already there, from that switch's command and arguments.
+    r = await vde(["term", name, "-c", "sw1 vlan/create 10", "-c", "sw1 vlan/create 10"]);
+    assert.equal(
+      r.stderr,
+      "vde: sw1 vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
+    );
     r = await vde(["term", name, "-c", "ports"]);
     assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
 
