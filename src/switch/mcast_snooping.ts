@@ -297,7 +297,12 @@ export class McastSnooping {
     return out;
   }
 
-  /** Forgets a port's memberships and router status (its client left). */
+  /**
+   * Forgets a port's memberships and learned router status (it went down);
+   * a permanent router port stays one, as a Linux bridge port's
+   * `mcast_router 2` survives down and up. Its owner calls
+   * `setRouter(port, false)` when the port itself is gone.
+   */
   forgetPort(port: number): void {
     for (const [k, entry] of this.#groups) {
       if (entry.ports.delete(port)) this.#entries--;

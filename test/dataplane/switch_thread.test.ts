@@ -25,7 +25,7 @@ import {
 } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { buildIgmpQuery } from "../../src/wire/igmp.ts";
-import { igmp } from "../helpers/igmp.ts";
+import { igmp, tagsSent as tags, udpToGroup } from "../helpers/igmp.ts";
 import { ConsoleContext } from "../../src/console/switch/context.ts";
 import { switchCommands } from "../../src/console/switch/switch_commands.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
@@ -57,21 +57,8 @@ async function withThreadedSwitch(
   }
 }
 
-/** The tags of what a link was sent: a test frame's, or a UDP datagram's from `udpTo`. */
-function tags(link: MemoryLink): number[] {
-  return link.sent.map((f) =>
-    f[12] === 8 && f[13] === 0 && f.length >= 46 ? new DataView(f.buffer).getUint32(42) : tagOf(f)
-  );
-}
-
 /** A UDP datagram to `group` (a.b.c.d) from A as an Ethernet frame, carrying `tag` in its payload. */
-function udpTo(group: number[], tag: number): Uint8Array {
-  const f = new Uint8Array(60);
-  f.set([1, 0, 0x5e, group[1]! & 0x7f, group[2]!, group[3]!, ...MAC_A, 8, 0], 0);
-  f.set([0x45, 0, 0, 46, 0, 0, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, ...group], 14);
-  new DataView(f.buffer).setUint32(42, tag);
-  return f;
-}
+const udpTo = (group: number[], tag: number) => udpToGroup(group, tag, MAC_A);
 
 Deno.test("threaded switch floods a broadcast from one main-thread link to the others, not back", async () => {
   await withThreadedSwitch(3, async (sw, [a, b, c]) => {

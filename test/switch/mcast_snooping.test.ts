@@ -96,3 +96,13 @@ Deno.test("100,000 groups reported: the table stays bounded and the overflow is 
   assert.equal(snoop.groups().length, 4096);
   assert.equal(snoop.counters.tableFull, 100_000 - 4096);
 });
+
+Deno.test("a port going down forgets its learned router status but stays a permanent router port, as a bridge port", () => {
+  const { engine, snoop, send } = rig();
+  engine.tick(1000);
+  send(4, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 4]), null, 100));
+  snoop.setRouter(3, true);
+  engine.deactivatePort(4);
+  engine.deactivatePort(3);
+  assert.deepEqual(snoop.routers(), [{ port: 3, expiresIn: null }]);
+});

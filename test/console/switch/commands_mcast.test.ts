@@ -4,7 +4,11 @@
  * ENXIO, and nothing changes either way.
  */
 import assert from "node:assert/strict";
-import { makeConsole } from "../_helpers.ts";
+import { makeConsole, type TestConsole } from "../_helpers.ts";
+import { MemoryLink } from "../../helpers/memory_link.ts";
+import { BROADCAST, ethFrame, mac, threadWarmed, until } from "../../helpers/vde_clients.ts";
+import { tagsSent, udpToGroup } from "../../helpers/igmp.ts";
+import { buildIgmpQuery } from "../../../src/wire/igmp.ts";
 
 const OK = "1000 Success\n";
 
@@ -22,3 +26,73 @@ Deno.test("mcast/router refuses a port that is not there with 1006, as vde_switc
     tc.close();
   }
 });
+
+const GROUP = [239, 1, 1, 1];
+
+/**
+ * A switch (forwarding on `dataplane`) with snooping on, a sender on port 1
+ * and another querier on port 2, so snooping governs forwarding at once: an
+ * unregistered group goes to the router ports only (2, and any permanent one).
+ * `reaches(link, tag)` sends the group datagram `tag` from port 1 and tells
+ * whether `link` got it, once a broadcast sent after it reached `link`.
+ */
+async function withRouterRig(
+  dataplane: "main" | "thread",
+  fn: (tc: TestConsole, reaches: (link: MemoryLink, tag: number) => Promise<boolean>) => Promise<void>,
+): Promise<void> {
+  const tc = makeConsole(8, {}, dataplane);
+  try {
+    const [sender, querier] = [new MemoryLink("sender"), new MemoryLink("querier")];
+    tc.sw.attach(sender, { port: 1 });
+    tc.sw.attach(querier, { port: 2 });
+    await threadWarmed(tc.sw);
+    assert.equal(await tc.run("mcast/snooping 1"), OK);
+    querier.receive(buildIgmpQuery(mac(0x44), null, 100));
+    await until(
+      "port 2 is a learned router port",
+      async () => /\nrouter port 2 temp/.test(await tc.run("mcast/print")),
+    );
+    await fn(tc, async (link, tag) => {
+      sender.receive(udpToGroup(GROUP, tag, mac(1)));
+      sender.receive(ethFrame(BROADCAST, mac(1), tag + 1000));
+      await until(
+        `the broadcast after datagram ${tag} reaches ${link.description}`,
+        () => tagsSent(link).includes(tag + 1000),
+      );
+      assert.ok(tagsSent(querier).includes(tag), `the learned router port gets datagram ${tag}`);
+      return tagsSent(link).includes(tag);
+    });
+  } finally {
+    await tc.sw.close();
+  }
+}
+
+for (const dataplane of ["main", "thread"] as const) {
+  Deno.test(`a permanent router port ends with its client: the next client on that port is no router (${dataplane})`, async () => {
+    await withRouterRig(dataplane, async (tc, reaches) => {
+      const router = new MemoryLink("router");
+      tc.sw.attach(router, { port: 3 });
+      assert.equal(await tc.run("mcast/router 3 1"), OK);
+      assert.match(await tc.run("mcast/print"), /\nrouter port 3 permanent\n/);
+      assert.equal(await reaches(router, 1), true, "a permanent router port gets an unregistered group");
+      router.close();
+      await until("port 3 is inactive", () => !tc.sw.engine.isActive(3));
+      assert.doesNotMatch(await tc.run("mcast/print"), /router port 3/);
+      const next = new MemoryLink("next");
+      assert.equal(tc.sw.portOfEndpoint(tc.sw.attach(next).id), 3, "the next client takes port 3");
+      assert.equal(await reaches(next, 2), false, "the next client is not sent the group as a router");
+    });
+  });
+
+  Deno.test(`port/remove ends a permanent router port: one re-created with its number is no router (${dataplane})`, async () => {
+    await withRouterRig(dataplane, async (tc, reaches) => {
+      for (const line of ["port/create 5", "mcast/router 5 1", "port/remove 5", "port/create 5"]) {
+        assert.equal(await tc.run(line), OK, line);
+      }
+      assert.doesNotMatch(await tc.run("mcast/print"), /router port 5/);
+      const client = new MemoryLink("client");
+      tc.sw.attach(client, { port: 5 });
+      assert.equal(await reaches(client, 3), false, "a client on the re-created port is not sent the group");
+    });
+  });
+}
