@@ -7,6 +7,7 @@
  * this; the protocol text is built in reply_format.ts as before.
  */
 import { argKind } from "./completer.ts";
+import { parseInteger, parseSwitch, words } from "./args.ts";
 import { parseLine } from "./registry.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
@@ -97,14 +98,34 @@ export function existsHint(name: string, args: string): string | undefined {
 }
 
 /**
- * The words after a failure's code that say what is missing (1006) or
- * already there (1017), from the command's syntax and arguments; undefined
- * where the code alone says it. Shared by the terminals and `vde term -c`.
+ * What `1022 Invalid argument` means for well-formed `mcast/querier` and
+ * `mcast/router` arguments: snooping is off (the code stays the one these
+ * answer then, as vde_switch answers a command its state refuses), or for
+ * `mcast/router` the port is past the last one. Undefined for malformed
+ * arguments (the usage says it) and for any other command.
+ */
+export function invalidHint(name: string, args: string): string | undefined {
+  const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
+  if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;
+  if (name !== "mcast/router") return undefined;
+  // Read as the command reads them, so a hint never contradicts its usage.
+  const [p, v] = words(args);
+  const port = parseInteger(p);
+  if (port === undefined || port < 0 || parseSwitch(v) === undefined) return undefined;
+  return `${off}; or port ${port} is past the last port (port/showinfo says Numports)`;
+}
+
+/**
+ * The words after a failure's code that say what is missing (1006),
+ * already there (1017) or off (1022), from the command's syntax and
+ * arguments; undefined where the code alone says it. Shared by the
+ * terminals and `vde term -c`.
  */
 export function codeHint(line: string, code: number, syntax: string): string | undefined {
   const { name, args } = parseLine(line);
   if (code === Errno.ENXIO) return missingHint(name, syntax);
   if (code === Errno.EEXIST) return existsHint(name, args);
+  if (code === Errno.EINVAL) return invalidHint(name, args);
   return undefined;
 }
 

@@ -100,6 +100,22 @@ for (const kind of ["ours", "c"] as const) {
           router.stderr,
           /^vde: mcast\/router 5 1: 1006 No such device or address \(no such port: .*\)\n$/,
         );
+        // The port is there now, snooping is not: the code stays 1022, the words say what is off.
+        const off = await term([
+          mgmt,
+          "-c",
+          "mcast/snooping 0",
+          "-c",
+          "port/create 5",
+          "-c",
+          "mcast/router 5 1",
+        ]);
+        assert.equal(off.code, 1);
+        assert.equal(
+          off.stderr,
+          "vde: mcast/router 5 1: 1022 Invalid argument (snooping is off: mcast/snooping 1 turns it on " +
+            "(--mcast-snooping at start-up); or port 5 is past the last port (port/showinfo says Numports))\n",
+        );
       }
     });
   });

@@ -92,3 +92,24 @@ Deno.test("a failure whose words come before a listing shows both, words first, 
   const reply = { code: Errno.ENOENT, raw: "no host h9 (hosts: none)\n", lines: ["a row"] };
   assert.equal(formatExplained("exec h9 ls", reply, known), "no host h9 (hosts: none)\na row\n");
 });
+
+Deno.test("1022 from mcast/router or mcast/querier with snooping off says so and how to turn it on", () => {
+  const sw = knowing({ "mcast/router": "PORT 0/1", "mcast/querier": "0/1", "port/sethub": "0/1" });
+  const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
+  const cases: [string, string][] = [
+    [
+      "mcast/router 3 1",
+      `mcast/router: Invalid argument (1022)\n${off}; or port 3 is past the last port ` +
+      "(port/showinfo says Numports)\n",
+    ],
+    ["mcast/querier 1", `mcast/querier: Invalid argument (1022)\n${off}\n`],
+    // Malformed arguments are what the usage is for.
+    ["mcast/router x 1", "mcast/router: Invalid argument (1022)\nusage: mcast/router PORT 0/1\n"],
+    ["mcast/router 3 maybe", "mcast/router: Invalid argument (1022)\nusage: mcast/router PORT 0/1\n"],
+    ["mcast/querier 2", "mcast/querier: Invalid argument (1022)\nusage: mcast/querier 0/1\n"],
+    ["port/sethub 1", "port/sethub: Invalid argument (1022)\nusage: port/sethub 0/1\n"],
+  ];
+  for (const [line, words] of cases) {
+    assert.equal(formatExplained(line, { code: Errno.EINVAL }, sw), words, line);
+  }
+});

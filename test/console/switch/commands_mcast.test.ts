@@ -9,6 +9,7 @@ import { MemoryLink } from "../../helpers/memory_link.ts";
 import { BROADCAST, ethFrame, mac, threadWarmed, until } from "../../helpers/vde_clients.ts";
 import { tagsSent, udpToGroup } from "../../helpers/igmp.ts";
 import { buildIgmpQuery } from "../../../src/wire/igmp.ts";
+import { formatExplained } from "../../../src/console/explain.ts";
 
 const OK = "1000 Success\n";
 
@@ -22,6 +23,25 @@ Deno.test("mcast/router refuses a port that is not there with 1006, as vde_switc
     assert.equal(await tc.run("port/create 5"), OK);
     assert.equal(await tc.run("mcast/router 5 1"), OK);
     assert.match(await tc.run("mcast/print"), /\nrouter port 5 permanent\n/);
+  } finally {
+    tc.close();
+  }
+});
+
+Deno.test("mcast/router with snooping off answers 1022 as before, and a terminal says snooping is off and how to turn it on", async () => {
+  const tc = makeConsole(8);
+  try {
+    assert.equal(await tc.run("port/create 5"), OK);
+    assert.equal(await tc.run("mcast/router 5 1"), "1022 Invalid argument\n");
+    const reply = await tc.commands.execute("mcast/router 5 1", tc.session);
+    const known = {
+      syntax: (p: string) => tc.commands.lookup(p)?.syntax,
+      paths: () => tc.commands.commandPaths(),
+    };
+    assert.match(
+      formatExplained("mcast/router 5 1", reply!, known),
+      /^mcast\/router: Invalid argument \(1022\)\nsnooping is off: mcast\/snooping 1 turns it on \(--mcast-snooping/,
+    );
   } finally {
     tc.close();
   }
