@@ -196,7 +196,7 @@ async function run(start: SlirpStart): Promise<void> {
     return;
   }
   // A receive thread copies the switch's frames into a ring as they come (see "Draining" above).
-  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", true);
+  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", "on-demand", () => clock);
   let ended: string | null = null;
   const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
   const sink = new Uint8Array(8);
