@@ -135,8 +135,20 @@ const WINDOW_MS = 10;
  * below, and are read by the owner in one wake-up each.
  */
 const BULK_BYTES_PER_MS = 12_500;
-/** How long the receive thread keeps reading after the last sign of a stream. */
-const HOLD_MS = 100;
+/** Bytes within one window that mark a stream before the window ends: half a millisecond at 1 Gbit/s. */
+const EARLY_BYTES = 64 * 1024;
+/**
+ * Bytes one read of the owner may find waiting before the receive thread
+ * takes over: 11 full-size frames, far more than a download's
+ * acknowledgements (66 bytes each) bring between two reads.
+ */
+const LATE_BYTES = 16 * 1024;
+/**
+ * How long the receive thread keeps reading after the last sign of a
+ * stream: beyond a TCP retransmission timeout (200 ms at least in Linux),
+ * so a stream that pauses to recover from a loss finds it still reading.
+ */
+const HOLD_MS = 250;
 
 /**
  * When the receive thread reads in the owner's place: while a stream
@@ -162,7 +174,7 @@ export class HandoverGovernor {
   /** After the owner read `bytes` itself; `full` when the read filled its batch. True: engage. */
   direct(bytes: number, full: boolean): boolean {
     const now = this.#now();
-    if (!full && !this.#bulkWindow(bytes, now)) return false;
+    if (!full && bytes < LATE_BYTES && !this.#bulkWindow(bytes, now)) return false;
     this.#lastBulk = now;
     return true;
   }
@@ -179,7 +191,7 @@ export class HandoverGovernor {
     this.#bytes += bytes;
     const elapsed = now - this.#windowStart;
     // A stream that fills a whole window's worth early need not wait for the window's end.
-    if (this.#bytes >= BULK_BYTES_PER_MS * WINDOW_MS) {
+    if (this.#bytes >= EARLY_BYTES) {
       this.#restart(now);
       return true;
     }
