@@ -155,8 +155,9 @@ const HOLD_MS = 250;
  * arrives. The owner reports each read it makes itself (`direct`: true
  * means engage the receive thread) and each batch the ring delivers
  * (`relayed`: true means ask for the socket back). Signs of a stream: a
- * read that filled its whole batch (a backlog: the owner is late), or a
- * window of WINDOW_MS whose bytes pass BULK_BYTES_PER_MS. The socket goes
+ * read that filled its whole batch or found LATE_BYTES (a backlog: the
+ * owner is late), EARLY_BYTES within a window, or a window of WINDOW_MS
+ * whose bytes pass BULK_BYTES_PER_MS. The socket goes
  * back HOLD_MS after the last sign, so a stream's short pauses do not
  * bounce it. Pure logic on the owner's clock (ms).
  */
