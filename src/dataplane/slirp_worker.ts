@@ -56,7 +56,12 @@
  * there (two loaded cores, 7 alternating rounds): 4.3-8.7 ms per MB up and
  * 3.0-5.6 down; guest->host a median 1.55x libslirp's rate (0.98x before).
  * A request and its answer (ping, a connection through a forward) move
- * fewer frames per round and are not delayed.
+ * fewer frames per round and are not delayed. Only frames from the switch
+ * count: a round that sent a download's segments but took in fewer than
+ * `STREAM_FRAMES` acknowledgements is not followed by a nap, which would
+ * only hold back the next acknowledgements (behind Debian's switch, 6
+ * alternating pairs: host->guest a median 1,197 against 994 Mbit/s, 2.7
+ * against 3.0 ms of CPU per MB).
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
  * `DemandGovernor` fed with the switch link's bytes both ways). While a
@@ -126,7 +131,7 @@ export const SLIRP_METRICS = 1;
 const IDLE_TURN_MS = 50;
 /** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
 const NAP_MS = 0.15;
-/** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
+/** Frames from the switch in one round that make it a stream's: a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -211,8 +216,8 @@ async function run(start: SlirpStart): Promise<void> {
 
   let idleSince = performance.now();
   let answered = 0;
-  /** Frames the switch link had moved when the last round ended (see "Batching" above). */
-  let moved = 0;
+  /** Frames the switch link had taken in when the last round ended (see "Batching" above). */
+  let takenIn = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -222,14 +227,14 @@ async function run(start: SlirpStart): Promise<void> {
     const st = sw.stats;
     const bytes = st.bytesIn + st.bytesOut;
     const frames = st.framesIn + st.framesOut;
-    if (frames - moved >= STREAM_FRAMES) {
+    if (st.framesIn - takenIn >= STREAM_FRAMES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
       clock = performance.now();
       priority.woke();
     }
-    moved = frames;
+    takenIn = st.framesIn;
     // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
     // saturation clock, and the governor tells a flood from a burst.
     let n = poller.turn(0);
