@@ -21,7 +21,7 @@
  */
 import { C, takeSocketError } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import { RxThread } from "../dataplane/rx_thread.ts";
+import { type RxSink, RxThread } from "../dataplane/rx_thread.ts";
 import { HandoverGovernor } from "../dataplane/read_handover.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
@@ -103,14 +103,19 @@ export class DgramLink extends BaseLink implements FdLender {
       onReadable: (events) => this.#socketEvent(events),
       onWritable: () => this.#flush(),
     }, 0);
-    this.#rx = new RxThread(this.#fd, {
+    this.#rx = new RxThread(this.#fd, this.#rxSink());
+  }
+
+  /** What a receive thread hands this link: frames, oversize datagrams, its socket's failure. */
+  #rxSink(): RxSink {
+    return {
       frame: this.#deliver,
       oversize: (n) => {
         this.#recv.oversize += n;
         this.stats.dropsIn += n;
       },
       failed: (errno) => this.close(`receive failed: errno ${errno}`),
-    });
+    };
   }
 
   /**
@@ -125,12 +130,7 @@ export class DgramLink extends BaseLink implements FdLender {
       onWritable: () => this.#flush(),
     });
     this.#rx = new RxThread(this.#fd, {
-      frame: this.#deliver,
-      oversize: (n) => {
-        this.#recv.oversize += n;
-        this.stats.dropsIn += n;
-      },
-      failed: (errno) => this.close(`receive failed: errno ${errno}`),
+      ...this.#rxSink(),
       relayed: () => {
         if (governor.relayed(this.#bytesSinceTold())) this.#rx?.release();
       },
