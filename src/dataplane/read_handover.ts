@@ -32,7 +32,9 @@
  * and only then reads the socket. No frame is read by two threads, and none
  * overtakes another. The owner keeps its own view (`mode`): only it moves
  * the word out of DIRECT and into RETURNING, only the receive thread out of
- * RETURNING.
+ * RETURNING. A second word says the receive thread runs (`rxStarted`): a
+ * Worker takes a while to start, and the owner does not hand the socket to
+ * a thread that cannot read it yet.
  */
 
 /** The owner reads the socket. */
@@ -41,6 +43,9 @@ const DIRECT = 0;
 const RELAY = 1;
 /** The owner asked for the socket back; the receive thread has not let go yet. */
 const RETURNING = 2;
+/** Index of the word that says who reads, and of the one that says the receive thread runs. */
+const WHO = 0;
+const STARTED = 1;
 
 /** The owner's view of the socket. */
 export type HandoverMode = "direct" | "relayed" | "returning";
@@ -53,12 +58,12 @@ export class ReadHandover {
 
   private constructor(sab: SharedArrayBuffer) {
     this.sab = sab;
-    this.#word = new Int32Array(sab, 0, 1);
+    this.#word = new Int32Array(sab, 0, 2);
   }
 
   /** A new word, DIRECT: the owner reads (the owner's side). */
   static create(): ReadHandover {
-    return new ReadHandover(new SharedArrayBuffer(4));
+    return new ReadHandover(new SharedArrayBuffer(8));
   }
 
   /** The word another thread created (the receive thread's side). */
@@ -74,14 +79,22 @@ export class ReadHandover {
   }
 
   /**
-   * Owner, having taken the socket out of its own epoll set: the receive
-   * thread reads from now on (wake it). False when the owner was not
-   * reading (nothing changes).
+   * Owner: true when it may hand the socket over (it reads it, and the
+   * receive thread runs).
+   */
+  get canEngage(): boolean {
+    return this.#mode === "direct" && Atomics.load(this.#word, STARTED) !== 0;
+  }
+
+  /**
+   * Owner, having taken the socket out of its own epoll set (after
+   * `canEngage` said yes): the receive thread reads from now on (wake it).
+   * False when it may not (nothing changes).
    */
   engage(): boolean {
-    if (this.#mode !== "direct") return false;
+    if (!this.canEngage) return false;
     this.#mode = "relayed";
-    Atomics.store(this.#word, 0, RELAY);
+    Atomics.store(this.#word, WHO, RELAY);
     return true;
   }
 
@@ -92,7 +105,7 @@ export class ReadHandover {
   release(): boolean {
     if (this.#mode !== "relayed") return false;
     this.#mode = "returning";
-    Atomics.compareExchange(this.#word, 0, RELAY, RETURNING);
+    Atomics.compareExchange(this.#word, WHO, RELAY, RETURNING);
     return true;
   }
 
@@ -103,7 +116,7 @@ export class ReadHandover {
    * frame that thread read.
    */
   reclaim(ringEmpty: () => boolean): boolean {
-    if (this.#mode !== "returning" || Atomics.load(this.#word, 0) !== DIRECT || !ringEmpty()) return false;
+    if (this.#mode !== "returning" || Atomics.load(this.#word, WHO) !== DIRECT || !ringEmpty()) return false;
     this.#mode = "direct";
     return true;
   }
@@ -112,7 +125,7 @@ export class ReadHandover {
 
   /** Receive thread: true while it is to read the socket (keep it in its set, go on reading). */
   get rxReads(): boolean {
-    return Atomics.load(this.#word, 0) === RELAY;
+    return Atomics.load(this.#word, WHO) === RELAY;
   }
 
   /**
@@ -121,7 +134,12 @@ export class ReadHandover {
    * True when it did (then wake the owner).
    */
   rxReturn(): boolean {
-    return Atomics.compareExchange(this.#word, 0, RETURNING, DIRECT) === RETURNING;
+    return Atomics.compareExchange(this.#word, WHO, RETURNING, DIRECT) === RETURNING;
+  }
+
+  /** Receive thread: it runs, and will see a wake-up. */
+  rxStarted(): void {
+    Atomics.store(this.#word, STARTED, 1);
   }
 }
 

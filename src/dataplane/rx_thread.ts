@@ -130,6 +130,11 @@ export class RxThread {
     return this.#handover?.mode === "direct";
   }
 
+  /** On demand: true when the owner may hand the socket over (it reads it, and the worker runs). */
+  get canEngage(): boolean {
+    return this.#stopping === null && this.#handover?.canEngage === true;
+  }
+
   /** On demand: the worker reads the socket from now on; the owner has stopped watching it for input. */
   engage(): void {
     if (this.#stopping === null && this.#handover?.engage()) this.#thread.wake();

@@ -84,6 +84,8 @@ function run(start: RxStart): void {
   /** True while the socket is in this thread's set. */
   let watching = handover === null;
   if (watching) watch(start.fd);
+  // From now on a wake-up is seen: the owner may hand the socket over.
+  handover?.rxStarted();
   let reading = true;
 
   /** The consumer parked on the ring is notified directly; the eventfd is the fallback (see rx_thread.ts). */

@@ -317,10 +317,14 @@ export class DgramLink extends BaseLink implements FdLender {
       return;
     }
     const governor = this.#governor;
-    if (governor !== null && governor.direct(this.#bytesSinceTold(), n === BATCH) && !this.isClosed) {
+    const rx = this.#rx;
+    if (
+      governor !== null && governor.direct(this.#bytesSinceTold(), n === BATCH) && rx?.canEngage &&
+      !this.isClosed
+    ) {
       // A stream: the receive thread reads from now on; this thread stops first (one reader at a time).
       poller().setReadInterest(this.#fd, false);
-      this.#rx!.engage();
+      rx.engage();
     }
   }
 

@@ -8,11 +8,15 @@
 import assert from "node:assert/strict";
 import { HandoverGovernor, ReadHandover } from "../../src/dataplane/read_handover.ts";
 
-Deno.test("the handover word moves direct -> relayed -> returning -> direct, each step by its own side only", () => {
+Deno.test("the handover word moves direct -> relayed -> returning -> direct, each step by its own side only, once the receive thread runs", () => {
   const owner = ReadHandover.create();
   const rx = ReadHandover.attach(owner.sab);
   assert.equal(owner.mode, "direct");
   assert.equal(rx.rxReads, false, "the receive thread starts in standby");
+  assert.equal(owner.engage(), false, "not to a receive thread that does not run yet");
+  assert.equal(owner.mode, "direct");
+  rx.rxStarted();
+  assert.equal(owner.canEngage, true);
   assert.equal(owner.release(), false, "nothing to release while the owner reads");
   assert.equal(rx.rxReturn(), false, "nothing to return");
   assert.equal(owner.engage(), true);
@@ -51,6 +55,7 @@ Deno.test("owner and receive thread interleaved at random never read the socket 
     const rand = random(seed);
     const owner = ReadHandover.create();
     const rx = ReadHandover.attach(owner.sab);
+    rx.rxStarted();
     const socket: number[] = [];
     const ring: number[] = [];
     const delivered: number[] = [];
