@@ -22,7 +22,7 @@ export type { FrameHandler, Link, LinkStats } from "./src/link/link.ts";
 export { BaseLink } from "./src/link/link.ts";
 export { openLink, registerScheme, schemes, splitVnl } from "./src/link/registry.ts";
 export type { LinkFactory, OpenOptions } from "./src/link/registry.ts";
-export { plug } from "./src/link/plug.ts";
+export { plug, plugsOnThread } from "./src/link/plug.ts";
 export { openVdeLink, parseVdeVnl } from "./src/link/vde_link.ts";
 export { openTapLink, TapLink } from "./src/link/tap_link.ts";
 export { createPersistentTap, deletePersistentTap, TapError } from "./ffi/tun.ts";

@@ -14,7 +14,7 @@
 import { onSignals } from "./signals.ts";
 import type { Command } from "commander";
 import type { Link } from "../link/link.ts";
-import { plug } from "../link/plug.ts";
+import { plug, plugsOnThread } from "../link/plug.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { untilSignal } from "./signals.ts";
@@ -64,6 +64,8 @@ export const plugCommand: Subcommand = (program: Command) => {
       if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {
         return await plugSlirpThread(slirp.vde, slirp.config, options);
       }
+      const thread = flags.thread !== false;
+      if (plugsOnThread(first, second, { thread })) options.plugThread = true;
       // A signal ends the cable like EOF does: both links close, so each can say
       // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
       // start: a signal while the ends are still opening closes what is open, exit 0.
@@ -94,7 +96,7 @@ export const plugCommand: Subcommand = (program: Command) => {
           b.close("stopped by a signal");
           return;
         }
-        await plug(a, b, { thread: flags.thread !== false });
+        await plug(a, b, { thread });
       } finally {
         removeSignals();
       }

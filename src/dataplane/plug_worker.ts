@@ -16,7 +16,10 @@
  * not lost. A tap that cannot take a frame drops it (counted), as the
  * kernel does for a full interface queue. The thread runs real-time only
  * while a datagram peer streams to it (see DemandGovernor in priority.ts),
- * and its datagram ends have the system's default send buffer.
+ * and then pauses after a wake-up that found only a few of its frames (see
+ * NAP_MS), so the next one finds a batch.
+ * Its datagram ends come with the send buffer the link chose for a plug
+ * thread (the system's default: see vde_link.ts).
  *
  * The fds belong to the main thread, which closes them only after this
  * thread has said "stopped". Counters live in shared memory, written here
@@ -62,6 +65,30 @@ const BATCHES_PER_TURN = 8;
  * more than vde_plug again.
  */
 const TAP_BYTES_PER_TURN = ETH_HLEN + 1500;
+
+/**
+ * How long the thread pauses, while a datagram peer streams to it, after a
+ * wake-up that took fewer than NAP_BELOW_FRAMES frames from it (interrupt
+ * moderation, as a NIC's rx-usecs). Real-time, the thread was woken for
+ * nearly every frame the C switch sent: measured behind Debian's
+ * vde_switch, iperf3 into the tap, 500-1,000 sleeps per 1,000 frames
+ * against vde_plug's 50-100 (an ordinary process, it wakes late and finds
+ * several), 3-5.4 ms of CPU per MB against vde_plug's 2, and the switch
+ * itself 2.0-2.3 ms per MB (waking us for each frame) against 1.8: the
+ * rate was 0.6-0.8x vde_plug's. With a 100 µs pause: 27-39 sleeps per
+ * 1,000 frames, 1.9-2.1 ms per MB, the switch 1.3-1.5, and 1.1-1.9x
+ * vde_plug's rate. The pause must stay well below the time the switch's
+ * send buffer (about 93 full-size frames) takes to fill, half a
+ * millisecond at 2 Gbit/s: 200 µs lost thousands of frames per 400 MB
+ * where 100 µs lost hundreds (vde_plug: 20,000-40,000). A wake-up that
+ * finds a batch is not followed by a pause, and neither is anything while
+ * no datagram peer streams (a ping, the acknowledgements of a flow from
+ * the tap).
+ */
+const NAP_MS = 0.1;
+const NAP_BELOW_FRAMES = 16;
+/** A word no one notifies: `Atomics.wait` on it is a pause of the thread. */
+const napWord = new Int32Array(new SharedArrayBuffer(4));
 
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {
@@ -220,39 +247,8 @@ class Direction {
   }
 }
 
-/** The system's default send buffer (net.core.wmem_default), as SO_SNDBUF reports it. */
-function defaultSendBuffer(): number {
-  try {
-    const v = Number(Deno.readTextFileSync("/proc/sys/net/core/wmem_default").trim());
-    if (Number.isInteger(v) && v > 0) return v;
-  } catch { /* not Linux's /proc, or not readable: Linux's own default */ }
-  return 212_992;
-}
-
-/**
- * Gives a datagram end the system's default send buffer again (vde://
- * links ask for 1 MiB, for the main thread's pauses). This thread never
- * pauses long, and when the switch's queue is full it waits and leaves the
- * frames in the tap's queue; a deep queue at a C switch only makes the
- * bursts it forwards longer, and the C switch drops what a slower
- * receiver's socket cannot hold. Measured behind Debian's vde_switch,
- * iperf3 from the tap: with 1 MiB, 29,000-75,000 frames per 400 MB were
- * lost at the far plug and this thread spent 1.3x the CPU per byte; with
- * the default, 16,000-35,000, near vde_plug's 16,000-24,000 (its socket
- * has the default).
- */
-function useDefaultSendBuffer(end: PlugEnd): void {
-  if (end.kind !== "dgram") return;
-  const v = new Uint8Array(4);
-  // The kernel doubles what it is given (its bookkeeping), as for the default.
-  new DataView(v.buffer).setInt32(0, defaultSendBuffer() / 2, true);
-  libc().setsockopt(end.fd, C.SOL_SOCKET, C.SO_SNDBUF, v, 4);
-}
-
 function run(start: PlugStart): string | null {
   const c = libc();
-  useDefaultSendBuffer(start.a);
-  useDefaultSendBuffer(start.b);
   // Real-time only while a datagram peer (which may drop what we are late to take) streams to us: see priority.ts.
   const priority = new DemandGovernor(() => performance.now());
   /** What this wake-up drained from datagram sources. */
@@ -348,12 +344,21 @@ function run(start: PlugStart): string | null {
           } else reason = pump(d);
         }
       }
+      // Checked before `drained`: a wake-up that finds a late-sized backlog makes it real-time, and that one
+      // found a batch.
+      const nap = priority.realtime && lossyFrames > 0 && lossyFrames < NAP_BELOW_FRAMES;
       if (lossyFrames > 0) {
         priority.drained(lossyBytes, lossyFrames);
         lossyBytes = 0;
         lossyFrames = 0;
       }
       update();
+      if (nap) {
+        // A pause ends a busy stretch, as a wait that blocks does (see RealtimeGovernor).
+        priority.idle();
+        Atomics.wait(napWord, 0, 0, NAP_MS);
+        priority.woke();
+      }
     }
   } finally {
     c.close(epfd);

@@ -9,6 +9,7 @@
 import { discard, type Link } from "./link.ts";
 import { log } from "../log.ts";
 import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
+import { splitVnl } from "./registry.ts";
 
 /** Options of `plug`. */
 export interface PlugOptions {
@@ -19,10 +20,23 @@ export interface PlugOptions {
   thread?: boolean;
 }
 
+/** Schemes whose links lend their fd to a plug thread (see `canLendFd`). */
+const FD_SCHEMES: ReadonlySet<string> = new Set(["vde", "tap"]);
+
+/**
+ * Whether `plug` will forward on a plug thread between the links these two
+ * VNLs name: open them with `plugThread` set when it will, so each link is
+ * made for that thread from the start (a vde:// socket's send buffer).
+ */
+export function plugsOnThread(a: string, b: string, options: PlugOptions = {}): boolean {
+  return options.thread !== false && FD_SCHEMES.has(splitVnl(a).scheme) && FD_SCHEMES.has(splitVnl(b).scheme);
+}
+
 /**
  * Joins `a` and `b` both ways: every frame arriving on one is sent on the
  * other. Resolves, with the reason, when either side closes; the other side
- * is closed too.
+ * is closed too. Links that will go to a plug thread are best opened with
+ * `plugThread: plugsOnThread(vnlA, vnlB)`.
  *
  * @param a one end of the cable
  * @param b the other end

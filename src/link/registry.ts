@@ -22,6 +22,12 @@ export interface OpenOptions {
    * true); false keeps it on the main thread's poller.
    */
   receiveThread?: boolean;
+  /**
+   * The link is opened to be lent to a plug thread (see `plugsOnThread` in
+   * plug.ts), which then owns its fd: a vde:// socket is sized for that
+   * thread and starts no receive thread (unless `receiveThread` says so).
+   */
+  plugThread?: boolean;
 }
 
 const factories = new Map<string, LinkFactory>();

@@ -53,6 +53,21 @@ Deno.test("openVdeLink attaches to Debian's vde_switch and exchanges frames with
   });
 });
 
+Deno.test("openVdeLink for a plug thread keeps the system's default send buffer and starts no receive thread", async () => {
+  await withSwitch("c", {}, async ({ dir }) => {
+    const link = await within("openVdeLink to the C switch", 10_000, openVdeLink(dir, { plugThread: true }));
+    try {
+      // The plug thread waits when the switch's queue is full: frames stay in the tap's queue, not ours.
+      const wmem = Number((await Deno.readTextFile("/proc/sys/net/core/wmem_default")).trim());
+      assert.equal(link.socket.sendBufferSize, wmem);
+      assert.equal(link.hasReceiveThread, false);
+    } finally {
+      link.close();
+    }
+    assert.equal(await within("the link to close", 2000, link.closed), "closed");
+  });
+});
+
 Deno.test("a closed C switch ends our link with a reason", async () => {
   await withSwitch("c", {}, async ({ sw, dir }) => {
     const link = await within("openVdeLink to the C switch", 10_000, openVdeLink(dir));

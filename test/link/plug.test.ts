@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { plug } from "../../src/link/plug.ts";
+import { plug, plugsOnThread } from "../../src/link/plug.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
 
 /** Two stream links joined back to back by in-memory streams. */
@@ -66,4 +66,15 @@ Deno.test("plug tells each link which link its frames feed, and unhooks them whe
   a.close("done");
   await cable;
   assert.deepEqual(seen.slice(2), [["l2", null], ["r1", null]]);
+});
+
+Deno.test("plugsOnThread says a plug thread is used only between vde:// or tap:// ends, unless told not to", () => {
+  assert.equal(plugsOnThread("vde:///tmp/sw", "tap://t0"), true);
+  // A bare path is a vde switch.
+  assert.equal(plugsOnThread("/tmp/sw", "vde:///tmp/other[3]"), true);
+  assert.equal(plugsOnThread("tap://t0", "tap://t1", { thread: true }), true);
+  assert.equal(plugsOnThread("vde:///tmp/sw", "tap://t0", { thread: false }), false);
+  for (const other of ["-", "cmd://ssh host vde plug", "slirp://", "wire://vde:///tmp/sw", "tcp://h:1"]) {
+    assert.equal(plugsOnThread("vde:///tmp/sw", other), false, other);
+  }
 });
