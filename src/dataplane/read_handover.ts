@@ -153,14 +153,18 @@ const WINDOW_MS = 10;
  * below, and are read by the owner in one wake-up each.
  */
 const BULK_BYTES_PER_MS = 12_500;
-/** Bytes within one window that mark a stream before the window ends: half a millisecond at 1 Gbit/s. */
+/**
+ * Bytes within one window that mark a stream before the window ends: half a
+ * millisecond at 1 Gbit/s, and more than a download's acknowledgements
+ * bring in a window (one per two segments: about 36 KB at 1.3 Gbit/s).
+ */
 const EARLY_BYTES = 64 * 1024;
 /**
  * Bytes one read of the owner may find waiting before the receive thread
- * takes over: 11 full-size frames, far more than a download's
- * acknowledgements (66 bytes each) bring between two reads.
+ * takes over: 5 full-size frames, more than a read's whole batch of a
+ * download's acknowledgements (64 of 66 bytes) brings.
  */
-const LATE_BYTES = 16 * 1024;
+const LATE_BYTES = 6 * 1024;
 /**
  * How long the receive thread keeps reading after the last sign of a
  * stream: beyond a TCP retransmission timeout (200 ms at least in Linux),

@@ -39,7 +39,7 @@
  * thread reads the socket in its own epoll set while little comes in (a
  * request and its answer, a download's acknowledgements), and the receive
  * thread reads it only while a stream arrives (64 KiB within 10 ms, or a
- * read that finds 16 KiB or a full batch waiting), until 250 ms after it.
+ * read that finds 6 KiB or a full batch waiting), until 250 ms after it.
  *
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a

@@ -106,7 +106,7 @@ function governorRig() {
   return { clock, governor: new HandoverGovernor(() => clock.now) };
 }
 
-Deno.test("the governor engages the receive thread on a full batch, 16 KiB in one read or 100 Mbit/s over 10 ms, not for acknowledgements", () => {
+Deno.test("the governor engages the receive thread on a full batch, 6 KiB in one read or 100 Mbit/s over 10 ms, not for acknowledgements", () => {
   const { clock, governor } = governorRig();
   // A download's acknowledgements: 66-byte frames, 40 a ms (about 1 Gbit/s of data the other way).
   for (let i = 0; i < 400; i++) {
@@ -115,8 +115,13 @@ Deno.test("the governor engages the receive thread on a full batch, 16 KiB in on
   }
   assert.equal(governor.direct(64 * 66, true), true, "a full batch: the owner is late");
   const g1 = governorRig();
-  assert.equal(g1.governor.direct(10 * 1514, false), false, "10 full-size frames in one read");
-  assert.equal(g1.governor.direct(11 * 1514, false), true, "11: a stream's backlog");
+  assert.equal(
+    g1.governor.direct(64 * 78, false),
+    false,
+    "a read's batch of acknowledgements with SACK blocks",
+  );
+  assert.equal(g1.governor.direct(4 * 1514, false), false, "4 full-size frames in one read");
+  assert.equal(g1.governor.direct(5 * 1514, false), true, "5: a stream's backlog");
   const g2 = governorRig();
   let engaged = false;
   // Full-size frames at about 200 Mbit/s.
