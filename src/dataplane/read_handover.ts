@@ -83,7 +83,12 @@ export class ReadHandover {
    * receive thread runs).
    */
   get canEngage(): boolean {
-    return this.#mode === "direct" && Atomics.load(this.#word, STARTED) !== 0;
+    return this.#mode === "direct" && this.rxRunning;
+  }
+
+  /** True once the receive thread runs (see `rxStarted`). */
+  get rxRunning(): boolean {
+    return Atomics.load(this.#word, STARTED) !== 0;
   }
 
   /**

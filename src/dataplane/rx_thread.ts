@@ -130,6 +130,11 @@ export class RxThread {
     return this.#handover?.mode === "direct";
   }
 
+  /** On demand: true once the worker runs (always true otherwise). */
+  get running(): boolean {
+    return this.#handover?.rxRunning ?? true;
+  }
+
   /** On demand: true when the owner may hand the socket over (it reads it, and the worker runs). */
   get canEngage(): boolean {
     return this.#stopping === null && this.#handover?.canEngage === true;

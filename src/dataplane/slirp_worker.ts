@@ -56,12 +56,15 @@
  * there (two loaded cores, 7 alternating rounds): 4.3-8.7 ms per MB up and
  * 3.0-5.6 down; guest->host a median 1.55x libslirp's rate (0.98x before).
  * A request and its answer (ping, a connection through a forward) move
- * fewer frames per round and are not delayed. Only frames from the switch
- * count: a round that sent a download's segments but took in fewer than
- * `STREAM_FRAMES` acknowledgements is not followed by a nap, which would
- * only hold back the next acknowledgements (behind Debian's switch, 6
- * alternating pairs: host->guest a median 1,197 against 994 Mbit/s, 2.7
- * against 3.0 ms of CPU per MB).
+ * fewer frames per round and are not delayed. While this thread reads the
+ * switch's socket itself (no stream comes in, see "Draining"), only frames
+ * from the switch count: a round that sent a download's segments but took
+ * in fewer than `STREAM_FRAMES` acknowledgements is not followed by a nap,
+ * which would only hold back the next acknowledgements (behind Debian's
+ * switch, 6 alternating pairs: host->guest a median 1,197 against 994
+ * Mbit/s, 2.7 against 3.0 ms of CPU per MB). While the receive thread
+ * reads (a stream comes in), frames either way count, as before: the nap
+ * then leaves nothing in the socket.
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
  * `DemandGovernor` fed with the switch link's bytes both ways). While a
@@ -127,11 +130,13 @@ export const SLIRP_STOP = 0;
  */
 export const SLIRP_METRICS = 1;
 
+/** Longest wait for the receive thread to start before the slirp says it is ready. */
+const RX_START_MS = 10_000;
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
 /** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
 const NAP_MS = 0.15;
-/** Frames from the switch in one round that make it a stream's: a request and its answer are fewer. */
+/** Frames in one round that make it a stream's (see "Batching" above): a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -212,11 +217,20 @@ async function run(start: SlirpStart): Promise<void> {
   const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
   const sink = new Uint8Array(8);
   poller.add(start.wakeFd, { onReadable: () => libc().read(start.wakeFd, sink, 8) });
+  // A Worker started from this one runs only once this thread's event loop turns, which the loop below
+  // does not do while traffic flows: the receive thread must run before a stream can be handed to it.
+  for (
+    const until = performance.now() + RX_START_MS;
+    !sw.receiveThreadRunning && performance.now() < until;
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
   scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
 
   let idleSince = performance.now();
   let answered = 0;
-  /** Frames the switch link had taken in when the last round ended (see "Batching" above). */
+  /** Frames the switch link had moved, and taken in, when the last round ended (see "Batching" above). */
+  let moved = 0;
   let takenIn = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
@@ -227,13 +241,15 @@ async function run(start: SlirpStart): Promise<void> {
     const st = sw.stats;
     const bytes = st.bytesIn + st.bytesOut;
     const frames = st.framesIn + st.framesOut;
-    if (st.framesIn - takenIn >= STREAM_FRAMES) {
+    // While this thread reads the switch's socket itself, only a round that took in a batch is a stream's.
+    if ((sw.readsDirect ? st.framesIn - takenIn : frames - moved) >= STREAM_FRAMES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
       clock = performance.now();
       priority.woke();
     }
+    moved = frames;
     takenIn = st.framesIn;
     // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
     // saturation clock, and the governor tells a flood from a burst.
@@ -252,7 +268,7 @@ async function run(start: SlirpStart): Promise<void> {
     }
     const now = clock;
     if (n > 0) idleSince = now;
-    if (dns || now - idleSince >= IDLE_TURN_MS) {
+    if (dns || now - idleSince >= IDLE_TURN_MS || !sw.receiveThreadRunning) {
       idleSince = now;
       await eventLoopTurn();
     }

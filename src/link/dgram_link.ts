@@ -157,6 +157,11 @@ export class DgramLink extends BaseLink implements FdLender {
     return this.#rx !== null;
   }
 
+  /** False while the receive thread of an on-demand link has not started yet. */
+  get receiveThreadRunning(): boolean {
+    return this.#rx?.running ?? true;
+  }
+
   /** True while this thread reads the socket itself (always, without a receive thread; on demand, between streams). */
   get readsDirect(): boolean {
     return this.#rx === null || this.#rx.direct;
