@@ -8,6 +8,8 @@
  *                                     count frames until SECONDS pass or traffic stops for 0.5 s;
  *                                     prints "sink frames=.. bytes=.. seconds=.." (first to last frame)
  *   loadgen hold VNL N SECONDS        open N connections, print "hold opened=N", keep them SECONDS
+ *   loadgen floor DIR BATCH SECONDS   not a client: the floor of the throughput rows, a two-port
+ *                                     "switch" on DIR with no switching in it (see run_floor)
  *
  * Every mode is bounded by an interval timer, which also interrupts a blocking
  * send or a handshake that never gets an answer.
@@ -21,7 +23,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,11 +212,125 @@ static int run_hold(char *vnl, int count, double seconds) {
   return opened == count ? 0 : 1;
 }
 
+/*
+ * The floor for the bench's throughput rows: a two-port "switch" with no
+ * switching in it, so the bench can show what any switch built on
+ * recvmmsg/sendmmsg over AF_UNIX datagram sockets pays per frame in the
+ * kernel alone, in the throughput rows' own position (this program's sink
+ * and source as its clients). It serves DIR/ctl, takes two vde:// clients
+ * (the sink, then the source), prints "ready", then moves every datagram
+ * from one port to the other until SIGTERM or SECONDS pass.
+ *
+ * The handshake is a vde_switch's (a v3 request on DIR/ctl, a datagram
+ * socket per port connected to the client's and bound to DIR/NNN.FD, the
+ * 110-byte sockaddr_un as the reply), with the 1 MiB socket buffers `vde
+ * switch` asks for. Forwarding is what our switch thread does minus
+ * everything that is not a system call: block in poll, drain a ready port
+ * with recvmmsg (BATCH frames a call, into one arena), send each batch to the
+ * other port with one sendmmsg straight from that arena, drop what does not
+ * fit. No learning, no counters, no copies: its CPU per frame is the kernel's
+ * share of forwarding, which no switch on these calls goes below.
+ */
+#define FLOOR_MAX_BATCH 1024
+#define FLOOR_SLOT 1600
+#define FLOOR_REQUEST_MIN 122
+#define FLOOR_SOCKADDR_LEN 110
+#define FLOOR_BUFFER_BYTES (1 << 20)
+
+static unsigned char floor_arena[FLOOR_MAX_BATCH][FLOOR_SLOT];
+
+/* Takes one client on the ctl socket: its data socket, or -1. */
+static int take_client(int listener, const char *dir, int port, int *ctl) {
+  *ctl = accept(listener, NULL, NULL);
+  if (*ctl < 0) return -1;
+  unsigned char request[256];
+  ssize_t n = read(*ctl, request, sizeof request);
+  if (n < FLOOR_REQUEST_MIN) return -1;
+  struct sockaddr_un client = {.sun_family = AF_UNIX};
+  memcpy(client.sun_path, request + 14, sizeof client.sun_path - 1);
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int bytes = FLOOR_BUFFER_BYTES;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes);
+  if (connect(fd, (struct sockaddr *)&client, sizeof client) < 0) return -1;
+  struct sockaddr_un mine = {.sun_family = AF_UNIX};
+  snprintf(mine.sun_path, sizeof mine.sun_path, "%s/%03d.%d", dir, port, fd);
+  unlink(mine.sun_path);
+  if (bind(fd, (struct sockaddr *)&mine, sizeof mine) < 0) return -1;
+  if (write(*ctl, &mine, FLOOR_SOCKADDR_LEN) != FLOOR_SOCKADDR_LEN) return -1;
+  return fd;
+}
+
+static int run_floor(const char *dir, int batch, double seconds) {
+  if (batch < 1 || batch > FLOOR_MAX_BATCH) batch = BATCH;
+  arm_timer(seconds);
+
+  mkdir(dir, 0700);
+  struct sockaddr_un ctl_addr = {.sun_family = AF_UNIX};
+  snprintf(ctl_addr.sun_path, sizeof ctl_addr.sun_path, "%s/ctl", dir);
+  unlink(ctl_addr.sun_path);
+  int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0 || bind(listener, (struct sockaddr *)&ctl_addr, sizeof ctl_addr) < 0 || listen(listener, 4) < 0) {
+    fprintf(stderr, "floor: cannot serve %s: %s\n", ctl_addr.sun_path, strerror(errno));
+    return 1;
+  }
+  int data[2], ctl[2];
+  for (int i = 0; i < 2; i++) {
+    data[i] = take_client(listener, dir, i + 1, &ctl[i]);
+    if (data[i] < 0) {
+      fprintf(stderr, "floor: client %d: %s\n", i + 1, stop_now ? "none came" : strerror(errno));
+      return 1;
+    }
+  }
+  printf("ready\n");
+  fflush(stdout);
+
+  static struct iovec iov[FLOOR_MAX_BATCH];
+  static struct mmsghdr msgs[FLOOR_MAX_BATCH];
+  for (int i = 0; i < batch; i++) {
+    iov[i].iov_base = floor_arena[i];
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  struct pollfd fds[4] = {
+      {.fd = data[0], .events = POLLIN},
+      {.fd = data[1], .events = POLLIN},
+      {.fd = ctl[0], .events = POLLIN},
+      {.fd = ctl[1], .events = POLLIN},
+  };
+  while (!stop_now) {
+    if (poll(fds, 4, 1000) <= 0) continue;
+    /* A client that leaves is not watched again; the bench reads our CPU time before it stops us. */
+    if (fds[2].revents != 0) fds[2].fd = -1;
+    if (fds[3].revents != 0) fds[3].fd = -1;
+    for (int from = 0; from < 2; from++) {
+      if ((fds[from].revents & POLLIN) == 0) continue;
+      for (;;) {
+        for (int i = 0; i < batch; i++) iov[i].iov_len = FLOOR_SLOT;
+        int n = recvmmsg(data[from], msgs, (unsigned)batch, MSG_DONTWAIT, NULL);
+        if (n <= 0) break;
+        for (int i = 0; i < n; i++) iov[i].iov_len = msgs[i].msg_len;
+        sendmmsg(data[1 - from], msgs, (unsigned)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < batch) break;
+      }
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    char path[sizeof ctl_addr.sun_path];
+    snprintf(path, sizeof path, "%s/%03d.%d", dir, i + 1, data[i]);
+    unlink(path);
+  }
+  unlink(ctl_addr.sun_path);
+  return 0;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen source VNL SIZE SECONDS\n"
           "       loadgen sink VNL SECONDS\n"
-          "       loadgen hold VNL N SECONDS\n");
+          "       loadgen hold VNL N SECONDS\n"
+          "       loadgen floor DIR BATCH SECONDS\n");
   exit(2);
 }
 
@@ -222,6 +340,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "source") == 0 && argc == 5) return run_source(argv[2], atoi(argv[3]), atof(argv[4]));
   if (strcmp(argv[1], "sink") == 0 && argc == 4) return run_sink(argv[2], atof(argv[3]));
   if (strcmp(argv[1], "hold") == 0 && argc == 5) return run_hold(argv[2], atoi(argv[3]), atof(argv[4]));
+  if (strcmp(argv[1], "floor") == 0 && argc == 5) return run_floor(argv[2], atoi(argv[3]), atof(argv[4]));
   usage();
   return 2;
 }

@@ -40,8 +40,10 @@ export function log(component: string, message: string): void {
   const line = `${component}: ${message}`;
   if (file === null) {
     if (discard) return;
-    if (writer !== null) writer(`${line}\n`);
-    else console.error(line);
+    try {
+      if (writer !== null) writer(`${line}\n`);
+      else console.error(line);
+    } catch { /* stderr is gone (a closed terminal): the shutdown that follows must still run */ }
     return;
   }
   try {

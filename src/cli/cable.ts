@@ -223,9 +223,7 @@ export async function attachCables(
           const listener = await startCableListener(
             v,
             (session) => sw.portOfEndpoint(sw.attach(session).id),
-            {
-              keyFile: o.keyFile,
-            },
+            { keyFile: o.keyFile, keyOption: "--key FILE" },
           );
           defer(() => listener.close());
           continue;
@@ -233,6 +231,7 @@ export async function attachCables(
         const local: { port?: number } = {};
         const client = await openCableClient(v, {
           keyFile: o.keyFile,
+          keyOption: "--key FILE",
           localName: o.dir,
           localPort: () => local.port,
         });

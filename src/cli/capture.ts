@@ -104,6 +104,13 @@ export async function captureSocketPath(target: string): Promise<string> {
   }
 }
 
+/** The snap length `-s TEXT` asks for: 0 (or none) is whole frames, as tcpdump's `-s 0`. */
+export function snapLength(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_SNAPLEN;
+  const n = wholeNumber(text, "-s", 0, DEFAULT_SNAPLEN);
+  return n === 0 ? DEFAULT_SNAPLEN : n;
+}
+
 /** Runs a capture until a signal, COUNT frames or the switch going away; returns what it counted. */
 export async function runCapture(
   target: string,
@@ -112,9 +119,7 @@ export async function runCapture(
   const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
   const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
   const count = o.count === undefined ? Infinity : wholeNumber(o.count, "-c", 1, Number.MAX_SAFE_INTEGER);
-  const snaplen = o.snaplen === undefined
-    ? DEFAULT_SNAPLEN
-    : wholeNumber(o.snaplen, "-s", 1, DEFAULT_SNAPLEN);
+  const snaplen = snapLength(o.snaplen);
   const toStdout = o.write === "-";
   if (toStdout && Deno.stdout.isTerminal()) {
     throw new UsageError(
@@ -135,6 +140,9 @@ export async function runCapture(
       throw new UsageError(
         `the switch at ${dir} serves no captures (${path} is missing): only vde switch does`,
       );
+    }
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UsageError(`${dir} is not a switch's socket directory (it has no ctl socket)`);
     }
     throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
   }
@@ -205,7 +213,7 @@ export const captureCommand = (program: Command): void => {
     .option("-c, --count <n>", "stop after N frames")
     .option(
       "-s, --snaplen <bytes>",
-      `keep at most this many bytes of each frame (default: ${DEFAULT_SNAPLEN})`,
+      `keep at most this many bytes of each frame (default: ${DEFAULT_SNAPLEN}, whole frames, as 0 is)`,
     )
     .option("--filter <expr>", "tcpdump filter expression, e.g. icmp (needs tcpdump)")
     .addHelpText(

@@ -20,6 +20,7 @@ import { onSignals } from "./signals.ts";
 import { type Command, CommanderError } from "commander";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
+import { cannotRun } from "../os/processes.ts";
 
 /** A pair of byte streams: one side of a command as dpipe sees it. */
 interface Side {
@@ -171,7 +172,7 @@ function spawn(program: string, args: string[], env?: Record<string, string>): D
     return new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "inherit" })
       .spawn();
   } catch (err) {
-    throw new Error(`dpipe: cannot run "${program}": ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`dpipe: ${cannotRun(program, err)}`);
   }
 }
 

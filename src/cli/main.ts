@@ -35,6 +35,15 @@ export function buildProgram(subcommands: Subcommand[]): Command {
   return program;
 }
 
+/**
+ * `message` as one line for people: Deno's file errors end with the call
+ * and the path (`No such file or directory (os error 2): open '/x/y'`),
+ * which our messages have named already, so that tail goes.
+ */
+export function forPeople(message: string): string {
+  return message.replace(/(\(os error \d+\)): [a-z_]+ '[^']*'( -> '[^']*')?$/, "$1");
+}
+
 /** Runs the CLI with `args`; returns the exit status. */
 export async function runCli(subcommands: Subcommand[], args: string[]): Promise<number> {
   const program = buildProgram(subcommands);
@@ -44,11 +53,11 @@ export async function runCli(subcommands: Subcommand[], args: string[]): Promise
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof ExitStatus) {
-      if (err.message !== "") console.error(`vde: ${err.message}`);
+      if (err.message !== "") console.error(`vde: ${forPeople(err.message)}`);
       return err.code;
     }
     const msg = err instanceof Error ? err.message : String(err);
-    console.error(`vde: ${msg}`);
+    console.error(`vde: ${forPeople(msg)}`);
     return 1;
   }
 }

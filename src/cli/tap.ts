@@ -58,8 +58,14 @@ export const tapCommand: Subcommand = (program: Command) => {
         }`,
         () => createPersistentTap(name, uid, gid),
       );
-      const owner = uid === undefined ? "" : ` for uid ${uid}`;
-      console.log(existed ? `tap ${name} already exists; kept${owner}` : `tap ${name} created${owner}`);
+      const owner = [uid === undefined ? "" : `uid ${uid}`, gid === undefined ? "" : `gid ${gid}`]
+        .filter((o) => o !== "").join(", ");
+      // An existing tap is kept, but takes the owner given: say so, not "kept" alone.
+      console.log(
+        !existed
+          ? `tap ${name} created${owner === "" ? "" : ` for ${owner}`}`
+          : `tap ${name} already exists; ${owner === "" ? "kept" : `kept, now for ${owner}`}`,
+      );
     });
   tap.command("delete")
     .description("delete a persistent tap")

@@ -22,6 +22,8 @@ import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
+import { labDir, NAME_PATTERN } from "../lab/names.ts";
+import { LAB_STATE_FILE } from "../lab/state.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -54,13 +56,18 @@ async function runBatch(
   for await (const line of lines) {
     const reply = await remote.execute(line);
     if (reply === null) continue;
-    await writeOut(formatForPeople({ ...reply, code: 0 }));
+    const text = formatForPeople({ ...reply, code: 0 });
+    // A failure that says why in one line (the lab shell's do) is that line on stderr, in place of the code.
+    if (reply.code !== 0 && /^[^\n]+\n$/.test(text)) throw new UsageError(`${line.trim()}: ${text.trim()}`);
+    await writeOut(text);
     if (reply.code !== 0) {
       let hint = "";
       if (reply.code === Errno.ENOSYS) {
         // A typo in a script: the nearest commands, as the interactive console names them.
         await remote.learnCommands();
-        const near = suggestCommands(parseLine(line).name, remote.commands().map((c) => c.path));
+        const name = parseLine(line).name;
+        // Not the command itself: an emulated one (ports) that the remote cannot back is no typo.
+        const near = suggestCommands(name, remote.commands().map((c) => c.path)).filter((p) => p !== name);
         if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
       }
       throw new UsageError(`${line.trim()}: ${describeFailure(reply)}${hint}`);
@@ -155,7 +162,9 @@ const HOW_TO_GET_ONE =
  * for its `mgmt` socket, and so does its `ctl` (the data socket, which
  * speaks no console protocol); without one inside, `DIR.mgmt` beside it,
  * where a lab (and the habit of `-s /tmp/sw -M /tmp/sw.mgmt`) puts it.
- * Anything else is taken as given.
+ * A running lab's name, or its runtime directory, stands for the lab's
+ * control socket: the lab shell's commands, for a lab in the background
+ * too. Anything else is taken as given.
  *
  * @throws UsageError when `path` is a switch directory (or its ctl) without
  *   a management socket, saying how to start one
@@ -163,10 +172,22 @@ const HOW_TO_GET_ONE =
 export function resolveConsolePath(path: string): string {
   const trimmed = path.replace(/\/+$/, "") || "/";
   const kind = kindOf(trimmed);
+  if (kind === "missing" && NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
+    return `${labDir(trimmed)}/ctl`;
+  }
+  if (kind === "other") {
+    throw new UsageError(
+      `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
+    );
+  }
   let dir: string | undefined;
   if (kind === "dir") dir = trimmed;
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
   if (dir === undefined) return path;
+  // A lab's runtime directory: its ctl is the lab's console, not a switch's data socket.
+  if (kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket") {
+    return `${dir}/ctl`;
+  }
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
   const found = kindOf(mgmt);
   if (found === "socket") return mgmt;
@@ -203,7 +224,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound
-      ? "no such socket or switch directory (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
+      ? "no such socket, switch directory or running lab (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"
       : (err as Error).message;
@@ -236,10 +257,10 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
 /** Registers `vde term`. */
 export const termCommand = (program: Command): void => {
   program.command("term")
-    .description("console for a switch's management socket (ours or vde_switch -M)")
+    .description("console for a switch's management socket (ours or vde_switch -M), or a running lab's")
     .argument(
       "<path>",
-      "management socket (vde switch --mgmt, vde_switch -M), or a switch's socket directory: its DIR/mgmt (or DIR.mgmt)",
+      "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), or a running lab's name",
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")
@@ -249,6 +270,7 @@ export const termCommand = (program: Command): void => {
         "vde term /tmp/net                         # a console on the switch serving /tmp/net",
         "vde term /tmp/net -c port/print -c hub    # run commands and exit",
         "vde term /tmp/vde.mgmt                    # vde_switch -M /tmp/vde.mgmt",
+        "vde term demo -c links                    # the lab shell of lab demo (vde up -d)",
       ),
     )
     .action((path: string, opts: TermOptions) => runTerm(path, opts));

@@ -221,7 +221,7 @@ export class MgmtClient {
   }
 }
 
-// Separates events, a listing that is the whole reply, and other text.
+// Separates events, a listing that ends the reply, and other text.
 function splitReply(text: string, onEvent: (line: string) => void): { lines?: string[]; raw?: string } {
   const all = text.split("\n");
   if (all.at(-1) === "") all.pop();
@@ -236,8 +236,11 @@ function splitReply(text: string, onEvent: (line: string) => void): { lines?: st
     else if (line === ".") inData = false;
     kept.push(line);
   }
-  if (kept[0] === DATA_START && kept.at(-1) === "." && kept.indexOf(DATA_START, 1) < 0) {
-    return { lines: kept.slice(1, -1) };
+  // One listing at the end, perhaps after text (a lab command's failure in words before its empty listing).
+  const start = kept.indexOf(DATA_START);
+  if (start >= 0 && kept.at(-1) === "." && kept.indexOf(DATA_START, start + 1) < 0) {
+    const lines = kept.slice(start + 1, -1);
+    return start === 0 ? { lines } : { raw: kept.slice(0, start).map((l) => `${l}\n`).join(""), lines };
   }
   return kept.length === 0 ? {} : { raw: kept.map((l) => `${l}\n`).join("") };
 }

@@ -76,8 +76,13 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   return `${words}usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}\n`;
 }
 
-/** A reply as a person at a terminal reads it: listings as they are, failures in words. */
+/**
+ * A reply as a person at a terminal reads it: listings as they are,
+ * failures in words. A failure that says why (a lab command's, a remote
+ * lab's) is shown as it is: its own words beat a guess from the code.
+ */
 export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
   if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
-  return formatForPeople({ ...reply, code: 0 }) + explainFailure(line, reply.code, known);
+  const said = formatForPeople({ ...reply, code: 0 });
+  return said !== "" ? said : explainFailure(line, reply.code, known);
 }

@@ -33,6 +33,17 @@ export interface ReplOptions {
   interruptHint: string;
 }
 
+/**
+ * Once the terminal is gone (its window closed, an ssh session dropped),
+ * every write to it fails: node's stdout reports that as an 'error' event,
+ * which unheard ends the process with an uncaught EPIPE, in the middle of
+ * the shutdown that the hang-up or the end of input has just started (a
+ * lab half taken down). Nothing can be shown any more, so it is ignored.
+ */
+function ignoreOutputErrors(): void {
+  if (process.stdout.listenerCount("error") === 0) process.stdout.on("error", () => {});
+}
+
 /** How long a first Ctrl-C stays armed. */
 const INTERRUPT_WINDOW_MS = 3000;
 
@@ -73,6 +84,7 @@ export class Repl {
 
   constructor(opts: ReplOptions) {
     this.#opts = opts;
+    ignoreOutputErrors();
     this.#rl = readline.createInterface({
       input: process.stdin,
       output: process.stdout,

@@ -1,7 +1,7 @@
 /**
  * A ring of frames in a SharedArrayBuffer: one thread writes, one reads.
  *
- * Theory of operation: records are `[i32 length][bytes]`, padded to 8 bytes,
+ * Theory of operation: records are `[i32 length][i32 tag][bytes]`, padded to 8 bytes,
  * laid end to end in a power-of-two data area. `write` and `read` are byte
  * counters that only grow (modulo 2^32; their difference is what is in use),
  * each stored by one side only and read by the other with Atomics, so no
@@ -23,8 +23,12 @@
  * the other from the SharedArrayBuffer it was posted.
  *
  * A tagged record (`putTagged`/`drainTagged`, the switch thread's port
- * rings) carries an i32 tag, a port number, between its length and bytes;
- * one ring holds one kind of record.
+ * rings) carries a port number in its tag; a plain one (`put`/`drain`)
+ * leaves it 0. One ring holds one kind of record. The tag word is there in
+ * both so a frame's bytes start 8-aligned, as the buffers they are copied
+ * from and to do: V8 copies to and from shared memory with relaxed atomics,
+ * word by word when both sides are aligned alike and byte by byte
+ * otherwise (measured for 9 KB: 0.3-0.4 µs against 3-4 µs).
  */
 
 /** Indexes in the Int32 header. */
@@ -36,8 +40,8 @@ const PRODUCER_WAITING = 4;
 const OVERSIZE = 5;
 const ERROR = 6;
 const HEADER_BYTES = 64;
-/** Record header: the frame length as an i32. */
-const RECORD_HEADER = 4;
+/** Record header: the frame length and the tag, as i32s. */
+const RECORD_HEADER = 8;
 const WRAP = -1;
 
 /** Bytes a record of `length` takes in the data area. */
@@ -92,18 +96,18 @@ export class FrameRing {
    * to the consumer until `publish`.
    */
   put(frame: Uint8Array, pending: number): number {
-    return this.#put(frame, pending, 0, 0);
+    return this.#put(frame, pending, 0);
   }
 
-  /** `put` with a tag the consumer gets back from `drainTagged`; the record is 4 bytes longer. */
+  /** `put` with a tag the consumer gets back from `drainTagged`. */
   putTagged(tag: number, frame: Uint8Array, pending: number): number {
-    return this.#put(frame, pending, 4, tag);
+    return this.#put(frame, pending, tag);
   }
 
-  #put(frame: Uint8Array, pending: number, extra: number, tag: number): number {
+  #put(frame: Uint8Array, pending: number, tag: number): number {
     let w = pending;
     let pos = w & this.#mask;
-    const length = frame.length + extra;
+    const length = frame.length;
     const size = recordSize(length);
     if (this.capacity - pos < size) {
       this.#lengths[pos >> 2] = WRAP;
@@ -111,8 +115,8 @@ export class FrameRing {
       pos = 0;
     }
     this.#lengths[pos >> 2] = length;
-    if (extra !== 0) this.#lengths[(pos + RECORD_HEADER) >> 2] = tag;
-    this.#data.set(frame, pos + RECORD_HEADER + extra);
+    this.#lengths[(pos + 4) >> 2] = tag;
+    this.#data.set(frame, pos + RECORD_HEADER);
     return (w + size) | 0;
   }
 
@@ -185,7 +189,7 @@ export class FrameRing {
       }
       const end = pos + RECORD_HEADER + len;
       if (tagged !== null) {
-        tagged(this.#lengths[(pos + RECORD_HEADER) >> 2]!, this.#data.subarray(pos + RECORD_HEADER + 4, end));
+        tagged(this.#lengths[(pos + 4) >> 2]!, this.#data.subarray(pos + RECORD_HEADER, end));
       } else plain!(this.#data.subarray(pos + RECORD_HEADER, end));
       r = (r + recordSize(len)) | 0;
       // Free space in batches, so a waiting producer resumes before a long drain ends.

@@ -67,7 +67,7 @@ export class PlugThread {
 
   async #stop(): Promise<void> {
     Atomics.store(this.#control, PLUG_STOP, 1);
-    await this.#thread.stop(this.ended, STOP_TIMEOUT_MS, null);
+    await this.#thread.stop(this.ended, STOP_TIMEOUT_MS);
   }
 }
 

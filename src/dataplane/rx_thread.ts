@@ -92,7 +92,10 @@ export class RxThread {
   /** Frames are copied out of the shared area, so no consumer ever holds a view of shared memory. */
   readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
   readonly #deliver = (frame: Uint8Array) => {
-    this.#scratch.set(frame);
+    // libc's memcpy, not `set`: V8 copies out of shared memory with relaxed atomics, a word at a time.
+    // The worker never publishes a longer frame; the check keeps memcpy inside the scratch regardless.
+    if (frame.length > this.#scratch.length) return;
+    libc().memcpy(this.#scratch, frame, frame.length);
     this.#sink.frame(this.#scratch.subarray(0, frame.length));
   };
   readonly #eight = new Uint8Array(8);
@@ -206,10 +209,10 @@ export class RxThread {
 
   async #stop(): Promise<void> {
     poller().remove(this.#notifyFd);
-    const stopped = new Promise<boolean>((resolve) => this.#thread.worker.onmessage = () => resolve(true));
+    const stopped = new Promise((resolve) => this.#thread.worker.onmessage = resolve);
     this.#ring.requestStop();
     this.#ring.unpark();
-    await this.#thread.stop(stopped, STOP_TIMEOUT_MS, false);
+    await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     libc().close(this.#notifyFd);
   }
 }

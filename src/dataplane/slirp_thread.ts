@@ -141,12 +141,13 @@ export class SlirpThread {
   }
 
   async #stop(): Promise<SlirpThreadEnd> {
-    const late = { reason: "the slirp thread did not stop in time", link: newLinkStats() };
     Atomics.store(this.#flags, SLIRP_STOP, 1);
-    const end = await this.#thread.stop(this.ended, STOP_TIMEOUT_MS, late);
+    const answered = await this.#thread.stop(this.ended, STOP_TIMEOUT_MS);
     // A thread that did not stop in time never resolves `ended`: its waiters are failed here.
     this.#goneNow();
-    return end;
+    return answered
+      ? await this.ended
+      : { reason: "the slirp thread did not stop in time", link: newLinkStats() };
   }
 
   /** No answer will come: every waiting metrics request fails rather than hangs. */

@@ -125,8 +125,10 @@ export class SwitchThread {
   warmedMs: number | null = null;
   /** Frames from main-thread links dropped because ringIn was full. */
   ringDrops = 0;
-  /** Commands posted; the worker counts the ones it applies the same way. */
-  #posted = 0;
+  /** Commands posted, as counted in the control block (only this thread adds); the worker counts the ones it applies the same way. */
+  get #posted(): number {
+    return Atomics.load(this.#control, CTL_POSTED);
+  }
   /** Commands the worker said it had applied (its last `sync` answer). */
   #applied = 0;
   /** The posted count the last `sync` covers, itself included. */
@@ -164,7 +166,6 @@ export class SwitchThread {
   command(cmd: SwitchCommand): void {
     if (this.#stopping !== null) return;
     this.#thread.worker.postMessage(cmd);
-    this.#posted++;
     Atomics.add(this.#control, CTL_POSTED, 1);
     this.#thread.wake();
   }
@@ -281,14 +282,14 @@ export class SwitchThread {
   }
 
   async #stop(): Promise<void> {
-    const stopped = new Promise<boolean>((resolve) => {
+    const stopped = new Promise<void>((resolve) => {
       this.#thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => {
         if (!("stopped" in e.data)) return this.#onReply(e.data);
-        resolve(true);
+        resolve();
       };
     });
     Atomics.store(this.#control, CTL_STOP, 1);
-    await this.#thread.stop(stopped, STOP_TIMEOUT_MS, false);
+    await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     this.#stopped = true;
     this.#warmed.resolve(null);
     poller().remove(this.#notifyFd);

@@ -75,6 +75,13 @@ import {
 } from "./switch_layout.ts";
 
 const BATCH = 64;
+/**
+ * The receive batch while warming: the warm-up's socketpairs carry a few frames a round, and a batch
+ * they fill makes the loop receive again and meet EAGAIN, the path every stream takes. Compiled
+ * without it, the first stream threw the optimized receive loop away and compiled it again (twice
+ * 30-50 ms of a compiler thread, the frames meanwhile forwarded by slower code).
+ */
+const WARM_BATCH = 2;
 const CLOCK_MONOTONIC = 1;
 const MAX_EVENTS = 64;
 /** Slot size: one byte more than the largest frame, so oversize shows as MSG_TRUNC. */
@@ -129,6 +136,10 @@ class SwitchLoop {
   readonly #options: SwitchStart["options"];
   readonly #epfd: number;
   readonly #arena = new RecvArena(BATCH, SLOT);
+  /** Frames a recvmmsg asks for: BATCH, WARM_BATCH while warming. */
+  #batch = BATCH;
+  readonly #arenaBuffer = this.#arena.buffer;
+  readonly #arenaAddress = this.#arena.address;
   readonly #tapBuf = new Uint8Array(TAP_BUFFER);
   /**
    * The last view handed to the engine per arena slot (and one for the tap buffer), reused while
@@ -260,7 +271,11 @@ class SwitchLoop {
     if (this.#batcher.free === 0) this.#flush();
     if (end.count === end.staged.length) this.#flushEnd(end);
     if (end.count === 0) this.#dirty.push(end);
-    end.staged[end.count++] = this.#batcher.stage(frame);
+    // A frame still in the receive arena is sent from there (each batch is flushed before the next
+    // receive overwrites it); one the engine built (a tag added or removed), a tap's or a ring's is copied.
+    end.staged[end.count++] = frame.buffer === this.#arenaBuffer
+      ? this.#batcher.lend(this.#arenaAddress + frame.byteOffset, frame.length)
+      : this.#batcher.stage(frame);
   }
 
   /** Sends every staged frame: one sendmmsg per socket. */
@@ -365,6 +380,7 @@ class SwitchLoop {
     const real = this.engine;
     const handled = this.#handled;
     this.engine = this.#newEngine(sharedEngineState(this.#options.maxMacs));
+    this.#batch = WARM_BATCH;
     try {
       warmUp({
         attach: (port, fd, kind) => {
@@ -384,6 +400,7 @@ class SwitchLoop {
     } finally {
       this.engine = real;
       this.#handled = handled;
+      this.#batch = BATCH;
     }
   }
 
@@ -400,8 +417,9 @@ class SwitchLoop {
     const c = this.#c;
     const arena = this.#arena;
     const engine = this.engine;
+    const batch = this.#batch;
     for (;;) {
-      const n = c.recvmmsg(end.fd, arena.mmsg, BATCH, C.MSG_DONTWAIT, null);
+      const n = c.recvmmsg(end.fd, arena.mmsg, batch, C.MSG_DONTWAIT, null);
       if (n < 0) {
         const e = errno();
         if (e === C.EINTR) continue;
@@ -417,7 +435,7 @@ class SwitchLoop {
         engine.input(end.port, view);
       }
       this.#flush();
-      if (n < BATCH) return;
+      if (n < batch) return;
     }
   }
 

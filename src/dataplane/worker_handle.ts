@@ -37,14 +37,14 @@ export class WorkerHandle {
    * word) at most `timeoutMs`; the Worker is terminated and the eventfd
    * closed after either. Call once.
    *
-   * @returns what `ended` gave, or `late` when it did not come in time
+   * @returns whether the worker answered in time (what it said stays in `ended`)
    */
-  async stop<T>(ended: Promise<T>, timeoutMs: number, late: T): Promise<T> {
+  async stop(ended: Promise<unknown>, timeoutMs: number): Promise<boolean> {
     this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<T>((resolve) => timer = setTimeout(() => resolve(late), timeoutMs));
+    const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), timeoutMs));
     try {
-      return await Promise.race([ended, timeout]);
+      return await Promise.race([ended.then(() => true), timeout]);
     } finally {
       clearTimeout(timer);
       this.worker.terminate();

@@ -15,6 +15,7 @@ import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { type IpAddress, parseIpText } from "../wire/ip_address.ts";
 import { RecvArena } from "./mmsg.ts";
 import { encodeSockaddr, SOCKADDR_MAX } from "./sockaddr.ts";
+import { setSocketBuffer } from "./socket_buffers.ts";
 
 /** Datagrams per recvmmsg call. */
 const BATCH = 64;
@@ -93,17 +94,11 @@ export class InetDgramSocket {
   }
 
   /**
-   * Asks for a receive buffer of `bytes` (best effort): SO_RCVBUFFORCE
-   * passes net.core.rmem_max (it needs CAP_NET_ADMIN); without it,
-   * SO_RCVBUF gets at most that cap.
+   * Asks for a receive buffer of `bytes` (best effort): beyond
+   * net.core.rmem_max with CAP_NET_ADMIN, up to it without.
    */
   setReceiveBuffer(bytes: number): void {
-    for (const option of [C.SO_RCVBUFFORCE, C.SO_RCVBUF]) {
-      try {
-        this.#setInt(C.SOL_SOCKET, option, bytes);
-        return;
-      } catch { /* not allowed: the next one, or keep the default */ }
-    }
+    setSocketBuffer(this.#fd, "receive", bytes);
   }
 
   /** Sets the multicast TTL (hop limit) of what this socket sends. */

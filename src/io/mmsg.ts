@@ -32,6 +32,10 @@ export class RecvArena {
   readonly slots: Uint8Array[] = [];
   /** Every source-address slot at full size (empty when `nameSize` is 0). */
   readonly nameSlots: Uint8Array[] = [];
+  /** The memory every slot is a view of: a frame whose `buffer` is this is in the arena. */
+  readonly buffer: ArrayBufferLike;
+  /** The address of that memory, a Number (user-space addresses stay below 2^53). */
+  readonly address: number;
   readonly #view: DataView;
   readonly #data: Uint8Array;
   readonly #names: Uint8Array;
@@ -44,6 +48,8 @@ export class RecvArena {
     this.mmsg = new Uint8Array(MMSG_SIZE * count);
     this.#view = new DataView(this.mmsg.buffer);
     const dataAddr = addressOf(this.#data);
+    this.buffer = this.#data.buffer;
+    this.address = Number(dataAddr);
     const iovAddr = addressOf(this.#iov);
     const nameAddr = nameSize > 0 ? addressOf(this.#names) : 0n;
     const iv = new DataView(this.#iov.buffer);

@@ -12,6 +12,7 @@
 import { addressOf, C, check, cstr, errno, libc, quietErrno, recvmmsgNow, SysError } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_IOV, MSG_IOVLEN, RecvArena } from "./mmsg.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
+import { setSocketBuffer, socketBufferSize } from "./socket_buffers.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** Frames per recvmmsg call. */
@@ -74,30 +75,17 @@ export class UnixDgramSocket {
    * Asks for larger kernel buffers; best effort. The send buffer is what
    * bounds a burst to a connected peer (the kernel charges each queued
    * datagram to the sender), so a bigger one means fewer frames wait in our
-   * own queue. Above net.core.wmem_max/rmem_max only the *FORCE options
-   * (CAP_NET_ADMIN) get it; without them the kernel's cap stays.
+   * own queue. Above net.core.wmem_max/rmem_max it takes CAP_NET_ADMIN
+   * (see setSocketBuffer).
    */
   setBuffers(bytes: number): void {
-    const v = new Uint8Array(4);
-    new DataView(v.buffer).setInt32(0, bytes, true);
-    for (const [opt, force] of [[C.SO_SNDBUF, C.SO_SNDBUFFORCE], [C.SO_RCVBUF, C.SO_RCVBUFFORCE]] as const) {
-      libc().setsockopt(this.#fd, C.SOL_SOCKET, opt, v, 4);
-      // The kernel reports double what was set (bookkeeping overhead included).
-      if (this.#getInt(opt) < bytes * 2) libc().setsockopt(this.#fd, C.SOL_SOCKET, force, v, 4);
-    }
+    setSocketBuffer(this.#fd, "send", bytes);
+    setSocketBuffer(this.#fd, "receive", bytes);
   }
 
   /** The kernel's send buffer size in bytes, as SO_SNDBUF reports it. */
   get sendBufferSize(): number {
-    return this.#getInt(C.SO_SNDBUF);
-  }
-
-  #getInt(opt: number): number {
-    const v = new Uint8Array(4);
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, 4, true);
-    if (libc().getsockopt(this.#fd, C.SOL_SOCKET, opt, v, len) < 0) return -1;
-    return new DataView(v.buffer).getInt32(0, true);
+    return socketBufferSize(this.#fd, "send");
   }
 
   /**
@@ -174,14 +162,19 @@ export class SendBatcher {
   /** Address of each slot's iovec as two 32-bit halves, so building a call allocates no BigInt. */
   readonly #iovLo = new Uint32Array(SEND_SLOTS);
   readonly #iovHi = new Uint32Array(SEND_SLOTS);
+  /** Where each slot's bytes are, as two 32-bit halves: its own data slot, or a lent frame's memory. */
+  readonly #baseLo = new Uint32Array(SEND_SLOTS);
+  readonly #baseHi = new Uint32Array(SEND_SLOTS);
+  /** The address of `#data`, a Number (user-space addresses stay below 2^53). */
+  readonly #dataAddr: number;
   readonly #lengths = new Uint32Array(SEND_SLOTS);
   #used = 0;
 
   constructor() {
     const dataAddr = addressOf(this.#data);
+    this.#dataAddr = Number(dataAddr);
     const iovAddr = addressOf(this.#iov);
     for (let i = 0; i < SEND_SLOTS; i++) {
-      this.#iovView.setBigUint64(i * IOVEC_SIZE, dataAddr + BigInt(i * SLOT), true);
       const a = iovAddr + BigInt(i * IOVEC_SIZE);
       this.#iovLo[i] = Number(a & 0xffffffffn);
       this.#iovHi[i] = Number(a >> 32n);
@@ -199,10 +192,31 @@ export class SendBatcher {
     const slot = this.#used++;
     this.#data.set(frame, slot * SLOT);
     this.#lengths[slot] = frame.length;
+    this.#point(slot, this.#dataAddr + slot * SLOT);
     return slot;
   }
 
-  /** The staged bytes of `slot` (a view; valid until the round ends). */
+  /**
+   * Stages `length` bytes at `address` without copying them and returns the
+   * slot; the caller checks `free` first, and keeps that memory unchanged
+   * and alive until the round is sent or reset (a receive arena's frame,
+   * sent before the next receive overwrites it). Not for `view`.
+   */
+  lend(address: number, length: number): number {
+    const slot = this.#used++;
+    this.#lengths[slot] = length;
+    this.#point(slot, address);
+    return slot;
+  }
+
+  #point(slot: number, address: number): void {
+    // ToUint32 is the address modulo 2^32: the low half without a BigInt.
+    const lo = address >>> 0;
+    this.#baseLo[slot] = lo;
+    this.#baseHi[slot] = (address - lo) / 4294967296;
+  }
+
+  /** The staged bytes of a copied `slot` (a view; valid until the round ends). */
   view(slot: number): Uint8Array {
     return this.#data.subarray(slot * SLOT, slot * SLOT + this.#lengths[slot]!);
   }
@@ -216,7 +230,9 @@ export class SendBatcher {
     const iv = this.#iovView;
     for (let i = 0; i < count; i++) {
       const slot = slots[i]!;
-      // iov_len and msg_iov as 32-bit halves (little-endian u64s).
+      // iov_base, iov_len and msg_iov as 32-bit halves (little-endian u64s).
+      iv.setUint32(slot * IOVEC_SIZE, this.#baseLo[slot]!, true);
+      iv.setUint32(slot * IOVEC_SIZE + 4, this.#baseHi[slot]!, true);
       iv.setUint32(slot * IOVEC_SIZE + 8, this.#lengths[slot]!, true);
       iv.setUint32(slot * IOVEC_SIZE + 12, 0, true);
       m.setUint32(i * MMSG_SIZE + MSG_IOV, this.#iovLo[slot]!, true);

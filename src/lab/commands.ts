@@ -58,7 +58,9 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "slirp":
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable":
-      return n.connect !== undefined ? `to ${n.connect}` : `listening on ${n.listen}`;
+      return n.connect !== undefined
+        ? `to ${n.connect}`
+        : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
   }
 }
 
@@ -207,12 +209,10 @@ const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok:
 
 function linkCommand(r: LabRunner, args: string): Reply {
   const words = args.split(/\s+/).filter((w) => w !== "");
-  const link = words[0] === undefined ? undefined : r.findLink(words[0]);
-  if (link === undefined) {
-    return failure(
-      `usage: link A-B down|up|clear|KEY VALUE...; links: ${r.links.map((l) => l.name).join(" ")}`,
-    );
-  }
+  const names = r.links.map((l) => l.name).join(" ") || "none";
+  if (words[0] === undefined) return failure(`usage: link A-B down|up|clear|KEY VALUE...; links: ${names}`);
+  const link = r.findLink(words[0]);
+  if (link === undefined) return failure(`no link ${words[0]} (links: ${names})`);
   const rest = words.slice(1);
   if (rest.length === 0) {
     return {
@@ -220,11 +220,13 @@ function linkCommand(r: LabRunner, args: string): Reply {
       raw: `${link.name} ${link.wire.up ? "up" : "down"}, ${impairText(link.wire.impair)}\n`,
     };
   }
-  const impair: Impairments = link.wire.impair;
+  // The whole line is checked before anything changes: a mistake in it leaves the link as it was.
+  let up = link.wire.up;
+  let impair: Impairments = link.wire.impair;
   for (let i = 0; i < rest.length; i++) {
     const w = rest[i]!;
-    if (w === "down" || w === "up") link.wire.up = w === "up";
-    else if (w === "clear") { for (const k of Object.keys(impair)) delete impair[k as keyof Impairments]; }
+    if (w === "down" || w === "up") up = w === "up";
+    else if (w === "clear") impair = {};
     else if (w in SETTERS) {
       const v = rest[++i];
       if (v === undefined) return failure(`${w} needs a value`);
@@ -235,6 +237,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
         `unknown link setting "${w}" (down, up, clear, ${Object.keys(SETTERS).join(", ")})`,
       );}
   }
+  link.wire.up = up;
   link.wire.impair = impair;
   link.spec.impair = link.wire.impair;
   return ok();

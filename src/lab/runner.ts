@@ -26,6 +26,9 @@ import { discard, type Link } from "../link/link.ts";
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
+import { hostPort } from "../cable/client.ts";
+import { CaptureHub } from "../capture/hub.ts";
+import { CaptureServer } from "../capture/server.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
@@ -92,6 +95,8 @@ type Undo = () => void | Promise<void>;
 interface CableEntry {
   link: Link | null;
   end?: Link;
+  /** A listening node's bound address, ADDR:PORT: the port the kernel picked for `listen: 0`. */
+  listening?: string;
 }
 
 /** Joins two links both ways without closing either when the other ends. */
@@ -238,6 +243,9 @@ export class LabRunner {
     const dir = `${this.dir}/${node.name}`;
     const server = await VdeSwitchServer.start(sw, { dir, log: (m) => this.#log(`${node.name}: ${m}`) });
     this.#undo.push(() => server.close());
+    // As `vde switch` does: `vde capture` of a lab's switch directory works the same.
+    const captures = CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` });
+    this.#undo.push(() => captures.close());
     ctx.dataSocket = { dir: server.dir, mode: server.permissions.socketMode };
     const mgmtPath = `${this.dir}/${node.name}.mgmt`;
     const mgmt = await MgmtServer.start(commands, ctx, {
@@ -292,6 +300,7 @@ export class LabRunner {
       return port;
     }, defaults);
     this.#undo.push(() => listener.close());
+    entry.listening = hostPort(listener.addr.hostname, listener.addr.port);
   }
 
   async #startHost(node: HostNode): Promise<void> {

@@ -10,7 +10,7 @@
 import { formatExplained, type KnownCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import type { CommandRegistry } from "../console/registry.ts";
-import { formatForPeople, type Reply } from "../console/reply_format.ts";
+import type { Reply } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { TerminalSession } from "../console/terminal_session.ts";
 import type { LabRunner } from "./runner.ts";
@@ -110,8 +110,6 @@ export function formatShellReply(
   switches: ReadonlyMap<string, { commands: CommandRegistry }>,
   commands: CommandRegistry,
 ): string {
-  if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
-  if (reply.raw !== undefined && reply.raw !== "") return formatForPeople({ ...reply, code: 0 });
   const [first = "", ...rest] = line.trim().split(/\s+/);
   const sw = switches.get(first);
   if (sw !== undefined) return formatExplained(rest.join(" "), reply, known(sw.commands, `${first} help`));

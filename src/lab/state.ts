@@ -23,9 +23,12 @@ export interface LabState {
   started: string;
 }
 
+/** The state file's name in a lab's runtime directory (what tells that directory from a switch's). */
+export const LAB_STATE_FILE = "state.json";
+
 /** The state file of lab `name`. */
 export function statePath(name: string): string {
-  return `${labDir(name)}/state.json`;
+  return `${labDir(name)}/${LAB_STATE_FILE}`;
 }
 
 /** Reads a lab's state; undefined when there is none (or it is unreadable). */

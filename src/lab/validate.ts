@@ -635,7 +635,11 @@ class Validator {
           else link.ends[i]!.iface = slot;
           return;
         }
-        this.#error(end.at, `switch ${node.name} has no free port left (ports: ${limit})`);
+        this.#error(
+          end.at,
+          `switch ${node.name} has no free port left: ports 1-${limit - 1} are taken ` +
+            `(ports: ${limit} counts port 0, which is for management clients)`,
+        );
       });
     }
   }

@@ -18,6 +18,7 @@ import type { Link, LinkKind } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { StreamLink } from "./stream_link.ts";
 import { MAX_FRAME_OUT } from "../wire/stream_framing.ts";
+import { cannotRun } from "../os/processes.ts";
 
 /** How long to keep reading a child's stdout after it exited. */
 const GRACE_MS = 500;
@@ -170,7 +171,7 @@ export function openCmdLink(command: string): Link {
       stderr: "inherit",
     }).spawn();
   } catch (err) {
-    throw new Error(`cannot run "${program}": ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(cannotRun(program, err));
   }
   return new CmdLink(argv, child);
 }

@@ -101,6 +101,8 @@ export interface CableDefaults {
   keyFile?: string;
   /** Allow plain cables without saying `insecure` in the VNL. */
   insecure?: boolean;
+  /** The caller's own option that gives `keyFile` (`--key FILE`), named when a key is missing. */
+  keyOption?: string;
 }
 
 const warned = new Set<string>();
@@ -110,7 +112,8 @@ export async function cableKey(v: TcpVnl, defaults: CableDefaults = {}): Promise
   const file = v.keyFile ?? (v.insecure ? undefined : defaults.keyFile);
   if (file !== undefined) return await loadKey(file, (m) => log("vde cable", `warning: ${m}`));
   if (!v.insecure && !defaults.insecure) {
-    throw new Error("a tcp:// cable needs key=FILE (make one with: vde cable keygen FILE) or insecure");
+    const where = defaults.keyOption === undefined ? "key=FILE" : `${defaults.keyOption} or key=FILE`;
+    throw new Error(`a tcp:// cable needs ${where} (make one with: vde cable keygen FILE) or insecure`);
   }
   const where = hostPort(v.hostname, v.port);
   if (!warned.has(where)) {

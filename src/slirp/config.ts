@@ -374,19 +374,19 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
         c.dns6 = inside6(c, v6(value, "vnameserver6"), "vnameserver6");
         break;
       case "vdnssearch":
-        c.search = value.split(",").filter((s) => s !== "").map((s) => checkName(s, "vdnssearch"));
+        c.search = listItems(key, value).map((s) => checkName(s, "vdnssearch"));
         break;
       case "vdomainname":
         c.domain = checkName(value, "vdomainname");
         break;
       case "tcpfwd":
       case "udpfwd":
-        for (const item of value.split(",").filter((s) => s !== "")) {
+        for (const item of listItems(key, value)) {
           c.forwards.push(parseForwardParts(key === "tcpfwd" ? "tcp" : "udp", item, c));
         }
         break;
       case "dns_upstream":
-        c.dnsUpstream = value.split(",").filter((s) => s !== "").map(parseDnsUpstream);
+        c.dnsUpstream = listItems(key, value).map(parseDnsUpstream);
         break;
       case "cmdfwd":
       case "unixfwd":
@@ -536,14 +536,37 @@ function hostAddress(text: string): { family: 4 | 6; addr: Uint8Array | undefine
 }
 
 /**
+ * The comma-separated items of a list option's value. An item with "=" in
+ * it is another option written after a comma (`tcpfwd=8080:80,udpfwd=...`),
+ * where vdeplug separates options with "/": said so, rather than refused as
+ * a bad value of this one.
+ *
+ * @throws ConfigError
+ */
+function listItems(key: string, value: string): string[] {
+  const items = value.split(",").filter((s) => s !== "");
+  const other = items.find((s) => s.includes("="));
+  if (other !== undefined) {
+    throw new ConfigError(`${key}: "${other}" is another option: separate options with "/", not ","`);
+  }
+  return items;
+}
+
+/**
  * Parses a forward without its protocol: `[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT`
  * (IPv6 addresses in brackets). The guest address must be inside the
  * network (or prefix); a missing one means the first DHCP lease (IPv4) or
  * the guest's SLAAC address (IPv6, when the host address is IPv6).
+ * `written` is the forward as the user wrote it, for the error.
  *
  * @throws ConfigError
  */
-export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpConfig): ForwardSpec {
+export function parseForwardParts(
+  proto: "tcp" | "udp",
+  text: string,
+  c: SlirpConfig,
+  written: { text: string; prefix: string } = { text, prefix: "" },
+): ForwardSpec {
   const parts = splitColons(text.trim());
   let hostText: string | undefined;
   let hostPortText: string;
@@ -558,7 +581,7 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
     [hostText, hostPortText, guestText, guestPortText] = parts as [string, string, string, string];
   } else {
     throw new ConfigError(
-      `forward "${text}" must be [HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT (IPv6 addresses in brackets)`,
+      `forward "${written.text}" must be ${written.prefix}[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT (IPv6 addresses in brackets)`,
     );
   }
   let family: 4 | 6 = 4;
@@ -600,7 +623,9 @@ export function parseForwardParts(proto: "tcp" | "udp", text: string, c: SlirpCo
 export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const m = /^(tcp|udp):(.+)$/i.exec(text.trim());
   if (m === null) throw new ConfigError(`forward "${text}" must start with tcp: or udp:`);
-  return parseForwardParts(m[1]!.toLowerCase() as "tcp" | "udp", m[2]!, c);
+  const proto = m[1]!.toLowerCase() as "tcp" | "udp";
+  // A mistake is shown as written, protocol included.
+  return parseForwardParts(proto, m[2]!, c, { text: text.trim(), prefix: `${proto}:` });
 }
 
 /** Text of a forward as `parseForward` reads it. */

@@ -1,11 +1,17 @@
 /**
  * The Internet checksum (RFC 1071) and the IPv4/IPv6 pseudo-headers that
  * TCP, UDP and ICMPv6 checksums cover. Pure functions over byte views; the
- * sum is accumulated 16 bits at a time and folded once at the end.
+ * sum is accumulated 16 bits at a time and folded once at the end. Runs of
+ * `SIMD_MIN` bytes or more are summed by WebAssembly SIMD
+ * (checksum_wasm.ts), shorter ones, and all where WebAssembly is missing, by
+ * the JS loops here.
  */
+import { sumWasm } from "./checksum_wasm.ts";
 
 /** Below this many bytes the word-by-word loop is as fast as the wide one. */
 const WIDE_MIN = 64;
+/** From this many bytes on, the SIMD sum (a copy and a call) beats the wide loop. */
+const SIMD_MIN = 256;
 /** 16-bit words per chunk: four int32 accumulators of 16,384 words each cannot overflow. */
 const CHUNK_WORDS = 65536;
 // A 16-bit view of the last buffer summed: segments come from a few long-lived buffers, and a
@@ -47,10 +53,17 @@ function sum16(w: Uint16Array<ArrayBufferLike>, first: number, last: number): nu
 export function sumWords(b: Uint8Array, off: number, len: number, sum = 0): number {
   const end = off + len;
   let i = off;
-  const at = b.byteOffset + off;
-  if (len >= WIDE_MIN && (at & 1) === 0 && LITTLE_ENDIAN) {
+  if (len >= SIMD_MIN && sumWasm !== null) {
+    const r = sumWasm(b, off, len);
+    if (r >= 0) {
+      sum += r;
+      i += len & ~15;
+    }
+  }
+  const at = b.byteOffset + i;
+  if (end - i >= WIDE_MIN && (at & 1) === 0 && LITTLE_ENDIAN) {
     const first = at >> 1;
-    const last = first + (len >> 1);
+    const last = first + ((end - i) >> 1);
     const buf = b.buffer;
     if (buf !== wideBuffer || last > wide.length) {
       wideBuffer = buf;

@@ -86,7 +86,10 @@ Deno.test("vde dpipe reports a usage error in one line with status 1", async () 
 Deno.test("vde dpipe reports a command it cannot run", async () => {
   const { code, stderr } = await dpipe(["no-such-command-vde-test", "=", "cat"]);
   assert.equal(code, 1);
-  assert.match(stderr, /cannot run "no-such-command-vde-test"/);
+  assert.equal(
+    stderr,
+    'vde: dpipe: cannot run "no-such-command-vde-test": no such command (not on the PATH)\n',
+  );
 });
 
 Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", async () => {

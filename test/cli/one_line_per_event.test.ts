@@ -1,6 +1,7 @@
 /**
  * One line per event: a failed `vde cable connect --once` says its failure
- * once, and a slirp start does not warn about ICMP before any guest pings.
+ * once, a slirp start does not warn about ICMP before any guest pings, and a
+ * missing file is named once.
  */
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
@@ -51,6 +52,37 @@ Deno.test("a switch with --slirp starts without an ICMP warning (it comes when a
     assert.doesNotMatch(sw.stderr(), /ping_group_range/);
   } finally {
     await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a file that cannot be read or written is named once, not again with Deno's call after the reason", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-nofile-" });
+  const missing = `${tmp}/no/such/dir`;
+  try {
+    const cases: [string[], string][] = [
+      [["cable", "keygen", `${missing}/k.key`], `cannot write key file ${missing}/k.key`],
+      [
+        ["switch", "-s", `${tmp}/sw1`, "-d", "--pidfile", `${missing}/p`],
+        `cannot write pid file ${missing}/p`,
+      ],
+      [
+        ["switch", "-s", `${tmp}/sw2`, "-d", "--logfile", `${missing}/l`],
+        `cannot open the log file ${missing}/l`,
+      ],
+      [
+        ["switch", "-s", `${tmp}/sw3`, "-d", "--http", "0", "--http-token", `${missing}/t`],
+        `--http-token: cannot read ${missing}/t`,
+      ],
+    ];
+    const results = await Promise.all(
+      cases.map(([args]) => run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 })),
+    );
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `vde: ${cases[i]![1]}: No such file or directory (os error 2)\n`);
+    }
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });

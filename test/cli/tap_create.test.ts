@@ -1,4 +1,4 @@
-/** `vde tap create` tells a new tap from one that was already there. */
+/** `vde tap create` tells a new tap from one that was already there, and says whose it is. */
 import assert from "node:assert/strict";
 import { ROOT_IF_PREFIX, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
@@ -11,6 +11,12 @@ Deno.test("vde tap create says 'created' for a new tap and 'already exists' for 
     assert.equal(first.stdout, `tap ${name} created\n`);
     const again = await run([...ourCli(), "tap", "create", name], { timeoutMs: 30_000 });
     assert.equal(again.stdout, `tap ${name} already exists; kept\n`);
+    // Given an owner, an existing tap takes it, and says so.
+    const owned = await run([...ourCli(), "tap", "create", name, "--user", "nobody", "--group", "0"], {
+      timeoutMs: 30_000,
+    });
+    assert.equal(owned.stdout, `tap ${name} already exists; kept, now for uid 65534, gid 0\n`);
+    assert.match((await run(["ip", "-d", "link", "show", name])).stdout, / user nobody group root /);
   } finally {
     await run([...ourCli(), "tap", "delete", name], { check: false, timeoutMs: 30_000 });
   }

@@ -133,7 +133,15 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      /^vde: cannot open the management socket .*nothing: no such socket or switch directory \(is the switch running\? /,
+      /^vde: cannot open the management socket .*nothing: no such socket, switch directory or running lab \(is the switch running\? /,
+    );
+    // A file that is no socket is not a switch that stopped.
+    await Deno.writeTextFile(`${tmp}/file`, "");
+    const file = await term([`${tmp}/file`, "-c", "help"]);
+    assert.equal(file.code, 1);
+    assert.equal(
+      file.stderr,
+      `vde: ${tmp}/file is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)\n`,
     );
     // A socket file left by a process killed while it served it (as a switch killed with SIGKILL leaves).
     const holder = new Deno.Command(Deno.execPath(), {

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { RemoteConsole } from "../../src/console/switch/remote_console.ts";
+import { parseHelpListing, RemoteConsole } from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
+import { Errno } from "../../src/console/reply_format.ts";
 import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
 import { addPortCommands } from "../../src/console/switch/commands_port.ts";
 import { addHashCommands } from "../../src/console/switch/commands_hash.ts";
@@ -135,6 +136,49 @@ Deno.test("remote console emulates ports, macs and hub on a switch that lacks th
     client.close();
     server.close();
     tc.close();
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("a help listing is read with vde_switch's two-line header, or without one as a lab's console gives it", () => {
+  const vdeSwitch = [
+    "COMMAND PATH       SYNTAX          HELP",
+    "------------       --------------  ------------",
+    "ds                 ============    DATA SOCKET MENU",
+    "port/print         [N]             print the port/endpoint table",
+  ];
+  assert.deepEqual(parseHelpListing(vdeSwitch).map((c) => [c.path, c.syntax]), [["port/print", "[N]"]]);
+  const lab = [
+    "help                           this list",
+    "nodes                          the lab's nodes",
+    "links                          the lab's links with their counters",
+  ];
+  assert.deepEqual(parseHelpListing(lab).map((c) => c.path), ["help", "nodes", "links"]);
+});
+
+Deno.test("client takes text before a listing as the reply's words, and the listing as its lines", async () => {
+  const tmp = await tempDir("vde-client-words-");
+  const dir = tmp.path;
+  const commands = new CommandRegistry().add({
+    path: "exec",
+    syntax: "HOST COMMAND...",
+    help: "",
+    listing: true,
+    run: () => ({ code: Errno.EINVAL, raw: "no host h9 (hosts: h1)\n" }),
+  });
+  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, { path: `${dir}/ctl` });
+  const client = await MgmtClient.connect(`${dir}/ctl`);
+  try {
+    // On the wire: the words, then the listing framing every listing command has, then the result.
+    assert.deepEqual(await client.command("exec h9 ls"), {
+      code: Errno.EINVAL,
+      raw: "no host h9 (hosts: h1)\n",
+      lines: [],
+      result: "1022 Invalid argument",
+    });
+  } finally {
+    client.close();
+    server.close();
     await tmp.cleanup();
   }
 });

@@ -56,6 +56,25 @@ Deno.test("vde cable listen/connect refuse missing keys and bad addresses with o
   }
 });
 
+Deno.test("vde switch --cable tcp:// without a key names --key FILE, the switch's own option", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-key-" });
+  try {
+    for (const vnl of ["tcp://127.0.0.1:0/listen", "tcp://127.0.0.1:1"]) {
+      const r = await run([...ourCli(), "switch", "-s", `${tmp}/sw`, "-d", "--cable", vnl], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `vde: --cable ${vnl}: a tcp:// cable needs --key FILE or key=FILE (make one with: vde cable keygen FILE) or insecure\n`,
+      );
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("vde cable listen and connect join two switches; each cable is its own port", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-cable-cli-" });
   const switches: SwitchHandle[] = [];

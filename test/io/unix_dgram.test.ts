@@ -5,7 +5,8 @@
  * socket that keeps working after a peer's hiccup.
  */
 import assert from "node:assert/strict";
-import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { SendBatcher, UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import { RecvArena } from "../../src/io/mmsg.ts";
 import { C, libc } from "../../ffi/libc.ts";
 import { dgramPair } from "../helpers/dgram_pair.ts";
 
@@ -43,4 +44,39 @@ Deno.test("recvBatch reports a receive that fails every time as -errno", () => {
   s.close(false);
   // Closed: fd -1, EBADF on both tries.
   assert.equal(s.recvBatch(() => {}, { oversize: 0 }), -C.EBADF);
+});
+
+Deno.test("SendBatcher sends lent frames from their own memory and copied ones from its slots, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-unix-dgram-${Deno.pid}-` });
+  const { ours, theirs } = dgramPair(dir);
+  const arena = new RecvArena(4, 1600);
+  try {
+    const batcher = new SendBatcher();
+    const lent = arena.slots[2]!.subarray(10, 10 + 64).fill(0xab);
+    const staged = new Int32Array(3);
+    staged[0] = batcher.lend(arena.address + lent.byteOffset, lent.length);
+    staged[1] = batcher.stage(new Uint8Array(100).fill(0x11));
+    staged[2] = batcher.lend(arena.address + arena.slots[0]!.byteOffset, 1500);
+    arena.slots[0]!.fill(0x22, 0, 1500);
+    assert.equal(batcher.free, 253);
+    assert.equal(batcher.sendmmsg(ours.fd, staged, 3), 3);
+    const got: Uint8Array[] = [];
+    theirs.recvBatch((f) => got.push(f.slice()), { oversize: 0 });
+    assert.deepEqual(got.map((f) => f.length), [64, 100, 1500]);
+    assert.ok(got[0]!.every((b) => b === 0xab), "a lent frame's bytes as they are at the send");
+    assert.ok(got[1]!.every((b) => b === 0x11));
+    assert.ok(got[2]!.every((b) => b === 0x22));
+    // A slot used for a loan and then for a copy sends the copy.
+    batcher.reset();
+    staged[0] = batcher.stage(new Uint8Array(70).fill(0x33));
+    assert.equal(batcher.sendmmsg(ours.fd, staged, 1), 1);
+    got.length = 0;
+    theirs.recvBatch((f) => got.push(f.slice()), { oversize: 0 });
+    assert.equal(got.length, 1);
+    assert.ok(got[0]!.length === 70 && got[0]!.every((b) => b === 0x33));
+  } finally {
+    ours.close();
+    theirs.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

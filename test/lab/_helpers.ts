@@ -91,6 +91,18 @@ export async function withLabFile(
   }
 }
 
+/** A switch and two hosts on it, 10.9.0.1 and 10.9.0.2. */
+export const TWO_HOSTS = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.9.0.1/24 }
+    h2: { kind: host, address: 10.9.0.2/24 }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+`;
+
 /** A lab file with five mistakes, one per line 4, 5, 7, 10 and 11. */
 export const FIVE_MISTAKES = `name: demo
 topology:

@@ -1,6 +1,7 @@
 /**
  * Two labs on one machine joined by a keyed cable: one lab's cable node
- * listens on loopback, the other's connects, and hosts ping across.
+ * listens on loopback (on a port the kernel picks, which `vde status`
+ * shows), the other's connects, and hosts ping across.
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
@@ -8,7 +9,6 @@ import { leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
 
 Deno.test("cable nodes join two labs: hosts on either side ping each other over a keyed cable", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const port = 20_000 + (Deno.pid % 20_000);
   const dir = await Deno.makeTempDir({ prefix: "vde-labcable-" });
   const key = `${dir}/lab.key`;
   try {
@@ -24,9 +24,13 @@ topology:
     - endpoints: [h, sw]
     - endpoints: [wan, sw]
 `;
-    await withLabFile({ text: side("10.66.0.1/24", `listen: "127.0.0.1:${port}"`) }, async (a, fileA) => {
+    // Port 0: the kernel picks one, and `vde status` says which.
+    await withLabFile({ text: side("10.66.0.1/24", `listen: "127.0.0.1:0"`) }, async (a, fileA) => {
+      assert.equal((await vde(["up", "-d", fileA])).code, 0);
+      const status = await vde(["status", a]);
+      const port = Number(/^wan +cable +listening on 127\.0\.0\.1:(\d+)$/m.exec(status.stdout)?.[1]);
+      assert.ok(port > 0, status.stdout);
       await withLabFile({ text: side("10.66.0.2/24", `connect: "127.0.0.1:${port}"`) }, async (b, fileB) => {
-        assert.equal((await vde(["up", "-d", fileA])).code, 0);
         const up = await vde(["up", "-d", fileB]);
         assert.equal(up.code, 0, up.stderr);
         let received = 0;

@@ -7,18 +7,7 @@ import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { readState } from "../../src/lab/state.ts";
-import { FIVE_MISTAKES, leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
-
-const TWO_HOSTS = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.9.0.1/24 }
-    h2: { kind: host, address: 10.9.0.2/24 }
-  links:
-    - endpoints: [h1, sw1]
-    - endpoints: [h2, sw1]
-`;
+import { FIVE_MISTAKES, leftovers, pingCount, TWO_HOSTS, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines and creates nothing", async (t) => {
   if (skipUnlessRoot(t)) return;

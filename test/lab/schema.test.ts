@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Ajv } from "ajv";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { validateLab } from "../../src/lab/validate.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -46,6 +46,28 @@ Deno.test("the JSON Schema refuses what validation refuses: unknown keys, kinds 
   assert.ok(cable({ insecure: true }));
   assert.ok(!cable({}), "a cable without a key must say insecure");
   assert.ok(!cable({ key: "lab.key", insecure: true }));
+});
+
+Deno.test("the JSON Schema and validation agree on a cable's key and insecure: a key with insecure: false is fine", () => {
+  const check = schemaValidator();
+  const cases: [Record<string, unknown>, boolean][] = [
+    [{ key: "lab.key" }, true],
+    [{ insecure: true }, true],
+    [{ key: "lab.key", insecure: false }, true],
+    [{}, false],
+    [{ insecure: false }, false],
+    [{ key: "lab.key", insecure: true }, false],
+    [{ key: "lab.key", insecure: "no" }, false],
+  ];
+  for (const [fields, ok] of cases) {
+    const doc = { name: "x", topology: { nodes: { c: { kind: "cable", listen: 7000, ...fields } } } };
+    assert.equal(check(doc), ok, `schema: ${JSON.stringify(fields)}`);
+    assert.equal(
+      validateLab(stringify(doc)).errors.length === 0,
+      ok,
+      `validation: ${JSON.stringify(fields)}`,
+    );
+  }
 });
 
 Deno.test("the README's lab example is a valid lab file", () => {

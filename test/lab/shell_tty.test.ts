@@ -1,10 +1,11 @@
 /**
  * The lab shell at a real terminal (tmux): completion of commands and node
  * names, `exec`, a live `link ... loss` seen as ping loss, `add`, `save`,
- * and `vde up` of the saved file giving the same lab.
+ * and `vde up` of the saved file giving the same lab; the terminal closing
+ * under `vde up` takes the lab down.
  */
 import assert from "node:assert/strict";
-import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import { leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
@@ -126,3 +127,24 @@ async function shellSession(name: string, file: string): Promise<void> {
     await tmux.kill();
   }
 }
+
+Deno.test("closing the terminal of vde up (window or ssh gone) takes the lab down, leaving nothing", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: LAB }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "up", file].join(" "), {
+      VDE_HISTORY: `${dir}/history`,
+    });
+    try {
+      await tmux.waitFor((s) => s.includes(`lab[${name}]$`), "the lab shell", 60_000);
+    } finally {
+      await tmux.kill();
+    }
+    // Its log lines and the shell's last newline had nowhere to go: the take-down must finish anyway.
+    await waitFor(async () => (await vde(["status", name])).stderr.includes(`no lab ${name} is up`), {
+      timeoutMs: 30_000,
+      what: "the lab to be taken down",
+    });
+    assert.deepEqual(await leftovers(name), []);
+  });
+});

@@ -143,6 +143,10 @@ Deno.test("a cable node names its key, or says insecure: true for a plain cable,
     "lab.yaml:4:10: cable c has a key and insecure: true; keep one of them",
   ]);
   assert.deepEqual(errorsOf(lab(", key: lab.key")), []);
+  assert.deepEqual(errorsOf(lab(", key: lab.key, insecure: false")), [], "a key, and saying it is not plain");
+  assert.deepEqual(errorsOf(lab(", insecure: false")), [
+    "lab.yaml:4:10: cable c needs a `key` file (vde cable keygen FILE), or `insecure: true` for a plain cable",
+  ]);
   const plain = validateLab(lab(", insecure: true"));
   assert.deepEqual(plain.errors, []);
   assert.deepEqual(plain.lab?.nodes[0], {
@@ -153,6 +157,24 @@ Deno.test("a cable node names its key, or says insecure: true for a plain cable,
     key: undefined,
     insecure: true,
   });
+});
+
+Deno.test("a switch out of ports says which it has: ports: N counts port 0, for management clients", () => {
+  const text = `name: t
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 3 }
+    h1: { kind: host }
+    h2: { kind: host }
+    h3: { kind: host }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+    - endpoints: [h3, sw1]
+`;
+  assert.deepEqual(errorsOf(text), [
+    "lab.yaml:11:23: switch sw1 has no free port left: ports 1-2 are taken (ports: 3 counts port 0, which is for management clients)",
+  ]);
 });
 
 Deno.test("spanning tree is refused when the engine has none", () => {

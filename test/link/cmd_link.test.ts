@@ -120,7 +120,11 @@ Deno.test("closing a cmd link terminates the command", async () => {
 });
 
 Deno.test("cmd link that cannot start its command fails to open with a reason", async () => {
-  await assert.rejects(openLink("cmd://no-such-command-vde-test"), /cannot run "no-such-command-vde-test"/);
+  await assert.rejects(
+    openLink("cmd://no-such-command-vde-test"),
+    /^Error: cannot run "no-such-command-vde-test": no such command \(not on the PATH\)$/,
+  );
+  await assert.rejects(openLink("cmd:///tmp"), /cannot run "\/tmp": permission denied \(not executable\?\)$/);
   await assert.rejects(openLink("cmd://"), /needs a command/);
   await assert.rejects(openLink("cmd://echo 'oops"), /unterminated/);
 });

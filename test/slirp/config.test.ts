@@ -104,7 +104,24 @@ Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IP
   assert.equal(f.family, 6);
   assert.equal(f.hostAddr, undefined);
   assert.throws(() => parseForward("sctp:1:2", c), /tcp: or udp:/);
+  assert.throws(
+    () => parseForward("tcp:8080", c),
+    /^ConfigError: forward "tcp:8080" must be tcp:\[HOSTIP:\]HOSTPORT:\[GUESTIP:\]GUESTPORT/,
+    "shown as written",
+  );
   assert.throws(() => parseForward("tcp:[::1]:80:10.0.2.15:80", c), /mixes IPv4 and IPv6/);
+});
+
+Deno.test("slirp:// options written with commas between them are told to use slashes", () => {
+  assert.throws(
+    () => parseSlirpOptions("/tcpfwd=8080:80,udpfwd=5353:53"),
+    /^ConfigError: tcpfwd: "udpfwd=5353:53" is another option: separate options with "\/", not ","$/,
+  );
+  assert.throws(
+    () => parseSlirpOptions("/vdnssearch=lan,mtu=1400"),
+    /vdnssearch: "mtu=1400" is another option/,
+  );
+  assert.equal(parseSlirpOptions("/tcpfwd=8080:80,8081:81/udpfwd=5353:53").forwards.length, 3);
 });
 
 Deno.test("DNS upstreams from text and from resolv.conf", () => {

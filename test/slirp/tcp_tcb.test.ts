@@ -321,6 +321,26 @@ Deno.test("in-order data is ACKed every second segment, a lone segment after the
   assert.equal(rig.conn.readableBytes, 2500);
 });
 
+Deno.test("in-order jumbo segments (above 4 KiB) are ACKed every fourth, smaller ones every second", () => {
+  const rig = new Rig({ delayedAckMs: 40, ackEvery: 2, ackEveryLarge: 4, initialBufferSize: 256 * 1024 });
+  rig.accept({ mss: 9000, wscale: 7 });
+  for (let i = 1; i <= 3; i++) {
+    rig.data(bytes(9000));
+    assert.equal(rig.take().length, 0, `jumbo segment ${i}: ACK held`);
+  }
+  rig.data(bytes(9000));
+  const [a] = rig.take();
+  assert.equal(a!.ack, PEER_ISS + 1 + 36_000);
+  rig.data(bytes(4000));
+  assert.equal(rig.take().length, 0);
+  rig.data(bytes(4000));
+  assert.equal(
+    rig.take()[0]!.ack,
+    PEER_ISS + 1 + 44_000,
+    "two segments of 4 KiB or less: ACKed at the second",
+  );
+});
+
 Deno.test("flushAck sends a held ACK at once", () => {
   const rig = new Rig({ delayedAckMs: 40 });
   rig.accept();

@@ -37,12 +37,14 @@ const FALLBACKS: readonly RemoteCommand[] = [
 
 /**
  * Parses a `help` listing into commands (menu headers dropped). Rows are
- * `%-18s %-15s %s`; a path longer than its column shifts the rest, so
- * the row is split on blanks then.
+ * `%-18s %-15s %s` under a two-line header; a path longer than its column
+ * shifts the rest, so the row is split on blanks then. A listing without
+ * the header (a lab's console) is rows from its first line.
  */
 export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
   const out: RemoteCommand[] = [];
-  for (const line of lines.slice(2)) {
+  const header = lines[1]?.startsWith("------------") ? 2 : 0;
+  for (const line of lines.slice(header)) {
     let path: string, syntax: string, help: string;
     if (line.length > 19 && line[18] === " " && line[34] === " ") {
       path = line.slice(0, 18).trim();

@@ -1,11 +1,12 @@
 /**
  * The switch's interactive console in a real pseudo-terminal (tmux): the
- * prompt, Tab completion, history across sessions, Ctrl-C clearing the line
- * and a second Ctrl-C stopping the switch.
+ * prompt, Tab completion, history across sessions, Ctrl-C clearing the line,
+ * a second Ctrl-C stopping the switch, and the terminal closing under it.
  */
 import assert from "node:assert/strict";
-import { skipUnless } from "../../helpers/processes.ts";
-import { switchAtTerminal, tmuxMissing } from "../_tmux.ts";
+import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
+import { REPO_ROOT } from "../../helpers/switches.ts";
+import { switchAtTerminal, tmuxMissing, TmuxSession } from "../_tmux.ts";
 
 Deno.test("the switch console at a terminal completes, recalls, clears with Ctrl-C and stops on a second Ctrl-C", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
@@ -46,6 +47,30 @@ Deno.test("the switch console at a terminal completes, recalls, clears with Ctrl
       false,
       "socket directory removed",
     );
+  } finally {
+    await tmux.kill();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a switch whose terminal closes (window or ssh gone) removes its sockets and exits 0, not on an EPIPE", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-hup-" });
+  // The shell ignores the hang-up so that it outlives the terminal and records how the switch ended.
+  await Deno.writeTextFile(
+    `${dir}/run.sh`,
+    `trap '' HUP\n${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw 2>${dir}/err\n` +
+      `echo $? > ${dir}/exit\n`,
+  );
+  const tmux = await TmuxSession.start(`${dir}/tmux.sock`, `sh ${dir}/run.sh`, { NO_COLOR: "1" });
+  try {
+    await tmux.waitFor((s) => s.endsWith(`vde[${dir}/sw]$`), "the prompt", 30_000);
+    await tmux.kill();
+    await waitFor(() => pathExists(`${dir}/exit`), { timeoutMs: 20_000, what: "the switch to end" });
+    const err = await Deno.readTextFile(`${dir}/err`);
+    assert.doesNotMatch(err, /Uncaught|EPIPE/, err);
+    assert.equal((await Deno.readTextFile(`${dir}/exit`)).trim(), "0", err);
+    assert.equal(await pathExists(`${dir}/sw`), false, "its socket directory is removed");
   } finally {
     await tmux.kill();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,0 +1,27 @@
+/** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
+import assert from "node:assert/strict";
+import { snapLength } from "../../src/cli/capture.ts";
+import { run } from "../helpers/processes.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+
+Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
+  assert.equal(snapLength(undefined), 262144);
+  assert.equal(snapLength("0"), 262144);
+  assert.equal(snapLength("128"), 128);
+  assert.throws(() => snapLength("262145"), /-s must be a whole number from 0 to 262144, got "262145"/);
+  assert.throws(() => snapLength("-1"), /-s must be a whole number/);
+});
+
+Deno.test("vde capture of a directory that holds no switch says so", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-cli-" });
+  try {
+    const r = await run([...ourCli(), "capture", tmp, "-w", "/dev/null", "-c", "1"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `vde: ${tmp} is not a switch's socket directory (it has no ctl socket)\n`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
