@@ -56,15 +56,7 @@
  * there (two loaded cores, 7 alternating rounds): 4.3-8.7 ms per MB up and
  * 3.0-5.6 down; guest->host a median 1.55x libslirp's rate (0.98x before).
  * A request and its answer (ping, a connection through a forward) move
- * fewer frames per round and are not delayed. While this thread reads the
- * switch's socket itself (no stream comes in, see "Draining"), only frames
- * from the switch count: a round that sent a download's segments but took
- * in fewer than `STREAM_FRAMES` acknowledgements is not followed by a nap,
- * which would only hold back the next acknowledgements (behind Debian's
- * switch, 6 alternating pairs: host->guest a median 1,197 against 994
- * Mbit/s, 2.7 against 3.0 ms of CPU per MB). While the receive thread
- * reads (a stream comes in), frames either way count, as before: the nap
- * then leaves nothing in the socket.
+ * fewer frames per round and are not delayed.
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
  * `DemandGovernor` fed with the switch link's bytes both ways). While a
@@ -136,7 +128,7 @@ const RX_START_MS = 10_000;
 const IDLE_TURN_MS = 50;
 /** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
 const NAP_MS = 0.15;
-/** Frames in one round that make it a stream's (see "Batching" above): a request and its answer are fewer. */
+/** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
@@ -229,9 +221,8 @@ async function run(start: SlirpStart): Promise<void> {
 
   let idleSince = performance.now();
   let answered = 0;
-  /** Frames the switch link had moved, and taken in, when the last round ended (see "Batching" above). */
+  /** Frames the switch link had moved when the last round ended (see "Batching" above). */
   let moved = 0;
-  let takenIn = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -241,8 +232,7 @@ async function run(start: SlirpStart): Promise<void> {
     const st = sw.stats;
     const bytes = st.bytesIn + st.bytesOut;
     const frames = st.framesIn + st.framesOut;
-    // While this thread reads the switch's socket itself, only a round that took in a batch is a stream's.
-    if ((sw.readsDirect ? st.framesIn - takenIn : frames - moved) >= STREAM_FRAMES) {
+    if (frames - moved >= STREAM_FRAMES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
@@ -250,7 +240,6 @@ async function run(start: SlirpStart): Promise<void> {
       priority.woke();
     }
     moved = frames;
-    takenIn = st.framesIn;
     // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
     // saturation clock, and the governor tells a flood from a burst.
     let n = poller.turn(0);

@@ -25,7 +25,7 @@ import { type RxSink, RxThread } from "../dataplane/rx_thread.ts";
 import { HandoverGovernor } from "../dataplane/read_handover.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
-import { BATCH, type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
+import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
@@ -140,10 +140,15 @@ export class DgramLink extends BaseLink implements FdLender {
     }, true);
   }
 
-  /** Bytes received since the governor was last told. */
+  /**
+   * Bytes received and sent since the governor was last told: a stream
+   * either way engages the receive thread, for while this thread sends a
+   * download it is busy, and the acknowledgements pile up in the socket.
+   */
   #bytesSinceTold(): number {
-    const bytes = this.stats.bytesIn - this.#bytesTold;
-    this.#bytesTold = this.stats.bytesIn;
+    const total = this.stats.bytesIn + this.stats.bytesOut;
+    const bytes = total - this.#bytesTold;
+    this.#bytesTold = total;
     return bytes;
   }
 
@@ -324,7 +329,7 @@ export class DgramLink extends BaseLink implements FdLender {
     const governor = this.#governor;
     const rx = this.#rx;
     if (
-      governor !== null && governor.direct(this.#bytesSinceTold(), n === BATCH) && rx?.canEngage &&
+      governor !== null && governor.direct(this.#bytesSinceTold(), n) && rx?.canEngage &&
       !this.isClosed
     ) {
       // A stream: the receive thread reads from now on; this thread stops first (one reader at a time).

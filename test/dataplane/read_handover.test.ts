@@ -106,28 +106,25 @@ function governorRig() {
   return { clock, governor: new HandoverGovernor(() => clock.now) };
 }
 
-Deno.test("the governor engages the receive thread on a full batch, 6 KiB in one read or 100 Mbit/s over 10 ms, not for acknowledgements", () => {
+Deno.test("the governor engages the receive thread on 32 frames or 6 KiB in one read or 100 Mbit/s over 10 ms, not for acknowledgements that keep up", () => {
   const { clock, governor } = governorRig();
   // A download's acknowledgements: 66-byte frames, 40 a ms (about 1 Gbit/s of data the other way).
   for (let i = 0; i < 400; i++) {
     clock.now += 0.025;
-    assert.equal(governor.direct(66, false), false, `ack ${i}`);
+    assert.equal(governor.direct(66, 1), false, `ack ${i}`);
   }
-  assert.equal(governor.direct(64 * 66, true), true, "a full batch: the owner is late");
+  assert.equal(governor.direct(31 * 66, 31), false, "31 acknowledgements waiting");
+  assert.equal(governor.direct(32 * 66, 32), true, "32: the owner is late");
   const g1 = governorRig();
-  assert.equal(
-    g1.governor.direct(64 * 78, false),
-    false,
-    "a read's batch of acknowledgements with SACK blocks",
-  );
-  assert.equal(g1.governor.direct(4 * 1514, false), false, "4 full-size frames in one read");
-  assert.equal(g1.governor.direct(5 * 1514, false), true, "5: a stream's backlog");
+  assert.equal(g1.governor.direct(31 * 78, 31), false, "31 acknowledgements with SACK blocks in one read");
+  assert.equal(g1.governor.direct(4 * 1514, 4), false, "4 full-size frames in one read");
+  assert.equal(g1.governor.direct(5 * 1514, 5), true, "5: a stream's backlog");
   const g2 = governorRig();
   let engaged = false;
   // Full-size frames at about 200 Mbit/s.
   for (let i = 0; i < 200 && !engaged; i++) {
     g2.clock.now += 0.06;
-    engaged = g2.governor.direct(1514, false);
+    engaged = g2.governor.direct(1514, 1);
   }
   assert.ok(engaged, "a stream");
   assert.ok(g2.clock.now - 1000 <= 10.1, `engaged within one window, after ${g2.clock.now - 1000} ms`);
@@ -135,7 +132,7 @@ Deno.test("the governor engages the receive thread on a full batch, 6 KiB in one
 
 Deno.test("the governor gives the socket back 250 ms after the last window of a stream", () => {
   const { clock, governor } = governorRig();
-  assert.equal(governor.direct(130_000, false), true, "a window's worth at once");
+  assert.equal(governor.direct(130_000, 1), true, "a window's worth at once");
   // The stream goes on through the ring for 50 ms.
   for (let i = 0; i < 50; i++) {
     clock.now += 1;
