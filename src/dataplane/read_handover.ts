@@ -5,7 +5,7 @@
  *
  * Theory of operation. The owner reads the socket itself by default: the
  * socket sits in its own epoll set and each frame costs one wake-up, as in
- * libslirp's loop. While a stream arrives (see HandoverGovernor) the
+ * libslirp's loop. While a stream flows (see HandoverGovernor) the
  * receive thread reads it instead, copying frames into the ring as they
  * come, so a sender that drops on a full queue (Debian's vde_switch) finds
  * ours empty while the owner is busy with a round. One Int32 word in
@@ -151,32 +151,26 @@ export class ReadHandover {
 /** Length of the governor's rate window. */
 const WINDOW_MS = 10;
 /**
- * Bytes per ms from the socket above which the receive thread reads it:
- * 100 Mbit/s. Below it a late owner leaves fewer than about 90 full-size
- * frames (what Debian's switch holds for us) waiting after 10 ms; the
- * acknowledgements of a download (about 4 kB per ms at 1 Gbit/s) stay far
- * below, and are read by the owner in one wake-up each.
+ * Bytes per ms through the socket, in and out together, above which the
+ * receive thread reads it: 100 Mbit/s. Below it a late owner leaves fewer
+ * than about 90 full-size frames (what Debian's switch holds for us)
+ * waiting after 10 ms. Out counts too: while the owner sends a download it
+ * is busy, and the acknowledgements (about 40 a ms at 1 Gbit/s) pile up;
+ * read by the slirp thread itself they were lost to Debian's switch, about
+ * 200 per 20 MB, where the receive thread lost none.
  */
 const BULK_BYTES_PER_MS = 12_500;
-/**
- * Bytes within one window that mark a stream before the window ends: half a
- * millisecond at 1 Gbit/s, and more than a download's acknowledgements
- * bring in a window (one per two segments: about 36 KB at 1.3 Gbit/s).
- */
+/** Bytes within one window that mark a stream before the window ends: half a millisecond at 1 Gbit/s. */
 const EARLY_BYTES = 64 * 1024;
 /**
  * Bytes one read of the owner may find waiting before the receive thread
- * takes over: 5 full-size frames, more than a read's whole batch of a
- * download's acknowledgements (64 of 66 bytes) brings.
+ * takes over: 5 full-size frames (32 acknowledgements are 2-3 KB).
  */
 const LATE_BYTES = 6 * 1024;
 /**
  * Frames one read may find waiting before the receive thread takes over,
- * whatever their size: a download's acknowledgements pile up at about 40 a
- * ms while the owner is busy (a garbage collection, a long round), and
- * Debian's switch holds only about 250 small frames for us. Seen in the
- * end-to-end test behind it: reads of 52 and 64 acknowledgements, and a
- * hundred or more lost when nothing took over.
+ * whatever their size: the owner is late, and Debian's switch holds only
+ * about 250 small frames for us.
  */
 const LATE_FRAMES = 32;
 /**
@@ -188,13 +182,15 @@ const HOLD_MS = 250;
 
 /**
  * When the receive thread reads in the owner's place: while a stream
- * arrives. The owner reports each read it makes itself (`direct`: true
- * means engage the receive thread) and each batch the ring delivers
- * (`relayed`: true means ask for the socket back). Signs of a stream: a
- * read that found LATE_FRAMES or LATE_BYTES (a backlog: the owner is late), EARLY_BYTES within a window, or a window of WINDOW_MS
- * whose bytes pass BULK_BYTES_PER_MS. The socket goes
- * back HOLD_MS after the last sign, so a stream's short pauses do not
- * bounce it. Pure logic on the owner's clock (ms).
+ * flows either way. The owner reports each read it makes itself (`direct`:
+ * true means engage the receive thread) and each batch the ring delivers
+ * (`relayed`: true means ask for the socket back), with the bytes moved
+ * either way since its last report. Signs of a stream: a read that found
+ * LATE_FRAMES or LATE_BYTES (a backlog: the owner is late), EARLY_BYTES
+ * within a window, or a window of WINDOW_MS whose bytes pass
+ * BULK_BYTES_PER_MS. The socket goes back HOLD_MS after the last sign, so
+ * a stream's short pauses do not bounce it. Pure logic on the owner's
+ * clock (ms).
  */
 export class HandoverGovernor {
   readonly #now: () => number;
@@ -207,7 +203,7 @@ export class HandoverGovernor {
     this.#windowStart = now();
   }
 
-  /** After the owner read `frames` (`bytes`) itself in one go. True: engage. */
+  /** After the owner read `frames` itself in one go; `bytes` moved either way since its last report. True: engage. */
   direct(bytes: number, frames: number): boolean {
     const now = this.#now();
     if (frames < LATE_FRAMES && bytes < LATE_BYTES && !this.#bulkWindow(bytes, now)) return false;
@@ -215,7 +211,7 @@ export class HandoverGovernor {
     return true;
   }
 
-  /** After the ring delivered `bytes` the receive thread read. True: ask for the socket back. */
+  /** After the ring delivered a batch; `bytes` moved either way since the last report. True: ask for the socket back. */
   relayed(bytes: number): boolean {
     const now = this.#now();
     if (this.#bulkWindow(bytes, now)) this.#lastBulk = now;

@@ -36,10 +36,14 @@
  * frame: a connection through a forward took 249 µs of CPU against 175
  * with this thread reading, and 885 connections a second against 1,447. So
  * the switch link is "on-demand" (dgram_link.ts, read_handover.ts): this
- * thread reads the socket in its own epoll set while little comes in (a
- * request and its answer, a download's acknowledgements), and the receive
- * thread reads it only while a stream arrives (64 KiB within 10 ms, or a
- * read that finds 6 KiB or a full batch waiting), until 250 ms after it.
+ * thread reads the socket in its own epoll set while little flows (a
+ * request and its answer), and the receive thread reads it while a stream
+ * flows either way (64 KiB within 10 ms, in and out together, or a read
+ * that finds 6 KiB or 32 frames waiting), until 250 ms after it: a
+ * download keeps this thread busy while its acknowledgements come in.
+ * The receive thread, a Worker started from this one, starts only when
+ * this thread's event loop turns, so the thread waits for it before it
+ * says it is ready.
  *
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a
