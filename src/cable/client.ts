@@ -108,7 +108,7 @@ export class CableClient extends CableSession {
         outcome = await this.#attempt(target);
       } catch (err) {
         this.failures++;
-        outcome = `cannot connect to ${target}: ${err instanceof Error ? err.message : String(err)}`;
+        outcome = `cannot connect to ${target}: ${connectFailure(err)}`;
         // With `once` the close reason is the one report; the owner says it.
         if (!o.once) this.#logFailure(outcome, `; retrying in ${(delay / 1000).toFixed(1)} s`);
       }
@@ -220,4 +220,17 @@ async function connectWithin(hostname: string, port: number, ms: number): Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Why a connection could not be made, in words a user acts on. */
+export function connectFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Deno.errors.ConnectionRefused || /^Connection refused/.test(message)) {
+    return "connection refused (is `vde cable listen` running there, on that port?)";
+  }
+  // getaddrinfo's words, as Deno passes them on.
+  if (/failed to lookup address|Name or service not known|No address associated/i.test(message)) {
+    return "no such host (its name does not resolve)";
+  }
+  return message;
 }

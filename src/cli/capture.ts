@@ -70,15 +70,22 @@ export async function compileFilter(expression: string): Promise<string> {
   return text;
 }
 
-function pathIsSocket(path: string): boolean {
+/** Whether `path` is a socket, something else (or nothing), or hidden from us. */
+function socketAt(path: string): "socket" | "none" | "denied" {
   try {
-    return Deno.statSync(path).isSocket === true;
-  } catch {
-    return false;
+    return Deno.statSync(path).isSocket === true ? "socket" : "none";
+  } catch (err) {
+    return err instanceof Deno.errors.PermissionDenied ? "denied" : "none";
   }
 }
 
-/** Finds the capture socket of the switch named by `target`. */
+/**
+ * Finds the capture socket of the switch named by `target`: its socket
+ * directory, or its management socket (which says where that is).
+ *
+ * @throws UsageError when `target` is no switch: a directory without a ctl
+ *   socket, a file, a socket that speaks no console protocol
+ */
 export async function captureSocketPath(target: string): Promise<string> {
   let info: Deno.FileInfo;
   try {
@@ -86,7 +93,14 @@ export async function captureSocketPath(target: string): Promise<string> {
   } catch {
     throw new UsageError(`${target}: no such switch directory or management socket`);
   }
-  if (info.isDirectory) return `${target.replace(/\/+$/, "")}/capture`;
+  if (info.isDirectory) {
+    const dir = target.replace(/\/+$/, "") || "/";
+    // Unreadable (another user's 2700 switch): the connect says so in its own words.
+    if (socketAt(`${dir}/ctl`) === "none") {
+      throw new UsageError(`${dir} is not a switch's socket directory (it has no ctl socket)`);
+    }
+    return `${dir}/capture`;
+  }
   if (!info.isSocket) throw new UsageError(`${target} is neither a switch directory nor a socket`);
   let client: MgmtClient;
   try {
@@ -126,8 +140,8 @@ export async function runCapture(
       "refusing to write a capture to a terminal: use -w FILE, or pipe it (-w - | tcpdump -r -)",
     );
   }
-  const filter = o.filter === undefined ? null : await compileFilter(o.filter);
   const path = await captureSocketPath(target);
+  const filter = o.filter === undefined ? null : await compileFilter(o.filter);
   const signals = untilSignal();
   let conn: Deno.Conn;
   try {
@@ -135,14 +149,11 @@ export async function runCapture(
   } catch (err) {
     signals.remove();
     const dir = path.slice(0, path.lastIndexOf("/"));
-    if (err instanceof Deno.errors.NotFound && pathIsSocket(`${dir}/ctl`)) {
+    if (err instanceof Deno.errors.NotFound && socketAt(`${dir}/ctl`) === "socket") {
       // A switch is there, just not ours (Debian's vde_switch has no capture socket).
       throw new UsageError(
         `the switch at ${dir} serves no captures (${path} is missing): only vde switch does`,
       );
-    }
-    if (err instanceof Deno.errors.NotFound) {
-      throw new UsageError(`${dir} is not a switch's socket directory (it has no ctl socket)`);
     }
     throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
   }

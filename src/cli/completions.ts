@@ -1,7 +1,9 @@
 /**
  * `vde completions bash|zsh|fish`: shell completion scripts generated from
  * the program's own subcommands and options, so they never drift from it.
- * Lab commands complete lab files (`up`) and running labs (`down`, `status`).
+ * Lab commands complete lab files (`up`) and running labs (`down`, `status`,
+ * and `term`); `tap` and `cable` complete their own subcommands and then
+ * those's options.
  */
 import type { Command } from "commander";
 
@@ -9,6 +11,8 @@ interface Sub {
   name: string;
   about: string;
   options: string[];
+  /** Its own subcommands (`tap create`, `cable keygen`). */
+  children: Sub[];
 }
 
 function subcommands(program: Command): Sub[] {
@@ -18,13 +22,22 @@ function subcommands(program: Command): Sub[] {
     options: c.options.flatMap((o) => [o.short, o.long].filter((x): x is string => x !== undefined)).concat(
       "--help",
     ),
+    children: subcommands(c),
   }));
 }
 
-const LAB_DIRS = '"${XDG_RUNTIME_DIR:-/tmp}/vde" /run/vde';
+/** The running labs' names: their runtime directories (`ls` of two directories would add `DIR:` headers). */
+const BASH_LABS =
+  'for d in "${XDG_RUNTIME_DIR:-/tmp}"/vde/*/ /run/vde/*/; do [ -d "$d" ] && basename "$d"; done';
 
 function bash(subs: Sub[]): string {
-  const cases = subs.map((s) => `    ${s.name}) opts="${s.options.join(" ")}" ;;`).join("\n");
+  const nested = subs.filter((s) => s.children.length > 0).map((s) =>
+    `    ${s.name}) if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "${
+      [...s.children.map((c) => c.name), "--help"].join(" ")
+    }" -- "$cur")); return; fi; sub="${s.name} \${COMP_WORDS[2]}" ;;`
+  ).join("\n");
+  const all = subs.flatMap((s) => [s, ...s.children.map((c) => ({ ...c, name: `"${s.name} ${c.name}"` }))]);
+  const cases = all.map((s) => `    ${s.name}) opts="${s.options.join(" ")}" ;;`).join("\n");
   return `# bash completion for vde: eval "$(vde completions bash)"
 _vde() {
   local cur=\${COMP_WORDS[COMP_CWORD]} sub=\${COMP_WORDS[1]} opts=""
@@ -33,12 +46,17 @@ _vde() {
     return
   fi
   case "$sub" in
+${nested}
+  esac
+  case "$sub" in
 ${cases}
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
   elif [ "$sub" = down ] || [ "$sub" = status ]; then
-    COMPREPLY=($(compgen -W "$(ls ${LAB_DIRS} 2>/dev/null | grep -v '\\.log$')" -- "$cur") $(compgen -f -X '!*.y*ml' -- "$cur"))
+    COMPREPLY=($(compgen -W "$(${BASH_LABS})" -- "$cur") $(compgen -f -X '!*.y*ml' -- "$cur"))
+  elif [ "$sub" = term ]; then
+    COMPREPLY=($(compgen -W "$(${BASH_LABS})" -- "$cur") $(compgen -f -- "$cur"))
   else
     COMPREPLY=($(compgen -f -- "$cur"))
   fi
@@ -51,10 +69,20 @@ function zsh(subs: Sub[]): string {
   const list = subs.map((s) => `    '${s.name}:${s.about.replace(/:/g, "\\:").replace(/'/g, "")}'`).join(
     "\n",
   );
-  const cases = subs.map((s) =>
-    `    ${s.name}) _arguments '*:file:_files' ${s.options.map((o) => `'${o}'`).join(" ")} ;;`
-  )
-    .join("\n");
+  const args = (s: Sub) => `_arguments '*:file:_files' ${s.options.map((o) => `'${o}'`).join(" ")}`;
+  const cases = subs.map((s) => {
+    if (s.children.length > 0) {
+      const inner = s.children.map((c) => `        ${c.name}) ${args(c)} ;;`).join("\n");
+      return `    ${s.name})
+      if (( CURRENT == 3 )); then compadd -- ${s.children.map((c) => c.name).join(" ")}; return; fi
+      case "$words[3]" in
+${inner}
+      esac ;;`;
+    }
+    // Running labs by name, besides files.
+    const labs = ["down", "status", "term"].includes(s.name) ? "compadd -- $labs; " : "";
+    return `    ${s.name}) ${labs}${args(s)} ;;`;
+  }).join("\n");
   return `#compdef vde
 # zsh completion for vde: vde completions zsh > "\${fpath[1]}/_vde"
 _vde() {
@@ -66,6 +94,8 @@ ${list}
     _describe 'vde command' subs
     return
   fi
+  local -a labs
+  labs=(\${XDG_RUNTIME_DIR:-/tmp}/vde/*(N/:t) /run/vde/*(N/:t))
   case "$words[2]" in
 ${cases}
   esac
@@ -74,20 +104,33 @@ compdef _vde vde
 `;
 }
 
+/** fish: the running labs' names (a glob matching nothing is no error in `for`). */
+const FISH_LABS = "(for d in $XDG_RUNTIME_DIR/vde/*/ /tmp/vde/*/ /run/vde/*/; basename $d; end)";
+
 function fish(subs: Sub[]): string {
   const lines = ["# fish completion for vde: vde completions fish > ~/.config/fish/completions/vde.fish"];
   lines.push("complete -c vde -f");
+  const options = (when: string, opts: string[]) => {
+    for (const o of opts) {
+      const flag = o.startsWith("--") ? `-l ${o.slice(2)}` : `-s ${o.slice(1)}`;
+      lines.push(`complete -c vde -n '${when}' ${flag}`);
+    }
+  };
   for (const s of subs) {
     lines.push(`complete -c vde -n __fish_use_subcommand -a ${s.name} -d '${s.about.replace(/'/g, "")}'`);
-    for (const o of s.options) {
-      const flag = o.startsWith("--") ? `-l ${o.slice(2)}` : `-s ${o.slice(1)}`;
-      lines.push(`complete -c vde -n '__fish_seen_subcommand_from ${s.name}' ${flag}`);
+    options(`__fish_seen_subcommand_from ${s.name}`, s.options);
+    const names = s.children.map((c) => c.name).join(" ");
+    for (const c of s.children) {
+      lines.push(
+        `complete -c vde -n '__fish_seen_subcommand_from ${s.name}; and not __fish_seen_subcommand_from ${names}' -a ${c.name} -d '${
+          c.about.replace(/'/g, "")
+        }'`,
+      );
+      options(`__fish_seen_subcommand_from ${s.name}; and __fish_seen_subcommand_from ${c.name}`, c.options);
     }
   }
-  lines.push("complete -c vde -n '__fish_seen_subcommand_from up' -F");
-  lines.push(
-    `complete -c vde -n '__fish_seen_subcommand_from down status' -a '(ls ${LAB_DIRS} 2>/dev/null | string match -v "*.log")'`,
-  );
+  lines.push("complete -c vde -n '__fish_seen_subcommand_from up term' -F");
+  lines.push(`complete -c vde -n '__fish_seen_subcommand_from down status term' -a '${FISH_LABS}'`);
   return lines.join("\n") + "\n";
 }
 

@@ -42,6 +42,7 @@ import { envDataplane } from "../switch/dataplane.ts";
 export function loadLab(
   file: string,
   after = "; nothing was created",
+  opts: { checkFiles?: boolean } = {},
 ): { lab: Lab; text: string; path: string } {
   let text: string;
   try {
@@ -50,7 +51,9 @@ export function loadLab(
     const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
     throw new UsageError(`cannot read ${file}: ${why}`);
   }
-  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE });
+  // Relative rc and key files start where bring-up resolves them: the real lab file's directory.
+  const filesFrom = opts.checkFiles ? dirOf(Deno.realPathSync(file)) : undefined;
+  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
   if (lab === undefined) {
     for (const line of formatErrors(file, errors)) console.error(line);
     throw new UsageError(
@@ -309,7 +312,7 @@ export const labCommand: Subcommand = (program: Command) => {
       ),
     )
     .action(async (file: string, o: UpOptions) => {
-      const { lab, text, path } = loadLab(file);
+      const { lab, text, path } = loadLab(file, undefined, { checkFiles: true });
       if (o.http !== undefined) {
         try {
           parseHttpAddress(o.http);

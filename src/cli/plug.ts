@@ -96,7 +96,7 @@ export const plugCommand: Subcommand = (program: Command) => {
           b.close("stopped by a signal");
           return;
         }
-        await plug(a, b, { thread });
+        await plug(a, b, { thread, openedForThread: options.plugThread });
       } finally {
         removeSignals();
       }

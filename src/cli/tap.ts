@@ -58,8 +58,16 @@ export const tapCommand: Subcommand = (program: Command) => {
         }`,
         () => createPersistentTap(name, uid, gid),
       );
-      const owner = [uid === undefined ? "" : `uid ${uid}`, gid === undefined ? "" : `gid ${gid}`]
-        .filter((o) => o !== "").join(", ");
+      // As given, and the number when a name was given: `user nobody (uid 65534)`.
+      const named = (kind: string, given: string | undefined, id: number | undefined) =>
+        id === undefined
+          ? ""
+          : given === String(id)
+          ? `${kind === "user" ? "uid" : "gid"} ${id}`
+          : `${kind} ${given} (${kind === "user" ? "uid" : "gid"} ${id})`;
+      const owner = [named("user", o.user, uid), named("group", o.group, gid)].filter((o) => o !== "").join(
+        ", ",
+      );
       // An existing tap is kept, but takes the owner given: say so, not "kept" alone.
       console.log(
         !existed

@@ -8,16 +8,21 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
-import { formatExplained, type KnownCommands, suggestCommands } from "../console/explain.ts";
+import {
+  formatExplained,
+  type KnownCommands,
+  missingHint,
+  saysWhy,
+  suggestCommands,
+} from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
-import { RemoteConsole } from "../console/switch/remote_console.ts";
+import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { parseLine } from "../console/registry.ts";
-import { parseInteger } from "../console/args.ts";
 import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
-import { watchLoop } from "../console/watch.ts";
+import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
@@ -44,6 +49,28 @@ async function writeOut(text: string): Promise<void> {
 }
 
 /**
+ * What a script's failed line is told beside the code, as the interactive
+ * console words it: the nearest commands for a typo, what is missing for
+ * 1006. A lab switch's line (`sw1 prot/print`) is judged by that switch's
+ * commands.
+ */
+async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
+  if (code !== Errno.ENOSYS && code !== Errno.ENXIO) return "";
+  await remote.learnCommands();
+  let { name, args } = parseLine(line);
+  let commands = remote.commands();
+  const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
+  if (ofSwitch !== undefined) [commands, name] = [ofSwitch, parseLine(args).name];
+  if (code === Errno.ENOSYS) {
+    const near = suggestCommands(name, commands.map((c) => c.path));
+    return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
+  }
+  const syntax = commands.find((c) => c.path === name)?.syntax;
+  const missing = syntax === undefined ? undefined : missingHint(name, syntax);
+  return missing === undefined ? "" : ` (${missing})`;
+}
+
+/**
  * Runs `lines` in order, printing listings to stdout.
  *
  * @throws UsageError at the first command that fails ("CMD: 1022 Invalid
@@ -56,21 +83,16 @@ async function runBatch(
   for await (const line of lines) {
     const reply = await remote.execute(line);
     if (reply === null) continue;
-    const text = formatForPeople({ ...reply, code: 0 });
-    // A failure that says why in one line (the lab shell's do) is that line on stderr, in place of the code.
-    if (reply.code !== 0 && /^[^\n]+\n$/.test(text)) throw new UsageError(`${line.trim()}: ${text.trim()}`);
-    await writeOut(text);
+    if (saysWhy(reply)) {
+      // Its words (the lab shell's, on as many lines as it has reasons) go to stderr in place of the code.
+      await writeOut(formatForPeople({ ...reply, raw: undefined, code: 0 }));
+      throw new UsageError(`${line.trim()}: ${reply.raw!.trim()}`);
+    }
+    await writeOut(formatForPeople({ ...reply, code: 0 }));
     if (reply.code !== 0) {
-      let hint = "";
-      if (reply.code === Errno.ENOSYS) {
-        // A typo in a script: the nearest commands, as the interactive console names them.
-        await remote.learnCommands();
-        const name = parseLine(line).name;
-        // Not the command itself: an emulated one (ports) that the remote cannot back is no typo.
-        const near = suggestCommands(name, remote.commands().map((c) => c.path)).filter((p) => p !== name);
-        if (near.length > 0) hint = ` (did you mean ${near.join(", ")}?)`;
-      }
-      throw new UsageError(`${line.trim()}: ${describeFailure(reply)}${hint}`);
+      throw new UsageError(
+        `${line.trim()}: ${describeFailure(reply)}${await hintFor(remote, line, reply.code)}`,
+      );
     }
     if (reply.endSession) break;
   }
@@ -90,30 +112,70 @@ async function* stdinLines(): AsyncIterable<string> {
   if (pending !== "") yield pending;
 }
 
+/** `watch`'s table for the switch reached with `prefix`: "" for the remote itself, "sw1 " for a lab's sw1. */
+function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<string[]> {
+  return portsTableWithRates(async () => {
+    const r = await client.command(`${prefix}port/print`);
+    if (r.code !== 0) throw new Error(describeFailure(r));
+    return parsePortListing(r.lines ?? []);
+  });
+}
+
+/** What a console knows of `commands`, for usage lines and suggestions. */
+function knownOf(commands: readonly RemoteCommand[], helpLine?: string): KnownCommands {
+  return {
+    syntax: (p) => commands.find((c) => c.path === p)?.syntax,
+    paths: () => commands.map((c) => c.path),
+    helpLine,
+  };
+}
+
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
 async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
   const { promise: done, resolve } = Promise.withResolvers<void>();
   const client = remote.client;
-  const watch = async (args: string): Promise<string> => {
-    const secs = args === "" ? 1 : parseInteger(args);
-    if (secs === undefined || secs < 1 || secs > 3600) return "1022 Invalid argument\n";
-    const render = portsTableWithRates(async () => {
-      const r = await client.command("port/print");
-      if (r.code !== 0) throw new Error(describeFailure(r));
-      return parsePortListing(r.lines ?? []);
-    });
-    await watchLoop(repl, `Port counters of ${path}`, render, secs * 1000);
+  // `watch [secs]`: of the switch; on a lab, of all its switches, or of one (`sw1 watch`).
+  const watch = async (args: string, sw?: string): Promise<string> => {
+    const ms = watchInterval(args);
+    if (ms === undefined) return "1022 Invalid argument\n";
+    const [title, render] = sw !== undefined
+      ? [`Port counters of ${sw}`, remotePortsTable(client, `${sw} `)]
+      : remote.lab
+      ? [
+        `Port counters of the lab's switches`,
+        tablesByName(() => remote.labSwitches(), (name) => remotePortsTable(client, `${name} `)),
+      ]
+      : [`Port counters of ${path}`, remotePortsTable(client, "")];
+    await watchLoop(repl, title, render, ms);
     return "";
   };
-  const known: KnownCommands = {
-    syntax: (p) => remote.commands().find((c) => c.path === p)?.syntax,
-    paths: () => remote.commands().map((c) => c.path),
+  // On a lab, after `use sw1`, a line that is no lab command nor switch goes to sw1, as in the lab shell.
+  let using: string | undefined;
+  const prompt = () => `vde[${path}${using === undefined ? "" : `:${using}`}]$ `;
+  const direct = async (word: string) =>
+    word === "" || remote.commands().some((c) => c.path === word) ||
+    (await remote.labSwitches()).includes(word);
+  const useSwitch = async (args: string): Promise<string> => {
+    const target = parseLine(args).name || undefined;
+    if (target !== undefined && !(await remote.labSwitches()).includes(target)) {
+      return `no switch ${target} (switches: ${(await remote.labSwitches()).join(", ") || "none"})\n`;
+    }
+    using = target;
+    repl.setPrompt(prompt());
+    return "";
   };
+  const source = remote.completionSource();
   const repl: Repl = new Repl({
-    prompt: `vde[${path}]$ `,
-    run: async (line) => {
+    prompt: prompt(),
+    run: async (typed) => {
+      const first = parseLine(typed).name;
+      if (remote.lab && first === "use") return await useSwitch(parseLine(typed).args);
+      const line = using === undefined || await direct(first) ? typed : `${using} ${typed}`;
       const { name, args } = parseLine(line);
       if (name === "watch") return await watch(args);
+      const inner = parseLine(args);
+      const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
+      if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
       let reply: RemoteReply | null;
       try {
         reply = await remote.execute(line);
@@ -122,9 +184,20 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       }
       if (reply === null) return "";
       if (reply.endSession) resolve();
-      return formatExplained(line, reply, known);
+      // A lab switch's failure is explained with that switch's commands, as the lab shell does.
+      if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
+      return formatExplained(line, reply, knownOf(remote.commands()));
     },
-    complete: (line) => complete(line, remote.completionSource()),
+    complete: async (line) => {
+      if (using === undefined) return await complete(line, source);
+      // The used switch's commands, and at the start of the line the lab's too.
+      const words = line.trimStart().split(/\s+/);
+      if (words.length > 1 && await direct(words[0]!)) return await complete(line, source);
+      const [ofSwitch, partial] = await complete(`${using} ${line.trimStart()}`, source);
+      if (words.length > 1) return [ofSwitch, partial];
+      const [ofLab] = await complete(line, source);
+      return [[...new Set([...ofLab, ...ofSwitch])], partial];
+    },
     historyFile: historyPath(),
     onQuit: () => resolve(),
     interruptHint: "Ctrl-C again or Ctrl-D leaves vde term",
@@ -148,6 +221,11 @@ function kindOf(path: string): "dir" | "socket" | "other" | "missing" | "denied"
   } catch (err) {
     return err instanceof Deno.errors.PermissionDenied ? "denied" : "missing";
   }
+}
+
+/** A lab's runtime directory: its state file, and its ctl the lab's console. */
+function isLabDir(dir: string): boolean {
+  return kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket";
 }
 
 /**
@@ -185,9 +263,7 @@ export function resolveConsolePath(path: string): string {
   else if (kind === "socket" && /(^|\/)ctl$/.test(trimmed)) dir = trimmed.replace(/\/?ctl$/, "") || ".";
   if (dir === undefined) return path;
   // A lab's runtime directory: its ctl is the lab's console, not a switch's data socket.
-  if (kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket") {
-    return `${dir}/ctl`;
-  }
+  if (isLabDir(dir)) return `${dir}/ctl`;
   const mgmt = `${dir}/${DEFAULT_MGMT_NAME}`;
   const found = kindOf(mgmt);
   if (found === "socket") return mgmt;
@@ -230,7 +306,9 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
       : (err as Error).message;
     throw new UsageError(`cannot open the management socket ${path}: ${why}`);
   }
-  const remote = new RemoteConsole(client);
+  const remote = new RemoteConsole(client, {
+    lab: /\/ctl$/.test(path) && isLabDir(path.slice(0, -"/ctl".length)),
+  });
   try {
     if (o.command.length > 0) await runBatch(remote, o.command);
     else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines());

@@ -19,6 +19,11 @@ export interface CompletionSource {
   macs(): Promise<string[]>;
   /** Debug category paths. */
   debugCategories(): Promise<string[]>;
+  /**
+   * When `word` opens a console of its own (a lab's switch: `sw1 port/print`),
+   * the source for the rest of the line.
+   */
+  nested?(word: string): Promise<CompletionSource | undefined>;
 }
 
 /** What kind of value an argument position takes. */
@@ -55,6 +60,8 @@ export async function complete(line: string, source: CompletionSource): Promise<
     return [unique(all.filter((c) => c.startsWith(partial))), partial];
   }
   const command = parts[0]!;
+  const inner = await source.nested?.(command);
+  if (inner !== undefined) return await complete(rest.slice(command.length).replace(/^\s+/, ""), inner);
   const syntax = await source.syntax(command);
   if (syntax === undefined) return [[], partial];
   const kind = argKind(command, syntax, parts.length - 2);

@@ -6,6 +6,7 @@
  * typo. Only the terminal consoles (the program's own and `vde term`) use
  * this; the protocol text is built in reply_format.ts as before.
  */
+import { argKind } from "./completer.ts";
 import { parseLine } from "./registry.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
@@ -46,18 +47,41 @@ export function editDistance(a: string, b: string, max = 3): number {
 /**
  * The commands `name` may have meant, nearest first (at most three): a
  * small edit away from the whole path or from its last word (`print` for
- * `port/print`), or a path that starts with it.
+ * `port/print`), or a path that starts with it. Never `name` itself: a
+ * command that exists and still failed as unknown (one `vde term` emulates,
+ * `ports`, on a remote that cannot back it) is no typo.
  */
 export function suggestCommands(name: string, paths: readonly string[]): string[] {
   const scored: [number, string][] = [];
   const limit = name.length <= 3 ? 1 : 2;
   for (const path of paths) {
+    if (path === name) continue;
     const last = path.slice(path.lastIndexOf("/") + 1);
     let d = Math.min(editDistance(name, path, limit), editDistance(name, last, limit) + 0.5);
     if (name.length >= 2 && path.startsWith(name)) d = Math.min(d, 1.5);
     if (d <= limit + 0.5) scored.push([d, path]);
   }
   return scored.sort((x, y) => x[0] - y[0] || x[1].localeCompare(y[1])).slice(0, 3).map(([, p]) => p);
+}
+
+/**
+ * What `1006 No such device or address` means for command `name`, from its
+ * syntax: a port that is not there (a port exists once something plugs
+ * in), a VLAN not created, or spanning tree off. Undefined when the
+ * command takes neither.
+ */
+export function missingHint(name: string, syntax: string): string | undefined {
+  if (name.startsWith("stp/") && name !== "stp/setprio" && name !== "stp/settimers") {
+    return "spanning tree is off, fstp/setfstp 1 starts it; or no such port";
+  }
+  const tokens = syntax.split(/\s+/).filter((t) => t !== "");
+  const port = tokens.some((_, i) => argKind(name, syntax, i) === "port");
+  const vlan = tokens.some((t) => /^\[?VLAN\]?$/.test(t)) || (name.startsWith("vlan/") && syntax !== "");
+  const ports = "a port is there once something plugs in, or after port/create N";
+  if (port && vlan) return `no such port or VLAN: ${ports}; vlan/create N makes a VLAN`;
+  if (port) return `no such port: ${ports}; \`ports all\` lists them`;
+  if (vlan) return "no such VLAN: vlan/create N makes one; vlan/allprint lists them";
+  return undefined;
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
@@ -72,17 +96,28 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
+  const missing = code === Errno.ENXIO && syntax !== undefined ? missingHint(name, syntax) : undefined;
+  if (missing !== undefined) return `${words}${missing}\n`;
   if (syntax === undefined || (code !== Errno.EINVAL && code !== Errno.E2BIG)) return words;
   return `${words}usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}\n`;
 }
 
 /**
+ * Whether a failed reply says why in its own words (a lab command's, a
+ * remote lab's): text before any listing. Listing rows are no reason.
+ */
+export function saysWhy(reply: Reply): boolean {
+  return reply.code !== 0 && (reply.raw ?? "").trim() !== "";
+}
+
+/**
  * A reply as a person at a terminal reads it: listings as they are,
- * failures in words. A failure that says why (a lab command's, a remote
- * lab's) is shown as it is: its own words beat a guess from the code.
+ * failures in words. A failure that says why is shown as it is: its own
+ * words beat a guess from the code. Any other failure is explained after
+ * the rows it printed, so it never passes for a success.
  */
 export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
   if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
-  const said = formatForPeople({ ...reply, code: 0 });
-  return said !== "" ? said : explainFailure(line, reply.code, known);
+  if (saysWhy(reply)) return formatForPeople({ ...reply, code: 0 });
+  return formatForPeople({ ...reply, raw: undefined, code: 0 }) + explainFailure(line, reply.code, known);
 }

@@ -48,6 +48,33 @@ export async function watchLoop(
   });
 }
 
+/**
+ * `watch` over several switches (a lab's): each one's table under its
+ * name, for the switches `names` gives at each redraw (one added meanwhile
+ * included), each keeping its own previous sample for its rates.
+ */
+export function tablesByName(
+  names: () => Promise<string[]>,
+  tableFor: (name: string) => () => Promise<string[]>,
+): () => Promise<string[]> {
+  const tables = new Map<string, () => Promise<string[]>>();
+  return async () => {
+    const lines: string[] = [];
+    for (const name of await names()) {
+      let table = tables.get(name);
+      if (table === undefined) tables.set(name, table = tableFor(name));
+      lines.push(`${name}:`, ...await table(), "");
+    }
+    return lines.length > 0 ? lines : ["(no switches)"];
+  };
+}
+
+/** The interval `watch` was given (default 1 s), in ms; undefined when out of range. */
+export function watchInterval(args: string): number | undefined {
+  const secs = args === "" ? 1 : parseInteger(args);
+  return secs === undefined || secs < 1 || secs > MAX_INTERVAL ? undefined : secs * 1000;
+}
+
 /** The `watch [secs]` command for a REPL, drawing `render()`'s table. */
 export function watchCommand(repl: Repl, render: () => Promise<string[]>): CommandSpec {
   return {
@@ -56,9 +83,9 @@ export function watchCommand(repl: Repl, render: () => Promise<string[]>): Comma
     help: "live port counters and rates, redrawn every secs (default 1) until a key is pressed",
     listing: false,
     run: async (args) => {
-      const secs = args === "" ? 1 : parseInteger(args);
-      if (secs === undefined || secs < 1 || secs > MAX_INTERVAL) return { code: Errno.EINVAL };
-      await watchLoop(repl, "Port counters", render, secs * 1000);
+      const ms = watchInterval(args);
+      if (ms === undefined) return { code: Errno.EINVAL };
+      await watchLoop(repl, "Port counters", render, ms);
       return { code: 0 };
     },
   };

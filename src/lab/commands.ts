@@ -116,7 +116,63 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
   ["down", "", "take the lab down and exit"],
+  ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
 ];
+
+const WATCH_ROW: [string, string] = [
+  "watch [secs]",
+  "every switch's port counters and rates, redrawn every secs (default 1) until a key is pressed; SWITCH watch: one switch's",
+];
+
+/** The width `help` is wrapped to where the terminal's is unknown. */
+const HELP_WIDTH = 80;
+/** The widest the command column grows; a longer command has its help on the next line. */
+const HELP_TERM_MAX = 28;
+
+function terminalColumns(): number {
+  try {
+    return Deno.stdout.isTerminal() ? Deno.consoleSize().columns : HELP_WIDTH;
+  } catch {
+    return HELP_WIDTH;
+  }
+}
+
+/** `text` in lines of at most `width` columns, broken at blanks (a longer word stays whole). */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  return line === "" ? lines : [...lines, line];
+}
+
+/**
+ * Rows of `help` as `--help` lays out options: commands in a column, their
+ * help beside it wrapped under itself to `width`. A command wider than the
+ * column (`link A-B down|up|...`) takes its own lines and its help starts
+ * on the next, at the column.
+ */
+export function helpColumns(rows: readonly (readonly [string, string])[], width: number): string[] {
+  const fits = rows.map(([t]) => t.length).filter((n) => n <= HELP_TERM_MAX);
+  const column = Math.max(0, ...fits) + 2;
+  const helpWidth = Math.max(20, width - column);
+  const out: string[] = [];
+  for (const [term, help] of rows) {
+    const text = wrapWords(help, helpWidth);
+    if (term.length + 2 > column) {
+      out.push(...wrapWords(term, width).map((l, i) => i === 0 ? l : `  ${l}`));
+      out.push(...text.map((l) => `${" ".repeat(column)}${l}`));
+    } else {
+      out.push(...text.map((l, i) => `${i === 0 ? term.padEnd(column) : " ".repeat(column)}${l}`));
+      if (text.length === 0) out.push(term);
+    }
+  }
+  return out;
+}
 
 /** Builds the lab shell's registry. */
 export function labCommands(
@@ -132,11 +188,18 @@ export function labCommands(
     const spec = LAB_COMMANDS.find((c) => c[0] === path)!;
     commands.add({ path, syntax: spec[1], help: spec[2], listing: listingCmd, run: fn });
   };
-  run("help", true, () =>
-    listing(
-      LAB_COMMANDS.map(([p, s, h]) => `${(p + " " + s).padEnd(30)} ${h}`)
-        .concat([`SWITCH COMMAND...${" ".repeat(14)}a switch's console command (SWITCH help lists them)`]),
-    ));
+  run("help", true, (_args, session) => {
+    const switches = [...r.switches.keys()].join(", ") || "none yet";
+    const rows: [string, string][] = [
+      ...LAB_COMMANDS.map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
+      ["SWITCH COMMAND...", `a switch's console command, \`SWITCH help\` lists them (switches: ${switches})`],
+      // The shell's own, at its terminal (vde term LAB has it too, on its side).
+      ...(session.kind === "terminal" ? [WATCH_ROW] : []),
+    ];
+    // At the lab's own terminal, its width; through the control socket the client's is unknown.
+    const width = session.kind === "terminal" ? terminalColumns() : HELP_WIDTH;
+    return listing(helpColumns(rows, width));
+  });
   run("nodes", true, () => listing(nodesTable(r)));
   run("links", true, () => listing(linksTable(r)));
   run(
@@ -175,6 +238,15 @@ export function labCommands(
     "down",
     false,
     () => ({ code: 0, endSession: true, afterSend: () => hooks.down("`down` in the shell") }),
+  );
+  // vde term's `exit` (and unixterm's user) log out, as from a switch's management socket.
+  run(
+    "logout",
+    false,
+    (_args, session) =>
+      session.kind === "mgmt"
+        ? { code: 0, endSession: true }
+        : failure("nothing to log out of here: `down` (or Ctrl-D) takes the lab down"),
   );
   const addSwitch = (name: string) => {
     if (commands.lookup(name) !== undefined) return;

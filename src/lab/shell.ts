@@ -13,6 +13,9 @@ import type { CommandRegistry } from "../console/registry.ts";
 import type { Reply } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { TerminalSession } from "../console/terminal_session.ts";
+import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
+import { portsTableWithRates } from "../console/switch/tables.ts";
+import { portViews } from "../console/switch/views.ts";
 import type { LabRunner } from "./runner.ts";
 
 const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
@@ -29,10 +32,10 @@ export function completeLabLine(
   const current = words.pop() ?? "";
   while (words.length > 0 && words[0] === "") words.shift();
   const nodes = r.lab.nodes.map((n) => n.name);
-  const switchCommands = (name: string) => r.switches.get(name)?.commands.commandPaths() ?? [];
+  const switchCommands = (name: string) => [...r.switches.get(name)?.commands.commandPaths() ?? [], "watch"];
   let pool: string[];
   if (words.length === 0) {
-    pool = [...commands.commandPaths(), ...(using ? switchCommands(using) : [])];
+    pool = [...commands.commandPaths(), "watch", ...(using ? switchCommands(using) : [])];
   } else {
     const [first] = words;
     const n = words.length;
@@ -93,6 +96,29 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
   return "";
 }
 
+/** `watch` in the shell: one switch's port counters with their rates, or every switch's. */
+async function watchSwitches(
+  repl: Repl,
+  r: LabRunner,
+  sw: string | undefined,
+  args: string,
+): Promise<string> {
+  const ms = watchInterval(args);
+  if (ms === undefined) return "usage: watch [secs] or SWITCH watch [secs], secs 1-3600\n";
+  const tableOf = (name: string) =>
+    portsTableWithRates(() => {
+      const s = r.switches.get(name);
+      if (s === undefined) throw new Error(`switch ${name} is gone`);
+      return Promise.resolve(portViews(s.ctx, false));
+    }, true);
+  if (sw !== undefined) await watchLoop(repl, `Port counters of ${sw}`, tableOf(sw), ms);
+  else {
+    const names = () => Promise.resolve([...r.switches.keys()]);
+    await watchLoop(repl, "Port counters of the lab's switches", tablesByName(names, tableOf), ms);
+  }
+  return "";
+}
+
 function known(registry: CommandRegistry, helpLine = "help"): KnownCommands {
   return { syntax: (p) => registry.lookup(p)?.syntax, paths: () => registry.commandPaths(), helpLine };
 }
@@ -136,6 +162,11 @@ export function startLabShell(r: LabRunner, commands: CommandRegistry, onQuit: (
         using = target;
         repl.setPrompt(prompt());
         return "";
+      }
+      // `watch [secs]`: every switch's port counters (the `use`d one's); `sw1 watch [secs]`: sw1's.
+      const watched = words[0] === "watch" ? using : words[0];
+      if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
+        return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
       }
       if (words[0] === "exec" && words.length > 2 && r.hosts.has(words[1]!)) {
         return await execLive(repl, r.hosts.get(words[1]!)!.ns, line.trim().replace(/^exec\s+\S+\s+/, ""));

@@ -63,8 +63,33 @@ export const KEYS = {
 
 const MAX_VLAN = 4093;
 /** The lab shell's own words: a switch of that name could not be addressed in the shell. */
-const SHELL_WORDS = ["help", "nodes", "links", "status", "exec", "link", "add", "use", "save", "down"];
+const SHELL_WORDS = [
+  "help",
+  "nodes",
+  "links",
+  "status",
+  "exec",
+  "link",
+  "add",
+  "use",
+  "save",
+  "down",
+  "logout",
+];
 const IFACE = /^eth(\d{1,3})$/;
+
+/** Why `path` cannot be read as a file, or undefined when it can. */
+function unreadable(path: string): string | undefined {
+  try {
+    if (Deno.statSync(path).isDirectory) return "it is a directory";
+    Deno.openSync(path, { read: true }).close();
+    return undefined;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "no such file";
+    if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
+    return (err as Error).message.replace(/: (open|stat) '.*'$/, "");
+  }
+}
 
 /** Formats errors as `FILE:LINE:COL: message`, one per line, in file order. */
 export function formatErrors(file: string, errors: LabError[]): string[] {
@@ -77,6 +102,11 @@ export interface ValidateOptions {
   stp?: boolean;
   /** A lab growing in the shell: a host may have addresses for links still to come. */
   live?: boolean;
+  /**
+   * Where relative `rc` and `key` files start (the lab file's directory, as
+   * bring-up resolves them): given, each must be a readable file.
+   */
+  filesFrom?: string;
 }
 
 /** Validates lab file text. */
@@ -252,6 +282,19 @@ class Validator {
     return String(v);
   }
 
+  /** A file name; with `filesFrom`, a readable file's. */
+  #file(e: Entry | undefined, what: string, role: string): string | undefined {
+    const name = this.#string(e, what);
+    const from = this.#options.filesFrom;
+    if (name === undefined || from === undefined) return name;
+    const path = name.startsWith("/") ? name : `${from}/${name}`;
+    const why = unreadable(path);
+    if (why !== undefined) {
+      this.#error(e!.value ?? e!.key, `${what}: cannot read the ${role} ${path}: ${why}`);
+    }
+    return name;
+  }
+
   /** A string or a list of strings; each item is checked by `check` at its own position. */
   #strings(e: Entry | undefined, what: string, check?: (s: string) => string | undefined): string[] {
     if (e === undefined || e.value === null) return [];
@@ -353,7 +396,7 @@ class Validator {
           hub,
           stp: this.#stp(e.get("stp"), w, hub),
           vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
-          rc: this.#string(e.get("rc"), `${w} rc`),
+          rc: this.#file(e.get("rc"), `${w} rc`, "startup script"),
           dataplane: this.#dataplane(e.get("dataplane"), w),
         };
       }
@@ -442,7 +485,7 @@ class Validator {
         if ((connect === undefined) === (listen === undefined)) {
           this.#error(e.get("kind")!.key, `cable ${name} needs exactly one of \`connect\` and \`listen\``);
         }
-        const key = this.#string(e.get("key"), `${w} key`);
+        const key = this.#file(e.get("key"), `${w} key`, "key file");
         const insecure = this.#bool(e.get("insecure"), `${w} insecure`);
         // As `vde cable`: an open, unauthenticated cable only when asked for by name.
         if ((key === undefined) !== insecure) {

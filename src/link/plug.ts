@@ -6,10 +6,10 @@
  * one wake-up per burst and no frame through the main thread. Otherwise
  * each link's frames are sent on the other from the main thread.
  */
-import { discard, type Link } from "./link.ts";
+import { discard, type Link, logOnce } from "./link.ts";
 import { log } from "../log.ts";
 import { canLendFd, type FdLender, PlugThread } from "../dataplane/plug_thread.ts";
-import { splitVnl } from "./registry.ts";
+import { schemeLendsFd, splitVnl } from "./registry.ts";
 
 /** Options of `plug`. */
 export interface PlugOptions {
@@ -18,10 +18,13 @@ export interface PlugOptions {
    * lower latency, no frame through the main thread. On unless false.
    */
   thread?: boolean;
+  /**
+   * The links were opened with `plugThread` (`plugsOnThread` said both
+   * lend their fds). One that cannot is logged once: the scheme table and
+   * the link disagree, and the cable runs on the main thread.
+   */
+  openedForThread?: boolean;
 }
-
-/** Schemes whose links lend their fd to a plug thread (see `canLendFd`). */
-const FD_SCHEMES: ReadonlySet<string> = new Set(["vde", "tap"]);
 
 /**
  * Whether `plug` will forward on a plug thread between the links these two
@@ -29,22 +32,33 @@ const FD_SCHEMES: ReadonlySet<string> = new Set(["vde", "tap"]);
  * made for that thread from the start (a vde:// socket's send buffer).
  */
 export function plugsOnThread(a: string, b: string, options: PlugOptions = {}): boolean {
-  return options.thread !== false && FD_SCHEMES.has(splitVnl(a).scheme) && FD_SCHEMES.has(splitVnl(b).scheme);
+  return options.thread !== false && schemeLendsFd(splitVnl(a).scheme) && schemeLendsFd(splitVnl(b).scheme);
 }
 
 /**
  * Joins `a` and `b` both ways: every frame arriving on one is sent on the
  * other. Resolves, with the reason, when either side closes; the other side
  * is closed too. Links that will go to a plug thread are best opened with
- * `plugThread: plugsOnThread(vnlA, vnlB)`.
+ * `plugThread: plugsOnThread(vnlA, vnlB)`, and plugged with
+ * `openedForThread` set likewise.
  *
  * @param a one end of the cable
  * @param b the other end
- * @param options `thread`: forward on a plug thread when both ends lend their fds
+ * @param options `thread`: forward on a plug thread when both ends lend
+ *   their fds; `openedForThread`: log an end opened for one that cannot lend
  * @returns the reason the first link to end gave
  */
 export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise<string> {
   if (options.thread !== false && canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
+  for (const l of options.openedForThread === true ? [a, b] : []) {
+    if (!canLendFd(l)) {
+      logOnce(
+        `plug thread:${l.kind}`,
+        `${l.description}: opened for a plug thread, but a ${l.kind} link cannot lend its fd; ` +
+          "forwarding on the main thread",
+      );
+    }
+  }
   a.onFrame = (frame) => b.send(frame);
   b.onFrame = (frame) => a.send(frame);
   a.feeds?.(b);

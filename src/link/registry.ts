@@ -75,7 +75,18 @@ export async function preloadSchemes(vnls: readonly string[]): Promise<void> {
   await Promise.all(vnls.map((v) => loadScheme(splitVnl(v).scheme)));
 }
 
-for (const [scheme, load] of Object.entries(BUILTIN_SCHEMES)) registerSchemeModule(scheme, load);
+/** Schemes whose links lend their fd to a plug thread (schemes.ts says which). */
+const fdLenders = new Set<string>();
+
+for (const [scheme, { load, lendsFd }] of Object.entries(BUILTIN_SCHEMES)) {
+  registerSchemeModule(scheme, load);
+  if (lendsFd) fdLenders.add(scheme);
+}
+
+/** Whether the links of `scheme` lend their fd to a plug thread. */
+export function schemeLendsFd(scheme: string): boolean {
+  return fdLenders.has(scheme);
+}
 
 /** The schemes that can be opened, sorted. */
 export function schemes(): string[] {

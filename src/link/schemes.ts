@@ -6,17 +6,29 @@
  * `registerScheme` when it is evaluated.
  */
 
-/** Scheme (without `://`) to the loader of the module that registers it. */
-export const BUILTIN_SCHEMES: Readonly<Record<string, () => Promise<unknown>>> = {
-  cmd: () => import("./cmd_link.ts"),
-  null: () => import("./null_link.ts"),
-  slirp: () => import("./slirp_link.ts"),
-  stdio: () => import("./stdio_link.ts"),
-  tap: () => import("./tap_link.ts"),
-  tcp: () => import("./tcp_link.ts"),
-  udp: () => import("./udp_link.ts"),
-  vde: () => import("./vde_link.ts"),
-  vxlan: () => import("./vxlan_link.ts"),
-  vxvde: () => import("./vxvde_link.ts"),
-  wire: () => import("./wire_link.ts"),
+/** A built-in scheme: where it is implemented, and what its links can do. */
+export interface BuiltinScheme {
+  /** Imports the module, which registers the scheme's factory. */
+  load: () => Promise<unknown>;
+  /**
+   * Its links lend their fd to a plug thread (`lendFd`,
+   * dataplane/plug_thread.ts): `vde plug` opens them for that thread from
+   * the start (`plugsOnThread`). One that then cannot lend is logged.
+   */
+  lendsFd?: true;
+}
+
+/** Scheme (without `://`) to its module and abilities. */
+export const BUILTIN_SCHEMES: Readonly<Record<string, BuiltinScheme>> = {
+  cmd: { load: () => import("./cmd_link.ts") },
+  null: { load: () => import("./null_link.ts") },
+  slirp: { load: () => import("./slirp_link.ts") },
+  stdio: { load: () => import("./stdio_link.ts") },
+  tap: { load: () => import("./tap_link.ts"), lendsFd: true },
+  tcp: { load: () => import("./tcp_link.ts") },
+  udp: { load: () => import("./udp_link.ts") },
+  vde: { load: () => import("./vde_link.ts"), lendsFd: true },
+  vxlan: { load: () => import("./vxlan_link.ts") },
+  vxvde: { load: () => import("./vxvde_link.ts") },
+  wire: { load: () => import("./wire_link.ts") },
 };

@@ -12,15 +12,21 @@ Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
   assert.throws(() => snapLength("-1"), /-s must be a whole number/);
 });
 
-Deno.test("vde capture of a directory that holds no switch says so", async () => {
+Deno.test("vde capture of a directory that holds no switch says so, before compiling its filter", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-capture-cli-" });
   try {
-    const r = await run([...ourCli(), "capture", tmp, "-w", "/dev/null", "-c", "1"], {
-      check: false,
-      timeoutMs: 30_000,
-    });
-    assert.equal(r.code, 1);
-    assert.equal(r.stderr, `vde: ${tmp} is not a switch's socket directory (it has no ctl socket)\n`);
+    for (const args of [[tmp, "-c", "1"], [`${tmp}/`, "--filter", "no such (( filter"]]) {
+      const r = await run([...ourCli(), "capture", ...args, "-w", "/dev/null"], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: ${tmp} is not a switch's socket directory (it has no ctl socket)\n`,
+        args.join(" "),
+      );
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

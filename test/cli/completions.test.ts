@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { run } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { vde } from "../lab/_helpers.ts";
 
 const SUBCOMMANDS = ["switch", "plug", "slirp", "cable", "wirefilter", "up", "down", "status", "completions"];
@@ -17,6 +17,37 @@ Deno.test("vde completions bash completes subcommands and their options in a rea
   assert.deepEqual((await probe("vde st", 1)).stdout.trim(), "status");
   assert.match((await probe("vde up --", 2)).stdout, /--detach/);
   assert.match((await probe("vde switch --p", 2)).stdout, /--ports/);
+  // Commands of commands, then their options.
+  assert.equal((await probe("vde tap ''", 2)).stdout.trim(), "create delete --help");
+  assert.equal((await probe("vde cable k", 2)).stdout.trim(), "keygen");
+  assert.match((await probe("vde cable listen --k", 3)).stdout, /^--key$/m);
+  assert.match((await probe("vde tap create --", 3)).stdout, /--user/);
+});
+
+Deno.test("vde completions bash offers running labs' names to down, status and term, and nothing else of their directory", async () => {
+  const script = (await vde(["completions", "bash"])).stdout;
+  const runtime = await Deno.makeTempDir({ prefix: "vde-compl-" });
+  try {
+    await Deno.mkdir(`${runtime}/vde/complab`, { recursive: true });
+    await Deno.writeTextFile(`${runtime}/vde/complab.log`, "");
+    for (const sub of ["down", "status", "term"]) {
+      const r = await run([
+        "bash",
+        "-c",
+        `${script}\nCOMP_WORDS=(vde ${sub} ''); COMP_CWORD=2; _vde; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ], { env: { XDG_RUNTIME_DIR: runtime }, cwd: runtime });
+      const offered = r.stdout.trim().split("\n");
+      assert.ok(offered.includes("complab"), `${sub}: ${offered}`);
+      // `ls` of two directories put their `DIR:` headers among the names.
+      assert.deepEqual(
+        offered.filter((w) => w.endsWith(":") || w.endsWith(".log")),
+        [],
+        `${sub}: ${offered}`,
+      );
+    }
+  } finally {
+    await Deno.remove(runtime, { recursive: true });
+  }
 });
 
 Deno.test("vde completions zsh and fish name every subcommand; an unknown shell is refused", async () => {
@@ -31,4 +62,74 @@ Deno.test("vde completions zsh and fish name every subcommand; an unknown shell 
   const bad = await vde(["completions", "tcsh"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no completions for "tcsh"/);
+});
+
+Deno.test("vde completions fish completes running labs, tap and cable subcommands and their options in a real fish", async (t) => {
+  if (skipUnless(t, (await hasCommand("fish")) ? null : "needs fish (apt-get install -y fish)")) return;
+  const runtime = await Deno.makeTempDir({ prefix: "vde-compl-fish-" });
+  try {
+    await Deno.writeTextFile(`${runtime}/vde.fish`, (await vde(["completions", "fish"])).stdout);
+    await Deno.mkdir(`${runtime}/vde/complab`, { recursive: true });
+    await Deno.writeTextFile(`${runtime}/vde/complab.log`, "");
+    const offered = async (line: string) => {
+      const r = await run(
+        ["fish", "--no-config", "-c", `source ${runtime}/vde.fish; complete -C '${line}'`],
+        {
+          env: { XDG_RUNTIME_DIR: runtime },
+          cwd: runtime,
+        },
+      );
+      assert.equal(r.stderr, "", `${line}: ${r.stderr}`);
+      return r.stdout.trim().split("\n").map((l) => l.split("\t")[0]!);
+    };
+    // The lab names were a syntax error in fish (bash's ${VAR:-default}).
+    for (const sub of ["down", "status", "term"]) {
+      const names = await offered(`vde ${sub} `);
+      assert.ok(names.includes("complab"), `${sub}: ${names}`);
+      assert.deepEqual(names.filter((w) => w.endsWith(":") || w.endsWith(".log")), [], `${sub}: ${names}`);
+    }
+    assert.deepEqual(await offered("vde tap "), ["create", "delete"]);
+    assert.deepEqual(await offered("vde cable listen --k"), ["--key"]);
+    assert.ok((await offered("vde tap create --")).includes("--user"));
+  } finally {
+    await Deno.remove(runtime, { recursive: true });
+  }
+});
+
+Deno.test("vde completions zsh offers running labs to down, status and term, and tap and cable their subcommands", async (t) => {
+  if (skipUnless(t, (await hasCommand("zsh")) ? null : "needs zsh (apt-get install -y zsh)")) return;
+  const runtime = await Deno.makeTempDir({ prefix: "vde-compl-zsh-" });
+  try {
+    await Deno.writeTextFile(`${runtime}/_vde`, (await vde(["completions", "zsh"])).stdout);
+    await Deno.mkdir(`${runtime}/vde/complab`, { recursive: true });
+    await Deno.writeTextFile(`${runtime}/vde/complab.log`, "");
+    // compsys's functions stand-ins: each prints what it was given to offer.
+    const stubs = [
+      'compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }',
+      '_arguments() { print -l -- "$@" }',
+      "_describe() { print -l -- ${(P)2} }",
+      "compdef() { : }",
+    ].join("\n");
+    const offered = async (...words: string[]) => {
+      const r = await run([
+        "zsh",
+        "-f",
+        "-c",
+        `${stubs}\nsource ${runtime}/_vde\nwords=(${
+          words.map((w) => `'${w}'`).join(" ")
+        }); CURRENT=${words.length}; _vde`,
+      ], { env: { XDG_RUNTIME_DIR: runtime } });
+      assert.equal(r.stderr, "", r.stderr);
+      return r.stdout.trim().split("\n");
+    };
+    for (const sub of ["down", "status", "term"]) {
+      const names = await offered("vde", sub, "");
+      assert.ok(names.includes("complab"), `${sub}: ${names}`);
+      assert.ok(!names.includes("complab.log"), `${sub}: ${names}`);
+    }
+    assert.deepEqual(await offered("vde", "tap", ""), ["create", "delete"]);
+    assert.ok((await offered("vde", "cable", "listen", "--")).includes("--key"));
+  } finally {
+    await Deno.remove(runtime, { recursive: true });
+  }
 });

@@ -32,7 +32,7 @@ Deno.test("a failed vde cable connect --once reports the failure in one line and
     assert.equal(r.code, 1, r.stderr);
     const failures = r.stderr.split("\n").filter((line) => /refused/i.test(line));
     assert.deepEqual(failures, [
-      `vde: cannot connect to 127.0.0.1:${port}: Connection refused (os error 111)`,
+      `vde: cannot connect to 127.0.0.1:${port}: connection refused (is \`vde cable listen\` running there, on that port?)`,
     ]);
   } finally {
     await sw.stop();

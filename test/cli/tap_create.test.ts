@@ -15,8 +15,12 @@ Deno.test("vde tap create says 'created' for a new tap and 'already exists' for 
     const owned = await run([...ourCli(), "tap", "create", name, "--user", "nobody", "--group", "0"], {
       timeoutMs: 30_000,
     });
-    assert.equal(owned.stdout, `tap ${name} already exists; kept, now for uid 65534, gid 0\n`);
+    assert.equal(owned.stdout, `tap ${name} already exists; kept, now for user nobody (uid 65534), gid 0\n`);
     assert.match((await run(["ip", "-d", "link", "show", name])).stdout, / user nobody group root /);
+    await run([...ourCli(), "tap", "delete", name], { timeoutMs: 30_000 });
+    // A new tap for a user named: the name, and the uid it stands for.
+    const fresh = await run([...ourCli(), "tap", "create", name, "--user", "nobody"], { timeoutMs: 30_000 });
+    assert.equal(fresh.stdout, `tap ${name} created for user nobody (uid 65534)\n`);
   } finally {
     await run([...ourCli(), "tap", "delete", name], { check: false, timeoutMs: 30_000 });
   }

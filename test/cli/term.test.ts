@@ -79,6 +79,13 @@ for (const kind of ["ours", "c"] as const) {
         typo.stderr,
         "vde: hsah/print: 1038 Function not implemented (did you mean hash/print?)\n",
       );
+      // The README's VLAN example on a switch nobody has plugged into yet.
+      const missing = await term([mgmt, "-c", "vlan/create 10", "-c", "vlan/addport 10 1"]);
+      assert.equal(missing.code, 1);
+      assert.match(
+        missing.stderr,
+        /^vde: vlan\/addport 10 1: 1006 No such device or address \(no such port or VLAN: a port is there once something plugs in, or after port\/create N; .*\)\n$/,
+      );
     });
   });
 

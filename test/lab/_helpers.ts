@@ -103,6 +103,16 @@ topology:
     - endpoints: [h2, sw1]
 `;
 
+/** Two switches joined by a link, and no hosts. */
+export const TWO_SWITCHES = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4 }
+  links:
+    - endpoints: [sw1, sw2]
+`;
+
 /** A lab file with five mistakes, one per line 4, 5, 7, 10 and 11. */
 export const FIVE_MISTAKES = `name: demo
 topology:

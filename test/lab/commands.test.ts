@@ -7,16 +7,9 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { vde, withLabFile } from "./_helpers.ts";
-
-const TWO_SWITCHES = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    sw2: { kind: switch, ports: 4 }
-  links:
-    - endpoints: [sw1, sw2]
-`;
+import { helpColumns } from "../../src/lab/commands.ts";
+import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
+import { TWO_SWITCHES, vde, withLabFile } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -47,17 +40,61 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.equal(r.stdout, "");
     assert.equal(r.stderr, "vde: exec h9 ls: no host h9 (hosts: none)\n");
 
+    // A failure with reasons on several lines (an added node's mistakes) says them all on stderr.
+    r = await vde(["term", name, "-c", "add switch sw3 ports 0 numports 3"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.equal(
+      r.stderr,
+      "vde: add switch sw3 ports 0 numports 3: sw3: ports must be a whole number from 2 to 65535, got 0\n" +
+        'unknown key "numports" in node sw3 (switch) (did you mean "ports"?)\n',
+    );
+
     r = await vde(["term", name, "-c", "link sw1-sw9 down"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no link sw1-sw9 \(links: sw1:1-sw2:1\)/);
 
+    // help as --help lays out options: within 80 columns, each help at one column, continuations under it.
+    r = await vde(["term", name, "-c", "help"]);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.ok(lines.every((l) => l.length <= 80), r.stdout);
+    const column = lines[0]!.indexOf("this list");
+    assert.ok(column > "help".length, r.stdout);
+    assert.equal(lines.find((l) => l.startsWith("exec "))!.indexOf("run a command"), column, r.stdout);
+    for (const l of lines.filter((l) => l.startsWith(" "))) assert.equal(l.search(/\S/), column, r.stdout);
+    assert.match(r.stdout, /^link A-B down\|up.*\n {20,}cut, restore or impair a link$/m);
+    assert.match(r.stdout, /\(switches: sw1, sw2\)/);
+
     // A typo gets the nearest lab command; `ports`, which vde term emulates for switches, is no typo of itself.
     r = await vde(["term", name, "-c", "nodez"]);
     assert.equal(r.stderr, "vde: nodez: 1038 Function not implemented (did you mean nodes?)\n");
+    // A typo in a switch's command gets the nearest of that switch's commands.
+    r = await vde(["term", name, "-c", "sw1 prot/print"]);
+    assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
     r = await vde(["term", name, "-c", "ports"]);
     assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
 
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
   });
+});
+
+Deno.test("lab help wraps each command's help under itself, and a long command's help starts on the next line", () => {
+  const rows: [string, string][] = [
+    ["help", "this list"],
+    ["exec HOST COMMAND...", "run a command in a host's namespace"],
+    ["link A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V", "cut, restore or impair a link"],
+  ];
+  assert.deepEqual(helpColumns(rows, 50), [
+    "help                  this list",
+    "exec HOST COMMAND...  run a command in a host's",
+    "                      namespace",
+    "link A-B down|up|clear|loss V|delay V|jitter V|dup",
+    "  V|rate V|mtu V",
+    "                      cut, restore or impair a",
+    "                      link",
+  ]);
+  // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
+  const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);
+  assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
 });

@@ -22,6 +22,26 @@ Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines a
   });
 });
 
+Deno.test("vde up with a missing rc file names it at its FILE:LINE:COL, beside the lab file, and creates nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const text = TWO_HOSTS.replace(
+    "sw1: { kind: switch, ports: 4 }",
+    "sw1: { kind: switch, ports: 4, rc: sw1.rc }",
+  );
+  await withLabFile({ text }, async (name, file) => {
+    // Run from elsewhere: the rc file is looked for beside the lab file, as bring-up does.
+    const r = await run([...vdeCommand(), "up", file], { cwd: "/", check: false, timeoutMs: 60_000 });
+    assert.equal(r.code, 1);
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    assert.equal(
+      r.stderr,
+      `${file}:4:40: sw1: rc: cannot read the startup script ${dir}/sw1.rc: no such file\n` +
+        `vde: 1 error in ${file}; nothing was created\n`,
+    );
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
 Deno.test("a failure halfway through vde up (a tap name already taken) rolls back everything made", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabFile({ text: TWO_HOSTS }, async (name, file) => {

@@ -1,6 +1,6 @@
 /**
  * The lab shell at a real terminal (tmux): completion of commands and node
- * names, `exec`, a live `link ... loss` seen as ping loss, `add`, `save`,
+ * names, `watch`, `help` at the terminal's width, `exec`, a live `link ... loss` seen as ping loss, `add`, `save`,
  * and `vde up` of the saved file giving the same lab; the terminal closing
  * under `vde up` takes the lab down.
  */
@@ -74,7 +74,33 @@ async function shellSession(name: string, file: string): Promise<void> {
     await tmux.waitFor((s) => s.endsWith(`${prompt} sw1 port/print`), "a switch command completed");
     await tmux.keys("C-u");
 
-    let out = await line("exec h1 ping -c 2 -W 2 10.7.0.2");
+    // watch: every switch's port counters, or one switch's, until a key is pressed.
+    await tmux.keys("-l", "sw2 wat");
+    await tmux.keys("Tab");
+    await tmux.waitFor((s) => s.endsWith(`${prompt} sw2 watch`), "sw2's watch completed");
+    await tmux.keys("Enter");
+    await tmux.waitFor(
+      (s) => /Port counters of sw2, every 1s[^]*\n +2 +active .*lab link h2:eth0-sw2:2/.test(s),
+      "sw2 watch",
+    );
+    await tmux.keys("q");
+    await tmux.waitFor((s) => s.endsWith(prompt), "a key to stop watch");
+    await tmux.keys("-l", "watch");
+    await tmux.keys("Enter");
+    await tmux.waitFor((s) => /every 1s[^]*^sw1:\nPORT [^]*^sw2:\nPORT /m.test(s), "watch of both switches");
+    await tmux.keys("q");
+    await tmux.waitFor((s) => s.endsWith(prompt), "a key to stop watch");
+
+    // help at the terminal's width (160): a long command's help under it, at the column.
+    let out = await line("help");
+    assert.match(
+      out,
+      /^link A-B down\|up\|clear\|loss V\|delay V\|jitter V\|dup V\|rate V\|mtu V\n {20,}cut, restore/m,
+      out,
+    );
+    assert.match(out, /^watch \[secs\] +every switch's port counters .* SWITCH watch: one switch's$/m, out);
+
+    out = await line("exec h1 ping -c 2 -W 2 10.7.0.2");
     assert.match(out, /2 received/, out);
 
     // A command that runs on is stopped by Ctrl-C, and the lab stays up.

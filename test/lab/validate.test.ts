@@ -226,3 +226,35 @@ Deno.test("validateLab takes a switch's dataplane (thread or main, unset by defa
     'lab.yaml:4:37: sw1: dataplane must be "thread" or "main", got "gpu"',
   ]);
 });
+
+Deno.test("a missing or unreadable rc or key file is a FILE:LINE:COL error, relative to the lab file's directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-lab-files-" });
+  try {
+    const text = `name: f
+topology:
+  nodes:
+    sw1: { kind: switch, rc: sw1.rc }
+    sw2: { kind: switch, rc: ${dir}/conf }
+    c1: { kind: cable, listen: 7000, key: lab.key }
+  links:
+    - endpoints: [c1, sw1]
+`;
+    await Deno.mkdir(`${dir}/conf`);
+    const errorsOf = () => formatErrors("lab.yaml", validateLab(text, { filesFrom: dir }).errors);
+    assert.deepEqual(errorsOf(), [
+      `lab.yaml:4:30: sw1: rc: cannot read the startup script ${dir}/sw1.rc: no such file`,
+      `lab.yaml:5:30: sw2: rc: cannot read the startup script ${dir}/conf: it is a directory`,
+      `lab.yaml:6:43: c1: key: cannot read the key file ${dir}/lab.key: no such file`,
+    ]);
+    await Deno.writeTextFile(`${dir}/sw1.rc`, "hub on\n");
+    await Deno.remove(`${dir}/conf`);
+    await Deno.writeTextFile(`${dir}/conf`, "");
+    await Deno.writeTextFile(`${dir}/lab.key`, "");
+    assert.deepEqual(errorsOf(), []);
+    // Without a directory to look in (vde graph, the shell's add) the names are only names.
+    await Deno.remove(dir, { recursive: true });
+    assert.deepEqual(validateLab(text).errors, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

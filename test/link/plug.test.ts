@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { plug, plugsOnThread } from "../../src/link/plug.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
+import { BUILTIN_SCHEMES } from "../../src/link/schemes.ts";
+import { setLogWriter } from "../../src/log.ts";
 
 /** Two stream links joined back to back by in-memory streams. */
 function linkPair(name: string): [StreamLink, StreamLink] {
@@ -77,4 +79,38 @@ Deno.test("plugsOnThread says a plug thread is used only between vde:// or tap:/
   for (const other of ["-", "cmd://ssh host vde plug", "slirp://", "wire://vde:///tmp/sw", "tcp://h:1"]) {
     assert.equal(plugsOnThread("vde:///tmp/sw", other), false, other);
   }
+});
+
+Deno.test("plugsOnThread asks the scheme table which schemes' links lend their fd", () => {
+  const lenders = Object.entries(BUILTIN_SCHEMES).filter(([, s]) => s.lendsFd === true).map(([name]) => name);
+  assert.deepEqual(lenders.sort(), ["tap", "vde"]);
+  for (const scheme of Object.keys(BUILTIN_SCHEMES)) {
+    assert.equal(plugsOnThread(`${scheme}://x`, "vde:///tmp/sw"), lenders.includes(scheme), scheme);
+  }
+});
+
+Deno.test("plug logs once an end opened for a plug thread that cannot lend its fd, and still forwards", async () => {
+  const lines: string[] = [];
+  setLogWriter((line) => lines.push(line));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const [left, a] = linkPair("l");
+      const [b, right] = linkPair("r");
+      const cable = plug(a, b, { openedForThread: true });
+      const atRight: number[] = [];
+      right.onFrame = (f) => atRight.push(f[0]!);
+      left.send(new Uint8Array([7, 1, 2]));
+      await waitFor("a frame through the plug", () => atRight.length === 1);
+      left.close();
+      await cable;
+      right.close();
+    }
+  } finally {
+    setLogWriter(null);
+  }
+  assert.equal(lines.length, 1, lines.join(""));
+  assert.match(
+    lines[0]!,
+    /l2: opened for a plug thread, but a stream link cannot lend its fd; forwarding on the main thread/,
+  );
 });

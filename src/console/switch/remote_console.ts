@@ -55,7 +55,8 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
       if (m === null) continue;
       [path, syntax, help] = [m[1]!, "", m[2]!];
     }
-    if (path === "" || syntax === "============") continue;
+    // A placeholder row (a lab's `SWITCH COMMAND...`) names no command.
+    if (path === "" || syntax === "============" || /^[A-Z]+$/.test(path)) continue;
     out.push({ path, syntax, help });
   }
   return out;
@@ -65,13 +66,23 @@ function ok(lines: string[]): RemoteReply {
   return { code: 0, lines, result: resultLine(0) };
 }
 
-/** Runs console lines against a remote switch. */
+/** The switches of a lab, from its `nodes` table (NODE KIND DETAIL). */
+export function parseLabSwitches(lines: readonly string[]): string[] {
+  return lines.slice(1).map((l) => l.split(/\s+/)).filter((w) => w[1] === "switch").map((w) => w[0]!);
+}
+
+/** Runs console lines against a remote switch, or a lab's console (`lab`), whose switches it reaches by name. */
 export class RemoteConsole {
   readonly client: MgmtClient;
+  /** True for a lab's console: `SW COMMAND` runs a command of its switch SW. */
+  readonly lab: boolean;
   #remote: RemoteCommand[] = [];
+  /** A lab switch's commands, learnt from `SW help` at the first Tab after its name. */
+  readonly #switchCommands = new Map<string, RemoteCommand[]>();
 
-  constructor(client: MgmtClient) {
+  constructor(client: MgmtClient, opts: { lab?: boolean } = {}) {
     this.client = client;
+    this.lab = opts.lab ?? false;
   }
 
   /** Learns the remote command set from `help`; a switch without `help` just gets no completion. */
@@ -82,10 +93,22 @@ export class RemoteConsole {
     } catch { /* completion is a convenience */ }
   }
 
-  /** Every command known: the remote's, then local ones and fallbacks it lacks. */
+  /** Every command known: the remote's, then local ones and fallbacks it lacks (a lab has no ports of its own). */
   commands(): RemoteCommand[] {
     const have = new Set(this.#remote.map((c) => c.path));
-    return [...this.#remote, ...[...LOCAL_COMMANDS, ...FALLBACKS].filter((c) => !have.has(c.path))];
+    const ours = this.lab ? LOCAL_COMMANDS : [...LOCAL_COMMANDS, ...FALLBACKS];
+    return [...this.#remote, ...ours.filter((c) => !have.has(c.path))];
+  }
+
+  /** The names of a lab's switches now (a switch added live included); none for a switch. */
+  async labSwitches(): Promise<string[]> {
+    if (!this.lab) return [];
+    try {
+      const r = await this.client.command("nodes");
+      return r.code === 0 ? parseLabSwitches(r.lines ?? []) : [];
+    } catch {
+      return [];
+    }
   }
 
   /**
@@ -137,19 +160,55 @@ export class RemoteConsole {
     return ok([`hub mode is ${on ? "on" : "off"}`]);
   }
 
-  /** Completion candidates, fetched from the remote switch when Tab is pressed. */
+  /**
+   * Completion candidates, fetched from the remote switch when Tab is
+   * pressed. On a lab, after a switch's name they are that switch's: its
+   * commands (from `SW help`, asked once), ports and MACs, and `watch`.
+   */
   completionSource(): CompletionSource {
-    const listing = async (cmd: string): Promise<string[]> => {
-      try {
-        const r = await this.client.command(cmd);
-        return r.lines ?? [];
-      } catch {
-        return [];
-      }
-    };
+    const top = this.#sourceFor("", () => this.commands());
     return {
-      commands: () => Promise.resolve(this.commands().map((c) => c.path)),
-      syntax: (path) => Promise.resolve(this.commands().find((c) => c.path === path)?.syntax),
+      ...top,
+      // A lab's switch names start a line as its commands do.
+      commands: async () => [...await top.commands(), ...await this.labSwitches()],
+      nested: async (word) => {
+        const commands = await this.switchCommands(word);
+        return commands === undefined ? undefined : this.#sourceFor(`${word} `, () => commands);
+      },
+    };
+  }
+
+  /**
+   * The commands of a lab's switch `name` (and vde term's `watch`), learnt
+   * from `name help` once; undefined when the lab has no such switch (or
+   * this is no lab).
+   */
+  async switchCommands(name: string): Promise<RemoteCommand[] | undefined> {
+    if (!(await this.labSwitches()).includes(name)) return undefined;
+    let learnt = this.#switchCommands.get(name);
+    if (learnt === undefined) {
+      const r = await this.#listing(`${name} help`);
+      learnt = [...parseHelpListing(r), ...LOCAL_COMMANDS.filter((c) => c.path === "watch")];
+      this.#switchCommands.set(name, learnt);
+    }
+    return learnt;
+  }
+
+  async #listing(cmd: string): Promise<string[]> {
+    try {
+      const r = await this.client.command(cmd);
+      return r.lines ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** A source whose listings are asked with `prefix` (a lab switch's name and a blank, or nothing). */
+  #sourceFor(prefix: string, commands: () => RemoteCommand[]): CompletionSource {
+    const listing = (cmd: string) => this.#listing(`${prefix}${cmd}`);
+    return {
+      commands: () => Promise.resolve(commands().map((c) => c.path)),
+      syntax: (path) => Promise.resolve(commands().find((c) => c.path === path)?.syntax),
       ports: async () => parsePortListing(await listing("port/allprint")).map((p) => p.port),
       macs: async () => parseMacListing(await listing("hash/print")).map((m) => m.mac),
       debugCategories: async () =>
