@@ -9,9 +9,9 @@ import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
 import {
+  codeHint,
   formatExplained,
   type KnownCommands,
-  missingHint,
   saysWhy,
   suggestCommands,
 } from "../console/explain.ts";
@@ -51,23 +51,23 @@ async function writeOut(text: string): Promise<void> {
 /**
  * What a script's failed line is told beside the code, as the interactive
  * console words it: the nearest commands for a typo, what is missing for
- * 1006. A lab switch's line (`sw1 prot/print`) is judged by that switch's
+ * 1006, what is already there for 1017. A lab switch's line (`sw1 prot/print`) is judged by that switch's
  * commands.
  */
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
-  if (code !== Errno.ENOSYS && code !== Errno.ENXIO) return "";
+  if (code !== Errno.ENOSYS && code !== Errno.ENXIO && code !== Errno.EEXIST) return "";
   await remote.learnCommands();
   let { name, args } = parseLine(line);
   let commands = remote.commands();
   const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
-  if (ofSwitch !== undefined) [commands, name] = [ofSwitch, parseLine(args).name];
+  if (ofSwitch !== undefined) [commands, line, name] = [ofSwitch, args, parseLine(args).name];
   if (code === Errno.ENOSYS) {
     const near = suggestCommands(name, commands.map((c) => c.path));
     return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
   }
   const syntax = commands.find((c) => c.path === name)?.syntax;
-  const missing = syntax === undefined ? undefined : missingHint(name, syntax);
-  return missing === undefined ? "" : ` (${missing})`;
+  const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);
+  return hint === undefined ? "" : ` (${hint})`;
 }
 
 /**

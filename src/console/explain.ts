@@ -84,6 +84,30 @@ export function missingHint(name: string, syntax: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What `1017 File exists` means for `name args`: the thing a create command
+ * names is already there (`VLAN 10 exists`), and where to see it. Undefined
+ * for any other command.
+ */
+export function existsHint(name: string, args: string): string | undefined {
+  const menu = { "vlan/create": "VLAN", "port/create": "port" }[name];
+  const n = args.trim().split(/\s+/)[0] ?? "";
+  if (menu === undefined || !/^\d+$/.test(n)) return undefined;
+  return `${menu} ${n} exists; ${name.slice(0, name.indexOf("/"))}/allprint ${n} shows it`;
+}
+
+/**
+ * The words after a failure's code that say what is missing (1006) or
+ * already there (1017), from the command's syntax and arguments; undefined
+ * where the code alone says it. Shared by the terminals and `vde term -c`.
+ */
+export function codeHint(line: string, code: number, syntax: string): string | undefined {
+  const { name, args } = parseLine(line);
+  if (code === Errno.ENXIO) return missingHint(name, syntax);
+  if (code === Errno.EEXIST) return existsHint(name, args);
+  return undefined;
+}
+
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
 export function explainFailure(line: string, code: number, known: KnownCommands): string {
   const { name } = parseLine(line);
@@ -96,8 +120,8 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
-  const missing = code === Errno.ENXIO && syntax !== undefined ? missingHint(name, syntax) : undefined;
-  if (missing !== undefined) return `${words}${missing}\n`;
+  const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);
+  if (hint !== undefined) return `${words}${hint}\n`;
   if (syntax === undefined || (code !== Errno.EINVAL && code !== Errno.E2BIG)) return words;
   return `${words}usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}\n`;
 }

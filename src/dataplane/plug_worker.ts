@@ -32,6 +32,7 @@ import {
   EPOLL_EVENT_SIZE,
   errno,
   libc,
+  monotonicMs,
   quietErrno as quiet,
   readNow,
   recvmmsgNow,
@@ -40,6 +41,7 @@ import {
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
 import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
+import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
 
 const BATCH = 64;
@@ -65,6 +67,9 @@ const BATCHES_PER_TURN = 8;
  * more than vde_plug again.
  */
 const TAP_BYTES_PER_TURN = ETH_HLEN + 1500;
+
+/** What `wait` returns when warming is over (plug_warmup.ts). */
+const WARMED = -2;
 
 /**
  * How long the thread pauses, while a datagram peer streams to it, after a
@@ -247,50 +252,113 @@ class Direction {
   }
 }
 
-function run(start: PlugStart): string | null {
-  const c = libc();
-  // Real-time only while a datagram peer (which may drop what we are late to take) streams to us: see priority.ts.
-  const priority = new DemandGovernor(() => performance.now());
+/**
+ * The forwarding loop of the plug thread, or of its warm-up
+ * (plug_warmup.ts, which passes `feed`: called where the loop would block,
+ * it supplies the next frames or says to stop). A class, so the warm-up's
+ * instance and the real one run the same functions: closures made per run
+ * were new call targets to the code V8 had optimized while warming, and it
+ * threw that code away at the first real frame.
+ */
+class PlugLoop {
+  readonly #c = libc();
+  readonly #start: PlugStart;
+  readonly #feed: (() => boolean) | undefined;
+  /** Real-time only while a datagram peer (which may drop what we are late to take) streams to us: see priority.ts. */
+  readonly #priority: DemandGovernor;
   /** What this wake-up drained from datagram sources. */
-  let lossyBytes = 0;
-  let lossyFrames = 0;
-  const control = new Int32Array(start.shared, 0, 4);
-  const counters = new Float64Array(start.shared, 16);
-  const ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
-  const ba = new Direction(start.b, start.a, counters, counterIndex("ba"));
-  const epfd = c.epoll_create1(C.EPOLL_CLOEXEC);
-  if (epfd < 0) return `epoll_create1 failed: errno ${errno()}`;
-  const ctl = new Uint8Array(EPOLL_EVENT_SIZE);
-  const ctlView = new DataView(ctl.buffer);
-  const masks = new Map<number, number>();
-  const setMask = (fd: number, mask: number, op: number = C.EPOLL_CTL_MOD) => {
-    if (masks.get(fd) === mask && op === C.EPOLL_CTL_MOD) return;
-    masks.set(fd, mask);
-    ctlView.setUint32(0, mask, true);
-    ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
-    c.epoll_ctl(epfd, op, fd, ctl);
-  };
+  #lossyBytes = 0;
+  #lossyFrames = 0;
+  readonly #control: Int32Array;
+  readonly #ab: Direction;
+  readonly #ba: Direction;
+  readonly #epfd: number;
+  /** errno of a failed epoll_create1. */
+  readonly #createErrno: number = 0;
+  readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
+  readonly #masks = new Map<number, number>();
+  readonly #events = new Uint8Array(EPOLL_EVENT_SIZE * 8);
+  readonly #ev = new DataView(this.#events.buffer);
+  readonly #sink = new Uint8Array(8);
+
+  constructor(message: PlugStart, feed?: () => boolean) {
+    // Copied into objects made here, the kind as one of two literals: a cloned message's objects have
+    // shapes of their own and its strings are not the literals the code compares with, and code V8
+    // optimized for warming's ends was thrown away at the first real frame.
+    const end = (e: PlugEnd): PlugEnd => ({
+      fd: e.fd,
+      kind: e.kind === "tap" ? "tap" : "dgram",
+      name: e.name,
+    });
+    const start: PlugStart = {
+      a: end(message.a),
+      b: end(message.b),
+      wakeFd: message.wakeFd,
+      shared: message.shared,
+    };
+    this.#start = start;
+    this.#feed = feed;
+    this.#priority = new DemandGovernor(monotonicMs, feed === undefined ? undefined : QUIET_SCHED);
+    this.#control = new Int32Array(start.shared, 0, 4);
+    const counters = new Float64Array(start.shared, 16);
+    this.#ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
+    this.#ba = new Direction(start.b, start.a, counters, counterIndex("ba"));
+    this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
+    if (this.#epfd < 0) {
+      this.#createErrno = errno();
+      return;
+    }
+    this.#setMask(start.wakeFd, C.EPOLLIN, C.EPOLL_CTL_ADD);
+    this.#setMask(start.a.fd, C.EPOLLIN, C.EPOLL_CTL_ADD);
+    this.#setMask(start.b.fd, C.EPOLLIN, C.EPOLL_CTL_ADD);
+  }
+
+  /** Forwards until the cable ends or the owner stops it (or warming is over); returns why it ended by itself. */
+  run(): string | null {
+    if (this.#epfd < 0) return `epoll_create1 failed: errno ${this.#createErrno}`;
+    let reason: string | null = null;
+    try {
+      while (reason === null && Atomics.load(this.#control, PLUG_STOP) === 0) {
+        const n = this.#wait();
+        if (n === WARMED) break;
+        if (n < 0) {
+          if (errno() === C.EINTR) continue;
+          reason = `epoll_wait failed: errno ${errno()}`;
+          break;
+        }
+        reason = this.#serve(n);
+      }
+    } finally {
+      this.#c.close(this.#epfd);
+    }
+    return reason;
+  }
+
+  #setMask(fd: number, mask: number, op: number = C.EPOLL_CTL_MOD): void {
+    if (this.#masks.get(fd) === mask && op === C.EPOLL_CTL_MOD) return;
+    this.#masks.set(fd, mask);
+    this.#ctlView.setUint32(0, mask, true);
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    this.#c.epoll_ctl(this.#epfd, op, fd, this.#ctl);
+  }
+
   /** An fd is read unless its frames' destination is full, and watched for output while it is full. */
-  const update = () => {
-    setMask(start.a.fd, (ab.blocked ? 0 : C.EPOLLIN) | (ba.blocked ? C.EPOLLOUT : 0));
-    setMask(start.b.fd, (ba.blocked ? 0 : C.EPOLLIN) | (ab.blocked ? C.EPOLLOUT : 0));
-  };
-  setMask(start.wakeFd, C.EPOLLIN, C.EPOLL_CTL_ADD);
-  setMask(start.a.fd, C.EPOLLIN, C.EPOLL_CTL_ADD);
-  setMask(start.b.fd, C.EPOLLIN, C.EPOLL_CTL_ADD);
-  const events = new Uint8Array(EPOLL_EVENT_SIZE * 8);
-  const ev = new DataView(events.buffer);
-  const sink = new Uint8Array(8);
+  #update(): void {
+    const ab = this.#ab, ba = this.#ba;
+    this.#setMask(this.#start.a.fd, (ab.blocked ? 0 : C.EPOLLIN) | (ba.blocked ? C.EPOLLOUT : 0));
+    this.#setMask(this.#start.b.fd, (ba.blocked ? 0 : C.EPOLLIN) | (ab.blocked ? C.EPOLLOUT : 0));
+  }
 
   /** Moves frames one way; returns why the cable ends, or null. */
-  const pump = (d: Direction): string | null => {
+  #pump(d: Direction): string | null {
     for (let turn = 0; turn < BATCHES_PER_TURN && !d.blocked; turn++) {
       const n = d.receive();
       if (n < 0) return n === -1 ? `${d.src.name} was removed` : `${d.src.name}: receive failed: errno ${-n}`;
       if (n === 0) return null;
       if (d.src.kind === "dgram") {
-        lossyBytes += d.bytes;
-        lossyFrames += n;
+        this.#lossyBytes += d.bytes;
+        this.#lossyFrames += n;
       }
       const err = d.flush();
       if (err === C.EAGAIN) return null;
@@ -299,71 +367,92 @@ function run(start: PlugStart): string | null {
       if (n < BATCH) return null;
     }
     return null;
-  };
+  }
 
-  let reason: string | null = null;
-  try {
-    while (reason === null && Atomics.load(control, PLUG_STOP) === 0) {
-      let n = c.epoll_wait(epfd, events, 8, 0);
-      if (n === 0) {
-        // Idle: the next burst is served real-time again.
-        priority.idle();
-        n = c.epoll_wait(epfd, events, 8, -1);
-        priority.woke();
-      } else priority.busy();
-      if (n < 0) {
-        if (errno() === C.EINTR) continue;
-        reason = `epoll_wait failed: errno ${errno()}`;
-        break;
-      }
-      for (let i = 0; i < n && reason === null; i++) {
-        const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
-        const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
-        if (fd === start.wakeFd) {
-          c.read(start.wakeFd, sink, 8);
-          continue;
-        }
-        // Output first: a batch that can leave now unblocks its source.
-        if ((mask & C.EPOLLOUT) !== 0) {
-          for (const d of [ab, ba]) {
-            if (d.dst.fd === fd && d.blocked) {
-              // Another failure dropped the rest of the batch (counted): the cable goes on.
-              if (peerGone(d.flush())) reason = `${d.dst.name}: peer socket is gone`;
-            }
-          }
-        }
-        if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
-          const d = fd === start.a.fd ? ab : ba;
-          // An error or hang-up is reported even while the source is not read. A
-          // socket's pending error is taken (it is reported once; a dead peer shows
-          // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
-          if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
-            if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
-              reason = `${d.src.name}: socket error or hang-up`;
-            }
-          } else reason = pump(d);
-        }
-      }
-      // Checked before `drained`: a wake-up that finds a late-sized backlog makes it real-time, and that one
-      // found a batch.
-      const nap = priority.realtime && lossyFrames > 0 && lossyFrames < NAP_BELOW_FRAMES;
-      if (lossyFrames > 0) {
-        priority.drained(lossyBytes, lossyFrames);
-        lossyBytes = 0;
-        lossyFrames = 0;
-      }
-      update();
-      if (nap) {
-        // A pause ends a busy stretch, as a wait that blocks does (see RealtimeGovernor).
-        priority.idle();
-        Atomics.wait(napWord, 0, 0, NAP_MS);
-        priority.woke();
+  /**
+   * Waits for ready fds: (real-time) a look that does not block, then a
+   * wait that does, or while warming the next throwaway frames. Returns the
+   * ready count, -1 with errno set, or WARMED. The wait and the serving are
+   * methods of their own, so V8 optimizes them from their calls (warming
+   * makes thousands): `run`'s loop runs once, and a synchronous FFI call
+   * made from unoptimized code takes Deno's slow path.
+   */
+  #wait(): number {
+    const c = this.#c;
+    const priority = this.#priority;
+    // The look that does not block matters only to a real-time thread (saturated or not); an
+    // ordinary one, as between pings, is told idle either way and saves the system call.
+    if (priority.realtime) {
+      const n = c.epoll_wait(this.#epfd, this.#events, 8, 0);
+      if (n !== 0) {
+        priority.busy();
+        return n;
       }
     }
-  } finally {
-    c.close(epfd);
+    // Idle: the next burst is served real-time again.
+    priority.idle();
+    if (this.#feed !== undefined && !this.#feed()) return WARMED;
+    const m = c.epoll_wait(this.#epfd, this.#events, 8, -1);
+    priority.woke();
+    return m;
   }
-  return reason;
+
+  /** Serves `n` ready events; returns why the cable ends, or null. */
+  #serve(n: number): string | null {
+    const start = this.#start;
+    const priority = this.#priority;
+    let reason: string | null = null;
+    for (let i = 0; i < n && reason === null; i++) {
+      const mask = this.#ev.getUint32(i * EPOLL_EVENT_SIZE, true);
+      const fd = this.#ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
+      if (fd === start.wakeFd) {
+        this.#c.read(start.wakeFd, this.#sink, 8);
+        continue;
+      }
+      // Output first: a batch that can leave now unblocks its source.
+      if ((mask & C.EPOLLOUT) !== 0) {
+        for (const d of [this.#ab, this.#ba]) {
+          if (d.dst.fd === fd && d.blocked) {
+            // Another failure dropped the rest of the batch (counted): the cable goes on.
+            if (peerGone(d.flush())) reason = `${d.dst.name}: peer socket is gone`;
+          }
+        }
+      }
+      if ((mask & ~C.EPOLLOUT) !== 0 && reason === null) {
+        const d = fd === start.a.fd ? this.#ab : this.#ba;
+        // An error or hang-up is reported even while the source is not read. A
+        // socket's pending error is taken (it is reported once; a dead peer shows
+        // on sending); a hang-up, or an error on a tap (it is gone), ends the cable.
+        if (d.blocked && (mask & (C.EPOLLERR | C.EPOLLHUP)) !== 0) {
+          if ((mask & C.EPOLLHUP) !== 0 || d.src.kind === "tap" || takeSocketError(d.src.fd) < 0) {
+            reason = `${d.src.name}: socket error or hang-up`;
+          }
+        } else reason = this.#pump(d);
+      }
+    }
+    // Checked before `drained`: a wake-up that finds a late-sized backlog makes it real-time, and that one
+    // found a batch. Not while warming: its throwaway stream is served as fast as it comes.
+    const frames = this.#lossyFrames;
+    const nap = priority.realtime && frames > 0 && frames < NAP_BELOW_FRAMES && this.#feed === undefined;
+    if (frames > 0) {
+      priority.drained(this.#lossyBytes, frames);
+      this.#lossyBytes = 0;
+      this.#lossyFrames = 0;
+    }
+    this.#update();
+    if (nap) {
+      // A pause ends a busy stretch, as a wait that blocks does (see RealtimeGovernor).
+      priority.idle();
+      Atomics.wait(napWord, 0, 0, NAP_MS);
+      priority.woke();
+    }
+    return reason;
+  }
+}
+
+/** Runs a plug loop over `start` (see PlugLoop); `feed` while warming. */
+function run(start: PlugStart, feed?: () => boolean): string | null {
+  return new PlugLoop(start, feed).run();
 }
 
 /** The worker's global scope, as far as this file uses it. */
@@ -376,6 +465,7 @@ scope.onmessage = (e) => {
   scope.onmessage = null;
   let reason: string | null = null;
   try {
+    warmUp(run);
     reason = run(e.data);
   } catch (err) {
     reason = `plug thread failed: ${err}`;

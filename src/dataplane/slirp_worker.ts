@@ -90,6 +90,7 @@ import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
+import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
@@ -196,6 +197,9 @@ async function run(start: SlirpStart): Promise<void> {
       resolvConf: start.resolvConf,
       now: () => clock,
     });
+    // The connection path compiled on this thread before the first real frame (slirp/warmup.ts).
+    warmSlirp(start.config);
+    tick();
     link = new SlirpLink(stack, { drivenTimers: true });
   } catch (err) {
     scope.postMessage({ type: "failed", message: (err as Error).message });
@@ -244,9 +248,10 @@ async function run(start: SlirpStart): Promise<void> {
       priority.woke();
     }
     moved = frames;
-    // Busy: look without blocking first; only a pause (the nap, a wait that finds nothing) resets the
-    // saturation clock, and the governor tells a flood from a burst.
-    let n = poller.turn(0);
+    // Real-time: look without blocking first; only a pause (the nap, a wait that finds nothing) resets
+    // the saturation clock, and the governor tells a flood from a burst. An ordinary thread keeps no such
+    // clock: its one wait returns at once when something is ready (a system call less per wake-up).
+    let n = priority.realtime || timeout === 0 ? poller.turn(0) : 0;
     if (n === 0 && timeout > 0) {
       priority.idle();
       n = poller.turn(timeout, tick);

@@ -308,13 +308,24 @@ export class MacTable {
     }
   }
 
+  /** The number of slots, the range `forEachEntry` walks. */
+  get slots(): number {
+    return this.#mask + 1;
+  }
+
   /**
    * Calls `fn` for every entry, in slot order, with the key as numbers: what
-   * a big listing reads, without a string or an object per entry. Do not
-   * change the table from `fn`.
+   * a big listing reads, without a string or an object per entry; only the
+   * slots from `from` up to (not including) `to` when given, so a reader can
+   * walk the table in pieces. Do not change the table from `fn`.
    */
-  forEachEntry(fn: (hi: number, lo: number, vlan: number, port: number, lastSeen: number) => void): void {
-    for (let slot = 0; slot <= this.#mask; slot++) {
+  forEachEntry(
+    fn: (hi: number, lo: number, vlan: number, port: number, lastSeen: number) => void,
+    from: number = 0,
+    to: number = this.#mask + 1,
+  ): void {
+    const end = Math.min(to, this.#mask + 1);
+    for (let slot = Math.max(0, from); slot < end; slot++) {
       const port = this.#port[slot]!;
       if (port !== EMPTY) {
         fn(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port, this.#lastSeen[slot]!);

@@ -86,6 +86,21 @@ for (const kind of ["ours", "c"] as const) {
         missing.stderr,
         /^vde: vlan\/addport 10 1: 1006 No such device or address \(no such port or VLAN: a port is there once something plugs in, or after port\/create N; .*\)\n$/,
       );
+      // VLAN 10 was made above: the code stays vde_switch's, the words say which VLAN.
+      const again = await term([mgmt, "-c", "vlan/create 10"]);
+      assert.equal(again.code, 1);
+      assert.equal(
+        again.stderr,
+        "vde: vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
+      );
+      if (kind === "ours") {
+        const router = await term([mgmt, "-c", "mcast/snooping 1", "-c", "mcast/router 5 1"]);
+        assert.equal(router.code, 1);
+        assert.match(
+          router.stderr,
+          /^vde: mcast\/router 5 1: 1006 No such device or address \(no such port: .*\)\n$/,
+        );
+      }
     });
   });
 

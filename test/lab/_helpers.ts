@@ -1,10 +1,13 @@
 /**
  * Rig for the lab tests: run the `vde` CLI (from mod.ts, or the bundle),
- * give each lab a name unique to this run, and list what a lab left on the
- * machine (namespaces, interfaces, runtime directory).
+ * give each lab a name unique to this run, bring it up in the background or
+ * at a terminal (tmux), and list what a lab left on the machine
+ * (namespaces, interfaces, runtime directory).
  */
+import assert from "node:assert/strict";
 import { run, type RunResult } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
+import { TmuxSession } from "../console/_tmux.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -90,6 +93,49 @@ export async function withLabFile(
     await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
   }
 }
+
+/**
+ * Runs `fn` on a fresh lab brought up in the background (`vde up -d`, which
+ * must succeed); afterwards it is taken down and its file removed, as in
+ * withLabFile.
+ */
+export function withLabUp(
+  source: { example?: string; text?: string },
+  fn: (name: string, file: string) => Promise<void>,
+): Promise<void> {
+  return withLabFile(source, async (name, file) => {
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
+    await fn(name, file);
+  });
+}
+
+/**
+ * `vde ARGS` at a terminal (tmux), its socket and history beside lab file
+ * `file` so parallel runs never share them. The caller kills the session.
+ */
+export function vdeAtTerminal(file: string, args: string[]): Promise<TmuxSession> {
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  return TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), ...args].join(" "), {
+    VDE_HISTORY: `${dir}/history`,
+  });
+}
+
+/** Presses Tab twice, to list the candidates. */
+export async function doubleTab(tmux: TmuxSession): Promise<void> {
+  await tmux.keys("Tab");
+  // Two Tabs in one read are not a double Tab: let the first one land.
+  await new Promise((r) => setTimeout(r, 300));
+  await tmux.keys("Tab");
+}
+
+/** One switch and nothing else. */
+export const ONE_SWITCH = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+  links: []
+`;
 
 /** A switch and two hosts on it, 10.9.0.1 and 10.9.0.2. */
 export const TWO_HOSTS = `name: x

@@ -5,13 +5,11 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { pingCount, TWO_HOSTS, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { pingCount, TWO_HOSTS, vdeCommand, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde capture of a lab's switch records its hosts' frames", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
-    const up = await vde(["up", "-d", file]);
-    assert.equal(up.code, 0, up.stderr);
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
     const out = `${file}.pcapng`;
     const capture = new Deno.Command(vdeCommand()[0]!, {
       args: [...vdeCommand().slice(1), "capture", `${labDir(name)}/sw1`, "-c", "4", "-w", out],

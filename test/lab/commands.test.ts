@@ -9,14 +9,11 @@ import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { helpColumns } from "../../src/lab/commands.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { TWO_SWITCHES, vde, withLabFile } from "./_helpers.ts";
+import { TWO_SWITCHES, vde, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ text: TWO_SWITCHES }, async (name, file) => {
-    const up = await vde(["up", "-d", file]);
-    assert.equal(up.code, 0, up.stderr);
-
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
     let r = await vde(["term", name, "-c", "links", "-c", "sw1 port/showinfo"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
@@ -71,6 +68,12 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo in a switch's command gets the nearest of that switch's commands.
     r = await vde(["term", name, "-c", "sw1 prot/print"]);
     assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
+    // A switch's 1017 names what is already there, from that switch's command and arguments.
+    r = await vde(["term", name, "-c", "sw1 vlan/create 10", "-c", "sw1 vlan/create 10"]);
+    assert.equal(
+      r.stderr,
+      "vde: sw1 vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
+    );
     r = await vde(["term", name, "-c", "ports"]);
     assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
 

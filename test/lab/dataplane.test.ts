@@ -11,7 +11,7 @@ import { skipUnlessRoot } from "../helpers/processes.ts";
 import { webViewBase } from "../helpers/ports.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { leftovers, ONE_SWITCH, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 import { run } from "../helpers/processes.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
@@ -89,15 +89,8 @@ Deno.test("a lab switch forwards on its thread unless it says dataplane: main; c
   });
 });
 
-const SWITCHES_ONLY = `name: lab
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-  links: []
-`;
-
 Deno.test("vde up with a VDE_DATAPLANE naming no data plane says so in one line and makes nothing, in the foreground and with -d", async () => {
-  await withLabFile({ text: SWITCHES_ONLY }, async (name, file) => {
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
     for (const args of [["up", file], ["up", "-d", file]]) {
       const r = await run([...vdeCommand(), ...args], {
         env: { VDE_DATAPLANE: "gpu" },
@@ -113,7 +106,7 @@ Deno.test("vde up with a VDE_DATAPLANE naming no data plane says so in one line 
 
 Deno.test("a LabRunner refuses a VDE_DATAPLANE naming no data plane before it makes anything", async () => {
   const name = `dp${Deno.pid.toString(36)}`;
-  const { lab } = validateLab(SWITCHES_ONLY.replace("name: lab", `name: ${name}`));
+  const { lab } = validateLab(ONE_SWITCH.replace("name: x", `name: ${name}`));
   assert.ok(lab !== undefined);
   const saved = Deno.env.get("VDE_DATAPLANE");
   Deno.env.set("VDE_DATAPLANE", "Thread");

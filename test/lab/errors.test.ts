@@ -7,7 +7,17 @@ import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { readState } from "../../src/lab/state.ts";
-import { FIVE_MISTAKES, leftovers, pingCount, TWO_HOSTS, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import {
+  FIVE_MISTAKES,
+  leftovers,
+  ONE_SWITCH,
+  pingCount,
+  TWO_HOSTS,
+  vde,
+  vdeCommand,
+  withLabFile,
+  withLabUp,
+} from "./_helpers.ts";
 
 Deno.test("vde up of a file with five mistakes prints five FILE:LINE:COL lines and creates nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -107,18 +117,9 @@ Deno.test("SIGTERM to vde up takes the lab down cleanly", async (t) => {
   });
 });
 
-const ONE_SWITCH = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-  links: []
-`;
-
 Deno.test("vde up of a lab that is up says so in one line and leaves the running lab and its log alone", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
-    const first = await vde(["up", "-d", file]);
-    assert.equal(first.code, 0, first.stderr);
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
     const log = `${labDir(name)}.log`;
     await Deno.writeTextFile(log, "the running lab's log\n", { append: true });
     for (const args of [["up", "-d", file], ["up", file]]) {

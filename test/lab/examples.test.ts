@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
-import { inHost, leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
+import { inHost, leftovers, pingCount, vde, withLabUp } from "./_helpers.ts";
 
 async function withLab(
   t: Deno.TestContext,
@@ -12,9 +12,7 @@ async function withLab(
   body: (name: string) => Promise<void>,
 ): Promise<void> {
   if (skipUnlessRoot(t)) return;
-  await withLabFile(typeof source === "string" ? { example: source } : source, async (name, file) => {
-    const up = await vde(["up", "-d", file]);
-    assert.equal(up.code, 0, `vde up failed:\n${up.stdout}${up.stderr}`);
+  await withLabUp(typeof source === "string" ? { example: source } : source, async (name) => {
     await body(name);
     const status = await vde(["status", name]);
     assert.equal(status.code, 0, status.stderr);

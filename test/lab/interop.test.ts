@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { pingCount, vde, withLabFile } from "./_helpers.ts";
+import { pingCount, vde, withLabUp } from "./_helpers.ts";
 
 const LAB = `name: x
 topology:
@@ -22,8 +22,7 @@ Deno.test("Debian's vde_plug joins a lab switch by its socket directory and ping
   if (
     skipUnlessRoot(t) || skipUnless(t, (await hasCommand("vde_plug")) ? null : "needs vde_plug (vdeplug)")
   ) return;
-  await withLabFile({ text: LAB }, async (name, file) => {
-    assert.equal((await vde(["up", "-d", file])).code, 0);
+  await withLabUp({ text: LAB }, async (name) => {
     await withNetns(async (lab) => {
       const guest = await lab.namespace("guest");
       const plug = guest.spawn(["vde_plug", `vde://${labDir(name)}/sw1`, "tap://t0"], { name: "vde_plug" });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { vde, withLabFile } from "./_helpers.ts";
+import { withLabUp } from "./_helpers.ts";
 
 const EXEC_LAB = `name: x
 topology:
@@ -19,9 +19,7 @@ topology:
 
 Deno.test("vde up logs each exec command of a host with the lines it printed", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabFile({ text: EXEC_LAB }, async (name, file) => {
-    const r = await vde(["up", "-d", file]);
-    assert.equal(r.code, 0, r.stderr);
+  await withLabUp({ text: EXEC_LAB }, async (name) => {
     const log = await Deno.readTextFile(`${labsBaseDir()}/${name}.log`);
     const lines = log.split("\n").map((l) => l.replace(/^\S+ vde up: /, "")).filter((l) =>
       l.startsWith("h1")

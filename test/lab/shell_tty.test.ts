@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
-import { leftovers, pingCount, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { tmuxMissing } from "../console/_tmux.ts";
+import { doubleTab, leftovers, pingCount, vde, vdeAtTerminal, withLabFile } from "./_helpers.ts";
 
 const LAB = `# two switches, one host on each
 name: x
@@ -31,10 +31,7 @@ Deno.test("the lab shell completes, runs exec, impairs and grows the lab live, a
 });
 
 async function shellSession(name: string, file: string): Promise<void> {
-  const dir = file.slice(0, file.lastIndexOf("/"));
-  const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "up", file].join(" "), {
-    VDE_HISTORY: `${dir}/history`,
-  });
+  const tmux = await vdeAtTerminal(file, ["up", file]);
   // tmux drops trailing blanks, so the prompt is matched without its space.
   const prompt = `lab[${name}]$`;
   // Runs a line; resolves with what follows its echo once a fresh prompt follows
@@ -63,10 +60,7 @@ async function shellSession(name: string, file: string): Promise<void> {
     await tmux.keys("Tab");
     await tmux.waitFor((s) => s.endsWith(`${prompt} exec`), "exec completed");
     await tmux.keys("-l", " h");
-    await tmux.keys("Tab");
-    // Two Tabs in one read are not a double Tab: let the first one land.
-    await new Promise((r) => setTimeout(r, 300));
-    await tmux.keys("Tab");
+    await doubleTab(tmux);
     await tmux.waitFor((s) => /h1\s+h2/.test(s), "host names listed");
     await tmux.keys("C-u");
     await tmux.keys("-l", "sw1 port/pr");
@@ -157,10 +151,7 @@ async function shellSession(name: string, file: string): Promise<void> {
 Deno.test("closing the terminal of vde up (window or ssh gone) takes the lab down, leaving nothing", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
   await withLabFile({ text: LAB }, async (name, file) => {
-    const dir = file.slice(0, file.lastIndexOf("/"));
-    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "up", file].join(" "), {
-      VDE_HISTORY: `${dir}/history`,
-    });
+    const tmux = await vdeAtTerminal(file, ["up", file]);
     try {
       await tmux.waitFor((s) => s.includes(`lab[${name}]$`), "the lab shell", 60_000);
     } finally {

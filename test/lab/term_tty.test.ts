@@ -7,27 +7,19 @@
  */
 import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
-import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
+import { tmuxMissing } from "../console/_tmux.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { TWO_SWITCHES, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { doubleTab, TWO_SWITCHES, vdeAtTerminal, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde term LAB completes a switch's commands after its name and watches the lab's switches", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
-  await withLabFile({ text: TWO_SWITCHES }, async (name, file) => {
-    const up = await vde(["up", "-d", file]);
-    assert.equal(up.code, 0, up.stderr);
-    const dir = file.slice(0, file.lastIndexOf("/"));
-    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, [...vdeCommand(), "term", name].join(" "), {
-      VDE_HISTORY: `${dir}/history`,
-    });
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
+    const tmux = await vdeAtTerminal(file, ["term", name]);
     const prompt = `vde[${labDir(name)}/ctl]$`;
     try {
       await tmux.waitFor((s) => s.endsWith(prompt), "the prompt", 30_000);
       await tmux.keys("-l", "sw");
-      await tmux.keys("Tab");
-      // Two Tabs in one read are not a double Tab: let the first one land.
-      await new Promise((r) => setTimeout(r, 300));
-      await tmux.keys("Tab");
+      await doubleTab(tmux);
       await tmux.waitFor((s) => /sw1\s+sw2/.test(s), "the switch names listed");
       await tmux.keys("-l", "1 port/pr");
       await tmux.keys("Tab");

@@ -630,3 +630,58 @@ Deno.test("close resets every connection, closes host sockets and listeners", as
   rig.send(GUEST, REMOTE, { flags: TCP_SYN });
   assert.equal(rig.take().length, 0);
 });
+
+Deno.test("pooled rings: a connection on the rings another one filled shows neither side a stale byte", async () => {
+  const STALE = 0xee;
+  const rig = new Rig();
+  const segments = (seq: number, bytes: Uint8Array, size: number) => {
+    const out: { seq: number; payload: Uint8Array }[] = [];
+    for (let o = 0; o < bytes.length; o += size) {
+      out.push({ seq: seq + o, payload: bytes.subarray(o, o + size) });
+    }
+    return out;
+  };
+  // A fills both of its rings with STALE bytes, then closes in order: its rings go back to the pool.
+  {
+    const { conn, seq, ourSeq } = await rig.open(REMOTE, 80, 40000);
+    const junk = new Uint8Array(7000).fill(STALE);
+    for (const s of segments(seq, junk, 1000)) {
+      rig.send(GUEST, REMOTE, { seq: s.seq, ack: ourSeq, flags: TCP_ACK }, s.payload);
+    }
+    rig.send(GUEST, REMOTE, { seq: seq + junk.length, ack: ourSeq, flags: TCP_ACK | TCP_FIN });
+    // Less than half of each ring, so that neither grows and both go back to the pool.
+    conn.push(junk.subarray(0, 6000));
+    conn.end();
+    await settle();
+    let acked = ourSeq;
+    for (const o of rig.take()) {
+      acked = Math.max(acked, o.seq + o.payload.length + ((o.flags & TCP_FIN) ? 1 : 0));
+    }
+    rig.send(GUEST, REMOTE, { seq: seq + junk.length + 1, ack: acked, flags: TCP_ACK });
+    await settle();
+    assert.equal(conn.writtenData().length, junk.length);
+    assert.equal(rig.engine.stats.bufferBytes, 0);
+    assert.equal(rig.engine.stats.connections, 0, "A is gone and its rings pooled");
+  }
+  // B takes A's two buffers (each ring on the other's: stale bytes past anything B writes) and gets its
+  // data out of order, with a hole that fills last.
+  const { conn, seq, ourSeq } = await rig.open(REMOTE, 80, 40001);
+  const up = new Uint8Array(4000);
+  for (let i = 0; i < up.length; i++) up[i] = i % 200;
+  const parts = segments(seq, up, 1000);
+  for (const i of [1, 3, 2, 0]) {
+    const s = parts[i]!;
+    rig.send(GUEST, REMOTE, { srcPort: 40001, seq: s.seq, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, s.payload);
+  }
+  conn.push(new TextEncoder().encode("reply"));
+  await settle();
+  assert.deepEqual(conn.writtenData(), up, "the host gets exactly the guest's bytes");
+  const toGuest = rig.take();
+  const payload = toGuest.flatMap((o) => [...o.payload]);
+  assert.equal(
+    new TextDecoder().decode(new Uint8Array(payload)),
+    "reply",
+    "the guest gets exactly the host's bytes",
+  );
+  assert.ok(toGuest.every((o) => (o.flags & TCP_RST) === 0));
+});

@@ -571,13 +571,14 @@ Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST
   rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 1 });
   assert.equal(rig.conn.state, TcpState.CloseWait);
   assert.ok(rig.conn.peerFin);
-  const [ack] = rig.take();
-  assert.equal(ack!.ack, PEER_ISS + 1 + 10 + 1, "the FIN is ACKed at once");
+  rig.conn.flushAck();
+  assert.equal(rig.take().length, 0, "the FIN's ACK (and the data's) waits for our next segment");
   assert.equal(rig.conn.readableBytes, 10, "data before the FIN stays readable");
-  // Half-close: we may still send.
+  // Half-close: we may still send; our first segment carries the ACK.
   rig.conn.write(bytes(100));
   const [d] = rig.take();
   assert.equal(d!.payload.length, 100);
+  assert.equal(d!.ack, PEER_ISS + 1 + 10 + 1, "the data carries the FIN's ACK");
   rig.conn.closeSend();
   const [fin] = rig.take();
   assert.equal(flagsOf(fin!), "FIN|ACK");
@@ -588,6 +589,30 @@ Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST
   assert.ok(rig.events.includes("closed:null"));
   const sink = new Uint8Array(100);
   assert.equal(rig.conn.read(sink), 10, "unread data survives an orderly close");
+});
+
+Deno.test("peer FIN: its ACK rides on our FIN when the owner closes at once, else leaves at the delayed-ACK time", () => {
+  const rig = new Rig({ delayedAckMs: 40 });
+  rig.accept();
+  rig.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 1 });
+  rig.conn.flushAck();
+  assert.equal(rig.take().length, 0, "no bare ACK for the FIN");
+  rig.conn.closeSend();
+  const [fin] = rig.take();
+  assert.equal(flagsOf(fin!), "FIN|ACK");
+  assert.equal(fin!.ack, PEER_ISS + 2, "our FIN acknowledges theirs: one segment, not two");
+  rig.advance(100);
+  assert.equal(rig.take().filter((s) => s.payload.length === 0 && flagsOf(s) === "ACK").length, 0);
+
+  const slow = new Rig({ delayedAckMs: 40 });
+  slow.accept();
+  slow.input({ flags: TCP_ACK | TCP_FIN, ack: OUR_ISS + 1 });
+  slow.advance(39);
+  assert.equal(slow.take().length, 0);
+  slow.advance(1);
+  const [ack] = slow.take();
+  assert.equal(flagsOf(ack!), "ACK");
+  assert.equal(ack!.ack, PEER_ISS + 2, "an owner that does not close: the timer sends the ACK");
 });
 
 /** A rig whose owner lends ring buffers from a pool, as the engine does. */

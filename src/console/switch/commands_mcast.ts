@@ -5,6 +5,10 @@
  * multicast router port, and `mcast/print` the group table in the words of
  * `bridge mdb show` (`port 2 grp 239.1.1.1 vid 0 temp 255.3`), with router
  * ports, querier state and counters.
+ *
+ * vde_switch has no multicast menu; `mcast/router` checks its port as
+ * vde_switch's port commands do (`vlan/addport`, `port/remove`): EINVAL out
+ * of range, ENXIO for a port in range that is not there.
  */
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -63,6 +67,7 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
       if (port === undefined || on === undefined || port < 0 || port >= ctx.sw.numPorts) {
         return fail(Errno.EINVAL);
       }
+      if (ctx.sw.port(port) === undefined) return fail(Errno.ENXIO);
       if (engine.snooping === null) return fail(Errno.EINVAL);
       engine.snooping.setRouter(port, on);
       return ok();

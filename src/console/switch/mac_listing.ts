@@ -8,16 +8,33 @@
  * computed, and the entries are put in vde_switch's order (bucket, then MAC,
  * then VLAN) by a radix sort (stable counting passes, no comparison
  * callback). The lines are then written as ASCII straight into 64 KiB
- * chunks with a precomputed hex table, serving the event loop between
- * slices of lines, and handed over as those chunks: the management socket
- * writes them as they are. The bytes are those of `formatHashLine`, which
- * stays the statement of the format (tests compare the two).
+ * chunks with a precomputed hex table, and handed over as those chunks: the
+ * management socket writes them as they are. The bytes are those of
+ * `formatHashLine`, which stays the statement of the format (tests compare
+ * the two).
+ *
+ * Every phase is paced (`Pacer`): every quarter of a millisecond of work
+ * the thread offers its core (`sched_yield`: whoever waits for this core
+ * runs first, at once; nobody waiting costs a microsecond), and about every
+ * millisecond it serves the event loop. A listing of 65,536 entries takes
+ * about 25 ms of CPU; a thread that runs without a pause is preempted by a
+ * thread that wakes on its core only once its scheduler slice is over (up to
+ * a timer tick, 4 ms at HZ=250), and on two cores the switch thread, the
+ * plugs and the guests' stacks a ping crosses waited that long behind it.
+ * Sleeping between bursts instead cost 1.5-1.8x the CPU per listing
+ * (measured: each wake-up from a timer costs the thread a few hundred µs
+ * on a busy machine).
  */
 import type { ConsoleContext } from "./context.ts";
 import { vdeBucketOf } from "../../switch/vde_bucket.ts";
+import { libc } from "../../../ffi/libc.ts";
 
-/** Lines formatted between yields to the event loop (about 1 ms of work). */
-const LINES_PER_SLICE = 4096;
+/** Listing work between two offers of the core, in ms. */
+const BURST_MS = 0.25;
+/** Listing work between two turns of the event loop, in ms. */
+const SLICE_MS = 1;
+/** Lines (or table slots) handled between two looks at the clock. */
+const CHECK_EVERY = 256;
 /** Size of one output chunk: the management socket writes one per call. */
 const CHUNK_BYTES = 64 * 1024;
 /** More than the longest line can take (7-digit bucket, 10-digit port and age). */
@@ -52,8 +69,9 @@ interface SortedEntries {
 }
 
 /** The `hash/print` lines of the switch's MAC table, as ASCII chunks. */
-export async function hashPrintBody(ctx: ConsoleContext): Promise<Uint8Array[]> {
-  const e = await sortedEntries(ctx);
+export async function hashPrintBody(ctx: ConsoleContext, offerCore = yieldCore): Promise<Uint8Array[]> {
+  const pacer = new Pacer(offerCore);
+  const e = await sortedEntries(ctx, pacer);
   const chunks: Uint8Array[] = [];
   let buf = new Uint8Array(CHUNK_BYTES);
   let at = 0;
@@ -75,15 +93,40 @@ export async function hashPrintBody(ctx: ConsoleContext): Promise<Uint8Array[]> 
     at = put(buf, at, AGE);
     at = putDecimal(buf, at, e.age[k]!, 1);
     at = put(buf, at, SECS);
-    if ((i + 1) % LINES_PER_SLICE === 0) await serveEventLoop();
+    if ((i + 1) % CHECK_EVERY === 0) await pacer.check();
   }
   if (at > 0) chunks.push(buf.subarray(0, at));
   return chunks;
 }
 
-const serveEventLoop = () => new Promise((r) => setTimeout(r, 0));
+/** Lets a thread that waits for this core run first (`sched_yield`); returns at once if none does. */
+function yieldCore(): void {
+  libc().sched_yield();
+}
 
-async function sortedEntries(ctx: ConsoleContext): Promise<SortedEntries> {
+/** Paces a listing: `check` every CHECK_EVERY units of work. */
+class Pacer {
+  readonly #offerCore: () => void;
+  #burst = performance.now();
+  #slice = this.#burst;
+
+  constructor(offerCore: () => void) {
+    this.#offerCore = offerCore;
+  }
+
+  /** Offers the core after BURST_MS of work, serves the event loop after SLICE_MS; at once otherwise. */
+  async check(): Promise<void> {
+    const now = performance.now();
+    if (now - this.#burst < BURST_MS) return;
+    this.#offerCore();
+    this.#burst = performance.now();
+    if (now - this.#slice < SLICE_MS) return;
+    await new Promise((r) => setTimeout(r, 0));
+    this.#slice = this.#burst = performance.now();
+  }
+}
+
+async function sortedEntries(ctx: ConsoleContext, pacer: Pacer): Promise<SortedEntries> {
   const table = ctx.sw.engine.macTable;
   // Room for entries learnt while this runs; any beyond that wait for the next listing.
   const cap = table.size + 256;
@@ -93,7 +136,7 @@ async function sortedEntries(ctx: ConsoleContext): Promise<SortedEntries> {
   const now = Math.floor(ctx.nowSeconds());
   let n = 0;
   // The table may be written by the data-plane thread meanwhile: never read past what was sized.
-  table.forEachEntry((h, l, v, p, seen) => {
+  const take = (h: number, l: number, v: number, p: number, seen: number) => {
     if (n >= cap) return;
     hi[n] = h;
     lo[n] = l;
@@ -103,8 +146,13 @@ async function sortedEntries(ctx: ConsoleContext): Promise<SortedEntries> {
     age[n] = Math.min(0x7fffffff, Math.max(0, now - Math.floor(seen)));
     bucket[n] = vdeBucketOf(h, l, v, buckets);
     n++;
-  });
-  await serveEventLoop();
+  };
+  // In pieces, so the walk can pause: a table on this thread that grows meanwhile may show an
+  // entry twice or not at all in this listing, as one the data-plane thread moves may.
+  for (let from = 0; from < table.slots; from += CHECK_EVERY * 16) {
+    table.forEachEntry(take, from, from + CHECK_EVERY * 16);
+    await pacer.check();
+  }
   // vde_switch's order (bucket, MAC, VLAN) by stable counting passes from
   // the least significant field up: no comparison callback, a few ms at most.
   let order = new Uint32Array(n), spare = new Uint32Array(n);
@@ -120,8 +168,8 @@ async function sortedEntries(ctx: ConsoleContext): Promise<SortedEntries> {
   for (const [key, shift, radix] of passes) {
     countingPass(order, spare, n, key, shift, radix, counts);
     [order, spare] = [spare, order];
+    await pacer.check();
   }
-  await serveEventLoop();
   return { count: n, order, bucket, hi, lo, vlan, port, age };
 }
 

@@ -364,6 +364,11 @@ class Flow implements TcbHost {
       if (!this.#got(now)) return;
     }
     this.#reading = true;
+    if (conn.readThen !== undefined) {
+      // The data or end of stream is taken in the poller's round that brings it (no promise).
+      conn.readThen(region, this.#afterRead, this.#readFailed);
+      return;
+    }
     let read: Promise<number | null>;
     try {
       read = conn.read(region);
@@ -442,6 +447,10 @@ class Flow implements TcbHost {
           continue;
         }
         this.#writing = true;
+        if (conn.writeThen !== undefined) {
+          conn.writeThen(region, this.#afterWrite, this.#writeFailed);
+          return;
+        }
         try {
           op = conn.write(region);
         } catch (e) {
@@ -559,6 +568,8 @@ class Engine implements SlirpTcpEngine {
   readonly #halfOpen = new Set<Flow>();
   readonly #timeWait = new Set<Flow>();
   readonly #forwards = new Map<string, Forward>();
+  /** The port `#clientEndpoint` chose (a second result without an array per connection). */
+  #clientPort = 0;
   #nextDeadline = Infinity;
   #closed = false;
   readonly #repr: TcpRepr = newTcpRepr();
@@ -657,7 +668,8 @@ class Engine implements SlirpTcpEngine {
         if (flow.connectDeadline <= now) this.#connectTimedOut(flow);
         else {
           if (flow.holdDeadline <= now) flow.holdExpired();
-          if (flow.tcb.deadline <= now) flow.tcb.poll();
+          // The host write may have ended the flow (and swapped a visited one into its slot).
+          if (flow.inTable && flow.tcb.deadline <= now) flow.tcb.poll();
         }
       }
       if (flow.inTable) next = Math.min(next, flow.deadline);
@@ -987,26 +999,25 @@ class Engine implements SlirpTcpEngine {
 
   // ------------------------------------------------------------ inbound
 
-  /** The address and port the guest sees for a host client. */
+  /**
+   * The address the guest sees for a host client at `a` (borrowed: copied
+   * when kept), and in `#clientPort` the port.
+   */
   #clientEndpoint(
-    peer: HostPeer,
+    a: Uint8Array | null,
+    peerPort: number,
     v6: boolean,
     guestAddr: Uint8Array,
     guestPort: number,
-  ): [Uint8Array, number] {
-    let a: Uint8Array | null = peer.addr ?? null;
-    if (a === null) {
-      const parsedPeer = parseIpText(peer.hostname);
-      a = parsedPeer.ok ? parsedPeer.value : null;
-    }
+  ): Uint8Array {
     if (a !== null) a = v4Mapped(a) ?? a;
     const gw = v6 ? this.#gw6 : this.#gw4;
     const net = v6 ? this.#net6 : this.#net4;
     let addr = gw;
     if (a !== null && a.length === gw.length && !isLoopback(a) && !isNonUnicast(a) && !inPrefix(a, net)) {
-      addr = a;
+      addr = a.slice();
     }
-    let port = peer.port;
+    let port = peerPort;
     // Another flow already uses this tuple (the client's port on two forwards, or gateway-mapped clients):
     // pick a free port on the same address.
     for (let tries = 0; tries < 64; tries++) {
@@ -1018,10 +1029,12 @@ class Engine implements SlirpTcpEngine {
       }
       port = 32768 + Math.floor((this.#random() >>> 0) % 28000);
     }
-    return [addr, port];
+    this.#clientPort = port;
+    return addr;
   }
 
-  #accepted(fwd: Forward, conn: HostConn, peer: HostPeer): void {
+  /** A client of `fwd` at `addr` (borrowed; null when unknown) becomes a flow whose SYN goes to the guest. */
+  #accepted(fwd: Forward, conn: HostConn, peerAddr: Uint8Array | null, peerPort: number): void {
     if (this.#closed || fwd.closed) {
       conn.close();
       return;
@@ -1032,7 +1045,8 @@ class Engine implements SlirpTcpEngine {
       conn.close();
       return;
     }
-    const [addr, port] = this.#clientEndpoint(peer, fwd.v6, fwd.guestAddr, fwd.guestPort);
+    const addr = this.#clientEndpoint(peerAddr, peerPort, fwd.v6, fwd.guestAddr, fwd.guestPort);
+    const port = this.#clientPort;
     const flow = new Flow(
       this,
       FLOW_IN,
@@ -1060,7 +1074,13 @@ class Engine implements SlirpTcpEngine {
         if (e instanceof Deno.errors.BadResource) return;
         continue;
       }
-      this.#accepted(fwd, got.conn, got.remote);
+      const peer = got.remote;
+      let a: Uint8Array | null = peer.addr ?? null;
+      if (a === null) {
+        const parsed = parseIpText(peer.hostname);
+        a = parsed.ok ? parsed.value : null;
+      }
+      this.#accepted(fwd, got.conn, a, peer.port);
     }
   }
 
@@ -1133,7 +1153,13 @@ class Engine implements SlirpTcpEngine {
       closed: false,
     };
     this.#forwards.set(fwd.key, fwd);
-    void this.#acceptLoop(fwd);
+    if (listener.watch !== undefined) {
+      // Clients come from the poller's round: their SYNs leave with the round's frames.
+      listener.watch(
+        (conn, addr, port) => this.#accepted(fwd, conn, addr, port),
+        (e) => this.log(`accept on ${fwd.hostAddr}:${fwd.hostPort} failed: ${errorText(e)}`),
+      );
+    } else void this.#acceptLoop(fwd);
     return forwardInfo(fwd);
   }
 

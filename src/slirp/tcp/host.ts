@@ -26,6 +26,16 @@ export interface HostConn {
   tryWrite?(p: Uint8Array): number;
   /** Half-closes now; false when declined. */
   tryCloseWrite?(): boolean;
+  /*
+   * Optional callback forms of `read` and `write`, for sockets whose news
+   * comes from the caller's own poller (the libc ones): `done` or `failed`
+   * is called once, from the round that brings the news (or at once for a
+   * socket already failed or closed), with no promise or microtask between.
+   */
+  /** `read` with callbacks. */
+  readThen?(p: Uint8Array, done: (n: number | null) => void, failed: (err: Error) => void): void;
+  /** `write` with callbacks. */
+  writeThen?(p: Uint8Array, done: (n: number) => void, failed: (err: Error) => void): void;
 }
 
 /** The far end of an accepted connection. */
@@ -43,6 +53,13 @@ export interface HostListener {
   close(): void;
   /** The port actually bound (useful when 0 was asked). */
   readonly port: number;
+  /**
+   * Optional, instead of `accept`: hands every client to `take` from the
+   * poller's round that finds it, with no promise between (the libc
+   * listener). `addr` (4 or 16 bytes) is borrowed for the call; `failed`
+   * hears an accept that failed.
+   */
+  watch?(take: (conn: HostConn, addr: Uint8Array, port: number) => void, failed: (err: Error) => void): void;
 }
 
 /** How the engine reaches the host's network. */

@@ -12,15 +12,22 @@
  * buffer costs no system call, and a connection costs one epoll_ctl in
  * all where level-triggered interest cost up to four (add, arm, drop,
  * delete). EPOLLOUT joins the mask only when a write first meets a full
- * buffer (a connect in progress has it from the start); Linux signals
- * write room only after such a write, so it brings no other wake-ups.
+ * buffer or fills it (a short write; a connect in progress has it from
+ * the start); Linux signals write room only after such a write, so it
+ * brings no other wake-ups.
  * Every call first tries the system call when it may succeed: a read that
  * finds data, a write the kernel takes, all settle their promise at once;
  * otherwise the promise settles from the edge that brings the news. The
  * synchronous `tryRead`, `tryWrite` and `tryCloseWrite` let the engine
  * go on in the same round instead of one promise reaction later (the
  * shutdown after a guest's last data used to leave after the round's
- * frames).
+ * frames); the callback forms `readThen`, `writeThen` and the listener's
+ * `watch` do the same for what must wait for an edge: a client, its data
+ * or its end of stream is taken in the round that brings it, and the SYN
+ * or FIN it makes leaves with that round's frames, with no promise, no
+ * microtask and no settling pass between (measured through a forward, 5
+ * alternating pairs: 12-20% less CPU per connection on the slirp thread in
+ * four of them).
  *
  * Errors are Deno's error classes with the errno name in `code`, as
  * `Deno.connect` and `Deno.listen` throw them, so the engine tells a
@@ -97,6 +104,16 @@ function resolved<T>(value: T): Promise<T> {
 function rejected<T>(err: Error): Promise<T> {
   settled++;
   return Promise.reject(err);
+}
+
+/**
+ * A failure found at the call of a callback form, reported a microtask
+ * later as a rejected promise would be: the caller may be in the middle of
+ * the state change that made the call (a connection being established).
+ */
+function later(failed: (err: Error) => void, err: Error): void {
+  settled++;
+  queueMicrotask(() => failed(err));
 }
 
 /** One operation waiting for the poller. */
@@ -181,11 +198,26 @@ class LibcConn implements HostConn {
     return promise;
   }
 
+  readThen(p: Uint8Array, done: (n: number | null) => void, failed: (err: Error) => void): void {
+    if (this.#closed) return later(failed, closedError());
+    if (this.#reading !== null) return later(failed, new Deno.errors.Busy("a read is already pending"));
+    const n = this.tryRead(p);
+    if (n === null || n > 0) return done(n);
+    if (this.#error !== 0) return later(failed, hostError("read", this.#takeError()));
+    this.#reading = { resolve: done, reject: failed };
+    this.#readInto = p;
+  }
+
   tryWrite(p: Uint8Array): number {
     if (this.#closed || !this.#canWrite || this.#error !== 0) return -1;
     for (;;) {
       const n = libc().send(this.#fd, p, p.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
-      if (n >= 0) return n;
+      if (n >= 0) {
+        // A short write filled the buffer (Linux marks it so and signals the room it makes): the next
+        // write waits for that edge instead of a send that could only say EAGAIN.
+        if (n < p.length) this.#full();
+        return n;
+      }
       const e = errno();
       if (e === C.EINTR) continue;
       if (e === C.EAGAIN) this.#full();
@@ -204,6 +236,16 @@ class LibcConn implements HostConn {
     this.#writing = w;
     this.#writeFrom = p;
     return promise;
+  }
+
+  writeThen(p: Uint8Array, done: (n: number) => void, failed: (err: Error) => void): void {
+    if (this.#closed) return later(failed, closedError());
+    if (this.#writing !== null) return later(failed, new Deno.errors.Busy("a write is already pending"));
+    const n = this.tryWrite(p);
+    if (n >= 0) return done(n);
+    if (this.#error !== 0) return later(failed, hostError("write", this.#takeError()));
+    this.#writing = { resolve: done, reject: failed };
+    this.#writeFrom = p;
   }
 
   tryCloseWrite(): boolean {
@@ -301,8 +343,13 @@ const peerName = new Uint8Array(SOCKADDR_MAX);
 const peerNameLen = new Uint32Array(1);
 const peerNamePtr = Deno.UnsafePointer.of(peerName);
 const peerNameLenPtr = Deno.UnsafePointer.of(peerNameLen);
+/** The address bytes of `peerName` as either family (lent to `watch`'s taker, never kept). */
+const peerAddr4 = peerName.subarray(4, 8);
+const peerAddr6 = peerName.subarray(8, 24);
 
 const ANY4 = new Uint8Array(4);
+/** sizeof(struct sockaddr_in6); a sockaddr_in is 16. */
+const SOCKADDR_IN6_LEN = 28;
 
 /** An accepted client's address: bytes for the engine, text only when something prints it. */
 class LibcPeer implements HostPeer {
@@ -315,11 +362,12 @@ class LibcPeer implements HostPeer {
 }
 
 /**
- * A listening socket, level-triggered: `accept` only waits, and each
- * event takes one client (as libslirp does), so a lone client costs one
- * accept4 and no EAGAIN; a second one waiting is reported by the next wait.
- * Accepted clients come back non-blocking, with TCP_NODELAY and keep-alive
- * on.
+ * A listening socket, level-triggered: each event takes one client (as
+ * libslirp does), so a lone client costs one accept4 and no EAGAIN; a
+ * second one waiting is reported by the next wait. A `watch`ed listener
+ * hands the client over from the poller's round; `accept` waits on a
+ * promise instead. Accepted clients come back non-blocking, with
+ * TCP_NODELAY and keep-alive on.
  */
 class LibcListener implements HostListener {
   readonly #fd: number;
@@ -328,6 +376,8 @@ class LibcListener implements HostListener {
   /** Interest is dropped while nobody waits, so a waiting client cannot spin the loop. */
   #watching = true;
   #waiting: Waiter<{ conn: HostConn; remote: HostPeer }> | null = null;
+  #take: ((conn: HostConn, addr: Uint8Array, port: number) => void) | null = null;
+  #failed: ((err: Error) => void) | null = null;
 
   constructor(fd: number, port: number) {
     this.#fd = fd;
@@ -337,51 +387,75 @@ class LibcListener implements HostListener {
 
   accept(): Promise<{ conn: HostConn; remote: HostPeer }> {
     if (this.#closed) return rejected(closedError());
-    if (this.#waiting !== null) return rejected(new Deno.errors.Busy("an accept is already pending"));
+    if (this.#waiting !== null || this.#take !== null) {
+      return rejected(new Deno.errors.Busy("an accept is already pending"));
+    }
     const { promise, w } = waiter<{ conn: HostConn; remote: HostPeer }>();
     this.#waiting = w;
-    if (!this.#watching) {
-      this.#watching = true;
-      poller().setReadInterest(this.#fd, true);
-    }
+    this.#watch();
     return promise;
   }
 
-  /** A client, null when none waits, or the error accept4 failed with. */
-  #tryAccept(): { conn: HostConn; remote: HostPeer } | Error | null {
+  watch(take: (conn: HostConn, addr: Uint8Array, port: number) => void, failed: (err: Error) => void): void {
+    if (this.#closed || this.#waiting !== null) throw new Deno.errors.Busy("the listener is taken");
+    this.#take = take;
+    this.#failed = failed;
+    this.#watch();
+  }
+
+  #watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    poller().setReadInterest(this.#fd, true);
+  }
+
+  /** A client's fd, -1 when none waits, or the error accept4 failed with; its address is in `peerName`. */
+  #tryAccept(): number | Error {
     for (;;) {
       peerNameLen[0] = SOCKADDR_MAX;
       const fd = libc().accept4(this.#fd, peerNamePtr, peerNameLenPtr, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
-      if (fd >= 0) {
-        // TCP_NODELAY and SO_KEEPALIVE come from the listener (Linux copies them to accepted sockets).
-        const peer = decodeSockaddr(peerName, peerNameLen[0]);
-        const remote = peer.ok ? new LibcPeer(peer.value.addr, peer.value.port) : new LibcPeer(ANY4, 0);
-        return { conn: new LibcConn(fd), remote };
-      }
+      // TCP_NODELAY and SO_KEEPALIVE come from the listener (Linux copies them to accepted sockets).
+      if (fd >= 0) return fd;
       const e = errno();
       // A client that reset before we took it: take the next one.
       if (e === ECONNABORTED || e === C.EINTR) continue;
-      return e === C.EAGAIN ? null : hostError("accept", e);
+      return e === C.EAGAIN ? -1 : hostError("accept", e);
     }
   }
 
   #ready(): void {
+    const take = this.#take;
     const w = this.#waiting;
-    if (w === null) {
+    if (take === null && w === null) {
       this.#watching = false;
       poller().setReadInterest(this.#fd, false);
       return;
     }
     const got = this.#tryAccept();
-    if (got === null) return;
+    if (got === -1) return;
+    if (take !== null) {
+      if (got instanceof Error) this.#failed!(got);
+      else {
+        // The address stays in `peerName`, lent for the call: most clients are shown as the gateway anyway.
+        const v6 = peerNameLen[0]! >= SOCKADDR_IN6_LEN;
+        take(new LibcConn(got), v6 ? peerAddr6 : peerAddr4, (peerName[2]! << 8) | peerName[3]!);
+      }
+      return;
+    }
     this.#waiting = null;
-    if (got instanceof Error) w.reject(got);
-    else w.resolve(got);
+    if (got instanceof Error) w!.reject(got);
+    else {
+      const peer = decodeSockaddr(peerName, peerNameLen[0]);
+      const remote = peer.ok ? new LibcPeer(peer.value.addr, peer.value.port) : new LibcPeer(ANY4, 0);
+      w!.resolve({ conn: new LibcConn(got), remote });
+    }
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#take = null;
+    this.#failed = null;
     poller().remove(this.#fd);
     libc().close(this.#fd);
     const w = this.#waiting;

@@ -1543,7 +1543,16 @@ export class TcpConnection {
     this.peerFin = true;
     this.#rcvFinSeq = -1;
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
-    this.sendAck();
+    if (this.state === TcpState.Established) {
+      // The first FIN's ACK waits, as Linux's does: the owner's close usually follows at once and our FIN
+      // carries it (a segment less per connection through a forward); else the delayed-ACK timer sends it.
+      // Data ACKs still held go with it: after its FIN the peer sends nothing that an ACK would release.
+      this.ackPending = 0;
+      if (this.ackAt === Infinity) {
+        this.ackAt = now + this.cfg.delayedAckMs;
+        this.#host.onTimer();
+      }
+    } else this.sendAck();
     switch (this.state) {
       case TcpState.Established:
         this.state = TcpState.CloseWait;

@@ -1,0 +1,94 @@
+/**
+ * Warms the plug thread's forwarding loop before its first real frame.
+ *
+ * Theory of operation: as on the switch thread (switch_warmup.ts), V8 runs
+ * code unoptimized until it has run often enough, and a synchronous FFI call
+ * from unoptimized code takes Deno's slow path. A plug between pings 10 ms
+ * apart never gets there: measured on the thread, each ping (one frame each
+ * way) cost 100-130 µs of its CPU cold and 60-90 µs once a flood had
+ * optimized the loop (Debian's vde_plug: 35-45 µs), and every sparse flow's
+ * every hop paid it.
+ *
+ * So the thread first runs its own loop (a PlugLoop, whose methods the real
+ * one shares, so what V8 learns holds for it) over two socketpairs standing
+ * in for its ends: one read and written as a tap is,
+ * one a datagram socket. Where the loop would block for want of work, the
+ * warm-up hands it the next throwaway frames (one to a few each way, the
+ * sizes traffic has) and empties what it forwarded, a few thousand times.
+ * The loop's scheduling governor is a quiet one meanwhile (the throwaway
+ * stream must not make the thread real-time). It costs the thread tens of
+ * milliseconds once; real frames sent meanwhile wait in their queues. On a
+ * busy machine it stops after 150 ms, warm or not.
+ */
+import { C, libc } from "../../ffi/libc.ts";
+import { PLUG_SHARED_BYTES, type PlugStart } from "./plug_layout.ts";
+import type { DemandSched } from "./priority.ts";
+
+/** Wake-ups driven; each carries 1 to 4 frames each way (a socketpair queues 10). */
+const ROUNDS = 4000;
+/** Warming stops after this long even if unfinished. */
+const BUDGET_MS = 150;
+/** Frame sizes traffic has: minimum, a ping, a full frame. */
+const SIZES = [60, 98, 1514];
+
+/** A scheduling policy that changes nothing: warming is not a stream to serve in real time. */
+export const QUIET_SCHED: DemandSched = { raise: () => false, setRealtime: () => false, lower: () => {} };
+
+/**
+ * Runs `loop` (the plug thread's loop) over throwaway ends until warm,
+ * `feed` being what it calls where it would block. Never throws: a failure
+ * only means a cold start.
+ */
+export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown): void {
+  const c = libc();
+  const fds: number[] = [];
+  try {
+    const pair = () => {
+      const sv = new Int32Array(2);
+      const flags = C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
+      if (c.socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)) < 0) throw new Error("socketpair");
+      fds.push(sv[0]!, sv[1]!);
+      return sv;
+    };
+    const tap = pair();
+    const sock = pair();
+    const wakeFd = c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
+    if (wakeFd < 0) return;
+    fds.push(wakeFd);
+    const start: PlugStart = {
+      a: { fd: tap[0]!, kind: "tap", name: "warm-up tap" },
+      b: { fd: sock[0]!, kind: "dgram", name: "warm-up socket" },
+      wakeFd,
+      shared: new SharedArrayBuffer(PLUG_SHARED_BYTES),
+    };
+    const frames = SIZES.map((size) => frame(size));
+    const sink = new Uint8Array(2048);
+    const deadline = performance.now() + BUDGET_MS;
+    let round = 0;
+    loop(start, () => {
+      for (const far of [tap[1]!, sock[1]!]) while (c.read(far, sink, sink.length) > 0) { /* forwarded */ }
+      if (round >= ROUNDS || ((round & 255) === 0 && performance.now() > deadline)) return false;
+      const count = 1 + (round % 4);
+      for (let i = 0; i < count; i++) {
+        const f = frames[(round + i) % frames.length]!;
+        c.write(tap[1]!, f, f.length);
+        c.write(sock[1]!, f, f.length);
+      }
+      round++;
+      return true;
+    });
+  } catch {
+    // A cold start is slower, not wrong.
+  } finally {
+    for (const fd of fds) c.close(fd);
+  }
+}
+
+/** A throwaway frame of `size` bytes between two local addresses. */
+function frame(size: number): Uint8Array {
+  const f = new Uint8Array(size);
+  f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1], 0);
+  f[12] = 0x88;
+  f[13] = 0xb5;
+  return f;
+}

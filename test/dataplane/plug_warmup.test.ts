@@ -1,0 +1,81 @@
+/**
+ * The plug thread's warm-up: throwaway frames through its own loop (here a
+ * stand-in that forwards as the loop does) before the real ends, which must
+ * leave nothing behind (no fd open, no count in the real counters) and never
+ * stop the thread from starting.
+ */
+import assert from "node:assert/strict";
+import { libc } from "../../ffi/libc.ts";
+import { QUIET_SCHED, warmUp } from "../../src/dataplane/plug_warmup.ts";
+import type { PlugStart } from "../../src/dataplane/plug_layout.ts";
+import { DemandGovernor } from "../../src/dataplane/priority.ts";
+
+function openFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+/** Forwards every frame waiting on one end to the other, as the plug thread's loop would; returns how many. */
+function forward(start: PlugStart): number {
+  const c = libc();
+  const buf = new Uint8Array(2048);
+  let frames = 0;
+  for (const [from, to] of [[start.a.fd, start.b.fd], [start.b.fd, start.a.fd]]) {
+    for (;;) {
+      const n = c.read(from!, buf, buf.length);
+      if (n <= 0) break;
+      c.write(to!, buf, n);
+      frames++;
+    }
+  }
+  return frames;
+}
+
+Deno.test("plug warm-up feeds its loop frames on a tap-like and a datagram end until warm, then closes its fds", () => {
+  const before = openFds();
+  let feeds = 0;
+  let frames = 0;
+  let kinds: string[] = [];
+  warmUp((start, feed) => {
+    kinds = [start.a.kind, start.b.kind];
+    assert.equal(start.shared.byteLength > 0, true);
+    while (feed()) {
+      feeds++;
+      frames += forward(start);
+    }
+  });
+  assert.deepEqual(kinds, ["tap", "dgram"]);
+  assert.ok(feeds >= 256, `${feeds} wake-ups fed`);
+  // Each wake-up carries at least one frame each way.
+  assert.ok(frames >= 2 * feeds, `${frames} frames in ${feeds} wake-ups`);
+  assert.equal(openFds(), before, "every socketpair and the eventfd closed");
+});
+
+Deno.test("plug warm-up whose loop throws still closes its fds", () => {
+  const before = openFds();
+  warmUp(() => {
+    throw new Error("a bug in the loop");
+  });
+  assert.equal(openFds(), before);
+});
+
+Deno.test("a stream while warming never makes the thread real-time (the quiet policy changes nothing)", () => {
+  let now = 0;
+  const governor = new DemandGovernor(() => now, QUIET_SCHED);
+  // Far past the bulk threshold: 64 KiB in one wake-up, then a window's worth of full frames.
+  governor.drained(65536, 200);
+  for (let i = 0; i < 100; i++) {
+    now += 1;
+    governor.drained(150_000, 100);
+    governor.busy();
+  }
+  governor.idle();
+  // The governor believes it raised the thread only if the policy said so; the quiet one never does.
+  assert.equal(governor.realtime, true, "the governor saw bulk");
+  assert.equal(threadPolicy(), 0, "still SCHED_OTHER");
+});
+
+/** This thread's scheduling policy (field 41 of /proc/thread-self/stat; 0: SCHED_OTHER). */
+function threadPolicy(): number {
+  const fields = Deno.readTextFileSync("/proc/thread-self/stat").split(") ")[1]!.split(" ");
+  return Number(fields[41 - 3]);
+}
