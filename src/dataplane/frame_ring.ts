@@ -219,6 +219,11 @@ export class FrameRing {
     return false;
   }
 
+  /** True when every published record has been consumed. */
+  get empty(): boolean {
+    return Atomics.load(this.#header, WRITE) === Atomics.load(this.#header, READ);
+  }
+
   /** Frames the producer dropped as oversize so far. */
   get oversize(): number {
     return Atomics.load(this.#header, OVERSIZE);

@@ -2,9 +2,9 @@
  * Scheduling priority for the data-plane threads: `raisePriority` once at
  * start (the receive thread), a `RealtimeGovernor` for a thread that may be
  * saturated for long, a `DemandGovernor` for one that needs real-time only
- * while a lossy sender streams to it (the plug thread), and `raiseNice`
- * alone for one that reads no lossy socket (the slirp thread, behind its
- * receive thread).
+ * while a lossy sender streams to it (the plug and slirp threads), and
+ * `raiseNice` before it for the slirp thread, whose real-time wake-ups cost
+ * most.
  */
 import { libc } from "../../ffi/libc.ts";
 

@@ -42,6 +42,12 @@
  * until the wait ends, so the worker always writes the eventfd, which is
  * in that same epoll set.
  *
+ * On demand (`onDemand`): the owner reads the socket itself, and the
+ * worker reads it only between `engage()` and `release()`, under the
+ * handover protocol of read_handover.ts; `direct` says whether the owner
+ * may read, and the sink's `reclaimed` says when it may again (after the
+ * ring's last frame of the stretch was delivered).
+ *
  * Shutdown order: `stop()` sets the ring's stop flag and writes the wake
  * eventfd; the worker leaves its loop, closes its epoll set and says
  * "stopped". Only then are the eventfds closed and `stop()` resolves, and
@@ -51,6 +57,7 @@
 import { C, check, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import { FrameRing } from "./frame_ring.ts";
+import { ReadHandover } from "./read_handover.ts";
 import type { RxStart } from "./rx_worker.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { WorkerHandle } from "./worker_handle.ts";
@@ -70,6 +77,10 @@ export interface RxSink {
   oversize(count: number): void;
   /** The socket failed with `errno`; no more frames will come. */
   failed(errno: number): void;
+  /** On demand: `frames` were delivered from the ring in one go. */
+  relayed?(frames: number): void;
+  /** On demand: the worker let go of the socket and the ring is empty; the owner reads it again. */
+  reclaimed?(): void;
 }
 
 /** Drains `fd` on a Worker and delivers its frames on the main thread. */
@@ -93,8 +104,12 @@ export class RxThread {
   #failed = false;
   /** True while a parkAsync wait is pending. */
   #parked = false;
+  /** Who reads the socket, when the owner reads it itself until it engages the worker. */
+  readonly #handover: ReadHandover | null;
+  readonly #ringEmpty = () => this.#ring.empty;
 
-  constructor(fd: number, sink: RxSink) {
+  /** @param onDemand the owner reads `fd` until `engage()` (see read_handover.ts) */
+  constructor(fd: number, sink: RxSink, onDemand = false) {
     this.#sink = sink;
     const c = libc();
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
@@ -102,8 +117,40 @@ export class RxThread {
     // The ring starts with its consumer asleep: park before the worker can publish.
     this.#park();
     this.#thread = new WorkerHandle("rx_worker", new URL("./rx_worker.ts", import.meta.url));
-    const start: RxStart = { sab: this.#ring.sab, fd, wakeFd: this.#thread.wakeFd, notifyFd: this.#notifyFd };
+    this.#handover = onDemand ? ReadHandover.create() : null;
+    const start: RxStart = {
+      sab: this.#ring.sab,
+      fd,
+      wakeFd: this.#thread.wakeFd,
+      notifyFd: this.#notifyFd,
+      handover: this.#handover?.sab,
+    };
     this.#thread.worker.postMessage(start);
+  }
+
+  /** True while the owner may read the socket itself (always false unless on demand). */
+  get direct(): boolean {
+    return this.#handover?.mode === "direct";
+  }
+
+  /** On demand: true once the worker runs (always true otherwise). */
+  get running(): boolean {
+    return this.#handover?.rxRunning ?? true;
+  }
+
+  /** On demand: true when the owner may hand the socket over (it reads it, and the worker runs). */
+  get canEngage(): boolean {
+    return this.#stopping === null && this.#handover?.canEngage === true;
+  }
+
+  /** On demand: the worker reads the socket from now on; the owner has stopped watching it for input. */
+  engage(): void {
+    if (this.#stopping === null && this.#handover?.engage()) this.#thread.wake();
+  }
+
+  /** On demand: asks the worker to give the socket back (see the sink's `reclaimed`). */
+  release(): void {
+    if (this.#stopping === null && this.#handover?.release()) this.#thread.wake();
   }
 
   #onNotify(): void {
@@ -131,6 +178,7 @@ export class RxThread {
   #drain(): void {
     if (this.#stopping !== null) return;
     const n = this.#ring.drain(this.#deliver, DELIVER_BUDGET);
+    if (n > 0) this.#sink.relayed?.(n);
     const oversize = this.#ring.oversize;
     if (oversize !== this.#oversizeSeen) {
       this.#sink.oversize(oversize - this.#oversizeSeen);
@@ -148,6 +196,8 @@ export class RxThread {
       this.#sink.failed(err);
       return;
     }
+    // Seen after the ring was found empty: DIRECT then covers every frame the worker published.
+    if (this.#handover?.reclaim(this.#ringEmpty)) this.#sink.reclaimed?.();
     this.#park();
   }
 

@@ -19,12 +19,22 @@
  * Its event loop never runs while it forwards (the loop is synchronous), so
  * it takes no messages after the start: stop is a flag in the ring plus a
  * write to the wake eventfd.
+ *
+ * On demand (a `handover` word, see read_handover.ts): the thread starts
+ * with only its wake eventfd in its set and reads the socket only while
+ * the word says RELAY. After each wake-up it looks at the word: RELAY adds
+ * the socket to its set; RETURNING (the owner wants it back) takes it out,
+ * after the last batch was published, gives it back and writes the notify
+ * eventfd, so the owner delivers what the ring holds and reads on. A drain
+ * looks at the word between two `recvmmsg`s, so a hand-back waits at most
+ * one batch.
  */
 import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc, recvmmsgNow } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
 import { raisePriority } from "./priority.ts";
+import { ReadHandover } from "./read_handover.ts";
 
 /** What the main thread posts once, to start the loop. */
 export interface RxStart {
@@ -35,6 +45,8 @@ export interface RxStart {
   wakeFd: number;
   /** Eventfd in the main thread's poller that this thread writes when it publishes to a sleeping consumer. */
   notifyFd: number;
+  /** The handover word, when the owner reads the socket itself until it engages this thread. */
+  handover?: SharedArrayBuffer;
 }
 
 const BATCH = 64;
@@ -68,7 +80,12 @@ function run(start: RxStart): void {
     c.epoll_ctl(epfd, C.EPOLL_CTL_ADD, fd, ctl);
   };
   watch(start.wakeFd);
-  watch(start.fd);
+  const handover = start.handover === undefined ? null : ReadHandover.attach(start.handover);
+  /** True while the socket is in this thread's set. */
+  let watching = handover === null;
+  if (watching) watch(start.fd);
+  // From now on a wake-up is seen: the owner may hand the socket over.
+  handover?.rxStarted();
   let reading = true;
 
   /** The consumer parked on the ring is notified directly; the eventfd is the fallback (see rx_thread.ts). */
@@ -78,7 +95,7 @@ function run(start: RxStart): void {
 
   /** Drains the socket until EAGAIN, an error, or a stop. */
   const drain = () => {
-    while (!ring.stopping) {
+    while (!ring.stopping && (handover === null || handover.rxReads)) {
       const room = Math.floor(ring.free() / WORST_RECORD);
       if (room <= 0) {
         ring.waitForSpace(FULL_WAIT_MS);
@@ -91,7 +108,8 @@ function run(start: RxStart): void {
         if (e === C.EAGAIN) return;
         // The socket failed (the peer is gone): say so once and stop reading it.
         reading = false;
-        c.epoll_ctl(epfd, C.EPOLL_CTL_DEL, start.fd, ctl);
+        if (watching) c.epoll_ctl(epfd, C.EPOLL_CTL_DEL, start.fd, ctl);
+        watching = false;
         if (ring.fail(e)) wakeConsumer();
         return;
       }
@@ -106,6 +124,23 @@ function run(start: RxStart): void {
     }
   };
 
+  /** Takes the socket into this thread's set or gives it back, as the handover word says. */
+  const follow = (h: ReadHandover) => {
+    if (h.rxReads) {
+      if (!watching && reading) {
+        watch(start.fd);
+        watching = true;
+      }
+      return;
+    }
+    if (watching) {
+      c.epoll_ctl(epfd, C.EPOLL_CTL_DEL, start.fd, ctl);
+      watching = false;
+    }
+    // Every batch was published before the word moves (drain publishes each one before it looks).
+    if (h.rxReturn()) c.write(start.notifyFd, one, 8);
+  };
+
   while (!ring.stopping) {
     const n = c.epoll_wait(epfd, events, 4, -1);
     if (n < 0) {
@@ -115,8 +150,9 @@ function run(start: RxStart): void {
     for (let i = 0; i < n; i++) {
       const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
       if (fd === start.wakeFd) c.read(start.wakeFd, sink, 8);
-      else if (reading) drain();
+      else if (reading && watching) drain();
     }
+    if (handover !== null) follow(handover);
   }
   c.close(epfd);
 }

@@ -27,14 +27,23 @@
  * drops what its socket buffer (about 90 frames) cannot hold, and a round
  * of this thread (a batch through the TCP engine, host socket writes, the
  * promise reactions after it) can take several milliseconds on a loaded
- * machine. So the switch's socket is not read here but by a receive thread
- * of its own (rx_thread.ts), which copies frames into a ring of thousands
- * as they arrive and writes an eventfd in this thread's epoll set; this
- * thread delivers from the ring. Measured behind the C switch (50 MB each
- * way, two loaded cores, alternating runs): 280 frames lost per run on
- * average (8 runs in 13 lost some) when this thread read the socket itself
- * between rounds, 96 with the receive thread (7 in 17); iperf3's
- * retransmits guest->host fell from 500-1,050 to 100-300.
+ * machine. Measured behind the C switch (50 MB each way, two loaded cores,
+ * alternating runs): 280 frames lost per run on average (8 runs in 13 lost
+ * some) when this thread read the socket itself between rounds, 96 with a
+ * receive thread (rx_thread.ts) copying frames into a ring of thousands as
+ * they arrive (7 in 17); iperf3's retransmits guest->host fell from
+ * 500-1,050 to 100-300. But that thread cost a second wake-up for every
+ * frame: a connection through a forward took 249 µs of CPU against 175
+ * with this thread reading, and 885 connections a second against 1,447. So
+ * the switch link is "on-demand" (dgram_link.ts, read_handover.ts): this
+ * thread reads the socket in its own epoll set while little flows (a
+ * request and its answer), and the receive thread reads it while a stream
+ * flows either way (64 KiB within 10 ms, in and out together, or a read
+ * that finds 6 KiB or 32 frames waiting), until 250 ms after it: a
+ * download keeps this thread busy while its acknowledgements come in.
+ * The receive thread, a Worker started from this one, starts only when
+ * this thread's event loop turns, so the thread waits for it before it
+ * says it is ready.
  *
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a
@@ -44,8 +53,9 @@
  * libslirp's `vde_plug`, and woke 6-10,000 times a second. So after a round
  * that moved `STREAM_FRAMES` frames or more, the thread sleeps `NAP_MS`
  * before it looks again (interrupt moderation, as a NIC's rx-usecs): the
- * next round finds a batch (the receive thread keeps taking frames off the
- * socket meanwhile, so Debian's switch loses nothing to the pause), its
+ * next round finds a batch (during a stream the receive thread keeps
+ * taking frames off the socket meanwhile, so Debian's switch loses nothing
+ * to the pause; a download's acknowledgements wait in the socket), its
  * segments are acknowledged and its host writes made together. Measured
  * there (two loaded cores, 7 alternating rounds): 4.3-8.7 ms per MB up and
  * 3.0-5.6 down; guest->host a median 1.55x libslirp's rate (0.98x before).
@@ -53,10 +63,10 @@
  * fewer frames per round and are not delayed.
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
- * `DemandGovernor` fed with the switch link's bytes both ways). This
- * thread no longer reads the switch's socket (the receive thread does, in
- * real time), so frames wait in the ring, not in the kernel queue, while
- * it is late; but a real-time thread's wake-ups cost far more on this kind
+ * `DemandGovernor` fed with the switch link's bytes both ways). While a
+ * stream comes the receive thread reads the switch's socket, in real
+ * time, so frames wait in the ring, not in the kernel queue, while this
+ * thread is late; but a real-time thread's wake-ups cost far more on this kind
  * of machine (the scheduler balances real-time tasks between cores at
  * every wake-up and sleep). Measured, alternating: connections through a
  * forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20; iperf3 at
@@ -117,6 +127,8 @@ export const SLIRP_STOP = 0;
  */
 export const SLIRP_METRICS = 1;
 
+/** Longest wait for the receive thread to start before the slirp says it is ready. */
+const RX_START_MS = 10_000;
 /** Longest wait before Deno's event loop gets a turn while the thread is idle. */
 const IDLE_TURN_MS = 50;
 /** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
@@ -199,12 +211,20 @@ async function run(start: SlirpStart): Promise<void> {
     scope.postMessage({ type: "failed", message: "cannot take the switch's socket" });
     return;
   }
-  // A receive thread copies the switch's frames into a ring as they come (see "Draining" above).
-  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", true);
+  // Read here, or by a receive thread while a stream comes (see "Draining" above).
+  const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", "on-demand", () => clock);
   let ended: string | null = null;
   const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
   const sink = new Uint8Array(8);
   poller.add(start.wakeFd, { onReadable: () => libc().read(start.wakeFd, sink, 8) });
+  // A Worker started from this one runs only once this thread's event loop turns, which the loop below
+  // does not do while traffic flows: the receive thread must run before a stream can be handed to it.
+  for (
+    const until = performance.now() + RX_START_MS;
+    !sw.receiveThreadRunning && performance.now() < until;
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
   scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
 
   let idleSince = performance.now();
@@ -246,7 +266,7 @@ async function run(start: SlirpStart): Promise<void> {
     }
     const now = clock;
     if (n > 0) idleSince = now;
-    if (dns || now - idleSince >= IDLE_TURN_MS) {
+    if (dns || now - idleSince >= IDLE_TURN_MS || !sw.receiveThreadRunning) {
       idleSince = now;
       await eventLoopTurn();
     }

@@ -11,10 +11,18 @@
  * full queue drops. Nothing is copied while the peer keeps up. A sender
  * that can wait (the slirp's TCP) reads `congested` and resumes on
  * `onDrain`, so its own bursts are never dropped here.
+ *
+ * Input is read on the poller's thread, or by a receive thread of its own
+ * (dataplane/rx_thread.ts), or, "on-demand", by the poller's thread until a
+ * stream arrives and by the receive thread while it lasts (a
+ * HandoverGovernor decides, dataplane/read_handover.ts): one wake-up per
+ * frame while little comes in, nothing lost to a sender that drops on a
+ * full queue while much does.
  */
 import { C, takeSocketError } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import { RxThread } from "../dataplane/rx_thread.ts";
+import { type RxSink, RxThread } from "../dataplane/rx_thread.ts";
+import { HandoverGovernor } from "../dataplane/read_handover.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
 import { type RecvCounters, SendBatcher, type UnixDgramSocket } from "../io/unix_dgram.ts";
@@ -34,6 +42,13 @@ function flushStaged(): void {
   dirty.length = 0;
   batcher?.reset();
 }
+
+/**
+ * Who reads a datagram link's socket: the poller's thread (false), a
+ * receive thread (true), or the poller's thread with a receive thread
+ * engaged while a stream arrives ("on-demand").
+ */
+export type ReceiveMode = boolean | "on-demand";
 
 /** A datagram link; subclasses add the control connection. */
 export class DgramLink extends BaseLink implements FdLender {
@@ -55,12 +70,23 @@ export class DgramLink extends BaseLink implements FdLender {
   #lentUntil: Promise<unknown> | null = null;
   /** Set at teardown: resolves once the socket is closed. */
   #released: Promise<void> | null = null;
+  /** On demand: when the receive thread reads in our place. */
+  #governor: HandoverGovernor | null = null;
+  /** `stats.bytesIn` when the governor was last told. */
+  #bytesTold = 0;
 
   /**
    * @param receiveThread drain the socket on a thread of its own (see
-   *   dataplane/rx_thread.ts); the main thread then only sends.
+   *   dataplane/rx_thread.ts), the main thread then only sends; or
+   *   "on-demand" (see above)
+   * @param now the clock (ms) of an on-demand link's governor
    */
-  constructor(socket: UnixDgramSocket, description: string, receiveThread = false) {
+  constructor(
+    socket: UnixDgramSocket,
+    description: string,
+    receiveThread: ReceiveMode = false,
+    now: () => number = () => performance.now(),
+  ) {
     super(description);
     this.socket = socket;
     this.#fd = socket.fd;
@@ -68,19 +94,62 @@ export class DgramLink extends BaseLink implements FdLender {
       poller().add(this.#fd, { onReadable: () => this.#drain(), onWritable: () => this.#flush() });
       return;
     }
+    if (receiveThread === "on-demand") {
+      this.#onDemand(now);
+      return;
+    }
     // Input belongs to the receive thread: the poller watches for writability, errors and hang-ups only.
     poller().add(this.#fd, {
       onReadable: (events) => this.#socketEvent(events),
       onWritable: () => this.#flush(),
     }, 0);
-    this.#rx = new RxThread(this.#fd, {
+    this.#rx = new RxThread(this.#fd, this.#rxSink());
+  }
+
+  /** What a receive thread hands this link: frames, oversize datagrams, its socket's failure. */
+  #rxSink(): RxSink {
+    return {
       frame: this.#deliver,
       oversize: (n) => {
         this.#recv.oversize += n;
         this.stats.dropsIn += n;
       },
       failed: (errno) => this.close(`receive failed: errno ${errno}`),
+    };
+  }
+
+  /**
+   * Reads on this thread, with a receive thread in standby that the
+   * governor engages while a stream arrives. While it reads, this thread
+   * watches the socket for writability, errors and hang-ups only.
+   */
+  #onDemand(now: () => number): void {
+    const governor = this.#governor = new HandoverGovernor(now);
+    poller().add(this.#fd, {
+      onReadable: (events) => this.#rx?.direct === false ? this.#socketEvent(events) : this.#drain(),
+      onWritable: () => this.#flush(),
     });
+    this.#rx = new RxThread(this.#fd, {
+      ...this.#rxSink(),
+      relayed: () => {
+        if (governor.relayed(this.#bytesSinceTold())) this.#rx?.release();
+      },
+      reclaimed: () => {
+        if (!this.isClosed && this.#lentUntil === null) poller().setReadInterest(this.#fd, true);
+      },
+    }, true);
+  }
+
+  /**
+   * Bytes received and sent since the governor was last told: a stream
+   * either way engages the receive thread, for while this thread sends a
+   * download it is busy, and the acknowledgements pile up in the socket.
+   */
+  #bytesSinceTold(): number {
+    const total = this.stats.bytesIn + this.stats.bytesOut;
+    const bytes = total - this.#bytesTold;
+    this.#bytesTold = total;
+    return bytes;
   }
 
   /** Datagrams dropped because they were larger than a frame may be. */
@@ -91,6 +160,16 @@ export class DgramLink extends BaseLink implements FdLender {
   /** True when a thread of its own drains this link's socket. */
   get hasReceiveThread(): boolean {
     return this.#rx !== null;
+  }
+
+  /** False while the receive thread of an on-demand link has not started yet. */
+  get receiveThreadRunning(): boolean {
+    return this.#rx?.running ?? true;
+  }
+
+  /** True while this thread reads the socket itself (always, without a receive thread; on demand, between streams). */
+  get readsDirect(): boolean {
+    return this.#rx === null || this.#rx.direct;
   }
 
   /**
@@ -243,7 +322,20 @@ export class DgramLink extends BaseLink implements FdLender {
     const before = this.#recv.oversize;
     const n = this.socket.recvBatch(this.#deliver, this.#recv);
     this.stats.dropsIn += this.#recv.oversize - before;
-    if (n < 0) this.close(`receive failed: errno ${-n}`);
+    if (n < 0) {
+      this.close(`receive failed: errno ${-n}`);
+      return;
+    }
+    const governor = this.#governor;
+    const rx = this.#rx;
+    if (
+      governor !== null && governor.direct(this.#bytesSinceTold(), n) && rx?.canEngage &&
+      !this.isClosed
+    ) {
+      // A stream: the receive thread reads from now on; this thread stops first (one reader at a time).
+      poller().setReadInterest(this.#fd, false);
+      rx.engage();
+    }
   }
 
   protected teardown(): void {
