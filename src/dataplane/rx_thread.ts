@@ -56,7 +56,7 @@
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import { FrameRing } from "./frame_ring.ts";
+import { copyOutOfRing, FrameRing } from "./frame_ring.ts";
 import { ReadHandover } from "./read_handover.ts";
 import type { RxStart } from "./rx_worker.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -92,11 +92,8 @@ export class RxThread {
   /** Frames are copied out of the shared area, so no consumer ever holds a view of shared memory. */
   readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
   readonly #deliver = (frame: Uint8Array) => {
-    // libc's memcpy, not `set`: V8 copies out of shared memory with relaxed atomics, a word at a time.
-    // The worker never publishes a longer frame; the check keeps memcpy inside the scratch regardless.
-    if (frame.length > this.#scratch.length) return;
-    libc().memcpy(this.#scratch, frame, frame.length);
-    this.#sink.frame(this.#scratch.subarray(0, frame.length));
+    const copy = copyOutOfRing(this.#scratch, frame);
+    if (copy !== null) this.#sink.frame(copy);
   };
   readonly #eight = new Uint8Array(8);
   #stopping: Promise<void> | null = null;

@@ -36,7 +36,7 @@ import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
 import type { RstpOptions } from "../switch/rstp.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { FrameRing } from "./frame_ring.ts";
+import { copyOutOfRing, FrameRing } from "./frame_ring.ts";
 import {
   BPDU,
   CONTROL_ROOM,
@@ -104,8 +104,8 @@ export class SwitchThread {
   readonly #eight = new Uint8Array(8);
   readonly #scratch = new Uint8Array(VDE_MAX_FRAME);
   readonly #deliver = (tag: number, frame: Uint8Array) => {
-    this.#scratch.set(frame);
-    const copy = this.#scratch.subarray(0, frame.length);
+    const copy = copyOutOfRing(this.#scratch, frame);
+    if (copy === null) return;
     if ((tag & (OBSERVED | BPDU | SNOOPED)) === 0) this.#sink.frame(tag, copy);
     else if ((tag & OBSERVED) !== 0) {
       this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);

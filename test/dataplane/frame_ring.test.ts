@@ -5,7 +5,7 @@
  * burst, never losing a wake-up.
  */
 import assert from "node:assert/strict";
-import { FrameRing, recordSize } from "../../src/dataplane/frame_ring.ts";
+import { copyOutOfRing, FrameRing, recordSize } from "../../src/dataplane/frame_ring.ts";
 
 function frameOf(tag: number, length: number): Uint8Array {
   const f = new Uint8Array(length);
@@ -96,4 +96,24 @@ Deno.test("frame ring: counters and errors reach the other side, and a data area
   other.fail(104);
   assert.equal(ring.error, 104);
   assert.throws(() => FrameRing.attach(new SharedArrayBuffer(64 + 1000)), /power of two/);
+});
+
+Deno.test("a frame copied out of the ring is whole at every length, and one longer than the copy's room is refused", () => {
+  const ring = FrameRing.create(1 << 16);
+  const room = new Uint8Array(9216);
+  const lengths = [1, 60, 1023, 1024, 1500, 9216];
+  for (const n of lengths) {
+    const f = new Uint8Array(n);
+    for (let i = 0; i < n; i++) f[i] = (i * 7 + n) & 0xff;
+    ring.publish(ring.put(f, ring.writePosition));
+    const copies: Uint8Array[] = [];
+    ring.drain((frame) => {
+      const c = copyOutOfRing(room, frame);
+      assert.ok(c !== null);
+      assert.ok(!(c.buffer instanceof SharedArrayBuffer), "the copy is private memory");
+      copies.push(c.slice());
+    }, 1 << 20);
+    assert.deepEqual(copies, [f]);
+  }
+  assert.equal(copyOutOfRing(new Uint8Array(100), new Uint8Array(101)), null);
 });
