@@ -146,6 +146,17 @@ export function readNow(fd: number, buf: Uint8Array, length: number): number {
   return c.read(fd, buf, length);
 }
 
+/**
+ * A connected pair of non-blocking, close-on-exec unix datagram sockets (the
+ * warm-ups' stand-in ports), or null when the kernel refuses one.
+ */
+export function datagramPair(): [number, number] | null {
+  const sv = new Int32Array(2);
+  const flags = C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
+  if (libc().socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)) < 0) return null;
+  return [sv[0]!, sv[1]!];
+}
+
 const SO_ERROR = 4;
 const soError = new Int32Array(1);
 const soErrorLength = new Uint32Array(1);

@@ -20,7 +20,7 @@
  * milliseconds once; real frames sent meanwhile wait in their queues. On a
  * busy machine it stops after 150 ms, warm or not.
  */
-import { C, libc } from "../../ffi/libc.ts";
+import { C, datagramPair, libc } from "../../ffi/libc.ts";
 import { PLUG_SHARED_BYTES, type PlugStart } from "./plug_layout.ts";
 import type { DemandSched } from "./priority.ts";
 
@@ -44,10 +44,9 @@ export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown)
   const fds: number[] = [];
   try {
     const pair = () => {
-      const sv = new Int32Array(2);
-      const flags = C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
-      if (c.socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)) < 0) throw new Error("socketpair");
-      fds.push(sv[0]!, sv[1]!);
+      const sv = datagramPair();
+      if (sv === null) throw new Error("socketpair");
+      fds.push(...sv);
       return sv;
     };
     const tap = pair();

@@ -22,7 +22,7 @@
  * thread tens of milliseconds once; a client's frames sent meanwhile wait
  * in its socket. On a busy machine it stops after 150 ms, warm or not.
  */
-import { C, libc } from "../../ffi/libc.ts";
+import { datagramPair, libc } from "../../ffi/libc.ts";
 import type { PortFdKind } from "./switch_layout.ts";
 
 /** What warming needs of the switch thread's loop. */
@@ -49,13 +49,12 @@ const KINDS: PortFdKind[] = ["dgram", "dgram", "tap"];
  */
 export function warmUp(target: WarmTarget): void {
   const c = libc();
-  const pairs: Int32Array[] = [];
+  const pairs: [number, number][] = [];
   const attached: number[] = [];
   try {
     for (let port = 1; port <= KINDS.length; port++) {
-      const sv = new Int32Array(2);
-      const flags = C.SOCK_DGRAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
-      if (c.socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)) < 0) return;
+      const sv = datagramPair();
+      if (sv === null) return;
       pairs.push(sv);
       target.attach(port, sv[0]!, KINDS[port - 1]!);
       attached.push(port);
