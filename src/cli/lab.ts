@@ -350,9 +350,12 @@ export const labCommand: Subcommand = (program: Command) => {
     "\nWith no command, at a terminal: the lab shell on an empty lab named after this directory\n" +
       "(`help` lists its commands; `add switch sw1` grows it, `save lab.yaml` writes it).\n",
   );
-  program.allowExcessArguments(true).action(async () => {
+  // Unknown options are let through to the action (set after the subcommands, which would inherit it), so
+  // `vde swtich -s /tmp/net` names the mistyped command rather than the `-s` it happens to be followed by.
+  program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;
+    if (first?.startsWith("-")) program.error(`error: unknown option '${first}'`);
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
