@@ -65,7 +65,9 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
   const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
   if (ofSwitch !== undefined) [commands, line, name] = [ofSwitch, args, parseLine(args).name];
   if (code === Errno.ENOSYS) {
-    const near = suggestCommands(name, commands.map((c) => c.path));
+    // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
+    const switches = remote.lab && ofSwitch === undefined ? await remote.labSwitches() : [];
+    const near = suggestCommands(name, [...commands.map((c) => c.path), ...switches]);
     return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
   }
   const syntax = commands.find((c) => c.path === name)?.syntax;
@@ -124,11 +126,15 @@ function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<str
   });
 }
 
-/** What a console knows of `commands`, for usage lines and suggestions. */
-function knownOf(commands: readonly RemoteCommand[], helpLine?: string): KnownCommands {
+/** What a console knows of `commands` (and of a lab's `switches`), for usage lines and suggestions. */
+function knownOf(
+  commands: readonly RemoteCommand[],
+  helpLine?: string,
+  switches: string[] = [],
+): KnownCommands {
   return {
     syntax: (p) => commands.find((c) => c.path === p)?.syntax,
-    paths: () => commands.map((c) => c.path),
+    paths: () => [...commands.map((c) => c.path), ...switches],
     helpLine,
   };
 }
@@ -189,7 +195,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
-      return formatExplained(line, reply, knownOf(remote.commands()));
+      const switches = remote.lab ? await remote.labSwitches() : [];
+      return formatExplained(line, reply, knownOf(remote.commands(), undefined, switches));
     },
     complete: async (line) => {
       if (using === undefined) return await complete(line, source);

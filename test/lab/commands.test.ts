@@ -68,6 +68,9 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo in a switch's command gets the nearest of that switch's commands.
     r = await vde(["term", name, "-c", "sw1 prot/print"]);
     assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
+    // A typo in a switch's name gets the lab's switches, though the lab's help lists none by name.
+    r = await vde(["term", name, "-c", "sw3 port/print"]);
+    assert.equal(r.stderr, "vde: sw3 port/print: 1038 Function not implemented (did you mean sw1, sw2?)\n");
     // A switch's 1017 names what is already there, from that switch's command and arguments.
     r = await vde(["term", name, "-c", "sw1 vlan/create 10", "-c", "sw1 vlan/create 10"]);
     assert.equal(
