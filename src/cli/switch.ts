@@ -212,11 +212,14 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
-    if (!p.inBackground) {
-      const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
-      p.defer(() => stdinConsole.close());
-    }
-    log(COMPONENT, `${await p.stopped}, cleaning up and exiting`);
+    const stdinConsole: RunningConsole | null = p.inBackground
+      ? null
+      : startSwitchConsole(ctx, commands, o.sock);
+    if (stdinConsole !== null) p.defer(() => stdinConsole.close());
+    const why = await p.stopped;
+    // The console goes first: its prompt would otherwise be drawn again under the last line.
+    stdinConsole?.close();
+    log(COMPONENT, `${why}, cleaning up and exiting`);
   });
 }
 

@@ -163,6 +163,11 @@ export class Repl {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // The prompt drawn last goes, so the program's last lines and the shell's prompt do not follow it.
+    if (!this.#busy && !this.#grabbed) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+    }
     this.#rl.close();
   }
 
