@@ -170,7 +170,7 @@ function whyNoConnection(dir: string, err: unknown): string {
     return `no switch serves ${dir}: its ctl socket is left from a switch that stopped (start it again)`;
   }
   if (err instanceof Deno.errors.NotFound) {
-    return `${dir} is not a switch's socket directory: it has no ctl socket`;
+    return `${dir} is not a switch's socket directory (it has no ctl socket)`;
   }
   if (err instanceof Deno.errors.NotADirectory) {
     let socket = false;
@@ -179,7 +179,7 @@ function whyNoConnection(dir: string, err: unknown): string {
     } catch { /* said below */ }
     return socket
       ? `${dir} is a socket, not a switch's socket directory (a management socket? \`vde term ${dir}\` opens it)`
-      : `${dir} is not a switch's socket directory: it is a file`;
+      : `${dir} is not a switch's socket directory (it is a file)`;
   }
   return `cannot connect to the switch at ${dir}: ${err instanceof Error ? err.message : err}`;
 }

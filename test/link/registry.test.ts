@@ -48,11 +48,11 @@ Deno.test("a vde:// path that no switch serves says why: a stopped switch's left
       `no switch serves ${dir}: its ctl socket is left from a switch that stopped (start it again)`,
     );
     await Deno.remove(`${dir}/ctl`);
-    assert.equal(await refusal(dir), `${dir} is not a switch's socket directory: it has no ctl socket`);
+    assert.equal(await refusal(dir), `${dir} is not a switch's socket directory (it has no ctl socket)`);
     await Deno.writeTextFile(`${dir}/file`, "");
     assert.equal(
       await refusal(`${dir}/file`),
-      `${dir}/file is not a switch's socket directory: it is a file`,
+      `${dir}/file is not a switch's socket directory (it is a file)`,
     );
     const mgmt = Deno.listen({ transport: "unix", path: `${dir}/sw.mgmt` });
     try {
