@@ -130,7 +130,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const ctx = new ConsoleContext(sw, { shutdown: p.stop });
     if (o.priority !== undefined) ctx.stpPriority = parsePriority(o.priority);
     if (o.stp || o.fstp) {
-      if (o.hub) throw new UsageError("Can't use fstp in hub mode");
+      if (o.hub) {
+        throw new UsageError(
+          "--hub and --stp exclude each other: a hub has no spanning tree (vde_switch: Can't use fstp in hub mode)",
+        );
+      }
       ctx.setStp(true);
     }
     const commands = switchCommands(ctx);

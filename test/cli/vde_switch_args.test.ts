@@ -50,3 +50,16 @@ Deno.test("vde switch DIR (the directory without --sock) says to write --sock DI
   );
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
 });
+
+Deno.test("vde switch --hub --stp (vde_switch's -x -F) says the two exclude each other and starts nothing", async () => {
+  const dir = `/tmp/vde-hub-stp-${Deno.pid}`;
+  for (const args of [["--hub", "--stp"], ["-x", "-F"]]) {
+    const r = await run([...ourCli(), "switch", "--sock", dir, ...args], { check: false, timeoutMs: 30_000 });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "vde: --hub and --stp exclude each other: a hub has no spanning tree (vde_switch: Can't use fstp in hub mode)\n",
+    );
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  }
+});
