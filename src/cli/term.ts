@@ -291,6 +291,10 @@ export function resolveConsolePath(path: string): string {
         : `${path} is the switch's data socket (for vde_plug and QEMU), not its console: ${HOW_TO_GET_ONE}`,
     );
   }
+  // A directory that is no switch's, named as a running lab (the folder holding its lab file): the lab.
+  if (NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
+    return `${labDir(trimmed)}/ctl`;
+  }
   throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
 }
 

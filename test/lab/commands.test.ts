@@ -5,11 +5,11 @@
  * an unknown link is named as such, and a typo gets the nearest lab command.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { helpColumns } from "../../src/lab/commands.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { TWO_SWITCHES, vde, withLabUp } from "./_helpers.ts";
+import { TWO_SWITCHES, vde, vdeCommand, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -18,6 +18,21 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
     assert.match(r.stdout, /Numports=4/);
+
+    // A folder of the lab's name where vde term runs (the one holding its lab file) does not hide the lab.
+    const folder = await Deno.makeTempDir({ prefix: `${name}-cwd-` });
+    try {
+      await Deno.mkdir(`${folder}/${name}`);
+      r = await run([...vdeCommand(), "term", name, "-c", "links"], {
+        cwd: folder,
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
 
     // The runtime directory stands for the lab too.
     r = await vde(["term", labDir(name), "-c", "link sw1-sw2 down"]);
