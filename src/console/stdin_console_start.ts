@@ -67,25 +67,43 @@ export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
     console.run().finally(() => host.debug.detach(console));
     return { close: () => console.stop() };
   }
-  if (inForeground()) return startTerminalConsole(spec);
-  spec.log("in the background: no console on the terminal until `fg`");
   let running: RunningConsole | null = null;
-  // `fg` sends no signal to a running job: look (cheaply) whether the terminal became ours.
-  const timer = setInterval(() => {
-    if (!inForeground()) return;
-    clearInterval(timer);
-    running = startTerminalConsole(spec);
-  }, FOREGROUND_POLL_MS);
-  Deno.unrefTimer(timer);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let closed = false;
+  const attach = () => {
+    if (inForeground()) {
+      running = startTerminalConsole(spec, suspend);
+      return;
+    }
+    spec.log("in the background: no console on the terminal until `fg`");
+    // `fg` sends no signal to a running job: look (cheaply) whether the terminal became ours.
+    const poll = setInterval(() => {
+      if (!inForeground()) return;
+      clearInterval(poll);
+      running = startTerminalConsole(spec, suspend);
+    }, FOREGROUND_POLL_MS);
+    Deno.unrefTimer(poll);
+    timer = poll;
+  };
+  // Ctrl-Z: the terminal restored, the program stopped as a job is; `fg` gives the console back, and
+  // after `bg` the program runs on without one (until `fg`) instead of stopping at its next read.
+  const suspend = () => {
+    running?.close();
+    running = null;
+    Deno.kill(Deno.pid, "SIGSTOP");
+    if (!closed) attach();
+  };
+  attach();
   return {
     close: () => {
+      closed = true;
       clearInterval(timer);
       running?.close();
     },
   };
 }
 
-function startTerminalConsole(spec: StdinConsoleSpec): RunningConsole {
+function startTerminalConsole(spec: StdinConsoleSpec, onSuspend: () => void): RunningConsole {
   const { host, commands } = spec;
   const local = new CommandRegistry(commands);
   const session = new TerminalSession(local);
@@ -115,6 +133,7 @@ function startTerminalConsole(spec: StdinConsoleSpec): RunningConsole {
     historyFile: historyPath(),
     onQuit: (why) => host.shutdown(why === "eof" ? "end of input on the console" : "Ctrl-C on the console"),
     interruptHint: `Ctrl-C again or \`shutdown\` stops the ${spec.stops}`,
+    onSuspend,
   });
   session.repl = repl;
   spec.addLocal?.(local, repl);
