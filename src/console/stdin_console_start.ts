@@ -6,15 +6,15 @@
  *
  * At a terminal the console speaks to a person: failures in words with the
  * usage line or the nearest command names, `exit`/`quit` explained, and log
- * lines printed above the prompt. A program started in the background of a
- * shell (`vde switch &`) must not touch the terminal: setting it up would
- * stop the whole program (SIGTTOU) until `fg`, signals included. It starts
- * without a console then, and gets one once it is brought to the foreground.
+ * lines printed above the prompt. Under a shell's job control (`vde switch &`,
+ * Ctrl-Z, `bg`, `fg`) the terminal console exists only while the program owns
+ * the terminal (job_control.ts).
  */
 import { setLogWriter } from "../log.ts";
 import { complete, type CompletionSource } from "./completer.ts";
 import { formatExplained, type KnownCommands } from "./explain.ts";
 import { historyPath } from "./history.ts";
+import { consoleWhileForeground } from "./job_control.ts";
 import type { SessionHost } from "./mgmt_server.ts";
 import { CommandRegistry } from "./registry.ts";
 import { Repl } from "./repl.ts";
@@ -39,26 +39,6 @@ export interface StdinConsoleSpec {
   log(message: string): void;
 }
 
-/**
- * Whether this process may use its terminal: false when a shell's job
- * control put it in the background. /proc/self/stat holds the process
- * group (field 5) and the terminal's foreground group (field 8).
- */
-export function inForeground(): boolean {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const pgrp = Number(fields[2]);
-    const foreground = Number(fields[5]);
-    return foreground <= 0 || foreground === pgrp;
-  } catch {
-    return true;
-  }
-}
-
-/** How often a program in the background looks whether `fg` gave it the terminal. */
-const FOREGROUND_POLL_MS = 500;
-
 /** Starts the console on stdin as the spec describes. */
 export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
   const { host, commands } = spec;
@@ -67,40 +47,10 @@ export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
     console.run().finally(() => host.debug.detach(console));
     return { close: () => console.stop() };
   }
-  let running: RunningConsole | null = null;
-  let timer: ReturnType<typeof setInterval> | undefined;
-  let closed = false;
-  const attach = () => {
-    if (inForeground()) {
-      running = startTerminalConsole(spec, suspend);
-      return;
-    }
-    spec.log("in the background: no console on the terminal until `fg`");
-    // `fg` sends no signal to a running job: look (cheaply) whether the terminal became ours.
-    const poll = setInterval(() => {
-      if (!inForeground()) return;
-      clearInterval(poll);
-      running = startTerminalConsole(spec, suspend);
-    }, FOREGROUND_POLL_MS);
-    Deno.unrefTimer(poll);
-    timer = poll;
-  };
-  // Ctrl-Z: the terminal restored, the program stopped as a job is; `fg` gives the console back, and
-  // after `bg` the program runs on without one (until `fg`) instead of stopping at its next read.
-  const suspend = () => {
-    running?.close();
-    running = null;
-    Deno.kill(Deno.pid, "SIGSTOP");
-    if (!closed) attach();
-  };
-  attach();
-  return {
-    close: () => {
-      closed = true;
-      clearInterval(timer);
-      running?.close();
-    },
-  };
+  return consoleWhileForeground(
+    (onSuspend) => startTerminalConsole(spec, onSuspend),
+    () => spec.log("in the background: no console on the terminal until `fg`"),
+  );
 }
 
 function startTerminalConsole(spec: StdinConsoleSpec, onSuspend: () => void): RunningConsole {
