@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
+import { foreground, tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import {
   doubleTab,
   leftovers,
@@ -196,18 +196,14 @@ Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the she
       // Not stopped at the terminal (SIGTTOU): the lab answers.
       await tmux.keys(term, "Enter");
       await tmux.waitFor((s) => /^sw1 +switch /m.test(s), "the lab to answer in the background", 30_000);
-      await tmux.keys("fg", "Enter");
-      await tmux.keys("Enter");
-      await tmux.waitFor((s) => s.endsWith(`lab[${name}]$`), "the lab shell after fg");
+      await foreground(tmux, `lab[${name}]$`, "the lab shell after fg");
       await tmux.keys("C-z");
       await tmux.waitFor((s) => /\[1\]\+\s+Stopped/.test(s) && s.endsWith("sh$"), "Ctrl-Z to stop the job");
       await tmux.keys("clear", "Enter");
       await tmux.keys("bg", "Enter");
       await tmux.keys(term, "Enter");
       await tmux.waitFor((s) => /^sw1 +switch /m.test(s), "the lab to answer after bg (no SIGTTIN)", 30_000);
-      await tmux.keys("fg", "Enter");
-      await tmux.keys("Enter");
-      await tmux.waitFor((s) => s.endsWith(`lab[${name}]$`), "the lab shell after the second fg");
+      await foreground(tmux, `lab[${name}]$`, "the lab shell after the second fg");
       await tmux.keys("-l", "down");
       await tmux.keys("Enter");
       await tmux.waitFor(
