@@ -56,6 +56,7 @@ async function writeOut(text: string): Promise<void> {
  * commands.
  */
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
+  const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
     code === Errno.EINVAL;
   if (!hinted) return "";
@@ -64,6 +65,14 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
   let commands = remote.commands();
   const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
   if (ofSwitch !== undefined) [commands, line, name] = [ofSwitch, args, parseLine(args).name];
+  if (code === Errno.ENOSYS && name === "watch") {
+    const instead = ofSwitch !== undefined
+      ? `${parseLine(original).name} ports`
+      : remote.lab
+      ? "links"
+      : "ports";
+    return ` (watch redraws at a terminal: run vde term without -c and type it; a script reads ${instead})`;
+  }
   if (code === Errno.ENOSYS) {
     // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
     const switches = remote.lab && ofSwitch === undefined ? await remote.labSwitches() : [];
