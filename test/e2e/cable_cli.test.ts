@@ -92,6 +92,30 @@ Deno.test("vde cable listen on a directory no switch serves refuses at start in 
   }
 });
 
+Deno.test("an insecure listener on port 0 warns with the port the kernel chose", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cable-port0-" });
+  const sw = await startOurSwitch(`${dir}/sw`);
+  const listener = spawnManaged(
+    [...ourCli(), "cable", "listen", "127.0.0.1:0", "--sock", `${dir}/sw`, "--insecure"],
+    { name: "vde cable listen" },
+  );
+  try {
+    await listener.waitForOutput(/listening on 127\.0\.0\.1:\d+ \(PLAIN, insecure\)/, 20_000, "stderr");
+    const port = listener.stderr.match(/listening on 127\.0\.0\.1:(\d+)/)![1];
+    assert.notEqual(port, "0");
+    assert.match(
+      listener.stderr,
+      new RegExp(`^vde cable: WARNING: the cable listening on 127\\.0\\.0\\.1:${port} is INSECURE`, "m"),
+    );
+    assert.doesNotMatch(listener.stderr, /127\.0\.0\.1:0\b/);
+  } finally {
+    listener.kill("SIGTERM");
+    await within("vde cable listen to exit", 10_000, listener.status);
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("vde switch --cable tcp:// without a key names --key FILE, the switch's own option", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-cable-key-" });
   try {
