@@ -198,9 +198,12 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       log(COMPONENT, `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
     await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
+    let webView = "";
     if (o.http !== undefined) {
       const web = await startSwitchWeb(sw, server.dir, o.http, o.httpToken);
       p.defer(() => web.close());
+      // Said again where it serves: a daemon's log file is not where its user looks for the port.
+      webView = `; web view: ${web.url}`;
     } else if (o.httpToken !== undefined) {
       throw new UsageError("--http-token needs --http");
     }
@@ -210,7 +213,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
       : "";
     const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
-    p.ready(`serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}`);
+    p.ready(
+      `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}${webView}`,
+    );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
     const stdinConsole: RunningConsole | null = p.inBackground
       ? null

@@ -216,3 +216,25 @@ Deno.test("--daemon without --logfile prints the startup script's failing lines 
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
   });
 });
+
+Deno.test("a --daemon switch with --http 0 and --logfile names its web view's port in the line it prints", async () => {
+  await withTmp(async (dir) => {
+    const r = await daemon([
+      "--sock",
+      `${dir}/sw`,
+      "--pidfile",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+      "--http",
+      "0",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const url = r.stderr.match(/; web view: (http:\/\/127\.0\.0\.1:\d+\/); in the background as pid/)?.[1];
+    assert.ok(url, r.stderr);
+    const page = await fetch(`${url}metrics`);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
