@@ -29,7 +29,7 @@ import type { PortFdKind } from "./switch_layout.ts";
 export interface WarmTarget {
   /** Activates `port` and reads and writes `fd` as its endpoint. */
   attach(port: number, fd: number, kind: PortFdKind): void;
-  /** Serves the ready fds without blocking, whatever commands or main-thread frames are pending. */
+  /** Serves the ready fds (frames were just written to them), whatever commands or main-thread frames are pending. */
   turn(): void;
   /** Releases `fd` of `port`. */
   detach(port: number, fd: number): void;
