@@ -11,9 +11,10 @@
  * every function the warm-up had optimized (the engine's MAC readers, the
  * receive and send loops) ran unoptimized again for the first real frames,
  * and between pings 10 ms apart it took hundreds of pings to optimize them
- * again. A message posted on a throwaway channel before warming does the
- * same change while nothing is optimized yet. `structuredClone` alone
- * does not.
+ * again; the slirp thread's first message ("ready") did the same to its
+ * warmed checksum and TCP code. A message posted on a throwaway channel
+ * before warming does the same change while nothing is optimized yet.
+ * `structuredClone` alone does not.
  */
 
 /** Posts one message on a throwaway channel (see above); cheap, and harmless when repeated. */
