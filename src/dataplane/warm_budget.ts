@@ -10,22 +10,11 @@
  * cores shared with other benchmarks the thread had a third of a core, and
  * `--trace-opt` showed warm-ups that ended with the wait and receive
  * functions still in V8's middle tier, thrown into the first real frames.
- * Counted in the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, a vDSO read)
+ * Counted in the thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`)
  * the rounds are the same on any load; the wall cap bounds how long a
  * starved thread keeps its first frames waiting.
  */
-import { libc } from "../../ffi/libc.ts";
-
-const CLOCK_THREAD_CPUTIME_ID = 3;
-/** struct timespec as 32-bit halves (a thread's CPU seconds fit the low half). */
-const timespec = new Int32Array(4);
-const timespecBytes = new Uint8Array(timespec.buffer);
-
-/** The calling thread's CPU time in ms. */
-export function threadCpuMs(): number {
-  libc().clock_gettime(CLOCK_THREAD_CPUTIME_ID, timespecBytes);
-  return timespec[0]! * 1000 + timespec[2]! / 1e6;
-}
+import { threadCpuMs } from "../../ffi/libc.ts";
 
 /** Returns a check that says true once `cpuMs` of this thread's CPU or `wallMs` of wall time have passed. */
 export function warmBudget(cpuMs: number, wallMs: number): () => boolean {
