@@ -141,8 +141,16 @@ export function stateName(s: TcpState): string {
 export interface TcbConfig {
   /** Largest payload we accept (advertised as MSS) and send. */
   mss: number;
-  /** Largest send ring, bytes (rounded up to a power of two). */
+  /** Largest send ring, bytes (rounded up to a power of two): what may be in flight at most. */
   sendBufferSize: number;
+  /**
+   * The same when our MSS is above `LARGE_SEGMENT` bytes, if larger. At MTU
+   * 65520 host->guest, a download through our switch to a `vde_plug` tap,
+   * 2 MiB instead of 512 KiB took 10-15% less CPU per MB in our switch and
+   * slirp threads (fewer, larger batches); it needs a switch that holds
+   * frames for a full reader (ours and vde_switch do) rather than drop them.
+   */
+  sendBufferSizeLarge: number;
   /** Largest receive ring, bytes: the largest window we advertise (rounded up to a power of two). */
   receiveBufferSize: number;
   /**
@@ -206,6 +214,7 @@ export interface TcbConfig {
 export const DEFAULT_TCB_CONFIG: TcbConfig = {
   mss: 1460,
   sendBufferSize: 512 * 1024,
+  sendBufferSizeLarge: 2 * 1024 * 1024,
   receiveBufferSize: 512 * 1024,
   receiveBufferSizeLarge: 2 * 1024 * 1024,
   initialBufferSize: 16 * 1024,
@@ -598,10 +607,12 @@ export class TcpConnection {
 
   /** The receive ring's largest size: a jumbo MTU's own when ours is one (see `receiveBufferSizeLarge`). */
   #receiveMax(): number {
-    const cfg = this.cfg;
-    return cfg.mss > LARGE_SEGMENT
-      ? Math.max(cfg.receiveBufferSize, cfg.receiveBufferSizeLarge)
-      : cfg.receiveBufferSize;
+    return this.#jumbo(this.cfg.receiveBufferSize, this.cfg.receiveBufferSizeLarge);
+  }
+
+  /** A ring's largest size: `large` (if larger) when our MSS is a jumbo MTU's, else `size`. */
+  #jumbo(size: number, large: number): number {
+    return this.cfg.mss > LARGE_SEGMENT ? Math.max(size, large) : size;
   }
 
   #initialRing(): number {
@@ -653,7 +664,10 @@ export class TcpConnection {
   #establish(): void {
     this.state = TcpState.Established;
     this.stats.established++;
-    this.sndBuf = this.#newRing(this.cfg.initialBufferSize, this.cfg.sendBufferSize);
+    this.sndBuf = this.#newRing(
+      this.cfg.initialBufferSize,
+      this.#jumbo(this.cfg.sendBufferSize, this.cfg.sendBufferSizeLarge),
+    );
     this.rcvBuf = this.#newRing(this.#initialRing(), this.#receiveMax());
     this.stats.bufferBytes += this.bufferBytes;
     this.cwnd = this.cfg.initialWindowSegments * this.effMss;
