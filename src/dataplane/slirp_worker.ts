@@ -93,6 +93,7 @@ import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -290,3 +291,6 @@ scope.onmessage = (e) => {
     scope.postMessage({ type: "stopped", reason: `slirp thread failed: ${err}`, link: newLinkStats() });
   });
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

@@ -73,6 +73,7 @@ import {
   type SwitchReply,
   type SwitchStart,
 } from "./switch_layout.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 const BATCH = 64;
 /**
@@ -609,3 +610,6 @@ scope.onmessage = (e) => {
   loop.apply(e.data as SwitchCommand);
   runUntilCommandOrStop();
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();
