@@ -55,6 +55,7 @@ import {
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
+import { primeMessaging } from "./message_primer.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
   BPDU,
@@ -84,6 +85,8 @@ const BATCH = 64;
  * 30-50 ms of a compiler thread, the frames meanwhile forwarded by slower code).
  */
 const WARM_BATCH = 2;
+/** The warm-up's throwaway ring from the main thread: empty, only its drain and sleep run. */
+const WARM_RING_BYTES = 4096;
 const CLOCK_MONOTONIC = 1;
 const MAX_EVENTS = 64;
 /** Slot size: one byte more than the largest frame, so oversize shows as MSG_TRUNC. */
@@ -130,7 +133,8 @@ class SwitchLoop {
   readonly #wakeFd: number;
   readonly #notifyFd: number;
   readonly #control: Int32Array;
-  readonly #ringIn: FrameRing;
+  /** From the main thread; during warm-up a throwaway twin, so the real one's frames wait. */
+  #ringIn: FrameRing;
   readonly #ringOut: FrameRing;
   /** The forwarding engine; during warm-up a throwaway twin on memory no other thread reads. */
   engine: SwitchEngine;
@@ -179,7 +183,8 @@ class SwitchLoop {
   /** struct timespec as 32-bit halves (seconds since boot fit the low half). */
   readonly #ts = new Int32Array(4);
   readonly #tsBytes = new Uint8Array(this.#ts.buffer);
-  readonly #t0 = this.#clock();
+  /** The engine's time zero; moved back during warm-up so the twin engine ages its MAC table (see `warm`). */
+  #t0 = this.#clock();
   readonly #engineOutput = (port: number, frame: Uint8Array): void => this.#output(port, frame);
   readonly #fromRing = (tag: number, frame: Uint8Array) => {
     if ((tag & SEND) === 0) this.engine.input(tag, frame);
@@ -385,9 +390,15 @@ class SwitchLoop {
   warm(): void {
     if (this.engine.numPorts < 4) return;
     const real = this.engine;
+    const realRing = this.#ringIn;
     const handled = this.#handled;
+    const t0 = this.#t0;
     this.engine = this.#newEngine(sharedEngineState(this.#options.maxMacs));
+    // Frames from the main thread (which may be for ports a command has yet to set up) wait in the
+    // real ring, which is not declared asleep meanwhile, so no one wakes us for them.
+    this.#ringIn = FrameRing.create(WARM_RING_BYTES);
     this.#batch = WARM_BATCH;
+    let round = 0;
     try {
       warmUp({
         attach: (port, fd, kind) => {
@@ -395,17 +406,30 @@ class SwitchLoop {
           this.#addFd(port, fd, kind);
         },
         turn: () => {
-          // Commands, and frames from the main thread (which may be for ports a command has yet to
-          // set up), wait until warming is done; the fds are served even with commands posted.
+          // Commands wait until warming is done; the fds are served even with commands posted.
           this.#handled = Atomics.load(this.#control, CTL_POSTED);
           // The engine ticks every round, so its clock fields take their final shape here.
           this.#lastTick = -Infinity;
-          this.#serveFds(true);
+          // Now and then its clock jumps past the MAC table's aging interval and entries' lifetime, so
+          // aging, expiry and learning anew run here too: compiled without them, the forwarding path
+          // (which inlines the tick) was thrown away at the first aging, 2 s after the start, and an
+          // address learnt anew threw the table's code away.
+          if ((round & 127) === 0) {
+            this.#t0 -= (this.engine.expireSeconds + this.engine.gcIntervalSeconds + 1) * 1000;
+          }
+          // Now and then the wake eventfd is ready too, as when a command or a ring frame comes.
+          if ((++round & 7) === 0) this.#c.write(this.#wakeFd, this.#eight, 8);
+          // The whole turn, as a wake-up runs it (ring, wait, fds): the frames written before it
+          // make the wait return at once. Warmed through `#serveFds` alone, the ring and the wait
+          // ran unoptimized between pings, hundreds of them, until V8 compiled them.
+          this.turn();
         },
         detach: (_port, fd) => this.#removeFd(fd),
       });
     } finally {
       this.engine = real;
+      this.#ringIn = realRing;
+      this.#t0 = t0;
       this.#handled = handled;
       this.#batch = BATCH;
     }
@@ -610,6 +634,8 @@ scope.onmessage = (e) => {
     loop = new SwitchLoop(start);
     if (loop.ok) {
       const began = performance.now();
+      // Before warming: the first message posted would throw the warmed code away (message_primer.ts).
+      primeMessaging();
       loop.warm();
       scope.postMessage({ warmed: performance.now() - began });
     }
