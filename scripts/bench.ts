@@ -13,6 +13,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { dataplaneSection } from "./bench_dataplane.ts";
+import { freeLoopbackPort } from "./free_port.ts";
 import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
 import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import {
@@ -595,19 +596,25 @@ interface CableKind {
   /** Minimum ratio to the dpipe cable between C switches; absent = informational. */
   target?: number;
   env?: Record<string, string>;
-  args(port: number, key: string): [string[], string[]];
+  /** The loopback ports its two sides use; absent: none (the multicast cables, in namespaces of their own). */
+  ports?: () => Promise<number[]>;
+  args(ports: number[], key: string): [string[], string[]];
   /** Wait for the listener's "cable open" line before measuring. */
   connects: boolean;
   /** Run A and B in two namespaces joined by a veth (multicast cables: never on the host's own network). */
   netns?: boolean;
 }
 
+/** One TCP port on loopback: the tcp:// cable's listener. */
+const oneTcpPort = async () => [await freeLoopbackPort()];
+
 const CABLE_KINDS: CableKind[] = [
   {
     name: "tcp:// encrypted",
     target: 0.8,
     connects: true,
-    args: (p, k) => [
+    ports: oneTcpPort,
+    args: ([p], k) => [
       ["--cable", `tcp://127.0.0.1:${p}/listen`, "--key", k],
       ["--cable", `tcp://127.0.0.1:${p}`, "--key", k],
     ],
@@ -616,15 +623,17 @@ const CABLE_KINDS: CableKind[] = [
     name: "tcp:// plain (--insecure)",
     target: 1.0,
     connects: true,
+    ports: oneTcpPort,
     args: (
-      p,
+      [p],
     ) => [["--cable", `tcp://127.0.0.1:${p}/listen/insecure`], ["--cable", `tcp://127.0.0.1:${p}/insecure`]],
   },
   {
     name: "tcp:// encrypted, WebCrypto AES-GCM",
     env: { VDE_CABLE_CRYPTO: "webcrypto" },
     connects: true,
-    args: (p, k) => [
+    ports: oneTcpPort,
+    args: ([p], k) => [
       ["--cable", `tcp://127.0.0.1:${p}/listen`, "--key", k],
       ["--cable", `tcp://127.0.0.1:${p}`, "--key", k],
     ],
@@ -632,9 +641,10 @@ const CABLE_KINDS: CableKind[] = [
   {
     name: "udp://",
     connects: false,
-    args: (p) => [
-      ["--cable", `udp://127.0.0.1:${p}->127.0.0.1:${p + 1}`],
-      ["--cable", `udp://127.0.0.1:${p + 1}->127.0.0.1:${p}`],
+    ports: async () => [await freeLoopbackPort("udp"), await freeLoopbackPort("udp")],
+    args: ([p, q]) => [
+      ["--cable", `udp://127.0.0.1:${p}->127.0.0.1:${q}`],
+      ["--cable", `udp://127.0.0.1:${q}->127.0.0.1:${p}`],
     ],
   },
   {
@@ -723,8 +733,7 @@ async function cableSection(plan: Plan, metrics: Metric[]): Promise<void> {
             procs.push(spawnManaged(["dpipe", "vde_plug", dirA, "=", "vde_plug", dirB], { name: "dpipe" }));
             await sleep(500);
           } else {
-            const port = 23000 + Math.floor(Math.random() * 20000);
-            const [argsA, argsB] = kind.args(port, key);
+            const [argsA, argsB] = kind.args(await kind.ports?.() ?? [], key);
             const [nsA, nsB] = kind.netns && pair !== null ? [pair.a, pair.b] : [undefined, undefined];
             const a = await startCableSwitch(dirA, argsA, kind.env, nsA);
             procs.push(a);
@@ -1041,7 +1050,7 @@ while True:
         for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
           let sw: SwitchHandle | null = null;
           const procs: ManagedProcess[] = [];
-          const fwdPort = 21000 + Math.floor(Math.random() * 20000);
+          const fwdPort = await freeLoopbackPort();
           const acceptPort = guestPort++;
           try {
             sw = await startIn("ours");
@@ -1131,15 +1140,17 @@ async function slirpIperf(
   timeoutMs: number,
   procs: ManagedProcess[],
 ): Promise<IperfReport> {
-  const srv = spawnManaged(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", "5211"], {
+  // On the host's loopback, which every run shares: a port of this run's own (see free_port.ts).
+  const port = String(await freeLoopbackPort());
+  const srv = spawnManaged(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", port], {
     name: "iperf3 server",
   });
   procs.push(srv);
   await waitFor(
-    async () => (await run(["ss", "-Hltn", "sport = :5211"], { check: false })).stdout.trim() !== "",
+    async () => (await run(["ss", "-Hltn", `sport = :${port}`], { check: false })).stdout.trim() !== "",
     { timeoutMs: 5000, what: "iperf3 server" },
   );
-  const args = ["iperf3", "-c", "10.0.2.2", "-p", "5211", ...extra, "-J", "--connect-timeout", "5000"];
+  const args = ["iperf3", "-c", "10.0.2.2", "-p", port, ...extra, "-J", "--connect-timeout", "5000"];
   if (reverse) args.push("-R");
   const r = await g.run(args, { check: false, timeoutMs });
   await srv.stop({ timeoutMs: 2000 });

@@ -15,6 +15,7 @@
  * Everything runs in throwaway namespaces; every process and wait is bounded.
  */
 import { type Netns, waitForPing, withNetns } from "../test/helpers/netns.ts";
+import { freeLoopbackPort } from "./free_port.ts";
 import {
   hasCommand,
   type ManagedProcess,
@@ -89,7 +90,9 @@ async function iperf(
   seconds: number,
   reverse: boolean,
 ): Promise<IperfResult> {
-  const port = "5212";
+  // In a namespace of this run's own any port is free; on the host's loopback, shared by every run, one
+  // the kernel just picked (see free_port.ts).
+  const port = serverNs ? "5212" : String(await freeLoopbackPort());
   const srvCmd = ["iperf3", "-s", "-1", "-B", bind, "-p", port];
   const srv = serverNs ? serverNs.spawn(srvCmd, { name: "iperf3 server" }) : spawnManaged(srvCmd, {
     name: "iperf3 server",
