@@ -21,9 +21,10 @@
  * busy machine it stops after 250 ms of the thread's CPU or a second on the
  * clock, warm or not (warm_budget.ts).
  */
-import { C, datagramPair, libc } from "../../ffi/libc.ts";
+import { libc } from "../../ffi/libc.ts";
 import { setSocketBuffer } from "../io/socket_buffers.ts";
 import { warmBudget } from "./warm_budget.ts";
+import { LIBC_FDS, type WarmFds } from "./warm_fds.ts";
 import { PLUG_SHARED_BYTES, type PlugStart } from "./plug_layout.ts";
 import type { DemandSched } from "./priority.ts";
 
@@ -52,15 +53,19 @@ export const QUIET_SCHED: DemandSched = { raise: () => false, setRealtime: () =>
 
 /**
  * Runs `loop` (the plug thread's loop) over throwaway ends until warm,
- * `feed` being what it calls where it would block. Never throws: a failure
- * only means a cold start.
+ * `feed` being what it calls where it would block; closes every fd it
+ * opened through `calls` on every path. Never throws: a failure only
+ * means a cold start.
  */
-export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown): void {
+export function warmUp(
+  loop: (start: PlugStart, feed: () => boolean) => unknown,
+  calls: WarmFds = LIBC_FDS,
+): void {
   const c = libc();
   const fds: number[] = [];
   try {
     const pair = () => {
-      const sv = datagramPair();
+      const sv = calls.pair();
       if (sv === null) throw new Error("socketpair");
       fds.push(...sv);
       return sv;
@@ -70,7 +75,7 @@ export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown)
     // A socketpair queues as much as its sender's buffer holds (about 90 full-size frames by default);
     // a small one fills within the rounds that are not emptied.
     for (const fd of [tap[0]!, sock[0]!]) setSocketBuffer(fd, "send", LOOP_SEND_BUFFER);
-    const wakeFd = c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
+    const wakeFd = calls.eventfd();
     if (wakeFd < 0) return;
     fds.push(wakeFd);
     const start: PlugStart = {
@@ -104,7 +109,7 @@ export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown)
   } catch {
     // A cold start is slower, not wrong.
   } finally {
-    for (const fd of fds) c.close(fd);
+    for (const fd of fds) calls.close(fd);
   }
 }
 

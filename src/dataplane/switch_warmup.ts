@@ -23,9 +23,10 @@
  * in its socket. On a busy machine it stops after 250 ms of the thread's CPU
  * or a second on the clock, warm or not (warm_budget.ts).
  */
-import { datagramPair, libc } from "../../ffi/libc.ts";
+import { libc } from "../../ffi/libc.ts";
 import type { PortFdKind } from "./switch_layout.ts";
 import { warmBudget } from "./warm_budget.ts";
+import { LIBC_FDS, type WarmFds } from "./warm_fds.ts";
 
 /** What warming needs of the switch thread's loop. */
 export interface WarmTarget {
@@ -56,15 +57,16 @@ const KINDS: PortFdKind[] = ["dgram", "dgram", "tap"];
 
 /**
  * Forwards throwaway frames through `target` on ports 1-3, then undoes
- * them. Never throws: a failure only means a cold start.
+ * them, closing every fd it opened through `fds` on every path. Never
+ * throws: a failure only means a cold start.
  */
-export function warmUp(target: WarmTarget): void {
+export function warmUp(target: WarmTarget, fds: WarmFds = LIBC_FDS): void {
   const c = libc();
   const pairs: [number, number][] = [];
   const attached: number[] = [];
   try {
     for (let port = 1; port <= KINDS.length; port++) {
-      const sv = datagramPair();
+      const sv = fds.pair();
       if (sv === null) return;
       pairs.push(sv);
       target.attach(port, sv[0]!, KINDS[port - 1]!);
@@ -90,10 +92,15 @@ export function warmUp(target: WarmTarget): void {
   } catch {
     // A cold start is slower, not wrong.
   } finally {
-    for (const port of attached) target.detach(port, pairs[port - 1]![0]!);
+    // A detach that throws must not keep the others, or the closes, from running.
+    for (const port of attached) {
+      try {
+        target.detach(port, pairs[port - 1]![0]!);
+      } catch { /* the loop's trouble; the fds are still ours to close */ }
+    }
     for (const sv of pairs) {
-      c.close(sv[0]!);
-      c.close(sv[1]!);
+      fds.close(sv[0]!);
+      fds.close(sv[1]!);
     }
   }
 }

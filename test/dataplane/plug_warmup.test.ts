@@ -9,10 +9,7 @@ import { libc } from "../../ffi/libc.ts";
 import { QUIET_SCHED, warmUp } from "../../src/dataplane/plug_warmup.ts";
 import type { PlugStart } from "../../src/dataplane/plug_layout.ts";
 import { DemandGovernor } from "../../src/dataplane/priority.ts";
-
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
+import { RecordingFds } from "./_warm_fds.ts";
 
 /** Forwards every frame waiting on one end to the other, as the plug thread's loop would; returns how many. */
 function forward(start: PlugStart): number {
@@ -31,7 +28,7 @@ function forward(start: PlugStart): number {
 }
 
 Deno.test("plug warm-up feeds its loop frames on a tap-like and a datagram end until warm, then closes its fds", () => {
-  const before = openFds();
+  const calls = new RecordingFds();
   let feeds = 0;
   let frames = 0;
   let kinds: string[] = [];
@@ -42,20 +39,29 @@ Deno.test("plug warm-up feeds its loop frames on a tap-like and a datagram end u
       feeds++;
       frames += forward(start);
     }
-  });
+  }, calls);
   assert.deepEqual(kinds, ["tap", "dgram"]);
   assert.ok(feeds >= 256, `${feeds} wake-ups fed`);
   // Each wake-up carries at least one frame each way.
   assert.ok(frames >= 2 * feeds, `${frames} frames in ${feeds} wake-ups`);
-  assert.equal(openFds(), before, "every socketpair and the eventfd closed");
+  // Two socketpairs and the eventfd.
+  calls.assertAllClosed(5);
 });
 
 Deno.test("plug warm-up whose loop throws still closes its fds", () => {
-  const before = openFds();
+  const calls = new RecordingFds();
   warmUp(() => {
     throw new Error("a bug in the loop");
-  });
-  assert.equal(openFds(), before);
+  }, calls);
+  calls.assertAllClosed(5);
+});
+
+Deno.test("plug warm-up that cannot make its eventfd closes its socketpairs and never runs the loop", () => {
+  const calls = new RecordingFds();
+  let ran = false;
+  warmUp(() => ran = true, { pair: () => calls.pair(), eventfd: () => -1, close: (fd) => calls.close(fd) });
+  assert.equal(ran, false);
+  calls.assertAllClosed(4);
 });
 
 Deno.test("a stream while warming never makes the thread real-time (the quiet policy changes nothing)", () => {

@@ -11,6 +11,7 @@ import { Switch } from "../../src/switch/switch.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { makeConsole } from "../console/_helpers.ts";
+import { RecordingFds } from "./_warm_fds.ts";
 import { BROADCAST, ethFrame, mac, tagOf, threadWarmed, until, within } from "../helpers/vde_clients.ts";
 
 /**
@@ -28,12 +29,8 @@ async function sampleUntilWarmed(sw: Switch, sample: () => void): Promise<number
   return await warmed;
 }
 
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
-
 Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, detaches each and closes its fds", () => {
-  const before = openFds();
+  const calls = new RecordingFds();
   const attached: [number, PortFdKind][] = [];
   const detached: number[] = [];
   let turns = 0;
@@ -57,16 +54,16 @@ Deno.test("warm-up attaches ports 1-3 (two datagram, one tap), serves them, deta
       }
     },
     detach: (port) => detached.push(port),
-  });
+  }, calls);
   assert.deepEqual(attached, [[1, "dgram"], [2, "dgram"], [3, "tap"]]);
   assert.deepEqual(detached, [1, 2, 3]);
   assert.ok(turns >= 256, `${turns} turns`);
   assert.ok(framesSeen >= turns, `${framesSeen} frames for ${turns} turns`);
-  assert.equal(openFds(), before, "every socketpair closed");
+  calls.assertAllClosed(6);
 });
 
 Deno.test("warm-up that fails midway still detaches what it attached and closes its fds", () => {
-  const before = openFds();
+  const calls = new RecordingFds();
   const detached: number[] = [];
   warmUp({
     attach: () => {},
@@ -74,9 +71,42 @@ Deno.test("warm-up that fails midway still detaches what it attached and closes 
       throw new Error("a bug in the loop");
     },
     detach: (port) => detached.push(port),
-  });
+  }, calls);
   assert.deepEqual(detached, [1, 2, 3]);
-  assert.equal(openFds(), before);
+  calls.assertAllClosed(6);
+});
+
+Deno.test("warm-up whose detach throws still detaches the other ports, closes its fds and does not throw", () => {
+  const calls = new RecordingFds();
+  const detached: number[] = [];
+  warmUp({
+    attach: () => {},
+    turn: () => {},
+    detach: (port) => {
+      detached.push(port);
+      if (port === 1) throw new Error("a bug in the detach");
+    },
+  }, calls);
+  assert.deepEqual(detached, [1, 2, 3]);
+  calls.assertAllClosed(6);
+});
+
+Deno.test("warm-up that cannot open its third port closes the two it opened", () => {
+  const calls = new RecordingFds();
+  let pairs = 0;
+  const attached: number[] = [];
+  const detached: number[] = [];
+  warmUp({
+    attach: (port) => attached.push(port),
+    turn: () => assert.fail("no turn without all three ports"),
+    detach: (port) => detached.push(port),
+  }, {
+    pair: () => ++pairs === 3 ? null : calls.pair(),
+    eventfd: () => calls.eventfd(),
+    close: (fd) => calls.close(fd),
+  });
+  assert.deepEqual([attached, detached], [[1, 2], [1, 2]]);
+  calls.assertAllClosed(4);
 });
 
 Deno.test("a threaded switch's MAC table reads empty from the moment it is made, through its thread's start and warm-up", async () => {
