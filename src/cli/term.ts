@@ -204,7 +204,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
-      const switches = remote.lab ? await remote.labSwitches() : [];
+      // The lab's switch names only help guess a mistyped command (explainFailure's ENOSYS case).
+      const switches = remote.lab && reply.code === Errno.ENOSYS ? await remote.labSwitches() : [];
       return formatExplained(line, reply, knownOf(remote.commands(), undefined, switches));
     },
     complete: async (line) => {
