@@ -552,7 +552,7 @@ Deno.test("receive autotuning respects the engine-wide buffer budget", () => {
 });
 
 Deno.test("window scaling carries windows beyond 64 KiB", () => {
-  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20 });
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 0 });
   rig.accept({ mss: 1460, wscale: 7 });
   rig.conn.sendAck();
   const [a] = rig.take();
@@ -562,6 +562,28 @@ Deno.test("window scaling carries windows beyond 64 KiB", () => {
   rig.conn.write(bytes(200_000));
   const inFlight = rig.take().reduce((n, s) => n + s.payload.length, 0);
   assert.equal(inFlight, 10 * 1460, "limited by the initial congestion window, not the 64 KiB field");
+});
+
+Deno.test("the receive window never offers more than receiveWindowSegments segments, however large the ring", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.accept({ mss: 1460, wscale: 7 });
+  const cap = 64 * rig.conn.cfg.mss;
+  const win = (s: Seg) => s.window << rig.conn.rcvShift;
+  rig.conn.sendAck();
+  let offered = win(rig.take()[0]!);
+  assert.ok(offered <= cap && offered > cap - (1 << rig.conn.rcvShift), `first window ${offered}`);
+  // A peer that sends all it may while the owner reads nothing: the window closes at 64 segments.
+  let sent = 0;
+  while (offered - sent >= 1000) {
+    rig.data(bytes(1000, sent));
+    sent += 1000;
+    for (const s of rig.take()) offered = sent + win(s);
+  }
+  assert.ok(sent <= cap, `${sent} bytes accepted, at most ${cap}`);
+  // The owner reads it all: the window opens again, to 64 segments and no more.
+  rig.conn.consume(rig.conn.receiveRegion().length);
+  rig.conn.sendAck();
+  for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
 });
 
 Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST-ACK, CLOSED", () => {
