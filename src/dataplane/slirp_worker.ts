@@ -38,9 +38,11 @@
  * the switch link is "on-demand" (dgram_link.ts, read_handover.ts): this
  * thread reads the socket in its own epoll set while little flows (a
  * request and its answer), and the receive thread reads it while a stream
- * flows either way (64 KiB within 10 ms, in and out together, or a read
- * that finds 6 KiB or 32 frames waiting), until 250 ms after it: a
- * download keeps this thread busy while its acknowledgements come in.
+ * comes in (64 KiB within 10 ms, or a read that finds 6 KiB or 80 frames
+ * waiting), until 250 ms after it. A download's acknowledgements this
+ * thread reads itself: our TCP keeps at most 64 segments in flight, so
+ * they cannot overflow the switch's queue for us (relayed, they cost the
+ * receive thread a wake-up per batch, 40% of the slirp's CPU).
  * The receive thread, a Worker started from this one, starts only when
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.

@@ -286,9 +286,24 @@ class SackLiar extends Edge<SimPeer> {
   }
 }
 
-Deno.test("SACK netsim: our receive window never overflows the 90-segment queue in front of us", () => {
-  for (const seed of SEEDS) {
-    const r = simulateTransfer({ seed, queueLimit: 90, delayMs: 1, bytesAB: 4_000_000, bytesBA: 0 });
+Deno.test("SACK netsim: neither our receive window nor our sender overflows a 90-segment queue", () => {
+  for (
+    const [seed, cfgA, cfgB] of SEEDS.flatMap((seed) =>
+      [
+        [seed, {}, { receiveWindowSegments: 0 }], // our sender, a receiver with a large window (Linux's)
+        [seed, { sendWindowSegments: 0 }, {}], // a sender that fills any window, our receiver
+      ] as const
+    )
+  ) {
+    const r = simulateTransfer({
+      seed,
+      queueLimit: 90,
+      delayMs: 1,
+      bytesAB: 4_000_000,
+      bytesBA: 0,
+      cfgA,
+      cfgB,
+    });
     assert.ok(r.done, `seed ${seed}: incomplete`);
     assert.equal(r.b.mismatchAt, -1);
     assert.equal(r.net.tailDropped, 0, `seed ${seed}: the queue overflowed`);
@@ -312,7 +327,7 @@ Deno.test("SACK netsim: hostile SACK blocks on half the ACKs, with 3% loss: noth
 for (const cc of ["cubic", "newreno"] as const) {
   Deno.test(`SACK netsim (${cc}): a tail-drop queue that also drops retransmissions costs no timeout`, () => {
     // 90 segments: what Debian's vde_switch buffers towards a slow reader; 16: a harsher queue. The
-    // receiver offers a large window (as Linux's does), so the queue overflows.
+    // receiver offers a large window (as Linux's does) and the sender fills it, so the queue overflows.
     for (const queueLimit of [90, 16]) {
       for (const seed of SEEDS) {
         const r = simulateTransfer({
@@ -321,7 +336,7 @@ for (const cc of ["cubic", "newreno"] as const) {
           delayMs: 1,
           bytesAB: 4_000_000,
           bytesBA: 0,
-          cfgA: { congestionControl: cc },
+          cfgA: { congestionControl: cc, sendWindowSegments: 0 },
           cfgB: { receiveWindowSegments: 0 },
         });
         assert.ok(r.done, `queue ${queueLimit} seed ${seed}: incomplete`);

@@ -159,6 +159,16 @@ export interface TcbConfig {
    * size).
    */
   receiveWindowSegments: number;
+  /**
+   * Most segments we keep in flight, whatever the peer's window and the
+   * congestion window allow (0: no limit but theirs). The same switch
+   * queues for the guest's plug what we send it, and for us the guest's
+   * ACKs, up to one for each segment in flight; Linux's window offers a
+   * guest several megabytes. With 64, neither queue overflows from one
+   * flow, so the slirp thread may read a download's ACKs itself (see
+   * dataplane/read_handover.ts).
+   */
+  sendWindowSegments: number;
   /** Rings start at this size and double on demand. */
   initialBufferSize: number;
   /**
@@ -214,6 +224,7 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   sendBufferSize: 512 * 1024,
   receiveBufferSize: 512 * 1024,
   receiveWindowSegments: 64,
+  sendWindowSegments: 64,
   initialBufferSize: 16 * 1024,
   maxBufferBytes: 256 * 1024 * 1024,
   windowScaling: true,
@@ -1612,6 +1623,8 @@ export class TcpConnection {
     const sackRecovery = this.inRecovery && this.sackOk;
     let pipe = sackRecovery ? this.#pipe() : 0;
     let sent = false;
+    const segs = this.cfg.sendWindowSegments;
+    const wnd = segs > 0 ? Math.min(this.sndWnd, segs * mss) : this.sndWnd;
     for (;;) {
       // After a timeout, what the peer SACKed is not sent again.
       const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
@@ -1624,7 +1637,7 @@ export class TcpConnection {
       const flight = sackRecovery
         ? pipe
         : this.inFlight - (this.#sbStart.length > 0 ? this.#sackedBelow(this.sndNxt) : 0);
-      const usable = Math.min(this.sndWnd - this.inFlight, this.cwnd - flight);
+      const usable = Math.min(wnd - this.inFlight, this.cwnd - flight);
       let len = Math.min(unsent, mss, Math.max(0, usable), limit);
       if (len < unsent && len < mss && len < limit && !this.#forceSmall) {
         // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
