@@ -564,7 +564,7 @@ Deno.test("window scaling carries windows beyond 64 KiB", () => {
   assert.equal(inFlight, 10 * 1460, "limited by the initial congestion window, not the 64 KiB field");
 });
 
-Deno.test("the receive window never offers more than receiveWindowSegments segments, however large the ring", () => {
+Deno.test("on a short path the receive window never offers more than receiveWindowSegments segments", () => {
   const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
   rig.accept({ mss: 1460, wscale: 7 });
   const cap = 64 * rig.conn.cfg.mss;
@@ -584,6 +584,20 @@ Deno.test("the receive window never offers more than receiveWindowSegments segme
   rig.conn.consume(rig.conn.receiveRegion().length);
   rig.conn.sendAck();
   for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
+});
+
+Deno.test("on a long path (the handshake took 2 ms or more) the receive window is the ring's", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS, mss: 1460, wscale: 7 });
+  rig.conn.acceptSyn();
+  const [synAck] = rig.take();
+  rig.advance(3);
+  rig.peerSeq = PEER_ISS + 1;
+  rig.input({ flags: TCP_ACK, ack: (synAck!.seq + 1) >>> 0 });
+  assert.equal(rig.conn.state, TcpState.Established);
+  rig.conn.sendAck();
+  const [a] = rig.take();
+  assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
 });
 
 Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST-ACK, CLOSED", () => {

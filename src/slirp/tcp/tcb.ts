@@ -146,17 +146,16 @@ export interface TcbConfig {
   /** Largest receive ring, bytes: the largest window we advertise (rounded up to a power of two). */
   receiveBufferSize: number;
   /**
-   * Largest window we advertise, in segments of `mss` (0: no limit but the
-   * ring's). What the peer may have in flight towards us is what a switch
-   * in between must queue for us when we are late, and Debian's vde_switch
-   * queues about 90 full-size frames for a port (its socket's send buffer)
-   * and drops the rest. Behind it, iperf3 from a guest through our slirp
-   * with a 512 KiB window lost about 200 frames there per 3 s run on a
-   * loaded machine (the guest resending as many), none with 64 segments
-   * (libslirp offers 128 KB, about as many). Counted in segments, not
-   * bytes: the switch's queue is counted in frames (a jumbo frame takes a
-   * larger share, but a jumbo MSS times 64 is already past the ring's
-   * size).
+   * Largest window we advertise on a short path, in segments of `mss` (0:
+   * no limit but the ring's). What the peer may have in flight towards us
+   * is what a switch in between must queue for us when we are late, and
+   * Debian's vde_switch queues about 90 full-size frames for a port (its
+   * socket's send buffer) and drops the rest. Behind it, iperf3 from a
+   * guest through our slirp with a 512 KiB window lost about 200 frames
+   * there per 3 s run on a loaded machine (the guest resending as many),
+   * none with 64 segments (libslirp offers 128 KB, about as many). In
+   * segments, not bytes: the switch's queue counts frames (a jumbo MSS
+   * times 64 is past the ring's size). See `shortPathRttMs` for where.
    */
   receiveWindowSegments: number;
   /**
@@ -169,6 +168,15 @@ export interface TcbConfig {
    * dataplane/read_handover.ts).
    */
   sendWindowSegments: number;
+  /**
+   * The two limits above apply while the smallest round trip measured (the
+   * handshake's, at least) is below this, ms: a switch on this host (0.1-1
+   * ms even on a loaded machine), not a long path. On a lossy path of 2-10
+   * ms (wirefilter: 2%, 3+-2 ms each way) the 64-segment window stalled a
+   * guest behind each hole being recovered: 50 MB up in 8.3 s against 3.8
+   * without it (libslirp 16 s).
+   */
+  shortPathRttMs: number;
   /** Rings start at this size and double on demand. */
   initialBufferSize: number;
   /**
@@ -225,6 +233,7 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   receiveBufferSize: 512 * 1024,
   receiveWindowSegments: 64,
   sendWindowSegments: 64,
+  shortPathRttMs: 2,
   initialBufferSize: 16 * 1024,
   maxBufferBytes: 256 * 1024 * 1024,
   windowScaling: true,
@@ -422,6 +431,8 @@ export class TcpConnection {
 
   // Round-trip estimation.
   srtt = 0;
+  /** The smallest round trip measured, ms (Infinity before the first). */
+  minRtt = Infinity;
   rttvar = 0;
   rto: number;
   #rttSeq = 0;
@@ -613,19 +624,14 @@ export class TcpConnection {
     }
   }
 
-  #initialRing(): number {
-    return Math.min(pow2AtLeast(this.cfg.initialBufferSize), pow2AtLeast(this.#receiveMax()));
-  }
-
-  /** The largest window this connection offers, bytes (see `receiveWindowSegments`). */
+  /** The largest window this connection offers now, bytes (see `receiveWindowSegments`). */
   get receiveWindowMax(): number {
-    return this.#receiveMax();
+    const segs = this.cfg.receiveWindowSegments;
+    return segs > 0 && this.minRtt < this.cfg.shortPathRttMs ? segs * this.cfg.mss : Infinity;
   }
 
-  /** The largest receive ring this connection needs: its window never offers more. */
-  #receiveMax(): number {
-    const segs = this.cfg.receiveWindowSegments;
-    return segs > 0 ? Math.min(this.cfg.receiveBufferSize, segs * this.cfg.mss) : this.cfg.receiveBufferSize;
+  #initialRing(): number {
+    return Math.min(pow2AtLeast(this.cfg.initialBufferSize), pow2AtLeast(this.cfg.receiveBufferSize));
   }
 
   /** Doubles `ring` if it may grow and the engine-wide budget allows; true when it grew. */
@@ -674,7 +680,7 @@ export class TcpConnection {
     this.state = TcpState.Established;
     this.stats.established++;
     this.sndBuf = this.#newRing(this.cfg.initialBufferSize, this.cfg.sendBufferSize);
-    this.rcvBuf = this.#newRing(this.#initialRing(), this.#receiveMax());
+    this.rcvBuf = this.#newRing(this.#initialRing(), this.cfg.receiveBufferSize);
     this.stats.bufferBytes += this.bufferBytes;
     this.cwnd = this.cfg.initialWindowSegments * this.effMss;
     this.#armKeepAlive(this.#host.now());
@@ -1305,6 +1311,7 @@ export class TcpConnection {
   }
 
   #rttSample(r: number): void {
+    if (r < this.minRtt) this.minRtt = r;
     if (this.srtt === 0) {
       this.srtt = r || 0.001;
       this.rttvar = r / 2;
@@ -1624,7 +1631,9 @@ export class TcpConnection {
     let pipe = sackRecovery ? this.#pipe() : 0;
     let sent = false;
     const segs = this.cfg.sendWindowSegments;
-    const wnd = segs > 0 ? Math.min(this.sndWnd, segs * mss) : this.sndWnd;
+    const wnd = segs > 0 && this.minRtt < this.cfg.shortPathRttMs
+      ? Math.min(this.sndWnd, segs * mss)
+      : this.sndWnd;
     for (;;) {
       // After a timeout, what the peer SACKed is not sent again.
       const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
@@ -1818,7 +1827,13 @@ export class TcpConnection {
     }
     // Only allocated space is offered: the ring grows (autotuning) before the window does.
     const cap = ring.capacity;
-    let right = seqAdd(this.rcvBase, Math.min(cap, this.#receiveMax()));
+    let right = seqAdd(this.rcvBase, cap);
+    const segs = this.cfg.receiveWindowSegments;
+    if (segs > 0 && this.minRtt < this.cfg.shortPathRttMs) {
+      // A short path: at most `segs` segments (see receiveWindowSegments).
+      const limit = seqAdd(this.rcvBase, segs * this.cfg.mss);
+      if (seqLt(limit, right)) right = limit;
+    }
     // Receiver silly window avoidance: move the right edge only by a useful step.
     if (
       seqDiff(right, this.rcvAdvRight) < Math.min(cap >> 1, this.cfg.mss) &&
