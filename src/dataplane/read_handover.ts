@@ -154,11 +154,11 @@ const WINDOW_MS = 10;
  * Bytes per ms into the socket above which the receive thread reads it:
  * 100 Mbit/s. Below it a late owner leaves fewer than about 90 full-size
  * frames (what Debian's switch holds for us) waiting after 10 ms. Only
- * what comes in counts: a download's acknowledgements are bounded by what
- * our TCP keeps in flight (64 segments), well within the ~270 small frames
- * the switch holds, and relaying them cost a wake-up of the receive thread
- * per batch (about 40% of the slirp's CPU in a download behind Debian's
- * switch).
+ * what comes in counts: a download's acknowledgements are small frames,
+ * of which the switch holds about 270 for us, and relaying them cost a
+ * wake-up of the receive thread per batch (about 40% of the slirp's CPU in
+ * a download behind Debian's switch); a late read still engages it (see
+ * LATE_FRAMES).
  */
 const BULK_BYTES_PER_MS = 12_500;
 /** Bytes within one window that mark a stream before the window ends: half a millisecond at 1 Gbit/s. */
@@ -171,9 +171,9 @@ const LATE_BYTES = 6 * 1024;
 /**
  * Frames one read may find waiting before the receive thread takes over,
  * whatever their size: the owner is late, and Debian's switch holds only
- * about 270 small frames for us. Above the 64 acknowledgements one
- * download of ours can have waiting (see BULK_BYTES_PER_MS), so it takes
- * several flows at once.
+ * about 270 small frames for us. A download's acknowledgements (one for
+ * every two or three segments) that the owner reads between its rounds
+ * stay below it, so they are not relayed (see BULK_BYTES_PER_MS).
  */
 const LATE_FRAMES = 80;
 /**

@@ -40,9 +40,9 @@
  * request and its answer), and the receive thread reads it while a stream
  * comes in (64 KiB within 10 ms, or a read that finds 6 KiB or 80 frames
  * waiting), until 250 ms after it. A download's acknowledgements this
- * thread reads itself: our TCP keeps at most 64 segments in flight, so
- * they cannot overflow the switch's queue for us (relayed, they cost the
- * receive thread a wake-up per batch, 40% of the slirp's CPU).
+ * thread reads itself: relayed, they cost the receive thread a wake-up per
+ * batch (40% of the slirp's CPU), and read here none were lost to Debian's
+ * switch (50 MB down, 4 runs), now that a download is not paused (below).
  * The receive thread, a Worker started from this one, starts only when
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.
@@ -61,11 +61,13 @@
  * together. Measured there (two loaded cores, 7 alternating rounds):
  * 4.3-8.7 ms per MB up and 3.0-5.6 down; guest->host a median 1.55x
  * libslirp's rate (0.98x before). A download is not paused: its rounds are
- * clocked by the guest's acknowledgements, and with at most 64 segments in
- * flight (slirp/tcp/tcb.ts) a pause after each round left the pipe empty
- * for part of every round trip. Behind Debian's switch, 3 alternating
- * rounds on two cores loaded by other work (load 8-14): 747-919 Mbit/s at
- * 3.4-3.8 ms of CPU per MB without the pause, 298-804 at 3.6-5.4 with it.
+ * clocked by the guest's acknowledgements, which wait in the socket during
+ * a pause. Behind Debian's switch, alternating rounds on two cores loaded
+ * by other work (load 8-14): with our sender capped at 64 segments in
+ * flight (tried, not kept: a third slower behind our own switch),
+ * 747-919 Mbit/s without the pause against 298-804 with it (3 rounds);
+ * without the cap, 536-753 against 445-672 (3 rounds,
+ * CPU per MB 3.8-4.8 ms either way).
  * A request and its answer (ping, a connection through a forward) move
  * fewer frames per round and are not delayed.
  *

@@ -113,7 +113,7 @@ Deno.test("the governor engages the receive thread on 80 frames or 6 KiB in one 
     clock.now += 0.025;
     assert.equal(governor.direct(66, 1), false, `ack ${i}`);
   }
-  // Our TCP keeps 64 segments in flight: at most 64 acknowledgements wait, however late the owner.
+  // A download's acknowledgements found waiting by a late owner stay unrelayed up to 79 frames.
   assert.equal(governor.direct(64 * 78, 64), false, "64 acknowledgements with SACK blocks waiting");
   assert.equal(governor.direct(79 * 66, 79), false, "79 acknowledgements waiting");
   assert.equal(governor.direct(80 * 66, 80), true, "80: several flows, and the owner is late");

@@ -62,7 +62,9 @@
  * consumed by the owner) to `rcvNxt`; out-of-order segments are written at
  * their offset past the contents, and a short sorted list of received ranges
  * (bounded) remembers them. The advertised window is the free space of the
- * ring as allocated, so every byte offered has a place; a ring more than
+ * ring as allocated, so every byte offered has a place, and on a short path
+ * (a switch on this host) at most `receiveWindowSegments` segments, what
+ * such a switch queues for us without loss; a ring more than
  * half full doubles (autotuning) up to its maximum while the engine-wide
  * buffer budget allows. The right edge only moves right (scaling rounds a
  * window field down by less than one unit; data up to the largest edge ever
@@ -159,17 +161,7 @@ export interface TcbConfig {
    */
   receiveWindowSegments: number;
   /**
-   * Most segments we keep in flight, whatever the peer's window and the
-   * congestion window allow (0: no limit but theirs). The same switch
-   * queues for the guest's plug what we send it, and for us the guest's
-   * ACKs, up to one for each segment in flight; Linux's window offers a
-   * guest several megabytes. With 64, neither queue overflows from one
-   * flow, so the slirp thread may read a download's ACKs itself (see
-   * dataplane/read_handover.ts).
-   */
-  sendWindowSegments: number;
-  /**
-   * The two limits above apply while the smallest round trip measured (the
+   * `receiveWindowSegments` applies while the smallest round trip measured (the
    * handshake's, at least) is below this, ms: a switch on this host (0.1-1
    * ms even on a loaded machine), not a long path. On a lossy path of 2-10
    * ms (wirefilter: 2%, 3+-2 ms each way) the 64-segment window stalled a
@@ -232,7 +224,6 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   sendBufferSize: 512 * 1024,
   receiveBufferSize: 512 * 1024,
   receiveWindowSegments: 64,
-  sendWindowSegments: 64,
   shortPathRttMs: 2,
   initialBufferSize: 16 * 1024,
   maxBufferBytes: 256 * 1024 * 1024,
@@ -1630,10 +1621,6 @@ export class TcpConnection {
     const sackRecovery = this.inRecovery && this.sackOk;
     let pipe = sackRecovery ? this.#pipe() : 0;
     let sent = false;
-    const segs = this.cfg.sendWindowSegments;
-    const wnd = segs > 0 && this.minRtt < this.cfg.shortPathRttMs
-      ? Math.min(this.sndWnd, segs * mss)
-      : this.sndWnd;
     for (;;) {
       // After a timeout, what the peer SACKed is not sent again.
       const limit = this.#sbStart.length > 0 && seqLt(this.sndNxt, this.sndMax)
@@ -1646,7 +1633,7 @@ export class TcpConnection {
       const flight = sackRecovery
         ? pipe
         : this.inFlight - (this.#sbStart.length > 0 ? this.#sackedBelow(this.sndNxt) : 0);
-      const usable = Math.min(wnd - this.inFlight, this.cwnd - flight);
+      const usable = Math.min(this.sndWnd - this.inFlight, this.cwnd - flight);
       let len = Math.min(unsent, mss, Math.max(0, usable), limit);
       if (len < unsent && len < mss && len < limit && !this.#forceSmall) {
         // Window-limited: avoid silly small segments (RFC 9293 3.8.6.2.1).
