@@ -28,10 +28,10 @@ const SIZE = 50 * 1024 * 1024;
  * its rounds; with the slirp on its own thread reading the socket between
  * its rounds, 280 frames per run on average and up to 2.3%; with a receive
  * thread in front of that thread, 96 per run on average and at most 1.4% in
- * 30 runs. Since our TCP offers at most 64 segments of window and keeps at
- * most 64 in flight, one flow cannot overflow the ~90 frames the switch
- * queues for us, however late we read: 0 lost. The bound (10 frames, for
- * the odd ARP or DHCP frame) fails every design before.
+ * 30 runs. Since our TCP offers at most 88 segments of window to a guest
+ * this close, one flow cannot overflow the ~93 frames the switch queues for
+ * us, however late we read: 0 lost. The bound (10 frames, for the odd ARP
+ * or DHCP frame) fails every design before.
  */
 const MAX_LOST_SHARE = 0.0002;
 
