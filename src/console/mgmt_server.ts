@@ -32,6 +32,8 @@ import {
 } from "./reply_format.ts";
 import { log as defaultLog } from "../log.ts";
 import { OutputQueue } from "./output_queue.ts";
+import { UnixStreamListener } from "../io/unix_stream.ts";
+import { StreamConn } from "../io/stream_conn.ts";
 
 /**
  * A switch's management socket in its socket directory, unless --mgmt
@@ -55,6 +57,12 @@ export interface MgmtServerOptions {
   highWaterBytes?: number;
   /** Unsent bytes above which debug lines are dropped; default 1 MiB. */
   maxPendingBytes?: number;
+  /**
+   * SO_SNDBUF of each client's socket (the kernel doubles it); default 16 KiB.
+   * Small, so that a client reading a long listing in small pieces empties it
+   * and sleeps often instead of holding a core (see src/io/stream_conn.ts).
+   */
+  sendBufferBytes?: number;
   /** Log sink; default the switch log. */
   log?: (message: string) => void;
   /** What a client reads on connect; default vde_switch's banner and prompt. */
@@ -74,6 +82,13 @@ export interface SessionHost {
 type SessionOptions = Required<
   Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes" | "greeting" | "prompt">
 >;
+
+/** What a session needs of its connection (a Deno.Conn has it too). */
+interface Conn {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(b: Uint8Array): Promise<number>;
+  close(): void;
+}
 
 /**
  * How long a partial line waits for the rest before it runs as it is: long
@@ -106,13 +121,13 @@ class MgmtSession implements Session {
   readonly commands: CommandRegistry;
   /** Debug lines dropped because the client did not read them. */
   droppedLines = 0;
-  readonly #conn: Deno.Conn;
+  readonly #conn: Conn;
   readonly #out: OutputQueue;
   readonly #opts: SessionOptions;
   readonly #afterReply: string;
   #closed = false;
 
-  constructor(conn: Deno.Conn, commands: CommandRegistry, opts: SessionOptions) {
+  constructor(conn: Conn, commands: CommandRegistry, opts: SessionOptions) {
     this.#conn = conn;
     this.commands = commands;
     this.#opts = opts;
@@ -200,7 +215,7 @@ export class MgmtServer {
   readonly path: string;
   /** The socket's mode. */
   readonly mode: number;
-  readonly #listener: Deno.Listener;
+  #listener: UnixStreamListener<StreamConn> | null = null;
   readonly #registry: CommandRegistry;
   readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
@@ -210,20 +225,17 @@ export class MgmtServer {
   refusedBusy = 0;
 
   private constructor(
-    listener: Deno.Listener,
     registry: CommandRegistry,
     ctx: SessionHost,
     path: string,
     mode: number,
     opts: Required<Omit<MgmtServerOptions, "gid" | "mode" | "path">>,
   ) {
-    this.#listener = listener;
     this.#registry = registry;
     this.#ctx = ctx;
     this.path = path;
     this.mode = mode;
     this.#opts = opts;
-    this.#acceptLoop();
   }
 
   /**
@@ -237,26 +249,25 @@ export class MgmtServer {
   ): Promise<MgmtServer> {
     const mode = options.mode ?? 0o600;
     await reclaimStaleSocket(options.path);
-    const listener = Deno.listen({ transport: "unix", path: options.path });
-    try {
-      Deno.chmodSync(options.path, mode);
-      if (options.gid !== undefined) Deno.chownSync(options.path, null, options.gid);
-    } catch (err) {
-      listener.close();
-      try {
-        Deno.removeSync(options.path);
-      } catch { /* already gone */ }
-      throw err;
-    }
-    return new MgmtServer(listener, registry, ctx, options.path, mode, {
+    const server = new MgmtServer(registry, ctx, options.path, mode, {
       maxClients: options.maxClients ?? 256,
       maxLineBytes: options.maxLineBytes ?? 4096,
       highWaterBytes: options.highWaterBytes ?? 64 * 1024,
       maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+      sendBufferBytes: options.sendBufferBytes ?? 16 * 1024,
       log: options.log ?? ((m) => defaultLog("vde switch", m)),
       greeting: options.greeting ?? GREETING,
       prompt: options.prompt ?? PROMPT,
     });
+    server.#listen();
+    try {
+      Deno.chmodSync(options.path, mode);
+      if (options.gid !== undefined) Deno.chownSync(options.path, null, options.gid);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+    return server;
   }
 
   /** Number of connected clients. */
@@ -264,33 +275,39 @@ export class MgmtServer {
     return this.#sessions.size;
   }
 
-  async #acceptLoop(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        if (this.#sessions.size >= this.#opts.maxClients) {
-          this.refusedBusy++;
-          turnAway(conn);
-          continue;
-        }
-        const session = new MgmtSession(conn, this.#registry, this.#opts);
-        this.#sessions.add(session);
-        session.run().catch(() => session.close()).finally(() => {
-          this.#sessions.delete(session);
-          this.#ctx.debug.detach(session);
-        });
-      }
-    } catch (err) {
-      if (!this.#closed) this.#opts.log(`management socket failed: ${(err as Error).message}`);
+  // Binds the socket (throws SysError) and serves each client that connects.
+  #listen(): void {
+    const sendBufferBytes = this.#opts.sendBufferBytes;
+    this.#listener = new UnixStreamListener(
+      this.path,
+      (conn) => this.#accept(conn),
+      (err) => {
+        if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
+      },
+      (fd) => new StreamConn(fd, { sendBufferBytes }),
+    );
+  }
+
+  #accept(conn: StreamConn): void {
+    if (this.#closed) return conn.close();
+    if (this.#sessions.size >= this.#opts.maxClients) {
+      this.refusedBusy++;
+      turnAway(conn);
+      return;
     }
+    const session = new MgmtSession(conn, this.#registry, this.#opts);
+    this.#sessions.add(session);
+    session.run().catch(() => session.close()).finally(() => {
+      this.#sessions.delete(session);
+      this.#ctx.debug.detach(session);
+    });
   }
 
   /** Stops listening, ends every session and removes the socket file. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#listener.close();
-    } catch { /* already closed */ }
+    this.#listener?.close();
     for (const s of [...this.#sessions]) s.close();
     try {
       Deno.removeSync(this.path);
@@ -299,7 +316,7 @@ export class MgmtServer {
 }
 
 // Tells a client over the limit why, without waiting on it for long.
-function turnAway(conn: Deno.Conn): void {
+function turnAway(conn: Conn): void {
   const timer = setTimeout(() => {
     try {
       conn.close();

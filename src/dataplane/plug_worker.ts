@@ -317,20 +317,29 @@ class PlugLoop {
   /** Forwards until the cable ends or the owner stops it (or warming is over); returns why it ended by itself. */
   run(): string | null {
     if (this.#epfd < 0) return `epoll_create1 failed: errno ${this.#createErrno}`;
-    let reason: string | null = null;
     try {
-      while (reason === null && Atomics.load(this.#control, PLUG_STOP) === 0) {
-        const n = this.#wait();
-        if (n === WARMED) break;
-        if (n < 0) {
-          if (errno() === C.EINTR) continue;
-          reason = `epoll_wait failed: errno ${errno()}`;
-          break;
-        }
-        reason = this.#serve(n);
-      }
+      return this.#forward();
     } finally {
       this.#c.close(this.#epfd);
+    }
+  }
+
+  /**
+   * The loop, apart from `run`'s cleanup: the end of warming ran that
+   * cleanup for the first time, which threw away the loop's optimized code
+   * (`--trace-deopt`), and the real loop ran unoptimized for every ping.
+   */
+  #forward(): string | null {
+    let reason: string | null = null;
+    while (reason === null && Atomics.load(this.#control, PLUG_STOP) === 0) {
+      const n = this.#wait();
+      if (n === WARMED) break;
+      if (n < 0) {
+        if (errno() === C.EINTR) continue;
+        reason = `epoll_wait failed: errno ${errno()}`;
+        break;
+      }
+      reason = this.#serve(n);
     }
     return reason;
   }

@@ -101,6 +101,7 @@ import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
+import { primeMessaging } from "./message_primer.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 
 /** What the main thread posts once, to start the thread. */
@@ -206,7 +207,9 @@ async function run(start: SlirpStart): Promise<void> {
       resolvConf: start.resolvConf,
       now: () => clock,
     });
-    // The connection path compiled on this thread before the first real frame (slirp/warmup.ts).
+    // The connection path compiled on this thread before the first real frame (slirp/warmup.ts), after
+    // the change the first message posted makes, which would throw that code away (message_primer.ts).
+    primeMessaging();
     warmSlirp(start.config);
     tick();
     link = new SlirpLink(stack, { drivenTimers: true });

@@ -133,8 +133,12 @@ export class UnixStreamConn {
   }
 }
 
-/** A listening unix stream socket whose connections carry their peer's credentials. */
-export class UnixStreamListener {
+/**
+ * A listening unix stream socket whose connections carry their peer's
+ * credentials (`UnixStreamConn`), or are whatever `wrap` makes of each
+ * accepted fd (it owns the fd from then on; a throw closes it).
+ */
+export class UnixStreamListener<T = UnixStreamConn> {
   #fd: number;
   readonly path: string;
 
@@ -142,7 +146,12 @@ export class UnixStreamListener {
    * Binds and listens on `path` (which must not exist); each accepted
    * connection goes to `onConnection`. Throws SysError.
    */
-  constructor(path: string, onConnection: (conn: UnixStreamConn) => void, onError: (err: Error) => void) {
+  constructor(
+    path: string,
+    onConnection: (conn: T) => void,
+    onError: (err: Error) => void,
+    wrap: (fd: number) => T = (fd) => new UnixStreamConn(fd) as T,
+  ) {
     const c = libc();
     const fd = check("socket", c.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0));
     try {
@@ -165,9 +174,9 @@ export class UnixStreamListener {
             onError(new SysError("accept4", e));
             return;
           }
-          let accepted: UnixStreamConn;
+          let accepted: T;
           try {
-            accepted = new UnixStreamConn(conn);
+            accepted = wrap(conn);
           } catch (err) {
             c.close(conn);
             onError(err as Error);

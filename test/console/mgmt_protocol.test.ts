@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { macFrame, RawMgmtClient, withMgmtServer } from "./_helpers.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
+import { C, libc } from "../../ffi/libc.ts";
 
 const PROMPT = "\nvde$ ";
 const DATA = "0000 DATA END WITH '.'\n";
@@ -21,6 +22,45 @@ Deno.test("mgmt greeting: banner, blank line, prompt", async () => {
         "VDE switch V.2.3.2\nvde for Deno - speaks vde_switch 2.3.2's console protocol\n\nvde$ ",
       );
       assert.ok(greeting.startsWith("VDE switch V.2.3.2\n"), "first banner line is vde_switch's");
+    } finally {
+      c.close();
+    }
+  });
+});
+
+/** SO_SNDBUF of each socket this process accepted on `path` (found by inode in /proc). */
+function acceptedSendBuffers(path: string): number[] {
+  const inodes = new Set<string>();
+  for (const line of Deno.readTextFileSync("/proc/self/net/unix").split("\n")) {
+    const f = line.trim().split(/\s+/);
+    // Num RefCount Protocol Flags Type St Inode Path: an accepted socket is connected (03) and named.
+    if (f[7] === path && f[5] === "03") inodes.add(f[6]!);
+  }
+  const sizes: number[] = [];
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    let link: string;
+    try {
+      link = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+    } catch {
+      continue;
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (!m || !inodes.has(m[1]!)) continue;
+    const v = new Uint8Array(4);
+    const len = new Uint8Array(new Uint32Array([4]).buffer);
+    assert.equal(libc().getsockopt(Number(e.name), C.SOL_SOCKET, C.SO_SNDBUF, v, len), 0);
+    sizes.push(new DataView(v.buffer).getInt32(0, true));
+  }
+  return sizes;
+}
+
+Deno.test("mgmt gives each client's socket a 16 KiB send buffer, so a client reading a long reply in small pieces empties it and sleeps", async () => {
+  await withMgmtServer(async ({ path }) => {
+    const c = await RawMgmtClient.connect(path);
+    try {
+      await c.waitFor((t) => t.endsWith("vde$ "), "greeting");
+      // The kernel doubles what it is asked for (its bookkeeping overhead).
+      assert.deepEqual(acceptedSendBuffers(path), [32 * 1024]);
     } finally {
       c.close();
     }
