@@ -103,6 +103,7 @@ import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
 import { primeMessaging } from "./message_primer.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -303,3 +304,6 @@ scope.onmessage = (e) => {
     scope.postMessage({ type: "stopped", reason: `slirp thread failed: ${err}`, link: newLinkStats() });
   });
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

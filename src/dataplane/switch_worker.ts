@@ -69,6 +69,7 @@ import {
   OBSERVED_FRESH,
   PORT_MASK,
   type PortFdKind,
+  type PostedCommand,
   SEND,
   SNOOP_TICK,
   SNOOPED,
@@ -76,6 +77,7 @@ import {
   type SwitchReply,
   type SwitchStart,
 } from "./switch_layout.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 const BATCH = 64;
 /**
@@ -143,7 +145,7 @@ interface PortFd {
 }
 
 const scope = self as unknown as {
-  onmessage: ((e: MessageEvent<SwitchStart | SwitchCommand>) => void) | null;
+  onmessage: ((e: MessageEvent<SwitchStart | PostedCommand>) => void) | null;
   postMessage(message: SwitchReply): void;
 };
 
@@ -422,7 +424,12 @@ class SwitchLoop {
    * ready fd. Blocks up to a tick when there is nothing to do.
    */
   turn(): void {
-    let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET) === RING_BUDGET;
+    // What is published now, then whether a command came first: if so it is applied before these
+    // frames, once those put before it are handled (`apply`). Read in this order, a frame put after a
+    // command can only be seen with that command's count.
+    const until = this.#ringIn.writePosition;
+    if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
+    let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET, until) === RING_BUDGET;
     this.#publish();
     // Declared asleep before waiting: a main thread that adds frames after this wakes us.
     if (!more) more = !this.#ringIn.sleep();
@@ -578,8 +585,17 @@ class SwitchLoop {
     scope.postMessage({ failed: end.fd, errno: err });
   }
 
-  /** Applies one command; the main thread has validated it on its own copy of the engine. */
-  apply(cmd: SwitchCommand): void {
+  /**
+   * Applies one command after the frames the main thread put before it; the
+   * main thread has validated it on its own copy of the engine.
+   */
+  apply({ cmd, fence }: PostedCommand): void {
+    this.#ringIn.drainTagged(this.#fromRing, Infinity, fence);
+    this.#publish();
+    this.#applyNow(cmd);
+  }
+
+  #applyNow(cmd: SwitchCommand): void {
     this.#handled++;
     const engine = this.engine as unknown as Record<string, unknown>;
     switch (cmd.op) {
@@ -733,6 +749,9 @@ scope.onmessage = (e) => {
     runUntilCommandOrStop();
     return;
   }
-  loop.apply(e.data as SwitchCommand);
+  loop.apply(e.data as PostedCommand);
   runUntilCommandOrStop();
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

@@ -146,6 +146,26 @@ Deno.test("threaded switch applies VLAN and hub changes made on the control copy
   });
 });
 
+Deno.test("threaded switch handles a main-thread link's frames and the console's changes in the order they were made", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  try {
+    const [a, b, c] = [1, 2, 3].map((port) => {
+      const link = new MemoryLink(`memory ${port}`);
+      sw.attach(link, { port });
+      return link;
+    });
+    // All of it before the thread has even started: it finds a frame, two changes and a frame waiting.
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    assert.equal(sw.engine.createVlan(5), "ok");
+    assert.equal(sw.engine.setPortVlan(2, 5), "ok");
+    a!.receive(ethFrame(BROADCAST, MAC_A, 2));
+    await until("C gets both broadcasts", () => tags(c!).includes(1) && tags(c!).includes(2), 60_000);
+    assert.deepEqual(tags(b!), [1], "B was in VLAN 0 for the first broadcast only");
+  } finally {
+    await sw.close();
+  }
+});
+
 Deno.test("threaded switches with spanning tree joined by two wires block one port and a broadcast arrives once", async () => {
   const switches = [
     new Switch({ numPorts: 8, dataplane: "thread" }),
