@@ -402,12 +402,14 @@ export class MacTable {
   *entries(): IterableIterator<MacEntry> {
     for (let slot = 0; slot <= this.#mask; slot++) {
       const port = this.#port[slot]!;
-      if (port === EMPTY) continue;
+      const lastSeen = this.#lastSeen[slot]!;
+      // +Infinity: the writer emptied the slot after its port was read.
+      if (port === EMPTY || lastSeen === Infinity) continue;
       yield {
         mac: formatMacNumbers(this.#hi[slot]!, this.#lo[slot]!),
         vlan: this.#vlan[slot]!,
         port,
-        lastSeen: this.#lastSeen[slot]!,
+        lastSeen,
       };
     }
   }
@@ -431,8 +433,10 @@ export class MacTable {
     const end = Math.min(to, this.#mask + 1);
     for (let slot = Math.max(0, from); slot < end; slot++) {
       const port = this.#port[slot]!;
-      if (port !== EMPTY) {
-        fn(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port, this.#lastSeen[slot]!);
+      const lastSeen = this.#lastSeen[slot]!;
+      // +Infinity: the writer emptied the slot after its port was read.
+      if (port !== EMPTY && lastSeen !== Infinity) {
+        fn(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port, lastSeen);
       }
     }
   }
