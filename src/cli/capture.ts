@@ -155,6 +155,14 @@ export async function runCapture(
         `the switch at ${dir} serves no captures (${path} is missing): only vde switch does`,
       );
     }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new UsageError(
+        `permission denied on the switch at ${dir}: run vde capture as the switch's user (or root); a capture sees every port`,
+      );
+    }
+    if (err instanceof Deno.errors.ConnectionRefused) {
+      throw new UsageError(`no switch serves ${dir}: ${path} is left from a switch that stopped`);
+    }
     throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
   }
   let file: Deno.FsFile | undefined;

@@ -100,7 +100,11 @@ ${list}
 ${cases}
   esac
 }
-compdef _vde vde
+if (( $+functions[compdef] )); then
+  compdef _vde vde
+else
+  print -u2 "vde completions: zsh's completion system is off: put 'autoload -Uz compinit && compinit' first in ~/.zshrc"
+fi
 `;
 }
 

@@ -18,6 +18,7 @@ import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
 import { labDir, labsBaseDir, NAME_PATTERN } from "../lab/names.ts";
 import { LabRunner, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
+import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, readState } from "../lab/state.ts";
 import { processAlive } from "../os/processes.ts";
@@ -186,7 +187,15 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         console.log(
           `lab ${lab.name} is up; \`help\` lists the shell's commands, \`down\` (or Ctrl-D) takes it down`,
         );
-        shell = startLabShell(r, commands, () => stop("end of the shell"));
+        // Under job control (`vde up lab.yaml &`, Ctrl-Z, bg) the lab runs on while the shell waits for fg.
+        shell = consoleWhileForeground(
+          (onSuspend) => startLabShell(r, commands, () => stop("end of the shell"), onSuspend),
+          () =>
+            log(
+              "vde up",
+              `lab ${lab.name} runs in the background: the lab shell comes back with fg (meanwhile: vde term ${lab.name})`,
+            ),
+        );
       } else console.log(`lab ${lab.name} is up; Ctrl-C or \`vde down ${lab.name}\` takes it down`);
     }
     log("vde up", `lab ${lab.name}: ${await stopped}, taking it down`);
@@ -350,9 +359,12 @@ export const labCommand: Subcommand = (program: Command) => {
     "\nWith no command, at a terminal: the lab shell on an empty lab named after this directory\n" +
       "(`help` lists its commands; `add switch sw1` grows it, `save lab.yaml` writes it).\n",
   );
-  program.allowExcessArguments(true).action(async () => {
+  // Unknown options are let through to the action (set after the subcommands, which would inherit it), so
+  // `vde swtich -s /tmp/net` names the mistyped command rather than the `-s` it happens to be followed by.
+  program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;
+    if (first?.startsWith("-")) program.error(`error: unknown option '${first}'`);
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));

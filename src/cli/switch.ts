@@ -130,7 +130,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const ctx = new ConsoleContext(sw, { shutdown: p.stop });
     if (o.priority !== undefined) ctx.stpPriority = parsePriority(o.priority);
     if (o.stp || o.fstp) {
-      if (o.hub) throw new UsageError("Can't use fstp in hub mode");
+      if (o.hub) {
+        throw new UsageError(
+          "--hub and --stp exclude each other: a hub has no spanning tree (vde_switch: Can't use fstp in hub mode)",
+        );
+      }
       ctx.setStp(true);
     }
     const commands = switchCommands(ctx);
@@ -212,11 +216,14 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
-    if (!p.inBackground) {
-      const stdinConsole: RunningConsole = startSwitchConsole(ctx, commands, o.sock);
-      p.defer(() => stdinConsole.close());
-    }
-    log(COMPONENT, `${await p.stopped}, cleaning up and exiting`);
+    const stdinConsole: RunningConsole | null = p.inBackground
+      ? null
+      : startSwitchConsole(ctx, commands, o.sock);
+    if (stdinConsole !== null) p.defer(() => stdinConsole.close());
+    const why = await p.stopped;
+    // The console goes first: its prompt would otherwise be drawn again under the last line.
+    stdinConsole?.close();
+    log(COMPONENT, `${why}, cleaning up and exiting`);
   });
 }
 

@@ -56,6 +56,7 @@ async function writeOut(text: string): Promise<void> {
  * commands.
  */
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
+  const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
     code === Errno.EINVAL;
   if (!hinted) return "";
@@ -64,8 +65,18 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
   let commands = remote.commands();
   const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
   if (ofSwitch !== undefined) [commands, line, name] = [ofSwitch, args, parseLine(args).name];
+  if (code === Errno.ENOSYS && name === "watch") {
+    const instead = ofSwitch !== undefined
+      ? `${parseLine(original).name} ports`
+      : remote.lab
+      ? "links"
+      : "ports";
+    return ` (watch redraws at a terminal: run vde term without -c and type it; a script reads ${instead})`;
+  }
   if (code === Errno.ENOSYS) {
-    const near = suggestCommands(name, commands.map((c) => c.path));
+    // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
+    const switches = remote.lab && ofSwitch === undefined ? await remote.labSwitches() : [];
+    const near = suggestCommands(name, [...commands.map((c) => c.path), ...switches]);
     return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
   }
   const syntax = commands.find((c) => c.path === name)?.syntax;
@@ -124,11 +135,15 @@ function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<str
   });
 }
 
-/** What a console knows of `commands`, for usage lines and suggestions. */
-function knownOf(commands: readonly RemoteCommand[], helpLine?: string): KnownCommands {
+/** What a console knows of `commands` (and of a lab's `switches`), for usage lines and suggestions. */
+function knownOf(
+  commands: readonly RemoteCommand[],
+  helpLine?: string,
+  switches: string[] = [],
+): KnownCommands {
   return {
     syntax: (p) => commands.find((c) => c.path === p)?.syntax,
-    paths: () => commands.map((c) => c.path),
+    paths: () => [...commands.map((c) => c.path), ...switches],
     helpLine,
   };
 }
@@ -189,7 +204,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
-      return formatExplained(line, reply, knownOf(remote.commands()));
+      const switches = remote.lab ? await remote.labSwitches() : [];
+      return formatExplained(line, reply, knownOf(remote.commands(), undefined, switches));
     },
     complete: async (line) => {
       if (using === undefined) return await complete(line, source);
@@ -283,6 +299,10 @@ export function resolveConsolePath(path: string): string {
         ? `${dir} is a switch's socket directory without a management socket: ${HOW_TO_GET_ONE}`
         : `${path} is the switch's data socket (for vde_plug and QEMU), not its console: ${HOW_TO_GET_ONE}`,
     );
+  }
+  // A directory that is no switch's, named as a running lab (the folder holding its lab file): the lab.
+  if (NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
+    return `${labDir(trimmed)}/ctl`;
   }
   throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
 }

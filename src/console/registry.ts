@@ -177,3 +177,11 @@ export function fail(code: number): Reply {
 export function listing(lines: string[], code = 0): Reply {
   return { code, lines };
 }
+
+/**
+ * A failed reply that says why in words, before the result line: a person's
+ * console shows the words alone, and `vde term -c` puts them on stderr.
+ */
+export function failure(message: string, code: number): Reply {
+  return { code, raw: `${message}\n` };
+}

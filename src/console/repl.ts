@@ -31,6 +31,12 @@ export interface ReplOptions {
   onQuit: (why: "eof" | "interrupt") => void;
   /** Shown after a first Ctrl-C on an empty line, e.g. "press Ctrl-C again to stop the switch". */
   interruptHint: string;
+  /**
+   * Ctrl-Z, in place of readline's own stop: readline would take the
+   * terminal again on any SIGCONT, so `bg` would stop a server at its next
+   * read (SIGTTIN). Undefined: readline's way.
+   */
+  onSuspend?: () => void;
 }
 
 /**
@@ -107,6 +113,8 @@ export class Repl {
     };
     this.#rl.on("line", (line: string) => this.#onLine(line));
     this.#rl.on("SIGINT", () => this.#onInterrupt());
+    const onSuspend = opts.onSuspend;
+    if (onSuspend !== undefined) this.#rl.on("SIGTSTP", () => onSuspend());
     this.#rl.on("close", () => {
       if (this.#closed) return;
       this.#closed = true;
@@ -163,6 +171,11 @@ export class Repl {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // The prompt drawn last goes, so the program's last lines and the shell's prompt do not follow it.
+    if (!this.#busy && !this.#grabbed) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+    }
     this.#rl.close();
   }
 

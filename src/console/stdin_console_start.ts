@@ -6,15 +6,15 @@
  *
  * At a terminal the console speaks to a person: failures in words with the
  * usage line or the nearest command names, `exit`/`quit` explained, and log
- * lines printed above the prompt. A program started in the background of a
- * shell (`vde switch &`) must not touch the terminal: setting it up would
- * stop the whole program (SIGTTOU) until `fg`, signals included. It starts
- * without a console then, and gets one once it is brought to the foreground.
+ * lines printed above the prompt. Under a shell's job control (`vde switch &`,
+ * Ctrl-Z, `bg`, `fg`) the terminal console exists only while the program owns
+ * the terminal (job_control.ts).
  */
 import { setLogWriter } from "../log.ts";
 import { complete, type CompletionSource } from "./completer.ts";
 import { formatExplained, type KnownCommands } from "./explain.ts";
 import { historyPath } from "./history.ts";
+import { consoleWhileForeground } from "./job_control.ts";
 import type { SessionHost } from "./mgmt_server.ts";
 import { CommandRegistry } from "./registry.ts";
 import { Repl } from "./repl.ts";
@@ -39,26 +39,6 @@ export interface StdinConsoleSpec {
   log(message: string): void;
 }
 
-/**
- * Whether this process may use its terminal: false when a shell's job
- * control put it in the background. /proc/self/stat holds the process
- * group (field 5) and the terminal's foreground group (field 8).
- */
-export function inForeground(): boolean {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const pgrp = Number(fields[2]);
-    const foreground = Number(fields[5]);
-    return foreground <= 0 || foreground === pgrp;
-  } catch {
-    return true;
-  }
-}
-
-/** How often a program in the background looks whether `fg` gave it the terminal. */
-const FOREGROUND_POLL_MS = 500;
-
 /** Starts the console on stdin as the spec describes. */
 export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
   const { host, commands } = spec;
@@ -67,25 +47,13 @@ export function startStdinConsole(spec: StdinConsoleSpec): RunningConsole {
     console.run().finally(() => host.debug.detach(console));
     return { close: () => console.stop() };
   }
-  if (inForeground()) return startTerminalConsole(spec);
-  spec.log("in the background: no console on the terminal until `fg`");
-  let running: RunningConsole | null = null;
-  // `fg` sends no signal to a running job: look (cheaply) whether the terminal became ours.
-  const timer = setInterval(() => {
-    if (!inForeground()) return;
-    clearInterval(timer);
-    running = startTerminalConsole(spec);
-  }, FOREGROUND_POLL_MS);
-  Deno.unrefTimer(timer);
-  return {
-    close: () => {
-      clearInterval(timer);
-      running?.close();
-    },
-  };
+  return consoleWhileForeground(
+    (onSuspend) => startTerminalConsole(spec, onSuspend),
+    () => spec.log("in the background: no console on the terminal until `fg`"),
+  );
 }
 
-function startTerminalConsole(spec: StdinConsoleSpec): RunningConsole {
+function startTerminalConsole(spec: StdinConsoleSpec, onSuspend: () => void): RunningConsole {
   const { host, commands } = spec;
   const local = new CommandRegistry(commands);
   const session = new TerminalSession(local);
@@ -115,6 +83,7 @@ function startTerminalConsole(spec: StdinConsoleSpec): RunningConsole {
     historyFile: historyPath(),
     onQuit: (why) => host.shutdown(why === "eof" ? "end of input on the console" : "Ctrl-C on the console"),
     interruptHint: `Ctrl-C again or \`shutdown\` stops the ${spec.stops}`,
+    onSuspend,
   });
   session.repl = repl;
   spec.addLocal?.(local, repl);

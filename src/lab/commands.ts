@@ -7,7 +7,7 @@
  * into the lab's file form and validating the whole, so the shell accepts
  * exactly what a lab file would.
  */
-import { CommandRegistry, listing, ok, type Session } from "../console/registry.ts";
+import { CommandRegistry, failure as failureReply, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
@@ -28,7 +28,7 @@ export interface LabShellHooks {
 }
 
 function failure(message: string, code: number = Errno.EINVAL): Reply {
-  return { code, raw: `${message}\n` };
+  return failureReply(message, code);
 }
 
 /** The nodes table. */

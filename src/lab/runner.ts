@@ -47,7 +47,7 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import { type LabState, readState, writeState } from "./state.ts";
-import { deleteNetns, ip, mustRun } from "./system.ts";
+import { deleteNetns, ip, listNetns, mustRun } from "./system.ts";
 import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
 
@@ -305,6 +305,12 @@ export class LabRunner {
 
   async #startHost(node: HostNode): Promise<void> {
     const ns = netnsName(this.lab.name, node.name);
+    // Not ours: the rollback must not delete it (a lab's namespace left by hand, or another program's).
+    if ((await listNetns()).includes(ns)) {
+      throw new Error(
+        `network namespace ${ns} for host ${node.name} exists already: \`ip netns del ${ns}\` if nothing uses it`,
+      );
+    }
     this.#state.namespaces.push(ns);
     writeState(this.#state);
     this.#undo.push(async () => {

@@ -148,7 +148,12 @@ export interface LabShell {
 }
 
 /** Starts the shell on the terminal; `onQuit` is Ctrl-D or a second Ctrl-C. */
-export function startLabShell(r: LabRunner, commands: CommandRegistry, onQuit: () => void): LabShell {
+export function startLabShell(
+  r: LabRunner,
+  commands: CommandRegistry,
+  onQuit: () => void,
+  onSuspend?: () => void,
+): LabShell {
   const session = new TerminalSession(commands);
   let using: string | undefined;
   const prompt = () => `lab[${r.lab.name}${using ? ":" + using : ""}]$ `;
@@ -183,6 +188,7 @@ export function startLabShell(r: LabRunner, commands: CommandRegistry, onQuit: (
     historyFile: historyPath(),
     onQuit: () => onQuit(),
     interruptHint: "Ctrl-C again or `down` takes the lab down",
+    onSuspend,
   });
   session.repl = repl;
   repl.start();

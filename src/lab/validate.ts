@@ -25,6 +25,7 @@ import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.
 import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names.ts";
 import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
+import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import {
   didYouMean,
   ipv4InSubnet,
@@ -131,6 +132,8 @@ class Validator {
   readonly #errors: LabError[] = [];
   readonly #text: string;
   readonly #options: ValidateOptions;
+  /** A link was left out for a mistake (reported there): a host's address may be waiting for it. */
+  #linkLeftOut = false;
 
   constructor(text: string, options: ValidateOptions) {
     this.#text = text;
@@ -202,11 +205,16 @@ class Validator {
         continue;
       }
       if (!allowed.includes(k)) {
+        const foreign = containerlabKey(k);
         const hint = didYouMean(k, allowed);
         this.#error(
           key,
           `unknown key "${k}" in ${where}` +
-            (hint ? ` (did you mean "${hint}"?)` : ` (known: ${allowed.join(", ")})`),
+            (foreign
+              ? ` (${foreign})`
+              : hint
+              ? ` (did you mean "${hint}"?)`
+              : ` (known: ${allowed.join(", ")})`),
         );
         continue;
       }
@@ -362,11 +370,11 @@ class Validator {
         continue;
       }
       if (!(NODE_KINDS as readonly string[]).includes(kind)) {
-        const hint = didYouMean(kind, NODE_KINDS);
+        const near = didYouMean(kind, NODE_KINDS);
+        const hint = containerlabKind(kind) ?? (near ? `did you mean "${near}"?` : undefined);
         this.#error(
           kindPair!.value as Node,
-          `unknown kind "${kind}" of node ${name}` +
-            (hint ? ` (did you mean "${hint}"?)` : ` (one of ${NODE_KINDS.join(", ")})`),
+          `unknown kind "${kind}" of node ${name}` + ` (${hint ?? `one of ${NODE_KINDS.join(", ")}`})`,
         );
         continue;
       }
@@ -533,6 +541,7 @@ class Validator {
     for (const item of seq.items as Node[]) {
       if (!isMap(item)) {
         this.#error(item, "each link is a mapping with `endpoints: [A, B]`");
+        this.#linkLeftOut = true;
         continue;
       }
       const e = this.#entries(item, KEYS.link, "a link");
@@ -550,7 +559,10 @@ class Validator {
       }
       const vlan = this.#int(e.get("vlan"), "vlan", 1, MAX_VLAN);
       const trunk = this.#ints(e.get("trunk"), "trunk", 1, MAX_VLAN);
-      if (ends === undefined) continue;
+      if (ends === undefined) {
+        this.#linkLeftOut = true;
+        continue;
+      }
       const kinds = ends.map((x) => byName.get(x.node)?.kind);
       if ((vlan !== undefined || trunk.length > 0) && !kinds.includes("switch")) {
         this.#error(
@@ -710,7 +722,7 @@ class Validator {
           `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name`,
         );
       }
-      for (const ifname of this.#options.live ? [] : Object.keys(node.addresses)) {
+      for (const ifname of this.#options.live || this.#linkLeftOut ? [] : Object.keys(node.addresses)) {
         if (!links.some((l) => l.ends.some((e) => e.node === node.name && e.iface === ifname))) {
           this.#error(at, `host ${node.name} has an address on ${ifname} but no link there`);
         }

@@ -35,7 +35,13 @@ export interface UdpVnl {
 /** Parses `[SRC:]SRCPORT->DST:DSTPORT`; throws with a one-line reason. */
 export function parseUdpVnl(rest: string): UdpVnl {
   const arrow = rest.indexOf("->");
-  if (arrow < 0) throw new Error(`udp:// needs [SRC:]SRCPORT->DST:DSTPORT, got "${rest}"`);
+  if (arrow < 0) {
+    // `vde plug /tmp/net udp://5000->h:5001` unquoted: the shell took `>h:5001` as a redirection.
+    const redirected = rest.endsWith("-")
+      ? ` (the shell took ">" for a redirection and wrote a file named after the destination: quote the VNL, 'udp://${rest}>DST:DSTPORT')`
+      : "";
+    throw new Error(`udp:// needs [SRC:]SRCPORT->DST:DSTPORT, got "${rest}"${redirected}`);
+  }
   const left = rest.slice(0, arrow);
   const right = rest.slice(arrow + 2).replace(/\/+$/, "");
   let srcHost = "";

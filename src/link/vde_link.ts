@@ -160,6 +160,30 @@ function deniedHint(dir: string): string {
     `or start the switch with --mode 666 (vde_switch: -m 666)`;
 }
 
+/**
+ * Why `DIR/ctl` took no connection, in the user's terms: a switch that
+ * stopped without cleaning up (killed), a directory that is no switch's, or
+ * a path that is a file or socket (a management socket given for a switch).
+ */
+function whyNoConnection(dir: string, err: unknown): string {
+  if (err instanceof Deno.errors.ConnectionRefused) {
+    return `no switch serves ${dir}: its ctl socket is left from a switch that stopped (start it again)`;
+  }
+  if (err instanceof Deno.errors.NotFound) {
+    return `${dir} is not a switch's socket directory (it has no ctl socket)`;
+  }
+  if (err instanceof Deno.errors.NotADirectory) {
+    let socket = false;
+    try {
+      socket = Deno.statSync(dir).isSocket === true;
+    } catch { /* said below */ }
+    return socket
+      ? `${dir} is a socket, not a switch's socket directory (a management socket? \`vde term ${dir}\` opens it)`
+      : `${dir} is not a switch's socket directory (it is a file)`;
+  }
+  return `cannot connect to the switch at ${dir}: ${err instanceof Error ? err.message : err}`;
+}
+
 /** How long to wait for a switch's reply before giving up. */
 const REPLY_TIMEOUT_MS = 5000;
 
@@ -186,7 +210,7 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     ctl = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
   } catch (err) {
     if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
-    throw new Error(`cannot connect to the switch at ${dir}: ${err instanceof Error ? err.message : err}`);
+    throw new Error(whyNoConnection(dir, err));
   }
   let sock: UnixDgramSocket | null = null;
   try {

@@ -222,7 +222,8 @@ export function parseWireVnl(rest: string): WireVnl {
   if (!tail.startsWith("[") || !tail.endsWith("]")) {
     throw new Error(`expected [options] after the inner VNL, found "${tail}"`);
   }
-  for (const opt of splitOptions(tail.slice(1, -1))) {
+  const opts = splitOptions(tail.slice(1, -1));
+  for (const [i, opt] of opts.entries()) {
     const eq = opt.indexOf("=");
     const name = eq < 0 ? opt : opt.slice(0, eq);
     const value = eq < 0 ? undefined : opt.slice(eq + 1);
@@ -247,6 +248,17 @@ export function parseWireVnl(rest: string): WireVnl {
       }
       out.seed = Number(value);
     } else if (key === "mgmt") {
+      // `mgmt=/tmp/wf` unquoted splits into `mgmt=`, `tmp` and `wf`: say how to keep the slashes.
+      const pieces: string[] = [];
+      for (const o of opts.slice(i + 1)) {
+        if (o.includes("=")) break;
+        pieces.push(o);
+      }
+      if (value === "" && pieces.length > 0) {
+        throw new Error(
+          `wire:// mgmt's path has slashes, which separate options: quote it, mgmt='/${pieces.join("/")}'`,
+        );
+      }
       if (value === undefined || value === "") throw new Error("wire:// mgmt needs a socket path");
       out.mgmt = value;
     } else {

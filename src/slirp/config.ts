@@ -205,9 +205,9 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   addr6: "fd01::2/64",
   host6: "fd01::2/64",
   hostname: "gw",
-  tftp: "/srv/tftp",
+  tftp: "'/srv/tftp'",
   tftp_server_name: "gw",
-  tftp_path: "/srv/tftp",
+  tftp_path: "'/srv/tftp'",
   bootfile: "pxelinux.0",
   dhcp: "10.0.2.100",
   vnameserver: "10.0.2.3",
@@ -218,7 +218,7 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   mru: "1500",
   tcpfwd: "8080:80",
   udpfwd: "5353:53",
-  unixfwd: "5555:/run/sock",
+  unixfwd: "'5555:/run/sock'",
   cmdfwd: "5555:cat",
   dns_upstream: "1.1.1.1",
 };
@@ -255,6 +255,11 @@ export function splitOptions(text: string): [string, string][] {
     out.push(eq < 0 ? [item, ""] : [item.slice(0, eq), item.slice(eq + 1)]);
   }
   return out;
+}
+
+/** Whether `key` names an option (in full or abbreviated). */
+function isKey(key: string): boolean {
+  return key !== "" && KEYS.some((k) => k.startsWith(key));
 }
 
 /** The full key a possibly abbreviated key names (vdeplug matches the first key it is a prefix of). */
@@ -305,8 +310,25 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
   let only4 = false;
   let only6 = false;
   const later: [string, string][] = [];
-  for (const [rawKey, value] of opts) {
+  for (const [i, [rawKey, value]] of opts.entries()) {
     const key = resolveKey(rawKey);
+    // `tftp=/srv/tftp` unquoted splits into `tftp=`, `srv` and `tftp`: say how to keep the slashes. A value
+    // cut at a slash ends in the middle of a path (`5555:`, `cat `), not in a word (`mtu=1500/restrictd` is a typo).
+    const next = opts[i + 1];
+    if (
+      !FLAGS.has(key) && /(^|[^\w.])$/.test(value) && next !== undefined && next[1] === "" && !isKey(next[0])
+    ) {
+      const pieces: string[] = [];
+      for (const [k, v] of opts.slice(i + 1)) {
+        if (v !== "") break;
+        pieces.push(k);
+      }
+      throw new ConfigError(
+        `${key}'s value has slashes, which separate options: quote it, ${key}='${
+          [value, ...pieces].join("/")
+        }' (or write each / as %2F)`,
+      );
+    }
     if (value === "" && !FLAGS.has(key)) {
       throw new ConfigError(`${key} needs a value, e.g. ${key}=${EXAMPLES[key] ?? "VALUE"}`);
     }

@@ -5,7 +5,7 @@
  * are listings, so a failure carries its reason as a line.
  */
 import type { CommandRegistry } from "../console/registry.ts";
-import { listing } from "../console/registry.ts";
+import { failure, listing } from "../console/registry.ts";
 import { Errno } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { ConfigError, formatForward, type ForwardSpec, parseForward } from "./config.ts";
@@ -42,7 +42,7 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
     listing: true,
     run: async (args) => {
       const s = pick();
-      if (s === undefined) return listing(["no slirp is attached to this switch"], Errno.ENODEV);
+      if (s === undefined) return failure("no slirp is attached to this switch", Errno.ENODEV);
       const [verb = "list", ...rest] = args.split(/\s+/).filter((w) => w !== "");
       const arg = rest.join(" ");
       const stack = s.link.stack;
@@ -53,7 +53,7 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
             return listing(stack.forwards().map((f) => formatForward(f, stack.config)));
           case "add": {
             if (arg === "") {
-              return listing(["usage: slirp/forward add tcp|udp:HOSTPORT:GUESTPORT"], Errno.EINVAL);
+              return failure("usage: slirp/forward add tcp|udp:HOSTPORT:GUESTPORT", Errno.EINVAL);
             }
             const added = await stack.addForward(parseForward(arg, stack.config));
             return listing([`added ${formatForward(added, stack.config)}`]);
@@ -62,14 +62,14 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
           case "delete":
           case "remove": {
             if (arg === "") {
-              return listing(["usage: slirp/forward del tcp|udp:[HOSTIP:]HOSTPORT"], Errno.EINVAL);
+              return failure("usage: slirp/forward del tcp|udp:[HOSTIP:]HOSTPORT", Errno.EINVAL);
             }
             const spec = parseForwardKey(arg, s.link);
-            if (!(await stack.removeForward(spec))) return listing([`no forward ${arg}`], Errno.ENOENT);
+            if (!(await stack.removeForward(spec))) return failure(`no forward ${arg}`, Errno.ENOENT);
             return listing([`removed ${arg}`]);
           }
           default:
-            return listing([`unknown action "${verb}": use add, del or list`], Errno.EINVAL);
+            return failure(`unknown action "${verb}": use add, del or list`, Errno.EINVAL);
         }
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
@@ -78,7 +78,7 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
           : /in use/.test(msg)
           ? Errno.EADDRINUSE
           : Errno.EINVAL;
-        return listing([msg], code);
+        return failure(msg, code);
       }
     },
   });
@@ -98,7 +98,7 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
         const tcp = Object.entries(stack.tcp.stats).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${v}`);
         if (tcp.length > 0) out.push(`  tcp ${tcp.join(" ")}`);
       }
-      if (out.length === 0) return listing(["no slirp is attached to this switch"], Errno.ENODEV);
+      if (out.length === 0) return failure("no slirp is attached to this switch", Errno.ENODEV);
       return listing(out);
     },
   });

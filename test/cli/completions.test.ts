@@ -133,3 +133,27 @@ Deno.test("vde completions zsh offers running labs to down, status and term, and
     await Deno.remove(runtime, { recursive: true });
   }
 });
+
+Deno.test("vde completions zsh registers itself where compinit ran, and says to run compinit where it did not", async (t) => {
+  if (skipUnless(t, (await hasCommand("zsh")) ? null : "needs zsh (apt-get install -y zsh)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-compl-zsh-init-" });
+  try {
+    await Deno.writeTextFile(`${dir}/vde.zsh`, (await vde(["completions", "zsh"])).stdout);
+    const bare = await run(["zsh", "-f", "-c", `source ${dir}/vde.zsh`]);
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.equal(
+      bare.stderr,
+      "vde completions: zsh's completion system is off: put 'autoload -Uz compinit && compinit' first in ~/.zshrc\n",
+    );
+    const ready = await run([
+      "zsh",
+      "-f",
+      "-c",
+      `autoload -Uz compinit && compinit -u -d ${dir}/zcompdump; source ${dir}/vde.zsh; print $_comps[vde]`,
+    ]);
+    assert.equal(ready.stderr, "");
+    assert.equal(ready.stdout.trim(), "_vde");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -22,6 +22,24 @@ Deno.test("plain vde without a terminal prints help; an unknown subcommand is na
   );
 });
 
+Deno.test("a mistyped subcommand followed by its options is named as the command, not as an option", async () => {
+  const typo = await vde(["swtich", "-s", "/tmp/net"]);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /^error: unknown command 'swtich' \(did you mean switch\?\)\n/);
+  const file = await vde(["lab.yaml", "--http", "9100"]);
+  assert.match(file.stderr, /^error: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml`/);
+  const option = await vde(["--bogus"]);
+  assert.equal(option.code, 1);
+  assert.match(option.stderr, /^error: unknown option '--bogus'\n/);
+  const sub = await vde(["switch", "--sokc", "/tmp/net"]);
+  assert.equal(sub.code, 1);
+  assert.match(
+    sub.stderr,
+    /^error: unknown option '--sokc'\n\(Did you mean --sock\?\)/,
+    "subcommands still refuse theirs",
+  );
+});
+
 Deno.test("vde up of a lab with hosts, not as root, says it needs root before making anything", () => {
   const { lab } = validateLab(`name: nu
 topology:

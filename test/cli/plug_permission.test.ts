@@ -44,6 +44,27 @@ Deno.test("vde plug and vde slirp refused by another user's switch say to run as
   }
 });
 
+Deno.test("vde capture refused by another user's switch says to run it as that user, since a capture sees every port", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-perm-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    await giveToNobody(`${tmp}/sw`);
+    const r = await run([...AS_OTHER_USER, ...ourCli(), "capture", `${tmp}/sw`, "-w", "/dev/null"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: permission denied on the switch at ${tmp}/sw: run vde capture as the switch's user (or root); a capture sees every port\n`,
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("the advice works: another user plugs into a switch started with --mode 666", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-perm-" });

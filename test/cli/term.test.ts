@@ -164,6 +164,17 @@ Deno.test("vde term reads commands from a piped stdin", async () => {
   });
 });
 
+Deno.test("vde term -c watch says watch is for a terminal and what a script reads instead", async () => {
+  await withMgmtSwitch("ours", async (mgmt) => {
+    const r = await term([mgmt, "-c", "watch 2"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "vde: watch 2: 1038 Function not implemented (watch redraws at a terminal: run vde term without -c and type it; a script reads ports)\n",
+    );
+  });
+});
+
 Deno.test("vde term says why when nothing listens on the socket", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
   try {

@@ -17,7 +17,7 @@ Deno.test("vde_switch's -long options map to ours, and a value keeps every '=' a
   assert.deepEqual(toLongOptions(["plug", "-sock=x"]), ["plug", "-sock=x"], "only vde switch's options");
 });
 
-Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option", async () => {
+Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option; a refused slirp/forward says why on stderr", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-args-" });
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -34,6 +34,17 @@ Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option", async ()
     );
     assert.match(r.stdout, new RegExp(`^tcp:0\\.0\\.0\\.0:${port}:10\\.0\\.2\\.15:80$`, "m"));
     assert.match(r.stdout, /mtu 1400/);
+    // A refused forward says why on stderr, nothing on stdout.
+    const bad = await run([...ourCli(), "term", `${tmp}/net`, "-c", "slirp/forward add tcp:80"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stdout, "");
+    assert.equal(
+      bad.stderr,
+      'vde: slirp/forward add tcp:80: forward "tcp:80" must be tcp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT (IPv6 addresses in brackets)\n',
+    );
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
@@ -49,4 +60,17 @@ Deno.test("vde switch DIR (the directory without --sock) says to write --sock DI
     `vde: vde switch takes no arguments; the socket directory is --sock: \`vde switch --sock ${dir}\`\n`,
   );
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});
+
+Deno.test("vde switch --hub --stp (vde_switch's -x -F) says the two exclude each other and starts nothing", async () => {
+  const dir = `/tmp/vde-hub-stp-${Deno.pid}`;
+  for (const args of [["--hub", "--stp"], ["-x", "-F"]]) {
+    const r = await run([...ourCli(), "switch", "--sock", dir, ...args], { check: false, timeoutMs: 30_000 });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "vde: --hub and --stp exclude each other: a hub has no spanning tree (vde_switch: Can't use fstp in hub mode)\n",
+    );
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  }
 });

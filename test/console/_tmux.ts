@@ -112,3 +112,13 @@ export async function switchAtTerminal(prefix: string): Promise<SwitchAtTerminal
   }
   return { dir, prompt, tmux };
 }
+
+/**
+ * `fg` at the job-control shell in `tmux`, then Enter (a console brought back draws no prompt of its own);
+ * resolves once `prompt` (without its trailing space) ends the screen.
+ */
+export async function foreground(tmux: TmuxSession, prompt: string, what: string): Promise<void> {
+  await tmux.keys("fg", "Enter");
+  await tmux.keys("Enter");
+  await tmux.waitFor((s) => s.endsWith(prompt), what);
+}

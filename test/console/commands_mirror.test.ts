@@ -66,6 +66,15 @@ Deno.test("mirror/add of chosen ports survives the output's client reconnecting"
     for (const bad of ["mirror/add", "mirror/add 9", "mirror/add 5 5", "mirror/add x", "mirror/del y"]) {
       assert.match(await tc.run(bad), /1022 Invalid argument\n$/, bad);
     }
+    // A well-formed line that is refused says why before its result.
+    assert.equal(
+      await tc.run("mirror/add 5 1 5"),
+      "port 5 cannot mirror itself: leave it out of the source ports\n1022 Invalid argument\n",
+    );
+    assert.match(
+      await tc.run("mirror/add 5 99"),
+      /^port 99 is past the last port \(port\/showinfo says Numports\)\n1022/,
+    );
   } finally {
     tc.close();
   }

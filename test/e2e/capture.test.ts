@@ -207,3 +207,26 @@ Deno.test("a mirror port's namespace sees a and b's pings only while mirrored, a
     assert.equal(await seenByC(`${tmp}/after.pcap`), 0);
   });
 });
+
+Deno.test("vde capture of a switch killed with SIGKILL says no switch serves it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-stale-" });
+  try {
+    // What SIGKILL leaves: the sockets, bound and no longer served.
+    const bound = await run([
+      "python3",
+      "-c",
+      "import socket, sys\nfor p in sys.argv[1:]: socket.socket(socket.AF_UNIX).bind(p)",
+      `${tmp}/ctl`,
+      `${tmp}/capture`,
+    ]);
+    assert.equal(bound.code, 0);
+    const r = await run([...VDE, "capture", tmp, "-w", "/dev/null"], { check: false, timeoutMs: 20_000 });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: no switch serves ${tmp}: ${tmp}/capture is left from a switch that stopped\n`,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

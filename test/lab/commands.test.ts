@@ -5,11 +5,11 @@
  * an unknown link is named as such, and a typo gets the nearest lab command.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { helpColumns } from "../../src/lab/commands.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { TWO_SWITCHES, vde, withLabUp } from "./_helpers.ts";
+import { TWO_SWITCHES, vde, vdeCommand, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -18,6 +18,21 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
     assert.match(r.stdout, /Numports=4/);
+
+    // A folder of the lab's name where vde term runs (the one holding its lab file) does not hide the lab.
+    const folder = await Deno.makeTempDir({ prefix: `${name}-cwd-` });
+    try {
+      await Deno.mkdir(`${folder}/${name}`);
+      r = await run([...vdeCommand(), "term", name, "-c", "links"], {
+        cwd: folder,
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
+    } finally {
+      await Deno.remove(folder, { recursive: true });
+    }
 
     // The runtime directory stands for the lab too.
     r = await vde(["term", labDir(name), "-c", "link sw1-sw2 down"]);
@@ -68,6 +83,17 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo in a switch's command gets the nearest of that switch's commands.
     r = await vde(["term", name, "-c", "sw1 prot/print"]);
     assert.equal(r.stderr, "vde: sw1 prot/print: 1038 Function not implemented (did you mean port/print?)\n");
+    // watch is for a terminal: a script is told what to read instead, the lab's or the switch's.
+    r = await vde(["term", name, "-c", "sw1 watch"]);
+    assert.match(
+      r.stderr,
+      /^vde: sw1 watch: 1038 .*\(watch redraws at a terminal: .*; a script reads sw1 ports\)\n$/,
+    );
+    r = await vde(["term", name, "-c", "watch"]);
+    assert.match(r.stderr, /; a script reads links\)\n$/);
+    // A typo in a switch's name gets the lab's switches, though the lab's help lists none by name.
+    r = await vde(["term", name, "-c", "sw3 port/print"]);
+    assert.equal(r.stderr, "vde: sw3 port/print: 1038 Function not implemented (did you mean sw1, sw2?)\n");
     // A switch's 1017 names what is already there, from that switch's command and arguments.
     r = await vde(["term", name, "-c", "sw1 vlan/create 10", "-c", "sw1 vlan/create 10"]);
     assert.equal(

@@ -73,6 +73,31 @@ Deno.test("a failure halfway through vde up (a tap name already taken) rolls bac
   });
 });
 
+Deno.test("vde up where a host's namespace exists already says so and leaves that namespace alone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
+    const ns = `vde-${name}-h2`;
+    await run(["ip", "netns", "add", ns]);
+    try {
+      const r = await vde(["up", file]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `network namespace ${ns} for host h2 exists already: \`ip netns del ${ns}\` if nothing uses it`,
+        ),
+      );
+      assert.ok(
+        (await run(["ip", "netns", "list"])).stdout.includes(ns),
+        "the namespace it did not make is kept",
+      );
+    } finally {
+      await run(["ip", "netns", "del", ns], { check: false });
+    }
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
 async function startForeground(file: string, name: string) {
   const up = spawnManaged([...vdeCommand(), "up", file], { name: "vde up" });
   await waitFor(async () => {

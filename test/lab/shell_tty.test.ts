@@ -6,8 +6,17 @@
  */
 import assert from "node:assert/strict";
 import { skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { tmuxMissing } from "../console/_tmux.ts";
-import { doubleTab, leftovers, pingCount, vde, vdeAtTerminal, withLabFile } from "./_helpers.ts";
+import { foreground, tmuxMissing, TmuxSession } from "../console/_tmux.ts";
+import {
+  doubleTab,
+  leftovers,
+  ONE_SWITCH,
+  pingCount,
+  vde,
+  vdeAtTerminal,
+  vdeCommand,
+  withLabFile,
+} from "./_helpers.ts";
 
 const LAB = `# two switches, one host on each
 name: x
@@ -163,5 +172,46 @@ Deno.test("closing the terminal of vde up (window or ssh gone) takes the lab dow
       what: "the lab to be taken down",
     });
     assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the shell, Ctrl-Z and bg leave it serving", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, "bash --norc --noprofile -i", {
+      PS1: "sh$ ",
+      NO_COLOR: "1",
+      VDE_HISTORY: `${dir}/history`,
+    });
+    const term = `${vdeCommand().join(" ")} term ${name} -c nodes`;
+    try {
+      await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
+      await tmux.keys(`${vdeCommand().join(" ")} up ${file} &`, "Enter");
+      await tmux.waitFor(
+        (s) => s.includes(`lab ${name} runs in the background: the lab shell comes back with fg`),
+        "the lab to say it runs without its shell",
+        60_000,
+      );
+      // Not stopped at the terminal (SIGTTOU): the lab answers.
+      await tmux.keys(term, "Enter");
+      await tmux.waitFor((s) => /^sw1 +switch /m.test(s), "the lab to answer in the background", 30_000);
+      await foreground(tmux, `lab[${name}]$`, "the lab shell after fg");
+      await tmux.keys("C-z");
+      await tmux.waitFor((s) => /\[1\]\+\s+Stopped/.test(s) && s.endsWith("sh$"), "Ctrl-Z to stop the job");
+      await tmux.keys("clear", "Enter");
+      await tmux.keys("bg", "Enter");
+      await tmux.keys(term, "Enter");
+      await tmux.waitFor((s) => /^sw1 +switch /m.test(s), "the lab to answer after bg (no SIGTTIN)", 30_000);
+      await foreground(tmux, `lab[${name}]$`, "the lab shell after the second fg");
+      await tmux.keys("-l", "down");
+      await tmux.keys("Enter");
+      await tmux.waitFor(
+        (s) => s.includes("`down` in the shell, taking it down"),
+        "down at the shell given back",
+      );
+    } finally {
+      await tmux.kill();
+    }
   });
 });

@@ -54,6 +54,12 @@ Deno.test("vde term LAB completes a switch's commands after its name and watches
         (s) => s.includes("prot/print: no such command; did you mean port/print?"),
         "a typo in sw1's command explained",
       );
+      await tmux.keys("-l", "sw3 port/print");
+      await tmux.keys("Enter");
+      await tmux.waitFor(
+        (s) => s.includes("sw3: no such command; did you mean sw1, sw2?"),
+        "a typo in a switch's name explained with the lab's switches",
+      );
       // `use sw1`: lines that are no lab command go to sw1, and Tab completes sw1's commands alone.
       await tmux.keys("-l", "use sw1");
       await tmux.keys("Enter");

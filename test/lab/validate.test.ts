@@ -258,3 +258,34 @@ topology:
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("a containerlab file's kinds and keys are answered with vde's counterparts, not with near words; a link to a node in error adds no error of its own", () => {
+  const errors = errorsOf(`name: clab
+topology:
+  kinds:
+    linux: { image: alpine }
+  nodes:
+    sw1: { kind: bridge }
+    h1: { kind: linux, image: alpine, mgmt-ipv4: 172.20.20.2, binds: [a:b], cmd: sleep inf }
+    h2: { kind: host, address: 10.0.0.2/24, prots: 1 }
+  links:
+    - endpoints: [h2, sw1]
+`);
+  assert.deepEqual(errors, [
+    `lab.yaml:3:3: unknown key "kinds" in topology (containerlab's per-kind defaults have no counterpart here: give each node its kind, one of switch, slirp, host, cable)`,
+    `lab.yaml:6:18: unknown kind "bridge" of node sw1 (containerlab's bridge is kind: switch here)`,
+    `lab.yaml:7:17: unknown kind "linux" of node h1 (containerlab's linux is kind: host here)`,
+    `lab.yaml:8:45: unknown key "prots" in node h2 (host) (known: kind, address, gateway, routes, exec, interfaces, mtu)`,
+  ]);
+  const keys = errorsOf(`name: clab
+topology:
+  nodes:
+    h1: { kind: host, image: alpine, mgmt-ipv4: 172.20.20.2, binds: [a:b], cmd: sleep inf }
+`);
+  assert.deepEqual(keys, [
+    `lab.yaml:4:23: unknown key "image" in node h1 (host) (a host is a network namespace of this machine, not a container: no image)`,
+    `lab.yaml:4:38: unknown key "mgmt-ipv4" in node h1 (host) (hosts have no management network; address: gives eth0 its address)`,
+    `lab.yaml:4:62: unknown key "binds" in node h1 (host) (a host is a network namespace of this machine, not a container: it sees this machine's files)`,
+    `lab.yaml:4:76: unknown key "cmd" in node h1 (host) (containerlab's cmd is exec here: a list of shell commands run in the host's namespace)`,
+  ]);
+});

@@ -34,3 +34,36 @@ Deno.test("a missing switch path that names no scheme gets no scheme hint", asyn
     assert.match(message, /no switch at .*: the directory does not exist$/);
   }
 });
+
+Deno.test("a vde:// path that no switch serves says why: a stopped switch's leftovers, no ctl, a file, a management socket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-noswitch-" });
+  try {
+    // A switch killed with SIGKILL leaves its ctl socket, which refuses connections: a socket bound, never served.
+    const bound = await new Deno.Command("python3", {
+      args: ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", `${dir}/ctl`],
+    }).output();
+    assert.ok(bound.success, new TextDecoder().decode(bound.stderr));
+    assert.equal(
+      await refusal(dir),
+      `no switch serves ${dir}: its ctl socket is left from a switch that stopped (start it again)`,
+    );
+    await Deno.remove(`${dir}/ctl`);
+    assert.equal(await refusal(dir), `${dir} is not a switch's socket directory (it has no ctl socket)`);
+    await Deno.writeTextFile(`${dir}/file`, "");
+    assert.equal(
+      await refusal(`${dir}/file`),
+      `${dir}/file is not a switch's socket directory (it is a file)`,
+    );
+    const mgmt = Deno.listen({ transport: "unix", path: `${dir}/sw.mgmt` });
+    try {
+      assert.equal(
+        await refusal(`${dir}/sw.mgmt`),
+        `${dir}/sw.mgmt is a socket, not a switch's socket directory (a management socket? \`vde term ${dir}/sw.mgmt\` opens it)`,
+      );
+    } finally {
+      mgmt.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -37,6 +37,15 @@ Deno.test("parseUdpVnl reads vdeplug4's udp:// forms", () => {
   }
 });
 
+Deno.test("a udp:// VNL whose -> the shell took for a redirection says to quote it", () => {
+  assert.throws(
+    () => parseUdpVnl("5000-"),
+    new Error(
+      `udp:// needs [SRC:]SRCPORT->DST:DSTPORT, got "5000-" (the shell took ">" for a redirection and wrote a file named after the destination: quote the VNL, 'udp://5000->DST:DSTPORT')`,
+    ),
+  );
+});
+
 let next = 0;
 /** Two free-looking loopback ports for one test. */
 function ports(): [number, number] {

@@ -44,6 +44,29 @@ Deno.test("slirp:// options: addresses move with addr=, abbreviations, families,
   assert.equal(parseSlirpOptions("/disable").hostLoopback, false); // abbreviation
 });
 
+Deno.test("a slirp:// value cut by its unquoted slashes is refused with the quoted spelling; a typo after a value is an unknown option", () => {
+  const said = (text: string) => {
+    try {
+      parseSlirpOptions(text);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+  assert.equal(
+    said("/tftp=/srv/tftp/bootfile=boot.ipxe"),
+    "tftp's value has slashes, which separate options: quote it, tftp='/srv/tftp' (or write each / as %2F)",
+  );
+  assert.equal(
+    said("/unixfwd=5555:/run/app.sock"),
+    "unixfwd's value has slashes, which separate options: quote it, unixfwd='5555:/run/app.sock' (or write each / as %2F)",
+  );
+  assert.equal(said("/tftp='/srv/tftp'/bootfile=boot.ipxe"), "accepted");
+  assert.equal(said("/tftp=%2Fsrv%2Ftftp"), "accepted");
+  assert.equal(said("/addr=10.1.0.2/24/restricted"), "accepted");
+  assert.match(said("/mtu=1500/restrictd"), /^unknown slirp option "restrictd"/);
+});
+
 Deno.test("slirp:// refuses a bad option name, an address outside the network, a bad MTU, each in one line", () => {
   const cases: [string, RegExp][] = [
     ["/nosuchoption", /unknown slirp option "nosuchoption"/],
@@ -51,7 +74,7 @@ Deno.test("slirp:// refuses a bad option name, an address outside the network, a
     ["/vnameserver6=fd99::3", /outside the prefix/],
     ["/mtu=100", /mtu must be between/],
     ["/addr=10.0.2.0", /network or broadcast/],
-    ["/tftp_path=", /tftp_path needs a value, e.g. tftp_path=\/srv\/tftp/],
+    ["/tftp_path=", /tftp_path needs a value, e.g. tftp_path='\/srv\/tftp'/],
     [`/bootfile=${"x".repeat(128)}`, /bootfile must be 1-127 bytes/],
     ["/cmdfwd=cat", /must be \[SLIRPIP:\]PORT:COMMAND/],
     ["/cmdfwd=10.0.2.2:5555:cat", /address 10\.0\.2\.2 is taken/],

@@ -138,3 +138,21 @@ Deno.test("vde wirefilter --http with a bad address is refused in one line", asy
   assert.equal(r.code, 1);
   assert.match(r.stderr.trim(), /^[^\n]*--http wants \[ADDR:\]PORT[^\n]*$/);
 });
+
+Deno.test("vde wirefilter with no VNLs at a terminal refuses in one line instead of reading frames from the keyboard", async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /^vde: refusing to filter this terminal: with no VNLs the filter sits in a dpipe \(`vde dpipe /],
+    [["null://", "-"], /^vde: refusing to join - to this terminal /],
+  ];
+  for (const [args, said] of cases) {
+    // script(1) gives the command a pseudo-terminal as stdin and stdout.
+    const out = await new Deno.Command("script", {
+      args: ["-qec", [...OURS, ...args].join(" "), "/dev/null"],
+      stdin: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 1, text);
+    assert.match(text, said);
+    assert.equal(text.trim().split("\n").length, 1, text);
+  }
+});

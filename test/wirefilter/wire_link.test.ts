@@ -58,6 +58,11 @@ Deno.test("parseWireVnl refuses malformed VNLs with a reason", () => {
     ["{null://}[loss=5[1]]", /Markov nodes/],
     ["{null://}[seed=x]", /seed must be a whole number/],
     ["{null://}[mgmt='/tmp]", /unterminated/],
+    [
+      "{null://}[mgmt=/tmp/wf/delay=5]",
+      /mgmt's path has slashes, which separate options: quote it, mgmt='\/tmp\/wf'$/,
+    ],
+    ["{null://}[mgmt=]", /mgmt needs a socket path/],
   ];
   for (const [rest, re] of cases) assert.throws(() => parseWireVnl(rest), re, rest);
 });

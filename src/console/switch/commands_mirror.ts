@@ -9,7 +9,7 @@
  */
 import { parseInteger, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts";
 import { Errno } from "../reply_format.ts";
 
 /** Registers `mirror/add`, `mirror/del` and `mirror/print`. */
@@ -25,6 +25,14 @@ export function addMirrorCommands(registry: CommandRegistry, ctx: ConsoleContext
       const ports = words(args).map(parseInteger);
       if (ports.length === 0 || ports.some((p) => p === undefined)) return fail(Errno.EINVAL);
       const [out, ...sources] = ports as number[];
+      // Well-formed but refused: say which port and why, as the usage alone would not.
+      if (sources.includes(out!)) {
+        return failure(`port ${out} cannot mirror itself: leave it out of the source ports`, Errno.EINVAL);
+      }
+      const past = ports.find((p) => p! >= engine.numPorts);
+      if (past !== undefined) {
+        return failure(`port ${past} is past the last port (port/showinfo says Numports)`, Errno.EINVAL);
+      }
       return engine.addMirror(out!, sources) ? ok() : fail(Errno.EINVAL);
     },
   });

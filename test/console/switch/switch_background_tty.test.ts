@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
 import { REPO_ROOT } from "../../helpers/switches.ts";
-import { tmuxMissing, TmuxSession } from "../_tmux.ts";
+import { foreground, tmuxMissing, TmuxSession } from "../_tmux.ts";
 
 /** An interactive bash in tmux (job control on) that has just run `vde switch --sock DIR/sw &`. */
 async function switchInBackground(): Promise<{ dir: string; tmux: TmuxSession }> {
@@ -55,15 +55,42 @@ Deno.test("a switch started with & gets its console on the terminal when brought
   if (skipUnless(t, await tmuxMissing())) return;
   const { dir, tmux } = await switchInBackground();
   try {
-    await tmux.keys("fg", "Enter");
-    await tmux.keys("Enter");
-    await tmux.waitFor((s) => s.endsWith(`vde[${dir}/sw]$`), "the switch's prompt after fg");
+    await foreground(tmux, `vde[${dir}/sw]$`, "the switch's prompt after fg");
     await tmux.keys("hub", "Enter");
     await tmux.waitFor((s) => s.includes("hub mode is off"), "a command at the console");
     await tmux.keys("C-d");
     await tmux.waitFor(
       (s) => s.includes("end of input on the console, cleaning up and exiting"),
       "Ctrl-D to stop it",
+    );
+  } finally {
+    await tmux.kill();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a switch stopped with Ctrl-Z and continued with bg serves without a console; fg gives it back", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  const { dir, tmux } = await switchInBackground();
+  try {
+    await foreground(tmux, `vde[${dir}/sw]$`, "the switch's prompt after fg");
+    await tmux.keys("C-z");
+    await tmux.waitFor((s) => /\[1\]\+\s+Stopped/.test(s) && s.endsWith("sh$"), "Ctrl-Z to stop the job");
+    await tmux.keys("bg", "Enter");
+    // It must not stop again reading the terminal it no longer owns (SIGTTIN): it answers its socket.
+    await tmux.keys(`${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${dir}/sw -c hub`, "Enter");
+    await tmux.waitFor((s) => s.includes("hub mode is off"), "the switch to answer after bg", 30_000);
+    await tmux.keys("jobs", "Enter");
+    const jobs = await tmux.waitFor(
+      (s) => /\[1\]\+\s+(Running|Stopped)\s+\S+ run -A --quiet \S+ switch.*\n.*sh\$$/.test(s),
+      "the job's state",
+    );
+    assert.match(jobs.slice(jobs.lastIndexOf("jobs")), /\[1\]\+\s+Running/);
+    await foreground(tmux, `vde[${dir}/sw]$`, "the prompt after the second fg");
+    await tmux.keys("shutdown", "Enter");
+    await tmux.waitFor(
+      (s) => s.includes("shutdown from the console, cleaning up and exiting"),
+      "shutdown at the console given back",
     );
   } finally {
     await tmux.kill();

@@ -40,8 +40,8 @@ Deno.test("the switch console at a terminal completes, recalls, clears with Ctrl
     await tmux.keys("C-c");
     await tmux.keys("C-c");
     const end = await tmux.waitFor((s) => s.includes("[exit "), "the switch to exit");
-    assert.match(end, /Ctrl-C on the console, cleaning up and exiting/);
-    assert.match(end, /\[exit 0\]/);
+    // The last line stands alone: no prompt drawn again under it, before the shell's output.
+    assert.match(end, /Ctrl-C on the console, cleaning up and exiting\n\[exit 0\]/);
     assert.equal(
       await Deno.lstat(`${dir}/sw`).then(() => true, () => false),
       false,

@@ -73,6 +73,10 @@ Deno.test("the switch console answers in words, keeps log lines above the typed 
     } finally {
       client.close();
     }
+    // `shutdown` typed at the prompt: the switch's last line stands alone, no prompt drawn again under it.
+    await tmux.keys("shutdown", "Enter");
+    const end = await tmux.waitFor((s) => s.includes("[exit "), "the switch to exit");
+    assert.match(end, /shutdown from the console, cleaning up and exiting\n\[exit 0\]/);
   } finally {
     await tmux.kill();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
