@@ -21,30 +21,34 @@
  * The slot order has nothing to do with vde_switch's bucket order; for
  * printing `Hash: NNNN` as vde_switch does, use `vdeHashIndex`.
  *
- * Aging walks the slots, not the entries: a full pass (`expire`) reads each
- * slot's lastSeen first (an empty slot holds +Infinity there, so a live entry
- * that is not due and an empty slot cost one read and one compare), in one
- * typed-array loop. A pass over a big table is still 131,072 slots for
- * 65,536 entries, so `expireSome` walks it in pieces: at most `maxSlots`
- * slots a call (each removal charged the slots its backward shift touched),
- * from a cursor kept between calls, starting a new pass when none is in
- * progress. The pass starts just after an empty slot E and ends with E
- * itself, its slots numbered 0..capacity-1 from there ("positions"); the
- * cursor is the next position to look at. The table may change between
- * calls: a new entry put behind the cursor is fresh and waits for the next
- * pass; a refresh or a port move changes no slot; but a deletion (of one
- * key, a port's or a VLAN's entries, or by the pass itself) shifts entries
- * back, and one moved from at or after the cursor to before it would miss
- * this pass. So while a pass is in progress every such move pulls the
- * cursor back to where the entry landed: the slots between are looked at
- * again (a re-read entry that is not due stays; one that is due goes once,
- * as removal is of the slot's current occupant), and every entry that is in
- * the table from a pass's start to its end has been looked at, at the time
- * of that look, during the pass. An entry whose lastSeen + expireSeconds is
- * before the pass's first call is therefore gone by its last call; a shift
- * that wraps from position 0 to the end only moves an entry to be looked at
- * again. Growing (a table not in shared storage) rehashes everything and
- * restarts the pass in progress from position 0: at most a dozen times over
+ * Aging walks the slots, not the entries: a pass reads each slot's lastSeen
+ * first (an empty slot holds +Infinity there, so an entry not due and an
+ * empty slot cost one read and one compare) in one typed-array loop, and
+ * skips at once a block of 32 slots that holds no entry (the writer counts
+ * entries per block), so a sparse table costs little. A full table is still
+ * 131,072 slots for 65,536 entries (0.1 ms), so `expireSome` walks a pass
+ * in pieces: at most `maxSlots` slots a call (a skipped block counts as one,
+ * a removal as REMOVAL_SLOTS plus the slots its backward shift walked), from
+ * a cursor kept between calls; `expire` is one whole pass.
+ *
+ * A pass starts just after an empty slot E and ends with E itself, its slots
+ * numbered 0..capacity-1 from there ("positions"); the cursor is the next
+ * position to look at. The table may change between calls. A new entry put
+ * behind the cursor is fresh: the next pass looks at it. A refresh or a port
+ * move changes no slot. But a deletion (one key, a port's or a VLAN's
+ * entries, or the pass's own) shifts entries back, and one moved from at or
+ * after the cursor to before it would miss this pass and wait for the next,
+ * as many passes in a row as it has slots between it and its home slot. So
+ * while a pass is in progress such a move pulls the cursor back to where the
+ * entry landed instead: the slots between are looked at again (an entry not
+ * due stays; a due one goes once, as a removal takes the slot's occupant at
+ * that time), and every entry that is in the table from a pass's first call
+ * to its last is looked at during it. An entry with lastSeen + expireSeconds
+ * before the `now` of a pass's first call is therefore gone by its last
+ * call, and none goes before its time: each look compares with that call's
+ * `now`. A shift that wraps from position 0 to the end only moves an entry
+ * to be looked at again. Growing (a table not in shared storage) rehashes
+ * everything and starts the pass in progress over: at most a dozen times in
  * a table's life.
  *
  * Shared between threads (`shared`), the arrays live in one
@@ -102,6 +106,9 @@ export type RemovedEntry = (hi: number, lo: number, vlan: number, port: number) 
 
 const EMPTY = -1;
 const INITIAL_CAPACITY = 64;
+/** Slots per block of `#blocks` (a power of two): an aging pass skips a block without entries at once. */
+const BLOCK_SHIFT = 5;
+const BLOCK_SLOTS = 1 << BLOCK_SHIFT;
 /**
  * What one removal by an aging pass counts against its slot budget, besides the slots its shift
  * walks: about what looking at that many slots costs (a hash per entry shifted, the size written).
@@ -146,6 +153,8 @@ export class MacTable {
   #sweepStart = 0;
   /** The pass's next position to look at, 0..capacity. */
   #sweepPos = 0;
+  /** Entries in each block of BLOCK_SLOTS slots: the writer's own count, not shared. */
+  #blocks: Uint8Array = new Uint8Array(0);
 
   /** Bytes of shared storage a table of `maxEntries` needs. */
   static sharedBytes(maxEntries = 65536): number {
@@ -195,6 +204,11 @@ export class MacTable {
     this.#vlan = new Uint16Array(buffer, 8 + cap * 18, cap);
     // Not cleared here: readers may already list it (`sharedBuffer` makes it empty).
     this.#size = this.#sizeCell[0]!;
+    if (this.#readOnly) return;
+    this.#blocks = new Uint8Array(blockCount(cap));
+    for (let slot = 0; slot < cap; slot++) {
+      if (this.#port[slot] !== EMPTY) this.#blocks[slot >> BLOCK_SHIFT]!++;
+    }
   }
 
   /** Number of entries. */
@@ -276,6 +290,7 @@ export class MacTable {
       slot = this.#emptySlotFor(hi, lo, vlan);
     }
     this.#put(slot, hi, lo, vlan, port, now);
+    this.#blocks[slot >> BLOCK_SHIFT]!++;
     this.#setSize(this.#size + 1);
     return LearnResult.New;
   }
@@ -345,19 +360,27 @@ export class MacTable {
       this.#beginSweep();
     }
     const mask = this.#mask;
-    const lastSeen = this.#lastSeen, port = this.#port;
+    const lastSeen = this.#lastSeen, port = this.#port, blocks = this.#blocks;
     const start = this.#sweepStart;
     const budget = Math.max(1, maxSlots);
     let pos = this.#sweepPos;
     let removed = 0;
     let walked = 0;
     while (pos <= mask && walked < budget) {
+      // The rest of this slot's block, or of the pass.
+      const first = (start + pos) & mask;
+      const blockEnd = Math.min(mask + 1, pos + BLOCK_SLOTS - (first & (BLOCK_SLOTS - 1)));
+      if (blocks[first >> BLOCK_SHIFT] === 0) {
+        pos = blockEnd;
+        walked++;
+        continue;
+      }
       const from = pos;
-      const stop = Math.min(mask + 1, pos + (budget - walked));
+      const stop = Math.min(blockEnd, pos + (budget - walked));
       // An empty slot holds +Infinity: an entry not due and an empty slot both stop at this test.
       while (pos < stop && !(lastSeen[(start + pos) & mask]! + expireSeconds < now)) pos++;
       walked += pos - from;
-      if (pos === stop) break;
+      if (pos === stop) continue;
       const slot = (start + pos) & mask;
       if (port[slot] === EMPTY) { // a slot emptied before +Infinity marked empty slots
         pos++;
@@ -392,6 +415,7 @@ export class MacTable {
     if (this.#readOnly) return;
     this.#port.fill(EMPTY);
     this.#lastSeen.fill(Infinity);
+    this.#blocks.fill(0);
     this.#setSize(0);
   }
 
@@ -500,6 +524,7 @@ export class MacTable {
     this.#vlan = new Uint16Array(capacity);
     this.#port = new Int32Array(capacity).fill(EMPTY);
     this.#lastSeen = new Float64Array(capacity).fill(Infinity);
+    this.#blocks = new Uint8Array(blockCount(capacity));
   }
 
   #grow(): void {
@@ -509,6 +534,7 @@ export class MacTable {
       if (port[slot] === EMPTY) continue;
       const to = this.#emptySlotFor(hi[slot]!, lo[slot]!, vlan[slot]!);
       this.#put(to, hi[slot]!, lo[slot]!, vlan[slot]!, port[slot]!, lastSeen[slot]!);
+      this.#blocks[to >> BLOCK_SHIFT]!++;
     }
     // Every entry moved: a pass in progress starts over on the new slots.
     if (this.#sweeping) this.#beginSweep();
@@ -521,6 +547,8 @@ export class MacTable {
   // pulls the cursor back to it (the file's theory). Returns the slots walked.
   #removeAt(slot: number): number {
     const mask = this.#mask;
+    const blocks = this.#blocks;
+    blocks[slot >> BLOCK_SHIFT]!--;
     let hole = slot;
     let here = slot;
     for (;;) {
@@ -541,6 +569,8 @@ export class MacTable {
         this.#port[here]!,
         this.#lastSeen[here]!,
       );
+      blocks[hole >> BLOCK_SHIFT]!++;
+      blocks[here >> BLOCK_SHIFT]!--;
       hole = here;
     }
     this.#port[hole] = EMPTY;
@@ -571,6 +601,11 @@ export class MacTable {
     }
     return removed;
   }
+}
+
+/** Blocks of BLOCK_SLOTS covering `capacity` slots (one for a table smaller than a block). */
+function blockCount(capacity: number): number {
+  return (capacity + BLOCK_SLOTS - 1) >> BLOCK_SHIFT;
 }
 
 function nextPowerOfTwo(n: number): number {

@@ -271,10 +271,12 @@ Deno.test("table ages the same entries in one full pass and in many small ones w
 });
 
 Deno.test("table ages in pieces through learns, deletes and moves between calls, losing and double-freeing nothing", () => {
-  for (const shared of [true, false]) {
-    const random = prng(shared ? 2024 : 4202);
-    // A small table kept full, so probe runs collide, wrap and shift across the cursor often.
-    const maxEntries = 32;
+  // A small table kept full, so probe runs collide, wrap and shift across the cursor often; and a
+  // big one kept sparse, whose pass skips the blocks that hold no entry.
+  for (
+    const [shared, maxEntries, limit] of [[true, 32, 32], [false, 32, 32], [true, 1024, 40]] as const
+  ) {
+    const random = prng(shared ? 2024 + maxEntries : 4202);
     const table = new MacTable({
       maxEntries,
       seed: 99,
@@ -310,7 +312,7 @@ Deno.test("table ages in pieces through learns, deletes and moves between calls,
         const lo = Math.floor(random() * 100000), vlan = Math.floor(random() * 2);
         const port = 1 + Math.floor(random() * 4);
         const key = `${lo}/${vlan}`;
-        if (model.has(key)) continue;
+        if (model.has(key) || model.size >= limit) continue;
         // Learnt as if seen a while ago, so each pass finds a good share of the table due.
         const seen = now - random() * 2 * expire;
         const result = table.learn(HI, lo, vlan, port, seen);
@@ -344,7 +346,7 @@ Deno.test("table ages in pieces through learns, deletes and moves between calls,
         if (!table.sweeping) {
           due = new Set([...model].filter(([, e]) => e.seen + expire < now).map(([k]) => k));
         }
-        table.expireSome(now, expire, 1 + Math.floor(random() * 4), onRemoved);
+        table.expireSome(now, expire, 1 + Math.floor(random() * (limit < maxEntries ? 64 : 4)), onRemoved);
         if (!table.sweeping) {
           passes++;
           assert.deepEqual([...due], [], "due when the pass began, still there at its end");
@@ -359,4 +361,21 @@ Deno.test("table ages in pieces through learns, deletes and moves between calls,
       assert.equal(table.lastSeen(HI, e.lo, e.vlan), e.seen);
     }
   }
+});
+
+Deno.test("table ages a sparse table in one call: blocks of slots without entries are skipped whole", () => {
+  const table = agedTable(65536, 100, 5);
+  assert.equal(table.slots, 131072);
+  const removed = table.expireSome(150, 100, 16384);
+  assert.equal(table.sweeping, false, "100 entries in 131,072 slots: one call of 16,384 slots did the pass");
+  assert.ok(removed > 20 && removed < 80, `${removed} removed`);
+  for (const e of table.entries()) assert.ok(e.lastSeen >= 50);
+  // Full, the same table takes a call per 16,384 slots.
+  for (let i = 0; table.size < 65536; i++) table.learn(0x0300, i, 0, 1, 140);
+  let calls = 0;
+  do {
+    table.expireSome(150, 100, 16384);
+    calls++;
+  } while (table.sweeping);
+  assert.equal(calls, 8);
 });
