@@ -21,7 +21,7 @@ import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
-import { parseVdeVnl, switchDir } from "../link/vde_link.ts";
+import { checkSwitchServes, parseVdeVnl } from "../link/vde_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
@@ -80,12 +80,12 @@ export function portOfLink(link: Link): number {
 
 async function listen(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, true);
-  // Each cable opens its own link to the switch later; a switch directory that is not there
-  // at all is a typo to say now (as connect does), not at the first cable.
+  // Each cable opens its own link to the switch later; a switch that is not there (a typo, a
+  // killed switch's directory) is said now, as connect and vde plug say it, not at each cable.
   const { scheme, rest } = splitVnl(flags.sock);
   if (scheme === "vde") {
     try {
-      switchDir(parseVdeVnl(rest).path);
+      await checkSwitchServes(parseVdeVnl(rest).path);
     } catch (err) {
       throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
     }

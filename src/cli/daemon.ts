@@ -98,14 +98,14 @@ function printLines(text: string): void {
 }
 
 /**
- * In the background copy: tells the waiting parent that the program serves,
- * then detaches stdout and stderr from it (the parent is about to exit, and
+ * In the background copy: hands the waiting parent `lines` to print (where
+ * the program serves, how to stop it) and says that it serves, then detaches stdout and stderr from it (the parent is about to exit, and
  * a write to its closed pipe would fail).
  */
-export function reportReady(): void {
+export function reportReady(lines = ""): void {
   if (!isDaemonChild()) return;
   try {
-    Deno.stderr.writeSync(new TextEncoder().encode(READY_MARK));
+    Deno.stderr.writeSync(new TextEncoder().encode(lines + READY_MARK));
   } catch { /* the parent gave up waiting */ }
   const devNull = libc().open(cstr("/dev/null"), C.O_RDWR, 0);
   if (devNull < 0) return;

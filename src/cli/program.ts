@@ -16,7 +16,7 @@ import { discardStderrLog, log, setLogFile } from "../log.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
-import { processAlive } from "../os/processes.ts";
+import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
 
 /** What every long-running command shares on its command line. */
 export interface ProgramOptions {
@@ -44,36 +44,65 @@ export interface Program {
   stop(reason: string): void;
   /** True in the background copy of a `--daemon` start: no console there. */
   readonly inBackground: boolean;
-  /** Marks the program as serving: writes the pid file and releases a waiting `--daemon` parent. */
-  ready(): void;
+  /**
+   * Marks the program as serving: writes the pid file, logs `serving` (where
+   * it serves, how to reach its console) and releases a waiting `--daemon`
+   * parent, which prints that line with the pid that stops it.
+   */
+  ready(serving?: string): void;
 }
 
 /**
- * Writes a pid file the way vde_switch does: it must not exist yet.
+ * Writes a pid file the way vde_switch does, except that a stale one (its
+ * pid gone, or reused by a process that is no vde program: what `kill -9`
+ * leaves for a supervisor's restart) is replaced, and `say` is told so. A
+ * file naming a live vde process is refused.
  *
  * @throws UsageError naming the file
  */
-export function writePidfile(path: string): void {
-  try {
-    Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) {
-      throw new UsageError(`pid file ${path} ${whyPidfileExists(path)}`);
+export function writePidfile(path: string, say: (message: string) => void = () => {}): void {
+  for (let attempt = 0;; attempt++) {
+    try {
+      Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
+      return;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) {
+        throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
+      }
     }
-    throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
+    const stale = attempt === 0 ? whyPidfileIsStale(path) : null;
+    if (typeof stale !== "string") {
+      throw new UsageError(
+        `pid file ${path} ${stale?.refusal ?? "already exists (another program wrote it meanwhile)"}`,
+      );
+    }
+    try {
+      Deno.removeSync(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        throw new UsageError(`cannot replace the stale pid file ${path}: ${(err as Error).message}`);
+      }
+    }
+    say(`pid file ${path} was stale (${stale}): replaced`);
   }
 }
 
-/** What an existing pid file means, so the user knows whether removing it is safe. */
-function whyPidfileExists(path: string): string {
+/** Why an existing pid file may be replaced, or why it may not (`refusal`). */
+function whyPidfileIsStale(path: string): string | { refusal: string } {
   let pid = NaN;
   try {
     pid = Number(Deno.readTextFileSync(path).trim());
   } catch { /* unreadable: said below */ }
-  if (!Number.isInteger(pid) || pid <= 0) return "already exists (remove it if no program runs with it)";
-  return processAlive(pid)
-    ? `already exists and names pid ${pid}, which is running (another switch?)`
-    : `is stale (pid ${pid} is not running): remove it`;
+  if (!Number.isInteger(pid) || pid <= 0) {
+    return { refusal: "already exists and names no pid (remove it if no program runs with it)" };
+  }
+  if (pid === Deno.pid) return `pid ${pid} is this process, which had not written it`;
+  if (!processAlive(pid)) return `pid ${pid} is not running`;
+  if (!mayBeVde(pid)) {
+    const args = commandLine(pid) ?? [];
+    return `pid ${pid} runs ${JSON.stringify(args.join(" ").slice(0, 60))}, no vde program`;
+  }
+  return { refusal: `already exists and names pid ${pid}, which is running (another switch?)` };
 }
 
 /** Runs `main` as a program: in the background for `--daemon`, cleaned up whatever happens. */
@@ -108,15 +137,30 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     stopped,
     stop,
     inBackground,
-    ready: () => {
+    ready: (serving?: string) => {
+      // Said where the user looks: a daemon's parent prints what it is handed, its log file keeps it.
+      const toParent: string[] = [];
+      const say = (m: string) => {
+        log(o.component, m);
+        if (inBackground && o.logfile !== undefined) toParent.push(`${o.component}: ${m}`);
+      };
       if (o.pidfile !== undefined) {
-        writePidfile(o.pidfile);
+        writePidfile(o.pidfile, say);
         pidfileWritten = true;
       }
-      if (inBackground) {
-        reportReady();
-        if (o.logfile === undefined) discardStderrLog();
+      if (!inBackground) {
+        if (serving !== undefined) log(o.component, serving);
+        return;
       }
+      // A daemon that forks tells where it serves and how to stop it; scripts read nothing on stdout.
+      if (serving !== undefined && o.logfile !== undefined) log(o.component, serving);
+      const pidfile = o.pidfile === undefined ? "" : ` (pid file ${o.pidfile})`;
+      toParent.push(
+        `${o.component}: ${serving === undefined ? "" : `${serving}; `}` +
+          `in the background as pid ${Deno.pid}${pidfile}; stop: kill ${Deno.pid}`,
+      );
+      reportReady(toParent.join("\n") + "\n");
+      if (o.logfile === undefined) discardStderrLog();
     },
   };
   try {

@@ -198,22 +198,23 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       log(COMPONENT, `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
     await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
+    let webView = "";
     if (o.http !== undefined) {
       const web = await startSwitchWeb(sw, server.dir, o.http, o.httpToken);
       p.defer(() => web.close());
+      // Said again where it serves: a daemon's log file is not where its user looks for the port.
+      webView = `; web view: ${web.url}`;
     } else if (o.httpToken !== undefined) {
       throw new UsageError("--http-token needs --http");
     }
-    p.ready();
     const kind = o.hub
       ? " in hub mode"
       : sw.engine.stp !== null
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
       : "";
     const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
-    log(
-      COMPONENT,
-      `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}`,
+    p.ready(
+      `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}${webView}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
     const stdinConsole: RunningConsole | null = p.inBackground
@@ -244,7 +245,7 @@ export const switchCommand = (program: Command): void => {
     .option("-m, --mode <octal>", "mode of the ctl and port sockets (default: 600)")
     .option("--dirmode <octal>", "mode of the socket directory (default: 2700, or derived from --mode)")
     .option("-g, --group <name>", "group owning the directory and sockets")
-    .option("-p, --pidfile <file>", "write the pid here (the file must not exist)")
+    .option("-p, --pidfile <file>", "write the pid here (a stale file is replaced, a live one refused)")
     .option("-d, --daemon", "run in the background; exits once the switch serves, or with its error")
     .option(
       "-t, --tap <name>",

@@ -306,17 +306,16 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
       );
       p.defer(() => web.close());
     }
-    p.ready();
+    const reach = o.mgmt === undefined ? "" : `; console: vde term ${o.mgmt}`;
+    p.ready(
+      `${bidirectional ? "bidirectional" : "one-way"} filter L=${left.description} R=${right.description}, ` +
+        `seed ${filter.seed}${reach}`,
+    );
     const usesStdio = streamMode || vnls.includes("-");
     if (!usesStdio && !p.inBackground) {
       const console: RunningConsole = startWirefilterConsole(ctx, commands);
       p.defer(() => console.close());
     }
-    log(
-      COMPONENT,
-      `${bidirectional ? "bidirectional" : "one-way"} filter L=${left.description} R=${right.description}, ` +
-        `seed ${filter.seed}`,
-    );
     const ended = await Promise.race([
       p.stopped.then((reason) => ({ reason, side: "none" as const })),
       left.closed.then((reason) => ({ reason: `left side ended: ${reason}`, side: "left" as const })),
@@ -390,7 +389,7 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
     .option("-v, --vde-plug <left:right>", "the two VNLs as one argument, as wirefilter's -v")
     .option("--seed <n>", "seed every random choice, so a run can be repeated")
     .option("--daemon", "run in the background (needs --mgmt, its console there)")
-    .option("--pidfile <file>", "write the pid here (the file must not exist)")
+    .option("--pidfile <file>", "write the pid here (a stale file is replaced, a live one refused)")
     .option("--blink <path>", "send a datagram `ID DIR SIZE` to this unix socket for every frame out")
     .option(
       "--http <[addr:]port>",

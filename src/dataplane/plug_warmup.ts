@@ -14,20 +14,36 @@
  * in for its ends: one read and written as a tap is,
  * one a datagram socket. Where the loop would block for want of work, the
  * warm-up hands it the next throwaway frames (one to a few each way, the
- * sizes traffic has) and empties what it forwarded, a few thousand times.
+ * sizes traffic has) and empties what it forwarded, twelve thousand times.
  * The loop's scheduling governor is a quiet one meanwhile (the throwaway
- * stream must not make the thread real-time). It costs the thread tens of
- * milliseconds once; real frames sent meanwhile wait in their queues. On a
- * busy machine it stops after 150 ms, warm or not.
+ * stream must not make the thread real-time). It costs the thread about
+ * 150 ms of CPU once; real frames sent meanwhile wait in their queues. On a
+ * busy machine it stops after 250 ms of the thread's CPU or a second on the
+ * clock, warm or not (warm_budget.ts).
  */
 import { C, datagramPair, libc } from "../../ffi/libc.ts";
+import { setSocketBuffer } from "../io/socket_buffers.ts";
+import { warmBudget } from "./warm_budget.ts";
 import { PLUG_SHARED_BYTES, type PlugStart } from "./plug_layout.ts";
 import type { DemandSched } from "./priority.ts";
 
-/** Wake-ups driven; each carries 1 to 4 frames each way (a socketpair queues 10). */
-const ROUNDS = 4000;
-/** Warming stops after this long even if unfinished. */
-const BUDGET_MS = 150;
+/**
+ * Wake-ups driven; each carries 1 to 4 frames each way. After 4,000 `--trace-opt` showed the
+ * serving and sending methods still in V8's middle tier (Maglev, whose FFI calls take Deno's slow
+ * path), after 12,000 in TurboFan; that costs the thread about 150 ms of CPU once.
+ */
+const ROUNDS = 12_000;
+/** Warming stops after this much of the thread's CPU time even if unfinished... */
+const BUDGET_MS = 250;
+/** ...or after this long on the clock, however little CPU the thread had (see warm_budget.ts). */
+const WALL_CAP_MS = 1000;
+/**
+ * Of every 64 rounds, the first 56 empty the far ends; the 8 others do not, and the loop's
+ * small send buffers fill (see `warmUp`).
+ */
+const DRAINED_ROUNDS = 56;
+/** Send buffer of the loop's ends: the kernel doubles it, about 7 full-size frames or 20 small ones. */
+const LOOP_SEND_BUFFER = 8192;
 /** Frame sizes traffic has: minimum, a ping, a full frame. */
 const SIZES = [60, 98, 1514];
 
@@ -51,6 +67,9 @@ export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown)
     };
     const tap = pair();
     const sock = pair();
+    // A socketpair queues as much as its sender's buffer holds (about 90 full-size frames by default);
+    // a small one fills within the rounds that are not emptied.
+    for (const fd of [tap[0]!, sock[0]!]) setSocketBuffer(fd, "send", LOOP_SEND_BUFFER);
     const wakeFd = c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
     if (wakeFd < 0) return;
     fds.push(wakeFd);
@@ -62,11 +81,17 @@ export function warmUp(loop: (start: PlugStart, feed: () => boolean) => unknown)
     };
     const frames = SIZES.map((size) => frame(size));
     const sink = new Uint8Array(2048);
-    const deadline = performance.now() + BUDGET_MS;
+    const spent = warmBudget(BUDGET_MS, WALL_CAP_MS);
     let round = 0;
     loop(start, () => {
-      for (const far of [tap[1]!, sock[1]!]) while (c.read(far, sink, sink.length) > 0) { /* forwarded */ }
-      if (round >= ROUNDS || ((round & 255) === 0 && performance.now() > deadline)) return false;
+      // Not emptied for a few rounds now and then: the far ends' queues fill, so a tap write fails
+      // (dropped, as when a real tap is not up yet) and a send is held for EPOLLOUT. Warmed without
+      // those paths, the real loop's code was thrown away at its first frames (a plug starts before
+      // its tap is up), and ran unoptimized for the next hundreds of pings.
+      if ((round & 63) < DRAINED_ROUNDS) {
+        for (const far of [tap[1]!, sock[1]!]) while (c.read(far, sink, sink.length) > 0) { /* forwarded */ }
+      }
+      if (round >= ROUNDS || ((round & 255) === 0 && spent())) return false;
       const count = 1 + (round % 4);
       for (let i = 0; i < count; i++) {
         const f = frames[(round + i) % frames.length]!;

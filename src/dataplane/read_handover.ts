@@ -222,12 +222,14 @@ export class HandoverGovernor {
   #bulkWindow(bytes: number, now: number): boolean {
     this.#bytes += bytes;
     const elapsed = now - this.#windowStart;
-    // A stream that fills a whole window's worth early need not wait for the window's end.
-    if (this.#bytes >= EARLY_BYTES) {
+    if (elapsed < WINDOW_MS) {
+      // A stream that fills a whole window's worth early need not wait for the window's end.
+      if (this.#bytes < EARLY_BYTES) return false;
       this.#restart(now);
       return true;
     }
-    if (elapsed < WINDOW_MS) return false;
+    // Judged by its rate only: EARLY_BYTES spread over a window long past (a stream's tail, a pause, then
+    // a few frames) are no stream, and held the socket another HOLD_MS.
     const bulk = this.#bytes >= BULK_BYTES_PER_MS * elapsed;
     this.#restart(now);
     return bulk;

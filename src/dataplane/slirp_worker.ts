@@ -92,7 +92,9 @@ import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
+import { primeMessaging } from "./message_primer.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -197,7 +199,9 @@ async function run(start: SlirpStart): Promise<void> {
       resolvConf: start.resolvConf,
       now: () => clock,
     });
-    // The connection path compiled on this thread before the first real frame (slirp/warmup.ts).
+    // The connection path compiled on this thread before the first real frame (slirp/warmup.ts), after
+    // the change the first message posted makes, which would throw that code away (message_primer.ts).
+    primeMessaging();
     warmSlirp(start.config);
     tick();
     link = new SlirpLink(stack, { drivenTimers: true });
@@ -290,3 +294,6 @@ scope.onmessage = (e) => {
     scope.postMessage({ type: "stopped", reason: `slirp thread failed: ${err}`, link: newLinkStats() });
   });
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

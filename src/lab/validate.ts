@@ -18,6 +18,7 @@ import {
   type Node,
   parseDocument,
   type Scalar,
+  visit,
   type YAMLMap,
 } from "yaml";
 import { type Dataplane, parseDataplane } from "../switch/dataplane.ts";
@@ -144,7 +145,8 @@ class Validator {
     const doc = parseDocument(this.#text, {
       lineCounter: this.#lines,
       prettyErrors: false,
-      uniqueKeys: true,
+      // Duplicate keys are found below, named, and the walk goes on to the file's other mistakes.
+      uniqueKeys: false,
     });
     for (const e of doc.errors) {
       const pos = this.#lines.linePos(e.pos[0]);
@@ -155,6 +157,7 @@ class Validator {
       });
     }
     if (doc.errors.length > 0) return { errors: this.#sorted() };
+    this.#dropDuplicateKeys(doc);
     const root = doc.contents;
     if (!isMap(root)) {
       this.#error(root, "a lab file is a mapping with `name` and `topology`");
@@ -182,6 +185,34 @@ class Validator {
     }
     if (this.#errors.length > 0 || name === undefined) return { errors: this.#sorted() };
     return { lab: { name, nodes, links }, errors: [] };
+  }
+
+  /**
+   * Reports every key a mapping has twice (YAML keeps one of them, silently
+   * in most tools) where the second one is, and drops it, so the rest of the
+   * walk reads the first and reports the file's other mistakes.
+   */
+  #dropDuplicateKeys(doc: Parameters<typeof visit>[0]): void {
+    visit(doc, {
+      Map: (_, map) => {
+        const seen = new Map<unknown, Node>();
+        map.items = map.items.filter((pair) => {
+          if (!isScalar(pair.key)) return true;
+          const key = pair.key as Scalar;
+          const first = seen.get(key.value);
+          if (first === undefined) {
+            seen.set(key.value, key);
+            return true;
+          }
+          const line = this.#lines.linePos(first.range?.[0] ?? 0).line;
+          this.#error(
+            key,
+            `duplicate key "${String(key.value)}" (also at line ${line}): give each key once`,
+          );
+          return false;
+        });
+      },
+    });
   }
 
   #sorted(): LabError[] {

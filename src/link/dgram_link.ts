@@ -215,7 +215,10 @@ export class DgramLink extends BaseLink implements FdLender {
       this.#enqueue(frame);
       return;
     }
-    if (poller().dispatching) {
+    // A frame sent after the round's dispatch (by an after-round hook, such as the slirp's flush of
+    // what the round left to send) while frames of the round are still staged joins them: sent at
+    // once it overtook them (the guest saw its segments out of order and reported old ones again).
+    if (poller().dispatching || this.#stagedCount > 0) {
       this.#stage(frame);
       return;
     }

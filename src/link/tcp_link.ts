@@ -115,16 +115,20 @@ export async function cableKey(v: TcpVnl, defaults: CableDefaults = {}): Promise
     const where = defaults.keyOption === undefined ? "key=FILE" : `${defaults.keyOption} or key=FILE`;
     throw new Error(`a tcp:// cable needs ${where} (make one with: vde cable keygen FILE) or insecure`);
   }
-  const where = hostPort(v.hostname, v.port);
-  if (!warned.has(where)) {
-    warned.add(where);
-    log(
-      "vde cable",
-      `WARNING: the cable ${v.listen ? "listening on" : "to"} ${where} is INSECURE: not authenticated, not ` +
-        "encrypted; anyone who can reach it can join the LAN and read its traffic",
-    );
-  }
+  // A listener warns once bound, naming the port the kernel chose for port 0.
+  if (!v.listen) warnInsecure(`to ${hostPort(v.hostname, v.port)}`);
   return null;
+}
+
+/** Says loudly, once per cable address, that a cable is plain. */
+function warnInsecure(cable: string): void {
+  if (warned.has(cable)) return;
+  warned.add(cable);
+  log(
+    "vde cable",
+    `WARNING: the cable ${cable} is INSECURE: not authenticated, not ` +
+      "encrypted; anyone who can reach it can join the LAN and read its traffic",
+  );
 }
 
 /**
@@ -177,11 +181,11 @@ export async function startCableListener(
     log: (m) => log("vde cable", m),
     onSession,
   });
+  const where = hostPort(listener.addr.hostname, listener.addr.port);
+  if (key === null) warnInsecure(`listening on ${where}`);
   log(
     "vde cable",
-    `listening on ${hostPort(listener.addr.hostname, listener.addr.port)} ${
-      key === null ? "(PLAIN, insecure)" : `(key ${key.idHex})`
-    }`,
+    `listening on ${where} ${key === null ? "(PLAIN, insecure)" : `(key ${key.idHex})`}`,
   );
   return listener;
 }

@@ -202,16 +202,32 @@ export function switchDir(path: string): string {
   }
 }
 
-export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
-  const vnl = parseVdeVnl(rest);
-  const dir = switchDir(vnl.path);
-  let ctl: Deno.Conn;
+/**
+ * Checks that a switch serves the directory a vde:// VNL's path names, in
+ * the words `vde plug` uses when it does not: a connection to its ctl
+ * socket, closed at once (vde_switch and ours take that as a client that
+ * left before asking). For a program that connects later, per client.
+ *
+ * @throws Error with one line saying why no switch is there
+ */
+export async function checkSwitchServes(path: string): Promise<void> {
+  (await connectCtl(switchDir(path))).close();
+}
+
+/** A stream to the switch's ctl socket in `dir`, or a one-line error saying why there is none. */
+async function connectCtl(dir: string): Promise<Deno.Conn> {
   try {
-    ctl = await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
+    return await Deno.connect({ transport: "unix", path: `${dir}/ctl` });
   } catch (err) {
     if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
     throw new Error(whyNoConnection(dir, err));
   }
+}
+
+export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
+  const vnl = parseVdeVnl(rest);
+  const dir = switchDir(vnl.path);
+  const ctl = await connectCtl(dir);
   let sock: UnixDgramSocket | null = null;
   try {
     sock = bindClientSocket(dir);

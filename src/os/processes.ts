@@ -21,6 +21,40 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
+ * What process `pid` runs, as its argument list, or null when /proc does
+ * not say (gone, or hidden from this user).
+ */
+export function commandLine(pid: number): string[] | null {
+  try {
+    const raw = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    return raw.split("\0").filter((a, i, all) => a !== "" || i < all.length - 1);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether live process `pid` may be a vde program (a switch or filter that
+ * owns a pid file): its executable is this program's, or a Deno runtime, or
+ * an argument names vde. Conservative: what /proc does not show counts as
+ * vde, so only a process plainly something else (a pid reused after
+ * `kill -9`) is taken for a stranger.
+ */
+export function mayBeVde(pid: number): boolean {
+  const args = commandLine(pid);
+  // A kernel thread has an empty command line; an unreadable one is unknown.
+  if (args === null) return true;
+  let exe: string | null = null;
+  try {
+    exe = Deno.readLinkSync(`/proc/${pid}/exe`);
+  } catch { /* another user's process: judged by its arguments */ }
+  if (exe !== null && (exe === Deno.execPath() || /(^|\/)deno$/.test(exe))) return true;
+  return args.some((a, i) =>
+    /vde/i.test(a.slice(a.lastIndexOf("/") + 1)) || (i === 0 && /(^|\/)deno$/.test(a))
+  );
+}
+
+/**
  * Why `program` could not be started, as one line: Deno says "Failed to
  * spawn 'x': entity not found" for a command that is not on the PATH.
  */

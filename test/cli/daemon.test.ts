@@ -2,7 +2,8 @@
  * `--daemon` (`vde switch`, `vde wirefilter`): the command's exit status and
  * message are the background program's own, and a failed start leaves
  * nothing behind (no process, no pid file, no socket); `--logfile` keeps
- * the error.
+ * the error. A start prints one line: where it serves and how to stop it.
+ * A stale pid file is replaced, one of a live vde program refused.
  */
 import assert from "node:assert/strict";
 import { pathExists, processesMentioning, run, waitFor } from "../helpers/processes.ts";
@@ -54,26 +55,68 @@ Deno.test("--daemon on a directory another switch serves fails with that switch 
   });
 });
 
-Deno.test("--daemon with a stale pid file says so, exits 1 and removes what it made", async () => {
+/** The pid in `pidfile`, once the program has written it. */
+async function pidIn(pidfile: string): Promise<number> {
+  return Number((await Deno.readTextFile(pidfile)).trim());
+}
+
+Deno.test("--daemon over a stale pid file (its pid gone after kill -9) replaces it, says so in one line, and serves", async () => {
   await withTmp(async (dir) => {
     // The pid of a process that has ended: what a switch killed with SIGKILL leaves.
     const gone = new Deno.Command("true").spawn();
     await gone.status;
     await Deno.writeTextFile(`${dir}/pid`, `${gone.pid}\n`);
-    const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+    const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`, "--logfile", `${dir}/log`]);
+    assert.equal(r.code, 0, r.stderr);
+    const stale = `vde switch: pid file ${dir}/pid was stale (pid ${gone.pid} is not running): replaced`;
+    assert.equal(r.stderr.split("\n")[0], stale);
+    assert.match(await Deno.readTextFile(`${dir}/log`), new RegExp(`pid file .*/pid was stale`));
+    const pid = await pidIn(`${dir}/pid`);
+    assert.notEqual(pid, gone.pid);
+    assert.deepEqual(processesMentioning(`${dir}/sw`), [pid], "the new switch runs and wrote its pid");
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
+
+Deno.test("--daemon over a pid file whose pid was reused by a program that is no vde replaces it, naming that program", async () => {
+  await withTmp(async (dir) => {
+    const stranger = new Deno.Command("sleep", { args: ["120"] }).spawn();
+    try {
+      await Deno.writeTextFile(`${dir}/pid`, `${stranger.pid}\n`);
+      const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^vde switch: pid file .*/pid was stale \\(pid ${stranger.pid} runs "[^"]*sleep 120", no vde program\\): replaced$`,
+          "m",
+        ),
+      );
+      assert.notEqual(await pidIn(`${dir}/pid`), stranger.pid);
+      await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    } finally {
+      stranger.kill("SIGKILL");
+      await stranger.status;
+    }
+  });
+});
+
+Deno.test("--daemon over the pid file of a live vde switch refuses, exits 1 and leaves that switch and its file alone", async () => {
+  await withTmp(async (dir) => {
+    const first = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
+    assert.equal(first.code, 0, first.stderr);
+    const pid = await pidIn(`${dir}/pid`);
+    const r = await daemon(["--sock", `${dir}/sw2`, "--pidfile", `${dir}/pid`]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,
-      new RegExp(`^vde: pid file .*/pid is stale \\(pid ${gone.pid} is not running\\): remove it$`, "m"),
+      new RegExp(`^vde: pid file .*/pid already exists and names pid ${pid}, which is running`, "m"),
     );
     assert.doesNotMatch(r.stderr, /background switch exited/);
-    assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed");
-    assert.equal(await Deno.readTextFile(`${dir}/pid`), `${gone.pid}\n`, "the stale file is left alone");
-    assert.deepEqual(processesMentioning(`${dir}/sw`), []);
-    // A pid file of a live process is not called stale.
-    await Deno.writeTextFile(`${dir}/pid2`, `${Deno.pid}\n`);
-    const live = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid2`]);
-    assert.match(live.stderr, new RegExp(`pid2 already exists and names pid ${Deno.pid}, which is running`));
+    assert.equal(await pathExists(`${dir}/sw2`), false, "socket directory removed");
+    assert.equal(await pidIn(`${dir}/pid`), pid, "the live switch's file is left alone");
+    assert.deepEqual(processesMentioning(`${dir}/sw2`), []);
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
   });
 });
 
@@ -101,8 +144,14 @@ Deno.test("a --daemon switch logs to --logfile, serves DIR/mgmt and leaves nothi
   await withTmp(async (dir) => {
     const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`, "--logfile", `${dir}/log`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stderr, "");
-    assert.ok(await pathExists(`${dir}/pid`));
+    // One line, like a daemon that forks: where it serves, its console, the pid that stops it.
+    const pid = await pidIn(`${dir}/pid`);
+    assert.equal(
+      r.stderr,
+      `vde switch: serving ${dir}/sw with 32 ports, forwarding on a data-plane thread; ` +
+        `console: vde term ${dir}/sw/mgmt; in the background as pid ${pid} (pid file ${dir}/pid); stop: kill ${pid}\n`,
+    );
+    assert.equal(r.stdout, "", "nothing for a script to parse on stdout");
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
     assert.equal(await pathExists(`${dir}/sw`), false, "socket directory removed at exit");
     assert.match(await Deno.readTextFile(`${dir}/log`), /serving .*\/sw with 32 ports/);
@@ -123,7 +172,14 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
     ];
     const r = await run([...VDE, ...args], { check: false, timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(await pathExists(`${dir}/pid`));
+    const pid = await pidIn(`${dir}/pid`);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^vde wirefilter: bidirectional filter L=null R=null, seed \\d+; console: vde term ${dir}/wf; ` +
+          `in the background as pid ${pid} \\(pid file ${dir}/pid\\); stop: kill ${pid}\n$`,
+      ),
+    );
     // A second one with the same pid file fails with its own words, and leaves the first alone.
     const again = await run([...VDE, ...args.slice(0, -3), `${dir}/wf2`, "--pidfile", `${dir}/pid`], {
       check: false,
@@ -142,14 +198,43 @@ Deno.test("--daemon without --logfile prints the startup script's failing lines 
     await Deno.writeTextFile(`${dir}/rc`, "port/create 5\nbogus/cmd 1\nport/setvlan 99 99\n");
     const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`, "--rc", `${dir}/rc`]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stderr.trimEnd().split("\n"), [
+    const lines = r.stderr.trimEnd().split("\n");
+    assert.deepEqual(lines.slice(0, 2), [
       `vde switch: ${dir}/rc:2: bogus/cmd 1: 1038 Function not implemented`,
       `vde switch: ${dir}/rc:3: port/setvlan 99 99: 1022 Invalid argument`,
     ]);
+    assert.match(lines[2] ?? "", /^vde switch: serving .* stop: kill \d+$/);
+    assert.equal(lines.length, 3);
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
     const clean = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
     assert.equal(clean.code, 0, clean.stderr);
-    assert.equal(clean.stderr, "", "a start without failures says nothing");
+    assert.match(
+      clean.stderr,
+      /^vde switch: serving [^\n]*\n$/,
+      "a start without failures says where it serves",
+    );
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+  });
+});
+
+Deno.test("a --daemon switch with --http 0 and --logfile names its web view's port in the line it prints", async () => {
+  await withTmp(async (dir) => {
+    const r = await daemon([
+      "--sock",
+      `${dir}/sw`,
+      "--pidfile",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+      "--http",
+      "0",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const url = r.stderr.match(/; web view: (http:\/\/127\.0\.0\.1:\d+\/); in the background as pid/)?.[1];
+    assert.ok(url, r.stderr);
+    const page = await fetch(`${url}metrics`);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
   });
 });

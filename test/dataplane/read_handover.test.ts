@@ -146,3 +146,13 @@ Deno.test("the governor gives the socket back 250 ms after the last window of a 
   }
   assert.ok(back >= 245 && back <= 265, `given back after ${back} ms of quiet`);
 });
+
+Deno.test("the governor gives the socket back on the first batch after the hold, whatever the stream's last window left", () => {
+  const { clock, governor } = governorRig();
+  assert.equal(governor.direct(130_000, 1), true, "a stream");
+  // Its tail: 60 KB more within one window, short of a window's early worth.
+  assert.equal(governor.relayed(60_000), false);
+  // A pause past the hold, then a few frames: 60 KB over 300 ms is no stream.
+  clock.now += 300;
+  assert.equal(governor.relayed(8_000), true, "given back");
+});

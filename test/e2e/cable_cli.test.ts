@@ -43,16 +43,76 @@ Deno.test("vde cable listen/connect refuse missing keys and bad addresses with o
       ["listen", "127.0.0.1:1", "--sock", "/nonexistent/sw", "--insecure"],
       /^vde: cannot open \/nonexistent\/sw: no switch at \/nonexistent\/sw: the directory does not exist$/,
     ],
-    // The key's problem, said about the key (not "cannot listen on 127.0.0.1:1"), before any listening.
-    [
-      ["listen", "127.0.0.1:1", "--sock", "/tmp", "--key", "/nonexistent/k"],
-      /^vde: cannot read key file \/nonexistent\/k: no such file \(make one with: vde cable keygen FILE/,
-    ],
   ];
   for (const [args, why] of cases) {
     const r = await run([...ourCli(), "cable", ...args], { check: false, timeoutMs: 20_000 });
     assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr.trim().split("\n").at(-1)!, why);
+  }
+});
+
+Deno.test("vde cable listen on a directory no switch serves refuses at start in vde plug's words; a served one gets to the key", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cable-noswitch-" });
+  let sw: SwitchHandle | undefined;
+  try {
+    const listen = (sock: string, ...more: string[]) =>
+      run([...ourCli(), "cable", "listen", "127.0.0.1:0", "--sock", sock, ...more], {
+        check: false,
+        timeoutMs: 20_000,
+      });
+    // A switch killed with SIGKILL leaves its ctl socket, which refuses connections: a socket bound, never served.
+    const bound = await new Deno.Command("python3", {
+      args: ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", `${dir}/ctl`],
+    }).output();
+    assert.ok(bound.success, new TextDecoder().decode(bound.stderr));
+    const killed = await listen(dir, "--insecure");
+    assert.equal(killed.code, 1, killed.stderr);
+    assert.equal(
+      killed.stderr,
+      `vde: cannot open ${dir}: no switch serves ${dir}: its ctl socket is left from a switch that stopped (start it again)\n`,
+    );
+    await Deno.remove(`${dir}/ctl`);
+    const empty = await listen(dir, "--insecure");
+    assert.equal(empty.code, 1, empty.stderr);
+    assert.match(
+      empty.stderr.trim(),
+      /^vde: cannot open .*: .* is not a switch's socket directory \(it has no ctl socket\)$/,
+    );
+    // With a switch there, the next problem is the key's, said about the key, before any listening.
+    sw = await startOurSwitch(`${dir}/sw`);
+    const key = await listen(`${dir}/sw`, "--key", "/nonexistent/k");
+    assert.equal(key.code, 1, key.stderr);
+    assert.match(
+      key.stderr.trim(),
+      /^vde: cannot read key file \/nonexistent\/k: no such file \(make one with: vde cable keygen FILE/,
+    );
+  } finally {
+    await sw?.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an insecure listener on port 0 warns with the port the kernel chose", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cable-port0-" });
+  const sw = await startOurSwitch(`${dir}/sw`);
+  const listener = spawnManaged(
+    [...ourCli(), "cable", "listen", "127.0.0.1:0", "--sock", `${dir}/sw`, "--insecure"],
+    { name: "vde cable listen" },
+  );
+  try {
+    await listener.waitForOutput(/listening on 127\.0\.0\.1:\d+ \(PLAIN, insecure\)/, 20_000, "stderr");
+    const port = listener.stderr.match(/listening on 127\.0\.0\.1:(\d+)/)![1];
+    assert.notEqual(port, "0");
+    assert.match(
+      listener.stderr,
+      new RegExp(`^vde cable: WARNING: the cable listening on 127\\.0\\.0\\.1:${port} is INSECURE`, "m"),
+    );
+    assert.doesNotMatch(listener.stderr, /127\.0\.0\.1:0\b/);
+  } finally {
+    listener.kill("SIGTERM");
+    await within("vde cable listen to exit", 10_000, listener.status);
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -289,3 +289,25 @@ topology:
     `lab.yaml:4:76: unknown key "cmd" in node h1 (host) (containerlab's cmd is exec here: a list of shell commands run in the host's namespace)`,
   ]);
 });
+
+Deno.test("a key given twice is named with both lines, and the file's other mistakes are still reported", () => {
+  assert.deepEqual(
+    errorsOf(`name: dup
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, address: 10.0.2.15/24 }
+    h1: { kind: host, address: 10.0.2.16/24 }
+    h2: { kind: hots }
+  links:
+    - endpoints: [h1, sw1]
+      loss: 2%
+      loss: 3%
+`),
+    [
+      `lab.yaml:6:5: duplicate key "h1" (also at line 5): give each key once`,
+      `lab.yaml:7:17: unknown kind "hots" of node h2 (did you mean "host"?)`,
+      `lab.yaml:11:7: duplicate key "loss" (also at line 10): give each key once`,
+    ],
+  );
+});

@@ -283,6 +283,7 @@ Deno.test("bridging: a host socket that answers at once gets the guest's data an
   rig.engine.flush();
   assert.deepEqual(conn.writtenData(), up);
   assert.ok(conn.writeClosed, "the half-close follows the write at once");
+  assert.deepEqual(conn.lastHints, [true], "the write is marked last: the bytes may leave with the FIN");
   // Host data and its end, read in the round that hears of them, with no promise between reads.
   await settle();
   rig.take();
@@ -295,6 +296,21 @@ Deno.test("bridging: a host socket that answers at once gets the guest's data an
   const out = rig.take();
   assert.equal(new TextDecoder().decode(out.find((o) => o.payload.length > 0)!.payload), "reply");
   assert.ok(out.some((o) => (o.flags & TCP_FIN) !== 0), "host end of stream becomes a FIN");
+});
+
+Deno.test("bridging: data in a batch without the guest's FIN is not marked last; the FIN's own batch half-closes", async () => {
+  const rig = new Rig();
+  const { conn, seq, ourSeq } = await rig.open();
+  conn.synchronous = true;
+  const up = new TextEncoder().encode("more to come");
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, up);
+  rig.engine.flush();
+  assert.deepEqual(conn.lastHints, [false], "a write with no FIN behind it leaves at once");
+  assert.ok(!conn.writeClosed);
+  rig.send(GUEST, REMOTE, { seq: seq + up.length, ack: ourSeq, flags: TCP_ACK | TCP_FIN });
+  rig.engine.flush();
+  assert.ok(conn.writeClosed);
+  assert.deepEqual(conn.writtenData(), up);
 });
 
 Deno.test("bridging: guest data without PSH is held for one host write until PSH, half the ring or 1 ms", async () => {

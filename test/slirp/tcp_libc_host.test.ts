@@ -4,6 +4,8 @@
  * system calls must never lose an edge. Every wait is bounded.
  */
 import assert from "node:assert/strict";
+import { C, libc } from "../../ffi/libc.ts";
+import { encodeSockaddrInto, SOCKADDR_MAX } from "../../src/io/sockaddr.ts";
 import { libcHostNet } from "../../src/slirp/tcp/libc_host.ts";
 import type { HostConn } from "../../src/slirp/tcp/host.ts";
 
@@ -104,5 +106,71 @@ Deno.test("libc host socket: a watched listener hands each client over with its 
     for (const c of opened) c.close();
     for (const c of clients) c.conn.close();
     listener.close();
+  }
+});
+
+const IPPROTO_TCP = 6;
+const TCP_INFO = 11;
+/** struct tcp_info: tcpi_segs_in (u32) follows tcpi_segs_out at 136. */
+const TCPI_SEGS_IN = 140;
+
+/** Segments the kernel has received on `fd` so far (TCP_INFO). */
+function segmentsIn(fd: number): number {
+  const info = new Uint8Array(256);
+  const len = new Uint32Array([info.length]);
+  assert.equal(libc().getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, new Uint8Array(len.buffer)), 0, "TCP_INFO");
+  return new DataView(info.buffer).getUint32(TCPI_SEGS_IN, true);
+}
+
+/**
+ * A forward's accepted socket with a plain blocking libc client, whose
+ * TCP_INFO says how many segments reached it; `drain` reads to end of
+ * stream (bounded).
+ */
+async function pairWithRawClient(): Promise<
+  { conn: HostConn; fd: number; drain(): Promise<string>; close(): void }
+> {
+  const listener = libcHostNet.listen("127.0.0.1", 0);
+  const accepting = listener.accept();
+  const fd = libc().socket(C.AF_INET, C.SOCK_STREAM | C.SOCK_CLOEXEC, 0);
+  const addr = new Uint8Array(SOCKADDR_MAX);
+  const len = encodeSockaddrInto(addr, 4, new Uint8Array([127, 0, 0, 1]), 0, listener.port);
+  assert.equal(libc().connect(fd, addr, len), 0, "connect on the loopback");
+  const { conn } = await within(5000, accepting, "accept");
+  return {
+    conn,
+    fd,
+    async drain() {
+      const buf = new Uint8Array(64);
+      let text = "";
+      for (const until = Date.now() + 5000; Date.now() < until;) {
+        const n = libc().recv(fd, buf, buf.length, C.MSG_DONTWAIT);
+        if (n === 0) return text;
+        if (n > 0) text += new TextDecoder().decode(buf.subarray(0, n));
+        else await new Promise((r) => setTimeout(r, 5));
+      }
+      throw new Error("no end of stream within 5 s");
+    },
+    close() {
+      conn.close();
+      libc().close(fd);
+      listener.close();
+    },
+  };
+}
+
+Deno.test("libc host socket: the last write before a half-close leaves with the FIN in one segment", async () => {
+  for (const last of [false, true]) {
+    const { conn, fd, drain, close } = await pairWithRawClient();
+    try {
+      const before = segmentsIn(fd);
+      assert.equal(conn.tryWrite!(new TextEncoder().encode("x"), last), 1);
+      assert.equal(conn.tryCloseWrite!(), true);
+      assert.equal(await drain(), "x", "the data, then end of stream");
+      // Without the hint the byte and the FIN are two segments: the client wakes for each.
+      assert.equal(segmentsIn(fd) - before, last ? 1 : 2, `segments with last=${last}`);
+    } finally {
+      close();
+    }
   }
 });

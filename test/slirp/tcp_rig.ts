@@ -939,10 +939,14 @@ export class MemoryConn implements HostConn {
     return n;
   }
 
-  tryWrite(p: Uint8Array): number {
+  /** The `last` hint of each answered tryWrite (the half-close follows at once). */
+  readonly lastHints: boolean[] = [];
+
+  tryWrite(p: Uint8Array, last = false): number {
     if (!this.synchronous || this.stallWrites || this.closed || this.#resetError !== null) return -1;
     if (this.writeClosed) return -1;
     this.syncCalls++;
+    this.lastHints.push(last);
     const copy = p.slice();
     this.writtenBytes += copy.length;
     if (this.sink !== null) this.sink(copy);

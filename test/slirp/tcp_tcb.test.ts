@@ -184,6 +184,23 @@ function bytes(n: number, seed = 1): Uint8Array {
   return new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
 }
 
+Deno.test("with a jumbo MSS the rings, and the window scale offered, reach the larger sizes", () => {
+  const sizes = {
+    receiveBufferSize: 512 * 1024,
+    receiveBufferSizeLarge: 2 << 20,
+    sendBufferSize: 512 * 1024,
+    sendBufferSizeLarge: 4 << 20,
+  };
+  const jumbo = new Rig({ mss: 9176, ...sizes });
+  assert.equal(jumbo.accept({ mss: 9176, wscale: 7 }).wscale, 6, "2 MiB needs a shift of 6");
+  assert.equal(jumbo.conn.rcvBuf!.max, 2 << 20);
+  assert.equal(jumbo.conn.sndBuf!.max, 4 << 20);
+  const plain = new Rig({ mss: 1460, ...sizes });
+  assert.equal(plain.accept({ mss: 1460, wscale: 7 }).wscale, 4, "512 KiB needs a shift of 4");
+  assert.equal(plain.conn.rcvBuf!.max, 512 * 1024);
+  assert.equal(plain.conn.sndBuf!.max, 512 * 1024);
+});
+
 Deno.test("passive open: SYN waits for acceptSyn, then SYN-ACK with MSS and window scale", () => {
   const rig = new Rig({ mss: 1400, receiveBufferSize: 256 * 1024, initialBufferSize: 128 * 1024 });
   const synAck = rig.accept({ mss: 1000, wscale: 7 });

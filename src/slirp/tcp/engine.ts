@@ -441,7 +441,9 @@ class Flow implements TcbHost {
           return;
         }
         this.holdDeadline = Infinity;
-        const now = conn.tryWrite?.(region) ?? -1;
+        // The guest's last bytes before its FIN: they leave with our half-close, one segment for both
+        // (a forward's client then wakes once for its data and end of stream, not twice).
+        const now = conn.tryWrite?.(region, tcb.peerFin && region.length === tcb.readableBytes) ?? -1;
         if (now >= 0) {
           this.#wrote(now);
           continue;

@@ -22,8 +22,12 @@ export interface HostConn {
    */
   /** Reads into `p` now: the byte count, null at end of stream, -1 when declined. */
   tryRead?(p: Uint8Array): number | null;
-  /** Writes some of `p` now: the byte count, -1 when declined. */
-  tryWrite?(p: Uint8Array): number;
+  /**
+   * Writes some of `p` now: the byte count, -1 when declined. `last`: the
+   * half-close follows at once, so the bytes may wait for it and leave
+   * with the FIN in one segment (MSG_MORE).
+   */
+  tryWrite?(p: Uint8Array, last?: boolean): number;
   /** Half-closes now; false when declined. */
   tryCloseWrite?(): boolean;
   /*
