@@ -13,9 +13,15 @@
  * so its key handler is wrapped. Lines typed while a command runs wait their turn. Asynchronous
  * text (debug events) is printed above the prompt without losing what the
  * user was typing.
+ *
+ * Deno erases the terminal's current line while it loads a Worker (see
+ * dataplane/worker_loaded.ts), which a switch, a link or a slirp starts at
+ * no set time: a prompt wiped that way is drawn again, with what was being
+ * typed, once the worker has loaded.
  */
 import readline from "node:readline";
 import process from "node:process";
+import { onWorkerLoaded } from "../dataplane/worker_loaded.ts";
 import { loadHistory, MAX_HISTORY, saveHistory } from "./history.ts";
 
 /** Settings of a REPL. */
@@ -87,6 +93,9 @@ export class Repl {
   /** While set, typed lines are swallowed (a `watch` in progress owns the keyboard). */
   #grabbed = false;
   #search: Search | null = null;
+  readonly #unwatchWorkers: () => void;
+  /** Set once `start` has shown the first prompt. */
+  #started = false;
 
   constructor(opts: ReplOptions) {
     this.#opts = opts;
@@ -116,11 +125,13 @@ export class Repl {
     const onSuspend = opts.onSuspend;
     if (onSuspend !== undefined) this.#rl.on("SIGTSTP", () => onSuspend());
     this.#rl.on("close", () => {
+      this.#unwatchWorkers();
       if (this.#closed) return;
       this.#closed = true;
       process.stdout.write("\n");
       opts.onQuit("eof");
     });
+    this.#unwatchWorkers = onWorkerLoaded(() => this.#redraw());
   }
 
   /** Changes the prompt (from the next line on). */
@@ -130,6 +141,7 @@ export class Repl {
 
   /** Shows the first prompt. */
   start(): void {
+    this.#started = true;
     this.#rl.prompt();
   }
 
@@ -171,12 +183,24 @@ export class Repl {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unwatchWorkers();
     // The prompt drawn last goes, so the program's last lines and the shell's prompt do not follow it.
     if (!this.#busy && !this.#grabbed) {
       readline.clearLine(process.stdout, 0);
       readline.cursorTo(process.stdout, 0);
     }
     this.#rl.close();
+  }
+
+  /**
+   * Draws the prompt line (or the history search) again in place, after
+   * something else may have erased it. While a command runs there is no
+   * prompt to draw: it comes after the command's output.
+   */
+  #redraw(): void {
+    if (!this.#started || this.#closed || this.#busy || this.#grabbed) return;
+    if (this.#search !== null) this.#drawSearch();
+    else this.#rl.prompt(true);
   }
 
   get #internals(): ReadlineInternals {

@@ -143,7 +143,10 @@ export class FrameRing {
     return (w + size) | 0;
   }
 
-  /** The producer's unpublished write position (start a batch of `put`s here). */
+  /**
+   * The producer's unpublished write position (start a batch of `put`s here); read by the consumer,
+   * the end of what has been published so far.
+   */
   get writePosition(): number {
     return Atomics.load(this.#header, WRITE);
   }
@@ -190,20 +193,25 @@ export class FrameRing {
     return this.#drain(onFrame, null, budget);
   }
 
-  /** `drain` for records written by `putTagged`: `onFrame` gets each record's tag too. */
-  drainTagged(onFrame: (tag: number, frame: Uint8Array) => void, budget: number): number {
-    return this.#drain(null, onFrame, budget);
+  /**
+   * `drain` for records written by `putTagged`: `onFrame` gets each record's tag too. With `until`
+   * (a `writePosition` read earlier), only the records published before it.
+   */
+  drainTagged(onFrame: (tag: number, frame: Uint8Array) => void, budget: number, until?: number): number {
+    return this.#drain(null, onFrame, budget, until);
   }
 
   #drain(
     plain: ((frame: Uint8Array) => void) | null,
     tagged: ((tag: number, frame: Uint8Array) => void) | null,
     budget: number,
+    until?: number,
   ): number {
     let r = Atomics.load(this.#header, READ);
-    let w = Atomics.load(this.#header, WRITE);
+    let w = until ?? Atomics.load(this.#header, WRITE);
     let n = 0;
-    while (r !== w && n < budget) {
+    // A distance, not r !== w: an `until` the reader has passed (it never should) ends the drain.
+    while (((w - r) | 0) > 0 && n < budget) {
       const pos = r & this.#mask;
       const len = this.#lengths[pos >> 2]!;
       if (len === WRAP) {
@@ -218,7 +226,7 @@ export class FrameRing {
       // Free space in batches, so a waiting producer resumes before a long drain ends.
       if ((++n & 63) === 0) {
         this.#release(r);
-        w = Atomics.load(this.#header, WRITE);
+        if (until === undefined) w = Atomics.load(this.#header, WRITE);
       }
     }
     this.#release(r);

@@ -43,6 +43,7 @@ import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
 import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 const BATCH = 64;
 /** Slot size: larger than any frame, so an oversize one is seen (truncated or long) and dropped. */
@@ -482,3 +483,6 @@ scope.onmessage = (e) => {
     scope.postMessage({ stopped: true, reason });
   }
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

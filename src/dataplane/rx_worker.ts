@@ -35,6 +35,7 @@ import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
 import { raisePriority } from "./priority.ts";
 import { ReadHandover } from "./read_handover.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 /** What the main thread posts once, to start the loop. */
 export interface RxStart {
@@ -171,3 +172,6 @@ scope.onmessage = (e) => {
     scope.postMessage("stopped");
   }
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

@@ -110,6 +110,18 @@ export type SwitchCommand =
   /** Answer `{ applied }`: every command posted before this one has been applied. */
   | { op: "sync" };
 
+/**
+ * A command as the main thread posts it. `fence` is ringIn's write position
+ * at posting: the thread handles the frames put before it, then the
+ * command, then the frames put after it (a frame sent right after a capture
+ * starts is captured; one sent right after a port leaves a VLAN is not
+ * flooded to it).
+ */
+export interface PostedCommand {
+  cmd: SwitchCommand;
+  fence: number;
+}
+
 /** What the switch thread posts back. */
 export type SwitchReply =
   | { released: number }

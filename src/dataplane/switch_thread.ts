@@ -8,7 +8,8 @@
  * takes messages only when its loop sees the count ahead of what it has
  * handled). Frames from a main-thread link go into ringIn tagged with their
  * port and are published at once; the worker is woken only when it had
- * declared itself asleep. Frames for main-thread links come out of ringOut
+ * declared itself asleep. Each command carries ringIn's write position (its
+ * fence), so frames and commands take effect in the order they were made. Frames for main-thread links come out of ringOut
  * from a handler on an eventfd in the shared poller, at most DELIVER_BUDGET
  * per poller round, copied out of shared memory before a link sees them.
  *
@@ -48,6 +49,7 @@ import {
   OBSERVED_FRESH,
   PORT_MASK,
   type PortFdKind,
+  type PostedCommand,
   SEND,
   SNOOP_TICK,
   SNOOPED,
@@ -165,7 +167,8 @@ export class SwitchThread {
   /** Sends one command; commands are applied in order. */
   command(cmd: SwitchCommand): void {
     if (this.#stopping !== null) return;
-    this.#thread.worker.postMessage(cmd);
+    const posted: PostedCommand = { cmd, fence: this.#ringIn.writePosition };
+    this.#thread.worker.postMessage(posted);
     Atomics.add(this.#control, CTL_POSTED, 1);
     this.#thread.wake();
   }

@@ -8,9 +8,11 @@
  * tap with `read` until EAGAIN), hands each frame to its own SwitchEngine,
  * and the engine's output writes a tap at once and stages a copy for a
  * socket; after each received batch every socket's share leaves with one
- * `sendmmsg`. What a full peer does not take is dropped and counted, as
- * vde_switch does. A frame between two fd ports never reaches the main
- * thread.
+ * `sendmmsg`. What a full socket peer does not take is held for it (up to
+ * HOLD_FRAMES, in order, sent when EPOLLOUT says it has room), as
+ * vde_switch's packet queue holds it; beyond that it is dropped and
+ * counted, as a full tap's is at once. A frame between two fd ports never
+ * reaches the main thread.
  *
  * The engine here is the writer of the MAC table and port counters, which
  * live in SharedArrayBuffers the main thread reads (its control copy of the
@@ -42,7 +44,7 @@
  * main thread, which close them only after this thread released them (a
  * `removeFd` answer, or "stopped"): no system call here outlives its fd.
  */
-import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
 import {
@@ -67,6 +69,7 @@ import {
   OBSERVED_FRESH,
   PORT_MASK,
   type PortFdKind,
+  type PostedCommand,
   SEND,
   SNOOP_TICK,
   SNOOPED,
@@ -74,6 +77,7 @@ import {
   type SwitchReply,
   type SwitchStart,
 } from "./switch_layout.ts";
+import { announceLoaded } from "./worker_loaded.ts";
 
 const BATCH = 64;
 /**
@@ -109,6 +113,23 @@ const RING_BUDGET = 1024;
 const SPIN_MS = 0.03;
 /** The engine's clock ticks once a second (aging works in whole seconds). */
 const TICK_MS = 1000;
+/**
+ * While an aging pass is in progress (`engine.aging`) it ticks every millisecond instead, each tick
+ * looking at a slice of the MAC table (10-20 µs), so a pass of a full table is over in about 8 ms and
+ * no frame waits behind a whole one; an idle switch between passes keeps the 1 s cadence.
+ */
+const AGING_TICK_MS = 1;
+
+/**
+ * Frames held for a socket whose peer's queue is full (net.unix.max_dgram_qlen, 10 datagrams by
+ * default) before new ones are dropped. vde_switch holds them too (its packet queue); dropped at
+ * once, a burst from a fast sender (the slirp's TCP, 9 KB frames at MTU 65520) towards a reader that
+ * writes each frame into a tap (`vde_plug`) lost its tail, and the sender had to keep its window
+ * below what that queue holds.
+ */
+const HOLD_FRAMES = 256;
+/** A held slot's size for frames up to this long. */
+const SMALL_HOLD_SLOT = 2048;
 
 /** One fd of a port. */
 interface PortFd {
@@ -117,11 +138,20 @@ interface PortFd {
   tap: boolean;
   /** Batcher slots of the frames staged for this socket, in order. */
   staged: Int32Array;
+  /** The staged frames still in the receive arena (lent, not copied), by staging index; null for copies. */
+  lent: (Uint8Array | null)[];
   count: number;
+  /** Copies of frames the peer could not take yet, oldest at `heldHead` (slots allocated on first use). */
+  held: Uint8Array[];
+  /** Each slot's address, for sending it without another copy. */
+  heldAddress: Float64Array;
+  heldLength: Int32Array;
+  heldHead: number;
+  heldCount: number;
 }
 
 const scope = self as unknown as {
-  onmessage: ((e: MessageEvent<SwitchStart | SwitchCommand>) => void) | null;
+  onmessage: ((e: MessageEvent<SwitchStart | PostedCommand>) => void) | null;
   postMessage(message: SwitchReply): void;
 };
 
@@ -144,6 +174,8 @@ class SwitchLoop {
   #batch = BATCH;
   readonly #arenaBuffer = this.#arena.buffer;
   readonly #arenaAddress = this.#arena.address;
+  /** Batcher slots of one `#release` call. */
+  readonly #releaseSlots = new Int32Array(BATCH);
   readonly #tapBuf = new Uint8Array(TAP_BUFFER);
   /**
    * The last view handed to the engine per arena slot (and one for the tap buffer), reused while
@@ -217,8 +249,8 @@ class SwitchLoop {
     return this.#epfd >= 0;
   }
 
-  #watch(op: number, fd: number): number {
-    this.#ctlView.setUint32(0, C.EPOLLIN, true);
+  #watch(op: number, fd: number, events: number = C.EPOLLIN): number {
+    this.#ctlView.setUint32(0, events, true);
     this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
     return this.#c.epoll_ctl(this.#epfd, op, fd, this.#ctl);
   }
@@ -273,14 +305,65 @@ class SwitchLoop {
   }
 
   #stage(end: PortFd, frame: Uint8Array): void {
+    // Behind held frames: in order, after them.
+    if (end.heldCount > 0) {
+      this.#hold(end, frame);
+      return;
+    }
     if (this.#batcher.free === 0) this.#flush();
     if (end.count === end.staged.length) this.#flushEnd(end);
     if (end.count === 0) this.#dirty.push(end);
     // A frame still in the receive arena is sent from there (each batch is flushed before the next
     // receive overwrites it); one the engine built (a tag added or removed), a tap's or a ring's is copied.
-    end.staged[end.count++] = frame.buffer === this.#arenaBuffer
+    const lent = frame.buffer === this.#arenaBuffer;
+    end.lent[end.count] = lent ? frame : null;
+    end.staged[end.count++] = lent
       ? this.#batcher.lend(this.#arenaAddress + frame.byteOffset, frame.length)
       : this.#batcher.stage(frame);
+  }
+
+  /** Keeps a copy of `frame` for `end`'s peer, which is full; drops it when the hold is full too. */
+  #hold(end: PortFd, frame: Uint8Array): void {
+    if (end.heldCount >= HOLD_FRAMES) {
+      this.engine.countDropOut(end.port);
+      return;
+    }
+    if (end.heldCount === 0) this.#watch(C.EPOLL_CTL_MOD, end.fd, C.EPOLLIN | C.EPOLLOUT);
+    const at = (end.heldHead + end.heldCount++) % HOLD_FRAMES;
+    let slot = end.held[at];
+    if (slot === undefined || slot.length < frame.length) {
+      // Small frames (a flood of them towards a slow reader) get small slots; a jumbo one a full one.
+      end.held[at] = slot = new Uint8Array(frame.length <= SMALL_HOLD_SLOT ? SMALL_HOLD_SLOT : VDE_MAX_FRAME);
+      end.heldAddress[at] = Number(addressOf(slot));
+    }
+    slot.set(frame);
+    end.heldLength[at] = frame.length;
+  }
+
+  /** The peer of `end` has room again: sends what is held, oldest first, until it is full again. */
+  #release(end: PortFd): void {
+    const batcher = this.#batcher;
+    const slots = this.#releaseSlots;
+    while (end.heldCount > 0) {
+      if (batcher.free === 0) this.#flush();
+      const k = Math.min(end.heldCount, batcher.free, slots.length);
+      for (let i = 0; i < k; i++) {
+        const at = (end.heldHead + i) % HOLD_FRAMES;
+        slots[i] = batcher.lend(end.heldAddress[at]!, end.heldLength[at]!);
+      }
+      const n = batcher.sendmmsg(end.fd, slots, k);
+      if (n < 0) {
+        if (-n === C.EAGAIN || -n === C.ENOBUFS) return;
+        // A gone peer is noticed by its control connection; what it held is lost.
+        for (; end.heldCount > 0; end.heldCount--) this.engine.countDropOut(end.port);
+        break;
+      }
+      end.heldHead = (end.heldHead + n) % HOLD_FRAMES;
+      end.heldCount -= n;
+      if (n < k) return;
+    }
+    end.heldHead = 0;
+    this.#watch(C.EPOLL_CTL_MOD, end.fd, C.EPOLLIN);
   }
 
   /** Sends every staged frame: one sendmmsg per socket. */
@@ -296,8 +379,17 @@ class SwitchLoop {
     if (count === 0) return;
     end.count = 0;
     const n = this.#batcher.sendmmsg(end.fd, end.staged, count);
-    // What a full peer did not take is dropped, as vde_switch does; a gone one is noticed by its control connection.
-    for (let i = n > 0 ? n : 0; i < count; i++) this.engine.countDropOut(end.port);
+    if (n === count) return;
+    const err = n < 0 ? -n : C.EAGAIN;
+    if (err !== C.EAGAIN && err !== C.ENOBUFS) {
+      // A gone peer is noticed by its control connection.
+      for (let i = n > 0 ? n : 0; i < count; i++) this.engine.countDropOut(end.port);
+      return;
+    }
+    // What a full peer did not take waits for it (see HOLD_FRAMES).
+    for (let i = n > 0 ? n : 0; i < count; i++) {
+      this.#hold(end, end.lent[i] ?? this.#batcher.view(end.staged[i]!));
+    }
   }
 
   /** Appends to ringOut; frames and capture copies leave the control reserve to BPDUs and snooping's copies. */
@@ -338,7 +430,12 @@ class SwitchLoop {
    * ready fd. Blocks up to a tick when there is nothing to do.
    */
   turn(): void {
-    let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET) === RING_BUDGET;
+    // What is published now, then whether a command came first: if so it is applied before these
+    // frames, once those put before it are handled (`apply`). Read in this order, a frame put after a
+    // command can only be seen with that command's count.
+    const until = this.#ringIn.writePosition;
+    if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
+    let more = this.#ringIn.drainTagged(this.#fromRing, RING_BUDGET, until) === RING_BUDGET;
     this.#publish();
     // Declared asleep before waiting: a main thread that adds frames after this wakes us.
     if (!more) more = !this.#ringIn.sleep();
@@ -350,7 +447,8 @@ class SwitchLoop {
     const c = this.#c;
     const now = this.#clock();
     if (now - this.#lastWork < SPIN_MS) more = true;
-    const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : TICK_MS);
+    const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
+    const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
     if (n > 0) this.#lastWork = now;
     // Commands first (a port added or removed): ready fds are reported again by the next wait.
     if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
@@ -363,10 +461,14 @@ class SwitchLoop {
       const end = this.#byFd.get(fd);
       if (end === undefined) continue;
       if (end.tap) this.#drainTap(end);
-      else this.#drainSocket(end);
+      else {
+        const events = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE, true);
+        if ((events & C.EPOLLOUT) !== 0 && end.heldCount > 0) this.#release(end);
+        if ((events & ~C.EPOLLOUT) !== 0) this.#drainSocket(end);
+      }
     }
     this.#publish();
-    if (now - this.#lastTick >= TICK_MS) {
+    if (now - this.#lastTick >= tickMs) {
       this.#lastTick = now;
       this.engine.tick(now - this.#t0);
     }
@@ -490,8 +592,17 @@ class SwitchLoop {
     scope.postMessage({ failed: end.fd, errno: err });
   }
 
-  /** Applies one command; the main thread has validated it on its own copy of the engine. */
-  apply(cmd: SwitchCommand): void {
+  /**
+   * Applies one command after the frames the main thread put before it; the
+   * main thread has validated it on its own copy of the engine.
+   */
+  apply({ cmd, fence }: PostedCommand): void {
+    this.#ringIn.drainTagged(this.#fromRing, Infinity, fence);
+    this.#publish();
+    this.#applyNow(cmd);
+  }
+
+  #applyNow(cmd: SwitchCommand): void {
     this.#handled++;
     const engine = this.engine as unknown as Record<string, unknown>;
     switch (cmd.op) {
@@ -549,7 +660,19 @@ class SwitchLoop {
   }
 
   #addFd(port: number, fd: number, kind: PortFdKind): void {
-    const end: PortFd = { fd, port, tap: kind === "tap", staged: new Int32Array(BATCH * 2), count: 0 };
+    const end: PortFd = {
+      fd,
+      port,
+      tap: kind === "tap",
+      staged: new Int32Array(BATCH * 2),
+      lent: new Array(BATCH * 2).fill(null),
+      count: 0,
+      held: [],
+      heldAddress: new Float64Array(HOLD_FRAMES),
+      heldLength: new Int32Array(HOLD_FRAMES),
+      heldHead: 0,
+      heldCount: 0,
+    };
     if (this.#watch(C.EPOLL_CTL_ADD, fd) < 0) {
       scope.postMessage({ failed: fd, errno: errno() });
       return;
@@ -568,6 +691,7 @@ class SwitchLoop {
     if (end !== undefined) {
       this.#watch(C.EPOLL_CTL_DEL, fd);
       this.#byFd.delete(fd);
+      for (; end.heldCount > 0; end.heldCount--) this.engine.countDropOut(end.port);
     }
     const byPort = this.#byPort.slice();
     for (let p = 0; p < byPort.length; p++) {
@@ -632,6 +756,9 @@ scope.onmessage = (e) => {
     runUntilCommandOrStop();
     return;
   }
-  loop.apply(e.data as SwitchCommand);
+  loop.apply(e.data as PostedCommand);
   runUntilCommandOrStop();
 };
+
+// Deno has loaded this thread: a prompt its load erased can be drawn again (worker_loaded.ts).
+announceLoaded();

@@ -12,12 +12,15 @@
  * it until it has spoken.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
+import { watchLoaded } from "./worker_loaded.ts";
 import { type WorkerName, workerUrl } from "./worker_url.ts";
 
 export class WorkerHandle {
   readonly worker: Worker;
   /** Eventfd in the worker's epoll set; closed by `stop`. */
   readonly wakeFd: number;
+  /** Resolves once the worker's code runs (Deno's load of it, and what that drew on the terminal, over). */
+  readonly loaded: Promise<void>;
   /** The eventfd increment, made once (a wake-up may come with every /metrics scrape). */
   readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
 
@@ -25,6 +28,7 @@ export class WorkerHandle {
   constructor(name: WorkerName, file: URL) {
     this.wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.worker = new Worker(workerUrl(name, file), { type: "module" });
+    this.loaded = watchLoaded(this.worker);
   }
 
   /** Makes the worker's `epoll_wait` return. */

@@ -207,11 +207,14 @@ export class Poller {
       const started = performance.now();
       while (n > 0 && !this.#stopped) {
         this.#dispatch(n);
-        n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, 0);
-
         // Let timers and the control plane run: the nonblocking wait is a real
-        // event-loop turn and returns at once when fds are ready.
+        // event-loop turn and returns at once when fds are ready. The budget is
+        // checked before the next wait, never after it: a wait takes its events
+        // out of the kernel, and an edge-triggered fd (the libc TCP sockets)
+        // reports its edge only once, so events taken and not dispatched left
+        // connections waiting forever for a connect or data already there.
         if (performance.now() - started > BUSY_BUDGET_MS) break;
+        n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, 0);
       }
       if (n < 0 && errno() !== C.EINTR && n !== -1) throw new Error("epoll_wait failed");
     }

@@ -144,16 +144,22 @@ Deno.test("an on-demand link hands its socket to the receive thread and back man
         if (new DataView(f.buffer, f.byteOffset).getUint32(14) !== expected++) outOfOrder++;
         got.update(f);
       };
-      /** Sends one frame of the stream: its number, then bytes that depend on it. */
-      const sendOne = () => {
+      /**
+       * Sends one frame of the stream: its number, then bytes that depend on it. On a full queue it
+       * waits as a sender in another process would, letting this thread run: while the link reads its
+       * socket itself, a sender spinning here left no one to read (the first burst unread when the
+       * 10 ms pause after it ended before the poller had turned, under load, and the second one full).
+       */
+      const sendOne = async () => {
         const f = frame(seq, 60 + (seq * 37) % 1400);
         for (let i = 18; i < f.length; i++) f[i] = (seq * 31 + i) & 0xff;
         seq++;
         want.update(f);
-        const deadline = performance.now() + 5000;
+        const deadline = performance.now() + 10_000;
         let err: number;
         while ((err = theirs.send(f)) === C.EAGAIN) {
           assert.ok(performance.now() < deadline, "the queue never emptied");
+          await sleep(1);
         }
         assert.equal(err, 0);
       };
@@ -167,17 +173,17 @@ Deno.test("an on-demand link hands its socket to the receive thread and back man
         const until = performance.now() + 60_000;
         while (link.readsDirect) {
           assert.ok(performance.now() < until, `never engaged, round ${round}`);
-          for (let i = 0; i < 100; i++) sendOne();
+          for (let i = 0; i < 100; i++) await sendOne();
           await sleep(10);
         }
         handovers++;
         // Past the hold: the next frame through the ring gives the socket back; frames sent right behind
         // it are read by the receive thread before it lets go, or by the link after.
         clock.now += 1000;
-        for (let i = 0; i < 10; i++) sendOne();
+        for (let i = 0; i < 10; i++) await sendOne();
         await waitFor(() => link.readsDirect, { timeoutMs: 10_000, what: `given back, round ${round}` });
         for (let i = 0; i < 5; i++) {
-          sendOne();
+          await sendOne();
           await sleep(1);
         }
         clock.now += 1000;

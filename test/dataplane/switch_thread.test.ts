@@ -7,15 +7,18 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
+import { formatMac } from "../../src/wire/ethernet.ts";
 import { Direction, sharedEngineState, SwitchEngine } from "../../src/switch/engine.ts";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import {
+  assertSent,
   BROADCAST,
   ethFrame,
   mac,
   sameBytes,
+  sleep,
   tagOf,
   threadWarmed,
   until,
@@ -142,6 +145,26 @@ Deno.test("threaded switch applies VLAN and hub changes made on the control copy
     a!.receive(ethFrame(MAC_B, MAC_A, 2));
     await until("in hub mode B and C get A's unicast", () => tags(b!).includes(2) && tags(c!).includes(2));
   });
+});
+
+Deno.test("threaded switch handles a main-thread link's frames and the console's changes in the order they were made", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  try {
+    const [a, b, c] = [1, 2, 3].map((port) => {
+      const link = new MemoryLink(`memory ${port}`);
+      sw.attach(link, { port });
+      return link;
+    });
+    // All of it before the thread has even started: it finds a frame, two changes and a frame waiting.
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    assert.equal(sw.engine.createVlan(5), "ok");
+    assert.equal(sw.engine.setPortVlan(2, 5), "ok");
+    a!.receive(ethFrame(BROADCAST, MAC_A, 2));
+    await until("C gets both broadcasts", () => tags(c!).includes(1) && tags(c!).includes(2), 60_000);
+    assert.deepEqual(tags(b!), [1], "B was in VLAN 0 for the first broadcast only");
+  } finally {
+    await sw.close();
+  }
 });
 
 Deno.test("threaded switches with spanning tree joined by two wires block one port and a broadcast arrives once", async () => {
@@ -305,6 +328,28 @@ Deno.test("threaded switch resets counters and flushes its MAC table when the co
   });
 });
 
+Deno.test("threaded switch ages learnt MACs out on its thread, its table of 131,072 slots walked in slices", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    sw.engine.gcIntervalSeconds = 1;
+    sw.engine.expireSeconds = 2;
+    for (let i = 0; i < 1000; i++) a!.receive(ethFrame(BROADCAST, mac(0x100 + i), i));
+    await until("the thread learnt 1,000 MACs", () => sw.engine.macTable.size === 1000, 20_000);
+    assert.equal(sw.engine.macTable.slots, 131072, "the thread's table is at full size from the start");
+    assert.equal(sw.engine.aging, false, "the control copy never ages: the thread does");
+    // Listed while the thread removes them: only real entries, never one half gone.
+    const learnt = new Set(Array.from({ length: 1000 }, (_, i) => formatMac(mac(0x100 + i))));
+    await until("every MAC aged out", () => {
+      for (const e of sw.engine.macTable.entries()) {
+        assert.ok(learnt.has(e.mac) && e.port === 1 && Number.isFinite(e.lastSeen), JSON.stringify(e));
+      }
+      return sw.engine.macTable.size === 0;
+    }, 30_000);
+    b!.sent.length = 0;
+    b!.receive(ethFrame(mac(0x100), MAC_B, 1));
+    await until("a unicast to an aged-out MAC is flooded again", () => tags(a!).includes(1));
+  });
+});
+
 Deno.test("vde switch --dataplane thread forwards between vde_plug clients and lists them on its console", async () => {
   await withSwitch("ours", { extraArgs: ["--dataplane", "thread"] }, async ({ sw, dir, clients }) => {
     const a = clients.vdePlug(dir);
@@ -332,6 +377,34 @@ Deno.test("vde switch --dataplane thread forwards between vde_plug clients and l
     // A client that leaves frees its port: the thread let go of the socket, and the file is gone.
     await clients.stopAll();
     await waitForNoClientFiles(dir);
+  });
+});
+
+Deno.test("threaded switch holds frames for a client whose queue is full and delivers them in order once it reads", async () => {
+  await withSwitch("ours", { extraArgs: ["--dataplane", "thread"] }, async ({ dir, clients }) => {
+    const a = await clients.raw(dir);
+    const b = await clients.raw(dir);
+    // Each learns the other's MAC from a broadcast.
+    assertSent(a.send(ethFrame(BROADCAST, MAC_A, 1)), "A's broadcast");
+    await b.waitTag(1);
+    assertSent(b.send(ethFrame(BROADCAST, MAC_B, 2)), "B's broadcast");
+    await a.waitTag(2);
+    // 300 jumbo frames (2.7 MB) to B, which does not read meanwhile: the switch's socket towards it
+    // takes about 130 (its 1 MiB send buffer, doubled by the kernel, at 16 KB of accounting each).
+    const count = 300;
+    for (let i = 0; i < count; i++) {
+      const frame = ethFrame(MAC_B, MAC_A, 1000 + i, 9000);
+      await until(`A's frame ${i} sent`, () => a.send(frame) === 0);
+    }
+    // Give the thread time to forward what it can (and, before, drop the rest).
+    await sleep(200);
+    const got: number[] = [];
+    await until(`${count} frames at B`, () => {
+      b.poll();
+      for (const f of b.frames.splice(0)) if (tagOf(f) >= 1000) got.push(tagOf(f));
+      return got.length >= count;
+    });
+    assert.deepEqual(got, [...Array(count).keys()].map((i) => 1000 + i), "every frame, in order");
   });
 });
 

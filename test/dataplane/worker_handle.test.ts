@@ -1,10 +1,12 @@
 /**
  * The main thread's hold on a data-plane worker: stop waits for the
  * worker's last word, but no longer than its bound, and closes the wake
- * eventfd only after the wait, either way.
+ * eventfd only after the wait, either way; the worker's word that its code
+ * has loaded reaches the listeners, not the owner.
  */
 import assert from "node:assert/strict";
 import { WorkerHandle } from "../../src/dataplane/worker_handle.ts";
+import { onWorkerLoaded } from "../../src/dataplane/worker_loaded.ts";
 import { libc } from "../../ffi/libc.ts";
 
 const F_GETFD = 1;
@@ -62,4 +64,21 @@ Deno.test("a worker's last word ends the wait at once, and stop says it answered
   assert.equal(await handle.stop(Promise.resolve("stopped"), 10_000), true);
   assert.ok(performance.now() - t0 < 5_000, "not the bound");
   assert.equal(isMarkedEventFd(fd), false);
+});
+
+Deno.test("a worker's word that it has loaded tells the listeners, and its owner's onmessage never sees it", async () => {
+  let told = 0;
+  const unwatch = onWorkerLoaded(() => told++);
+  const handle = new WorkerHandle("rx_worker", new URL("../../src/dataplane/rx_worker.ts", import.meta.url));
+  const seen: unknown[] = [];
+  handle.worker.onmessage = (e) => seen.push(e.data);
+  try {
+    await handle.loaded;
+    assert.equal(told, 1);
+    assert.deepEqual(seen, []);
+  } finally {
+    unwatch();
+    // Never started: nothing more will come.
+    await handle.stop(Promise.resolve(), 1000);
+  }
 });

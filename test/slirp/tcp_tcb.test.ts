@@ -184,6 +184,23 @@ function bytes(n: number, seed = 1): Uint8Array {
   return new Uint8Array(n).map((_, i) => (i * 7 + seed) & 0xff);
 }
 
+Deno.test("with a jumbo MSS the rings, and the window scale offered, reach the larger sizes", () => {
+  const sizes = {
+    receiveBufferSize: 512 * 1024,
+    receiveBufferSizeLarge: 2 << 20,
+    sendBufferSize: 512 * 1024,
+    sendBufferSizeLarge: 4 << 20,
+  };
+  const jumbo = new Rig({ mss: 9176, ...sizes });
+  assert.equal(jumbo.accept({ mss: 9176, wscale: 7 }).wscale, 6, "2 MiB needs a shift of 6");
+  assert.equal(jumbo.conn.rcvBuf!.max, 2 << 20);
+  assert.equal(jumbo.conn.sndBuf!.max, 4 << 20);
+  const plain = new Rig({ mss: 1460, ...sizes });
+  assert.equal(plain.accept({ mss: 1460, wscale: 7 }).wscale, 4, "512 KiB needs a shift of 4");
+  assert.equal(plain.conn.rcvBuf!.max, 512 * 1024);
+  assert.equal(plain.conn.sndBuf!.max, 512 * 1024);
+});
+
 Deno.test("passive open: SYN waits for acceptSyn, then SYN-ACK with MSS and window scale", () => {
   const rig = new Rig({ mss: 1400, receiveBufferSize: 256 * 1024, initialBufferSize: 128 * 1024 });
   const synAck = rig.accept({ mss: 1000, wscale: 7 });
@@ -552,7 +569,7 @@ Deno.test("receive autotuning respects the engine-wide buffer budget", () => {
 });
 
 Deno.test("window scaling carries windows beyond 64 KiB", () => {
-  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20 });
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 0 });
   rig.accept({ mss: 1460, wscale: 7 });
   rig.conn.sendAck();
   const [a] = rig.take();
@@ -562,6 +579,55 @@ Deno.test("window scaling carries windows beyond 64 KiB", () => {
   rig.conn.write(bytes(200_000));
   const inFlight = rig.take().reduce((n, s) => n + s.payload.length, 0);
   assert.equal(inFlight, 10 * 1460, "limited by the initial congestion window, not the 64 KiB field");
+});
+
+Deno.test("on a short path the receive window never offers more than receiveWindowSegments segments", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.accept({ mss: 1460, wscale: 7 });
+  const cap = 64 * rig.conn.cfg.mss;
+  const win = (s: Seg) => s.window << rig.conn.rcvShift;
+  rig.conn.sendAck();
+  let offered = win(rig.take()[0]!);
+  assert.ok(offered <= cap && offered > cap - (1 << rig.conn.rcvShift), `first window ${offered}`);
+  // A peer that sends all it may while the owner reads nothing: the window closes at 64 segments.
+  let sent = 0;
+  while (offered - sent >= 1000) {
+    rig.data(bytes(1000, sent));
+    sent += 1000;
+    for (const s of rig.take()) offered = sent + win(s);
+  }
+  assert.ok(sent <= cap, `${sent} bytes accepted, at most ${cap}`);
+  // The owner reads it all: the window opens again, to 64 segments and no more.
+  rig.conn.consume(rig.conn.receiveRegion().length);
+  rig.conn.sendAck();
+  for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
+});
+
+Deno.test("a jumbo MSS keeps the ring's whole receive window on a short path", () => {
+  const rig = new Rig({
+    mss: 9000,
+    receiveBufferSize: 1 << 20,
+    initialBufferSize: 1 << 20,
+    receiveWindowSegments: 4,
+  });
+  rig.accept({ mss: 9000, wscale: 7 });
+  rig.conn.sendAck();
+  const [a] = rig.take();
+  assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
+});
+
+Deno.test("on a long path (the handshake took 2 ms or more) the receive window is the ring's", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS, mss: 1460, wscale: 7 });
+  rig.conn.acceptSyn();
+  const [synAck] = rig.take();
+  rig.advance(3);
+  rig.peerSeq = PEER_ISS + 1;
+  rig.input({ flags: TCP_ACK, ack: (synAck!.seq + 1) >>> 0 });
+  assert.equal(rig.conn.state, TcpState.Established);
+  rig.conn.sendAck();
+  const [a] = rig.take();
+  assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
 });
 
 Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST-ACK, CLOSED", () => {

@@ -66,10 +66,14 @@ Deno.test("a switch whose terminal closes (window or ssh gone) removes its socke
   try {
     await tmux.waitFor((s) => s.endsWith(`vde[${dir}/sw]$`), "the prompt", 30_000);
     await tmux.kill();
-    await waitFor(() => pathExists(`${dir}/exit`), { timeoutMs: 20_000, what: "the switch to end" });
+    // The shell's `> exit` makes the file before `echo` writes the status: wait for the status itself.
+    const status = await waitFor(
+      async () => (await Deno.readTextFile(`${dir}/exit`).catch(() => "")).trim() || null,
+      { timeoutMs: 20_000, what: "the switch to end" },
+    );
     const err = await Deno.readTextFile(`${dir}/err`);
     assert.doesNotMatch(err, /Uncaught|EPIPE/, err);
-    assert.equal((await Deno.readTextFile(`${dir}/exit`)).trim(), "0", err);
+    assert.equal(status, "0", err);
     assert.equal(await pathExists(`${dir}/sw`), false, "its socket directory is removed");
   } finally {
     await tmux.kill();
