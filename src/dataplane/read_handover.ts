@@ -151,13 +151,14 @@ export class ReadHandover {
 /** Length of the governor's rate window. */
 const WINDOW_MS = 10;
 /**
- * Bytes per ms through the socket, in and out together, above which the
- * receive thread reads it: 100 Mbit/s. Below it a late owner leaves fewer
- * than about 90 full-size frames (what Debian's switch holds for us)
- * waiting after 10 ms. Out counts too: while the owner sends a download it
- * is busy, and the acknowledgements (about 40 a ms at 1 Gbit/s) pile up;
- * read by the slirp thread itself they were lost to Debian's switch, about
- * 200 per 20 MB, where the receive thread lost none.
+ * Bytes per ms into the socket above which the receive thread reads it:
+ * 100 Mbit/s. Below it a late owner leaves fewer than about 90 full-size
+ * frames (what Debian's switch holds for us) waiting after 10 ms. Only
+ * what comes in counts: a download's acknowledgements are small frames,
+ * of which the switch holds about 270 for us, and relaying them cost a
+ * wake-up of the receive thread per batch (about 40% of the slirp's CPU in
+ * a download behind Debian's switch); a late read still engages it (see
+ * LATE_FRAMES).
  */
 const BULK_BYTES_PER_MS = 12_500;
 /** Bytes within one window that mark a stream before the window ends: half a millisecond at 1 Gbit/s. */
@@ -170,9 +171,11 @@ const LATE_BYTES = 6 * 1024;
 /**
  * Frames one read may find waiting before the receive thread takes over,
  * whatever their size: the owner is late, and Debian's switch holds only
- * about 250 small frames for us.
+ * about 270 small frames for us. A download's acknowledgements (one for
+ * every two or three segments) that the owner reads between its rounds
+ * stay below it, so they are not relayed (see BULK_BYTES_PER_MS).
  */
-const LATE_FRAMES = 32;
+const LATE_FRAMES = 80;
 /**
  * How long the receive thread keeps reading after the last sign of a
  * stream: beyond a TCP retransmission timeout (200 ms at least in Linux),
@@ -182,10 +185,10 @@ const HOLD_MS = 250;
 
 /**
  * When the receive thread reads in the owner's place: while a stream
- * flows either way. The owner reports each read it makes itself (`direct`:
- * true means engage the receive thread) and each batch the ring delivers
- * (`relayed`: true means ask for the socket back), with the bytes moved
- * either way since its last report. Signs of a stream: a read that found
+ * comes in. The owner reports each read it makes itself (`direct`: true
+ * means engage the receive thread) and each batch the ring delivers
+ * (`relayed`: true means ask for the socket back), with the bytes received
+ * since its last report. Signs of a stream: a read that found
  * LATE_FRAMES or LATE_BYTES (a backlog: the owner is late), EARLY_BYTES
  * within a window, or a window of WINDOW_MS whose bytes pass
  * BULK_BYTES_PER_MS. The socket goes back HOLD_MS after the last sign, so
@@ -203,7 +206,7 @@ export class HandoverGovernor {
     this.#windowStart = now();
   }
 
-  /** After the owner read `frames` itself in one go; `bytes` moved either way since its last report. True: engage. */
+  /** After the owner read `frames` itself in one go; `bytes` received since its last report. True: engage. */
   direct(bytes: number, frames: number): boolean {
     const now = this.#now();
     if (frames < LATE_FRAMES && bytes < LATE_BYTES && !this.#bulkWindow(bytes, now)) return false;
@@ -211,7 +214,7 @@ export class HandoverGovernor {
     return true;
   }
 
-  /** After the ring delivered a batch; `bytes` moved either way since the last report. True: ask for the socket back. */
+  /** After the ring delivered a batch; `bytes` received since the last report. True: ask for the socket back. */
   relayed(bytes: number): boolean {
     const now = this.#now();
     if (this.#bulkWindow(bytes, now)) this.#lastBulk = now;

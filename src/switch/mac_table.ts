@@ -21,11 +21,42 @@
  * The slot order has nothing to do with vde_switch's bucket order; for
  * printing `Hash: NNNN` as vde_switch does, use `vdeHashIndex`.
  *
+ * Aging walks the slots, not the entries: a pass reads each slot's lastSeen
+ * first (an empty slot holds +Infinity there, so an entry not due and an
+ * empty slot cost one read and one compare) in one typed-array loop, and
+ * skips at once a block of 32 slots that holds no entry (the writer counts
+ * entries per block), so a sparse table costs little. A full table is still
+ * 131,072 slots for 65,536 entries (0.1 ms), so `expireSome` walks a pass
+ * in pieces: at most `maxSlots` slots a call (a skipped block counts as one,
+ * a removal as REMOVAL_SLOTS plus the slots its backward shift walked), from
+ * a cursor kept between calls; `expire` is one whole pass.
+ *
+ * A pass starts just after an empty slot E and ends with E itself, its slots
+ * numbered 0..capacity-1 from there ("positions"); the cursor is the next
+ * position to look at. The table may change between calls. A new entry put
+ * behind the cursor is fresh: the next pass looks at it. A refresh or a port
+ * move changes no slot. But a deletion (one key, a port's or a VLAN's
+ * entries, or the pass's own) shifts entries back, and one moved from at or
+ * after the cursor to before it would miss this pass and wait for the next,
+ * as many passes in a row as it has slots between it and its home slot. So
+ * while a pass is in progress such a move pulls the cursor back to where the
+ * entry landed instead: the slots between are looked at again (an entry not
+ * due stays; a due one goes once, as a removal takes the slot's occupant at
+ * that time), and every entry that is in the table from a pass's first call
+ * to its last is looked at during it. An entry with lastSeen + expireSeconds
+ * before the `now` of a pass's first call is therefore gone by its last
+ * call, and none goes before its time: each look compares with that call's
+ * `now`. A shift that wraps from position 0 to the end only moves an entry
+ * to be looked at again. Growing (a table not in shared storage) rehashes
+ * everything and starts the pass in progress over: at most a dozen times in
+ * a table's life.
+ *
  * Shared between threads (`shared`), the arrays live in one
  * SharedArrayBuffer at their final capacity (never grown, so the other
  * thread's views never go stale): the data-plane thread's table is the one
  * writer, the main thread's a reader whose mutators do nothing (the control
- * plane forwards them to the writer). A reader may see an entry mid-move
+ * plane forwards them to the writer), so only the writer ages it, and the
+ * pass's cursor is the writer's own. A reader may see an entry mid-move
  * while the writer shifts a probe run: a listing can miss or repeat one
  * entry, never crash or loop, since every read is bounded by the capacity.
  */
@@ -75,6 +106,14 @@ export type RemovedEntry = (hi: number, lo: number, vlan: number, port: number) 
 
 const EMPTY = -1;
 const INITIAL_CAPACITY = 64;
+/** Slots per block of `#blocks` (a power of two): an aging pass skips a block without entries at once. */
+const BLOCK_SHIFT = 5;
+const BLOCK_SLOTS = 1 << BLOCK_SHIFT;
+/**
+ * What one removal by an aging pass counts against its slot budget, besides the slots its shift
+ * walks: about what looking at that many slots costs (a hash per entry shifted, the size written).
+ */
+const REMOVAL_SLOTS = 16;
 /** Bytes one slot takes across the parallel arrays (lastSeen, lo, port, hi, vlan). */
 const SLOT_BYTES = 8 + 4 + 4 + 2 + 2;
 
@@ -108,6 +147,14 @@ export class MacTable {
   #sizeCell: Int32Array | null = null;
   /** A reader of shared storage: mutators do nothing. */
   readonly #readOnly: boolean;
+  /** An aging pass is in progress (`expireSome`). */
+  #sweeping = false;
+  /** The slot at the pass's position 0: just after a slot that was empty when the pass began. */
+  #sweepStart = 0;
+  /** The pass's next position to look at, 0..capacity. */
+  #sweepPos = 0;
+  /** Entries in each block of BLOCK_SLOTS slots: the writer's own count, not shared. */
+  #blocks: Uint8Array = new Uint8Array(0);
 
   /** Bytes of shared storage a table of `maxEntries` needs. */
   static sharedBytes(maxEntries = 65536): number {
@@ -123,6 +170,7 @@ export class MacTable {
   static sharedBuffer(maxEntries = 65536): SharedArrayBuffer {
     const buffer = new SharedArrayBuffer(MacTable.sharedBytes(maxEntries));
     const cap = nextPowerOfTwo(maxEntries * 2);
+    new Float64Array(buffer, 8, cap).fill(Infinity);
     new Int32Array(buffer, 8 + cap * 12, cap).fill(EMPTY);
     return buffer;
   }
@@ -156,6 +204,11 @@ export class MacTable {
     this.#vlan = new Uint16Array(buffer, 8 + cap * 18, cap);
     // Not cleared here: readers may already list it (`sharedBuffer` makes it empty).
     this.#size = this.#sizeCell[0]!;
+    if (this.#readOnly) return;
+    this.#blocks = new Uint8Array(blockCount(cap));
+    for (let slot = 0; slot < cap; slot++) {
+      if (this.#port[slot] !== EMPTY) this.#blocks[slot >> BLOCK_SHIFT]!++;
+    }
   }
 
   /** Number of entries. */
@@ -237,6 +290,7 @@ export class MacTable {
       slot = this.#emptySlotFor(hi, lo, vlan);
     }
     this.#put(slot, hi, lo, vlan, port, now);
+    this.#blocks[slot >> BLOCK_SHIFT]!++;
     this.#setSize(this.#size + 1);
     return LearnResult.New;
   }
@@ -273,7 +327,8 @@ export class MacTable {
   }
 
   /**
-   * Ages the table: removes entries with `lastSeen + expireSeconds < now`.
+   * Ages the table in one full pass: removes entries with `lastSeen + expireSeconds < now`. A pass
+   * `expireSome` had in progress is replaced by this one.
    *
    * @param now current time, seconds
    * @param expireSeconds entry lifetime, seconds
@@ -281,13 +336,86 @@ export class MacTable {
    * @returns how many entries were removed
    */
   expire(now: number, expireSeconds: number, onRemoved?: RemovedEntry): number {
-    return this.#removeWhere((slot) => this.#lastSeen[slot]! + expireSeconds < now, onRemoved);
+    this.#sweeping = false;
+    return this.expireSome(now, expireSeconds, Infinity, onRemoved);
+  }
+
+  /**
+   * Ages part of the table: continues the pass in progress, or starts one, and looks at up to
+   * `maxSlots` slots of it (a removal counts the slots its backward shift touched), removing entries
+   * with `lastSeen + expireSeconds < now`. Repeated until `sweeping` is false, it removes every entry
+   * that was due at its first call and was not refreshed meanwhile, however the table changed
+   * between calls (the file's theory).
+   *
+   * @param now current time, seconds
+   * @param expireSeconds entry lifetime, seconds
+   * @param maxSlots most slots to look at in this call (at least 1)
+   * @param onRemoved told about each removed entry
+   * @returns how many entries were removed
+   */
+  expireSome(now: number, expireSeconds: number, maxSlots: number, onRemoved?: RemovedEntry): number {
+    if (this.#readOnly) return 0;
+    if (!this.#sweeping) {
+      if (this.#size === 0) return 0;
+      this.#beginSweep();
+    }
+    const mask = this.#mask;
+    const lastSeen = this.#lastSeen, port = this.#port, blocks = this.#blocks;
+    const start = this.#sweepStart;
+    const budget = Math.max(1, maxSlots);
+    let pos = this.#sweepPos;
+    let removed = 0;
+    let walked = 0;
+    while (pos <= mask && walked < budget) {
+      // The rest of this slot's block, or of the pass.
+      const first = (start + pos) & mask;
+      const blockEnd = Math.min(mask + 1, pos + BLOCK_SLOTS - (first & (BLOCK_SLOTS - 1)));
+      if (blocks[first >> BLOCK_SHIFT] === 0) {
+        pos = blockEnd;
+        walked++;
+        continue;
+      }
+      const from = pos;
+      const stop = Math.min(blockEnd, pos + (budget - walked));
+      // An empty slot holds +Infinity: an entry not due and an empty slot both stop at this test.
+      while (pos < stop && !(lastSeen[(start + pos) & mask]! + expireSeconds < now)) pos++;
+      walked += pos - from;
+      if (pos === stop) continue;
+      const slot = (start + pos) & mask;
+      if (port[slot] === EMPTY) { // a slot emptied before +Infinity marked empty slots
+        pos++;
+        walked++;
+        continue;
+      }
+      onRemoved?.(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port[slot]!);
+      // The slot is looked at again (an entry may have shifted into it); the shift may pull the
+      // cursor back.
+      this.#sweepPos = pos;
+      walked += REMOVAL_SLOTS + this.#removeAt(slot);
+      pos = this.#sweepPos;
+      removed++;
+    }
+    this.#sweepPos = pos;
+    if (pos > mask) this.#sweeping = false;
+    return removed;
+  }
+
+  /** A pass that `expireSome` started has slots left to look at. */
+  get sweeping(): boolean {
+    return this.#sweeping;
+  }
+
+  /** How far the pass in progress is: the next position it looks at, 0..`slots`. */
+  get sweepPosition(): number {
+    return this.#sweepPos;
   }
 
   /** Removes every entry; keeps the allocated capacity. */
   clear(): void {
     if (this.#readOnly) return;
     this.#port.fill(EMPTY);
+    this.#lastSeen.fill(Infinity);
+    this.#blocks.fill(0);
     this.#setSize(0);
   }
 
@@ -298,12 +426,14 @@ export class MacTable {
   *entries(): IterableIterator<MacEntry> {
     for (let slot = 0; slot <= this.#mask; slot++) {
       const port = this.#port[slot]!;
-      if (port === EMPTY) continue;
+      const lastSeen = this.#lastSeen[slot]!;
+      // +Infinity: the writer emptied the slot after its port was read.
+      if (port === EMPTY || lastSeen === Infinity) continue;
       yield {
         mac: formatMacNumbers(this.#hi[slot]!, this.#lo[slot]!),
         vlan: this.#vlan[slot]!,
         port,
-        lastSeen: this.#lastSeen[slot]!,
+        lastSeen,
       };
     }
   }
@@ -327,8 +457,10 @@ export class MacTable {
     const end = Math.min(to, this.#mask + 1);
     for (let slot = Math.max(0, from); slot < end; slot++) {
       const port = this.#port[slot]!;
-      if (port !== EMPTY) {
-        fn(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port, this.#lastSeen[slot]!);
+      const lastSeen = this.#lastSeen[slot]!;
+      // +Infinity: the writer emptied the slot after its port was read.
+      if (port !== EMPTY && lastSeen !== Infinity) {
+        fn(this.#hi[slot]!, this.#lo[slot]!, this.#vlan[slot]!, port, lastSeen);
       }
     }
   }
@@ -364,12 +496,25 @@ export class MacTable {
     return slot;
   }
 
+  // The port last: a reader that finds it set finds the rest of the entry (lastSeen of an empty slot
+  // is +Infinity, not a time).
   #put(slot: number, hi: number, lo: number, vlan: number, port: number, lastSeen: number): void {
     this.#hi[slot] = hi;
     this.#lo[slot] = lo;
     this.#vlan[slot] = vlan;
-    this.#port[slot] = port;
     this.#lastSeen[slot] = lastSeen;
+    this.#port[slot] = port;
+  }
+
+  // Starts a pass just after an empty slot, looked for from the last pass's start so successive
+  // passes do not all begin at the front. The table is never more than half full: there is one.
+  #beginSweep(): void {
+    const mask = this.#mask;
+    let empty = (this.#sweepStart - 1) & mask;
+    while (this.#port[empty] !== EMPTY) empty = (empty + 1) & mask;
+    this.#sweepStart = (empty + 1) & mask;
+    this.#sweepPos = 0;
+    this.#sweeping = true;
   }
 
   #allocate(capacity: number): void {
@@ -378,7 +523,8 @@ export class MacTable {
     this.#lo = new Uint32Array(capacity);
     this.#vlan = new Uint16Array(capacity);
     this.#port = new Int32Array(capacity).fill(EMPTY);
-    this.#lastSeen = new Float64Array(capacity);
+    this.#lastSeen = new Float64Array(capacity).fill(Infinity);
+    this.#blocks = new Uint8Array(blockCount(capacity));
   }
 
   #grow(): void {
@@ -388,14 +534,21 @@ export class MacTable {
       if (port[slot] === EMPTY) continue;
       const to = this.#emptySlotFor(hi[slot]!, lo[slot]!, vlan[slot]!);
       this.#put(to, hi[slot]!, lo[slot]!, vlan[slot]!, port[slot]!, lastSeen[slot]!);
+      this.#blocks[to >> BLOCK_SHIFT]!++;
     }
+    // Every entry moved: a pass in progress starts over on the new slots.
+    if (this.#sweeping) this.#beginSweep();
   }
 
   // Backward-shift deletion: walk the probe run after the hole and move back
   // every entry whose home slot does not lie cyclically in (hole, here], so
   // each remaining entry stays reachable from its home without tombstones.
-  #removeAt(slot: number): void {
+  // An entry that moves from at or after an aging pass's cursor to before it
+  // pulls the cursor back to it (the file's theory). Returns the slots walked.
+  #removeAt(slot: number): number {
     const mask = this.#mask;
+    const blocks = this.#blocks;
+    blocks[slot >> BLOCK_SHIFT]!--;
     let hole = slot;
     let here = slot;
     for (;;) {
@@ -404,6 +557,10 @@ export class MacTable {
       const home = this.#hash(this.#hi[here]!, this.#lo[here]!, this.#vlan[here]!) & mask;
       const stays = hole <= here ? hole < home && home <= here : hole < home || home <= here;
       if (stays) continue;
+      if (this.#sweeping) {
+        const to = (hole - this.#sweepStart) & mask;
+        if (to < this.#sweepPos && ((here - this.#sweepStart) & mask) >= this.#sweepPos) this.#sweepPos = to;
+      }
       this.#put(
         hole,
         this.#hi[here]!,
@@ -412,10 +569,14 @@ export class MacTable {
         this.#port[here]!,
         this.#lastSeen[here]!,
       );
+      blocks[hole >> BLOCK_SHIFT]!++;
+      blocks[here >> BLOCK_SHIFT]!--;
       hole = here;
     }
     this.#port[hole] = EMPTY;
+    this.#lastSeen[hole] = Infinity;
     this.#setSize(this.#size - 1);
+    return ((here - slot) & mask) + 1;
   }
 
   // Scans from just after an empty slot, so no probe run wraps past the scan
@@ -440,6 +601,11 @@ export class MacTable {
     }
     return removed;
   }
+}
+
+/** Blocks of BLOCK_SLOTS covering `capacity` slots (one for a table smaller than a block). */
+function blockCount(capacity: number): number {
+  return (capacity + BLOCK_SLOTS - 1) >> BLOCK_SHIFT;
 }
 
 function nextPowerOfTwo(n: number): number {

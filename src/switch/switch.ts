@@ -107,6 +107,7 @@ export class Switch {
   readonly engine: SwitchEngine;
   readonly #ports: (PortState | undefined)[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
+  #agingTimer: ReturnType<typeof setTimeout> | undefined;
   #nextEndpointId = 1;
   #closed = false;
   readonly #listeners = new Set<SwitchListener>();
@@ -153,10 +154,22 @@ export class Switch {
         for (let i = 0; i < eps.length; i++) eps[i]!.link.send(frame);
       });
     }
-    this.engine.tick(performance.now());
-    // Aging works in whole seconds, so a 1 s tick is all the clock it needs.
-    this.#timer = setInterval(() => this.engine.tick(performance.now()), 1000);
+    this.#tick();
+    // Aging works in whole seconds, so a 1 s tick is all the clock it needs, but for a pass in progress.
+    this.#timer = setInterval(() => this.#tick(), 1000);
     this.#timer.unref();
+  }
+
+  // An aging pass in progress goes on a slice per millisecond (the engine's theory), so nothing waits
+  // behind a whole one; the control copy of a threaded switch never has one (its thread ages).
+  #tick(): void {
+    this.engine.tick(performance.now());
+    if (!this.engine.aging || this.#agingTimer !== undefined || this.#closed) return;
+    this.#agingTimer = setTimeout(() => {
+      this.#agingTimer = undefined;
+      this.#tick();
+    }, 1);
+    this.#agingTimer.unref();
   }
 
   /** True when a data-plane thread forwards this switch's frames. */
@@ -500,6 +513,7 @@ export class Switch {
     if (this.#closed) return this.#thread?.stop() ?? Promise.resolve();
     this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#agingTimer);
     for (const state of this.#ports) {
       if (state === undefined) continue;
       for (const ep of [...state.endpoints]) ep.link.close("the switch is shutting down");

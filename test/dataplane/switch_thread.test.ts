@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
+import { formatMac } from "../../src/wire/ethernet.ts";
 import { Direction, sharedEngineState, SwitchEngine } from "../../src/switch/engine.ts";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
@@ -276,7 +277,7 @@ Deno.test("threaded switch shows a capture the BPDUs its spanning tree sends, ea
 
 Deno.test("threaded switch copies a mirrored port's frames to the mirror output, which forwards nothing", async () => {
   await withThreadedSwitch(3, async (sw, [a, b, m]) => {
-    assert.equal(sw.engine.addMirror(3, [1]), true);
+    assert.equal(sw.engine.addMirror(3, [1]), null);
     a!.receive(ethFrame(BROADCAST, MAC_A, 1));
     await until("B and the mirror get A's broadcast", () => tags(b!).includes(1) && tags(m!).includes(1));
     m!.receive(ethFrame(BROADCAST, mac(0xc), 2));
@@ -324,6 +325,28 @@ Deno.test("threaded switch resets counters and flushes its MAC table when the co
     assert.equal(sw.engine.macTable.size, 1);
     sw.engine.macTable.clear();
     await until("the table is empty", () => sw.engine.macTable.size === 0);
+  });
+});
+
+Deno.test("threaded switch ages learnt MACs out on its thread, its table of 131,072 slots walked in slices", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    sw.engine.gcIntervalSeconds = 1;
+    sw.engine.expireSeconds = 2;
+    for (let i = 0; i < 1000; i++) a!.receive(ethFrame(BROADCAST, mac(0x100 + i), i));
+    await until("the thread learnt 1,000 MACs", () => sw.engine.macTable.size === 1000, 20_000);
+    assert.equal(sw.engine.macTable.slots, 131072, "the thread's table is at full size from the start");
+    assert.equal(sw.engine.aging, false, "the control copy never ages: the thread does");
+    // Listed while the thread removes them: only real entries, never one half gone.
+    const learnt = new Set(Array.from({ length: 1000 }, (_, i) => formatMac(mac(0x100 + i))));
+    await until("every MAC aged out", () => {
+      for (const e of sw.engine.macTable.entries()) {
+        assert.ok(learnt.has(e.mac) && e.port === 1 && Number.isFinite(e.lastSeen), JSON.stringify(e));
+      }
+      return sw.engine.macTable.size === 0;
+    }, 30_000);
+    b!.sent.length = 0;
+    b!.receive(ethFrame(mac(0x100), MAC_B, 1));
+    await until("a unicast to an aged-out MAC is flooded again", () => tags(a!).includes(1));
   });
 });
 

@@ -102,14 +102,14 @@ export async function cPortOutPackets(mgmt: string, who: string): Promise<number
 /**
  * After a transfer: the frames the C switch sent to the port of `who` (as `cPortOutPackets`), then
  * `proc` stopped by SIGTERM, exiting 0 with its `COMPONENT: switch link: N frames in` line; at least
- * `minSent` sent, and at most `maxLostShare` of them (or 100) not received.
+ * `minSent` sent, and at most `maxLostShare` of them (or `floor`, 100 unless told) not received.
  */
 export async function assertFewLostFromCSwitch(
   mgmt: string,
   who: string,
   proc: ManagedProcess,
   component: string,
-  bounds: { minSent: number; maxLostShare: number },
+  bounds: { minSent: number; maxLostShare: number; floor?: number },
 ): Promise<void> {
   const sent = await cPortOutPackets(mgmt, who);
   const status = await proc.stop({ signal: "SIGTERM", timeoutMs: 10_000 });
@@ -121,7 +121,7 @@ export async function assertFewLostFromCSwitch(
   console.log(`C switch sent ${sent} frames to our port, we received ${received}: ${lost} lost`);
   assert.ok(sent > bounds.minSent, `the C switch sent only ${sent} frames to our port`);
   assert.ok(
-    lost <= Math.max(100, sent * bounds.maxLostShare),
+    lost <= Math.max(bounds.floor ?? 100, sent * bounds.maxLostShare),
     `${lost} of ${sent} frames lost between the C switch and our port`,
   );
 }

@@ -26,12 +26,14 @@ const SIZE = 50 * 1024 * 1024;
  * way (the C switch sends about 40,000). Measured on two cores loaded by
  * other work: 7.4% (3,392) when the main thread drained the socket between
  * its rounds; with the slirp on its own thread reading the socket between
- * its rounds, 280 frames per run on average and up to 2.3% (3 runs in 13
- * over 1.5%); with a receive thread in front of that thread, 96 per run on
- * average and at most 1.4% in 30 runs. The bound fails the first design
- * and the worst runs of the second.
+ * its rounds, 280 frames per run on average and up to 2.3%; with a receive
+ * thread in front of that thread, 96 per run on average and at most 1.4% in
+ * 30 runs. Since our TCP offers at most 88 segments of window to a guest
+ * this close, one flow cannot overflow the ~93 frames the switch queues for
+ * us, however late we read: 0 lost. The bound (10 frames, for the odd ARP
+ * or DHCP frame) fails every design before.
  */
-const MAX_LOST_SHARE = 0.015;
+const MAX_LOST_SHARE = 0.0002;
 
 Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and loses almost no frame from the C switch", async (t) => {
   if (skipUnless(t, await missingForCSwitch())) return;
@@ -48,6 +50,7 @@ Deno.test("slirp behind Debian's vde_switch moves 50 MB both ways intact and los
     await assertFewLostFromCSwitch(mgmt, "vde slirp:", slirp, "vde slirp", {
       minSent: 30_000,
       maxLostShare: MAX_LOST_SHARE,
+      floor: 10,
     });
   });
 });

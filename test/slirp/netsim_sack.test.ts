@@ -286,6 +286,28 @@ class SackLiar extends Edge<SimPeer> {
   }
 }
 
+Deno.test("SACK netsim: on a short path our receive window never overflows a 90-segment queue in front of us", () => {
+  for (const seed of SEEDS) {
+    // Our engine at both ends: a sender that fills any window it is offered, and our receiver. 0.25 ms
+    // each way: a switch on this host (a round trip below shortPathRttMs).
+    const r = simulateTransfer({ seed, queueLimit: 90, delayMs: 0.25, bytesAB: 4_000_000, bytesBA: 0 });
+    assert.ok(r.done, `seed ${seed}: incomplete`);
+    assert.equal(r.b.mismatchAt, -1);
+    assert.equal(r.net.tailDropped, 0, `seed ${seed}: the queue overflowed`);
+    assert.equal(r.a.stats.retransmits, 0, `seed ${seed}: retransmissions`);
+    // The same with a receiver that offers its whole ring (as Linux's does): the queue overflows.
+    const open = simulateTransfer({
+      seed,
+      queueLimit: 90,
+      delayMs: 0.25,
+      bytesAB: 4_000_000,
+      bytesBA: 0,
+      cfgB: { receiveWindowSegments: 0 },
+    });
+    assert.ok(open.net.tailDropped > 0, `seed ${seed}: a large window overflows the queue`);
+  }
+});
+
 Deno.test("SACK netsim: hostile SACK blocks on half the ACKs, with 3% loss: nothing breaks, the bytes arrive", () => {
   for (const seed of SEEDS) {
     let liar: SackLiar | null = null;
@@ -301,7 +323,8 @@ Deno.test("SACK netsim: hostile SACK blocks on half the ACKs, with 3% loss: noth
 
 for (const cc of ["cubic", "newreno"] as const) {
   Deno.test(`SACK netsim (${cc}): a tail-drop queue that also drops retransmissions costs no timeout`, () => {
-    // 90 segments: what Debian's vde_switch buffers towards a slow reader; 16: a harsher queue.
+    // 90 segments: what Debian's vde_switch buffers towards a slow reader; 16: a harsher queue. The
+    // receiver offers a large window (as Linux's does) and the sender fills it, so the queue overflows.
     for (const queueLimit of [90, 16]) {
       for (const seed of SEEDS) {
         const r = simulateTransfer({
@@ -311,6 +334,7 @@ for (const cc of ["cubic", "newreno"] as const) {
           bytesAB: 4_000_000,
           bytesBA: 0,
           cfgA: { congestionControl: cc },
+          cfgB: { receiveWindowSegments: 0 },
         });
         assert.ok(r.done, `queue ${queueLimit} seed ${seed}: incomplete`);
         assert.equal(r.b.mismatchAt, -1);

@@ -569,7 +569,7 @@ Deno.test("receive autotuning respects the engine-wide buffer budget", () => {
 });
 
 Deno.test("window scaling carries windows beyond 64 KiB", () => {
-  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20 });
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 0 });
   rig.accept({ mss: 1460, wscale: 7 });
   rig.conn.sendAck();
   const [a] = rig.take();
@@ -579,6 +579,55 @@ Deno.test("window scaling carries windows beyond 64 KiB", () => {
   rig.conn.write(bytes(200_000));
   const inFlight = rig.take().reduce((n, s) => n + s.payload.length, 0);
   assert.equal(inFlight, 10 * 1460, "limited by the initial congestion window, not the 64 KiB field");
+});
+
+Deno.test("on a short path the receive window never offers more than receiveWindowSegments segments", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.accept({ mss: 1460, wscale: 7 });
+  const cap = 64 * rig.conn.cfg.mss;
+  const win = (s: Seg) => s.window << rig.conn.rcvShift;
+  rig.conn.sendAck();
+  let offered = win(rig.take()[0]!);
+  assert.ok(offered <= cap && offered > cap - (1 << rig.conn.rcvShift), `first window ${offered}`);
+  // A peer that sends all it may while the owner reads nothing: the window closes at 64 segments.
+  let sent = 0;
+  while (offered - sent >= 1000) {
+    rig.data(bytes(1000, sent));
+    sent += 1000;
+    for (const s of rig.take()) offered = sent + win(s);
+  }
+  assert.ok(sent <= cap, `${sent} bytes accepted, at most ${cap}`);
+  // The owner reads it all: the window opens again, to 64 segments and no more.
+  rig.conn.consume(rig.conn.receiveRegion().length);
+  rig.conn.sendAck();
+  for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
+});
+
+Deno.test("a jumbo MSS keeps the ring's whole receive window on a short path", () => {
+  const rig = new Rig({
+    mss: 9000,
+    receiveBufferSize: 1 << 20,
+    initialBufferSize: 1 << 20,
+    receiveWindowSegments: 4,
+  });
+  rig.accept({ mss: 9000, wscale: 7 });
+  rig.conn.sendAck();
+  const [a] = rig.take();
+  assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
+});
+
+Deno.test("on a long path (the handshake took 2 ms or more) the receive window is the ring's", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.input({ flags: TCP_SYN, seq: PEER_ISS, mss: 1460, wscale: 7 });
+  rig.conn.acceptSyn();
+  const [synAck] = rig.take();
+  rig.advance(3);
+  rig.peerSeq = PEER_ISS + 1;
+  rig.input({ flags: TCP_ACK, ack: (synAck!.seq + 1) >>> 0 });
+  assert.equal(rig.conn.state, TcpState.Established);
+  rig.conn.sendAck();
+  const [a] = rig.take();
+  assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
 });
 
 Deno.test("peer FIN: CLOSE-WAIT, end of stream after the data; our FIN then LAST-ACK, CLOSED", () => {

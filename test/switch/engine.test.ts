@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
-import { type EngineEvent, type EngineOptions, NO_VLAN, SwitchEngine } from "../../src/switch/engine.ts";
+import {
+  AGING_SLOTS_PER_TICK,
+  type EngineEvent,
+  type EngineOptions,
+  NO_VLAN,
+  sharedEngineState,
+  SwitchEngine,
+} from "../../src/switch/engine.ts";
 import { buildFrame, VDE_MAX_FRAME } from "../../src/wire/ethernet.ts";
+import { prng } from "../helpers/random.ts";
 
 const A = "02:00:00:00:00:0a";
 const B = "02:00:00:00:00:0b";
@@ -242,6 +250,63 @@ Deno.test("engine ages only once a GC interval has passed since the last aging",
   assert.equal(engine.macTable.size, 1, "105 s: expired but no GC yet");
   engine.tick(110_000);
   assert.equal(engine.macTable.size, 0);
+});
+
+/** MAC text of host number `n` (02:00:00:xx:xx:xx). */
+function hostMac(n: number): string {
+  return `02:00:00:${[16, 8, 0].map((s) => ((n >> s) & 0xff).toString(16).padStart(2, "0")).join(":")}`;
+}
+
+Deno.test("engine ages a 65,536-entry table in slices a tick each, saying so until the pass is over", () => {
+  // The switch thread's table: shared storage at full size, 131,072 slots.
+  const { engine } = rig({ shared: { state: sharedEngineState(65536), writer: true } });
+  for (let i = 0; i < 65536; i++) engine.macTable.learn(0x0200, i, 0, 1 + (i % 4), 0);
+  assert.equal(engine.tick(1_000), 0, "the first tick starts a pass; nothing is due");
+  assert.equal(engine.aging, true);
+  let ticks = 1;
+  for (let ms = 1_001; engine.aging; ms++, ticks++) engine.tick(ms);
+  assert.equal(ticks, 131072 / AGING_SLOTS_PER_TICK);
+  assert.equal(engine.tick(2_000), 0, "no new pass before a GC interval since the last began");
+  assert.equal(engine.aging, false);
+  // Everything due: each slice removes some, charged against its slots, until all are gone.
+  let removed = engine.tick(101_000);
+  ticks = 1;
+  for (let ms = 101_001; engine.aging; ms++, ticks++) removed += engine.tick(ms);
+  assert.equal(removed, 65536);
+  assert.equal(engine.macTable.size, 0);
+  assert.ok(ticks > 8 && ticks < 200, `${ticks} ticks`);
+  assert.equal(engine.aging, false);
+});
+
+Deno.test("engine ages each entry out after its lifetime, within a GC interval, a tick and a pass", () => {
+  const random = prng(11);
+  const { engine, send, events } = rig({ shared: { state: sharedEngineState(65536), writer: true } });
+  // Aging driven as the switch thread drives it: a tick a second, a millisecond apart during a pass.
+  const seen = new Map<string, number>();
+  const removedAt = new Map<string, number>();
+  let host = 0;
+  for (let ms = 0; ms < 400_000; ms += engine.aging ? 1 : 1000) {
+    events.length = 0;
+    engine.tick(ms);
+    for (const e of events) if (e.type === "mac-removed") removedAt.set(e.mac, engine.now);
+    if (ms > 250_000) continue;
+    // New hosts, and some known ones heard again (a refresh), between ticks.
+    for (let k = Math.floor(random() * 40); k > 0; k--) {
+      const n = random() < 0.8 || host === 0 ? host++ : Math.floor(random() * host);
+      const mac = hostMac(n);
+      send(1 + (n % 4), buildFrame({ dst: BROADCAST, src: mac }));
+      seen.set(mac, engine.now);
+    }
+  }
+  assert.ok(seen.size > 5000, `${seen.size} hosts`);
+  assert.equal(engine.macTable.size, 0);
+  for (const [mac, t] of seen) {
+    const gone = removedAt.get(mac);
+    assert.ok(gone !== undefined, `${mac} never aged out`);
+    assert.ok(gone > t + 100, `${mac} last seen at ${t} s, gone at ${gone} s: before its time`);
+    // GC interval (2 s) + a 1 s tick + a pass of 8 ticks a millisecond apart (0.1 s is plenty).
+    assert.ok(gone <= t + 100 + 2 + 1 + 0.1, `${mac} last seen at ${t} s, gone only at ${gone} s`);
+  }
 });
 
 Deno.test("engine time only moves forwards", () => {

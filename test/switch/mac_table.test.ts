@@ -197,3 +197,185 @@ Deno.test("a table's shared storage reads empty to a reader before any writer ha
   assert.deepEqual([...reader.entries()], [], "zeroed slots would read as entries on port 0");
   assert.equal(reader.lookup(0, 0, 0), -1);
 });
+
+/** Every key of a table as "lo/vlan", sorted. */
+function keysOf(table: MacTable): string[] {
+  return [...table.entries()].map((e) => `${parseInt(e.mac.replaceAll(":", "").slice(4), 16)}/${e.vlan}`)
+    .sort();
+}
+
+/** A table of `entries` keys in shared storage (fixed capacity, as the switch thread's), last seen at 0..99. */
+function agedTable(maxEntries: number, entries: number, seed: number): MacTable {
+  const random = prng(seed);
+  const table = new MacTable({
+    maxEntries,
+    seed,
+    shared: { buffer: MacTable.sharedBuffer(maxEntries), writer: true },
+  });
+  for (let i = 0; table.size < entries; i++) {
+    table.learn(HI, i * 7919, i % 5, 1 + (i % 9), Math.floor(random() * 100));
+  }
+  return table;
+}
+
+Deno.test("table ages in pieces: a call looks at no more than its slot budget, a removal counting as slots", () => {
+  const table = agedTable(4096, 4096, 7);
+  const budget = 100;
+  let calls = 0;
+  let removedAll = 0;
+  do {
+    const before = table.sweepPosition;
+    const removed = table.expireSome(150, 100, budget); // entries last seen before 50 s go
+    const after = table.sweeping ? table.sweepPosition : table.slots;
+    assert.ok(after >= before, "nothing moved but the pass: the cursor only goes forwards");
+    assert.ok(
+      after - before + removed <= budget,
+      `call ${calls} looked at ${after - before} slots and removed ${removed}`,
+    );
+    removedAll += removed;
+    calls++;
+  } while (table.sweeping);
+  assert.ok(calls > table.slots / budget, "the removals took budget of their own");
+  assert.ok(removedAll > 1500 && removedAll < 2600, `removed ${removedAll} of 4096`);
+  assert.equal(keysOf(table).length, 4096 - removedAll);
+  for (const e of table.entries()) assert.ok(e.lastSeen >= 50);
+  // Nothing due: each call moves the cursor by exactly its budget.
+  const positions: number[] = [];
+  do {
+    table.expireSome(150, 100, 1000);
+    positions.push(table.sweeping ? table.sweepPosition : table.slots);
+  } while (table.sweeping);
+  assert.equal(positions.length, Math.ceil(table.slots / 1000));
+  assert.deepEqual(positions.slice(0, 3), [1000, 2000, 3000]);
+});
+
+Deno.test("table ages the same entries in one full pass and in many small ones when nothing else changes", () => {
+  for (const seed of [1, 2, 3]) {
+    const whole = agedTable(2048, 2000, seed);
+    const pieces = agedTable(2048, 2000, seed);
+    const removedWhole: string[] = [];
+    const removedPieces: string[] = [];
+    const note = (into: string[]) => (_hi: number, lo: number, vlan: number) =>
+      into.push(`${lo / 7919}/${vlan}`);
+    const n = whole.expire(160, 100, note(removedWhole));
+    let calls = 0;
+    do {
+      pieces.expireSome(160, 100, 64, note(removedPieces));
+      calls++;
+    } while (pieces.sweeping);
+    assert.ok(n > 0 && calls > 64, `seed ${seed}: ${n} removed in ${calls} calls`);
+    assert.deepEqual(removedPieces.sort(), removedWhole.sort());
+    assert.deepEqual(keysOf(pieces), keysOf(whole));
+    assert.equal(pieces.size, whole.size);
+  }
+});
+
+Deno.test("table ages in pieces through learns, deletes and moves between calls, losing and double-freeing nothing", () => {
+  // A small table kept full, so probe runs collide, wrap and shift across the cursor often; and a
+  // big one kept sparse, whose pass skips the blocks that hold no entry.
+  for (
+    const [shared, maxEntries, limit] of [[true, 32, 32], [false, 32, 32], [true, 1024, 40]] as const
+  ) {
+    const random = prng(shared ? 2024 + maxEntries : 4202);
+    const table = new MacTable({
+      maxEntries,
+      seed: 99,
+      minPersistenceSeconds: 3,
+      shared: shared ? { buffer: MacTable.sharedBuffer(maxEntries), writer: true } : undefined,
+    });
+    const model = new Map<string, { lo: number; vlan: number; port: number; seen: number }>();
+    const expire = 20;
+    let now = 0;
+    let passes = 0;
+    let aged = 0;
+    /** Keys due when the pass began and not refreshed or deleted since: all must be gone at its end. */
+    let due = new Set<string>();
+    const onRemoved = (_hi: number, lo: number, vlan: number, port: number) => {
+      const key = `${lo}/${vlan}`;
+      const entry = model.get(key);
+      assert.ok(entry !== undefined, `${key} removed but not in the table (a double free)`);
+      assert.equal(entry.port, port);
+      assert.ok(
+        entry.seen + expire < now,
+        `${key} last seen ${entry.seen} removed at ${now}: before its time`,
+      );
+      model.delete(key);
+      due.delete(key);
+      aged++;
+    };
+    const present = () => [...model.values()][Math.floor(random() * model.size)];
+    for (let step = 0; step < 40000; step++) {
+      now += random() * 0.01;
+      const r = random();
+      if (r < 0.4 || (r < 0.7 && model.size === 0)) {
+        // A new key (refused while the table is full).
+        const lo = Math.floor(random() * 100000), vlan = Math.floor(random() * 2);
+        const port = 1 + Math.floor(random() * 4);
+        const key = `${lo}/${vlan}`;
+        if (model.has(key) || model.size >= limit) continue;
+        // Learnt as if seen a while ago, so each pass finds a good share of the table due.
+        const seen = now - random() * 2 * expire;
+        const result = table.learn(HI, lo, vlan, port, seen);
+        if (result === LearnResult.New) model.set(key, { lo, vlan, port, seen });
+        else assert.equal(result, LearnResult.Full);
+      } else if (r < 0.5) {
+        // A known key seen again, on its port or another (a move once it is old enough).
+        const e = present()!;
+        const port = random() < 0.5 ? e.port : 1 + Math.floor(random() * 4);
+        const result = table.learn(HI, e.lo, e.vlan, port, now);
+        if (result === LearnResult.Refreshed || result === LearnResult.Moved) {
+          e.port = port;
+          e.seen = now;
+          due.delete(`${e.lo}/${e.vlan}`);
+        } else assert.equal(result, LearnResult.Kept);
+      } else if (r < 0.7) {
+        const e = present()!;
+        assert.equal(table.delete(HI, e.lo, e.vlan), true);
+        model.delete(`${e.lo}/${e.vlan}`);
+        due.delete(`${e.lo}/${e.vlan}`);
+      } else if (r < 0.705) {
+        const port = 1 + Math.floor(random() * 4);
+        table.deletePort(port);
+        for (const [k, e] of model) {
+          if (e.port === port) {
+            model.delete(k);
+            due.delete(k);
+          }
+        }
+      } else {
+        if (!table.sweeping) {
+          due = new Set([...model].filter(([, e]) => e.seen + expire < now).map(([k]) => k));
+        }
+        table.expireSome(now, expire, 1 + Math.floor(random() * (limit < maxEntries ? 64 : 4)), onRemoved);
+        if (!table.sweeping) {
+          passes++;
+          assert.deepEqual([...due], [], "due when the pass began, still there at its end");
+        }
+      }
+      assert.equal(table.size, model.size);
+    }
+    assert.ok(passes > 100 && aged > 1000, `${passes} passes, ${aged} aged out`);
+    assert.deepEqual(keysOf(table), [...model.keys()].sort());
+    for (const e of model.values()) {
+      assert.equal(table.lookup(HI, e.lo, e.vlan), e.port);
+      assert.equal(table.lastSeen(HI, e.lo, e.vlan), e.seen);
+    }
+  }
+});
+
+Deno.test("table ages a sparse table in one call: blocks of slots without entries are skipped whole", () => {
+  const table = agedTable(65536, 100, 5);
+  assert.equal(table.slots, 131072);
+  const removed = table.expireSome(150, 100, 16384);
+  assert.equal(table.sweeping, false, "100 entries in 131,072 slots: one call of 16,384 slots did the pass");
+  assert.ok(removed > 20 && removed < 80, `${removed} removed`);
+  for (const e of table.entries()) assert.ok(e.lastSeen >= 50);
+  // Full, the same table takes a call per 16,384 slots.
+  for (let i = 0; table.size < 65536; i++) table.learn(0x0300, i, 0, 1, 140);
+  let calls = 0;
+  do {
+    table.expireSome(150, 100, 16384);
+    calls++;
+  } while (table.sweeping);
+  assert.equal(calls, 8);
+});

@@ -427,8 +427,9 @@ class Flow implements TcbHost {
       let op: Promise<number | void>;
       if (region.length > 0) {
         const held = tcb.readableBytes;
-        // Half the ring at most: the window the guest sees must not close on held data.
-        const enough = Math.min(HOST_WRITE_HOLD_BYTES, (tcb.rcvBuf?.capacity ?? 0) >> 1);
+        // Half the window at most: the window the guest sees must not close on held data.
+        const window = Math.min(tcb.rcvBuf?.capacity ?? 0, tcb.receiveWindowMax);
+        const enough = Math.min(HOST_WRITE_HOLD_BYTES, window >> 1);
         if (tcb.pushed || held >= enough || tcb.peerFin || tcb.state === TcpState.Closed) {
           tcb.pushed = false;
           this.#owed = held;
