@@ -43,6 +43,28 @@ Deno.test("fstp/setfstp in hub mode answers vde_switch's line and changes nothin
   }
 });
 
+Deno.test("hub on says that it stopped spanning tree and how to restart it; hub off does not restart it", async () => {
+  const tc = makeConsole(8);
+  try {
+    await tc.run("fstp/setfstp 1");
+    assert.equal(
+      await tc.run("hub on"),
+      "0000 DATA END WITH '.'\nhub mode is on\n" +
+        "spanning tree stopped (hub mode excludes it); after hub off, fstp/setfstp 1 restarts it\n.\n1000 Success\n",
+    );
+    assert.equal(tc.sw.engine.stp, null);
+    assert.equal(
+      await tc.run("hub on"),
+      "0000 DATA END WITH '.'\nhub mode is on\n.\n1000 Success\n",
+      "said once",
+    );
+    assert.equal(await tc.run("hub off"), "0000 DATA END WITH '.'\nhub mode is off\n.\n1000 Success\n");
+    assert.equal(tc.sw.engine.stp, null);
+  } finally {
+    tc.close();
+  }
+});
+
 Deno.test("stp shows the bridge and a row per port; port settings check their arguments", async () => {
   const tc = makeConsole(8);
   const link = new MemoryLink("a");
