@@ -359,8 +359,9 @@ export const labCommand: Subcommand = (program: Command) => {
     "\nWith no command, at a terminal: the lab shell on an empty lab named after this directory\n" +
       "(`help` lists its commands; `add switch sw1` grows it, `save lab.yaml` writes it).\n",
   );
-  // Unknown options are let through to the action (set after the subcommands, which would inherit it), so
-  // `vde swtich -s /tmp/net` names the mistyped command rather than the `-s` it happens to be followed by.
+  // Unknown options are let through to the action, so `vde swtich -s /tmp/net` names the mistyped command
+  // rather than the `-s` it happens to be followed by. Set after the subcommands are made: each copies
+  // allowExcessArguments from the program when created (allowUnknownOption is never copied).
   program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;

@@ -21,8 +21,9 @@ import { untilSignal } from "./signals.ts";
 import { log } from "../log.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
-import { type Subcommand, UsageError } from "./main.ts";
+import type { Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
+import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -51,14 +52,12 @@ export const plugCommand: Subcommand = (program: Command) => {
       ) + vnlHelp(),
     )
     .action(async (first: string, second: string, flags: PlugFlags) => {
-      if ((first === "-" || second === "-") && (Deno.stdin.isTerminal() || Deno.stdout.isTerminal())) {
-        // Keys typed would go to the switch as frames, and frames would land on the screen as bytes.
-        throw new UsageError(
-          `refusing to join ${first === "-" ? second : first} to this terminal (stdin/stdout carry frames ` +
-            "in VDE's stream framing): give a second end, e.g. `vde plug /tmp/net tap://tap0`, or run it " +
-            "in a pipe (dpipe, ssh)",
-        );
-      }
+      refuseStdioAtTerminal(
+        first === "-" || second === "-",
+        `refusing to join ${first === "-" ? second : first} to this terminal (stdin/stdout carry frames ` +
+          "in VDE's stream framing): give a second end, e.g. `vde plug /tmp/net tap://tap0`, or run it " +
+          "in a pipe (dpipe, ssh)",
+      );
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
       const slirp = slirpBehindSwitch(first, second);
       if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {

@@ -220,7 +220,6 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const stdinConsole: RunningConsole | null = p.inBackground
       ? null
       : startSwitchConsole(ctx, commands, o.sock);
-    if (stdinConsole !== null) p.defer(() => stdinConsole.close());
     const why = await p.stopped;
     // The console goes first: its prompt would otherwise be drawn again under the last line.
     stdinConsole?.close();

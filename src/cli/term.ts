@@ -204,7 +204,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
-      const switches = remote.lab ? await remote.labSwitches() : [];
+      // The lab's switch names only help guess a mistyped command (explainFailure's ENOSYS case).
+      const switches = remote.lab && reply.code === Errno.ENOSYS ? await remote.labSwitches() : [];
       return formatExplained(line, reply, knownOf(remote.commands(), undefined, switches));
     },
     complete: async (line) => {
@@ -247,6 +248,13 @@ function isLabDir(dir: string): boolean {
   return kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket";
 }
 
+/** The control socket of the running lab named `name`, or undefined when there is none. */
+function runningLabCtl(name: string): string | undefined {
+  if (!NAME_PATTERN.test(name)) return undefined;
+  const ctl = `${labDir(name)}/ctl`;
+  return kindOf(ctl) === "socket" ? ctl : undefined;
+}
+
 /**
  * Where the console of a switch directory without `mgmt` is: elsewhere when
  * the switch was started with --mgmt (ours always has one), else nowhere.
@@ -269,9 +277,8 @@ const HOW_TO_GET_ONE =
 export function resolveConsolePath(path: string): string {
   const trimmed = path.replace(/\/+$/, "") || "/";
   const kind = kindOf(trimmed);
-  if (kind === "missing" && NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
-    return `${labDir(trimmed)}/ctl`;
-  }
+  const labCtl = runningLabCtl(trimmed);
+  if (kind === "missing" && labCtl !== undefined) return labCtl;
   if (kind === "other") {
     throw new UsageError(
       `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
@@ -301,9 +308,7 @@ export function resolveConsolePath(path: string): string {
     );
   }
   // A directory that is no switch's, named as a running lab (the folder holding its lab file): the lab.
-  if (NAME_PATTERN.test(trimmed) && kindOf(`${labDir(trimmed)}/ctl`) === "socket") {
-    return `${labDir(trimmed)}/ctl`;
-  }
+  if (labCtl !== undefined) return labCtl;
   throw new UsageError(`${path} is a directory, not a management socket: ${HOW_TO_GET_ONE}`);
 }
 

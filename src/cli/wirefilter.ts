@@ -40,6 +40,7 @@ import { parseHttpAddress } from "../web/address.ts";
 import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
 import { runProgram } from "./program.ts";
 import { examples, vnlHelp } from "./help.ts";
+import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 const COMPONENT = "vde wirefilter";
@@ -189,17 +190,16 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
     );
   }
   const streamMode = vnls.length === 0;
-  if ((streamMode || vnls.includes("-")) && (Deno.stdin.isTerminal() || Deno.stdout.isTerminal())) {
-    // Keys typed would be read as frames, and frames would land on the screen as bytes.
-    throw new UsageError(
-      streamMode
-        ? "refusing to filter this terminal: with no VNLs the filter sits in a dpipe " +
-          "(`vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b`); " +
-          "give two VNLs to filter between two switches (`vde wirefilter /tmp/a /tmp/b -d 50`)"
-        : "refusing to join - to this terminal (stdin/stdout carry frames in VDE's stream framing): " +
-          "run it in a pipe (dpipe, ssh)",
-    );
-  }
+  const usesStdio = streamMode || vnls.includes("-");
+  refuseStdioAtTerminal(
+    usesStdio,
+    streamMode
+      ? "refusing to filter this terminal: with no VNLs the filter sits in a dpipe " +
+        "(`vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b`); " +
+        "give two VNLs to filter between two switches (`vde wirefilter /tmp/a /tmp/b -d 50`)"
+      : "refusing to join - to this terminal (stdin/stdout carry frames in VDE's stream framing): " +
+        "run it in a pipe (dpipe, ssh)",
+  );
   let seed: number | undefined;
   if (o.seed !== undefined) {
     if (!/^\d{1,10}$/.test(o.seed) || Number(o.seed) > 0xffffffff) {
@@ -311,7 +311,6 @@ export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promi
       `${bidirectional ? "bidirectional" : "one-way"} filter L=${left.description} R=${right.description}, ` +
         `seed ${filter.seed}${reach}`,
     );
-    const usesStdio = streamMode || vnls.includes("-");
     if (!usesStdio && !p.inBackground) {
       const console: RunningConsole = startWirefilterConsole(ctx, commands);
       p.defer(() => console.close());

@@ -9,6 +9,7 @@
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { parseLine } from "./registry.ts";
+import { pastLastPort } from "../switch/engine.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
@@ -112,7 +113,7 @@ export function invalidHint(name: string, args: string): string | undefined {
   const [p, v] = words(args);
   const port = parseInteger(p);
   if (port === undefined || port < 0 || parseSwitch(v) === undefined) return undefined;
-  return `${off}; or port ${port} is past the last port (port/showinfo says Numports)`;
+  return `${off}; or ${pastLastPort(port)}`;
 }
 
 /**

@@ -31,7 +31,7 @@ import {
   resultLine,
 } from "./reply_format.ts";
 import { log as defaultLog } from "../log.ts";
-import { OutputQueue } from "./output_queue.ts";
+import { OutputQueue, type Writer } from "./output_queue.ts";
 import { UnixStreamListener } from "../io/unix_stream.ts";
 import { StreamConn } from "../io/stream_conn.ts";
 
@@ -84,9 +84,8 @@ type SessionOptions = Required<
 >;
 
 /** What a session needs of its connection (a Deno.Conn has it too). */
-interface Conn {
+interface Conn extends Writer {
   read(buf: Uint8Array): Promise<number | null>;
-  write(b: Uint8Array): Promise<number>;
   close(): void;
 }
 
@@ -215,7 +214,7 @@ export class MgmtServer {
   readonly path: string;
   /** The socket's mode. */
   readonly mode: number;
-  #listener: UnixStreamListener<StreamConn> | null = null;
+  readonly #listener: UnixStreamListener<StreamConn>;
   readonly #registry: CommandRegistry;
   readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
@@ -236,6 +235,16 @@ export class MgmtServer {
     this.path = path;
     this.mode = mode;
     this.#opts = opts;
+    // Binds the socket (throws SysError) and serves each client that connects.
+    const sendBufferBytes = opts.sendBufferBytes;
+    this.#listener = new UnixStreamListener(
+      path,
+      (conn) => this.#accept(conn),
+      (err) => {
+        if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
+      },
+      (fd) => new StreamConn(fd, { sendBufferBytes }),
+    );
   }
 
   /**
@@ -259,7 +268,6 @@ export class MgmtServer {
       greeting: options.greeting ?? GREETING,
       prompt: options.prompt ?? PROMPT,
     });
-    server.#listen();
     try {
       Deno.chmodSync(options.path, mode);
       if (options.gid !== undefined) Deno.chownSync(options.path, null, options.gid);
@@ -273,19 +281,6 @@ export class MgmtServer {
   /** Number of connected clients. */
   get clientCount(): number {
     return this.#sessions.size;
-  }
-
-  // Binds the socket (throws SysError) and serves each client that connects.
-  #listen(): void {
-    const sendBufferBytes = this.#opts.sendBufferBytes;
-    this.#listener = new UnixStreamListener(
-      this.path,
-      (conn) => this.#accept(conn),
-      (err) => {
-        if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
-      },
-      (fd) => new StreamConn(fd, { sendBufferBytes }),
-    );
   }
 
   #accept(conn: StreamConn): void {
@@ -307,7 +302,7 @@ export class MgmtServer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#listener?.close();
+    this.#listener.close();
     for (const s of [...this.#sessions]) s.close();
     try {
       Deno.removeSync(this.path);

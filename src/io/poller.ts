@@ -20,6 +20,12 @@
  * An eventfd in the set wakes the blocked call for shutdown, so a pending FFI
  * call never keeps the process alive.
  *
+ * Each registration carries a generation in the upper half of epoll's data
+ * field. A handler may close an fd and open another that gets the same
+ * number while events for the old one still wait in the round's batch: the
+ * generation tells them apart, so a stale hang-up or readiness never reaches
+ * the new owner (a console session cut off by a closed client's EPOLLHUP).
+ *
  * A worker that owns a data path of its own (the slirp thread) makes its
  * poller a driven one (`useDrivenPoller`): no loop of its own; the owner
  * calls `turn`, a synchronous `epoll_wait` and one dispatch round, and
@@ -50,6 +56,9 @@ export class Poller {
   readonly #handlers: (PollHandler | undefined)[] = [];
   /** The epoll events each registered fd is watched for. */
   readonly #masks: number[] = [];
+  /** The generation each registered fd's events carry (see the theory above). */
+  readonly #gens: number[] = [];
+  #nextGen = 1;
   readonly #afterRound = new Set<() => void>();
   #running = false;
   #dispatching = false;
@@ -84,6 +93,8 @@ export class Poller {
    */
   add(fd: number, handler: PollHandler, events: number = C.EPOLLIN): void {
     if (this.#stopped) throw new Error("poller is stopped");
+    this.#gens[fd] = this.#nextGen;
+    this.#nextGen = this.#nextGen === 0xffffffff ? 1 : this.#nextGen + 1;
     this.#ctlSet(C.EPOLL_CTL_ADD, fd, events);
     this.#handlers[fd] = handler;
     this.#masks[fd] = events;
@@ -189,7 +200,7 @@ export class Poller {
     this.#ctlView.setUint32(0, events, true);
     // The 64-bit data field as two halves: a BigInt per call would allocate.
     this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
-    this.#ctlView.setUint32(EPOLL_DATA_OFFSET + 4, 0, true);
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET + 4, fd === this.#wakeFd ? 0 : this.#gens[fd] ?? 0, true);
     check("epoll_ctl", libc().epoll_ctl(this.#epfd, op, fd, this.#ctl));
   }
 
@@ -238,7 +249,7 @@ export class Poller {
         continue;
       }
       const h = this.#handlers[fd];
-      if (h === undefined) continue;
+      if (h === undefined || v.getUint32(off + EPOLL_DATA_OFFSET + 4, true) !== this.#gens[fd]) continue;
       try {
         if ((events & C.EPOLLOUT) !== 0) h.onWritable?.();
         if ((events & ~C.EPOLLOUT) !== 0) h.onReadable(events);

@@ -27,6 +27,7 @@
  */
 import { C, errno, libc, SysError } from "../../ffi/libc.ts";
 import { poller } from "./poller.ts";
+import { setSocketBuffer } from "./socket_buffers.ts";
 
 /** Options of a StreamConn. */
 export interface StreamConnOptions {
@@ -44,12 +45,8 @@ export class StreamConn {
 
   constructor(fd: number, opts: StreamConnOptions = {}) {
     this.#fd = fd;
-    if (opts.sendBufferBytes !== undefined) {
-      const v = new Uint8Array(4);
-      new DataView(v.buffer).setInt32(0, opts.sendBufferBytes, true);
-      // A refusal leaves the default buffer: slower to share a core, never wrong.
-      libc().setsockopt(fd, C.SOL_SOCKET, C.SO_SNDBUF, v, 4);
-    }
+    // A refusal leaves the default buffer: slower to share a core, never wrong.
+    if (opts.sendBufferBytes !== undefined) setSocketBuffer(fd, "send", opts.sendBufferBytes);
     poller().add(fd, {
       onReadable: (events) => this.#ready(events),
       onWritable: () => {

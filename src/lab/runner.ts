@@ -47,7 +47,7 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import { type LabState, readState, writeState } from "./state.ts";
-import { deleteNetns, ip, listNetns, mustRun } from "./system.ts";
+import { deleteNetns, ip, mustRun } from "./system.ts";
 import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
 
@@ -305,20 +305,27 @@ export class LabRunner {
 
   async #startHost(node: HostNode): Promise<void> {
     const ns = netnsName(this.lab.name, node.name);
-    // Not ours: the rollback must not delete it (a lab's namespace left by hand, or another program's).
-    if ((await listNetns()).includes(ns)) {
+    const forget = () => {
+      this.#state.namespaces = this.#state.namespaces.filter((n) => n !== ns);
+      if (!this.#down) writeState(this.#state);
+    };
+    // Recorded before it exists, so `vde down` after a crash right after the add still finds it.
+    this.#state.namespaces.push(ns);
+    writeState(this.#state);
+    try {
+      await ip("netns", "add", ns);
+    } catch (err) {
+      // Not ours (left by hand, or another program's): neither the rollback nor `vde down` may delete it.
+      forget();
+      if (!/File exists/.test((err as Error).message)) throw err;
       throw new Error(
         `network namespace ${ns} for host ${node.name} exists already: \`ip netns del ${ns}\` if nothing uses it`,
       );
     }
-    this.#state.namespaces.push(ns);
-    writeState(this.#state);
     this.#undo.push(async () => {
       await deleteNetns(ns);
-      this.#state.namespaces = this.#state.namespaces.filter((n) => n !== ns);
-      if (!this.#down) writeState(this.#state);
+      forget();
     });
-    await ip("netns", "add", ns);
     await ip("-n", ns, "link", "set", "lo", "up");
     this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map() });
   }

@@ -49,12 +49,6 @@ export function ip(...args: string[]): Promise<string> {
   return mustRun(["ip", ...args]);
 }
 
-/** Names of the network namespaces that exist. */
-export async function listNetns(): Promise<string[]> {
-  const r = await runCommand(["ip", "netns", "list"]);
-  return r.stdout.split("\n").map((l) => l.split(" ")[0]!).filter((n) => n !== "");
-}
-
 /** Kills every process in `ns`, then deletes it; a namespace already gone is fine. */
 export async function deleteNetns(ns: string): Promise<void> {
   const pids = await runCommand(["ip", "netns", "pids", ns]);

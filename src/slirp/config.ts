@@ -257,19 +257,19 @@ export function splitOptions(text: string): [string, string][] {
   return out;
 }
 
-/** Whether `key` names an option (in full or abbreviated). */
-function isKey(key: string): boolean {
-  return key !== "" && KEYS.some((k) => k.startsWith(key));
+/**
+ * The full key a possibly abbreviated key names (vdeplug matches the first
+ * key it is a prefix of), or undefined when it names none.
+ */
+function findKey(key: string): string | undefined {
+  if (key === "") return undefined;
+  return KEYS.find((k) => k === key) ?? KEYS.find((k) => k.startsWith(key));
 }
 
-/** The full key a possibly abbreviated key names (vdeplug matches the first key it is a prefix of). */
+/** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
-  const exact = KEYS.find((k) => k === key);
-  if (exact !== undefined) return exact;
-  const k = KEYS.find((k) => k.startsWith(key));
-  if (k === undefined || key === "") {
-    throw new ConfigError(`unknown slirp option "${key}" (known: ${KEYS.join(", ")})`);
-  }
+  const k = findKey(key);
+  if (k === undefined) throw new ConfigError(`unknown slirp option "${key}" (known: ${KEYS.join(", ")})`);
   return k;
 }
 
@@ -316,7 +316,8 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
     // cut at a slash ends in the middle of a path (`5555:`, `cat `), not in a word (`mtu=1500/restrictd` is a typo).
     const next = opts[i + 1];
     if (
-      !FLAGS.has(key) && /(^|[^\w.])$/.test(value) && next !== undefined && next[1] === "" && !isKey(next[0])
+      !FLAGS.has(key) && /(^|[^\w.])$/.test(value) && next !== undefined && next[1] === "" &&
+      findKey(next[0]) === undefined
     ) {
       const pieces: string[] = [];
       for (const [k, v] of opts.slice(i + 1)) {

@@ -1,8 +1,9 @@
 /**
  * Console commands for a switch that has slirp stacks on its ports
  * (`vde switch --slirp`): `slirp/forward add|del|list` changes inbound
- * forwards at run time, `slirp/print` shows the stack's state. The commands
- * are listings, so a failure carries its reason as a line.
+ * forwards at run time, `slirp/print` shows the stack's state. A refusal
+ * says why in words sent before its result line (`failure`), so `vde term -c`
+ * prints them on stderr and a terminal shows the words alone.
  */
 import type { CommandRegistry } from "../console/registry.ts";
 import { failure, listing } from "../console/registry.ts";

@@ -81,6 +81,11 @@ import type { McastSnooping } from "./mcast_snooping.ts";
 import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
 import { isBpduDestination } from "../wire/stp.ts";
 
+/** Why a port number is refused, the same words wherever it is (the console's hints too). */
+export function pastLastPort(port: number): string {
+  return `port ${port} is past the last port (port/showinfo says Numports)`;
+}
+
 export type { PortStats } from "./port_counters.ts";
 export { MAX_VLAN, NO_VLAN, type VlanMember, type VlanResult } from "./vlan_table.ts";
 
@@ -691,12 +696,14 @@ export class SwitchEngine {
    * leaving `sources` (every port when empty), replacing a mirror `out` had.
    * The port stops forwarding at once and forgets the MACs learned on it.
    *
-   * @returns false if a port is out of range, or `out` is among its sources
+   * @returns null when done; else why not, in words for the console (a port
+   *   out of range, or `out` among its sources), and nothing changed
    */
-  addMirror(out: number, sources: number[]): boolean {
+  addMirror(out: number, sources: number[]): string | null {
+    if (sources.includes(out)) return `port ${out} cannot mirror itself: leave it out of the source ports`;
+    const bad = [out, ...sources].find((p) => !Number.isInteger(p) || p < 0 || p >= this.#numPorts);
+    if (bad !== undefined) return bad >= this.#numPorts ? pastLastPort(bad) : `${bad} is no port number`;
     const n = this.#numPorts;
-    const valid = (p: number) => Number.isInteger(p) && p >= 0 && p < n;
-    if (!valid(out) || !sources.every(valid) || sources.includes(out)) return false;
     let flags: Uint8Array | null = null;
     if (sources.length > 0) {
       flags = new Uint8Array(n);
@@ -707,7 +714,7 @@ export class SwitchEngine {
     this.#flushPort(out);
     this.#rebuildActiveList();
     this.#updateWatched();
-    return true;
+    return null;
   }
 
   /** Removes the mirror whose output is `out`; false if there is none. The port forwards again. */

@@ -277,7 +277,7 @@ Deno.test("threaded switch shows a capture the BPDUs its spanning tree sends, ea
 
 Deno.test("threaded switch copies a mirrored port's frames to the mirror output, which forwards nothing", async () => {
   await withThreadedSwitch(3, async (sw, [a, b, m]) => {
-    assert.equal(sw.engine.addMirror(3, [1]), true);
+    assert.equal(sw.engine.addMirror(3, [1]), null);
     a!.receive(ethFrame(BROADCAST, MAC_A, 1));
     await until("B and the mirror get A's broadcast", () => tags(b!).includes(1) && tags(m!).includes(1));
     m!.receive(ethFrame(BROADCAST, mac(0xc), 2));

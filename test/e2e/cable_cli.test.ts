@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { run, spawnManaged } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { bindUnservedSockets } from "../helpers/stale_socket.ts";
 import {
   BROADCAST,
   ClientSet,
@@ -61,10 +62,7 @@ Deno.test("vde cable listen on a directory no switch serves refuses at start in 
         timeoutMs: 20_000,
       });
     // A switch killed with SIGKILL leaves its ctl socket, which refuses connections: a socket bound, never served.
-    const bound = await new Deno.Command("python3", {
-      args: ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", `${dir}/ctl`],
-    }).output();
-    assert.ok(bound.success, new TextDecoder().decode(bound.stderr));
+    bindUnservedSockets(`${dir}/ctl`);
     const killed = await listen(dir, "--insecure");
     assert.equal(killed.code, 1, killed.stderr);
     assert.equal(

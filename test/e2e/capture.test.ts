@@ -11,6 +11,7 @@ import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/swit
 import { startTcpdump, tapHost, VDE } from "../helpers/tap_hosts.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { captureSocketPath } from "../../src/cli/capture.ts";
+import { bindUnservedSockets } from "../helpers/stale_socket.ts";
 
 /** A namespace whose tap t0 (made by our plug) is on the switch at `dir`, MTU 9000. */
 async function plugged(lab: Lab, dir: string, short: string, addr: string): Promise<Netns> {
@@ -212,14 +213,7 @@ Deno.test("vde capture of a switch killed with SIGKILL says no switch serves it"
   const tmp = await Deno.makeTempDir({ prefix: "vde-capture-stale-" });
   try {
     // What SIGKILL leaves: the sockets, bound and no longer served.
-    const bound = await run([
-      "python3",
-      "-c",
-      "import socket, sys\nfor p in sys.argv[1:]: socket.socket(socket.AF_UNIX).bind(p)",
-      `${tmp}/ctl`,
-      `${tmp}/capture`,
-    ]);
-    assert.equal(bound.code, 0);
+    bindUnservedSockets(`${tmp}/ctl`, `${tmp}/capture`);
     const r = await run([...VDE, "capture", tmp, "-w", "/dev/null"], { check: false, timeoutMs: 20_000 });
     assert.equal(r.code, 1);
     assert.equal(

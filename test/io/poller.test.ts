@@ -65,3 +65,43 @@ Deno.test("poller dispatches an edge that arrives while a round overruns its bus
     libc().close(late);
   }
 });
+
+Deno.test("poller never hands an event for a closed fd to a new fd that got its number in the same round", async () => {
+  const p = new Poller(true);
+  const first = eventFd();
+  let old = eventFd();
+  let reused = -1;
+  let newOwnerCalls = 0;
+  try {
+    p.add(first, {
+      onReadable: () => {
+        drain(first);
+        // A handler ends another connection and accepts a new one, which the
+        // kernel numbers with the lowest free fd: the one just closed.
+        p.remove(old);
+        libc().close(old);
+        reused = eventFd();
+        p.add(reused, { onReadable: () => newOwnerCalls++ });
+        old = -1;
+      },
+    });
+    p.add(old, { onReadable: () => assert.fail("the closed fd's handler ran after its removal") });
+    signal(first);
+    signal(old);
+    const oldNumber = old;
+    assert.equal(p.turn(1_000), 2, "both fds ready in one round");
+    assert.equal(reused, oldNumber, "the new fd took the closed fd's number (the case under test)");
+    assert.equal(newOwnerCalls, 0, "the new fd, never ready, got the old fd's event");
+    signal(reused);
+    assert.equal(p.turn(1_000), 1);
+    assert.equal(newOwnerCalls, 1, "the new fd's own events still arrive");
+  } finally {
+    p.remove(first);
+    libc().close(first);
+    if (reused >= 0) {
+      p.remove(reused);
+      libc().close(reused);
+    }
+    await p.stop();
+  }
+});

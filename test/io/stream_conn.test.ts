@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { StreamConn } from "../../src/io/stream_conn.ts";
+import { socketBufferSize } from "../../src/io/socket_buffers.ts";
 import { C, libc } from "../../ffi/libc.ts";
 import { sleep } from "../helpers/processes.ts";
 
@@ -14,14 +15,6 @@ function streamPair(): [number, number] {
   const flags = C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC;
   assert.equal(libc().socketpair(C.AF_UNIX, flags, 0, new Uint8Array(sv.buffer)), 0);
   return [sv[0]!, sv[1]!];
-}
-
-function sendBuffer(fd: number): number {
-  const v = new Uint8Array(4);
-  const len = new Uint8Array(4);
-  new DataView(len.buffer).setUint32(0, 4, true);
-  assert.equal(libc().getsockopt(fd, C.SOL_SOCKET, C.SO_SNDBUF, v, len), 0);
-  return new DataView(v.buffer).getInt32(0, true);
 }
 
 /** Writes all of `bytes` as the console's output queue does: a write per remainder. */
@@ -35,7 +28,7 @@ Deno.test("a megabyte reply reaches a client reading 256 bytes at a time, in ord
   const conn = new StreamConn(ours, { sendBufferBytes: 16 * 1024 });
   try {
     // The kernel doubles what it is asked for (its bookkeeping overhead).
-    assert.equal(sendBuffer(ours), 32 * 1024);
+    assert.equal(socketBufferSize(ours, "send"), 32 * 1024);
     const reply = new Uint8Array(1 << 20);
     for (let i = 0; i < reply.length; i++) reply[i] = (i * 7 + (i >> 11)) & 0xff;
     const writing = writeAll(conn, reply);

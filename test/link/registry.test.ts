@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { openLink, schemes } from "../../src/link/registry.ts";
+import { bindUnservedSockets } from "../helpers/stale_socket.ts";
 
 async function refusal(vnl: string): Promise<string> {
   try {
@@ -39,10 +40,7 @@ Deno.test("a vde:// path that no switch serves says why: a stopped switch's left
   const dir = await Deno.makeTempDir({ prefix: "vde-noswitch-" });
   try {
     // A switch killed with SIGKILL leaves its ctl socket, which refuses connections: a socket bound, never served.
-    const bound = await new Deno.Command("python3", {
-      args: ["-c", "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", `${dir}/ctl`],
-    }).output();
-    assert.ok(bound.success, new TextDecoder().decode(bound.stderr));
+    bindUnservedSockets(`${dir}/ctl`);
     assert.equal(
       await refusal(dir),
       `no switch serves ${dir}: its ctl socket is left from a switch that stopped (start it again)`,

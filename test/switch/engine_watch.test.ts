@@ -37,7 +37,7 @@ Deno.test("mirror output sees others' unicast once, and its own frames go nowher
   send(1, buildFrame({ dst: BROADCAST, src: A }));
   // Without a mirror, port 3 never sees unicast between 1 and 2.
   assert.deepEqual(send(1, buildFrame({ dst: B, src: A })), [2]);
-  assert.ok(engine.addMirror(3, []));
+  assert.equal(engine.addMirror(3, []), null);
   assert.deepEqual(send(1, buildFrame({ dst: B, src: A })), [3, 2]);
   assert.deepEqual(send(2, buildFrame({ dst: A, src: B })), [3, 1]);
   // Broadcast from a mirrored port: one copy for the mirror, none by flooding.
@@ -57,11 +57,12 @@ Deno.test("mirror of chosen ports copies frames entering or leaving them only", 
   send(2, buildFrame({ dst: BROADCAST, src: B }));
   send(1, buildFrame({ dst: BROADCAST, src: A }));
   send(4, buildFrame({ dst: BROADCAST, src: M }));
-  assert.ok(engine.addMirror(3, [2]));
+  assert.equal(engine.addMirror(3, [2]), null);
   assert.deepEqual(send(1, buildFrame({ dst: B, src: A })), [3, 2]);
   assert.deepEqual(send(1, buildFrame({ dst: M, src: A })), [4]);
-  assert.equal(engine.addMirror(3, [3]), false);
-  assert.equal(engine.addMirror(9, []), false);
+  assert.equal(engine.addMirror(3, [3]), "port 3 cannot mirror itself: leave it out of the source ports");
+  assert.equal(engine.addMirror(9, []), "port 9 is past the last port (port/showinfo says Numports)");
+  assert.equal(engine.addMirror(3, [-1]), "-1 is no port number");
 });
 
 Deno.test("mirror survives its output port's client leaving and coming back", () => {

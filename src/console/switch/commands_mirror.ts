@@ -26,14 +26,8 @@ export function addMirrorCommands(registry: CommandRegistry, ctx: ConsoleContext
       if (ports.length === 0 || ports.some((p) => p === undefined)) return fail(Errno.EINVAL);
       const [out, ...sources] = ports as number[];
       // Well-formed but refused: say which port and why, as the usage alone would not.
-      if (sources.includes(out!)) {
-        return failure(`port ${out} cannot mirror itself: leave it out of the source ports`, Errno.EINVAL);
-      }
-      const past = ports.find((p) => p! >= engine.numPorts);
-      if (past !== undefined) {
-        return failure(`port ${past} is past the last port (port/showinfo says Numports)`, Errno.EINVAL);
-      }
-      return engine.addMirror(out!, sources) ? ok() : fail(Errno.EINVAL);
+      const refusal = engine.addMirror(out!, sources);
+      return refusal === null ? ok() : failure(refusal, Errno.EINVAL);
     },
   });
   registry.add({
