@@ -426,7 +426,9 @@ export class SlirpStack implements TcpCoreSide {
       `ICMP echo to the outside: ${this.pingAllowed[4] ? "on" : "gateway only"} (IPv4), ${
         this.pingAllowed[6] ? "on" : "gateway only"
       } (IPv6)`,
-      `DNS upstream: ${this.dns.upstreams.map(formatUpstream).join(", ") || "none"}`,
+      `DNS upstream: ${
+        this.dns.upstreams.map(formatUpstream).join(", ") || "none"
+      }; queries ${this.dns.stats.queries}, answers ${this.dns.stats.answers}, timed out ${this.dns.stats.timeouts}`,
       ...c.guestForwards.map(formatGuestForward),
       ...(this.tftp === null
         ? []
