@@ -115,6 +115,26 @@ Deno.test("stp shows the bridge and a row per port; port settings check their ar
   }
 });
 
+Deno.test("spanning tree port settings made before a client plugs in apply when it does", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    await tc.run("fstp/setfstp 1");
+    assert.equal(await tc.run("stp/setportcost 1 100"), OK);
+    assert.equal(await tc.run("stp/setportprio 1 64"), OK);
+    assert.equal(await tc.run("stp/setedge 1 1"), OK);
+    assert.doesNotMatch(await tc.run("stp"), /\n\s+1\s+4001/, "no row before a client");
+    tc.sw.attach(link);
+    assert.match(
+      await tc.run("stp"),
+      /\n\s+1\s+4001\s+designated\s+forwarding\s+100\s.*yes \(set\)\s+rstp\s/,
+    );
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
+
 Deno.test("fstp debug categories are listed with vde_switch's tags", async () => {
   const tc = makeConsole(8);
   try {
