@@ -192,6 +192,10 @@ export const cableCommand: Subcommand = (program: Command) => {
     .option("-f, --force", "replace an existing file")
     .addHelpText("after", examples("vde cable keygen lab.key   # then copy lab.key to the other host"))
     .action(async (file: string, o: { force?: boolean }) => {
+      // `-` is no stdout here: a secret on a terminal or in a pipe's scrollback is one copy too many.
+      if (file === "-") {
+        throw new UsageError("keygen writes a file (mode 0600), not stdout: give its name, e.g. lab.key");
+      }
       try {
         const key = await generateKeyFile(file, o.force ?? false);
         console.log(`key ${key.idHex} written to ${file}; copy it to the other host (keep it secret)`);

@@ -58,7 +58,7 @@ async function writeOut(text: string): Promise<void> {
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
   const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
-    code === Errno.EINVAL;
+    code === Errno.EINVAL || code === Errno.EADDRINUSE;
   if (!hinted) return "";
   await remote.learnCommands();
   let { name, args } = parseLine(line);

@@ -117,8 +117,35 @@ export function invalidHint(name: string, args: string): string | undefined {
 }
 
 /**
+ * What `1098 Address already in use` means for `name args`: the thing to
+ * remove still holds something (a VLAN its ports, a port its clients, the
+ * ports past a new count), or `vlan/delport` named a port's untagged VLAN,
+ * which only `port/setvlan` changes. Undefined for any other command, and
+ * where the arguments are not the numbers these take.
+ */
+export function inUseHint(name: string, args: string): string | undefined {
+  const [a, b] = words(args).map(parseInteger);
+  if (a === undefined) return undefined;
+  switch (name) {
+    case "vlan/remove":
+      return `VLAN ${a} still has ports, which vlan/allprint ${a} lists: vlan/delport ${a} PORT takes a ` +
+        `trunk out, port/setvlan PORT 0 an access port`;
+    case "vlan/delport":
+      return b === undefined
+        ? undefined
+        : `VLAN ${a} is port ${b}'s untagged VLAN, which vlan/delport leaves ` +
+          `alone: port/setvlan ${b} 0 or another VLAN changes it`;
+    case "port/remove":
+      return `port ${a} has clients, which port/print ${a} lists: port/epclose ${a} ID closes one`;
+    case "port/setnumports":
+      return `ports at ${a} or above are still there: \`ports all\` lists them, port/remove frees one`;
+  }
+  return undefined;
+}
+
+/**
  * The words after a failure's code that say what is missing (1006),
- * already there (1017) or off (1022), from the command's syntax and
+ * already there (1017), off (1022) or still in use (1098), from the command's syntax and
  * arguments; undefined where the code alone says it. Shared by the
  * terminals and `vde term -c`.
  */
@@ -127,6 +154,7 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.ENXIO) return missingHint(name, syntax);
   if (code === Errno.EEXIST) return existsHint(name, args);
   if (code === Errno.EINVAL) return invalidHint(name, args);
+  if (code === Errno.EADDRINUSE) return inUseHint(name, args);
   return undefined;
 }
 

@@ -14,10 +14,13 @@
  * the truncated one does, and the guest can ask over TCP itself. A query
  * that gets no answer within the timeout is forgotten and the next
  * upstream is tried for the following queries. The pending table is
- * bounded.
+ * bounded. A guest whose lookups time out sees only that, so the first
+ * timeout of an upstream is logged once (naming it and the option that
+ * changes it); its next answer makes a later silence worth a line again.
  */
 import { DNS_HLEN, dnsUdpPayloadSize } from "../wire/dns.ts";
 import type { DnsUpstream } from "./config.ts";
+import { formatIpv6 } from "../wire/ipv6.ts";
 import type { HostNet, HostSocket } from "./host_net.ts";
 
 /** Queries waiting for an answer before new ones are dropped. */
@@ -62,6 +65,8 @@ export interface DnsStats {
 export class DnsForwarder {
   readonly #pending = new Map<number, Pending>();
   readonly #sockets = new Map<4 | 6, HostSocket>();
+  /** Upstreams whose silence was logged and which have not answered since. */
+  readonly #silent = new Set<DnsUpstream>();
   #next = 0;
   #closed = false;
   readonly stats: DnsStats = {
@@ -78,6 +83,7 @@ export class DnsForwarder {
     readonly net: HostNet,
     readonly deliver: DnsDeliver,
     readonly now: () => number,
+    readonly log: (message: string) => void = () => {},
   ) {}
 
   /** Handles a query from the guest (payload borrowed). */
@@ -145,6 +151,7 @@ export class DnsForwarder {
     if (p === undefined || port !== p.upstream.port) return;
     for (let i = 0; i < p.upstream.addr.length; i++) if (from[i] !== p.upstream.addr[i]) return;
     this.#pending.delete(id);
+    this.#silent.delete(p.upstream);
     if ((b[off + 2]! & 0x02) !== 0) {
       this.stats.truncated++;
       const truncated = b.slice(off, off + len);
@@ -190,6 +197,15 @@ export class DnsForwarder {
       this.#pending.delete(id);
       this.stats.timeouts++;
       this.#next++;
+      if (!this.#silent.has(p.upstream)) {
+        this.#silent.add(p.upstream);
+        this.log(
+          `DNS upstream ${formatUpstream(p.upstream)} did not answer within ${
+            QUERY_TIMEOUT_MS / 1000
+          } s; the guest's lookups through it fail ` +
+            `while it is silent (--dns-upstream ADDR[:PORT] or dns_upstream= names another)`,
+        );
+      }
     }
   }
 
@@ -204,6 +220,11 @@ export class DnsForwarder {
     this.#sockets.clear();
     this.#pending.clear();
   }
+}
+
+/** An upstream as a user writes it: `127.0.0.1:53`, `[::1]:53`. */
+export function formatUpstream(u: DnsUpstream): string {
+  return `${u.family === 4 ? u.addr.join(".") : `[${formatIpv6(u.addr)}]`}:${u.port}`;
 }
 
 let tcpInFlight = 0;

@@ -38,7 +38,7 @@ import { readU32 } from "../wire/bytes.ts";
 import { ETH_P_IPV6, formatIpv6, IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
 import { formatForward, formatGuestForward, type ForwardSpec, type SlirpConfig } from "./config.ts";
 import { DhcpServer } from "./dhcp_server.ts";
-import { DnsForwarder } from "./dns_forwarder.ts";
+import { DnsForwarder, formatUpstream } from "./dns_forwarder.ts";
 import { IcmpErrors } from "./icmp_errors.ts";
 import type { HostNet } from "./host_net.ts";
 import { Iface, MAX_IP, type StackSink, type StackStats } from "./iface.ts";
@@ -156,6 +156,7 @@ export class SlirpStack implements TcpCoreSide {
         else udp.toGuest(IPV6, c.dns6, 53, addr, port, b, off, len, inPlace);
       },
       this.now,
+      iface.log,
     );
     this.tftp = c.tftpRoot === undefined ? null : new TftpServer(
       c.tftpRoot,
@@ -426,10 +427,8 @@ export class SlirpStack implements TcpCoreSide {
         this.pingAllowed[6] ? "on" : "gateway only"
       } (IPv6)`,
       `DNS upstream: ${
-        this.dns.upstreams.map((u) =>
-          `${u.family === 4 ? u.addr.join(".") : `[${formatIpv6(u.addr)}]`}:${u.port}`
-        ).join(", ") || "none"
-      }`,
+        this.dns.upstreams.map(formatUpstream).join(", ") || "none"
+      }; queries ${this.dns.stats.queries}, answers ${this.dns.stats.answers}, timed out ${this.dns.stats.timeouts}`,
       ...c.guestForwards.map(formatGuestForward),
       ...(this.tftp === null
         ? []

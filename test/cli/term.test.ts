@@ -93,6 +93,28 @@ for (const kind of ["ours", "c"] as const) {
         again.stderr,
         "vde: vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
       );
+      // An access port of VLAN 10: the VLAN cannot go, nor can delport take the port out; 1098 says why.
+      const held = await term([
+        mgmt,
+        "-c",
+        "port/create 7",
+        "-c",
+        "port/setvlan 7 10",
+        "-c",
+        "vlan/remove 10",
+      ]);
+      assert.equal(held.code, 1);
+      assert.equal(
+        held.stderr,
+        "vde: vlan/remove 10: 1098 Address already in use (VLAN 10 still has ports, which vlan/allprint 10 " +
+          "lists: vlan/delport 10 PORT takes a trunk out, port/setvlan PORT 0 an access port)\n",
+      );
+      const untagged = await term([mgmt, "-c", "vlan/delport 10 7"]);
+      assert.match(
+        untagged.stderr,
+        /1098 Address already in use \(VLAN 10 is port 7's untagged VLAN, .*port\/setvlan 7 0 /,
+      );
+      assert.equal((await term([mgmt, "-c", "port/setvlan 7 0", "-c", "port/remove 7"])).code, 0);
       if (kind === "ours") {
         const router = await term([mgmt, "-c", "mcast/snooping 1", "-c", "mcast/router 5 1"]);
         assert.equal(router.code, 1);

@@ -113,3 +113,41 @@ Deno.test("1022 from mcast/router or mcast/querier with snooping off says so and
     assert.equal(formatExplained(line, { code: Errno.EINVAL }, sw), words, line);
   }
 });
+
+Deno.test("1098 says what still holds a VLAN or port, and which command frees it", () => {
+  const sw = knowing({
+    "vlan/remove": "N",
+    "vlan/delport": "N PORT",
+    "port/remove": "N",
+    "port/setnumports": "N",
+  });
+  const cases: [string, string][] = [
+    [
+      "vlan/remove 10",
+      "VLAN 10 still has ports, which vlan/allprint 10 lists: vlan/delport 10 PORT takes a trunk out, " +
+      "port/setvlan PORT 0 an access port",
+    ],
+    [
+      "vlan/delport 10 2",
+      "VLAN 10 is port 2's untagged VLAN, which vlan/delport leaves alone: port/setvlan 2 0 or another VLAN " +
+      "changes it",
+    ],
+    ["port/remove 3", "port 3 has clients, which port/print 3 lists: port/epclose 3 ID closes one"],
+    [
+      "port/setnumports 4",
+      "ports at 4 or above are still there: `ports all` lists them, port/remove frees one",
+    ],
+  ];
+  for (const [line, hint] of cases) {
+    const name = line.slice(0, line.indexOf(" "));
+    assert.equal(
+      formatExplained(line, { code: Errno.EADDRINUSE }, sw),
+      `${name}: Address already in use (1098)\n${hint}\n`,
+    );
+  }
+  // Words that are not the numbers these take: the code alone.
+  assert.equal(
+    formatExplained("vlan/remove x", { code: Errno.EADDRINUSE }, sw),
+    "vlan/remove: Address already in use (1098)\n",
+  );
+});

@@ -360,6 +360,22 @@ Deno.test("DNS: queries to 10.0.2.3 go upstream with a fresh id and come back fr
   assert.equal((payload[0]! << 8) | payload[1]!, 0xbeef);
 });
 
+Deno.test("DNS: a silent upstream is logged once and counted in the stack's description", () => {
+  const t = testStack();
+  t.stack.input(arpRequest(GW));
+  t.take();
+  for (const id of [1, 2]) {
+    const q = buildDnsMessage({ id, questions: [{ name: "host.test.vde", type: 1 }] });
+    t.stack.input(udp4Frame(GUEST, 3333, [10, 0, 2, 3], 53, q));
+  }
+  t.advance(5000);
+  assert.equal(t.logs.filter((l) => l.startsWith("DNS upstream 127.0.0.1:5353 did not answer")).length, 1);
+  assert.ok(
+    t.stack.describe().includes("DNS upstream: 127.0.0.1:5353; queries 2, answers 0, timed out 2"),
+    t.stack.describe().join("\n"),
+  );
+});
+
 Deno.test("TCP to a refused destination gets a RST (restricted mode)", () => {
   const t = testStack({ restricted: true });
   t.stack.input(arpRequest(GW));

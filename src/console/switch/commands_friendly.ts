@@ -22,12 +22,21 @@ export function addFriendlyCommands(registry: CommandRegistry, ctx: ConsoleConte
     help: "show or set hub mode (every frame to every port)",
     listing: true,
     run: (args) => {
+      // Hub mode stops spanning tree for good (vde_switch's rule): say so, since `hub off` does not restart it
+      // and a loop the tree was blocking would then flood.
+      let stopped = false;
       if (args !== "") {
         const on = parseSwitch(args);
         if (on === undefined) return fail(Errno.EINVAL);
+        stopped = on && engine.stp !== null;
         engine.hub = on;
       }
-      return listing([`hub mode is ${engine.hub ? "on" : "off"}`]);
+      const state = `hub mode is ${engine.hub ? "on" : "off"}`;
+      if (!stopped) return listing([state]);
+      return listing([
+        state,
+        "spanning tree stopped (hub mode excludes it); after hub off, fstp/setfstp 1 restarts it",
+      ]);
     },
   });
   registry.add({

@@ -43,6 +43,28 @@ Deno.test("fstp/setfstp in hub mode answers vde_switch's line and changes nothin
   }
 });
 
+Deno.test("hub on says that it stopped spanning tree and how to restart it; hub off does not restart it", async () => {
+  const tc = makeConsole(8);
+  try {
+    await tc.run("fstp/setfstp 1");
+    assert.equal(
+      await tc.run("hub on"),
+      "0000 DATA END WITH '.'\nhub mode is on\n" +
+        "spanning tree stopped (hub mode excludes it); after hub off, fstp/setfstp 1 restarts it\n.\n1000 Success\n",
+    );
+    assert.equal(tc.sw.engine.stp, null);
+    assert.equal(
+      await tc.run("hub on"),
+      "0000 DATA END WITH '.'\nhub mode is on\n.\n1000 Success\n",
+      "said once",
+    );
+    assert.equal(await tc.run("hub off"), "0000 DATA END WITH '.'\nhub mode is off\n.\n1000 Success\n");
+    assert.equal(tc.sw.engine.stp, null);
+  } finally {
+    tc.close();
+  }
+});
+
 Deno.test("stp shows the bridge and a row per port; port settings check their arguments", async () => {
   const tc = makeConsole(8);
   const link = new MemoryLink("a");
@@ -87,6 +109,26 @@ Deno.test("stp shows the bridge and a row per port; port settings check their ar
     assert.match(await tc.run("fstp/print"), / -- Port 0001 tagged=0 portcost=100 role=Edge\n/);
     assert.equal(await tc.run("fstp/setedge 0 1 0"), OK);
     assert.equal(await tc.run("fstp/setedge 7 1 0"), ENXIO);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
+
+Deno.test("spanning tree port settings made before a client plugs in apply when it does", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    await tc.run("fstp/setfstp 1");
+    assert.equal(await tc.run("stp/setportcost 1 100"), OK);
+    assert.equal(await tc.run("stp/setportprio 1 64"), OK);
+    assert.equal(await tc.run("stp/setedge 1 1"), OK);
+    assert.doesNotMatch(await tc.run("stp"), /\n\s+1\s+4001/, "no row before a client");
+    tc.sw.attach(link);
+    assert.match(
+      await tc.run("stp"),
+      /\n\s+1\s+4001\s+designated\s+forwarding\s+100\s.*yes \(set\)\s+rstp\s/,
+    );
   } finally {
     link.close();
     tc.close();
