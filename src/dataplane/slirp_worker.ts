@@ -101,7 +101,6 @@ import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
-import { primeMessaging } from "./message_primer.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
 
@@ -209,8 +208,7 @@ async function run(start: SlirpStart): Promise<void> {
       now: () => clock,
     });
     // The connection path compiled on this thread before the first real frame (slirp/warmup.ts), after
-    // the change the first message posted makes, which would throw that code away (message_primer.ts).
-    primeMessaging();
+    // the module's loaded word, the thread's first message, which would otherwise throw it away (worker_loaded.ts).
     warmSlirp(start.config);
     tick();
     link = new SlirpLink(stack, { drivenTimers: true });

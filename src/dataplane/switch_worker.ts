@@ -57,7 +57,6 @@ import {
 import { McastSnooping } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing } from "./frame_ring.ts";
-import { primeMessaging } from "./message_primer.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
   BPDU,
@@ -742,8 +741,7 @@ scope.onmessage = (e) => {
     loop = new SwitchLoop(start);
     if (loop.ok) {
       const began = performance.now();
-      // Before warming: the first message posted would throw the warmed code away (message_primer.ts).
-      primeMessaging();
+      // The module's loaded word was this thread's first message, so "warmed" keeps the warmed code (worker_loaded.ts).
       loop.warm();
       scope.postMessage({ warmed: performance.now() - began });
     }

@@ -18,6 +18,16 @@
  * prompt there. (A Worker started by a worker, the slirp thread's receive
  * thread, reports to that worker, which answers "ready" to the main thread
  * only once it runs.)
+ *
+ * The word is also each worker's first posted message, and that matters to
+ * V8: the first message a Deno thread posts changes a prototype chain that
+ * optimized typed-array code depends on, and `--trace-deopt` shows every
+ * such function thrown away ("dependent prototype chain changed"), once.
+ * Posted as the module runs, before any warm-up compiles anything, it makes
+ * that change while nothing is optimized yet; a later first message (the
+ * switch thread's "warmed", the slirp thread's "ready") would throw the
+ * warmed code away. So `announceLoaded` stays at the module's top level,
+ * never behind a warm-up.
  */
 
 /** The word a worker posts once its code runs; no worker's own protocol uses it. */
