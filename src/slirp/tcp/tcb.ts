@@ -76,7 +76,10 @@
  * a slirp thread that keeps up with the frames sent an ACK every 1.4 of
  * them (MTU 65520 guest->host, 49-80 ACKs per MB against 31 with the
  * flush left to PSH, each costing the switch, the guest's plug and the
- * guest a frame); out-of-order data, a
+ * guest a frame); after the delayed-ACK timer fired (the peer may have
+ * waited for it: a congestion window below ackEveryLarge segments after a
+ * timeout) the next QUICK_ACKS segments ask for the flush again, as Linux's
+ * quick ACKs do; out-of-order data, a
  * filled hole and a FIN are ACKed at once so the peer's fast retransmit
  * works; with SACK every ACK reports the out-of-order ranges (the one that
  * grew last first, then the highest; 3 blocks with timestamps, else 4).
@@ -318,6 +321,8 @@ const CHALLENGE_ACK_INTERVAL_MS = 10;
 const PAWS_IDLE_MS = 24 * 86400_000;
 /** RFC 6675 DupThresh: a hole with more than (DupThresh - 1) segments SACKed above it is lost. */
 const DUP_THRESH = 3;
+/** Held ACKs flushed at the end of a batch after the delayed-ACK timer fired (see the header). */
+const QUICK_ACKS = 16;
 /** Segments longer than this are ACKed every `ackEveryLarge`, not every `ackEvery`. */
 const LARGE_SEGMENT = 4096;
 /** The largest the duplicate threshold grows on a path that reorders. */
@@ -465,6 +470,8 @@ export class TcpConnection {
   ackAt = Infinity;
   /** The owner was asked to flush this connection's ACK at the end of its batch (`onAckPending`). */
   #ackQueued = false;
+  /** Jumbo segments still to ask for the end-of-batch flush whatever their PSH (after a delayed-ACK timeout). */
+  #quickAcks = 0;
   persistAt = Infinity;
   keepAt = Infinity;
   closeAt = Infinity;
@@ -1604,7 +1611,9 @@ export class TcpConnection {
           if (this.ackAt === Infinity) this.ackAt = now + this.cfg.delayedAckMs;
           // A jumbo segment without PSH has more of the peer's write behind it: its ACK waits for the
           // ackEveryLarge-th or the delayed-ACK timer, not for the end of the batch (see the header).
-          if (!this.#ackQueued && (!large || push)) {
+          const hold = large && !push && this.#quickAcks === 0;
+          if (this.#quickAcks > 0) this.#quickAcks--;
+          if (!hold && !this.#ackQueued) {
             this.#ackQueued = true;
             this.#host.onAckPending();
           }
@@ -1922,7 +1931,12 @@ export class TcpConnection {
       this.#close(null);
       return;
     }
-    if (now >= this.ackAt) this.sendAck();
+    if (now >= this.ackAt) {
+      // The peer may have waited for it (a congestion window of fewer than ackEveryLarge segments, after a
+      // timeout): its next jumbo segments ask for the end-of-batch flush, as Linux's quick ACKs do.
+      this.#quickAcks = QUICK_ACKS;
+      this.sendAck();
+    }
     if (now >= this.#reoAt) {
       this.#reoAt = Infinity;
       if (this.dupAcks > 0 && !this.inRecovery && seqGe(this.sndUna, this.#recover)) this.#enterRecovery();
