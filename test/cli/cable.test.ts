@@ -32,7 +32,10 @@ Deno.test("vde cable listen with a key file others may read refuses in one line:
       { check: false, timeoutMs: 60_000 },
     );
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stderr, `vde: key file ${key} is readable by group or others (mode 0644): chmod 600 ${key}\n`);
+    assert.equal(
+      r.stderr,
+      `vde: key file ${key} is readable by group or others (mode 0644): chmod 600 ${key}\n`,
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
