@@ -13,8 +13,8 @@
  * which make both queriers govern forwarding within about a second.
  * Our switch runs it on both data planes (snooping on the switch thread,
  * the default, and on the main thread). Both count what they saw and sent
- * the same way: `mcast/print` against the kernel's `ip link xstats type
- * bridge` (queries sent, reports and leaves seen, each family). Root only;
+ * the same way: `mcast/print` against the kernel ports' `ip link xstats
+ * type bridge_slave` (queries sent, reports and leaves seen, each family). Root only;
  * runs in CI.
  */
 import assert from "node:assert/strict";
@@ -213,18 +213,7 @@ Deno.test("a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same c
     // turned on after them, as enabling it arms a delay of the response interval then in force.
     const link =
       "ip link set br0 type bridge mcast_startup_query_interval 100 mcast_query_response_interval 100";
-    await br.run([
-      "ip",
-      "link",
-      "add",
-      "br0",
-      "type",
-      "bridge",
-      "mcast_snooping",
-      "1",
-      "mcast_stats_enabled",
-      "1",
-    ]);
+    await br.run("ip link add br0 type bridge mcast_snooping 1 mcast_stats_enabled 1".split(" "));
     await br.run(link.split(" "));
     await br.run(["ip", "link", "set", "br0", "type", "bridge", "mcast_querier", "1"]);
     // A usable (non-tentative) IPv6 address before the first MLD query at link-up.
