@@ -27,8 +27,9 @@
  * read, and its commands wait in the kernel). `write` sends what fits and
  * returns the count, like Deno.Conn.write; when nothing fits it waits for
  * writability the same way. `writeAll` repeats it until every byte left (a
- * handshake reply must arrive whole, and a full buffer only delays it). A hang-up or error wakes both sides, whose next
- * call sees it from the kernel (0 or the error).
+ * handshake reply must arrive whole, and a full buffer only delays it). A
+ * hang-up or error wakes both sides, whose next call sees it from the kernel
+ * (0 or the error).
  */
 import { C, errno, libc, SysError } from "../../ffi/libc.ts";
 import { poller } from "./poller.ts";
