@@ -171,10 +171,10 @@ function ordinarySched(): DemandSched {
  * are the stream's acknowledgements, which pile up whenever the thread
  * waits a few ms for a core, and a thread made real-time by them took the
  * core from the far plug that its stream already overloads. Measured
- * behind Debian's vde_switch, iperf3 from the tap, 10 alternating rounds
- * on a loaded machine: the thread was real-time 5-70% of the time; kept
- * ordinary, 9 rounds of 10 were faster (median of ratios to vde_plug 1.2x
- * against 1.0x) with 6% less CPU per MB.
+ * behind Debian's vde_switch, iperf3 from the tap, 8 rounds alternating
+ * with the code before on a loaded machine: the thread was real-time 5-70%
+ * of the time before; now 1.31x vde_plug's rate against 0.89x (medians of
+ * the rounds' ratios), 2.7 ms of CPU per MB against 2.9 (vde_plug 2.6).
  */
 export class DemandGovernor {
   readonly #now: () => number;
