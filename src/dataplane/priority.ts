@@ -171,10 +171,10 @@ function ordinarySched(): DemandSched {
  * are the stream's acknowledgements, which pile up whenever the thread
  * waits a few ms for a core, and a thread made real-time by them took the
  * core from the far plug that its stream already overloads. Measured
- * behind Debian's vde_switch, iperf3 from the tap, 8 rounds alternating
+ * behind Debian's vde_switch, iperf3 from the tap, 8 cycles alternating
  * with the code before on a loaded machine: the thread was real-time 5-70%
- * of the time before; now 1.31x vde_plug's rate against 0.89x (medians of
- * the rounds' ratios), 2.7 ms of CPU per MB against 2.9 (vde_plug 2.6).
+ * of the time before; now 1.25x the rate before (median), 1.00x vde_plug's
+ * against 0.91x, 2.57 ms of CPU per MB against 2.96 (vde_plug 2.53).
  */
 export class DemandGovernor {
   readonly #now: () => number;
