@@ -191,10 +191,10 @@ export interface TcbConfig {
    * holds frames beyond that rather than drop them). On a short path the
    * window stays a few frames below it: behind Debian's switch as capped
    * as before, behind ours as large as the ring. Behind ours, iperf3 from
-   * a guest (6 alternating rounds, loaded machine): 694-1,308 Mbit/s
-   * against 669-1,053 with the 88-segment cap (1.0-1.6x, median 1.18x),
-   * the slirp's CPU per MB 4.4-5.6 ms against 4.9-6.7, the guest
-   * resending 0-1 segments against 1-4 (tail loss probes).
+   * a guest (16 alternating rounds, loaded machine): 0.64-2.9x the rate
+   * with the 88-segment cap round by round (median 1.09x, geometric mean
+   * 1.21x; the cap starved the guest when this thread stalled), the guest
+   * resending 0-1 segments a run against 0-24 (tail loss probes).
    */
   switchQueueFrames: number;
   /**
