@@ -52,6 +52,13 @@
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.
  *
+ * What the switch queues for us: before the stack starts, the thread reads
+ * the send buffer of the switch's end of the socket (io/unix_peer_queue.ts)
+ * and gives the TCP engine the full-size frames it holds, which bounds the
+ * window offered to a guest on this host (tcp/tcb.ts, `switchQueueFrames`):
+ * 93 behind Debian's vde_switch, which drops the rest; about 900 behind
+ * ours, which holds them.
+ *
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a
  * wake-up, two `epoll_wait`s, the settle below, a `sendmmsg` and an ACK per
@@ -95,6 +102,7 @@
 import { libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
+import { framesQueued, peerSendBuffer } from "../io/unix_peer_queue.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
@@ -108,6 +116,7 @@ import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
+import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -182,6 +191,16 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * Full-size frames the switch's socket queues for us, 0 when unknown: how
+ * large a window the TCP engine may offer a guest on this host (tcp/tcb.ts,
+ * `switchQueueFrames`).
+ */
+function switchQueueFrames(fd: number, mtu: number): number {
+  const sndbuf = peerSendBuffer(fd);
+  return sndbuf === null ? 0 : framesQueued(sndbuf, Math.min(mtu + ETH_HLEN, VDE_MAX_FRAME));
+}
+
 /** One turn of Deno's event loop (its timers and its own sockets). */
 function eventLoopTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -211,6 +230,7 @@ async function run(start: SlirpStart): Promise<void> {
       tcpHostNet: libcHostNet,
       resolvConf: start.resolvConf,
       now: () => clock,
+      switchQueueFrames: switchQueueFrames(start.fd, start.config.mtu),
     });
     // The connection path compiled on this thread before the first real frame (slirp/warmup.ts), after
     // the module's loaded word, the thread's first message, which would otherwise throw it away (worker_loaded.ts).
