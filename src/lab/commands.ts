@@ -191,7 +191,9 @@ export function labCommands(
   run("help", true, (_args, session) => {
     const switches = [...r.switches.keys()].join(", ") || "none yet";
     const rows: [string, string][] = [
-      ...LAB_COMMANDS.map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
+      // logout leaves a management session only (vde term LAB); the lab's own shell refuses it.
+      ...LAB_COMMANDS.filter(([p]) => p !== "logout" || session.kind === "mgmt")
+        .map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
       ["SWITCH COMMAND...", `a switch's console command, \`SWITCH help\` lists them (switches: ${switches})`],
       // The shell's own, at its terminal (vde term LAB has it too, on its side).
       ...(session.kind === "terminal" ? [WATCH_ROW] : []),

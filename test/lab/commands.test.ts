@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { helpColumns } from "../../src/lab/commands.ts";
+import { helpColumns, labCommands } from "../../src/lab/commands.ts";
+import type { LabRunner } from "../../src/lab/runner.ts";
+import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
 import { TWO_SWITCHES, vde, vdeCommand, withLabUp } from "./_helpers.ts";
 
@@ -126,4 +128,28 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
   // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
   const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);
   assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
+});
+
+Deno.test("lab help lists logout through vde term LAB only, not at the lab's own shell, which refuses it", async () => {
+  // help and logout read nothing of the lab but its switches.
+  const lab = { switches: new Map() } as unknown as LabRunner;
+  const { commands } = labCommands(lab, { down: () => {}, save: () => Promise.resolve("") });
+  const session = (kind: SessionKind): Session => ({
+    kind,
+    debug: new Set(),
+    loadDepth: 0,
+    commands,
+    notify: () => {},
+    render: () => "",
+  });
+  const helpOf = async (kind: SessionKind) => {
+    const reply = await commands.execute("help", session(kind));
+    return (reply?.lines ?? []).map((l) => l.split(" ")[0]);
+  };
+  for (const kind of ["terminal", "stdin"] as const) {
+    assert.ok(!(await helpOf(kind)).includes("logout"), kind);
+    assert.notEqual((await commands.execute("logout", session(kind)))?.code, 0, kind);
+  }
+  assert.ok((await helpOf("mgmt")).includes("logout"));
+  assert.equal((await commands.execute("logout", session("mgmt")))?.endSession, true);
 });
