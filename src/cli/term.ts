@@ -14,6 +14,7 @@ import {
   type KnownCommands,
   saysWhy,
   suggestCommands,
+  usageOf,
 } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
@@ -80,7 +81,9 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
     return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
   }
   const syntax = commands.find((c) => c.path === name)?.syntax;
-  const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);
+  if (syntax === undefined) return "";
+  // As at the terminal: a bad argument with no more specific words gets the command's usage.
+  const hint = codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
   return hint === undefined ? "" : ` (${hint})`;
 }
 
