@@ -153,7 +153,13 @@ function knownOf(
 
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
 async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
-  const { promise: done, resolve } = Promise.withResolvers<void>();
+  const { promise: done, resolve: settle } = Promise.withResolvers<void>();
+  // Whether the user (exit, logout, shutdown, a signal) ended the session, not the far side.
+  let leaving = false;
+  const resolve = () => {
+    leaving = true;
+    settle();
+  };
   const client = remote.client;
   // `watch [secs]`: of the switch; on a lab, of all its switches, or of one (`sw1 watch`).
   const watch = async (args: string, sw?: string): Promise<string> => {
@@ -197,6 +203,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       const inner = parseLine(args);
       const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
       if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
+      // These end the session from our side: the connection's close that follows is no news.
+      if (name === "logout" || name === "shutdown" || (remote.lab && name === "down")) leaving = true;
       let reply: RemoteReply | null;
       try {
         reply = await remote.execute(line);
@@ -226,7 +234,11 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
     interruptHint: "Ctrl-C again or Ctrl-D leaves vde term",
   });
   client.onEvent = (line) => repl.print(`${line}\n`);
-  client.closed.then(() => resolve());
+  // A switch (or lab) that stops under the console: say so rather than leave without a word.
+  client.closed.then(() => {
+    if (!leaving) repl.print(`vde term: ${path} closed the connection (the switch or lab stopped)\n`);
+    settle();
+  });
   // A hang-up (the terminal went away) or a termination leaves like `exit`: the
   // terminal restored, the session logged out, exit status 0. (Ctrl-C is input here.)
   const removeSignals = onSignals(() => resolve(), ["SIGTERM", "SIGHUP"]);
