@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { helpColumns, labCommands } from "../../src/lab/commands.ts";
+import { execRefusal, helpColumns, labCommands } from "../../src/lab/commands.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
@@ -152,4 +152,31 @@ Deno.test("lab help lists logout through vde term LAB only, not at the lab's own
   }
   assert.ok((await helpOf("mgmt")).includes("logout"));
   assert.equal((await commands.execute("logout", session("mgmt")))?.endSession, true);
+});
+
+Deno.test("exec HOST with a bare interactive shell says how to get one instead of ending at once in silence", async () => {
+  for (const command of ["bash", "/bin/sh", "bash -i", "zsh -l", " fish "]) {
+    assert.match(
+      execRefusal("h1", "vde-lab-h1", command) ?? "",
+      /^exec runs a command without a terminal, .*from another terminal: ip netns exec vde-lab-h1 \S*sh$/,
+      command,
+    );
+  }
+  for (const command of ["bash -c 'ip -br addr'", "sh script.sh", "ip -br addr", "ssh host", "shuf -n 1"]) {
+    assert.equal(execRefusal("h1", "vde-lab-h1", command), undefined, command);
+  }
+  // Through the lab's control socket (vde term LAB -c) too, before anything runs.
+  const lab = { switches: new Map(), hosts: new Map([["h1", { ns: "vde-lab-h1" }]]) } as unknown as LabRunner;
+  const { commands } = labCommands(lab, { down: () => {}, save: () => Promise.resolve("") });
+  const session: Session = {
+    kind: "mgmt",
+    debug: new Set(),
+    loadDepth: 0,
+    commands,
+    notify: () => {},
+    render: () => "",
+  };
+  const reply = await commands.execute("exec h1 bash", session);
+  assert.notEqual(reply?.code, 0);
+  assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/);
 });
