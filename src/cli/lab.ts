@@ -389,9 +389,13 @@ export const labCommand: Subcommand = (program: Command) => {
   // Unknown options are let through to the action, so `vde swtich -s /tmp/net` names the mistyped command
   // rather than the `-s` it happens to be followed by. Set after the subcommands are made: each copies
   // allowExcessArguments from the program when created (allowUnknownOption is never copied).
+  // `vde help [command]`, which commander leaves out once the program has an action of its own.
+  program.helpCommand("help [command]", "display help for vde or a command");
   program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;
+    // -V is commander's usual version flag (and vde_switch's -v is ours).
+    if (first === "-V") program.error(`error: unknown option '-V' (vde -v or --version prints the version)`);
     if (first?.startsWith("-")) program.error(`error: unknown option '${first}'`);
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.

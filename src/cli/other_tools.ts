@@ -16,6 +16,7 @@ const WORDS: Record<string, (lab: string) => string> = {
   ps: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
   ls: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
   list: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
+  version: () => "`vde --version` prints it",
   exec: () =>
     "a lab host runs a command with `ip netns exec vde-LAB-HOST COMMAND`, or `vde term LAB -c 'exec HOST COMMAND'`",
 };

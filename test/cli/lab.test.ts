@@ -139,3 +139,18 @@ Deno.test("vde up and vde down take containerlab's -t FILE for the lab, and say 
     "vde: vde up: give one lab, not a.yaml and -t b.yaml\n",
   );
 });
+
+Deno.test("vde help [command] prints the help, and vde version or -V point to --version", async () => {
+  const help = await vde(["help", "switch"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: vde switch \[options\]/);
+  assert.match((await vde(["help"])).stdout, /^Usage: vde \[options\] \[command\]/);
+  assert.match(
+    (await vde(["version"])).stderr,
+    /^error: unknown command 'version' \(`vde --version` prints it\)/,
+  );
+  assert.match(
+    (await vde(["-V"])).stderr,
+    /^error: unknown option '-V' \(vde -v or --version prints the version\)/,
+  );
+});
