@@ -130,10 +130,12 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
   assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
 });
 
-Deno.test("lab help lists logout through vde term LAB only, not at the lab's own shell, which refuses it", async () => {
-  // help and logout read nothing of the lab but its switches.
-  const lab = { switches: new Map() } as unknown as LabRunner;
-  const { commands } = labCommands(lab, { down: () => {}, save: () => Promise.resolve("") });
+/** The lab shell's commands over a stand-in for the few runner fields they read, and a session of each kind. */
+function labConsole(fields: Partial<Record<keyof LabRunner, unknown>>) {
+  const { commands } = labCommands(fields as unknown as LabRunner, {
+    down: () => {},
+    save: () => Promise.resolve(""),
+  });
   const session = (kind: SessionKind): Session => ({
     kind,
     debug: new Set(),
@@ -142,6 +144,12 @@ Deno.test("lab help lists logout through vde term LAB only, not at the lab's own
     notify: () => {},
     render: () => "",
   });
+  return { commands, session };
+}
+
+Deno.test("lab help lists logout through vde term LAB only, not at the lab's own shell, which refuses it", async () => {
+  // help and logout read nothing of the lab but its switches.
+  const { commands, session } = labConsole({ switches: new Map() });
   const helpOf = async (kind: SessionKind) => {
     const reply = await commands.execute("help", session(kind));
     return (reply?.lines ?? []).map((l) => l.split(" ")[0]);
@@ -166,17 +174,11 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
     assert.equal(execRefusal("h1", "vde-lab-h1", command), undefined, command);
   }
   // Through the lab's control socket (vde term LAB -c) too, before anything runs.
-  const lab = { switches: new Map(), hosts: new Map([["h1", { ns: "vde-lab-h1" }]]) } as unknown as LabRunner;
-  const { commands } = labCommands(lab, { down: () => {}, save: () => Promise.resolve("") });
-  const session: Session = {
-    kind: "mgmt",
-    debug: new Set(),
-    loadDepth: 0,
-    commands,
-    notify: () => {},
-    render: () => "",
-  };
-  const reply = await commands.execute("exec h1 bash", session);
+  const { commands, session } = labConsole({
+    switches: new Map(),
+    hosts: new Map([["h1", { ns: "vde-lab-h1" }]]),
+  });
+  const reply = await commands.execute("exec h1 bash", session("mgmt"));
   assert.notEqual(reply?.code, 0);
   assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/);
 });
