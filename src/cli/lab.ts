@@ -33,7 +33,7 @@ import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";
-import { parseHttpAddress } from "../web/address.ts";
+import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 
@@ -241,7 +241,7 @@ function startLabWeb(r: LabRunner, address: string): LabWebServer {
   try {
     web = LabWebServer.start(r, parseHttpAddress(address));
   } catch (err) {
-    throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);
+    throw new UsageError(httpListenFailure(address, err));
   }
   log("vde up", `lab ${r.lab.name}: web view on ${web.url} (metrics at ${web.url}metrics)`);
   return web;
