@@ -369,7 +369,7 @@ class PlugLoop {
       if (d.src.kind === "dgram") {
         this.#lossyBytes += d.bytes;
         this.#lossyFrames += n;
-      }
+      } else if (d.dst.kind === "dgram") this.#priority.sent(d.bytes);
       const err = d.flush();
       if (err === C.EAGAIN) return null;
       if (peerGone(err)) return `${d.dst.name}: peer socket is gone`;

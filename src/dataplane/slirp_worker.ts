@@ -52,6 +52,13 @@
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.
  *
+ * What the switch queues for us: before the stack starts, the thread reads
+ * the send buffer of the switch's end of the socket (io/unix_peer_queue.ts)
+ * and gives the TCP engine the full-size frames it holds, which bounds the
+ * window offered to a guest on this host (tcp/tcb.ts, `switchQueueFrames`):
+ * 93 behind Debian's vde_switch, which drops the rest; about 900 behind
+ * ours, which holds them.
+ *
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a
  * wake-up, two `epoll_wait`s, the settle below, a `sendmmsg` and an ACK per
@@ -77,7 +84,8 @@
  * fewer frames per round and are not delayed.
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
- * `DemandGovernor` fed with the switch link's bytes both ways). While a
+ * `DemandGovernor` fed with the bytes the switch sends us, and the jumbo
+ * frames we send it). While a
  * stream comes the receive thread reads the switch's socket, in real
  * time, so frames wait in the ring, not in the kernel queue, while this
  * thread is late; but a real-time thread's wake-ups cost far more on this kind
@@ -85,7 +93,11 @@
  * every wake-up and sleep). Measured, alternating: connections through a
  * forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20; iperf3 at
  * MTU 65520 ran at 716-798 Mbit/s up and 737-1,596 down at nice -20,
- * 1,603-2,571 and 2,633-2,916 with SCHED_RR.
+ * 1,603-2,571 and 2,633-2,916 with SCHED_RR. A download of MTU 1500
+ * frames is the exception: the guest side (a C switch, the guest's plug
+ * and kernel) is its bottleneck, and a thread that preempts it at every
+ * batch of acknowledgements slows everyone down, so while one streams out
+ * the thread runs at nice 0, not real-time (`DownloadYield`).
  *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
@@ -95,6 +107,7 @@
 import { libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
+import { framesQueued, peerSendBuffer } from "../io/unix_peer_queue.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
@@ -105,9 +118,10 @@ import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
-import { DemandGovernor, raiseNice } from "./priority.ts";
+import { currentNice, DemandGovernor, DownloadYield, raiseNice, smallFrames } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
+import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -182,6 +196,16 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * Full-size frames the switch's socket queues for us, 0 when unknown: how
+ * large a window the TCP engine may offer a guest on this host (tcp/tcb.ts,
+ * `switchQueueFrames`).
+ */
+function switchQueueFrames(fd: number, mtu: number): number {
+  const sndbuf = peerSendBuffer(fd);
+  return sndbuf === null ? 0 : framesQueued(sndbuf, Math.min(mtu + ETH_HLEN, VDE_MAX_FRAME));
+}
+
 /** One turn of Deno's event loop (its timers and its own sockets). */
 function eventLoopTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -204,6 +228,7 @@ async function run(start: SlirpStart): Promise<void> {
   raiseNice();
   tick(); // the governor's clock starts now, not when the module loaded
   const priority = new DemandGovernor(() => clock);
+  const yielder = new DownloadYield(() => clock, currentNice());
   const stop = new Int32Array(start.shared);
   let link: SlirpLink;
   try {
@@ -211,6 +236,7 @@ async function run(start: SlirpStart): Promise<void> {
       tcpHostNet: libcHostNet,
       resolvConf: start.resolvConf,
       now: () => clock,
+      switchQueueFrames: switchQueueFrames(start.fd, start.config.mtu),
     });
     // The connection path compiled on this thread before the first real frame (slirp/warmup.ts), after
     // the module's loaded word, the thread's first message, which would otherwise throw it away (worker_loaded.ts).
@@ -258,8 +284,10 @@ async function run(start: SlirpStart): Promise<void> {
     // Whole milliseconds (epoll's unit), rounded up so a timer not quite due does not spin the loop.
     const timeout = Math.max(0, Math.min(dns ? 1 : IDLE_TURN_MS, Math.ceil(due)));
     const st = sw.stats;
-    const bytes = st.bytesIn + st.bytesOut;
-    const frames = st.framesIn + st.framesOut;
+    const bytesIn = st.bytesIn;
+    const framesIn = st.framesIn;
+    const bytesOut = st.bytesOut;
+    const framesOut = st.framesOut;
     // Only frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
     if (st.framesIn - moved >= STREAM_FRAMES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
@@ -283,7 +311,15 @@ async function run(start: SlirpStart): Promise<void> {
       outOfOrder = tcpStats.outOfOrder;
       sw.upstreamLoss();
     }
-    priority.drained(st.bytesIn + st.bytesOut - bytes, st.framesIn + st.framesOut - frames);
+    // Bulk coming in makes the thread real-time, and so do jumbo frames going out; a download of
+    // MTU 1500 frames makes it yield instead (see "Priority" above).
+    const sent = st.bytesOut - bytesOut;
+    const sentFrames = st.framesOut - framesOut;
+    priority.drained(
+      st.bytesIn - bytesIn + (smallFrames(sent, sentFrames) ? 0 : sent),
+      st.framesIn - framesIn,
+    );
+    yielder.round(sent, sentFrames, st.bytesIn - bytesIn, priority.realtime);
     const asked = Atomics.load(stop, SLIRP_METRICS);
     if (asked !== answered) {
       answered = asked;

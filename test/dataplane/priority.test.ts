@@ -1,10 +1,16 @@
 /**
- * The real-time governor of the plug and slirp threads, on a virtual clock
+ * The real-time governor of the plug and slirp threads and the slirp
+ * thread's download yield, on a virtual clock
  * with the scheduler calls recorded (the real ones would change the test
  * runner's own thread).
  */
 import assert from "node:assert/strict";
-import { DemandGovernor, RealtimeGovernor } from "../../src/dataplane/priority.ts";
+import {
+  DemandGovernor,
+  DownloadYield,
+  RealtimeGovernor,
+  smallFrames,
+} from "../../src/dataplane/priority.ts";
 
 function rig(realtime = true) {
   const clock = { now: 1000 };
@@ -113,6 +119,32 @@ Deno.test("the demand governor goes real-time at once when one wake-up finds a l
   assert.deepEqual(small.calls, ["raise"], "128 small frames are late too");
 });
 
+Deno.test("the demand governor takes a backlog of small frames for acknowledgements while the thread streams out", () => {
+  const { clock, calls, governor } = demandRig();
+  // 1 Gbit/s from the tap to the lossy peer: about 85 full-size frames per ms.
+  for (let ms = 0; ms < 20; ms++) {
+    clock.now += 1;
+    governor.sent(85 * 1514);
+    governor.idle();
+  }
+  // The thread waited 5 ms for a core: the stream's acknowledgements piled up.
+  clock.now += 5;
+  governor.drained(200 * 66, 200);
+  governor.idle();
+  assert.deepEqual(calls, [], "acknowledgements of our own stream are not late");
+  governor.drained(50 * 1514, 50);
+  assert.deepEqual(calls, ["raise"], "full-size frames are late all the same");
+  // The stream out ended 200 ms ago: 128 small frames are late again.
+  const after = demandRig();
+  after.governor.sent(85 * 1514 * 10);
+  after.clock.now += 10;
+  after.governor.idle();
+  after.clock.now += 201;
+  after.governor.idle();
+  after.governor.drained(128 * 64, 128);
+  assert.deepEqual(after.calls, ["raise"]);
+});
+
 Deno.test("the demand governor still demotes a saturated real-time thread and restores it when idle", () => {
   const { clock, calls, governor } = demandRig();
   governor.drained(64 * 1024, 43);
@@ -122,4 +154,66 @@ Deno.test("the demand governor still demotes a saturated real-time thread and re
   assert.deepEqual(calls, ["raise", "ordinary"]);
   governor.idle();
   assert.deepEqual(calls, ["raise", "ordinary", "rt"]);
+});
+
+function yieldRig(base = -20) {
+  const clock = { now: 1000 };
+  const nices: number[] = [];
+  const y = new DownloadYield(() => clock.now, base, (n) => void nices.push(n));
+  /** `ms` milliseconds of rounds, 1 ms apart, each with the given traffic. */
+  const run = (ms: number, out: number, frames: number, inBytes: number, realtime = false) => {
+    for (let i = 0; i < ms; i++) {
+      clock.now += 1;
+      y.round(out, frames, inBytes, realtime);
+    }
+  };
+  return { clock, nices, y, run };
+}
+
+Deno.test("a download of MTU 1500 frames makes the slirp thread nice 0, and its own nice again 200 ms after it ends", () => {
+  const { nices, y, run } = yieldRig();
+  // 1 Gbit/s out in 1514-byte frames, 45 acknowledgements of 66 bytes a ms in.
+  run(20, 83 * 1514, 83, 45 * 66);
+  assert.deepEqual(nices, [0], "yields once");
+  assert.equal(y.yielded, true);
+  run(190, 0, 0, 0);
+  assert.deepEqual(nices, [0], "kept while the hold lasts");
+  run(30, 0, 0, 0);
+  assert.deepEqual(nices, [0, -20]);
+  assert.equal(y.yielded, false);
+});
+
+Deno.test("an upload, jumbo frames going out and a trickle do not make the slirp thread yield", () => {
+  for (
+    const [what, out, frames, inBytes] of [
+      ["upload", 45 * 66, 45, 83 * 1514],
+      ["jumbo download", 5 * 65_534, 5, 10 * 66],
+      ["trickle", 2 * 1514, 2, 66],
+    ] as const
+  ) {
+    const { nices, run } = yieldRig();
+    run(100, out, frames, inBytes);
+    assert.deepEqual(nices, [], what);
+  }
+  assert.equal(smallFrames(83 * 1514, 83), true);
+  assert.equal(smallFrames(5 * 65_534, 5), false);
+});
+
+Deno.test("the slirp thread leaves its priority to the real-time governor, and yields again once that lets go", () => {
+  const { nices, y, run } = yieldRig();
+  run(20, 83 * 1514, 83, 0);
+  assert.deepEqual(nices, [0]);
+  // Real-time (the demand governor set nice -20 and SCHED_RR itself): the yield is forgotten, nothing set.
+  run(20, 83 * 1514, 83, 0, true);
+  assert.equal(y.yielded, false);
+  assert.deepEqual(nices, [0]);
+  run(20, 83 * 1514, 83, 0);
+  assert.deepEqual(nices, [0, 0], "yields again");
+});
+
+Deno.test("a slirp thread that could not raise its nice value never changes it", () => {
+  const { nices, run } = yieldRig(0);
+  run(300, 83 * 1514, 83, 0);
+  run(300, 0, 0, 0);
+  assert.deepEqual(nices, []);
 });

@@ -642,6 +642,24 @@ Deno.test("on a short path the receive window never offers more than receiveWind
   for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
 });
 
+Deno.test("on a short path the receive window stays five frames below what the switch queues for us", () => {
+  for (const [queued, segs] of [[60, 55], [200, 195]] as const) {
+    const rig = new Rig({
+      receiveBufferSize: 1 << 20,
+      initialBufferSize: 1 << 20,
+      switchQueueFrames: queued,
+    });
+    rig.accept({ mss: 1460, wscale: 7 });
+    rig.conn.sendAck();
+    const offered = rig.take()[0]!.window << rig.conn.rcvShift;
+    const cap = segs * rig.conn.cfg.mss;
+    assert.ok(
+      offered <= cap && offered > cap - (1 << rig.conn.rcvShift),
+      `${queued} frames: window ${offered}`,
+    );
+  }
+});
+
 Deno.test("a jumbo MSS keeps the ring's whole receive window on a short path", () => {
   const rig = new Rig({
     mss: 9000,
