@@ -272,7 +272,7 @@ async function run(start: SlirpStart): Promise<void> {
   // A segment out of order means frames were lost on their way in: relay jumbo streams as well from then
   // on (read_handover.ts, JUMBO_FRAME_BYTES).
   const tcpStats = link.stack.tcp.stats;
-  let outOfOrder = tcpStats.outOfOrder ?? 0;
+  let outOfOrder = tcpStats.outOfOrder;
   let idleSince = performance.now();
   let answered = 0;
   /** Frames the switch link had received when the last round ended (see "Batching" above). */
@@ -308,7 +308,7 @@ async function run(start: SlirpStart): Promise<void> {
     } else priority.busy();
     await settle();
     if (tcpStats.outOfOrder !== outOfOrder) {
-      outOfOrder = tcpStats.outOfOrder ?? 0;
+      outOfOrder = tcpStats.outOfOrder;
       sw.upstreamLoss();
     }
     // Bulk coming in makes the thread real-time, and so do jumbo frames going out; a download of
