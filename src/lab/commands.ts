@@ -326,7 +326,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
         `unknown link setting "${w}" (down, up, clear, ${Object.keys(SETTERS).join(", ")})`,
       );}
   }
-  link.wire.up = up;
+  r.setLinkUp(link, up);
   link.wire.impair = impair;
   link.spec.impair = link.wire.impair;
   return ok();
