@@ -52,12 +52,14 @@ export function parseKeyText(text: string): Uint8Array | null {
 }
 
 /**
- * Loads the key in `path`.
+ * Loads the key in `path`. Like ssh with a private key, it refuses a key
+ * file of its own user that group or others may read: a secret others
+ * could have copied authenticates nobody (a file of another owner, which
+ * only root reads, is that owner's to guard, as ssh has it too).
  *
- * @param warn told when the file is readable by group or others
- * @throws KeyError when the file is missing or does not hold a key
+ * @throws KeyError when the file is missing, open to others or does not hold a key
  */
-export async function loadKey(path: string, warn: (message: string) => void = () => {}): Promise<CableKey> {
+export async function loadKey(path: string): Promise<CableKey> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -70,16 +72,23 @@ export async function loadKey(path: string, warn: (message: string) => void = ()
       : String(err);
     throw new KeyError(`cannot read key file ${path}: ${why}`);
   }
+  let info: Deno.FileInfo | null = null;
+  try {
+    info = await Deno.stat(path);
+  } catch { /* stat raced with a removal: the text is read already */ }
+  const mode = info?.mode ?? null;
+  if (mode !== null && (mode & 0o077) !== 0 && info?.uid === Deno.uid()) {
+    throw new KeyError(
+      `key file ${path} is readable by group or others (mode ${
+        (mode & 0o777).toString(8).padStart(4, "0")
+      }): ` +
+        `chmod 600 ${path}`,
+    );
+  }
   const bytes = parseKeyText(text);
   if (bytes === null) {
     throw new KeyError(`key file ${path} must hold 64 hex digits (make one with: vde cable keygen FILE)`);
   }
-  try {
-    const mode = (await Deno.stat(path)).mode;
-    if (mode !== null && (mode & 0o077) !== 0) {
-      warn(`key file ${path} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
-    }
-  } catch { /* stat raced with a removal: the key is loaded already */ }
   return await keyFromBytes(bytes, path);
 }
 

@@ -54,7 +54,9 @@ export function loadLab(
   }
   // Relative rc and key files start where bring-up resolves them: the real lab file's directory.
   const filesFrom = opts.checkFiles ? dirOf(Deno.realPathSync(file)) : undefined;
-  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
+  const { lab, errors, notLab } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
+  // Not a lab file at all: the one line that says so is the whole answer.
+  if (notLab) throw new UsageError(`${formatErrors(file, errors).join(" ")}${after}`);
   if (lab === undefined) {
     for (const line of formatErrors(file, errors)) console.error(line);
     throw new UsageError(

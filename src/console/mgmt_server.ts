@@ -33,7 +33,7 @@ import {
 import { log as defaultLog } from "../log.ts";
 import { OutputQueue, type Writer } from "./output_queue.ts";
 import { UnixStreamListener } from "../io/unix_stream.ts";
-import { StreamConn } from "../io/stream_conn.ts";
+import type { StreamConn } from "../io/stream_conn.ts";
 
 /**
  * A switch's management socket in its socket directory, unless --mgmt
@@ -214,7 +214,7 @@ export class MgmtServer {
   readonly path: string;
   /** The socket's mode. */
   readonly mode: number;
-  readonly #listener: UnixStreamListener<StreamConn>;
+  readonly #listener: UnixStreamListener;
   readonly #registry: CommandRegistry;
   readonly #ctx: SessionHost;
   readonly #sessions = new Set<MgmtSession>();
@@ -236,14 +236,13 @@ export class MgmtServer {
     this.mode = mode;
     this.#opts = opts;
     // Binds the socket (throws SysError) and serves each client that connects.
-    const sendBufferBytes = opts.sendBufferBytes;
     this.#listener = new UnixStreamListener(
       path,
       (conn) => this.#accept(conn),
       (err) => {
         if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
       },
-      (fd) => new StreamConn(fd, { sendBufferBytes }),
+      { sendBufferBytes: opts.sendBufferBytes },
     );
   }
 

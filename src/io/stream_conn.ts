@@ -1,7 +1,11 @@
 /**
- * A connected stream socket on a raw fd with the part of Deno.Conn a console
- * session uses (`read`, `write`, `close`), for a server that must size the
- * socket's send buffer: Deno hides a Deno.Conn's fd.
+ * A connected stream socket on a raw fd with the part of Deno.Conn the
+ * servers use (`read`, `write`, `close`), plus `writeAll`: the connection
+ * of every stream server on raw fds (the switch's ctl socket and the
+ * management socket, both accepted by `UnixStreamListener`). Raw fds because
+ * Deno hides a Deno.Conn's fd, and the servers need it: the ctl socket asks
+ * the kernel who the client is (SO_PEERCRED), the management socket sizes
+ * the send buffer.
  *
  * Why the send buffer matters: a console reply can be megabytes (`hash/print`
  * of 65,536 MACs is 4.7 MB), and Debian's `unixcmd` reads it 256 bytes at a
@@ -22,8 +26,10 @@
  * read ahead of the caller: a client whose replies back up is simply not
  * read, and its commands wait in the kernel). `write` sends what fits and
  * returns the count, like Deno.Conn.write; when nothing fits it waits for
- * writability the same way. A hang-up or error wakes both sides, whose next
- * call sees it from the kernel (0 or the error).
+ * writability the same way. `writeAll` repeats it until every byte left (a
+ * handshake reply must arrive whole, and a full buffer only delays it). A
+ * hang-up or error wakes both sides, whose next call sees it from the kernel
+ * (0 or the error).
  */
 import { C, errno, libc, SysError } from "../../ffi/libc.ts";
 import { poller } from "./poller.ts";
@@ -111,6 +117,11 @@ export class StreamConn {
       if (this.#unwatched) throw new SysError("send", e);
       await this.#wait(false);
     }
+  }
+
+  /** Writes every byte of `b`, waiting for room as often as needed; rejects as `write` does. */
+  async writeAll(b: Uint8Array): Promise<void> {
+    for (let off = 0; off < b.length;) off += await this.write(off === 0 ? b : b.subarray(off));
   }
 
   /** Closes the fd; pending reads and writes reject. Idempotent. */

@@ -7,12 +7,12 @@
  * process that connected, fixed at connect time and unforgeable) needs it.
  * The switch's ctl socket decides port ownership from that answer.
  *
- * Theory of operation: the listening fd and every accepted fd are
- * non-blocking and watched by the data-plane poller. Accepting and reading
- * happen in its dispatch on the main thread; an accepted connection offers
- * the subset of Deno.Conn its users need (`read`, `write`, `close`), with
- * received bytes queued (a bounded amount) until read. Writes are small
- * (a handshake reply) and go straight to the kernel buffer.
+ * Theory of operation: the listening fd is non-blocking and watched by the
+ * main thread's poller; its dispatch accepts every waiting client, reads the
+ * client's credentials once (they cannot change) and hands the fd over as a
+ * `StreamConn` (stream_conn.ts), which reads and writes on demand through
+ * the same poller. A client the listener cannot take (no credentials, a
+ * full fd table) is reported and the listener keeps serving.
  *
  * `openOwnedPath` opens a path with O_PATH|O_NOFOLLOW and reports what the
  * fd is; connecting through `/proc/self/fd/N` then reaches exactly the inode
@@ -21,6 +21,7 @@
 import { C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { poller } from "./poller.ts";
+import { StreamConn, type StreamConnOptions } from "./stream_conn.ts";
 
 /** The credentials of the process at the other end of a unix socket. */
 export interface PeerCred {
@@ -39,118 +40,24 @@ export function peerCred(fd: number): PeerCred {
   return { pid: dv.getInt32(0, true), uid: dv.getUint32(4, true), gid: dv.getUint32(8, true) };
 }
 
-/** Bytes of input held for a connection nobody is reading; more is dropped (clients send one request). */
-const MAX_QUEUED = 64 * 1024;
-const CHUNK = 4096;
-
-/** An accepted connection (see the file comment). */
-export class UnixStreamConn {
-  readonly peer: PeerCred;
-  #fd: number;
-  readonly #queue: Uint8Array[] = [];
-  #queued = 0;
-  #eof = false;
-  #waiter: (() => void) | null = null;
-  readonly #chunk = new Uint8Array(CHUNK);
-
-  constructor(fd: number) {
-    this.#fd = fd;
-    this.peer = peerCred(fd);
-    poller().add(fd, { onReadable: () => this.#drain() });
-  }
-
-  get fd(): number {
-    return this.#fd;
-  }
-
-  #drain(): void {
-    while (this.#fd >= 0) {
-      const n = libc().recv(this.#fd, this.#chunk, CHUNK, C.MSG_DONTWAIT);
-      if (n < 0) {
-        const e = errno();
-        if (e === C.EAGAIN || e === C.EINTR) break;
-        this.#end();
-        break;
-      }
-      if (n === 0) {
-        this.#end();
-        break;
-      }
-      if (this.#queued + n <= MAX_QUEUED) {
-        this.#queue.push(this.#chunk.slice(0, n));
-        this.#queued += n;
-      }
-    }
-    this.#wake();
-  }
-
-  #end(): void {
-    this.#eof = true;
-    // Nothing more to read: stop watching, or a hung-up fd would be reported forever.
-    if (this.#fd >= 0) poller().remove(this.#fd);
-  }
-
-  #wake(): void {
-    const w = this.#waiter;
-    this.#waiter = null;
-    w?.();
-  }
-
-  /** Like Deno.Conn.read: bytes into `buf`, or null at end of stream; rejects once closed. */
-  async read(buf: Uint8Array): Promise<number | null> {
-    for (;;) {
-      if (this.#fd < 0) throw new Deno.errors.BadResource("connection closed");
-      const head = this.#queue[0];
-      if (head !== undefined) {
-        const n = Math.min(buf.length, head.length);
-        buf.set(head.subarray(0, n));
-        if (n === head.length) this.#queue.shift();
-        else this.#queue[0] = head.subarray(n);
-        this.#queued -= n;
-        return n;
-      }
-      if (this.#eof) return null;
-      await new Promise<void>((resolve) => (this.#waiter = resolve));
-    }
-  }
-
-  /** Writes all of `b` without blocking (small replies only); throws SysError when the kernel refuses. */
-  write(b: Uint8Array): Promise<number> {
-    if (this.#fd < 0) return Promise.reject(new Deno.errors.BadResource("connection closed"));
-    const n = libc().send(this.#fd, b, b.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
-    if (n < 0) return Promise.reject(new SysError("send", errno()));
-    if (n !== b.length) return Promise.reject(new Error(`short write (${n} of ${b.length} bytes)`));
-    return Promise.resolve(n);
-  }
-
-  /** Closes the fd; a pending read rejects. Idempotent. */
-  close(): void {
-    if (this.#fd < 0) return;
-    poller().remove(this.#fd);
-    libc().close(this.#fd);
-    this.#fd = -1;
-    this.#wake();
-  }
-}
-
 /**
- * A listening unix stream socket whose connections carry their peer's
- * credentials (`UnixStreamConn`), or are whatever `wrap` makes of each
- * accepted fd (it owns the fd from then on; a throw closes it).
+ * A listening unix stream socket; each accepted connection goes to its
+ * handler as a `StreamConn` together with the peer's credentials.
  */
-export class UnixStreamListener<T = UnixStreamConn> {
+export class UnixStreamListener {
   #fd: number;
   readonly path: string;
 
   /**
    * Binds and listens on `path` (which must not exist); each accepted
-   * connection goes to `onConnection`. Throws SysError.
+   * connection goes to `onConnection`, which owns it from then on. Throws
+   * SysError.
    */
   constructor(
     path: string,
-    onConnection: (conn: T) => void,
+    onConnection: (conn: StreamConn, peer: PeerCred) => void,
     onError: (err: Error) => void,
-    wrap: (fd: number) => T = (fd) => new UnixStreamConn(fd) as T,
+    connOptions: StreamConnOptions = {},
   ) {
     const c = libc();
     const fd = check("socket", c.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK | C.SOCK_CLOEXEC, 0));
@@ -166,23 +73,26 @@ export class UnixStreamListener<T = UnixStreamConn> {
     poller().add(fd, {
       onReadable: () => {
         while (this.#fd >= 0) {
-          const conn = c.accept4(this.#fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
-          if (conn < 0) {
+          const accepted = c.accept4(this.#fd, null, null, C.SOCK_NONBLOCK | C.SOCK_CLOEXEC);
+          if (accepted < 0) {
             const e = errno();
             if (e === C.EAGAIN || e === C.EINTR) return;
             // A client that gave up in the backlog (ECONNABORTED) or a full fd table: report, keep serving.
             onError(new SysError("accept4", e));
             return;
           }
-          let accepted: T;
+          let peer: PeerCred;
+          let conn: StreamConn;
           try {
-            accepted = wrap(conn);
+            // Read at accept time: the credentials are the connecting process's, fixed by the kernel.
+            peer = peerCred(accepted);
+            conn = new StreamConn(accepted, connOptions);
           } catch (err) {
-            c.close(conn);
+            c.close(accepted);
             onError(err as Error);
             continue;
           }
-          onConnection(accepted);
+          onConnection(conn, peer);
         }
       },
     });

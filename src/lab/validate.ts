@@ -50,7 +50,15 @@ export interface LabError {
 export interface ValidationResult {
   lab?: Lab;
   errors: LabError[];
+  /**
+   * The text is no lab file at all (binary, not YAML, or YAML without a
+   * lab's keys): `errors` holds the one line that says so, where known.
+   */
+  notLab?: boolean;
 }
+
+/** What a lab file is, for the line that says a file is not one. */
+const EXPECTED = "expected YAML with `name` and `topology`";
 
 /** Keys each part of the file may have. */
 export const KEYS = {
@@ -91,6 +99,13 @@ function unreadable(path: string): string | undefined {
     if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
     return (err as Error).message.replace(/: (open|stat) '.*'$/, "");
   }
+}
+
+/** The 1-based line and column of `offset` in `text`. */
+function positionIn(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf("\n") + 1;
+  return { line: before.split("\n").length, col: offset - lineStart + 1 };
 }
 
 /** Formats errors as `FILE:LINE:COL: message`, one per line, in file order. */
@@ -142,26 +157,33 @@ class Validator {
   }
 
   run(): ValidationResult {
+    const nul = this.#text.indexOf("\0");
+    if (nul >= 0) {
+      const at = positionIn(this.#text, nul);
+      return this.#notLab(at.line, at.col, `not a lab file: binary data, ${EXPECTED}`);
+    }
     const doc = parseDocument(this.#text, {
       lineCounter: this.#lines,
       prettyErrors: false,
       // Duplicate keys are found below, named, and the walk goes on to the file's other mistakes.
       uniqueKeys: false,
     });
-    for (const e of doc.errors) {
-      const pos = this.#lines.linePos(e.pos[0]);
-      this.#errors.push({
-        line: pos.line,
-        col: pos.col,
-        message: e.message.split("\n")[0]!.replace(/ at line .*/, ""),
-      });
+    // The parser's first complaint is the cause; those after it (a file that is not YAML gives
+    // one per line) follow from it and bury it.
+    const bad = doc.errors[0];
+    if (bad !== undefined) {
+      const pos = this.#lines.linePos(bad.pos[0]);
+      const why = bad.message.split("\n")[0]!.replace(/ at line .*/, "");
+      return this.#notLab(pos.line, pos.col, `not YAML: ${why} (${EXPECTED})`);
     }
-    if (doc.errors.length > 0) return { errors: this.#sorted() };
     this.#dropDuplicateKeys(doc);
     const root = doc.contents;
-    if (!isMap(root)) {
-      this.#error(root, "a lab file is a mapping with `name` and `topology`");
-      return { errors: this.#sorted() };
+    // Neither key of a lab: some other file (its other keys would each be "unknown").
+    if (!isMap(root) || (!root.has("name") && !root.has("topology"))) {
+      const at = root === null || root.range === undefined
+        ? { line: 1, col: 1 }
+        : positionIn(this.#text, root.range[0]);
+      return this.#notLab(at.line, at.col, `not a lab file: ${EXPECTED}`);
     }
     const top = this.#entries(root, KEYS.top, "the top level");
     const name = this.#name(top.get("name"), root, "lab");
@@ -185,6 +207,10 @@ class Validator {
     }
     if (this.#errors.length > 0 || name === undefined) return { errors: this.#sorted() };
     return { lab: { name, nodes, links }, errors: [] };
+  }
+
+  #notLab(line: number, col: number, message: string): ValidationResult {
+    return { errors: [{ line, col, message }], notLab: true };
   }
 
   /**

@@ -110,7 +110,7 @@ const warned = new Set<string>();
 /** Loads the key a VNL asks for; null for an insecure cable (warned about loudly, once). */
 export async function cableKey(v: TcpVnl, defaults: CableDefaults = {}): Promise<CableKey | null> {
   const file = v.keyFile ?? (v.insecure ? undefined : defaults.keyFile);
-  if (file !== undefined) return await loadKey(file, (m) => log("vde cable", `warning: ${m}`));
+  if (file !== undefined) return await loadKey(file);
   if (!v.insecure && !defaults.insecure) {
     const where = defaults.keyOption === undefined ? "key=FILE" : `${defaults.keyOption} or key=FILE`;
     throw new Error(`a tcp:// cable needs ${where} (make one with: vde cable keygen FILE) or insecure`);

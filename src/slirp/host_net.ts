@@ -83,7 +83,7 @@ export interface HostNet {
    * absent) and `bindPort` (0: any); `onError` hears the errors the
    * socket's destinations answer with.
    *
-   * @throws Error with a one-line reason (e.g. the port is taken)
+   * @throws Error with a one-line reason; Deno.errors.AddrInUse when the port is taken
    */
   openUdp(
     family: 4 | 6,
@@ -283,7 +283,10 @@ export class FfiHostNet implements HostNet {
         const e = errno();
         c.close(fd);
         const where = describe(family, bindAddr, bindPort);
-        if (e === C.EADDRINUSE) throw new Error(`UDP port ${where} is already in use on the host`);
+        // Typed, so a forward can say it in the words of a TCP forward's taken port.
+        if (e === C.EADDRINUSE) {
+          throw new Deno.errors.AddrInUse(`UDP port ${where} is already in use on the host`);
+        }
         throw new Error(`cannot bind UDP ${where}: ${strerror(e)}`);
       }
     }

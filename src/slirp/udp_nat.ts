@@ -30,6 +30,7 @@ import { readU32, writeU32 } from "../wire/bytes.ts";
 import { ipv6Equal } from "../wire/ipv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { UDP_HLEN, writeUdp } from "../wire/udp.ts";
+import { formatIp } from "../wire/ip_address.ts";
 import type { ForwardSpec } from "./config.ts";
 import { HEADROOM, type HostNet, type HostSocket } from "./host_net.ts";
 import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
@@ -302,41 +303,46 @@ export class UdpNat {
   /**
    * Opens an inbound forward; returns it with the host port it listens on (the kernel's pick for 0).
    *
-   * @throws Error with a one-line reason (the host port is taken)
+   * @throws Error with a one-line reason (the host port is taken: in the TCP engine's words)
    */
   openForward(spec: ForwardSpec): ForwardSpec {
     const iface = this.#iface;
     const fwd = { spec } as UdpForward;
-    fwd.sock = this.#net.openUdp(
-      spec.family,
-      (buf, off, len, from, port) => {
-        const guest = spec.guestAddr ?? iface.defaultGuest(spec.family);
-        if (guest === null) {
-          iface.stats.udpDropped++;
-          return;
-        }
-        const now = iface.now();
-        if (spec.family === 4) {
-          const seen = iface.guestView4(readU32(from, 0));
-          const g = readU32(guest, 0);
-          this.#rememberPeer(`4|${g}|${spec.guestPort}|${seen}|${port}`, fwd, from.slice(0, 4), port, now);
-          this.toGuest(IPV4, seen, port, g, spec.guestPort, buf, off, len, true);
-        } else {
-          const seen = iface.guestView6(from);
-          this.#rememberPeer(
-            `6|${hex16(guest, 0)}|${spec.guestPort}|${hex16(seen, 0)}|${port}`,
-            fwd,
-            from.slice(0, 16),
-            port,
-            now,
-          );
-          this.toGuest(IPV6, seen, port, guest, spec.guestPort, buf, off, len, true);
-        }
-      },
-      // Port 0 on the wildcard is bound too (explicitly: an unbound socket takes a port at its first send).
-      spec.hostAddr ?? (spec.hostPort === 0 ? new Uint8Array(spec.family === 4 ? 4 : 16) : undefined),
-      spec.hostPort,
-    );
+    try {
+      fwd.sock = this.#net.openUdp(
+        spec.family,
+        (buf, off, len, from, port) => {
+          const guest = spec.guestAddr ?? iface.defaultGuest(spec.family);
+          if (guest === null) {
+            iface.stats.udpDropped++;
+            return;
+          }
+          const now = iface.now();
+          if (spec.family === 4) {
+            const seen = iface.guestView4(readU32(from, 0));
+            const g = readU32(guest, 0);
+            this.#rememberPeer(`4|${g}|${spec.guestPort}|${seen}|${port}`, fwd, from.slice(0, 4), port, now);
+            this.toGuest(IPV4, seen, port, g, spec.guestPort, buf, off, len, true);
+          } else {
+            const seen = iface.guestView6(from);
+            this.#rememberPeer(
+              `6|${hex16(guest, 0)}|${spec.guestPort}|${hex16(seen, 0)}|${port}`,
+              fwd,
+              from.slice(0, 16),
+              port,
+              now,
+            );
+            this.toGuest(IPV6, seen, port, guest, spec.guestPort, buf, off, len, true);
+          }
+        },
+        // Port 0 on the wildcard is bound too (explicitly: an unbound socket takes a port at its first send).
+        spec.hostAddr ?? (spec.hostPort === 0 ? new Uint8Array(spec.family === 4 ? 4 : 16) : undefined),
+        spec.hostPort,
+      );
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrInUse) throw new Error(portTakenMessage(spec, iface));
+      throw err;
+    }
     if (spec.hostPort === 0) fwd.spec = { ...spec, hostPort: fwd.sock.localPort };
     this.#forwards.push(fwd);
     return fwd.spec;
@@ -383,4 +389,16 @@ export class UdpNat {
     for (const f of this.#forwards) f.sock.close();
     this.#forwards.length = 0;
   }
+}
+
+/**
+ * A taken host port, said as the TCP engine says it for a TCP forward
+ * ("Host port 8080 on 0.0.0.0 is already in use (TCP forward to
+ * 10.0.2.15:80)"), so a user reads one sentence whatever the protocol.
+ */
+function portTakenMessage(spec: ForwardSpec, iface: Iface): string {
+  const host = spec.hostAddr === undefined ? (spec.family === 4 ? "0.0.0.0" : "::") : formatIp(spec.hostAddr);
+  const guest = spec.guestAddr ?? iface.defaultGuest(spec.family);
+  const to = guest === null ? `guest port ${spec.guestPort}` : `${formatIp(guest)}:${spec.guestPort}`;
+  return `Host port ${spec.hostPort} on ${host} is already in use (UDP forward to ${to})`;
 }

@@ -55,15 +55,60 @@ export interface GroupRow {
   expiresIn: number;
 }
 
-/** Counters of `mcast/print`. */
-export interface SnoopingCounters {
+/**
+ * IGMP or MLD messages of one family, counted as the Linux bridge counts
+ * them (`ip link xstats type bridge`): a message once, whatever its records
+ * say (an IGMPv3 report that leaves a group is a report). A switch is no
+ * host: of its own it sends queries only, as the querier.
+ */
+export interface FamilyCounters {
+  /** Queries seen on the ports (other queriers', general and group-specific). */
+  queriesIn: number;
+  /** Queries we sent as the querier (general and group-specific). */
+  queriesOut: number;
+  /** Membership reports seen (IGMPv1/v2/v3, MLDv1/v2). */
   reports: number;
+  /** Leaves seen (IGMPv2 leave, MLDv1 done). */
   leaves: number;
-  queries: number;
-  /** Malformed IGMP/MLD: bad checksums, lying lengths. */
+  /** Malformed messages (bad checksums, lying lengths), dropped. */
   bad: number;
+}
+
+function familyCounters(): FamilyCounters {
+  return { queriesIn: 0, queriesOut: 0, reports: 0, leaves: 0, bad: 0 };
+}
+
+/** Counters of `mcast/print`: per family, and the table's refusals. */
+export class SnoopingCounters {
+  readonly igmp: FamilyCounters = familyCounters();
+  readonly mld: FamilyCounters = familyCounters();
   /** Memberships refused because the table was full. */
-  tableFull: number;
+  tableFull = 0;
+
+  /** The counters of `family`. */
+  of(family: 4 | 6): FamilyCounters {
+    return family === 4 ? this.igmp : this.mld;
+  }
+
+  /** Reports seen, both families. */
+  get reports(): number {
+    return this.igmp.reports + this.mld.reports;
+  }
+
+  /** Leaves seen, both families. */
+  get leaves(): number {
+    return this.igmp.leaves + this.mld.leaves;
+  }
+
+  /** Queries seen, both families (ours not counted). */
+  get queries(): number {
+    return this.igmp.queriesIn + this.mld.queriesIn;
+  }
+
+  /** Malformed messages, both families. */
+  get bad(): number {
+    return this.igmp.bad + this.mld.bad;
+  }
 }
 
 interface Family {
@@ -93,7 +138,7 @@ export class McastSnooping {
   #pendingQueries: { at: number; vlan: number; group: string; family: 4 | 6 }[] = [];
   readonly #mac: Uint8Array;
   readonly #linkLocal: Uint8Array;
-  readonly counters: SnoopingCounters = { reports: 0, leaves: 0, queries: 0, bad: 0, tableFull: 0 };
+  readonly counters = new SnoopingCounters();
 
   /** @param mac the switch's own MAC, the source of its queries */
   constructor(mac: Uint8Array, options: SnoopingOptions = {}) {
@@ -160,9 +205,13 @@ export class McastSnooping {
     const msg = parseGroupMessage(frame);
     if (msg.type === "other") return true;
     if (msg.type === "bad") {
-      this.counters.bad++;
+      this.counters.of(msg.family).bad++;
       return false;
     }
+    const c = this.counters.of(msg.family);
+    if (msg.kind === "query") c.queriesIn++;
+    else if (msg.kind === "report") c.reports++;
+    else if (msg.kind === "leave") c.leaves++;
     this.#vlans.add(vlan);
     for (const e of msg.events) this.#apply(port, vlan, e);
     return true;
@@ -171,14 +220,12 @@ export class McastSnooping {
   #apply(port: number, vlan: number, e: GroupEvent): void {
     const now = this.#now;
     if (e.kind === "query") {
-      this.counters.queries++;
       this.#families[e.family].otherUntil = now + this.#o.otherQuerierMs;
       if (this.#routers.get(port) !== Infinity) this.#routers.set(port, now + this.#o.otherQuerierMs);
       return;
     }
     const k = key(vlan, e.group);
     if (e.kind === "join") {
-      this.counters.reports++;
       let entry = this.#groups.get(k);
       if (entry === undefined || !entry.ports.has(port)) {
         if (this.#entries >= this.#o.maxGroups) {
@@ -194,7 +241,6 @@ export class McastSnooping {
       entry.ports.set(port, now + this.#o.membershipMs);
       return;
     }
-    this.counters.leaves++;
     const entry = this.#groups.get(k);
     if (entry === undefined || !entry.ports.has(port) || !this.#querier) return;
     const last = now + this.#o.lastMemberMs * this.#o.lastMemberCount;
@@ -278,6 +324,8 @@ export class McastSnooping {
       for (const vlan of this.#vlans) {
         out.push({ vlan, frame: buildIgmpQuery(this.#mac, null, this.#o.queryResponseMs / 100) });
         out.push({ vlan, frame: buildMldQuery(this.#mac, this.#linkLocal, null, this.#o.queryResponseMs) });
+        this.counters.igmp.queriesOut++;
+        this.counters.mld.queriesOut++;
       }
     }
     const due = this.#pendingQueries.filter((q) => q.at <= nowMs);
@@ -287,6 +335,7 @@ export class McastSnooping {
       // The group text came from our own formatting of a parsed address: it parses back.
       const address = q.family === 4 ? parseIpv4Text(q.group) : parseIpv6Text(q.group);
       if (!address.ok) continue;
+      this.counters.of(q.family).queriesOut++;
       out.push({
         vlan: q.vlan,
         frame: q.family === 4

@@ -26,11 +26,12 @@
 import { C, libc, SysError } from "../../ffi/libc.ts";
 import { log } from "../log.ts";
 import { canReadWrite, UnixDgramSocket } from "../io/unix_dgram.ts";
+import type { StreamConn } from "../io/stream_conn.ts";
 import {
   closeFd,
   type OpenedPath,
   openOwnedPath,
-  type UnixStreamConn,
+  type PeerCred,
   UnixStreamListener,
 } from "../io/unix_stream.ts";
 import { userName } from "../os/users.ts";
@@ -66,10 +67,10 @@ const MAX_PENDING = 256;
 
 /** A switch port endpoint: the data socket plus the client's ctl stream. */
 class EndpointLink extends DgramLink {
-  readonly #ctl: UnixStreamConn;
+  readonly #ctl: StreamConn;
   readonly #path: string;
 
-  constructor(socket: UnixDgramSocket, ctl: UnixStreamConn, description: string, path: string) {
+  constructor(socket: UnixDgramSocket, ctl: StreamConn, description: string, path: string) {
     super(socket, description);
     this.#ctl = ctl;
     this.#path = path;
@@ -133,7 +134,7 @@ export class VdeSwitchServer {
   #listen(): void {
     this.#listener = new UnixStreamListener(
       this.ctlPath,
-      (conn) => this.#accepted(conn),
+      (conn, peer) => this.#accepted(conn, peer),
       (err) => {
         if (!this.#closed) this.#log(`ctl socket: ${err.message}`);
       },
@@ -186,7 +187,7 @@ export class VdeSwitchServer {
     return this.#endpoints.size;
   }
 
-  #accepted(conn: UnixStreamConn): void {
+  #accepted(conn: StreamConn, peer: PeerCred): void {
     if (this.#pending >= MAX_PENDING) {
       this.refused.busy++;
       this.#log(`too many handshakes in progress; refusing a connection`);
@@ -194,11 +195,11 @@ export class VdeSwitchServer {
       return;
     }
     this.#pending++;
-    this.#handshake(conn).finally(() => this.#pending--);
+    this.#handshake(conn, peer).finally(() => this.#pending--);
   }
 
   /** Reads the request with a deadline: one read normally, more if cut short. */
-  async #readRequest(conn: UnixStreamConn): Promise<{ request?: VdeRequest; reason?: string }> {
+  async #readRequest(conn: StreamConn): Promise<{ request?: VdeRequest; reason?: string }> {
     const buf = new Uint8Array(MAX_REQUEST_LEN);
     let got = 0;
     const timer = setTimeout(() => {
@@ -228,7 +229,7 @@ export class VdeSwitchServer {
     }
   }
 
-  async #handshake(conn: UnixStreamConn): Promise<void> {
+  async #handshake(conn: StreamConn, peer: PeerCred): Promise<void> {
     const { request, reason } = await this.#readRequest(conn);
     if (request === undefined) {
       this.refused.request++;
@@ -240,13 +241,13 @@ export class VdeSwitchServer {
       this.#refuse(conn, reason ?? "bad request");
       return;
     }
-    const { uid, gid } = conn.peer;
+    const { uid, gid } = peer;
     if (request.socketPath === "") {
       this.refused.socket++;
       this.#refuse(conn, "client sent no socket path");
       return;
     }
-    const target = this.#checkClientSocket(request.socketPath, conn);
+    const target = this.#checkClientSocket(request.socketPath, conn, peer);
     if (target === null) return;
     try {
       await this.#plug(conn, request, target, uid, gid);
@@ -259,8 +260,8 @@ export class VdeSwitchServer {
    * Opens the socket the client named and checks that the client may have
    * the switch write into it; refuses (and returns null) otherwise.
    */
-  #checkClientSocket(path: string, conn: UnixStreamConn): OpenedPath | null {
-    const { uid, pid } = conn.peer;
+  #checkClientSocket(path: string, conn: StreamConn, peer: PeerCred): OpenedPath | null {
+    const { uid, pid } = peer;
     // Names from /etc/passwd only for a refusal: an accepted request reads no file.
     const who = () => `client uid ${uid} (${userName(uid)}, pid ${pid})`;
     let target: OpenedPath;
@@ -297,7 +298,7 @@ export class VdeSwitchServer {
   }
 
   async #plug(
-    conn: UnixStreamConn,
+    conn: StreamConn,
     request: VdeRequest,
     target: OpenedPath,
     uid: number,
@@ -340,7 +341,7 @@ export class VdeSwitchServer {
         if (link.isClosed) throw new Error("the port closed during the handshake");
         Deno.renameSync(bindPath, path);
       }
-      await conn.write(buildSockaddrUn(path));
+      await conn.writeAll(buildSockaddrUn(path));
       link.watch();
     } catch (err) {
       this.refused.socket++;
@@ -363,7 +364,7 @@ export class VdeSwitchServer {
     }
   }
 
-  #refuse(conn: UnixStreamConn, reason: string): void {
+  #refuse(conn: StreamConn, reason: string): void {
     this.#log(`refused a client: ${reason}`);
     try {
       conn.close();

@@ -114,7 +114,7 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
     family(
       "vde_stp_port_state",
       "gauge",
-      "Spanning tree port state as Linux numbers it: 0 disabled, 2 learning, 3 forwarding, 4 blocking.",
+      "Spanning tree port state as Linux numbers it: 0 disabled, 2 learning, 3 forwarding, 4 discarding (Linux: blocking).",
     );
     for (const { s, portLabels } of stp) {
       s.ports.forEach((p, i) => {

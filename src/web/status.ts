@@ -34,7 +34,10 @@ export interface PortStatus {
   stp?: { role: string; state: StpState };
 }
 
-/** Port states as Linux's bridge numbers them (sysfs brport/state): disabled, listening, learning, forwarding, blocking. */
+/**
+ * Port states as Linux's bridge numbers them (sysfs brport/state): disabled, listening, learning, forwarding,
+ * blocking (RSTP's discarding is 4).
+ */
 export type StpState = 0 | 1 | 2 | 3 | 4;
 
 /** One MAC table entry. */

@@ -23,9 +23,18 @@ export type GroupEvent =
   | { kind: "join"; group: string; family: 4 | 6 }
   | { kind: "leave"; group: string; family: 4 | 6 };
 
+/**
+ * Which message it was, as the Linux bridge counts them (`ip link xstats
+ * type bridge`): one a message, whatever its records say (an IGMPv3 report
+ * whose record leaves a group is a report); null for a type nobody counts.
+ */
+export type GroupMessageKind = "query" | "report" | "leave" | null;
+
 /** The result of reading a frame: not IGMP/MLD, a malformed one, or its events. */
-export type GroupMessage = { type: "other" } | { type: "bad"; why: string } | {
+export type GroupMessage = { type: "other" } | { type: "bad"; why: string; family: 4 | 6 } | {
   type: "ok";
+  family: 4 | 6;
+  kind: GroupMessageKind;
   events: GroupEvent[];
 };
 
@@ -58,55 +67,56 @@ export function parseGroupMessage(frame: Uint8Array): GroupMessage {
 function parseIgmp(frame: Uint8Array, off: number): GroupMessage {
   if (frame.length - off < 20 || frame[off + 9] !== 2) return OTHER;
   const why = parseIpv4(frame, off, frame.length - off, ip4);
-  if (why !== null) return { type: "bad", why };
+  if (why !== null) return bad4(why);
   const at = ip4.payloadOffset;
   const len = ip4.payloadLength;
-  if (ip4.mf || ip4.fragmentOffset !== 0) return { type: "bad", why: "fragmented IGMP" };
-  if (len < 8) return { type: "bad", why: "IGMP shorter than 8 bytes" };
-  if (internetChecksum(frame, at, len) !== 0) return { type: "bad", why: "bad IGMP checksum" };
+  if (ip4.mf || ip4.fragmentOffset !== 0) return bad4("fragmented IGMP");
+  if (len < 8) return bad4("IGMP shorter than 8 bytes");
+  if (internetChecksum(frame, at, len) !== 0) return bad4("bad IGMP checksum");
   const type = frame[at]!;
   const group = read4(frame, at + 4);
   switch (type) {
     case 0x11:
-      return ok([{ kind: "query", group: group === 0 ? null : formatIpv4(group), family: 4 }]);
+      return ok(4, "query", [{ kind: "query", group: group === 0 ? null : formatIpv4(group), family: 4 }]);
     case 0x12:
     case 0x16:
       return isGroup4(group)
-        ? ok([{ kind: "join", group: formatIpv4(group), family: 4 }])
-        : bad("report of a non-group");
+        ? ok(4, "report", [{ kind: "join", group: formatIpv4(group), family: 4 }])
+        : bad4("report of a non-group");
     case 0x17:
       return isGroup4(group)
-        ? ok([{ kind: "leave", group: formatIpv4(group), family: 4 }])
-        : bad("leave of a non-group");
+        ? ok(4, "leave", [{ kind: "leave", group: formatIpv4(group), family: 4 }])
+        : bad4("leave of a non-group");
     case 0x22:
       return readRecords(frame, at, len, 4);
     default:
-      return ok([]);
+      return ok(4, null, []);
   }
 }
 
 function parseMld(frame: Uint8Array, off: number): GroupMessage {
   if (frame.length - off < 40) return OTHER;
   const why = parseIpv6(frame, off, frame.length - off, ip6);
-  if (why !== null) return { type: "bad", why };
+  if (why !== null) return bad6(why);
   if (ip6.protocol !== 58 || ip6.fragmented) return OTHER;
   const at = ip6.dataOffset;
   const len = ip6.dataLength;
   if (len < 4) return OTHER;
   const type = frame[at]!;
   if (type !== 130 && type !== 131 && type !== 132 && type !== 143) return OTHER;
-  if (len < 24 && type !== 143) return bad("MLD shorter than 24 bytes");
-  if (len < 8) return bad("MLDv2 report shorter than 8 bytes");
+  if (len < 24 && type !== 143) return bad6("MLD shorter than 24 bytes");
+  if (len < 8) return bad6("MLDv2 report shorter than 8 bytes");
   const src = frame.subarray(ip6.srcOffset, ip6.srcOffset + 16);
   const dst = frame.subarray(ip6.dstOffset, ip6.dstOffset + 16);
-  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) return bad("bad MLD checksum");
+  if (transportChecksum(src, dst, 58, frame, at, len) !== 0) return bad6("bad MLD checksum");
   if (type === 130) {
     const zero = frame.subarray(at + 8, at + 24).every((b) => b === 0);
-    return ok([{ kind: "query", group: zero ? null : formatIpv6(frame, at + 8), family: 6 }]);
+    return ok(6, "query", [{ kind: "query", group: zero ? null : formatIpv6(frame, at + 8), family: 6 }]);
   }
   if (type === 131 || type === 132) {
-    if (frame[at + 8] !== 0xff) return bad("MLD report of a non-group");
-    return ok([{ kind: type === 131 ? "join" : "leave", group: formatIpv6(frame, at + 8), family: 6 }]);
+    if (frame[at + 8] !== 0xff) return bad6("MLD report of a non-group");
+    const kind = type === 131 ? "join" : "leave";
+    return ok(6, type === 131 ? "report" : "leave", [{ kind, group: formatIpv6(frame, at + 8), family: 6 }]);
   }
   return readRecords(frame, at, len, 6);
 }
@@ -124,19 +134,21 @@ function readRecords(frame: Uint8Array, at: number, len: number, family: 4 | 6):
   let p = at + 8;
   const end = at + len;
   for (let i = 0; i < n; i++) {
-    if (p + 4 + addr > end) return bad(`${name} record past the end`);
+    if (p + 4 + addr > end) return bad(family, `${name} record past the end`);
     const rtype = frame[p]!, aux = frame[p + 1]! * 4, nsrc = (frame[p + 2]! << 8) | frame[p + 3]!;
     const size = 4 + addr + nsrc * addr + aux;
-    if (p + size > end) return bad(`${name} record past the end`);
+    if (p + size > end) return bad(family, `${name} record past the end`);
     const group = family === 4 ? read4(frame, p + 4) : 0;
-    if (family === 4 ? !isGroup4(group) : frame[p + 4] !== 0xff) return bad(`${name} record of a non-group`);
+    if (family === 4 ? !isGroup4(group) : frame[p + 4] !== 0xff) {
+      return bad(family, `${name} record of a non-group`);
+    }
     const kind = recordKind(rtype, nsrc);
     if (kind !== null) {
       events.push({ kind, group: family === 4 ? formatIpv4(group) : formatIpv6(frame, p + 4), family });
     }
     p += size;
   }
-  return ok(events);
+  return ok(family, "report", events);
 }
 
 // MODE_IS_INCLUDE 1, MODE_IS_EXCLUDE 2, TO_INCLUDE 3, TO_EXCLUDE 4, ALLOW 5, BLOCK 6.
@@ -146,8 +158,15 @@ function recordKind(type: number, sources: number): "join" | "leave" | null {
   return null;
 }
 
-const ok = (events: GroupEvent[]): GroupMessage => ({ type: "ok", events });
-const bad = (why: string): GroupMessage => ({ type: "bad", why });
+const ok = (family: 4 | 6, kind: GroupMessageKind, events: GroupEvent[]): GroupMessage => ({
+  type: "ok",
+  family,
+  kind,
+  events,
+});
+const bad = (family: 4 | 6, why: string): GroupMessage => ({ type: "bad", why, family });
+const bad4 = (why: string) => bad(4, why);
+const bad6 = (why: string) => bad(6, why);
 const read4 = (b: Uint8Array, at: number) =>
   ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 const isGroup4 = (a: number) => a >>> 28 === 0xe;

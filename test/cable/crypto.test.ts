@@ -155,10 +155,27 @@ Deno.test("keys: keygen writes 64 hex digits with mode 0600; load and key id", a
     await Deno.writeTextFile(`${dir}/bad`, "not a key\n");
     await assert.rejects(() => loadKey(`${dir}/bad`), KeyError);
     await assert.rejects(() => loadKey(`${dir}/missing`), /cannot read key file/);
-    await Deno.chmod(path, 0o644);
-    const warnings: string[] = [];
-    await loadKey(path, (m) => warnings.push(m));
-    assert.match(warnings[0] ?? "", /readable by others/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("keys: a key file group or others may read is refused in one line naming the file and chmod 600, as ssh does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-key-" });
+  try {
+    const path = `${dir}/k`;
+    await generateKeyFile(path);
+    for (const mode of [0o644, 0o640, 0o604]) {
+      await Deno.chmod(path, mode);
+      await assert.rejects(
+        () => loadKey(path),
+        new KeyError(
+          `key file ${path} is readable by group or others (mode 0${mode.toString(8)}): chmod 600 ${path}`,
+        ),
+      );
+    }
+    await Deno.chmod(path, 0o400);
+    assert.equal((await loadKey(path)).idHex.length, 16);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -20,3 +20,23 @@ Deno.test("vde cable keygen - refuses in one line and writes no file named '-'",
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde cable listen with a key file others may read refuses in one line: which file, chmod 600 FILE", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-keymode-" });
+  try {
+    const key = `${tmp}/lab.key`;
+    assert.equal((await run([...ourCli(), "cable", "keygen", key], { timeoutMs: 60_000 })).code, 0);
+    await Deno.chmod(key, 0o644);
+    const r = await run(
+      [...ourCli(), "cable", "listen", "127.0.0.1:0", "--sock", "null://", "--key", key],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `vde: key file ${key} is readable by group or others (mode 0644): chmod 600 ${key}\n`,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -58,6 +58,30 @@ topology:
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
 });
 
+Deno.test("vde graph of a file that is not a lab file (binary, not YAML, other YAML) says so in one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-graph-" });
+  try {
+    const cases: [string, string][] = [
+      ["\x7fELF\x02\0\0", "1:6: not a lab file: binary data, expected YAML with `name` and `topology`"],
+      [
+        'hello: [\n  - x: {\n\t"a\n',
+        "2:3: not YAML: Implicit keys of flow sequence pairs need to be on a single line " +
+        "(expected YAML with `name` and `topology`)",
+      ],
+      ["root:x:0:0:root:/root:/bin/bash\n", "1:1: not a lab file: expected YAML with `name` and `topology`"],
+    ];
+    for (const [text, where] of cases) {
+      await Deno.writeTextFile(`${dir}/f`, text);
+      const r = await vde(["graph", `${dir}/f`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "");
+      assert.equal(r.stderr, `vde: ${dir}/f:${where}\n`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("vde graph of a lab file with a mistake prints FILE:LINE:COL and does not speak of creating anything", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-graph-" });
   try {

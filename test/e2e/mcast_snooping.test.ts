@@ -12,7 +12,10 @@
  * address before it comes up, and 1 s startup-query and response intervals,
  * which make both queriers govern forwarding within about a second.
  * Our switch runs it on both data planes (snooping on the switch thread,
- * the default, and on the main thread). Root only; runs in CI.
+ * the default, and on the main thread). Both count what they saw and sent
+ * the same way: `mcast/print` against the kernel ports' `ip link xstats
+ * type bridge_slave` (queries sent, reports and leaves seen, each family). Root only;
+ * runs in CI.
  */
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, waitForPing, withNetns } from "../helpers/netns.ts";
@@ -32,6 +35,58 @@ else:
 for i in range(10):
     s.sendto(b"datagram %d" % i, (sys.argv[1], 5000))
 `;
+
+/** What both switches must have counted after the scenario, per family. */
+interface SeenAndSent {
+  queriesSent: number;
+  reportsSeen: number;
+  leavesSeen: number;
+}
+
+/**
+ * The scenario's traffic as counted: the querier's queries went out, b's join and leave came in, in both
+ * families. A leave may come as a report (IGMPv3/MLDv2 hosts leave with a record), so the two are summed.
+ */
+function assertCounted(counts: { igmp: SeenAndSent; mld: SeenAndSent }, text: string): void {
+  for (const family of ["igmp", "mld"] as const) {
+    const c = counts[family];
+    assert.ok(c.queriesSent >= 1 && c.reportsSeen + c.leavesSeen >= 2, `${family}: ${text}`);
+  }
+}
+
+/** mcast/print's counter lines. */
+function ourCounts(text: string): { igmp: SeenAndSent; mld: SeenAndSent } {
+  const one = (family: string): SeenAndSent => {
+    const m = new RegExp(
+      `\\n${family} queries seen \\d+ sent (\\d+), reports seen (\\d+), leaves seen (\\d+)`,
+    ).exec(text);
+    assert.ok(m !== null, text);
+    return { queriesSent: Number(m[1]), reportsSeen: Number(m[2]), leavesSeen: Number(m[3]) };
+  };
+  return { igmp: one("igmp"), mld: one("mld") };
+}
+
+/**
+ * A bridge port's `ip link xstats type bridge_slave`: what the bridge sent out of it (TX) and received on
+ * it (RX), summed over versions, added over `texts` (one per port). (The bridge device's own xstats count
+ * its local stack's side, not the ports'.)
+ */
+function kernelCounts(texts: string[]): { igmp: SeenAndSent; mld: SeenAndSent } {
+  const sum = (line: string | undefined) =>
+    [...(line ?? "").matchAll(/v\d (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  const one = (family: string): SeenAndSent => {
+    const c = { queriesSent: 0, reportsSeen: 0, leavesSeen: 0 };
+    for (const text of texts) {
+      const part = text.slice(text.indexOf(`${family} queries:`));
+      const lines = part.split("\n").map((l) => l.trim());
+      c.queriesSent += sum(lines[2]); // "TX: v1 0 v2 3 v3 0" under "queries:"
+      c.reportsSeen += sum(lines[4]); // "RX: ..." under "reports:"
+      c.leavesSeen += Number(/leaves: RX: (\d+)/.exec(part)?.[1] ?? 0);
+    }
+    return c;
+  };
+  return { igmp: one("IGMP"), mld: one("MLD") };
+}
 
 interface Hosts {
   a: Netns;
@@ -137,6 +192,8 @@ async function ourSwitchScenario(t: Deno.TestContext, dataplane: "thread" | "mai
       },
     );
     await scenario(lab, h, true, async () => (await m.command("mcast/print")).lines?.join("\n") ?? "");
+    const printed = "\n" + ((await m.command("mcast/print")).lines?.join("\n") ?? "");
+    assertCounted(ourCounts(printed), printed);
   });
 }
 
@@ -156,7 +213,7 @@ Deno.test("a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same c
     // turned on after them, as enabling it arms a delay of the response interval then in force.
     const link =
       "ip link set br0 type bridge mcast_startup_query_interval 100 mcast_query_response_interval 100";
-    await br.run(["ip", "link", "add", "br0", "type", "bridge", "mcast_snooping", "1"]);
+    await br.run("ip link add br0 type bridge mcast_snooping 1 mcast_stats_enabled 1".split(" "));
     await br.run(link.split(" "));
     await br.run(["ip", "link", "set", "br0", "type", "bridge", "mcast_querier", "1"]);
     // A usable (non-tentative) IPv6 address before the first MLD query at link-up.
@@ -175,5 +232,10 @@ Deno.test("a Linux bridge with mcast_snooping 1 mcast_querier 1 gives the same c
     // during prepare(); a little more for a loaded machine, then the same scenario as ours.
     await sleep(2_000);
     await scenario(lab, h, true, async () => (await br.run(["bridge", "mdb", "show"])).stdout);
+    const xstats: string[] = [];
+    for (const port of ["pa", "pb", "pc"]) {
+      xstats.push((await br.run(["ip", "link", "xstats", "type", "bridge_slave", "dev", port])).stdout);
+    }
+    assertCounted(kernelCounts(xstats), xstats.join("\n"));
   });
 });

@@ -134,7 +134,10 @@ Deno.test("slirp errors: a taken forward port, an address outside the network, a
     const holder = host.spawn([...HELPER, "udp-echo", "0.0.0.0", "6000"], { name: "port holder" });
     await waitListening(host, "u", 6000, holder);
     const cases: [string[], RegExp][] = [
-      [["--forward", "udp:6000:53"], /UDP port 0\.0\.0\.0:6000 is already in use/],
+      [
+        ["--forward", "udp:6000:53"],
+        /Host port 6000 on 0\.0\.0\.0 is already in use \(UDP forward to 10\.0\.2\.15:53\)/,
+      ],
       [["--forward", "udp:5353:192.168.1.9:53"], /outside the network 10\.0\.2\.0\/24/],
       [["--options", "nosuch=1"], /unknown slirp option "nosuch"/],
       [["--mtu", "100"], /mtu must be between/],

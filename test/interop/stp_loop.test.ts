@@ -2,7 +2,7 @@
  * Our loop: two of our switches with `--stp`, joined by two cables (Debian's
  * `vde_plug` plugging one switch's port into the other's), and a raw client
  * on each. A broadcast from one client reaches the other exactly once;
- * exactly one of the four cable ports is alternate/backup and blocking;
+ * exactly one of the four cable ports is alternate/backup and discarding;
  * killing the cable that forwards moves traffic to the other within 3 s.
  * Run on both data planes: the spanning tree machine on the main thread
  * with the frames on the switch thread (the default), and all on one thread.
@@ -47,7 +47,7 @@ async function loop(t: Deno.TestContext, dataplane: "thread" | "main"): Promise<
     }
     const [c1, c2] = [await RawClient.open(`${tmp}/s1`, 5), await RawClient.open(`${tmp}/s2`, 5)];
     clients.push(c1, c2);
-    // Converged: exactly one cable port of four is blocking, and both clients' ports forward (edge).
+    // Converged: exactly one cable port of four is discarding, and both clients' ports forward (edge).
     let rows: StpRow[][] = [];
     await waitFor(async () => {
       rows = [await stpRows(consoles[0]!), await stpRows(consoles[1]!)];
@@ -59,7 +59,7 @@ async function loop(t: Deno.TestContext, dataplane: "thread" | "main"): Promise<
     const blocked = rows.flat().filter((r) => (r.port === 1 || r.port === 2) && r.state !== "forwarding");
     assert.equal(blocked.length, 1);
     assert.ok(["alternate", "backup"].includes(blocked[0]!.role), JSON.stringify(rows));
-    assert.equal(blocked[0]!.state, "blocking");
+    assert.equal(blocked[0]!.state, "discarding");
     // s2 (priority 4096) is root; s1's forwarding cable is its root port.
     const root = rows[0]!.find((r) => r.role === "root")!.port;
 

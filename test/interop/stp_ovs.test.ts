@@ -85,7 +85,7 @@ Deno.test("Open vSwitch RSTP (userspace datapath): proposal/agreement converges 
     const since = Date.now();
     await vsctl("add-port", "br0", "t1", "--", "add-port", "br0", "t2");
 
-    // OVS root: both its ports designated forwarding; ours one root, one alternate blocking.
+    // OVS root: both its ports designated forwarding; ours one root, one alternate discarding.
     let ours: StpRow[] = [];
     let ovs = parseRstpShow("");
     await waitFor(async () => {
@@ -93,7 +93,7 @@ Deno.test("Open vSwitch RSTP (userspace datapath): proposal/agreement converges 
       ovs = parseRstpShow((await appctl("rstp/show")).stdout);
       return ovs.isRoot && ovs.ports.length === 2 && ovs.ports.every((p) => p.state === "Forwarding") &&
         ours.some((r) => r.role === "root" && r.state === "forwarding") &&
-        ours.some((r) => r.role === "alternate" && r.state === "blocking");
+        ours.some((r) => r.role === "alternate" && r.state === "discarding");
     }, { timeoutMs: 25_000, what: "convergence with OVS as root" });
     const ms = Date.now() - since;
     console.log(`  converged ${ms} ms after the ports were added (two forward delays: 30000 ms)`);

@@ -77,10 +77,30 @@ Deno.test("a file with five mistakes gives five FILE:LINE:COL lines in file orde
   ]);
 });
 
-Deno.test("validateLab reports YAML syntax errors with their position", () => {
+Deno.test("validateLab reports a YAML syntax error in one line: the first, at its position", () => {
   const errors = errorsOf("name: x\ntopology:\n  nodes: { a: [\n");
-  assert.equal(errors.length > 0, true);
-  assert.match(errors[0]!, /^lab\.yaml:\d+:\d+: /);
+  assert.equal(errors.length, 1, errors.join("\n"));
+  assert.match(errors[0]!, /^lab\.yaml:\d+:\d+: not YAML: .* \(expected YAML with `name` and `topology`\)$/);
+});
+
+Deno.test("validateLab says in one line that a file is not a lab file: binary, other YAML, not a mapping", () => {
+  const notLab = "not a lab file: expected YAML with `name` and `topology`";
+  const cases: [string, string][] = [
+    [
+      "\x7fELF\x02\x01\x01\0\0\0",
+      "lab.yaml:1:8: not a lab file: binary data, expected YAML with `name` and `topology`",
+    ],
+    ['{"version": 3, "services": {"web": {}}}\n', `lab.yaml:1:1: ${notLab}`],
+    ["root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/bin/sh\n", `lab.yaml:1:1: ${notLab}`],
+    ["\n- a\n- b\n", `lab.yaml:2:1: ${notLab}`],
+    ["", `lab.yaml:1:1: ${notLab}`],
+  ];
+  for (const [text, line] of cases) {
+    assert.deepEqual(errorsOf(text), [line], JSON.stringify(text));
+    assert.equal(validateLab(text).notLab, true);
+  }
+  // A lab file with a mistake is a lab file: every mistake, each on its line.
+  assert.equal(validateLab("name: x\n").notLab, undefined);
 });
 
 Deno.test("validateLab checks link values, kinds and ends", () => {

@@ -70,7 +70,7 @@ export class FakeHostNet implements HostNet {
     onError?: DatagramErrorHandler,
   ): HostSocket {
     if (bindPort !== 0 && this.taken.has(bindPort)) {
-      throw new Error(`UDP port ${bindPort} is already in use on the host`);
+      throw new Deno.errors.AddrInUse(`UDP port ${bindPort} is already in use on the host`);
     }
     const s = new FakeSocket(family, bindPort || this.#port++, onDatagram, "udp", bindAddr, onError);
     s.failWith = this.failWith;

@@ -90,6 +90,43 @@ Deno.test("hostile IGMP is counted and dropped: bad checksum, lying lengths", ()
   assert.equal(snoop.groups().length, 0);
 });
 
+Deno.test("counters: queries, reports and leaves seen and queries sent, per family and per message, as the Linux bridge counts", () => {
+  const { engine, snoop, send } = rig();
+  send(2, igmp(0x16, G));
+  send(3, igmp(0x16, G));
+  send(4, igmp(0x12, [239, 1, 1, 2])); // IGMPv1
+  send(2, igmp(0x17, G));
+  // Another querier's general query, from port 1.
+  send(1, buildIgmpQuery(new Uint8Array([2, 0, 0, 0, 0, 9]), null, 100));
+  const bad = igmp(0x16, G);
+  bad[34 + 2]! ^= 0xff;
+  send(2, bad);
+  assert.deepEqual({ ...snoop.counters.igmp }, {
+    queriesIn: 1,
+    queriesOut: 0,
+    reports: 3,
+    leaves: 1,
+    bad: 1,
+  });
+  assert.deepEqual({ ...snoop.counters.mld }, { queriesIn: 0, queriesOut: 0, reports: 0, leaves: 0, bad: 0 });
+  // Our querier: a general query per family at start-up; a leave then brings two group-specific ones.
+  snoop.setQuerier(true);
+  engine.tick(1000);
+  assert.equal(snoop.counters.igmp.queriesOut, 1);
+  assert.equal(snoop.counters.mld.queriesOut, 1);
+  send(3, igmp(0x17, G));
+  engine.tick(1001);
+  engine.tick(2500);
+  assert.equal(snoop.counters.igmp.queriesOut, 3);
+  assert.equal(snoop.counters.igmp.leaves, 2);
+  assert.equal(snoop.counters.mld.queriesOut, 1);
+  // Seen, both families: what the switch thread watches to copy a frame to the console's machine.
+  assert.equal(
+    snoop.counters.reports + snoop.counters.leaves + snoop.counters.queries + snoop.counters.bad,
+    7,
+  );
+});
+
 Deno.test("100,000 groups reported: the table stays bounded and the overflow is counted", () => {
   const { snoop, send } = rig();
   for (let i = 0; i < 100_000; i++) send(2, igmp(0x16, [239, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff]));

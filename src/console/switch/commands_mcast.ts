@@ -4,7 +4,9 @@
  * `mcast/querier 0/1` our own querier, `mcast/router PORT 0/1` a permanent
  * multicast router port, and `mcast/print` the group table in the words of
  * `bridge mdb show` (`port 2 grp 239.1.1.1 vid 0 temp 255.3`), with router
- * ports, querier state and counters.
+ * ports, querier state and counters: per family, the queries seen and sent,
+ * the reports and leaves seen, counted per message as the Linux bridge's
+ * `ip link xstats type bridge` counts them (RX seen, TX sent).
  *
  * vde_switch has no multicast menu; `mcast/router` checks its port as
  * vde_switch's port commands do (`vlan/addport`, `port/remove`): EINVAL out
@@ -14,7 +16,7 @@ import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
 import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
 import { Errno } from "../reply_format.ts";
-import { McastSnooping } from "../../switch/mcast_snooping.ts";
+import { type FamilyCounters, McastSnooping } from "../../switch/mcast_snooping.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
 
 /** Turns snooping on (keeping a running table) or off on the context's switch. */
@@ -95,10 +97,14 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
       for (const g of snoop.groups()) {
         lines.push(`port ${g.port} grp ${g.group} vid ${g.vlan} temp ${g.expiresIn.toFixed(2)}`);
       }
-      lines.push(
-        `reports ${c.reports} leaves ${c.leaves} queries ${c.queries} bad ${c.bad} table-full ${c.tableFull}`,
-      );
+      lines.push(familyLine("igmp", c.igmp), familyLine("mld", c.mld), `table-full ${c.tableFull}`);
       return listing(lines);
     },
   });
+}
+
+/** One family's counters: what `ip link xstats type bridge` shows as RX and TX (we send queries only). */
+function familyLine(name: string, c: FamilyCounters): string {
+  return `${name} queries seen ${c.queriesIn} sent ${c.queriesOut}, reports seen ${c.reports}, ` +
+    `leaves seen ${c.leaves}, malformed ${c.bad}`;
 }

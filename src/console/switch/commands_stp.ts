@@ -243,13 +243,10 @@ function stpTable(stp: Rstp): string[] {
     String(p.port),
     hex4(p.portId),
     ROLE_NAMES[p.role],
-    p.forwarding
-      ? "forwarding"
-      : p.learning
-      ? "learning"
-      : p.role === Role.Disabled
+    p.forwarding ? "forwarding" : p.learning ? "learning" : p.role === Role.Disabled
       ? "disabled"
-      : "blocking",
+      // RSTP's word (802.1D-2004 17.4; Open vSwitch's rstp too): the Linux bridge, which runs STP, says blocking.
+      : "discarding",
     String(p.pathCost),
     p.designatedBridge,
     hex4(p.designatedPort),

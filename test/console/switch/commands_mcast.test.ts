@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { makeConsole, type TestConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 import { BROADCAST, ethFrame, mac, threadWarmed, until } from "../../helpers/vde_clients.ts";
-import { tagsSent, udpToGroup } from "../../helpers/igmp.ts";
+import { igmp, tagsSent, udpToGroup } from "../../helpers/igmp.ts";
 import { buildIgmpQuery } from "../../../src/wire/igmp.ts";
 import { formatExplained } from "../../../src/console/explain.ts";
 
@@ -114,5 +114,34 @@ for (const dataplane of ["main", "thread"] as const) {
       tc.sw.attach(client, { port: 5 });
       assert.equal(await reaches(client, 3), false, "a client on the re-created port is not sent the group");
     });
+  });
+}
+
+for (const dataplane of ["main", "thread"] as const) {
+  Deno.test(`mcast/print counts queries seen and sent, reports and leaves seen, per family (${dataplane} data plane)`, async () => {
+    const tc = makeConsole(8, {}, dataplane);
+    const host = new MemoryLink("host");
+    try {
+      tc.sw.attach(host, { port: 2 });
+      await threadWarmed(tc.sw);
+      assert.equal(await tc.run("mcast/snooping 1"), OK);
+      host.receive(igmp(0x16, GROUP));
+      host.receive(igmp(0x17, GROUP));
+      host.receive(buildIgmpQuery(mac(0x44), null, 100));
+      assert.equal(await tc.run("mcast/querier 1"), OK);
+      // Our start-up general queries, one per family, go out at the querier's first tick.
+      const wanted = [
+        /\nigmp queries seen 1 sent [1-9]\d*, reports seen 1, leaves seen 1, malformed 0\n/,
+        /\nmld queries seen 0 sent [1-9]\d*, reports seen 0, leaves seen 0, malformed 0\n/,
+        /\ntable-full 0\n/,
+      ];
+      await until("the counters", async () => {
+        const text = await tc.run("mcast/print");
+        return wanted.every((re) => re.test(text));
+      });
+    } finally {
+      host.close();
+      tc.close();
+    }
   });
 }

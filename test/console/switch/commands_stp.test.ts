@@ -115,6 +115,22 @@ Deno.test("stp shows the bridge and a row per port; port settings check their ar
   }
 });
 
+Deno.test("stp names a port that neither learns nor forwards discarding, RSTP's word, not STP's blocking", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    await tc.run("fstp/setfstp 1");
+    tc.sw.attach(link);
+    // Not an edge port: it waits out the forward delay (or an agreement) discarding.
+    const table = await tc.run("stp");
+    assert.match(table, /\n\s+1\s+8001\s+designated\s+discarding\s/, table);
+    assert.doesNotMatch(table, /blocking/);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
+
 Deno.test("spanning tree port settings made before a client plugs in apply when it does", async () => {
   const tc = makeConsole(8);
   const link = new MemoryLink("a");
