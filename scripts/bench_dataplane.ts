@@ -132,12 +132,12 @@ async function iperf(
   }
 }
 
-/** iperf3 one way then the other, into the rows [up, down, retransmits going up]. */
+/** iperf3 one way then the other, into the rows [up, down, retransmits going up, retransmits going down?]. */
 async function bothWays(
   ctx: BenchContext,
   label: string,
   kind: SwitchKind,
-  [up, down, retr]: BenchRow[],
+  [up, down, retr, retrDown]: BenchRow[],
   measure: (reverse: boolean) => Promise<IperfResult>,
 ): Promise<void> {
   const u = await measure(false);
@@ -145,8 +145,11 @@ async function bothWays(
   up!.samples[kind].push(u.mbps);
   retr!.samples[kind].push(u.retransmits);
   down!.samples[kind].push(d.mbps);
+  retrDown?.samples[kind].push(d.retransmits);
   ctx.log(
-    `${label}: up ${u.mbps.toFixed(0)} Mbit/s (${u.retransmits} retr), down ${d.mbps.toFixed(0)} Mbit/s`,
+    `${label}: up ${u.mbps.toFixed(0)} Mbit/s (${u.retransmits} retr), down ${
+      d.mbps.toFixed(0)
+    } Mbit/s (${d.retransmits} retr)`,
   );
 }
 
@@ -198,6 +201,13 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     "lower",
     1.0,
   );
+  // Info: the loss is the C switch's, towards Debian's vde_plug on the far side, whichever plug sends;
+  // a faster flow meets it more often.
+  const plugRetrFrom = ctx.row(
+    "plug vde://C tap:// behind C vde_switch, retransmits from it",
+    "retr",
+    "lower",
+  );
   const pingMed = ctx.row(
     `ping RTT median (${PINGS} at 10 ms), switch with vde_plug taps`,
     "ms",
@@ -235,6 +245,7 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     plugUp,
     plugDown,
     plugRetr,
+    plugRetrFrom,
     pingMed,
     pingP99,
     ownMed,
@@ -311,11 +322,11 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
               ctx,
               `plug behind C, ${kind} (up: to it)`,
               kind,
-              [plugUp, plugDown, plugRetr],
+              [plugUp, plugDown, plugRetr, plugRetrFrom],
               (reverse) => iperf(a, b, "10.199.3.2", "10.199.3.2", seconds, reverse),
             );
           } catch (err) {
-            for (const m of [plugUp, plugDown, plugRetr]) m.errors[kind] = ctx.message(err);
+            for (const m of [plugUp, plugDown, plugRetr, plugRetrFrom]) m.errors[kind] = ctx.message(err);
             ctx.log(`plug behind C, ${kind}: ${ctx.message(err)}`);
           } finally {
             await stopAll(procs);

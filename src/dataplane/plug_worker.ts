@@ -373,14 +373,13 @@ class PlugLoop {
       const n = d.receive();
       if (n < 0) return n === -1 ? `${d.src.name} was removed` : `${d.src.name}: receive failed: errno ${-n}`;
       if (n === 0) return null;
-      if (d.src.kind === "dgram") {
-        this.#lossyBytes += d.bytes;
-        this.#lossyFrames += n;
-      }
+      // A datagram source (a tap's turn is #pumpTap's).
+      this.#lossyBytes += d.bytes;
+      this.#lossyFrames += n;
       const err = d.flush();
       if (err === C.EAGAIN) return null;
       if (peerGone(err)) return `${d.dst.name}: peer socket is gone`;
-      // Less than a batch: the source is drained, or it is a tap (see TAP_BYTES_PER_TURN).
+      // Less than a batch: the source is drained.
       if (n < BATCH) return null;
     }
     return null;
@@ -400,6 +399,7 @@ class PlugLoop {
       if (n < 0) return n === -1 ? `${d.src.name} was removed` : `${d.src.name}: receive failed: errno ${-n}`;
       if (n === 0) return null;
       budget -= d.tapBytes;
+      if (d.dst.kind === "dgram") this.#priority.sent(d.bytes);
       const err = d.flush();
       if (err === C.EAGAIN) return null;
       if (peerGone(err)) return `${d.dst.name}: peer socket is gone`;

@@ -43,9 +43,21 @@
  * thread reads itself: relayed, they cost the receive thread a wake-up per
  * batch (40% of the slirp's CPU), and read here none were lost to Debian's
  * switch (50 MB down, 4 runs), now that a download is not paused (below).
+ * Nor are jumbo frames relayed (over 4 KiB each: an MTU above 1500), until
+ * a segment out of order says the sender lost some: behind our switch,
+ * which holds frames for a full socket, the relay cost the receive thread
+ * a wake-up per 9 KB frame and the slirp process 0.5-0.7 ms more CPU per
+ * MB guest->host at MTU 65520 than this thread reading between its naps.
  * The receive thread, a Worker started from this one, starts only when
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.
+ *
+ * What the switch queues for us: before the stack starts, the thread reads
+ * the send buffer of the switch's end of the socket (io/unix_peer_queue.ts)
+ * and gives the TCP engine the full-size frames it holds, which bounds the
+ * window offered to a guest on this host (tcp/tcb.ts, `switchQueueFrames`):
+ * 93 behind Debian's vde_switch, which drops the rest; about 900 behind
+ * ours, which holds them.
  *
  * Batching: a stream (iperf3 through the slirp, behind Debian's switch)
  * brings a frame every 10-20 µs. Woken for each one, the thread paid a
@@ -90,6 +102,7 @@
 import { libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
+import { framesQueued, peerSendBuffer } from "../io/unix_peer_queue.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
@@ -103,6 +116,7 @@ import { warmSlirp } from "../slirp/warmup.ts";
 import { DemandGovernor, raiseNice } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
+import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 
 /** What the main thread posts once, to start the thread. */
 export interface SlirpStart {
@@ -177,6 +191,16 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * Full-size frames the switch's socket queues for us, 0 when unknown: how
+ * large a window the TCP engine may offer a guest on this host (tcp/tcb.ts,
+ * `switchQueueFrames`).
+ */
+function switchQueueFrames(fd: number, mtu: number): number {
+  const sndbuf = peerSendBuffer(fd);
+  return sndbuf === null ? 0 : framesQueued(sndbuf, Math.min(mtu + ETH_HLEN, VDE_MAX_FRAME));
+}
+
 /** One turn of Deno's event loop (its timers and its own sockets). */
 function eventLoopTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
@@ -206,6 +230,7 @@ async function run(start: SlirpStart): Promise<void> {
       tcpHostNet: libcHostNet,
       resolvConf: start.resolvConf,
       now: () => clock,
+      switchQueueFrames: switchQueueFrames(start.fd, start.config.mtu),
     });
     // The connection path compiled on this thread before the first real frame (slirp/warmup.ts), after
     // the module's loaded word, the thread's first message, which would otherwise throw it away (worker_loaded.ts).
@@ -238,6 +263,10 @@ async function run(start: SlirpStart): Promise<void> {
   }
   scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
 
+  // A segment out of order means frames were lost on their way in: relay jumbo streams as well from then
+  // on (read_handover.ts, JUMBO_FRAME_BYTES).
+  const tcpStats = link.stack.tcp.stats;
+  let outOfOrder = tcpStats.outOfOrder ?? 0;
   let idleSince = performance.now();
   let answered = 0;
   /** Frames the switch link had received when the last round ended (see "Batching" above). */
@@ -270,6 +299,10 @@ async function run(start: SlirpStart): Promise<void> {
       priority.woke();
     } else priority.busy();
     await settle();
+    if (tcpStats.outOfOrder !== outOfOrder) {
+      outOfOrder = tcpStats.outOfOrder ?? 0;
+      sw.upstreamLoss();
+    }
     priority.drained(st.bytesIn + st.bytesOut - bytes, st.framesIn + st.framesOut - frames);
     const asked = Atomics.load(stop, SLIRP_METRICS);
     if (asked !== answered) {

@@ -156,6 +156,15 @@ export class DgramLink extends BaseLink implements FdLender {
     return bytes;
   }
 
+  /**
+   * The owner saw frames lost on their way in (an on-demand link): the
+   * receive thread takes jumbo streams too from now on (see
+   * HandoverGovernor.lossSeen).
+   */
+  upstreamLoss(): void {
+    this.#governor?.lossSeen();
+  }
+
   /** Datagrams dropped because they were larger than a frame may be. */
   get oversizeDrops(): number {
     return this.#recv.oversize;

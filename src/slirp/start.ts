@@ -33,6 +33,8 @@ export interface SlirpStartOptions {
   now?: () => number;
   /** The TCP engine's host sockets; Deno's by default (tcp/host.ts), libc's on the slirp thread. */
   tcpHostNet?: TcpHostNet;
+  /** Full-size frames the switch's socket queues for us (io/unix_peer_queue.ts; 0 or absent: unknown). */
+  switchQueueFrames?: number;
 }
 
 function hostResolvers(path: string): DnsUpstream[] {
@@ -63,9 +65,15 @@ export async function startSlirpStack(
     pingAllowed,
     udpIdleMs: options.udpIdleMs,
     now: options.now,
-    tcp: options.noTcp
-      ? undefined
-      : (s) => startTcpEngine(s, config, resolvers, (family) => s.guestAddress(family), options.tcpHostNet),
+    tcp: options.noTcp ? undefined : (s) =>
+      startTcpEngine(
+        s,
+        config,
+        resolvers,
+        (family) => s.guestAddress(family),
+        options.tcpHostNet,
+        options.switchQueueFrames,
+      ),
   });
   try {
     await stack.openTcpForwards();

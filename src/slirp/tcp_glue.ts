@@ -55,7 +55,8 @@ export interface StartedTcp {
 
 /**
  * Creates the engine for `core`. `guestAddress` answers the guest address
- * of a forward that names none.
+ * of a forward that names none; `switchQueueFrames` is what the switch
+ * queues for us (tcp/tcb.ts, 0: unknown).
  */
 export function startTcpEngine(
   core: TcpCoreSide,
@@ -63,8 +64,12 @@ export function startTcpEngine(
   dnsUpstream: DnsUpstream[],
   guestAddress: (family: 4 | 6) => Uint8Array | null,
   hostNet?: HostNet,
+  switchQueueFrames = 0,
 ): StartedTcp {
-  const engine = createTcpEngine(core, tcpOptions(c, dnsUpstream, hostNet));
+  const engine = createTcpEngine(core, {
+    ...tcpOptions(c, dnsUpstream, hostNet),
+    tcp: { switchQueueFrames },
+  });
   const hostAddr = (f: ForwardSpec) =>
     f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : formatIp(f.hostAddr);
   const control: TcpForwardControl = {

@@ -327,6 +327,7 @@ export class VdeSwitchServer {
       } catch { /* no stale file */ }
       sock.bind(bindPath);
       this.#applySocketPermissions(bindPath, uid);
+      // Our slirp reads this send buffer to size its window to a guest (slirp/tcp/tcb.ts, switchQueueFrames).
       sock.setBuffers(1 << 20);
       // Through the fd that was checked: the name may have been swapped since.
       sock.connect(target.procPath);

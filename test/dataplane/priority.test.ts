@@ -113,6 +113,32 @@ Deno.test("the demand governor goes real-time at once when one wake-up finds a l
   assert.deepEqual(small.calls, ["raise"], "128 small frames are late too");
 });
 
+Deno.test("the demand governor takes a backlog of small frames for acknowledgements while the thread streams out", () => {
+  const { clock, calls, governor } = demandRig();
+  // 1 Gbit/s from the tap to the lossy peer: about 85 full-size frames per ms.
+  for (let ms = 0; ms < 20; ms++) {
+    clock.now += 1;
+    governor.sent(85 * 1514);
+    governor.idle();
+  }
+  // The thread waited 5 ms for a core: the stream's acknowledgements piled up.
+  clock.now += 5;
+  governor.drained(200 * 66, 200);
+  governor.idle();
+  assert.deepEqual(calls, [], "acknowledgements of our own stream are not late");
+  governor.drained(50 * 1514, 50);
+  assert.deepEqual(calls, ["raise"], "full-size frames are late all the same");
+  // The stream out ended 200 ms ago: 128 small frames are late again.
+  const after = demandRig();
+  after.governor.sent(85 * 1514 * 10);
+  after.clock.now += 10;
+  after.governor.idle();
+  after.clock.now += 201;
+  after.governor.idle();
+  after.governor.drained(128 * 64, 128);
+  assert.deepEqual(after.calls, ["raise"]);
+});
+
 Deno.test("the demand governor still demotes a saturated real-time thread and restores it when idle", () => {
   const { clock, calls, governor } = demandRig();
   governor.drained(64 * 1024, 43);

@@ -133,7 +133,7 @@ Deno.test("the governor engages the receive thread on 80 frames or 6 KiB in one 
 
 Deno.test("the governor gives the socket back 250 ms after the last window of a stream", () => {
   const { clock, governor } = governorRig();
-  assert.equal(governor.direct(130_000, 1), true, "a window's worth at once");
+  assert.equal(governor.direct(86 * 1514, 86), true, "a window's worth at once");
   // The stream goes on through the ring for 50 ms.
   for (let i = 0; i < 50; i++) {
     clock.now += 1;
@@ -150,10 +150,26 @@ Deno.test("the governor gives the socket back 250 ms after the last window of a 
 
 Deno.test("the governor gives the socket back on the first batch after the hold, whatever the stream's last window left", () => {
   const { clock, governor } = governorRig();
-  assert.equal(governor.direct(130_000, 1), true, "a stream");
+  assert.equal(governor.direct(86 * 1514, 86), true, "a stream");
   // Its tail: 60 KB more within one window, short of a window's early worth.
   assert.equal(governor.relayed(60_000), false);
   // A pause past the hold, then a few frames: 60 KB over 300 ms is no stream.
   clock.now += 300;
   assert.equal(governor.relayed(8_000), true, "given back");
+});
+
+Deno.test("the governor leaves a jumbo stream to the owner until a loss on the way in, then relays it", () => {
+  const { clock, governor } = governorRig();
+  // 9 KB frames at about 3 Gbit/s, one or ten at a time, and a late owner's full kernel queue.
+  for (let i = 0; i < 2000; i++) {
+    clock.now += 0.025;
+    const frames = i % 10 === 0 ? 10 : 1;
+    assert.equal(governor.direct(frames * 9230, frames), false, `read ${i}`);
+  }
+  assert.equal(governor.direct(11 * 9230 + 3 * 66, 14), false, "jumbo frames and a few acknowledgements");
+  // Frames of an MTU of 1500 in the same reads are still a stream.
+  assert.equal(governor.direct(5 * 1514, 5), true, "5 full-size frames");
+  const g = governorRig();
+  g.governor.lossSeen();
+  assert.equal(g.governor.direct(9230, 1), true, "after a loss: a jumbo frame is a backlog, as before");
 });

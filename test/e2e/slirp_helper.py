@@ -10,6 +10,8 @@ tcp-roundtrip ADDR PORT SIZE     send SIZE bytes of a pattern, half-close, print
 http-serve ADDR PORT FILE        GET /blob serves FILE; PUT /upload answers the body's SHA-256
 http-put URL SIZE SEED           PUT SIZE bytes of the seeded pattern, print the answer
 pattern-sha SIZE SEED            print the SHA-256 of the pattern
+tcp-sink ADDR PORT               accept connections and read them to the end, one at a time
+tcp-window ADDR PORT SIZE        send SIZE bytes; print the largest window the peer offered in the second half
 """
 import hashlib, http.server, socket, socketserver, sys, threading, urllib.request
 
@@ -133,6 +135,29 @@ elif cmd == "http-put":
     req = urllib.request.Request(sys.argv[2], data=pattern(size, seed), method="PUT")
     req.add_header("Content-Length", str(size))
     print(urllib.request.urlopen(req, timeout=60).read().decode())
+elif cmd == "tcp-sink":
+    srv = socket.socket(fam(sys.argv[2]), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((sys.argv[2], int(sys.argv[3])))
+    srv.listen(4)
+    while True:
+        c, _ = srv.accept()
+        while c.recv(1 << 16):
+            pass
+        c.close()
+elif cmd == "tcp-window":
+    # tcpi_snd_wnd (Linux 5.4+): the window the peer advertised last, scaled, at offset 228 of TCP_INFO.
+    s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=30)
+    size, sent, largest = int(sys.argv[4]), 0, 0
+    for block in pattern(size, "window"):
+        s.sendall(block)
+        sent += len(block)
+        if 2 * sent > size:
+            info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+            largest = max(largest, int.from_bytes(info[228:232], "little"))
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+    print(largest)
 elif cmd == "pattern-sha":
     h = hashlib.sha256()
     for b in pattern(int(sys.argv[2]), sys.argv[3]):

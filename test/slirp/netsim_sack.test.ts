@@ -308,6 +308,48 @@ Deno.test("SACK netsim: on a short path our receive window never overflows a 90-
   }
 });
 
+// What the switch's socket queues for us sets the window on a short path (switchQueueFrames). The
+// simulator's queue is that switch's: it tail-drops beyond its limit, or with no limit holds everything
+// (as our switch does). Nothing here is random, so one seed says it all.
+const SHORT = { seed: 1, delayMs: 0.25, bytesAB: 4_000_000, bytesBA: 0 };
+
+Deno.test("SACK netsim: a switch that queues 93 frames for us (Debian's) gets a window that never overflows it", () => {
+  const r = simulateTransfer({ ...SHORT, queueLimit: 93, cfgB: { switchQueueFrames: 93 } });
+  assert.ok(r.done);
+  assert.equal(r.b.mismatchAt, -1);
+  assert.equal(r.net.tailDropped, 0, "the queue overflowed");
+  assert.equal(r.a.stats.retransmits, 0);
+  assert.equal(r.b.stats.shortPathLosses, 0);
+});
+
+Deno.test("SACK netsim: a switch that queues hundreds of frames for us (ours) gets the ring's whole window", () => {
+  const held = simulateTransfer({ ...SHORT, cfgB: { switchQueueFrames: 911 } });
+  const capped = simulateTransfer({ ...SHORT, cfgB: { switchQueueFrames: 0 } });
+  assert.ok(held.done && capped.done);
+  assert.equal(held.b.mismatchAt, -1);
+  assert.equal(held.net.tailDropped, 0);
+  // The simulated link has no rate of its own: the window per round trip is the rate.
+  assert.ok(held.simMs < 0.7 * capped.simMs, `${held.simMs} ms against ${capped.simMs} ms with 88 segments`);
+});
+
+Deno.test("SACK netsim: after a frame lost on a short path the window falls back to receiveWindowSegments", () => {
+  // A switch that says it queues 911 frames but drops beyond 120: the first overflow is the last.
+  const r = simulateTransfer({ ...SHORT, queueLimit: 120, cfgB: { switchQueueFrames: 911 } });
+  const stubborn = simulateTransfer({
+    ...SHORT,
+    queueLimit: 120,
+    cfgB: { switchQueueFrames: 911, receiveWindowSegments: 0 },
+  });
+  assert.ok(r.done && stubborn.done);
+  assert.equal(r.b.mismatchAt, -1);
+  assert.ok(r.b.stats.shortPathLosses > 0 && r.net.tailDropped > 0);
+  assert.ok(
+    r.b.stats.shortPathLosses < stubborn.b.stats.shortPathLosses &&
+      2 * r.net.tailDropped < stubborn.net.tailDropped,
+    `${r.net.tailDropped} frames lost in ${r.b.stats.shortPathLosses} holes, against ${stubborn.net.tailDropped} in ${stubborn.b.stats.shortPathLosses} without the fallback`,
+  );
+});
+
 Deno.test("SACK netsim: hostile SACK blocks on half the ACKs, with 3% loss: nothing breaks, the bytes arrive", () => {
   for (const seed of SEEDS) {
     let liar: SackLiar | null = null;

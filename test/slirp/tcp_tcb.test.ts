@@ -85,7 +85,10 @@ class Rig implements TcbHost {
     this.events.push(`closed:${reason}`);
   }
   onTimer(): void {}
-  onAckPending(): void {}
+  ackFlushAsks = 0;
+  onAckPending(): void {
+    this.ackFlushAsks++;
+  }
   outputBlocked(): boolean {
     return false;
   }
@@ -358,6 +361,42 @@ Deno.test("in-order jumbo segments (above 4 KiB) are ACKed every fourth, smaller
   );
 });
 
+Deno.test("a held ACK asks for the end-of-batch flush, except for jumbo segments without PSH, whose ACK waits for the fourth or the timer (then 16 quick ACKs)", () => {
+  const rig = new Rig({ delayedAckMs: 10, ackEvery: 2, ackEveryLarge: 4, initialBufferSize: 256 * 1024 });
+  rig.accept({ mss: 9000, wscale: 7 });
+  rig.data(bytes(9000));
+  rig.data(bytes(9000));
+  assert.equal(rig.ackFlushAsks, 0, "a jumbo stream's segments leave their ACK to the fourth");
+  rig.data(bytes(9000), { flags: TCP_ACK | TCP_PSH });
+  assert.equal(rig.ackFlushAsks, 1, "the end of the peer's write: flushed with the batch");
+  rig.data(bytes(9000), { flags: TCP_ACK | TCP_PSH });
+  assert.equal(rig.ackFlushAsks, 1, "asked once per batch");
+  assert.equal(rig.take()[0]!.ack, PEER_ISS + 1 + 36_000, "the fourth is ACKed");
+  rig.conn.flushAck();
+  rig.data(bytes(100));
+  assert.equal(rig.ackFlushAsks, 2, "a small segment (a write's tail) asks for the flush");
+  rig.conn.flushAck();
+  assert.equal(rig.take()[0]!.ack, PEER_ISS + 1 + 36_100);
+  rig.data(bytes(9000));
+  assert.equal(rig.ackFlushAsks, 2);
+  assert.equal(rig.take().length, 0);
+  rig.advance(10);
+  assert.equal(rig.take()[0]!.ack, PEER_ISS + 1 + 45_100, "a lone jumbo segment: the delayed-ACK timer");
+  // The peer may have waited for that ACK (a small congestion window after a timeout): quick ACKs.
+  rig.data(bytes(9000));
+  assert.equal(rig.ackFlushAsks, 3, "after the timer, a jumbo segment without PSH asks for the flush");
+  rig.conn.flushAck();
+  assert.equal(rig.take()[0]!.ack, PEER_ISS + 1 + 54_100);
+  for (let i = 0; i < 15; i++) {
+    rig.data(bytes(9000));
+    rig.conn.flushAck();
+    rig.conn.consume(rig.conn.readableBytes);
+  }
+  assert.equal(rig.ackFlushAsks, 18, "16 quick ACKs");
+  rig.data(bytes(9000));
+  assert.equal(rig.ackFlushAsks, 18, "then held again");
+});
+
 Deno.test("flushAck sends a held ACK at once", () => {
   const rig = new Rig({ delayedAckMs: 40 });
   rig.accept();
@@ -601,6 +640,24 @@ Deno.test("on a short path the receive window never offers more than receiveWind
   rig.conn.consume(rig.conn.receiveRegion().length);
   rig.conn.sendAck();
   for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
+});
+
+Deno.test("on a short path the receive window stays five frames below what the switch queues for us", () => {
+  for (const [queued, segs] of [[60, 55], [200, 195]] as const) {
+    const rig = new Rig({
+      receiveBufferSize: 1 << 20,
+      initialBufferSize: 1 << 20,
+      switchQueueFrames: queued,
+    });
+    rig.accept({ mss: 1460, wscale: 7 });
+    rig.conn.sendAck();
+    const offered = rig.take()[0]!.window << rig.conn.rcvShift;
+    const cap = segs * rig.conn.cfg.mss;
+    assert.ok(
+      offered <= cap && offered > cap - (1 << rig.conn.rcvShift),
+      `${queued} frames: window ${offered}`,
+    );
+  }
 });
 
 Deno.test("a jumbo MSS keeps the ring's whole receive window on a short path", () => {

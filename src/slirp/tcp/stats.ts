@@ -66,6 +66,12 @@ export type TcpStats = {
   outOfOrder: number;
   /** Out-of-order segments dropped (range list full). */
   outOfOrderDropped: number;
+  /**
+   * Holes opened in the guest's data on a short path (a switch on this host):
+   * once one is seen, receive windows on short paths are capped (see
+   * `receiveWindowSegments` in tcb.ts).
+   */
+  shortPathLosses: number;
   /** Segments outside the receive window (answered with an ACK). */
   outOfWindow: number;
   /** Malformed segments dropped. */
@@ -125,6 +131,7 @@ export function newTcpStats(): TcpStats {
     dupAcks: 0,
     outOfOrder: 0,
     outOfOrderDropped: 0,
+    shortPathLosses: 0,
     outOfWindow: 0,
     badSegments: 0,
     badChecksum: 0,

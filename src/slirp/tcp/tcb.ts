@@ -63,15 +63,25 @@
  * their offset past the contents, and a short sorted list of received ranges
  * (bounded) remembers them. The advertised window is the free space of the
  * ring as allocated, so every byte offered has a place, and on a short path
- * (a switch on this host) at most `receiveWindowSegments` segments, what
- * such a switch queues for us without loss; a ring more than
- * half full doubles (autotuning) up to its maximum while the engine-wide
- * buffer budget allows. The right edge only moves right (scaling rounds a
+ * (a switch on this host) a few frames less than what the switch's socket
+ * queues for us (`switchQueueFrames`, read by the slirp thread; unknown,
+ * or once a frame was lost there: `receiveWindowSegments`), so that a
+ * switch that drops what it cannot queue (Debian's) never has to; a ring
+ * more than half full doubles (autotuning) up to its maximum while the
+ * engine-wide buffer budget allows. The right edge only moves right (scaling rounds a
  * window field down by less than one unit; data up to the largest edge ever
  * offered is still accepted) and only by useful steps (receiver-side silly
  * window avoidance). ACKs are coalesced: every `ackEvery` in-order segments
  * (`ackEveryLarge` for jumbo ones), at the owner's `flushAck`, or after
- * `delayedAckMs`; out-of-order data, a
+ * `delayedAckMs`. A jumbo segment without PSH (the peer's write goes on)
+ * does not ask for the owner's flush: flushed at the end of every batch,
+ * a slirp thread that keeps up with the frames sent an ACK every 1.4 of
+ * them (MTU 65520 guest->host, 49-80 ACKs per MB against 31 with the
+ * flush left to PSH, each costing the switch, the guest's plug and the
+ * guest a frame); after the delayed-ACK timer fired (the peer may have
+ * waited for it: a congestion window below ackEveryLarge segments after a
+ * timeout) the next QUICK_ACKS segments ask for the flush again, as Linux's
+ * quick ACKs do; out-of-order data, a
  * filled hole and a FIN are ACKed at once so the peer's fast retransmit
  * works; with SACK every ACK reports the out-of-order ranges (the one that
  * grew last first, then the highest; 3 blocks with timestamps, else 4).
@@ -175,9 +185,26 @@ export interface TcbConfig {
    * stays below the switch's 93 and was faster behind our own switch
    * (median of 3 rounds 1,030 against 876 Mbit/s). In segments, not
    * bytes: the switch's queue counts frames. Not applied to a jumbo MSS
-   * (above `LARGE_SEGMENT`). See `shortPathRttMs` for where.
+   * (above `LARGE_SEGMENT`). See `shortPathRttMs` for where. The limit
+   * when `switchQueueFrames` is unknown, and the most it allows once a
+   * frame was lost on a short path.
    */
   receiveWindowSegments: number;
+  /**
+   * Full-size frames the switch's socket queues for us before its sender
+   * must drop or hold them (its send buffer; 0: unknown, then
+   * `receiveWindowSegments` applies). The slirp thread reads it when it
+   * plugs in (io/unix_peer_queue.ts): 93 for Debian's vde_switch with the
+   * system's default buffer, about 900 for ours (a 2 MiB buffer, and it
+   * holds frames beyond that rather than drop them). On a short path the
+   * window stays a few frames below it: behind Debian's switch as capped
+   * as before, behind ours as large as the ring. Behind ours, iperf3 from
+   * a guest (16 alternating rounds, loaded machine): 0.64-2.9x the rate
+   * with the 88-segment cap round by round (median 1.09x, geometric mean
+   * 1.21x; the cap starved the guest when this thread stalled), the guest
+   * resending 0-1 segments a run against 0-24 (tail loss probes).
+   */
+  switchQueueFrames: number;
   /**
    * `receiveWindowSegments` applies while the smallest round trip measured
    * is below this, ms: a switch on this host, not a long path. Measured by
@@ -246,6 +273,7 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
   receiveBufferSize: 512 * 1024,
   receiveBufferSizeLarge: 2 * 1024 * 1024,
   receiveWindowSegments: 88,
+  switchQueueFrames: 0,
   shortPathRttMs: 2,
   initialBufferSize: 16 * 1024,
   maxBufferBytes: 256 * 1024 * 1024,
@@ -313,6 +341,10 @@ const CHALLENGE_ACK_INTERVAL_MS = 10;
 const PAWS_IDLE_MS = 24 * 86400_000;
 /** RFC 6675 DupThresh: a hole with more than (DupThresh - 1) segments SACKed above it is lost. */
 const DUP_THRESH = 3;
+/** Frames of a switch's queue left for its other traffic to us (see `switchQueueFrames`). */
+const QUEUE_MARGIN_FRAMES = 5;
+/** Held ACKs flushed at the end of a batch after the delayed-ACK timer fired (see the header). */
+const QUICK_ACKS = 16;
 /** Segments longer than this are ACKed every `ackEveryLarge`, not every `ackEvery`. */
 const LARGE_SEGMENT = 4096;
 /** The largest the duplicate threshold grows on a path that reorders. */
@@ -458,6 +490,10 @@ export class TcpConnection {
   // Timers (absolute ms on the host clock; Infinity when off).
   rtxAt = Infinity;
   ackAt = Infinity;
+  /** The owner was asked to flush this connection's ACK at the end of its batch (`onAckPending`). */
+  #ackQueued = false;
+  /** Jumbo segments still to ask for the end-of-batch flush whatever their PSH (after a delayed-ACK timeout). */
+  #quickAcks = 0;
   persistAt = Infinity;
   keepAt = Infinity;
   closeAt = Infinity;
@@ -643,15 +679,23 @@ export class TcpConnection {
   }
 
   /**
-   * `receiveWindowSegments` in bytes on a short path, else Infinity. Not for
-   * a jumbo MSS: a switch holds a dozen such frames for us, not 88, and a
-   * long window is what a jumbo MTU is for (see `receiveBufferSizeLarge`).
+   * The window's limit on a short path, bytes, else Infinity (see
+   * `receiveWindowSegments` and `switchQueueFrames`). Not for a jumbo MSS:
+   * a switch holds a dozen such frames for us, not 88, and a long window is
+   * what a jumbo MTU is for (see `receiveBufferSizeLarge`).
    */
   #windowCap(): number {
-    const segs = this.cfg.receiveWindowSegments;
-    return segs > 0 && this.cfg.mss <= LARGE_SEGMENT && this.minRtt < this.cfg.shortPathRttMs
-      ? segs * this.cfg.mss
-      : Infinity;
+    const cfg = this.cfg;
+    if (cfg.mss > LARGE_SEGMENT || this.minRtt >= cfg.shortPathRttMs) return Infinity;
+    let segs = cfg.receiveWindowSegments;
+    const queued = cfg.switchQueueFrames;
+    if (queued > 0) {
+      // What the switch queues for us, less a few frames for its other traffic; once it lost a
+      // frame anyway (a sender that drops for another reason), no more than the default.
+      const fit = Math.max(1, queued - QUEUE_MARGIN_FRAMES);
+      segs = this.stats.shortPathLosses > 0 && segs > 0 ? Math.min(fit, segs) : fit;
+    }
+    return segs > 0 ? segs * cfg.mss : Infinity;
   }
 
   /** The receive ring's largest size: a jumbo MTU's own when ours is one (see `receiveBufferSizeLarge`). */
@@ -852,8 +896,9 @@ export class TcpConnection {
     this.#close(reason);
   }
 
-  /** Sends any ACK held for coalescing. */
+  /** Sends any ACK held for coalescing (the owner's end of a batch, for a connection that asked). */
   flushAck(): void {
+    this.#ackQueued = false;
     if (this.ackPending > 0 && this.state !== TcpState.Closed) this.sendAck();
   }
 
@@ -1066,8 +1111,9 @@ export class TcpConnection {
       const room = seqDiff(this.rcvAdvRight, seq);
       if (dataLen > room) dataLen = Math.max(0, room);
       if (dataLen > 0) {
-        if ((f & TCP_PSH) !== 0) this.pushed = true;
-        this.#receiveData(seq, seg, dataOff, dataLen, now);
+        const push = (f & TCP_PSH) !== 0;
+        if (push) this.pushed = true;
+        this.#receiveData(seq, seg, dataOff, dataLen, push, now);
       }
     } else if (dataLen > 0) {
       // Data after the peer's FIN, or in a state that takes none: just ACK.
@@ -1568,7 +1614,7 @@ export class TcpConnection {
     return Math.min(this.cfg.maxRtoMs, Math.max(this.cfg.minRtoMs, this.srtt + Math.max(1, 4 * this.rttvar)));
   }
 
-  #receiveData(seq: number, seg: Uint8Array, off: number, len: number, now: number): void {
+  #receiveData(seq: number, seg: Uint8Array, off: number, len: number, push: boolean, now: number): void {
     const ring = this.rcvBuf!;
     const offset = seqDiff(seq, this.rcvBase);
     const cap = ring.capacity;
@@ -1588,17 +1634,28 @@ export class TcpConnection {
         this.sendAck();
       } else {
         this.ackPending++;
-        if (this.ackPending >= (len > LARGE_SEGMENT ? this.cfg.ackEveryLarge : this.cfg.ackEvery)) {
+        const large = len > LARGE_SEGMENT;
+        if (this.ackPending >= (large ? this.cfg.ackEveryLarge : this.cfg.ackEvery)) {
           this.sendAck();
-        } else if (this.ackAt === Infinity) {
-          this.ackAt = now + this.cfg.delayedAckMs;
-          this.#host.onAckPending();
+        } else {
+          if (this.ackAt === Infinity) this.ackAt = now + this.cfg.delayedAckMs;
+          // A jumbo segment without PSH has more of the peer's write behind it: its ACK waits for the
+          // ackEveryLarge-th or the delayed-ACK timer, not for the end of the batch (see the header).
+          const hold = large && !push && this.#quickAcks === 0;
+          if (this.#quickAcks > 0) this.#quickAcks--;
+          if (!hold && !this.#ackQueued) {
+            this.#ackQueued = true;
+            this.#host.onAckPending();
+          }
         }
       }
       this.#host.onReadable();
       return;
     }
-    // Out of order: keep it at its offset if the range list has room.
+    // Out of order: a frame lost on the way. On a short path each new hole is counted, and once one
+    // is, the windows of the engine's connections there keep to `receiveWindowSegments` (#windowCap).
+    if (this.#oooStart.length === 0 && this.minRtt < this.cfg.shortPathRttMs) this.stats.shortPathLosses++;
+    // Keep it at its offset if the range list has room.
     if (addRange(this.#oooStart, this.#oooEnd, seq, seqAdd(seq, len), this.cfg.maxOutOfOrderRanges) >= 0) {
       this.#oooLatest = seq;
       ring.writeAt(offset, seg, off, len);
@@ -1907,7 +1964,12 @@ export class TcpConnection {
       this.#close(null);
       return;
     }
-    if (now >= this.ackAt) this.sendAck();
+    if (now >= this.ackAt) {
+      // The peer may have waited for it (a congestion window of fewer than ackEveryLarge segments, after a
+      // timeout): its next jumbo segments ask for the end-of-batch flush, as Linux's quick ACKs do.
+      this.#quickAcks = QUICK_ACKS;
+      this.sendAck();
+    }
     if (now >= this.#reoAt) {
       this.#reoAt = Infinity;
       if (this.dupAcks > 0 && !this.inRecovery && seqGe(this.sndUna, this.#recover)) this.#enterRecovery();
