@@ -293,9 +293,9 @@ class SwitchLoop {
     const observe = snoop.observe.bind(snoop);
     const c = snoop.counters;
     snoop.observe = (port, vlan, frame) => {
-      const before = c.reports + c.leaves + c.queries + c.bad;
+      const before = c.counted;
       const ok = observe(port, vlan, frame);
-      if (c.reports + c.leaves + c.queries + c.bad !== before) {
+      if (c.counted !== before) {
         this.#toMain(SNOOPED | (vlan << 16) | port, -1, frame);
       }
       return ok;
