@@ -11,6 +11,7 @@
  * Bounded: every client has its own timer and every wait a timeout; the whole
  * run takes about a minute and a half (`--quick`: well under one).
  */
+import { cpuSeconds } from "./proc_cpu.ts";
 import { fileURLToPath } from "node:url";
 import { dataplaneSection } from "./bench_dataplane.ts";
 import { freeLoopbackPort } from "./free_port.ts";
@@ -253,14 +254,6 @@ async function eachSwitchPerRound(
       }
     }
   }
-}
-
-/** User plus system CPU time of process `pid` (all its threads), in seconds. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (clock ticks, 100/s).
-  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) / 100;
 }
 
 /** Frames/s and CPU per frame at 64 and 1500 B; `floor` adds the floor's rows (see floorRows). */
@@ -1309,6 +1302,7 @@ function fmtValue(v: number | null, unit: string): string {
   if (v === null) return "n/a";
   if (unit === "frames/s") return Math.round(v).toLocaleString("en-US");
   if (unit === "ms") return `${v.toFixed(3)} ms`;
+  if (unit === "ms/MB") return `${v.toFixed(2)} ms/MB`;
   if (unit === "MiB") return `${v.toFixed(1)} MiB`;
   return `${v.toFixed(0)} ${unit}`;
 }

@@ -3,7 +3,8 @@
  * the rows of the issue that moved frame reception onto its own thread.
  *
  * - our slirp plugged into Debian's vde_switch against Debian's libslirp
- *   plugin in the same place (iperf3 both ways, retransmits);
+ *   plugin in the same place (iperf3 both ways, retransmits, and what the
+ *   download costs the C switch and the slirp in CPU per MB);
  * - our `vde plug vde://C tap://` against Debian's `vde_plug` there;
  * - ping RTT median and p99 (100 pings, 10 ms apart) through each switch
  *   with Debian's taps, through each implementation's own switch and tap
@@ -16,6 +17,7 @@
  */
 import { type Netns, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { freeLoopbackPort } from "./free_port.ts";
+import { cpuSeconds } from "./proc_cpu.ts";
 import {
   hasCommand,
   type ManagedProcess,
@@ -79,6 +81,8 @@ function quantile(xs: number[], q: number): number {
 interface IperfResult {
   mbps: number;
   retransmits: number;
+  /** Bytes the receiver got. */
+  bytes: number;
 }
 
 /** iperf3 from `client` to `server` (an address the client reaches), `-R` when `reverse`. */
@@ -121,11 +125,15 @@ async function iperf(
     const r = await client.run(args, { check: false, timeoutMs: (seconds + 30) * 1000 });
     if (!r.success) throw new Error(`iperf3 failed: ${r.stderr.trim() || r.stdout.slice(0, 200)}`);
     const report = JSON.parse(r.stdout) as {
-      end?: { sum_received?: { bits_per_second?: number }; sum_sent?: { retransmits?: number } };
+      end?: {
+        sum_received?: { bits_per_second?: number; bytes?: number };
+        sum_sent?: { retransmits?: number };
+      };
     };
     return {
       mbps: (report.end?.sum_received?.bits_per_second ?? 0) / 1e6,
       retransmits: report.end?.sum_sent?.retransmits ?? 0,
+      bytes: report.end?.sum_received?.bytes ?? 0,
     };
   } finally {
     await srv.stop({ timeoutMs: 2000 });
@@ -183,6 +191,18 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     1.5,
   );
   const slirpRetr = ctx.row("slirp behind C vde_switch, guest->host retransmits", "retr", "lower", 1.0);
+  // What each download costs the processes it crosses (CPU time per MB received by the guest): the
+  // C switch in front of both slirps, and the slirp process itself (ours, or libslirp's vde_plug).
+  const slirpSwCpu = ctx.row(
+    "slirp behind C vde_switch, host->guest: the C switch's CPU per MB",
+    "ms/MB",
+    "lower",
+  );
+  const slirpCpu = ctx.row(
+    "slirp behind C vde_switch, host->guest: the slirp's CPU per MB",
+    "ms/MB",
+    "lower",
+  );
   const plugUp = ctx.row(
     "plug vde://C tap:// behind C vde_switch, iperf3 to it (C = vde_plug)",
     "Mbit/s",
@@ -242,6 +262,8 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     slirpUp,
     slirpDown,
     slirpRetr,
+    slirpSwCpu,
+    slirpCpu,
     plugUp,
     plugDown,
     plugRetr,
@@ -283,7 +305,8 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
             const slirp = kind === "c"
               ? ["vde_plug", `vde://${sw.dir}`, "slirp://"]
               : [...ctx.vde, "slirp", "--sock", sw.dir];
-            procs.push(spawnManaged(slirp, { name: `${kind} slirp` }));
+            const slirpProc = spawnManaged(slirp, { name: `${kind} slirp` });
+            procs.push(slirpProc);
             const guest = g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" });
             procs.push(guest);
             await plugged(g, "t0", guest);
@@ -296,10 +319,27 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
               label,
               kind,
               [slirpUp, slirpDown, slirpRetr],
-              (reverse) => iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, reverse),
+              async (reverse) => {
+                const pids = [sw.pid, slirpProc.pid];
+                const before = await Promise.all(pids.map(cpuSeconds));
+                const r = await iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, reverse);
+                if (!reverse || r.bytes <= 0) return r;
+                const after = await Promise.all(pids.map(cpuSeconds));
+                const perMb = after.map((a, i) => (a - before[i]!) * 1000 / (r.bytes / 1e6));
+                slirpSwCpu.samples[kind].push(perMb[0]!);
+                slirpCpu.samples[kind].push(perMb[1]!);
+                ctx.log(
+                  `${label}: down, CPU per MB: C switch ${perMb[0]!.toFixed(2)} ms, slirp ${
+                    perMb[1]!.toFixed(2)
+                  } ms`,
+                );
+                return r;
+              },
             );
           } catch (err) {
-            for (const m of [slirpUp, slirpDown, slirpRetr]) m.errors[kind] = ctx.message(err);
+            for (const m of [slirpUp, slirpDown, slirpRetr, slirpSwCpu, slirpCpu]) {
+              m.errors[kind] = ctx.message(err);
+            }
             ctx.log(`slirp behind C, ${kind}: ${ctx.message(err)}`);
           } finally {
             await stopAll(procs);

@@ -42,6 +42,9 @@ try {
   const dir = target.slice(0, target.lastIndexOf("/"));
   if (dir !== "") await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(target, shebang + prelude + main.slice(shebang.length));
+  // Success was silent: say where the file is and how it runs.
+  const mb = (await Deno.stat(target)).size / 1e6;
+  console.error(`wrote ${target} (${mb.toFixed(1)} MB); run it with: deno run -A ${target} --help`);
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }

@@ -232,9 +232,13 @@ export function clientHandshake(t: CableTransport, o: ClientHandshakeOptions): P
     const sh = parseServerHello(shBytes);
     if (!sh.ok) throw new HandshakeError("protocol", sh.reason);
     if (sh.value.status !== Status.ok) {
+      // A wrong key does not mend itself: say which key we hold, and where the listener's id shows.
+      const which = sh.value.status === Status.wrongKey
+        ? ` (ours is ${hex(keyId)}; the listener logs its key id: both ends need the same key file)`
+        : "";
       throw new HandshakeError(
         "refused",
-        `the listener refused the cable: ${statusText(sh.value.status)}`,
+        `the listener refused the cable: ${statusText(sh.value.status)}${which}`,
         sh.value.status,
       );
     }

@@ -62,28 +62,29 @@ export function parseKeyText(text: string): Uint8Array | null {
 export async function loadKey(path: string): Promise<CableKey> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    // One open: the mode checked is the mode of the very file whose secret is read.
+    using file = await Deno.open(path, { read: true });
+    const info = await file.stat();
+    if (info.isDirectory) throw new KeyError(`cannot read key file ${path}: it is a directory`);
+    const mode = info.mode;
+    if (mode !== null && (mode & 0o077) !== 0 && info.uid === Deno.uid()) {
+      throw new KeyError(
+        `key file ${path} is readable by group or others (mode ${
+          (mode & 0o777).toString(8).padStart(4, "0")
+        }): ` +
+          `chmod 600 ${path}`,
+      );
+    }
+    text = await new Response(file.readable).text();
   } catch (err) {
-    // Deno's NotFound message repeats the path ("...: readfile '/x'"); the usual case in plain words.
+    if (err instanceof KeyError) throw err;
+    // Deno's NotFound message repeats the path ("...: open '/x'"); the usual case in plain words.
     const why = err instanceof Deno.errors.NotFound
       ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
       : err instanceof Error
       ? err.message
       : String(err);
     throw new KeyError(`cannot read key file ${path}: ${why}`);
-  }
-  let info: Deno.FileInfo | null = null;
-  try {
-    info = await Deno.stat(path);
-  } catch { /* stat raced with a removal: the text is read already */ }
-  const mode = info?.mode ?? null;
-  if (mode !== null && (mode & 0o077) !== 0 && info?.uid === Deno.uid()) {
-    throw new KeyError(
-      `key file ${path} is readable by group or others (mode ${
-        (mode & 0o777).toString(8).padStart(4, "0")
-      }): ` +
-        `chmod 600 ${path}`,
-    );
   }
   const bytes = parseKeyText(text);
   if (bytes === null) {

@@ -125,11 +125,14 @@ export function snapLength(text: string | undefined): number {
   return n === 0 ? DEFAULT_SNAPLEN : n;
 }
 
+/** Why reading ended when the switch closed the capture socket (it stopped). */
+const SWITCH_CLOSED = "the switch closed the capture";
+
 /** Runs a capture until a signal, COUNT frames or the switch going away; returns what it counted. */
 export async function runCapture(
   target: string,
   o: CaptureCliOptions,
-): Promise<{ captured: number; dropped: number }> {
+): Promise<{ captured: number; dropped: number; switchGone: boolean }> {
   const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
   const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
   const count = o.count === undefined ? Infinity : wholeNumber(o.count, "-c", 1, Number.MAX_SAFE_INTEGER);
@@ -186,7 +189,7 @@ export async function runCapture(
       // Hold reading while the output lags, so the switch's queue (not ours) takes the backlog.
       await out.below(4 << 20);
       const n = await conn.read(buf).catch(() => null);
-      if (n === null) return "the switch closed the capture";
+      if (n === null) return SWITCH_CLOSED;
       for (const r of decoder.push(buf.subarray(0, n))) {
         if (r.type === RECORD_FRAME) {
           writer.frame(r.port, r.direction as Direction, r.value, r.payload, r.originalLength);
@@ -205,7 +208,9 @@ export async function runCapture(
     failure = (err as Error).message;
     return "failed";
   });
-  await Promise.race([reading, signals.stopped]);
+  const ended = await Promise.race([reading, signals.stopped.then(() => "stopped")]);
+  // Read before our own close below, whose end of stream is no news.
+  const switchGone = ended === SWITCH_CLOSED;
   signals.remove();
   try {
     conn.close();
@@ -214,7 +219,7 @@ export async function runCapture(
   await out.below(0);
   file?.close();
   if (failure !== undefined) throw new UsageError(failure);
-  return { captured: writer.captured, dropped: writer.dropped };
+  return { captured: writer.captured, dropped: writer.dropped, switchGone };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -243,7 +248,8 @@ export const captureCommand = (program: Command): void => {
       ),
     )
     .action(async (target: string, opts: CaptureCliOptions) => {
-      const { captured, dropped } = await runCapture(target, opts);
-      console.error(`${captured} frames captured, ${dropped} dropped by the switch (slow reader)`);
+      const { captured, dropped, switchGone } = await runCapture(target, opts);
+      const why = switchGone ? "the switch stopped: " : "";
+      console.error(`${why}${captured} frames captured, ${dropped} dropped by the switch (slow reader)`);
     });
 };

@@ -9,7 +9,7 @@
  * a terminal; SIGINT, SIGTERM, `down` or Ctrl-D take the lab down. With
  * `-d` it runs in the background and returns once the lab is up.
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { parseDocument } from "yaml";
 import { MgmtClient } from "../console/client.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
@@ -32,7 +32,8 @@ import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
-import { parseHttpAddress } from "../web/address.ts";
+import { otherToolHint } from "./other_tools.ts";
+import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 
@@ -78,6 +79,28 @@ function daemonLog(name: string): string {
 interface UpOptions {
   detach?: boolean;
   http?: string;
+  topo?: string;
+}
+
+/** containerlab's `-t FILE` (`deploy -t`, `destroy -t`), taken for the lab argument. */
+function topoOption(): Option {
+  return new Option("-t, --topo <file>", "the lab file, as containerlab's -t (instead of the argument)");
+}
+
+/** The lab `vde up`/`vde down` is given, as the argument or containerlab's `-t FILE`. */
+function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
+  if (arg !== undefined && topo !== undefined && arg !== topo) {
+    throw new UsageError(`vde ${command}: give one lab, not ${arg} and -t ${topo}`);
+  }
+  const lab = arg ?? topo;
+  if (lab === undefined) {
+    throw new UsageError(
+      command === "up"
+        ? "vde up needs a lab file: vde up lab.yaml"
+        : "vde down needs a lab: vde down LAB (its name or lab file; vde status lists them)",
+    );
+  }
+  return lab;
 }
 
 /**
@@ -218,7 +241,7 @@ function startLabWeb(r: LabRunner, address: string): LabWebServer {
   try {
     web = LabWebServer.start(r, parseHttpAddress(address));
   } catch (err) {
-    throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);
+    throw new UsageError(httpListenFailure(address, err));
   }
   log("vde up", `lab ${r.lab.name}: web view on ${web.url} (metrics at ${web.url}metrics)`);
   return web;
@@ -311,7 +334,8 @@ function emptyLab(): Lab {
 export const labCommand: Subcommand = (program: Command) => {
   program.command("up")
     .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
-    .argument("<file>", "the lab file")
+    .argument("[file]", "the lab file")
+    .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .addHelpText(
@@ -322,8 +346,8 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
       ),
     )
-    .action(async (file: string, o: UpOptions) => {
-      const { lab, text, path } = loadLab(file, undefined, { checkFiles: true });
+    .action(async (file: string | undefined, o: UpOptions) => {
+      const { lab, text, path } = loadLab(labFileOf("up", file, o.topo), undefined, { checkFiles: true });
       if (o.http !== undefined) {
         try {
           parseHttpAddress(o.http);
@@ -335,9 +359,10 @@ export const labCommand: Subcommand = (program: Command) => {
     });
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
-    .argument("<lab>", "lab name or lab file")
+    .argument("[lab]", "lab name or lab file")
+    .addOption(topoOption())
     .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
-    .action((arg: string) => down(arg));
+    .action((arg: string | undefined, o: { topo?: string }) => down(labFileOf("down", arg, o.topo)));
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
@@ -364,15 +389,22 @@ export const labCommand: Subcommand = (program: Command) => {
   // Unknown options are let through to the action, so `vde swtich -s /tmp/net` names the mistyped command
   // rather than the `-s` it happens to be followed by. Set after the subcommands are made: each copies
   // allowExcessArguments from the program when created (allowUnknownOption is never copied).
+  // `vde help [command]`, which commander leaves out once the program has an action of its own.
+  program.helpCommand("help [command]", "display help for vde or a command");
   program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;
+    // -V is commander's usual version flag (and vde_switch's -v is ours).
+    if (first === "-V") program.error(`error: unknown option '-V' (vde -v or --version prints the version)`);
     if (first?.startsWith("-")) program.error(`error: unknown option '${first}'`);
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
+      const other = otherToolHint(first, program.args.slice(1));
       const hint = /\.ya?ml$/.test(first)
         ? ` (a lab file? \`vde up ${first}\` brings it up)`
+        : other !== undefined
+        ? ` (${other})`
         : near.length > 0
         ? ` (did you mean ${near.join(", ")}?)`
         : "";

@@ -289,6 +289,9 @@ export const switchCommand = (program: Command): void => {
     .action((opts: SwitchCliOptions, cmd: Command) => {
       // `vde switch /tmp/net` is a likely first try: vde_switch takes the directory as -s too.
       const [stray] = cmd.args;
+      if (stray === "help") {
+        throw new UsageError("vde switch takes no arguments: `vde switch --help` shows its options");
+      }
       if (stray !== undefined) {
         throw new UsageError(
           `vde switch takes no arguments; the socket directory is --sock: \`vde switch --sock ${stray}\``,

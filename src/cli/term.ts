@@ -14,6 +14,7 @@ import {
   type KnownCommands,
   saysWhy,
   suggestCommands,
+  usageOf,
 } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
@@ -80,7 +81,9 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
     return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
   }
   const syntax = commands.find((c) => c.path === name)?.syntax;
-  const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);
+  if (syntax === undefined) return "";
+  // As at the terminal: a bad argument with no more specific words gets the command's usage.
+  const hint = codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
   return hint === undefined ? "" : ` (${hint})`;
 }
 
@@ -150,7 +153,13 @@ function knownOf(
 
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
 async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
-  const { promise: done, resolve } = Promise.withResolvers<void>();
+  const { promise: done, resolve: settle } = Promise.withResolvers<void>();
+  // Whether the user (exit, logout, shutdown, a signal) ended the session, not the far side.
+  let leaving = false;
+  const resolve = () => {
+    leaving = true;
+    settle();
+  };
   const client = remote.client;
   // `watch [secs]`: of the switch; on a lab, of all its switches, or of one (`sw1 watch`).
   const watch = async (args: string, sw?: string): Promise<string> => {
@@ -194,6 +203,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       const inner = parseLine(args);
       const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
       if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
+      // These end the session from our side: the connection's close that follows is no news.
+      if (name === "logout" || name === "shutdown" || (remote.lab && name === "down")) leaving = true;
       let reply: RemoteReply | null;
       try {
         reply = await remote.execute(line);
@@ -223,7 +234,11 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
     interruptHint: "Ctrl-C again or Ctrl-D leaves vde term",
   });
   client.onEvent = (line) => repl.print(`${line}\n`);
-  client.closed.then(() => resolve());
+  // A switch (or lab) that stops under the console: say so rather than leave without a word.
+  client.closed.then(() => {
+    if (!leaving) repl.print(`vde term: ${path} closed the connection (the switch or lab stopped)\n`);
+    settle();
+  });
   // A hang-up (the terminal went away) or a termination leaves like `exit`: the
   // terminal restored, the session logged out, exit status 0. (Ctrl-C is input here.)
   const removeSignals = onSignals(() => resolve(), ["SIGTERM", "SIGHUP"]);

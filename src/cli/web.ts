@@ -5,7 +5,7 @@
 import type { Switch } from "../switch/switch.ts";
 import { UsageError } from "./main.ts";
 import { log } from "../log.ts";
-import { parseHttpAddress } from "../web/address.ts";
+import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { SwitchStatus } from "../web/status.ts";
 import { WebServer } from "../web/server.ts";
 
@@ -44,7 +44,7 @@ export async function startSwitchWeb(
     web = WebServer.start(status, { ...addr, token });
   } catch (err) {
     status.close();
-    throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);
+    throw new UsageError(httpListenFailure(address, err));
   }
   log(
     "vde switch",

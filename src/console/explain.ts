@@ -173,7 +173,12 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);
   if (hint !== undefined) return `${words}${hint}\n`;
   if (syntax === undefined || (code !== Errno.EINVAL && code !== Errno.E2BIG)) return words;
-  return `${words}usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}\n`;
+  return `${words}${usageOf(name, syntax)}\n`;
+}
+
+/** A command's usage line, as a failure with no more specific words shows it. */
+export function usageOf(name: string, syntax: string): string {
+  return `usage: ${name}${syntax === "" ? " (takes no arguments)" : ` ${syntax}`}`;
 }
 
 /**

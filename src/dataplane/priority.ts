@@ -4,7 +4,8 @@
  * saturated for long, a `DemandGovernor` for one that needs real-time only
  * while a lossy sender streams to it (the plug and slirp threads), and
  * `raiseNice` before it for the slirp thread, whose real-time wake-ups cost
- * most.
+ * most, and a `DownloadYield` that gives the slirp thread's priority up
+ * while it streams a download to a guest whose side is the bottleneck.
  */
 import { libc } from "../../ffi/libc.ts";
 
@@ -254,4 +255,113 @@ export class DemandGovernor {
       this.#sched.lower();
     }
   }
+}
+
+/** Average frame size sent, bytes, at or below which a download yields: MTU 1500 frames (a tag included). */
+const YIELD_FRAME_BYTES = 1522;
+/** The nice value a yielding thread takes: the one the guest side's processes have. */
+const YIELD_NICE = 0;
+
+/**
+ * Nice 0 while the thread streams MTU 1500 frames out and receives little
+ * (a download towards a guest), its own nice value otherwise. Such a
+ * download is clocked by the guest's acknowledgements, and what bounds it
+ * is the guest side: behind Debian's vde_switch, the switch, the guest's
+ * vde_plug and the guest's kernel together spend more CPU per byte than
+ * the slirp, on the same two cores. A thread at nice -20 or real-time that
+ * wakes for each batch of acknowledgements preempts whichever of them runs
+ * on its core. Measured there, iperf3 host->guest after one guest->host
+ * (two cores loaded by other work, 4 alternating rounds of 5 s): real-time
+ * as before, Debian's switch was preempted 196-428 times per MB (22-194
+ * forwarding libslirp's download in most rounds, which runs at nice 0) and
+ * spent 1.7-2.4 ms of CPU per MB, the guest's vde_plug 1.9-2.6 and the
+ * slirp thread 2.8-3.2, waking 144-196 times per MB; yielding, the switch
+ * was preempted 48-130 times per MB and spent 1.2-2.0 ms, the plug
+ * 1.7-2.1 and the slirp thread 2.0-2.9, taking more acknowledgements per
+ * wake-up (17-36 per MB). The rate moved with the machine's load either
+ * way (920, 992, 355, 563 Mbit/s against 687, 766, 754, 916), and the
+ * guest's retransmits rose from 0-10 to 6-15 (libslirp's 5-12): a thread
+ * late for its acknowledgements answers them with a bigger burst. Jumbo
+ * frames (MTU 65520, behind our own switch) cost the guest side far less
+ * per byte and the slirp is then the bottleneck: they keep the priority
+ * (and count as bulk for the demand governor), as does an upload. The
+ * thread reports each round's traffic (`round`); the demand governor's
+ * real-time class takes precedence (it sets its own nice value).
+ */
+export class DownloadYield {
+  readonly #now: () => number;
+  readonly #setNice: (nice: number) => void;
+  readonly #base: number;
+  #windowStart: number;
+  #out = 0;
+  #outFrames = 0;
+  #in = 0;
+  #lastDownload = -Infinity;
+  #yielded = false;
+
+  /**
+   * @param now the thread's clock, ms
+   * @param base the thread's own nice value, taken back when the download ends
+   * @param setNice sets the calling thread's nice value (replaced in tests)
+   */
+  constructor(now: () => number, base: number, setNice: (nice: number) => void = threadNice()) {
+    this.#now = now;
+    this.#base = base;
+    this.#setNice = setNice;
+    this.#windowStart = now();
+  }
+
+  /** True while the thread has given up its priority to a download. */
+  get yielded(): boolean {
+    return this.#yielded;
+  }
+
+  /**
+   * One round's traffic with the switch: bytes and frames sent, bytes
+   * received. `realtime`: the demand governor holds the thread (it set the
+   * thread's priority; a yield is forgotten and taken again after it).
+   */
+  round(bytesOut: number, framesOut: number, bytesIn: number, realtime: boolean): void {
+    this.#out += bytesOut;
+    this.#outFrames += framesOut;
+    this.#in += bytesIn;
+    if (realtime) this.#yielded = false;
+    const now = this.#now();
+    const elapsed = now - this.#windowStart;
+    if (elapsed < WINDOW_MS) return;
+    const download = this.#out >= BULK_BYTES_PER_MS * elapsed && this.#in < BULK_BYTES_PER_MS * elapsed &&
+      smallFrames(this.#out, this.#outFrames);
+    this.#out = 0;
+    this.#outFrames = 0;
+    this.#in = 0;
+    this.#windowStart = now;
+    if (download) this.#lastDownload = now;
+    if (this.#base >= YIELD_NICE || realtime) return;
+    if (download && !this.#yielded) {
+      this.#yielded = true;
+      this.#setNice(YIELD_NICE);
+    } else if (this.#yielded && now - this.#lastDownload > HOLD_MS) {
+      this.#yielded = false;
+      this.#setNice(this.#base);
+    }
+  }
+}
+
+/**
+ * Whether frames sent are MTU 1500 ones on average, whose download yields
+ * (`DownloadYield`); jumbo ones count as bulk for the demand governor.
+ */
+export function smallFrames(bytes: number, frames: number): boolean {
+  return bytes <= YIELD_FRAME_BYTES * frames;
+}
+
+/** Sets the calling thread's nice value. */
+function threadNice(): (nice: number) => void {
+  const tid = libc().gettid();
+  return (nice) => void libc().setpriority(PRIO_PROCESS, tid, nice);
+}
+
+/** The calling thread's nice value. */
+export function currentNice(): number {
+  return libc().getpriority(PRIO_PROCESS, libc().gettid());
 }

@@ -84,7 +84,8 @@
  * fewer frames per round and are not delayed.
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
- * `DemandGovernor` fed with the switch link's bytes both ways). While a
+ * `DemandGovernor` fed with the bytes the switch sends us, and the jumbo
+ * frames we send it). While a
  * stream comes the receive thread reads the switch's socket, in real
  * time, so frames wait in the ring, not in the kernel queue, while this
  * thread is late; but a real-time thread's wake-ups cost far more on this kind
@@ -92,7 +93,11 @@
  * every wake-up and sleep). Measured, alternating: connections through a
  * forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20; iperf3 at
  * MTU 65520 ran at 716-798 Mbit/s up and 737-1,596 down at nice -20,
- * 1,603-2,571 and 2,633-2,916 with SCHED_RR.
+ * 1,603-2,571 and 2,633-2,916 with SCHED_RR. A download of MTU 1500
+ * frames is the exception: the guest side (a C switch, the guest's plug
+ * and kernel) is its bottleneck, and a thread that preempts it at every
+ * batch of acknowledgements slows everyone down, so while one streams out
+ * the thread runs at nice 0, not real-time (`DownloadYield`).
  *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
@@ -113,7 +118,7 @@ import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
-import { DemandGovernor, raiseNice } from "./priority.ts";
+import { currentNice, DemandGovernor, DownloadYield, raiseNice, smallFrames } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
 import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -223,6 +228,7 @@ async function run(start: SlirpStart): Promise<void> {
   raiseNice();
   tick(); // the governor's clock starts now, not when the module loaded
   const priority = new DemandGovernor(() => clock);
+  const yielder = new DownloadYield(() => clock, currentNice());
   const stop = new Int32Array(start.shared);
   let link: SlirpLink;
   try {
@@ -266,7 +272,7 @@ async function run(start: SlirpStart): Promise<void> {
   // A segment out of order means frames were lost on their way in: relay jumbo streams as well from then
   // on (read_handover.ts, JUMBO_FRAME_BYTES).
   const tcpStats = link.stack.tcp.stats;
-  let outOfOrder = tcpStats.outOfOrder ?? 0;
+  let outOfOrder = tcpStats.outOfOrder;
   let idleSince = performance.now();
   let answered = 0;
   /** Frames the switch link had received when the last round ended (see "Batching" above). */
@@ -278,8 +284,10 @@ async function run(start: SlirpStart): Promise<void> {
     // Whole milliseconds (epoll's unit), rounded up so a timer not quite due does not spin the loop.
     const timeout = Math.max(0, Math.min(dns ? 1 : IDLE_TURN_MS, Math.ceil(due)));
     const st = sw.stats;
-    const bytes = st.bytesIn + st.bytesOut;
-    const frames = st.framesIn + st.framesOut;
+    const bytesIn = st.bytesIn;
+    const framesIn = st.framesIn;
+    const bytesOut = st.bytesOut;
+    const framesOut = st.framesOut;
     // Only frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
     if (st.framesIn - moved >= STREAM_FRAMES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
@@ -300,10 +308,18 @@ async function run(start: SlirpStart): Promise<void> {
     } else priority.busy();
     await settle();
     if (tcpStats.outOfOrder !== outOfOrder) {
-      outOfOrder = tcpStats.outOfOrder ?? 0;
+      outOfOrder = tcpStats.outOfOrder;
       sw.upstreamLoss();
     }
-    priority.drained(st.bytesIn + st.bytesOut - bytes, st.framesIn + st.framesOut - frames);
+    // Bulk coming in makes the thread real-time, and so do jumbo frames going out; a download of
+    // MTU 1500 frames makes it yield instead (see "Priority" above).
+    const sent = st.bytesOut - bytesOut;
+    const sentFrames = st.framesOut - framesOut;
+    priority.drained(
+      st.bytesIn - bytesIn + (smallFrames(sent, sentFrames) ? 0 : sent),
+      st.framesIn - framesIn,
+    );
+    yielder.round(sent, sentFrames, st.bytesIn - bytesIn, priority.realtime);
     const asked = Atomics.load(stop, SLIRP_METRICS);
     if (asked !== answered) {
       answered = asked;

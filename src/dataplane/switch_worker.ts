@@ -293,9 +293,9 @@ class SwitchLoop {
     const observe = snoop.observe.bind(snoop);
     const c = snoop.counters;
     snoop.observe = (port, vlan, frame) => {
-      const before = c.reports + c.leaves + c.queries + c.bad;
+      const before = c.counted;
       const ok = observe(port, vlan, frame);
-      if (c.reports + c.leaves + c.queries + c.bad !== before) {
+      if (c.counted !== before) {
         this.#toMain(SNOOPED | (vlan << 16) | port, -1, frame);
       }
       return ok;
@@ -582,6 +582,9 @@ class SwitchLoop {
       const want = n > VDE_MAX_FRAME ? 0 : n;
       if (this.#tapView.length !== want) this.#tapView = buf.subarray(0, want);
       this.engine.input(end.port, this.#tapView);
+      // The first frame's share for sockets leaves before the next read, so the read that finds the
+      // tap empty (EAGAIN), which ends every drain, follows a lone frame (a ping) instead of delaying it.
+      if (i === 0 && this.#dirty.length > 0) this.#flush();
     }
   }
 

@@ -119,6 +119,19 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
 ];
 
+/**
+ * Why `exec HOST COMMAND` will not do what a shell user means, or undefined:
+ * it runs COMMAND without a terminal (stdin is empty), so an interactive
+ * shell (`exec h1 bash`) would exit at once, printing nothing.
+ */
+export function execRefusal(host: string, ns: string, command: string): string | undefined {
+  const words = command.trim().split(/\s+/);
+  const shell = /^(\S*\/)?(ba|z|da|a|k|c|tc|fi)?sh$/.test(words[0] ?? "");
+  if (!shell || !words.slice(1).every((w) => /^-[il]+$/.test(w))) return undefined;
+  return `exec runs a command without a terminal, so a shell would end at once; ` +
+    `for a shell in ${host}, from another terminal: ip netns exec ${ns} ${words[0]}`;
+}
+
 const WATCH_ROW: [string, string] = [
   "watch [secs]",
   "every switch's port counters and rates, redrawn every secs (default 1) until a key is pressed; SWITCH watch: one switch's",
@@ -191,7 +204,9 @@ export function labCommands(
   run("help", true, (_args, session) => {
     const switches = [...r.switches.keys()].join(", ") || "none yet";
     const rows: [string, string][] = [
-      ...LAB_COMMANDS.map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
+      // logout leaves a management session only (vde term LAB); the lab's own shell refuses it.
+      ...LAB_COMMANDS.filter(([p]) => p !== "logout" || session.kind === "mgmt")
+        .map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
       ["SWITCH COMMAND...", `a switch's console command, \`SWITCH help\` lists them (switches: ${switches})`],
       // The shell's own, at its terminal (vde term LAB has it too, on its side).
       ...(session.kind === "terminal" ? [WATCH_ROW] : []),
@@ -214,6 +229,8 @@ export function labCommands(
     if (host === undefined) {
       return failure(`no host ${m[1]} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
     }
+    const refused = execRefusal(m[1]!, host.ns, m[2]!);
+    if (refused !== undefined) return failure(refused);
     const out = await runCommand(["ip", "netns", "exec", host.ns, "sh", "-c", m[2]!], 120_000);
     const text = (out.stdout + out.stderr).replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
@@ -309,7 +326,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
         `unknown link setting "${w}" (down, up, clear, ${Object.keys(SETTERS).join(", ")})`,
       );}
   }
-  link.wire.up = up;
+  r.setLinkUp(link, up);
   link.wire.impair = impair;
   link.spec.impair = link.wire.impair;
   return ok();

@@ -485,6 +485,27 @@ export class LabRunner {
     );
   }
 
+  /**
+   * Cuts (`up` false) or restores a link as a pulled cable would: the wire
+   * drops frames, and each end that is a switch port goes down with it, as a
+   * bridge port on a veth whose peer went down does. The engine then flushes
+   * the port's MACs and spanning tree recomputes at once instead of waiting
+   * for BPDUs to stop. The engine's calls reach the data-plane thread as a
+   * console command's do. A host's tap or a slirp end only loses its frames.
+   */
+  setLinkUp(link: RunningLink, up: boolean): void {
+    if (link.wire.up === up) return;
+    link.wire.up = up;
+    for (const end of link.spec.ends) {
+      const sw = this.switches.get(end.node);
+      if (sw === undefined || end.port === undefined) continue;
+      const engine = sw.sw.engine;
+      if (!up) engine.deactivatePort(end.port);
+      // A port whose client left while the cable was out stays down, as Switch leaves it.
+      else if (sw.sw.port(end.port)?.endpoints.length) engine.activatePort(end.port);
+    }
+  }
+
   /** Whether impairments are on any link (for the links table). */
   get impaired(): boolean {
     return this.links.some((l) => isImpaired(l.wire.impair));

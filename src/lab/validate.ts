@@ -101,11 +101,9 @@ function unreadable(path: string): string | undefined {
   }
 }
 
-/** The 1-based line and column of `offset` in `text`. */
-function positionIn(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, offset);
-  const lineStart = before.lastIndexOf("\n") + 1;
-  return { line: before.split("\n").length, col: offset - lineStart + 1 };
+/** Whether a top-level key is a lab's, or close enough to one that its hint is the better answer. */
+function nearLabKey(key: unknown): boolean {
+  return isScalar(key) && didYouMean(String(key.value), KEYS.top) !== undefined;
 }
 
 /** Formats errors as `FILE:LINE:COL: message`, one per line, in file order. */
@@ -157,17 +155,18 @@ class Validator {
   }
 
   run(): ValidationResult {
-    const nul = this.#text.indexOf("\0");
-    if (nul >= 0) {
-      const at = positionIn(this.#text, nul);
-      return this.#notLab(at.line, at.col, `not a lab file: binary data, ${EXPECTED}`);
-    }
     const doc = parseDocument(this.#text, {
       lineCounter: this.#lines,
       prettyErrors: false,
       // Duplicate keys are found below, named, and the walk goes on to the file's other mistakes.
       uniqueKeys: false,
     });
+    // Binary data before the parser's complaints about it: those name a symptom, not the file.
+    const nul = this.#text.indexOf("\0");
+    if (nul >= 0) {
+      const at = this.#lines.linePos(nul);
+      return this.#notLab(at.line, at.col, `not a lab file: binary data, ${EXPECTED}`);
+    }
     // The parser's first complaint is the cause; those after it (a file that is not YAML gives
     // one per line) follow from it and bury it.
     const bad = doc.errors[0];
@@ -178,11 +177,9 @@ class Validator {
     }
     this.#dropDuplicateKeys(doc);
     const root = doc.contents;
-    // Neither key of a lab: some other file (its other keys would each be "unknown").
-    if (!isMap(root) || (!root.has("name") && !root.has("topology"))) {
-      const at = root === null || root.range === undefined
-        ? { line: 1, col: 1 }
-        : positionIn(this.#text, root.range[0]);
+    // No key of a lab, nor one misspelled: some other file (its keys would each be "unknown").
+    if (!isMap(root) || !root.items.some((pair) => nearLabKey(pair.key))) {
+      const at = this.#lines.linePos(root?.range?.[0] ?? 0);
       return this.#notLab(at.line, at.col, `not a lab file: ${EXPECTED}`);
     }
     const top = this.#entries(root, KEYS.top, "the top level");

@@ -120,9 +120,12 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
 /**
  * `tap:t0` is a switch path to the registry (no `://`), so its mistake shows
  * as a missing directory; when such a path opens nothing and starts with a
- * known scheme and one colon, the VNL the user meant.
+ * known scheme and one colon, or is a scheme's bare name (`slirp`), the VNL
+ * the user meant.
  */
 function schemeSpellingHint(vnl: string): string | undefined {
+  // A scheme's bare name (`vde plug /tmp/net slirp`) is a path too.
+  if (factories.has(vnl) && vnl !== "stdio") return `${vnl}://`;
   const m = /^([a-z][a-z0-9+.-]*):(?!\/\/)(.*)$/.exec(vnl);
   if (m === null || !factories.has(m[1]!)) return undefined;
   return `${m[1]}://${m[2]}`;

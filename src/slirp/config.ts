@@ -37,6 +37,27 @@ export interface ForwardSpec {
   guestPort: number;
 }
 
+/**
+ * Why a forward could not listen on its host port, in one sentence for TCP
+ * and UDP alike ("Host port 8080 on 0.0.0.0 is already in use (TCP forward
+ * to 10.0.2.15:80)"); undefined for an error that is neither taken nor denied.
+ */
+export function forwardListenFailure(
+  proto: ForwardSpec["proto"],
+  hostText: string,
+  hostPort: number,
+  guestText: string,
+  err: unknown,
+): string | undefined {
+  if (err instanceof Deno.errors.AddrInUse) {
+    return `Host port ${hostPort} on ${hostText} is already in use (${proto.toUpperCase()} forward to ${guestText})`;
+  }
+  if (err instanceof Deno.errors.PermissionDenied) {
+    return `Not allowed to listen on host port ${hostPort} on ${hostText}`;
+  }
+  return undefined;
+}
+
 /** A DNS server the stack forwards queries to. */
 export interface DnsUpstream {
   family: 4 | 6;

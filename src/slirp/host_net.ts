@@ -283,9 +283,12 @@ export class FfiHostNet implements HostNet {
         const e = errno();
         c.close(fd);
         const where = describe(family, bindAddr, bindPort);
-        // Typed, so a forward can say it in the words of a TCP forward's taken port.
+        // Typed, so a forward can say it in the words of a TCP forward's taken or denied port.
         if (e === C.EADDRINUSE) {
           throw new Deno.errors.AddrInUse(`UDP port ${where} is already in use on the host`);
+        }
+        if (e === C.EACCES) {
+          throw new Deno.errors.PermissionDenied(`UDP port ${where} is not allowed on the host`);
         }
         throw new Error(`cannot bind UDP ${where}: ${strerror(e)}`);
       }

@@ -31,7 +31,7 @@ import { ipv6Equal } from "../wire/ipv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { UDP_HLEN, writeUdp } from "../wire/udp.ts";
 import { formatIp } from "../wire/ip_address.ts";
-import type { ForwardSpec } from "./config.ts";
+import { forwardListenFailure, type ForwardSpec } from "./config.ts";
 import { HEADROOM, type HostNet, type HostSocket } from "./host_net.ts";
 import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
 import { hex16, type Iface } from "./iface.ts";
@@ -340,8 +340,13 @@ export class UdpNat {
         spec.hostPort,
       );
     } catch (err) {
-      if (err instanceof Deno.errors.AddrInUse) throw new Error(portTakenMessage(spec, iface));
-      throw err;
+      const host = spec.hostAddr === undefined
+        ? (spec.family === 4 ? "0.0.0.0" : "::")
+        : formatIp(spec.hostAddr);
+      const guest = spec.guestAddr ?? iface.defaultGuest(spec.family);
+      const to = guest === null ? `guest port ${spec.guestPort}` : `${formatIp(guest)}:${spec.guestPort}`;
+      const why = forwardListenFailure("udp", host, spec.hostPort, to, err);
+      throw why === undefined ? err : new Error(why);
     }
     if (spec.hostPort === 0) fwd.spec = { ...spec, hostPort: fwd.sock.localPort };
     this.#forwards.push(fwd);
@@ -389,16 +394,4 @@ export class UdpNat {
     for (const f of this.#forwards) f.sock.close();
     this.#forwards.length = 0;
   }
-}
-
-/**
- * A taken host port, said as the TCP engine says it for a TCP forward
- * ("Host port 8080 on 0.0.0.0 is already in use (TCP forward to
- * 10.0.2.15:80)"), so a user reads one sentence whatever the protocol.
- */
-function portTakenMessage(spec: ForwardSpec, iface: Iface): string {
-  const host = spec.hostAddr === undefined ? (spec.family === 4 ? "0.0.0.0" : "::") : formatIp(spec.hostAddr);
-  const guest = spec.guestAddr ?? iface.defaultGuest(spec.family);
-  const to = guest === null ? `guest port ${spec.guestPort}` : `${formatIp(guest)}:${spec.guestPort}`;
-  return `Host port ${spec.hostPort} on ${host} is already in use (UDP forward to ${to})`;
 }

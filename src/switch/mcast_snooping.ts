@@ -84,30 +84,16 @@ export class SnoopingCounters {
   readonly mld: FamilyCounters = familyCounters();
   /** Memberships refused because the table was full. */
   tableFull = 0;
+  /**
+   * Messages seen (queries, reports, leaves, malformed), both families: one
+   * field the switch thread compares around each observe, so it reads one
+   * number per frame rather than summing eight.
+   */
+  counted = 0;
 
   /** The counters of `family`. */
   of(family: 4 | 6): FamilyCounters {
     return family === 4 ? this.igmp : this.mld;
-  }
-
-  /** Reports seen, both families. */
-  get reports(): number {
-    return this.igmp.reports + this.mld.reports;
-  }
-
-  /** Leaves seen, both families. */
-  get leaves(): number {
-    return this.igmp.leaves + this.mld.leaves;
-  }
-
-  /** Queries seen, both families (ours not counted). */
-  get queries(): number {
-    return this.igmp.queriesIn + this.mld.queriesIn;
-  }
-
-  /** Malformed messages, both families. */
-  get bad(): number {
-    return this.igmp.bad + this.mld.bad;
   }
 }
 
@@ -206,9 +192,11 @@ export class McastSnooping {
     if (msg.type === "other") return true;
     if (msg.type === "bad") {
       this.counters.of(msg.family).bad++;
+      this.counters.counted++;
       return false;
     }
     const c = this.counters.of(msg.family);
+    if (msg.kind !== null) this.counters.counted++;
     if (msg.kind === "query") c.queriesIn++;
     else if (msg.kind === "report") c.reports++;
     else if (msg.kind === "leave") c.leaves++;

@@ -405,7 +405,9 @@ async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promi
     sweepStalePortSockets(ctlPath.slice(0, -4));
     return;
   }
-  throw new Error(`another switch is already running on ${ctlPath.slice(0, -4)}`);
+  throw new Error(
+    `another switch is already running on ${ctlPath.slice(0, -4)}: stop it first, or give another directory`,
+  );
 }
 
 /** Removes the `NNN.F` port sockets a dead switch left behind. */

@@ -19,3 +19,12 @@ export function parseHttpAddress(text: string): HttpAddress {
   const host = m[1] ?? "127.0.0.1";
   return { hostname: host.startsWith("[") ? host.slice(1, -1) : host, port };
 }
+
+/**
+ * Why `--http ADDRESS` could not listen, in one line; a port in use adds
+ * that `--http 0` takes a free one (the log line then names it).
+ */
+export function httpListenFailure(address: string, err: unknown): string {
+  const inUse = err instanceof Deno.errors.AddrInUse ? "; --http 0 takes a free port" : "";
+  return `--http: cannot listen on ${address}: ${(err as Error).message}${inUse}`;
+}

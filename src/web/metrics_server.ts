@@ -6,7 +6,7 @@
  */
 import { UsageError } from "../cli/main.ts";
 import { log } from "../log.ts";
-import { parseHttpAddress } from "./address.ts";
+import { httpListenFailure, parseHttpAddress } from "./address.ts";
 import { METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 /** A running /metrics server. */
@@ -65,7 +65,7 @@ export function startMetricsServer(
       return new Response(await render(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
     });
   } catch (err) {
-    throw new UsageError(`--http: cannot listen on ${address}: ${(err as Error).message}`);
+    throw new UsageError(httpListenFailure(address, err));
   }
   const { hostname, port } = server.addr;
   const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`;

@@ -48,7 +48,7 @@ for (const mode of ["encrypted", "plain"] as const) {
   });
 }
 
-Deno.test("a wrong key is refused and logged on both sides; nothing reaches a port", async () => {
+Deno.test("a wrong key is refused and logged on both sides, the client naming its key id; nothing reaches a port", async () => {
   const bench = new Bench({ key: await keyA });
   try {
     const client = bench.client({ key: await keyB });
@@ -57,6 +57,11 @@ Deno.test("a wrong key is refused and logged on both sides; nothing reaches a po
     assert.match(
       bench.listenerLog.find((l) => l.includes("cable refused"))!,
       /remote 127\.0\.0\.1:\d+: wrong key \(client key [0-9a-f]{16}, ours/,
+    );
+    // The client names the key it holds, so its user can compare it with the listener's log.
+    assert.match(
+      bench.clientLog.find((l) => /wrong key/.test(l))!,
+      new RegExp(`wrong key \\(ours is ${(await keyB).idHex}; the listener logs its key id`),
     );
     assert.equal(bench.sessions.length, 0);
     assert.ok(client.failures >= 1);

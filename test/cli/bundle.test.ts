@@ -24,9 +24,13 @@ Deno.test("the bundled vde.js alone runs offline: its worker threads forward and
   try {
     // The task's script, writing where parallel runs cannot collide; then the file alone is copied to
     // an empty directory, so nothing of the checkout (no worker file) is beside it.
-    await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/build/vde.js`], {
-      timeoutMs: 180_000,
-    });
+    const built = await run(
+      [Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/build/vde.js`],
+      {
+        timeoutMs: 180_000,
+      },
+    );
+    assert.match(built.stderr, /^wrote .*\/build\/vde\.js \(\d+\.\d MB\); run it with: deno run -A /);
     await Deno.mkdir(`${tmp}/run`);
     await Deno.copyFile(`${tmp}/build/vde.js`, `${tmp}/run/vde.js`);
     await Deno.remove(`${tmp}/build`, { recursive: true });

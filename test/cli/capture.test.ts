@@ -1,7 +1,8 @@
 /** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
 import assert from "node:assert/strict";
 import { snapLength } from "../../src/cli/capture.ts";
-import { run } from "../helpers/processes.ts";
+import { run, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 
 Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
@@ -26,6 +27,46 @@ Deno.test("vde capture of a directory that holds no switch says so, before compi
         `vde: ${tmp} is not a switch's socket directory (it has no ctl socket)\n`,
         args.join(" "),
       );
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde capture says the switch stopped when it ends under the capture, not when Ctrl-C ends it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-gone-" });
+  try {
+    for (const how of ["switch stopped", "SIGINT"] as const) {
+      const sw = await startOurSwitch(`${tmp}/sw`);
+      try {
+        const capture = new Deno.Command(ourCli()[0]!, {
+          args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "-w", `${tmp}/${how}.pcapng`],
+          stdin: "null",
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        // The capture has connected once the pcapng header is written.
+        await waitFor(
+          async () => ((await Deno.stat(`${tmp}/${how}.pcapng`).catch(() => null))?.size ?? 0) > 0,
+          {
+            timeoutMs: 30_000,
+            what: "the capture file's header",
+          },
+        );
+        if (how === "SIGINT") capture.kill("SIGINT");
+        else await sw.stop();
+        const { code, stderr } = await capture.output();
+        assert.equal(code, 0);
+        const said = new TextDecoder().decode(stderr);
+        assert.equal(
+          said.startsWith("the switch stopped: 0 frames captured"),
+          how === "switch stopped",
+          said,
+        );
+        assert.match(said, /0 frames captured, 0 dropped by the switch/);
+      } finally {
+        await sw.stop();
+      }
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });

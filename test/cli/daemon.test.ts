@@ -45,7 +45,10 @@ Deno.test("--daemon on a directory another switch serves fails with that switch 
     try {
       const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /another switch is already running on .*\/sw/);
+      assert.match(
+        r.stderr,
+        /another switch is already running on .*\/sw: stop it first, or give another directory/,
+      );
       assert.equal(await pathExists(`${dir}/pid`), false, "no pid file");
       // Only the first switch mentions the directory.
       assert.deepEqual(processesMentioning(`${dir}/pid`), []);

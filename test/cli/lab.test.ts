@@ -100,3 +100,57 @@ Deno.test("vde graph of a lab file with a mistake prints FILE:LINE:COL and does 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("another tool's word for a lab command (containerlab's deploy, destroy, inspect, exec) is answered with vde's", async () => {
+  const deploy = await vde(["deploy", "-t", "mylab.clab.yml"]);
+  assert.equal(deploy.code, 1);
+  assert.match(
+    deploy.stderr,
+    /^error: unknown command 'deploy' \(a lab comes up with `vde up mylab\.clab\.yml`\)\n/,
+  );
+  const destroy = await vde(["destroy"]);
+  assert.match(
+    destroy.stderr,
+    /^error: unknown command 'destroy' \(a lab goes down with `vde down lab\.yaml`\)\n/,
+  );
+  assert.match(
+    (await vde(["inspect"])).stderr,
+    /^error: unknown command 'inspect' \(`vde status` lists running labs/,
+  );
+  assert.match((await vde(["exec"])).stderr, /ip netns exec vde-LAB-HOST COMMAND/);
+  // stop is no typo of tap.
+  assert.match(
+    (await vde(["stop"])).stderr,
+    /^error: unknown command 'stop' \(a switch stops with `vde term DIR -c shutdown`/,
+  );
+});
+
+Deno.test("vde up and vde down take containerlab's -t FILE for the lab, and say what they need without one", async () => {
+  const up = await vde(["up", "-t", "/nonexistent/lab.yaml"]);
+  assert.equal(up.code, 1);
+  assert.equal(up.stderr, "vde: cannot read /nonexistent/lab.yaml: no such file\n");
+  const down = await vde(["down", "-t", "/nonexistent/lab.yaml"]);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
+  assert.equal((await vde(["up"])).stderr, "vde: vde up needs a lab file: vde up lab.yaml\n");
+  assert.match((await vde(["down"])).stderr, /^vde: vde down needs a lab: vde down LAB /);
+  assert.equal(
+    (await vde(["up", "a.yaml", "-t", "b.yaml"])).stderr,
+    "vde: vde up: give one lab, not a.yaml and -t b.yaml\n",
+  );
+});
+
+Deno.test("vde help [command] prints the help, and vde version or -V point to --version", async () => {
+  const help = await vde(["help", "switch"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: vde switch \[options\]/);
+  assert.match((await vde(["help"])).stdout, /^Usage: vde \[options\] \[command\]/);
+  assert.match(
+    (await vde(["version"])).stderr,
+    /^error: unknown command 'version' \(`vde --version` prints it\)/,
+  );
+  assert.match(
+    (await vde(["-V"])).stderr,
+    /^error: unknown option '-V' \(vde -v or --version prints the version\)/,
+  );
+});

@@ -64,7 +64,8 @@ for (const kind of ["ours", "c"] as const) {
     await withMgmtSwitch(kind, async (mgmt) => {
       const r = await term([mgmt, "-c", "port/print 99", "-c", "port/sethub 1"]);
       assert.equal(r.code, 1);
-      assert.equal(r.stderr, "vde: port/print 99: 1022 Invalid argument\n");
+      // A bad argument gets the command's usage, as at the terminal.
+      assert.equal(r.stderr, "vde: port/print 99: 1022 Invalid argument (usage: port/print [N])\n");
       assert.match(
         (await term([mgmt, "-c", "port/showinfo"])).stdout,
         /HUB=false/,

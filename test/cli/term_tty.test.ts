@@ -101,3 +101,34 @@ Deno.test("vde term at a terminal leaves on SIGHUP and SIGTERM like exit, with s
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("vde term at a terminal says so when the switch stops under it, and not after the user's shutdown", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-term-gone-" });
+  await Deno.mkdir(`${dir}/home`);
+  const mgmt = `${dir}/mgmt`;
+  const closed = `vde term: ${mgmt} closed the connection (the switch or lab stopped)`;
+  try {
+    for (const how of ["killed", "shutdown"] as const) {
+      const sw = await startOurSwitch(`${dir}/sw`, { extraArgs: ["-M", mgmt] });
+      const tmux = await TmuxSession.start(
+        `${dir}/tmux-${how}.sock`,
+        `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+        { HOME: `${dir}/home` },
+      );
+      try {
+        await waitUntilAccepting(`${dir}/sw`);
+        await tmux.waitFor((s) => s.endsWith(`vde[${mgmt}]$`), "the prompt", 30_000);
+        if (how === "killed") await sw.stop();
+        else await tmux.keys("shutdown", "Enter");
+        await tmux.waitFor((s) => s.includes("[exit 0]"), `vde term to leave after the switch was ${how}`);
+        assert.equal((await tmux.screen()).includes(closed), how === "killed", await tmux.screen());
+      } finally {
+        await tmux.kill();
+        await sw.stop();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -51,7 +51,7 @@ Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option; a refused
   }
 });
 
-Deno.test("vde switch DIR (the directory without --sock) says to write --sock DIR and starts nothing", async () => {
+Deno.test("vde switch DIR (the directory without --sock) says to write --sock DIR and starts nothing; vde switch help points to --help", async () => {
   const dir = `/tmp/vde-stray-arg-${Deno.pid}`;
   const r = await run([...ourCli(), "switch", dir], { check: false, timeoutMs: 30_000 });
   assert.equal(r.code, 1);
@@ -60,6 +60,8 @@ Deno.test("vde switch DIR (the directory without --sock) says to write --sock DI
     `vde: vde switch takes no arguments; the socket directory is --sock: \`vde switch --sock ${dir}\`\n`,
   );
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  const help = await run([...ourCli(), "switch", "help"], { check: false, timeoutMs: 30_000 });
+  assert.equal(help.stderr, "vde: vde switch takes no arguments: `vde switch --help` shows its options\n");
 });
 
 Deno.test("vde switch --hub --stp (vde_switch's -x -F) says the two exclude each other and starts nothing", async () => {

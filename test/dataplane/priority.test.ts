@@ -1,10 +1,16 @@
 /**
- * The real-time governor of the plug and slirp threads, on a virtual clock
+ * The real-time governor of the plug and slirp threads and the slirp
+ * thread's download yield, on a virtual clock
  * with the scheduler calls recorded (the real ones would change the test
  * runner's own thread).
  */
 import assert from "node:assert/strict";
-import { DemandGovernor, RealtimeGovernor } from "../../src/dataplane/priority.ts";
+import {
+  DemandGovernor,
+  DownloadYield,
+  RealtimeGovernor,
+  smallFrames,
+} from "../../src/dataplane/priority.ts";
 
 function rig(realtime = true) {
   const clock = { now: 1000 };
@@ -148,4 +154,66 @@ Deno.test("the demand governor still demotes a saturated real-time thread and re
   assert.deepEqual(calls, ["raise", "ordinary"]);
   governor.idle();
   assert.deepEqual(calls, ["raise", "ordinary", "rt"]);
+});
+
+function yieldRig(base = -20) {
+  const clock = { now: 1000 };
+  const nices: number[] = [];
+  const y = new DownloadYield(() => clock.now, base, (n) => void nices.push(n));
+  /** `ms` milliseconds of rounds, 1 ms apart, each with the given traffic. */
+  const run = (ms: number, out: number, frames: number, inBytes: number, realtime = false) => {
+    for (let i = 0; i < ms; i++) {
+      clock.now += 1;
+      y.round(out, frames, inBytes, realtime);
+    }
+  };
+  return { clock, nices, y, run };
+}
+
+Deno.test("a download of MTU 1500 frames makes the slirp thread nice 0, and its own nice again 200 ms after it ends", () => {
+  const { nices, y, run } = yieldRig();
+  // 1 Gbit/s out in 1514-byte frames, 45 acknowledgements of 66 bytes a ms in.
+  run(20, 83 * 1514, 83, 45 * 66);
+  assert.deepEqual(nices, [0], "yields once");
+  assert.equal(y.yielded, true);
+  run(190, 0, 0, 0);
+  assert.deepEqual(nices, [0], "kept while the hold lasts");
+  run(30, 0, 0, 0);
+  assert.deepEqual(nices, [0, -20]);
+  assert.equal(y.yielded, false);
+});
+
+Deno.test("an upload, jumbo frames going out and a trickle do not make the slirp thread yield", () => {
+  for (
+    const [what, out, frames, inBytes] of [
+      ["upload", 45 * 66, 45, 83 * 1514],
+      ["jumbo download", 5 * 65_534, 5, 10 * 66],
+      ["trickle", 2 * 1514, 2, 66],
+    ] as const
+  ) {
+    const { nices, run } = yieldRig();
+    run(100, out, frames, inBytes);
+    assert.deepEqual(nices, [], what);
+  }
+  assert.equal(smallFrames(83 * 1514, 83), true);
+  assert.equal(smallFrames(5 * 65_534, 5), false);
+});
+
+Deno.test("the slirp thread leaves its priority to the real-time governor, and yields again once that lets go", () => {
+  const { nices, y, run } = yieldRig();
+  run(20, 83 * 1514, 83, 0);
+  assert.deepEqual(nices, [0]);
+  // Real-time (the demand governor set nice -20 and SCHED_RR itself): the yield is forgotten, nothing set.
+  run(20, 83 * 1514, 83, 0, true);
+  assert.equal(y.yielded, false);
+  assert.deepEqual(nices, [0]);
+  run(20, 83 * 1514, 83, 0);
+  assert.deepEqual(nices, [0, 0], "yields again");
+});
+
+Deno.test("a slirp thread that could not raise its nice value never changes it", () => {
+  const { nices, run } = yieldRig(0);
+  run(300, 83 * 1514, 83, 0);
+  run(300, 0, 0, 0);
+  assert.deepEqual(nices, []);
 });

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { helpColumns } from "../../src/lab/commands.ts";
+import { execRefusal, helpColumns, labCommands } from "../../src/lab/commands.ts";
+import type { LabRunner } from "../../src/lab/runner.ts";
+import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
 import { TWO_SWITCHES, vde, vdeCommand, withLabUp } from "./_helpers.ts";
 
@@ -126,4 +128,57 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
   // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
   const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);
   assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
+});
+
+/** The lab shell's commands over a stand-in for the few runner fields they read, and a session of each kind. */
+function labConsole(fields: Partial<Record<keyof LabRunner, unknown>>) {
+  const { commands } = labCommands(fields as unknown as LabRunner, {
+    down: () => {},
+    save: () => Promise.resolve(""),
+  });
+  const session = (kind: SessionKind): Session => ({
+    kind,
+    debug: new Set(),
+    loadDepth: 0,
+    commands,
+    notify: () => {},
+    render: () => "",
+  });
+  return { commands, session };
+}
+
+Deno.test("lab help lists logout through vde term LAB only, not at the lab's own shell, which refuses it", async () => {
+  // help and logout read nothing of the lab but its switches.
+  const { commands, session } = labConsole({ switches: new Map() });
+  const helpOf = async (kind: SessionKind) => {
+    const reply = await commands.execute("help", session(kind));
+    return (reply?.lines ?? []).map((l) => l.split(" ")[0]);
+  };
+  for (const kind of ["terminal", "stdin"] as const) {
+    assert.ok(!(await helpOf(kind)).includes("logout"), kind);
+    assert.notEqual((await commands.execute("logout", session(kind)))?.code, 0, kind);
+  }
+  assert.ok((await helpOf("mgmt")).includes("logout"));
+  assert.equal((await commands.execute("logout", session("mgmt")))?.endSession, true);
+});
+
+Deno.test("exec HOST with a bare interactive shell says how to get one instead of ending at once in silence", async () => {
+  for (const command of ["bash", "/bin/sh", "bash -i", "zsh -l", " fish "]) {
+    assert.match(
+      execRefusal("h1", "vde-lab-h1", command) ?? "",
+      /^exec runs a command without a terminal, .*from another terminal: ip netns exec vde-lab-h1 \S*sh$/,
+      command,
+    );
+  }
+  for (const command of ["bash -c 'ip -br addr'", "sh script.sh", "ip -br addr", "ssh host", "shuf -n 1"]) {
+    assert.equal(execRefusal("h1", "vde-lab-h1", command), undefined, command);
+  }
+  // Through the lab's control socket (vde term LAB -c) too, before anything runs.
+  const { commands, session } = labConsole({
+    switches: new Map(),
+    hosts: new Map([["h1", { ns: "vde-lab-h1" }]]),
+  });
+  const reply = await commands.execute("exec h1 bash", session("mgmt"));
+  assert.notEqual(reply?.code, 0);
+  assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/);
 });

@@ -103,6 +103,28 @@ Deno.test("validateLab says in one line that a file is not a lab file: binary, o
   assert.equal(validateLab("name: x\n").notLab, undefined);
 });
 
+Deno.test("validateLab hints at misspelled top-level keys instead of calling the file not a lab file", () => {
+  const misspelled = validateLab("nmae: x\ntopolgy:\n  nodes: {}\n");
+  assert.equal(misspelled.notLab, undefined);
+  const messages = misspelled.errors.map((e) => `${e.line}:${e.col}: ${e.message}`);
+  assert.ok(
+    messages.includes('1:1: unknown key "nmae" in the top level (did you mean "name"?)'),
+    messages.join("\n"),
+  );
+  assert.ok(
+    messages.includes('2:1: unknown key "topolgy" in the top level (did you mean "topology"?)'),
+    messages.join("\n"),
+  );
+  const capitalised = validateLab("Name: x\nTopology: {}\n");
+  assert.equal(capitalised.notLab, undefined);
+  assert.ok(
+    capitalised.errors.some((e) =>
+      e.message === 'unknown key "Name" in the top level (did you mean "name"?)'
+    ),
+    capitalised.errors.map((e) => e.message).join("\n"),
+  );
+});
+
 Deno.test("validateLab checks link values, kinds and ends", () => {
   const errors = errorsOf(`name: t
 topology:

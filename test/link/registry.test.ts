@@ -65,3 +65,10 @@ Deno.test("a vde:// path that no switch serves says why: a stopped switch's left
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a scheme's bare name that opens no switch is answered with 'did you mean SCHEME://?'", async () => {
+  for (const scheme of ["slirp", "null"]) {
+    const message = await refusal(scheme);
+    assert.match(message, new RegExp(`\\(did you mean ${scheme}://\\?\\)$`));
+  }
+});

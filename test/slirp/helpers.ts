@@ -59,6 +59,8 @@ export class FakeSocket implements HostSocket {
 export class FakeHostNet implements HostNet {
   readonly sockets: FakeSocket[] = [];
   readonly taken = new Set<number>();
+  /** Ports an unprivileged process may not bind. */
+  readonly denied = new Set<number>();
   #port = 40000;
   /** The errno sends of sockets opened from now on fail with. */
   failWith = 0;
@@ -71,6 +73,9 @@ export class FakeHostNet implements HostNet {
   ): HostSocket {
     if (bindPort !== 0 && this.taken.has(bindPort)) {
       throw new Deno.errors.AddrInUse(`UDP port ${bindPort} is already in use on the host`);
+    }
+    if (this.denied.has(bindPort)) {
+      throw new Deno.errors.PermissionDenied(`UDP port ${bindPort} is not allowed`);
     }
     const s = new FakeSocket(family, bindPort || this.#port++, onDatagram, "udp", bindAddr, onError);
     s.failWith = this.failWith;

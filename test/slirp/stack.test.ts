@@ -223,12 +223,17 @@ Deno.test("UDP forward: the guest sees the client's real address and its reply g
   // A loopback client shows as the gateway.
   fwd.receive(new Uint8Array([9]), [127, 0, 0, 1], 4001);
   assert.equal(formatIpv4(udpOf(t.take()[0]!).h.src), "10.0.2.2");
-  // Taken port, duplicate, removal.
+  // Taken port, denied port, duplicate, removal.
   t.net.taken.add(6000);
   await assert.rejects(
     () => t.stack.addForward(parseForward("udp:6000:53", t.stack.config)),
     // The words of a TCP forward's taken port (test/slirp/tcp_engine.test.ts), with UDP.
     new Error("Host port 6000 on 0.0.0.0 is already in use (UDP forward to 10.0.2.15:53)"),
+  );
+  t.net.denied.add(53);
+  await assert.rejects(
+    () => t.stack.addForward(parseForward("udp:53:53", t.stack.config)),
+    new Error("Not allowed to listen on host port 53 on 0.0.0.0"),
   );
   await assert.rejects(() => t.stack.addForward(parseForward("udp:5353:53", t.stack.config)), /exists/);
   assert.equal(await t.stack.removeForward(parseForward("udp:5353:1", t.stack.config)), true);

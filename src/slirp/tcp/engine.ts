@@ -64,6 +64,7 @@ import {
 } from "../../wire/ip_address.ts";
 import type { SocketAddress, TcpCoreSide, TcpEngine } from "./api.ts";
 import { log } from "../../log.ts";
+import { forwardListenFailure } from "../config.ts";
 import { denoHostNet, type HostConn, type HostListener, type HostNet, type HostPeer } from "./host.ts";
 import { IsnGenerator } from "./isn.ts";
 import { pow2AtLeast } from "./ring.ts";
@@ -1132,17 +1133,10 @@ class Engine implements SlirpTcpEngine {
     try {
       listener = this.#hostNet.listen(hostText, spec.hostPort);
     } catch (e) {
-      if (e instanceof Deno.errors.AddrInUse) {
-        throw new Error(
-          `Host port ${spec.hostPort} on ${hostText} is already in use (TCP forward to ${
-            formatIp(guestAddr)
-          }:${spec.guestPort})`,
-        );
-      }
-      if (e instanceof Deno.errors.PermissionDenied) {
-        throw new Error(`Not allowed to listen on host port ${spec.hostPort} on ${hostText}`);
-      }
-      throw new Error(`Cannot listen on ${hostText} port ${spec.hostPort}: ${errorText(e)}`);
+      throw new Error(
+        forwardListenFailure("tcp", hostText, spec.hostPort, `${formatIp(guestAddr)}:${spec.guestPort}`, e) ??
+          `Cannot listen on ${hostText} port ${spec.hostPort}: ${errorText(e)}`,
+      );
     }
     const fwd: Forward = {
       key: forwardKey(hostText, listener.port),
