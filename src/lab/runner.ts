@@ -499,10 +499,8 @@ export class LabRunner {
     for (const end of link.spec.ends) {
       const sw = this.switches.get(end.node);
       if (sw === undefined || end.port === undefined) continue;
-      const engine = sw.sw.engine;
-      if (!up) engine.deactivatePort(end.port);
-      // A port whose client left while the cable was out stays down, as Switch leaves it.
-      else if (sw.sw.port(end.port)?.endpoints.length) engine.activatePort(end.port);
+      // While the cable is out, the port stays down even if its client reconnects.
+      sw.sw.setPortEnabled(end.port, up);
     }
   }
 

@@ -120,6 +120,8 @@ export class Switch {
   #observedSeq = 0;
   /** Per port, endpoints that stay on this thread (their frames cross the rings). */
   readonly #remote = new Map<number, number>();
+  /** Ports switched off by `setPortEnabled`: a client joining or a lent fd arriving leaves them down. */
+  readonly #switchedOff = new Set<number>();
 
   constructor(options: SwitchOptions = {}) {
     this.#ownOnEvent = options.onEvent;
@@ -324,7 +326,7 @@ export class Switch {
     const thread = this.#thread;
     const lends = thread !== null && lendsFd(link);
     // A lent fd's port goes active once the thread has the fd (see #lend).
-    if (state.endpoints.length === 1 && !lends) this.engine.activatePort(port);
+    if (!lends && !this.#switchedOff.has(port)) this.engine.activatePort(port);
     if (thread === null) {
       const engine = this.engine;
       link.onFrame = (frame) => engine.input(port, frame);
@@ -349,11 +351,35 @@ export class Switch {
       lent.fd = end.fd;
       // The fd first, then the port: the thread never floods to an active port it cannot write.
       thread.addFd(port, end.fd, end.kind);
-      if (!this.engine.isActive(port)) this.engine.activatePort(port);
+      if (!this.#switchedOff.has(port)) this.engine.activatePort(port);
     }, (err) => {
       release();
       link.close(`cannot hand the port to the switch thread: ${err}`);
     });
+  }
+
+  /**
+   * Switches port `port` off or back on, as an administrator (the web view's
+   * toggle) or a pulled cable (a lab link down) does. Off, it keeps its
+   * clients but stops switching, and stays off when a client joins or a
+   * lent fd reaches the thread; a freed port forgets it. On, it switches
+   * again once it has a client that forwards: one whose fd is on its way to
+   * the thread only when the thread has it.
+   *
+   * @returns whether the port is now active
+   * @throws RangeError if the port is out of range
+   */
+  setPortEnabled(port: number, on: boolean): boolean {
+    if (!on) {
+      this.engine.deactivatePort(port);
+      this.#switchedOff.add(port);
+      return false;
+    }
+    this.#switchedOff.delete(port);
+    if (this.#ports[port]?.endpoints.some((ep) => (this.#lent.get(ep)?.fd ?? 0) >= 0)) {
+      this.engine.activatePort(port);
+    }
+    return this.engine.isActive(port);
   }
 
   /**
@@ -419,6 +445,7 @@ export class Switch {
     const state = this.#ports[port];
     if (state === undefined || state.endpoints.length > 0) return false;
     this.#ports[port] = undefined;
+    this.#switchedOff.delete(port);
     // A freed port forgets its VLANs, as vde_switch's does: the next user starts in VLAN 0.
     this.engine.resetPortVlans(port);
     this.#dropRouterPort(port);
@@ -501,6 +528,7 @@ export class Switch {
     }
     this.engine.setNumPorts(n);
     this.#ports.length = Math.min(this.#ports.length, n);
+    for (const p of this.#switchedOff) if (p >= n) this.#switchedOff.delete(p);
     return true;
   }
 

@@ -171,9 +171,8 @@ export class WebServer {
           return text(404, "no such port\n");
         }
         // A disabled port keeps its clients but stops switching; one with no client stays down.
-        if (on === "0") engine.deactivatePort(port);
-        else if (state.endpoints.length > 0) engine.activatePort(port);
-        return text(200, `port ${port} ${engine.isActive(port) ? "up" : "down"}\n`);
+        const up = this.#status.sw.setPortEnabled(port, on === "1");
+        return text(200, `port ${port} ${up ? "up" : "down"}\n`);
       }
       default:
         return text(404, "no such action\n");

@@ -1,11 +1,38 @@
 /**
- * The Switch around the engine on the main thread: its clock. Frames and ports are tested through
- * the console, the links and the data-plane thread's tests.
+ * The Switch around the engine: its clock on the main thread, and a port switched off or on (the web
+ * view's toggle, a lab cable pulled) against clients joining and fds lent to the data-plane thread.
+ * Frames and the rest of the ports are tested through the console, the links and the data-plane
+ * thread's tests.
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
+import { BaseLink } from "../../src/link/link.ts";
+import type { PlugEnd } from "../../src/dataplane/plug_layout.ts";
+import { datagramPair, libc } from "../../ffi/libc.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { BROADCAST, ethFrame, mac, until } from "../helpers/vde_clients.ts";
+
+/** A vde client's link whose datagram fd reaches the switch thread only when the test says `lend()`. */
+class LendingLink extends BaseLink {
+  readonly kind = "vde" as const;
+  readonly #lent = Promise.withResolvers<void>();
+
+  constructor(readonly fd: number) {
+    super("lending client");
+  }
+
+  lendFd(_returned: Promise<unknown>): Promise<PlugEnd> {
+    return this.#lent.promise.then(() => ({ fd: this.fd, kind: "dgram", name: this.description }));
+  }
+
+  lend(): void {
+    this.#lent.resolve();
+  }
+
+  send(): void {}
+
+  protected teardown(): void {}
+}
 
 Deno.test("a switch on the main thread ticks again within milliseconds while an aging pass is in progress, else once a second", async () => {
   const sw = new Switch({ numPorts: 4 });
@@ -41,5 +68,60 @@ Deno.test("a switch on the main thread ticks again within milliseconds while an 
     }
   } finally {
     await sw.close();
+  }
+});
+
+Deno.test("a port switched off stays down while clients join and leave; switched on it switches again, and a freed port forgets", async () => {
+  const sw = new Switch({ numPorts: 4 });
+  try {
+    const a = new MemoryLink("a");
+    sw.attach(a, { port: 1 });
+    assert.equal(sw.setPortEnabled(1, false), false);
+    sw.attach(new MemoryLink("b"), { port: 1 });
+    assert.equal(sw.engine.isActive(1), false, "a second client does not turn it on");
+    for (const ep of [...sw.port(1)!.endpoints]) ep.link.close();
+    await until("port 1 empty", () => sw.port(1)!.endpoints.length === 0);
+    const c = new MemoryLink("c");
+    sw.attach(c, { port: 1 });
+    assert.equal(sw.engine.isActive(1), false, "nor a client that joins an empty port");
+    assert.equal(sw.setPortEnabled(1, true), true);
+    const d = new MemoryLink("d");
+    sw.attach(d, { port: 2 });
+    c.receive(ethFrame(BROADCAST, mac(1), 1));
+    assert.equal(d.sent.length, 1, "switched on, port 1 forwards");
+    d.close();
+    await until("port 2 empty", () => sw.port(2)!.endpoints.length === 0);
+    assert.equal(sw.setPortEnabled(2, true), false, "a port with no client stays down");
+    assert.equal(sw.setPortEnabled(2, false), false);
+    assert.equal(sw.removePort(2), true);
+    sw.attach(new MemoryLink("e"), { port: 2 });
+    assert.equal(sw.engine.isActive(2), true, "a freed port forgets it was switched off");
+  } finally {
+    await sw.close();
+  }
+});
+
+Deno.test("a threaded switch's port whose fd is on its way to the thread goes active only once the thread has it, and not while switched off", async () => {
+  const sw = new Switch({ numPorts: 4, dataplane: "thread" });
+  const pair = datagramPair();
+  assert.ok(pair !== null);
+  try {
+    const link = new LendingLink(pair[0]);
+    const ep = sw.attach(link, { port: 1 });
+    assert.equal(sw.setPortEnabled(1, true), false, "not before the thread has the fd");
+    sw.setPortEnabled(1, false);
+    link.lend();
+    await sw.forwarding(ep);
+    assert.equal(sw.engine.isActive(1), false, "switched off, the fd's arrival leaves it down");
+    assert.equal(sw.setPortEnabled(1, true), true);
+    const m = new MemoryLink("m");
+    sw.attach(m, { port: 2 });
+    const frame = ethFrame(BROADCAST, mac(1), 1);
+    assert.equal(libc().send(pair[1], frame, frame.length, 0), frame.length);
+    await until("the client's broadcast on port 2", () => m.sent.length === 1);
+  } finally {
+    await sw.close();
+    libc().close(pair[0]);
+    libc().close(pair[1]);
   }
 });

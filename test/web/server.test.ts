@@ -156,6 +156,8 @@ Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles
     assert.equal(r.sw.engine.isActive(2), false);
     r.a.receive(ethFrame(mac(2), mac(1), 1));
     assert.equal(r.b.sent.length, 0, "a disabled port gets nothing");
+    r.sw.attach(new MemoryLink("late client"), { port: 2 });
+    assert.equal(r.sw.engine.isActive(2), false, "a client joining a disabled port leaves it disabled");
     assert.equal(await post("/api/port?port=2&on=1", TOKEN), 200);
     r.a.receive(ethFrame(mac(2), mac(1), 2));
     assert.equal(r.b.sent.length, 1);
