@@ -313,6 +313,20 @@ Deno.test("bridging: data in a batch without the guest's FIN is not marked last;
   assert.deepEqual(conn.writtenData(), up);
 });
 
+Deno.test("a timer run between a batch and its flush sends the ACK the batch held, and the next batch's ACK still leaves at its flush", async () => {
+  const rig = new Rig();
+  const { seq, ourSeq } = await rig.open();
+  rig.take();
+  const part = new TextEncoder().encode("abc");
+  rig.send(GUEST, REMOTE, { seq, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, part);
+  assert.deepEqual(rig.take(), [], "one small segment's ACK is held for the batch's end");
+  rig.engine.poll();
+  assert.deepEqual(rig.take().map((o) => o.ack), [seq + 3], "the timer run sends it");
+  rig.send(GUEST, REMOTE, { seq: seq + 3, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, part);
+  rig.engine.flush();
+  assert.deepEqual(rig.take().map((o) => o.ack), [seq + 6], "the connection queues its next held ACK again");
+});
+
 Deno.test("bridging: guest data without PSH is held for one host write until PSH, half the ring or 1 ms", async () => {
   const rig = new Rig();
   const { conn, seq, ourSeq } = await rig.open();

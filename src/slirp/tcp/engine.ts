@@ -660,7 +660,9 @@ class Engine implements SlirpTcpEngine {
 
   poll(): void {
     if (this.#closed) return;
-    this.ackQueue.length = 0;
+    // A timer may run between a batch of input and its flush: the ACKs that batch held go now, and
+    // each connection's "queued" mark is cleared with them, or it would never queue an ACK again.
+    this.#flushAcks();
     const now = this.core.now();
     let next = Infinity;
     // Backwards: a flow that closes is swapped with the last one, which was already visited.
@@ -688,6 +690,10 @@ class Engine implements SlirpTcpEngine {
 
   flush(): void {
     this.#runPumps();
+    this.#flushAcks();
+  }
+
+  #flushAcks(): void {
     const q = this.ackQueue;
     for (let i = 0; i < q.length; i++) q[i]!.tcb.flushAck();
     q.length = 0;
