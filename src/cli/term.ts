@@ -203,8 +203,10 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       const inner = parseLine(args);
       const ofSwitch = remote.lab ? await remote.switchCommands(name) : undefined;
       if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
-      // These end the session from our side: the connection's close that follows is no news.
-      if (name === "logout" || name === "shutdown" || (remote.lab && name === "down")) leaving = true;
+      // These end the session from our side: the connection's close that follows is no news. Set
+      // before the command runs, as the switch may hang up before its reply is read.
+      const ending = name === "logout" || name === "shutdown" || (remote.lab && name === "down");
+      if (ending) leaving = true;
       let reply: RemoteReply | null;
       try {
         reply = await remote.execute(line);
@@ -212,6 +214,8 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
         return `vde term: ${(err as Error).message}\n`;
       }
       if (reply === null) return "";
+      // Refused: the session goes on, and a later hang-up is news again.
+      if (ending && reply.code !== 0) leaving = false;
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));

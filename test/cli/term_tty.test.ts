@@ -132,3 +132,49 @@ Deno.test("vde term at a terminal says so when the switch stops under it, and no
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("vde term at a terminal still says so when the switch stops after refusing the user's shutdown", async (t) => {
+  if (skipUnless(t, await tmuxMissing())) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-term-refused-" });
+  await Deno.mkdir(`${dir}/home`);
+  const mgmt = `${dir}/mgmt`;
+  // A console that refuses everything, `shutdown` included, and hangs up when the test says so.
+  const listener = Deno.listen({ transport: "unix", path: mgmt });
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const say = (s: string) => conn.write(new TextEncoder().encode(s));
+        await say("VDE refusing console\n\nvde$ ");
+        const buf = new Uint8Array(1024);
+        let n: number | null;
+        while ((n = await conn.read(buf)) !== null) {
+          for (const _ of new TextDecoder().decode(buf.subarray(0, n)).matchAll(/\n/g)) {
+            await say("1095 Operation not supported\n\nvde$ ");
+          }
+        }
+      })().catch(() => {});
+    }
+  })().catch(() => {});
+  const tmux = await TmuxSession.start(
+    `${dir}/tmux.sock`,
+    `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+    { HOME: `${dir}/home` },
+  );
+  try {
+    const prompts = (s: string) => s.split(`vde[${mgmt}]$`).length - 1;
+    await tmux.waitFor((s) => prompts(s) === 1, "the prompt", 30_000);
+    await tmux.keys("shutdown", "Enter");
+    await tmux.waitFor((s) => prompts(s) === 2, "the refusal and the next prompt");
+    for (const conn of conns) conn.close();
+    await tmux.waitFor((s) => s.includes("[exit 0]"), "vde term to leave after the hang-up");
+    const screen = await tmux.screen();
+    assert.ok(screen.includes(`vde term: ${mgmt} closed the connection (the switch or lab stopped)`), screen);
+  } finally {
+    await tmux.kill();
+    listener.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
