@@ -10,7 +10,7 @@
  */
 import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
 import { formatIpv6, ipv6PrefixMatch } from "../wire/ipv6.ts";
-import { ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
+import { formatIp, ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { encodeDnsName } from "../wire/dns.ts";
 import type { GuestForwardSpec } from "./guest_forward.ts";
 
@@ -35,6 +35,11 @@ export interface ForwardSpec {
   /** Guest address (4 or 16 bytes); undefined for "the guest" (first lease, or the SLAAC address seen). */
   guestAddr: Uint8Array | undefined;
   guestPort: number;
+}
+
+/** The address a forward listens on as text: the family's wildcard ("0.0.0.0", "::") when none is named. */
+export function forwardHostText(f: ForwardSpec): string {
+  return f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : formatIp(f.hostAddr);
 }
 
 /**

@@ -5,7 +5,7 @@
  * (guest_forward.ts) to their commands and sockets, and the forward
  * control the stack and console use.
  */
-import type { DnsUpstream, ForwardSpec, SlirpConfig } from "./config.ts";
+import { type DnsUpstream, forwardHostText, type ForwardSpec, type SlirpConfig } from "./config.ts";
 import type { TcpForwardControl } from "./stack.ts";
 import type { TcpCoreSide } from "./tcp/api.ts";
 import { createTcpEngine, type SlirpTcpEngine, type TcpEngineOptions } from "./tcp/engine.ts";
@@ -70,8 +70,6 @@ export function startTcpEngine(
     ...tcpOptions(c, dnsUpstream, hostNet),
     tcp: { switchQueueFrames },
   });
-  const hostAddr = (f: ForwardSpec) =>
-    f.hostAddr === undefined ? (f.family === 4 ? "0.0.0.0" : "::") : formatIp(f.hostAddr);
   const control: TcpForwardControl = {
     async addForward(f: ForwardSpec): Promise<number> {
       const guest = f.guestAddr ?? guestAddress(f.family);
@@ -79,7 +77,7 @@ export function startTcpEngine(
         throw new Error("no IPv6 address of the guest is known yet: name the guest address in the forward");
       }
       const info = await engine.addForward({
-        hostAddr: hostAddr(f),
+        hostAddr: forwardHostText(f),
         hostPort: f.hostPort,
         guestAddr: guest,
         guestPort: f.guestPort,
@@ -88,7 +86,7 @@ export function startTcpEngine(
       return info.hostPort;
     },
     removeForward(f: ForwardSpec): boolean {
-      return engine.removeForward({ hostAddr: hostAddr(f), hostPort: f.hostPort, v6: f.family === 6 });
+      return engine.removeForward({ hostAddr: forwardHostText(f), hostPort: f.hostPort, v6: f.family === 6 });
     },
   };
   return { engine, control };

@@ -31,7 +31,7 @@ import { ipv6Equal } from "../wire/ipv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { UDP_HLEN, writeUdp } from "../wire/udp.ts";
 import { formatIp } from "../wire/ip_address.ts";
-import { forwardListenFailure, type ForwardSpec } from "./config.ts";
+import { forwardHostText, forwardListenFailure, type ForwardSpec } from "./config.ts";
 import { HEADROOM, type HostNet, type HostSocket } from "./host_net.ts";
 import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
 import { hex16, type Iface } from "./iface.ts";
@@ -340,12 +340,9 @@ export class UdpNat {
         spec.hostPort,
       );
     } catch (err) {
-      const host = spec.hostAddr === undefined
-        ? (spec.family === 4 ? "0.0.0.0" : "::")
-        : formatIp(spec.hostAddr);
       const guest = spec.guestAddr ?? iface.defaultGuest(spec.family);
       const to = guest === null ? `guest port ${spec.guestPort}` : `${formatIp(guest)}:${spec.guestPort}`;
-      const why = forwardListenFailure("udp", host, spec.hostPort, to, err);
+      const why = forwardListenFailure("udp", forwardHostText(spec), spec.hostPort, to, err);
       throw why === undefined ? err : new Error(why);
     }
     if (spec.hostPort === 0) fwd.spec = { ...spec, hostPort: fwd.sock.localPort };
