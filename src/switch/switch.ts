@@ -7,6 +7,9 @@
  * automatic request takes the lowest free allocatable port from 1, a port
  * can hold several endpoints of the same user, and a port whose last
  * endpoint leaves becomes inactive but stays allocated with its settings.
+ * A port switched off (`setPortEnabled`: the web toggle, a lab cable
+ * pulled) keeps its endpoints but stays inactive, whoever joins, until
+ * switched on again or freed.
  *
  * With `dataplane: "thread"` the frames do not pass here: a SwitchThread
  * (dataplane/switch_thread.ts) forwards them on a Worker with its own copy
