@@ -18,6 +18,7 @@ import { runCommand } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { counted } from "../counted.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -46,7 +47,7 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
-      return `${n.ports} ports (${used} in use)${n.hub ? ", hub" : ""}, sock ${s.dir}`;
+      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}, sock ${s.dir}`;
     }
     case "host": {
       const h = r.hosts.get(n.name)!;
