@@ -112,7 +112,11 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["links", "", "the lab's links with their counters"],
   ["status", "", "nodes and links"],
   ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
-  ["link", "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V", "cut, restore or impair a link"],
+  [
+    "link",
+    "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V",
+    "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
+  ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
