@@ -7,7 +7,7 @@
  * meant for another, and stops when hub mode is off again.
  */
 import assert from "node:assert/strict";
-import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless, sleep, spawnManaged } from "../helpers/processes.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import {
   BROADCAST,
@@ -128,18 +128,33 @@ Deno.test("unixcmd reads a 65,536-entry hash/print whole, through the small send
 Deno.test("a scripted unixterm session runs commands and logs out", async (t) => {
   if (skipUnless(t, await missingTools(["unixterm"]))) return;
   await withMgmtSwitch("ours", async (mgmt) => {
-    // unixterm relays stdin to the socket; pauses let each reply arrive before the next line.
-    const script =
-      `(printf 'port/showinfo\\n'; sleep 0.5; printf 'foo\\n'; sleep 0.5; printf 'logout\\n'; sleep 1) | unixterm ${mgmt}`;
-    const r = await run(["sh", "-c", script], { check: false, timeoutMs: 15_000 });
-    assert.equal(r.timedOut, false);
+    // Each line goes once the reply before it is in, and stdin stays open: unixterm quits when its
+    // stdin closes, so a script of fixed pauses lost every reply still on its way when the machine
+    // was slow (only the banner came out).
+    const term = spawnManaged(["unixterm", mgmt], { stdin: "piped" });
+    let status: Deno.CommandStatus | null = null;
+    try {
+      await term.waitForOutput(/vde\$ $/, 15_000);
+      await term.write("port/showinfo\n");
+      await term.waitForOutput(/1000 Success\n\nvde\$ $/, 15_000);
+      await term.write("foo\n");
+      await term.waitForOutput(/1038 Function not implemented\n\nvde\$ $/, 15_000);
+      await term.write("logout\n");
+      status = await Promise.race([term.status, sleep(15_000).then(() => null)]);
+    } finally {
+      await term.stop();
+    }
+    assert.ok(status !== null, "unixterm still runs 15 s after logout");
     const expected =
       "VDE switch V.2.3.2\nvde for Deno - speaks vde_switch 2.3.2's console protocol\n\nvde$ " +
       "0000 DATA END WITH '.'\nNumports=32\nHUB=false\ncounters=true\n.\n1000 Success\n\nvde$ " +
       "1038 Function not implemented\n\nvde$ ";
     // unixterm quits on the hang-up, sometimes before printing the last bytes (with vde_switch too).
-    assert.ok([expected, `${expected}9999 END OF SESSION`].includes(r.stdout), JSON.stringify(r.stdout));
-    assert.equal(r.code, 0, "unixterm saw the session end");
+    assert.ok(
+      [expected, `${expected}9999 END OF SESSION`].includes(term.stdout),
+      JSON.stringify(term.stdout),
+    );
+    assert.equal(status.code, 0, "unixterm saw the session end");
   });
 });
 

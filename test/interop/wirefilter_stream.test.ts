@@ -7,7 +7,7 @@
  * Debian's, and the real dpipe (Debian's and ours) between two C switches.
  */
 import assert from "node:assert/strict";
-import { hasCommand, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
 import {
   ClientSet,
   ethFrame,
@@ -311,6 +311,13 @@ async function withTwoSwitches(
     const onB = clients.vdePlug(`${tmp}/b`);
     await waitForPortFiles(`${tmp}/a`, 2);
     await waitForPortFiles(`${tmp}/b`, 2);
+    // dpipe's C vde_plugs make the port files while our wirefilter between them may still be
+    // starting: a frame timed from then carried its start-up (1086 ms for a 50 ms delay, on a
+    // loaded machine). It forwards once it says so.
+    await waitFor(() => wire.stderr.includes(" filter L="), {
+      timeoutMs: 20_000,
+      what: `the wirefilter's ready line (stderr: ${wire.stderr.trim()})`,
+    });
     try {
       await fn(onA, onB);
     } catch (err) {
@@ -335,6 +342,7 @@ async function crossDelayed(onA: StdioClient, onB: StdioClient, ms: number): Pro
   await onB.send(ethFrame(A, B, 2, 1000));
   await onA.waitTag(2, 10_000);
   const ba = performance.now() - t0;
+  console.log(`delays: A to B ${ab.toFixed(0)} ms, B to A ${ba.toFixed(0)} ms (filter delay ${ms} ms)`);
   assert.ok(ab >= ms && ba >= ms, `delays ${ab.toFixed(0)} and ${ba.toFixed(0)} ms`);
   assert.ok(ab < ms + 1000 && ba < ms + 1000, `delays ${ab.toFixed(0)} and ${ba.toFixed(0)} ms`);
   assert.equal(clientTag(onA.frames.find((f) => clientTag(f) === 2)!), 2);
