@@ -6,6 +6,7 @@
  * a count of the rest, so a flood of bad connections cannot flood the log.
  */
 import type { CableConnection } from "./connection.ts";
+import { counted } from "../counted.ts";
 
 /** Where cable log lines go. */
 export type CableLogger = (message: string) => void;
@@ -42,9 +43,9 @@ export function closeLine(
 ): string {
   const s = conn.stats;
   const secs = ((Date.now() - openedAt) / 1000).toFixed(1);
-  return `${
-    head("cable close", i)
-  } in ${s.framesIn} frames ${s.bytesIn} bytes out ${s.framesOut} frames ${s.bytesOut} bytes` +
+  return `${head("cable close", i)} in ${counted(s.framesIn, "frame")} ${counted(s.bytesIn, "byte")} out ${
+    counted(s.framesOut, "frame")
+  } ${counted(s.bytesOut, "byte")}` +
     ` dropped ${s.dropsOut} after ${secs} s: ${reason}`;
 }
 

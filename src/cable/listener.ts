@@ -29,6 +29,7 @@ import { type Established, HandshakeError, NonceMemory, sendAccept, serverHandsh
 import type { CableKey } from "./key.ts";
 import { CableSession } from "./session.ts";
 import { hex, Status } from "../wire/cable_handshake.ts";
+import { counted } from "../counted.ts";
 
 /** Options of a cable listener. */
 export interface CableListenerOptions {
@@ -218,7 +219,13 @@ export class CableListener {
     const resumed = session !== undefined;
     if (session === undefined) {
       if (this.#sessions.size >= (this.options.maxSessions ?? 256)) {
-        await this.#refuse(conn, est, remote, Status.busy, `${this.#sessions.size} cables already`);
+        await this.#refuse(
+          conn,
+          est,
+          remote,
+          Status.busy,
+          `${counted(this.#sessions.size, "cable")} already`,
+        );
         return;
       }
       session = new ListenerSession(`cable from ${remote}`, est.sessionId);

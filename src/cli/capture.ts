@@ -27,6 +27,7 @@ import {
   RECORD_FRAME,
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
+import { counted } from "../counted.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {
@@ -193,7 +194,7 @@ export async function runCapture(
       for (const r of decoder.push(buf.subarray(0, n))) {
         if (r.type === RECORD_FRAME) {
           writer.frame(r.port, r.direction as Direction, r.value, r.payload, r.originalLength);
-          if (writer.captured >= count) return `${count} frames`;
+          if (writer.captured >= count) return counted(count, "frame");
         } else if (r.type === RECORD_PORT) {
           writer.describePort(r.port, new TextDecoder().decode(r.payload));
         } else if (r.type === RECORD_DROPS) {
@@ -250,6 +251,8 @@ export const captureCommand = (program: Command): void => {
     .action(async (target: string, opts: CaptureCliOptions) => {
       const { captured, dropped, switchGone } = await runCapture(target, opts);
       const why = switchGone ? "the switch stopped: " : "";
-      console.error(`${why}${captured} frames captured, ${dropped} dropped by the switch (slow reader)`);
+      console.error(
+        `${why}${counted(captured, "frame")} captured, ${dropped} dropped by the switch (slow reader)`,
+      );
     });
 };

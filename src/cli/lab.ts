@@ -36,6 +36,7 @@ import { otherToolHint } from "./other_tools.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
+import { counted } from "../counted.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -61,7 +62,7 @@ export function loadLab(
   if (lab === undefined) {
     for (const line of formatErrors(file, errors)) console.error(line);
     throw new UsageError(
-      `${errors.length} error${errors.length === 1 ? "" : "s"} in ${file}${after}`,
+      `${counted(errors.length, "error")} in ${file}${after}`,
     );
   }
   return { lab, text, path: Deno.realPathSync(file) };

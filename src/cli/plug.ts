@@ -24,6 +24,8 @@ import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import type { Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
+import { logSlirpStarted } from "./slirp.ts";
+import { SlirpLink } from "../link/slirp_link.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -95,6 +97,9 @@ export const plugCommand: Subcommand = (program: Command) => {
           b.close("stopped by a signal");
           return;
         }
+        for (const [end, other] of [[a, second], [b, first]] as const) {
+          if (end instanceof SlirpLink) logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
+        }
         await plug(a, b, { thread, openedForThread: options.plugThread });
       } finally {
         removeSignals();
@@ -127,7 +132,10 @@ async function plugSlirpThread(vde: string, config: SlirpConfig, options: OpenOp
   try {
     // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
     const sw = (await open(vde, options)) as DgramLink;
-    const { end } = await runSlirpOnThread(sw, config, stopped, () => {}).catch((err) => {
+    const where = splitVnl(vde).rest;
+    const { end } = await runSlirpOnThread(sw, config, stopped, (described) => {
+      logSlirpStarted("vde plug", where, described);
+    }).catch((err) => {
       throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
     });
     log("vde plug", switchLinkSummary(end.link));

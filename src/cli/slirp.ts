@@ -74,6 +74,15 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
   }
 }
 
+/**
+ * The line a slirp prints once it runs: where it is plugged, its gateway,
+ * DNS and first lease. `vde slirp` and `vde plug ... slirp://` both print it
+ * from here, so a user who moves from one to the other sees the same line.
+ */
+export function logSlirpStarted(component: string, where: string, described: string): void {
+  log(component, `on ${where}: ${described}`);
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -97,7 +106,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       p.defer(() => web.close());
     }
     p.ready();
-    log("vde slirp", `on ${o.sock}: ${slirp.stack.describe()[0]}`);
+    logSlirpStarted("vde slirp", o.sock, slirp.stack.describe()[0]!);
     const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -120,7 +129,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
         p.defer(() => web.close());
       }
       p.ready();
-      log("vde slirp", `on ${o.sock}: ${described}`);
+      logSlirpStarted("vde slirp", o.sock, described);
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });

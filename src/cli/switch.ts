@@ -26,6 +26,7 @@ import { CaptureServer } from "../capture/server.ts";
 import { startFileCapture } from "../capture/file_capture.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { startSwitchWeb } from "./web.ts";
+import { counted } from "../counted.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -160,7 +161,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       // The file's last writes finish before the program exits.
       p.defer(async () => {
         const { captured, dropped } = capture.counts();
-        log(COMPONENT, `--pcap ${o.pcap}: ${captured} frames captured, ${dropped} dropped`);
+        log(COMPONENT, `--pcap ${o.pcap}: ${counted(captured, "frame")} captured, ${dropped} dropped`);
         await capture.close();
       });
     }
@@ -214,7 +215,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       : "";
     const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
     p.ready(
-      `serving ${server.dir} with ${numPorts} ports${kind}${where}; console: vde term ${mgmt.path}${webView}`,
+      `serving ${server.dir} with ${
+        counted(numPorts, "port")
+      }${kind}${where}; console: vde term ${mgmt.path}${webView}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
     const stdinConsole: RunningConsole | null = p.inBackground

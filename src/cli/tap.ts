@@ -1,6 +1,8 @@
 /**
  * `vde tap create|delete NAME`: persistent taps, what vde_tunctl does. A tap
  * created with `--user` can later be opened by that user without root.
+ * `vde tap list`: the taps that exist, as `ip tuntap list` shows them, with
+ * who owns each and which processes hold it.
  */
 import type { Command } from "commander";
 import { createPersistentTap, deletePersistentTap, TapError } from "../../ffi/tun.ts";
@@ -8,6 +10,9 @@ import { C } from "../../ffi/libc.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
+import { listTaps, type TapInfo } from "../os/taps.ts";
+import { groupName, userName } from "../os/users.ts";
+import { renderTable } from "../console/switch/tables.ts";
 
 /**
  * Runs a tap operation; without CAP_NET_ADMIN says that this very command
@@ -32,6 +37,28 @@ function interfaceExists(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The lines of `vde tap list`: one row per tap, owner and group by name,
+ * "persistent" or "while held", up or down, and the holders as PID (COMMAND).
+ */
+export function tapListLines(taps: readonly TapInfo[]): string[] {
+  if (taps.length === 0) return ["no tap interfaces"];
+  return renderTable(
+    ["NAME", "OWNER", "GROUP", "LIFETIME", "STATE", "HELD BY"].map((title) => ({
+      title,
+      align: "left" as const,
+    })),
+    taps.map((t) => [
+      t.name,
+      t.owner === null ? "-" : userName(t.owner),
+      t.group === null ? "-" : groupName(t.group),
+      t.persistent ? "persistent" : "while held",
+      t.up ? "up" : "down",
+      t.holders.length === 0 ? "-" : t.holders.map((h) => `${h.pid} (${h.command})`).join(", "),
+    ]),
+  );
 }
 
 /** Registers `vde tap`. */
@@ -82,5 +109,13 @@ export const tapCommand: Subcommand = (program: Command) => {
     .action((name: string) => {
       asRoot(`vde tap delete ${name}`, `vde tap delete ${name}`, () => deletePersistentTap(name));
       console.log(`tap ${name} deleted`);
+    });
+  tap.command("list")
+    .description(
+      "list the tap interfaces (as ip tuntap list): owner, group, persistent or not, up or down, which processes hold each",
+    )
+    .addHelpText("after", examples("vde tap list"))
+    .action(() => {
+      for (const line of tapListLines(listTaps())) console.log(line);
     });
 };

@@ -18,6 +18,7 @@ import { runCommand } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { counted } from "../counted.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -46,7 +47,7 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
-      return `${n.ports} ports (${used} in use)${n.hub ? ", hub" : ""}, sock ${s.dir}`;
+      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}, sock ${s.dir}`;
     }
     case "host": {
       const h = r.hosts.get(n.name)!;
@@ -111,7 +112,11 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["links", "", "the lab's links with their counters"],
   ["status", "", "nodes and links"],
   ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
-  ["link", "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V", "cut, restore or impair a link"],
+  [
+    "link",
+    "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V",
+    "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
+  ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],

@@ -9,6 +9,7 @@
  */
 import type { Link } from "./link.ts";
 import { BUILTIN_SCHEMES } from "./schemes.ts";
+import { foreignSchemeHint } from "./foreign_schemes.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -106,7 +107,12 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
   const { scheme, rest } = splitVnl(vnl);
   const factory = factories.get(scheme);
   if (factory === undefined) {
-    throw new Error(`unknown VNL scheme "${scheme}://" (known: ${schemes().join(", ")})`);
+    const hint = foreignSchemeHint(scheme);
+    throw new Error(
+      `unknown VNL scheme "${scheme}://" (known: ${schemes().join(", ")})${
+        hint === undefined ? "" : `: ${hint}`
+      }`,
+    );
   }
   try {
     return await factory(rest, options);

@@ -53,6 +53,7 @@ import type { TcpCoreSide, TcpEngine } from "./tcp/api.ts";
 import { createRefusingTcpEngine, tcpReset } from "./tcp_stub.ts";
 import { TftpServer } from "./tftp_server.ts";
 import { UDP_IDLE_MS, UdpNat } from "./udp_nat.ts";
+import { counted } from "../counted.ts";
 
 export { MAX_UDP_FLOWS, UDP_IDLE_MS } from "./udp_nat.ts";
 export { MAX_PING_FLOWS, PING_IDLE_MS } from "./ping_nat.ts";
@@ -430,9 +431,11 @@ export class SlirpStack implements TcpCoreSide {
         this.dns.upstreams.map(formatUpstream).join(", ") || "none"
       }; queries ${this.dns.stats.queries}, answers ${this.dns.stats.answers}, timed out ${this.dns.stats.timeouts}`,
       ...c.guestForwards.map(formatGuestForward),
-      ...(this.tftp === null
-        ? []
-        : [`TFTP from ${this.tftp.root}, ${this.tftp.transferCount} transfers, ${this.tftp.completed} done`]),
+      ...(this.tftp === null ? [] : [
+        `TFTP from ${this.tftp.root}, ${
+          counted(this.tftp.transferCount, "transfer")
+        }, ${this.tftp.completed} done`,
+      ]),
       `UDP flows ${this.#udp.flowCount}, ICMP flows ${this.#ping.flowCount}, leases ${this.dhcp.leases().length}`,
     ];
   }

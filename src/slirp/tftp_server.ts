@@ -34,6 +34,7 @@ import {
   TFTP_OP,
   writeTftpDataHeader,
 } from "../wire/tftp.ts";
+import { counted } from "../counted.ts";
 
 /** Transfers at once. */
 export const MAX_TRANSFERS = 64;
@@ -314,7 +315,9 @@ export class TftpServer {
     const who = t.family === 4 ? t.guest.join(".") : "the guest";
     if (problem === null) {
       this.#log(
-        `tftp: sent ${t.name} (${t.size} bytes) to ${who} in ${Math.round(this.#now() - t.started)} ms`,
+        `tftp: sent ${t.name} (${counted(t.size, "byte")}) to ${who} in ${
+          Math.round(this.#now() - t.started)
+        } ms`,
       );
     } else this.#log(`tftp: ${t.name} to ${who}: ${problem}`);
   }

@@ -5,6 +5,7 @@
  */
 import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "../lab/spec.ts";
 import { dotString } from "./topology.ts";
+import { counted } from "../counted.ts";
 
 const SHAPES: Record<LabNode["kind"], string> = {
   switch: "box, style=bold",
@@ -16,7 +17,7 @@ const SHAPES: Record<LabNode["kind"], string> = {
 function nodeLabel(n: LabNode): string {
   switch (n.kind) {
     case "switch":
-      return `${n.name}\nswitch, ${n.ports} ports${n.hub ? ", hub" : ""}${n.stp ? ", STP" : ""}`;
+      return `${n.name}\nswitch, ${counted(n.ports, "port")}${n.hub ? ", hub" : ""}${n.stp ? ", STP" : ""}`;
     case "host": {
       const addrs = Object.values(n.addresses).flat();
       return `${n.name}\nhost${addrs.length > 0 ? ` ${addrs.join(" ")}` : ""}`;

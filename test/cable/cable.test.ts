@@ -41,7 +41,7 @@ for (const mode of ["encrypted", "plain"] as const) {
       client.close("done");
       await until("the close line", () => bench.listenerLog.some((l) => l.startsWith("cable close")));
       const close = bench.listenerLog.find((l) => l.startsWith("cable close"))!;
-      assert.match(close, /in 2000 frames \d+ bytes out 1 frames 9234 bytes/);
+      assert.match(close, /in 2000 frames \d+ bytes out 1 frame 9234 bytes/);
     } finally {
       await bench.close();
     }

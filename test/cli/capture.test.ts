@@ -4,6 +4,7 @@ import { snapLength } from "../../src/cli/capture.ts";
 import { run, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
+import { framed, reap, spawnVde, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 
 Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
   assert.equal(snapLength(undefined), 262144);
@@ -69,6 +70,32 @@ Deno.test("vde capture says the switch stopped when it ends under the capture, n
       }
     }
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde capture -c 1 says '1 frame captured', in the singular", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-one-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
+  try {
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "-c", "1", "-w", `${tmp}/one.pcapng`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await waitFor(async () => ((await Deno.stat(`${tmp}/one.pcapng`).catch(() => null))?.size ?? 0) > 0, {
+      timeoutMs: 30_000,
+      what: "the capture file's header",
+    });
+    await writeTo(plug, framed(testFrame(1)));
+    const { code, stderr } = await within("vde capture -c 1 to exit", 30_000, capture.output());
+    assert.equal(code, 0);
+    assert.match(new TextDecoder().decode(stderr), /^1 frame captured, 0 dropped by the switch/m);
+  } finally {
+    await reap(plug);
+    await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -12,7 +12,9 @@ import {
   within,
   writeTo,
 } from "../helpers/framed_peers.ts";
-import { run } from "../helpers/processes.ts";
+import { run, spawnManaged } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
 
 Deno.test("vde plug joins a VNL with stdio: cmd://cat echoes framed stdin to stdout", async () => {
   const child = spawnVde(["plug", "cmd://cat"]);
@@ -88,3 +90,28 @@ Deno.test("vde plug with one VNL at a terminal refuses in one line instead of jo
   );
   assert.equal(r.stdout.trim().split("\n").length, 1, r.stdout);
 });
+
+for (const extra of [[], ["--no-thread"]] as const) {
+  Deno.test(`vde plug DIR slirp://${extra.map((f) => ` ${f}`).join("")} prints the gateway, DNS and lease line vde slirp prints`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: `vde-plug-slirp-${Deno.pid}-` });
+    const sw = await startOurSwitch(`${dir}/sw`);
+    const started = /^vde (?:plug|slirp): on (\S+): (gateway [^\n]+ first lease [^\n]+)$/m;
+    const plugged = spawnManaged([...ourCli(), "plug", ...extra, `${dir}/sw`, "slirp://"], {
+      name: "vde plug",
+    });
+    const slirp = spawnManaged([...ourCli(), "slirp", ...extra, "--sock", `${dir}/sw`], {
+      name: "vde slirp",
+    });
+    try {
+      const p = await plugged.waitForOutput(started, 20_000, "stderr");
+      const s = await slirp.waitForOutput(started, 20_000, "stderr");
+      assert.equal(p[0], `vde plug: on ${dir}/sw: ${s[2]}`);
+      assert.match(p[2]!, /^gateway 10\.0\.2\.2\/24 dns 10\.0\.2\.3 first lease 10\.0\.2\.15/);
+    } finally {
+      await plugged.stop();
+      await slirp.stop();
+      await sw.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

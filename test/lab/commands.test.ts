@@ -76,7 +76,10 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.ok(column > "help".length, r.stdout);
     assert.equal(lines.find((l) => l.startsWith("exec "))!.indexOf("run a command"), column, r.stdout);
     for (const l of lines.filter((l) => l.startsWith(" "))) assert.equal(l.search(/\S/), column, r.stdout);
-    assert.match(r.stdout, /^link A-B down\|up.*\n {20,}cut, restore or impair a link$/m);
+    assert.match(
+      r.stdout,
+      /^link A-B down\|up.*\n {20,}down pulls the cable \(ports go down at both ends\), up\n {20,}plugs it back, the rest impair it$/m,
+    );
     assert.match(r.stdout, /\(switches: sw1, sw2\)/);
 
     // A typo gets the nearest lab command; `ports`, which vde term emulates for switches, is no typo of itself.
@@ -114,7 +117,10 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
   const rows: [string, string][] = [
     ["help", "this list"],
     ["exec HOST COMMAND...", "run a command in a host's namespace"],
-    ["link A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V", "cut, restore or impair a link"],
+    [
+      "link A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V",
+      "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
+    ],
   ];
   assert.deepEqual(helpColumns(rows, 50), [
     "help                  this list",
@@ -122,8 +128,10 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
     "                      namespace",
     "link A-B down|up|clear|loss V|delay V|jitter V|dup",
     "  V|rate V|mtu V",
-    "                      cut, restore or impair a",
-    "                      link",
+    "                      down pulls the cable (ports",
+    "                      go down at both ends), up",
+    "                      plugs it back, the rest",
+    "                      impair it",
   ]);
   // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
   const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);

@@ -1,0 +1,116 @@
+/**
+ * The tap interfaces of this network namespace, as `ip tuntap list` finds
+ * them: sysfs says which interfaces are tun/tap devices (`tun_flags`), in
+ * which mode, persistent or not, whose (`owner`, `group`: -1 for none) and
+ * whether they are up; /proc says which processes hold one open (a
+ * descriptor that links to /dev/net/tun, whose fdinfo names the interface
+ * in its `iff:` line). The kernel does not record which program created a
+ * tap, so the holders are what tells a tap that vde uses from another.
+ *
+ * Both roots are parameters so tests can point them at a made-up tree.
+ */
+
+/** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
+const IFF_TAP = 0x0002;
+/** IFF_PERSIST in tun_flags: the interface outlives its last holder. */
+const IFF_PERSIST = 0x0800;
+/** IFF_UP in an interface's flags. */
+const IFF_UP = 0x1;
+
+/** One tap interface. */
+export interface TapInfo {
+  name: string;
+  /** uid that may open it without CAP_NET_ADMIN; null for none. */
+  owner: number | null;
+  /** gid whose members may open it; null for none. */
+  group: number | null;
+  /** Whether it outlives its last holder (`vde tap create`, `ip tuntap add`). */
+  persistent: boolean;
+  /** Administratively up (`ip link set NAME up`). */
+  up: boolean;
+  /** Processes holding it open, by pid, with their command name. */
+  holders: { pid: number; command: string }[];
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** -1 (none) as null; unreadable as null too. */
+function idOrNull(text: string | null): number | null {
+  if (text === null || !/^\d+$/.test(text)) return null;
+  return Number(text);
+}
+
+/** Interface name to the processes holding it, from every /dev/net/tun descriptor in `proc`. */
+function tapHolders(proc: string): Map<string, { pid: number; command: string }[]> {
+  const held = new Map<string, { pid: number; command: string }[]>();
+  let pids: Deno.DirEntry[];
+  try {
+    pids = [...Deno.readDirSync(proc)];
+  } catch {
+    return held;
+  }
+  for (const p of pids) {
+    if (!/^\d+$/.test(p.name)) continue;
+    let fds: Deno.DirEntry[];
+    try {
+      fds = [...Deno.readDirSync(`${proc}/${p.name}/fd`)];
+    } catch {
+      continue; // gone, or another user's
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = Deno.readLinkSync(`${proc}/${p.name}/fd/${fd.name}`);
+      } catch {
+        continue;
+      }
+      if (target !== "/dev/net/tun") continue;
+      const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${p.name}/fdinfo/${fd.name}`) ?? "");
+      if (iff === null) continue; // opened, not yet attached to an interface
+      const pid = Number(p.name);
+      const list = held.get(iff[1]!) ?? [];
+      if (!list.some((h) => h.pid === pid)) {
+        list.push({ pid, command: readText(`${proc}/${p.name}/comm`) ?? "?" });
+      }
+      held.set(iff[1]!, list);
+    }
+  }
+  return held;
+}
+
+/**
+ * The tap interfaces under `sysfs` (tuns left out), sorted by name.
+ *
+ * @param sysfs the directory of interfaces (default /sys/class/net)
+ * @param proc the process directory (default /proc)
+ */
+export function listTaps(sysfs = "/sys/class/net", proc = "/proc"): TapInfo[] {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(sysfs)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+  const taps: TapInfo[] = [];
+  let holders: Map<string, { pid: number; command: string }[]> | null = null;
+  for (const name of names.sort()) {
+    const flags = readText(`${sysfs}/${name}/tun_flags`);
+    if (flags === null || (Number(flags) & IFF_TAP) === 0) continue;
+    holders ??= tapHolders(proc);
+    taps.push({
+      name,
+      owner: idOrNull(readText(`${sysfs}/${name}/owner`)),
+      group: idOrNull(readText(`${sysfs}/${name}/group`)),
+      persistent: (Number(flags) & IFF_PERSIST) !== 0,
+      up: (Number(readText(`${sysfs}/${name}/flags`) ?? "0") & IFF_UP) !== 0,
+      holders: holders.get(name) ?? [],
+    });
+  }
+  return taps;
+}

@@ -1,0 +1,60 @@
+/**
+ * vdeplug4's schemes that vde lacks are answered with what to use instead
+ * and with Debian's vde_plug, not with "unknown scheme" alone.
+ */
+import assert from "node:assert/strict";
+import { openLink, schemes } from "../../src/link/registry.ts";
+import { foreignSchemeHint } from "../../src/link/foreign_schemes.ts";
+
+/** libvdeplug4's modules and plugins (Debian's vdeplug, vdeplug_slirp, vdeplug4's plugins). */
+const VDEPLUG4 = [
+  "vde",
+  "ptp",
+  "vxlan",
+  "vxvde",
+  "udp",
+  "tap",
+  "slirp",
+  "cmd",
+  "null",
+  "seqpacket",
+  "macvtap",
+  "bonding",
+  "switch",
+  "hub",
+  "multi",
+  "vlan",
+  "agno",
+  "pcap",
+];
+
+Deno.test("every vdeplug4 scheme is either opened by vde or answered with what to use instead", () => {
+  const ours = new Set(schemes());
+  for (const scheme of VDEPLUG4) {
+    if (ours.has(scheme)) assert.equal(foreignSchemeHint(scheme), undefined, scheme);
+    else assert.match(foreignSchemeHint(scheme) ?? "", /Debian's vde_plug/, scheme);
+  }
+});
+
+Deno.test("ptp:// is refused with a pointer to vde plug END1 END2, udp:// and Debian's vde_plug", async () => {
+  await assert.rejects(openLink("ptp:///tmp/sock"), (err: Error) => {
+    assert.match(err.message, /^unknown VNL scheme "ptp:\/\/" \(known: [^)]*\): ptp:\/\/ is libvdeplug4's/);
+    assert.match(err.message, /`vde plug END1 END2`/);
+    assert.match(err.message, /udp:\/\//);
+    assert.match(err.message, /Debian's vde_plug \(package vdeplug\) has it$/);
+    assert.doesNotMatch(err.message, /\n/);
+    return true;
+  });
+});
+
+Deno.test("hub:// and switch:// point at vde switch", async () => {
+  await assert.rejects(openLink("hub://"), /vde switch --hub -s DIR/);
+  await assert.rejects(openLink("switch:///tmp/x"), /vde switch -s DIR/);
+});
+
+Deno.test("a scheme nobody has stays a plain unknown scheme", async () => {
+  await assert.rejects(openLink("nope://x"), (err: Error) => {
+    assert.match(err.message, /^unknown VNL scheme "nope:\/\/" \(known: [^)]*\)$/);
+    return true;
+  });
+});

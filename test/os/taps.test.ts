@@ -1,0 +1,51 @@
+/** listTaps reads a tap's mode, owner, group, lifetime and holders where `ip tuntap list` does. */
+import assert from "node:assert/strict";
+import { listTaps } from "../../src/os/taps.ts";
+
+Deno.test("listTaps lists taps (not tuns or other interfaces) with owner, group, lifetime, state and holders", async () => {
+  const root = await Deno.makeTempDir({ prefix: `vde-taps-${Deno.pid}-` });
+  try {
+    const iface = async (name: string, files: Record<string, string>) => {
+      await Deno.mkdir(`${root}/sys/${name}`, { recursive: true });
+      for (const [f, v] of Object.entries(files)) {
+        await Deno.writeTextFile(`${root}/sys/${name}/${f}`, `${v}\n`);
+      }
+    };
+    // A persistent tap of uid 65534, down; a tap vde opened (not persistent), up; a tun; a veth.
+    await iface("tap0", { tun_flags: "0x1802", owner: "65534", group: "-1", flags: "0x1002" });
+    await iface("t1", { tun_flags: "0x1002", owner: "-1", group: "0", flags: "0x1003" });
+    await iface("tun0", { tun_flags: "0x1001", owner: "-1", group: "-1", flags: "0x1003" });
+    await iface("veth0", { flags: "0x1003" });
+    // Process 42 holds t1 on fd 5 (and /dev/null on fd 0); process 43 holds a tun fd not yet attached.
+    const proc = `${root}/proc`;
+    for (const pid of ["42", "43"]) {
+      await Deno.mkdir(`${proc}/${pid}/fd`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/fdinfo`, { recursive: true });
+    }
+    await Deno.writeTextFile(`${proc}/42/comm`, "vde\n");
+    await Deno.symlink("/dev/net/tun", `${proc}/42/fd/5`);
+    await Deno.writeTextFile(`${proc}/42/fdinfo/5`, "pos:\t0\nflags:\t02004002\nmnt_id:\t25\niff:\tt1\n");
+    await Deno.symlink("/dev/null", `${proc}/42/fd/0`);
+    await Deno.writeTextFile(`${proc}/42/fdinfo/0`, "pos:\t0\n");
+    await Deno.symlink("/dev/net/tun", `${proc}/43/fd/3`);
+    await Deno.writeTextFile(`${proc}/43/fdinfo/3`, "pos:\t0\nflags:\t02004002\n");
+
+    assert.deepEqual(listTaps(`${root}/sys`, proc), [
+      {
+        name: "t1",
+        owner: null,
+        group: 0,
+        persistent: false,
+        up: true,
+        holders: [{ pid: 42, command: "vde" }],
+      },
+      { name: "tap0", owner: 65534, group: null, persistent: true, up: false, holders: [] },
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("listTaps of a directory that is not there is empty", () => {
+  assert.deepEqual(listTaps("/nonexistent-vde-sysfs", "/nonexistent-vde-proc"), []);
+});
