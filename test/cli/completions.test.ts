@@ -18,7 +18,7 @@ Deno.test("vde completions bash completes subcommands and their options in a rea
   assert.match((await probe("vde up --", 2)).stdout, /--detach/);
   assert.match((await probe("vde switch --p", 2)).stdout, /--ports/);
   // Commands of commands, then their options.
-  assert.equal((await probe("vde tap ''", 2)).stdout.trim(), "create delete --help");
+  assert.equal((await probe("vde tap ''", 2)).stdout.trim(), "create delete list --help");
   assert.equal((await probe("vde cable k", 2)).stdout.trim(), "keygen");
   assert.match((await probe("vde cable listen --k", 3)).stdout, /^--key$/m);
   assert.match((await probe("vde tap create --", 3)).stdout, /--user/);
@@ -88,7 +88,7 @@ Deno.test("vde completions fish completes running labs, tap and cable subcommand
       assert.ok(names.includes("complab"), `${sub}: ${names}`);
       assert.deepEqual(names.filter((w) => w.endsWith(":") || w.endsWith(".log")), [], `${sub}: ${names}`);
     }
-    assert.deepEqual(await offered("vde tap "), ["create", "delete"]);
+    assert.deepEqual(await offered("vde tap "), ["create", "delete", "list"]);
     assert.deepEqual(await offered("vde cable listen --k"), ["--key"]);
     assert.ok((await offered("vde tap create --")).includes("--user"));
   } finally {
@@ -127,7 +127,7 @@ Deno.test("vde completions zsh offers running labs to down, status and term, and
       assert.ok(names.includes("complab"), `${sub}: ${names}`);
       assert.ok(!names.includes("complab.log"), `${sub}: ${names}`);
     }
-    assert.deepEqual(await offered("vde", "tap", ""), ["create", "delete"]);
+    assert.deepEqual(await offered("vde", "tap", ""), ["create", "delete", "list"]);
     assert.ok((await offered("vde", "cable", "listen", "--")).includes("--key"));
   } finally {
     await Deno.remove(runtime, { recursive: true });
