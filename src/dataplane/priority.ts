@@ -138,14 +138,14 @@ export interface DemandSched {
 }
 
 function ordinarySched(): DemandSched {
-  const tid = libc().gettid();
-  const nice = libc().getpriority(PRIO_PROCESS, tid);
+  const setNice = threadNice();
+  const nice = currentNice();
   return {
     raise: raisePriority,
     setRealtime,
     lower: () => {
       setRealtime(false);
-      libc().setpriority(PRIO_PROCESS, tid, nice);
+      setNice(nice);
     },
   };
 }
