@@ -36,18 +36,21 @@
  * frame: a connection through a forward took 249 µs of CPU against 175
  * with this thread reading, and 885 connections a second against 1,447. So
  * the switch link is "on-demand" (dgram_link.ts, read_handover.ts): this
- * thread reads the socket in its own epoll set while little flows (a
- * request and its answer), and the receive thread reads it while a stream
- * comes in (64 KiB within 10 ms, or a read that finds 6 KiB or 80 frames
- * waiting), until 250 ms after it. A download's acknowledgements this
- * thread reads itself: relayed, they cost the receive thread a wake-up per
- * batch (40% of the slirp's CPU), and read here none were lost to Debian's
- * switch (50 MB down, 4 runs), now that a download is not paused (below).
- * Nor are jumbo frames relayed (over 4 KiB each: an MTU above 1500), until
- * a segment out of order says the sender lost some: behind our switch,
- * which holds frames for a full socket, the relay cost the receive thread
- * a wake-up per 9 KB frame and the slirp process 0.5-0.7 ms more CPU per
- * MB guest->host at MTU 65520 than this thread reading between its naps.
+ * thread reads the socket in its own epoll set, and the receive thread
+ * reads it while a stream comes in (64 KiB within 10 ms, or a read that
+ * finds 6 KiB or 80 frames waiting), until 250 ms after it, but only once a
+ * segment out of order said the sender lost frames: until then the TCP
+ * window (below) keeps what one flow has in flight within the switch's
+ * queue, however late this thread reads, and a stream read here between
+ * naps (see "Batching") cost far less than relayed (behind Debian's
+ * switch, iperf3 guest->host at MTU 1500: the receive thread woke 350-690
+ * times per MB and took 1.6-3.1 ms of CPU per MB, the slirp process 6-9 ms
+ * per MB in all; read here, 2.5-3.2 ms, and the switch's count of frames
+ * sent to our port matched ours). A download's acknowledgements this
+ * thread reads itself even then: relayed, they cost the receive thread a
+ * wake-up per batch (40% of the slirp's CPU), and read here none were lost
+ * to Debian's switch (50 MB down, 4 runs), now that a download is not
+ * paused (below).
  * The receive thread, a Worker started from this one, starts only when
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.
@@ -65,11 +68,13 @@
  * frame or two: behind Debian's switch at MTU 1500 it took 7.7-13 ms of CPU
  * per MB going up and 6-15 going down, against 5.6-8.6 and 2.8-4.5 for
  * libslirp's `vde_plug`, and woke 6-10,000 times a second. So after a round
- * that received `STREAM_FRAMES` frames or more, the thread sleeps `NAP_MS`
- * before it looks again (interrupt moderation, as a NIC's rx-usecs): the
- * next round finds a batch (during a stream the receive thread keeps
- * taking frames off the socket meanwhile, so Debian's switch loses nothing
- * to the pause), its segments are acknowledged and its host writes made
+ * that received `STREAM_FRAMES` frames or more, or a full-size frame's
+ * bytes while bulk comes in (the demand governor's word: a stream read
+ * here comes a frame or two per round), the thread sleeps `NAP_MS` before
+ * it looks again (interrupt moderation, as a NIC's rx-usecs): the next
+ * round finds a batch (the switch's queue holds it: the TCP window keeps
+ * one flow within it; a relayed stream waits in the receive thread's
+ * ring), its segments are acknowledged and its host writes made
  * together. Measured there (two loaded cores, 7 alternating rounds):
  * 4.3-8.7 ms per MB up and 3.0-5.6 down; guest->host a median 1.55x
  * libslirp's rate (0.98x before). A download is not paused: its rounds are
@@ -85,10 +90,10 @@
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
  * `DemandGovernor` fed with the bytes the switch sends us, and the jumbo
- * frames we send it). While a
- * stream comes the receive thread reads the switch's socket, in real
- * time, so frames wait in the ring, not in the kernel queue, while this
- * thread is late; but a real-time thread's wake-ups cost far more on this kind
+ * frames we send it). Once the switch was seen to drop, while a stream
+ * comes the receive thread reads the switch's socket, in real time, so
+ * frames wait in the ring, not in the kernel queue, while this thread is
+ * late; but a real-time thread's wake-ups cost far more on this kind
  * of machine (the scheduler balances real-time tasks between cores at
  * every wake-up and sleep). Measured, alternating: connections through a
  * forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20; iperf3 at
@@ -164,6 +169,13 @@ const IDLE_TURN_MS = 50;
 const NAP_MS = 0.15;
 /** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
+/**
+ * Bytes from the switch in one round that make it a stream's while bulk comes in (the demand
+ * governor says so): one full-size frame. A stream read by this thread itself, not relayed, comes a
+ * frame or two per round when the thread keeps up, and a round of fewer than STREAM_FRAMES was not
+ * followed by the nap: the thread woke for every frame (650 times per MB, 8.8 ms of CPU per MB).
+ */
+const STREAM_ROUND_BYTES = 1500;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 /** fcntl: duplicate an fd, close-on-exec. */
@@ -269,14 +281,15 @@ async function run(start: SlirpStart): Promise<void> {
   }
   scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
 
-  // A segment out of order means frames were lost on their way in: relay jumbo streams as well from then
-  // on (read_handover.ts, JUMBO_FRAME_BYTES).
+  // A segment out of order means frames were lost on their way in: relay streams from then on
+  // (read_handover.ts, HandoverGovernor).
   const tcpStats = link.stack.tcp.stats;
   let outOfOrder = tcpStats.outOfOrder;
   let idleSince = performance.now();
   let answered = 0;
   /** Frames the switch link had received when the last round ended (see "Batching" above). */
   let moved = 0;
+  let movedBytes = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -289,7 +302,10 @@ async function run(start: SlirpStart): Promise<void> {
     const bytesOut = st.bytesOut;
     const framesOut = st.framesOut;
     // Only frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
-    if (st.framesIn - moved >= STREAM_FRAMES) {
+    if (
+      st.framesIn - moved >= STREAM_FRAMES ||
+      (priority.realtime && st.bytesIn - movedBytes >= STREAM_ROUND_BYTES)
+    ) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
@@ -297,6 +313,7 @@ async function run(start: SlirpStart): Promise<void> {
       priority.woke();
     }
     moved = st.framesIn;
+    movedBytes = st.bytesIn;
     // Real-time: look without blocking first; only a pause (the nap, a wait that finds nothing) resets
     // the saturation clock, and the governor tells a flood from a burst. An ordinary thread keeps no such
     // clock: its one wait returns at once when something is ready (a system call less per wake-up).
