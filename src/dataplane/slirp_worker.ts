@@ -332,6 +332,9 @@ async function run(start: SlirpStart): Promise<void> {
     // MTU 1500 frames makes it yield instead (see "Priority" above).
     const sent = st.bytesOut - bytesOut;
     const sentFrames = st.framesOut - framesOut;
+    // What we stream to the switch tells a download's acknowledgements, piled up while the thread waited
+    // for a core, from a late backlog (DemandGovernor.sent) before they are counted.
+    priority.sent(sent);
     priority.drained(
       st.bytesIn - bytesIn + (smallFrames(sent, sentFrames) ? 0 : sent),
       st.framesIn - framesIn,
