@@ -68,9 +68,9 @@
  * frame or two: behind Debian's switch at MTU 1500 it took 7.7-13 ms of CPU
  * per MB going up and 6-15 going down, against 5.6-8.6 and 2.8-4.5 for
  * libslirp's `vde_plug`, and woke 6-10,000 times a second. So after a round
- * that received `STREAM_FRAMES` frames or more, or a full-size frame's
- * bytes while bulk comes in (the demand governor's word: a stream read
- * here comes a frame or two per round), the thread sleeps `NAP_MS` before
+ * that received `STREAM_FRAMES` frames or more, or data frames while bulk
+ * comes in (the demand governor's word: a stream read here comes a frame
+ * or two per round), the thread sleeps `NAP_MS` before
  * it looks again (interrupt moderation, as a NIC's rx-usecs): the next
  * round finds a batch (the switch's queue holds it: the TCP window keeps
  * one flow within it; a relayed stream waits in the receive thread's
@@ -170,12 +170,13 @@ const NAP_MS = 0.15;
 /** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
 /**
- * Bytes from the switch in one round that make it a stream's while bulk comes in (the demand
- * governor says so): one full-size frame. A stream read by this thread itself, not relayed, comes a
- * frame or two per round when the thread keeps up, and a round of fewer than STREAM_FRAMES was not
- * followed by the nap: the thread woke for every frame (650 times per MB, 8.8 ms of CPU per MB).
+ * Mean size of the frames of a round from which they are data, not acknowledgements (54-100 bytes),
+ * and, while bulk comes in (the demand governor says so), make the round a stream's: a stream read by
+ * this thread itself, not relayed, comes a frame or two per round when the thread keeps up, and a round
+ * of fewer than STREAM_FRAMES was not followed by the nap: the thread woke for every frame (650 times
+ * per MB, 8.8 ms of CPU per MB). A download's acknowledgements are not data frames.
  */
-const STREAM_ROUND_BYTES = 1500;
+const DATA_FRAME_BYTES = 1000;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 /** fcntl: duplicate an fd, close-on-exec. */
@@ -302,9 +303,10 @@ async function run(start: SlirpStart): Promise<void> {
     const bytesOut = st.bytesOut;
     const framesOut = st.framesOut;
     // Only frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
+    const inFrames = st.framesIn - moved;
     if (
-      st.framesIn - moved >= STREAM_FRAMES ||
-      (priority.realtime && st.bytesIn - movedBytes >= STREAM_ROUND_BYTES)
+      inFrames >= STREAM_FRAMES ||
+      (priority.realtime && inFrames > 0 && st.bytesIn - movedBytes >= DATA_FRAME_BYTES * inFrames)
     ) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
