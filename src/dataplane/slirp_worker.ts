@@ -164,6 +164,12 @@ const IDLE_TURN_MS = 50;
 const NAP_MS = 0.15;
 /** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
+/**
+ * Bytes from the switch in one round that make it a stream's too: jumbo
+ * frames (an MTU above 1500; at most 9 KB through VDE) come a few a round,
+ * fewer than `STREAM_FRAMES` (see "Batching" above).
+ */
+const STREAM_BYTES = 8192;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 /** fcntl: duplicate an fd, close-on-exec. */
@@ -277,6 +283,8 @@ async function run(start: SlirpStart): Promise<void> {
   let answered = 0;
   /** Frames the switch link had received when the last round ended (see "Batching" above). */
   let moved = 0;
+  /** Bytes the switch link had received when the last round ended. */
+  let movedBytes = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -289,7 +297,7 @@ async function run(start: SlirpStart): Promise<void> {
     const bytesOut = st.bytesOut;
     const framesOut = st.framesOut;
     // Only frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
-    if (st.framesIn - moved >= STREAM_FRAMES) {
+    if (st.framesIn - moved >= STREAM_FRAMES || st.bytesIn - movedBytes >= STREAM_BYTES) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
@@ -297,6 +305,7 @@ async function run(start: SlirpStart): Promise<void> {
       priority.woke();
     }
     moved = st.framesIn;
+    movedBytes = st.bytesIn;
     // Real-time: look without blocking first; only a pause (the nap, a wait that finds nothing) resets
     // the saturation clock, and the governor tells a flood from a burst. An ordinary thread keeps no such
     // clock: its one wait returns at once when something is ready (a system call less per wake-up).

@@ -499,6 +499,8 @@ export class TcpConnection {
   closeAt = Infinity;
   #persistBackoff = 0;
   #forceSmall = false;
+  /** A partial last segment waits: the owner is adding more data in this round (`commitSend`). */
+  #holdTail = false;
   #lastChallenge = -Infinity;
   #keepProbes = 0;
   ackPending = 0;
@@ -782,11 +784,18 @@ export class TcpConnection {
     return ring.writable(maxLen);
   }
 
-  /** Adds `n` bytes, written into `sendRegion`, to the data to send, and sends what the windows allow. */
-  commitSend(n: number): void {
+  /**
+   * Adds `n` bytes, written into `sendRegion`, to the data to send, and sends what the windows allow.
+   * `more`: the owner adds more right away (a host read that filled the region it was given is read
+   * again in the same round), so a last partial segment waits for it instead of leaving as a small frame
+   * of its own; the owner calls `output` once it has no more.
+   */
+  commitSend(n: number, more = false): void {
     if (n <= 0 || this.sndBuf === null) return;
     this.sndBuf.commit(n);
+    this.#holdTail = more;
     this.output();
+    this.#holdTail = false;
     this.#host.onTimer();
   }
 
@@ -1749,6 +1758,8 @@ export class TcpConnection {
         if (len < (this.maxSndWnd >> 1)) len = 0;
       }
       this.#forceSmall = false;
+      // The rest of a host read that filled a whole region: the next read completes its segment.
+      if (this.#holdTail && len === unsent && len < mss) break;
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;
       if (this.#host.outputBlocked()) break;
@@ -1769,7 +1780,7 @@ export class TcpConnection {
     // Persist: data waits behind a zero (or too small) window with nothing in flight.
     if (
       seqLt(this.sndNxt, dataEnd) && this.sndNxt === this.sndUna && this.persistAt === Infinity &&
-      this.rtxAt === Infinity
+      this.rtxAt === Infinity && !this.#holdTail
     ) {
       this.persistAt = this.#host.now() + this.#persistInterval();
     }
