@@ -271,8 +271,8 @@ class Flow implements TcbHost {
   now(): number {
     return this.engine.core.now();
   }
-  emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void {
-    this.engine.core.sendSegment(src, dst, segment);
+  emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array, frame: Uint8Array): void {
+    this.engine.core.sendSegment(src, dst, segment, frame);
   }
   outputBlocked(): boolean {
     const core = this.engine.core;

@@ -301,8 +301,12 @@ export const DEFAULT_TCB_CONFIG: TcbConfig = {
 export interface TcbHost {
   /** The clock, milliseconds. */
   now(): number;
-  /** Sends a segment (checksum filled) from `src` to `dst`; the view is borrowed. */
-  emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void;
+  /**
+   * Sends a segment (checksum filled) from `src` to `dst`; the view is
+   * borrowed. `frame` is the buffer `segment` lies in, with
+   * `SEGMENT_HEADROOM` bytes before it that the owner may overwrite.
+   */
+  emit(src: Uint8Array, dst: Uint8Array, segment: Uint8Array, frame: Uint8Array): void;
   /** The handshake completed. */
   onEstablished(): void;
   /** In-order data, or the peer's FIN, became available. */
@@ -354,9 +358,16 @@ const TLP_DELAYED_ACK_MS = 50;
 /** The shortest probe timeout (as Linux's): a busy host delays ACKs by a few ms, and a probe then is waste. */
 const TLP_MIN_MS = 10;
 
+/**
+ * Bytes in front of every segment built here, which the owner may fill
+ * with the IP and Ethernet headers (at least 14 + 40): the segment then
+ * becomes a frame where it was built (`TcbHost.emit`), not in a copy.
+ */
+export const SEGMENT_HEADROOM = 64;
 // One scratch buffer for every segment built: `emit` borrows it. It lives in the checksum module's
 // memory, so the checksum of each segment is a SIMD sum in place, not a copy and a sum.
-const SCRATCH = checksumBuffer(TCP_HEADER_LEN + 40 + 65535);
+const FRAME = checksumBuffer(SEGMENT_HEADROOM + TCP_HEADER_LEN + 40 + 65535);
+const SCRATCH = FRAME.subarray(SEGMENT_HEADROOM);
 let lastView: Uint8Array = SCRATCH.subarray(0, 0);
 function scratchView(len: number): Uint8Array {
   if (lastView.length !== len) lastView = SCRATCH.subarray(0, len);
@@ -1957,7 +1968,7 @@ export class TcpConnection {
     const seg = scratchView(len);
     setTcpChecksum(this.localAddr, this.remoteAddr, seg);
     this.stats.segmentsOut++;
-    this.#host.emit(this.localAddr, this.remoteAddr, seg);
+    this.#host.emit(this.localAddr, this.remoteAddr, seg, FRAME);
   }
 
   // ---------------------------------------------------------------- timers
