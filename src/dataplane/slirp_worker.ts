@@ -78,12 +78,20 @@
  * ring), its segments are acknowledged and its host writes made
  * together. Measured there (two loaded cores, 7 alternating rounds):
  * 4.3-8.7 ms per MB up and 3.0-5.6 down; guest->host a median 1.55x
- * libslirp's rate (0.98x before). A download is not paused: its rounds are
- * clocked by the guest's acknowledgements, which wait in the socket during
- * a pause (a round of 4 acknowledgements or more was paused until this
- * stop: behind Debian's switch at MTU 1500, 8 alternating pairs on a
- * shared machine, 830 Mbit/s median without against 588 with, 6 pairs of
- * 8 faster, the slirp's CPU per MB 3.19 ms against 3.37). Behind Debian's switch, alternating rounds on two cores loaded
+ * libslirp's rate (0.98x before). Jumbo frames (an MTU above 1500; a VDE
+ * frame carries at most 9 KB) come fewer a round than `STREAM_FRAMES`, so
+ * a round that brings `STREAM_BYTES` is a stream's too: without that, at
+ * MTU 65520 guest->host, the thread slept in `epoll_wait` after every
+ * frame or two (29-65 context switches per MB, a quarter of its CPU in
+ * the scheduler's switch); with it, 3 alternating pairs behind our
+ * switch: 0.97-1.15 ms of CPU per MB against 1.35-1.84, 7 context switches
+ * per MB, 3,389-4,133 Mbit/s against 3,088-3,564. A download is not
+ * paused: its rounds are clocked by the guest's acknowledgements, which
+ * wait in the socket during a pause (a round of 4 acknowledgements or
+ * more was paused until this stop: behind Debian's switch at MTU 1500, 8
+ * alternating pairs on a shared machine, 830 Mbit/s median without
+ * against 588 with, 6 pairs of 8 faster, the slirp's CPU per MB 3.19 ms
+ * against 3.37). Behind Debian's switch, alternating rounds on two cores loaded
  * by other work (load 8-14): with our sender capped at 64 segments in
  * flight (tried, not kept: a third slower behind our own switch),
  * 747-919 Mbit/s without the pause against 298-804 with it (3 rounds);
@@ -175,13 +183,19 @@ const NAP_MS = 0.15;
 const STREAM_FRAMES = 4;
 /**
  * Mean size of the frames of a round from which they are data, not acknowledgements (54-100 bytes):
- * STREAM_FRAMES of them make the round a stream's, and so does one while bulk comes in (the demand
- * governor says so): a stream read by this thread itself, not relayed, comes a frame or two per round
- * when the thread keeps up, and a round of fewer than STREAM_FRAMES was not followed by the nap: the
- * thread woke for every frame (650 times per MB, 8.8 ms of CPU per MB). A download's acknowledgements
- * are not data frames (see "Batching").
+ * STREAM_FRAMES of them make the round a stream's, and so do STREAM_BYTES of them, and one while bulk
+ * comes in (the demand governor says so): a stream read by this thread itself, not relayed, comes a
+ * frame or two per round when the thread keeps up, and a round of fewer than STREAM_FRAMES was not
+ * followed by the nap: the thread woke for every frame (650 times per MB, 8.8 ms of CPU per MB). A
+ * download's acknowledgements are not data frames (see "Batching").
  */
 const DATA_FRAME_BYTES = 1000;
+/**
+ * Bytes from the switch in one round that make it a stream's too: jumbo
+ * frames (an MTU above 1500; at most 9 KB through VDE) come a few a round,
+ * fewer than `STREAM_FRAMES` (see "Batching" above).
+ */
+const STREAM_BYTES = 8192;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
 /** fcntl: duplicate an fd, close-on-exec. */
@@ -295,6 +309,7 @@ async function run(start: SlirpStart): Promise<void> {
   let answered = 0;
   /** Frames the switch link had received when the last round ended (see "Batching" above). */
   let moved = 0;
+  /** Bytes the switch link had received when the last round ended. */
   let movedBytes = 0;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
@@ -309,9 +324,10 @@ async function run(start: SlirpStart): Promise<void> {
     const framesOut = st.framesOut;
     // Only data frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
     const inFrames = st.framesIn - moved;
+    const inBytes = st.bytesIn - movedBytes;
     if (
-      inFrames > 0 && st.bytesIn - movedBytes >= DATA_FRAME_BYTES * inFrames &&
-      (inFrames >= STREAM_FRAMES || priority.realtime)
+      inFrames > 0 && inBytes >= DATA_FRAME_BYTES * inFrames &&
+      (inFrames >= STREAM_FRAMES || inBytes >= STREAM_BYTES || priority.realtime)
     ) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
