@@ -25,6 +25,7 @@ import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { userName } from "../os/users.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
@@ -332,6 +333,21 @@ export function resolveConsolePath(path: string): string {
 }
 
 /**
+ * Why another user may not open a console, and what lets them: the
+ * management socket is its owner's alone (mode 600) unless the switch was
+ * started with a wider `--mgmtmode`, whatever `--mode` gave its data sockets.
+ */
+function deniedConsole(path: string): string {
+  let whose = "";
+  try {
+    const st = Deno.statSync(path);
+    whose = ` (owner ${userName(st.uid ?? -1)}, mode ${((st.mode ?? 0) & 0o777).toString(8)})`;
+  } catch { /* the directory hides it: said without */ }
+  return `permission denied${whose}: run vde term as that user (or root), or start the switch with ` +
+    "--mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)";
+}
+
+/**
  * Runs `vde term`.
  *
  * @throws UsageError when the socket cannot be opened or a batch command fails
@@ -350,6 +366,8 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
       ? "no such socket, switch directory or running lab (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"
+      : err instanceof Deno.errors.PermissionDenied
+      ? deniedConsole(path)
       : (err as Error).message;
     throw new UsageError(`cannot open the management socket ${path}: ${why}`);
   }
