@@ -8,14 +8,7 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
-import {
-  codeHint,
-  formatExplained,
-  type KnownCommands,
-  saysWhy,
-  suggestCommands,
-  usageOf,
-} from "../console/explain.ts";
+import { failureHint, formatExplained, type KnownCommands, saysWhy } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
@@ -75,16 +68,11 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
       : "ports";
     return ` (watch redraws at a terminal: run vde term without -c and type it; a script reads ${instead})`;
   }
-  if (code === Errno.ENOSYS) {
-    // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
-    const switches = remote.lab && ofSwitch === undefined ? await remote.labSwitches() : [];
-    const near = suggestCommands(name, [...commands.map((c) => c.path), ...switches]);
-    return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
-  }
-  const syntax = commands.find((c) => c.path === name)?.syntax;
-  if (syntax === undefined) return "";
-  // As at the terminal: a bad argument with no more specific words gets the command's usage.
-  const hint = codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
+  // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
+  const switches = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
+    ? await remote.labSwitches()
+    : [];
+  const hint = failureHint(line, code, knownOf(commands, undefined, switches));
   return hint === undefined ? "" : ` (${hint})`;
 }
 

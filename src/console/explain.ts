@@ -8,7 +8,7 @@
  */
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
-import { parseLine } from "./registry.ts";
+import { type CommandRegistry, parseLine } from "./registry.ts";
 import { pastLastPort } from "../switch/engine.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
@@ -156,6 +156,28 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.EINVAL) return invalidHint(name, args);
   if (code === Errno.EADDRINUSE) return inUseHint(name, args);
   return undefined;
+}
+
+/** What a registry knows, for usage lines and suggestions. */
+export function knownCommandsOf(registry: CommandRegistry): KnownCommands {
+  return { syntax: (p) => registry.lookup(p)?.syntax, paths: () => registry.commandPaths() };
+}
+
+/**
+ * The words a failure gets after its code on one line, where the two-line
+ * explanation of a terminal does not fit (`vde term -c`, a startup script's
+ * log): the nearest commands for an unknown one; what is missing, there
+ * already or still in use; else the usage for a bad argument. Undefined
+ * where the code alone says it.
+ */
+export function failureHint(line: string, code: number, known: KnownCommands): string | undefined {
+  const { name } = parseLine(line);
+  const syntax = known.syntax(name);
+  if (syntax === undefined) {
+    const near = code === Errno.ENOSYS ? suggestCommands(name, known.paths()) : [];
+    return near.length > 0 ? `did you mean ${near.join(", ")}?` : undefined;
+  }
+  return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
