@@ -349,3 +349,27 @@ Deno.test("vde term on another user's switch directory says it cannot look into 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose help shows no syntax", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-term-wf-" });
+  const mgmt = `${dir}/wf.mgmt`;
+  const started = await run([...ourCli(), "wirefilter", "null://", "null://", "--mgmt", mgmt, "--daemon"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  try {
+    assert.equal(started.code, 0, started.stderr);
+    const loss = await term([mgmt, "-c", "loss abc"]);
+    assert.equal(loss.code, 1);
+    assert.equal(
+      loss.stderr,
+      "vde: loss abc: 1022 Invalid argument\n",
+      "loss takes a value: no 'takes no arguments'",
+    );
+    const markov = await term([mgmt, "-c", "markov-numnodes x"]);
+    assert.equal(markov.stderr, "vde: markov-numnodes x: 1022 Invalid argument (usage: markov-numnodes n)\n");
+  } finally {
+    await term([mgmt, "-c", "shutdown"]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

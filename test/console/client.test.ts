@@ -156,6 +156,21 @@ Deno.test("a help listing is read with vde_switch's two-line header, or without 
   assert.deepEqual(parseHelpListing(lab).map((c) => c.path), ["help", "nodes", "links"]);
 });
 
+Deno.test("wirefilter's help listing, which shows no syntax for its value commands, leaves their syntax unknown rather than none", () => {
+  const wirefilter = [
+    "COMMAND      HELP",
+    "------------ ------------",
+    "loss         set loss percentage",
+    "markov-numnodes n  markov mode: set number of states",
+    "markov-name n,name markov mode: set state's name",
+  ];
+  assert.deepEqual(parseHelpListing(wirefilter).map((c) => [c.path, c.syntax, c.help]), [
+    ["loss", undefined, "set loss percentage"],
+    ["markov-numnodes", "n", "markov mode: set number of states"],
+    ["markov-name", "n,name", "markov mode: set state's name"],
+  ]);
+});
+
 Deno.test("client takes text before a listing as the reply's words, and the listing as its lines", async () => {
   const tmp = await tempDir("vde-client-words-");
   const dir = tmp.path;

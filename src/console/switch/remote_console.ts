@@ -16,7 +16,8 @@ import { macsTable, portsTable } from "./tables.ts";
 /** A command as the remote `help` lists it. */
 export interface RemoteCommand {
   path: string;
-  syntax: string;
+  /** Its arguments; undefined where the listing does not say (wirefilter's value commands). */
+  syntax: string | undefined;
   help: string;
 }
 
@@ -44,6 +45,9 @@ const FALLBACKS: readonly RemoteCommand[] = [
 export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
   const out: RemoteCommand[] = [];
   const header = lines[1]?.startsWith("------------") ? 2 : 0;
+  // wirefilter's `COMMAND      HELP` has no syntax column: `loss         set loss percentage` takes a
+  // value it does not show, so its syntax is unknown (not "none"); its wider rows put it in the first column.
+  if (header === 2 && /^COMMAND\s+HELP$/.test(lines[0] ?? "")) return lines.slice(2).flatMap(wirefilterRow);
   for (const line of lines.slice(header)) {
     let path: string, syntax: string, help: string;
     if (line.length > 19 && line[18] === " " && line[34] === " ") {
@@ -60,6 +64,16 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
     out.push({ path, syntax, help });
   }
   return out;
+}
+
+/** A row of wirefilter's `help`: `%-12s %s`, or `%-18s %s` where the name carries its syntax. */
+function wirefilterRow(line: string): RemoteCommand[] {
+  const narrow = line[12] === " " && !line.slice(0, 12).trim().includes(" ");
+  const name = (narrow ? line.slice(0, 12) : line.slice(0, 18)).trim();
+  const help = line.slice(narrow ? 13 : 19).trim();
+  const [path, ...args] = name.split(" ");
+  if (path === undefined || path === "") return [];
+  return [{ path, syntax: narrow ? undefined : args.join(" "), help }];
 }
 
 function ok(lines: string[]): RemoteReply {
