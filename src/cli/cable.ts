@@ -61,7 +61,16 @@ function cableVnl(address: string, flags: CableFlags, listen: boolean): TcpVnl {
   try {
     v = parseTcpVnl(listen ? `${addr}/listen` : addr);
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^tcp:\/\/ /, ""));
+    const why = (err as Error).message;
+    // In the command line's own words: a bare port listens, where tcp:// needs the colon.
+    if (/^tcp:\/\/ (listen )?needs /.test(why)) {
+      throw new UsageError(
+        listen
+          ? `the address to listen on is [ADDR:]PORT, e.g. 5000 or 10.0.0.1:5000; got "${address}"`
+          : `the listener's address is HOST:PORT, e.g. hostA:5000 or [fd00::1]:5000; got "${address}"`,
+      );
+    }
+    throw new UsageError(why.replace(/^tcp:\/\/ /, ""));
   }
   v.keyFile = flags.key;
   v.insecure = flags.insecure ?? false;

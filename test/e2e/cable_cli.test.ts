@@ -36,7 +36,14 @@ Deno.test("vde cable keygen writes a 0600 key, prints its id and will not overwr
 Deno.test("vde cable listen/connect refuse missing keys and bad addresses with one line", async () => {
   const cases: [string[], RegExp][] = [
     [["listen", "5000", "--sock", "/nonexistent"], /give --key FILE .* or --insecure/],
-    [["connect", "nohost", "--sock", "/x", "--insecure"], /needs HOST:PORT/],
+    [
+      ["connect", "nohost", "--sock", "/x", "--insecure"],
+      /^vde: the listener's address is HOST:PORT, e\.g\. .*; got "nohost"$/,
+    ],
+    [
+      ["listen", "abc", "--sock", "/x", "--insecure"],
+      /^vde: the address to listen on is \[ADDR:\]PORT, e\.g\. 5000 .*; got "abc"$/,
+    ],
     [["connect", "h:1", "--sock", "/x", "--key", "k", "--insecure"], /exclude each other/],
     [["connect", "h:1", "--sock", "/nonexistent/sw", "--insecure"], /cannot open \/nonexistent\/sw/],
     // A listener says so at start too, not at its first cable.
