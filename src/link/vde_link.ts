@@ -34,6 +34,7 @@ import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_req
 import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
+import { unknownOption } from "./vnl_params.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -60,7 +61,7 @@ export function parseVdeVnl(rest: string): VdeVnl {
     const key = eq < 0 ? "port" : KEYS.find((k) => k.startsWith(opt.slice(0, eq)));
     const value = eq < 0 ? opt : opt.slice(eq + 1);
     if (key === undefined) {
-      throw new Error(`unknown vde:// option "${opt.slice(0, eq)}" (known: ${KEYS.join(", ")})`);
+      throw unknownOption("vde", opt.slice(0, eq), KEYS);
     }
     if (key === "port" || key === "portgroup") {
       if (!/^\d+$/.test(value)) throw new Error(`vde:// port must be a number, got "${value}"`);

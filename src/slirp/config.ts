@@ -13,6 +13,7 @@ import { formatIpv6, ipv6PrefixMatch } from "../wire/ipv6.ts";
 import { formatIp, ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { encodeDnsName } from "../wire/dns.ts";
 import type { GuestForwardSpec } from "./guest_forward.ts";
+import { didYouMean } from "../did_you_mean.ts";
 
 export type { GuestForwardSpec };
 
@@ -295,7 +296,14 @@ function findKey(key: string): string | undefined {
 /** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
   const k = findKey(key);
-  if (k === undefined) throw new ConfigError(`unknown slirp option "${key}" (known: ${KEYS.join(", ")})`);
+  if (k === undefined) {
+    const near = didYouMean(key, KEYS);
+    throw new ConfigError(
+      `unknown slirp option "${key}" (${near === undefined ? "" : `did you mean ${near}? `}known: ${
+        KEYS.join(", ")
+      })`,
+    );
+  }
   return k;
 }
 
