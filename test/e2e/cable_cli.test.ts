@@ -140,6 +140,53 @@ Deno.test("vde switch --cable tcp:// without a key names --key FILE, the switch'
   }
 });
 
+Deno.test("vde switch --cable logs a cable that ends while it serves, and not the ones its own stop closes", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-end-" });
+  try {
+    const r = await run([
+      ...ourCli(),
+      "switch",
+      "-s",
+      `${tmp}/sw`,
+      "-d",
+      "--logfile",
+      `${tmp}/log`,
+      "--cable",
+      "cmd://sh -c 'exit 2'",
+      "--cable",
+      "null://",
+    ], { check: false, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const ended = async () => (await Deno.readTextFile(`${tmp}/log`)).includes("ended:");
+    await within(
+      "the cable's end in the log",
+      10_000,
+      (async () => {
+        while (!await ended()) await new Promise((res) => setTimeout(res, 50));
+      })(),
+    );
+    await run([...ourCli(), "term", `${tmp}/sw`, "-c", "shutdown"]);
+    await within(
+      "the switch to go",
+      10_000,
+      (async () => {
+        while (!(await Deno.readTextFile(`${tmp}/log`)).includes("cleaning up")) {
+          await new Promise((res) => setTimeout(res, 50));
+        }
+      })(),
+    );
+    await new Promise((res) => setTimeout(res, 300));
+    const lines = (await Deno.readTextFile(`${tmp}/log`)).split("\n").filter((l) => l.includes("ended:"));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(
+      lines[0]!,
+      /vde switch: cable cmd:\/\/sh -c 'exit 2' on port 1 ended: command exited with status 2$/,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("vde cable listen and connect join two switches; each cable is its own port", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-cable-cli-" });
   const switches: SwitchHandle[] = [];
