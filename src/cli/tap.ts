@@ -10,7 +10,7 @@ import { C } from "../../ffi/libc.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
-import { listTaps, type TapInfo } from "../os/taps.ts";
+import { formatHolders, listTaps, type TapInfo } from "../os/taps.ts";
 import { groupName, userName } from "../os/users.ts";
 import { renderTable } from "../console/switch/tables.ts";
 
@@ -56,7 +56,7 @@ export function tapListLines(taps: readonly TapInfo[]): string[] {
       t.group === null ? "-" : groupName(t.group),
       t.persistent ? "persistent" : "while held",
       t.up ? "up" : "down",
-      t.holders.length === 0 ? "-" : t.holders.map((h) => `${h.pid} (${h.command})`).join(", "),
+      t.holders.length === 0 ? "-" : formatHolders(t.holders),
     ]),
   );
 }

@@ -13,7 +13,8 @@
  * disappears when its fd closes; a persistent tap that existed before stays.
  */
 import { C, errno, libc, quietErrno, readNow } from "../../ffi/libc.ts";
-import { openTap } from "../../ffi/tun.ts";
+import { openTap, TapError } from "../../ffi/tun.ts";
+import { tapHoldersText } from "../os/taps.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { BaseLink, CongestionWatch, type Link, logOnce } from "./link.ts";
@@ -134,7 +135,14 @@ export class TapLink extends BaseLink implements FdLender {
 
 /** Opens tap `name` as a link. Throws TapError with a one-line reason. */
 export function openTapLink(name: string): TapLink {
-  return new TapLink(name);
+  try {
+    return new TapLink(name);
+  } catch (err) {
+    // A busy tap: say who holds it (often our own `vde plug` from earlier), so the user knows what to stop.
+    if (!(err instanceof TapError) || err.code !== C.EBUSY) throw err;
+    const holders = tapHoldersText(name);
+    throw holders === "" ? err : new TapError(`tap ${name} is busy: held by ${holders}`, C.EBUSY);
+  }
 }
 
 registerScheme("tap", (rest) => {

@@ -46,6 +46,20 @@ function idOrNull(text: string | null): number | null {
   return Number(text);
 }
 
+/**
+ * What the process at `dir` (/proc/PID) is called: `vde plug` for a vde
+ * command, whose kernel name is `deno` when Deno runs it from source or a
+ * bundle (the README's `~/bin/vde`, `deno task vde`), else the kernel's
+ * command name.
+ */
+function holderName(dir: string): string {
+  const args = (readText(`${dir}/cmdline`) ?? "").split("\0");
+  const at = args.findIndex((a, i) => /(^|\/)vde\.(ts|js)$/.test(a) || (i === 0 && /(^|\/)vde$/.test(a)));
+  if (at < 0) return readText(`${dir}/comm`) ?? "?";
+  const sub = args[at + 1] ?? "";
+  return /^[a-z]+$/.test(sub) ? `vde ${sub}` : "vde";
+}
+
 /** Interface name to the processes holding it, from every /dev/net/tun descriptor in `proc`. */
 function tapHolders(proc: string): Map<string, { pid: number; command: string }[]> {
   const held = new Map<string, { pid: number; command: string }[]>();
@@ -76,12 +90,22 @@ function tapHolders(proc: string): Map<string, { pid: number; command: string }[
       const pid = Number(p.name);
       const list = held.get(iff[1]!) ?? [];
       if (!list.some((h) => h.pid === pid)) {
-        list.push({ pid, command: readText(`${proc}/${p.name}/comm`) ?? "?" });
+        list.push({ pid, command: holderName(`${proc}/${p.name}`) });
       }
       held.set(iff[1]!, list);
     }
   }
   return held;
+}
+
+/** Holders as `tap list` shows them: `4242 (vde plug), 4250 (qemu-system-x86)`. */
+export function formatHolders(holders: readonly { pid: number; command: string }[]): string {
+  return holders.map((h) => `${h.pid} (${h.command})`).join(", ");
+}
+
+/** The processes holding tap `name`, for a busy tap's error; "" when none is seen. */
+export function tapHoldersText(name: string, proc = "/proc"): string {
+  return formatHolders(tapHolders(proc).get(name) ?? []);
 }
 
 /**

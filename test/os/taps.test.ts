@@ -49,3 +49,36 @@ Deno.test("listTaps lists taps (not tuns or other interfaces) with owner, group,
 Deno.test("listTaps of a directory that is not there is empty", () => {
   assert.deepEqual(listTaps("/nonexistent-vde-sysfs", "/nonexistent-vde-proc"), []);
 });
+
+Deno.test("a tap's holder run by Deno is named as the vde command it is, not as deno", async () => {
+  const root = await Deno.makeTempDir({ prefix: `vde-taps-${Deno.pid}-` });
+  try {
+    await Deno.mkdir(`${root}/sys/t2`, { recursive: true });
+    await Deno.writeTextFile(`${root}/sys/t2/tun_flags`, "0x1002\n");
+    const proc = `${root}/proc`;
+    const holds = async (pid: number, comm: string, args: string[]) => {
+      await Deno.mkdir(`${proc}/${pid}/fd`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/fdinfo`, { recursive: true });
+      await Deno.writeTextFile(`${proc}/${pid}/comm`, `${comm}\n`);
+      await Deno.writeTextFile(`${proc}/${pid}/cmdline`, `${args.join("\0")}\0`);
+      await Deno.symlink("/dev/net/tun", `${proc}/${pid}/fd/5`);
+      await Deno.writeTextFile(`${proc}/${pid}/fdinfo/5`, "pos:\t0\niff:\tt2\n");
+    };
+    await holds(42, "deno", [
+      "deno",
+      "run",
+      "-A",
+      "--quiet",
+      "/home/a/vde/src/cli/vde.ts",
+      "plug",
+      "/tmp/net",
+      "tap://t2",
+    ]);
+    await holds(43, "vde", ["/usr/local/bin/vde", "switch", "-s", "/tmp/net", "--tap", "t2"]);
+    await holds(44, "qemu-system-x86", ["qemu-system-x86_64", "-netdev", "tap,id=n0,ifname=t2"]);
+    const [t2] = listTaps(`${root}/sys`, proc);
+    assert.deepEqual(t2!.holders.map((h) => h.command).sort(), ["qemu-system-x86", "vde plug", "vde switch"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
