@@ -102,10 +102,14 @@ export function existsHint(name: string, args: string): string | undefined {
  * What `1022 Invalid argument` means for well-formed `mcast/querier` and
  * `mcast/router` arguments: snooping is off (the code stays the one these
  * answer then, as vde_switch answers a command its state refuses), or for
- * `mcast/router` the port is past the last one. Undefined for malformed
+ * `mcast/router` the port is past the last one; for `debug/add` and
+ * `debug/del`, that no category has that name. Undefined for malformed
  * arguments (the usage says it) and for any other command.
  */
 export function invalidHint(name: string, args: string): string | undefined {
+  if ((name === "debug/add" || name === "debug/del") && args.trim() !== "") {
+    return `no debug category ${args.trim()}: debug/list lists them`;
+  }
   const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
   if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;
   if (name !== "mcast/router") return undefined;
@@ -155,6 +159,11 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.EEXIST) return existsHint(name, args);
   if (code === Errno.EINVAL) return invalidHint(name, args);
   if (code === Errno.EADDRINUSE) return inUseHint(name, args);
+  // hash/find's "No such device" and an argument-less load's "No such file" say nothing of what to do.
+  if (code === Errno.ENODEV && name === "hash/find") {
+    return "that MAC is not learnt (in that VLAN): `macs` lists the table";
+  }
+  if (code === Errno.ENOENT && name === "load" && args.trim() === "") return usageOf(name, syntax);
   return undefined;
 }
 
@@ -212,13 +221,25 @@ export function saysWhy(reply: Reply): boolean {
 }
 
 /**
+ * `help WORD` that matched nothing is, as in vde_switch, a bare header and
+ * success; at a terminal a line says so, with the nearest commands.
+ */
+function emptyHelpNote(line: string, reply: Reply, known: KnownCommands): string {
+  const { name, args } = parseLine(line);
+  const word = args.trim();
+  if ((name !== "help" && name !== "?") || word === "" || (reply.lines ?? []).length > 2) return "";
+  const near = suggestCommands(word, known.paths());
+  return `no command starts with ${word}${near.length > 0 ? `; did you mean ${near.join(", ")}?` : ""}\n`;
+}
+
+/**
  * A reply as a person at a terminal reads it: listings as they are,
  * failures in words. A failure that says why is shown as it is: its own
  * words beat a guess from the code. Any other failure is explained after
  * the rows it printed, so it never passes for a success.
  */
 export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
-  if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
+  if (reply.code === 0 || reply.endSession) return formatForPeople(reply) + emptyHelpNote(line, reply, known);
   if (saysWhy(reply)) return formatForPeople({ ...reply, code: 0 });
   return formatForPeople({ ...reply, raw: undefined, code: 0 }) + explainFailure(line, reply.code, known);
 }
