@@ -71,6 +71,7 @@ Deno.test("a busy tap's error names the process that holds it", async (t) => {
       );
     } finally {
       tap.close();
+      await tap.closed;
     }
   });
 });
