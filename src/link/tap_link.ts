@@ -13,8 +13,8 @@
  * disappears when its fd closes; a persistent tap that existed before stays.
  */
 import { C, errno, libc, quietErrno, readNow } from "../../ffi/libc.ts";
-import { openTap, TapError } from "../../ffi/tun.ts";
-import { tapHoldersText } from "../os/taps.ts";
+import { openTap } from "../../ffi/tun.ts";
+import { namingHolders } from "../os/taps.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { BaseLink, CongestionWatch, type Link, logOnce } from "./link.ts";
@@ -138,10 +138,7 @@ export function openTapLink(name: string): TapLink {
   try {
     return new TapLink(name);
   } catch (err) {
-    // A busy tap: say who holds it (often our own `vde plug` from earlier), so the user knows what to stop.
-    if (!(err instanceof TapError) || err.code !== C.EBUSY) throw err;
-    const holders = tapHoldersText(name);
-    throw holders === "" ? err : new TapError(`tap ${name} is busy: held by ${holders}`, C.EBUSY);
+    throw namingHolders(err, name);
   }
 }
 

@@ -9,6 +9,8 @@
  *
  * Both roots are parameters so tests can point them at a made-up tree.
  */
+import { C } from "../../ffi/libc.ts";
+import { TapError } from "../../ffi/tun.ts";
 
 /** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
 const IFF_TAP = 0x0002;
@@ -54,11 +56,18 @@ function idOrNull(text: string | null): number | null {
  */
 function holderName(dir: string): string {
   const args = (readText(`${dir}/cmdline`) ?? "").split("\0");
-  const at = args.findIndex((a, i) => /(^|\/)vde\.(ts|js)$/.test(a) || (i === 0 && /(^|\/)vde$/.test(a)));
+  // The library's mod.ts runs the command line too, but the name is common: it counts with a tap user's verb.
+  const at = args.findIndex((a, i) =>
+    /(^|\/)vde\.(ts|js)$/.test(a) || (i === 0 && /(^|\/)vde$/.test(a)) ||
+    (/(^|\/)mod\.ts$/.test(a) && TAP_USERS.test(args[i + 1] ?? ""))
+  );
   if (at < 0) return readText(`${dir}/comm`) ?? "?";
   const sub = args[at + 1] ?? "";
   return /^[a-z]+$/.test(sub) ? `vde ${sub}` : "vde";
 }
+
+/** The vde commands that hold taps. */
+const TAP_USERS = /^(plug|switch|up|wirefilter)$/;
 
 /** Interface name to the processes holding it, from every /dev/net/tun descriptor in `proc`. */
 function tapHolders(proc: string): Map<string, { pid: number; command: string }[]> {
@@ -106,6 +115,17 @@ export function formatHolders(holders: readonly { pid: number; command: string }
 /** The processes holding tap `name`, for a busy tap's error; "" when none is seen. */
 export function tapHoldersText(name: string, proc = "/proc"): string {
   return formatHolders(tapHolders(proc).get(name) ?? []);
+}
+
+/**
+ * `err` with who holds the tap when it says tap `name` is busy (often our
+ * own `vde plug` from earlier), so the user knows what to stop; any other
+ * error, or a busy tap whose holder is not seen, as it is.
+ */
+export function namingHolders(err: unknown, name: string): unknown {
+  if (!(err instanceof TapError) || err.code !== C.EBUSY) return err;
+  const holders = tapHoldersText(name);
+  return holders === "" ? err : new TapError(`tap ${name} is busy: held by ${holders}`, C.EBUSY);
 }
 
 /**
