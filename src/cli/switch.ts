@@ -73,7 +73,8 @@ export interface SwitchCliOptions {
 
 const COMPONENT = "vde switch";
 
-function defaultSock(): string {
+/** Where `vde switch` serves without --sock (vde_switch's default too), and so where `vde term` looks without PATH. */
+export function defaultSock(): string {
   return Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl";
 }
 

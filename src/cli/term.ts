@@ -18,6 +18,7 @@ import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { defaultSock } from "./switch.ts";
 import { userName } from "../os/users.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
@@ -390,8 +391,9 @@ export const termCommand = (program: Command): void => {
   program.command("term")
     .description("console for a switch's management socket (ours or vde_switch -M), or a running lab's")
     .argument(
-      "<path>",
+      "[path]",
       "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), or a running lab's name",
+      defaultSock(),
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")

@@ -25,6 +25,10 @@ import {
   withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
 
+import { buildProgram } from "../../src/cli/main.ts";
+import { termCommand } from "../../src/cli/term.ts";
+import { defaultSock } from "../../src/cli/switch.ts";
+
 type Kind = "c" | "ours";
 
 function term(args: string[], input?: string) {
@@ -372,4 +376,12 @@ Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose
     await term([mgmt, "-c", "shutdown"]);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("vde term without PATH opens the console of the switch vde switch serves without --sock", () => {
+  const term = buildProgram([termCommand]).commands.find((c) => c.name() === "term")!;
+  const [path] = term.registeredArguments;
+  assert.equal(path?.required, false);
+  assert.equal(path?.defaultValue, defaultSock());
+  assert.equal(defaultSock(), Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl");
 });
