@@ -54,7 +54,8 @@ async function writeOut(text: string): Promise<void> {
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
   const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
-    code === Errno.EINVAL || code === Errno.EADDRINUSE || code === Errno.ENODEV || code === Errno.ENOENT;
+    code === Errno.EINVAL || code === Errno.EADDRINUSE || code === Errno.ENODEV || code === Errno.ENOENT ||
+    code === Errno.E2BIG;
   if (!hinted) return "";
   await remote.learnCommands();
   let { name, args } = parseLine(line);

@@ -9,6 +9,7 @@
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { type CommandRegistry, parseLine } from "./registry.ts";
+import { MAX_SCRIPT_BYTES } from "./session_commands.ts";
 import { pastLastPort } from "../switch/engine.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
@@ -164,6 +165,9 @@ export function codeHint(line: string, code: number, syntax: string): string | u
     return "that MAC is not learnt (in that VLAN): `macs` lists the table";
   }
   if (code === Errno.ENOENT && name === "load" && args.trim() === "") return usageOf(name, syntax);
+  if (code === Errno.E2BIG && name === "load") {
+    return `a script is at most ${MAX_SCRIPT_BYTES >> 20} MiB: is it the file you meant?`;
+  }
   return undefined;
 }
 
