@@ -178,6 +178,12 @@ function whyNoConnection(dir: string, err: unknown): string {
     try {
       socket = Deno.statSync(dir).isSocket === true;
     } catch { /* said below */ }
+    // A switch's own ctl socket is named by its directory, as vde_plug names it.
+    if (socket && /(^|\/)ctl$/.test(dir)) {
+      return `${dir} is the switch's ctl socket: name the switch by its directory, ${
+        dir.replace(/\/?ctl$/, "") || "."
+      }`;
+    }
     return socket
       ? `${dir} is a socket, not a switch's socket directory (a management socket? \`vde term ${dir}\` opens it)`
       : `${dir} is not a switch's socket directory (it is a file)`;
@@ -199,7 +205,11 @@ export function switchDir(path: string): string {
     return Deno.realPathSync(dir);
   } catch (err) {
     if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
-    throw new Error(`no switch at ${dir}: the directory does not exist`);
+    // `vde://tmp/net` (two slashes) names the relative path tmp/net: the user meant /tmp/net.
+    const absolute = !dir.startsWith("/") && isDirectory(`/${dir}`)
+      ? ` (did you mean /${dir}? as a VNL, vde:///${dir})`
+      : "";
+    throw new Error(`no switch at ${dir}: the directory does not exist${absolute}`);
   }
 }
 
@@ -275,3 +285,11 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
 }
 
 registerScheme("vde", openVdeLink);
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
