@@ -10,7 +10,8 @@ import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { type CommandRegistry, parseLine } from "./registry.ts";
 import { MAX_SCRIPT_BYTES } from "./session_commands.ts";
-import { pastLastPort } from "../switch/engine.ts";
+import { MAX_PORTS, MAX_VLAN, pastLastPort } from "../switch/engine.ts";
+import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
@@ -99,17 +100,31 @@ export function existsHint(name: string, args: string): string | undefined {
   return `${menu} ${n} exists; ${name.slice(0, name.indexOf("/"))}/allprint ${n} shows it`;
 }
 
+/** The range of a number the usage line does not give: [lowest, highest, what it is]. */
+const RANGES: Record<string, readonly [number, number, string]> = {
+  "vlan/create": [1, MAX_VLAN, "a VLAN"],
+  "vlan/remove": [1, MAX_VLAN, "a VLAN"],
+  "port/setnumports": [1, MAX_PORTS, "the number of ports"],
+  "hash/setsize": [1, MAX_HASH_BUCKETS, "the hash size"],
+};
+
 /**
  * What `1022 Invalid argument` means for well-formed `mcast/querier` and
  * `mcast/router` arguments: snooping is off (the code stays the one these
  * answer then, as vde_switch answers a command its state refuses), or for
  * `mcast/router` the port is past the last one; for `debug/add` and
- * `debug/del`, that no category has that name. Undefined for malformed
+ * `debug/del`, that no category has that name; for a number out of its
+ * range, the range (`vlan/create 4095`: 1-4093). Undefined for malformed
  * arguments (the usage says it) and for any other command.
  */
 export function invalidHint(name: string, args: string): string | undefined {
   if ((name === "debug/add" || name === "debug/del") && args.trim() !== "") {
     return `no debug category ${args.trim()}: debug/list lists them`;
+  }
+  const range = RANGES[name];
+  const n = parseInteger(words(args)[0]);
+  if (range !== undefined && n !== undefined && (n < range[0] || n > range[1])) {
+    return `${range[2]} is ${range[0]}-${range[1]}, not ${n}`;
   }
   const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
   if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;

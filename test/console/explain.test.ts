@@ -188,3 +188,20 @@ Deno.test("help WORD that matches no command says so at a terminal, with the nea
     `${[...header, row].join("\n")}\n`,
   );
 });
+
+Deno.test("1022 for a number out of its range says the range, where the usage line gives none", () => {
+  const k = knowing({ "vlan/create": "N", "hash/setsize": "N", "port/setnumports": "N" });
+  assert.equal(
+    formatExplained("vlan/create 4095", { code: Errno.EINVAL }, k),
+    "vlan/create: Invalid argument (1022)\na VLAN is 1-4093, not 4095\n",
+  );
+  assert.equal(
+    formatExplained("hash/setsize 0", { code: Errno.EINVAL }, k),
+    "hash/setsize: Invalid argument (1022)\nthe hash size is 1-1048576, not 0\n",
+  );
+  assert.equal(
+    formatExplained("vlan/create ten", { code: Errno.EINVAL }, k),
+    "vlan/create: Invalid argument (1022)\nusage: vlan/create N\n",
+    "a malformed number still gets the usage",
+  );
+});
