@@ -72,6 +72,11 @@ const TAP_USERS = /^(plug|switch|up|wirefilter)$/;
 /** Interface name to the processes holding it, from every /dev/net/tun descriptor in `proc`. */
 function tapHolders(proc: string): Map<string, { pid: number; command: string }[]> {
   const held = new Map<string, { pid: number; command: string }[]>();
+  // fdinfo names the interface, not its namespace: every namespace may have its eth0 (the README's demo1 and
+  // demo2 do). Holders in this namespace are the ones meant; the others count only where there are none
+  // here (a tap moved into a namespace after it was opened, as a lab's are).
+  const ours = netnsOf(`${proc}/self`);
+  const elsewhere = new Map<string, { pid: number; command: string }[]>();
   let pids: Deno.DirEntry[];
   try {
     pids = [...Deno.readDirSync(proc)];
@@ -97,14 +102,26 @@ function tapHolders(proc: string): Map<string, { pid: number; command: string }[
       const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${p.name}/fdinfo/${fd.name}`) ?? "");
       if (iff === null) continue; // opened, not yet attached to an interface
       const pid = Number(p.name);
-      const list = held.get(iff[1]!) ?? [];
+      const ns = netnsOf(`${proc}/${p.name}`);
+      const into = ours === null || ns === null || ns === ours ? held : elsewhere;
+      const list = into.get(iff[1]!) ?? [];
       if (!list.some((h) => h.pid === pid)) {
         list.push({ pid, command: holderName(`${proc}/${p.name}`) });
       }
-      held.set(iff[1]!, list);
+      into.set(iff[1]!, list);
     }
   }
+  for (const [name, list] of elsewhere) if (!held.has(name)) held.set(name, list);
   return held;
+}
+
+/** The network namespace of the process at `dir` (`net:[4026531840]`), or null where /proc does not say. */
+function netnsOf(dir: string): string | null {
+  try {
+    return Deno.readLinkSync(`${dir}/ns/net`);
+  } catch {
+    return null;
+  }
 }
 
 /** Holders as `tap list` shows them: `4242 (vde plug), 4250 (qemu-system-x86)`. */

@@ -82,3 +82,31 @@ Deno.test("a tap's holder run by Deno is named as the vde command it is, not as 
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a tap's holders are the ones in this namespace; another namespace's tap of the same name is not its holder", async () => {
+  const root = await Deno.makeTempDir({ prefix: `vde-taps-ns-${Deno.pid}-` });
+  try {
+    for (const name of ["eth0", "t9"]) {
+      await Deno.mkdir(`${root}/sys/${name}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/sys/${name}/tun_flags`, "0x1002\n");
+    }
+    const proc = `${root}/proc`;
+    await Deno.mkdir(`${proc}/self/ns`, { recursive: true });
+    await Deno.symlink("net:[1]", `${proc}/self/ns/net`);
+    // 42 holds this namespace's eth0; 43 holds another namespace's eth0; 44, elsewhere, holds t9, which
+    // nobody here holds (a tap moved into this namespace after it was opened, as a lab's are).
+    for (const [pid, ns, iface] of [[42, 1, "eth0"], [43, 2, "eth0"], [44, 2, "t9"]] as const) {
+      await Deno.mkdir(`${proc}/${pid}/fd`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/fdinfo`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/ns`, { recursive: true });
+      await Deno.symlink(`net:[${ns}]`, `${proc}/${pid}/ns/net`);
+      await Deno.writeTextFile(`${proc}/${pid}/comm`, "vde\n");
+      await Deno.symlink("/dev/net/tun", `${proc}/${pid}/fd/5`);
+      await Deno.writeTextFile(`${proc}/${pid}/fdinfo/5`, `iff:\t${iface}\n`);
+    }
+    const taps = listTaps(`${root}/sys`, proc);
+    assert.deepEqual(taps.map((t) => [t.name, t.holders.map((h) => h.pid)]), [["eth0", [42]], ["t9", [44]]]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
