@@ -182,10 +182,12 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     p.defer(() => mgmt.close());
     ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     if (o.slirp !== undefined && o.slirp !== false) {
-      const config = slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined });
       let link: SlirpLink;
       try {
-        link = await openSlirpLink(config);
+        // Its options' mistakes are named as the option's, as the link's are (`--slirp: unknown slirp option`).
+        link = await openSlirpLink(
+          slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined }),
+        );
       } catch (err) {
         throw new UsageError(`--slirp: ${(err as Error).message}`);
       }
