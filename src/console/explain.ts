@@ -180,6 +180,9 @@ export function codeHint(line: string, code: number, syntax: string): string | u
     return "that MAC is not learnt (in that VLAN): `macs` lists the table";
   }
   if (code === Errno.ENOENT && name === "load" && args.trim() === "") return usageOf(name, syntax);
+  if (code === Errno.ENOENT && name === "load" && !args.trim().startsWith("/")) {
+    return "the switch opens a relative path in the directory it runs in: give the full path";
+  }
   if (code === Errno.E2BIG && name === "load") {
     return `a script is at most ${MAX_SCRIPT_BYTES >> 20} MiB: is it the file you meant?`;
   }

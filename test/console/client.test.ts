@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { parseHelpListing, RemoteConsole } from "../../src/console/switch/remote_console.ts";
+import { loadFromHere, parseHelpListing, RemoteConsole } from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
@@ -195,5 +195,18 @@ Deno.test("client takes text before a listing as the reply's words, and the list
     client.close();
     server.close();
     await tmp.cleanup();
+  }
+});
+
+Deno.test("vde term sends load of a relative file beside the user as its full path, since the switch opens it where it runs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-load-here-" });
+  try {
+    await Deno.writeTextFile(`${dir}/my.rc`, "hub on\n");
+    assert.equal(loadFromHere("my.rc", dir), `load ${dir}/my.rc`);
+    assert.equal(loadFromHere("missing.rc", dir), "load missing.rc", "a file not here goes as typed");
+    assert.equal(loadFromHere("/etc/x.rc", dir), "load /etc/x.rc");
+    assert.equal(loadFromHere("", dir), "load");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -205,3 +205,15 @@ Deno.test("1022 for a number out of its range says the range, where the usage li
     "a malformed number still gets the usage",
   );
 });
+
+Deno.test("load of a relative path the switch cannot find says to give the full path", () => {
+  assert.equal(
+    formatExplained("load my.rc", { code: Errno.ENOENT }, knowing({ load: "path" })),
+    "load: No such file or directory (1002)\n" +
+      "the switch opens a relative path in the directory it runs in: give the full path\n",
+  );
+  assert.equal(
+    formatExplained("load /etc/vde/none.rc", { code: Errno.ENOENT }, knowing({ load: "path" })),
+    "load: No such file or directory (1002)\n",
+  );
+});

@@ -76,6 +76,23 @@ function wirefilterRow(line: string): RemoteCommand[] {
   return [{ path, syntax: narrow ? undefined : args.join(" "), help }];
 }
 
+/**
+ * `load FILE` for the switch, which opens FILE in its own working
+ * directory: a relative FILE that is there beside the user (`load my.rc`
+ * typed in the directory holding it) is sent as its full path, so it means
+ * what the user sees. Any other FILE goes as typed.
+ */
+export function loadFromHere(file: string, cwd = Deno.cwd()): string {
+  const name = file.trim();
+  if (name === "" || name.startsWith("/")) return `load ${name}`.trim();
+  try {
+    Deno.statSync(`${cwd}/${name}`);
+  } catch {
+    return `load ${name}`;
+  }
+  return `load ${cwd}/${name}`;
+}
+
 function ok(lines: string[]): RemoteReply {
   return { code: 0, lines, result: resultLine(0) };
 }
@@ -135,7 +152,7 @@ export class RemoteConsole {
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
-    const reply = await this.client.command(line.trim());
+    const reply = await this.client.command(name === "load" ? loadFromHere(args) : line.trim());
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
     if (name === "ports") return await this.ports(args);
     if (name === "macs") return await this.macs();
