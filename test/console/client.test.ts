@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { loadFromHere, parseHelpListing, RemoteConsole } from "../../src/console/switch/remote_console.ts";
+import {
+  loadFromHere,
+  parseHelpListing,
+  RemoteConsole,
+  transcriptForPeople,
+} from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
@@ -209,4 +214,13 @@ Deno.test("vde term sends load of a relative file beside the user as its full pa
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("vde term shows a load's transcript as the switch's terminal does, without the protocol's framing", () => {
+  const raw = "vde[/r.rc]: hub on\n0000 DATA END WITH '.'\nhub mode is on\n.\n1000 Success\n" +
+    "vde[/r.rc]: bogus\n1038 Function not implemented\n";
+  assert.equal(
+    transcriptForPeople(raw),
+    "vde[/r.rc]: hub on\nhub mode is on\nvde[/r.rc]: bogus\n1038 Function not implemented\n",
+  );
 });

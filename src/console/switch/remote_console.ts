@@ -93,6 +93,17 @@ export function loadFromHere(file: string, cwd = Deno.cwd()): string {
   return `load ${cwd}/${name}`;
 }
 
+/**
+ * A `load`'s transcript as the switch's own terminal shows it: each
+ * `vde[FILE]: COMMAND` line, then its listing and any failure code,
+ * without the protocol's framing (`0000 DATA END WITH '.'`, the closing
+ * `.`, and `1000 Success` after each command that worked).
+ */
+export function transcriptForPeople(raw: string): string {
+  return raw.split("\n").filter((l) => l !== "0000 DATA END WITH '.'" && l !== "." && l !== "1000 Success")
+    .join("\n");
+}
+
 function ok(lines: string[]): RemoteReply {
   return { code: 0, lines, result: resultLine(0) };
 }
@@ -153,6 +164,7 @@ export class RemoteConsole {
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
     const reply = await this.client.command(name === "load" ? loadFromHere(args) : line.trim());
+    if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
     if (name === "ports") return await this.ports(args);
     if (name === "macs") return await this.macs();
