@@ -14,7 +14,8 @@
  * full: the guest re-teaches them with its next frame).
  *
  * ARP is wholly here (answers for the gateway, DNS and guest-forward
- * addresses); NDP's
+ * addresses; an ARP packet from another host with the gateway's address
+ * as its sender goes to the gateway guard, gateway_guard.ts); NDP's
  * messages are parsed by the IPv6 input, which calls `learn6` and answers
  * solicitations itself, since they travel as ICMPv6.
  */
@@ -27,7 +28,7 @@ import {
   writeIpv6MulticastDestination,
 } from "../wire/ethernet.ts";
 import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ETH_P_ARP, newArpPacket, parseArp, writeArp } from "../wire/arp.ts";
-import { IPPROTO } from "../wire/ipv4.ts";
+import { formatIpv4, IPPROTO } from "../wire/ipv4.ts";
 import {
   ETH_P_IPV6,
   IPV6_HLEN,
@@ -39,6 +40,7 @@ import {
 import { finishIcmpv6 } from "../wire/icmpv6.ts";
 import { writeNeighborSolicit } from "../wire/ndp.ts";
 import { hex16, type Iface } from "./iface.ts";
+import { type GatewayGuard, OWN_ECHO_MS } from "./gateway_guard.ts";
 
 /** Frames held while a neighbour is resolved, in all. */
 const MAX_QUEUED = 64;
@@ -58,6 +60,7 @@ interface Queued {
 /** The neighbour caches of one interface. */
 export class Neighbours {
   readonly #iface: Iface;
+  readonly #guard: GatewayGuard;
   readonly #arp = newArpPacket();
   /** ARP packets and neighbour solicitations are written here (never the data path's buffers). */
   readonly #buf = new Uint8Array(ETH_HLEN + IPV6_HLEN + 64);
@@ -71,8 +74,9 @@ export class Neighbours {
   readonly #queue: Queued[] = [];
   readonly #lastSolicit = new Map<string | number, number>();
 
-  constructor(iface: Iface) {
+  constructor(iface: Iface, guard: GatewayGuard) {
     this.#iface = iface;
+    this.#guard = guard;
   }
 
   /** Takes an ARP frame from the guest: learns its sender, answers for our addresses. */
@@ -84,6 +88,15 @@ export class Neighbours {
       return;
     }
     const c = iface.config;
+    // Our own probe, come back through a loop: neither a question for us nor a claim.
+    if (this.#guard.isProbeMac(frame, a.senderMacOffset)) return;
+    if (a.senderIp === c.gateway) {
+      if (!this.#ownRequest(frame, a.op, a.senderMacOffset, a.targetIp)) {
+        const what = `an ARP ${a.op === ARP_REPLY ? "reply" : "request"} for ${formatIpv4(c.gateway)}`;
+        this.#guard.claimed(what, 4, frame, a.senderMacOffset);
+      }
+      return;
+    }
     if (a.senderIp !== 0 && iface.isGuest4(a.senderIp)) this.learn4(a.senderIp, frame, a.senderMacOffset);
     if (a.op !== ARP_REQUEST) return;
     if (a.targetIp !== c.gateway && a.targetIp !== c.dns && !iface.virtual4.has(a.targetIp)) return;
@@ -160,6 +173,12 @@ export class Neighbours {
   describe4(ip: number): string | undefined {
     const m = this.#arpCache.get(ip);
     return m === undefined ? undefined : formatMac(m, 0);
+  }
+
+  /** Whether an ARP packet from the gateway is a request of ours come back (a loop): we asked for its target just now. */
+  #ownRequest(b: Uint8Array, op: number, macOff: number, target: number): boolean {
+    if (op !== ARP_REQUEST || !macEquals(b, macOff, this.#iface.mac)) return false;
+    return (this.#lastSolicit.get(target) ?? -Infinity) > this.#iface.now() - OWN_ECHO_MS;
   }
 
   #enqueue(key: string | number, frame: Uint8Array): void {

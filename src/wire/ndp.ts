@@ -156,16 +156,22 @@ export function writeNeighborAdvert(
   return 32;
 }
 
-/** Writes a neighbour solicitation for `target` with our MAC; returns its length (32). */
+/**
+ * Writes a neighbour solicitation for `target` with our MAC; returns its
+ * length (32). A null `mac` writes duplicate address detection's
+ * solicitation (24): its source is the unspecified address, which must not
+ * carry a source link-layer option (RFC 4861 section 4.3).
+ */
 export function writeNeighborSolicit(
   b: Uint8Array,
   off: number,
   target: Uint8Array,
-  mac: Uint8Array,
+  mac: Uint8Array | null,
 ): number {
-  b.fill(0, off, off + 32);
+  b.fill(0, off, off + (mac === null ? 24 : 32));
   b[off] = ICMPV6.NEIGHBOR_SOLICIT;
   b.set(target.subarray(0, 16), off + 8);
+  if (mac === null) return 24;
   b[off + 24] = NDP_OPT.SOURCE_LL;
   b[off + 25] = 1;
   b.set(mac.subarray(0, 6), off + 26);
