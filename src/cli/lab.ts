@@ -27,7 +27,7 @@ import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
+import { daemonize, isDaemonChild, reportReady, StartTimeout } from "./daemon.ts";
 import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
@@ -71,6 +71,12 @@ export function loadLab(
 function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
+
+/**
+ * How long `vde up -d` waits for the background lab: its DHCP leases and
+ * `exec` commands have their own bounds (30 s, 60 s), so this is for several.
+ */
+const LAB_START_TIMEOUT_MS = 180_000;
 
 /** The log of a background lab: beside its runtime directory, so it outlives a rollback. */
 function daemonLog(name: string): string {
@@ -144,12 +150,16 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
     try {
-      await daemonize(`${labDir(lab.name)}/ctl`);
+      await daemonize(`lab ${lab.name}`, LAB_START_TIMEOUT_MS);
     } catch (err) {
       // The background copy's own lines, its error last, are printed already: one line, as in the foreground.
       if (err instanceof ExitStatus && err.message === "") {
         removeLog(lab.name);
         throw err;
+      }
+      // Too slow: it was stopped (and undid its start); its log says how far it got.
+      if (err instanceof StartTimeout) {
+        throw new UsageError(`${err.message}; it was taken down (its log: ${daemonLog(lab.name)})`);
       }
       let why = "";
       try {
@@ -171,6 +181,13 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
   }
   if (isDaemonChild()) setLogFile(daemonLog(lab.name));
   const { stopped, stop, remove } = untilSignal();
+  // A signal while the lab comes up (Ctrl-C during a slow DHCP or exec) cuts bring-up short.
+  const interrupt = new AbortController();
+  let interruptedBy: string | undefined;
+  stopped.then((why) => {
+    interruptedBy ??= why;
+    interrupt.abort();
+  });
   let runner: LabRunner | undefined;
   let ctl: MgmtServer | undefined;
   let web: LabWebServer | undefined;
@@ -180,7 +197,14 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       file: source?.path ?? "",
       baseDir: source ? dirOf(source.path) : Deno.cwd(),
       log: (m) => log("vde up", m),
+      signal: interrupt.signal,
     }).catch((err) => {
+      // Ctrl-C reaches the commands bring-up runs too: their failure is not the news.
+      if (interruptedBy !== undefined) {
+        throw new UsageError(
+          `lab ${lab.name}: ${interruptedBy} while it came up; everything made was taken down`,
+        );
+      }
       throw new UsageError(`lab ${lab.name}: ${(err as Error).message} (everything made was taken down)`);
     });
     const r = runner;

@@ -14,7 +14,7 @@ import { Document } from "yaml";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode } from "./spec.ts";
-import { runCommand } from "./system.ts";
+import { runInNetns } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { parseDuration, parsePercent, parseRate } from "./values.ts";
@@ -236,8 +236,8 @@ export function labCommands(
     }
     const refused = execRefusal(m[1]!, host.ns, m[2]!);
     if (refused !== undefined) return failure(refused);
-    const out = await runCommand(["ip", "netns", "exec", host.ns, "sh", "-c", m[2]!], 120_000);
-    const text = (out.stdout + out.stderr).replace(/\n$/, "");
+    const out = await runInNetns(host.ns, m[2]!, 120_000);
+    const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
     if (out.code !== 0) lines.push(`(${m[2]!.split(" ")[0]} exited with status ${out.code})`);
     return {

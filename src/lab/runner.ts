@@ -47,9 +47,12 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import { type LabState, readState, writeState } from "./state.ts";
-import { deleteNetns, ip, mustRun } from "./system.ts";
+import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
+
+/** How long one `exec` command of a host may run before bring-up gives up on it. */
+const EXEC_TIMEOUT_MS = 60_000;
 
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
 export const STP_AVAILABLE = true;
@@ -61,6 +64,8 @@ export interface RunnerOptions {
   /** Where relative paths in the lab file (keys, rc files) start. */
   baseDir: string;
   log?: (message: string) => void;
+  /** Aborts bring-up (a signal while it runs): the step under way is cut short and all is undone. */
+  signal?: AbortSignal;
 }
 
 /** A switch node as it runs. */
@@ -126,6 +131,8 @@ export class LabRunner {
   readonly #dataplane: Dataplane;
   #state: LabState;
   #down = false;
+  /** Set while `up` runs: its slow commands (DHCP, `exec`) stop when it aborts. */
+  #signal: AbortSignal | undefined;
 
   private constructor(lab: Lab, opts: RunnerOptions) {
     this.lab = { name: lab.name, nodes: [], links: [] };
@@ -149,14 +156,30 @@ export class LabRunner {
    */
   static async up(lab: Lab, opts: RunnerOptions): Promise<LabRunner> {
     const r = new LabRunner(lab, opts);
+    const signal = opts.signal;
+    signal?.throwIfAborted();
     r.#claimDir();
+    r.#signal = signal;
     try {
-      for (const node of lab.nodes) await r.addNode(node);
-      for (const link of lab.links) await r.addLink(link, false);
-      for (const node of lab.nodes) if (node.kind === "host") await r.#configureHost(node);
+      for (const node of lab.nodes) {
+        signal?.throwIfAborted();
+        await r.addNode(node);
+      }
+      for (const link of lab.links) {
+        signal?.throwIfAborted();
+        await r.addLink(link, false);
+      }
+      for (const node of lab.nodes) {
+        signal?.throwIfAborted();
+        if (node.kind === "host") await r.#configureHost(node);
+      }
+      signal?.throwIfAborted();
     } catch (err) {
       await r.down();
       throw err;
+    } finally {
+      // Only bring-up is cut short: what the shell adds later runs to its end.
+      r.#signal = undefined;
     }
     return r;
   }
@@ -429,14 +452,16 @@ export class LabRunner {
       );
     }
     for (const cmd of node.exec) {
-      const out = await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
-        throw new Error(
-          `${node.name}: exec "${cmd}" failed: ${(err as Error).message.split(": ").slice(-1)[0]}`,
-        );
-      });
+      const { code, output } = await runInNetns(host.ns, cmd, EXEC_TIMEOUT_MS, this.#signal);
+      const lines = output.trimEnd().split("\n").filter((l) => l !== "");
+      if (code !== 0) {
+        const why = lines.at(-1) ??
+          (code === 137 ? `killed after ${EXEC_TIMEOUT_MS / 1000} s` : `exit status ${code}`);
+        throw new Error(`${node.name}: exec "${cmd}" failed: ${why}`);
+      }
       // A file's `exec: ["ip -br addr"]` is often there to be read: say what ran and what it printed.
       this.#log(`${node.name}$ ${cmd}`);
-      for (const line of out.trimEnd().split("\n")) if (line !== "") this.#log(`${node.name}  ${line}`);
+      for (const line of lines) this.#log(`${node.name}  ${line}`);
     }
   }
 
@@ -465,6 +490,7 @@ export class LabRunner {
         script,
       ],
       30_000,
+      this.#signal,
     ).catch((err) => {
       throw new Error(`${host.node.name}: no DHCP lease on ${iface}: ${(err as Error).message}`);
     });
