@@ -90,24 +90,29 @@ interface UpOptions {
 }
 
 /** containerlab's `-t FILE` (`deploy -t`, `destroy -t`), taken for the lab argument. */
-function topoOption(): Option {
+export function topoOption(): Option {
   return new Option("-t, --topo <file>", "the lab file, as containerlab's -t (instead of the argument)");
 }
 
-/** The lab `vde up`/`vde down` is given, as the argument or containerlab's `-t FILE`. */
-function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
-  if (arg !== undefined && topo !== undefined && arg !== topo) {
-    throw new UsageError(`vde ${command}: give one lab, not ${arg} and -t ${topo}`);
-  }
-  const lab = arg ?? topo;
+/** The lab `vde up`/`vde down`/`vde graph` is given, as the argument or containerlab's `-t FILE`. */
+export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
+  const lab = labOrNone(command, arg, topo);
   if (lab === undefined) {
     throw new UsageError(
-      command === "up"
-        ? "vde up needs a lab file: vde up lab.yaml"
-        : "vde down needs a lab: vde down LAB (its name or lab file; vde status lists them)",
+      command === "down"
+        ? `vde down needs a lab: vde down LAB, its name or lab file${labsUpHint()}`
+        : `vde ${command} needs a lab file: vde ${command} lab.yaml`,
     );
   }
   return lab;
+}
+
+/** The lab a command is given, as the argument or `-t FILE`, if any. */
+function labOrNone(command: string, arg: string | undefined, topo: string | undefined): string | undefined {
+  if (arg !== undefined && topo !== undefined && arg !== topo) {
+    throw new UsageError(`vde ${command}: give one lab, not ${arg} and -t ${topo}`);
+  }
+  return arg ?? topo;
 }
 
 /**
@@ -116,7 +121,7 @@ function labFileOf(command: string, arg: string | undefined, topo: string | unde
  * hosts without root (they are network namespaces), and a $VDE_DATAPLANE
  * that names no data plane (as `vde switch` refuses it).
  */
-export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
+export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = ""): void {
   try {
     envDataplane();
   } catch (err) {
@@ -125,6 +130,13 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
   const old = readState(lab.name);
   if (old !== undefined) {
     if (processAlive(old.pid)) {
+      // A copy of a lab file, changed but not renamed: say which file runs and what to change.
+      if (file !== "" && old.file !== "" && old.file !== file) {
+        throw new UsageError(
+          `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
+            `change its \`name: ${lab.name}\``,
+        );
+      }
       throw new UsageError(
         `lab ${lab.name} is already up (pid ${old.pid}): \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
       );
@@ -145,7 +157,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
 async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
-  if (!isDaemonChild()) checkCanStart(lab);
+  if (!isDaemonChild()) checkCanStart(lab, undefined, source?.path);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
@@ -311,10 +323,23 @@ async function down(arg: string): Promise<void> {
       console.log(`removed ${labDir(name)} (no lab was running there)`);
       return;
     } catch {
-      throw new UsageError(`no lab ${name} is up`);
+      throw noSuchLab(name);
     }
   }
   for (const line of await cleanupLab(name)) console.log(line);
+}
+
+/** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
+function noSuchLab(name: string): UsageError {
+  return new UsageError(`no lab ${name} is up${labsUpHint(name)}`);
+}
+
+/** ` (did you mean a?)`, ` (up: a, b)` or, unless a lab was named, ` (no lab is up)`. */
+function labsUpHint(name?: string): string {
+  const up = listLabs();
+  if (up.length === 0) return name === undefined ? " (no lab is up)" : "";
+  const near = name === undefined ? [] : suggestCommands(name, up);
+  return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ` (up: ${up.join(", ")})`;
 }
 
 async function status(arg: string | undefined): Promise<void> {
@@ -333,7 +358,7 @@ async function status(arg: string | undefined): Promise<void> {
   }
   const name = labName(arg);
   const state = readState(name);
-  if (state === undefined) throw new UsageError(`no lab ${name} is up`);
+  if (state === undefined) throw noSuchLab(name);
   if (!processAlive(state.pid)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
@@ -391,11 +416,12 @@ export const labCommand: Subcommand = (program: Command) => {
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
+    .addOption(topoOption())
     .addHelpText(
       "after",
       examples("vde status          # the running labs", "vde status demo     # its nodes and links"),
     )
-    .action((arg: string | undefined) => status(arg));
+    .action((arg: string | undefined, o: { topo?: string }) => status(labOrNone("status", arg, o.topo)));
   program.command("completions")
     .description("print shell completions for vde")
     .argument("<shell>", "bash, zsh or fish")

@@ -178,3 +178,40 @@ Deno.test("a slirp forward whose host port is taken stops vde up in one line tha
     held.close();
   }
 });
+
+Deno.test("vde up of a copy of a running lab's file, its name unchanged, names the running file and the key to change", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = await Deno.makeTempDir({ prefix: `${name}-copy ` });
+    try {
+      const copy = `${dir}/lab copy.yaml`;
+      await Deno.copyFile(file, copy);
+      const pid = readState(name)?.pid;
+      for (const args of [["up", copy], ["up", "-d", copy]]) {
+        const r = await vde(args);
+        assert.equal(r.code, 1);
+        assert.equal(
+          r.stderr,
+          `vde: lab ${name} is already up from ${file} (pid ${pid}); to run ${copy} beside it, ` +
+            `change its \`name: ${name}\`\n`,
+        );
+      }
+      assert.equal((await vde(["status", name])).code, 0, "the running lab is left alone");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("vde status and vde down of a lab that is not up name the labs that are, a near name first", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name) => {
+    for (const command of ["status", "down"]) {
+      const typo = await vde([command, `${name}x`]);
+      assert.equal(typo.code, 1);
+      assert.match(typo.stderr, new RegExp(`^vde: no lab ${name}x is up \\(did you mean (\\S+, )*${name}[,?]`));
+    }
+    const other = await vde(["status", "zzzzzzzz"]);
+    assert.match(other.stderr, new RegExp(`^vde: no lab zzzzzzzz is up \\(up: (\\S+, )*${name}[,)]`));
+  });
+});
