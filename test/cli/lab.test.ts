@@ -133,7 +133,10 @@ Deno.test("vde up and vde down take containerlab's -t FILE for the lab, and say 
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
   assert.equal((await vde(["up"])).stderr, "vde: vde up needs a lab file: vde up lab.yaml\n");
-  assert.match((await vde(["down"])).stderr, /^vde: vde down needs a lab: vde down LAB, its name or lab file \((up: .*|no lab is up)\)\n$/);
+  assert.match(
+    (await vde(["down"])).stderr,
+    /^vde: vde down needs a lab: vde down LAB, its name or lab file \((up: .*|no lab is up)\)\n$/,
+  );
   assert.equal(
     (await vde(["up", "a.yaml", "-t", "b.yaml"])).stderr,
     "vde: vde up: give one lab, not a.yaml and -t b.yaml\n",

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { otherToolHint } from "../../src/cli/other_tools.ts";
 
 Deno.test("containerlab's command words after lab, clab or containerlab are answered with vde's, the lab file carried over", () => {
-  assert.equal(otherToolHint("lab", ["deploy", "-t", "x.clab.yml"]), "a lab comes up with `vde up x.clab.yml`");
+  assert.equal(
+    otherToolHint("lab", ["deploy", "-t", "x.clab.yml"]),
+    "a lab comes up with `vde up x.clab.yml`",
+  );
   assert.equal(otherToolHint("clab", ["destroy", "-t", "x.yaml"]), "a lab goes down with `vde down x.yaml`");
   assert.match(otherToolHint("containerlab", ["inspect"]) ?? "", /^`vde status` lists running labs/);
   assert.equal(otherToolHint("lab", ["graph", "-t", "a.yml"]), "a lab file is drawn with `vde graph a.yml`");

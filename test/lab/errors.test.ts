@@ -209,7 +209,10 @@ Deno.test("vde status and vde down of a lab that is not up name the labs that ar
     for (const command of ["status", "down"]) {
       const typo = await vde([command, `${name}x`]);
       assert.equal(typo.code, 1);
-      assert.match(typo.stderr, new RegExp(`^vde: no lab ${name}x is up \\(did you mean (\\S+, )*${name}[,?]`));
+      assert.match(
+        typo.stderr,
+        new RegExp(`^vde: no lab ${name}x is up \\(did you mean (\\S+, )*${name}[,?]`),
+      );
     }
     const other = await vde(["status", "zzzzzzzz"]);
     assert.match(other.stderr, new RegExp(`^vde: no lab zzzzzzzz is up \\(up: (\\S+, )*${name}[,)]`));
