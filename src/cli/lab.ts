@@ -223,6 +223,7 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     let savedTo: string | undefined;
     const { commands } = labCommands(r, {
       down: (reason) => stop(reason),
+      webUrl: () => web?.url,
       save: async (file) => {
         const target = file ?? source?.path ?? savedTo;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");

@@ -26,6 +26,8 @@ export interface LabShellHooks {
   down(reason: string): void;
   /** Writes the running lab to `file` (default: the lab file); resolves with the path written. */
   save(file: string | undefined): Promise<string>;
+  /** The lab's web view (`vde up --http`), if it has one: `status` names it. */
+  webUrl?(): string | undefined;
 }
 
 function failure(message: string, code: number = Errno.EINVAL): Reply {
@@ -225,7 +227,18 @@ export function labCommands(
   run(
     "status",
     true,
-    () => listing([`lab ${r.lab.name} (pid ${Deno.pid})`, "", ...nodesTable(r), "", ...linksTable(r)]),
+    () => {
+      const url = hooks.webUrl?.();
+      const web = url === undefined ? [] : [`web view ${url} (metrics at ${url}metrics)`];
+      return listing([
+        `lab ${r.lab.name} (pid ${Deno.pid})`,
+        ...web,
+        "",
+        ...nodesTable(r),
+        "",
+        ...linksTable(r),
+      ]);
+    },
   );
   run("exec", true, async (args) => {
     const m = /^(\S+)\s+(.+)$/.exec(args);
