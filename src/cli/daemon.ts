@@ -9,10 +9,12 @@
  * start would. A copy that serves has its start-up lines (the rc script's
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
- * older program on the same path would answer too.
+ * older program on the same path would answer too. A stop signal (Ctrl-C)
+ * while the copy starts is passed on to it, so it stops rather than serves.
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
+import { onSignals } from "./signals.ts";
 
 const CHILD_MARK = "VDE_DAEMON_CHILD";
 /** Written by the copy on its stderr once it serves; no log line looks like it. */
@@ -65,6 +67,15 @@ export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS)
   let text = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), startTimeoutMs)));
+  // Ctrl-C while the copy starts is meant for it: it stops (a lab undoes what it made) and says so
+  // here, rather than coming up behind a prompt that looked cancelled.
+  let interrupted: Deno.Signal | undefined;
+  const stopForwarding = onSignals((signal) => {
+    interrupted ??= signal;
+    try {
+      child.kill(signal);
+    } catch { /* exited meanwhile */ }
+  });
   try {
     for (;;) {
       const next = await Promise.race([reader.read(), timeout]);
@@ -90,11 +101,14 @@ export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS)
     // The copy printed its own error line; add one only if it said nothing.
     throw new ExitStatus(
       status.code === 0 ? 1 : status.code,
-      text.trim() === ""
-        ? `the background ${what} exited with status ${status.code} before serving`
-        : undefined,
+      text.trim() !== ""
+        ? undefined
+        : interrupted !== undefined
+        ? `${interrupted}: the background ${what} was stopped before it served`
+        : `the background ${what} exited with status ${status.code} before serving`,
     );
   } finally {
+    stopForwarding();
     clearTimeout(timer);
   }
 }

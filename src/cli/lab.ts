@@ -181,6 +181,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         );
       } catch { /* no log */ }
       removeLog(lab.name);
+      // Stopped before it logged a line (Ctrl-C at once): what the wait knows is the news.
+      if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
       throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
     }
     console.log(

@@ -3,7 +3,8 @@
  * background (`busybox httpd ...`, `sleep N &`) must not hold `vde up` (its
  * output used to be a pipe that process kept open, so bring-up waited a
  * minute and failed, leaving a dead lab), and `vde down` ends it. A signal
- * while a slow `exec` runs takes the lab down at once and says so in one line.
+ * while a slow `exec` runs takes the lab down at once and says so in one
+ * line, in the background (`vde up -d`, Ctrl-C while it waits) too.
  */
 import assert from "node:assert/strict";
 import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
@@ -62,5 +63,26 @@ Deno.test("SIGTERM to vde up while a host's exec runs ends that exec and takes t
     );
     assert.deepEqual(processesMentioning(MARK), []);
     assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("Ctrl-C while vde up -d waits for its lab stops the lab too, rather than leaving it up behind the prompt", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: SLOW_LAB }, async (name, file) => {
+    const up = spawnManaged([...vdeCommand(), "up", "-d", file], { name: "vde up -d" });
+    await waitFor(() => processesMentioning(MARK).length > 0 || undefined, {
+      timeoutMs: 30_000,
+      what: "the background lab's exec running",
+    });
+    // A terminal's Ctrl-C reaches the waiting vde up; the lab in the background has its own session.
+    const st = await up.stop({ signal: "SIGINT", timeoutMs: 30_000 });
+    assert.equal(st.code, 1);
+    assert.equal(
+      up.stderr,
+      `vde: lab ${name}: SIGINT while it came up; everything made was taken down\n`,
+    );
+    assert.deepEqual(processesMentioning(MARK), []);
+    assert.deepEqual(await leftovers(name), []);
+    assert.match((await vde(["status", name])).stderr, /no lab .* is up/);
   });
 });
