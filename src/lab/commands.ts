@@ -383,7 +383,7 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
     const name = rest[0];
     if (name === undefined) return failure(`usage: add ${what} NAME [KEY VALUE]...`);
     if (r.lab.nodes.some((n) => n.name === name)) return failure(`there is a node ${name} already`);
-    const extra = pairs(rest.slice(1), ["hub", "stp", "insecure"]);
+    const extra = pairs(rest.slice(1), ["hub", "stp", "mcast_snooping", "mcast_querier", "insecure"]);
     if (typeof extra === "string") return failure(extra);
     plain.topology.nodes[name] = { kind: what, ...extra };
   } else {return failure(

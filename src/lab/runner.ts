@@ -22,6 +22,7 @@ import { MgmtServer } from "../console/mgmt_server.ts";
 import type { CommandRegistry } from "../console/registry.ts";
 import { runStartupScript } from "../console/script.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
+import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { discard, type Link } from "../link/link.ts";
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";
@@ -259,6 +260,10 @@ export class LabRunner {
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);
     if (node.stp) ctx.setStp(true);
+    if (node.mcastSnooping) {
+      setSnooping(ctx, true);
+      if (node.mcastQuerier) sw.engine.snooping?.setQuerier(true);
+    }
     const commands = switchCommands(ctx);
     if (node.rc !== undefined) {
       await runStartupScript(this.#path(node.rc), commands, (m) => this.#log(`${node.name}: ${m}`));

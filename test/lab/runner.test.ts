@@ -1,12 +1,12 @@
 /**
  * What `vde up` says while it builds a lab: a host's `exec` commands are
  * often there to be read (`exec: ["ip -br addr"]`), so each is logged with
- * what it printed.
+ * what it printed. A switch node's settings reach the running switch.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { withLabUp } from "./_helpers.ts";
+import { vde, withLabUp } from "./_helpers.ts";
 
 const EXEC_LAB = `name: x
 topology:
@@ -30,5 +30,32 @@ Deno.test("vde up logs each exec command of a host with the lines it printed", a
       "h1  second line",
       "h1$ true",
     ]);
+  });
+});
+
+const SNOOPING_LAB = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, mcast_snooping: true, mcast_querier: true }
+    sw2: { kind: switch, ports: 4 }
+  links: []
+`;
+
+Deno.test("a lab switch with mcast_snooping and mcast_querier snoops and sends queries from start-up; one without floods", async () => {
+  await withLabUp({ text: SNOOPING_LAB }, async (name) => {
+    const r = await vde(["term", name, "-c", "sw1 mcast/print"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^snooping on, our querier on,/);
+    // The querier's first query leaves on the switch's next timer tick.
+    await waitFor(
+      async () =>
+        /^igmp queries seen 0 sent [1-9]/m.test(
+          (await vde(["term", name, "-c", "sw1 mcast/print"])).stdout,
+        ) ||
+        undefined,
+      { timeoutMs: 30_000, what: "the querier's start-up query" },
+    );
+    const off = await vde(["term", name, "-c", "sw2 mcast/querier 1"]);
+    assert.equal(off.code, 1, "snooping is off unless the file asks for it");
   });
 });

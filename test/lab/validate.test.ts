@@ -353,3 +353,22 @@ topology:
     ],
   );
 });
+
+Deno.test("a switch takes the Linux bridge's mcast_snooping and mcast_querier; other spellings get the key's name", () => {
+  const lab = (sw1: string) => `name: demo\ntopology:\n  nodes:\n    sw1: ${sw1}\n`;
+  const nodeOf = (text: string) =>
+    validateLab(text).lab?.nodes[0] as { mcastSnooping?: boolean; mcastQuerier?: boolean } | undefined;
+  assert.deepEqual(
+    { ...nodeOf(lab("{ kind: switch, mcast_snooping: true, mcast_querier: true }")) },
+    { ...nodeOf(lab("{ kind: switch }")), mcastSnooping: true, mcastQuerier: true },
+  );
+  assert.equal(nodeOf(lab("{ kind: switch }"))?.mcastSnooping, undefined, "off unless asked for");
+  assert.deepEqual(errorsOf(lab("{ kind: switch, mcast_querier: true }")), [
+    "lab.yaml:4:26: sw1: mcast_querier needs mcast_snooping: true (the querier is part of snooping)",
+  ]);
+  assert.deepEqual(errorsOf(lab("{ kind: switch, snooping: true, mcast-querier: true, igmp_snooping: 1 }")), [
+    'lab.yaml:4:26: unknown key "snooping" in node sw1 (switch) (did you mean "mcast_snooping"?)',
+    'lab.yaml:4:42: unknown key "mcast-querier" in node sw1 (switch) (did you mean "mcast_querier"?)',
+    'lab.yaml:4:63: unknown key "igmp_snooping" in node sw1 (switch) (did you mean "mcast_snooping"?)',
+  ]);
+});
