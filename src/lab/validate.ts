@@ -698,7 +698,11 @@ class Validator {
           if (!/^\d+$/.test(suffix) || Number(suffix) < 1 || Number(suffix) >= node.ports) {
             this.#error(
               it,
-              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}`,
+              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}` +
+                // containerlab names a bridge's end by an interface (br1:eth1); a switch's ends are ports.
+                (/^\d+$/.test(suffix)
+                  ? ""
+                  : ` (a switch's ends are ports: "${node.name}:1", or "${node.name}" for the next free one)`),
             );
             continue;
           }
@@ -802,7 +806,9 @@ class Validator {
       if (tap.length > MAX_IFNAME) {
         this.#error(
           at,
-          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name`,
+          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name ` +
+            `(together at most ${MAX_IFNAME - (tap.length - lab.length - node.name.length)} characters, ` +
+            `${lab} and ${node.name} are ${lab.length + node.name.length})`,
         );
       }
       for (const ifname of this.#options.live || this.#linkLeftOut ? [] : Object.keys(node.addresses)) {
