@@ -242,3 +242,32 @@ Deno.test("exec HOST CMD & in the lab shell gives the prompt back once the shell
     assert.deepEqual(processesMentioning(mark), [], "taking the lab down ends it");
   });
 });
+
+Deno.test("Ctrl-C that clears a typed line in the lab shell does not arm the take-down: the next one warns first", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const tmux = await vdeAtTerminal(file, ["up", file]);
+    const prompt = `lab[${name}]$`;
+    try {
+      await tmux.waitFor((s) => s.endsWith(prompt), "the lab shell", 60_000);
+      await tmux.keys("-l", "nod");
+      await tmux.keys("C-c");
+      // Cleared without the warning (the typed text is wiped before ^C is echoed).
+      await tmux.waitFor((s) => s.endsWith(`${prompt} ^C\n${prompt}`), "the line cleared");
+      await tmux.keys("C-c");
+      await tmux.waitFor(
+        (s) => /\^C \(Ctrl-C again or `down` takes the lab down\)\n\S+\$$/.test(s),
+        "the warning",
+      );
+      assert.equal((await vde(["status", name])).code, 0, "the lab is still up");
+      await tmux.keys("C-c");
+      await waitFor(async () => (await vde(["status", name])).stderr.includes(`no lab ${name} is up`), {
+        timeoutMs: 30_000,
+        what: "the lab to be taken down by the warned Ctrl-C",
+      });
+    } finally {
+      await tmux.kill();
+    }
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
