@@ -11,7 +11,8 @@
  * with optional wirefilter impairments) whose ends are attached to switch
  * ports or joined to the node's link, so any link can be impaired or cut
  * live. Order: switches, slirps and cables, hosts (namespaces), links (taps
- * moved into the namespaces), then addresses, routes, DHCP and `exec`.
+ * moved into the namespaces, each with its lab's fixed MAC address), then
+ * addresses, routes, DHCP and `exec`.
  * Every step pushes its undo; a failure halfway runs them in reverse, so
  * nothing is left behind. The state file is written before each namespace
  * is made, so `vde down` can clean up after a SIGKILL too.
@@ -34,7 +35,7 @@ import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
-import { labDir, labsBaseDir, netnsName, tapName } from "./names.ts";
+import { hostMac, labDir, labsBaseDir, machineId, netnsName, tapName } from "./names.ts";
 import {
   type CableNode,
   type HostNode,
@@ -132,6 +133,8 @@ export class LabRunner {
   readonly #dataplane: Dataplane;
   #state: LabState;
   #down = false;
+  /** This machine, in each host interface's MAC address. */
+  readonly #machine = machineId();
   /** Set while `up` runs: its slow commands (DHCP, `exec`) stop when it aborts. */
   #signal: AbortSignal | undefined;
 
@@ -425,6 +428,15 @@ export class LabRunner {
     this.#undo.push(join(link, wireEnd));
     await ip("link", "set", tap, "netns", host.ns);
     await ip("-n", host.ns, "link", "set", tap, "name", iface);
+    await ip(
+      "-n",
+      host.ns,
+      "link",
+      "set",
+      iface,
+      "address",
+      hostMac(this.#machine, this.lab.name, end.node, iface),
+    );
     if (host.node.mtu !== undefined) {
       await ip("-n", host.ns, "link", "set", iface, "mtu", String(host.node.mtu));
     }

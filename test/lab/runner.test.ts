@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { vde, withLabUp } from "./_helpers.ts";
+import { inHost, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 
 const EXEC_LAB = `name: x
 topology:
@@ -57,5 +57,20 @@ Deno.test("a lab switch with mcast_snooping and mcast_querier snoops and sends q
     );
     const off = await vde(["term", name, "-c", "sw2 mcast/querier 1"]);
     assert.equal(off.code, 1, "snooping is off unless the file asks for it");
+  });
+});
+
+Deno.test("a lab host keeps its MAC address when the lab is taken down and brought up again, so peers' ARP caches stay right", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const macOf = async (name: string, node: string) =>
+    (await inHost(name, node, ["ip", "-br", "link", "show", "eth0"])).stdout.trim().split(/\s+/)[2];
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const before = await macOf(name, "h1");
+    assert.match(before ?? "", /^02:/);
+    assert.notEqual(await macOf(name, "h2"), before, "each host its own");
+    assert.equal((await vde(["down", name])).code, 0);
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(await macOf(name, "h1"), before);
   });
 });
