@@ -7,6 +7,7 @@
  * into the lab's file form and validating the whole, so the shell accepts
  * exactly what a lab file would.
  */
+import { CableSession } from "../cable/session.ts";
 import { CommandRegistry, failure as failureReply, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
@@ -60,11 +61,20 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     }
     case "slirp":
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
-    case "cable":
-      return n.connect !== undefined
+    case "cable": {
+      const where = n.connect !== undefined
         ? `to ${n.connect}`
         : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
+      return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined)}`;
+    }
   }
+}
+
+/** Whether a cable node's cable carries frames now: what a user checks first when the far side is silent. */
+function cableState(link: unknown, connecting: boolean): string {
+  if (!(link instanceof CableSession)) return "no cable yet";
+  if (link.connection !== null) return "connected";
+  return connecting ? "not connected (retrying)" : "not connected (waiting for the far end)";
 }
 
 function impairText(i: Impairments): string {
