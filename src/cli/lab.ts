@@ -85,6 +85,7 @@ function daemonLog(name: string): string {
 
 interface UpOptions {
   detach?: boolean;
+  reconfigure?: boolean;
   http?: string;
   topo?: string;
 }
@@ -317,6 +318,16 @@ function labName(arg: string): string {
   return arg;
 }
 
+/** Whether lab `name` is up, dead or half made: anything `vde down` would remove. */
+function labIsThere(name: string): boolean {
+  try {
+    Deno.statSync(labDir(name));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function down(arg: string): Promise<void> {
   const name = labName(arg);
   if (readState(name) === undefined) {
@@ -390,6 +401,7 @@ export const labCommand: Subcommand = (program: Command) => {
     .argument("[file]", "the lab file")
     .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
+    .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .addHelpText(
       "after",
@@ -397,6 +409,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up lab.yaml                  # build it, then the lab shell (Ctrl-D takes it down)",
         "vde up -d lab.yaml --http 9100   # in the background, with a live page on 127.0.0.1:9100",
         "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
+        "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
@@ -408,12 +421,15 @@ export const labCommand: Subcommand = (program: Command) => {
           throw new UsageError((err as Error).message);
         }
       }
+      // The background copy runs with the same options: the lab is down by then.
+      if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) await down(lab.name);
       await runLab(lab, { text, path }, o);
     });
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
     .argument("[lab]", "lab name or lab file")
     .addOption(topoOption())
+    .option("-c, --cleanup", "taken for containerlab's destroy --cleanup: vde down always removes everything")
     .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
     .action((arg: string | undefined, o: { topo?: string }) => down(labFileOf("down", arg, o.topo)));
   program.command("status")

@@ -17,6 +17,8 @@ const WORDS: Record<string, (lab: string) => string> = {
   ls: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
   list: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
   version: () => "`vde --version` prints it",
+  save: () => "the lab shell's `save [FILE]` writes the running lab as YAML: `vde term LAB -c 'save FILE'`",
+  redeploy: (lab) => `a lab comes up again with \`vde up --reconfigure ${lab}\``,
   exec: () =>
     "a lab host runs a command with `ip netns exec vde-LAB-HOST COMMAND`, or `vde term LAB -c 'exec HOST COMMAND'`",
 };

@@ -25,3 +25,11 @@ Deno.test("an unknown command named like an Object member gets no hint, not a cr
     assert.match(otherToolHint("lab", [word]) ?? "", /^lab files: /, word);
   }
 });
+
+Deno.test("containerlab's save and redeploy are answered with the lab shell's save and vde up --reconfigure", () => {
+  assert.match(otherToolHint("save", []) ?? "", /vde term LAB -c 'save FILE'/);
+  assert.equal(
+    otherToolHint("redeploy", ["-t", "x.yml"]),
+    "a lab comes up again with `vde up --reconfigure x.yml`",
+  );
+});

@@ -218,3 +218,28 @@ Deno.test("vde status and vde down of a lab that is not up name the labs that ar
     assert.match(other.stderr, new RegExp(`^vde: no lab zzzzzzzz is up \\(up: (\\S+, )*${name}[,)]`));
   });
 });
+
+Deno.test("vde up --reconfigure (containerlab's) takes the running lab down and brings the edited file up; a file with a mistake leaves it running", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const pid = readState(name)?.pid;
+    await Deno.writeTextFile(file, (await Deno.readTextFile(file)).replace("10.9.0.2/24", "10.9.0.3/24"));
+    const again = await vde(["up", "-d", "--reconfigure", file]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`^stopped vde up \\(pid ${pid}\\)\\nremoved lab ${name}\\n`));
+    assert.notEqual(readState(name)?.pid, pid);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 2, "the edited address is live");
+    // Checked before anything is taken down.
+    const running = readState(name)?.pid;
+    await Deno.writeTextFile(file, (await Deno.readTextFile(file)).replace("10.9.0.3/24", "10.9.0.300/24"));
+    const bad = await vde(["up", "-d", "-c", file]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /1 error in .*; nothing was created/);
+    assert.equal(readState(name)?.pid, running, "the running lab is left alone");
+    assert.equal(
+      (await vde(["down", "--cleanup", name])).code,
+      0,
+      "containerlab's destroy --cleanup is taken",
+    );
+  });
+});
