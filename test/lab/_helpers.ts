@@ -149,6 +149,18 @@ topology:
     - endpoints: [h2, sw1]
 `;
 
+/** A switch and host h1 on it, whose `exec` runs `commands` (YAML strings). */
+export function hostWithExec(address: string, commands: string[]): string {
+  return `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    h1: { kind: host, address: ${address}, exec: ${JSON.stringify(commands)} }
+  links:
+    - endpoints: [h1, sw1]
+`;
+}
+
 /** Two switches joined by a link, and no hosts. */
 export const TWO_SWITCHES = `name: x
 topology:

@@ -7,23 +7,27 @@ import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
 
+/** One side: a switch with a host and a cable node (`cable`: its settings, e.g. `listen: 7000, insecure: true`). */
+function cableSide(address: string, cable: string): string {
+  return `name: x
+topology:
+  nodes:
+    sw: { kind: switch, ports: 4 }
+    h: { kind: host, address: ${address} }
+    wan: { kind: cable, ${cable} }
+  links:
+    - endpoints: [h, sw]
+    - endpoints: [wan, sw]
+`;
+}
+
 Deno.test("cable nodes join two labs: hosts on either side ping each other over a keyed cable", async (t) => {
   if (skipUnlessRoot(t)) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-labcable-" });
   const key = `${dir}/lab.key`;
   try {
     assert.equal((await vde(["cable", "keygen", key])).code, 0);
-    const side = (address: string, cable: string) =>
-      `name: x
-topology:
-  nodes:
-    sw: { kind: switch, ports: 4 }
-    h: { kind: host, address: ${address} }
-    wan: { kind: cable, ${cable}, key: ${key} }
-  links:
-    - endpoints: [h, sw]
-    - endpoints: [wan, sw]
-`;
+    const side = (address: string, cable: string) => cableSide(address, `${cable}, key: ${key}`);
     // Port 0: the kernel picks one, and `vde status` says which.
     await withLabFile({ text: side("10.66.0.1/24", `listen: "127.0.0.1:0"`) }, async (a, fileA) => {
       assert.equal((await vde(["up", "-d", fileA])).code, 0);
@@ -56,17 +60,7 @@ Deno.test("a lab taken down and brought up again behind a cable is reached again
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
-  const side = (address: string, cable: string) =>
-    `name: x
-topology:
-  nodes:
-    sw: { kind: switch, ports: 4 }
-    h: { kind: host, address: ${address} }
-    wan: { kind: cable, ${cable}, insecure: true }
-  links:
-    - endpoints: [h, sw]
-    - endpoints: [wan, sw]
-`;
+  const side = (address: string, cable: string) => cableSide(address, `${cable}, insecure: true`);
   await withLabFile({ text: side("10.67.0.1/24", `listen: "127.0.0.1:${port}"`) }, async (a, fileA) => {
     assert.equal((await vde(["up", "-d", fileA])).code, 0);
     await withLabFile({ text: side("10.67.0.2/24", `connect: "127.0.0.1:${port}"`) }, async (b, fileB) => {

@@ -9,19 +9,12 @@
 import assert from "node:assert/strict";
 import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { leftovers, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { hostWithExec, leftovers, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 /** A sleep that only this test's process runs, found again by its command line. */
 const MARK = `600.${Deno.pid}`;
 
-const BACKGROUND_LAB = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.9.2.1/24, exec: ["sleep ${MARK} &", "echo after it"] }
-  links:
-    - endpoints: [h1, sw1]
-`;
+const BACKGROUND_LAB = hostWithExec("10.9.2.1/24", [`sleep ${MARK} &`, "echo after it"]);
 
 Deno.test("vde up -d of a host whose exec leaves a process in the background comes up at once; vde down ends that process", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -44,7 +37,7 @@ Deno.test("vde up -d of a host whose exec leaves a process in the background com
   });
 });
 
-const SLOW_LAB = BACKGROUND_LAB.replace(`"sleep ${MARK} &", "echo after it"`, `"sleep ${MARK}"`);
+const SLOW_LAB = hostWithExec("10.9.2.1/24", [`sleep ${MARK}`]);
 
 Deno.test("SIGTERM to vde up while a host's exec runs ends that exec and takes the lab down, in one line", async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -6,16 +6,9 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { inHost, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { hostWithExec, inHost, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 
-const EXEC_LAB = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.9.1.1/24, exec: ["echo first line; echo second line", "true"] }
-  links:
-    - endpoints: [h1, sw1]
-`;
+const EXEC_LAB = hostWithExec("10.9.1.1/24", ["echo first line; echo second line", "true"]);
 
 Deno.test("vde up logs each exec command of a host with the lines it printed", async (t) => {
   if (skipUnlessRoot(t)) return;
