@@ -16,7 +16,7 @@ import { MgmtServer } from "../console/mgmt_server.ts";
 import { poller } from "../io/poller.ts";
 import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
 import { labDir, labsBaseDir, NAME_PATTERN } from "../lab/names.ts";
-import { LabRunner, STP_AVAILABLE } from "../lab/runner.ts";
+import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
@@ -214,6 +214,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       log: (m) => log("vde up", m),
       signal: interrupt.signal,
     }).catch((err) => {
+      // Lost a race with another `vde up` of this lab: its lab is up, not taken down.
+      if (err instanceof LabTaken) throw new UsageError(err.message);
       // Ctrl-C reaches the commands bring-up runs too: their failure is not the news.
       if (interruptedBy !== undefined) {
         throw new UsageError(

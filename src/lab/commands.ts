@@ -18,7 +18,7 @@ import type { Impairments, LabNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
-import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { didYouMean, parseDuration, parsePercent, parseRate } from "./values.ts";
 import { counted } from "../counted.ts";
 
 /** What the shell needs from whoever runs the lab. */
@@ -350,9 +350,13 @@ function linkCommand(r: LabRunner, args: string): Reply {
       const parsed = SETTERS[w]!(v);
       if (!parsed.ok) return failure(`${w}: ${parsed.error}`);
       impair[w as keyof Impairments] = parsed.value;
-    } else {return failure(
-        `unknown link setting "${w}" (down, up, clear, ${Object.keys(SETTERS).join(", ")})`,
-      );}
+    } else {
+      const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
+      const near = didYouMean(w, words);
+      return failure(
+        `unknown link setting "${w}" (${near !== undefined ? `did you mean ${near}?` : words.join(", ")})`,
+      );
+    }
   }
   r.setLinkUp(link, up);
   link.wire.impair = impair;
@@ -396,9 +400,15 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
     const extra = pairs(rest.slice(1), ["hub", "stp", "mcast_snooping", "mcast_querier", "insecure"]);
     if (typeof extra === "string") return failure(extra);
     plain.topology.nodes[name] = { kind: what, ...extra };
-  } else {return failure(
-      "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
-    );}
+  } else {
+    const near = what === undefined
+      ? undefined
+      : didYouMean(what, ["switch", "host", "slirp", "cable", "link"]);
+    return failure(
+      (near !== undefined ? `unknown "${what}": did you mean add ${near}? ` : "") +
+        "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
+    );
+  }
   const { lab, errors } = validateLab(new Document(plain).toString(), { stp: STP_AVAILABLE, live: true });
   if (lab === undefined) return failure(errors.map((e) => e.message).join("\n"));
   try {

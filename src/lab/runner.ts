@@ -59,6 +59,12 @@ const EXEC_TIMEOUT_MS = 60_000;
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
 export const STP_AVAILABLE = true;
 
+/**
+ * The lab's name is another `vde up`'s (running, starting or left behind):
+ * nothing was made, and that lab was not touched.
+ */
+export class LabTaken extends Error {}
+
 /** Settings of a running lab. */
 export interface RunnerOptions {
   /** The lab file (absolute), "" when built in the shell. */
@@ -192,8 +198,12 @@ export class LabRunner {
   #claimDir(): void {
     const old = readState(this.lab.name);
     if (old !== undefined) {
-      if (processAlive(old.pid)) throw new Error(`lab ${old.name} is already up (pid ${old.pid})`);
-      throw new Error(
+      if (processAlive(old.pid)) {
+        throw new LabTaken(
+          `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
+        );
+      }
+      throw new LabTaken(
         `lab ${old.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${old.name}\``,
       );
     }
@@ -203,7 +213,9 @@ export class LabRunner {
       Deno.mkdirSync(this.dir, { mode: 0o700 });
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      throw new Error(`lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`);
+      throw new LabTaken(
+        `lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`,
+      );
     }
     writeState(this.#state);
     this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));

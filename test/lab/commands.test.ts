@@ -206,3 +206,18 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
     assert.equal(status.stdout.split("\n")[1], "", "no web view, no line");
   });
 });
+
+Deno.test("a mistyped add kind or link setting in the lab's console gets a did-you-mean and changes nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const add = await vde(["term", name, "-c", "add swtich sw3"]);
+    assert.equal(add.code, 1);
+    assert.match(add.stderr, /^vde: add swtich sw3: unknown "swtich": did you mean add switch\? usage: add /);
+    const link = await vde(["term", name, "-c", "link sw1-sw2 los 5%"]);
+    assert.equal(link.code, 1);
+    assert.equal(link.stderr, 'vde: link sw1-sw2 los 5%: unknown link setting "los" (did you mean loss?)\n');
+    const links = await vde(["term", name, "-c", "link sw1-sw2", "-c", "nodes"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+    assert.doesNotMatch(links.stdout, /sw3/);
+  });
+});

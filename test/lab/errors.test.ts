@@ -243,3 +243,20 @@ Deno.test("vde up --reconfigure (containerlab's) takes the running lab down and 
     );
   });
 });
+
+Deno.test("two vde up -d of one lab at once: one comes up, the other says why in one line and touches nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const [a, b] = await Promise.all([vde(["up", "-d", file]), vde(["up", "-d", file])]);
+    const [won, lost] = a.code === 0 ? [a, b] : [b, a];
+    assert.equal(won.code, 0, won.stderr);
+    assert.equal(lost.code, 1, lost.stdout);
+    assert.match(
+      lost.stderr,
+      new RegExp(`^vde: lab ${name} is (already up \\(pid \\d+\\)|starting or stopping)`),
+    );
+    assert.doesNotMatch(lost.stderr, /taken down/, "the lab that won was not touched");
+    assert.equal(lost.stderr.trim().split("\n").length, 1, lost.stderr);
+    assert.equal((await vde(["status", name])).code, 0, "the lab is up");
+  });
+});
