@@ -273,7 +273,7 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     await web?.close();
     await runner?.down();
     remove();
-    if (isDaemonChild() && runner !== undefined) removeLog(lab.name);
+    // A background lab's log outlives it (what its exec commands printed); `vde down --cleanup` removes it.
     await poller().stop();
   }
 }
@@ -330,19 +330,33 @@ function labIsThere(name: string): boolean {
   }
 }
 
-async function down(arg: string): Promise<void> {
+async function down(arg: string, cleanup = false): Promise<void> {
   const name = labName(arg);
+  // Last, once the lab has stopped writing to it; a lab already down may still have one.
+  const removeLogToo = () => {
+    if (!cleanup) return false;
+    try {
+      Deno.removeSync(daemonLog(name));
+      console.log(`removed ${daemonLog(name)}`);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   if (readState(name) === undefined) {
     // A directory without a state file: a `vde up` killed in its first steps.
     try {
       Deno.removeSync(labDir(name), { recursive: true });
       console.log(`removed ${labDir(name)} (no lab was running there)`);
-      return;
     } catch {
-      throw noSuchLab(name);
+      if (!removeLogToo()) throw noSuchLab(name);
+      return;
     }
+    removeLogToo();
+    return;
   }
   for (const line of await cleanupLab(name)) console.log(line);
+  removeLogToo();
 }
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
@@ -431,9 +445,14 @@ export const labCommand: Subcommand = (program: Command) => {
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
     .argument("[lab]", "lab name or lab file")
     .addOption(topoOption())
-    .option("-c, --cleanup", "taken for containerlab's destroy --cleanup: vde down always removes everything")
+    .option(
+      "-c, --cleanup",
+      "remove the lab's log too, as containerlab's destroy --cleanup its lab directory",
+    )
     .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
-    .action((arg: string | undefined, o: { topo?: string }) => down(labFileOf("down", arg, o.topo)));
+    .action((arg: string | undefined, o: { topo?: string; cleanup?: boolean }) =>
+      down(labFileOf("down", arg, o.topo), o.cleanup)
+    );
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")

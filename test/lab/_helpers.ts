@@ -73,7 +73,7 @@ export async function pingCount(lab: string, node: string, to: string, count: nu
 
 /** Best effort: take a lab down whatever state the test left it in. */
 export async function forceDown(name: string): Promise<void> {
-  await vde(["down", name], 30_000);
+  await vde(["down", "--cleanup", name], 30_000);
 }
 
 /**

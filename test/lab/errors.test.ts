@@ -260,3 +260,17 @@ Deno.test("two vde up -d of one lab at once: one comes up, the other says why in
     assert.equal((await vde(["status", name])).code, 0, "the lab is up");
   });
 });
+
+Deno.test("vde down keeps a background lab's log to read afterwards; vde down --cleanup removes it, the lab down or not", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name) => {
+    const log = `${labDir(name)}.log`;
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.match(await Deno.readTextFile(log), new RegExp(`lab ${name}: SIGTERM, taking it down`));
+    assert.deepEqual(await leftovers(name), []);
+    const cleanup = await vde(["down", "--cleanup", name]);
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+    assert.equal(cleanup.stdout, `removed ${log}\n`);
+    await assert.rejects(Deno.stat(log));
+  });
+});
