@@ -14,6 +14,7 @@
  */
 import type { Lab, LabNode } from "../lab/spec.ts";
 import { linkLabel } from "./lab_dot.ts";
+import { portUpText } from "./status.ts";
 import { linkName } from "../lab/spec.ts";
 
 const SIZE = 520;
@@ -158,6 +159,7 @@ function drawLinks(u, dt) {
     cbody.appendChild(tr);
   }
 }
+const portUpText = ${portUpText.toString()};
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
 function rate(now, prev, key, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now[key] - prev[key]) / dt)) : ""; }
 function draw(u) {
@@ -173,7 +175,7 @@ function draw(u) {
     for (const p of s.ports) {
       const key = s.name + "/" + p.port, q = last.get(key); now.set(key, p);
       const tr = document.createElement("tr"); if (!p.up) tr.className = "down";
-      cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, (p.up ? "yes" : "no") + (p.stp ? " (" + p.stp.role + ")" : ""));
+      cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, portUpText(p));
       cell(tr, p.framesIn); cell(tr, rate(p, q, "bytesIn", dt)); cell(tr, p.framesOut); cell(tr, rate(p, q, "bytesOut", dt));
       cell(tr, p.dropsIn + p.dropsOut); body.appendChild(tr);
     }
