@@ -397,6 +397,33 @@ Deno.test("TCP to a refused destination gets a RST (restricted mode)", () => {
   assert.equal(t.stack.stats.restricted, 1);
 });
 
+Deno.test("a TCP segment with headroom in its buffer leaves as a frame there: headers written in front, no copy", () => {
+  const t = testStack();
+  t.stack.input(arpRequest(GW));
+  t.take();
+  const views: Uint8Array[] = [];
+  t.stack.attach({ output: (f) => views.push(f), kick() {}, congested: () => false });
+  const buffer = new Uint8Array(64 + 24);
+  const segment = buffer.subarray(64);
+  segment.set([0, 80, 0x30, 0x39, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3, 4]);
+  t.stack.sendSegment(new Uint8Array(GW), new Uint8Array(GUEST), segment, buffer);
+  // Without the buffer (or without room in it) the segment is copied behind the headers.
+  t.stack.sendSegment(new Uint8Array(GW), new Uint8Array(GUEST), segment, buffer.subarray(40));
+  t.stack.sendSegment(new Uint8Array(GW), new Uint8Array(GUEST), segment);
+  assert.equal(views.length, 3);
+  const [inPlace, tooClose, copied] = views;
+  assert.equal(inPlace!.buffer, buffer.buffer);
+  assert.equal(inPlace!.byteOffset, 64 - 14 - 20);
+  assert.notEqual(tooClose!.buffer, buffer.buffer);
+  assert.notEqual(copied!.buffer, buffer.buffer);
+  for (const f of views) {
+    const h = ipv4Of(f);
+    assert.equal(formatIpv4(h.src), "10.0.2.2");
+    assert.equal(formatIpv4(h.dst), "10.0.2.15");
+    assert.deepEqual([...f.subarray(h.payloadOffset)], [...segment]);
+  }
+});
+
 function echo6(dst: Uint8Array): Uint8Array {
   const ip = new Uint8Array(40 + 16);
   writeIpv6Header(ip, 0, 16, 58, 64, GUEST6, dst);
