@@ -254,12 +254,13 @@ Deno.test("Ctrl-C that clears a typed line in the lab shell does not arm the tak
       await tmux.keys("C-c");
       // Cleared without the warning (the typed text is wiped before ^C is echoed).
       await tmux.waitFor((s) => s.endsWith(`${prompt} ^C\n${prompt}`), "the line cleared");
+      assert.equal((await vde(["status", name])).code, 0, "the lab is still up");
       await tmux.keys("C-c");
       await tmux.waitFor(
         (s) => /\^C \(Ctrl-C again or `down` takes the lab down\)\n\S+\$$/.test(s),
         "the warning",
       );
-      assert.equal((await vde(["status", name])).code, 0, "the lab is still up");
+      // At once: the warning holds for a few seconds only.
       await tmux.keys("C-c");
       await waitFor(async () => (await vde(["status", name])).stderr.includes(`no lab ${name} is up`), {
         timeoutMs: 30_000,
