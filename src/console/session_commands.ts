@@ -100,7 +100,9 @@ export async function readScript(path: string): Promise<string[] | number> {
     const info = await Deno.stat(path);
     if (info.isDirectory) return Errno.EISDIR;
     if (info.size > MAX_SCRIPT_BYTES) return Errno.E2BIG;
-    bytes = await Deno.readFile(path);
+    // Bounded as it is read: a device or pipe has no size to check and may never end (`load /dev/zero`
+    // grew a switch by gigabytes), while `--rc <(commands)` is a pipe that is fine to read.
+    bytes = await readAtMost(path, MAX_SCRIPT_BYTES + 1);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return Errno.ENOENT;
     if (err instanceof Deno.errors.PermissionDenied) return Errno.EACCES;
@@ -110,4 +112,17 @@ export async function readScript(path: string): Promise<string[] | number> {
   const lines = new TextDecoder().decode(bytes).split("\n");
   if (lines.at(-1) === "") lines.pop();
   return lines;
+}
+
+/** The first `limit` bytes of `path` at most, however much it holds (it may grow after its size was read). */
+async function readAtMost(path: string, limit: number): Promise<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(limit);
+  let got = 0;
+  while (got < limit) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
 }

@@ -233,7 +233,13 @@ Deno.test("UDP forward: the guest sees the client's real address and its reply g
   t.net.denied.add(53);
   await assert.rejects(
     () => t.stack.addForward(parseForward("udp:53:53", t.stack.config)),
-    new Error("Not allowed to listen on host port 53 on 0.0.0.0"),
+    // The machine's own limit (1024 unless net.ipv4.ip_unprivileged_port_start says otherwise).
+    new Error(
+      unprivilegedStart() > 53
+        ? `Host port 53 on 0.0.0.0 is below ${unprivilegedStart()}, which only root may listen on ` +
+          `(UDP forward to 10.0.2.15:53): forward a host port from ${unprivilegedStart()} up, e.g. udp:8080:53`
+        : "Not allowed to listen on host port 53 on 0.0.0.0 (UDP forward to 10.0.2.15:53)",
+    ),
   );
   await assert.rejects(() => t.stack.addForward(parseForward("udp:5353:53", t.stack.config)), /exists/);
   assert.equal(await t.stack.removeForward(parseForward("udp:5353:1", t.stack.config)), true);
@@ -462,3 +468,11 @@ Deno.test("IPv6 TCP to a refused destination gets a RST (restricted mode)", () =
   assert.equal(rst![h.dataOffset + 13]! & 0x04, 0x04);
   assert.equal(t.stack.stats.restricted, 1);
 });
+
+function unprivilegedStart(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
+  } catch {
+    return 1024;
+  }
+}
