@@ -3,6 +3,7 @@
  * as child processes. Each helper either succeeds or throws one line that
  * says which command failed and what it printed, for the rollback message.
  */
+import { readAtMost } from "../io/read_at_most.ts";
 
 /** Output of a finished command. */
 export interface CommandOutput {
@@ -81,25 +82,13 @@ export async function runInNetns(
       timeoutMs,
       signal,
     );
-    const bytes = await readStart(file, MAX_SHELL_OUTPUT);
+    const bytes = await readAtMost(file, MAX_SHELL_OUTPUT);
     // Before the shell ran (no such namespace, say), what `ip` said is the output.
     const output = new TextDecoder().decode(bytes) + r.stdout + r.stderr;
     return { code: r.code, output };
   } finally {
     await Deno.remove(file).catch(() => {});
   }
-}
-
-async function readStart(path: string, max: number): Promise<Uint8Array> {
-  using f = await Deno.open(path);
-  const buf = new Uint8Array(max);
-  let n = 0;
-  while (n < max) {
-    const got = await f.read(buf.subarray(n));
-    if (got === null) break;
-    n += got;
-  }
-  return buf.subarray(0, n);
 }
 
 /** Runs `ip` with `args`. */
