@@ -24,6 +24,7 @@ import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
+import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 
 /** Parsed options of `vde term`. */
@@ -289,6 +290,11 @@ export function resolveConsolePath(path: string): string {
   const kind = kindOf(trimmed);
   const labCtl = runningLabCtl(trimmed);
   if (kind === "missing" && labCtl !== undefined) return labCtl;
+  if (kind === "missing") {
+    // A running lab's switch by name (site1, wan/site1): its console beside its socket directory.
+    const lab = findLabSwitch(trimmed);
+    if (lab.found !== undefined) return `${lab.found.dir}.mgmt`;
+  }
   if (kind === "other") {
     throw new UsageError(
       `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
@@ -347,13 +353,16 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   if (!(timeoutSecs > 0)) {
     throw new UsageError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
   }
+  const given = path;
   path = resolveConsolePath(path);
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound
-      ? "no such socket, switch directory or running lab (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
+      ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
+        findLabSwitch(given).why
+      }`
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"
       : err instanceof Deno.errors.PermissionDenied
@@ -393,7 +402,7 @@ export const termCommand = (program: Command): void => {
     .description("console for a switch's management socket (ours or vde_switch -M), or a running lab's")
     .argument(
       "[path]",
-      "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), or a running lab's name",
+      "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), a running lab's name, or a running lab's switch (sw1, LAB/sw1)",
       defaultSock(),
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])

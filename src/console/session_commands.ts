@@ -5,6 +5,7 @@
  * {@linkcode MAX_LOAD_DEPTH} deep. Each program registers them with its own
  * help texts.
  */
+import { readAtMost } from "../io/read_at_most.ts";
 import { type CommandRegistry, fail, ok, type Session } from "./registry.ts";
 import { Errno, type Reply } from "./reply_format.ts";
 
@@ -112,17 +113,4 @@ export async function readScript(path: string): Promise<string[] | number> {
   const lines = new TextDecoder().decode(bytes).split("\n");
   if (lines.at(-1) === "") lines.pop();
   return lines;
-}
-
-/** The first `limit` bytes of `path` at most, however much it holds (it may grow after its size was read). */
-async function readAtMost(path: string, limit: number): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const buf = new Uint8Array(limit);
-  let got = 0;
-  while (got < limit) {
-    const n = await file.read(buf.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
 }
