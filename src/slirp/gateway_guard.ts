@@ -35,19 +35,11 @@
  * frames they already parse (ARP, neighbour discovery) or drop (a packet
  * from the gateway's own address, a frame to another MAC).
  */
-import {
-  ETH_HLEN,
-  formatMac,
-  macEquals,
-  writeEthernetHeader,
-  writeEthernetSource,
-  writeIpv6MulticastDestination,
-} from "../wire/ethernet.ts";
-import { ARP_LEN, ARP_REQUEST, ETH_P_ARP, writeArp } from "../wire/arp.ts";
-import { formatIpv4, IPPROTO } from "../wire/ipv4.ts";
-import { ETH_P_IPV6, IPV6_HLEN, solicitedNode, writeIpv6Header } from "../wire/ipv6.ts";
-import { finishIcmpv6 } from "../wire/icmpv6.ts";
-import { writeNeighborSolicit } from "../wire/ndp.ts";
+import { ETH_HLEN, formatMac, macEquals } from "../wire/ethernet.ts";
+import { writeArpRequestFrame } from "../wire/arp.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { IPV6_HLEN } from "../wire/ipv6.ts";
+import { writeSolicitFrame } from "../wire/ndp.ts";
 import type { Iface } from "./iface.ts";
 
 /** Probes per family after the stack is bound to a link (RFC 5227's PROBE_NUM). */
@@ -58,10 +50,6 @@ export const PROBE_DELAY_MS = 100;
 export const PROBE_GAP_MS = 1000;
 /** Milliseconds during which a frame like one we sent is taken for ours come back through a loop. */
 export const OWN_ECHO_MS = 2000;
-
-const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-const ZERO_MAC = new Uint8Array(6);
-const UNSPECIFIED = new Uint8Array(16);
 
 /** A random, locally administered unicast MAC. */
 export function randomProbeMac(): Uint8Array {
@@ -159,22 +147,11 @@ export class GatewayGuard {
 
   #arpProbe(): void {
     const b = this.#buf;
-    const iface = this.#iface;
-    writeEthernetHeader(b, 0, BROADCAST_MAC, 0, this.probeMac, ETH_P_ARP);
-    writeArp(b, ETH_HLEN, ARP_REQUEST, this.probeMac, 0, ZERO_MAC, iface.config.gateway);
-    iface.emit(b.subarray(0, ETH_HLEN + ARP_LEN));
+    this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, this.#iface.config.gateway)));
   }
 
   #dadProbe(): void {
     const b = this.#buf;
-    const iface = this.#iface;
-    const io = ETH_HLEN + IPV6_HLEN;
-    const l = writeNeighborSolicit(b, io, iface.config.gateway6, null);
-    const group = solicitedNode(iface.config.gateway6);
-    writeIpv6Header(b, ETH_HLEN, l, IPPROTO.ICMPV6, 255, UNSPECIFIED, group);
-    finishIcmpv6(b, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
-    writeIpv6MulticastDestination(b, 0, group, 0);
-    writeEthernetSource(b, 0, this.probeMac, ETH_P_IPV6);
-    iface.emit(b.subarray(0, io + l));
+    this.#iface.emit(b.subarray(0, writeSolicitFrame(b, this.probeMac, null, this.#iface.config.gateway6)));
   }
 }

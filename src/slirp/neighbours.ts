@@ -19,26 +19,20 @@
  * messages are parsed by the IPv6 input, which calls `learn6` and answers
  * solicitations itself, since they travel as ICMPv6.
  */
+import { ETH_HLEN, formatMac, macEquals, writeEthernetHeader } from "../wire/ethernet.ts";
 import {
-  ETH_HLEN,
-  formatMac,
-  macEquals,
-  writeEthernetHeader,
-  writeEthernetSource,
-  writeIpv6MulticastDestination,
-} from "../wire/ethernet.ts";
-import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ETH_P_ARP, newArpPacket, parseArp, writeArp } from "../wire/arp.ts";
-import { formatIpv4, IPPROTO } from "../wire/ipv4.ts";
-import {
-  ETH_P_IPV6,
-  IPV6_HLEN,
-  ipv6Equal,
-  isIpv6LinkLocal,
-  solicitedNode,
-  writeIpv6Header,
-} from "../wire/ipv6.ts";
-import { finishIcmpv6 } from "../wire/icmpv6.ts";
-import { writeNeighborSolicit } from "../wire/ndp.ts";
+  ARP_LEN,
+  ARP_REPLY,
+  ARP_REQUEST,
+  ETH_P_ARP,
+  newArpPacket,
+  parseArp,
+  writeArp,
+  writeArpRequestFrame,
+} from "../wire/arp.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { IPV6_HLEN, ipv6Equal, isIpv6LinkLocal } from "../wire/ipv6.ts";
+import { writeSolicitFrame } from "../wire/ndp.ts";
 import { hex16, type Iface } from "./iface.ts";
 import { type GatewayGuard, OWN_ECHO_MS } from "./gateway_guard.ts";
 
@@ -48,9 +42,6 @@ const MAX_QUEUED = 64;
 const MAX_ENTRIES = 4096;
 /** Milliseconds between two solicitations of one address. */
 const SOLICIT_GAP_MS = 1000;
-
-const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-const ZERO_MAC = new Uint8Array(6);
 
 interface Queued {
   key: string | number;
@@ -217,24 +208,13 @@ export class Neighbours {
   #solicit4(ip: number): void {
     if (!this.#maySolicit(ip)) return;
     const iface = this.#iface;
-    const f = this.#buf;
-    writeEthernetHeader(f, 0, BROADCAST_MAC, 0, iface.mac, ETH_P_ARP);
-    writeArp(f, ETH_HLEN, ARP_REQUEST, iface.mac, iface.config.gateway, ZERO_MAC, ip);
-    iface.emit(f.subarray(0, ETH_HLEN + ARP_LEN));
+    iface.emit(this.#buf.subarray(0, writeArpRequestFrame(this.#buf, iface.mac, iface.config.gateway, ip)));
   }
 
   #solicit6(target: Uint8Array): void {
     if (!this.#maySolicit(hex16(target, 0))) return;
     const iface = this.#iface;
-    const f = this.#buf;
-    const io = ETH_HLEN + IPV6_HLEN;
-    const l = writeNeighborSolicit(f, io, target, iface.mac);
-    const group = solicitedNode(target);
     const src = isIpv6LinkLocal(target, 0) ? iface.linkLocal : iface.config.gateway6;
-    writeIpv6Header(f, ETH_HLEN, l, IPPROTO.ICMPV6, 255, src, group);
-    finishIcmpv6(f, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
-    writeIpv6MulticastDestination(f, 0, group, 0);
-    writeEthernetSource(f, 0, iface.mac, ETH_P_IPV6);
-    iface.emit(f.subarray(0, io + l));
+    iface.emit(this.#buf.subarray(0, writeSolicitFrame(this.#buf, iface.mac, src, target)));
   }
 }
