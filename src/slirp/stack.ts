@@ -207,6 +207,11 @@ export class SlirpStack implements TcpCoreSide {
   /** Binds where the stack's frames go (the link that carries the stack); probes for our addresses there. */
   attach(sink: StackSink): void {
     this.#iface.sink = sink;
+    this.probeAddresses();
+  }
+
+  /** Probes for our addresses from now on (gateway_guard.ts): the link that carries the stack was plugged in. */
+  probeAddresses(): void {
     this.#guard.arm(this.now());
   }
 
