@@ -4,12 +4,14 @@
  * default, for ARP, DHCP and DNS: two on one switch give guests two DHCP
  * offers and split their traffic, silently. This part makes it said.
  *
- * Theory of operation. When the stack is bound to a link (`arm`), it probes
+ * Theory of operation. When the stack is bound to a link, and again when
+ * that link is plugged into a switch (`arm`), it probes
  * for its own addresses: `PROBES` ARP probes for the gateway (RFC 5227:
  * sender address 0.0.0.0) and neighbour solicitations for the IPv6 gateway
  * from the unspecified address (duplicate address detection, RFC 4862),
  * `PROBE_GAP_MS` apart. A slirp already there answers them as it answers
- * any guest. While the stack runs, its inputs report each frame that claims
+ * any guest. (A probe is not a claim: a slirp that hears one only answers;
+ * a guest may probe for its router too.) While the stack runs, its inputs report each frame that claims
  * one of its addresses (`claimed`): an ARP packet whose sender is the
  * gateway (RFC 5227 section 2.4), a neighbour advertisement for one of its
  * IPv6 addresses, a DHCP offer or ack sent from the gateway address. The
@@ -44,7 +46,7 @@ import type { Iface } from "./iface.ts";
 
 /** Probes per family after the stack is bound to a link (RFC 5227's PROBE_NUM). */
 export const PROBES = 3;
-/** Milliseconds from binding to the first probe: the link is plugged by then. */
+/** Milliseconds from binding (or plugging) to the first probe. */
 export const PROBE_DELAY_MS = 100;
 /** Milliseconds between probes. */
 export const PROBE_GAP_MS = 1000;
