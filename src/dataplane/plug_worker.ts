@@ -125,6 +125,8 @@ class Direction {
   bytes = 0;
   /** Bytes the last `receive` read from a tap, oversize frames included. */
   tapBytes = 0;
+  /** Entries [0, iovShort) of the iovecs hold a frame's length instead of SLOT (see `receive`). */
+  #iovShort = 0;
 
   constructor(
     readonly src: PlugEnd,
@@ -137,6 +139,7 @@ class Direction {
     for (let i = 0; i < BATCH; i++) {
       this.slots.push(this.data.subarray(i * SLOT, (i + 1) * SLOT));
       this.#iovView.setBigUint64(i * IOVEC_SIZE, dataAddr + BigInt(i * SLOT), true);
+      this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
       const a = iovAddr + BigInt(i * IOVEC_SIZE);
       this.#iovLo[i] = Number(a & 0xffffffffn);
       this.#iovHi[i] = Number(a >> 32n);
@@ -161,7 +164,10 @@ class Direction {
   receive(frames: number = BATCH, budget: number = TAP_BYTES_PER_TURN): number {
     let n = 0;
     if (this.src.kind === "dgram") {
-      for (let i = 0; i < BATCH; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
+      // Only the entries the last batch's sends shortened: a lone frame (a ping) pays for one
+      // write before its receive, not a batch's.
+      for (let i = 0; i < this.#iovShort; i++) this.#iovView.setUint32(i * IOVEC_SIZE + 8, SLOT, true);
+      this.#iovShort = 0;
       // A failure ends the cable only if it repeats (see recvmmsgNow); a dead peer shows on sending too.
       n = recvmmsgNow(this.src.fd, this.#recv, BATCH);
       if (n < 0) {
@@ -199,6 +205,7 @@ class Direction {
         continue;
       }
       this.#iovView.setUint32(i * IOVEC_SIZE + 8, len, true);
+      this.#iovShort = i + 1;
       this.#sendView.setUint32(this.count * MMSG_SIZE + MSG_IOV, this.#iovLo[i]!, true);
       this.#sendView.setUint32(this.count * MMSG_SIZE + MSG_IOV + 4, this.#iovHi[i]!, true);
       this.#slotOf[this.count] = i;

@@ -414,14 +414,20 @@ class SwitchLoop {
     if (this.#ringOut.publish(this.#outWrite)) this.#c.write(this.#notifyFd, this.#eight, 8);
   }
 
-  /** Runs until a command is waiting (returns false) or a stop (returns true). */
-  run(): boolean {
+  /**
+   * Runs until a command is waiting (returns false) or a stop (returns true); warming runs one turn
+   * a call (`turns`), so this loop is compiled before the first real frame. Entered once per command,
+   * it was never warmed: each wake-up ran it interpreted until V8 compiled it on the stack, seconds
+   * into real traffic.
+   */
+  run(turns = -1): boolean {
     const control = this.#control;
-    for (;;) {
+    for (; turns !== 0; turns--) {
       if (Atomics.load(control, CTL_STOP) !== 0) return true;
       if (Atomics.load(control, CTL_POSTED) !== this.#handled) return false;
       this.turn();
     }
+    return false;
   }
 
   /**
@@ -516,7 +522,7 @@ class SwitchLoop {
           // The whole turn, as a wake-up runs it (ring, wait, fds): the frames written before it
           // make the wait return at once. Warmed through `#serveFds` alone, the ring and the wait
           // ran unoptimized between pings, hundreds of them, until V8 compiled them.
-          this.turn();
+          this.run(1);
         },
         detach: (_port, fd) => this.#removeFd(fd),
       });
