@@ -8,7 +8,8 @@
  * own arena of 64 slots. A datagram source is drained with `recvmmsg`, up
  * to BATCHES_PER_TURN batches a wake-up; a tap gives a full-size frame's
  * worth a wake-up (see TAP_BYTES_PER_TURN). A datagram destination gets
- * the batch with one `sendmmsg`, a tap one `write` per frame. Frames larger
+ * the batch with one `sendmmsg`, a tap one `write` per frame, after which
+ * that tap's turn comes at once (the write has often queued its answer). Frames larger
  * than a VDE frame are dropped and counted. When a datagram destination is full
  * (EAGAIN), the rest of the batch stays in its slots, the source stops
  * being read (its frames wait in its own kernel queue) and EPOLLOUT is armed
