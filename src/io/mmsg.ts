@@ -41,8 +41,11 @@ export class RecvArena {
   readonly #names: Uint8Array;
   readonly #iov: Uint8Array;
 
-  constructor(readonly count: number, readonly slotSize: number, readonly nameSize = 0) {
-    this.#data = new Uint8Array(slotSize * count);
+  /** @param data the slots' memory when it must be somewhere in particular (at least count x slotSize bytes) */
+  constructor(readonly count: number, readonly slotSize: number, readonly nameSize = 0, data?: Uint8Array) {
+    this.#data = data !== undefined && data.length >= slotSize * count
+      ? data.subarray(0, slotSize * count)
+      : new Uint8Array(slotSize * count);
     this.#names = new Uint8Array(nameSize * count);
     this.#iov = new Uint8Array(IOVEC_SIZE * count);
     this.mmsg = new Uint8Array(MMSG_SIZE * count);

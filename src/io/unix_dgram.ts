@@ -14,6 +14,7 @@ import { IOVEC_SIZE, MMSG_SIZE, MSG_IOV, MSG_IOVLEN, RecvArena } from "./mmsg.ts
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { setSocketBuffer, socketBufferSize } from "./socket_buffers.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { checksumBuffer } from "../wire/checksum_wasm.ts";
 
 /** Frames per recvmmsg call. */
 export const BATCH = 64;
@@ -104,7 +105,9 @@ export class UnixDgramSocket {
    * error is reported once: see recvmmsgNow).
    */
   recvBatch(onFrame: (frame: Uint8Array) => void, counters: RecvCounters): number {
-    const a = arena ??= new RecvArena(BATCH, SLOT);
+    // In the checksum module's memory: a TCP segment the slirp takes from a frame here is verified in
+    // place, not copied there first (at MTU 65520, 9 KB a frame).
+    const a = arena ??= new RecvArena(BATCH, SLOT, 0, checksumBuffer(BATCH * SLOT));
     const n = recvmmsgNow(this.#fd, a.mmsg, BATCH);
     if (n < 0) {
       const e = errno();

@@ -27,9 +27,9 @@
  * to the guest as the gateway, since the guest cannot route to 127/8.
  *
  * The data path writes headers in place in front of payloads (host sockets
- * receive with headroom) and reuses one transmit buffer; the only copies
- * are the TCP segment into that buffer and the frames queued while a
- * neighbour is being resolved.
+ * receive with headroom, the TCP engine builds its segments with headroom)
+ * and reuses one transmit buffer for the rest; the only copies are the
+ * frames queued while a neighbour is being resolved.
  */
 import { ETH_HLEN, etherType, isMulticast, macEquals, SRC_OFFSET } from "../wire/ethernet.ts";
 import { ETH_P_ARP } from "../wire/arp.ts";
@@ -226,25 +226,34 @@ export class SlirpStack implements TcpCoreSide {
   // TcpCoreSide
 
   /** Implements TcpCoreSide.sendSegment: wraps a segment in IP and Ethernet towards the guest. */
-  sendSegment(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void {
+  sendSegment(src: Uint8Array, dst: Uint8Array, segment: Uint8Array, frame?: Uint8Array): void {
     const iface = this.#iface;
     if (iface.closed) return;
     const out = this.#out;
-    const b = out.tx;
     const len = segment.length;
+    const v4 = src.length === 4;
+    const head = ETH_HLEN + (v4 ? IPV4_HLEN : IPV6_HLEN);
     iface.stats.tcpOut++;
     iface.sink.kick();
-    if (src.length === 4) {
-      if (len + IPV4_HLEN > MAX_IP) return;
-      b.set(segment, ETH_HLEN + IPV4_HLEN);
+    if (len + head - ETH_HLEN > MAX_IP) return;
+    // The headers go in front of the segment where it was built, when its buffer has room there: a
+    // jumbo segment is not copied once more (the TCP engine's segments come so).
+    let b: Uint8Array = out.tx;
+    let e = 0;
+    const room = frame !== undefined && frame.buffer === segment.buffer
+      ? segment.byteOffset - frame.byteOffset
+      : -1;
+    if (room >= head) {
+      b = frame!;
+      e = room - head;
+    } else b.set(segment, head);
+    if (v4) {
       const d = readU32(dst, 0);
-      writeIpv4(b, ETH_HLEN, IPV4_HLEN + len, out.nextId(), IPV4_DF, 64, IPPROTO.TCP, readU32(src, 0), d);
-      out.send4(b, 0, ETH_HLEN + IPV4_HLEN + len, d);
+      writeIpv4(b, e + ETH_HLEN, IPV4_HLEN + len, out.nextId(), IPV4_DF, 64, IPPROTO.TCP, readU32(src, 0), d);
+      out.send4(b, e, head + len, d);
     } else {
-      if (len > MAX_IP) return;
-      b.set(segment, ETH_HLEN + IPV6_HLEN);
-      writeIpv6Header(b, ETH_HLEN, len, IPPROTO.TCP, 64, src, dst);
-      out.send6(b, 0, ETH_HLEN + IPV6_HLEN + len, dst, 0);
+      writeIpv6Header(b, e + ETH_HLEN, len, IPPROTO.TCP, 64, src, dst);
+      out.send6(b, e, head + len, dst, 0);
     }
   }
 

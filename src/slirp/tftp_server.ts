@@ -38,6 +38,8 @@ import { counted } from "../counted.ts";
 
 /** Transfers at once. */
 export const MAX_TRANSFERS = 64;
+/** File names a guest asked for in vain that are logged (once each); later ones are not. */
+const MAX_SAID = 32;
 /** Retransmit timeout without the timeout option. */
 export const DEFAULT_TIMEOUT_MS = 1000;
 /** Retransmissions of one packet before the transfer is dropped. */
@@ -90,6 +92,8 @@ export class TftpServer {
   readonly #send: TftpSend;
   readonly #now: () => number;
   readonly #log: (m: string) => void;
+  /** Names already logged as missing (see #sayMissing). */
+  readonly #said = new Set<string>();
   readonly #maxBlksize: number;
   readonly #transfers = new Map<string, Transfer>();
   /** Transfers served to the end, for the console and tests. */
@@ -201,6 +205,7 @@ export class TftpServer {
     }
     const opened = this.#open(r.filename);
     if (typeof opened === "string") {
+      this.#sayMissing(r.filename, opened, guest);
       this.#error(
         family,
         guest,
@@ -300,6 +305,19 @@ export class TftpServer {
   #transmit(t: Transfer): void {
     t.deadline = this.#now() + t.timeoutMs;
     this.#send(t.family, t.guest, t.guestPort, t.packet, 0, t.packetLen);
+  }
+
+  /**
+   * Logs a file the guest asked for and did not get, once per name (a
+   * guest retries; a hostile one may ask for many: at most MAX_SAID names):
+   * a PXE guest stuck on "No such file" has its reason on its console only.
+   */
+  #sayMissing(name: string, why: string, guest: Uint8Array): void {
+    if (this.#said.has(name) || this.#said.size >= MAX_SAID) return;
+    this.#said.add(name);
+    const who = guest.length === 4 ? guest.join(".") : "the guest";
+    const reason = why === "access" ? "not readable" : "not found";
+    this.#log(`tftp: ${JSON.stringify(name)} asked by ${who}: ${reason} in ${this.#root}`);
   }
 
   #error(family: 4 | 6, guest: Uint8Array, guestPort: number, code: number, message: string): void {

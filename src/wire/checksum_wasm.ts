@@ -23,7 +23,7 @@
  * caller sums the last `len % 16` bytes and swaps the result's bytes (RFC
  * 1071 2(B): the sum does not depend on byte order). Four accumulators of
  * four i32 lanes take 64 bytes a turn; they are widened into an i64 at the
- * end, which is safe because a run lies within the memory (384 KiB) and a
+ * end, which is safe because a run lies within the memory (1 MiB) and a
  * lane would need 2 MiB to overflow. Where WebAssembly SIMD is missing,
  * `sumWasm` is null and the JS loop in checksum.ts does the work.
  */
@@ -107,8 +107,12 @@ const MODULE = new Uint8Array([
 
 /** Bytes of the scratch area: the largest segment (64 KiB and headers) and the alignment slack. */
 const SCRATCH_BYTES = 128 * 1024;
-/** Bytes of the arena for long-lived buffers. */
-const ARENA_BYTES = 256 * 1024;
+/**
+ * Bytes of the arena for long-lived buffers: the TCP engine's segment
+ * scratch (64 KiB) and the receive slots of unix datagram sockets
+ * (io/unix_dgram.ts, 64 x 9 KB), with the memory at its 1 MiB limit.
+ */
+const ARENA_BYTES = 896 * 1024;
 const PAGE = 65536;
 // The sum's lanes overflow past 2 MiB (see BODY): the memory must stay well below that.
 if (SCRATCH_BYTES + ARENA_BYTES > 1 << 20) throw new Error("checksum memory too large for the sum's lanes");

@@ -233,7 +233,13 @@ Deno.test("UDP forward: the guest sees the client's real address and its reply g
   t.net.denied.add(53);
   await assert.rejects(
     () => t.stack.addForward(parseForward("udp:53:53", t.stack.config)),
-    new Error("Not allowed to listen on host port 53 on 0.0.0.0"),
+    // The machine's own limit (1024 unless net.ipv4.ip_unprivileged_port_start says otherwise).
+    new Error(
+      unprivilegedStart() > 53
+        ? `Host port 53 on 0.0.0.0 is below ${unprivilegedStart()}, which only root may listen on ` +
+          `(UDP forward to 10.0.2.15:53): forward a host port from ${unprivilegedStart()} up, e.g. udp:8080:53`
+        : "Not allowed to listen on host port 53 on 0.0.0.0 (UDP forward to 10.0.2.15:53)",
+    ),
   );
   await assert.rejects(() => t.stack.addForward(parseForward("udp:5353:53", t.stack.config)), /exists/);
   assert.equal(await t.stack.removeForward(parseForward("udp:5353:1", t.stack.config)), true);
@@ -397,6 +403,33 @@ Deno.test("TCP to a refused destination gets a RST (restricted mode)", () => {
   assert.equal(t.stack.stats.restricted, 1);
 });
 
+Deno.test("a TCP segment with headroom in its buffer leaves as a frame there: headers written in front, no copy", () => {
+  const t = testStack();
+  t.stack.input(arpRequest(GW));
+  t.take();
+  const views: Uint8Array[] = [];
+  t.stack.attach({ output: (f) => views.push(f), kick() {}, congested: () => false });
+  const buffer = new Uint8Array(64 + 24);
+  const segment = buffer.subarray(64);
+  segment.set([0, 80, 0x30, 0x39, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3, 4]);
+  t.stack.sendSegment(new Uint8Array(GW), new Uint8Array(GUEST), segment, buffer);
+  // Without the buffer (or without room in it) the segment is copied behind the headers.
+  t.stack.sendSegment(new Uint8Array(GW), new Uint8Array(GUEST), segment, buffer.subarray(40));
+  t.stack.sendSegment(new Uint8Array(GW), new Uint8Array(GUEST), segment);
+  assert.equal(views.length, 3);
+  const [inPlace, tooClose, copied] = views;
+  assert.equal(inPlace!.buffer, buffer.buffer);
+  assert.equal(inPlace!.byteOffset, 64 - 14 - 20);
+  assert.notEqual(tooClose!.buffer, buffer.buffer);
+  assert.notEqual(copied!.buffer, buffer.buffer);
+  for (const f of views) {
+    const h = ipv4Of(f);
+    assert.equal(formatIpv4(h.src), "10.0.2.2");
+    assert.equal(formatIpv4(h.dst), "10.0.2.15");
+    assert.deepEqual([...f.subarray(h.payloadOffset)], [...segment]);
+  }
+});
+
 function echo6(dst: Uint8Array): Uint8Array {
   const ip = new Uint8Array(40 + 16);
   writeIpv6Header(ip, 0, 16, 58, 64, GUEST6, dst);
@@ -435,3 +468,11 @@ Deno.test("IPv6 TCP to a refused destination gets a RST (restricted mode)", () =
   assert.equal(rst![h.dataOffset + 13]! & 0x04, 0x04);
   assert.equal(t.stack.stats.restricted, 1);
 });
+
+function unprivilegedStart(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
+  } catch {
+    return 1024;
+  }
+}

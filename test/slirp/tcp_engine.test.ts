@@ -245,6 +245,20 @@ Deno.test("bridging: guest data reaches the host, host data reaches the guest, F
   assert.equal(rig.engine.stats.closedOrderly, 1);
 });
 
+Deno.test("bridging: host reads that fill their buffer are cut into full segments, one short one at the end", async () => {
+  // 4 KiB reads at MSS 1460: each read alone would leave a 1,176-byte segment behind its two full ones.
+  const rig = new Rig({ hostReadSize: 4096 });
+  const { conn } = await rig.open();
+  rig.take();
+  conn.synchronous = true;
+  conn.push(new Uint8Array(3 * 4096).fill(0x62));
+  await settle();
+  const sizes = rig.take().map((o) => o.payload.length).filter((n) => n > 0);
+  assert.equal(sizes.reduce((a, b) => a + b, 0), 3 * 4096);
+  assert.deepEqual(sizes, [1460, 1460, 1460, 1460, 1460, 1460, 1460, 1460, 3 * 4096 - 8 * 1460]);
+  rig.engine.close();
+});
+
 Deno.test("bridging: a batch's guest data leaves in one host write at the batch's flush, not a later turn", async () => {
   const rig = new Rig();
   const { conn, seq, ourSeq } = await rig.open();

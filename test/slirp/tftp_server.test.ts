@@ -147,6 +147,15 @@ Deno.test("TFTP refuses .. and absolute paths, symlinks out of the root, writes 
   assert.match(unsafeTftpName("a\\..\\b")!, /backslash/);
 });
 
+Deno.test("a file the guest asks for in vain is logged once, naming the directory served", async () => {
+  await using r = await rig({ "ok.bin": pattern(10) });
+  for (let i = 0; i < 3; i++) r.send(2000 + i, buildTftpRequest(TFTP_OP.RRQ, "boot.ipxe"));
+  assert.deepEqual(r.logs, [`tftp: "boot.ipxe" asked by 10.0.2.15: not found in ${r.root}`]);
+  // A guest asking for name after name fills a bounded list, not the log.
+  for (let i = 0; i < 100; i++) r.send(3000, buildTftpRequest(TFTP_OP.RRQ, `x${i}`));
+  assert.equal(r.logs.length, 32);
+});
+
 Deno.test("TFTP resends a block after the timeout, ignores duplicate ACKs, gives up after MAX_RETRIES", async () => {
   await using r = await rig({ "f.bin": pattern(2000) });
   r.send(3000, buildTftpRequest(TFTP_OP.RRQ, "f.bin"));

@@ -14,8 +14,11 @@ export interface TcpCoreSide {
    * Sends one TCP segment (header and payload, checksum filled in by the
    * engine) from `src` to `dst` towards the guest; the core adds IP and
    * Ethernet. The view is borrowed: the core copies or sends before returning.
+   * `frame`, when given, is the buffer `segment` lies in, and the bytes
+   * before the segment are free: the core writes its headers there instead
+   * of copying the segment behind them.
    */
-  sendSegment(src: Uint8Array, dst: Uint8Array, segment: Uint8Array): void;
+  sendSegment(src: Uint8Array, dst: Uint8Array, segment: Uint8Array, frame?: Uint8Array): void;
   /** Milliseconds on the stack's clock (fake in tests). */
   now(): number;
   /** Largest TCP payload the guest link carries (MTU minus IP and TCP headers). */
