@@ -203,9 +203,10 @@ const HOLD_MS = 250;
  * paid a wake-up, a copy into the ring and a wake-up of the owner for
  * every frame or two. Behind Debian's switch, iperf3 guest->host at MTU
  * 1500: the receive thread took 1.6-3.1 ms of CPU per MB (350-690
- * wake-ups per MB), the slirp process 6-9 ms per MB in all; read by the
- * owner, 2.5-3.2 ms per MB in all, and the switch's count of frames sent
- * to our port matched ours (none lost). At MTU 65520 behind our switch,
+ * wake-ups per MB), the slirp process 7.5-10.4 ms per MB in all; read by
+ * the owner, 3.0-4.2 ms per MB in all (5 alternating rounds on a shared
+ * machine), and the switch's count of frames sent to our port matched
+ * ours (none lost). At MTU 65520 behind our switch,
  * the slirp process took 1.7-2.8 ms of CPU per MB with the relay and
  * 0.9-1.8 without (6 alternating pairs). A sender that drops what a late
  * reader leaves queued (Debian's switch, with more than one flow or other

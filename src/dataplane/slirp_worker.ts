@@ -44,8 +44,8 @@
  * queue, however late this thread reads, and a stream read here between
  * naps (see "Batching") cost far less than relayed (behind Debian's
  * switch, iperf3 guest->host at MTU 1500: the receive thread woke 350-690
- * times per MB and took 1.6-3.1 ms of CPU per MB, the slirp process 6-9 ms
- * per MB in all; read here, 2.5-3.2 ms, and the switch's count of frames
+ * times per MB and took 1.6-3.1 ms of CPU per MB, the slirp process
+ * 7.5-10.4 ms per MB in all; read here, 3.0-4.2 ms, and the switch's count of frames
  * sent to our port matched ours). A download's acknowledgements this
  * thread reads itself even then: relayed, they cost the receive thread a
  * wake-up per batch (40% of the slirp's CPU), and read here none were lost
