@@ -27,7 +27,7 @@ import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild, reportReady, StartTimeout } from "./daemon.ts";
+import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
 import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
@@ -170,9 +170,19 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         removeLog(lab.name);
         throw err;
       }
-      // Too slow: it was stopped (and undid its start); its log says how far it got.
+      // Ctrl-C as it came up: it took itself down again.
+      if (err instanceof StoppedAtReady) {
+        removeLog(lab.name);
+        throw new UsageError(err.message);
+      }
+      // Too slow: it was stopped (and undid its start); its log says how far it got. Killed, it undid nothing.
       if (err instanceof StartTimeout) {
-        throw new UsageError(`${err.message}; it was taken down (its log: ${daemonLog(lab.name)})`);
+        const log = `its log: ${daemonLog(lab.name)}`;
+        throw new UsageError(
+          err.killed
+            ? `${err.message}; it was killed before it could undo its start: run \`vde down ${lab.name}\` (${log})`
+            : `${err.message}; it was taken down (${log})`,
+        );
       }
       let why = "";
       try {

@@ -86,7 +86,7 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
   // A process the command left running (`iperf3 -s &`) keeps the output open: once the command has
   // ended, what it wrote within the grace is printed and the rest of that process's output is let go.
   const drained = async () => {
-    let grace: number | undefined;
+    let grace: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([pumping, new Promise((r) => grace = setTimeout(r, OUTPUT_GRACE_MS))]);
     clearTimeout(grace);
     quiet = true;
