@@ -26,6 +26,7 @@ import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
+import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
 import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
@@ -379,7 +380,7 @@ function labsUpHint(name?: string): string {
   const up = listLabs();
   if (up.length === 0) return name === undefined ? " (no lab is up)" : "";
   const near = name === undefined ? [] : suggestCommands(name, up);
-  return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ` (up: ${up.join(", ")})`;
+  return didYouMeanClause(near) || ` (up: ${up.join(", ")})`;
 }
 
 async function status(arg: string | undefined): Promise<void> {
@@ -506,9 +507,7 @@ export const labCommand: Subcommand = (program: Command) => {
         ? ` (a lab file? \`vde up ${first}\` brings it up)`
         : other !== undefined
         ? ` (${other})`
-        : near.length > 0
-        ? ` (did you mean ${near.join(", ")}?)`
-        : "";
+        : didYouMeanClause(near);
       program.error(`error: unknown command '${first}'${hint}`);
     }
     if (!Deno.stdin.isTerminal()) {

@@ -18,7 +18,8 @@ import type { Impairments, LabNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
-import { didYouMean, parseDuration, parsePercent, parseRate } from "./values.ts";
+import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 
 /** What the shell needs from whoever runs the lab. */
@@ -354,7 +355,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
       const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
       const near = didYouMean(w, words);
       return failure(
-        `unknown link setting "${w}" (${near !== undefined ? `did you mean ${near}?` : words.join(", ")})`,
+        `unknown link setting "${w}" (${didYouMeanText(near) || words.join(", ")})`,
       );
     }
   }
@@ -405,7 +406,7 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
       ? undefined
       : didYouMean(what, ["switch", "host", "slirp", "cable", "link"]);
     return failure(
-      (near !== undefined ? `unknown "${what}": did you mean add ${near}? ` : "") +
+      (near !== undefined ? `unknown "${what}": ${didYouMeanText(`add ${near}`)} ` : "") +
         "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
     );
   }
