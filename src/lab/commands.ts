@@ -22,6 +22,9 @@ import { parseDuration, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 
+/** How long the console's `exec HOST CMD` may run. */
+const EXEC_TIMEOUT_S = 120;
+
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
   /** Takes the lab down and ends `vde up`. */
@@ -260,10 +263,12 @@ export function labCommands(
     }
     const refused = execRefusal(m[1]!, host.ns, m[2]!);
     if (refused !== undefined) return failure(refused);
-    const out = await runInNetns(host.ns, m[2]!, 120_000);
+    const out = await runInNetns(host.ns, m[2]!, EXEC_TIMEOUT_S * 1000, r.dir);
     const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
-    if (out.code !== 0) lines.push(`(${m[2]!.split(" ")[0]} exited with status ${out.code})`);
+    const program = m[2]!.split(" ")[0];
+    if (out.timedOut) lines.push(`(${program} was killed after ${EXEC_TIMEOUT_S} s)`);
+    else if (out.code !== 0) lines.push(`(${program} exited with status ${out.code})`);
     return {
       code: out.code === 0 ? 0 : Errno.EIO,
       lines,
