@@ -74,7 +74,7 @@ export function forwardListenFailure(
 }
 
 /** The lowest port anyone may listen on (net.ipv4.ip_unprivileged_port_start; 1024 where unreadable). */
-function unprivilegedPortStart(): number {
+export function unprivilegedPortStart(): number {
   try {
     const n = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
     return Number.isInteger(n) ? n : 1024;

@@ -35,11 +35,20 @@ import {
   writeTftpDataHeader,
 } from "../wire/tftp.ts";
 import { counted } from "../counted.ts";
+import { formatIp } from "../wire/ip_address.ts";
 
 /** Transfers at once. */
 export const MAX_TRANSFERS = 64;
-/** File names a guest asked for in vain that are logged (once each); later ones are not. */
+/** File names a guest asked for in vain that are logged (once each) per SAID_WINDOW_MS; later ones are not. */
 const MAX_SAID = 32;
+/** After this long a full list of logged misses starts again, so the next boot's real miss is still said. */
+const SAID_WINDOW_MS = 60_000;
+/**
+ * pxelinux asks for about eleven config names under this directory (UUID,
+ * 01-MAC, shorter and shorter hex IPs) before `default`: misses there are
+ * how it searches, not a problem to log.
+ */
+const PROBED_DIR = "pxelinux.cfg/";
 /** Retransmit timeout without the timeout option. */
 export const DEFAULT_TIMEOUT_MS = 1000;
 /** Retransmissions of one packet before the transfer is dropped. */
@@ -94,6 +103,8 @@ export class TftpServer {
   readonly #log: (m: string) => void;
   /** Names already logged as missing (see #sayMissing). */
   readonly #said = new Set<string>();
+  /** When #said last started empty. */
+  #saidSince = 0;
   readonly #maxBlksize: number;
   readonly #transfers = new Map<string, Transfer>();
   /** Transfers served to the end, for the console and tests. */
@@ -309,13 +320,19 @@ export class TftpServer {
 
   /**
    * Logs a file the guest asked for and did not get, once per name (a
-   * guest retries; a hostile one may ask for many: at most MAX_SAID names):
-   * a PXE guest stuck on "No such file" has its reason on its console only.
+   * guest retries; a hostile one may ask for many: at most MAX_SAID names a
+   * minute): a PXE guest stuck on "No such file" has its reason on its
+   * console only. pxelinux's config probes are not misses worth a line.
    */
   #sayMissing(name: string, why: string, guest: Uint8Array): void {
-    if (this.#said.has(name) || this.#said.size >= MAX_SAID) return;
+    if (name.startsWith(PROBED_DIR) || this.#said.has(name)) return;
+    if (this.#said.size >= MAX_SAID) {
+      if (this.#now() - this.#saidSince < SAID_WINDOW_MS) return;
+      this.#said.clear();
+    }
+    if (this.#said.size === 0) this.#saidSince = this.#now();
     this.#said.add(name);
-    const who = guest.length === 4 ? guest.join(".") : "the guest";
+    const who = formatIp(guest);
     const reason = why === "access" ? "not readable" : "not found";
     this.#log(`tftp: ${JSON.stringify(name)} asked by ${who}: ${reason} in ${this.#root}`);
   }
@@ -330,7 +347,7 @@ export class TftpServer {
     try {
       t.file.close();
     } catch { /* closed already */ }
-    const who = t.family === 4 ? t.guest.join(".") : "the guest";
+    const who = formatIp(t.guest);
     if (problem === null) {
       this.#log(
         `tftp: sent ${t.name} (${counted(t.size, "byte")}) to ${who} in ${
