@@ -24,8 +24,18 @@ const START_TIMEOUT_MS = 60_000;
 /** How long a copy stopped for taking too long may spend undoing its start. */
 const CLEANUP_TIMEOUT_MS = 30_000;
 
-/** The background copy did not report in time (and was stopped). */
+/**
+ * The background copy did not report in time and was stopped; `killed` when
+ * it did not end on SIGTERM either and got SIGKILL, so it undid nothing.
+ */
 export class StartTimeout extends ExitStatus {
+  constructor(message: string, readonly killed: boolean) {
+    super(1, message);
+  }
+}
+
+/** A stop signal reached the copy as it reported that it serves: it stopped, nothing is up. */
+export class StoppedAtReady extends ExitStatus {
   constructor(message: string) {
     super(1, message);
   }
@@ -52,7 +62,11 @@ function selfCommand(): { cmd: string; args: string[] } {
  * @throws ExitStatus when the copy exits first (its lines already printed)
  *   or does not report within `startTimeoutMs` (then it is stopped)
  */
-export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS): Promise<void> {
+export async function daemonize(
+  what: string,
+  startTimeoutMs = START_TIMEOUT_MS,
+  cleanupTimeoutMs = CLEANUP_TIMEOUT_MS,
+): Promise<void> {
   const { cmd, args } = selfCommand();
   const child = new Deno.Command(cmd, {
     args,
@@ -80,9 +94,12 @@ export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS)
     for (;;) {
       const next = await Promise.race([reader.read(), timeout]);
       if (next === "timeout") {
-        await terminate(child);
+        const killed = await terminate(child, cleanupTimeoutMs);
         printLines(text);
-        throw new StartTimeout(`the background ${what} did not start within ${startTimeoutMs / 1000} s`);
+        throw new StartTimeout(
+          `the background ${what} did not start within ${startTimeoutMs / 1000} s`,
+          killed,
+        );
       }
       if (next.done) break;
       text += decoder.decode(next.value, { stream: true });
@@ -91,6 +108,13 @@ export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS)
         // What the copy logged while starting (a startup script's failing lines) is what a
         // foreground start shows before it serves; after this the copy has no terminal.
         printLines(text.slice(0, mark));
+        if (interrupted !== undefined) {
+          // Ctrl-C came before the mark was read: the copy got it too and stops (its stderr is
+          // /dev/null by now, its lines up to the mark are printed above), so nothing stays up.
+          reader.cancel().catch(() => {});
+          await child.status;
+          throw new StoppedAtReady(`${interrupted}: the background ${what} was stopped`);
+        }
         reader.cancel().catch(() => {});
         child.unref();
         return;
@@ -116,17 +140,23 @@ export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS)
 /**
  * Stops a copy that is taking too long: SIGTERM first, so it undoes what it
  * made (a lab's namespaces), SIGKILL if it has not ended after a while.
+ * True when it took SIGKILL (and so undid nothing).
  */
-async function terminate(child: Deno.ChildProcess): Promise<void> {
+async function terminate(child: Deno.ChildProcess, graceMs: number): Promise<boolean> {
   const signal = (s: Deno.Signal) => {
     try {
       child.kill(s);
     } catch { /* exited meanwhile */ }
   };
   signal("SIGTERM");
-  const late = setTimeout(() => signal("SIGKILL"), CLEANUP_TIMEOUT_MS);
+  let killed = false;
+  const late = setTimeout(() => {
+    killed = true;
+    signal("SIGKILL");
+  }, graceMs);
   await child.status;
   clearTimeout(late);
+  return killed;
 }
 
 function printLines(text: string): void {

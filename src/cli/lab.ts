@@ -26,8 +26,9 @@ import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
+import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild, reportReady, StartTimeout } from "./daemon.ts";
+import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
 import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
@@ -170,9 +171,19 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         removeLog(lab.name);
         throw err;
       }
-      // Too slow: it was stopped (and undid its start); its log says how far it got.
+      // Ctrl-C as it came up: it took itself down again.
+      if (err instanceof StoppedAtReady) {
+        removeLog(lab.name);
+        throw new UsageError(err.message);
+      }
+      // Too slow: it was stopped (and undid its start); its log says how far it got. Killed, it undid nothing.
       if (err instanceof StartTimeout) {
-        throw new UsageError(`${err.message}; it was taken down (its log: ${daemonLog(lab.name)})`);
+        const log = `its log: ${daemonLog(lab.name)}`;
+        throw new UsageError(
+          err.killed
+            ? `${err.message}; it was killed before it could undo its start: run \`vde down ${lab.name}\` (${log})`
+            : `${err.message}; it was taken down (${log})`,
+        );
       }
       let why = "";
       try {
@@ -369,7 +380,7 @@ function labsUpHint(name?: string): string {
   const up = listLabs();
   if (up.length === 0) return name === undefined ? " (no lab is up)" : "";
   const near = name === undefined ? [] : suggestCommands(name, up);
-  return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ` (up: ${up.join(", ")})`;
+  return didYouMeanClause(near) || ` (up: ${up.join(", ")})`;
 }
 
 async function status(arg: string | undefined): Promise<void> {
@@ -496,9 +507,7 @@ export const labCommand: Subcommand = (program: Command) => {
         ? ` (a lab file? \`vde up ${first}\` brings it up)`
         : other !== undefined
         ? ` (${other})`
-        : near.length > 0
-        ? ` (did you mean ${near.join(", ")}?)`
-        : "";
+        : didYouMeanClause(near);
       program.error(`error: unknown command '${first}'${hint}`);
     }
     if (!Deno.stdin.isTerminal()) {

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { helpStyle } from "./help.ts";
 import { suggestCommands } from "../console/explain.ts";
+import { didYouMeanClause } from "../did_you_mean.ts";
 import { VERSION } from "../version.ts";
 
 /** A subcommand module registers itself on the program. */
@@ -63,9 +64,7 @@ function helpAsFlag(program: Command, args: string[]): string[] {
       const near = suggestCommands(word, command.commands.map((c) => c.name()));
       const where = path.length === 0 ? "" : ` of vde ${path.join(" ")}`;
       return command.error(
-        `error: unknown command '${word}'${where}${
-          near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""
-        }`,
+        `error: unknown command '${word}'${where}${didYouMeanClause(near)}`,
       );
     }
     command = sub;

@@ -19,7 +19,7 @@ import { portsTableWithRates } from "../console/switch/tables.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
 import { defaultSock } from "./switch.ts";
-import { userName } from "../os/users.ts";
+import { ownerAndMode } from "../os/users.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
@@ -334,12 +334,10 @@ export function resolveConsolePath(path: string): string {
  * started with a wider `--mgmtmode`, whatever `--mode` gave its data sockets.
  */
 function deniedConsole(path: string): string {
-  let whose = "";
-  try {
-    const st = Deno.statSync(path);
-    whose = ` (owner ${userName(st.uid ?? -1)}, mode ${((st.mode ?? 0) & 0o777).toString(8)})`;
-  } catch { /* the directory hides it: said without */ }
-  return `permission denied${whose}: run vde term as that user (or root), or start the switch with ` +
+  const whose = ownerAndMode(path);
+  return `permission denied${
+    whose && ` (${whose})`
+  }: run vde term as that user (or root), or start the switch with ` +
     "--mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)";
 }
 

@@ -13,6 +13,7 @@ import { MAX_SCRIPT_BYTES } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
+import { didYouMeanText, editDistance } from "../did_you_mean.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
 export interface KnownCommands {
@@ -22,30 +23,6 @@ export interface KnownCommands {
   paths(): readonly string[];
   /** The line that lists them, where it is not plain `help` (the lab shell's `sw1 help`). */
   helpLine?: string;
-}
-
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps), stopping early above `max`. */
-export function editDistance(a: string, b: string, max = 3): number {
-  if (Math.abs(a.length - b.length) > max) return max + 1;
-  let prev2: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    let best = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        d = Math.min(d, prev2[j - 2]! + 1);
-      }
-      row.push(d);
-      best = Math.min(best, d);
-    }
-    if (best > max) return max + 1;
-    prev2 = prev;
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 /**
@@ -206,7 +183,7 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
   const syntax = known.syntax(name);
   if (syntax === undefined) {
     const near = code === Errno.ENOSYS ? suggestCommands(name, known.paths()) : [];
-    return near.length > 0 ? `did you mean ${near.join(", ")}?` : undefined;
+    return didYouMeanText(near) || undefined;
   }
   return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
 }
@@ -217,9 +194,7 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   const syntax = known.syntax(name);
   if (syntax === undefined && code === Errno.ENOSYS) {
     const near = suggestCommands(name, known.paths());
-    const hint = near.length > 0
-      ? `did you mean ${near.join(", ")}?`
-      : `\`${known.helpLine ?? "help"}\` lists the commands`;
+    const hint = didYouMeanText(near) || `\`${known.helpLine ?? "help"}\` lists the commands`;
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
@@ -251,7 +226,8 @@ function emptyHelpNote(line: string, reply: Reply, known: KnownCommands): string
   const word = args.trim();
   if ((name !== "help" && name !== "?") || word === "" || (reply.lines ?? []).length > 2) return "";
   const near = suggestCommands(word, known.paths());
-  return `no command starts with ${word}${near.length > 0 ? `; did you mean ${near.join(", ")}?` : ""}\n`;
+  const hint = didYouMeanText(near);
+  return `no command starts with ${word}${hint && `; ${hint}`}\n`;
 }
 
 /**

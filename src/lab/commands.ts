@@ -18,8 +18,12 @@ import type { Impairments, LabNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
-import { didYouMean, parseDuration, parsePercent, parseRate } from "./values.ts";
+import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
+
+/** How long the console's `exec HOST CMD` may run. */
+const EXEC_TIMEOUT_S = 120;
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -259,10 +263,12 @@ export function labCommands(
     }
     const refused = execRefusal(m[1]!, host.ns, m[2]!);
     if (refused !== undefined) return failure(refused);
-    const out = await runInNetns(host.ns, m[2]!, 120_000);
+    const out = await runInNetns(host.ns, m[2]!, EXEC_TIMEOUT_S * 1000, r.dir);
     const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
-    if (out.code !== 0) lines.push(`(${m[2]!.split(" ")[0]} exited with status ${out.code})`);
+    const program = m[2]!.split(" ")[0];
+    if (out.timedOut) lines.push(`(${program} was killed after ${EXEC_TIMEOUT_S} s)`);
+    else if (out.code !== 0) lines.push(`(${program} exited with status ${out.code})`);
     return {
       code: out.code === 0 ? 0 : Errno.EIO,
       lines,
@@ -354,7 +360,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
       const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
       const near = didYouMean(w, words);
       return failure(
-        `unknown link setting "${w}" (${near !== undefined ? `did you mean ${near}?` : words.join(", ")})`,
+        `unknown link setting "${w}" (${didYouMeanText(near) || words.join(", ")})`,
       );
     }
   }
@@ -405,7 +411,7 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
       ? undefined
       : didYouMean(what, ["switch", "host", "slirp", "cable", "link"]);
     return failure(
-      (near !== undefined ? `unknown "${what}": did you mean add ${near}? ` : "") +
+      (near !== undefined ? `unknown "${what}": ${didYouMeanText(`add ${near}`)} ` : "") +
         "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
     );
   }

@@ -74,6 +74,8 @@ export interface RunnerOptions {
   log?: (message: string) => void;
   /** Aborts bring-up (a signal while it runs): the step under way is cut short and all is undone. */
   signal?: AbortSignal;
+  /** How long a host's `exec` command may run (60 s unless a test says less). */
+  execTimeoutMs?: number;
 }
 
 /** A switch node as it runs. */
@@ -481,11 +483,12 @@ export class LabRunner {
       );
     }
     for (const cmd of node.exec) {
-      const { code, output } = await runInNetns(host.ns, cmd, EXEC_TIMEOUT_MS, this.#signal);
+      const limit = this.#opts.execTimeoutMs ?? EXEC_TIMEOUT_MS;
+      const { code, output, timedOut } = await runInNetns(host.ns, cmd, limit, this.dir, this.#signal);
       const lines = output.trimEnd().split("\n").filter((l) => l !== "");
       if (code !== 0) {
-        const why = lines.at(-1) ??
-          (code === 137 ? `killed after ${EXEC_TIMEOUT_MS / 1000} s` : `exit status ${code}`);
+        // Killed for its time, its last line (a ping's reply) is no reason.
+        const why = timedOut ? `killed after ${limit / 1000} s` : lines.at(-1) ?? `exit status ${code}`;
         throw new Error(`${node.name}: exec "${cmd}" failed: ${why}`);
       }
       // A file's `exec: ["ip -br addr"]` is often there to be read: say what ran and what it printed.

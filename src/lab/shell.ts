@@ -72,21 +72,24 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
     stderr: "piped",
   }).spawn();
   const decoder = new TextDecoder();
-  const readers = [child.stdout.getReader(), child.stderr.getReader()];
+  // After the grace the output is still read, to EOF, but no longer printed: closing the pipe
+  // instead would kill a process the command left running (`ping ... &`) with SIGPIPE at its next write.
+  let quiet = false;
   const pump = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
     for (;;) {
       const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
       if (done) return;
-      repl.print(decoder.decode(value, { stream: true }));
+      if (!quiet) repl.print(decoder.decode(value, { stream: true }));
     }
   };
-  const pumping = Promise.all(readers.map(pump));
+  const pumping = Promise.all([child.stdout.getReader(), child.stderr.getReader()].map(pump));
   // A process the command left running (`iperf3 -s &`) keeps the output open: once the command has
-  // ended, what it wrote is printed and the rest of that process's output is let go.
+  // ended, what it wrote within the grace is printed and the rest of that process's output is let go.
   const drained = async () => {
-    await Promise.race([pumping, new Promise((r) => setTimeout(r, OUTPUT_GRACE_MS))]);
-    for (const reader of readers) reader.cancel().catch(() => {});
-    await pumping;
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([pumping, new Promise((r) => grace = setTimeout(r, OUTPUT_GRACE_MS))]);
+    clearTimeout(grace);
+    quiet = true;
   };
   await repl.grabKeyboard(async (keyPressed) => {
     const done = child.status.then(() => "done" as const);

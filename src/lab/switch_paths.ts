@@ -11,6 +11,7 @@ import { labDir, NAME_PATTERN } from "./names.ts";
 import { listLabs, readState } from "./state.ts";
 import { processAlive } from "../os/processes.ts";
 import { suggestCommands } from "../console/explain.ts";
+import { didYouMeanClause } from "../did_you_mean.ts";
 
 /** A switch of a running lab. */
 export interface LabSwitch {
@@ -80,8 +81,7 @@ export function findLabSwitch(name: string): LabSwitchMatch {
   const names = all.map(shown);
   const near = suggestCommands(name, names);
   return {
-    why: near.length > 0
-      ? ` (did you mean ${near.join(", ")}?)`
-      : ` (switches of running labs: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""})`,
+    why: didYouMeanClause(near) ||
+      ` (switches of running labs: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""})`,
   };
 }

@@ -10,6 +10,8 @@ export interface CommandOutput {
   code: number;
   stdout: string;
   stderr: string;
+  /** Killed for running past its time: its last line is no reason, the time is. */
+  timedOut: boolean;
 }
 
 /**
@@ -29,7 +31,9 @@ export async function runCommand(
     signal,
   })
     .spawn();
+  let timedOut = false;
   const timer = setTimeout(() => {
+    timedOut = true;
     try {
       child.kill("SIGKILL");
     } catch { /* gone */ }
@@ -37,7 +41,7 @@ export async function runCommand(
   try {
     const out = await child.output();
     const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
   } finally {
     clearTimeout(timer);
   }
@@ -57,6 +61,8 @@ export async function mustRun(cmd: string[], timeoutMs = 30_000, signal?: AbortS
 export interface ShellOutput {
   code: number;
   output: string;
+  /** Killed for running past `timeoutMs`. */
+  timedOut: boolean;
 }
 
 /** At most this much of a command's output is kept: the start of it, what a lab's log and shell show. */
@@ -64,17 +70,22 @@ const MAX_SHELL_OUTPUT = 1 << 20;
 
 /**
  * Runs shell `command` in namespace `ns` until the shell exits (at most
- * `timeoutMs`). Its output goes to a file, not a pipe: a command that leaves
- * a process in the background (`iperf3 -s &`, `nohup x &`) hands it the
- * output too, and waiting for a pipe's end would wait for that process.
+ * `timeoutMs`). Its output goes to a file in `dir` (the lab's runtime
+ * directory), not a pipe: a command that leaves a process in the
+ * background (`iperf3 -s &`, `nohup x &`) hands it the output too, and
+ * waiting for a pipe's end would wait for that process. That file stays
+ * while such a process holds it, where it can be seen growing and where
+ * `vde down` removes it; otherwise it goes once read.
  */
 export async function runInNetns(
   ns: string,
   command: string,
   timeoutMs: number,
+  dir: string,
   signal?: AbortSignal,
 ): Promise<ShellOutput> {
-  const file = await Deno.makeTempFile({ prefix: "vde-exec-" });
+  const file = await Deno.makeTempFile({ dir, prefix: "exec-", suffix: ".out" });
+  let keep = false;
   try {
     // $0 is the output file, $1 the command, run by eval so that `exit`, `&&` and `&` mean what they say.
     const r = await runCommand(
@@ -85,10 +96,24 @@ export async function runInNetns(
     const bytes = await readAtMost(file, MAX_SHELL_OUTPUT);
     // Before the shell ran (no such namespace, say), what `ip` said is the output.
     const output = new TextDecoder().decode(bytes) + r.stdout + r.stderr;
-    return { code: r.code, output };
+    keep = heldOpen(Deno.realPathSync(file));
+    return { code: r.code, output, timedOut: r.timedOut };
   } finally {
-    await Deno.remove(file).catch(() => {});
+    if (!keep) await Deno.remove(file).catch(() => {});
   }
+}
+
+/** Whether some process has `path` open (one an exec left running in the background). */
+function heldOpen(path: string): boolean {
+  for (const p of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
+        if (Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`) === path) return true;
+      }
+    } catch { /* exited, or not ours to read */ }
+  }
+  return false;
 }
 
 /** Runs `ip` with `args`. */

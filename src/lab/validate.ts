@@ -27,8 +27,8 @@ import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names
 import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
+import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
-  didYouMean,
   ipv4InSubnet,
   isIp,
   isIpv4,
@@ -276,11 +276,8 @@ class Validator {
         this.#error(
           key,
           `unknown key "${k}" in ${where}` +
-            (foreign
-              ? ` (${foreign})`
-              : hint
-              ? ` (did you mean "${hint}"?)`
-              : ` (known: ${allowed.join(", ")})`),
+            (foreign ? ` (${foreign})` : didYouMeanClause(hint && `"${hint}"`) ||
+              ` (known: ${allowed.join(", ")})`),
         );
         continue;
       }
@@ -437,7 +434,7 @@ class Validator {
       }
       if (!(NODE_KINDS as readonly string[]).includes(kind)) {
         const near = didYouMean(kind, NODE_KINDS);
-        const hint = containerlabKind(kind) ?? (near ? `did you mean "${near}"?` : undefined);
+        const hint = containerlabKind(kind) ?? (didYouMeanText(near && `"${near}"`) || undefined);
         this.#error(
           kindPair!.value as Node,
           `unknown kind "${kind}" of node ${name}` + ` (${hint ?? `one of ${NODE_KINDS.join(", ")}`})`,
@@ -689,7 +686,7 @@ class Validator {
       if (node === undefined) {
         if (nodeKeys.has(m[1]!)) return undefined; // the node itself is in error, reported there
         const hint = didYouMean(m[1]!, [...byName.keys()]);
-        this.#error(it, `unknown node "${m[1]}"` + (hint ? ` (did you mean "${hint}"?)` : ""));
+        this.#error(it, `unknown node "${m[1]}"` + didYouMeanClause(hint && `"${hint}"`));
         continue;
       }
       const suffix = m[2];

@@ -119,5 +119,3 @@ export function parseCidr(v: unknown): Parsed<string> {
   if (isIpv6(addr)) return len <= 128 ? ok(text) : bad(`an IPv6 prefix length is at most 128, got ${len}`);
   return bad(`"${addr}" is not an IPv4 or IPv6 address`);
 }
-
-export { didYouMean, editDistance } from "../did_you_mean.ts";

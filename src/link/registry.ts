@@ -10,7 +10,7 @@
 import type { Link } from "./link.ts";
 import { BUILTIN_SCHEMES } from "./schemes.ts";
 import { foreignSchemeHint } from "./foreign_schemes.ts";
-import { didYouMean } from "../did_you_mean.ts";
+import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -121,7 +121,7 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
   } catch (err) {
     const hint = rest === vnl ? schemeSpellingHint(vnl) : undefined;
     if (hint === undefined) throw err;
-    throw new Error(`${err instanceof Error ? err.message : err} (did you mean ${hint}?)`);
+    throw new Error(`${err instanceof Error ? err.message : err}${didYouMeanClause(hint)}`);
   }
 }
 

@@ -48,6 +48,20 @@ export function userName(uid: number): string {
   return readRows("/etc/passwd").find((r) => r.id === uid)?.name ?? String(uid);
 }
 
+/**
+ * `owner USER, mode NNN` of `path` (special bits too: the shared /tmp
+ * directory's sticky 1777 matters), for a "permission denied" that says
+ * whose the file is; "" when it cannot be read, so the refusal is still said.
+ */
+export function ownerAndMode(path: string): string {
+  try {
+    const st = Deno.statSync(path);
+    return `owner ${userName(st.uid ?? -1)}, mode ${((st.mode ?? 0) & 0o7777).toString(8)}`;
+  } catch {
+    return "";
+  }
+}
+
 /** The name of `gid`, or the number as text when it has none. */
 export function groupName(gid: number): string {
   return readRows("/etc/group").find((r) => r.id === gid)?.name ?? String(gid);

@@ -34,7 +34,7 @@ import {
   type PeerCred,
   UnixStreamListener,
 } from "../io/unix_stream.ts";
-import { userName } from "../os/users.ts";
+import { ownerAndMode, userName } from "../os/users.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -397,15 +397,14 @@ export class VdeSwitchServer {
  * every user, so the first one's switch makes it theirs ("bind: Permission
  * denied" said nothing of that). Undefined for any other error.
  */
-function deniedDirectory(dir: string, err: unknown): Error | undefined {
+export function deniedDirectory(dir: string, err: unknown): Error | undefined {
   const denied = err instanceof Deno.errors.PermissionDenied ||
     (err instanceof SysError && (err.code === C.EACCES || err.code === C.EPERM));
   if (!denied) return undefined;
-  const st = Deno.statSync(dir);
+  const whose = ownerAndMode(dir);
   return new Error(
-    `cannot serve ${dir}: permission denied (owner ${userName(st.uid ?? -1)}, mode ${
-      ((st.mode ?? 0) & 0o7777).toString(8)
-    }; another user's switch?): give a directory of your own with --sock DIR`,
+    `cannot serve ${dir}: permission denied (${whose && `${whose}; `}another user's switch?): ` +
+      "give a directory of your own with --sock DIR",
   );
 }
 

@@ -247,3 +247,36 @@ Deno.test("a --daemon switch with --http 0 and --logfile names its web view's po
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
   });
 });
+
+/** Runs test/cli/_daemon_rig.ts in `mode`, with a mark of this run its copy can be found by. */
+async function rig(mode: string) {
+  const mark = `rig.${Deno.pid}.${mode}`;
+  const r = await run(["deno", "run", "-A", `${REPO_ROOT}/test/cli/_daemon_rig.ts`, mode, mark], {
+    check: false,
+    timeoutMs: 60_000,
+  });
+  return { ...r, left: processesMentioning(mark) };
+}
+
+Deno.test("Ctrl-C that reaches --daemon as the copy reports ready says the copy was stopped, not that it is up", async () => {
+  const r = await rig("interrupted-at-ready");
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stdout, /up in the background/);
+  assert.match(r.stderr, /^SIGINT: the background rig was stopped$/m);
+  assert.deepEqual(r.left, [], "the copy has ended");
+});
+
+Deno.test("a --daemon copy that is too slow and ends on SIGTERM is reported as stopped, not killed", async () => {
+  const r = await rig("slow");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^timed out, killed: false$/m);
+  assert.deepEqual(r.left, []);
+});
+
+Deno.test("a --daemon copy that is too slow and ignores SIGTERM is reported as killed", async () => {
+  const r = await rig("stubborn");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /^timed out, killed: true$/m);
+  assert.match(r.stderr, /the background rig did not start within 1 s/);
+  assert.deepEqual(r.left, []);
+});

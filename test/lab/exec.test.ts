@@ -8,8 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { labsBaseDir } from "../../src/lab/names.ts";
-import { hostWithExec, leftovers, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import { labDir, labsBaseDir } from "../../src/lab/names.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import { forceDown, hostWithExec, leftovers, uniqueLab, vde, vdeCommand, withLabFile } from "./_helpers.ts";
 
 /** A sleep that only this test's process runs, found again by its command line. */
 const MARK = `600.${Deno.pid}`;
@@ -26,15 +28,44 @@ Deno.test("vde up -d of a host whose exec leaves a process in the background com
     const log = await Deno.readTextFile(`${labsBaseDir()}/${name}.log`);
     assert.match(log, /h1 {2}after it/, "the next exec ran and was logged");
     assert.equal(processesMentioning(MARK).length, 1, "the background process runs");
+    // Its output file is in the lab's runtime directory, where it can be seen growing (not a deleted
+    // /tmp file); the finished exec's file is gone.
+    assert.equal(outputFiles(name).length, 1, `exec output files: ${outputFiles(name).join(", ")}`);
     // The same from the lab's console: the reply comes when the shell ends, not when the sleep does.
     const term = await vde(["term", name, "-c", `exec h1 sleep ${MARK}1 & echo started`], 30_000);
     assert.equal(term.code, 0, term.stderr);
     assert.equal(term.stdout, "started\n");
+    assert.equal(outputFiles(name).length, 2, "the console's exec left one more, held by its sleep");
     const down = await vde(["down", name]);
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(processesMentioning(MARK), [], "vde down ends what exec left running");
     assert.deepEqual(await leftovers(name), []);
   });
+});
+
+/** The output files of `exec`s in lab `name`'s runtime directory. */
+function outputFiles(name: string): string[] {
+  return [...Deno.readDirSync(labDir(name))].map((e) => e.name).filter((n) => /^exec-.*\.out$/.test(n));
+}
+
+Deno.test("a host's exec that runs past its time says it was killed after that time, not its last output line", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = uniqueLab();
+  const text = hostWithExec("10.9.2.1/24", [`echo last words; sleep ${MARK}2`]).replace(
+    "name: x",
+    `name: ${name}`,
+  );
+  const { lab } = validateLab(text);
+  assert.ok(lab !== undefined);
+  try {
+    await assert.rejects(
+      LabRunner.up(lab, { file: "", baseDir: Deno.cwd(), execTimeoutMs: 1000 }),
+      new RegExp(`^Error: h1: exec "echo last words; sleep ${MARK}2" failed: killed after 1 s$`),
+    );
+    assert.deepEqual(await leftovers(name), []);
+  } finally {
+    await forceDown(name);
+  }
 });
 
 const SLOW_LAB = hostWithExec("10.9.2.1/24", [`sleep ${MARK}`]);

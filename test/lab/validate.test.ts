@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { FIVE_MISTAKES } from "./_helpers.ts";
-import {
-  didYouMean,
-  ipv4InSubnet,
-  parseCidr,
-  parseDuration,
-  parsePercent,
-  parseRate,
-} from "../../src/lab/values.ts";
+import { didYouMean } from "../../src/did_you_mean.ts";
+import { ipv4InSubnet, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
 
 const DEMO = `name: demo
 topology:

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
+import { deniedDirectory } from "../../src/vde/switch_server.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -31,4 +32,14 @@ Deno.test("a switch on another user's directory says whose it is and to give --s
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("a refused directory that cannot even be looked at is still reported as permission denied, not as the failed look", () => {
+  const dir = `/nonexistent-${Deno.pid}/sw`;
+  const err = deniedDirectory(dir, new Deno.errors.PermissionDenied("bind"));
+  assert.equal(
+    err?.message,
+    `cannot serve ${dir}: permission denied (another user's switch?): give a directory of your own with --sock DIR`,
+  );
+  assert.equal(deniedDirectory(dir, new Error("other")), undefined, "other errors are left as they are");
 });

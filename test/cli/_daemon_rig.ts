@@ -1,0 +1,37 @@
+/**
+ * A program for daemon.test.ts: it starts itself in the background through
+ * `daemonize`, and its copy plays the part its first argument names:
+ * `interrupted-at-ready` has its parent interrupted (Ctrl-C) before it
+ * writes the ready mark, then stops as a copy that got the signal does;
+ * `stubborn` ignores SIGTERM and never serves; `slow` never serves but ends
+ * on SIGTERM. The parent prints what `daemonize` ended with.
+ */
+import { daemonize, isDaemonChild, reportReady, StartTimeout } from "../../src/cli/daemon.ts";
+import { ExitStatus } from "../../src/cli/main.ts";
+
+const [mode = ""] = Deno.args;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+if (isDaemonChild()) {
+  if (mode === "interrupted-at-ready") {
+    let stopped = false;
+    Deno.addSignalListener("SIGINT", () => stopped = true);
+    Deno.kill(Deno.ppid, "SIGINT");
+    // The parent passes the signal on; only then is the mark written, so the parent reads it interrupted.
+    for (let i = 0; i < 500 && !stopped; i++) await sleep(20);
+    reportReady();
+    Deno.exit(stopped ? 0 : 3);
+  }
+  if (mode === "stubborn") Deno.addSignalListener("SIGTERM", () => {});
+  await sleep(60_000);
+  Deno.exit(0);
+}
+try {
+  await daemonize("rig", mode === "interrupted-at-ready" ? 30_000 : 1000, 1000);
+  console.log("up in the background");
+} catch (err) {
+  if (err instanceof StartTimeout) console.log(`timed out, killed: ${err.killed}`);
+  if (!(err instanceof ExitStatus)) throw err;
+  console.error(err.message);
+  Deno.exit(err.code);
+}
