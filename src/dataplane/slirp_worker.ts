@@ -193,7 +193,9 @@ const DATA_FRAME_BYTES = 1000;
 /**
  * Bytes from the switch in one round that make it a stream's too: jumbo
  * frames (an MTU above 1500; at most 9 KB through VDE) come a few a round,
- * fewer than `STREAM_FRAMES` (see "Batching" above).
+ * fewer than `STREAM_FRAMES` (see "Batching" above). Two such rounds in a
+ * row, so that one jumbo request and its answer (a big RPC, `ping -s 8000`)
+ * do not wait out a nap: a stream naps from its second round on.
  */
 const STREAM_BYTES = 8192;
 /** A word no one notifies: `Atomics.wait` on it is a sleep of the thread. */
@@ -311,6 +313,8 @@ async function run(start: SlirpStart): Promise<void> {
   let moved = 0;
   /** Bytes the switch link had received when the last round ended. */
   let movedBytes = 0;
+  /** Whether the last round brought STREAM_BYTES: one jumbo request alone is no stream (see STREAM_BYTES). */
+  let bytesLast = false;
   while (ended === null && !sw.isClosed && !link.isClosed && Atomics.load(stop, SLIRP_STOP) === 0) {
     clock = performance.now();
     const due = link.runTimers();
@@ -325,9 +329,10 @@ async function run(start: SlirpStart): Promise<void> {
     // Only data frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
     const inFrames = st.framesIn - moved;
     const inBytes = st.bytesIn - movedBytes;
+    const bytesNow = inBytes >= STREAM_BYTES;
     if (
       inFrames > 0 && inBytes >= DATA_FRAME_BYTES * inFrames &&
-      (inFrames >= STREAM_FRAMES || inBytes >= STREAM_BYTES || priority.realtime)
+      (inFrames >= STREAM_FRAMES || (bytesNow && bytesLast) || priority.realtime)
     ) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
@@ -337,6 +342,7 @@ async function run(start: SlirpStart): Promise<void> {
     }
     moved = st.framesIn;
     movedBytes = st.bytesIn;
+    bytesLast = bytesNow;
     // Real-time: look without blocking first; only a pause (the nap, a wait that finds nothing) resets
     // the saturation clock, and the governor tells a flood from a burst. An ordinary thread keeps no such
     // clock: its one wait returns at once when something is ready (a system call less per wake-up).
