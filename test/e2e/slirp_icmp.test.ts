@@ -1,8 +1,8 @@
 /**
  * End to end: ICMP errors from our slirp as a Linux guest sees them. The
- * guest (a namespace behind our switch) pings, sends UDP with busybox nc
- * and connects with curl to destinations the slirp's host namespace cannot
- * reach (no default route: network unreachable; an `unreachable` route:
+ * guest (a namespace behind our switch) pings, sends UDP with `nc -u`
+ * (OpenBSD's) and from a connected socket, and connects with curl to
+ * destinations the slirp's host namespace cannot reach (no default route: network unreachable; an `unreachable` route:
  * host unreachable) and to closed ports on the host's loopback through the
  * gateway; tcpdump on the guest's tap shows the type and code that came
  * back. Root only; in CI it must run.
@@ -21,7 +21,7 @@ async function timed(ns: Netns, cmd: string[]): Promise<{ out: string; ms: numbe
 }
 
 Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, fragmentation needed, IPv6 too; curl to a closed port fails at once", async (t) => {
-  if (skipUnless(t, await missing(["tcpdump", "curl"]))) return;
+  if (skipUnless(t, await missing(["tcpdump", "curl", "nc"]))) return;
   const sw: { handle: SwitchHandle | null } = { handle: null };
   await withNetns(async (lab) => {
     lab.defer(async () => void (await sw.handle?.stop()));
@@ -68,6 +68,29 @@ Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, frag
         // Linux treats "net unreachable" as a soft error for UDP sockets (not reported), so tcpdump tells.
         await timed(guest, [...HELPER, "udp-probe", "192.0.2.10", "53"]);
         await seen(/ICMP net 192\.0\.2\.10 unreachable/, "net unreachable for UDP");
+      },
+    );
+
+    await t.step(
+      "nc -u to a closed port and to an unreachable network, IPv4 and IPv6: port and net unreachable",
+      async () => {
+        // OpenBSD nc (Debian's netcat-openbsd; busybox's nc has no -u): one datagram, then a second's wait.
+        const nc = (args: string[]) =>
+          timed(guest, ["sh", "-c", `echo probe | nc -u -w 1 ${args.join(" ")}`]);
+        await nc(["10.0.2.2", "7996"]);
+        await seen(/ICMP 10\.0\.2\.2 udp port 7996 unreachable/, "port unreachable for nc -u");
+        await nc(["192.0.2.11", "53"]);
+        await seen(/ICMP net 192\.0\.2\.11 unreachable/, "net unreachable for nc -u");
+        await nc(["-6", "fd00::2", "7995"]);
+        await seen(
+          /ICMP6, destination unreachable, unreachable port, fd00::2 udp port 7995/,
+          "ICMPv6 port for nc -u",
+        );
+        await nc(["-6", "2001:db8::11", "53"]);
+        await seen(
+          /ICMP6, destination unreachable, unreachable route 2001:db8::11/,
+          "ICMPv6 no route for nc -u",
+        );
       },
     );
 
