@@ -310,6 +310,31 @@ async function waitUntilAccepting(path: string): Promise<void> {
   }, { what: `${path} to accept connections`, timeoutMs: 5000 });
 }
 
+/** A running `loadgen floor` (see floorRows) serving DIR/ctl. */
+interface FloorHandle {
+  dir: string;
+  pid: number;
+  /** Stops it and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** Starts `loadgen floor` (batches of 64, gone after `seconds`) in a fresh directory, once it accepts clients. */
+async function startFloor(seconds: number): Promise<FloorHandle> {
+  const dir = await tempSwitchDir();
+  const floor = spawnManaged([LOADGEN, "floor", dir, "64", String(seconds)], { name: "loadgen floor" });
+  const stop = async () => {
+    await floor.stop({ timeoutMs: 1000 });
+    await removeSwitchDir(dir);
+  };
+  try {
+    await waitUntilAccepting(`${dir}/ctl`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { dir, pid: floor.pid, stop };
+}
+
 /**
  * The floor (`loadgen floor`: recvmmsg/sendmmsg between two ports, no
  * switching) in the throughput rows' position, against the C column of the
@@ -334,12 +359,10 @@ async function floorRows(
   metrics.push(...rows.flatMap((r) => [r.fps, r.cpu]));
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rows) {
-      const dir = await tempSwitchDir();
-      const floor = spawnManaged([LOADGEN, "floor", dir, "64", String(plan.seconds + 30)], {
-        name: "loadgen floor",
-      });
+      let floor: FloorHandle | null = null;
       try {
-        await waitUntilAccepting(`${dir}/ctl`);
+        floor = await startFloor(plan.seconds + 30);
+        const dir = floor.dir;
         const cpuBefore = await cpuSeconds(floor.pid);
         const f = await flowVia(`vde://${dir}`, `vde://${dir}`, r.size, plan.seconds);
         const cpu = (await cpuSeconds(floor.pid)) - cpuBefore;
@@ -350,8 +373,7 @@ async function floorRows(
         for (const m of [r.fps, r.cpu]) m.errors.ours = message(err);
         log(`${r.size} B, floor: ${message(err)}`);
       } finally {
-        await floor.stop({ timeoutMs: 1000 });
-        await removeSwitchDir(dir);
+        await floor?.stop();
       }
     }
   }
@@ -1494,6 +1516,7 @@ async function main(args: string[]): Promise<number> {
       message,
       startIn,
       stopIn,
+      startFloor: () => startFloor(120),
       vde: [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`],
     });
   }

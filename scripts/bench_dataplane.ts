@@ -9,7 +9,10 @@
  * - ping RTT median and p99 (100 pings, 10 ms apart) through each switch
  *   with Debian's taps, through each implementation's own switch and tap
  *   plugs, and through Debian's switch with each one's plugs (the plugs
- *   alone);
+ *   alone); and, as information, through `loadgen floor` with Debian's
+ *   taps (a forwarder that makes only the system calls any switch on VDE's
+ *   sockets needs) against Debian's switch: the best ratio such a switch
+ *   can show in that position;
  * - the worst ping while a management client lists a 65,536-entry MAC
  *   table in a loop (target: never above 2 ms).
  *
@@ -38,6 +41,8 @@ export interface BenchContext {
   message(err: unknown): string;
   startIn(kind: SwitchKind, opts?: SwitchOptions): Promise<SwitchHandle>;
   stopIn(sw: SwitchHandle): Promise<void>;
+  /** `loadgen floor` (two ports, recvmmsg/sendmmsg and nothing else) serving `dir`; `stop` removes it. */
+  startFloor(): Promise<{ dir: string; stop(): Promise<void> }>;
   /** `deno run -A mod.ts` of the checkout under test. */
   vde: string[];
 }
@@ -235,6 +240,19 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     1.1,
   );
   const pingP99 = ctx.row(`ping RTT p99 (${PINGS} at 10 ms), switch with vde_plug taps`, "ms", "lower");
+  // Info: the C column is the row above's (the same runs); ours is the floor's.
+  const floorMed = ctx.row(
+    `ping RTT median (${PINGS} at 10 ms), vde_plug taps: C column = vde_switch, ours = floor (no switching)`,
+    "ms",
+    "lower",
+  );
+  const floorP99 = ctx.row(
+    `ping RTT p99 (${PINGS} at 10 ms), vde_plug taps: C column = vde_switch, ours = floor (no switching)`,
+    "ms",
+    "lower",
+  );
+  floorMed.samples.c = pingMed.samples.c;
+  floorP99.samples.c = pingP99.samples.c;
   const ownMed = ctx.row(
     `ping RTT median (${PINGS} at 10 ms), own switch and own tap:// plugs`,
     "ms",
@@ -270,6 +288,8 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     plugRetrFrom,
     pingMed,
     pingP99,
+    floorMed,
+    floorP99,
     ownMed,
     ownP99,
     plugMed,
@@ -374,21 +394,28 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
         });
 
         // Ping through each switch with Debian's taps, then each implementation's own
-        // switch and plugs, then each one's plugs into Debian's switch (the plugs alone).
-        for (const variant of ["c taps", "own", "own plugs behind C"] as const) {
+        // switch and plugs, then each one's plugs into Debian's switch (the plugs alone);
+        // once a round (in ours' turn), through the floor with Debian's taps.
+        const variants = ["c taps", "own", "own plugs behind C", "floor"] as const;
+        for (const variant of variants.filter((v) => v !== "floor" || kind === "ours")) {
           const [med, p99] = variant === "c taps"
             ? [pingMed, pingP99]
             : variant === "own"
             ? [ownMed, ownP99]
+            : variant === "floor"
+            ? [floorMed, floorP99]
             : [plugMed, plugP99];
-          const own = variant !== "c taps";
+          const own = variant === "own" || variant === "own plugs behind C";
           const procs: ManagedProcess[] = [];
           let sw: SwitchHandle | null = null;
+          let floor: { dir: string; stop(): Promise<void> } | null = null;
           try {
-            sw = await ctx.startIn(variant === "own plugs behind C" ? "c" : kind);
+            let dir: string;
+            if (variant === "floor") dir = (floor = await ctx.startFloor()).dir;
+            else dir = (sw = await ctx.startIn(variant === "own plugs behind C" ? "c" : kind)).dir;
             const cmd = own && kind === "ours" ? [...ctx.vde, "plug"] : ["vde_plug"];
             for (const n of [a, b]) {
-              const p = n.spawn([...cmd, `vde://${sw.dir}`, "tap://t0"], { name: `plug ${n.short}` });
+              const p = n.spawn([...cmd, `vde://${dir}`, "tap://t0"], { name: `plug ${n.short}` });
               procs.push(p);
               await plugged(n, "t0", p);
             }
@@ -406,6 +433,7 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
           } finally {
             await stopAll(procs);
             if (sw) await ctx.stopIn(sw);
+            await floor?.stop();
           }
         }
 

@@ -101,6 +101,10 @@ export async function loadKey(path: string): Promise<CableKey> {
  */
 export async function generateKeyFile(path: string, overwrite = false): Promise<CableKey> {
   const bytes = crypto.getRandomValues(new Uint8Array(KEY_SIZE));
+  // Neither --force nor "exists already" helps a directory (`vde cable keygen /etc/vde`): the file goes inside.
+  if (await Deno.stat(path).then((s) => s.isDirectory, () => false)) {
+    throw new KeyError(`${path} is a directory: name the key file, e.g. ${path.replace(/\/+$/, "")}/lab.key`);
+  }
   try {
     if (overwrite) await Deno.remove(path).catch(() => {});
     await Deno.writeTextFile(path, `${hex(bytes)}\n`, { createNew: true, mode: 0o600 });
@@ -108,6 +112,13 @@ export async function generateKeyFile(path: string, overwrite = false): Promise<
     await Deno.chmod(path, 0o600);
   } catch (err) {
     if (err instanceof Deno.errors.AlreadyExists) {
+      // --force would not help a directory (`vde cable keygen /etc/vde`): a key file goes inside it.
+      const isDir = await Deno.stat(path).then((s) => s.isDirectory, () => false);
+      if (isDir) {
+        throw new KeyError(
+          `${path} is a directory: name the key file, e.g. ${path.replace(/\/$/, "")}/lab.key`,
+        );
+      }
       throw new KeyError(`${path} exists already (use --force to replace it)`);
     }
     throw new KeyError(`cannot write key file ${path}: ${err instanceof Error ? err.message : String(err)}`);

@@ -71,6 +71,9 @@ export interface ListenerCounters {
   resumed: number;
 }
 
+/** How a session that could not get a switch port is closed. */
+const NO_PORT = "no switch port: ";
+
 /** A session on the listener's side: it knows its port and waits out a grace period. */
 export class ListenerSession extends CableSession {
   /** The switch port `onSession` gave it. */
@@ -236,6 +239,9 @@ export class CableListener {
       s.closed.then((reason) => {
         if (this.#sessions.get(key) === s) this.#sessions.delete(key);
         if (s.graceTimer !== null) clearTimeout(s.graceTimer);
+        // A session that never got a port ends with its refusal, which the refusal's own line says (once per
+        // retry of the far end, rate-limited): a second line per retry would only double the noise.
+        if (s.port === 0 && reason.startsWith(NO_PORT)) return;
         this.#log(
           `cable session ended ${new Date().toISOString()} session ${
             s.idHex.slice(0, 16)
@@ -246,7 +252,7 @@ export class CableListener {
         s.port = await this.options.onSession(s, remote);
       } catch (err) {
         this.#sessions.delete(key);
-        s.close(`no switch port: ${err instanceof Error ? err.message : err}`);
+        s.close(`${NO_PORT}${err instanceof Error ? err.message : err}`);
         await this.#refuse(
           conn,
           est,

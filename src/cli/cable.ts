@@ -61,7 +61,16 @@ function cableVnl(address: string, flags: CableFlags, listen: boolean): TcpVnl {
   try {
     v = parseTcpVnl(listen ? `${addr}/listen` : addr);
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^tcp:\/\/ /, ""));
+    const why = (err as Error).message;
+    // In the command line's own words: a bare port listens, where tcp:// needs the colon.
+    if (/^tcp:\/\/ (listen )?needs /.test(why)) {
+      throw new UsageError(
+        listen
+          ? `the address to listen on is [ADDR:]PORT, e.g. 5000 or 10.0.0.1:5000; got "${address}"`
+          : `the listener's address is HOST:PORT, e.g. hostA:5000 or [fd00::1]:5000; got "${address}"`,
+      );
+    }
+    throw new UsageError(why.replace(/^tcp:\/\/ /, ""));
   }
   v.keyFile = flags.key;
   v.insecure = flags.insecure ?? false;
@@ -219,6 +228,14 @@ export async function attachCables(
   o: { dir: string; keyFile?: string },
   defer: (cleanup: () => unknown) => void,
 ): Promise<void> {
+  // A cable that ends while the switch serves (its command failed, a once cable gave up) is said in the
+  // log: its port is gone, and nothing else would tell. The switch's own stop closes them with STOPPED.
+  const STOPPED = "the switch stopped";
+  const sayEnd = (link: Link, vnl: string, port: number | undefined) => {
+    link.closed.then((reason) => {
+      if (reason !== STOPPED) log("vde switch", `cable ${vnl} on port ${port ?? "?"} ended: ${reason}`);
+    });
+  };
   for (const vnl of vnls) {
     try {
       if (vnl.startsWith("tcp://")) {
@@ -239,15 +256,17 @@ export async function attachCables(
           localName: o.dir,
           localPort: () => local.port,
         });
-        defer(() => client.close());
+        defer(() => client.close(STOPPED));
         local.port = sw.portOfEndpoint(sw.attach(client).id);
         log("vde switch", `cable ${vnl} on port ${local.port}`);
+        sayEnd(client, vnl, local.port);
         continue;
       }
       const link = await openLink(vnl, { description: `vde switch ${o.dir}` });
-      defer(() => link.close());
-      const ep = sw.attach(link);
-      log("vde switch", `cable ${vnl} on port ${sw.portOfEndpoint(ep.id)}`);
+      defer(() => link.close(STOPPED));
+      const port = sw.portOfEndpoint(sw.attach(link).id);
+      log("vde switch", `cable ${vnl} on port ${port}`);
+      sayEnd(link, vnl, port);
     } catch (err) {
       throw new UsageError(`--cable ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
     }

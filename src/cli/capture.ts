@@ -11,6 +11,7 @@
  * were captured and dropped (the switch drops frames for a slow reader).
  */
 import type { Command } from "commander";
+import { findLabSwitch } from "../lab/switch_paths.ts";
 import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -92,7 +93,10 @@ export async function captureSocketPath(target: string): Promise<string> {
   try {
     info = Deno.statSync(target);
   } catch {
-    throw new UsageError(`${target}: no such switch directory or management socket`);
+    // No such path: a running lab's switch by name (site1, wan/site1)?
+    const lab = findLabSwitch(target);
+    if (lab.found !== undefined) return `${lab.found.dir}/capture`;
+    throw new UsageError(`${target}: no such switch directory or management socket${lab.why}`);
   }
   if (info.isDirectory) {
     const dir = target.replace(/\/+$/, "") || "/";
@@ -231,7 +235,10 @@ function collect(value: string, previous: string[]): string[] {
 export const captureCommand = (program: Command): void => {
   program.command("capture")
     .description("capture a running switch's frames as pcapng (one interface per port) or pcap")
-    .argument("<switch>", "the switch's socket directory or management socket")
+    .argument(
+      "<switch>",
+      "the switch's socket directory or management socket, or a running lab's switch (sw1, LAB/sw1)",
+    )
     .option("--port <n>", "capture this port (repeatable) (default: every port)", collect, [])
     .option("--vlan <vid>", "only frames of this VLAN")
     .option("-w, --write <file>", "write to FILE (classic pcap if it ends in .pcap), - for stdout", "-")
@@ -246,6 +253,7 @@ export const captureCommand = (program: Command): void => {
       examples(
         "vde capture /tmp/net -w lab.pcapng               # every port, until Ctrl-C",
         "vde capture /tmp/net --port 2 --filter icmp | tcpdump -r -",
+        "vde capture wan/site1 -c 10 -w - | tshark -r -     # switch site1 of lab wan",
       ),
     )
     .action(async (target: string, opts: CaptureCliOptions) => {

@@ -9,16 +9,27 @@
  * start would. A copy that serves has its start-up lines (the rc script's
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
- * older program on the same path would answer too.
+ * older program on the same path would answer too. A stop signal (Ctrl-C)
+ * while the copy starts is passed on to it, so it stops rather than serves.
  */
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
+import { onSignals } from "./signals.ts";
 
 const CHILD_MARK = "VDE_DAEMON_CHILD";
 /** Written by the copy on its stderr once it serves; no log line looks like it. */
 const READY_MARK = "\u0000vde ready\n";
 /** How long the copy may take to start (slow under load, never forever). */
 const START_TIMEOUT_MS = 60_000;
+/** How long a copy stopped for taking too long may spend undoing its start. */
+const CLEANUP_TIMEOUT_MS = 30_000;
+
+/** The background copy did not report in time (and was stopped). */
+export class StartTimeout extends ExitStatus {
+  constructor(message: string) {
+    super(1, message);
+  }
+}
 
 /** True in the background copy started by `daemonize`. */
 export function isDaemonChild(): boolean {
@@ -39,9 +50,9 @@ function selfCommand(): { cmd: string; args: string[] } {
  * Starts the background copy and returns once it reports that it serves.
  *
  * @throws ExitStatus when the copy exits first (its lines already printed)
- *   or does not report within a minute (then it is killed)
+ *   or does not report within `startTimeoutMs` (then it is stopped)
  */
-export async function daemonize(what: string): Promise<void> {
+export async function daemonize(what: string, startTimeoutMs = START_TIMEOUT_MS): Promise<void> {
   const { cmd, args } = selfCommand();
   const child = new Deno.Command(cmd, {
     args,
@@ -55,17 +66,23 @@ export async function daemonize(what: string): Promise<void> {
   const decoder = new TextDecoder();
   let text = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), START_TIMEOUT_MS)));
+  const timeout = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), startTimeoutMs)));
+  // Ctrl-C while the copy starts is meant for it: it stops (a lab undoes what it made) and says so
+  // here, rather than coming up behind a prompt that looked cancelled.
+  let interrupted: Deno.Signal | undefined;
+  const stopForwarding = onSignals((signal) => {
+    interrupted ??= signal;
+    try {
+      child.kill(signal);
+    } catch { /* exited meanwhile */ }
+  });
   try {
     for (;;) {
       const next = await Promise.race([reader.read(), timeout]);
       if (next === "timeout") {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited meanwhile */ }
-        await child.status;
+        await terminate(child);
         printLines(text);
-        throw new ExitStatus(1, `the background ${what} did not start within ${START_TIMEOUT_MS / 1000} s`);
+        throw new StartTimeout(`the background ${what} did not start within ${startTimeoutMs / 1000} s`);
       }
       if (next.done) break;
       text += decoder.decode(next.value, { stream: true });
@@ -84,13 +101,32 @@ export async function daemonize(what: string): Promise<void> {
     // The copy printed its own error line; add one only if it said nothing.
     throw new ExitStatus(
       status.code === 0 ? 1 : status.code,
-      text.trim() === ""
-        ? `the background ${what} exited with status ${status.code} before serving`
-        : undefined,
+      text.trim() !== ""
+        ? undefined
+        : interrupted !== undefined
+        ? `${interrupted}: the background ${what} was stopped before it served`
+        : `the background ${what} exited with status ${status.code} before serving`,
     );
   } finally {
+    stopForwarding();
     clearTimeout(timer);
   }
+}
+
+/**
+ * Stops a copy that is taking too long: SIGTERM first, so it undoes what it
+ * made (a lab's namespaces), SIGKILL if it has not ended after a while.
+ */
+async function terminate(child: Deno.ChildProcess): Promise<void> {
+  const signal = (s: Deno.Signal) => {
+    try {
+      child.kill(s);
+    } catch { /* exited meanwhile */ }
+  };
+  signal("SIGTERM");
+  const late = setTimeout(() => signal("SIGKILL"), CLEANUP_TIMEOUT_MS);
+  await child.status;
+  clearTimeout(late);
 }
 
 function printLines(text: string): void {

@@ -1,6 +1,6 @@
 /** `vde graph FILE`: a lab file as Graphviz DOT on stdout (`vde graph lab.yaml | dot -Tsvg > lab.svg`). */
 import type { Command } from "commander";
-import { loadLab } from "./lab.ts";
+import { labFileOf, loadLab, topoOption } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
 import { examples } from "./help.ts";
 
@@ -8,10 +8,11 @@ import { examples } from "./help.ts";
 export const graphCommand = (program: Command): void => {
   program.command("graph")
     .description("print a lab file as a Graphviz graph (pipe it to dot -Tsvg)")
-    .argument("<file>", "the lab file")
+    .argument("[file]", "the lab file")
+    .addOption(topoOption())
     .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
-    .action((file: string) => {
-      const { lab } = loadLab(file, "");
+    .action((file: string | undefined, o: { topo?: string }) => {
+      const { lab } = loadLab(labFileOf("graph", file, o.topo), "");
       console.log(labDot(lab).trimEnd());
     });
 };

@@ -16,7 +16,7 @@ import { MgmtServer } from "../console/mgmt_server.ts";
 import { poller } from "../io/poller.ts";
 import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
 import { labDir, labsBaseDir, NAME_PATTERN } from "../lab/names.ts";
-import { LabRunner, STP_AVAILABLE } from "../lab/runner.ts";
+import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
@@ -27,7 +27,7 @@ import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { renderTable } from "../console/switch/tables.ts";
-import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
+import { daemonize, isDaemonChild, reportReady, StartTimeout } from "./daemon.ts";
 import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
@@ -72,6 +72,12 @@ function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
+/**
+ * How long `vde up -d` waits for the background lab: its DHCP leases and
+ * `exec` commands have their own bounds (30 s, 60 s), so this is for several.
+ */
+const LAB_START_TIMEOUT_MS = 180_000;
+
 /** The log of a background lab: beside its runtime directory, so it outlives a rollback. */
 function daemonLog(name: string): string {
   return `${labsBaseDir()}/${name}.log`;
@@ -79,29 +85,35 @@ function daemonLog(name: string): string {
 
 interface UpOptions {
   detach?: boolean;
+  reconfigure?: boolean;
   http?: string;
   topo?: string;
 }
 
 /** containerlab's `-t FILE` (`deploy -t`, `destroy -t`), taken for the lab argument. */
-function topoOption(): Option {
+export function topoOption(): Option {
   return new Option("-t, --topo <file>", "the lab file, as containerlab's -t (instead of the argument)");
 }
 
-/** The lab `vde up`/`vde down` is given, as the argument or containerlab's `-t FILE`. */
-function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
-  if (arg !== undefined && topo !== undefined && arg !== topo) {
-    throw new UsageError(`vde ${command}: give one lab, not ${arg} and -t ${topo}`);
-  }
-  const lab = arg ?? topo;
+/** The lab `vde up`/`vde down`/`vde graph` is given, as the argument or containerlab's `-t FILE`. */
+export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
+  const lab = labOrNone(command, arg, topo);
   if (lab === undefined) {
     throw new UsageError(
-      command === "up"
-        ? "vde up needs a lab file: vde up lab.yaml"
-        : "vde down needs a lab: vde down LAB (its name or lab file; vde status lists them)",
+      command === "down"
+        ? `vde down needs a lab: vde down LAB, its name or lab file${labsUpHint()}`
+        : `vde ${command} needs a lab file: vde ${command} lab.yaml`,
     );
   }
   return lab;
+}
+
+/** The lab a command is given, as the argument or `-t FILE`, if any. */
+function labOrNone(command: string, arg: string | undefined, topo: string | undefined): string | undefined {
+  if (arg !== undefined && topo !== undefined && arg !== topo) {
+    throw new UsageError(`vde ${command}: give one lab, not ${arg} and -t ${topo}`);
+  }
+  return arg ?? topo;
 }
 
 /**
@@ -110,7 +122,7 @@ function labFileOf(command: string, arg: string | undefined, topo: string | unde
  * hosts without root (they are network namespaces), and a $VDE_DATAPLANE
  * that names no data plane (as `vde switch` refuses it).
  */
-export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
+export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = ""): void {
   try {
     envDataplane();
   } catch (err) {
@@ -119,6 +131,13 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
   const old = readState(lab.name);
   if (old !== undefined) {
     if (processAlive(old.pid)) {
+      // A copy of a lab file, changed but not renamed: say which file runs and what to change.
+      if (file !== "" && old.file !== "" && old.file !== file) {
+        throw new UsageError(
+          `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
+            `change its \`name: ${lab.name}\``,
+        );
+      }
       throw new UsageError(
         `lab ${lab.name} is already up (pid ${old.pid}): \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
       );
@@ -139,17 +158,21 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid()): void {
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
 async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
-  if (!isDaemonChild()) checkCanStart(lab);
+  if (!isDaemonChild()) checkCanStart(lab, undefined, source?.path);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
     try {
-      await daemonize(`${labDir(lab.name)}/ctl`);
+      await daemonize(`lab ${lab.name}`, LAB_START_TIMEOUT_MS);
     } catch (err) {
       // The background copy's own lines, its error last, are printed already: one line, as in the foreground.
       if (err instanceof ExitStatus && err.message === "") {
         removeLog(lab.name);
         throw err;
+      }
+      // Too slow: it was stopped (and undid its start); its log says how far it got.
+      if (err instanceof StartTimeout) {
+        throw new UsageError(`${err.message}; it was taken down (its log: ${daemonLog(lab.name)})`);
       }
       let why = "";
       try {
@@ -159,6 +182,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         );
       } catch { /* no log */ }
       removeLog(lab.name);
+      // Stopped before it logged a line (Ctrl-C at once): what the wait knows is the news.
+      if (why === "" && err instanceof ExitStatus && err.message !== "") throw new UsageError(err.message);
       throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
     }
     console.log(
@@ -171,6 +196,13 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
   }
   if (isDaemonChild()) setLogFile(daemonLog(lab.name));
   const { stopped, stop, remove } = untilSignal();
+  // A signal while the lab comes up (Ctrl-C during a slow DHCP or exec) cuts bring-up short.
+  const interrupt = new AbortController();
+  let interruptedBy: string | undefined;
+  stopped.then((why) => {
+    interruptedBy ??= why;
+    interrupt.abort();
+  });
   let runner: LabRunner | undefined;
   let ctl: MgmtServer | undefined;
   let web: LabWebServer | undefined;
@@ -180,13 +212,23 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       file: source?.path ?? "",
       baseDir: source ? dirOf(source.path) : Deno.cwd(),
       log: (m) => log("vde up", m),
+      signal: interrupt.signal,
     }).catch((err) => {
+      // Lost a race with another `vde up` of this lab: its lab is up, not taken down.
+      if (err instanceof LabTaken) throw new UsageError(err.message);
+      // Ctrl-C reaches the commands bring-up runs too: their failure is not the news.
+      if (interruptedBy !== undefined) {
+        throw new UsageError(
+          `lab ${lab.name}: ${interruptedBy} while it came up; everything made was taken down`,
+        );
+      }
       throw new UsageError(`lab ${lab.name}: ${(err as Error).message} (everything made was taken down)`);
     });
     const r = runner;
     let savedTo: string | undefined;
     const { commands } = labCommands(r, {
       down: (reason) => stop(reason),
+      webUrl: () => web?.url,
       save: async (file) => {
         const target = file ?? source?.path ?? savedTo;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");
@@ -231,7 +273,7 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     await web?.close();
     await runner?.down();
     remove();
-    if (isDaemonChild() && runner !== undefined) removeLog(lab.name);
+    // A background lab's log outlives it (what its exec commands printed); `vde down --cleanup` removes it.
     await poller().stop();
   }
 }
@@ -278,19 +320,56 @@ function labName(arg: string): string {
   return arg;
 }
 
-async function down(arg: string): Promise<void> {
+/** Whether lab `name` is up, dead or half made: anything `vde down` would remove. */
+function labIsThere(name: string): boolean {
+  try {
+    Deno.statSync(labDir(name));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function down(arg: string, cleanup = false): Promise<void> {
   const name = labName(arg);
+  // Last, once the lab has stopped writing to it; a lab already down may still have one.
+  const removeLogToo = () => {
+    if (!cleanup) return false;
+    try {
+      Deno.removeSync(daemonLog(name));
+      console.log(`removed ${daemonLog(name)}`);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   if (readState(name) === undefined) {
     // A directory without a state file: a `vde up` killed in its first steps.
     try {
       Deno.removeSync(labDir(name), { recursive: true });
       console.log(`removed ${labDir(name)} (no lab was running there)`);
-      return;
     } catch {
-      throw new UsageError(`no lab ${name} is up`);
+      if (!removeLogToo()) throw noSuchLab(name);
+      return;
     }
+    removeLogToo();
+    return;
   }
   for (const line of await cleanupLab(name)) console.log(line);
+  removeLogToo();
+}
+
+/** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
+function noSuchLab(name: string): UsageError {
+  return new UsageError(`no lab ${name} is up${labsUpHint(name)}`);
+}
+
+/** ` (did you mean a?)`, ` (up: a, b)` or, unless a lab was named, ` (no lab is up)`. */
+function labsUpHint(name?: string): string {
+  const up = listLabs();
+  if (up.length === 0) return name === undefined ? " (no lab is up)" : "";
+  const near = name === undefined ? [] : suggestCommands(name, up);
+  return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ` (up: ${up.join(", ")})`;
 }
 
 async function status(arg: string | undefined): Promise<void> {
@@ -309,7 +388,7 @@ async function status(arg: string | undefined): Promise<void> {
   }
   const name = labName(arg);
   const state = readState(name);
-  if (state === undefined) throw new UsageError(`no lab ${name} is up`);
+  if (state === undefined) throw noSuchLab(name);
   if (!processAlive(state.pid)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
@@ -338,6 +417,7 @@ export const labCommand: Subcommand = (program: Command) => {
     .argument("[file]", "the lab file")
     .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
+    .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .addHelpText(
       "after",
@@ -345,6 +425,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up lab.yaml                  # build it, then the lab shell (Ctrl-D takes it down)",
         "vde up -d lab.yaml --http 9100   # in the background, with a live page on 127.0.0.1:9100",
         "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
+        "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
@@ -356,22 +437,31 @@ export const labCommand: Subcommand = (program: Command) => {
           throw new UsageError((err as Error).message);
         }
       }
+      // The background copy runs with the same options: the lab is down by then.
+      if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) await down(lab.name);
       await runLab(lab, { text, path }, o);
     });
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
     .argument("[lab]", "lab name or lab file")
     .addOption(topoOption())
+    .option(
+      "-c, --cleanup",
+      "remove the lab's log too, as containerlab's destroy --cleanup its lab directory",
+    )
     .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
-    .action((arg: string | undefined, o: { topo?: string }) => down(labFileOf("down", arg, o.topo)));
+    .action((arg: string | undefined, o: { topo?: string; cleanup?: boolean }) =>
+      down(labFileOf("down", arg, o.topo), o.cleanup)
+    );
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
+    .addOption(topoOption())
     .addHelpText(
       "after",
       examples("vde status          # the running labs", "vde status demo     # its nodes and links"),
     )
-    .action((arg: string | undefined) => status(arg));
+    .action((arg: string | undefined, o: { topo?: string }) => status(labOrNone("status", arg, o.topo)));
   program.command("completions")
     .description("print shell completions for vde")
     .argument("<shell>", "bash, zsh or fish")

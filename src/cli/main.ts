@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { helpStyle } from "./help.ts";
+import { suggestCommands } from "../console/explain.ts";
 import { VERSION } from "../version.ts";
 
 /** A subcommand module registers itself on the program. */
@@ -44,11 +45,40 @@ export function forPeople(message: string): string {
   return message.replace(/(\(os error \d+\)): [a-z_]+ '[^']*'( -> '[^']*')?$/, "$1");
 }
 
+/**
+ * `vde help tap create` as `vde tap create --help`. Commander's own help
+ * command looks at its first word only (`vde help tap create` showed tap's
+ * help) and answers an unknown one with the whole program's help and status
+ * 1, never naming the mistake; here a word that is no command is an error
+ * with the nearest names, as `vde swich` is.
+ */
+function helpAsFlag(program: Command, args: string[]): string[] {
+  if (args[0] !== "help" || args.length < 2) return args;
+  let command = program;
+  const path: string[] = [];
+  for (const word of args.slice(1)) {
+    if (word.startsWith("-") || word === "help" || command.commands.length === 0) break;
+    const sub = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (sub === undefined) {
+      const near = suggestCommands(word, command.commands.map((c) => c.name()));
+      const where = path.length === 0 ? "" : ` of vde ${path.join(" ")}`;
+      return command.error(
+        `error: unknown command '${word}'${where}${
+          near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : ""
+        }`,
+      );
+    }
+    command = sub;
+    path.push(word);
+  }
+  return [...path, "--help"];
+}
+
 /** Runs the CLI with `args`; returns the exit status. */
 export async function runCli(subcommands: Subcommand[], args: string[]): Promise<number> {
   const program = buildProgram(subcommands);
   try {
-    await program.parseAsync(args, { from: "user" });
+    await program.parseAsync(helpAsFlag(program, args), { from: "user" });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;

@@ -17,16 +17,38 @@ const WORDS: Record<string, (lab: string) => string> = {
   ls: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
   list: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
   version: () => "`vde --version` prints it",
+  save: () => "the lab shell's `save [FILE]` writes the running lab as YAML: `vde term LAB -c 'save FILE'`",
+  redeploy: (lab) => `a lab comes up again with \`vde up --reconfigure ${lab}\``,
   exec: () =>
     "a lab host runs a command with `ip netns exec vde-LAB-HOST COMMAND`, or `vde term LAB -c 'exec HOST COMMAND'`",
 };
 
+/** containerlab's own names (`clab deploy`), and a `lab` group of commands vde does not have. */
+const GROUPS = new Set(["lab", "labs", "clab", "containerlab"]);
+
+/** What the lab commands are, for a group word followed by none of WORDS. */
+function labCommands(lab: string): string {
+  return `lab files: \`vde up ${lab}\`, \`vde status\`, \`vde down LAB\`, \`vde graph ${lab}\``;
+}
+
 /**
  * vde's word for `word` (an unknown command) as another tool uses it, or
  * undefined. `rest` is the rest of the line: a lab file in it is used.
+ * `vde lab deploy` and `vde clab destroy` are answered for their second word.
  */
 export function otherToolHint(word: string, rest: readonly string[]): string | undefined {
-  const say = WORDS[word.toLowerCase()];
-  if (say === undefined) return undefined;
-  return say(rest.find((a) => /\.ya?ml$/.test(a)) ?? "lab.yaml");
+  const lab = rest.find((a) => /\.ya?ml$/.test(a)) ?? "lab.yaml";
+  const lower = word.toLowerCase();
+  if (GROUPS.has(lower)) {
+    const next = rest[0]?.toLowerCase();
+    if (next === "graph") return `a lab file is drawn with \`vde graph ${lab}\``;
+    const say = next === undefined ? undefined : wordOf(next);
+    return say === undefined ? labCommands(lab) : say(lab);
+  }
+  return wordOf(lower)?.(lab);
+}
+
+/** WORDS' entry for `word`, never an Object.prototype member (`vde constructor`). */
+function wordOf(word: string): ((lab: string) => string) | undefined {
+  return Object.hasOwn(WORDS, word) ? WORDS[word] : undefined;
 }

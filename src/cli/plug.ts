@@ -21,7 +21,7 @@ import { untilSignal } from "./signals.ts";
 import { log } from "../log.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
-import type { Subcommand } from "./main.ts";
+import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { logSlirpStarted } from "./slirp.ts";
@@ -100,12 +100,30 @@ export const plugCommand: Subcommand = (program: Command) => {
         for (const [end, other] of [[a, second], [b, first]] as const) {
           if (end instanceof SlirpLink) logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
         }
+        // Which end went first, and why: set up before plug() closes the other end too.
+        const firstEnd = Promise.race([
+          a.closed.then((reason) => [first, reason] as const),
+          b.closed.then((reason) => [second, reason] as const),
+        ]);
         await plug(a, b, { thread, openedForThread: options.plugThread });
+        const [vnl, reason] = await firstEnd;
+        if (!signalled && endedInFailure(reason)) throw new ExitStatus(1, `${vnl}: ${reason}`);
       } finally {
         removeSignals();
       }
     });
 };
+
+/**
+ * Whether an end's close reason is a failure the user must hear of (and a
+ * script see in the exit status): a `cmd://` command that failed (ssh that
+ * could not reach its host) or a `tcp://.../once` cable that never
+ * connected. An end that simply ended (end of input, the switch or the peer
+ * closed) is the plug's normal way out, silent as vde_plug's.
+ */
+export function endedInFailure(reason: string): boolean {
+  return /^(command exited with status [1-9]|command killed by |cannot connect to )/.test(reason);
+}
 
 /** The switch's VNL and the slirp's configuration when one end is vde:// and the other slirp://, else null. */
 function slirpBehindSwitch(first: string, second: string): { vde: string; config: SlirpConfig } | null {

@@ -73,7 +73,8 @@ export interface SwitchCliOptions {
 
 const COMPONENT = "vde switch";
 
-function defaultSock(): string {
+/** Where `vde switch` serves without --sock (vde_switch's default too), and so where `vde term` looks without PATH. */
+export function defaultSock(): string {
   return Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl";
 }
 
@@ -181,10 +182,12 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     p.defer(() => mgmt.close());
     ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     if (o.slirp !== undefined && o.slirp !== false) {
-      const config = slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined });
       let link: SlirpLink;
       try {
-        link = await openSlirpLink(config);
+        // Its options' mistakes are named as the option's, as the link's are (`--slirp: unknown slirp option`).
+        link = await openSlirpLink(
+          slirpConfigFromFlags({ options: typeof o.slirp === "string" ? o.slirp : undefined }),
+        );
       } catch (err) {
         throw new UsageError(`--slirp: ${(err as Error).message}`);
       }

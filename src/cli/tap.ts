@@ -10,7 +10,7 @@ import { C } from "../../ffi/libc.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
-import { listTaps, type TapInfo } from "../os/taps.ts";
+import { formatHolders, listTaps, namingHolders, type TapInfo } from "../os/taps.ts";
 import { groupName, userName } from "../os/users.ts";
 import { renderTable } from "../console/switch/tables.ts";
 
@@ -19,14 +19,14 @@ import { renderTable } from "../console/switch/tables.ts";
  * needs root (the tap layer's own hint, "create it first with vde tap
  * create", would send the user in a circle).
  */
-function asRoot(command: string, suggestion: string, operation: () => void): void {
+function asRoot(name: string, command: string, suggestion: string, operation: () => void): void {
   try {
     operation();
   } catch (err) {
     if (err instanceof TapError && (err.code === C.EPERM || err.code === C.EACCES)) {
       throw new UsageError(`${command} needs root (CAP_NET_ADMIN): run \`sudo ${suggestion}\``);
     }
-    throw err;
+    throw namingHolders(err, name);
   }
 }
 
@@ -56,7 +56,7 @@ export function tapListLines(taps: readonly TapInfo[]): string[] {
       t.group === null ? "-" : groupName(t.group),
       t.persistent ? "persistent" : "while held",
       t.up ? "up" : "down",
-      t.holders.length === 0 ? "-" : t.holders.map((h) => `${h.pid} (${h.command})`).join(", "),
+      t.holders.length === 0 ? "-" : formatHolders(t.holders),
     ]),
   );
 }
@@ -79,6 +79,7 @@ export const tapCommand: Subcommand = (program: Command) => {
       const existed = interfaceExists(name);
       // Without --user the suggestion adds it: the point of a persistent tap is a user who may open it.
       asRoot(
+        name,
         `vde tap create ${name}`,
         `vde tap create ${name} --user ${o.user ?? "$USER"}${
           o.group === undefined ? "" : ` --group ${o.group}`
@@ -107,7 +108,7 @@ export const tapCommand: Subcommand = (program: Command) => {
     .argument("<name>", "interface name")
     .addHelpText("after", examples("vde tap delete tap0"))
     .action((name: string) => {
-      asRoot(`vde tap delete ${name}`, `vde tap delete ${name}`, () => deletePersistentTap(name));
+      asRoot(name, `vde tap delete ${name}`, `vde tap delete ${name}`, () => deletePersistentTap(name));
       console.log(`tap ${name} deleted`);
     });
   tap.command("list")

@@ -8,14 +8,7 @@
 import type { Command } from "commander";
 import { describeFailure, MgmtClient, type RemoteReply } from "../console/client.ts";
 import { complete } from "../console/completer.ts";
-import {
-  codeHint,
-  formatExplained,
-  type KnownCommands,
-  saysWhy,
-  suggestCommands,
-  usageOf,
-} from "../console/explain.ts";
+import { failureHint, formatExplained, type KnownCommands, saysWhy } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
@@ -25,10 +18,13 @@ import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { UsageError } from "./main.ts";
+import { defaultSock } from "./switch.ts";
+import { userName } from "../os/users.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
+import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 
 /** Parsed options of `vde term`. */
@@ -59,7 +55,8 @@ async function writeOut(text: string): Promise<void> {
 async function hintFor(remote: RemoteConsole, line: string, code: number): Promise<string> {
   const original = line;
   const hinted = code === Errno.ENOSYS || code === Errno.ENXIO || code === Errno.EEXIST ||
-    code === Errno.EINVAL || code === Errno.EADDRINUSE;
+    code === Errno.EINVAL || code === Errno.EADDRINUSE || code === Errno.ENODEV || code === Errno.ENOENT ||
+    code === Errno.E2BIG;
   if (!hinted) return "";
   await remote.learnCommands();
   let { name, args } = parseLine(line);
@@ -74,16 +71,11 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
       : "ports";
     return ` (watch redraws at a terminal: run vde term without -c and type it; a script reads ${instead})`;
   }
-  if (code === Errno.ENOSYS) {
-    // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
-    const switches = remote.lab && ofSwitch === undefined ? await remote.labSwitches() : [];
-    const near = suggestCommands(name, [...commands.map((c) => c.path), ...switches]);
-    return near.length > 0 ? ` (did you mean ${near.join(", ")}?)` : "";
-  }
-  const syntax = commands.find((c) => c.path === name)?.syntax;
-  if (syntax === undefined) return "";
-  // As at the terminal: a bad argument with no more specific words gets the command's usage.
-  const hint = codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
+  // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
+  const switches = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
+    ? await remote.labSwitches()
+    : [];
+  const hint = failureHint(line, code, knownOf(commands, undefined, switches));
   return hint === undefined ? "" : ` (${hint})`;
 }
 
@@ -298,6 +290,11 @@ export function resolveConsolePath(path: string): string {
   const kind = kindOf(trimmed);
   const labCtl = runningLabCtl(trimmed);
   if (kind === "missing" && labCtl !== undefined) return labCtl;
+  if (kind === "missing") {
+    // A running lab's switch by name (site1, wan/site1): its console beside its socket directory.
+    const lab = findLabSwitch(trimmed);
+    if (lab.found !== undefined) return `${lab.found.dir}.mgmt`;
+  }
   if (kind === "other") {
     throw new UsageError(
       `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
@@ -332,6 +329,21 @@ export function resolveConsolePath(path: string): string {
 }
 
 /**
+ * Why another user may not open a console, and what lets them: the
+ * management socket is its owner's alone (mode 600) unless the switch was
+ * started with a wider `--mgmtmode`, whatever `--mode` gave its data sockets.
+ */
+function deniedConsole(path: string): string {
+  let whose = "";
+  try {
+    const st = Deno.statSync(path);
+    whose = ` (owner ${userName(st.uid ?? -1)}, mode ${((st.mode ?? 0) & 0o777).toString(8)})`;
+  } catch { /* the directory hides it: said without */ }
+  return `permission denied${whose}: run vde term as that user (or root), or start the switch with ` +
+    "--mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)";
+}
+
+/**
  * Runs `vde term`.
  *
  * @throws UsageError when the socket cannot be opened or a batch command fails
@@ -341,15 +353,20 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   if (!(timeoutSecs > 0)) {
     throw new UsageError(`--timeout must be a positive number of seconds, got "${o.timeout}"`);
   }
+  const given = path;
   path = resolveConsolePath(path);
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
     const why = err instanceof Deno.errors.NotFound
-      ? "no such socket, switch directory or running lab (is the switch running? `vde switch --sock DIR` serves DIR/mgmt)"
+      ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
+        findLabSwitch(given).why
+      }`
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"
+      : err instanceof Deno.errors.PermissionDenied
+      ? deniedConsole(path)
       : (err as Error).message;
     throw new UsageError(`cannot open the management socket ${path}: ${why}`);
   }
@@ -384,8 +401,9 @@ export const termCommand = (program: Command): void => {
   program.command("term")
     .description("console for a switch's management socket (ours or vde_switch -M), or a running lab's")
     .argument(
-      "<path>",
-      "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), or a running lab's name",
+      "[path]",
+      "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), a running lab's name, or a running lab's switch (sw1, LAB/sw1)",
+      defaultSock(),
     )
     .option("-c, --command <cmd>", "run CMD and exit (repeatable; exits 1 at the first failure)", collect, [])
     .option("-t, --timeout <secs>", "how long to wait for each reply", "10")

@@ -8,8 +8,10 @@
  */
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
-import { parseLine } from "./registry.ts";
-import { pastLastPort } from "../switch/engine.ts";
+import { type CommandRegistry, parseLine } from "./registry.ts";
+import { MAX_SCRIPT_BYTES } from "./session_commands.ts";
+import { MAX_PORTS, MAX_VLAN, pastLastPort } from "../switch/engine.ts";
+import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
@@ -98,14 +100,32 @@ export function existsHint(name: string, args: string): string | undefined {
   return `${menu} ${n} exists; ${name.slice(0, name.indexOf("/"))}/allprint ${n} shows it`;
 }
 
+/** The range of a number the usage line does not give: [lowest, highest, what it is]. */
+const RANGES: Record<string, readonly [number, number, string]> = {
+  "vlan/create": [1, MAX_VLAN, "a VLAN"],
+  "vlan/remove": [1, MAX_VLAN, "a VLAN"],
+  "port/setnumports": [1, MAX_PORTS, "the number of ports"],
+  "hash/setsize": [1, MAX_HASH_BUCKETS, "the hash size"],
+};
+
 /**
  * What `1022 Invalid argument` means for well-formed `mcast/querier` and
  * `mcast/router` arguments: snooping is off (the code stays the one these
  * answer then, as vde_switch answers a command its state refuses), or for
- * `mcast/router` the port is past the last one. Undefined for malformed
+ * `mcast/router` the port is past the last one; for `debug/add` and
+ * `debug/del`, that no category has that name; for a number out of its
+ * range, the range (`vlan/create 4095`: 1-4093). Undefined for malformed
  * arguments (the usage says it) and for any other command.
  */
 export function invalidHint(name: string, args: string): string | undefined {
+  if ((name === "debug/add" || name === "debug/del") && args.trim() !== "") {
+    return `no debug category ${args.trim()}: debug/list lists them`;
+  }
+  const range = RANGES[name];
+  const n = parseInteger(words(args)[0]);
+  if (range !== undefined && n !== undefined && (n < range[0] || n > range[1])) {
+    return `${range[2]} is ${range[0]}-${range[1]}, not ${n}`;
+  }
   const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
   if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;
   if (name !== "mcast/router") return undefined;
@@ -155,7 +175,40 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.EEXIST) return existsHint(name, args);
   if (code === Errno.EINVAL) return invalidHint(name, args);
   if (code === Errno.EADDRINUSE) return inUseHint(name, args);
+  // hash/find's "No such device" and an argument-less load's "No such file" say nothing of what to do.
+  if (code === Errno.ENODEV && name === "hash/find") {
+    return "that MAC is not learnt (in that VLAN): `macs` lists the table";
+  }
+  if (code === Errno.ENOENT && name === "load" && args.trim() === "") return usageOf(name, syntax);
+  if (code === Errno.ENOENT && name === "load" && !args.trim().startsWith("/")) {
+    return "the switch opens a relative path in the directory it runs in: give the full path";
+  }
+  if (code === Errno.E2BIG && name === "load") {
+    return `a script is at most ${MAX_SCRIPT_BYTES >> 20} MiB: is it the file you meant?`;
+  }
   return undefined;
+}
+
+/** What a registry knows, for usage lines and suggestions. */
+export function knownCommandsOf(registry: CommandRegistry): KnownCommands {
+  return { syntax: (p) => registry.lookup(p)?.syntax, paths: () => registry.commandPaths() };
+}
+
+/**
+ * The words a failure gets after its code on one line, where the two-line
+ * explanation of a terminal does not fit (`vde term -c`, a startup script's
+ * log): the nearest commands for an unknown one; what is missing, there
+ * already or still in use; else the usage for a bad argument. Undefined
+ * where the code alone says it.
+ */
+export function failureHint(line: string, code: number, known: KnownCommands): string | undefined {
+  const { name } = parseLine(line);
+  const syntax = known.syntax(name);
+  if (syntax === undefined) {
+    const near = code === Errno.ENOSYS ? suggestCommands(name, known.paths()) : [];
+    return near.length > 0 ? `did you mean ${near.join(", ")}?` : undefined;
+  }
+  return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
@@ -190,13 +243,25 @@ export function saysWhy(reply: Reply): boolean {
 }
 
 /**
+ * `help WORD` that matched nothing is, as in vde_switch, a bare header and
+ * success; at a terminal a line says so, with the nearest commands.
+ */
+function emptyHelpNote(line: string, reply: Reply, known: KnownCommands): string {
+  const { name, args } = parseLine(line);
+  const word = args.trim();
+  if ((name !== "help" && name !== "?") || word === "" || (reply.lines ?? []).length > 2) return "";
+  const near = suggestCommands(word, known.paths());
+  return `no command starts with ${word}${near.length > 0 ? `; did you mean ${near.join(", ")}?` : ""}\n`;
+}
+
+/**
  * A reply as a person at a terminal reads it: listings as they are,
  * failures in words. A failure that says why is shown as it is: its own
  * words beat a guess from the code. Any other failure is explained after
  * the rows it printed, so it never passes for a success.
  */
 export function formatExplained(line: string, reply: Reply, known: KnownCommands): string {
-  if (reply.code === 0 || reply.endSession) return formatForPeople(reply);
+  if (reply.code === 0 || reply.endSession) return formatForPeople(reply) + emptyHelpNote(line, reply, known);
   if (saysWhy(reply)) return formatForPeople({ ...reply, code: 0 });
   return formatForPeople({ ...reply, raw: undefined, code: 0 }) + explainFailure(line, reply.code, known);
 }

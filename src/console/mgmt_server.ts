@@ -33,6 +33,7 @@ import {
 import { log as defaultLog } from "../log.ts";
 import { OutputQueue, type Writer } from "./output_queue.ts";
 import { UnixStreamListener } from "../io/unix_stream.ts";
+import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 
 /**
@@ -209,6 +210,18 @@ class MgmtSession implements Session {
 }
 
 /** A listening management socket and its sessions. */
+/**
+ * Why `path` could not be served, in the user's terms where the kernel's
+ * are cryptic (`bind: No such file or directory` for `--mgmt /no/dir/m`).
+ */
+function inWords(path: string, err: unknown): unknown {
+  if (!(err instanceof SysError)) return err;
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  if (err.code === C.ENOENT) return new Error(`the directory ${dir} does not exist`);
+  if (err.code === C.EACCES) return new Error(`permission denied in ${dir}`);
+  return err;
+}
+
 export class MgmtServer {
   /** The socket path. */
   readonly path: string;
@@ -256,17 +269,26 @@ export class MgmtServer {
     options: MgmtServerOptions,
   ): Promise<MgmtServer> {
     const mode = options.mode ?? 0o600;
-    await reclaimStaleSocket(options.path);
-    const server = new MgmtServer(registry, ctx, options.path, mode, {
-      maxClients: options.maxClients ?? 256,
-      maxLineBytes: options.maxLineBytes ?? 4096,
-      highWaterBytes: options.highWaterBytes ?? 64 * 1024,
-      maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
-      sendBufferBytes: options.sendBufferBytes ?? 16 * 1024,
-      log: options.log ?? ((m) => defaultLog("vde switch", m)),
-      greeting: options.greeting ?? GREETING,
-      prompt: options.prompt ?? PROMPT,
-    });
+    try {
+      await reclaimStaleSocket(options.path);
+    } catch (err) {
+      throw inWords(options.path, err);
+    }
+    let server: MgmtServer;
+    try {
+      server = new MgmtServer(registry, ctx, options.path, mode, {
+        maxClients: options.maxClients ?? 256,
+        maxLineBytes: options.maxLineBytes ?? 4096,
+        highWaterBytes: options.highWaterBytes ?? 64 * 1024,
+        maxPendingBytes: options.maxPendingBytes ?? 1 << 20,
+        sendBufferBytes: options.sendBufferBytes ?? 16 * 1024,
+        log: options.log ?? ((m) => defaultLog("vde switch", m)),
+        greeting: options.greeting ?? GREETING,
+        prompt: options.prompt ?? PROMPT,
+      });
+    } catch (err) {
+      throw inWords(options.path, err);
+    }
     try {
       Deno.chmodSync(options.path, mode);
       if (options.gid !== undefined) Deno.chownSync(options.path, null, options.gid);

@@ -5,8 +5,9 @@
  * owner's business (`run`).
  *
  * Keys: Ctrl-C clears the line, keeping what was typed in the history (Up
- * brings it back); a second Ctrl-C (before anything else is typed, within a
- * few seconds) or Ctrl-D on an empty line quits through `onQuit`. Ctrl-R
+ * brings it back); on an empty line it warns, and a second Ctrl-C (before
+ * anything else is typed, within a few seconds) or Ctrl-D on an empty line
+ * quits through `onQuit`. Ctrl-R
  * searches the history backwards as in bash: type to narrow, Ctrl-R again
  * for an older match, Enter runs it, Esc or an editing key keeps it on the
  * line, Ctrl-G or Ctrl-C gives the line back. node:readline has no search,
@@ -282,7 +283,9 @@ export class Repl {
       this.#opts.onQuit("interrupt");
       return;
     }
-    this.#armedAt = now;
+    // Only a Ctrl-C that showed the hint arms the quit: one that cleared a typed line says nothing
+    // about quitting, and a habitual second press must not stop a switch or take a lab down unwarned.
+    this.#armedAt = hadText ? 0 : now;
     // Ctrl-U deletes back to the start of the line: the line is cleared, not run.
     this.#rl.write(null, { ctrl: true, name: "e" });
     this.#rl.write(null, { ctrl: true, name: "u" });

@@ -6,6 +6,7 @@
 import { readScript } from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
+import { failureHint, knownCommandsOf } from "./explain.ts";
 
 /** The session a startup script runs in: replies are not shown anywhere. */
 class ScriptSession implements Session {
@@ -41,7 +42,13 @@ export async function runStartupScript(
     if (reply === null) continue;
     if (reply.code !== 0) {
       failed++;
-      log(`${path}:${i + 1}: ${line.trim()}: ${resultLine(reply.code)}`);
+      // With the words a terminal would add: nobody is there to type `help` for a script's mistake.
+      const hint = failureHint(line, reply.code, knownCommandsOf(commands));
+      log(
+        `${path}:${i + 1}: ${line.trim()}: ${resultLine(reply.code)}${
+          hint === undefined ? "" : ` (${hint})`
+        }`,
+      );
     }
     reply.afterSend?.();
     if (reply.endSession) break;

@@ -5,6 +5,7 @@
  * {@linkcode MAX_LOAD_DEPTH} deep. Each program registers them with its own
  * help texts.
  */
+import { readAtMost } from "../io/read_at_most.ts";
 import { type CommandRegistry, fail, ok, type Session } from "./registry.ts";
 import { Errno, type Reply } from "./reply_format.ts";
 
@@ -100,7 +101,9 @@ export async function readScript(path: string): Promise<string[] | number> {
     const info = await Deno.stat(path);
     if (info.isDirectory) return Errno.EISDIR;
     if (info.size > MAX_SCRIPT_BYTES) return Errno.E2BIG;
-    bytes = await Deno.readFile(path);
+    // Bounded as it is read: a device or pipe has no size to check and may never end (`load /dev/zero`
+    // grew a switch by gigabytes), while `--rc <(commands)` is a pipe that is fine to read.
+    bytes = await readAtMost(path, MAX_SCRIPT_BYTES + 1);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return Errno.ENOENT;
     if (err instanceof Deno.errors.PermissionDenied) return Errno.EACCES;

@@ -12,7 +12,7 @@
  */
 import { setLogWriter } from "../log.ts";
 import { complete, type CompletionSource } from "./completer.ts";
-import { formatExplained, type KnownCommands } from "./explain.ts";
+import { formatExplained, type KnownCommands, knownCommandsOf } from "./explain.ts";
 import { historyPath } from "./history.ts";
 import { consoleWhileForeground } from "./job_control.ts";
 import type { SessionHost } from "./mgmt_server.ts";
@@ -57,7 +57,7 @@ function startTerminalConsole(spec: StdinConsoleSpec, onSuspend: () => void): Ru
   const { host, commands } = spec;
   const local = new CommandRegistry(commands);
   const session = new TerminalSession(local);
-  const known: KnownCommands = { syntax: (p) => local.lookup(p)?.syntax, paths: () => local.commandPaths() };
+  const known: KnownCommands = knownCommandsOf(local);
   const leave =
     `this console belongs to the ${spec.stops}: \`shutdown\` or Ctrl-D stops it.\n${spec.detachHint}`;
   for (const path of ["exit", "quit"]) {

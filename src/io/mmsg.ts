@@ -32,9 +32,13 @@ export class RecvArena {
   readonly slots: Uint8Array[] = [];
   /** Every source-address slot at full size (empty when `nameSize` is 0). */
   readonly nameSlots: Uint8Array[] = [];
-  /** The memory every slot is a view of: a frame whose `buffer` is this is in the arena. */
+  /**
+   * The memory every slot is a view of. Given memory (`data`) may hold other
+   * things too, so only an arena that made its own memory may be asked "is
+   * this frame in the arena" by its `buffer`.
+   */
   readonly buffer: ArrayBufferLike;
-  /** The address of that memory, a Number (user-space addresses stay below 2^53). */
+  /** The address of `buffer`'s first byte (so a frame's bytes are at address + byteOffset), a Number (user-space addresses stay below 2^53). */
   readonly address: number;
   readonly #view: DataView;
   readonly #data: Uint8Array;
@@ -43,16 +47,17 @@ export class RecvArena {
 
   /** @param data the slots' memory when it must be somewhere in particular (at least count x slotSize bytes) */
   constructor(readonly count: number, readonly slotSize: number, readonly nameSize = 0, data?: Uint8Array) {
-    this.#data = data !== undefined && data.length >= slotSize * count
-      ? data.subarray(0, slotSize * count)
-      : new Uint8Array(slotSize * count);
+    if (data !== undefined && data.length < slotSize * count) {
+      throw new RangeError(`receive arena: ${data.length} bytes given, ${slotSize * count} needed`);
+    }
+    this.#data = data !== undefined ? data.subarray(0, slotSize * count) : new Uint8Array(slotSize * count);
     this.#names = new Uint8Array(nameSize * count);
     this.#iov = new Uint8Array(IOVEC_SIZE * count);
     this.mmsg = new Uint8Array(MMSG_SIZE * count);
     this.#view = new DataView(this.mmsg.buffer);
     const dataAddr = addressOf(this.#data);
     this.buffer = this.#data.buffer;
-    this.address = Number(dataAddr);
+    this.address = Number(dataAddr) - this.#data.byteOffset;
     const iovAddr = addressOf(this.#iov);
     const nameAddr = nameSize > 0 ? addressOf(this.#names) : 0n;
     const iv = new DataView(this.#iov.buffer);

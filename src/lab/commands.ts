@@ -7,6 +7,7 @@
  * into the lab's file form and validating the whole, so the shell accepts
  * exactly what a lab file would.
  */
+import { CableSession } from "../cable/session.ts";
 import { CommandRegistry, failure as failureReply, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
@@ -14,10 +15,10 @@ import { Document } from "yaml";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode } from "./spec.ts";
-import { runCommand } from "./system.ts";
+import { runInNetns } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
-import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { didYouMean, parseDuration, parsePercent, parseRate } from "./values.ts";
 import { counted } from "../counted.ts";
 
 /** What the shell needs from whoever runs the lab. */
@@ -26,6 +27,8 @@ export interface LabShellHooks {
   down(reason: string): void;
   /** Writes the running lab to `file` (default: the lab file); resolves with the path written. */
   save(file: string | undefined): Promise<string>;
+  /** The lab's web view (`vde up --http`), if it has one: `status` names it. */
+  webUrl?(): string | undefined;
 }
 
 function failure(message: string, code: number = Errno.EINVAL): Reply {
@@ -58,11 +61,20 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     }
     case "slirp":
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
-    case "cable":
-      return n.connect !== undefined
+    case "cable": {
+      const where = n.connect !== undefined
         ? `to ${n.connect}`
         : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
+      return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined)}`;
+    }
   }
+}
+
+/** Whether a cable node's cable carries frames now: what a user checks first when the far side is silent. */
+function cableState(link: unknown, connecting: boolean): string {
+  if (!(link instanceof CableSession)) return "no cable yet";
+  if (link.connection !== null) return "connected";
+  return connecting ? "not connected (retrying)" : "not connected (waiting for the far end)";
 }
 
 function impairText(i: Impairments): string {
@@ -225,7 +237,18 @@ export function labCommands(
   run(
     "status",
     true,
-    () => listing([`lab ${r.lab.name} (pid ${Deno.pid})`, "", ...nodesTable(r), "", ...linksTable(r)]),
+    () => {
+      const url = hooks.webUrl?.();
+      const web = url === undefined ? [] : [`web view ${url} (metrics at ${url}metrics)`];
+      return listing([
+        `lab ${r.lab.name} (pid ${Deno.pid})`,
+        ...web,
+        "",
+        ...nodesTable(r),
+        "",
+        ...linksTable(r),
+      ]);
+    },
   );
   run("exec", true, async (args) => {
     const m = /^(\S+)\s+(.+)$/.exec(args);
@@ -236,8 +259,8 @@ export function labCommands(
     }
     const refused = execRefusal(m[1]!, host.ns, m[2]!);
     if (refused !== undefined) return failure(refused);
-    const out = await runCommand(["ip", "netns", "exec", host.ns, "sh", "-c", m[2]!], 120_000);
-    const text = (out.stdout + out.stderr).replace(/\n$/, "");
+    const out = await runInNetns(host.ns, m[2]!, 120_000);
+    const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
     if (out.code !== 0) lines.push(`(${m[2]!.split(" ")[0]} exited with status ${out.code})`);
     return {
@@ -327,9 +350,13 @@ function linkCommand(r: LabRunner, args: string): Reply {
       const parsed = SETTERS[w]!(v);
       if (!parsed.ok) return failure(`${w}: ${parsed.error}`);
       impair[w as keyof Impairments] = parsed.value;
-    } else {return failure(
-        `unknown link setting "${w}" (down, up, clear, ${Object.keys(SETTERS).join(", ")})`,
-      );}
+    } else {
+      const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
+      const near = didYouMean(w, words);
+      return failure(
+        `unknown link setting "${w}" (${near !== undefined ? `did you mean ${near}?` : words.join(", ")})`,
+      );
+    }
   }
   r.setLinkUp(link, up);
   link.wire.impair = impair;
@@ -370,12 +397,18 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
     const name = rest[0];
     if (name === undefined) return failure(`usage: add ${what} NAME [KEY VALUE]...`);
     if (r.lab.nodes.some((n) => n.name === name)) return failure(`there is a node ${name} already`);
-    const extra = pairs(rest.slice(1), ["hub", "stp", "insecure"]);
+    const extra = pairs(rest.slice(1), ["hub", "stp", "mcast_snooping", "mcast_querier", "insecure"]);
     if (typeof extra === "string") return failure(extra);
     plain.topology.nodes[name] = { kind: what, ...extra };
-  } else {return failure(
-      "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
-    );}
+  } else {
+    const near = what === undefined
+      ? undefined
+      : didYouMean(what, ["switch", "host", "slirp", "cable", "link"]);
+    return failure(
+      (near !== undefined ? `unknown "${what}": did you mean add ${near}? ` : "") +
+        "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
+    );
+  }
   const { lab, errors } = validateLab(new Document(plain).toString(), { stp: STP_AVAILABLE, live: true });
   if (lab === undefined) return failure(errors.map((e) => e.message).join("\n"));
   try {

@@ -2,9 +2,13 @@
  * Names a lab gives to what it creates on the machine, in one place so
  * validation, bring-up and `vde down` agree: namespaces `vde-<lab>-<node>`
  * (containerlab's `clab-<lab>-<node>`), taps `<lab>-<node>-<n>` while they
- * are in the root namespace (renamed to eth<n> inside the host's), and the
- * runtime directory `/run/vde/<lab>/` (root) or `$XDG_RUNTIME_DIR/vde/<lab>/`.
+ * are in the root namespace (renamed to eth<n> inside the host's), the
+ * runtime directory `/run/vde/<lab>/` (root) or `$XDG_RUNTIME_DIR/vde/<lab>/`,
+ * and each host interface's MAC address: the same every time the lab comes
+ * up on this machine, so a peer's ARP and neighbour caches (across a cable,
+ * say) stay right when the lab is taken down and brought up again.
  */
+import { createHash } from "node:crypto";
 
 /** Longest interface name Linux takes (IFNAMSIZ - 1). */
 export const MAX_IFNAME = 15;
@@ -34,4 +38,25 @@ export function labsBaseDir(): string {
 /** The runtime directory of lab `lab`: state file, sockets, log. */
 export function labDir(lab: string): string {
   return `${labsBaseDir()}/${lab}`;
+}
+
+/**
+ * The MAC address of host `node`'s interface `iface` in lab `lab` on the
+ * machine `machine` (its /etc/machine-id): locally administered unicast
+ * (02:...), so it never takes a vendor's; the machine in it keeps one lab
+ * run on two machines joined by a cable from giving two hosts one MAC.
+ */
+export function hostMac(machine: string, lab: string, node: string, iface: string): string {
+  const digest = createHash("sha256").update(`${machine}\0${lab}\0${node}\0${iface}`).digest();
+  const bytes = [0x02, ...digest.subarray(0, 5)];
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** This machine's id (/etc/machine-id), or its host name where there is none. */
+export function machineId(): string {
+  try {
+    return Deno.readTextFileSync("/etc/machine-id").trim();
+  } catch {
+    return Deno.hostname();
+  }
 }

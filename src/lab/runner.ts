@@ -11,7 +11,8 @@
  * with optional wirefilter impairments) whose ends are attached to switch
  * ports or joined to the node's link, so any link can be impaired or cut
  * live. Order: switches, slirps and cables, hosts (namespaces), links (taps
- * moved into the namespaces), then addresses, routes, DHCP and `exec`.
+ * moved into the namespaces, each with its lab's fixed MAC address), then
+ * addresses, routes, DHCP and `exec`.
  * Every step pushes its undo; a failure halfway runs them in reverse, so
  * nothing is left behind. The state file is written before each namespace
  * is made, so `vde down` can clean up after a SIGKILL too.
@@ -22,6 +23,7 @@ import { MgmtServer } from "../console/mgmt_server.ts";
 import type { CommandRegistry } from "../console/registry.ts";
 import { runStartupScript } from "../console/script.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
+import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { discard, type Link } from "../link/link.ts";
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";
@@ -33,7 +35,7 @@ import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
-import { labDir, labsBaseDir, netnsName, tapName } from "./names.ts";
+import { hostMac, labDir, labsBaseDir, machineId, netnsName, tapName } from "./names.ts";
 import {
   type CableNode,
   type HostNode,
@@ -47,12 +49,21 @@ import {
   type SwitchNode,
 } from "./spec.ts";
 import { type LabState, readState, writeState } from "./state.ts";
-import { deleteNetns, ip, mustRun } from "./system.ts";
+import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
 
+/** How long one `exec` command of a host may run before bring-up gives up on it. */
+const EXEC_TIMEOUT_MS = 60_000;
+
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
 export const STP_AVAILABLE = true;
+
+/**
+ * The lab's name is another `vde up`'s (running, starting or left behind):
+ * nothing was made, and that lab was not touched.
+ */
+export class LabTaken extends Error {}
 
 /** Settings of a running lab. */
 export interface RunnerOptions {
@@ -61,6 +72,8 @@ export interface RunnerOptions {
   /** Where relative paths in the lab file (keys, rc files) start. */
   baseDir: string;
   log?: (message: string) => void;
+  /** Aborts bring-up (a signal while it runs): the step under way is cut short and all is undone. */
+  signal?: AbortSignal;
 }
 
 /** A switch node as it runs. */
@@ -126,6 +139,10 @@ export class LabRunner {
   readonly #dataplane: Dataplane;
   #state: LabState;
   #down = false;
+  /** This machine, in each host interface's MAC address. */
+  readonly #machine = machineId();
+  /** Set while `up` runs: its slow commands (DHCP, `exec`) stop when it aborts. */
+  #signal: AbortSignal | undefined;
 
   private constructor(lab: Lab, opts: RunnerOptions) {
     this.lab = { name: lab.name, nodes: [], links: [] };
@@ -149,14 +166,30 @@ export class LabRunner {
    */
   static async up(lab: Lab, opts: RunnerOptions): Promise<LabRunner> {
     const r = new LabRunner(lab, opts);
+    const signal = opts.signal;
+    signal?.throwIfAborted();
     r.#claimDir();
+    r.#signal = signal;
     try {
-      for (const node of lab.nodes) await r.addNode(node);
-      for (const link of lab.links) await r.addLink(link, false);
-      for (const node of lab.nodes) if (node.kind === "host") await r.#configureHost(node);
+      for (const node of lab.nodes) {
+        signal?.throwIfAborted();
+        await r.addNode(node);
+      }
+      for (const link of lab.links) {
+        signal?.throwIfAborted();
+        await r.addLink(link, false);
+      }
+      for (const node of lab.nodes) {
+        signal?.throwIfAborted();
+        if (node.kind === "host") await r.#configureHost(node);
+      }
+      signal?.throwIfAborted();
     } catch (err) {
       await r.down();
       throw err;
+    } finally {
+      // Only bring-up is cut short: what the shell adds later runs to its end.
+      r.#signal = undefined;
     }
     return r;
   }
@@ -165,8 +198,12 @@ export class LabRunner {
   #claimDir(): void {
     const old = readState(this.lab.name);
     if (old !== undefined) {
-      if (processAlive(old.pid)) throw new Error(`lab ${old.name} is already up (pid ${old.pid})`);
-      throw new Error(
+      if (processAlive(old.pid)) {
+        throw new LabTaken(
+          `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
+        );
+      }
+      throw new LabTaken(
         `lab ${old.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${old.name}\``,
       );
     }
@@ -176,7 +213,9 @@ export class LabRunner {
       Deno.mkdirSync(this.dir, { mode: 0o700 });
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      throw new Error(`lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`);
+      throw new LabTaken(
+        `lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`,
+      );
     }
     writeState(this.#state);
     this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));
@@ -236,6 +275,10 @@ export class LabRunner {
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);
     if (node.stp) ctx.setStp(true);
+    if (node.mcastSnooping) {
+      setSnooping(ctx, true);
+      if (node.mcastQuerier) sw.engine.snooping?.setQuerier(true);
+    }
     const commands = switchCommands(ctx);
     if (node.rc !== undefined) {
       await runStartupScript(this.#path(node.rc), commands, (m) => this.#log(`${node.name}: ${m}`));
@@ -397,6 +440,15 @@ export class LabRunner {
     this.#undo.push(join(link, wireEnd));
     await ip("link", "set", tap, "netns", host.ns);
     await ip("-n", host.ns, "link", "set", tap, "name", iface);
+    await ip(
+      "-n",
+      host.ns,
+      "link",
+      "set",
+      iface,
+      "address",
+      hostMac(this.#machine, this.lab.name, end.node, iface),
+    );
     if (host.node.mtu !== undefined) {
       await ip("-n", host.ns, "link", "set", iface, "mtu", String(host.node.mtu));
     }
@@ -429,14 +481,16 @@ export class LabRunner {
       );
     }
     for (const cmd of node.exec) {
-      const out = await mustRun(["ip", "netns", "exec", host.ns, "sh", "-c", cmd], 60_000).catch((err) => {
-        throw new Error(
-          `${node.name}: exec "${cmd}" failed: ${(err as Error).message.split(": ").slice(-1)[0]}`,
-        );
-      });
+      const { code, output } = await runInNetns(host.ns, cmd, EXEC_TIMEOUT_MS, this.#signal);
+      const lines = output.trimEnd().split("\n").filter((l) => l !== "");
+      if (code !== 0) {
+        const why = lines.at(-1) ??
+          (code === 137 ? `killed after ${EXEC_TIMEOUT_MS / 1000} s` : `exit status ${code}`);
+        throw new Error(`${node.name}: exec "${cmd}" failed: ${why}`);
+      }
       // A file's `exec: ["ip -br addr"]` is often there to be read: say what ran and what it printed.
       this.#log(`${node.name}$ ${cmd}`);
-      for (const line of out.trimEnd().split("\n")) if (line !== "") this.#log(`${node.name}  ${line}`);
+      for (const line of lines) this.#log(`${node.name}  ${line}`);
     }
   }
 
@@ -465,6 +519,7 @@ export class LabRunner {
         script,
       ],
       30_000,
+      this.#signal,
     ).catch((err) => {
       throw new Error(`${host.node.name}: no DHCP lease on ${iface}: ${(err as Error).message}`);
     });

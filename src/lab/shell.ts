@@ -56,6 +56,9 @@ function shortName(ends: readonly { node: string }[]): string {
   return `${ends[0]!.node}-${ends[1]!.node}`;
 }
 
+/** How long output may still arrive after an `exec` command has ended. */
+const OUTPUT_GRACE_MS = 300;
+
 /**
  * Runs `command` in namespace `ns` with its output streamed to the
  * terminal; any key (Ctrl-C included) stops it.
@@ -69,10 +72,22 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
     stderr: "piped",
   }).spawn();
   const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) repl.print(decoder.decode(chunk, { stream: true }));
+  const readers = [child.stdout.getReader(), child.stderr.getReader()];
+  const pump = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
+    for (;;) {
+      const { done, value } = await reader.read().catch(() => ({ done: true, value: undefined }));
+      if (done) return;
+      repl.print(decoder.decode(value, { stream: true }));
+    }
   };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumping = Promise.all(readers.map(pump));
+  // A process the command left running (`iperf3 -s &`) keeps the output open: once the command has
+  // ended, what it wrote is printed and the rest of that process's output is let go.
+  const drained = async () => {
+    await Promise.race([pumping, new Promise((r) => setTimeout(r, OUTPUT_GRACE_MS))]);
+    for (const reader of readers) reader.cancel().catch(() => {});
+    await pumping;
+  };
   await repl.grabKeyboard(async (keyPressed) => {
     const done = child.status.then(() => "done" as const);
     if (await Promise.race([done, keyPressed.then(() => "key" as const)]) === "key") {
@@ -85,13 +100,13 @@ async function execLive(repl: Repl, ns: string, command: string): Promise<string
       const late = setTimeout(() => signalGroup("SIGKILL"), 2000);
       await done;
       clearTimeout(late);
-      await pumps;
+      await drained();
       repl.print("(stopped)\n");
       return;
     }
     // Everything is printed while the keyboard is held, so the prompt comes after it.
     const status = await child.status;
-    await pumps;
+    await drained();
     if (status.code !== 0) repl.print(`(exit status ${status.code})\n`);
   });
   return "";

@@ -22,6 +22,10 @@ export interface SwitchNode {
   ports: number;
   hub: boolean;
   stp: boolean;
+  /** IGMP/MLD snooping from start (`mcast_snooping`, as the Linux bridge's option); off when unset. */
+  mcastSnooping?: boolean;
+  /** Its own IGMP/MLD querier (`mcast_querier`); needs snooping. */
+  mcastQuerier?: boolean;
   /** VLANs created at start (those a link names are created too). */
   vlans: number[];
   /** A console command file run at start (path relative to the lab file). */

@@ -3,6 +3,7 @@
  * as child processes. Each helper either succeeds or throws one line that
  * says which command failed and what it printed, for the rollback message.
  */
+import { readAtMost } from "../io/read_at_most.ts";
 
 /** Output of a finished command. */
 export interface CommandOutput {
@@ -11,13 +12,21 @@ export interface CommandOutput {
   stderr: string;
 }
 
-/** Runs `cmd` to completion (at most `timeoutMs`), without throwing on a non-zero status. */
-export async function runCommand(cmd: string[], timeoutMs = 30_000): Promise<CommandOutput> {
+/**
+ * Runs `cmd` to completion (at most `timeoutMs`, killed sooner when `signal`
+ * aborts), without throwing on a non-zero status.
+ */
+export async function runCommand(
+  cmd: string[],
+  timeoutMs = 30_000,
+  signal?: AbortSignal,
+): Promise<CommandOutput> {
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
+    signal,
   })
     .spawn();
   const timer = setTimeout(() => {
@@ -35,13 +44,51 @@ export async function runCommand(cmd: string[], timeoutMs = 30_000): Promise<Com
 }
 
 /** Runs `cmd`; throws `what: <stderr>` when it fails. */
-export async function mustRun(cmd: string[], timeoutMs = 30_000): Promise<string> {
-  const r = await runCommand(cmd, timeoutMs);
+export async function mustRun(cmd: string[], timeoutMs = 30_000, signal?: AbortSignal): Promise<string> {
+  const r = await runCommand(cmd, timeoutMs, signal);
   if (r.code !== 0) {
     const why = (r.stderr.trim() || r.stdout.trim() || `exit status ${r.code}`).split("\n").slice(-1)[0];
     throw new Error(`${cmd.join(" ")}: ${why}`);
   }
   return r.stdout;
+}
+
+/** What a shell command in a namespace printed (stdout and stderr, in order) and its status. */
+export interface ShellOutput {
+  code: number;
+  output: string;
+}
+
+/** At most this much of a command's output is kept: the start of it, what a lab's log and shell show. */
+const MAX_SHELL_OUTPUT = 1 << 20;
+
+/**
+ * Runs shell `command` in namespace `ns` until the shell exits (at most
+ * `timeoutMs`). Its output goes to a file, not a pipe: a command that leaves
+ * a process in the background (`iperf3 -s &`, `nohup x &`) hands it the
+ * output too, and waiting for a pipe's end would wait for that process.
+ */
+export async function runInNetns(
+  ns: string,
+  command: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ShellOutput> {
+  const file = await Deno.makeTempFile({ prefix: "vde-exec-" });
+  try {
+    // $0 is the output file, $1 the command, run by eval so that `exit`, `&&` and `&` mean what they say.
+    const r = await runCommand(
+      ["ip", "netns", "exec", ns, "sh", "-c", 'exec >"$0" 2>&1 </dev/null; eval "$1"', file, command],
+      timeoutMs,
+      signal,
+    );
+    const bytes = await readAtMost(file, MAX_SHELL_OUTPUT);
+    // Before the shell ran (no such namespace, say), what `ip` said is the output.
+    const output = new TextDecoder().decode(bytes) + r.stdout + r.stderr;
+    return { code: r.code, output };
+  } finally {
+    await Deno.remove(file).catch(() => {});
+  }
 }
 
 /** Runs `ip` with `args`. */

@@ -16,6 +16,8 @@ export function plainNode(n: LabNode): Record<string, unknown> {
         ...(n.ports !== 32 ? { ports: n.ports } : {}),
         ...(n.hub ? { hub: true } : {}),
         ...(n.stp ? { stp: true } : {}),
+        ...(n.mcastSnooping ? { mcast_snooping: true } : {}),
+        ...(n.mcastQuerier ? { mcast_querier: true } : {}),
         ...(n.vlans.length ? { vlans: n.vlans } : {}),
         ...(n.rc !== undefined ? { rc: n.rc } : {}),
         ...(n.dataplane !== undefined ? { dataplane: n.dataplane } : {}),

@@ -60,11 +60,23 @@ export interface ValidationResult {
 /** What a lab file is, for the line that says a file is not one. */
 const EXPECTED = "expected YAML with `name` and `topology`";
 
+/**
+ * The key `k` names in other words: `snooping`, `mcast-snooping` and
+ * `igmp_snooping` mean `mcast_snooping`, which edit distance does not find.
+ */
+function sameLastWord(k: string, allowed: readonly string[]): string | undefined {
+  const last = (w: string) => w.toLowerCase().split(/[-_]/).at(-1) ?? "";
+  const word = last(k);
+  if (word.length < 5) return undefined;
+  const found = allowed.filter((a) => /[-_]/.test(a) && last(a) === word);
+  return found.length === 1 ? found[0] : undefined;
+}
+
 /** Keys each part of the file may have. */
 export const KEYS = {
   top: ["name", "topology"],
   topology: ["nodes", "links"],
-  switch: ["kind", "ports", "hub", "stp", "vlans", "rc", "dataplane"],
+  switch: ["kind", "ports", "hub", "stp", "mcast_snooping", "mcast_querier", "vlans", "rc", "dataplane"],
   slirp: ["kind", "forwards", "options", "mtu"],
   host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
   cable: ["kind", "connect", "listen", "key", "insecure"],
@@ -260,7 +272,7 @@ class Validator {
       }
       if (!allowed.includes(k)) {
         const foreign = containerlabKey(k);
-        const hint = didYouMean(k, allowed);
+        const hint = sameLastWord(k, allowed) ?? didYouMean(k, allowed);
         this.#error(
           key,
           `unknown key "${k}" in ${where}` +
@@ -457,6 +469,7 @@ class Validator {
           ports: this.#int(e.get("ports"), `${w} ports`, 2, 65535) ?? 32,
           hub,
           stp: this.#stp(e.get("stp"), w, hub),
+          ...this.#snooping(e, w),
           vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
           rc: this.#file(e.get("rc"), `${w} rc`, "startup script"),
           dataplane: this.#dataplane(e.get("dataplane"), w),
@@ -574,6 +587,22 @@ class Validator {
     }
   }
 
+  /** `mcast_snooping` and `mcast_querier`, set only when given (a querier is part of snooping). */
+  #snooping(e: Map<string, Entry>, w: string): { mcastSnooping?: boolean; mcastQuerier?: boolean } {
+    const out: { mcastSnooping?: boolean; mcastQuerier?: boolean } = {};
+    const snooping = e.get("mcast_snooping");
+    const querier = e.get("mcast_querier");
+    if (snooping !== undefined) out.mcastSnooping = this.#bool(snooping, `${w} mcast_snooping`);
+    if (querier !== undefined) out.mcastQuerier = this.#bool(querier, `${w} mcast_querier`);
+    if (out.mcastQuerier && !out.mcastSnooping) {
+      this.#error(
+        querier!.key,
+        `${w} mcast_querier needs mcast_snooping: true (the querier is part of snooping)`,
+      );
+    }
+    return out;
+  }
+
   #stp(e: Entry | undefined, w: string, hub: boolean): boolean {
     const on = this.#bool(e, `${w} stp`);
     if (on && !this.#options.stp) {
@@ -669,7 +698,11 @@ class Validator {
           if (!/^\d+$/.test(suffix) || Number(suffix) < 1 || Number(suffix) >= node.ports) {
             this.#error(
               it,
-              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}`,
+              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}` +
+                // containerlab names a bridge's end by an interface (br1:eth1); a switch's ends are ports.
+                (/^\d+$/.test(suffix)
+                  ? ""
+                  : ` (a switch's ends are ports: "${node.name}:1", or "${node.name}" for the next free one)`),
             );
             continue;
           }
@@ -773,7 +806,9 @@ class Validator {
       if (tap.length > MAX_IFNAME) {
         this.#error(
           at,
-          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name`,
+          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name ` +
+            `(together at most ${MAX_IFNAME - (tap.length - lab.length - node.name.length)} characters, ` +
+            `${lab} and ${node.name} are ${lab.length + node.name.length})`,
         );
       }
       for (const ifname of this.#options.live || this.#linkLeftOut ? [] : Object.keys(node.addresses)) {

@@ -120,28 +120,4 @@ export function parseCidr(v: unknown): Parsed<string> {
   return bad(`"${addr}" is not an IPv4 or IPv6 address`);
 }
 
-/** The edit distance of two short strings, for "did you mean". */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-/** The closest of `candidates` to `word`, when it is close enough to be a typo. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return bestDistance <= Math.max(1, Math.ceil(word.length / 3)) ? best : undefined;
-}
+export { didYouMean, editDistance } from "../did_you_mean.ts";

@@ -10,6 +10,7 @@
 import type { Link } from "./link.ts";
 import { BUILTIN_SCHEMES } from "./schemes.ts";
 import { foreignSchemeHint } from "./foreign_schemes.ts";
+import { didYouMean } from "../did_you_mean.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -108,10 +109,11 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
   const factory = factories.get(scheme);
   if (factory === undefined) {
     const hint = foreignSchemeHint(scheme);
+    const near = hint === undefined ? didYouMean(scheme, schemes()) : undefined;
     throw new Error(
-      `unknown VNL scheme "${scheme}://" (known: ${schemes().join(", ")})${
-        hint === undefined ? "" : `: ${hint}`
-      }`,
+      `unknown VNL scheme "${scheme}://" (${near === undefined ? "" : `did you mean ${near}://? `}known: ${
+        schemes().join(", ")
+      })${hint === undefined ? "" : `: ${hint}`}`,
     );
   }
   try {

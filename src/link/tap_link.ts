@@ -14,6 +14,7 @@
  */
 import { C, errno, libc, quietErrno, readNow } from "../../ffi/libc.ts";
 import { openTap } from "../../ffi/tun.ts";
+import { namingHolders } from "../os/taps.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { BaseLink, CongestionWatch, type Link, logOnce } from "./link.ts";
@@ -134,7 +135,11 @@ export class TapLink extends BaseLink implements FdLender {
 
 /** Opens tap `name` as a link. Throws TapError with a one-line reason. */
 export function openTapLink(name: string): TapLink {
-  return new TapLink(name);
+  try {
+    return new TapLink(name);
+  } catch (err) {
+    throw namingHolders(err, name);
+  }
 }
 
 registerScheme("tap", (rest) => {

@@ -56,10 +56,16 @@ function seconds(value: string, what: string): number {
 /** Parses the part of a `tcp://` VNL after the scheme; throws with a one-line reason. */
 export function parseTcpVnl(rest: string): TcpVnl {
   const p = parseSlashParams(rest, KEYS, "tcp", ["key"]);
-  const m = p.address.match(/^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:[\]]*)):(\d+)$/);
-  if (!m) throw new Error(`tcp:// needs HOST:PORT (or [IPv6]:PORT), got "${p.address}"`);
-  const port = Number(m[3]);
   const listen = p.options.has("listen");
+  const m = p.address.match(/^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:[\]]*)):(\d+)$/);
+  if (!m) {
+    throw new Error(
+      listen
+        ? `tcp:// listen needs [ADDR]:PORT (or [IPv6]:PORT), got "${p.address}"`
+        : `tcp:// needs HOST:PORT (or [IPv6]:PORT), got "${p.address}"`,
+    );
+  }
+  const port = Number(m[3]);
   // A listener on port 0 gets a free port from the kernel and logs which ("listening on ADDR:PORT").
   if (port < (listen ? 0 : 1) || port > 65535) {
     throw new Error(`tcp:// port must be 1-65535${listen ? " (or 0: any free port)" : ""}, got ${port}`);

@@ -34,6 +34,7 @@ import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_req
 import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
+import { unknownOption } from "./vnl_params.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -60,7 +61,7 @@ export function parseVdeVnl(rest: string): VdeVnl {
     const key = eq < 0 ? "port" : KEYS.find((k) => k.startsWith(opt.slice(0, eq)));
     const value = eq < 0 ? opt : opt.slice(eq + 1);
     if (key === undefined) {
-      throw new Error(`unknown vde:// option "${opt.slice(0, eq)}" (known: ${KEYS.join(", ")})`);
+      throw unknownOption("vde", opt.slice(0, eq), KEYS);
     }
     if (key === "port" || key === "portgroup") {
       if (!/^\d+$/.test(value)) throw new Error(`vde:// port must be a number, got "${value}"`);
@@ -177,6 +178,12 @@ function whyNoConnection(dir: string, err: unknown): string {
     try {
       socket = Deno.statSync(dir).isSocket === true;
     } catch { /* said below */ }
+    // A switch's own ctl socket is named by its directory, as vde_plug names it.
+    if (socket && /(^|\/)ctl$/.test(dir)) {
+      return `${dir} is the switch's ctl socket: name the switch by its directory, ${
+        dir.replace(/\/?ctl$/, "") || "."
+      }`;
+    }
     return socket
       ? `${dir} is a socket, not a switch's socket directory (a management socket? \`vde term ${dir}\` opens it)`
       : `${dir} is not a switch's socket directory (it is a file)`;
@@ -198,7 +205,11 @@ export function switchDir(path: string): string {
     return Deno.realPathSync(dir);
   } catch (err) {
     if (err instanceof Deno.errors.PermissionDenied) throw new Error(deniedHint(dir));
-    throw new Error(`no switch at ${dir}: the directory does not exist`);
+    // `vde://tmp/net` (two slashes) names the relative path tmp/net: the user meant /tmp/net.
+    const absolute = !dir.startsWith("/") && isDirectory(`/${dir}`)
+      ? ` (did you mean /${dir}? as a VNL, vde:///${dir})`
+      : "";
+    throw new Error(`no switch at ${dir}: the directory does not exist${absolute}`);
   }
 }
 
@@ -274,3 +285,11 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
 }
 
 registerScheme("vde", openVdeLink);
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}

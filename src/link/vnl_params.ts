@@ -1,4 +1,18 @@
 /**
+ * The error for an option a VNL does not take: the keys it does, and the
+ * nearest one when the name looks like a typo of it (`dealy` for `delay`).
+ */
+import { didYouMean } from "../did_you_mean.ts";
+export function unknownOption(scheme: string, name: string, keys: readonly string[]): Error {
+  const near = name === "" ? undefined : didYouMean(name, keys);
+  return new Error(
+    `unknown ${scheme}:// option "${name}" (${near === undefined ? "" : `did you mean ${near}? `}known: ${
+      keys.join(", ")
+    })`,
+  );
+}
+
+/**
  * vdeplug4's slash-form VNL parameters (spec 3.2), used by `vxlan://`,
  * `vxvde://` and our `tcp://`: `ADDRESS/key=value/key/...`.
  *
@@ -45,7 +59,7 @@ export function parseSlashParams(
     const name = eq < 0 ? token.raw : token.raw.slice(0, eq);
     const key = keys.find((k) => k.startsWith(name) && name !== "");
     if (key === undefined) {
-      throw new Error(`unknown ${scheme}:// option "${name}" (known: ${keys.join(", ")})`);
+      throw unknownOption(scheme, name, keys);
     }
     let value = eq < 0 ? "" : token.decoded.slice(token.decoded.indexOf("=") + 1);
     if (eq >= 0 && pathKeys.includes(key)) {

@@ -24,7 +24,7 @@
 import { discard, type Link } from "./link.ts";
 import { BaseLink } from "./link.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { splitVnlOptions } from "./vnl_params.ts";
+import { splitVnlOptions, unknownOption } from "./vnl_params.ts";
 import { openLink, type OpenOptions, registerScheme } from "./registry.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { type Dir, isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
@@ -229,7 +229,7 @@ export function parseWireVnl(rest: string): WireVnl {
     const value = eq < 0 ? undefined : opt.slice(eq + 1);
     const key = KEYS.find((k) => k.startsWith(name));
     if (key === undefined || name === "") {
-      throw new Error(`unknown wire:// option "${name}" (known: ${KEYS.join(", ")})`);
+      throw unknownOption("wire", name, KEYS);
     }
     const param = PARAM_OF[key];
     if (param !== undefined) {

@@ -9,6 +9,8 @@
  *
  * Both roots are parameters so tests can point them at a made-up tree.
  */
+import { C } from "../../ffi/libc.ts";
+import { TapError } from "../../ffi/tun.ts";
 
 /** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
 const IFF_TAP = 0x0002;
@@ -46,9 +48,35 @@ function idOrNull(text: string | null): number | null {
   return Number(text);
 }
 
+/**
+ * What the process at `dir` (/proc/PID) is called: `vde plug` for a vde
+ * command, whose kernel name is `deno` when Deno runs it from source or a
+ * bundle (the README's `~/bin/vde`, `deno task vde`), else the kernel's
+ * command name.
+ */
+function holderName(dir: string): string {
+  const args = (readText(`${dir}/cmdline`) ?? "").split("\0");
+  // The library's mod.ts runs the command line too, but the name is common: it counts with a tap user's verb.
+  const at = args.findIndex((a, i) =>
+    /(^|\/)vde\.(ts|js)$/.test(a) || (i === 0 && /(^|\/)vde$/.test(a)) ||
+    (/(^|\/)mod\.ts$/.test(a) && TAP_USERS.test(args[i + 1] ?? ""))
+  );
+  if (at < 0) return readText(`${dir}/comm`) ?? "?";
+  const sub = args[at + 1] ?? "";
+  return /^[a-z]+$/.test(sub) ? `vde ${sub}` : "vde";
+}
+
+/** The vde commands that hold taps. */
+const TAP_USERS = /^(plug|switch|up|wirefilter)$/;
+
 /** Interface name to the processes holding it, from every /dev/net/tun descriptor in `proc`. */
 function tapHolders(proc: string): Map<string, { pid: number; command: string }[]> {
   const held = new Map<string, { pid: number; command: string }[]>();
+  // fdinfo names the interface, not its namespace: every namespace may have its eth0 (the README's demo1 and
+  // demo2 do). Holders in this namespace are the ones meant; the others count only where there are none
+  // here (a tap moved into a namespace after it was opened, as a lab's are).
+  const ours = netnsOf(`${proc}/self`);
+  const elsewhere = new Map<string, { pid: number; command: string }[]>();
   let pids: Deno.DirEntry[];
   try {
     pids = [...Deno.readDirSync(proc)];
@@ -74,14 +102,47 @@ function tapHolders(proc: string): Map<string, { pid: number; command: string }[
       const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${p.name}/fdinfo/${fd.name}`) ?? "");
       if (iff === null) continue; // opened, not yet attached to an interface
       const pid = Number(p.name);
-      const list = held.get(iff[1]!) ?? [];
+      const ns = netnsOf(`${proc}/${p.name}`);
+      const into = ours === null || ns === null || ns === ours ? held : elsewhere;
+      const list = into.get(iff[1]!) ?? [];
       if (!list.some((h) => h.pid === pid)) {
-        list.push({ pid, command: readText(`${proc}/${p.name}/comm`) ?? "?" });
+        list.push({ pid, command: holderName(`${proc}/${p.name}`) });
       }
-      held.set(iff[1]!, list);
+      into.set(iff[1]!, list);
     }
   }
+  for (const [name, list] of elsewhere) if (!held.has(name)) held.set(name, list);
   return held;
+}
+
+/** The network namespace of the process at `dir` (`net:[4026531840]`), or null where /proc does not say. */
+function netnsOf(dir: string): string | null {
+  try {
+    return Deno.readLinkSync(`${dir}/ns/net`);
+  } catch {
+    return null;
+  }
+}
+
+/** Holders as `tap list` shows them: `4242 (vde plug), 4250 (qemu-system-x86)`. */
+export function formatHolders(holders: readonly { pid: number; command: string }[]): string {
+  return holders.map((h) => `${h.pid} (${h.command})`).join(", ");
+}
+
+/** The processes holding tap `name`, for a busy tap's error; "" when none is seen. */
+export function tapHoldersText(name: string, proc = "/proc"): string {
+  return formatHolders(tapHolders(proc).get(name) ?? []);
+}
+
+/**
+ * `err` with who holds the tap when it says tap `name` is busy (often our
+ * own `vde plug` from earlier), so the user knows what to stop; any other
+ * error, or a busy tap whose holder is not seen, as it is.
+ */
+export function namingHolders(err: unknown, name: string): unknown {
+  if (!(err instanceof TapError) || err.code !== C.EBUSY) return err;
+  const holders = tapHoldersText(name);
+  return holders === "" ? err : new TapError(`tap ${name} is busy: held by ${holders}`, C.EBUSY);
 }
 
 /**

@@ -13,6 +13,7 @@ import { formatIpv6, ipv6PrefixMatch } from "../wire/ipv6.ts";
 import { formatIp, ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { encodeDnsName } from "../wire/dns.ts";
 import type { GuestForwardSpec } from "./guest_forward.ts";
+import { didYouMean } from "../did_you_mean.ts";
 
 export type { GuestForwardSpec };
 
@@ -58,9 +59,28 @@ export function forwardListenFailure(
     return `Host port ${hostPort} on ${hostText} is already in use (${proto.toUpperCase()} forward to ${guestText})`;
   }
   if (err instanceof Deno.errors.PermissionDenied) {
-    return `Not allowed to listen on host port ${hostPort} on ${hostText}`;
+    const forward = `${proto.toUpperCase()} forward to ${guestText}`;
+    const first = unprivilegedPortStart();
+    if (hostPort < first) {
+      // What a user who is not root runs into (forwarding the guest's 80 or 53 as the same port).
+      return `Host port ${hostPort} on ${hostText} is below ${first}, which only root may listen on ` +
+        `(${forward}): forward a host port from ${first} up, e.g. ${proto}:8080:${
+          guestText.replace(/.*:/, "")
+        }`;
+    }
+    return `Not allowed to listen on host port ${hostPort} on ${hostText} (${forward})`;
   }
   return undefined;
+}
+
+/** The lowest port anyone may listen on (net.ipv4.ip_unprivileged_port_start; 1024 where unreadable). */
+export function unprivilegedPortStart(): number {
+  try {
+    const n = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start").trim());
+    return Number.isInteger(n) ? n : 1024;
+  } catch {
+    return 1024;
+  }
 }
 
 /** A DNS server the stack forwards queries to. */
@@ -295,7 +315,14 @@ function findKey(key: string): string | undefined {
 /** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
   const k = findKey(key);
-  if (k === undefined) throw new ConfigError(`unknown slirp option "${key}" (known: ${KEYS.join(", ")})`);
+  if (k === undefined) {
+    const near = didYouMean(key, KEYS);
+    throw new ConfigError(
+      `unknown slirp option "${key}" (${near === undefined ? "" : `did you mean ${near}? `}known: ${
+        KEYS.join(", ")
+      })`,
+    );
+  }
   return k;
 }
 

@@ -35,9 +35,20 @@ import {
   writeTftpDataHeader,
 } from "../wire/tftp.ts";
 import { counted } from "../counted.ts";
+import { formatIp } from "../wire/ip_address.ts";
 
 /** Transfers at once. */
 export const MAX_TRANSFERS = 64;
+/** File names a guest asked for in vain that are logged (once each) per SAID_WINDOW_MS; later ones are not. */
+const MAX_SAID = 32;
+/** After this long a full list of logged misses starts again, so the next boot's real miss is still said. */
+const SAID_WINDOW_MS = 60_000;
+/**
+ * pxelinux asks for about eleven config names under this directory (UUID,
+ * 01-MAC, shorter and shorter hex IPs) before `default`: misses there are
+ * how it searches, not a problem to log.
+ */
+const PROBED_DIR = "pxelinux.cfg/";
 /** Retransmit timeout without the timeout option. */
 export const DEFAULT_TIMEOUT_MS = 1000;
 /** Retransmissions of one packet before the transfer is dropped. */
@@ -90,6 +101,10 @@ export class TftpServer {
   readonly #send: TftpSend;
   readonly #now: () => number;
   readonly #log: (m: string) => void;
+  /** Names already logged as missing (see #sayMissing). */
+  readonly #said = new Set<string>();
+  /** When #said last started empty. */
+  #saidSince = 0;
   readonly #maxBlksize: number;
   readonly #transfers = new Map<string, Transfer>();
   /** Transfers served to the end, for the console and tests. */
@@ -201,6 +216,7 @@ export class TftpServer {
     }
     const opened = this.#open(r.filename);
     if (typeof opened === "string") {
+      this.#sayMissing(r.filename, opened, guest);
       this.#error(
         family,
         guest,
@@ -302,6 +318,25 @@ export class TftpServer {
     this.#send(t.family, t.guest, t.guestPort, t.packet, 0, t.packetLen);
   }
 
+  /**
+   * Logs a file the guest asked for and did not get, once per name (a
+   * guest retries; a hostile one may ask for many: at most MAX_SAID names a
+   * minute): a PXE guest stuck on "No such file" has its reason on its
+   * console only. pxelinux's config probes are not misses worth a line.
+   */
+  #sayMissing(name: string, why: string, guest: Uint8Array): void {
+    if (name.startsWith(PROBED_DIR) || this.#said.has(name)) return;
+    if (this.#said.size >= MAX_SAID) {
+      if (this.#now() - this.#saidSince < SAID_WINDOW_MS) return;
+      this.#said.clear();
+    }
+    if (this.#said.size === 0) this.#saidSince = this.#now();
+    this.#said.add(name);
+    const who = formatIp(guest);
+    const reason = why === "access" ? "not readable" : "not found";
+    this.#log(`tftp: ${JSON.stringify(name)} asked by ${who}: ${reason} in ${this.#root}`);
+  }
+
   #error(family: 4 | 6, guest: Uint8Array, guestPort: number, code: number, message: string): void {
     const e = buildTftpError(code, message);
     this.#send(family, guest, guestPort, e, 0, e.length);
@@ -312,7 +347,7 @@ export class TftpServer {
     try {
       t.file.close();
     } catch { /* closed already */ }
-    const who = t.family === 4 ? t.guest.join(".") : "the guest";
+    const who = formatIp(t.guest);
     if (problem === null) {
       this.#log(
         `tftp: sent ${t.name} (${counted(t.size, "byte")}) to ${who} in ${

@@ -166,9 +166,13 @@ export class VdeSwitchServer {
       if (created) Deno.chmodSync(dir, perms.dirMode);
       if (perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
       const ctlPath = `${dir}/ctl`;
-      await reclaimStaleCtl(ctlPath, log);
       const server = new VdeSwitchServer(sw, dir, perms, log);
-      server.#listen();
+      try {
+        await reclaimStaleCtl(ctlPath, log);
+        server.#listen();
+      } catch (err) {
+        throw deniedDirectory(dir, err) ?? err;
+      }
       Deno.chmodSync(ctlPath, perms.socketMode);
       if (perms.gid !== undefined) Deno.chownSync(ctlPath, null, perms.gid);
       return server;
@@ -387,13 +391,32 @@ export class VdeSwitchServer {
   }
 }
 
+/**
+ * Why a directory another user owns cannot be served, when `err` is the
+ * kernel's refusal: the default directory (`/tmp/vde.ctl`) is shared by
+ * every user, so the first one's switch makes it theirs ("bind: Permission
+ * denied" said nothing of that). Undefined for any other error.
+ */
+function deniedDirectory(dir: string, err: unknown): Error | undefined {
+  const denied = err instanceof Deno.errors.PermissionDenied ||
+    (err instanceof SysError && (err.code === C.EACCES || err.code === C.EPERM));
+  if (!denied) return undefined;
+  const st = Deno.statSync(dir);
+  return new Error(
+    `cannot serve ${dir}: permission denied (owner ${userName(st.uid ?? -1)}, mode ${
+      ((st.mode ?? 0) & 0o7777).toString(8)
+    }; another user's switch?): give a directory of your own with --sock DIR`,
+  );
+}
+
 /** Removes `DIR/ctl` if nothing answers on it; throws if a switch does. */
 async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(ctlPath);
-  } catch {
-    return;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
   }
   if (!info.isSocket) throw new Error(`${ctlPath} exists and is not a socket`);
   try {

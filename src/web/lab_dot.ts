@@ -17,7 +17,9 @@ const SHAPES: Record<LabNode["kind"], string> = {
 function nodeLabel(n: LabNode): string {
   switch (n.kind) {
     case "switch":
-      return `${n.name}\nswitch, ${counted(n.ports, "port")}${n.hub ? ", hub" : ""}${n.stp ? ", STP" : ""}`;
+      return `${n.name}\nswitch, ${counted(n.ports, "port")}${n.hub ? ", hub" : ""}${n.stp ? ", STP" : ""}${
+        n.mcastSnooping ? ", snooping" : ""
+      }`;
     case "host": {
       const addrs = Object.values(n.addresses).flat();
       return `${n.name}\nhost${addrs.length > 0 ? ` ${addrs.join(" ")}` : ""}`;

@@ -14,6 +14,7 @@
  */
 import type { Lab, LabNode } from "../lab/spec.ts";
 import { linkLabel } from "./lab_dot.ts";
+import { portUpText } from "./status.ts";
 import { linkName } from "../lab/spec.ts";
 
 const SIZE = 520;
@@ -79,7 +80,11 @@ export function labSvg(lab: Lab): string {
       x: Math.round(a.x + (b.x - a.x) * f),
       y: Math.round(a.y + (b.y - a.y) * f),
     });
-    parts.push(`<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}"${label ? ' class="impaired"' : ""}/>`);
+    parts.push(
+      `<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" id="line-${esc(linkName(l))}"${
+        label ? ' class="impaired"' : ""
+      }/>`,
+    );
     // The impairments at 65% and the rates at 35%: apart from each other, and from the
     // labels of links that cross this one at their middles.
     const el = along(0.65), r = along(0.35);
@@ -110,6 +115,7 @@ body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;color:#222;background
 h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
 svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
+svg line.blocked{stroke:#bbb;stroke-dasharray:2 4}
 svg .node>*:first-child{fill:#fff;stroke:#333}svg .sw{stroke-width:2.5}svg .el{fill:#c60;font-size:10px}
 svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;stroke-width:3px}
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
@@ -133,12 +139,19 @@ function human(n) { return n >= 1e6 ? (n / 1e6).toFixed(1) + "M" : n >= 1e3 ? (n
 function per(now, prev, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now - prev) / dt)) : 0; }
 function drawLinks(u, dt) {
   const body = document.querySelector("#links tbody"), now = new Map(); body.textContent = "";
+  // Links whose switch port spanning tree keeps discarding (its client is "lab link NAME"): drawn faint.
+  const blocked = new Set();
+  for (const s of u.switches || []) {
+    for (const p of s.ports) if (p.stp && p.stp.state === 4 && p.name.startsWith("lab link ")) blocked.add(p.name.slice(9));
+  }
   for (const l of u.links || []) {
     const q = lastLinks.get(l.name); now.set(l.name, l);
     const abF = per(l.ab.frames, q && q.ab.frames, dt), abB = per(l.ab.bytes, q && q.ab.bytes, dt);
     const baF = per(l.ba.frames, q && q.ba.frames, dt), baB = per(l.ba.bytes, q && q.ba.bytes, dt);
     const tr = document.createElement("tr"); tr.id = "link-" + l.name; if (!l.up) tr.className = "down";
-    cell(tr, l.a + " → " + l.b); cell(tr, l.name); cell(tr, l.up ? "yes" : "cut");
+    cell(tr, l.a + " → " + l.b); cell(tr, l.name); cell(tr, l.up ? (blocked.has(l.name) ? "yes (STP blocks)" : "yes") : "cut");
+    const line = document.getElementById("line-" + l.name);
+    if (line) line.classList.toggle("blocked", blocked.has(l.name));
     cell(tr, abF).className = "ab-fps"; cell(tr, abB); cell(tr, baF).className = "ba-fps"; cell(tr, baB); cell(tr, l.drops);
     body.appendChild(tr);
     const t = document.getElementById("rate-" + l.name);
@@ -158,6 +171,7 @@ function drawLinks(u, dt) {
     cbody.appendChild(tr);
   }
 }
+const portUpText = ${portUpText.toString()};
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
 function rate(now, prev, key, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now[key] - prev[key]) / dt)) : ""; }
 function draw(u) {
@@ -173,7 +187,7 @@ function draw(u) {
     for (const p of s.ports) {
       const key = s.name + "/" + p.port, q = last.get(key); now.set(key, p);
       const tr = document.createElement("tr"); if (!p.up) tr.className = "down";
-      cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, (p.up ? "yes" : "no") + (p.stp ? " (" + p.stp.role + ")" : ""));
+      cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, portUpText(p));
       cell(tr, p.framesIn); cell(tr, rate(p, q, "bytesIn", dt)); cell(tr, p.framesOut); cell(tr, rate(p, q, "bytesOut", dt));
       cell(tr, p.dropsIn + p.dropsOut); body.appendChild(tr);
     }

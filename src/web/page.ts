@@ -9,6 +9,7 @@
  */
 
 import { countersLine, ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
+import { portUpText } from "./status.ts";
 
 /** The pages' Content-Security-Policy: everything is inline; nothing may load from elsewhere. */
 export const PAGE_CSP =
@@ -49,6 +50,7 @@ input{font:inherit;padding:.2rem;max-width:100%}button{font:inherit}
 const $ = (id) => document.getElementById(id);
 const COUNTER_VIEWS = ${JSON.stringify(ENGINE_COUNTER_VIEWS)};
 const countersLine = ${countersLine.toString()};
+const portUpText = ${portUpText.toString()};
 let last = null, source = null, writable = false;
 function cell(row, text) { const td = document.createElement("td"); td.textContent = text; row.appendChild(td); return td; }
 function rate(now, prev, key, dt) {
@@ -71,7 +73,7 @@ function draw(u) {
   for (const p of u.ports) {
     const tr = document.createElement("tr"); tr.id = "port-" + p.port; if (!p.up) tr.className = "down";
     const q = prev.get(p.port);
-    cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, (p.up ? "yes" : "no") + (p.stp ? " (" + p.stp.role + ")" : ""));
+    cell(tr, p.port); cell(tr, p.name || "-"); cell(tr, p.vlan); cell(tr, portUpText(p));
     cell(tr, p.framesIn).className = "rx-frames"; cell(tr, p.bytesIn); cell(tr, rate(p, q, "bytesIn", dt));
     cell(tr, p.framesOut).className = "tx-frames"; cell(tr, p.bytesOut); cell(tr, rate(p, q, "bytesOut", dt));
     cell(tr, p.dropsIn + p.dropsOut);

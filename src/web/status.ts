@@ -172,3 +172,17 @@ export class SwitchStatus {
     this.#unsubscribe();
   }
 }
+
+/**
+ * A port's "up" cell on the pages (the switch's and the lab's): yes or no,
+ * and with spanning tree its role and, unless it forwards, its state, as
+ * the console's `stp` shows them (an alternate port is up but discarding).
+ * Self-contained: the pages embed its source.
+ */
+export function portUpText(p: { up: boolean; stp?: { role: string; state: number } }): string {
+  const states = ["disabled", "disabled", "learning", "forwarding", "discarding"];
+  if (p.stp === undefined) return p.up ? "yes" : "no";
+  const name = states[p.stp.state] ?? "state " + p.stp.state;
+  const state = p.stp.state === 3 || name === p.stp.role ? "" : ", " + name;
+  return (p.up ? "yes" : "no") + " (" + p.stp.role + state + ")";
+}

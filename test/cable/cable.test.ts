@@ -241,7 +241,7 @@ Deno.test("a full listener refuses new sessions and says so", async () => {
   }
 });
 
-Deno.test("an onSession that throws refuses the cable with the reason", async () => {
+Deno.test("an onSession that throws refuses the cable with the reason, in one line per attempt", async () => {
   const key = await keyA;
   const bench = new Bench({
     key,
@@ -255,6 +255,11 @@ Deno.test("an onSession that throws refuses the cable with the reason", async ()
     await until(
       "the client's failure",
       () => bench.clientLog.some((l) => /could not give the cable a switch port/.test(l)),
+    );
+    assert.deepEqual(
+      bench.listenerLog.filter((l) => /session ended/.test(l)),
+      [],
+      "a session that never had a port is not said to end, on top of its refusal",
     );
   } finally {
     await bench.close();

@@ -189,3 +189,18 @@ Deno.test("keys: the id depends on the whole key", async () => {
   assert.equal(parseKeyText("ab".repeat(31)), null);
   await assert.rejects(() => keyFromBytes(new Uint8Array(16)), KeyError);
 });
+
+Deno.test("keys: keygen given a directory says to name the file inside it, even with --force", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-key-dir-" });
+  try {
+    for (const overwrite of [false, true]) {
+      await assert.rejects(
+        () => generateKeyFile(dir, overwrite),
+        new KeyError(`${dir} is a directory: name the key file, e.g. ${dir}/lab.key`),
+      );
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

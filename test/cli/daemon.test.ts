@@ -196,18 +196,24 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
   });
 });
 
-Deno.test("--daemon without --logfile prints the startup script's failing lines before it returns, and nothing else", async () => {
+Deno.test("--daemon without --logfile prints the startup script's failing lines, with what a terminal would add, before it returns, and nothing else", async () => {
   await withTmp(async (dir) => {
-    await Deno.writeTextFile(`${dir}/rc`, "port/create 5\nbogus/cmd 1\nport/setvlan 99 99\n");
+    await Deno.writeTextFile(
+      `${dir}/rc`,
+      "port/create 5\nbogus/cmd 1\nport/setvlan 99 99\nport/setvlna 5 0\nport/setvlan 7 0\n",
+    );
     const r = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`, "--rc", `${dir}/rc`]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stderr.trimEnd().split("\n");
-    assert.deepEqual(lines.slice(0, 2), [
+    assert.deepEqual(lines.slice(0, 4), [
       `vde switch: ${dir}/rc:2: bogus/cmd 1: 1038 Function not implemented`,
-      `vde switch: ${dir}/rc:3: port/setvlan 99 99: 1022 Invalid argument`,
+      `vde switch: ${dir}/rc:3: port/setvlan 99 99: 1022 Invalid argument (usage: port/setvlan N VLAN)`,
+      `vde switch: ${dir}/rc:4: port/setvlna 5 0: 1038 Function not implemented (did you mean port/setvlan?)`,
+      `vde switch: ${dir}/rc:5: port/setvlan 7 0: 1006 No such device or address (no such port or VLAN: a port ` +
+      "is there once something plugs in, or after port/create N; vlan/create N makes a VLAN)",
     ]);
-    assert.match(lines[2] ?? "", /^vde switch: serving .* stop: kill \d+$/);
-    assert.equal(lines.length, 3);
+    assert.match(lines[4] ?? "", /^vde switch: serving .* stop: kill \d+$/);
+    assert.equal(lines.length, 5);
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
     const clean = await daemon(["--sock", `${dir}/sw`, "--pidfile", `${dir}/pid`]);
     assert.equal(clean.code, 0, clean.stderr);

@@ -10,6 +10,7 @@ import { schemes } from "../../src/link/registry.ts";
 import { VNL_SCHEMES } from "../../src/cli/help.ts";
 import { buildProgram } from "../../src/cli/main.ts";
 import { vdeSubcommands } from "../../src/cli/vde.ts";
+import { vde } from "../lab/_helpers.ts";
 
 const program = buildProgram([...vdeSubcommands]);
 
@@ -57,4 +58,20 @@ Deno.test("cable --help says that --key or --insecure is required", () => {
     const text = helps.find(([n]) => n === name)![1];
     assert.match(text, /Required: --sock, and either --key FILE or --insecure/, name);
   }
+});
+
+Deno.test("vde help COMMAND SUBCOMMAND shows the subcommand's help; a word that is no command is named with the nearest", async () => {
+  const nested = await vde(["help", "tap", "create"]);
+  assert.equal(nested.code, 0);
+  assert.match(nested.stdout, /^Usage: vde tap create /);
+  const top = await vde(["help", "swich"]);
+  assert.equal(top.code, 1);
+  assert.match(top.stderr, /^error: unknown command 'swich' \(did you mean switch\?\)\n/);
+  assert.equal(top.stdout, "", "no page of help instead of the mistake");
+  const sub = await vde(["help", "cable", "lisen"]);
+  assert.equal(sub.code, 1);
+  assert.match(sub.stderr, /^error: unknown command 'lisen' of vde cable \(did you mean listen\?\)\n/);
+  const itself = await vde(["help", "help"]);
+  assert.equal(itself.code, 0);
+  assert.match(itself.stdout, /^Usage: vde /);
 });

@@ -133,7 +133,10 @@ Deno.test("vde up and vde down take containerlab's -t FILE for the lab, and say 
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
   assert.equal((await vde(["up"])).stderr, "vde: vde up needs a lab file: vde up lab.yaml\n");
-  assert.match((await vde(["down"])).stderr, /^vde: vde down needs a lab: vde down LAB /);
+  assert.match(
+    (await vde(["down"])).stderr,
+    /^vde: vde down needs a lab: vde down LAB, its name or lab file \((up: .*|no lab is up)\)\n$/,
+  );
   assert.equal(
     (await vde(["up", "a.yaml", "-t", "b.yaml"])).stderr,
     "vde: vde up: give one lab, not a.yaml and -t b.yaml\n",
@@ -153,4 +156,21 @@ Deno.test("vde help [command] prints the help, and vde version or -V point to --
     (await vde(["-V"])).stderr,
     /^error: unknown option '-V' \(vde -v or --version prints the version\)/,
   );
+});
+
+Deno.test("vde lab deploy -t FILE, as a containerlab user types it, is answered with vde up FILE", async () => {
+  const r = await vde(["lab", "deploy", "-t", "mylab.clab.yml"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error: unknown command 'lab' \(a lab comes up with `vde up mylab\.clab\.yml`\)\n/);
+});
+
+Deno.test("vde graph and vde status take containerlab's -t FILE too", async () => {
+  const example = new URL("../../examples/lan-nat.yaml", import.meta.url).pathname;
+  const graph = await vde(["graph", "-t", example]);
+  assert.equal(graph.code, 0, graph.stderr);
+  assert.match(graph.stdout, /^graph "lan" \{/);
+  assert.equal((await vde(["graph"])).stderr, "vde: vde graph needs a lab file: vde graph lab.yaml\n");
+  const status = await vde(["status", "-t", "/nonexistent/lab.yaml"]);
+  assert.equal(status.code, 1);
+  assert.match(status.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
 });

@@ -58,6 +58,38 @@ Deno.test("vde plug prints one line and exits 1 when a VNL cannot be opened", as
   }
 });
 
+Deno.test("vde plug says why and exits 1 when a cmd:// end fails or a tcp:// once cable never connects", async () => {
+  // A port nobody listens on: taken from the kernel, then let go.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const cases: [string, RegExp][] = [
+    ["cmd://sh -c 'exit 3'", /command exited with status 3/],
+    [`tcp://127.0.0.1:${port}/insecure/once`, /cannot connect to 127\.0\.0\.1:\d+: connection refused/],
+  ];
+  for (const [vnl, why] of cases) {
+    const child = spawnVde(["plug", "null://", vnl], { stdin: "null", stdout: "null", stderr: "piped" });
+    try {
+      const out = await within("vde plug to exit", 10_000, child.output());
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      const last = stderr.trimEnd().split("\n").at(-1)!;
+      assert.ok(last.startsWith(`vde: ${vnl}: `), stderr);
+      assert.match(last, why);
+    } finally {
+      await reap(child);
+    }
+  }
+  const fine = spawnVde(["plug", "null://", "cmd://true"], {
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  });
+  const out = await within("vde plug to exit", 10_000, fine.output());
+  assert.equal(out.code, 0, "a command that ends well ends the plug silently");
+  assert.equal(new TextDecoder().decode(out.stderr), "");
+});
+
 Deno.test("vde plug joins two VNLs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-plug-test-" });
   const frames = [testFrame(1), testFrame(2, 1514)];

@@ -85,3 +85,28 @@ Deno.test("the advice works: another user plugs into a switch started with --mod
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde term refused by another user's management socket says whose it is and to start the switch with --mgmtmode", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-perm-" });
+  await Deno.chmod(tmp, 0o755);
+  // --mode 666 opens the data sockets to everyone; the console stays its owner's.
+  const sw = await startOurSwitch(`${tmp}/sw`, { extraArgs: ["--mode", "666"] });
+  try {
+    await giveToNobody(`${tmp}/sw`);
+    const r = await run([...AS_OTHER_USER, ...ourCli(), "term", `${tmp}/sw`, "-c", "ports"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: cannot open the management socket ${tmp}/sw/mgmt: permission denied (owner nobody, mode 600): ` +
+        "run vde term as that user (or root), or start the switch with --mgmtmode 666 " +
+        "(or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -23,7 +23,11 @@ Deno.test("vde slirp -o tcpfwd (no value) says 'tcpfwd needs a value' and does n
     await refused(["slirp", "-s", dir, "-o", "tcpfwd"]),
     "vde: tcpfwd needs a value, e.g. tcpfwd=8080:80",
   );
-  assert.equal(await refused(["switch", "-s", dir, "--slirp=mtu"]), "vde: mtu needs a value, e.g. mtu=1500");
+  // vde switch names the option the mistake is in.
+  assert.equal(
+    await refused(["switch", "-s", dir, "--slirp=mtu"]),
+    "vde: --slirp: mtu needs a value, e.g. mtu=1500",
+  );
   assert.equal(
     await refused(["plug", "slirp:///vnameserver", "null://"]),
     "vde: cannot open slirp:///vnameserver: vnameserver needs a value, e.g. vnameserver=10.0.2.3",

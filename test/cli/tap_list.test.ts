@@ -4,7 +4,7 @@ import { ROOT_IF_PREFIX, run, skipUnlessRoot, spawnManaged, waitFor } from "../h
 import { ourCli } from "../helpers/vde_clients.ts";
 import { tapListLines } from "../../src/cli/tap.ts";
 
-Deno.test("vde tap list shows a tap vde tap create made, its owner, and the vde plug that holds it", async (t) => {
+Deno.test("vde tap list shows a tap vde tap create made, its owner, and the vde plug that holds it, whom a busy delete names", async (t) => {
   if (skipUnlessRoot(t)) return;
   const name = `${ROOT_IF_PREFIX}tl`;
   const rowOf = async () => {
@@ -24,8 +24,12 @@ Deno.test("vde tap list shows a tap vde tap create made, its owner, and the vde 
     });
     assert.match(
       (await rowOf()) ?? "",
-      new RegExp(`^${name} +nobody +- +persistent +\\w+ +${pid} \\(\\S+\\)$`),
+      new RegExp(`^${name} +nobody +- +persistent +\\w+ +${pid} \\(vde plug\\)$`),
     );
+    // Deleting it while held names the holder, so the user knows what to stop.
+    const busy = await run([...ourCli(), "tap", "delete", name], { check: false, timeoutMs: 30_000 });
+    assert.equal(busy.code, 1);
+    assert.equal(busy.stderr, `vde: tap ${name} is busy: held by ${pid} (vde plug)\n`);
     await plug.stop();
     await run([...ourCli(), "tap", "delete", name], { timeoutMs: 30_000 });
     assert.equal(await rowOf().catch(() => undefined), undefined, "a deleted tap is not listed");

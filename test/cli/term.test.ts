@@ -25,6 +25,10 @@ import {
   withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
 
+import { buildProgram } from "../../src/cli/main.ts";
+import { termCommand } from "../../src/cli/term.ts";
+import { defaultSock } from "../../src/cli/switch.ts";
+
 type Kind = "c" | "ours";
 
 function term(args: string[], input?: string) {
@@ -348,4 +352,36 @@ Deno.test("vde term on another user's switch directory says it cannot look into 
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose help shows no syntax", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-term-wf-" });
+  const mgmt = `${dir}/wf.mgmt`;
+  const started = await run([...ourCli(), "wirefilter", "null://", "null://", "--mgmt", mgmt, "--daemon"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  try {
+    assert.equal(started.code, 0, started.stderr);
+    const loss = await term([mgmt, "-c", "loss abc"]);
+    assert.equal(loss.code, 1);
+    assert.equal(
+      loss.stderr,
+      "vde: loss abc: 1022 Invalid argument\n",
+      "loss takes a value: no 'takes no arguments'",
+    );
+    const markov = await term([mgmt, "-c", "markov-numnodes x"]);
+    assert.equal(markov.stderr, "vde: markov-numnodes x: 1022 Invalid argument (usage: markov-numnodes n)\n");
+  } finally {
+    await term([mgmt, "-c", "shutdown"]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde term without PATH opens the console of the switch vde switch serves without --sock", () => {
+  const term = buildProgram([termCommand]).commands.find((c) => c.name() === "term")!;
+  const [path] = term.registeredArguments;
+  assert.equal(path?.required, false);
+  assert.equal(path?.defaultValue, defaultSock());
+  assert.equal(defaultSock(), Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl");
 });

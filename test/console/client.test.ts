@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { MgmtClient } from "../../src/console/client.ts";
-import { parseHelpListing, RemoteConsole } from "../../src/console/switch/remote_console.ts";
+import {
+  loadFromHere,
+  parseHelpListing,
+  RemoteConsole,
+  transcriptForPeople,
+} from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
@@ -156,6 +161,21 @@ Deno.test("a help listing is read with vde_switch's two-line header, or without 
   assert.deepEqual(parseHelpListing(lab).map((c) => c.path), ["help", "nodes", "links"]);
 });
 
+Deno.test("wirefilter's help listing, which shows no syntax for its value commands, leaves their syntax unknown rather than none", () => {
+  const wirefilter = [
+    "COMMAND      HELP",
+    "------------ ------------",
+    "loss         set loss percentage",
+    "markov-numnodes n  markov mode: set number of states",
+    "markov-name n,name markov mode: set state's name",
+  ];
+  assert.deepEqual(parseHelpListing(wirefilter).map((c) => [c.path, c.syntax, c.help]), [
+    ["loss", undefined, "set loss percentage"],
+    ["markov-numnodes", "n", "markov mode: set number of states"],
+    ["markov-name", "n,name", "markov mode: set state's name"],
+  ]);
+});
+
 Deno.test("client takes text before a listing as the reply's words, and the listing as its lines", async () => {
   const tmp = await tempDir("vde-client-words-");
   const dir = tmp.path;
@@ -181,4 +201,26 @@ Deno.test("client takes text before a listing as the reply's words, and the list
     server.close();
     await tmp.cleanup();
   }
+});
+
+Deno.test("vde term sends load of a relative file beside the user as its full path, since the switch opens it where it runs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-load-here-" });
+  try {
+    await Deno.writeTextFile(`${dir}/my.rc`, "hub on\n");
+    assert.equal(loadFromHere("my.rc", dir), `load ${dir}/my.rc`);
+    assert.equal(loadFromHere("missing.rc", dir), "load missing.rc", "a file not here goes as typed");
+    assert.equal(loadFromHere("/etc/x.rc", dir), "load /etc/x.rc");
+    assert.equal(loadFromHere("", dir), "load");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde term shows a load's transcript as the switch's terminal does, without the protocol's framing", () => {
+  const raw = "vde[/r.rc]: hub on\n0000 DATA END WITH '.'\nhub mode is on\n.\n1000 Success\n" +
+    "vde[/r.rc]: bogus\n1038 Function not implemented\n";
+  assert.equal(
+    transcriptForPeople(raw),
+    "vde[/r.rc]: hub on\nhub mode is on\nvde[/r.rc]: bogus\n1038 Function not implemented\n",
+  );
 });

@@ -151,3 +151,69 @@ Deno.test("1098 says what still holds a VLAN or port, and which command frees it
     "vlan/remove: Address already in use (1098)\n",
   );
 });
+
+Deno.test("hash/find's 1019, debug/add's unknown category and load without a file say what to do", () => {
+  const k = knowing({ "hash/find": "MAC [VLAN]", "debug/add": "dbgpath", "debug/list": "", load: "path" });
+  assert.equal(
+    formatExplained("hash/find 00:11:22:33:44:55", { code: Errno.ENODEV }, k),
+    "hash/find: No such device (1019)\nthat MAC is not learnt (in that VLAN): `macs` lists the table\n",
+  );
+  assert.equal(
+    formatExplained("debug/add nosuch", { code: Errno.EINVAL }, k),
+    "debug/add: Invalid argument (1022)\nno debug category nosuch: debug/list lists them\n",
+  );
+  assert.equal(
+    formatExplained("debug/add", { code: Errno.EINVAL }, k),
+    "debug/add: Invalid argument (1022)\nusage: debug/add dbgpath\n",
+  );
+  assert.equal(
+    formatExplained("load", { code: Errno.ENOENT }, k),
+    "load: No such file or directory (1002)\nusage: load path\n",
+  );
+});
+
+Deno.test("help WORD that matches no command says so at a terminal, with the nearest commands", () => {
+  const k = knowing({ "port/print": "[N]", "port/setvlan": "N VLAN", ports: "[all]" });
+  const header = [
+    "COMMAND PATH       SYNTAX          HELP",
+    "------------       --------------  ------------",
+  ];
+  assert.equal(
+    formatExplained("help prot/print", { code: 0, lines: header }, k),
+    `${header.join("\n")}\nno command starts with prot/print; did you mean port/print?\n`,
+  );
+  const row = "port/print         [N]             print the port/endpoint table";
+  assert.equal(
+    formatExplained("help port/pr", { code: 0, lines: [...header, row] }, k),
+    `${[...header, row].join("\n")}\n`,
+  );
+});
+
+Deno.test("1022 for a number out of its range says the range, where the usage line gives none", () => {
+  const k = knowing({ "vlan/create": "N", "hash/setsize": "N", "port/setnumports": "N" });
+  assert.equal(
+    formatExplained("vlan/create 4095", { code: Errno.EINVAL }, k),
+    "vlan/create: Invalid argument (1022)\na VLAN is 1-4093, not 4095\n",
+  );
+  assert.equal(
+    formatExplained("hash/setsize 0", { code: Errno.EINVAL }, k),
+    "hash/setsize: Invalid argument (1022)\nthe hash size is 1-1048576, not 0\n",
+  );
+  assert.equal(
+    formatExplained("vlan/create ten", { code: Errno.EINVAL }, k),
+    "vlan/create: Invalid argument (1022)\nusage: vlan/create N\n",
+    "a malformed number still gets the usage",
+  );
+});
+
+Deno.test("load of a relative path the switch cannot find says to give the full path", () => {
+  assert.equal(
+    formatExplained("load my.rc", { code: Errno.ENOENT }, knowing({ load: "path" })),
+    "load: No such file or directory (1002)\n" +
+      "the switch opens a relative path in the directory it runs in: give the full path\n",
+  );
+  assert.equal(
+    formatExplained("load /etc/vde/none.rc", { code: Errno.ENOENT }, knowing({ load: "path" })),
+    "load: No such file or directory (1002)\n",
+  );
+});

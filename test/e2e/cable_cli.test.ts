@@ -36,7 +36,14 @@ Deno.test("vde cable keygen writes a 0600 key, prints its id and will not overwr
 Deno.test("vde cable listen/connect refuse missing keys and bad addresses with one line", async () => {
   const cases: [string[], RegExp][] = [
     [["listen", "5000", "--sock", "/nonexistent"], /give --key FILE .* or --insecure/],
-    [["connect", "nohost", "--sock", "/x", "--insecure"], /needs HOST:PORT/],
+    [
+      ["connect", "nohost", "--sock", "/x", "--insecure"],
+      /^vde: the listener's address is HOST:PORT, e\.g\. .*; got "nohost"$/,
+    ],
+    [
+      ["listen", "abc", "--sock", "/x", "--insecure"],
+      /^vde: the address to listen on is \[ADDR:\]PORT, e\.g\. 5000 .*; got "abc"$/,
+    ],
     [["connect", "h:1", "--sock", "/x", "--key", "k", "--insecure"], /exclude each other/],
     [["connect", "h:1", "--sock", "/nonexistent/sw", "--insecure"], /cannot open \/nonexistent\/sw/],
     // A listener says so at start too, not at its first cable.
@@ -128,6 +135,53 @@ Deno.test("vde switch --cable tcp:// without a key names --key FILE, the switch'
         `vde: --cable ${vnl}: a tcp:// cable needs --key FILE or key=FILE (make one with: vde cable keygen FILE) or insecure\n`,
       );
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde switch --cable logs a cable that ends while it serves, and not the ones its own stop closes", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-end-" });
+  try {
+    const r = await run([
+      ...ourCli(),
+      "switch",
+      "-s",
+      `${tmp}/sw`,
+      "-d",
+      "--logfile",
+      `${tmp}/log`,
+      "--cable",
+      "cmd://sh -c 'exit 2'",
+      "--cable",
+      "null://",
+    ], { check: false, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const ended = async () => (await Deno.readTextFile(`${tmp}/log`)).includes("ended:");
+    await within(
+      "the cable's end in the log",
+      10_000,
+      (async () => {
+        while (!await ended()) await new Promise((res) => setTimeout(res, 50));
+      })(),
+    );
+    await run([...ourCli(), "term", `${tmp}/sw`, "-c", "shutdown"]);
+    await within(
+      "the switch to go",
+      10_000,
+      (async () => {
+        while (!(await Deno.readTextFile(`${tmp}/log`)).includes("cleaning up")) {
+          await new Promise((res) => setTimeout(res, 50));
+        }
+      })(),
+    );
+    await new Promise((res) => setTimeout(res, 300));
+    const lines = (await Deno.readTextFile(`${tmp}/log`)).split("\n").filter((l) => l.includes("ended:"));
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.match(
+      lines[0]!,
+      /vde switch: cable cmd:\/\/sh -c 'exit 2' on port 1 ended: command exited with status 2$/,
+    );
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

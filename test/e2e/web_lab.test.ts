@@ -125,3 +125,33 @@ Deno.test("vde up --http: the lab page in headless Chromium draws the nodes and 
     assert.equal((await vde(["down", name])).code, 0);
   });
 });
+
+Deno.test("vde up --http: the spanning tree example's page draws the blocked link faint and says why, as the switch's stp does", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  await withLabFile({ example: "stp-loop.yaml" }, async (name, file) => {
+    const base = await upWithHttp(file);
+    const page = await HeadlessPage.open(412, 1100);
+    try {
+      await page.goto(`${base}/`);
+      // Three switches in a triangle: once the tree has settled, exactly one of their links is blocked.
+      const blocked = await page.waitUntil<string>(
+        `(() => { const b = [...document.querySelectorAll("svg line.blocked")];
+          return b.length === 1 && b[0].id; })()`,
+        "one link drawn blocked",
+        30_000,
+      );
+      const link = blocked.replace(/^line-/, "");
+      const row = `document.getElementById(${JSON.stringify(`link-${link}`)})?.children[2]?.textContent`;
+      assert.equal(await page.evaluate<string>(row), "yes (STP blocks)");
+      // The console agrees: one of that link's switch ports discards.
+      const ends = link.split("-").map((e) => e.split(":")[0]!);
+      const stp = await Promise.all(ends.map((sw) => vde(["term", name, "-c", `${sw} stp`])));
+      assert.ok(stp.some((r) => /\bdiscarding\b/.test(r.stdout)), stp.map((r) => r.stdout).join("\n"));
+      await page.keepScreenshot("lab-page-stp.png", "the spanning tree lab's page");
+    } finally {
+      await page.close();
+    }
+    assert.equal((await vde(["down", name])).code, 0);
+  });
+});

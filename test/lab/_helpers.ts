@@ -73,7 +73,7 @@ export async function pingCount(lab: string, node: string, to: string, count: nu
 
 /** Best effort: take a lab down whatever state the test left it in. */
 export async function forceDown(name: string): Promise<void> {
-  await vde(["down", name], 30_000);
+  await vde(["down", "--cleanup", name], 30_000);
 }
 
 /**
@@ -148,6 +148,18 @@ topology:
     - endpoints: [h1, sw1]
     - endpoints: [h2, sw1]
 `;
+
+/** A switch and host h1 on it, whose `exec` runs `commands` (YAML strings). */
+export function hostWithExec(address: string, commands: string[]): string {
+  return `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    h1: { kind: host, address: ${address}, exec: ${JSON.stringify(commands)} }
+  links:
+    - endpoints: [h1, sw1]
+`;
+}
 
 /** Two switches joined by a link, and no hosts. */
 export const TWO_SWITCHES = `name: x

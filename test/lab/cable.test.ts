@@ -4,8 +4,22 @@
  * shows), the other's connects, and hosts ping across.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
+
+/** One side: a switch with a host and a cable node (`cable`: its settings, e.g. `listen: 7000, insecure: true`). */
+function cableSide(address: string, cable: string): string {
+  return `name: x
+topology:
+  nodes:
+    sw: { kind: switch, ports: 4 }
+    h: { kind: host, address: ${address} }
+    wan: { kind: cable, ${cable} }
+  links:
+    - endpoints: [h, sw]
+    - endpoints: [wan, sw]
+`;
+}
 
 Deno.test("cable nodes join two labs: hosts on either side ping each other over a keyed cable", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -13,22 +27,14 @@ Deno.test("cable nodes join two labs: hosts on either side ping each other over 
   const key = `${dir}/lab.key`;
   try {
     assert.equal((await vde(["cable", "keygen", key])).code, 0);
-    const side = (address: string, cable: string) =>
-      `name: x
-topology:
-  nodes:
-    sw: { kind: switch, ports: 4 }
-    h: { kind: host, address: ${address} }
-    wan: { kind: cable, ${cable}, key: ${key} }
-  links:
-    - endpoints: [h, sw]
-    - endpoints: [wan, sw]
-`;
+    const side = (address: string, cable: string) => cableSide(address, `${cable}, key: ${key}`);
     // Port 0: the kernel picks one, and `vde status` says which.
     await withLabFile({ text: side("10.66.0.1/24", `listen: "127.0.0.1:0"`) }, async (a, fileA) => {
       assert.equal((await vde(["up", "-d", fileA])).code, 0);
       const status = await vde(["status", a]);
-      const port = Number(/^wan +cable +listening on 127\.0\.0\.1:(\d+)$/m.exec(status.stdout)?.[1]);
+      const port = Number(
+        /^wan +cable +listening on 127\.0\.0\.1:(\d+), no cable yet$/m.exec(status.stdout)?.[1],
+      );
       assert.ok(port > 0, status.stdout);
       await withLabFile({ text: side("10.66.0.2/24", `connect: "127.0.0.1:${port}"`) }, async (b, fileB) => {
         const up = await vde(["up", "-d", fileB]);
@@ -36,6 +42,8 @@ topology:
         let received = 0;
         for (let i = 0; i < 10 && received === 0; i++) received = await pingCount(b, "h", "10.66.0.1", 2);
         assert.ok(received > 0, "no ping crossed the cable");
+        assert.match((await vde(["status", a])).stdout, /^wan +cable +listening on \S+, connected$/m);
+        assert.match((await vde(["status", b])).stdout, /^wan +cable +to 127\.0\.0\.1:\d+, connected$/m);
         assert.equal((await vde(["down", b])).code, 0);
         assert.equal((await vde(["down", a])).code, 0);
         assert.deepEqual([...await leftovers(a), ...await leftovers(b)], []);
@@ -44,4 +52,36 @@ topology:
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a lab taken down and brought up again behind a cable is reached again at once, and vde status shows the cable's state", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // A port free now, for a listener that must come back on the same one.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const side = (address: string, cable: string) => cableSide(address, `${cable}, insecure: true`);
+  await withLabFile({ text: side("10.67.0.1/24", `listen: "127.0.0.1:${port}"`) }, async (a, fileA) => {
+    assert.equal((await vde(["up", "-d", fileA])).code, 0);
+    await withLabFile({ text: side("10.67.0.2/24", `connect: "127.0.0.1:${port}"`) }, async (b, fileB) => {
+      assert.equal((await vde(["up", "-d", fileB])).code, 0);
+      const reached = async () => {
+        for (let i = 0; i < 20; i++) if (await pingCount(b, "h", "10.67.0.1", 1) > 0) return true;
+        return false;
+      };
+      assert.ok(await reached(), "no ping crossed the cable");
+      assert.equal((await vde(["down", a])).code, 0);
+      await waitFor(
+        async () =>
+          /^wan +cable +to \S+, not connected \(retrying\)$/m.test((await vde(["status", b])).stdout) ||
+          undefined,
+        { timeoutMs: 20_000, what: "the cable shown as not connected" },
+      );
+      assert.equal((await vde(["up", "-d", fileA])).code, 0);
+      // The far host has its MAC of before: the near host's ARP entry is still right.
+      const started = Date.now();
+      assert.ok(await reached(), "no ping crossed the cable after the far lab came back");
+      assert.ok(Date.now() - started < 15_000, `reached after ${Date.now() - started} ms`);
+    });
+  });
 });

@@ -11,7 +11,7 @@ import { execRefusal, helpColumns, labCommands } from "../../src/lab/commands.ts
 import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { TWO_SWITCHES, vde, vdeCommand, withLabUp } from "./_helpers.ts";
+import { ONE_SWITCH, TWO_SWITCHES, vde, vdeCommand, withLabFile, withLabUp } from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -189,4 +189,35 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
   const reply = await commands.execute("exec h1 bash", session("mgmt"));
   assert.notEqual(reply?.code, 0);
   assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/);
+});
+
+Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
+    assert.equal(up.code, 0, up.stderr);
+    const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(up.stdout)?.[1];
+    assert.ok(url !== undefined, up.stdout);
+    const status = await vde(["status", name]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stdout.split("\n")[1], `web view ${url} (metrics at ${url}metrics)`);
+  });
+  await withLabUp({ text: ONE_SWITCH }, async (name) => {
+    const status = await vde(["status", name]);
+    assert.equal(status.stdout.split("\n")[1], "", "no web view, no line");
+  });
+});
+
+Deno.test("a mistyped add kind or link setting in the lab's console gets a did-you-mean and changes nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const add = await vde(["term", name, "-c", "add swtich sw3"]);
+    assert.equal(add.code, 1);
+    assert.match(add.stderr, /^vde: add swtich sw3: unknown "swtich": did you mean add switch\? usage: add /);
+    const link = await vde(["term", name, "-c", "link sw1-sw2 los 5%"]);
+    assert.equal(link.code, 1);
+    assert.equal(link.stderr, 'vde: link sw1-sw2 los 5%: unknown link setting "los" (did you mean loss?)\n');
+    const links = await vde(["term", name, "-c", "link sw1-sw2", "-c", "nodes"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+    assert.doesNotMatch(links.stdout, /sw3/);
+  });
 });

@@ -178,3 +178,99 @@ Deno.test("a slirp forward whose host port is taken stops vde up in one line tha
     held.close();
   }
 });
+
+Deno.test("vde up of a copy of a running lab's file, its name unchanged, names the running file and the key to change", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = await Deno.makeTempDir({ prefix: `${name}-copy ` });
+    try {
+      const copy = `${dir}/lab copy.yaml`;
+      await Deno.copyFile(file, copy);
+      const pid = readState(name)?.pid;
+      for (const args of [["up", copy], ["up", "-d", copy]]) {
+        const r = await vde(args);
+        assert.equal(r.code, 1);
+        assert.equal(
+          r.stderr,
+          `vde: lab ${name} is already up from ${file} (pid ${pid}); to run ${copy} beside it, ` +
+            `change its \`name: ${name}\`\n`,
+        );
+      }
+      assert.equal((await vde(["status", name])).code, 0, "the running lab is left alone");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
+Deno.test("vde status and vde down of a lab that is not up name the labs that are, a near name first", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name) => {
+    for (const command of ["status", "down"]) {
+      const typo = await vde([command, `${name}x`]);
+      assert.equal(typo.code, 1);
+      assert.match(
+        typo.stderr,
+        new RegExp(`^vde: no lab ${name}x is up \\(did you mean (\\S+, )*${name}[,?]`),
+      );
+    }
+    const other = await vde(["status", "zzzzzzzz"]);
+    assert.match(other.stderr, new RegExp(`^vde: no lab zzzzzzzz is up \\(up: (\\S+, )*${name}[,)]`));
+  });
+});
+
+Deno.test("vde up --reconfigure (containerlab's) takes the running lab down and brings the edited file up; a file with a mistake leaves it running", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const pid = readState(name)?.pid;
+    await Deno.writeTextFile(file, (await Deno.readTextFile(file)).replace("10.9.0.2/24", "10.9.0.3/24"));
+    const again = await vde(["up", "-d", "--reconfigure", file]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`^stopped vde up \\(pid ${pid}\\)\\nremoved lab ${name}\\n`));
+    assert.notEqual(readState(name)?.pid, pid);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 2, "the edited address is live");
+    // Checked before anything is taken down.
+    const running = readState(name)?.pid;
+    await Deno.writeTextFile(file, (await Deno.readTextFile(file)).replace("10.9.0.3/24", "10.9.0.300/24"));
+    const bad = await vde(["up", "-d", "-c", file]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /1 error in .*; nothing was created/);
+    assert.equal(readState(name)?.pid, running, "the running lab is left alone");
+    assert.equal(
+      (await vde(["down", "--cleanup", name])).code,
+      0,
+      "containerlab's destroy --cleanup is taken",
+    );
+  });
+});
+
+Deno.test("two vde up -d of one lab at once: one comes up, the other says why in one line and touches nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const [a, b] = await Promise.all([vde(["up", "-d", file]), vde(["up", "-d", file])]);
+    const [won, lost] = a.code === 0 ? [a, b] : [b, a];
+    assert.equal(won.code, 0, won.stderr);
+    assert.equal(lost.code, 1, lost.stdout);
+    assert.match(
+      lost.stderr,
+      new RegExp(`^vde: lab ${name} is (already up \\(pid \\d+\\)|starting or stopping)`),
+    );
+    assert.doesNotMatch(lost.stderr, /taken down/, "the lab that won was not touched");
+    assert.equal(lost.stderr.trim().split("\n").length, 1, lost.stderr);
+    assert.equal((await vde(["status", name])).code, 0, "the lab is up");
+  });
+});
+
+Deno.test("vde down keeps a background lab's log to read afterwards; vde down --cleanup removes it, the lab down or not", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name) => {
+    const log = `${labDir(name)}.log`;
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.match(await Deno.readTextFile(log), new RegExp(`lab ${name}: SIGTERM, taking it down`));
+    assert.deepEqual(await leftovers(name), []);
+    const cleanup = await vde(["down", "--cleanup", name]);
+    assert.equal(cleanup.code, 0, cleanup.stderr);
+    assert.equal(cleanup.stdout, `removed ${log}\n`);
+    await assert.rejects(Deno.stat(log));
+  });
+});

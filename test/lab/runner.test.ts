@@ -1,21 +1,14 @@
 /**
  * What `vde up` says while it builds a lab: a host's `exec` commands are
  * often there to be read (`exec: ["ip -br addr"]`), so each is logged with
- * what it printed.
+ * what it printed. A switch node's settings reach the running switch.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { withLabUp } from "./_helpers.ts";
+import { hostWithExec, inHost, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 
-const EXEC_LAB = `name: x
-topology:
-  nodes:
-    sw1: { kind: switch, ports: 4 }
-    h1: { kind: host, address: 10.9.1.1/24, exec: ["echo first line; echo second line", "true"] }
-  links:
-    - endpoints: [h1, sw1]
-`;
+const EXEC_LAB = hostWithExec("10.9.1.1/24", ["echo first line; echo second line", "true"]);
 
 Deno.test("vde up logs each exec command of a host with the lines it printed", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -30,5 +23,47 @@ Deno.test("vde up logs each exec command of a host with the lines it printed", a
       "h1  second line",
       "h1$ true",
     ]);
+  });
+});
+
+const SNOOPING_LAB = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, mcast_snooping: true, mcast_querier: true }
+    sw2: { kind: switch, ports: 4 }
+  links: []
+`;
+
+Deno.test("a lab switch with mcast_snooping and mcast_querier snoops and sends queries from start-up; one without floods", async () => {
+  await withLabUp({ text: SNOOPING_LAB }, async (name) => {
+    const r = await vde(["term", name, "-c", "sw1 mcast/print"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^snooping on, our querier on,/);
+    // The querier's first query leaves on the switch's next timer tick.
+    await waitFor(
+      async () =>
+        /^igmp queries seen 0 sent [1-9]/m.test(
+          (await vde(["term", name, "-c", "sw1 mcast/print"])).stdout,
+        ) ||
+        undefined,
+      { timeoutMs: 30_000, what: "the querier's start-up query" },
+    );
+    const off = await vde(["term", name, "-c", "sw2 mcast/querier 1"]);
+    assert.equal(off.code, 1, "snooping is off unless the file asks for it");
+  });
+});
+
+Deno.test("a lab host keeps its MAC address when the lab is taken down and brought up again, so peers' ARP caches stay right", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const macOf = async (name: string, node: string) =>
+    (await inHost(name, node, ["ip", "-br", "link", "show", "eth0"])).stdout.trim().split(/\s+/)[2];
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const before = await macOf(name, "h1");
+    assert.match(before ?? "", /^02:/);
+    assert.notEqual(await macOf(name, "h2"), before, "each host its own");
+    assert.equal((await vde(["down", name])).code, 0);
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(await macOf(name, "h1"), before);
   });
 });

@@ -5,7 +5,7 @@
  * under `vde up` takes the lab down.
  */
 import assert from "node:assert/strict";
-import { skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
+import { processesMentioning, skipUnless, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { foreground, tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import {
   doubleTab,
@@ -213,5 +213,62 @@ Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the she
     } finally {
       await tmux.kill();
     }
+  });
+});
+
+Deno.test("exec HOST CMD & in the lab shell gives the prompt back once the shell ends, not when CMD does", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  const mark = `700.${Deno.pid}`;
+  await withLabFile({ text: LAB }, async (name, file) => {
+    const tmux = await vdeAtTerminal(file, ["up", file]);
+    const prompt = `lab[${name}]$`;
+    try {
+      await tmux.waitFor((s) => s.endsWith(prompt), "the lab shell", 60_000);
+      await tmux.keys("-l", `exec h1 sleep ${mark} & echo started`);
+      await tmux.keys("Enter");
+      // The sleep keeps running (and holding the output it was given); the shell does not wait for it.
+      await tmux.waitFor((s) => /started\n.*lab\[\S+\]\$$/.test(s), "the prompt after exec", 20_000);
+      await tmux.keys("-l", "nodes");
+      await tmux.keys("Enter");
+      await tmux.waitFor((s) => /^h1 +host /m.test(s), "the next command to run", 20_000);
+      assert.equal(processesMentioning(mark).length, 1, "the background process still runs");
+    } finally {
+      await tmux.kill();
+    }
+    await waitFor(async () => (await vde(["status", name])).stderr.includes(`no lab ${name} is up`), {
+      timeoutMs: 30_000,
+      what: "the lab to be taken down",
+    });
+    assert.deepEqual(processesMentioning(mark), [], "taking the lab down ends it");
+  });
+});
+
+Deno.test("Ctrl-C that clears a typed line in the lab shell does not arm the take-down: the next one warns first", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const tmux = await vdeAtTerminal(file, ["up", file]);
+    const prompt = `lab[${name}]$`;
+    try {
+      await tmux.waitFor((s) => s.endsWith(prompt), "the lab shell", 60_000);
+      await tmux.keys("-l", "nod");
+      await tmux.keys("C-c");
+      // Cleared without the warning (the typed text is wiped before ^C is echoed).
+      await tmux.waitFor((s) => s.endsWith(`${prompt} ^C\n${prompt}`), "the line cleared");
+      assert.equal((await vde(["status", name])).code, 0, "the lab is still up");
+      await tmux.keys("C-c");
+      await tmux.waitFor(
+        (s) => /\^C \(Ctrl-C again or `down` takes the lab down\)\n\S+\$$/.test(s),
+        "the warning",
+      );
+      // At once: the warning holds for a few seconds only.
+      await tmux.keys("C-c");
+      await waitFor(async () => (await vde(["status", name])).stderr.includes(`no lab ${name} is up`), {
+        timeoutMs: 30_000,
+        what: "the lab to be taken down by the warned Ctrl-C",
+      });
+    } finally {
+      await tmux.kill();
+    }
+    assert.deepEqual(await leftovers(name), []);
   });
 });

@@ -71,7 +71,7 @@ Deno.test("a file with five mistakes gives five FILE:LINE:COL lines in file orde
   assert.deepEqual(errors, [
     `lab.yaml:4:26: unknown key "prots" in node sw1 (switch) (did you mean "ports"?)`,
     `lab.yaml:5:33: h1: address: "10.0.2.300" is not an IPv4 or IPv6 address`,
-    "lab.yaml:7:5: host averyveryverylongname needs tap demo-averyveryverylongname-0, longer than 15 characters: shorten the lab or node name",
+    "lab.yaml:7:5: host averyveryverylongname needs tap demo-averyveryverylongname-0, longer than 15 characters: shorten the lab or node name (together at most 12 characters, demo and averyveryverylongname are 25)",
     "lab.yaml:10:23: port sw1:3 is used by two links",
     `lab.yaml:11:19: unknown node "h3" (did you mean "h1"?)`,
   ]);
@@ -352,4 +352,38 @@ topology:
       `lab.yaml:11:7: duplicate key "loss" (also at line 10): give each key once`,
     ],
   );
+});
+
+Deno.test("a switch takes the Linux bridge's mcast_snooping and mcast_querier; other spellings get the key's name", () => {
+  const lab = (sw1: string) => `name: demo\ntopology:\n  nodes:\n    sw1: ${sw1}\n`;
+  const nodeOf = (text: string) =>
+    validateLab(text).lab?.nodes[0] as { mcastSnooping?: boolean; mcastQuerier?: boolean } | undefined;
+  assert.deepEqual(
+    { ...nodeOf(lab("{ kind: switch, mcast_snooping: true, mcast_querier: true }")) },
+    { ...nodeOf(lab("{ kind: switch }")), mcastSnooping: true, mcastQuerier: true },
+  );
+  assert.equal(nodeOf(lab("{ kind: switch }"))?.mcastSnooping, undefined, "off unless asked for");
+  assert.deepEqual(errorsOf(lab("{ kind: switch, mcast_querier: true }")), [
+    "lab.yaml:4:26: sw1: mcast_querier needs mcast_snooping: true (the querier is part of snooping)",
+  ]);
+  assert.deepEqual(errorsOf(lab("{ kind: switch, snooping: true, mcast-querier: true, igmp_snooping: 1 }")), [
+    'lab.yaml:4:26: unknown key "snooping" in node sw1 (switch) (did you mean "mcast_snooping"?)',
+    'lab.yaml:4:42: unknown key "mcast-querier" in node sw1 (switch) (did you mean "mcast_querier"?)',
+    'lab.yaml:4:63: unknown key "igmp_snooping" in node sw1 (switch) (did you mean "mcast_snooping"?)',
+  ]);
+});
+
+Deno.test("a switch end named like containerlab's bridge interface (br1:eth1) is told that a switch's ends are ports", () => {
+  const text = `name: t
+topology:
+  nodes:
+    br1: { kind: switch }
+    n1: { kind: host }
+  links:
+    - endpoints: ["n1:eth1", "br1:eth1"]
+`;
+  assert.deepEqual(errorsOf(text), [
+    `lab.yaml:7:30: port "eth1" of switch br1 must be a number from 1 to 31 ` +
+    `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
+  ]);
 });

@@ -58,3 +58,11 @@ Deno.test("a scheme nobody has stays a plain unknown scheme", async () => {
     return true;
   });
 });
+
+Deno.test("a mistyped scheme names the nearest one", async () => {
+  await assert.rejects(
+    openLink("nul://"),
+    /^Error: unknown VNL scheme "nul:\/\/" \(did you mean null:\/\/\? known: /,
+  );
+  await assert.rejects(openLink("tpc://h:1"), /\(did you mean tcp:\/\/\? known: /);
+});

@@ -72,3 +72,26 @@ Deno.test("a scheme's bare name that opens no switch is answered with 'did you m
     assert.match(message, new RegExp(`\\(did you mean ${scheme}://\\?\\)$`));
   }
 });
+
+Deno.test("a switch's ctl socket named for the switch, and vde:// with two slashes, are answered with what was meant", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-ctl-named-" });
+  try {
+    const ctl = Deno.listen({ transport: "unix", path: `${dir}/ctl` });
+    try {
+      assert.equal(
+        await refusal(`${dir}/ctl`),
+        `${dir}/ctl is the switch's ctl socket: name the switch by its directory, ${dir}`,
+      );
+    } finally {
+      ctl.close();
+    }
+    // vde://tmp/x is the relative path tmp/x; /tmp/x exists, so that was meant.
+    const relative = dir.slice(1);
+    assert.equal(
+      await refusal(`vde://${relative}`),
+      `no switch at ${relative}: the directory does not exist (did you mean /${relative}? as a VNL, vde:///${relative})`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

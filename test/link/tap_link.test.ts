@@ -55,3 +55,23 @@ Deno.test("a tap is not read while the link it feeds is congested, and every fra
     assert.equal(peer.onDrain, null, "closing the tap unhooks it from its peer");
   });
 });
+
+Deno.test("a busy tap's error names the process that holds it", async (t) => {
+  if (skipUnless(t, await labMissing([]))) return;
+  await withNetns(async (lab) => {
+    const name = lab.rootInterfaceName();
+    const tap = openTapLink(name);
+    try {
+      assert.throws(
+        () => openTapLink(name),
+        (err: Error) => {
+          assert.equal(err.message, `tap ${name} is busy: held by ${Deno.pid} (deno)`);
+          return true;
+        },
+      );
+    } finally {
+      tap.close();
+      await tap.closed;
+    }
+  });
+});

@@ -22,6 +22,17 @@ Deno.test("parseSlashParams refuses unknown keys with the list of known ones", (
   );
 });
 
+Deno.test("parseSlashParams names the nearest key for a typo, swapped letters included", () => {
+  assert.throws(
+    () => parseSlashParams("x/kye=/etc/k", KEYS, "tcp"),
+    /option "kye" \(did you mean key\? known: port/,
+  );
+  assert.throws(
+    () => parseSlashParams("x/vnii=3", KEYS, "vxlan"),
+    /option "vnii" \(did you mean vni\? known:/,
+  );
+});
+
 Deno.test("parseSlashParams decodes quotes, backslashes and %HH", () => {
   assert.equal(parseSlashParams("a/key='/etc/k'", KEYS).options.get("key"), "/etc/k");
   assert.equal(parseSlashParams('a/key="x/y"', KEYS).options.get("key"), "x/y");

@@ -49,3 +49,64 @@ Deno.test("listTaps lists taps (not tuns or other interfaces) with owner, group,
 Deno.test("listTaps of a directory that is not there is empty", () => {
   assert.deepEqual(listTaps("/nonexistent-vde-sysfs", "/nonexistent-vde-proc"), []);
 });
+
+Deno.test("a tap's holder run by Deno is named as the vde command it is, not as deno", async () => {
+  const root = await Deno.makeTempDir({ prefix: `vde-taps-${Deno.pid}-` });
+  try {
+    await Deno.mkdir(`${root}/sys/t2`, { recursive: true });
+    await Deno.writeTextFile(`${root}/sys/t2/tun_flags`, "0x1002\n");
+    const proc = `${root}/proc`;
+    const holds = async (pid: number, comm: string, args: string[]) => {
+      await Deno.mkdir(`${proc}/${pid}/fd`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/fdinfo`, { recursive: true });
+      await Deno.writeTextFile(`${proc}/${pid}/comm`, `${comm}\n`);
+      await Deno.writeTextFile(`${proc}/${pid}/cmdline`, `${args.join("\0")}\0`);
+      await Deno.symlink("/dev/net/tun", `${proc}/${pid}/fd/5`);
+      await Deno.writeTextFile(`${proc}/${pid}/fdinfo/5`, "pos:\t0\niff:\tt2\n");
+    };
+    await holds(42, "deno", [
+      "deno",
+      "run",
+      "-A",
+      "--quiet",
+      "/home/a/vde/src/cli/vde.ts",
+      "plug",
+      "/tmp/net",
+      "tap://t2",
+    ]);
+    await holds(43, "vde", ["/usr/local/bin/vde", "switch", "-s", "/tmp/net", "--tap", "t2"]);
+    await holds(44, "qemu-system-x86", ["qemu-system-x86_64", "-netdev", "tap,id=n0,ifname=t2"]);
+    const [t2] = listTaps(`${root}/sys`, proc);
+    assert.deepEqual(t2!.holders.map((h) => h.command).sort(), ["qemu-system-x86", "vde plug", "vde switch"]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a tap's holders are the ones in this namespace; another namespace's tap of the same name is not its holder", async () => {
+  const root = await Deno.makeTempDir({ prefix: `vde-taps-ns-${Deno.pid}-` });
+  try {
+    for (const name of ["eth0", "t9"]) {
+      await Deno.mkdir(`${root}/sys/${name}`, { recursive: true });
+      await Deno.writeTextFile(`${root}/sys/${name}/tun_flags`, "0x1002\n");
+    }
+    const proc = `${root}/proc`;
+    await Deno.mkdir(`${proc}/self/ns`, { recursive: true });
+    await Deno.symlink("net:[1]", `${proc}/self/ns/net`);
+    // 42 holds this namespace's eth0; 43 holds another namespace's eth0; 44, elsewhere, holds t9, which
+    // nobody here holds (a tap moved into this namespace after it was opened, as a lab's are).
+    for (const [pid, ns, iface] of [[42, 1, "eth0"], [43, 2, "eth0"], [44, 2, "t9"]] as const) {
+      await Deno.mkdir(`${proc}/${pid}/fd`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/fdinfo`, { recursive: true });
+      await Deno.mkdir(`${proc}/${pid}/ns`, { recursive: true });
+      await Deno.symlink(`net:[${ns}]`, `${proc}/${pid}/ns/net`);
+      await Deno.writeTextFile(`${proc}/${pid}/comm`, "vde\n");
+      await Deno.symlink("/dev/net/tun", `${proc}/${pid}/fd/5`);
+      await Deno.writeTextFile(`${proc}/${pid}/fdinfo/5`, `iff:\t${iface}\n`);
+    }
+    const taps = listTaps(`${root}/sys`, proc);
+    assert.deepEqual(taps.map((t) => [t.name, t.holders.map((h) => h.pid)]), [["eth0", [42]], ["t9", [44]]]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -201,3 +201,10 @@ Deno.test("slirp:// options written after two slashes (where an address goes) ar
   assert.equal(parseSlirpOptions("/tcpfwd=8080:80").forwards.length, 1);
   assert.equal(parseSlirpOptions("").forwards.length, 0);
 });
+
+Deno.test("a mistyped slirp:// option names the nearest one", () => {
+  assert.throws(
+    () => parseSlirpOptions("/vdnsearch=lan"),
+    /^ConfigError: unknown slirp option "vdnsearch" \(did you mean vdnssearch\? known: /,
+  );
+});

@@ -9,7 +9,7 @@ import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
 import { newNdpMessage, parseNdp } from "../../src/wire/ndp.ts";
 import { newUdpHeader, parseUdp, writeUdp } from "../../src/wire/udp.ts";
 import { buildDnsMessage } from "../../src/wire/dns.ts";
-import { parseForward } from "../../src/slirp/config.ts";
+import { parseForward, unprivilegedPortStart } from "../../src/slirp/config.ts";
 import { MAX_UDP_FLOWS } from "../../src/slirp/stack.ts";
 import { GUEST_MAC, GW_MAC, testStack, udp4Frame, udp6Frame } from "./helpers.ts";
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
@@ -233,7 +233,13 @@ Deno.test("UDP forward: the guest sees the client's real address and its reply g
   t.net.denied.add(53);
   await assert.rejects(
     () => t.stack.addForward(parseForward("udp:53:53", t.stack.config)),
-    new Error("Not allowed to listen on host port 53 on 0.0.0.0"),
+    // The machine's own limit (1024 unless net.ipv4.ip_unprivileged_port_start says otherwise).
+    new Error(
+      unprivilegedPortStart() > 53
+        ? `Host port 53 on 0.0.0.0 is below ${unprivilegedPortStart()}, which only root may listen on ` +
+          `(UDP forward to 10.0.2.15:53): forward a host port from ${unprivilegedPortStart()} up, e.g. udp:8080:53`
+        : "Not allowed to listen on host port 53 on 0.0.0.0 (UDP forward to 10.0.2.15:53)",
+    ),
   );
   await assert.rejects(() => t.stack.addForward(parseForward("udp:5353:53", t.stack.config)), /exists/);
   assert.equal(await t.stack.removeForward(parseForward("udp:5353:1", t.stack.config)), true);

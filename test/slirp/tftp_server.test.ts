@@ -147,6 +147,29 @@ Deno.test("TFTP refuses .. and absolute paths, symlinks out of the root, writes 
   assert.match(unsafeTftpName("a\\..\\b")!, /backslash/);
 });
 
+Deno.test("a file the guest asks for in vain is logged once, naming the directory served", async () => {
+  await using r = await rig({ "ok.bin": pattern(10) });
+  for (let i = 0; i < 3; i++) r.send(2000 + i, buildTftpRequest(TFTP_OP.RRQ, "boot.ipxe"));
+  assert.deepEqual(r.logs, [`tftp: "boot.ipxe" asked by 10.0.2.15: not found in ${r.root}`]);
+  // A guest asking for name after name fills a bounded list, not the log.
+  for (let i = 0; i < 100; i++) r.send(3000, buildTftpRequest(TFTP_OP.RRQ, `x${i}`));
+  assert.equal(r.logs.length, 32);
+  // ...for a minute: the next boot's real miss is still said.
+  r.advance(60_000);
+  r.send(4000, buildTftpRequest(TFTP_OP.RRQ, "vmlinuz"));
+  assert.equal(r.logs.length, 33);
+  assert.match(r.logs[32]!, /"vmlinuz"/);
+});
+
+Deno.test("pxelinux's config-name probes are not logged as missing files", async () => {
+  await using r = await rig({ "pxelinux.cfg/default": pattern(10) });
+  for (const name of ["pxelinux.cfg/01-52-54-00-12-34-56", "pxelinux.cfg/0A00020F", "pxelinux.cfg/0A"]) {
+    r.send(2000, buildTftpRequest(TFTP_OP.RRQ, name));
+    assert.equal(opOf(r.sent.at(-1)!), TFTP_OP.ERROR);
+  }
+  assert.deepEqual(r.logs, []);
+});
+
 Deno.test("TFTP resends a block after the timeout, ignores duplicate ACKs, gives up after MAX_RETRIES", async () => {
   await using r = await rig({ "f.bin": pattern(2000) });
   r.send(3000, buildTftpRequest(TFTP_OP.RRQ, "f.bin"));

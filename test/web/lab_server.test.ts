@@ -98,6 +98,8 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     const client = bench.client({ key, deadAfterMs: 800 });
     const session = await bench.sessionCount(1);
     const fromCable = collect(session);
+    // The listener has its session before the client has finished its side: frames sent before that are dropped.
+    await until("the client connected", () => client.connection !== null);
     for (let i = 0; i < 7; i++) client.send(frame(1, 2, i, 100));
     await until(
       "7 frames over the cable and an RTT",

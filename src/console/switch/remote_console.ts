@@ -16,7 +16,8 @@ import { macsTable, portsTable } from "./tables.ts";
 /** A command as the remote `help` lists it. */
 export interface RemoteCommand {
   path: string;
-  syntax: string;
+  /** Its arguments; undefined where the listing does not say (wirefilter's value commands). */
+  syntax: string | undefined;
   help: string;
 }
 
@@ -44,6 +45,9 @@ const FALLBACKS: readonly RemoteCommand[] = [
 export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
   const out: RemoteCommand[] = [];
   const header = lines[1]?.startsWith("------------") ? 2 : 0;
+  // wirefilter's `COMMAND      HELP` has no syntax column: `loss         set loss percentage` takes a
+  // value it does not show, so its syntax is unknown (not "none"); its wider rows put it in the first column.
+  if (header === 2 && /^COMMAND\s+HELP$/.test(lines[0] ?? "")) return lines.slice(2).flatMap(wirefilterRow);
   for (const line of lines.slice(header)) {
     let path: string, syntax: string, help: string;
     if (line.length > 19 && line[18] === " " && line[34] === " ") {
@@ -60,6 +64,44 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
     out.push({ path, syntax, help });
   }
   return out;
+}
+
+/** A row of wirefilter's `help`: `%-12s %s`, or `%-18s %s` where the name carries its syntax. */
+function wirefilterRow(line: string): RemoteCommand[] {
+  const narrow = line[12] === " " && !line.slice(0, 12).trim().includes(" ");
+  const name = (narrow ? line.slice(0, 12) : line.slice(0, 18)).trim();
+  const help = line.slice(narrow ? 13 : 19).trim();
+  const [path, ...args] = name.split(" ");
+  if (path === undefined || path === "") return [];
+  return [{ path, syntax: narrow ? undefined : args.join(" "), help }];
+}
+
+/**
+ * `load FILE` for the switch, which opens FILE in its own working
+ * directory: a relative FILE that is there beside the user (`load my.rc`
+ * typed in the directory holding it) is sent as its full path, so it means
+ * what the user sees. Any other FILE goes as typed.
+ */
+export function loadFromHere(file: string, cwd = Deno.cwd()): string {
+  const name = file.trim();
+  if (name === "" || name.startsWith("/")) return `load ${name}`.trim();
+  try {
+    Deno.statSync(`${cwd}/${name}`);
+  } catch {
+    return `load ${name}`;
+  }
+  return `load ${cwd}/${name}`;
+}
+
+/**
+ * A `load`'s transcript as the switch's own terminal shows it: each
+ * `vde[FILE]: COMMAND` line, then its listing and any failure code,
+ * without the protocol's framing (`0000 DATA END WITH '.'`, the closing
+ * `.`, and `1000 Success` after each command that worked).
+ */
+export function transcriptForPeople(raw: string): string {
+  return raw.split("\n").filter((l) => l !== "0000 DATA END WITH '.'" && l !== "." && l !== "1000 Success")
+    .join("\n");
 }
 
 function ok(lines: string[]): RemoteReply {
@@ -121,7 +163,8 @@ export class RemoteConsole {
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
-    const reply = await this.client.command(line.trim());
+    const reply = await this.client.command(name === "load" ? loadFromHere(args) : line.trim());
+    if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
     if (name === "ports") return await this.ports(args);
     if (name === "macs") return await this.macs();

@@ -1,0 +1,87 @@
+/**
+ * The switches of the labs running on this machine, by name, for commands
+ * that take a switch's path (`vde capture`, `vde term`). A lab user knows a
+ * switch as `site1` of lab `wan`, not as `/run/vde/wan/site1`: a name that
+ * is no path is looked up as `SWITCH` (when one running lab has it) or
+ * `LAB/SWITCH`, from the labs' runtime directories (a switch's socket
+ * directory holds its `ctl` socket). A name that finds none is answered
+ * with the ones that exist.
+ */
+import { labDir, NAME_PATTERN } from "./names.ts";
+import { listLabs, readState } from "./state.ts";
+import { processAlive } from "../os/processes.ts";
+import { suggestCommands } from "../console/explain.ts";
+
+/** A switch of a running lab. */
+export interface LabSwitch {
+  lab: string;
+  node: string;
+  /** Its socket directory (vde_plug, QEMU, `vde capture`); `${dir}.mgmt` is its console. */
+  dir: string;
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return Deno.statSync(path).isSocket === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every switch of every lab whose `vde up` runs, in lab then node order. */
+export function labSwitches(): LabSwitch[] {
+  const out: LabSwitch[] = [];
+  for (const lab of listLabs()) {
+    const state = readState(lab);
+    if (state === undefined || !processAlive(state.pid)) continue;
+    const nodes: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(labDir(lab))) {
+        if (e.isDirectory && isSocket(`${labDir(lab)}/${e.name}/ctl`)) nodes.push(e.name);
+      }
+    } catch { /* taken down meanwhile */ }
+    for (const node of nodes.sort()) out.push({ lab, node, dir: `${labDir(lab)}/${node}` });
+  }
+  return out;
+}
+
+/** What `SWITCH` or `LAB/SWITCH` names among running labs: one switch, or why not ("" when found). */
+export interface LabSwitchMatch {
+  found?: LabSwitch;
+  why: string;
+}
+
+/** `wan/site1`, as the user writes it. */
+function shown(s: LabSwitch): string {
+  return `${s.lab}/${s.node}`;
+}
+
+/**
+ * The running lab switch `name` means. `why` is the clause to add to a
+ * "no such switch" error: ` (did you mean wan/site1?)`, the switches up,
+ * that two labs have one by this name, or "" when no lab runs.
+ */
+export function findLabSwitch(name: string): LabSwitchMatch {
+  const all = labSwitches();
+  const parts = name.replace(/\/+$/, "").split("/");
+  const valid = parts.length <= 2 && parts.every((p) => NAME_PATTERN.test(p));
+  const hits = !valid
+    ? []
+    : parts.length === 2
+    ? all.filter((s) => s.lab === parts[0] && s.node === parts[1])
+    : all.filter((s) => s.node === parts[0]);
+  if (hits.length === 1) return { found: hits[0]!, why: "" };
+  if (hits.length > 1) {
+    return {
+      why: ` (a switch of labs ${hits.map((s) => s.lab).join(", ")}: name one, as ${shown(hits[0]!)})`,
+    };
+  }
+  if (all.length === 0) return { why: "" };
+  const names = all.map(shown);
+  const near = suggestCommands(name, names);
+  return {
+    why: near.length > 0
+      ? ` (did you mean ${near.join(", ")}?)`
+      : ` (switches of running labs: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""})`,
+  };
+}

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { otherToolHint } from "../../src/cli/other_tools.ts";
+
+Deno.test("containerlab's command words after lab, clab or containerlab are answered with vde's, the lab file carried over", () => {
+  assert.equal(
+    otherToolHint("lab", ["deploy", "-t", "x.clab.yml"]),
+    "a lab comes up with `vde up x.clab.yml`",
+  );
+  assert.equal(otherToolHint("clab", ["destroy", "-t", "x.yaml"]), "a lab goes down with `vde down x.yaml`");
+  assert.match(otherToolHint("containerlab", ["inspect"]) ?? "", /^`vde status` lists running labs/);
+  assert.equal(otherToolHint("lab", ["graph", "-t", "a.yml"]), "a lab file is drawn with `vde graph a.yml`");
+  assert.match(otherToolHint("clab", ["exec", "--cmd", "ls"]) ?? "", /ip netns exec vde-LAB-HOST COMMAND/);
+  // Alone, or with a word vde has no counterpart for: the lab commands there are.
+  for (const rest of [[], ["frobnicate"]]) {
+    assert.equal(
+      otherToolHint("lab", rest),
+      "lab files: `vde up lab.yaml`, `vde status`, `vde down LAB`, `vde graph lab.yaml`",
+    );
+  }
+});
+
+Deno.test("an unknown command named like an Object member gets no hint, not a crash", () => {
+  for (const word of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.equal(otherToolHint(word, []), undefined, word);
+    assert.match(otherToolHint("lab", [word]) ?? "", /^lab files: /, word);
+  }
+});
+
+Deno.test("containerlab's save and redeploy are answered with the lab shell's save and vde up --reconfigure", () => {
+  assert.match(otherToolHint("save", []) ?? "", /vde term LAB -c 'save FILE'/);
+  assert.equal(
+    otherToolHint("redeploy", ["-t", "x.yml"]),
+    "a lab comes up again with `vde up --reconfigure x.yml`",
+  );
+});

@@ -1,0 +1,35 @@
+/**
+ * `load FILE` (and `--rc FILE`) read at most a script's worth of bytes,
+ * whatever FILE is: a device that never ends (`load /dev/zero` grew a
+ * switch by gigabytes) is refused as too long, a pipe is read.
+ */
+import assert from "node:assert/strict";
+import { MAX_SCRIPT_BYTES, readScript } from "../../src/console/session_commands.ts";
+import { Errno } from "../../src/console/reply_format.ts";
+import { formatExplained } from "../../src/console/explain.ts";
+
+Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
+  const before = Deno.memoryUsage().rss;
+  assert.equal(await readScript("/dev/zero"), Errno.E2BIG);
+  assert.ok(Deno.memoryUsage().rss - before < 64 * MAX_SCRIPT_BYTES, "memory stays bounded");
+  assert.equal(
+    formatExplained("load /dev/zero", { code: Errno.E2BIG }, { syntax: () => "path", paths: () => ["load"] }),
+    "load: Argument list too long (1007)\na script is at most 1 MiB: is it the file you meant?\n",
+  );
+});
+
+Deno.test("a script in a pipe is read to its end", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-script-pipe-" });
+  try {
+    const fifo = `${dir}/rc`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const writer = (async () => {
+      using f = await Deno.open(fifo, { write: true });
+      await f.write(new TextEncoder().encode("hub on\nport/create 3\n"));
+    })();
+    assert.deepEqual(await readScript(fifo), ["hub on", "port/create 3"]);
+    await writer;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

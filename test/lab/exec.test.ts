@@ -1,0 +1,81 @@
+/**
+ * A host's `exec` commands as lab files write them: a server left in the
+ * background (`busybox httpd ...`, `sleep N &`) must not hold `vde up` (its
+ * output used to be a pipe that process kept open, so bring-up waited a
+ * minute and failed, leaving a dead lab), and `vde down` ends it. A signal
+ * while a slow `exec` runs takes the lab down at once and says so in one
+ * line, in the background (`vde up -d`, Ctrl-C while it waits) too.
+ */
+import assert from "node:assert/strict";
+import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { labsBaseDir } from "../../src/lab/names.ts";
+import { hostWithExec, leftovers, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+
+/** A sleep that only this test's process runs, found again by its command line. */
+const MARK = `600.${Deno.pid}`;
+
+const BACKGROUND_LAB = hostWithExec("10.9.2.1/24", [`sleep ${MARK} &`, "echo after it"]);
+
+Deno.test("vde up -d of a host whose exec leaves a process in the background comes up at once; vde down ends that process", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: BACKGROUND_LAB }, async (name, file) => {
+    const started = Date.now();
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.ok(Date.now() - started < 30_000, `vde up -d took ${Date.now() - started} ms`);
+    const log = await Deno.readTextFile(`${labsBaseDir()}/${name}.log`);
+    assert.match(log, /h1 {2}after it/, "the next exec ran and was logged");
+    assert.equal(processesMentioning(MARK).length, 1, "the background process runs");
+    // The same from the lab's console: the reply comes when the shell ends, not when the sleep does.
+    const term = await vde(["term", name, "-c", `exec h1 sleep ${MARK}1 & echo started`], 30_000);
+    assert.equal(term.code, 0, term.stderr);
+    assert.equal(term.stdout, "started\n");
+    const down = await vde(["down", name]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(processesMentioning(MARK), [], "vde down ends what exec left running");
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+const SLOW_LAB = hostWithExec("10.9.2.1/24", [`sleep ${MARK}`]);
+
+Deno.test("SIGTERM to vde up while a host's exec runs ends that exec and takes the lab down, in one line", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: SLOW_LAB }, async (name, file) => {
+    const up = spawnManaged([...vdeCommand(), "up", file], { name: "vde up" });
+    await waitFor(() => processesMentioning(MARK).length > 0 || undefined, {
+      timeoutMs: 30_000,
+      what: "the exec command running",
+    });
+    // stop() sends SIGTERM and waits for the output to be read whole.
+    const st = await up.stop({ timeoutMs: 30_000 });
+    assert.equal(st.code, 1);
+    assert.equal(
+      up.stderr.split("\n").filter((l) => l.startsWith("vde:")).join("\n"),
+      `vde: lab ${name}: SIGTERM while it came up; everything made was taken down`,
+    );
+    assert.deepEqual(processesMentioning(MARK), []);
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("Ctrl-C while vde up -d waits for its lab stops the lab too, rather than leaving it up behind the prompt", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: SLOW_LAB }, async (name, file) => {
+    const up = spawnManaged([...vdeCommand(), "up", "-d", file], { name: "vde up -d" });
+    await waitFor(() => processesMentioning(MARK).length > 0 || undefined, {
+      timeoutMs: 30_000,
+      what: "the background lab's exec running",
+    });
+    // A terminal's Ctrl-C reaches the waiting vde up; the lab in the background has its own session.
+    const st = await up.stop({ signal: "SIGINT", timeoutMs: 30_000 });
+    assert.equal(st.code, 1);
+    assert.equal(
+      up.stderr,
+      `vde: lab ${name}: SIGINT while it came up; everything made was taken down\n`,
+    );
+    assert.deepEqual(processesMentioning(MARK), []);
+    assert.deepEqual(await leftovers(name), []);
+    assert.match((await vde(["status", name])).stderr, /no lab .* is up/);
+  });
+});
