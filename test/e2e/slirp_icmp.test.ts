@@ -142,5 +142,29 @@ Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, frag
       await seen(/ICMP6, packet too big, mtu 1500/, "ICMPv6 packet too big");
       await guest.run(["ip", "link", "set", "t0", "mtu", "1500"]);
     });
+
+    await t.step(
+      "a neighbour the host cannot find, IPv4 and IPv6: host (address) unreachable for ping and nc -u",
+      async () => {
+        // On the host's veth nothing answers for .9/.10 or fd99::9/::a: ARP and neighbour discovery fail
+        // after about 3 s, and the host's socket hears of it later, from its error queue.
+        await host.run(["ip", "-6", "addr", "add", "fd99::1/64", "dev", "v0", "nodad"]);
+        const probes: [string[], RegExp][] = [
+          [["ping", "-n", "-c", "1", "-W", "8", "10.199.7.9"], /ICMP host 10\.199\.7\.9 unreachable/],
+          [["sh", "-c", "echo probe | nc -u -w 5 10.199.7.10 53"], /ICMP host 10\.199\.7\.10 unreachable/],
+          [
+            ["ping", "-n", "-6", "-c", "1", "-W", "8", "fd99::9"],
+            /ICMP6, destination unreachable, unreachable address fd99::9/,
+          ],
+          [
+            ["sh", "-c", "echo probe | nc -6 -u -w 5 fd99::a 53"],
+            /ICMP6, destination unreachable, unreachable address fd99::a/,
+          ],
+        ];
+        // All four at once: each waits for its own neighbour's failure.
+        await Promise.all(probes.map(([cmd]) => timed(guest, cmd)));
+        for (const [cmd, re] of probes) await seen(re, cmd.join(" "));
+      },
+    );
   });
 });
