@@ -144,7 +144,7 @@ Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, frag
     });
 
     await t.step(
-      "a neighbour the host cannot find, IPv4 and IPv6: host (address) unreachable for ping and nc -u",
+      "a neighbour the host cannot find, IPv4 and IPv6: host (address) unreachable for ping, nc -u and curl",
       async () => {
         // On the host's veth nothing answers for .9/.10 or fd99::9/::a: ARP and neighbour discovery fail
         // after about 3 s, and the host's socket hears of it later, from its error queue.
@@ -160,10 +160,23 @@ Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, frag
             ["sh", "-c", "echo probe | nc -6 -u -w 5 fd99::a 53"],
             /ICMP6, destination unreachable, unreachable address fd99::a/,
           ],
+          [
+            ["curl", "-sS", "--max-time", "15", "http://10.199.7.11/"],
+            /ICMP host 10\.199\.7\.11 (tcp port 80 )?unreachable/,
+          ],
+          [
+            ["curl", "-sS", "--max-time", "15", "http://[fd99::b]/"],
+            /ICMP6, destination unreachable, unreachable address fd99::b/,
+          ],
         ];
-        // All four at once: each waits for its own neighbour's failure.
-        await Promise.all(probes.map(([cmd]) => timed(guest, cmd)));
+        // All at once: each waits for its own neighbour's failure.
+        const results = await Promise.all(probes.map(([cmd]) => timed(guest, cmd)));
         for (const [cmd, re] of probes) await seen(re, cmd.join(" "));
+        // curl is told "no route" when the neighbour fails, not left to its 15 s timeout.
+        for (const r of results.slice(4)) {
+          assert.match(r.out, /No route to host|Couldn't connect/i, r.out);
+          assert.ok(r.ms < 12_000, `curl took ${r.ms.toFixed(0)} ms`);
+        }
       },
     );
   });
