@@ -125,8 +125,68 @@ const BULK_BYTES_PER_MS = 12_500;
 /** What one wake-up found waiting from a lossy source that already means we are late: go real-time at once. */
 const LATE_BYTES = 64 * 1024;
 const LATE_FRAMES = 128;
-/** How long real-time is kept after the last sign of bulk. */
+/** How long real-time is kept after the last sign of bulk (and a download's yield after its last window). */
 const HOLD_MS = 200;
+
+/**
+ * The governors' shared bookkeeping: a few byte counts summed over a
+ * window of WINDOW_MS on the thread's clock, judged against
+ * BULK_BYTES_PER_MS when the window ends, and when the last sign of bulk
+ * was seen, kept for HOLD_MS. Pure logic; no allocation per call.
+ */
+export class RateWindow {
+  readonly #sums: Float64Array;
+  readonly #ended: Float64Array;
+  #start: number;
+  #elapsed = 0;
+  #lastSign = -Infinity;
+
+  /** `counters` sums, the first window starting at `now` (ms). */
+  constructor(counters: number, now: number) {
+    this.#sums = new Float64Array(counters);
+    this.#ended = new Float64Array(counters);
+    this.#start = now;
+  }
+
+  /** Adds `n` to counter `i` of the current window. */
+  add(i: number, n: number): void {
+    this.#sums[i]! += n;
+  }
+
+  /**
+   * Ends the current window if WINDOW_MS have passed by `now` (a new one
+   * starts); true when it did, and `sum` and `bulk` then tell of it.
+   */
+  roll(now: number): boolean {
+    const elapsed = now - this.#start;
+    if (elapsed < WINDOW_MS) return false;
+    this.#ended.set(this.#sums);
+    this.#sums.fill(0);
+    this.#elapsed = elapsed;
+    this.#start = now;
+    return true;
+  }
+
+  /** Counter `i` over the window that ended last. */
+  sum(i: number): number {
+    return this.#ended[i]!;
+  }
+
+  /** Whether counter `i` passed BULK_BYTES_PER_MS over the window that ended last. */
+  bulk(i: number): boolean {
+    return this.#ended[i]! >= BULK_BYTES_PER_MS * this.#elapsed;
+  }
+
+  /** A sign of bulk at `now`. */
+  sign(now: number): void {
+    this.#lastSign = now;
+  }
+
+  /** Whether the last sign of bulk was within HOLD_MS of `now`. */
+  held(now: number): boolean {
+    return now - this.#lastSign <= HOLD_MS;
+  }
+}
 
 /** The calls a `DemandGovernor` makes (replaced in tests). */
 export interface DemandSched {
@@ -149,6 +209,10 @@ function ordinarySched(): DemandSched {
     },
   };
 }
+
+/** The demand governor's counters. */
+const DRAINED = 0;
+const SENT = 1;
 
 /**
  * Real-time only while a lossy sender (a C switch: a non-blocking send
@@ -181,17 +245,16 @@ export class DemandGovernor {
   readonly #now: () => number;
   readonly #sched: DemandSched;
   #realtime: RealtimeGovernor | null = null;
-  #windowStart: number;
-  #bytes = 0;
-  #lastBulk = -Infinity;
-  /** Bytes sent to the lossy peer in this window, and when a window last had a stream's worth. */
-  #sentBytes = 0;
-  #lastSentBulk = -Infinity;
+  /** Lossy bytes drained (DRAINED), and sent to the lossy peer (SENT); its hold is bulk coming in. */
+  readonly #window: RateWindow;
+  /** Only its hold: when a window last had a stream's worth sent to the lossy peer (a window of no counters). */
+  readonly #sending: RateWindow;
 
   constructor(now: () => number, sched: DemandSched = ordinarySched()) {
     this.#now = now;
     this.#sched = sched;
-    this.#windowStart = now();
+    this.#window = new RateWindow(2, now());
+    this.#sending = new RateWindow(0, now());
   }
 
   /** True while the thread runs under its real-time governor. */
@@ -201,17 +264,17 @@ export class DemandGovernor {
 
   /** What one wake-up drained from lossy sources. */
   drained(bytes: number, frames: number): void {
-    this.#bytes += bytes;
+    this.#window.add(DRAINED, bytes);
     if (bytes >= LATE_BYTES) this.#bulk(this.#now());
     else if (frames >= LATE_FRAMES) {
       const now = this.#now();
-      if (now - this.#lastSentBulk > HOLD_MS) this.#bulk(now);
+      if (!this.#sending.held(now)) this.#bulk(now);
     }
   }
 
   /** What one wake-up sent to the lossy peer. */
   sent(bytes: number): void {
-    this.#sentBytes += bytes;
+    this.#window.add(SENT, bytes);
   }
 
   /** Before a wait that blocks. */
@@ -232,7 +295,7 @@ export class DemandGovernor {
   }
 
   #bulk(now: number): void {
-    this.#lastBulk = now;
+    this.#window.sign(now);
     if (this.#realtime === null) {
       this.#realtime = new RealtimeGovernor(this.#now, {
         raise: this.#sched.raise,
@@ -243,14 +306,11 @@ export class DemandGovernor {
 
   #check(): void {
     const now = this.#now();
-    const elapsed = now - this.#windowStart;
-    if (elapsed < WINDOW_MS) return;
-    if (this.#bytes >= BULK_BYTES_PER_MS * elapsed) this.#bulk(now);
-    if (this.#sentBytes >= BULK_BYTES_PER_MS * elapsed) this.#lastSentBulk = now;
-    this.#bytes = 0;
-    this.#sentBytes = 0;
-    this.#windowStart = now;
-    if (this.#realtime !== null && now - this.#lastBulk > HOLD_MS) {
+    const w = this.#window;
+    if (!w.roll(now)) return;
+    if (w.bulk(DRAINED)) this.#bulk(now);
+    if (w.bulk(SENT)) this.#sending.sign(now);
+    if (this.#realtime !== null && !w.held(now)) {
       this.#realtime = null;
       this.#sched.lower();
     }
@@ -261,6 +321,11 @@ export class DemandGovernor {
 const YIELD_FRAME_BYTES = 1522;
 /** The nice value a yielding thread takes: the one the guest side's processes have. */
 const YIELD_NICE = 0;
+
+/** The download yield's counters. */
+const OUT = 0;
+const OUT_FRAMES = 1;
+const IN = 2;
 
 /**
  * Nice 0 while the thread streams MTU 1500 frames out and receives little
@@ -292,11 +357,8 @@ export class DownloadYield {
   readonly #now: () => number;
   readonly #setNice: (nice: number) => void;
   readonly #base: number;
-  #windowStart: number;
-  #out = 0;
-  #outFrames = 0;
-  #in = 0;
-  #lastDownload = -Infinity;
+  /** Bytes and frames sent, bytes received; its hold is the download's. */
+  readonly #window: RateWindow;
   #yielded = false;
 
   /**
@@ -308,7 +370,7 @@ export class DownloadYield {
     this.#now = now;
     this.#base = base;
     this.#setNice = setNice;
-    this.#windowStart = now();
+    this.#window = new RateWindow(3, now());
   }
 
   /** True while the thread has given up its priority to a download. */
@@ -322,25 +384,20 @@ export class DownloadYield {
    * thread's priority; a yield is forgotten and taken again after it).
    */
   round(bytesOut: number, framesOut: number, bytesIn: number, realtime: boolean): void {
-    this.#out += bytesOut;
-    this.#outFrames += framesOut;
-    this.#in += bytesIn;
+    const w = this.#window;
+    w.add(OUT, bytesOut);
+    w.add(OUT_FRAMES, framesOut);
+    w.add(IN, bytesIn);
     if (realtime) this.#yielded = false;
     const now = this.#now();
-    const elapsed = now - this.#windowStart;
-    if (elapsed < WINDOW_MS) return;
-    const download = this.#out >= BULK_BYTES_PER_MS * elapsed && this.#in < BULK_BYTES_PER_MS * elapsed &&
-      smallFrames(this.#out, this.#outFrames);
-    this.#out = 0;
-    this.#outFrames = 0;
-    this.#in = 0;
-    this.#windowStart = now;
-    if (download) this.#lastDownload = now;
+    if (!w.roll(now)) return;
+    const download = w.bulk(OUT) && !w.bulk(IN) && smallFrames(w.sum(OUT), w.sum(OUT_FRAMES));
+    if (download) w.sign(now);
     if (this.#base >= YIELD_NICE || realtime) return;
     if (download && !this.#yielded) {
       this.#yielded = true;
       this.#setNice(YIELD_NICE);
-    } else if (this.#yielded && now - this.#lastDownload > HOLD_MS) {
+    } else if (this.#yielded && !w.held(now)) {
       this.#yielded = false;
       this.#setNice(this.#base);
     }

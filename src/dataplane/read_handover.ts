@@ -182,21 +182,6 @@ const LATE_FRAMES = 80;
  * so a stream that pauses to recover from a loss finds it still reading.
  */
 const HOLD_MS = 250;
-/**
- * Mean frame size of a read from which the frames are a jumbo stream's
- * (an MTU of 1500 makes frames of at most 1,514 bytes): such a stream is
- * read by the owner, not relayed, until the owner is told of a loss on the
- * way in (`lossSeen`). Relayed, each 9 KB frame cost the receive thread a
- * wake-up, a copy into the ring and a wake-up of the owner: at MTU 65520
- * behind our switch, guest->host, the slirp process took 1.7-2.8 ms of CPU
- * per MB with the relay and 0.9-1.8 without (6 alternating pairs), where
- * the owner's nap between rounds batches the frames instead. Nothing is
- * lost by not relaying behind our switch, which holds 256 frames for a
- * full socket (more than the slirp's 2 MiB window); a switch that drops
- * instead (Debian's) shows as a segment out of order, after which jumbo
- * streams are relayed like any other.
- */
-const JUMBO_FRAME_BYTES = 4096;
 
 /**
  * When the receive thread reads in the owner's place: while a stream
@@ -206,17 +191,34 @@ const JUMBO_FRAME_BYTES = 4096;
  * since its last report. Signs of a stream: a read that found
  * LATE_FRAMES or LATE_BYTES (a backlog: the owner is late), EARLY_BYTES
  * within a window, or a window of WINDOW_MS whose bytes pass
- * BULK_BYTES_PER_MS; not a jumbo stream's frames (JUMBO_FRAME_BYTES)
- * until a loss was seen. The socket goes back HOLD_MS after the last sign,
- * so a stream's short pauses do not bounce it. Pure logic on the owner's
+ * BULK_BYTES_PER_MS. The socket goes back HOLD_MS after the last sign, so
+ * a stream's short pauses do not bounce it. Pure logic on the owner's
  * clock (ms).
+ *
+ * No stream is relayed until the owner is told of a loss on the way in
+ * (`lossSeen`): the TCP window the slirp offers on a short path is a few
+ * frames below what the switch queues for it (tcp/tcb.ts), so one flow
+ * cannot overflow that queue however late the owner reads, and the
+ * owner's nap between rounds batches the frames where the receive thread
+ * paid a wake-up, a copy into the ring and a wake-up of the owner for
+ * every frame or two. Behind Debian's switch, iperf3 guest->host at MTU
+ * 1500: the receive thread took 1.6-3.1 ms of CPU per MB (350-690
+ * wake-ups per MB), the slirp process 7.5-10.4 ms per MB in all; read by
+ * the owner, 3.0-4.2 ms per MB in all (5 alternating rounds on a shared
+ * machine), and the switch's count of frames sent to our port matched
+ * ours (none lost). At MTU 65520 behind our switch,
+ * the slirp process took 1.7-2.8 ms of CPU per MB with the relay and
+ * 0.9-1.8 without (6 alternating pairs). A sender that drops what a late
+ * reader leaves queued (Debian's switch, with more than one flow or other
+ * traffic) shows as a segment out of order, after which streams are
+ * relayed as the signs above say.
  */
 export class HandoverGovernor {
   readonly #now: () => number;
   #windowStart: number;
   #bytes = 0;
   #lastBulk = -Infinity;
-  /** Frames were lost on their way in: jumbo streams are relayed too. */
+  /** Frames were lost on their way in: streams are relayed from now on. */
   #lossy = false;
 
   constructor(now: () => number) {
@@ -226,7 +228,7 @@ export class HandoverGovernor {
 
   /** After the owner read `frames` itself in one go; `bytes` received since its last report. True: engage. */
   direct(bytes: number, frames: number): boolean {
-    if (!this.#lossy && frames > 0 && bytes >= JUMBO_FRAME_BYTES * frames) return false;
+    if (!this.#lossy) return false;
     const now = this.#now();
     if (frames < LATE_FRAMES && bytes < LATE_BYTES && !this.#bulkWindow(bytes, now)) return false;
     this.#lastBulk = now;
@@ -235,8 +237,8 @@ export class HandoverGovernor {
 
   /**
    * Frames were lost between the sender and the socket (the owner's TCP
-   * saw a segment out of order): from now on jumbo streams are relayed as
-   * well, since the sender drops what a late reader leaves queued.
+   * saw a segment out of order): from now on streams are relayed, since
+   * the sender drops what a late reader leaves queued.
    */
   lossSeen(): void {
     this.#lossy = true;

@@ -36,18 +36,21 @@
  * frame: a connection through a forward took 249 µs of CPU against 175
  * with this thread reading, and 885 connections a second against 1,447. So
  * the switch link is "on-demand" (dgram_link.ts, read_handover.ts): this
- * thread reads the socket in its own epoll set while little flows (a
- * request and its answer), and the receive thread reads it while a stream
- * comes in (64 KiB within 10 ms, or a read that finds 6 KiB or 80 frames
- * waiting), until 250 ms after it. A download's acknowledgements this
- * thread reads itself: relayed, they cost the receive thread a wake-up per
- * batch (40% of the slirp's CPU), and read here none were lost to Debian's
- * switch (50 MB down, 4 runs), now that a download is not paused (below).
- * Nor are jumbo frames relayed (over 4 KiB each: an MTU above 1500), until
- * a segment out of order says the sender lost some: behind our switch,
- * which holds frames for a full socket, the relay cost the receive thread
- * a wake-up per 9 KB frame and the slirp process 0.5-0.7 ms more CPU per
- * MB guest->host at MTU 65520 than this thread reading between its naps.
+ * thread reads the socket in its own epoll set, and the receive thread
+ * reads it while a stream comes in (64 KiB within 10 ms, or a read that
+ * finds 6 KiB or 80 frames waiting), until 250 ms after it, but only once a
+ * segment out of order said the sender lost frames: until then the TCP
+ * window (below) keeps what one flow has in flight within the switch's
+ * queue, however late this thread reads, and a stream read here between
+ * naps (see "Batching") cost far less than relayed (behind Debian's
+ * switch, iperf3 guest->host at MTU 1500: the receive thread woke 350-690
+ * times per MB and took 1.6-3.1 ms of CPU per MB, the slirp process
+ * 7.5-10.4 ms per MB in all; read here, 3.0-4.2 ms, and the switch's count of frames
+ * sent to our port matched ours). A download's acknowledgements this
+ * thread reads itself even then: relayed, they cost the receive thread a
+ * wake-up per batch (40% of the slirp's CPU), and read here none were lost
+ * to Debian's switch (50 MB down, 4 runs), now that a download is not
+ * paused (below).
  * The receive thread, a Worker started from this one, starts only when
  * this thread's event loop turns, so the thread waits for it before it
  * says it is ready.
@@ -65,11 +68,14 @@
  * frame or two: behind Debian's switch at MTU 1500 it took 7.7-13 ms of CPU
  * per MB going up and 6-15 going down, against 5.6-8.6 and 2.8-4.5 for
  * libslirp's `vde_plug`, and woke 6-10,000 times a second. So after a round
- * that received `STREAM_FRAMES` frames or more, the thread sleeps `NAP_MS`
- * before it looks again (interrupt moderation, as a NIC's rx-usecs): the
- * next round finds a batch (during a stream the receive thread keeps
- * taking frames off the socket meanwhile, so Debian's switch loses nothing
- * to the pause), its segments are acknowledged and its host writes made
+ * that received data frames (`DATA_FRAME_BYTES` on average, not
+ * acknowledgements), `STREAM_FRAMES` or more of them, or any while bulk
+ * comes in (the demand governor's word: a stream read here comes a frame
+ * or two per round), the thread sleeps `NAP_MS` before
+ * it looks again (interrupt moderation, as a NIC's rx-usecs): the next
+ * round finds a batch (the switch's queue holds it: the TCP window keeps
+ * one flow within it; a relayed stream waits in the receive thread's
+ * ring), its segments are acknowledged and its host writes made
  * together. Measured there (two loaded cores, 7 alternating rounds):
  * 4.3-8.7 ms per MB up and 3.0-5.6 down; guest->host a median 1.55x
  * libslirp's rate (0.98x before). Jumbo frames (an MTU above 1500; a VDE
@@ -81,7 +87,11 @@
  * switch: 0.97-1.15 ms of CPU per MB against 1.35-1.84, 7 context switches
  * per MB, 3,389-4,133 Mbit/s against 3,088-3,564. A download is not
  * paused: its rounds are clocked by the guest's acknowledgements, which
- * wait in the socket during a pause. Behind Debian's switch, alternating rounds on two cores loaded
+ * wait in the socket during a pause (a round of 4 acknowledgements or
+ * more was paused until this stop: behind Debian's switch at MTU 1500, 8
+ * alternating pairs on a shared machine, 830 Mbit/s median without
+ * against 588 with, 6 pairs of 8 faster, the slirp's CPU per MB 3.19 ms
+ * against 3.37). Behind Debian's switch, alternating rounds on two cores loaded
  * by other work (load 8-14): with our sender capped at 64 segments in
  * flight (tried, not kept: a third slower behind our own switch),
  * 747-919 Mbit/s without the pause against 298-804 with it (3 rounds);
@@ -92,10 +102,10 @@
  *
  * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
  * `DemandGovernor` fed with the bytes the switch sends us, and the jumbo
- * frames we send it). While a
- * stream comes the receive thread reads the switch's socket, in real
- * time, so frames wait in the ring, not in the kernel queue, while this
- * thread is late; but a real-time thread's wake-ups cost far more on this kind
+ * frames we send it). Once the switch was seen to drop, while a stream
+ * comes the receive thread reads the switch's socket, in real time, so
+ * frames wait in the ring, not in the kernel queue, while this thread is
+ * late; but a real-time thread's wake-ups cost far more on this kind
  * of machine (the scheduler balances real-time tasks between cores at
  * every wake-up and sleep). Measured, alternating: connections through a
  * forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20; iperf3 at
@@ -169,8 +179,17 @@ const RX_START_MS = 10_000;
 const IDLE_TURN_MS = 50;
 /** How long the thread pauses after a round of a stream before it looks again (see "Batching" above). */
 const NAP_MS = 0.15;
-/** Frames to or from the switch in one round that make it a stream's: a request and its answer are fewer. */
+/** Data frames from the switch in one round that make it a stream's: a request and its answer are fewer. */
 const STREAM_FRAMES = 4;
+/**
+ * Mean size of the frames of a round from which they are data, not acknowledgements (54-100 bytes):
+ * STREAM_FRAMES of them make the round a stream's, and so do STREAM_BYTES of them, and one while bulk
+ * comes in (the demand governor says so): a stream read by this thread itself, not relayed, comes a
+ * frame or two per round when the thread keeps up, and a round of fewer than STREAM_FRAMES was not
+ * followed by the nap: the thread woke for every frame (650 times per MB, 8.8 ms of CPU per MB). A
+ * download's acknowledgements are not data frames (see "Batching").
+ */
+const DATA_FRAME_BYTES = 1000;
 /**
  * Bytes from the switch in one round that make it a stream's too: jumbo
  * frames (an MTU above 1500; at most 9 KB through VDE) come a few a round,
@@ -282,8 +301,8 @@ async function run(start: SlirpStart): Promise<void> {
   }
   scope.postMessage({ type: "ready", describe: link.stack.describe()[0] ?? "" });
 
-  // A segment out of order means frames were lost on their way in: relay jumbo streams as well from then
-  // on (read_handover.ts, JUMBO_FRAME_BYTES).
+  // A segment out of order means frames were lost on their way in: relay streams from then on
+  // (read_handover.ts, HandoverGovernor).
   const tcpStats = link.stack.tcp.stats;
   let outOfOrder = tcpStats.outOfOrder;
   let idleSince = performance.now();
@@ -303,8 +322,13 @@ async function run(start: SlirpStart): Promise<void> {
     const framesIn = st.framesIn;
     const bytesOut = st.bytesOut;
     const framesOut = st.framesOut;
-    // Only frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
-    if (st.framesIn - moved >= STREAM_FRAMES || st.bytesIn - movedBytes >= STREAM_BYTES) {
+    // Only data frames coming in: a download's rounds are clocked by its acknowledgements (see "Batching").
+    const inFrames = st.framesIn - moved;
+    const inBytes = st.bytesIn - movedBytes;
+    if (
+      inFrames > 0 && inBytes >= DATA_FRAME_BYTES * inFrames &&
+      (inFrames >= STREAM_FRAMES || inBytes >= STREAM_BYTES || priority.realtime)
+    ) {
       // A stream: let the next batch gather (see "Batching" above); the pause ends a busy stretch.
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
@@ -331,6 +355,9 @@ async function run(start: SlirpStart): Promise<void> {
     // MTU 1500 frames makes it yield instead (see "Priority" above).
     const sent = st.bytesOut - bytesOut;
     const sentFrames = st.framesOut - framesOut;
+    // What we stream to the switch tells a download's acknowledgements, piled up while the thread waited
+    // for a core, from a late backlog (DemandGovernor.sent) before they are counted.
+    priority.sent(sent);
     priority.drained(
       st.bytesIn - bytesIn + (smallFrames(sent, sentFrames) ? 0 : sent),
       st.framesIn - framesIn,

@@ -158,7 +158,7 @@ export class DgramLink extends BaseLink implements FdLender {
 
   /**
    * The owner saw frames lost on their way in (an on-demand link): the
-   * receive thread takes jumbo streams too from now on (see
+   * receive thread takes streams from now on (see
    * HandoverGovernor.lossSeen).
    */
   upstreamLoss(): void {

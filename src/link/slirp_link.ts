@@ -154,9 +154,16 @@ export class SlirpLink extends BaseLink {
     this.#schedule();
   }
 
-  /** Holds TCP data back while `peer` (where this link's frames go) is congested. */
+  /**
+   * Holds TCP data back while `peer` (where this link's frames go) is
+   * congested; a new peer is a switch just plugged in, where the stack
+   * probes for its addresses (probes sent before went nowhere).
+   */
   feeds(peer: Link | null): void {
     this.#out.set(peer);
+    if (peer === null || this.isClosed) return;
+    this.stack.probeAddresses();
+    this.#schedule();
   }
 
   #onDrain(): void {

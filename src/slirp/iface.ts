@@ -58,6 +58,8 @@ export interface StackStats {
   neighbourDropped: number;
   dhcpReplies: number;
   routerAdverts: number;
+  /** Frames from another port claiming one of our addresses (gateway_guard.ts). */
+  gatewayConflicts: number;
 }
 
 function newStats(): StackStats {
@@ -88,6 +90,7 @@ function newStats(): StackStats {
     neighbourDropped: 0,
     dhcpReplies: 0,
     routerAdverts: 0,
+    gatewayConflicts: 0,
   };
 }
 

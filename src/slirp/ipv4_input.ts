@@ -15,6 +15,10 @@
  * - ICMP echo: answered here for the gateway and DNS addresses, taken to
  *   the ping NAT for the outside when the host allows ping sockets.
  *
+ * A packet from the gateway's own address is not a guest's: dropped, but a
+ * DHCP offer or ack among them is another DHCP server on our address (a
+ * second slirp), which the gateway guard is told of (gateway_guard.ts).
+ *
  * A packet with DF set that is larger than the MTU is answered with
  * "fragmentation needed" (RFC 1191) carrying the MTU; a UDP datagram or
  * echo request the host has no route for, with "network/host
@@ -22,14 +26,24 @@
  * counted.
  */
 import { ETH_HLEN, writeEthernetHeader } from "../wire/ethernet.ts";
-import { ETH_P_IP, IPPROTO, IPV4_HLEN, newIpv4Header, parseIpv4, writeIpv4 } from "../wire/ipv4.ts";
+import {
+  ETH_P_IP,
+  formatIpv4,
+  IPPROTO,
+  IPV4_HLEN,
+  type Ipv4Header,
+  newIpv4Header,
+  parseIpv4,
+  writeIpv4,
+} from "../wire/ipv4.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { ICMP, newIcmpMessage, parseIcmpv4, writeIcmpv4 } from "../wire/icmpv4.ts";
 import { newUdpHeader, parseUdp, UDP_HLEN, udpChecksumOk, writeUdp } from "../wire/udp.ts";
-import { buildDhcp, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, parseDhcp } from "../wire/dhcp.ts";
+import { buildDhcp, DHCP_CLIENT_PORT, DHCP_MSG, DHCP_SERVER_PORT, parseDhcp } from "../wire/dhcp.ts";
 import { TFTP_PORT } from "../wire/tftp.ts";
 import type { DhcpServer } from "./dhcp_server.ts";
 import type { DnsForwarder } from "./dns_forwarder.ts";
+import type { GatewayGuard } from "./gateway_guard.ts";
 import { echoOutside, tcpFromGuest } from "./guest_handoff.ts";
 import type { IcmpErrors } from "./icmp_errors.ts";
 import { type Iface, MAX_IP } from "./iface.ts";
@@ -48,6 +62,7 @@ const BROADCAST4 = 0xffffffff;
 export interface Ipv4Parts {
   out: IpOutput;
   neighbours: Neighbours;
+  guard: GatewayGuard;
   udp: UdpNat;
   ping: PingNat;
   dhcp: DhcpServer;
@@ -89,6 +104,7 @@ export class Ipv4Input {
     const dst = h.dst;
     if (src !== 0 && !iface.isGuest4(src)) {
       stats.notForUs++;
+      if (src === iface.config.gateway && macOff >= 0) this.#fromGateway(b, h, macOff);
       return;
     }
     if (src !== 0 && macOff >= 0) this.#p.neighbours.learn4(src, b, macOff);
@@ -134,6 +150,20 @@ export class Ipv4Input {
       default:
         stats.notForUs++;
     }
+  }
+
+  /** A packet from our gateway address off the wire: a DHCP offer or ack in it is another server's. */
+  #fromGateway(b: Uint8Array, h: Ipv4Header, macOff: number): void {
+    if (h.protocol !== IPPROTO.UDP || h.mf || h.fragmentOffset !== 0) return;
+    const u = this.#udp;
+    if (parseUdp(b, h.payloadOffset, h.payloadLength, u) !== null) return;
+    if (u.srcPort !== DHCP_SERVER_PORT || u.dstPort !== DHCP_CLIENT_PORT) return;
+    const parsed = parseDhcp(b, u.payloadOffset, u.payloadLength);
+    if (!parsed.ok) return;
+    const type = parsed.value.messageType;
+    if (type !== DHCP_MSG.OFFER && type !== DHCP_MSG.ACK) return;
+    const what = `a DHCP ${type === DHCP_MSG.OFFER ? "offer" : "ack"} from ${formatIpv4(h.src)}`;
+    this.#p.guard.claimed(what, 4, b, macOff);
   }
 
   #icmpIn(b: Uint8Array, ipOff: number, off: number, len: number, src: number, dst: number): void {

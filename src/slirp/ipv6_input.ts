@@ -23,6 +23,12 @@
  * carrying the MTU; a datagram or echo request the host has no route for,
  * with "destination unreachable" (icmp_errors.ts).
  *
+ * A neighbour advertisement for one of our addresses from another host
+ * (from another port: a second slirp answering our duplicate address
+ * detection, or announcing itself) goes to the gateway guard
+ * (gateway_guard.ts); it comes from our address, so it is dropped as no
+ * guest's, after that look.
+ *
  * Unsolicited router advertisements go out every `RA_INTERVAL_MS` (the
  * stack's timer calls `advertise`).
  */
@@ -30,8 +36,10 @@ import { ETH_HLEN, writeEthernetHeader } from "../wire/ethernet.ts";
 import { IPPROTO } from "../wire/ipv4.ts";
 import {
   ETH_P_IPV6,
+  formatIpv6,
   IPV6_HLEN,
   ipv6Equal,
+  type Ipv6Header,
   isIpv6LinkLocal,
   isIpv6Multicast,
   isIpv6Unspecified,
@@ -40,7 +48,14 @@ import {
   writeIpv6Header,
 } from "../wire/ipv6.ts";
 import { finishIcmpv6, ICMPV6, newIcmpv6Message, parseIcmpv6 } from "../wire/icmpv6.ts";
-import { newNdpMessage, parseNdp, writeNeighborAdvert, writeRouterAdvert } from "../wire/ndp.ts";
+import {
+  type NdpMessage,
+  newNdpMessage,
+  parseNdp,
+  writeNeighborAdvert,
+  writeRouterAdvert,
+} from "../wire/ndp.ts";
+import { macEquals } from "../wire/ethernet.ts";
 import { newUdpHeader, parseUdp, udpChecksumOk } from "../wire/udp.ts";
 import { TFTP_PORT } from "../wire/tftp.ts";
 import { echoOutside, tcpFromGuest } from "./guest_handoff.ts";
@@ -89,6 +104,7 @@ export class Ipv6Input {
     const unspecified = isIpv6Unspecified(b, so);
     if (!unspecified && !iface.isGuest6(b, so)) {
       stats.notForUs++;
+      if (h.protocol === IPPROTO.ICMPV6 && !h.fragmented && macOff >= 0) this.#fromOurs(b, h, macOff);
       return;
     }
     if (!unspecified && macOff >= 0) {
@@ -186,6 +202,27 @@ export class Ipv6Input {
     echoOutside(IPV6, this.#p, iface, b, so, dOff, m.id, off, len, ipOff);
   }
 
+  /** An ICMPv6 message from one of our addresses off the wire: a neighbour advertisement is another's claim. */
+  #fromOurs(b: Uint8Array, h: Ipv6Header, macOff: number): void {
+    const m = this.#icmp;
+    const off = h.dataOffset;
+    const len = h.dataLength;
+    if (h.hopLimit !== 255 || parseIcmpv6(b, off, len, h.srcOffset, h.dstOffset, m) !== null) return;
+    if (m.type !== ICMPV6.NEIGHBOR_ADVERT || parseNdp(b, off, len, this.#ndp) !== null) return;
+    this.#advertIn(b, this.#ndp, macOff);
+  }
+
+  /** A neighbour advertisement for one of our addresses that is not ours come back is another host's claim. */
+  #advertIn(b: Uint8Array, n: NdpMessage, macOff: number): void {
+    const iface = this.#iface;
+    if (!iface.isOurs6(b, n.targetOffset)) return;
+    const guard = this.#p.guard;
+    if (
+      n.targetMacOffset >= 0 && macEquals(b, n.targetMacOffset, iface.mac) && guard.ownAdvert(iface.now())
+    ) return;
+    guard.claimed(`a neighbour advertisement for ${formatIpv6(b, n.targetOffset)}`, 6, b, macOff);
+  }
+
   #ndpIn(b: Uint8Array, off: number, len: number, so: number, macOff: number, type: number): void {
     const iface = this.#iface;
     const n = this.#ndp;
@@ -193,6 +230,9 @@ export class Ipv6Input {
       iface.stats.icmpDropped++;
       return;
     }
+    // Our own duplicate address detection, come back through a loop: not a question for us.
+    if (macOff >= 0 && this.#p.guard.isProbeMac(b, macOff)) return;
+    if (type === ICMPV6.NEIGHBOR_ADVERT && macOff >= 0) this.#advertIn(b, n, macOff);
     const neighbours = this.#p.neighbours;
     const unspecified = isIpv6Unspecified(b, so);
     if (!unspecified && n.sourceMacOffset >= 0) neighbours.learn6(b, so, b, n.sourceMacOffset);
@@ -218,6 +258,7 @@ export class Ipv6Input {
     finishIcmpv6(t, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
     if (unspecified) {
       writeEthernetHeader(t, 0, ALL_NODES_MAC, 0, iface.mac, ETH_P_IPV6);
+      this.#p.guard.sentAdvertToAll(iface.now());
       iface.emit(t.subarray(0, io + l));
     } else if (macOff >= 0 || n.sourceMacOffset >= 0) {
       // Straight back to the MAC it came from: the solicitation itself is the answer to "who are you".

@@ -14,31 +14,27 @@
  * full: the guest re-teaches them with its next frame).
  *
  * ARP is wholly here (answers for the gateway, DNS and guest-forward
- * addresses); NDP's
+ * addresses; an ARP packet from another host with the gateway's address
+ * as its sender goes to the gateway guard, gateway_guard.ts); NDP's
  * messages are parsed by the IPv6 input, which calls `learn6` and answers
  * solicitations itself, since they travel as ICMPv6.
  */
+import { ETH_HLEN, formatMac, macEquals, writeEthernetHeader } from "../wire/ethernet.ts";
 import {
-  ETH_HLEN,
-  formatMac,
-  macEquals,
-  writeEthernetHeader,
-  writeEthernetSource,
-  writeIpv6MulticastDestination,
-} from "../wire/ethernet.ts";
-import { ARP_LEN, ARP_REPLY, ARP_REQUEST, ETH_P_ARP, newArpPacket, parseArp, writeArp } from "../wire/arp.ts";
-import { IPPROTO } from "../wire/ipv4.ts";
-import {
-  ETH_P_IPV6,
-  IPV6_HLEN,
-  ipv6Equal,
-  isIpv6LinkLocal,
-  solicitedNode,
-  writeIpv6Header,
-} from "../wire/ipv6.ts";
-import { finishIcmpv6 } from "../wire/icmpv6.ts";
-import { writeNeighborSolicit } from "../wire/ndp.ts";
+  ARP_LEN,
+  ARP_REPLY,
+  ARP_REQUEST,
+  ETH_P_ARP,
+  newArpPacket,
+  parseArp,
+  writeArp,
+  writeArpRequestFrame,
+} from "../wire/arp.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { IPV6_HLEN, ipv6Equal, isIpv6LinkLocal } from "../wire/ipv6.ts";
+import { writeSolicitFrame } from "../wire/ndp.ts";
 import { hex16, type Iface } from "./iface.ts";
+import { type GatewayGuard, OWN_ECHO_MS } from "./gateway_guard.ts";
 
 /** Frames held while a neighbour is resolved, in all. */
 const MAX_QUEUED = 64;
@@ -46,9 +42,6 @@ const MAX_QUEUED = 64;
 const MAX_ENTRIES = 4096;
 /** Milliseconds between two solicitations of one address. */
 const SOLICIT_GAP_MS = 1000;
-
-const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-const ZERO_MAC = new Uint8Array(6);
 
 interface Queued {
   key: string | number;
@@ -58,6 +51,7 @@ interface Queued {
 /** The neighbour caches of one interface. */
 export class Neighbours {
   readonly #iface: Iface;
+  readonly #guard: GatewayGuard;
   readonly #arp = newArpPacket();
   /** ARP packets and neighbour solicitations are written here (never the data path's buffers). */
   readonly #buf = new Uint8Array(ETH_HLEN + IPV6_HLEN + 64);
@@ -71,8 +65,9 @@ export class Neighbours {
   readonly #queue: Queued[] = [];
   readonly #lastSolicit = new Map<string | number, number>();
 
-  constructor(iface: Iface) {
+  constructor(iface: Iface, guard: GatewayGuard) {
     this.#iface = iface;
+    this.#guard = guard;
   }
 
   /** Takes an ARP frame from the guest: learns its sender, answers for our addresses. */
@@ -84,6 +79,15 @@ export class Neighbours {
       return;
     }
     const c = iface.config;
+    // Our own probe, come back through a loop: neither a question for us nor a claim.
+    if (this.#guard.isProbeMac(frame, a.senderMacOffset)) return;
+    if (a.senderIp === c.gateway) {
+      if (!this.#ownRequest(frame, a.op, a.senderMacOffset, a.targetIp)) {
+        const what = `an ARP ${a.op === ARP_REPLY ? "reply" : "request"} for ${formatIpv4(c.gateway)}`;
+        this.#guard.claimed(what, 4, frame, a.senderMacOffset);
+      }
+      return;
+    }
     if (a.senderIp !== 0 && iface.isGuest4(a.senderIp)) this.learn4(a.senderIp, frame, a.senderMacOffset);
     if (a.op !== ARP_REQUEST) return;
     if (a.targetIp !== c.gateway && a.targetIp !== c.dns && !iface.virtual4.has(a.targetIp)) return;
@@ -162,6 +166,12 @@ export class Neighbours {
     return m === undefined ? undefined : formatMac(m, 0);
   }
 
+  /** Whether an ARP packet from the gateway is a request of ours come back (a loop): we asked for its target just now. */
+  #ownRequest(b: Uint8Array, op: number, macOff: number, target: number): boolean {
+    if (op !== ARP_REQUEST || !macEquals(b, macOff, this.#iface.mac)) return false;
+    return (this.#lastSolicit.get(target) ?? -Infinity) > this.#iface.now() - OWN_ECHO_MS;
+  }
+
   #enqueue(key: string | number, frame: Uint8Array): void {
     const stats = this.#iface.stats;
     if (this.#queue.length >= MAX_QUEUED) {
@@ -198,24 +208,13 @@ export class Neighbours {
   #solicit4(ip: number): void {
     if (!this.#maySolicit(ip)) return;
     const iface = this.#iface;
-    const f = this.#buf;
-    writeEthernetHeader(f, 0, BROADCAST_MAC, 0, iface.mac, ETH_P_ARP);
-    writeArp(f, ETH_HLEN, ARP_REQUEST, iface.mac, iface.config.gateway, ZERO_MAC, ip);
-    iface.emit(f.subarray(0, ETH_HLEN + ARP_LEN));
+    iface.emit(this.#buf.subarray(0, writeArpRequestFrame(this.#buf, iface.mac, iface.config.gateway, ip)));
   }
 
   #solicit6(target: Uint8Array): void {
     if (!this.#maySolicit(hex16(target, 0))) return;
     const iface = this.#iface;
-    const f = this.#buf;
-    const io = ETH_HLEN + IPV6_HLEN;
-    const l = writeNeighborSolicit(f, io, target, iface.mac);
-    const group = solicitedNode(target);
     const src = isIpv6LinkLocal(target, 0) ? iface.linkLocal : iface.config.gateway6;
-    writeIpv6Header(f, ETH_HLEN, l, IPPROTO.ICMPV6, 255, src, group);
-    finishIcmpv6(f, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
-    writeIpv6MulticastDestination(f, 0, group, 0);
-    writeEthernetSource(f, 0, iface.mac, ETH_P_IPV6);
-    iface.emit(f.subarray(0, io + l));
+    iface.emit(this.#buf.subarray(0, writeSolicitFrame(this.#buf, iface.mac, src, target)));
   }
 }

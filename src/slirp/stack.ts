@@ -12,6 +12,8 @@
  * - iface.ts: the addresses and the policy (who is a guest, who may be
  *   reached, what the guest sees of a host peer), counters, the clock;
  * - neighbours.ts: ARP, the MAC caches and the frames waiting for them;
+ * - gateway_guard.ts: probes for our addresses when bound to a link, and
+ *   one line when another slirp on the switch claims them;
  * - ipv4_input.ts / ipv6_input.ts: checked IP input, reassembly, ICMP echo
  *   for our addresses, DHCP hand-off, router advertisements and NDP;
  * - udp_nat.ts and ping_nat.ts: UDP and ICMP echo through host sockets,
@@ -47,6 +49,7 @@ import { IpOutput } from "./ip_output.ts";
 import { Ipv4Input } from "./ipv4_input.ts";
 import { Ipv6Input, RA_INTERVAL_MS } from "./ipv6_input.ts";
 import { Neighbours } from "./neighbours.ts";
+import { GatewayGuard } from "./gateway_guard.ts";
 import { PingNat } from "./ping_nat.ts";
 import type { Reassembler } from "./reassembly.ts";
 import type { TcpCoreSide, TcpEngine } from "./tcp/api.ts";
@@ -113,6 +116,7 @@ export class SlirpStack implements TcpCoreSide {
 
   readonly #iface: Iface;
   readonly #neighbours: Neighbours;
+  readonly #guard: GatewayGuard;
   readonly #out: IpOutput;
   readonly #udp: UdpNat;
   readonly #ping: PingNat;
@@ -141,7 +145,8 @@ export class SlirpStack implements TcpCoreSide {
     this.mac = iface.mac;
     this.linkLocal = iface.linkLocal;
     this.stats = iface.stats;
-    this.#neighbours = new Neighbours(iface);
+    this.#guard = new GatewayGuard(iface);
+    this.#neighbours = new Neighbours(iface, this.#guard);
     this.#out = new IpOutput(iface, this.#neighbours);
     const net = options.hostNet;
     this.#icmp = new IcmpErrors(iface, this.#out);
@@ -176,6 +181,7 @@ export class SlirpStack implements TcpCoreSide {
     const parts = {
       out: this.#out,
       neighbours: this.#neighbours,
+      guard: this.#guard,
       udp,
       ping: this.#ping,
       dhcp: this.dhcp,
@@ -198,9 +204,15 @@ export class SlirpStack implements TcpCoreSide {
     this.#nextSweep = now + 1000;
   }
 
-  /** Binds where the stack's frames go (the link that carries the stack). */
+  /** Binds where the stack's frames go (the link that carries the stack); probes for our addresses there. */
   attach(sink: StackSink): void {
     this.#iface.sink = sink;
+    this.probeAddresses();
+  }
+
+  /** Probes for our addresses from now on (gateway_guard.ts): the link that carries the stack was plugged in. */
+  probeAddresses(): void {
+    this.#guard.arm(this.now());
   }
 
   /**
@@ -302,9 +314,11 @@ export class SlirpStack implements TcpCoreSide {
       stats.badFrames++;
       return;
     }
-    // Our MAC, broadcast or multicast (IPv6 neighbour discovery) only.
+    // Our MAC, broadcast or multicast (IPv6 neighbour discovery) only; and answers to our ARP probes.
     if (!isMulticast(frame, 0) && !macEquals(frame, 0, iface.mac)) {
-      stats.notForUs++;
+      if (this.#guard.isProbeMac(frame, 0) && etherType(frame) === ETH_P_ARP && this.config.v4) {
+        this.#neighbours.arpIn(frame);
+      } else stats.notForUs++;
       return;
     }
     if (isMulticast(frame, SRC_OFFSET)) {
@@ -382,6 +396,7 @@ export class SlirpStack implements TcpCoreSide {
     const now = this.now();
     this.tcp.poll();
     this.tftp?.poll(now);
+    this.#guard.poll(now);
     if (now >= this.#nextRa) {
       this.#nextRa = now + RA_INTERVAL_MS;
       if (this.config.v6) this.#ipv6.advertise(null);
@@ -404,6 +419,7 @@ export class SlirpStack implements TcpCoreSide {
         this.#nextSweep,
         this.config.v6 ? this.#nextRa : Infinity,
         this.tftp?.nextDeadline() ?? Infinity,
+        this.#guard.nextProbe,
       ) - now,
     );
     return Math.min(own, this.tcp.nextTimerMs());
@@ -446,6 +462,9 @@ export class SlirpStack implements TcpCoreSide {
         }, ${this.tftp.completed} done`,
       ]),
       `UDP flows ${this.#udp.flowCount}, ICMP flows ${this.#ping.flowCount}, leases ${this.dhcp.leases().length}`,
+      ...(this.#guard.conflict === null
+        ? []
+        : [`gateway conflict: ${this.#guard.conflict} (another slirp?)`]),
     ];
   }
 

@@ -1,7 +1,8 @@
 /**
  * A slirp's counters as Prometheus metrics (`vde slirp --http`): frames to
  * and from the switch, TCP connections open and opened, UDP NAT flows open
- * and opened, bytes carried by TCP, DNS and DHCP answers. All are read from
+ * and opened, bytes carried by TCP, DNS and DHCP answers, claims of the
+ * gateway's address by another slirp. All are read from
  * the counters the stack keeps for `slirp/print`; a scrape adds nothing to
  * the packet path.
  */
@@ -50,5 +51,11 @@ export function renderSlirpMetrics(name: string, stack: SlirpStack): string {
       s.udpFlows,
     ]]),
     ...metricFamily("vde_slirp_dhcp_replies_total", "counter", "DHCP replies sent.", [[l, s.dhcpReplies]]),
+    ...metricFamily(
+      "vde_slirp_gateway_conflicts_total",
+      "counter",
+      "Frames from another port claiming the slirp's gateway address (a second slirp on the switch).",
+      [[l, s.gatewayConflicts]],
+    ),
   ].join("\n") + "\n";
 }

@@ -1,9 +1,11 @@
 /**
  * ARP for IPv4 over Ethernet (RFC 826): the only kind the slirp stack
  * speaks. `parseArp` checks the hardware and protocol types and lengths
- * before reading a field; `writeArp` builds a 28-byte packet in place.
+ * before reading a field; `writeArp` builds a 28-byte packet in place,
+ * `writeArpRequestFrame` a whole broadcast request.
  */
 import { readU32, writeU32 } from "./bytes.ts";
+import { ETH_HLEN, writeEthernetHeader } from "./ethernet.ts";
 import type { ParseError } from "./parse.ts";
 
 /** Ethertype of ARP. */
@@ -75,4 +77,23 @@ export function writeArp(
   writeU32(b, off + 14, senderIp);
   b.set(targetMac.subarray(0, 6), off + 18);
   writeU32(b, off + 24, targetIp);
+}
+
+const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+const ZERO_MAC = new Uint8Array(6);
+
+/**
+ * Writes a broadcast ARP request frame at `b[0]` from `mac` (Ethernet and
+ * ARP sender) asking for `targetIp`; a `senderIp` of 0 makes it an RFC 5227
+ * probe. Returns its length.
+ */
+export function writeArpRequestFrame(
+  b: Uint8Array,
+  mac: Uint8Array,
+  senderIp: number,
+  targetIp: number,
+): number {
+  writeEthernetHeader(b, 0, BROADCAST_MAC, 0, mac, ETH_P_ARP);
+  writeArp(b, ETH_HLEN, ARP_REQUEST, mac, senderIp, ZERO_MAC, targetIp);
+  return ETH_HLEN + ARP_LEN;
 }

@@ -8,7 +8,10 @@
  */
 import { concatBytes, readU32, writeU32 } from "./bytes.ts";
 import { encodeDnsName } from "./dns.ts";
-import { ICMPV6 } from "./icmpv6.ts";
+import { ETH_HLEN, writeEthernetSource, writeIpv6MulticastDestination } from "./ethernet.ts";
+import { finishIcmpv6, ICMPV6 } from "./icmpv6.ts";
+import { IPPROTO } from "./ipv4.ts";
+import { ETH_P_IPV6, IPV6_HLEN, solicitedNode, writeIpv6Header } from "./ipv6.ts";
 import type { ParseError } from "./parse.ts";
 
 /** NDP option types. */
@@ -156,21 +159,52 @@ export function writeNeighborAdvert(
   return 32;
 }
 
-/** Writes a neighbour solicitation for `target` with our MAC; returns its length (32). */
+/**
+ * Writes a neighbour solicitation for `target` with our MAC; returns its
+ * length (32). A null `mac` writes duplicate address detection's
+ * solicitation (24): its source is the unspecified address, which must not
+ * carry a source link-layer option (RFC 4861 section 4.3).
+ */
 export function writeNeighborSolicit(
   b: Uint8Array,
   off: number,
   target: Uint8Array,
-  mac: Uint8Array,
+  mac: Uint8Array | null,
 ): number {
-  b.fill(0, off, off + 32);
+  b.fill(0, off, off + (mac === null ? 24 : 32));
   b[off] = ICMPV6.NEIGHBOR_SOLICIT;
   b.set(target.subarray(0, 16), off + 8);
+  if (mac === null) return 24;
   b[off + 24] = NDP_OPT.SOURCE_LL;
   b[off + 25] = 1;
   b.set(mac.subarray(0, 6), off + 26);
   return 32;
 }
+
+/**
+ * Writes a whole neighbour solicitation frame at `b[0]` (room for 86
+ * bytes): from `mac` to the solicited-node group of `target`, hop limit
+ * 255, from the IPv6 address `src`, checksum filled. A null `src` is
+ * duplicate address detection's: from the unspecified address, without the
+ * source link-layer option. Returns its length.
+ */
+export function writeSolicitFrame(
+  b: Uint8Array,
+  mac: Uint8Array,
+  src: Uint8Array | null,
+  target: Uint8Array,
+): number {
+  const io = ETH_HLEN + IPV6_HLEN;
+  const l = writeNeighborSolicit(b, io, target, src === null ? null : mac);
+  const group = solicitedNode(target);
+  writeIpv6Header(b, ETH_HLEN, l, IPPROTO.ICMPV6, 255, src ?? UNSPECIFIED, group);
+  finishIcmpv6(b, io, l, ETH_HLEN + 8, ETH_HLEN + 24);
+  writeIpv6MulticastDestination(b, 0, group, 0);
+  writeEthernetSource(b, 0, mac, ETH_P_IPV6);
+  return io + l;
+}
+
+const UNSPECIFIED = new Uint8Array(16);
 
 /** What a router advertisement announces. */
 export interface RouterAdvert {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   DemandGovernor,
   DownloadYield,
+  RateWindow,
   RealtimeGovernor,
   smallFrames,
 } from "../../src/dataplane/priority.ts";
@@ -216,4 +217,25 @@ Deno.test("a slirp thread that could not raise its nice value never changes it",
   run(300, 83 * 1514, 83, 0);
   run(300, 0, 0, 0);
   assert.deepEqual(nices, []);
+});
+
+Deno.test("a rate window judges each counter over 10 ms against 100 Mbit/s and holds a sign of bulk 200 ms", () => {
+  const w = new RateWindow(2, 1000);
+  w.add(0, 200_000);
+  w.add(1, 1_000);
+  assert.equal(w.roll(1009.9), false, "the window runs 10 ms");
+  w.add(0, 1);
+  assert.equal(w.roll(1012), true);
+  assert.equal(w.sum(0), 200_001);
+  assert.equal(w.bulk(0), true, "200 KB in 12 ms: bulk");
+  assert.equal(w.bulk(1), false, "1 KB in 12 ms: not bulk");
+  // The next window starts empty, from the roll.
+  w.add(0, 124_999);
+  assert.equal(w.roll(1022), true);
+  assert.equal(w.bulk(0), false, "just under 12,500 bytes a ms");
+  assert.equal(w.sum(1), 0);
+  assert.equal(w.held(1022), false, "no sign yet");
+  w.sign(1022);
+  assert.equal(w.held(1222), true, "held 200 ms");
+  assert.equal(w.held(1222.1), false, "then let go");
 });

@@ -101,12 +101,14 @@ Deno.test("owner and receive thread interleaved at random never read the socket 
   }
 });
 
-function governorRig() {
+function governorRig(lossy = true) {
   const clock = { now: 1000 };
-  return { clock, governor: new HandoverGovernor(() => clock.now) };
+  const governor = new HandoverGovernor(() => clock.now);
+  if (lossy) governor.lossSeen();
+  return { clock, governor };
 }
 
-Deno.test("the governor engages the receive thread on 80 frames or 6 KiB in one read or 100 Mbit/s over 10 ms, not for a download's acknowledgements", () => {
+Deno.test("after a loss the governor engages the receive thread on 80 frames or 6 KiB in one read or 100 Mbit/s over 10 ms, not for a download's acknowledgements", () => {
   const { clock, governor } = governorRig();
   // A download's acknowledgements: 66-byte frames, 40 a ms (about 1 Gbit/s of data the other way).
   for (let i = 0; i < 400; i++) {
@@ -158,18 +160,19 @@ Deno.test("the governor gives the socket back on the first batch after the hold,
   assert.equal(governor.relayed(8_000), true, "given back");
 });
 
-Deno.test("the governor leaves a jumbo stream to the owner until a loss on the way in, then relays it", () => {
-  const { clock, governor } = governorRig();
-  // 9 KB frames at about 3 Gbit/s, one or ten at a time, and a late owner's full kernel queue.
+Deno.test("the governor leaves every stream to the owner until a loss on the way in, then relays it", () => {
+  const { clock, governor } = governorRig(false);
+  // 9 KB frames at about 3 Gbit/s, full-size ones at about 1.5 Gbit/s, one or ten at a time, and a late
+  // owner's full batch.
   for (let i = 0; i < 2000; i++) {
     clock.now += 0.025;
     const frames = i % 10 === 0 ? 10 : 1;
-    assert.equal(governor.direct(frames * 9230, frames), false, `read ${i}`);
+    assert.equal(governor.direct(frames * 9230, frames), false, `jumbo read ${i}`);
+    assert.equal(governor.direct(frames * 1514, frames), false, `full-size read ${i}`);
   }
-  assert.equal(governor.direct(11 * 9230 + 3 * 66, 14), false, "jumbo frames and a few acknowledgements");
-  // Frames of an MTU of 1500 in the same reads are still a stream.
-  assert.equal(governor.direct(5 * 1514, 5), true, "5 full-size frames");
+  assert.equal(governor.direct(64 * 1514, 64), false, "a full batch of full-size frames");
+  governor.lossSeen();
+  assert.equal(governor.direct(5 * 1514, 5), true, "after a loss: 5 full-size frames are a backlog");
   const g = governorRig();
-  g.governor.lossSeen();
   assert.equal(g.governor.direct(9230, 1), true, "after a loss: a jumbo frame is a backlog, as before");
 });

@@ -164,6 +164,8 @@ Deno.test("an on-demand link hands its socket to the receive thread and back man
         assert.equal(err, 0);
       };
       assert.ok(link.readsDirect, "the link reads its socket itself until a stream comes");
+      // Streams are relayed once a loss on the way in was seen (read_handover.ts).
+      link.upstreamLoss();
       let handovers = 0;
       for (let round = 0; round < 25; round++) {
         // A burst larger than one read's batch: the first read (a stream's backlog) engages the receive thread,

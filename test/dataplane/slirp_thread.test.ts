@@ -43,13 +43,19 @@ async function withThread(
 }
 
 /** Frames the thread sent, collected by polling our end. */
-async function nextArp(theirs: UnixDgramSocket, op: number): Promise<{ frame: Uint8Array; arp: ArpPacket }> {
+/** The next ARP frame of operation `op` (and for `target`, when given) the slirp thread sends. */
+async function nextArp(
+  theirs: UnixDgramSocket,
+  op: number,
+  target?: number,
+): Promise<{ frame: Uint8Array; arp: ArpPacket }> {
   const arp: ArpPacket = { op: 0, senderMacOffset: 0, senderIp: 0, targetMacOffset: 0, targetIp: 0 };
   let found: Uint8Array | null = null;
   await waitFor(() => {
     theirs.recvBatch((f) => {
       if (found !== null || f.length < ETH_HLEN + 28 || f[12] !== 0x08 || f[13] !== 0x06) return;
-      if (parseArp(f, ETH_HLEN, f.length - ETH_HLEN, arp) === null && arp.op === op) found = f.slice();
+      if (parseArp(f, ETH_HLEN, f.length - ETH_HLEN, arp) !== null || arp.op !== op) return;
+      if (target === undefined || arp.targetIp === target) found = f.slice();
     }, { oversize: 0 });
     return found !== null;
   }, { timeoutMs: 10_000, what: `an ARP ${op === ARP_REPLY ? "reply" : "request"} from the slirp thread` });
@@ -98,8 +104,9 @@ Deno.test("a TCP forward on the slirp thread from host port 0 logs the port it g
       const port = forwardPort(lines, /^vde slirp: forward tcp:127\.0\.0\.1:(\d+):10\.0\.2\.15:80$/);
       const client = await Deno.connect({ hostname: "127.0.0.1", port });
       try {
-        // The accepted client becomes a SYN to the guest, whose MAC the stack asks for first.
-        const { arp } = await nextArp(theirs, ARP_REQUEST);
+        // The accepted client becomes a SYN to the guest, whose MAC the stack asks for first (after the
+        // probe for its own gateway address that a slirp sends when plugged).
+        const { arp } = await nextArp(theirs, ARP_REQUEST, GUEST_IP);
         assert.equal(arp.targetIp, GUEST_IP);
       } finally {
         client.close();

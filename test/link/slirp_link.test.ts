@@ -38,7 +38,11 @@ Deno.test("forwards from host port 0 listen on ports the kernel picks, which the
     const client = dgram.createSocket("udp4");
     await new Promise((sent) => client.send(new Uint8Array([1]), udp, "127.0.0.1", sent));
     client.close();
-    await until("an ARP request for the guest", () => out.some((f) => f[12] === 0x08 && f[13] === 0x06));
+    // (For 10.0.2.15, the ARP target's last byte: not a probe for the gateway.)
+    await until(
+      "an ARP request for the guest",
+      () => out.some((f) => f[12] === 0x08 && f[13] === 0x06 && f[41] === 15),
+    );
     // At run time (the console's slirp/forward add) too, and it is removed by the port it got.
     const added = await link.stack.addForward(parseForward("tcp:127.0.0.1:0:81", link.stack.config));
     assert.notEqual(added.hostPort, 0);
@@ -71,5 +75,19 @@ Deno.test("a slirp link follows the congestion of the link it feeds and unhooks 
   } finally {
     link.close();
     await poller().stop();
+  }
+});
+
+Deno.test("a slirp link plugged into a peer probes there for its gateway: an ARP probe and a DAD solicitation", async () => {
+  const link = await openSlirpLink(parseSlirpOptions("/restricted"), { log: () => {} });
+  const peer = new MemoryLink("switch");
+  try {
+    link.onFrame = (f) => peer.send(f);
+    link.feeds(peer);
+    const arpProbe = (f: Uint8Array) => f[12] === 0x08 && f[13] === 0x06 && f[28] === 0 && f[41] === 2;
+    const dad = (f: Uint8Array) => f[12] === 0x86 && f[13] === 0xdd && f[54] === 135 && f[22] === 0;
+    await until("an ARP probe and a DAD solicitation", () => peer.sent.some(arpProbe) && peer.sent.some(dad));
+  } finally {
+    link.close();
   }
 });

@@ -620,26 +620,43 @@ Deno.test("window scaling carries windows beyond 64 KiB", () => {
   assert.equal(inFlight, 10 * 1460, "limited by the initial congestion window, not the 64 KiB field");
 });
 
-Deno.test("on a short path the receive window never offers more than receiveWindowSegments segments", () => {
+Deno.test("on a short path the receive window reaches at most receiveWindowSegments past what arrived", () => {
   const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
   rig.accept({ mss: 1460, wscale: 7 });
   const cap = 64 * rig.conn.cfg.mss;
   const win = (s: Seg) => s.window << rig.conn.rcvShift;
   rig.conn.sendAck();
-  let offered = win(rig.take()[0]!);
-  assert.ok(offered <= cap && offered > cap - (1 << rig.conn.rcvShift), `first window ${offered}`);
-  // A peer that sends all it may while the owner reads nothing: the window closes at 64 segments.
+  const first = win(rig.take()[0]!);
+  assert.ok(first <= cap && first > cap - (1 << rig.conn.rcvShift), `first window ${first}`);
+  // A peer that sends all it may: what it has in flight (offered but not yet arrived) never passes the
+  // cap, however much the owner holds unread.
   let sent = 0;
-  while (offered - sent >= 1000) {
+  let edge = first;
+  while (sent < 400_000) {
     rig.data(bytes(1000, sent));
     sent += 1000;
-    for (const s of rig.take()) offered = sent + win(s);
+    for (const s of rig.take()) {
+      assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
+      edge = Math.max(edge, sent + win(s));
+    }
+    assert.ok(edge - sent <= cap, `${edge - sent} bytes may be in flight, at most ${cap}`);
   }
-  assert.ok(sent <= cap, `${sent} bytes accepted, at most ${cap}`);
-  // The owner reads it all: the window opens again, to 64 segments and no more.
-  rig.conn.consume(rig.conn.receiveRegion().length);
+});
+
+Deno.test("on a short path data held for the host does not close the window", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
+  rig.accept({ mss: 1460, wscale: 7 });
+  const cap = 64 * rig.conn.cfg.mss;
+  // Half the cap arrives and waits for a host write: the window the peer sees is still the whole cap.
+  for (let i = 0; i < 32; i++) rig.data(bytes(1460, i));
+  rig.take();
   rig.conn.sendAck();
-  for (const s of rig.take()) assert.ok(win(s) <= cap, `window ${win(s)} within ${cap}`);
+  const w = rig.take()[0]!.window << rig.conn.rcvShift;
+  assert.equal(rig.conn.readableBytes, 32 * 1460);
+  assert.ok(w > cap - (1 << rig.conn.rcvShift) && w <= cap, `window ${w} with half the cap held`);
+  // Nor does the host write that drains it make a window update: the edge did not move.
+  rig.conn.consume(rig.conn.receiveRegion().length);
+  assert.equal(rig.take().length, 0, "no window update after the host write");
 });
 
 Deno.test("on a short path the receive window stays five frames below what the switch queues for us", () => {

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
+import {
+  ARP_REPLY,
+  ARP_REQUEST,
+  newArpPacket,
+  parseArp,
+  writeArp,
+  writeArpRequestFrame,
+} from "../../src/wire/arp.ts";
 
 const MAC = new Uint8Array([2, 0, 0, 0, 0, 1]);
 
@@ -29,4 +36,18 @@ Deno.test("parseArp refuses short, foreign and unknown packets", () => {
     b[at] = v;
     assert.match(parseArp(b, 0, 28, a)!, re);
   }
+});
+
+Deno.test("an ARP request frame is broadcast from the sender's MAC; sender 0.0.0.0 makes it a probe", () => {
+  const mac = new Uint8Array([2, 0, 0, 0, 0, 9]);
+  const b = new Uint8Array(64);
+  const len = writeArpRequestFrame(b, mac, 0, 0x0a000202);
+  assert.equal(len, 42);
+  assert.deepEqual([...b.subarray(0, 14)], [255, 255, 255, 255, 255, 255, 2, 0, 0, 0, 0, 9, 8, 6]);
+  const a = newArpPacket();
+  assert.equal(parseArp(b, 14, len - 14, a), null);
+  assert.equal(a.op, ARP_REQUEST);
+  assert.equal(a.senderIp, 0);
+  assert.equal(a.targetIp, 0x0a000202);
+  assert.deepEqual(b.subarray(a.senderMacOffset, a.senderMacOffset + 6), mac);
 });

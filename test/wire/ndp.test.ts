@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
-import { ICMPV6 } from "../../src/wire/icmpv6.ts";
+import { ICMPV6, newIcmpv6Message, parseIcmpv6 } from "../../src/wire/icmpv6.ts";
+import { formatMac } from "../../src/wire/ethernet.ts";
 import {
   newNdpMessage,
   parseNdp,
   writeNeighborAdvert,
   writeNeighborSolicit,
   writeRouterAdvert,
+  writeSolicitFrame,
 } from "../../src/wire/ndp.ts";
-import { formatIpv6 } from "../../src/wire/ipv6.ts";
+import { formatIpv6, newIpv6Header, parseIpv6 } from "../../src/wire/ipv6.ts";
 import { ipLiteral } from "../../src/wire/ip_address.ts";
 
 const MAC = new Uint8Array([0x52, 0x55, 10, 0, 2, 2]);
@@ -70,4 +72,30 @@ Deno.test("parseNdp refuses options with a zero or lying length", () => {
   const echo = b.slice();
   echo[0] = 128;
   assert.match(parseNdp(echo, 0, len, m)!, /not neighbour discovery/);
+});
+
+Deno.test("a solicitation frame goes to the target's solicited-node group; a DAD one from :: without the source option", () => {
+  const target = ipLiteral("fd00::2");
+  const h = newIpv6Header();
+  const icmp = newIcmpv6Message();
+  const m = newNdpMessage();
+  for (const src of [ipLiteral("fd00::1"), null]) {
+    const b = new Uint8Array(86);
+    const len = writeSolicitFrame(b, MAC, src, target);
+    assert.equal(len, src === null ? 78 : 86);
+    assert.equal(formatMac(b, 0), "33:33:ff:00:00:02");
+    assert.equal(formatMac(b, 6), "52:55:0a:00:02:02");
+    assert.equal(parseIpv6(b, 14, len - 14, h), null);
+    assert.equal(h.hopLimit, 255);
+    assert.equal(formatIpv6(b, h.srcOffset), src === null ? "::" : "fd00::1");
+    assert.equal(formatIpv6(b, h.dstOffset), "ff02::1:ff00:2");
+    assert.equal(
+      parseIcmpv6(b, h.dataOffset, h.dataLength, h.srcOffset, h.dstOffset, icmp),
+      null,
+      "checksum",
+    );
+    assert.equal(parseNdp(b, h.dataOffset, h.dataLength, m), null);
+    assert.equal(formatIpv6(b, m.targetOffset), "fd00::2");
+    assert.equal(m.sourceMacOffset < 0, src === null);
+  }
 });

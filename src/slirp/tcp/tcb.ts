@@ -63,10 +63,12 @@
  * their offset past the contents, and a short sorted list of received ranges
  * (bounded) remembers them. The advertised window is the free space of the
  * ring as allocated, so every byte offered has a place, and on a short path
- * (a switch on this host) a few frames less than what the switch's socket
- * queues for us (`switchQueueFrames`, read by the slirp thread; unknown,
- * or once a frame was lost there: `receiveWindowSegments`), so that a
- * switch that drops what it cannot queue (Debian's) never has to; a ring
+ * (a switch on this host) no more than a few frames less than what the
+ * switch's socket queues for us (`switchQueueFrames`, read by the slirp
+ * thread; unknown, or once a frame was lost there:
+ * `receiveWindowSegments`) past `rcvNxt`, so that a switch that drops what
+ * it cannot queue (Debian's) never has to; bytes already received and held
+ * for the owner are not in that queue and do not count against it; a ring
  * more than half full doubles (autotuning) up to its maximum while the
  * engine-wide buffer budget allows. The right edge only moves right (scaling rounds a
  * window field down by less than one unit; data up to the largest edge ever
@@ -869,12 +871,29 @@ export class TcpConnection {
     return done;
   }
 
+  /**
+   * The furthest right edge we could offer now: only allocated space (the
+   * ring grows, autotuning, before the window does), and on a short path
+   * no more than the window cap past `rcvNxt`. The cap bounds what is in
+   * flight towards us, in the switch's queue; bytes already here, held for
+   * a host write, are not in it and do not close the window (measured from
+   * `rcvBase`, a 64 KB hold took half of the 88 segments a guest behind
+   * Debian's switch may have in flight).
+   */
+  #rightEdge(ring: ByteRing): number {
+    const right = seqAdd(this.rcvBase, ring.capacity);
+    const limit = this.#windowCap();
+    if (limit === Infinity) return right;
+    const capped = seqAdd(this.rcvNxt, limit);
+    return seqLt(capped, right) ? capped : right;
+  }
+
   /** After the owner drained data: a window update when the window was small and can grow by a useful step. */
   #maybeWindowUpdate(): void {
     const ring = this.rcvBuf;
     if (ring === null || !this.synchronized || this.peerFin) return;
     const cap = ring.capacity;
-    const potential = seqAdd(this.rcvBase, cap);
+    const potential = this.#rightEdge(ring);
     const step = Math.min(2 * this.cfg.mss, cap >> 1);
     if (seqDiff(potential, this.rcvAdvRight) >= step && seqDiff(this.rcvAdvRight, this.rcvNxt) < (cap >> 1)) {
       this.stats.windowUpdates++;
@@ -1947,12 +1966,8 @@ export class TcpConnection {
       const w = seqDiff(this.rcvAdvRight, this.rcvNxt);
       return w <= 0 ? 0 : Math.min(0xffff, w >>> this.rcvShift);
     }
-    // Only allocated space is offered: the ring grows (autotuning) before the window does.
     const cap = ring.capacity;
-    let right = seqAdd(this.rcvBase, cap);
-    // A short path: at most `receiveWindowSegments` segments.
-    const limit = this.#windowCap();
-    if (limit < cap) right = seqAdd(this.rcvBase, limit);
+    let right = this.#rightEdge(ring);
     // Receiver silly window avoidance: move the right edge only by a useful step.
     if (
       seqDiff(right, this.rcvAdvRight) < Math.min(cap >> 1, this.cfg.mss) &&

@@ -1,0 +1,159 @@
+/**
+ * Address conflict detection for the slirp's gateway. Every slirp (ours,
+ * `vde switch --slirp`, Debian's libslirp plugin) answers as 10.0.2.2 by
+ * default, for ARP, DHCP and DNS: two on one switch give guests two DHCP
+ * offers and split their traffic, silently. This part makes it said.
+ *
+ * Theory of operation. When the stack is bound to a link, and again when
+ * that link is plugged into a switch (`arm`), it probes
+ * for its own addresses: `PROBES` ARP probes for the gateway (RFC 5227:
+ * sender address 0.0.0.0) and neighbour solicitations for the IPv6 gateway
+ * from the unspecified address (duplicate address detection, RFC 4862),
+ * `PROBE_GAP_MS` apart. A slirp already there answers them as it answers
+ * any guest. (A probe is not a claim: a slirp that hears one only answers;
+ * a guest may probe for its router too.) While the stack runs, its inputs report each frame that claims
+ * one of its addresses (`claimed`): an ARP packet whose sender is the
+ * gateway (RFC 5227 section 2.4), a neighbour advertisement for one of its
+ * IPv6 addresses, a DHCP offer or ack sent from the gateway address. The
+ * first is said in one line, what to do included; all are counted
+ * (`gatewayConflicts` in `slirp/print`). The stack keeps serving: QEMU
+ * users start things in any order, and stopping would not tell the other.
+ *
+ * The probes leave from a MAC of their own (random, locally administered),
+ * not the gateway's: every slirp of one network has the same gateway MAC
+ * (52:55 and the gateway address), and a switch takes an answer to that MAC
+ * to the port it last saw it on: the answering slirp's own, where it is
+ * dropped. The stack takes ARP to the probe MAC as to its own MAC.
+ *
+ * Our own frames: a switch does not send a frame back to its port, but a
+ * loop in the network (two cables between two switches without spanning
+ * tree) does. So a frame from the probe MAC is ours (and is not answered);
+ * an ARP request from the gateway MAC for an address the stack solicited
+ * moments ago is ours (neighbours.ts); a neighbour advertisement with our
+ * MAC within `OWN_ECHO_MS` of one we sent to all nodes is ours. The stack's
+ * DHCP replies go to the client's MAC, never to ours, so none comes back.
+ *
+ * Cost: nothing per frame on the data path. The inputs call in only on
+ * frames they already parse (ARP, neighbour discovery) or drop (a packet
+ * from the gateway's own address, a frame to another MAC).
+ */
+import { ETH_HLEN, formatMac, macEquals } from "../wire/ethernet.ts";
+import { writeArpRequestFrame } from "../wire/arp.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { IPV6_HLEN } from "../wire/ipv6.ts";
+import { writeSolicitFrame } from "../wire/ndp.ts";
+import type { Iface } from "./iface.ts";
+
+/** Probes per family after the stack is bound to a link (RFC 5227's PROBE_NUM). */
+export const PROBES = 3;
+/** Milliseconds from binding (or plugging) to the first probe. */
+export const PROBE_DELAY_MS = 100;
+/** Milliseconds between probes. */
+export const PROBE_GAP_MS = 1000;
+/** Milliseconds during which a frame like one we sent is taken for ours come back through a loop. */
+export const OWN_ECHO_MS = 2000;
+
+/** A random, locally administered unicast MAC. */
+export function randomProbeMac(): Uint8Array {
+  const mac = crypto.getRandomValues(new Uint8Array(6));
+  mac[0] = (mac[0]! & 0xfc) | 0x02;
+  return mac;
+}
+
+/** The gateway's guard against a second slirp on the same network. */
+export class GatewayGuard {
+  /** Where the probes come from, and their answers go to. */
+  readonly probeMac: Uint8Array;
+  readonly #iface: Iface;
+  readonly #buf = new Uint8Array(ETH_HLEN + IPV6_HLEN + 24);
+  #probesLeft = 0;
+  #nextProbe = Infinity;
+  #naToAllAt = -Infinity;
+  #first: string | null = null;
+
+  constructor(iface: Iface, probeMac: Uint8Array = randomProbeMac()) {
+    this.#iface = iface;
+    this.probeMac = probeMac;
+  }
+
+  /** The stack is bound to a link: probe from now on. */
+  arm(now: number): void {
+    const c = this.#iface.config;
+    if (!c.v4 && !c.v6) return;
+    this.#probesLeft = PROBES;
+    this.#nextProbe = now + PROBE_DELAY_MS;
+  }
+
+  /** When `poll` has a probe to send (Infinity: none). */
+  get nextProbe(): number {
+    return this.#nextProbe;
+  }
+
+  /** Sends the probes that are due. */
+  poll(now: number): void {
+    if (now < this.#nextProbe) return;
+    const c = this.#iface.config;
+    if (c.v4) this.#arpProbe();
+    if (c.v6) this.#dadProbe();
+    this.#nextProbe = --this.#probesLeft > 0 ? now + PROBE_GAP_MS : Infinity;
+  }
+
+  /** Whether the MAC at `b[off]` is the probes' (a frame to it is ours to take; from it, ours come back). */
+  isProbeMac(b: Uint8Array, off: number): boolean {
+    return macEquals(b, off, this.probeMac);
+  }
+
+  /** The stack sent a neighbour advertisement to all nodes (an answer to someone's duplicate address detection). */
+  sentAdvertToAll(now: number): void {
+    this.#naToAllAt = now;
+  }
+
+  /** Whether a neighbour advertisement with our MAC may be our own come back. */
+  ownAdvert(now: number): boolean {
+    return now - this.#naToAllAt < OWN_ECHO_MS;
+  }
+
+  /**
+   * Another host claims one of our addresses: counted; the first is said.
+   *
+   * @param what the frame, naming the address (`an ARP reply for 10.0.2.2`)
+   * @param family which family's option moves this slirp elsewhere
+   * @param b,macOff the claimant's MAC
+   */
+  claimed(what: string, family: 4 | 6, b: Uint8Array, macOff: number): void {
+    const iface = this.#iface;
+    iface.stats.gatewayConflicts++;
+    if (this.#first !== null) return;
+    this.#first = `${what} from ${formatMac(b, macOff)}`;
+    iface.log(
+      `the gateway address is taken on this switch: ${this.#first} came from another port. ` +
+        `Two slirps on one switch conflict (guests get two DHCP offers and split their traffic): ` +
+        `run one slirp per switch, or give this one another network (slirp option ${this.#hint(family)}); ` +
+        `this one keeps serving`,
+    );
+  }
+
+  /** The first claim seen, for the console; null when none. */
+  get conflict(): string | null {
+    return this.#first;
+  }
+
+  /** The option that would move this slirp: the next network of the same size, for IPv4. */
+  #hint(family: 4 | 6): string {
+    const c = this.#iface.config;
+    if (family === 6) return "addr6=PREFIX::2/64 with another prefix";
+    const size = 2 ** (32 - c.prefixLength);
+    const next = (c.network + size) % 2 ** 32 + (c.gateway - c.network);
+    return `addr=${formatIpv4(next >>> 0)}/${c.prefixLength}`;
+  }
+
+  #arpProbe(): void {
+    const b = this.#buf;
+    this.#iface.emit(b.subarray(0, writeArpRequestFrame(b, this.probeMac, 0, this.#iface.config.gateway)));
+  }
+
+  #dadProbe(): void {
+    const b = this.#buf;
+    this.#iface.emit(b.subarray(0, writeSolicitFrame(b, this.probeMac, null, this.#iface.config.gateway6)));
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * End to end, a second slirp on one switch is told, not silent
+ * (src/slirp/gateway_guard.ts): two `vde slirp` on our switch; ours beside
+ * Debian's libslirp plugin (`vde_plug vde://DIR slirp://`) on Debian's
+ * vde_switch; and `vde switch --slirp` hearing libslirp's broadcast DHCP
+ * offer to a guest, counted in `slirp/print`. Every slirp keeps running.
+ * Root only (namespaces); in CI it must run.
+ */
+import assert from "node:assert/strict";
+import { canNetns, withNetns } from "../helpers/netns.ts";
+import { hasCommand, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { udhcpcOnce } from "../helpers/udhcpc.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+import { cSwitchInLab, guestBehind, VDE } from "./_slirp_e2e.ts";
+
+/** The line a slirp says once when another claims its gateway. */
+const CONFLICT =
+  /the gateway address is taken on this switch: .* came from another port\. Two slirps on one switch conflict .*run one slirp per switch, or give this one another network \(slirp option addr=10\.0\.3\.2\/24\)/;
+/** A few seconds: the probes go out 0.1, 1.1 and 2.1 s after the slirp plugs in; bounded generously for a loaded machine. */
+const SAY_WITHIN_MS = 20_000;
+
+/** Past a slirp's probes (its last goes out 2.1 s after it plugs in). */
+const PROBES_OVER_MS = 3000;
+
+async function missing(tools: string[]): Promise<string | null> {
+  const why = await canNetns();
+  if (why !== null) return why;
+  for (const tool of tools) if (!(await hasCommand(tool))) return `${tool} is not installed`;
+  return null;
+}
+
+function assertRunning(...procs: ManagedProcess[]): void {
+  for (const p of procs) assert.equal(p.exitStatus, null, `${p.name} exited:\n${p.stderr}`);
+}
+
+Deno.test("two vde slirp on one vde switch: the second says the gateway is taken within seconds, both keep running", async (t) => {
+  if (skipUnless(t, await missing([]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    const dir = `${tmp}/sw`;
+    const sw = await startOurSwitch(dir);
+    lab.defer(async () => void (await sw.stop()));
+    const host = await lab.namespace("host");
+    const first = host.spawn([...VDE, "slirp", "--sock", dir], { name: "first vde slirp" });
+    await first.waitForOutput(/vde slirp: on /, 20_000, "stderr");
+    // Past the first one's probes (which the second would answer: then both would say it).
+    await sleep(PROBES_OVER_MS);
+    const second = host.spawn([...VDE, "slirp", "--sock", dir], { name: "second vde slirp" });
+    await second.waitForOutput(/vde slirp: on /, 20_000, "stderr");
+    const [line] = await second.waitForOutput(CONFLICT, SAY_WITHIN_MS, "stderr");
+    assert.match(
+      line,
+      /an? (ARP reply for 10\.0\.2\.2|neighbour advertisement for fd00::2) from 52:55:0a:00:02:02/,
+    );
+    // Once, not per probe answered.
+    await sleep(2500);
+    assert.equal(second.stderr.match(/gateway address is taken/g)?.length, 1, second.stderr);
+    assertRunning(first, second);
+    assert.doesNotMatch(first.stderr, /gateway address is taken/, `a probe is not a claim:\n${first.stderr}`);
+  });
+});
+
+Deno.test("our vde slirp beside Debian's libslirp plugin on Debian's vde_switch says the gateway is taken", async (t) => {
+  if (skipUnless(t, await missing(["vde_switch", "vde_plug"]))) return;
+  await withNetns(async (lab) => {
+    const { dir } = await cSwitchInLab(lab);
+    const host = await lab.namespace("host");
+    const libslirp = host.spawn(["vde_plug", `vde://${dir}`, "slirp://"], { name: "vde_plug slirp://" });
+    await sleep(500);
+    assertRunning(libslirp);
+    const ours = host.spawn([...VDE, "slirp", "--sock", dir], { name: "vde slirp" });
+    await ours.waitForOutput(/vde slirp: on /, 20_000, "stderr");
+    const [line] = await ours.waitForOutput(CONFLICT, SAY_WITHIN_MS, "stderr");
+    assert.match(line, /from 52:55:0a:00:02:02/);
+    await sleep(500);
+    assertRunning(libslirp, ours);
+  });
+});
+
+Deno.test("vde switch --slirp hears libslirp's broadcast DHCP offer to a guest: one line, counted in slirp/print", async (t) => {
+  if (skipUnless(t, await missing(["vde_plug", "busybox"]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    const dir = `${tmp}/sw`;
+    const sw = await startOurSwitch(dir, { extraArgs: ["--slirp", "--mgmt", `${tmp}/mgmt`] });
+    lab.defer(async () => void (await sw.stop()));
+    await waitFor(() => sw.stderr().includes("slirp on port"), {
+      timeoutMs: 20_000,
+      what: "the slirp on a port",
+    });
+    await sleep(PROBES_OVER_MS);
+    const host = await lab.namespace("host");
+    // libslirp plugs in after our probes: only what it sends while it runs can tell.
+    const libslirp = host.spawn(["vde_plug", `vde://${dir}`, "slirp://"], { name: "vde_plug slirp://" });
+    const guest = await lab.namespace("guest");
+    await guestBehind(guest, dir);
+    await guest.run(["ip", "link", "set", "t0", "up"]);
+    // Two servers answer; the guest takes one. Either way libslirp's offer went to every port.
+    const r = await guest.run(udhcpcOnce("t0", "/bin/true"), { check: false, timeoutMs: 20_000 });
+    assert.match(r.stdout + r.stderr, /lease of 10\.0\.2\.15 obtained/);
+    await waitFor(() => CONFLICT.test(sw.stderr()), { timeoutMs: SAY_WITHIN_MS, what: "the conflict line" });
+    assert.match(sw.stderr(), /a DHCP (offer|ack) from 10\.0\.2\.2 from 52:55:0a:00:02:02/);
+    assert.equal(sw.stderr().match(/gateway address is taken/g)?.length, 1, sw.stderr());
+
+    const mgmt = await MgmtClient.connect(`${tmp}/mgmt`);
+    try {
+      const reply = await mgmt.command("slirp/print");
+      assert.equal(reply.code, 0);
+      const text = (reply.lines ?? []).join("\n");
+      assert.match(text, /gatewayConflicts=[1-9]/, text);
+      assert.match(text, /gateway conflict: a DHCP (offer|ack) from 10\.0\.2\.2/, text);
+    } finally {
+      mgmt.close();
+    }
+    assertRunning(sw.process, libslirp);
+  });
+});

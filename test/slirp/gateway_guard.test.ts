@@ -1,0 +1,250 @@
+/**
+ * The gateway guard (src/slirp/gateway_guard.ts): a slirp bound to a link
+ * probes for its addresses, and a frame from elsewhere claiming them is one
+ * line and a count, while the stack keeps serving. Stacks here are wired as
+ * a switch would carry them (never back to the port a frame came from), or
+ * to themselves as a loop in the network would, on a virtual clock.
+ */
+import assert from "node:assert/strict";
+import { buildFrame, formatMac } from "../../src/wire/ethernet.ts";
+import { ARP_REPLY, ARP_REQUEST, newArpPacket, parseArp, writeArp } from "../../src/wire/arp.ts";
+import { buildDhcp, DHCP_MSG, DHCP_OPT } from "../../src/wire/dhcp.ts";
+import { newIpv6Header, parseIpv6, solicitedNode, writeIpv6Header } from "../../src/wire/ipv6.ts";
+import { finishIcmpv6, ICMPV6 } from "../../src/wire/icmpv6.ts";
+import { newNdpMessage, parseNdp, writeNeighborSolicit } from "../../src/wire/ndp.ts";
+import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
+import { defaultConfig, parseForward, type SlirpConfig } from "../../src/slirp/config.ts";
+import { SlirpStack } from "../../src/slirp/stack.ts";
+import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../../src/slirp/gateway_guard.ts";
+import { FakeHostNet, GUEST_MAC, udp4Frame } from "./helpers.ts";
+
+const GW6 = ipLiteral("fd00::2");
+const BROADCAST = "ff:ff:ff:ff:ff:ff";
+
+/** A stack on a virtual clock whose frames go to `route` (bound with `attach`, as a link binds it). */
+function boundStack(clock: { now: number }, config: Partial<SlirpConfig> = {}) {
+  const logs: string[] = [];
+  const net = new FakeHostNet();
+  const stack = new SlirpStack({
+    config: { ...defaultConfig(), dnsUpstream: [], ...config },
+    hostNet: net,
+    now: () => clock.now,
+    log: (m) => logs.push(m),
+  });
+  const sent: Uint8Array[] = [];
+  stack.attach({ output: (f) => sent.push(f.slice()), kick: () => {}, congested: () => false });
+  return { stack, logs, net, sent };
+}
+
+type Bound = ReturnType<typeof boundStack>;
+
+/** Moves every frame sent so far to `deliver`, until none is left (frames answered in turn included). */
+function carry(stacks: Bound[], deliver: (from: Bound, frame: Uint8Array) => void): void {
+  for (let moved = true; moved;) {
+    moved = false;
+    for (const s of stacks) {
+      for (const f of s.sent.splice(0)) {
+        moved = true;
+        deliver(s, f);
+      }
+    }
+  }
+}
+
+/** A two-port switch: each stack's frames reach the other, never itself. */
+function hub(a: Bound, b: Bound): () => void {
+  return () => carry([a, b], (from, f) => (from === a ? b : a).stack.input(f));
+}
+
+/** Runs the clock for `ms` in 100 ms steps, polling each stack and carrying frames. */
+function run(clock: { now: number }, stacks: Bound[], ms: number, carryAll: () => void): void {
+  for (let t = 0; t < ms; t += 100) {
+    clock.now += 100;
+    for (const s of stacks) s.stack.poll();
+    carryAll();
+  }
+}
+
+function guestArpRequest(targetIp: number[]): Uint8Array {
+  const p = new Uint8Array(28);
+  writeArp(
+    p,
+    0,
+    ARP_REQUEST,
+    new Uint8Array([2, 0, 0, 0, 0, 0x15]),
+    0x0a00020f,
+    new Uint8Array(6),
+    ipv4ToU32(new Uint8Array(targetIp)),
+  );
+  return buildFrame({ src: GUEST_MAC, type: 0x0806, payload: p });
+}
+
+function guestDiscover(): Uint8Array {
+  const chaddr = new Uint8Array([2, 0, 0, 0, 0, 0x15]);
+  const msg = buildDhcp({
+    op: 1,
+    xid: 7,
+    chaddr,
+    options: [[DHCP_OPT.MESSAGE_TYPE, new Uint8Array([DHCP_MSG.DISCOVER])]],
+  });
+  return udp4Frame([0, 0, 0, 0], 68, [255, 255, 255, 255], 67, msg, { dstMac: BROADCAST });
+}
+
+/** A guest's duplicate address detection for `target` (source ::, no options). */
+function dadSolicit(target: Uint8Array): Uint8Array {
+  const ip = new Uint8Array(40 + 24);
+  const l = writeNeighborSolicit(ip, 40, target, null);
+  const group = solicitedNode(target);
+  writeIpv6Header(ip, 0, l, 58, 255, new Uint8Array(16), group);
+  finishIcmpv6(ip, 40, l, 8, 24);
+  return buildFrame({ src: GUEST_MAC, dst: "33:33:ff:00:00:02", type: 0x86dd, payload: ip });
+}
+
+function withDestination(frame: Uint8Array, mac: string): Uint8Array {
+  const f = frame.slice();
+  f.set(mac.split(":").map((x) => parseInt(x, 16)), 0);
+  return f;
+}
+
+const conflictLines = (logs: string[]) => logs.filter((l) => /two slirps on one switch/i.test(l));
+
+Deno.test("a slirp bound to a link sends 3 ARP probes and 3 DAD solicitations for its gateway, 1 s apart, from a probe MAC", () => {
+  const clock = { now: 5000 };
+  const s = boundStack(clock);
+  const seen: Uint8Array[] = [];
+  run(clock, [s], 4000, () => seen.push(...s.sent.splice(0)));
+  const arp = seen.filter((f) => f[12] === 0x08 && f[13] === 0x06);
+  const ns = seen.filter((f) => f[12] === 0x86 && f[13] === 0xdd && f[54] === ICMPV6.NEIGHBOR_SOLICIT);
+  assert.equal(arp.length, PROBES);
+  assert.equal(ns.length, PROBES);
+  const a = newArpPacket();
+  for (const f of arp) {
+    assert.equal(parseArp(f, 14, f.length - 14, a), null);
+    assert.equal(formatMac(f, 0), BROADCAST);
+    assert.equal(a.op, ARP_REQUEST);
+    assert.equal(a.senderIp, 0, "an ARP probe's sender address is 0.0.0.0 (RFC 5227)");
+    assert.equal(a.targetIp, 0x0a000202);
+    assert.equal(formatMac(f, a.senderMacOffset), formatMac(f, 6));
+    assert.notEqual(
+      formatMac(f, 6),
+      "52:55:0a:00:02:02",
+      "not the gateway MAC: an answer to it would go back to the other slirp",
+    );
+    assert.equal(f[6]! & 3, 2, "locally administered, unicast");
+  }
+  const h = newIpv6Header();
+  const n = newNdpMessage();
+  for (const f of ns) {
+    assert.equal(parseIpv6(f, 14, f.length - 14, h), null);
+    assert.equal(h.hopLimit, 255);
+    assert.ok(f.subarray(22, 38).every((x) => x === 0), "from the unspecified address");
+    assert.equal(formatMac(f, 0), "33:33:ff:00:00:02");
+    assert.equal(parseNdp(f, h.dataOffset, h.dataLength, n), null);
+    assert.deepEqual(f.subarray(n.targetOffset, n.targetOffset + 16), GW6);
+    assert.equal(n.sourceMacOffset, -1, "no source link-layer option from ::");
+  }
+  assert.equal(s.stack.stats.gatewayConflicts, 0);
+  assert.deepEqual(conflictLines(s.logs), []);
+  // Spaced as promised: the first soon after binding, then a second apart.
+  assert.ok(PROBE_DELAY_MS < 1000 && PROBE_GAP_MS === 1000);
+});
+
+Deno.test("a second slirp on the switch hears the first answer its probes: one line, every claim counted, both keep serving", () => {
+  const clock = { now: 1000 };
+  const first = boundStack(clock);
+  run(clock, [first], 4000, () => first.sent.splice(0));
+  const second = boundStack(clock);
+  const both = hub(first, second);
+  run(clock, [first, second], 4000, both);
+
+  // Each probe drew an ARP reply (to the probe MAC, from the same gateway MAC) and a neighbour advertisement.
+  assert.equal(second.stack.stats.gatewayConflicts, 2 * PROBES);
+  const lines = conflictLines(second.logs);
+  assert.equal(lines.length, 1, second.logs.join("\n"));
+  assert.match(lines[0]!, /gateway address is taken/);
+  assert.match(lines[0]!, /ARP reply for 10\.0\.2\.2 from 52:55:0a:00:02:02/);
+  assert.match(lines[0]!, /one slirp per switch/);
+  assert.match(lines[0]!, /addr=10\.0\.3\.2\/24/);
+  assert.match(lines[0]!, /keeps serving/);
+  assert.ok(second.stack.describe().some((l) => /gateway conflict: an ARP reply/.test(l)));
+  // The first only answered: a probe is not a claim.
+  assert.equal(first.stack.stats.gatewayConflicts, 0);
+  assert.deepEqual(conflictLines(first.logs), []);
+
+  // Both still serve a guest.
+  for (const s of [first, second]) {
+    s.sent.length = 0;
+    s.stack.input(guestArpRequest([10, 0, 2, 2]));
+    s.stack.input(guestDiscover());
+    assert.equal(s.sent.length, 2, "an ARP reply and a DHCP offer");
+  }
+});
+
+Deno.test("a foreign ARP reply, neighbour advertisement or DHCP offer for the gateway counts, with the same MAC, said once", () => {
+  const clock = { now: 1000 };
+  const other = boundStack(clock);
+  const us = boundStack(clock);
+  run(clock, [other, us], 3000, () => {
+    other.sent.length = 0;
+    us.sent.length = 0;
+  });
+  const answer = (frame: Uint8Array) => {
+    other.stack.input(frame);
+    const out = other.sent.splice(0);
+    assert.equal(out.length, 1);
+    return out[0]!;
+  };
+  // The other's answers to its guest, as a switch that floods them (or libslirp, which broadcasts offers) shows them.
+  us.stack.input(withDestination(answer(guestArpRequest([10, 0, 2, 2])), "52:55:0a:00:02:02"));
+  assert.equal(us.stack.stats.gatewayConflicts, 1);
+  us.stack.input(withDestination(answer(guestDiscover()), BROADCAST));
+  assert.equal(us.stack.stats.gatewayConflicts, 2);
+  us.stack.input(answer(dadSolicit(GW6)));
+  assert.equal(us.stack.stats.gatewayConflicts, 3);
+  const lines = conflictLines(us.logs);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /an ARP reply for 10\.0\.2\.2 from 52:55:0a:00:02:02 came from another port/);
+  assert.equal(conflictLines(other.logs).length, 0);
+
+  // The same claims on their own, each the first of a fresh stack.
+  for (
+    const [frame, said] of [
+      [withDestination(answer(guestDiscover()), BROADCAST), /a DHCP offer from 10\.0\.2\.2/],
+      [answer(dadSolicit(GW6)), /a neighbour advertisement for fd00::2 .*addr6=/],
+    ] as const
+  ) {
+    const fresh = boundStack(clock);
+    fresh.stack.input(frame);
+    assert.equal(fresh.stack.stats.gatewayConflicts, 1);
+    assert.match(conflictLines(fresh.logs)[0] ?? "", said);
+  }
+});
+
+Deno.test("a slirp's own frames, come back through a loop, are not a conflict", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock, {
+    forwards: [parseForward("udp:5353:10.0.2.15:53", defaultConfig())],
+    v6: true,
+  });
+  const loop = () => carry([s], (_, f) => s.stack.input(f));
+  // Its probes.
+  run(clock, [s], 4000, loop);
+  // An ARP request of its own for a guest (data for it through a forward, its MAC unknown).
+  const fwd = s.net.sockets.find((k) => k.localPort === 5353)!;
+  fwd.receive(new Uint8Array([1, 2, 3]), [127, 0, 0, 1], 40000);
+  const a = newArpPacket();
+  const request = s.sent.find((f) => parseArp(f, 14, f.length - 14, a) === null && a.op === ARP_REQUEST);
+  assert.ok(request !== undefined, "the stack asked for the guest");
+  loop();
+  // Its answer to a guest's duplicate address detection for fd00::2, to all nodes.
+  s.stack.input(dadSolicit(GW6));
+  assert.equal(s.sent.length, 1);
+  loop();
+  assert.equal(s.stack.stats.gatewayConflicts, 0);
+  assert.deepEqual(conflictLines(s.logs), []);
+  // A reply is a claim all the same.
+  const reply = new Uint8Array(28);
+  writeArp(reply, 0, ARP_REPLY, s.stack.mac, 0x0a000202, new Uint8Array(6), 0x0a00020f);
+  s.stack.input(buildFrame({ src: "52:55:0a:00:02:02", dst: BROADCAST, type: 0x0806, payload: reply }));
+  assert.equal(s.stack.stats.gatewayConflicts, 1);
+});
