@@ -92,8 +92,12 @@ export interface HostNet {
     bindPort?: number,
     onError?: DatagramErrorHandler,
   ): HostSocket;
-  /** Opens an ICMP echo socket, or null when the host does not allow unprivileged ones. */
-  openPing(family: 4 | 6, onDatagram: DatagramHandler): HostSocket | null;
+  /**
+   * Opens an ICMP echo socket, or null when the host does not allow
+   * unprivileged ones; `onError` hears the errors its echo requests meet
+   * (`payload` starts at the echo's ICMP header, the kernel's identifier in it).
+   */
+  openPing(family: 4 | 6, onDatagram: DatagramHandler, onError?: DatagramErrorHandler): HostSocket | null;
 }
 
 let rxBuffer: Uint8Array<ArrayBuffer> | null = null;
@@ -259,6 +263,13 @@ function errorQueue(): ErrorQueueReader {
   return errorReader;
 }
 
+/** Asks for the errors a socket's destinations answer with in its error queue (else Linux tells an unconnected socket nothing). */
+function recvErrors(fd: number, family: 4 | 6): void {
+  const one = new Uint8Array([1, 0, 0, 0]);
+  if (family === 4) libc().setsockopt(fd, C.IPPROTO_IP, C.IP_RECVERR, one, 4);
+  else libc().setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_RECVERR, one, 4);
+}
+
 /** The real host network, through libc. */
 export class FfiHostNet implements HostNet {
   openUdp(
@@ -273,10 +284,7 @@ export class FfiHostNet implements HostNet {
     const c = libc();
     const one = new Uint8Array([1, 0, 0, 0]);
     if (family === 6) c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_V6ONLY, one, 4);
-    if (onError !== undefined) {
-      if (family === 4) c.setsockopt(fd, C.IPPROTO_IP, C.IP_RECVERR, one, 4);
-      else c.setsockopt(fd, C.IPPROTO_IPV6, C.IPV6_RECVERR, one, 4);
-    }
+    if (onError !== undefined) recvErrors(fd, family);
     if (bindAddr !== undefined || bindPort !== 0) {
       const len = encodeSockaddrInto(sendName, family, bindAddr, 0, bindPort);
       if (c.bind(fd, sendName, len) < 0) {
@@ -296,10 +304,11 @@ export class FfiHostNet implements HostNet {
     return new FfiSocket(family, fd, onDatagram, onError);
   }
 
-  openPing(family: 4 | 6, onDatagram: DatagramHandler): HostSocket | null {
+  openPing(family: 4 | 6, onDatagram: DatagramHandler, onError?: DatagramErrorHandler): HostSocket | null {
     const fd = openSocket(family, family === 4 ? C.IPPROTO_ICMP : C.IPPROTO_ICMPV6);
     if (fd < 0) return null;
-    return new FfiSocket(family, fd, onDatagram);
+    if (onError !== undefined) recvErrors(fd, family);
+    return new FfiSocket(family, fd, onDatagram, onError);
   }
 }
 

@@ -10,14 +10,21 @@
  * `PING_IDLE_MS` without traffic. Replies arrive with headroom, so the IP
  * and Ethernet headers are written in front of them in place. Echo to the
  * stack's own addresses never comes here: the IP input answers those.
+ *
+ * An echo request the host could not deliver later on (no neighbour
+ * answered, a router's ICMP error) reaches the socket's error queue
+ * (IP_RECVERR): the guest gets the matching ICMP error from the gateway,
+ * quoting its echo request as it sent it (its identifier put back), as a
+ * send that fails at once does.
  */
 import { ICMP, writeIcmpv4 } from "../wire/icmpv4.ts";
 import { finishIcmpv6, ICMPV6 } from "../wire/icmpv6.ts";
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { IPPROTO, IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
-import { readU32 } from "../wire/bytes.ts";
+import { readU32, writeU32 } from "../wire/bytes.ts";
 import { IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
 import type { HostNet, HostSocket } from "./host_net.ts";
+import { type IcmpErrors, problemOf } from "./icmp_errors.ts";
 import { hex16, type Iface } from "./iface.ts";
 import type { IpOutput } from "./ip_output.ts";
 
@@ -40,12 +47,14 @@ export class PingNat {
   readonly #iface: Iface;
   readonly #out: IpOutput;
   readonly #net: HostNet;
+  readonly #icmp: IcmpErrors;
   readonly #pings = new Map<string, PingFlow>();
 
-  constructor(iface: Iface, out: IpOutput, net: HostNet) {
+  constructor(iface: Iface, out: IpOutput, net: HostNet, icmp: IcmpErrors) {
     this.#iface = iface;
     this.#out = out;
     this.#net = net;
+    this.#icmp = icmp;
   }
 
   /** Echo flows open now. */
@@ -97,7 +106,11 @@ export class PingNat {
     }
     const guestAddr = guest.slice(guestOff, guestOff + alen);
     const flow = { key, family, guestAddr, guestId: id, lastUsed: iface.now() } as PingFlow;
-    const sock = this.#net.openPing(family, (buf, off, len, from) => this.#reply(flow, buf, off, len, from));
+    const sock = this.#net.openPing(
+      family,
+      (buf, off, len, from) => this.#reply(flow, buf, off, len, from),
+      (errno, info, dst, _port, payload) => this.#failed(flow, errno, info, dst, payload),
+    );
     if (sock === null) {
       iface.stats.icmpDropped++;
       return null;
@@ -129,6 +142,32 @@ export class PingNat {
     writeIpv6Header(b, io, len, IPPROTO.ICMPV6, 64, iface.guestView6(from), flow.guestAddr);
     finishIcmpv6(b, off, len, io + 8, io + 24);
     this.#out.send6(b, io - ETH_HLEN, ETH_HLEN + IPV6_HLEN + len, flow.guestAddr, 0);
+  }
+
+  /** The host could not deliver one of the flow's echo requests (`echo`: its ICMP header on): the guest is told. */
+  #failed(flow: PingFlow, errno: number, info: number, dst: Uint8Array, echo: Uint8Array): void {
+    const iface = this.#iface;
+    const problem = problemOf(errno);
+    if (problem === null || iface.closed || echo.length < 8) return;
+    let far: Uint8Array;
+    if (flow.family === 4) {
+      far = new Uint8Array(4);
+      writeU32(far, 0, iface.guestView4(readU32(dst, 0)));
+    } else far = iface.guestView6(dst);
+    // The echo's first eight bytes as the guest wrote them: type and code, checksum, its identifier, sequence.
+    const seq = (echo[6]! << 8) | echo[7]!;
+    const proto = flow.family === 4 ? IPPROTO.ICMP : IPPROTO.ICMPV6;
+    this.#icmp.aboutFlow(
+      problem,
+      info,
+      proto,
+      flow.guestAddr,
+      (echo[0]! << 8) | echo[1]!,
+      far,
+      (echo[2]! << 8) | echo[3]!,
+      ((flow.guestId << 16) | seq) >>> 0,
+      echo.subarray(8),
+    );
   }
 
   /** Closes idle flows. */

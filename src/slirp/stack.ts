@@ -151,7 +151,7 @@ export class SlirpStack implements TcpCoreSide {
     const net = options.hostNet;
     this.#icmp = new IcmpErrors(iface, this.#out);
     this.#udp = new UdpNat(iface, this.#out, this.#icmp, net, options.udpIdleMs ?? UDP_IDLE_MS);
-    this.#ping = new PingNat(iface, this.#out, net);
+    this.#ping = new PingNat(iface, this.#out, net, this.#icmp);
     this.dhcp = new DhcpServer(c);
     const udp = this.#udp;
     this.dns = new DnsForwarder(

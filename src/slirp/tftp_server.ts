@@ -352,7 +352,7 @@ export class TftpServer {
       this.#log(
         `tftp: sent ${t.name} (${counted(t.size, "byte")}) to ${who} in ${
           Math.round(this.#now() - t.started)
-        } ms`,
+        } ms, ${t.blksize}-byte blocks`,
       );
     } else this.#log(`tftp: ${t.name} to ${who}: ${problem}`);
   }

@@ -86,17 +86,30 @@ export async function httpBothWays(host: Netns, guest: Netns, tmp: string, size:
 
 /** The C switch's OUT packet count for the port whose client description contains `who`. */
 export async function cPortOutPackets(mgmt: string, who: string): Promise<number> {
+  const { out, text } = await cPortOut(mgmt, who);
+  if (out === null) throw new Error(`no port of "${who}" in port/print:\n${text}`);
+  return out;
+}
+
+/**
+ * The C switch's OUT packet count for the port whose client description
+ * contains `who` (or matches it; null when no port does), and the whole `port/print`.
+ */
+export async function cPortOut(
+  mgmt: string,
+  who: string | RegExp,
+): Promise<{ out: number | null; text: string }> {
   const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "port/print"], {
     check: false,
     timeoutMs: 10_000,
   });
   const text = r.stdout.replaceAll("\0", "");
   for (const block of text.split(/^Port /m)) {
-    if (!block.includes(who)) continue;
+    if (typeof who === "string" ? !block.includes(who) : !who.test(block)) continue;
     const m = block.match(/OUT:\s+pkts\s+(\d+)/);
-    if (m) return Number(m[1]);
+    if (m) return { out: Number(m[1]), text };
   }
-  throw new Error(`no port of "${who}" in port/print:\n${text}`);
+  return { out: null, text };
 }
 
 /**

@@ -1,37 +1,44 @@
 /**
- * SIGTERM, SIGINT and SIGHUP in the middle of full-speed traffic, to every
- * long-running command whose data plane has a thread or an FFI call in
- * flight: `vde switch`, `vde plug` (vde:// to vde://, tap://, slirp://, and
- * with `--no-thread` to tap://) and `vde slirp`. Each must exit 0, print no
- * crash, and leave nothing behind: no socket file, no tap, no port held on
- * the switch it was plugged into.
+ * SIGTERM, SIGINT and SIGHUP in the middle of full-speed traffic, 50 times
+ * each, to every long-running command whose data plane has a thread or an
+ * FFI call in flight: `vde switch`, `vde plug` (vde:// to vde://, tap://,
+ * slirp://, and with `--no-thread` to tap://) and `vde slirp`. Each must exit
+ * 0, print no crash, and leave nothing behind: no socket file, no tap, no
+ * port held on the switch it was plugged into.
  *
  * The traffic: Debian's `vde_plug` on a switch fed by this test with
  * full-size broadcast frames as fast as it takes them, so every port of that
- * switch (the command under test among them) receives a flood.
+ * switch (the command under test among them) receives a flood. A plug or
+ * slirp is signalled only once that C switch's `port/print` (on its
+ * management socket) shows frames sent to its port (found by the pid in the
+ * port's description). Each `vde switch` gets a flood of its own.
  *
- * Rounds: VDE_SIGNAL_ROUNDS per signal and command (default 1, so the suite
- * stays under a minute: each round starts a Deno process; the issue's target
- * of 50 each is `VDE_SIGNAL_ROUNDS=50`, about 25 minutes). Root only.
+ * With CI=true, 1,050 processes are signalled (7 commands, 3 signals, 50
+ * rounds: about 10 minutes on two loaded cores), so they run WORKERS at a
+ * time (VDE_SIGNAL_WORKERS, default 4); a round's signal comes 50-400 ms
+ * after the traffic reached the command (varied by round, so the signal
+ * meets the data plane in different states). Outside CI the default is 5
+ * rounds, so a local run of the suite stays quick; VDE_SIGNAL_ROUNDS sets
+ * any number. The first failure stops the rest. Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, type Netns, withNetns } from "../helpers/netns.ts";
-import { hasCommand, type ManagedProcess, skipUnless, sleep } from "../helpers/processes.ts";
-import { REPO_ROOT, startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { canNetns, type Lab, type Netns, withNetns } from "../helpers/netns.ts";
+import { hasCommand, isCI, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
+import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
 import { listDir, portFiles, waitForPortFiles } from "../helpers/vde_clients.ts";
+import { cPortOut, cSwitchInLab } from "./_slirp_e2e.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
-const ROUNDS = Math.max(1, Number(Deno.env.get("VDE_SIGNAL_ROUNDS") ?? "1"));
+const ROUNDS = Math.max(1, Number(Deno.env.get("VDE_SIGNAL_ROUNDS") ?? (isCI() ? "50" : "5")));
+const WORKERS = Math.max(1, Number(Deno.env.get("VDE_SIGNAL_WORKERS") ?? "4"));
 const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];
-/** How long traffic flows through a command before the signal. */
-const LOAD_MS = 400;
-/** The tap `vde switch --tap` makes in the host's namespace: unique per test process. */
-const SWITCH_TAP = `sigsw${Deno.pid % 100000}`;
+/** Unique per test process: taps and the host-namespace tap of `vde switch --tap`. */
+const TAG = Deno.pid % 100000;
 
 async function missing(): Promise<string | null> {
   const netns = await canNetns();
   if (netns !== null) return netns;
-  for (const tool of ["vde_switch", "vde_plug"]) {
+  for (const tool of ["vde_switch", "vde_plug", "unixcmd"]) {
     if (!(await hasCommand(tool))) return `${tool} is not installed`;
   }
   return null;
@@ -54,6 +61,8 @@ function floodChunk(): Uint8Array {
   return out;
 }
 
+const FLOOD = floodChunk();
+
 /** A Debian vde_plug on `dir` fed with broadcasts as fast as it takes them, until `stop`. */
 function startFlood(dir: string): { stop(): Promise<void> } {
   const child = new Deno.Command("vde_plug", {
@@ -62,12 +71,11 @@ function startFlood(dir: string): { stop(): Promise<void> } {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const chunk = floodChunk();
   const writer = child.stdin.getWriter();
   let running = true;
   const pump = (async () => {
     try {
-      while (running) await writer.write(chunk);
+      while (running) await writer.write(FLOOD);
     } catch { /* vde_plug is gone */ }
   })();
   return {
@@ -93,135 +101,260 @@ async function signalAndCheck(p: ManagedProcess, signal: Deno.Signal): Promise<v
   assert.doesNotMatch(p.stderr, /panicked|Uncaught|Segmentation|core dumped/, `${p.name}: ${p.stderr}`);
 }
 
-/** Our client sockets (`.PID-NNNNN`) and port sockets left in a switch directory. */
+/** Our client sockets (`.PID-NNNNN`) left in a switch directory. */
 async function leftovers(dir: string, pid: number): Promise<string[]> {
   return (await listDir(dir)).filter((n) => n.startsWith(`.${String(pid).padStart(5, "0")}-`));
 }
 
-Deno.test("signals during full-speed traffic: vde plug, vde slirp and vde switch exit 0 and leave nothing behind", async (t) => {
-  if (skipUnless(t, await missing())) return;
-  const switches: SwitchHandle[] = [];
-  await withNetns(async (lab) => {
-    lab.defer(async () => {
-      for (const sw of switches) await sw.stop();
-    });
-    const tmp = await lab.tempDir();
-    const a = `${tmp}/a`;
-    const b = `${tmp}/b`;
-    switches.push(await startCSwitch(a), await startCSwitch(b));
-    const ns: Netns = await lab.namespace("plug");
-    const flood = startFlood(a);
-    lab.defer(() => flood.stop());
-    await waitForPortFiles(a, 1);
+/** Whether interface `name` exists in `ns` (null: the host's namespace). */
+async function linkExists(ns: Netns | null, name: string): Promise<boolean> {
+  const cmd = ["ip", "link", "show", name];
+  const full = ns === null ? cmd : ns.exec(cmd);
+  const r = await new Deno.Command(full[0]!, { args: full.slice(1), stdout: "null", stderr: "null" })
+    .output();
+  return r.success;
+}
 
-    /** Runs one command on switch A under load, signals it, checks that its port and files are gone. */
-    const roundOn = async (
+/** A C switch: its directory and its management socket. */
+interface CSwitch {
+  dir: string;
+  mgmt: string;
+}
+
+/**
+ * What one worker owns: a flooded C switch A and a second one B (for
+ * vde:// to vde://), so each switch serves one command under test at a
+ * time, as a user's would: Debian's switch, handling many clients coming
+ * and going at once, loses track of one's disconnect now and then (a
+ * known bug: its port stays, a zombie), which is not ours to test.
+ */
+interface Lane {
+  index: number;
+  a: CSwitch;
+  b: CSwitch;
+}
+
+/** One signalled command. */
+interface Task {
+  kind: string;
+  signal: Deno.Signal;
+  round: number;
+  run(lane: Lane): Promise<void>;
+}
+
+/** The delay between traffic seen and the signal: 50-400 ms, varied by round. */
+function loadMs(round: number): number {
+  return 50 + (round * 73) % 351;
+}
+
+Deno.test("signals during full-speed traffic, 50 times each: vde plug, vde slirp and vde switch exit 0 and leave nothing behind", async (t) => {
+  if (skipUnless(t, await missing())) return;
+  await withNetns(async (lab: Lab) => {
+    const ns = await lab.namespace("plug");
+    const tmp = await lab.tempDir();
+    const newLane = async (index: number): Promise<Lane> => {
+      const a = await cSwitchInLab(lab);
+      const b = await cSwitchInLab(lab);
+      const flood = startFlood(a.dir);
+      lab.defer(() => flood.stop());
+      await waitForPortFiles(a.dir, 1, 10_000);
+      return { index, a, b };
+    };
+
+    /**
+     * A command on the lane's switch A under its flood, signalled once A has
+     * sent it frames; its ports and files must go.
+     */
+    const onA = async (
+      lane: Lane,
       name: string,
       cmd: string[],
       signal: Deno.Signal,
-      extra: { ready?: RegExp; otherDir?: string; tap?: string } = {},
+      round: number,
+      extra: { ready?: RegExp; other?: boolean; tap?: string } = {},
     ) => {
+      const { a, b } = lane;
       const p = ns.spawn(cmd, { name });
-      await waitForPortFiles(a, 2, 20_000).catch((err) => {
-        throw new Error(`${name} did not attach: ${err.message}\n${p.stderr}`);
-      });
-      if (extra.otherDir !== undefined) await waitForPortFiles(extra.otherDir, 1, 20_000);
-      if (extra.ready !== undefined) await p.waitForOutput(extra.ready, 20_000, "stderr");
-      await sleep(LOAD_MS);
-      await signalAndCheck(p, signal);
-      // Its port on the C switch is freed and its own socket files are gone.
-      await waitForPortFiles(a, 1, 5000);
-      assert.deepEqual(await leftovers(a, p.pid), [], `${name} left files in the switch directory`);
-      if (extra.otherDir !== undefined) {
-        await waitForPortFiles(extra.otherDir, 0, 5000);
-        assert.deepEqual(await leftovers(extra.otherDir, p.pid), []);
+      try {
+        await waitForPortFiles(a.dir, 2, 30_000).catch((err) => {
+          throw new Error(`${name} did not attach: ${err.message}\n${p.stderr}`);
+        });
+        if (extra.other) await waitForPortFiles(b.dir, 1, 30_000);
+        if (extra.ready !== undefined) await p.waitForOutput(extra.ready, 30_000, "stderr");
+        // The C switch has sent it frames: the signal comes in the middle of traffic.
+        const mine = new RegExp(`pid=${p.pid}\\b`);
+        await waitFor(async () => ((await cPortOut(a.mgmt, mine)).out ?? 0) > 0, {
+          timeoutMs: 10_000,
+          what: `frames from A to ${name}`,
+        });
+        await sleep(loadMs(round));
+        await signalAndCheck(p, signal);
+      } finally {
+        await p.stop({ timeoutMs: 2000 });
+      }
+      // Its port on each C switch is freed and its own socket files are gone.
+      await waitForPortFiles(a.dir, 1, 5000);
+      assert.deepEqual(await leftovers(a.dir, p.pid), [], `${name} left files in ${a.dir}`);
+      if (extra.other) {
+        await waitForPortFiles(b.dir, 0, 5000);
+        assert.deepEqual(await leftovers(b.dir, p.pid), [], `${name} left files in ${b.dir}`);
       }
       if (extra.tap !== undefined) {
-        const r = await ns.run(["ip", "link", "show", extra.tap], { check: false });
-        assert.equal(r.success, false, `${name} left tap ${extra.tap}`);
+        assert.equal(await linkExists(ns, extra.tap), false, `${name} left tap ${extra.tap}`);
       }
     };
 
     /** Our switch under its own flood, forwarded to a second client, signalled; nothing may remain. */
-    const switchRound = async (signal: Deno.Signal, extraArgs: string[], tap?: string) => {
-      const dir = `${tmp}/ours`;
+    const ourSwitch = async (
+      signal: Deno.Signal,
+      round: number,
+      dir: string,
+      extraArgs: string[],
+      tap?: string,
+    ) => {
       const sw = (await startOurSwitch(dir, { extraArgs })).process;
       const ownFlood = startFlood(dir);
+      let sink: ManagedProcess | null = null;
       try {
         await waitForPortFiles(dir, 1, 20_000);
         // A second client, so the flood is forwarded, not only received.
-        const sink = spawnSink(dir, ns);
-        await waitForPortFiles(dir, 2, 10_000);
-        await sleep(LOAD_MS);
+        sink = ns.spawn(["vde_plug", `vde://${dir}`, "null://"], { name: "vde_plug sink" });
+        await waitForPortFiles(dir, 2, 20_000);
+        // Debian's vde_plug removes its client socket (`.PID-N`) once its handshake is over: wait for
+        // that, so what is left after the signal is the switch's doing.
+        await waitFor(async () => !(await listDir(dir)).some((n) => n.startsWith(".")), {
+          timeoutMs: 10_000,
+          what: "the clients' handshakes",
+        });
+        await sleep(loadMs(round));
         await signalAndCheck(sw, signal);
-        await sink.stop({ timeoutMs: 2000 });
       } finally {
+        await sw.stop({ timeoutMs: 2000 });
+        await sink?.stop({ timeoutMs: 2000 });
         await ownFlood.stop();
       }
       const left = (await listDir(dir)).filter((n) => n === "ctl" || n.startsWith(".") || /^\d/.test(n));
       assert.deepEqual(left, [], "vde switch left sockets behind");
       assert.deepEqual(await portFiles(dir), []);
-      if (tap !== undefined) {
-        const r = await new Deno.Command("ip", {
-          args: ["link", "show", tap],
-          stderr: "null",
-          stdout: "null",
-        })
-          .output();
-        assert.equal(r.success, false, `vde switch left tap ${tap}`);
-      }
+      if (tap !== undefined) assert.equal(await linkExists(null, tap), false, `vde switch left tap ${tap}`);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     };
 
+    const tasks: Task[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       for (const signal of SIGNALS) {
-        await t.step(
-          `round ${round + 1}, ${signal}: vde plug vde:// vde://`,
-          () =>
-            roundOn("vde plug vde vde", [...VDE, "plug", `vde://${a}`, `vde://${b}`], signal, {
-              otherDir: b,
-            }),
-        );
-        await t.step(
-          `round ${round + 1}, ${signal}: vde plug vde:// tap://`,
-          () =>
-            roundOn("vde plug vde tap", [...VDE, "plug", `vde://${a}`, "tap://sigt0"], signal, {
-              tap: "sigt0",
-            }),
-        );
-        await t.step(
-          `round ${round + 1}, ${signal}: vde plug --no-thread vde:// tap://`,
-          () =>
-            roundOn(
-              "vde plug main thread",
-              [...VDE, "plug", "--no-thread", `vde://${a}`, "tap://sigt1"],
+        const add = (kind: string, run: (lane: Lane) => Promise<void>) =>
+          tasks.push({ kind, signal, round, run });
+        add(
+          "vde plug vde:// vde://",
+          (l) =>
+            onA(
+              l,
+              "vde plug vde vde",
+              [...VDE, "plug", `vde://${l.a.dir}`, `vde://${l.b.dir}`],
               signal,
+              round,
               {
-                tap: "sigt1",
+                other: true,
               },
             ),
         );
-        await t.step(
-          `round ${round + 1}, ${signal}: vde plug vde:// slirp://`,
-          () => roundOn("vde plug vde slirp", [...VDE, "plug", `vde://${a}`, "slirp://"], signal),
+        add(
+          "vde plug vde:// tap://",
+          (l) =>
+            onA(
+              l,
+              "vde plug vde tap",
+              [...VDE, "plug", `vde://${l.a.dir}`, `tap://sigt${l.index}`],
+              signal,
+              round,
+              {
+                tap: `sigt${l.index}`,
+              },
+            ),
         );
-        await t.step(
-          `round ${round + 1}, ${signal}: vde slirp`,
-          () => roundOn("vde slirp", [...VDE, "slirp", "--sock", a], signal, { ready: /vde slirp: on / }),
+        add("vde plug --no-thread vde:// tap://", (l) =>
+          onA(
+            l,
+            "vde plug main thread",
+            [...VDE, "plug", "--no-thread", `vde://${l.a.dir}`, `tap://sign${l.index}`],
+            signal,
+            round,
+            { tap: `sign${l.index}` },
+          ));
+        add(
+          "vde plug vde:// slirp://",
+          (l) =>
+            onA(l, "vde plug vde slirp", [...VDE, "plug", `vde://${l.a.dir}`, "slirp://"], signal, round),
         );
-        await t.step(
-          `round ${round + 1}, ${signal}: vde switch --dataplane main`,
-          () => switchRound(signal, ["--dataplane", "main"]),
+        add(
+          "vde slirp",
+          (l) =>
+            onA(l, "vde slirp", [...VDE, "slirp", "--sock", l.a.dir], signal, round, {
+              ready: /vde slirp: on /,
+            }),
+        );
+        add(
+          "vde switch --dataplane main",
+          (l) => ourSwitch(signal, round, `${tmp}/main${l.index}`, ["--dataplane", "main"]),
         );
         // The switch's data-plane thread (the default) holds the port sockets and the tap when the signal comes.
-        await t.step(
-          `round ${round + 1}, ${signal}: vde switch --tap`,
-          () => switchRound(signal, ["--tap", SWITCH_TAP], SWITCH_TAP),
-        );
+        add("vde switch --tap", (l) => {
+          const tap = `sgsw${TAG}w${l.index}`;
+          return ourSwitch(signal, round, `${tmp}/tap${l.index}`, ["--tap", tap], tap);
+        });
       }
+    }
+
+    // At most one of our switches (with its own flood) at a time, beside the commands on A.
+    let switchBusy = false;
+    const done = new Map<string, number>();
+    let failure: Error | null = null;
+    let next = 0;
+    const t0 = performance.now();
+    const worker = async (w: number) => {
+      let lane: Lane;
+      try {
+        lane = await newLane(w);
+      } catch (err) {
+        failure ??= err as Error;
+        return;
+      }
+      while (failure === null) {
+        let i = next;
+        while (i < tasks.length && switchBusy && tasks[i]!.kind.startsWith("vde switch")) i++;
+        if (i >= tasks.length) {
+          if (next >= tasks.length) return;
+          await sleep(20);
+          continue;
+        }
+        // Take task i: swap it to the front of what is left.
+        const task = tasks[i]!;
+        [tasks[i], tasks[next]] = [tasks[next]!, task];
+        next++;
+        const isSwitch = task.kind.startsWith("vde switch");
+        if (isSwitch) switchBusy = true;
+        try {
+          await task.run(lane);
+          done.set(task.kind, (done.get(task.kind) ?? 0) + 1);
+        } catch (err) {
+          failure ??= new Error(
+            `round ${task.round + 1}, ${task.signal}: ${task.kind}: ${(err as Error).message}`,
+          );
+        } finally {
+          if (isSwitch) switchBusy = false;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+    console.log(
+      `${[...done.values()].reduce((s, n) => s + n, 0)} commands signalled in ${
+        ((performance.now() - t0) / 1000).toFixed(0)
+      } s: ${[...done].map(([k, n]) => `${k} ${n}`).join(", ")}`,
+    );
+    if (failure !== null) throw failure;
+    for (const kind of new Set(tasks.map((x) => x.kind))) {
+      assert.equal(done.get(kind), ROUNDS * SIGNALS.length, `${kind}: every signal of every round`);
     }
   });
 });
-
-function spawnSink(dir: string, ns: Netns): ManagedProcess {
-  return ns.spawn(["vde_plug", `vde://${dir}`, "null://"], { name: "vde_plug sink" });
-}

@@ -1,8 +1,8 @@
 /**
  * End to end: ICMP errors from our slirp as a Linux guest sees them. The
- * guest (a namespace behind our switch) pings, sends UDP with busybox nc
- * and connects with curl to destinations the slirp's host namespace cannot
- * reach (no default route: network unreachable; an `unreachable` route:
+ * guest (a namespace behind our switch) pings, sends UDP with `nc -u`
+ * (OpenBSD's) and from a connected socket, and connects with curl to
+ * destinations the slirp's host namespace cannot reach (no default route: network unreachable; an `unreachable` route:
  * host unreachable) and to closed ports on the host's loopback through the
  * gateway; tcpdump on the guest's tap shows the type and code that came
  * back. Root only; in CI it must run.
@@ -21,7 +21,7 @@ async function timed(ns: Netns, cmd: string[]): Promise<{ out: string; ms: numbe
 }
 
 Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, fragmentation needed, IPv6 too; curl to a closed port fails at once", async (t) => {
-  if (skipUnless(t, await missing(["tcpdump", "curl"]))) return;
+  if (skipUnless(t, await missing(["tcpdump", "curl", "nc"]))) return;
   const sw: { handle: SwitchHandle | null } = { handle: null };
   await withNetns(async (lab) => {
     lab.defer(async () => void (await sw.handle?.stop()));
@@ -68,6 +68,29 @@ Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, frag
         // Linux treats "net unreachable" as a soft error for UDP sockets (not reported), so tcpdump tells.
         await timed(guest, [...HELPER, "udp-probe", "192.0.2.10", "53"]);
         await seen(/ICMP net 192\.0\.2\.10 unreachable/, "net unreachable for UDP");
+      },
+    );
+
+    await t.step(
+      "nc -u to a closed port and to an unreachable network, IPv4 and IPv6: port and net unreachable",
+      async () => {
+        // OpenBSD nc (Debian's netcat-openbsd; busybox's nc has no -u): one datagram, then a second's wait.
+        const nc = (args: string[]) =>
+          timed(guest, ["sh", "-c", `echo probe | nc -u -w 1 ${args.join(" ")}`]);
+        await nc(["10.0.2.2", "7996"]);
+        await seen(/ICMP 10\.0\.2\.2 udp port 7996 unreachable/, "port unreachable for nc -u");
+        await nc(["192.0.2.11", "53"]);
+        await seen(/ICMP net 192\.0\.2\.11 unreachable/, "net unreachable for nc -u");
+        await nc(["-6", "fd00::2", "7995"]);
+        await seen(
+          /ICMP6, destination unreachable, unreachable port, fd00::2 udp port 7995/,
+          "ICMPv6 port for nc -u",
+        );
+        await nc(["-6", "2001:db8::11", "53"]);
+        await seen(
+          /ICMP6, destination unreachable, unreachable route 2001:db8::11/,
+          "ICMPv6 no route for nc -u",
+        );
       },
     );
 
@@ -119,5 +142,42 @@ Deno.test("slirp ICMP errors: unreachable nets and hosts, closed UDP ports, frag
       await seen(/ICMP6, packet too big, mtu 1500/, "ICMPv6 packet too big");
       await guest.run(["ip", "link", "set", "t0", "mtu", "1500"]);
     });
+
+    await t.step(
+      "a neighbour the host cannot find, IPv4 and IPv6: host (address) unreachable for ping, nc -u and curl",
+      async () => {
+        // On the host's veth nothing answers for .9/.10 or fd99::9/::a: ARP and neighbour discovery fail
+        // after about 3 s, and the host's socket hears of it later, from its error queue.
+        await host.run(["ip", "-6", "addr", "add", "fd99::1/64", "dev", "v0", "nodad"]);
+        const probes: [string[], RegExp][] = [
+          [["ping", "-n", "-c", "1", "-W", "8", "10.199.7.9"], /ICMP host 10\.199\.7\.9 unreachable/],
+          [["sh", "-c", "echo probe | nc -u -w 5 10.199.7.10 53"], /ICMP host 10\.199\.7\.10 unreachable/],
+          [
+            ["ping", "-n", "-6", "-c", "1", "-W", "8", "fd99::9"],
+            /ICMP6, destination unreachable, unreachable address fd99::9/,
+          ],
+          [
+            ["sh", "-c", "echo probe | nc -6 -u -w 5 fd99::a 53"],
+            /ICMP6, destination unreachable, unreachable address fd99::a/,
+          ],
+          [
+            ["curl", "-sS", "--max-time", "15", "http://10.199.7.11/"],
+            /ICMP host 10\.199\.7\.11 (tcp port 80 )?unreachable/,
+          ],
+          [
+            ["curl", "-sS", "--max-time", "15", "http://[fd99::b]/"],
+            /ICMP6, destination unreachable, unreachable address fd99::b/,
+          ],
+        ];
+        // All at once: each waits for its own neighbour's failure.
+        const results = await Promise.all(probes.map(([cmd]) => timed(guest, cmd)));
+        for (const [cmd, re] of probes) await seen(re, cmd.join(" "));
+        // curl is told "no route" when the neighbour fails, not left to its 15 s timeout.
+        for (const r of results.slice(4)) {
+          assert.match(r.out, /No route to host|Couldn't connect/i, r.out);
+          assert.ok(r.ms < 12_000, `curl took ${r.ms.toFixed(0)} ms`);
+        }
+      },
+    );
   });
 });

@@ -49,6 +49,17 @@ Deno.test("slirp TFTP: busybox tftp fetches 5 MB intact with and without blksize
           });
           assert.ok(r.success, r.stderr);
           assert.equal(sha256(await Deno.readFile(out)), sha256(blob));
+          // The server says the block size it used: busybox falls back to 512 if blksize is not answered.
+          const line = new RegExp(
+            `tftp: sent big\\.bin \\(${SIZE} bytes\\) .*, ${blksize ?? "512"}-byte blocks`,
+          );
+          await waitFor(() => line.test(s.slirp.stderr), {
+            timeoutMs: 5000,
+            what: `${line} in the slirp's log`,
+          })
+            .catch((err) => {
+              throw new Error(`${err.message}\n${s.slirp.stderr}`);
+            });
         },
       );
     }

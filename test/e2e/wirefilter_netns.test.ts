@@ -144,7 +144,7 @@ function median(xs: number[]): number {
 
 Deno.test("wirefilter --delay 50+10: ping round trips agree with Debian's wirefilter (about 100 ms)", async (t) => {
   if (skipUnless(t, await missing())) return;
-  if (!(await hasCommand("ping"))) return void console.log("SKIP: iputils ping is needed for per-ping times");
+  if (skipUnless(t, (await hasCommand("ping")) ? null : "iputils ping is needed for per-ping times")) return;
   await withBench(async ({ a, dirA, dirB, join }) => {
     const rtts: [string, number, number, number][] = [];
     for (const [name, cmd] of joiners(dirA, dirB, ["--delay", "50+10"], "delay=50+10")) {
@@ -233,7 +233,7 @@ async function pingSize(ns: Netns, to: string, size: number): Promise<number> {
 
 Deno.test("wirefilter --mtu 1000 drops the same frames as Debian's wirefilter", async (t) => {
   if (skipUnless(t, await missing())) return;
-  if (!(await hasCommand("ping"))) return void console.log("SKIP: iputils ping is needed for -s");
+  if (skipUnless(t, (await hasCommand("ping")) ? null : "iputils ping is needed for -s")) return;
   await withBench(async ({ a, dirA, dirB, join }) => {
     const all = joiners(dirA, dirB, ["--mtu", "1000"], "mtu=1000");
     for (const [name, cmd] of [all[0]!, all[1]!, all[3]!]) {

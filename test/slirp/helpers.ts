@@ -82,8 +82,8 @@ export class FakeHostNet implements HostNet {
     this.sockets.push(s);
     return s;
   }
-  openPing(family: 4 | 6, onDatagram: DatagramHandler): HostSocket | null {
-    const s = new FakeSocket(family, this.#port++, onDatagram, "ping");
+  openPing(family: 4 | 6, onDatagram: DatagramHandler, onError?: DatagramErrorHandler): HostSocket | null {
+    const s = new FakeSocket(family, this.#port++, onDatagram, "ping", undefined, onError);
     s.failWith = this.failWith;
     this.sockets.push(s);
     return s;

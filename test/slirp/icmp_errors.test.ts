@@ -96,6 +96,28 @@ Deno.test("ping the host has no route to gets host unreachable quoting the echo 
   assert.equal(quoted[20], ICMP.ECHO_REQUEST);
 });
 
+Deno.test("ping the host fails to deliver later (no neighbour answered) gets host unreachable quoting the guest's echo", () => {
+  const t = testStack({}, true);
+  const ip = new Uint8Array(20 + 16);
+  writeIpv4Header(ip, 0, { totalLength: 36, protocol: 1, src: 0x0a00020f, dst: 0xc0000209 });
+  writeIcmpv4(ip, 20, 16, ICMP.ECHO_REQUEST, 0, (0x42 << 16) | 7);
+  t.stack.input(buildFrame({ src: GUEST_MAC, dst: GW_MAC, payload: ip }));
+  assert.equal(t.take().length, 0, "sent: nothing back yet");
+  const sock = t.net.sockets.find((s) => s.kind === "ping")!;
+  // The error queue holds the echo as the kernel sent it: its own identifier (0x999) in it.
+  const sent = new Uint8Array(16);
+  writeIcmpv4(sent, 0, 16, ICMP.ECHO_REQUEST, 0, (0x999 << 16) | 7);
+  sock.error(C.EHOSTUNREACH, 0, [192, 0, 2, 9], 0, sent);
+  const { m, q, quoted } = icmp4Of(t.take()[0]!);
+  assert.equal(m.code, ICMP_UNREACH.HOST);
+  assert.equal(formatIpv4(q.src), "10.0.2.15");
+  assert.equal(formatIpv4(q.dst), "192.0.2.9");
+  assert.equal(q.protocol, 1);
+  assert.equal(quoted[20], ICMP.ECHO_REQUEST);
+  assert.equal((quoted[24]! << 8) | quoted[25]!, 0x42, "the guest's identifier");
+  assert.equal((quoted[26]! << 8) | quoted[27]!, 7, "its sequence number");
+});
+
 Deno.test("a TCP connect with no route gets ICMP host unreachable quoting the SYN's ports and sequence", () => {
   const t = testStack();
   t.stack.input(udp4Frame(GUEST, 1, GW, 1, new Uint8Array(0)));
