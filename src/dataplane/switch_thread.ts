@@ -17,6 +17,15 @@
  * records can: a flood that fills a ring still lets the BPDUs and the
  * snooping copies through (switch_layout.ts).
  *
+ * Flow control into ringIn: a main-thread link that can hold its output
+ * back (a slirp's TCP) is given an `inlet()`, a FlowPeer that reads as
+ * congested once less than a quarter of ringIn is free, long before data
+ * would be dropped. The worker does not say when it consumes, so while
+ * some source waits, and only then, a 1 ms interval (and every ringOut
+ * wake-up, which happens anyway) looks at the free space; once half the
+ * ring is free each waiting source's `onDrain` runs once. A source that
+ * cannot wait keeps today's behaviour: counted in `ringDrops` when full.
+ *
  * Spanning tree's machine runs on this thread, in the control copy of the
  * engine: the BPDUs the worker relays come out of ringOut tagged BPDU, and
  * the machine's own go into ringIn tagged SEND; its port states and flushes
@@ -60,9 +69,16 @@ import {
 } from "./switch_layout.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 import { log } from "../log.ts";
+import type { FlowPeer } from "../link/link.ts";
 
 /** Bytes of each ring: about 2,800 full-size frames or 60,000 small ones, a burst either way. */
 export const SWITCH_RING_BYTES = 4 << 20;
+/** Below this much free space in ringIn, an inlet reads as congested: a quarter, far above the control reserve. */
+const INLET_CONGESTED_BYTES = SWITCH_RING_BYTES / 4;
+/** Waiting sources resume once this much of ringIn is free: room for a burst, not a frame at a time. */
+const INLET_DRAINED_BYTES = SWITCH_RING_BYTES / 2;
+/** How often ringIn's free space is looked at while some source waits on it. */
+const INLET_POLL_MS = 1;
 /** Frames delivered per poller round before other fds get their turn. */
 const DELIVER_BUDGET = 1024;
 /** How long `stop()` waits for the worker before terminating it. */
@@ -127,6 +143,10 @@ export class SwitchThread {
   warmedMs: number | null = null;
   /** Frames from main-thread links dropped because ringIn was full. */
   ringDrops = 0;
+  /** Inlets that read as congested and wait for their `onDrain`. */
+  readonly #waiting = new Set<FlowPeer>();
+  /** Looks at ringIn's free space while `#waiting` is not empty. */
+  #inletTimer: ReturnType<typeof setInterval> | undefined;
   /** Commands posted, as counted in the control block (only this thread adds); the worker counts the ones it applies the same way. */
   get #posted(): number {
     return Atomics.load(this.#control, CTL_POSTED);
@@ -242,6 +262,44 @@ export class SwitchThread {
     this.#put(SEND | port, frame, CONTROL_ROOM);
   }
 
+  /**
+   * The way into ringIn for one main-thread link that can hold its output
+   * back (`link.feeds(thread.inlet())`): congested while ringIn is mostly
+   * full; its `onDrain`, set by the link, runs once there is room again.
+   */
+  inlet(): FlowPeer {
+    const congested = (inlet: FlowPeer) => this.#inletCongested(inlet);
+    const inlet: FlowPeer = {
+      onDrain: null,
+      get congested(): boolean {
+        return congested(inlet);
+      },
+    };
+    return inlet;
+  }
+
+  #inletCongested(inlet: FlowPeer): boolean {
+    if (this.#stopping !== null || this.#ringIn.free() >= INLET_CONGESTED_BYTES) return false;
+    this.#waiting.add(inlet);
+    if (this.#inletTimer === undefined) {
+      const timer = setInterval(() => this.#checkRoom(), INLET_POLL_MS);
+      // A waiting source must not keep a process alive that has nothing else to do.
+      Deno.unrefTimer(timer);
+      this.#inletTimer = timer;
+    }
+    return true;
+  }
+
+  #checkRoom(): void {
+    if (this.#stopping === null && this.#ringIn.free() < INLET_DRAINED_BYTES) return;
+    clearInterval(this.#inletTimer);
+    this.#inletTimer = undefined;
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    if (this.#stopping !== null) return;
+    for (const inlet of waiting) inlet.onDrain?.();
+  }
+
   #put(tag: number, frame: Uint8Array, room: number): void {
     const ring = this.#ringIn;
     if (this.#stopping !== null || frame.length > VDE_MAX_FRAME || ring.free() < room) {
@@ -254,6 +312,7 @@ export class SwitchThread {
   #onNotify(): void {
     libc().read(this.#notifyFd, this.#eight, 8);
     if (this.#stopped) return;
+    if (this.#waiting.size > 0) this.#checkRoom();
     const n = this.#ringOut.drainTagged(this.#deliver, DELIVER_BUDGET);
     if (n === DELIVER_BUDGET || !this.#ringOut.sleep()) {
       // More waits: come back next round, after the other fds.
@@ -292,6 +351,7 @@ export class SwitchThread {
       };
     });
     Atomics.store(this.#control, CTL_STOP, 1);
+    this.#checkRoom();
     await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     this.#stopped = true;
     this.#warmed.resolve(null);

@@ -43,8 +43,15 @@ export interface Link {
    * (null: no longer). A link that can hold its output back watches
    * `peer.congested` and `peer.onDrain`; `plug` calls this.
    */
-  feeds?(peer: Link | null): void;
+  feeds?(peer: FlowPeer | null): void;
 }
+
+/**
+ * What a source watches of where its frames go: a Link's output-side flow
+ * control, or the same two members on something that is not a whole link
+ * (a switch thread's ring).
+ */
+export type FlowPeer = Pick<Link, "congested" | "onDrain">;
 
 /**
  * The link a source's frames go to, watched for flow control: `set` hooks
@@ -53,7 +60,7 @@ export interface Link {
  * never counts as congested.
  */
 export class CongestionWatch {
-  #peer: Link | null = null;
+  #peer: FlowPeer | null = null;
   readonly #onDrain: () => void;
 
   constructor(onDrain: () => void) {
@@ -61,7 +68,7 @@ export class CongestionWatch {
   }
 
   /** Watches `peer` from now on (null: nothing). */
-  set(peer: Link | null): void {
+  set(peer: FlowPeer | null): void {
     const prev = this.#peer;
     if (prev !== null && prev.onDrain === this.#onDrain) prev.onDrain = null;
     this.#peer = peer !== null && "congested" in peer ? peer : null;

@@ -16,7 +16,7 @@
  * driven: the loop asks `runTimers` for the next deadline and uses it as
  * its wait's timeout.
  */
-import { BaseLink, CongestionWatch, type Link } from "./link.ts";
+import { BaseLink, CongestionWatch, type FlowPeer } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { poller } from "../io/poller.ts";
 import { log } from "../log.ts";
@@ -159,7 +159,7 @@ export class SlirpLink extends BaseLink {
    * congested; a new peer is a switch just plugged in, where the stack
    * probes for its addresses (probes sent before went nowhere).
    */
-  feeds(peer: Link | null): void {
+  feeds(peer: FlowPeer | null): void {
     this.#out.set(peer);
     if (peer === null || this.isClosed) return;
     this.stack.probeAddresses();

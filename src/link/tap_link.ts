@@ -17,7 +17,7 @@ import { openTap } from "../../ffi/tun.ts";
 import { namingHolders } from "../os/taps.ts";
 import { poller } from "../io/poller.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
-import { BaseLink, CongestionWatch, type Link, logOnce } from "./link.ts";
+import { BaseLink, CongestionWatch, type FlowPeer, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import type { PlugEnd } from "../dataplane/plug_layout.ts";
@@ -80,7 +80,7 @@ export class TapLink extends BaseLink implements FdLender {
   }
 
   /** Stops reading the tap while `peer` is congested, so frames wait in the tap's queue. */
-  feeds(peer: Link | null): void {
+  feeds(peer: FlowPeer | null): void {
     this.#out.set(peer);
     if (!this.#out.congested) this.#resume();
   }

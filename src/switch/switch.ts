@@ -337,6 +337,8 @@ export class Switch {
       this.#lend(thread, port, ep, link as Link & FdLender);
     } else {
       link.onFrame = (frame) => thread.input(port, frame);
+      // A source that can wait (a slirp's TCP) waits while the ring is backed up, instead of losing frames there.
+      link.feeds?.(thread.inlet());
       this.#countRemote(port, 1);
     }
     link.closed.then(() => this.#leave(port, ep));
@@ -419,8 +421,10 @@ export class Switch {
     if (this.#thread !== null) {
       const lent = this.#lent.get(ep);
       this.#lent.delete(ep);
-      if (lent === undefined) this.#countRemote(port, -1);
-      else if (lent.fd < 0) lent.left = true;
+      if (lent === undefined) {
+        ep.link.feeds?.(null);
+        this.#countRemote(port, -1);
+      } else if (lent.fd < 0) lent.left = true;
       else this.#thread.removeFd(lent.fd).then(lent.release);
     }
     if (this.#listeners.size > 0) this.#emit({ type: "endpoint-removed", port, endpoint: ep });
@@ -547,7 +551,10 @@ export class Switch {
     clearTimeout(this.#agingTimer);
     for (const state of this.#ports) {
       if (state === undefined) continue;
-      for (const ep of [...state.endpoints]) ep.link.close("the switch is shutting down");
+      for (const ep of [...state.endpoints]) {
+        if (this.#thread !== null && !this.#lent.has(ep)) ep.link.feeds?.(null);
+        ep.link.close("the switch is shutting down");
+      }
     }
     return this.#thread?.stop() ?? Promise.resolve();
   }

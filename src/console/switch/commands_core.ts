@@ -44,6 +44,11 @@ function warmUpLine(ms: number | null): string {
   return ms === null ? "switch thread warming up" : `switch thread warmed up in ${Math.round(ms)} ms`;
 }
 
+/** Frames from main-thread links (a slirp, a cable) that found the switch thread's ring full. */
+function ringDropsLine(drops: number): string {
+  return `switch thread ring drops ${drops}`;
+}
+
 /** Registers `help`, `logout`, `shutdown`, `showinfo` and `load`. */
 export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
   registry.add({
@@ -73,7 +78,7 @@ export function addCoreCommands(registry: CommandRegistry, ctx: ConsoleContext):
         `vde ${VERSION} on Deno ${Deno.version.deno}`,
         // With our own line above, not among vde_switch's below, which clients may read by position.
         `forwarding on ${ctx.sw.threaded ? "the switch thread" : "the main thread"}`,
-        ...(ctx.sw.threaded ? [warmUpLine(ctx.sw.warmedMs)] : []),
+        ...(ctx.sw.threaded ? [warmUpLine(ctx.sw.warmedMs), ringDropsLine(ctx.sw.ringDrops)] : []),
         "",
         `pid ${Deno.pid} MAC ${ctx.mac} uptime ${ctx.uptimeSeconds()}`,
       ];
