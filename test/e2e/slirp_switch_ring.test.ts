@@ -10,7 +10,7 @@
  * outrun the thread), then to one, the thread scheduled as usual. The
  * slirp's TCP must be held back while the ring is congested: every copy
  * arrives intact and the console's `showinfo` counts no frame dropped at
- * the ring (the code before flow control dropped about 250 there in the
+ * the ring (the code before flow control dropped 250-480 there in the
  * first step). Root only; in CI it must run.
  */
 import assert from "node:assert/strict";
