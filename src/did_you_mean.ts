@@ -61,3 +61,9 @@ export function didYouMeanClause(near: Suggested): string {
   const text = didYouMeanText(near);
   return text === "" ? "" : ` (${text})`;
 }
+
+/** `(did you mean a? known: a, b, c)`: the parenthesis an unknown option or scheme is answered with. */
+export function knownClause(near: Suggested, known: readonly string[]): string {
+  const text = didYouMeanText(near);
+  return `(${text === "" ? "" : `${text} `}known: ${known.join(", ")})`;
+}

@@ -128,21 +128,36 @@ const LATE_FRAMES = 128;
 /** How long real-time is kept after the last sign of bulk (and a download's yield after its last window). */
 const HOLD_MS = 200;
 
+/** When the last sign of bulk was seen, kept for HOLD_MS. */
+export class BulkHold {
+  #lastSign = -Infinity;
+
+  /** A sign of bulk at `now`. */
+  sign(now: number): void {
+    this.#lastSign = now;
+  }
+
+  /** Whether the last sign of bulk was within HOLD_MS of `now`. */
+  held(now: number): boolean {
+    return now - this.#lastSign <= HOLD_MS;
+  }
+}
+
 /**
  * The governors' shared bookkeeping: a few byte counts summed over a
  * window of WINDOW_MS on the thread's clock, judged against
- * BULK_BYTES_PER_MS when the window ends, and when the last sign of bulk
- * was seen, kept for HOLD_MS. Pure logic; no allocation per call.
+ * BULK_BYTES_PER_MS when the window ends, and (a BulkHold) when the last
+ * sign of bulk was seen. Pure logic; no allocation per call.
  */
-export class RateWindow {
+export class RateWindow extends BulkHold {
   readonly #sums: Float64Array;
   readonly #ended: Float64Array;
   #start: number;
   #elapsed = 0;
-  #lastSign = -Infinity;
 
   /** `counters` sums, the first window starting at `now` (ms). */
   constructor(counters: number, now: number) {
+    super();
     this.#sums = new Float64Array(counters);
     this.#ended = new Float64Array(counters);
     this.#start = now;
@@ -175,16 +190,6 @@ export class RateWindow {
   /** Whether counter `i` passed BULK_BYTES_PER_MS over the window that ended last. */
   bulk(i: number): boolean {
     return this.#ended[i]! >= BULK_BYTES_PER_MS * this.#elapsed;
-  }
-
-  /** A sign of bulk at `now`. */
-  sign(now: number): void {
-    this.#lastSign = now;
-  }
-
-  /** Whether the last sign of bulk was within HOLD_MS of `now`. */
-  held(now: number): boolean {
-    return now - this.#lastSign <= HOLD_MS;
   }
 }
 
@@ -247,14 +252,13 @@ export class DemandGovernor {
   #realtime: RealtimeGovernor | null = null;
   /** Lossy bytes drained (DRAINED), and sent to the lossy peer (SENT); its hold is bulk coming in. */
   readonly #window: RateWindow;
-  /** Only its hold: when a window last had a stream's worth sent to the lossy peer (a window of no counters). */
-  readonly #sending: RateWindow;
+  /** When a window last had a stream's worth sent to the lossy peer. */
+  readonly #sending = new BulkHold();
 
   constructor(now: () => number, sched: DemandSched = ordinarySched()) {
     this.#now = now;
     this.#sched = sched;
     this.#window = new RateWindow(2, now());
-    this.#sending = new RateWindow(0, now());
   }
 
   /** True while the thread runs under its real-time governor. */

@@ -292,12 +292,18 @@ export class SwitchThread {
 
   #checkRoom(): void {
     if (this.#stopping === null && this.#ringIn.free() < INLET_DRAINED_BYTES) return;
+    const waiting = this.#forgetWaiting();
+    if (this.#stopping !== null) return;
+    for (const inlet of waiting) inlet.onDrain?.();
+  }
+
+  /** Stops looking at the ring for waiting sources; returns who waited. */
+  #forgetWaiting(): FlowPeer[] {
     clearInterval(this.#inletTimer);
     this.#inletTimer = undefined;
     const waiting = [...this.#waiting];
     this.#waiting.clear();
-    if (this.#stopping !== null) return;
-    for (const inlet of waiting) inlet.onDrain?.();
+    return waiting;
   }
 
   #put(tag: number, frame: Uint8Array, room: number): void {
@@ -339,7 +345,12 @@ export class SwitchThread {
 
   /** Stops the worker; resolves once it no longer uses any fd or buffer. */
   stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+    if (this.#stopping === null) {
+      this.#stopping = this.#stop();
+      // After the assignment: #stop runs up to its first await before it, and a waiting source told to
+      // resume now would fill a ring that is being stopped.
+      this.#forgetWaiting();
+    }
     return this.#stopping;
   }
 
@@ -351,7 +362,6 @@ export class SwitchThread {
       };
     });
     Atomics.store(this.#control, CTL_STOP, 1);
-    this.#checkRoom();
     await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     this.#stopped = true;
     this.#warmed.resolve(null);

@@ -10,7 +10,7 @@
 import type { Link } from "./link.ts";
 import { BUILTIN_SCHEMES } from "./schemes.ts";
 import { foreignSchemeHint } from "./foreign_schemes.ts";
-import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
+import { didYouMean, didYouMeanClause, knownClause } from "../did_you_mean.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -111,9 +111,9 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
     const hint = foreignSchemeHint(scheme);
     const near = hint === undefined ? didYouMean(scheme, schemes()) : undefined;
     throw new Error(
-      `unknown VNL scheme "${scheme}://" (${near === undefined ? "" : `did you mean ${near}://? `}known: ${
-        schemes().join(", ")
-      })${hint === undefined ? "" : `: ${hint}`}`,
+      `unknown VNL scheme "${scheme}://" ${
+        knownClause(near === undefined ? undefined : `${near}://`, schemes())
+      }${hint === undefined ? "" : `: ${hint}`}`,
     );
   }
   try {

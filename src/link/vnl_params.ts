@@ -2,14 +2,10 @@
  * The error for an option a VNL does not take: the keys it does, and the
  * nearest one when the name looks like a typo of it (`dealy` for `delay`).
  */
-import { didYouMean } from "../did_you_mean.ts";
+import { didYouMean, knownClause } from "../did_you_mean.ts";
 export function unknownOption(scheme: string, name: string, keys: readonly string[]): Error {
   const near = name === "" ? undefined : didYouMean(name, keys);
-  return new Error(
-    `unknown ${scheme}:// option "${name}" (${near === undefined ? "" : `did you mean ${near}? `}known: ${
-      keys.join(", ")
-    })`,
-  );
+  return new Error(`unknown ${scheme}:// option "${name}" ${knownClause(near, keys)}`);
 }
 
 /**

@@ -13,7 +13,7 @@ import { formatIpv6, ipv6PrefixMatch } from "../wire/ipv6.ts";
 import { formatIp, ipLiteral, ipv4ToU32, parseIpv4Text, parseIpv6Text } from "../wire/ip_address.ts";
 import { encodeDnsName } from "../wire/dns.ts";
 import type { GuestForwardSpec } from "./guest_forward.ts";
-import { didYouMean } from "../did_you_mean.ts";
+import { didYouMean, knownClause } from "../did_you_mean.ts";
 
 export type { GuestForwardSpec };
 
@@ -317,11 +317,7 @@ function resolveKey(key: string): string {
   const k = findKey(key);
   if (k === undefined) {
     const near = didYouMean(key, KEYS);
-    throw new ConfigError(
-      `unknown slirp option "${key}" (${near === undefined ? "" : `did you mean ${near}? `}known: ${
-        KEYS.join(", ")
-      })`,
-    );
+    throw new ConfigError(`unknown slirp option "${key}" ${knownClause(near, KEYS)}`);
   }
   return k;
 }

@@ -552,7 +552,6 @@ export class Switch {
     for (const state of this.#ports) {
       if (state === undefined) continue;
       for (const ep of [...state.endpoints]) {
-        if (this.#thread !== null && !this.#lent.has(ep)) ep.link.feeds?.(null);
         ep.link.close("the switch is shutting down");
       }
     }

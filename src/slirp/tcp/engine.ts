@@ -360,12 +360,12 @@ class Flow implements TcbHost {
       region = tcb.sendRegion(this.engine.hostReadSize);
       // No room: the guest's next ACK (onWritable) comes back here. A partial segment held for the
       // next read (#got) leaves now.
-      if (region.length === 0) return tcb.output();
+      if (region.length === 0) return tcb.releaseTail();
       const now = conn.tryRead === undefined ? -1 : conn.tryRead(region);
       if (now === -1) break;
       if (!this.#got(now, now === region.length)) return;
     }
-    tcb.output();
+    tcb.releaseTail();
     this.#reading = true;
     if (conn.readThen !== undefined) {
       // The data or end of stream is taken in the poller's round that brings it (no promise).

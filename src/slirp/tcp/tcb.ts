@@ -518,6 +518,8 @@ export class TcpConnection {
   #forceSmall = false;
   /** A partial last segment waits: the owner is adding more data in this round (`commitSend`). */
   #holdTail = false;
+  /** The last `output` left such a partial segment unsent (see `releaseTail`). */
+  #tailHeld = false;
   #lastChallenge = -Infinity;
   #keepProbes = 0;
   ackPending = 0;
@@ -805,7 +807,7 @@ export class TcpConnection {
    * Adds `n` bytes, written into `sendRegion`, to the data to send, and sends what the windows allow.
    * `more`: the owner adds more right away (a host read that filled the region it was given is read
    * again in the same round), so a last partial segment waits for it instead of leaving as a small frame
-   * of its own; the owner calls `output` once it has no more.
+   * of its own; the owner calls `releaseTail` once it has no more.
    */
   commitSend(n: number, more = false): void {
     if (n <= 0 || this.sndBuf === null) return;
@@ -814,6 +816,11 @@ export class TcpConnection {
     this.output();
     this.#holdTail = false;
     this.#host.onTimer();
+  }
+
+  /** Sends the partial segment a `commitSend(.., true)` held, if it did: the owner has no more for it. */
+  releaseTail(): void {
+    if (this.#tailHeld) this.output();
   }
 
   /**
@@ -1762,6 +1769,7 @@ export class TcpConnection {
 
   /** Sends new data (and the FIN) as far as the peer's and the congestion windows allow. */
   output(): void {
+    this.#tailHeld = false;
     const st = this.state;
     if (
       st !== TcpState.Established && st !== TcpState.CloseWait && st !== TcpState.FinWait1 &&
@@ -1793,7 +1801,10 @@ export class TcpConnection {
       }
       this.#forceSmall = false;
       // The rest of a host read that filled a whole region: the next read completes its segment.
-      if (this.#holdTail && len === unsent && len < mss) break;
+      if (this.#holdTail && len === unsent && len < mss) {
+        this.#tailHeld = true;
+        break;
+      }
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;
       if (this.#host.outputBlocked()) break;
