@@ -6,16 +6,21 @@
  * over when the line names one.
  */
 
+/** What `inspect`, `ps` and the other listing words are in vde. */
+function status(): string {
+  return "`vde status` lists running labs, `vde status LAB` one lab's nodes and links";
+}
+
 /** What a word means in vde, given the lab file (or LAB) the line names. */
 const WORDS: Record<string, (lab: string) => string> = {
   deploy: (lab) => `a lab comes up with \`vde up ${lab}\``,
   start: (lab) => `a switch starts with \`vde switch --sock DIR\`, a lab with \`vde up ${lab}\``,
   destroy: (lab) => `a lab goes down with \`vde down ${lab}\``,
   stop: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
-  inspect: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
-  ps: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
-  ls: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
-  list: () => "`vde status` lists running labs, `vde status LAB` one lab's nodes and links",
+  inspect: status,
+  ps: status,
+  ls: status,
+  list: status,
   version: () => "`vde --version` prints it",
   save: () => "the lab shell's `save [FILE]` writes the running lab as YAML: `vde term LAB -c 'save FILE'`",
   redeploy: (lab) => `a lab comes up again with \`vde up --reconfigure ${lab}\``,
