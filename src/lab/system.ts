@@ -16,34 +16,49 @@ export interface CommandOutput {
 
 /**
  * Runs `cmd` to completion (at most `timeoutMs`, killed sooner when `signal`
- * aborts), without throwing on a non-zero status.
+ * aborts), without throwing on a non-zero status. With `ownGroup` it runs in
+ * a session of its own (setsid) and the kill takes that whole group: a
+ * shell's command dies with the shell (killed alone, the shell left it
+ * running, in a lab's namespace until `vde down`).
  */
 export async function runCommand(
   cmd: string[],
   timeoutMs = 30_000,
   signal?: AbortSignal,
+  ownGroup = false,
 ): Promise<CommandOutput> {
-  const child = new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
+  const argv = ownGroup ? ["setsid", ...cmd] : cmd;
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    signal,
+    signal: ownGroup ? undefined : signal,
   })
     .spawn();
+  // setsid makes the child (not a group leader: it is in ours) the leader of a new group with its own pid.
+  const kill = () => {
+    try {
+      if (ownGroup) Deno.kill(-child.pid, "SIGKILL");
+      else child.kill("SIGKILL");
+    } catch { /* gone */ }
+  };
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
+    kill();
   }, timeoutMs);
+  if (ownGroup) {
+    if (signal?.aborted) kill();
+    signal?.addEventListener("abort", kill);
+  }
   try {
     const out = await child.output();
     const dec = new TextDecoder();
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
   } finally {
     clearTimeout(timer);
+    signal?.removeEventListener("abort", kill);
   }
 }
 
@@ -92,11 +107,13 @@ export async function runInNetns(
       ["ip", "netns", "exec", ns, "sh", "-c", 'exec >"$0" 2>&1 </dev/null; eval "$1"', file, command],
       timeoutMs,
       signal,
+      true,
     );
     const bytes = await readAtMost(file, MAX_SHELL_OUTPUT);
     // Before the shell ran (no such namespace, say), what `ip` said is the output.
     const output = new TextDecoder().decode(bytes) + r.stdout + r.stderr;
-    keep = heldOpen(Deno.realPathSync(file));
+    // Killed for its time, nothing it started holds the file any more (the group is on its way out).
+    keep = !r.timedOut && heldOpen(Deno.realPathSync(file));
     return { code: r.code, output, timedOut: r.timedOut };
   } finally {
     if (!keep) await Deno.remove(file).catch(() => {});
