@@ -106,12 +106,15 @@ export class MgmtClient {
    * Runs one command line and resolves with its reply (an empty one, code
    * 0, for a blank line or a comment, which are not sent).
    *
+   * `atLeastMs` lengthens the wait for a command known to take long (a lab's `exec`).
+   *
    * @throws Error if the connection ends or no reply comes within the timeout
    */
-  command(line: string): Promise<RemoteReply> {
+  command(line: string, atLeastMs = 0): Promise<RemoteReply> {
     // The switch answers an empty line or a comment with a bare prompt: no reply to wait for.
     if (/^\s*(#.*)?$/.test(line)) return Promise.resolve({ code: 0, result: "" });
-    const run = this.#chain.then(() => this.#send(line.replace(/\n/g, " ")));
+    const timeoutMs = Math.max(this.#opts.timeoutMs, atLeastMs);
+    const run = this.#chain.then(() => this.#send(line.replace(/\n/g, " "), timeoutMs));
     this.#chain = run.catch(() => {});
     return run;
   }
@@ -130,13 +133,13 @@ export class MgmtClient {
     } catch { /* already closed */ }
   }
 
-  async #send(line: string): Promise<RemoteReply> {
+  async #send(line: string, timeoutMs: number): Promise<RemoteReply> {
     if (this.#ended) throw new Error("the management connection is closed");
     const { promise, resolve, reject } = Promise.withResolvers<RemoteReply>();
     this.#pending = { resolve, reject };
     const timer = setTimeout(
-      () => this.#fail(new Error(`no reply to "${line}" within ${this.#opts.timeoutMs} ms`)),
-      this.#opts.timeoutMs,
+      () => this.#fail(new Error(`no reply to "${line}" within ${timeoutMs} ms`)),
+      timeoutMs,
     );
     try {
       const bytes = new TextEncoder().encode(`${line}\n`);

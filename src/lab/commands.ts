@@ -15,15 +15,12 @@ import { Document } from "yaml";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode } from "./spec.ts";
-import { runInNetns } from "./system.ts";
+import { CONSOLE_EXEC_TIMEOUT_S, runInNetns } from "./system.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { parseDuration, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
-
-/** How long the console's `exec HOST CMD` may run. */
-const EXEC_TIMEOUT_S = 120;
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -263,11 +260,11 @@ export function labCommands(
     }
     const refused = execRefusal(m[1]!, host.ns, m[2]!);
     if (refused !== undefined) return failure(refused);
-    const out = await runInNetns(host.ns, m[2]!, EXEC_TIMEOUT_S * 1000, r.dir);
+    const out = await runInNetns(host.ns, m[2]!, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir);
     const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
     const program = m[2]!.split(" ")[0];
-    if (out.timedOut) lines.push(`(${program} was killed after ${EXEC_TIMEOUT_S} s)`);
+    if (out.timedOut) lines.push(`(${program} was killed after ${CONSOLE_EXEC_TIMEOUT_S} s)`);
     else if (out.code !== 0) lines.push(`(${program} exited with status ${out.code})`);
     return {
       code: out.code === 0 ? 0 : Errno.EIO,

@@ -7,7 +7,7 @@ import {
   transcriptForPeople,
 } from "../../src/console/switch/remote_console.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
-import { Errno } from "../../src/console/reply_format.ts";
+import { Errno, type Reply } from "../../src/console/reply_format.ts";
 import { addCoreCommands } from "../../src/console/switch/commands_core.ts";
 import { addPortCommands } from "../../src/console/switch/commands_port.ts";
 import { addHashCommands } from "../../src/console/switch/commands_hash.ts";
@@ -196,6 +196,29 @@ Deno.test("client takes text before a listing as the reply's words, and the list
       lines: [],
       result: "1022 Invalid argument",
     });
+  } finally {
+    client.close();
+    server.close();
+    await tmp.cleanup();
+  }
+});
+
+Deno.test("vde term waits for a lab host's exec as long as the lab lets it run, not only --timeout's seconds", async () => {
+  const tmp = await tempDir("vde-client-exec-");
+  const dir = tmp.path;
+  const slow = () =>
+    new Promise<Reply>((resolve) => setTimeout(() => resolve({ code: 0, lines: ["done"] }), 600));
+  const commands = new CommandRegistry()
+    .add({ path: "exec", syntax: "HOST COMMAND...", help: "", listing: true, run: slow })
+    .add({ path: "nodes", syntax: "", help: "", listing: true, run: slow });
+  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, { path: `${dir}/ctl` });
+  const client = await MgmtClient.connect(`${dir}/ctl`, { timeoutMs: 200 });
+  try {
+    const remote = new RemoteConsole(client, { lab: true });
+    // `vde term LAB -c 'exec h1 ping -c 20 ...'` said "no reply within 10000 ms" while the ping ran on.
+    assert.deepEqual((await remote.execute("exec h1 sleep 0.6"))?.lines, ["done"]);
+    // Any other command keeps the bound it was given.
+    await assert.rejects(remote.execute("nodes"), /no reply to "nodes" within 200 ms/);
   } finally {
     client.close();
     server.close();

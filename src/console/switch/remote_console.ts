@@ -12,6 +12,10 @@ import { parseMacListing, parsePortListing } from "./listings.ts";
 import { parseLine } from "../registry.ts";
 import { Errno, resultLine } from "../reply_format.ts";
 import { macsTable, portsTable } from "./tables.ts";
+import { CONSOLE_EXEC_TIMEOUT_S } from "../../lab/system.ts";
+
+/** How long a lab console's `exec` reply is waited for: the command's own limit, and a margin. */
+const EXEC_REPLY_MS = (CONSOLE_EXEC_TIMEOUT_S + 10) * 1000;
 
 /** A command as the remote `help` lists it. */
 export interface RemoteCommand {
@@ -163,6 +167,9 @@ export class RemoteConsole {
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
+    // A lab host's command may run CONSOLE_EXEC_TIMEOUT_S: its reply is waited for that long, not --timeout's
+    // 10 s (after which the command ran on unseen and vde term said only that no reply came).
+    if (this.lab && name === "exec") return await this.client.command(line.trim(), EXEC_REPLY_MS);
     const reply = await this.client.command(name === "load" ? loadFromHere(args) : line.trim());
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
