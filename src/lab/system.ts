@@ -30,7 +30,7 @@ export async function runCommand(
   signal?: AbortSignal,
   ownGroup = false,
 ): Promise<CommandOutput> {
-  const argv = ownGroup ? ["setsid", ...cmd] : cmd;
+  const argv = ownGroup ? ["setsid", "-w", ...cmd] : cmd;
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     stdin: "null",
