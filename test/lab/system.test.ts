@@ -8,42 +8,43 @@ import assert from "node:assert/strict";
 import { processesMentioning, RUN_PREFIX, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { deleteNetns, ip, runInNetns } from "../../src/lab/system.ts";
 
-Deno.test("a namespace command killed for its time takes what it started with it", async (t) => {
-  if (skipUnlessRoot(t)) return;
-  const ns = `${RUN_PREFIX}sys`;
-  const mark = `700.${Deno.pid}`;
+/** Runs `body` with a namespace and a directory of its own, removed after it. */
+async function withNetns(name: string, body: (ns: string, dir: string) => Promise<void>): Promise<void> {
+  const ns = `${RUN_PREFIX}${name}`;
   const dir = await Deno.makeTempDir({ prefix: RUN_PREFIX });
   await ip("netns", "add", ns);
   try {
+    await body(ns, dir);
+  } finally {
+    await deleteNetns(ns);
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a namespace command killed for its time takes what it started with it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const mark = `700.${Deno.pid}`;
+  await withNetns("sys", async (ns, dir) => {
     const r = await runInNetns(ns, `echo started; sleep ${mark}`, 500, dir);
     assert.equal(r.timedOut, true);
     assert.equal(r.output, "started\n");
     // SIGKILL is not instant: the group's processes go within moments, never after the command's own time.
     await waitFor(() => processesMentioning(mark).length === 0 || undefined, {
       timeoutMs: 5000,
-      what: `the sleep the timed-out command started (${processesMentioning(mark).join(", ")}) ending`,
+      what: "the sleep the timed-out command started to end",
     });
-  } finally {
-    await deleteNetns(ns);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a namespace command that ends in time leaves what it put in the background running", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const ns = `${RUN_PREFIX}sys2`;
   const mark = `701.${Deno.pid}`;
-  const dir = await Deno.makeTempDir({ prefix: RUN_PREFIX });
-  await ip("netns", "add", ns);
-  try {
+  await withNetns("sys2", async (ns, dir) => {
     const r = await runInNetns(ns, `sleep ${mark} & echo left`, 10_000, dir);
     assert.equal(r.timedOut, false);
     assert.equal(r.code, 0);
     assert.equal(r.output, "left\n");
     assert.equal(processesMentioning(mark).length, 1, "the background sleep runs on");
-  } finally {
-    await deleteNetns(ns);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
   assert.deepEqual(processesMentioning(mark), [], "deleting the namespace ends it");
 });
