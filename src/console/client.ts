@@ -51,6 +51,8 @@ export class MgmtClient {
   readonly #decoder = new TextDecoder();
   #buf = "";
   #pending: Pending | null = null;
+  /** Replies still to come to commands given up on (timed out): each is dropped as it comes, in order. */
+  #stale = 0;
   #chain: Promise<unknown> = Promise.resolve();
   #ended = false;
 
@@ -137,10 +139,11 @@ export class MgmtClient {
     if (this.#ended) throw new Error("the management connection is closed");
     const { promise, resolve, reject } = Promise.withResolvers<RemoteReply>();
     this.#pending = { resolve, reject };
-    const timer = setTimeout(
-      () => this.#fail(new Error(`no reply to "${line}" within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // Its reply may still come: it belongs to this command, not the next one.
+      this.#stale++;
+      this.#fail(new Error(`no reply to "${line}" within ${timeoutMs} ms`));
+    }, timeoutMs);
     try {
       const bytes = new TextEncoder().encode(`${line}\n`);
       let off = 0;
@@ -183,38 +186,44 @@ export class MgmtClient {
     } catch { /* already closed */ }
   }
 
-  // Takes events off the front while idle, and completes the pending reply.
+  // Takes events off the front while idle, drops the replies given up on, and completes the pending reply.
   #parse(): void {
-    if (this.#pending === null) {
-      let nl: number;
-      while ((nl = this.#buf.indexOf("\n")) >= 0 && EVENT_RE.test(this.#buf)) {
-        this.onEvent(this.#buf.slice(0, nl));
-        this.#buf = this.#buf.slice(nl + 1);
+    for (;;) {
+      if (this.#pending === null && this.#stale === 0) {
+        let nl: number;
+        while ((nl = this.#buf.indexOf("\n")) >= 0 && EVENT_RE.test(this.#buf)) {
+          this.onEvent(this.#buf.slice(0, nl));
+          this.#buf = this.#buf.slice(nl + 1);
+        }
+        return;
       }
-      return;
+      const reply = this.#takeReply();
+      if (reply === null) return;
+      if (this.#stale > 0) this.#stale--;
+      else this.#complete(reply);
     }
+  }
+
+  /** The first whole reply at the front of the buffer, taken off it; null while none is whole. */
+  #takeReply(): RemoteReply | null {
     const end = this.#buf.indexOf(END_OF_SESSION);
     if (end >= 0 && (end === 0 || this.#buf[end - 1] === "\n")) {
       const before = this.#buf.slice(0, end);
       this.#buf = "";
-      this.#complete({
-        ...splitReply(before, this.onEvent),
-        code: 0,
-        endSession: true,
-        result: END_OF_SESSION,
-      });
-      return;
+      return { ...splitReply(before, this.onEvent), code: 0, endSession: true, result: END_OF_SESSION };
     }
+    // A reply ends with its result line, a blank line and the prompt; a late reply may have the next behind it.
     const tail = `\n\n${this.prompt}`;
-    if (!this.#buf.endsWith(tail)) return;
-    const body = this.#buf.slice(0, -tail.length);
-    const lastNl = body.lastIndexOf("\n");
-    const result = body.slice(lastNl + 1);
-    const m = RESULT_RE.exec(result);
-    if (m === null) return;
-    this.#buf = "";
-    const parts = splitReply(body.slice(0, lastNl + 1), this.onEvent);
-    this.#complete({ ...parts, code: Number(m[1]), result });
+    for (let at = this.#buf.indexOf(tail); at >= 0; at = this.#buf.indexOf(tail, at + 1)) {
+      const body = this.#buf.slice(0, at);
+      const lastNl = body.lastIndexOf("\n");
+      const result = body.slice(lastNl + 1);
+      const m = RESULT_RE.exec(result);
+      if (m === null) continue;
+      this.#buf = this.#buf.slice(at + tail.length);
+      return { ...splitReply(body.slice(0, lastNl + 1), this.onEvent), code: Number(m[1]), result };
+    }
+    return null;
   }
 
   #complete(reply: RemoteReply): void {

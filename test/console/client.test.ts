@@ -226,6 +226,37 @@ Deno.test("vde term waits for a lab host's exec as long as the lab lets it run, 
   }
 });
 
+Deno.test("client that gave up on a slow reply pairs the next command with its own reply, not the late one", async () => {
+  const tmp = await tempDir("vde-client-late-");
+  const dir = tmp.path;
+  const commands = new CommandRegistry()
+    .add({
+      path: "slow",
+      syntax: "",
+      help: "",
+      listing: true,
+      run: () =>
+        new Promise<Reply>((resolve) => setTimeout(() => resolve({ code: 0, lines: ["late"] }), 400)),
+    })
+    .add({ path: "fast", syntax: "", help: "", listing: true, run: () => ({ code: 0, lines: ["mine"] }) });
+  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, { path: `${dir}/ctl` });
+  const client = await MgmtClient.connect(`${dir}/ctl`, { timeoutMs: 150 });
+  try {
+    // An interactive vde term goes on after a timeout: the next command is sent while the late reply is
+    // still to come, and once it has come.
+    await assert.rejects(client.command("slow"), /no reply to "slow" within 150 ms/);
+    assert.deepEqual((await client.command("fast", 2000)).lines, ["mine"]);
+    await assert.rejects(client.command("slow"), /no reply to "slow" within 150 ms/);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual((await client.command("fast")).lines, ["mine"]);
+    assert.deepEqual((await client.command("slow", 2000)).lines, ["late"]);
+  } finally {
+    client.close();
+    server.close();
+    await tmp.cleanup();
+  }
+});
+
 Deno.test("vde term sends load of a relative file beside the user as its full path, since the switch opens it where it runs", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-load-here-" });
   try {
