@@ -3,9 +3,9 @@
  * `-f`): each line is a command, as with `load`, but nobody watches the
  * replies, so failures go to the log with their line number.
  */
-import { readScript } from "./session_commands.ts";
+import { MAX_SCRIPT_BYTES, readScript } from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
-import { errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
+import { Errno, errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
 import { failureHint, knownCommandsOf } from "./explain.ts";
 
 /** The session a startup script runs in: replies are not shown anywhere. */
@@ -33,7 +33,11 @@ export async function runStartupScript(
 ): Promise<number> {
   const lines = await readScript(path);
   if (typeof lines === "number") {
-    throw new Error(`cannot read the startup script ${path}: ${errorText(lines)}`);
+    // E2BIG's own words ("Argument list too long") say nothing of the bound it met.
+    const why = lines === Errno.E2BIG
+      ? `longer than a script may be (${MAX_SCRIPT_BYTES >> 20} MiB)`
+      : errorText(lines);
+    throw new Error(`cannot read the startup script ${path}: ${why}`);
   }
   const session = new ScriptSession(commands);
   let failed = 0;

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { MAX_SCRIPT_BYTES, readScript } from "../../src/console/session_commands.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
+import { runStartupScript } from "../../src/console/script.ts";
+import { CommandRegistry } from "../../src/console/registry.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -15,6 +17,13 @@ Deno.test("load of an endless device is refused as too long after reading a scri
   assert.equal(
     formatExplained("load /dev/zero", { code: Errno.E2BIG }, { syntax: () => "path", paths: () => ["load"] }),
     "load: Argument list too long (1007)\na script is at most 1 MiB: is it the file you meant?\n",
+  );
+});
+
+Deno.test("--rc of an endless device says a script's bound, not E2BIG's 'Argument list too long'", async () => {
+  await assert.rejects(
+    runStartupScript("/dev/zero", new CommandRegistry(), () => {}),
+    { message: "cannot read the startup script /dev/zero: longer than a script may be (1 MiB)" },
   );
 });
 
