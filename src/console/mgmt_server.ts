@@ -35,6 +35,7 @@ import { OutputQueue, type Writer } from "./output_queue.ts";
 import { UnixStreamListener } from "../io/unix_stream.ts";
 import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
+import { isDirectory } from "../os/paths.ts";
 
 /**
  * A switch's management socket in its socket directory, unless --mgmt
@@ -209,19 +210,21 @@ class MgmtSession implements Session {
   }
 }
 
-/** A listening management socket and its sessions. */
 /**
  * Why `path` could not be served, in the user's terms where the kernel's
  * are cryptic (`bind: No such file or directory` for `--mgmt /no/dir/m`).
+ * ENOENT from a directory that is there (`/proc`, which takes no sockets)
+ * is not said to be a missing directory.
  */
 function inWords(path: string, err: unknown): unknown {
   if (!(err instanceof SysError)) return err;
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-  if (err.code === C.ENOENT) return new Error(`the directory ${dir} does not exist`);
+  if (err.code === C.ENOENT && !isDirectory(dir)) return new Error(`the directory ${dir} does not exist`);
   if (err.code === C.EACCES) return new Error(`permission denied in ${dir}`);
   return err;
 }
 
+/** A listening management socket and its sessions. */
 export class MgmtServer {
   /** The socket path. */
   readonly path: string;

@@ -35,6 +35,7 @@ import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
+import { isDirectory } from "../os/paths.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -285,11 +286,3 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
 }
 
 registerScheme("vde", openVdeLink);
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}

@@ -15,3 +15,18 @@ Deno.test("a management socket in a directory that does not exist says so", asyn
     tc.close();
   }
 });
+
+Deno.test("a management socket refused in a directory that exists does not call it missing", async () => {
+  const tc = makeConsole(4);
+  try {
+    // /proc takes no new files: bind says ENOENT, though /proc is there.
+    const err = await MgmtServer.start(tc.commands, tc.ctx, { path: "/proc/vde-mgmt", log: () => {} }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(err !== undefined, "served a socket in /proc");
+    assert.doesNotMatch(err.message, /does not exist/);
+  } finally {
+    tc.close();
+  }
+});
