@@ -53,6 +53,8 @@ export class MgmtClient {
   #pending: Pending | null = null;
   /** Replies still to come to commands given up on (timed out): each is dropped as it comes, in order. */
   #stale = 0;
+  /** How much of the buffer the last look for a whole reply had seen (see #takeReply). */
+  #searched = 0;
   #chain: Promise<unknown> = Promise.resolve();
   #ended = false;
 
@@ -193,7 +195,7 @@ export class MgmtClient {
         let nl: number;
         while ((nl = this.#buf.indexOf("\n")) >= 0 && EVENT_RE.test(this.#buf)) {
           this.onEvent(this.#buf.slice(0, nl));
-          this.#buf = this.#buf.slice(nl + 1);
+          this.#cut(nl + 1);
         }
         return;
       }
@@ -206,24 +208,34 @@ export class MgmtClient {
 
   /** The first whole reply at the front of the buffer, taken off it; null while none is whole. */
   #takeReply(): RemoteReply | null {
-    const end = this.#buf.indexOf(END_OF_SESSION);
+    // Where the last look found nothing, less a pattern's length: a reply of megabytes comes in many reads,
+    // and each would otherwise scan it all again.
+    const from = Math.max(0, this.#searched - 64);
+    this.#searched = this.#buf.length;
+    const end = this.#buf.indexOf(END_OF_SESSION, from);
     if (end >= 0 && (end === 0 || this.#buf[end - 1] === "\n")) {
       const before = this.#buf.slice(0, end);
-      this.#buf = "";
+      this.#cut(this.#buf.length);
       return { ...splitReply(before, this.onEvent), code: 0, endSession: true, result: END_OF_SESSION };
     }
     // A reply ends with its result line, a blank line and the prompt; a late reply may have the next behind it.
     const tail = `\n\n${this.prompt}`;
-    for (let at = this.#buf.indexOf(tail); at >= 0; at = this.#buf.indexOf(tail, at + 1)) {
+    for (let at = this.#buf.indexOf(tail, from); at >= 0; at = this.#buf.indexOf(tail, at + 1)) {
       const body = this.#buf.slice(0, at);
       const lastNl = body.lastIndexOf("\n");
       const result = body.slice(lastNl + 1);
       const m = RESULT_RE.exec(result);
       if (m === null) continue;
-      this.#buf = this.#buf.slice(at + tail.length);
+      this.#cut(at + tail.length);
       return { ...splitReply(body.slice(0, lastNl + 1), this.onEvent), code: Number(m[1]), result };
     }
     return null;
+  }
+
+  /** Drops the buffer's first `n` characters: what is left is looked at from its start again. */
+  #cut(n: number): void {
+    this.#buf = this.#buf.slice(n);
+    this.#searched = 0;
   }
 
   #complete(reply: RemoteReply): void {
