@@ -176,9 +176,33 @@ Deno.test("wirefilter's help listing, which shows no syntax for its value comman
   ]);
 });
 
+/** Runs `body` with a client of a management socket serving `commands` alone, waiting `timeoutMs` for replies. */
+async function withCommandsServed(
+  commands: CommandRegistry,
+  timeoutMs: number,
+  body: (client: MgmtClient) => Promise<void>,
+): Promise<void> {
+  const tmp = await tempDir("vde-client-served-");
+  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
+    path: `${tmp.path}/ctl`,
+  });
+  const client = await MgmtClient.connect(`${tmp.path}/ctl`, { timeoutMs });
+  try {
+    await body(client);
+  } finally {
+    client.close();
+    server.close();
+    await tmp.cleanup();
+  }
+}
+
+/** A listing command that answers `lines` after `ms`. */
+function slowListing(path: string, ms: number, lines: string[]) {
+  const run = () => new Promise<Reply>((resolve) => setTimeout(() => resolve({ code: 0, lines }), ms));
+  return { path, syntax: "", help: "", listing: true, run };
+}
+
 Deno.test("client takes text before a listing as the reply's words, and the listing as its lines", async () => {
-  const tmp = await tempDir("vde-client-words-");
-  const dir = tmp.path;
   const commands = new CommandRegistry().add({
     path: "exec",
     syntax: "HOST COMMAND...",
@@ -186,9 +210,7 @@ Deno.test("client takes text before a listing as the reply's words, and the list
     listing: true,
     run: () => ({ code: Errno.EINVAL, raw: "no host h9 (hosts: h1)\n" }),
   });
-  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, { path: `${dir}/ctl` });
-  const client = await MgmtClient.connect(`${dir}/ctl`);
-  try {
+  await withCommandsServed(commands, 10_000, async (client) => {
     // On the wire: the words, then the listing framing every listing command has, then the result.
     assert.deepEqual(await client.command("exec h9 ls"), {
       code: Errno.EINVAL,
@@ -196,52 +218,31 @@ Deno.test("client takes text before a listing as the reply's words, and the list
       lines: [],
       result: "1022 Invalid argument",
     });
-  } finally {
-    client.close();
-    server.close();
-    await tmp.cleanup();
-  }
+  });
 });
 
 Deno.test("vde term waits for a lab host's exec as long as the lab lets it run, not only --timeout's seconds", async () => {
-  const tmp = await tempDir("vde-client-exec-");
-  const dir = tmp.path;
-  const slow = () =>
-    new Promise<Reply>((resolve) => setTimeout(() => resolve({ code: 0, lines: ["done"] }), 600));
-  const commands = new CommandRegistry()
-    .add({ path: "exec", syntax: "HOST COMMAND...", help: "", listing: true, run: slow })
-    .add({ path: "nodes", syntax: "", help: "", listing: true, run: slow });
-  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, { path: `${dir}/ctl` });
-  const client = await MgmtClient.connect(`${dir}/ctl`, { timeoutMs: 200 });
-  try {
+  const commands = new CommandRegistry().add(slowListing("exec", 600, ["done"])).add(
+    slowListing("nodes", 600, ["done"]),
+  );
+  await withCommandsServed(commands, 200, async (client) => {
     const remote = new RemoteConsole(client, { lab: true });
     // `vde term LAB -c 'exec h1 ping -c 20 ...'` said "no reply within 10000 ms" while the ping ran on.
     assert.deepEqual((await remote.execute("exec h1 sleep 0.6"))?.lines, ["done"]);
     // Any other command keeps the bound it was given.
     await assert.rejects(remote.execute("nodes"), /no reply to "nodes" within 200 ms/);
-  } finally {
-    client.close();
-    server.close();
-    await tmp.cleanup();
-  }
+  });
 });
 
 Deno.test("client that gave up on a slow reply pairs the next command with its own reply, not the late one", async () => {
-  const tmp = await tempDir("vde-client-late-");
-  const dir = tmp.path;
-  const commands = new CommandRegistry()
-    .add({
-      path: "slow",
-      syntax: "",
-      help: "",
-      listing: true,
-      run: () =>
-        new Promise<Reply>((resolve) => setTimeout(() => resolve({ code: 0, lines: ["late"] }), 400)),
-    })
-    .add({ path: "fast", syntax: "", help: "", listing: true, run: () => ({ code: 0, lines: ["mine"] }) });
-  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, { path: `${dir}/ctl` });
-  const client = await MgmtClient.connect(`${dir}/ctl`, { timeoutMs: 150 });
-  try {
+  const commands = new CommandRegistry().add(slowListing("slow", 400, ["late"])).add({
+    path: "fast",
+    syntax: "",
+    help: "",
+    listing: true,
+    run: () => ({ code: 0, lines: ["mine"] }),
+  });
+  await withCommandsServed(commands, 150, async (client) => {
     // An interactive vde term goes on after a timeout: the next command is sent while the late reply is
     // still to come, and once it has come.
     await assert.rejects(client.command("slow"), /no reply to "slow" within 150 ms/);
@@ -250,11 +251,7 @@ Deno.test("client that gave up on a slow reply pairs the next command with its o
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual((await client.command("fast")).lines, ["mine"]);
     assert.deepEqual((await client.command("slow", 2000)).lines, ["late"]);
-  } finally {
-    client.close();
-    server.close();
-    await tmp.cleanup();
-  }
+  });
 });
 
 Deno.test("vde term sends load of a relative file beside the user as its full path, since the switch opens it where it runs", async () => {
