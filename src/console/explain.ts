@@ -9,7 +9,7 @@
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { type CommandRegistry, parseLine } from "./registry.ts";
-import { MAX_SCRIPT_BYTES } from "./session_commands.ts";
+import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
@@ -163,6 +163,7 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.E2BIG && name === "load") {
     return `a script is at most ${MAX_SCRIPT_BYTES >> 20} MiB: is it the file you meant?`;
   }
+  if (code === Errno.ETIMEDOUT && name === "load") return PIPE_WITHOUT_WRITER;
   return undefined;
 }
 

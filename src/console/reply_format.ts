@@ -25,6 +25,7 @@ export const Errno = {
   ELOOP: 40,
   EOPNOTSUPP: 95,
   EADDRINUSE: 98,
+  ETIMEDOUT: 110,
 } as const;
 
 // glibc's strerror() texts: clients show them and scripts may match them.
@@ -46,6 +47,7 @@ const MESSAGES: Record<number, string> = {
   40: "Too many levels of symbolic links",
   95: "Operation not supported",
   98: "Address already in use",
+  110: "Connection timed out",
 };
 
 /** The strerror() text of an errno; "Unknown error N" for one not in the table. */

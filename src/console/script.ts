@@ -3,7 +3,7 @@
  * `-f`): each line is a command, as with `load`, but nobody watches the
  * replies, so failures go to the log with their line number.
  */
-import { MAX_SCRIPT_BYTES, readScript } from "./session_commands.ts";
+import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER, readScript } from "./session_commands.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
 import { Errno, errorText, formatReply, type Reply, resultLine } from "./reply_format.ts";
 import { failureHint, knownCommandsOf } from "./explain.ts";
@@ -36,6 +36,8 @@ export async function runStartupScript(
     // E2BIG's own words ("Argument list too long") say nothing of the bound it met.
     const why = lines === Errno.E2BIG
       ? `longer than a script may be (${MAX_SCRIPT_BYTES >> 20} MiB)`
+      : lines === Errno.ETIMEDOUT
+      ? PIPE_WITHOUT_WRITER
       : errorText(lines);
     throw new Error(`cannot read the startup script ${path}: ${why}`);
   }

@@ -13,6 +13,12 @@ import { Errno, type Reply } from "./reply_format.ts";
 export const MAX_LOAD_DEPTH = 8;
 /** Largest script `load` reads, so a mistaken path (a disk image) cannot eat memory. */
 export const MAX_SCRIPT_BYTES = 1 << 20;
+/** How long `load` waits for a named pipe's writer to open it. */
+export const PIPE_WRITER_WAIT_MS = 5000;
+/** What a `load` or `--rc` of a named pipe nobody opened for writing is told. */
+export const PIPE_WITHOUT_WRITER = `a named pipe that nobody opened for writing within ${
+  PIPE_WRITER_WAIT_MS / 1000
+} s`;
 
 /** What `shutdown` needs of the program it stops. */
 export interface ShutdownTarget {
@@ -95,7 +101,7 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
 }
 
 /** Reads a script's lines, or an errno. */
-export async function readScript(path: string): Promise<string[] | number> {
+export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS): Promise<string[] | number> {
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(path);
@@ -103,8 +109,11 @@ export async function readScript(path: string): Promise<string[] | number> {
     if (info.size > MAX_SCRIPT_BYTES) return Errno.E2BIG;
     // Bounded as it is read: a device or pipe has no size to check and may never end (`load /dev/zero`
     // grew a switch by gigabytes), while `--rc <(commands)` is a pipe that is fine to read.
-    bytes = await readAtMost(path, MAX_SCRIPT_BYTES + 1);
+    // A named pipe's open waits for its writer: bounded, or a `load` of one nobody writes hangs its session
+    // (and an `--rc` the switch's start).
+    bytes = await readAtMost(path, MAX_SCRIPT_BYTES + 1, info.isFifo ? pipeWaitMs : Infinity);
   } catch (err) {
+    if (err instanceof Deno.errors.TimedOut) return Errno.ETIMEDOUT;
     if (err instanceof Deno.errors.NotFound) return Errno.ENOENT;
     if (err instanceof Deno.errors.PermissionDenied) return Errno.EACCES;
     return Errno.EIO;

@@ -209,7 +209,7 @@ export class RxThread {
     const stopped = new Promise((resolve) => this.#thread.worker.onmessage = resolve);
     this.#ring.requestStop();
     this.#ring.unpark();
-    await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
-    libc().close(this.#notifyFd);
+    // Left open when the worker did not answer: it may still write to it (see WorkerHandle).
+    if (await this.#thread.stop(stopped, STOP_TIMEOUT_MS)) libc().close(this.#notifyFd);
   }
 }

@@ -362,11 +362,12 @@ export class SwitchThread {
       };
     });
     Atomics.store(this.#control, CTL_STOP, 1);
-    await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
+    const answered = await this.#thread.stop(stopped, STOP_TIMEOUT_MS);
     this.#stopped = true;
     this.#warmed.resolve(null);
     poller().remove(this.#notifyFd);
-    libc().close(this.#notifyFd);
+    // Left open when the worker did not answer: it may still write to it (see WorkerHandle).
+    if (answered) libc().close(this.#notifyFd);
     for (const release of this.#lent.values()) release();
     this.#lent.clear();
     this.#settle(Infinity);

@@ -9,7 +9,10 @@
  * the same for each: the owner raises its stop flag, then `stop` wakes the
  * thread, waits (bounded) for its last word, and only then terminates the
  * Worker and closes the eventfd: the worker may be inside a system call on
- * it until it has spoken.
+ * it until it has spoken. One that never spoke keeps its fds: closing a
+ * number a thread may still write to lets it write into whatever file gets
+ * that number next; a few leaked fds in a process that is stopping cost
+ * nothing.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { watchLoaded } from "./worker_loaded.ts";
@@ -38,8 +41,8 @@ export class WorkerHandle {
 
   /**
    * Wakes the worker (its stop flag raised) and waits for `ended` (its last
-   * word) at most `timeoutMs`; the Worker is terminated and the eventfd
-   * closed after either. Call once.
+   * word) at most `timeoutMs`; the Worker is terminated after either, the
+   * eventfd closed only if it answered. Call once.
    *
    * @returns whether the worker answered in time (what it said stays in `ended`)
    */
@@ -47,12 +50,16 @@ export class WorkerHandle {
     this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), timeoutMs));
+    let answered = false;
     try {
-      return await Promise.race([ended.then(() => true), timeout]);
+      answered = await Promise.race([ended.then(() => true), timeout]);
+      return answered;
     } finally {
       clearTimeout(timer);
       this.worker.terminate();
-      libc().close(this.wakeFd);
+      // A worker that did not answer may still be inside a system call, or make one more before
+      // termination reaches it: its eventfd stays open (leaked) so its number is never reused under it.
+      if (answered) libc().close(this.wakeFd);
     }
   }
 }

@@ -4,7 +4,7 @@
  * switch by gigabytes) is refused as too long, a pipe is read.
  */
 import assert from "node:assert/strict";
-import { MAX_SCRIPT_BYTES, readScript } from "../../src/console/session_commands.ts";
+import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER, readScript } from "../../src/console/session_commands.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
 import { runStartupScript } from "../../src/console/script.ts";
@@ -38,6 +38,27 @@ Deno.test("a script in a pipe is read to its end", async () => {
     })();
     assert.deepEqual(await readScript(fifo), ["hub on", "port/create 3"]);
     await writer;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("load of a named pipe nobody writes to gives up with its own words instead of hanging the session", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-script-pipe-" });
+  try {
+    const fifo = `${dir}/rc`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.equal(await readScript(fifo, 200), Errno.ETIMEDOUT);
+    assert.equal(
+      formatExplained(`load ${fifo}`, { code: Errno.ETIMEDOUT }, {
+        syntax: () => "path",
+        paths: () => ["load"],
+      }),
+      `load: Connection timed out (1110)\n${PIPE_WITHOUT_WRITER}\n`,
+    );
+    // The open left waiting completes once a writer comes, and is closed then.
+    using writer = await Deno.open(fifo, { write: true });
+    await new Promise((r) => setTimeout(r, 50));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
