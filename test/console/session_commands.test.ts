@@ -57,7 +57,7 @@ Deno.test("load of a named pipe nobody writes to gives up with its own words ins
       `load: Connection timed out (1110)\n${PIPE_WITHOUT_WRITER}\n`,
     );
     // The open left waiting completes once a writer comes, and is closed then.
-    using writer = await Deno.open(fifo, { write: true });
+    using _writer = await Deno.open(fifo, { write: true });
     await new Promise((r) => setTimeout(r, 50));
   } finally {
     await Deno.remove(dir, { recursive: true });
