@@ -222,10 +222,32 @@ function assertAlive(sw: SwitchHandle): void {
 }
 
 /**
+ * Waits (up to 10 s) until process `pid` has taken no CPU for 200 ms. Our switch warms its
+ * forwarding path on its thread after DIR/ctl appears (about 0.3 s of CPU here), and the first flow
+ * measured after a start counted that work as forwarding and ran beside it. Debian's switch is idle
+ * at once.
+ */
+async function settle(pid: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  let last = await cpuSeconds(pid);
+  let quietSince = Date.now();
+  while (Date.now() < until) {
+    await sleep(50);
+    const now = await cpuSeconds(pid);
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 200) {
+      return;
+    }
+  }
+}
+
+/**
  * Per round, a fresh switch of each kind (started with `opts`) handed to
- * `measure`. One switch is alive at a time, so the idle one cannot take CPU
- * from the measured one; who goes first alternates, so neither always gets
- * the warmer (or busier) machine. A failing switch usually keeps failing:
+ * `measure` once it is idle (see settle). One switch is alive at a time, so
+ * the idle one cannot take CPU from the measured one; who goes first
+ * alternates, so neither always gets the warmer (or busier) machine. A failing switch usually keeps failing:
  * its first error is recorded on every metric of `metrics` and that kind
  * is not measured again.
  */
@@ -253,6 +275,7 @@ async function eachSwitchPerRound(
         continue;
       }
       try {
+        await settle(sw.pid);
         await measure(sw, round);
       } catch (err) {
         fail(kind, message(err));
@@ -260,28 +283,6 @@ async function eachSwitchPerRound(
       } finally {
         await stopIn(sw);
       }
-    }
-  }
-}
-
-/**
- * Waits (up to 10 s) until process `pid` has taken no CPU for 200 ms. Our switch warms its
- * forwarding path on its thread after DIR/ctl appears (about 0.3 s of CPU here), and the first flow
- * measured after a start counted that work as forwarding and ran beside it. Debian's switch is idle
- * at once.
- */
-async function settle(pid: number): Promise<void> {
-  const until = Date.now() + 10_000;
-  let last = await cpuSeconds(pid);
-  let quietSince = Date.now();
-  while (Date.now() < until) {
-    await sleep(50);
-    const now = await cpuSeconds(pid);
-    if (now !== last) {
-      last = now;
-      quietSince = Date.now();
-    } else if (Date.now() - quietSince >= 200) {
-      return;
     }
   }
 }
@@ -303,7 +304,6 @@ async function throughputSection(plan: Plan, metrics: Metric[], floor = true): P
   const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu, s.busy, s.clients]);
   metrics.push(...mine);
   await eachSwitchPerRound(plan, "throughput", mine, {}, async (sw, round) => {
-    await settle(sw.pid);
     for (const s of sizes) {
       const cpuBefore = await cpuSeconds(sw.pid);
       const f = await flow(sw, s.size, plan.seconds);
