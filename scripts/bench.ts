@@ -128,6 +128,11 @@ interface Flow {
   mbps: number;
   sent: number;
   received: number;
+  /** The sink's first to last frame, in seconds. */
+  span: number;
+  /** The source's and the sink's CPU time as a share of their run (1 = one core busy). */
+  sourceBusy: number;
+  sinkBusy: number;
 }
 
 /**
@@ -173,6 +178,9 @@ async function flowVia(sourceVnl: string, vnl: string, size: number, seconds: nu
       mbps: (field(sinkLine, "bytes") * 8) / span / 1e6,
       sent: field(sourceLine, "frames"),
       received,
+      span,
+      sourceBusy: field(sourceLine, "cpu") / field(sourceLine, "seconds"),
+      sinkBusy: field(sinkLine, "cpu") / span,
     };
   } finally {
     await sink.stop({ timeoutMs: 1000 });
@@ -214,10 +222,32 @@ function assertAlive(sw: SwitchHandle): void {
 }
 
 /**
+ * Waits (up to 10 s) until process `pid` has taken no CPU for 200 ms. Our switch warms its
+ * forwarding path on its thread after DIR/ctl appears (about 0.3 s of CPU here), and the first flow
+ * measured after a start counted that work as forwarding and ran beside it. Debian's switch is idle
+ * at once.
+ */
+async function settle(pid: number): Promise<void> {
+  const until = Date.now() + 10_000;
+  let last = await cpuSeconds(pid);
+  let quietSince = Date.now();
+  while (Date.now() < until) {
+    await sleep(50);
+    const now = await cpuSeconds(pid);
+    if (now !== last) {
+      last = now;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= 200) {
+      return;
+    }
+  }
+}
+
+/**
  * Per round, a fresh switch of each kind (started with `opts`) handed to
- * `measure`. One switch is alive at a time, so the idle one cannot take CPU
- * from the measured one; who goes first alternates, so neither always gets
- * the warmer (or busier) machine. A failing switch usually keeps failing:
+ * `measure` once it is idle (see settle). One switch is alive at a time, so
+ * the idle one cannot take CPU from the measured one; who goes first
+ * alternates, so neither always gets the warmer (or busier) machine. A failing switch usually keeps failing:
  * its first error is recorded on every metric of `metrics` and that kind
  * is not measured again.
  */
@@ -245,6 +275,7 @@ async function eachSwitchPerRound(
         continue;
       }
       try {
+        await settle(sw.pid);
         await measure(sw, round);
       } catch (err) {
         fail(kind, message(err));
@@ -256,23 +287,21 @@ async function eachSwitchPerRound(
   }
 }
 
-/** Frames/s and CPU per frame at 64 and 1500 B; `floor` adds the floor's rows (see floorRows). */
+/**
+ * Frames/s and CPU per frame at 64 and 1500 B, and who was busy: the switch, and the source and
+ * sink together (both pinned to CPU 0, so 100% there means the clients, not the switch, set the
+ * rate); `floor` adds the floor's rows (see floorRows).
+ */
 async function throughputSection(plan: Plan, metrics: Metric[], floor = true): Promise<void> {
-  const sizes = [
-    {
-      size: 64,
-      fps: metric("frames/s, 64 B frames", "frames/s", "higher", 2.0),
-      mbps: metric("Mbit/s, 64 B frames", "Mbit/s", "higher"),
-      cpu: metric("switch CPU per frame forwarded, 64 B", "ns", "lower"),
-    },
-    {
-      size: 1500,
-      fps: metric("frames/s, 1500 B frames", "frames/s", "higher", 1.5),
-      mbps: metric("Mbit/s, 1500 B frames", "Mbit/s", "higher"),
-      cpu: metric("switch CPU per frame forwarded, 1500 B", "ns", "lower"),
-    },
-  ];
-  const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu]);
+  const sizes = [64, 1500].map((size) => ({
+    size,
+    fps: metric(`frames/s, ${size} B frames`, "frames/s", "higher", size === 64 ? 2.0 : 1.5),
+    mbps: metric(`Mbit/s, ${size} B frames`, "Mbit/s", "higher"),
+    cpu: metric(`switch CPU per frame forwarded, ${size} B`, "ns", "lower"),
+    busy: metric(`switch CPU busy, ${size} B (100% = one core)`, "%", "higher"),
+    clients: metric(`source + sink CPU busy, ${size} B (both on one core; 100% = all of it)`, "%", "higher"),
+  }));
+  const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu, s.busy, s.clients]);
   metrics.push(...mine);
   await eachSwitchPerRound(plan, "throughput", mine, {}, async (sw, round) => {
     for (const s of sizes) {
@@ -283,14 +312,22 @@ async function throughputSection(plan: Plan, metrics: Metric[], floor = true): P
       s.fps.samples[sw.kind].push(f.fps);
       s.mbps.samples[sw.kind].push(f.mbps);
       s.cpu.samples[sw.kind].push((cpu / f.received) * 1e9);
-      const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
-      log(
-        `${s.size} B, ${sw.kind}, round ${round + 1}: ${Math.round(f.fps)} frames/s, ` +
-          `${f.mbps.toFixed(0)} Mbit/s (sent ${f.sent}, lost ${loss.toFixed(1)}%)`,
-      );
+      s.busy.samples[sw.kind].push((100 * cpu) / f.span);
+      s.clients.samples[sw.kind].push(100 * (f.sourceBusy + f.sinkBusy));
+      log(`${s.size} B, ${sw.kind}, round ${round + 1}: ${describeFlow(f, cpu)}`);
     }
   });
   if (floor) await floorRows(plan, metrics, sizes);
+}
+
+/** A flow's log line: rates, loss, and who was busy (100% = one core). */
+function describeFlow(f: Flow, switchCpu: number): string {
+  const loss = f.sent > 0 ? (100 * (f.sent - f.received)) / f.sent : 0;
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  return `${Math.round(f.fps)} frames/s, ${f.mbps.toFixed(0)} Mbit/s (sent ${f.sent}, lost ${
+    loss.toFixed(1)
+  }%; ` +
+    `busy: forwarder ${pct(switchCpu / f.span)}, source ${pct(f.sourceBusy)}, sink ${pct(f.sinkBusy)})`;
 }
 
 /**
@@ -344,7 +381,7 @@ async function startFloor(seconds: number): Promise<FloorHandle> {
 async function floorRows(
   plan: Plan,
   metrics: Metric[],
-  sizes: { size: number; fps: Metric; cpu: Metric }[],
+  sizes: { size: number; fps: Metric; cpu: Metric; clients: Metric }[],
 ): Promise<void> {
   const rows = sizes.map((s) => ({
     size: s.size,
@@ -354,9 +391,14 @@ async function floorRows(
       "higher",
     ),
     cpu: metric(`CPU per frame forwarded, ${s.size} B: C = vde_switch, ours = floor`, "ns", "lower"),
+    clients: metric(
+      `source + sink CPU busy, ${s.size} B: C = behind vde_switch, ours = behind floor`,
+      "%",
+      "higher",
+    ),
     of: s,
   }));
-  metrics.push(...rows.flatMap((r) => [r.fps, r.cpu]));
+  metrics.push(...rows.flatMap((r) => [r.fps, r.cpu, r.clients]));
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rows) {
       let floor: FloorHandle | null = null;
@@ -368,9 +410,10 @@ async function floorRows(
         const cpu = (await cpuSeconds(floor.pid)) - cpuBefore;
         r.fps.samples.ours.push(f.fps);
         r.cpu.samples.ours.push((cpu / f.received) * 1e9);
-        log(`${r.size} B, floor, round ${round + 1}: ${Math.round(f.fps)} frames/s`);
+        r.clients.samples.ours.push(100 * (f.sourceBusy + f.sinkBusy));
+        log(`${r.size} B, floor, round ${round + 1}: ${describeFlow(f, cpu)}`);
       } catch (err) {
-        for (const m of [r.fps, r.cpu]) m.errors.ours = message(err);
+        for (const m of [r.fps, r.cpu, r.clients]) m.errors.ours = message(err);
         log(`${r.size} B, floor: ${message(err)}`);
       } finally {
         await floor?.stop();
@@ -380,6 +423,7 @@ async function floorRows(
   for (const r of rows) {
     r.fps.samples.c = r.of.fps.samples.c;
     r.cpu.samples.c = r.of.cpu.samples.c;
+    r.clients.samples.c = r.of.clients.samples.c;
   }
 }
 
@@ -1424,8 +1468,9 @@ const USAGE =
   --cables  only the cable section (two switches joined by each kind of cable, against dpipe)
   --taps    only the tap section (iperf3 between namespaces, each side's own plug tap://)
   --capture only the capture and snooping rows (64 B forwarding with a stalled \`vde capture\`, with --mcast-snooping)
-  --throughput  only the throughput section (frames/s and CPU per frame, 64 B and 1500 B, and the
-                floor: \`loadgen floor\` forwarding between the same clients without switching)
+  --throughput  only the throughput section (frames/s, CPU per frame and how busy the switch and the
+                clients were, 64 B and 1500 B, and the floor: \`loadgen floor\` forwarding between the
+                same clients without switching)
   --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
                 ping while the console lists 65,536 MACs)
   --strict  exit 1 unless every target is met`;

@@ -4,6 +4,7 @@
  *
  *   loadgen source VNL SIZE SECONDS   send SIZE-byte frames to the sink's MAC as fast as
  *                                     the switch takes them; prints "source frames=.. bytes=.."
+ *                                     (source and sink also print cpu=: their own CPU seconds)
  *   loadgen sink VNL SECONDS          announce the sink's MAC with one broadcast, print "ready",
  *                                     count frames until SECONDS pass or traffic stops for 0.5 s;
  *                                     prints "sink frames=.. bytes=.. seconds=.." (first to last frame)
@@ -79,6 +80,13 @@ static void arm_timer(double seconds) {
   setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* This process's CPU time (user and system): the bench shows from it whether the clients were saturated. */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -123,8 +131,8 @@ static int run_source(char *vnl, int size, double seconds) {
     }
   }
   double elapsed = now() - start;
-  printf("source frames=%llu bytes=%llu seconds=%.6f errors=%llu\n", frames, frames * (unsigned long long)size,
-         elapsed, errors);
+  printf("source frames=%llu bytes=%llu seconds=%.6f errors=%llu cpu=%.3f\n", frames,
+         frames * (unsigned long long)size, elapsed, errors, cpu_seconds());
   fflush(stdout);
   vde_close(conn);
   return 0;
@@ -178,7 +186,8 @@ static int run_sink(char *vnl, double seconds) {
       }
     }
   }
-  printf("sink frames=%llu bytes=%llu seconds=%.6f\n", frames, bytes, frames > 1 ? last - first : 0.0);
+  printf("sink frames=%llu bytes=%llu seconds=%.6f cpu=%.3f\n", frames, bytes, frames > 1 ? last - first : 0.0,
+         cpu_seconds());
   fflush(stdout);
   vde_close(conn);
   return 0;
