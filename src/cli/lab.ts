@@ -96,17 +96,40 @@ export function topoOption(): Option {
   return new Option("-t, --topo <file>", "the lab file, as containerlab's -t (instead of the argument)");
 }
 
-/** The lab `vde up`/`vde down`/`vde graph` is given, as the argument or containerlab's `-t FILE`. */
+/**
+ * The lab `vde up`/`vde down`/`vde graph` is given, as the argument or
+ * containerlab's `-t FILE`; without either, the one lab file in the current
+ * directory, as containerlab's deploy and destroy find theirs.
+ */
 export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
-  const lab = labOrNone(command, arg, topo);
-  if (lab === undefined) {
-    throw new UsageError(
-      command === "down"
-        ? `vde down needs a lab: vde down LAB, its name or lab file${labsUpHint()}`
-        : `vde ${command} needs a lab file: vde ${command} lab.yaml`,
-    );
-  }
-  return lab;
+  const lab = labOrNone(command, arg, topo) ?? labFilesHere();
+  if (typeof lab === "string") return lab;
+  const here = lab.length > 1 ? ` (this directory has ${lab.length}: ${lab.join(", ")}; name one)` : "";
+  throw new UsageError(
+    command === "down"
+      ? `vde down needs a lab: vde down LAB, its name or lab file${here || labsUpHint()}`
+      : `vde ${command} needs a lab file: vde ${command} lab.yaml${here}`,
+  );
+}
+
+/**
+ * The lab file in the current directory when there is exactly one (a YAML
+ * file with a `topology`), else the candidates (none, or several).
+ */
+export function labFilesHere(dir = "."): string | string[] {
+  const found: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isFile || !/\.ya?ml$/.test(e.name)) continue;
+      try {
+        // A lab file is small; a large YAML file here is something else and not worth parsing.
+        if (Deno.statSync(`${dir}/${e.name}`).size > 1 << 20) continue;
+        if (parseDocument(Deno.readTextFileSync(`${dir}/${e.name}`)).has("topology")) found.push(e.name);
+      } catch { /* unreadable, or no YAML mapping: not a lab file */ }
+    }
+  } catch { /* an unreadable directory holds none we can use */ }
+  found.sort();
+  return found.length === 1 ? found[0]! : found;
 }
 
 /** The lab a command is given, as the argument or `-t FILE`, if any. */

@@ -23,7 +23,7 @@ import {
 } from "yaml";
 import { type Dataplane, parseDataplane } from "../switch/dataplane.ts";
 import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
-import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names.ts";
+import { MAX_NETNS, NAME_PATTERN, netnsName } from "./names.ts";
 import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
@@ -783,7 +783,7 @@ class Validator {
     }
   }
 
-  /** Names that become namespaces and taps must fit the kernel's limits. */
+  /** Names that become namespaces must fit the kernel's limits (taps are cut to fit: tapName). */
   #checkNames(lab: string, nodes: LabNode[], links: LabLink[], nodeKeys: Map<string, Node>): void {
     for (const node of nodes) {
       if (node.kind !== "host") continue;
@@ -791,22 +791,6 @@ class Validator {
       const ns = netnsName(lab, node.name);
       if (ns.length > MAX_NETNS) {
         this.#error(at, `namespace name ${ns} is longer than ${MAX_NETNS} characters`);
-      }
-      let top = 0;
-      for (const l of links) {
-        for (const e of l.ends) {
-          const m = e.node === node.name && e.iface !== undefined ? IFACE.exec(e.iface) : null;
-          if (m !== null) top = Math.max(top, Number(m[1]));
-        }
-      }
-      const tap = tapName(lab, node.name, top);
-      if (tap.length > MAX_IFNAME) {
-        this.#error(
-          at,
-          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name ` +
-            `(together at most ${MAX_IFNAME - (tap.length - lab.length - node.name.length)} characters, ` +
-            `${lab} and ${node.name} are ${lab.length + node.name.length})`,
-        );
       }
       for (const ifname of this.#options.live || this.#linkLeftOut ? [] : Object.keys(node.addresses)) {
         if (!links.some((l) => l.ends.some((e) => e.node === node.name && e.iface === ifname))) {

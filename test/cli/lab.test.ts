@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { vde } from "../lab/_helpers.ts";
+import { vde, vdeCommand } from "../lab/_helpers.ts";
+import { run } from "../helpers/processes.ts";
 import { checkCanStart } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
@@ -173,4 +174,32 @@ Deno.test("vde graph and vde status take containerlab's -t FILE too", async () =
   const status = await vde(["status", "-t", "/nonexistent/lab.yaml"]);
   assert.equal(status.code, 1);
   assert.match(status.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
+});
+
+Deno.test("vde up, down and graph without a lab take the one lab file in the current directory, as containerlab does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cwd-lab-" });
+  try {
+    const example = new URL("../../examples/lan-nat.yaml", import.meta.url).pathname;
+    await Deno.writeTextFile(`${dir}/notes.yaml`, "title: not a lab\n");
+    await Deno.copyFile(example, `${dir}/mylab.clab.yml`);
+    const graph = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
+    assert.equal(graph.code, 0, graph.stderr);
+    assert.match(graph.stdout, /^graph "lan" \{/);
+    // The lab is not up: down names it, so the file was the one taken.
+    const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /^vde: no lab lan is up/);
+    await Deno.copyFile(example, `${dir}/other.yaml`);
+    const two = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
+    assert.equal(two.code, 1);
+    assert.equal(
+      two.stderr,
+      "vde: vde down needs a lab: vde down LAB, its name or lab file (this directory has 2: mylab.clab.yml, other.yaml; name one)\n",
+    );
+    const up = await run([...vdeCommand(), "up"], { cwd: dir, check: false });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /^vde: vde up needs a lab file: vde up lab\.yaml \(this directory has 2: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
