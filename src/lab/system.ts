@@ -4,6 +4,7 @@
  * says which command failed and what it printed, for the rollback message.
  */
 import { readAtMost } from "../io/read_at_most.ts";
+import { heldOpen } from "../os/held_open.ts";
 
 /** Output of a finished command. */
 export interface CommandOutput {
@@ -96,24 +97,11 @@ export async function runInNetns(
     const bytes = await readAtMost(file, MAX_SHELL_OUTPUT);
     // Before the shell ran (no such namespace, say), what `ip` said is the output.
     const output = new TextDecoder().decode(bytes) + r.stdout + r.stderr;
-    keep = heldOpen(Deno.realPathSync(file));
+    keep = heldOpen(file);
     return { code: r.code, output, timedOut: r.timedOut };
   } finally {
     if (!keep) await Deno.remove(file).catch(() => {});
   }
-}
-
-/** Whether some process has `path` open (one an exec left running in the background). */
-function heldOpen(path: string): boolean {
-  for (const p of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(p.name)) continue;
-    try {
-      for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
-        if (Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`) === path) return true;
-      }
-    } catch { /* exited, or not ours to read */ }
-  }
-  return false;
 }
 
 /** Runs `ip` with `args`. */
