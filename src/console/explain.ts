@@ -182,8 +182,10 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
   const { name } = parseLine(line);
   const syntax = known.syntax(name);
   if (syntax === undefined) {
-    const near = code === Errno.ENOSYS ? suggestCommands(name, known.paths()) : [];
-    return didYouMeanText(near) || undefined;
+    if (code !== Errno.ENOSYS) return undefined;
+    // No near name: where the names are, as the interactive console says it.
+    return didYouMeanText(suggestCommands(name, known.paths())) ||
+      `no such command; \`${known.helpLine ?? "help"}\` lists the commands`;
   }
   return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
 }

@@ -77,7 +77,11 @@ for (const kind of ["ours", "c"] as const) {
       );
       const unknown = await term([mgmt, "-c", "no/such/command"]);
       assert.equal(unknown.code, 1);
-      assert.equal(unknown.stderr, "vde: no/such/command: 1038 Function not implemented\n");
+      // No near name: where the names are, as the interactive console says.
+      assert.equal(
+        unknown.stderr,
+        "vde: no/such/command: 1038 Function not implemented (no such command; `help` lists the commands)\n",
+      );
       const typo = await term([mgmt, "-c", "hsah/print"]);
       assert.equal(typo.code, 1);
       assert.equal(

@@ -106,7 +106,10 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       "vde: sw1 vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
     );
     r = await vde(["term", name, "-c", "ports"]);
-    assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
+    assert.equal(
+      r.stderr,
+      "vde: ports: 1038 Function not implemented (no such command; `help` lists the commands)\n",
+    );
 
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
