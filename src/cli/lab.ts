@@ -483,10 +483,24 @@ export const labCommand: Subcommand = (program: Command) => {
       "-c, --cleanup",
       "remove the lab's log too, as containerlab's destroy --cleanup its lab directory",
     )
-    .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
-    .action((arg: string | undefined, o: { topo?: string; cleanup?: boolean }) =>
-      down(labFileOf("down", arg, o.topo), o.cleanup)
-    );
+    .option("-a, --all", "take every lab down, as containerlab's destroy --all")
+    .addHelpText(
+      "after",
+      examples(
+        "vde down demo       # or: vde down lab.yaml",
+        "vde down           # the one lab file in this directory",
+        "vde down --all      # every lab of this user",
+      ),
+    )
+    .action(async (arg: string | undefined, o: { topo?: string; cleanup?: boolean; all?: boolean }) => {
+      if (!o.all) return await down(labFileOf("down", arg, o.topo), o.cleanup);
+      if (arg !== undefined || o.topo !== undefined) {
+        throw new UsageError(`vde down --all takes no lab: give ${arg ?? o.topo} or --all`);
+      }
+      const labs = listLabs();
+      if (labs.length === 0) console.log("no labs are up");
+      for (const name of labs) await down(name, o.cleanup);
+    });
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")

@@ -203,3 +203,12 @@ Deno.test("vde up, down and graph without a lab take the one lab file in the cur
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("vde down --all is containerlab's destroy --all, and takes no lab besides", async () => {
+  // Not run for real here: it would take down the labs of anything else running on this machine.
+  const help = await vde(["down", "--help"]);
+  assert.match(help.stdout, /-a, --all +take every lab down, as containerlab's destroy --all/);
+  const both = await vde(["down", "--all", "demo"]);
+  assert.equal(both.code, 1);
+  assert.equal(both.stderr, "vde: vde down --all takes no lab: give demo or --all\n");
+});
