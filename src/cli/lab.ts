@@ -29,7 +29,7 @@ import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
-import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
+import { ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -269,7 +269,11 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         savedTo = target;
         const original = source && target === source.path ? source.text : undefined;
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
-        await Deno.writeTextFile(target, text);
+        try {
+          await Deno.writeTextFile(target, text);
+        } catch (err) {
+          throw new Error(`cannot write ${target}: ${forPeople((err as Error).message)}`);
+        }
         return target;
       },
     });

@@ -111,6 +111,13 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       "vde: ports: 1038 Function not implemented (no such command; `help` lists the commands)\n",
     );
 
+    // A file that cannot be written is named with the reason.
+    r = await vde(["term", name, "-c", "save /nonexistent/dir/lab.yaml"]);
+    assert.equal(
+      r.stderr,
+      "vde: save /nonexistent/dir/lab.yaml: cannot write /nonexistent/dir/lab.yaml: No such file or directory (os error 2)\n",
+    );
+
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
   });
