@@ -25,6 +25,11 @@ export function parseHttpAddress(text: string): HttpAddress {
  * that `--http 0` takes a free one (the log line then names it).
  */
 export function httpListenFailure(address: string, err: unknown): string {
-  const inUse = err instanceof Deno.errors.AddrInUse ? "; --http 0 takes a free port" : "";
-  return `--http: cannot listen on ${address}: ${(err as Error).message}${inUse}`;
+  const fix = err instanceof Deno.errors.AddrInUse
+    ? "; --http 0 takes a free port"
+    // Only root (CAP_NET_BIND_SERVICE) may listen below 1024; the examples' 9100 needs nothing.
+    : err instanceof Deno.errors.PermissionDenied
+    ? "; ports below 1024 need root: --http 9100, say"
+    : "";
+  return `--http: cannot listen on ${address}: ${(err as Error).message}${fix}`;
 }
