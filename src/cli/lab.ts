@@ -102,7 +102,13 @@ export function topoOption(): Option {
  * directory, as containerlab's deploy and destroy find theirs.
  */
 export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
-  const lab = labOrNone(command, arg, topo) ?? labFilesHere();
+  let lab = labOrNone(command, arg, topo) ?? labFilesHere();
+  // Several here: for `down`, the one whose lab is up is the one meant.
+  if (typeof lab !== "string" && lab.length > 1 && command === "down") {
+    const up = new Set(listLabs());
+    const running = lab.filter((f) => up.has(nameInFile(f) ?? ""));
+    if (running.length === 1) lab = running[0]!;
+  }
   if (typeof lab === "string") return lab;
   const here = lab.length > 1 ? ` (this directory has ${lab.length}: ${lab.join(", ")}; name one)` : "";
   throw new UsageError(
@@ -341,6 +347,16 @@ function removeLog(name: string): void {
   try {
     Deno.removeSync(daemonLog(name));
   } catch { /* none was written */ }
+}
+
+/** The `name` of lab file `file`, if it has one. */
+function nameInFile(file: string): string | undefined {
+  try {
+    const name = parseDocument(Deno.readTextFileSync(file)).get("name");
+    return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The lab name an argument means: a lab file's `name`, or the name itself. */

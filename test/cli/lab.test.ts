@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { vde, vdeCommand } from "../lab/_helpers.ts";
+import { ONE_SWITCH, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run } from "../helpers/processes.ts";
 import { checkCanStart } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
@@ -211,4 +211,14 @@ Deno.test("vde down --all is containerlab's destroy --all, and takes no lab besi
   const both = await vde(["down", "--all", "demo"]);
   assert.equal(both.code, 1);
   assert.equal(both.stderr, "vde: vde down --all takes no lab: give demo or --all\n");
+});
+
+Deno.test("vde down in a directory of several lab files takes the one whose lab is up", async () => {
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(`${dir}/other.yaml`, ONE_SWITCH.replace("name: x", `name: ${name}x`));
+    const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false, timeoutMs: 60_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`^removed lab ${name}$`, "m"));
+  });
 });
