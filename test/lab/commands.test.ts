@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { execRefusal, helpColumns, labCommands } from "../../src/lab/commands.ts";
+import { execRefusal, helpColumns, hostCommandOf, labCommands } from "../../src/lab/commands.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
@@ -143,8 +143,12 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
     "                      plugs it back, the rest",
     "                      impair it",
   ]);
-  // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
-  const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);
+  // vde term learns the commands from it: continuation lines and the SWITCH and HOST placeholders are none.
+  const learnt = parseHelpListing([
+    ...helpColumns(rows, 50),
+    "SWITCH COMMAND...     a switch's command",
+    "HOST COMMAND...       a command in a host",
+  ]);
   assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
 });
 
@@ -166,8 +170,8 @@ function labConsole(fields: Partial<Record<keyof LabRunner, unknown>>) {
 }
 
 Deno.test("lab help lists logout through vde term LAB only, not at the lab's own shell, which refuses it", async () => {
-  // help and logout read nothing of the lab but its switches.
-  const { commands, session } = labConsole({ switches: new Map() });
+  // help and logout read nothing of the lab but its switches and hosts.
+  const { commands, session } = labConsole({ switches: new Map(), hosts: new Map() });
   const helpOf = async (kind: SessionKind) => {
     const reply = await commands.execute("help", session(kind));
     return (reply?.lines ?? []).map((l) => l.split(" ")[0]);
@@ -196,9 +200,11 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
     switches: new Map(),
     hosts: new Map([["h1", { ns: "vde-lab-h1" }]]),
   });
-  const reply = await commands.execute("exec h1 bash", session("mgmt"));
-  assert.notEqual(reply?.code, 0);
-  assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/);
+  for (const line of ["exec h1 bash", "h1 bash"]) {
+    const reply = await commands.execute(line, session("mgmt"));
+    assert.notEqual(reply?.code, 0, line);
+    assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/, line);
+  }
 });
 
 Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {
@@ -230,4 +236,20 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
     assert.doesNotMatch(links.stdout, /sw3/);
   });
+});
+
+Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless the host is named like a shell command", () => {
+  const hosts = new Set(["h1", "links"]);
+  assert.deepEqual(hostCommandOf("exec h1 ping -c 1 10.0.2.2", hosts), {
+    host: "h1",
+    command: "ping -c 1 10.0.2.2",
+  });
+  assert.deepEqual(hostCommandOf("h1 ping -c 1 10.0.2.2 ", hosts), {
+    host: "h1",
+    command: "ping -c 1 10.0.2.2",
+  });
+  assert.deepEqual(hostCommandOf("exec links ip -br addr", hosts), { host: "links", command: "ip -br addr" });
+  for (const line of ["links ip -br addr", "h1", "exec h1", "exec h2 ls", "sw1 port/print", "nodes"]) {
+    assert.equal(hostCommandOf(line, hosts), undefined, line);
+  }
 });

@@ -59,8 +59,8 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
       if (m === null) continue;
       [path, syntax, help] = [m[1]!, "", m[2]!];
     }
-    // A placeholder row (a lab's `SWITCH COMMAND...`) names no command.
-    if (path === "" || syntax === "============" || /^[A-Z]+$/.test(path)) continue;
+    // A placeholder row (a lab's `SWITCH COMMAND...`, `HOST COMMAND...`) names no command.
+    if (path === "" || syntax === "============" || /^[A-Z]+(\s|$)/.test(path)) continue;
     out.push({ path, syntax, help });
   }
   return out;
