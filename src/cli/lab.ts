@@ -468,7 +468,7 @@ function emptyLab(): Lab {
 export const labCommand: Subcommand = (program: Command) => {
   program.command("up")
     .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
-    .argument("[file]", "the lab file")
+    .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
     .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
@@ -497,7 +497,7 @@ export const labCommand: Subcommand = (program: Command) => {
     });
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
-    .argument("[lab]", "lab name or lab file")
+    .argument("[lab]", "lab name or lab file (default: the one in this directory)")
     .addOption(topoOption())
     .option(
       "-c, --cleanup",
