@@ -106,7 +106,8 @@ export async function captureSocketPath(target: string): Promise<string> {
     // No such path: a running lab's switch by name (site1, wan/site1)?
     const lab = findLabSwitch(target);
     if (lab.found !== undefined) return `${lab.found.dir}/capture`;
-    throw new UsageError(`${target}: no such switch directory or management socket${lab.why}`);
+    const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
+    throw new UsageError(`${target}: no such switch directory or management socket${lab.why || none}`);
   }
   if (info.isDirectory) {
     const dir = target.replace(/\/+$/, "") || "/";
