@@ -394,3 +394,20 @@ topology:
   assert.deepEqual(errors, []);
   assert.deepEqual(lab!.links[0]!.ends, [{ node: "router-east-1", iface: "eth0" }, { node: "sw1", port: 1 }]);
 });
+
+Deno.test("a route whose gateway is on none of the host's subnets is a mistake in the file, unless a dev route may reach it", () => {
+  const host = (routes: string) =>
+    `name: t
+topology:
+  nodes:
+    s: { kind: switch }
+    h1: { kind: host, address: 10.0.0.1/24, routes: ${routes} }
+  links:
+    - endpoints: [h1, s]
+`;
+  assert.deepEqual(errorsOf(host(`["10.9.0.0/16 via 10.1.0.1", "10.8.0.0/16 via 10.0.0.254"]`)), [
+    "lab.yaml:5:54: h1: routes: gateway 10.1.0.1 is on none of h1's subnets (10.0.0.1/24), which Linux refuses (Nexthop has invalid gateway)",
+  ]);
+  assert.deepEqual(errorsOf(host(`["10.1.0.0/24 dev eth0", "10.9.0.0/16 via 10.1.0.1"]`)), []);
+  assert.deepEqual(errorsOf(host(`["default via 10.0.0.254"]`)), []);
+});
