@@ -151,8 +151,13 @@ Deno.test("a help listing is read with vde_switch's two-line header, or without 
     "------------       --------------  ------------",
     "ds                 ============    DATA SOCKET MENU",
     "port/print         [N]             print the port/endpoint table",
+    "stp/settimers      HELLO MAXAGE FWDDELAY timers in seconds used while this switch is root (default 2 20 15)",
   ];
-  assert.deepEqual(parseHelpListing(vdeSwitch).map((c) => [c.path, c.syntax]), [["port/print", "[N]"]]);
+  assert.deepEqual(parseHelpListing(vdeSwitch).map((c) => [c.path, c.syntax, c.help.split(" ")[0]]), [
+    ["port/print", "[N]", "print"],
+    // A syntax wider than its column is still the syntax (vde term -c answered its usage as "takes no arguments").
+    ["stp/settimers", "HELLO MAXAGE FWDDELAY", "timers"],
+  ]);
   const lab = [
     "help                           this list",
     "nodes                          the lab's nodes",

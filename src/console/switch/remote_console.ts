@@ -39,7 +39,8 @@ const FALLBACKS: readonly RemoteCommand[] = [
 /**
  * Parses a `help` listing into commands (menu headers dropped). Rows are
  * `%-18s %-15s %s` under a two-line header; a path longer than its column
- * shifts the rest, so the row is split on blanks then. A listing without
+ * shifts the rest, so the row is split on blanks then, and so does a
+ * syntax longer than its own. A listing without
  * the header (a lab's console) is rows from its first line.
  */
 export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
@@ -54,6 +55,14 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
       path = line.slice(0, 18).trim();
       syntax = line.slice(19, 34).trim();
       help = line.slice(35);
+    } else if (header === 2 && line[18] === " " && /^\S+\s*$/.test(line.slice(0, 18))) {
+      // A syntax wider than its column (`HELLO MAXAGE FWDDELAY`) pushes the help right: the syntax is
+      // the words with no lower-case letter, as syntax words are (N, [PORT]..., 0/1), up to the help's first.
+      path = line.slice(0, 18).trim();
+      const words = line.slice(19).split(" ");
+      const n = words.findIndex((w) => /[a-z]/.test(w));
+      syntax = (n < 0 ? words : words.slice(0, n)).join(" ").trim();
+      help = n < 0 ? "" : words.slice(n).join(" ");
     } else {
       const m = /^(\S+)\s+(.*)$/.exec(line);
       if (m === null) continue;
