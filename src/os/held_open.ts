@@ -14,8 +14,11 @@
 import { C, cstr, errno, libc } from "../../ffi/libc.ts";
 
 const O_RDONLY = 0;
+const F_SETSIG = 10;
 const F_SETLEASE = 1024;
 const F_WRLCK = 1;
+/** Ignored unless handled: what a lease break signals instead of SIGIO, whose default ends the process. */
+const SIGURG = 23;
 
 /** Whether any process (this one too) has `path` open. */
 export function heldOpen(path: string): boolean {
@@ -33,6 +36,8 @@ function askTheKernel(path: string): boolean | undefined {
   }
   if (fd < 0) return undefined;
   try {
+    // Someone opening the file in the microseconds the lease is held breaks it with a signal to us.
+    if (libc().fcntl(fd, F_SETSIG, SIGURG) !== 0) return undefined;
     if (libc().fcntl(fd, F_SETLEASE, F_WRLCK) === 0) return false;
     return errno() === C.EAGAIN ? true : undefined;
   } finally {
