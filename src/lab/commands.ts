@@ -284,10 +284,10 @@ export function labCommands(
     const program = command.split(" ")[0];
     if (out.timedOut) lines.push(`(${program} was killed after ${EXEC_TIMEOUT_S} s)`);
     else if (out.code !== 0) lines.push(`(${program} exited with status ${out.code})`);
-    return {
-      code: out.code === 0 ? 0 : Errno.EIO,
-      lines,
-    };
+    if (out.code === 0) return { code: 0, lines };
+    // A failure's output, its status last, is its reason: `vde term -c` says it on stderr in place of
+    // a bare "1005 Input/output error"; a terminal shows it as before.
+    return { code: Errno.EIO, lines: [], raw: `${lines.join("\n")}\n` };
   };
   run("exec", true, (args) => {
     const m = /^(\S+)\s+(.+)$/.exec(args);

@@ -42,6 +42,10 @@ Deno.test("vde up -d of a host whose exec leaves a process in the background com
       30_000,
     );
     assert.equal(byName.stdout, "by name\nadded host h2\nadded\n", byName.stderr);
+    // A command that fails says so, its output and status on stderr, not a bare 1005 Input/output error.
+    const failed = await vde(["term", name, "-c", "h1 sh -c 'echo oops; exit 3'"], 30_000);
+    assert.equal(failed.code, 1);
+    assert.equal(failed.stderr, "vde: h1 sh -c 'echo oops; exit 3': oops\n(sh exited with status 3)\n");
     const bare = await vde(["term", name, "-c", "h1"]);
     assert.equal(bare.stderr, "vde: h1: usage: h1 COMMAND (as exec h1 COMMAND)\n");
     const down = await vde(["down", name]);
