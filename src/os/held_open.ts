@@ -23,7 +23,7 @@ const SIGURG = 23;
 /** Whether any process (this one too) has `path` open. */
 export function heldOpen(path: string): boolean {
   const held = askTheKernel(path);
-  return held ?? foundInProc(Deno.realPathSync(path));
+  return held ?? heldOpenPerProc(path);
 }
 
 /** The lease's answer, or undefined when the kernel gives none for this file. */
@@ -46,8 +46,9 @@ function askTheKernel(path: string): boolean | undefined {
   }
 }
 
-/** Looks through every process's open files for `path` (resolved). */
-function foundInProc(path: string): boolean {
+/** The fallback: looks through every process's open files for `path`. */
+export function heldOpenPerProc(file: string): boolean {
+  const path = Deno.realPathSync(file);
   for (const p of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(p.name)) continue;
     try {

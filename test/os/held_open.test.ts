@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { heldOpen } from "../../src/os/held_open.ts";
+import { heldOpen, heldOpenPerProc } from "../../src/os/held_open.ts";
 
 Deno.test("a file is held open while a background process writes to it or a reader has it, and free once they are gone", async () => {
   const file = await Deno.makeTempFile({ prefix: "vde-held-" });
@@ -13,11 +13,14 @@ Deno.test("a file is held open while a background process writes to it or a read
         await new Promise((r) => setTimeout(r, 10));
       }
       assert.equal(heldOpen(file), true);
+      // Where the kernel gives no lease, /proc says the same.
+      assert.equal(heldOpenPerProc(file), true);
     } finally {
       child.kill("SIGKILL");
       await child.status;
     }
     assert.equal(heldOpen(file), false);
+    assert.equal(heldOpenPerProc(file), false);
     // Open for reading counts too (this process's own files as well).
     const reader = await Deno.open(file, { read: true });
     assert.equal(heldOpen(file), true);
