@@ -187,6 +187,10 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.ENODEV && name === "hash/find") {
     return "that MAC is not learnt (in that VLAN): `macs` lists the table";
   }
+  // Refused where the console is part of a larger whole, a lab's switch above all.
+  if (code === Errno.EOPNOTSUPP && name === "shutdown") {
+    return "this one stops with what runs it: a lab's switch with its lab (`vde down LAB`, or `down` in its shell)";
+  }
   if (code === Errno.ENOENT && name === "load" && args.trim() === "") return usageOf(name, syntax);
   if (code === Errno.ENOENT && name === "load" && !args.trim().startsWith("/")) {
     return "the switch opens a relative path in the directory it runs in: give the full path";

@@ -234,3 +234,12 @@ Deno.test("1022 from a port command given a port and its arguments says the port
     assert.equal(formatExplained(line, { code: Errno.EINVAL }, k), said, line);
   }
 });
+
+Deno.test("shutdown refused (a lab's switch) says that it stops with its lab", () => {
+  const k = knowing({ shutdown: "" });
+  assert.equal(
+    formatExplained("shutdown", { code: Errno.EOPNOTSUPP }, k),
+    "shutdown: Operation not supported (1095)\nthis one stops with what runs it: a lab's switch with its lab " +
+      "(`vde down LAB`, or `down` in its shell)\n",
+  );
+});

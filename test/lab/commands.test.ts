@@ -111,6 +111,12 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       "vde: ports: 1038 Function not implemented (no such command; `help` lists the commands)\n",
     );
 
+    // A lab's switch stops with its lab, which its refused shutdown says.
+    r = await vde(["term", name, "-c", "sw1 shutdown"]);
+    assert.match(
+      r.stderr,
+      /^vde: sw1 shutdown: 1095 Operation not supported \(this one stops with what runs it: a lab's switch with its lab/,
+    );
     // A file that cannot be written is named with the reason.
     r = await vde(["term", name, "-c", "save /nonexistent/dir/lab.yaml"]);
     assert.equal(
