@@ -3,6 +3,7 @@
  * address is given, so a switch never shows itself to the network by
  * accident; IPv6 addresses go in brackets ("[::1]:9100").
  */
+import { listenFailure } from "../os/listen_failure.ts";
 
 /** A parsed listening address. */
 export interface HttpAddress {
@@ -25,11 +26,5 @@ export function parseHttpAddress(text: string): HttpAddress {
  * that `--http 0` takes a free one (the log line then names it).
  */
 export function httpListenFailure(address: string, err: unknown): string {
-  const fix = err instanceof Deno.errors.AddrInUse
-    ? "; --http 0 takes a free port"
-    // Only root (CAP_NET_BIND_SERVICE) may listen below 1024; the examples' 9100 needs nothing.
-    : err instanceof Deno.errors.PermissionDenied
-    ? "; ports below 1024 need root: --http 9100, say"
-    : "";
-  return `--http: cannot listen on ${address}: ${(err as Error).message}${fix}`;
+  return `--http: cannot listen on ${address}${listenFailure(err, "--http", "9100")}`;
 }
