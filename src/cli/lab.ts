@@ -415,7 +415,23 @@ async function down(arg: string, cleanup = false): Promise<void> {
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
 function noSuchLab(name: string): UsageError {
-  return new UsageError(`no lab ${name} is up${labsUpHint(name)}`);
+  return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
+}
+
+/**
+ * For a user who is not root: root's labs, which live apart (/run/vde) and
+ * so are not this user's to list, named when there are any.
+ */
+export function rootLabsHint(uid = Deno.uid(), base = "/run/vde"): string {
+  if (uid === 0) return "";
+  const labs: string[] = [];
+  try {
+    // Each lab's runtime directory (its state file inside is root's alone to read).
+    for (const e of Deno.readDirSync(base)) if (e.isDirectory) labs.push(e.name);
+  } catch { /* root has none */ }
+  return labs.length === 0
+    ? ""
+    : `; root's labs are up (${labs.sort().join(", ")}): run vde as root for those`;
 }
 
 /** ` (did you mean a?)`, ` (up: a, b)` or, unless a lab was named, ` (no lab is up)`. */
@@ -433,7 +449,7 @@ async function status(arg: string | undefined): Promise<void> {
       return [name, String(s.pid), processAlive(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
     });
     if (rows.length === 0) {
-      console.log("no labs are up");
+      console.log(`no labs are up${rootLabsHint()}`);
       return;
     }
     const cols = ["LAB", "PID", "STATE", "FILE"].map((title) => ({ title, align: "left" as const }));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ONE_SWITCH, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run } from "../helpers/processes.ts";
-import { checkCanStart } from "../../src/cli/lab.ts";
+import { checkCanStart, rootLabsHint } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
@@ -221,4 +221,18 @@ Deno.test("vde down in a directory of several lab files takes the one whose lab 
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, new RegExp(`^removed lab ${name}$`, "m"));
   });
+});
+
+Deno.test("a user who is not root, finding no lab, is told of root's labs, which are not theirs to list", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-root-labs-" });
+  try {
+    assert.equal(rootLabsHint(1000, base), "");
+    await Deno.mkdir(`${base}/demo`);
+    await Deno.writeTextFile(`${base}/demo.log`, "a background lab's log, no lab\n");
+    assert.equal(rootLabsHint(1000, base), "; root's labs are up (demo): run vde as root for those");
+    assert.equal(rootLabsHint(0, base), "", "root lists them itself");
+    assert.equal(rootLabsHint(1000, `${base}/none`), "");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
 });
