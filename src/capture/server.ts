@@ -21,6 +21,7 @@ import { MAX_VLAN } from "../switch/engine.ts";
 import {
   type CaptureRequest,
   encodeRecord,
+  RECORD_ACCEPTED,
   RECORD_DROPS,
   RECORD_ERROR,
   RECORD_FRAME,
@@ -108,6 +109,7 @@ export class CaptureServer {
       await Promise.race([queue.below(0), new Promise((r) => setTimeout(r, 1000))]);
       return;
     }
+    queue.pushBytes(encodeRecord(RECORD_ACCEPTED, 0, 0, 0, 0, EMPTY));
     const seen = new Set<number>();
     const drops = new Map<number, number>();
     let dropsWaiting = false;

@@ -13,6 +13,7 @@
  * on its own port of the local switch; a connecting cable reconnects with
  * back-off and gets its old port back.
  */
+import { listenFailure } from "../os/listen_failure.ts";
 import { type MetricsServer, startMetricsServer } from "../web/metrics_server.ts";
 import { renderCableMetrics } from "../web/cable_metrics.ts";
 import { untilSignal } from "./signals.ts";
@@ -108,7 +109,7 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     signals.remove();
     // A key that cannot be read is the key's problem, not the address's.
     if (err instanceof KeyError) throw new UsageError(err.message);
-    throw new UsageError(`cannot listen on ${address}: ${(err as Error).message}`);
+    throw new UsageError(`cannot listen on ${address}${listenFailure(err, "vde cable listen", "5000")}`);
   });
   let web: MetricsServer | undefined;
   try {

@@ -23,6 +23,7 @@ import { examples } from "./help.ts";
 import {
   CaptureDecoder,
   type CaptureRequest,
+  RECORD_ACCEPTED,
   RECORD_DROPS,
   RECORD_ERROR,
   RECORD_FRAME,
@@ -73,6 +74,15 @@ export async function compileFilter(expression: string): Promise<string> {
 }
 
 /** Whether `path` is a socket, something else (or nothing), or hidden from us. */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function socketAt(path: string): "socket" | "none" | "denied" {
   try {
     return Deno.statSync(path).isSocket === true ? "socket" : "none";
@@ -96,7 +106,8 @@ export async function captureSocketPath(target: string): Promise<string> {
     // No such path: a running lab's switch by name (site1, wan/site1)?
     const lab = findLabSwitch(target);
     if (lab.found !== undefined) return `${lab.found.dir}/capture`;
-    throw new UsageError(`${target}: no such switch directory or management socket${lab.why}`);
+    const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
+    throw new UsageError(`${target}: no such switch directory or management socket${lab.why || none}`);
   }
   if (info.isDirectory) {
     const dir = target.replace(/\/+$/, "") || "/";
@@ -173,9 +184,12 @@ export async function runCapture(
     }
     throw new UsageError(`cannot reach the switch's capture socket ${path}: ${(err as Error).message}`);
   }
+  // Opened now, so a file that cannot be written is said at once; emptied and started only once the switch
+  // takes the request: a refused one (a port out of range) leaves the file as it was, and makes none.
   let file: Deno.FsFile | undefined;
+  const existed = !toStdout && exists(o.write);
   try {
-    file = toStdout ? undefined : Deno.openSync(o.write, { write: true, create: true, truncate: true });
+    file = toStdout ? undefined : Deno.openSync(o.write, { write: true, create: true });
   } catch (err) {
     conn.close();
     signals.remove();
@@ -183,7 +197,14 @@ export async function runCapture(
   }
   const out = new OutputQueue(file ?? Deno.stdout, () => signals.stop("output closed"));
   const format = toStdout ? "pcapng" : formatForPath(o.write);
-  const writer = new CaptureFileWriter(format, snaplen, (b) => out.pushBytes(b), nowMicros());
+  let started: CaptureFileWriter | undefined;
+  const writer = (): CaptureFileWriter => {
+    if (started === undefined) {
+      file?.truncateSync(0);
+      started = new CaptureFileWriter(format, snaplen, (b) => out.pushBytes(b), nowMicros());
+    }
+    return started;
+  };
   const request: CaptureRequest = { ports, vlan, snaplen, filter };
   await conn.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
   let failure: string | undefined;
@@ -197,12 +218,14 @@ export async function runCapture(
       if (n === null) return SWITCH_CLOSED;
       for (const r of decoder.push(buf.subarray(0, n))) {
         if (r.type === RECORD_FRAME) {
-          writer.frame(r.port, r.direction as Direction, r.value, r.payload, r.originalLength);
-          if (writer.captured >= count) return counted(count, "frame");
+          writer().frame(r.port, r.direction as Direction, r.value, r.payload, r.originalLength);
+          if (writer().captured >= count) return counted(count, "frame");
         } else if (r.type === RECORD_PORT) {
-          writer.describePort(r.port, new TextDecoder().decode(r.payload));
+          writer().describePort(r.port, new TextDecoder().decode(r.payload));
         } else if (r.type === RECORD_DROPS) {
-          writer.setDropped(r.port, r.value);
+          writer().setDropped(r.port, r.value);
+        } else if (r.type === RECORD_ACCEPTED) {
+          writer();
         } else if (r.type === RECORD_ERROR) {
           failure = new TextDecoder().decode(r.payload);
           return "refused";
@@ -220,11 +243,17 @@ export async function runCapture(
   try {
     conn.close();
   } catch { /* closed */ }
-  writer.finish(nowMicros());
+  if (failure !== undefined && started === undefined) {
+    file?.close();
+    if (file !== undefined && !existed) Deno.removeSync(o.write);
+    throw new UsageError(failure);
+  }
+  const w = writer();
+  w.finish(nowMicros());
   await out.below(0);
   file?.close();
   if (failure !== undefined) throw new UsageError(failure);
-  return { captured: writer.captured, dropped: writer.dropped, switchGone };
+  return { captured: w.captured, dropped: w.dropped, switchGone };
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -8,7 +8,7 @@ import { examples } from "./help.ts";
 export const graphCommand = (program: Command): void => {
   program.command("graph")
     .description("print a lab file as a Graphviz graph (pipe it to dot -Tsvg)")
-    .argument("[file]", "the lab file")
+    .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
     .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
     .action((file: string | undefined, o: { topo?: string }) => {

@@ -29,7 +29,7 @@ import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
-import { ExitStatus, type Subcommand, UsageError } from "./main.ts";
+import { ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -96,17 +96,46 @@ export function topoOption(): Option {
   return new Option("-t, --topo <file>", "the lab file, as containerlab's -t (instead of the argument)");
 }
 
-/** The lab `vde up`/`vde down`/`vde graph` is given, as the argument or containerlab's `-t FILE`. */
+/**
+ * The lab `vde up`/`vde down`/`vde graph` is given, as the argument or
+ * containerlab's `-t FILE`; without either, the one lab file in the current
+ * directory, as containerlab's deploy and destroy find theirs.
+ */
 export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
-  const lab = labOrNone(command, arg, topo);
-  if (lab === undefined) {
-    throw new UsageError(
-      command === "down"
-        ? `vde down needs a lab: vde down LAB, its name or lab file${labsUpHint()}`
-        : `vde ${command} needs a lab file: vde ${command} lab.yaml`,
-    );
+  let lab = labOrNone(command, arg, topo) ?? labFilesHere();
+  // Several here: for `down`, the one whose lab is up is the one meant.
+  if (typeof lab !== "string" && lab.length > 1 && command === "down") {
+    const up = new Set(listLabs());
+    const running = lab.filter((f) => up.has(nameInFile(f) ?? ""));
+    if (running.length === 1) lab = running[0]!;
   }
-  return lab;
+  if (typeof lab === "string") return lab;
+  const here = lab.length > 1 ? ` (this directory has ${lab.length}: ${lab.join(", ")}; name one)` : "";
+  throw new UsageError(
+    command === "down"
+      ? `vde down needs a lab: vde down LAB, its name or lab file${here || labsUpHint()}`
+      : `vde ${command} needs a lab file: vde ${command} lab.yaml${here}`,
+  );
+}
+
+/**
+ * The lab file in the current directory when there is exactly one (a YAML
+ * file with a `topology`), else the candidates (none, or several).
+ */
+export function labFilesHere(dir = "."): string | string[] {
+  const found: string[] = [];
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isFile || !/\.ya?ml$/.test(e.name)) continue;
+      try {
+        // A lab file is small; a large YAML file here is something else and not worth parsing.
+        if (Deno.statSync(`${dir}/${e.name}`).size > 1 << 20) continue;
+        if (parseDocument(Deno.readTextFileSync(`${dir}/${e.name}`)).has("topology")) found.push(e.name);
+      } catch { /* unreadable, or no YAML mapping: not a lab file */ }
+    }
+  } catch { /* an unreadable directory holds none we can use */ }
+  found.sort();
+  return found.length === 1 ? found[0]! : found;
 }
 
 /** The lab a command is given, as the argument or `-t FILE`, if any. */
@@ -246,7 +275,11 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         savedTo = target;
         const original = source && target === source.path ? source.text : undefined;
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
-        await Deno.writeTextFile(target, text);
+        try {
+          await Deno.writeTextFile(target, text);
+        } catch (err) {
+          throw new Error(`cannot write ${target}: ${forPeople((err as Error).message)}`);
+        }
         return target;
       },
     });
@@ -316,6 +349,16 @@ function removeLog(name: string): void {
   } catch { /* none was written */ }
 }
 
+/** The `name` of lab file `file`, if it has one. */
+function nameInFile(file: string): string | undefined {
+  try {
+    const name = parseDocument(Deno.readTextFileSync(file)).get("name");
+    return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The lab name an argument means: a lab file's `name`, or the name itself. */
 function labName(arg: string): string {
   try {
@@ -372,7 +415,23 @@ async function down(arg: string, cleanup = false): Promise<void> {
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
 function noSuchLab(name: string): UsageError {
-  return new UsageError(`no lab ${name} is up${labsUpHint(name)}`);
+  return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
+}
+
+/**
+ * For a user who is not root: root's labs, which live apart (/run/vde) and
+ * so are not this user's to list, named when there are any.
+ */
+export function rootLabsHint(uid = Deno.uid(), base = "/run/vde"): string {
+  if (uid === 0) return "";
+  const labs: string[] = [];
+  try {
+    // Each lab's runtime directory (its state file inside is root's alone to read).
+    for (const e of Deno.readDirSync(base)) if (e.isDirectory) labs.push(e.name);
+  } catch { /* root has none */ }
+  return labs.length === 0
+    ? ""
+    : `; root's labs are up (${labs.sort().join(", ")}): run vde as root for those`;
 }
 
 /** ` (did you mean a?)`, ` (up: a, b)` or, unless a lab was named, ` (no lab is up)`. */
@@ -390,7 +449,7 @@ async function status(arg: string | undefined): Promise<void> {
       return [name, String(s.pid), processAlive(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
     });
     if (rows.length === 0) {
-      console.log("no labs are up");
+      console.log(`no labs are up${rootLabsHint()}`);
       return;
     }
     const cols = ["LAB", "PID", "STATE", "FILE"].map((title) => ({ title, align: "left" as const }));
@@ -425,7 +484,7 @@ function emptyLab(): Lab {
 export const labCommand: Subcommand = (program: Command) => {
   program.command("up")
     .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
-    .argument("[file]", "the lab file")
+    .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
     .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
@@ -454,16 +513,30 @@ export const labCommand: Subcommand = (program: Command) => {
     });
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
-    .argument("[lab]", "lab name or lab file")
+    .argument("[lab]", "lab name or lab file (default: the one in this directory)")
     .addOption(topoOption())
     .option(
       "-c, --cleanup",
       "remove the lab's log too, as containerlab's destroy --cleanup its lab directory",
     )
-    .addHelpText("after", examples("vde down demo       # or: vde down lab.yaml"))
-    .action((arg: string | undefined, o: { topo?: string; cleanup?: boolean }) =>
-      down(labFileOf("down", arg, o.topo), o.cleanup)
-    );
+    .option("-a, --all", "take every lab down, as containerlab's destroy --all")
+    .addHelpText(
+      "after",
+      examples(
+        "vde down demo       # or: vde down lab.yaml",
+        "vde down           # the one lab file in this directory",
+        "vde down --all      # every lab of this user",
+      ),
+    )
+    .action(async (arg: string | undefined, o: { topo?: string; cleanup?: boolean; all?: boolean }) => {
+      if (!o.all) return await down(labFileOf("down", arg, o.topo), o.cleanup);
+      if (arg !== undefined || o.topo !== undefined) {
+        throw new UsageError(`vde down --all takes no lab: give ${arg ?? o.topo} or --all`);
+      }
+      const labs = listLabs();
+      if (labs.length === 0) console.log("no labs are up");
+      for (const name of labs) await down(name, o.cleanup);
+    });
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")

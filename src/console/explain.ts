@@ -10,7 +10,7 @@ import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { type CommandRegistry, parseLine } from "./registry.ts";
 import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER } from "./session_commands.ts";
-import { MAX_PORTS, MAX_VLAN, pastLastPort } from "../switch/engine.ts";
+import { MAX_PORTS, MAX_VLAN, NO_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 import { didYouMeanText, editDistance } from "../did_you_mean.ts";
@@ -103,6 +103,8 @@ export function invalidHint(name: string, args: string): string | undefined {
   if (range !== undefined && n !== undefined && (n < range[0] || n > range[1])) {
     return `${range[2]} is ${range[0]}-${range[1]}, not ${n}`;
   }
+  const past = portPastLast(name, args);
+  if (past !== undefined) return past;
   const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
   if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;
   if (name !== "mcast/router") return undefined;
@@ -111,6 +113,35 @@ export function invalidHint(name: string, args: string): string | undefined {
   const port = parseInteger(p);
   if (port === undefined || port < 0 || parseSwitch(v) === undefined) return undefined;
   return `${off}; or ${pastLastPort(port)}`;
+}
+
+/** The port commands whose first argument is a port, and how many arguments each takes in all. */
+const PORT_FIRST: Record<string, number> = {
+  "port/setvlan": 2,
+  "port/create": 1,
+  "port/remove": 1,
+  "port/allocatable": 2,
+  "port/setuser": 2,
+  "port/setgroup": 2,
+  "port/epclose": 2,
+  "port/resetcounter": 1,
+  "port/print": 1,
+  "port/allprint": 1,
+};
+
+/**
+ * For a port command given a port number and the arguments it takes, where
+ * 1022 can then only mean a port past the last one: that, in words.
+ */
+function portPastLast(name: string, args: string): string | undefined {
+  const count = PORT_FIRST[name];
+  const given = words(args);
+  const port = parseInteger(given[0]);
+  if (count === undefined || given.length !== count || port === undefined || port < 0) return undefined;
+  // port/setvlan's VLAN out of range is the other 1022 it gives.
+  const vlan = parseInteger(given[1]);
+  if (name === "port/setvlan" && (vlan === undefined || vlan < 0 || vlan > NO_VLAN)) return undefined;
+  return pastLastPort(port);
 }
 
 /**
@@ -156,6 +187,10 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.ENODEV && name === "hash/find") {
     return "that MAC is not learnt (in that VLAN): `macs` lists the table";
   }
+  // Refused where the console is part of a larger whole, a lab's switch above all.
+  if (code === Errno.EOPNOTSUPP && name === "shutdown") {
+    return "this one stops with what runs it: a lab's switch with its lab (`vde down LAB`, or `down` in its shell)";
+  }
   if (code === Errno.ENOENT && name === "load" && args.trim() === "") return usageOf(name, syntax);
   if (code === Errno.ENOENT && name === "load" && !args.trim().startsWith("/")) {
     return "the switch opens a relative path in the directory it runs in: give the full path";
@@ -183,8 +218,10 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
   const { name } = parseLine(line);
   const syntax = known.syntax(name);
   if (syntax === undefined) {
-    const near = code === Errno.ENOSYS ? suggestCommands(name, known.paths()) : [];
-    return didYouMeanText(near) || undefined;
+    if (code !== Errno.ENOSYS) return undefined;
+    // No near name: where the names are, as the interactive console says it.
+    return didYouMeanText(suggestCommands(name, known.paths())) ||
+      `no such command; \`${known.helpLine ?? "help"}\` lists the commands`;
   }
   return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
 }

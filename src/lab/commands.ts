@@ -138,6 +138,22 @@ const LAB_COMMANDS: [string, string, string][] = [
 ];
 
 /**
+ * The host and command a line runs, `exec HOST COMMAND` or `HOST COMMAND`
+ * (a host's name is a command unless the shell has one of that name), or
+ * undefined for any other line.
+ */
+export function hostCommandOf(
+  line: string,
+  hosts: { has(name: string): boolean },
+): { host: string; command: string } | undefined {
+  const m = /^\s*(?:exec\s+)?(\S+)\s+(\S.*)$/.exec(line);
+  if (m === null || !hosts.has(m[1]!)) return undefined;
+  const exec = /^\s*exec\s/.test(line);
+  if (!exec && LAB_COMMANDS.some(([p]) => p === m[1])) return undefined;
+  return { host: m[1]!, command: m[2]!.trim() };
+}
+
+/**
  * Why `exec HOST COMMAND` will not do what a shell user means, or undefined:
  * it runs COMMAND without a terminal (stdin is empty), so an interactive
  * shell (`exec h1 bash`) would exit at once, printing nothing.
@@ -209,7 +225,7 @@ export function helpColumns(rows: readonly (readonly [string, string])[], width:
 export function labCommands(
   r: LabRunner,
   hooks: LabShellHooks,
-): { commands: CommandRegistry; addSwitch(name: string): void } {
+): { commands: CommandRegistry; addNode(name: string): void } {
   const commands = new CommandRegistry();
   const run = (
     path: string,
@@ -226,6 +242,7 @@ export function labCommands(
       ...LAB_COMMANDS.filter(([p]) => p !== "logout" || session.kind === "mgmt")
         .map(([p, s, h]): [string, string] => [`${p} ${s}`.trim(), h]),
       ["SWITCH COMMAND...", `a switch's console command, \`SWITCH help\` lists them (switches: ${switches})`],
+      ["HOST COMMAND...", "a command in a host, as exec HOST COMMAND"],
       // The shell's own, at its terminal (vde term LAB has it too, on its side).
       ...(session.kind === "terminal" ? [WATCH_ROW] : []),
     ];
@@ -251,28 +268,30 @@ export function labCommands(
       ]);
     },
   );
-  run("exec", true, async (args) => {
-    const m = /^(\S+)\s+(.+)$/.exec(args);
-    if (m === null) return failure("usage: exec HOST COMMAND...");
-    const host = r.hosts.get(m[1]!);
+  const exec = async (name: string, command: string): Promise<Reply> => {
+    const host = r.hosts.get(name);
     if (host === undefined) {
-      return failure(`no host ${m[1]} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
+      return failure(`no host ${name} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
     }
-    const refused = execRefusal(m[1]!, host.ns, m[2]!);
+    const refused = execRefusal(name, host.ns, command);
     if (refused !== undefined) return failure(refused);
-    const out = await runInNetns(host.ns, m[2]!, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir);
+    const out = await runInNetns(host.ns, command, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir);
     const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
-    const program = m[2]!.split(" ")[0];
+    const program = command.split(" ")[0];
     if (out.timedOut) lines.push(`(${program} was killed after ${CONSOLE_EXEC_TIMEOUT_S} s)`);
     else if (out.code !== 0) lines.push(`(${program} exited with status ${out.code})`);
-    return {
-      code: out.code === 0 ? 0 : Errno.EIO,
-      lines,
-    };
+    if (out.code === 0) return { code: 0, lines };
+    // A failure's output, its status last, is its reason: `vde term -c` says it on stderr in place of
+    // a bare "1005 Input/output error"; a terminal shows it as before.
+    return { code: Errno.EIO, lines: [], raw: `${lines.join("\n")}\n` };
+  };
+  run("exec", true, (args) => {
+    const m = /^(\S+)\s+(.+)$/.exec(args);
+    return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!);
   });
   run("link", false, (args) => linkCommand(r, args));
-  run("add", false, (args) => addCommand(r, args, addSwitch));
+  run("add", false, (args) => addCommand(r, args, addNode));
   run("use", false, () => failure("`use` works in the interactive shell"));
   run("save", false, async (args) => {
     try {
@@ -296,6 +315,18 @@ export function labCommands(
         ? { code: 0, endSession: true }
         : failure("nothing to log out of here: `down` (or Ctrl-D) takes the lab down"),
   );
+  // A host's name runs a command there, as a switch's runs a console command: `h1 ping 10.0.2.2`.
+  const addHost = (name: string) => {
+    if (commands.lookup(name) !== undefined) return;
+    commands.add({
+      path: name,
+      syntax: "COMMAND...",
+      help: `a command in host ${name}'s namespace (exec ${name} COMMAND)`,
+      listing: true,
+      run: (args) =>
+        args.trim() === "" ? failure(`usage: ${name} COMMAND (as exec ${name} COMMAND)`) : exec(name, args),
+    });
+  };
   const addSwitch = (name: string) => {
     if (commands.lookup(name) !== undefined) return;
     const sw = r.switches.get(name)!;
@@ -311,8 +342,10 @@ export function labCommands(
       },
     });
   };
-  for (const name of r.switches.keys()) addSwitch(name);
-  return { commands, addSwitch };
+  // A node's command: a switch's console, or a command in a host.
+  const addNode = (name: string) => r.hosts.has(name) ? addHost(name) : addSwitch(name);
+  for (const name of [...r.switches.keys(), ...r.hosts.keys()]) addNode(name);
+  return { commands, addNode };
 }
 
 const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok: false; error: string }> = {
@@ -387,7 +420,7 @@ function pairs(words: string[], flags: string[]): Record<string, unknown> | stri
   return out;
 }
 
-async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) => void): Promise<Reply> {
+async function addCommand(r: LabRunner, args: string, addNode: (name: string) => void): Promise<Reply> {
   const words = args.split(/\s+/).filter((w) => w !== "");
   const [what, ...rest] = words;
   const plain = plainLab(r.lab) as { topology: { nodes: Record<string, unknown>; links: unknown[] } };
@@ -421,7 +454,7 @@ async function addCommand(r: LabRunner, args: string, addSwitch: (name: string) 
     }
     const node = lab.nodes.find((n) => n.name === rest[0])!;
     await r.addNode(node);
-    if (node.kind === "switch") addSwitch(node.name);
+    if (node.kind === "switch" || node.kind === "host") addNode(node.name);
     return { code: 0, raw: `added ${node.kind} ${node.name}\n` };
   } catch (err) {
     return failure((err as Error).message, Errno.EIO);

@@ -1,8 +1,9 @@
 /**
  * Names a lab gives to what it creates on the machine, in one place so
  * validation, bring-up and `vde down` agree: namespaces `vde-<lab>-<node>`
- * (containerlab's `clab-<lab>-<node>`), taps `<lab>-<node>-<n>` while they
- * are in the root namespace (renamed to eth<n> inside the host's), the
+ * (containerlab's `clab-<lab>-<node>`), taps `<lab>-<node>-<n>` (or a
+ * digest that fits 15 characters) while they are in the root namespace
+ * (renamed to eth<n> inside the host's), the
  * runtime directory `/run/vde/<lab>/` (root) or `$XDG_RUNTIME_DIR/vde/<lab>/`,
  * and each host interface's MAC address: the same every time the lab comes
  * up on this machine, so a peer's ARP and neighbour caches (across a cable,
@@ -23,9 +24,21 @@ export function netnsName(lab: string, node: string): string {
   return `vde-${lab}-${node}`;
 }
 
-/** The root-namespace name of the tap behind interface `index` of host `node`. */
+/**
+ * The root-namespace name of the tap behind interface `index` of host
+ * `node`: `<lab>-<node>-<n>` when that fits Linux's 15 characters, else
+ * `vt<hash>-<n>`, a digest of lab and node cut to fit: the same every time,
+ * and two hosts share one by a chance of 1 in 2^36 at most (9 or more hex
+ * digits), which bring-up's check for a taken name turns into a clear
+ * failure. The tap carries its name only until it moves into the host's
+ * namespace as `eth<n>`.
+ */
 export function tapName(lab: string, node: string, index: number): string {
-  return `${lab}-${node}-${index}`;
+  const plain = `${lab}-${node}-${index}`;
+  if (plain.length <= MAX_IFNAME) return plain;
+  const tail = `-${index}`;
+  const digest = createHash("sha256").update(`${lab}\0${node}`).digest("hex");
+  return `vt${digest.slice(0, MAX_IFNAME - 2 - tail.length)}${tail}`;
 }
 
 /** Where every lab's runtime directory lives for this user. */

@@ -524,7 +524,11 @@ export class LabRunner {
       30_000,
       this.#signal,
     ).catch((err) => {
-      throw new Error(`${host.node.name}: no DHCP lease on ${iface}: ${(err as Error).message}`);
+      // The usual cause, where the lab has nothing that serves leases: say it before udhcpc's words.
+      const none = this.lab.nodes.some((n) => n.kind === "slirp" || n.kind === "cable")
+        ? ""
+        : " (the lab has no slirp to lease one: add a node of kind slirp on its LAN)";
+      throw new Error(`${host.node.name}: no DHCP lease on ${iface}${none}: ${(err as Error).message}`);
     });
     const shown = await ip("-n", host.ns, "-4", "-o", "addr", "show", "dev", iface);
     const lease = /inet (\S+)/.exec(shown)?.[1];

@@ -17,7 +17,7 @@ import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
 import { portViews } from "../console/switch/views.ts";
 import type { LabRunner } from "./runner.ts";
-import { execRefusal } from "./commands.ts";
+import { execRefusal, hostCommandOf } from "./commands.ts";
 
 const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
@@ -192,12 +192,12 @@ export function startLabShell(
       if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
         return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
       }
-      if (words[0] === "exec" && words.length > 2 && r.hosts.has(words[1]!)) {
-        const { ns } = r.hosts.get(words[1]!)!;
-        const command = line.trim().replace(/^exec\s+\S+\s+/, "");
-        const refused = execRefusal(words[1]!, ns, command);
+      const run = hostCommandOf(line, r.hosts);
+      if (run !== undefined) {
+        const { ns } = r.hosts.get(run.host)!;
+        const refused = execRefusal(run.host, ns, run.command);
         if (refused !== undefined) return `${refused}\n`;
-        return await execLive(repl, ns, command);
+        return await execLive(repl, ns, run.command);
       }
       const first = words[0] ?? "";
       const direct = first === "" || commands.lookup(first) !== undefined;

@@ -50,6 +50,8 @@ export function labSwitches(): LabSwitch[] {
 export interface LabSwitchMatch {
   found?: LabSwitch;
   why: string;
+  /** No lab is up, and `name` has the shape of a lab switch's name (sw1, demo/sw1) rather than a path's. */
+  noLabUp?: boolean;
 }
 
 /** `wan/site1`, as the user writes it. */
@@ -63,7 +65,11 @@ function shown(s: LabSwitch): string {
  * that two labs have one by this name, or "" when no lab runs.
  */
 export function findLabSwitch(name: string): LabSwitchMatch {
-  const all = labSwitches();
+  return matchLabSwitch(name, labSwitches());
+}
+
+/** findLabSwitch among the lab switches `all`. */
+export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwitchMatch {
   const parts = name.replace(/\/+$/, "").split("/");
   const valid = parts.length <= 2 && parts.every((p) => NAME_PATTERN.test(p));
   const hits = !valid
@@ -77,7 +83,8 @@ export function findLabSwitch(name: string): LabSwitchMatch {
       why: ` (a switch of labs ${hits.map((s) => s.lab).join(", ")}: name one, as ${shown(hits[0]!)})`,
     };
   }
-  if (all.length === 0) return { why: "" };
+  // A name as a lab's switch has (sw1, demo/sw1), not a path: the user may think a lab is up.
+  if (all.length === 0) return { why: "", noLabUp: valid && !name.startsWith(".") };
   const names = all.map(shown);
   const near = suggestCommands(name, names);
   return {

@@ -4,6 +4,7 @@
  * says which command failed and what it printed, for the rollback message.
  */
 import { readAtMost } from "../io/read_at_most.ts";
+import { heldOpen } from "../os/held_open.ts";
 
 /** How long the lab console's `exec HOST CMD` may run (`vde term LAB` waits for its reply as long). */
 export const CONSOLE_EXEC_TIMEOUT_S = 120;
@@ -116,24 +117,11 @@ export async function runInNetns(
     // Before the shell ran (no such namespace, say), what `ip` said is the output.
     const output = new TextDecoder().decode(bytes) + r.stdout + r.stderr;
     // Killed for its time, nothing it started holds the file any more (the group is on its way out).
-    keep = !r.timedOut && heldOpen(Deno.realPathSync(file));
+    keep = !r.timedOut && heldOpen(file);
     return { code: r.code, output, timedOut: r.timedOut };
   } finally {
     if (!keep) await Deno.remove(file).catch(() => {});
   }
-}
-
-/** Whether some process has `path` open (one an exec left running in the background). */
-function heldOpen(path: string): boolean {
-  for (const p of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(p.name)) continue;
-    try {
-      for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
-        if (Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`) === path) return true;
-      }
-    } catch { /* exited, or not ours to read */ }
-  }
-  return false;
 }
 
 /** Runs `ip` with `args`. */

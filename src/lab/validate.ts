@@ -23,7 +23,7 @@ import {
 } from "yaml";
 import { type Dataplane, parseDataplane } from "../switch/dataplane.ts";
 import { defaultConfig, parseForward, parseSlirpOptions } from "../slirp/config.ts";
-import { MAX_IFNAME, MAX_NETNS, NAME_PATTERN, netnsName, tapName } from "./names.ts";
+import { MAX_NETNS, NAME_PATTERN, netnsName } from "./names.ts";
 import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
@@ -524,23 +524,33 @@ class Validator {
           this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address`);
         } else if (gw !== undefined && e.get("routes") === undefined) {
           // Without a route of the file's own, the kernel reaches a gateway only on a subnet of the host.
-          const own = Object.values(addresses).flat();
-          const v4 = own.filter((a) => isIpv4(a.split("/")[0]!));
-          if (isIpv4(gw) && !own.includes("dhcp") && v4.length > 0 && !v4.some((a) => ipv4InSubnet(gw, a))) {
+          const off = offSubnets(gw, addresses);
+          if (off !== undefined) {
             this.#error(
               e.get("gateway")!.value,
-              `${w} gateway ${gw} is on none of ${name}'s subnets (${
-                v4.join(", ")
-              }): fix it, or add a route to it`,
+              `${w} gateway ${gw} is on none of ${name}'s subnets (${off}): fix it, or add a route to it`,
             );
           }
         }
+        // A route's gateway too, unless a `dev` route of the file's own may lead to it.
+        const routeText = (r: string) => {
+          const via = /^\S+\s+via\s+(\S+)$/.exec(r.trim())?.[1];
+          const off = via === undefined ? undefined : offSubnets(via, addresses);
+          return off === undefined
+            ? undefined
+            : `gateway ${via} is on none of ${name}'s subnets (${off}), which Linux refuses (Nexthop has invalid gateway)`;
+        };
+        const devRoute = /\sdev\s/.test(String(e.get("routes")?.value ?? ""));
         return {
           kind,
           name,
           addresses,
           gateway: gw !== undefined && isIp(gw) ? gw : undefined,
-          routes: this.#strings(e.get("routes"), `${w} routes`, checkRoute),
+          routes: this.#strings(
+            e.get("routes"),
+            `${w} routes`,
+            (r) => checkRoute(r) ?? (devRoute ? undefined : routeText(r)),
+          ),
           exec: this.#strings(e.get("exec"), `${w} exec`),
           mtu: this.#int(e.get("mtu"), `${w} mtu`, 68, 65535),
         };
@@ -783,7 +793,7 @@ class Validator {
     }
   }
 
-  /** Names that become namespaces and taps must fit the kernel's limits. */
+  /** Names that become namespaces must fit the kernel's limits (taps are cut to fit: tapName). */
   #checkNames(lab: string, nodes: LabNode[], links: LabLink[], nodeKeys: Map<string, Node>): void {
     for (const node of nodes) {
       if (node.kind !== "host") continue;
@@ -792,22 +802,6 @@ class Validator {
       if (ns.length > MAX_NETNS) {
         this.#error(at, `namespace name ${ns} is longer than ${MAX_NETNS} characters`);
       }
-      let top = 0;
-      for (const l of links) {
-        for (const e of l.ends) {
-          const m = e.node === node.name && e.iface !== undefined ? IFACE.exec(e.iface) : null;
-          if (m !== null) top = Math.max(top, Number(m[1]));
-        }
-      }
-      const tap = tapName(lab, node.name, top);
-      if (tap.length > MAX_IFNAME) {
-        this.#error(
-          at,
-          `host ${node.name} needs tap ${tap}, longer than ${MAX_IFNAME} characters: shorten the lab or node name ` +
-            `(together at most ${MAX_IFNAME - (tap.length - lab.length - node.name.length)} characters, ` +
-            `${lab} and ${node.name} are ${lab.length + node.name.length})`,
-        );
-      }
       for (const ifname of this.#options.live || this.#linkLeftOut ? [] : Object.keys(node.addresses)) {
         if (!links.some((l) => l.ends.some((e) => e.node === node.name && e.iface === ifname))) {
           this.#error(at, `host ${node.name} has an address on ${ifname} but no link there`);
@@ -815,6 +809,18 @@ class Validator {
       }
     }
   }
+}
+
+/**
+ * The IPv4 subnets of `addresses` (as "a/24, b/24") when IPv4 `gateway` is
+ * on none of them, else undefined (also for IPv6, DHCP or no IPv4 address:
+ * nothing to tell from the file).
+ */
+function offSubnets(gateway: string, addresses: Record<string, string[]>): string | undefined {
+  const own = Object.values(addresses).flat();
+  const v4 = own.filter((a) => isIpv4(a.split("/")[0]!));
+  if (!isIpv4(gateway) || own.includes("dhcp") || v4.length === 0) return undefined;
+  return v4.some((a) => ipv4InSubnet(gateway, a)) ? undefined : v4.join(", ");
 }
 
 /** A route is `PREFIX via GATEWAY`, `default via GATEWAY` or `PREFIX dev ethN`. */

@@ -3,6 +3,7 @@
  * address is given, so a switch never shows itself to the network by
  * accident; IPv6 addresses go in brackets ("[::1]:9100").
  */
+import { listenFailure } from "../os/listen_failure.ts";
 
 /** A parsed listening address. */
 export interface HttpAddress {
@@ -25,6 +26,5 @@ export function parseHttpAddress(text: string): HttpAddress {
  * that `--http 0` takes a free one (the log line then names it).
  */
 export function httpListenFailure(address: string, err: unknown): string {
-  const inUse = err instanceof Deno.errors.AddrInUse ? "; --http 0 takes a free port" : "";
-  return `--http: cannot listen on ${address}: ${(err as Error).message}${inUse}`;
+  return `--http: cannot listen on ${address}${listenFailure(err, "--http", "9100")}`;
 }

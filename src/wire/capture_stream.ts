@@ -11,6 +11,9 @@
  *   original length: the frame's; value: microseconds since the epoch;
  * - DROPS: value: frames of `port` this capture lost so far to a slow reader;
  * - ERROR: the request was refused; payload: why (one line). The switch then closes.
+ * - ACCEPTED: the request was taken, sent first (the client then starts its
+ *   file: a refused capture leaves one it names untouched). A client that
+ *   knows no ACCEPTED skips it, as any record type it does not know.
  * The decoder treats the switch's bytes as hostile like any other input:
  * a record longer than the largest frame ends the stream.
  */
@@ -28,6 +31,7 @@ export const RECORD_PORT = 1;
 export const RECORD_FRAME = 2;
 export const RECORD_DROPS = 3;
 export const RECORD_ERROR = 4;
+export const RECORD_ACCEPTED = 5;
 
 export const RECORD_HEADER = 20;
 /** Longest payload a decoder accepts: a VDE jumbo frame with room to spare. */

@@ -40,3 +40,23 @@ Deno.test("vde cable listen with a key file others may read refuses in one line:
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde cable listen on a port another program holds says so, and that 0 takes a free one", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const { port } = taken.addr as Deno.NetAddr;
+    const r = await run(
+      [...ourCli(), "cable", "listen", `127.0.0.1:${port}`, "--sock", "null://", "--insecure"],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^vde: cannot listen on 127\\.0\\.0\\.1:${port}: .*; vde cable listen 0 takes a free port\\n$`,
+      ),
+    );
+  } finally {
+    taken.close();
+  }
+});

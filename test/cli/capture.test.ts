@@ -99,3 +99,24 @@ Deno.test("vde capture -c 1 says '1 frame captured', in the singular", async () 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a refused vde capture (a port out of range) leaves the file it names as it was, and makes none", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-refused-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    await Deno.writeTextFile(`${tmp}/old.pcapng`, "yesterday's capture");
+    for (const file of ["old.pcapng", "new.pcapng"]) {
+      const r = await run([...ourCli(), "capture", `${tmp}/sw`, "--port", "99", "-w", `${tmp}/${file}`], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^vde: port 99 is out of range \(0-\d+\)\n$/);
+    }
+    assert.equal(await Deno.readTextFile(`${tmp}/old.pcapng`), "yesterday's capture");
+    assert.equal(await Deno.stat(`${tmp}/new.pcapng`).catch(() => null), null);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

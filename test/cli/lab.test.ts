@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { vde } from "../lab/_helpers.ts";
-import { checkCanStart } from "../../src/cli/lab.ts";
+import { ONE_SWITCH, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
+import { run } from "../helpers/processes.ts";
+import { checkCanStart, rootLabsHint } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
@@ -173,4 +174,65 @@ Deno.test("vde graph and vde status take containerlab's -t FILE too", async () =
   const status = await vde(["status", "-t", "/nonexistent/lab.yaml"]);
   assert.equal(status.code, 1);
   assert.match(status.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
+});
+
+Deno.test("vde up, down and graph without a lab take the one lab file in the current directory, as containerlab does", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cwd-lab-" });
+  try {
+    const example = new URL("../../examples/lan-nat.yaml", import.meta.url).pathname;
+    await Deno.writeTextFile(`${dir}/notes.yaml`, "title: not a lab\n");
+    await Deno.copyFile(example, `${dir}/mylab.clab.yml`);
+    const graph = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
+    assert.equal(graph.code, 0, graph.stderr);
+    assert.match(graph.stdout, /^graph "lan" \{/);
+    // The lab is not up: down names it, so the file was the one taken.
+    const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /^vde: no lab lan is up/);
+    await Deno.copyFile(example, `${dir}/other.yaml`);
+    const two = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
+    assert.equal(two.code, 1);
+    assert.equal(
+      two.stderr,
+      "vde: vde down needs a lab: vde down LAB, its name or lab file (this directory has 2: mylab.clab.yml, other.yaml; name one)\n",
+    );
+    const up = await run([...vdeCommand(), "up"], { cwd: dir, check: false });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /^vde: vde up needs a lab file: vde up lab\.yaml \(this directory has 2: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde down --all is containerlab's destroy --all, and takes no lab besides", async () => {
+  // Not run for real here: it would take down the labs of anything else running on this machine.
+  const help = await vde(["down", "--help"]);
+  assert.match(help.stdout, /-a, --all +take every lab down, as containerlab's destroy --all/);
+  const both = await vde(["down", "--all", "demo"]);
+  assert.equal(both.code, 1);
+  assert.equal(both.stderr, "vde: vde down --all takes no lab: give demo or --all\n");
+});
+
+Deno.test("vde down in a directory of several lab files takes the one whose lab is up", async () => {
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(`${dir}/other.yaml`, ONE_SWITCH.replace("name: x", `name: ${name}x`));
+    const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false, timeoutMs: 60_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`^removed lab ${name}$`, "m"));
+  });
+});
+
+Deno.test("a user who is not root, finding no lab, is told of root's labs, which are not theirs to list", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-root-labs-" });
+  try {
+    assert.equal(rootLabsHint(1000, base), "");
+    await Deno.mkdir(`${base}/demo`);
+    await Deno.writeTextFile(`${base}/demo.log`, "a background lab's log, no lab\n");
+    assert.equal(rootLabsHint(1000, base), "; root's labs are up (demo): run vde as root for those");
+    assert.equal(rootLabsHint(0, base), "", "root lists them itself");
+    assert.equal(rootLabsHint(1000, `${base}/none`), "");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
 });

@@ -69,7 +69,10 @@ for (const kind of ["ours", "c"] as const) {
       const r = await term([mgmt, "-c", "port/print 99", "-c", "port/sethub 1"]);
       assert.equal(r.code, 1);
       // A bad argument gets the command's usage, as at the terminal.
-      assert.equal(r.stderr, "vde: port/print 99: 1022 Invalid argument (usage: port/print [N])\n");
+      assert.equal(
+        r.stderr,
+        "vde: port/print 99: 1022 Invalid argument (port 99 is past the last port (port/showinfo says Numports))\n",
+      );
       assert.match(
         (await term([mgmt, "-c", "port/showinfo"])).stdout,
         /HUB=false/,
@@ -77,7 +80,11 @@ for (const kind of ["ours", "c"] as const) {
       );
       const unknown = await term([mgmt, "-c", "no/such/command"]);
       assert.equal(unknown.code, 1);
-      assert.equal(unknown.stderr, "vde: no/such/command: 1038 Function not implemented\n");
+      // No near name: where the names are, as the interactive console says.
+      assert.equal(
+        unknown.stderr,
+        "vde: no/such/command: 1038 Function not implemented (no such command; `help` lists the commands)\n",
+      );
       const typo = await term([mgmt, "-c", "hsah/print"]);
       assert.equal(typo.code, 1);
       assert.equal(

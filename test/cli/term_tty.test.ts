@@ -35,7 +35,7 @@ for (const kind of ["ours", "c"] as const) {
       await tmux.keys(" 99", "Enter");
       // In words at a terminal, with the usage from the remote help.
       await tmux.waitFor(
-        (s) => s.includes("port/print: Invalid argument (1022)\nusage: port/print [N]"),
+        (s) => s.includes("port/print: Invalid argument (1022)\nport 99 is past the last port"),
         "the error of port/print 99",
       );
       await tmux.keys("prot/print", "Enter");

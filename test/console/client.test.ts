@@ -151,8 +151,13 @@ Deno.test("a help listing is read with vde_switch's two-line header, or without 
     "------------       --------------  ------------",
     "ds                 ============    DATA SOCKET MENU",
     "port/print         [N]             print the port/endpoint table",
+    "stp/settimers      HELLO MAXAGE FWDDELAY timers in seconds used while this switch is root (default 2 20 15)",
   ];
-  assert.deepEqual(parseHelpListing(vdeSwitch).map((c) => [c.path, c.syntax]), [["port/print", "[N]"]]);
+  assert.deepEqual(parseHelpListing(vdeSwitch).map((c) => [c.path, c.syntax, c.help.split(" ")[0]]), [
+    ["port/print", "[N]", "print"],
+    // A syntax wider than its column is still the syntax (vde term -c answered its usage as "takes no arguments").
+    ["stp/settimers", "HELLO MAXAGE FWDDELAY", "timers"],
+  ]);
   const lab = [
     "help                           this list",
     "nodes                          the lab's nodes",
@@ -223,14 +228,18 @@ Deno.test("client takes text before a listing as the reply's words, and the list
 
 Deno.test("vde term waits for a lab host's exec as long as the lab lets it run, not only --timeout's seconds", async () => {
   const commands = new CommandRegistry().add(slowListing("exec", 600, ["done"])).add(
-    slowListing("nodes", 600, ["done"]),
-  );
+    slowListing("h1", 600, ["done"]),
+  ).add(slowListing("nodes", 600, ["done"]));
   await withCommandsServed(commands, 200, async (client) => {
     const remote = new RemoteConsole(client, { lab: true });
     // `vde term LAB -c 'exec h1 ping -c 20 ...'` said "no reply within 10000 ms" while the ping ran on.
     assert.deepEqual((await remote.execute("exec h1 sleep 0.6"))?.lines, ["done"]);
-    // Any other command keeps the bound it was given.
-    await assert.rejects(remote.execute("nodes"), /no reply to "nodes" within 200 ms/);
+    // The same by the host's name: the client cannot tell a host from another word of the lab's.
+    assert.deepEqual((await remote.execute("h1 sleep 0.6"))?.lines, ["done"]);
+  });
+  await withCommandsServed(commands, 200, async (client) => {
+    // A switch's console keeps the bound it was given.
+    await assert.rejects(new RemoteConsole(client).execute("nodes"), /no reply to "nodes" within 200 ms/);
   });
 });
 

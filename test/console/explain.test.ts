@@ -217,3 +217,29 @@ Deno.test("load of a relative path the switch cannot find says to give the full 
     "load: No such file or directory (1002)\n",
   );
 });
+
+Deno.test("1022 from a port command given a port and its arguments says the port is past the last one", () => {
+  const k = knowing({ "port/print": "[N]", "port/setvlan": "N VLAN", "port/setuser": "N user" });
+  const past = (n: number) => `port ${n} is past the last port (port/showinfo says Numports)`;
+  const cases: [string, string][] = [
+    ["port/print 99", `port/print: Invalid argument (1022)\n${past(99)}\n`],
+    ["port/setvlan 20 10", `port/setvlan: Invalid argument (1022)\n${past(20)}\n`],
+    ["port/setuser 40 alice", `port/setuser: Invalid argument (1022)\n${past(40)}\n`],
+    // A VLAN out of range, or arguments that are no port, are what the usage is for.
+    ["port/setvlan 2 5000", "port/setvlan: Invalid argument (1022)\nusage: port/setvlan N VLAN\n"],
+    ["port/print x", "port/print: Invalid argument (1022)\nusage: port/print [N]\n"],
+    ["port/setvlan 2", "port/setvlan: Invalid argument (1022)\nusage: port/setvlan N VLAN\n"],
+  ];
+  for (const [line, said] of cases) {
+    assert.equal(formatExplained(line, { code: Errno.EINVAL }, k), said, line);
+  }
+});
+
+Deno.test("shutdown refused (a lab's switch) says that it stops with its lab", () => {
+  const k = knowing({ shutdown: "" });
+  assert.equal(
+    formatExplained("shutdown", { code: Errno.EOPNOTSUPP }, k),
+    "shutdown: Operation not supported (1095)\nthis one stops with what runs it: a lab's switch with its lab " +
+      "(`vde down LAB`, or `down` in its shell)\n",
+  );
+});

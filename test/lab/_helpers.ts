@@ -178,10 +178,10 @@ topology:
     sw1: { kind: switch, prots: 16 }
     h1:  { kind: host, address: 10.0.2.300/24 }
     h2:  { kind: host }
-    averyveryverylongname: { kind: host }
+    h4:  { kind: host, mtu: 70000 }
   links:
     - endpoints: [h1, "sw1:3"]
     - endpoints: [h2, "sw1:3"]
     - endpoints: [h3, sw1]
-    - endpoints: [averyveryverylongname, sw1]
+    - endpoints: [h4, sw1]
 `;

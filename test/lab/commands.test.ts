@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { execRefusal, helpColumns, labCommands } from "../../src/lab/commands.ts";
+import { execRefusal, helpColumns, hostCommandOf, labCommands } from "../../src/lab/commands.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
@@ -106,7 +106,23 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       "vde: sw1 vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
     );
     r = await vde(["term", name, "-c", "ports"]);
-    assert.equal(r.stderr, "vde: ports: 1038 Function not implemented\n");
+    assert.equal(
+      r.stderr,
+      "vde: ports: 1038 Function not implemented (no such command; `help` lists the commands)\n",
+    );
+
+    // A lab's switch stops with its lab, which its refused shutdown says.
+    r = await vde(["term", name, "-c", "sw1 shutdown"]);
+    assert.match(
+      r.stderr,
+      /^vde: sw1 shutdown: 1095 Operation not supported \(this one stops with what runs it: a lab's switch with its lab/,
+    );
+    // A file that cannot be written is named with the reason.
+    r = await vde(["term", name, "-c", "save /nonexistent/dir/lab.yaml"]);
+    assert.equal(
+      r.stderr,
+      "vde: save /nonexistent/dir/lab.yaml: cannot write /nonexistent/dir/lab.yaml: No such file or directory (os error 2)\n",
+    );
 
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
@@ -133,8 +149,12 @@ Deno.test("lab help wraps each command's help under itself, and a long command's
     "                      plugs it back, the rest",
     "                      impair it",
   ]);
-  // vde term learns the commands from it: continuation lines and the SWITCH placeholder are none.
-  const learnt = parseHelpListing([...helpColumns(rows, 50), "SWITCH COMMAND...     a switch's command"]);
+  // vde term learns the commands from it: continuation lines and the SWITCH and HOST placeholders are none.
+  const learnt = parseHelpListing([
+    ...helpColumns(rows, 50),
+    "SWITCH COMMAND...     a switch's command",
+    "HOST COMMAND...       a command in a host",
+  ]);
   assert.deepEqual(learnt.map((c) => c.path), ["help", "exec", "link"]);
 });
 
@@ -156,8 +176,8 @@ function labConsole(fields: Partial<Record<keyof LabRunner, unknown>>) {
 }
 
 Deno.test("lab help lists logout through vde term LAB only, not at the lab's own shell, which refuses it", async () => {
-  // help and logout read nothing of the lab but its switches.
-  const { commands, session } = labConsole({ switches: new Map() });
+  // help and logout read nothing of the lab but its switches and hosts.
+  const { commands, session } = labConsole({ switches: new Map(), hosts: new Map() });
   const helpOf = async (kind: SessionKind) => {
     const reply = await commands.execute("help", session(kind));
     return (reply?.lines ?? []).map((l) => l.split(" ")[0]);
@@ -186,9 +206,11 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
     switches: new Map(),
     hosts: new Map([["h1", { ns: "vde-lab-h1" }]]),
   });
-  const reply = await commands.execute("exec h1 bash", session("mgmt"));
-  assert.notEqual(reply?.code, 0);
-  assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/);
+  for (const line of ["exec h1 bash", "h1 bash"]) {
+    const reply = await commands.execute(line, session("mgmt"));
+    assert.notEqual(reply?.code, 0, line);
+    assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/, line);
+  }
 });
 
 Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {
@@ -220,4 +242,20 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
     assert.doesNotMatch(links.stdout, /sw3/);
   });
+});
+
+Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless the host is named like a shell command", () => {
+  const hosts = new Set(["h1", "links"]);
+  assert.deepEqual(hostCommandOf("exec h1 ping -c 1 10.0.2.2", hosts), {
+    host: "h1",
+    command: "ping -c 1 10.0.2.2",
+  });
+  assert.deepEqual(hostCommandOf("h1 ping -c 1 10.0.2.2 ", hosts), {
+    host: "h1",
+    command: "ping -c 1 10.0.2.2",
+  });
+  assert.deepEqual(hostCommandOf("exec links ip -br addr", hosts), { host: "links", command: "ip -br addr" });
+  for (const line of ["links ip -br addr", "h1", "exec h1", "exec h2 ls", "sw1 port/print", "nodes"]) {
+    assert.equal(hostCommandOf(line, hosts), undefined, line);
+  }
 });

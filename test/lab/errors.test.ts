@@ -274,3 +274,18 @@ Deno.test("vde down keeps a background lab's log to read afterwards; vde down --
     await assert.rejects(Deno.stat(log));
   });
 });
+
+Deno.test("a host asking DHCP for an address in a lab with no slirp is told the lab has none to lease one", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const text = TWO_HOSTS.replace("address: 10.9.0.1/24", "address: dhcp");
+  await withLabFile({ text }, async (name, file) => {
+    const r = await vde(["up", "-d", file], 90_000);
+    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /h1: no DHCP lease on eth0 \(the lab has no slirp to lease one: add a node of kind slirp on its LAN\): /,
+    );
+    assert.deepEqual(await leftovers(name), []);
+  });
+});

@@ -36,6 +36,18 @@ Deno.test("vde up -d of a host whose exec leaves a process in the background com
     assert.equal(term.code, 0, term.stderr);
     assert.equal(term.stdout, "started\n");
     assert.equal(outputFiles(name).length, 2, "the console's exec left one more, held by its sleep");
+    // A host's name runs a command there, as a switch's name runs its console command; a host added live too.
+    const byName = await vde(
+      ["term", name, "-c", "h1 echo by name", "-c", "add host h2 address 10.9.2.2/24", "-c", "h2 echo added"],
+      30_000,
+    );
+    assert.equal(byName.stdout, "by name\nadded host h2\nadded\n", byName.stderr);
+    // A command that fails says so, its output and status on stderr, not a bare 1005 Input/output error.
+    const failed = await vde(["term", name, "-c", "h1 sh -c 'echo oops; exit 3'"], 30_000);
+    assert.equal(failed.code, 1);
+    assert.equal(failed.stderr, "vde: h1 sh -c 'echo oops; exit 3': oops\n(sh exited with status 3)\n");
+    const bare = await vde(["term", name, "-c", "h1"]);
+    assert.equal(bare.stderr, "vde: h1: usage: h1 COMMAND (as exec h1 COMMAND)\n");
     const down = await vde(["down", name]);
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(processesMentioning(MARK), [], "vde down ends what exec left running");

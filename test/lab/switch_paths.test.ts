@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { vde, withLabUp } from "./_helpers.ts";
+import { matchLabSwitch } from "../../src/lab/switch_paths.ts";
 
 /** A switch name no other test's lab uses, so the bare name is this test's alone. */
 const SWITCH = `s${Deno.pid.toString(36)}`;
@@ -64,4 +65,15 @@ Deno.test("a switch name that two running labs have asks which lab's", async () 
       );
     });
   });
+});
+
+Deno.test("a switch name with no lab up is told apart from a path, for vde capture to say no lab is up", () => {
+  for (const name of ["sw1", "demo/sw1"]) {
+    assert.deepEqual(matchLabSwitch(name, []), { why: "", noLabUp: true }, name);
+  }
+  for (const name of ["/tmp/net", "./net", "tmp/net/x"]) {
+    assert.deepEqual(matchLabSwitch(name, []), { why: "", noLabUp: false }, name);
+  }
+  const up = [{ lab: "wan", node: "site1", dir: "/run/vde/wan/site1" }];
+  assert.equal(matchLabSwitch("site1", up).found, up[0]);
 });

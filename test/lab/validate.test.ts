@@ -65,7 +65,7 @@ Deno.test("a file with five mistakes gives five FILE:LINE:COL lines in file orde
   assert.deepEqual(errors, [
     `lab.yaml:4:26: unknown key "prots" in node sw1 (switch) (did you mean "ports"?)`,
     `lab.yaml:5:33: h1: address: "10.0.2.300" is not an IPv4 or IPv6 address`,
-    "lab.yaml:7:5: host averyveryverylongname needs tap demo-averyveryverylongname-0, longer than 15 characters: shorten the lab or node name (together at most 12 characters, demo and averyveryverylongname are 25)",
+    "lab.yaml:7:29: h4: mtu must be a whole number from 68 to 65535, got 70000",
     "lab.yaml:10:23: port sw1:3 is used by two links",
     `lab.yaml:11:19: unknown node "h3" (did you mean "h1"?)`,
   ]);
@@ -380,4 +380,34 @@ topology:
     `lab.yaml:7:30: port "eth1" of switch br1 must be a number from 1 to 31 ` +
     `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
   ]);
+});
+
+Deno.test("lab and node names too long for a tap are taken: containerlab-style names need no shortening", () => {
+  const { lab, errors } = validateLab(`name: datacenter
+topology:
+  nodes:
+    sw1: { kind: switch }
+    router-east-1: { kind: host }
+  links:
+    - endpoints: [router-east-1, sw1]
+`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(lab!.links[0]!.ends, [{ node: "router-east-1", iface: "eth0" }, { node: "sw1", port: 1 }]);
+});
+
+Deno.test("a route whose gateway is on none of the host's subnets is a mistake in the file, unless a dev route may reach it", () => {
+  const host = (routes: string) =>
+    `name: t
+topology:
+  nodes:
+    s: { kind: switch }
+    h1: { kind: host, address: 10.0.0.1/24, routes: ${routes} }
+  links:
+    - endpoints: [h1, s]
+`;
+  assert.deepEqual(errorsOf(host(`["10.9.0.0/16 via 10.1.0.1", "10.8.0.0/16 via 10.0.0.254"]`)), [
+    "lab.yaml:5:54: h1: routes: gateway 10.1.0.1 is on none of h1's subnets (10.0.0.1/24), which Linux refuses (Nexthop has invalid gateway)",
+  ]);
+  assert.deepEqual(errorsOf(host(`["10.1.0.0/24 dev eth0", "10.9.0.0/16 via 10.1.0.1"]`)), []);
+  assert.deepEqual(errorsOf(host(`["default via 10.0.0.254"]`)), []);
 });

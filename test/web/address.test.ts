@@ -9,7 +9,7 @@ Deno.test("--http is loopback unless an address is given; IPv6 goes in brackets"
   assert.throws(() => parseHttpAddress("abc"), /--http wants \[ADDR:\]PORT/);
 });
 
-Deno.test("a --http port in use says that --http 0 takes a free one; other failures say only why", () => {
+Deno.test("a --http port in use says that --http 0 takes a free one, a privileged one that it needs root; other failures say only why", () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
     const { port } = taken.addr as Deno.NetAddr;
@@ -29,5 +29,10 @@ Deno.test("a --http port in use says that --http 0 takes a free one; other failu
   assert.equal(
     httpListenFailure("10.255.255.1:80", new Error("Cannot assign requested address (os error 99)")),
     "--http: cannot listen on 10.255.255.1:80: Cannot assign requested address (os error 99)",
+  );
+  // As a user without root asks for port 80.
+  assert.equal(
+    httpListenFailure("80", new Deno.errors.PermissionDenied("Permission denied (os error 13)")),
+    "--http: cannot listen on 80: Permission denied (os error 13); ports below 1024 need root: --http 9100, say",
   );
 });

@@ -43,7 +43,8 @@ const FALLBACKS: readonly RemoteCommand[] = [
 /**
  * Parses a `help` listing into commands (menu headers dropped). Rows are
  * `%-18s %-15s %s` under a two-line header; a path longer than its column
- * shifts the rest, so the row is split on blanks then. A listing without
+ * shifts the rest, so the row is split on blanks then, and so does a
+ * syntax longer than its own. A listing without
  * the header (a lab's console) is rows from its first line.
  */
 export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
@@ -58,13 +59,21 @@ export function parseHelpListing(lines: readonly string[]): RemoteCommand[] {
       path = line.slice(0, 18).trim();
       syntax = line.slice(19, 34).trim();
       help = line.slice(35);
+    } else if (header === 2 && line[18] === " " && /^\S+\s*$/.test(line.slice(0, 18))) {
+      // A syntax wider than its column (`HELLO MAXAGE FWDDELAY`) pushes the help right: the syntax is
+      // the words with no lower-case letter, as syntax words are (N, [PORT]..., 0/1), up to the help's first.
+      path = line.slice(0, 18).trim();
+      const words = line.slice(19).split(" ");
+      const n = words.findIndex((w) => /[a-z]/.test(w));
+      syntax = (n < 0 ? words : words.slice(0, n)).join(" ").trim();
+      help = n < 0 ? "" : words.slice(n).join(" ");
     } else {
       const m = /^(\S+)\s+(.*)$/.exec(line);
       if (m === null) continue;
       [path, syntax, help] = [m[1]!, "", m[2]!];
     }
-    // A placeholder row (a lab's `SWITCH COMMAND...`) names no command.
-    if (path === "" || syntax === "============" || /^[A-Z]+$/.test(path)) continue;
+    // A placeholder row (a lab's `SWITCH COMMAND...`, `HOST COMMAND...`) names no command.
+    if (path === "" || syntax === "============" || /^[A-Z]+(\s|$)/.test(path)) continue;
     out.push({ path, syntax, help });
   }
   return out;
@@ -167,10 +176,13 @@ export class RemoteConsole {
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
-    // A lab host's command may run CONSOLE_EXEC_TIMEOUT_S: its reply is waited for that long, not --timeout's
-    // 10 s (after which the command ran on unseen and vde term said only that no reply came).
-    if (this.lab && name === "exec") return await this.client.command(line.trim(), EXEC_REPLY_MS);
-    const reply = await this.client.command(name === "load" ? loadFromHere(args) : line.trim());
+    // A lab host's command (`exec h1 CMD`, or `h1 CMD` by the host's name) may run CONSOLE_EXEC_TIMEOUT_S:
+    // its reply is waited for that long, not --timeout's 10 s (after which the command ran on unseen and
+    // vde term said only that no reply came). Any line of a lab may name a host, so all get the bound.
+    const reply = await this.client.command(
+      name === "load" ? loadFromHere(args) : line.trim(),
+      this.lab ? EXEC_REPLY_MS : 0,
+    );
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
     if (name === "ports") return await this.ports(args);
