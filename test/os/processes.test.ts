@@ -3,9 +3,14 @@ import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
 
 Deno.test("a process killed but not yet reaped (a zombie) is not alive; a running one is", async () => {
-  // `sleep 60` is killed by its shell, which then becomes a `sleep` that never waits for it.
-  const parent = new Deno.Command("sh", {
-    args: ["-c", "sleep 60 & p=$!; kill -9 $p; echo $p; exec sleep 60"],
+  // A parent that kills its child and never waits for it. (Not a shell: `sh -c 'sleep 60 & kill -9 $!;
+  // exec sleep 60'` let dash reap the child before the exec on a busy machine, and the test lost its zombie.)
+  const parent = new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import os, time\np = os.fork()\nif p == 0:\n    time.sleep(60)\n    os._exit(0)\n" +
+      "os.kill(p, 9)\nprint(p, flush=True)\ntime.sleep(60)\n",
+    ],
     stdout: "piped",
   }).spawn();
   try {
