@@ -231,6 +231,8 @@ export class DgramLink extends BaseLink implements FdLender {
     // A frame sent after the round's dispatch (by an after-round hook, such as the slirp's flush of
     // what the round left to send) while frames of the round are still staged joins them: sent at
     // once it overtook them (the guest saw its segments out of order and reported old ones again).
+    // Otherwise such a frame leaves at once: staging all of them (a slirp download's frames) left the
+    // switch idle until the round's last frame was built, and was slower (README, Threads).
     if (poller().dispatching || this.#stagedCount > 0) {
       this.#stage(frame);
       return;
