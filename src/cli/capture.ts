@@ -200,7 +200,9 @@ export async function runCapture(
   let started: CaptureFileWriter | undefined;
   const writer = (): CaptureFileWriter => {
     if (started === undefined) {
-      file?.truncateSync(0);
+      // A regular file only: a named pipe (`-w` into `wireshark -k -i PIPE`) or /dev/null has no start
+      // to go back to, and ftruncate refuses them (EINVAL).
+      if (file?.statSync().isFile) file.truncateSync(0);
       started = new CaptureFileWriter(format, snaplen, (b) => out.pushBytes(b), nowMicros());
     }
     return started;
