@@ -126,10 +126,12 @@ export function labFilesHere(dir = "."): string | string[] {
   const found: string[] = [];
   try {
     for (const e of Deno.readDirSync(dir)) {
-      if (!e.isFile || !/\.ya?ml$/.test(e.name)) continue;
+      if (!(e.isFile || e.isSymlink) || !/\.ya?ml$/.test(e.name)) continue;
       try {
+        // A symlink counts as the file it names (a lab kept elsewhere, linked here), if that is a regular file.
         // A lab file is small; a large YAML file here is something else and not worth parsing.
-        if (Deno.statSync(`${dir}/${e.name}`).size > 1 << 20) continue;
+        const info = Deno.statSync(`${dir}/${e.name}`);
+        if (!info.isFile || info.size > 1 << 20) continue;
         if (parseDocument(Deno.readTextFileSync(`${dir}/${e.name}`)).has("topology")) found.push(e.name);
       } catch { /* unreadable, or no YAML mapping: not a lab file */ }
     }
