@@ -20,8 +20,7 @@ import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
-import { cleanupLab, listLabs, readState } from "../lab/state.ts";
-import { processAlive } from "../os/processes.ts";
+import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
@@ -162,7 +161,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
   const old = readState(lab.name);
   if (old !== undefined) {
-    if (processAlive(old.pid)) {
+    if (ownerRuns(old.pid)) {
       // A copy of a lab file, changed but not renamed: say which file runs and what to change.
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
@@ -448,7 +447,7 @@ async function status(arg: string | undefined): Promise<void> {
   if (arg === undefined) {
     const rows = listLabs().map((name) => {
       const s = readState(name)!;
-      return [name, String(s.pid), processAlive(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
+      return [name, String(s.pid), ownerRuns(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
     });
     if (rows.length === 0) {
       console.log(`no labs are up${rootLabsHint()}`);
@@ -461,7 +460,7 @@ async function status(arg: string | undefined): Promise<void> {
   const name = labName(arg);
   const state = readState(name);
   if (state === undefined) throw noSuchLab(name);
-  if (!processAlive(state.pid)) {
+  if (!ownerRuns(state.pid)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
     );
