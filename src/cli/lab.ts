@@ -414,6 +414,27 @@ async function down(arg: string, cleanup = false): Promise<void> {
   removeLogToo();
 }
 
+/**
+ * Takes each of `labs` down with `takeDown`, going on past one that fails (a
+ * lab someone else took down meanwhile, say): the others still come down.
+ *
+ * @throws UsageError naming each lab that failed and why, once all were tried
+ */
+export async function downEach(
+  labs: readonly string[],
+  takeDown: (name: string) => Promise<void>,
+): Promise<void> {
+  const failed: string[] = [];
+  for (const name of labs) {
+    try {
+      await takeDown(name);
+    } catch (err) {
+      failed.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  if (failed.length > 0) throw new UsageError(`not every lab came down (${failed.join("; ")})`);
+}
+
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
 function noSuchLab(name: string): UsageError {
   return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
@@ -536,7 +557,7 @@ export const labCommand: Subcommand = (program: Command) => {
       }
       const labs = listLabs();
       if (labs.length === 0) console.log("no labs are up");
-      for (const name of labs) await down(name, o.cleanup);
+      await downEach(labs, (name) => down(name, o.cleanup));
     });
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")

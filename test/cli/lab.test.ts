@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ONE_SWITCH, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run } from "../helpers/processes.ts";
-import { checkCanStart, labFilesHere, rootLabsHint } from "../../src/cli/lab.ts";
+import { checkCanStart, downEach, labFilesHere, rootLabsHint } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
@@ -205,6 +205,19 @@ Deno.test("vde up, down and graph without a lab take the one lab file in the cur
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("vde down --all goes on past a lab that fails to come down, and names it after", async () => {
+  const tried: string[] = [];
+  await assert.rejects(
+    downEach(["a", "b", "c"], (name) => {
+      tried.push(name);
+      return name === "b" ? Promise.reject(new Error("no lab b is up")) : Promise.resolve();
+    }),
+    { message: "not every lab came down (b: no lab b is up)" },
+  );
+  assert.deepEqual(tried, ["a", "b", "c"]);
+  await downEach(["a"], () => Promise.resolve());
 });
 
 Deno.test("a lab file linked into the current directory is found there as the file it names", async () => {
