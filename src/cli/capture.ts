@@ -20,6 +20,7 @@ import { MgmtClient } from "../console/client.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { type Direction, MAX_VLAN } from "../switch/engine.ts";
 import { examples } from "./help.ts";
+import { exists } from "../os/paths.ts";
 import {
   CaptureDecoder,
   type CaptureRequest,
@@ -74,15 +75,6 @@ export async function compileFilter(expression: string): Promise<string> {
 }
 
 /** Whether `path` is a socket, something else (or nothing), or hidden from us. */
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function socketAt(path: string): "socket" | "none" | "denied" {
   try {
     return Deno.statSync(path).isSocket === true ? "socket" : "none";
@@ -200,7 +192,9 @@ export async function runCapture(
   let started: CaptureFileWriter | undefined;
   const writer = (): CaptureFileWriter => {
     if (started === undefined) {
-      file?.truncateSync(0);
+      // A regular file only: a named pipe (`-w` into `wireshark -k -i PIPE`) or /dev/null has no start
+      // to go back to, and ftruncate refuses them (EINVAL).
+      if (file?.statSync().isFile) file.truncateSync(0);
       started = new CaptureFileWriter(format, snaplen, (b) => out.pushBytes(b), nowMicros());
     }
     return started;

@@ -20,8 +20,7 @@ import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
-import { cleanupLab, listLabs, readState } from "../lab/state.ts";
-import { processAlive } from "../os/processes.ts";
+import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { log, setLogFile } from "../log.ts";
@@ -126,10 +125,12 @@ export function labFilesHere(dir = "."): string | string[] {
   const found: string[] = [];
   try {
     for (const e of Deno.readDirSync(dir)) {
-      if (!e.isFile || !/\.ya?ml$/.test(e.name)) continue;
+      if (!(e.isFile || e.isSymlink) || !/\.ya?ml$/.test(e.name)) continue;
       try {
+        // A symlink counts as the file it names (a lab kept elsewhere, linked here), if that is a regular file.
         // A lab file is small; a large YAML file here is something else and not worth parsing.
-        if (Deno.statSync(`${dir}/${e.name}`).size > 1 << 20) continue;
+        const info = Deno.statSync(`${dir}/${e.name}`);
+        if (!info.isFile || info.size > 1 << 20) continue;
         if (parseDocument(Deno.readTextFileSync(`${dir}/${e.name}`)).has("topology")) found.push(e.name);
       } catch { /* unreadable, or no YAML mapping: not a lab file */ }
     }
@@ -160,7 +161,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
   const old = readState(lab.name);
   if (old !== undefined) {
-    if (processAlive(old.pid)) {
+    if (ownerRuns(old.pid)) {
       // A copy of a lab file, changed but not renamed: say which file runs and what to change.
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
@@ -413,6 +414,27 @@ async function down(arg: string, cleanup = false): Promise<void> {
   removeLogToo();
 }
 
+/**
+ * Takes each of `labs` down with `takeDown`, going on past one that fails (a
+ * lab someone else took down meanwhile, say): the others still come down.
+ *
+ * @throws UsageError naming each lab that failed and why, once all were tried
+ */
+export async function downEach(
+  labs: readonly string[],
+  takeDown: (name: string) => Promise<void>,
+): Promise<void> {
+  const failed: string[] = [];
+  for (const name of labs) {
+    try {
+      await takeDown(name);
+    } catch (err) {
+      failed.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  if (failed.length > 0) throw new UsageError(`not every lab came down (${failed.join("; ")})`);
+}
+
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
 function noSuchLab(name: string): UsageError {
   return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
@@ -446,7 +468,7 @@ async function status(arg: string | undefined): Promise<void> {
   if (arg === undefined) {
     const rows = listLabs().map((name) => {
       const s = readState(name)!;
-      return [name, String(s.pid), processAlive(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
+      return [name, String(s.pid), ownerRuns(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
     });
     if (rows.length === 0) {
       console.log(`no labs are up${rootLabsHint()}`);
@@ -459,7 +481,7 @@ async function status(arg: string | undefined): Promise<void> {
   const name = labName(arg);
   const state = readState(name);
   if (state === undefined) throw noSuchLab(name);
-  if (!processAlive(state.pid)) {
+  if (!ownerRuns(state.pid)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
     );
@@ -535,7 +557,7 @@ export const labCommand: Subcommand = (program: Command) => {
       }
       const labs = listLabs();
       if (labs.length === 0) console.log("no labs are up");
-      for (const name of labs) await down(name, o.cleanup);
+      await downEach(labs, (name) => down(name, o.cleanup));
     });
   program.command("status")
     .description("list running labs, or one lab's nodes and links with their counters")

@@ -208,9 +208,10 @@ export class MgmtClient {
 
   /** The first whole reply at the front of the buffer, taken off it; null while none is whole. */
   #takeReply(): RemoteReply | null {
-    // Where the last look found nothing, less a pattern's length: a reply of megabytes comes in many reads,
-    // and each would otherwise scan it all again.
-    const from = Math.max(0, this.#searched - 64);
+    // Where the last look found nothing, less the longest pattern's length (the prompt is the switch's, of
+    // any length): a reply of megabytes comes in many reads, and each would otherwise scan it all again.
+    const tail = `\n\n${this.prompt}`;
+    const from = Math.max(0, this.#searched - Math.max(tail.length, END_OF_SESSION.length + 1));
     this.#searched = this.#buf.length;
     const end = this.#buf.indexOf(END_OF_SESSION, from);
     if (end >= 0 && (end === 0 || this.#buf[end - 1] === "\n")) {
@@ -219,7 +220,6 @@ export class MgmtClient {
       return { ...splitReply(before, this.onEvent), code: 0, endSession: true, result: END_OF_SESSION };
     }
     // A reply ends with its result line, a blank line and the prompt; a late reply may have the next behind it.
-    const tail = `\n\n${this.prompt}`;
     for (let at = this.#buf.indexOf(tail, from); at >= 0; at = this.#buf.indexOf(tail, at + 1)) {
       const body = this.#buf.slice(0, at);
       const lastNl = body.lastIndexOf("\n");

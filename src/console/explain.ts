@@ -115,33 +115,37 @@ export function invalidHint(name: string, args: string): string | undefined {
   return `${off}; or ${pastLastPort(port)}`;
 }
 
-/** The port commands whose first argument is a port, and how many arguments each takes in all. */
-const PORT_FIRST: Record<string, number> = {
-  "port/setvlan": 2,
-  "port/create": 1,
-  "port/remove": 1,
-  "port/allocatable": 2,
-  "port/setuser": 2,
-  "port/setgroup": 2,
-  "port/epclose": 2,
-  "port/resetcounter": 1,
-  "port/print": 1,
-  "port/allprint": 1,
+/**
+ * The port commands whose first argument is a port: the port alone, or the
+ * check of the one argument after it (whose bad value is their other 1022).
+ * Not port/setuser and port/setgroup: a user or group that does not exist
+ * gives 1022 too, and nothing here can tell which.
+ */
+const PORT_FIRST: Record<string, "port alone" | ((second: string) => boolean)> = {
+  "port/setvlan": (vlan) => {
+    const v = parseInteger(vlan);
+    return v !== undefined && v >= 0 && v <= NO_VLAN;
+  },
+  "port/allocatable": (flag) => parseSwitch(flag) !== undefined,
+  "port/epclose": (id) => parseInteger(id) !== undefined,
+  "port/create": "port alone",
+  "port/remove": "port alone",
+  "port/resetcounter": "port alone",
+  "port/print": "port alone",
+  "port/allprint": "port alone",
 };
 
 /**
- * For a port command given a port number and the arguments it takes, where
- * 1022 can then only mean a port past the last one: that, in words.
+ * For a port command given a port number and a valid rest, where 1022 can
+ * then only mean a port past the last one: that, in words.
  */
 function portPastLast(name: string, args: string): string | undefined {
-  const count = PORT_FIRST[name];
-  const given = words(args);
-  const port = parseInteger(given[0]);
-  if (count === undefined || given.length !== count || port === undefined || port < 0) return undefined;
-  // port/setvlan's VLAN out of range is the other 1022 it gives.
-  const vlan = parseInteger(given[1]);
-  if (name === "port/setvlan" && (vlan === undefined || vlan < 0 || vlan > NO_VLAN)) return undefined;
-  return pastLastPort(port);
+  const rest = PORT_FIRST[name];
+  const [first, second, ...more] = words(args);
+  const port = parseInteger(first);
+  if (rest === undefined || port === undefined || port < 0 || more.length > 0) return undefined;
+  const valid = rest === "port alone" ? second === undefined : second !== undefined && rest(second);
+  return valid ? pastLastPort(port) : undefined;
 }
 
 /**

@@ -48,9 +48,8 @@ import {
   type SlirpNode,
   type SwitchNode,
 } from "./spec.ts";
-import { type LabState, readState, writeState } from "./state.ts";
+import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
-import { processAlive } from "../os/processes.ts";
 import { LabWire } from "./wire.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
@@ -200,7 +199,7 @@ export class LabRunner {
   #claimDir(): void {
     const old = readState(this.lab.name);
     if (old !== undefined) {
-      if (processAlive(old.pid)) {
+      if (ownerRuns(old.pid)) {
         throw new LabTaken(
           `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
         );

@@ -11,7 +11,7 @@
  */
 import { labDir, labsBaseDir } from "./names.ts";
 import { deleteNetns } from "./system.ts";
-import { processAlive } from "../os/processes.ts";
+import { mayBeVde, processAlive } from "../os/processes.ts";
 
 /** What `state.json` holds. */
 export interface LabState {
@@ -47,6 +47,16 @@ export function writeState(state: LabState): void {
   Deno.renameSync(`${path}.tmp`, path);
 }
 
+/**
+ * Whether the `vde up` a state file names still runs: its pid is alive and
+ * may be a vde program. A lab whose `vde up` was killed leaves its pid
+ * behind, and the kernel gives that number to another process in time:
+ * that one is no lab's owner, to be reported as up or signalled by `vde down`.
+ */
+export function ownerRuns(pid: number): boolean {
+  return processAlive(pid) && mayBeVde(pid);
+}
+
 /** Names of the labs that have a runtime directory with a state file. */
 export function listLabs(): string[] {
   const out: string[] = [];
@@ -69,7 +79,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   const state = readState(name);
   const done: string[] = [];
   if (state === undefined) return done;
-  if (state.pid !== Deno.pid && processAlive(state.pid)) {
+  if (state.pid !== Deno.pid && ownerRuns(state.pid)) {
     Deno.kill(state.pid, "SIGTERM");
     const deadline = Date.now() + graceMs;
     while (processAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -8,8 +8,7 @@
  * with the ones that exist.
  */
 import { labDir, NAME_PATTERN } from "./names.ts";
-import { listLabs, readState } from "./state.ts";
-import { processAlive } from "../os/processes.ts";
+import { listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 
@@ -34,7 +33,7 @@ export function labSwitches(): LabSwitch[] {
   const out: LabSwitch[] = [];
   for (const lab of listLabs()) {
     const state = readState(lab);
-    if (state === undefined || !processAlive(state.pid)) continue;
+    if (state === undefined || !ownerRuns(state.pid)) continue;
     const nodes: string[] = [];
     try {
       for (const e of Deno.readDirSync(labDir(lab))) {

@@ -12,3 +12,13 @@ export function isDirectory(path: string): boolean {
     return false;
   }
 }
+
+/** Whether anything is at `path` (a dangling symlink counts: it is there, to be replaced or kept). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

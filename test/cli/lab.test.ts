@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ONE_SWITCH, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run } from "../helpers/processes.ts";
-import { checkCanStart, rootLabsHint } from "../../src/cli/lab.ts";
+import { checkCanStart, downEach, labFilesHere, rootLabsHint } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
@@ -179,17 +179,20 @@ Deno.test("vde graph and vde status take containerlab's -t FILE too", async () =
 Deno.test("vde up, down and graph without a lab take the one lab file in the current directory, as containerlab does", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-cwd-lab-" });
   try {
-    const example = new URL("../../examples/lan-nat.yaml", import.meta.url).pathname;
+    // A name of this run's own: `vde down` here would take down a lab of the example's name (lan) that is up.
+    const name = `cwd${Deno.pid}`;
+    const example = (await Deno.readTextFile(new URL("../../examples/lan-nat.yaml", import.meta.url)))
+      .replace(/^name: lan$/m, `name: ${name}`);
     await Deno.writeTextFile(`${dir}/notes.yaml`, "title: not a lab\n");
-    await Deno.copyFile(example, `${dir}/mylab.clab.yml`);
+    await Deno.writeTextFile(`${dir}/mylab.clab.yml`, example);
     const graph = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
     assert.equal(graph.code, 0, graph.stderr);
-    assert.match(graph.stdout, /^graph "lan" \{/);
+    assert.match(graph.stdout, new RegExp(`^graph "${name}" \\{`));
     // The lab is not up: down names it, so the file was the one taken.
     const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
     assert.equal(down.code, 1);
-    assert.match(down.stderr, /^vde: no lab lan is up/);
-    await Deno.copyFile(example, `${dir}/other.yaml`);
+    assert.match(down.stderr, new RegExp(`^vde: no lab ${name} is up`));
+    await Deno.writeTextFile(`${dir}/other.yaml`, example);
     const two = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
     assert.equal(two.code, 1);
     assert.equal(
@@ -199,6 +202,34 @@ Deno.test("vde up, down and graph without a lab take the one lab file in the cur
     const up = await run([...vdeCommand(), "up"], { cwd: dir, check: false });
     assert.equal(up.code, 1);
     assert.match(up.stderr, /^vde: vde up needs a lab file: vde up lab\.yaml \(this directory has 2: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde down --all goes on past a lab that fails to come down, and names it after", async () => {
+  const tried: string[] = [];
+  await assert.rejects(
+    downEach(["a", "b", "c"], (name) => {
+      tried.push(name);
+      return name === "b" ? Promise.reject(new Error("no lab b is up")) : Promise.resolve();
+    }),
+    { message: "not every lab came down (b: no lab b is up)" },
+  );
+  assert.deepEqual(tried, ["a", "b", "c"]);
+  await downEach(["a"], () => Promise.resolve());
+});
+
+Deno.test("a lab file linked into the current directory is found there as the file it names", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-cwd-link-" });
+  try {
+    await Deno.mkdir(`${dir}/here`);
+    await Deno.writeTextFile(`${dir}/kept.yaml`, "name: x\ntopology:\n  nodes: {}\n");
+    await Deno.symlink(`${dir}/kept.yaml`, `${dir}/here/lab.yaml`);
+    // Links to what is no regular file, or to nothing, are no lab files.
+    await Deno.symlink("/dev/null", `${dir}/here/null.yaml`);
+    await Deno.symlink(`${dir}/gone.yaml`, `${dir}/here/dangling.yml`);
+    assert.equal(labFilesHere(`${dir}/here`), "lab.yaml");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -209,6 +209,23 @@ Deno.test("vde term -c watch says watch is for a terminal and what a script read
   });
 });
 
+Deno.test("vde term -c load of a named pipe nobody writes says so, not a bare 1110 Connection timed out", async () => {
+  await withMgmtSwitch("ours", async (mgmt) => {
+    const dir = await Deno.makeTempDir({ prefix: "vde-term-pipe-" });
+    try {
+      await run(["mkfifo", `${dir}/rc`]);
+      const r = await term([mgmt, "-c", `load ${dir}/rc`]);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: load ${dir}/rc: 1110 Connection timed out (a named pipe that nobody opened for writing within 5 s)\n`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
 Deno.test("vde term says why when nothing listens on the socket", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
   try {

@@ -284,3 +284,31 @@ Deno.test("vde term shows a load's transcript as the switch's terminal does, wit
     "vde[/r.rc]: hub on\nhub mode is on\nvde[/r.rc]: bogus\n1038 Function not implemented\n",
   );
 });
+
+Deno.test("client finds a reply's end when a long prompt comes split across reads", async () => {
+  const tmp = await tempDir("vde-client-long-prompt-");
+  // A lab's prompt carries its name (lab[NAME]$ ), and a name may be long.
+  const prompt = `lab[${"a".repeat(90)}]$ `;
+  const listener = Deno.listen({ transport: "unix", path: `${tmp.path}/ctl` });
+  const serving = (async () => {
+    using conn = await listener.accept();
+    await conn.write(new TextEncoder().encode(`banner\n${prompt}`));
+    await conn.read(new Uint8Array(256));
+    // The end of the reply in two writes, the first with more of the prompt than a look back of 64 covered.
+    const reply = `1000 Success\n\n${prompt}`;
+    await conn.write(new TextEncoder().encode(reply.slice(0, 80)));
+    await new Promise((r) => setTimeout(r, 100));
+    await conn.write(new TextEncoder().encode(reply.slice(80)));
+    await conn.read(new Uint8Array(256));
+  })();
+  const client = await MgmtClient.connect(`${tmp.path}/ctl`, { timeoutMs: 5000 });
+  try {
+    assert.equal(client.prompt, prompt);
+    assert.deepEqual(await client.command("port/sethub 0"), { code: 0, result: "1000 Success" });
+  } finally {
+    client.close();
+    await serving;
+    listener.close();
+    await tmp.cleanup();
+  }
+});

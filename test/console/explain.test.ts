@@ -219,16 +219,28 @@ Deno.test("load of a relative path the switch cannot find says to give the full 
 });
 
 Deno.test("1022 from a port command given a port and its arguments says the port is past the last one", () => {
-  const k = knowing({ "port/print": "[N]", "port/setvlan": "N VLAN", "port/setuser": "N user" });
+  const k = knowing({
+    "port/print": "[N]",
+    "port/setvlan": "N VLAN",
+    "port/setuser": "N user",
+    "port/allocatable": "N 0/1",
+    "port/epclose": "N ID",
+  });
   const past = (n: number) => `port ${n} is past the last port (port/showinfo says Numports)`;
   const cases: [string, string][] = [
     ["port/print 99", `port/print: Invalid argument (1022)\n${past(99)}\n`],
     ["port/setvlan 20 10", `port/setvlan: Invalid argument (1022)\n${past(20)}\n`],
-    ["port/setuser 40 alice", `port/setuser: Invalid argument (1022)\n${past(40)}\n`],
+    ["port/allocatable 40 1", `port/allocatable: Invalid argument (1022)\n${past(40)}\n`],
+    ["port/epclose 40 2", `port/epclose: Invalid argument (1022)\n${past(40)}\n`],
     // A VLAN out of range, or arguments that are no port, are what the usage is for.
     ["port/setvlan 2 5000", "port/setvlan: Invalid argument (1022)\nusage: port/setvlan N VLAN\n"],
     ["port/print x", "port/print: Invalid argument (1022)\nusage: port/print [N]\n"],
     ["port/setvlan 2", "port/setvlan: Invalid argument (1022)\nusage: port/setvlan N VLAN\n"],
+    // The other argument's bad value (said 'port 3 is past the last port' on a 32-port switch).
+    ["port/allocatable 3 2", "port/allocatable: Invalid argument (1022)\nusage: port/allocatable N 0/1\n"],
+    ["port/epclose 3 x", "port/epclose: Invalid argument (1022)\nusage: port/epclose N ID\n"],
+    // A user that does not exist gives 1022 as a port past the last does: no guess.
+    ["port/setuser 3 nosuchuser", "port/setuser: Invalid argument (1022)\nusage: port/setuser N user\n"],
   ];
   for (const [line, said] of cases) {
     assert.equal(formatExplained(line, { code: Errno.EINVAL }, k), said, line);
