@@ -9,7 +9,7 @@
  * The first `limit` bytes of `path` at most, however much it holds (it may grow after its size was read).
  *
  * @param openWithinMs bound on the open itself: a named pipe's open waits for a writer, maybe forever
- * @throws Deno.errors.TimedOut when the open took longer than `openWithinMs` (it is closed when it comes)
+ * @throws Deno.errors.TimedOut when the open took longer than `openWithinMs` (the open is ended first)
  */
 export async function readAtMost(path: string, limit: number, openWithinMs = Infinity): Promise<Uint8Array> {
   using file = await openWithin(path, openWithinMs);
@@ -36,10 +36,21 @@ async function openWithin(path: string, ms: number): Promise<Deno.FsFile> {
   try {
     return await Promise.race([opening, late]);
   } catch (err) {
-    // An open that completes after all is closed; one that fails after the timeout has nobody to tell.
-    opening.then((f) => f.close(), () => {});
+    if (err instanceof Deno.errors.TimedOut) await unblock(path, opening);
     throw err;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Ends an open of a named pipe still waiting for a writer by being that writer for an instant: left waiting,
+ * it would pair with the next writer that comes (a user's `cat script > pipe` meant for a later `load`),
+ * which would then write into a pipe closed at once (SIGPIPE, the script lost).
+ */
+async function unblock(path: string, opening: Promise<Deno.FsFile>): Promise<void> {
+  try {
+    (await Deno.open(path, { write: true })).close();
+  } catch { /* gone, or no longer a pipe: the waiting open fails or completes on its own */ }
+  await opening.then((f) => f.close(), () => {});
 }

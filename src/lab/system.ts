@@ -6,9 +6,6 @@
 import { readAtMost } from "../io/read_at_most.ts";
 import { heldOpen } from "../os/held_open.ts";
 
-/** How long the lab console's `exec HOST CMD` may run (`vde term LAB` waits for its reply as long). */
-export const CONSOLE_EXEC_TIMEOUT_S = 120;
-
 /** Output of a finished command. */
 export interface CommandOutput {
   code: number;

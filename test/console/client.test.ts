@@ -227,15 +227,23 @@ Deno.test("client takes text before a listing as the reply's words, and the list
 });
 
 Deno.test("vde term waits for a lab host's exec as long as the lab lets it run, not only --timeout's seconds", async () => {
+  // A lab's console: its own commands in `help`; a host's name (h1) runs a command there, and is no command.
+  const help = [
+    "help                           this list",
+    "exec HOST COMMAND...           run",
+    "nodes  the nodes",
+  ];
   const commands = new CommandRegistry().add(slowListing("exec", 600, ["done"])).add(
     slowListing("h1", 600, ["done"]),
-  ).add(slowListing("nodes", 600, ["done"]));
+  ).add(slowListing("nodes", 600, ["done"])).add(slowListing("help", 0, help));
   await withCommandsServed(commands, 200, async (client) => {
     const remote = new RemoteConsole(client, { lab: true });
     // `vde term LAB -c 'exec h1 ping -c 20 ...'` said "no reply within 10000 ms" while the ping ran on.
     assert.deepEqual((await remote.execute("exec h1 sleep 0.6"))?.lines, ["done"]);
-    // The same by the host's name: the client cannot tell a host from another word of the lab's.
+    // The same by the host's name.
     assert.deepEqual((await remote.execute("h1 sleep 0.6"))?.lines, ["done"]);
+    // The lab's own commands keep --timeout: a hung lab is reported in its seconds, not exec's 130.
+    await assert.rejects(remote.execute("nodes"), /no reply to "nodes" within 200 ms/);
   });
   await withCommandsServed(commands, 200, async (client) => {
     // A switch's console keeps the bound it was given.

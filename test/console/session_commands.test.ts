@@ -56,10 +56,19 @@ Deno.test("load of a named pipe nobody writes to gives up with its own words ins
       }),
       `load: Connection timed out (1110)\n${PIPE_WITHOUT_WRITER}\n`,
     );
-    // The open left waiting completes once a writer comes, and is closed then.
-    using _writer = await Deno.open(fifo, { write: true });
-    await new Promise((r) => setTimeout(r, 50));
+    // Nothing is left waiting on the pipe: a writer that comes later finds no reader (ENXIO), and is not
+    // paired with an abandoned one that would close at once.
+    await assert.rejects(openWriterNow(fifo), /ENXIO|No such device or address/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Opens `fifo` for writing without waiting for a reader (O_NONBLOCK): ENXIO when none is there. */
+async function openWriterNow(fifo: string): Promise<void> {
+  const r = await new Deno.Command("python3", {
+    args: ["-c", "import os, sys\nos.close(os.open(sys.argv[1], os.O_WRONLY | os.O_NONBLOCK))", fifo],
+    stderr: "piped",
+  }).output();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+}

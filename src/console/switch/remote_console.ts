@@ -12,7 +12,7 @@ import { parseMacListing, parsePortListing } from "./listings.ts";
 import { parseLine } from "../registry.ts";
 import { Errno, resultLine } from "../reply_format.ts";
 import { macsTable, portsTable } from "./tables.ts";
-import { CONSOLE_EXEC_TIMEOUT_S } from "../../lab/system.ts";
+import { CONSOLE_EXEC_TIMEOUT_S } from "../../lab/exec_limit.ts";
 
 /** How long a lab console's `exec` reply is waited for: the command's own limit, and a margin. */
 const EXEC_REPLY_MS = (CONSOLE_EXEC_TIMEOUT_S + 10) * 1000;
@@ -140,6 +140,20 @@ export class RemoteConsole {
     this.lab = opts.lab ?? false;
   }
 
+  /**
+   * Whether a line starting with `name` may run a lab host's command (`exec h1 CMD`, or `h1 CMD` by the
+   * host's name), which may take CONSOLE_EXEC_TIMEOUT_S: its reply is then waited for that long, not
+   * --timeout's 10 s (after which the command ran on unseen and vde term said only that no reply came).
+   * Any word that is not one of the lab console's own commands may name a host (or a switch, whose
+   * answer comes quickly anyway).
+   */
+  async #mayRunHostCommand(name: string): Promise<boolean> {
+    if (!this.lab) return false;
+    if (name === "exec") return true;
+    if (this.#remote.length === 0) await this.learnCommands();
+    return !this.#remote.some((c) => c.path === name);
+  }
+
   /** Learns the remote command set from `help`; a switch without `help` just gets no completion. */
   async learnCommands(): Promise<void> {
     try {
@@ -176,12 +190,9 @@ export class RemoteConsole {
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
-    // A lab host's command (`exec h1 CMD`, or `h1 CMD` by the host's name) may run CONSOLE_EXEC_TIMEOUT_S:
-    // its reply is waited for that long, not --timeout's 10 s (after which the command ran on unseen and
-    // vde term said only that no reply came). Any line of a lab may name a host, so all get the bound.
     const reply = await this.client.command(
       name === "load" ? loadFromHere(args) : line.trim(),
-      this.lab ? EXEC_REPLY_MS : 0,
+      await this.#mayRunHostCommand(name) ? EXEC_REPLY_MS : 0,
     );
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
