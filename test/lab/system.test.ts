@@ -25,7 +25,8 @@ Deno.test("a namespace command killed for its time takes what it started with it
   if (skipUnlessRoot(t)) return;
   const mark = `700.${Deno.pid}`;
   await withNetns("sys", async (ns, dir) => {
-    const r = await runInNetns(ns, `echo started; sleep ${mark}`, 500, dir);
+    // 3 s for `ip netns exec` and the echo to run on a loaded 2-core CI machine; the sleep needs 700.
+    const r = await runInNetns(ns, `echo started; sleep ${mark}`, 3000, dir);
     assert.equal(r.timedOut, true);
     assert.equal(r.output, "started\n");
     // SIGKILL is not instant: the group's processes go within moments, never after the command's own time.
