@@ -266,7 +266,8 @@ Deno.test("client that gave up on a slow reply pairs the next command with its o
     assert.deepEqual((await client.command("fast", 2000)).lines, ["mine"]);
     await assert.rejects(client.command("slow"), /no reply to "slow" within 150 ms/);
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual((await client.command("fast")).lines, ["mine"]);
+    // Time to answer on a loaded machine (the late reply then still to come is the case above again).
+    assert.deepEqual((await client.command("fast", 2000)).lines, ["mine"]);
     assert.deepEqual((await client.command("slow", 2000)).lines, ["late"]);
   });
 });
