@@ -27,6 +27,8 @@ import type { HttpAddress } from "./address.ts";
 export const MAX_FEEDS = 16;
 /** How often an event stream sends a snapshot. */
 export const FEED_INTERVAL_MS = 250;
+/** The paths of the POST actions. */
+const ACTIONS = new Set(["/api/hub", "/api/port"]);
 /** Largest request body accepted (actions carry none). */
 const MAX_BODY = 1024;
 
@@ -85,7 +87,15 @@ export class WebServer {
     const url = new URL(req.url);
     const length = Number(req.headers.get("content-length") ?? "0");
     if (!(length <= MAX_BODY)) return text(413, "request body too large\n");
-    if (req.method === "POST" && url.pathname.startsWith("/api/")) return this.#action(req, url);
+    if (url.pathname.startsWith("/api/")) {
+      if (req.method === "POST") return this.#action(req, url);
+      // `curl URL` is a GET: "not found" would send its user looking for a wrong path.
+      if (ACTIONS.has(url.pathname)) {
+        return text(405, `${url.pathname} is an action: POST it (curl -X POST -H 'X-Vde-Token: ...')\n`, {
+          allow: "POST",
+        });
+      }
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, "method not allowed\n", { allow: "GET, HEAD" });
     }

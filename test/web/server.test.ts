@@ -136,6 +136,19 @@ Deno.test("web: actions without a configured token are refused (403) and change 
   }
 });
 
+Deno.test("web: an action fetched with GET (curl without -X POST) gets 405 naming POST, not 404", async () => {
+  const r = rig(TOKEN);
+  try {
+    const res = await fetch(`${r.base}/api/hub?on=1`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get("allow"), "POST");
+    assert.match(await res.text(), /POST it/);
+    assert.equal(r.sw.engine.hub, false);
+  } finally {
+    await r.close();
+  }
+});
+
 Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles hub mode and ports", async () => {
   const r = rig(TOKEN);
   const post = async (path: string, token?: string) => {
