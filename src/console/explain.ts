@@ -12,6 +12,7 @@ import { type CommandRegistry, parseLine } from "./registry.ts";
 import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, NO_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
+import { MAX_NODES } from "../wirefilter/filter.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 import { didYouMeanText, editDistance } from "../did_you_mean.ts";
 
@@ -83,7 +84,44 @@ const RANGES: Record<string, readonly [number, number, string]> = {
   "vlan/remove": [1, MAX_VLAN, "a VLAN"],
   "port/setnumports": [1, MAX_PORTS, "the number of ports"],
   "hash/setsize": [1, MAX_HASH_BUCKETS, "the hash size"],
+  "markov-numnodes": [1, MAX_NODES, "the number of Markov nodes"],
 };
+
+/**
+ * The wirefilter commands that name a Markov node first, by their syntax
+ * without brackets (`vde term` learns `showedges n` from the help, the
+ * console has `[n]`; a switch's `showinfo` takes nothing, so the name
+ * alone cannot say).
+ */
+const NODE_FIRST: Record<string, string> = {
+  "markov-setnode": "n",
+  "markov-name": "n,name",
+  "showinfo": "n",
+  "showedges": "n",
+  "setedge": "n1,n2,w",
+};
+
+/**
+ * What wirefilter's 1022 means for a node command given well-formed node
+ * numbers: a node past the last (the filter has one until markov-numnodes
+ * says more; a user reading "usage: markov-setnode n" retypes the same
+ * line), or an edge from a node to itself.
+ */
+function markovHint(name: string, args: string, syntax: string): string | undefined {
+  if (NODE_FIRST[name] !== syntax.replace(/[[\]]/g, "")) return undefined;
+  const parts = args.split(",").map((a) => a.trim());
+  const nodes = name === "setedge" ? parts.slice(0, 2) : parts.slice(0, 1);
+  if (name === "setedge" && (parts.length !== 3 || !Number.isFinite(Number(parts[2])) || parts[2] === "")) {
+    return undefined;
+  }
+  if (name === "markov-name" && (parts.length < 2 || parts[1] === "")) return undefined;
+  const ns = nodes.map((a) => parseInteger(a));
+  if (ns.some((n) => n === undefined || n < 0)) return undefined;
+  if (name === "setedge" && ns[0] === ns[1]) return "an edge joins two different nodes";
+  const highest = Math.max(...ns.map((n) => n!));
+  return `no node ${highest}? nodes are 0 to markov-numnodes - 1 (showcurrent names the last); ` +
+    "markov-numnodes N makes more";
+}
 
 /**
  * What `1022 Invalid argument` means for well-formed `mcast/querier` and
@@ -185,7 +223,7 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   const { name, args } = parseLine(line);
   if (code === Errno.ENXIO) return missingHint(name, syntax);
   if (code === Errno.EEXIST) return existsHint(name, args);
-  if (code === Errno.EINVAL) return invalidHint(name, args);
+  if (code === Errno.EINVAL) return markovHint(name, args, syntax) ?? invalidHint(name, args);
   if (code === Errno.EADDRINUSE) return inUseHint(name, args);
   // hash/find's "No such device" and an argument-less load's "No such file" say nothing of what to do.
   if (code === Errno.ENODEV && name === "hash/find") {

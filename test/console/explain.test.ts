@@ -255,3 +255,36 @@ Deno.test("shutdown refused (a lab's switch) says that it stops with its lab", (
       "(`vde down LAB`, or `down` in its shell)\n",
   );
 });
+
+Deno.test("wirefilter's 1022 from a node command with well-formed nodes says the node may not exist", () => {
+  const k = knowing({
+    "markov-setnode": "n",
+    "markov-numnodes": "n",
+    "showedges": "[n]",
+    "setedge": "n1,n2,w",
+    "markov-name": "n,name",
+    "showinfo": "",
+  });
+  const noNode = (n: number) =>
+    `no node ${n}? nodes are 0 to markov-numnodes - 1 (showcurrent names the last); markov-numnodes N makes more`;
+  const cases: [string, string][] = [
+    ["markov-setnode 99", `markov-setnode: Invalid argument (1022)\n${noNode(99)}\n`],
+    ["showedges 3", `showedges: Invalid argument (1022)\n${noNode(3)}\n`],
+    ["setedge 0,5,1", `setedge: Invalid argument (1022)\n${noNode(5)}\n`],
+    ["markov-name 4,slow", `markov-name: Invalid argument (1022)\n${noNode(4)}\n`],
+    ["setedge 1,1,5", "setedge: Invalid argument (1022)\nan edge joins two different nodes\n"],
+    [
+      "markov-numnodes 5000",
+      "markov-numnodes: Invalid argument (1022)\nthe number of Markov nodes is 1-1024, not 5000\n",
+    ],
+    // Malformed arguments are what the usage is for.
+    ["markov-setnode x", "markov-setnode: Invalid argument (1022)\nusage: markov-setnode n\n"],
+    ["setedge 0,1", "setedge: Invalid argument (1022)\nusage: setedge n1,n2,w\n"],
+    ["markov-name 4", "markov-name: Invalid argument (1022)\nusage: markov-name n,name\n"],
+    // A switch's showinfo takes no node: no guess about nodes there.
+    ["showinfo 3", "showinfo: Invalid argument (1022)\nusage: showinfo (takes no arguments)\n"],
+  ];
+  for (const [line, said] of cases) {
+    assert.equal(formatExplained(line, { code: Errno.EINVAL }, k), said, line);
+  }
+});
