@@ -85,7 +85,43 @@ const RANGES: Record<string, readonly [number, number, string]> = {
   "port/setnumports": [1, MAX_PORTS, "the number of ports"],
   "hash/setsize": [1, MAX_HASH_BUCKETS, "the hash size"],
   "markov-numnodes": [1, MAX_NODES, "the number of Markov nodes"],
+  "stp/setprio": [0, 65535, "the bridge priority"],
 };
+
+/** The spanning tree port commands' second number: is it in range, and the range in words. */
+const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, string]> = {
+  "stp/setportcost": [(v) => v >= 1 && v <= 200_000_000, "a path cost is 1-200000000"],
+  "stp/setportprio": [(v) => v >= 0 && v <= 240 && v % 16 === 0, "a port priority is 0-240 in steps of 16"],
+  "stp/setedge": [(v) => v === 0 || v === 1, "edge is 0 or 1"],
+};
+
+/**
+ * What 1022 means for well-formed numbers given to the VLAN membership and
+ * spanning tree commands, where the usage line says only their order: the
+ * one out of its range (a spanning tree port is 1-4095), else a port past
+ * the last. Undefined for malformed arguments (the usage says it).
+ */
+function rangeOfPair(name: string, args: string): string | undefined {
+  const ws = words(args);
+  const ns = ws.map(parseInteger);
+  if (ns.some((n) => n === undefined)) return undefined;
+  const [a, b, c] = ns as number[];
+  if (name === "stp/settimers") {
+    return ws.length === 3
+      ? `hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not ${args}`
+      : undefined;
+  }
+  if (ws.length !== 2) return undefined;
+  if (name === "vlan/addport" || name === "vlan/delport") {
+    if (a! < 0 || a! > MAX_VLAN) return `a VLAN is 0-${MAX_VLAN}, not ${a}`;
+    return b! >= 0 ? pastLastPort(b!) : undefined;
+  }
+  const value = STP_PORT_VALUE[name];
+  if (value === undefined || c !== undefined) return undefined;
+  if (!value[0](b!)) return `${value[1]}, not ${b}`;
+  if (a! < 1 || a! > 0xfff) return `spanning tree runs on ports 1-4095, not ${a}`;
+  return pastLastPort(a!);
+}
 
 /**
  * The wirefilter commands that name a Markov node first, by their syntax
@@ -141,7 +177,7 @@ export function invalidHint(name: string, args: string): string | undefined {
   if (range !== undefined && n !== undefined && (n < range[0] || n > range[1])) {
     return `${range[2]} is ${range[0]}-${range[1]}, not ${n}`;
   }
-  const past = portPastLast(name, args);
+  const past = portPastLast(name, args) ?? rangeOfPair(name, args);
   if (past !== undefined) return past;
   const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
   if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;

@@ -288,3 +288,41 @@ Deno.test("wirefilter's 1022 from a node command with well-formed nodes says the
     assert.equal(formatExplained(line, { code: Errno.EINVAL }, k), said, line);
   }
 });
+
+Deno.test("1022 from VLAN membership and spanning tree commands says which number is out of its range", () => {
+  const k = knowing({
+    "vlan/addport": "N PORT",
+    "vlan/delport": "N PORT",
+    "stp/setprio": "PRIO",
+    "stp/settimers": "HELLO MAXAGE FWDDELAY",
+    "stp/setportcost": "PORT COST",
+    "stp/setportprio": "PORT PRIO",
+    "stp/setedge": "PORT 0/1",
+  });
+  const past = (n: number) => `port ${n} is past the last port (port/showinfo says Numports)`;
+  const cases: [string, string][] = [
+    ["vlan/addport 10 99", past(99)],
+    ["vlan/delport 10 40", past(40)],
+    ["vlan/addport 5000 2", "a VLAN is 0-4093, not 5000"],
+    ["stp/setprio 70000", "the bridge priority is 0-65535, not 70000"],
+    ["stp/settimers 1 2 3", "hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not 1 2 3"],
+    ["stp/setportcost 2 0", "a path cost is 1-200000000, not 0"],
+    ["stp/setportprio 2 17", "a port priority is 0-240 in steps of 16, not 17"],
+    ["stp/setportprio 99 16", past(99)],
+    ["stp/setportcost 0 5", "spanning tree runs on ports 1-4095, not 0"],
+    ["stp/setedge 40 1", past(40)],
+    // Malformed or missing numbers are what the usage is for.
+    ["vlan/addport 10 x", "usage: vlan/addport N PORT"],
+    ["stp/setportcost 2", "usage: stp/setportcost PORT COST"],
+    ["stp/settimers 2 20", "usage: stp/settimers HELLO MAXAGE FWDDELAY"],
+    ["stp/setedge 2 x", "usage: stp/setedge PORT 0/1"],
+  ];
+  for (const [line, said] of cases) {
+    const name = line.split(" ")[0];
+    assert.equal(
+      formatExplained(line, { code: Errno.EINVAL }, k),
+      `${name}: Invalid argument (1022)\n${said}\n`,
+      line,
+    );
+  }
+});
