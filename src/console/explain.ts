@@ -257,6 +257,9 @@ export function inUseHint(name: string, args: string): string | undefined {
  */
 export function codeHint(line: string, code: number, syntax: string): string | undefined {
   const { name, args } = parseLine(line);
+  if (code === Errno.ENXIO && name === "mirror/del") {
+    return `port ${args.trim()} is no mirror output: mirror/print lists them`;
+  }
   if (code === Errno.ENXIO) return missingHint(name, syntax);
   if (code === Errno.EEXIST) return existsHint(name, args);
   if (code === Errno.EINVAL) return markovHint(name, args, syntax) ?? invalidHint(name, args);

@@ -326,3 +326,10 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     );
   }
 });
+
+Deno.test("1006 from mirror/del says the port is no mirror output, and where they are listed", () => {
+  assert.equal(
+    formatExplained("mirror/del 7", { code: Errno.ENXIO }, knowing({ "mirror/del": "OUT" })),
+    "mirror/del: No such device or address (1006)\nport 7 is no mirror output: mirror/print lists them\n",
+  );
+});
