@@ -2,7 +2,9 @@
  * `--http` of the programs that have counters but no switch (`vde slirp`,
  * `vde cable listen`, `vde wirefilter`): /metrics only, rendered on each
  * scrape from the counters the program keeps anyway, so serving costs
- * nothing between scrapes. Everything else is 404 (GET) or 405.
+ * nothing between scrapes. `/` is a line that points there, as an
+ * exporter's landing page does (a browser opened on the bare address met
+ * "not found"); everything else is 404 naming /metrics, or 405.
  */
 import { UsageError } from "../cli/main.ts";
 import { log } from "../log.ts";
@@ -59,8 +61,10 @@ export function startMetricsServer(
           headers: { ...plain, allow: "GET, HEAD" },
         });
       }
-      if (new URL(req.url).pathname !== "/metrics") {
-        return new Response("not found\n", { status: 404, headers: plain });
+      const path = new URL(req.url).pathname;
+      if (path === "/") return new Response(`${component}: metrics at /metrics\n`, { headers: plain });
+      if (path !== "/metrics") {
+        return new Response("not found: metrics are at /metrics\n", { status: 404, headers: plain });
       }
       return new Response(await render(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
     });
