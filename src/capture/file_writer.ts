@@ -3,8 +3,9 @@
  * direction in each packet's flags, statistics at the end) or classic pcap.
  *
  * Theory of operation. Ports become pcapng interfaces in the order they
- * first carry a frame, each announced by its interface block just before
- * that frame (pcapng allows interface blocks anywhere in a section). The
+ * are announced (the ports a capture names, at its start) or first carry a
+ * frame, each by its interface block before that frame (pcapng allows
+ * interface blocks anywhere in a section). The
  * writer only builds bytes and hands them to `out`; where they go and how
  * fast is the caller's business. Counts are kept per port so the closing
  * statistics blocks say what each interface captured and lost.
@@ -85,15 +86,25 @@ export class CaptureFileWriter {
       this.#out(pcapRecord(micros, cut, originalLength));
       return;
     }
+    const entry = this.announce(port)!;
+    entry.captured++;
+    const flags = direction === Direction.In ? PCAPNG_INBOUND : PCAPNG_OUTBOUND;
+    this.#out(pcapngPacket(entry.iface, micros, cut, originalLength, flags));
+  }
+
+  /**
+   * Writes `port`'s interface block now if it has none yet (pcapng; pcap has
+   * no interfaces), so a reader sees the port before its first frame.
+   */
+  announce(port: number): PortEntry | undefined {
+    if (this.format === "pcap") return undefined;
     let entry = this.#ports.get(port);
     if (entry === undefined) {
       entry = { iface: this.#ports.size, captured: 0 };
       this.#ports.set(port, entry);
       this.#out(pcapngInterface(`port ${port}`, this.#descriptions.get(port) ?? "", this.snaplen));
     }
-    entry.captured++;
-    const flags = direction === Direction.In ? PCAPNG_INBOUND : PCAPNG_OUTBOUND;
-    this.#out(pcapngPacket(entry.iface, micros, cut, originalLength, flags));
+    return entry;
   }
 
   /** Writes the statistics blocks (pcapng); call once, last. */

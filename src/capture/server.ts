@@ -111,6 +111,13 @@ export class CaptureServer {
     }
     queue.pushBytes(encodeRecord(RECORD_ACCEPTED, 0, 0, 0, 0, EMPTY));
     const seen = new Set<number>();
+    // Ports named in the request are announced at once, so the file has their interfaces before any
+    // frame: a reader that needs one to start (libpcap, `-w - | tcpdump -r -`) does not wait for
+    // traffic, nor fail on a capture that ended with none.
+    for (const port of request.ports) {
+      seen.add(port);
+      queue.pushBytes(encodeRecord(RECORD_PORT, 0, port, 0, 0, encoder.encode(describePort(this.#sw, port))));
+    }
     const drops = new Map<number, number>();
     let dropsWaiting = false;
     const max = this.#maxPending;

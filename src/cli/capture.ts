@@ -216,6 +216,7 @@ export async function runCapture(
           if (writer().captured >= count) return counted(count, "frame");
         } else if (r.type === RECORD_PORT) {
           writer().describePort(r.port, new TextDecoder().decode(r.payload));
+          if (ports.includes(r.port)) writer().announce(r.port);
         } else if (r.type === RECORD_DROPS) {
           writer().setDropped(r.port, r.value);
         } else if (r.type === RECORD_ACCEPTED) {

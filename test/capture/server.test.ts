@@ -34,8 +34,11 @@ async function rig(maxPendingBytes: number) {
   return { sw, hub, one, two, connect, close };
 }
 
-/** Reads records until `done` says so (or 20 s pass); returns frames by port and drops. */
-async function readUntil(conn: Deno.Conn, done: (frames: number, drops: number) => boolean) {
+/** Reads records until `done` says so (or 20 s pass); returns frames, drops and the ports described. */
+async function readUntil(
+  conn: Deno.Conn,
+  done: (frames: number, drops: number, ports: number) => boolean,
+) {
   const decoder = new CaptureDecoder();
   const buf = new Uint8Array(65536);
   let frames = 0;
@@ -43,7 +46,7 @@ async function readUntil(conn: Deno.Conn, done: (frames: number, drops: number) 
   const drops = () => [...dropsByPort.values()].reduce((a, b) => a + b, 0);
   const ports: string[] = [];
   const deadline = Date.now() + 20_000;
-  while (!done(frames, drops()) && Date.now() < deadline) {
+  while (!done(frames, drops(), ports.length) && Date.now() < deadline) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const n = await Promise.race([
       conn.read(buf),
@@ -99,6 +102,19 @@ Deno.test("the capture socket refuses a port out of range with a one-line reason
     const conn = await connect({ ports: [99], vlan: null, snaplen: 262144, filter: null });
     await assert.rejects(readUntil(conn, () => false), /port 99 is out of range \(0-7\)/);
     conn.close();
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("the ports a capture names are announced at once, before any frame crosses them", async () => {
+  const { connect, close } = await rig(1 << 20);
+  try {
+    const conn = await connect({ ports: [1, 5], vlan: null, snaplen: 262144, filter: null });
+    const { frames, ports } = await readUntil(conn, (_f, _d, announced) => announced === 2);
+    conn.close();
+    assert.equal(frames, 0);
+    assert.deepEqual(ports, ["1=link one", "5="]);
   } finally {
     await close();
   }

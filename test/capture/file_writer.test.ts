@@ -1,0 +1,42 @@
+/**
+ * The capture file's bytes: an announced port's interface block comes
+ * before any frame, once, and classic pcap (no interfaces) writes none.
+ */
+import assert from "node:assert/strict";
+import { CaptureFileWriter } from "../../src/capture/file_writer.ts";
+import { Direction } from "../../src/switch/engine.ts";
+
+/** pcapng block types, in order, from a writer's output. */
+function blockTypes(bytes: Uint8Array[]): number[] {
+  const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of bytes) all.set(b, (at += b.length) - b.length);
+  const view = new DataView(all.buffer);
+  const types: number[] = [];
+  for (let off = 0; off + 8 <= all.length; off += view.getUint32(off + 4, true)) {
+    types.push(view.getUint32(off, true));
+  }
+  return types;
+}
+
+const SHB = 0x0a0d0d0a, IDB = 1, EPB = 6, ISB = 5;
+
+Deno.test("capture file: an announced port has its interface before any frame, and only once", () => {
+  const out: Uint8Array[] = [];
+  const w = new CaptureFileWriter("pcapng", 262144, (b) => out.push(b.slice()), 0);
+  w.describePort(1, "vde plug: user=root pid=1");
+  w.announce(1);
+  w.announce(1);
+  assert.deepEqual(blockTypes(out), [SHB, IDB], "a capture with no frame yet already names its port");
+  w.frame(1, Direction.In, 1, new Uint8Array(60), 60);
+  w.finish(2);
+  assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, ISB]);
+});
+
+Deno.test("capture file: classic pcap announces nothing (it has no interfaces)", () => {
+  const out: Uint8Array[] = [];
+  const w = new CaptureFileWriter("pcap", 262144, (b) => out.push(b.slice()), 0);
+  const before = out.length;
+  assert.equal(w.announce(3), undefined);
+  assert.equal(out.length, before);
+});
