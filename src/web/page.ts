@@ -39,7 +39,7 @@ input{font:inherit;padding:.2rem;max-width:100%}button{font:inherit}
 <th class="act"></th></tr></thead><tbody id="ports"></tbody></table></div>
 <div id="counters"></div>
 <h2>MAC table <span id="macn"></span></h2>
-<input id="q" type="search" placeholder="search MAC, VLAN or &quot;port N&quot;">
+<input id="q" type="search" size="28" placeholder="search MAC, VLAN or &quot;port N&quot;">
 <div class="wrap"><table><thead><tr><th>VLAN</th><th>MAC</th><th>port</th></tr></thead>
 <tbody id="macs"></tbody></table></div>
 <div id="mcastbox" hidden><h2>Multicast groups (snooping)</h2>
