@@ -4,7 +4,7 @@
  * scrape from the counters the program keeps anyway, so serving costs
  * nothing between scrapes. Everything else is 404 (GET) or 405.
  */
-import { UsageError } from "../cli/main.ts";
+import { UsageError } from "../cli/usage_error.ts";
 import { log } from "../log.ts";
 import { httpListenFailure, parseHttpAddress } from "./address.ts";
 import { METRICS_CONTENT_TYPE } from "./metrics.ts";
