@@ -334,6 +334,17 @@ const QEMU_NAMES: Readonly<Record<string, string>> = {
   "tftp-server-name": "tftp_server_name=NAME",
 };
 
+/**
+ * How to say `name` (a command-line flag's name, without dashes) in slirp://
+ * options: `-o restricted`, `-o addr=10.1.0.2/24`, or slirp://'s spelling of a
+ * QEMU name; undefined when it is neither.
+ */
+export function slirpOptionHint(name: string): string | undefined {
+  if (Object.hasOwn(QEMU_NAMES, name)) return `QEMU's ${name} is -o ${QEMU_NAMES[name]}`;
+  if (!(KEYS as readonly string[]).includes(name)) return undefined;
+  return `a slirp:// option: -o ${FLAGS.has(name) ? name : `${name}=${EXAMPLES[name] ?? "VALUE"}`}`;
+}
+
 /** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
   if (Object.hasOwn(QEMU_NAMES, key)) {
