@@ -15,6 +15,16 @@ import { WORKER_SOURCES_KEY, type WorkerName } from "../src/dataplane/worker_url
 
 const ROOT = new URL("../", import.meta.url);
 const WORKERS: readonly WorkerName[] = ["rx_worker", "plug_worker", "switch_worker", "slirp_worker"];
+/**
+ * Workers another worker starts: a vde:// link's receive thread, opened inside the slirp worker. A worker's
+ * globalThis is its own, so each worker's code carries these sources in a prelude of its own. And a worker
+ * names a nested worker's file as `new URL("./rx_worker.ts", import.meta.url)` before asking for its
+ * source, which throws where import.meta.url is a blob URL: in a worker's code it is a file URL instead
+ * (the file is never opened; its source comes from the prelude). Without both, `vde slirp` from the
+ * bundle failed at start ("Invalid URL: './rx_worker.ts' with base 'blob:null/...'").
+ */
+const NESTED: readonly WorkerName[] = ["rx_worker"];
+const WORKER_BASE = JSON.stringify("file:///vde-bundle/src/dataplane/worker.js");
 
 /** `deno bundle` of one entry point, returned as text. */
 async function bundle(entry: string, tmp: string): Promise<string> {
@@ -28,6 +38,11 @@ async function bundle(entry: string, tmp: string): Promise<string> {
   return await Deno.readTextFile(out);
 }
 
+/** The line that puts worker sources where src/dataplane/worker_url.ts looks for them. */
+function preludeOf(sources: Partial<Record<WorkerName, string>>): string {
+  return `globalThis[${JSON.stringify(WORKER_SOURCES_KEY)}] = ${JSON.stringify(sources)};\n`;
+}
+
 const target = Deno.args[0] ?? new URL("dist/vde.js", ROOT).pathname;
 const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
 try {
@@ -35,10 +50,15 @@ try {
   for (const name of WORKERS) {
     sources[name] = await bundle(new URL(`src/dataplane/${name}.ts`, ROOT).pathname, tmp);
   }
+  const nested = Object.fromEntries(NESTED.map((name) => [name, sources[name]]));
+  for (const name of WORKERS) {
+    const code = sources[name]!.replaceAll("import.meta.url", WORKER_BASE);
+    sources[name] = NESTED.includes(name) ? code : preludeOf(nested) + code;
+  }
   const main = await bundle(new URL("src/cli/vde.ts", ROOT).pathname, tmp);
   // A shebang must stay the first line; the prelude goes right after it.
   const shebang = main.startsWith("#!") ? main.slice(0, main.indexOf("\n") + 1) : "";
-  const prelude = `globalThis[${JSON.stringify(WORKER_SOURCES_KEY)}] = ${JSON.stringify(sources)};\n`;
+  const prelude = preludeOf(sources);
   const dir = target.slice(0, target.lastIndexOf("/"));
   if (dir !== "") await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(target, shebang + prelude + main.slice(shebang.length));

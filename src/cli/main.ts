@@ -12,8 +12,7 @@ import { VERSION } from "../version.ts";
 /** A subcommand module registers itself on the program. */
 export type Subcommand = (program: Command) => void;
 
-/** Error raised for bad user input: printed as one line, exit status 1. */
-export class UsageError extends Error {}
+export { UsageError } from "./usage_error.ts";
 
 /**
  * Ends the command with `code`, printing `message` when there is one (a

@@ -12,7 +12,7 @@
  * main thread.
  */
 import { onSignals } from "./signals.ts";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
@@ -26,11 +26,30 @@ import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { logSlirpStarted } from "./slirp.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
+import { withSwitchOptions } from "./vde_plug_args.ts";
 
 interface PlugFlags {
   descr?: string;
   thread?: boolean;
+  port?: string;
+  port2?: string;
+  group?: string;
+  group2?: string;
+  mod?: string;
+  mod2?: string;
+  daemon?: boolean;
+  pidfile?: string;
+  log?: boolean;
+  iplog?: boolean;
 }
+
+/** vde_plug's options that `vde plug` has no counterpart for, and what to do instead. */
+const REFUSED: readonly [keyof PlugFlags, string][] = [
+  ["daemon", "-d is vde_plug's daemon option; vde plug has none: run it with & or under a supervisor"],
+  ["pidfile", "-p is vde_plug's pid file option; vde plug has none: $! after & is its pid"],
+  ["log", "-l is vde_plug's syslog option; vde plug logs to stderr: redirect it, or pipe it to logger"],
+  ["iplog", "-L is vde_plug's syslog option; vde plug logs to stderr, with no log of addresses"],
+];
 
 /** Registers `vde plug`. */
 export const plugCommand: Subcommand = (program: Command) => {
@@ -45,15 +64,39 @@ export const plugCommand: Subcommand = (program: Command) => {
       "forward between two vde:// or tap:// ends, or run a slirp:// behind a vde:// end, on a thread of its own (the default)",
     )
     .option("--no-thread", "forward, or run the slirp, on the main thread")
+    .option("--port <n>", "vde_plug's: the first end's switch port, as VNL[N]")
+    .option("--port2 <n>", "vde_plug's: the second end's switch port")
+    .option("-g, --group <group>", "vde_plug's: the first end's socket group, as VNL[group=G]")
+    .option("-G, --group2 <group>", "vde_plug's: the second end's socket group")
+    .option("-m, --mod <mode>", "vde_plug's: the first end's socket mode, as VNL[mode=M]")
+    .option("-M, --mod2 <mode>", "vde_plug's: the second end's socket mode")
+    .addOption(new Option("-d, --daemon").hideHelp())
+    .addOption(new Option("-p, --pidfile <file>").hideHelp())
+    .addOption(new Option("-l, --log").hideHelp())
+    .addOption(new Option("-L, --iplog").hideHelp())
     .addHelpText(
       "after",
       examples(
         "vde plug /tmp/net tap://tap0                      # a tap on the switch",
         "vde plug /tmp/net slirp://                        # NAT to the host on the switch",
         'vde plug /tmp/net cmd://"ssh hostB vde plug /tmp/net"  # two switches, one cable over ssh',
+        "vde plug /tmp/net = ssh hostB vde plug /tmp/net     # the same, as vde_plug writes it",
+        "vde plug --port 3 -m 660 /tmp/net tap://tap0       # vde_plug's options: /tmp/net[port=3/mode=660]",
       ) + vnlHelp(),
     )
-    .action(async (first: string, second: string, flags: PlugFlags) => {
+    .action(async (firstWritten: string, secondWritten: string, flags: PlugFlags) => {
+      const refused = REFUSED.find(([flag]) => flags[flag] !== undefined);
+      if (refused !== undefined) throw new ExitStatus(1, refused[1]);
+      const first = withSwitchOptions(
+        firstWritten,
+        { port: flags.port, group: flags.group, mode: flags.mod },
+        "--port, -g and -m",
+      );
+      const second = withSwitchOptions(
+        secondWritten,
+        { port: flags.port2, group: flags.group2, mode: flags.mod2 },
+        "--port2, -G and -M",
+      );
       refuseStdioAtTerminal(
         first === "-" || second === "-",
         `refusing to join ${first === "-" ? second : first} to this terminal (stdin/stdout carry frames ` +

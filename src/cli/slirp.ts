@@ -18,6 +18,7 @@ import {
   parseMtu,
   parseSlirpOptions,
   type SlirpConfig,
+  slirpOptionHint,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
@@ -138,10 +139,23 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
   });
 }
 
+/** Commander's "unknown option" line with how slirp:// or QEMU spell that option, when they do. */
+export function withOptionHint(text: string): string {
+  const m = /^(error: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
+  const hint = m === null
+    ? undefined
+    : m[2] === "hostfwd"
+    ? "QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22"
+    : slirpOptionHint(m[2]!);
+  return hint === undefined ? text : `${m![1]} (${hint})\n${text.slice(m![0].length)}`;
+}
+
 /** Registers `vde slirp`. */
 export const slirpCommand: Subcommand = (program: Command) => {
   program.command("slirp")
     .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
+    // `--restricted` or QEMU's `--hostfwd` are a libslirp user's first guesses: say how they are written here.
+    .configureOutput({ outputError: (text, write) => write(withOptionHint(text)) })
     .option("-s, --sock <dir>", "socket directory of the switch (required)")
     .option(
       "-f, --forward <spec>",

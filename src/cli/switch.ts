@@ -27,6 +27,9 @@ import { startFileCapture } from "../capture/file_capture.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { startSwitchWeb } from "./web.ts";
 import { counted } from "../counted.ts";
+import { VERSION } from "../version.ts";
+import { formatMac, parseMacText } from "../wire/ethernet.ts";
+import { hashBucketsFor, MAX_HASH_BUCKETS } from "../console/switch/commands_hash.ts";
 
 /** Parsed options of `vde switch`. */
 export interface SwitchCliOptions {
@@ -59,6 +62,12 @@ export interface SwitchCliOptions {
   fstp?: boolean;
   /** Bridge priority (vde_switch --priority). */
   priority?: string;
+  /** The switch's MAC, the spanning tree bridge address (vde_switch --macaddr). */
+  macaddr?: string;
+  /** Bucket count of the MAC table as the console shows it (vde_switch --hashsize, hash/setsize). */
+  hashsize?: string;
+  /** vde_switch's debug client count: taken and unused (any console may `debug/add`). */
+  debugclients?: string;
   /** Capture every frame into this file from start-up (pcapng, or pcap by extension). */
   pcap?: string;
   /** IGMP/MLD snooping from start-up. */
@@ -82,6 +91,20 @@ function parsePorts(text: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`--ports must be a whole number, got "${text}"`);
   const n = Number(text);
   if (n < 1 || n > 65535) throw new UsageError(`--ports must be between 1 and 65535, got ${n}`);
+  return n;
+}
+
+function parseMacaddr(text: string): string {
+  const mac = parseMacText(text);
+  if (!mac.ok) throw new UsageError(`--macaddr: ${mac.reason}`);
+  return formatMac(mac.value);
+}
+
+function parseHashsize(text: string): number {
+  const n = /^\d+$/.test(text) ? hashBucketsFor(Number(text)) : undefined;
+  if (n === undefined) {
+    throw new UsageError(`--hashsize must be from 1 to ${MAX_HASH_BUCKETS}, got "${text}"`);
+  }
   return n;
 }
 
@@ -118,6 +141,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
   const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
   const dataplane = chooseDataplane(o);
+  const macaddr = o.macaddr === undefined ? undefined : parseMacaddr(o.macaddr);
+  const hashsize = o.hashsize === undefined ? undefined : parseHashsize(o.hashsize);
+  if (o.debugclients !== undefined && !/^\d+$/.test(o.debugclients)) {
+    throw new UsageError(`--debugclients must be a whole number, got "${o.debugclients}"`);
+  }
   const program = {
     component: COMPONENT,
     noun: "switch",
@@ -129,8 +157,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const sw = new Switch({ numPorts, hub: o.hub ?? false, dataplane });
     p.defer(() => sw.close());
     // One command set for the startup script, the management socket and the console.
-    const ctx = new ConsoleContext(sw, { shutdown: p.stop });
+    const ctx = new ConsoleContext(sw, { shutdown: p.stop, mac: macaddr });
     if (o.priority !== undefined) ctx.stpPriority = parsePriority(o.priority);
+    if (hashsize !== undefined) ctx.hashBuckets = hashsize;
     if (o.stp || o.fstp) {
       if (o.hub) {
         throw new UsageError(
@@ -241,12 +270,22 @@ function collect(value: string, previous: string[]): string[] {
 export const switchCommand = (program: Command): void => {
   const sw = program.command("switch")
     .description("run a virtual Ethernet switch that VDE clients (vde_plug, QEMU) plug into")
+    .version(`vde ${VERSION}`, "-v, --version", "print the version (vde_switch -v)")
     .option("-s, --sock <dir>", "socket directory (vde_switch -s)", defaultSock())
     .option("-n, --ports <n>", "number of ports, 0 .. n-1 (port 0 is for management clients)", "32")
     .option("-x, --hub", "hub mode: repeat every frame to every port")
     .option("--stp", "spanning tree (RSTP; 802.1D towards bridges that speak only that, like Linux's)")
     .option("-F, --fstp", "the same as --stp (vde_switch's name)")
     .option("--priority <n>", "spanning tree bridge priority, 0-65535; the lowest becomes root", "32768")
+    .option(
+      "--macaddr <mac>",
+      "the switch's MAC, its spanning tree bridge address (default: random 00:ff:...)",
+    )
+    .option("--hashsize <n>", "MAC table size as the console shows it (hash/setsize; default: 128)")
+    .option(
+      "-D, --debugclients <n>",
+      "vde_switch's debug client count: taken for its scripts; any console may debug/add",
+    )
     .option("-m, --mode <octal>", "mode of the ctl and port sockets (default: 600)")
     .option("--dirmode <octal>", "mode of the socket directory (default: 2700, or derived from --mode)")
     .option("-g, --group <name>", "group owning the directory and sockets")

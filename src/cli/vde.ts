@@ -13,6 +13,7 @@ import { switchCommand } from "./switch.ts";
 import { tapCommand } from "./tap.ts";
 import { termCommand } from "./term.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
+import { toPlugArgs } from "./vde_plug_args.ts";
 import { wirefilterCommand } from "./wirefilter.ts";
 import { labCommand } from "./lab.ts";
 import { graphCommand } from "./graph.ts";
@@ -34,7 +35,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
 
 /** Runs `vde ARGS` and exits with its status. */
 export async function main(args: string[]): Promise<never> {
-  Deno.exit(await runCli([...vdeSubcommands], toLongOptions(args)));
+  Deno.exit(await runCli([...vdeSubcommands], toPlugArgs(toLongOptions(args))));
 }
 
 if (import.meta.main) await main(Deno.args);

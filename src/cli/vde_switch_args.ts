@@ -29,6 +29,10 @@ const LONG: Record<string, string> = {
   rc: "rc",
   fstp: "fstp",
   priority: "priority",
+  macaddr: "macaddr",
+  hashsize: "hashsize",
+  debugclients: "debugclients",
+  version: "version",
 };
 
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */

@@ -312,8 +312,44 @@ function findKey(key: string): string | undefined {
   return KEYS.find((k) => k === key) ?? KEYS.find((k) => k.startsWith(key));
 }
 
+/**
+ * QEMU's `-netdev user` names for what slirp:// spells otherwise. QEMU users
+ * write them first; `dns` would otherwise be taken as an abbreviation of
+ * dns_upstream (the host's resolver), where QEMU means the guest's DNS address.
+ */
+const QEMU_NAMES: Readonly<Record<string, string>> = {
+  hostfwd: "tcpfwd=HOSTPORT:GUESTPORT (udpfwd= for UDP; vde slirp --forward also takes tcp::2222-:22)",
+  guestfwd: "cmdfwd=[SLIRPIP:]PORT:COMMAND or unixfwd=[SLIRPIP:]PORT:PATH",
+  net: "addr=10.0.2.2/24 (the gateway's address and prefix)",
+  dhcpstart: "dhcp=10.0.2.15",
+  dns: "vnameserver=10.0.2.3 (dns_upstream= is the host's resolver)",
+  dnssearch: "vdnssearch=a,b",
+  domainname: "vdomainname=NAME",
+  ipv4: "v4",
+  ipv6: "v6",
+  "ipv6-net": "addr6=fd00::2/64",
+  "ipv6-prefix": "addr6=fd00::2/64",
+  "ipv6-host": "addr6=fd00::2/64",
+  "ipv6-dns": "vnameserver6=fd00::3",
+  "tftp-server-name": "tftp_server_name=NAME",
+};
+
+/**
+ * How to say `name` (a command-line flag's name, without dashes) in slirp://
+ * options: `-o restricted`, `-o addr=10.1.0.2/24`, or slirp://'s spelling of a
+ * QEMU name; undefined when it is neither.
+ */
+export function slirpOptionHint(name: string): string | undefined {
+  if (Object.hasOwn(QEMU_NAMES, name)) return `QEMU's ${name} is -o ${QEMU_NAMES[name]}`;
+  if (!(KEYS as readonly string[]).includes(name)) return undefined;
+  return `a slirp:// option: -o ${FLAGS.has(name) ? name : `${name}=${EXAMPLES[name] ?? "VALUE"}`}`;
+}
+
 /** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
+  if (Object.hasOwn(QEMU_NAMES, key)) {
+    throw new ConfigError(`"${key}" is QEMU's -netdev user option; slirp:// says ${QEMU_NAMES[key]}`);
+  }
   const k = findKey(key);
   if (k === undefined) {
     const near = didYouMean(key, KEYS);
@@ -697,7 +733,17 @@ export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   if (m === null) throw new ConfigError(`forward "${text}" must start with tcp: or udp:`);
   const proto = m[1]!.toLowerCase() as "tcp" | "udp";
   // A mistake is shown as written, protocol included.
-  return parseForwardParts(proto, m[2]!, c, { text: text.trim(), prefix: `${proto}:` });
+  return parseForwardParts(proto, fromHostfwd(m[2]!), c, { text: text.trim(), prefix: `${proto}:` });
+}
+
+/**
+ * QEMU's hostfwd form `[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT` (after the
+ * protocol: `tcp::2222-:22`) as ours, `HOSTADDR:HOSTPORT:GUESTADDR:GUESTPORT`;
+ * other text unchanged. No address or port of ours holds a dash.
+ */
+function fromHostfwd(text: string): string {
+  const m = /^((?:\[[^\]]*\]|[^:\[\]-]*)?):(\d*)-((?:\[[^\]]*\]|[^:\[\]-]*)?):(\d*)$/.exec(text.trim());
+  return m === null ? text : `${m[1]}:${m[2]}:${m[3]}:${m[4]}`;
 }
 
 /** Text of a forward as `parseForward` reads it. */

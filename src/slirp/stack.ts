@@ -444,7 +444,7 @@ export class SlirpStack implements TcpCoreSide {
     return [
       `gateway ${formatIpv4(c.gateway)}/${c.prefixLength} dns ${formatIpv4(c.dns)} first lease ${
         formatIpv4(c.dhcpStart)
-      }${c.v4 ? "" : " (IPv4 off)"}`,
+      }${c.v4 ? "" : " (IPv4 off)"}${bootfileUnserved(c)}`,
       `gateway6 ${formatIpv6(c.gateway6)} prefix ${formatIpv6(c.prefix6)}/${c.prefix6Length} dns6 ${
         formatIpv6(c.dns6)
       }${c.v6 ? "" : " (IPv6 off)"}`,
@@ -480,4 +480,14 @@ function sameForward(a: ForwardSpec, b: ForwardSpec): boolean {
   const hb = b.hostAddr;
   if (ha === undefined || hb === undefined) return ha === hb;
   return ha.every((x, i) => x === hb[i]);
+}
+
+/**
+ * A bootfile announced with nothing to serve it (no tftp directory here, no
+ * other TFTP server named): the guest's PXE ROM asks the gateway and times
+ * out, which libslirp leaves unsaid; said on the start line instead.
+ */
+function bootfileUnserved(c: SlirpConfig): string {
+  if (c.bootfile === undefined || c.tftpRoot !== undefined || c.tftpServerName !== undefined) return "";
+  return `; bootfile ${c.bootfile} but no TFTP directory serves it (--tftp DIR, or tftp=DIR in slirp://)`;
 }

@@ -6,7 +6,7 @@
  * exporter's landing page does (a browser opened on the bare address met
  * "not found"); everything else is 404 naming /metrics, or 405.
  */
-import { UsageError } from "../cli/main.ts";
+import { UsageError } from "../cli/usage_error.ts";
 import { log } from "../log.ts";
 import { httpListenFailure, parseHttpAddress } from "./address.ts";
 import { METRICS_CONTENT_TYPE } from "./metrics.ts";

@@ -3,7 +3,8 @@
  * runs without the checkout or anything beside it: its data-plane workers
  * (the receive thread of a vde:// link, `vde plug --thread`) start from code
  * inside the file, and Debian's vde_plug clients work through its switch (the
- * switch interop test, run against the bundle).
+ * switch interop test, run against the bundle); `vde slirp` starts its worker, and the receive thread that
+ * worker starts in turn.
  */
 import assert from "node:assert/strict";
 import { framed, FrameTap, reap, spawn, tagOf, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
@@ -74,6 +75,29 @@ Deno.test("the bundled vde.js alone runs offline: its worker threads forward and
     const status = await within("vde plug to exit", 10_000, reader.status);
     assert.doesNotMatch(await stderr, /Module not found|Uncaught/, await stderr);
     assert.equal(status.code, 0, await stderr);
+
+    // `vde slirp` runs its stack on the slirp worker, which starts a vde:// receive thread of its own
+    // (a worker inside a worker: its code from the bundle's prelude too).
+    const slirp = spawn(vde[0]!, [...vde.slice(1), "slirp", "--sock", `${tmp}/s2`], {
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+    children.push(slirp);
+    const slirpLog = new Response(slirp.stderr).text();
+    await waitFor(
+      async () => (await run(["ss", "-xp"], { timeoutMs: 10_000 })).stdout.includes(`pid=${slirp.pid},`),
+      {
+        timeoutMs: 30_000,
+        what: "the bundled vde slirp to join s2",
+      },
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    slirp.kill("SIGTERM");
+    await within("vde slirp to exit", 10_000, slirp.status);
+    const said = await slirpLog;
+    assert.match(said, /^vde slirp: on .*\/s2: gateway 10\.0\.2\.2\/24/m, said);
+    assert.doesNotMatch(said, /failed|Uncaught/, said);
 
     const interop = await run(
       [Deno.execPath(), "test", "-A", "--no-check", `${ROOT}test/interop/switch_with_vde_plug.test.ts`],

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { run, spawnManaged } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { slirpConfigFromFlags } from "../../src/cli/slirp.ts";
+import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
 
 async function refused(args: string[]): Promise<string> {
   const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
@@ -88,3 +88,33 @@ for (
     }
   });
 }
+
+Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told how they are written here", async () => {
+  const usage = "(run with --help for usage)\n";
+  assert.equal(
+    withOptionHint(`error: unknown option '--restricted'\n${usage}`),
+    `error: unknown option '--restricted' (a slirp:// option: -o restricted)\n${usage}`,
+  );
+  assert.equal(
+    withOptionHint("error: unknown option '--addr=10.0.3.2/24'\n"),
+    "error: unknown option '--addr=10.0.3.2/24' (a slirp:// option: -o addr=10.1.0.2/24)\n",
+  );
+  assert.match(withOptionHint("error: unknown option '--net'\n"), /\(QEMU's net is -o addr=10\.0\.2\.2\/24 /);
+  assert.equal(withOptionHint("error: unknown option '--bogus'\n"), "error: unknown option '--bogus'\n");
+  const r = await run([
+    ...ourCli(),
+    "slirp",
+    "--sock",
+    "/tmp/vde-no-such-switch",
+    "--hostfwd",
+    "tcp::2222-:22",
+  ], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `error: unknown option '--hostfwd' (QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22)\n${usage}`,
+  );
+});

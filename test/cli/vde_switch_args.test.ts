@@ -76,3 +76,38 @@ Deno.test("vde switch --hub --stp (vde_switch's -x -F) says the two exclude each
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
   }
 });
+
+Deno.test("vde_switch's --macaddr, --hashsize, -D and -v are taken: the MAC and hash size show in the console; a bad value is one line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-args-" });
+  const sw = await startOurSwitch(`${tmp}/net`, {
+    extraArgs: ["-macaddr", "2:0:0:0:0:a", "-hashsize", "1000", "-D", "2"],
+  });
+  try {
+    const r = await run([...ourCli(), "term", `${tmp}/net`, "-c", "showinfo", "-c", "hash/showinfo"], {
+      timeoutMs: 30_000,
+    });
+    assert.match(r.stdout, /MAC 02:00:00:00:00:0a /);
+    assert.match(r.stdout, /^Hash size 1024$/m, "rounded up to a power of two, as hash/setsize does");
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+  const version = await run([...ourCli(), "switch", "-v"], { timeoutMs: 30_000 });
+  assert.match(version.stdout, /^vde \d+\.\d+\.\d+\n$/);
+  const dir = `/tmp/vde-bad-macaddr-${Deno.pid}`;
+  for (
+    const [args, said] of [
+      [["--macaddr", "zz"], 'vde: --macaddr: Expected a MAC such as 02:00:00:00:00:01, found "zz"\n'],
+      [["--hashsize", "0"], 'vde: --hashsize must be from 1 to 1048576, got "0"\n'],
+      [["-D", "x"], 'vde: --debugclients must be a whole number, got "x"\n'],
+    ] as const
+  ) {
+    const bad = await run([...ourCli(), "switch", "--sock", dir, ...args], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr, said);
+    await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  }
+});

@@ -208,3 +208,37 @@ Deno.test("a mistyped slirp:// option names the nearest one", () => {
     /^ConfigError: unknown slirp option "vdnsearch" \(did you mean vdnssearch\? known: /,
   );
 });
+
+Deno.test("--forward takes QEMU's hostfwd form: tcp::2222-:22, udp:127.0.0.1:5353-10.0.2.15:53", () => {
+  const c = defaultConfig();
+  assert.equal(formatForward(parseForward("tcp::2222-:22", c), c), "tcp:0.0.0.0:2222:10.0.2.15:22");
+  assert.equal(
+    formatForward(parseForward("udp:127.0.0.1:5353-10.0.2.15:53", c), c),
+    "udp:127.0.0.1:5353:10.0.2.15:53",
+  );
+  assert.equal(parseForward("tcp:[::1]:2222-:22", c).family, 6);
+  assert.throws(
+    () => parseForward("tcp::70000-:22", c),
+    /^ConfigError: forward host port must be a port number/,
+  );
+});
+
+Deno.test("QEMU's -netdev user option names in slirp:// are answered with slirp://'s own (dns= is not dns_upstream)", () => {
+  const said = (opts: string) => {
+    try {
+      parseSlirpOptions(opts);
+    } catch (err) {
+      assert(err instanceof ConfigError);
+      return err.message;
+    }
+    return "accepted";
+  };
+  assert.match(
+    said("/hostfwd=tcp::2222-:22"),
+    /^"hostfwd" is QEMU's -netdev user option; slirp:\/\/ says tcpfwd=/,
+  );
+  assert.match(said("/dns=10.0.2.3"), /slirp:\/\/ says vnameserver=10\.0\.2\.3/);
+  assert.match(said("/guestfwd=tcp:10.0.2.100:1234-cmd:cat"), /says cmdfwd=/);
+  assert.match(said("/dhcpstart=10.0.2.20"), /says dhcp=/);
+  assert.equal(said("/restrict"), "accepted", "a prefix of restricted, as in vdeplug");
+});

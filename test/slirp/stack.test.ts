@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { SlirpConfig } from "../../src/slirp/config.ts";
 import { buildFrame, etherType, formatMac } from "../../src/wire/ethernet.ts";
 import { ARP_REPLY, ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
 import { buildDhcp, DHCP_MSG, DHCP_OPT, dhcpU32, parseDhcp, u32Option } from "../../src/wire/dhcp.ts";
@@ -467,4 +468,15 @@ Deno.test("IPv6 TCP to a refused destination gets a RST (restricted mode)", () =
   assert.equal(formatIpv6(rst!, h.srcOffset), "2001:db8::9");
   assert.equal(rst![h.dataOffset + 13]! & 0x04, 0x04);
   assert.equal(t.stack.stats.restricted, 1);
+});
+
+Deno.test("a bootfile with no TFTP directory and no other TFTP server is said on the start line; with either it is not", () => {
+  const said = (config: Partial<SlirpConfig>) => testStack(config).stack.describe()[0]!;
+  assert.match(
+    said({ bootfile: "boot.ipxe" }),
+    /first lease 10\.0\.2\.15; bootfile boot\.ipxe but no TFTP directory serves it \(--tftp DIR, or tftp=DIR in slirp:\/\/\)$/,
+  );
+  assert.match(said({ bootfile: "boot.ipxe", tftpRoot: "/tmp" }), /first lease 10\.0\.2\.15$/);
+  assert.match(said({ bootfile: "boot.ipxe", tftpServerName: "pxe" }), /first lease 10\.0\.2\.15$/);
+  assert.match(said({}), /first lease 10\.0\.2\.15$/);
 });

@@ -25,6 +25,14 @@ export const MAX_HASH_BUCKETS = 1 << 20;
 /** Largest timer value (seconds) the hash setters accept: about 68 years. */
 const MAX_SECONDS = 0x7fffffff;
 
+/** The bucket count a requested hash size gives (the next power of two), or undefined outside 1..MAX_HASH_BUCKETS. */
+export function hashBucketsFor(n: number | undefined): number | undefined {
+  if (n === undefined || n <= 0 || n > MAX_HASH_BUCKETS) return undefined;
+  let size = 1;
+  while (size < n) size *= 2;
+  return size;
+}
+
 /** Registers the hash menu. */
 export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext): void {
   const engine = ctx.sw.engine;
@@ -55,10 +63,8 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     help: "change hash size",
     listing: false,
     run: (args) => {
-      const n = parseInteger(args);
-      if (n === undefined || n <= 0 || n > MAX_HASH_BUCKETS) return fail(Errno.EINVAL);
-      let size = 1;
-      while (size < n) size *= 2;
+      const size = hashBucketsFor(parseInteger(args));
+      if (size === undefined) return fail(Errno.EINVAL);
       ctx.hashBuckets = size;
       engine.macTable.clear();
       return ok();

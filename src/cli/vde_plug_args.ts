@@ -1,0 +1,74 @@
+/**
+ * Debian's vde_plug spellings for `vde plug`, so its users' commands and
+ * scripts keep working. vde_plug sets a switch end's port, group and mode
+ * with options (`--port 3`, `-g GROUP`, `-m MODE`; `--port2`, `-G`, `-M`
+ * for the second end), where a VNL of ours says them in brackets
+ * (`/tmp/net[port=3/group=vde/mode=660]`); and it joins a VNL to a command
+ * written after `=` (`vde_plug /tmp/net = ssh hostB vde_plug /tmp/net`),
+ * which is our `cmd://`. Both are rewritten here: `=` and what follows into
+ * one `cmd://` word before the parser sees the arguments, the options into
+ * bracket parameters once the parser has them. vde_plug's daemon, pid file
+ * and syslog options have no counterpart; `vde plug` refuses them saying
+ * what to do instead (see plug.ts).
+ */
+
+/** vde_plug's single-dash long names (`-group vde`), as the parser knows them. */
+const SINGLE_DASH: Record<string, string> = {
+  "-group": "--group",
+  "-group2": "--group2",
+  "-mod": "--mod",
+  "-mod2": "--mod2",
+};
+
+/**
+ * `vde plug ... = COMMAND ARGS` as `vde plug ... cmd://COMMAND ARGS` (each
+ * word quoted that needs it), and vde_plug's single-dash long options as
+ * ours; other commands' arguments unchanged.
+ */
+export function toPlugArgs(args: string[]): string[] {
+  if (args[0] !== "plug") return args;
+  const eq = args.indexOf("=");
+  const head = eq < 0 ? args : args.slice(0, eq);
+  const out = head.map((a) => SINGLE_DASH[a] ?? a);
+  if (eq < 0) return out;
+  const command = args.slice(eq + 1);
+  // `vde_plug = cmd` (no VNL before it) joins the default switch; ours has no default switch end, so the
+  // command is left for the parser to pair with stdin/stdout or refuse as a missing VNL, as with `vde plug cmd://...`.
+  return [...out, `cmd://${command.map(shellQuoted).join(" ")}`];
+}
+
+function shellQuoted(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** vde_plug's port, group and mode options for one end. */
+export interface SwitchEndOptions {
+  port?: string;
+  group?: string;
+  mode?: string;
+}
+
+/**
+ * `vnl` with vde_plug's options for it as bracket parameters
+ * (`/tmp/net` with port 3: `/tmp/net[port=3]`; `/tmp/net[mode=660]` with
+ * group vde: `/tmp/net[mode=660/group=vde]`). `which` names the options in
+ * the error for an end that is no switch.
+ *
+ * @throws Error when options are given for an end that is not a vde:// switch
+ */
+export function withSwitchOptions(vnl: string, o: SwitchEndOptions, which: string): string {
+  const params = ([["port", o.port], ["group", o.group], ["mode", o.mode]] as const)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
+  if (params.length === 0) return vnl;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(vnl)?.[1];
+  if ((scheme !== undefined && scheme !== "vde") || vnl === "-") {
+    throw new Error(`${which} set a switch port's options, and ${vnl} is not a switch (vde://DIR or DIR)`);
+  }
+  const open = vnl.endsWith("]") ? vnl.lastIndexOf("[") : -1;
+  if (open < 0) return `${vnl}[${params.join("/")}]`;
+  const inside = vnl.slice(open + 1, -1);
+  // vdeplug's `[3]` is the port alone: written out, so more parameters can follow it.
+  const first = /^\d+$/.test(inside) ? `port=${inside}` : inside;
+  return `${vnl.slice(0, open)}[${[first, ...params].filter((p) => p !== "").join("/")}]`;
+}

@@ -1,0 +1,91 @@
+/** Debian vde_plug's spellings (`= COMMAND`, --port, -g, -m, and the options we have none of) in `vde plug`. */
+import assert from "node:assert/strict";
+import { toPlugArgs, withSwitchOptions } from "../../src/cli/vde_plug_args.ts";
+import { reap, spawnVde, within } from "../helpers/framed_peers.ts";
+import { run } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+
+Deno.test("vde_plug's '= COMMAND ARGS' becomes one cmd:// end, each word quoted that needs it", () => {
+  assert.deepEqual(
+    toPlugArgs(["plug", "/tmp/net", "=", "ssh", "hostB", "vde_plug", "/tmp/net"]),
+    ["plug", "/tmp/net", "cmd://ssh hostB vde_plug /tmp/net"],
+  );
+  assert.deepEqual(
+    toPlugArgs(["plug", "-group", "vde", "/tmp/net", "=", "sh", "-c", "echo 'a b'"]),
+    ["plug", "--group", "vde", "/tmp/net", `cmd://sh -c 'echo '\\''a b'\\'''`],
+  );
+  assert.deepEqual(
+    toPlugArgs(["switch", "-s", "/tmp/net", "="]),
+    ["switch", "-s", "/tmp/net", "="],
+    "plug only",
+  );
+});
+
+Deno.test("vde_plug's --port, -g and -m become the switch end's bracket parameters; on another end they are refused", () => {
+  assert.equal(withSwitchOptions("/tmp/net", { port: "3" }, "--port"), "/tmp/net[port=3]");
+  assert.equal(
+    withSwitchOptions("vde:///tmp/net[5]", { group: "vde", mode: "660" }, "-g"),
+    "vde:///tmp/net[port=5/group=vde/mode=660]",
+  );
+  assert.equal(withSwitchOptions("/tmp/net[mode=600]", { port: "2" }, "--port"), "/tmp/net[mode=600/port=2]");
+  assert.equal(withSwitchOptions("tap://t0", {}, "--port"), "tap://t0", "no options, no change");
+  assert.throws(
+    () => withSwitchOptions("tap://t0", { port: "3" }, "--port2, -G and -M"),
+    /^Error: --port2, -G and -M set a switch port's options, and tap:\/\/t0 is not a switch/,
+  );
+});
+
+Deno.test("vde plug --port 3 takes port 3 of a switch, and '= COMMAND' runs the command as its other end", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-plugargs-" });
+  const sw = await startOurSwitch(`${tmp}/net`);
+  try {
+    // Through the whole command line (mod.ts), where '=' is rewritten.
+    const [exe, ...cli] = ourCli();
+    const child = new Deno.Command(exe!, {
+      args: [...cli, "plug", "--port", "3", `${tmp}/net`, "=", "sleep", "3"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      let ports = "";
+      for (let i = 0; i < 50 && !/Port 0003 .*ACTIVE/.test(ports); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        ports =
+          (await run([...ourCli(), "term", `${tmp}/net`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+      }
+      assert.match(ports, /Port 0003 .*ACTIVE/);
+      const out = await within("vde plug to exit", 15_000, child.output());
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    } finally {
+      await reap(child);
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde_plug's -d, -p, -l and -L are refused in one line saying what to do instead", async () => {
+  for (
+    const [args, said] of [
+      [
+        ["-d"],
+        /^vde: -d is vde_plug's daemon option; vde plug has none: run it with & or under a supervisor\n$/,
+      ],
+      [["-p", "/tmp/x.pid"], /^vde: -p is vde_plug's pid file option; .*\$! after & is its pid\n$/],
+      [["-l"], /^vde: -l is vde_plug's syslog option; /],
+      [["-L"], /^vde: -L is vde_plug's syslog option; /],
+    ] as const
+  ) {
+    const child = spawnVde(["plug", ...args, "null://", "null://"], {
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+    const out = await within("vde plug to exit", 10_000, child.output());
+    assert.equal(out.code, 1);
+    assert.match(new TextDecoder().decode(out.stderr), said);
+  }
+});
