@@ -28,6 +28,7 @@ import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { startSwitchWeb } from "./web.ts";
 import { counted } from "../counted.ts";
 import { VERSION } from "../version.ts";
+import { BRIDGE_PRIORITY, within } from "../switch/stp_limits.ts";
 import { formatMac, parseMacText } from "../wire/ethernet.ts";
 import { hashBucketsFor, MAX_HASH_BUCKETS } from "../console/switch/commands_hash.ts";
 
@@ -110,7 +111,9 @@ function parseHashsize(text: string): number {
 
 function parsePriority(text: string): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 0 && n <= 65535)) throw new UsageError(`--priority must be from 0 to 65535, got "${text}"`);
+  if (!within(n, BRIDGE_PRIORITY)) {
+    throw new UsageError(`--priority must be from ${BRIDGE_PRIORITY.join(" to ")}, got "${text}"`);
+  }
   return n;
 }
 

@@ -13,6 +13,17 @@ import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, NO_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { MAX_NODES } from "../wirefilter/filter.ts";
+import {
+  BRIDGE_PRIORITY,
+  FORWARD_DELAY,
+  HELLO_TIME,
+  MAX_AGE,
+  PATH_COST,
+  PORT_PRIORITY,
+  PORT_PRIORITY_STEP,
+  STP_PORTS,
+  within,
+} from "../switch/stp_limits.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 import { didYouMeanText, editDistance } from "../did_you_mean.ts";
 
@@ -85,13 +96,16 @@ const RANGES: Record<string, readonly [number, number, string]> = {
   "port/setnumports": [1, MAX_PORTS, "the number of ports"],
   "hash/setsize": [1, MAX_HASH_BUCKETS, "the hash size"],
   "markov-numnodes": [1, MAX_NODES, "the number of Markov nodes"],
-  "stp/setprio": [0, 65535, "the bridge priority"],
+  "stp/setprio": [...BRIDGE_PRIORITY, "the bridge priority"],
 };
 
 /** The spanning tree port commands' second number: is it in range, and the range in words. */
 const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, string]> = {
-  "stp/setportcost": [(v) => v >= 1 && v <= 200_000_000, "a path cost is 1-200000000"],
-  "stp/setportprio": [(v) => v >= 0 && v <= 240 && v % 16 === 0, "a port priority is 0-240 in steps of 16"],
+  "stp/setportcost": [(v) => within(v, PATH_COST), `a path cost is ${PATH_COST.join("-")}`],
+  "stp/setportprio": [
+    (v) => within(v, PORT_PRIORITY) && v % PORT_PRIORITY_STEP === 0,
+    `a port priority is ${PORT_PRIORITY.join("-")} in steps of ${PORT_PRIORITY_STEP}`,
+  ],
   "stp/setedge": [(v) => v === 0 || v === 1, "edge is 0 or 1"],
 };
 
@@ -108,7 +122,9 @@ function rangeOfPair(name: string, args: string): string | undefined {
   const [a, b, c] = ns as number[];
   if (name === "stp/settimers") {
     return ws.length === 3
-      ? `hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not ${args}`
+      ? `hello time is ${HELLO_TIME.join("-")}, max age ${MAX_AGE.join("-")}, forward delay ${
+        FORWARD_DELAY.join("-")
+      } (seconds), not ${args}`
       : undefined;
   }
   if (ws.length !== 2) return undefined;
@@ -119,7 +135,7 @@ function rangeOfPair(name: string, args: string): string | undefined {
   const value = STP_PORT_VALUE[name];
   if (value === undefined || c !== undefined) return undefined;
   if (!value[0](b!)) return `${value[1]}, not ${b}`;
-  if (a! < 1 || a! > 0xfff) return `spanning tree runs on ports 1-4095, not ${a}`;
+  if (!within(a!, STP_PORTS)) return `spanning tree runs on ports ${STP_PORTS.join("-")}, not ${a}`;
   return pastLastPort(a!);
 }
 

@@ -28,6 +28,18 @@
  * Linux bridge expects; it speaks RSTP again only after hearing an RST BPDU.
  */
 import { type Bpdu, BpduFlag, BpduRole, bridgeId, buildBpdu, parseBpdu } from "../wire/stp.ts";
+import {
+  BRIDGE_PRIORITY,
+  FORWARD_DELAY,
+  HELLO_TIME,
+  type Limits,
+  MAX_AGE,
+  PATH_COST,
+  PORT_PRIORITY,
+  PORT_PRIORITY_STEP,
+  STP_PORTS,
+  within,
+} from "./stp_limits.ts";
 
 /** A port's role (802.1D-2004 17.7). */
 export const Role = { Disabled: 0, Root: 1, Designated: 2, Alternate: 3, Backup: 4 } as const;
@@ -249,7 +261,7 @@ export class Rstp {
   constructor(options: RstpOptions, hooks: RstpHooks) {
     if (options.mac.length < 6) throw new RangeError("Expected a 6-byte bridge MAC");
     this.mac = options.mac.slice(0, 6);
-    this.#priority = checkRange("priority", options.priority ?? 32768, 0, 65535);
+    this.#priority = checkRange("priority", options.priority ?? 32768, BRIDGE_PRIORITY);
     this.#bridgeTimes = {
       messageAge: 0,
       maxAge: options.maxAge ?? 20,
@@ -327,7 +339,7 @@ export class Rstp {
 
   /** Sets a bridge parameter; the tree reconverges. */
   setPriority(priority: number): void {
-    this.#priority = checkRange("priority", priority, 0, 65535);
+    this.#priority = checkRange("priority", priority, BRIDGE_PRIORITY);
     this.#reselectAll();
   }
 
@@ -341,15 +353,15 @@ export class Rstp {
 
   /** Sets a port's path cost (1..200000000). */
   setPortPathCost(n: number, cost: number): void {
-    this.#port(n).pathCost = checkRange("path cost", cost, 1, 200_000_000);
+    this.#port(n).pathCost = checkRange("path cost", cost, PATH_COST);
     this.#reselectAll();
   }
 
   /** Sets a port's priority (0..240 in steps of 16). */
   setPortPriority(n: number, priority: number): void {
-    checkRange("port priority", priority, 0, 240);
-    if (priority % 16 !== 0) {
-      throw new RangeError(`Expected a port priority in steps of 16, found ${priority}`);
+    checkRange("port priority", priority, PORT_PRIORITY);
+    if (priority % PORT_PRIORITY_STEP !== 0) {
+      throw new RangeError(`Expected a port priority in steps of ${PORT_PRIORITY_STEP}, found ${priority}`);
     }
     this.#port(n).priority = priority;
     this.#reselectAll();
@@ -502,8 +514,10 @@ export class Rstp {
   #port(n: number): Port {
     let p = this.#ports.get(n);
     if (p !== undefined) return p;
-    if (!Number.isInteger(n) || n < 1 || n > 0xfff) {
-      throw new RangeError(`Expected a spanning tree port from 1 to 4095, found ${n}`);
+    if (!within(n, STP_PORTS)) {
+      throw new RangeError(
+        `Expected a spanning tree port from ${STP_PORTS[0]} to ${STP_PORTS[1]}, found ${n}`,
+      );
     }
     p = new Port(n, this.defaultPathCost, this.#bridgeTimes, this.#bridgeVector());
     this.#ports.set(n, p);
@@ -1327,9 +1341,9 @@ function pad4(n: number): string {
   return String(n).padStart(4, "0");
 }
 
-function checkRange(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`Expected ${name} from ${min} to ${max}, found ${value}`);
+function checkRange(name: string, value: number, limits: Limits): number {
+  if (!within(value, limits)) {
+    throw new RangeError(`Expected ${name} from ${limits[0]} to ${limits[1]}, found ${value}`);
   }
   return value;
 }
@@ -1342,7 +1356,7 @@ function checkRange(name: string, value: number, min: number, max: number): numb
  * @throws RangeError naming the value out of range
  */
 export function checkTimes(t: StpTimes): void {
-  checkRange("hello time", t.helloTime, 1, 10);
-  checkRange("max age", t.maxAge, 6, 40);
-  checkRange("forward delay", t.forwardDelay, 2, 30);
+  checkRange("hello time", t.helloTime, HELLO_TIME);
+  checkRange("max age", t.maxAge, MAX_AGE);
+  checkRange("forward delay", t.forwardDelay, FORWARD_DELAY);
 }

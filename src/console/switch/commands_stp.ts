@@ -16,6 +16,7 @@ import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
 import { renderTable } from "./tables.ts";
 import { checkTimes, Role, ROLE_NAMES, type Rstp, type StpPortView } from "../../switch/rstp.ts";
+import { BRIDGE_PRIORITY, STP_PORTS, within } from "../../switch/stp_limits.ts";
 
 const OFF = "spanning tree is off (turn it on with fstp/setfstp 1, or start the switch with --stp)";
 
@@ -25,7 +26,7 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
   // A port command: the port must be a spanning tree port and the tree running.
   const onPort = (args: string, count: number, act: (stp: Rstp, port: number, values: number[]) => void) => {
     const [port, ...values] = words(args).map(parseInteger);
-    if (words(args).length !== count || port === undefined || port < 1 || port > 0xfff) {
+    if (words(args).length !== count || port === undefined || !within(port, STP_PORTS)) {
       return fail(Errno.EINVAL);
     }
     if (port >= ctx.sw.numPorts || values.some((v) => v === undefined)) return fail(Errno.EINVAL);
@@ -108,7 +109,7 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
     listing: false,
     run: (args) => {
       const prio = parseInteger(args);
-      if (prio === undefined || prio < 0 || prio > 65535) return fail(Errno.EINVAL);
+      if (prio === undefined || !within(prio, BRIDGE_PRIORITY)) return fail(Errno.EINVAL);
       ctx.stpPriority = prio;
       engine.stp?.setPriority(prio);
       return ok();
