@@ -15,7 +15,7 @@ import { MgmtClient } from "../console/client.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import { poller } from "../io/poller.ts";
 import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
-import { labDir, labsBaseDir, NAME_PATTERN } from "../lab/names.ts";
+import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "../lab/names.ts";
 import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
@@ -105,7 +105,13 @@ export function labFileOf(command: string, arg: string | undefined, topo: string
   // Several here: for `down`, the one whose lab is up is the one meant.
   if (typeof lab !== "string" && lab.length > 1 && command === "down") {
     const up = new Set(listLabs());
-    const running = lab.filter((f) => up.has(nameInFile(f) ?? ""));
+    const running = lab.filter((f) => {
+      try {
+        return up.has(nameInFile(f) ?? "");
+      } catch {
+        return false; // read a moment ago by labFilesHere: gone since
+      }
+    });
     if (running.length === 1) lab = running[0]!;
   }
   if (typeof lab === "string") return lab;
@@ -350,22 +356,22 @@ function removeLog(name: string): void {
   } catch { /* none was written */ }
 }
 
-/** The `name` of lab file `file`, if it has one. */
+/**
+ * The `name` of lab file `file`, if it has one.
+ *
+ * @throws Deno's error when the file cannot be read
+ */
 function nameInFile(file: string): string | undefined {
-  try {
-    const name = parseDocument(Deno.readTextFileSync(file)).get("name");
-    return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
-  } catch {
-    return undefined;
-  }
+  const name = parseDocument(Deno.readTextFileSync(file)).get("name");
+  return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
 }
 
 /** The lab name an argument means: a lab file's `name`, or the name itself. */
 function labName(arg: string): string {
   try {
     if (Deno.statSync(arg).isFile) {
-      const name = parseDocument(Deno.readTextFileSync(arg)).get("name");
-      if (typeof name === "string" || typeof name === "number") return String(name);
+      const name = nameInFile(arg);
+      if (name !== undefined) return name;
       throw new UsageError(`${arg} has no lab name`);
     }
   } catch (err) {
@@ -441,10 +447,10 @@ function noSuchLab(name: string): UsageError {
 }
 
 /**
- * For a user who is not root: root's labs, which live apart (/run/vde) and
+ * For a user who is not root: root's labs, which live apart (ROOT_LABS_DIR) and
  * so are not this user's to list, named when there are any.
  */
-export function rootLabsHint(uid = Deno.uid(), base = "/run/vde"): string {
+export function rootLabsHint(uid = Deno.uid(), base = ROOT_LABS_DIR): string {
   if (uid === 0) return "";
   const labs: string[] = [];
   try {

@@ -41,9 +41,12 @@ export function tapName(lab: string, node: string, index: number): string {
   return `vt${digest.slice(0, MAX_IFNAME - 2 - tail.length)}${tail}`;
 }
 
+/** Where root's labs live (another user's are under their runtime directory). */
+export const ROOT_LABS_DIR = "/run/vde";
+
 /** Where every lab's runtime directory lives for this user. */
 export function labsBaseDir(): string {
-  if (Deno.uid() === 0) return "/run/vde";
+  if (Deno.uid() === 0) return ROOT_LABS_DIR;
   const xdg = Deno.env.get("XDG_RUNTIME_DIR");
   return xdg ? `${xdg}/vde` : `/tmp/vde-${Deno.uid()}`;
 }

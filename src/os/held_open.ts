@@ -13,10 +13,6 @@
  */
 import { C, cstr, errno, libc } from "../../ffi/libc.ts";
 
-const O_RDONLY = 0;
-const F_SETSIG = 10;
-const F_SETLEASE = 1024;
-const F_WRLCK = 1;
 /** Ignored unless handled: what a lease break signals instead of SIGIO, whose default ends the process. */
 const SIGURG = 23;
 
@@ -30,15 +26,15 @@ export function heldOpen(path: string): boolean {
 function askTheKernel(path: string): boolean | undefined {
   let fd: number;
   try {
-    fd = libc().open(cstr(path), O_RDONLY | C.O_CLOEXEC, 0);
+    fd = libc().open(cstr(path), C.O_RDONLY | C.O_CLOEXEC, 0);
   } catch {
     return undefined; // no FFI here
   }
   if (fd < 0) return undefined;
   try {
     // Someone opening the file in the microseconds the lease is held breaks it with a signal to us.
-    if (libc().fcntl(fd, F_SETSIG, SIGURG) !== 0) return undefined;
-    if (libc().fcntl(fd, F_SETLEASE, F_WRLCK) === 0) return false;
+    if (libc().fcntl(fd, C.F_SETSIG, SIGURG) !== 0) return undefined;
+    if (libc().fcntl(fd, C.F_SETLEASE, C.F_WRLCK) === 0) return false;
     return errno() === C.EAGAIN ? true : undefined;
   } finally {
     // Closing drops the lease with the descriptor.

@@ -132,6 +132,8 @@ export class RemoteConsole {
   /** True for a lab's console: `SW COMMAND` runs a command of its switch SW. */
   readonly lab: boolean;
   #remote: RemoteCommand[] = [];
+  /** Whether `help` was asked (a lab or switch without it is not asked again before every line). */
+  #learnt = false;
   /** A lab switch's commands, learnt from `SW help` at the first Tab after its name. */
   readonly #switchCommands = new Map<string, RemoteCommand[]>();
 
@@ -150,12 +152,13 @@ export class RemoteConsole {
   async #mayRunHostCommand(name: string): Promise<boolean> {
     if (!this.lab) return false;
     if (name === "exec") return true;
-    if (this.#remote.length === 0) await this.learnCommands();
+    if (!this.#learnt) await this.learnCommands();
     return !this.#remote.some((c) => c.path === name);
   }
 
   /** Learns the remote command set from `help`; a switch without `help` just gets no completion. */
   async learnCommands(): Promise<void> {
+    this.#learnt = true;
     try {
       const reply = await this.client.command("help");
       if (reply.code === 0 && reply.lines !== undefined) this.#remote = parseHelpListing(reply.lines);
