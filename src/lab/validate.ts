@@ -146,6 +146,12 @@ interface Entry {
   value: Node | null;
 }
 
+/** The items of a value that may be a list or one item (`routes: [a, b]` or `routes: a`); none when empty. */
+function itemsOf(e: Entry | undefined): Node[] {
+  if (e === undefined || e.value === null) return [];
+  return isSeq(e.value) ? (e.value.items as Node[]) : [e.value];
+}
+
 /** A link end as written, before ports are assigned. */
 interface RawEnd {
   node: string;
@@ -368,10 +374,8 @@ class Validator {
 
   /** A string or a list of strings; each item is checked by `check` at its own position. */
   #strings(e: Entry | undefined, what: string, check?: (s: string) => string | undefined): string[] {
-    if (e === undefined || e.value === null) return [];
-    const items: Node[] = isSeq(e.value) ? (e.value.items as Node[]) : [e.value];
     const out: string[] = [];
-    for (const item of items) {
+    for (const item of itemsOf(e)) {
       const v = isScalar(item) ? (item as Scalar).value : undefined;
       if (typeof v !== "string" && typeof v !== "number") {
         this.#error(item, `each item of ${what} must be a string`);
@@ -385,10 +389,8 @@ class Validator {
   }
 
   #ints(e: Entry | undefined, what: string, min: number, max: number): number[] {
-    if (e === undefined || e.value === null) return [];
-    const items: Node[] = isSeq(e.value) ? (e.value.items as Node[]) : [e.value];
     const out: number[] = [];
-    for (const item of items) {
+    for (const item of itemsOf(e)) {
       const v = isScalar(item) ? (item as Scalar).value : undefined;
       if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
         this.#error(
@@ -540,7 +542,7 @@ class Validator {
             ? undefined
             : `gateway ${via} is on none of ${name}'s subnets (${off}), which Linux refuses (Nexthop has invalid gateway)`;
         };
-        const devRoute = /\sdev\s/.test(String(e.get("routes")?.value ?? ""));
+        const devRoute = itemsOf(e.get("routes")).some((r) => isScalar(r) && /\sdev\s/.test(String(r.value)));
         return {
           kind,
           name,
