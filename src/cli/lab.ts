@@ -23,6 +23,7 @@ import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
+import { exampleNamedBy } from "../lab/examples.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
@@ -51,7 +52,13 @@ export function loadLab(
   try {
     text = Deno.readTextFileSync(file);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound ? "no such file" : (err as Error).message;
+    const example = exampleNamedBy(file);
+    const why = !(err instanceof Deno.errors.NotFound)
+      ? (err as Error).message
+      : example === undefined
+      ? "no such file"
+      // The README's `vde up examples/lan-nat.yaml`, typed where only the program was copied.
+      : `no such file (vde carries that example: vde example ${example} > ${example}.yaml; vde up ${example}.yaml)`;
     throw new UsageError(`cannot read ${file}: ${why}`);
   }
   // Relative rc and key files start where bring-up resolves them: the real lab file's directory.
@@ -523,6 +530,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up lab.yaml                  # build it, then the lab shell (Ctrl-D takes it down)",
         "vde up -d lab.yaml --http 9100   # in the background, with a live page on 127.0.0.1:9100",
         "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
+        "vde example lan-nat > lan.yaml   # that example where there is no examples/ (vde example lists them)",
         "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
       ),
     )

@@ -17,6 +17,7 @@ import { toPlugArgs } from "./vde_plug_args.ts";
 import { wirefilterCommand } from "./wirefilter.ts";
 import { labCommand } from "./lab.ts";
 import { graphCommand } from "./graph.ts";
+import { exampleCommand } from "./example.ts";
 
 /** The subcommands, in the order `vde --help` lists them. */
 export const vdeSubcommands: readonly Subcommand[] = [
@@ -31,6 +32,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
   captureCommand,
   labCommand,
   graphCommand,
+  exampleCommand,
 ];
 
 /** Runs `vde ARGS` and exits with its status. */

@@ -267,3 +267,25 @@ Deno.test("a user who is not root, finding no lab, is told of root's labs, which
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("vde example lists the carried labs and prints one; a missing examples/ file points to it", async () => {
+  const list = await vde(["example"]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^lan-nat {5}Two hosts on one switch, .*\nlossy-wan {3}Two sites/);
+  const one = await vde(["example", "stp-loop"]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.match(one.stdout, /^# Three switches in a triangle/);
+  const typo = await vde(["example", "lan-nta"]);
+  assert.equal(typo.code, 1);
+  assert.equal(
+    typo.stderr,
+    "vde: no example lan-nta (did you mean lan-nat?); the examples: lan-nat, lossy-wan, stp-loop, vlan-trunk\n",
+  );
+  const missing = await vde(["graph", "/nonexistent/examples/vlan-trunk.yaml"]);
+  assert.equal(missing.code, 1);
+  assert.equal(
+    missing.stderr,
+    "vde: cannot read /nonexistent/examples/vlan-trunk.yaml: no such file (vde carries that example: " +
+      "vde example vlan-trunk > vlan-trunk.yaml; vde up vlan-trunk.yaml)\n",
+  );
+});

@@ -1,10 +1,15 @@
 /**
  * Every example lab end to end: `vde up -d`, traffic across it, `vde
  * status`, `vde down`, and then nothing of the lab left on the machine.
+ * And the copies the program carries (src/lab/examples.ts) are examples/
+ * as it is: none left out, none stale, each printed without the schema
+ * line that names a checkout's file.
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { inHost, leftovers, pingCount, vde, withLabUp } from "./_helpers.ts";
+import { EXAMPLE_LABS, exampleNamedBy, exampleSummary, exampleText } from "../../src/lab/examples.ts";
+import { validateLab } from "../../src/lab/validate.ts";
 
 async function withLab(
   t: Deno.TestContext,
@@ -86,4 +91,41 @@ Deno.test("stp-loop example: spanning tree breaks the loop of three switches and
       .reduce((sum, m) => sum + Number(m[1]) + Number(m[2]), 0);
     assert.ok(loopFrames > 0 && loopFrames < 5000, `${loopFrames} frames on the loop links:\n${status}`);
   });
+});
+
+const EXAMPLES = new URL("../../examples/", import.meta.url);
+
+Deno.test("every file of examples/ is carried, with the same text", () => {
+  const files = [...Deno.readDirSync(EXAMPLES)].map((e) => e.name).filter((n) => n.endsWith(".yaml")).sort();
+  assert.deepEqual(Object.keys(EXAMPLE_LABS).sort(), files.map((n) => n.slice(0, -5)));
+  for (const file of files) {
+    assert.equal(EXAMPLE_LABS[file.slice(0, -5)], Deno.readTextFileSync(new URL(file, EXAMPLES)));
+  }
+});
+
+Deno.test("a printed example is a valid lab file without the schema line", () => {
+  for (const name of Object.keys(EXAMPLE_LABS)) {
+    const text = exampleText(name)!;
+    assert.doesNotMatch(text, /\$schema=/);
+    assert.match(text, /^# /, `${name} starts with its description`);
+    assert.notEqual(validateLab(text, { stp: true }).lab, undefined, name);
+  }
+  assert.equal(exampleText("nope"), undefined);
+});
+
+Deno.test("an example's summary is the first sentence of its comment, an 802.1Q left whole", () => {
+  assert.equal(
+    exampleSummary(EXAMPLE_LABS["lan-nat"]!),
+    "Two hosts on one switch, with NAT to the machine's network through a slirp",
+  );
+  assert.equal(
+    exampleSummary(EXAMPLE_LABS["vlan-trunk"]!),
+    "Two switches joined by an 802.1Q trunk carrying VLANs 10 and 20",
+  );
+});
+
+Deno.test("a lab file path names a carried example by its base name", () => {
+  assert.equal(exampleNamedBy("examples/lan-nat.yaml"), "lan-nat");
+  assert.equal(exampleNamedBy("/srv/labs/stp-loop.yml"), "stp-loop");
+  assert.equal(exampleNamedBy("lab.yaml"), undefined);
 });
