@@ -9,12 +9,12 @@
  * that stores it on `globalThis` (the key src/dataplane/worker_url.ts reads)
  * ahead of the CLI's bundle; at run time the workers start from blob URLs
  * of that code. Run from the checkout, nothing sets the key and the workers
- * start from their files as before.
+ * start from their files as before. The file starts with a `#!` line and is
+ * executable, so it is a command as it is.
  */
-import { WORKER_SOURCES_KEY, type WorkerName } from "../src/dataplane/worker_url.ts";
+import { WORKER_NAMES, WORKER_SOURCES_KEY, type WorkerName } from "../src/dataplane/worker_url.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const WORKERS: readonly WorkerName[] = ["rx_worker", "plug_worker", "switch_worker", "slirp_worker"];
 /**
  * Workers another worker starts: a vde:// link's receive thread, opened inside the slirp worker. A worker's
  * globalThis is its own, so each worker's code carries these sources in a prelude of its own. And a worker
@@ -24,6 +24,13 @@ const WORKERS: readonly WorkerName[] = ["rx_worker", "plug_worker", "switch_work
  * bundle failed at start ("Invalid URL: './rx_worker.ts' with base 'blob:null/...'").
  */
 const NESTED: readonly WorkerName[] = ["rx_worker"];
+/**
+ * The file runs as a command of its own (`./vde.js`, or copied to /usr/local/bin/vde), so `vde` is on the
+ * PATH for what runs it by name: `vde dpipe vde plug ...`, `cmd://vde plug ...`, `ssh host vde plug ...`,
+ * `sudo vde`. Deno takes a file without an extension as JavaScript; a `--daemon` copy re-runs the file
+ * with `deno run -A` (src/cli/daemon.ts).
+ */
+const SHEBANG = "#!/usr/bin/env -S deno run -A\n";
 const WORKER_BASE = JSON.stringify("file:///vde-bundle/src/dataplane/worker.js");
 
 /** `deno bundle` of one entry point, returned as text. */
@@ -47,24 +54,26 @@ const target = Deno.args[0] ?? new URL("dist/vde.js", ROOT).pathname;
 const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
 try {
   const sources: Partial<Record<WorkerName, string>> = {};
-  for (const name of WORKERS) {
+  for (const name of WORKER_NAMES) {
     sources[name] = await bundle(new URL(`src/dataplane/${name}.ts`, ROOT).pathname, tmp);
   }
   const nested = Object.fromEntries(NESTED.map((name) => [name, sources[name]]));
-  for (const name of WORKERS) {
+  for (const name of WORKER_NAMES) {
     const code = sources[name]!.replaceAll("import.meta.url", WORKER_BASE);
     sources[name] = NESTED.includes(name) ? code : preludeOf(nested) + code;
   }
   const main = await bundle(new URL("src/cli/vde.ts", ROOT).pathname, tmp);
-  // A shebang must stay the first line; the prelude goes right after it.
-  const shebang = main.startsWith("#!") ? main.slice(0, main.indexOf("\n") + 1) : "";
   const prelude = preludeOf(sources);
   const dir = target.slice(0, target.lastIndexOf("/"));
   if (dir !== "") await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(target, shebang + prelude + main.slice(shebang.length));
+  await Deno.writeTextFile(target, SHEBANG + prelude + main.replace(/^#!.*\n/, ""));
+  await Deno.chmod(target, 0o755);
   // Success was silent: say where the file is and how it runs.
   const mb = (await Deno.stat(target)).size / 1e6;
-  console.error(`wrote ${target} (${mb.toFixed(1)} MB); run it with: deno run -A ${target} --help`);
+  console.error(
+    `wrote ${target} (${mb.toFixed(1)} MB); run it with: deno run -A ${target} --help, ` +
+      `or as a command: install -m 755 ${target} /usr/local/bin/vde`,
+  );
 } finally {
   await Deno.remove(tmp, { recursive: true });
 }

@@ -12,8 +12,14 @@
 /** The global the bundle's prelude sets: worker name to its bundled source. */
 export const WORKER_SOURCES_KEY = "__vdeWorkerSources";
 
-/** The data-plane workers the bundle carries. */
-export type WorkerName = "rx_worker" | "plug_worker" | "switch_worker" | "slirp_worker";
+/**
+ * Every data-plane worker, by its file's name in this directory: what the bundle carries and what
+ * `deno compile` must `--include` (a worker started by URL is no static import either can follow).
+ */
+export const WORKER_NAMES = ["rx_worker", "plug_worker", "switch_worker", "slirp_worker"] as const;
+
+/** One of the data-plane workers. */
+export type WorkerName = typeof WORKER_NAMES[number];
 
 const blobUrls = new Map<WorkerName, string>();
 

@@ -4,11 +4,15 @@
  * (the receive thread of a vde:// link, `vde plug --thread`) start from code
  * inside the file, and Debian's vde_plug clients work through its switch (the
  * switch interop test, run against the bundle); `vde slirp` starts its worker, and the receive thread that
- * worker starts in turn.
+ * worker starts in turn. Copied to a bin directory it is a command (`vde`, by its #! line), whose --daemon
+ * copy runs the file again, and it carries the example labs. `deno task compile` (the release's binaries)
+ * includes the same workers.
  */
 import assert from "node:assert/strict";
 import { framed, FrameTap, reap, spawn, tagOf, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 import { pathExists, run, waitFor } from "../helpers/processes.ts";
+import { WORKER_NAMES } from "../../src/dataplane/worker_url.ts";
+import { compileArgs } from "../../scripts/compile.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -17,6 +21,35 @@ Deno.test("deno task bundle runs the bundle script that writes dist/vde.js", () 
   assert.equal(tasks.bundle, "deno run -A scripts/bundle.ts");
   assert.match(Deno.readTextFileSync(`${ROOT}scripts/bundle.ts`), /"dist\/vde\.js"/);
   assert.match(Deno.readTextFileSync(`${ROOT}.gitignore`), /^\/dist\/$/m);
+});
+
+Deno.test("every data-plane worker is in the bundle's list and in deno compile's --include, for the task and the release workflow", () => {
+  const files = [...Deno.readDirSync(`${ROOT}src/dataplane`)].map((e) => e.name)
+    .filter((n) => n.endsWith("_worker.ts")).map((n) => n.slice(0, -3)).sort();
+  assert.deepEqual([...WORKER_NAMES].sort(), files);
+  const args = compileArgs(["--target", "x86_64-unknown-linux-gnu", "--output", "dist/vde-x"]);
+  for (const name of files) {
+    assert.ok(
+      args.includes(`${ROOT}src/dataplane/${name}.ts`),
+      `${name} is not --include'd: ${args.join(" ")}`,
+    );
+  }
+  assert.deepEqual(args.slice(-5), [
+    "--target",
+    "x86_64-unknown-linux-gnu",
+    "--output",
+    "dist/vde-x",
+    `${ROOT}src/cli/vde.ts`,
+  ]);
+  assert.deepEqual(compileArgs([]).slice(-3), ["--output", "vde", `${ROOT}src/cli/vde.ts`]);
+  assert.equal(
+    JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.compile,
+    "deno run -A scripts/compile.ts",
+  );
+  // The release built its binaries with a list of its own, which lacked the switch and slirp workers.
+  const release = Deno.readTextFileSync(`${ROOT}.github/workflows/release.yml`);
+  assert.match(release, /deno task compile --target "\$target" --output "dist\/vde-\$target"/);
+  assert.doesNotMatch(release, /^\s*deno compile |--include/m);
 });
 
 Deno.test("the bundled vde.js alone runs offline: its worker threads forward and the switch passes interop with Debian's vde_plug", async () => {
@@ -38,6 +71,31 @@ Deno.test("the bundled vde.js alone runs offline: its worker threads forward and
     const vde = [Deno.execPath(), "run", "-A", "--no-remote", "--no-npm", `${tmp}/run/vde.js`];
     const version = await run([...vde, "--version"], { cwd: `${tmp}/run`, timeoutMs: 30_000 });
     assert.match(version.stdout, /^vde \d+\.\d+\.\d+/);
+
+    // Installed as a command, as a user drops it on a lab machine: run by its name from elsewhere (its #!
+    // line finds deno on the PATH), and a --daemon copy of itself starts from that file again.
+    await Deno.mkdir(`${tmp}/bin`);
+    await Deno.copyFile(`${tmp}/run/vde.js`, `${tmp}/bin/vde`);
+    const asCommand = {
+      cwd: tmp,
+      timeoutMs: 60_000,
+      env: { PATH: `${tmp}/bin:${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` },
+    };
+    const daemon = await run(["vde", "switch", "--sock", `${tmp}/s0`, "--daemon"], asCommand);
+    assert.match(
+      daemon.stderr,
+      /^vde switch: serving .*\/s0 with 32 ports, forwarding on a data-plane thread;/,
+    );
+    await run(["vde", "term", `${tmp}/s0`, "-c", "shutdown"], asCommand);
+    // The example labs are inside it: there is no examples/ beside it, and the README's command says so.
+    const example = await run(["vde", "example", "lan-nat"], asCommand);
+    assert.equal(
+      example.stdout,
+      Deno.readTextFileSync(`${ROOT}examples/lan-nat.yaml`).replace(/^# yaml-language-server: .*\n/, ""),
+    );
+    const up = await run(["vde", "up", "examples/lan-nat.yaml"], { ...asCommand, check: false });
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /no such file \(vde carries that example: vde example lan-nat > lan-nat\.yaml;/);
 
     // A frame from Debian's vde_plug on s1 crosses `vde plug --thread` (the plug worker) to s2, where
     // `vde plug vde://s2` (its receive thread) writes it to stdout.

@@ -6,10 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
+import { WORKER_NAMES } from "../../src/dataplane/worker_url.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-for (const name of ["rx_worker", "plug_worker", "switch_worker", "slirp_worker"]) {
+for (const name of WORKER_NAMES) {
   Deno.test(`the ${name}'s module graph holds no npm package (a bundled worker starts from a blob URL)`, async () => {
     const info = await run([Deno.execPath(), "info", "--json", `${ROOT}src/dataplane/${name}.ts`], {
       cwd: ROOT,
