@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { skipWithout } from "../helpers/processes.ts";
 import { splitCommands } from "../../src/cli/dpipe.ts";
 import {
   DebianSwitch,
@@ -92,7 +93,9 @@ Deno.test("vde dpipe reports a command it cannot run", async () => {
   );
 });
 
-Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", async () => {
+Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", async (t) => {
+  const debian = { vde_switch: "vde-switch", vde_plug: "vdeplug", wirefilter: "vde-wirefilter" };
+  if (await skipWithout(t, debian)) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-wf-" });
   const switches: DebianSwitch[] = [];
   const children: Deno.ChildProcess[] = [];

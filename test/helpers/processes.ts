@@ -501,6 +501,17 @@ export function skipUnlessRoot(t: Deno.TestContext): boolean {
   return skipUnless(t, hasRoot());
 }
 
+/**
+ * Skips as `skipUnless` does when one of `commands` (a Debian peer's executable, mapped to its package) is
+ * not on PATH: on a fresh machine `deno task test` says what to install rather than failing with NotFound.
+ */
+export async function skipWithout(t: Deno.TestContext, commands: Record<string, string>): Promise<boolean> {
+  for (const [command, pkg] of Object.entries(commands)) {
+    if (!(await hasCommand(command))) return skipUnless(t, `needs ${command} (Debian package ${pkg})`);
+  }
+  return false;
+}
+
 /** Pids of processes whose command line mentions `text` (a test's unique directory): what a test must not leave. */
 export function processesMentioning(text: string): number[] {
   const pids: number[] = [];

@@ -4,6 +4,7 @@
  * framed bytes each side writes must be exactly what our encoder produces.
  */
 import assert from "node:assert/strict";
+import { skipWithout } from "../helpers/processes.ts";
 import { schemes } from "../../src/link/registry.ts";
 import {
   assertSameBytes,
@@ -38,8 +39,10 @@ function assertExactFraming(tap: FrameTap, sent: Uint8Array[]): void {
 
 /** Runs `body` with a Debian switch and a Debian vde_plug on it; cleans up whatever happens. */
 async function withSwitchAndPlug(
+  t: Deno.TestContext,
   body: (dir: string, plug: Deno.ChildProcess, tap: FrameTap, children: Deno.ChildProcess[]) => Promise<void>,
 ): Promise<void> {
+  if (await skipWithout(t, { vde_switch: "vde-switch", vde_plug: "vdeplug" })) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-interop-stream-" });
   const children: Deno.ChildProcess[] = [];
   let sw: DebianSwitch | undefined;
@@ -70,25 +73,25 @@ async function exchange(a: Deno.ChildProcess, tapA: FrameTap, b: Deno.ChildProce
   assertExactFraming(tapA, ba);
 }
 
-Deno.test("Debian vde_plug carries frames framed by our encoder and frames them as our decoder expects", async () => {
-  await withSwitchAndPlug(async (dir, a, tapA, children) => {
+Deno.test("Debian vde_plug carries frames framed by our encoder and frames them as our decoder expects", async (t) => {
+  await withSwitchAndPlug(t, async (dir, a, tapA, children) => {
     const b = spawn("vde_plug", [dir]);
     children.push(b);
     await exchange(a, tapA, b, new FrameTap(b.stdout));
   });
 });
 
-Deno.test("vde plug with cmd://vde_plug speaks Debian vde_plug's framing on stdio and to the command", async () => {
-  await withSwitchAndPlug(async (dir, a, tapA, children) => {
+Deno.test("vde plug with cmd://vde_plug speaks Debian vde_plug's framing on stdio and to the command", async (t) => {
+  await withSwitchAndPlug(t, async (dir, a, tapA, children) => {
     const b = spawnVde(["plug", `cmd://vde_plug ${dir}`]);
     children.push(b);
     await exchange(a, tapA, b, new FrameTap(b.stdout));
   });
 });
 
-Deno.test("vde plug on a vde:// switch speaks Debian vde_plug's framing on stdio", async () => {
+Deno.test("vde plug on a vde:// switch speaks Debian vde_plug's framing on stdio", async (t) => {
   assert.ok(schemes().includes("vde"), "vde:// is registered");
-  await withSwitchAndPlug(async (dir, a, tapA, children) => {
+  await withSwitchAndPlug(t, async (dir, a, tapA, children) => {
     const b = spawnVde(["plug", dir]);
     children.push(b);
     await exchange(a, tapA, b, new FrameTap(b.stdout));
