@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { framed, FrameTap, reap, spawn, tagOf, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
-import { pathExists, run, waitFor } from "../helpers/processes.ts";
+import { pathExists, run, skipWithout, waitFor } from "../helpers/processes.ts";
 import { WORKER_NAMES } from "../../src/dataplane/worker_url.ts";
 import { compileArgs } from "../../scripts/compile.ts";
 
@@ -18,7 +18,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 
 Deno.test("deno task bundle runs the bundle script that writes dist/vde.js", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
-  assert.equal(tasks.bundle, "deno run -A scripts/bundle.ts");
+  assert.equal(tasks.bundle.command, "deno run -A scripts/bundle.ts");
   assert.match(Deno.readTextFileSync(`${ROOT}scripts/bundle.ts`), /"dist\/vde\.js"/);
   assert.match(Deno.readTextFileSync(`${ROOT}.gitignore`), /^\/dist\/$/m);
 });
@@ -43,7 +43,7 @@ Deno.test("every data-plane worker is in the bundle's list and in deno compile's
   ]);
   assert.deepEqual(compileArgs([]).slice(-3), ["--output", "vde", `${ROOT}src/cli/vde.ts`]);
   assert.equal(
-    JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.compile,
+    JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.compile.command,
     "deno run -A scripts/compile.ts",
   );
   // The release built its binaries with a list of its own, which lacked the switch and slirp workers.
@@ -52,41 +52,47 @@ Deno.test("every data-plane worker is in the bundle's list and in deno compile's
   assert.doesNotMatch(release, /^\s*deno compile |--include/m);
 });
 
-Deno.test("the bundled vde.js alone runs offline: its worker threads forward and the switch passes interop with Debian's vde_plug", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
-  const children: Deno.ChildProcess[] = [];
-  try {
-    // The task's script, writing where parallel runs cannot collide; then the file alone is copied to
-    // an empty directory, so nothing of the checkout (no worker file) is beside it.
-    const built = await run(
-      [Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/build/vde.js`],
-      {
-        timeoutMs: 180_000,
-      },
-    );
-    assert.match(built.stderr, /^wrote .*\/build\/vde\.js \(\d+\.\d MB\); run it with: deno run -A /);
-    await Deno.mkdir(`${tmp}/run`);
-    await Deno.copyFile(`${tmp}/build/vde.js`, `${tmp}/run/vde.js`);
-    await Deno.remove(`${tmp}/build`, { recursive: true });
-    const vde = [Deno.execPath(), "run", "-A", "--no-remote", "--no-npm", `${tmp}/run/vde.js`];
-    const version = await run([...vde, "--version"], { cwd: `${tmp}/run`, timeoutMs: 30_000 });
-    assert.match(version.stdout, /^vde \d+\.\d+\.\d+/);
+/**
+ * `deno task bundle`'s script, writing where parallel runs cannot collide; the file alone is then copied to
+ * an empty directory `${tmp}/run`, so nothing of the checkout (no worker file) is beside it. Returns the
+ * copy's path.
+ */
+async function bundleAlone(tmp: string): Promise<string> {
+  const built = await run(
+    [Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/build/vde.js`],
+    { timeoutMs: 180_000 },
+  );
+  assert.match(built.stderr, /^wrote .*\/build\/vde\.js \(\d+\.\d MB\); run it with: deno run -A /);
+  await Deno.mkdir(`${tmp}/run`);
+  await Deno.copyFile(`${tmp}/build/vde.js`, `${tmp}/run/vde.js`);
+  await Deno.remove(`${tmp}/build`, { recursive: true });
+  return `${tmp}/run/vde.js`;
+}
 
-    // Installed as a command, as a user drops it on a lab machine: run by its name from elsewhere (its #!
-    // line finds deno on the PATH), and a --daemon copy of itself starts from that file again.
+Deno.test("installed as a command, the bundle runs by its name: a --daemon switch, its console, the example labs it carries", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
+  const env = { PATH: `${tmp}/bin:${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` };
+  const shutdown = () => run(["vde", "term", `${tmp}/s0`, "-c", "shutdown"], { env, check: false });
+  try {
+    // As a user drops it on a lab machine: run by its name from elsewhere (its #! line finds deno on the
+    // PATH), and a --daemon copy of itself starts from that file again.
     await Deno.mkdir(`${tmp}/bin`);
-    await Deno.copyFile(`${tmp}/run/vde.js`, `${tmp}/bin/vde`);
+    await Deno.copyFile(await bundleAlone(tmp), `${tmp}/bin/vde`);
     const asCommand = {
       cwd: tmp,
       timeoutMs: 60_000,
-      env: { PATH: `${tmp}/bin:${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` },
+      env,
     };
     const daemon = await run(["vde", "switch", "--sock", `${tmp}/s0`, "--daemon"], asCommand);
     assert.match(
       daemon.stderr,
       /^vde switch: serving .*\/s0 with 32 ports, forwarding on a data-plane thread;/,
     );
-    await run(["vde", "term", `${tmp}/s0`, "-c", "shutdown"], asCommand);
+    assert.equal((await shutdown()).code, 0);
+    await waitFor(async () => !(await pathExists(`${tmp}/s0/ctl`, true)), {
+      timeoutMs: 30_000,
+      what: "the background switch to stop",
+    });
     // The example labs are inside it: there is no examples/ beside it, and the README's command says so.
     const example = await run(["vde", "example", "lan-nat"], asCommand);
     assert.equal(
@@ -96,6 +102,20 @@ Deno.test("the bundled vde.js alone runs offline: its worker threads forward and
     const up = await run(["vde", "up", "examples/lan-nat.yaml"], { ...asCommand, check: false });
     assert.equal(up.code, 1);
     assert.match(up.stderr, /no such file \(vde carries that example: vde example lan-nat > lan-nat\.yaml;/);
+  } finally {
+    if (await pathExists(`${tmp}/s0/ctl`, true)) await shutdown();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("the bundled vde.js alone runs offline: its worker threads forward and the switch passes interop with Debian's vde_plug", async (t) => {
+  if (await skipWithout(t, { vde_plug: "vdeplug" })) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
+  const children: Deno.ChildProcess[] = [];
+  try {
+    const vde = [Deno.execPath(), "run", "-A", "--no-remote", "--no-npm", await bundleAlone(tmp)];
+    const version = await run([...vde, "--version"], { cwd: `${tmp}/run`, timeoutMs: 30_000 });
+    assert.match(version.stdout, /^vde \d+\.\d+\.\d+/);
 
     // A frame from Debian's vde_plug on s1 crosses `vde plug --thread` (the plug worker) to s2, where
     // `vde plug vde://s2` (its receive thread) writes it to stdout.
@@ -172,4 +192,15 @@ Deno.test("the bundled vde.js alone runs offline: its worker threads forward and
     for (const child of children) await reap(child);
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("every deno task says what it is for, so `deno task` alone is the list of what to run", () => {
+  const tasks: Record<string, { description?: string; command?: string }> =
+    JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks;
+  for (const [name, task] of Object.entries(tasks)) {
+    assert.ok((task.description ?? "").length > 10, `${name} has no description`);
+    assert.ok((task.command ?? "").startsWith("deno "), `${name}: ${task.command}`);
+  }
+  assert.equal(tasks.vde?.command, "deno run -A src/cli/vde.ts");
+  assert.match(tasks.test?.command ?? "", /^deno test -A .* mod\.ts src\/ test\/$/);
 });
