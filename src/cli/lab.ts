@@ -598,8 +598,8 @@ export const labCommand: Subcommand = (program: Command) => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;
     // -V is commander's usual version flag (and vde_switch's -v is ours).
-    if (first === "-V") program.error(`error: unknown option '-V' (vde -v or --version prints the version)`);
-    if (first?.startsWith("-")) program.error(`error: unknown option '${first}'`);
+    if (first === "-V") program.error(`vde: unknown option '-V' (vde -v or --version prints the version)`);
+    if (first?.startsWith("-")) program.error(`vde: unknown option '${first}'`);
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
@@ -609,7 +609,7 @@ export const labCommand: Subcommand = (program: Command) => {
         : other !== undefined
         ? ` (${other})`
         : didYouMeanClause(near);
-      program.error(`error: unknown command '${first}'${hint}`);
+      program.error(`vde: unknown command '${first}'${hint}`);
     }
     if (!Deno.stdin.isTerminal()) {
       program.outputHelp();

@@ -24,11 +24,23 @@ export class ExitStatus extends Error {
   }
 }
 
+/**
+ * Commander's own errors (unknown option, missing argument) as ours are
+ * written: `vde: ...`, where commander says `error: ...`. A subcommand that
+ * adds a hint to them passes it as `hint`, which sees the line as printed.
+ */
+export function vdeErrors(hint: (text: string) => string = (text) => text): {
+  outputError: (text: string, write: (text: string) => void) => void;
+} {
+  return { outputError: (text, write) => write(hint(text.replace(/^error: /, "vde: "))) };
+}
+
 /** Builds the program with every subcommand registered. */
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")
     .description("Virtual Distributed Ethernet: switches, plugs and cables in one binary")
     .version(`vde ${VERSION}`, "-v, --version")
+    .configureOutput(vdeErrors())
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp(helpStyle)
     .exitOverride();
@@ -63,7 +75,7 @@ function helpAsFlag(program: Command, args: string[]): string[] {
       const near = suggestCommands(word, command.commands.map((c) => c.name()));
       const where = path.length === 0 ? "" : ` of vde ${path.join(" ")}`;
       return command.error(
-        `error: unknown command '${word}'${where}${didYouMeanClause(near)}`,
+        `vde: unknown command '${word}'${where}${didYouMeanClause(near)}`,
       );
     }
     command = sub;
