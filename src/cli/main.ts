@@ -45,7 +45,30 @@ export function buildProgram(subcommands: Subcommand[]): Command {
     .configureHelp(helpStyle)
     .exitOverride();
   for (const add of subcommands) add(program);
+  program.hook("preAction", (_program, action) => refuseEmptyPaths(action));
   return program;
+}
+
+/** Option values that name a place (given empty, a path with nothing in it), and what each is called. */
+const PATH_VALUE = /<(dir|path|file|vnl)>/;
+const PATH_NOUN: Record<string, string> = { dir: "directory", path: "path", file: "file name", vnl: "VNL" };
+
+/**
+ * `--sock ''` (an unset shell variable: `--sock "$DIR"`) is refused as
+ * commander refuses a missing value, in the same words for every command,
+ * rather than failing later as a path with nothing in it.
+ */
+function refuseEmptyPaths(command: Command): void {
+  for (const option of command.options) {
+    const kind = PATH_VALUE.exec(option.flags)?.[1];
+    if (kind === undefined) continue;
+    const value: unknown = command.getOptionValue(option.attributeName());
+    if (value === "" || (Array.isArray(value) && value.includes(""))) {
+      command.error(
+        `vde: option '${option.flags}' is empty: give a ${PATH_NOUN[kind]} (an unset shell variable?)`,
+      );
+    }
+  }
 }
 
 /**
