@@ -50,7 +50,11 @@ export interface CableClientOptions {
 }
 
 /** The listener's refusals that no retry mends: the two ends' keys, modes or versions differ. */
-const FINAL_REFUSALS: ReadonlySet<number> = new Set([Status.wrongKey, Status.modeMismatch, Status.badVersion]);
+const FINAL_REFUSALS: ReadonlySet<number> = new Set([
+  Status.wrongKey,
+  Status.modeMismatch,
+  Status.badVersion,
+]);
 
 /** Connection attempts shorter than this do not reset the back-off. */
 const STABLE_MS = 5_000;

@@ -267,7 +267,7 @@ export function wirefilterCommands(ctx: WirefilterContext): CommandRegistry {
       listing: false,
       run: (args) => {
         const v = parseSetting(param, args);
-        if (isValueError(v)) return failure(`${path}: ${v.error}`, Errno.EINVAL);
+        if (isValueError(v)) return failure(v.error, Errno.EINVAL);
         return f.set(param, v) === "ok" ? ok() : fail(Errno.EINVAL);
       },
     });

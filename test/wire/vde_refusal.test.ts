@@ -19,7 +19,11 @@ Deno.test("a long reason is cut one byte short of an address, so the client stil
 Deno.test("a refusal read from the switch is hostile: control bytes and non-ASCII are replaced, an address or nothing is no reason", () => {
   assert.equal(parseRefusal(new TextEncoder().encode("port\x1b[2J busy\u00e9")), "port?[2J busy?");
   assert.equal(parseRefusal(new Uint8Array(0)), null, "vde_switch closes without a word");
-  assert.equal(parseRefusal(new Uint8Array([0x62, 0, 0x63])), "b?c", "a NUL is replaced, not taken as the end");
+  assert.equal(
+    parseRefusal(new Uint8Array([0x62, 0, 0x63])),
+    "b?c",
+    "a NUL is replaced, not taken as the end",
+  );
   assert.equal(parseRefusal(buildSockaddrUn("/tmp/net/001.7")), null, "an accepted reply is no refusal");
   assert.equal(buildRefusal("caf\u00e9\n")[0], 0x63, "a printable first byte is never AF_UNIX (1)");
   assert.equal(new TextDecoder().decode(buildRefusal("caf\u00e9\n")), "caf?");
