@@ -19,7 +19,7 @@ import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
-import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 
@@ -357,10 +357,7 @@ const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok:
   delay: parseDuration,
   jitter: parseDuration,
   rate: parseRate,
-  mtu: (v) =>
-    /^\d+$/.test(v)
-      ? { ok: true, value: Number(v) }
-      : { ok: false, error: `mtu must be a number, got "${v}"` },
+  mtu: parseLinkMtu,
 };
 
 /**
