@@ -10,14 +10,16 @@
  * id, so the listener puts the cable back on the same switch port; the id
  * is stable across restarts of this process (see `defaultSessionId`), which
  * is how a restarted `vde cable connect` resumes its port. Closing the
- * session stops the loop.
+ * session stops the loop. So does a listener refusing for a wrong key, a
+ * plain/sealed mismatch or a protocol version: no retry mends those, and
+ * retrying forever would only hide them; `refusal` then says why.
  */
 import { type CableLogger, closeLine, type ConnectionInfo, openLine } from "./cable_log.ts";
 import { CableConnection } from "./connection.ts";
 import { clientHandshake, HandshakeError } from "./handshake.ts";
 import type { CableKey } from "./key.ts";
 import { CableSession } from "./session.ts";
-import { SESSION_ID_SIZE } from "../wire/cable_handshake.ts";
+import { SESSION_ID_SIZE, Status } from "../wire/cable_handshake.ts";
 
 /** Options of a connecting cable. */
 export interface CableClientOptions {
@@ -47,6 +49,13 @@ export interface CableClientOptions {
   localPort?: () => number | undefined;
 }
 
+/** The listener's refusals that no retry mends: the two ends' keys, modes or versions differ. */
+const FINAL_REFUSALS: ReadonlySet<number> = new Set([
+  Status.wrongKey,
+  Status.modeMismatch,
+  Status.badVersion,
+]);
+
 /** Connection attempts shorter than this do not reset the back-off. */
 const STABLE_MS = 5_000;
 
@@ -68,6 +77,8 @@ export class CableClient extends CableSession {
   farPort = 0;
   /** Connection attempts that failed (refused, wrong key, no answer). */
   failures = 0;
+  /** Why the listener refused the cable for good (wrong key, mode, version); null while it may retry. */
+  refusal: string | null = null;
   #firstResolve!: () => void;
   #wakeSleep: (() => void) | null = null;
   #lastFailure = "";
@@ -109,6 +120,11 @@ export class CableClient extends CableSession {
       } catch (err) {
         this.failures++;
         outcome = `cannot connect to ${target}: ${connectFailure(err)}`;
+        if (err instanceof HandshakeError && FINAL_REFUSALS.has(err.status ?? Status.ok)) {
+          this.refusal = outcome;
+          this.close(outcome);
+          return;
+        }
         // With `once` the close reason is the one report; the owner says it.
         if (!o.once) this.#logFailure(outcome, `; retrying in ${(delay / 1000).toFixed(1)} s`);
       }
@@ -154,7 +170,6 @@ export class CableClient extends CableSession {
       try {
         conn.close();
       } catch { /* closed by the deadline */ }
-      if (err instanceof HandshakeError) throw new Error(err.message);
       throw err;
     }
     if (this.isClosed) {

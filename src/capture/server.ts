@@ -25,6 +25,7 @@ import {
   RECORD_DROPS,
   RECORD_ERROR,
   RECORD_FRAME,
+  RECORD_NOTICE,
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
@@ -110,6 +111,14 @@ export class CaptureServer {
       return;
     }
     queue.pushBytes(encodeRecord(RECORD_ACCEPTED, 0, 0, 0, 0, EMPTY));
+    // A VLAN not made yet is waited for, as tcpdump's `vlan 20` waits for frames that may come: a capture
+    // started before `vlan/create` sees the VLAN's first frames. The user is told, not left guessing.
+    const vlan = request.vlan;
+    if (vlan !== undefined && !this.#sw.engine.vlanExists(vlan)) {
+      const notice = `VLAN ${vlan} does not exist yet on this switch; ` +
+        `capturing its frames once it does (vlan/create ${vlan})`;
+      queue.pushBytes(encodeRecord(RECORD_NOTICE, 0, 0, 0, 0, encoder.encode(notice)));
+    }
     const seen = new Set<number>();
     // Ports named in the request are announced at once, so the file has their interfaces before any
     // frame: a reader that needs one to start (libpcap, `-w - | tcpdump -r -`) does not wait for

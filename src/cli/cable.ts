@@ -138,8 +138,9 @@ async function connect(address: string, flags: CableFlags): Promise<void> {
     const reason = await Promise.race([plug(local, client), signals.stopped]);
     local.close();
     client.close();
-    // One line per event: a failed --once cable is reported as the command's error only.
-    if (flags.once && client.failures > 0) throw new UsageError(reason);
+    // One line per event: a failed --once cable, or one refused for good (a wrong key), is reported as the
+    // command's error only.
+    if ((flags.once && client.failures > 0) || client.refusal !== null) throw new UsageError(reason);
     log("vde cable", `cable to ${address} ended: ${reason}`);
   } catch (err) {
     local.close();

@@ -28,6 +28,7 @@ import {
   RECORD_DROPS,
   RECORD_ERROR,
   RECORD_FRAME,
+  RECORD_NOTICE,
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
 import { counted } from "../counted.ts";
@@ -221,6 +222,8 @@ export async function runCapture(
           writer().setDropped(r.port, r.value);
         } else if (r.type === RECORD_ACCEPTED) {
           writer();
+        } else if (r.type === RECORD_NOTICE) {
+          console.error(`vde: ${target}: ${new TextDecoder().decode(r.payload)}`);
         } else if (r.type === RECORD_ERROR) {
           failure = new TextDecoder().decode(r.payload);
           return "refused";

@@ -21,6 +21,7 @@ import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
+import { describeChanges, labChanges, namesInListing, type RunningNames } from "../lab/changes.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
@@ -200,8 +201,40 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
 }
 
+/**
+ * Refuses `vde up FILE` of a running lab whose FILE was edited since, saying
+ * what the running lab does not follow (nodes and links removed from the
+ * file or added to it) and how to apply it: a running lab never follows its
+ * file, and the plain "already up" would let an edit pass for applied.
+ */
+async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
+  const old = readState(lab.name);
+  if (old === undefined || old.file !== file || !ownerRuns(old.pid)) return;
+  let running: RunningNames;
+  try {
+    const client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
+    try {
+      running = {
+        nodes: namesInListing((await client.command("nodes")).lines ?? []),
+        links: namesInListing((await client.command("links")).lines ?? []),
+      };
+    } finally {
+      client.close();
+    }
+  } catch {
+    return; // Not answering: the plain refusal says it is up.
+  }
+  const changes = describeChanges(labChanges(running, lab));
+  if (changes === undefined) return;
+  throw new UsageError(
+    `lab ${lab.name} is already up (pid ${old.pid}) and does not follow edits to ${file}: ${changes}; ` +
+      `\`vde up -c ${file}\` takes it down and brings the file up`,
+  );
+}
+
 /** Runs a lab until a signal, `down` or the end of the shell. */
 async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
+  if (!isDaemonChild() && source !== null) await refuseEditedRunningLab(lab, source.path);
   if (!isDaemonChild()) checkCanStart(lab, undefined, source?.path);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
@@ -606,8 +639,8 @@ export const labCommand: Subcommand = (program: Command) => {
     // Plain `vde` only: anything else on the line is a subcommand that does not exist.
     const [first] = program.args;
     // -V is commander's usual version flag (and vde_switch's -v is ours).
-    if (first === "-V") program.error(`error: unknown option '-V' (vde -v or --version prints the version)`);
-    if (first?.startsWith("-")) program.error(`error: unknown option '${first}'`);
+    if (first === "-V") program.error(`vde: unknown option '-V' (vde -v or --version prints the version)`);
+    if (first?.startsWith("-")) program.error(`vde: unknown option '${first}'`);
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
@@ -617,7 +650,7 @@ export const labCommand: Subcommand = (program: Command) => {
         : other !== undefined
         ? ` (${other})`
         : didYouMeanClause(near);
-      program.error(`error: unknown command '${first}'${hint}`);
+      program.error(`vde: unknown command '${first}'${hint}`);
     }
     if (!Deno.stdin.isTerminal()) {
       program.outputHelp();

@@ -24,16 +24,51 @@ export class ExitStatus extends Error {
   }
 }
 
+/**
+ * Commander's own errors (unknown option, missing argument) as ours are
+ * written: `vde: ...`, where commander says `error: ...`. A subcommand that
+ * adds a hint to them passes it as `hint`, which sees the line as printed.
+ */
+export function vdeErrors(hint: (text: string) => string = (text) => text): {
+  outputError: (text: string, write: (text: string) => void) => void;
+} {
+  return { outputError: (text, write) => write(hint(text.replace(/^error: /, "vde: "))) };
+}
+
 /** Builds the program with every subcommand registered. */
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")
     .description("Virtual Distributed Ethernet: switches, plugs and cables in one binary")
     .version(`vde ${VERSION}`, "-v, --version")
+    .configureOutput(vdeErrors())
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp(helpStyle)
     .exitOverride();
   for (const add of subcommands) add(program);
+  program.hook("preAction", (_program, action) => refuseEmptyPaths(action));
   return program;
+}
+
+/** Option values that name a place (given empty, a path with nothing in it), and what each is called. */
+const PATH_VALUE = /<(dir|path|file|vnl)>/;
+const PATH_NOUN: Record<string, string> = { dir: "directory", path: "path", file: "file name", vnl: "VNL" };
+
+/**
+ * `--sock ''` (an unset shell variable: `--sock "$DIR"`) is refused as
+ * commander refuses a missing value, in the same words for every command,
+ * rather than failing later as a path with nothing in it.
+ */
+function refuseEmptyPaths(command: Command): void {
+  for (const option of command.options) {
+    const kind = PATH_VALUE.exec(option.flags)?.[1];
+    if (kind === undefined) continue;
+    const value: unknown = command.getOptionValue(option.attributeName());
+    if (value === "" || (Array.isArray(value) && value.includes(""))) {
+      command.error(
+        `vde: option '${option.flags}' is empty: give a ${PATH_NOUN[kind]} (an unset shell variable?)`,
+      );
+    }
+  }
 }
 
 /**
@@ -63,7 +98,7 @@ function helpAsFlag(program: Command, args: string[]): string[] {
       const near = suggestCommands(word, command.commands.map((c) => c.name()));
       const where = path.length === 0 ? "" : ` of vde ${path.join(" ")}`;
       return command.error(
-        `error: unknown command '${word}'${where}${didYouMeanClause(near)}`,
+        `vde: unknown command '${word}'${where}${didYouMeanClause(near)}`,
       );
     }
     command = sub;

@@ -23,7 +23,7 @@ import {
 import { examples } from "./help.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
-import { type Subcommand, UsageError } from "./main.ts";
+import { type Subcommand, UsageError, vdeErrors } from "./main.ts";
 
 /** Parsed flags of `vde slirp`. */
 export interface SlirpCliOptions {
@@ -141,7 +141,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
 
 /** Commander's "unknown option" line with how slirp:// or QEMU spell that option, when they do. */
 export function withOptionHint(text: string): string {
-  const m = /^(error: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
+  const m = /^(vde: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
   const hint = m === null
     ? undefined
     : m[2] === "hostfwd"
@@ -155,7 +155,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
   program.command("slirp")
     .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
     // `--restricted` or QEMU's `--hostfwd` are a libslirp user's first guesses: say how they are written here.
-    .configureOutput({ outputError: (text, write) => write(withOptionHint(text)) })
+    .configureOutput(vdeErrors(withOptionHint))
     .option("-s, --sock <dir>", "socket directory of the switch (required)")
     .option(
       "-f, --forward <spec>",

@@ -27,7 +27,8 @@ import { log } from "../log.ts";
 import { parseOctalMode } from "../vde/permissions.ts";
 import { MAX_FRAME_IN } from "../wire/stream_framing.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
-import { isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
+import { isValueError, LR, RL, type WireSetting } from "../wirefilter/value.ts";
+import { parseSetting } from "../wirefilter/limits.ts";
 import {
   WIREFILTER_GREETING,
   WIREFILTER_PROMPT,
@@ -81,8 +82,8 @@ export function splitVdePlug(text: string): [string, string] {
 }
 
 /** Parses one value option, as a UsageError when it has no number. */
-export function parseValueOption(option: string, text: string): WireSetting {
-  const v = parseWireValue(text);
+export function parseValueOption(option: string, param: ParamName, text: string): WireSetting {
+  const v = parseSetting(param, text);
   if (isValueError(v)) throw new UsageError(`--${option}: ${v.error}`);
   return v;
 }
@@ -347,7 +348,7 @@ async function openSide(vnl: string): Promise<Link> {
 export const wirefilterCommand: Subcommand = (program: Command) => {
   const settings: [ParamName, WireSetting][] = [];
   const value = (option: string, param: ParamName) => (text: string) => {
-    settings.push([param, parseValueOption(option, text)]);
+    settings.push([param, parseValueOption(option, param, text)]);
     return text;
   };
   const syntax = "[LR|RL]VALUE[+DELTA][K|M|G][U|N]";

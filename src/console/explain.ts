@@ -12,6 +12,7 @@ import { type CommandRegistry, parseLine } from "./registry.ts";
 import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, NO_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
+import { SNOOPING_OFF } from "./switch/commands_mcast.ts";
 import { MAX_NODES } from "../wirefilter/filter.ts";
 import {
   BRIDGE_PRIORITY,
@@ -195,7 +196,8 @@ export function invalidHint(name: string, args: string): string | undefined {
   }
   const past = portPastLast(name, args) ?? rangeOfPair(name, args);
   if (past !== undefined) return past;
-  const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
+  // Our switch says these in words; a switch of an older vde answers the bare code.
+  const off = SNOOPING_OFF;
   if (name === "mcast/querier") return parseSwitch(args) === undefined ? undefined : off;
   if (name !== "mcast/router") return undefined;
   // Read as the command reads them, so a hint never contradicts its usage.

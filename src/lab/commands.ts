@@ -19,7 +19,7 @@ import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
-import { parseDuration, parsePercent, parseRate } from "./values.ts";
+import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 
@@ -132,6 +132,7 @@ const LAB_COMMANDS: [string, string, string][] = [
     "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
   ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
+  ["del", "NODE|A-B", "not live: says how to cut a link now, or remove it with vde up -c"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
   ["down", "", "take the lab down and exit"],
@@ -294,6 +295,7 @@ export function labCommands(
   run("link", false, (args) => linkCommand(r, args));
   run("add", false, (args) => addCommand(r, args, addNode));
   run("use", false, () => failure("`use` works in the interactive shell"));
+  run("del", false, (args) => delCommand(r, args.trim()));
   run("save", false, async (args) => {
     try {
       const path = await hooks.save(args.trim() || undefined);
@@ -355,11 +357,32 @@ const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok:
   delay: parseDuration,
   jitter: parseDuration,
   rate: parseRate,
-  mtu: (v) =>
-    /^\d+$/.test(v)
-      ? { ok: true, value: Number(v) }
-      : { ok: false, error: `mtu must be a number, got "${v}"` },
+  mtu: parseLinkMtu,
 };
+
+/**
+ * `del`: a running lab only grows. Taking a node or link out of it live
+ * would have to undo its part of the bring-up alone (namespaces, taps,
+ * ports, addresses, routes that others use), which the lab does only as a
+ * whole; so `del` says what does the job instead, and changes nothing.
+ */
+function delCommand(r: LabRunner, what: string): Reply {
+  if (what === "") return failure("usage: del NODE|A-B");
+  const apply = "remove it from the lab file (`save` writes the running lab there) and run `vde up -c FILE`";
+  const link = r.findLink(what);
+  if (link !== undefined) {
+    return failure(
+      `a running lab does not remove links: \`link ${link.name} down\` cuts it now (ports go down at both ends); ` +
+        `to remove it, ${apply}`,
+      Errno.EOPNOTSUPP,
+    );
+  }
+  if (r.lab.nodes.some((n) => n.name === what)) {
+    return failure(`a running lab does not remove nodes: to remove ${what}, ${apply}`, Errno.EOPNOTSUPP);
+  }
+  const names = r.lab.nodes.map((n) => n.name).join(" ") || "none";
+  return failure(`no node or link ${what} (nodes: ${names}; \`links\` lists the links)`, Errno.ENOENT);
+}
 
 function linkCommand(r: LabRunner, args: string): Reply {
   const words = args.split(/\s+/).filter((w) => w !== "");

@@ -32,6 +32,7 @@ import {
   ipv4InSubnet,
   isIp,
   isIpv4,
+  LINK_MTU,
   parseCidr,
   type Parsed,
   parseDuration,
@@ -644,7 +645,7 @@ class Validator {
         jitter: this.#value(e.get("jitter"), "jitter", parseDuration),
         dup: this.#value(e.get("dup"), "dup", parsePercent),
         rate: this.#value(e.get("rate"), "rate", parseRate),
-        mtu: this.#int(e.get("mtu"), "mtu", 68, 65535),
+        mtu: this.#int(e.get("mtu"), "mtu", ...LINK_MTU),
       };
       for (const k of Object.keys(impair) as (keyof Impairments)[]) {
         if (impair[k] === undefined) delete impair[k];

@@ -5,6 +5,7 @@
  */
 
 import { inPrefix, parseIpText, parsePrefixText } from "../wire/ip_address.ts";
+import { WIRE_LIMITS } from "../wirefilter/limits.ts";
 
 /** A parsed value or why it was refused. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -31,14 +32,30 @@ export function parsePercent(v: unknown): Parsed<number> {
 
 const TIME_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, us: 0.001 };
 
-/** `5ms`, `1s`, `250us` or a bare number of ms: milliseconds. */
+/** `5ms`, `1s`, `250us` or a bare number of ms: milliseconds, at most a wirefilter delay's limit (a day). */
 export function parseDuration(v: unknown): Parsed<number> {
   const m = NUMBER_UNIT.exec(String(v));
   const unit = m?.[2]?.toLowerCase();
   if (m === null || unit === undefined || !(unit in TIME_UNITS) || typeof v === "boolean") {
     return bad(`expected a duration such as 5ms or 1s, got ${JSON.stringify(v)}`);
   }
-  return ok(Number(m[1]) * TIME_UNITS[unit]!);
+  const ms = Number(m[1]) * TIME_UNITS[unit]!;
+  const max = WIRE_LIMITS.delay.max;
+  return ms > max
+    ? bad(`a link's delay is at most ${max / 1000}s (a day), got ${JSON.stringify(v)}`)
+    : ok(ms);
+}
+
+/** A link's MTU, in the file and the shell alike: IPv4's least (68) to a 16-bit length. */
+export const LINK_MTU = [68, 65535] as const;
+
+/** A link's MTU as a whole number within LINK_MTU. */
+export function parseLinkMtu(v: unknown): Parsed<number> {
+  const [min, max] = LINK_MTU;
+  const text = String(v).trim();
+  return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
+    ? ok(Number(text))
+    : bad(`mtu must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
 }
 
 const RATE_UNITS: Record<string, number> = {

@@ -31,6 +31,7 @@ import { C, libc } from "../../ffi/libc.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
+import { parseRefusal } from "../wire/vde_refusal.ts";
 import { userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
@@ -258,9 +259,9 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
     if (reply.length < SOCKADDR_UN_LEN) {
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
-      throw new Error(
-        `the switch at ${dir} refused the connection${port} (port busy, out of range, or none free)`,
-      );
+      // Ours says why; vde_switch only closes, and then the reason is one of these.
+      const why = parseRefusal(reply) ?? "port busy, out of range, or none free";
+      throw new Error(`the switch at ${dir} refused the connection${port}: ${why}`);
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);

@@ -27,7 +27,8 @@ import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { splitVnlOptions, unknownOption } from "./vnl_params.ts";
 import { openLink, type OpenOptions, registerScheme } from "./registry.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
-import { type Dir, isValueError, LR, parseWireValue, RL, type WireSetting } from "../wirefilter/value.ts";
+import { type Dir, isValueError, LR, RL, type WireSetting } from "../wirefilter/value.ts";
+import { parseSetting } from "../wirefilter/limits.ts";
 import {
   WIREFILTER_GREETING,
   WIREFILTER_PROMPT,
@@ -234,7 +235,7 @@ export function parseWireVnl(rest: string): WireVnl {
     const param = PARAM_OF[key];
     if (param !== undefined) {
       if (value === undefined) throw new Error(`wire:// option ${key} needs a value, e.g. ${key}=10`);
-      const v = parseWireValue(value);
+      const v = parseSetting(param, value);
       if (isValueError(v)) throw new Error(`wire:// option ${key}: ${v.error}`);
       if (v.node !== 0) throw new Error(`wire:// option ${key}: Markov nodes are set on the console`);
       out.settings.push([param, v]);

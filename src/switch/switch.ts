@@ -289,7 +289,7 @@ export class Switch {
     if (req.port !== undefined) {
       const p = req.port;
       if (!Number.isInteger(p) || p < 0 || p >= n) {
-        throw new PortRefused(`port ${p} is out of range (0-${n - 1})`);
+        throw new PortRefused(`port ${p} is out of range: the switch has ${n} ports, 0 to ${n - 1}`);
       }
       const state = this.#ports[p];
       if (state !== undefined && state.endpoints.length > 0 && state.uid !== uid) {

@@ -11,7 +11,8 @@
  * unlinks its path right after the reply) and answers with that path. The
  * endpoint lives exactly as long as the ctl connection. Unlike Debian's
  * switch, every refused request closes the ctl connection with a log line
- * that says why, so a client never hangs.
+ * that says why, so a client never hangs; the reason is written to the
+ * client first (wire/vde_refusal.ts), so ours can say it too.
  *
  * Who a client is comes from the kernel, not from the request: the ctl
  * connection's peer credentials (SO_PEERCRED) give its uid and gid, and
@@ -38,6 +39,7 @@ import { ownerAndMode, userName } from "../os/users.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
+import { buildRefusal } from "../wire/vde_refusal.ts";
 import {
   MAX_DESCRIPTION_LEN,
   MAX_REQUEST_LEN,
@@ -369,8 +371,10 @@ export class VdeSwitchServer {
     }
   }
 
-  #refuse(conn: StreamConn, reason: string): void {
+  async #refuse(conn: StreamConn, reason: string): Promise<void> {
     this.#log(`refused a client: ${reason}`);
+    // A few bytes into an empty socket buffer: the write does not wait on the client.
+    await conn.writeAll(buildRefusal(reason)).catch(() => {});
     try {
       conn.close();
     } catch { /* already closed */ }

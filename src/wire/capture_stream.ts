@@ -14,6 +14,8 @@
  * - ACCEPTED: the request was taken, sent first (the client then starts its
  *   file: a refused capture leaves one it names untouched). A client that
  *   knows no ACCEPTED skips it, as any record type it does not know.
+ * - NOTICE: something the user should know about a capture that goes on
+ *   (the VLAN asked for does not exist yet); payload: one line.
  * The decoder treats the switch's bytes as hostile like any other input:
  * a record longer than the largest frame ends the stream.
  */
@@ -32,6 +34,7 @@ export const RECORD_FRAME = 2;
 export const RECORD_DROPS = 3;
 export const RECORD_ERROR = 4;
 export const RECORD_ACCEPTED = 5;
+export const RECORD_NOTICE = 6;
 
 export const RECORD_HEADER = 20;
 /** Longest payload a decoder accepts: a VDE jumbo frame with room to spare. */

@@ -7,16 +7,18 @@
  * `logout`, `shutdown`, and our `counters`.
  *
  * Listings keep wirefilter's layout, so `showinfo` reads as it does there.
- * Where we differ: a value with no number in it, or a bad integer, is
- * answered `1022 Invalid argument` instead of a silent success; `logout`
+ * Where we differ: a value with no number in it, out of its range (`loss
+ * 150`, limits.ts), or a bad integer, is answered `1022 Invalid argument`
+ * (with the range in words) instead of a silent success; `logout`
  * answers `9999 END OF SESSION` as vde_switch does (wirefilter prints
  * `1-01 Unknown error -1`); commands match by whole word.
  */
 import { addSessionEndCommands, readScript } from "../console/session_commands.ts";
-import { CommandRegistry, fail, listing, ok, type Session } from "../console/registry.ts";
+import { CommandRegistry, fail, failure, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply, resultLine } from "../console/reply_format.ts";
 import type { DirectionCounters, ParamName, WireFilter } from "./filter.ts";
-import { formatG, formatWireValue, isValueError, LR, parseWireValue, readNumber, RL } from "./value.ts";
+import { formatG, formatWireValue, isValueError, LR, readNumber, RL } from "./value.ts";
+import { parseSetting } from "./limits.ts";
 
 /** First line of the banner a management client sees. */
 export const WIREFILTER_BANNER = "VDE wirefilter V.2.3.2";
@@ -264,8 +266,8 @@ export function wirefilterCommands(ctx: WirefilterContext): CommandRegistry {
       help,
       listing: false,
       run: (args) => {
-        const v = parseWireValue(args);
-        if (isValueError(v)) return fail(Errno.EINVAL);
+        const v = parseSetting(param, args);
+        if (isValueError(v)) return failure(v.error, Errno.EINVAL);
         return f.set(param, v) === "ok" ? ok() : fail(Errno.EINVAL);
       },
     });

@@ -8,6 +8,7 @@ import {
   RECORD_DROPS,
   RECORD_ERROR,
   RECORD_FRAME,
+  RECORD_NOTICE,
   RECORD_PORT,
 } from "../../src/wire/capture_stream.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
@@ -42,6 +43,7 @@ async function readUntil(
   const decoder = new CaptureDecoder();
   const buf = new Uint8Array(65536);
   let frames = 0;
+  const notices: string[] = [];
   const dropsByPort = new Map<number, number>();
   const drops = () => [...dropsByPort.values()].reduce((a, b) => a + b, 0);
   const ports: string[] = [];
@@ -58,10 +60,11 @@ async function readUntil(
       if (r.type === RECORD_FRAME) frames++;
       if (r.type === RECORD_DROPS) dropsByPort.set(r.port, r.value);
       if (r.type === RECORD_PORT) ports.push(`${r.port}=${new TextDecoder().decode(r.payload)}`);
+      if (r.type === RECORD_NOTICE) notices.push(new TextDecoder().decode(r.payload));
       if (r.type === RECORD_ERROR) throw new Error(new TextDecoder().decode(r.payload));
     }
   }
-  return { frames, drops: drops(), ports };
+  return { frames, drops: drops(), ports, notices };
 }
 
 Deno.test("a capture that never reads loses its own frames (counted), never the switch's", async () => {
@@ -115,6 +118,27 @@ Deno.test("the ports a capture names are announced at once, before any frame cro
     conn.close();
     assert.equal(frames, 0);
     assert.deepEqual(ports, ["1=link one", "5="]);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("a capture of a VLAN that does not exist yet is taken, with a notice saying so; an existing one has none", async () => {
+  const { sw, connect, close } = await rig(1 << 20);
+  try {
+    sw.engine.createVlan(30);
+    const said: Record<number, string[]> = {};
+    for (const vlan of [20, 30, 0]) {
+      const conn = await connect({ ports: [1], vlan, snaplen: 262144, filter: null });
+      // The port's announcement follows the notice: once it is read, everything before it has been.
+      said[vlan] = (await readUntil(conn, (_f, _d, ports) => ports === 1)).notices;
+      conn.close();
+    }
+    assert.deepEqual(said, {
+      20: ["VLAN 20 does not exist yet on this switch; capturing its frames once it does (vlan/create 20)"],
+      30: [],
+      0: [],
+    });
   } finally {
     await close();
   }

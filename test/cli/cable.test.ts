@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
+import { CableListener } from "../../src/cable/listener.ts";
+import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
 
 Deno.test("vde cable keygen - refuses in one line and writes no file named '-'", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-keygen-" });
@@ -58,5 +60,33 @@ Deno.test("vde cable listen on a port another program holds says so, and that 0 
     );
   } finally {
     taken.close();
+  }
+});
+
+Deno.test("vde cable connect with a wrong key says so in one line and exits 1; no retry mends it", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-wrongkey-" });
+  const listener = CableListener.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    key: await keyFromBytes(new Uint8Array(32).fill(1)),
+    log: () => {},
+    onSession: () => 0,
+  });
+  try {
+    const key = `${tmp}/other.key`;
+    const other = await generateKeyFile(key);
+    const r = await run(
+      [...ourCli(), "cable", "connect", `127.0.0.1:${listener.addr.port}`, "--sock", "null://", "--key", key],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `vde: cannot connect to 127.0.0.1:${listener.addr.port}: the listener refused the cable: wrong key ` +
+        `(ours is ${other.idHex}; the listener logs its key id: both ends need the same key file)\n`,
+    );
+  } finally {
+    listener.close();
+    await Deno.remove(tmp, { recursive: true });
   }
 });

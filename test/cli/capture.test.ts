@@ -152,3 +152,33 @@ Deno.test("vde capture -w a named pipe (wireshark -k -i PIPE) writes into it: on
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("vde capture --vlan of a VLAN not created yet says so at once, and captures on", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-capture-vlan-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--vlan", "20", "-w", `${tmp}/v20.pcapng`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await waitFor(async () => ((await Deno.stat(`${tmp}/v20.pcapng`).catch(() => null))?.size ?? 0) > 0, {
+      timeoutMs: 30_000,
+      what: "the capture file's header",
+    });
+    capture.kill("SIGINT");
+    const { code, stderr } = await capture.output();
+    assert.equal(code, 0, "a notice, not a refusal");
+    assert.match(
+      new TextDecoder().decode(stderr),
+      new RegExp(
+        `^vde: ${tmp}/sw: VLAN 20 does not exist yet on this switch; ` +
+          `capturing its frames once it does \\(vlan/create 20\\)\n0 frames captured`,
+      ),
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

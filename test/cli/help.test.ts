@@ -66,11 +66,11 @@ Deno.test("vde help COMMAND SUBCOMMAND shows the subcommand's help; a word that 
   assert.match(nested.stdout, /^Usage: vde tap create /);
   const top = await vde(["help", "swich"]);
   assert.equal(top.code, 1);
-  assert.match(top.stderr, /^error: unknown command 'swich' \(did you mean switch\?\)\n/);
+  assert.match(top.stderr, /^vde: unknown command 'swich' \(did you mean switch\?\)\n/);
   assert.equal(top.stdout, "", "no page of help instead of the mistake");
   const sub = await vde(["help", "cable", "lisen"]);
   assert.equal(sub.code, 1);
-  assert.match(sub.stderr, /^error: unknown command 'lisen' of vde cable \(did you mean listen\?\)\n/);
+  assert.match(sub.stderr, /^vde: unknown command 'lisen' of vde cable \(did you mean listen\?\)\n/);
   const itself = await vde(["help", "help"]);
   assert.equal(itself.code, 0);
   assert.match(itself.stdout, /^Usage: vde /);

@@ -14,29 +14,29 @@ Deno.test("plain vde without a terminal prints help; an unknown subcommand is na
   assert.match(bad.stderr, /unknown command 'bogus'/);
   const typo = await vde(["swtich"]);
   assert.equal(typo.code, 1);
-  assert.match(typo.stderr, /^error: unknown command 'swtich' \(did you mean switch\?\)\n/);
+  assert.match(typo.stderr, /^vde: unknown command 'swtich' \(did you mean switch\?\)\n/);
   const file = await vde(["lab.yaml"]);
   assert.equal(file.code, 1);
   assert.match(
     file.stderr,
-    /^error: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml` brings it up\)\n/,
+    /^vde: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml` brings it up\)\n/,
   );
 });
 
 Deno.test("a mistyped subcommand followed by its options is named as the command, not as an option", async () => {
   const typo = await vde(["swtich", "-s", "/tmp/net"]);
   assert.equal(typo.code, 1);
-  assert.match(typo.stderr, /^error: unknown command 'swtich' \(did you mean switch\?\)\n/);
+  assert.match(typo.stderr, /^vde: unknown command 'swtich' \(did you mean switch\?\)\n/);
   const file = await vde(["lab.yaml", "--http", "9100"]);
-  assert.match(file.stderr, /^error: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml`/);
+  assert.match(file.stderr, /^vde: unknown command 'lab\.yaml' \(a lab file\? `vde up lab\.yaml`/);
   const option = await vde(["--bogus"]);
   assert.equal(option.code, 1);
-  assert.match(option.stderr, /^error: unknown option '--bogus'\n/);
+  assert.match(option.stderr, /^vde: unknown option '--bogus'\n/);
   const sub = await vde(["switch", "--sokc", "/tmp/net"]);
   assert.equal(sub.code, 1);
   assert.match(
     sub.stderr,
-    /^error: unknown option '--sokc'\n\(Did you mean --sock\?\)/,
+    /^vde: unknown option '--sokc'\n\(Did you mean --sock\?\)/,
     "subcommands still refuse theirs",
   );
 });
@@ -107,22 +107,22 @@ Deno.test("another tool's word for a lab command (containerlab's deploy, destroy
   assert.equal(deploy.code, 1);
   assert.match(
     deploy.stderr,
-    /^error: unknown command 'deploy' \(a lab comes up with `vde up mylab\.clab\.yml`\)\n/,
+    /^vde: unknown command 'deploy' \(a lab comes up with `vde up mylab\.clab\.yml`\)\n/,
   );
   const destroy = await vde(["destroy"]);
   assert.match(
     destroy.stderr,
-    /^error: unknown command 'destroy' \(a lab goes down with `vde down lab\.yaml`\)\n/,
+    /^vde: unknown command 'destroy' \(a lab goes down with `vde down lab\.yaml`\)\n/,
   );
   assert.match(
     (await vde(["inspect"])).stderr,
-    /^error: unknown command 'inspect' \(`vde status` lists running labs/,
+    /^vde: unknown command 'inspect' \(`vde status` lists running labs/,
   );
   assert.match((await vde(["exec"])).stderr, /ip netns exec vde-LAB-HOST COMMAND/);
   // stop is no typo of tap.
   assert.match(
     (await vde(["stop"])).stderr,
-    /^error: unknown command 'stop' \(a switch stops with `vde term DIR -c shutdown`/,
+    /^vde: unknown command 'stop' \(a switch stops with `vde term DIR -c shutdown`/,
   );
 });
 
@@ -151,18 +151,18 @@ Deno.test("vde help [command] prints the help, and vde version or -V point to --
   assert.match((await vde(["help"])).stdout, /^Usage: vde \[options\] \[command\]/);
   assert.match(
     (await vde(["version"])).stderr,
-    /^error: unknown command 'version' \(`vde --version` prints it\)/,
+    /^vde: unknown command 'version' \(`vde --version` prints it\)/,
   );
   assert.match(
     (await vde(["-V"])).stderr,
-    /^error: unknown option '-V' \(vde -v or --version prints the version\)/,
+    /^vde: unknown option '-V' \(vde -v or --version prints the version\)/,
   );
 });
 
 Deno.test("vde lab deploy -t FILE, as a containerlab user types it, is answered with vde up FILE", async () => {
   const r = await vde(["lab", "deploy", "-t", "mylab.clab.yml"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^error: unknown command 'lab' \(a lab comes up with `vde up mylab\.clab\.yml`\)\n/);
+  assert.match(r.stderr, /^vde: unknown command 'lab' \(a lab comes up with `vde up mylab\.clab\.yml`\)\n/);
 });
 
 Deno.test("vde graph and vde status take containerlab's -t FILE too", async () => {

@@ -13,7 +13,7 @@ import {
   writeTo,
 } from "../helpers/framed_peers.ts";
 import { run, spawnManaged } from "../helpers/processes.ts";
-import { startOurSwitch } from "../helpers/switches.ts";
+import { startOurSwitch, startSwitchOf } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 
 Deno.test("vde plug joins a VNL with stdio: cmd://cat echoes framed stdin to stdout", async () => {
@@ -147,3 +147,34 @@ for (const extra of [[], ["--no-thread"]] as const) {
     }
   });
 }
+
+Deno.test("vde plug asking for a port past the last says so with the switch's port count; vde_switch's bare close is guessed at", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-plug-range-${Deno.pid}-` });
+  try {
+    for (const kind of ["ours", "c"] as const) {
+      const sw = await startSwitchOf(kind, `${dir}/${kind}`, { ports: 4 });
+      try {
+        for (const args of [[`vde://${dir}/${kind}[5000]`], ["--port", "5000", `${dir}/${kind}`]]) {
+          const r = await run([...ourCli(), "plug", ...args, "null://"], { check: false, timeoutMs: 30_000 });
+          assert.equal(r.code, 1, r.stderr);
+          const why = kind === "ours"
+            ? "port 5000 is out of range: the switch has 4 ports, 0 to 3"
+            : "port busy, out of range, or none free";
+          assert.match(
+            r.stderr,
+            new RegExp(
+              `^vde: cannot open .*: the switch at ${dir}/${kind} refused the connection for port 5000: ${
+                why.replace(/[()]/g, "\\$&")
+              }\\n$`,
+            ),
+            `${kind} ${args.join(" ")}`,
+          );
+        }
+      } finally {
+        await sw.stop();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -92,15 +92,15 @@ for (
 Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told how they are written here", async () => {
   const usage = "(run with --help for usage)\n";
   assert.equal(
-    withOptionHint(`error: unknown option '--restricted'\n${usage}`),
-    `error: unknown option '--restricted' (a slirp:// option: -o restricted)\n${usage}`,
+    withOptionHint(`vde: unknown option '--restricted'\n${usage}`),
+    `vde: unknown option '--restricted' (a slirp:// option: -o restricted)\n${usage}`,
   );
   assert.equal(
-    withOptionHint("error: unknown option '--addr=10.0.3.2/24'\n"),
-    "error: unknown option '--addr=10.0.3.2/24' (a slirp:// option: -o addr=10.1.0.2/24)\n",
+    withOptionHint("vde: unknown option '--addr=10.0.3.2/24'\n"),
+    "vde: unknown option '--addr=10.0.3.2/24' (a slirp:// option: -o addr=10.1.0.2/24)\n",
   );
-  assert.match(withOptionHint("error: unknown option '--net'\n"), /\(QEMU's net is -o addr=10\.0\.2\.2\/24 /);
-  assert.equal(withOptionHint("error: unknown option '--bogus'\n"), "error: unknown option '--bogus'\n");
+  assert.match(withOptionHint("vde: unknown option '--net'\n"), /\(QEMU's net is -o addr=10\.0\.2\.2\/24 /);
+  assert.equal(withOptionHint("vde: unknown option '--bogus'\n"), "vde: unknown option '--bogus'\n");
   const r = await run([
     ...ourCli(),
     "slirp",
@@ -115,6 +115,6 @@ Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told
   assert.equal(r.code, 1);
   assert.equal(
     r.stderr,
-    `error: unknown option '--hostfwd' (QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22)\n${usage}`,
+    `vde: unknown option '--hostfwd' (QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22)\n${usage}`,
   );
 });

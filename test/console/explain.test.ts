@@ -93,9 +93,9 @@ Deno.test("a failure whose words come before a listing shows both, words first, 
   assert.equal(formatExplained("exec h9 ls", reply, known), "no host h9 (hosts: none)\na row\n");
 });
 
-Deno.test("1022 from mcast/router or mcast/querier with snooping off says so and how to turn it on", () => {
+Deno.test("a bare 1022 from mcast/router or mcast/querier (an older switch's) says snooping may be off and what to type", () => {
   const sw = knowing({ "mcast/router": "PORT 0/1", "mcast/querier": "0/1", "port/sethub": "0/1" });
-  const off = "snooping is off: mcast/snooping 1 turns it on (--mcast-snooping at start-up)";
+  const off = "snooping is off: type mcast/snooping 1 first, or start the switch with --mcast-snooping";
   const cases: [string, string][] = [
     [
       "mcast/router 3 1",

@@ -229,6 +229,35 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
   });
 });
 
+Deno.test("del on a running lab changes nothing and says what does: link A-B down now, the file and vde up -c for good", async () => {
+  const { commands, session } = labConsole({
+    switches: new Map(),
+    hosts: new Map(),
+    lab: { name: "t", nodes: [{ name: "sw1" }, { name: "sw2" }], links: [] },
+    findLink: (name: string) => name === "sw1-sw2" ? { name: "sw1:1-sw2:1" } : undefined,
+  });
+  const said = async (line: string) => {
+    const reply = await commands.execute(line, session("mgmt"));
+    return [reply?.code, reply?.raw];
+  };
+  const apply =
+    "remove it from the lab file (`save` writes the running lab there) and run `vde up -c FILE`\n";
+  assert.deepEqual(await said("del sw1-sw2"), [
+    95,
+    "a running lab does not remove links: `link sw1:1-sw2:1 down` cuts it now (ports go down at both ends); " +
+    `to remove it, ${apply}`,
+  ]);
+  assert.deepEqual(await said("del sw2"), [
+    95,
+    `a running lab does not remove nodes: to remove sw2, ${apply}`,
+  ]);
+  assert.deepEqual(await said("del sw9"), [
+    2,
+    "no node or link sw9 (nodes: sw1 sw2; `links` lists the links)\n",
+  ]);
+  assert.deepEqual(await said("del"), [22, "usage: del NODE|A-B\n"]);
+});
+
 Deno.test("a mistyped add kind or link setting in the lab's console gets a did-you-mean and changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: TWO_SWITCHES }, async (name) => {

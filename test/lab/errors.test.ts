@@ -13,6 +13,7 @@ import {
   ONE_SWITCH,
   pingCount,
   TWO_HOSTS,
+  TWO_SWITCHES,
   vde,
   vdeCommand,
   withLabFile,
@@ -158,6 +159,38 @@ Deno.test("vde up of a lab that is up says so in one line and leaves the running
     }
     assert.match(await Deno.readTextFile(log), /the running lab's log/, "the running lab's log is kept");
     assert.equal((await vde(["status", name])).code, 0, "the first lab still runs");
+  });
+});
+
+Deno.test("vde up of a running lab's edited file says what the running lab does not follow, and how to apply it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      text.replace("    sw2: { kind: switch, ports: 4 }\n", "    sw3: { kind: switch }\n").replace(
+        "[sw1, sw2]",
+        "[sw1, sw3]",
+      ),
+    );
+    const pid = readState(name)?.pid;
+    const again = await vde(["up", file]);
+    assert.equal(again.code, 1);
+    assert.equal(
+      again.stderr,
+      `vde: lab ${name} is already up (pid ${pid}) and does not follow edits to ${file}: ` +
+        "removed from the file but still running: node sw2 and link sw1:1-sw2:1; " +
+        "added to the file but not running: node sw3 and link sw1:1-sw3:1; " +
+        `\`vde up -c ${file}\` takes it down and brings the file up\n`,
+    );
+    assert.match(
+      (await vde(["term", name, "-c", "nodes"])).stdout,
+      /^sw2 /m,
+      "the running lab is left alone",
+    );
+    const applied = await vde(["up", "-c", "-d", file]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match((await vde(["term", name, "-c", "nodes"])).stdout, /^sw3 /m, "vde up -c applies the edit");
   });
 });
 

@@ -55,6 +55,7 @@ Deno.test("parseWireVnl refuses malformed VNLs with a reason", () => {
     ["{null://}[bogus=1]", /unknown wire:\/\/ option "bogus"/],
     ["{null://}[delay=abc]", /option delay: expected a number/],
     ["{null://}[delay]", /needs a value/],
+    ["{null://}[loss=150]", /option loss: a percentage, 0 to 100: got 150$/],
     ["{null://}[loss=5[1]]", /Markov nodes/],
     ["{null://}[seed=x]", /seed must be a whole number/],
     ["{null://}[mgmt='/tmp]", /unterminated/],

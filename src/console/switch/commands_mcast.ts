@@ -10,14 +10,22 @@
  *
  * vde_switch has no multicast menu; `mcast/router` checks its port as
  * vde_switch's port commands do (`vlan/addport`, `port/remove`): EINVAL out
- * of range, ENXIO for a port in range that is not there.
+ * of range, ENXIO for a port in range that is not there. Refusals that
+ * depend on the switch's state (snooping off, a port past the last or not
+ * there) say so in words before the code, with what to type: a person's
+ * console cannot tell them apart from the code alone. Malformed arguments
+ * get the bare code, which the consoles explain with the usage.
  */
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts";
 import { Errno } from "../reply_format.ts";
 import { type FamilyCounters, McastSnooping } from "../../switch/mcast_snooping.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
+
+/** Why `mcast/querier` and `mcast/router` refuse while snooping is off, and what to type. */
+export const SNOOPING_OFF =
+  "snooping is off: type mcast/snooping 1 first, or start the switch with --mcast-snooping";
 
 /** Turns snooping on (keeping a running table) or off on the context's switch. */
 export function setSnooping(ctx: ConsoleContext, on: boolean): void {
@@ -52,7 +60,8 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
     listing: false,
     run: (args) => {
       const on = parseSwitch(args);
-      if (on === undefined || engine.snooping === null) return fail(Errno.EINVAL);
+      if (on === undefined) return fail(Errno.EINVAL);
+      if (engine.snooping === null) return failure(SNOOPING_OFF, Errno.EINVAL);
       engine.snooping.setQuerier(on);
       return ok();
     },
@@ -66,11 +75,19 @@ export function addMcastCommands(registry: CommandRegistry, ctx: ConsoleContext)
       const [p, v] = words(args);
       const port = parseInteger(p);
       const on = parseSwitch(v);
-      if (port === undefined || on === undefined || port < 0 || port >= ctx.sw.numPorts) {
-        return fail(Errno.EINVAL);
+      if (port === undefined || on === undefined || port < 0) return fail(Errno.EINVAL);
+      const last = ctx.sw.numPorts - 1;
+      if (port > last) {
+        return failure(`port ${port} is past the last port: this switch's ports are 0-${last}`, Errno.EINVAL);
       }
-      if (ctx.sw.port(port) === undefined) return fail(Errno.ENXIO);
-      if (engine.snooping === null) return fail(Errno.EINVAL);
+      if (ctx.sw.port(port) === undefined) {
+        return failure(
+          `no port ${port} yet: it is there once something plugs in, or after port/create ${port}; ` +
+            "`ports all` lists the ports",
+          Errno.ENXIO,
+        );
+      }
+      if (engine.snooping === null) return failure(SNOOPING_OFF, Errno.EINVAL);
       engine.snooping.setRouter(port, on);
       return ok();
     },

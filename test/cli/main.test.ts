@@ -1,0 +1,48 @@
+/**
+ * What every `vde` command says to a command line it cannot take: commander's
+ * own errors and ours in one style (`vde: ...`, then the usage hint), and an
+ * empty path option (an unset shell variable) refused before anything runs.
+ */
+import assert from "node:assert/strict";
+import { run } from "../helpers/processes.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+
+const HINT = "(run with --help for usage)\n";
+
+async function refused(args: string[]): Promise<string> {
+  const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 });
+  assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
+  assert.equal(r.stdout, "", args.join(" "));
+  return r.stderr;
+}
+
+Deno.test("commander's errors (unknown option, missing value, missing option, unknown command) start vde: as ours do", async () => {
+  const cases: [string[], string][] = [
+    [["switch", "--bogus"], "vde: unknown option '--bogus'\n"],
+    [["switch", "--sock"], "vde: option '-s, --sock <dir>' argument missing\n"],
+    [["cable", "connect", "a:1"], "vde: required option '-s, --sock <vnl>' not specified\n"],
+    [["cable", "lisen"], "vde: unknown command 'lisen'\n"],
+  ];
+  for (const [args, first] of cases) {
+    const said = await refused(args);
+    assert.ok(said.startsWith(first), `${args.join(" ")}: ${said}`);
+    assert.ok(said.endsWith(HINT), `${args.join(" ")}: ${said}`);
+    assert.doesNotMatch(said, /^error:|\n\s+at /m, "no commander prefix, no stack");
+  }
+});
+
+Deno.test("an empty path option (an unset shell variable) is refused in one line naming the option, before anything starts", async () => {
+  const cases: [string[], string][] = [
+    [["switch", "-s", ""], "'-s, --sock <dir>' is empty: give a directory"],
+    [["switch", "-s", "/nonexistent/ux", "--mgmt="], "'-M, --mgmt <path>' is empty: give a path"],
+    [["slirp", "--sock", ""], "'-s, --sock <dir>' is empty: give a directory"],
+    [["capture", "/nonexistent/ux", "-w", ""], "'-w, --write <file>' is empty: give a file name"],
+  ];
+  for (const [args, what] of cases) {
+    assert.equal(
+      await refused(args),
+      `vde: option ${what} (an unset shell variable?)\n${HINT}`,
+      args.join(" "),
+    );
+  }
+});

@@ -1,0 +1,24 @@
+/** The lab's link values keep the ranges the wire under them takes, in the file and the shell alike. */
+import assert from "node:assert/strict";
+import { LINK_MTU, parseDuration, parseLinkMtu } from "../../src/lab/values.ts";
+import { WIRE_LIMITS } from "../../src/wirefilter/limits.ts";
+
+Deno.test("a link's delay is at most a wirefilter delay's limit, a day; up to it, any unit", () => {
+  assert.deepEqual(parseDuration("86400s"), { ok: true, value: WIRE_LIMITS.delay.max });
+  assert.deepEqual(parseDuration("250us"), { ok: true, value: 0.25 });
+  assert.deepEqual(parseDuration("86401s"), {
+    ok: false,
+    error: 'a link\'s delay is at most 86400s (a day), got "86401s"',
+  });
+});
+
+Deno.test("a link's MTU is a whole number in LINK_MTU, in the shell as in the file", () => {
+  assert.deepEqual(parseLinkMtu(String(LINK_MTU[0])), { ok: true, value: 68 });
+  assert.deepEqual(parseLinkMtu("65535"), { ok: true, value: 65535 });
+  for (const bad of ["67", "65536", "1500x", ""]) {
+    assert.deepEqual(parseLinkMtu(bad), {
+      ok: false,
+      error: `mtu must be a whole number from 68 to 65535, got ${JSON.stringify(bad)}`,
+    }, bad);
+  }
+});
