@@ -7,6 +7,7 @@
  * into the lab's file form and validating the whole, so the shell accepts
  * exactly what a lab file would.
  */
+import { CableClient } from "../cable/client.ts";
 import { CableSession } from "../cable/session.ts";
 import { CommandRegistry, failure as failureReply, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply } from "../console/reply_format.ts";
@@ -76,6 +77,9 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
 function cableState(link: unknown, connecting: boolean): string {
   if (!(link instanceof CableSession)) return "no cable yet";
   if (link.connection !== null) return "connected";
+  if (link instanceof CableClient && link.refusal !== null) {
+    return `not connected, not retrying: ${link.refusal}`;
+  }
   return connecting ? "not connected (retrying)" : "not connected (waiting for the far end)";
 }
 

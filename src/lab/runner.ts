@@ -325,6 +325,10 @@ export class LabRunner {
       });
       this.#undo.push(() => client.close());
       this.cables.set(node.name, { link: client });
+      // A refusal no retry mends (a wrong key) ends the client without a line of its own: its owner says it.
+      client.closed.then((reason) => {
+        if (client.refusal !== null) this.#log(`${node.name}: ${reason}; not retrying`);
+      });
       return;
     }
     const listen = /^\d+$/.test(node.listen!) ? `:${node.listen}` : node.listen!;

@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
+import { CableListener } from "../../src/cable/listener.ts";
+import { keyFromBytes } from "../../src/cable/key.ts";
+import { labsBaseDir } from "../../src/lab/names.ts";
 
 /** One side: a switch with a host and a cable node (`cable`: its settings, e.g. `listen: 7000, insecure: true`). */
 function cableSide(address: string, cable: string): string {
@@ -84,4 +87,50 @@ Deno.test("a lab taken down and brought up again behind a cable is reached again
       assert.ok(Date.now() - started < 15_000, `reached after ${Date.now() - started} ms`);
     });
   });
+});
+
+Deno.test("a cable node refused for a wrong key says so in the lab's log and its status, not 'retrying'", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-labcable-key-" });
+  const listener = CableListener.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    key: await keyFromBytes(new Uint8Array(32).fill(7)),
+    log: () => {},
+    onSession: () => 0,
+  });
+  try {
+    const key = `${dir}/other.key`;
+    assert.equal((await vde(["cable", "keygen", key])).code, 0);
+    const text = `name: x
+topology:
+  nodes:
+    sw: { kind: switch, ports: 4 }
+    wan: { kind: cable, connect: "127.0.0.1:${listener.addr.port}", key: ${key} }
+  links:
+    - endpoints: [wan, sw]
+`;
+    await withLabFile({ text }, async (name, file) => {
+      const up = await vde(["up", "-d", file]);
+      assert.equal(up.code, 0, up.stderr);
+      const status = await waitFor(
+        async () =>
+          /^wan +cable +to \S+, not connected, not retrying: .*$/m.exec((await vde(["status", name])).stdout)
+            ?.[0],
+        { timeoutMs: 20_000, intervalMs: 250, what: "the cable shown as refused" },
+      );
+      assert.match(status, /the listener refused the cable: wrong key \(ours is [0-9a-f]{16};/);
+      const said =
+        /wan: cannot connect to 127\.0\.0\.1:\d+: the listener refused the cable: wrong key .*; not retrying\n/;
+      await waitFor(async () => said.test(await Deno.readTextFile(`${labsBaseDir()}/${name}.log`)), {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: "the refusal in the lab's log",
+      });
+      assert.equal((await vde(["down", name])).code, 0);
+    });
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
