@@ -42,7 +42,8 @@ export function parseDuration(v: unknown): Parsed<number> {
   const ms = Number(m[1]) * TIME_UNITS[unit]!;
   const max = WIRE_LIMITS.delay.max;
   return ms > max
-    ? bad(`a link's delay is at most ${max / 1000}s (a day), got ${JSON.stringify(v)}`)
+    // Said after the key (`delay: `, `jitter: `), in the file and the shell: no noun of its own to get wrong.
+    ? bad(`at most ${max / 1000}s (a day), got ${JSON.stringify(v)}`)
     : ok(ms);
 }
 

@@ -2,14 +2,30 @@
 import assert from "node:assert/strict";
 import { LINK_MTU, parseDuration, parseLinkMtu } from "../../src/lab/values.ts";
 import { WIRE_LIMITS } from "../../src/wirefilter/limits.ts";
+import { validateLab } from "../../src/lab/validate.ts";
 
 Deno.test("a link's delay is at most a wirefilter delay's limit, a day; up to it, any unit", () => {
   assert.deepEqual(parseDuration("86400s"), { ok: true, value: WIRE_LIMITS.delay.max });
   assert.deepEqual(parseDuration("250us"), { ok: true, value: 0.25 });
   assert.deepEqual(parseDuration("86401s"), {
     ok: false,
-    error: 'a link\'s delay is at most 86400s (a day), got "86401s"',
+    error: 'at most 86400s (a day), got "86401s"',
   });
+});
+
+Deno.test("a jitter too long is named as the jitter, not as a delay", () => {
+  const file = `name: j
+topology:
+  nodes:
+    sw1: { kind: switch }
+    sw2: { kind: switch }
+  links:
+    - endpoints: [sw1, sw2]
+      delay: 10ms
+      jitter: 100000s
+`;
+  const { errors } = validateLab(file, { stp: true });
+  assert.deepEqual(errors?.map((e) => e.message), ['jitter: at most 86400s (a day), got "100000s"']);
 });
 
 Deno.test("a link's MTU is a whole number in LINK_MTU, in the shell as in the file", () => {
