@@ -259,7 +259,8 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     const reply = await readExactly(ctl, SOCKADDR_UN_LEN, REPLY_TIMEOUT_MS);
     if (reply.length < SOCKADDR_UN_LEN) {
       const port = vnl.port === undefined ? "" : ` for port ${vnl.port}`;
-      // Ours says why; vde_switch only closes, and then the reason is one of these.
+      // Ours says why; vde_switch says nothing (it closes, or leaves a port out of range unanswered until
+      // REPLY_TIMEOUT_MS), and then the reason is one of these.
       const why = parseRefusal(reply) ?? "port busy, out of range, or none free";
       throw new Error(`the switch at ${dir} refused the connection${port}: ${why}`);
     }

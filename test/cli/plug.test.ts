@@ -148,7 +148,7 @@ for (const extra of [[], ["--no-thread"]] as const) {
   });
 }
 
-Deno.test("vde plug asking for a port past the last says so with the switch's port count; vde_switch's bare close is guessed at", async () => {
+Deno.test("vde plug asking for a port past the last says so with the switch's port count; vde_switch's silence is guessed at", async () => {
   const dir = await Deno.makeTempDir({ prefix: `vde-plug-range-${Deno.pid}-` });
   try {
     for (const kind of ["ours", "c"] as const) {
