@@ -625,14 +625,23 @@ export const labCommand: Subcommand = (program: Command) => {
       }
       console.log(completionScript(program, shell as "bash" | "zsh" | "fish"));
     });
+};
+
+/**
+ * Plain `vde`: the lab shell at a terminal, help otherwise, and a mistyped
+ * command named as such. Registered after every subcommand (last in
+ * vdeSubcommands): the program's allowExcessArguments, set here, is copied
+ * into each subcommand made after it, where `vde example NAME extra` or
+ * `vde graph a b` would then pass without a word.
+ */
+export const plainVdeCommand: Subcommand = (program: Command) => {
   program.addHelpText(
     "after",
     "\nWith no command, at a terminal: the lab shell on an empty lab named after this directory\n" +
       "(`help` lists its commands; `add switch sw1` grows it, `save lab.yaml` writes it).\n",
   );
   // Unknown options are let through to the action, so `vde swtich -s /tmp/net` names the mistyped command
-  // rather than the `-s` it happens to be followed by. Set after the subcommands are made: each copies
-  // allowExcessArguments from the program when created (allowUnknownOption is never copied).
+  // rather than the `-s` it happens to be followed by (allowUnknownOption is never copied to subcommands).
   // `vde help [command]`, which commander leaves out once the program has an action of its own.
   program.helpCommand("help [command]", "display help for vde or a command");
   program.allowExcessArguments(true).allowUnknownOption(true).action(async () => {

@@ -15,7 +15,7 @@ import { termCommand } from "./term.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
 import { toPlugArgs } from "./vde_plug_args.ts";
 import { wirefilterCommand } from "./wirefilter.ts";
-import { labCommand } from "./lab.ts";
+import { labCommand, plainVdeCommand } from "./lab.ts";
 import { graphCommand } from "./graph.ts";
 import { exampleCommand } from "./example.ts";
 
@@ -33,6 +33,8 @@ export const vdeSubcommands: readonly Subcommand[] = [
   labCommand,
   graphCommand,
   exampleCommand,
+  // Last: what plain `vde` does, whose settings the subcommands made after it would copy.
+  plainVdeCommand,
 ];
 
 /** Runs `vde ARGS` and exits with its status. */

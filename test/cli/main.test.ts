@@ -16,12 +16,18 @@ async function refused(args: string[]): Promise<string> {
   return r.stderr;
 }
 
-Deno.test("commander's errors (unknown option, missing value, missing option, unknown command) start vde: as ours do", async () => {
+Deno.test("commander's errors (unknown option, missing value, missing option, unknown command, too many arguments) start vde: as ours do", async () => {
   const cases: [string[], string][] = [
     [["switch", "--bogus"], "vde: unknown option '--bogus'\n"],
     [["switch", "--sock"], "vde: option '-s, --sock <dir>' argument missing\n"],
     [["cable", "connect", "a:1"], "vde: required option '-s, --sock <vnl>' not specified\n"],
     [["cable", "lisen"], "vde: unknown command 'lisen'\n"],
+    // Made after the lab commands, these once copied the program's leave to take any words (plain `vde`'s).
+    [
+      ["example", "lan-nat", "extra"],
+      "vde: too many arguments for 'example'. Expected 1 argument but got 2.\n",
+    ],
+    [["graph", "a.yaml", "b.yaml"], "vde: too many arguments for 'graph'. Expected 1 argument but got 2.\n"],
   ];
   for (const [args, first] of cases) {
     const said = await refused(args);
