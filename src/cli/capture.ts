@@ -18,6 +18,7 @@ import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "..
 import { parseBpf } from "../capture/bpf.ts";
 import { MgmtClient } from "../console/client.ts";
 import { OutputQueue } from "../console/output_queue.ts";
+import { printable } from "../console/reply_format.ts";
 import { type Direction, MAX_VLAN } from "../switch/engine.ts";
 import { examples } from "./help.ts";
 import { exists } from "../os/paths.ts";
@@ -223,9 +224,9 @@ export async function runCapture(
         } else if (r.type === RECORD_ACCEPTED) {
           writer();
         } else if (r.type === RECORD_NOTICE) {
-          console.error(`vde: ${target}: ${new TextDecoder().decode(r.payload)}`);
+          console.error(`vde: ${target}: ${printable(new TextDecoder().decode(r.payload))}`);
         } else if (r.type === RECORD_ERROR) {
-          failure = new TextDecoder().decode(r.payload);
+          failure = printable(new TextDecoder().decode(r.payload));
           return "refused";
         }
       }

@@ -160,12 +160,14 @@ export function formatDebugLine(tag: number, category: string, text: string): st
 }
 
 /**
- * Replaces control characters with `?`, so text a client chose (an endpoint
- * description) cannot forge lines or terminal escapes in a listing.
+ * Replaces control characters with `?`, so text a peer chose (an endpoint
+ * description, a switch's notice) cannot forge lines or terminal escapes in
+ * a listing or on stderr. C1 controls count too: U+009B is a CSI to some
+ * terminals.
  */
 export function printable(text: string): string {
   // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, "?");
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
 }
 
 /**
