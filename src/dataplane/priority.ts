@@ -410,7 +410,8 @@ export class DownloadYield {
 
 /**
  * Whether frames sent are MTU 1500 ones on average, whose download yields
- * (`DownloadYield`); jumbo ones count as bulk for the demand governor.
+ * (`DownloadYield`); jumbo ones count as bulk for the demand governor, and
+ * the switch thread does not poll after a turn of them (switch_worker.ts, SPIN_MS).
  */
 export function smallFrames(bytes: number, frames: number): boolean {
   return bytes <= YIELD_FRAME_BYTES * frames;

@@ -200,6 +200,14 @@ Deno.test("an upload, jumbo frames going out and a trickle do not make the slirp
   assert.equal(smallFrames(5 * 65_534, 5), false);
 });
 
+Deno.test("a turn of 9 KB frames with a guest's ACKs among them is jumbo, an MTU 1500 stream with its ACKs is not (the switch thread's poll)", () => {
+  assert.equal(smallFrames(8 * 9230 + 66, 9), false, "a slirp's download at MTU 65520");
+  assert.equal(smallFrames(2 * 9230 + 8 * 66, 10), false, "two jumbo frames among eight ACKs");
+  assert.equal(smallFrames(40 * 1514 + 20 * 66, 60), true, "an MTU 1500 stream");
+  assert.equal(smallFrames(64 * 64, 64), true, "64 B frames");
+  assert.equal(smallFrames(64 * 1518, 64), true, "tagged MTU 1500 frames");
+});
+
 Deno.test("the slirp thread leaves its priority to the real-time governor, and yields again once that lets go", () => {
   const { nices, y, run } = yieldRig();
   run(20, 83 * 1514, 83, 0);
