@@ -38,7 +38,9 @@
  * epoll set and posts "stopped"; then every fd it had is released (their
  * links may close them), the eventfds are closed and the worker is
  * terminated. A port fd removed earlier is released as soon as the worker
- * answers its `removeFd`.
+ * answers its `removeFd`. A worker that does not answer its stop within
+ * the bound is terminated and releases nothing: it may still be inside a
+ * system call on any of them (see WorkerHandle).
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
@@ -158,15 +160,18 @@ export class SwitchThread {
   /** Callers of `settled()`, each until the worker has applied `upTo` commands. */
   #settling: { upTo: number; done: () => void }[] = [];
 
-  constructor(options: WorkerEngineOptions, state: SharedEngineState, sink: SwitchThreadSink) {
+  /** `file`: the worker's code (tests give a stand-in). */
+  constructor(
+    options: WorkerEngineOptions,
+    state: SharedEngineState,
+    sink: SwitchThreadSink,
+    file = new URL("./switch_worker.ts", import.meta.url),
+  ) {
     this.#sink = sink;
     const c = libc();
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
-    const thread = this.#thread = new WorkerHandle(
-      "switch_worker",
-      new URL("./switch_worker.ts", import.meta.url),
-    );
+    const thread = this.#thread = new WorkerHandle("switch_worker", file);
     thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
     thread.worker.onerror = (e) => {
       e.preventDefault();
@@ -237,9 +242,12 @@ export class SwitchThread {
     this.command({ op: "addFd", port, fd, kind });
   }
 
-  /** Takes `fd` back; resolves once the worker no longer uses it (the caller may then close it). */
+  /**
+   * Takes `fd` back; resolves once the worker no longer uses it (the caller
+   * may then close it): never when the worker is stopping and does not answer.
+   */
   removeFd(fd: number): Promise<void> {
-    if (this.#stopping !== null) return this.#stopping;
+    if (this.#stopping !== null) return this.#thread.released;
     const released = new Promise<void>((resolve) => this.#lent.set(fd, resolve));
     this.command({ op: "removeFd", fd });
     return released;
@@ -343,7 +351,10 @@ export class SwitchThread {
     }
   }
 
-  /** Stops the worker; resolves once it no longer uses any fd or buffer. */
+  /**
+   * Stops the worker; resolves once it answered (it no longer uses any fd or
+   * buffer), or was terminated for not answering (its fds stay lent).
+   */
   stop(): Promise<void> {
     if (this.#stopping === null) {
       this.#stopping = this.#stop();
@@ -366,9 +377,12 @@ export class SwitchThread {
     this.#stopped = true;
     this.#warmed.resolve(null);
     poller().remove(this.#notifyFd);
-    // Left open when the worker did not answer: it may still write to it (see WorkerHandle).
-    if (answered) libc().close(this.#notifyFd);
-    for (const release of this.#lent.values()) release();
+    // Left open when the worker did not answer, as every fd lent to it: it may still be in a
+    // system call on any of them (see WorkerHandle).
+    if (answered) {
+      libc().close(this.#notifyFd);
+      for (const release of this.#lent.values()) release();
+    }
     this.#lent.clear();
     this.#settle(Infinity);
   }
