@@ -24,7 +24,12 @@
  * some source waits, and only then, a 1 ms interval (and every ringOut
  * wake-up, which happens anyway) looks at the free space; once half the
  * ring is free each waiting source's `onDrain` runs once. A source that
- * cannot wait keeps today's behaviour: counted in `ringDrops` when full.
+ * cannot wait (a cable) keeps today's behaviour: counted in `ringDrops`
+ * when full. Such a source can also refill what the worker takes as fast
+ * as it takes it, keeping the ring between a quarter and half free at
+ * every look: so a waiting source also resumes once the worker has taken
+ * a quarter of the ring since it began to wait, if the ring is not
+ * congested then.
  *
  * Spanning tree's machine runs on this thread, in the control copy of the
  * engine: the BPDUs the worker relays come out of ringOut tagged BPDU, and
@@ -79,6 +84,12 @@ export const SWITCH_RING_BYTES = 4 << 20;
 const INLET_CONGESTED_BYTES = SWITCH_RING_BYTES / 4;
 /** Waiting sources resume once this much of ringIn is free: room for a burst, not a frame at a time. */
 const INLET_DRAINED_BYTES = SWITCH_RING_BYTES / 2;
+/**
+ * What the worker must have taken from ringIn since the sources began to wait for them to resume
+ * short of INLET_DRAINED_BYTES free (if the ring is not congested): a ring that moves but that a
+ * source that cannot wait keeps refilling.
+ */
+const INLET_PROGRESS_BYTES = SWITCH_RING_BYTES / 4;
 /** How often ringIn's free space is looked at while some source waits on it. */
 const INLET_POLL_MS = 1;
 /** Frames delivered per poller round before other fds get their turn. */
@@ -149,6 +160,10 @@ export class SwitchThread {
   readonly #waiting = new Set<FlowPeer>();
   /** Looks at ringIn's free space while `#waiting` is not empty. */
   #inletTimer: ReturnType<typeof setInterval> | undefined;
+  /** ringIn's read position when `#waiting` last became non-empty. */
+  #waitedFrom = 0;
+  /** Whether the worker has taken INLET_PROGRESS_BYTES since (kept: the position wraps). */
+  #waitMoved = false;
   /** Commands posted, as counted in the control block (only this thread adds); the worker counts the ones it applies the same way. */
   get #posted(): number {
     return Atomics.load(this.#control, CTL_POSTED);
@@ -290,6 +305,8 @@ export class SwitchThread {
     if (this.#stopping !== null || this.#ringIn.free() >= INLET_CONGESTED_BYTES) return false;
     this.#waiting.add(inlet);
     if (this.#inletTimer === undefined) {
+      this.#waitedFrom = this.#ringIn.readPosition;
+      this.#waitMoved = false;
       const timer = setInterval(() => this.#checkRoom(), INLET_POLL_MS);
       // A waiting source must not keep a process alive that has nothing else to do.
       Deno.unrefTimer(timer);
@@ -299,7 +316,15 @@ export class SwitchThread {
   }
 
   #checkRoom(): void {
-    if (this.#stopping === null && this.#ringIn.free() < INLET_DRAINED_BYTES) return;
+    const ring = this.#ringIn;
+    const free = ring.free();
+    this.#waitMoved ||= ((ring.readPosition - this.#waitedFrom) | 0) >= INLET_PROGRESS_BYTES;
+    if (
+      this.#stopping === null && free < INLET_DRAINED_BYTES &&
+      !(this.#waitMoved && free >= INLET_CONGESTED_BYTES)
+    ) {
+      return;
+    }
     const waiting = this.#forgetWaiting();
     if (this.#stopping !== null) return;
     for (const inlet of waiting) inlet.onDrain?.();
