@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { CongestionWatch, type FlowPeer } from "../../src/link/link.ts";
 import { Switch } from "../../src/switch/switch.ts";
-import { SWITCH_RING_BYTES, SwitchThread, type SwitchThreadSink } from "../../src/dataplane/switch_thread.ts";
+import { SWITCH_RING_BYTES, SwitchThread } from "../../src/dataplane/switch_thread.ts";
+import { QUIET_SINK } from "./_quiet_sink.ts";
 import { recordSize } from "../../src/dataplane/frame_ring.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
@@ -100,23 +101,12 @@ class Puppet {
   }
 }
 
-const ignore = () => {};
-const sink: SwitchThreadSink = {
-  frame: ignore,
-  failed: ignore,
-  event: ignore,
-  observed: ignore,
-  bpdu: ignore,
-  snooped: ignore,
-  snoopTick: ignore,
-};
-
 Deno.test("a waiting source resumes once the thread has taken a quarter of the ring, though a source that cannot wait keeps it from half free", async () => {
   const puppet = new Puppet();
   const thread = new SwitchThread(
     { numPorts: 4, hashSeed: 1 },
     sharedEngineState(),
-    sink,
+    QUIET_SINK,
     new URL("./_ring_puppet_worker.ts", import.meta.url),
   );
   try {

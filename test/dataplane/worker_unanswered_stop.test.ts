@@ -8,10 +8,12 @@
 import assert from "node:assert/strict";
 import { PlugThread } from "../../src/dataplane/plug_thread.ts";
 import { RxThread } from "../../src/dataplane/rx_thread.ts";
-import { SwitchThread, type SwitchThreadSink } from "../../src/dataplane/switch_thread.ts";
+import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
+import { QUIET_SINK } from "./_quiet_sink.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { datagramPair, libc } from "../../ffi/libc.ts";
 
+const ignore = () => {};
 const DEAF = new URL("./_deaf_worker.ts", import.meta.url);
 const F_GETFD = 1;
 
@@ -32,17 +34,6 @@ function pair(): [number, number] {
 function closeAll(fds: number[]): void {
   for (const fd of fds) libc().close(fd);
 }
-
-const ignore = () => {};
-const sink: SwitchThreadSink = {
-  frame: ignore,
-  failed: ignore,
-  event: ignore,
-  observed: ignore,
-  bpdu: ignore,
-  snooped: ignore,
-  snoopTick: ignore,
-};
 
 Deno.test("a plug thread that never answers its stop never releases the fds lent to it", async () => {
   const [a, peerA] = pair();
@@ -77,7 +68,7 @@ Deno.test("a switch thread that never answers its stop releases neither a port f
   const [kept, peerKept] = pair();
   const [removed, peerRemoved] = pair();
   try {
-    const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), sink, DEAF);
+    const thread = new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK, DEAF);
     thread.addFd(1, kept, "dgram");
     thread.addFd(2, removed, "dgram");
     const removing = thread.removeFd(removed);
