@@ -151,6 +151,11 @@ export class FrameRing {
     return Atomics.load(this.#header, WRITE);
   }
 
+  /** How far the consumer has freed: a byte count that wraps at 2^32, as `writePosition`. */
+  get readPosition(): number {
+    return Atomics.load(this.#header, READ);
+  }
+
   /** Makes records up to `write` visible; true when the consumer was asleep and must be woken. */
   publish(write: number): boolean {
     Atomics.store(this.#header, WRITE, write);

@@ -6,10 +6,12 @@
  *
  * Shutdown order: `stop()` sets the stop flag and writes the wake eventfd;
  * the worker leaves `epoll_wait`, closes its epoll set and posts "stopped".
- * `stopped` resolves only then, and the links close their fds only after
+ * `released` resolves only then, and the links close their fds only after
  * it (they were lent with that promise), so no system call of the worker
- * outlives an fd it uses. `ended` resolves when the thread stopped, with
- * the reason when the cable ended by itself (a tap removed, a peer gone).
+ * outlives an fd it uses; a worker that does not answer within the bound
+ * is terminated, and `released` never resolves: its fds stay open. `ended`
+ * resolves when the thread stopped, with the reason when the cable ended
+ * by itself (a tap removed, a peer gone).
  */
 import {
   counterIndex,
@@ -41,11 +43,9 @@ export class PlugThread {
   readonly ended: Promise<string | null>;
   #stopping: Promise<void> | null = null;
 
-  constructor(a: PlugEnd, b: PlugEnd) {
-    const thread = this.#thread = new WorkerHandle(
-      "plug_worker",
-      new URL("./plug_worker.ts", import.meta.url),
-    );
+  /** `file`: the worker's code (tests give a stand-in). */
+  constructor(a: PlugEnd, b: PlugEnd, file = new URL("./plug_worker.ts", import.meta.url)) {
+    const thread = this.#thread = new WorkerHandle("plug_worker", file);
     this.ended = new Promise((resolve) => {
       thread.worker.onmessage = (e: MessageEvent<PlugStopped>) => resolve(e.data.reason);
     });
@@ -59,7 +59,15 @@ export class PlugThread {
     return { frames: this.#counters[i]!, bytes: this.#counters[i + 1]!, drops: this.#counters[i + 2]! };
   }
 
-  /** Stops the thread; resolves once it no longer uses the fds. */
+  /**
+   * Resolves once the stopped worker can no longer use the fds, which may
+   * then be closed; never when it did not answer its stop (see WorkerHandle).
+   */
+  get released(): Promise<void> {
+    return this.#thread.released;
+  }
+
+  /** Stops the thread; resolves once it has answered or was terminated for not answering (see `released`). */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;

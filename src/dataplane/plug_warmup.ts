@@ -45,6 +45,13 @@ const WALL_CAP_MS = 1000;
 const DRAINED_ROUNDS = 56;
 /** Send buffer of the loop's ends: the kernel doubles it, about 7 full-size frames or 20 small ones. */
 const LOOP_SEND_BUFFER = 8192;
+/**
+ * Of every 64 rounds, this one (an emptied one) comes after a pause longer than the loop's burst gap
+ * (TAP_BURST_MS in plug_worker.ts), with one frame each way, as a ping's do: warmed without a lone
+ * frame's path, the real loop's code could be thrown away at the first ping.
+ */
+const PAUSED_ROUND = 40;
+const PAUSE_MS = 0.2;
 /** Frame sizes traffic has: minimum, a ping, a full frame. */
 const SIZES = [60, 98, 1514];
 
@@ -97,6 +104,10 @@ export function warmUp(
         for (const far of [tap[1]!, sock[1]!]) while (c.read(far, sink, sink.length) > 0) { /* forwarded */ }
       }
       if (round >= ROUNDS || ((round & 255) === 0 && spent())) return false;
+      if ((round & 63) === PAUSED_ROUND) {
+        const until = performance.now() + PAUSE_MS;
+        while (performance.now() < until) { /* a gap between frames, as between pings */ }
+      }
       const count = 1 + (round % 4);
       for (let i = 0; i < count; i++) {
         const f = frames[(round + i) % frames.length]!;

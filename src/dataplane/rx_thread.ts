@@ -50,9 +50,11 @@
  *
  * Shutdown order: `stop()` sets the ring's stop flag and writes the wake
  * eventfd; the worker leaves its loop, closes its epoll set and says
- * "stopped". Only then are the eventfds closed and `stop()` resolves, and
- * only then may the caller close the data socket: no system call of the
- * worker outlives an fd or buffer it uses.
+ * "stopped". Only then are the eventfds closed and `released` resolves,
+ * and only then may the caller close the data socket: no system call of
+ * the worker outlives an fd or buffer it uses. A worker that does not
+ * answer within the bound is terminated; `stop()` resolves then too, but
+ * `released` never does (see WorkerHandle).
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
@@ -105,15 +107,18 @@ export class RxThread {
   readonly #handover: ReadHandover | null;
   readonly #ringEmpty = () => this.#ring.empty;
 
-  /** @param onDemand the owner reads `fd` until `engage()` (see read_handover.ts) */
-  constructor(fd: number, sink: RxSink, onDemand = false) {
+  /**
+   * @param onDemand the owner reads `fd` until `engage()` (see read_handover.ts)
+   * @param file the worker's code (tests give a stand-in)
+   */
+  constructor(fd: number, sink: RxSink, onDemand = false, file = new URL("./rx_worker.ts", import.meta.url)) {
     this.#sink = sink;
     const c = libc();
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
     // The ring starts with its consumer asleep: park before the worker can publish.
     this.#park();
-    this.#thread = new WorkerHandle("rx_worker", new URL("./rx_worker.ts", import.meta.url));
+    this.#thread = new WorkerHandle("rx_worker", file);
     this.#handover = onDemand ? ReadHandover.create() : null;
     const start: RxStart = {
       sab: this.#ring.sab,
@@ -198,7 +203,12 @@ export class RxThread {
     this.#park();
   }
 
-  /** Stops the worker; resolves once it no longer uses the socket, which the caller may then close. */
+  /** Resolves once the stopped worker no longer uses the socket, which the caller may then close. */
+  get released(): Promise<void> {
+    return this.#thread.released;
+  }
+
+  /** Stops the worker; resolves once it answered or was terminated for not answering (see `released`). */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;

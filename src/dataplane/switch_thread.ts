@@ -24,7 +24,12 @@
  * some source waits, and only then, a 1 ms interval (and every ringOut
  * wake-up, which happens anyway) looks at the free space; once half the
  * ring is free each waiting source's `onDrain` runs once. A source that
- * cannot wait keeps today's behaviour: counted in `ringDrops` when full.
+ * cannot wait (a cable) keeps today's behaviour: counted in `ringDrops`
+ * when full. Such a source can also refill what the worker takes as fast
+ * as it takes it, keeping the ring between a quarter and half free at
+ * every look: so a waiting source also resumes once the worker has taken
+ * a quarter of the ring since it began to wait, if the ring is not
+ * congested then.
  *
  * Spanning tree's machine runs on this thread, in the control copy of the
  * engine: the BPDUs the worker relays come out of ringOut tagged BPDU, and
@@ -38,7 +43,9 @@
  * epoll set and posts "stopped"; then every fd it had is released (their
  * links may close them), the eventfds are closed and the worker is
  * terminated. A port fd removed earlier is released as soon as the worker
- * answers its `removeFd`.
+ * answers its `removeFd`. A worker that does not answer its stop within
+ * the bound is terminated and releases nothing: it may still be inside a
+ * system call on any of them (see WorkerHandle).
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
@@ -77,6 +84,12 @@ export const SWITCH_RING_BYTES = 4 << 20;
 const INLET_CONGESTED_BYTES = SWITCH_RING_BYTES / 4;
 /** Waiting sources resume once this much of ringIn is free: room for a burst, not a frame at a time. */
 const INLET_DRAINED_BYTES = SWITCH_RING_BYTES / 2;
+/**
+ * What the worker must have taken from ringIn since the sources began to wait for them to resume
+ * short of INLET_DRAINED_BYTES free (if the ring is not congested): a ring that moves but that a
+ * source that cannot wait keeps refilling.
+ */
+const INLET_PROGRESS_BYTES = SWITCH_RING_BYTES / 4;
 /** How often ringIn's free space is looked at while some source waits on it. */
 const INLET_POLL_MS = 1;
 /** Frames delivered per poller round before other fds get their turn. */
@@ -147,6 +160,10 @@ export class SwitchThread {
   readonly #waiting = new Set<FlowPeer>();
   /** Looks at ringIn's free space while `#waiting` is not empty. */
   #inletTimer: ReturnType<typeof setInterval> | undefined;
+  /** ringIn's read position when `#waiting` last became non-empty. */
+  #waitedFrom = 0;
+  /** Whether the worker has taken INLET_PROGRESS_BYTES since (kept: the position wraps). */
+  #waitMoved = false;
   /** Commands posted, as counted in the control block (only this thread adds); the worker counts the ones it applies the same way. */
   get #posted(): number {
     return Atomics.load(this.#control, CTL_POSTED);
@@ -158,15 +175,18 @@ export class SwitchThread {
   /** Callers of `settled()`, each until the worker has applied `upTo` commands. */
   #settling: { upTo: number; done: () => void }[] = [];
 
-  constructor(options: WorkerEngineOptions, state: SharedEngineState, sink: SwitchThreadSink) {
+  /** `file`: the worker's code (tests give a stand-in). */
+  constructor(
+    options: WorkerEngineOptions,
+    state: SharedEngineState,
+    sink: SwitchThreadSink,
+    file = new URL("./switch_worker.ts", import.meta.url),
+  ) {
     this.#sink = sink;
     const c = libc();
     this.#notifyFd = check("eventfd", c.eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     poller().add(this.#notifyFd, { onReadable: () => this.#onNotify() });
-    const thread = this.#thread = new WorkerHandle(
-      "switch_worker",
-      new URL("./switch_worker.ts", import.meta.url),
-    );
+    const thread = this.#thread = new WorkerHandle("switch_worker", file);
     thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
     thread.worker.onerror = (e) => {
       e.preventDefault();
@@ -237,9 +257,12 @@ export class SwitchThread {
     this.command({ op: "addFd", port, fd, kind });
   }
 
-  /** Takes `fd` back; resolves once the worker no longer uses it (the caller may then close it). */
+  /**
+   * Takes `fd` back; resolves once the worker no longer uses it (the caller
+   * may then close it): never when the worker is stopping and does not answer.
+   */
   removeFd(fd: number): Promise<void> {
-    if (this.#stopping !== null) return this.#stopping;
+    if (this.#stopping !== null) return this.#thread.released;
     const released = new Promise<void>((resolve) => this.#lent.set(fd, resolve));
     this.command({ op: "removeFd", fd });
     return released;
@@ -282,6 +305,8 @@ export class SwitchThread {
     if (this.#stopping !== null || this.#ringIn.free() >= INLET_CONGESTED_BYTES) return false;
     this.#waiting.add(inlet);
     if (this.#inletTimer === undefined) {
+      this.#waitedFrom = this.#ringIn.readPosition;
+      this.#waitMoved = false;
       const timer = setInterval(() => this.#checkRoom(), INLET_POLL_MS);
       // A waiting source must not keep a process alive that has nothing else to do.
       Deno.unrefTimer(timer);
@@ -291,7 +316,15 @@ export class SwitchThread {
   }
 
   #checkRoom(): void {
-    if (this.#stopping === null && this.#ringIn.free() < INLET_DRAINED_BYTES) return;
+    const ring = this.#ringIn;
+    const free = ring.free();
+    this.#waitMoved ||= ((ring.readPosition - this.#waitedFrom) | 0) >= INLET_PROGRESS_BYTES;
+    if (
+      this.#stopping === null && free < INLET_DRAINED_BYTES &&
+      !(this.#waitMoved && free >= INLET_CONGESTED_BYTES)
+    ) {
+      return;
+    }
     const waiting = this.#forgetWaiting();
     if (this.#stopping !== null) return;
     for (const inlet of waiting) inlet.onDrain?.();
@@ -343,7 +376,10 @@ export class SwitchThread {
     }
   }
 
-  /** Stops the worker; resolves once it no longer uses any fd or buffer. */
+  /**
+   * Stops the worker; resolves once it answered (it no longer uses any fd or
+   * buffer), or was terminated for not answering (its fds stay lent).
+   */
   stop(): Promise<void> {
     if (this.#stopping === null) {
       this.#stopping = this.#stop();
@@ -366,9 +402,12 @@ export class SwitchThread {
     this.#stopped = true;
     this.#warmed.resolve(null);
     poller().remove(this.#notifyFd);
-    // Left open when the worker did not answer: it may still write to it (see WorkerHandle).
-    if (answered) libc().close(this.#notifyFd);
-    for (const release of this.#lent.values()) release();
+    // Left open when the worker did not answer, as every fd lent to it: it may still be in a
+    // system call on any of them (see WorkerHandle).
+    if (answered) {
+      libc().close(this.#notifyFd);
+      for (const release of this.#lent.values()) release();
+    }
     this.#lent.clear();
     this.#settle(Infinity);
   }

@@ -12,7 +12,9 @@
  * it until it has spoken. One that never spoke keeps its fds: closing a
  * number a thread may still write to lets it write into whatever file gets
  * that number next; a few leaked fds in a process that is stopping cost
- * nothing.
+ * nothing. The same holds for every fd lent to the worker (a port's socket,
+ * a tap): its owner closes it only once `released` resolves, which it never
+ * does for a worker that did not answer.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { watchLoaded } from "./worker_loaded.ts";
@@ -26,6 +28,13 @@ export class WorkerHandle {
   readonly loaded: Promise<void>;
   /** The eventfd increment, made once (a wake-up may come with every /metrics scrape). */
   readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
+  readonly #released = Promise.withResolvers<void>();
+  /**
+   * Resolves once `stop` found that the worker answered: none of its system
+   * calls can touch an fd lent to it any more, which may then be closed.
+   * Never resolves when it did not answer: such fds stay open for good.
+   */
+  readonly released: Promise<void> = this.#released.promise;
 
   /** Starts worker `name` from `file` (see workerUrl). */
   constructor(name: WorkerName, file: URL) {
@@ -59,7 +68,10 @@ export class WorkerHandle {
       this.worker.terminate();
       // A worker that did not answer may still be inside a system call, or make one more before
       // termination reaches it: its eventfd stays open (leaked) so its number is never reused under it.
-      if (answered) libc().close(this.wakeFd);
+      if (answered) {
+        libc().close(this.wakeFd);
+        this.#released.resolve();
+      }
     }
   }
 }

@@ -210,9 +210,10 @@ export class DgramLink extends BaseLink implements FdLender {
 
   /** Hands the socket to a plug thread (see dataplane/plug_thread.ts). */
   async lendFd(returned: Promise<unknown>): Promise<PlugEnd> {
-    this.#lentUntil = returned;
-    poller().remove(this.#fd);
     const rx = this.#rx;
+    // A receive thread that did not answer its stop may still be in a system call on the socket.
+    this.#lentUntil = rx === null ? returned : Promise.all([returned, rx.released]);
+    poller().remove(this.#fd);
     this.#rx = null;
     await rx?.stop();
     return { fd: this.#fd, kind: "dgram", name: this.description };
@@ -363,7 +364,10 @@ export class DgramLink extends BaseLink implements FdLender {
     poller().remove(this.#fd);
     // A thread may be inside a system call on this fd: close it only once every thread has let go.
     const holders: Promise<unknown>[] = [];
-    if (this.#rx !== null) holders.push(this.#rx.stop());
+    if (this.#rx !== null) {
+      void this.#rx.stop();
+      holders.push(this.#rx.released);
+    }
     if (this.#lentUntil !== null) holders.push(this.#lentUntil);
     if (holders.length === 0) {
       this.socket.close();

@@ -97,7 +97,11 @@ async function plugOnThread(a: Link & FdLender, b: Link & FdLender): Promise<str
     b.close(`plugged link closed: ${reason}`);
     return reason;
   } finally {
-    await thread?.stop();
-    released.resolve();
+    if (thread === null) released.resolve();
+    else {
+      await thread.stop();
+      // Not when the thread did not answer: it may still be in a system call on the fds.
+      void thread.released.then(released.resolve);
+    }
   }
 }

@@ -70,6 +70,7 @@ Deno.test("a worker's last word ends the wait at once, and stop says it answered
   assert.equal(await handle.stop(Promise.resolve("stopped"), 10_000), true);
   assert.ok(performance.now() - t0 < 5_000, "not the bound");
   assert.equal(isMarkedEventFd(fd), false);
+  await handle.released;
 });
 
 Deno.test("a worker's word that it has loaded tells the listeners, and its owner's onmessage never sees it", async () => {
