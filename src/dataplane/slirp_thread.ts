@@ -9,7 +9,8 @@
  * the worker leaves its loop, closes the stack (every host socket) and its
  * duplicate of the switch's socket, stops its poller and posts "stopped".
  * `stopped` resolves only then; the caller closes the switch's socket after
- * it, so no system call of the worker outlives an fd it uses. `ended`
+ * `released`, so no system call of the worker outlives an fd it uses (a
+ * worker that never answers keeps the socket open for good). `ended`
  * resolves when the thread stopped, with the reason when the cable ended by
  * itself (the switch went away).
  */
@@ -72,10 +73,15 @@ export class SlirpThread {
    * Starts the thread on `fd` (the switch's socket, lent: it must stay open
    * until `ended` resolves).
    */
-  constructor(config: SlirpConfig, fd: number, options: { resolvConf?: string; metricsName?: string } = {}) {
+  /** `options.file` stands in another worker for slirp_worker.ts (a test's that never answers). */
+  constructor(
+    config: SlirpConfig,
+    fd: number,
+    options: { resolvConf?: string; metricsName?: string; file?: URL } = {},
+  ) {
     const thread = this.#thread = new WorkerHandle(
       "slirp_worker",
-      new URL("./slirp_worker.ts", import.meta.url),
+      options.file ?? new URL("./slirp_worker.ts", import.meta.url),
     );
     const ready = Promise.withResolvers<string>();
     const ended = Promise.withResolvers<SlirpThreadEnd>();
@@ -134,7 +140,16 @@ export class SlirpThread {
     return waiter.promise;
   }
 
-  /** Stops the thread; resolves once it no longer uses the socket. */
+  /**
+   * Resolves once the stopped thread can no longer use the socket lent to it,
+   * which may then be closed; never when it did not answer its stop (see
+   * WorkerHandle).
+   */
+  get released(): Promise<void> {
+    return this.#thread.released;
+  }
+
+  /** Stops the thread; resolves once it has answered or was terminated for not answering (see `released`). */
   stop(): Promise<SlirpThreadEnd> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
@@ -182,10 +197,10 @@ export async function runSlirpOnThread(
   const released = Promise.withResolvers<void>();
   const lent = await sw.lendFd(released.promise);
   const thread = new SlirpThread(config, lent.fd, options);
-  // The socket is closed only once the thread no longer uses it.
+  // The socket is closed only once the thread no longer uses it: never, when it did not answer its stop.
+  void thread.released.then(released.resolve);
   const finish = async (reason: string): Promise<SlirpThreadRun> => {
     const end = await thread.stop();
-    released.resolve();
     sw.close(reason);
     return { reason, end };
   };

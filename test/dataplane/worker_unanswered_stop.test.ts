@@ -1,6 +1,6 @@
 /**
  * A data-plane worker that never answers its stop may still be inside a
- * system call on the fds it was lent: the plug, switch and receive threads
+ * system call on the fds it was lent: the plug, switch, receive and slirp threads
  * are terminated after their bound, but never hand those fds back to be
  * closed (their number could serve another file under the worker). A
  * worker that answers hands them back.
@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { PlugThread } from "../../src/dataplane/plug_thread.ts";
 import { RxThread } from "../../src/dataplane/rx_thread.ts";
+import { SlirpThread } from "../../src/dataplane/slirp_thread.ts";
+import { parseSlirpOptions } from "../../src/slirp/config.ts";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
@@ -87,6 +89,31 @@ Deno.test("a receive thread that never answers its stop never releases its socke
     await thread.stop();
     assert.equal(await settles(thread.released), false, "the socket stays lent");
     assert.ok(libc().fcntl(fd, F_GETFD, 0) >= 0, "and open");
+  } finally {
+    closeAll([fd, peer]);
+  }
+});
+
+Deno.test("a slirp thread that never answers its stop never releases the switch's socket", async () => {
+  const [fd, peer] = pair();
+  try {
+    const thread = new SlirpThread(parseSlirpOptions(""), fd, { file: DEAF });
+    thread.ready.catch(ignore);
+    await thread.stop();
+    assert.equal(await settles(thread.released), false, "the socket stays lent");
+    assert.ok(libc().fcntl(fd, F_GETFD, 0) >= 0, "and open");
+  } finally {
+    closeAll([fd, peer]);
+  }
+});
+
+Deno.test("a slirp thread that answers its stop releases the switch's socket", async () => {
+  const [fd, peer] = pair();
+  try {
+    const thread = new SlirpThread(parseSlirpOptions(""), fd, { resolvConf: "/nonexistent" });
+    await thread.ready;
+    await thread.stop();
+    assert.equal(await settles(thread.released), true);
   } finally {
     closeAll([fd, peer]);
   }
