@@ -100,7 +100,8 @@ const RING_BUDGET = 1024;
  * After a wait that found work without sleeping (its start time is what
  * `#lastWork` keeps, so a wait that slept never starts a poll), poll without
  * blocking for this long before blocking again. A stream keeps it going; a
- * lone frame, such as a ping, does not: polling after every wake-up was
+ * lone frame, such as a ping, does not, even when it came within the window
+ * (a reply right behind its request): polling after every wake-up was
  * measured to slow pings on two cores, the poller taking the core the plugs
  * need. Why a stream needs it: a sender held by the kernel's 10-datagram queue refills it
  * within microseconds, and a wake-up per two or three frames cost more than
@@ -213,6 +214,8 @@ class SwitchLoop {
   #lastTick = -Infinity;
   /** When the last wait found something to do. */
   #lastWork = -Infinity;
+  /** Frames the fds gave since the last wait returned (what tells a lone frame from a burst). */
+  #frames = 0;
   /** struct timespec as 32-bit halves (seconds since boot fit the low half). */
   readonly #ts = new Int32Array(4);
   readonly #tsBytes = new Uint8Array(this.#ts.buffer);
@@ -457,8 +460,10 @@ class SwitchLoop {
     const now = this.#clock();
     if (now - this.#lastWork < SPIN_MS) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
+    const before = this.#lastWork;
     const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
     if (n > 0) this.#lastWork = now;
+    this.#frames = 0;
     // Commands first (a port added or removed): ready fds are reported again by the next wait.
     if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
     for (let i = 0; i < n; i++) {
@@ -477,6 +482,13 @@ class SwitchLoop {
       }
     }
     this.#publish();
+    // A wait that blocked and found one frame (a ping, or its reply a few µs after the request)
+    // starts no poll: C's switch goes back to sleep there, and polling after it took the core the
+    // receiving plug and ping needed (about 3 empty waits per frame). A burst, a poll that found
+    // work, or the wake eventfd (the main thread's ring) polls as before. Written as one store
+    // every turn runs: a branch warm-up never took would be compiled without type feedback and
+    // throw this function's optimized code away the first time a real lone frame took it.
+    this.#lastWork = n === 1 && this.#frames === 1 && !more ? before : this.#lastWork;
     if (now - this.#lastTick >= tickMs) {
       this.#lastTick = now;
       this.engine.tick(now - this.#t0);
@@ -561,6 +573,7 @@ class SwitchLoop {
         if (e !== C.EAGAIN) this.#failed(end, e);
         return;
       }
+      this.#frames += n;
       for (let i = 0; i < n; i++) {
         const len = arena.length(i);
         // An oversize frame reaches the engine as a short one, so it is counted as a bad frame there.
@@ -588,6 +601,7 @@ class SwitchLoop {
         this.#failed(end, 0);
         return;
       }
+      this.#frames++;
       // An oversize frame reaches the engine as a short one, so it is counted as a bad frame there.
       const want = n > VDE_MAX_FRAME ? 0 : n;
       if (this.#tapView.length !== want) this.#tapView = buf.subarray(0, want);
