@@ -101,7 +101,8 @@ const RING_BUDGET = 1024;
  * After a wait that found work without sleeping (its start time is what
  * `#lastWork` keeps, so a wait that slept never starts a poll), poll without
  * blocking for this long before blocking again. A stream keeps it going; a
- * lone frame, such as a ping, does not: polling after every wake-up was
+ * lone frame, such as a ping, does not, even when it came within the window
+ * (a reply right behind its request): polling after every wake-up was
  * measured to slow pings on two cores, the poller taking the core the plugs
  * need. Why a stream needs it: a sender held by the kernel's 10-datagram queue refills it
  * within microseconds, and a wake-up per two or three frames cost more than
@@ -222,7 +223,10 @@ class SwitchLoop {
   #lastTick = -Infinity;
   /** When the last wait found something to do. */
   #lastWork = -Infinity;
-  /** Frames and their bytes received in this turn, and whether the last turn with frames brought jumbo ones. */
+  /**
+   * Frames and their bytes the fds gave since the last wait returned (what tells a lone frame from a
+   * burst), and whether the last turn with frames brought jumbo ones.
+   */
   #inFrames = 0;
   #inBytes = 0;
   #jumbo = false;
@@ -470,12 +474,13 @@ class SwitchLoop {
     const now = this.#clock();
     if (now - this.#lastWork < SPIN_MS && !this.#jumbo) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
+    const before = this.#lastWork;
     const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
     if (n > 0) this.#lastWork = now;
-    // Commands first (a port added or removed): ready fds are reported again by the next wait.
-    if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
     this.#inFrames = 0;
     this.#inBytes = 0;
+    // Commands first (a port added or removed): ready fds are reported again by the next wait.
+    if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
     for (let i = 0; i < n; i++) {
       const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
       if (fd === this.#wakeFd) {
@@ -493,6 +498,13 @@ class SwitchLoop {
     }
     if (this.#inFrames > 0) this.#jumbo = !smallFrames(this.#inBytes, this.#inFrames);
     this.#publish();
+    // A wait that blocked and found one frame (a ping, or its reply a few µs after the request)
+    // starts no poll: C's switch goes back to sleep there, and polling after it took the core the
+    // receiving plug and ping needed (about 3 empty waits per frame). A burst, a poll that found
+    // work, or the wake eventfd (the main thread's ring) polls as before. Written as one store
+    // every turn runs: a branch warm-up never took would be compiled without type feedback and
+    // throw this function's optimized code away the first time a real lone frame took it.
+    this.#lastWork = n === 1 && this.#inFrames === 1 && !more ? before : this.#lastWork;
     if (now - this.#lastTick >= tickMs) {
       this.#lastTick = now;
       this.engine.tick(now - this.#t0);
