@@ -408,7 +408,8 @@ function linkCommand(r: LabRunner, args: string): Reply {
     const w = rest[i]!;
     if (w === "down" || w === "up") up = w === "up";
     else if (w === "clear") impair = {};
-    else if (w in SETTERS) {
+    // Own keys only: `constructor` or `__proto__` is a word like any other, not a setter every object has.
+    else if (Object.hasOwn(SETTERS, w)) {
       const v = rest[++i];
       if (v === undefined) return failure(`${w} needs a value`);
       const parsed = SETTERS[w]!(v);

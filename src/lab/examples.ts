@@ -23,7 +23,8 @@ export const EXAMPLE_LABS: Readonly<Record<string, string>> = {
 
 /** The example as `vde example` prints it: without the schema line that names a checkout's file. */
 export function exampleText(name: string): string | undefined {
-  return EXAMPLE_LABS[name]?.replace(/^# yaml-language-server: \$schema=\S*\n/, "");
+  if (!isExample(name)) return undefined;
+  return EXAMPLE_LABS[name]!.replace(/^# yaml-language-server: \$schema=\S*\n/, "");
 }
 
 /** What an example is for: the first sentence of its opening comment, joined onto one line. */
@@ -36,5 +37,10 @@ export function exampleSummary(text: string): string {
 /** The example a missing lab file named, `examples/lan-nat.yaml` or `lan-nat.yml`, if vde carries it. */
 export function exampleNamedBy(file: string): string | undefined {
   const name = file.slice(file.lastIndexOf("/") + 1).replace(/\.ya?ml$/, "");
-  return name in EXAMPLE_LABS ? name : undefined;
+  return isExample(name) ? name : undefined;
+}
+
+/** Whether `name` is an example's: its own key, not one every object inherits (`constructor`, `toString`). */
+function isExample(name: string): boolean {
+  return Object.hasOwn(EXAMPLE_LABS, name);
 }

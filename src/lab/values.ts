@@ -36,7 +36,7 @@ const TIME_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, us: 0.001 };
 export function parseDuration(v: unknown): Parsed<number> {
   const m = NUMBER_UNIT.exec(String(v));
   const unit = m?.[2]?.toLowerCase();
-  if (m === null || unit === undefined || !(unit in TIME_UNITS) || typeof v === "boolean") {
+  if (m === null || unit === undefined || !Object.hasOwn(TIME_UNITS, unit) || typeof v === "boolean") {
     return bad(`expected a duration such as 5ms or 1s, got ${JSON.stringify(v)}`);
   }
   const ms = Number(m[1]) * TIME_UNITS[unit]!;
@@ -79,7 +79,7 @@ const RATE_UNITS: Record<string, number> = {
 export function parseRate(v: unknown): Parsed<number> {
   const m = NUMBER_UNIT.exec(String(v));
   const unit = m?.[2]?.toLowerCase();
-  if (m === null || unit === undefined || !(unit in RATE_UNITS) || typeof v === "boolean") {
+  if (m === null || unit === undefined || !Object.hasOwn(RATE_UNITS, unit) || typeof v === "boolean") {
     return bad(`expected a rate such as 10mbit or 512kbit, got ${JSON.stringify(v)}`);
   }
   const bytes = Number(m[1]) * RATE_UNITS[unit]! / 8;

@@ -267,6 +267,14 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
     const link = await vde(["term", name, "-c", "link sw1-sw2 los 5%"]);
     assert.equal(link.code, 1);
     assert.equal(link.stderr, 'vde: link sw1-sw2 los 5%: unknown link setting "los" (did you mean loss?)\n');
+    for (const word of ["constructor", "__proto__"]) {
+      const inherited = await vde(["term", name, "-c", `link sw1-sw2 ${word} 5`]);
+      assert.equal(inherited.code, 1);
+      assert.match(
+        inherited.stderr,
+        new RegExp(`^vde: link sw1-sw2 ${word} 5: unknown link setting "${word}" \\(`),
+      );
+    }
     const links = await vde(["term", name, "-c", "link sw1-sw2", "-c", "nodes"]);
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
     assert.doesNotMatch(links.stdout, /sw3/);

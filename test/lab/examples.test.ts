@@ -129,3 +129,10 @@ Deno.test("a lab file path names a carried example by its base name", () => {
   assert.equal(exampleNamedBy("/srv/labs/stp-loop.yml"), "stp-loop");
   assert.equal(exampleNamedBy("lab.yaml"), undefined);
 });
+
+Deno.test("names every object inherits (constructor, toString) are no example", () => {
+  for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+    assert.equal(exampleText(name), undefined, name);
+    assert.equal(exampleNamedBy(`${name}.yaml`), undefined, name);
+  }
+});

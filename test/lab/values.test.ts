@@ -1,6 +1,6 @@
 /** The lab's link values keep the ranges the wire under them takes, in the file and the shell alike. */
 import assert from "node:assert/strict";
-import { LINK_MTU, parseDuration, parseLinkMtu } from "../../src/lab/values.ts";
+import { LINK_MTU, parseDuration, parseLinkMtu, parseRate } from "../../src/lab/values.ts";
 import { WIRE_LIMITS } from "../../src/wirefilter/limits.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
@@ -37,4 +37,9 @@ Deno.test("a link's MTU is a whole number in LINK_MTU, in the shell as in the fi
       error: `mtu must be a whole number from 68 to 65535, got ${JSON.stringify(bad)}`,
     }, bad);
   }
+});
+
+Deno.test("a unit every object inherits (5constructor) is no unit: refused, not read as NaN", () => {
+  assert.equal(parseDuration("5constructor").ok, false);
+  assert.equal(parseRate("5constructor").ok, false);
 });
