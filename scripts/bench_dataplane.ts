@@ -60,6 +60,12 @@ const PINGS = 100;
 const PING_INTERVAL_S = 0.01;
 /** Pings per turn when chains are pinged in turns (interleavedPings). */
 const PING_TURN = 10;
+/** Each namespace's taps and their /24s: t0 for every row, t1 and t2 for chains pinged beside t0's. */
+const PING_TAPS: readonly (readonly [string, string])[] = [
+  ["t0", "10.199.3"],
+  ["t1", "10.199.5"],
+  ["t2", "10.199.6"],
+];
 const MACS = 65_536;
 
 /** Per-echo RTTs in ms (the output of ping without -q; iputils and busybox agree on `time=`). */
@@ -322,9 +328,9 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     const b = await lab.namespace("b");
     // t0 for every row; t1 and t2 for the chains pinged beside t0's (interleavedPings).
     for (const [n, host] of [[a, 1], [b, 2]] as const) {
-      for (const [dev, net] of [["t0", "10.199.3"], ["t1", "10.199.5"], ["t2", "10.199.6"]]) {
-        await n.tap(dev!);
-        await n.addr(dev!, `${net}.${host}/24`);
+      for (const [dev, net] of PING_TAPS) {
+        await n.tap(dev);
+        await n.addr(dev, `${net}.${host}/24`);
       }
     }
     const g = await lab.namespace("g");
@@ -479,24 +485,15 @@ async function interleavedPings(
   b: Netns,
   rows: Record<PingVariant, [BenchRow, BenchRow]>,
 ): Promise<void> {
-  const chains: { variant: PingVariant; kind: SwitchKind; dev: string; net: string }[][] = [
-    [
-      { variant: "c taps", kind: "c", dev: "t0", net: "10.199.3" },
-      { variant: "c taps", kind: "ours", dev: "t1", net: "10.199.5" },
-      { variant: "floor", kind: "ours", dev: "t2", net: "10.199.6" },
-    ],
-    [{ variant: "own", kind: "c", dev: "t0", net: "10.199.3" }, {
-      variant: "own",
-      kind: "ours",
-      dev: "t1",
-      net: "10.199.5",
-    }],
-    [{ variant: "own plugs behind C", kind: "c", dev: "t0", net: "10.199.3" }, {
-      variant: "own plugs behind C",
-      kind: "ours",
-      dev: "t1",
-      net: "10.199.5",
-    }],
+  // C's chain on t0, ours on t1, the floor on t2 (each tap pair its own subnet: PING_TAPS).
+  const chain = (variant: PingVariant, kind: SwitchKind, tap: number) => {
+    const [dev, net] = PING_TAPS[tap]!;
+    return { variant, kind, dev, net };
+  };
+  const chains = [
+    [chain("c taps", "c", 0), chain("c taps", "ours", 1), chain("floor", "ours", 2)],
+    [chain("own", "c", 0), chain("own", "ours", 1)],
+    [chain("own plugs behind C", "c", 0), chain("own plugs behind C", "ours", 1)],
   ];
   for (const group of chains) {
     const procs: ManagedProcess[] = [];
