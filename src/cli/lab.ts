@@ -11,7 +11,7 @@
  */
 import { type Command, Option } from "commander";
 import { parseDocument } from "yaml";
-import { MgmtClient } from "../console/client.ts";
+import { MgmtClient, type RemoteReply } from "../console/client.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import { poller } from "../io/poller.ts";
 import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
@@ -21,7 +21,6 @@ import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
-import { describeChanges, labChanges, namesInListing, type RunningNames } from "../lab/changes.ts";
 import { labToYaml, saveInto } from "../lab/to_yaml.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
@@ -94,6 +93,7 @@ function daemonLog(name: string): string {
 interface UpOptions {
   detach?: boolean;
   reconfigure?: boolean;
+  apply?: boolean;
   http?: string;
   topo?: string;
 }
@@ -202,34 +202,55 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
 }
 
 /**
- * Refuses `vde up FILE` of a running lab whose FILE was edited since, saying
- * what the running lab does not follow (nodes and links removed from the
- * file or added to it) and how to apply it: a running lab never follows its
- * file, and the plain "already up" would let an edit pass for applied.
+ * Sends `line` to the lab shell of running lab `lab` when it runs `file`
+ * (its `diff` or `apply`); undefined when it does not, or does not answer.
  */
-async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
+async function toRunningLab(lab: Lab, file: string, line: string): Promise<RemoteReply | undefined> {
   const old = readState(lab.name);
-  if (old === undefined || old.file !== file || !ownerRuns(old.pid)) return;
-  let running: RunningNames;
+  if (old === undefined || old.file !== file || !ownerRuns(old.pid)) return undefined;
   try {
     const client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
     try {
-      running = {
-        nodes: namesInListing((await client.command("nodes")).lines ?? []),
-        links: namesInListing((await client.command("links")).lines ?? []),
-      };
+      return await client.command(line, LAB_START_TIMEOUT_MS);
     } finally {
       client.close();
     }
   } catch {
-    return; // Not answering: the plain refusal says it is up.
+    return undefined; // Not answering: the plain refusal says it is up.
   }
-  const changes = describeChanges(labChanges(running, lab));
-  if (changes === undefined) return;
+}
+
+/**
+ * Refuses `vde up FILE` of a running lab whose FILE was edited since, saying
+ * each change the running lab does not follow (nodes and links removed or
+ * added, settings changed) and how to apply it: a running lab never follows
+ * its file unless told, and the plain "already up" would let an edit pass
+ * for applied.
+ */
+async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
+  const changes = (await toRunningLab(lab, file, `diff ${file}`))?.lines ?? [];
+  if (changes.length === 0) return;
   throw new UsageError(
-    `lab ${lab.name} is already up (pid ${old.pid}) and does not follow edits to ${file}: ${changes}; ` +
-      `\`vde up -c ${file}\` takes it down and brings the file up`,
+    `lab ${lab.name} is already up (pid ${
+      readState(lab.name)?.pid
+    }) and does not follow edits to ${file}:\n` +
+      changes.map((c) => `  ${c}\n`).join("") +
+      `\`vde up --apply ${file}\` applies them live, \`vde up -c ${file}\` takes the lab down and brings the file up`,
   );
+}
+
+/**
+ * `vde up --apply FILE` of a lab that runs FILE: its shell's `apply`, whose
+ * lines (what changed, or what could not) are printed; false when the lab
+ * does not run FILE (it is then brought up as by `vde up`).
+ */
+async function applyToRunningLab(lab: Lab, file: string): Promise<boolean> {
+  const reply = await toRunningLab(lab, file, `apply ${file}`);
+  if (reply === undefined) return false;
+  const text = (reply.raw ?? "").replace(/\n$/, "");
+  if (reply.code !== 0) throw new UsageError(`lab ${lab.name}: ${text.split("\n").join("\n  ")}`);
+  console.log(text.split("\n").map((l) => `lab ${lab.name}: ${l}`).join("\n"));
+  return true;
 }
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
@@ -556,6 +577,7 @@ export const labCommand: Subcommand = (program: Command) => {
     .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
     .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
+    .option("--apply", "if the lab runs this file, change it live to what the file now says (kubectl apply)")
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .addHelpText(
       "after",
@@ -565,6 +587,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
         "vde example lan-nat > lan.yaml   # that example where there is no examples/ (vde example lists them)",
         "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
+        "vde up --apply lab.yaml          # the edit applied to the running lab live (links' settings, added, removed)",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
@@ -576,6 +599,10 @@ export const labCommand: Subcommand = (program: Command) => {
           throw new UsageError((err as Error).message);
         }
       }
+      if (o.apply && o.reconfigure) {
+        throw new UsageError("give --apply (live) or -c (down, then up), not both");
+      }
+      if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) return;
       // The background copy runs with the same options: the lab is down by then.
       if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) await down(lab.name);
       await runLab(lab, { text, path }, o);

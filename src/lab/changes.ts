@@ -1,92 +1,207 @@
 /**
- * What a running lab's file says that the running lab does not do: the
- * nodes and links the file no longer has (they still run) and those it has
- * gained (they do not). A running lab never follows its file; `vde up` of
- * an edited file refuses, as for any lab that is up, and says these in one
- * line, so an edit is never taken for applied. Names only: a setting changed
- * under the same name is not seen here. Links are matched by the nodes they
- * join, not by their ports: a link the file puts on another port (the lowest
- * free one moves when an earlier link goes) is the same link.
+ * What a lab file says that its running lab does not do: nodes and links
+ * the file no longer has, those it has gained, and settings changed under
+ * the same name; each said in one line, and each marked live or not (what
+ * `apply` can do to a running lab without taking it down).
+ *
+ * Theory of operation. Nodes are matched by name. Links are matched by the
+ * nodes they join, not by their ports or interfaces: a link the file puts
+ * on another port (the lowest free one moves when an earlier link goes) is
+ * the same link, and a second link between the same nodes is another one
+ * (links are a multiset of node pairs). A matched link keeps its running
+ * ends; an added one takes the file's, or the lowest free port or
+ * interface where a link that stays holds the file's. A host's addresses
+ * belong to its links here (the file keys them by interface, and interfaces
+ * are renumbered as links come and go): a matched link compares the
+ * addresses of its two interfaces, an added one brings the file's.
+ * Live: a link's impairments (what `link A-B loss 5%` sets) and its VLANs
+ * (its switch ports' untagged VLAN and tagged ones, as `vlan/addport` sets
+ * them), links and nodes added or removed. Anything else a node or link
+ * changes (a switch's ports, a host's gateway or address) is named as not
+ * live.
  */
-import { type Lab, linkName } from "./spec.ts";
+import { type HostNode, type Lab, type LabLink, type LabNode, type LinkEnd, linkName } from "./spec.ts";
+import { plainImpairments, plainNode } from "./to_yaml.ts";
 
-/** The names a running lab reports (its `nodes` and `links` listings). */
-export interface RunningNames {
-  nodes: readonly string[];
-  links: readonly string[];
+/** A setting a link or node changed, in words: `delay 5ms -> 20ms`. */
+export type SettingChange = string;
+
+/** A link in both the running lab and the file. */
+export interface MatchedLink {
+  running: LabLink;
+  file: LabLink;
 }
 
-/** Names in one and not the other. */
-export interface LabChanges {
-  /** In the running lab, gone from the file. */
-  removedNodes: string[];
-  removedLinks: string[];
-  /** New in the file, not running. */
-  addedNodes: string[];
-  addedLinks: string[];
-}
-
-/** The first word of each row of a listing after its header: the names in a `nodes` or `links` table. */
-export function namesInListing(lines: readonly string[]): string[] {
-  return lines.slice(1).map((l) => l.trim().split(/\s+/)[0] ?? "").filter((n) => n !== "");
-}
-
-/** The nodes a link joins, in either order, as one key: `h1 sw1` for `h1:eth0-sw1:3`. */
-function joins(a: string, b: string): string {
-  return [a, b].sort().join(" ");
-}
-
-/**
- * The key of a running link's name (`sw-a:2-h1:eth0`): node names may hold
- * `-` too, so the split is the one whose two ends name running nodes.
- */
-function runningKey(name: string, nodes: readonly string[]): string {
-  const nodeOf = (end: string) => end.split(":")[0]!;
-  for (let i = name.indexOf("-"); i >= 0; i = name.indexOf("-", i + 1)) {
-    const [a, b] = [nodeOf(name.slice(0, i)), nodeOf(name.slice(i + 1))];
-    if (nodes.includes(a) && nodes.includes(b)) return joins(a, b);
-  }
-  return name;
+/** A link to add, and the file's addresses for its host ends, by the interface each end gets. */
+export interface AddedLink {
+  link: LabLink;
+  addresses: { host: string; iface: string; addresses: string[] }[];
 }
 
 /** What the file and the running lab disagree on. */
-export function labChanges(running: RunningNames, file: Lab): LabChanges {
-  const fileNodes = file.nodes.map((n) => n.name);
-  const notIn = (names: readonly string[], other: readonly string[]) =>
-    names.filter((n) => !other.includes(n));
-  // Links as multisets of the nodes they join: each file link takes one running link of its key.
-  const unmatched = running.links.map((name) => ({ name, key: runningKey(name, running.nodes) }));
-  const addedLinks: string[] = [];
-  for (const link of file.links) {
-    const i = unmatched.findIndex((r) => r.key === joins(link.ends[0].node, link.ends[1].node));
-    if (i >= 0) unmatched.splice(i, 1);
-    else addedLinks.push(linkName(link));
-  }
-  return {
-    removedNodes: notIn(running.nodes, fileNodes),
-    removedLinks: unmatched.map((r) => r.name),
-    addedNodes: notIn(fileNodes, running.nodes),
-    addedLinks,
-  };
+export interface LabChanges {
+  /** Running, gone from the file (their links are in removedLinks). */
+  removedNodes: LabNode[];
+  removedLinks: LabLink[];
+  /** In the file, not running. */
+  addedNodes: LabNode[];
+  /** In the file, not running; ends moved off ports and interfaces that links that stay hold. */
+  addedLinks: AddedLink[];
+  /** Links whose impairments or VLANs changed (live): the file's link has the new ones. */
+  relinked: (MatchedLink & { settings: SettingChange[] })[];
+  /** What cannot change live, one line each: `switch sw1: ports 8 -> 16`. */
+  notLive: string[];
 }
 
-/** `node h2 and links a-b, c-d`: what one side of the changes names, or "" for nothing. */
-function named(nodes: readonly string[], links: readonly string[]): string {
-  const part = (noun: string, names: readonly string[]) =>
-    names.length === 0 ? [] : [`${noun}${names.length === 1 ? "" : "s"} ${names.join(", ")}`];
-  return [...part("node", nodes), ...part("link", links)].join(" and ");
+/** The nodes a link joins, in either order, as one key. */
+function joins(l: LabLink): string {
+  return [l.ends[0].node, l.ends[1].node].sort().join(" ");
+}
+
+/** A value as a setting shows it: `-` for none, lists with commas. */
+function shown(v: unknown): string {
+  if (v === undefined) return "-";
+  if (Array.isArray(v)) return v.length === 0 ? "-" : v.join(",");
+  return String(v);
+}
+
+/** `KEY OLD -> NEW` for each key whose value differs between two plain forms. */
+export function settingChanges(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): SettingChange[] {
+  // In the file's order, then what it no longer has.
+  const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])];
+  return keys.filter((k) => shown(before[k]) !== shown(after[k])).map((k) =>
+    `${k} ${shown(before[k])} -> ${shown(after[k])}`
+  );
 }
 
 /**
- * The changes in words, `removed from the file but still running: ...;
- * added to the file but not running: ...`, or undefined when the names agree.
+ * A node's settings as the file writes them, a switch's defaults said (`ports
+ * 32 -> 8`, `hub off -> on`), without what its links carry (a host's addresses).
  */
-export function describeChanges(c: LabChanges): string | undefined {
-  const gone = named(c.removedNodes, c.removedLinks);
-  const added = named(c.addedNodes, c.addedLinks);
-  const parts = [
-    ...(gone === "" ? [] : [`removed from the file but still running: ${gone}`]),
-    ...(added === "" ? [] : [`added to the file but not running: ${added}`]),
+function nodeSettings(n: LabNode): Record<string, unknown> {
+  const plain = plainNode(n.kind === "host" ? { ...n, addresses: {} } : n);
+  delete plain.kind;
+  if (n.kind !== "switch") return plain;
+  const onOff = (b: boolean | undefined) => b ? "on" : "off";
+  return {
+    ...plain,
+    ports: n.ports,
+    hub: onOff(n.hub),
+    stp: onOff(n.stp),
+    mcast_snooping: onOff(n.mcastSnooping),
+    mcast_querier: onOff(n.mcastQuerier),
+  };
+}
+
+/** A link's settings that change live: its impairments and VLANs. */
+function linkSettings(l: LabLink): Record<string, unknown> {
+  return { ...plainImpairments(l.impair), vlan: l.vlan, trunk: l.trunk };
+}
+
+/** The addresses a link's ends have on their hosts, keyed by the end's node. */
+function endAddresses(l: LabLink, lab: Lab): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const e of l.ends) {
+    const node = lab.nodes.find((n) => n.name === e.node);
+    if (node?.kind === "host" && e.iface !== undefined) out[`${e.node} address`] = node.addresses[e.iface];
+  }
+  return out;
+}
+
+/** What `file` changes in the running lab `running`. */
+export function labChanges(running: Lab, file: Lab): LabChanges {
+  const fileNode = new Map(file.nodes.map((n) => [n.name, n]));
+  const runningNode = new Map(running.nodes.map((n) => [n.name, n]));
+  const notLive: string[] = [];
+  for (const n of running.nodes) {
+    const f = fileNode.get(n.name);
+    if (f === undefined) continue;
+    if (f.kind !== n.kind) notLive.push(`node ${n.name}: kind ${n.kind} -> ${f.kind}`);
+    else {
+      const settings = settingChanges(nodeSettings(n), nodeSettings(f));
+      if (settings.length > 0) notLive.push(`${n.kind} ${n.name}: ${settings.join(", ")}`);
+    }
+  }
+  // Each file link takes one running link of its key; the rest of the running ones are removed.
+  const unmatched = [...running.links];
+  const matched: MatchedLink[] = [];
+  const added: LabLink[] = [];
+  for (const link of file.links) {
+    const i = unmatched.findIndex((r) => joins(r) === joins(link));
+    if (i < 0) added.push(link);
+    else matched.push({ running: unmatched.splice(i, 1)[0]!, file: link });
+  }
+  const relinked: LabChanges["relinked"] = [];
+  for (const m of matched) {
+    const addresses = settingChanges(endAddresses(m.running, running), endAddresses(m.file, file));
+    if (addresses.length > 0) notLive.push(`link ${linkName(m.running)}: ${addresses.join(", ")}`);
+    const settings = settingChanges(linkSettings(m.running), linkSettings(m.file));
+    if (settings.length > 0) relinked.push({ ...m, settings });
+  }
+  const kept = matched.map((m) => m.running);
+  return {
+    removedNodes: running.nodes.filter((n) => !fileNode.has(n.name)),
+    removedLinks: unmatched,
+    addedNodes: file.nodes.filter((n) => !runningNode.has(n.name)),
+    addedLinks: placeAdded(added, kept, file),
+    relinked,
+    notLive,
+  };
+}
+
+/**
+ * The added links with their ends moved where links that stay do not hold
+ * them (the lowest free port or interface), each host end with the file's
+ * addresses for it: the interface it gets may not be the file's name for it.
+ */
+function placeAdded(added: LabLink[], kept: LabLink[], file: Lab): AddedLink[] {
+  const held = new Set<string>();
+  const at = (e: LinkEnd) => String(e.port ?? e.iface);
+  for (const l of kept) for (const e of l.ends) held.add(`${e.node} ${at(e)}`);
+  return added.map((link) => {
+    const addresses: AddedLink["addresses"] = [];
+    const ends = link.ends.map((e) => {
+      if (e.port === undefined && e.iface === undefined) return { ...e };
+      const moved = { ...e };
+      for (let i = e.port !== undefined ? 1 : 0; held.has(`${e.node} ${at(moved)}`); i++) {
+        if (e.port !== undefined) moved.port = i;
+        else moved.iface = `eth${i}`;
+      }
+      held.add(`${e.node} ${at(moved)}`);
+      const host = file.nodes.find((n): n is HostNode => n.name === e.node && n.kind === "host");
+      const list = e.iface === undefined ? undefined : host?.addresses[e.iface];
+      if (list !== undefined) addresses.push({ host: e.node, iface: moved.iface!, addresses: list });
+      return moved;
+    }) as LabLink["ends"];
+    return { link: { ...link, ends }, addresses };
+  });
+}
+
+/** Whether there is nothing to apply. */
+export function noChanges(c: LabChanges): boolean {
+  return c.removedNodes.length + c.removedLinks.length + c.addedNodes.length + c.addedLinks.length +
+      c.relinked.length + c.notLive.length === 0;
+}
+
+/**
+ * The changes in words, one line each, in the order `apply` makes them;
+ * the ones that cannot be made live end with `(not live)`.
+ */
+export function describeChanges(c: LabChanges): string[] {
+  return [
+    ...c.removedLinks.map((l) => `link ${linkName(l)}: removed from the file`),
+    ...c.removedNodes.map((n) => `${n.kind} ${n.name}: removed from the file`),
+    ...c.addedNodes.map((n) => `${n.kind} ${n.name}: added to the file`),
+    ...c.addedLinks.map((a) => `link ${linkName(a.link)}: added to the file`),
+    ...c.relinked.map((m) => `link ${linkName(m.running)}: ${m.settings.join(", ")}`),
+    ...notLiveLines(c),
   ];
-  return parts.length === 0 ? undefined : parts.join("; ");
+}
+
+/** The changes that cannot be made live, one line each. */
+export function notLiveLines(c: LabChanges): string[] {
+  return c.notLive.map((line) => `${line} (not live)`);
 }

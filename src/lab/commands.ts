@@ -5,7 +5,8 @@
  * A switch's own console commands are reached through the switch's name
  * (`sw1 port/print`); `add` grows the lab by writing the new node or link
  * into the lab's file form and validating the whole, so the shell accepts
- * exactly what a lab file would.
+ * exactly what a lab file would; `del` takes a node or link out live, as
+ * `apply` does for what an edited file removed (apply.ts).
  */
 import { CableClient } from "../cable/client.ts";
 import { CableSession } from "../cable/session.ts";
@@ -20,6 +21,7 @@ import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
+import { applyLab, diffLab, readLabFile } from "./apply.ts";
 import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
@@ -136,7 +138,9 @@ const LAB_COMMANDS: [string, string, string][] = [
     "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
   ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
-  ["del", "NODE|A-B", "not live: says how to cut a link now, or remove it with vde up -c"],
+  ["del", "NODE|A-B", "remove a node (with its links) or a link live: ports freed, taps and namespace gone"],
+  ["diff", "[FILE]", "what the lab file (default: this lab's) changes in the running lab, one line each"],
+  ["apply", "[FILE]", "make the running lab what the lab file says, live; names what cannot change live"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
   ["down", "", "take the lab down and exit"],
@@ -300,6 +304,17 @@ export function labCommands(
   run("add", false, (args) => addCommand(r, args, addNode));
   run("use", false, () => failure("`use` works in the interactive shell"));
   run("del", false, (args) => delCommand(r, args.trim()));
+  run("diff", true, (args) => {
+    const read = readLabFile(r, args.trim() || undefined);
+    if ("ok" in read) return failure(read.lines.join("\n"));
+    return listing(diffLab(r, read.lab));
+  });
+  run("apply", false, async (args) => {
+    const read = readLabFile(r, args.trim() || undefined);
+    if ("ok" in read) return failure(read.lines.join("\n"));
+    const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
+    return ok ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") } : failure(lines.join("\n"), Errno.EIO);
+  });
   run("save", false, async (args) => {
     try {
       const path = await hooks.save(args.trim() || undefined);
@@ -323,34 +338,32 @@ export function labCommands(
         : failure("nothing to log out of here: `down` (or Ctrl-D) takes the lab down"),
   );
   // A host's name runs a command there, as a switch's runs a console command: `h1 ping 10.0.2.2`.
-  const addHost = (name: string) => {
-    if (commands.lookup(name) !== undefined) return;
-    commands.add({
-      path: name,
-      syntax: "COMMAND...",
-      help: `a command in host ${name}'s namespace (exec ${name} COMMAND)`,
-      listing: true,
-      run: (args) =>
-        args.trim() === "" ? failure(`usage: ${name} COMMAND (as exec ${name} COMMAND)`) : exec(name, args),
-    });
-  };
-  const addSwitch = (name: string) => {
-    if (commands.lookup(name) !== undefined) return;
-    const sw = r.switches.get(name)!;
-    commands.add({
-      path: name,
-      syntax: "COMMAND...",
-      help: `a console command of switch ${name}`,
-      listing: false,
-      run: async (args, session) => {
-        if (args.trim() === "") return failure(`usage: ${name} COMMAND (try \`${name} help\`)`);
-        const reply = await sw.commands.execute(args, switchSession(session, sw.commands));
-        return reply ?? ok();
-      },
-    });
+  // Looked up at each line: the node may have been removed since, or added again as another kind.
+  const hostOrSwitch = async (name: string, args: string, session: Session): Promise<Reply> => {
+    const sw = r.switches.get(name);
+    if (r.hosts.has(name)) {
+      return args.trim() === ""
+        ? failure(`usage: ${name} COMMAND (as exec ${name} COMMAND)`)
+        : exec(name, args);
+    }
+    if (sw === undefined) return failure(`no node ${name} (it was removed)`, Errno.ENOENT);
+    if (args.trim() === "") return failure(`usage: ${name} COMMAND (try \`${name} help\`)`);
+    return await sw.commands.execute(args, switchSession(session, sw.commands)) ?? ok();
   };
   // A node's command: a switch's console, or a command in a host.
-  const addNode = (name: string) => r.hosts.has(name) ? addHost(name) : addSwitch(name);
+  const addNode = (name: string) => {
+    if (commands.lookup(name) !== undefined) return;
+    const host = r.hosts.has(name);
+    commands.add({
+      path: name,
+      syntax: "COMMAND...",
+      help: host
+        ? `a command in host ${name}'s namespace (exec ${name} COMMAND)`
+        : `a console command of switch ${name}`,
+      listing: host,
+      run: (args, session) => hostOrSwitch(name, args, session),
+    });
+  };
   for (const name of [...r.switches.keys(), ...r.hosts.keys()]) addNode(name);
   return { commands, addNode };
 }
@@ -365,27 +378,31 @@ const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok:
 };
 
 /**
- * `del`: a running lab only grows. Taking a node or link out of it live
- * would have to undo its part of the bring-up alone (namespaces, taps,
- * ports, addresses, routes that others use), which the lab does only as a
- * whole; so `del` says what does the job instead, and changes nothing.
+ * `del`: takes a link, or a node with its links, out of the running lab
+ * live, by the code `apply` runs for what a file removed. A node's name is
+ * looked for first (a node may be called `a-b`), then a link's.
  */
-function delCommand(r: LabRunner, what: string): Reply {
+async function delCommand(r: LabRunner, what: string): Promise<Reply> {
   if (what === "") return failure("usage: del NODE|A-B");
-  const apply = "remove it from the lab file (`save` writes the running lab there) and run `vde up -c FILE`";
-  const link = r.findLink(what);
-  if (link !== undefined) {
-    return failure(
-      `a running lab does not remove links: \`link ${link.name} down\` cuts it now (ports go down at both ends); ` +
-        `to remove it, ${apply}`,
-      Errno.EOPNOTSUPP,
-    );
+  const node = r.lab.nodes.find((n) => n.name === what);
+  const link = node === undefined ? r.findLink(what) : undefined;
+  if (node === undefined && link === undefined) {
+    const names = r.lab.nodes.map((n) => n.name).join(" ") || "none";
+    return failure(`no node or link ${what} (nodes: ${names}; \`links\` lists the links)`, Errno.ENOENT);
   }
-  if (r.lab.nodes.some((n) => n.name === what)) {
-    return failure(`a running lab does not remove nodes: to remove ${what}, ${apply}`, Errno.EOPNOTSUPP);
+  try {
+    if (link !== undefined) {
+      await r.removeLink(link);
+      return { code: 0, raw: `removed link ${link.name}\n` };
+    }
+    const links = await r.removeNode(node!.name);
+    const also = links.length === 0
+      ? ""
+      : ` and ${counted(links.length, "link")} ${links.map((l) => l.name).join(", ")}`;
+    return { code: 0, raw: `removed ${node!.kind} ${node!.name}${also}\n` };
+  } catch (err) {
+    return failure((err as Error).message, Errno.EIO);
   }
-  const names = r.lab.nodes.map((n) => n.name).join(" ") || "none";
-  return failure(`no node or link ${what} (nodes: ${names}; \`links\` lists the links)`, Errno.ENOENT);
 }
 
 function linkCommand(r: LabRunner, args: string): Reply {
@@ -424,8 +441,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
     }
   }
   r.setLinkUp(link, up);
-  link.wire.impair = impair;
-  link.spec.impair = link.wire.impair;
+  r.setImpairments(link, impair);
   return ok();
 }
 

@@ -1,6 +1,6 @@
 /**
  * A running lab: brings a validated `Lab` up on vde's own parts, keeps it
- * running, changes it live and takes it down.
+ * running, changes it live (grows, shrinks, re-impairs) and takes it down.
  *
  * Theory of operation. Everything runs in this one process: each switch is
  * a `Switch` serving a vde socket directory (so QEMU and `vde_plug` can join
@@ -14,8 +14,11 @@
  * moved into the namespaces, each with its lab's fixed MAC address), then
  * addresses, routes, DHCP and `exec`.
  * Every step pushes its undo; a failure halfway runs them in reverse, so
- * nothing is left behind. The state file is written before each namespace
- * is made, so `vde down` can clean up after a SIGKILL too.
+ * nothing is left behind. The undos of one node or link are kept as one
+ * part, so `removeLink` and `removeNode` take that one out of a running lab
+ * (its taps, ports, namespace, sockets) as `down` takes them all. The state
+ * file is written before each namespace is made, so `vde down` can clean
+ * up after a SIGKILL too.
  */
 import { interfaceExists } from "../../ffi/tun.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
@@ -39,6 +42,7 @@ import { hostMac, labDir, labsBaseDir, machineId, netnsName, tapName } from "./n
 import {
   type CableNode,
   type HostNode,
+  type Impairments,
   isImpaired,
   type Lab,
   type LabLink,
@@ -135,6 +139,8 @@ export class LabRunner {
   readonly links: RunningLink[] = [];
   readonly #opts: RunnerOptions;
   readonly #undo: Undo[] = [];
+  /** The undo part of each node (by name) and link, still in #undo: what removing it runs. */
+  readonly #parts = new Map<string | RunningLink, Undo>();
   readonly #log: (m: string) => void;
   /** Where a switch without `dataplane:` forwards: $VDE_DATAPLANE as `vde switch` reads it, else its thread. */
   readonly #dataplane: Dataplane;
@@ -182,7 +188,7 @@ export class LabRunner {
       }
       for (const node of lab.nodes) {
         signal?.throwIfAborted();
-        if (node.kind === "host") await r.#configureHost(node);
+        if (node.kind === "host") await r.configureHost(node);
       }
       signal?.throwIfAborted();
     } catch (err) {
@@ -222,31 +228,97 @@ export class LabRunner {
     this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));
   }
 
+  /** The lab file (absolute), "" for a lab built in the shell. */
+  get file(): string {
+    return this.#opts.file;
+  }
+
+  /** Where relative paths in the lab file start. */
+  get baseDir(): string {
+    return this.#opts.baseDir;
+  }
+
   /** Adds a node (at start, or live from the shell). */
   async addNode(node: LabNode): Promise<void> {
     if (this.lab.nodes.some((n) => n.name === node.name)) {
       throw new Error(`there is a node ${node.name} already`);
     }
-    await this.#atomically(() => this.#startNode(node));
+    this.#parts.set(node.name, await this.#atomically(() => this.#startNode(node)));
     this.lab.nodes.push(node);
   }
 
   /**
    * Runs one growth step; if it fails, what it made is undone at once, so a
-   * failed `add` in the shell leaves the running lab as it was.
+   * failed `add` in the shell leaves the running lab as it was. What it made
+   * becomes one undo, returned: the part `removeLink`/`removeNode` runs.
    */
-  async #atomically<T>(step: () => Promise<T>): Promise<T> {
+  async #atomically(step: () => Promise<void>): Promise<Undo> {
     const mark = this.#undo.length;
     try {
-      return await step();
+      await step();
     } catch (err) {
-      for (const undo of this.#undo.splice(mark).reverse()) {
-        try {
-          await undo();
-        } catch { /* keep undoing */ }
-      }
+      await this.#undoAll(this.#undo.splice(mark));
       throw err;
     }
+    const made = this.#undo.splice(mark);
+    const part = () => this.#undoAll(made);
+    this.#undo.push(part);
+    return part;
+  }
+
+  /** Runs `undos` newest first, each whatever the one before did; the failures are logged. */
+  async #undoAll(undos: Undo[]): Promise<void> {
+    for (const undo of undos.reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        this.#log(`cleanup: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Takes a node's or link's part out of the running lab: runs its undo. */
+  async #removePart(key: string | RunningLink): Promise<void> {
+    const part = this.#parts.get(key);
+    if (part === undefined) return;
+    this.#parts.delete(key);
+    const i = this.#undo.indexOf(part);
+    if (i >= 0) this.#undo.splice(i, 1);
+    await part();
+  }
+
+  /**
+   * Removes a link live, as pulling its cable and throwing it away: its
+   * switch ports are freed (their VLANs forgotten, as a new port's), a
+   * host's interface goes with its tap (and its addresses from the host's
+   * settings), a slirp or cable end is let go.
+   */
+  async removeLink(link: RunningLink): Promise<void> {
+    const i = this.links.indexOf(link);
+    if (i < 0) return;
+    this.links.splice(i, 1);
+    this.lab.links.splice(this.lab.links.indexOf(link.spec), 1);
+    await this.#removePart(link);
+    // The interface is gone, and so are its addresses: `save` writes none for it.
+    for (const e of link.spec.ends) {
+      const host = this.hosts.get(e.node);
+      if (host !== undefined && e.iface !== undefined) delete host.node.addresses[e.iface];
+    }
+  }
+
+  /**
+   * Removes a node live, its links first: a switch's sockets close, a
+   * host's namespace goes with every process in it, a slirp or cable
+   * stops. Returns the links it removed.
+   */
+  async removeNode(name: string): Promise<RunningLink[]> {
+    const i = this.lab.nodes.findIndex((n) => n.name === name);
+    if (i < 0) throw new Error(`no node ${name}`);
+    const links = this.links.filter((l) => l.spec.ends.some((e) => e.node === name));
+    for (const l of links) await this.removeLink(l);
+    this.lab.nodes.splice(i, 1);
+    await this.#removePart(name);
+    return links;
   }
 
   async #startNode(node: LabNode): Promise<void> {
@@ -272,6 +344,7 @@ export class LabRunner {
       hub: node.hub,
       dataplane: node.dataplane ?? this.#dataplane,
     });
+    this.#undo.push(() => void this.switches.delete(node.name));
     this.#undo.push(() => sw.close());
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);
@@ -311,11 +384,15 @@ export class LabRunner {
     const link = await openSlirpLink(config).catch((err) => {
       throw new Error(`${node.name}: ${(err as Error).message}`);
     });
-    this.#undo.push(() => link.close());
+    this.#undo.push(() => {
+      link.close();
+      this.slirps.delete(node.name);
+    });
     this.slirps.set(node.name, link);
   }
 
   async #startCable(node: CableNode): Promise<void> {
+    this.#undo.push(() => void this.cables.delete(node.name));
     const keyPart = node.insecure === true ? "/insecure" : "";
     const defaults = { keyFile: node.key === undefined ? undefined : this.#path(node.key) };
     if (node.connect !== undefined) {
@@ -374,28 +451,32 @@ export class LabRunner {
       await deleteNetns(ns);
       forget();
     });
+    this.#undo.push(() => void this.hosts.delete(node.name));
     await ip("-n", ns, "link", "set", "lo", "up");
     this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map() });
   }
 
   /**
    * Adds a link (at start, or live). `configure` applies the host ends'
-   * addresses at once (live); at start they wait for every link.
+   * addresses at once (live), or those of the hosts not in the set (the
+   * others are configured whole later); at start they wait for every link.
    */
-  async addLink(spec: LabLink, configure = true): Promise<RunningLink> {
+  async addLink(spec: LabLink, configure: boolean | ReadonlySet<string> = true): Promise<RunningLink> {
     const name = linkName(spec);
     const wire = new LabWire(name, spec.impair);
     const running: RunningLink = { spec, name, wire };
-    await this.#atomically(async () => {
+    const part = await this.#atomically(async () => {
       this.#undo.push(() => wire.close());
       await this.#connect(spec.ends[0], wire.a, spec);
       await this.#connect(spec.ends[1], wire.b, spec);
     });
+    this.#parts.set(running, part);
     this.links.push(running);
     this.lab.links.push(spec);
-    if (configure) {
+    if (configure !== false) {
       for (const end of spec.ends) {
         const host = this.hosts.get(end.node);
+        if (configure !== true && configure.has(end.node)) continue;
         if (host !== undefined) await this.#configureIface(host, end.iface!);
       }
     }
@@ -408,6 +489,13 @@ export class LabRunner {
       const port = end.port!;
       if (sw.sw.port(port)?.endpoints.length) throw new Error(`port ${end.node}:${port} is in use`);
       sw.sw.attach(wireEnd, { port });
+      // Removed, the port is freed once the wire end has left it: a pulled cable's port is switched
+      // on again, and a link put there later starts with a new port's VLANs.
+      this.#undo.push(async () => {
+        wireEnd.close("lab link removed");
+        await wireEnd.closed;
+        sw.sw.removePort(port);
+      });
       const engine = sw.sw.engine;
       if (spec.vlan !== undefined) {
         engine.createVlan(spec.vlan);
@@ -427,6 +515,11 @@ export class LabRunner {
     const cable = this.cables.get(end.node);
     if (cable !== undefined) {
       cable.end = wireEnd;
+      this.#undo.push(() => {
+        if (cable.end !== wireEnd) return;
+        cable.end = undefined;
+        if (cable.link !== null) cable.link.onFrame = discard;
+      });
       if (cable.link !== null) this.#undo.push(join(cable.link, wireEnd));
       return;
     }
@@ -440,7 +533,11 @@ export class LabRunner {
       throw new Error(`cannot create tap ${tap} for ${end.node}:${iface}: the name is taken`);
     }
     const link = new TapLink(tap);
-    this.#undo.push(() => link.close());
+    this.#undo.push(() => {
+      link.close();
+      host.taps.delete(iface);
+      host.leases.delete(iface);
+    });
     host.taps.set(iface, link);
     this.#undo.push(join(link, wireEnd));
     await ip("link", "set", tap, "netns", host.ns);
@@ -468,8 +565,8 @@ export class LabRunner {
     }
   }
 
-  /** Addresses, routes, the gateway, DHCP and `exec`, once every link is up. */
-  async #configureHost(node: HostNode): Promise<void> {
+  /** Addresses, routes, the gateway, DHCP and `exec`, once every link is up (at start, or a host added live). */
+  async configureHost(node: HostNode): Promise<void> {
     const host = this.hosts.get(node.name)!;
     for (const iface of host.taps.keys()) await this.#configureIface(host, iface);
     for (const r of node.routes) await ip("-n", host.ns, "route", "add", ...r.trim().split(/\s+/));
@@ -567,6 +664,36 @@ export class LabRunner {
       // While the cable is out, the port stays down even if its client reconnects.
       sw.sw.setPortEnabled(end.port, up);
     }
+  }
+
+  /** Replaces a link's impairments live (an empty set takes the filter out of its path). */
+  setImpairments(link: RunningLink, impair: Impairments): void {
+    link.wire.impair = impair;
+    link.spec.impair = link.wire.impair;
+  }
+
+  /**
+   * Sets a link's VLANs live on its switch ends, as the console's `vlan/`
+   * commands would: tagged VLANs it leaves first, then the untagged one
+   * (`undefined`: VLAN 0, a new port's), then the tagged ones it joins.
+   */
+  setLinkVlans(link: RunningLink, vlan: number | undefined, trunk: readonly number[]): void {
+    for (const end of link.spec.ends) {
+      const engine = this.switches.get(end.node)?.sw.engine;
+      if (engine === undefined || end.port === undefined) continue;
+      for (const v of link.spec.trunk) if (!trunk.includes(v)) engine.delVlanPort(v, end.port);
+      if (vlan !== link.spec.vlan) {
+        if (vlan !== undefined) engine.createVlan(vlan);
+        engine.setPortVlan(end.port, vlan ?? 0);
+      }
+      for (const v of trunk) {
+        if (link.spec.trunk.includes(v)) continue;
+        engine.createVlan(v);
+        engine.addVlanPort(v, end.port);
+      }
+    }
+    link.spec.vlan = vlan;
+    link.spec.trunk = [...trunk];
   }
 
   /** Whether impairments are on any link (for the links table). */

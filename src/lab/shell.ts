@@ -33,6 +33,7 @@ export function completeLabLine(
   const current = words.pop() ?? "";
   while (words.length > 0 && words[0] === "") words.shift();
   const nodes = r.lab.nodes.map((n) => n.name);
+  const links = () => r.links.flatMap((l) => [l.name, shortName(l.spec.ends)]);
   const switchCommands = (name: string) => [...r.switches.get(name)?.commands.commandPaths() ?? [], "watch"];
   let pool: string[];
   if (words.length === 0) {
@@ -43,8 +44,10 @@ export function completeLabLine(
     if (r.switches.has(first!)) pool = n === 1 ? switchCommands(first!) : [];
     else if (first === "exec") pool = n === 1 ? [...r.hosts.keys()] : [];
     else if (first === "use") pool = n === 1 ? [...r.switches.keys()] : [];
-    else if (first === "link") {
-      pool = n === 1 ? r.links.flatMap((l) => [l.name, shortName(l.spec.ends)]) : LINK_WORDS;
+    else if (first === "del") {
+      pool = n === 1 ? [...nodes, ...r.links.flatMap((l) => [l.name, shortName(l.spec.ends)])] : [];
+    } else if (first === "link") {
+      pool = n === 1 ? links() : LINK_WORDS;
     } else if (first === "add") pool = n === 1 ? ADD_WORDS : words[1] === "link" && n <= 3 ? nodes : [];
     else pool = [];
   }
@@ -179,33 +182,13 @@ export function startLabShell(
   const repl: Repl = new Repl({
     prompt: prompt(),
     run: async (line) => {
-      const words = line.trim().split(/\s+/);
-      if (words[0] === "use") {
-        const target = words[1];
-        if (target !== undefined && !r.switches.has(target)) return `no switch ${target}\n`;
-        using = target;
-        repl.setPrompt(prompt());
-        return "";
+      // Before the line (`vde term` may have removed it meanwhile) and after (the line's own `del`).
+      leaveGoneSwitch();
+      try {
+        return await runLine(line);
+      } finally {
+        leaveGoneSwitch();
       }
-      // `watch [secs]`: every switch's port counters (the `use`d one's); `sw1 watch [secs]`: sw1's.
-      const watched = words[0] === "watch" ? using : words[0];
-      if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
-        return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
-      }
-      const run = hostCommandOf(line, r.hosts);
-      if (run !== undefined) {
-        const { ns } = r.hosts.get(run.host)!;
-        const refused = execRefusal(run.host, ns, run.command);
-        if (refused !== undefined) return `${refused}\n`;
-        return await execLive(repl, ns, run.command);
-      }
-      const first = words[0] ?? "";
-      const direct = first === "" || commands.lookup(first) !== undefined;
-      const target = direct || using === undefined ? line : `${using} ${line}`;
-      const reply = await commands.execute(target, session);
-      if (reply === null) return "";
-      reply.afterSend?.();
-      return formatShellReply(target, reply, r.switches, commands);
     },
     complete: (line) => Promise.resolve(completeLabLine(line, r, commands, using)),
     historyFile: historyPath(),
@@ -213,6 +196,41 @@ export function startLabShell(
     interruptHint: "Ctrl-C again or `down` takes the lab down",
     onSuspend,
   });
+  /** The switch in use was removed (`del`, `apply`): lines go to the lab again. */
+  const leaveGoneSwitch = () => {
+    if (using === undefined || r.switches.has(using)) return;
+    using = undefined;
+    repl.setPrompt(prompt());
+  };
+  const runLine = async (line: string): Promise<string> => {
+    const words = line.trim().split(/\s+/);
+    if (words[0] === "use") {
+      const target = words[1];
+      if (target !== undefined && !r.switches.has(target)) return `no switch ${target}\n`;
+      using = target;
+      repl.setPrompt(prompt());
+      return "";
+    }
+    // `watch [secs]`: every switch's port counters (the `use`d one's); `sw1 watch [secs]`: sw1's.
+    const watched = words[0] === "watch" ? using : words[0];
+    if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
+      return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
+    }
+    const run = hostCommandOf(line, r.hosts);
+    if (run !== undefined) {
+      const { ns } = r.hosts.get(run.host)!;
+      const refused = execRefusal(run.host, ns, run.command);
+      if (refused !== undefined) return `${refused}\n`;
+      return await execLive(repl, ns, run.command);
+    }
+    const first = words[0] ?? "";
+    const direct = first === "" || commands.lookup(first) !== undefined;
+    const target = direct || using === undefined ? line : `${using} ${line}`;
+    const reply = await commands.execute(target, session);
+    if (reply === null) return "";
+    reply.afterSend?.();
+    return formatShellReply(target, reply, r.switches, commands);
+  };
   session.repl = repl;
   repl.start();
   return { close: () => repl.close() };

@@ -1,6 +1,11 @@
-/** What an edited lab file says that its running lab does not do, matched by names and by the nodes links join. */
+/**
+ * What an edited lab file changes in its running lab: nodes matched by
+ * name, links by the nodes they join; settings changed under the same name,
+ * each in one line, marked live (a link's impairments) or not.
+ */
 import assert from "node:assert/strict";
-import { describeChanges, labChanges, namesInListing } from "../../src/lab/changes.ts";
+import { describeChanges, labChanges, noChanges } from "../../src/lab/changes.ts";
+import { linkName } from "../../src/lab/spec.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
 function lab(nodes: string, links: string) {
@@ -9,53 +14,86 @@ function lab(nodes: string, links: string) {
   return lab!;
 }
 
-const RUNNING = {
-  nodes: ["sw1", "sw-3", "h1"],
-  links: ["h1:eth0-sw1:1", "sw1:2-sw-3:1"],
-};
+const NODES =
+  "    sw1: { kind: switch }\n    sw-3: { kind: switch }\n    h1: { kind: host, address: 10.0.0.1/24 }\n";
+const RUNNING = lab(NODES, "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 5ms\n");
 
 Deno.test("a file with the running lab's nodes and links, on other ports or in the other order, is no change", () => {
-  const same = lab(
-    "    sw1: { kind: switch }\n    sw-3: { kind: switch }\n    h1: { kind: host }\n",
-    "    - endpoints: [sw-3, sw1]\n    - endpoints: [h1, sw1]\n",
-  );
-  assert.equal(describeChanges(labChanges(RUNNING, same)), undefined);
+  const same = lab(NODES, "    - endpoints: [sw-3, 'sw1:7']\n      delay: 5ms\n    - endpoints: [h1, sw1]\n");
+  const c = labChanges(RUNNING, same);
+  assert.ok(noChanges(c));
+  assert.deepEqual(describeChanges(c), []);
 });
 
-Deno.test("nodes and links removed from the file or added to it are named, the running ones by their running names", () => {
+Deno.test("nodes and links removed from the file or added to it are named one a line, the running ones by their running names", () => {
   const edited = lab(
     "    sw1: { kind: switch }\n    sw2: { kind: switch }\n",
     "    - endpoints: [sw1, sw2]\n    - endpoints: [sw1, sw2]\n",
   );
-  const changes = labChanges(RUNNING, edited);
-  assert.deepEqual(changes, {
-    removedNodes: ["sw-3", "h1"],
-    removedLinks: ["h1:eth0-sw1:1", "sw1:2-sw-3:1"],
-    addedNodes: ["sw2"],
-    addedLinks: ["sw1:1-sw2:1", "sw1:2-sw2:2"],
-  });
-  assert.equal(
-    describeChanges(changes),
-    "removed from the file but still running: nodes sw-3, h1 and links h1:eth0-sw1:1, sw1:2-sw-3:1; " +
-      "added to the file but not running: node sw2 and links sw1:1-sw2:1, sw1:2-sw2:2",
-  );
+  assert.deepEqual(describeChanges(labChanges(RUNNING, edited)), [
+    "link h1:eth0-sw1:1: removed from the file",
+    "link sw1:2-sw-3:1: removed from the file",
+    "switch sw-3: removed from the file",
+    "host h1: removed from the file",
+    "switch sw2: added to the file",
+    "link sw1:1-sw2:1: added to the file",
+    "link sw1:2-sw2:2: added to the file",
+  ]);
 });
 
 Deno.test("a second link between the same nodes is a change: links are counted, not only their ends", () => {
   const doubled = lab(
-    "    sw1: { kind: switch }\n    sw-3: { kind: switch }\n    h1: { kind: host }\n",
-    "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n    - endpoints: [sw1, sw-3]\n",
+    NODES,
+    "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 5ms\n    - endpoints: [sw1, sw-3]\n",
   );
-  assert.equal(
-    describeChanges(labChanges(RUNNING, doubled)),
-    "added to the file but not running: link sw1:3-sw-3:2",
-  );
+  assert.deepEqual(describeChanges(labChanges(RUNNING, doubled)), ["link sw1:3-sw-3:2: added to the file"]);
 });
 
-Deno.test("the names of a nodes or links listing are the first word of each row after the header", () => {
-  assert.deepEqual(
-    namesInListing(["LINK           STATE  A>B", "h1:eth0-sw1:1  up       1", "sw1:2-sw3:1    up       1"]),
-    ["h1:eth0-sw1:1", "sw1:2-sw3:1"],
+Deno.test("a link's impairments and VLANs changed are live; a node's settings and a host end's address are not", () => {
+  const edited = lab(
+    "    sw1: { kind: switch, ports: 8, hub: true }\n    sw-3: { kind: switch }\n" +
+      "    h1: { kind: host, address: 10.0.0.9/24, gateway: 10.0.0.254 }\n",
+    "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 20ms\n      loss: 1%\n      vlan: 5\n",
   );
-  assert.deepEqual(namesInListing(["NODE  KIND"]), []);
+  const c = labChanges(RUNNING, edited);
+  assert.deepEqual(c.relinked.map((m) => [linkName(m.running), m.settings]), [
+    ["sw1:2-sw-3:1", ["loss - -> 1%", "delay 5ms -> 20ms", "vlan - -> 5"]],
+  ]);
+  assert.deepEqual(describeChanges(c), [
+    "link sw1:2-sw-3:1: loss - -> 1%, delay 5ms -> 20ms, vlan - -> 5",
+    "switch sw1: ports 32 -> 8, hub off -> on (not live)",
+    "host h1: gateway - -> 10.0.0.254 (not live)",
+    "link h1:eth0-sw1:1: h1 address 10.0.0.1/24 -> 10.0.0.9/24 (not live)",
+  ]);
+});
+
+Deno.test("a node of another kind under the same name is named as such, not live", () => {
+  const edited = lab(
+    "    sw1: { kind: switch }\n    sw-3: { kind: slirp }\n    h1: { kind: host, address: 10.0.0.1/24 }\n",
+    "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 5ms\n",
+  );
+  assert.deepEqual(describeChanges(labChanges(RUNNING, edited)), [
+    "node sw-3: kind switch -> slirp (not live)",
+  ]);
+});
+
+Deno.test("an added link moves off a port and an interface that a link that stays holds, its host address with it", () => {
+  // The file drops h1's first link: its eth1 and sw2:2 for the new link are the running eth1's and sw2:2's.
+  const running = lab(
+    "    sw1: { kind: switch }\n    sw2: { kind: switch }\n    h1: { kind: host }\n",
+    "    - endpoints: [h1, sw1]\n    - endpoints: [h1, sw2]\n",
+  );
+  const edited = lab(
+    "    sw1: { kind: switch }\n    sw2: { kind: switch }\n" +
+      "    h1: { kind: host, interfaces: { eth1: 10.0.1.1/24 } }\n",
+    "    - endpoints: [h1, sw2]\n    - endpoints: [h1, sw2]\n",
+  );
+  assert.deepEqual(labChanges(running, edited).addedLinks.map((a) => [linkName(a.link), a.addresses]), [
+    ["h1:eth0-sw2:2", [{ host: "h1", iface: "eth0", addresses: ["10.0.1.1/24"] }]],
+  ]);
+  // The file drops sw1-sw3 and has a second sw1-sw4 on sw1:2, which the first (kept) one holds: it takes sw1:1.
+  const switches = "    sw1: { kind: switch }\n    sw3: { kind: switch }\n    sw4: { kind: switch }\n";
+  const ports = lab(switches, "    - endpoints: [sw1, sw3]\n    - endpoints: [sw1, sw4]\n");
+  const twice = lab(switches, "    - endpoints: [sw1, sw4]\n    - endpoints: [sw1, sw4]\n");
+  assert.deepEqual(labChanges(ports, twice).addedLinks.map((a) => linkName(a.link)), ["sw1:1-sw4:2"]);
 });

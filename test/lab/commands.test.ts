@@ -11,7 +11,16 @@ import { execRefusal, helpColumns, hostCommandOf, labCommands } from "../../src/
 import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
-import { ONE_SWITCH, TWO_SWITCHES, vde, vdeCommand, withLabFile, withLabUp } from "./_helpers.ts";
+import {
+  leftovers,
+  ONE_SWITCH,
+  TWO_HOSTS,
+  TWO_SWITCHES,
+  vde,
+  vdeCommand,
+  withLabFile,
+  withLabUp,
+} from "./_helpers.ts";
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -229,33 +238,44 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
   });
 });
 
-Deno.test("del on a running lab changes nothing and says what does: link A-B down now, the file and vde up -c for good", async () => {
-  const { commands, session } = labConsole({
-    switches: new Map(),
-    hosts: new Map(),
-    lab: { name: "t", nodes: [{ name: "sw1" }, { name: "sw2" }], links: [] },
-    findLink: (name: string) => name === "sw1-sw2" ? { name: "sw1:1-sw2:1" } : undefined,
+/** TWO_HOSTS with a slirp on the switch too. */
+const DEL_LAB = TWO_HOSTS.replace("    h1:", "    nat: { kind: slirp }\n    h1:") +
+  "    - endpoints: [nat, sw1]\n";
+
+Deno.test("del of a link or a node takes it out of the running lab live: its port and interface free for the next link, a host's namespace gone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: DEL_LAB }, async (name) => {
+    const term = (...lines: string[]) => vde(["term", name, ...lines.flatMap((l) => ["-c", l])]);
+    let r = await term("del h1-sw1");
+    assert.equal(r.stdout, "removed link h1:eth0-sw1:1\n", r.stderr);
+    assert.notEqual((await term("h1 ip link show eth0")).code, 0, "h1's eth0 went with its tap");
+    r = await term("add link sw1 h1 delay 1ms");
+    assert.equal(r.stdout, "added link sw1:1-h1:eth0\n", "port 1 and eth0 were free again");
+    r = await term("del nat", "del h2", "nodes");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /^removed slirp nat and 1 link nat-sw1:3\nremoved host h2 and 1 link h2:eth0-sw1:2\n/,
+    );
+    assert.deepEqual(r.stdout.split("\n").slice(3).map((l) => l.split(" ")[0]).filter((n) => n !== ""), [
+      "sw1",
+      "h1",
+    ]);
+    const ns = (await run(["ip", "netns", "list"], { check: false })).stdout;
+    assert.doesNotMatch(ns, new RegExp(`^vde-${name}-h2 `, "m"), "h2's namespace is gone");
+    r = await term("h2 ls");
+    assert.equal(r.stderr, "vde: h2 ls: no node h2 (it was removed)\n");
+    r = await term("del sw9");
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, "vde: del sw9: no node or link sw9 (nodes: sw1 h1; `links` lists the links)\n");
+    r = await term("del sw1", "links");
+    assert.equal(
+      r.stdout,
+      "removed switch sw1 and 1 link sw1:1-h1:eth0\nLINK  STATE  A>B  B>A  DROPS  SETTINGS\n",
+    );
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.deepEqual(await leftovers(name), []);
   });
-  const said = async (line: string) => {
-    const reply = await commands.execute(line, session("mgmt"));
-    return [reply?.code, reply?.raw];
-  };
-  const apply =
-    "remove it from the lab file (`save` writes the running lab there) and run `vde up -c FILE`\n";
-  assert.deepEqual(await said("del sw1-sw2"), [
-    95,
-    "a running lab does not remove links: `link sw1:1-sw2:1 down` cuts it now (ports go down at both ends); " +
-    `to remove it, ${apply}`,
-  ]);
-  assert.deepEqual(await said("del sw2"), [
-    95,
-    `a running lab does not remove nodes: to remove sw2, ${apply}`,
-  ]);
-  assert.deepEqual(await said("del sw9"), [
-    2,
-    "no node or link sw9 (nodes: sw1 sw2; `links` lists the links)\n",
-  ]);
-  assert.deepEqual(await said("del"), [22, "usage: del NODE|A-B\n"]);
 });
 
 Deno.test("a mistyped add kind or link setting in the lab's console gets a did-you-mean and changes nothing", async (t) => {

@@ -162,7 +162,7 @@ Deno.test("vde up of a lab that is up says so in one line and leaves the running
   });
 });
 
-Deno.test("vde up of a running lab's edited file says what the running lab does not follow, and how to apply it", async (t) => {
+Deno.test("vde up of a running lab's edited file says each change the running lab does not follow in a line, and how to apply it", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
     const text = await Deno.readTextFile(file);
@@ -178,10 +178,12 @@ Deno.test("vde up of a running lab's edited file says what the running lab does 
     assert.equal(again.code, 1);
     assert.equal(
       again.stderr,
-      `vde: lab ${name} is already up (pid ${pid}) and does not follow edits to ${file}: ` +
-        "removed from the file but still running: node sw2 and link sw1:1-sw2:1; " +
-        "added to the file but not running: node sw3 and link sw1:1-sw3:1; " +
-        `\`vde up -c ${file}\` takes it down and brings the file up\n`,
+      `vde: lab ${name} is already up (pid ${pid}) and does not follow edits to ${file}:\n` +
+        "  link sw1:1-sw2:1: removed from the file\n" +
+        "  switch sw2: removed from the file\n" +
+        "  switch sw3: added to the file\n" +
+        "  link sw1:1-sw3:1: added to the file\n" +
+        `\`vde up --apply ${file}\` applies them live, \`vde up -c ${file}\` takes the lab down and brings the file up\n`,
     );
     assert.match(
       (await vde(["term", name, "-c", "nodes"])).stdout,

@@ -1,8 +1,9 @@
-/** What the lab shell prints for a failed line: the reason once, in words. */
+/** What the lab shell prints for a failed line: the reason once, in words; what Tab offers. */
 import assert from "node:assert/strict";
 import { CommandRegistry, ok } from "../../src/console/registry.ts";
 import { Errno } from "../../src/console/reply_format.ts";
-import { formatShellReply } from "../../src/lab/shell.ts";
+import type { LabRunner } from "../../src/lab/runner.ts";
+import { completeLabLine, formatShellReply } from "../../src/lab/shell.ts";
 
 function registries() {
   const sw1 = new CommandRegistry()
@@ -42,4 +43,16 @@ Deno.test("lab shell: a mistyped lab command gets the nearest lab command", () =
     formatShellReply("nodez", { code: Errno.ENOSYS }, switches, lab),
     "nodez: no such command; did you mean nodes?\n",
   );
+});
+
+Deno.test("lab shell: Tab after del offers the nodes and the links, by either name", () => {
+  const { lab } = registries();
+  const r = {
+    lab: { nodes: [{ name: "sw1" }, { name: "h1" }] },
+    switches: new Map(),
+    hosts: new Map(),
+    links: [{ name: "h1:eth0-sw1:1", spec: { ends: [{ node: "h1" }, { node: "sw1" }] } }],
+  } as unknown as LabRunner;
+  assert.deepEqual(completeLabLine("del ", r, lab), [["h1", "h1-sw1", "h1:eth0-sw1:1", "sw1"], ""]);
+  assert.deepEqual(completeLabLine("del h1-", r, lab), [["h1-sw1 "], "h1-"]);
 });

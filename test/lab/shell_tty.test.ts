@@ -1,7 +1,7 @@
 /**
  * The lab shell at a real terminal (tmux): completion of commands and node
  * names, `watch`, `help` at the terminal's width, `exec`, a live `link ... loss` seen as ping loss, `add`, `save`,
- * and `vde up` of the saved file giving the same lab; the terminal closing
+ * `del` of the switch in use, and `vde up` of the saved file giving the same lab; the terminal closing
  * under `vde up` takes the lab down.
  */
 import assert from "node:assert/strict";
@@ -32,7 +32,7 @@ topology:
     - endpoints: [h2, sw2]
 `;
 
-Deno.test("the lab shell completes, runs exec, impairs and grows the lab live, and saves it", async (t) => {
+Deno.test("the lab shell completes, runs exec, impairs, grows and shrinks the lab live, and saves it", async (t) => {
   if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
   await withLabFile({ text: LAB }, async (name, file) => {
     await shellSession(name, file);
@@ -137,6 +137,19 @@ async function shellSession(name: string, file: string): Promise<void> {
     const saved = await Deno.readTextFile(file);
     assert.match(saved, /# the first switch/);
     assert.match(saved, /h3: \{ kind: host, address: 10\.7\.0\.3\/24 \}/);
+
+    // del at the terminal, live: the switch in use goes with its links, and lines go to the lab again.
+    await tmux.keys("-l", "use sw3");
+    await tmux.keys("Enter");
+    await tmux.waitFor((s) => s.endsWith(`lab[${name}:sw3]$`), "the prompt of sw3 in use");
+    await tmux.keys("-l", "del sw3");
+    await tmux.keys("Enter");
+    await tmux.waitFor(
+      (s) => /removed switch sw3 and 2 links h3:eth0-sw3:1, sw3:2-sw1:3\n/.test(s) && s.endsWith(prompt),
+      "sw3 removed, and the lab's own prompt",
+    );
+    out = await line("exec h3 ping -c 1 -W 1 10.7.0.2");
+    assert.match(out, /Network is unreachable/, out);
 
     await tmux.keys("-l", "down");
     await tmux.keys("Enter");

@@ -1,0 +1,153 @@
+/**
+ * A running lab follows its edited file: `diff` says what the file changes,
+ * `apply` changes the running lab to match, live (the lab shell's commands,
+ * and `vde up --apply FILE` through the lab's control socket).
+ *
+ * Theory of operation. The file is read and validated by the process that
+ * runs the lab, as `vde up` would read it, and compared with the lab as it
+ * runs (changes.ts). `apply` is all or nothing in what it will try: while
+ * one change cannot be made live (a switch's port count, a host's gateway),
+ * it changes nothing and names each such change, since a half-applied file
+ * would match neither the file nor what ran before; `vde up -c` is then the
+ * way. Otherwise it removes first (links, then nodes: ports and interface
+ * names come free for what is added), sets links' impairments and VLANs,
+ * adds nodes, then
+ * links, then configures the hosts it added (routes, gateway, `exec`), and
+ * says one line per change made. A step that fails (a tap name taken, an
+ * `exec` that fails) has undone itself; apply stops there, saying what it
+ * did and what failed, and the lab runs on with the changes before it.
+ */
+import {
+  type AddedLink,
+  describeChanges,
+  type LabChanges,
+  labChanges,
+  noChanges,
+  notLiveLines,
+} from "./changes.ts";
+import type { LabRunner } from "./runner.ts";
+import { STP_AVAILABLE } from "./runner.ts";
+import { type Lab, linkName } from "./spec.ts";
+import { formatErrors, validateLab } from "./validate.ts";
+
+/** What a lab command says: its lines, and whether it did what was asked. */
+export interface Outcome {
+  ok: boolean;
+  lines: string[];
+}
+
+/**
+ * The lab in `file` (default: the running lab's own file), or the one line
+ * (or FILE:LINE:COL lines) that say why there is none to compare.
+ */
+export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab; path: string } | Outcome {
+  const path = file ?? r.file;
+  if (path === "") return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    return { ok: false, lines: [`cannot read ${path}: ${(err as Error).message}`] };
+  }
+  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom: r.baseDir });
+  if (lab === undefined) return { ok: false, lines: [...formatErrors(path, errors), "nothing was changed"] };
+  if (lab.name !== r.lab.name) {
+    return {
+      ok: false,
+      lines: [`${path} is lab ${lab.name}, not this lab (${r.lab.name}): nothing was changed`],
+    };
+  }
+  return { lab, path };
+}
+
+/** `diff`: what `file` changes in the running lab, one line each; none when it runs the file. */
+export function diffLab(r: LabRunner, file: Lab): string[] {
+  return describeChanges(labChanges(r.lab, file));
+}
+
+/**
+ * `apply`: makes the running lab what `file` says, live.
+ *
+ * @param path the file, for the hint when a change is not live
+ * @param nodeAdded told each node added (the shell makes its name a command)
+ */
+export async function applyLab(
+  r: LabRunner,
+  file: Lab,
+  path: string,
+  nodeAdded: (name: string) => void,
+): Promise<Outcome> {
+  const c = labChanges(r.lab, file);
+  if (noChanges(c)) return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`] };
+  if (c.notLive.length > 0) {
+    return {
+      ok: false,
+      lines: [
+        ...notLiveLines(c),
+        `nothing was changed; \`vde up -c ${path}\` takes the lab down and brings the file up`,
+      ],
+    };
+  }
+  const done: string[] = [];
+  let step = "";
+  try {
+    await applySteps(r, c, nodeAdded, done, (what) => step = what);
+  } catch (err) {
+    const rest = done.length === 0 ? "nothing was changed" : "the lab runs on with the changes above";
+    return { ok: false, lines: [...done, `${step} failed: ${(err as Error).message}; ${rest}`] };
+  }
+  return { ok: true, lines: done };
+}
+
+async function applySteps(
+  r: LabRunner,
+  c: LabChanges,
+  nodeAdded: (name: string) => void,
+  done: string[],
+  doing: (what: string) => void,
+): Promise<void> {
+  for (const spec of c.removedLinks) {
+    const link = r.links.find((l) => l.spec === spec)!;
+    doing(`removing link ${link.name}`);
+    await r.removeLink(link);
+    done.push(`removed link ${link.name}`);
+  }
+  for (const node of c.removedNodes) {
+    doing(`removing ${node.kind} ${node.name}`);
+    await r.removeNode(node.name);
+    done.push(`removed ${node.kind} ${node.name}`);
+  }
+  for (const m of c.relinked) {
+    const link = r.links.find((l) => l.spec === m.running)!;
+    doing(`changing link ${link.name}`);
+    r.setImpairments(link, m.file.impair);
+    r.setLinkVlans(link, m.file.vlan, m.file.trunk);
+    done.push(`link ${link.name}: ${m.settings.join(", ")}`);
+  }
+  for (const node of c.addedNodes) {
+    doing(`adding ${node.kind} ${node.name}`);
+    await r.addNode(node);
+    nodeAdded(node.name);
+    done.push(`added ${node.kind} ${node.name}`);
+  }
+  // A host added here is configured whole once its links are in (routes may go through any of them).
+  const newHosts = new Set(c.addedNodes.filter((n) => n.kind === "host").map((n) => n.name));
+  for (const added of c.addedLinks) {
+    doing(`adding link ${linkName(added.link)}`);
+    giveAddresses(r, added);
+    const link = await r.addLink(added.link, newHosts);
+    done.push(`added link ${link.name}`);
+  }
+  for (const name of newHosts) {
+    doing(`configuring host ${name}`);
+    await r.configureHost(r.hosts.get(name)!.node);
+  }
+}
+
+/** The file's addresses of an added link's host ends, under the interfaces they get. */
+function giveAddresses(r: LabRunner, added: AddedLink): void {
+  for (const { host, iface, addresses } of added.addresses) {
+    const running = r.hosts.get(host);
+    if (running !== undefined) running.node.addresses[iface] = addresses;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * `vde up --apply FILE` on a running lab, on real namespaces: what the
+ * edited file removed is taken out (a host's namespace with it), what it
+ * added comes up and answers, a link's impairments change, each said in a
+ * line; a change that cannot be made live changes nothing and is named, a
+ * file with a mistake is refused and the lab runs on as it was.
+ */
+import assert from "node:assert/strict";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { readState } from "../../src/lab/state.ts";
+import { leftovers, ONE_SWITCH, pingCount, TWO_HOSTS, vde, withLabFile, withLabUp } from "./_helpers.ts";
+
+const LAB = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.9.5.1/24 }
+    h2: { kind: host, address: 10.9.5.2/24 }
+  links:
+    - endpoints: [h1, sw1]
+    - endpoints: [sw1, sw2]
+      delay: 5ms
+    - endpoints: [h2, sw2]
+`;
+
+/** LAB with h2 replaced by h3 (and its link), the switches' link faster and lossless but duplicating. */
+const EDITED = LAB.replace(
+  "    h2: { kind: host, address: 10.9.5.2/24 }\n",
+  "    h3: { kind: host, address: 10.9.5.3/24 }\n",
+)
+  .replace(
+    "      delay: 5ms\n    - endpoints: [h2, sw2]\n",
+    "      delay: 1ms\n      dup: 1%\n    - endpoints: [h3, sw2]\n",
+  );
+
+async function namespaces(): Promise<string> {
+  return (await run(["ip", "netns", "list"], { check: false })).stdout;
+}
+
+Deno.test("vde up --apply of an edited running lab removes a host with its namespace, adds one that answers and changes a link's impairments, a line each", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    const pid = readState(name)?.pid;
+    await Deno.writeTextFile(file, EDITED.replace("name: x", `name: ${name}`));
+    const applied = await vde(["up", "--apply", file]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.equal(
+      applied.stdout,
+      [
+        "removed link h2:eth0-sw2:2",
+        "removed host h2",
+        "link sw1:2-sw2:1: delay 5ms -> 1ms, dup - -> 1%",
+        "added host h3",
+        "added link h3:eth0-sw2:2",
+      ].map((l) => `lab ${name}: ${l}\n`).join(""),
+    );
+    assert.equal(readState(name)?.pid, pid, "the same lab runs on");
+    assert.doesNotMatch(await namespaces(), new RegExp(`^vde-${name}-h2 `, "m"), "h2's namespace is gone");
+    assert.deepEqual(readState(name)?.namespaces, [`vde-${name}-h1`, `vde-${name}-h3`]);
+    assert.ok(await pingCount(name, "h1", "10.9.5.3", 3) >= 2, "h3 answers through sw2's freed port");
+    const links = await vde(["term", name, "-c", "links"]);
+    assert.match(links.stdout, /^sw1:2-sw2:1 .* delay 1ms, dup 1%$/m);
+    // The file and the lab agree now: applied again, nothing; plain vde up, the plain refusal.
+    const again = await vde(["up", "--apply", file]);
+    assert.equal(again.stdout, `lab ${name}: nothing to apply: lab ${name} runs ${file} as it is\n`);
+    assert.match(
+      (await vde(["up", file])).stderr,
+      new RegExp(`^vde: lab ${name} is already up \\(pid ${pid}\\): `),
+    );
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("vde up --apply with a change that cannot be made live changes nothing and names it; a file with a mistake is refused and the lab runs on", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    const original = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      original.replace("sw2: { kind: switch, ports: 4 }", "sw2: { kind: switch, ports: 8 }")
+        .replace("10.9.5.2/24", "10.9.5.22/24").replace("delay: 5ms", "delay: 9ms"),
+    );
+    const refused = await vde(["up", "--apply", file]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr,
+      `vde: lab ${name}: switch sw2: ports 4 -> 8 (not live)\n` +
+        "  link h2:eth0-sw2:2: h2 address 10.9.5.2/24 -> 10.9.5.22/24 (not live)\n" +
+        `  nothing was changed; \`vde up -c ${file}\` takes the lab down and brings the file up\n`,
+    );
+    assert.match(
+      (await vde(["term", name, "-c", "links"])).stdout,
+      /^sw1:2-sw2:1 .* delay 5ms$/m,
+      "not even the delay",
+    );
+    await Deno.writeTextFile(file, original.replace("delay: 5ms", "delay: 5 parsecs"));
+    const bad = await vde(["up", "--apply", file]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^.*lab\.yaml:\d+:\d+: .*\n.*1 error in .*; nothing was created\n$/);
+    assert.ok(await pingCount(name, "h1", "10.9.5.2", 2) >= 1, "the lab runs on as it was");
+  });
+});
+
+Deno.test("vde up --apply of a lab that is not up brings it up, as vde up does; with -c it is refused", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const both = await vde(["up", "--apply", "-c", "-d", file]);
+    assert.equal(both.stderr, "vde: give --apply (live) or -c (down, then up), not both\n");
+    const up = await vde(["up", "--apply", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, new RegExp(`^lab ${name} is up in the background`));
+  });
+});
+
+/** TWO_HOSTS (10.9.0.1 and 10.9.0.2) with both links in VLAN 10. */
+const VLANS = TWO_HOSTS.replace(/(endpoints: \[h\d, sw1\]\n)/g, "$1      vlan: 10\n");
+
+Deno.test("vde up --apply moves a link to another VLAN live, as vlan/addport would: apart the hosts stop answering, together again they answer", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: VLANS }, async (name, file) => {
+    assert.ok(await pingCount(name, "h1", "10.9.0.2", 2) >= 1, "both in VLAN 10");
+    const text = await Deno.readTextFile(file);
+    const [head, h1Link, h2Link] = text.split("    - endpoints: ");
+    await Deno.writeTextFile(
+      file,
+      `${head}    - endpoints: ${h1Link}    - endpoints: ${h2Link!.replace("10", "20")}`,
+    );
+    let applied = await vde(["up", "--apply", file]);
+    assert.equal(applied.stdout, `lab ${name}: link h2:eth0-sw1:2: vlan 10 -> 20\n`, applied.stderr);
+    assert.equal(await pingCount(name, "h1", "10.9.0.2", 2), 0, "VLANs 10 and 20 are apart");
+    await Deno.writeTextFile(file, (await Deno.readTextFile(file)).replace("vlan: 10", "vlan: 20"));
+    applied = await vde(["up", "--apply", file]);
+    assert.equal(applied.stdout, `lab ${name}: link h1:eth0-sw1:1: vlan 10 -> 20\n`, applied.stderr);
+    assert.ok(await pingCount(name, "h1", "10.9.0.2", 3) >= 1, "both in VLAN 20");
+  });
+});
