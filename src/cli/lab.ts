@@ -591,7 +591,9 @@ export const labCommand: Subcommand = (program: Command) => {
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
-      const { lab, text, path } = loadLab(labFileOf("up", file, o.topo), undefined, { checkFiles: true });
+      // With --apply the lab may run: a mistake leaves it as it was too.
+      const after = o.apply ? "; nothing was created or changed" : undefined;
+      const { lab, text, path } = loadLab(labFileOf("up", file, o.topo), after, { checkFiles: true });
       if (o.http !== undefined) {
         try {
           parseHttpAddress(o.http);

@@ -147,6 +147,11 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
 ];
 
+/** Whether `word` is one of the lab's own commands (not a node's name). */
+export function isLabCommand(word: string): boolean {
+  return LAB_COMMANDS.some(([p]) => p === word);
+}
+
 /**
  * The host and command a line runs, `exec HOST COMMAND` or `HOST COMMAND`
  * (a host's name is a command unless the shell has one of that name), or
@@ -159,7 +164,7 @@ export function hostCommandOf(
   const m = /^\s*(?:exec\s+)?(\S+)\s+(\S.*)$/.exec(line);
   if (m === null || !hosts.has(m[1]!)) return undefined;
   const exec = /^\s*exec\s/.test(line);
-  if (!exec && LAB_COMMANDS.some(([p]) => p === m[1])) return undefined;
+  if (!exec && isLabCommand(m[1]!)) return undefined;
   return { host: m[1]!, command: m[2]!.trim() };
 }
 

@@ -17,7 +17,7 @@ import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
 import { portViews } from "../console/switch/views.ts";
 import type { LabRunner } from "./runner.ts";
-import { execRefusal, hostCommandOf } from "./commands.ts";
+import { execRefusal, hostCommandOf, isLabCommand } from "./commands.ts";
 
 const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
@@ -37,7 +37,11 @@ export function completeLabLine(
   const switchCommands = (name: string) => [...r.switches.get(name)?.commands.commandPaths() ?? [], "watch"];
   let pool: string[];
   if (words.length === 0) {
-    pool = [...commands.commandPaths(), "watch", ...(using ? switchCommands(using) : [])];
+    // A removed node's name stays a command (it says the node is gone) but is offered no more.
+    const live = commands.commandPaths().filter((p) =>
+      isLabCommand(p) || r.switches.has(p) || r.hosts.has(p)
+    );
+    pool = [...live, "watch", ...(using ? switchCommands(using) : [])];
   } else {
     const [first] = words;
     const n = words.length;

@@ -98,7 +98,7 @@ Deno.test("vde up --apply with a change that cannot be made live changes nothing
     await Deno.writeTextFile(file, original.replace("delay: 5ms", "delay: 5 parsecs"));
     const bad = await vde(["up", "--apply", file]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /^.*lab\.yaml:\d+:\d+: .*\n.*1 error in .*; nothing was created\n$/);
+    assert.match(bad.stderr, /^.*lab\.yaml:\d+:\d+: .*\n.*1 error in .*; nothing was created or changed\n$/);
     assert.ok(await pingCount(name, "h1", "10.9.5.2", 2) >= 1, "the lab runs on as it was");
   });
 });

@@ -45,7 +45,7 @@ Deno.test("lab shell: a mistyped lab command gets the nearest lab command", () =
   );
 });
 
-Deno.test("lab shell: Tab after del offers the nodes and the links, by either name", () => {
+Deno.test("lab shell: Tab after del offers the nodes and the links, by either name; a removed node is offered no more", () => {
   const { lab } = registries();
   const r = {
     lab: { nodes: [{ name: "sw1" }, { name: "h1" }] },
@@ -55,4 +55,6 @@ Deno.test("lab shell: Tab after del offers the nodes and the links, by either na
   } as unknown as LabRunner;
   assert.deepEqual(completeLabLine("del ", r, lab), [["h1", "h1-sw1", "h1:eth0-sw1:1", "sw1"], ""]);
   assert.deepEqual(completeLabLine("del h1-", r, lab), [["h1-sw1 "], "h1-"]);
+  // sw1's command is registered but sw1 is no switch of the lab (removed): only the lab's own `nodes`.
+  assert.deepEqual(completeLabLine("", r, lab), [["nodes", "watch"], ""]);
 });
