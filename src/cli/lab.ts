@@ -587,7 +587,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up examples/lan-nat.yaml     # hosts h1 and h2: ip netns exec vde-lan-h1 ping 10.0.2.2",
         "vde example lan-nat > lan.yaml   # that example where there is no examples/ (vde example lists them)",
         "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
-        "vde up --apply lab.yaml          # the edit applied to the running lab live (links' settings, added, removed)",
+        "vde up --apply lab.yaml          # the edit, applied live to the running lab",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {

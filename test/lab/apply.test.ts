@@ -2,8 +2,10 @@
  * `vde up --apply FILE` on a running lab, on real namespaces: what the
  * edited file removed is taken out (a host's namespace with it), what it
  * added comes up and answers, a link's impairments change, each said in a
- * line; a change that cannot be made live changes nothing and is named, a
- * file with a mistake is refused and the lab runs on as it was.
+ * line; a link moves VLAN live; a change that cannot be made live changes
+ * nothing and is named, a file with a mistake is refused and the lab runs
+ * on as it was; a step that fails on the machine stops the apply, which
+ * says what it had changed.
  */
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
@@ -134,5 +136,33 @@ Deno.test("vde up --apply moves a link to another VLAN live, as vlan/addport wou
     applied = await vde(["up", "--apply", file]);
     assert.equal(applied.stdout, `lab ${name}: link h1:eth0-sw1:1: vlan 10 -> 20\n`, applied.stderr);
     assert.ok(await pingCount(name, "h1", "10.9.0.2", 3) >= 1, "both in VLAN 20");
+  });
+});
+
+Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) says what it changed and what failed; the lab runs on", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    const taken = `vde-${name}-h3`;
+    await run(["ip", "netns", "add", taken]);
+    try {
+      await Deno.writeTextFile(
+        file,
+        (await Deno.readTextFile(file)).replace("delay: 5ms", "delay: 2ms")
+          .replace("  links:\n", "    h3: { kind: host }\n  links:\n"),
+      );
+      const applied = await vde(["up", "--apply", file]);
+      assert.equal(applied.code, 1);
+      assert.equal(
+        applied.stderr,
+        `vde: lab ${name}: link sw1:2-sw2:1: delay 5ms -> 2ms\n` +
+          `  adding host h3 failed: network namespace ${taken} for host h3 exists already: ` +
+          `\`ip netns del ${taken}\` if nothing uses it; the lab runs on with the changes above\n`,
+      );
+      assert.match(await namespaces(), new RegExp(`^${taken}\\b`, "m"), "not its namespace: left alone");
+      assert.ok(await pingCount(name, "h1", "10.9.5.2", 2) >= 1, "the lab runs on");
+      assert.match((await vde(["term", name, "-c", "links"])).stdout, /^sw1:2-sw2:1 .* delay 2ms$/m);
+    } finally {
+      await run(["ip", "netns", "del", taken], { check: false });
+    }
   });
 });
