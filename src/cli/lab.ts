@@ -577,7 +577,10 @@ export const labCommand: Subcommand = (program: Command) => {
     .addOption(topoOption())
     .option("-d, --detach", "run the lab in the background")
     .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
-    .option("--apply", "if the lab runs this file, change it live to what the file now says (kubectl apply)")
+    .option(
+      "--apply",
+      "if the lab runs this file, apply the file's edits live (containerlab's apply)",
+    )
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .addHelpText(
       "after",

@@ -24,6 +24,7 @@ const WORDS: Record<string, (lab: string) => string> = {
   version: () => "`vde --version` prints it",
   save: () => "the lab shell's `save [FILE]` writes the running lab as YAML: `vde term LAB -c 'save FILE'`",
   redeploy: (lab) => `a lab comes up again with \`vde up --reconfigure ${lab}\``,
+  apply: (lab) => `a running lab takes its edited file live with \`vde up --apply ${lab}\``,
   exec: () =>
     "a lab host runs a command with `ip netns exec vde-LAB-HOST COMMAND`, or `vde term LAB -c 'exec HOST COMMAND'`",
 };

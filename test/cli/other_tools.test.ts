@@ -33,3 +33,10 @@ Deno.test("containerlab's save and redeploy are answered with the lab shell's sa
     "a lab comes up again with `vde up --reconfigure x.yml`",
   );
 });
+
+Deno.test("containerlab's apply (clab apply -t FILE) is answered with vde up --apply", () => {
+  assert.equal(
+    otherToolHint("clab", ["apply", "-t", "x.yml"]),
+    "a running lab takes its edited file live with `vde up --apply x.yml`",
+  );
+});
