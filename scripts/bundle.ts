@@ -28,9 +28,11 @@ const NESTED: readonly WorkerName[] = ["rx_worker"];
  * The file runs as a command of its own (`./vde.js`, or copied to /usr/local/bin/vde), so `vde` is on the
  * PATH for what runs it by name: `vde dpipe vde plug ...`, `cmd://vde plug ...`, `ssh host vde plug ...`,
  * `sudo vde`. Deno takes a file without an extension as JavaScript; a `--daemon` copy re-runs the file
- * with `deno run -A` (src/cli/daemon.ts).
+ * with `deno run -A` (src/cli/daemon.ts). `--quiet`: at a terminal Deno otherwise starts by clearing the
+ * line for a progress bar (ESC[0G ESC[2K), which erased the shell's prompt when a `vde plug ... &` started
+ * after the prompt was drawn.
  */
-const SHEBANG = "#!/usr/bin/env -S deno run -A\n";
+const SHEBANG = "#!/usr/bin/env -S deno run -A --quiet\n";
 const WORKER_BASE = JSON.stringify("file:///vde-bundle/src/dataplane/worker.js");
 
 /** `deno bundle` of one entry point, returned as text. */

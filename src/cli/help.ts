@@ -54,8 +54,20 @@ function withDefault(description: string, value: unknown, shown: string | undefi
   return `${description} (default: ${Array.isArray(value) ? value.join(", ") : String(value)})`;
 }
 
-/** Commander help settings: defaults written as `(default: VALUE)`, never quoted. */
+/**
+ * The usage line names a command by its own name: an alias (`vde tap del`)
+ * is for the fingers, and commander's `vde tap delete|del` reads as a
+ * choice to type. The command list still shows `delete|del`.
+ */
+function commandUsage(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name());
+  return `${names.join(" ")} ${command.usage()}`;
+}
+
+/** Commander help settings: defaults written as `(default: VALUE)`, never quoted; usage without aliases. */
 export const helpStyle: Partial<Help> = {
+  commandUsage,
   optionDescription: (o) => withDefault(o.description, o.defaultValue, o.defaultValueDescription),
   argumentDescription: (a) => withDefault(a.description, a.defaultValue, a.defaultValueDescription),
 };

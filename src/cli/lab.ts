@@ -649,9 +649,15 @@ export const labCommand: Subcommand = (program: Command) => {
     .action((arg: string | undefined, o: { topo?: string }) => status(labOrNone("status", arg, o.topo)));
   program.command("completions")
     .description("print shell completions for vde")
-    .argument("<shell>", "bash, zsh or fish")
+    // Optional to commander, so its bare "missing required argument 'shell'" gives way to the choices.
+    .argument("[shell]", "bash, zsh or fish")
     .addHelpText("after", examples('eval "$(vde completions bash)"   # in ~/.bashrc'))
-    .action((shell: string) => {
+    .action((shell: string | undefined) => {
+      if (shell === undefined) {
+        throw new UsageError(
+          'vde completions needs a shell: bash, zsh or fish, e.g. eval "$(vde completions bash)"',
+        );
+      }
       if (!["bash", "zsh", "fish"].includes(shell)) {
         throw new UsageError(`no completions for "${shell}": bash, zsh or fish`);
       }

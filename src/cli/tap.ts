@@ -64,7 +64,9 @@ export function tapListLines(taps: readonly TapInfo[]): string[] {
 /** Registers `vde tap`. */
 export const tapCommand: Subcommand = (program: Command) => {
   const tap = program.command("tap").description("manage persistent tap interfaces (like vde_tunctl)");
+  // ip tuntap's words too (add, del, show): what a Linux admin types first.
   tap.command("create")
+    .alias("add")
     .description(
       "create a persistent tap (as root), optionally owned by a user who may then use it without root",
     )
@@ -104,6 +106,7 @@ export const tapCommand: Subcommand = (program: Command) => {
       );
     });
   tap.command("delete")
+    .aliases(["del", "rm"])
     .description("delete a persistent tap")
     .argument("<name>", "interface name")
     .addHelpText("after", examples("vde tap delete tap0"))
@@ -112,6 +115,7 @@ export const tapCommand: Subcommand = (program: Command) => {
       console.log(`tap ${name} deleted`);
     });
   tap.command("list")
+    .alias("show")
     .description(
       "list the tap interfaces (as ip tuntap list): owner, group, persistent or not, up or down, which processes hold each",
     )

@@ -395,6 +395,35 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   }
 }
 
+/** `words` as one shell word: single quotes, or double ones around a word that has a single quote. */
+function shellQuoted(words: readonly string[]): string {
+  const text = words.join(" ");
+  return text.includes("'") ? JSON.stringify(text) : `'${text}'`;
+}
+
+/**
+ * What to type instead of `vde term PATH -c hub on`: the shell gave `-c`
+ * the word `hub` and left `on` over, which commander counts as a second
+ * PATH ("too many arguments", with nothing about quoting). `words` is the
+ * command line after `term`, `excess` the words after PATH.
+ */
+export function splitCommandHint(path: string, words: readonly string[], excess: readonly string[]): string {
+  for (let i = 0; i + 2 < words.length; i++) {
+    if (words[i] !== "-c" && words[i] !== "--command") continue;
+    const rest: string[] = [];
+    for (let j = i + 2; j < words.length && excess.includes(words[j]!); j++) rest.push(words[j]!);
+    if (rest.length > 0) {
+      return `-c takes one command: quote it with its arguments, -c ${shellQuoted([words[i + 1]!, ...rest])}`;
+    }
+  }
+  if (words.some((w) => w === "-c" || w.startsWith("--command") || /^-c./.test(w))) {
+    return "-c takes one command: quote each with its arguments, -c 'port/print 1'";
+  }
+  return `console commands go after -c, quoted with their arguments: vde term ${path} -c ${
+    shellQuoted(excess)
+  }`;
+}
+
 /** Registers `vde term`. */
 export const termCommand = (program: Command): void => {
   program.command("term")
@@ -415,5 +444,18 @@ export const termCommand = (program: Command): void => {
         "vde term demo -c links                    # the lab shell of lab demo (vde up -d)",
       ),
     )
-    .action((path: string, opts: TermOptions) => runTerm(path, opts));
+    .allowExcessArguments()
+    .action((path: string, opts: TermOptions, command: Command) => {
+      const excess = command.args.slice(1);
+      if (excess.length > 0) {
+        // The line as typed (commander keeps it on the program, untyped): which words followed which -c.
+        const words = (command.parent as { rawArgs?: string[] } | null)?.rawArgs ?? [];
+        command.error(
+          `vde: too many arguments for 'term': ${
+            splitCommandHint(path, words.slice(words.indexOf("term") + 1), excess)
+          }`,
+        );
+      }
+      return runTerm(path, opts);
+    });
 };

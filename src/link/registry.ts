@@ -11,6 +11,7 @@ import type { Link } from "./link.ts";
 import { BUILTIN_SCHEMES } from "./schemes.ts";
 import { foreignSchemeHint } from "./foreign_schemes.ts";
 import { didYouMean, didYouMeanClause, knownClause } from "../did_you_mean.ts";
+import { isTunTap } from "../../ffi/tun.ts";
 
 /** Opens a link from the part of the VNL after `scheme://`. */
 export type LinkFactory = (rest: string, options: OpenOptions) => Promise<Link>;
@@ -128,12 +129,14 @@ export async function openLink(vnl: string, options: OpenOptions = {}): Promise<
 /**
  * `tap:t0` is a switch path to the registry (no `://`), so its mistake shows
  * as a missing directory; when such a path opens nothing and starts with a
- * known scheme and one colon, or is a scheme's bare name (`slirp`), the VNL
- * the user meant.
+ * known scheme and one colon, or is a scheme's bare name (`slirp`) or a
+ * tap's, the VNL the user meant.
  */
 function schemeSpellingHint(vnl: string): string | undefined {
   // A scheme's bare name (`vde plug /tmp/net slirp`) is a path too.
   if (factories.has(vnl) && vnl !== "stdio") return `${vnl}://`;
+  // So is a tap's bare name (`vde plug /tmp/net eth0` after `vde tap create eth0`): vde_plug's users write tap://.
+  if (!vnl.includes("/") && isTunTap(vnl)) return `tap://${vnl}`;
   const m = /^([a-z][a-z0-9+.-]*):(?!\/\/)(.*)$/.exec(vnl);
   if (m === null || !factories.has(m[1]!)) return undefined;
   return `${m[1]}://${m[2]}`;

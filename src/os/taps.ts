@@ -51,14 +51,16 @@ function idOrNull(text: string | null): number | null {
 /**
  * What the process at `dir` (/proc/PID) is called: `vde plug` for a vde
  * command, whose kernel name is `deno` when Deno runs it from source or a
- * bundle (the README's `~/bin/vde`, `deno task vde`), else the kernel's
- * command name.
+ * bundle (the README's `~/bin/vde`, `deno task vde`, the bundle installed as
+ * /usr/local/bin/vde, whose `#!` line makes it `deno run -A
+ * /usr/local/bin/vde`), else the kernel's command name.
  */
 function holderName(dir: string): string {
   const args = (readText(`${dir}/cmdline`) ?? "").split("\0");
+  const byDeno = /(^|\/)deno$/.test(args[0] ?? "");
   // The library's mod.ts runs the command line too, but the name is common: it counts with a tap user's verb.
   const at = args.findIndex((a, i) =>
-    /(^|\/)vde\.(ts|js)$/.test(a) || (i === 0 && /(^|\/)vde$/.test(a)) ||
+    /(^|\/)vde\.(ts|js)$/.test(a) || ((i === 0 || byDeno) && /(^|\/)vde$/.test(a)) ||
     (/(^|\/)mod\.ts$/.test(a) && TAP_USERS.test(args[i + 1] ?? ""))
   );
   if (at < 0) return readText(`${dir}/comm`) ?? "?";

@@ -730,7 +730,11 @@ export function parseForwardParts(
  */
 export function parseForward(text: string, c: SlirpConfig): ForwardSpec {
   const m = /^(tcp|udp):(.+)$/i.exec(text.trim());
-  if (m === null) throw new ConfigError(`forward "${text}" must start with tcp: or udp:`);
+  if (m === null) {
+    // Docker's `-p 8080:80` (or a forward's ports alone): the line to type for TCP, the usual meaning.
+    const tcp = /^[\d[]/.test(text.trim()) ? ` (for TCP: tcp:${text.trim()})` : "";
+    throw new ConfigError(`forward "${text}" must start with tcp: or udp:${tcp}`);
+  }
   const proto = m[1]!.toLowerCase() as "tcp" | "udp";
   // A mistake is shown as written, protocol included.
   return parseForwardParts(proto, fromHostfwd(m[2]!), c, { text: text.trim(), prefix: `${proto}:` });

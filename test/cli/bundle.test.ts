@@ -5,7 +5,8 @@
  * inside the file, and Debian's vde_plug clients work through its switch (the
  * switch interop test, run against the bundle); `vde slirp` starts its worker, and the receive thread that
  * worker starts in turn. Copied to a bin directory it is a command (`vde`, by its #! line), whose --daemon
- * copy runs the file again, and it carries the example labs. `deno task compile` (the release's binaries)
+ * copy runs the file again, it carries the example labs, and at a terminal it writes only its own words
+ * (as does `deno task install`'s command). `deno task compile` (the release's binaries)
  * includes the same workers.
  */
 import assert from "node:assert/strict";
@@ -69,6 +70,36 @@ async function bundleAlone(tmp: string): Promise<string> {
   return `${tmp}/run/vde.js`;
 }
 
+/**
+ * `command` run by sh at a terminal of 120 columns (script(1)), what the terminal shows. Deno without
+ * --quiet first clears the line there for a progress bar (ESC[0G ESC[2K ESC[J), which erased the shell's
+ * prompt when a `vde plug ... &` started after the prompt was drawn.
+ */
+function atTerminal(command: string, o: { cwd?: string; env?: Record<string, string> }) {
+  return run(["script", "-qec", `stty cols 120 rows 40; ${command}`, "/dev/null"], {
+    ...o,
+    timeoutMs: 60_000,
+  });
+}
+
+Deno.test("deno task install's vde writes only its own words at a terminal (deno run --quiet)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-install-" });
+  try {
+    const task: string = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.install.command;
+    const [deno, ...args] = task.split(" ");
+    assert.equal(deno, "deno");
+    // The task as the user runs it, into a root of its own rather than ~/.deno.
+    await run([Deno.execPath(), ...args.slice(0, 2), "--root", tmp, ...args.slice(2)], {
+      cwd: ROOT,
+      timeoutMs: 120_000,
+    });
+    const env = { PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` };
+    assert.match((await atTerminal(`${tmp}/bin/vde --version`, { env })).stdout, /^vde \d+\.\d+\.\d+\r\n$/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("installed as a command, the bundle runs by its name: a --daemon switch, its console, the example labs it carries", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
   const env = { PATH: `${tmp}/bin:${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` };
@@ -93,6 +124,7 @@ Deno.test("installed as a command, the bundle runs by its name: a --daemon switc
       timeoutMs: 30_000,
       what: "the background switch to stop",
     });
+    assert.match((await atTerminal("vde --version", asCommand)).stdout, /^vde \d+\.\d+\.\d+\r\n$/);
     // The example labs are inside it: there is no examples/ beside it, and the README's command says so.
     const example = await run(["vde", "example", "lan-nat"], asCommand);
     assert.equal(

@@ -50,7 +50,7 @@ Deno.test("vde completions bash offers running labs' names to down, status and t
   }
 });
 
-Deno.test("vde completions zsh and fish name every subcommand; an unknown shell is refused", async () => {
+Deno.test("vde completions zsh and fish name every subcommand; an unknown shell is refused, and none names the three", async () => {
   const zsh = (await vde(["completions", "zsh"])).stdout;
   assert.match(zsh, /^#compdef vde/);
   const fish = (await vde(["completions", "fish"])).stdout;
@@ -62,6 +62,12 @@ Deno.test("vde completions zsh and fish name every subcommand; an unknown shell 
   const bad = await vde(["completions", "tcsh"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /no completions for "tcsh"/);
+  const none = await vde(["completions"]);
+  assert.equal(none.code, 1);
+  assert.equal(
+    none.stderr,
+    'vde: vde completions needs a shell: bash, zsh or fish, e.g. eval "$(vde completions bash)"\n',
+  );
 });
 
 Deno.test("vde completions fish completes running labs, tap and cable subcommands and their options in a real fish", async (t) => {

@@ -47,3 +47,22 @@ Deno.test("vde tap create without CAP_NET_ADMIN says to run it as root with --us
   assert.match(withUser.stderr, /run `sudo vde tap create \S+ --user nobody`\n$/);
   assert.equal((await run(["ip", "link", "show", name], { check: false })).code, 1, "no interface was made");
 });
+
+Deno.test("vde tap add, show and del (ip tuntap's words) create, list and delete a tap", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = `${ROOT_IF_PREFIX}ta`;
+  try {
+    const add = await run([...ourCli(), "tap", "add", name], { timeoutMs: 30_000 });
+    assert.equal(add.stdout, `tap ${name} created\n`);
+    assert.match(
+      (await run([...ourCli(), "tap", "show"], { timeoutMs: 30_000 })).stdout,
+      new RegExp(`^${name} `, "m"),
+    );
+    const del = await run([...ourCli(), "tap", "del", name], { timeoutMs: 30_000 });
+    assert.equal(del.stdout, `tap ${name} deleted\n`);
+    const rm = await run([...ourCli(), "tap", "rm", name], { check: false, timeoutMs: 30_000 });
+    assert.equal(rm.code, 1, "gone: rm is delete too, and finds nothing");
+  } finally {
+    await run([...ourCli(), "tap", "delete", name], { check: false, timeoutMs: 30_000 });
+  }
+});

@@ -410,3 +410,19 @@ Deno.test("vde term without PATH opens the console of the switch vde switch serv
   assert.equal(path?.defaultValue, defaultSock());
   assert.equal(defaultSock(), Deno.uid() === 0 ? "/var/run/vde.ctl" : "/tmp/vde.ctl");
 });
+
+Deno.test("vde term -c hub on (a command the shell split) says to quote it, with the line to type", async () => {
+  const split = await term(["/tmp/u15-none", "-c", "port/print", "1", "-c", "macs"]);
+  assert.equal(split.code, 1);
+  assert.equal(
+    split.stderr,
+    "vde: too many arguments for 'term': -c takes one command: quote it with its arguments, -c 'port/print 1'\n" +
+      "(run with --help for usage)\n",
+  );
+  const noFlag = await term(["/tmp/u15-none", "hub", "on"]);
+  assert.equal(noFlag.code, 1);
+  assert.match(
+    noFlag.stderr,
+    /^vde: too many arguments for 'term': console commands go after -c, quoted with their arguments: vde term \/tmp\/u15-none -c 'hub on'\n/,
+  );
+});

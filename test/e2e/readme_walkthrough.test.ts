@@ -1,8 +1,9 @@
 /**
- * README's five-minute walkthrough runs as written: its shell block is
- * taken from README.md and run with bash (`set -e`), with only the names
- * made unique to this run (namespaces, directories, TCP ports, ~/bin), so
- * a walkthrough that stops working fails here.
+ * README's five-minute walkthrough, and its namespace's DHCP lease behind a
+ * slirp, run as written: each shell block is taken from README.md and run
+ * with bash (`set -e`), with only the names made unique to this run
+ * (namespaces, directories, TCP ports, ~/bin), so a block that stops
+ * working fails here.
  */
 import assert from "node:assert/strict";
 import { processesMentioning, run, RUN_PREFIX, skipUnless, waitFor } from "../helpers/processes.ts";
@@ -16,12 +17,19 @@ function freePort(): number {
   return port;
 }
 
+/** The first shell block of README.md after the text `after`. */
+async function readmeBlock(after: string): Promise<string> {
+  const readme = await Deno.readTextFile(`${REPO_ROOT}/README.md`);
+  const at = readme.indexOf(after);
+  assert.ok(at >= 0, `README says ${after}`);
+  const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+  assert.ok(block !== undefined, `the shell block after ${after}`);
+  return block;
+}
+
 Deno.test("README's five-minute walkthrough runs as written", async (t) => {
   if (skipUnless(t, await labMissing(["busybox"]))) return;
-  const readme = await Deno.readTextFile(`${REPO_ROOT}/README.md`);
-  const section = readme.slice(readme.indexOf("## Five minutes"));
-  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
-  assert.ok(block !== undefined, "the walkthrough's shell block");
+  const block = await readmeBlock("## Five minutes");
   const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}walk-` });
   const ns = `${RUN_PREFIX}d`;
   const web = `127.0.0.1:${freePort()}`;
@@ -55,6 +63,45 @@ Deno.test("README's five-minute walkthrough runs as written", async (t) => {
     }
   } finally {
     for (let i = 1; i <= 3; i++) await run(["ip", "netns", "del", `${ns}${i}`], { check: false });
+    for (const pid of processesMentioning(tmp)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("README's DHCP lease for a namespace behind a slirp runs as written: the lease is applied, the gateway answers", async (t) => {
+  if (skipUnless(t, await labMissing(["busybox"]))) return;
+  const block = await readmeBlock("A network namespace takes its lease");
+  const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}dhcp-` });
+  const ns = `${RUN_PREFIX}l`;
+  const script = block.replaceAll("/tmp/", `${tmp}/`).replaceAll("ns1", ns);
+  // The walkthrough's step 0: `vde` on the PATH.
+  await Deno.mkdir(`${tmp}/bin`);
+  await Deno.writeTextFile(
+    `${tmp}/bin/vde`,
+    `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet ${REPO_ROOT}/src/cli/vde.ts "$@"\n`,
+    { mode: 0o755 },
+  );
+  try {
+    const r = await run(["bash", "-c", `set -e\nexport PATH=${tmp}/bin:$PATH\n${script}`], {
+      check: false,
+      timeoutMs: 120_000,
+      env: { HOME: tmp },
+      input: "",
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    assert.equal(r.code, 0, out);
+    assert.match(r.stderr, /lease of 10\.0\.2\.15 obtained/, out);
+    assert.match(r.stdout, /from 10\.0\.2\.2: icmp_seq/, "the lease's address and route were applied");
+    await waitFor(() => processesMentioning(tmp).length === 0, {
+      timeoutMs: 15_000,
+      what: "the switch and plug gone",
+    });
+  } finally {
+    await run(["ip", "netns", "del", ns], { check: false });
     for (const pid of processesMentioning(tmp)) {
       try {
         Deno.kill(pid, "SIGKILL");

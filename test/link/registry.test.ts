@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { openLink, schemes } from "../../src/link/registry.ts";
 import { bindUnservedSockets } from "../helpers/stale_socket.ts";
+import { ROOT_IF_PREFIX, skipUnlessRoot } from "../helpers/processes.ts";
+import { createPersistentTap, deletePersistentTap } from "../../ffi/tun.ts";
 
 async function refusal(vnl: string): Promise<string> {
   try {
@@ -71,6 +73,21 @@ Deno.test("a scheme's bare name that opens no switch is answered with 'did you m
     const message = await refusal(scheme);
     assert.match(message, new RegExp(`\\(did you mean ${scheme}://\\?\\)$`));
   }
+});
+
+Deno.test("a tap's bare name (vde plug /tmp/net eth0) is answered with 'did you mean tap://NAME?'; another interface's is not", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = `${ROOT_IF_PREFIX}rg`;
+  createPersistentTap(name);
+  try {
+    assert.equal(
+      await refusal(name),
+      `no switch at ${name}: the directory does not exist (did you mean tap://${name}?)`,
+    );
+  } finally {
+    deletePersistentTap(name);
+  }
+  assert.equal(await refusal("lo"), "no switch at lo: the directory does not exist");
 });
 
 Deno.test("a switch's ctl socket named for the switch, and vde:// with two slashes, are answered with what was meant", async () => {

@@ -50,7 +50,7 @@ Deno.test("listTaps of a directory that is not there is empty", () => {
   assert.deepEqual(listTaps("/nonexistent-vde-sysfs", "/nonexistent-vde-proc"), []);
 });
 
-Deno.test("a tap's holder run by Deno is named as the vde command it is, not as deno", async () => {
+Deno.test("a tap's holder run by Deno (from source, or the bundle installed as vde) is named as the vde command it is, not as deno", async () => {
   const root = await Deno.makeTempDir({ prefix: `vde-taps-${Deno.pid}-` });
   try {
     await Deno.mkdir(`${root}/sys/t2`, { recursive: true });
@@ -76,8 +76,15 @@ Deno.test("a tap's holder run by Deno is named as the vde command it is, not as 
     ]);
     await holds(43, "vde", ["/usr/local/bin/vde", "switch", "-s", "/tmp/net", "--tap", "t2"]);
     await holds(44, "qemu-system-x86", ["qemu-system-x86_64", "-netdev", "tap,id=n0,ifname=t2"]);
+    // The bundle installed as a command: its #! line runs it as deno run -A PATH.
+    await holds(45, "deno", ["deno", "run", "-A", "/usr/local/bin/vde", "up", "-d"]);
     const [t2] = listTaps(`${root}/sys`, proc);
-    assert.deepEqual(t2!.holders.map((h) => h.command).sort(), ["qemu-system-x86", "vde plug", "vde switch"]);
+    assert.deepEqual(t2!.holders.map((h) => h.command).sort(), [
+      "qemu-system-x86",
+      "vde plug",
+      "vde switch",
+      "vde up",
+    ]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -111,7 +111,7 @@ Deno.test("slirp:// guest forwards: cmdfwd= and unixfwd=, 10.0.2.4 unless an add
   assert.deepEqual(parseGuestForward("cmd", "7:sh -c 'a:b'", defaultConfig()).target, "sh -c 'a:b'");
 });
 
-Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6", () => {
+Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IPv6; 8080:80 is told its protocol", () => {
   const c = defaultConfig();
   let f = parseForward("tcp:8080:80", c);
   assert.equal(f.proto, "tcp");
@@ -126,7 +126,12 @@ Deno.test("--forward forms: tcp:8080:80, udp:5353:10.0.2.15:53, host address, IP
   f = parseForward("udp:[::]:5353:[fd00::15]:53", c);
   assert.equal(f.family, 6);
   assert.equal(f.hostAddr, undefined);
-  assert.throws(() => parseForward("sctp:1:2", c), /tcp: or udp:/);
+  assert.throws(() => parseForward("sctp:1:2", c), /tcp: or udp:$/);
+  // Docker's -p spelling gets the line to type.
+  assert.throws(
+    () => parseForward("8080:80", c),
+    /^ConfigError: forward "8080:80" must start with tcp: or udp: \(for TCP: tcp:8080:80\)$/,
+  );
   assert.throws(
     () => parseForward("tcp:8080", c),
     /^ConfigError: forward "tcp:8080" must be tcp:\[HOSTIP:\]HOSTPORT:\[GUESTIP:\]GUESTPORT/,
