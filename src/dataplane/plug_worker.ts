@@ -8,8 +8,9 @@
  * own arena of 64 slots. A datagram source is drained with `recvmmsg`, up
  * to BATCHES_PER_TURN batches a wake-up; a tap gives a full-size frame's
  * worth a wake-up (see TAP_BYTES_PER_TURN). A datagram destination gets
- * the batch with one `sendmmsg`, a tap one `write` per frame, after which
- * that tap's turn comes at once (the write has often queued its answer). Frames larger
+ * the batch with one `sendmmsg` (a lone frame with `send`), a tap one
+ * `write` per frame, after which that tap's turn comes at once (the write
+ * has often queued its answer). Frames larger
  * than a VDE frame are dropped and counted. When a datagram destination is full
  * (EAGAIN), the rest of the batch stays in its slots, the source stops
  * being read (its frames wait in its own kernel queue) and EPOLLOUT is armed
@@ -237,6 +238,23 @@ class Direction {
   }
 
   /**
+   * One system call's worth of the batch's unsent frames towards a datagram destination: the number
+   * that left, or -1 with errno set. A lone frame (a tap's turn in a bulk flow reads one at a time)
+   * leaves by `send` on the connected socket, which copies in no message headers.
+   */
+  #sendRest(): number {
+    const c = libc();
+    const flags = C.MSG_DONTWAIT | C.MSG_NOSIGNAL;
+    const left = this.count - this.sent;
+    if (left === 1) {
+      const slot = this.slots[this.#slotOf[this.sent]!]!;
+      return c.send(this.dst.fd, slot, this.lengths[this.sent]!, flags) < 0 ? -1 : 1;
+    }
+    const headers = this.sent === 0 ? this.#send : this.#send.subarray(this.sent * MMSG_SIZE);
+    return c.sendmmsg(this.dst.fd, headers, left, flags);
+  }
+
+  /**
    * Sends what is left of the batch. Returns 0 when all of it left (or was
    * dropped), EAGAIN when the destination is full (the rest waits), or
    * another errno when the destination failed.
@@ -258,12 +276,7 @@ class Direction {
     }
     let retried = false;
     while (this.sent < this.count) {
-      const k = c.sendmmsg(
-        this.dst.fd,
-        this.sent === 0 ? this.#send : this.#send.subarray(this.sent * MMSG_SIZE),
-        this.count - this.sent,
-        C.MSG_DONTWAIT | C.MSG_NOSIGNAL,
-      );
+      const k = this.#sendRest();
       if (k < 0) {
         const e = errno();
         if (e === C.EINTR) continue;

@@ -52,6 +52,27 @@ async function waitForwarding(a: UnixDgramSocket, b: UnixDgramSocket): Promise<v
   while (b.recvBatch(() => {}, { oversize: 0 }) > 0) { /* drop the probes */ }
 }
 
+/**
+ * After a's link was closed: the plug ended for it, b's link closed too, and both sockets only once the
+ * thread stopped; then the peers and `dir` go.
+ */
+async function closedAfterThread(
+  a: { link: DgramLink; peer: UnixDgramSocket },
+  b: { link: DgramLink; peer: UnixDgramSocket },
+  ended: Promise<string>,
+  dir: string,
+): Promise<void> {
+  assert.match(await ended, /closed/);
+  assert.ok(b.link.isClosed, "the other end is closed too");
+  await waitFor(() => a.link.socket.fd === -1 && b.link.socket.fd === -1, {
+    timeoutMs: 5000,
+    what: "both sockets closed after the thread stopped",
+  });
+  a.peer.close();
+  b.peer.close();
+  await Deno.remove(dir, { recursive: true });
+}
+
 Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
   const a = linkPair(dir, "a", true);
@@ -79,15 +100,7 @@ Deno.test("plug of two datagram links forwards both ways on its own thread while
   } finally {
     a.link.close();
   }
-  assert.match(await ended, /closed/);
-  assert.ok(b.link.isClosed, "the other end is closed too");
-  await waitFor(() => a.link.socket.fd === -1 && b.link.socket.fd === -1, {
-    timeoutMs: 5000,
-    what: "both sockets closed after the thread stopped",
-  });
-  a.peer.close();
-  b.peer.close();
-  await Deno.remove(dir, { recursive: true });
+  await closedAfterThread(a, b, ended, dir);
 });
 
 Deno.test("a plug thread ends the plug with a reason when a peer socket goes away", async () => {
@@ -161,4 +174,34 @@ Deno.test("a receive error that does not repeat (a socket's pending error) does 
   b.peer.close();
   elsewhere.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("frames that come one a wake-up and meet a full peer wait for it: none lost, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
+  const a = linkPair(dir, "a", false);
+  const b = linkPair(dir, "b", false);
+  const ended = plug(a.link, b.link, { thread: true });
+  try {
+    await waitForwarding(a.peer, b.peer);
+    // b's peer reads nothing until a's peer cannot send: by then the plug's socket towards b is full
+    // (its send buffer), and the plug has met a full peer with frames it read one a wake-up (a pause
+    // between them) and stopped reading a. From then on b reads as a sends.
+    const total = 400;
+    const atB: number[] = [];
+    let reading = false;
+    const deadline = performance.now() + 20_000;
+    for (let sent = 0; (sent < total || atB.length < total) && performance.now() < deadline;) {
+      if (sent < total) {
+        if (a.peer.send(frame(sent, 1000)) === 0) sent++;
+        else reading = true;
+      }
+      if (reading) b.peer.recvBatch((f) => seqOf(f) !== PROBE && atB.push(seqOf(f)), { oversize: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    assert.ok(reading, "a's peer met a full queue");
+    assert.deepEqual(atB, [...Array(total).keys()], "every frame reached b, in order");
+  } finally {
+    a.link.close();
+  }
+  await closedAfterThread(a, b, ended, dir);
 });

@@ -30,9 +30,9 @@ async function quietNamespace(lab: Lab, short: string): Promise<Netns> {
  * Runs `cmd` (a vde command that makes tap t0) under strace in `ns` (the
  * system calls `calls` traced), makes t0 send an ARP request, and returns
  * the line of the read that took it and the next two traced system calls of
- * that thread (the last frame it sent on: `before`, run once t0 exists, sets
- * up where frames go); stops the traced command (not strace: a traced
- * process outlives a strace that is killed).
+ * that thread (the last frame it sent on by the system call `send`: `before`,
+ * run once t0 exists, sets up where frames go); stops the traced command (not
+ * strace: a traced process outlives a strace that is killed).
  */
 async function callAfterTapRead(
   ns: Netns,
@@ -40,6 +40,7 @@ async function callAfterTapRead(
   trace: string,
   before: () => Promise<void> = () => Promise.resolve(),
   calls = "read,sendmmsg",
+  send = "sendmmsg",
 ): Promise<{ frame: string; next: string; then: string }> {
   const traced = ns.spawn(
     ["strace", "-f", "-qq", "--seccomp-bpf", "-e", `trace=${calls}`, "-o", trace, ...cmd],
@@ -63,8 +64,10 @@ async function callAfterTapRead(
         const tid = all[at]!.split(" ", 1)[0];
         const after = all.slice(at + 1).filter((l) => l.startsWith(`${tid} `) && !l.includes("resumed>"));
         const end = after.findIndex((l) => read.test(l));
-        if (after.slice(0, end < 0 ? after.length : end).some((l) => / sendmmsg\(/.test(l))) {
-          return { frame: all[at]!, next: after[0]!, then: after[1] ?? "(none yet)" };
+        // The call after the send as well: strace writes a call that blocks (the wait) only once it
+        // returns, or when another thread's call comes first.
+        if (after.slice(0, end < 0 ? after.length : end).some((l) => l.includes(` ${send}(`)) && after[1]) {
+          return { frame: all[at]!, next: after[0]!, then: after[1] };
         }
       }
       return null;
@@ -96,9 +99,11 @@ Deno.test("a plug thread sends a lone frame from its tap, then waits without rea
         cmd,
         `${dir}/plug.strace`,
         undefined,
-        "read,sendmmsg,epoll_wait",
+        "read,sendto,sendmmsg,epoll_wait",
+        "sendto",
       );
-      assert.match(next, /^\d+ +sendmmsg\(/, `the call after reading the frame:\n${frame}\n${next}`);
+      // A lone frame leaves by send (the sendto system call), not sendmmsg.
+      assert.match(next, /^\d+ +sendto\(/, `the call after reading the frame:\n${frame}\n${next}`);
       assert.match(then, /^\d+ +epoll_wait\(/, `the call after sending it:\n${frame}\n${next}\n${then}`);
     });
   } finally {
