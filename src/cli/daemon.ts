@@ -1,12 +1,12 @@
 /**
  * `--daemon` without fork(): the process starts a detached copy of itself
- * with the same arguments and waits for the copy to say so itself. The
- * copy's stderr is a pipe to the parent: everything it logs while starting
- * arrives there, and once it serves it writes a ready mark and points its
- * stderr at /dev/null. End of the pipe without the mark means the copy
- * failed: the parent prints the copy's own lines (its error last) and exits
- * with the copy's status, so `vde switch -d` says why, as a foreground
- * start would. A copy that serves has its start-up lines (the rc script's
+ * with the same command line (the runtime's flags too) and waits for the
+ * copy to say so itself. The copy's stderr is a pipe to the parent:
+ * everything it logs while starting arrives there, and once it serves it
+ * writes a ready mark and points its stderr at /dev/null. End of the pipe
+ * without the mark means the copy failed: the parent prints the copy's own
+ * lines (its error last) and exits with the copy's status, so `vde switch
+ * -d` says why, as a foreground start would. A copy that serves has its start-up lines (the rc script's
  * failures, say) printed too: they would otherwise reach no one without a
  * log file. Readiness is never guessed from a socket that answers: an
  * older program on the same path would answer too. A stop signal (Ctrl-C)
@@ -46,14 +46,40 @@ export function isDaemonChild(): boolean {
   return Deno.env.get(CHILD_MARK) === "1";
 }
 
-/** The command line that runs this program again (script or compiled binary). */
+/**
+ * The command line that runs this program again, as it was started: this
+ * process's own argv (/proc/self/cmdline) after the executable, so the
+ * runtime's flags (`deno run --v8-flags=... --location=... -A mod.ts`, a
+ * bundle run with flags) reach the copy too; a compiled binary adds its
+ * baked-in flags itself. Where that argv cannot be read or does not end in
+ * this program's arguments, the script (or binary) is run with -A.
+ */
 function selfCommand(): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
+  const own = readCmdline()?.slice(1);
+  if (own !== undefined && endsWith(own, Deno.args)) return { cmd: exe, args: own };
   const isDenoRuntime = /(^|\/)deno$/.test(exe) && Deno.mainModule.startsWith("file:");
   const args = isDenoRuntime
     ? ["run", "-A", new URL(Deno.mainModule).pathname, ...Deno.args]
     : [...Deno.args];
   return { cmd: exe, args };
+}
+
+/** This process's argv, or undefined where /proc cannot tell. */
+function readCmdline(): string[] | undefined {
+  try {
+    const text = Deno.readTextFileSync("/proc/self/cmdline");
+    // Each argument ends in a NUL, the last one too.
+    return text.endsWith("\0") ? text.slice(0, -1).split("\0") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function endsWith(all: readonly string[], tail: readonly string[]): boolean {
+  if (tail.length > all.length) return false;
+  const at = all.length - tail.length;
+  return tail.every((a, i) => all[at + i] === a);
 }
 
 /**

@@ -17,6 +17,10 @@ import { RecvArena } from "./mmsg.ts";
 import { encodeSockaddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { setSocketBuffer } from "./socket_buffers.ts";
 
+/** Linux's option numbers for leaving a group (<netinet/in.h>). */
+const IP_DROP_MEMBERSHIP = 36;
+const IPV6_DROP_MEMBERSHIP = 21;
+
 /** Datagrams per recvmmsg call. */
 const BATCH = 64;
 /** Slot size: a frame plus an 8-byte VXLAN header plus one, so oversize shows as MSG_TRUNC. */
@@ -126,19 +130,31 @@ export class InetDgramSocket {
 
   /** Joins multicast `group` (on `ifindex`, or the interface routing picks when 0). */
   joinGroup(group: IpAddress, ifindex = 0): void {
+    this.#membership(group, ifindex, true);
+  }
+
+  /** Leaves multicast `group`, joined on `ifindex`. */
+  leaveGroup(group: IpAddress, ifindex = 0): void {
+    this.#membership(group, ifindex, false);
+  }
+
+  #membership(group: IpAddress, ifindex: number, join: boolean): void {
     if (this.family === 4) {
       const mreqn = new Uint8Array(12);
       mreqn.set(group, 0);
       new DataView(mreqn.buffer).setInt32(8, ifindex, true);
-      check("IP_ADD_MEMBERSHIP", libc().setsockopt(this.#fd, C.IPPROTO_IP, C.IP_ADD_MEMBERSHIP, mreqn, 12));
+      const [name, opt] = join
+        ? ["IP_ADD_MEMBERSHIP", C.IP_ADD_MEMBERSHIP]
+        : ["IP_DROP_MEMBERSHIP", IP_DROP_MEMBERSHIP];
+      check(name, libc().setsockopt(this.#fd, C.IPPROTO_IP, opt, mreqn, 12));
     } else {
       const mreq = new Uint8Array(20);
       mreq.set(group, 0);
       new DataView(mreq.buffer).setUint32(16, ifindex, true);
-      check(
-        "IPV6_ADD_MEMBERSHIP",
-        libc().setsockopt(this.#fd, C.IPPROTO_IPV6, C.IPV6_ADD_MEMBERSHIP, mreq, 20),
-      );
+      const [name, opt] = join
+        ? ["IPV6_ADD_MEMBERSHIP", C.IPV6_ADD_MEMBERSHIP]
+        : ["IPV6_DROP_MEMBERSHIP", IPV6_DROP_MEMBERSHIP];
+      check(name, libc().setsockopt(this.#fd, C.IPPROTO_IPV6, opt, mreq, 20));
     }
   }
 

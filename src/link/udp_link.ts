@@ -12,6 +12,7 @@
 import { C } from "../../ffi/libc.ts";
 import { type InetDatagramHandler, InetDgramSocket, resolveHost } from "../io/inet_dgram.ts";
 import { poller } from "../io/poller.ts";
+import { isErrno } from "../io/unix_dgram.ts";
 import { encodeSockaddr } from "../io/sockaddr.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
@@ -148,7 +149,11 @@ export async function openUdpLink(rest: string): Promise<UdpLink> {
     socket.bind(src, v.srcPort);
   } catch (err) {
     socket.close();
-    throw new Error(`udp:// cannot bind ${formatIp(src)}:${v.srcPort}: ${(err as Error).message}`);
+    // Two ends on one port cannot both work (each would take some of the other's datagrams), as in vdeplug4.
+    const why = isErrno(err, C.EADDRINUSE)
+      ? "the port is taken on this host (another udp:// end?): each end needs a SRCPORT of its own"
+      : (err as Error).message;
+    throw new Error(`udp:// cannot bind ${formatIp(src)}:${v.srcPort}: ${why}`);
   }
   const dstText = formatSocketAddress({ addr: dst, port: v.dstPort });
   return new UdpLink(socket, encodeSockaddr(dst, v.dstPort), `udp ${v.srcPort}->${dstText}`);

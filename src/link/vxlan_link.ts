@@ -4,14 +4,22 @@
  * Linux `type vxlan` devices and other VXLAN fabrics. Also the learning
  * table and option parsing that vxvde:// shares.
  *
- * Theory of operation: one UDP socket bound to the wildcard address and the
- * VXLAN port (4789), joined to the group (239.0.0.1 by default), multicast
- * loop off, TTL 1 by default. Each datagram is the 8-byte VXLAN header and a
- * frame. Received frames teach the table which VTEP (sender address, with
- * the port set to the VXLAN port) holds their source MAC; a frame sent to a
- * known unicast MAC goes to that VTEP, anything else to the group. The table
- * is direct-mapped like vdeplug4's (a collision overwrites), its entries
- * expire after `expiretime` seconds (128).
+ * Theory of operation: one UDP socket per VXLAN port (4789) in the process,
+ * bound to the wildcard address and shared by every vxlan:// link on that
+ * port, which it tells apart by VNI (a VxlanPort), as Linux's vxlan devices
+ * share one socket per port. It joins each link's group (239.0.0.1 by
+ * default), multicast loop off, TTL 1 by default. Each datagram is the
+ * 8-byte VXLAN header and a frame. Received frames teach the link's table
+ * which VTEP (sender address, with the port set to the VXLAN port) holds
+ * their source MAC; a frame sent to a known unicast MAC goes to that VTEP,
+ * anything else to the group. The table is direct-mapped like vdeplug4's (a
+ * collision overwrites), its entries expire after `expiretime` seconds (128).
+ *
+ * A host is one VTEP per port: a peer sends unicast to this host's address
+ * and the port, so a second socket on the port (SO_REUSEADDR) would take
+ * frames meant for the first. Another process on the port (a second `vde
+ * plug vxlan://`, Debian's vde_plug, a kernel vxlan device) is therefore
+ * refused with a line that says so, as vdeplug4's bind fails there too.
  */
 import { dstMacHi, dstMacLo, isMulticast, srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
@@ -32,6 +40,8 @@ import { poller } from "../io/poller.ts";
 import { BaseLink, logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
+import { isErrno } from "../io/unix_dgram.ts";
+import { C } from "../../ffi/libc.ts";
 
 /** Smallest frame carried (an Ethernet header). */
 export const MIN_FRAME = 14;
@@ -295,23 +305,174 @@ export abstract class VxTableLink extends BaseLink {
   }
 }
 
-/** A link onto a VXLAN segment. */
-export class VxlanLink extends VxTableLink {
-  readonly kind = "vxlan" as const;
+/**
+ * VxlanPort is this process's VTEP on one UDP port and IP family: one
+ * socket that every vxlan:// link on the port sends and receives on, each
+ * received datagram handed to the link of its VNI. Links on one port share
+ * the socket's TTL and interface, so they must agree on ttl= and if=; each
+ * VNI may have one link; a group is joined while a link uses it.
+ */
+class VxlanPort {
+  static readonly #open = new Map<string, VxlanPort>();
   readonly socket: InetDgramSocket;
-  protected readonly onDatagram: InetDatagramHandler;
-  /** Datagrams dropped on the way in for a wrong header or VNI. */
+  readonly #key: string;
+  readonly #options: VxOptions;
+  readonly #ifindex: number;
+  readonly #links = new Map<number, VxlanLink>();
+  /** Links per joined group (the group's text). */
+  readonly #groups = new Map<string, number>();
+  #rcvbuf: number;
+  readonly #onDatagram: InetDatagramHandler;
+  /** The time of the batch being drained, for the links' tables. */
+  now: number = Date.now();
+  /** Datagrams with no VXLAN header or a VNI no link has. */
   foreign = 0;
 
-  constructor(socket: InetDgramSocket, o: VxOptions) {
-    super("vxlan", o, vxlanHeader(o.vni), socket);
+  private constructor(key: string, socket: InetDgramSocket, o: VxOptions, ifindex: number) {
+    this.#key = key;
     this.socket = socket;
-    const vni = o.vni;
-    this.onDatagram = (d, source) => {
-      if (vxlanVni(d) !== vni) {
-        this.foreign++;
-        return;
+    this.#options = o;
+    this.#ifindex = ifindex;
+    this.#rcvbuf = o.rcvbuf ?? DEFAULT_RCVBUF;
+    this.#onDatagram = (d, source) => {
+      const link = this.#links.get(vxlanVni(d));
+      if (link === undefined) this.foreign++;
+      else link.take(d, source);
+    };
+  }
+
+  /**
+   * The port for `o` (opened and bound on first use), with `o.group` joined
+   * and `o.vni` checked free; throws a one-line reason.
+   */
+  static acquire(o: VxOptions): VxlanPort {
+    const family = ipFamily(o.group);
+    const key = `${family}:${o.port}`;
+    let port = VxlanPort.#open.get(key);
+    if (port === undefined) {
+      port = VxlanPort.#bind(key, family, o);
+      VxlanPort.#open.set(key, port);
+    }
+    try {
+      port.#admit(o);
+    } catch (err) {
+      port.#closeIfUnused();
+      throw err;
+    }
+    return port;
+  }
+
+  static #bind(key: string, family: 4 | 6, o: VxOptions): VxlanPort {
+    const socket = InetDgramSocket.create(family);
+    try {
+      const ifindex = o.ifName === undefined ? 0 : interfaceIndex(o.ifName);
+      socket.v6Only();
+      try {
+        socket.bind(anyAddress(family), o.port);
+      } catch (err) {
+        if (!isErrno(err, C.EADDRINUSE)) throw err;
+        throw new Error(
+          `UDP port ${o.port} is taken on this host (another process's vxlan:// or vxvde://, Debian's ` +
+            `vde_plug, a kernel vxlan device): a host is one VTEP per port, so give both ends another port=, ` +
+            `or open the VNIs in one process (vde switch --cable, vde plug A B), which share the port`,
+        );
       }
+      if (ifindex !== 0) socket.multicastInterface(ifindex);
+      socket.multicastLoop(false);
+      socket.multicastTtl(o.ttl);
+      socket.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
+      const port = new VxlanPort(key, socket, o, ifindex);
+      poller().add(socket.fd, { onReadable: () => port.#drain() });
+      return port;
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+  }
+
+  #admit(o: VxOptions): void {
+    const mine = this.#options;
+    if (o.ttl !== mine.ttl || o.ifName !== mine.ifName) {
+      const said = (x: VxOptions) => `ttl=${x.ttl}${x.ifName === undefined ? "" : ` if=${x.ifName}`}`;
+      throw new Error(
+        `port ${o.port} is this process's VTEP with ${said(mine)}, not ${said(o)}: links on one port share ` +
+          `its socket, so give them the same ttl= and if= (or another port=)`,
+      );
+    }
+    const other = this.#links.get(o.vni);
+    if (other !== undefined) {
+      throw new Error(
+        `vni ${o.vni} on port ${o.port} is taken by another link of this process (${other.description}): ` +
+          `one link per VNI and port, so give another vni= or port=`,
+      );
+    }
+    const g = formatIp(o.group);
+    const users = this.#groups.get(g) ?? 0;
+    if (users === 0) this.socket.joinGroup(o.group, this.#ifindex);
+    this.#groups.set(g, users + 1);
+    const rcvbuf = o.rcvbuf ?? DEFAULT_RCVBUF;
+    if (rcvbuf > this.#rcvbuf) {
+      this.socket.setReceiveBuffer(rcvbuf);
+      this.#rcvbuf = rcvbuf;
+    }
+  }
+
+  /** Hands datagrams of `link`'s VNI to it. */
+  attach(link: VxlanLink): void {
+    this.#links.set(link.options.vni, link);
+  }
+
+  /** Forgets `link`, leaves its group if no other link uses it, and closes the socket after the last. */
+  release(link: VxlanLink): void {
+    if (this.#links.get(link.options.vni) !== link) return;
+    this.#links.delete(link.options.vni);
+    const g = formatIp(link.options.group);
+    const users = (this.#groups.get(g) ?? 1) - 1;
+    if (users > 0) {
+      this.#groups.set(g, users);
+    } else {
+      this.#groups.delete(g);
+      // With links left the socket stays, and would go on taking the group's datagrams only to drop them.
+      try {
+        if (this.#links.size > 0) this.socket.leaveGroup(link.options.group, this.#ifindex);
+      } catch { /* still a member: its datagrams count as foreign */ }
+    }
+    this.#closeIfUnused();
+  }
+
+  #closeIfUnused(): void {
+    if (this.#links.size > 0) return;
+    VxlanPort.#open.delete(this.#key);
+    poller().remove(this.socket.fd);
+    this.socket.close();
+  }
+
+  #drain(): void {
+    this.now = Date.now();
+    const before = this.socket.oversize;
+    const n = this.socket.recvBatch(this.#onDatagram);
+    const oversize = this.socket.oversize - before;
+    // A datagram too large to read has no VNI to go by: each link of the port counts it.
+    if (oversize > 0) { for (const l of this.#links.values()) l.stats.dropsIn += oversize; }
+    if (n < 0) {
+      logOnce(
+        `vxlan-recv:${this.#key}:${-n}`,
+        `vxlan port ${this.#options.port}: receive failed: errno ${-n}`,
+      );
+    }
+  }
+}
+
+/** A link onto a VXLAN segment: one VNI on its process's VTEP for the port. */
+export class VxlanLink extends VxTableLink {
+  readonly kind = "vxlan" as const;
+  readonly #port: VxlanPort;
+  protected readonly onDatagram: InetDatagramHandler;
+
+  constructor(port: VxlanPort, o: VxOptions) {
+    super("vxlan", o, vxlanHeader(o.vni), port.socket);
+    this.#port = port;
+    this.onDatagram = (d, source) => {
       const frame = d.subarray(VXLAN_HEADER_SIZE);
       if (frame.length <= MIN_FRAME || frame.length > VDE_MAX_FRAME) {
         this.stats.dropsIn++;
@@ -319,36 +480,30 @@ export class VxlanLink extends VxTableLink {
       }
       // The VTEP answers on the VXLAN port, whatever port it sent from.
       setSockaddrPort(source, o.port);
-      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.now);
+      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.#port.now);
       this.deliver(frame);
     };
-    poller().add(socket.fd, { onReadable: () => this.drain(socket) });
+    port.attach(this);
+  }
+
+  /** Takes one datagram of this link's VNI from the port. */
+  take(d: Uint8Array, source: Uint8Array): void {
+    if (!this.isClosed) this.onDatagram(d, source);
   }
 
   protected teardown(): void {
-    poller().remove(this.socket.fd);
-    this.socket.close();
+    this.#port.release(this);
   }
 }
 
 /** Opens a vxlan:// link. */
 export function openVxlanLink(rest: string): Promise<VxlanLink> {
   const o = parseVxVnl(rest, { scheme: "vxlan", port: 4789, keys: VXLAN_KEYS });
-  const socket = InetDgramSocket.create(ipFamily(o.group));
   try {
-    socket.v6Only();
-    socket.bind(anyAddress(ipFamily(o.group)), o.port);
-    const ifindex = o.ifName === undefined ? 0 : interfaceIndex(o.ifName);
-    socket.joinGroup(o.group, ifindex);
-    if (ifindex !== 0) socket.multicastInterface(ifindex);
-    socket.multicastLoop(false);
-    socket.multicastTtl(o.ttl);
-    socket.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
+    return Promise.resolve(new VxlanLink(VxlanPort.acquire(o), o));
   } catch (err) {
-    socket.close();
     return Promise.reject(new Error(`vxlan:// ${(err as Error).message}`));
   }
-  return Promise.resolve(new VxlanLink(socket, o));
 }
 
 registerScheme("vxlan", openVxlanLink);

@@ -19,6 +19,8 @@ import { anyAddress, formatIp, ipFamily } from "../wire/ip_address.ts";
 import { decodeSockaddr, sockaddrPort } from "../io/sockaddr.ts";
 import { hasExactHeader, VXLAN_HEADER_SIZE, vxlanHeader } from "../wire/vxlan.ts";
 import { poller } from "../io/poller.ts";
+import { isErrno } from "../io/unix_dgram.ts";
+import { C } from "../../ffi/libc.ts";
 import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
 import { DEFAULT_RCVBUF, MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
@@ -117,7 +119,16 @@ export function openVxvdeLink(rest: string): Promise<VxvdeLink> {
     const ifindex = o.ifName === undefined ? 0 : interfaceIndex(o.ifName);
     mcast.v6Only();
     mcast.reuseAddress();
-    mcast.bind(o.group, o.port);
+    try {
+      mcast.bind(o.group, o.port);
+    } catch (err) {
+      if (!isErrno(err, C.EADDRINUSE)) throw err;
+      // Members share the port (SO_REUSEADDR); a socket that does not (a vxlan:// on it, say) keeps it.
+      throw new Error(
+        `UDP port ${o.port} is held on this host by a socket that does not share it (a vxlan:// or another ` +
+          `program): give the members another port=`,
+      );
+    }
     mcast.joinGroup(o.group, ifindex);
     mcast.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
     ucast = InetDgramSocket.create(family);

@@ -4,7 +4,9 @@
  * `interrupted-at-ready` has its parent interrupted (Ctrl-C) before it
  * writes the ready mark, then stops as a copy that got the signal does;
  * `stubborn` ignores SIGTERM and never serves; `slow` never serves but ends
- * on SIGTERM. The parent prints what `daemonize` ended with.
+ * on SIGTERM; `flags` serves at once and reports the runtime flags it got
+ * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL). The
+ * parent prints what `daemonize` ended with.
  */
 import { daemonize, isDaemonChild, reportReady, StartTimeout } from "../../src/cli/daemon.ts";
 import { ExitStatus } from "../../src/cli/main.ts";
@@ -21,6 +23,11 @@ if (isDaemonChild()) {
     for (let i = 0; i < 500 && !stopped; i++) await sleep(20);
     reportReady();
     Deno.exit(stopped ? 0 : 3);
+  }
+  if (mode === "flags") {
+    const gc = typeof (globalThis as { gc?: unknown }).gc;
+    reportReady(`copy: gc is a ${gc}, location ${globalThis.location?.href}\n`);
+    Deno.exit(0);
   }
   if (mode === "stubborn") Deno.addSignalListener("SIGTERM", () => {});
   await sleep(60_000);

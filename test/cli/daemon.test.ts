@@ -249,10 +249,13 @@ Deno.test("a --daemon switch with --http 0 and --logfile names its web view's po
   });
 });
 
-/** Runs test/cli/_daemon_rig.ts in `mode`, with a mark of this run its copy can be found by. */
-async function rig(mode: string) {
+/**
+ * Runs test/cli/_daemon_rig.ts in `mode` (under deno run with `flags`
+ * too), with a mark of this run its copy can be found by.
+ */
+async function rig(mode: string, flags: string[] = []) {
   const mark = `rig.${Deno.pid}.${mode}`;
-  const r = await run(["deno", "run", "-A", `${REPO_ROOT}/test/cli/_daemon_rig.ts`, mode, mark], {
+  const r = await run(["deno", "run", ...flags, "-A", `${REPO_ROOT}/test/cli/_daemon_rig.ts`, mode, mark], {
     check: false,
     timeoutMs: 60_000,
   });
@@ -280,4 +283,16 @@ Deno.test("a --daemon copy that is too slow and ignores SIGTERM is reported as k
   assert.match(r.stdout, /^timed out, killed: true$/m);
   assert.match(r.stderr, /the background rig did not start within 1 s/);
   assert.deepEqual(r.left, []);
+});
+
+Deno.test("the --daemon copy runs with the deno flags the command was started with", async () => {
+  const r = await rig("flags", ["--v8-flags=--expose-gc", "--location=http://left5.invalid/x"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^up in the background$/m);
+  assert.match(r.stderr, /^copy: gc is a function, location http:\/\/left5\.invalid\/x$/m);
+  // The copy exits right after it reports.
+  await waitFor(() => processesMentioning(`rig.${Deno.pid}.flags`).length === 0, {
+    timeoutMs: 10_000,
+    what: "the copy to end",
+  });
 });

@@ -371,3 +371,64 @@ Deno.test("vde wirefilter vde://A vde://B -d 50 delays frames both ways between 
     (onA, onB) => crossDelayed(onA, onB, 50),
   );
 });
+
+Deno.test("vde wirefilter takes a value with a unit as Debian's wirefilter reads it, and refuses one Debian reads otherwise than written", async (t) => {
+  if (skipUnless(t, await missing("wirefilter"))) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-wf-units-" });
+  const ours = new FilterProcess([...OURS, "--mgmt", `${dir}/ours`]);
+  const debian = new FilterProcess(["wirefilter", "-M", `${dir}/debian`]);
+  // command, value, its showinfo row, and whether Debian's reading is what the value says.
+  const FORMS: [string, string, string, boolean][] = [
+    ["delay", "10ms", "Delay ", true],
+    ["delay", "100+20msN", "Delay ", true],
+    ["delay", "2K", "Delay ", true],
+    ["delay", "1s", "Delay ", false],
+    ["delay", "10m", "Delay ", false],
+    ["delay", "10ms+5", "Delay ", false],
+    ["bandwidth", "10M", "Bandw ", true],
+    ["bandwidth", "10m", "Bandw ", true],
+    ["bandwidth", "128+64KN", "Bandw ", true],
+    ["bandwidth", "10Mbit", "Bandw ", false],
+    ["bandwidth", "10MB", "Bandw ", false],
+    ["speed", "1G", "Speed ", true],
+    ["speed", "100Mbps", "Speed ", false],
+    ["loss", "5%", "Loss  ", true],
+    ["loss", "5K N", "Loss  ", false],
+    ["mtu", "1500B", "MTU   ", false],
+  ];
+  const clients: RawConsole[] = [];
+  try {
+    const a = (await RawConsole.connect(`${dir}/ours`, "VDEwf$ ")).client;
+    const b = (await RawConsole.connect(`${dir}/debian`, "VDEwf$ ")).client;
+    clients.push(a, b);
+    const row = async (c: RawConsole, label: string) => {
+      const line = (await c.command("showinfo")).split("\n").find((l) => l.startsWith(label));
+      assert.ok(line !== undefined, label);
+      return line;
+    };
+    for (const [cmd, value, label, asWritten] of FORMS) {
+      await b.command(`${cmd} ${value}`);
+      const theirs = await row(b, label);
+      const mine = await a.command(`${cmd} ${value}`);
+      if (asWritten) {
+        assert.match(mine, /^1000 Success$/m, `${cmd} ${value}: ${mine}`);
+        assert.equal(await row(a, label), theirs, `${cmd} ${value}`);
+        continue;
+      }
+      // Refused, naming the number Debian's wirefilter made of it.
+      const said = mine.match(/wirefilter reads "[^"]*" as ([-\d.e+]+?)(?:\+[-\d.e]+)?, not as written: /)
+        ?.[1];
+      assert.ok(said !== undefined, `${cmd} ${value}: ${mine}`);
+      assert.match(mine, /^1022 Invalid argument$/m);
+      const shown = Number(theirs.slice(label.length).trim().match(/^[-\d.]+(?:e[+-]\d+)?/)?.[0]);
+      assert.ok(
+        Math.abs(Number(said) - shown) <= Math.abs(shown) * 1e-5,
+        `${cmd} ${value}: ${said} vs ${theirs}`,
+      );
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await Promise.all([ours.stop(), debian.stop()]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

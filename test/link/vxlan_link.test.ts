@@ -1,14 +1,16 @@
 /**
  * vxlan:// (spec 3.7): option parsing with vdeplug4's defaults and
  * abbreviations, the direct-mapped learning table, two of ours on a VXLAN
- * segment between two namespaces, and the Link conformance suite there.
+ * segment between two namespaces, the Link conformance suite there, and
+ * what may share a port: links of one process (one VNI each), not processes.
  */
 import assert from "node:assert/strict";
 import { MacAddressTable, parseVxVnl } from "../../src/link/vxlan_link.ts";
 import { encodeSockaddr } from "../../src/io/sockaddr.ts";
 import { formatIp, ipLiteral } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
-import { skipUnless } from "../helpers/processes.ts";
+import { run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
 import { exchange, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
 import { conformance } from "../helpers/link_conformance.ts";
 
@@ -90,3 +92,38 @@ conformance(
   () => netnsLinks("vxlan://239.199.2.3/vni=98/port=4791"),
   async (t) => skipUnless(t, await missing(false)),
 );
+
+Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl= and if=; another process is refused", async (t) => {
+  if (skipUnless(t, await missing(false))) return;
+  await withNetns(async (lab) => {
+    const p = await vethPair(lab);
+    const g = "vxlan://239.199.2.5";
+    const plug = (...vnls: string[]) =>
+      run(p.a.exec([...ourCli(), "plug", ...vnls]), { check: false, timeoutMs: 30_000 });
+    const refusals: [string[], RegExp][] = [
+      [
+        [`${g}/vni=5`, `${g}/vni=5`],
+        /vni 5 on port 4789 is taken by another link of this process \(vxlan 239\.199\.2\.5:4789 vni 5\)/,
+      ],
+      [[`${g}/vni=5`, `${g}/vni=6/ttl=2`], /port 4789 is this process's VTEP with ttl=1, not ttl=2: /],
+    ];
+    for (const [vnls, why] of refusals) {
+      const r = await plug(...vnls);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, why);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    const both = p.a.spawn([...ourCli(), "plug", `${g}/vni=5`, `${g}/vni=6`], { name: "vde plug two VNIs" });
+    await waitFor(async () => {
+      assert.equal(both.exitStatus, null, both.stderr);
+      return (await p.a.run(["ss", "-Hunl", "sport = :4789"])).stdout.includes(":4789");
+    }, { timeoutMs: 20_000, what: "the plug to bind port 4789" });
+    const third = await plug(`${g}/vni=7`, "null://");
+    assert.equal(third.code, 1, third.stderr);
+    assert.match(
+      third.stderr,
+      /^vde: .*vxlan:\/\/ UDP port 4789 is taken on this host \(.*\): a host is one VTEP per port/,
+    );
+    assert.equal(third.stderr.trim().split("\n").length, 1, third.stderr);
+  });
+});

@@ -1,14 +1,15 @@
 /**
  * vxvde:// (spec 3.8): option parsing (grp= rewrites the group address),
  * several of ours on one host and across a veth, the leave notice a member
- * sends to the group when it closes, and the Link conformance suite across
- * a veth.
+ * sends to the group when it closes, the Link conformance suite across a
+ * veth, and a port shared by two VNIs in one process (no trap there, unlike
+ * vxlan://) but not with a socket that does not share it.
  */
 import assert from "node:assert/strict";
 import { parseVxVnl } from "../../src/link/vxlan_link.ts";
 import { formatIp } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
-import { hasCommand, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { exchange, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
 import { BROADCAST, ethFrame, mac, ourCli, tagOf } from "../helpers/vde_clients.ts";
 import type { CmdLink } from "../../src/link/cmd_link.ts";
@@ -142,3 +143,33 @@ conformance(
   () => netnsLinks("vxvde://239.199.3.9/vni=13"),
   async (t) => skipUnless(t, await missing(false)),
 );
+
+Deno.test("vxvde:// two VNIs on one port in one process bridge members of each; a vxlan:// on the port keeps it", async (t) => {
+  if (skipUnless(t, await missing(false))) return;
+  await withNetns(async (lab) => {
+    const p = await vethPair(lab);
+    const g = "vxvde://239.199.3.7";
+    p.a.spawn([...ourCli(), "plug", `${g}/vni=1`, `${g}/vni=2`], { name: "vde plug two VNIs" });
+    const x = plugIn(p.b, "ours", `${g}/vni=1`);
+    const y = plugIn(p.b, "ours", `${g}/vni=2`);
+    try {
+      await exchange(x, y);
+    } finally {
+      await Promise.all([x.stop(), y.stop()]);
+    }
+    p.b.spawn([...ourCli(), "plug", "vxlan://239.199.3.8/port=14790", "null://"], { name: "vxlan on 14790" });
+    await waitFor(async () => (await p.b.run(["ss", "-Hunl", "sport = :14790"])).stdout.includes(":14790"), {
+      timeoutMs: 20_000,
+      what: "the vxlan:// plug to bind port 14790",
+    });
+    const r = await run(p.b.exec([...ourCli(), "plug", `${g}/port=14790`, "null://"]), {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^vde: .*vxvde:\/\/ UDP port 14790 is held on this host by a socket that does not share it .*\n$/,
+    );
+  });
+});

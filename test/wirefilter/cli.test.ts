@@ -36,6 +36,14 @@ Deno.test("vde wirefilter refuses bad usage with one line and status 1", async (
     [["--loss", "150"], /^vde: --loss: a percentage, 0 to 100: got 150\n$/],
     [["--dup", "-1"], /^vde: --dup: a percentage, 0 to 100: got -1\n$/],
     [["--delay", "-5"], /--delay: a delay in ms \(at most a day\), 0 to 86400000: got -5/],
+    [
+      ["--delay", "1s"],
+      /^vde: --delay: wirefilter reads "1s" as 1, not as written: give the delay in ms, e\.g\. .*\n$/,
+    ],
+    [
+      ["-b", "10Mbit"],
+      /^vde: --band: wirefilter reads "10Mbit" as 10, not as written: give bytes\/second, .*\n$/,
+    ],
     [["--seed", "x"], /--seed must be a whole number/],
     [["--daemon"], /--daemon needs two VNLs/],
     [["null://", "null://", "--daemon"], /--daemon needs --mgmt/],
