@@ -250,6 +250,10 @@ export function labCommands(
     const spec = LAB_COMMANDS.find((c) => c[0] === path)!;
     commands.add({ path, syntax: spec[1], help: spec[2], listing: listingCmd, run: fn });
   };
+  // What changes the lab, or reads it whole to compare or write it, runs as one change of the runner's:
+  // from two consoles at once, the second waits and then sees what the first made.
+  const changing = (fn: (args: string) => Reply | Promise<Reply>) => (args: string) =>
+    r.change(async () => await fn(args)).catch((err) => failure((err as Error).message, Errno.EIO));
   run("help", true, (_args, session) => {
     const switches = [...r.switches.keys()].join(", ") || "none yet";
     const rows: [string, string][] = [
@@ -305,29 +309,43 @@ export function labCommands(
     const m = /^(\S+)\s+(.+)$/.exec(args);
     return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!);
   });
-  run("link", false, (args) => linkCommand(r, args));
-  run("add", false, (args) => addCommand(r, args, addNode));
+  run("link", false, changing((args) => linkCommand(r, args)));
+  run("add", false, changing((args) => addCommand(r, args, addNode)));
   run("use", false, () => failure("`use` works in the interactive shell"));
-  run("del", false, (args) => delCommand(r, args.trim()));
-  run("diff", true, (args) => {
-    const read = readLabFile(r, args.trim() || undefined);
-    if ("ok" in read) return failure(read.lines.join("\n"));
-    return listing(diffLab(r, read.lab));
-  });
-  run("apply", false, async (args) => {
-    const read = readLabFile(r, args.trim() || undefined);
-    if ("ok" in read) return failure(read.lines.join("\n"));
-    const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
-    return ok ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") } : failure(lines.join("\n"), Errno.EIO);
-  });
-  run("save", false, async (args) => {
-    try {
-      const path = await hooks.save(args.trim() || undefined);
-      return { code: 0, raw: `saved ${path}\n` };
-    } catch (err) {
-      return failure((err as Error).message);
-    }
-  });
+  run("del", false, changing((args) => delCommand(r, args.trim())));
+  run(
+    "diff",
+    true,
+    changing((args) => {
+      const read = readLabFile(r, args.trim() || undefined);
+      if ("ok" in read) return failure(read.lines.join("\n"));
+      return listing(diffLab(r, read.lab));
+    }),
+  );
+  run(
+    "apply",
+    false,
+    changing(async (args) => {
+      const read = readLabFile(r, args.trim() || undefined);
+      if ("ok" in read) return failure(read.lines.join("\n"));
+      const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
+      return ok
+        ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") }
+        : failure(lines.join("\n"), Errno.EIO);
+    }),
+  );
+  run(
+    "save",
+    false,
+    changing(async (args) => {
+      try {
+        const path = await hooks.save(args.trim() || undefined);
+        return { code: 0, raw: `saved ${path}\n` };
+      } catch (err) {
+        return failure((err as Error).message);
+      }
+    }),
+  );
   run(
     "down",
     false,

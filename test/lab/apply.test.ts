@@ -9,8 +9,22 @@
  */
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import type { Session } from "../../src/console/registry.ts";
+import { labCommands } from "../../src/lab/commands.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
 import { readState } from "../../src/lab/state.ts";
-import { leftovers, ONE_SWITCH, pingCount, TWO_HOSTS, vde, withLabFile, withLabUp } from "./_helpers.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import {
+  labFile,
+  leftovers,
+  ONE_SWITCH,
+  pingCount,
+  TWO_HOSTS,
+  uniqueLab,
+  vde,
+  withLabFile,
+  withLabUp,
+} from "./_helpers.ts";
 
 const LAB = `name: x
 topology:
@@ -164,5 +178,114 @@ Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) s
     } finally {
       await run(["ip", "netns", "del", taken], { check: false });
     }
+  });
+});
+
+/** Two switches and a link: a lab that needs no root, run in this process. */
+const SWITCHES = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4 }
+  links:
+    - endpoints: [sw1, sw2]
+      delay: 5ms
+`;
+
+/** A lab of SWITCHES run in this process, its shell's commands, and `fn` given them. */
+async function withLabInProcess(
+  fn: (r: LabRunner, line: (line: string) => Promise<string>, file: string) => Promise<void>,
+): Promise<void> {
+  const name = uniqueLab();
+  const file = await labFile(name, { text: SWITCHES });
+  const { lab } = validateLab(await Deno.readTextFile(file), { stp: true });
+  assert.ok(lab !== undefined);
+  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")) });
+  try {
+    const { commands } = labCommands(r, { down: () => {}, save: () => Promise.resolve(file) });
+    const session: Session = {
+      kind: "mgmt",
+      debug: new Set(),
+      loadDepth: 0,
+      commands,
+      notify: () => {},
+      render: () => "",
+    };
+    await fn(r, async (line) => {
+      const reply = await commands.execute(line, session);
+      return `${reply?.code} ${reply?.raw ?? (reply?.lines ?? []).join("\n")}`;
+    }, file);
+  } finally {
+    await r.down();
+    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+  }
+}
+
+Deno.test("two applies at once (two consoles) run one after the other: the second finds the first's changes made", async () => {
+  await withLabInProcess(async (r, line, file) => {
+    const edited = (await Deno.readTextFile(file)).replace(
+      "  links:\n",
+      "    sw3: { kind: switch, ports: 4 }\n  links:\n    - endpoints: [sw1, sw3]\n",
+    ).replace("delay: 5ms", "delay: 1ms");
+    const copy = file.replace(/lab\.yaml$/, "copy.yaml");
+    await Deno.writeTextFile(file, edited);
+    await Deno.writeTextFile(copy, edited);
+    const [first, second] = await Promise.all([line(`apply ${file}`), line(`apply ${copy}`)]);
+    assert.equal(first, "0 link sw1:1-sw2:1: delay 5ms -> 1ms\nadded switch sw3\nadded link sw1:2-sw3:1\n");
+    assert.equal(second, `0 nothing to apply: lab ${r.lab.name} runs ${copy} as it is\n`);
+    assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "sw2", "sw3"]);
+    assert.equal(r.switches.get("sw1")!.sw.allocatedPorts().length, 2, "sw1's ports: one link each");
+  });
+});
+
+Deno.test("a del, add or link line while an apply runs waits for it, and finds what it added", async () => {
+  await withLabInProcess(async (r, line, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        "    sw3: { kind: switch, ports: 4 }\n  links:\n    - endpoints: [sw2, sw3]\n",
+      ),
+    );
+    const said = await Promise.all([
+      line("apply"),
+      line("link sw2-sw3 loss 5%"),
+      line("add link sw1 sw3"),
+      line("del sw3"),
+    ]);
+    assert.deepEqual(said, [
+      "0 added switch sw3\nadded link sw2:2-sw3:1\n",
+      "0 ",
+      "0 added link sw1:2-sw3:2\n",
+      "0 removed switch sw3 and 2 links sw2:2-sw3:1, sw1:2-sw3:2\n",
+    ]);
+    assert.deepEqual(r.links.map((l) => l.name), ["sw1:1-sw2:1"]);
+  });
+});
+
+Deno.test("a change asked for while the lab goes down is refused in one line, and down waits for the one under way", async () => {
+  await withLabInProcess(async (r, line) => {
+    const { lab } = validateLab(
+      SWITCHES.replace("  links:", "    sw3: { kind: switch, ports: 4 }\n  links:"),
+      {},
+    );
+    let started!: () => void;
+    const underWay = new Promise<void>((res) => started = res);
+    let release!: () => void;
+    const gate = new Promise<void>((res) => release = res);
+    const adding = r.change(async () => {
+      started();
+      await gate;
+      await r.addNode(lab!.nodes.find((n) => n.name === "sw3")!);
+    });
+    await underWay;
+    let downed = false;
+    const down = r.down().then(() => downed = true);
+    assert.equal(await line("add switch sw4"), `5 lab ${r.lab.name} is going down: nothing was changed\n`);
+    assert.equal(downed, false, "down waits for the change under way");
+    release();
+    await adding;
+    await down;
+    assert.equal(r.switches.size, 0, "sw3, added before down went on, was taken down with the rest");
   });
 });
