@@ -369,13 +369,19 @@ export function labCommands(
         ? failure(`usage: ${name} COMMAND (as exec ${name} COMMAND)`)
         : exec(name, args);
     }
-    if (sw === undefined) return failure(`no node ${name} (it was removed)`, Errno.ENOENT);
+    if (sw === undefined) {
+      // Removed, or added again as a slirp or cable, which take no commands.
+      const other = r.lab.nodes.find((n) => n.name === name);
+      return other !== undefined
+        ? failure(`${name} is a ${other.kind}: it takes no commands`)
+        : failure(`no node ${name} (it was removed)`, Errno.ENOENT);
+    }
     if (args.trim() === "") return failure(`usage: ${name} COMMAND (try \`${name} help\`)`);
     return await sw.commands.execute(args, switchSession(session, sw.commands)) ?? ok();
   };
-  // A node's command: a switch's console, or a command in a host.
+  // A node's command: a switch's console, or a command in a host (a slirp or cable has none).
   const addNode = (name: string) => {
-    if (commands.lookup(name) !== undefined) return;
+    if (commands.lookup(name) !== undefined || !(r.hosts.has(name) || r.switches.has(name))) return;
     const host = r.hosts.has(name);
     commands.add({
       path: name,
@@ -522,7 +528,7 @@ async function addCommand(r: LabRunner, args: string, addNode: (name: string) =>
     }
     const node = lab.nodes.find((n) => n.name === rest[0])!;
     await r.addNode(node);
-    if (node.kind === "switch" || node.kind === "host") addNode(node.name);
+    addNode(node.name);
     return { code: 0, raw: `added ${node.kind} ${node.name}\n` };
   } catch (err) {
     return failure((err as Error).message, Errno.EIO);

@@ -289,3 +289,22 @@ Deno.test("a change asked for while the lab goes down is refused in one line, an
     assert.equal(r.switches.size, 0, "sw3, added before down went on, was taken down with the rest");
   });
 });
+
+Deno.test("a slirp added by apply gets no switch's command; a switch removed and added again as a slirp says it takes none", async () => {
+  await withLabInProcess(async (_r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      text.replace("  links:\n", "    nat: { kind: slirp }\n  links:\n    - endpoints: [nat, sw1]\n"),
+    );
+    assert.equal(await line("apply"), "0 added slirp nat\nadded link nat-sw1:2\n");
+    assert.equal(await line("nat help"), "38 ", "no such command, as for a slirp of the file");
+    assert.equal(await line("del sw2"), "0 removed switch sw2 and 1 link sw1:1-sw2:1\n");
+    await Deno.writeTextFile(file, text.replace("sw2: { kind: switch, ports: 4 }", "sw2: { kind: slirp }"));
+    assert.equal(
+      await line("apply"),
+      "0 removed link nat-sw1:2\nremoved slirp nat\nadded slirp sw2\nadded link sw1:1-sw2\n",
+    );
+    assert.equal(await line("sw2 help"), "22 sw2 is a slirp: it takes no commands\n");
+  });
+});
