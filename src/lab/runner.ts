@@ -510,12 +510,18 @@ export class LabRunner {
     this.#parts.set(running, part);
     this.links.push(running);
     this.lab.links.push(spec);
-    if (configure !== false) {
-      for (const end of spec.ends) {
-        const host = this.hosts.get(end.node);
-        if (configure !== true && configure.has(end.node)) continue;
-        if (host !== undefined) await this.#configureIface(host, end.iface!);
+    try {
+      if (configure !== false) {
+        for (const end of spec.ends) {
+          const host = this.hosts.get(end.node);
+          if (configure !== true && configure.has(end.node)) continue;
+          if (host !== undefined) await this.#configureIface(host, end.iface!);
+        }
       }
+    } catch (err) {
+      // An interface without its addresses (no DHCP lease) would pass for added: the link goes again.
+      await this.removeLink(running);
+      throw err;
     }
     return running;
   }

@@ -181,6 +181,62 @@ Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) s
   });
 });
 
+Deno.test("vde up --apply of a host whose exec fails removes the host again, so the lab has no half-made host and a second apply tries anew", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        '    h3: { kind: host, address: 10.9.5.3/24, exec: ["false"] }\n  links:\n    - endpoints: [h3, sw1]\n',
+      ),
+    );
+    const failed =
+      `  configuring host h3 failed: h3: exec "false" failed: exit status 1; the lab runs on with the changes above\n`;
+    for (let i = 0; i < 2; i++) {
+      const applied = await vde(["up", "--apply", file]);
+      assert.equal(
+        applied.stderr,
+        `vde: lab ${name}: added host h3\n  added link h3:eth0-sw1:3\n  removed host h3 again, with its links\n${failed}`,
+        `apply ${i + 1}`,
+      );
+      assert.doesNotMatch(await namespaces(), new RegExp(`^vde-${name}-h3 `, "m"), "h3's namespace is gone");
+      assert.deepEqual(readState(name)?.namespaces, [`vde-${name}-h1`, `vde-${name}-h2`]);
+    }
+    assert.doesNotMatch((await vde(["term", name, "-c", "nodes"])).stdout, /^h3 /m);
+  });
+});
+
+Deno.test("vde up --apply of a link whose address cannot be had (no DHCP lease) takes the link out again with its address: nothing was changed", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "h1: { kind: host, address: 10.9.5.1/24 }",
+        "h1: { kind: host, address: 10.9.5.1/24, interfaces: { eth1: dhcp } }",
+      ) + "    - endpoints: [h1, sw2]\n",
+    );
+    const applied = await vde(["up", "--apply", file], 90_000);
+    assert.match(
+      applied.stderr,
+      new RegExp(
+        `^vde: lab ${name}: adding link h1:eth1-sw2:3 failed: h1: no DHCP lease on eth1 .*; nothing was changed\n$`,
+      ),
+    );
+    const nodes = (await vde(["term", name, "-c", "nodes"])).stdout;
+    assert.match(
+      nodes,
+      /^h1 +host +netns \S+, eth0 10\.9\.5\.1\/24$/m,
+      "no eth1, and no address kept for it",
+    );
+    assert.deepEqual(
+      (await vde(["term", name, "-c", "diff"])).stdout,
+      "link h1:eth1-sw2:3: added to the file\n",
+    );
+  });
+});
+
 /** Two switches and a link: a lab that needs no root, run in this process. */
 const SWITCHES = `name: x
 topology:
