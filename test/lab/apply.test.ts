@@ -8,7 +8,7 @@
  * says what it had changed.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import type { Session } from "../../src/console/registry.ts";
 import { labCommands } from "../../src/lab/commands.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
@@ -234,6 +234,33 @@ Deno.test("vde up --apply of a link whose address cannot be had (no DHCP lease) 
       (await vde(["term", name, "-c", "diff"])).stdout,
       "link h1:eth1-sw2:3: added to the file\n",
     );
+  });
+});
+
+Deno.test("a lab killed (SIGKILL) after an apply is cleaned up by vde down from its state file, the applied host too, and comes up again from its file", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(file, EDITED.replace("name: x", `name: ${name}`));
+    assert.equal((await vde(["up", "--apply", file])).code, 0);
+    const pid = readState(name)!.pid;
+    Deno.kill(pid, "SIGKILL");
+    await waitFor(
+      async () => (await run(["kill", "-0", String(pid)], { check: false })).code !== 0 || undefined,
+      {
+        timeoutMs: 10_000,
+        what: "vde up killed",
+      },
+    );
+    assert.match(
+      await namespaces(),
+      new RegExp(`^vde-${name}-h3\\b`, "m"),
+      "h3's namespace outlived its owner",
+    );
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.deepEqual(await leftovers(name), []);
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.ok(await pingCount(name, "h1", "10.9.5.3", 3) >= 2, "h3 answers again");
   });
 });
 
