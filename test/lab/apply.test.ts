@@ -391,3 +391,16 @@ Deno.test("a slirp added by apply gets no switch's command; a switch removed and
     assert.equal(await line("sw2 help"), "22 sw2 is a slirp: it takes no commands\n");
   });
 });
+
+Deno.test("a switch removed leaves no socket in the lab's directory, and one added again under its name serves there", async () => {
+  await withLabInProcess(async (r, line) => {
+    const entries = () => [...Deno.readDirSync(r.dir)].map((e) => e.name).sort();
+    const before = entries();
+    assert.equal(await line("del sw2"), "0 removed switch sw2 and 1 link sw1:1-sw2:1\n");
+    assert.deepEqual(entries(), before.filter((e) => !e.startsWith("sw2")));
+    assert.equal(await line("add switch sw2 ports 4"), "0 added switch sw2\n");
+    assert.deepEqual(entries(), before);
+    assert.equal(await line("add link sw1 sw2"), "0 added link sw1:1-sw2:1\n");
+    assert.match(await line("sw2 port/print"), /^0 /);
+  });
+});
