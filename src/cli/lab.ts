@@ -21,7 +21,8 @@ import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
-import { labToYaml, saveInto } from "../lab/to_yaml.ts";
+import { labToYaml } from "../lab/to_yaml.ts";
+import { saveInto } from "../lab/save.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
 import { log, setLogFile } from "../log.ts";
@@ -341,7 +342,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         const target = file ?? source?.path ?? savedTo;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");
         savedTo = target;
-        const original = source && target === source.path ? source.text : undefined;
+        // The file as it is now: after an `apply` of its edit, the text `vde up` read would undo the edit's comments.
+        const original = source && target === source.path ? currentText(source) : undefined;
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
         try {
           await Deno.writeTextFile(target, text);
@@ -387,6 +389,15 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     remove();
     // A background lab's log outlives it (what its exec commands printed); `vde down --cleanup` removes it.
     await poller().stop();
+  }
+}
+
+/** The lab file's text now, or as `vde up` read it when it can no longer be read. */
+function currentText(source: { text: string; path: string }): string {
+  try {
+    return Deno.readTextFileSync(source.path);
+  } catch {
+    return source.text;
   }
 }
 

@@ -126,6 +126,34 @@ export function labChanges(running: Lab, file: Lab): LabChanges {
       if (settings.length > 0) notLive.push(`${n.kind} ${n.name}: ${settings.join(", ")}`);
     }
   }
+  const { matched, removed, added } = matchLinks(running, file);
+  const relinked: LabChanges["relinked"] = [];
+  for (const m of matched) {
+    const addresses = settingChanges(endAddresses(m.running, running), endAddresses(m.file, file));
+    if (addresses.length > 0) notLive.push(`link ${linkName(m.running)}: ${addresses.join(", ")}`);
+    const settings = settingChanges(linkSettings(m.running), linkSettings(m.file));
+    if (settings.length > 0) relinked.push({ ...m, settings });
+  }
+  const kept = matched.map((m) => m.running);
+  return {
+    removedNodes: running.nodes.filter((n) => !fileNode.has(n.name)),
+    removedLinks: removed,
+    addedNodes: file.nodes.filter((n) => !runningNode.has(n.name)),
+    addedLinks: placeAdded(added, kept, file),
+    relinked,
+    notLive,
+  };
+}
+
+/**
+ * The links of `running` and `file` paired: each file link takes one
+ * running link joining the same nodes, the one most like it; the running
+ * ones left are removed, the file's left are added (in file order).
+ */
+export function matchLinks(
+  running: Lab,
+  file: Lab,
+): { matched: MatchedLink[]; removed: LabLink[]; added: LabLink[] } {
   // Each file link takes one running link of its key; the rest of the running ones are removed. Of two
   // between the same nodes, it takes the one most like it: its settings and ends, then its settings
   // (ports renumber when an earlier link goes), then its ends, then any; else the file keeping the
@@ -156,22 +184,7 @@ export function labChanges(running: Lab, file: Lab): LabChanges {
     file: l,
   }));
   const added = file.links.filter((l) => !runningOf.has(l));
-  const relinked: LabChanges["relinked"] = [];
-  for (const m of matched) {
-    const addresses = settingChanges(endAddresses(m.running, running), endAddresses(m.file, file));
-    if (addresses.length > 0) notLive.push(`link ${linkName(m.running)}: ${addresses.join(", ")}`);
-    const settings = settingChanges(linkSettings(m.running), linkSettings(m.file));
-    if (settings.length > 0) relinked.push({ ...m, settings });
-  }
-  const kept = matched.map((m) => m.running);
-  return {
-    removedNodes: running.nodes.filter((n) => !fileNode.has(n.name)),
-    removedLinks: unmatched,
-    addedNodes: file.nodes.filter((n) => !runningNode.has(n.name)),
-    addedLinks: placeAdded(added, kept, file),
-    relinked,
-    notLive,
-  };
+  return { matched, removed: unmatched, added };
 }
 
 /**

@@ -404,3 +404,20 @@ Deno.test("a switch removed leaves no socket in the lab's directory, and one add
     assert.match(await line("sw2 port/print"), /^0 /);
   });
 });
+
+Deno.test("save after vde up --apply writes into the file as edited, its new comments kept, not into the text vde up read", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: SWITCHES }, async (name, file) => {
+    const edited = (await Deno.readTextFile(file)).replace(
+      "  links:\n",
+      "    sw3: { kind: switch, ports: 4 } # added by hand\n  links:\n",
+    );
+    await Deno.writeTextFile(file, edited);
+    assert.equal((await vde(["up", "--apply", file])).stdout, `lab ${name}: added switch sw3\n`);
+    const saved = await vde(["term", name, "-c", "link sw1-sw2 loss 2%", "-c", "save"]);
+    assert.equal(saved.stdout, `saved ${file}\n`, saved.stderr);
+    const text = await Deno.readTextFile(file);
+    assert.match(text, /^ {4}sw3: \{ kind: switch, ports: 4 \} # added by hand$/m);
+    assert.match(text, /^ {6}delay: 5ms\n {6}loss: 2%\n$/m);
+  });
+});
