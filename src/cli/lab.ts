@@ -209,15 +209,22 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
 async function toRunningLab(lab: Lab, file: string, line: string): Promise<RemoteReply | undefined> {
   const old = readState(lab.name);
   if (old === undefined || old.file !== file || !ownerRuns(old.pid)) return undefined;
+  let client: MgmtClient;
   try {
-    const client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
-    try {
-      return await client.command(line, LAB_START_TIMEOUT_MS);
-    } finally {
-      client.close();
-    }
+    client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
   } catch {
     return undefined; // Not answering: the plain refusal says it is up.
+  }
+  try {
+    return await client.command(line, LAB_START_TIMEOUT_MS);
+  } catch (err) {
+    // It took the line and went (vde down meanwhile): bringing the file up in its place is not what was asked.
+    throw new UsageError(
+      `lab ${lab.name} stopped answering during \`${line.split(" ")[0]}\` (${(err as Error).message}); ` +
+        `\`vde status ${lab.name}\` says whether it runs`,
+    );
+  } finally {
+    client.close();
   }
 }
 

@@ -264,6 +264,35 @@ Deno.test("a lab killed (SIGKILL) after an apply is cleaned up by vde down from 
   });
 });
 
+Deno.test("vde down while vde up --apply runs a new host's exec stops it, takes everything down, and the apply says so rather than bring the file up", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        '    h3: { kind: host, exec: ["sleep 50"] }\n  links:\n',
+      ),
+    );
+    const applying = vde(["up", "--apply", file], 90_000);
+    await waitFor(
+      async () =>
+        (await run(["ip", "netns", "pids", `vde-${name}-h3`], { check: false })).stdout.trim() !== "" ||
+        undefined,
+      {
+        timeoutMs: 30_000,
+        what: "h3's exec running",
+      },
+    );
+    assert.equal((await vde(["down", name])).code, 0);
+    const applied = await applying;
+    assert.equal(applied.code, 1);
+    assert.match(applied.stderr, new RegExp(`^vde: lab ${name} stopped answering during \`apply\``));
+    assert.deepEqual(await leftovers(name), [], "h3 too");
+    assert.equal(readState(name), undefined, "and not brought up again");
+  });
+});
+
 /** Two switches and a link: a lab that needs no root, run in this process. */
 const SWITCHES = `name: x
 topology:
