@@ -21,7 +21,8 @@ import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
-import { labToYaml, saveInto } from "../lab/to_yaml.ts";
+import { labToYaml } from "../lab/to_yaml.ts";
+import { saveInto } from "../lab/save.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
 import { log, setLogFile } from "../log.ts";
@@ -208,15 +209,22 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
 async function toRunningLab(lab: Lab, file: string, line: string): Promise<RemoteReply | undefined> {
   const old = readState(lab.name);
   if (old === undefined || old.file !== file || !ownerRuns(old.pid)) return undefined;
+  let client: MgmtClient;
   try {
-    const client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
-    try {
-      return await client.command(line, LAB_START_TIMEOUT_MS);
-    } finally {
-      client.close();
-    }
+    client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
   } catch {
     return undefined; // Not answering: the plain refusal says it is up.
+  }
+  try {
+    return await client.command(line, LAB_START_TIMEOUT_MS);
+  } catch (err) {
+    // It took the line and went (vde down meanwhile): bringing the file up in its place is not what was asked.
+    throw new UsageError(
+      `lab ${lab.name} stopped answering during \`${line.split(" ")[0]}\` (${(err as Error).message}); ` +
+        `\`vde status ${lab.name}\` says whether it runs`,
+    );
+  } finally {
+    client.close();
   }
 }
 
@@ -341,7 +349,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         const target = file ?? source?.path ?? savedTo;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");
         savedTo = target;
-        const original = source && target === source.path ? source.text : undefined;
+        // The file as it is now: after an `apply` of its edit, the text `vde up` read would undo the edit's comments.
+        const original = source && target === source.path ? currentText(source) : undefined;
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
         try {
           await Deno.writeTextFile(target, text);
@@ -387,6 +396,15 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     remove();
     // A background lab's log outlives it (what its exec commands printed); `vde down --cleanup` removes it.
     await poller().stop();
+  }
+}
+
+/** The lab file's text now, or as `vde up` read it when it can no longer be read. */
+function currentText(source: { text: string; path: string }): string {
+  try {
+    return Deno.readTextFileSync(source.path);
+  } catch {
+    return source.text;
   }
 }
 

@@ -13,9 +13,11 @@
  * names come free for what is added), sets links' impairments and VLANs,
  * adds nodes, then
  * links, then configures the hosts it added (routes, gateway, `exec`), and
- * says one line per change made. A step that fails (a tap name taken, an
- * `exec` that fails) has undone itself; apply stops there, saying what it
- * did and what failed, and the lab runs on with the changes before it.
+ * says one line per change made. A step that fails (a tap name taken, no
+ * DHCP lease) has undone itself, and a host added whose configuration
+ * fails (an `exec`) is removed again, so a second apply tries it anew; apply
+ * stops there, saying what it did and what failed, and the lab runs on with
+ * the changes before it.
  */
 import {
   type AddedLink,
@@ -134,20 +136,35 @@ async function applySteps(
   const newHosts = new Set(c.addedNodes.filter((n) => n.kind === "host").map((n) => n.name));
   for (const added of c.addedLinks) {
     doing(`adding link ${linkName(added.link)}`);
-    giveAddresses(r, added);
-    const link = await r.addLink(added.link, newHosts);
+    const given = giveAddresses(r, added);
+    const link = await r.addLink(added.link, newHosts).catch((err) => {
+      given.forEach((take) => take());
+      throw err;
+    });
     done.push(`added link ${link.name}`);
   }
   for (const name of newHosts) {
     doing(`configuring host ${name}`);
-    await r.configureHost(r.hosts.get(name)!.node);
+    try {
+      await r.configureHost(r.hosts.get(name)!.node);
+    } catch (err) {
+      // Half configured (its exec failed) it would pass for applied, and a second apply find nothing to do.
+      const links = await r.removeNode(name);
+      done.push(`removed host ${name} again${links.length > 0 ? ", with its links" : ""}`);
+      throw err;
+    }
   }
 }
 
-/** The file's addresses of an added link's host ends, under the interfaces they get. */
-function giveAddresses(r: LabRunner, added: AddedLink): void {
-  for (const { host, iface, addresses } of added.addresses) {
-    const running = r.hosts.get(host);
-    if (running !== undefined) running.node.addresses[iface] = addresses;
-  }
+/**
+ * Gives an added link's host ends the file's addresses, under the
+ * interfaces they get; returns what takes each away again.
+ */
+function giveAddresses(r: LabRunner, added: AddedLink): (() => void)[] {
+  return added.addresses.flatMap(({ host, iface, addresses }) => {
+    const node = r.hosts.get(host)?.node;
+    if (node === undefined) return [];
+    node.addresses[iface] = addresses;
+    return [() => void delete node.addresses[iface]];
+  });
 }

@@ -8,7 +8,8 @@
  * nodes they join, not by their ports or interfaces: a link the file puts
  * on another port (the lowest free one moves when an earlier link goes) is
  * the same link, and a second link between the same nodes is another one
- * (links are a multiset of node pairs). A matched link keeps its running
+ * (links are a multiset of node pairs); of several between the same nodes,
+ * each file link takes the running one most like it (settings, then ends). A matched link keeps its running
  * ends; an added one takes the file's, or the lowest free port or
  * interface where a link that stays holds the file's. A host's addresses
  * belong to its links here (the file keys them by interface, and interfaces
@@ -125,15 +126,7 @@ export function labChanges(running: Lab, file: Lab): LabChanges {
       if (settings.length > 0) notLive.push(`${n.kind} ${n.name}: ${settings.join(", ")}`);
     }
   }
-  // Each file link takes one running link of its key; the rest of the running ones are removed.
-  const unmatched = [...running.links];
-  const matched: MatchedLink[] = [];
-  const added: LabLink[] = [];
-  for (const link of file.links) {
-    const i = unmatched.findIndex((r) => joins(r) === joins(link));
-    if (i < 0) added.push(link);
-    else matched.push({ running: unmatched.splice(i, 1)[0]!, file: link });
-  }
+  const { matched, removed, added } = matchLinks(running, file);
   const relinked: LabChanges["relinked"] = [];
   for (const m of matched) {
     const addresses = settingChanges(endAddresses(m.running, running), endAddresses(m.file, file));
@@ -144,12 +137,54 @@ export function labChanges(running: Lab, file: Lab): LabChanges {
   const kept = matched.map((m) => m.running);
   return {
     removedNodes: running.nodes.filter((n) => !fileNode.has(n.name)),
-    removedLinks: unmatched,
+    removedLinks: removed,
     addedNodes: file.nodes.filter((n) => !runningNode.has(n.name)),
     addedLinks: placeAdded(added, kept, file),
     relinked,
     notLive,
   };
+}
+
+/**
+ * The links of `running` and `file` paired: each file link takes one
+ * running link joining the same nodes, the one most like it; the running
+ * ones left are removed, the file's left are added (in file order).
+ */
+export function matchLinks(
+  running: Lab,
+  file: Lab,
+): { matched: MatchedLink[]; removed: LabLink[]; added: LabLink[] } {
+  // Each file link takes one running link of its key; the rest of the running ones are removed. Of two
+  // between the same nodes, it takes the one most like it: its settings and ends, then its settings
+  // (ports renumber when an earlier link goes), then its ends, then any; else the file keeping the
+  // second of two would remove the first and give the second's settings to it, or refuse a host's
+  // link whose address it finds changed.
+  const sameSettings = (r: LabLink, f: LabLink) =>
+    settingChanges(linkSettings(r), linkSettings(f)).length === 0 &&
+    settingChanges(endAddresses(r, running), endAddresses(f, file)).length === 0;
+  const ends = (l: LabLink) => l.ends.map((e) => `${e.node}:${e.port ?? e.iface}`).sort().join(" ");
+  const sameEnds = (r: LabLink, f: LabLink) => ends(r) === ends(f);
+  const alike = [
+    (r: LabLink, f: LabLink) => sameSettings(r, f) && sameEnds(r, f),
+    sameSettings,
+    sameEnds,
+    () => true,
+  ];
+  const unmatched = [...running.links];
+  const runningOf = new Map<LabLink, LabLink>();
+  for (const like of alike) {
+    for (const link of file.links) {
+      if (runningOf.has(link)) continue;
+      const i = unmatched.findIndex((r) => joins(r) === joins(link) && like(r, link));
+      if (i >= 0) runningOf.set(link, unmatched.splice(i, 1)[0]!);
+    }
+  }
+  const matched: MatchedLink[] = file.links.filter((l) => runningOf.has(l)).map((l) => ({
+    running: runningOf.get(l)!,
+    file: l,
+  }));
+  const added = file.links.filter((l) => !runningOf.has(l));
+  return { matched, removed: unmatched, added };
 }
 
 /**

@@ -250,6 +250,10 @@ export function labCommands(
     const spec = LAB_COMMANDS.find((c) => c[0] === path)!;
     commands.add({ path, syntax: spec[1], help: spec[2], listing: listingCmd, run: fn });
   };
+  // What changes the lab, or reads it whole to compare or write it, runs as one change of the runner's:
+  // from two consoles at once, the second waits and then sees what the first made.
+  const changing = (fn: (args: string) => Reply | Promise<Reply>) => (args: string) =>
+    r.change(async () => await fn(args)).catch((err) => failure((err as Error).message, Errno.EIO));
   run("help", true, (_args, session) => {
     const switches = [...r.switches.keys()].join(", ") || "none yet";
     const rows: [string, string][] = [
@@ -305,29 +309,43 @@ export function labCommands(
     const m = /^(\S+)\s+(.+)$/.exec(args);
     return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!);
   });
-  run("link", false, (args) => linkCommand(r, args));
-  run("add", false, (args) => addCommand(r, args, addNode));
+  run("link", false, changing((args) => linkCommand(r, args)));
+  run("add", false, changing((args) => addCommand(r, args, addNode)));
   run("use", false, () => failure("`use` works in the interactive shell"));
-  run("del", false, (args) => delCommand(r, args.trim()));
-  run("diff", true, (args) => {
-    const read = readLabFile(r, args.trim() || undefined);
-    if ("ok" in read) return failure(read.lines.join("\n"));
-    return listing(diffLab(r, read.lab));
-  });
-  run("apply", false, async (args) => {
-    const read = readLabFile(r, args.trim() || undefined);
-    if ("ok" in read) return failure(read.lines.join("\n"));
-    const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
-    return ok ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") } : failure(lines.join("\n"), Errno.EIO);
-  });
-  run("save", false, async (args) => {
-    try {
-      const path = await hooks.save(args.trim() || undefined);
-      return { code: 0, raw: `saved ${path}\n` };
-    } catch (err) {
-      return failure((err as Error).message);
-    }
-  });
+  run("del", false, changing((args) => delCommand(r, args.trim())));
+  run(
+    "diff",
+    true,
+    changing((args) => {
+      const read = readLabFile(r, args.trim() || undefined);
+      if ("ok" in read) return failure(read.lines.join("\n"));
+      return listing(diffLab(r, read.lab));
+    }),
+  );
+  run(
+    "apply",
+    false,
+    changing(async (args) => {
+      const read = readLabFile(r, args.trim() || undefined);
+      if ("ok" in read) return failure(read.lines.join("\n"));
+      const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
+      return ok
+        ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") }
+        : failure(lines.join("\n"), Errno.EIO);
+    }),
+  );
+  run(
+    "save",
+    false,
+    changing(async (args) => {
+      try {
+        const path = await hooks.save(args.trim() || undefined);
+        return { code: 0, raw: `saved ${path}\n` };
+      } catch (err) {
+        return failure((err as Error).message);
+      }
+    }),
+  );
   run(
     "down",
     false,
@@ -351,13 +369,19 @@ export function labCommands(
         ? failure(`usage: ${name} COMMAND (as exec ${name} COMMAND)`)
         : exec(name, args);
     }
-    if (sw === undefined) return failure(`no node ${name} (it was removed)`, Errno.ENOENT);
+    if (sw === undefined) {
+      // Removed, or added again as a slirp or cable, which take no commands.
+      const other = r.lab.nodes.find((n) => n.name === name);
+      return other !== undefined
+        ? failure(`${name} is a ${other.kind}: it takes no commands`)
+        : failure(`no node ${name} (it was removed)`, Errno.ENOENT);
+    }
     if (args.trim() === "") return failure(`usage: ${name} COMMAND (try \`${name} help\`)`);
     return await sw.commands.execute(args, switchSession(session, sw.commands)) ?? ok();
   };
-  // A node's command: a switch's console, or a command in a host.
+  // A node's command: a switch's console, or a command in a host (a slirp or cable has none).
   const addNode = (name: string) => {
-    if (commands.lookup(name) !== undefined) return;
+    if (commands.lookup(name) !== undefined || !(r.hosts.has(name) || r.switches.has(name))) return;
     const host = r.hosts.has(name);
     commands.add({
       path: name,
@@ -504,7 +528,7 @@ async function addCommand(r: LabRunner, args: string, addNode: (name: string) =>
     }
     const node = lab.nodes.find((n) => n.name === rest[0])!;
     await r.addNode(node);
-    if (node.kind === "switch" || node.kind === "host") addNode(node.name);
+    addNode(node.name);
     return { code: 0, raw: `added ${node.kind} ${node.name}\n` };
   } catch (err) {
     return failure((err as Error).message, Errno.EIO);

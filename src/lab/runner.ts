@@ -16,7 +16,11 @@
  * Every step pushes its undo; a failure halfway runs them in reverse, so
  * nothing is left behind. The undos of one node or link are kept as one
  * part, so `removeLink` and `removeNode` take that one out of a running lab
- * (its taps, ports, namespace, sockets) as `down` takes them all. The state
+ * (its taps, ports, namespace, sockets) as `down` takes them all. Changes to
+ * a running lab (the shell's `add`, `del`, `link`, `apply`, from any number
+ * of consoles) run through `change`, one after another: each reads the lab
+ * as the one before left it, and `down` waits for the one under way (cut
+ * short: its DHCP and `exec` are stopped) before it takes the lab apart. The state
  * file is written before each namespace is made, so `vde down` can clean
  * up after a SIGKILL too.
  */
@@ -146,6 +150,12 @@ export class LabRunner {
   readonly #dataplane: Dataplane;
   #state: LabState;
   #down = false;
+  /** The last change queued (settled, never rejected): the next one starts after it. */
+  #changes: Promise<unknown> = Promise.resolve();
+  /** Stops the change under way (its DHCP, `exec`) when the lab goes down. */
+  #changeAbort: AbortController | undefined;
+  /** Set once `down` is called: a change queued after it is refused. */
+  #downing: Promise<void> | undefined;
   /** This machine, in each host interface's MAC address. */
   readonly #machine = machineId();
   /** Set while `up` runs: its slow commands (DHCP, `exec`) stop when it aborts. */
@@ -195,7 +205,7 @@ export class LabRunner {
       await r.down();
       throw err;
     } finally {
-      // Only bring-up is cut short: what the shell adds later runs to its end.
+      // A change made later has a signal of its own (`change`), which only `down` aborts.
       r.#signal = undefined;
     }
     return r;
@@ -236,6 +246,32 @@ export class LabRunner {
   /** Where relative paths in the lab file start. */
   get baseDir(): string {
     return this.#opts.baseDir;
+  }
+
+  /**
+   * Runs `fn`, a change to the running lab, once every change queued before
+   * it has ended, so two consoles (or `vde up --apply` and the shell) never
+   * interleave their steps: the second sees what the first made. Refused
+   * once the lab is going down.
+   */
+  change<T>(fn: () => Promise<T>): Promise<T> {
+    const goingDown = () => new Error(`lab ${this.lab.name} is going down: nothing was changed`);
+    // At once, not behind the change under way, which down may be waiting for.
+    if (this.#downing !== undefined) return Promise.reject(goingDown());
+    const run = this.#changes.then(async () => {
+      if (this.#downing !== undefined) throw goingDown();
+      const abort = new AbortController();
+      this.#changeAbort = abort;
+      this.#signal = abort.signal;
+      try {
+        return await fn();
+      } finally {
+        this.#changeAbort = undefined;
+        this.#signal = undefined;
+      }
+    });
+    this.#changes = run.catch(() => {});
+    return run;
   }
 
   /** Adds a node (at start, or live from the shell). */
@@ -297,7 +333,8 @@ export class LabRunner {
     const i = this.links.indexOf(link);
     if (i < 0) return;
     this.links.splice(i, 1);
-    this.lab.links.splice(this.lab.links.indexOf(link.spec), 1);
+    const j = this.lab.links.indexOf(link.spec);
+    if (j >= 0) this.lab.links.splice(j, 1);
     await this.#removePart(link);
     // The interface is gone, and so are its addresses: `save` writes none for it.
     for (const e of link.spec.ends) {
@@ -312,11 +349,11 @@ export class LabRunner {
    * stops. Returns the links it removed.
    */
   async removeNode(name: string): Promise<RunningLink[]> {
-    const i = this.lab.nodes.findIndex((n) => n.name === name);
-    if (i < 0) throw new Error(`no node ${name}`);
+    const node = this.lab.nodes.find((n) => n.name === name);
+    if (node === undefined) throw new Error(`no node ${name}`);
     const links = this.links.filter((l) => l.spec.ends.some((e) => e.node === name));
     for (const l of links) await this.removeLink(l);
-    this.lab.nodes.splice(i, 1);
+    this.lab.nodes.splice(this.lab.nodes.indexOf(node), 1);
     await this.#removePart(name);
     return links;
   }
@@ -473,12 +510,18 @@ export class LabRunner {
     this.#parts.set(running, part);
     this.links.push(running);
     this.lab.links.push(spec);
-    if (configure !== false) {
-      for (const end of spec.ends) {
-        const host = this.hosts.get(end.node);
-        if (configure !== true && configure.has(end.node)) continue;
-        if (host !== undefined) await this.#configureIface(host, end.iface!);
+    try {
+      if (configure !== false) {
+        for (const end of spec.ends) {
+          const host = this.hosts.get(end.node);
+          if (configure !== true && configure.has(end.node)) continue;
+          if (host !== undefined) await this.#configureIface(host, end.iface!);
+        }
       }
+    } catch (err) {
+      // An interface without its addresses (no DHCP lease) would pass for added: the link goes again.
+      await this.removeLink(running);
+      throw err;
     }
     return running;
   }
@@ -705,9 +748,18 @@ export class LabRunner {
     return p.startsWith("/") ? p : `${this.#opts.baseDir}/${p}`;
   }
 
-  /** Takes everything down, newest first; safe to call twice. */
-  async down(): Promise<void> {
-    if (this.#down) return;
+  /**
+   * Takes everything down, newest first, once the change under way (cut
+   * short) has ended; safe to call twice.
+   */
+  down(): Promise<void> {
+    this.#downing ??= this.#takeDown();
+    return this.#downing;
+  }
+
+  async #takeDown(): Promise<void> {
+    this.#changeAbort?.abort();
+    await this.#changes;
     this.#down = true;
     const steps = this.#undo.splice(0).reverse();
     for (const step of steps) {

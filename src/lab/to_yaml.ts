@@ -1,10 +1,8 @@
 /**
- * A lab back to its file form: plain objects for YAML, and `save`, which
- * writes the running lab into the original document so its comments and
- * layout stay where the yaml library can keep them (nodes and links the
- * file already had are updated in place, new ones are appended).
+ * A lab back to its file form: plain objects for YAML, and the whole lab as
+ * YAML text (`save` of a lab with no file; save.ts writes into one).
  */
-import { Document, isMap, isSeq, parseDocument, type YAMLMap } from "yaml";
+import { Document, isMap, isSeq, type YAMLMap } from "yaml";
 import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "./spec.ts";
 
 /** A node as the lab file writes it (defaults left out). */
@@ -107,7 +105,8 @@ function flowStyle(doc: Document): void {
   if (isSeq(links)) { for (const l of links.items) if (isMap(l)) endpointsFlow(l); }
 }
 
-function endpointsFlow(link: YAMLMap): void {
+/** Writes a link's endpoint list on one line. */
+export function endpointsFlow(link: YAMLMap): void {
   const ends = link.get("endpoints", true);
   if (isSeq(ends)) ends.flow = true;
 }
@@ -116,44 +115,5 @@ function endpointsFlow(link: YAMLMap): void {
 export function labToYaml(lab: Lab): string {
   const doc = new Document(plainLab(lab));
   flowStyle(doc);
-  return doc.toString();
-}
-
-const IMPAIR_KEYS = ["loss", "delay", "jitter", "dup", "rate", "mtu"] as const;
-
-/**
- * The running lab written into `original` (the file's text): new nodes and
- * links are appended, the impairments of links the file had are updated,
- * everything else (comments, order, flow style) is kept.
- */
-export function saveInto(original: string, lab: Lab): string {
-  const doc = parseDocument(original);
-  if (doc.errors.length > 0 || !isMap(doc.contents)) return labToYaml(lab);
-  const nodes = doc.getIn(["topology", "nodes"]);
-  for (const n of lab.nodes) {
-    if (isMap(nodes) && nodes.has(n.name)) continue;
-    const node = doc.createNode(plainNode(n));
-    node.flow = true;
-    if (isMap(nodes)) nodes.set(n.name, node);
-    else doc.setIn(["topology", "nodes", n.name], node);
-  }
-  const links = doc.getIn(["topology", "links"]);
-  const had = isSeq(links) ? links.items.length : 0;
-  lab.links.forEach((l, i) => {
-    if (i >= had) {
-      if (!isSeq(doc.getIn(["topology", "links"]))) doc.setIn(["topology", "links"], doc.createNode([]));
-      const link = doc.createNode(plainLink(l));
-      if (isMap(link)) endpointsFlow(link);
-      doc.addIn(["topology", "links"], link);
-      return;
-    }
-    const want = plainImpairments(l.impair);
-    for (const k of IMPAIR_KEYS) {
-      const path = ["topology", "links", i, k];
-      if (want[k] === undefined) {
-        if (doc.hasIn(path)) doc.deleteIn(path);
-      } else if (String(doc.getIn(path)) !== String(want[k])) doc.setIn(path, want[k]);
-    }
-  });
   return doc.toString();
 }

@@ -8,9 +8,23 @@
  * says what it had changed.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
+import type { Session } from "../../src/console/registry.ts";
+import { labCommands } from "../../src/lab/commands.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
 import { readState } from "../../src/lab/state.ts";
-import { leftovers, ONE_SWITCH, pingCount, TWO_HOSTS, vde, withLabFile, withLabUp } from "./_helpers.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import {
+  labFile,
+  leftovers,
+  ONE_SWITCH,
+  pingCount,
+  TWO_HOSTS,
+  uniqueLab,
+  vde,
+  withLabFile,
+  withLabUp,
+} from "./_helpers.ts";
 
 const LAB = `name: x
 topology:
@@ -164,5 +178,275 @@ Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) s
     } finally {
       await run(["ip", "netns", "del", taken], { check: false });
     }
+  });
+});
+
+Deno.test("vde up --apply of a host whose exec fails removes the host again, so the lab has no half-made host and a second apply tries anew", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        '    h3: { kind: host, address: 10.9.5.3/24, exec: ["false"] }\n  links:\n    - endpoints: [h3, sw1]\n',
+      ),
+    );
+    const failed =
+      `  configuring host h3 failed: h3: exec "false" failed: exit status 1; the lab runs on with the changes above\n`;
+    for (let i = 0; i < 2; i++) {
+      const applied = await vde(["up", "--apply", file]);
+      assert.equal(
+        applied.stderr,
+        `vde: lab ${name}: added host h3\n  added link h3:eth0-sw1:3\n  removed host h3 again, with its links\n${failed}`,
+        `apply ${i + 1}`,
+      );
+      assert.doesNotMatch(await namespaces(), new RegExp(`^vde-${name}-h3 `, "m"), "h3's namespace is gone");
+      assert.deepEqual(readState(name)?.namespaces, [`vde-${name}-h1`, `vde-${name}-h2`]);
+    }
+    assert.doesNotMatch((await vde(["term", name, "-c", "nodes"])).stdout, /^h3 /m);
+  });
+});
+
+Deno.test("vde up --apply of a link whose address cannot be had (no DHCP lease) takes the link out again with its address: nothing was changed", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "h1: { kind: host, address: 10.9.5.1/24 }",
+        "h1: { kind: host, address: 10.9.5.1/24, interfaces: { eth1: dhcp } }",
+      ) + "    - endpoints: [h1, sw2]\n",
+    );
+    const applied = await vde(["up", "--apply", file], 90_000);
+    assert.match(
+      applied.stderr,
+      new RegExp(
+        `^vde: lab ${name}: adding link h1:eth1-sw2:3 failed: h1: no DHCP lease on eth1 .*; nothing was changed\n$`,
+      ),
+    );
+    const nodes = (await vde(["term", name, "-c", "nodes"])).stdout;
+    assert.match(
+      nodes,
+      /^h1 +host +netns \S+, eth0 10\.9\.5\.1\/24$/m,
+      "no eth1, and no address kept for it",
+    );
+    assert.deepEqual(
+      (await vde(["term", name, "-c", "diff"])).stdout,
+      "link h1:eth1-sw2:3: added to the file\n",
+    );
+  });
+});
+
+Deno.test("a lab killed (SIGKILL) after an apply is cleaned up by vde down from its state file, the applied host too, and comes up again from its file", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(file, EDITED.replace("name: x", `name: ${name}`));
+    assert.equal((await vde(["up", "--apply", file])).code, 0);
+    const pid = readState(name)!.pid;
+    Deno.kill(pid, "SIGKILL");
+    await waitFor(
+      async () => (await run(["kill", "-0", String(pid)], { check: false })).code !== 0 || undefined,
+      {
+        timeoutMs: 10_000,
+        what: "vde up killed",
+      },
+    );
+    assert.match(
+      await namespaces(),
+      new RegExp(`^vde-${name}-h3\\b`, "m"),
+      "h3's namespace outlived its owner",
+    );
+    assert.equal((await vde(["down", name])).code, 0);
+    assert.deepEqual(await leftovers(name), []);
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.ok(await pingCount(name, "h1", "10.9.5.3", 3) >= 2, "h3 answers again");
+  });
+});
+
+Deno.test("vde down while vde up --apply runs a new host's exec stops it, takes everything down, and the apply says so rather than bring the file up", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        '    h3: { kind: host, exec: ["sleep 50"] }\n  links:\n',
+      ),
+    );
+    const applying = vde(["up", "--apply", file], 90_000);
+    await waitFor(
+      async () =>
+        (await run(["ip", "netns", "pids", `vde-${name}-h3`], { check: false })).stdout.trim() !== "" ||
+        undefined,
+      {
+        timeoutMs: 30_000,
+        what: "h3's exec running",
+      },
+    );
+    assert.equal((await vde(["down", name])).code, 0);
+    const applied = await applying;
+    assert.equal(applied.code, 1);
+    assert.match(applied.stderr, new RegExp(`^vde: lab ${name} stopped answering during \`apply\``));
+    assert.deepEqual(await leftovers(name), [], "h3 too");
+    assert.equal(readState(name), undefined, "and not brought up again");
+  });
+});
+
+/** Two switches and a link: a lab that needs no root, run in this process. */
+const SWITCHES = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4 }
+  links:
+    - endpoints: [sw1, sw2]
+      delay: 5ms
+`;
+
+/** A lab of SWITCHES run in this process, its shell's commands, and `fn` given them. */
+async function withLabInProcess(
+  fn: (r: LabRunner, line: (line: string) => Promise<string>, file: string) => Promise<void>,
+): Promise<void> {
+  const name = uniqueLab();
+  const file = await labFile(name, { text: SWITCHES });
+  const { lab } = validateLab(await Deno.readTextFile(file), { stp: true });
+  assert.ok(lab !== undefined);
+  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")) });
+  try {
+    const { commands } = labCommands(r, { down: () => {}, save: () => Promise.resolve(file) });
+    const session: Session = {
+      kind: "mgmt",
+      debug: new Set(),
+      loadDepth: 0,
+      commands,
+      notify: () => {},
+      render: () => "",
+    };
+    await fn(r, async (line) => {
+      const reply = await commands.execute(line, session);
+      return `${reply?.code} ${reply?.raw ?? (reply?.lines ?? []).join("\n")}`;
+    }, file);
+  } finally {
+    await r.down();
+    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+  }
+}
+
+Deno.test("two applies at once (two consoles) run one after the other: the second finds the first's changes made", async () => {
+  await withLabInProcess(async (r, line, file) => {
+    const edited = (await Deno.readTextFile(file)).replace(
+      "  links:\n",
+      "    sw3: { kind: switch, ports: 4 }\n  links:\n    - endpoints: [sw1, sw3]\n",
+    ).replace("delay: 5ms", "delay: 1ms");
+    const copy = file.replace(/lab\.yaml$/, "copy.yaml");
+    await Deno.writeTextFile(file, edited);
+    await Deno.writeTextFile(copy, edited);
+    const [first, second] = await Promise.all([line(`apply ${file}`), line(`apply ${copy}`)]);
+    assert.equal(first, "0 link sw1:1-sw2:1: delay 5ms -> 1ms\nadded switch sw3\nadded link sw1:2-sw3:1\n");
+    assert.equal(second, `0 nothing to apply: lab ${r.lab.name} runs ${copy} as it is\n`);
+    assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "sw2", "sw3"]);
+    assert.equal(r.switches.get("sw1")!.sw.allocatedPorts().length, 2, "sw1's ports: one link each");
+  });
+});
+
+Deno.test("a del, add or link line while an apply runs waits for it, and finds what it added", async () => {
+  await withLabInProcess(async (r, line, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        "    sw3: { kind: switch, ports: 4 }\n  links:\n    - endpoints: [sw2, sw3]\n",
+      ),
+    );
+    const said = await Promise.all([
+      line("apply"),
+      line("link sw2-sw3 loss 5%"),
+      line("add link sw1 sw3"),
+      line("del sw3"),
+    ]);
+    assert.deepEqual(said, [
+      "0 added switch sw3\nadded link sw2:2-sw3:1\n",
+      "0 ",
+      "0 added link sw1:2-sw3:2\n",
+      "0 removed switch sw3 and 2 links sw2:2-sw3:1, sw1:2-sw3:2\n",
+    ]);
+    assert.deepEqual(r.links.map((l) => l.name), ["sw1:1-sw2:1"]);
+  });
+});
+
+Deno.test("a change asked for while the lab goes down is refused in one line, and down waits for the one under way", async () => {
+  await withLabInProcess(async (r, line) => {
+    const { lab } = validateLab(
+      SWITCHES.replace("  links:", "    sw3: { kind: switch, ports: 4 }\n  links:"),
+      {},
+    );
+    let started!: () => void;
+    const underWay = new Promise<void>((res) => started = res);
+    let release!: () => void;
+    const gate = new Promise<void>((res) => release = res);
+    const adding = r.change(async () => {
+      started();
+      await gate;
+      await r.addNode(lab!.nodes.find((n) => n.name === "sw3")!);
+    });
+    await underWay;
+    let downed = false;
+    const down = r.down().then(() => downed = true);
+    assert.equal(await line("add switch sw4"), `5 lab ${r.lab.name} is going down: nothing was changed\n`);
+    assert.equal(downed, false, "down waits for the change under way");
+    release();
+    await adding;
+    await down;
+    assert.equal(r.switches.size, 0, "sw3, added before down went on, was taken down with the rest");
+  });
+});
+
+Deno.test("a slirp added by apply gets no switch's command; a switch removed and added again as a slirp says it takes none", async () => {
+  await withLabInProcess(async (_r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      text.replace("  links:\n", "    nat: { kind: slirp }\n  links:\n    - endpoints: [nat, sw1]\n"),
+    );
+    assert.equal(await line("apply"), "0 added slirp nat\nadded link nat-sw1:2\n");
+    assert.equal(await line("nat help"), "38 ", "no such command, as for a slirp of the file");
+    assert.equal(await line("del sw2"), "0 removed switch sw2 and 1 link sw1:1-sw2:1\n");
+    await Deno.writeTextFile(file, text.replace("sw2: { kind: switch, ports: 4 }", "sw2: { kind: slirp }"));
+    assert.equal(
+      await line("apply"),
+      "0 removed link nat-sw1:2\nremoved slirp nat\nadded slirp sw2\nadded link sw1:1-sw2\n",
+    );
+    assert.equal(await line("sw2 help"), "22 sw2 is a slirp: it takes no commands\n");
+  });
+});
+
+Deno.test("a switch removed leaves no socket in the lab's directory, and one added again under its name serves there", async () => {
+  await withLabInProcess(async (r, line) => {
+    const entries = () => [...Deno.readDirSync(r.dir)].map((e) => e.name).sort();
+    const before = entries();
+    assert.equal(await line("del sw2"), "0 removed switch sw2 and 1 link sw1:1-sw2:1\n");
+    assert.deepEqual(entries(), before.filter((e) => !e.startsWith("sw2")));
+    assert.equal(await line("add switch sw2 ports 4"), "0 added switch sw2\n");
+    assert.deepEqual(entries(), before);
+    assert.equal(await line("add link sw1 sw2"), "0 added link sw1:1-sw2:1\n");
+    assert.match(await line("sw2 port/print"), /^0 /);
+  });
+});
+
+Deno.test("save after vde up --apply writes into the file as edited, its new comments kept, not into the text vde up read", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: SWITCHES }, async (name, file) => {
+    const edited = (await Deno.readTextFile(file)).replace(
+      "  links:\n",
+      "    sw3: { kind: switch, ports: 4 } # added by hand\n  links:\n",
+    );
+    await Deno.writeTextFile(file, edited);
+    assert.equal((await vde(["up", "--apply", file])).stdout, `lab ${name}: added switch sw3\n`);
+    const saved = await vde(["term", name, "-c", "link sw1-sw2 loss 2%", "-c", "save"]);
+    assert.equal(saved.stdout, `saved ${file}\n`, saved.stderr);
+    const text = await Deno.readTextFile(file);
+    assert.match(text, /^ {4}sw3: \{ kind: switch, ports: 4 \} # added by hand$/m);
+    assert.match(text, /^ {6}delay: 5ms\n {6}loss: 2%\n$/m);
   });
 });

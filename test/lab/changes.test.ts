@@ -97,3 +97,22 @@ Deno.test("an added link moves off a port and an interface that a link that stay
   const twice = lab(switches, "    - endpoints: [sw1, sw4]\n    - endpoints: [sw1, sw4]\n");
   assert.deepEqual(labChanges(ports, twice).addedLinks.map((a) => linkName(a.link)), ["sw1:1-sw4:2"]);
 });
+
+Deno.test("of two links between the same nodes, the file's is matched to the running one with its settings, so the other is removed", () => {
+  const switches = "    sw1: { kind: switch }\n    sw2: { kind: switch }\n";
+  const running = lab(
+    switches,
+    "    - endpoints: [sw1, sw2]\n      delay: 5ms\n    - endpoints: [sw1, sw2]\n      loss: 1%\n",
+  );
+  const kept = lab(switches, "    - endpoints: [sw1, sw2]\n      loss: 1%\n");
+  assert.deepEqual(describeChanges(labChanges(running, kept)), ["link sw1:1-sw2:1: removed from the file"]);
+  // A host's two links to a switch, told apart by their addresses: the file drops the first one.
+  const host = (ifaces: string) =>
+    `    sw1: { kind: switch }\n    h1: { kind: host, interfaces: { ${ifaces} } }\n`;
+  const twice = lab(
+    host("eth0: 10.0.0.1/24, eth1: 10.0.1.1/24"),
+    "    - endpoints: [h1, sw1]\n    - endpoints: [h1, sw1]\n",
+  );
+  const second = lab(host("eth0: 10.0.1.1/24"), "    - endpoints: [h1, sw1]\n");
+  assert.deepEqual(describeChanges(labChanges(twice, second)), ["link h1:eth0-sw1:1: removed from the file"]);
+});

@@ -1,0 +1,94 @@
+/**
+ * `save` over the lab file: the running lab written into the file's own
+ * text, its comments kept, what was removed live gone from it, and a file
+ * that brings up what ran.
+ */
+import assert from "node:assert/strict";
+import { saveInto } from "../../src/lab/save.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+
+const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
+
+Deno.test("saveInto keeps the file's comments, updates changed links and appends new nodes and links", () => {
+  const original = `# my lab
+name: t
+topology:
+  nodes:
+    s: { kind: switch, ports: 4 } # the core
+    h: { kind: host }
+  links:
+    # the only link
+    - endpoints: [h, s]
+      loss: 5%
+`;
+  const { lab } = validateLab(original);
+  assert.ok(lab);
+  lab.links[0]!.impair = { delay: 10 };
+  lab.nodes.push({ kind: "switch", name: "s2", ports: 8, hub: false, stp: false, vlans: [] });
+  lab.links.push({ ends: [{ node: "s2", port: 1 }, { node: "s", port: 2 }], impair: {}, trunk: [] });
+  const saved = saveInto(original, lab);
+  assert.match(saved, /^# my lab$/m);
+  assert.match(saved, /# the core/);
+  assert.match(saved, /# the only link/);
+  assert.doesNotMatch(saved, /loss/);
+  assert.match(saved, /delay: 10ms/);
+  assert.match(saved, /s2: \{ kind: switch, ports: 8 \}/);
+  assert.match(saved, /endpoints: \[ s2:1, s:2 \]/);
+  const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
+  assert.deepEqual(plain(validateLab(saved).lab), plain(lab));
+});
+
+const THREE = `# three switches
+name: t
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 } # the core
+    sw2: { kind: switch, ports: 4 }
+    sw3: { kind: switch, ports: 4 }
+  links:
+    # slow
+    - endpoints: [sw1, sw2]
+      delay: 5ms
+    # lossy
+    - endpoints: [sw1, sw2]
+      loss: 1%
+    - endpoints: [sw2, sw3]
+`;
+
+Deno.test("saveInto after del drops the removed node and links from the file, keeping the other links' settings and the comments", () => {
+  const { lab } = validateLab(THREE);
+  assert.ok(lab);
+  // del of the first sw1-sw2 link, and of sw3 with its link; a VLAN set on the link that stays.
+  lab.links.splice(0, 1);
+  lab.links.pop();
+  lab.nodes.pop();
+  lab.links[0]!.vlan = 7;
+  const saved = saveInto(THREE, lab);
+  assert.match(saved, /# the core/);
+  assert.match(saved, /# lossy/);
+  assert.doesNotMatch(saved, /delay|sw3/);
+  assert.match(saved, /loss: 1%\n\s+vlan: 7\n/);
+  const again = validateLab(saved).lab!;
+  assert.deepEqual(again.nodes.map((n) => n.name), ["sw1", "sw2"]);
+  assert.deepEqual(again.links.map((l) => [l.impair, l.vlan]), [[{ loss: 1 }, 7]]);
+});
+
+Deno.test("saveInto writes the lab anew where a host lost the address of a link removed live: the file must come up", () => {
+  const text = `name: t
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.0.0.1/24 }
+  links:
+    - endpoints: [h1, sw1]
+`;
+  const { lab } = validateLab(text);
+  assert.ok(lab);
+  lab.links.pop();
+  const h1 = lab.nodes[1]!;
+  if (h1.kind === "host") delete h1.addresses.eth0;
+  const saved = saveInto(text, lab);
+  const { lab: again, errors } = validateLab(saved);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(plain(again), plain(lab));
+});
