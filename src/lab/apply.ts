@@ -40,10 +40,12 @@ export interface Outcome {
 
 /**
  * The lab in `file` (default: the running lab's own file), or the one line
- * (or FILE:LINE:COL lines) that say why there is none to compare.
+ * (or FILE:LINE:COL lines) that say why there is none to compare. A relative
+ * `file` is read from the lab file's directory, as its rc and key files are:
+ * the lab process's own directory is not the shell user's, who cannot see it.
  */
 export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab; path: string } | Outcome {
-  const path = file ?? r.file;
+  const path = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
   if (path === "") return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
   let text: string;
   try {

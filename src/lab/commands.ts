@@ -139,7 +139,11 @@ const LAB_COMMANDS: [string, string, string][] = [
   ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
   ["del", "NODE|A-B", "remove a node (with its links) or a link live: ports freed, taps and namespace gone"],
-  ["diff", "[FILE]", "what the lab file (default: this lab's) changes in the running lab, one line each"],
+  [
+    "diff",
+    "[FILE]",
+    "what the lab file (default: this lab's; relative to its directory) changes in the running lab",
+  ],
   ["apply", "[FILE]", "make the running lab what the lab file says, live; names what cannot change live"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],

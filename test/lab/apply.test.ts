@@ -333,6 +333,19 @@ async function withLabInProcess(
   }
 }
 
+Deno.test("a relative FILE in the lab shell's diff and apply is read from the lab file's directory, not the lab process's", async () => {
+  await withLabInProcess(async (_r, line, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(
+      `${dir}/edited.yaml`,
+      (await Deno.readTextFile(file)).replace("delay: 5ms", "delay: 2ms"),
+    );
+    assert.notEqual(Deno.cwd(), dir);
+    assert.equal(await line("diff edited.yaml"), "0 link sw1:1-sw2:1: delay 5ms -> 2ms");
+    assert.equal(await line("apply edited.yaml"), "0 link sw1:1-sw2:1: delay 5ms -> 2ms\n");
+  });
+});
+
 Deno.test("two applies at once (two consoles) run one after the other: the second finds the first's changes made", async () => {
   await withLabInProcess(async (r, line, file) => {
     const edited = (await Deno.readTextFile(file)).replace(
