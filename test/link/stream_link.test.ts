@@ -59,7 +59,8 @@ Deno.test("stream links exchange 10,000 frames each way in order", async () => {
   }
 });
 
-Deno.test("stream link coalesces the frames sent in one turn into one write", async () => {
+/** A link on a sink that records every write it is given, with a source that never delivers. */
+function recordingLink(): { link: StreamLink; writes: Uint8Array[] } {
   const writes: Uint8Array[] = [];
   const sink: ByteWriter = {
     write: (p) => {
@@ -68,12 +69,41 @@ Deno.test("stream link coalesces the frames sent in one turn into one write", as
     },
   };
   const source: ByteReader = { read: () => new Promise(() => {}) };
-  const link = new StreamLink("t", source, sink);
+  return { link: new StreamLink("t", source, sink), writes };
+}
+
+Deno.test("stream link coalesces the frames sent in one turn into one write", async () => {
+  const { link, writes } = recordingLink();
   for (let i = 0; i < 100; i++) link.send(numbered(i));
   await waitFor("the write", () => link.stats.framesOut === 100);
   assert.equal(writes.length, 1);
   assert.equal(writes[0]!.length, 100 * 66);
   link.close();
+});
+
+/** Lets every queued microtask run, and nothing else: no timer, no I/O turn of the event loop. */
+async function microtasksOnly(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+Deno.test("a lone frame is written at once, in the turn it was sent, not held for a batch or a timer", async () => {
+  // A ping crosses a cable as lone frames: any wait for company (a timer, a
+  // batch size, the next event-loop turn) would add to its round trip.
+  const { link, writes } = recordingLink();
+  try {
+    link.send(numbered(1));
+    await microtasksOnly();
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0]!.length, 66);
+    assert.equal(link.stats.framesOut, 1);
+    link.send(numbered(2, 98));
+    await microtasksOnly();
+    assert.equal(writes.length, 2);
+    assert.equal(writes[1]!.length, 100);
+    assert.equal(seqOf(writes[1]!.subarray(2)), 2);
+  } finally {
+    link.close();
+  }
 });
 
 Deno.test("stream link completes partial writes of an FsFile-like sink", async () => {
