@@ -107,6 +107,11 @@ Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl
         /vni 5 on port 4789 is taken by another link of this process \(vxlan 239\.199\.2\.5:4789 vni 5\)/,
       ],
       [[`${g}/vni=5`, `${g}/vni=6/ttl=2`], /port 4789 is this process's VTEP with ttl=1, not ttl=2: /],
+      // A vxvde:// member shares its port only with its kind: the message must not blame another process.
+      [
+        ["vxvde://239.199.2.6", `${g}/vni=5/port=14789`],
+        /vxlan:\/\/ UDP port 14789 is taken on this host \(a vxvde:\/\/ of this process, /,
+      ],
     ];
     for (const [vnls, why] of refusals) {
       const r = await plug(...vnls);
