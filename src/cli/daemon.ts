@@ -41,9 +41,21 @@ export class StoppedAtReady extends ExitStatus {
   }
 }
 
+/**
+ * Whether this process is the background copy, read once: the mark is then
+ * taken out of the environment, so what the copy runs (a lab host's command,
+ * a cmd:// cable) is not taken for a copy too: a `vde switch -d` there would
+ * stay in the foreground and print the ready mark.
+ */
+const IS_DAEMON_CHILD = (() => {
+  const marked = Deno.env.get(CHILD_MARK) === "1";
+  if (marked) Deno.env.delete(CHILD_MARK);
+  return marked;
+})();
+
 /** True in the background copy started by `daemonize`. */
 export function isDaemonChild(): boolean {
-  return Deno.env.get(CHILD_MARK) === "1";
+  return IS_DAEMON_CHILD;
 }
 
 /**

@@ -372,9 +372,10 @@ class VxlanPort {
       } catch (err) {
         if (!isErrno(err, C.EADDRINUSE)) throw err;
         throw new Error(
-          `UDP port ${o.port} is taken on this host (another process's vxlan:// or vxvde://, Debian's ` +
-            `vde_plug, a kernel vxlan device): a host is one VTEP per port, so give both ends another port=, ` +
-            `or open the VNIs in one process (vde switch --cable, vde plug A B), which share the port`,
+          `UDP port ${o.port} is taken on this host (a vxvde:// of this process, another process's vxlan:// ` +
+            `or vxvde://, Debian's vde_plug, a kernel vxlan device): a host is one VTEP per port, so give both ` +
+            `ends another port=, or open the VNIs in one process (vde switch --cable, vde plug A B), which share ` +
+            `the port`,
         );
       }
       if (ifindex !== 0) socket.multicastInterface(ifindex);

@@ -5,8 +5,10 @@
  * writes the ready mark, then stops as a copy that got the signal does;
  * `stubborn` ignores SIGTERM and never serves; `slow` never serves but ends
  * on SIGTERM; `flags` serves at once and reports the runtime flags it got
- * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL). The
- * parent prints what `daemonize` ended with.
+ * (whether --v8-flags=--expose-gc gave it `gc`, and --location's URL); `env`
+ * serves at once and reports whether a command it runs inherits the mark
+ * that makes a process the copy. The parent prints what `daemonize` ended
+ * with.
  */
 import { daemonize, isDaemonChild, reportReady, StartTimeout } from "../../src/cli/daemon.ts";
 import { ExitStatus } from "../../src/cli/main.ts";
@@ -23,6 +25,12 @@ if (isDaemonChild()) {
     for (let i = 0; i < 500 && !stopped; i++) await sleep(20);
     reportReady();
     Deno.exit(stopped ? 0 : 3);
+  }
+  if (mode === "env") {
+    // What the copy runs must not take itself for a copy (a vde switch -d there would not detach).
+    const child = new Deno.Command("sh", { args: ["-c", "echo ${VDE_DAEMON_CHILD:-unset}"] }).outputSync();
+    reportReady(`copy: its children see the mark ${new TextDecoder().decode(child.stdout).trim()}\n`);
+    Deno.exit(0);
   }
   if (mode === "flags") {
     const gc = typeof (globalThis as { gc?: unknown }).gc;

@@ -296,3 +296,14 @@ Deno.test("the --daemon copy runs with the deno flags the command was started wi
     what: "the copy to end",
   });
 });
+
+Deno.test("what a --daemon copy runs does not inherit the mark that makes a process the copy", async () => {
+  const r = await rig("env");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^up in the background$/m);
+  assert.match(r.stderr, /^copy: its children see the mark unset$/m);
+  await waitFor(() => processesMentioning(`rig.${Deno.pid}.env`).length === 0, {
+    timeoutMs: 10_000,
+    what: "the copy to end",
+  });
+});

@@ -11,7 +11,8 @@ import { formatIp, ipLiteral } from "../../src/wire/ip_address.ts";
 import { withNetns } from "../helpers/netns.ts";
 import { run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { exchange, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
+import { exchange, loopbackMulticast, missing, netnsLinks, plugIn, vethPair } from "../helpers/netns_pair.ts";
+import { REPO_ROOT } from "../helpers/switches.ts";
 import { conformance } from "../helpers/link_conformance.ts";
 
 const VXLAN = {
@@ -106,6 +107,11 @@ Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl
         /vni 5 on port 4789 is taken by another link of this process \(vxlan 239\.199\.2\.5:4789 vni 5\)/,
       ],
       [[`${g}/vni=5`, `${g}/vni=6/ttl=2`], /port 4789 is this process's VTEP with ttl=1, not ttl=2: /],
+      // A vxvde:// member shares its port only with its kind: the message must not blame another process.
+      [
+        ["vxvde://239.199.2.6", `${g}/vni=5/port=14789`],
+        /vxlan:\/\/ UDP port 14789 is taken on this host \(a vxvde:\/\/ of this process, /,
+      ],
     ];
     for (const [vnls, why] of refusals) {
       const r = await plug(...vnls);
@@ -125,5 +131,19 @@ Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl
       /^vde: .*vxlan:\/\/ UDP port 4789 is taken on this host \(.*\): a host is one VTEP per port/,
     );
     assert.equal(third.stderr.trim().split("\n").length, 1, third.stderr);
+  });
+});
+
+Deno.test("vxlan:// links sharing a port come and go: groups left, foreign and short datagrams reach no link, no fd kept", async (t) => {
+  if (skipUnless(t, await missing(false))) return;
+  await withNetns(async (lab) => {
+    const ns = await lab.namespace("a");
+    await loopbackMulticast(ns);
+    const r = await ns.run(["deno", "run", "-A", `${REPO_ROOT}/test/link/_vxlan_port_rig.ts`], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").at(-1), "ok", r.stdout);
   });
 });
