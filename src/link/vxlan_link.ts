@@ -409,7 +409,21 @@ class VxlanPort {
     }
     const g = formatIp(o.group);
     const users = this.#groups.get(g) ?? 0;
-    if (users === 0) this.socket.joinGroup(o.group, this.#ifindex);
+    if (users === 0) {
+      try {
+        this.socket.joinGroup(o.group, this.#ifindex);
+      } catch (err) {
+        // One socket holds every group of its port: Linux caps the groups a socket joins (20 by default).
+        if (!isErrno(err, C.ENOBUFS)) throw err;
+        throw new Error(
+          `port ${o.port} is this process's VTEP, whose socket is in ${this.#groups.size} multicast ` +
+            `${this.#groups.size === 1 ? "group" : "groups"}, ` +
+            `as many as Linux lets one socket join (sysctl ${
+              o.group.length === 4 ? "net.ipv4.igmp_max_memberships" : "net.core.optmem_max"
+            }): give ${g} another port=, or raise that limit`,
+        );
+      }
+    }
     this.#groups.set(g, users + 1);
     const rcvbuf = o.rcvbuf ?? DEFAULT_RCVBUF;
     if (rcvbuf > this.#rcvbuf) {

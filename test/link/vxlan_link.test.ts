@@ -112,7 +112,13 @@ Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl
         ["vxvde://239.199.2.6", `${g}/vni=5/port=14789`],
         /vxlan:\/\/ UDP port 14789 is taken on this host \(a vxvde:\/\/ of this process, /,
       ],
+      // One socket holds the port's groups; the namespace allows it one (below), so the second is over Linux's cap.
+      [
+        [`${g}/vni=5/port=24789`, "vxlan://239.199.2.7/vni=6/port=24789"],
+        /port 24789 is this process's VTEP, whose socket is in 1 multicast group, as many as Linux lets one socket join \(sysctl net\.ipv4\.igmp_max_memberships\): give 239\.199\.2\.7 another port=/,
+      ],
     ];
+    await p.a.run(["sysctl", "-qw", "net.ipv4.igmp_max_memberships=1"]);
     for (const [vnls, why] of refusals) {
       const r = await plug(...vnls);
       assert.equal(r.code, 1, r.stderr);
