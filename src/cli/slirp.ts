@@ -24,7 +24,7 @@ import { examples } from "./help.ts";
 import { slirpvdeHint } from "./slirpvde_flags.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
-import { type Subcommand, UsageError, vdeErrors } from "./main.ts";
+import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 
 /** Parsed flags of `vde slirp`. */
 export interface SlirpCliOptions {
@@ -149,15 +149,11 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
 }
 
 /** Commander's "unknown option" line with how slirp://, QEMU or slirpvde spell that option, when they do. */
-export function withOptionHint(text: string): string {
-  const m = /^(vde: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
-  const hint = m === null
-    ? undefined
-    : m[2] === "hostfwd"
+export const withOptionHint = unknownOptionHint((name) =>
+  name === "hostfwd"
     ? "QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22"
-    : slirpvdeHint(m[2]!) ?? slirpOptionHint(m[2]!);
-  return hint === undefined ? text : `${m![1]} (${hint})\n${text.slice(m![0].length)}`;
-}
+    : slirpvdeHint(name) ?? slirpOptionHint(name)
+);
 
 /** Registers `vde slirp`. */
 export const slirpCommand: Subcommand = (program: Command) => {
