@@ -12,7 +12,7 @@
  */
 import type { Command } from "commander";
 import { findLabSwitch } from "../lab/switch_paths.ts";
-import { UsageError } from "./main.ts";
+import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
 import { parseBpf } from "../capture/bpf.ts";
@@ -259,10 +259,42 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * tcpdump's, tshark's and dumpcap's flags that a Wireshark user types first,
+ * with how they are said here: commander's bare "unknown option '-i'" would
+ * not say that the switch is the argument and a port is --port.
+ */
+const SNIFFER_FLAGS: Readonly<Record<string, string>> = {
+  f: "tshark's capture filter -f is --filter here: --filter 'icmp'",
+  i: "the switch is the argument and a port of it is --port N: vde capture /tmp/net --port 3",
+  interface: "the switch is the argument and a port of it is --port N: vde capture /tmp/net --port 3",
+  r: "vde capture reads a running switch; a file is read by tcpdump -r or tshark -r",
+};
+
+/** Commander's "unknown option" line with how vde capture says tcpdump's or tshark's flag. */
+export const withCaptureHint = unknownOptionHint((name) =>
+  Object.hasOwn(SNIFFER_FLAGS, name) ? SNIFFER_FLAGS[name] : undefined
+);
+
+/**
+ * tcpdump takes its filter after the options (`tcpdump -i br0 icmp`); here
+ * it is --filter, and words after the switch are refused with that spelling
+ * rather than joined silently: `port 3` there is a TCP/UDP port, which a
+ * vde user may mean as the switch's port 3.
+ */
+export function strayCaptureWords(target: string, words: readonly string[]): UsageError {
+  const expr = words.join(" ");
+  const port = words[0] === "port" ? `; a port of the switch is --port ${words[1] ?? "N"}` : "";
+  return new UsageError(
+    `vde capture takes one switch; a tcpdump filter after it is --filter: vde capture ${target} --filter '${expr}'${port}`,
+  );
+}
+
 /** Registers `vde capture`. */
 export const captureCommand = (program: Command): void => {
   program.command("capture")
     .description("capture a running switch's frames as pcapng (one interface per port) or pcap")
+    .configureOutput(vdeErrors(withCaptureHint))
     .argument(
       "<switch>",
       "the switch's socket directory or management socket, or a running lab's switch (sw1, LAB/sw1)",
@@ -284,7 +316,9 @@ export const captureCommand = (program: Command): void => {
         "vde capture wan/site1 -c 10 -w - | tshark -r -     # switch site1 of lab wan",
       ),
     )
-    .action(async (target: string, opts: CaptureCliOptions) => {
+    .allowExcessArguments(true)
+    .action(async (target: string, opts: CaptureCliOptions, cmd: Command) => {
+      if (cmd.args.length > 1) throw strayCaptureWords(target, cmd.args.slice(1));
       const { captured, dropped, switchGone } = await runCapture(target, opts);
       const why = switchGone ? "the switch stopped: " : "";
       console.error(

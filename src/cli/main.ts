@@ -35,6 +35,19 @@ export function vdeErrors(hint: (text: string) => string = (text) => text): {
   return { outputError: (text, write) => write(hint(text.replace(/^error: /, "vde: "))) };
 }
 
+/**
+ * A vdeErrors hint that appends, to commander's "unknown option" line, how
+ * `lookup` says that option here (its name without dashes or value), when it
+ * says anything: `vde: unknown option '-f' (tshark's -f is --filter here)`.
+ */
+export function unknownOptionHint(lookup: (name: string) => string | undefined): (text: string) => string {
+  return (text) => {
+    const m = /^(vde: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
+    const hint = m === null ? undefined : lookup(m[2]!);
+    return hint === undefined ? text : `${m![1]} (${hint})\n${text.slice(m![0].length)}`;
+  };
+}
+
 /** Builds the program with every subcommand registered. */
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")

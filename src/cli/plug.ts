@@ -56,7 +56,12 @@ export const plugCommand: Subcommand = (program: Command) => {
   program
     .command("plug")
     .description("join two VNLs with a virtual cable; with one VNL, join it with stdin/stdout")
-    .argument("<vnl>", 'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null://')
+    // Omitted, as in vde_plug, it is the default switch (link/default_switch.ts).
+    .argument(
+      "[vnl]",
+      'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null:// (default: the default switch)',
+      "",
+    )
     .argument("[vnl2]", "second end; - is stdin/stdout", "-")
     .option("-D, --descr <text>", "description given to a switch")
     .option(
@@ -99,7 +104,9 @@ export const plugCommand: Subcommand = (program: Command) => {
       );
       refuseStdioAtTerminal(
         first === "-" || second === "-",
-        `refusing to join ${first === "-" ? second : first} to this terminal (stdin/stdout carry frames ` +
+        `refusing to join ${
+          named(first === "-" ? second : first)
+        } to this terminal (stdin/stdout carry frames ` +
           "in VDE's stream framing): give a second end, e.g. `vde plug /tmp/net tap://tap0`, or run it " +
           "in a pipe (dpipe, ssh)",
       );
@@ -209,6 +216,11 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   try {
     return await openLink(vnl, options);
   } catch (err) {
-    throw new Error(`cannot open ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`cannot open ${named(vnl)}: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/** A VNL as a message names it: the empty one (the default switch) as the shell wrote it, ''. */
+function named(vnl: string): string {
+  return vnl === "" ? "'' (the default switch)" : vnl;
 }

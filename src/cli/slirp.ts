@@ -3,7 +3,7 @@
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
 import { runProgram } from "./program.ts";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
@@ -21,9 +21,10 @@ import {
   slirpOptionHint,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
+import { slirpvdeHint } from "./slirpvde_flags.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
-import { type Subcommand, UsageError, vdeErrors } from "./main.ts";
+import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 
 /** Parsed flags of `vde slirp`. */
 export interface SlirpCliOptions {
@@ -40,6 +41,11 @@ export interface SlirpCliOptions {
   http?: string;
   /** false: run the slirp on the main thread (`--no-thread`). */
   thread?: boolean;
+  /** slirpvde's -D [START]: DHCP is always on; START is its first lease. */
+  dhcp?: string | boolean;
+  /** slirpvde's -L / -U PORT:GUESTIP:GUESTPORT. */
+  localfwd?: string[];
+  udpfwd?: string[];
 }
 
 /**
@@ -51,12 +57,13 @@ export interface SlirpCliOptions {
 export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpConfig {
   try {
     // A whole slirp:// VNL pasted as the options reads as that VNL does.
+    const dhcp = typeof o.dhcp === "string" ? `/dhcp=${o.dhcp}` : "";
     const c = parseSlirpOptions(
       o.options === undefined
-        ? ""
+        ? dhcp
         : o.options.startsWith("slirp://")
-        ? o.options.slice("slirp://".length)
-        : `/${o.options.replace(/^\/+/, "")}`,
+        ? o.options.slice("slirp://".length) + dhcp
+        : `/${o.options.replace(/^\/+/, "")}${dhcp}`,
     );
     if (o.hostLoopback === false) c.hostLoopback = false;
     if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
@@ -64,6 +71,8 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
       c.dnsUpstream = o.dnsUpstream.map(parseDnsUpstream);
     }
     for (const f of o.forward ?? []) c.forwards.push(parseForward(f, c));
+    for (const f of o.localfwd ?? []) c.forwards.push(parseForward(`tcp:${f}`, c));
+    for (const f of o.udpfwd ?? []) c.forwards.push(parseForward(`udp:${f}`, c));
     for (const f of o.cmdfwd ?? []) c.guestForwards.push(parseGuestForward("cmd", f, c));
     for (const f of o.unixfwd ?? []) c.guestForwards.push(parseGuestForward("unix", f, c));
     if (o.tftp !== undefined) c.tftpRoot = o.tftp;
@@ -139,16 +148,12 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
   });
 }
 
-/** Commander's "unknown option" line with how slirp:// or QEMU spell that option, when they do. */
-export function withOptionHint(text: string): string {
-  const m = /^(vde: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
-  const hint = m === null
-    ? undefined
-    : m[2] === "hostfwd"
+/** Commander's "unknown option" line with how slirp://, QEMU or slirpvde spell that option, when they do. */
+export const withOptionHint = unknownOptionHint((name) =>
+  name === "hostfwd"
     ? "QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22"
-    : slirpOptionHint(m[2]!);
-  return hint === undefined ? text : `${m![1]} (${hint})\n${text.slice(m![0].length)}`;
-}
+    : slirpvdeHint(name) ?? slirpOptionHint(name)
+);
 
 /** Registers `vde slirp`. */
 export const slirpCommand: Subcommand = (program: Command) => {
@@ -183,7 +188,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
       collect,
       [],
     )
-    .option("--tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
+    .option("-t, --tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
     .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
     .option("--http <[addr:]port>", "serve Prometheus /metrics of the slirp (127.0.0.1 unless ADDR)")
     .option("--no-thread", "run the slirp on the main thread (default: a thread of its own when it can)")
@@ -191,6 +196,10 @@ export const slirpCommand: Subcommand = (program: Command) => {
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
     )
+    // slirpvde's own spellings, for its users' scripts (slirpvde_flags.ts); the rest get a hint.
+    .addOption(new Option("-D, --dhcp [start]").hideHelp())
+    .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
+    .addOption(new Option("-U, --udpfwd <spec>").argParser(collect).default([]).hideHelp())
     .addHelpText(
       "after",
       examples(

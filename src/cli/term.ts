@@ -17,7 +17,7 @@ import { parseLine } from "../console/registry.ts";
 import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
-import { UsageError } from "./main.ts";
+import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { defaultSock } from "./switch.ts";
 import { ownerAndMode } from "../os/users.ts";
 import { examples } from "./help.ts";
@@ -287,6 +287,9 @@ const HOW_TO_GET_ONE =
  *   a management socket, saying how to start one
  */
 export function resolveConsolePath(path: string): string {
+  // The switch as a plug names it (vde:///tmp/net, vde:///tmp/net[3]): its directory.
+  const vnl = /^vde:\/\/(\/[^[]*)(\[\d*\])?$/.exec(path);
+  if (vnl !== null) path = vnl[1]!;
   const trimmed = path.replace(/\/+$/, "") || "/";
   const kind = kindOf(trimmed);
   const labCtl = runningLabCtl(trimmed);
@@ -424,10 +427,16 @@ export function splitCommandHint(path: string, words: readonly string[], excess:
   }`;
 }
 
+/** unixcmd's -s SOCK (vde2's one-shot console client) names the socket that vde term takes as its argument. */
+export const withTermHint = unknownOptionHint((name) =>
+  name === "s" ? "unixcmd's -s SOCK is the argument here: vde term SOCK -c 'port/print'" : undefined
+);
+
 /** Registers `vde term`. */
 export const termCommand = (program: Command): void => {
   program.command("term")
     .description("console for a switch's management socket (ours or vde_switch -M), or a running lab's")
+    .configureOutput(vdeErrors(withTermHint))
     .argument(
       "[path]",
       "management socket (vde switch --mgmt, vde_switch -M), a switch's socket directory: its DIR/mgmt (or DIR.mgmt), a running lab's name, or a running lab's switch (sw1, LAB/sw1)",

@@ -28,6 +28,7 @@
  * a sender the receiver is not connected to).
  */
 import { C, libc } from "../../ffi/libc.ts";
+import { defaultSwitchDir } from "./default_switch.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
@@ -74,16 +75,6 @@ export function parseVdeVnl(rest: string): VdeVnl {
     } else out.group = value;
   }
   return out;
-}
-
-function defaultSwitchDir(): string {
-  for (const p of ["/var/run/vde.ctl", "/tmp/vde.ctl"]) {
-    try {
-      Deno.statSync(`${p}/ctl`);
-      return p;
-    } catch { /* try the next */ }
-  }
-  throw new Error("no switch path given and no switch at /var/run/vde.ctl or /tmp/vde.ctl");
 }
 
 let sequence = 0;

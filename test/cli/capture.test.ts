@@ -1,6 +1,6 @@
 /** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
 import assert from "node:assert/strict";
-import { snapLength } from "../../src/cli/capture.ts";
+import { snapLength, strayCaptureWords, withCaptureHint } from "../../src/cli/capture.ts";
 import { run, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
@@ -12,6 +12,39 @@ Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
   assert.equal(snapLength("128"), 128);
   assert.throws(() => snapLength("262145"), /-s must be a whole number from 0 to 262144, got "262145"/);
   assert.throws(() => snapLength("-1"), /-s must be a whole number/);
+});
+
+Deno.test("tshark's -f, tcpdump's -i and -r are answered with --filter, --port and what reads a file", () => {
+  const usage = "(run with --help for usage)\n";
+  assert.equal(
+    withCaptureHint(`vde: unknown option '-f'\n${usage}`),
+    `vde: unknown option '-f' (tshark's capture filter -f is --filter here: --filter 'icmp')\n${usage}`,
+  );
+  assert.match(withCaptureHint("vde: unknown option '-i'\n"), /a port of it is --port N/);
+  assert.match(withCaptureHint("vde: unknown option '--interface=eth0'\n"), /a port of it is --port N/);
+  assert.match(withCaptureHint("vde: unknown option '-r'\n"), /tcpdump -r or tshark -r\)/);
+  assert.equal(withCaptureHint("vde: unknown option '-Z'\n"), "vde: unknown option '-Z'\n");
+});
+
+Deno.test("a tcpdump filter after the switch (vde capture DIR port 3) is refused with --filter, and port N also with --port", async () => {
+  assert.equal(
+    strayCaptureWords("/tmp/net", ["not", "arp"]).message,
+    "vde capture takes one switch; a tcpdump filter after it is --filter: vde capture /tmp/net --filter 'not arp'",
+  );
+  assert.match(
+    strayCaptureWords("/tmp/net", ["port", "3"]).message,
+    /--filter 'port 3'; a port of the switch is --port 3$/,
+  );
+  // Refused before the switch is looked for, so the line is the same with no switch there.
+  const r = await run([...ourCli(), "capture", "/tmp/vde-no-such-switch", "icmp"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    "vde: vde capture takes one switch; a tcpdump filter after it is --filter: vde capture /tmp/vde-no-such-switch --filter 'icmp'\n",
+  );
 });
 
 Deno.test("vde capture of a directory that holds no switch says so, before compiling its filter", async () => {

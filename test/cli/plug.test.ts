@@ -178,3 +178,32 @@ Deno.test("vde plug asking for a port past the last says so with the switch's po
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("vde plug without a VNL (as vde_plug alone) plugs into the default switch of ~/.vde2/default.switch, and names it '' when it cannot", async () => {
+  const home = await Deno.makeTempDir({ prefix: "vde-plug-default-" });
+  const sw = await startOurSwitch(`${home}/net`);
+  try {
+    await Deno.mkdir(`${home}/.vde2`);
+    await Deno.symlink(`${home}/net`, `${home}/.vde2/default.switch`);
+    // stdin ends at once: the plug joined the switch, then leaves with status 0.
+    const ok = await run([...ourCli(), "plug"], { check: false, timeoutMs: 30_000, env: { HOME: home } });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stderr, "");
+    await Deno.remove(`${home}/.vde2/default.switch`);
+    await Deno.writeTextFile(`${home}/.vde2/default.switch`, "vxvde://239.1.2.3\n");
+    const refused = await run([...ourCli(), "plug", "", "null://"], {
+      check: false,
+      timeoutMs: 30_000,
+      env: { HOME: home },
+    });
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr,
+      `vde: cannot open '' (the default switch): ${home}/.vde2/default.switch names "vxvde://239.1.2.3", ` +
+        "which is no vde:// switch: give the VNL itself\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(home, { recursive: true });
+  }
+});

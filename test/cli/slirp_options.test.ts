@@ -118,3 +118,49 @@ Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told
     `vde: unknown option '--hostfwd' (QEMU's hostfwd is --forward here, in either form: --forward tcp::2222-:22)\n${usage}`,
   );
 });
+
+Deno.test("slirpvde's -D [START], -L and -U are taken as they mean there: DHCP (first lease START), a TCP and a UDP forward", () => {
+  const c = slirpConfigFromFlags({
+    dhcp: "10.0.2.40",
+    localfwd: ["2222:10.0.2.15:22"],
+    udpfwd: ["5353:10.0.2.15:53"],
+  });
+  const same = slirpConfigFromFlags({
+    options: "dhcp=10.0.2.40",
+    forward: ["tcp:2222:10.0.2.15:22", "udp:5353:10.0.2.15:53"],
+  });
+  assert.deepEqual(c, same);
+  assert.equal(c.forwards.length, 2);
+  // A bare -D changes nothing: DHCP is on by default.
+  assert.deepEqual(slirpConfigFromFlags({ dhcp: true }), slirpConfigFromFlags({}));
+  // An -o addr= moves the network first, so -D's start is checked against it.
+  assert.equal(
+    slirpConfigFromFlags({ options: "slirp:///addr=10.1.0.2/24", dhcp: "10.1.0.50" }).dhcpStart,
+    0x0a010032,
+  );
+});
+
+Deno.test("slirpvde's -d, -H, -N, -x and -dhcp are answered with how they are said here", async () => {
+  const usage = "(run with --help for usage)\n";
+  assert.equal(
+    withOptionHint(`vde: unknown option '-H'\n${usage}`),
+    `vde: unknown option '-H' (slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix))\n${usage}`,
+  );
+  assert.match(
+    withOptionHint("vde: unknown option '-N'\n"),
+    /\(slirpvde's -N ADDR is -o vnameserver=10\.0\.2\.3 /,
+  );
+  assert.match(withOptionHint("vde: unknown option '-x'\n"), /--unixfwd 10\.0\.2\.2:PORT:PATH\)/);
+  assert.match(withOptionHint("vde: unknown option '-dhcp'\n"), /\(slirpvde's -dhcp is -D here/);
+  // Through the command line: -d (slirpvde's daemon) names the two ways to run it in the background.
+  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-d"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    "vde: unknown option '-d' (slirpvde's -d: start it with & (its line says when it serves), or put the slirp in the switch: vde switch -d --slirp)\n" +
+      usage,
+  );
+});

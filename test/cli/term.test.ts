@@ -26,7 +26,7 @@ import {
 } from "../helpers/vde_clients.ts";
 
 import { buildProgram } from "../../src/cli/main.ts";
-import { termCommand } from "../../src/cli/term.ts";
+import { termCommand, withTermHint } from "../../src/cli/term.ts";
 import { defaultSock } from "../../src/cli/switch.ts";
 
 type Kind = "c" | "ours";
@@ -275,7 +275,10 @@ Deno.test("vde term DIR reaches the management socket every switch serves in its
     await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
     const st = await Deno.stat(`${tmp}/net/mgmt`);
     assert.equal(st.mode! & 0o777, 0o600, "mode as --mgmtmode's default");
-    for (const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`]) {
+    // The switch as a plug names it (vde:///DIR, vde:///DIR[3]) is its directory too.
+    for (
+      const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`, `vde://${tmp}/net`, `vde://${tmp}/net[3]`]
+    ) {
       const r = await term([path, "-c", "port/showinfo"]);
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.equal(r.stdout, "Numports=32\nHUB=false\ncounters=true\n");
@@ -339,7 +342,10 @@ Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, wher
   const sw = await startOurSwitch(`${tmp}/net`, { extraArgs: ["--mgmt", `${tmp}/net.mgmt`] });
   try {
     await waitForPath(`${tmp}/net.mgmt`, 20_000, true);
-    for (const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`]) {
+    // The switch as a plug names it (vde:///DIR, vde:///DIR[3]) is its directory too.
+    for (
+      const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`, `vde://${tmp}/net`, `vde://${tmp}/net[3]`]
+    ) {
       const r = await term([path, "-c", "showinfo"]);
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net\\.mgmt perm`, "m"), path);
@@ -425,4 +431,16 @@ Deno.test("vde term -c hub on (a command the shell split) says to quote it, with
     noFlag.stderr,
     /^vde: too many arguments for 'term': console commands go after -c, quoted with their arguments: vde term \/tmp\/u15-none -c 'hub on'\n/,
   );
+});
+
+Deno.test("vde term -s SOCK (unixcmd's spelling) is answered with the socket as the argument", async () => {
+  assert.equal(
+    withTermHint("vde: unknown option '-s'\n(run with --help for usage)\n"),
+    "vde: unknown option '-s' (unixcmd's -s SOCK is the argument here: vde term SOCK -c 'port/print')\n" +
+      "(run with --help for usage)\n",
+  );
+  assert.equal(withTermHint("vde: unknown option '-x'\n"), "vde: unknown option '-x'\n");
+  const r = await term(["-s", "/tmp/vde-no-such-switch", "-c", "port/print"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^vde: unknown option '-s' \(unixcmd's -s SOCK is the argument here/);
 });

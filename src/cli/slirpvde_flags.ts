@@ -1,0 +1,42 @@
+/**
+ * Debian's slirpvde flags as `vde slirp` reads them. A slirpvde user's script
+ * says `slirpvde -s /tmp/net -D -L 2222:10.0.2.15:22 -U 5353:10.0.2.15:53`;
+ * the flags that mean the same here are taken as they are (-D is a no-op:
+ * DHCP is always on; -L/-U are a TCP/UDP forward, -t the TFTP root), and each
+ * of the others is answered, when typed, with how it is said here, since
+ * commander's bare "unknown option '-H'" leaves that user guessing. The
+ * flags taken are declared in slirp.ts; this module holds the answers.
+ */
+
+/**
+ * How slirpvde's flags this command does not take are said here, keyed by
+ * the name without dashes (short letter, long name, and the single-dash long
+ * names of its first usage line; --dns is QEMU's too, answered as QEMU's).
+ */
+const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
+  d: "slirpvde's -d: start it with & (its line says when it serves), or put the slirp in the switch: vde switch -d --slirp",
+  daemon: "slirpvde's --daemon: start it with & (its line says when it serves), or: vde switch -d --slirp",
+  p: "slirpvde's -p (pid file): start it with & and keep $!",
+  pidfile: "slirpvde's --pidfile: start it with & and keep $!",
+  H: "slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix)",
+  host: "slirpvde's --host ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix)",
+  n: "slirpvde's -n NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",
+  network:
+    "slirpvde's --network NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",
+  N: "slirpvde's -N ADDR is -o vnameserver=10.0.2.3 (--dns-upstream is the host's resolver)",
+  P: "slirpvde's -P N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
+  port: "slirpvde's --port N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
+  x: "slirpvde's -x PORT:PATH is --unixfwd 10.0.2.2:PORT:PATH",
+  X: "slirpvde's -X (X display) is --unixfwd 10.0.2.2:6000:/tmp/.X11-unix/X0",
+  m: "slirpvde's -m: vde slirp makes no socket of its own; the switch's --mode applies",
+  mod: "slirpvde's --mod: vde slirp makes no socket of its own; the switch's --mode applies",
+  g: "slirpvde's -g: vde slirp makes no socket of its own; the switch's --group applies",
+  q: "slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null",
+  quiet: "slirpvde's --quiet: vde slirp writes only to stderr; 2>/dev/null",
+  dhcp: "slirpvde's -dhcp is -D here (DHCP is on by default)",
+};
+
+/** How slirpvde's flag `name` (without dashes) is said here, or undefined. */
+export function slirpvdeHint(name: string): string | undefined {
+  return Object.hasOwn(SLIRPVDE_HINTS, name) ? SLIRPVDE_HINTS[name] : undefined;
+}

@@ -1,0 +1,49 @@
+/**
+ * The switch an empty VNL names (`vde plug '' null://`, as `vde_plug ''`):
+ * the user's default as vdeplug4 keeps it, `~/.vdeplug/default` then
+ * `~/.vde2/default.switch`, each either a symlink to the switch directory or
+ * a file holding its VNL (`vde:///tmp/net`); then the system's switch,
+ * `/var/run/vde.ctl`, then `/tmp/vde.ctl`. A user who set a default for
+ * Debian's tools reaches the same switch with ours.
+ */
+
+const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
+const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
+
+/** The switch directory a user default file names, or undefined when there is none. */
+function userDefault(file: string): string | undefined {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(file);
+  } catch {
+    return undefined;
+  }
+  const named = st.isSymlink ? Deno.readLinkSync(file) : Deno.readTextFileSync(file).split("\n")[0]!.trim();
+  if (st.isSymlink || named.startsWith("/")) return named;
+  const m = /^vde:\/\/(\/[^[]*)$/.exec(named);
+  if (m === null) {
+    throw new Error(`${file} names ${JSON.stringify(named)}, which is no vde:// switch: give the VNL itself`);
+  }
+  return m[1]!;
+}
+
+/**
+ * The directory of the default switch.
+ *
+ * @throws Error when no default names one and no system switch runs
+ */
+export function defaultSwitchDir(home: string | undefined = Deno.env.get("HOME")): string {
+  for (const rel of home === undefined ? [] : USER_DEFAULTS) {
+    const dir = userDefault(`${home}/${rel}`);
+    if (dir !== undefined) return dir;
+  }
+  for (const p of SYSTEM_DEFAULTS) {
+    try {
+      Deno.statSync(`${p}/ctl`);
+      return p;
+    } catch { /* try the next */ }
+  }
+  throw new Error(
+    "no switch path given, none in ~/.vde2/default.switch, and no switch at /var/run/vde.ctl or /tmp/vde.ctl",
+  );
+}

@@ -1,0 +1,54 @@
+/** The switch an empty VNL names: the user's vdeplug4 default (a symlink or a file holding a VNL), then the system's. */
+import assert from "node:assert/strict";
+import { defaultSwitchDir } from "../../src/link/default_switch.ts";
+
+async function withHome(body: (home: string) => Promise<void> | void): Promise<void> {
+  const home = await Deno.makeTempDir({ prefix: "vde-default-switch-" });
+  try {
+    await Deno.mkdir(`${home}/.vde2`);
+    await body(home);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+}
+
+Deno.test("~/.vde2/default.switch as a symlink names the switch directory it points at", () =>
+  withHome(async (home) => {
+    await Deno.symlink("/tmp/u16-some-switch", `${home}/.vde2/default.switch`);
+    assert.equal(defaultSwitchDir(home), "/tmp/u16-some-switch");
+  }));
+
+Deno.test("~/.vde2/default.switch as a file holding vde:///DIR or DIR names DIR; ~/.vdeplug/default comes first", () =>
+  withHome(async (home) => {
+    await Deno.writeTextFile(`${home}/.vde2/default.switch`, "vde:///tmp/u16-net\n");
+    assert.equal(defaultSwitchDir(home), "/tmp/u16-net");
+    await Deno.writeTextFile(`${home}/.vde2/default.switch`, "/tmp/u16-net2\n");
+    assert.equal(defaultSwitchDir(home), "/tmp/u16-net2");
+    await Deno.mkdir(`${home}/.vdeplug`);
+    await Deno.writeTextFile(`${home}/.vdeplug/default`, "vde:///tmp/u16-first");
+    assert.equal(defaultSwitchDir(home), "/tmp/u16-first");
+  }));
+
+Deno.test("a default file naming another scheme is refused with its name, not taken as a path", () =>
+  withHome(async (home) => {
+    await Deno.writeTextFile(`${home}/.vde2/default.switch`, "vxvde://239.0.0.1\n");
+    assert.throws(
+      () => defaultSwitchDir(home),
+      new RegExp(
+        `^Error: ${home}/\\.vde2/default\\.switch names "vxvde://239\\.0\\.0\\.1", which is no vde:// switch`,
+      ),
+    );
+  }));
+
+Deno.test("without a user default, the system's switch directory is taken, or the error names all three places", () =>
+  withHome((home) => {
+    let found: string | undefined;
+    for (const p of ["/var/run/vde.ctl", "/tmp/vde.ctl"]) {
+      try {
+        Deno.statSync(`${p}/ctl`);
+        found ??= p;
+      } catch { /* not running */ }
+    }
+    if (found !== undefined) assert.equal(defaultSwitchDir(home), found);
+    else assert.throws(() => defaultSwitchDir(home), /none in ~\/\.vde2\/default\.switch, and no switch at/);
+  }));
