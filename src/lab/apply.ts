@@ -45,15 +45,22 @@ export interface Outcome {
  * the lab process's own directory is not the shell user's, who cannot see it.
  */
 export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab; path: string } | Outcome {
-  const path = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
-  if (path === "") return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (err) {
-    return { ok: false, lines: [`cannot read ${path}: ${(err as Error).message}`] };
+  const given = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
+  if (given === "") {
+    return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
   }
-  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom: r.baseDir });
+  let text: string;
+  let path: string;
+  try {
+    text = Deno.readTextFileSync(given);
+    // As `vde up` names it (state.json, `vde up --apply`): `./x.yaml` and a link to it are one file.
+    path = Deno.realPathSync(given);
+  } catch (err) {
+    return { ok: false, lines: [`cannot read ${given}: ${(err as Error).message}`] };
+  }
+  // The file's rc and key files start in its directory, as they would for `vde up` of it.
+  const filesFrom = path.slice(0, path.lastIndexOf("/")) || "/";
+  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
   if (lab === undefined) return { ok: false, lines: [...formatErrors(path, errors), "nothing was changed"] };
   if (lab.name !== r.lab.name) {
     return {
@@ -82,7 +89,14 @@ export async function applyLab(
   nodeAdded: (name: string) => void,
 ): Promise<Outcome> {
   const c = labChanges(r.lab, file);
-  if (noChanges(c)) return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`] };
+  const was = r.file;
+  // Applied, the file is the lab's (as `kubectl apply -f` would have it): `save` writes into it,
+  // `vde up --apply` of it reaches the lab, `vde status` names it.
+  const followed = was === path ? [] : [`now runs ${path}${was ? ` (was ${was})` : ""}`];
+  if (noChanges(c)) {
+    r.follow(path);
+    return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`, ...followed] };
+  }
   if (c.notLive.length > 0) {
     return {
       ok: false,
@@ -94,13 +108,19 @@ export async function applyLab(
   }
   const done: string[] = [];
   let step = "";
+  // Before the steps: what they add resolves its relative rc and key files from the file's directory.
+  const unfollow = r.follow(path);
   try {
     await applySteps(r, c, nodeAdded, done, (what) => step = what);
   } catch (err) {
-    const rest = done.length === 0 ? "nothing was changed" : "the lab runs on with the changes above";
+    // Half applied, the lab follows the file, so a second `apply` tries the rest; untouched, it does not.
+    if (done.length === 0) unfollow();
+    const rest = done.length === 0
+      ? "nothing was changed"
+      : `the lab runs on with the changes above${followed.length > 0 ? `, and ${path} as its file` : ""}`;
     return { ok: false, lines: [...done, `${step} failed: ${(err as Error).message}; ${rest}`] };
   }
-  return { ok: true, lines: done };
+  return { ok: true, lines: [...done, ...followed] };
 }
 
 async function applySteps(
