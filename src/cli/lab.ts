@@ -111,8 +111,10 @@ export function topoOption(): Option {
  */
 export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
   let lab = labOrNone(command, arg, topo) ?? labFilesHere();
-  // Several here: for `down`, the one whose lab is up is the one meant.
-  if (typeof lab !== "string" && lab.length > 1 && command === "down") {
+  // `vde graph demo`, as `vde status demo`: a running lab's name, where no file has it, is its file.
+  if (command === "graph" && typeof lab === "string" && !exists(lab)) lab = readState(lab)?.file || lab;
+  // Several here: for `down` and `graph`, the one whose lab is up is the one meant.
+  if (typeof lab !== "string" && lab.length > 1 && (command === "down" || command === "graph")) {
     const up = new Set(listLabs());
     const running = lab.filter((f) => {
       try {
@@ -130,6 +132,15 @@ export function labFileOf(command: string, arg: string | undefined, topo: string
       ? `vde down needs a lab: vde down LAB, its name or lab file${here || labsUpHint()}`
       : `vde ${command} needs a lab file: vde ${command} lab.yaml${here}`,
   );
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

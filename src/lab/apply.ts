@@ -56,7 +56,13 @@ export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab;
     // As `vde up` names it (state.json, `vde up --apply`): `./x.yaml` and a link to it are one file.
     path = Deno.realPathSync(given);
   } catch (err) {
-    return { ok: false, lines: [`cannot read ${given}: ${(err as Error).message}`] };
+    // As `vde up` says it: the OS's "(os error 2): readfile '...'" repeats the path this line names.
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : (err as Error).message;
+    return { ok: false, lines: [`cannot read ${given}: ${why}`] };
   }
   // The file's rc and key files start in its directory, as they would for `vde up` of it.
   const filesFrom = path.slice(0, path.lastIndexOf("/")) || "/";

@@ -377,6 +377,11 @@ Deno.test("an apply of another file that changes nothing (a change not live, a m
     assert.match(await line("apply ports.yaml"), /^\d+ .*ports 4 -> 8 \(not live\)/);
     await Deno.writeTextFile(`${dir}/bad.yaml`, named.replace("delay: 5ms", "delay: fast"));
     assert.doesNotMatch(await line("apply bad.yaml"), /^0 /);
+    // One line as vde up says it, not the OS's "(os error 2): readfile '...'".
+    assert.match(
+      await line("apply nosuch.yaml"),
+      new RegExp(`^\\d+ cannot read ${dir}/nosuch.yaml: no such file\n?$`),
+    );
     assert.equal(r.file, file);
     assert.equal(readState(r.lab.name)?.file, file);
   });

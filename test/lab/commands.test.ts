@@ -222,6 +222,25 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
   }
 });
 
+Deno.test("capture in the lab shell says the vde capture line that records the switch, beside the shell", async () => {
+  const { commands, session } = labConsole({
+    lab: { name: "u17", nodes: [], links: [] },
+    switches: new Map([["sw1", {}], ["sw2", {}]]),
+    hosts: new Map(),
+  });
+  const say = async (line: string) => {
+    const reply = await commands.execute(line, session("mgmt"));
+    assert.notEqual(reply?.code, 0, line);
+    return reply?.raw ?? "";
+  };
+  assert.match(
+    await say("capture sw2"),
+    /`vde capture u17\/sw2 -w sw2\.pcapng`.*`vde capture u17\/sw2 -w - \| tcpdump/,
+  );
+  assert.match(await say("capture"), /vde capture u17\/sw1 /, "the first switch when none is named");
+  assert.equal(await say("capture sw9"), "no switch sw9 (switches: sw1, sw2)\n");
+});
+
 Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {
   await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
     const up = await vde(["up", "-d", file, "--http", "127.0.0.1:0"]);
