@@ -66,7 +66,7 @@ Deno.test("vde up --apply of an edited running lab removes a host with its names
       [
         "removed link h2:eth0-sw2:2",
         "removed host h2",
-        "link sw1:2-sw2:1: delay 5ms -> 1ms, dup - -> 1%",
+        "link sw1:2-sw2:1: delay 5ms -> 1ms, dup none -> 1%",
         "added host h3",
         "added link h3:eth0-sw2:2",
       ].map((l) => `lab ${name}: ${l}\n`).join(""),
