@@ -365,7 +365,13 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       webUrl: () => web?.url,
       save: async (file) => {
         // The lab's file is the one it runs now: after `apply OTHER.yaml`, that one.
-        const target = file ?? (r.file || savedTo);
+        // A relative FILE goes beside the lab file, as diff and apply read theirs: the lab process's own
+        // directory is not the one `vde term` is typed in, and `saved copy.yaml` said nothing of where.
+        const target = file === undefined
+          ? r.file || savedTo
+          : file.startsWith("/")
+          ? file
+          : `${r.baseDir}/${file}`;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");
         savedTo = target;
         // The file as it is now: after an `apply` of its edit, the text `vde up` read would undo the edit's comments.

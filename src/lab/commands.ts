@@ -147,7 +147,7 @@ const LAB_COMMANDS: [string, string, string][] = [
   ["apply", "[FILE]", "make the running lab what the lab file says, live; names what cannot change live"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
   ["capture", "[SWITCH]", "how to record a switch's frames: vde capture LAB/SWITCH, beside the shell"],
-  ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
+  ["save", "[FILE]", "write the running lab as YAML (default: the lab file; relative to its directory)"],
   ["down", "", "take the lab down and exit"],
   ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
 ];

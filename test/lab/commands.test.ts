@@ -24,7 +24,7 @@ import {
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
     let r = await vde(["term", name, "-c", "links", "-c", "sw1 port/showinfo"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
@@ -132,6 +132,13 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       r.stderr,
       "vde: save /nonexistent/dir/lab.yaml: cannot write /nonexistent/dir/lab.yaml: No such file or directory (os error 2)\n",
     );
+
+    // A relative FILE goes beside the lab file, as diff and apply read theirs, and the reply says where.
+    const copy = `${file.slice(0, file.lastIndexOf("/"))}/copy.yaml`;
+    r = await vde(["term", name, "-c", "save copy.yaml"]);
+    assert.equal(r.stdout, `saved ${copy}\n`, r.stderr);
+    assert.match(await Deno.readTextFile(copy), new RegExp(`^name: ${name}$`, "m"));
+    await assert.rejects(Deno.stat("copy.yaml"), Deno.errors.NotFound);
 
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
