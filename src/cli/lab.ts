@@ -192,7 +192,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
           `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
-            `change its \`name: ${lab.name}\``,
+            `change its \`name: ${lab.name}\`; to make the running lab this file, \`vde up --apply ${file}\``,
         );
       }
       throw new UsageError(

@@ -44,7 +44,13 @@ export interface Outcome {
  * `file` is read from the lab file's directory, as its rc and key files are:
  * the lab process's own directory is not the shell user's, who cannot see it.
  */
-export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab; path: string } | Outcome {
+export function readLabFile(
+  r: LabRunner,
+  file: string | undefined,
+  purpose: "diff" | "apply",
+): { lab: Lab; path: string } | Outcome {
+  // A diff changes nothing anyway: saying so after its refusal read as if it might have.
+  const after = purpose === "apply" ? "nothing was changed" : undefined;
   const given = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
   if (given === "") {
     return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
@@ -67,11 +73,13 @@ export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab;
   // The file's rc and key files start in its directory, as they would for `vde up` of it.
   const filesFrom = path.slice(0, path.lastIndexOf("/")) || "/";
   const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
-  if (lab === undefined) return { ok: false, lines: [...formatErrors(path, errors), "nothing was changed"] };
+  if (lab === undefined) {
+    return { ok: false, lines: [...formatErrors(path, errors), ...(after ? [after] : [])] };
+  }
   if (lab.name !== r.lab.name) {
     return {
       ok: false,
-      lines: [`${path} is lab ${lab.name}, not this lab (${r.lab.name}): nothing was changed`],
+      lines: [`${path} is lab ${lab.name}, not this lab (${r.lab.name})${after ? `: ${after}` : ""}`],
     };
   }
   return { lab, path };

@@ -335,7 +335,7 @@ export function labCommands(
     "diff",
     true,
     changing((args) => {
-      const read = readLabFile(r, args.trim() || undefined);
+      const read = readLabFile(r, args.trim() || undefined, "diff");
       if ("ok" in read) return failure(read.lines.join("\n"));
       return listing(diffLab(r, read.lab));
     }),
@@ -344,7 +344,7 @@ export function labCommands(
     "apply",
     false,
     changing(async (args) => {
-      const read = readLabFile(r, args.trim() || undefined);
+      const read = readLabFile(r, args.trim() || undefined, "apply");
       if ("ok" in read) return failure(read.lines.join("\n"));
       const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
       return ok

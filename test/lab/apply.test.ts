@@ -376,7 +376,9 @@ Deno.test("an apply of another file that changes nothing (a change not live, a m
     );
     assert.match(await line("apply ports.yaml"), /^\d+ .*ports 4 -> 8 \(not live\)/);
     await Deno.writeTextFile(`${dir}/bad.yaml`, named.replace("delay: 5ms", "delay: fast"));
-    assert.doesNotMatch(await line("apply bad.yaml"), /^0 /);
+    assert.match(await line("apply bad.yaml"), /^\d+ .*bad\.yaml:\d+:\d+: .*\nnothing was changed\n$/s);
+    // A diff changes nothing anyway: its refusal does not say so as if it might have.
+    assert.match(await line("diff bad.yaml"), /^\d+ .*bad\.yaml:\d+:\d+: [^\n]*\n$/);
     // One line as vde up says it, not the OS's "(os error 2): readfile '...'".
     assert.match(
       await line("apply nosuch.yaml"),
