@@ -111,8 +111,10 @@ export function topoOption(): Option {
  */
 export function labFileOf(command: string, arg: string | undefined, topo: string | undefined): string {
   let lab = labOrNone(command, arg, topo) ?? labFilesHere();
-  // Several here: for `down`, the one whose lab is up is the one meant.
-  if (typeof lab !== "string" && lab.length > 1 && command === "down") {
+  // `vde graph demo`, as `vde status demo`: a running lab's name, where no file has it, is its file.
+  if (command === "graph" && typeof lab === "string" && !exists(lab)) lab = readState(lab)?.file || lab;
+  // Several here: for `down` and `graph`, the one whose lab is up is the one meant.
+  if (typeof lab !== "string" && lab.length > 1 && (command === "down" || command === "graph")) {
     const up = new Set(listLabs());
     const running = lab.filter((f) => {
       try {
@@ -130,6 +132,15 @@ export function labFileOf(command: string, arg: string | undefined, topo: string
       ? `vde down needs a lab: vde down LAB, its name or lab file${here || labsUpHint()}`
       : `vde ${command} needs a lab file: vde ${command} lab.yaml${here}`,
   );
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -181,7 +192,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
           `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
-            `change its \`name: ${lab.name}\``,
+            `change its \`name: ${lab.name}\`; to make the running lab this file, \`vde up --apply ${file}\``,
         );
       }
       throw new UsageError(
@@ -206,9 +217,14 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
  * Sends `line` to the lab shell of running lab `lab` when it runs `file`
  * (its `diff` or `apply`); undefined when it does not, or does not answer.
  */
-async function toRunningLab(lab: Lab, file: string, line: string): Promise<RemoteReply | undefined> {
+async function toRunningLab(
+  lab: Lab,
+  file: string,
+  line: string,
+  anyFile = false,
+): Promise<RemoteReply | undefined> {
   const old = readState(lab.name);
-  if (old === undefined || old.file !== file || !ownerRuns(old.pid)) return undefined;
+  if (old === undefined || (!anyFile && old.file !== file) || !ownerRuns(old.pid)) return undefined;
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
@@ -248,12 +264,14 @@ async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
 }
 
 /**
- * `vde up --apply FILE` of a lab that runs FILE: its shell's `apply`, whose
- * lines (what changed, or what could not) are printed; false when the lab
- * does not run FILE (it is then brought up as by `vde up`).
+ * `vde up --apply FILE` of a running lab of FILE's name: its shell's
+ * `apply`, whose lines (what changed, or what could not) are printed; the
+ * lab then runs FILE, as `kubectl apply -f` would have it, even when it was
+ * brought up from another file. False when no lab of that name runs (FILE
+ * is then brought up as by `vde up`).
  */
 async function applyToRunningLab(lab: Lab, file: string): Promise<boolean> {
-  const reply = await toRunningLab(lab, file, `apply ${file}`);
+  const reply = await toRunningLab(lab, file, `apply ${file}`, true);
   if (reply === undefined) return false;
   const text = (reply.raw ?? "").replace(/\n$/, "");
   if (reply.code !== 0) throw new UsageError(`lab ${lab.name}: ${text.split("\n").join("\n  ")}`);
@@ -346,11 +364,18 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       down: (reason) => stop(reason),
       webUrl: () => web?.url,
       save: async (file) => {
-        const target = file ?? source?.path ?? savedTo;
+        // The lab's file is the one it runs now: after `apply OTHER.yaml`, that one.
+        // A relative FILE goes beside the lab file, as diff and apply read theirs: the lab process's own
+        // directory is not the one `vde term` is typed in, and `saved copy.yaml` said nothing of where.
+        const target = file === undefined
+          ? r.file || savedTo
+          : file.startsWith("/")
+          ? file
+          : `${r.baseDir}/${file}`;
         if (target === undefined) throw new Error("this lab has no file yet: save FILE");
         savedTo = target;
         // The file as it is now: after an `apply` of its edit, the text `vde up` read would undo the edit's comments.
-        const original = source && target === source.path ? currentText(source) : undefined;
+        const original = target === r.file ? currentText(target, source) : undefined;
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
         try {
           await Deno.writeTextFile(target, text);
@@ -400,11 +425,11 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
 }
 
 /** The lab file's text now, or as `vde up` read it when it can no longer be read. */
-function currentText(source: { text: string; path: string }): string {
+function currentText(path: string, source: { text: string; path: string } | null): string | undefined {
   try {
-    return Deno.readTextFileSync(source.path);
+    return Deno.readTextFileSync(path);
   } catch {
-    return source.text;
+    return source?.path === path ? source.text : undefined;
   }
 }
 
@@ -597,7 +622,7 @@ export const labCommand: Subcommand = (program: Command) => {
     .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
     .option(
       "--apply",
-      "if the lab runs this file, apply the file's edits live (containerlab's apply)",
+      "if a lab of this name runs, make it this file live (containerlab's apply); it then runs this file",
     )
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
     .addHelpText(

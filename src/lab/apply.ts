@@ -44,21 +44,42 @@ export interface Outcome {
  * `file` is read from the lab file's directory, as its rc and key files are:
  * the lab process's own directory is not the shell user's, who cannot see it.
  */
-export function readLabFile(r: LabRunner, file: string | undefined): { lab: Lab; path: string } | Outcome {
-  const path = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
-  if (path === "") return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (err) {
-    return { ok: false, lines: [`cannot read ${path}: ${(err as Error).message}`] };
+export function readLabFile(
+  r: LabRunner,
+  file: string | undefined,
+  purpose: "diff" | "apply",
+): { lab: Lab; path: string } | Outcome {
+  // A diff changes nothing anyway: saying so after its refusal read as if it might have.
+  const after = purpose === "apply" ? "nothing was changed" : undefined;
+  const given = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
+  if (given === "") {
+    return { ok: false, lines: ["this lab was built in the shell and has no file: name one"] };
   }
-  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom: r.baseDir });
-  if (lab === undefined) return { ok: false, lines: [...formatErrors(path, errors), "nothing was changed"] };
+  let text: string;
+  let path: string;
+  try {
+    text = Deno.readTextFileSync(given);
+    // As `vde up` names it (state.json, `vde up --apply`): `./x.yaml` and a link to it are one file.
+    path = Deno.realPathSync(given);
+  } catch (err) {
+    // As `vde up` says it: the OS's "(os error 2): readfile '...'" repeats the path this line names.
+    const why = err instanceof Deno.errors.NotFound
+      ? "no such file"
+      : err instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : (err as Error).message;
+    return { ok: false, lines: [`cannot read ${given}: ${why}`] };
+  }
+  // The file's rc and key files start in its directory, as they would for `vde up` of it.
+  const filesFrom = path.slice(0, path.lastIndexOf("/")) || "/";
+  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
+  if (lab === undefined) {
+    return { ok: false, lines: [...formatErrors(path, errors), ...(after ? [after] : [])] };
+  }
   if (lab.name !== r.lab.name) {
     return {
       ok: false,
-      lines: [`${path} is lab ${lab.name}, not this lab (${r.lab.name}): nothing was changed`],
+      lines: [`${path} is lab ${lab.name}, not this lab (${r.lab.name})${after ? `: ${after}` : ""}`],
     };
   }
   return { lab, path };
@@ -82,7 +103,14 @@ export async function applyLab(
   nodeAdded: (name: string) => void,
 ): Promise<Outcome> {
   const c = labChanges(r.lab, file);
-  if (noChanges(c)) return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`] };
+  const was = r.file;
+  // Applied, the file is the lab's (as `kubectl apply -f` would have it): `save` writes into it,
+  // `vde up --apply` of it reaches the lab, `vde status` names it.
+  const followed = was === path ? [] : [`now runs ${path}${was ? ` (was ${was})` : ""}`];
+  if (noChanges(c)) {
+    r.follow(path);
+    return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`, ...followed] };
+  }
   if (c.notLive.length > 0) {
     return {
       ok: false,
@@ -94,13 +122,19 @@ export async function applyLab(
   }
   const done: string[] = [];
   let step = "";
+  // Before the steps: what they add resolves its relative rc and key files from the file's directory.
+  const unfollow = r.follow(path);
   try {
     await applySteps(r, c, nodeAdded, done, (what) => step = what);
   } catch (err) {
-    const rest = done.length === 0 ? "nothing was changed" : "the lab runs on with the changes above";
+    // Half applied, the lab follows the file, so a second `apply` tries the rest; untouched, it does not.
+    if (done.length === 0) unfollow();
+    const rest = done.length === 0
+      ? "nothing was changed"
+      : `the lab runs on with the changes above${followed.length > 0 ? `, and ${path} as its file` : ""}`;
     return { ok: false, lines: [...done, `${step} failed: ${(err as Error).message}; ${rest}`] };
   }
-  return { ok: true, lines: done };
+  return { ok: true, lines: [...done, ...followed] };
 }
 
 async function applySteps(

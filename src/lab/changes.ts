@@ -59,10 +59,10 @@ function joins(l: LabLink): string {
   return [l.ends[0].node, l.ends[1].node].sort().join(" ");
 }
 
-/** A value as a setting shows it: `-` for none, lists with commas. */
+/** A value as a setting change shows it: `none` (a bare `-` read as a typo in `delay - -> 2ms`), lists with commas. */
 function shown(v: unknown): string {
-  if (v === undefined) return "-";
-  if (Array.isArray(v)) return v.length === 0 ? "-" : v.join(",");
+  if (v === undefined) return "none";
+  if (Array.isArray(v)) return v.length === 0 ? "none" : v.join(",");
   return String(v);
 }
 

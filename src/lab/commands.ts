@@ -146,7 +146,8 @@ const LAB_COMMANDS: [string, string, string][] = [
   ],
   ["apply", "[FILE]", "make the running lab what the lab file says, live; names what cannot change live"],
   ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
-  ["save", "[FILE]", "write the running lab as YAML (default: the lab file)"],
+  ["capture", "[SWITCH]", "how to record a switch's frames: vde capture LAB/SWITCH, beside the shell"],
+  ["save", "[FILE]", "write the running lab as YAML (default: the lab file; relative to its directory)"],
   ["down", "", "take the lab down and exit"],
   ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
 ];
@@ -316,12 +317,25 @@ export function labCommands(
   run("link", false, changing((args) => linkCommand(r, args)));
   run("add", false, changing((args) => addCommand(r, args, addNode)));
   run("use", false, () => failure("`use` works in the interactive shell"));
+  // A capture streams pcap for as long as it runs: it belongs in a terminal (or a pipe) of its own.
+  run("capture", true, (args) => {
+    const name = args.trim().split(/\s+/)[0] || [...r.switches.keys()][0];
+    if (name === undefined) return failure("this lab has no switch to capture");
+    if (!r.switches.has(name)) {
+      return failure(`no switch ${name} (switches: ${[...r.switches.keys()].join(", ")})`);
+    }
+    const sw = `${r.lab.name}/${name}`;
+    return failure(
+      `capture runs beside the shell, in another terminal: \`vde capture ${sw} -w ${name}.pcapng\`, ` +
+        `or live \`vde capture ${sw} -w - | tcpdump -n -r -\` (\`vde capture --help\`: --port, --vlan, --filter)`,
+    );
+  });
   run("del", false, changing((args) => delCommand(r, args.trim())));
   run(
     "diff",
     true,
     changing((args) => {
-      const read = readLabFile(r, args.trim() || undefined);
+      const read = readLabFile(r, args.trim() || undefined, "diff");
       if ("ok" in read) return failure(read.lines.join("\n"));
       return listing(diffLab(r, read.lab));
     }),
@@ -330,7 +344,7 @@ export function labCommands(
     "apply",
     false,
     changing(async (args) => {
-      const read = readLabFile(r, args.trim() || undefined);
+      const read = readLabFile(r, args.trim() || undefined, "apply");
       if ("ok" in read) return failure(read.lines.join("\n"));
       const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
       return ok

@@ -164,7 +164,8 @@ export class LabRunner {
   private constructor(lab: Lab, opts: RunnerOptions) {
     this.lab = { name: lab.name, nodes: [], links: [] };
     this.dir = labDir(lab.name);
-    this.#opts = opts;
+    // A copy: `follow` changes the file the lab runs, not the caller's options.
+    this.#opts = { ...opts };
     this.#log = opts.log ?? (() => {});
     // Read once, before anything is made: a value naming no data plane fails the start in one line.
     this.#dataplane = envDataplane() ?? "thread";
@@ -246,6 +247,27 @@ export class LabRunner {
   /** Where relative paths in the lab file start. */
   get baseDir(): string {
     return this.#opts.baseDir;
+  }
+
+  /**
+   * Makes `file` (absolute) the lab's file, once an `apply` of it changes
+   * the lab: `save`, `diff`, `apply` without a file and `vde up --apply`
+   * then reach that file, as `vde status` says, and its relative rc and key
+   * files start in its directory.
+   *
+   * @returns what makes the file before it the lab's file again
+   */
+  follow(file: string): () => void {
+    const { file: was, baseDir } = this.#opts;
+    const set = (f: string, dir: string) => {
+      this.#opts.file = f;
+      this.#opts.baseDir = dir;
+      this.#state.file = f;
+      if (!this.#down) writeState(this.#state);
+    };
+    if (file === was) return () => {};
+    set(file, file.slice(0, file.lastIndexOf("/")) || "/");
+    return () => set(was, baseDir);
   }
 
   /**

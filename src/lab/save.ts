@@ -11,7 +11,8 @@
  * in place; nodes and links added are appended. Where the two differ in
  * more than that (a node's settings, a host's addresses gained or lost with
  * a link) the document is not edited but written anew: a file that brings
- * up what ran matters more than its comments.
+ * up what ran matters more than its comments. Flow lists keep the file's
+ * `[a, b]` where it writes them so.
  */
 import { isMap, isSeq, parseDocument } from "yaml";
 import { matchLinks } from "./changes.ts";
@@ -66,5 +67,32 @@ export function saveInto(original: string, lab: Lab): string {
     if (isMap(link)) endpointsFlow(link);
     doc.addIn(["topology", "links"], link);
   }
-  return doc.toString();
+  return flowListsAsIn(original, doc.toString());
+}
+
+/** A flow list as a value or item (`endpoints: [ h, s ]`, `exec: [ "ip -br addr" ]`), as yaml writes it. */
+const PADDED_LIST = /([:,{-] )\[ ((?:"[^"\n]*"|'[^'\n]*'|[^[\]\n"'])*?) \]/g;
+
+/**
+ * `saved` with its flow lists written `[h, s]` when `original` writes them
+ * so (as the examples and containerlab's files do): yaml pads every flow
+ * list (`[ h, s ]`) while it pads maps too, so a save would change each
+ * link's line of a file that changed in one. Each list is tightened only
+ * where the file reads back the same (a string that looks like a padded
+ * list inside a comment or a block scalar is left alone).
+ */
+function flowListsAsIn(original: string, saved: string): string {
+  // The file's style is what most of its lists are (a string may hold either).
+  const count = (re: RegExp) => [...original.matchAll(re)].length;
+  if (count(/[:,{-] \[[^\s\]]/g) <= count(/[:,{-] \[ /g)) return saved;
+  const meaning = (text: string) => JSON.stringify(parseDocument(text).toJSON());
+  const want = meaning(saved);
+  let out = saved;
+  // Last first: what is tightened after a list does not move it.
+  for (const m of [...saved.matchAll(PADDED_LIST)].reverse()) {
+    const at = m.index;
+    const tight = `${out.slice(0, at)}${m[1]}[${m[2]}]${out.slice(at + m[0].length)}`;
+    if (meaning(tight) === want) out = tight;
+  }
+  return out;
 }

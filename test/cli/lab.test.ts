@@ -254,6 +254,19 @@ Deno.test("vde down in a directory of several lab files takes the one whose lab 
   });
 });
 
+Deno.test("vde graph takes a running lab's name, and of several lab files here the one whose lab is up", async () => {
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(`${dir}/backup.yaml`, ONE_SWITCH.replace("name: x", `name: ${name}x`));
+    const here = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
+    assert.equal(here.code, 0, here.stderr);
+    assert.match(here.stdout, new RegExp(`^graph "${name}" \\{`));
+    const byName = await vde(["graph", name]);
+    assert.equal(byName.code, 0, byName.stderr);
+    assert.equal(byName.stdout, here.stdout);
+  });
+});
+
 Deno.test("a user who is not root, finding no lab, is told of root's labs, which are not theirs to list", async () => {
   const base = await Deno.makeTempDir({ prefix: "vde-root-labs-" });
   try {

@@ -66,7 +66,7 @@ Deno.test("vde up --apply of an edited running lab removes a host with its names
       [
         "removed link h2:eth0-sw2:2",
         "removed host h2",
-        "link sw1:2-sw2:1: delay 5ms -> 1ms, dup - -> 1%",
+        "link sw1:2-sw2:1: delay 5ms -> 1ms, dup none -> 1%",
         "added host h3",
         "added link h3:eth0-sw2:2",
       ].map((l) => `lab ${name}: ${l}\n`).join(""),
@@ -342,7 +342,50 @@ Deno.test("a relative FILE in the lab shell's diff and apply is read from the la
     );
     assert.notEqual(Deno.cwd(), dir);
     assert.equal(await line("diff edited.yaml"), "0 link sw1:1-sw2:1: delay 5ms -> 2ms");
-    assert.equal(await line("apply edited.yaml"), "0 link sw1:1-sw2:1: delay 5ms -> 2ms\n");
+    assert.equal(
+      await line("apply edited.yaml"),
+      `0 link sw1:1-sw2:1: delay 5ms -> 2ms\nnow runs ${dir}/edited.yaml (was ${file})\n`,
+    );
+  });
+});
+
+Deno.test("the lab shell's apply of another file makes it the lab's file: state.json names it, and diff and apply without a file read it", async () => {
+  await withLabInProcess(async (r, line, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const other = `${dir}/other.yaml`;
+    await Deno.writeTextFile(other, SWITCHES.replace("name: x", `name: ${r.lab.name}`).replace("5ms", "7ms"));
+    assert.match(await line("apply other.yaml"), new RegExp(`now runs ${other} \\(was ${file}\\)\n$`));
+    assert.equal(r.file, other);
+    assert.equal(readState(r.lab.name)?.file, other);
+    assert.equal(await line("diff"), "0 ");
+    await Deno.writeTextFile(other, (await Deno.readTextFile(other)).replace("7ms", "8ms"));
+    assert.equal(await line("apply"), "0 link sw1:1-sw2:1: delay 7ms -> 8ms\n");
+    // Back to the first file, by name: it is the lab's again.
+    assert.match(await line(`apply ${file}`), new RegExp(`now runs ${file} \\(was ${other}\\)\n$`));
+    assert.equal(readState(r.lab.name)?.file, file);
+  });
+});
+
+Deno.test("an apply of another file that changes nothing (a change not live, a mistake) leaves the lab on its own file", async () => {
+  await withLabInProcess(async (r, line, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const named = SWITCHES.replace("name: x", `name: ${r.lab.name}`);
+    await Deno.writeTextFile(
+      `${dir}/ports.yaml`,
+      named.replace("ports: 4 }\n    sw2", "ports: 8 }\n    sw2"),
+    );
+    assert.match(await line("apply ports.yaml"), /^\d+ .*ports 4 -> 8 \(not live\)/);
+    await Deno.writeTextFile(`${dir}/bad.yaml`, named.replace("delay: 5ms", "delay: fast"));
+    assert.match(await line("apply bad.yaml"), /^\d+ .*bad\.yaml:\d+:\d+: .*\nnothing was changed\n$/s);
+    // A diff changes nothing anyway: its refusal does not say so as if it might have.
+    assert.match(await line("diff bad.yaml"), /^\d+ .*bad\.yaml:\d+:\d+: [^\n]*\n$/);
+    // One line as vde up says it, not the OS's "(os error 2): readfile '...'".
+    assert.match(
+      await line("apply nosuch.yaml"),
+      new RegExp(`^\\d+ cannot read ${dir}/nosuch.yaml: no such file\n?$`),
+    );
+    assert.equal(r.file, file);
+    assert.equal(readState(r.lab.name)?.file, file);
   });
 });
 
@@ -357,7 +400,11 @@ Deno.test("two applies at once (two consoles) run one after the other: the secon
     await Deno.writeTextFile(copy, edited);
     const [first, second] = await Promise.all([line(`apply ${file}`), line(`apply ${copy}`)]);
     assert.equal(first, "0 link sw1:1-sw2:1: delay 5ms -> 1ms\nadded switch sw3\nadded link sw1:2-sw3:1\n");
-    assert.equal(second, `0 nothing to apply: lab ${r.lab.name} runs ${copy} as it is\n`);
+    // The same lab in another file: nothing to change, and the lab runs that file from then on.
+    assert.equal(
+      second,
+      `0 nothing to apply: lab ${r.lab.name} runs ${copy} as it is\nnow runs ${copy} (was ${file})\n`,
+    );
     assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "sw2", "sw3"]);
     assert.equal(r.switches.get("sw1")!.sw.allocatedPorts().length, 2, "sw1's ports: one link each");
   });
@@ -461,5 +508,44 @@ Deno.test("save after vde up --apply writes into the file as edited, its new com
     const text = await Deno.readTextFile(file);
     assert.match(text, /^ {4}sw3: \{ kind: switch, ports: 4 \} # added by hand$/m);
     assert.match(text, /^ {6}delay: 5ms\n {6}loss: 2%\n$/m);
+  });
+});
+
+Deno.test("after the shell's apply of another file, vde up --apply of that file reaches the lab and save writes into it, not the first file", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: SWITCHES }, async (name, file) => {
+    const first = await Deno.readTextFile(file);
+    const other = `${file.slice(0, file.lastIndexOf("/"))}/other.yaml`;
+    await Deno.writeTextFile(other, first.replace("delay: 5ms", "delay: 7ms"));
+    const applied = await vde(["term", name, "-c", "apply other.yaml"]);
+    assert.equal(
+      applied.stdout,
+      `link sw1:1-sw2:1: delay 5ms -> 7ms\nnow runs ${other} (was ${file})\n`,
+    );
+    assert.match((await vde(["status"])).stdout, new RegExp(`${name} .* ${other}\n`));
+    await Deno.writeTextFile(other, first.replace("delay: 5ms", "delay: 9ms"));
+    assert.equal(
+      (await vde(["up", "--apply", other])).stdout,
+      `lab ${name}: link sw1:1-sw2:1: delay 7ms -> 9ms\n`,
+    );
+    const saved = await vde(["term", name, "-c", "link sw1-sw2 loss 2%", "-c", "save"]);
+    assert.equal(saved.stdout, `saved ${other}\n`, saved.stderr);
+    assert.match(await Deno.readTextFile(other), /^ {6}delay: 9ms\n {6}loss: 2%\n$/m);
+    assert.equal(await Deno.readTextFile(file), first);
+  });
+});
+
+Deno.test("vde up --apply of another file of a running lab's name applies it live, and the lab runs that file from then on", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: SWITCHES }, async (name, file) => {
+    const other = `${file.slice(0, file.lastIndexOf("/"))}/copy.yaml`;
+    await Deno.writeTextFile(other, (await Deno.readTextFile(file)).replace("delay: 5ms", "delay: 6ms"));
+    // Plain vde up of a copy still refuses: it would be a second lab of one name.
+    assert.match((await vde(["up", other])).stderr, /already up/);
+    assert.equal(
+      (await vde(["up", "--apply", other])).stdout,
+      `lab ${name}: link sw1:1-sw2:1: delay 5ms -> 6ms\nlab ${name}: now runs ${other} (was ${file})\n`,
+    );
+    assert.match((await vde(["status"])).stdout, new RegExp(`${name} .* ${other}\n`));
   });
 });

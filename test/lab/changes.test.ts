@@ -57,12 +57,12 @@ Deno.test("a link's impairments and VLANs changed are live; a node's settings an
   );
   const c = labChanges(RUNNING, edited);
   assert.deepEqual(c.relinked.map((m) => [linkName(m.running), m.settings]), [
-    ["sw1:2-sw-3:1", ["loss - -> 1%", "delay 5ms -> 20ms", "vlan - -> 5"]],
+    ["sw1:2-sw-3:1", ["loss none -> 1%", "delay 5ms -> 20ms", "vlan none -> 5"]],
   ]);
   assert.deepEqual(describeChanges(c), [
-    "link sw1:2-sw-3:1: loss - -> 1%, delay 5ms -> 20ms, vlan - -> 5",
+    "link sw1:2-sw-3:1: loss none -> 1%, delay 5ms -> 20ms, vlan none -> 5",
     "switch sw1: ports 32 -> 8, hub off -> on (not live)",
-    "host h1: gateway - -> 10.0.0.254 (not live)",
+    "host h1: gateway none -> 10.0.0.254 (not live)",
     "link h1:eth0-sw1:1: h1 address 10.0.0.1/24 -> 10.0.0.9/24 (not live)",
   ]);
 });

@@ -24,7 +24,7 @@ import {
 
 Deno.test("vde term LAB runs the lab shell's commands on a lab in the background; a bad link line changes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
-  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
     let r = await vde(["term", name, "-c", "links", "-c", "sw1 port/showinfo"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
@@ -133,6 +133,13 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       "vde: save /nonexistent/dir/lab.yaml: cannot write /nonexistent/dir/lab.yaml: No such file or directory (os error 2)\n",
     );
 
+    // A relative FILE goes beside the lab file, as diff and apply read theirs, and the reply says where.
+    const copy = `${file.slice(0, file.lastIndexOf("/"))}/copy.yaml`;
+    r = await vde(["term", name, "-c", "save copy.yaml"]);
+    assert.equal(r.stdout, `saved ${copy}\n`, r.stderr);
+    assert.match(await Deno.readTextFile(copy), new RegExp(`^name: ${name}$`, "m"));
+    await assert.rejects(Deno.stat("copy.yaml"), Deno.errors.NotFound);
+
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);
   });
@@ -220,6 +227,25 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
     assert.notEqual(reply?.code, 0, line);
     assert.match(reply?.raw ?? "", /ip netns exec vde-lab-h1 bash/, line);
   }
+});
+
+Deno.test("capture in the lab shell says the vde capture line that records the switch, beside the shell", async () => {
+  const { commands, session } = labConsole({
+    lab: { name: "u17", nodes: [], links: [] },
+    switches: new Map([["sw1", {}], ["sw2", {}]]),
+    hosts: new Map(),
+  });
+  const say = async (line: string) => {
+    const reply = await commands.execute(line, session("mgmt"));
+    assert.notEqual(reply?.code, 0, line);
+    return reply?.raw ?? "";
+  };
+  assert.match(
+    await say("capture sw2"),
+    /`vde capture u17\/sw2 -w sw2\.pcapng`.*`vde capture u17\/sw2 -w - \| tcpdump/,
+  );
+  assert.match(await say("capture"), /vde capture u17\/sw1 /, "the first switch when none is named");
+  assert.equal(await say("capture sw9"), "no switch sw9 (switches: sw1, sw2)\n");
 });
 
 Deno.test("vde status LAB names the lab's web view when it has one, so a forgotten --http 0 port is found again", async () => {

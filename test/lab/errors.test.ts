@@ -228,7 +228,7 @@ Deno.test("vde up of a copy of a running lab's file, its name unchanged, names t
         assert.equal(
           r.stderr,
           `vde: lab ${name} is already up from ${file} (pid ${pid}); to run ${copy} beside it, ` +
-            `change its \`name: ${name}\`\n`,
+            `change its \`name: ${name}\`; to make the running lab this file, \`vde up --apply ${copy}\`\n`,
         );
       }
       assert.equal((await vde(["status", name])).code, 0, "the running lab is left alone");

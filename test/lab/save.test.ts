@@ -33,7 +33,9 @@ topology:
   assert.doesNotMatch(saved, /loss/);
   assert.match(saved, /delay: 10ms/);
   assert.match(saved, /s2: \{ kind: switch, ports: 8 \}/);
-  assert.match(saved, /endpoints: \[ s2:1, s:2 \]/);
+  // In the file's own style: yaml alone would write every list \`[ h, s ]\`, the file's untouched lines too.
+  assert.match(saved, /endpoints: \[s2:1, s:2\]/);
+  assert.match(saved, /endpoints: \[h, s\]/);
   const plain = (x: unknown) => JSON.parse(JSON.stringify(x));
   assert.deepEqual(plain(validateLab(saved).lab), plain(lab));
 });
@@ -91,4 +93,24 @@ topology:
   const { lab: again, errors } = validateLab(saved);
   assert.deepEqual(errors, []);
   assert.deepEqual(plain(again), plain(lab));
+});
+
+Deno.test("saveInto keeps the file's flow lists as it writes them, [a, b] or [ a, b ], and a string that looks like one as it is", () => {
+  const original = `name: t
+topology:
+  nodes:
+    s: { kind: switch, vlans: [10, 20] }
+    h: { kind: host, address: 10.0.0.1/24, exec: ["echo x: [ a ]"] }
+  links:
+    - endpoints: [h, s]
+      vlan: 10
+`;
+  const { lab } = validateLab(original);
+  assert.ok(lab);
+  lab.links[0]!.impair = { delay: 10 };
+  const saved = saveInto(original, lab);
+  assert.equal(saved, original.replace("vlan: 10\n", "vlan: 10\n      delay: 10ms\n"));
+  const padded = original.replace("[10, 20]", "[ 10, 20 ]").replace("[h, s]", "[ h, s ]")
+    .replace('["echo x: [ a ]"]', '[ "echo x: [ a ]" ]');
+  assert.equal(saveInto(padded, lab), padded.replace("vlan: 10\n", "vlan: 10\n      delay: 10ms\n"));
 });

@@ -243,6 +243,12 @@ Deno.test("a switch may not take the name of a lab shell command", () => {
   assert.deepEqual(errorsOf("name: t\ntopology:\n  nodes:\n    links: { kind: switch }\n"), [
     `lab.yaml:4:5: a switch cannot be called "links": the lab shell has a command of that name`,
   ]);
+  // The shell's later words too: `apply port/print` would apply a file, not ask switch apply.
+  for (const word of ["del", "diff", "apply", "capture", "watch"]) {
+    assert.deepEqual(errorsOf(`name: t\ntopology:\n  nodes:\n    ${word}: { kind: switch }\n`), [
+      `lab.yaml:4:5: a switch cannot be called "${word}": the lab shell has a command of that name`,
+    ]);
+  }
 });
 
 Deno.test("a hub cannot run spanning tree", () => {
