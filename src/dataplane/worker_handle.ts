@@ -15,10 +15,26 @@
  * nothing. The same holds for every fd lent to the worker (a port's socket,
  * a tap): its owner closes it only once `released` resolves, which it never
  * does for a worker that did not answer.
+ *
+ * The bound is for a loop that does not answer, so it counts from when the
+ * worker's code runs (its loaded word, worker_loaded.ts), not from the
+ * stop: a stop can come before that (a link lends its fd to a plug thread
+ * just after it started its receive thread), and Deno's load of a
+ * worker's graph, type check included under `deno test`, took seconds on a
+ * loaded machine. Counted from the stop, such a worker was terminated
+ * before it ran a line, and what was lent to it never came back. Until it
+ * has loaded a worker cannot answer anyway; the wait for that has a bound
+ * of its own (LOAD_TIMEOUT_MS) and ends at once if the load fails.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { watchLoaded } from "./worker_loaded.ts";
 import { type WorkerName, workerUrl } from "./worker_url.ts";
+
+/**
+ * How long `stop` waits for a worker's code to run before its own bound starts: a load that slow
+ * is a hung one (the test helpers give the first worker of a loaded test process a minute too).
+ */
+const LOAD_TIMEOUT_MS = 60_000;
 
 export class WorkerHandle {
   readonly worker: Worker;
@@ -29,6 +45,8 @@ export class WorkerHandle {
   /** The eventfd increment, made once (a wake-up may come with every /metrics scrape). */
   readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
   readonly #released = Promise.withResolvers<void>();
+  /** Resolves when the worker reports an error (one while loading means its code never runs). */
+  readonly #failed = Promise.withResolvers<void>();
   /**
    * Resolves once `stop` found that the worker answered: none of its system
    * calls can touch an fd lent to it any more, which may then be closed.
@@ -41,6 +59,8 @@ export class WorkerHandle {
     this.wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.worker = new Worker(workerUrl(name, file), { type: "module" });
     this.loaded = watchLoaded(this.worker);
+    // Not the owner's handler (which may cancel the default): a worker that failed to load never runs.
+    this.worker.addEventListener("error", () => this.#failed.resolve(), { once: true });
   }
 
   /** Makes the worker's `epoll_wait` return. */
@@ -50,21 +70,30 @@ export class WorkerHandle {
 
   /**
    * Wakes the worker (its stop flag raised) and waits for `ended` (its last
-   * word) at most `timeoutMs`; the Worker is terminated after either, the
-   * eventfd closed only if it answered. Call once.
+   * word) at most `timeoutMs` from when its code runs (a worker still
+   * loading takes its stop as it starts); the Worker is terminated after
+   * either, the eventfd closed only if it answered. Call once.
    *
    * @returns whether the worker answered in time (what it said stays in `ended`)
    */
   async stop(ended: Promise<unknown>, timeoutMs: number): Promise<boolean> {
     this.wake();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), timeoutMs));
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const after = (ms: number) =>
+      new Promise<false>((resolve) => timers.push(setTimeout(() => resolve(false), ms)));
+    const answer = ended.then(() => true);
     let answered = false;
     try {
-      answered = await Promise.race([ended.then(() => true), timeout]);
+      const running = await Promise.race([
+        this.loaded.then(() => null),
+        answer,
+        this.#failed.promise.then(() => false),
+        after(LOAD_TIMEOUT_MS),
+      ]);
+      answered = running ?? await Promise.race([answer, after(timeoutMs)]);
       return answered;
     } finally {
-      clearTimeout(timer);
+      for (const timer of timers) clearTimeout(timer);
       this.worker.terminate();
       // A worker that did not answer may still be inside a system call, or make one more before
       // termination reaches it: its eventfd stays open (leaked) so its number is never reused under it.

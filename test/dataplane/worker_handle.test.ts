@@ -2,8 +2,9 @@
  * The main thread's hold on a data-plane worker: stop waits for the
  * worker's last word, but no longer than its bound, and closes the wake
  * eventfd only after the worker answered (one that did not may still be in
- * a system call on it); the worker's word that its code has loaded reaches
- * the listeners, not the owner.
+ * a system call on it), a bound that counts from when the worker's code
+ * runs, not while Deno still loads it; the worker's word that its code has
+ * loaded reaches the listeners, not the owner.
  */
 import assert from "node:assert/strict";
 import { WorkerHandle } from "../../src/dataplane/worker_handle.ts";
@@ -88,4 +89,45 @@ Deno.test("a worker's word that it has loaded tells the listeners, and its owner
     // Never started: nothing more will come.
     await handle.stop(Promise.resolve(), 1000);
   }
+});
+
+/** Whether `p` has settled after `ms` on the clock. */
+async function settledAfter(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  p.then(() => settled = true, () => settled = true);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return settled;
+}
+
+Deno.test("a stop that comes while the worker still loads waits for its code to run: it answers, and what was lent comes back", async () => {
+  const channel = new BroadcastChannel("slow-load-worker");
+  const loading = new Promise((resolve) => channel.onmessage = resolve);
+  const handle = new WorkerHandle("rx_worker", new URL("./_slow_load_worker.ts", import.meta.url));
+  const ended = new Promise((resolve) => handle.worker.onmessage = resolve);
+  try {
+    await loading;
+    // Stopped as it loads (a link lends its fd to a plug thread just after starting its receive thread).
+    const stopping = handle.stop(ended, 100);
+    assert.equal(await settledAfter(stopping, 400), false, "the bound does not run while the worker loads");
+    channel.postMessage({ go: true });
+    assert.equal(await stopping, true, "it answered once it ran");
+    await handle.released;
+  } finally {
+    channel.close();
+  }
+});
+
+Deno.test("a worker whose load fails is not waited for: stop says it did not answer", async () => {
+  const handle = new WorkerHandle("rx_worker", new URL("./_failed_load_worker.ts", import.meta.url));
+  const failed = new Promise<void>((resolve) =>
+    handle.worker.onerror = (e) => {
+      e.preventDefault();
+      resolve();
+    }
+  );
+  await failed;
+  // Its load bound is a minute: the test would time out long before, were it waited for.
+  assert.equal(await handle.stop(new Promise(() => {}), 100), false);
+  assert.equal(await settledAfter(handle.released, 50), false, "nothing is handed back");
+  libc().close(handle.wakeFd);
 });
