@@ -226,6 +226,29 @@ Deno.test("mgmt showinfo and ds/showinfo use vde_switch's lines", async () => {
   });
 });
 
+Deno.test("plugin/list answers vde_switch's empty list; plugin/add and plugin/del say plugins are not supported", async () => {
+  await withMgmtServer(async ({ path }) => {
+    const c = await RawMgmtClient.connect(path);
+    try {
+      await c.waitFor((t) => t.endsWith("vde$ "), "greeting");
+      assert.equal(
+        await c.command("plugin/list"),
+        `${DATA}NAME                   HELP\n------------           ----\n.\n1000 Success\n${PROMPT}`,
+      );
+      for (const line of ["plugin/add /usr/lib/vde2/vde_l3.so", "plugin/del x"]) {
+        assert.equal(
+          await c.command(line),
+          `plugins are not supported: vde_switch's plugins are C libraries for its own process\n1095 Operation not supported\n${PROMPT}`,
+          line,
+        );
+      }
+      assert.match(await c.command("help plugin"), /^plugin {13}={12} {4}PLUGINS MENU\nplugin\/list {7}/m);
+    } finally {
+      c.close();
+    }
+  });
+});
+
 Deno.test("mgmt load echoes each script line before its reply, as captured", async () => {
   await withMgmtServer(async ({ path, dir }) => {
     const script = `${dir}/script.rc`;

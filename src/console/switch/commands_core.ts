@@ -3,10 +3,13 @@
  * `shutdown`, `showinfo`, `load` (spec 5.2), with vde_switch's names, help
  * texts and output lines. `logout`, `shutdown` and `load` are the console's
  * own (session_commands.ts); this file gives them the switch's help texts.
+ * The plugin menu answers as vde_switch with no plugin loaded: an empty
+ * `plugin/list`; loading one is refused in words, since vde_switch's
+ * plugins are C libraries for its own process.
  */
 import { VERSION } from "../../version.ts";
 import type { ConsoleContext } from "./context.ts";
-import { type CommandRegistry, listing } from "../registry.ts";
+import { type CommandRegistry, failure, listing } from "../registry.ts";
 import { BANNER_LINES, Errno } from "../reply_format.ts";
 import { addSessionEndCommands, loadScript } from "../session_commands.ts";
 
@@ -37,6 +40,22 @@ export function addDataSocketCommands(registry: CommandRegistry, ctx: ConsoleCon
       return listing([`ctl dir ${ds.dir}`, `std mode ${octalMode(ds.mode)}`]);
     },
   });
+}
+
+/** Registers `plugin/list`, `plugin/add` and `plugin/del` (menu `plugin`), as a switch with none loaded. */
+export function addPluginCommands(registry: CommandRegistry): void {
+  registry.menu("plugin", "PLUGINS MENU");
+  registry.add({
+    path: "plugin/list",
+    syntax: "",
+    help: "list plugins",
+    listing: true,
+    run: () => listing([`${"NAME".padEnd(22)} HELP`, `${"------------".padEnd(22)} ----`]),
+  });
+  const refused = () =>
+    failure("plugins are not supported: vde_switch's plugins are C libraries for its own process", Errno.EOPNOTSUPP);
+  registry.add({ path: "plugin/add", syntax: "library", help: "load a plugin", listing: false, run: refused });
+  registry.add({ path: "plugin/del", syntax: "name", help: "unload a plugin", listing: false, run: refused });
 }
 
 /** Whether the switch thread's warm-up (throwaway frames that compile its forwarding path) is over. */

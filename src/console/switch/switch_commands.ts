@@ -2,7 +2,7 @@
  * The switch's full command set, in vde_switch's `help` order followed by
  * our own additions.
  */
-import { addCoreCommands, addDataSocketCommands } from "./commands_core.ts";
+import { addCoreCommands, addDataSocketCommands, addPluginCommands } from "./commands_core.ts";
 import { addDebugCommands } from "./commands_debug.ts";
 import { addFriendlyCommands } from "./commands_friendly.ts";
 import { addHashCommands } from "./commands_hash.ts";
@@ -23,6 +23,7 @@ export function switchCommands(ctx: ConsoleContext): CommandRegistry {
   addDataSocketCommands(registry, ctx);
   addCoreCommands(registry, ctx);
   addDebugCommands(registry, ctx);
+  addPluginCommands(registry);
   addHashCommands(registry, ctx);
   addPortCommands(registry, ctx);
   addVlanCommands(registry, ctx);
