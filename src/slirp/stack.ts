@@ -56,7 +56,6 @@ import type { TcpCoreSide, TcpEngine } from "./tcp/api.ts";
 import { createRefusingTcpEngine, tcpReset } from "./tcp_stub.ts";
 import { TftpServer } from "./tftp_server.ts";
 import { UDP_IDLE_MS, UdpNat } from "./udp_nat.ts";
-import { counted } from "../counted.ts";
 
 export { MAX_UDP_FLOWS, UDP_IDLE_MS } from "./udp_nat.ts";
 export { MAX_PING_FLOWS, PING_IDLE_MS } from "./ping_nat.ts";
@@ -457,9 +456,7 @@ export class SlirpStack implements TcpCoreSide {
       }; queries ${this.dns.stats.queries}, answers ${this.dns.stats.answers}, timed out ${this.dns.stats.timeouts}`,
       ...c.guestForwards.map(formatGuestForward),
       ...(this.tftp === null ? [] : [
-        `TFTP from ${this.tftp.root}, ${
-          counted(this.tftp.transferCount, "transfer")
-        }, ${this.tftp.completed} done`,
+        `TFTP from ${this.tftp.root}: transfers ${this.tftp.transferCount} in progress, ${this.tftp.completed} finished`,
       ]),
       `UDP flows ${this.#udp.flowCount}, ICMP flows ${this.#ping.flowCount}, leases ${this.dhcp.leases().length}`,
       ...(this.#guard.conflict === null

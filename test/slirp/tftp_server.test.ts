@@ -221,6 +221,10 @@ Deno.test("through the stack: DHCP names the boot file, and the gateway's port 6
     assert.equal(u.dstPort, 2070);
     assert.deepEqual([...payload.subarray(0, 4)], [0, TFTP_OP.DATA, 0, 1]);
     assert.equal(new TextDecoder().decode(payload.subarray(4)), "#!ipxe\n");
+    const tftpLine = () => t.stack.describe().find((l) => l.startsWith("TFTP from"));
+    assert.equal(tftpLine(), `TFTP from ${root}: transfers 1 in progress, 0 finished`);
+    t.stack.input(udp4Frame([10, 0, 2, 15], 2070, [10, 0, 2, 2], 69, new Uint8Array([0, TFTP_OP.ACK, 0, 1])));
+    assert.equal(tftpLine(), `TFTP from ${root}: transfers 0 in progress, 1 finished`);
     t.stack.close();
   } finally {
     await Deno.remove(root, { recursive: true });
