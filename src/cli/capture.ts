@@ -262,19 +262,31 @@ function collect(value: string, previous: string[]): string[] {
 /**
  * tcpdump's, tshark's and dumpcap's flags that a Wireshark user types first,
  * with how they are said here: commander's bare "unknown option '-i'" would
- * not say that the switch is the argument and a port is --port.
+ * not say that the switch is the argument and a port is --port. `-i 3`
+ * gets `--port 3` back; `-i eth0` (no port number) the form of it.
  */
-const SNIFFER_FLAGS: Readonly<Record<string, string>> = {
-  f: "tshark's capture filter -f is --filter here: --filter 'icmp'",
-  i: "the switch is the argument and a port of it is --port N: vde capture /tmp/net --port 3",
-  interface: "the switch is the argument and a port of it is --port N: vde capture /tmp/net --port 3",
-  r: "vde capture reads a running switch; a file is read by tcpdump -r or tshark -r",
-};
+function snifferFlag(name: string, value: string | undefined): string | undefined {
+  switch (name) {
+    case "f":
+      return `tshark's capture filter -f is --filter here: --filter '${value ?? "icmp"}'`;
+    case "i":
+    case "interface":
+      return value !== undefined && /^\d+$/.test(value)
+        ? `the switch is the argument and its port ${value} is --port ${value}: vde capture /tmp/net --port ${value}`
+        : "the switch is the argument and a port of it is --port N: vde capture /tmp/net --port 3";
+    case "r":
+      return "vde capture reads a running switch; a file is read by tcpdump -r or tshark -r";
+  }
+  return undefined;
+}
+
+/** The "unknown option" hint for tcpdump's or tshark's flag in `argv` (the command line's words). */
+export function captureOptionHint(argv: readonly string[] = Deno.args): (text: string) => string {
+  return unknownOptionHint(snifferFlag, argv);
+}
 
 /** Commander's "unknown option" line with how vde capture says tcpdump's or tshark's flag. */
-export const withCaptureHint = unknownOptionHint((name) =>
-  Object.hasOwn(SNIFFER_FLAGS, name) ? SNIFFER_FLAGS[name] : undefined
-);
+export const withCaptureHint = captureOptionHint();
 
 /**
  * tcpdump takes its filter after the options (`tcpdump -i br0 icmp`); here

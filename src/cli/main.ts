@@ -37,14 +37,28 @@ export function vdeErrors(hint: (text: string) => string = (text) => text): {
 
 /**
  * A vdeErrors hint that appends, to commander's "unknown option" line, how
- * `lookup` says that option here (its name without dashes or value), when it
- * says anything: `vde: unknown option '-f' (tshark's -f is --filter here)`.
+ * `lookup` says that option here (its name without dashes, and its value
+ * when one was given), when it says anything:
+ * `vde: unknown option '-f' (tshark's -f is --filter here)`. Commander's line
+ * names the option alone; its value is read from the line (`--interface=3`),
+ * from the option's own word (`-i3`) or from the word after it in `argv`
+ * (`-i 3`), so the hint can repeat it.
  */
-export function unknownOptionHint(lookup: (name: string) => string | undefined): (text: string) => string {
+export function unknownOptionHint(
+  lookup: (name: string, value: string | undefined) => string | undefined,
+  argv: readonly string[] = Deno.args,
+): (text: string) => string {
   return (text) => {
-    const m = /^(vde: unknown option '--?([\w-]+)(?:=[^']*)?')\n/.exec(text);
-    const hint = m === null ? undefined : lookup(m[2]!);
-    return hint === undefined ? text : `${m![1]} (${hint})\n${text.slice(m![0].length)}`;
+    const m = /^(vde: unknown option '(--?)([\w-]+)(?:=([^']*))?')\n/.exec(text);
+    if (m === null) return text;
+    const [, line, dashes, name] = m as unknown as [string, string, string, string];
+    const next = argv[argv.indexOf(`${dashes}${name}`) + 1];
+    const after = argv.includes(`${dashes}${name}`) && next !== undefined && !next.startsWith("-")
+      ? next
+      : undefined;
+    const hint = lookup(name, m[4] ?? after) ??
+      (dashes === "-" && name.length > 1 ? lookup(name[0]!, name.slice(1)) : undefined);
+    return hint === undefined ? text : `${line} (${hint})\n${text.slice(m[0].length)}`;
   };
 }
 

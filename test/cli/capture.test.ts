@@ -1,6 +1,6 @@
 /** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
 import assert from "node:assert/strict";
-import { snapLength, strayCaptureWords, withCaptureHint } from "../../src/cli/capture.ts";
+import { captureOptionHint, snapLength, strayCaptureWords, withCaptureHint } from "../../src/cli/capture.ts";
 import { run, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
@@ -24,6 +24,20 @@ Deno.test("tshark's -f, tcpdump's -i and -r are answered with --filter, --port a
   assert.match(withCaptureHint("vde: unknown option '--interface=eth0'\n"), /a port of it is --port N/);
   assert.match(withCaptureHint("vde: unknown option '-r'\n"), /tcpdump -r or tshark -r\)/);
   assert.equal(withCaptureHint("vde: unknown option '-Z'\n"), "vde: unknown option '-Z'\n");
+});
+
+Deno.test("tcpdump's -i N is answered with --port N, the number repeated, in each way it is written", () => {
+  const said = (text: string, argv: string[]) => captureOptionHint(argv)(`vde: unknown option '${text}'\n`);
+  const port3 = "its port 3 is --port 3: vde capture /tmp/net --port 3)\n";
+  assert.ok(said("-i", ["capture", "/tmp/net", "-i", "3"]).endsWith(port3));
+  assert.ok(said("-i3", ["capture", "/tmp/net", "-i3"]).endsWith(port3));
+  assert.ok(said("--interface", ["capture", "/tmp/net", "--interface", "3"]).endsWith(port3));
+  assert.ok(said("--interface=3", ["capture", "/tmp/net", "--interface=3"]).endsWith(port3));
+  // Not a port number, or no value at all: the form, not a made-up number.
+  assert.match(said("-i", ["capture", "/tmp/net", "-i", "eth0"]), /a port of it is --port N:/);
+  assert.match(said("-i", ["capture", "/tmp/net", "-i"]), /a port of it is --port N:/);
+  assert.match(said("-i", ["capture", "/tmp/net", "-i", "-c", "3"]), /a port of it is --port N:/);
+  assert.match(said("-f", ["capture", "/tmp/net", "-f", "tcp port 22"]), /--filter 'tcp port 22'\)/);
 });
 
 Deno.test("a tcpdump filter after the switch (vde capture DIR port 3) is refused with --filter, and port N also with --port", async () => {

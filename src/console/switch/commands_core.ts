@@ -53,8 +53,17 @@ export function addPluginCommands(registry: CommandRegistry): void {
     run: () => listing([`${"NAME".padEnd(22)} HELP`, `${"------------".padEnd(22)} ----`]),
   });
   const refused = () =>
-    failure("plugins are not supported: vde_switch's plugins are C libraries for its own process", Errno.EOPNOTSUPP);
-  registry.add({ path: "plugin/add", syntax: "library", help: "load a plugin", listing: false, run: refused });
+    failure(
+      "plugins are not supported: vde_switch's plugins are C libraries for its own process",
+      Errno.EOPNOTSUPP,
+    );
+  registry.add({
+    path: "plugin/add",
+    syntax: "library",
+    help: "load a plugin",
+    listing: false,
+    run: refused,
+  });
   registry.add({ path: "plugin/del", syntax: "name", help: "unload a plugin", listing: false, run: refused });
 }
 
