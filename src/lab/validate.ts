@@ -85,7 +85,7 @@ export const KEYS = {
 } as const;
 
 const MAX_VLAN = 4093;
-/** The lab shell's own words: a switch of that name could not be addressed in the shell. */
+/** The lab shell's own words: a switch or host of that name could not be addressed in the shell. */
 const SHELL_WORDS = [
   "help",
   "nodes",
@@ -449,8 +449,9 @@ class Validator {
         );
         continue;
       }
-      if (kind === "switch" && SHELL_WORDS.includes(name)) {
-        this.#error(key, `a switch cannot be called "${name}": the lab shell has a command of that name`);
+      // A host's name is a shell command too (`h1 ip -br addr`), as a switch's is.
+      if ((kind === "switch" || kind === "host") && SHELL_WORDS.includes(name)) {
+        this.#error(key, `a ${kind} cannot be called "${name}": the lab shell has a command of that name`);
         continue;
       }
       const node = this.#node(

@@ -251,6 +251,16 @@ Deno.test("a switch may not take the name of a lab shell command", () => {
   }
 });
 
+Deno.test("a host may not take the name of a lab shell command either: its name is its shell command", () => {
+  for (const word of ["save", "status", "capture"]) {
+    assert.deepEqual(errorsOf(`name: t\ntopology:\n  nodes:\n    ${word}: { kind: host }\n`), [
+      `lab.yaml:4:5: a host cannot be called "${word}": the lab shell has a command of that name`,
+    ]);
+  }
+  // A slirp or a cable has no command of its own, so its name shadows nothing.
+  assert.deepEqual(errorsOf("name: t\ntopology:\n  nodes:\n    save: { kind: slirp }\n"), []);
+});
+
 Deno.test("a hub cannot run spanning tree", () => {
   const text = "name: t\ntopology:\n  nodes: { s: { kind: switch, hub: true, stp: true } }\n";
   assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { stp: true }).errors), [
