@@ -10,7 +10,11 @@
 const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
 const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
 
-/** The switch directory a user default file names, or undefined when there is none. */
+/**
+ * The switch directory a user default file names, or undefined when there is none. As vdeplug4
+ * reads it, the link is followed: to a file, that file holds the VNL; to anything else, the link
+ * is the directory, a relative target counting from the link's own directory (not ours).
+ */
 function userDefault(file: string): string | undefined {
   let st: Deno.FileInfo;
   try {
@@ -18,13 +22,35 @@ function userDefault(file: string): string | undefined {
   } catch {
     return undefined;
   }
-  const named = st.isSymlink ? Deno.readLinkSync(file) : Deno.readTextFileSync(file).split("\n")[0]!.trim();
-  if (st.isSymlink || named.startsWith("/")) return named;
-  const m = /^vde:\/\/(\/[^[]*)$/.exec(named);
+  if (st.isSymlink && !isFile(file)) {
+    const target = Deno.readLinkSync(file);
+    return target.startsWith("/") ? target : `${file.slice(0, file.lastIndexOf("/"))}/${target}`;
+  }
+  const named = Deno.readTextFileSync(file).split("\n")[0]!.trim();
+  if (named.startsWith("/")) return named;
+  const m = /^vde:\/\/(\/[^[]*)(\[.*)?$/.exec(named);
+  if (m !== null && m[2] !== undefined) {
+    // Its port or options are not carried over: taking the directory alone would plug elsewhere.
+    throw new Error(
+      `${file} names ${
+        JSON.stringify(named)
+      }: a default switch's port or options are not taken from it here; ` +
+        `write vde://${m[1]} there and give them in the VNL (vde plug 'vde://${m[2]}')`,
+    );
+  }
   if (m === null) {
     throw new Error(`${file} names ${JSON.stringify(named)}, which is no vde:// switch: give the VNL itself`);
   }
   return m[1]!;
+}
+
+/** Whether `path`, links followed, is a regular file (a loop or a dangling link is not). */
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /**

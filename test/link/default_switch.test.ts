@@ -52,3 +52,30 @@ Deno.test("without a user default, the system's switch directory is taken, or th
     if (found !== undefined) assert.equal(defaultSwitchDir(home), found);
     else assert.throws(() => defaultSwitchDir(home), /none in ~\/\.vde2\/default\.switch, and no switch at/);
   }));
+
+Deno.test("a relative symlink counts from the link's directory, and a symlink to a file reads the VNL in that file", () =>
+  withHome(async (home) => {
+    await Deno.mkdir(`${home}/sw`);
+    await Deno.symlink("../sw", `${home}/.vde2/default.switch`);
+    assert.equal(defaultSwitchDir(home), `${home}/.vde2/../sw`);
+    assert.equal(Deno.realPathSync(defaultSwitchDir(home)), Deno.realPathSync(`${home}/sw`));
+    await Deno.writeTextFile(`${home}/net.vnl`, "vde:///tmp/u16-via-file  \n");
+    await Deno.remove(`${home}/.vde2/default.switch`);
+    await Deno.symlink(`${home}/net.vnl`, `${home}/.vde2/default.switch`);
+    assert.equal(defaultSwitchDir(home), "/tmp/u16-via-file");
+  }));
+
+Deno.test("a symlink loop as the default is taken as the path it names, so the open fails on it, not the lookup", () =>
+  withHome(async (home) => {
+    await Deno.symlink(`${home}/.vde2/default.switch`, `${home}/.vde2/default.switch`);
+    assert.equal(defaultSwitchDir(home), `${home}/.vde2/default.switch`);
+  }));
+
+Deno.test("a default VNL with a port or options is refused, saying to give them in the VNL, not plugged without them", () =>
+  withHome(async (home) => {
+    await Deno.writeTextFile(`${home}/.vde2/default.switch`, "vde:///tmp/u16-net[3]\n");
+    assert.throws(
+      () => defaultSwitchDir(home),
+      /names "vde:\/\/\/tmp\/u16-net\[3\]": a default switch's port or options are not taken from it here; write vde:\/\/\/tmp\/u16-net there and give them in the VNL \(vde plug 'vde:\/\/\[3\]'\)$/,
+    );
+  }));
