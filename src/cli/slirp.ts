@@ -3,7 +3,7 @@
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
 import { runProgram } from "./program.ts";
-import { type Command, Option } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
@@ -155,6 +155,17 @@ export const withOptionHint = unknownOptionHint((name) =>
     : slirpvdeHint(name) ?? slirpOptionHint(name)
 );
 
+/**
+ * slirpvde's -D takes its first address only as --dhcp=ADDR; commander gives -D the next word, so
+ * `-D /tmp/net` (slirpvde's trailing switch directory) would be read as the first lease.
+ */
+function dhcpStart(value: string): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) return value;
+  throw new InvalidArgumentError(
+    `-D takes a first DHCP address (-D 10.0.2.50); the switch is --sock: vde slirp --sock ${value} -D`,
+  );
+}
+
 /** Registers `vde slirp`. */
 export const slirpCommand: Subcommand = (program: Command) => {
   program.command("slirp")
@@ -197,7 +208,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
     )
     // slirpvde's own spellings, for its users' scripts (slirpvde_flags.ts); the rest get a hint.
-    .addOption(new Option("-D, --dhcp [start]").hideHelp())
+    .addOption(new Option("-D, --dhcp [start]").argParser(dhcpStart).hideHelp())
     .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
     .addOption(new Option("-U, --udpfwd <spec>").argParser(collect).default([]).hideHelp())
     .addHelpText(

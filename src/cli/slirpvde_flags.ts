@@ -27,7 +27,8 @@ const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
   P: "slirpvde's -P N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
   port: "slirpvde's --port N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
   x: "slirpvde's -x PORT:PATH is --unixfwd 10.0.2.2:PORT:PATH",
-  X: "slirpvde's -X (X display) is --unixfwd 10.0.2.2:6000:/tmp/.X11-unix/X0",
+  // -X lets the host's X clients reach a guest's X server (a free display of the host to GUEST:6000+D).
+  X: "slirpvde's -X GUEST is --forward tcp:127.0.0.1:6001:GUEST:6000, then DISPLAY=localhost:1 on the host",
   m: "slirpvde's -m: vde slirp makes no socket of its own; the switch's --mode applies",
   mod: "slirpvde's --mod: vde slirp makes no socket of its own; the switch's --mode applies",
   g: "slirpvde's -g: vde slirp makes no socket of its own; the switch's --group applies",

@@ -101,6 +101,8 @@ Deno.test("vde slirp --restricted, --addr or QEMU's --hostfwd and --net are told
   );
   assert.match(withOptionHint("vde: unknown option '--net'\n"), /\(QEMU's net is -o addr=10\.0\.2\.2\/24 /);
   assert.equal(withOptionHint("vde: unknown option '--bogus'\n"), "vde: unknown option '--bogus'\n");
+  // slirpvde's -X forwards a free display of the host to the guest's X server: host to guest, not back.
+  assert.match(withOptionHint("vde: unknown option '-X'\n"), /--forward tcp:127\.0\.0\.1:6001:GUEST:6000/);
   const r = await run([
     ...ourCli(),
     "slirp",
@@ -137,6 +139,18 @@ Deno.test("slirpvde's -D [START], -L and -U are taken as they mean there: DHCP (
   assert.equal(
     slirpConfigFromFlags({ options: "slirp:///addr=10.1.0.2/24", dhcp: "10.1.0.50" }).dhcpStart,
     0x0a010032,
+  );
+});
+
+Deno.test("slirpvde's -D DIR (its trailing switch directory) is refused, not read as the first DHCP lease", async () => {
+  const r = await run([...ourCli(), "slirp", "-D", "/tmp/vde-no-such-switch"], {
+    check: false,
+    timeoutMs: 30_000,
+  });
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^vde: option '-D, --dhcp \[start\]' argument '\/tmp\/vde-no-such-switch' is invalid\. -D takes a first DHCP address \(-D 10\.0\.2\.50\); the switch is --sock: vde slirp --sock \/tmp\/vde-no-such-switch -D\n/,
   );
 });
 
