@@ -13,7 +13,8 @@ const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
 /**
  * The switch directory a user default file names, or undefined when there is none. As vdeplug4
  * reads it, the link is followed: to a file, that file holds the VNL; to anything else, the link
- * is the directory, a relative target counting from the link's own directory (not ours).
+ * is the directory, a relative target counting from the link's own directory (not ours); a
+ * directory is the switch directory itself.
  */
 function userDefault(file: string): string | undefined {
   let st: Deno.FileInfo;
@@ -22,7 +23,9 @@ function userDefault(file: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (st.isSymlink && !isFile(file)) {
+  if (!isFile(file)) {
+    // The switch's own directory made there (vde_switch -s ~/.vdeplug/default) is the switch.
+    if (!st.isSymlink) return file;
     const target = Deno.readLinkSync(file);
     return target.startsWith("/") ? target : `${file.slice(0, file.lastIndexOf("/"))}/${target}`;
   }

@@ -79,3 +79,9 @@ Deno.test("a default VNL with a port or options is refused, saying to give them 
       /names "vde:\/\/\/tmp\/u16-net\[3\]": a default switch's port or options are not taken from it here; write vde:\/\/\/tmp\/u16-net there and give them in the VNL \(vde plug 'vde:\/\/\[3\]'\)$/,
     );
   }));
+
+Deno.test("a directory as the default is the switch directory itself, as vde_switch -s ~/.vdeplug/default makes it", () =>
+  withHome(async (home) => {
+    await Deno.mkdir(`${home}/.vdeplug/default`, { recursive: true });
+    assert.equal(defaultSwitchDir(home), `${home}/.vdeplug/default`);
+  }));
