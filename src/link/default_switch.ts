@@ -73,6 +73,6 @@ export function defaultSwitchDir(home: string | undefined = Deno.env.get("HOME")
     } catch { /* try the next */ }
   }
   throw new Error(
-    "no switch path given, none in ~/.vde2/default.switch, and no switch at /var/run/vde.ctl or /tmp/vde.ctl",
+    "no switch path given, none in ~/.vdeplug/default or ~/.vde2/default.switch, and no switch at /var/run/vde.ctl or /tmp/vde.ctl",
   );
 }

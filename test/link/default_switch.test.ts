@@ -50,7 +50,10 @@ Deno.test("without a user default, the system's switch directory is taken, or th
       } catch { /* not running */ }
     }
     if (found !== undefined) assert.equal(defaultSwitchDir(home), found);
-    else assert.throws(() => defaultSwitchDir(home), /none in ~\/\.vde2\/default\.switch, and no switch at/);
+    else {assert.throws(
+        () => defaultSwitchDir(home),
+        /none in ~\/\.vdeplug\/default or ~\/\.vde2\/default\.switch, and no switch at/,
+      );}
   }));
 
 Deno.test("a relative symlink counts from the link's directory, and a symlink to a file reads the VNL in that file", () =>
