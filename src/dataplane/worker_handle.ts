@@ -24,7 +24,9 @@
  * loaded machine. Counted from the stop, such a worker was terminated
  * before it ran a line, and what was lent to it never came back. Until it
  * has loaded a worker cannot answer anyway; the wait for that has a bound
- * of its own (LOAD_TIMEOUT_MS) and ends at once if the load fails.
+ * of its own (LOAD_TIMEOUT_MS) and ends at once if the load fails. A worker
+ * whose load failed never ran a line, so nothing lent to it can be in use:
+ * its fds are released as an answer's are, though it did not answer.
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { watchLoaded } from "./worker_loaded.ts";
@@ -47,6 +49,8 @@ export class WorkerHandle {
   readonly #released = Promise.withResolvers<void>();
   /** Resolves when the worker reports an error (one while loading means its code never runs). */
   readonly #failed = Promise.withResolvers<void>();
+  #ran = false;
+  #loadFailed = false;
   /**
    * Resolves once `stop` found that the worker answered: none of its system
    * calls can touch an fd lent to it any more, which may then be closed.
@@ -59,8 +63,12 @@ export class WorkerHandle {
     this.wakeFd = check("eventfd", libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK));
     this.worker = new Worker(workerUrl(name, file), { type: "module" });
     this.loaded = watchLoaded(this.worker);
+    this.loaded.then(() => this.#ran = true, () => {});
     // Not the owner's handler (which may cancel the default): a worker that failed to load never runs.
-    this.worker.addEventListener("error", () => this.#failed.resolve(), { once: true });
+    this.worker.addEventListener("error", () => {
+      if (!this.#ran) this.#loadFailed = true;
+      this.#failed.resolve();
+    }, { once: true });
   }
 
   /** Makes the worker's `epoll_wait` return. */
@@ -97,7 +105,7 @@ export class WorkerHandle {
       this.worker.terminate();
       // A worker that did not answer may still be inside a system call, or make one more before
       // termination reaches it: its eventfd stays open (leaked) so its number is never reused under it.
-      if (answered) {
+      if (answered || this.#loadFailed) {
         libc().close(this.wakeFd);
         this.#released.resolve();
       }

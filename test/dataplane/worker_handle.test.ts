@@ -117,7 +117,7 @@ Deno.test("a stop that comes while the worker still loads waits for its code to 
   }
 });
 
-Deno.test("a worker whose load fails is not waited for: stop says it did not answer", async () => {
+Deno.test("a worker whose load fails is not waited for: stop says it did not answer, and what was lent to it is handed back (it never ran)", async () => {
   const handle = new WorkerHandle("rx_worker", new URL("./_failed_load_worker.ts", import.meta.url));
   const failed = new Promise<void>((resolve) =>
     handle.worker.onerror = (e) => {
@@ -128,6 +128,6 @@ Deno.test("a worker whose load fails is not waited for: stop says it did not ans
   await failed;
   // Its load bound is a minute: the test would time out long before, were it waited for.
   assert.equal(await handle.stop(new Promise(() => {}), 100), false);
-  assert.equal(await settledAfter(handle.released, 50), false, "nothing is handed back");
-  libc().close(handle.wakeFd);
+  assert.equal(await settledAfter(handle.released, 50), true, "its fds are handed back: its code never ran");
+  assert.equal(libc().fcntl(handle.wakeFd, 1, /* F_GETFD */ 0), -1, "its eventfd is closed");
 });
