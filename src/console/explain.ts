@@ -27,6 +27,7 @@ import {
 } from "../switch/stp_limits.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 import { didYouMeanText, editDistance } from "../did_you_mean.ts";
+import { bridgeWordHint } from "./bridge_words.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
 export interface KnownCommands {
@@ -318,11 +319,21 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
   const syntax = known.syntax(name);
   if (syntax === undefined) {
     if (code !== Errno.ENOSYS) return undefined;
-    // No near name: where the names are, as the interactive console says it.
-    return didYouMeanText(suggestCommands(name, known.paths())) ||
+    // A bridge's or Open vSwitch's word, then a near name, then where the names are, as a terminal says it.
+    return unknownCommandHint(line, known) ||
       `no such command; \`${known.helpLine ?? "help"}\` lists the commands`;
   }
   return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
+}
+
+/**
+ * What an unknown command may have meant: ours for a Linux bridge's or Open
+ * vSwitch's word (nothing near it by spelling: `fdb` is `macs`), else the
+ * nearest names; "" when neither.
+ */
+function unknownCommandHint(line: string, known: KnownCommands): string {
+  const { name } = parseLine(line);
+  return bridgeWordHint(line, known.paths()) ?? didYouMeanText(suggestCommands(name, known.paths()));
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
@@ -330,8 +341,8 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   const { name } = parseLine(line);
   const syntax = known.syntax(name);
   if (syntax === undefined && code === Errno.ENOSYS) {
-    const near = suggestCommands(name, known.paths());
-    const hint = didYouMeanText(near) || `\`${known.helpLine ?? "help"}\` lists the commands`;
+    const hint = unknownCommandHint(line, known) ||
+      `\`${known.helpLine ?? "help"}\` lists the commands`;
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
