@@ -112,6 +112,20 @@ const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, string]> 
 };
 
 /**
+ * The spanning tree timers' ranges in seconds; timers that are in range in
+ * centiseconds, as `ip link ... type bridge hello_time 200` counts them,
+ * are said in seconds too, the command a Linux bridge admin meant.
+ */
+function timersHint(hello: number, maxAge: number, delay: number): string {
+  const ranges = `hello time is ${HELLO_TIME.join("-")}, max age ${MAX_AGE.join("-")}, forward delay ${
+    FORWARD_DELAY.join("-")
+  } (seconds), not ${hello} ${maxAge} ${delay}`;
+  const [h, m, d] = [hello / 100, maxAge / 100, delay / 100];
+  if (!within(h, HELLO_TIME) || !within(m, MAX_AGE) || !within(d, FORWARD_DELAY)) return ranges;
+  return `${ranges}; ip link counts centiseconds: stp/settimers ${h} ${m} ${d} is the same here`;
+}
+
+/**
  * What 1022 means for well-formed numbers given to the VLAN membership and
  * spanning tree commands, where the usage line says only their order: the
  * one out of its range (a spanning tree port is 1-4095), else a port past
@@ -122,13 +136,7 @@ function rangeOfPair(name: string, args: string): string | undefined {
   const ns = ws.map(parseInteger);
   if (ns.some((n) => n === undefined)) return undefined;
   const [a, b, c] = ns as number[];
-  if (name === "stp/settimers") {
-    return ws.length === 3
-      ? `hello time is ${HELLO_TIME.join("-")}, max age ${MAX_AGE.join("-")}, forward delay ${
-        FORWARD_DELAY.join("-")
-      } (seconds), not ${args}`
-      : undefined;
-  }
+  if (name === "stp/settimers") return ws.length === 3 ? timersHint(a!, b!, c!) : undefined;
   if (ws.length !== 2) return undefined;
   if (name === "vlan/addport" || name === "vlan/delport") {
     if (a! < 0 || a! > MAX_VLAN) return `a VLAN is 0-${MAX_VLAN}, not ${a}`;

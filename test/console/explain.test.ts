@@ -306,6 +306,12 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     ["vlan/addport 5000 2", "a VLAN is 0-4093, not 5000"],
     ["stp/setprio 70000", "the bridge priority is 0-65535, not 70000"],
     ["stp/settimers 1 2 3", "hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not 1 2 3"],
+    // A Linux bridge's timers in centiseconds (ip link ... hello_time 200) are said in seconds.
+    [
+      "stp/settimers 200 2000 1500",
+      "hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not 200 2000 1500; " +
+      "ip link counts centiseconds: stp/settimers 2 20 15 is the same here",
+    ],
     ["stp/setportcost 2 0", "a path cost is 1-200000000, not 0"],
     ["stp/setportprio 2 17", "a port priority is 0-240 in steps of 16, not 17"],
     ["stp/setportprio 99 16", past(99)],
