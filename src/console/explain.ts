@@ -125,6 +125,11 @@ function timersHint(hello: number, maxAge: number, delay: number): string {
   return `${ranges}; ip link counts centiseconds: stp/settimers ${h} ${m} ${d} is the same here`;
 }
 
+/** The values `port/setvlan` takes for its VLAN, in words. */
+const UNTAGGED =
+  `a port's untagged VLAN is 0, one vlan/create made (1-${MAX_VLAN}), or ${NO_VLAN} for none ` +
+  "(tagged frames only)";
+
 /**
  * What 1022 means for well-formed numbers given to the VLAN membership and
  * spanning tree commands, where the usage line says only their order: the
@@ -138,6 +143,7 @@ function rangeOfPair(name: string, args: string): string | undefined {
   const [a, b, c] = ns as number[];
   if (name === "stp/settimers") return ws.length === 3 ? timersHint(a!, b!, c!) : undefined;
   if (ws.length !== 2) return undefined;
+  if (name === "port/setvlan") return b! < 0 || b! > NO_VLAN ? `${UNTAGGED}, not ${b}` : undefined;
   if (name === "vlan/addport" || name === "vlan/delport") {
     if (a! < 0 || a! > MAX_VLAN) return `a VLAN is 0-${MAX_VLAN}, not ${a}`;
     return b! >= 0 ? pastLastPort(b!) : undefined;
@@ -286,6 +292,11 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   const { name, args } = parseLine(line);
   if (code === Errno.ENXIO && name === "mirror/del") {
     return `port ${args.trim()} is no mirror output: mirror/print lists them`;
+  }
+  if (code === Errno.ENXIO && name === "port/setvlan") {
+    // 4094 passes the command's range check (0-4095) but no VLAN can have it.
+    const vlan = parseInteger(words(args)[1]);
+    if (vlan !== undefined && vlan > MAX_VLAN && vlan < NO_VLAN) return `${UNTAGGED}, not ${vlan}`;
   }
   if (code === Errno.ENXIO) return missingHint(name, syntax);
   if (code === Errno.EEXIST) return existsHint(name, args);
