@@ -392,8 +392,7 @@ function emptyHelpNote(line: string, reply: Reply, known: KnownCommands): string
   const { name, args } = parseLine(line);
   const word = args.trim();
   if ((name !== "help" && name !== "?") || word === "" || (reply.lines ?? []).length > 2) return "";
-  const near = suggestCommands(word, known.paths());
-  const hint = didYouMeanText(near);
+  const hint = unknownCommandHint(word, known);
   return `no command starts with ${word}${hint && `; ${hint}`}\n`;
 }
 

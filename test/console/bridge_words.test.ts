@@ -61,4 +61,13 @@ Deno.test("an unknown bridge word is explained with our command, in place of the
     formatExplained("nothing", { code: Errno.ENOSYS }, known),
     "nothing: no such command; `help` lists the commands\n",
   );
+  // help with their word, as the interactive console answers a help that matched nothing.
+  const header = [
+    "COMMAND PATH       SYNTAX          HELP",
+    "------------       --------------  ------------",
+  ];
+  assert.equal(
+    formatExplained("help fdb", { code: 0, lines: header }, known),
+    `${header.join("\n")}\nno command starts with fdb; fdb here is macs (the MAC table)\n`,
+  );
 });
