@@ -9,49 +9,40 @@
  */
 import { words } from "./args.ts";
 
-/** Our command for each of their words, and the thing it is, as the hint says it. */
-const THEIR_WORDS: ReadonlyMap<string, readonly [string, string]> = new Map(Object.entries({
-  // MAC table: bridge fdb, ovs-appctl fdb/show, brctl showmacs.
-  fdb: ["macs", "the MAC table"],
-  "fdb/show": ["macs", "the MAC table"],
-  showmacs: ["macs", "the MAC table"],
-  // Ageing time: brctl setageing, ip link ... ageing_time, ovs mac-aging-time (all in seconds here too).
-  setageing: ["hash/setexpire", "the MAC ageing time in seconds"],
-  ageing_time: ["hash/setexpire", "the MAC ageing time in seconds"],
-  "mac-aging-time": ["hash/setexpire", "the MAC ageing time in seconds"],
-  // Multicast groups: bridge mdb, ovs-appctl mdb/show; snooping and querier switches.
-  mdb: ["mcast/print", "the multicast groups"],
-  "mdb/show": ["mcast/print", "the multicast groups"],
-  mcast_snooping: ["mcast/snooping", "IGMP/MLD snooping"],
-  mcast_snooping_enable: ["mcast/snooping", "IGMP/MLD snooping"],
-  mcast_querier: ["mcast/querier", "the IGMP/MLD querier"],
-  mcast_router: ["mcast/router", "a multicast router port"],
-  // Spanning tree: brctl showstp, ovs-appctl stp/show and rstp/show, stp_state, priorities and timers.
-  showstp: ["stp", "the spanning tree"],
-  "stp/show": ["stp", "the spanning tree"],
-  "rstp/show": ["stp", "the spanning tree"],
-  stp_state: ["fstp/setfstp", "spanning tree on or off"],
-  rstp_enable: ["fstp/setfstp", "spanning tree on or off"],
-  stp_enable: ["fstp/setfstp", "spanning tree on or off"],
-  setbridgeprio: ["stp/setprio", "the bridge priority"],
-  priority: ["stp/setprio", "the bridge priority"],
-  "rstp-priority": ["stp/setprio", "the bridge priority"],
-  setpathcost: ["stp/setportcost", "a port's path cost"],
-  setportprio: ["stp/setportprio", "a port's priority"],
-  sethello: ["stp/settimers", "hello time, max age and forward delay, in seconds"],
-  setmaxage: ["stp/settimers", "hello time, max age and forward delay, in seconds"],
-  setfd: ["stp/settimers", "hello time, max age and forward delay, in seconds"],
-  hello_time: ["stp/settimers", "hello time, max age and forward delay, in seconds"],
-  max_age: ["stp/settimers", "hello time, max age and forward delay, in seconds"],
-  forward_delay: ["stp/settimers", "hello time, max age and forward delay, in seconds"],
-  // VLANs and ports: bridge vlan show, ip -s link, ovs-vsctl list-ports, ovs-ofctl dump-ports.
-  vlan: ["vlan/allprint", "the VLANs and their ports"],
-  "vlan/show": ["vlan/allprint", "the VLANs and their ports"],
-  link: ["ports", "the ports with their counters"],
-  "list-ports": ["ports", "the ports with their counters"],
-  "dump-ports": ["ports", "the ports with their counters"],
-  "port/show": ["ports", "the ports with their counters"],
-}));
+/** Our commands, what each is as the hint says it, and their words for it. */
+const OURS: readonly (readonly [string, string, readonly string[]])[] = [
+  // bridge fdb, ovs-appctl fdb/show, brctl showmacs.
+  ["macs", "the MAC table", ["fdb", "fdb/show", "showmacs"]],
+  // brctl setageing, ip link ... ageing_time, OVS other_config:mac-aging-time (seconds here too).
+  ["hash/setexpire", "the MAC ageing time in seconds", ["setageing", "ageing_time", "mac-aging-time"]],
+  // bridge mdb, ovs-appctl mdb/show; ip link's and OVS's snooping switches.
+  ["mcast/print", "the multicast groups", ["mdb", "mdb/show"]],
+  ["mcast/snooping", "IGMP/MLD snooping", ["mcast_snooping", "mcast_snooping_enable"]],
+  ["mcast/querier", "the IGMP/MLD querier", ["mcast_querier"]],
+  ["mcast/router", "a multicast router port", ["mcast_router"]],
+  // brctl showstp, ovs-appctl stp/show and rstp/show; stp_state, priorities and timers.
+  ["stp", "the spanning tree", ["showstp", "stp/show", "rstp/show"]],
+  ["fstp/setfstp", "spanning tree on or off", ["stp_state", "rstp_enable", "stp_enable"]],
+  ["stp/setprio", "the bridge priority", ["setbridgeprio", "priority", "rstp-priority"]],
+  ["stp/setportcost", "a port's path cost", ["setpathcost"]],
+  ["stp/setportprio", "a port's priority", ["setportprio"]],
+  ["stp/settimers", "hello time, max age and forward delay, in seconds", [
+    "sethello",
+    "setmaxage",
+    "setfd",
+    "hello_time",
+    "max_age",
+    "forward_delay",
+  ]],
+  // bridge vlan show; ip -s link, ovs-vsctl list-ports, ovs-ofctl dump-ports.
+  ["vlan/allprint", "the VLANs and their ports", ["vlan", "vlan/show"]],
+  ["ports", "the ports with their counters", ["link", "list-ports", "dump-ports", "port/show"]],
+];
+
+/** Our command and what it is, for each of their words. */
+const THEIR_WORDS: ReadonlyMap<string, readonly [string, string]> = new Map(
+  OURS.flatMap(([ours, what, theirs]) => theirs.map((w) => [w, [ours, what]] as const)),
+);
 
 /** The tools whose command lines an admin may type whole (`bridge fdb show`, `ovs-appctl fdb/show br0`). */
 const TOOLS = new Set(["bridge", "brctl", "ip", "ovs-appctl", "ovs-vsctl", "ovs-ofctl"]);
