@@ -5,7 +5,8 @@
  * Theory of operation. The hub is the engine's observer only while at least
  * one capture runs, so an uncaptured switch pays nothing beyond the
  * engine's one flag test. Each capture selects frames by port (none named:
- * every port), by VLAN (the 802.1Q tag, else the port's untagged VLAN) and
+ * every port), by VLAN (the 802.1Q tag, else the port's untagged VLAN; with
+ * spanning tree on, BPDUs are in none) and
  * by a classic BPF program, and sees each frame once: where it first
  * crosses a selected port (entering it, else leaving through the first
  * selected port), as tcpdump on a Linux bridge sees each frame once. It
@@ -15,6 +16,7 @@
  */
 import type { Direction, SwitchEngine } from "../switch/engine.ts";
 import { vlanId } from "../wire/ethernet.ts";
+import { isBpduDestination } from "../wire/stp.ts";
 import { type BpfProgram, runBpf } from "./bpf.ts";
 
 /** What a capture selects; every field optional means everything. */
@@ -86,6 +88,9 @@ export class CaptureHub {
 
   #vlanOf(port: number, frame: Uint8Array): number {
     const vid = vlanId(frame);
+    // With spanning tree on, an untagged BPDU is the switch's, in no VLAN (one tree for the whole switch,
+    // BPDUs consumed, never flooded): `--vlan 10` on an access port of VLAN 10 shows that VLAN's traffic only.
+    if (vid < 0 && this.#engine.stp !== null && isBpduDestination(frame)) return -1;
     return vid >= 0 ? vid : this.#engine.isActive(port) ? this.#engine.portVlan(port) : -1;
   }
 }

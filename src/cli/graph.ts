@@ -3,6 +3,26 @@ import type { Command } from "commander";
 import { labFileOf, loadLab, topoOption } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
 import { examples } from "./help.ts";
+import { UsageError } from "./usage_error.ts";
+
+/**
+ * A directory named where a lab file goes is most likely a switch's (`vde
+ * graph /tmp/net`): its graph is on its web view, which the lab file's
+ * reader would only call "Is a directory".
+ */
+function refuseDirectory(path: string): void {
+  let dir = false;
+  try {
+    dir = Deno.statSync(path).isDirectory;
+  } catch {
+    return; // the lab file's reader says what is wrong with it
+  }
+  if (!dir) return;
+  throw new UsageError(
+    `vde graph draws a lab file, and ${path} is a directory; a running switch's graph is on its web view ` +
+      `(vde switch --http PORT): curl -s http://127.0.0.1:PORT/topology.dot | dot -Tsvg > net.svg`,
+  );
+}
 
 /** Registers `vde graph`. */
 export const graphCommand = (program: Command): void => {
@@ -12,7 +32,9 @@ export const graphCommand = (program: Command): void => {
     .addOption(topoOption())
     .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
     .action((file: string | undefined, o: { topo?: string }) => {
-      const { lab } = loadLab(labFileOf("graph", file, o.topo), "");
+      const path = labFileOf("graph", file, o.topo);
+      refuseDirectory(path);
+      const { lab } = loadLab(path, "");
       console.log(labDot(lab).trimEnd());
     });
 };

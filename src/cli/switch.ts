@@ -7,7 +7,7 @@ import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplane.ts";
 import { parseOctalMode, resolveGroup } from "../vde/permissions.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
-import { UsageError } from "./main.ts";
+import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { runProgram } from "./program.ts";
 import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
@@ -269,10 +269,35 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * A Linux bridge's or Open vSwitch's settings an admin looks for as options
+ * (`--vlan`, `--ageing-time`, `--forward-delay`): here they are console
+ * commands, which an --rc file runs at start, and the hint says which.
+ */
+const RC_SETTINGS: ReadonlyMap<string, string> = new Map([
+  ...["vlan", "vlans", "trunk", "access", "pvid"].map((
+    w,
+  ) => [w, "vlan/create 10, port/setvlan 2 10, vlan/addport 10 1"]),
+  ...["ageing", "ageing-time", "aging-time", "mac-aging-time"].map((w) => [w, "hash/setexpire SECONDS"]),
+  ...["hello-time", "max-age", "forward-delay"].map((
+    w,
+  ) => [w, "stp/settimers HELLO MAXAGE FWDDELAY (seconds)"]),
+  ...["mcast-querier", "querier"].map((w) => [w, "mcast/querier 1 (with --mcast-snooping)"]),
+] as [string, string][]);
+
+/** Commander's "unknown option" line with the console command an --rc file gives for a bridge's setting. */
+export const withSwitchHint = unknownOptionHint((name) => {
+  const command = RC_SETTINGS.get(name.toLowerCase());
+  return command === undefined
+    ? undefined
+    : `a console command here, in an --rc FILE to run at start: ${command}`;
+});
+
 /** Registers `vde switch`. */
 export const switchCommand = (program: Command): void => {
   const sw = program.command("switch")
     .description("run a virtual Ethernet switch that VDE clients (vde_plug, QEMU) plug into")
+    .configureOutput(vdeErrors(withSwitchHint))
     .version(`vde ${VERSION}`, "-v, --version", "print the version (vde_switch -v)")
     .option("-s, --sock <dir>", "socket directory (vde_switch -s)", defaultSock())
     .option("-n, --ports <n>", "number of ports, 0 .. n-1 (port 0 is for management clients)", "32")

@@ -27,6 +27,7 @@ import {
 } from "../switch/stp_limits.ts";
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 import { didYouMeanText, editDistance } from "../did_you_mean.ts";
+import { bridgeWordHint } from "./bridge_words.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
 export interface KnownCommands {
@@ -111,6 +112,25 @@ const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, string]> 
 };
 
 /**
+ * The spanning tree timers' ranges in seconds; timers that are in range in
+ * centiseconds, as `ip link ... type bridge hello_time 200` counts them,
+ * are said in seconds too, the command a Linux bridge admin meant.
+ */
+function timersHint(hello: number, maxAge: number, delay: number): string {
+  const ranges = `hello time is ${HELLO_TIME.join("-")}, max age ${MAX_AGE.join("-")}, forward delay ${
+    FORWARD_DELAY.join("-")
+  } (seconds), not ${hello} ${maxAge} ${delay}`;
+  const [h, m, d] = [hello / 100, maxAge / 100, delay / 100];
+  if (!within(h, HELLO_TIME) || !within(m, MAX_AGE) || !within(d, FORWARD_DELAY)) return ranges;
+  return `${ranges}; ip link counts centiseconds: stp/settimers ${h} ${m} ${d} is the same here`;
+}
+
+/** The values `port/setvlan` takes for its VLAN, in words. */
+const UNTAGGED =
+  `a port's untagged VLAN is 0, one vlan/create made (1-${MAX_VLAN}), or ${NO_VLAN} for none ` +
+  "(tagged frames only)";
+
+/**
  * What 1022 means for well-formed numbers given to the VLAN membership and
  * spanning tree commands, where the usage line says only their order: the
  * one out of its range (a spanning tree port is 1-4095), else a port past
@@ -121,14 +141,9 @@ function rangeOfPair(name: string, args: string): string | undefined {
   const ns = ws.map(parseInteger);
   if (ns.some((n) => n === undefined)) return undefined;
   const [a, b, c] = ns as number[];
-  if (name === "stp/settimers") {
-    return ws.length === 3
-      ? `hello time is ${HELLO_TIME.join("-")}, max age ${MAX_AGE.join("-")}, forward delay ${
-        FORWARD_DELAY.join("-")
-      } (seconds), not ${args}`
-      : undefined;
-  }
+  if (name === "stp/settimers") return ws.length === 3 ? timersHint(a!, b!, c!) : undefined;
   if (ws.length !== 2) return undefined;
+  if (name === "port/setvlan") return b! < 0 || b! > NO_VLAN ? `${UNTAGGED}, not ${b}` : undefined;
   if (name === "vlan/addport" || name === "vlan/delport") {
     if (a! < 0 || a! > MAX_VLAN) return `a VLAN is 0-${MAX_VLAN}, not ${a}`;
     return b! >= 0 ? pastLastPort(b!) : undefined;
@@ -278,6 +293,11 @@ export function codeHint(line: string, code: number, syntax: string): string | u
   if (code === Errno.ENXIO && name === "mirror/del") {
     return `port ${args.trim()} is no mirror output: mirror/print lists them`;
   }
+  if (code === Errno.ENXIO && name === "port/setvlan") {
+    // 4094 passes the command's range check (0-4095) but no VLAN can have it.
+    const vlan = parseInteger(words(args)[1]);
+    if (vlan !== undefined && vlan > MAX_VLAN && vlan < NO_VLAN) return `${UNTAGGED}, not ${vlan}`;
+  }
   if (code === Errno.ENXIO) return missingHint(name, syntax);
   if (code === Errno.EEXIST) return existsHint(name, args);
   if (code === Errno.EINVAL) return markovHint(name, args, syntax) ?? invalidHint(name, args);
@@ -318,11 +338,21 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
   const syntax = known.syntax(name);
   if (syntax === undefined) {
     if (code !== Errno.ENOSYS) return undefined;
-    // No near name: where the names are, as the interactive console says it.
-    return didYouMeanText(suggestCommands(name, known.paths())) ||
+    // A bridge's or Open vSwitch's word, then a near name, then where the names are, as a terminal says it.
+    return unknownCommandHint(line, known) ||
       `no such command; \`${known.helpLine ?? "help"}\` lists the commands`;
   }
   return codeHint(line, code, syntax) ?? (code === Errno.EINVAL ? usageOf(name, syntax) : undefined);
+}
+
+/**
+ * What an unknown command may have meant: ours for a Linux bridge's or Open
+ * vSwitch's word (nothing near it by spelling: `fdb` is `macs`), else the
+ * nearest names; "" when neither.
+ */
+function unknownCommandHint(line: string, known: KnownCommands): string {
+  const { name } = parseLine(line);
+  return bridgeWordHint(line, known.paths()) ?? didYouMeanText(suggestCommands(name, known.paths()));
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
@@ -330,8 +360,8 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   const { name } = parseLine(line);
   const syntax = known.syntax(name);
   if (syntax === undefined && code === Errno.ENOSYS) {
-    const near = suggestCommands(name, known.paths());
-    const hint = didYouMeanText(near) || `\`${known.helpLine ?? "help"}\` lists the commands`;
+    const hint = unknownCommandHint(line, known) ||
+      `\`${known.helpLine ?? "help"}\` lists the commands`;
     return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
@@ -362,8 +392,7 @@ function emptyHelpNote(line: string, reply: Reply, known: KnownCommands): string
   const { name, args } = parseLine(line);
   const word = args.trim();
   if ((name !== "help" && name !== "?") || word === "" || (reply.lines ?? []).length > 2) return "";
-  const near = suggestCommands(word, known.paths());
-  const hint = didYouMeanText(near);
+  const hint = unknownCommandHint(word, known);
   return `no command starts with ${word}${hint && `; ${hint}`}\n`;
 }
 

@@ -4,12 +4,16 @@
  * It opens /events (server-sent events) and redraws the ports table, the
  * MAC table and, with snooping on, the multicast groups on each update;
  * rates are the difference of two updates' counters over their time stamps. The MAC search is sent to the server as
- * `?q=`, which filters. With a token configured the page shows a token field
+ * `?q=`, which filters. The server writes the state at the request into the
+ * page (pageWith), so the tables are there before the feed connects: a
+ * `chromium --headless --dump-dom` or a slow link sees ports, not
+ * "connecting…". With a token configured the page shows a token field
  * and buttons; each action is a POST carrying the token in X-Vde-Token.
  */
 
 import { countersLine, ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
 import { portUpText } from "./status.ts";
+import type { FeedUpdate } from "./feed.ts";
 
 /** The pages' Content-Security-Policy: everything is inline; nothing may load from elsewhere. */
 export const PAGE_CSP =
@@ -103,6 +107,17 @@ function connect() {
 }
 let timer = 0;
 $("q").oninput = () => { clearTimeout(timer); timer = setTimeout(connect, 300); };
+const FIRST = null;
+if (FIRST) draw(FIRST);
 connect();
 </script></body></html>
 `;
+
+/**
+ * The page with `first` drawn at load. The JSON goes inside a script, so
+ * every `<` is escaped: a client's name cannot close the script element.
+ */
+export function pageWith(first: FeedUpdate): string {
+  const json = JSON.stringify(first).replace(/</g, "\\u003c");
+  return PAGE_HTML.replace("const FIRST = null;", () => `const FIRST = ${json};`);
+}

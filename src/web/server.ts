@@ -18,7 +18,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { SwitchStatus } from "./status.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { PAGE_CSP, PAGE_HTML } from "./page.ts";
+import { PAGE_CSP, pageWith } from "./page.ts";
 import { feedUpdate } from "./feed.ts";
 import { topologyDot } from "./topology.ts";
 import type { HttpAddress } from "./address.ts";
@@ -105,7 +105,7 @@ export class WebServer {
           headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       case "/":
-        return new Response(PAGE_HTML, {
+        return new Response(pageWith(feedUpdate(this.#status, "", this.#token !== undefined)), {
           headers: {
             "content-type": "text/html; charset=utf-8",
             "content-security-policy": PAGE_CSP,

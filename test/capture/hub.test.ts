@@ -3,6 +3,7 @@ import { CaptureHub } from "../../src/capture/hub.ts";
 import { parseBpf } from "../../src/capture/bpf.ts";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { buildFrame } from "../../src/wire/ethernet.ts";
+import { STP_GROUP_MAC } from "../../src/wire/stp.ts";
 
 function rig() {
   const engine = new SwitchEngine({ numPorts: 8 }, () => {});
@@ -56,4 +57,25 @@ Deno.test("a capture selects by VLAN and by BPF program, and stopping the last o
   icmp.stop();
   assert.equal(hub.size, 0);
   assert.equal(engine.observer, null);
+});
+
+Deno.test("with spanning tree on, a capture of one VLAN leaves out the BPDUs of its access ports", () => {
+  const { engine, seen } = rig();
+  engine.createVlan(10);
+  engine.setPortVlan(3, 10);
+  const all = seen({});
+  const vlan10 = seen({ vlan: 10 });
+  const bpdu = () => buildFrame({ dst: STP_GROUP_MAC, src: B });
+  engine.input(3, bpdu());
+  assert.deepEqual(
+    vlan10.out,
+    ["3in"],
+    "spanning tree off: a BPDU is flooded in the port's VLAN like any frame",
+  );
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 1, 1]) });
+  engine.input(3, bpdu());
+  engine.input(3, buildFrame({ dst: "ff:ff:ff:ff:ff:ff", src: B }));
+  // The switch's own BPDUs left port 3 as well; the VLAN's capture has the broadcast only.
+  assert.deepEqual(all.out.filter((p) => p.startsWith("3")), ["3in", "3out", "3out", "3in", "3in"]);
+  assert.deepEqual(vlan10.out, ["3in", "3in"]);
 });

@@ -63,6 +63,12 @@ Deno.test("1006 says which of a command's port, VLAN or spanning tree is missing
   );
   assert.match(formatExplained("vlan/print 99", { code: Errno.ENXIO }, sw), /\nno such VLAN: vlan\/create N/);
   assert.match(formatExplained("stp/setedge 1 1", { code: Errno.ENXIO }, sw), /\nspanning tree is off/);
+  // 4094 is in the command's range but no VLAN can have it: the VLANs a port takes, not "no such port or VLAN".
+  assert.equal(
+    formatExplained("port/setvlan 1 4094", { code: Errno.ENXIO }, knowing({ "port/setvlan": "N VLAN" })),
+    "port/setvlan: No such device or address (1006)\n" +
+      "a port's untagged VLAN is 0, one vlan/create made (1-4093), or 4095 for none (tagged frames only), not 4094\n",
+  );
 });
 
 Deno.test("1017 from a create command says which VLAN or port is already there, and where to see it", () => {
@@ -232,8 +238,12 @@ Deno.test("1022 from a port command given a port and its arguments says the port
     ["port/setvlan 20 10", `port/setvlan: Invalid argument (1022)\n${past(20)}\n`],
     ["port/allocatable 40 1", `port/allocatable: Invalid argument (1022)\n${past(40)}\n`],
     ["port/epclose 40 2", `port/epclose: Invalid argument (1022)\n${past(40)}\n`],
-    // A VLAN out of range, or arguments that are no port, are what the usage is for.
-    ["port/setvlan 2 5000", "port/setvlan: Invalid argument (1022)\nusage: port/setvlan N VLAN\n"],
+    // A VLAN out of range is said with the VLANs a port takes; arguments that are no port are what the usage is for.
+    [
+      "port/setvlan 2 5000",
+      "port/setvlan: Invalid argument (1022)\n" +
+      "a port's untagged VLAN is 0, one vlan/create made (1-4093), or 4095 for none (tagged frames only), not 5000\n",
+    ],
     ["port/print x", "port/print: Invalid argument (1022)\nusage: port/print [N]\n"],
     ["port/setvlan 2", "port/setvlan: Invalid argument (1022)\nusage: port/setvlan N VLAN\n"],
     // The other argument's bad value (said 'port 3 is past the last port' on a 32-port switch).
@@ -293,6 +303,7 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
   const k = knowing({
     "vlan/addport": "N PORT",
     "vlan/delport": "N PORT",
+    "port/setvlan": "N VLAN",
     "stp/setprio": "PRIO",
     "stp/settimers": "HELLO MAXAGE FWDDELAY",
     "stp/setportcost": "PORT COST",
@@ -305,7 +316,17 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     ["vlan/delport 10 40", past(40)],
     ["vlan/addport 5000 2", "a VLAN is 0-4093, not 5000"],
     ["stp/setprio 70000", "the bridge priority is 0-65535, not 70000"],
+    [
+      "port/setvlan 1 4096",
+      "a port's untagged VLAN is 0, one vlan/create made (1-4093), or 4095 for none (tagged frames only), not 4096",
+    ],
     ["stp/settimers 1 2 3", "hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not 1 2 3"],
+    // A Linux bridge's timers in centiseconds (ip link ... hello_time 200) are said in seconds.
+    [
+      "stp/settimers 200 2000 1500",
+      "hello time is 1-10, max age 6-40, forward delay 2-30 (seconds), not 200 2000 1500; " +
+      "ip link counts centiseconds: stp/settimers 2 20 15 is the same here",
+    ],
     ["stp/setportcost 2 0", "a path cost is 1-200000000, not 0"],
     ["stp/setportprio 2 17", "a port priority is 0-240 in steps of 16, not 17"],
     ["stp/setportprio 99 16", past(99)],

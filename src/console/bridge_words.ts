@@ -1,0 +1,72 @@
+/**
+ * The Linux bridge's and Open vSwitch's words for what this console does
+ * under vde_switch's names. An admin who knows `bridge fdb show`,
+ * `ovs-appctl fdb/show`, `brctl showstp` or `bridge mdb` types that word
+ * first; edit distance finds nothing near it (`fdb` is far from `macs`), so
+ * an unknown command whose first word, after any leading tool name, is one
+ * of theirs is answered with ours. Only commands the console has are named:
+ * a console without them (a wirefilter's, a lab's) gets the usual answer.
+ */
+import { words } from "./args.ts";
+
+/** Our commands, what each is as the hint says it, and their words for it. */
+const OURS: readonly (readonly [string, string, readonly string[]])[] = [
+  // bridge fdb, ovs-appctl fdb/show, brctl showmacs.
+  ["macs", "the MAC table", ["fdb", "fdb/show", "showmacs"]],
+  // brctl setageing, ip link ... ageing_time, OVS other_config:mac-aging-time (seconds here too).
+  ["hash/setexpire", "the MAC ageing time in seconds", ["setageing", "ageing_time", "mac-aging-time"]],
+  // bridge mdb, ovs-appctl mdb/show; ip link's and OVS's snooping switches.
+  ["mcast/print", "the multicast groups", ["mdb", "mdb/show"]],
+  ["mcast/snooping", "IGMP/MLD snooping", ["mcast_snooping", "mcast_snooping_enable"]],
+  ["mcast/querier", "the IGMP/MLD querier", ["mcast_querier"]],
+  ["mcast/router", "a multicast router port", ["mcast_router"]],
+  // brctl showstp, ovs-appctl stp/show and rstp/show; stp_state, priorities and timers.
+  ["stp", "the spanning tree", ["showstp", "stp/show", "rstp/show"]],
+  ["fstp/setfstp", "spanning tree on or off", ["stp_state", "rstp_enable", "stp_enable"]],
+  ["stp/setprio", "the bridge priority", ["setbridgeprio", "priority", "rstp-priority"]],
+  ["stp/setportcost", "a port's path cost", ["setpathcost"]],
+  ["stp/setportprio", "a port's priority", ["setportprio"]],
+  ["stp/settimers", "hello time, max age and forward delay, in seconds", [
+    "sethello",
+    "setmaxage",
+    "setfd",
+    "hello_time",
+    "max_age",
+    "forward_delay",
+  ]],
+  // bridge vlan show; ip -s link, ovs-vsctl list-ports, ovs-ofctl dump-ports.
+  ["vlan/allprint", "the VLANs and their ports", ["vlan", "vlan/show"]],
+  ["ports", "the ports with their counters", ["link", "list-ports", "dump-ports", "port/show"]],
+];
+
+/** Our command and what it is, for each of their words. */
+const THEIR_WORDS: ReadonlyMap<string, readonly [string, string]> = new Map(
+  OURS.flatMap(([ours, what, theirs]) => theirs.map((w) => [w, [ours, what]] as const)),
+);
+
+/** The tools whose command lines an admin may type whole (`bridge fdb show`, `ovs-appctl fdb/show br0`). */
+const TOOLS = new Set(["bridge", "brctl", "ip", "ovs-appctl", "ovs-vsctl", "ovs-ofctl"]);
+
+/** A word as the table has it: `other_config:rstp-priority=4096` is `rstp-priority`. */
+function bare(word: string): string {
+  const key = word.slice(0, word.includes("=") ? word.indexOf("=") : undefined);
+  return key.slice(key.lastIndexOf(":") + 1).toLowerCase();
+}
+
+/**
+ * Our command for an unknown `line` that is a bridge or Open vSwitch command
+ * line or word, in words (`fdb here is macs (the MAC table)`); undefined when
+ * the line starts with neither a tool's name nor one of their words, or
+ * `paths` lacks our command. Of several of their words the last is the one
+ * meant: `ip link set br0 type bridge stp_state 1` is about spanning tree.
+ */
+export function bridgeWordHint(line: string, paths: readonly string[]): string | undefined {
+  const ws = words(line).map(bare);
+  const first = ws[0] ?? "";
+  if (!TOOLS.has(first) && !THEIR_WORDS.has(first)) return undefined;
+  const word = ws.findLast((w) => THEIR_WORDS.has(w));
+  if (word === undefined) return undefined;
+  const ours = THEIR_WORDS.get(word);
+  if (ours === undefined) return undefined;
+  return paths.includes(ours[0]) ? `${word} here is ${ours[0]} (${ours[1]})` : undefined;
+}

@@ -1,0 +1,73 @@
+/**
+ * A Linux bridge or Open vSwitch admin types their own words at the
+ * console first; an unknown command that is one of them is answered with
+ * ours, whole command lines included, and only where the console has ours.
+ */
+import assert from "node:assert/strict";
+import { bridgeWordHint } from "../../src/console/bridge_words.ts";
+import { formatExplained, type KnownCommands } from "../../src/console/explain.ts";
+import { Errno } from "../../src/console/reply_format.ts";
+
+const SWITCH = [
+  "macs",
+  "hash/setexpire",
+  "mcast/print",
+  "mcast/snooping",
+  "stp",
+  "fstp/setfstp",
+  "stp/setprio",
+];
+
+Deno.test("a bridge's or Open vSwitch's word, alone or in its tool's command line, names our command", () => {
+  assert.equal(bridgeWordHint("fdb", SWITCH), "fdb here is macs (the MAC table)");
+  assert.equal(bridgeWordHint("bridge fdb show br0", SWITCH), "fdb here is macs (the MAC table)");
+  assert.equal(bridgeWordHint("ovs-appctl fdb/show br0", SWITCH), "fdb/show here is macs (the MAC table)");
+  assert.equal(bridgeWordHint("brctl showmacs br0", SWITCH), "showmacs here is macs (the MAC table)");
+  assert.equal(bridgeWordHint("bridge mdb", SWITCH), "mdb here is mcast/print (the multicast groups)");
+  assert.equal(
+    bridgeWordHint("ip link set br0 type bridge stp_state 1", SWITCH),
+    "stp_state here is fstp/setfstp (spanning tree on or off)",
+  );
+  assert.equal(
+    bridgeWordHint("ovs-vsctl set bridge br0 other_config:rstp-priority=4096", SWITCH),
+    "rstp-priority here is stp/setprio (the bridge priority)",
+  );
+  assert.equal(
+    bridgeWordHint("ovs-vsctl set Bridge br0 mcast_snooping_enable=true", SWITCH),
+    "mcast_snooping_enable here is mcast/snooping (IGMP/MLD snooping)",
+  );
+  assert.equal(
+    bridgeWordHint("brctl setageing br0 30", SWITCH),
+    "setageing here is hash/setexpire (the MAC ageing time in seconds)",
+  );
+});
+
+Deno.test("a line that is not a bridge's or names a command the console lacks gets no such hint", () => {
+  assert.equal(bridgeWordHint("prot/print", SWITCH), undefined);
+  assert.equal(bridgeWordHint("foo fdb", SWITCH), undefined);
+  assert.equal(bridgeWordHint("bridge", SWITCH), undefined);
+  assert.equal(bridgeWordHint("constructor", SWITCH), undefined);
+  assert.equal(bridgeWordHint("", SWITCH), undefined);
+  assert.equal(bridgeWordHint("fdb", ["links", "link"]), undefined);
+});
+
+Deno.test("an unknown bridge word is explained with our command, in place of the bare list of commands", () => {
+  const known: KnownCommands = { syntax: (p) => (SWITCH.includes(p) ? "" : undefined), paths: () => SWITCH };
+  assert.equal(
+    formatExplained("bridge fdb show", { code: Errno.ENOSYS }, known),
+    "bridge: no such command; fdb here is macs (the MAC table)\n",
+  );
+  assert.equal(
+    formatExplained("nothing", { code: Errno.ENOSYS }, known),
+    "nothing: no such command; `help` lists the commands\n",
+  );
+  // help with their word, as the interactive console answers a help that matched nothing.
+  const header = [
+    "COMMAND PATH       SYNTAX          HELP",
+    "------------       --------------  ------------",
+  ];
+  assert.equal(
+    formatExplained("help fdb", { code: 0, lines: header }, known),
+    `${header.join("\n")}\nno command starts with fdb; fdb here is macs (the MAC table)\n`,
+  );
+});
