@@ -352,7 +352,19 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
  */
 function unknownCommandHint(line: string, known: KnownCommands): string {
   const { name } = parseLine(line);
-  return bridgeWordHint(line, known.paths()) ?? didYouMeanText(suggestCommands(name, known.paths()));
+  return menuHint(name, known) ?? bridgeWordHint(line, known.paths()) ??
+    didYouMeanText(suggestCommands(name, known.paths()));
+}
+
+/**
+ * A menu's name typed alone (`mcast`): vde_switch answers 1038 and so do
+ * we on the wire, but a person is told the menu's commands, as `help MENU`
+ * lists them, rather than names near it by spelling.
+ */
+function menuHint(name: string, known: KnownCommands): string | undefined {
+  const inside = known.paths().filter((p) => p.startsWith(`${name}/`));
+  if (inside.length === 0) return undefined;
+  return `${name} is a menu: ${inside.join(", ")} (\`help ${name}\` shows their arguments)`;
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
@@ -362,7 +374,7 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   if (syntax === undefined && code === Errno.ENOSYS) {
     const hint = unknownCommandHint(line, known) ||
       `\`${known.helpLine ?? "help"}\` lists the commands`;
-    return `${name}: no such command; ${hint}\n`;
+    return menuHint(name, known) === undefined ? `${name}: no such command; ${hint}\n` : `${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
   const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);

@@ -6,7 +6,7 @@
  * shape, so its guesses about a lab command are wrong).
  */
 import assert from "node:assert/strict";
-import { formatExplained, type KnownCommands, suggestCommands } from "../../src/console/explain.ts";
+import { failureHint, formatExplained, type KnownCommands, suggestCommands } from "../../src/console/explain.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 
 /** What `vde term` learns of a lab: `link` with no syntax, as the lab's help does not say it in columns. */
@@ -352,5 +352,20 @@ Deno.test("1006 from mirror/del says the port is no mirror output, and where the
   assert.equal(
     formatExplained("mirror/del 7", { code: Errno.ENXIO }, knowing({ "mirror/del": "OUT" })),
     "mirror/del: No such device or address (1006)\nport 7 is no mirror output: mirror/print lists them\n",
+  );
+});
+
+Deno.test("a menu's name alone is still 1038, and a person is told the menu's commands as help lists them", () => {
+  const menus: KnownCommands = {
+    syntax: () => undefined,
+    paths: () => ["help", "mcast/snooping", "mcast/querier", "mcastx", "vlan/create"],
+  };
+  assert.equal(
+    formatExplained("mcast", { code: Errno.ENOSYS }, menus),
+    "mcast is a menu: mcast/snooping, mcast/querier (`help mcast` shows their arguments)\n",
+  );
+  assert.equal(
+    failureHint("vlan", Errno.ENOSYS, menus),
+    "vlan is a menu: vlan/create (`help vlan` shows their arguments)",
   );
 });
