@@ -327,6 +327,20 @@ export class MacTable {
   }
 
   /**
+   * Removes every entry on `port` in `vlan`, -1 standing for any port or any
+   * VLAN (both -1: the whole table), telling `onRemoved` of each, as
+   * `bridge fdb flush` does.
+   *
+   * @returns how many entries were removed
+   */
+  deleteMatching(port: number, vlan: number, onRemoved?: RemovedEntry): number {
+    return this.#removeWhere(
+      (slot) => (port < 0 || this.#port[slot] === port) && (vlan < 0 || this.#vlan[slot] === vlan),
+      onRemoved,
+    );
+  }
+
+  /**
    * Ages the table in one full pass: removes entries with `lastSeen + expireSeconds < now`. A pass
    * `expireSome` had in progress is replaced by this one.
    *

@@ -6,7 +6,12 @@
  * shape, so its guesses about a lab command are wrong).
  */
 import assert from "node:assert/strict";
-import { failureHint, formatExplained, type KnownCommands, suggestCommands } from "../../src/console/explain.ts";
+import {
+  failureHint,
+  formatExplained,
+  type KnownCommands,
+  suggestCommands,
+} from "../../src/console/explain.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 
 /** What `vde term` learns of a lab: `link` with no syntax, as the lab's help does not say it in columns. */

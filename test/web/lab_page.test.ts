@@ -48,7 +48,11 @@ Deno.test("lab page: no two links of a tree-shaped example lab cross in the draw
 Deno.test("lab page: the state at the request is drawn at load, a client's name never closing the script", () => {
   const lab = example("lossy-wan.yaml");
   assert.doesNotMatch(labPageHtml(lab), /const FIRST = \{/);
-  const first = { name: lab.name, time: 1, switches: [{ name: "site1", ports: [{ port: 1, name: "x </script><b>" }] }] };
+  const first = {
+    name: lab.name,
+    time: 1,
+    switches: [{ name: "site1", ports: [{ port: 1, name: "x </script><b>" }] }],
+  };
   const html = labPageHtml(lab, first);
   assert.equal(html.split("</script>").length, 2);
   assert.deepEqual(JSON.parse(/const FIRST = (.*);\n/.exec(html)?.[1] ?? "null"), first);

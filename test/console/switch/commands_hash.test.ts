@@ -75,3 +75,49 @@ Deno.test("hash/find looks up a MAC in a VLAN and prints its real port", async (
     tc.close();
   }
 });
+
+Deno.test("hash/flush forgets the whole table, one port's or one VLAN's MACs, and refuses anything else", async () => {
+  const tc = makeConsole();
+  try {
+    const a = new MemoryLink("a"), b = new MemoryLink("b");
+    tc.sw.attach(a, { port: 1 });
+    tc.sw.attach(b, { port: 2 });
+    assert.equal(await tc.run("vlan/create 10"), OK);
+    assert.equal(await tc.run("port/setvlan 2 10"), OK);
+    const learn = () => {
+      a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));
+      a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:03", 2));
+      b.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02", 3));
+    };
+    const entries = () =>
+      [...tc.sw.engine.macTable.entries()].map((e) => `${e.port}/${e.vlan}`).sort().join(" ");
+    learn();
+    assert.equal(entries(), "1/0 1/0 2/10");
+    assert.equal(await tc.run("hash/flush port 1"), OK);
+    assert.equal(entries(), "2/10");
+    learn();
+    assert.equal(await tc.run("hash/flush vlan 10"), OK);
+    assert.equal(entries(), "1/0 1/0");
+    assert.equal(await tc.run("hash/flush vlan 0 port 2"), OK);
+    assert.equal(entries(), "1/0 1/0");
+    learn();
+    assert.equal(await tc.run("hash/flush"), OK);
+    assert.equal(entries(), "");
+    for (
+      const bad of [
+        "hash/flush 1",
+        "hash/flush port",
+        "hash/flush port x",
+        "hash/flush port -1",
+        "hash/flush port 99",
+        "hash/flush vlan 4096",
+        "hash/flush port 1 port 2",
+        "hash/flush dev br0",
+      ]
+    ) {
+      assert.equal(await tc.run(bad), "1022 Invalid argument\n", bad);
+    }
+  } finally {
+    tc.close();
+  }
+});
