@@ -475,6 +475,9 @@ Deno.test("vde term takes every vde:// form vde plug takes as its switch's direc
   ];
   for (const [path, dir] of cases) assert.equal(plugSwitchDir(path), dir, path);
   for (const bad of ["vde:///tmp/net[port=x]", "vde:///tmp/net[colour=red]", "vde:///tmp/net[3"]) {
-    assert.throws(() => plugSwitchDir(bad), (e: Error) => e.message.startsWith(`${bad}: `) && !e.message.includes("\n"));
+    assert.throws(
+      () => plugSwitchDir(bad),
+      (e: Error) => e.message.startsWith(`${bad}: `) && !e.message.includes("\n"),
+    );
   }
 });
