@@ -268,6 +268,19 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
   }
 });
 
+/** What names the switch in `dir`: the directory, its ctl, and the switch as a plug names it (any VNL form). */
+function namesOfSwitch(dir: string): string[] {
+  return [
+    dir,
+    `${dir}/`,
+    `${dir}/ctl`,
+    `vde://${dir}`,
+    `vde://${dir}[3]`,
+    `vde://${dir}[port=3]`,
+    `${dir}[3]`,
+  ];
+}
+
 Deno.test("vde term DIR reaches the management socket every switch serves in its socket directory", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
   const sw = await startOurSwitch(`${tmp}/net`);
@@ -275,18 +288,7 @@ Deno.test("vde term DIR reaches the management socket every switch serves in its
     await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
     const st = await Deno.stat(`${tmp}/net/mgmt`);
     assert.equal(st.mode! & 0o777, 0o600, "mode as --mgmtmode's default");
-    // The switch as a plug names it (vde:///DIR, vde:///DIR[3], [port=3]) is its directory too.
-    for (
-      const path of [
-        `${tmp}/net`,
-        `${tmp}/net/`,
-        `${tmp}/net/ctl`,
-        `vde://${tmp}/net`,
-        `vde://${tmp}/net[3]`,
-        `vde://${tmp}/net[port=3]`,
-        `${tmp}/net[3]`,
-      ]
-    ) {
+    for (const path of namesOfSwitch(`${tmp}/net`)) {
       const r = await term([path, "-c", "port/showinfo"]);
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.equal(r.stdout, "Numports=32\nHUB=false\ncounters=true\n");
@@ -350,18 +352,7 @@ Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, wher
   const sw = await startOurSwitch(`${tmp}/net`, { extraArgs: ["--mgmt", `${tmp}/net.mgmt`] });
   try {
     await waitForPath(`${tmp}/net.mgmt`, 20_000, true);
-    // The switch as a plug names it (vde:///DIR, vde:///DIR[3], [port=3]) is its directory too.
-    for (
-      const path of [
-        `${tmp}/net`,
-        `${tmp}/net/`,
-        `${tmp}/net/ctl`,
-        `vde://${tmp}/net`,
-        `vde://${tmp}/net[3]`,
-        `vde://${tmp}/net[port=3]`,
-        `${tmp}/net[3]`,
-      ]
-    ) {
+    for (const path of namesOfSwitch(`${tmp}/net`)) {
       const r = await term([path, "-c", "showinfo"]);
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net\\.mgmt perm`, "m"), path);
