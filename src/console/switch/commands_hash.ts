@@ -102,8 +102,9 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
   });
   registry.add({
     path: "hash/flush",
-    syntax: "[port N] [vlan V]",
-    help: "forget the learned MACs (all, or those of port N, VLAN V)",
+    // The syntax fits help's column (15 characters), which vde term reads; both may be given.
+    syntax: "[port N|vlan V]",
+    help: "forget the learned MACs: all, of port N, of VLAN V, or of both",
     listing: false,
     run: (args) => {
       const filter = flushFilter(words(args), engine.numPorts);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { macFrame, makeConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
+import { parseHelpListing } from "../../../src/console/switch/remote_console.ts";
 
 const OK = "1000 Success\n";
 
@@ -103,6 +104,9 @@ Deno.test("hash/flush forgets the whole table, one port's or one VLAN's MACs, an
     learn();
     assert.equal(await tc.run("hash/flush"), OK);
     assert.equal(entries(), "");
+    // Its syntax fits help's column, from which vde term reads the usage.
+    const [row] = parseHelpListing((await tc.run("help hash/flush")).split("\n").slice(1, -3));
+    assert.deepEqual([row?.path, row?.syntax], ["hash/flush", "[port N|vlan V]"]);
     for (
       const bad of [
         "hash/flush 1",
