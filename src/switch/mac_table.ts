@@ -314,7 +314,7 @@ export class MacTable {
    * @returns how many entries were removed
    */
   deletePort(port: number, onRemoved?: RemovedEntry): number {
-    return this.#removeWhere((slot) => this.#port[slot] === port, onRemoved);
+    return this.deleteMatching(port, -1, onRemoved);
   }
 
   /**
@@ -323,7 +323,7 @@ export class MacTable {
    * @returns how many entries were removed
    */
   deleteVlan(vlan: number, onRemoved?: RemovedEntry): number {
-    return this.#removeWhere((slot) => this.#vlan[slot] === vlan, onRemoved);
+    return this.deleteMatching(-1, vlan, onRemoved);
   }
 
   /**
