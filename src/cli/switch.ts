@@ -28,7 +28,7 @@ import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { startSwitchWeb } from "./web.ts";
 import { counted } from "../counted.ts";
 import { VERSION } from "../version.ts";
-import { BRIDGE_PRIORITY, within } from "../switch/stp_limits.ts";
+import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { formatMac, parseMacText } from "../wire/ethernet.ts";
 import { hashBucketsFor, MAX_HASH_BUCKETS } from "../console/switch/commands_hash.ts";
 
@@ -111,8 +111,11 @@ function parseHashsize(text: string): number {
 
 function parsePriority(text: string): number {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!within(n, BRIDGE_PRIORITY)) {
-    throw new UsageError(`--priority must be from ${BRIDGE_PRIORITY.join(" to ")}, got "${text}"`);
+  if (!/^\d+$/.test(text)) {
+    throw new UsageError(`--priority must be a number from ${BRIDGE_PRIORITY.join(" to ")}, got "${text}"`);
+  }
+  if (!inSteps(n, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
+    throw new UsageError(`--priority must be ${stepsText(n, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)}`);
   }
   return n;
 }
@@ -304,7 +307,11 @@ export const switchCommand = (program: Command): void => {
     .option("-x, --hub", "hub mode: repeat every frame to every port")
     .option("--stp", "spanning tree (RSTP; 802.1D towards bridges that speak only that, like Linux's)")
     .option("-F, --fstp", "the same as --stp (vde_switch's name)")
-    .option("--priority <n>", "spanning tree bridge priority, 0-65535; the lowest becomes root", "32768")
+    .option(
+      "--priority <n>",
+      "spanning tree bridge priority, 0-61440 in steps of 4096; the lowest becomes root",
+      "32768",
+    )
     .option(
       "--macaddr <mac>",
       "the switch's MAC, its spanning tree bridge address (default: random 00:ff:...)",

@@ -26,6 +26,8 @@ import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
 import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
+import { parseVdeVnl } from "../link/vde_link.ts";
+import { defaultSwitchDir } from "../link/default_switch.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -275,6 +277,26 @@ const HOW_TO_GET_ONE =
   "if the switch was started with --mgmt PATH (vde_switch: -M PATH), run `vde term PATH`; else restart it with one";
 
 /**
+ * The switch directory a plug's VNL names, in every form `vde plug` takes
+ * (`vde:///tmp/net`, `vde:///tmp/net[3]`, `[port=3]`, `[port=3/mode=660]`,
+ * `vde://` for the default switch, and a bare `/tmp/net[3]` that is no file
+ * itself); undefined for anything else. The port is the plug's business:
+ * the console is the switch's.
+ *
+ * @throws UsageError for a vde:// VNL that `vde plug` would refuse, with its reason
+ */
+export function plugSwitchDir(path: string): string | undefined {
+  const vnl = path.startsWith("vde://");
+  if (!vnl && !(/\[[^\]]*\]$/.test(path) && kindOf(path) === "missing")) return undefined;
+  try {
+    const dir = parseVdeVnl(vnl ? path.slice("vde://".length) : path).path;
+    return dir === "" ? defaultSwitchDir() : dir;
+  } catch (error) {
+    throw new UsageError(`${path}: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+/**
  * The management socket `path` means: a switch's socket directory stands
  * for its `mgmt` socket, and so does its `ctl` (the data socket, which
  * speaks no console protocol); without one inside, `DIR.mgmt` beside it,
@@ -287,9 +309,7 @@ const HOW_TO_GET_ONE =
  *   a management socket, saying how to start one
  */
 export function resolveConsolePath(path: string): string {
-  // The switch as a plug names it (vde:///tmp/net, vde:///tmp/net[3]): its directory.
-  const vnl = /^vde:\/\/(\/[^[]*)(\[\d*\])?$/.exec(path);
-  if (vnl !== null) path = vnl[1]!;
+  path = plugSwitchDir(path) ?? path;
   const trimmed = path.replace(/\/+$/, "") || "/";
   const kind = kindOf(trimmed);
   const labCtl = runningLabCtl(trimmed);

@@ -13,6 +13,8 @@ import { words } from "./args.ts";
 const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   // bridge fdb, ovs-appctl fdb/show, brctl showmacs.
   ["macs", "the MAC table", ["fdb", "fdb/show", "showmacs"]],
+  // bridge fdb flush [dev X] [vlan V], ovs-appctl fdb/flush.
+  ["hash/flush", "the MAC table flush: all, or `port N`, `vlan V`", ["fdb/flush"]],
   // brctl setageing, ip link ... ageing_time, OVS other_config:mac-aging-time (seconds here too).
   ["hash/setexpire", "the MAC ageing time in seconds", ["setageing", "ageing_time", "mac-aging-time"]],
   // bridge mdb, ovs-appctl mdb/show; ip link's and OVS's snooping switches.
@@ -61,7 +63,10 @@ function bare(word: string): string {
  * meant: `ip link set br0 type bridge stp_state 1` is about spanning tree.
  */
 export function bridgeWordHint(line: string, paths: readonly string[]): string | undefined {
-  const ws = words(line).map(bare);
+  // `bridge fdb flush` is OVS's fdb/flush; `flush` alone is no word of theirs (`ip neigh flush`).
+  const ws = words(line).map(bare).map((w, i, all) =>
+    w === "flush" && all[i - 1] === "fdb" ? "fdb/flush" : w
+  );
   const first = ws[0] ?? "";
   if (!TOOLS.has(first) && !THEIR_WORDS.has(first)) return undefined;
   const word = ws.findLast((w) => THEIR_WORDS.has(w));

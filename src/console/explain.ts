@@ -16,12 +16,16 @@ import { SNOOPING_OFF } from "./switch/commands_mcast.ts";
 import { MAX_NODES } from "../wirefilter/filter.ts";
 import {
   BRIDGE_PRIORITY,
+  BRIDGE_PRIORITY_STEP,
   FORWARD_DELAY,
   HELLO_TIME,
+  inSteps,
+  type Limits,
   MAX_AGE,
   PATH_COST,
   PORT_PRIORITY,
   PORT_PRIORITY_STEP,
+  stepsText,
   STP_PORTS,
   within,
 } from "../switch/stp_limits.ts";
@@ -98,17 +102,21 @@ const RANGES: Record<string, readonly [number, number, string]> = {
   "port/setnumports": [1, MAX_PORTS, "the number of ports"],
   "hash/setsize": [1, MAX_HASH_BUCKETS, "the hash size"],
   "markov-numnodes": [1, MAX_NODES, "the number of Markov nodes"],
-  "stp/setprio": [...BRIDGE_PRIORITY, "the bridge priority"],
+};
+
+/** Numbers taken in steps: what each is, its range and its step. */
+const STEPPED: Record<string, readonly [string, Limits, number]> = {
+  "stp/setprio": ["the bridge priority", BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP],
 };
 
 /** The spanning tree port commands' second number: is it in range, and the range in words. */
-const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, string]> = {
-  "stp/setportcost": [(v) => within(v, PATH_COST), `a path cost is ${PATH_COST.join("-")}`],
+const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, (v: number) => string]> = {
+  "stp/setportcost": [(v) => within(v, PATH_COST), (v) => `a path cost is ${PATH_COST.join("-")}, not ${v}`],
   "stp/setportprio": [
-    (v) => within(v, PORT_PRIORITY) && v % PORT_PRIORITY_STEP === 0,
-    `a port priority is ${PORT_PRIORITY.join("-")} in steps of ${PORT_PRIORITY_STEP}`,
+    (v) => inSteps(v, PORT_PRIORITY, PORT_PRIORITY_STEP),
+    (v) => `a port priority is ${stepsText(v, PORT_PRIORITY, PORT_PRIORITY_STEP)}`,
   ],
-  "stp/setedge": [(v) => v === 0 || v === 1, "edge is 0 or 1"],
+  "stp/setedge": [(v) => v === 0 || v === 1, (v) => `edge is 0 or 1, not ${v}`],
 };
 
 /**
@@ -150,7 +158,7 @@ function rangeOfPair(name: string, args: string): string | undefined {
   }
   const value = STP_PORT_VALUE[name];
   if (value === undefined || c !== undefined) return undefined;
-  if (!value[0](b!)) return `${value[1]}, not ${b}`;
+  if (!value[0](b!)) return value[1](b!);
   if (!within(a!, STP_PORTS)) return `spanning tree runs on ports ${STP_PORTS.join("-")}, not ${a}`;
   return pastLastPort(a!);
 }
@@ -204,10 +212,13 @@ export function invalidHint(name: string, args: string): string | undefined {
   if ((name === "debug/add" || name === "debug/del") && args.trim() !== "") {
     return `no debug category ${args.trim()}: debug/list lists them`;
   }
-  const range = RANGES[name];
+  const range = RANGES[name], stepped = STEPPED[name];
   const n = parseInteger(words(args)[0]);
   if (range !== undefined && n !== undefined && (n < range[0] || n > range[1])) {
     return `${range[2]} is ${range[0]}-${range[1]}, not ${n}`;
+  }
+  if (stepped !== undefined && n !== undefined && !inSteps(n, stepped[1], stepped[2])) {
+    return `${stepped[0]} is ${stepsText(n, stepped[1], stepped[2])}`;
   }
   const past = portPastLast(name, args) ?? rangeOfPair(name, args);
   if (past !== undefined) return past;
@@ -352,7 +363,19 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
  */
 function unknownCommandHint(line: string, known: KnownCommands): string {
   const { name } = parseLine(line);
-  return bridgeWordHint(line, known.paths()) ?? didYouMeanText(suggestCommands(name, known.paths()));
+  return menuHint(name, known) ?? bridgeWordHint(line, known.paths()) ??
+    didYouMeanText(suggestCommands(name, known.paths()));
+}
+
+/**
+ * A menu's name typed alone (`mcast`): vde_switch answers 1038 and so do
+ * we on the wire, but a person is told the menu's commands, as `help MENU`
+ * lists them, rather than names near it by spelling.
+ */
+function menuHint(name: string, known: KnownCommands): string | undefined {
+  const inside = known.paths().filter((p) => p.startsWith(`${name}/`));
+  if (inside.length === 0) return undefined;
+  return `${name} is a menu: ${inside.join(", ")} (\`help ${name}\` shows their arguments)`;
 }
 
 /** What a failed line means, in words: one or two lines, each ending in a newline. */
@@ -362,7 +385,7 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   if (syntax === undefined && code === Errno.ENOSYS) {
     const hint = unknownCommandHint(line, known) ||
       `\`${known.helpLine ?? "help"}\` lists the commands`;
-    return `${name}: no such command; ${hint}\n`;
+    return menuHint(name, known) === undefined ? `${name}: no such command; ${hint}\n` : `${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
   const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);

@@ -430,6 +430,7 @@ const MIRRORED_METHODS = [
   "countDropOut",
   "setStpPortState",
   "flushStpPort",
+  "flushMacs",
 ] as const;
 
 /** Engine settings the thread's copy takes as they are set here. */

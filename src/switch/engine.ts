@@ -838,6 +838,16 @@ export class SwitchEngine {
     this.#rebuildActiveList();
   }
 
+  /**
+   * Forgets learned MACs (`hash/flush`): those on `port` in `vlan`, -1
+   * standing for any, so both -1 empties the table. Each goes as a
+   * "flushed" removal; the forwarding path is untouched (it floods an
+   * unknown destination and learns again).
+   */
+  flushMacs(port = -1, vlan = -1): void {
+    this.macTable.deleteMatching(port, vlan, this.#removedListener("flushed"));
+  }
+
   /** Forgets the MACs learned on `port` (spanning tree's topology change flush). */
   flushStpPort(port: number): void {
     if (port >= 0 && port < this.#numPorts) this.#flushPort(port);

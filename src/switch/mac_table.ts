@@ -314,7 +314,7 @@ export class MacTable {
    * @returns how many entries were removed
    */
   deletePort(port: number, onRemoved?: RemovedEntry): number {
-    return this.#removeWhere((slot) => this.#port[slot] === port, onRemoved);
+    return this.deleteMatching(port, -1, onRemoved);
   }
 
   /**
@@ -323,7 +323,21 @@ export class MacTable {
    * @returns how many entries were removed
    */
   deleteVlan(vlan: number, onRemoved?: RemovedEntry): number {
-    return this.#removeWhere((slot) => this.#vlan[slot] === vlan, onRemoved);
+    return this.deleteMatching(-1, vlan, onRemoved);
+  }
+
+  /**
+   * Removes every entry on `port` in `vlan`, -1 standing for any port or any
+   * VLAN (both -1: the whole table), telling `onRemoved` of each, as
+   * `bridge fdb flush` does.
+   *
+   * @returns how many entries were removed
+   */
+  deleteMatching(port: number, vlan: number, onRemoved?: RemovedEntry): number {
+    return this.#removeWhere(
+      (slot) => (port < 0 || this.#port[slot] === port) && (vlan < 0 || this.#vlan[slot] === vlan),
+      onRemoved,
+    );
   }
 
   /**

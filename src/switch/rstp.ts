@@ -30,13 +30,16 @@
 import { type Bpdu, BpduFlag, BpduRole, bridgeId, buildBpdu, parseBpdu } from "../wire/stp.ts";
 import {
   BRIDGE_PRIORITY,
+  BRIDGE_PRIORITY_STEP,
   FORWARD_DELAY,
   HELLO_TIME,
+  inSteps,
   type Limits,
   MAX_AGE,
   PATH_COST,
   PORT_PRIORITY,
   PORT_PRIORITY_STEP,
+  stepsText,
   STP_PORTS,
   within,
 } from "./stp_limits.ts";
@@ -68,7 +71,7 @@ export interface PriorityVector {
 export interface RstpOptions {
   /** The bridge address (6 bytes), also the source of every BPDU. */
   mac: Uint8Array;
-  /** Bridge priority 0..65535; default 32768. */
+  /** Bridge priority 0..61440 in steps of 4096; default 32768. */
   priority?: number;
   /** Seconds; defaults 2, 20, 15 (the kernel's and the standard's). */
   helloTime?: number;
@@ -261,7 +264,7 @@ export class Rstp {
   constructor(options: RstpOptions, hooks: RstpHooks) {
     if (options.mac.length < 6) throw new RangeError("Expected a 6-byte bridge MAC");
     this.mac = options.mac.slice(0, 6);
-    this.#priority = checkRange("priority", options.priority ?? 32768, BRIDGE_PRIORITY);
+    this.#priority = checkPriority(options.priority ?? 32768);
     this.#bridgeTimes = {
       messageAge: 0,
       maxAge: options.maxAge ?? 20,
@@ -339,7 +342,7 @@ export class Rstp {
 
   /** Sets a bridge parameter; the tree reconverges. */
   setPriority(priority: number): void {
-    this.#priority = checkRange("priority", priority, BRIDGE_PRIORITY);
+    this.#priority = checkPriority(priority);
     this.#reselectAll();
   }
 
@@ -359,9 +362,10 @@ export class Rstp {
 
   /** Sets a port's priority (0..240 in steps of 16). */
   setPortPriority(n: number, priority: number): void {
-    checkRange("port priority", priority, PORT_PRIORITY);
-    if (priority % PORT_PRIORITY_STEP !== 0) {
-      throw new RangeError(`Expected a port priority in steps of ${PORT_PRIORITY_STEP}, found ${priority}`);
+    if (!inSteps(priority, PORT_PRIORITY, PORT_PRIORITY_STEP)) {
+      throw new RangeError(
+        `Expected a port priority ${stepsText(priority, PORT_PRIORITY, PORT_PRIORITY_STEP)}`,
+      );
     }
     this.#port(n).priority = priority;
     this.#reselectAll();
@@ -1339,6 +1343,15 @@ function dec(t: number): number {
 
 function pad4(n: number): string {
   return String(n).padStart(4, "0");
+}
+
+function checkPriority(priority: number): number {
+  if (!inSteps(priority, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
+    throw new RangeError(
+      `Expected a bridge priority ${stepsText(priority, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)}`,
+    );
+  }
+  return priority;
 }
 
 function checkRange(name: string, value: number, limits: Limits): number {

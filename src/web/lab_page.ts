@@ -4,7 +4,9 @@
  * impairments, and each link's traffic rates both ways written on its edge)
  * and, below it, the links, the cables' sessions (RTT, reconnects) and each
  * switch's ports (and multicast groups, with snooping on), refreshed from
- * /status.json twice a second with rates from two polls' counters.
+ * /status.json twice a second with rates from two polls' counters. The
+ * server writes the state at the request into the page (withFirst, shared
+ * with the switch page), so the tables are there before the first poll.
  *
  * A circle needs no layout engine and keeps every edge visible for the
  * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
@@ -16,6 +18,7 @@ import type { Lab, LabNode } from "../lab/spec.ts";
 import { linkLabel } from "./lab_dot.ts";
 import { portUpText } from "./status.ts";
 import { linkName } from "../lab/spec.ts";
+import { FIRST_PLACEHOLDER, withFirst } from "./page.ts";
 
 const SIZE = 520;
 const RADIUS = 190;
@@ -104,9 +107,13 @@ export function labSvg(lab: Lab): string {
     parts.join("") + "</svg>";
 }
 
-/** The whole page of `lab`, style and script inline. */
-export function labPageHtml(lab: Lab): string {
-  return `<!doctype html>
+/**
+ * The whole page of `lab`, style and script inline; with `first` (what
+ * /status.json answers now) written in and drawn at load, so the tables are
+ * there before the first poll and for a reader without JS.
+ */
+export function labPageHtml(lab: Lab, first?: unknown): string {
+  const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>vde lab ${esc(lab.name)}</title>
@@ -207,7 +214,10 @@ async function poll() {
   catch { document.getElementById("state").textContent = "disconnected, retrying…"; }
   setTimeout(poll, 500);
 }
+${FIRST_PLACEHOLDER}
+if (FIRST) draw(FIRST);
 poll();
 </script></body></html>
 `;
+  return first === undefined ? html : withFirst(html, first);
 }

@@ -105,6 +105,23 @@ export class LabWebServer {
     return lab.length === 0 ? switches : switches + lab.join("\n") + "\n";
   }
 
+  /** What /status.json answers, and what the page draws at load. */
+  #status() {
+    return {
+      name: this.#view.lab.name,
+      time: Date.now(),
+      switches: this.#current().map((s) => ({
+        name: s.name,
+        hub: s.sw.engine.hub,
+        ports: s.ports(),
+        counters: s.sw.engine.counters,
+        mcast: s.mcastGroups(),
+      })),
+      links: linkStatuses(this.#view.links ?? []),
+      cables: cableStatuses(this.#view.cables ?? NO_CABLES),
+    };
+  }
+
   #handle(req: Request): Response {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return text(405, "method not allowed\n", { allow: "GET, HEAD" });
@@ -115,23 +132,11 @@ export class LabWebServer {
           headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       case "/":
-        return new Response(labPageHtml(this.#view.lab), {
+        return new Response(labPageHtml(this.#view.lab, this.#status()), {
           headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": PAGE_CSP },
         });
       case "/status.json":
-        return Response.json({
-          name: this.#view.lab.name,
-          time: Date.now(),
-          switches: this.#current().map((s) => ({
-            name: s.name,
-            hub: s.sw.engine.hub,
-            ports: s.ports(),
-            counters: s.sw.engine.counters,
-            mcast: s.mcastGroups(),
-          })),
-          links: linkStatuses(this.#view.links ?? []),
-          cables: cableStatuses(this.#view.cables ?? NO_CABLES),
-        });
+        return Response.json(this.#status());
       case "/topology.dot":
         return new Response(labDot(this.#view.lab), {
           headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },

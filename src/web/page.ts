@@ -113,11 +113,22 @@ connect();
 </script></body></html>
 `;
 
+/** The placeholder a page's script draws from at load when the server filled it in. */
+export const FIRST_PLACEHOLDER = "const FIRST = null;";
+
 /**
- * The page with `first` drawn at load. The JSON goes inside a script, so
- * every `<` is escaped: a client's name cannot close the script element.
+ * `html` with `first` written into its FIRST_PLACEHOLDER, so the page's
+ * script draws it at load: a reader without JS (`chromium --headless
+ * --dump-dom` before the feed) sees the tables. The JSON goes inside a
+ * script, so every `<` is escaped: a client's name cannot close the script
+ * element.
  */
-export function pageWith(first: FeedUpdate): string {
+export function withFirst(html: string, first: unknown): string {
   const json = JSON.stringify(first).replace(/</g, "\\u003c");
-  return PAGE_HTML.replace("const FIRST = null;", () => `const FIRST = ${json};`);
+  return html.replace(FIRST_PLACEHOLDER, () => `const FIRST = ${json};`);
+}
+
+/** The switch page with `first` drawn at load. */
+export function pageWith(first: FeedUpdate): string {
+  return withFirst(PAGE_HTML, first);
 }

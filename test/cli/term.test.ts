@@ -26,7 +26,7 @@ import {
 } from "../helpers/vde_clients.ts";
 
 import { buildProgram } from "../../src/cli/main.ts";
-import { termCommand, withTermHint } from "../../src/cli/term.ts";
+import { plugSwitchDir, termCommand, withTermHint } from "../../src/cli/term.ts";
 import { defaultSock } from "../../src/cli/switch.ts";
 
 type Kind = "c" | "ours";
@@ -268,6 +268,19 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
   }
 });
 
+/** What names the switch in `dir`: the directory, its ctl, and the switch as a plug names it (any VNL form). */
+function namesOfSwitch(dir: string): string[] {
+  return [
+    dir,
+    `${dir}/`,
+    `${dir}/ctl`,
+    `vde://${dir}`,
+    `vde://${dir}[3]`,
+    `vde://${dir}[port=3]`,
+    `${dir}[3]`,
+  ];
+}
+
 Deno.test("vde term DIR reaches the management socket every switch serves in its socket directory", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
   const sw = await startOurSwitch(`${tmp}/net`);
@@ -275,10 +288,7 @@ Deno.test("vde term DIR reaches the management socket every switch serves in its
     await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
     const st = await Deno.stat(`${tmp}/net/mgmt`);
     assert.equal(st.mode! & 0o777, 0o600, "mode as --mgmtmode's default");
-    // The switch as a plug names it (vde:///DIR, vde:///DIR[3]) is its directory too.
-    for (
-      const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`, `vde://${tmp}/net`, `vde://${tmp}/net[3]`]
-    ) {
+    for (const path of namesOfSwitch(`${tmp}/net`)) {
       const r = await term([path, "-c", "port/showinfo"]);
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.equal(r.stdout, "Numports=32\nHUB=false\ncounters=true\n");
@@ -342,10 +352,7 @@ Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, wher
   const sw = await startOurSwitch(`${tmp}/net`, { extraArgs: ["--mgmt", `${tmp}/net.mgmt`] });
   try {
     await waitForPath(`${tmp}/net.mgmt`, 20_000, true);
-    // The switch as a plug names it (vde:///DIR, vde:///DIR[3]) is its directory too.
-    for (
-      const path of [`${tmp}/net`, `${tmp}/net/`, `${tmp}/net/ctl`, `vde://${tmp}/net`, `vde://${tmp}/net[3]`]
-    ) {
+    for (const path of namesOfSwitch(`${tmp}/net`)) {
       const r = await term([path, "-c", "showinfo"]);
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net\\.mgmt perm`, "m"), path);
@@ -443,4 +450,25 @@ Deno.test("vde term -s SOCK (unixcmd's spelling) is answered with the socket as 
   const r = await term(["-s", "/tmp/vde-no-such-switch", "-c", "port/print"]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^vde: unknown option '-s' \(unixcmd's -s SOCK is the argument here/);
+});
+
+Deno.test("vde term takes every vde:// form vde plug takes as its switch's directory, and refuses a bad one in a line", () => {
+  const cases: [string, string | undefined][] = [
+    ["vde:///tmp/net", "/tmp/net"],
+    ["vde:///tmp/net[3]", "/tmp/net"],
+    ["vde:///tmp/net[port=3]", "/tmp/net"],
+    ["vde:///tmp/net[p=3/mode=660]", "/tmp/net"],
+    ["vde:///tmp/net[]", "/tmp/net"],
+    ["/tmp/vde-term-no-such-net[port=3]", "/tmp/vde-term-no-such-net"],
+    // Not a plug's VNL: left to the rest of the lookup.
+    ["/tmp/net", undefined],
+    ["sw1", undefined],
+  ];
+  for (const [path, dir] of cases) assert.equal(plugSwitchDir(path), dir, path);
+  for (const bad of ["vde:///tmp/net[port=x]", "vde:///tmp/net[colour=red]", "vde:///tmp/net[3"]) {
+    assert.throws(
+      () => plugSwitchDir(bad),
+      (e: Error) => e.message.startsWith(`${bad}: `) && !e.message.includes("\n"),
+    );
+  }
 });

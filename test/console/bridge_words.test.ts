@@ -16,6 +16,7 @@ const SWITCH = [
   "stp",
   "fstp/setfstp",
   "stp/setprio",
+  "hash/flush",
 ];
 
 Deno.test("a bridge's or Open vSwitch's word, alone or in its tool's command line, names our command", () => {
@@ -70,4 +71,13 @@ Deno.test("an unknown bridge word is explained with our command, in place of the
     formatExplained("help fdb", { code: 0, lines: header }, known),
     `${header.join("\n")}\nno command starts with fdb; fdb here is macs (the MAC table)\n`,
   );
+});
+
+Deno.test("bridge fdb flush and ovs-appctl fdb/flush name hash/flush; flush alone or of neighbours does not", () => {
+  const hint = "fdb/flush here is hash/flush (the MAC table flush: all, or `port N`, `vlan V`)";
+  assert.equal(bridgeWordHint("bridge fdb flush dev br0", SWITCH), hint);
+  assert.equal(bridgeWordHint("ovs-appctl fdb/flush br0", SWITCH), hint);
+  assert.equal(bridgeWordHint("bridge fdb show", SWITCH), "fdb here is macs (the MAC table)");
+  assert.equal(bridgeWordHint("ip neigh flush all", SWITCH), undefined);
+  assert.equal(bridgeWordHint("ovs-appctl fdb/flush", SWITCH.filter((p) => p !== "hash/flush")), undefined);
 });

@@ -6,7 +6,12 @@
  * shape, so its guesses about a lab command are wrong).
  */
 import assert from "node:assert/strict";
-import { formatExplained, type KnownCommands, suggestCommands } from "../../src/console/explain.ts";
+import {
+  failureHint,
+  formatExplained,
+  type KnownCommands,
+  suggestCommands,
+} from "../../src/console/explain.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 
 /** What `vde term` learns of a lab: `link` with no syntax, as the lab's help does not say it in columns. */
@@ -315,7 +320,10 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     ["vlan/addport 10 99", past(99)],
     ["vlan/delport 10 40", past(40)],
     ["vlan/addport 5000 2", "a VLAN is 0-4093, not 5000"],
-    ["stp/setprio 70000", "the bridge priority is 0-65535, not 70000"],
+    ["stp/setprio 70000", "the bridge priority is 0-61440 in steps of 4096, not 70000: 61440"],
+    // RSTP keeps the top four bits, as Open vSwitch; refused, not rounded, with the nearest values.
+    ["stp/setprio 4097", "the bridge priority is 0-61440 in steps of 4096, not 4097: 4096 or 8192"],
+    ["stp/setprio 100", "the bridge priority is 0-61440 in steps of 4096, not 100: 0 or 4096"],
     [
       "port/setvlan 1 4096",
       "a port's untagged VLAN is 0, one vlan/create made (1-4093), or 4095 for none (tagged frames only), not 4096",
@@ -328,7 +336,8 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
       "ip link counts centiseconds: stp/settimers 2 20 15 is the same here",
     ],
     ["stp/setportcost 2 0", "a path cost is 1-200000000, not 0"],
-    ["stp/setportprio 2 17", "a port priority is 0-240 in steps of 16, not 17"],
+    ["stp/setportprio 2 17", "a port priority is 0-240 in steps of 16, not 17: 16 or 32"],
+    ["stp/setportprio 2 300", "a port priority is 0-240 in steps of 16, not 300: 240"],
     ["stp/setportprio 99 16", past(99)],
     ["stp/setportcost 0 5", "spanning tree runs on ports 1-4095, not 0"],
     ["stp/setedge 40 1", past(40)],
@@ -352,5 +361,20 @@ Deno.test("1006 from mirror/del says the port is no mirror output, and where the
   assert.equal(
     formatExplained("mirror/del 7", { code: Errno.ENXIO }, knowing({ "mirror/del": "OUT" })),
     "mirror/del: No such device or address (1006)\nport 7 is no mirror output: mirror/print lists them\n",
+  );
+});
+
+Deno.test("a menu's name alone is still 1038, and a person is told the menu's commands as help lists them", () => {
+  const menus: KnownCommands = {
+    syntax: () => undefined,
+    paths: () => ["help", "mcast/snooping", "mcast/querier", "mcastx", "vlan/create"],
+  };
+  assert.equal(
+    formatExplained("mcast", { code: Errno.ENOSYS }, menus),
+    "mcast is a menu: mcast/snooping, mcast/querier (`help mcast` shows their arguments)\n",
+  );
+  assert.equal(
+    failureHint("vlan", Errno.ENOSYS, menus),
+    "vlan is a menu: vlan/create (`help vlan` shows their arguments)",
   );
 });

@@ -328,6 +328,17 @@ Deno.test("threaded switch resets counters and flushes its MAC table when the co
   });
 });
 
+Deno.test("threaded switch forgets one port's MACs on its thread when the console flushes that port", async () => {
+  await withThreadedSwitch(2, async (sw, [a, b]) => {
+    a!.receive(ethFrame(BROADCAST, MAC_A, 1));
+    b!.receive(ethFrame(BROADCAST, MAC_B, 2));
+    await until("the thread learnt both", () => sw.engine.macTable.size === 2);
+    sw.engine.flushMacs(1);
+    await until("port 1's MAC is gone", () => sw.engine.macTable.size === 1);
+    assert.deepEqual([...sw.engine.macTable.entries()].map((e) => e.port), [2]);
+  });
+});
+
 Deno.test("threaded switch ages learnt MACs out on its thread, its table of 131,072 slots walked in slices", async () => {
   await withThreadedSwitch(2, async (sw, [a, b]) => {
     sw.engine.gcIntervalSeconds = 1;

@@ -68,6 +68,19 @@ Deno.test("table deletes every entry of a VLAN", () => {
   for (let i = 0; i < 30; i++) assert.equal(table.lookup(HI, i, i % 3), i % 3 === 1 ? -1 : 1);
 });
 
+Deno.test("table deletes the entries of a port in a VLAN, or every entry, and tells which", () => {
+  const table = new MacTable();
+  for (let i = 0; i < 120; i++) table.learn(HI, i, i % 3, i % 4, 0);
+  const removed: number[] = [];
+  assert.equal(table.deleteMatching(2, 1, (_hi, lo) => removed.push(lo)), 10);
+  assert.ok(removed.every((lo) => lo % 4 === 2 && lo % 3 === 1));
+  for (let i = 0; i < 120; i++) {
+    assert.equal(table.lookup(HI, i, i % 3), i % 4 === 2 && i % 3 === 1 ? -1 : i % 4);
+  }
+  assert.equal(table.deleteMatching(-1, -1), 110);
+  assert.equal(table.size, 0);
+});
+
 Deno.test("table grows as it fills and keeps every entry reachable", () => {
   const table = new MacTable();
   const initial = table.capacity;

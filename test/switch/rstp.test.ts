@@ -59,7 +59,7 @@ Deno.test("double link failure, a cost change and a new root by priority", () =>
   sim.set(4, ["X", "f:1000"]);
   sim.run(10);
   check(sim, { 4: "D F:5000" });
-  sim.rstp(4).setPriority(31000);
+  sim.rstp(4).setPriority(28672);
   sim.run(10);
   check(sim, { 4: "root" });
 });
@@ -313,4 +313,16 @@ Deno.test("802.1D topology change: a TCN goes up the root port until the legacy 
     0,
   );
   assert.ok(before < 5, `${before} TCNs`);
+});
+
+Deno.test("bridge and port priorities off their steps of 4096 and 16 are refused with the nearest values", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a"]);
+  const rstp = sim.rstp(0);
+  assert.throws(() => rstp.setPriority(31000), /0-61440 in steps of 4096, not 31000: 28672 or 32768/);
+  assert.throws(() => rstp.setPriority(65535), /not 65535: 61440$/);
+  assert.equal(rstp.priority, 32768);
+  rstp.setPriority(61440);
+  assert.equal(rstp.priority, 61440);
+  assert.throws(() => rstp.setPortPriority(1, 17), /0-240 in steps of 16, not 17: 16 or 32/);
 });

@@ -1,9 +1,10 @@
 /**
- * The lab page's drawing: where the nodes go on the circle.
+ * The lab page's drawing: where the nodes go on the circle, and the state
+ * the server writes into it for the first drawing.
  */
 import assert from "node:assert/strict";
 import { validateLab } from "../../src/lab/validate.ts";
-import { circleOrder, labSvg } from "../../src/web/lab_page.ts";
+import { circleOrder, labPageHtml, labSvg } from "../../src/web/lab_page.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
 
 function example(file: string) {
@@ -42,4 +43,18 @@ Deno.test("lab page: no two links of a tree-shaped example lab cross in the draw
       }
     }
   }
+});
+
+Deno.test("lab page: the state at the request is drawn at load, a client's name never closing the script", () => {
+  const lab = example("lossy-wan.yaml");
+  assert.doesNotMatch(labPageHtml(lab), /const FIRST = \{/);
+  const first = {
+    name: lab.name,
+    time: 1,
+    switches: [{ name: "site1", ports: [{ port: 1, name: "x </script><b>" }] }],
+  };
+  const html = labPageHtml(lab, first);
+  assert.equal(html.split("</script>").length, 2);
+  assert.deepEqual(JSON.parse(/const FIRST = (.*);\n/.exec(html)?.[1] ?? "null"), first);
+  assert.match(html, /\nif \(FIRST\) draw\(FIRST\);\npoll\(\);/);
 });

@@ -58,6 +58,9 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
     const page = await (await fetch(`${base}/`)).text();
     assert.ok(page.includes('id="node-sw1"') && page.includes('id="node-sw2"'));
     assert.match(page, /10% loss/);
+    // The state at the request is in the page, drawn before the first poll.
+    const first = JSON.parse(/const FIRST = (.*);\n/.exec(page)?.[1] ?? "null") as typeof status;
+    assert.deepEqual(first.switches.map((s) => s.name), ["sw1", "sw2"]);
     const dot = await (await fetch(`${base}/topology.dot`)).text();
     assert.match(dot, /"sw1" -- "sw2"/);
 

@@ -1,7 +1,9 @@
 /**
  * The hash (MAC table) menu (spec 5.2): `hash/showinfo`, `hash/setsize`,
  * `hash/setgcint`, `hash/setexpire`, `hash/setminper`, `hash/print`,
- * `hash/find`.
+ * `hash/find`, and `hash/flush`, which vde_switch lacks: the whole table,
+ * one port's or one VLAN's entries, as `bridge fdb flush dev br0` and
+ * `ovs-appctl fdb/flush` do.
  *
  * Our MAC table is not a bucketed hash, so `hash/setsize` keeps vde_switch's
  * meaning where it shows: it empties the table and sets the bucket count
@@ -99,6 +101,19 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     run: async () => ({ code: 0, body: await hashPrintBody(ctx) }),
   });
   registry.add({
+    path: "hash/flush",
+    // The syntax fits help's column (15 characters), which vde term reads; both may be given.
+    syntax: "[port N|vlan V]",
+    help: "forget the learned MACs: all, of port N, of VLAN V, or of both",
+    listing: false,
+    run: (args) => {
+      const filter = flushFilter(words(args), engine.numPorts);
+      if (filter === undefined) return fail(Errno.EINVAL);
+      engine.flushMacs(filter.port, filter.vlan);
+      return ok();
+    },
+  });
+  registry.add({
     path: "hash/find",
     syntax: "MAC [VLAN]",
     help: "MAC lookup",
@@ -124,4 +139,24 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
       })]);
     },
   });
+}
+
+/**
+ * `hash/flush`'s arguments: `port N` and `vlan V`, each at most once, in
+ * either order; -1 where one is not given. Undefined for anything else or
+ * a number out of range.
+ */
+export function flushFilter(
+  args: readonly string[],
+  numPorts: number,
+): { port: number; vlan: number } | undefined {
+  const filter = { port: -1, vlan: -1 };
+  for (let i = 0; i < args.length; i += 2) {
+    const key = args[i], n = parseInteger(args[i + 1] ?? "");
+    if (n === undefined || n < 0) return undefined;
+    if (key === "port" && filter.port < 0 && n < numPorts) filter.port = n;
+    else if (key === "vlan" && filter.vlan < 0 && n <= NO_VLAN) filter.vlan = n;
+    else return undefined;
+  }
+  return filter;
 }

@@ -16,7 +16,13 @@ import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
 import { renderTable } from "./tables.ts";
 import { checkTimes, Role, ROLE_NAMES, type Rstp, type StpPortView } from "../../switch/rstp.ts";
-import { BRIDGE_PRIORITY, STP_PORTS, within } from "../../switch/stp_limits.ts";
+import {
+  BRIDGE_PRIORITY,
+  BRIDGE_PRIORITY_STEP,
+  inSteps,
+  STP_PORTS,
+  within,
+} from "../../switch/stp_limits.ts";
 
 const OFF = "spanning tree is off (turn it on with fstp/setfstp 1, or start the switch with --stp)";
 
@@ -105,11 +111,13 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
   registry.add({
     path: "stp/setprio",
     syntax: "PRIO",
-    help: "bridge priority 0-65535 (default 32768; lowest becomes root)",
+    help: "bridge priority 0-61440 in steps of 4096 (default 32768; lowest becomes root)",
     listing: false,
     run: (args) => {
       const prio = parseInteger(args);
-      if (prio === undefined || !within(prio, BRIDGE_PRIORITY)) return fail(Errno.EINVAL);
+      if (prio === undefined || !inSteps(prio, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
+        return fail(Errno.EINVAL);
+      }
       ctx.stpPriority = prio;
       engine.stp?.setPriority(prio);
       return ok();

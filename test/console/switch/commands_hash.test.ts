@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { macFrame, makeConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
+import { parseHelpListing } from "../../../src/console/switch/remote_console.ts";
 
 const OK = "1000 Success\n";
 
@@ -70,6 +71,55 @@ Deno.test("hash/find looks up a MAC in a VLAN and prints its real port", async (
       ]
     ) {
       assert.equal(await tc.run(bad), "0000 DATA END WITH '.'\n.\n1022 Invalid argument\n", bad);
+    }
+  } finally {
+    tc.close();
+  }
+});
+
+Deno.test("hash/flush forgets the whole table, one port's or one VLAN's MACs, and refuses anything else", async () => {
+  const tc = makeConsole();
+  try {
+    const a = new MemoryLink("a"), b = new MemoryLink("b");
+    tc.sw.attach(a, { port: 1 });
+    tc.sw.attach(b, { port: 2 });
+    assert.equal(await tc.run("vlan/create 10"), OK);
+    assert.equal(await tc.run("port/setvlan 2 10"), OK);
+    const learn = () => {
+      a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01", 1));
+      a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:03", 2));
+      b.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:02", 3));
+    };
+    const entries = () =>
+      [...tc.sw.engine.macTable.entries()].map((e) => `${e.port}/${e.vlan}`).sort().join(" ");
+    learn();
+    assert.equal(entries(), "1/0 1/0 2/10");
+    assert.equal(await tc.run("hash/flush port 1"), OK);
+    assert.equal(entries(), "2/10");
+    learn();
+    assert.equal(await tc.run("hash/flush vlan 10"), OK);
+    assert.equal(entries(), "1/0 1/0");
+    assert.equal(await tc.run("hash/flush vlan 0 port 2"), OK);
+    assert.equal(entries(), "1/0 1/0");
+    learn();
+    assert.equal(await tc.run("hash/flush"), OK);
+    assert.equal(entries(), "");
+    // Its syntax fits help's column, from which vde term reads the usage.
+    const [row] = parseHelpListing((await tc.run("help hash/flush")).split("\n").slice(1, -3));
+    assert.deepEqual([row?.path, row?.syntax], ["hash/flush", "[port N|vlan V]"]);
+    for (
+      const bad of [
+        "hash/flush 1",
+        "hash/flush port",
+        "hash/flush port x",
+        "hash/flush port -1",
+        "hash/flush port 99",
+        "hash/flush vlan 4096",
+        "hash/flush port 1 port 2",
+        "hash/flush dev br0",
+      ]
+    ) {
+      assert.equal(await tc.run(bad), "1022 Invalid argument\n", bad);
     }
   } finally {
     tc.close();

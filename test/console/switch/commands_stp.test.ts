@@ -96,6 +96,8 @@ Deno.test("stp shows the bridge and a row per port; port settings check their ar
         "stp/setportprio 1 256",
         "stp/setedge 1 2",
         "stp/setprio 70000",
+        "stp/setprio 4097",
+        "stp/setprio 65535",
         "stp/settimers 1 6",
         "stp/settimers 0 6 2",
         "stp/settimers 1 6 1",
