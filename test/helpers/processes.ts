@@ -232,12 +232,18 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<RunResu
     env: { ...opts.env, [OWNER_ENV]: String(Deno.pid) },
     cwd: opts.cwd,
   }).spawn();
+  // The output is read here, not by child.output(): a background job the command left (a script that
+  // failed half way) holds the pipes open, and output() would wait for their EOF past any bound.
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
+    stdout.stop();
+    stderr.stop();
   }, timeoutMs);
   try {
     if (opts.input !== undefined) {
@@ -245,13 +251,12 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<RunResu
       await writer.write(new TextEncoder().encode(opts.input)).catch(() => {});
       await writer.close().catch(() => {});
     }
-    const out = await child.output();
-    const dec = new TextDecoder();
+    const status = await child.status;
     const result: RunResult = {
-      code: out.code,
-      success: out.success && !timedOut,
-      stdout: dec.decode(out.stdout),
-      stderr: dec.decode(out.stderr),
+      code: status.code,
+      success: status.success && !timedOut,
+      stdout: await stdout.text,
+      stderr: await stderr.text,
       timedOut,
     };
     if ((opts.check ?? true) && !result.success) {
@@ -262,6 +267,24 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<RunResu
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A stream read to its end, or until `stop`: its text so far. */
+function collect(stream: ReadableStream<Uint8Array>): { text: Promise<string>; stop: () => void } {
+  const reader = stream.getReader();
+  const text = (async () => {
+    const dec = new TextDecoder();
+    let out = "";
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        out += dec.decode(value, { stream: true });
+      }
+    } catch { /* cancelled by stop */ }
+    return out + dec.decode();
+  })();
+  return { text, stop: () => void reader.cancel().catch(() => {}) };
 }
 
 // ---------------------------------------------------------------------------
