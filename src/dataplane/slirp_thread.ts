@@ -71,9 +71,9 @@ export class SlirpThread {
 
   /**
    * Starts the thread on `fd` (the switch's socket, lent: it must stay open
-   * until `ended` resolves).
+   * until `released` resolves). `options.file` stands in another worker for
+   * slirp_worker.ts (a test's that never answers).
    */
-  /** `options.file` stands in another worker for slirp_worker.ts (a test's that never answers). */
   constructor(
     config: SlirpConfig,
     fd: number,
