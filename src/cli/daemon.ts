@@ -15,6 +15,7 @@
 import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
 import { onSignals } from "./signals.ts";
+import { commandLine } from "../os/processes.ts";
 
 const CHILD_MARK = "VDE_DAEMON_CHILD";
 /** Written by the copy on its stderr once it serves; no log line looks like it. */
@@ -68,24 +69,13 @@ export function isDaemonChild(): boolean {
  */
 function selfCommand(): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
-  const own = readCmdline()?.slice(1);
+  const own = commandLine(Deno.pid)?.slice(1);
   if (own !== undefined && endsWith(own, Deno.args)) return { cmd: exe, args: own };
   const isDenoRuntime = /(^|\/)deno$/.test(exe) && Deno.mainModule.startsWith("file:");
   const args = isDenoRuntime
     ? ["run", "-A", new URL(Deno.mainModule).pathname, ...Deno.args]
     : [...Deno.args];
   return { cmd: exe, args };
-}
-
-/** This process's argv, or undefined where /proc cannot tell. */
-function readCmdline(): string[] | undefined {
-  try {
-    const text = Deno.readTextFileSync("/proc/self/cmdline");
-    // Each argument ends in a NUL, the last one too.
-    return text.endsWith("\0") ? text.slice(0, -1).split("\0") : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function endsWith(all: readonly string[], tail: readonly string[]): boolean {

@@ -57,14 +57,12 @@ export interface SlirpCliOptions {
 export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpConfig {
   try {
     // A whole slirp:// VNL pasted as the options reads as that VNL does.
-    const dhcp = typeof o.dhcp === "string" ? `/dhcp=${o.dhcp}` : "";
-    const c = parseSlirpOptions(
-      o.options === undefined
-        ? dhcp
-        : o.options.startsWith("slirp://")
-        ? o.options.slice("slirp://".length) + dhcp
-        : `/${o.options.replace(/^\/+/, "")}${dhcp}`,
-    );
+    const options = o.options === undefined
+      ? ""
+      : o.options.startsWith("slirp://")
+      ? o.options.slice("slirp://".length)
+      : `/${o.options.replace(/^\/+/, "")}`;
+    const c = parseSlirpOptions(typeof o.dhcp === "string" ? `${options}/dhcp=${o.dhcp}` : options);
     if (o.hostLoopback === false) c.hostLoopback = false;
     if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
     if (o.dnsUpstream !== undefined && o.dnsUpstream.length > 0) {

@@ -110,10 +110,10 @@ function parseHashsize(text: string): number {
 }
 
 function parsePriority(text: string): number {
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!/^\d+$/.test(text)) {
     throw new UsageError(`--priority must be a number from ${BRIDGE_PRIORITY.join(" to ")}, got "${text}"`);
   }
+  const n = Number(text);
   if (!inSteps(n, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
     throw new UsageError(`--priority must be ${stepsText(n, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)}`);
   }

@@ -383,9 +383,11 @@ export function explainFailure(line: string, code: number, known: KnownCommands)
   const { name } = parseLine(line);
   const syntax = known.syntax(name);
   if (syntax === undefined && code === Errno.ENOSYS) {
-    const hint = unknownCommandHint(line, known) ||
-      `\`${known.helpLine ?? "help"}\` lists the commands`;
-    return menuHint(name, known) === undefined ? `${name}: no such command; ${hint}\n` : `${hint}\n`;
+    // A menu typed alone is no missing command: its line lists what is in it, without the "no such" prefix.
+    const menu = menuHint(name, known);
+    if (menu !== undefined) return `${menu}\n`;
+    const hint = unknownCommandHint(line, known) || `\`${known.helpLine ?? "help"}\` lists the commands`;
+    return `${name}: no such command; ${hint}\n`;
   }
   const words = `${name}: ${errorText(code)} (${1000 + code})\n`;
   const hint = syntax === undefined ? undefined : codeHint(line, code, syntax);

@@ -17,10 +17,6 @@ import { RecvArena } from "./mmsg.ts";
 import { encodeSockaddr, SOCKADDR_MAX } from "./sockaddr.ts";
 import { setSocketBuffer } from "./socket_buffers.ts";
 
-/** Linux's option numbers for leaving a group (<netinet/in.h>). */
-const IP_DROP_MEMBERSHIP = 36;
-const IPV6_DROP_MEMBERSHIP = 21;
-
 /** Datagrams per recvmmsg call. */
 const BATCH = 64;
 /** Slot size: a frame plus an 8-byte VXLAN header plus one, so oversize shows as MSG_TRUNC. */
@@ -145,7 +141,7 @@ export class InetDgramSocket {
       new DataView(mreqn.buffer).setInt32(8, ifindex, true);
       const [name, opt] = join
         ? ["IP_ADD_MEMBERSHIP", C.IP_ADD_MEMBERSHIP]
-        : ["IP_DROP_MEMBERSHIP", IP_DROP_MEMBERSHIP];
+        : ["IP_DROP_MEMBERSHIP", C.IP_DROP_MEMBERSHIP];
       check(name, libc().setsockopt(this.#fd, C.IPPROTO_IP, opt, mreqn, 12));
     } else {
       const mreq = new Uint8Array(20);
@@ -153,7 +149,7 @@ export class InetDgramSocket {
       new DataView(mreq.buffer).setUint32(16, ifindex, true);
       const [name, opt] = join
         ? ["IPV6_ADD_MEMBERSHIP", C.IPV6_ADD_MEMBERSHIP]
-        : ["IPV6_DROP_MEMBERSHIP", IPV6_DROP_MEMBERSHIP];
+        : ["IPV6_DROP_MEMBERSHIP", C.IPV6_DROP_MEMBERSHIP];
       check(name, libc().setsockopt(this.#fd, C.IPPROTO_IPV6, opt, mreq, 20));
     }
   }

@@ -6,6 +6,7 @@
  * `/var/run/vde.ctl`, then `/tmp/vde.ctl`. A user who set a default for
  * Debian's tools reaches the same switch with ours.
  */
+import { isFile } from "../os/paths.ts";
 
 const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
 const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
@@ -45,15 +46,6 @@ function userDefault(file: string): string | undefined {
     throw new Error(`${file} names ${JSON.stringify(named)}, which is no vde:// switch: give the VNL itself`);
   }
   return m[1]!;
-}
-
-/** Whether `path`, links followed, is a regular file (a loop or a dangling link is not). */
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -236,9 +236,10 @@ export function parseVxVnl(rest: string, d: VxDefaults): VxOptions {
 const VXLAN_KEYS = ["port", "vni", "ttl", "rcvbuf", "v4", "v6", "hashsize", "expiretime", "if"] as const;
 
 /**
- * What vxlan:// and vxvde:// links share: a MAC-to-VTEP table, sending a
- * frame to the VTEP that holds its destination (or to the group), and
- * draining a UDP socket into `onDatagram` with the clock read once per batch.
+ * What vxlan:// and vxvde:// links share: a MAC-to-VTEP table, and sending
+ * a frame to the VTEP that holds its destination (or to the group). Each
+ * drains its own sockets: a vxlan:// link is handed its datagrams by its
+ * VxlanPort.
  */
 export abstract class VxTableLink extends BaseLink {
   readonly options: VxOptions;
@@ -247,8 +248,6 @@ export abstract class VxTableLink extends BaseLink {
   readonly #kind: string;
   readonly #sendSocket: InetDgramSocket;
   readonly #out = new Uint8Array(VXLAN_HEADER_SIZE + VDE_MAX_FRAME);
-  /** The time of the batch being drained, for the table. */
-  protected now: number = Date.now();
   /** Handles one received datagram (VXLAN header included). */
   protected abstract readonly onDatagram: InetDatagramHandler;
 
@@ -285,21 +284,6 @@ export abstract class VxTableLink extends BaseLink {
       logOnce(
         `${this.#kind}-send:${this.description}:${e}`,
         `${this.description}: send to ${formatSockaddr(to ?? this.group)} failed: errno ${e}`,
-      );
-    }
-  }
-
-  /** Reads what `s` holds, a batch at a time, into `onDatagram`. */
-  protected drain(s: InetDgramSocket): void {
-    if (this.isClosed) return;
-    this.now = Date.now();
-    const before = s.oversize;
-    const n = s.recvBatch(this.onDatagram);
-    this.stats.dropsIn += s.oversize - before;
-    if (n < 0) {
-      logOnce(
-        `${this.#kind}-recv:${this.description}:${-n}`,
-        `${this.description}: receive failed: errno ${-n}`,
       );
     }
   }

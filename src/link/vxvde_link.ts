@@ -21,6 +21,7 @@ import { hasExactHeader, VXLAN_HEADER_SIZE, vxlanHeader } from "../wire/vxlan.ts
 import { poller } from "../io/poller.ts";
 import { isErrno } from "../io/unix_dgram.ts";
 import { C } from "../../ffi/libc.ts";
+import { logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
 import { DEFAULT_RCVBUF, MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
@@ -61,6 +62,8 @@ export class VxvdeLink extends VxTableLink {
   /** Datagrams ignored: wrong header or VNI, or our own echoes. */
   foreign = 0;
   echoes = 0;
+  /** The time of the batch being drained, for the table. */
+  #now = Date.now();
 
   constructor(mcast: InetDgramSocket, ucast: InetDgramSocket, o: VxOptions) {
     const header = vxlanHeader(o.vni);
@@ -88,10 +91,22 @@ export class VxvdeLink extends VxTableLink {
         this.stats.dropsIn++;
         return;
       }
-      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.now);
+      this.table.learn(srcMacHi(frame), srcMacLo(frame), source, this.#now);
       this.deliver(frame);
     };
-    for (const s of [mcast, ucast]) poller().add(s.fd, { onReadable: () => this.drain(s) });
+    for (const s of [mcast, ucast]) poller().add(s.fd, { onReadable: () => this.#drain(s) });
+  }
+
+  /** Reads what `s` holds, a batch at a time, into `onDatagram`. */
+  #drain(s: InetDgramSocket): void {
+    if (this.isClosed) return;
+    this.#now = Date.now();
+    const before = s.oversize;
+    const n = s.recvBatch(this.onDatagram);
+    this.stats.dropsIn += s.oversize - before;
+    if (n < 0) {
+      logOnce(`vxvde-recv:${this.description}:${-n}`, `${this.description}: receive failed: errno ${-n}`);
+    }
   }
 
   #isLocal(source: Uint8Array): boolean {

@@ -13,6 +13,15 @@ export function isDirectory(path: string): boolean {
   }
 }
 
+/** Whether `path`, links followed, is a regular file (false where it is missing, a loop or a dangling link). */
+export function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether anything is at `path` (a dangling symlink counts: it is there, to be replaced or kept). */
 export function exists(path: string): boolean {
   try {

@@ -264,7 +264,12 @@ export class Rstp {
   constructor(options: RstpOptions, hooks: RstpHooks) {
     if (options.mac.length < 6) throw new RangeError("Expected a 6-byte bridge MAC");
     this.mac = options.mac.slice(0, 6);
-    this.#priority = checkPriority(options.priority ?? 32768);
+    this.#priority = checkSteps(
+      "bridge priority",
+      options.priority ?? 32768,
+      BRIDGE_PRIORITY,
+      BRIDGE_PRIORITY_STEP,
+    );
     this.#bridgeTimes = {
       messageAge: 0,
       maxAge: options.maxAge ?? 20,
@@ -342,7 +347,7 @@ export class Rstp {
 
   /** Sets a bridge parameter; the tree reconverges. */
   setPriority(priority: number): void {
-    this.#priority = checkPriority(priority);
+    this.#priority = checkSteps("bridge priority", priority, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP);
     this.#reselectAll();
   }
 
@@ -362,11 +367,7 @@ export class Rstp {
 
   /** Sets a port's priority (0..240 in steps of 16). */
   setPortPriority(n: number, priority: number): void {
-    if (!inSteps(priority, PORT_PRIORITY, PORT_PRIORITY_STEP)) {
-      throw new RangeError(
-        `Expected a port priority ${stepsText(priority, PORT_PRIORITY, PORT_PRIORITY_STEP)}`,
-      );
-    }
+    checkSteps("port priority", priority, PORT_PRIORITY, PORT_PRIORITY_STEP);
     this.#port(n).priority = priority;
     this.#reselectAll();
   }
@@ -1345,13 +1346,11 @@ function pad4(n: number): string {
   return String(n).padStart(4, "0");
 }
 
-function checkPriority(priority: number): number {
-  if (!inSteps(priority, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
-    throw new RangeError(
-      `Expected a bridge priority ${stepsText(priority, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)}`,
-    );
+function checkSteps(name: string, value: number, limits: Limits, step: number): number {
+  if (!inSteps(value, limits, step)) {
+    throw new RangeError(`Expected a ${name} ${stepsText(value, limits, step)}`);
   }
-  return priority;
+  return value;
 }
 
 function checkRange(name: string, value: number, limits: Limits): number {
