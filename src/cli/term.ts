@@ -13,6 +13,7 @@ import { historyPath } from "../console/history.ts";
 import { type RemoteCommand, RemoteConsole } from "../console/switch/remote_console.ts";
 import { Errno, formatForPeople } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
+import { singleQuoted } from "./vde_plug_args.ts";
 import { parseLine } from "../console/registry.ts";
 import { parsePortListing } from "../console/switch/listings.ts";
 import { portsTableWithRates } from "../console/switch/tables.ts";
@@ -418,10 +419,9 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   }
 }
 
-/** `words` as one shell word: single quotes, or double ones around a word that has a single quote. */
+/** `words` as one shell word, in single quotes (double ones would leave `$` and backquotes to expand). */
 function shellQuoted(words: readonly string[]): string {
-  const text = words.join(" ");
-  return text.includes("'") ? JSON.stringify(text) : `'${text}'`;
+  return singleQuoted(words.join(" "));
 }
 
 /**

@@ -38,7 +38,12 @@ export function toPlugArgs(args: string[]): string[] {
 }
 
 function shellQuoted(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : singleQuoted(word);
+}
+
+/** `text` as one shell word in single quotes, where nothing expands (a `'` in it closed, escaped, reopened). */
+export function singleQuoted(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** vde_plug's port, group and mode options for one end. */

@@ -438,6 +438,10 @@ Deno.test("vde term -c hub on (a command the shell split) says to quote it, with
     noFlag.stderr,
     /^vde: too many arguments for 'term': console commands go after -c, quoted with their arguments: vde term \/tmp\/u15-none -c 'hub on'\n/,
   );
+  // A quote or `$` in the words stays literal in the line to type: single quotes, a quote closed and escaped.
+  const quoted = await term(["/tmp/u15-none", "-c", "port/setdescr", "1", "it's $HOME"]);
+  assert.equal(quoted.code, 1);
+  assert.match(quoted.stderr, /-c 'port\/setdescr 1 it'\\''s \$HOME'\n/);
 });
 
 Deno.test("vde term -s SOCK (unixcmd's spelling) is answered with the socket as the argument", async () => {
