@@ -39,6 +39,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
+import { dirOf } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -74,10 +75,6 @@ export function loadLab(
     );
   }
   return { lab, text, path: Deno.realPathSync(file) };
-}
-
-function dirOf(path: string): string {
-  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 /**
