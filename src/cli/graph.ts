@@ -4,6 +4,7 @@ import { labFileOf, loadLab, topoOption } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
 import { examples } from "./help.ts";
 import { UsageError } from "./usage_error.ts";
+import { isDirectory } from "../os/paths.ts";
 
 /**
  * A directory named where a lab file goes is most likely a switch's (`vde
@@ -11,13 +12,8 @@ import { UsageError } from "./usage_error.ts";
  * reader would only call "Is a directory".
  */
 function refuseDirectory(path: string): void {
-  let dir = false;
-  try {
-    dir = Deno.statSync(path).isDirectory;
-  } catch {
-    return; // the lab file's reader says what is wrong with it
-  }
-  if (!dir) return;
+  // Anything else (missing, unreadable) the lab file's reader says what is wrong with.
+  if (!isDirectory(path)) return;
   throw new UsageError(
     `vde graph draws a lab file, and ${path} is a directory; a running switch's graph is on its web view ` +
       `(vde switch --http PORT): curl -s http://127.0.0.1:PORT/topology.dot | dot -Tsvg > net.svg`,

@@ -39,6 +39,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
+import { dirOf } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -74,10 +75,6 @@ export function loadLab(
     );
   }
   return { lab, text, path: Deno.realPathSync(file) };
-}
-
-function dirOf(path: string): string {
-  return path.slice(0, path.lastIndexOf("/")) || "/";
 }
 
 /**
@@ -215,14 +212,15 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
 
 /**
  * Sends `line` to the lab shell of running lab `lab` when it runs `file`
- * (its `diff` or `apply`); undefined when it does not, or does not answer.
+ * (its `diff` or `apply`): its reply, and the pid its state file names;
+ * undefined when it does not run `file`, or does not answer.
  */
 async function toRunningLab(
   lab: Lab,
   file: string,
   line: string,
   anyFile = false,
-): Promise<RemoteReply | undefined> {
+): Promise<{ reply: RemoteReply; pid: number } | undefined> {
   const old = readState(lab.name);
   if (old === undefined || (!anyFile && old.file !== file) || !ownerRuns(old.pid)) return undefined;
   let client: MgmtClient;
@@ -232,7 +230,7 @@ async function toRunningLab(
     return undefined; // Not answering: the plain refusal says it is up.
   }
   try {
-    return await client.command(line, LAB_START_TIMEOUT_MS);
+    return { reply: await client.command(line, LAB_START_TIMEOUT_MS), pid: old.pid };
   } catch (err) {
     // It took the line and went (vde down meanwhile): bringing the file up in its place is not what was asked.
     throw new UsageError(
@@ -252,12 +250,11 @@ async function toRunningLab(
  * for applied.
  */
 async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
-  const changes = (await toRunningLab(lab, file, `diff ${file}`))?.lines ?? [];
-  if (changes.length === 0) return;
+  const running = await toRunningLab(lab, file, `diff ${file}`);
+  const changes = running?.reply.lines ?? [];
+  if (running === undefined || changes.length === 0) return;
   throw new UsageError(
-    `lab ${lab.name} is already up (pid ${
-      readState(lab.name)?.pid
-    }) and does not follow edits to ${file}:\n` +
+    `lab ${lab.name} is already up (pid ${running.pid}) and does not follow edits to ${file}:\n` +
       changes.map((c) => `  ${c}\n`).join("") +
       `\`vde up --apply ${file}\` applies them live, \`vde up -c ${file}\` takes the lab down and brings the file up`,
   );
@@ -271,7 +268,7 @@ async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
  * is then brought up as by `vde up`).
  */
 async function applyToRunningLab(lab: Lab, file: string): Promise<boolean> {
-  const reply = await toRunningLab(lab, file, `apply ${file}`, true);
+  const reply = (await toRunningLab(lab, file, `apply ${file}`, true))?.reply;
   if (reply === undefined) return false;
   const text = (reply.raw ?? "").replace(/\n$/, "");
   if (reply.code !== 0) throw new UsageError(`lab ${lab.name}: ${text.split("\n").join("\n  ")}`);

@@ -31,6 +31,7 @@ import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
 import { formatErrors, validateLab } from "./validate.ts";
+import { dirOf } from "../os/paths.ts";
 
 /** What a lab command says: its lines, and whether it did what was asked. */
 export interface Outcome {
@@ -71,7 +72,7 @@ export function readLabFile(
     return { ok: false, lines: [`cannot read ${given}: ${why}`] };
   }
   // The file's rc and key files start in its directory, as they would for `vde up` of it.
-  const filesFrom = path.slice(0, path.lastIndexOf("/")) || "/";
+  const filesFrom = dirOf(path);
   const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
   if (lab === undefined) {
     return { ok: false, lines: [...formatErrors(path, errors), ...(after ? [after] : [])] };

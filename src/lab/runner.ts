@@ -25,6 +25,7 @@
  * up after a SIGKILL too.
  */
 import { interfaceExists } from "../../ffi/tun.ts";
+import { dirOf } from "../os/paths.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import type { CommandRegistry } from "../console/registry.ts";
@@ -266,7 +267,7 @@ export class LabRunner {
       if (!this.#down) writeState(this.#state);
     };
     if (file === was) return () => {};
-    set(file, file.slice(0, file.lastIndexOf("/")) || "/");
+    set(file, dirOf(file));
     return () => set(was, baseDir);
   }
 

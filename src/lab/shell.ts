@@ -49,7 +49,7 @@ export function completeLabLine(
     else if (first === "exec") pool = n === 1 ? [...r.hosts.keys()] : [];
     else if (first === "use") pool = n === 1 ? [...r.switches.keys()] : [];
     else if (first === "del") {
-      pool = n === 1 ? [...nodes, ...r.links.flatMap((l) => [l.name, shortName(l.spec.ends)])] : [];
+      pool = n === 1 ? [...nodes, ...links()] : [];
     } else if (first === "link") {
       pool = n === 1 ? links() : LINK_WORDS;
     } else if (first === "add") pool = n === 1 ? ADD_WORDS : words[1] === "link" && n <= 3 ? nodes : [];

@@ -1,7 +1,7 @@
 /**
  * What a path is, asked without throwing: for error messages that say
  * which part of a path is wrong (a missing directory, a relative path meant
- * as an absolute one).
+ * as an absolute one); and its directory, the one helper for it.
  */
 
 /** Whether `path` is a directory (false where it is missing or cannot be seen). */
@@ -30,4 +30,9 @@ export function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The directory part of an absolute `path` ("/" for a file at the root). */
+export function dirOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
 }

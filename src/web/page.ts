@@ -19,6 +19,9 @@ import type { FeedUpdate } from "./feed.ts";
 export const PAGE_CSP =
   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
 
+/** The placeholder a page's script draws from at load when the server filled it in. */
+export const FIRST_PLACEHOLDER = "const FIRST = null;";
+
 /** The page's HTML with its style and script inline. */
 export const PAGE_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -107,14 +110,11 @@ function connect() {
 }
 let timer = 0;
 $("q").oninput = () => { clearTimeout(timer); timer = setTimeout(connect, 300); };
-const FIRST = null;
+${FIRST_PLACEHOLDER}
 if (FIRST) draw(FIRST);
 connect();
 </script></body></html>
 `;
-
-/** The placeholder a page's script draws from at load when the server filled it in. */
-export const FIRST_PLACEHOLDER = "const FIRST = null;";
 
 /**
  * `html` with `first` written into its FIRST_PLACEHOLDER, so the page's
