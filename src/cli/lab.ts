@@ -25,6 +25,7 @@ import { labToYaml } from "../lab/to_yaml.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
+import { cannotRead, unreadableReason } from "../lab/unreadable.ts";
 import { log, setLogFile } from "../log.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
@@ -56,12 +57,12 @@ export function loadLab(
   } catch (err) {
     const example = exampleNamedBy(file);
     const why = !(err instanceof Deno.errors.NotFound)
-      ? (err as Error).message
+      ? unreadableReason(err)
       : example === undefined
       ? "no such file"
       // The README's `vde up examples/lan-nat.yaml`, typed where only the program was copied.
       : `no such file (vde carries that example: vde example ${example} > ${example}.yaml; vde up ${example}.yaml)`;
-    throw new UsageError(`cannot read ${file}: ${why}`);
+    throw new UsageError(cannotRead(file, why));
   }
   // Relative rc and key files start where bring-up resolves them: the real lab file's directory.
   const filesFrom = opts.checkFiles ? dirOf(Deno.realPathSync(file)) : undefined;

@@ -32,6 +32,7 @@ import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
 import { formatErrors, validateLab } from "./validate.ts";
 import { dirOf } from "../os/paths.ts";
+import { cannotRead, unreadableReason } from "./unreadable.ts";
 
 /** What a lab command says: its lines, and whether it did what was asked. */
 export interface Outcome {
@@ -63,13 +64,7 @@ export function readLabFile(
     // As `vde up` names it (state.json, `vde up --apply`): `./x.yaml` and a link to it are one file.
     path = Deno.realPathSync(given);
   } catch (err) {
-    // As `vde up` says it: the OS's "(os error 2): readfile '...'" repeats the path this line names.
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.IsADirectory
-      ? "it is a directory"
-      : (err as Error).message;
-    return { ok: false, lines: [`cannot read ${given}: ${why}`] };
+    return { ok: false, lines: [cannotRead(given, unreadableReason(err))] };
   }
   // The file's rc and key files start in its directory, as they would for `vde up` of it.
   const filesFrom = dirOf(path);

@@ -19,6 +19,7 @@ import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
+import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { applyLab, diffLab, readLabFile } from "./apply.ts";
@@ -125,32 +126,6 @@ function switchSession(outer: Session, commands: CommandRegistry): Session {
     render: (reply) => outer.render(reply),
   };
 }
-
-const LAB_COMMANDS: [string, string, string][] = [
-  ["help", "", "this list"],
-  ["nodes", "", "the lab's nodes"],
-  ["links", "", "the lab's links with their counters"],
-  ["status", "", "nodes and links"],
-  ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
-  [
-    "link",
-    "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V",
-    "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
-  ],
-  ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
-  ["del", "NODE|A-B", "remove a node (with its links) or a link live: ports freed, taps and namespace gone"],
-  [
-    "diff",
-    "[FILE]",
-    "what the lab file (default: this lab's; relative to its directory) changes in the running lab",
-  ],
-  ["apply", "[FILE]", "make the running lab what the lab file says, live; names what cannot change live"],
-  ["use", "[SWITCH]", "send lines that are no lab command to SWITCH (none: stop)"],
-  ["capture", "[SWITCH]", "how to record a switch's frames: vde capture LAB/SWITCH, beside the shell"],
-  ["save", "[FILE]", "write the running lab as YAML (default: the lab file; relative to its directory)"],
-  ["down", "", "take the lab down and exit"],
-  ["logout", "", "leave this console; the lab runs on (vde term LAB)"],
-];
 
 /** Whether `word` is one of the lab's own commands (not a node's name). */
 export function isLabCommand(word: string): boolean {

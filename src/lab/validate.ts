@@ -27,6 +27,8 @@ import { MAX_NETNS, NAME_PATTERN, netnsName } from "./names.ts";
 import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
+import { SHELL_WORDS } from "./shell_words.ts";
+import { cannotRead, unreadableReason } from "./unreadable.ts";
 import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
   ipv4InSubnet,
@@ -85,37 +87,16 @@ export const KEYS = {
 } as const;
 
 const MAX_VLAN = 4093;
-/** The lab shell's own words: a switch or host of that name could not be addressed in the shell. */
-const SHELL_WORDS = [
-  "help",
-  "nodes",
-  "links",
-  "status",
-  "exec",
-  "link",
-  "add",
-  "use",
-  "del",
-  "diff",
-  "apply",
-  "capture",
-  "watch",
-  "save",
-  "down",
-  "logout",
-];
 const IFACE = /^eth(\d{1,3})$/;
 
 /** Why `path` cannot be read as a file, or undefined when it can. */
 function unreadable(path: string): string | undefined {
   try {
-    if (Deno.statSync(path).isDirectory) return "it is a directory";
+    if (Deno.statSync(path).isDirectory) return unreadableReason(new Deno.errors.IsADirectory());
     Deno.openSync(path, { read: true }).close();
     return undefined;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return "no such file";
-    if (err instanceof Deno.errors.PermissionDenied) return "permission denied";
-    return (err as Error).message.replace(/: (open|stat) '.*'$/, "");
+    return unreadableReason(err);
   }
 }
 
@@ -373,7 +354,7 @@ class Validator {
     const path = name.startsWith("/") ? name : `${from}/${name}`;
     const why = unreadable(path);
     if (why !== undefined) {
-      this.#error(e!.value ?? e!.key, `${what}: cannot read the ${role} ${path}: ${why}`);
+      this.#error(e!.value ?? e!.key, `${what}: ${cannotRead(path, why, role)}`);
     }
     return name;
   }
