@@ -268,6 +268,7 @@ export function labCommands(
     },
   );
   const exec = async (name: string, command: string): Promise<Reply> => {
+    await r.settled();
     const host = r.hosts.get(name);
     if (host === undefined) {
       return failure(`no host ${name} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);

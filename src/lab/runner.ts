@@ -297,6 +297,17 @@ export class LabRunner {
     return run;
   }
 
+  /**
+   * Resolves once every change queued so far has ended: a command in a host
+   * (`exec`) starts after the change under way, so it sees the lab as that
+   * change left it, not half made. It is no change itself: a change queued
+   * after it does not wait for it, since a command may run for minutes (a
+   * `ping` at the shell runs until a key), and a `del` of its host ends it.
+   */
+  settled(): Promise<void> {
+    return this.#changes.then(() => {});
+  }
+
   /** Adds a node (at start, or live from the shell). */
   async addNode(node: LabNode): Promise<void> {
     if (this.lab.nodes.some((n) => n.name === node.name)) {

@@ -220,6 +220,8 @@ export function startLabShell(
     if (words[0] === "watch" || (r.switches.has(words[0]!) && words[1] === "watch")) {
       return await watchSwitches(repl, r, watched, words.slice(words[0] === "watch" ? 1 : 2).join(" "));
     }
+    // After the change under way (an apply from another console), as the console's `exec` (runner.settled).
+    if (hostCommandOf(line, r.hosts) !== undefined) await r.settled();
     const run = hostCommandOf(line, r.hosts);
     if (run !== undefined) {
       const { ns } = r.hosts.get(run.host)!;

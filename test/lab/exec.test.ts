@@ -4,14 +4,25 @@
  * output used to be a pipe that process kept open, so bring-up waited a
  * minute and failed, leaving a dead lab), and `vde down` ends it. A signal
  * while a slow `exec` runs takes the lab down at once and says so in one
- * line, in the background (`vde up -d`, Ctrl-C while it waits) too.
+ * line, in the background (`vde up -d`, Ctrl-C while it waits) too. The
+ * console's `exec` starts after the change under way, not in its midst.
  */
 import assert from "node:assert/strict";
 import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
-import { forceDown, hostWithExec, leftovers, uniqueLab, vde, vdeCommand, withLabFile } from "./_helpers.ts";
+import {
+  forceDown,
+  hostWithExec,
+  leftovers,
+  TWO_HOSTS,
+  uniqueLab,
+  vde,
+  vdeCommand,
+  withLabFile,
+  withLabUp,
+} from "./_helpers.ts";
 
 /** A sleep that only this test's process runs, found again by its command line. */
 const MARK = `600.${Deno.pid}`;
@@ -120,5 +131,28 @@ Deno.test("Ctrl-C while vde up -d waits for its lab stops the lab too, rather th
     assert.deepEqual(processesMentioning(MARK), []);
     assert.deepEqual(await leftovers(name), []);
     assert.match((await vde(["status", name])).stderr, /no lab .* is up/);
+  });
+});
+
+Deno.test("the console's exec typed while an apply runs waits for it, and sees what the apply made last", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const marker = `${file.slice(0, file.lastIndexOf("/"))}/h3-configured`;
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        `    h3: { kind: host, exec: ["sleep 2; echo yes > ${marker}"] }\n  links:\n`,
+      ),
+    );
+    const applying = vde(["up", "--apply", file]);
+    // Once h3's namespace is there, the apply is under way: its exec, the last step, has yet to end.
+    await waitFor(
+      async () => (await vde(["term", name, "-c", "nodes"])).stdout.includes("h3 ") || undefined,
+      { timeoutMs: 30_000, what: "h3 added" },
+    );
+    const read = await vde(["term", name, "-c", `exec h1 cat ${marker}`]);
+    assert.equal(read.stdout, "yes\n", read.stderr);
+    assert.equal((await applying).code, 0);
   });
 });
