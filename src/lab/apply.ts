@@ -6,18 +6,21 @@
  * Theory of operation. The file is read and validated by the process that
  * runs the lab, as `vde up` would read it, and compared with the lab as it
  * runs (changes.ts). `apply` is all or nothing in what it will try: while
- * one change cannot be made live (a switch's port count, a host's gateway),
- * it changes nothing and names each such change, since a half-applied file
- * would match neither the file nor what ran before; `vde up -c` is then the
- * way. Otherwise it removes first (links, then nodes: ports and interface
- * names come free for what is added), sets links' impairments and VLANs,
- * adds nodes, then
- * links, then configures the hosts it added (routes, gateway, `exec`), and
- * says one line per change made. A step that fails (a tap name taken, no
- * DHCP lease) has undone itself, and a host added whose configuration
- * fails (an `exec`) is removed again, so a second apply tries it anew; apply
- * stops there, saying what it did and what failed, and the lab runs on with
- * the changes before it.
+ * one change cannot be made live (a switch's data plane, a slirp's options,
+ * a switch shrunk below a port a link keeps), it changes nothing and names
+ * each such change with why, since a half-applied file would match neither
+ * the file nor what ran before; `vde up -c` is then the way. Otherwise it
+ * removes first (links, then nodes: ports and interface names come free for
+ * what is added), changes links (a host end's addresses, then impairments
+ * and VLANs), switches' and slirps' settings (live_settings.ts), adds
+ * nodes, then links, then changes hosts' settings (a gateway may be on a
+ * link just added) and configures the hosts it added (routes, gateway,
+ * `exec`), and says one line per change made. A step that fails (a tap name
+ * taken, no DHCP lease, a console command refused, a route `ip` refuses)
+ * has undone itself, and a host added whose configuration fails (an
+ * `exec`) is removed again, so a second apply tries it anew; apply stops
+ * there, saying what it did and what failed, and the lab runs on with the
+ * changes before it.
  */
 import {
   type AddedLink,
@@ -26,7 +29,9 @@ import {
   labChanges,
   noChanges,
   notLiveLines,
+  renodedLine,
 } from "./changes.ts";
+import { changeAddresses, changeNode } from "./live_settings.ts";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
@@ -154,10 +159,16 @@ async function applySteps(
   for (const m of c.relinked) {
     const link = r.links.find((l) => l.spec === m.running)!;
     doing(`changing link ${link.name}`);
+    // What may fail first: the addresses undo themselves, and the rest cannot fail.
+    await changeAddresses(r, m.addresses);
     r.setImpairments(link, m.file.impair);
     r.setLinkVlans(link, m.file.vlan, m.file.trunk);
     done.push(`link ${link.name}: ${m.settings.join(", ")}`);
   }
+  // Before nodes and links are added (a link may take a port a switch gains); a host's after its links
+  // (a gateway may be on one), below.
+  const [hostChanges, otherChanges] = partition(c.renoded, (n) => n.running.kind === "host");
+  for (const n of otherChanges) await changeNodeStep(r, n, done, doing);
   for (const node of c.addedNodes) {
     doing(`adding ${node.kind} ${node.name}`);
     await r.addNode(node);
@@ -175,6 +186,7 @@ async function applySteps(
     });
     done.push(`added link ${link.name}`);
   }
+  for (const n of hostChanges) await changeNodeStep(r, n, done, doing);
   for (const name of newHosts) {
     doing(`configuring host ${name}`);
     try {
@@ -199,4 +211,21 @@ function giveAddresses(r: LabRunner, added: AddedLink): (() => void)[] {
     node.addresses[iface] = addresses;
     return [() => void delete node.addresses[iface]];
   });
+}
+
+/** One node's live settings changed, all or none, and said. */
+async function changeNodeStep(
+  r: LabRunner,
+  n: LabChanges["renoded"][number],
+  done: string[],
+  doing: (what: string) => void,
+): Promise<void> {
+  doing(`changing ${n.running.kind} ${n.running.name}`);
+  await changeNode(r, n.running, n.file);
+  done.push(renodedLine(n));
+}
+
+/** The items `test` holds for, and the others. */
+function partition<T>(items: T[], test: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(test), items.filter((i) => !test(i))];
 }

@@ -17,9 +17,15 @@
  * addresses of its two interfaces, an added one brings the file's.
  * Live: a link's impairments (what `link A-B loss 5%` sets) and its VLANs
  * (its switch ports' untagged VLAN and tagged ones, as `vlan/addport` sets
- * them), links and nodes added or removed. Anything else a node or link
- * changes (a switch's ports, a host's gateway or address) is named as not
- * live.
+ * them), a host end's static addresses, links and nodes added or removed,
+ * and a node's settings that its running process can change in place: a
+ * switch's `ports`, `hub`, `stp`, `mcast_snooping`, `mcast_querier` and
+ * `vlans` (its console's commands), a host's `gateway`, `routes` and `mtu`
+ * (`ip` in its namespace), a slirp's `forwards` (its stack's). The rest is
+ * named as not live, with the reason: what is fixed when a node starts (a
+ * switch's data plane, its `rc`; a slirp's options; a cable's ends; a host's
+ * `exec`, which ran), a node's kind, a DHCP address, and a switch shrunk
+ * below a port that a link keeps.
  */
 import { type HostNode, type Lab, type LabLink, type LabNode, type LinkEnd, linkName } from "./spec.ts";
 import { plainImpairments, plainNode } from "./to_yaml.ts";
@@ -48,11 +54,48 @@ export interface LabChanges {
   addedNodes: LabNode[];
   /** In the file, not running; ends moved off ports and interfaces that links that stay hold. */
   addedLinks: AddedLink[];
-  /** Links whose impairments or VLANs changed (live): the file's link has the new ones. */
-  relinked: (MatchedLink & { settings: SettingChange[] })[];
-  /** What cannot change live, one line each: `switch sw1: ports 8 -> 16`. */
-  notLive: string[];
+  /**
+   * Links whose impairments, VLANs or host ends' addresses changed (live):
+   * the file's link has the new settings, `addresses` the new addresses of
+   * the running link's host ends (by the running interface).
+   */
+  relinked: (MatchedLink & { settings: SettingChange[]; addresses: AddressChange[] })[];
+  /** Nodes whose settings changed in ways their process can follow (live): the file's node has them. */
+  renoded: { running: LabNode; file: LabNode; settings: SettingChange[] }[];
+  /** What cannot change live, one each: `switch sw1: dataplane thread -> main`, and why not. */
+  notLive: NotLive[];
 }
+
+/** A host end's addresses as they run and as the file has them. */
+export interface AddressChange {
+  host: string;
+  /** The interface as it runs (the file may number it otherwise). */
+  iface: string;
+  before: string[];
+  after: string[];
+}
+
+/** A change that cannot be made live: its line, and why not. */
+export interface NotLive {
+  line: string;
+  why: string;
+}
+
+/** The settings of each kind of node that its running process can change, in the order they are made. */
+export const LIVE_SETTINGS: Readonly<Record<LabNode["kind"], readonly string[]>> = {
+  switch: ["ports", "stp", "hub", "mcast_snooping", "mcast_querier", "vlans"],
+  host: ["mtu", "routes", "gateway"],
+  slirp: ["forwards"],
+  cable: [],
+};
+
+/** Why the other settings of each kind cannot change while the node runs. */
+const FIXED_AT_START: Readonly<Record<LabNode["kind"], string>> = {
+  switch: "a switch's data plane and rc file are its start's",
+  host: "a host's exec ran when it came up",
+  slirp: "a slirp's options and mtu are its stack's from the start",
+  cable: "a cable's ends and key are its start's",
+};
 
 /** The nodes a link joins, in either order, as one key. */
 function joins(l: LabLink): string {
@@ -102,45 +145,98 @@ function linkSettings(l: LabLink): Record<string, unknown> {
   return { ...plainImpairments(l.impair), vlan: l.vlan, trunk: l.trunk };
 }
 
-/** The addresses a link's ends have on their hosts, keyed by the end's node. */
-function endAddresses(l: LabLink, lab: Lab): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const e of l.ends) {
-    const node = lab.nodes.find((n) => n.name === e.node);
-    if (node?.kind === "host" && e.iface !== undefined) out[`${e.node} address`] = node.addresses[e.iface];
+/** The addresses of a link's host ends that differ between its running form and the file's. */
+function addressChanges(m: MatchedLink, running: Lab, file: Lab): AddressChange[] {
+  const hostOf = (lab: Lab, name: string) =>
+    lab.nodes.find((n): n is HostNode => n.name === name && n.kind === "host");
+  const out: AddressChange[] = [];
+  for (const end of m.running.ends) {
+    const was = hostOf(running, end.node);
+    const fileEnd = m.file.ends.find((e) => e.node === end.node);
+    const now = hostOf(file, end.node);
+    if (was === undefined || now === undefined || end.iface === undefined || fileEnd?.iface === undefined) {
+      continue;
+    }
+    const before = was.addresses[end.iface] ?? [];
+    const after = now.addresses[fileEnd.iface] ?? [];
+    if (shown(before) !== shown(after)) out.push({ host: end.node, iface: end.iface, before, after });
   }
   return out;
+}
+
+/**
+ * Why a switch cannot take `ports` now, or undefined: a port that a link
+ * keeps (or is added on) would be past its last.
+ */
+function portsHeld(name: string, ports: number, links: LabLink[]): string | undefined {
+  const held = links.flatMap((l) =>
+    l.ends.filter((e) => e.node === name && e.port !== undefined && e.port >= ports).map((e) =>
+      [e.port!, l] as const
+    )
+  );
+  if (held.length === 0) return undefined;
+  const [port, link] = held[0]!;
+  return `link ${linkName(link)} keeps port ${port}`;
 }
 
 /** What `file` changes in the running lab `running`. */
 export function labChanges(running: Lab, file: Lab): LabChanges {
   const fileNode = new Map(file.nodes.map((n) => [n.name, n]));
   const runningNode = new Map(running.nodes.map((n) => [n.name, n]));
-  const notLive: string[] = [];
+  const notLive: NotLive[] = [];
+  const { matched, removed, added } = matchLinks(running, file);
+  const kept = matched.map((m) => m.running);
+  const addedLinks = placeAdded(added, kept, file);
+  const renoded: LabChanges["renoded"] = [];
   for (const n of running.nodes) {
     const f = fileNode.get(n.name);
     if (f === undefined) continue;
-    if (f.kind !== n.kind) notLive.push(`node ${n.name}: kind ${n.kind} -> ${f.kind}`);
-    else {
-      const settings = settingChanges(nodeSettings(n), nodeSettings(f));
-      if (settings.length > 0) notLive.push(`${n.kind} ${n.name}: ${settings.join(", ")}`);
+    if (f.kind !== n.kind) {
+      notLive.push({
+        line: `node ${n.name}: kind ${n.kind} -> ${f.kind}`,
+        why: "another kind is another program; remove the node, apply, then add it back",
+      });
+      continue;
     }
+    const before = nodeSettings(n);
+    const after = nodeSettings(f);
+    const live = LIVE_SETTINGS[n.kind];
+    const pick = (o: Record<string, unknown>, want: boolean) =>
+      Object.fromEntries(Object.entries(o).filter(([k]) => live.includes(k) === want));
+    const fixed = settingChanges(pick(before, false), pick(after, false));
+    if (fixed.length > 0) {
+      notLive.push({ line: `${n.kind} ${n.name}: ${fixed.join(", ")}`, why: FIXED_AT_START[n.kind] });
+    }
+    const settings = settingChanges(pick(before, true), pick(after, true));
+    if (settings.length === 0) continue;
+    const held = f.kind === "switch" && n.kind === "switch" && f.ports < n.ports
+      ? portsHeld(n.name, f.ports, [...kept, ...addedLinks.map((a) => a.link)])
+      : undefined;
+    if (held !== undefined) notLive.push({ line: `${n.kind} ${n.name}: ${settings.join(", ")}`, why: held });
+    else renoded.push({ running: n, file: f, settings });
   }
-  const { matched, removed, added } = matchLinks(running, file);
   const relinked: LabChanges["relinked"] = [];
   for (const m of matched) {
-    const addresses = settingChanges(endAddresses(m.running, running), endAddresses(m.file, file));
-    if (addresses.length > 0) notLive.push(`link ${linkName(m.running)}: ${addresses.join(", ")}`);
-    const settings = settingChanges(linkSettings(m.running), linkSettings(m.file));
-    if (settings.length > 0) relinked.push({ ...m, settings });
+    const addresses = addressChanges(m, running, file);
+    const addressed = addresses.map((a) => `${a.host} address ${shown(a.before)} -> ${shown(a.after)}`);
+    // A lease comes with the interface (udhcpc at its start), and goes with it.
+    if (addresses.some((a) => [...a.before, ...a.after].includes("dhcp"))) {
+      notLive.push({
+        line: `link ${linkName(m.running)}: ${addressed.join(", ")}`,
+        why: "a DHCP address is leased when its link comes up; remove the link, apply, then add it back",
+      });
+      continue;
+    }
+    const settings = [...settingChanges(linkSettings(m.running), linkSettings(m.file)), ...addressed];
+    if (settings.length > 0) relinked.push({ ...m, settings, addresses });
   }
-  const kept = matched.map((m) => m.running);
   return {
     removedNodes: running.nodes.filter((n) => !fileNode.has(n.name)),
     removedLinks: removed,
     addedNodes: file.nodes.filter((n) => !runningNode.has(n.name)),
-    addedLinks: placeAdded(added, kept, file),
+    addedLinks,
     relinked,
+    renoded,
     notLive,
   };
 }
@@ -161,7 +257,7 @@ export function matchLinks(
   // link whose address it finds changed.
   const sameSettings = (r: LabLink, f: LabLink) =>
     settingChanges(linkSettings(r), linkSettings(f)).length === 0 &&
-    settingChanges(endAddresses(r, running), endAddresses(f, file)).length === 0;
+    addressChanges({ running: r, file: f }, running, file).length === 0;
   const ends = (l: LabLink) => l.ends.map((e) => `${e.node}:${e.port ?? e.iface}`).sort().join(" ");
   const sameEnds = (r: LabLink, f: LabLink) => ends(r) === ends(f);
   const alike = [
@@ -218,7 +314,7 @@ function placeAdded(added: LabLink[], kept: LabLink[], file: Lab): AddedLink[] {
 /** Whether there is nothing to apply. */
 export function noChanges(c: LabChanges): boolean {
   return c.removedNodes.length + c.removedLinks.length + c.addedNodes.length + c.addedLinks.length +
-      c.relinked.length + c.notLive.length === 0;
+      c.relinked.length + c.renoded.length + c.notLive.length === 0;
 }
 
 /**
@@ -229,14 +325,20 @@ export function describeChanges(c: LabChanges): string[] {
   return [
     ...c.removedLinks.map((l) => `link ${linkName(l)}: removed from the file`),
     ...c.removedNodes.map((n) => `${n.kind} ${n.name}: removed from the file`),
+    ...c.relinked.map((m) => `link ${linkName(m.running)}: ${m.settings.join(", ")}`),
+    ...c.renoded.map(renodedLine),
     ...c.addedNodes.map((n) => `${n.kind} ${n.name}: added to the file`),
     ...c.addedLinks.map((a) => `link ${linkName(a.link)}: added to the file`),
-    ...c.relinked.map((m) => `link ${linkName(m.running)}: ${m.settings.join(", ")}`),
     ...notLiveLines(c),
   ];
 }
 
-/** The changes that cannot be made live, one line each. */
+/** A node's live settings change in words: `switch sw1: hub off -> on`. */
+export function renodedLine(n: LabChanges["renoded"][number]): string {
+  return `${n.running.kind} ${n.running.name}: ${n.settings.join(", ")}`;
+}
+
+/** The changes that cannot be made live, one line each, with why not. */
 export function notLiveLines(c: LabChanges): string[] {
-  return c.notLive.map((line) => `${line} (not live)`);
+  return c.notLive.map(({ line, why }) => `${line} (not live: ${why})`);
 }

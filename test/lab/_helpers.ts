@@ -7,6 +7,10 @@
 import assert from "node:assert/strict";
 import { run, type RunResult } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
+import type { Session } from "../../src/console/registry.ts";
+import { labCommands } from "../../src/lab/commands.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
 import { TmuxSession } from "../console/_tmux.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -185,3 +189,37 @@ topology:
     - endpoints: [h3, sw1]
     - endpoints: [h4, sw1]
 `;
+
+/**
+ * Lab `text` run in this process (no root needed while it has no host),
+ * its shell's commands, and `fn` given them: `line` runs one and says its
+ * code and text.
+ */
+export async function withLabInProcess(
+  text: string,
+  fn: (r: LabRunner, line: (line: string) => Promise<string>, file: string) => Promise<void>,
+): Promise<void> {
+  const name = uniqueLab();
+  const file = await labFile(name, { text });
+  const { lab } = validateLab(await Deno.readTextFile(file), { stp: true });
+  assert.ok(lab !== undefined);
+  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")) });
+  try {
+    const { commands } = labCommands(r, { down: () => {}, save: () => Promise.resolve(file) });
+    const session: Session = {
+      kind: "mgmt",
+      debug: new Set(),
+      loadDepth: 0,
+      commands,
+      notify: () => {},
+      render: () => "",
+    };
+    await fn(r, async (line) => {
+      const reply = await commands.execute(line, session);
+      return `${reply?.code} ${reply?.raw ?? (reply?.lines ?? []).join("\n")}`;
+    }, file);
+  } finally {
+    await r.down();
+    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+  }
+}

@@ -9,20 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import type { Session } from "../../src/console/registry.ts";
-import { labCommands } from "../../src/lab/commands.ts";
-import { LabRunner } from "../../src/lab/runner.ts";
+import type { LabRunner } from "../../src/lab/runner.ts";
 import { readState } from "../../src/lab/state.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import {
-  labFile,
   leftovers,
   ONE_SWITCH,
   pingCount,
   TWO_HOSTS,
-  uniqueLab,
   vde,
   withLabFile,
+  withLabInProcess,
   withLabUp,
 } from "./_helpers.ts";
 
@@ -95,16 +92,21 @@ Deno.test("vde up --apply with a change that cannot be made live changes nothing
     const original = await Deno.readTextFile(file);
     await Deno.writeTextFile(
       file,
-      original.replace("sw2: { kind: switch, ports: 4 }", "sw2: { kind: switch, ports: 8 }")
-        .replace("10.9.5.2/24", "10.9.5.22/24").replace("delay: 5ms", "delay: 9ms"),
+      original.replace("sw2: { kind: switch, ports: 4 }", "sw2: { kind: switch, ports: 8, dataplane: main }")
+        .replace("10.9.5.2/24", "10.9.5.2/24, exec: ['true']").replace("delay: 5ms", "delay: 9ms"),
     );
     const refused = await vde(["up", "--apply", file]);
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr,
-      `vde: lab ${name}: switch sw2: ports 4 -> 8 (not live)\n` +
-        "  link h2:eth0-sw2:2: h2 address 10.9.5.2/24 -> 10.9.5.22/24 (not live)\n" +
+      `vde: lab ${name}: switch sw2: dataplane none -> main (not live: a switch's data plane and rc file are its start's)\n` +
+        "  host h2: exec none -> true (not live: a host's exec ran when it came up)\n" +
         `  nothing was changed; \`vde up -c ${file}\` takes the lab down and brings the file up\n`,
+    );
+    assert.match(
+      (await vde(["term", name, "-c", "nodes"])).stdout,
+      /^sw2 +switch +4 ports/m,
+      "not even the ports",
     );
     assert.match(
       (await vde(["term", name, "-c", "links"])).stdout,
@@ -304,37 +306,15 @@ topology:
       delay: 5ms
 `;
 
-/** A lab of SWITCHES run in this process, its shell's commands, and `fn` given them. */
-async function withLabInProcess(
+/** A lab of SWITCHES run in this process, as withLabInProcess runs it. */
+function withSwitchesInProcess(
   fn: (r: LabRunner, line: (line: string) => Promise<string>, file: string) => Promise<void>,
 ): Promise<void> {
-  const name = uniqueLab();
-  const file = await labFile(name, { text: SWITCHES });
-  const { lab } = validateLab(await Deno.readTextFile(file), { stp: true });
-  assert.ok(lab !== undefined);
-  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")) });
-  try {
-    const { commands } = labCommands(r, { down: () => {}, save: () => Promise.resolve(file) });
-    const session: Session = {
-      kind: "mgmt",
-      debug: new Set(),
-      loadDepth: 0,
-      commands,
-      notify: () => {},
-      render: () => "",
-    };
-    await fn(r, async (line) => {
-      const reply = await commands.execute(line, session);
-      return `${reply?.code} ${reply?.raw ?? (reply?.lines ?? []).join("\n")}`;
-    }, file);
-  } finally {
-    await r.down();
-    await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-  }
+  return withLabInProcess(SWITCHES, fn);
 }
 
 Deno.test("a relative FILE in the lab shell's diff and apply is read from the lab file's directory, not the lab process's", async () => {
-  await withLabInProcess(async (_r, line, file) => {
+  await withSwitchesInProcess(async (_r, line, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
     await Deno.writeTextFile(
       `${dir}/edited.yaml`,
@@ -350,7 +330,7 @@ Deno.test("a relative FILE in the lab shell's diff and apply is read from the la
 });
 
 Deno.test("the lab shell's apply of another file makes it the lab's file: state.json names it, and diff and apply without a file read it", async () => {
-  await withLabInProcess(async (r, line, file) => {
+  await withSwitchesInProcess(async (r, line, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
     const other = `${dir}/other.yaml`;
     await Deno.writeTextFile(other, SWITCHES.replace("name: x", `name: ${r.lab.name}`).replace("5ms", "7ms"));
@@ -367,14 +347,14 @@ Deno.test("the lab shell's apply of another file makes it the lab's file: state.
 });
 
 Deno.test("an apply of another file that changes nothing (a change not live, a mistake) leaves the lab on its own file", async () => {
-  await withLabInProcess(async (r, line, file) => {
+  await withSwitchesInProcess(async (r, line, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
     const named = SWITCHES.replace("name: x", `name: ${r.lab.name}`);
     await Deno.writeTextFile(
       `${dir}/ports.yaml`,
-      named.replace("ports: 4 }\n    sw2", "ports: 8 }\n    sw2"),
+      named.replace("ports: 4 }\n    sw2", "ports: 4, dataplane: main }\n    sw2"),
     );
-    assert.match(await line("apply ports.yaml"), /^\d+ .*ports 4 -> 8 \(not live\)/);
+    assert.match(await line("apply ports.yaml"), /^\d+ .*dataplane none -> main \(not live: /);
     await Deno.writeTextFile(`${dir}/bad.yaml`, named.replace("delay: 5ms", "delay: fast"));
     assert.match(await line("apply bad.yaml"), /^\d+ .*bad\.yaml:\d+:\d+: .*\nnothing was changed\n$/s);
     // A diff changes nothing anyway: its refusal does not say so as if it might have.
@@ -390,7 +370,7 @@ Deno.test("an apply of another file that changes nothing (a change not live, a m
 });
 
 Deno.test("two applies at once (two consoles) run one after the other: the second finds the first's changes made", async () => {
-  await withLabInProcess(async (r, line, file) => {
+  await withSwitchesInProcess(async (r, line, file) => {
     const edited = (await Deno.readTextFile(file)).replace(
       "  links:\n",
       "    sw3: { kind: switch, ports: 4 }\n  links:\n    - endpoints: [sw1, sw3]\n",
@@ -411,7 +391,7 @@ Deno.test("two applies at once (two consoles) run one after the other: the secon
 });
 
 Deno.test("a del, add or link line while an apply runs waits for it, and finds what it added", async () => {
-  await withLabInProcess(async (r, line, file) => {
+  await withSwitchesInProcess(async (r, line, file) => {
     await Deno.writeTextFile(
       file,
       (await Deno.readTextFile(file)).replace(
@@ -436,7 +416,7 @@ Deno.test("a del, add or link line while an apply runs waits for it, and finds w
 });
 
 Deno.test("a change asked for while the lab goes down is refused in one line, and down waits for the one under way", async () => {
-  await withLabInProcess(async (r, line) => {
+  await withSwitchesInProcess(async (r, line) => {
     const { lab } = validateLab(
       SWITCHES.replace("  links:", "    sw3: { kind: switch, ports: 4 }\n  links:"),
       {},
@@ -463,7 +443,7 @@ Deno.test("a change asked for while the lab goes down is refused in one line, an
 });
 
 Deno.test("a slirp added by apply gets no switch's command; a switch removed and added again as a slirp says it takes none", async () => {
-  await withLabInProcess(async (_r, line, file) => {
+  await withSwitchesInProcess(async (_r, line, file) => {
     const text = await Deno.readTextFile(file);
     await Deno.writeTextFile(
       file,
@@ -482,7 +462,7 @@ Deno.test("a slirp added by apply gets no switch's command; a switch removed and
 });
 
 Deno.test("a switch removed leaves no socket in the lab's directory, and one added again under its name serves there", async () => {
-  await withLabInProcess(async (r, line) => {
+  await withSwitchesInProcess(async (r, line) => {
     const entries = () => [...Deno.readDirSync(r.dir)].map((e) => e.name).sort();
     const before = entries();
     assert.equal(await line("del sw2"), "0 removed switch sw2 and 1 link sw1:1-sw2:1\n");

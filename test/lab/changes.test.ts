@@ -1,7 +1,8 @@
 /**
  * What an edited lab file changes in its running lab: nodes matched by
  * name, links by the nodes they join; settings changed under the same name,
- * each in one line, marked live (a link's impairments) or not.
+ * each in one line, live (a link's impairments, a switch's hub, a host's
+ * gateway, a slirp's forwards) or not, and then with why.
  */
 import assert from "node:assert/strict";
 import { describeChanges, labChanges, noChanges } from "../../src/lab/changes.ts";
@@ -49,31 +50,80 @@ Deno.test("a second link between the same nodes is a change: links are counted, 
   assert.deepEqual(describeChanges(labChanges(RUNNING, doubled)), ["link sw1:3-sw-3:2: added to the file"]);
 });
 
-Deno.test("a link's impairments and VLANs changed are live; a node's settings and a host end's address are not", () => {
+Deno.test("a link's impairments, VLANs and host addresses, a switch's and a host's settings changed are live, each node and link a line", () => {
   const edited = lab(
-    "    sw1: { kind: switch, ports: 8, hub: true }\n    sw-3: { kind: switch }\n" +
-      "    h1: { kind: host, address: 10.0.0.9/24, gateway: 10.0.0.254 }\n",
+    "    sw1: { kind: switch, ports: 8, hub: true, vlans: [7] }\n    sw-3: { kind: switch }\n" +
+      "    h1: { kind: host, address: 10.0.0.9/24, gateway: 10.0.0.254, mtu: 1400 }\n",
     "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 20ms\n      loss: 1%\n      vlan: 5\n",
   );
   const c = labChanges(RUNNING, edited);
   assert.deepEqual(c.relinked.map((m) => [linkName(m.running), m.settings]), [
+    ["h1:eth0-sw1:1", ["h1 address 10.0.0.1/24 -> 10.0.0.9/24"]],
     ["sw1:2-sw-3:1", ["loss none -> 1%", "delay 5ms -> 20ms", "vlan none -> 5"]],
   ]);
+  assert.deepEqual(c.relinked[0]!.addresses, [
+    { host: "h1", iface: "eth0", before: ["10.0.0.1/24"], after: ["10.0.0.9/24"] },
+  ]);
   assert.deepEqual(describeChanges(c), [
+    "link h1:eth0-sw1:1: h1 address 10.0.0.1/24 -> 10.0.0.9/24",
     "link sw1:2-sw-3:1: loss none -> 1%, delay 5ms -> 20ms, vlan none -> 5",
-    "switch sw1: ports 32 -> 8, hub off -> on (not live)",
-    "host h1: gateway none -> 10.0.0.254 (not live)",
-    "link h1:eth0-sw1:1: h1 address 10.0.0.1/24 -> 10.0.0.9/24 (not live)",
+    "switch sw1: ports 32 -> 8, hub off -> on, vlans none -> 7",
+    "host h1: gateway none -> 10.0.0.254, mtu none -> 1400",
+  ]);
+  assert.deepEqual(c.notLive, []);
+});
+
+Deno.test("a slirp's forwards are live; its options, a switch's data plane, a host's exec and a cable's ends are not, each with why", () => {
+  const nodes = (extra: string) =>
+    "    sw1: { kind: switch }\n    nat: { kind: slirp, forwards: [tcp:8080:10.0.2.15:80] }\n" +
+    "    h1: { kind: host }\n    c1: { kind: cable, connect: 10.1.1.1:5000, insecure: true }\n" + extra;
+  const links = "    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n    - endpoints: [c1, sw1]\n";
+  const running = lab(nodes(""), links);
+  const edited = lab(
+    nodes("").replace(
+      "forwards: [tcp:8080:10.0.2.15:80]",
+      "forwards: [tcp:8081:10.0.2.15:80], options: mtu=1400",
+    )
+      .replace("sw1: { kind: switch }", "sw1: { kind: switch, dataplane: main, mcast_snooping: true }")
+      .replace("h1: { kind: host }", "h1: { kind: host, exec: ['true'] }")
+      .replace("10.1.1.1:5000", "10.1.1.2:5000"),
+    links,
+  );
+  assert.deepEqual(describeChanges(labChanges(running, edited)), [
+    "switch sw1: mcast_snooping off -> on",
+    "slirp nat: forwards tcp:8080:10.0.2.15:80 -> tcp:8081:10.0.2.15:80",
+    "switch sw1: dataplane none -> main (not live: a switch's data plane and rc file are its start's)",
+    "slirp nat: options none -> mtu=1400 (not live: a slirp's options and mtu are its stack's from the start)",
+    "host h1: exec none -> true (not live: a host's exec ran when it came up)",
+    "cable c1: connect 10.1.1.1:5000 -> 10.1.1.2:5000 (not live: a cable's ends and key are its start's)",
   ]);
 });
 
-Deno.test("a node of another kind under the same name is named as such, not live", () => {
+Deno.test("a switch shrunk below a port a link keeps, and a DHCP address changed, are not live, with why", () => {
+  const running = lab(
+    "    sw1: { kind: switch }\n    sw2: { kind: switch }\n    h1: { kind: host, address: dhcp }\n",
+    "    - endpoints: ['sw1:9', sw2]\n    - endpoints: [h1, sw2]\n",
+  );
+  const edited = lab(
+    "    sw1: { kind: switch, ports: 4 }\n    sw2: { kind: switch }\n    h1: { kind: host, address: 10.0.2.9/24 }\n",
+    "    - endpoints: [sw1, sw2]\n    - endpoints: [h1, sw2]\n",
+  );
+  const c = labChanges(running, edited);
+  assert.deepEqual(c.renoded, []);
+  assert.deepEqual(describeChanges(c), [
+    "switch sw1: ports 32 -> 4 (not live: link sw1:9-sw2:1 keeps port 9)",
+    "link h1:eth0-sw2:2: h1 address dhcp -> 10.0.2.9/24 (not live: a DHCP address is leased when its link comes up; " +
+    "remove the link, apply, then add it back)",
+  ]);
+});
+
+Deno.test("a node of another kind under the same name is named as such, not live, with what to do", () => {
   const edited = lab(
     "    sw1: { kind: switch }\n    sw-3: { kind: slirp }\n    h1: { kind: host, address: 10.0.0.1/24 }\n",
     "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 5ms\n",
   );
   assert.deepEqual(describeChanges(labChanges(RUNNING, edited)), [
-    "node sw-3: kind switch -> slirp (not live)",
+    "node sw-3: kind switch -> slirp (not live: another kind is another program; remove the node, apply, then add it back)",
   ]);
 });
 

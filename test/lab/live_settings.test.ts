@@ -1,0 +1,206 @@
+/**
+ * `apply` of a node's settings on a running lab, seen in the running
+ * processes: a switch's hub, ports, spanning tree, snooping and VLANs in
+ * its console's answers; a host's address, mtu, routes and gateway in `ip`
+ * in its namespace; a slirp's forward reachable from this machine and gone
+ * again. A change whose second step is refused undoes its first, and says
+ * so; `diff` names each change in a line, `vde status` and `save` show the
+ * new settings.
+ */
+import assert from "node:assert/strict";
+import { skipUnlessRoot } from "../helpers/processes.ts";
+import { inHost, pingCount, TWO_HOSTS, vde, withLabInProcess, withLabUp } from "./_helpers.ts";
+
+const SWITCHES = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, vlans: [30] }
+    sw2: { kind: switch, ports: 4 }
+  links:
+    - endpoints: [sw1, sw2]
+`;
+
+Deno.test("apply changes a running switch's ports, hub, spanning tree, snooping and VLANs through its console, and diff names them first", async () => {
+  await withLabInProcess(SWITCHES, async (_r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    const hub = text.replace(
+      "sw1: { kind: switch, ports: 4, vlans: [30] }",
+      "sw1: { kind: switch, ports: 8, hub: true, vlans: [40], mcast_snooping: true, mcast_querier: true }",
+    );
+    await Deno.writeTextFile(file, hub);
+    const change =
+      "switch sw1: ports 4 -> 8, hub off -> on, mcast_snooping off -> on, mcast_querier off -> on, " +
+      "vlans 30 -> 40";
+    assert.equal(await line("diff"), `0 ${change}`);
+    assert.equal(await line("apply"), `0 ${change}\n`);
+    assert.equal(await line("sw1 port/showinfo"), "0 Numports=8\nHUB=true\ncounters=true");
+    assert.equal(await line("sw1 vlan/print 30"), "6 ", "VLAN 30 removed");
+    assert.match(await line("sw1 vlan/print 40"), /^0 VLAN 0040/);
+    assert.match(await line("sw1 mcast/print"), /querier/i);
+    assert.match(await line("nodes"), /^sw1 +switch +8 ports \(1 in use\), hub,/m);
+    // Said in the file's order, made in one that works: hub off before spanning tree on (a hub has none),
+    // the querier off before snooping.
+    await Deno.writeTextFile(
+      file,
+      text.replace("ports: 4, vlans: [30] }", "ports: 8, stp: true, vlans: [30] }"),
+    );
+    assert.equal(
+      await line("apply"),
+      "0 switch sw1: stp off -> on, vlans 40 -> 30, hub on -> off, mcast_snooping on -> off, mcast_querier on -> off\n",
+    );
+    assert.match(await line("sw1 fstp/showinfo"), /FSTP=true/);
+    assert.equal(await line("sw1 port/showinfo"), "0 Numports=8\nHUB=false\ncounters=true");
+    assert.equal(await line("diff"), "0 ");
+  });
+});
+
+Deno.test("a switch's change refused halfway (a VLAN still on a port) undoes the steps before it: nothing was changed", async () => {
+  await withLabInProcess(SWITCHES, async (_r, line, file) => {
+    // Port 1 (the link to sw2) joined by hand at the console: vlan/remove refuses while it is a member.
+    assert.equal(await line("sw1 vlan/addport 30 1"), "0 ");
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("ports: 4, vlans: [30] }", "ports: 6, hub: true }"),
+    );
+    assert.equal(
+      await line("apply"),
+      "5 changing switch sw1 failed: sw1: vlan/remove 30: Address already in use; nothing was changed\n",
+    );
+    assert.equal(
+      await line("sw1 port/showinfo"),
+      "0 Numports=4\nHUB=false\ncounters=true",
+      "ports and hub undone",
+    );
+    assert.match(await line("sw1 vlan/print 30"), /^0 VLAN 0030/);
+    assert.match(await line("diff"), /^0 switch sw1: ports 4 -> 6, hub off -> on, vlans 30 -> none$/);
+  });
+});
+
+Deno.test("a switch shrunk below a port its link keeps is refused up front, with the link named", async () => {
+  await withLabInProcess(SWITCHES.replace("[sw1, sw2]", "['sw1:3', sw2]"), async (_r, line, file) => {
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("ports: 4, vlans: [30] }", "ports: 2, hub: true, vlans: [30] }")
+        .replace("['sw1:3', sw2]", "[sw1, sw2]"),
+    );
+    assert.match(
+      await line("apply"),
+      /^5 switch sw1: ports 4 -> 2, hub off -> on \(not live: link sw1:3-sw2:1 keeps port 3\)\nnothing was changed; /,
+    );
+    assert.equal(await line("sw1 port/showinfo"), "0 Numports=4\nHUB=false\ncounters=true");
+  });
+});
+
+Deno.test("vde up --apply changes a running host's address, mtu, routes and gateway with ip in its namespace; status and save show them", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      text.replace(
+        "h1: { kind: host, address: 10.9.0.1/24 }",
+        "h1: { kind: host, address: 10.9.0.11/24, mtu: 1400, routes: ['10.77.0.0/16 via 10.9.0.2'], gateway: 10.9.0.2 }",
+      ),
+    );
+    const lines = [
+      "link h1:eth0-sw1:1: h1 address 10.9.0.1/24 -> 10.9.0.11/24",
+      "host h1: gateway none -> 10.9.0.2, routes none -> 10.77.0.0/16 via 10.9.0.2, mtu none -> 1400",
+    ];
+    assert.equal((await vde(["term", name, "-c", "diff"])).stdout, lines.map((l) => `${l}\n`).join(""));
+    const applied = await vde(["up", "--apply", file]);
+    assert.equal(applied.stdout, lines.map((l) => `lab ${name}: ${l}\n`).join(""), applied.stderr);
+    const addr = (await inHost(name, "h1", ["ip", "-o", "-4", "addr", "show", "dev", "eth0"])).stdout;
+    assert.match(addr, /inet 10\.9\.0\.11\/24/);
+    assert.doesNotMatch(addr, /inet 10\.9\.0\.1\//);
+    assert.match((await inHost(name, "h1", ["ip", "link", "show", "eth0"])).stdout, / mtu 1400 /);
+    const routes = (await inHost(name, "h1", ["ip", "route"])).stdout;
+    assert.match(routes, /^default via 10\.9\.0\.2 dev eth0/m);
+    assert.match(routes, /^10\.77\.0\.0\/16 via 10\.9\.0\.2 dev eth0/m);
+    assert.ok(await pingCount(name, "h2", "10.9.0.11", 2) >= 1, "h1 answers at its new address");
+    assert.match((await vde(["status", name])).stdout, /^h1 +host +netns \S+, eth0 10\.9\.0\.11\/24$/m);
+    assert.equal((await vde(["term", name, "-c", "save"])).code, 0);
+    assert.match(
+      await Deno.readTextFile(file),
+      /address: 10\.9\.0\.11\/24,\s+mtu: 1400,\s+routes: \['10\.77/,
+    );
+    assert.equal(
+      (await vde(["up", "--apply", file])).stdout,
+      `lab ${name}: nothing to apply: lab ${name} runs ${file} as it is\n`,
+    );
+    // An address changed alone: the kernel takes the default route out with the old one; it is put back.
+    const saved0 = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, saved0.replace("10.9.0.11/24", "10.9.0.12/24"));
+    assert.equal(
+      (await vde(["up", "--apply", file])).stdout,
+      `lab ${name}: link h1:eth0-sw1:1: h1 address 10.9.0.11/24 -> 10.9.0.12/24\n`,
+    );
+    assert.match((await inHost(name, "h1", ["ip", "route"])).stdout, /^default via 10\.9\.0\.2 dev eth0/m);
+    // A route ip refuses (the link's own subnet, there already) after the mtu was set: the mtu is set back.
+    const saved = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      saved.replace("mtu: 1400", "mtu: 1300").replace("routes: [", "routes: ['10.9.0.0/24 via 10.9.0.2', "),
+    );
+    const failed = await vde(["up", "--apply", file]);
+    assert.equal(failed.code, 1);
+    assert.match(
+      failed.stderr,
+      new RegExp(
+        `^vde: lab ${name}: changing host h1 failed: ip -n vde-${name}-h1 route add 10\\.9\\.0\\.0/24 via 10\\.9\\.0\\.2: .*; nothing was changed\n$`,
+      ),
+    );
+    assert.match(
+      (await inHost(name, "h1", ["ip", "link", "show", "eth0"])).stdout,
+      / mtu 1400 /,
+      "mtu undone",
+    );
+  });
+});
+
+/** A switch with a slirp and a host at the slirp's first lease address, serving HTTP on 8080. */
+const NAT = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    nat: { kind: slirp }
+    h1: { kind: host, address: 10.0.2.15/24, gateway: 10.0.2.2 }
+  links:
+    - endpoints: [nat, sw1]
+    - endpoints: [h1, sw1]
+`;
+
+/** What GET / on 127.0.0.1:`port` answers, or the error's name. */
+async function fetchText(port: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(10_000) });
+    return (await res.text()).trim();
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
+
+Deno.test("vde up --apply adds a slirp's forward live, reachable from this machine, and removes it again", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: NAT }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(`${dir}/index.html`, "hello from h1\n");
+    const serve = await vde(["term", name, "-c", `exec h1 busybox httpd -p 8080 -h ${dir}`]);
+    assert.equal(serve.code, 0, serve.stderr);
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.addr.port;
+    probe.close();
+    const text = await Deno.readTextFile(file);
+    const forward = `tcp:127.0.0.1:${port}:10.0.2.15:8080`;
+    await Deno.writeTextFile(
+      file,
+      text.replace("nat: { kind: slirp }", `nat: { kind: slirp, forwards: ['${forward}'] }`),
+    );
+    const added = await vde(["up", "--apply", file]);
+    assert.equal(added.stdout, `lab ${name}: slirp nat: forwards none -> ${forward}\n`, added.stderr);
+    assert.equal(await fetchText(port), "hello from h1");
+    await Deno.writeTextFile(file, text);
+    const removed = await vde(["up", "--apply", file]);
+    assert.equal(removed.stdout, `lab ${name}: slirp nat: forwards ${forward} -> none\n`, removed.stderr);
+    assert.notEqual(await fetchText(port), "hello from h1", "the forward is gone");
+  });
+});
