@@ -17,15 +17,15 @@
  * addresses of its two interfaces, an added one brings the file's.
  * Live: a link's impairments (what `link A-B loss 5%` sets) and its VLANs
  * (its switch ports' untagged VLAN and tagged ones, as `vlan/addport` sets
- * them), a host end's static addresses, links and nodes added or removed,
- * and a node's settings that its running process can change in place: a
- * switch's `ports`, `hub`, `stp`, `mcast_snooping`, `mcast_querier` and
- * `vlans` (its console's commands), a host's `gateway`, `routes` and `mtu`
- * (`ip` in its namespace), a slirp's `forwards` (its stack's). The rest is
- * named as not live, with the reason: what is fixed when a node starts (a
- * switch's data plane, its `rc`; a slirp's options; a cable's ends; a host's
- * `exec`, which ran), a node's kind, a DHCP address, and a switch shrunk
- * below a port that a link keeps.
+ * them), a host end's addresses (a DHCP lease taken or let go), links and
+ * nodes added or removed, and a node's settings that its running process
+ * can change in place: a switch's `ports`, `hub`, `stp`, `mcast_snooping`,
+ * `mcast_querier` and `vlans` (its console's commands), a host's `gateway`,
+ * `routes` and `mtu` (`ip` in its namespace), a slirp's `forwards` (its
+ * stack's). The rest is named as not live, with the reason: what is fixed
+ * when a node starts (a switch's data plane, its `rc`; a slirp's options; a
+ * cable's ends; a host's `exec`, which ran), a node's kind, and a switch
+ * shrunk below a port that a link keeps.
  */
 import { type HostNode, type Lab, type LabLink, type LabNode, type LinkEnd, linkName } from "./spec.ts";
 import { plainImpairments, plainNode } from "./to_yaml.ts";
@@ -219,14 +219,6 @@ export function labChanges(running: Lab, file: Lab): LabChanges {
   for (const m of matched) {
     const addresses = addressChanges(m, running, file);
     const addressed = addresses.map((a) => `${a.host} address ${shown(a.before)} -> ${shown(a.after)}`);
-    // A lease comes with the interface (udhcpc at its start), and goes with it.
-    if (addresses.some((a) => [...a.before, ...a.after].includes("dhcp"))) {
-      notLive.push({
-        line: `link ${linkName(m.running)}: ${addressed.join(", ")}`,
-        why: "a DHCP address is leased when its link comes up; remove the link, apply, then add it back",
-      });
-      continue;
-    }
     const settings = [...settingChanges(linkSettings(m.running), linkSettings(m.file)), ...addressed];
     if (settings.length > 0) relinked.push({ ...m, settings, addresses });
   }

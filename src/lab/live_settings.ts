@@ -11,8 +11,9 @@
  * first step that fails undoes those before it, newest first, and the node
  * runs as it did; once all are made, the running node takes the file's
  * settings, so `save` writes them and `vde status` shows them. A host end's
- * addresses change the same way (`ip addr del`, `ip addr replace`), with
- * its link's other settings.
+ * addresses change the same way (`ip addr del`, `ip addr replace`, a DHCP
+ * lease taken or let go), with its link's other settings; the routes the
+ * kernel took out with an address are set again.
  */
 import type { AddressChange } from "./changes.ts";
 import type { CommandRegistry, Session } from "../console/registry.ts";
@@ -229,7 +230,11 @@ export async function changeAddresses(r: LabRunner, changes: AddressChange[]): P
 async function changeEndAddresses(r: LabRunner, change: AddressChange): Promise<void> {
   const h = r.hosts.get(change.host)!;
   const { iface, before, after } = change;
-  const addr = (verb: string) => (a: string) => ipIn(h.ns, a.includes(":"), "addr", verb, a, "dev", iface);
+  // `dhcp` is a lease taken or let go; any other is an address.
+  const addr = (verb: "add" | "del" | "replace") => (a: string) =>
+    a === "dhcp"
+      ? r.setDhcp(h, iface, verb !== "del")
+      : ipIn(h.ns, a.includes(":"), "addr", verb, a, "dev", iface);
   const steps = [
     ...before.filter((a) => !after.includes(a)).map((a) => ({
       run: () => addr("del")(a),

@@ -674,6 +674,19 @@ export class LabRunner {
     }
   }
 
+  /**
+   * Takes a DHCP lease on a running host's interface (its file's address
+   * changed to `dhcp`), or lets it go (`false`: its address and the default
+   * route it brought are deleted); between the two, the interface has no
+   * address from DHCP.
+   */
+  async setDhcp(host: RunningHost, iface: string, on: boolean): Promise<void> {
+    if (on) return await this.#dhcp(host, iface);
+    const lease = host.leases.get(iface);
+    host.leases.delete(iface);
+    if (lease !== undefined) await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
+  }
+
   /** One DHCP lease with busybox udhcpc, applied by a small script. */
   async #dhcp(host: RunningHost, iface: string): Promise<void> {
     const script = `${this.dir}/udhcpc.sh`;

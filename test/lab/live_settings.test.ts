@@ -179,7 +179,7 @@ async function fetchText(port: number): Promise<string> {
   }
 }
 
-Deno.test("vde up --apply adds a slirp's forward live, reachable from this machine, and removes it again", async (t) => {
+Deno.test("vde up --apply adds a slirp's forward live, reachable from this machine, and removes it again; a host takes a DHCP lease from it live and lets it go", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: NAT }, async (name, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
@@ -202,5 +202,42 @@ Deno.test("vde up --apply adds a slirp's forward live, reachable from this machi
     const removed = await vde(["up", "--apply", file]);
     assert.equal(removed.stdout, `lab ${name}: slirp nat: forwards ${forward} -> none\n`, removed.stderr);
     assert.notEqual(await fetchText(port), "hello from h1", "the forward is gone");
+    // h1 takes its address from the slirp's DHCP instead, and gives it back: 10.0.2.15 is the first lease.
+    await Deno.writeTextFile(
+      file,
+      text.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", "address: 10.0.2.9/24"),
+    );
+    assert.equal(
+      (await vde(["up", "--apply", file])).stdout,
+      `lab ${name}: link h1:eth0-sw1:2: h1 address 10.0.2.15/24 -> 10.0.2.9/24\n` +
+        `lab ${name}: host h1: gateway 10.0.2.2 -> none\n`,
+    );
+    await Deno.writeTextFile(file, text.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", "address: dhcp"));
+    const leased = await vde(["up", "--apply", file], 90_000);
+    assert.equal(
+      leased.stdout,
+      `lab ${name}: link h1:eth0-sw1:2: h1 address 10.0.2.9/24 -> dhcp\n`,
+      leased.stderr,
+    );
+    const addr = async () =>
+      (await inHost(name, "h1", ["ip", "-o", "-4", "addr", "show", "dev", "eth0"])).stdout;
+    assert.match(await addr(), /inet 10\.0\.2\.15\/24/);
+    assert.doesNotMatch(await addr(), /10\.0\.2\.9\//);
+    assert.match(
+      (await vde(["status", name])).stdout,
+      /^h1 +host +netns \S+, eth0 10\.0\.2\.15\/24 \(dhcp\)$/m,
+    );
+    await Deno.writeTextFile(
+      file,
+      text.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", "address: 10.0.2.9/24"),
+    );
+    const released = await vde(["up", "--apply", file]);
+    assert.equal(
+      released.stdout,
+      `lab ${name}: link h1:eth0-sw1:2: h1 address dhcp -> 10.0.2.9/24\n`,
+      released.stderr,
+    );
+    assert.match(await addr(), /inet 10\.0\.2\.9\/24/);
+    assert.doesNotMatch(await addr(), /10\.0\.2\.15\//, "the lease is let go");
   });
 });
