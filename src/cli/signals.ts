@@ -1,7 +1,12 @@
 /**
  * Signal handling for the long-running commands: they listen from their
- * first line, so a signal during start-up still runs their cleanup.
+ * first line, so a signal during start-up still runs their cleanup. A
+ * second stop signal does not kill the process (its cleanup still removes
+ * sockets and taps) but tells it to hurry: no data-plane thread still being
+ * loaded by Deno is waited for (worker_handle.ts), which could otherwise
+ * hold the stop for up to a minute.
  */
+import { hurryStops } from "../dataplane/worker_handle.ts";
 
 /** The signals that stop a command, as for vde_switch: interrupt, terminate, hang-up. */
 export const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -24,8 +29,20 @@ export interface StopRequest {
   remove(): void;
 }
 
-/** Listens for `signals` until `remove`; the first one (or `stop`) resolves `stopped`. */
+/**
+ * Listens for `signals` until `remove`; the first one (or `stop`) resolves `stopped`, a signal
+ * after that hurries the stop under way.
+ */
 export function untilSignal(signals = STOP_SIGNALS): StopRequest {
   const { promise, resolve } = Promise.withResolvers<string>();
-  return { stopped: promise, stop: resolve, remove: onSignals(resolve, signals) };
+  let stopping = false;
+  const stop = (reason: string) => {
+    stopping = true;
+    resolve(reason);
+  };
+  const onSignal = (signal: string) => {
+    if (stopping) hurryStops();
+    stop(signal);
+  };
+  return { stopped: promise, stop, remove: onSignals(onSignal, signals) };
 }

@@ -27,6 +27,11 @@
  * of its own (LOAD_TIMEOUT_MS) and ends at once if the load fails. A worker
  * whose load failed never ran a line, so nothing lent to it can be in use:
  * its fds are released as an answer's are, though it did not answer.
+ *
+ * A user who signals a stopping process again (a second Ctrl-C) does not
+ * want to wait out that load bound: `hurryStops` ends every wait for a load
+ * at once, in this thread's handles, and such a worker is terminated
+ * unanswered (its fds leaked, as above: the process is on its way out).
  */
 import { C, check, libc } from "../../ffi/libc.ts";
 import { watchLoaded } from "./worker_loaded.ts";
@@ -37,6 +42,14 @@ import { type WorkerName, workerUrl } from "./worker_url.ts";
  * is a hung one (the test helpers give the first worker of a loaded test process a minute too).
  */
 const LOAD_TIMEOUT_MS = 60_000;
+
+/** Resolved by `hurryStops`: no stop waits for a worker's load any longer. */
+const hurried = Promise.withResolvers<void>();
+
+/** Ends, now and for every later stop, the wait for workers still loading (a second stop signal). */
+export function hurryStops(): void {
+  hurried.resolve();
+}
 
 export class WorkerHandle {
   readonly worker: Worker;
@@ -96,6 +109,8 @@ export class WorkerHandle {
         this.loaded.then(() => null),
         answer,
         this.#failed.promise.then(() => false),
+        // Only a load is cut short: a worker that runs still gets its bound to answer.
+        hurried.promise.then(() => this.#ran ? null : false),
         after(LOAD_TIMEOUT_MS),
       ]);
       answered = running ?? await Promise.race([answer, after(timeoutMs)]);

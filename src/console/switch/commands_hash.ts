@@ -15,10 +15,10 @@
 import { parseInteger, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
 import { formatHashLine } from "./listings.ts";
-import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
+import { type CommandRegistry, fail, failure, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
 import { hashPrintBody } from "./mac_listing.ts";
-import { NO_VLAN } from "../../switch/engine.ts";
+import { NO_VLAN, pastLastPort } from "../../switch/engine.ts";
 import { vdeBucket } from "../../switch/vde_bucket.ts";
 import { formatMac as formatMacBytes, macHi, macLo, parseMacText } from "../../wire/ethernet.ts";
 
@@ -107,8 +107,10 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
     help: "forget the learned MACs: all, of port N, of VLAN V, or of both",
     listing: false,
     run: (args) => {
-      const filter = flushFilter(words(args), engine.numPorts);
+      const filter = flushFilter(words(args));
       if (filter === undefined) return fail(Errno.EINVAL);
+      // Well formed but past the last port: the code alone would read as a usage error.
+      if (filter.port >= engine.numPorts) return failure(pastLastPort(filter.port), Errno.EINVAL);
       engine.flushMacs(filter.port, filter.vlan);
       return ok();
     },
@@ -144,17 +146,15 @@ export function addHashCommands(registry: CommandRegistry, ctx: ConsoleContext):
 /**
  * `hash/flush`'s arguments: `port N` and `vlan V`, each at most once, in
  * either order; -1 where one is not given. Undefined for anything else or
- * a number out of range.
+ * a number out of range (a port is checked against the switch's ports by
+ * the caller, which says so in words).
  */
-export function flushFilter(
-  args: readonly string[],
-  numPorts: number,
-): { port: number; vlan: number } | undefined {
+export function flushFilter(args: readonly string[]): { port: number; vlan: number } | undefined {
   const filter = { port: -1, vlan: -1 };
   for (let i = 0; i < args.length; i += 2) {
     const key = args[i], n = parseInteger(args[i + 1] ?? "");
     if (n === undefined || n < 0) return undefined;
-    if (key === "port" && filter.port < 0 && n < numPorts) filter.port = n;
+    if (key === "port" && filter.port < 0) filter.port = n;
     else if (key === "vlan" && filter.vlan < 0 && n <= NO_VLAN) filter.vlan = n;
     else return undefined;
   }

@@ -21,6 +21,12 @@ Deno.test("hash setters change the engine's timers and refuse nonsense", async (
     for (const bad of ["hash/setgcint -1", "hash/setexpire x", "hash/setminper", "hash/setsize -4"]) {
       assert.equal(await tc.run(bad), "1022 Invalid argument\n", bad);
     }
+    // Well formed, but no such port: said in words, as the port commands say it.
+    assert.equal(
+      await tc.run("hash/flush port 99"),
+      "port 99 is past the last port (port/showinfo says Numports)\n1022 Invalid argument\n",
+    );
+    assert.equal(await tc.run("hash/flush vlan 10 port 99"), await tc.run("hash/flush port 99"));
   } finally {
     tc.close();
   }
@@ -113,7 +119,6 @@ Deno.test("hash/flush forgets the whole table, one port's or one VLAN's MACs, an
         "hash/flush port",
         "hash/flush port x",
         "hash/flush port -1",
-        "hash/flush port 99",
         "hash/flush vlan 4096",
         "hash/flush port 1 port 2",
         "hash/flush dev br0",
@@ -121,6 +126,12 @@ Deno.test("hash/flush forgets the whole table, one port's or one VLAN's MACs, an
     ) {
       assert.equal(await tc.run(bad), "1022 Invalid argument\n", bad);
     }
+    // Well formed, but no such port: said in words, as the port commands say it.
+    assert.equal(
+      await tc.run("hash/flush port 99"),
+      "port 99 is past the last port (port/showinfo says Numports)\n1022 Invalid argument\n",
+    );
+    assert.equal(await tc.run("hash/flush vlan 10 port 99"), await tc.run("hash/flush port 99"));
   } finally {
     tc.close();
   }
