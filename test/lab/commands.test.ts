@@ -327,6 +327,24 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
   });
 });
 
+Deno.test("tc netem's words in a link line are answered with the link's own, or where the impairment is, and change nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const cases: [string, string][] = [
+      ["delay 100ms 20ms", `"20ms" (tc netem's delay 100ms 20ms is delay 100ms jitter 20ms here)`],
+      ["duplicate 1%", `"duplicate" (tc netem's duplicate is dup here: dup 1%)`],
+      ["reorder 25%", `"reorder" (a lab link has no reordering (tc netem's reorder); \`vde wirefilter\``],
+    ];
+    for (const [words, said] of cases) {
+      const r = await vde(["term", name, "-c", `link sw1-sw2 ${words}`]);
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.startsWith(`vde: link sw1-sw2 ${words}: unknown link setting ${said}`), r.stderr);
+    }
+    const links = await vde(["term", name, "-c", "link sw1-sw2"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
+  });
+});
+
 Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless the host is named like a shell command", () => {
   const hosts = new Set(["h1", "links"]);
   assert.deepEqual(hostCommandOf("exec h1 ping -c 1 10.0.2.2", hosts), {
