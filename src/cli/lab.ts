@@ -243,20 +243,23 @@ async function toRunningLab(
 }
 
 /**
- * Refuses `vde up FILE` of a running lab whose FILE was edited since, saying
- * each change the running lab does not follow (nodes and links removed or
- * added, settings changed) and how to apply it: a running lab never follows
- * its file unless told, and the plain "already up" would let an edit pass
- * for applied.
+ * Refuses `vde up FILE` of a running lab that differs from FILE, saying
+ * each difference (nodes and links removed or added, settings changed) and
+ * the ways to end it: a running lab never follows its file unless told, and
+ * the plain "already up" would let an edit pass for applied. The lab may be
+ * the one that changed (its shell's `link`, `add`, `del`), so `save`, which
+ * keeps those changes, is named beside `--apply`, which would undo them.
  */
 async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
   const running = await toRunningLab(lab, file, `diff ${file}`);
   const changes = running?.reply.lines ?? [];
   if (running === undefined || changes.length === 0) return;
   throw new UsageError(
-    `lab ${lab.name} is already up (pid ${running.pid}) and does not follow edits to ${file}:\n` +
+    `lab ${lab.name} is already up (pid ${running.pid}) and differs from ${file} ` +
+      `(the file was edited, or the lab changed from its shell):\n` +
       changes.map((c) => `  ${c}\n`).join("") +
-      `\`vde up --apply ${file}\` applies them live, \`vde up -c ${file}\` takes the lab down and brings the file up`,
+      `\`vde up --apply ${file}\` makes the lab the file live, \`vde up -c ${file}\` takes the lab down ` +
+      `and brings the file up; \`vde term ${lab.name} -c 'save ${file}'\` writes the running lab to the file instead`,
   );
 }
 
