@@ -321,7 +321,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
     }
     console.log(
-      `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+      `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\`; ` +
+        `its log (exec lines, cables, errors): ${daemonLog(lab.name)}`,
     );
     // With `--http 0` only the background copy knows its port; it logged the URL before it served.
     const web = o.http === undefined ? undefined : loggedWebView(lab.name);

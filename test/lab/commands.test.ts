@@ -12,6 +12,7 @@ import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
 import {
+  hostWithExec,
   leftovers,
   ONE_SWITCH,
   TWO_HOSTS,
@@ -261,6 +262,17 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
   await withLabUp({ text: ONE_SWITCH }, async (name) => {
     const status = await vde(["status", name]);
     assert.equal(status.stdout.split("\n")[1], "", "no web view, no line");
+  });
+});
+
+Deno.test("vde up -d names the background lab's log, where its exec lines and errors go", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["echo u19-was-here"]) }, async (name, file) => {
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    const log = /its log \(exec lines, cables, errors\): (\S+)$/m.exec(up.stdout)?.[1];
+    assert.equal(log, `${labDir(name)}.log`, up.stdout);
+    assert.match(await Deno.readTextFile(log!), /h1\$ echo u19-was-here/);
   });
 });
 
