@@ -30,7 +30,7 @@ import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
-import { ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
+import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -731,7 +731,13 @@ export const plainVdeCommand: Subcommand = (program: Command) => {
     const [first] = program.args;
     // -V is commander's usual version flag (and vde_switch's -v is ours).
     if (first === "-V") program.error(`vde: unknown option '-V' (vde -v or --version prints the version)`);
-    if (first?.startsWith("-")) program.error(`vde: unknown option '${first}'`);
+    if (first?.startsWith("-")) {
+      // `vde --sock /tmp/net switch`: the options of a command follow its name.
+      const line = commandFirst(program.args, program.commands.map((c) => c.name()));
+      program.error(
+        `vde: unknown option '${first}'${line === undefined ? "" : ` (options follow the command: ${line})`}`,
+      );
+    }
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));
