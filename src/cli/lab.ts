@@ -39,7 +39,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
-import { dirOf } from "../os/paths.ts";
+import { dirOf, isFile } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -496,8 +496,32 @@ function labIsThere(name: string): boolean {
   }
 }
 
+/**
+ * Refuses to take down running lab `name` for lab file `file` when the lab
+ * runs another file: two copies of one file (an example copied by two
+ * users, two checkouts) name the same lab, and `vde down lan.yaml` (or
+ * `vde up -c`) in the second copy's directory would take the first one's
+ * lab down. The lab's name, given as itself, still takes it down.
+ */
+function refuseAnotherFilesLab(name: string, file: string, doing: string): void {
+  const state = readState(name);
+  if (state === undefined || state.file === "" || !ownerRuns(state.pid)) return;
+  let path: string;
+  try {
+    path = Deno.realPathSync(file);
+  } catch {
+    return;
+  }
+  if (path === state.file) return;
+  throw new UsageError(
+    `${doing} would take down lab ${name} (pid ${state.pid}), which runs ${state.file}, not ${path}: ` +
+      `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\``,
+  );
+}
+
 async function down(arg: string, cleanup = false): Promise<void> {
   const name = labName(arg);
+  if (isFile(arg)) refuseAnotherFilesLab(name, arg, `vde down ${arg}`);
   // Last, once the lab has stopped writing to it; a lab already down may still have one.
   const removeLogToo = () => {
     if (!cleanup) return false;
@@ -653,7 +677,10 @@ export const labCommand: Subcommand = (program: Command) => {
       }
       if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) return;
       // The background copy runs with the same options: the lab is down by then.
-      if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) await down(lab.name);
+      if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) {
+        refuseAnotherFilesLab(lab.name, path, "vde up -c");
+        await down(lab.name);
+      }
       await runLab(lab, { text, path }, o);
     });
   program.command("down")

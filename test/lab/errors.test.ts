@@ -224,6 +224,30 @@ Deno.test("vde up of a file whose running lab changed from its shell says the la
   });
 });
 
+Deno.test("vde down and vde up -c of a copy of a running lab's file refuse to take down the lab the other file runs", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
+    const dir = await Deno.makeTempDir({ prefix: "vde-copy-" });
+    try {
+      const copy = `${dir}/lab.yaml`;
+      await Deno.copyFile(file, copy);
+      const pid = readState(name)?.pid;
+      const said = `would take down lab ${name} (pid ${pid}), which runs ${file}, not ${copy}: ` +
+        `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\`\n`;
+      const down = await vde(["down", copy]);
+      assert.equal(down.code, 1);
+      assert.equal(down.stderr, `vde: vde down ${copy} ${said}`);
+      const again = await vde(["up", "-c", "-d", copy]);
+      assert.equal(again.code, 1);
+      assert.equal(again.stderr, `vde: vde up -c ${said}`);
+      assert.equal(readState(name)?.pid, pid, "the lab runs on, untouched");
+      assert.equal((await vde(["down", file])).code, 0, "its own file takes it down");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
 Deno.test("a slirp forward whose host port is taken stops vde up in one line that names the node", async () => {
   const held = Deno.listen({ hostname: "0.0.0.0", port: 0 });
   const port = (held.addr as Deno.NetAddr).port;
