@@ -43,7 +43,8 @@ import { runProgram } from "./program.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
-import { netemCommandLineHint, netemForWirefilter } from "../wirefilter/netem_words.ts";
+import { isNetemWord, netemCommandLineHint, netemForWirefilter } from "../wirefilter/netem_words.ts";
+import { exists } from "../os/paths.ts";
 
 const COMPONENT = "vde wirefilter";
 
@@ -209,7 +210,8 @@ export async function runWirefilter(
     }
     vnls = splitVdePlug(o.vdePlug);
   }
-  if (vnls.length === 1 || vnls.length > 2) {
+  // `vde wirefilter loss 5%` has two "VNLs" too: a netem keyword that names nothing here is no VNL.
+  if (vnls.length === 1 || vnls.length > 2 || vnls.some((v) => isNetemWord(v) && !exists(v))) {
     const netem = netemCommandLineHint(argv);
     if (netem !== undefined) throw new UsageError(netem);
     throw new UsageError(

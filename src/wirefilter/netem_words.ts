@@ -157,6 +157,11 @@ export function netemDelayForLabLink(time: string, jitter: string): string | und
 /** netem's impairment words that wirefilter takes as options of the same name. */
 const SAME_NAME = new Set(["loss", "delay"]);
 
+/** Whether `word` is one of netem's impairment keywords (`loss`, `rate`, ...), as typed to tc. */
+export function isNetemWord(word: string): boolean {
+  return SAME_NAME.has(word) || netemForWirefilter(word, undefined, "option") !== undefined;
+}
+
 /**
  * netem's words found in a `vde wirefilter` command line's `words`, said as
  * its options: tc's habit of keywords without dashes (`loss 5%`) and of

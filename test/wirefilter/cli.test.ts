@@ -58,6 +58,7 @@ Deno.test("vde wirefilter refuses bad usage with one line and status 1", async (
       /^vde: tc netem's delay 100ms 20ms .* --delay 100\+20 here\n$/,
     ],
     [["null://", "null://", "loss", "5%"], /^vde: tc netem's "loss 5%" is an option here: --loss 5%\n$/],
+    [["rate", "1mbit"], /^vde: tc netem's rate is --band here, in bytes\/s: --band 125000\n$/],
   ];
   for (const [args, re] of cases) {
     const r = await runToEnd(args);

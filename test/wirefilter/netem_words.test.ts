@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  isNetemWord,
   netemCommandLineHint,
   netemDelayForLabLink,
   netemDelayForWirefilter,
@@ -92,4 +93,13 @@ Deno.test("a wirefilter command line with netem's keywords or its jitter word is
     netemCommandLineHint(["wirefilter", "/tmp/a", "--delay", "50", "/tmp/b", "/tmp/c"]),
     undefined,
   );
+});
+
+Deno.test("netem's keywords are told from other words, wirefilter's own names among them", () => {
+  for (const word of ["loss", "delay", "rate", "duplicate", "corrupt", "reorder", "jitter", "limit"]) {
+    assert.ok(isNetemWord(word), word);
+  }
+  for (const word of ["/tmp/a", "null://", "dup", "bandwidth", "toString"]) {
+    assert.ok(!isNetemWord(word), word);
+  }
 });
