@@ -23,7 +23,16 @@ import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
 import { checkSwitchServes, parseVdeVnl } from "../link/vde_link.ts";
-import { openCableClient, parseTcpVnl, startCableListener, type TcpVnl } from "../link/tcp_link.ts";
+import {
+  openCableClient,
+  parseTcpVnl,
+  sessionIdFor,
+  startCableListener,
+  type TcpVnl,
+} from "../link/tcp_link.ts";
+import { lockSession, type SessionLock } from "../cable/session_lock.ts";
+import { hex } from "../wire/cable_handshake.ts";
+import { labsBaseDir } from "../lab/names.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
@@ -124,8 +133,37 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
   }
 }
 
+/**
+ * This host's one `vde cable connect` of the cable `v` from `sock`: the
+ * same command run twice would take the cable from the first, and the
+ * first back, for as long as both run (session_lock.ts).
+ *
+ * @throws UsageError naming the process that runs it
+ */
+async function lockCable(v: TcpVnl, sock: string, address: string): Promise<SessionLock> {
+  const id = await sessionIdFor(v, sock);
+  const lock = await lockSession(labsBaseDir(), id);
+  if ("release" in lock) return lock;
+  throw new UsageError(
+    `vde cable connect ${address} --sock ${sock} already runs on this host (pid ${lock.heldBy}, ` +
+      `session ${
+        hex(id).slice(0, 16)
+      }): a second one would take the cable from it, and it back, over and over; ` +
+      `stop that one first, or give this one --session NAME for a second cable`,
+  );
+}
+
 async function connect(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, false);
+  const lock = await lockCable(v, flags.sock, address);
+  try {
+    await connectHeld(address, flags, v);
+  } finally {
+    lock.release();
+  }
+}
+
+async function connectHeld(address: string, flags: CableFlags, v: TcpVnl): Promise<void> {
   let local: Link;
   try {
     local = await openLink(flags.sock, { description: `cable to ${address}` });

@@ -31,7 +31,7 @@ import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
-import { ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
+import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
@@ -40,7 +40,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
-import { dirOf } from "../os/paths.ts";
+import { dirOf, isFile } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -244,20 +244,23 @@ async function toRunningLab(
 }
 
 /**
- * Refuses `vde up FILE` of a running lab whose FILE was edited since, saying
- * each change the running lab does not follow (nodes and links removed or
- * added, settings changed) and how to apply it: a running lab never follows
- * its file unless told, and the plain "already up" would let an edit pass
- * for applied.
+ * Refuses `vde up FILE` of a running lab that differs from FILE, saying
+ * each difference (nodes and links removed or added, settings changed) and
+ * the ways to end it: a running lab never follows its file unless told, and
+ * the plain "already up" would let an edit pass for applied. The lab may be
+ * the one that changed (its shell's `link`, `add`, `del`), so `save`, which
+ * keeps those changes, is named beside `--apply`, which would undo them.
  */
 async function refuseEditedRunningLab(lab: Lab, file: string): Promise<void> {
   const running = await toRunningLab(lab, file, `diff ${file}`);
   const changes = running?.reply.lines ?? [];
   if (running === undefined || changes.length === 0) return;
   throw new UsageError(
-    `lab ${lab.name} is already up (pid ${running.pid}) and does not follow edits to ${file}:\n` +
+    `lab ${lab.name} is already up (pid ${running.pid}) and differs from ${file} ` +
+      `(the file was edited, or the lab changed from its shell):\n` +
       changes.map((c) => `  ${c}\n`).join("") +
-      `\`vde up --apply ${file}\` applies them live, \`vde up -c ${file}\` takes the lab down and brings the file up`,
+      `\`vde up --apply ${file}\` makes the lab the file live, \`vde up -c ${file}\` takes the lab down ` +
+      `and brings the file up; \`vde term ${lab.name} -c 'save ${file}'\` writes the running lab to the file instead`,
   );
 }
 
@@ -319,7 +322,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       throw new UsageError(`lab ${lab.name} did not come up${why ? `: ${why}` : ""}`);
     }
     console.log(
-      `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\``,
+      `lab ${lab.name} is up in the background: \`vde status ${lab.name}\`, \`vde down ${lab.name}\`; ` +
+        `its log (exec lines, cables, errors): ${daemonLog(lab.name)}`,
     );
     // With `--http 0` only the background copy knows its port; it logged the URL before it served.
     const web = o.http === undefined ? undefined : loggedWebView(lab.name);
@@ -493,8 +497,32 @@ function labIsThere(name: string): boolean {
   }
 }
 
+/**
+ * Refuses to take down running lab `name` for lab file `file` when the lab
+ * runs another file: two copies of one file (an example copied by two
+ * users, two checkouts) name the same lab, and `vde down lan.yaml` (or
+ * `vde up -c`) in the second copy's directory would take the first one's
+ * lab down. The lab's name, given as itself, still takes it down.
+ */
+function refuseAnotherFilesLab(name: string, file: string, doing: string): void {
+  const state = readState(name);
+  if (state === undefined || state.file === "" || !ownerRuns(state.pid)) return;
+  let path: string;
+  try {
+    path = Deno.realPathSync(file);
+  } catch {
+    return;
+  }
+  if (path === state.file) return;
+  throw new UsageError(
+    `${doing} would take down lab ${name} (pid ${state.pid}), which runs ${state.file}, not ${path}: ` +
+      `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\``,
+  );
+}
+
 async function down(arg: string, cleanup = false): Promise<void> {
   const name = labName(arg);
+  if (isFile(arg)) refuseAnotherFilesLab(name, arg, `vde down ${arg}`);
   // Last, once the lab has stopped writing to it; a lab already down may still have one.
   const removeLogToo = () => {
     if (!cleanup) return false;
@@ -650,7 +678,10 @@ export const labCommand: Subcommand = (program: Command) => {
       }
       if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) return;
       // The background copy runs with the same options: the lab is down by then.
-      if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) await down(lab.name);
+      if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) {
+        refuseAnotherFilesLab(lab.name, path, "vde up -c");
+        await down(lab.name);
+      }
       await runLab(lab, { text, path }, o);
     });
   program.command("down")
@@ -728,7 +759,13 @@ export const plainVdeCommand: Subcommand = (program: Command) => {
     const [first] = program.args;
     // -V is commander's usual version flag (and vde_switch's -v is ours).
     if (first === "-V") program.error(`vde: unknown option '-V' (vde -v or --version prints the version)`);
-    if (first?.startsWith("-")) program.error(`vde: unknown option '${first}'`);
+    if (first?.startsWith("-")) {
+      // `vde --sock /tmp/net switch`: the options of a command follow its name.
+      const line = commandFirst(program.args, program.commands.map((c) => c.name()));
+      program.error(
+        `vde: unknown option '${first}'${line === undefined ? "" : ` (options follow the command: ${line})`}`,
+      );
+    }
     if (first !== undefined) {
       // `vde lab.yaml` is a likely first try at bringing a lab file up.
       const near = suggestCommands(first, program.commands.map((c) => c.name()));

@@ -62,6 +62,18 @@ export function unknownOptionHint(
   };
 }
 
+/**
+ * The line `args` (a vde command line whose first word is an option) as it
+ * is written, the command first: `--sock /tmp/net switch` is
+ * `vde switch --sock /tmp/net`, since a command's options follow its name.
+ * Undefined when no word of `args` is one of `commands`.
+ */
+export function commandFirst(args: readonly string[], commands: readonly string[]): string | undefined {
+  const at = args.findIndex((a) => commands.includes(a));
+  if (at < 0) return undefined;
+  return `vde ${[args[at]!, ...args.slice(0, at), ...args.slice(at + 1)].join(" ")}`;
+}
+
 /** Builds the program with every subcommand registered. */
 export function buildProgram(subcommands: Subcommand[]): Command {
   const program = new Command("vde")

@@ -1,10 +1,12 @@
 /**
  * Other tools' words for vde's commands. A containerlab user types
- * `vde deploy -t lab.yaml`, a docker user `vde ps`; "did you mean" finds no
- * near spelling for those (or a wrong one: `stop` is not `tap`), so the
- * unknown command is answered with what vde calls it, the lab file carried
- * over when the line names one.
+ * `vde deploy -t lab.yaml`, a docker user `vde ps` or `vde network create`,
+ * a tc netem user `vde netem`; "did you mean" finds no near spelling for
+ * those (or a wrong one: `stop` is not `tap`), so the unknown command is
+ * answered with what vde calls it, the lab file carried over when the line
+ * names one.
  */
+import { labsBaseDir } from "../lab/names.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */
 function status(): string {
@@ -27,7 +29,32 @@ const WORDS: Record<string, (lab: string) => string> = {
   apply: (lab) => `a running lab takes its edited file live with \`vde up --apply ${lab}\``,
   exec: () =>
     "a lab host runs a command with `ip netns exec vde-LAB-HOST COMMAND`, or `vde term LAB -c 'exec HOST COMMAND'`",
+  // docker's: a network is a switch, a container's interface a tap plugged into it.
+  network: () =>
+    "a network is a switch here: `vde switch --sock DIR --daemon`, a namespace's tap joins it with " +
+    "`vde plug DIR tap://eth0`; a lab file has switch, host and link nodes",
+  rm: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
+  logs: () =>
+    `a lab in the background logs to ${labsBaseDir()}/LAB.log, a \`vde switch --daemon\` to its --logfile`,
+  // tc netem's and a sniffer's: the impairments and the capture.
+  netem,
+  tc: netem,
+  tcpdump: capture,
+  tshark: capture,
+  wireshark: capture,
 };
+
+/** What `tc qdisc ... netem` is in vde. */
+function netem(): string {
+  return "a link's loss, delay, dup and rate are `vde wirefilter DIR1 DIR2 --loss 5 --delay 100+20` between " +
+    "two switches, `wire://{VNL}[loss=5]` around a plug or cable, or a lab link's `loss: 5%`, `delay: 100ms`";
+}
+
+/** What a sniffer on a bridge is in vde. */
+function capture(): string {
+  return "a switch's frames are recorded with `vde capture DIR -w FILE.pcapng`, " +
+    "or read live with `vde capture DIR -w - | tshark -r -`";
+}
 
 /** containerlab's own names (`clab deploy`), and a `lab` group of commands vde does not have. */
 const GROUPS = new Set(["lab", "labs", "clab", "containerlab"]);

@@ -42,7 +42,9 @@ import { wirefilterFamilies } from "../web/wirefilter_metrics.ts";
 import { runProgram } from "./program.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
-import { type Subcommand, UsageError } from "./main.ts";
+import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { isNetemWord, netemCommandLineHint, netemForWirefilter } from "../wirefilter/netem_words.ts";
+import { exists } from "../os/paths.ts";
 
 const COMPONENT = "vde wirefilter";
 
@@ -86,6 +88,21 @@ export function parseValueOption(option: string, param: ParamName, text: string)
   const v = parseSetting(param, text);
   if (isValueError(v)) throw new UsageError(`--${option}: ${v.error}`);
   return v;
+}
+
+/** The value of `-d`/`--delay` on the command line `argv`, if any. */
+function delayIn(argv: readonly string[]): string | undefined {
+  const i = argv.findLastIndex((a) => a === "-d" || a === "--delay");
+  if (i >= 0) return argv[i + 1];
+  return argv.findLast((a) => a.startsWith("--delay="))?.slice("--delay=".length);
+}
+
+/**
+ * Commander's "unknown option" line with wirefilter's option for tc netem's
+ * (`--rate 1mbit`: `--band 125000`), read from the command line `argv`.
+ */
+export function netemOptionHint(argv: readonly string[] = Deno.args): (text: string) => string {
+  return unknownOptionHint((name, value) => netemForWirefilter(name, value, "option", delayIn(argv)), argv);
 }
 
 /** A byte sink on a file that knows whether a write is in flight (to flush before exit). */
@@ -177,15 +194,26 @@ function summary(c: DirectionCounters): string {
     `${c.delayed} delayed, ${c.reordered} reordered, ${c.noiseFrames} damaged`;
 }
 
-/** Runs the filter until a side ends, a signal, or `shutdown`. */
-export async function runWirefilter(vnls: string[], o: WirefilterOptions): Promise<void> {
+/**
+ * Runs the filter until a side ends, a signal, or `shutdown`. `argv` is the
+ * command line's words, read for tc netem's habits when the VNLs do not
+ * add up (`--delay 100ms 20ms`, `loss 5%` leave extra VNLs).
+ */
+export async function runWirefilter(
+  vnls: string[],
+  o: WirefilterOptions,
+  argv: readonly string[] = Deno.args,
+): Promise<void> {
   if (o.vdePlug !== undefined) {
     if (vnls.length > 0) {
       throw new UsageError("give the two VNLs either as arguments or with --vde-plug, not both");
     }
     vnls = splitVdePlug(o.vdePlug);
   }
-  if (vnls.length === 1 || vnls.length > 2) {
+  // `vde wirefilter loss 5%` has two "VNLs" too: a netem keyword that names nothing here is no VNL.
+  if (vnls.length === 1 || vnls.length > 2 || vnls.some((v) => isNetemWord(v) && !exists(v))) {
+    const netem = netemCommandLineHint(argv);
+    if (netem !== undefined) throw new UsageError(netem);
     throw new UsageError(
       `expected two VNLs (use - for stdin/stdout), or none to filter a dpipe stream; got ${vnls.length}`,
     );
@@ -354,6 +382,7 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
   const syntax = "[LR|RL]VALUE[+DELTA][K|M|G][U|N]";
   program
     .command("wirefilter")
+    .configureOutput(vdeErrors(netemOptionHint()))
     .description(
       "an impaired wire between two VNLs (or, with none, a filter inside a dpipe): " +
         "loss, delay, dup, bandwidth, noise, MTU, reordering, as vde2's wirefilter",

@@ -32,6 +32,7 @@ import {
 import { Errno, errorText, formatForPeople, type Reply } from "./reply_format.ts";
 import { didYouMeanText, editDistance } from "../did_you_mean.ts";
 import { bridgeWordHint } from "./bridge_words.ts";
+import { netemForWirefilter } from "../wirefilter/netem_words.ts";
 
 /** The commands a console knows, for usage lines and suggestions. */
 export interface KnownCommands {
@@ -358,13 +359,23 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
 
 /**
  * What an unknown command may have meant: ours for a Linux bridge's or Open
- * vSwitch's word (nothing near it by spelling: `fdb` is `macs`), else the
- * nearest names; "" when neither.
+ * vSwitch's word (nothing near it by spelling: `fdb` is `macs`), or
+ * wirefilter's for tc netem's, else the nearest names; "" when none.
  */
 function unknownCommandHint(line: string, known: KnownCommands): string {
   const { name } = parseLine(line);
-  return menuHint(name, known) ?? bridgeWordHint(line, known.paths()) ??
+  return menuHint(name, known) ?? bridgeWordHint(line, known.paths()) ?? netemHint(line, known) ??
     didYouMeanText(suggestCommands(name, known.paths()));
+}
+
+/**
+ * tc netem's word (`rate 1mbit`, `duplicate 1%`) on a wirefilter's console,
+ * the one that has `bandwidth`: said with wirefilter's command and value.
+ */
+function netemHint(line: string, known: KnownCommands): string | undefined {
+  if (!known.paths().includes("bandwidth")) return undefined;
+  const { name, args } = parseLine(line);
+  return netemForWirefilter(name, words(args)[0], "command");
 }
 
 /**

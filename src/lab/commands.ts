@@ -26,6 +26,7 @@ import { applyLab, diffLab, readLabFile } from "./apply.ts";
 import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
+import { netemDelayForLabLink, netemForLabLink } from "../wirefilter/netem_words.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -457,9 +458,12 @@ function linkCommand(r: LabRunner, args: string): Reply {
       impair[w as keyof Impairments] = parsed.value;
     } else {
       const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
+      // tc netem's habits first: its jitter as the word after the delay, its own names.
+      const netem = (rest[i - 2] === "delay" ? netemDelayForLabLink(rest[i - 1]!, w) : undefined) ??
+        netemForLabLink(w, rest[i + 1]);
       const near = didYouMean(w, words);
       return failure(
-        `unknown link setting "${w}" (${didYouMeanText(near) || words.join(", ")})`,
+        `unknown link setting "${w}" (${netem ?? (didYouMeanText(near) || words.join(", "))})`,
       );
     }
   }

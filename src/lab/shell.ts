@@ -10,7 +10,7 @@
 import { formatExplained, type KnownCommands } from "../console/explain.ts";
 import { historyPath } from "../console/history.ts";
 import type { CommandRegistry } from "../console/registry.ts";
-import type { Reply } from "../console/reply_format.ts";
+import { Errno, type Reply } from "../console/reply_format.ts";
 import { Repl } from "../console/repl.ts";
 import { TerminalSession } from "../console/terminal_session.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
@@ -18,6 +18,7 @@ import { portsTableWithRates } from "../console/switch/tables.ts";
 import { portViews } from "../console/switch/views.ts";
 import type { LabRunner } from "./runner.ts";
 import { execRefusal, hostCommandOf, isLabCommand } from "./commands.ts";
+import { onPath } from "../os/paths.ts";
 
 const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
@@ -168,6 +169,29 @@ export function formatShellReply(
   return formatExplained(line, reply, known(commands));
 }
 
+/**
+ * A line that runs a program (`ping 10.9.0.2`, `tcpdump -i eth0`, or
+ * `ip netns exec vde-demo-h1 ip a` whole) typed where the shell takes its
+ * own commands: the shell runs programs in a host only, so the line is said
+ * as the host's (`h1 ping 10.9.0.2`), the namespace's host when the line
+ * names one. Undefined when the first word is no program (`isProgram`) or
+ * the lab has no host.
+ */
+export function programHint(
+  line: string,
+  hosts: ReadonlyMap<string, { ns: string }>,
+  isProgram: (name: string) => boolean,
+): string | undefined {
+  const names = [...hosts.keys()];
+  const netns = /^\s*ip\s+netns\s+exec\s+(\S+)\s+(\S.*)$/.exec(line);
+  const inNs = netns === null ? undefined : names.find((h) => hosts.get(h)!.ns === netns[1]);
+  const command = inNs === undefined ? line.trim() : netns![2]!.trim();
+  const first = command.split(/\s+/)[0] ?? "";
+  if (names.length === 0 || !isProgram(first)) return undefined;
+  return `${first}: no such command in the lab shell; a program runs in a host: ` +
+    `${inNs ?? names[0]} ${command} (or exec HOST ...; hosts: ${names.join(", ")})\n`;
+}
+
 /** A running shell; `close` gives the terminal back. */
 export interface LabShell {
   close(): void;
@@ -235,7 +259,10 @@ export function startLabShell(
     const reply = await commands.execute(target, session);
     if (reply === null) return "";
     reply.afterSend?.();
-    return formatShellReply(target, reply, r.switches, commands);
+    const program = reply.code === Errno.ENOSYS && target === line
+      ? programHint(line, r.hosts, onPath)
+      : undefined;
+    return program ?? formatShellReply(target, reply, r.switches, commands);
   };
   session.repl = repl;
   repl.start();

@@ -19,6 +19,7 @@ import { Errno, type Reply, resultLine } from "../console/reply_format.ts";
 import type { DirectionCounters, ParamName, WireFilter } from "./filter.ts";
 import { formatG, formatWireValue, isValueError, LR, readNumber, RL } from "./value.ts";
 import { parseSetting } from "./limits.ts";
+import { netemDelayForWirefilter } from "./netem_words.ts";
 
 /** First line of the banner a management client sees. */
 export const WIREFILTER_BANNER = "VDE wirefilter V.2.3.2";
@@ -121,6 +122,14 @@ const VALUE_COMMANDS: readonly (readonly [string, ParamName, string])[] = [
 
 /** The syntax of a value, for completion and `vde term`. */
 const VALUE_SYNTAX = "[LR|RL]VALUE[+DELTA][K|M|G][U|N][[n]]";
+
+/** netem's `delay 100ms 20ms` (its jitter as a second word) said as `delay 100+20`, else undefined. */
+function netemDelay(param: ParamName, args: string): string | undefined {
+  const ws = args.trim().split(/\s+/);
+  return param === "delay" && ws.length === 2
+    ? netemDelayForWirefilter(ws[0]!, ws[1]!, "command")
+    : undefined;
+}
 
 /** A Markov node name must fit in a listing line: no control characters or quotes, 64 at most. */
 function printableName(name: string): boolean {
@@ -267,7 +276,7 @@ export function wirefilterCommands(ctx: WirefilterContext): CommandRegistry {
       listing: false,
       run: (args) => {
         const v = parseSetting(param, args);
-        if (isValueError(v)) return failure(v.error, Errno.EINVAL);
+        if (isValueError(v)) return failure(netemDelay(param, args) ?? v.error, Errno.EINVAL);
         return f.set(param, v) === "ok" ? ok() : fail(Errno.EINVAL);
       },
     });

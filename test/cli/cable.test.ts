@@ -90,3 +90,51 @@ Deno.test("vde cable connect with a wrong key says so in one line and exits 1; n
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a second vde cable connect of a cable that runs here is refused in one line naming the first, which keeps the cable", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-twice-" });
+  const listener = CableListener.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    key: await generateKeyFile(`${tmp}/lab.key`),
+    log: () => {},
+    onSession: () => 1,
+  });
+  const args = [
+    "cable",
+    "connect",
+    `127.0.0.1:${listener.addr.port}`,
+    "--sock",
+    "null://",
+    "--key",
+    `${tmp}/lab.key`,
+  ];
+  const first = new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    while (listener.sessions.length === 0) await new Promise((r) => setTimeout(r, 50));
+    const second = await run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 });
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(
+      second.stderr,
+      new RegExp(
+        `^vde: vde cable connect 127\\.0\\.0\\.1:${listener.addr.port} --sock null:// already runs on this host ` +
+          `\\(pid ${first.pid}, session [0-9a-f]{16}\\): a second one would take the cable from it, .* --session NAME`,
+      ),
+    );
+    assert.equal(
+      listener.counters.connections,
+      1,
+      "the second one never connected: the first keeps the cable",
+    );
+  } finally {
+    first.kill("SIGTERM");
+    await first.status;
+    listener.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -22,6 +22,12 @@ Deno.test("commander's errors (unknown option, missing value, missing option, un
     [["switch", "--sock"], "vde: option '-s, --sock <dir>' argument missing\n"],
     [["cable", "connect", "a:1"], "vde: required option '-s, --sock <vnl>' not specified\n"],
     [["cable", "lisen"], "vde: unknown command 'lisen'\n"],
+    // A command's options before its name: said in the order they are taken.
+    [
+      ["--sock", "/tmp/x", "switch"],
+      "vde: unknown option '--sock' (options follow the command: vde switch --sock /tmp/x)\n",
+    ],
+    [["-s", "/tmp/x"], "vde: unknown option '-s'\n"],
     // Made after the lab commands, these once copied the program's leave to take any words (plain `vde`'s).
     [
       ["example", "lan-nat", "extra"],

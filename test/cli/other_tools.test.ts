@@ -40,3 +40,24 @@ Deno.test("containerlab's apply (clab apply -t FILE) is answered with vde up --a
     "a running lab takes its edited file live with `vde up --apply x.yml`",
   );
 });
+
+Deno.test("docker's network, rm and logs, tc netem's words and a sniffer's name are answered with vde's", () => {
+  assert.match(
+    otherToolHint("network", ["create", "net1"]) ?? "",
+    /^a network is a switch here: `vde switch --sock DIR/,
+  );
+  assert.equal(
+    otherToolHint("rm", ["lab.yml"]),
+    "a switch stops with `vde term DIR -c shutdown`, a lab with `vde down lab.yml`",
+  );
+  assert.match(otherToolHint("logs", ["demo"]) ?? "", /^a lab in the background logs to \/.*\/LAB\.log, /);
+  for (const word of ["tc", "netem"]) {
+    assert.match(
+      otherToolHint(word, ["qdisc", "add"]) ?? "",
+      /`vde wirefilter DIR1 DIR2 --loss 5 --delay 100\+20`/,
+    );
+  }
+  for (const word of ["tcpdump", "tshark", "wireshark"]) {
+    assert.match(otherToolHint(word, ["-i", "eth0"]) ?? "", /`vde capture DIR -w FILE\.pcapng`/);
+  }
+});

@@ -10,9 +10,12 @@ import {
   failureHint,
   formatExplained,
   type KnownCommands,
+  knownCommandsOf,
   suggestCommands,
 } from "../../src/console/explain.ts";
 import { Errno } from "../../src/console/reply_format.ts";
+import { wirefilterCommands, WirefilterContext } from "../../src/wirefilter/commands.ts";
+import { WireFilter } from "../../src/wirefilter/filter.ts";
 
 /** What `vde term` learns of a lab: `link` with no syntax, as the lab's help does not say it in columns. */
 const known: KnownCommands = {
@@ -377,4 +380,19 @@ Deno.test("a menu's name alone is still 1038, and a person is told the menu's co
     failureHint("vlan", Errno.ENOSYS, menus),
     "vlan is a menu: vlan/create (`help vlan` shows their arguments)",
   );
+});
+
+Deno.test("tc netem's words on a wirefilter's console are answered with its commands; a switch's console has none of them", () => {
+  const wirefilter = knownCommandsOf(
+    wirefilterCommands(new WirefilterContext(new WireFilter({ seed: 1 }), { bidirectional: true })),
+  );
+  assert.equal(
+    formatExplained("rate 1mbit", { code: Errno.ENOSYS }, wirefilter),
+    "rate: no such command; tc netem's rate is bandwidth here, in bytes/s: bandwidth 125000\n",
+  );
+  assert.equal(
+    failureHint("duplicate 2%", Errno.ENOSYS, wirefilter),
+    "tc netem's duplicate is dup here: dup 2",
+  );
+  assert.equal(failureHint("rate 1mbit", Errno.ENOSYS, known), "no such command; `help` lists the commands");
 });

@@ -12,6 +12,7 @@ import type { LabRunner } from "../../src/lab/runner.ts";
 import type { Session, SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
 import {
+  hostWithExec,
   leftovers,
   ONE_SWITCH,
   TWO_HOSTS,
@@ -265,6 +266,17 @@ Deno.test("vde status LAB names the lab's web view when it has one, so a forgott
   });
 });
 
+Deno.test("vde up -d names the background lab's log, where its exec lines and errors go", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: hostWithExec("10.9.0.1/24", ["echo u19-was-here"]) }, async (name, file) => {
+    const up = await vde(["up", "-d", file]);
+    assert.equal(up.code, 0, up.stderr);
+    const log = /its log \(exec lines, cables, errors\): (\S+)$/m.exec(up.stdout)?.[1];
+    assert.equal(log, `${labDir(name)}.log`, up.stdout);
+    assert.match(await Deno.readTextFile(log!), /h1\$ echo u19-was-here/);
+  });
+});
+
 /** TWO_HOSTS with a slirp on the switch too. */
 const DEL_LAB = TWO_HOSTS.replace("    h1:", "    nat: { kind: slirp }\n    h1:") +
   "    - endpoints: [nat, sw1]\n";
@@ -325,6 +337,24 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
     const links = await vde(["term", name, "-c", "link sw1-sw2", "-c", "nodes"]);
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
     assert.doesNotMatch(links.stdout, /sw3/);
+  });
+});
+
+Deno.test("tc netem's words in a link line are answered with the link's own, or where the impairment is, and change nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name) => {
+    const cases: [string, string][] = [
+      ["delay 100ms 20ms", `"20ms" (tc netem's delay 100ms 20ms is delay 100ms jitter 20ms here)`],
+      ["duplicate 1%", `"duplicate" (tc netem's duplicate is dup here: dup 1%)`],
+      ["reorder 25%", `"reorder" (a lab link has no reordering (tc netem's reorder); \`vde wirefilter\``],
+    ];
+    for (const [words, said] of cases) {
+      const r = await vde(["term", name, "-c", `link sw1-sw2 ${words}`]);
+      assert.equal(r.code, 1);
+      assert.ok(r.stderr.startsWith(`vde: link sw1-sw2 ${words}: unknown link setting ${said}`), r.stderr);
+    }
+    const links = await vde(["term", name, "-c", "link sw1-sw2"]);
+    assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
   });
 });
 

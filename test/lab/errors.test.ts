@@ -178,12 +178,14 @@ Deno.test("vde up of a running lab's edited file says each change the running la
     assert.equal(again.code, 1);
     assert.equal(
       again.stderr,
-      `vde: lab ${name} is already up (pid ${pid}) and does not follow edits to ${file}:\n` +
+      `vde: lab ${name} is already up (pid ${pid}) and differs from ${file} ` +
+        "(the file was edited, or the lab changed from its shell):\n" +
         "  link sw1:1-sw2:1: removed from the file\n" +
         "  switch sw2: removed from the file\n" +
         "  switch sw3: added to the file\n" +
         "  link sw1:1-sw3:1: added to the file\n" +
-        `\`vde up --apply ${file}\` applies them live, \`vde up -c ${file}\` takes the lab down and brings the file up\n`,
+        `\`vde up --apply ${file}\` makes the lab the file live, \`vde up -c ${file}\` takes the lab down ` +
+        `and brings the file up; \`vde term ${name} -c 'save ${file}'\` writes the running lab to the file instead\n`,
     );
     assert.match(
       (await vde(["term", name, "-c", "nodes"])).stdout,
@@ -193,6 +195,56 @@ Deno.test("vde up of a running lab's edited file says each change the running la
     const applied = await vde(["up", "-c", "-d", file]);
     assert.equal(applied.code, 0, applied.stderr);
     assert.match((await vde(["term", name, "-c", "nodes"])).stdout, /^sw3 /m, "vde up -c applies the edit");
+  });
+});
+
+Deno.test("vde up of a file whose running lab changed from its shell says the lab differs, and that save keeps the change", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
+    assert.equal((await vde(["term", name, "-c", "link sw1-sw2 delay 20ms"])).code, 0);
+    const again = await vde(["up", file]);
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      /differs from .* \(the file was edited, or the lab changed from its shell\):\n/,
+    );
+    assert.match(again.stderr, /^ {2}link sw1:1-sw2:1: delay 20ms -> none$/m);
+    assert.ok(
+      again.stderr.endsWith(
+        `\`vde term ${name} -c 'save ${file}'\` writes the running lab to the file instead\n`,
+      ),
+    );
+    assert.equal((await vde(["term", name, "-c", `save ${file}`])).code, 0);
+    assert.equal(
+      (await vde(["up", file])).stderr,
+      `vde: lab ${name} is already up (pid ${
+        readState(name)?.pid
+      }): \`vde status ${name}\`, \`vde down ${name}\`\n`,
+    );
+  });
+});
+
+Deno.test("vde down and vde up -c of a copy of a running lab's file refuse to take down the lab the other file runs", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
+    const dir = await Deno.makeTempDir({ prefix: "vde-copy-" });
+    try {
+      const copy = `${dir}/lab.yaml`;
+      await Deno.copyFile(file, copy);
+      const pid = readState(name)?.pid;
+      const said = `would take down lab ${name} (pid ${pid}), which runs ${file}, not ${copy}: ` +
+        `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\`\n`;
+      const down = await vde(["down", copy]);
+      assert.equal(down.code, 1);
+      assert.equal(down.stderr, `vde: vde down ${copy} ${said}`);
+      const again = await vde(["up", "-c", "-d", copy]);
+      assert.equal(again.code, 1);
+      assert.equal(again.stderr, `vde: vde up -c ${said}`);
+      assert.equal(readState(name)?.pid, pid, "the lab runs on, untouched");
+      assert.equal((await vde(["down", file])).code, 0, "its own file takes it down");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   });
 });
 

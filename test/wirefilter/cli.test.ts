@@ -49,6 +49,16 @@ Deno.test("vde wirefilter refuses bad usage with one line and status 1", async (
     [["null://", "null://", "--daemon"], /--daemon needs --mgmt/],
     [["null://", "nosuch://x"], /cannot open nosuch:\/\/x: unknown VNL scheme/],
     [["-v", "null://:null://", "null://", "null://"], /either as arguments or with --vde-plug/],
+    // tc netem's habits: its option names, its jitter as a second word, its keywords without dashes.
+    [["null://", "null://", "--rate", "1mbit"], /^vde: unknown option '--rate' \(.*: --band 125000\)\n/],
+    [["null://", "null://", "--duplicate", "1%"], /^vde: unknown option '--duplicate' \(.*: --dup 1\)\n/],
+    [["null://", "null://", "-d", "100", "--jitter", "20ms"], /: --delay 100\+20, or 100\+20N /],
+    [
+      ["null://", "null://", "--delay", "100ms", "20ms"],
+      /^vde: tc netem's delay 100ms 20ms .* --delay 100\+20 here\n$/,
+    ],
+    [["null://", "null://", "loss", "5%"], /^vde: tc netem's "loss 5%" is an option here: --loss 5%\n$/],
+    [["rate", "1mbit"], /^vde: tc netem's rate is --band here, in bytes\/s: --band 125000\n$/],
   ];
   for (const [args, re] of cases) {
     const r = await runToEnd(args);

@@ -159,6 +159,10 @@ Deno.test("wirefilter value commands refuse a value out of its range with the ra
     await text("bandwidth -1K"),
     /^bytes\/second \(0: no limit\), 0 or more: got -1024\n/,
   );
+  assert.equal(
+    await text("delay 100ms 20ms"),
+    "tc netem's delay 100ms 20ms (20 ms of jitter) is delay 100+20 here\n1022 Invalid argument\n",
+  );
   for (const edge of ["loss 100", "loss 0", "dup 100", "mtu 65535", "loss 50+60", "delay 1000+5000"]) {
     assert.equal((await run(edge)).code, 0, edge);
   }

@@ -1,0 +1,115 @@
+/**
+ * One connecting process per cable session on a host. A listener hands a
+ * session to its newest connection (that is how a restarted or moved cable
+ * takes over at once), so two live `vde cable connect` of one session, the
+ * same command run twice, take the cable from each other, back and forth,
+ * for as long as both run: each reconnects as soon as it is replaced, and
+ * neither carries frames for long.
+ *
+ * Theory of operation. The lock is a unix stream socket named after the
+ * session id in this user's runtime directory. Holding it is listening on
+ * it; the holder answers each connection with its pid and closes it. A
+ * second process finds the name bound, connects, and reads who holds it; a
+ * name nobody listens on any more (a holder killed with SIGKILL) refuses
+ * the connection, and is removed and taken. A holder that is stopping
+ * gives the name up within moments, so a restart right after a stop waits
+ * that long before it calls the name held.
+ */
+import { hex } from "../wire/cable_handshake.ts";
+
+/** How long a name found held is tried again: a holder that is stopping lets go within this. */
+const WAIT_MS = 2_000;
+/** Between two tries. */
+const RETRY_MS = 100;
+
+/** A held session lock; `release` gives it up. */
+export interface SessionLock {
+  release(): void;
+}
+
+/** The lock of another live process: its pid, as it answered. */
+export interface HeldElsewhere {
+  heldBy: number;
+}
+
+/** The lock's socket path for session `id` under directory `dir`. */
+export function sessionLockPath(dir: string, id: Uint8Array): string {
+  return `${dir}/cable-${hex(id)}.lock`;
+}
+
+/** Listens on `path` and answers each caller with this process's pid. */
+function hold(path: string): SessionLock {
+  const listener = Deno.listen({ transport: "unix", path });
+  (async () => {
+    try {
+      for await (const conn of listener) {
+        conn.write(new TextEncoder().encode(`${Deno.pid}\n`)).catch(() => {}).finally(() => conn.close());
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    release() {
+      try {
+        listener.close();
+      } catch { /* closed already */ }
+      try {
+        Deno.removeSync(path);
+      } catch { /* gone already */ }
+    },
+  };
+}
+
+/** The pid the holder of `path` answers with; undefined when nobody listens there. */
+async function holderOf(path: string): Promise<number | undefined> {
+  let conn: Deno.UnixConn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path });
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = new Uint8Array(32);
+    const n = await conn.read(buf);
+    const pid = Number(new TextDecoder().decode(buf.subarray(0, n ?? 0)).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
+  } catch {
+    return 0;
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * Takes the lock of session `id` in directory `dir` (made when missing), or
+ * says which live process holds it, once it has held it for `waitMs`. A
+ * name nobody answers on is taken over.
+ */
+export async function lockSession(
+  dir: string,
+  id: Uint8Array,
+  waitMs = WAIT_MS,
+): Promise<SessionLock | HeldElsewhere> {
+  Deno.mkdirSync(dir, { recursive: true });
+  const path = sessionLockPath(dir, id);
+  const deadline = Date.now() + waitMs;
+  let tookOver = false;
+  for (;;) {
+    try {
+      return hold(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AddrInUse)) throw err;
+    }
+    const pid = await holderOf(path);
+    if (pid === undefined) {
+      // Left by a holder that died without removing it; something that stays there is no lock of ours.
+      if (tookOver) throw new Error(`${path} is in the way and cannot be taken over`);
+      tookOver = true;
+      try {
+        Deno.removeSync(path);
+      } catch { /* another process took it over meanwhile */ }
+      continue;
+    }
+    if (Date.now() >= deadline) return { heldBy: pid };
+    await new Promise((r) => setTimeout(r, RETRY_MS));
+  }
+}

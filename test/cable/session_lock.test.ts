@@ -1,0 +1,53 @@
+/**
+ * One connecting process per cable session on a host: the lock is taken,
+ * refused to a second holder with the first one's pid, given back, and
+ * taken over from a holder that died without giving it back.
+ */
+import assert from "node:assert/strict";
+import { lockSession, sessionLockPath } from "../../src/cable/session_lock.ts";
+
+const ID = new Uint8Array(16).fill(0x19);
+
+Deno.test("a session lock is held once: a second taker is told the holder's pid, and takes it once released", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    const first = await lockSession(dir, ID, 0);
+    assert.ok("release" in first);
+    assert.deepEqual(await lockSession(dir, ID, 0), { heldBy: Deno.pid });
+    const other = await lockSession(dir, new Uint8Array(16).fill(0x20), 0);
+    assert.ok("release" in other, "another session has a lock of its own");
+    other.release();
+    first.release();
+    const again = await lockSession(dir, ID, 0);
+    assert.ok("release" in again);
+    again.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session lock left by a holder that died (its socket file, nobody listening) is taken over", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    const path = sessionLockPath(dir, ID);
+    // A holder killed with SIGKILL: its listening socket's file stays behind.
+    const holder = new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `Deno.listen({ transport: "unix", path: ${
+          JSON.stringify(path)
+        } }); console.log("up"); setInterval(() => {}, 1000);`,
+      ],
+      stdout: "piped",
+    }).spawn();
+    await holder.stdout.pipeTo(new WritableStream({ write: () => holder.kill("SIGKILL") }));
+    await holder.status;
+    assert.ok(Deno.lstatSync(path).isSocket, "the dead holder's socket file is there");
+    const lock = await lockSession(dir, ID, 0);
+    assert.ok("release" in lock);
+    lock.release();
+    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound, "released, the file goes");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
