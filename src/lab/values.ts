@@ -1,51 +1,14 @@
 /**
- * The value syntaxes of a lab file: percentages, durations, rates and IP
- * addresses. Each parser answers a value or a one-line reason (never
- * throws), so validation can report every mistake at once.
+ * The value syntaxes of a lab file: MTUs and IP addresses here, and the
+ * impairments' percentages, durations and rates (wirefilter/netem_values.ts).
+ * Each parser answers a value or a one-line reason (never throws), so
+ * validation can report every mistake at once.
  */
 
 import { inPrefix, parseIpText, parsePrefixText } from "../wire/ip_address.ts";
-import { WIRE_LIMITS } from "../wirefilter/limits.ts";
+import { bad, ok, type Parsed } from "../wirefilter/netem_values.ts";
 
-/** A parsed value or why it was refused. */
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-function ok<T>(value: T): Parsed<T> {
-  return { ok: true, value };
-}
-
-function bad<T>(error: string): Parsed<T> {
-  return { ok: false, error };
-}
-
-const NUMBER_UNIT = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z%/]*)\s*$/;
-
-/** `2%`, `2.5%` or a bare number: a percentage 0..100. */
-export function parsePercent(v: unknown): Parsed<number> {
-  const m = NUMBER_UNIT.exec(String(v));
-  if (m === null || (m[2] !== "" && m[2] !== "%") || typeof v === "boolean") {
-    return bad(`expected a percentage such as 2%, got ${JSON.stringify(v)}`);
-  }
-  const n = Number(m[1]);
-  return n > 100 ? bad(`a percentage is at most 100%, got ${n}%`) : ok(n);
-}
-
-const TIME_UNITS: Record<string, number> = { "": 1, ms: 1, s: 1000, us: 0.001 };
-
-/** `5ms`, `1s`, `250us` or a bare number of ms: milliseconds, at most a wirefilter delay's limit (a day). */
-export function parseDuration(v: unknown): Parsed<number> {
-  const m = NUMBER_UNIT.exec(String(v));
-  const unit = m?.[2]?.toLowerCase();
-  if (m === null || unit === undefined || !Object.hasOwn(TIME_UNITS, unit) || typeof v === "boolean") {
-    return bad(`expected a duration such as 5ms or 1s, got ${JSON.stringify(v)}`);
-  }
-  const ms = Number(m[1]) * TIME_UNITS[unit]!;
-  const max = WIRE_LIMITS.delay.max;
-  return ms > max
-    // Said after the key (`delay: `, `jitter: `), in the file and the shell: no noun of its own to get wrong.
-    ? bad(`at most ${max / 1000}s (a day), got ${JSON.stringify(v)}`)
-    : ok(ms);
-}
+export { type Parsed, parseDuration, parsePercent, parseRate } from "../wirefilter/netem_values.ts";
 
 /** A link's MTU, in the file and the shell alike: IPv4's least (68) to a 16-bit length. */
 export const LINK_MTU = [68, 65535] as const;
@@ -57,33 +20,6 @@ export function parseLinkMtu(v: unknown): Parsed<number> {
   return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
     ? ok(Number(text))
     : bad(`mtu must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
-}
-
-const RATE_UNITS: Record<string, number> = {
-  "": 1000,
-  bit: 1,
-  kbit: 1e3,
-  mbit: 1e6,
-  gbit: 1e9,
-  bps: 8,
-  kbps: 8e3,
-  mbps: 8e6,
-  gbps: 8e9,
-};
-
-/**
- * A rate as tc and containerlab write it: `10mbit`, `512kbit`, `1gbit`,
- * bytes with `kbps`/`mbps`, or a bare number of kbit/s (containerlab's
- * unit). The value is in bytes per second, wirefilter's unit.
- */
-export function parseRate(v: unknown): Parsed<number> {
-  const m = NUMBER_UNIT.exec(String(v));
-  const unit = m?.[2]?.toLowerCase();
-  if (m === null || unit === undefined || !Object.hasOwn(RATE_UNITS, unit) || typeof v === "boolean") {
-    return bad(`expected a rate such as 10mbit or 512kbit, got ${JSON.stringify(v)}`);
-  }
-  const bytes = Number(m[1]) * RATE_UNITS[unit]! / 8;
-  return bytes < 1 ? bad(`a rate must be at least 8bit, got ${JSON.stringify(v)}`) : ok(bytes);
 }
 
 /** True for a dotted-quad IPv4 address. */

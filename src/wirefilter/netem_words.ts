@@ -15,7 +15,7 @@
  * Pure text: no I/O, never throws; undefined for a word that is not
  * netem's, or that is already the same word here.
  */
-import { parseDuration, parsePercent, parseRate } from "../lab/values.ts";
+import { parseDuration, parsePercent, parseRate } from "./netem_values.ts";
 
 /** How a hint names wirefilter's settings: as command-line options or as console commands. */
 export type WirefilterStyle = "option" | "command";
