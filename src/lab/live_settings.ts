@@ -19,7 +19,7 @@ import type { AddressChange } from "./changes.ts";
 import type { CommandRegistry, Session } from "../console/registry.ts";
 import { errorText, formatReply } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
-import { parseForward } from "../slirp/config.ts";
+import { type ForwardSpec, parseForward } from "../slirp/config.ts";
 import type { LabRunner, RunningHost, RunningSwitch } from "./runner.ts";
 import type { HostNode, LabNode, SwitchNode } from "./spec.ts";
 import { ip } from "./system.ts";
@@ -263,12 +263,26 @@ function forwardSteps(name: string, link: SlirpLink, was: string[], now: string[
       throw new Error(`${name}: forward ${f}: ${(err as Error).message}`);
     });
   const del = async (f: string) => {
-    if (!(await stack.removeForward(parseForward(f, stack.config)))) {
-      throw new Error(`${name}: no forward ${f}`);
-    }
+    const spec = boundForward(link, parseForward(f, stack.config));
+    if (spec === undefined || !(await stack.removeForward(spec))) throw new Error(`${name}: no forward ${f}`);
   };
   return [
     ...was.filter((f) => !now.includes(f)).map((f) => ({ run: () => del(f), undo: () => add(f) })),
     ...now.filter((f) => !was.includes(f)).map((f) => ({ run: () => add(f), undo: () => del(f) })),
   ];
+}
+
+/**
+ * The forward running for `spec`: itself, or for host port 0 the one the
+ * kernel's pick made (the stack knows it by the port it bound), else it
+ * could never be removed.
+ */
+function boundForward(link: SlirpLink, spec: ForwardSpec): ForwardSpec | undefined {
+  if (spec.hostPort !== 0) return spec;
+  const same = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
+    a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => x === b[i]);
+  return link.stack.forwards().find((f) =>
+    f.proto === spec.proto && f.family === spec.family && f.guestPort === spec.guestPort &&
+    same(f.hostAddr, spec.hostAddr) && same(f.guestAddr, spec.guestAddr)
+  );
 }

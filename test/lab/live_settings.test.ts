@@ -241,3 +241,31 @@ Deno.test("vde up --apply adds a slirp's forward live, reachable from this machi
     assert.doesNotMatch(await addr(), /10\.0\.2\.15\//, "the lease is let go");
   });
 });
+
+Deno.test("a slirp's forward on host port 0 (the kernel's pick) is removed live by the file's words for it", async () => {
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    nat: { kind: slirp, forwards: ['tcp:127.0.0.1:0:10.0.2.15:80', 'tcp:127.0.0.1:0:10.0.2.15:81'] }
+  links:
+    - endpoints: [nat, sw1]
+`;
+  await withLabInProcess(lab, async (r, line, file) => {
+    const stack = r.slirps.get("nat")!.stack;
+    const ports = () => stack.forwards().map((f) => f.guestPort);
+    assert.deepEqual(ports(), [80, 81]);
+    assert.ok(stack.forwards().every((f) => f.hostPort !== 0), "bound where the kernel picked");
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("'tcp:127.0.0.1:0:10.0.2.15:80', ", ""),
+    );
+    assert.equal(
+      await line("apply"),
+      "0 slirp nat: forwards tcp:127.0.0.1:0:10.0.2.15:80,tcp:127.0.0.1:0:10.0.2.15:81 -> " +
+        "tcp:127.0.0.1:0:10.0.2.15:81\n",
+    );
+    assert.deepEqual(ports(), [81]);
+    assert.equal(await line("diff"), "0 ");
+  });
+});
