@@ -691,7 +691,7 @@ export class LabRunner {
   async #dhcp(host: RunningHost, iface: string): Promise<void> {
     const script = `${this.dir}/udhcpc.sh`;
     Deno.writeTextFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
-    await mustRun(
+    const said = await mustRun(
       [
         "ip",
         "netns",
@@ -720,9 +720,14 @@ export class LabRunner {
         : " (the lab has no slirp to lease one: add a node of kind slirp on its LAN)";
       throw new Error(`${host.node.name}: no DHCP lease on ${iface}${none}: ${(err as Error).message}`);
     });
-    const shown = await ip("-n", host.ns, "-4", "-o", "addr", "show", "dev", iface);
-    const lease = /inet (\S+)/.exec(shown)?.[1];
-    if (lease !== undefined) host.leases.set(iface, lease);
+    // The script says the address it added: the interface may have others (static, IPv6) beside it.
+    const lease = /^lease (\S+)$/m.exec(said)?.[1];
+    if (lease === undefined) return;
+    const old = host.leases.get(iface);
+    host.leases.set(iface, lease);
+    if (old !== undefined && old !== lease) {
+      await ip("-n", host.ns, "addr", "del", old, "dev", iface).catch(() => {});
+    }
   }
 
   /** The link called `name` (`sw1-sw2`, or with ports and interfaces as `links` shows). */
@@ -819,12 +824,16 @@ export class LabRunner {
   }
 }
 
-/** Applies a busybox udhcpc lease: address, router, nothing else. */
+/**
+ * Applies a busybox udhcpc lease: address, router, nothing else, and says
+ * the address. No flush: the interface's other addresses (static ones of
+ * the file, IPv6, its link-local) are not the lease's to take.
+ */
 const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
+    ip addr replace "$ip/$mask" dev "$interface"
+    echo "lease $ip/$mask"
     if [ -n "$router" ]; then ip route replace default via "\${router%% *}" dev "$interface"; fi
     ;;
 esac

@@ -269,3 +269,41 @@ topology:
     assert.equal(await line("diff"), "0 ");
   });
 });
+
+Deno.test("a DHCP lease taken live beside static and IPv6 addresses leaves them, and letting it go takes the lease only", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const statics = "address: [10.0.2.9/24, 'fd00::9/64']";
+  await withLabUp(
+    { text: NAT.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", statics) },
+    async (name, file) => {
+      const text = await Deno.readTextFile(file);
+      const addrs = async () =>
+        (await inHost(name, "h1", ["ip", "-o", "addr", "show", "dev", "eth0"])).stdout;
+      await Deno.writeTextFile(file, text.replace(statics, "address: [dhcp, 10.0.7.1/24, 'fd00::9/64']"));
+      const leased = await vde(["up", "--apply", file], 90_000);
+      assert.equal(
+        leased.stdout,
+        `lab ${name}: link h1:eth0-sw1:2: h1 address 10.0.2.9/24,fd00::9/64 -> dhcp,10.0.7.1/24,fd00::9/64\n`,
+        leased.stderr,
+      );
+      const both = await addrs();
+      for (const a of ["10.0.2.15/24", "10.0.7.1/24", "fd00::9/64", "fe80::"]) {
+        assert.ok(
+          both.includes(`${a}`),
+          `${a} in ${both}`,
+        );
+      }
+      await Deno.writeTextFile(file, text.replace(statics, "address: [10.0.7.1/24, 'fd00::9/64']"));
+      const released = await vde(["up", "--apply", file]);
+      assert.equal(released.code, 0, released.stderr);
+      const after = await addrs();
+      assert.ok(!after.includes("10.0.2.15/"), "the lease is let go");
+      for (const a of ["10.0.7.1/24", "fd00::9/64", "fe80::"]) {
+        assert.ok(
+          after.includes(a),
+          `${a} in ${after}`,
+        );
+      }
+    },
+  );
+});
