@@ -24,6 +24,9 @@ import type { LabRunner, RunningHost, RunningSwitch } from "./runner.ts";
 import type { HostNode, LabNode, SwitchNode } from "./spec.ts";
 import { ip } from "./system.ts";
 
+/** A change failed and what it had made could not all be undone: the node is half changed. */
+export class HalfUndone extends Error {}
+
 /** One change, and what takes it back. */
 interface Step {
   run(): Promise<void>;
@@ -47,7 +50,7 @@ async function allOrNone(steps: Step[]): Promise<void> {
       await step.undo().catch((e) => stuck.push((e as Error).message));
     }
     if (stuck.length === 0) throw err;
-    throw new Error(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
+    throw new HalfUndone(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
   }
 }
 
@@ -215,10 +218,14 @@ export async function changeAddresses(r: LabRunner, changes: AddressChange[]): P
       made.push(change);
     }
   } catch (err) {
+    const stuck: string[] = [];
     for (const m of made.reverse()) {
-      await changeEndAddresses(r, { ...m, before: m.after, after: m.before }).catch(() => {});
+      await changeEndAddresses(r, { ...m, before: m.after, after: m.before }).catch((e) =>
+        stuck.push((e as Error).message)
+      );
     }
-    throw err;
+    if (stuck.length === 0) throw err;
+    throw new HalfUndone(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
   }
 }
 

@@ -307,3 +307,40 @@ Deno.test("a DHCP lease taken live beside static and IPv6 addresses leaves them,
     },
   );
 });
+
+Deno.test("a slirp forward on a host port in use fails the apply in one line, and the switch changed before it is set back: nothing half-done", async () => {
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    nat: { kind: slirp }
+  links:
+    - endpoints: [nat, sw1]
+      delay: 5ms
+`;
+  await withLabInProcess(lab, async (r, line, file) => {
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const forward = `tcp:127.0.0.1:${busy.addr.port}:10.0.2.15:80`;
+      await Deno.writeTextFile(
+        file,
+        (await Deno.readTextFile(file)).replace("ports: 4 }", "ports: 6, hub: true, vlans: [5] }")
+          .replace("nat: { kind: slirp }", `nat: { kind: slirp, forwards: ['${forward}'] }`)
+          .replace("delay: 5ms", "delay: 9ms"),
+      );
+      assert.equal(
+        await line("apply"),
+        `5 changing slirp nat failed: nat: forward ${forward}: Host port ${busy.addr.port} on 127.0.0.1 is ` +
+          "already in use (TCP forward to 10.0.2.15:80); nothing was changed\n",
+      );
+      assert.equal(await line("sw1 port/showinfo"), "0 Numports=4\nHUB=false\ncounters=true");
+      assert.equal(await line("sw1 vlan/print 5"), "6 ", "VLAN 5 removed again");
+      assert.match(await line("links"), /^nat-sw1:1 .* delay 5ms$/m);
+      assert.deepEqual(r.slirps.get("nat")!.stack.forwards(), []);
+      assert.equal(r.file, file);
+    } finally {
+      busy.close();
+    }
+    assert.match(await line("diff"), /^0 link nat-sw1:1: delay 5ms -> 9ms\nswitch sw1: ports 4 -> 6/);
+  });
+});
