@@ -191,7 +191,10 @@ function hostSteps(h: RunningHost, was: HostNode, now: HostNode): Step[] {
   if (now.gateway !== was.gateway) {
     const v6 = (g: string) => g.includes(":");
     const set = (g: string) => routeIn(h.ns, "replace", ["default", "via", g]);
-    const unset = (g: string) => routeIn(h.ns, "del", ["default", "via", g]);
+    // Without a gateway of the file's, an IPv4 default is a DHCP lease's router, as at start.
+    const leased = [...h.routers.values()][0];
+    const unset = (g: string) =>
+      leased !== undefined && !v6(g) ? set(leased) : routeIn(h.ns, "del", ["default", "via", g]);
     const old = was.gateway;
     const next = now.gateway;
     // Of the other family, the old default stays unless taken out: `replace` reaches one family only.

@@ -103,6 +103,8 @@ export interface RunningHost {
   taps: Map<string, TapLink>;
   /** Addresses leased by DHCP, per interface. */
   leases: Map<string, string>;
+  /** The router each lease named, per interface: the default route a host without `gateway` takes. */
+  routers: Map<string, string>;
 }
 
 /** A link as it runs. */
@@ -524,7 +526,7 @@ export class LabRunner {
     });
     this.#undo.push(() => void this.hosts.delete(node.name));
     await ip("-n", ns, "link", "set", "lo", "up");
-    this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map() });
+    this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map(), routers: new Map() });
   }
 
   /**
@@ -614,6 +616,7 @@ export class LabRunner {
       link.close();
       host.taps.delete(iface);
       host.leases.delete(iface);
+      host.routers.delete(iface);
     });
     host.taps.set(iface, link);
     this.#undo.push(join(link, wireEnd));
@@ -648,12 +651,13 @@ export class LabRunner {
     for (const iface of host.taps.keys()) await this.#configureIface(host, iface);
     for (const r of node.routes) await ip("-n", host.ns, "route", "add", ...r.trim().split(/\s+/));
     if (node.gateway !== undefined) {
+      // `replace`: a DHCP lease may have set a default route already, and the file's gateway wins.
       await ip(
         "-n",
         host.ns,
         ...(node.gateway.includes(":") ? ["-6"] : []),
         "route",
-        "add",
+        "replace",
         "default",
         "via",
         node.gateway,
@@ -684,6 +688,7 @@ export class LabRunner {
     if (on) return await this.#dhcp(host, iface);
     const lease = host.leases.get(iface);
     host.leases.delete(iface);
+    host.routers.delete(iface);
     if (lease !== undefined) await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
   }
 
@@ -721,8 +726,10 @@ export class LabRunner {
       throw new Error(`${host.node.name}: no DHCP lease on ${iface}${none}: ${(err as Error).message}`);
     });
     // The script says the address it added: the interface may have others (static, IPv6) beside it.
-    const lease = /^lease (\S+)$/m.exec(said)?.[1];
+    const [, lease, router] = /^lease (\S+) ?(\S*)$/m.exec(said) ?? [];
     if (lease === undefined) return;
+    if (router) host.routers.set(iface, router);
+    else host.routers.delete(iface);
     const old = host.leases.get(iface);
     host.leases.set(iface, lease);
     if (old !== undefined && old !== lease) {
@@ -833,7 +840,7 @@ const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   bound|renew)
     ip addr replace "$ip/$mask" dev "$interface"
-    echo "lease $ip/$mask"
+    echo "lease $ip/$mask \${router%% *}"
     if [ -n "$router" ]; then ip route replace default via "\${router%% *}" dev "$interface"; fi
     ;;
 esac

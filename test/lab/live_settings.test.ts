@@ -8,7 +8,8 @@
  * new settings.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import type { LabRunner } from "../../src/lab/runner.ts";
 import { inHost, pingCount, TWO_HOSTS, vde, withLabInProcess, withLabUp } from "./_helpers.ts";
 
 const SWITCHES = `name: x
@@ -343,4 +344,29 @@ topology:
     }
     assert.match(await line("diff"), /^0 link nat-sw1:1: delay 5ms -> 9ms\nswitch sw1: ports 4 -> 6/);
   });
+});
+
+Deno.test("a host whose file drops its gateway for a DHCP address keeps the lease's default route, as a lab brought up from that file has; dhcp with a gateway comes up", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const routes = async (r: LabRunner) =>
+    (await run(["ip", "-n", r.hosts.get("h1")!.ns, "route"], { check: false })).stdout;
+  await withLabInProcess(NAT, async (r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", "address: dhcp"));
+    assert.equal(
+      await line("apply"),
+      "0 link h1:eth0-sw1:2: h1 address 10.0.2.15/24 -> dhcp\nhost h1: gateway 10.0.2.2 -> none\n",
+    );
+    assert.match(await routes(r), /^default via 10\.0\.2\.2 dev eth0/m);
+  });
+  await withLabInProcess(
+    NAT.replace("gateway: 10.0.2.2", "gateway: 10.0.2.3").replace("10.0.2.15/24", "dhcp"),
+    async (r) => {
+      assert.match(
+        await routes(r),
+        /^default via 10\.0\.2\.3 dev eth0/m,
+        "the file's gateway wins over the lease's",
+      );
+    },
+  );
 });
