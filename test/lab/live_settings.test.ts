@@ -370,3 +370,24 @@ Deno.test("a host whose file drops its gateway for a DHCP address keeps the leas
     },
   );
 });
+
+Deno.test("a change whose undo is refused too says both, and not that nothing was changed", async () => {
+  await withLabInProcess(SWITCHES, async (r, line, file) => {
+    assert.equal(await line("sw1 vlan/addport 30 1"), "0 ");
+    const commands = r.switches.get("sw1")!.commands;
+    const execute = commands.execute.bind(commands);
+    // The switch refuses to leave hub mode, as a console that broke halfway would.
+    commands.execute = (l, s) =>
+      l === "port/sethub 0" ? Promise.resolve({ code: 1, raw: "stuck" }) : execute(l, s);
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("ports: 4, vlans: [30] }", "ports: 4, hub: true }"),
+    );
+    assert.equal(
+      await line("apply"),
+      "5 changing switch sw1 failed: sw1: vlan/remove 30: Address already in use " +
+        "(and undoing it: sw1: port/sethub 0: stuck); what could not be undone runs on as it is; " +
+        `\`vde up -c ${file}\` brings the file up whole\n`,
+    );
+  });
+});
