@@ -372,6 +372,7 @@ export class LabRunner {
     const j = this.lab.links.indexOf(link.spec);
     if (j >= 0) this.lab.links.splice(j, 1);
     await this.#removePart(link);
+    for (const e of link.spec.ends) this.#dropUnusedVlans(e.node, [link.spec.vlan ?? 0, ...link.spec.trunk]);
     // The interface is gone, and so are its addresses: `save` writes none for it.
     for (const e of link.spec.ends) {
       const host = this.hosts.get(e.node);
@@ -794,8 +795,28 @@ export class LabRunner {
         engine.addVlanPort(v, end.port);
       }
     }
+    const left = [link.spec.vlan ?? 0, ...link.spec.trunk];
     link.spec.vlan = vlan;
     link.spec.trunk = [...trunk];
+    for (const end of link.spec.ends) this.#dropUnusedVlans(end.node, left);
+  }
+
+  /**
+   * Removes those of `vlans` that switch `name` has no more use for: no link
+   * of it carries them and its node does not list them, as the lab brought
+   * up from its file would not have them. One a port joined at the console
+   * still has stays (the engine refuses), as does VLAN 0, every port's own.
+   */
+  #dropUnusedVlans(name: string, vlans: number[]): void {
+    const sw = this.switches.get(name);
+    if (sw === undefined) return;
+    const used = new Set([0, ...sw.node.vlans]);
+    for (const l of this.lab.links) {
+      if (!l.ends.some((e) => e.node === name)) continue;
+      if (l.vlan !== undefined) used.add(l.vlan);
+      for (const v of l.trunk) used.add(v);
+    }
+    for (const v of vlans) if (!used.has(v) && sw.sw.engine.vlanExists(v)) sw.sw.engine.removeVlan(v);
   }
 
   /** Whether impairments are on any link (for the links table). */

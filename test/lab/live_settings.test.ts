@@ -391,3 +391,19 @@ Deno.test("a change whose undo is refused too says both, and not that nothing wa
     );
   });
 });
+
+Deno.test("a VLAN no link carries any more and the switch does not list goes, as the file brought up would not have it; a listed one stays", async () => {
+  const lab = SWITCHES.replace("[sw1, sw2]", "[sw1, sw2]\n      vlan: 50\n      trunk: [60]");
+  await withLabInProcess(lab, async (_r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("vlan: 50\n      trunk: [60]", "vlan: 30"));
+    assert.equal(await line("apply"), "0 link sw1:1-sw2:1: vlan 50 -> 30, trunk 60 -> none\n");
+    for (const sw of ["sw1", "sw2"]) {
+      assert.equal(await line(`${sw} vlan/print 50`), "6 ", `${sw}: VLAN 50 gone`);
+      assert.equal(await line(`${sw} vlan/print 60`), "6 ", `${sw}: VLAN 60 gone`);
+    }
+    assert.equal(await line("del sw1-sw2"), "0 removed link sw1:1-sw2:1\n");
+    assert.match(await line("sw1 vlan/print 30"), /^0 VLAN 0030/, "sw1 lists VLAN 30");
+    assert.equal(await line("sw2 vlan/print 30"), "6 ", "sw2 does not");
+  });
+});
