@@ -16,11 +16,13 @@
  * nodes, then links, then changes hosts' settings (a gateway may be on a
  * link just added) and configures the hosts it added (routes, gateway,
  * `exec`), and says one line per change made. A step that fails (a tap name
- * taken, no DHCP lease, a console command refused, a route `ip` refuses)
- * has undone itself, and a host added whose configuration fails (an
- * `exec`) is removed again, so a second apply tries it anew; apply stops
- * there, saying what it did and what failed, and the lab runs on with the
- * changes before it.
+ * taken, no DHCP lease, a console command refused, a route `ip` refuses, a
+ * forward's host port taken, an `exec`) has undone itself, and every step
+ * after the removals is undone with it, newest first (a host added goes
+ * again, so a second apply tries it anew; a switch changed gets its
+ * settings back): the lab runs on as before, but for the removals, which
+ * cannot be taken back (a host removed took its processes along) and are
+ * said. An undo that fails too is said, and the lab is then half changed.
  */
 import {
   type AddedLink,
@@ -31,7 +33,7 @@ import {
   notLiveLines,
   renodedLine,
 } from "./changes.ts";
-import { changeAddresses, changeNode } from "./live_settings.ts";
+import { changeAddresses, changeNode, HalfUndone } from "./live_settings.ts";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
@@ -125,23 +127,42 @@ export async function applyLab(
   let step = "";
   // Before the steps: what they add resolves its relative rc and key files from the file's directory.
   const unfollow = r.follow(path);
+  // What undoes each step made after the removals, newest last: the removals cannot be taken back (a
+  // host's processes are gone with it), the rest is, so a failure leaves the lab as the removals left it.
+  const undo: (() => Promise<void>)[] = [];
+  // The lines from here on are of steps undone on a failure.
+  let undone = Infinity;
   try {
-    await applySteps(r, c, nodeAdded, done, (what) => step = what);
+    await removeSteps(r, c, done, (what) => step = what);
+    undone = done.length;
+    await applySteps(r, c, nodeAdded, done, undo, (what) => step = what);
   } catch (err) {
-    // Half applied, the lab follows the file, so a second `apply` tries the rest; untouched, it does not.
-    if (done.length === 0) unfollow();
-    const rest = done.length === 0
+    const stuck: string[] = [];
+    for (const u of undo.reverse()) await u().catch((e) => stuck.push((e as Error).message));
+    if (undone < done.length) done.splice(undone);
+    const half = err instanceof HalfUndone || stuck.length > 0;
+    // Untouched, the lab keeps its file; with removals made, it follows the file, so a second `apply` tries
+    // the rest.
+    if (done.length === 0 && !half) unfollow();
+    const why = `${(err as Error).message}${
+      stuck.length > 0 ? ` (and undoing the changes before it: ${stuck.join("; ")})` : ""
+    }`;
+    const rest = half
+      ? `what could not be undone runs on as it is; \`vde up -c ${path}\` brings the file up whole`
+      : done.length === 0
       ? "nothing was changed"
-      : `the lab runs on with the changes above${followed.length > 0 ? `, and ${path} as its file` : ""}`;
-    return { ok: false, lines: [...done, `${step} failed: ${(err as Error).message}; ${rest}`] };
+      : `the rest was undone: the lab runs on with the removals above${
+        followed.length > 0 ? `, and ${path} as its file` : ""
+      }`;
+    return { ok: false, lines: [...done, `${step} failed: ${why}; ${rest}`] };
   }
   return { ok: true, lines: [...done, ...followed] };
 }
 
-async function applySteps(
+/** Removes the links, then the nodes, the file no longer has: ports and interface names come free. */
+async function removeSteps(
   r: LabRunner,
   c: LabChanges,
-  nodeAdded: (name: string) => void,
   done: string[],
   doing: (what: string) => void,
 ): Promise<void> {
@@ -156,22 +177,42 @@ async function applySteps(
     await r.removeNode(node.name);
     done.push(`removed ${node.kind} ${node.name}`);
   }
+}
+
+/** Every change after the removals, each pushing what undoes it onto `undo`. */
+async function applySteps(
+  r: LabRunner,
+  c: LabChanges,
+  nodeAdded: (name: string) => void,
+  done: string[],
+  undo: (() => Promise<void>)[],
+  doing: (what: string) => void,
+): Promise<void> {
   for (const m of c.relinked) {
     const link = r.links.find((l) => l.spec === m.running)!;
     doing(`changing link ${link.name}`);
+    const { impair, vlan, trunk } = link.spec;
     // What may fail first: the addresses undo themselves, and the rest cannot fail.
     await changeAddresses(r, m.addresses);
     r.setImpairments(link, m.file.impair);
     r.setLinkVlans(link, m.file.vlan, m.file.trunk);
+    undo.push(async () => {
+      r.setLinkVlans(link, vlan, trunk);
+      r.setImpairments(link, impair);
+      await changeAddresses(r, m.addresses.map((a) => ({ ...a, before: a.after, after: a.before })));
+    });
     done.push(`link ${link.name}: ${m.settings.join(", ")}`);
   }
   // Before nodes and links are added (a link may take a port a switch gains); a host's after its links
   // (a gateway may be on one), below.
   const [hostChanges, otherChanges] = partition(c.renoded, (n) => n.running.kind === "host");
-  for (const n of otherChanges) await changeNodeStep(r, n, done, doing);
+  for (const n of otherChanges) await changeNodeStep(r, n, done, undo, doing);
   for (const node of c.addedNodes) {
     doing(`adding ${node.kind} ${node.name}`);
     await r.addNode(node);
+    undo.push(async () => {
+      if (r.lab.nodes.some((n) => n.name === node.name)) await r.removeNode(node.name);
+    });
     nodeAdded(node.name);
     done.push(`added ${node.kind} ${node.name}`);
   }
@@ -184,19 +225,15 @@ async function applySteps(
       given.forEach((take) => take());
       throw err;
     });
+    undo.push(() => r.removeLink(link));
     done.push(`added link ${link.name}`);
   }
-  for (const n of hostChanges) await changeNodeStep(r, n, done, doing);
+  for (const n of hostChanges) await changeNodeStep(r, n, done, undo, doing);
   for (const name of newHosts) {
     doing(`configuring host ${name}`);
-    try {
-      await r.configureHost(r.hosts.get(name)!.node);
-    } catch (err) {
-      // Half configured (its exec failed) it would pass for applied, and a second apply find nothing to do.
-      const links = await r.removeNode(name);
-      done.push(`removed host ${name} again${links.length > 0 ? ", with its links" : ""}`);
-      throw err;
-    }
+    // Half configured (its exec failed), the host goes again with what else was added, by its undo: it
+    // would pass for applied, and a second apply find nothing to do.
+    await r.configureHost(r.hosts.get(name)!.node);
   }
 }
 
@@ -213,15 +250,18 @@ function giveAddresses(r: LabRunner, added: AddedLink): (() => void)[] {
   });
 }
 
-/** One node's live settings changed, all or none, and said. */
+/** One node's live settings changed, all or none, and said; its undo sets them back. */
 async function changeNodeStep(
   r: LabRunner,
   n: LabChanges["renoded"][number],
   done: string[],
+  undo: (() => Promise<void>)[],
   doing: (what: string) => void,
 ): Promise<void> {
   doing(`changing ${n.running.kind} ${n.running.name}`);
+  const before = structuredClone(n.running);
   await changeNode(r, n.running, n.file);
+  undo.push(() => changeNode(r, n.running, before));
   done.push(renodedLine(n));
 }
 

@@ -109,6 +109,14 @@ function shown(v: unknown): string {
   return String(v);
 }
 
+/** Lists whose order means nothing to the node: the same items reordered are no change. */
+const UNORDERED = new Set(["vlans", "trunk", "routes", "forwards"]);
+
+/** A list's items in one order (anything else as it is). */
+function sortedList(v: unknown): unknown {
+  return Array.isArray(v) ? v.map(String).sort() : v;
+}
+
 /** `KEY OLD -> NEW` for each key whose value differs between two plain forms. */
 export function settingChanges(
   before: Record<string, unknown>,
@@ -116,9 +124,11 @@ export function settingChanges(
 ): SettingChange[] {
   // In the file's order, then what it no longer has.
   const keys = [...new Set([...Object.keys(after), ...Object.keys(before)])];
-  return keys.filter((k) => shown(before[k]) !== shown(after[k])).map((k) =>
-    `${k} ${shown(before[k])} -> ${shown(after[k])}`
-  );
+  const same = (k: string) =>
+    UNORDERED.has(k)
+      ? shown(sortedList(before[k])) === shown(sortedList(after[k]))
+      : shown(before[k]) === shown(after[k]);
+  return keys.filter((k) => !same(k)).map((k) => `${k} ${shown(before[k])} -> ${shown(after[k])}`);
 }
 
 /**

@@ -19,10 +19,13 @@ import type { AddressChange } from "./changes.ts";
 import type { CommandRegistry, Session } from "../console/registry.ts";
 import { errorText, formatReply } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
-import { parseForward } from "../slirp/config.ts";
+import { type ForwardSpec, parseForward } from "../slirp/config.ts";
 import type { LabRunner, RunningHost, RunningSwitch } from "./runner.ts";
 import type { HostNode, LabNode, SwitchNode } from "./spec.ts";
 import { ip } from "./system.ts";
+
+/** A change failed and what it had made could not all be undone: the node is half changed. */
+export class HalfUndone extends Error {}
 
 /** One change, and what takes it back. */
 interface Step {
@@ -47,7 +50,7 @@ async function allOrNone(steps: Step[]): Promise<void> {
       await step.undo().catch((e) => stuck.push((e as Error).message));
     }
     if (stuck.length === 0) throw err;
-    throw new Error(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
+    throw new HalfUndone(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
   }
 }
 
@@ -188,7 +191,10 @@ function hostSteps(h: RunningHost, was: HostNode, now: HostNode): Step[] {
   if (now.gateway !== was.gateway) {
     const v6 = (g: string) => g.includes(":");
     const set = (g: string) => routeIn(h.ns, "replace", ["default", "via", g]);
-    const unset = (g: string) => routeIn(h.ns, "del", ["default", "via", g]);
+    // Without a gateway of the file's, an IPv4 default is a DHCP lease's router, as at start.
+    const leased = [...h.routers.values()][0];
+    const unset = (g: string) =>
+      leased !== undefined && !v6(g) ? set(leased) : routeIn(h.ns, "del", ["default", "via", g]);
     const old = was.gateway;
     const next = now.gateway;
     // Of the other family, the old default stays unless taken out: `replace` reaches one family only.
@@ -215,10 +221,14 @@ export async function changeAddresses(r: LabRunner, changes: AddressChange[]): P
       made.push(change);
     }
   } catch (err) {
+    const stuck: string[] = [];
     for (const m of made.reverse()) {
-      await changeEndAddresses(r, { ...m, before: m.after, after: m.before }).catch(() => {});
+      await changeEndAddresses(r, { ...m, before: m.after, after: m.before }).catch((e) =>
+        stuck.push((e as Error).message)
+      );
     }
-    throw err;
+    if (stuck.length === 0) throw err;
+    throw new HalfUndone(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
   }
 }
 
@@ -263,12 +273,26 @@ function forwardSteps(name: string, link: SlirpLink, was: string[], now: string[
       throw new Error(`${name}: forward ${f}: ${(err as Error).message}`);
     });
   const del = async (f: string) => {
-    if (!(await stack.removeForward(parseForward(f, stack.config)))) {
-      throw new Error(`${name}: no forward ${f}`);
-    }
+    const spec = boundForward(link, parseForward(f, stack.config));
+    if (spec === undefined || !(await stack.removeForward(spec))) throw new Error(`${name}: no forward ${f}`);
   };
   return [
     ...was.filter((f) => !now.includes(f)).map((f) => ({ run: () => del(f), undo: () => add(f) })),
     ...now.filter((f) => !was.includes(f)).map((f) => ({ run: () => add(f), undo: () => del(f) })),
   ];
+}
+
+/**
+ * The forward running for `spec`: itself, or for host port 0 the one the
+ * kernel's pick made (the stack knows it by the port it bound), else it
+ * could never be removed.
+ */
+function boundForward(link: SlirpLink, spec: ForwardSpec): ForwardSpec | undefined {
+  if (spec.hostPort !== 0) return spec;
+  const same = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
+    a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => x === b[i]);
+  return link.stack.forwards().find((f) =>
+    f.proto === spec.proto && f.family === spec.family && f.guestPort === spec.guestPort &&
+    same(f.hostAddr, spec.hostAddr) && same(f.guestAddr, spec.guestAddr)
+  );
 }

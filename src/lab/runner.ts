@@ -103,6 +103,8 @@ export interface RunningHost {
   taps: Map<string, TapLink>;
   /** Addresses leased by DHCP, per interface. */
   leases: Map<string, string>;
+  /** The router each lease named, per interface: the default route a host without `gateway` takes. */
+  routers: Map<string, string>;
 }
 
 /** A link as it runs. */
@@ -370,6 +372,7 @@ export class LabRunner {
     const j = this.lab.links.indexOf(link.spec);
     if (j >= 0) this.lab.links.splice(j, 1);
     await this.#removePart(link);
+    for (const e of link.spec.ends) this.#dropUnusedVlans(e.node, [link.spec.vlan ?? 0, ...link.spec.trunk]);
     // The interface is gone, and so are its addresses: `save` writes none for it.
     for (const e of link.spec.ends) {
       const host = this.hosts.get(e.node);
@@ -524,7 +527,7 @@ export class LabRunner {
     });
     this.#undo.push(() => void this.hosts.delete(node.name));
     await ip("-n", ns, "link", "set", "lo", "up");
-    this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map() });
+    this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map(), routers: new Map() });
   }
 
   /**
@@ -614,6 +617,7 @@ export class LabRunner {
       link.close();
       host.taps.delete(iface);
       host.leases.delete(iface);
+      host.routers.delete(iface);
     });
     host.taps.set(iface, link);
     this.#undo.push(join(link, wireEnd));
@@ -648,12 +652,13 @@ export class LabRunner {
     for (const iface of host.taps.keys()) await this.#configureIface(host, iface);
     for (const r of node.routes) await ip("-n", host.ns, "route", "add", ...r.trim().split(/\s+/));
     if (node.gateway !== undefined) {
+      // `replace`: a DHCP lease may have set a default route already, and the file's gateway wins.
       await ip(
         "-n",
         host.ns,
         ...(node.gateway.includes(":") ? ["-6"] : []),
         "route",
-        "add",
+        "replace",
         "default",
         "via",
         node.gateway,
@@ -684,6 +689,7 @@ export class LabRunner {
     if (on) return await this.#dhcp(host, iface);
     const lease = host.leases.get(iface);
     host.leases.delete(iface);
+    host.routers.delete(iface);
     if (lease !== undefined) await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
   }
 
@@ -691,7 +697,7 @@ export class LabRunner {
   async #dhcp(host: RunningHost, iface: string): Promise<void> {
     const script = `${this.dir}/udhcpc.sh`;
     Deno.writeTextFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
-    await mustRun(
+    const said = await mustRun(
       [
         "ip",
         "netns",
@@ -720,9 +726,16 @@ export class LabRunner {
         : " (the lab has no slirp to lease one: add a node of kind slirp on its LAN)";
       throw new Error(`${host.node.name}: no DHCP lease on ${iface}${none}: ${(err as Error).message}`);
     });
-    const shown = await ip("-n", host.ns, "-4", "-o", "addr", "show", "dev", iface);
-    const lease = /inet (\S+)/.exec(shown)?.[1];
-    if (lease !== undefined) host.leases.set(iface, lease);
+    // The script says the address it added: the interface may have others (static, IPv6) beside it.
+    const [, lease, router] = /^lease (\S+) ?(\S*)$/m.exec(said) ?? [];
+    if (lease === undefined) return;
+    if (router) host.routers.set(iface, router);
+    else host.routers.delete(iface);
+    const old = host.leases.get(iface);
+    host.leases.set(iface, lease);
+    if (old !== undefined && old !== lease) {
+      await ip("-n", host.ns, "addr", "del", old, "dev", iface).catch(() => {});
+    }
   }
 
   /** The link called `name` (`sw1-sw2`, or with ports and interfaces as `links` shows). */
@@ -782,8 +795,28 @@ export class LabRunner {
         engine.addVlanPort(v, end.port);
       }
     }
+    const left = [link.spec.vlan ?? 0, ...link.spec.trunk];
     link.spec.vlan = vlan;
     link.spec.trunk = [...trunk];
+    for (const end of link.spec.ends) this.#dropUnusedVlans(end.node, left);
+  }
+
+  /**
+   * Removes those of `vlans` that switch `name` has no more use for: no link
+   * of it carries them and its node does not list them, as the lab brought
+   * up from its file would not have them. One a port joined at the console
+   * still has stays (the engine refuses), as does VLAN 0, every port's own.
+   */
+  #dropUnusedVlans(name: string, vlans: number[]): void {
+    const sw = this.switches.get(name);
+    if (sw === undefined) return;
+    const used = new Set([0, ...sw.node.vlans]);
+    for (const l of this.lab.links) {
+      if (!l.ends.some((e) => e.node === name)) continue;
+      if (l.vlan !== undefined) used.add(l.vlan);
+      for (const v of l.trunk) used.add(v);
+    }
+    for (const v of vlans) if (!used.has(v) && sw.sw.engine.vlanExists(v)) sw.sw.engine.removeVlan(v);
   }
 
   /** Whether impairments are on any link (for the links table). */
@@ -819,12 +852,16 @@ export class LabRunner {
   }
 }
 
-/** Applies a busybox udhcpc lease: address, router, nothing else. */
+/**
+ * Applies a busybox udhcpc lease: address, router, nothing else, and says
+ * the address. No flush: the interface's other addresses (static ones of
+ * the file, IPv6, its link-local) are not the lease's to take.
+ */
 const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   bound|renew)
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$mask" dev "$interface"
+    ip addr replace "$ip/$mask" dev "$interface"
+    echo "lease $ip/$mask \${router%% *}"
     if [ -n "$router" ]; then ip route replace default via "\${router%% *}" dev "$interface"; fi
     ;;
 esac

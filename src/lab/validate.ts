@@ -87,6 +87,8 @@ export const KEYS = {
 } as const;
 
 const MAX_VLAN = 4093;
+/** The largest MTU of a tap: 65535 less its 14-byte Ethernet header. */
+const TAP_MAX_MTU = 65521;
 const IFACE = /^eth(\d{1,3})$/;
 
 /** Why `path` cannot be read as a file, or undefined when it can. */
@@ -542,7 +544,7 @@ class Validator {
             (r) => checkRoute(r) ?? (devRoute ? undefined : routeText(r)),
           ),
           exec: this.#strings(e.get("exec"), `${w} exec`),
-          mtu: this.#int(e.get("mtu"), `${w} mtu`, 68, 65535),
+          mtu: this.#hostMtu(e.get("mtu"), w, addresses),
         };
       }
       case "cable": {
@@ -582,6 +584,22 @@ class Validator {
       this.#error(e!.value ?? e!.key, (err as Error).message);
       return undefined;
     }
+  }
+
+  /**
+   * A host's `mtu`: at most a tap's (65535 less its Ethernet header: `ip`
+   * refuses more), and not below IPv6's 1280 where the host has an IPv6
+   * address, which the kernel would drop from the interface without a word.
+   */
+  #hostMtu(e: Entry | undefined, w: string, addresses: Record<string, string[]>): number | undefined {
+    const mtu = this.#int(e, `${w} mtu`, 68, TAP_MAX_MTU);
+    const v6 = Object.values(addresses).flat().filter((a) => a.includes(":"));
+    if (mtu === undefined || mtu >= 1280 || v6.length === 0) return mtu;
+    this.#error(
+      e!.value,
+      `${w} mtu ${mtu} is below 1280, which IPv6 needs: ${v6.join(", ")} would be dropped`,
+    );
+    return undefined;
   }
 
   /** `mcast_snooping` and `mcast_querier`, set only when given (a querier is part of snooping). */

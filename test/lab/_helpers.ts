@@ -203,7 +203,13 @@ export async function withLabInProcess(
   const file = await labFile(name, { text });
   const { lab } = validateLab(await Deno.readTextFile(file), { stp: true });
   assert.ok(lab !== undefined);
-  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")) });
+  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")) }).catch(
+    async (err) => {
+      // A lab that does not come up leaves no file behind either.
+      await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      throw err;
+    },
+  );
   try {
     const { commands } = labCommands(r, { down: () => {}, save: () => Promise.resolve(file) });
     const session: Session = {

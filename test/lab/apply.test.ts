@@ -5,7 +5,7 @@
  * line; a link moves VLAN live; a change that cannot be made live changes
  * nothing and is named, a file with a mistake is refused and the lab runs
  * on as it was; a step that fails on the machine stops the apply, which
- * says what it had changed.
+ * undoes all but the removals before it and says so.
  */
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
@@ -155,28 +155,48 @@ Deno.test("vde up --apply moves a link to another VLAN live, as vlan/addport wou
   });
 });
 
-Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) says what it changed and what failed; the lab runs on", async (t) => {
+Deno.test("vde up --apply that fails halfway (a new host's namespace is taken) undoes all but the removals before it, and says so; the lab runs on", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: LAB }, async (name, file) => {
     const taken = `vde-${name}-h3`;
     await run(["ip", "netns", "add", taken]);
     try {
-      await Deno.writeTextFile(
-        file,
-        (await Deno.readTextFile(file)).replace("delay: 5ms", "delay: 2ms")
-          .replace("  links:\n", "    h3: { kind: host }\n  links:\n"),
-      );
+      const text = await Deno.readTextFile(file);
+      const edited = text.replace("delay: 5ms", "delay: 2ms").replace(
+        "sw1: { kind: switch, ports: 4 }",
+        "sw1: { kind: switch, ports: 6, hub: true }",
+      )
+        .replace("  links:\n", "    h3: { kind: host }\n  links:\n");
+      await Deno.writeTextFile(file, edited);
+      const failed = `adding host h3 failed: network namespace ${taken} for host h3 exists already: ` +
+        `\`ip netns del ${taken}\` if nothing uses it`;
       const applied = await vde(["up", "--apply", file]);
       assert.equal(applied.code, 1);
-      assert.equal(
-        applied.stderr,
-        `vde: lab ${name}: link sw1:2-sw2:1: delay 5ms -> 2ms\n` +
-          `  adding host h3 failed: network namespace ${taken} for host h3 exists already: ` +
-          `\`ip netns del ${taken}\` if nothing uses it; the lab runs on with the changes above\n`,
-      );
+      assert.equal(applied.stderr, `vde: lab ${name}: ${failed}; nothing was changed\n`);
       assert.match(await namespaces(), new RegExp(`^${taken}\\b`, "m"), "not its namespace: left alone");
       assert.ok(await pingCount(name, "h1", "10.9.5.2", 2) >= 1, "the lab runs on");
-      assert.match((await vde(["term", name, "-c", "links"])).stdout, /^sw1:2-sw2:1 .* delay 2ms$/m);
+      assert.match(
+        (await vde(["term", name, "-c", "links"])).stdout,
+        /^sw1:2-sw2:1 .* delay 5ms$/m,
+        "delay undone",
+      );
+      assert.match((await vde(["term", name, "-c", "sw1 port/showinfo"])).stdout, /^Numports=4\nHUB=false$/m);
+      // With a removal before the failure: that stays (h2's processes went with it), and is said.
+      await Deno.writeTextFile(
+        file,
+        edited.replace("    h2: { kind: host, address: 10.9.5.2/24 }\n", "").replace(
+          "    - endpoints: [h2, sw2]\n",
+          "",
+        ),
+      );
+      const removed = await vde(["up", "--apply", file]);
+      assert.equal(
+        removed.stderr,
+        `vde: lab ${name}: removed link h2:eth0-sw2:2\n  removed host h2\n` +
+          `  ${failed}; the rest was undone: the lab runs on with the removals above\n`,
+      );
+      assert.match((await vde(["term", name, "-c", "links"])).stdout, /^sw1:2-sw2:1 .* delay 5ms$/m);
+      assert.doesNotMatch((await vde(["term", name, "-c", "nodes"])).stdout, /^h[23] /m);
     } finally {
       await run(["ip", "netns", "del", taken], { check: false });
     }
@@ -193,13 +213,11 @@ Deno.test("vde up --apply of a host whose exec fails removes the host again, so 
         '    h3: { kind: host, address: 10.9.5.3/24, exec: ["false"] }\n  links:\n    - endpoints: [h3, sw1]\n',
       ),
     );
-    const failed =
-      `  configuring host h3 failed: h3: exec "false" failed: exit status 1; the lab runs on with the changes above\n`;
     for (let i = 0; i < 2; i++) {
       const applied = await vde(["up", "--apply", file]);
       assert.equal(
         applied.stderr,
-        `vde: lab ${name}: added host h3\n  added link h3:eth0-sw1:3\n  removed host h3 again, with its links\n${failed}`,
+        `vde: lab ${name}: configuring host h3 failed: h3: exec "false" failed: exit status 1; nothing was changed\n`,
         `apply ${i + 1}`,
       );
       assert.doesNotMatch(await namespaces(), new RegExp(`^vde-${name}-h3 `, "m"), "h3's namespace is gone");

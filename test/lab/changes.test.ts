@@ -165,3 +165,37 @@ Deno.test("of two links between the same nodes, the file's is matched to the run
   const second = lab(host("eth0: 10.0.1.1/24"), "    - endpoints: [h1, sw1]\n");
   assert.deepEqual(describeChanges(labChanges(twice, second)), ["link h1:eth0-sw1:1: removed from the file"]);
 });
+
+Deno.test("a switch's VLANs, a link's trunk, a host's routes and a slirp's forwards reordered are no change; another item is", () => {
+  const nodes = (vlans: string, routes: string, forwards: string) =>
+    `    sw1: { kind: switch, vlans: [${vlans}] }\n    nat: { kind: slirp, forwards: [${forwards}] }\n` +
+    `    h1: { kind: host, address: 10.0.0.1/24, routes: [${routes}] }\n`;
+  const links = (trunk: string) =>
+    `    - endpoints: [h1, sw1]\n    - endpoints: [nat, sw1]\n      trunk: [${trunk}]\n`;
+  const running = lab(
+    nodes(
+      "30, 40",
+      "'10.1.0.0/16 via 10.0.0.9', '10.2.0.0/16 via 10.0.0.9'",
+      "tcp:8080:10.0.2.15:80, tcp:8081:10.0.2.15:81",
+    ),
+    links("5, 6"),
+  );
+  const reordered = lab(
+    nodes(
+      "40, 30",
+      "'10.2.0.0/16 via 10.0.0.9', '10.1.0.0/16 via 10.0.0.9'",
+      "tcp:8081:10.0.2.15:81, tcp:8080:10.0.2.15:80",
+    ),
+    links("6, 5"),
+  );
+  assert.ok(noChanges(labChanges(running, reordered)));
+  const other = lab(
+    nodes(
+      "40, 31",
+      "'10.1.0.0/16 via 10.0.0.9', '10.2.0.0/16 via 10.0.0.9'",
+      "tcp:8080:10.0.2.15:80, tcp:8081:10.0.2.15:81",
+    ),
+    links("5, 6"),
+  );
+  assert.deepEqual(describeChanges(labChanges(running, other)), ["switch sw1: vlans 30,40 -> 40,31"]);
+});

@@ -8,7 +8,8 @@
  * new settings.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import type { LabRunner } from "../../src/lab/runner.ts";
 import { inHost, pingCount, TWO_HOSTS, vde, withLabInProcess, withLabUp } from "./_helpers.ts";
 
 const SWITCHES = `name: x
@@ -239,5 +240,170 @@ Deno.test("vde up --apply adds a slirp's forward live, reachable from this machi
     );
     assert.match(await addr(), /inet 10\.0\.2\.9\/24/);
     assert.doesNotMatch(await addr(), /10\.0\.2\.15\//, "the lease is let go");
+  });
+});
+
+Deno.test("a slirp's forward on host port 0 (the kernel's pick) is removed live by the file's words for it", async () => {
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    nat: { kind: slirp, forwards: ['tcp:127.0.0.1:0:10.0.2.15:80', 'tcp:127.0.0.1:0:10.0.2.15:81'] }
+  links:
+    - endpoints: [nat, sw1]
+`;
+  await withLabInProcess(lab, async (r, line, file) => {
+    const stack = r.slirps.get("nat")!.stack;
+    const ports = () => stack.forwards().map((f) => f.guestPort);
+    assert.deepEqual(ports(), [80, 81]);
+    assert.ok(stack.forwards().every((f) => f.hostPort !== 0), "bound where the kernel picked");
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("'tcp:127.0.0.1:0:10.0.2.15:80', ", ""),
+    );
+    assert.equal(
+      await line("apply"),
+      "0 slirp nat: forwards tcp:127.0.0.1:0:10.0.2.15:80,tcp:127.0.0.1:0:10.0.2.15:81 -> " +
+        "tcp:127.0.0.1:0:10.0.2.15:81\n",
+    );
+    assert.deepEqual(ports(), [81]);
+    assert.equal(await line("diff"), "0 ");
+  });
+});
+
+Deno.test("a DHCP lease taken live beside static and IPv6 addresses leaves them, and letting it go takes the lease only", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const statics = "address: [10.0.2.9/24, 'fd00::9/64']";
+  await withLabUp(
+    { text: NAT.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", statics) },
+    async (name, file) => {
+      const text = await Deno.readTextFile(file);
+      const addrs = async () =>
+        (await inHost(name, "h1", ["ip", "-o", "addr", "show", "dev", "eth0"])).stdout;
+      await Deno.writeTextFile(file, text.replace(statics, "address: [dhcp, 10.0.7.1/24, 'fd00::9/64']"));
+      const leased = await vde(["up", "--apply", file], 90_000);
+      assert.equal(
+        leased.stdout,
+        `lab ${name}: link h1:eth0-sw1:2: h1 address 10.0.2.9/24,fd00::9/64 -> dhcp,10.0.7.1/24,fd00::9/64\n`,
+        leased.stderr,
+      );
+      const both = await addrs();
+      for (const a of ["10.0.2.15/24", "10.0.7.1/24", "fd00::9/64", "fe80::"]) {
+        assert.ok(
+          both.includes(`${a}`),
+          `${a} in ${both}`,
+        );
+      }
+      await Deno.writeTextFile(file, text.replace(statics, "address: [10.0.7.1/24, 'fd00::9/64']"));
+      const released = await vde(["up", "--apply", file]);
+      assert.equal(released.code, 0, released.stderr);
+      const after = await addrs();
+      assert.ok(!after.includes("10.0.2.15/"), "the lease is let go");
+      for (const a of ["10.0.7.1/24", "fd00::9/64", "fe80::"]) {
+        assert.ok(
+          after.includes(a),
+          `${a} in ${after}`,
+        );
+      }
+    },
+  );
+});
+
+Deno.test("a slirp forward on a host port in use fails the apply in one line, and the switch changed before it is set back: nothing half-done", async () => {
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    nat: { kind: slirp }
+  links:
+    - endpoints: [nat, sw1]
+      delay: 5ms
+`;
+  await withLabInProcess(lab, async (r, line, file) => {
+    const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const forward = `tcp:127.0.0.1:${busy.addr.port}:10.0.2.15:80`;
+      await Deno.writeTextFile(
+        file,
+        (await Deno.readTextFile(file)).replace("ports: 4 }", "ports: 6, hub: true, vlans: [5] }")
+          .replace("nat: { kind: slirp }", `nat: { kind: slirp, forwards: ['${forward}'] }`)
+          .replace("delay: 5ms", "delay: 9ms"),
+      );
+      assert.equal(
+        await line("apply"),
+        `5 changing slirp nat failed: nat: forward ${forward}: Host port ${busy.addr.port} on 127.0.0.1 is ` +
+          "already in use (TCP forward to 10.0.2.15:80); nothing was changed\n",
+      );
+      assert.equal(await line("sw1 port/showinfo"), "0 Numports=4\nHUB=false\ncounters=true");
+      assert.equal(await line("sw1 vlan/print 5"), "6 ", "VLAN 5 removed again");
+      assert.match(await line("links"), /^nat-sw1:1 .* delay 5ms$/m);
+      assert.deepEqual(r.slirps.get("nat")!.stack.forwards(), []);
+      assert.equal(r.file, file);
+    } finally {
+      busy.close();
+    }
+    assert.match(await line("diff"), /^0 link nat-sw1:1: delay 5ms -> 9ms\nswitch sw1: ports 4 -> 6/);
+  });
+});
+
+Deno.test("a host whose file drops its gateway for a DHCP address keeps the lease's default route, as a lab brought up from that file has; dhcp with a gateway comes up", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const routes = async (r: LabRunner) =>
+    (await run(["ip", "-n", r.hosts.get("h1")!.ns, "route"], { check: false })).stdout;
+  await withLabInProcess(NAT, async (r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", "address: dhcp"));
+    assert.equal(
+      await line("apply"),
+      "0 link h1:eth0-sw1:2: h1 address 10.0.2.15/24 -> dhcp\nhost h1: gateway 10.0.2.2 -> none\n",
+    );
+    assert.match(await routes(r), /^default via 10\.0\.2\.2 dev eth0/m);
+  });
+  await withLabInProcess(
+    NAT.replace("gateway: 10.0.2.2", "gateway: 10.0.2.3").replace("10.0.2.15/24", "dhcp"),
+    async (r) => {
+      assert.match(
+        await routes(r),
+        /^default via 10\.0\.2\.3 dev eth0/m,
+        "the file's gateway wins over the lease's",
+      );
+    },
+  );
+});
+
+Deno.test("a change whose undo is refused too says both, and not that nothing was changed", async () => {
+  await withLabInProcess(SWITCHES, async (r, line, file) => {
+    assert.equal(await line("sw1 vlan/addport 30 1"), "0 ");
+    const commands = r.switches.get("sw1")!.commands;
+    const execute = commands.execute.bind(commands);
+    // The switch refuses to leave hub mode, as a console that broke halfway would.
+    commands.execute = (l, s) =>
+      l === "port/sethub 0" ? Promise.resolve({ code: 1, raw: "stuck" }) : execute(l, s);
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace("ports: 4, vlans: [30] }", "ports: 4, hub: true }"),
+    );
+    assert.equal(
+      await line("apply"),
+      "5 changing switch sw1 failed: sw1: vlan/remove 30: Address already in use " +
+        "(and undoing it: sw1: port/sethub 0: stuck); what could not be undone runs on as it is; " +
+        `\`vde up -c ${file}\` brings the file up whole\n`,
+    );
+  });
+});
+
+Deno.test("a VLAN no link carries any more and the switch does not list goes, as the file brought up would not have it; a listed one stays", async () => {
+  const lab = SWITCHES.replace("[sw1, sw2]", "[sw1, sw2]\n      vlan: 50\n      trunk: [60]");
+  await withLabInProcess(lab, async (_r, line, file) => {
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("vlan: 50\n      trunk: [60]", "vlan: 30"));
+    assert.equal(await line("apply"), "0 link sw1:1-sw2:1: vlan 50 -> 30, trunk 60 -> none\n");
+    for (const sw of ["sw1", "sw2"]) {
+      assert.equal(await line(`${sw} vlan/print 50`), "6 ", `${sw}: VLAN 50 gone`);
+      assert.equal(await line(`${sw} vlan/print 60`), "6 ", `${sw}: VLAN 60 gone`);
+    }
+    assert.equal(await line("del sw1-sw2"), "0 removed link sw1:1-sw2:1\n");
+    assert.match(await line("sw1 vlan/print 30"), /^0 VLAN 0030/, "sw1 lists VLAN 30");
+    assert.equal(await line("sw2 vlan/print 30"), "6 ", "sw2 does not");
   });
 });

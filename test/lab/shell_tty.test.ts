@@ -247,7 +247,9 @@ Deno.test("exec HOST CMD & in the lab shell gives the prompt back once the shell
       await tmux.waitFor((s) => /^h1 +host /m.test(s), "the next command to run", 20_000);
       // Its output is no longer shown, yet still read: a closed pipe would have killed it with SIGPIPE.
       await new Promise((r) => setTimeout(r, 1000));
-      assert.equal(processesMentioning(mark).length, 1, "the background writer still runs");
+      // At least one: the writer's shell, forking a `sleep`, has for a moment a child that still bears its
+      // command line (before exec), so exactly one flaked.
+      assert.ok(processesMentioning(mark).length >= 1, "the background writer still runs");
     } finally {
       await tmux.kill();
     }

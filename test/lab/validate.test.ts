@@ -65,7 +65,7 @@ Deno.test("a file with five mistakes gives five FILE:LINE:COL lines in file orde
   assert.deepEqual(errors, [
     `lab.yaml:4:26: unknown key "prots" in node sw1 (switch) (did you mean "ports"?)`,
     `lab.yaml:5:33: h1: address: "10.0.2.300" is not an IPv4 or IPv6 address`,
-    "lab.yaml:7:29: h4: mtu must be a whole number from 68 to 65535, got 70000",
+    "lab.yaml:7:29: h4: mtu must be a whole number from 68 to 65521, got 70000",
     "lab.yaml:10:23: port sw1:3 is used by two links",
     `lab.yaml:11:19: unknown node "h3" (did you mean "h1"?)`,
   ]);
@@ -426,4 +426,17 @@ topology:
   ]);
   assert.deepEqual(errorsOf(host(`["10.1.0.0/24 dev eth0", "10.9.0.0/16 via 10.1.0.1"]`)), []);
   assert.deepEqual(errorsOf(host(`["default via 10.0.0.254"]`)), []);
+});
+
+Deno.test("a host's mtu is at most a tap's, and not below 1280 where the host has an IPv6 address", () => {
+  const host = (settings: string) =>
+    `name: t\ntopology:\n  nodes:\n    s: { kind: switch }\n    h: { kind: host, ${settings} }\n  links:\n    - endpoints: [h, s]\n`;
+  assert.deepEqual(errorsOf(host("address: 10.0.0.1/24, mtu: 65535")), [
+    "lab.yaml:5:49: h: mtu must be a whole number from 68 to 65521, got 65535",
+  ]);
+  assert.deepEqual(errorsOf(host("address: [10.0.0.1/24, 'fd00::1/64'], mtu: 1000")), [
+    "lab.yaml:5:65: h: mtu 1000 is below 1280, which IPv6 needs: fd00::1/64 would be dropped",
+  ]);
+  assert.deepEqual(errorsOf(host("address: 10.0.0.1/24, mtu: 1000")), []);
+  assert.deepEqual(errorsOf(host("address: 'fd00::1/64', mtu: 65521")), []);
 });
