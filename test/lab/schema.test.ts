@@ -78,3 +78,16 @@ Deno.test("the README's lab example is a valid lab file", () => {
   assert.deepEqual(validateLab(text).errors, []);
   assert.ok(schemaValidator()(parse(text)));
 });
+
+Deno.test("the JSON Schema and validation agree on a host's MTU: a tap's largest, 65521", () => {
+  const check = schemaValidator();
+  for (const [mtu, ok] of [[65521, true], [65522, false], [68, true], [67, false]] as const) {
+    const lab = { name: "x", topology: { nodes: { h: { kind: "host", mtu } }, links: [] } };
+    assert.equal(check(lab), ok, `schema, mtu ${mtu}`);
+    assert.equal(
+      validateLab(stringify(lab), { stp: true }).errors.length === 0,
+      ok,
+      `validation, mtu ${mtu}`,
+    );
+  }
+});
