@@ -37,6 +37,8 @@ import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
 import { hostPort } from "../cable/client.ts";
+import { KeyError } from "../cable/key.ts";
+import { listenFailure } from "../os/listen_failure.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
@@ -497,7 +499,13 @@ export class LabRunner {
           .find((e) => e.port !== undefined)?.port ?? 0;
       }
       return port;
-    }, defaults);
+    }, defaults).catch((err) => {
+      // A key that cannot be read says so itself; a taken port must name the node and port.
+      if (err instanceof KeyError) throw err;
+      throw new Error(
+        `cable ${node.name}: cannot listen on ${node.listen}${listenFailure(err, "listen:", "5000")}`,
+      );
+    });
     this.#undo.push(() => listener.close());
     entry.listening = hostPort(listener.addr.hostname, listener.addr.port);
   }

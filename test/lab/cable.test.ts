@@ -134,3 +134,26 @@ topology:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a cable node whose listen port another program holds is named in one line, with the port and what to do", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    await withLabFile(
+      { text: cableSide("10.67.0.1/24", `listen: "127.0.0.1:${port}", insecure: true`) },
+      async (lab, file) => {
+        const up = await vde(["up", "-d", file]);
+        assert.equal(up.code, 1);
+        assert.equal(
+          up.stderr.trim().split("\n").at(-1),
+          `vde: lab ${lab}: cable wan: cannot listen on 127.0.0.1:${port}: Address already in use (os error 98); ` +
+            "listen: 0 takes a free port (everything made was taken down)",
+        );
+        assert.deepEqual(await leftovers(lab), []);
+      },
+    );
+  } finally {
+    taken.close();
+  }
+});
