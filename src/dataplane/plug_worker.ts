@@ -6,7 +6,7 @@
  * Theory of operation: one epoll set holds both fds and a wake eventfd; a
  * synchronous `epoll_wait` blocks until one is ready. Each direction has its
  * own arena of 64 slots. A datagram source is drained with `recvmmsg`, up
- * to BATCHES_PER_TURN batches a wake-up; a tap gives a full-size frame's
+ * to BATCHES_PER_TURN batches a wake-up; a tap gives two full-size frames'
  * worth a wake-up (see TAP_BYTES_PER_TURN). A datagram destination gets
  * the batch with one `sendmmsg` (a lone frame with `send`), a tap one
  * `write` per frame, after which that tap's turn comes at once (the write
@@ -54,23 +54,25 @@ const SLOT = VDE_MAX_FRAME + 6;
 /** Batches a datagram source moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
 /**
- * Bytes a tap gives per wake-up: frames are read until one full-size frame's
- * worth (or a batch) has come, so a bulk flow leaves one frame per wake-up,
- * sent as soon as it is read, and the other direction is looked at before
- * the next (as Debian's vde_plug does with one poll per frame); small frames
- * (acknowledgements) still leave in batches. A TCP sender behind the tap
- * then gets its acknowledgements a frame apart, not after a batch, and does
- * not send in bursts, and the C switch, which forwards each frame as it
- * comes, does not pass a batch on to its slowest receiver faster than that
- * one drains (it drops what the receiver's socket cannot hold). Measured
- * behind Debian's vde_switch, iperf3 from the tap, 15 paired 400 MB rounds
- * on a loaded machine: reading the tap's queue in batches (one sendmmsg per
- * 23 frames) lost 1.5x the frames vde_plug lost at the far plug (median of
- * the rounds' ratios), one full-size frame per wake-up 0.7x, at the same
- * rate; two frames per wake-up, or four before the other direction, lost
- * more than vde_plug again.
+ * Bytes a tap gives per wake-up: frames are read until two full-size
+ * frames' worth (or a batch) has come, each full-size frame sent alone as
+ * soon as it is read (see #pumpTap), and the other direction is looked at
+ * before the next two; small frames (acknowledgements) still leave in
+ * batches. A TCP sender behind the tap then gets its acknowledgements two
+ * frames apart, not after a batch, and does not send in bursts, and the C
+ * switch, which forwards each frame as it comes, does not pass a batch on
+ * to its slowest receiver faster than that one drains (it drops what the
+ * receiver's socket cannot hold). Measured behind Debian's vde_switch,
+ * iperf3 from the tap, 15 paired 400 MB rounds on a loaded machine: reading
+ * the tap's queue in batches (one sendmmsg per 23 frames) lost 1.5x the
+ * frames vde_plug lost at the far plug (median of the rounds' ratios), one
+ * full-size frame per wake-up 0.7x, at the same rate. Two frames a wake-up,
+ * each sent before the next is read, save an `epoll_wait` (a tenth of the
+ * thread's time in that flow, perf) per two frames; the frames the C switch
+ * lost towards the far plug stayed those vde_plug's chain lost (11-13%
+ * against 12-14% of what it sent there, 5 interleaved pairs).
  */
-const TAP_BYTES_PER_TURN = ETH_HLEN + 1500;
+const TAP_BYTES_PER_TURN = 2 * (ETH_HLEN + 1500);
 
 /**
  * A tap's turn that comes within this long of its last one is taken for a
