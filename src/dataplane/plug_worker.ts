@@ -6,7 +6,7 @@
  * Theory of operation: one epoll set holds both fds and a wake eventfd; a
  * synchronous `epoll_wait` blocks until one is ready. Each direction has its
  * own arena of 64 slots. A datagram source is drained with `recvmmsg`, up
- * to BATCHES_PER_TURN batches a wake-up; a tap gives a full-size frame's
+ * to BATCHES_PER_TURN batches a wake-up; a tap gives two full-size frames'
  * worth a wake-up (see TAP_BYTES_PER_TURN). A datagram destination gets
  * the batch with one `sendmmsg` (a lone frame with `send`), a tap one
  * `write` per frame, after which that tap's turn comes at once (the write
@@ -30,6 +30,7 @@
 import {
   addressOf,
   C,
+  direct,
   EPOLL_DATA_OFFSET,
   EPOLL_EVENT_SIZE,
   errno,
@@ -53,23 +54,25 @@ const SLOT = VDE_MAX_FRAME + 6;
 /** Batches a datagram source moves per wake-up before the other direction gets its turn. */
 const BATCHES_PER_TURN = 8;
 /**
- * Bytes a tap gives per wake-up: frames are read until one full-size frame's
- * worth (or a batch) has come, so a bulk flow leaves one frame per wake-up,
- * sent as soon as it is read, and the other direction is looked at before
- * the next (as Debian's vde_plug does with one poll per frame); small frames
- * (acknowledgements) still leave in batches. A TCP sender behind the tap
- * then gets its acknowledgements a frame apart, not after a batch, and does
- * not send in bursts, and the C switch, which forwards each frame as it
- * comes, does not pass a batch on to its slowest receiver faster than that
- * one drains (it drops what the receiver's socket cannot hold). Measured
- * behind Debian's vde_switch, iperf3 from the tap, 15 paired 400 MB rounds
- * on a loaded machine: reading the tap's queue in batches (one sendmmsg per
- * 23 frames) lost 1.5x the frames vde_plug lost at the far plug (median of
- * the rounds' ratios), one full-size frame per wake-up 0.7x, at the same
- * rate; two frames per wake-up, or four before the other direction, lost
- * more than vde_plug again.
+ * Bytes a tap gives per wake-up: frames are read until two full-size
+ * frames' worth (or a batch) has come, each full-size frame sent alone as
+ * soon as it is read (see #pumpTap), and the other direction is looked at
+ * before the next two; small frames (acknowledgements) still leave in
+ * batches. A TCP sender behind the tap then gets its acknowledgements two
+ * frames apart, not after a batch, and does not send in bursts, and the C
+ * switch, which forwards each frame as it comes, does not pass a batch on
+ * to its slowest receiver faster than that one drains (it drops what the
+ * receiver's socket cannot hold). Measured behind Debian's vde_switch,
+ * iperf3 from the tap, 15 paired 400 MB rounds on a loaded machine: reading
+ * the tap's queue in batches (one sendmmsg per 23 frames) lost 1.5x the
+ * frames vde_plug lost at the far plug (median of the rounds' ratios), one
+ * full-size frame per wake-up 0.7x, at the same rate. Two frames a wake-up,
+ * each sent before the next is read, save an `epoll_wait` (a tenth of the
+ * thread's time in that flow, perf) per two frames; the frames the C switch
+ * lost towards the far plug stayed those vde_plug's chain lost (11-13%
+ * against 12-14% of what it sent there, 5 interleaved pairs).
  */
-const TAP_BYTES_PER_TURN = ETH_HLEN + 1500;
+const TAP_BYTES_PER_TURN = 2 * (ETH_HLEN + 1500);
 
 /**
  * A tap's turn that comes within this long of its last one is taken for a
@@ -110,6 +113,20 @@ const NAP_MS = 0.1;
 const NAP_BELOW_FRAMES = 16;
 /** A word no one notifies: `Atomics.wait` on it is a pause of the thread. */
 const napWord = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The thread's clock (monotonicMs) as read once per wake-up, right after its wait (or pause)
+ * returned: the tap's turn and the scheduling governor both read it, where each took its own
+ * clock_gettime, two FFI calls a frame in a bulk flow from the tap (perf: 2% of the thread). A
+ * wake-up's work takes microseconds; the governor's window is 10 ms, a tap's burst gap 100 µs.
+ * Module-level, as `wakeClock`: a closure per loop would be a new call target to the code
+ * optimized while warming (see PlugLoop).
+ */
+let wakeMs = 0;
+
+function wakeClock(): number {
+  return wakeMs;
+}
 
 /** A send error that means the datagram peer is gone for good. */
 function peerGone(err: number): boolean {
@@ -243,15 +260,14 @@ class Direction {
    * leaves by `send` on the connected socket, which copies in no message headers.
    */
   #sendRest(): number {
-    const c = libc();
     const flags = C.MSG_DONTWAIT | C.MSG_NOSIGNAL;
     const left = this.count - this.sent;
     if (left === 1) {
       const slot = this.slots[this.#slotOf[this.sent]!]!;
-      return c.send(this.dst.fd, slot, this.lengths[this.sent]!, flags) < 0 ? -1 : 1;
+      return direct.send(this.dst.fd, slot, this.lengths[this.sent]!, flags) < 0 ? -1 : 1;
     }
     const headers = this.sent === 0 ? this.#send : this.#send.subarray(this.sent * MMSG_SIZE);
-    return c.sendmmsg(this.dst.fd, headers, left, flags);
+    return direct.sendmmsg(this.dst.fd, headers, left, flags);
   }
 
   /**
@@ -260,12 +276,11 @@ class Direction {
    * another errno when the destination failed.
    */
   flush(): number {
-    const c = libc();
     const counters = this.counters;
     if (this.dst.kind === "tap") {
       for (let j = this.sent; j < this.count; j++) {
         const len = this.lengths[j]!;
-        const r = c.write(this.dst.fd, this.slots[this.#slotOf[j]!]!, len);
+        const r = direct.write(this.dst.fd, this.slots[this.#slotOf[j]!]!, len);
         if (r === len) {
           counters[this.base]!++;
           counters[this.base + 1]! += len;
@@ -325,7 +340,9 @@ class PlugLoop {
   readonly #createErrno: number = 0;
   readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
   readonly #ctlView = new DataView(this.#ctl.buffer);
-  readonly #masks = new Map<number, number>();
+  /** What the epoll set watches on end a and end b (see #update). */
+  #maskA: number = C.EPOLLIN;
+  #maskB: number = C.EPOLLIN;
   readonly #events = new Uint8Array(EPOLL_EVENT_SIZE * 8);
   readonly #ev = new DataView(this.#events.buffer);
   readonly #sink = new Uint8Array(8);
@@ -347,7 +364,8 @@ class PlugLoop {
     };
     this.#start = start;
     this.#feed = feed;
-    this.#priority = new DemandGovernor(monotonicMs, feed === undefined ? undefined : QUIET_SCHED);
+    wakeMs = monotonicMs();
+    this.#priority = new DemandGovernor(wakeClock, feed === undefined ? undefined : QUIET_SCHED);
     this.#control = new Int32Array(start.shared, 0, 4);
     const counters = new Float64Array(start.shared, 16);
     this.#ab = new Direction(start.a, start.b, counters, counterIndex("ab"));
@@ -395,8 +413,6 @@ class PlugLoop {
   }
 
   #setMask(fd: number, mask: number, op: number = C.EPOLL_CTL_MOD): void {
-    if (this.#masks.get(fd) === mask && op === C.EPOLL_CTL_MOD) return;
-    this.#masks.set(fd, mask);
     this.#ctlView.setUint32(0, mask, true);
     this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
     this.#c.epoll_ctl(this.#epfd, op, fd, this.#ctl);
@@ -405,8 +421,10 @@ class PlugLoop {
   /** An fd is read unless its frames' destination is full, and watched for output while it is full. */
   #update(): void {
     const ab = this.#ab, ba = this.#ba;
-    this.#setMask(this.#start.a.fd, (ab.blocked ? 0 : C.EPOLLIN) | (ba.blocked ? C.EPOLLOUT : 0));
-    this.#setMask(this.#start.b.fd, (ba.blocked ? 0 : C.EPOLLIN) | (ab.blocked ? C.EPOLLOUT : 0));
+    const a = (ab.blocked ? 0 : C.EPOLLIN) | (ba.blocked ? C.EPOLLOUT : 0);
+    const b = (ba.blocked ? 0 : C.EPOLLIN) | (ab.blocked ? C.EPOLLOUT : 0);
+    if (a !== this.#maskA) this.#setMask(this.#start.a.fd, this.#maskA = a);
+    if (b !== this.#maskB) this.#setMask(this.#start.b.fd, this.#maskB = b);
   }
 
   /** Moves frames one way; returns why the cable ends, or null. */
@@ -443,7 +461,7 @@ class PlugLoop {
    * for it. Returns why the cable ends, or null.
    */
   #pumpTap(d: Direction): string | null {
-    const now = monotonicMs();
+    const now = wakeMs;
     // Read on after the first frame only in a burst (see TAP_BURST_MS).
     const burst = now - d.turnAt < TAP_BURST_MS || this.#priority.realtime;
     d.turnAt = now;
@@ -472,13 +490,13 @@ class PlugLoop {
    * made from unoptimized code takes Deno's slow path.
    */
   #wait(): number {
-    const c = this.#c;
     const priority = this.#priority;
     // The look that does not block matters only to a real-time thread (saturated or not); an
     // ordinary one, as between pings, is told idle either way and saves the system call.
     if (priority.realtime) {
-      const n = c.epoll_wait(this.#epfd, this.#events, 8, 0);
+      const n = direct.epollWait(this.#epfd, this.#events, 8, 0);
       if (n !== 0) {
+        wakeMs = monotonicMs();
         priority.busy();
         return n;
       }
@@ -486,7 +504,8 @@ class PlugLoop {
     // Idle: the next burst is served real-time again.
     priority.idle();
     if (this.#feed !== undefined && !this.#feed()) return WARMED;
-    const m = c.epoll_wait(this.#epfd, this.#events, 8, -1);
+    const m = direct.epollWait(this.#epfd, this.#events, 8, -1);
+    wakeMs = monotonicMs();
     priority.woke();
     return m;
   }
@@ -538,6 +557,7 @@ class PlugLoop {
       // A pause ends a busy stretch, as a wait that blocks does (see RealtimeGovernor).
       priority.idle();
       Atomics.wait(napWord, 0, 0, NAP_MS);
+      wakeMs = monotonicMs();
       priority.woke();
     }
     return reason;

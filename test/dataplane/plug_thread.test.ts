@@ -2,7 +2,8 @@
  * `plug(a, b, { thread: true })` of two fd links runs on a plug thread: frames cross both
  * ways while the main thread never yields, in order; closing a link ends
  * the plug and closes both sockets only after the thread stopped; a peer
- * gone ends it, an error reported once does not.
+ * gone ends it, an error reported once does not; full-size frames from a
+ * tap that meet a full peer wait for it.
  */
 import assert from "node:assert/strict";
 import { DgramLink } from "../../src/link/dgram_link.ts";
@@ -10,7 +11,9 @@ import { plug } from "../../src/link/plug.ts";
 import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { within } from "../helpers/vde_clients.ts";
-import { C, libc } from "../../ffi/libc.ts";
+import { C, datagramPair, libc } from "../../ffi/libc.ts";
+import { PlugThread } from "../../src/dataplane/plug_thread.ts";
+import { setSocketBuffer } from "../../src/io/socket_buffers.ts";
 
 const MSG_PEEK = 2;
 
@@ -204,4 +207,42 @@ Deno.test("frames that come one a wake-up and meet a full peer wait for it: none
     a.link.close();
   }
   await closedAfterThread(a, b, ended, dir);
+});
+
+Deno.test("full-size frames from a tap leave one datagram each, in order, none lost while the peer is full", async () => {
+  // A datagram socketpair stands in for the tap (one read, one frame), as in the plug's warm-up.
+  const tap = datagramPair();
+  const sock = datagramPair();
+  assert.ok(tap !== null && sock !== null);
+  // About 7 full-size frames fit the plug's send buffer: the burst below meets a full peer.
+  setSocketBuffer(sock[0], "send", 8192);
+  const thread = new PlugThread(
+    { fd: tap[0], kind: "tap", name: "tap" },
+    { fd: sock[0], kind: "dgram", name: "peer" },
+  );
+  try {
+    const total = 200;
+    const got: number[] = [];
+    const buf = new Uint8Array(2048);
+    const deadline = performance.now() + 30_000;
+    let sent = 0;
+    while (got.length < total && performance.now() < deadline) {
+      // Bursts of 16 written at once (the tap's queue), read back only between bursts.
+      for (let i = 0; i < 16 && sent < total; i++) {
+        if (libc().write(tap[1], frame(sent, 1514), 1514) !== 1514) break;
+        sent++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      for (let n; (n = libc().read(sock[1], buf, buf.length)) > 0;) {
+        assert.equal(n, 1514, "one frame, one datagram");
+        got.push(seqOf(buf));
+      }
+    }
+    assert.deepEqual(got, [...Array(total).keys()], "every frame, in order");
+    assert.deepEqual(thread.flow("ab"), { frames: total, bytes: total * 1514, drops: 0 });
+  } finally {
+    await thread.stop();
+    await thread.released;
+    for (const fd of [...tap, ...sock]) libc().close(fd);
+  }
 });

@@ -1,0 +1,76 @@
+/**
+ * ffi/libc.ts's `direct` calls (libc's `syscall` with this architecture's
+ * numbers, for the plug thread) answer as the glibc wrappers they stand
+ * for: counts, -1 with errno, an empty epoll set that times out.
+ */
+import assert from "node:assert/strict";
+import { C, datagramPair, direct, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import { RecvArena } from "../../src/io/mmsg.ts";
+
+/** A connected pair of non-blocking datagram sockets, closed after `fn`. */
+function withPair(fn: (a: number, b: number) => void): void {
+  const pair = datagramPair();
+  assert.ok(pair !== null);
+  try {
+    fn(pair[0], pair[1]);
+  } finally {
+    for (const fd of pair) libc().close(fd);
+  }
+}
+
+Deno.test("direct send, write and read move a datagram each and say how many bytes", () => {
+  withPair((a, b) => {
+    const frame = new Uint8Array(98).fill(5);
+    assert.equal(direct.send(a, frame, 60, C.MSG_DONTWAIT | C.MSG_NOSIGNAL), 60);
+    assert.equal(direct.write(a, frame, 98), 98);
+    const got = new Uint8Array(2048);
+    assert.equal(direct.read(b, got, got.length), 60);
+    assert.equal(direct.read(b, got, got.length), 98);
+    assert.equal(got[97], 5);
+  });
+});
+
+Deno.test("direct read of an empty non-blocking socket fails with EAGAIN in errno", () => {
+  withPair((_a, b) => {
+    assert.equal(direct.read(b, new Uint8Array(64), 64), -1);
+    assert.equal(errno(), C.EAGAIN);
+  });
+});
+
+Deno.test("direct sendmmsg and recvmmsg move a batch, each datagram's length in its header", () => {
+  withPair((a, b) => {
+    // An arena's headers serve sendmmsg as well: each sends its full slot.
+    const out = new RecvArena(3, 61);
+    for (let i = 0; i < 3; i++) out.slots[i]!.fill(i + 1);
+    assert.equal(direct.sendmmsg(a, out.mmsg, 3, C.MSG_DONTWAIT | C.MSG_NOSIGNAL), 3);
+    const into = new RecvArena(8, 256);
+    assert.equal(direct.recvmmsg(b, into.mmsg, 8, C.MSG_DONTWAIT), 3);
+    assert.deepEqual([0, 1, 2].map((i) => into.length(i)), [61, 61, 61]);
+    assert.equal(into.slots[2]![0], 3);
+    assert.equal(direct.recvmmsg(b, into.mmsg, 8, C.MSG_DONTWAIT), -1);
+    assert.equal(errno(), C.EAGAIN);
+  });
+});
+
+Deno.test("direct epollWait reports a ready fd with its data, and times out on none", () => {
+  withPair((a, b) => {
+    const c = libc();
+    const epfd = c.epoll_create1(C.EPOLL_CLOEXEC);
+    assert.ok(epfd >= 0);
+    try {
+      const ev = new Uint8Array(EPOLL_EVENT_SIZE * 4);
+      const view = new DataView(ev.buffer);
+      view.setUint32(0, C.EPOLLIN, true);
+      view.setUint32(EPOLL_DATA_OFFSET, b, true);
+      assert.equal(c.epoll_ctl(epfd, C.EPOLL_CTL_ADD, b, ev), 0);
+      ev.fill(0);
+      assert.equal(direct.epollWait(epfd, ev, 4, 0), 0);
+      direct.write(a, new Uint8Array(60), 60);
+      assert.equal(direct.epollWait(epfd, ev, 4, 1000), 1);
+      assert.equal(view.getUint32(0, true) & C.EPOLLIN, C.EPOLLIN);
+      assert.equal(view.getUint32(EPOLL_DATA_OFFSET, true), b);
+    } finally {
+      c.close(epfd);
+    }
+  });
+});
