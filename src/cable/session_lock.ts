@@ -14,6 +14,12 @@
  * the connection, and is removed and taken. A holder that is stopping
  * gives the name up within moments, so a restart right after a stop waits
  * that long before it calls the name held.
+ *
+ * The lock only keeps a user from fighting himself; it must never cost a
+ * cable that connected before it existed. A directory this process cannot
+ * write (another user's XDG_RUNTIME_DIR kept across `su`, a read-only
+ * /tmp), a name too long for a unix socket, or a file in the way that is
+ * no socket: the cable runs unlocked, and the caller says why once.
  */
 import { hex } from "../wire/cable_handshake.ts";
 
@@ -30,6 +36,11 @@ export interface SessionLock {
 /** The lock of another live process: its pid, as it answered. */
 export interface HeldElsewhere {
   heldBy: number;
+}
+
+/** No lock could be had here (not writable, name too long, in the way): why, in one line. */
+export interface Unavailable {
+  unavailable: string;
 }
 
 /** The lock's socket path for session `id` under directory `dir`. */
@@ -88,21 +99,27 @@ export async function lockSession(
   dir: string,
   id: Uint8Array,
   waitMs = WAIT_MS,
-): Promise<SessionLock | HeldElsewhere> {
-  Deno.mkdirSync(dir, { recursive: true });
+): Promise<SessionLock | HeldElsewhere | Unavailable> {
   const path = sessionLockPath(dir, id);
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    return { unavailable: `cannot make ${dir}: ${(err as Error).message}` };
+  }
   const deadline = Date.now() + waitMs;
   let tookOver = false;
   for (;;) {
     try {
       return hold(path);
     } catch (err) {
-      if (!(err instanceof Deno.errors.AddrInUse)) throw err;
+      if (!(err instanceof Deno.errors.AddrInUse)) {
+        return { unavailable: `cannot listen on ${path}: ${(err as Error).message}` };
+      }
     }
     const pid = await holderOf(path);
     if (pid === undefined) {
       // Left by a holder that died without removing it; something that stays there is no lock of ours.
-      if (tookOver) throw new Error(`${path} is in the way and cannot be taken over`);
+      if (tookOver) return { unavailable: `${path} is in the way and cannot be taken over` };
       tookOver = true;
       try {
         Deno.removeSync(path);

@@ -144,6 +144,11 @@ async function lockCable(v: TcpVnl, sock: string, address: string): Promise<Sess
   const id = await sessionIdFor(v, sock);
   const lock = await lockSession(labsBaseDir(), id);
   if ("release" in lock) return lock;
+  if ("unavailable" in lock) {
+    // The lock guards against a user's own second command; without it the cable still runs, as before.
+    log("vde cable", `no session lock (${lock.unavailable}): a second connect of this cable is not refused`);
+    return { release() {} };
+  }
   throw new UsageError(
     `vde cable connect ${address} --sock ${sock} already runs on this host (pid ${lock.heldBy}, ` +
       `session ${

@@ -51,3 +51,19 @@ Deno.test("a session lock left by a holder that died (its socket file, nobody li
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a session lock that cannot be had (directory not makeable, name too long for a socket) is said unavailable, not thrown", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    Deno.writeTextFileSync(`${dir}/file`, "");
+    const underFile = await lockSession(`${dir}/file/vde`, ID, 0);
+    assert.ok("unavailable" in underFile, "a directory under a file cannot be made");
+    assert.match(underFile.unavailable, /cannot make .*\/file\/vde/);
+    const long = `${dir}/${"d".repeat(100)}`;
+    const tooLong = await lockSession(long, ID, 0);
+    assert.ok("unavailable" in tooLong, "a socket path longer than sun_path");
+    assert.match(tooLong.unavailable, /cannot listen on /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
