@@ -33,7 +33,7 @@ export interface SessionLock {
   release(): void;
 }
 
-/** The lock of another live process: its pid, as it answered. */
+/** The lock of another live process: its pid, as it answered, or 0 when it did not answer (stopped). */
 export interface HeldElsewhere {
   heldBy: number;
 }
@@ -70,7 +70,13 @@ function hold(path: string): SessionLock {
   };
 }
 
-/** The pid the holder of `path` answers with; undefined when nobody listens there. */
+/** How long a holder is given to answer: one stopped (Ctrl-Z, SIGSTOP) accepts in the kernel but never writes. */
+const ANSWER_MS = 500;
+
+/**
+ * The pid the holder of `path` answers with; undefined when nobody listens
+ * there, 0 when something listens but does not say who (a stopped holder).
+ */
 async function holderOf(path: string): Promise<number | undefined> {
   let conn: Deno.UnixConn;
   try {
@@ -78,6 +84,8 @@ async function holderOf(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+  // Closing the connection ends a read the holder never answers.
+  const timer = setTimeout(() => conn.close(), ANSWER_MS);
   try {
     const buf = new Uint8Array(32);
     const n = await conn.read(buf);
@@ -86,7 +94,10 @@ async function holderOf(path: string): Promise<number | undefined> {
   } catch {
     return 0;
   } finally {
-    conn.close();
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
   }
 }
 

@@ -150,7 +150,9 @@ async function lockCable(v: TcpVnl, sock: string, address: string): Promise<Sess
     return { release() {} };
   }
   throw new UsageError(
-    `vde cable connect ${address} --sock ${sock} already runs on this host (pid ${lock.heldBy}, ` +
+    `vde cable connect ${address} --sock ${sock} already runs on this host (${
+      lock.heldBy > 0 ? `pid ${lock.heldBy}` : "a process that does not answer: stopped with Ctrl-Z?"
+    }, ` +
       `session ${
         hex(id).slice(0, 16)
       }): a second one would take the cable from it, and it back, over and over; ` +

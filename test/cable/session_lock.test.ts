@@ -67,3 +67,15 @@ Deno.test("a session lock that cannot be had (directory not makeable, name too l
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a session lock whose holder listens but never answers (stopped with Ctrl-Z) is held by pid 0, not waited on forever", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  // Bound, never accepted: the kernel completes the connection, and nobody writes on it.
+  const mute = Deno.listen({ transport: "unix", path: sessionLockPath(dir, ID) });
+  try {
+    assert.deepEqual(await lockSession(dir, ID, 0), { heldBy: 0 });
+  } finally {
+    mute.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
