@@ -170,6 +170,16 @@ function lossCorrelation(loss: string, correlation: string): string | undefined 
     `has no match: --lostburst N makes losses come in bursts of N frames on average`;
 }
 
+/**
+ * netem's `loss P CORRELATION` for a lab link, which has no correlation.
+ * Undefined unless both words are percentages.
+ */
+export function netemLossForLabLink(loss: string, correlation: string): string | undefined {
+  if (!parsePercent(loss).ok || !parsePercent(correlation).ok) return undefined;
+  return `tc netem's loss ${loss} ${correlation} is loss ${loss} here; a lab link has no loss correlation, ` +
+    `\`vde wirefilter\` between two switches has loss bursts: --lostburst N`;
+}
+
 /** netem's impairment words that wirefilter takes as options of the same name. */
 const SAME_NAME = new Set(["loss", "delay"]);
 

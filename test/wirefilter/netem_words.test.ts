@@ -11,6 +11,7 @@ import {
   netemDelayForWirefilter,
   netemForLabLink,
   netemForWirefilter,
+  netemLossForLabLink,
 } from "../../src/wirefilter/netem_words.ts";
 
 Deno.test("netem's rate, duplicate, corrupt, limit and jitter are said as wirefilter's option with the value converted", () => {
@@ -121,4 +122,14 @@ Deno.test("netem's delay in seconds is said in wirefilter's ms, and its loss cor
     );
   }
   assert.equal(netemCommandLineHint(["wirefilter", "--loss", "5", "/tmp/a", "/tmp/b"]), undefined);
+});
+
+Deno.test("a lab link answers netem's loss correlation as its loss without one, and names wirefilter's bursts", () => {
+  assert.equal(
+    netemLossForLabLink("5%", "25%"),
+    "tc netem's loss 5% 25% is loss 5% here; a lab link has no loss correlation, " +
+      "`vde wirefilter` between two switches has loss bursts: --lostburst N",
+  );
+  assert.equal(netemLossForLabLink("5%", "up"), undefined);
+  assert.equal(netemLossForLabLink("many", "25%"), undefined);
 });
