@@ -11,9 +11,10 @@
  * it; the holder answers each connection with its pid and closes it. A
  * second process finds the name bound, connects, and reads who holds it; a
  * name nobody listens on any more (a holder killed with SIGKILL) refuses
- * the connection, and is removed and taken. A holder that is stopping
- * gives the name up within moments, so a restart right after a stop waits
- * that long before it calls the name held.
+ * the connection, and is removed and taken (only while it is still the
+ * file found dead: two takers must not both remove and bind). A holder
+ * that is stopping gives the name up within moments, so a restart right
+ * after a stop waits that long before it calls the name held.
  *
  * The lock only keeps a user from fighting himself; it must never cost a
  * cable that connected before it existed. A directory this process cannot
@@ -101,6 +102,33 @@ async function holderOf(path: string): Promise<number | undefined> {
   }
 }
 
+/** Which file `path` is now (inode and change time), or undefined when there is none. */
+export function fileIdentity(path: string): string | undefined {
+  try {
+    const st = Deno.lstatSync(path);
+    return `${st.ino}:${st.ctime?.getTime()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes `path` if it is still the file `seen` (its identity when found
+ * dead). Two processes that find one dead holder's name both try to take
+ * it over: the first removes it and binds its own, and the second, whose
+ * check came before that bind, must not remove the new live name too, or
+ * both would hold the lock. Whether it removed the file.
+ */
+export function removeIfStill(path: string, seen: string | undefined): boolean {
+  if (seen === undefined || fileIdentity(path) !== seen) return false;
+  try {
+    Deno.removeSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Takes the lock of session `id` in directory `dir` (made when missing), or
  * says which live process holds it, once it has held it for `waitMs`. A
@@ -127,14 +155,14 @@ export async function lockSession(
         return { unavailable: `cannot listen on ${path}: ${(err as Error).message}` };
       }
     }
+    const seen = fileIdentity(path);
     const pid = await holderOf(path);
     if (pid === undefined) {
       // Left by a holder that died without removing it; something that stays there is no lock of ours.
       if (tookOver) return { unavailable: `${path} is in the way and cannot be taken over` };
       tookOver = true;
-      try {
-        Deno.removeSync(path);
-      } catch { /* another process took it over meanwhile */ }
+      // Not removed when another process took it over meanwhile: the next try finds that one's answer.
+      removeIfStill(path, seen);
       continue;
     }
     if (Date.now() >= deadline) return { heldBy: pid };

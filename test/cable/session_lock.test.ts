@@ -4,7 +4,7 @@
  * taken over from a holder that died without giving it back.
  */
 import assert from "node:assert/strict";
-import { lockSession, sessionLockPath } from "../../src/cable/session_lock.ts";
+import { fileIdentity, lockSession, removeIfStill, sessionLockPath } from "../../src/cable/session_lock.ts";
 
 const ID = new Uint8Array(16).fill(0x19);
 
@@ -76,6 +76,25 @@ Deno.test("a session lock whose holder listens but never answers (stopped with C
     assert.deepEqual(await lockSession(dir, ID, 0), { heldBy: 0 });
   } finally {
     mute.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a dead holder's name is removed only while it is the file found dead, not one another taker bound since", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    const path = sessionLockPath(dir, ID);
+    Deno.writeTextFileSync(path, "");
+    const seen = fileIdentity(path);
+    // Another taker's new name, in place before the old one goes: a different file for sure.
+    Deno.writeTextFileSync(`${path}.new`, "");
+    Deno.renameSync(`${path}.new`, path);
+    assert.equal(removeIfStill(path, seen), false);
+    assert.ok(Deno.lstatSync(path).isFile, "the other taker's name stays");
+    assert.equal(removeIfStill(path, fileIdentity(path)), true);
+    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+    assert.equal(removeIfStill(path, undefined), false, "nothing was there when found");
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
