@@ -116,7 +116,10 @@ Deno.test("a second vde cable connect of a cable that runs here is refused in on
     stderr: "null",
   }).spawn();
   try {
-    await waitFor(() => listener.sessions.length > 0, { timeoutMs: 60_000, what: "the first cable's session" });
+    await waitFor(() => listener.sessions.length > 0, {
+      timeoutMs: 60_000,
+      what: "the first cable's session",
+    });
     const second = await run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 });
     assert.equal(second.code, 1, second.stderr);
     assert.match(
