@@ -11,9 +11,16 @@
  * it; the holder answers each connection with its pid and closes it. A
  * second process finds the name bound, connects, and reads who holds it; a
  * name nobody listens on any more (a holder killed with SIGKILL) refuses
- * the connection, and is removed and taken. A holder that is stopping
- * gives the name up within moments, so a restart right after a stop waits
- * that long before it calls the name held.
+ * the connection, and is removed and taken (only while it is still the
+ * file found dead: two takers must not both remove and bind). A holder
+ * that is stopping gives the name up within moments, so a restart right
+ * after a stop waits that long before it calls the name held.
+ *
+ * The lock only keeps a user from fighting himself; it must never cost a
+ * cable that connected before it existed. A directory this process cannot
+ * write (another user's XDG_RUNTIME_DIR kept across `su`, a read-only
+ * /tmp), a name too long for a unix socket, or a file in the way that is
+ * no socket: the cable runs unlocked, and the caller says why once.
  */
 import { hex } from "../wire/cable_handshake.ts";
 
@@ -27,9 +34,14 @@ export interface SessionLock {
   release(): void;
 }
 
-/** The lock of another live process: its pid, as it answered. */
+/** The lock of another live process: its pid, as it answered, or 0 when it did not answer (stopped). */
 export interface HeldElsewhere {
   heldBy: number;
+}
+
+/** No lock could be had here (not writable, name too long, in the way): why, in one line. */
+export interface Unavailable {
+  unavailable: string;
 }
 
 /** The lock's socket path for session `id` under directory `dir`. */
@@ -59,7 +71,13 @@ function hold(path: string): SessionLock {
   };
 }
 
-/** The pid the holder of `path` answers with; undefined when nobody listens there. */
+/** How long a holder is given to answer: one stopped (Ctrl-Z, SIGSTOP) accepts in the kernel but never writes. */
+const ANSWER_MS = 500;
+
+/**
+ * The pid the holder of `path` answers with; undefined when nobody listens
+ * there, 0 when something listens but does not say who (a stopped holder).
+ */
 async function holderOf(path: string): Promise<number | undefined> {
   let conn: Deno.UnixConn;
   try {
@@ -67,6 +85,8 @@ async function holderOf(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+  // Closing the connection ends a read the holder never answers.
+  const timer = setTimeout(() => conn.close(), ANSWER_MS);
   try {
     const buf = new Uint8Array(32);
     const n = await conn.read(buf);
@@ -75,7 +95,37 @@ async function holderOf(path: string): Promise<number | undefined> {
   } catch {
     return 0;
   } finally {
-    conn.close();
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+/** Which file `path` is now (inode and change time), or undefined when there is none. */
+export function fileIdentity(path: string): string | undefined {
+  try {
+    const st = Deno.lstatSync(path);
+    return `${st.ino}:${st.ctime?.getTime()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes `path` if it is still the file `seen` (its identity when found
+ * dead). Two processes that find one dead holder's name both try to take
+ * it over: the first removes it and binds its own, and the second, whose
+ * check came before that bind, must not remove the new live name too, or
+ * both would hold the lock. Whether it removed the file.
+ */
+export function removeIfStill(path: string, seen: string | undefined): boolean {
+  if (seen === undefined || fileIdentity(path) !== seen) return false;
+  try {
+    Deno.removeSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -88,25 +138,31 @@ export async function lockSession(
   dir: string,
   id: Uint8Array,
   waitMs = WAIT_MS,
-): Promise<SessionLock | HeldElsewhere> {
-  Deno.mkdirSync(dir, { recursive: true });
+): Promise<SessionLock | HeldElsewhere | Unavailable> {
   const path = sessionLockPath(dir, id);
+  try {
+    Deno.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    return { unavailable: `cannot make ${dir}: ${(err as Error).message}` };
+  }
   const deadline = Date.now() + waitMs;
   let tookOver = false;
   for (;;) {
     try {
       return hold(path);
     } catch (err) {
-      if (!(err instanceof Deno.errors.AddrInUse)) throw err;
+      if (!(err instanceof Deno.errors.AddrInUse)) {
+        return { unavailable: `cannot listen on ${path}: ${(err as Error).message}` };
+      }
     }
+    const seen = fileIdentity(path);
     const pid = await holderOf(path);
     if (pid === undefined) {
       // Left by a holder that died without removing it; something that stays there is no lock of ours.
-      if (tookOver) throw new Error(`${path} is in the way and cannot be taken over`);
+      if (tookOver) return { unavailable: `${path} is in the way and cannot be taken over` };
       tookOver = true;
-      try {
-        Deno.removeSync(path);
-      } catch { /* another process took it over meanwhile */ }
+      // Not removed when another process took it over meanwhile: the next try finds that one's answer.
+      removeIfStill(path, seen);
       continue;
     }
     if (Date.now() >= deadline) return { heldBy: pid };

@@ -144,8 +144,15 @@ async function lockCable(v: TcpVnl, sock: string, address: string): Promise<Sess
   const id = await sessionIdFor(v, sock);
   const lock = await lockSession(labsBaseDir(), id);
   if ("release" in lock) return lock;
+  if ("unavailable" in lock) {
+    // The lock guards against a user's own second command; without it the cable still runs, as before.
+    log("vde cable", `no session lock (${lock.unavailable}): a second connect of this cable is not refused`);
+    return { release() {} };
+  }
   throw new UsageError(
-    `vde cable connect ${address} --sock ${sock} already runs on this host (pid ${lock.heldBy}, ` +
+    `vde cable connect ${address} --sock ${sock} already runs on this host (${
+      lock.heldBy > 0 ? `pid ${lock.heldBy}` : "a process that does not answer: stopped with Ctrl-Z?"
+    }, ` +
       `session ${
         hex(id).slice(0, 16)
       }): a second one would take the cable from it, and it back, over and over; ` +

@@ -502,7 +502,8 @@ function labIsThere(name: string): boolean {
  * runs another file: two copies of one file (an example copied by two
  * users, two checkouts) name the same lab, and `vde down lan.yaml` (or
  * `vde up -c`) in the second copy's directory would take the first one's
- * lab down. The lab's name, given as itself, still takes it down.
+ * lab down. The lab's name, given as itself, still takes it down, and so
+ * does any file once the one the lab runs is gone (moved or renamed).
  */
 function refuseAnotherFilesLab(name: string, file: string, doing: string): void {
   const state = readState(name);
@@ -513,7 +514,8 @@ function refuseAnotherFilesLab(name: string, file: string, doing: string): void 
   } catch {
     return;
   }
-  if (path === state.file) return;
+  // The running lab's own file moved or renamed (`mv lan.yaml lab.yaml`): no other copy runs it.
+  if (path === state.file || !isFile(state.file)) return;
   throw new UsageError(
     `${doing} would take down lab ${name} (pid ${state.pid}), which runs ${state.file}, not ${path}: ` +
       `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\``,

@@ -26,7 +26,7 @@ import { applyLab, diffLab, readLabFile } from "./apply.ts";
 import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
-import { netemDelayForLabLink, netemForLabLink } from "../wirefilter/netem_words.ts";
+import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -458,8 +458,9 @@ function linkCommand(r: LabRunner, args: string): Reply {
       impair[w as keyof Impairments] = parsed.value;
     } else {
       const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
-      // tc netem's habits first: its jitter as the word after the delay, its own names.
+      // tc netem's habits first: its jitter after the delay, its correlation after the loss, its own names.
       const netem = (rest[i - 2] === "delay" ? netemDelayForLabLink(rest[i - 1]!, w) : undefined) ??
+        (rest[i - 2] === "loss" ? netemLossForLabLink(rest[i - 1]!, w) : undefined) ??
         netemForLabLink(w, rest[i + 1]);
       const near = didYouMean(w, words);
       return failure(

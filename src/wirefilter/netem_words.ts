@@ -68,7 +68,10 @@ export function netemForWirefilter(
 ): string | undefined {
   switch (word.toLowerCase()) {
     case "rate": {
-      const r = value === undefined ? undefined : parseRate(value);
+      // A bare number is bits/s to tc (a lab file's bare rate is containerlab's kbit/s, hence the unit added).
+      const r = value === undefined
+        ? undefined
+        : parseRate(/^\d+(\.\d+)?$/.test(value) ? `${value}bit` : value);
       const bytes = r?.ok ? String(Math.round(r.value)) : "BYTES";
       return `tc netem's rate is ${named(style, "band", "bandwidth")} here, in bytes/s: ` +
         say(style, "band", "bandwidth", bytes);
@@ -87,7 +90,9 @@ export function netemForWirefilter(
     case "corrupt": {
       const p = value === undefined ? undefined : parsePercent(value);
       // netem flips one bit in that share of frames; wirefilter flips bits at a rate per megabyte.
-      const bits = p?.ok ? String(Math.max(1, Math.round(p.value / 100 * (1 << 20) / FRAME_BYTES))) : "BITS";
+      // At least one bit when any is asked for: 0.1% rounds to less, and --noise 0 would damage nothing.
+      const perMb = p?.ok ? p.value / 100 * (1 << 20) / FRAME_BYTES : undefined;
+      const bits = perMb === undefined ? "BITS" : String(perMb > 0 ? Math.max(1, Math.round(perMb)) : 0);
       return `tc netem's corrupt is ${named(style, "noise", "noise")} here, in damaged bits per megabyte: ` +
         `${say(style, "noise", "noise", bits)} damages about that share of ${FRAME_BYTES}-byte frames`;
     }
@@ -154,6 +159,27 @@ export function netemDelayForLabLink(time: string, jitter: string): string | und
   return `tc netem's delay ${time} ${jitter} is delay ${time} jitter ${jitter} here`;
 }
 
+/**
+ * netem's `loss P CORRELATION`: wirefilter has no correlation, its bursts
+ * are `--lostburst`'s mean length. Undefined unless the second word is a
+ * percentage.
+ */
+function lossCorrelation(loss: string, correlation: string): string | undefined {
+  if (!parsePercent(correlation).ok) return undefined;
+  return `tc netem's loss ${loss} ${correlation} is --loss ${loss} here; its correlation (${correlation}) ` +
+    `has no match: --lostburst N makes losses come in bursts of N frames on average`;
+}
+
+/**
+ * netem's `loss P CORRELATION` for a lab link, which has no correlation.
+ * Undefined unless both words are percentages.
+ */
+export function netemLossForLabLink(loss: string, correlation: string): string | undefined {
+  if (!parsePercent(loss).ok || !parsePercent(correlation).ok) return undefined;
+  return `tc netem's loss ${loss} ${correlation} is loss ${loss} here; a lab link has no loss correlation, ` +
+    `\`vde wirefilter\` between two switches has loss bursts: --lostburst N`;
+}
+
 /** netem's impairment words that wirefilter takes as options of the same name. */
 const SAME_NAME = new Set(["loss", "delay"]);
 
@@ -177,12 +203,18 @@ export function netemCommandLineHint(words: readonly string[]): string | undefin
       const jitter = netemDelayForWirefilter(next, words[i + 2]!, "option");
       if (jitter !== undefined) return jitter;
     }
+    if ((w === "-l" || w === "--loss" || w === "loss") && next !== undefined && words[i + 2] !== undefined) {
+      const correlated = lossCorrelation(next, words[i + 2]!);
+      if (correlated !== undefined) return correlated;
+    }
     if (SAME_NAME.has(w) && next !== undefined) {
       const after = words[i + 2];
       const jitter = w === "delay" && after !== undefined
         ? netemDelayForWirefilter(next, after, "option")
         : undefined;
-      return jitter ?? `tc netem's "${w} ${next}" is an option here: --${w} ${next}`;
+      // wirefilter reads a delay in ms only (`1s` would be 1): say netem's duration in ms.
+      const value = w === "delay" ? String(ms(next) ?? next) : next;
+      return jitter ?? `tc netem's "${w} ${next}" is an option here: --${w} ${value}`;
     }
     const hint = netemForWirefilter(w, next, "option");
     if (hint !== undefined) return hint;

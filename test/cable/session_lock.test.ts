@@ -4,7 +4,7 @@
  * taken over from a holder that died without giving it back.
  */
 import assert from "node:assert/strict";
-import { lockSession, sessionLockPath } from "../../src/cable/session_lock.ts";
+import { fileIdentity, lockSession, removeIfStill, sessionLockPath } from "../../src/cable/session_lock.ts";
 
 const ID = new Uint8Array(16).fill(0x19);
 
@@ -47,6 +47,53 @@ Deno.test("a session lock left by a holder that died (its socket file, nobody li
     assert.ok("release" in lock);
     lock.release();
     assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound, "released, the file goes");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session lock that cannot be had (directory not makeable, name too long for a socket) is said unavailable, not thrown", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    Deno.writeTextFileSync(`${dir}/file`, "");
+    const underFile = await lockSession(`${dir}/file/vde`, ID, 0);
+    assert.ok("unavailable" in underFile, "a directory under a file cannot be made");
+    assert.match(underFile.unavailable, /cannot make .*\/file\/vde/);
+    const long = `${dir}/${"d".repeat(100)}`;
+    const tooLong = await lockSession(long, ID, 0);
+    assert.ok("unavailable" in tooLong, "a socket path longer than sun_path");
+    assert.match(tooLong.unavailable, /cannot listen on /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session lock whose holder listens but never answers (stopped with Ctrl-Z) is held by pid 0, not waited on forever", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  // Bound, never accepted: the kernel completes the connection, and nobody writes on it.
+  const mute = Deno.listen({ transport: "unix", path: sessionLockPath(dir, ID) });
+  try {
+    assert.deepEqual(await lockSession(dir, ID, 0), { heldBy: 0 });
+  } finally {
+    mute.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a dead holder's name is removed only while it is the file found dead, not one another taker bound since", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    const path = sessionLockPath(dir, ID);
+    Deno.writeTextFileSync(path, "");
+    const seen = fileIdentity(path);
+    // Another taker's new name, in place before the old one goes: a different file for sure.
+    Deno.writeTextFileSync(`${path}.new`, "");
+    Deno.renameSync(`${path}.new`, path);
+    assert.equal(removeIfStill(path, seen), false);
+    assert.ok(Deno.lstatSync(path).isFile, "the other taker's name stays");
+    assert.equal(removeIfStill(path, fileIdentity(path)), true);
+    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
+    assert.equal(removeIfStill(path, undefined), false, "nothing was there when found");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

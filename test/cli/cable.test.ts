@@ -2,7 +2,7 @@
  * `vde cable` at the command line: what a user types before any cable runs.
  */
 import assert from "node:assert/strict";
-import { run } from "../helpers/processes.ts";
+import { run, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { CableListener } from "../../src/cable/listener.ts";
 import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
@@ -116,7 +116,10 @@ Deno.test("a second vde cable connect of a cable that runs here is refused in on
     stderr: "null",
   }).spawn();
   try {
-    while (listener.sessions.length === 0) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => listener.sessions.length > 0, {
+      timeoutMs: 60_000,
+      what: "the first cable's session",
+    });
     const second = await run([...ourCli(), ...args], { check: false, timeoutMs: 60_000 });
     assert.equal(second.code, 1, second.stderr);
     assert.match(

@@ -346,6 +346,7 @@ Deno.test("tc netem's words in a link line are answered with the link's own, or 
     const cases: [string, string][] = [
       ["delay 100ms 20ms", `"20ms" (tc netem's delay 100ms 20ms is delay 100ms jitter 20ms here)`],
       ["duplicate 1%", `"duplicate" (tc netem's duplicate is dup here: dup 1%)`],
+      ["loss 5% 25%", `"25%" (tc netem's loss 5% 25% is loss 5% here; a lab link has no loss correlation, `],
       ["reorder 25%", `"reorder" (a lab link has no reordering (tc netem's reorder); \`vde wirefilter\``],
     ];
     for (const [words, said] of cases) {

@@ -248,6 +248,21 @@ Deno.test("vde down and vde up -c of a copy of a running lab's file refuse to ta
   });
 });
 
+Deno.test("vde down of a running lab's file after it was renamed takes the lab down: no other copy runs it", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_SWITCHES }, async (name, file) => {
+    const renamed = `${file}.renamed.yaml`;
+    await Deno.rename(file, renamed);
+    try {
+      const down = await vde(["down", renamed]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(readState(name), undefined, "the lab is down");
+    } finally {
+      await Deno.rename(renamed, file);
+    }
+  });
+});
+
 Deno.test("a slirp forward whose host port is taken stops vde up in one line that names the node", async () => {
   const held = Deno.listen({ hostname: "0.0.0.0", port: 0 });
   const port = (held.addr as Deno.NetAddr).port;

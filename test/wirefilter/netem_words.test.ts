@@ -11,6 +11,7 @@ import {
   netemDelayForWirefilter,
   netemForLabLink,
   netemForWirefilter,
+  netemLossForLabLink,
 } from "../../src/wirefilter/netem_words.ts";
 
 Deno.test("netem's rate, duplicate, corrupt, limit and jitter are said as wirefilter's option with the value converted", () => {
@@ -18,6 +19,10 @@ Deno.test("netem's rate, duplicate, corrupt, limit and jitter are said as wirefi
     ["rate", "1mbit", undefined, /is --band here, in bytes\/s: --band 125000$/],
     ["rate", "512kbit", undefined, /--band 64000$/],
     ["rate", "fast", undefined, /--band BYTES$/],
+    // tc reads a bare rate as bits/s.
+    ["rate", "1000000", undefined, /--band 125000$/],
+    ["corrupt", "0.1%", undefined, /--noise 1 /],
+    ["corrupt", "0%", undefined, /--noise 0 /],
     ["duplicate", "1%", undefined, /is --dup here: --dup 1$/],
     ["corrupt", "1%", undefined, /is --noise here, in damaged bits per megabyte: --noise 7 /],
     ["limit", "1000", undefined, /is --capacity here, in bytes: --capacity 1500000 /],
@@ -102,4 +107,29 @@ Deno.test("netem's keywords are told from other words, wirefilter's own names am
   for (const word of ["/tmp/a", "null://", "dup", "bandwidth", "toString"]) {
     assert.ok(!isNetemWord(word), word);
   }
+});
+
+Deno.test("netem's delay in seconds is said in wirefilter's ms, and its loss correlation is said to have no match", () => {
+  assert.equal(
+    netemCommandLineHint(["wirefilter", "/tmp/a", "/tmp/b", "delay", "1s"]),
+    `tc netem's "delay 1s" is an option here: --delay 1000`,
+  );
+  for (const line of [["loss", "5%", "25%"], ["--loss", "5%", "25%"], ["-l", "5", "25%"]]) {
+    assert.match(
+      netemCommandLineHint(["wirefilter", "/tmp/a", "/tmp/b", ...line]) ?? "",
+      /^tc netem's loss 5%? 25% is --loss 5%? here; its correlation \(25%\) has no match: --lostburst N /,
+      line.join(" "),
+    );
+  }
+  assert.equal(netemCommandLineHint(["wirefilter", "--loss", "5", "/tmp/a", "/tmp/b"]), undefined);
+});
+
+Deno.test("a lab link answers netem's loss correlation as its loss without one, and names wirefilter's bursts", () => {
+  assert.equal(
+    netemLossForLabLink("5%", "25%"),
+    "tc netem's loss 5% 25% is loss 5% here; a lab link has no loss correlation, " +
+      "`vde wirefilter` between two switches has loss bursts: --lostburst N",
+  );
+  assert.equal(netemLossForLabLink("5%", "up"), undefined);
+  assert.equal(netemLossForLabLink("many", "25%"), undefined);
 });
