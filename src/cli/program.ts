@@ -63,7 +63,8 @@ export interface Program {
 export function writePidfile(path: string, say: (message: string) => void = () => {}): void {
   for (let attempt = 0;; attempt++) {
     try {
-      Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
+      // 644 whatever the umask: a pid file others may write (umask 000) aims a supervisor's kill.
+      Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true, mode: 0o644 });
       return;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) {
