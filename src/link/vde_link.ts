@@ -33,7 +33,7 @@ import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
 import { parseRefusal } from "../wire/vde_refusal.ts";
-import { groupName, isGroupMember, ownerAndMode, sessionGroups, userName } from "../os/users.ts";
+import { groupName, isGroupMember, lookupGroup, ownerAndMode, sessionGroups, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
@@ -186,6 +186,36 @@ export function groupHint(
 }
 
 /**
+ * Lets the switch reach our socket, as vdeplug4 does: the VNL's `group`
+ * (`vde plug -g GROUP`) when given, with access for it; else, when the mode leaves the group and
+ * others out and the switch is neither root's nor ours (a user's switch
+ * shared with `--mode 660 --group G`), the group of its `ctl` with group
+ * access, or everyone's when we are not in that group. Left 700, another
+ * user's switch could not write to it and would refuse us.
+ */
+function giveClientSocket(path: string, dir: string, vnl: VdeVnl): void {
+  let mode = vnl.mode;
+  if (vnl.group !== undefined) {
+    const gid = lookupGroup(vnl.group);
+    if (gid === undefined) throw new Error(`unknown group "${vnl.group}" in the VNL's group=`);
+    Deno.chownSync(path, null, gid);
+    // A group is named for the switch to reach us through it (vdeplug4 would leave it 700, unusable).
+    mode |= 0o070;
+  } else if ((mode & 0o077) === 0) {
+    const ctl = Deno.statSync(`${dir}/ctl`);
+    if (ctl.uid !== 0 && ctl.uid !== libc().geteuid()) {
+      try {
+        Deno.chownSync(path, null, ctl.gid);
+        mode |= 0o070;
+      } catch {
+        mode |= 0o077;
+      }
+    }
+  }
+  Deno.chmodSync(path, mode);
+}
+
+/**
  * Why `DIR/ctl` took no connection, in the user's terms: a switch that
  * stopped without cleaning up (killed), a directory that is no switch's, or
  * a path that is a file or socket (a management socket given for a switch).
@@ -269,7 +299,7 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     // As the switch does for its end: a burst waits in the kernel instead of our queue (see above).
     if (options.plugThread !== true) sock.setBuffers(1 << 20);
     const myPath = sock.boundPath!;
-    Deno.chmodSync(myPath, vnl.mode);
+    giveClientSocket(myPath, dir, vnl);
     // As vde_plug: the name of the effective user (the environment may say anything, or nothing).
     const user = userName(libc().geteuid());
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];

@@ -5,8 +5,10 @@
  * end), the session's groups given as setpriv --clear-groups would leave them.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import { groupHint } from "../../src/link/vde_link.ts";
+import { exists, onPath } from "../../src/os/paths.ts";
+import { until } from "../helpers/vde_clients.ts";
 
 Deno.test("a switch shared with a group tells one outside it to be added, and one added since login to log in again", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -44,5 +46,52 @@ Deno.test("a switch shared with a group tells one outside it to be added, and on
     await Deno.remove(tmp, { recursive: true });
     await run(["userdel", user], { check: false });
     await run(["groupdel", group], { check: false });
+  }
+});
+
+Deno.test("a plug joins another user's switch shared with its group (-m 660 -g G): its socket is given to G, as vde_plug's is", async (t) => {
+  if (
+    skipUnlessRoot(t) ||
+    skipUnless(t, onPath("vde_switch") ? null : "vde_switch (Debian vde-switch) is missing")
+  ) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-group-plug-" });
+  await Deno.chmod(tmp, 0o755);
+  const dir = `${tmp}/sw`;
+  // The switch's user: nobody, sharing it with nogroup; the plug's: uid 12345, a member of nogroup only.
+  const asSwitchUser = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+  const asMember = ["setpriv", "--reuid=12345", "--regid=12345", "--groups=65534"];
+  await Deno.chown(tmp, 65534, 65534);
+  await run([
+    ...asSwitchUser,
+    "vde_switch",
+    "-s",
+    dir,
+    "-m",
+    "660",
+    "-g",
+    "nogroup",
+    "-d",
+    "-p",
+    `${tmp}/sw.pid`,
+  ]);
+  try {
+    const link = new URL("../../src/link/vde_link.ts", import.meta.url).href;
+    const plugWith = (vnl: string) =>
+      run([
+        ...asMember,
+        Deno.execPath(),
+        "eval",
+        `import { openVdeLink } from "${link}";\n` +
+        `try { (await openVdeLink(${JSON.stringify(vnl)})).close(); console.log("joined"); } ` +
+        "catch (e) { console.log(e.message); }",
+      ], { timeoutMs: 30_000 });
+    assert.equal((await plugWith(dir)).stdout, "joined\n");
+    // A group named in the VNL (vde plug -g nogroup) is given access too, not left at mode 700.
+    assert.equal((await plugWith(`${dir}[group=nogroup]`)).stdout, "joined\n");
+  } finally {
+    const pid = Number((await Deno.readTextFile(`${tmp}/sw.pid`).catch(() => "0")).trim());
+    if (pid > 0) Deno.kill(pid, "SIGTERM");
+    await until("vde_switch to exit", () => pid === 0 || !exists(`/proc/${pid}`), 10_000);
+    await Deno.remove(tmp, { recursive: true });
   }
 });
