@@ -7,7 +7,7 @@
  * or `mgmt` away and bind its own in their place, so every client and the
  * admin's console would reach the member's switch instead.
  */
-import { lookupGroup, lookupUser } from "../os/users.ts";
+import { lookupGroup, lookupUser, sessionGroups, userName } from "../os/users.ts";
 
 /** Resolved permissions of a switch's files. */
 export interface SwitchPermissions {
@@ -56,4 +56,27 @@ export function resolveUser(name: string): number {
   const uid = lookupUser(name);
   if (uid === undefined) throw new Error(`unknown user "${name}"`);
   return uid;
+}
+
+/**
+ * Resolves the group a switch is to give its files (`--group`, `--mgmtgroup`);
+ * one its user is not in is refused here, in words, before anything is made
+ * (the kernel's chown would say only "Operation not permitted").
+ */
+export function resolveOwnGroup(
+  name: string,
+  option: string,
+  uid: number = Deno.uid() ?? -1,
+  held: Set<number> = sessionGroups(),
+): number {
+  const gid = resolveGroup(name);
+  if (uid !== 0 && !held.has(gid)) {
+    throw new Error(
+      `${option} ${name}: ${
+        userName(uid)
+      } is not in group ${name}, and only root may give files to a group ` +
+        "it is not in: give one of yours (id -Gn lists them)",
+    );
+  }
+  return gid;
 }
