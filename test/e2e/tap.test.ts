@@ -249,11 +249,8 @@ Deno.test("tap errors are one clear line and leave no interface behind", async (
       what: "busy0 removed on exit",
     });
 
-    const noCap = await tapError(
-      "nocap0",
-      ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"],
-      ns,
-    );
+    const noNetAdmin = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"];
+    const noCap = await tapError("nocap0", noNetAdmin, ns);
     assert.equal(noCap.code, 1);
     assert.match(
       noCap.stderr,
@@ -262,11 +259,7 @@ Deno.test("tap errors are one clear line and leave no interface behind", async (
     assert.ok(!(await linkExists(ns, "nocap0")));
     // Another user's persistent tap is said to be theirs, not to need one made (it is there).
     await ns.run(["ip", "tuntap", "add", "owned0", "mode", "tap", "user", "12345"]);
-    const owned = await tapError(
-      "owned0",
-      ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"],
-      ns,
-    );
+    const owned = await tapError("owned0", noNetAdmin, ns);
     assert.equal(owned.code, 1);
     assert.match(
       owned.stderr,
