@@ -151,9 +151,33 @@ export class VdeClientLink extends DgramLink {
  */
 function deniedHint(dir: string): string {
   const denied = `permission denied on the switch at ${dir}`;
+  const closed = closedAncestor(dir);
+  if (closed !== undefined) {
+    return `${denied}: ${closed} (${ownerAndMode(closed)}) does not let you through to it; its owner may ` +
+      `open it (chmod o+x ${closed}), or serve the switch from a directory others can reach`;
+  }
   const group = groupHint(dir);
   if (group !== undefined) return `${denied}: ${group}`;
   return `${denied}: run as the switch's user (or root), or start the switch with --mode 666 (vde_switch: -m 666)`;
+}
+
+/**
+ * The directory above `dir` that we may not pass through (a home directory
+ * of mode 700 holding the switch), when that is what refuses us: then no
+ * mode of the switch's own would let us in.
+ */
+function closedAncestor(dir: string): string | undefined {
+  if (!dir.startsWith("/")) return undefined;
+  const parts = dir.split("/").filter((p) => p !== "");
+  for (let i = 1; i < parts.length; i++) {
+    const above = `/${parts.slice(0, i).join("/")}`;
+    try {
+      Deno.statSync(`${above}/${parts[i]}`);
+    } catch (err) {
+      return err instanceof Deno.errors.PermissionDenied ? above : undefined;
+    }
+  }
+  return undefined;
 }
 
 /**

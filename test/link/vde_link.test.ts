@@ -5,7 +5,7 @@
  * end), the session's groups given as setpriv --clear-groups would leave them.
  */
 import assert from "node:assert/strict";
-import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_OTHER_USER, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import { groupHint } from "../../src/link/vde_link.ts";
 import { exists, onPath } from "../../src/os/paths.ts";
 import { until } from "../helpers/vde_clients.ts";
@@ -92,6 +92,29 @@ Deno.test("a plug joins another user's switch shared with its group (-m 660 -g G
     const pid = Number((await Deno.readTextFile(`${tmp}/sw.pid`).catch(() => "0")).trim());
     if (pid > 0) Deno.kill(pid, "SIGTERM");
     await until("vde_switch to exit", () => pid === 0 || !exists(`/proc/${pid}`), 10_000);
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch inside a directory closed to others (a home of mode 700) names that directory, not the switch's modes", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-closed-home-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    const home = `${tmp}/home`;
+    await Deno.mkdir(`${home}/net`, { recursive: true });
+    await Deno.chown(home, 65534, 65534);
+    await Deno.chmod(home, 0o700);
+    const link = new URL("../../src/link/vde_link.ts", import.meta.url).href;
+    const code = `import { openVdeLink } from "${link}";\n` +
+      `try { await openVdeLink("${home}/net"); } catch (e) { console.log(e.message); }`;
+    const r = await run([...AS_OTHER_USER, Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
+    assert.equal(
+      r.stdout,
+      `permission denied on the switch at ${home}/net: ${home} (owner nobody, mode 700) does not let you through ` +
+        `to it; its owner may open it (chmod o+x ${home}), or serve the switch from a directory others can reach\n`,
+    );
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });
