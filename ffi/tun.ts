@@ -4,6 +4,7 @@
  * vde_tunctl and `ip tuntap` do).
  */
 import { C, cstr, errno, libc } from "./libc.ts";
+import { groupName, userName } from "../src/os/users.ts";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETPERSIST = 0x400454cb;
@@ -75,11 +76,36 @@ function openTunDevice(): number {
   throw new TapError(`cannot open /dev/net/tun: errno ${e}`, e);
 }
 
+/**
+ * `user NAME` or `group NAME` of a persistent tap made for someone (`vde tap
+ * create --user/--group`), from sysfs; undefined for a tap of no one's, or no tap.
+ * Another user's tap refuses us as a missing capability would: the advice differs.
+ */
+function persistentTapOwner(name: string): string | undefined {
+  const id = (field: string): number | undefined => {
+    try {
+      const n = Number(Deno.readTextFileSync(`/sys/class/net/${name}/${field}`).trim());
+      return Number.isInteger(n) && n >= 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const owner = id("owner");
+  if (owner !== undefined) return `user ${userName(owner)}`;
+  const group = id("group");
+  return group === undefined ? undefined : `group ${groupName(group)}`;
+}
+
 /** Why TUNSETIFF failed, in words a user can act on. */
 function explainSetIff(name: string, e: number): string {
   switch (e) {
-    case C.EPERM:
+    case C.EPERM: {
+      const whose = persistentTapOwner(name);
+      if (whose !== undefined) {
+        return `tap ${name} is ${whose}'s: use a tap of your own (\`sudo vde tap create NAME --user $USER\` makes one)`;
+      }
       return `tap needs CAP_NET_ADMIN: run as root, or create it first with \`sudo vde tap create ${name} --user $USER\``;
+    }
     case C.EBUSY:
       return `tap ${name} is busy: another program has it open`;
     case C.EINVAL:

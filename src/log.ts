@@ -19,7 +19,8 @@ const encoder = new TextEncoder();
  */
 export function setLogFile(path: string): void {
   try {
-    file = Deno.openSync(path, { append: true, create: true });
+    // 644 whatever the umask: a log others may write (umask 000) could be given forged lines.
+    file = Deno.openSync(path, { append: true, create: true, mode: 0o644 });
   } catch (err) {
     throw new Error(`cannot open the log file ${path}: ${(err as Error).message}`);
   }

@@ -586,8 +586,12 @@ export function rootLabsHint(uid = Deno.uid(), base = ROOT_LABS_DIR): string {
   if (uid === 0) return "";
   const labs: string[] = [];
   try {
-    // Each lab's runtime directory (its state file inside is root's alone to read).
-    for (const e of Deno.readDirSync(base)) if (e.isDirectory) labs.push(e.name);
+    // Each lab's runtime directory (its state file inside is root's alone to read). A switch's
+    // socket directory there (`vde switch --sock /run/vde/class`) is no lab: every switch makes
+    // its directory setgid, a lab never does.
+    for (const e of Deno.readDirSync(base)) {
+      if (e.isDirectory && ((Deno.statSync(`${base}/${e.name}`).mode ?? 0) & 0o2000) === 0) labs.push(e.name);
+    }
   } catch { /* root has none */ }
   return labs.length === 0
     ? ""

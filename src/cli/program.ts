@@ -17,6 +17,7 @@ import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
+import { ownerAndMode } from "../os/users.ts";
 
 /** What every long-running command shares on its command line. */
 export interface ProgramOptions {
@@ -63,7 +64,8 @@ export interface Program {
 export function writePidfile(path: string, say: (message: string) => void = () => {}): void {
   for (let attempt = 0;; attempt++) {
     try {
-      Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true });
+      // 644 whatever the umask: a pid file others may write (umask 000) aims a supervisor's kill.
+      Deno.writeTextFileSync(path, `${Deno.pid}\n`, { createNew: true, mode: 0o644 });
       return;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) {
@@ -80,7 +82,13 @@ export function writePidfile(path: string, say: (message: string) => void = () =
       Deno.removeSync(path);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) {
-        throw new UsageError(`cannot replace the stale pid file ${path}: ${(err as Error).message}`);
+        // Another user's, in /tmp: the sticky bit lets only its owner remove it, and no retry will.
+        const whose = ownerAndMode(path);
+        throw new UsageError(
+          `cannot replace the stale pid file ${path}${whose === "" ? "" : ` (${whose})`}: ${
+            (err as Error).message
+          }; give a pid file of your own`,
+        );
       }
     }
     say(`pid file ${path} was stale (${stale}): replaced`);

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplane.ts";
-import { parseOctalMode, resolveGroup } from "../vde/permissions.ts";
+import { parseOctalMode, resolveOwnGroup } from "../vde/permissions.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { runProgram } from "./program.ts";
@@ -143,9 +143,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   const numPorts = parsePorts(o.ports);
   const mode = o.mode === undefined ? undefined : parseOctalMode(o.mode, "--mode");
   const dirMode = o.dirmode === undefined ? undefined : parseOctalMode(o.dirmode, "--dirmode");
-  const gid = o.group === undefined ? undefined : resolveGroup(o.group);
+  const gid = o.group === undefined ? undefined : resolveOwnGroup(o.group, "--group");
   const mgmtMode = o.mgmtmode === undefined ? undefined : parseOctalMode(o.mgmtmode, "--mgmtmode");
-  const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveGroup(o.mgmtgroup);
+  const mgmtGid = o.mgmtgroup === undefined ? undefined : resolveOwnGroup(o.mgmtgroup, "--mgmtgroup");
   const dataplane = chooseDataplane(o);
   const macaddr = o.macaddr === undefined ? undefined : parseMacaddr(o.macaddr);
   const hashsize = o.hashsize === undefined ? undefined : parseHashsize(o.hashsize);

@@ -10,6 +10,7 @@
  * say) stay right when the lab is taken down and brought up again.
  */
 import { createHash } from "node:crypto";
+import { privateDir } from "../os/private_dir.ts";
 
 /** Longest interface name Linux takes (IFNAMSIZ - 1). */
 export const MAX_IFNAME = 15;
@@ -48,7 +49,7 @@ export const ROOT_LABS_DIR = "/run/vde";
 export function labsBaseDir(): string {
   if (Deno.uid() === 0) return ROOT_LABS_DIR;
   const xdg = Deno.env.get("XDG_RUNTIME_DIR");
-  return xdg ? `${xdg}/vde` : `/tmp/vde-${Deno.uid()}`;
+  return privateDir(xdg ? `${xdg}/vde` : `/tmp/vde-${Deno.uid()}`);
 }
 
 /** The runtime directory of lab `lab`: state file, sockets, log. */

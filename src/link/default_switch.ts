@@ -7,6 +7,7 @@
  * Debian's tools reaches the same switch with ours.
  */
 import { isFile } from "../os/paths.ts";
+import { ownerAndMode } from "../os/users.ts";
 
 const USER_DEFAULTS = [".vdeplug/default", ".vde2/default.switch"];
 const SYSTEM_DEFAULTS = ["/var/run/vde.ctl", "/tmp/vde.ctl"];
@@ -53,18 +54,31 @@ function userDefault(file: string): string | undefined {
  *
  * @throws Error when no default names one and no system switch runs
  */
-export function defaultSwitchDir(home: string | undefined = Deno.env.get("HOME")): string {
+export function defaultSwitchDir(
+  home: string | undefined = Deno.env.get("HOME"),
+  systemDefaults: readonly string[] = SYSTEM_DEFAULTS,
+): string {
   for (const rel of home === undefined ? [] : USER_DEFAULTS) {
     const dir = userDefault(`${home}/${rel}`);
     if (dir !== undefined) return dir;
   }
-  for (const p of SYSTEM_DEFAULTS) {
+  // On a shared machine /tmp/vde.ctl is whoever started a switch there first: one we may not
+  // look into is named with its owner, not reported as no switch at all.
+  let denied: string | undefined;
+  for (const p of systemDefaults) {
     try {
       Deno.statSync(`${p}/ctl`);
       return p;
-    } catch { /* try the next */ }
+    } catch (err) {
+      if (err instanceof Deno.errors.PermissionDenied) denied ??= p;
+    }
   }
-  throw new Error(
-    "no switch path given, none in ~/.vdeplug/default or ~/.vde2/default.switch, and no switch at /var/run/vde.ctl or /tmp/vde.ctl",
-  );
+  const none = "no switch path given, none in ~/.vdeplug/default or ~/.vde2/default.switch";
+  if (denied !== undefined) {
+    throw new Error(
+      `${none}, and ${denied} is another user's (${ownerAndMode(denied)}): ` +
+        "give the switch's directory, or start your own (vde switch --sock DIR) and name it",
+    );
+  }
+  throw new Error(`${none}, and no switch at ${systemDefaults.join(" or ")}`);
 }

@@ -33,7 +33,7 @@ import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
 import { parseRefusal } from "../wire/vde_refusal.ts";
-import { userName } from "../os/users.ts";
+import { groupName, isGroupMember, lookupGroup, ownerAndMode, sessionGroups, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
@@ -150,8 +150,93 @@ export class VdeClientLink extends DgramLink {
  * started for everyone.
  */
 function deniedHint(dir: string): string {
-  return `permission denied on the switch at ${dir}: run as the switch's user (or root), ` +
-    `or start the switch with --mode 666 (vde_switch: -m 666)`;
+  const denied = `permission denied on the switch at ${dir}`;
+  const closed = closedAncestor(dir);
+  if (closed !== undefined) {
+    return `${denied}: ${closed} (${ownerAndMode(closed)}) does not let you through to it; its owner may ` +
+      `open it (chmod o+x ${closed}), or serve the switch from a directory others can reach`;
+  }
+  const group = groupHint(dir);
+  if (group !== undefined) return `${denied}: ${group}`;
+  return `${denied}: run as the switch's user (or root), or start the switch with --mode 666 (vde_switch: -m 666)`;
+}
+
+/**
+ * The directory above `dir` that we may not pass through (a home directory
+ * of mode 700 holding the switch), when that is what refuses us: then no
+ * mode of the switch's own would let us in.
+ */
+function closedAncestor(dir: string): string | undefined {
+  if (!dir.startsWith("/")) return undefined;
+  const parts = dir.split("/").filter((p) => p !== "");
+  for (let i = 1; i < parts.length; i++) {
+    const above = `/${parts.slice(0, i).join("/")}`;
+    try {
+      Deno.statSync(`${above}/${parts[i]}`);
+    } catch (err) {
+      return err instanceof Deno.errors.PermissionDenied ? above : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A switch shared with a group (`--mode 660 --group G`) refuses whoever is
+ * not in G: that user is told to be added, not to restart a switch that is
+ * not theirs; one added to G since logging in is told to log in again.
+ */
+export function groupHint(
+  dir: string,
+  uid: number = Deno.uid() ?? -1,
+  held: Set<number> = sessionGroups(),
+): string | undefined {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(dir);
+  } catch {
+    return undefined;
+  }
+  if (st.gid === null || st.uid === uid || ((st.mode ?? 0) & 0o010) === 0) return undefined;
+  // Holding the group already, the refusal is the switch's own modes': the general advice fits.
+  if (held.has(st.gid)) return undefined;
+  const g = groupName(st.gid);
+  const whose = `it is group ${g}'s (${ownerAndMode(dir)})`;
+  if (isGroupMember(uid, st.gid)) {
+    return `${whose}, and you were added to ${g} after this session started: log in again (or run newgrp ${g})`;
+  }
+  return `${whose}, and ${userName(uid)} is not in ${g}: ask its admin to add you (usermod -aG ${g} ${
+    userName(uid)
+  }), then log in again`;
+}
+
+/**
+ * Lets the switch reach our socket, as vdeplug4 does: the VNL's `group`
+ * (`vde plug -g GROUP`) when given, with access for it; else, when the mode leaves the group and
+ * others out and the switch is neither root's nor ours (a user's switch
+ * shared with `--mode 660 --group G`), the group of its `ctl` with group
+ * access, or everyone's when we are not in that group. Left 700, another
+ * user's switch could not write to it and would refuse us.
+ */
+function giveClientSocket(path: string, dir: string, vnl: VdeVnl): void {
+  let mode = vnl.mode;
+  if (vnl.group !== undefined) {
+    const gid = lookupGroup(vnl.group);
+    if (gid === undefined) throw new Error(`unknown group "${vnl.group}" in the VNL's group=`);
+    Deno.chownSync(path, null, gid);
+    // A group is named for the switch to reach us through it (vdeplug4 would leave it 700, unusable).
+    mode |= 0o070;
+  } else if ((mode & 0o077) === 0) {
+    const ctl = Deno.statSync(`${dir}/ctl`);
+    if (ctl.uid !== 0 && ctl.uid !== libc().geteuid()) {
+      try {
+        Deno.chownSync(path, null, ctl.gid);
+        mode |= 0o070;
+      } catch {
+        mode |= 0o077;
+      }
+    }
+  }
+  Deno.chmodSync(path, mode);
 }
 
 /**
@@ -238,7 +323,7 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     // As the switch does for its end: a burst waits in the kernel instead of our queue (see above).
     if (options.plugThread !== true) sock.setBuffers(1 << 20);
     const myPath = sock.boundPath!;
-    Deno.chmodSync(myPath, vnl.mode);
+    giveClientSocket(myPath, dir, vnl);
     // As vde_plug: the name of the effective user (the environment may say anything, or nothing).
     const user = userName(libc().geteuid());
     const ssh = Deno.env.get("SSH_CLIENT")?.split(" ")[0];

@@ -75,3 +75,17 @@ export function isGroupMember(uid: number, gid: number): boolean {
   const group = readRows("/etc/group").find((r) => r.id === gid);
   return group !== undefined && group.extra.split(",").includes(user.name);
 }
+
+/**
+ * The groups this process holds (its gid and the supplementary ones, from
+ * /proc/self/status): a user added to a group holds it only from the next
+ * login, which /etc/group alone does not tell.
+ */
+export function sessionGroups(): Set<number> {
+  const groups = new Set<number>([Deno.gid() ?? -1]);
+  try {
+    const line = /^Groups:(.*)$/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? "";
+    for (const g of line.trim().split(/\s+/)) if (g !== "") groups.add(Number(g));
+  } catch { /* no /proc: the gid alone */ }
+  return groups;
+}

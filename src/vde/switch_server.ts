@@ -166,11 +166,12 @@ export class VdeSwitchServer {
     const dir = Deno.realPathSync(options.dir);
     try {
       if (created) Deno.chmodSync(dir, perms.dirMode);
-      if (perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
+      if (created && perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
       const ctlPath = `${dir}/ctl`;
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
         await reclaimStaleCtl(ctlPath, log);
+        if (!created) narrowExisting(dir, perms);
         server.#listen();
       } catch (err) {
         throw deniedDirectory(dir, err) ?? err;
@@ -444,4 +445,21 @@ function sweepStalePortSockets(dir: string): void {
       if (Deno.lstatSync(`${dir}/${entry.name}`).isSocket) Deno.removeSync(`${dir}/${entry.name}`);
     } catch { /* raced with someone else */ }
   }
+}
+
+/**
+ * A directory that was there before (a switch killed with SIGKILL leaves
+ * its own) is given the mode and group this start asks for, as vde_switch
+ * chmods it: kept as it was, a restart with a narrower `--mode` or without
+ * `--group` would still let the old group in. The mode only of a directory
+ * of ours (chown may clear the setgid bit, so it goes first), and only once
+ * no live switch serves it.
+ */
+function narrowExisting(dir: string, perms: SwitchPermissions): void {
+  if (Deno.statSync(dir).uid !== Deno.uid()) {
+    if (perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
+    return;
+  }
+  Deno.chownSync(dir, null, perms.gid ?? Deno.gid());
+  Deno.chmodSync(dir, perms.dirMode);
 }

@@ -267,12 +267,16 @@ Deno.test("vde graph takes a running lab's name, and of several lab files here t
   });
 });
 
-Deno.test("a user who is not root, finding no lab, is told of root's labs, which are not theirs to list", async () => {
+Deno.test("a user who is not root, finding no lab, is told of root's labs, which are not theirs to list, and not of root's switches", async () => {
   const base = await Deno.makeTempDir({ prefix: "vde-root-labs-" });
   try {
     assert.equal(rootLabsHint(1000, base), "");
     await Deno.mkdir(`${base}/demo`);
     await Deno.writeTextFile(`${base}/demo.log`, "a background lab's log, no lab\n");
+    assert.equal(rootLabsHint(1000, base), "; root's labs are up (demo): run vde as root for those");
+    // A class switch root serves beside them (its directory setgid, as every switch's) is no lab.
+    await Deno.mkdir(`${base}/class`);
+    await Deno.chmod(`${base}/class`, 0o3770);
     assert.equal(rootLabsHint(1000, base), "; root's labs are up (demo): run vde as root for those");
     assert.equal(rootLabsHint(0, base), "", "root lists them itself");
     assert.equal(rootLabsHint(1000, `${base}/none`), "");

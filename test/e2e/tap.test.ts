@@ -249,17 +249,23 @@ Deno.test("tap errors are one clear line and leave no interface behind", async (
       what: "busy0 removed on exit",
     });
 
-    const noCap = await tapError(
-      "nocap0",
-      ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"],
-      ns,
-    );
+    const noNetAdmin = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin"];
+    const noCap = await tapError("nocap0", noNetAdmin, ns);
     assert.equal(noCap.code, 1);
     assert.match(
       noCap.stderr,
       /tap needs CAP_NET_ADMIN: run as root, or create it first with `sudo vde tap create nocap0/,
     );
     assert.ok(!(await linkExists(ns, "nocap0")));
+    // Another user's persistent tap is said to be theirs, not to need one made (it is there).
+    await ns.run(["ip", "tuntap", "add", "owned0", "mode", "tap", "user", "12345"]);
+    const owned = await tapError("owned0", noNetAdmin, ns);
+    assert.equal(owned.code, 1);
+    assert.match(
+      owned.stderr,
+      /tap owned0 is user 12345's: use a tap of your own \(`sudo vde tap create NAME/,
+    );
+    assert.ok(await linkExists(ns, "owned0"), "the other user's tap is left alone");
 
     const noTun = await tapError("notun0", [
       "unshare",

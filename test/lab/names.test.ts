@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { hostMac, MAX_IFNAME, tapName } from "../../src/lab/names.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
 
 Deno.test("a lab host interface's MAC is locally administered unicast, the same for the same lab, node and interface on one machine", () => {
   const mac = hostMac("m1", "wan", "h1", "eth0");
@@ -35,4 +36,35 @@ Deno.test("a tap name is <lab>-<node>-<n> when it fits 15 characters, else a dig
   ];
   assert.equal(new Set([long, ...others]).size, others.length + 1);
   for (const n of others) assert.ok(n.length <= MAX_IFNAME, n);
+});
+
+Deno.test("a user's labs directory that another user made first is refused, not used", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-labs-dir-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    // Root plays the other user: it made the labs directory of nobody (uid 65534) first, open to all.
+    await Deno.mkdir(`${tmp}/vde`, { mode: 0o777 });
+    await Deno.chmod(`${tmp}/vde`, 0o777);
+    const names = new URL("../../src/lab/names.ts", import.meta.url).href;
+    const code = `import { labsBaseDir } from "${names}";\n` +
+      "try { console.log(labsBaseDir()); } catch (e) { console.log(e.message); }";
+    const r = await run([
+      "setpriv",
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+      Deno.execPath(),
+      "eval",
+      code,
+    ], {
+      env: { XDG_RUNTIME_DIR: tmp },
+    });
+    assert.match(
+      r.stdout,
+      new RegExp(`^${tmp}/vde is not a directory of yours alone \\(owner root, mode 777\\)`),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

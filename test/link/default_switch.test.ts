@@ -1,6 +1,7 @@
 /** The switch an empty VNL names: the user's vdeplug4 default (a symlink or a file holding a VNL), then the system's. */
 import assert from "node:assert/strict";
 import { defaultSwitchDir } from "../../src/link/default_switch.ts";
+import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 
 async function withHome(body: (home: string) => Promise<void> | void): Promise<void> {
   const home = await Deno.makeTempDir({ prefix: "vde-default-switch-" });
@@ -88,3 +89,29 @@ Deno.test("a directory as the default is the switch directory itself, as vde_swi
     await Deno.mkdir(`${home}/.vdeplug/default`, { recursive: true });
     assert.equal(defaultSwitchDir(home), `${home}/.vdeplug/default`);
   }));
+
+Deno.test("a system default switch of another user is named with its owner, not reported as no switch at all", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-default-other-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    // Another user's /tmp/vde.ctl: its directory is its own, mode 2700.
+    const theirs = `${tmp}/vde.ctl`;
+    await Deno.mkdir(theirs);
+    await Deno.writeTextFile(`${theirs}/ctl`, "");
+    await Deno.chown(theirs, 65534, 65534);
+    await Deno.chmod(theirs, 0o2700);
+    const mod = new URL("../../src/link/default_switch.ts", import.meta.url).href;
+    const code = `import { defaultSwitchDir } from "${mod}";\n` +
+      `try { defaultSwitchDir(undefined, ["${tmp}/none", "${theirs}"]); } catch (e) { console.log(e.message); }`;
+    const r = await run([...AS_OTHER_USER, Deno.execPath(), "eval", code]);
+    assert.equal(
+      r.stdout,
+      `no switch path given, none in ~/.vdeplug/default or ~/.vde2/default.switch, and ${theirs} is another ` +
+        "user's (owner nobody, mode 2700): give the switch's directory, or start your own (vde switch --sock DIR) " +
+        "and name it\n",
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -443,7 +443,7 @@ async function groupName(gid: number): Promise<string | null> {
   return null;
 }
 
-Deno.test("-m 666 -g GROUP gives the directory mode 02777 and ctl mode 0666, both in GROUP", async (t) => {
+Deno.test("-m 666 -g GROUP gives the directory mode 03777 (vde_switch's 02777, sticky) and ctl mode 0666, both in GROUP", async (t) => {
   const group = await groupName(1);
   const reason = hasRoot() ?? (group === null ? "no group with gid 1" : null);
   if (reason !== null) {
@@ -454,7 +454,7 @@ Deno.test("-m 666 -g GROUP gives the directory mode 02777 and ctl mode 0666, bot
   }
   await withSwitch("ours", { extraArgs: ["-m", "666", "-g", group!] }, async ({ dir, clients }) => {
     const d = await Deno.stat(dir);
-    assert.equal((d.mode! & 0o7777).toString(8), "2777");
+    assert.equal((d.mode! & 0o7777).toString(8), "3777");
     assert.equal(d.gid, 1);
     const ctl = await Deno.lstat(`${dir}/ctl`);
     assert.equal(ctl.isSocket, true);

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
-import { deniedDirectory } from "../../src/vde/switch_server.ts";
+import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
+import { Switch } from "../../src/switch/switch.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -42,4 +43,64 @@ Deno.test("a refused directory that cannot even be looked at is still reported a
     `cannot serve ${dir}: permission denied (another user's switch?): give a directory of your own with --sock DIR`,
   );
   assert.equal(deniedDirectory(dir, new Error("other")), undefined, "other errors are left as they are");
+});
+
+/** The mode bits (setgid and sticky included) and group of a path. */
+async function modeAndGroup(path: string): Promise<{ mode: string; gid: number | null }> {
+  const st = await Deno.stat(path);
+  return { mode: ((st.mode ?? 0) & 0o7777).toString(8), gid: st.gid };
+}
+
+Deno.test("a group's switch: a member of the group cannot move the switch's ctl or mgmt aside for its own", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-sticky-" });
+  const sw = new Switch({ numPorts: 4 });
+  // The member: uid and gid nobody, the switch's group nogroup (65534), no user to create.
+  const server = await VdeSwitchServer.start(sw, {
+    dir: `${tmp}/sw`,
+    mode: 0o660,
+    gid: 65534,
+    log: () => {},
+  });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    assert.deepEqual(await modeAndGroup(`${tmp}/sw`), { mode: "3770", gid: 65534 });
+    const member = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    const move = await run([...member, "mv", `${tmp}/sw/ctl`, `${tmp}/sw/ctl.theirs`], { check: false });
+    assert.notEqual(move.code, 0, "the member moved the switch's ctl");
+    assert.match(move.stderr, /Operation not permitted/);
+    assert.ok((await Deno.lstat(`${tmp}/sw/ctl`)).isSocket);
+    // Binding its own client socket there, as libvdeplug does, still works.
+    const bind = await run([
+      ...member,
+      "/usr/bin/python3",
+      "-c",
+      `import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind("${tmp}/sw/.00001-00000")`,
+    ], { check: false });
+    assert.equal(bind.code, 0, bind.stderr);
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch started again on the directory a killed one left takes this start's mode and group, not the old ones", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-left-" });
+  const dir = `${tmp}/sw`;
+  // As `--mode 666 --group nogroup` left it after kill -9.
+  await Deno.mkdir(dir);
+  await Deno.chown(dir, null, 65534);
+  await Deno.chmod(dir, 0o2777);
+  const sw = new Switch({ numPorts: 4 });
+  const server = await VdeSwitchServer.start(sw, { dir, log: () => {} });
+  try {
+    assert.deepEqual(await modeAndGroup(dir), { mode: "2700", gid: Deno.gid() });
+    assert.deepEqual(await modeAndGroup(`${dir}/ctl`), { mode: "600", gid: Deno.gid() });
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

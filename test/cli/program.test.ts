@@ -1,0 +1,46 @@
+/**
+ * The pid file a program writes is never writable by others, even under
+ * umask 000; a stale one of another user's, which /tmp's sticky bit keeps,
+ * is refused with whose it is.
+ */
+import assert from "node:assert/strict";
+import { evalUnderUmask000 } from "../helpers/umask.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+
+Deno.test("a pid file written under umask 000 is mode 644, not one anyone could point at another process", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-mode-" });
+  try {
+    const program = new URL("../../src/cli/program.ts", import.meta.url).href;
+    await evalUnderUmask000(`import { writePidfile } from "${program}"; writePidfile("${tmp}/sw.pid");`);
+    assert.equal((await Deno.stat(`${tmp}/sw.pid`)).mode! & 0o777, 0o644);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a stale pid file of another user's in a sticky directory is refused with whose it is", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-other-" });
+  try {
+    await Deno.chmod(tmp, 0o1777);
+    // Left by nobody's switch killed with SIGKILL: a pid that runs no more.
+    await Deno.writeTextFile(`${tmp}/sw.pid`, "999999999\n");
+    await Deno.chown(`${tmp}/sw.pid`, 65534, 65534);
+    await Deno.chown(tmp, 65534, 65534);
+    const program = new URL("../../src/cli/program.ts", import.meta.url).href;
+    const code = `import { writePidfile } from "${program}";\n` +
+      `try { writePidfile("${tmp}/sw.pid"); } catch (e) { console.log(e.message); }`;
+    // Root without the capabilities that pass over the sticky bit plays the other user.
+    const drop = "-dac_override,-dac_read_search,-fowner";
+    const as = ["setpriv", `--bounding-set=${drop}`, `--inh-caps=${drop}`];
+    const r = await run([...as, Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `^cannot replace the stale pid file ${tmp}/sw\\.pid \\(owner nobody, mode 644\\): .*; give a pid file of your own\n$`,
+      ),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -1,0 +1,120 @@
+/**
+ * What a user refused by a switch shared with a group is told: to be added
+ * to the group when not in it, to log in again when added since the session
+ * started. Played with a user and group of this test's own (removed at the
+ * end), the session's groups given as setpriv --clear-groups would leave them.
+ */
+import assert from "node:assert/strict";
+import { AS_OTHER_USER, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { groupHint } from "../../src/link/vde_link.ts";
+import { exists, onPath } from "../../src/os/paths.ts";
+import { until } from "../helpers/vde_clients.ts";
+
+Deno.test("a switch shared with a group tells one outside it to be added, and one added since login to log in again", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const user = `vdeperm${Deno.pid}`;
+  const group = `vdepermg${Deno.pid}`;
+  await run(["groupadd", group]);
+  await run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin", user]);
+  const tmp = await Deno.makeTempDir({ prefix: "vde-group-hint-" });
+  try {
+    const uid = Number((await run(["id", "-u", user])).stdout.trim());
+    const gid = Number((await run(["getent", "group", group])).stdout.split(":")[2]);
+    // The directory --mode 660 --group GROUP gives a root switch.
+    const dir = `${tmp}/sw`;
+    await Deno.mkdir(dir);
+    await Deno.chown(dir, 0, gid);
+    await Deno.chmod(dir, 0o3770);
+    const session = new Set([65534]);
+    assert.equal(
+      groupHint(dir, uid, session),
+      `it is group ${group}'s (owner root, mode 3770), and ${user} is not in ${group}: ask its admin to add you ` +
+        `(usermod -aG ${group} ${user}), then log in again`,
+    );
+    await run(["usermod", "-aG", group, user]);
+    assert.equal(
+      groupHint(dir, uid, session),
+      `it is group ${group}'s (owner root, mode 3770), and you were added to ${group} after this session ` +
+        `started: log in again (or run newgrp ${group})`,
+    );
+    // Holding the group, or owning the switch, or a switch not shared with its group: nothing to say of groups.
+    assert.equal(groupHint(dir, uid, new Set([gid])), undefined);
+    assert.equal(groupHint(dir, 0, session), undefined);
+    await Deno.chmod(dir, 0o2700);
+    assert.equal(groupHint(dir, uid, session), undefined);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+    await run(["userdel", user], { check: false });
+    await run(["groupdel", group], { check: false });
+  }
+});
+
+Deno.test("a plug joins another user's switch shared with its group (-m 660 -g G): its socket is given to G, as vde_plug's is", async (t) => {
+  if (
+    skipUnlessRoot(t) ||
+    skipUnless(t, onPath("vde_switch") ? null : "vde_switch (Debian vde-switch) is missing")
+  ) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-group-plug-" });
+  await Deno.chmod(tmp, 0o755);
+  const dir = `${tmp}/sw`;
+  // The switch's user: nobody, sharing it with nogroup; the plug's: uid 12345, a member of nogroup only.
+  const asSwitchUser = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+  const asMember = ["setpriv", "--reuid=12345", "--regid=12345", "--groups=65534"];
+  await Deno.chown(tmp, 65534, 65534);
+  await run([
+    ...asSwitchUser,
+    "vde_switch",
+    "-s",
+    dir,
+    "-m",
+    "660",
+    "-g",
+    "nogroup",
+    "-d",
+    "-p",
+    `${tmp}/sw.pid`,
+  ]);
+  try {
+    const link = new URL("../../src/link/vde_link.ts", import.meta.url).href;
+    const plugWith = (vnl: string) =>
+      run([
+        ...asMember,
+        Deno.execPath(),
+        "eval",
+        `import { openVdeLink } from "${link}";\n` +
+        `try { (await openVdeLink(${JSON.stringify(vnl)})).close(); console.log("joined"); } ` +
+        "catch (e) { console.log(e.message); }",
+      ], { timeoutMs: 30_000 });
+    assert.equal((await plugWith(dir)).stdout, "joined\n");
+    // A group named in the VNL (vde plug -g nogroup) is given access too, not left at mode 700.
+    assert.equal((await plugWith(`${dir}[group=nogroup]`)).stdout, "joined\n");
+  } finally {
+    const pid = Number((await Deno.readTextFile(`${tmp}/sw.pid`).catch(() => "0")).trim());
+    if (pid > 0) Deno.kill(pid, "SIGTERM");
+    await until("vde_switch to exit", () => pid === 0 || !exists(`/proc/${pid}`), 10_000);
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch inside a directory closed to others (a home of mode 700) names that directory, not the switch's modes", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-closed-home-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    const home = `${tmp}/home`;
+    await Deno.mkdir(`${home}/net`, { recursive: true });
+    await Deno.chown(home, 65534, 65534);
+    await Deno.chmod(home, 0o700);
+    const link = new URL("../../src/link/vde_link.ts", import.meta.url).href;
+    const code = `import { openVdeLink } from "${link}";\n` +
+      `try { await openVdeLink("${home}/net"); } catch (e) { console.log(e.message); }`;
+    const r = await run([...AS_OTHER_USER, Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
+    assert.equal(
+      r.stdout,
+      `permission denied on the switch at ${home}/net: ${home} (owner nobody, mode 700) does not let you through ` +
+        `to it; its owner may open it (chmod o+x ${home}), or serve the switch from a directory others can reach\n`,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
