@@ -57,7 +57,8 @@ function idOrNull(text: string | null): number | null {
  */
 function holderName(dir: string): string {
   const args = (readText(`${dir}/cmdline`) ?? "").split("\0");
-  const byDeno = /(^|\/)deno$/.test(args[0] ?? "");
+  // Deno runs a command by `deno run`: `deno test test/vde` names a directory of tests.
+  const byDeno = /(^|\/)deno$/.test(args[0] ?? "") && args[1] === "run";
   // The library's mod.ts runs the command line too, but the name is common: it counts with a tap user's verb.
   const at = args.findIndex((a, i) =>
     /(^|\/)vde\.(ts|js)$/.test(a) || ((i === 0 || byDeno) && /(^|\/)vde$/.test(a)) ||
