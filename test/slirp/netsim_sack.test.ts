@@ -389,3 +389,21 @@ for (const cc of ["cubic", "newreno"] as const) {
     }
   });
 }
+
+Deno.test("SACK netsim: a download behind a switch that holds 911 frames for the guest keeps up to 906 full ones in flight", () => {
+  // The guest (A) offers a window of megabytes, as Linux does. The queue is the switch's towards it:
+  // 911 frames, and 5 more for the short segments a send ring's wrap cuts (the cap counts bytes).
+  const guest = { receiveBufferSize: 8 << 20, receiveWindowSegments: 0 };
+  const down = { seed: 1, delayMs: 0.25, bytesAB: 0, bytesBA: 8_000_000, queueLimit: 916, cfgA: guest };
+  const held = simulateTransfer({ ...down, cfgB: { switchQueueFrames: 911 } });
+  const ring = simulateTransfer({ ...down, cfgB: { switchQueueFrames: 93 } });
+  const open = simulateTransfer({ ...down, cfgB: { switchQueueFrames: 0, sendBufferSize: 4 << 20 } });
+  assert.ok(held.done && ring.done && open.done);
+  assert.equal(held.a.mismatchAt, -1);
+  assert.equal(held.net.tailDropped, 0, "the switch's queue overflowed");
+  assert.equal(held.b.stats.retransmits, 0);
+  assert.equal(held.b.conn!.sndBuf!.max, 2 << 20);
+  assert.ok(open.net.tailDropped > 0, "a 4 MiB flight overflows that queue");
+  // The simulated link has no rate of its own: the flight per round trip is the rate.
+  assert.ok(held.simMs < 0.8 * ring.simMs, `${held.simMs} ms against ${ring.simMs} ms with 512 KiB`);
+});

@@ -204,6 +204,22 @@ Deno.test("with a jumbo MSS the rings, and the window scale offered, reach the l
   assert.equal(plain.conn.sndBuf!.max, 512 * 1024);
 });
 
+Deno.test("the send ring grows to what the switch queues in full-size frames, never below sendBufferSize", () => {
+  const sizes = { sendBufferSize: 512 * 1024, sendBufferSizeLarge: 4 << 20 };
+  const ours = new Rig({ mss: 1460, switchQueueFrames: 911, ...sizes });
+  ours.accept({ mss: 1460, wscale: 7 });
+  assert.equal(ours.conn.sndBuf!.max, 2 << 20, "906 frames of 1460 bytes round up to 2 MiB");
+  const debian = new Rig({ mss: 1460, switchQueueFrames: 93, ...sizes });
+  debian.accept({ mss: 1460, wscale: 7 });
+  assert.equal(debian.conn.sndBuf!.max, 512 * 1024);
+  const unknown = new Rig({ mss: 1460, switchQueueFrames: 0, ...sizes });
+  unknown.accept({ mss: 1460, wscale: 7 });
+  assert.equal(unknown.conn.sndBuf!.max, 512 * 1024);
+  const jumbo = new Rig({ mss: 9176, switchQueueFrames: 911, ...sizes });
+  jumbo.accept({ mss: 9176, wscale: 7 });
+  assert.equal(jumbo.conn.sndBuf!.max, 4 << 20, "a jumbo MSS keeps its own size");
+});
+
 Deno.test("passive open: SYN waits for acceptSyn, then SYN-ACK with MSS and window scale", () => {
   const rig = new Rig({ mss: 1400, receiveBufferSize: 256 * 1024, initialBufferSize: 128 * 1024 });
   const synAck = rig.accept({ mss: 1000, wscale: 7 });
