@@ -453,7 +453,7 @@ export class SwitchEngine {
     if (this.#stpLearn[port] === 1 && !isMulticast(frame, SRC_OFFSET)) {
       const vid = vlanId(frame);
       const vlan = vid >= 0 ? vid : vid === -1 ? this.#vlans.untagged(port) : NO_VLAN;
-      if (vlan !== NO_VLAN) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
+      if (vlan !== NO_VLAN) this.#learn(srcMacHi(frame), srcMacLo(frame) | 0, vlan, port);
     }
     this.#wide[STP_DROPPED]!++;
     counters.dropsIn[port]!++;
@@ -461,13 +461,13 @@ export class SwitchEngine {
   }
 
   #switchFlat(port: number, frame: Uint8Array): void {
-    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), 0, port);
+    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame) | 0, 0, port);
     if (isMulticast(frame, 0)) {
       if (this.#snoop !== null && this.#snooped(port, frame, 0, false)) return;
       this.#flood(port, frame, 0);
       return;
     }
-    const to = this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), 0);
+    const to = this.macTable.lookup(dstMacHi(frame), dstMacLo(frame) | 0, 0);
     if (to < 0 || to >= this.#numPorts || this.#fwd[to] === 0) {
       this.#flood(port, frame, 0);
     } else if (to === port) {
@@ -479,11 +479,11 @@ export class SwitchEngine {
   }
 
   #switchVlan(port: number, frame: Uint8Array, vlan: number, tagged: boolean): void {
-    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame), vlan, port);
+    if (!isMulticast(frame, SRC_OFFSET)) this.#learn(srcMacHi(frame), srcMacLo(frame) | 0, vlan, port);
     const members = this.#vlans.membersOf(vlan);
     const group = isMulticast(frame, 0);
     if (group && this.#snoop !== null && this.#snooped(port, frame, vlan, tagged)) return;
-    const to = group ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame), vlan);
+    const to = group ? -1 : this.macTable.lookup(dstMacHi(frame), dstMacLo(frame) | 0, vlan);
     if (to < 0 || to >= this.#numPorts || this.#fwd[to] === 0 || members?.[to] !== 1) {
       this.#floodVlan(port, frame, vlan, tagged, members);
     } else if (to === port) {

@@ -153,6 +153,13 @@ export class MacTable {
   #sweepStart = 0;
   /** The pass's next position to look at, 0..capacity. */
   #sweepPos = 0;
+  /**
+   * The slot the last `learn` found its key in, and the last lookup's (`#find`): the frames of a
+   * burst carry the same source and the same destination, and looking at that slot first skips
+   * the hash, a chain of dependent multiplies, for each. Checked, never trusted (`#holds`).
+   */
+  #learnHint = 0;
+  #findHint = 0;
   /** Entries in each block of BLOCK_SLOTS slots: the writer's own count, not shared. */
   #blocks: Uint8Array = new Uint8Array(0);
 
@@ -264,28 +271,31 @@ export class MacTable {
    */
   learn(hi: number, lo: number, vlan: number, port: number, now: number): LearnResult {
     if (this.#readOnly) return LearnResult.Full;
-    const mask = this.#mask;
-    let slot = this.#hash(hi, lo, vlan) & mask;
-    while (this.#port[slot] !== EMPTY) {
-      if (this.#lo[slot] === lo && this.#hi[slot] === hi && this.#vlan[slot] === vlan) {
-        const old = this.#port[slot]!;
-        this.#previousPort = old;
-        if (old === port) {
-          this.#lastSeen[slot] = now;
-          return LearnResult.Refreshed;
-        }
-        if (now - this.#lastSeen[slot]! > this.minPersistenceSeconds) {
-          this.#port[slot] = port;
-          this.#lastSeen[slot] = now;
-          return LearnResult.Moved;
-        }
-        return LearnResult.Kept;
-      }
-      slot = (slot + 1) & mask;
+    let slot = this.#learnHint;
+    if (!this.#holds(slot, hi, lo, vlan)) {
+      slot = this.#probe(hi, lo, vlan);
+      if (this.#port[slot] === EMPTY) return this.#learnNew(slot, hi, lo, vlan, port, now);
+      this.#learnHint = slot;
     }
+    const old = this.#port[slot]!;
+    this.#previousPort = old;
+    if (old === port) {
+      this.#lastSeen[slot] = now;
+      return LearnResult.Refreshed;
+    }
+    if (now - this.#lastSeen[slot]! > this.minPersistenceSeconds) {
+      this.#port[slot] = port;
+      this.#lastSeen[slot] = now;
+      return LearnResult.Moved;
+    }
+    return LearnResult.Kept;
+  }
+
+  /** A key that is not in the table, into the empty slot `slot` where its probe ended (if there is room). */
+  #learnNew(slot: number, hi: number, lo: number, vlan: number, port: number, now: number): LearnResult {
     this.#previousPort = -1;
     if (this.#size >= this.maxEntries) return LearnResult.Full;
-    if ((this.#size + 1) * 2 > mask + 1) {
+    if ((this.#size + 1) * 2 > this.#mask + 1) {
       this.#grow();
       slot = this.#emptySlotFor(hi, lo, vlan);
     }
@@ -494,13 +504,31 @@ export class MacTable {
   }
 
   #find(hi: number, lo: number, vlan: number): number {
+    if (this.#holds(this.#findHint, hi, lo, vlan)) return this.#findHint;
+    const slot = this.#probe(hi, lo, vlan);
+    if (this.#port[slot] === EMPTY) return -1;
+    this.#findHint = slot;
+    return slot;
+  }
+
+  /** The slot that holds the key, or the empty slot its probe run ends at. */
+  #probe(hi: number, lo: number, vlan: number): number {
     const mask = this.#mask;
     let slot = this.#hash(hi, lo, vlan) & mask;
-    while (this.#port[slot] !== EMPTY) {
-      if (this.#lo[slot] === lo && this.#hi[slot] === hi && this.#vlan[slot] === vlan) return slot;
-      slot = (slot + 1) & mask;
-    }
-    return -1;
+    while (this.#port[slot] !== EMPTY && !this.#holds(slot, hi, lo, vlan)) slot = (slot + 1) & mask;
+    return slot;
+  }
+
+  /**
+   * Whether `slot` holds the key. A key is in one slot at most, so a slot that holds it is its
+   * entry, wherever it was found before: the hints need no invalidation when entries move or go.
+   * The low halves are compared as signed 32-bit numbers (the same bits): an element of the
+   * Uint32Array against a key of unknown range was compared as doubles on the forwarding path.
+   */
+  #holds(slot: number, hi: number, lo: number, vlan: number): boolean {
+    return slot <= this.#mask && this.#port[slot] !== EMPTY && (this.#lo[slot]! | 0) === (lo | 0) &&
+      this.#hi[slot] === hi &&
+      this.#vlan[slot] === vlan;
   }
 
   #emptySlotFor(hi: number, lo: number, vlan: number): number {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { LearnResult, MacTable, vdeHashIndex } from "../../src/switch/mac_table.ts";
-import { parseMacText } from "../../src/wire/ethernet.ts";
+import { formatMacNumbers, parseMacText } from "../../src/wire/ethernet.ts";
 import { valueOf } from "../helpers/parsed.ts";
 import { prng } from "../helpers/random.ts";
 
@@ -140,6 +140,48 @@ Deno.test("table stays consistent under random learn and delete against a Map mo
     for (let vlan = 0; vlan < 2; vlan++) {
       assert.equal(table.lookup(HI, lo, vlan), model.get(`${lo}/${vlan}`) ?? -1);
     }
+  }
+});
+
+Deno.test("table finds each key where it is now, right after the same key was found elsewhere, against a Map model", () => {
+  // The same keys over and over, as a burst's frames carry them, while removals shift entries back
+  // and ports change: a key last found in one slot must be found wherever it is now, or not at all.
+  // Low halves above 2^31 come signed or unsigned (the same bits), as the engine and the console give them.
+  const random = prng(777);
+  const table = new MacTable({ maxEntries: 32, minPersistenceSeconds: 0 });
+  const model = new Map<string, number>();
+  const loOf = (k: number) => (k % 2 === 0 ? k : 0x80000000 + k);
+  for (let step = 0; step < 20000; step++) {
+    const k = Math.floor(random() * 48);
+    const key = `${k}`;
+    const lo = random() < 0.5 ? loOf(k) : loOf(k) | 0;
+    const r = random();
+    if (r < 0.4) {
+      const port = 1 + Math.floor(random() * 3);
+      const had = model.get(key);
+      const result = table.learn(HI, lo, 0, port, step);
+      if (had === undefined) {
+        assert.equal(result, model.size < 32 ? LearnResult.New : LearnResult.Full);
+        if (result === LearnResult.New) model.set(key, port);
+      } else {
+        assert.equal(result, had === port ? LearnResult.Refreshed : LearnResult.Moved);
+        model.set(key, port);
+      }
+    } else if (r < 0.85) {
+      assert.equal(table.lookup(HI, lo, 0), model.get(key) ?? -1, `step ${step}: key ${k}`);
+    } else if (r < 0.99) {
+      assert.equal(table.delete(HI, lo, 0), model.delete(key));
+    } else {
+      const port = 1 + Math.floor(random() * 3);
+      table.deletePort(port);
+      for (const [mk, p] of model) if (p === port) model.delete(mk);
+    }
+    assert.equal(table.size, model.size);
+  }
+  const listed = new Map([...table.entries()].map((e) => [e.mac, e.port]));
+  for (const [key, port] of model) {
+    const lo = loOf(Number(key));
+    assert.equal(listed.get(formatMacNumbers(HI, lo)), port, "listed with its unsigned low half");
   }
 });
 
