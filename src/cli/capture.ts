@@ -265,24 +265,45 @@ function collect(value: string, previous: string[]): string[] {
  * not say that the switch is the argument and a port is --port. `-i 3`
  * gets `--port 3` back; `-i eth0` (no port number) the form of it.
  */
-function snifferFlag(name: string, value: string | undefined): string | undefined {
+function snifferFlag(name: string, value: string | undefined, target: string): string | undefined {
   switch (name) {
     case "f":
       return `tshark's capture filter -f is --filter here: --filter '${value ?? "icmp"}'`;
     case "i":
     case "interface":
       return value !== undefined && /^\d+$/.test(value)
-        ? `the switch is the argument and its port ${value} is --port ${value}: vde capture /tmp/net --port ${value}`
-        : "the switch is the argument and a port of it is --port N: vde capture /tmp/net --port 3";
+        ? `the switch is the argument and its port ${value} is --port ${value}: vde capture ${target} --port ${value}`
+        : `the switch is the argument and a port of it is --port N: vde capture ${target} --port 3`;
     case "r":
       return "vde capture reads a running switch; a file is read by tcpdump -r or tshark -r";
   }
   return undefined;
 }
 
+/** The options of `vde capture`, and the sniffers' flags answered above, that take the next word as a value. */
+const VALUE_FLAGS = new Set([
+  ...["--port", "--vlan", "-w", "--write", "-c", "--count", "-s", "--snaplen", "--filter"],
+  ...["-i", "--interface", "-f", "-r"],
+]);
+
+/**
+ * The switch as typed in `argv` (the first word after `capture` that is no
+ * option nor an option's value), so the hint is a line the user can run as
+ * it stands; `DIR` when none was typed.
+ */
+function typedSwitch(argv: readonly string[]): string {
+  for (let i = argv.indexOf("capture") + 1; i > 0 && i < argv.length; i++) {
+    const word = argv[i]!;
+    if (VALUE_FLAGS.has(word)) i++;
+    else if (!word.startsWith("-")) return word;
+  }
+  return "DIR";
+}
+
 /** The "unknown option" hint for tcpdump's or tshark's flag in `argv` (the command line's words). */
 export function captureOptionHint(argv: readonly string[] = Deno.args): (text: string) => string {
-  return unknownOptionHint(snifferFlag, argv);
+  const target = typedSwitch(argv);
+  return unknownOptionHint((name, value) => snifferFlag(name, value, target), argv);
 }
 
 /** Commander's "unknown option" line with how vde capture says tcpdump's or tshark's flag. */

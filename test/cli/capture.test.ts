@@ -40,6 +40,19 @@ Deno.test("tcpdump's -i N is answered with --port N, the number repeated, in eac
   assert.match(said("-f", ["capture", "/tmp/net", "-f", "tcp port 22"]), /--filter 'tcp port 22'\)/);
 });
 
+Deno.test("tcpdump's -i is answered with the switch the user typed, wherever it stands, so the line runs as given", () => {
+  const said = (argv: string[]) => captureOptionHint(argv)("vde: unknown option '-i'\n");
+  assert.ok(
+    said(["capture", "/run/vde/demo/sw1", "-i", "3"]).endsWith("vde capture /run/vde/demo/sw1 --port 3)\n"),
+  );
+  assert.ok(said(["capture", "-i", "3", "-w", "x.pcap", "sw1"]).endsWith("vde capture sw1 --port 3)\n"));
+  assert.ok(
+    said(["capture", "-i", "eth0", "--vlan", "10", "lab/sw2"]).endsWith("vde capture lab/sw2 --port 3)\n"),
+  );
+  // No switch typed: the form, not a made-up path.
+  assert.ok(said(["capture", "-i", "3"]).endsWith("vde capture DIR --port 3)\n"));
+});
+
 Deno.test("a tcpdump filter after the switch (vde capture DIR port 3) is refused with --filter, and port N also with --port", async () => {
   assert.equal(
     strayCaptureWords("/tmp/net", ["not", "arp"]).message,
