@@ -26,7 +26,7 @@ import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { logSlirpStarted } from "./slirp.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
-import { withSwitchOptions } from "./vde_plug_args.ts";
+import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -102,13 +102,15 @@ export const plugCommand: Subcommand = (program: Command) => {
         { port: flags.port2, group: flags.group2, mode: flags.mod2 },
         "--port2, -G and -M",
       );
+      // The advice names the end the user gave, so the line it suggests is theirs to run.
+      const given = first === "-" ? second : first;
       refuseStdioAtTerminal(
         first === "-" || second === "-",
-        `refusing to join ${
-          named(first === "-" ? second : first)
-        } to this terminal (stdin/stdout carry frames ` +
-          "in VDE's stream framing): give a second end, e.g. `vde plug /tmp/net tap://tap0`, or run it " +
-          "in a pipe (dpipe, ssh)",
+        `refusing to join ${named(given)} to this terminal (stdin/stdout carry frames ` +
+          `in VDE's stream framing): give a second end, e.g. \`vde plug ${
+            shellQuoted(given)
+          } tap://tap0\`, ` +
+          "or run it in a pipe (dpipe, ssh)",
       );
       const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
       const slirp = slirpBehindSwitch(first, second);

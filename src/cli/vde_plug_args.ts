@@ -37,7 +37,8 @@ export function toPlugArgs(args: string[]): string[] {
   return [...out, `cmd://${command.map(shellQuoted).join(" ")}`];
 }
 
-function shellQuoted(word: string): string {
+/** `word` as one shell word: as it is when nothing in it would expand, else single-quoted. */
+export function shellQuoted(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : singleQuoted(word);
 }
 

@@ -118,9 +118,17 @@ Deno.test("vde plug with one VNL at a terminal refuses in one line instead of jo
   assert.equal(r.code, 1, r.stdout);
   assert.match(
     r.stdout,
-    /^vde: refusing to join null:\/\/ to this terminal \([^\n]*`vde plug \/tmp\/net tap:\/\/tap0`/,
+    /^vde: refusing to join null:\/\/ to this terminal \([^\n]*`vde plug null:\/\/ tap:\/\/tap0`/,
   );
   assert.equal(r.stdout.trim().split("\n").length, 1, r.stdout);
+});
+
+Deno.test("vde plug at a terminal suggests the line with the switch the user gave, quoted for the shell", async () => {
+  const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug", "'vde:///tmp/vde-no-such[3]'"]
+    .join(" ");
+  const r = await run(["script", "-qec", cmd, "/dev/null"], { check: false, timeoutMs: 30_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stdout, /e\.g\. `vde plug 'vde:\/\/\/tmp\/vde-no-such\[3\]' tap:\/\/tap0`/, r.stdout);
 });
 
 for (const extra of [[], ["--no-thread"]] as const) {
