@@ -345,12 +345,25 @@ export function slirpOptionHint(name: string): string | undefined {
   return `a slirp:// option: -o ${FLAGS.has(name) ? name : `${name}=${EXAMPLES[name] ?? "VALUE"}`}`;
 }
 
+/**
+ * `tcp:8080:80` (or `8080:80`, `udp:5353:53`) as the slirp:// option it means, `tcpfwd=8080:80`: how
+ * `vde slirp --forward` and the console write a forward. Undefined for anything else.
+ */
+function forwardOption(text: string): string | undefined {
+  const m = /^(?:(tcp|udp):)?(\d+:\d+)$/.exec(text);
+  return m === null ? undefined : `${m[1] ?? "tcp"}fwd=${m[2]}`;
+}
+
 /** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
   if (Object.hasOwn(QEMU_NAMES, key)) {
     throw new ConfigError(`"${key}" is QEMU's -netdev user option; slirp:// says ${QEMU_NAMES[key]}`);
   }
   const k = findKey(key);
+  const forward = forwardOption(key);
+  if (k === undefined && forward !== undefined) {
+    throw new ConfigError(`"${key}" is a forward: slirp:// says ${forward}`);
+  }
   if (k === undefined) {
     const near = didYouMean(key, KEYS);
     throw new ConfigError(`unknown slirp option "${key}" ${knownClause(near, KEYS)}`);
@@ -376,8 +389,10 @@ export function parseSlirpOptions(rest: string): SlirpConfig {
   // would start with no forward and no word; slirp has no address, so it is always a misspelling.
   const address = /^[^/]*/.exec(rest)![0];
   if (address !== "") {
+    // A forward there (`slirp://tcp:8080:80`) is said as the option it means.
+    const written = (forwardOption(address) ?? address) + rest.slice(address.length);
     throw new ConfigError(
-      `slirp://${rest} puts options where an address goes (slirp has none): write slirp:///${rest}`,
+      `slirp://${rest} puts options where an address goes (slirp has none): write slirp:///${written}`,
     );
   }
   const raw = splitOptions(rest.slice(1));

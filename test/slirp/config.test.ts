@@ -70,6 +70,14 @@ Deno.test("a slirp:// value cut by its unquoted slashes is refused with the quot
 Deno.test("slirp:// refuses a bad option name, an address outside the network, a bad MTU, each in one line", () => {
   const cases: [string, RegExp][] = [
     ["/nosuchoption", /unknown slirp option "nosuchoption"/],
+    // A forward as `--forward` writes it, where slirp:// wants the option.
+    ["/tcp:8089:80", /^"tcp:8089:80" is a forward: slirp:\/\/ says tcpfwd=8089:80$/],
+    ["/udp:5353:53", /^"udp:5353:53" is a forward: slirp:\/\/ says udpfwd=5353:53$/],
+    ["/8080:80", /^"8080:80" is a forward: slirp:\/\/ says tcpfwd=8080:80$/],
+    [
+      "tcp:8089:80/restricted",
+      /^slirp:\/\/tcp:8089:80\/restricted puts .* write slirp:\/\/\/tcpfwd=8089:80\/restricted$/,
+    ],
     ["/dhcp=192.168.1.5", /outside the network 10\.0\.2\.0\/24/],
     ["/vnameserver6=fd99::3", /outside the prefix/],
     ["/mtu=100", /mtu must be between/],
