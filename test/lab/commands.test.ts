@@ -222,7 +222,7 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
   const { commands, session } = labConsole({
     switches: new Map(),
     hosts: new Map([["h1", { ns: "vde-lab-h1" }]]),
-    settled: () => Promise.resolve(),
+    settledFor: () => Promise.resolve(),
   });
   for (const line of ["exec h1 bash", "h1 bash"]) {
     const reply = await commands.execute(line, session("mgmt"));
