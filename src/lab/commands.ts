@@ -23,7 +23,7 @@ import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { applyLab, diffLab, readLabFile } from "./apply.ts";
-import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
+import { parseDuration, parseLinkLimit, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
@@ -407,6 +407,7 @@ const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok:
   jitter: parseDuration,
   rate: parseRate,
   mtu: parseLinkMtu,
+  limit: parseLinkLimit,
 };
 
 /**

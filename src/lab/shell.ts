@@ -20,7 +20,7 @@ import type { LabRunner } from "./runner.ts";
 import { execRefusal, hostCommandOf, isLabCommand } from "./commands.ts";
 import { onPath } from "../os/paths.ts";
 
-const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
+const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu", "limit"];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
 
 /** Candidates for the word being typed at the end of `line`. */

@@ -42,6 +42,7 @@ function impairText(i: Impairments): string[] {
   if (i.dup !== undefined) out.push(`${i.dup}% dup`);
   if (i.rate !== undefined) out.push(`${(i.rate * 8 / 1e6).toPrecision(3).replace(/\.?0+$/, "")} Mbit/s`);
   if (i.mtu !== undefined) out.push(`MTU ${i.mtu}`);
+  if (i.limit !== undefined) out.push(`limit ${i.limit}`);
   return out;
 }
 

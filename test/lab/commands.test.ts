@@ -374,3 +374,28 @@ Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless th
     assert.equal(hostCommandOf(line, hosts), undefined, line);
   }
 });
+
+Deno.test("the shell's link A-B limit N sets the link's queue bound live; a bad N changes nothing", async () => {
+  const spec = {
+    ends: [{ node: "a", port: 1 }, { node: "b", port: 1 }],
+    impair: { rate: 125_000 },
+    trunk: [],
+  };
+  const link = { name: "a:1-b:1", spec, wire: { up: true, impair: { rate: 125_000 } } };
+  let set: unknown;
+  const { commands, session } = labConsole({
+    switches: new Map(),
+    hosts: new Map(),
+    links: [link],
+    findLink: () => link,
+    change: (fn: () => Promise<unknown>) => fn(),
+    setLinkUp: () => {},
+    setImpairments: (_l: unknown, i: unknown) => set = i,
+  });
+  assert.equal((await commands.execute("link a-b limit 50", session("mgmt")))?.code, 0);
+  assert.deepEqual(set, { rate: 125_000, limit: 50 });
+  set = undefined;
+  const bad = await commands.execute("link a-b limit 0", session("mgmt"));
+  assert.equal(bad?.raw, 'limit: limit must be a whole number of frames from 1 to 5592, got "0"\n');
+  assert.equal(set, undefined);
+});
