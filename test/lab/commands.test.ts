@@ -337,6 +337,11 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
     const links = await vde(["term", name, "-c", "link sw1-sw2", "-c", "nodes"]);
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
     assert.doesNotMatch(links.stdout, /sw3/);
+    // wirefilter's word for the queue bound is answered with the link's (netem's), then set live.
+    const capacity = await vde(["term", name, "-c", "link sw1-sw2 rate 1mbit capacity 75000"]);
+    assert.match(capacity.stderr, /unknown link setting "capacity" \(wirefilter's capacity .* limit 50\)/);
+    const limited = await vde(["term", name, "-c", "link sw1-sw2 rate 1mbit limit 50", "-c", "link sw1-sw2"]);
+    assert.equal(limited.stdout, "sw1:1-sw2:1 up, rate 1mbit, limit 50\n", limited.stderr);
   });
 });
 
