@@ -127,9 +127,15 @@ class MgmtSession implements Session {
   readonly #opts: SessionOptions;
   readonly #afterReply: string;
   #closed = false;
+  readonly peerPid?: number;
+  readonly #buf = new Uint8Array(4096);
+  /** The read in flight, one at a time: it survives a pause that flushes a partial line, and `hangup`'s. */
+  #reading: Promise<number | null> | null = null;
+  #hangup: AbortController | undefined;
 
-  constructor(conn: Conn, commands: CommandRegistry, opts: SessionOptions) {
+  constructor(conn: Conn, commands: CommandRegistry, opts: SessionOptions, peerPid?: number) {
     this.#conn = conn;
+    this.peerPid = peerPid;
     this.commands = commands;
     this.#opts = opts;
     this.#afterReply = `\n${opts.prompt}`;
@@ -149,26 +155,43 @@ class MgmtSession implements Session {
     return formatReply(reply);
   }
 
+  /** The read in flight, or a new one. */
+  #read(): Promise<number | null> {
+    // A failed read is an ended client; the catch also keeps a read still
+    // pending when the session closes from being an unhandled rejection.
+    this.#reading ??= this.#conn.read(this.#buf).catch(() => null);
+    return this.#reading;
+  }
+
+  /**
+   * Asked by a command while it runs: the next read starts now (at most one
+   * buffer read ahead of the loop, which takes it as its next), so the
+   * client's end is seen while the command still runs. Only a command that
+   * asks pays for it; the others read as before.
+   */
+  hangup(): AbortSignal {
+    if (this.#hangup !== undefined) return this.#hangup.signal;
+    const hangup = this.#hangup = new AbortController();
+    if (this.#closed) hangup.abort();
+    else void this.#read().then((n) => n === null && hangup.abort());
+    return hangup.signal;
+  }
+
   /** Serves the client until it leaves, logs out, or the server closes. */
   async run(): Promise<void> {
     this.#out.push(this.#opts.greeting);
     const splitter = new LineSplitter(this.#opts.maxLineBytes);
-    const buf = new Uint8Array(4096);
-    // One read in flight at a time; it survives a pause that flushes a partial line.
-    let reading: Promise<number | null> | null = null;
     while (!this.#closed) {
       await this.#out.below(this.#opts.highWaterBytes);
-      // A failed read is an ended client; the catch also keeps a read still
-      // pending when the session closes from being an unhandled rejection.
-      reading ??= this.#conn.read(buf).catch(() => null);
+      const reading = this.#read();
       const n = splitter.hasPartial ? await raceWithPause(reading) : await reading;
       let items: SplitItem[];
       if (n === "pause") {
         items = splitter.flush();
       } else {
-        reading = null;
+        this.#reading = null;
         if (n === null) break;
-        items = splitter.push(buf.subarray(0, n));
+        items = splitter.push(this.#buf.subarray(0, n));
       }
       for (const item of items) {
         await this.#out.below(this.#opts.highWaterBytes);
@@ -204,6 +227,7 @@ class MgmtSession implements Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#hangup?.abort();
     try {
       this.#conn.close();
     } catch { /* already closed */ }
@@ -254,7 +278,7 @@ export class MgmtServer {
     // Binds the socket (throws SysError) and serves each client that connects.
     this.#listener = new UnixStreamListener(
       path,
-      (conn) => this.#accept(conn),
+      (conn, peer) => this.#accept(conn, peer.pid),
       (err) => {
         if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
       },
@@ -307,14 +331,14 @@ export class MgmtServer {
     return this.#sessions.size;
   }
 
-  #accept(conn: StreamConn): void {
+  #accept(conn: StreamConn, peerPid: number): void {
     if (this.#closed) return conn.close();
     if (this.#sessions.size >= this.#opts.maxClients) {
       this.refusedBusy++;
       turnAway(conn);
       return;
     }
-    const session = new MgmtSession(conn, this.#registry, this.#opts);
+    const session = new MgmtSession(conn, this.#registry, this.#opts, peerPid);
     this.#sessions.add(session);
     session.run().catch(() => session.close()).finally(() => {
       this.#sessions.delete(session);

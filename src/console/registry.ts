@@ -27,6 +27,14 @@ export interface Session {
   notify(line: string): void;
   /** Formats a nested command's reply as this session shows it (for `load`). */
   render(reply: Reply): string;
+  /** The client's process (SO_PEERCRED), where the session is a socket's. */
+  readonly peerPid?: number;
+  /**
+   * Aborts when the client goes (closes its end, or the session is ended),
+   * even while a command of its runs: what a command that runs for long (a
+   * lab host's `exec`) stops on. Absent where there is no client to lose.
+   */
+  hangup?(): AbortSignal;
 }
 
 /** Runs a command: `args` is the rest of the line after the command word, trimmed. */

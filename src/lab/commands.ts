@@ -23,7 +23,7 @@ import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 import { applyLab, diffLab, readLabFile } from "./apply.ts";
-import { parseDuration, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
+import { parseDuration, parseLinkLimit, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
@@ -37,6 +37,9 @@ export interface LabShellHooks {
   /** The lab's web view (`vde up --http`), if it has one: `status` names it. */
   webUrl?(): string | undefined;
 }
+
+/** How long a console `exec` whose client left has after SIGTERM before SIGKILL. */
+const EXEC_STOP_GRACE_MS = 2000;
 
 function failure(message: string, code: number = Errno.EINVAL): Reply {
   return failureReply(message, code);
@@ -268,15 +271,20 @@ export function labCommands(
       ]);
     },
   );
-  const exec = async (name: string, command: string): Promise<Reply> => {
-    await r.settled();
+  const exec = async (name: string, command: string, session: Session): Promise<Reply> => {
+    // Not behind the change under way when the client is that change's own exec's command (settledFor).
+    await r.settledFor(session.peerPid);
     const host = r.hosts.get(name);
     if (host === undefined) {
       return failure(`no host ${name} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
     }
     const refused = execRefusal(name, host.ns, command);
     if (refused !== undefined) return failure(refused);
-    const out = await runInNetns(host.ns, command, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir);
+    // A client gone (Ctrl-C on `vde term -c`, its terminal closed) stops its command, as a closed ssh
+    // session ends what it ran, rather than leaving it in the lab until its time runs out.
+    const out = await runInNetns(host.ns, command, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir, session.hangup?.(), {
+      stopGraceMs: EXEC_STOP_GRACE_MS,
+    });
     const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
     const program = command.split(" ")[0];
@@ -287,9 +295,9 @@ export function labCommands(
     // a bare "1005 Input/output error"; a terminal shows it as before.
     return { code: Errno.EIO, lines: [], raw: `${lines.join("\n")}\n` };
   };
-  run("exec", true, (args) => {
+  run("exec", true, (args, session) => {
     const m = /^(\S+)\s+(.+)$/.exec(args);
-    return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!);
+    return m === null ? failure("usage: exec HOST COMMAND...") : exec(m[1]!, m[2]!, session);
   });
   run("link", false, changing((args) => linkCommand(r, args)));
   run("add", false, changing((args) => addCommand(r, args, addNode)));
@@ -362,7 +370,7 @@ export function labCommands(
     if (r.hosts.has(name)) {
       return args.trim() === ""
         ? failure(`usage: ${name} COMMAND (as exec ${name} COMMAND)`)
-        : exec(name, args);
+        : exec(name, args, session);
     }
     if (sw === undefined) {
       // Removed, or added again as a slirp or cable, which take no commands.
@@ -399,6 +407,7 @@ const SETTERS: Record<string, (v: string) => { ok: true; value: number } | { ok:
   jitter: parseDuration,
   rate: parseRate,
   mtu: parseLinkMtu,
+  limit: parseLinkLimit,
 };
 
 /**

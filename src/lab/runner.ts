@@ -61,6 +61,7 @@ import {
 } from "./spec.ts";
 import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
+import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
@@ -165,6 +166,8 @@ export class LabRunner {
   readonly #machine = machineId();
   /** Set while `up` runs: its slow commands (DHCP, `exec`) stop when it aborts. */
   #signal: AbortSignal | undefined;
+  /** The host `exec` commands running now (their session ids), run by the change under way or `up`. */
+  readonly #execs = new Set<number>();
 
   private constructor(lab: Lab, opts: RunnerOptions) {
     this.lab = { name: lab.name, nodes: [], links: [] };
@@ -310,6 +313,19 @@ export class LabRunner {
    */
   settled(): Promise<void> {
     return this.#changes.then(() => {});
+  }
+
+  /**
+   * `settled()` for a console client, process `pid`: at once when that
+   * client is itself run by a host's `exec` of the change under way (a lab
+   * file's `vde term LAB -c 'exec h2 ...'`), which waits for the client, so
+   * waiting for the change would wait for itself (until its exec's time
+   * ran out). Such a command sees the lab as its change has made it so far,
+   * as a line after it in a script would.
+   */
+  settledFor(pid: number | undefined): Promise<void> {
+    if (pid !== undefined && runsUnder(pid, this.#execs)) return Promise.resolve();
+    return this.settled();
   }
 
   /** Adds a node (at start, or live from the shell). */
@@ -674,7 +690,10 @@ export class LabRunner {
     }
     for (const cmd of node.exec) {
       const limit = this.#opts.execTimeoutMs ?? EXEC_TIMEOUT_MS;
-      const { code, output, timedOut } = await runInNetns(host.ns, cmd, limit, this.dir, this.#signal);
+      let sid: number | undefined;
+      const { code, output, timedOut } = await runInNetns(host.ns, cmd, limit, this.dir, this.#signal, {
+        onStart: (pid) => this.#execs.add(sid = pid),
+      }).finally(() => sid !== undefined && this.#execs.delete(sid));
       const lines = output.trimEnd().split("\n").filter((l) => l !== "");
       if (code !== 0) {
         // Killed for its time, its last line (a ping's reply) is no reason.

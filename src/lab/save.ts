@@ -21,7 +21,7 @@ import { endpointsFlow, labToYaml, plainLink, plainNode } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 
 /** A link's keys that `save` sets in place. */
-const LINK_KEYS = ["loss", "delay", "jitter", "dup", "rate", "mtu", "vlan", "trunk"] as const;
+const LINK_KEYS = ["loss", "delay", "jitter", "dup", "rate", "mtu", "limit", "vlan", "trunk"] as const;
 
 /** The running lab `lab` written into `original` (the file's text), or anew where it cannot be. */
 export function saveInto(original: string, lab: Lab): string {

@@ -20,7 +20,7 @@ import type { LabRunner } from "./runner.ts";
 import { execRefusal, hostCommandOf, isLabCommand } from "./commands.ts";
 import { onPath } from "../os/paths.ts";
 
-const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu"];
+const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu", "limit"];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
 
 /** Candidates for the word being typed at the end of `line`. */
@@ -174,7 +174,8 @@ export function formatShellReply(
  * `ip netns exec vde-demo-h1 ip a` whole) typed where the shell takes its
  * own commands: the shell runs programs in a host only, so the line is said
  * as the host's (`h1 ping 10.9.0.2`), the namespace's host when the line
- * names one. Undefined when the first word is no program (`isProgram`) or
+ * names one (a namespace not the lab's is said to be none, naming the
+ * lab's). Undefined when the first word is no program (`isProgram`) or
  * the lab has no host.
  */
 export function programHint(
@@ -185,9 +186,16 @@ export function programHint(
   const names = [...hosts.keys()];
   const netns = /^\s*ip\s+netns\s+exec\s+(\S+)\s+(\S.*)$/.exec(line);
   const inNs = netns === null ? undefined : names.find((h) => hosts.get(h)!.ns === netns[1]);
-  const command = inNs === undefined ? line.trim() : netns![2]!.trim();
+  const command = netns === null ? line.trim() : netns[2]!.trim();
   const first = command.split(/\s+/)[0] ?? "";
-  if (names.length === 0 || !isProgram(first)) return undefined;
+  if (names.length === 0) return undefined;
+  if (netns !== null && inNs === undefined) {
+    // Another namespace than the lab's: `h1 ip netns exec ...` would run it nested in h1, not what was meant.
+    const nss = names.map((h) => `${h} ${hosts.get(h)!.ns}`).join(", ");
+    return `${netns[1]} is no namespace of this lab (its hosts' are ${nss}); ` +
+      `a program runs in a host: ${names[0]} ${command}\n`;
+  }
+  if (!isProgram(first)) return undefined;
   return `${first}: no such command in the lab shell; a program runs in a host: ` +
     `${inNs ?? names[0]} ${command} (or exec HOST ...; hosts: ${names.join(", ")})\n`;
 }

@@ -101,6 +101,12 @@ export interface Impairments {
   /** Bandwidth, bytes per second (the file says bits: 10mbit). */
   rate?: number;
   mtu?: number;
+  /**
+   * Frames (of 1500 bytes: wirefilter bounds bytes) the link holds waiting
+   * in each direction, as tc netem's `limit`; the rest are dropped. A link
+   * with a `rate` and no limit holds DEFAULT_RATE_LIMIT, as netem would.
+   */
+  limit?: number;
 }
 
 /** A link between two nodes. */

@@ -15,6 +15,18 @@ export interface CommandOutput {
   timedOut: boolean;
 }
 
+/** How a command in a group of its own is watched and stopped. */
+export interface GroupOptions {
+  /**
+   * Stopped by `signal`, the group gets SIGTERM and this long to end before
+   * SIGKILL (a program's own cleanup, as under a closed ssh session); 0, or
+   * absent, kills it at once. Its time running out kills it at once.
+   */
+  stopGraceMs?: number;
+  /** Told the group's id (its leader's pid) once it runs. */
+  onStart?: (pid: number) => void;
+}
+
 /**
  * Runs `cmd` to completion (at most `timeoutMs`, killed sooner when `signal`
  * aborts), without throwing on a non-zero status. With `ownGroup` it runs in
@@ -27,6 +39,7 @@ export async function runCommand(
   timeoutMs = 30_000,
   signal?: AbortSignal,
   ownGroup = false,
+  group: GroupOptions = {},
 ): Promise<CommandOutput> {
   const argv = ownGroup ? ["setsid", "-w", ...cmd] : cmd;
   const child = new Deno.Command(argv[0]!, {
@@ -38,11 +51,18 @@ export async function runCommand(
   })
     .spawn();
   // setsid makes the child (not a group leader: it is in ours) the leader of a new group with its own pid.
-  const kill = () => {
+  const send = (sig: Deno.Signal) => {
     try {
-      if (ownGroup) Deno.kill(-child.pid, "SIGKILL");
-      else child.kill("SIGKILL");
+      if (ownGroup) Deno.kill(-child.pid, sig);
+      else child.kill(sig);
     } catch { /* gone */ }
+  };
+  const kill = () => send("SIGKILL");
+  let late: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    if (!group.stopGraceMs) return kill();
+    send("SIGTERM");
+    late ??= setTimeout(kill, group.stopGraceMs);
   };
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -50,8 +70,9 @@ export async function runCommand(
     kill();
   }, timeoutMs);
   if (ownGroup) {
-    if (signal?.aborted) kill();
-    signal?.addEventListener("abort", kill);
+    group.onStart?.(child.pid);
+    if (signal?.aborted) stop();
+    signal?.addEventListener("abort", stop);
   }
   try {
     const out = await child.output();
@@ -59,7 +80,8 @@ export async function runCommand(
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
   } finally {
     clearTimeout(timer);
-    signal?.removeEventListener("abort", kill);
+    // `late` stays: a process of the group that ignored SIGTERM outlives the leader, and the SIGKILL is for it.
+    signal?.removeEventListener("abort", stop);
   }
 }
 
@@ -99,6 +121,7 @@ export async function runInNetns(
   timeoutMs: number,
   dir: string,
   signal?: AbortSignal,
+  group: GroupOptions = {},
 ): Promise<ShellOutput> {
   const file = await Deno.makeTempFile({ dir, prefix: "exec-", suffix: ".out" });
   let keep = false;
@@ -109,6 +132,7 @@ export async function runInNetns(
       timeoutMs,
       signal,
       true,
+      group,
     );
     const bytes = await readAtMost(file, MAX_SHELL_OUTPUT);
     // Before the shell ran (no such namespace, say), what `ip` said is the output.

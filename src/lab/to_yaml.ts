@@ -65,6 +65,7 @@ export function plainImpairments(i: Impairments): Record<string, string | number
     out.rate = bits % 1e6 === 0 ? `${bits / 1e6}mbit` : `${bits / 1e3}kbit`;
   }
   if (i.mtu) out.mtu = i.mtu;
+  if (i.limit) out.limit = i.limit;
   return out;
 }
 

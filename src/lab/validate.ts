@@ -34,6 +34,7 @@ import {
   ipv4InSubnet,
   isIp,
   isIpv4,
+  LINK_LIMIT,
   LINK_MTU,
   parseCidr,
   type Parsed,
@@ -83,7 +84,7 @@ export const KEYS = {
   slirp: ["kind", "forwards", "options", "mtu"],
   host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
   cable: ["kind", "connect", "listen", "key", "insecure"],
-  link: ["endpoints", "loss", "delay", "jitter", "dup", "rate", "mtu", "vlan", "trunk"],
+  link: ["endpoints", "loss", "delay", "jitter", "dup", "rate", "mtu", "limit", "vlan", "trunk"],
 } as const;
 
 const MAX_VLAN = 4093;
@@ -651,6 +652,7 @@ class Validator {
         dup: this.#value(e.get("dup"), "dup", parsePercent),
         rate: this.#value(e.get("rate"), "rate", parseRate),
         mtu: this.#int(e.get("mtu"), "mtu", ...LINK_MTU),
+        limit: this.#int(e.get("limit"), "limit", ...LINK_LIMIT),
       };
       for (const k of Object.keys(impair) as (keyof Impairments)[]) {
         if (impair[k] === undefined) delete impair[k];

@@ -22,6 +22,28 @@ export function parseLinkMtu(v: unknown): Parsed<number> {
     : bad(`mtu must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
 }
 
+/**
+ * A link's queue bound (`limit`, tc netem's, in frames) in the file and the
+ * shell alike: at least one frame, at most what wirefilter's own bound per
+ * direction (8 MiB) holds of LIMIT_FRAME_BYTES-byte frames.
+ */
+export const LINK_LIMIT = [1, Math.floor((8 << 20) / 1500)] as const;
+
+/** The size a `limit` frame stands for: the link bounds bytes, limit x this. */
+export const LIMIT_FRAME_BYTES = 1500;
+
+/** What a link with a `rate` and no `limit` holds, in frames: tc netem's default limit. */
+export const DEFAULT_RATE_LIMIT = 1000;
+
+/** A link's `limit` as a whole number of frames within LINK_LIMIT. */
+export function parseLinkLimit(v: unknown): Parsed<number> {
+  const [min, max] = LINK_LIMIT;
+  const text = String(v).trim();
+  return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
+    ? ok(Number(text))
+    : bad(`limit must be a whole number of frames from ${min} to ${max}, got ${JSON.stringify(v)}`);
+}
+
 /** True for a dotted-quad IPv4 address. */
 export function isIpv4(text: string): boolean {
   const parts = text.split(".");

@@ -10,13 +10,16 @@
  * frame once warm; a full queue drops and counts. With impairments, frames
  * go through a WireFilter (its L->R is from end a to end b) and leave from
  * its outputs into the same queue. Impairments can be set, changed and
- * cleared while frames flow.
+ * cleared while frames flow. Frames the filter holds (a `rate`, a `delay`)
+ * are bounded per direction by the link's `limit` (queueFrames), as tc
+ * netem's.
  */
 import { BaseLink } from "../link/link.ts";
 import { dropsOf } from "../link/wire_link.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { LR, RL, type WireSetting } from "../wirefilter/value.ts";
 import type { Impairments } from "./spec.ts";
+import { DEFAULT_RATE_LIMIT, LIMIT_FRAME_BYTES } from "./values.ts";
 
 /** Frames waiting for delivery per direction before the wire drops. */
 const QUEUE_SLOTS = 512;
@@ -85,6 +88,15 @@ export class WireEnd extends BaseLink {
   }
 }
 
+/**
+ * The frames a link holds waiting per direction: its `limit`, else netem's
+ * default where a `rate` makes frames wait (a 1 Mbit/s link would hold
+ * wirefilter's 8 MiB, over a minute of queue), else no bound of its own.
+ */
+export function queueFrames(i: Impairments): number {
+  return i.limit ?? (i.rate ? DEFAULT_RATE_LIMIT : 0);
+}
+
 /** Impairments as wirefilter settings. */
 function settings(i: Impairments): [ParamName, WireSetting][] {
   const both = [LR, RL] as const;
@@ -95,6 +107,7 @@ function settings(i: Impairments): [ParamName, WireSetting][] {
     ["dup", s(i.dup ?? 0)],
     ["band", s(i.rate ?? 0)],
     ["mtu", s(i.mtu ?? 0)],
+    ["capacity", s(queueFrames(i) * LIMIT_FRAME_BYTES)],
   ];
   return out;
 }

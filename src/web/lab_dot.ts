@@ -34,11 +34,15 @@ function nodeLabel(n: LabNode): string {
 /** "20 ms +-5 ms, 10% loss, 10 Mbit/s": a link's impairments in the file's units. */
 function impairText(i: Impairments): string[] {
   const out: string[] = [];
-  if (i.delay !== undefined) out.push(`${i.delay} ms${i.jitter !== undefined ? ` +-${i.jitter} ms` : ""}`);
+  const jitter = i.jitter !== undefined ? `+-${i.jitter} ms` : "";
+  // Jitter without a delay is applied too (wirefilter's delay of 0 +- jitter): the label says it alone.
+  if (i.delay !== undefined) out.push(`${i.delay} ms${jitter && ` ${jitter}`}`);
+  else if (jitter !== "") out.push(`${jitter} jitter`);
   if (i.loss !== undefined) out.push(`${i.loss}% loss`);
   if (i.dup !== undefined) out.push(`${i.dup}% dup`);
   if (i.rate !== undefined) out.push(`${(i.rate * 8 / 1e6).toPrecision(3).replace(/\.?0+$/, "")} Mbit/s`);
   if (i.mtu !== undefined) out.push(`MTU ${i.mtu}`);
+  if (i.limit !== undefined) out.push(`limit ${i.limit}`);
   return out;
 }
 

@@ -130,8 +130,9 @@ export function netemDelayForWirefilter(
 /**
  * What netem's `word` is for a lab link (its file's keys, the shell's
  * `link`): netem's name where the link's differs, or that a lab link has no
- * such impairment and that `vde wirefilter` has it. Undefined for words a
- * lab link shares with netem, and for words that are not netem's.
+ * such impairment and that `vde wirefilter` has it; and wirefilter's
+ * `capacity`, which a lab link takes as netem's `limit`. Undefined for words
+ * a lab link shares with netem, and for words that are not netem's.
  */
 export function netemForLabLink(word: string, value: string | undefined): string | undefined {
   const elsewhere = (what: string, option: string) =>
@@ -143,8 +144,13 @@ export function netemForLabLink(word: string, value: string | undefined): string
       return elsewhere("bit damage", "--noise");
     case "reorder":
       return elsewhere("reordering", "--nofifo with a --delay spread");
-    case "limit":
-      return elsewhere("queue limit", "--capacity BYTES");
+    case "capacity": {
+      // wirefilter's word (bytes) where the lab link takes netem's (frames).
+      const n = value !== undefined && /^\d+$/.test(value)
+        ? String(Math.max(1, Math.round(Number(value) / FRAME_BYTES)))
+        : "FRAMES";
+      return `wirefilter's capacity (bytes) is limit here, as tc netem's, in ${FRAME_BYTES}-byte frames: limit ${n}`;
+    }
   }
   return undefined;
 }

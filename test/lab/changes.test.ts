@@ -199,3 +199,17 @@ Deno.test("a switch's VLANs, a link's trunk, a host's routes and a slirp's forwa
   );
   assert.deepEqual(describeChanges(labChanges(running, other)), ["switch sw1: vlans 30,40 -> 40,31"]);
 });
+
+Deno.test("a link's limit (frames waiting, tc netem's) is checked in the file and changed live", () => {
+  const edited = lab(
+    NODES,
+    "    - endpoints: [h1, sw1]\n    - endpoints: [sw1, sw-3]\n      delay: 5ms\n      limit: 50\n",
+  );
+  assert.deepEqual(edited.links[1]!.impair, { delay: 5, limit: 50 });
+  assert.deepEqual(describeChanges(labChanges(RUNNING, edited)), ["link sw1:2-sw-3:1: limit none -> 50"]);
+  const { errors } = validateLab(
+    "name: t\ntopology:\n  nodes:\n    a: { kind: switch }\n    b: { kind: switch }\n  links:\n" +
+      "    - { endpoints: [a, b], rate: 1mbit, limit: 0 }\n",
+  );
+  assert.deepEqual(errors.map((e) => e.message), ["limit must be a whole number from 1 to 5592, got 0"]);
+});

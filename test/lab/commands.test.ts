@@ -222,7 +222,7 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
   const { commands, session } = labConsole({
     switches: new Map(),
     hosts: new Map([["h1", { ns: "vde-lab-h1" }]]),
-    settled: () => Promise.resolve(),
+    settledFor: () => Promise.resolve(),
   });
   for (const line of ["exec h1 bash", "h1 bash"]) {
     const reply = await commands.execute(line, session("mgmt"));
@@ -337,6 +337,11 @@ Deno.test("a mistyped add kind or link setting in the lab's console gets a did-y
     const links = await vde(["term", name, "-c", "link sw1-sw2", "-c", "nodes"]);
     assert.match(links.stdout, /^sw1:1-sw2:1 up, -$/m);
     assert.doesNotMatch(links.stdout, /sw3/);
+    // wirefilter's word for the queue bound is answered with the link's (netem's), then set live.
+    const capacity = await vde(["term", name, "-c", "link sw1-sw2 rate 1mbit capacity 75000"]);
+    assert.match(capacity.stderr, /unknown link setting "capacity" \(wirefilter's capacity .* limit 50\)/);
+    const limited = await vde(["term", name, "-c", "link sw1-sw2 rate 1mbit limit 50", "-c", "link sw1-sw2"]);
+    assert.equal(limited.stdout, "sw1:1-sw2:1 up, rate 1mbit, limit 50\n", limited.stderr);
   });
 });
 
@@ -373,4 +378,29 @@ Deno.test("a line runs in a host as exec HOST COMMAND or HOST COMMAND, unless th
   for (const line of ["links ip -br addr", "h1", "exec h1", "exec h2 ls", "sw1 port/print", "nodes"]) {
     assert.equal(hostCommandOf(line, hosts), undefined, line);
   }
+});
+
+Deno.test("the shell's link A-B limit N sets the link's queue bound live; a bad N changes nothing", async () => {
+  const spec = {
+    ends: [{ node: "a", port: 1 }, { node: "b", port: 1 }],
+    impair: { rate: 125_000 },
+    trunk: [],
+  };
+  const link = { name: "a:1-b:1", spec, wire: { up: true, impair: { rate: 125_000 } } };
+  let set: unknown;
+  const { commands, session } = labConsole({
+    switches: new Map(),
+    hosts: new Map(),
+    links: [link],
+    findLink: () => link,
+    change: (fn: () => Promise<unknown>) => fn(),
+    setLinkUp: () => {},
+    setImpairments: (_l: unknown, i: unknown) => set = i,
+  });
+  assert.equal((await commands.execute("link a-b limit 50", session("mgmt")))?.code, 0);
+  assert.deepEqual(set, { rate: 125_000, limit: 50 });
+  set = undefined;
+  const bad = await commands.execute("link a-b limit 0", session("mgmt"));
+  assert.equal(bad?.raw, 'limit: limit must be a whole number of frames from 1 to 5592, got "0"\n');
+  assert.equal(set, undefined);
 });

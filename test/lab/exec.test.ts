@@ -5,7 +5,8 @@
  * minute and failed, leaving a dead lab), and `vde down` ends it. A signal
  * while a slow `exec` runs takes the lab down at once and says so in one
  * line, in the background (`vde up -d`, Ctrl-C while it waits) too. The
- * console's `exec` starts after the change under way, not in its midst.
+ * console's `exec` starts after the change under way, not in its midst, unless that change's own exec
+ * runs it; a console client that goes stops its command.
  */
 import assert from "node:assert/strict";
 import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
@@ -156,3 +157,59 @@ Deno.test("the console's exec typed while an apply runs waits for it, and sees w
     assert.equal((await applying).code, 0);
   });
 });
+
+Deno.test("a host's exec in an applied file that runs vde term LAB -c 'exec h1 ...' is not held behind its own apply", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const marker = `${file.slice(0, file.lastIndexOf("/"))}/from-h1`;
+    const term = [...vdeCommand(), "term", name, "-c", "'exec h1 ip -br link show eth0'"].join(" ");
+    await Deno.writeTextFile(
+      file,
+      (await Deno.readTextFile(file)).replace(
+        "  links:\n",
+        `    h3: { kind: host, exec: ["${term} > ${marker}"] }\n  links:\n`,
+      ),
+    );
+    // Held behind itself, the inner exec waited for the apply, which waited for it: 60 s, then a failure.
+    const applied = await vde(["up", "--apply", file], 50_000);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(await Deno.readTextFile(marker), /^eth0 /);
+  });
+});
+
+Deno.test("Ctrl-C on vde term LAB -c 'exec h1 CMD' stops CMD in the lab, by SIGKILL when it ignores SIGTERM", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const commands = [`sleep ${MARK}3`, `trap '' TERM; sleep ${MARK}4`];
+    const terms = commands.map((c) =>
+      spawnManaged([...vdeCommand(), "term", name, "-c", `exec h1 ${c}`], { name: "vde term" })
+    );
+    // The sleep itself, not the vde term whose command line names it too.
+    for (const m of [`${MARK}3`, `${MARK}4`]) {
+      await waitFor(() => sleeps(m).length > 0 || undefined, {
+        timeoutMs: 30_000,
+        what: `${m} running`,
+      });
+    }
+    for (const term of terms) await term.stop({ signal: "SIGINT", timeoutMs: 10_000 });
+    // Left alone, both ran for the console's 120 s.
+    for (const m of [`${MARK}3`, `${MARK}4`]) {
+      await waitFor(() => sleeps(m).length === 0 || undefined, {
+        timeoutMs: 15_000,
+        what: `${m} stopped`,
+      });
+    }
+    assert.equal((await vde(["term", name, "-c", "h1 echo still up"])).stdout, "still up\n");
+  });
+});
+
+/** The `sleep ARG` processes of this test. */
+function sleeps(arg: string): number[] {
+  return processesMentioning(arg).filter((pid) => {
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/cmdline`) === `sleep\0${arg}\0`;
+    } catch {
+      return false;
+    }
+  });
+}

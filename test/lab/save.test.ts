@@ -114,3 +114,14 @@ topology:
     .replace('["echo x: [ a ]"]', '[ "echo x: [ a ]" ]');
   assert.equal(saveInto(padded, lab), padded.replace("vlan: 10\n", "vlan: 10\n      delay: 10ms\n"));
 });
+
+Deno.test("saveInto writes a link's limit set live, and the file brings it back", () => {
+  const original = "name: t\ntopology:\n  nodes:\n    a: { kind: switch }\n    b: { kind: switch }\n" +
+    "  links:\n    - endpoints: [a, b]\n      rate: 1mbit\n";
+  const { lab } = validateLab(original);
+  assert.ok(lab);
+  lab.links[0]!.impair = { rate: 125_000, limit: 100 };
+  const saved = saveInto(original, lab);
+  assert.match(saved, /limit: 100/);
+  assert.deepEqual(plain(validateLab(saved).lab), plain(lab));
+});

@@ -71,6 +71,11 @@ Deno.test("lab shell: a program typed as a shell command (ping, tcpdump, ip netn
     programHint("ip netns exec vde-demo-h2 tcpdump -i eth0", hosts, programs) ?? "",
     /^tcpdump: .* a program runs in a host: h2 tcpdump -i eth0 \(/,
   );
+  assert.equal(
+    programHint("ip netns exec other-ns ip -br addr", hosts, programs),
+    "other-ns is no namespace of this lab (its hosts' are h1 vde-demo-h1, h2 vde-demo-h2); " +
+      "a program runs in a host: h1 ip -br addr\n",
+  );
   assert.equal(programHint("lnik sw1-sw2 down", hosts, programs), undefined, "a typo is no program");
   assert.equal(programHint("ping 10.9.0.2", new Map(), programs), undefined, "no host to run it in");
 });

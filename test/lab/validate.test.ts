@@ -144,7 +144,7 @@ topology:
     `lab.yaml:8:74: h: routes: expected "PREFIX via GATEWAY" or "PREFIX dev ethN", got "garbage"`,
     "lab.yaml:11:13: loss: a percentage is at most 100%, got 200%",
     `lab.yaml:12:14: delay: expected a duration such as 5ms or 1s, got "fast"`,
-    `lab.yaml:13:7: unknown key "colour" in a link (known: endpoints, loss, delay, jitter, dup, rate, mtu, vlan, trunk)`,
+    `lab.yaml:13:7: unknown key "colour" in a link (known: endpoints, loss, delay, jitter, dup, rate, mtu, limit, vlan, trunk)`,
     `lab.yaml:14:22: port "9" of switch m must be a number from 1 to 3`,
     "lab.yaml:15:18: a link joins two different nodes, both ends are h",
     `lab.yaml:16:19: a slirp node has a single end: write "n" without ":1"`,

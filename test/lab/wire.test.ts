@@ -75,3 +75,22 @@ Deno.test("a lab wire whose queue is full drops instead of growing", async () =>
   wire.a.send(new Uint8Array(60));
   assert.equal(wire.a.stats.dropsOut, 1, "a closed end counts what it is sent");
 });
+
+/** Sends `n` frames of 1498 bytes (1500 with wirefilter's length prefix) into end a at once; the queue drops. */
+function flood(wire: LabWire, n: number): number {
+  for (let i = 0; i < n; i++) wire.a.send(new Uint8Array(1498));
+  return wire.filterCounters![0].capacityDrops;
+}
+
+Deno.test("a rate-limited lab link holds at most its limit of frames waiting, tc netem's default 1000 without one", () => {
+  // 1 Mbit/s: without a bound of its own the link held wirefilter's 8 MiB, over a minute of queue.
+  const unbounded = new LabWire("a-b", { rate: 125_000 });
+  const dropped = flood(unbounded, 1500);
+  unbounded.close();
+  assert.ok(dropped >= 499 && dropped <= 500, `dropped ${dropped} of 1500 with room for 1000`);
+  const limited = new LabWire("a-b", { rate: 125_000, limit: 10 });
+  const few = flood(limited, 100);
+  assert.ok(few >= 89 && few <= 90, `dropped ${few} of 100 with room for 10`);
+  assert.equal(limited.filterDrops, few);
+  limited.close();
+});

@@ -19,6 +19,14 @@ Deno.test("vde graph: a lab's link carries its impairments and its switch ports"
   assert.match(dot, /"h1" \[shape=ellipse, label="h1\\nhost 192\.168\.50\.1\/24"\]/);
 });
 
+Deno.test("vde graph: a link's jitter without a delay, and its limit, are in its label", () => {
+  const text = "name: j\ntopology:\n  nodes:\n    a: { kind: switch }\n    b: { kind: switch }\n" +
+    "  links:\n    - { endpoints: [a, b], jitter: 5ms, limit: 20 }\n";
+  const { lab, errors } = validateLab(text);
+  assert.ok(lab, JSON.stringify(errors));
+  assert.match(labDot(lab), /"a" -- "b" \[label="\+-5 ms jitter, limit 20"/);
+});
+
 Deno.test("vde graph: dot -Tsvg accepts every example lab", async (t) => {
   if (skipUnless(t, (await hasCommand("dot")) ? null : "dot missing (Debian graphviz)")) return;
   const files = [...Deno.readDirSync(`${REPO_ROOT}/examples`)].map((e) => e.name).filter((n) =>

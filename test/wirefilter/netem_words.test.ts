@@ -66,14 +66,18 @@ Deno.test("netem's delay TIME JITTER is wirefilter's DELAY+JITTER and a lab link
   assert.equal(netemDelayForLabLink("100ms", "up"), undefined);
 });
 
-Deno.test("a lab link names netem's duplicate dup, and says where corrupt, reorder and limit are", () => {
+Deno.test("a lab link names netem's duplicate dup, says where corrupt and reorder are, and wirefilter's capacity its limit", () => {
   assert.equal(netemForLabLink("duplicate", "1%"), "tc netem's duplicate is dup here: dup 1%");
   assert.match(
     netemForLabLink("corrupt", "1%") ?? "",
     /^a lab link has no bit damage .* `vde wirefilter` .*--noise$/,
   );
   assert.match(netemForLabLink("reorder", "25%") ?? "", /no reordering .*--nofifo/);
-  assert.match(netemForLabLink("limit", "100") ?? "", /no queue limit .*--capacity BYTES$/);
+  assert.equal(netemForLabLink("limit", "100"), undefined, "a lab link has netem's limit");
+  assert.equal(
+    netemForLabLink("capacity", "150000"),
+    "wirefilter's capacity (bytes) is limit here, as tc netem's, in 1500-byte frames: limit 100",
+  );
 });
 
 Deno.test("a wirefilter command line with netem's keywords or its jitter word is answered with the options", () => {
