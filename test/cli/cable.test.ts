@@ -93,15 +93,31 @@ Deno.test("vde cable connect with a wrong key says so in one line and exits 1; n
   }
 });
 
-Deno.test("a second vde cable connect of a cable that runs here is refused in one line naming the first, which keeps the cable", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-twice-" });
-  const listener = CableListener.start({
+/** A listener on a free port of 127.0.0.1 with the key it makes in `tmp`/lab.key; every cable on port 1. */
+async function startListener(tmp: string): Promise<CableListener> {
+  return CableListener.start({
     hostname: "127.0.0.1",
     port: 0,
     key: await generateKeyFile(`${tmp}/lab.key`),
     log: () => {},
     onSession: () => 1,
   });
+}
+
+/** `vde ARGS` in the background (in `cwd`), its output dropped. */
+function spawnCli(args: string[], cwd?: string): Deno.ChildProcess {
+  return new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), ...args],
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+Deno.test("a second vde cable connect of a cable that runs here is refused in one line naming the first, which keeps the cable", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-twice-" });
+  const listener = await startListener(tmp);
   const args = [
     "cable",
     "connect",
@@ -111,12 +127,7 @@ Deno.test("a second vde cable connect of a cable that runs here is refused in on
     "--key",
     `${tmp}/lab.key`,
   ];
-  const first = new Deno.Command(ourCli()[0]!, {
-    args: [...ourCli().slice(1), ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const first = spawnCli(args);
   try {
     await waitFor(() => listener.sessions.length > 0, {
       timeoutMs: 60_000,
@@ -147,13 +158,7 @@ Deno.test("a second vde cable connect of a cable that runs here is refused in on
 Deno.test("one switch named two ways (sw from its directory, /tmp/.../sw) is one cable session, locked next to the switch's sockets", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-cable-paths-" });
   const sw = await startOurSwitch(`${tmp}/sw`);
-  const listener = CableListener.start({
-    hostname: "127.0.0.1",
-    port: 0,
-    key: await generateKeyFile(`${tmp}/lab.key`),
-    log: () => {},
-    onSession: () => 1,
-  });
+  const listener = await startListener(tmp);
   const args = (sock: string) => [
     "cable",
     "connect",
@@ -165,13 +170,7 @@ Deno.test("one switch named two ways (sw from its directory, /tmp/.../sw) is one
     "--session",
     "office",
   ];
-  const first = new Deno.Command(ourCli()[0]!, {
-    args: [...ourCli().slice(1), ...args("sw")],
-    cwd: tmp,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const first = spawnCli(args("sw"), tmp);
   try {
     await waitFor(() => listener.sessions.length > 0, {
       timeoutMs: 60_000,

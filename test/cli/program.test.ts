@@ -57,10 +57,13 @@ Deno.test("a --logfile or --pidfile in a directory the user may not write (root'
     const cases: [string, string][] = [["--logfile", "log file"], ["--pidfile", "pid file"]];
     const results = await Promise.all(
       cases.map(([option], i) =>
-        run([...AS_OTHER_USER, ...ourCli(), "switch", "-s", `${tmp}/sw${i}`, "-d", option, `${closed}/vde.x`], {
-          check: false,
-          timeoutMs: 60_000,
-        })
+        run(
+          [...AS_OTHER_USER, ...ourCli(), "switch", "-s", `${tmp}/sw${i}`, "-d", option, `${closed}/vde.x`],
+          {
+            check: false,
+            timeoutMs: 60_000,
+          },
+        )
       ),
     );
     for (const [i, r] of results.entries()) {
