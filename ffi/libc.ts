@@ -299,6 +299,8 @@ export const C = {
   O_RDWR: 2,
   O_NONBLOCK: 0o4000,
   O_CLOEXEC: 0o2000000,
+  O_NOFOLLOW: 0o400000,
+  O_PATH: 0o10000000,
   F_GETFL: 3,
   F_SETFL: 4,
   F_SETSIG: 10,

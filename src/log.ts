@@ -6,6 +6,7 @@
  * (`setLogWriter`), so they appear above the prompt instead of in the middle
  * of the line being typed.
  */
+import { unwritable } from "./os/unwritable.ts";
 
 let file: Deno.FsFile | null = null;
 let discard = false;
@@ -17,12 +18,12 @@ const encoder = new TextEncoder();
  *
  * @throws Error naming the file when it cannot be opened
  */
-export function setLogFile(path: string): void {
+export function setLogFile(path: string, option = "--logfile"): void {
   try {
     // 644 whatever the umask: a log others may write (umask 000) could be given forged lines.
     file = Deno.openSync(path, { append: true, create: true, mode: 0o644 });
   } catch (err) {
-    throw new Error(`cannot open the log file ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot open the log file ${path}${unwritable(path, option, err)}`);
   }
 }
 

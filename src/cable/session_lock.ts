@@ -7,8 +7,13 @@
  * neither carries frames for long.
  *
  * Theory of operation. The lock is a unix stream socket named after the
- * session id in this user's runtime directory. Holding it is listening on
- * it; the holder answers each connection with its pid and closes it. A
+ * session id, in a directory the caller picks: next to the switch's sockets
+ * when it may, so that two users who share a switch share its sessions'
+ * locks too (their two `--session office` of one switch are one session,
+ * and would fight as one user's two commands do), else in the user's
+ * runtime directory. Holding it is listening on it, mode 666 (in a shared
+ * directory another user must be able to ask); the holder answers each
+ * connection with its pid and closes it. A
  * second process finds the name bound, connects, and reads who holds it; a
  * name nobody listens on any more (a holder killed with SIGKILL) refuses
  * the connection, and is removed and taken (only while it is still the
@@ -20,7 +25,10 @@
  * cable that connected before it existed. A directory this process cannot
  * write (another user's XDG_RUNTIME_DIR kept across `su`, a read-only
  * /tmp), a name too long for a unix socket, or a file in the way that is
- * no socket: the cable runs unlocked, and the caller says why once.
+ * no socket, one of another user's that we may not ask or remove (a sticky
+ * switch directory): the lock is unavailable there, the caller tries its
+ * next directory, and with none left the cable runs unlocked and the caller
+ * says why once.
  */
 import { hex } from "../wire/cable_handshake.ts";
 
@@ -52,6 +60,10 @@ export function sessionLockPath(dir: string, id: Uint8Array): string {
 /** Listens on `path` and answers each caller with this process's pid. */
 function hold(path: string): SessionLock {
   const listener = Deno.listen({ transport: "unix", path });
+  try {
+    // Only a pid is ever said on it; whoever may enter the directory is to be able to ask.
+    Deno.chmodSync(path, 0o666);
+  } catch { /* asked by its own user only */ }
   (async () => {
     try {
       for await (const conn of listener) {
@@ -76,14 +88,16 @@ const ANSWER_MS = 500;
 
 /**
  * The pid the holder of `path` answers with; undefined when nobody listens
- * there, 0 when something listens but does not say who (a stopped holder).
+ * there, 0 when something listens but does not say who (a stopped holder),
+ * "denied" when it is another user's we may not connect to (in the moment
+ * between its bind and its chmod, or left by an older version).
  */
-async function holderOf(path: string): Promise<number | undefined> {
+async function holderOf(path: string): Promise<number | undefined | "denied"> {
   let conn: Deno.UnixConn;
   try {
     conn = await Deno.connect({ transport: "unix", path });
-  } catch {
-    return undefined;
+  } catch (err) {
+    return err instanceof Deno.errors.PermissionDenied ? "denied" : undefined;
   }
   // Closing the connection ends a read the holder never answers.
   const timer = setTimeout(() => conn.close(), ANSWER_MS);
@@ -157,6 +171,8 @@ export async function lockSession(
     }
     const seen = fileIdentity(path);
     const pid = await holderOf(path);
+    // Not to be taken for dead: its holder may be alive; elsewhere it may be had.
+    if (pid === "denied") return { unavailable: `${path} is another user's that this one may not ask` };
     if (pid === undefined) {
       // Left by a holder that died without removing it; something that stays there is no lock of ours.
       if (tookOver) return { unavailable: `${path} is in the way and cannot be taken over` };

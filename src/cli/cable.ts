@@ -22,7 +22,7 @@ import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
-import { checkSwitchServes, parseVdeVnl } from "../link/vde_link.ts";
+import { checkSwitchServes, parseVdeVnl, switchDir } from "../link/vde_link.ts";
 import {
   openCableClient,
   parseTcpVnl,
@@ -33,6 +33,7 @@ import {
 import { lockSession, type SessionLock } from "../cable/session_lock.ts";
 import { hex } from "../wire/cable_handshake.ts";
 import { labsBaseDir } from "../lab/names.ts";
+import { exists } from "../os/paths.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
@@ -134,43 +135,98 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
 }
 
 /**
- * This host's one `vde cable connect` of the cable `v` from `sock`: the
- * same command run twice would take the cable from the first, and the
- * first back, for as long as both run (session_lock.ts).
+ * The local switch of `vde cable connect --sock SOCK` as its session id and
+ * lock know it: a switch directory by its real path, so that `sw`, `./sw`,
+ * `vde:///tmp/sw` and `/tmp/sw` (or a symlink to it) are one switch, one
+ * session; its `[port=N]` kept. Any other VNL, or a path that names no
+ * directory (opening it says why), as typed.
+ */
+export function localSwitch(sock: string): { name: string; dir?: string } {
+  const { scheme, rest } = splitVnl(sock);
+  if (scheme !== "vde") return { name: sock };
+  try {
+    const path = parseVdeVnl(rest).path;
+    const dir = switchDir(path);
+    return { name: `${dir}${rest.slice(path.length)}`, dir };
+  } catch {
+    return { name: sock };
+  }
+}
+
+/**
+ * This host's one `vde cable connect` of the cable `v` from the switch
+ * `local`: the same command run twice would take the cable from the first,
+ * and the first back, for as long as both run (session_lock.ts). The lock
+ * goes next to the switch's sockets, where every user who may plug a cable
+ * into it can ask; where that cannot be (another VNL, a directory this user
+ * may enter but not write, a name too long for a socket), in the user's
+ * runtime directory.
  *
  * @throws UsageError naming the process that runs it
  */
-async function lockCable(v: TcpVnl, sock: string, address: string): Promise<SessionLock> {
-  const id = await sessionIdFor(v, sock);
-  const lock = await lockSession(labsBaseDir(), id);
-  if ("release" in lock) return lock;
-  if ("unavailable" in lock) {
-    // The lock guards against a user's own second command; without it the cable still runs, as before.
-    log("vde cable", `no session lock (${lock.unavailable}): a second connect of this cable is not refused`);
-    return { release() {} };
+async function lockCable(
+  v: TcpVnl,
+  local: { name: string; dir?: string },
+  sock: string,
+  address: string,
+): Promise<SessionLock> {
+  const id = await sessionIdFor(v, local.name);
+  const why: string[] = [];
+  for (const dir of local.dir === undefined ? [undefined] : [local.dir, undefined]) {
+    let base: string;
+    try {
+      base = dir ?? labsBaseDir();
+    } catch (err) {
+      // Another user's /tmp/vde-UID: the cable must not cost its lock's directory.
+      why.push((err as Error).message);
+      break;
+    }
+    const lock = await lockSession(base, id);
+    if ("release" in lock) return dir === undefined ? lock : { release: () => releaseBeside(lock, dir) };
+    if ("unavailable" in lock) {
+      why.push(lock.unavailable);
+      continue;
+    }
+    throw new UsageError(
+      `vde cable connect ${address} --sock ${sock} already runs on this host (${
+        lock.heldBy > 0 ? `pid ${lock.heldBy}` : "a process that does not answer: stopped with Ctrl-Z?"
+      }, ` +
+        `session ${
+          hex(id).slice(0, 16)
+        }): a second one would take the cable from it, and it back, over and over; ` +
+        `stop that one first, or give this one --session NAME for a second cable`,
+    );
   }
-  throw new UsageError(
-    `vde cable connect ${address} --sock ${sock} already runs on this host (${
-      lock.heldBy > 0 ? `pid ${lock.heldBy}` : "a process that does not answer: stopped with Ctrl-Z?"
-    }, ` +
-      `session ${
-        hex(id).slice(0, 16)
-      }): a second one would take the cable from it, and it back, over and over; ` +
-      `stop that one first, or give this one --session NAME for a second cable`,
-  );
+  // The lock guards against a second command of the cable; without it the cable still runs, as before.
+  log("vde cable", `no session lock (${why.join("; ")}): a second connect of this cable is not refused`);
+  return { release() {} };
+}
+
+/**
+ * Gives up a lock held in the switch's directory `dir`, and removes that
+ * directory when it is empty and its switch gone: a switch stopping while
+ * the cable runs could not remove it for the lock in it, as it would have.
+ */
+function releaseBeside(lock: SessionLock, dir: string): void {
+  lock.release();
+  if (exists(`${dir}/ctl`)) return;
+  try {
+    Deno.removeSync(dir);
+  } catch { /* not empty (a client's file), or served again: left, as the switch leaves it */ }
 }
 
 async function connect(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, false);
-  const lock = await lockCable(v, flags.sock, address);
+  const local = localSwitch(flags.sock);
+  const lock = await lockCable(v, local, flags.sock, address);
   try {
-    await connectHeld(address, flags, v);
+    await connectHeld(address, flags, v, local.name);
   } finally {
     lock.release();
   }
 }
 
-async function connectHeld(address: string, flags: CableFlags, v: TcpVnl): Promise<void> {
+async function connectHeld(address: string, flags: CableFlags, v: TcpVnl, localName: string): Promise<void> {
   let local: Link;
   try {
     local = await openLink(flags.sock, { description: `cable to ${address}` });
@@ -179,7 +235,7 @@ async function connectHeld(address: string, flags: CableFlags, v: TcpVnl): Promi
   }
   const signals = untilSignal();
   try {
-    const client = await openCableClient(v, { localName: flags.sock, localPort: () => portOfLink(local) });
+    const client = await openCableClient(v, { localName, localPort: () => portOfLink(local) });
     const reason = await Promise.race([plug(local, client), signals.stopped]);
     local.close();
     client.close();

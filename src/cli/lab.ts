@@ -22,6 +22,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
+import { switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
@@ -537,7 +538,9 @@ async function down(arg: string, cleanup = false): Promise<void> {
     }
   };
   if (readState(name) === undefined) {
-    // A directory without a state file: a `vde up` killed in its first steps.
+    // A directory without a state file: a `vde up` killed in its first steps; or a switch's, kept.
+    const notLab = await switchNotLab(name, labDir(name));
+    if (notLab !== undefined) throw new UsageError(`${notLab}: left alone`);
     try {
       Deno.removeSync(labDir(name), { recursive: true });
       console.log(`removed ${labDir(name)} (no lab was running there)`);

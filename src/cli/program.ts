@@ -18,6 +18,7 @@ import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
 import { ownerAndMode } from "../os/users.ts";
+import { unwritable } from "../os/unwritable.ts";
 
 /** What every long-running command shares on its command line. */
 export interface ProgramOptions {
@@ -69,7 +70,7 @@ export function writePidfile(path: string, say: (message: string) => void = () =
       return;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) {
-        throw new UsageError(`cannot write pid file ${path}: ${(err as Error).message}`);
+        throw new UsageError(`cannot write pid file ${path}${unwritable(path, "--pidfile", err)}`);
       }
     }
     const stale = attempt === 0 ? whyPidfileIsStale(path) : null;

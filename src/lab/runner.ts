@@ -45,6 +45,7 @@ import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
+import { switchNotLab } from "./switch_paths.ts";
 import { hostMac, labDir, labsBaseDir, machineId, netnsName, tapName } from "./names.ts";
 import {
   type CableNode,
@@ -194,7 +195,7 @@ export class LabRunner {
     const r = new LabRunner(lab, opts);
     const signal = opts.signal;
     signal?.throwIfAborted();
-    r.#claimDir();
+    await r.#claimDir();
     r.#signal = signal;
     try {
       for (const node of lab.nodes) {
@@ -221,7 +222,7 @@ export class LabRunner {
   }
 
   /** Creates the runtime directory, refusing a lab that runs or was not taken down. */
-  #claimDir(): void {
+  async #claimDir(): Promise<void> {
     const old = readState(this.lab.name);
     if (old !== undefined) {
       if (ownerRuns(old.pid)) {
@@ -239,9 +240,7 @@ export class LabRunner {
       Deno.mkdirSync(this.dir, { mode: 0o700 });
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      throw new LabTaken(
-        `lab ${this.lab.name} is starting or stopping (${this.dir} exists); if not, remove it`,
-      );
+      throw new LabTaken(await whyDirTaken(this.lab.name, this.dir));
     }
     writeState(this.#state);
     this.#undo.push(() => Deno.removeSync(this.dir, { recursive: true }));
@@ -894,3 +893,14 @@ case "$1" in
 esac
 exit 0
 `;
+
+/**
+ * Why lab `lab`'s runtime directory `dir` is there already: another `vde up`
+ * of it is starting or stopping, or it is a switch's socket directory, which
+ * is not to be removed (switch_paths.ts).
+ */
+async function whyDirTaken(lab: string, dir: string): Promise<string> {
+  const notLab = await switchNotLab(lab, dir);
+  if (notLab !== undefined) return `${notLab}; give the lab another name`;
+  return `lab ${lab} is starting or stopping (${dir} exists); if not, remove it`;
+}

@@ -8,6 +8,7 @@
  * with the ones that exist.
  */
 import { labDir, NAME_PATTERN } from "./names.ts";
+import { isSocket } from "../os/paths.ts";
 import { listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
@@ -18,14 +19,6 @@ export interface LabSwitch {
   node: string;
   /** Its socket directory (vde_plug, QEMU, `vde capture`); `${dir}.mgmt` is its console. */
   dir: string;
-}
-
-function isSocket(path: string): boolean {
-  try {
-    return Deno.statSync(path).isSocket === true;
-  } catch {
-    return false;
-  }
 }
 
 /** Every switch of every lab whose `vde up` runs, in lab then node order. */
@@ -90,4 +83,29 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
     why: didYouMeanClause(near) ||
       ` (switches of running labs: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""})`,
   };
+}
+
+/**
+ * `lab LAB cannot use DIR: it is ...`, when the runtime directory `dir` of
+ * lab `lab` is a switch's socket directory, no lab's (root's labs and
+ * `vde switch --sock /run/vde/NAME` share /run/vde): its `ctl`, or the
+ * setgid bit every switch gives its directory and a lab never does. Such a
+ * directory is never to be removed for the lab, least of all while its
+ * switch serves it. Undefined for any other directory.
+ */
+export async function switchNotLab(lab: string, dir: string): Promise<string | undefined> {
+  const ctl = `${dir}/ctl`;
+  let setgid = false;
+  try {
+    setgid = ((Deno.lstatSync(dir).mode ?? 0) & 0o2000) !== 0;
+  } catch { /* gone meanwhile */ }
+  if (!isSocket(ctl) && !setgid) return undefined;
+  let serves = false;
+  try {
+    (await Deno.connect({ transport: "unix", path: ctl })).close();
+    serves = true;
+  } catch { /* no switch answers there */ }
+  return `lab ${lab} cannot use ${dir}: it is ${
+    serves ? "the directory of a switch that runs there" : "a switch's socket directory"
+  } (vde switch --sock ${dir}), no lab`;
 }

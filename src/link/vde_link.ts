@@ -35,6 +35,7 @@ import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_req
 import { parseRefusal } from "../wire/vde_refusal.ts";
 import { groupName, isGroupMember, lookupGroup, ownerAndMode, sessionGroups, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
+import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
 import { isDirectory } from "../os/paths.ts";
@@ -218,25 +219,24 @@ export function groupHint(
  * user's switch could not write to it and would refuse us.
  */
 function giveClientSocket(path: string, dir: string, vnl: VdeVnl): void {
-  let mode = vnl.mode;
+  // Through giveSocketFile: the directory may be a group's to write (socket_file.ts).
   if (vnl.group !== undefined) {
     const gid = lookupGroup(vnl.group);
     if (gid === undefined) throw new Error(`unknown group "${vnl.group}" in the VNL's group=`);
-    Deno.chownSync(path, null, gid);
     // A group is named for the switch to reach us through it (vdeplug4 would leave it 700, unusable).
-    mode |= 0o070;
-  } else if ((mode & 0o077) === 0) {
+    return giveSocketFile(path, vnl.mode | 0o070, gid);
+  }
+  if ((vnl.mode & 0o077) === 0) {
     const ctl = Deno.statSync(`${dir}/ctl`);
     if (ctl.uid !== 0 && ctl.uid !== libc().geteuid()) {
       try {
-        Deno.chownSync(path, null, ctl.gid);
-        mode |= 0o070;
+        return giveSocketFile(path, vnl.mode | 0o070, ctl.gid ?? undefined);
       } catch {
-        mode |= 0o077;
+        return giveSocketFile(path, vnl.mode | 0o077);
       }
     }
   }
-  Deno.chmodSync(path, mode);
+  giveSocketFile(path, vnl.mode);
 }
 
 /**

@@ -22,6 +22,15 @@ export function isFile(path: string): boolean {
   }
 }
 
+/** Whether `path`, links followed, is a unix socket (a switch's `ctl`); false where nothing is. */
+export function isSocket(path: string): boolean {
+  try {
+    return Deno.statSync(path).isSocket === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether anything is at `path` (a dangling symlink counts: it is there, to be replaced or kept). */
 export function exists(path: string): boolean {
   try {

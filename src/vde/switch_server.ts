@@ -36,6 +36,7 @@ import {
   UnixStreamListener,
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
+import { isSocket } from "../os/paths.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -170,8 +171,12 @@ export class VdeSwitchServer {
       const ctlPath = `${dir}/ctl`;
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
-        await reclaimStaleCtl(ctlPath, log);
-        if (!created) narrowExisting(dir, perms);
+        const reclaimed = await reclaimStaleCtl(ctlPath, log);
+        if (!created) {
+          const why = notASwitchDir(options.dir, dir, reclaimed);
+          if (why === undefined) narrowExisting(dir, perms);
+          else log(`${dir} ${why}: its mode and group are left as they are`);
+        }
         server.#listen();
       } catch (err) {
         throw deniedDirectory(dir, err) ?? err;
@@ -413,13 +418,13 @@ export function deniedDirectory(dir: string, err: unknown): Error | undefined {
   );
 }
 
-/** Removes `DIR/ctl` if nothing answers on it; throws if a switch does. */
-async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promise<void> {
+/** Removes `DIR/ctl` if nothing answers on it (then true); throws if a switch does. */
+async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promise<boolean> {
   let info: Deno.FileInfo;
   try {
     info = Deno.lstatSync(ctlPath);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
+    if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
   if (!info.isSocket) throw new Error(`${ctlPath} exists and is not a socket`);
@@ -430,7 +435,7 @@ async function reclaimStaleCtl(ctlPath: string, log: (m: string) => void): Promi
     log(`reclaiming the stale socket ${ctlPath}`);
     Deno.removeSync(ctlPath);
     sweepStalePortSockets(ctlPath.slice(0, -4));
-    return;
+    return true;
   }
   throw new Error(
     `another switch is already running on ${ctlPath.slice(0, -4)}: stop it first, or give another directory`,
@@ -445,6 +450,27 @@ function sweepStalePortSockets(dir: string): void {
       if (Deno.lstatSync(`${dir}/${entry.name}`).isSocket) Deno.removeSync(`${dir}/${entry.name}`);
     } catch { /* raced with someone else */ }
   }
+}
+
+/**
+ * Why an existing directory `given` (real path `dir`) is not to be given
+ * the switch's mode and group, or undefined when it is: one a switch left
+ * (its stale `ctl` was just reclaimed) or an empty one made for it is. A
+ * directory that holds other files is no switch's (`--sock ~` would close a
+ * home directory to 2700), and one reached through a symlink may be
+ * anything (a member of a shared directory's group could point `sw` at
+ * /etc for root's switch to chmod).
+ */
+function notASwitchDir(given: string, dir: string, reclaimed: boolean): string | undefined {
+  try {
+    if (Deno.lstatSync(given.replace(/\/+$/, "") || "/").isSymlink) return "is reached through a symlink";
+  } catch { /* swapped meanwhile: served as found */ }
+  if (reclaimed) return undefined;
+  // Sockets only (clients', cable locks', a switch's) may be left in a switch's directory.
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isSymlink || !isSocket(`${dir}/${e.name}`)) return "holds other files (no switch's directory)";
+  }
+  return undefined;
 }
 
 /**

@@ -4,6 +4,7 @@
  * taken over from a holder that died without giving it back.
  */
 import assert from "node:assert/strict";
+import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { fileIdentity, lockSession, removeIfStill, sessionLockPath } from "../../src/cable/session_lock.ts";
 
 const ID = new Uint8Array(16).fill(0x19);
@@ -95,6 +96,44 @@ Deno.test("a dead holder's name is removed only while it is the file found dead,
     assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
     assert.equal(removeIfStill(path, undefined), false, "nothing was there when found");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session lock in a switch's shared directory may be asked by another user: its socket is mode 666", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  try {
+    const lock = await lockSession(dir, ID, 0);
+    assert.ok("release" in lock);
+    assert.equal(Deno.lstatSync(sessionLockPath(dir, ID)).mode! & 0o777, 0o666);
+    lock.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("another user's session lock that may not be asked is unavailable there, neither taken for dead nor removed", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  const path = sessionLockPath(dir, ID);
+  // Nobody's live holder whose socket others may not connect to (an older vde, or before its chmod).
+  const holder = Deno.listen({ transport: "unix", path });
+  try {
+    await Deno.chmod(dir, 0o1777);
+    await Deno.chmod(path, 0o600);
+    await Deno.chown(path, 65534, 65534);
+    const module = new URL("../../src/cable/session_lock.ts", import.meta.url).href;
+    const code = `import { lockSession } from "${module}";\n` +
+      `console.log(JSON.stringify(await lockSession(${
+        JSON.stringify(dir)
+      }, new Uint8Array(16).fill(0x19), 0)));`;
+    const r = await run([...AS_OTHER_USER, Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
+    assert.deepEqual(JSON.parse(r.stdout), {
+      unavailable: `${path} is another user's that this one may not ask`,
+    });
+    assert.ok(Deno.lstatSync(path).isSocket, "the holder's name stays");
+  } finally {
+    holder.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { run, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
+import { localSwitch } from "../../src/cli/cable.ts";
 import { CableListener } from "../../src/cable/listener.ts";
 import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
 
@@ -91,15 +93,31 @@ Deno.test("vde cable connect with a wrong key says so in one line and exits 1; n
   }
 });
 
-Deno.test("a second vde cable connect of a cable that runs here is refused in one line naming the first, which keeps the cable", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-twice-" });
-  const listener = CableListener.start({
+/** A listener on a free port of 127.0.0.1 with the key it makes in `tmp`/lab.key; every cable on port 1. */
+async function startListener(tmp: string): Promise<CableListener> {
+  return CableListener.start({
     hostname: "127.0.0.1",
     port: 0,
     key: await generateKeyFile(`${tmp}/lab.key`),
     log: () => {},
     onSession: () => 1,
   });
+}
+
+/** `vde ARGS` in the background (in `cwd`), its output dropped. */
+function spawnCli(args: string[], cwd?: string): Deno.ChildProcess {
+  return new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), ...args],
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+Deno.test("a second vde cable connect of a cable that runs here is refused in one line naming the first, which keeps the cable", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-twice-" });
+  const listener = await startListener(tmp);
   const args = [
     "cable",
     "connect",
@@ -109,12 +127,7 @@ Deno.test("a second vde cable connect of a cable that runs here is refused in on
     "--key",
     `${tmp}/lab.key`,
   ];
-  const first = new Deno.Command(ourCli()[0]!, {
-    args: [...ourCli().slice(1), ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
+  const first = spawnCli(args);
   try {
     await waitFor(() => listener.sessions.length > 0, {
       timeoutMs: 60_000,
@@ -138,6 +151,65 @@ Deno.test("a second vde cable connect of a cable that runs here is refused in on
     first.kill("SIGTERM");
     await first.status;
     listener.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("one switch named two ways (sw from its directory, /tmp/.../sw) is one cable session, locked next to the switch's sockets", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-paths-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const listener = await startListener(tmp);
+  const args = (sock: string) => [
+    "cable",
+    "connect",
+    `127.0.0.1:${listener.addr.port}`,
+    "--sock",
+    sock,
+    "--key",
+    `${tmp}/lab.key`,
+    "--session",
+    "office",
+  ];
+  const first = spawnCli(args("sw"), tmp);
+  try {
+    await waitFor(() => listener.sessions.length > 0, {
+      timeoutMs: 60_000,
+      what: "the first cable's session",
+    });
+    // Where another user of the switch, whose runtime directory is not ours, finds it too.
+    const locks = [...Deno.readDirSync(`${tmp}/sw`)].filter((e) => /^cable-[0-9a-f]{32}\.lock$/.test(e.name));
+    assert.equal(locks.length, 1, "the session's lock is in the switch's directory");
+    const second = await run([...ourCli(), ...args(`vde://${tmp}/sw`)], { check: false, timeoutMs: 60_000 });
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`already runs on this host \\(pid ${first.pid}, session `));
+    assert.equal(listener.counters.connections, 1, "the first keeps the cable");
+    // The switch stops first: the cable ends with it, and its lock must not keep the directory.
+    await sw.stop();
+    await first.status;
+    assert.throws(() => Deno.lstatSync(`${tmp}/sw`), Deno.errors.NotFound, "the switch's directory is gone");
+  } finally {
+    try {
+      first.kill("SIGTERM");
+    } catch { /* ended with its switch */ }
+    await first.status;
+    listener.close();
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a cable's local switch is named by its real path, its [port=N] kept; another VNL as typed", async () => {
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "vde-cable-name-" }));
+  try {
+    await Deno.mkdir(`${tmp}/sw`);
+    await Deno.symlink(`${tmp}/sw`, `${tmp}/link`);
+    const real = { name: `${tmp}/sw`, dir: `${tmp}/sw` };
+    assert.deepEqual(localSwitch(`${tmp}/link`), real);
+    assert.deepEqual(localSwitch(`vde://${tmp}/sw/`), real);
+    assert.deepEqual(localSwitch(`${tmp}/sw[port=3]`), { name: `${tmp}/sw[port=3]`, dir: `${tmp}/sw` });
+    assert.deepEqual(localSwitch("null://"), { name: "null://" });
+    assert.deepEqual(localSwitch(`${tmp}/none`), { name: `${tmp}/none` }, "opening it says why");
+  } finally {
     await Deno.remove(tmp, { recursive: true });
   }
 });

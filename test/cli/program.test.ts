@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "../helpers/umask.ts";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
 
 Deno.test("a pid file written under umask 000 is mode 644, not one anyone could point at another process", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-mode-" });
@@ -40,6 +41,43 @@ Deno.test("a stale pid file of another user's in a sticky directory is refused w
         `^cannot replace the stale pid file ${tmp}/sw\\.pid \\(owner nobody, mode 644\\): .*; give a pid file of your own\n$`,
       ),
     );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a --logfile or --pidfile in a directory the user may not write (root's /var/log, /run) is named with whose it is and what to do", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-unwritable-" });
+  try {
+    // The switches' directories in ours; the files asked for in nobody's.
+    const closed = `${tmp}/closed`;
+    await Deno.mkdir(closed, { mode: 0o755 });
+    await Deno.chown(closed, 65534, 65534);
+    const cases: [string, string][] = [["--logfile", "log file"], ["--pidfile", "pid file"]];
+    const results = await Promise.all(
+      cases.map(([option], i) =>
+        run(
+          [...AS_OTHER_USER, ...ourCli(), "switch", "-s", `${tmp}/sw${i}`, "-d", option, `${closed}/vde.x`],
+          {
+            check: false,
+            timeoutMs: 60_000,
+          },
+        )
+      ),
+    );
+    for (const [i, r] of results.entries()) {
+      const [option, role] = cases[i]!;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^vde: cannot (open the|write) ${role} ${closed}/vde\\.x: root may not create files in ${closed} ` +
+            `\\(owner nobody, mode 755\\); give one in a directory of yours \\(${option} ~/vde\\.x\\), or have ` +
+            `root make it yours first \\(install -o root -m 644 /dev/null ${closed}/vde\\.x\\)\n$`,
+        ),
+      );
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
 import { readState } from "../../src/lab/state.ts";
 import {
   FIVE_MISTAKES,
@@ -343,6 +344,28 @@ Deno.test("vde up --reconfigure (containerlab's) takes the running lab down and 
       0,
       "containerlab's destroy --cleanup is taken",
     );
+  });
+});
+
+Deno.test("a lab named like a live switch's directory in /run/vde is told so, and vde down leaves that directory alone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabFile({ text: ONE_SWITCH }, async (name, file) => {
+    const sw = await startOurSwitch(labDir(name));
+    try {
+      const up = await vde(["up", "-d", file]);
+      assert.equal(up.code, 1, up.stdout);
+      assert.equal(
+        up.stderr,
+        `vde: lab ${name} cannot use ${labDir(name)}: it is the directory of a switch that runs there ` +
+          `(vde switch --sock ${labDir(name)}), no lab; give the lab another name\n`,
+      );
+      const down = await vde(["down", name]);
+      assert.equal(down.code, 1, down.stdout);
+      assert.match(down.stderr, new RegExp(`^vde: lab ${name} cannot use .*, no lab: left alone\n$`));
+      assert.ok((await Deno.lstat(`${labDir(name)}/ctl`)).isSocket, "the switch's directory is left alone");
+    } finally {
+      await sw.stop();
+    }
   });
 });
 

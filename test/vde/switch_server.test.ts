@@ -104,3 +104,33 @@ Deno.test("a switch started again on the directory a killed one left takes this 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("an existing directory that holds other files, or is reached through a symlink, keeps its mode and group", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-other-" });
+  // A home directory given as --sock, and a group member's `sw` pointing at a directory of root's.
+  const home = `${tmp}/home`;
+  await Deno.mkdir(home, { mode: 0o755 });
+  await Deno.chmod(home, 0o755);
+  await Deno.writeTextFile(`${home}/.profile`, "");
+  await Deno.symlink(home, `${tmp}/sw`);
+  try {
+    const cases: [string, string][] = [
+      [home, "holds other files (no switch's directory)"],
+      [`${tmp}/sw`, "is reached through a symlink"],
+    ];
+    for (const [given, why] of cases) {
+      const lines: string[] = [];
+      const sw = new Switch({ numPorts: 4 });
+      const server = await VdeSwitchServer.start(sw, { dir: given, log: (m) => lines.push(m) });
+      try {
+        assert.equal((await modeAndGroup(home)).mode, "755", given);
+        assert.deepEqual(lines, [`${home} ${why}: its mode and group are left as they are`]);
+      } finally {
+        server.close();
+        sw.close();
+      }
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
