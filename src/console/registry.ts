@@ -95,6 +95,11 @@ export class CommandRegistry {
   readonly #entries: HelpEntry[] = [];
   readonly #byPath = new Map<string, CommandSpec>();
   readonly #settle: (() => Promise<void>) | undefined;
+  /**
+   * Answers a line that names no command in words (the lab says a program's line as its host's);
+   * undefined leaves the bare 1038.
+   */
+  unknown: ((line: string) => Reply | undefined) | undefined;
 
   /**
    * @param parent registry whose commands this one extends
@@ -159,7 +164,7 @@ export class CommandRegistry {
     const { name, args } = parseLine(line);
     if (name === "") return null;
     const spec = this.lookup(name);
-    if (spec === undefined) return NOT_IMPLEMENTED;
+    if (spec === undefined) return this.unknown?.(line) ?? NOT_IMPLEMENTED;
     let reply: Reply;
     try {
       reply = await spec.run(args, session);

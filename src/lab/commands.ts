@@ -19,6 +19,8 @@ import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
+import { programHint } from "./program_hint.ts";
+import { onPath } from "../os/paths.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
@@ -226,6 +228,11 @@ export function labCommands(
   hooks: LabShellHooks,
 ): { commands: CommandRegistry; addNode(name: string): void } {
   const commands = new CommandRegistry();
+  // Through `vde term LAB` as at the shell: a program typed without its host gets the host's line.
+  commands.unknown = (line) => {
+    const hint = programHint(line, r.hosts, onPath);
+    return hint === undefined ? undefined : failureReply(hint.trimEnd(), Errno.ENOSYS);
+  };
   const run = (
     path: string,
     listingCmd: boolean,

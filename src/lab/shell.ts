@@ -18,7 +18,6 @@ import { portsTableWithRates } from "../console/switch/tables.ts";
 import { portViews } from "../console/switch/views.ts";
 import type { LabRunner } from "./runner.ts";
 import { execRefusal, hostCommandOf, isLabCommand } from "./commands.ts";
-import { onPath } from "../os/paths.ts";
 
 const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu", "limit"];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
@@ -169,37 +168,6 @@ export function formatShellReply(
   return formatExplained(line, reply, known(commands));
 }
 
-/**
- * A line that runs a program (`ping 10.9.0.2`, `tcpdump -i eth0`, or
- * `ip netns exec vde-demo-h1 ip a` whole) typed where the shell takes its
- * own commands: the shell runs programs in a host only, so the line is said
- * as the host's (`h1 ping 10.9.0.2`), the namespace's host when the line
- * names one (a namespace not the lab's is said to be none, naming the
- * lab's). Undefined when the first word is no program (`isProgram`) or
- * the lab has no host.
- */
-export function programHint(
-  line: string,
-  hosts: ReadonlyMap<string, { ns: string }>,
-  isProgram: (name: string) => boolean,
-): string | undefined {
-  const names = [...hosts.keys()];
-  const netns = /^\s*ip\s+netns\s+exec\s+(\S+)\s+(\S.*)$/.exec(line);
-  const inNs = netns === null ? undefined : names.find((h) => hosts.get(h)!.ns === netns[1]);
-  const command = netns === null ? line.trim() : netns[2]!.trim();
-  const first = command.split(/\s+/)[0] ?? "";
-  if (names.length === 0) return undefined;
-  if (netns !== null && inNs === undefined) {
-    // Another namespace than the lab's: `h1 ip netns exec ...` would run it nested in h1, not what was meant.
-    const nss = names.map((h) => `${h} ${hosts.get(h)!.ns}`).join(", ");
-    return `${netns[1]} is no namespace of this lab (its hosts' are ${nss}); ` +
-      `a program runs in a host: ${names[0]} ${command}\n`;
-  }
-  if (!isProgram(first)) return undefined;
-  return `${first}: no such command in the lab shell; a program runs in a host: ` +
-    `${inNs ?? names[0]} ${command} (or exec HOST ...; hosts: ${names.join(", ")})\n`;
-}
-
 /** A running shell; `close` gives the terminal back. */
 export interface LabShell {
   close(): void;
@@ -267,9 +235,8 @@ export function startLabShell(
     const reply = await commands.execute(target, session);
     if (reply === null) return "";
     reply.afterSend?.();
-    const program = reply.code === Errno.ENOSYS && target === line
-      ? programHint(line, r.hosts, onPath)
-      : undefined;
+    // The lab's registry answers a program's line with its host's (program_hint.ts): said alone here.
+    const program = reply.code === Errno.ENOSYS && target === line ? reply.raw : undefined;
     return program ?? formatShellReply(target, reply, r.switches, commands);
   };
   session.repl = repl;

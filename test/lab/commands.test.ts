@@ -4,6 +4,7 @@
  * is its control socket. A `link` line with a mistake in it changes nothing,
  * an unknown link is named as such, and a typo gets the nearest lab command.
  */
+import { Errno } from "../../src/console/reply_format.ts";
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
@@ -205,6 +206,23 @@ Deno.test("lab help lists logout through vde term LAB only, not at the lab's own
   }
   assert.ok((await helpOf("mgmt")).includes("logout"));
   assert.equal((await commands.execute("logout", session("mgmt")))?.endSession, true);
+});
+
+Deno.test("through vde term LAB as at the shell, a program typed without its host is answered with the host's line", async () => {
+  const hosts = new Map([["h1", { ns: "vde-demo-h1" }]]);
+  const { commands, session } = labConsole({ switches: new Map(), hosts });
+  const reply = await commands.execute("ping 10.0.2.16", session("mgmt"));
+  assert.equal(reply?.code, Errno.ENOSYS);
+  assert.equal(
+    reply?.raw,
+    "ping: no such command in the lab shell; a program runs in a host: h1 ping 10.0.2.16 " +
+      "(or exec HOST ...; hosts: h1)\n",
+  );
+  assert.equal(
+    (await commands.execute("lnik sw1-sw2 down", session("mgmt")))?.raw,
+    undefined,
+    "a typo: no hint",
+  );
 });
 
 Deno.test("exec HOST with a bare interactive shell says how to get one instead of ending at once in silence", async () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { CommandRegistry, ok } from "../../src/console/registry.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
-import { completeLabLine, formatShellReply, programHint } from "../../src/lab/shell.ts";
+import { completeLabLine, formatShellReply } from "../../src/lab/shell.ts";
 
 function registries() {
   const sw1 = new CommandRegistry()
@@ -57,25 +57,4 @@ Deno.test("lab shell: Tab after del offers the nodes and the links, by either na
   assert.deepEqual(completeLabLine("del h1-", r, lab), [["h1-sw1 "], "h1-"]);
   // sw1's command is registered but sw1 is no switch of the lab (removed): only the lab's own `nodes`.
   assert.deepEqual(completeLabLine("", r, lab), [["nodes", "watch"], ""]);
-});
-
-Deno.test("lab shell: a program typed as a shell command (ping, tcpdump, ip netns exec NS ...) is said as a host's line", () => {
-  const hosts = new Map([["h1", { ns: "vde-demo-h1" }], ["h2", { ns: "vde-demo-h2" }]]);
-  const programs = (name: string) => ["ping", "tcpdump", "ip"].includes(name);
-  assert.equal(
-    programHint("ping -c 3 10.9.0.2", hosts, programs),
-    "ping: no such command in the lab shell; a program runs in a host: h1 ping -c 3 10.9.0.2 " +
-      "(or exec HOST ...; hosts: h1, h2)\n",
-  );
-  assert.match(
-    programHint("ip netns exec vde-demo-h2 tcpdump -i eth0", hosts, programs) ?? "",
-    /^tcpdump: .* a program runs in a host: h2 tcpdump -i eth0 \(/,
-  );
-  assert.equal(
-    programHint("ip netns exec other-ns ip -br addr", hosts, programs),
-    "other-ns is no namespace of this lab (its hosts' are h1 vde-demo-h1, h2 vde-demo-h2); " +
-      "a program runs in a host: h1 ip -br addr\n",
-  );
-  assert.equal(programHint("lnik sw1-sw2 down", hosts, programs), undefined, "a typo is no program");
-  assert.equal(programHint("ping 10.9.0.2", new Map(), programs), undefined, "no host to run it in");
 });
