@@ -7,14 +7,7 @@
 import assert from "node:assert/strict";
 import { untilSignal } from "../../src/cli/signals.ts";
 import { WorkerHandle } from "../../src/dataplane/worker_handle.ts";
-
-/** Whether `p` has settled `ms` after now. */
-async function settledAfter(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
-  p.then(() => settled = true, () => settled = true);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
-}
+import { settledAfter } from "../helpers/settled.ts";
 
 Deno.test("a second stop signal ends the wait for a thread still loading; the first alone does not", async () => {
   // SIGUSR2 stands in for SIGTERM/SIGINT: this test process must not take them for its own stop.

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { WorkerHandle } from "../../src/dataplane/worker_handle.ts";
 import { onWorkerLoaded } from "../../src/dataplane/worker_loaded.ts";
 import { libc } from "../../ffi/libc.ts";
+import { settledAfter } from "../helpers/settled.ts";
 
 const F_GETFD = 1;
 
@@ -90,14 +91,6 @@ Deno.test("a worker's word that it has loaded tells the listeners, and its owner
     await handle.stop(Promise.resolve(), 1000);
   }
 });
-
-/** Whether `p` has settled after `ms` on the clock. */
-async function settledAfter(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
-  p.then(() => settled = true, () => settled = true);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
-}
 
 Deno.test("a stop that comes while the worker still loads waits for its code to run: it answers, and what was lent comes back", async () => {
   const channel = new BroadcastChannel("slow-load-worker");

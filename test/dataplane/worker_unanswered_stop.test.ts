@@ -14,18 +14,13 @@ import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { datagramPair, libc } from "../../ffi/libc.ts";
+import { settledAfter } from "../helpers/settled.ts";
 
 const ignore = () => {};
 const DEAF = new URL("./_deaf_worker.ts", import.meta.url);
 const F_GETFD = 1;
 
-/** Whether `p` has settled by the time a few timer turns have passed. */
-async function settles(p: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  p.then(() => settled = true, () => settled = true);
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  return settled;
-}
+const settles = (p: Promise<unknown>) => settledAfter(p, 50);
 
 function pair(): [number, number] {
   const fds = datagramPair();
