@@ -9,6 +9,10 @@
  * and the program runs in the switch, so filtered frames cost no bandwidth.
  * Stops on a signal or after `-c COUNT` frames, then prints how many frames
  * were captured and dropped (the switch drops frames for a slow reader).
+ * With `--daemon` (a script's capture beside its test) it runs as a
+ * background copy that reports ready once the switch has taken the request,
+ * so no frame the script sends afterwards is missed; its counts are then in
+ * the file's statistics blocks.
  */
 import type { Command } from "commander";
 import { findLabSwitch } from "../lab/switch_paths.ts";
@@ -33,6 +37,7 @@ import {
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
 import { counted } from "../counted.ts";
+import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {
@@ -42,6 +47,8 @@ export interface CaptureCliOptions {
   count?: string;
   snaplen?: string;
   filter?: string;
+  /** In the background, returning once the switch captures (needs -w FILE). */
+  daemon?: boolean;
 }
 
 function wholeNumber(text: string, what: string, min: number, max: number): number {
@@ -142,6 +149,7 @@ const SWITCH_CLOSED = "the switch closed the capture";
 export async function runCapture(
   target: string,
   o: CaptureCliOptions,
+  onAccepted: () => void = () => {},
 ): Promise<{ captured: number; dropped: number; switchGone: boolean }> {
   const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
   const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
@@ -223,6 +231,7 @@ export async function runCapture(
           writer().setDropped(r.port, r.value);
         } else if (r.type === RECORD_ACCEPTED) {
           writer();
+          onAccepted();
         } else if (r.type === RECORD_NOTICE) {
           console.error(`vde: ${target}: ${printable(new TextDecoder().decode(r.payload))}`);
         } else if (r.type === RECORD_ERROR) {
@@ -323,6 +332,14 @@ export function strayCaptureWords(target: string, words: readonly string[]): Usa
   );
 }
 
+/** What a capture started in the background says it does: `vde capture: ports 1 2 of /tmp/net into x.pcapng`. */
+export function capturingLine(target: string, o: Pick<CaptureCliOptions, "port" | "write">): string {
+  const ports = o.port.length === 0
+    ? "every port"
+    : `port${o.port.length > 1 ? "s" : ""} ${o.port.join(" ")}`;
+  return `vde capture: ${ports} of ${target} into ${o.write}`;
+}
+
 /** Registers `vde capture`. */
 export const captureCommand = (program: Command): void => {
   program.command("capture")
@@ -341,18 +358,30 @@ export const captureCommand = (program: Command): void => {
       `keep at most this many bytes of each frame (default: ${DEFAULT_SNAPLEN}, whole frames, as 0 is)`,
     )
     .option("--filter <expr>", "tcpdump filter expression, e.g. icmp (needs tcpdump)")
+    .option("-d, --daemon", "run in the background (needs -w FILE), returning once the switch captures")
     .addHelpText(
       "after",
       examples(
         "vde capture /tmp/net -w lab.pcapng               # every port, until Ctrl-C",
         "vde capture /tmp/net --port 2 --filter icmp | tcpdump -r -",
         "vde capture wan/site1 -c 10 -w - | tshark -r -     # switch site1 of lab wan",
+        "vde capture /tmp/net -d -w ci.pcapng              # in a script: returns once capturing",
       ),
     )
     .allowExcessArguments(true)
     .action(async (target: string, opts: CaptureCliOptions, cmd: Command) => {
       if (cmd.args.length > 1) throw strayCaptureWords(target, cmd.args.slice(1));
-      const { captured, dropped, switchGone } = await runCapture(target, opts);
+      if (opts.daemon && opts.write === "-") {
+        throw new UsageError("--daemon needs -w FILE: in the background there is no stdout to write to");
+      }
+      if (opts.daemon && !isDaemonChild()) return await daemonize("capture");
+      const { captured, dropped, switchGone } = await runCapture(target, opts, () => {
+        if (opts.daemon) {
+          reportReady(
+            `${capturingLine(target, opts)}; in the background as pid ${Deno.pid}; stop: kill ${Deno.pid}\n`,
+          );
+        }
+      });
       const why = switchGone ? "the switch stopped: " : "";
       console.error(
         `${why}${counted(captured, "frame")} captured, ${dropped} dropped by the switch (slow reader)`,

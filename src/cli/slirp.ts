@@ -46,6 +46,10 @@ export interface SlirpCliOptions {
   /** slirpvde's -L / -U PORT:GUESTIP:GUESTPORT. */
   localfwd?: string[];
   udpfwd?: string[];
+  /** Run in the background, returning once plugged in and serving (slirpvde's -d). */
+  daemon?: boolean;
+  pidfile?: string;
+  logfile?: string;
 }
 
 /**
@@ -88,7 +92,16 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
  * from here, so a user who moves from one to the other sees the same line.
  */
 export function logSlirpStarted(component: string, where: string, described: string): void {
-  log(component, `on ${where}: ${described}`);
+  log(component, slirpStarted(where, described));
+}
+
+function slirpStarted(where: string, described: string): string {
+  return `on ${where}: ${described}`;
+}
+
+/** The life `runProgram` gives `vde slirp`: `--daemon`, `--pidfile`, `--logfile` as the switch has them. */
+function slirpProgram(o: SlirpCliOptions) {
+  return { component: "vde slirp", noun: "slirp", daemon: o.daemon, pidfile: o.pidfile, logfile: o.logfile };
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -100,7 +113,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
   // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics).
   if (slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
-  await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
+  await runProgram(slirpProgram(o), async (p) => {
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
     });
@@ -113,8 +126,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
       p.defer(() => web.close());
     }
-    p.ready();
-    logSlirpStarted("vde slirp", o.sock, slirp.stack.describe()[0]!);
+    p.ready(slirpStarted(o.sock, slirp.stack.describe()[0]!));
     const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -126,7 +138,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
  * socket is lent to it; the main thread keeps the link's control stream.
  */
 async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<void> {
-  await runProgram({ component: "vde slirp", noun: "slirp" }, async (p) => {
+  await runProgram(slirpProgram(o), async (p) => {
     const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
@@ -136,8 +148,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
         const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
         p.defer(() => web.close());
       }
-      p.ready();
-      logSlirpStarted("vde slirp", o.sock, described);
+      p.ready(slirpStarted(o.sock, described));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
@@ -205,6 +216,9 @@ export const slirpCommand: Subcommand = (program: Command) => {
       "-o, --options <opts>",
       "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
     )
+    .option("-d, --daemon", "run in the background, returning once the slirp is plugged in and serves")
+    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
+    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)")
     // slirpvde's own spellings, for its users' scripts (slirpvde_flags.ts); the rest get a hint.
     .addOption(new Option("-D, --dhcp [start]").argParser(dhcpStart).hideHelp())
     .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
@@ -215,6 +229,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
         "vde slirp -s /tmp/net                       # a guest on /tmp/net gets DHCP, DNS and NAT",
         "vde slirp -s /tmp/net -f tcp:8080:80          # host port 8080 to the guest's port 80",
         "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
+        "vde slirp -s /tmp/net -d --pidfile /tmp/slirp.pid   # in a script: returns once it serves",
       ),
     )
     .allowExcessArguments(true)

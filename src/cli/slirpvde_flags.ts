@@ -2,7 +2,8 @@
  * Debian's slirpvde flags as `vde slirp` reads them. A slirpvde user's script
  * says `slirpvde -s /tmp/net -D -L 2222:10.0.2.15:22 -U 5353:10.0.2.15:53`;
  * the flags that mean the same here are taken as they are (-D is a no-op:
- * DHCP is always on; -L/-U are a TCP/UDP forward, -t the TFTP root), and each
+ * DHCP is always on; -L/-U are a TCP/UDP forward, -t the TFTP root, -d and
+ * -p the daemon and its pid file), and each
  * of the others is answered, when typed, with how it is said here, since
  * commander's bare "unknown option '-H'" leaves that user guessing. The
  * flags taken are declared in slirp.ts; this module holds the answers.
@@ -14,10 +15,6 @@
  * names of its first usage line; --dns is QEMU's too, answered as QEMU's).
  */
 const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
-  d: "slirpvde's -d: start it with & (its line says when it serves), or put the slirp in the switch: vde switch -d --slirp",
-  daemon: "slirpvde's --daemon: start it with & (its line says when it serves), or: vde switch -d --slirp",
-  p: "slirpvde's -p (pid file): start it with & and keep $!",
-  pidfile: "slirpvde's --pidfile: start it with & and keep $!",
   H: "slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix)",
   host: "slirpvde's --host ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix)",
   n: "slirpvde's -n NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",

@@ -29,6 +29,7 @@ import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
+import { mayBeVde, processAlive } from "../os/processes.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -92,8 +93,10 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
 async function runBatch(
   remote: RemoteConsole,
   lines: Iterable<string> | AsyncIterable<string>,
+  timeoutMs: number,
 ): Promise<void> {
   for await (const line of lines) {
+    const stopping = !remote.lab && parseLine(line).name === "shutdown" ? await localPid(remote) : undefined;
     const reply = await remote.execute(line);
     if (reply === null) continue;
     if (saysWhy(reply)) {
@@ -107,7 +110,48 @@ async function runBatch(
         `${line.trim()}: ${describeFailure(reply)}${await hintFor(remote, line, reply.code)}`,
       );
     }
+    if (stopping !== undefined) await waitForExit(stopping, timeoutMs);
     if (reply.endSession) break;
+  }
+}
+
+/**
+ * The pid a switch's `showinfo` names (`pid 4242 MAC ...`, ours and
+ * vde_switch's alike), or undefined when it names none.
+ */
+export function pidOfShowinfo(lines: readonly string[]): number | undefined {
+  for (const line of lines) {
+    const m = /^pid (\d+)\b/.exec(line);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+/**
+ * The pid of the switch behind `remote` when it runs here, as a vde
+ * program: one in another pid namespace (a container's) names a number
+ * that is not its own here, so it is not waited for.
+ */
+async function localPid(remote: RemoteConsole): Promise<number | undefined> {
+  const info = await remote.client.command("showinfo").catch(() => undefined);
+  const pid = info?.code === 0 ? pidOfShowinfo(info.lines ?? []) : undefined;
+  return pid !== undefined && processAlive(pid) && mayBeVde(pid) ? pid : undefined;
+}
+
+/**
+ * `shutdown` is answered before the switch stops: its sockets go at once,
+ * but its pid file, its taps and its log's last line only when it exits,
+ * about a second later. A script's next step (the same tap, the same pid
+ * file, the log as an artifact) needs it gone, so `-c shutdown` returns
+ * then, or fails after the reply timeout saying it still runs.
+ */
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (processAlive(pid)) {
+    if (Date.now() >= until) {
+      throw new UsageError(`shutdown: the switch (pid ${pid}) still runs ${timeoutMs / 1000} s after it`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -397,8 +441,8 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     lab: /\/ctl$/.test(path) && isLabDir(path.slice(0, -"/ctl".length)),
   });
   try {
-    if (o.command.length > 0) await runBatch(remote, o.command);
-    else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines());
+    if (o.command.length > 0) await runBatch(remote, o.command, timeoutSecs * 1000);
+    else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines(), timeoutSecs * 1000);
     else {
       await remote.learnCommands();
       await runInteractive(remote, path);

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { captureOptionHint, snapLength, strayCaptureWords, withCaptureHint } from "../../src/cli/capture.ts";
 import { run, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { ourCli } from "../helpers/vde_clients.ts";
+import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+import { processAlive } from "../../src/os/processes.ts";
 import { framed, reap, spawnVde, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 
 Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
@@ -130,6 +132,56 @@ Deno.test("vde capture says the switch stopped when it ends under the capture, n
       }
     }
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+/** The Enhanced Packet Blocks (type 6) of a pcapng file, walked by each block's total length. */
+function pcapngPackets(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let packets = 0;
+  for (let at = 0; at + 8 <= bytes.length;) {
+    if (view.getUint32(at, true) === 6) packets++;
+    at += Math.max(12, view.getUint32(at + 4, true));
+  }
+  return packets;
+}
+
+Deno.test("vde capture --daemon returns once the switch captures, so a frame sent right after is in the file", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-daemon-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
+  const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
+  try {
+    await portLinesOnceListed(mgmt, "vde plug");
+    const cli = [...ourCli(), "capture", `${tmp}/sw`, "--daemon"];
+    const started = await run([...cli, "-w", `${tmp}/ci.pcapng`], { check: false, timeoutMs: 60_000 });
+    assert.equal(started.code, 0, started.stderr);
+    const pid = Number(/in the background as pid (\d+); stop: kill \1\n$/.exec(started.stderr)?.[1]);
+    assert.ok(
+      started.stderr.startsWith(`vde capture: every port of ${tmp}/sw into ${tmp}/ci.pcapng;`),
+      started.stderr,
+    );
+    await writeTo(plug, framed(testFrame(1)));
+    // The switch stopping ends the capture, which closes its file.
+    await sw.stop();
+    await waitFor(() => Promise.resolve(!processAlive(pid)), {
+      timeoutMs: 30_000,
+      what: "the capture to end",
+    });
+    assert.equal(
+      pcapngPackets(await Deno.readFile(`${tmp}/ci.pcapng`)),
+      1,
+      "the frame sent at once is there",
+    );
+    // Nowhere to write in the background: the reason, and status 1.
+    const toStdout = await run(cli, { check: false, timeoutMs: 30_000 });
+    assert.equal(toStdout.code, 1);
+    assert.match(toStdout.stderr, /^vde: --daemon needs -w FILE/);
+  } finally {
+    mgmt.close();
+    await reap(plug);
+    await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -1,5 +1,5 @@
 /**
- * `--daemon` (`vde switch`, `vde wirefilter`): the command's exit status and
+ * `--daemon` (`vde switch`, `vde wirefilter`, `vde slirp`): the command's exit status and
  * message are the background program's own, and a failed start leaves
  * nothing behind (no process, no pid file, no socket); `--logfile` keeps
  * the error. A start prints one line: where it serves and how to stop it.
@@ -193,6 +193,45 @@ Deno.test("vde wirefilter --daemon returns once it serves, reports its own start
     assert.equal(await pathExists(`${dir}/wf2`), false, "the failed one's socket is gone");
     await shutdownAndWait(`${dir}/wf`, `${dir}/pid`);
     assert.equal(await pathExists(`${dir}/wf`), false, "management socket removed at exit");
+  });
+});
+
+Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid file and log, and ends with the switch", async () => {
+  await withTmp(async (dir) => {
+    assert.equal((await daemon(["--sock", `${dir}/sw`])).code, 0);
+    const args = [
+      "slirp",
+      "--sock",
+      `${dir}/sw`,
+      "--daemon",
+      "--pidfile",
+      `${dir}/pid`,
+      "--logfile",
+      `${dir}/log`,
+    ];
+    const r = await run([...VDE, ...args], { check: false, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const pid = await pidIn(`${dir}/pid`);
+    assert.equal(
+      r.stderr,
+      `vde slirp: on ${dir}/sw: gateway 10.0.2.2/24 dns 10.0.2.3 first lease 10.0.2.15; ` +
+        `in the background as pid ${pid} (pid file ${dir}/pid); stop: kill ${pid}\n`,
+    );
+    assert.equal(r.stdout, "", "nothing for a script to parse on stdout");
+    // Plugged in when the command returns: a script's next step may use the gateway at once.
+    const ports = await run([...VDE, "term", `${dir}/sw`, "-c", "port/print"], { timeoutMs: 30_000 });
+    assert.match(ports.stdout, /^Port 0001 .* ACTIVE/m);
+    // Where there is no switch, the background slirp's own error and status, and nothing left.
+    const none = await run([...VDE, "slirp", "--sock", `${dir}/none`, "-d", "--pidfile", `${dir}/pid2`], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^vde: no switch at .*\/none/);
+    assert.equal(await pathExists(`${dir}/pid2`), false);
+    // The switch's shutdown ends the slirp: its pid file goes, its log keeps the start.
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    assert.match(await Deno.readTextFile(`${dir}/log`), /vde slirp: on .*\/sw: gateway 10\.0\.2\.2/);
   });
 });
 

@@ -154,7 +154,7 @@ Deno.test("slirpvde's -D DIR (its trailing switch directory) is refused, not rea
   );
 });
 
-Deno.test("slirpvde's -d, -H, -N, -x and -dhcp are answered with how they are said here", async () => {
+Deno.test("slirpvde's -H, -N, -x, -q and -dhcp are answered with how they are said here", async () => {
   const usage = "(run with --help for usage)\n";
   assert.equal(
     withOptionHint(`vde: unknown option '-H'\n${usage}`),
@@ -166,15 +166,15 @@ Deno.test("slirpvde's -d, -H, -N, -x and -dhcp are answered with how they are sa
   );
   assert.match(withOptionHint("vde: unknown option '-x'\n"), /--unixfwd 10\.0\.2\.2:PORT:PATH\)/);
   assert.match(withOptionHint("vde: unknown option '-dhcp'\n"), /\(slirpvde's -dhcp is -D here/);
-  // Through the command line: -d (slirpvde's daemon) names the two ways to run it in the background.
-  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-d"], {
+  // Through the command line: -q (slirpvde's quiet) says where the lines go and how to drop them.
+  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-q"], {
     check: false,
     timeoutMs: 30_000,
   });
   assert.equal(r.code, 1);
   assert.equal(
     r.stderr,
-    "vde: unknown option '-d' (slirpvde's -d: start it with & (its line says when it serves), or put the slirp in the switch: vde switch -d --slirp)\n" +
+    "vde: unknown option '-q' (slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null)\n" +
       usage,
   );
 });

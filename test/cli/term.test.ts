@@ -26,7 +26,8 @@ import {
 } from "../helpers/vde_clients.ts";
 
 import { buildProgram } from "../../src/cli/main.ts";
-import { plugSwitchDir, termCommand, withTermHint } from "../../src/cli/term.ts";
+import { pidOfShowinfo, plugSwitchDir, termCommand, withTermHint } from "../../src/cli/term.ts";
+import { processAlive } from "../../src/os/processes.ts";
 import { defaultSock } from "../../src/cli/switch.ts";
 
 type Kind = "c" | "ours";
@@ -55,6 +56,23 @@ for (const kind of ["ours", "c"] as const) {
       );
       const after = await term([mgmt, "-c", "port/showinfo"]);
       assert.match(after.stdout, /HUB=true/, "the setting stuck");
+    });
+  });
+
+  Deno.test(`vde term -c shutdown on ${name} returns once the switch has exited, not before`, async (t) => {
+    if (
+      kind === "c" &&
+      skipUnless(t, (await hasCommand("vde_switch")) ? null : "needs vde_switch (package vde-switch)")
+    ) {
+      return;
+    }
+    await withMgmtSwitch(kind, async (mgmt) => {
+      const pid = pidOfShowinfo((await term([mgmt, "-c", "showinfo"])).stdout.split("\n"));
+      assert.ok(pid !== undefined && processAlive(pid), "showinfo names the running switch's pid");
+      const r = await term([mgmt, "-c", "shutdown"]);
+      assert.equal(r.code, 0, r.stderr);
+      // A script's next step (the same tap or pid file, the log as an artifact) needs it gone.
+      assert.equal(processAlive(pid), false, "the switch has exited when vde term returns");
     });
   });
 
@@ -414,6 +432,11 @@ Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose
     await term([mgmt, "-c", "shutdown"]);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("pidOfShowinfo reads the pid line of ours and vde_switch's showinfo, and nothing else", () => {
+  assert.equal(pidOfShowinfo(["VDE switch V.2.3.2", "", "pid 4242 MAC 00:ff:8c:5a:a7:fa uptime 0"]), 4242);
+  assert.equal(pidOfShowinfo(["loss 5%", "pidfile /run/x.pid"]), undefined);
 });
 
 Deno.test("vde term without PATH opens the console of the switch vde switch serves without --sock", () => {
