@@ -665,9 +665,20 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
     const lines = reply.lines ?? [];
     if (reply.code !== 0) throw new UsageError(`lab ${name}: ${(reply.raw ?? lines.join(" ")).trim()}`);
     // The lab sends one line; printed indented, as the list of labs is, for a reader and for jq alike.
-    console.log(json ? JSON.stringify(JSON.parse(lines.join("")), null, 2) : lines.join("\n"));
+    console.log(json ? JSON.stringify(labJson(name, lines), null, 2) : lines.join("\n"));
   } finally {
     client.close();
+  }
+}
+
+/** A lab's `status json` line; a lab brought up by a vde before `--json` answers with its table. */
+function labJson(name: string, lines: readonly string[]): unknown {
+  try {
+    return JSON.parse(lines.join(""));
+  } catch {
+    throw new UsageError(
+      `lab ${name} answers status with no JSON (a vde before --json runs it): \`vde status ${name}\``,
+    );
   }
 }
 
