@@ -545,7 +545,12 @@ async function down(arg: string, cleanup = false): Promise<void> {
       Deno.removeSync(labDir(name), { recursive: true });
       console.log(`removed ${labDir(name)} (no lab was running there)`);
     } catch {
-      if (!removeLogToo()) throw noSuchLab(name);
+      if (removeLogToo()) return;
+      // Root's lab of that name is there, and not this user's to take down: a real failure.
+      if (rootLabs().includes(name)) throw noSuchLab(name);
+      // Nothing to take down is success, as containerlab's destroy and `docker rm -f` have it:
+      // a cleanup trap needs no `|| true`, which would hide the failures that remain.
+      console.log(`${noSuchLab(name).message}: nothing to take down`);
       return;
     }
     removeLogToo();
@@ -586,7 +591,13 @@ function noSuchLab(name: string): UsageError {
  * so are not this user's to list, named when there are any.
  */
 export function rootLabsHint(uid = Deno.uid(), base = ROOT_LABS_DIR): string {
-  if (uid === 0) return "";
+  const labs = rootLabs(uid, base);
+  return labs.length === 0 ? "" : `; root's labs are up (${labs.join(", ")}): run vde as root for those`;
+}
+
+/** Root's labs, seen by a user who is not root (none for root, who lists its own). */
+function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR): string[] {
+  if (uid === 0) return [];
   const labs: string[] = [];
   try {
     // Each lab's runtime directory (its state file inside is root's alone to read). A switch's
@@ -596,9 +607,7 @@ export function rootLabsHint(uid = Deno.uid(), base = ROOT_LABS_DIR): string {
       if (e.isDirectory && ((Deno.statSync(`${base}/${e.name}`).mode ?? 0) & 0o2000) === 0) labs.push(e.name);
     }
   } catch { /* root has none */ }
-  return labs.length === 0
-    ? ""
-    : `; root's labs are up (${labs.sort().join(", ")}): run vde as root for those`;
+  return labs.sort();
 }
 
 /** ` (did you mean a?)`, ` (up: a, b)` or, unless a lab was named, ` (no lab is up)`. */
@@ -609,16 +618,35 @@ function labsUpHint(name?: string): string {
   return didYouMeanClause(near) || ` (up: ${up.join(", ")})`;
 }
 
-async function status(arg: string | undefined): Promise<void> {
+/** `vde status --json` or `--format json|table` (containerlab's inspect spelling): whether to print JSON. */
+export function statusWantsJson(o: { json?: boolean; format?: string }): boolean {
+  if (o.format !== undefined && o.format !== "json" && o.format !== "table") {
+    throw new UsageError(`vde status --format takes json or table, not "${o.format}"`);
+  }
+  if (o.json && o.format === "table") throw new UsageError("give --json or --format table, not both");
+  return o.json === true || o.format === "json";
+}
+
+async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
-    const rows = listLabs().map((name) => {
+    const labs = listLabs().map((name) => {
       const s = readState(name)!;
-      return [name, String(s.pid), ownerRuns(s.pid) ? "up" : "dead (vde down cleans up)", s.file || "-"];
+      return { name, pid: s.pid, state: ownerRuns(s.pid) ? "up" : "dead", file: s.file };
     });
-    if (rows.length === 0) {
+    if (json) {
+      console.log(JSON.stringify({ labs }, null, 2));
+      return;
+    }
+    if (labs.length === 0) {
       console.log(`no labs are up${rootLabsHint()}`);
       return;
     }
+    const rows = labs.map((l) => [
+      l.name,
+      String(l.pid),
+      l.state === "up" ? "up" : "dead (vde down cleans up)",
+      l.file || "-",
+    ]);
     const cols = ["LAB", "PID", "STATE", "FILE"].map((title) => ({ title, align: "left" as const }));
     console.log(renderTable(cols, rows).join("\n"));
     return;
@@ -633,10 +661,24 @@ async function status(arg: string | undefined): Promise<void> {
   }
   const client = await MgmtClient.connect(`${labDir(name)}/ctl`);
   try {
-    const reply = await client.command("status");
-    console.log((reply.lines ?? []).join("\n"));
+    const reply = await client.command(json ? "status json" : "status");
+    const lines = reply.lines ?? [];
+    if (reply.code !== 0) throw new UsageError(`lab ${name}: ${(reply.raw ?? lines.join(" ")).trim()}`);
+    // The lab sends one line; printed indented, as the list of labs is, for a reader and for jq alike.
+    console.log(json ? JSON.stringify(labJson(name, lines), null, 2) : lines.join("\n"));
   } finally {
     client.close();
+  }
+}
+
+/** A lab's `status json` line; a lab brought up by a vde before `--json` answers with its table. */
+function labJson(name: string, lines: readonly string[]): unknown {
+  try {
+    return JSON.parse(lines.join(""));
+  } catch {
+    throw new UsageError(
+      `lab ${name} answers status with no JSON (a vde before --json runs it): \`vde status ${name}\``,
+    );
   }
 }
 
@@ -723,11 +765,19 @@ export const labCommand: Subcommand = (program: Command) => {
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
     .addOption(topoOption())
+    .option("--json", "print one JSON document (keys as README's vde status --json says)")
+    .option("--format <format>", "json or table (default), as containerlab's inspect --format")
     .addHelpText(
       "after",
-      examples("vde status          # the running labs", "vde status demo     # its nodes and links"),
+      examples(
+        "vde status          # the running labs",
+        "vde status demo     # its nodes and links",
+        "vde status demo --json | jq -r '.nodes[] | select(.kind==\"host\") | .namespace'",
+      ),
     )
-    .action((arg: string | undefined, o: { topo?: string }) => status(labOrNone("status", arg, o.topo)));
+    .action((arg: string | undefined, o: { topo?: string; json?: boolean; format?: string }) =>
+      status(labOrNone("status", arg, o.topo), statusWantsJson(o))
+    );
   program.command("completions")
     .description("print shell completions for vde")
     // Optional to commander, so its bare "missing required argument 'shell'" gives way to the choices.

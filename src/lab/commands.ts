@@ -8,8 +8,6 @@
  * exactly what a lab file would; `del` takes a node or link out live, as
  * `apply` does for what an edited file removed (apply.ts).
  */
-import { CableClient } from "../cable/client.ts";
-import { CableSession } from "../cable/session.ts";
 import { CommandRegistry, failure as failureReply, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
@@ -20,6 +18,7 @@ import type { Impairments, LabNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { programHint } from "./program_hint.ts";
+import { cableState, labStatusJson } from "./status_json.ts";
 import { onPath } from "../os/paths.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
@@ -77,19 +76,9 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
       const where = n.connect !== undefined
         ? `to ${n.connect}`
         : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
-      return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined)}`;
+      return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`;
     }
   }
-}
-
-/** Whether a cable node's cable carries frames now: what a user checks first when the far side is silent. */
-function cableState(link: unknown, connecting: boolean): string {
-  if (!(link instanceof CableSession)) return "no cable yet";
-  if (link.connection !== null) return "connected";
-  if (link instanceof CableClient && link.refusal !== null) {
-    return `not connected, not retrying: ${link.refusal}`;
-  }
-  return connecting ? "not connected (retrying)" : "not connected (waiting for the far end)";
 }
 
 function impairText(i: Impairments): string {
@@ -265,8 +254,11 @@ export function labCommands(
   run(
     "status",
     true,
-    () => {
+    (args) => {
       const url = hooks.webUrl?.();
+      // `vde status LAB --json`: the same records as one line of JSON.
+      if (args.trim() === "json") return listing([JSON.stringify(labStatusJson(r, url))]);
+      if (args.trim() !== "") return failure(`status takes no argument but json, not "${args.trim()}"`);
       const web = url === undefined ? [] : [`web view ${url} (metrics at ${url}metrics)`];
       return listing([
         `lab ${r.lab.name} (pid ${Deno.pid})`,

@@ -11,7 +11,7 @@ export const LAB_COMMANDS: readonly (readonly [string, string, string])[] = [
   ["help", "", "this list"],
   ["nodes", "", "the lab's nodes"],
   ["links", "", "the lab's links with their counters"],
-  ["status", "", "nodes and links"],
+  ["status", "[json]", "nodes and links (json: the same as one line of JSON)"],
   ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
   [
     "link",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { ONE_SWITCH, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
-import { run } from "../helpers/processes.ts";
-import { checkCanStart, downEach, labFilesHere, rootLabsHint } from "../../src/cli/lab.ts";
+import { ONE_SWITCH, TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { checkCanStart, downEach, labFilesHere, rootLabsHint, statusWantsJson } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 
@@ -188,10 +188,10 @@ Deno.test("vde up, down and graph without a lab take the one lab file in the cur
     const graph = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
     assert.equal(graph.code, 0, graph.stderr);
     assert.match(graph.stdout, new RegExp(`^graph "${name}" \\{`));
-    // The lab is not up: down names it, so the file was the one taken.
+    // The lab is not up: down names it, so the file was the one taken; nothing to take down is success.
     const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
-    assert.equal(down.code, 1);
-    assert.match(down.stderr, new RegExp(`^vde: no lab ${name} is up`));
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`^no lab ${name} is up.*: nothing to take down\n$`));
     await Deno.writeTextFile(`${dir}/other.yaml`, example);
     const two = await run([...vdeCommand(), "down"], { cwd: dir, check: false });
     assert.equal(two.code, 1);
@@ -305,4 +305,82 @@ Deno.test("vde example lists the carried labs and prints one; a missing examples
     "vde: cannot read /nonexistent/examples/vlan-trunk.yaml: no such file (vde carries that example: " +
       "vde example vlan-trunk > vlan-trunk.yaml; vde up vlan-trunk.yaml)\n",
   );
+});
+
+Deno.test("vde status takes --json, and --format json or table as containerlab's inspect spells it; another format is one line", async () => {
+  assert.equal(statusWantsJson({}), false);
+  assert.equal(statusWantsJson({ json: true }), true);
+  assert.equal(statusWantsJson({ format: "json" }), true);
+  assert.equal(statusWantsJson({ format: "table" }), false);
+  assert.throws(() => statusWantsJson({ json: true, format: "table" }), UsageError);
+  const xml = await vde(["status", "--format", "xml"]);
+  assert.equal(xml.code, 1);
+  assert.equal(xml.stdout, "");
+  assert.equal(xml.stderr, 'vde: vde status --format takes json or table, not "xml"\n');
+});
+
+Deno.test("vde status --json: the labs, and one lab's nodes (kind, state, namespace, addresses) and links (ends, settings, counters) as one JSON document", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const text = TWO_HOSTS.replace(
+    "    - endpoints: [h2, sw1]\n",
+    "    - endpoints: [h2, sw1]\n      loss: 5%\n      vlan: 3\n",
+  );
+  await withLabUp({ text }, async (name, file) => {
+    const all = await vde(["status", "--json"]);
+    assert.equal(all.code, 0, all.stderr);
+    const labs = JSON.parse(all.stdout).labs as { name: string; pid: number; state: string; file: string }[];
+    const mine = labs.find((l) => l.name === name);
+    assert.equal(mine?.state, "up");
+    assert.equal(mine?.file, await Deno.realPath(file));
+    assert.ok(mine!.pid > 0);
+    for (const args of [[name, "--json"], [file, "--format", "json"]]) {
+      const one = await vde(["status", ...args]);
+      assert.equal(one.code, 0, one.stderr);
+      const doc = JSON.parse(one.stdout);
+      assert.deepEqual([doc.name, doc.pid, doc.state], [name, mine!.pid, "up"]);
+      assert.deepEqual(doc.nodes.map((n: { name: string; kind: string }) => [n.name, n.kind]), [
+        ["sw1", "switch"],
+        ["h1", "host"],
+        ["h2", "host"],
+      ]);
+      const [sw1, h1] = doc.nodes;
+      assert.deepEqual([sw1.ports, sw1.portsInUse, sw1.hub, sw1.state], [4, 2, false, "up"]);
+      assert.equal(h1.namespace, `vde-${name}-h1`);
+      assert.deepEqual(h1.interfaces, [{ name: "eth0", addresses: ["10.9.0.1/24"], dhcp: false }]);
+      assert.deepEqual(doc.links.map((l: { name: string; state: string }) => l.state), ["up", "up"]);
+      const h2link = doc.links[1];
+      assert.deepEqual(h2link.a, { node: "h2", iface: "eth0" });
+      assert.equal(h2link.b.node, "sw1");
+      assert.deepEqual(h2link.settings, { loss: "5%", vlan: 3 });
+      for (const key of ["framesAtoB", "framesBtoA", "drops"]) assert.equal(typeof h2link[key], "number");
+    }
+    // The table is still the default, and --format table asks for it.
+    const table = await vde(["status", name, "--format", "table"]);
+    assert.match(table.stdout, /^lab \S+ \(pid \d+\)\n/);
+    assert.match(table.stdout, /loss 5%, vlan 3/);
+  });
+  // A lab not up: one line on stderr, nothing on stdout for a parser to read half of.
+  const gone = await vde(["status", "nosuchlb", "--json"]);
+  assert.equal(gone.code, 1);
+  assert.equal(gone.stdout, "");
+  assert.match(gone.stderr, /^vde: no lab nosuchlb is up[^\n]*\n$/);
+});
+
+Deno.test("vde down of a lab already down says so in one line and exits 0; a lab it cannot name stays a failure", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const first = await vde(["down", file]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, new RegExp(`removed lab ${name}\\n$`));
+    for (const args of [[file], [name], ["-t", file]]) {
+      const again = await vde(["down", ...args]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(again.stderr, "");
+      assert.match(again.stdout, new RegExp(`^no lab ${name} is up[^\\n]*: nothing to take down\\n$`));
+    }
+  });
+  // Neither a lab file nor a lab name: a mistake in the trap itself, not a lab already down.
+  const bad = await vde(["down", "no/such/lab.yaml"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /is neither a lab file nor a lab name/);
 });

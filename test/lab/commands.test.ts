@@ -21,6 +21,7 @@ import {
   vde,
   vdeCommand,
   withLabFile,
+  withLabInProcess,
   withLabUp,
 } from "./_helpers.ts";
 
@@ -421,4 +422,34 @@ Deno.test("the shell's link A-B limit N sets the link's queue bound live; a bad 
   const bad = await commands.execute("link a-b limit 0", session("mgmt"));
   assert.equal(bad?.raw, 'limit: limit must be a whole number of frames from 1 to 5592, got "0"\n');
   assert.equal(set, undefined);
+});
+
+Deno.test("the shell's status json is the status as one line of JSON, for vde status --json; another argument is refused", async () => {
+  const text = ONE_SWITCH.replace(
+    "  links: []\n",
+    '    c1: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n  links:\n    - endpoints: [c1, sw1]\n',
+  );
+  await withLabInProcess(text, async (r, line) => {
+    const reply = await line("status json");
+    assert.match(reply, /^0 \{.*\}$/, "one line");
+    const doc = JSON.parse(reply.slice(2));
+    assert.deepEqual([doc.name, doc.pid, doc.state, doc.file], [r.lab.name, Deno.pid, "up", r.file]);
+    assert.equal(doc.web, undefined, "no web view, no key");
+    const [sw1, c1] = doc.nodes;
+    assert.deepEqual([sw1.kind, sw1.ports, sw1.portsInUse, sw1.hub], ["switch", 4, 1, false]);
+    assert.deepEqual([c1.kind, c1.state], ["cable", "none"]);
+    assert.match(c1.listen, /^127\.0\.0\.1:\d+$/);
+    assert.notEqual(c1.listen, "127.0.0.1:0", "the port the kernel picked");
+    assert.deepEqual(doc.links, [{
+      name: r.links[0]!.name,
+      state: "up",
+      a: { node: "c1" },
+      b: { node: "sw1", port: 1 },
+      framesAtoB: 0,
+      framesBtoA: 0,
+      drops: 0,
+      settings: {},
+    }]);
+    assert.match(await line("status yaml"), /^22 status takes no argument but json, not "yaml"/);
+  });
 });

@@ -1,0 +1,114 @@
+/**
+ * `vde status --json`: what the status tables show, as one JSON document for
+ * scripts (containerlab's `inspect --format json` is the model).
+ *
+ * Built from the running lab's own records, as the tables are, never by
+ * reading the tables back; the key names are the documented interface
+ * (README, "vde status --json") and change only by adding keys. A value a
+ * node does not have is left out rather than set to null, so `jq -e` tests
+ * for presence.
+ */
+import { CableClient } from "../cable/client.ts";
+import { CableSession } from "../cable/session.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
+import { formatIpv6 } from "../wire/ipv6.ts";
+import type { LabRunner } from "./runner.ts";
+import type { LabNode, LinkEnd } from "./spec.ts";
+import { plainImpairments } from "./to_yaml.ts";
+
+/** A cable node's state, as `status` words it and as JSON spells it. */
+export interface CableState {
+  /** connected, retrying, waiting, refused or none (no cable yet). */
+  state: "connected" | "retrying" | "waiting" | "refused" | "none";
+  text: string;
+  /** Why the far end refused (state refused only). */
+  refusal?: string;
+}
+
+/** Whether a cable node's cable carries frames now: what a user checks first when the far side is silent. */
+export function cableState(link: unknown, connecting: boolean): CableState {
+  if (!(link instanceof CableSession)) return { state: "none", text: "no cable yet" };
+  if (link.connection !== null) return { state: "connected", text: "connected" };
+  if (link instanceof CableClient && link.refusal !== null) {
+    return { state: "refused", text: `not connected, not retrying: ${link.refusal}`, refusal: link.refusal };
+  }
+  return connecting
+    ? { state: "retrying", text: "not connected (retrying)" }
+    : { state: "waiting", text: "not connected (waiting for the far end)" };
+}
+
+/** One lab's status document: the lab, its nodes and its links. */
+export function labStatusJson(r: LabRunner, webUrl: string | undefined): Record<string, unknown> {
+  return {
+    name: r.lab.name,
+    pid: Deno.pid,
+    state: "up",
+    ...(r.file !== "" ? { file: r.file } : {}),
+    ...(webUrl !== undefined ? { web: webUrl, metrics: `${webUrl}metrics` } : {}),
+    nodes: r.lab.nodes.map((n) => ({ name: n.name, kind: n.kind, ...nodeJson(r, n) })),
+    links: r.links.map((l) => ({
+      name: l.name,
+      state: l.wire.up ? "up" : "down",
+      a: endJson(l.spec.ends[0]),
+      b: endJson(l.spec.ends[1]),
+      // As the table's A>B: what the b end took in came from a.
+      framesAtoB: l.wire.b.stats.framesIn,
+      framesBtoA: l.wire.a.stats.framesIn,
+      drops: l.wire.dropped + l.wire.filterDrops,
+      settings: {
+        ...plainImpairments(l.wire.impair),
+        ...(l.spec.vlan !== undefined ? { vlan: l.spec.vlan } : {}),
+        ...(l.spec.trunk.length ? { trunk: l.spec.trunk } : {}),
+      },
+    })),
+  };
+}
+
+function endJson(e: LinkEnd): Record<string, unknown> {
+  return {
+    node: e.node,
+    ...(e.port !== undefined ? { port: e.port } : {}),
+    ...(e.iface ? { iface: e.iface } : {}),
+  };
+}
+
+function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
+  switch (n.kind) {
+    case "switch": {
+      const s = r.switches.get(n.name)!;
+      const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
+      return { state: "up", ports: n.ports, portsInUse: used, hub: n.hub, sock: s.dir, mgmt: s.mgmtPath };
+    }
+    case "host": {
+      const h = r.hosts.get(n.name)!;
+      const interfaces = [...h.taps.keys()].map((i) => ({
+        name: i,
+        // A DHCP interface shows its lease once it has one, as the table does.
+        addresses: (n.addresses[i] ?? []).map((a) => a === "dhcp" && h.leases.has(i) ? h.leases.get(i)! : a),
+        dhcp: (n.addresses[i] ?? []).includes("dhcp"),
+      }));
+      return { state: "up", namespace: h.ns, interfaces };
+    }
+    case "slirp": {
+      const c = r.slirps.get(n.name)!.stack.config;
+      return {
+        state: "up",
+        gateway: `${formatIpv4(c.gateway)}/${c.prefixLength}`,
+        dns: formatIpv4(c.dns),
+        dhcpStart: formatIpv4(c.dhcpStart),
+        gateway6: formatIpv6(c.gateway6),
+        prefix6: `${formatIpv6(c.prefix6)}/${c.prefix6Length}`,
+        mtu: c.mtu,
+      };
+    }
+    case "cable": {
+      const entry = r.cables.get(n.name);
+      const { state, refusal } = cableState(entry?.link ?? null, n.connect !== undefined);
+      return {
+        state,
+        ...(n.connect !== undefined ? { connect: n.connect } : { listen: entry?.listening ?? n.listen }),
+        ...(refusal !== undefined ? { refusal } : {}),
+      };
+    }
+  }
+}
