@@ -133,8 +133,6 @@ interface Flow {
   /** The source's and the sink's CPU time as a share of their run (1 = one core busy). */
   sourceBusy: number;
   sinkBusy: number;
-  /** The source's and the sink's CPU time together, in seconds. */
-  clientCpu: number;
 }
 
 /**
@@ -183,7 +181,6 @@ async function flowVia(sourceVnl: string, vnl: string, size: number, seconds: nu
       span,
       sourceBusy: field(sourceLine, "cpu") / field(sourceLine, "seconds"),
       sinkBusy: field(sinkLine, "cpu") / span,
-      clientCpu: field(sourceLine, "cpu") + field(sinkLine, "cpu"),
     };
   } finally {
     await sink.stop({ timeoutMs: 1000 });
@@ -303,9 +300,8 @@ async function throughputSection(plan: Plan, metrics: Metric[], floor = true): P
     cpu: metric(`switch CPU per frame forwarded, ${size} B`, "ns", "lower"),
     busy: metric(`switch CPU busy, ${size} B (100% = one core)`, "%", "higher"),
     clients: metric(`source + sink CPU busy, ${size} B (both on one core; 100% = all of it)`, "%", "higher"),
-    clientCpu: metric(`source + sink CPU per frame received, ${size} B`, "ns", "lower"),
   }));
-  const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu, s.busy, s.clients, s.clientCpu]);
+  const mine = sizes.flatMap((s) => [s.fps, s.mbps, s.cpu, s.busy, s.clients]);
   metrics.push(...mine);
   await eachSwitchPerRound(plan, "throughput", mine, {}, async (sw, round) => {
     for (const s of sizes) {
@@ -318,7 +314,6 @@ async function throughputSection(plan: Plan, metrics: Metric[], floor = true): P
       s.cpu.samples[sw.kind].push((cpu / f.received) * 1e9);
       s.busy.samples[sw.kind].push((100 * cpu) / f.span);
       s.clients.samples[sw.kind].push(100 * (f.sourceBusy + f.sinkBusy));
-      s.clientCpu.samples[sw.kind].push((f.clientCpu / f.received) * 1e9);
       log(`${s.size} B, ${sw.kind}, round ${round + 1}: ${describeFlow(f, cpu)}`);
     }
   });
@@ -386,7 +381,7 @@ async function startFloor(seconds: number): Promise<FloorHandle> {
 async function floorRows(
   plan: Plan,
   metrics: Metric[],
-  sizes: { size: number; fps: Metric; cpu: Metric; clients: Metric; clientCpu: Metric }[],
+  sizes: { size: number; fps: Metric; cpu: Metric; clients: Metric }[],
 ): Promise<void> {
   const rows = sizes.map((s) => ({
     size: s.size,
@@ -401,14 +396,9 @@ async function floorRows(
       "%",
       "higher",
     ),
-    clientCpu: metric(
-      `source + sink CPU per frame received, ${s.size} B: C = behind vde_switch, ours = behind floor`,
-      "ns",
-      "lower",
-    ),
     of: s,
   }));
-  metrics.push(...rows.flatMap((r) => [r.fps, r.cpu, r.clients, r.clientCpu]));
+  metrics.push(...rows.flatMap((r) => [r.fps, r.cpu, r.clients]));
   for (let round = 0; round < plan.rounds; round++) {
     for (const r of rows) {
       let floor: FloorHandle | null = null;
@@ -421,10 +411,9 @@ async function floorRows(
         r.fps.samples.ours.push(f.fps);
         r.cpu.samples.ours.push((cpu / f.received) * 1e9);
         r.clients.samples.ours.push(100 * (f.sourceBusy + f.sinkBusy));
-        r.clientCpu.samples.ours.push((f.clientCpu / f.received) * 1e9);
         log(`${r.size} B, floor, round ${round + 1}: ${describeFlow(f, cpu)}`);
       } catch (err) {
-        for (const m of [r.fps, r.cpu, r.clients, r.clientCpu]) m.errors.ours = message(err);
+        for (const m of [r.fps, r.cpu, r.clients]) m.errors.ours = message(err);
         log(`${r.size} B, floor: ${message(err)}`);
       } finally {
         await floor?.stop();
@@ -435,7 +424,6 @@ async function floorRows(
     r.fps.samples.c = r.of.fps.samples.c;
     r.cpu.samples.c = r.of.cpu.samples.c;
     r.clients.samples.c = r.of.clients.samples.c;
-    r.clientCpu.samples.c = r.of.clientCpu.samples.c;
   }
 }
 

@@ -40,7 +40,7 @@
  * lists the same table, and each console change to it is sent on.
  *
  * Shutdown order (`stop`): the stop flag, a wake; the worker closes its
- * wait set and posts "stopped"; then every fd it had is released (their
+ * epoll set and posts "stopped"; then every fd it had is released (their
  * links may close them), the eventfds are closed and the worker is
  * terminated. A port fd removed earlier is released as soon as the worker
  * answers its `removeFd`. A worker that does not answer its stop within

@@ -1,16 +1,15 @@
 /**
  * The switch thread's body (a Deno Worker): `vde switch`'s data plane.
  *
- * Theory of operation: the worker owns a wait set (WaitSet: `poll` while
- * small, so a busy client does not pay for our waiting) holding every fd port
+ * Theory of operation: the worker owns an epoll set holding every fd port
  * (the connected datagram socket of each vde client, each `--tap`) and a
- * wake eventfd, and blocks in one synchronous wait: one wake-up per
+ * wake eventfd, and blocks in a synchronous `epoll_wait`: one wake-up per
  * burst, on this thread only. It drains a ready socket with `recvmmsg` (a
  * tap with `read` until EAGAIN), hands each frame to its own SwitchEngine,
  * and the engine's output writes a tap at once and stages a copy for a
  * socket; after each received batch every socket's share leaves with one
  * `sendmmsg`. What a full socket peer does not take is held for it (up to
- * HOLD_FRAMES, in order, sent when the wait says it has room), as
+ * HOLD_FRAMES, in order, sent when EPOLLOUT says it has room), as
  * vde_switch's packet queue holds it; beyond that it is dropped and
  * counted, as a full tap's is at once. A frame between two fd ports never
  * reaches the main thread.
@@ -40,15 +39,14 @@
  * SNOOPED, SNOOP_TICK) so a copy of the machine on the main thread, which
  * the console lists, reads the same frames at the same times.
  *
- * Shutdown: the stop flag plus a wake; the loop ends, the wait set is
+ * Shutdown: the stop flag plus a wake; the loop ends, the epoll set is
  * closed, and "stopped" is posted. Port fds belong to their links on the
  * main thread, which close them only after this thread released them (a
  * `removeFd` answer, or "stopped"): no system call here outlives its fd.
  */
-import { addressOf, C, errno, libc } from "../../ffi/libc.ts";
+import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
-import { WaitSet } from "../io/wait_set.ts";
 import {
   Direction,
   type FrameObserver,
@@ -92,6 +90,7 @@ const WARM_BATCH = 2;
 /** The warm-up's throwaway ring from the main thread: empty, only its drain and sleep run. */
 const WARM_RING_BYTES = 4096;
 const CLOCK_MONOTONIC = 1;
+const MAX_EVENTS = 64;
 /** Slot size: one byte more than the largest frame, so oversize shows as MSG_TRUNC. */
 const SLOT = VDE_MAX_FRAME + 6;
 /** A tap read buffer larger than any frame, so an oversize frame is seen whole and dropped. */
@@ -178,9 +177,7 @@ class SwitchLoop {
   engine: SwitchEngine;
   /** The engine's options, for warm-up's twin. */
   readonly #options: SwitchStart["options"];
-  /** Every fd port and the wake eventfd: polled while few (see WaitSet: a busy client pays nothing for it). */
-  readonly #waits = new WaitSet();
-  readonly #ok: boolean;
+  readonly #epfd: number;
   readonly #arena = new RecvArena(BATCH, SLOT);
   /** Frames a recvmmsg asks for: BATCH, WARM_BATCH while warming. */
   #batch = BATCH;
@@ -196,6 +193,10 @@ class SwitchLoop {
    */
   readonly #views: Uint8Array[] = this.#arena.slots.slice();
   #tapView = this.#tapBuf;
+  readonly #events = new Uint8Array(EPOLL_EVENT_SIZE * MAX_EVENTS);
+  readonly #eventsView = new DataView(this.#events.buffer);
+  readonly #ctl = new Uint8Array(EPOLL_EVENT_SIZE);
+  readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #eight = new Uint8Array(8);
   readonly #batcher = new SendBatcher();
   /** Socket ends with staged frames. */
@@ -251,7 +252,8 @@ class SwitchLoop {
     this.#options = start.options;
     this.engine = this.#newEngine(start.state);
     this.#remote = new Int32Array(this.engine.numPorts);
-    this.#ok = this.#waits.add(start.wakeFd);
+    this.#epfd = this.#c.epoll_create1(C.EPOLL_CLOEXEC);
+    this.#watch(C.EPOLL_CTL_ADD, start.wakeFd);
     this.#eight[0] = 1;
   }
 
@@ -264,7 +266,13 @@ class SwitchLoop {
   }
 
   get ok(): boolean {
-    return this.#ok;
+    return this.#epfd >= 0;
+  }
+
+  #watch(op: number, fd: number, events: number = C.EPOLLIN): number {
+    this.#ctlView.setUint32(0, events, true);
+    this.#ctlView.setUint32(EPOLL_DATA_OFFSET, fd, true);
+    return this.#c.epoll_ctl(this.#epfd, op, fd, this.#ctl);
   }
 
   #output(port: number, frame: Uint8Array): void {
@@ -340,7 +348,7 @@ class SwitchLoop {
       this.engine.countDropOut(end.port);
       return;
     }
-    if (end.heldCount === 0) this.#waits.modify(end.fd, C.EPOLLIN | C.EPOLLOUT);
+    if (end.heldCount === 0) this.#watch(C.EPOLL_CTL_MOD, end.fd, C.EPOLLIN | C.EPOLLOUT);
     const at = (end.heldHead + end.heldCount++) % HOLD_FRAMES;
     let slot = end.held[at];
     if (slot === undefined || slot.length < frame.length) {
@@ -375,7 +383,7 @@ class SwitchLoop {
       if (n < k) return;
     }
     end.heldHead = 0;
-    this.#waits.modify(end.fd, C.EPOLLIN);
+    this.#watch(C.EPOLL_CTL_MOD, end.fd, C.EPOLLIN);
   }
 
   /** Sends every staged frame: one sendmmsg per socket. */
@@ -467,14 +475,14 @@ class SwitchLoop {
     if (now - this.#lastWork < SPIN_MS && !this.#jumbo) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
     const before = this.#lastWork;
-    const n = this.#waits.wait(more ? 0 : tickMs);
+    const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
     if (n > 0) this.#lastWork = now;
     this.#inFrames = 0;
     this.#inBytes = 0;
     // Commands first (a port added or removed): ready fds are reported again by the next wait.
     if (Atomics.load(this.#control, CTL_POSTED) !== this.#handled) return;
     for (let i = 0; i < n; i++) {
-      const fd = this.#waits.fd(i);
+      const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
       if (fd === this.#wakeFd) {
         c.read(fd, this.#tapBuf, 8);
         continue;
@@ -483,7 +491,7 @@ class SwitchLoop {
       if (end === null) continue;
       if (end.tap) this.#drainTap(end);
       else {
-        const events = this.#waits.events(i);
+        const events = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE, true);
         if ((events & C.EPOLLOUT) !== 0 && end.heldCount > 0) this.#release(end);
         if ((events & ~C.EPOLLOUT) !== 0) this.#drainSocket(end);
       }
@@ -623,7 +631,7 @@ class SwitchLoop {
   }
 
   #failed(end: PortFd, err: number): void {
-    this.#waits.remove(end.fd);
+    this.#watch(C.EPOLL_CTL_DEL, end.fd);
     this.#byFd[end.fd] = null;
     scope.postMessage({ failed: end.fd, errno: err });
   }
@@ -709,7 +717,7 @@ class SwitchLoop {
       heldHead: 0,
       heldCount: 0,
     };
-    if (!this.#waits.add(fd)) {
+    if (this.#watch(C.EPOLL_CTL_ADD, fd) < 0) {
       scope.postMessage({ failed: fd, errno: errno() });
       return;
     }
@@ -718,7 +726,7 @@ class SwitchLoop {
     const byPort = this.#byPort.slice();
     byPort[port] = [...(byPort[port] ?? []), end];
     this.#byPort = byPort;
-    // Not drained here: the port may go active only with the next command, and the wait (level-triggered)
+    // Not drained here: the port may go active only with the next command, and epoll (level-triggered)
     // reports frames already waiting at the next wait.
   }
 
@@ -726,7 +734,7 @@ class SwitchLoop {
     this.#flush();
     const end = fd < this.#byFd.length ? this.#byFd[fd]! : null;
     if (end !== null) {
-      this.#waits.remove(fd);
+      this.#watch(C.EPOLL_CTL_DEL, fd);
       this.#byFd[fd] = null;
       for (; end.heldCount > 0; end.heldCount--) this.engine.countDropOut(end.port);
     }
@@ -741,7 +749,7 @@ class SwitchLoop {
   }
 
   close(): void {
-    this.#waits.close();
+    if (this.#epfd >= 0) this.#c.close(this.#epfd);
   }
 }
 

@@ -6,11 +6,22 @@
  */
 import assert from "node:assert/strict";
 import { C, libc } from "../../ffi/libc.ts";
-import { eventFd, signal } from "../helpers/eventfd.ts";
 import { Poller } from "../../src/io/poller.ts";
 
 /** epoll: edge-triggered (1 << 31 as epoll_event's u32 holds it). */
 const EPOLLET = 0x80000000;
+
+function eventFd(): number {
+  const fd = libc().eventfd(0, C.EFD_CLOEXEC | C.EFD_NONBLOCK);
+  assert.ok(fd >= 0, "eventfd");
+  return fd;
+}
+
+function signal(fd: number): void {
+  const one = new Uint8Array(8);
+  one[0] = 1;
+  assert.equal(libc().write(fd, one, 8), 8);
+}
 
 function drain(fd: number): void {
   libc().read(fd, new Uint8Array(8), 8);
