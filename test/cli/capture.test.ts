@@ -163,17 +163,26 @@ Deno.test("vde capture --daemon returns once the switch captures, so a frame sen
       started.stderr,
     );
     await writeTo(plug, framed(testFrame(1)));
+    // Frames are written as they come: the one sent at once arrives (the plug and the switch forward it
+    // in their own time, so the switch is stopped only after it is there, not raced against it).
+    const inFile = async () => {
+      try {
+        return pcapngPackets(await Deno.readFile(`${tmp}/ci.pcapng`));
+      } catch {
+        return 0;
+      }
+    };
+    await waitFor(async () => await inFile() >= 1, {
+      timeoutMs: 30_000,
+      what: "the frame sent at once in the file",
+    });
     // The switch stopping ends the capture, which closes its file.
     await sw.stop();
     await waitFor(() => Promise.resolve(!processAlive(pid)), {
       timeoutMs: 30_000,
       what: "the capture to end",
     });
-    assert.equal(
-      pcapngPackets(await Deno.readFile(`${tmp}/ci.pcapng`)),
-      1,
-      "the frame sent at once is there",
-    );
+    assert.equal(await inFile(), 1, "the frame sent at once is there, once");
     // Nowhere to write in the background: the reason, and status 1.
     const toStdout = await run(cli, { check: false, timeoutMs: 30_000 });
     assert.equal(toStdout.code, 1);
