@@ -6,7 +6,8 @@
  */
 
 import { inPrefix, parseIpText, parsePrefixText } from "../wire/ip_address.ts";
-import { bad, ok, type Parsed } from "../wirefilter/netem_values.ts";
+import { bad, NETEM_FRAME_BYTES, ok, type Parsed } from "../wirefilter/netem_values.ts";
+import { DEFAULT_MAX_QUEUE_BYTES } from "../wirefilter/filter.ts";
 
 export { type Parsed, parseDuration, parsePercent, parseRate } from "../wirefilter/netem_values.ts";
 
@@ -25,12 +26,10 @@ export function parseLinkMtu(v: unknown): Parsed<number> {
 /**
  * A link's queue bound (`limit`, tc netem's, in frames) in the file and the
  * shell alike: at least one frame, at most what wirefilter's own bound per
- * direction (8 MiB) holds of LIMIT_FRAME_BYTES-byte frames.
+ * direction (8 MiB) holds of NETEM_FRAME_BYTES-byte frames (the link
+ * bounds bytes: limit x that size).
  */
-export const LINK_LIMIT = [1, Math.floor((8 << 20) / 1500)] as const;
-
-/** The size a `limit` frame stands for: the link bounds bytes, limit x this. */
-export const LIMIT_FRAME_BYTES = 1500;
+export const LINK_LIMIT = [1, Math.floor(DEFAULT_MAX_QUEUE_BYTES / NETEM_FRAME_BYTES)] as const;
 
 /** What a link with a `rate` and no `limit` holds, in frames: tc netem's default limit. */
 export const DEFAULT_RATE_LIMIT = 1000;
