@@ -16,11 +16,15 @@ export const LINK_MTU = [68, 65535] as const;
 
 /** A link's MTU as a whole number within LINK_MTU. */
 export function parseLinkMtu(v: unknown): Parsed<number> {
-  const [min, max] = LINK_MTU;
+  return wholeIn(v, LINK_MTU, "mtu must be a whole number");
+}
+
+/** `v` as a whole number from `min` to `max`, else `what` with the range and what was given. */
+function wholeIn(v: unknown, [min, max]: readonly [number, number], what: string): Parsed<number> {
   const text = String(v).trim();
   return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
     ? ok(Number(text))
-    : bad(`mtu must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    : bad(`${what} from ${min} to ${max}, got ${JSON.stringify(v)}`);
 }
 
 /**
@@ -36,11 +40,7 @@ export const DEFAULT_RATE_LIMIT = 1000;
 
 /** A link's `limit` as a whole number of frames within LINK_LIMIT. */
 export function parseLinkLimit(v: unknown): Parsed<number> {
-  const [min, max] = LINK_LIMIT;
-  const text = String(v).trim();
-  return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
-    ? ok(Number(text))
-    : bad(`limit must be a whole number of frames from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return wholeIn(v, LINK_LIMIT, "limit must be a whole number of frames");
 }
 
 /** True for a dotted-quad IPv4 address. */
