@@ -214,22 +214,10 @@ function hostSteps(h: RunningHost, was: HostNode, now: HostNode): Step[] {
  * end that fails has undone itself and the ends before it are set back.
  */
 export async function changeAddresses(r: LabRunner, changes: AddressChange[]): Promise<void> {
-  const made: AddressChange[] = [];
-  try {
-    for (const change of changes) {
-      await changeEndAddresses(r, change);
-      made.push(change);
-    }
-  } catch (err) {
-    const stuck: string[] = [];
-    for (const m of made.reverse()) {
-      await changeEndAddresses(r, { ...m, before: m.after, after: m.before }).catch((e) =>
-        stuck.push((e as Error).message)
-      );
-    }
-    if (stuck.length === 0) throw err;
-    throw new HalfUndone(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
-  }
+  await allOrNone(changes.map((c) => ({
+    run: () => changeEndAddresses(r, c),
+    undo: () => changeEndAddresses(r, { ...c, before: c.after, after: c.before }),
+  })));
 }
 
 /**
