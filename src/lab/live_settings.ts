@@ -21,7 +21,7 @@ import { errorText, formatReply } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { type ForwardSpec, parseForward } from "../slirp/config.ts";
 import type { LabRunner, RunningHost, RunningSwitch } from "./runner.ts";
-import type { HostNode, LabNode, SwitchNode } from "./spec.ts";
+import { carriedVlans, type HostNode, type LabNode, type SwitchNode } from "./spec.ts";
 import { ip } from "./system.ts";
 
 /** A change failed and what it had made could not all be undone: the node is half changed. */
@@ -129,12 +129,7 @@ function switchSteps(r: LabRunner, sw: RunningSwitch, was: SwitchNode, now: Swit
     if (!engine.vlanExists(v)) steps.push({ run: () => vlan("create")(v), undo: () => vlan("remove")(v) });
   }
   // A VLAN a link of the switch carries stays, as a link's VLAN is made at start whatever `vlans` says.
-  const carried = new Set(
-    r.lab.links.filter((l) => l.ends.some((e) => e.node === was.name)).flatMap((l) => [
-      ...(l.vlan === undefined ? [] : [l.vlan]),
-      ...l.trunk,
-    ]),
-  );
+  const carried = carriedVlans(r.lab.links, was.name);
   for (const v of was.vlans) {
     if (now.vlans.includes(v) || carried.has(v) || !engine.vlanExists(v)) continue;
     steps.push({ run: () => vlan("remove")(v), undo: () => vlan("create")(v) });
