@@ -1,8 +1,8 @@
 /**
- * The value syntaxes of a lab file: MTUs and IP addresses here, and the
- * impairments' percentages, durations and rates (wirefilter/netem_values.ts).
- * Each parser answers a value or a one-line reason (never throws), so
- * validation can report every mistake at once.
+ * The value syntaxes of a lab file: links' MTUs and queue limits and IP
+ * addresses here, and the impairments' percentages, durations and rates
+ * (wirefilter/netem_values.ts). Each parser answers a value or a one-line
+ * reason (never throws), so validation can report every mistake at once.
  */
 
 import { inPrefix, parseIpText, parsePrefixText } from "../wire/ip_address.ts";
