@@ -22,7 +22,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { switchNotLab } from "../lab/switch_paths.ts";
+import { isSwitchMode, switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
@@ -604,7 +604,7 @@ function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR): string
     // socket directory there (`vde switch --sock /run/vde/class`) is no lab: every switch makes
     // its directory setgid, a lab never does.
     for (const e of Deno.readDirSync(base)) {
-      if (e.isDirectory && ((Deno.statSync(`${base}/${e.name}`).mode ?? 0) & 0o2000) === 0) labs.push(e.name);
+      if (e.isDirectory && !isSwitchMode(`${base}/${e.name}`)) labs.push(e.name);
     }
   } catch { /* root has none */ }
   return labs.sort();

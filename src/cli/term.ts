@@ -29,7 +29,7 @@ import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
-import { mayBeVde, processAlive } from "../os/processes.ts";
+import { mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -146,12 +146,8 @@ async function localPid(remote: RemoteConsole): Promise<number | undefined> {
  * then, or fails after the reply timeout saying it still runs.
  */
 async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (processAlive(pid)) {
-    if (Date.now() >= until) {
-      throw new UsageError(`shutdown: the switch (pid ${pid}) still runs ${timeoutMs / 1000} s after it`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+  if (!(await untilExit(pid, timeoutMs))) {
+    throw new UsageError(`shutdown: the switch (pid ${pid}) still runs ${timeoutMs / 1000} s after it`);
   }
 }
 

@@ -21,7 +21,7 @@ import { errorText, formatReply } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { type ForwardSpec, parseForward } from "../slirp/config.ts";
 import type { LabRunner, RunningHost, RunningSwitch } from "./runner.ts";
-import type { HostNode, LabNode, SwitchNode } from "./spec.ts";
+import { carriedVlans, type HostNode, type LabNode, type SwitchNode } from "./spec.ts";
 import { ip } from "./system.ts";
 
 /** A change failed and what it had made could not all be undone: the node is half changed. */
@@ -129,12 +129,7 @@ function switchSteps(r: LabRunner, sw: RunningSwitch, was: SwitchNode, now: Swit
     if (!engine.vlanExists(v)) steps.push({ run: () => vlan("create")(v), undo: () => vlan("remove")(v) });
   }
   // A VLAN a link of the switch carries stays, as a link's VLAN is made at start whatever `vlans` says.
-  const carried = new Set(
-    r.lab.links.filter((l) => l.ends.some((e) => e.node === was.name)).flatMap((l) => [
-      ...(l.vlan === undefined ? [] : [l.vlan]),
-      ...l.trunk,
-    ]),
-  );
+  const carried = carriedVlans(r.lab.links, was.name);
   for (const v of was.vlans) {
     if (now.vlans.includes(v) || carried.has(v) || !engine.vlanExists(v)) continue;
     steps.push({ run: () => vlan("remove")(v), undo: () => vlan("create")(v) });
@@ -214,22 +209,10 @@ function hostSteps(h: RunningHost, was: HostNode, now: HostNode): Step[] {
  * end that fails has undone itself and the ends before it are set back.
  */
 export async function changeAddresses(r: LabRunner, changes: AddressChange[]): Promise<void> {
-  const made: AddressChange[] = [];
-  try {
-    for (const change of changes) {
-      await changeEndAddresses(r, change);
-      made.push(change);
-    }
-  } catch (err) {
-    const stuck: string[] = [];
-    for (const m of made.reverse()) {
-      await changeEndAddresses(r, { ...m, before: m.after, after: m.before }).catch((e) =>
-        stuck.push((e as Error).message)
-      );
-    }
-    if (stuck.length === 0) throw err;
-    throw new HalfUndone(`${(err as Error).message} (and undoing it: ${stuck.join("; ")})`);
-  }
+  await allOrNone(changes.map((c) => ({
+    run: () => changeEndAddresses(r, c),
+    undo: () => changeEndAddresses(r, { ...c, before: c.after, after: c.before }),
+  })));
 }
 
 /**

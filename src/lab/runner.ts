@@ -49,6 +49,7 @@ import { switchNotLab } from "./switch_paths.ts";
 import { hostMac, labDir, labsBaseDir, machineId, netnsName, tapName } from "./names.ts";
 import {
   type CableNode,
+  carriedVlans,
   type HostNode,
   type Impairments,
   isImpaired,
@@ -836,12 +837,7 @@ export class LabRunner {
   #dropUnusedVlans(name: string, vlans: number[]): void {
     const sw = this.switches.get(name);
     if (sw === undefined) return;
-    const used = new Set([0, ...sw.node.vlans]);
-    for (const l of this.lab.links) {
-      if (!l.ends.some((e) => e.node === name)) continue;
-      if (l.vlan !== undefined) used.add(l.vlan);
-      for (const v of l.trunk) used.add(v);
-    }
+    const used = new Set([0, ...sw.node.vlans, ...carriedVlans(this.lab.links, name)]);
     for (const v of vlans) if (!used.has(v) && sw.sw.engine.vlanExists(v)) sw.sw.engine.removeVlan(v);
   }
 

@@ -136,6 +136,17 @@ export function nodeOf(lab: Lab, name: string): LabNode | undefined {
   return lab.nodes.find((n) => n.name === name);
 }
 
+/** The VLANs the links of node `name` carry, untagged or tagged: each is made on its switch at start. */
+export function carriedVlans(links: readonly LabLink[], name: string): Set<number> {
+  const out = new Set<number>();
+  for (const l of links) {
+    if (!l.ends.some((e) => e.node === name)) continue;
+    if (l.vlan !== undefined) out.add(l.vlan);
+    for (const v of l.trunk) out.add(v);
+  }
+  return out;
+}
+
 /** A link's name as the shell and `vde status` show it: `sw1:5-h1:eth0`. */
 export function linkName(l: LabLink): string {
   const end = (e: LinkEnd) =>

@@ -11,7 +11,7 @@
  */
 import { labDir, labsBaseDir } from "./names.ts";
 import { deleteNetns } from "./system.ts";
-import { mayBeVde, processAlive } from "../os/processes.ts";
+import { mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 
 /** What `state.json` holds. */
 export interface LabState {
@@ -81,12 +81,10 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   if (state === undefined) return done;
   if (state.pid !== Deno.pid && ownerRuns(state.pid)) {
     Deno.kill(state.pid, "SIGTERM");
-    const deadline = Date.now() + graceMs;
-    while (processAlive(state.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (processAlive(state.pid)) {
+    if (!(await untilExit(state.pid, graceMs, 50))) {
       Deno.kill(state.pid, "SIGKILL");
       done.push(`killed vde up (pid ${state.pid}) after ${graceMs} ms`);
-      while (processAlive(state.pid)) await new Promise((r) => setTimeout(r, 20));
+      await untilExit(state.pid);
     } else done.push(`stopped vde up (pid ${state.pid})`);
   }
   // The owner cleans up on SIGTERM; whatever it could not (it was killed) goes here.

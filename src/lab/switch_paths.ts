@@ -86,6 +86,19 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
 }
 
 /**
+ * Whether directory `dir` has the setgid bit that every switch gives its
+ * socket directory and a lab never gives its own: how a switch's directory
+ * among labs' (/run/vde) is told apart. False once it is gone.
+ */
+export function isSwitchMode(dir: string): boolean {
+  try {
+    return ((Deno.lstatSync(dir).mode ?? 0) & 0o2000) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * `lab LAB cannot use DIR: it is ...`, when the runtime directory `dir` of
  * lab `lab` is a switch's socket directory, no lab's (root's labs and
  * `vde switch --sock /run/vde/NAME` share /run/vde): its `ctl`, or the
@@ -95,11 +108,7 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
  */
 export async function switchNotLab(lab: string, dir: string): Promise<string | undefined> {
   const ctl = `${dir}/ctl`;
-  let setgid = false;
-  try {
-    setgid = ((Deno.lstatSync(dir).mode ?? 0) & 0o2000) !== 0;
-  } catch { /* gone meanwhile */ }
-  if (!isSocket(ctl) && !setgid) return undefined;
+  if (!isSocket(ctl) && !isSwitchMode(dir)) return undefined;
   let serves = false;
   try {
     (await Deno.connect({ transport: "unix", path: ctl })).close();

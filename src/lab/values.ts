@@ -1,12 +1,13 @@
 /**
- * The value syntaxes of a lab file: MTUs and IP addresses here, and the
- * impairments' percentages, durations and rates (wirefilter/netem_values.ts).
- * Each parser answers a value or a one-line reason (never throws), so
- * validation can report every mistake at once.
+ * The value syntaxes of a lab file: links' MTUs and queue limits and IP
+ * addresses here, and the impairments' percentages, durations and rates
+ * (wirefilter/netem_values.ts). Each parser answers a value or a one-line
+ * reason (never throws), so validation can report every mistake at once.
  */
 
 import { inPrefix, parseIpText, parsePrefixText } from "../wire/ip_address.ts";
-import { bad, ok, type Parsed } from "../wirefilter/netem_values.ts";
+import { bad, NETEM_FRAME_BYTES, ok, type Parsed } from "../wirefilter/netem_values.ts";
+import { DEFAULT_MAX_QUEUE_BYTES } from "../wirefilter/filter.ts";
 
 export { type Parsed, parseDuration, parsePercent, parseRate } from "../wirefilter/netem_values.ts";
 
@@ -15,33 +16,31 @@ export const LINK_MTU = [68, 65535] as const;
 
 /** A link's MTU as a whole number within LINK_MTU. */
 export function parseLinkMtu(v: unknown): Parsed<number> {
-  const [min, max] = LINK_MTU;
+  return wholeIn(v, LINK_MTU, "mtu must be a whole number");
+}
+
+/** `v` as a whole number from `min` to `max`, else `what` with the range and what was given. */
+function wholeIn(v: unknown, [min, max]: readonly [number, number], what: string): Parsed<number> {
   const text = String(v).trim();
   return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
     ? ok(Number(text))
-    : bad(`mtu must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    : bad(`${what} from ${min} to ${max}, got ${JSON.stringify(v)}`);
 }
 
 /**
  * A link's queue bound (`limit`, tc netem's, in frames) in the file and the
  * shell alike: at least one frame, at most what wirefilter's own bound per
- * direction (8 MiB) holds of LIMIT_FRAME_BYTES-byte frames.
+ * direction (8 MiB) holds of NETEM_FRAME_BYTES-byte frames (the link
+ * bounds bytes: limit x that size).
  */
-export const LINK_LIMIT = [1, Math.floor((8 << 20) / 1500)] as const;
-
-/** The size a `limit` frame stands for: the link bounds bytes, limit x this. */
-export const LIMIT_FRAME_BYTES = 1500;
+export const LINK_LIMIT = [1, Math.floor(DEFAULT_MAX_QUEUE_BYTES / NETEM_FRAME_BYTES)] as const;
 
 /** What a link with a `rate` and no `limit` holds, in frames: tc netem's default limit. */
 export const DEFAULT_RATE_LIMIT = 1000;
 
 /** A link's `limit` as a whole number of frames within LINK_LIMIT. */
 export function parseLinkLimit(v: unknown): Parsed<number> {
-  const [min, max] = LINK_LIMIT;
-  const text = String(v).trim();
-  return /^\d+$/.test(text) && Number(text) >= min && Number(text) <= max
-    ? ok(Number(text))
-    : bad(`limit must be a whole number of frames from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return wholeIn(v, LINK_LIMIT, "limit must be a whole number of frames");
 }
 
 /** True for a dotted-quad IPv4 address. */

@@ -19,7 +19,8 @@ import { dropsOf } from "../link/wire_link.ts";
 import { type DirectionCounters, type ParamName, WireFilter } from "../wirefilter/filter.ts";
 import { LR, RL, type WireSetting } from "../wirefilter/value.ts";
 import type { Impairments } from "./spec.ts";
-import { DEFAULT_RATE_LIMIT, LIMIT_FRAME_BYTES } from "./values.ts";
+import { DEFAULT_RATE_LIMIT } from "./values.ts";
+import { NETEM_FRAME_BYTES } from "../wirefilter/netem_values.ts";
 
 /** Frames waiting for delivery per direction before the wire drops. */
 const QUEUE_SLOTS = 512;
@@ -107,7 +108,7 @@ function settings(i: Impairments): [ParamName, WireSetting][] {
     ["dup", s(i.dup ?? 0)],
     ["band", s(i.rate ?? 0)],
     ["mtu", s(i.mtu ?? 0)],
-    ["capacity", s(queueFrames(i) * LIMIT_FRAME_BYTES)],
+    ["capacity", s(queueFrames(i) * NETEM_FRAME_BYTES)],
   ];
   return out;
 }

@@ -21,6 +21,19 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
+ * Waits while process `pid` runs, looking every `pollMs`: true once it is
+ * gone, false when it still runs after `timeoutMs` (no bound by default).
+ */
+export async function untilExit(pid: number, timeoutMs = Infinity, pollMs = 20): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+  return true;
+}
+
+/**
  * What process `pid` runs, as its argument list, or null when /proc does
  * not say (gone, or hidden from this user).
  */

@@ -6,6 +6,13 @@
  */
 import { WIRE_LIMITS } from "./limits.ts";
 
+/**
+ * The size netem's packet counts are turned into bytes with, a full
+ * Ethernet frame's payload: a lab link's `limit` in frames is wirefilter's
+ * capacity in bytes by it, and the hints that say one as the other use it.
+ */
+export const NETEM_FRAME_BYTES = 1500;
+
 /** A parsed value or why it was refused. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 

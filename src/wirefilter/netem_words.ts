@@ -15,13 +15,10 @@
  * Pure text: no I/O, never throws; undefined for a word that is not
  * netem's, or that is already the same word here.
  */
-import { parseDuration, parsePercent, parseRate } from "./netem_values.ts";
+import { NETEM_FRAME_BYTES as FRAME_BYTES, parseDuration, parsePercent, parseRate } from "./netem_values.ts";
 
 /** How a hint names wirefilter's settings: as command-line options or as console commands. */
 export type WirefilterStyle = "option" | "command";
-
-/** The size netem's packet counts are turned into bytes with: a full Ethernet frame's payload. */
-const FRAME_BYTES = 1500;
 
 /** `5%` as wirefilter's number (5), or the text as typed when it is no percentage. */
 function percent(value: string | undefined, fallback: string): string {

@@ -1,6 +1,6 @@
 /** Whether a recorded pid still runs: a lab's vde up, a switch's pid file. */
 import assert from "node:assert/strict";
-import { processAlive } from "../../src/os/processes.ts";
+import { processAlive, untilExit } from "../../src/os/processes.ts";
 
 Deno.test("a process killed but not yet reaped (a zombie) is not alive; a running one is", async () => {
   // A parent that kills its child and never waits for it. (Not a shell: `sh -c 'sleep 60 & kill -9 $!;
@@ -30,4 +30,18 @@ Deno.test("a process killed but not yet reaped (a zombie) is not alive; a runnin
     await parent.status;
   }
   assert.equal(processAlive(parent.pid), false, "reaped: gone");
+});
+
+Deno.test("untilExit says false while a process outlives its bound, and true once it is gone", async () => {
+  const child = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  try {
+    assert.equal(await untilExit(child.pid, 30), false);
+    child.kill("SIGKILL");
+    await child.status;
+    assert.equal(await untilExit(child.pid, 1000), true);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }
 });
