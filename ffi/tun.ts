@@ -5,6 +5,7 @@
  */
 import { C, cstr, errno, libc } from "./libc.ts";
 import { groupName, userName } from "../src/os/users.ts";
+import { tapAccess } from "../src/os/taps.ts";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETPERSIST = 0x400454cb;
@@ -82,18 +83,9 @@ function openTunDevice(): number {
  * Another user's tap refuses us as a missing capability would: the advice differs.
  */
 function persistentTapOwner(name: string): string | undefined {
-  const id = (field: string): number | undefined => {
-    try {
-      const n = Number(Deno.readTextFileSync(`/sys/class/net/${name}/${field}`).trim());
-      return Number.isInteger(n) && n >= 0 ? n : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const owner = id("owner");
-  if (owner !== undefined) return `user ${userName(owner)}`;
-  const group = id("group");
-  return group === undefined ? undefined : `group ${groupName(group)}`;
+  const { owner, group } = tapAccess(name);
+  if (owner !== null) return `user ${userName(owner)}`;
+  return group === null ? undefined : `group ${groupName(group)}`;
 }
 
 /** Why TUNSETIFF failed, in words a user can act on. */

@@ -36,6 +36,7 @@ import { UnixStreamListener } from "../io/unix_stream.ts";
 import { C, SysError } from "../../ffi/libc.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import { isDirectory } from "../os/paths.ts";
+import { giveSocketFile } from "../os/socket_file.ts";
 
 /**
  * A switch's management socket in its socket directory, unless --mgmt
@@ -317,8 +318,7 @@ export class MgmtServer {
       throw inWords(options.path, err);
     }
     try {
-      Deno.chmodSync(options.path, mode);
-      if (options.gid !== undefined) Deno.chownSync(options.path, null, options.gid);
+      giveSocketFile(options.path, mode, options.gid);
     } catch (err) {
       server.close();
       throw err;

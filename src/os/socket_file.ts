@@ -1,6 +1,8 @@
 /**
  * Mode and group for a socket file just bound in a directory others may
- * write (a C vde_switch's 2770 directory has no sticky bit). chmod and
+ * write: a client's in a C vde_switch's 2770 directory (no sticky bit), a
+ * switch's own ctl, port and mgmt sockets in a directory it found and left
+ * as it was (see switch_server's notASwitchDir). chmod and
  * chown by name follow a symlink, so a member of the directory's group who
  * swapped one in for the name between the bind and the chmod would have us
  * give our own files (a key, ~/.ssh) to the group. The name is opened
@@ -11,11 +13,11 @@
 import { C, cstr, errno, libc } from "../../ffi/libc.ts";
 
 /**
- * Gives the socket at `path` `mode`, and group `gid` first when given.
+ * Gives the socket at `path` `mode`, and first group `gid` and owner `uid` (root only) when given.
  *
  * @throws Error when the name is no socket of ours any more, or the kernel refuses
  */
-export function giveSocketFile(path: string, mode: number, gid?: number): void {
+export function giveSocketFile(path: string, mode: number, gid?: number, uid?: number): void {
   const fd = libc().open(cstr(path), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
   if (fd < 0) throw new Error(`cannot open ${path} (errno ${errno()})`);
   try {
@@ -24,7 +26,7 @@ export function giveSocketFile(path: string, mode: number, gid?: number): void {
     if (!st.isSocket || st.uid !== libc().geteuid()) {
       throw new Error(`${path} is no socket of ours any more (replaced since it was bound): left as it is`);
     }
-    if (gid !== undefined) Deno.chownSync(held, null, gid);
+    if (gid !== undefined || uid !== undefined) Deno.chownSync(held, uid ?? null, gid ?? null);
     Deno.chmodSync(held, mode);
   } finally {
     libc().close(fd);

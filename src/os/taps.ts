@@ -49,6 +49,20 @@ function idOrNull(text: string | null): number | null {
 }
 
 /**
+ * Who may open tap `name` without CAP_NET_ADMIN, from sysfs (`owner`, `group`):
+ * null for no one, or no such interface.
+ */
+export function tapAccess(
+  name: string,
+  sysfs = "/sys/class/net",
+): { owner: number | null; group: number | null } {
+  return {
+    owner: idOrNull(readText(`${sysfs}/${name}/owner`)),
+    group: idOrNull(readText(`${sysfs}/${name}/group`)),
+  };
+}
+
+/**
  * What the process at `dir` (/proc/PID) is called: `vde plug` for a vde
  * command, whose kernel name is `deno` when Deno runs it from source or a
  * bundle (the README's `~/bin/vde`, `deno task vde`, the bundle installed as
@@ -169,8 +183,7 @@ export function listTaps(sysfs = "/sys/class/net", proc = "/proc"): TapInfo[] {
     holders ??= tapHolders(proc);
     taps.push({
       name,
-      owner: idOrNull(readText(`${sysfs}/${name}/owner`)),
-      group: idOrNull(readText(`${sysfs}/${name}/group`)),
+      ...tapAccess(name, sysfs),
       persistent: (Number(flags) & IFF_PERSIST) !== 0,
       up: (Number(readText(`${sysfs}/${name}/flags`) ?? "0") & IFF_UP) !== 0,
       holders: holders.get(name) ?? [],

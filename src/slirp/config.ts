@@ -360,11 +360,9 @@ function resolveKey(key: string): string {
     throw new ConfigError(`"${key}" is QEMU's -netdev user option; slirp:// says ${QEMU_NAMES[key]}`);
   }
   const k = findKey(key);
-  const forward = forwardOption(key);
-  if (k === undefined && forward !== undefined) {
-    throw new ConfigError(`"${key}" is a forward: slirp:// says ${forward}`);
-  }
   if (k === undefined) {
+    const forward = forwardOption(key);
+    if (forward !== undefined) throw new ConfigError(`"${key}" is a forward: slirp:// says ${forward}`);
     const near = didYouMean(key, KEYS);
     throw new ConfigError(`unknown slirp option "${key}" ${knownClause(near, KEYS)}`);
   }

@@ -37,6 +37,7 @@ import {
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
 import { isSocket } from "../os/paths.ts";
+import { giveSocketFile } from "../os/socket_file.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -181,8 +182,7 @@ export class VdeSwitchServer {
       } catch (err) {
         throw deniedDirectory(dir, err) ?? err;
       }
-      Deno.chmodSync(ctlPath, perms.socketMode);
-      if (perms.gid !== undefined) Deno.chownSync(ctlPath, null, perms.gid);
+      giveSocketFile(ctlPath, perms.socketMode, perms.gid);
       return server;
     } catch (err) {
       if (created) {
@@ -368,13 +368,8 @@ export class VdeSwitchServer {
 
   #applySocketPermissions(path: string, uid: number): void {
     const p = this.permissions;
-    if (libc().geteuid() === 0 && uid >= 0) {
-      Deno.chmodSync(path, p.socketMode & 0o700);
-      Deno.chownSync(path, uid, p.gid ?? null);
-    } else {
-      Deno.chmodSync(path, p.socketMode);
-      if (p.gid !== undefined) Deno.chownSync(path, null, p.gid);
-    }
+    if (libc().geteuid() === 0 && uid >= 0) giveSocketFile(path, p.socketMode & 0o700, p.gid, uid);
+    else giveSocketFile(path, p.socketMode, p.gid);
   }
 
   async #refuse(conn: StreamConn, reason: string): Promise<void> {
