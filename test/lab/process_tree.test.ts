@@ -31,6 +31,7 @@ Deno.test("procStat reads this process's parent and session", () => {
   const s = procStat(Deno.pid);
   assert.ok(s !== undefined);
   assert.equal(s.ppid, Deno.ppid);
-  assert.ok(s.sid > 0);
+  // 0 when the session's leader lives outside this pid namespace (a container's CI runner).
+  assert.ok(Number.isInteger(s.sid) && s.sid >= 0);
   assert.equal(procStat(0x7fffffff), undefined);
 });
