@@ -29,7 +29,8 @@ import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
-import { mayBeVde, processAlive, untilExit } from "../os/processes.ts";
+import { processAlive, untilExit } from "../os/processes.ts";
+import { listenerPid } from "../os/socket_owner.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -93,11 +94,12 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
 async function runBatch(
   remote: RemoteConsole,
   lines: Iterable<string> | AsyncIterable<string>,
+  path: string,
   timeoutMs: number,
 ): Promise<void> {
   for await (const line of lines) {
-    const stopping = !remote.lab && parseLine(line).name === "shutdown" ? await localPid(remote) : undefined;
-    const reply = await remote.execute(line);
+    const stopping = parseLine(line).name === "shutdown" ? localPid(remote, path) : undefined;
+    const reply = await executeLine(remote, line);
     if (reply === null) continue;
     if (saysWhy(reply)) {
       // Its words (the lab shell's, on as many lines as it has reasons) go to stderr in place of the code.
@@ -116,38 +118,41 @@ async function runBatch(
 }
 
 /**
- * The pid a switch's `showinfo` names (`pid 4242 MAC ...`, ours and
- * vde_switch's alike), or undefined when it names none.
+ * Runs `line` on the remote console. Debian's wirefilter answers `shutdown`
+ * by exiting, with no reply: the hang-up that follows it is its success.
  */
-export function pidOfShowinfo(lines: readonly string[]): number | undefined {
-  for (const line of lines) {
-    const m = /^pid (\d+)\b/.exec(line);
-    if (m) return Number(m[1]);
+async function executeLine(remote: RemoteConsole, line: string): Promise<RemoteReply | null> {
+  try {
+    return await remote.execute(line);
+  } catch (err) {
+    if (remote.lab || parseLine(line).name !== "shutdown" || !remote.client.isClosed) throw err;
+    return { code: 0, result: "", endSession: true };
   }
-  return undefined;
 }
 
 /**
- * The pid of the switch behind `remote` when it runs here, as a vde
- * program: one in another pid namespace (a container's) names a number
- * that is not its own here, so it is not waited for.
+ * The pid of the switch or wirefilter serving the console at `path` when
+ * it runs here: the kernel's answer (socket_owner.ts), which holds for
+ * Debian's wirefilter too, whose `showinfo` names no pid. None for a lab,
+ * whose `shutdown` is a lab's word, not its runner's exit.
  */
-async function localPid(remote: RemoteConsole): Promise<number | undefined> {
-  const info = await remote.client.command("showinfo").catch(() => undefined);
-  const pid = info?.code === 0 ? pidOfShowinfo(info.lines ?? []) : undefined;
-  return pid !== undefined && processAlive(pid) && mayBeVde(pid) ? pid : undefined;
+function localPid(remote: RemoteConsole, path: string): number | undefined {
+  if (remote.lab) return undefined;
+  const pid = listenerPid(path);
+  return pid !== undefined && processAlive(pid) ? pid : undefined;
 }
 
 /**
- * `shutdown` is answered before the switch stops: its sockets go at once,
- * but its pid file, its taps and its log's last line only when it exits,
- * about a second later. A script's next step (the same tap, the same pid
- * file, the log as an artifact) needs it gone, so `-c shutdown` returns
- * then, or fails after the reply timeout saying it still runs.
+ * `shutdown` is answered before the switch (or wirefilter) stops: its
+ * sockets go at once, but its pid file, its taps and its log's last line
+ * only when it exits, about a second later. A script's next step (the same
+ * tap, the same pid file, the log as an artifact) needs it gone, so
+ * `shutdown` returns then, or fails after the reply timeout saying it still
+ * runs.
  */
 async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   if (!(await untilExit(pid, timeoutMs))) {
-    throw new UsageError(`shutdown: the switch (pid ${pid}) still runs ${timeoutMs / 1000} s after it`);
+    throw new UsageError(`shutdown: pid ${pid} still runs ${timeoutMs / 1000} s after it`);
   }
 }
 
@@ -188,10 +193,12 @@ function knownOf(
 }
 
 /** The interactive console; resolves when the user leaves or the switch hangs up. */
-async function runInteractive(remote: RemoteConsole, path: string): Promise<void> {
+async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: number): Promise<void> {
   const { promise: done, resolve: settle } = Promise.withResolvers<void>();
   // Whether the user (exit, logout, shutdown, a signal) ended the session, not the far side.
   let leaving = false;
+  // What a `shutdown` stopped: the shell's next command may need it gone, as a script's does.
+  let stopped: number | undefined;
   const resolve = () => {
     leaving = true;
     settle();
@@ -243,15 +250,17 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
       // before the command runs, as the switch may hang up before its reply is read.
       const ending = name === "logout" || name === "shutdown" || (remote.lab && name === "down");
       if (ending) leaving = true;
+      const stopping = name === "shutdown" ? localPid(remote, path) : undefined;
       let reply: RemoteReply | null;
       try {
-        reply = await remote.execute(line);
+        reply = await executeLine(remote, line);
       } catch (err) {
         return `vde term: ${(err as Error).message}\n`;
       }
       if (reply === null) return "";
       // Refused: the session goes on, and a later hang-up is news again.
       if (ending && reply.code !== 0) leaving = false;
+      if (reply.code === 0) stopped = stopping;
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
@@ -287,6 +296,7 @@ async function runInteractive(remote: RemoteConsole, path: string): Promise<void
   await done;
   removeSignals();
   repl.close();
+  if (stopped !== undefined) await waitForExit(stopped, timeoutMs);
 }
 
 function kindOf(path: string): "dir" | "socket" | "other" | "missing" | "denied" {
@@ -437,11 +447,11 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     lab: /\/ctl$/.test(path) && isLabDir(path.slice(0, -"/ctl".length)),
   });
   try {
-    if (o.command.length > 0) await runBatch(remote, o.command, timeoutSecs * 1000);
-    else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines(), timeoutSecs * 1000);
+    if (o.command.length > 0) await runBatch(remote, o.command, path, timeoutSecs * 1000);
+    else if (!Deno.stdin.isTerminal()) await runBatch(remote, stdinLines(), path, timeoutSecs * 1000);
     else {
       await remote.learnCommands();
-      await runInteractive(remote, path);
+      await runInteractive(remote, path, timeoutSecs * 1000);
     }
   } catch (err) {
     throw err instanceof UsageError ? err : new UsageError((err as Error).message);

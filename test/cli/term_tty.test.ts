@@ -8,6 +8,7 @@ import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { REPO_ROOT, startCSwitch, startOurSwitch } from "../helpers/switches.ts";
 import { waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
+import { processAlive } from "../../src/os/processes.ts";
 
 for (const kind of ["ours", "c"] as const) {
   Deno.test(`vde term at a terminal completes from ${kind === "c" ? "vde_switch's" : "our"} help, recalls and clears`, async (t) => {
@@ -102,7 +103,7 @@ Deno.test("vde term at a terminal leaves on SIGHUP and SIGTERM like exit, with s
   }
 });
 
-Deno.test("vde term at a terminal says so when the switch stops under it, and not after the user's shutdown", async (t) => {
+Deno.test("vde term at a terminal says so when the switch stops under it; after the user's shutdown, leaves once it has exited", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-term-gone-" });
   await Deno.mkdir(`${dir}/home`);
@@ -123,6 +124,8 @@ Deno.test("vde term at a terminal says so when the switch stops under it, and no
         else await tmux.keys("shutdown", "Enter");
         await tmux.waitFor((s) => s.includes("[exit 0]"), `vde term to leave after the switch was ${how}`);
         assert.equal((await tmux.screen()).includes(closed), how === "killed", await tmux.screen());
+        // The shell's next command (the same tap, the pid file) needs it gone, as a script's does.
+        if (how === "shutdown") assert.equal(processAlive(sw.pid), false, "the switch has exited");
       } finally {
         await tmux.kill();
         await sw.stop();
