@@ -11,20 +11,19 @@
  * does not turn, so with them (or `--no-thread`) the slirp stays on the
  * main thread.
  */
-import { onSignals } from "./signals.ts";
 import { type Command, Option } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { untilSignal } from "./signals.ts";
 import { log } from "../log.ts";
 import type { DgramLink } from "../link/dgram_link.ts";
 import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
-import { logSlirpStarted } from "./slirp.ts";
+import { logSlirpStarted, slirpStarted } from "./slirp.ts";
+import { type Program, type ProgramOptions, runProgram } from "./program.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
 
@@ -39,14 +38,13 @@ interface PlugFlags {
   mod2?: string;
   daemon?: boolean;
   pidfile?: string;
+  logfile?: string;
   log?: boolean;
   iplog?: boolean;
 }
 
 /** vde_plug's options that `vde plug` has no counterpart for, and what to do instead. */
 const REFUSED: readonly [keyof PlugFlags, string][] = [
-  ["daemon", "-d is vde_plug's daemon option; vde plug has none: run it with & or under a supervisor"],
-  ["pidfile", "-p is vde_plug's pid file option; vde plug has none: $! after & is its pid"],
   ["log", "-l is vde_plug's syslog option; vde plug logs to stderr: redirect it, or pipe it to logger"],
   ["iplog", "-L is vde_plug's syslog option; vde plug logs to stderr, with no log of addresses"],
 ];
@@ -75,8 +73,12 @@ export const plugCommand: Subcommand = (program: Command) => {
     .option("-G, --group2 <group>", "vde_plug's: the second end's socket group")
     .option("-m, --mod <mode>", "vde_plug's: the first end's socket mode, as VNL[mode=M]")
     .option("-M, --mod2 <mode>", "vde_plug's: the second end's socket mode")
-    .addOption(new Option("-d, --daemon").hideHelp())
-    .addOption(new Option("-p, --pidfile <file>").hideHelp())
+    .option(
+      "-d, --daemon",
+      "run in the background, returning once both ends are open (the port attached, the tap made)",
+    )
+    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
+    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)")
     .addOption(new Option("-l, --log").hideHelp())
     .addOption(new Option("-L, --iplog").hideHelp())
     .addHelpText(
@@ -87,6 +89,7 @@ export const plugCommand: Subcommand = (program: Command) => {
         'vde plug /tmp/net cmd://"ssh hostB vde plug /tmp/net"  # two switches, one cable over ssh',
         "vde plug /tmp/net = ssh hostB vde plug /tmp/net     # the same, as vde_plug writes it",
         "vde plug --port 3 -m 660 /tmp/net tap://tap0       # vde_plug's options: /tmp/net[port=3/mode=660]",
+        "vde plug -d -p /tmp/t0.pid /tmp/net tap://t0       # in a script: returns once the tap exists",
       ) + vnlHelp(),
     )
     .action(async (firstWritten: string, secondWritten: string, flags: PlugFlags) => {
@@ -104,6 +107,14 @@ export const plugCommand: Subcommand = (program: Command) => {
       );
       // The advice names the end the user gave, so the line it suggests is theirs to run.
       const given = first === "-" ? second : first;
+      if (flags.daemon && (first === "-" || second === "-")) {
+        throw new ExitStatus(
+          1,
+          `--daemon needs two VNLs: in the background stdin/stdout are /dev/null, e.g. \`vde plug -d ${
+            shellQuoted(given)
+          } tap://tap0\``,
+        );
+      }
       refuseStdioAtTerminal(
         first === "-" || second === "-",
         `refusing to join ${named(given)} to this terminal (stdin/stdout carry frames ` +
@@ -112,59 +123,79 @@ export const plugCommand: Subcommand = (program: Command) => {
           } tap://tap0\`, ` +
           "or run it in a pipe (dpipe, ssh)",
       );
-      const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
-      const slirp = slirpBehindSwitch(first, second);
-      if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {
-        return await plugSlirpThread(slirp.vde, slirp.config, options);
-      }
-      const thread = flags.thread !== false;
-      if (plugsOnThread(first, second, { thread })) options.plugThread = true;
-      // A signal ends the cable like EOF does: both links close, so each can say
-      // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
-      // start: a signal while the ends are still opening closes what is open, exit 0.
-      const ends: Link[] = [];
-      let signalled = false;
-      const removeSignals = onSignals(() => {
-        signalled = true;
-        for (const l of ends) l.close("stopped by a signal");
-      });
-      try {
-        await preloadSchemes([first, second]);
-        const a = await open(first, options);
-        ends.push(a);
-        if (signalled) {
-          a.close("stopped by a signal");
-          return;
-        }
-        let b: Link;
-        try {
-          b = await open(second, options);
-        } catch (err) {
-          a.close("the other end could not be opened");
-          throw err;
-        }
-        ends.push(b);
-        if (signalled) {
-          a.close("stopped by a signal");
-          b.close("stopped by a signal");
-          return;
-        }
-        for (const [end, other] of [[a, second], [b, first]] as const) {
-          if (end instanceof SlirpLink) logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
-        }
-        // Which end went first, and why: set up before plug() closes the other end too.
-        const firstEnd = Promise.race([
-          a.closed.then((reason) => [first, reason] as const),
-          b.closed.then((reason) => [second, reason] as const),
-        ]);
-        await plug(a, b, { thread, openedForThread: options.plugThread });
-        const [vnl, reason] = await firstEnd;
-        if (!signalled && endedInFailure(reason)) throw new ExitStatus(1, `${vnl}: ${reason}`);
-      } finally {
-        removeSignals();
-      }
+      await runProgram(plugProgram(flags), (p) => runPlug(p, first, second, flags));
     });
 };
+
+/** The life `runProgram` gives `vde plug`: vde_plug's `-d` and `-p`, and `--logfile`, as the switch has them. */
+function plugProgram(flags: PlugFlags): ProgramOptions {
+  return {
+    component: "vde plug",
+    noun: "plug",
+    daemon: flags.daemon,
+    pidfile: flags.pidfile,
+    logfile: flags.logfile,
+    // Its links stop what they started; the process ends at the plug's end as it always did.
+    stopPoller: false,
+  };
+}
+
+/**
+ * Opens both ends, says it is ready (the switch's port is attached and a
+ * tap exists by then: a `--daemon` start returns, the pid file is written),
+ * and carries frames until either end goes or a signal stops it.
+ */
+async function runPlug(p: Program, first: string, second: string, flags: PlugFlags): Promise<void> {
+  const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
+  const slirp = slirpBehindSwitch(first, second);
+  if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {
+    return await plugSlirpThread(p, slirp.vde, slirp.config, options);
+  }
+  const thread = flags.thread !== false;
+  if (plugsOnThread(first, second, { thread })) options.plugThread = true;
+  // A signal ends the cable like EOF does: both links close, so each can say
+  // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
+  // start: a signal while the ends are still opening closes what is open, exit 0.
+  const ends: Link[] = [];
+  let signalled = false;
+  p.stopped.then(() => {
+    signalled = true;
+    for (const l of ends) l.close("stopped by a signal");
+  });
+  await preloadSchemes([first, second]);
+  const a = await open(first, options);
+  ends.push(a);
+  if (signalled) {
+    a.close("stopped by a signal");
+    return;
+  }
+  let b: Link;
+  try {
+    b = await open(second, options);
+  } catch (err) {
+    a.close("the other end could not be opened");
+    throw err;
+  }
+  ends.push(b);
+  if (signalled) {
+    a.close("stopped by a signal");
+    b.close("stopped by a signal");
+    return;
+  }
+  for (const [end, other] of [[a, second], [b, first]] as const) {
+    if (end instanceof SlirpLink) logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
+  }
+  // Which end went first, and why: set up before plug() closes the other end too.
+  const firstEnd = Promise.race([
+    a.closed.then((reason) => [first, reason] as const),
+    b.closed.then((reason) => [second, reason] as const),
+  ]);
+  // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
+  p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
+  await plug(a, b, { thread, openedForThread: options.plugThread });
+  const [vnl, reason] = await firstEnd;
+  if (!signalled && endedInFailure(reason)) throw new ExitStatus(1, `${vnl}: ${reason}`);
+}
 
 /**
  * Whether an end's close reason is a failure the user must hear of (and a
@@ -197,21 +228,21 @@ function slirpBehindSwitch(first: string, second: string): { vde: string; config
 }
 
 /** The slirp on a thread of its own behind the switch `vde`, until a signal or the switch goes away. */
-async function plugSlirpThread(vde: string, config: SlirpConfig, options: OpenOptions): Promise<void> {
-  const { stopped, remove } = untilSignal();
-  try {
-    // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
-    const sw = (await open(vde, options)) as DgramLink;
-    const where = splitVnl(vde).rest;
-    const { end } = await runSlirpOnThread(sw, config, stopped, (described) => {
-      logSlirpStarted("vde plug", where, described);
-    }).catch((err) => {
-      throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
-    });
-    log("vde plug", switchLinkSummary(end.link));
-  } finally {
-    remove();
-  }
+async function plugSlirpThread(
+  p: Program,
+  vde: string,
+  config: SlirpConfig,
+  options: OpenOptions,
+): Promise<void> {
+  // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
+  const sw = (await open(vde, options)) as DgramLink;
+  const where = splitVnl(vde).rest;
+  const { end } = await runSlirpOnThread(sw, config, p.stopped, (described) => {
+    p.ready(slirpStarted(where, described));
+  }).catch((err) => {
+    throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  log("vde plug", switchLinkSummary(end.link));
 }
 
 async function open(vnl: string, options: OpenOptions): Promise<Link> {

@@ -95,7 +95,8 @@ export function logSlirpStarted(component: string, where: string, described: str
   log(component, slirpStarted(where, described));
 }
 
-function slirpStarted(where: string, described: string): string {
+/** What `logSlirpStarted` says, for a program's ready line. */
+export function slirpStarted(where: string, described: string): string {
   return `on ${where}: ${described}`;
 }
 

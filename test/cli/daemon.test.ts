@@ -1,12 +1,19 @@
 /**
- * `--daemon` (`vde switch`, `vde wirefilter`, `vde slirp`): the command's exit status and
+ * `--daemon` (`vde switch`, `vde wirefilter`, `vde slirp`, `vde plug`): the command's exit status and
  * message are the background program's own, and a failed start leaves
  * nothing behind (no process, no pid file, no socket); `--logfile` keeps
  * the error. A start prints one line: where it serves and how to stop it.
  * A stale pid file is replaced, one of a live vde program refused.
  */
 import assert from "node:assert/strict";
-import { pathExists, processesMentioning, run, waitFor } from "../helpers/processes.ts";
+import {
+  pathExists,
+  processesMentioning,
+  ROOT_IF_PREFIX,
+  run,
+  skipUnlessRoot,
+  waitFor,
+} from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
 
 const VDE = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`];
@@ -232,6 +239,42 @@ Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid
     // The switch's shutdown ends the slirp: its pid file goes, its log keeps the start.
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
     assert.match(await Deno.readTextFile(`${dir}/log`), /vde slirp: on .*\/sw: gateway 10\.0\.2\.2/);
+  });
+});
+
+Deno.test("vde plug --daemon returns once its port is attached and its tap exists, with its pid file and log", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withTmp(async (dir) => {
+    assert.equal((await daemon(["--sock", `${dir}/sw`])).code, 0);
+    const tap = `${ROOT_IF_PREFIX}pd`;
+    const r = await run(
+      [...VDE, "plug", "-d", "-p", `${dir}/pid`, "--logfile", `${dir}/log`, `${dir}/sw`, `tap://${tap}`],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const pid = await pidIn(`${dir}/pid`);
+    assert.equal(
+      r.stderr,
+      `vde plug: ${dir}/sw joined to tap://${tap}; in the background as pid ${pid} (pid file ${dir}/pid); ` +
+        `stop: kill ${pid}\n`,
+    );
+    assert.equal(r.stdout, "", "nothing for a script to parse on stdout");
+    // Both there when the command returns: a script's next step may address the tap at once.
+    assert.equal((await run(["ip", "link", "show", tap], { check: false })).code, 0, "the tap exists");
+    const ports = await run([...VDE, "term", `${dir}/sw`, "-c", "port/print"], { timeoutMs: 30_000 });
+    assert.match(ports.stdout, /^Port 0001 .* ACTIVE/m);
+    // Where there is no switch, the background plug's own error and status, and nothing left.
+    const none = await run([...VDE, "plug", "-d", "-p", `${dir}/pid2`, `${dir}/none`, "null://"], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^vde: cannot open .*\/none: no switch at /);
+    assert.equal(await pathExists(`${dir}/pid2`), false);
+    // The switch's shutdown ends the plug: its pid file goes, and its tap with it.
+    await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);
+    assert.notEqual((await run(["ip", "link", "show", tap], { check: false })).code, 0, "the tap is gone");
+    assert.match(await Deno.readTextFile(`${dir}/log`), /vde plug: .*\/sw joined to tap:\/\//);
   });
 });
 

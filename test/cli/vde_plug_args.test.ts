@@ -67,19 +67,16 @@ Deno.test("vde plug --port 3 takes port 3 of a switch, and '= COMMAND' runs the 
   }
 });
 
-Deno.test("vde_plug's -d, -p, -l and -L are refused in one line saying what to do instead", async () => {
+Deno.test("vde_plug's -l and -L are refused in one line saying what to do instead, and -d with a stdin/stdout end", async () => {
   for (
     const [args, said] of [
-      [
-        ["-d"],
-        /^vde: -d is vde_plug's daemon option; vde plug has none: run it with & or under a supervisor\n$/,
-      ],
-      [["-p", "/tmp/x.pid"], /^vde: -p is vde_plug's pid file option; .*\$! after & is its pid\n$/],
-      [["-l"], /^vde: -l is vde_plug's syslog option; /],
-      [["-L"], /^vde: -L is vde_plug's syslog option; /],
+      [["-l", "null://", "null://"], /^vde: -l is vde_plug's syslog option; /],
+      [["-L", "null://", "null://"], /^vde: -L is vde_plug's syslog option; /],
+      // In the background stdin/stdout are /dev/null: a cable to them carries nothing.
+      [["-d", "null://"], /^vde: --daemon needs two VNLs: .*`vde plug -d null:\/\/ tap:\/\/tap0`\n$/],
     ] as const
   ) {
-    const child = spawnVde(["plug", ...args, "null://", "null://"], {
+    const child = spawnVde(["plug", ...args], {
       stdin: "null",
       stdout: "null",
       stderr: "piped",
