@@ -131,6 +131,28 @@ async function executeLine(remote: RemoteConsole, line: string): Promise<RemoteR
 }
 
 /**
+ * Runs a lab host's command (`exec h1 ping ...`) with the keyboard held, as
+ * the lab's own shell does: a key (Ctrl-C) interrupts it in the lab, and
+ * its output so far comes back with `(stopped)`; the console goes on.
+ */
+async function interruptible(repl: Repl, remote: RemoteConsole, line: string): Promise<RemoteReply | null> {
+  let reply: RemoteReply | null = null;
+  await repl.grabKeyboard(async (keyPressed) => {
+    const running = executeLine(remote, line);
+    let done = false;
+    void keyPressed.then(async () => {
+      if (!done) await remote.client.interrupt();
+    });
+    try {
+      reply = await running;
+    } finally {
+      done = true;
+    }
+  });
+  return reply;
+}
+
+/**
  * The pid of the switch or wirefilter serving the console at `path` when
  * it runs here: the kernel's answer (socket_owner.ts), which holds for
  * Debian's wirefilter too, whose `showinfo` names no pid. None for a lab,
@@ -253,7 +275,9 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       const stopping = name === "shutdown" ? localPid(remote, path) : undefined;
       let reply: RemoteReply | null;
       try {
-        reply = await executeLine(remote, line);
+        reply = await (await remote.mayRunHostCommand(name)
+          ? interruptible(repl, remote, line)
+          : executeLine(remote, line));
       } catch (err) {
         return `vde term: ${(err as Error).message}\n`;
       }

@@ -26,6 +26,8 @@ export interface RemoteReply extends Reply {
   result: string;
 }
 
+/** ETX, Ctrl-C's byte (mgmt_server.ts takes it as an interrupt). */
+const ETX = 0x03;
 const DATA_START = "0000 DATA END WITH '.'";
 const END_OF_SESSION = "9999 END OF SESSION";
 const RESULT_RE = /^1(\d{3}) /;
@@ -121,6 +123,17 @@ export class MgmtClient {
     const run = this.#chain.then(() => this.#send(line.replace(/\n/g, " "), timeoutMs));
     this.#chain = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Interrupts the command running now (Ctrl-C at the console): one ETX
+   * byte, which our management socket takes out of the input and stops a
+   * long command on (a lab host's `exec`); its reply still comes, as usual.
+   * Only for our servers: another reads the byte as part of a line.
+   */
+  async interrupt(): Promise<void> {
+    if (this.#ended) return;
+    await this.#conn.write(Uint8Array.of(ETX)).catch(() => {});
   }
 
   /** True once the connection has ended. */

@@ -18,6 +18,12 @@
  *   client that never reads only stalls itself, and the kernel's socket
  *   buffer pushes back on it;
  * - asynchronous debug lines beyond `maxPendingBytes` unsent are dropped.
+ *
+ * A command that runs for long (a lab host's `exec`) asks for `stopSignal`:
+ * it aborts when the client goes, or when the client sends ETX (0x03, the
+ * byte a terminal's Ctrl-C is), so `vde term LAB` stops a command there
+ * and goes on. ETX is never part of a line: it is taken out of whatever a
+ * client sends, and interrupts nothing when no command asked.
  */
 import { LineSplitter, type SplitItem } from "./line_splitter.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
@@ -112,6 +118,8 @@ async function raceWithPause(reading: Promise<number | null>): Promise<number | 
   }
 }
 const encoder = new TextEncoder();
+/** ETX, the byte a terminal's Ctrl-C is: a client's interrupt of the command its session runs. */
+export const ETX = 0x03;
 /** How long `logout` waits for its last bytes to leave before closing. */
 const LOGOUT_FLUSH_MS = 2000;
 
@@ -130,9 +138,10 @@ class MgmtSession implements Session {
   #closed = false;
   readonly peerPid?: number;
   readonly #buf = new Uint8Array(4096);
-  /** The read in flight, one at a time: it survives a pause that flushes a partial line, and `hangup`'s. */
+  /** The read in flight, one at a time: it survives a pause that flushes a partial line, and `stopSignal`'s. */
   #reading: Promise<number | null> | null = null;
-  #hangup: AbortController | undefined;
+  /** The running command's stop, while one that asked for it runs. */
+  #stop: AbortController | undefined;
 
   constructor(conn: Conn, commands: CommandRegistry, opts: SessionOptions, peerPid?: number) {
     this.#conn = conn;
@@ -160,22 +169,34 @@ class MgmtSession implements Session {
   #read(): Promise<number | null> {
     // A failed read is an ended client; the catch also keeps a read still
     // pending when the session closes from being an unhandled rejection.
-    this.#reading ??= this.#conn.read(this.#buf).catch(() => null);
+    this.#reading ??= this.#conn.read(this.#buf).then((n) => n === null ? null : this.#takeInterrupts(n))
+      .catch(() => null);
     return this.#reading;
+  }
+
+  /** Takes the ETX bytes out of the `n` just read, stopping the running command if there are any; what is left. */
+  #takeInterrupts(n: number): number {
+    const buf = this.#buf;
+    const first = buf.subarray(0, n).indexOf(ETX);
+    if (first < 0) return n;
+    let kept = first;
+    for (let i = first + 1; i < n; i++) if (buf[i] !== ETX) buf[kept++] = buf[i]!;
+    this.#stop?.abort();
+    return kept;
   }
 
   /**
    * Asked by a command while it runs: the next read starts now (at most one
    * buffer read ahead of the loop, which takes it as its next), so the
-   * client's end is seen while the command still runs. Only a command that
-   * asks pays for it; the others read as before.
+   * client's end, or its interrupt, is seen while the command still runs.
+   * Only a command that asks pays for it; the others read as before.
    */
-  hangup(): AbortSignal {
-    if (this.#hangup !== undefined) return this.#hangup.signal;
-    const hangup = this.#hangup = new AbortController();
-    if (this.#closed) hangup.abort();
-    else void this.#read().then((n) => n === null && hangup.abort());
-    return hangup.signal;
+  stopSignal(): AbortSignal {
+    if (this.#stop !== undefined) return this.#stop.signal;
+    const stop = this.#stop = new AbortController();
+    if (this.#closed) stop.abort();
+    else void this.#read().then((n) => n === null && stop.abort());
+    return stop.signal;
   }
 
   /** Serves the client until it leaves, logs out, or the server closes. */
@@ -202,6 +223,8 @@ class MgmtSession implements Session {
           continue;
         }
         const reply = await this.commands.execute(item.line, this);
+        // An interrupt from here on is meant for a later command, if for any.
+        this.#stop = undefined;
         if (this.#closed) break;
         if (reply === null) {
           this.#out.push(this.#afterReply);
@@ -228,7 +251,7 @@ class MgmtSession implements Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#hangup?.abort();
+    this.#stop?.abort();
     try {
       this.#conn.close();
     } catch { /* already closed */ }

@@ -30,11 +30,12 @@ export interface Session {
   /** The client's process (SO_PEERCRED), where the session is a socket's. */
   readonly peerPid?: number;
   /**
-   * Aborts when the client goes (closes its end, or the session is ended),
-   * even while a command of its runs: what a command that runs for long (a
-   * lab host's `exec`) stops on. Absent where there is no client to lose.
+   * Aborts when the client goes (closes its end, or the session is ended)
+   * or interrupts the command (Ctrl-C at `vde term`), even while a command
+   * of its runs: what a command that runs for long (a lab host's `exec`)
+   * stops on. Absent where there is no client to lose.
    */
-  hangup?(): AbortSignal;
+  stopSignal?(): AbortSignal;
 }
 
 /** Runs a command: `args` is the rest of the line after the command word, trimmed. */

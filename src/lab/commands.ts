@@ -271,6 +271,10 @@ export function labCommands(
     },
   );
   const exec = async (name: string, command: string, session: Session): Promise<Reply> => {
+    // A client gone (its terminal closed, Ctrl-C on `vde term -c`) or interrupting (Ctrl-C at `vde term
+    // LAB`) stops its command, as ssh ends what it ran, rather than leaving it in the lab until its time
+    // runs out. Asked first, so a Ctrl-C while the exec waits below is not lost.
+    const stop = session.stopSignal?.();
     // Not behind the change under way when the client is that change's own exec's command (settledFor).
     await r.settledFor(session.peerPid);
     const host = r.hosts.get(name);
@@ -279,14 +283,15 @@ export function labCommands(
     }
     const refused = execRefusal(name, host.ns, command);
     if (refused !== undefined) return failure(refused);
-    // A client gone (Ctrl-C on `vde term -c`, its terminal closed) stops its command, as a closed ssh
-    // session ends what it ran, rather than leaving it in the lab until its time runs out.
-    const out = await runInNetns(host.ns, command, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir, session.hangup?.(), {
+    if (stop?.aborted) return { code: 0, lines: ["(stopped)"] };
+    const out = await runInNetns(host.ns, command, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir, stop, {
       stopGraceMs: EXEC_STOP_GRACE_MS,
     });
     const text = out.output.replace(/\n$/, "");
     const lines = text === "" ? [] : text.split("\n");
     const program = command.split(" ")[0];
+    // Stopped on request, as the lab shell's own exec says it: not a failure of the command.
+    if (stop?.aborted && !out.timedOut) return { code: 0, lines: [...lines, "(stopped)"] };
     if (out.timedOut) lines.push(`(${program} was killed after ${CONSOLE_EXEC_TIMEOUT_S} s)`);
     else if (out.code !== 0) lines.push(`(${program} exited with status ${out.code})`);
     if (out.code === 0) return { code: 0, lines };

@@ -1,11 +1,12 @@
 /**
  * A management socket that cannot be made says why in the user's terms, not the kernel's `bind: ...`;
- * a long command learns its client left.
+ * a long command learns its client left, or that it interrupts it (ETX, Ctrl-C's byte).
  */
 import assert from "node:assert/strict";
 import { MgmtServer } from "../../src/console/mgmt_server.ts";
+import { MgmtClient } from "../../src/console/client.ts";
 import { makeConsole } from "./_helpers.ts";
-import { CommandRegistry, ok } from "../../src/console/registry.ts";
+import { CommandRegistry, listing, ok } from "../../src/console/registry.ts";
 import { waitFor } from "../helpers/processes.ts";
 
 Deno.test("a management socket in a directory that does not exist says so", async () => {
@@ -48,7 +49,7 @@ Deno.test("a command that asks is told when its client hangs up while it runs, a
     listing: false,
     run: async (_args, session) => {
       peer = session.peerPid;
-      const signal = session.hangup!();
+      const signal = session.stopSignal!();
       await new Promise((r) => signal.addEventListener("abort", r));
       sawHangup();
       return ok();
@@ -66,6 +67,53 @@ Deno.test("a command that asks is told when its client hangs up while it runs, a
     conn.close();
     await hungUp;
     assert.equal(peer, Deno.pid);
+  } finally {
+    server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("ETX from the client stops the command that asked, is no part of a line, and stops only that command", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-etx-" });
+  const abortedAtStart: boolean[] = [];
+  const commands = new CommandRegistry().add({
+    path: "wait",
+    syntax: "",
+    help: "",
+    listing: true,
+    run: async (_args, session) => {
+      const signal = session.stopSignal!();
+      abortedAtStart.push(signal.aborted);
+      await new Promise((r) => signal.addEventListener("abort", r));
+      return listing(["stopped"]);
+    },
+  }).add({
+    path: "say",
+    syntax: "text",
+    help: "",
+    listing: true,
+    run: (args) => listing([args]),
+  });
+  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
+    path: `${dir}/mgmt`,
+    log: () => {},
+  });
+  try {
+    const client = await MgmtClient.connect(`${dir}/mgmt`, { timeoutMs: 10_000 });
+    const waiting = client.command("wait");
+    await waitFor(() => abortedAtStart.length === 1, { timeoutMs: 10_000, what: "the command running" });
+    await client.interrupt();
+    assert.deepEqual((await waiting).lines, ["stopped"]);
+    // An interrupt with no command asking (in a line, here) interrupts nothing and is not read as text.
+    const said = await client.command("say a\u0003b");
+    assert.deepEqual(said.lines, ["ab"]);
+    // The next command's stop is its own: not already aborted by the interrupt before it.
+    const again = client.command("wait");
+    await waitFor(() => abortedAtStart.length === 2, { timeoutMs: 10_000, what: "the second command" });
+    await client.interrupt();
+    assert.deepEqual((await again).lines, ["stopped"]);
+    assert.deepEqual(abortedAtStart, [false, false]);
+    client.close();
   } finally {
     server.close();
     await Deno.remove(dir, { recursive: true });

@@ -9,7 +9,14 @@
  * runs it; a console client that goes stops its command.
  */
 import assert from "node:assert/strict";
-import { processesMentioning, skipUnlessRoot, spawnManaged, waitFor } from "../helpers/processes.ts";
+import {
+  processesMentioning,
+  skipUnless,
+  skipUnlessRoot,
+  spawnManaged,
+  waitFor,
+} from "../helpers/processes.ts";
+import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
@@ -200,6 +207,35 @@ Deno.test("Ctrl-C on vde term LAB -c 'exec h1 CMD' stops CMD in the lab, by SIGK
       });
     }
     assert.equal((await vde(["term", name, "-c", "h1 echo still up"])).stdout, "still up\n");
+  });
+});
+
+Deno.test("Ctrl-C inside vde term LAB stops the running exec in the lab, and the console goes on", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const dir = await Deno.makeTempDir({ prefix: "vde-exec-tty-" });
+    await Deno.mkdir(`${dir}/home`);
+    const tmux = await TmuxSession.start(`${dir}/tmux.sock`, `${vdeCommand().join(" ")} term ${name}`, {
+      HOME: `${dir}/home`,
+    });
+    try {
+      await tmux.waitFor((s) => /\$$/.test(s), "the lab console's prompt", 30_000);
+      await tmux.keys(`exec h1 echo begun; sleep ${MARK}5`, "Enter");
+      await waitFor(() => sleeps(`${MARK}5`).length > 0 || undefined, {
+        timeoutMs: 30_000,
+        what: "the sleep",
+      });
+      await tmux.keys("C-c");
+      // Left alone, it ran for the console's 120 s; its output so far comes back, as at the lab's own shell.
+      const stopped = await tmux.waitFor((s) => s.includes("(stopped)"), "Ctrl-C to stop the sleep", 15_000);
+      assert.match(stopped, /begun\n\(stopped\)\n/);
+      assert.equal(sleeps(`${MARK}5`).length, 0, "the sleep is gone from the lab");
+      await tmux.keys("h1 echo still $((40 + 2))", "Enter");
+      await tmux.waitFor((s) => s.includes("still 42\n"), "the console to run the next command");
+    } finally {
+      await tmux.kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   });
 });
 

@@ -149,7 +149,7 @@ export class RemoteConsole {
    * Any word that is not one of the lab console's own commands may name a host (or a switch, whose
    * answer comes quickly anyway).
    */
-  async #mayRunHostCommand(name: string): Promise<boolean> {
+  async mayRunHostCommand(name: string): Promise<boolean> {
     if (!this.lab) return false;
     if (name === "exec") return true;
     if (!this.#learnt) await this.learnCommands();
@@ -195,7 +195,7 @@ export class RemoteConsole {
     if (name === "?") return await this.client.command(`help ${args}`.trim());
     const reply = await this.client.command(
       name === "load" ? loadFromHere(args) : line.trim(),
-      await this.#mayRunHostCommand(name) ? EXEC_REPLY_MS : 0,
+      await this.mayRunHostCommand(name) ? EXEC_REPLY_MS : 0,
     );
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
