@@ -65,6 +65,7 @@ import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
+import { adoptRunningSettings } from "./rc_settings.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
 const EXEC_TIMEOUT_MS = 60_000;
@@ -448,6 +449,13 @@ export class LabRunner {
     const commands = switchCommands(ctx);
     if (node.rc !== undefined) {
       await runStartupScript(this.#path(node.rc), commands, (m) => this.#log(`${node.name}: ${m}`));
+      const fromRc = adoptRunningSettings(node, sw.engine);
+      if (fromRc.length > 0) {
+        this.#log(
+          `${node.name}: its rc set ${fromRc.join(", ")}, which the lab file does not say: recorded as the ` +
+            `node's (vde status shows it); write it in the lab file, or an apply of the file takes it back`,
+        );
+      }
     }
     const dir = `${this.dir}/${node.name}`;
     const server = await VdeSwitchServer.start(sw, { dir, log: (m) => this.#log(`${node.name}: ${m}`) });
