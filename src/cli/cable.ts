@@ -22,7 +22,7 @@ import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
-import { checkSwitchServes, parseVdeVnl, switchDir } from "../link/vde_link.ts";
+import { checkSwitchServes, parseVdeVnl } from "../link/vde_link.ts";
 import {
   openCableClient,
   parseTcpVnl,
@@ -30,10 +30,8 @@ import {
   startCableListener,
   type TcpVnl,
 } from "../link/tcp_link.ts";
-import { lockSession, type SessionLock } from "../cable/session_lock.ts";
-import { hex } from "../wire/cable_handshake.ts";
-import { labsBaseDir } from "../lab/names.ts";
-import { exists } from "../os/paths.ts";
+import type { SessionLock } from "../cable/session_lock.ts";
+import { CableHeld, localSwitch, lockCable } from "../link/cable_lock.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
@@ -135,90 +133,32 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
 }
 
 /**
- * The local switch of `vde cable connect --sock SOCK` as its session id and
- * lock know it: a switch directory by its real path, so that `sw`, `./sw`,
- * `vde:///tmp/sw` and `/tmp/sw` (or a symlink to it) are one switch, one
- * session; its `[port=N]` kept. Any other VNL, or a path that names no
- * directory (opening it says why), as typed.
- */
-export function localSwitch(sock: string): { name: string; dir?: string } {
-  const { scheme, rest } = splitVnl(sock);
-  if (scheme !== "vde") return { name: sock };
-  try {
-    const path = parseVdeVnl(rest).path;
-    const dir = switchDir(path);
-    return { name: `${dir}${rest.slice(path.length)}`, dir };
-  } catch {
-    return { name: sock };
-  }
-}
-
-/**
  * This host's one `vde cable connect` of the cable `v` from the switch
- * `local`: the same command run twice would take the cable from the first,
- * and the first back, for as long as both run (session_lock.ts). The lock
- * goes next to the switch's sockets, where every user who may plug a cable
- * into it can ask; where that cannot be (another VNL, a directory this user
- * may enter but not write, a name too long for a socket), in the user's
- * runtime directory.
+ * `local` (link/cable_lock.ts).
  *
  * @throws UsageError naming the process that runs it
  */
-async function lockCable(
+async function lockCableConnect(
   v: TcpVnl,
   local: { name: string; dir?: string },
   sock: string,
   address: string,
 ): Promise<SessionLock> {
-  const id = await sessionIdFor(v, local.name);
-  const why: string[] = [];
-  for (const dir of local.dir === undefined ? [undefined] : [local.dir, undefined]) {
-    let base: string;
-    try {
-      base = dir ?? labsBaseDir();
-    } catch (err) {
-      // Another user's /tmp/vde-UID: the cable must not cost its lock's directory.
-      why.push((err as Error).message);
-      break;
-    }
-    const lock = await lockSession(base, id);
-    if ("release" in lock) return dir === undefined ? lock : { release: () => releaseBeside(lock, dir) };
-    if ("unavailable" in lock) {
-      why.push(lock.unavailable);
-      continue;
-    }
+  try {
+    return await lockCable(await sessionIdFor(v, local.name), local);
+  } catch (err) {
+    if (!(err instanceof CableHeld)) throw err;
     throw new UsageError(
-      `vde cable connect ${address} --sock ${sock} already runs on this host (${
-        lock.heldBy > 0 ? `pid ${lock.heldBy}` : "a process that does not answer: stopped with Ctrl-Z?"
-      }, ` +
-        `session ${
-          hex(id).slice(0, 16)
-        }): a second one would take the cable from it, and it back, over and over; ` +
+      `vde cable connect ${address} --sock ${sock} ${err.message}; ` +
         `stop that one first, or give this one --session NAME for a second cable`,
     );
   }
-  // The lock guards against a second command of the cable; without it the cable still runs, as before.
-  log("vde cable", `no session lock (${why.join("; ")}): a second connect of this cable is not refused`);
-  return { release() {} };
-}
-
-/**
- * Gives up a lock held in the switch's directory `dir`, and removes that
- * directory when it is empty and its switch gone: a switch stopping while
- * the cable runs could not remove it for the lock in it, as it would have.
- */
-function releaseBeside(lock: SessionLock, dir: string): void {
-  lock.release();
-  if (exists(`${dir}/ctl`)) return;
-  try {
-    Deno.removeSync(dir);
-  } catch { /* not empty (a client's file), or served again: left, as the switch leaves it */ }
 }
 
 async function connect(address: string, flags: CableFlags): Promise<void> {
   const v = cableVnl(address, flags, false);
   const local = localSwitch(flags.sock);
-  const lock = await lockCable(v, local, flags.sock, address);
+  const lock = await lockCableConnect(v, local, flags.sock, address);
   try {
     await connectHeld(address, flags, v, local.name);
   } finally {
@@ -353,10 +293,14 @@ export async function attachCables(
           continue;
         }
         const local: { port?: number } = {};
+        // The cable's one carrier on this host, as vde cable connect --sock DIR of it would be.
+        const here = localSwitch(o.dir);
+        const lock = await lockCable(await sessionIdFor(v, here.name), here);
+        defer(() => lock.release());
         const client = await openCableClient(v, {
           keyFile: o.keyFile,
           keyOption: "--key FILE",
-          localName: o.dir,
+          localName: here.name,
           localPort: () => local.port,
         });
         defer(() => client.close(STOPPED));

@@ -163,7 +163,8 @@ async function runPlug(p: Program, first: string, second: string, flags: PlugFla
     for (const l of ends) l.close("stopped by a signal");
   });
   await preloadSchemes([first, second]);
-  const a = await open(first, options);
+  // Each end knows the other: a tcp:// cable is its switch's (link/cable_lock.ts).
+  const a = await open(first, { ...options, peer: second });
   ends.push(a);
   if (signalled) {
     a.close("stopped by a signal");
@@ -171,7 +172,7 @@ async function runPlug(p: Program, first: string, second: string, flags: PlugFla
   }
   let b: Link;
   try {
-    b = await open(second, options);
+    b = await open(second, { ...options, peer: first });
   } catch (err) {
     a.close("the other end could not be opened");
     throw err;

@@ -31,6 +31,12 @@ export interface OpenOptions {
    * thread and starts no receive thread (unless `receiveThread` says so).
    */
   plugThread?: boolean;
+  /**
+   * The VNL at the plug's other end: a connecting tcp:// cable names its
+   * session after it and takes the session's lock beside its switch, as
+   * `vde cable connect ADDR --sock PEER` does (link/cable_lock.ts).
+   */
+  peer?: string;
 }
 
 const factories = new Map<string, LinkFactory>();

@@ -28,7 +28,8 @@ import { CableListener, type ListenerSession } from "../cable/listener.ts";
 import { log } from "../log.ts";
 import { parseSlashParams } from "./vnl_params.ts";
 import type { Link } from "./link.ts";
-import { registerScheme } from "./registry.ts";
+import { type OpenOptions, registerScheme } from "./registry.ts";
+import { localSwitch, lockCable } from "./cable_lock.ts";
 
 const KEYS = ["key", "insecure", "listen", "session", "retry", "once", "grace"] as const;
 
@@ -196,9 +197,21 @@ export async function startCableListener(
   return listener;
 }
 
-async function openTcp(rest: string): Promise<Link> {
+async function openTcp(rest: string, options: OpenOptions): Promise<Link> {
   const v = parseTcpVnl(rest);
-  if (!v.listen) return await openCableClient(v);
+  if (!v.listen) {
+    // A plug's cable is its other end's, as vde cable connect --sock names it: one session, one carrier.
+    const local = options.peer === undefined ? { name: "" } : localSwitch(options.peer);
+    const lock = await lockCable(await sessionIdFor(v, local.name), local);
+    try {
+      const client = await openCableClient(v, { localName: local.name });
+      client.closed.then(() => lock.release());
+      return client;
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+  }
   // One cable for one link: the first session, then only its reconnections.
   const { promise, resolve } = Promise.withResolvers<ListenerSession>();
   let first: ListenerSession | null = null;

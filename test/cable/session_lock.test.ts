@@ -1,13 +1,33 @@
 /**
  * One connecting process per cable session on a host: the lock is taken,
  * refused to a second holder with the first one's pid, given back, and
- * taken over from a holder that died without giving it back.
+ * free again the moment a holder dies however it dies, for another user
+ * too, with nobody's file removed or changed.
  */
 import assert from "node:assert/strict";
-import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
-import { fileIdentity, lockSession, removeIfStill, sessionLockPath } from "../../src/cable/session_lock.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { lockSession, sessionLockPath } from "../../src/cable/session_lock.ts";
+import { evalUnderUmask000 } from "../helpers/umask.ts";
+import { bindUnservedSockets } from "../helpers/stale_socket.ts";
 
 const ID = new Uint8Array(16).fill(0x19);
+const MODULE = new URL("../../src/cable/session_lock.ts", import.meta.url).href;
+
+/** Deno code that takes the lock of ID in `dir` and says what it got (and with `hold`, keeps it). */
+function takerCode(dir: string, hold = false): string {
+  return `import { lockSession } from "${MODULE}";\n` +
+    `const lock = await lockSession(${JSON.stringify(dir)}, new Uint8Array(16).fill(0x19), 0);\n` +
+    `console.log("release" in lock ? "held" : JSON.stringify(lock));\n` +
+    (hold ? "setInterval(() => {}, 1000);\n" : `if ("release" in lock) lock.release();\n`);
+}
+
+/** A holder of ID's lock in `dir`, killed with SIGKILL once it holds: what it leaves behind. */
+async function killedHolder(dir: string): Promise<void> {
+  const holder = new Deno.Command(Deno.execPath(), { args: ["eval", takerCode(dir, true)], stdout: "piped" })
+    .spawn();
+  await holder.stdout.pipeTo(new WritableStream({ write: () => holder.kill("SIGKILL") }));
+  await holder.status;
+}
 
 Deno.test("a session lock is held once: a second taker is told the holder's pid, and takes it once released", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
@@ -19,6 +39,11 @@ Deno.test("a session lock is held once: a second taker is told the holder's pid,
     assert.ok("release" in other, "another session has a lock of its own");
     other.release();
     first.release();
+    assert.throws(
+      () => Deno.lstatSync(sessionLockPath(dir, ID)),
+      Deno.errors.NotFound,
+      "released, the file goes",
+    );
     const again = await lockSession(dir, ID, 0);
     assert.ok("release" in again);
     again.release();
@@ -27,113 +52,105 @@ Deno.test("a session lock is held once: a second taker is told the holder's pid,
   }
 });
 
-Deno.test("a session lock left by a holder that died (its socket file, nobody listening) is taken over", async () => {
+Deno.test("a session lock whose holder was killed with SIGKILL is free at once: its file stays, and is simply locked", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
   try {
-    const path = sessionLockPath(dir, ID);
-    // A holder killed with SIGKILL: its listening socket's file stays behind.
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `Deno.listen({ transport: "unix", path: ${
-          JSON.stringify(path)
-        } }); console.log("up"); setInterval(() => {}, 1000);`,
-      ],
-      stdout: "piped",
-    }).spawn();
-    await holder.stdout.pipeTo(new WritableStream({ write: () => holder.kill("SIGKILL") }));
-    await holder.status;
-    assert.ok(Deno.lstatSync(path).isSocket, "the dead holder's socket file is there");
+    await killedHolder(dir);
+    assert.ok(Deno.lstatSync(sessionLockPath(dir, ID)).isFile, "the dead holder's file is there");
     const lock = await lockSession(dir, ID, 0);
     assert.ok("release" in lock);
     lock.release();
-    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound, "released, the file goes");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("a session lock that cannot be had (directory not makeable, name too long for a socket) is said unavailable, not thrown", async () => {
+Deno.test("a holder stopped with Ctrl-Z still holds its session lock, and is named by its pid", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
+  const holder = new Deno.Command(Deno.execPath(), { args: ["eval", takerCode(dir, true)], stdout: "piped" })
+    .spawn();
+  try {
+    const reader = holder.stdout.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value).trim(), "held");
+    reader.releaseLock();
+    holder.kill("SIGSTOP");
+    assert.deepEqual(await lockSession(dir, ID, 0), { heldBy: holder.pid });
+  } finally {
+    holder.kill("SIGKILL");
+    await holder.status;
+    await holder.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session lock that cannot be had (directory not makeable, a symlink or a socket in the way) is said unavailable, not thrown", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
   try {
     Deno.writeTextFileSync(`${dir}/file`, "");
     const underFile = await lockSession(`${dir}/file/vde`, ID, 0);
     assert.ok("unavailable" in underFile, "a directory under a file cannot be made");
     assert.match(underFile.unavailable, /cannot make .*\/file\/vde/);
-    const long = `${dir}/${"d".repeat(100)}`;
-    const tooLong = await lockSession(long, ID, 0);
-    assert.ok("unavailable" in tooLong, "a socket path longer than sun_path");
-    assert.match(tooLong.unavailable, /cannot listen on /);
+    // A symlink is never followed to lock (or make) what it points at.
+    Deno.symlinkSync(`${dir}/target`, sessionLockPath(dir, ID));
+    const linked = await lockSession(dir, ID, 0);
+    assert.ok("unavailable" in linked);
+    assert.match(linked.unavailable, /^cannot open .*cable-[0-9a-f]{32}\.lock: /);
+    assert.throws(() => Deno.lstatSync(`${dir}/target`), Deno.errors.NotFound, "nothing made through it");
+    Deno.removeSync(sessionLockPath(dir, ID));
+    // What an older vde left there: a lock that was a listening socket.
+    bindUnservedSockets(sessionLockPath(dir, ID));
+    const socket = await lockSession(dir, ID, 0);
+    assert.ok("unavailable" in socket);
+    assert.ok(Deno.lstatSync(sessionLockPath(dir, ID)).isSocket, "left as it was");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("a session lock whose holder listens but never answers (stopped with Ctrl-Z) is held by pid 0, not waited on forever", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
-  // Bound, never accepted: the kernel completes the connection, and nobody writes on it.
-  const mute = Deno.listen({ transport: "unix", path: sessionLockPath(dir, ID) });
-  try {
-    assert.deepEqual(await lockSession(dir, ID, 0), { heldBy: 0 });
-  } finally {
-    mute.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("a dead holder's name is removed only while it is the file found dead, not one another taker bound since", async () => {
+Deno.test("a session lock file may be locked by the other users of a switch's directory: mode 644 whatever the umask", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
   try {
-    const path = sessionLockPath(dir, ID);
-    Deno.writeTextFileSync(path, "");
-    const seen = fileIdentity(path);
-    // Another taker's new name, in place before the old one goes: a different file for sure.
-    Deno.writeTextFileSync(`${path}.new`, "");
-    Deno.renameSync(`${path}.new`, path);
-    assert.equal(removeIfStill(path, seen), false);
-    assert.ok(Deno.lstatSync(path).isFile, "the other taker's name stays");
-    assert.equal(removeIfStill(path, fileIdentity(path)), true);
-    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound);
-    assert.equal(removeIfStill(path, undefined), false, "nothing was there when found");
+    await evalUnderUmask000(takerCode(dir, true).replace("setInterval(() => {}, 1000);\n", ""));
+    assert.equal(Deno.lstatSync(sessionLockPath(dir, ID)).mode! & 0o777, 0o644);
+    await Deno.remove(sessionLockPath(dir, ID));
+    await killedHolder(dir);
+    assert.equal(Deno.lstatSync(sessionLockPath(dir, ID)).mode! & 0o777, 0o644);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("a session lock in a switch's shared directory may be asked by another user: its socket is mode 666", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
-  try {
-    const lock = await lockSession(dir, ID, 0);
-    assert.ok("release" in lock);
-    assert.equal(Deno.lstatSync(sessionLockPath(dir, ID)).mode! & 0o777, 0o666);
-    lock.release();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("another user's session lock that may not be asked is unavailable there, neither taken for dead nor removed", async (t) => {
+Deno.test("another user's session lock in a sticky directory: named by its pid while held, taken over once its holder is killed, never removed", async (t) => {
   if (skipUnlessRoot(t)) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
-  const path = sessionLockPath(dir, ID);
-  // Nobody's live holder whose socket others may not connect to (an older vde, or before its chmod).
-  const holder = Deno.listen({ transport: "unix", path });
+  const denoDir = await Deno.makeTempDir({ prefix: "vde-session-lock-deno-" });
+  const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+  const asNobody = () =>
+    run(
+      [...nobody, "env", `DENO_DIR=${denoDir}`, `HOME=${denoDir}`, Deno.execPath(), "eval", takerCode(dir)],
+      {
+        timeoutMs: 60_000,
+      },
+    );
   try {
     await Deno.chmod(dir, 0o1777);
-    await Deno.chmod(path, 0o600);
-    await Deno.chown(path, 65534, 65534);
-    const module = new URL("../../src/cable/session_lock.ts", import.meta.url).href;
-    const code = `import { lockSession } from "${module}";\n` +
-      `console.log(JSON.stringify(await lockSession(${
-        JSON.stringify(dir)
-      }, new Uint8Array(16).fill(0x19), 0)));`;
-    const r = await run([...AS_OTHER_USER, Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
-    assert.deepEqual(JSON.parse(r.stdout), {
-      unavailable: `${path} is another user's that this one may not ask`,
-    });
-    assert.ok(Deno.lstatSync(path).isSocket, "the holder's name stays");
+    await Deno.chmod(denoDir, 0o777);
+    const mine = await lockSession(dir, ID, 0);
+    assert.ok("release" in mine);
+    assert.equal((await asNobody()).stdout.trim(), JSON.stringify({ heldBy: Deno.pid }));
+    mine.release();
+    // Root's holder killed: its file stays, root's, which nobody may remove from the sticky directory.
+    await killedHolder(dir);
+    const before = Deno.lstatSync(sessionLockPath(dir, ID));
+    assert.equal((await asNobody()).stdout.trim(), "held");
+    const after = Deno.lstatSync(sessionLockPath(dir, ID));
+    assert.deepEqual(
+      [after.ino, after.uid, after.mode],
+      [before.ino, 0, before.mode],
+      "the file is as it was",
+    );
   } finally {
-    holder.close();
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(denoDir, { recursive: true });
   }
 });

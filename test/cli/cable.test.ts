@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { run, waitFor } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { localSwitch } from "../../src/cli/cable.ts";
+import { localSwitch } from "../../src/link/cable_lock.ts";
 import { CableListener } from "../../src/cable/listener.ts";
 import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
 
@@ -192,6 +192,58 @@ Deno.test("one switch named two ways (sw from its directory, /tmp/.../sw) is one
       first.kill("SIGTERM");
     } catch { /* ended with its switch */ }
     await first.status;
+    listener.close();
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("one cable through vde plug, vde switch --cable and vde cable connect is one session: a second carrier is refused, naming the first", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-carriers-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  const listener = await startListener(tmp);
+  const address = `127.0.0.1:${listener.addr.port}`;
+  const cable = `tcp://${address}/key=${tmp}/lab.key`;
+  const refusal = (pid: number) =>
+    new RegExp(`already runs on this host \\(pid ${pid}, session [0-9a-f]{16}\\)`);
+  const plug = spawnCli(["plug", `${tmp}/sw`, cable]);
+  let carrier: Deno.ChildProcess | undefined;
+  try {
+    await waitFor(() => listener.sessions.length > 0, { timeoutMs: 60_000, what: "the plug's cable" });
+    const connect = await run(
+      [...ourCli(), "cable", "connect", address, "--sock", `${tmp}/sw`, "--key", `${tmp}/lab.key`],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(connect.code, 1, connect.stderr);
+    assert.match(connect.stderr, refusal(plug.pid));
+    const again = await run([...ourCli(), "plug", `vde://${tmp}/sw`, cable], {
+      check: false,
+      timeoutMs: 60_000,
+    });
+    assert.equal(again.code, 1, again.stderr);
+    assert.match(
+      again.stderr,
+      new RegExp(`^vde: cannot open tcp://${address}/key=.*: ${refusal(plug.pid).source}`),
+    );
+    plug.kill("SIGTERM");
+    await plug.status;
+    // A switch that carries the cable itself: a plug of the same cable into it is the second carrier.
+    carrier = spawnCli(["switch", "--sock", `${tmp}/sw2`, "--cable", cable]);
+    await waitFor(() => listener.counters.connections === 2, {
+      timeoutMs: 60_000,
+      what: "the switch's cable",
+    });
+    const into = await run([...ourCli(), "plug", `${tmp}/sw2`, cable], { check: false, timeoutMs: 60_000 });
+    assert.equal(into.code, 1, into.stderr);
+    assert.match(into.stderr, refusal(carrier.pid));
+    assert.equal(listener.counters.connections, 2, "no refused carrier ever connected");
+  } finally {
+    for (const p of [plug, carrier]) {
+      try {
+        p?.kill("SIGTERM");
+      } catch { /* ended */ }
+      await p?.status;
+    }
     listener.close();
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });

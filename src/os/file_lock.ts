@@ -1,0 +1,135 @@
+/**
+ * An exclusive lock that dies with its holder: flock(2) on an open file.
+ *
+ * A lock kept as a file's existence (a listening socket, a pid file) stays
+ * when its holder is killed with SIGKILL, and only its owner may remove it
+ * from a sticky directory, so another user could never take it over. An
+ * flock is the kernel's, on the open file: it goes when the holder's fd
+ * does, however the holder ends, and anyone who can open the file may take
+ * it then, without removing or changing the file.
+ *
+ * Theory of operation. The file is opened read-only (flock needs no write
+ * access) without following a symlink and without blocking (a FIFO planted
+ * there would block a plain open), and must be a regular file; when it does
+ * not exist it is created (O_EXCL, so never through a name swapped in) and
+ * made readable by all through its fd, so the users who share the directory
+ * can lock it too; nobody else's file is ever changed. A holder that gives
+ * the lock up removes its own file while still holding it, and a taker that
+ * got the lock checks the name still leads to the file it locked: one that
+ * locked a file just removed tries again on the new one, so two never hold
+ * at once. Who holds a busy lock is read from /proc/locks.
+ */
+import { C, cstr, errno, libc, strerror } from "../../ffi/libc.ts";
+
+/** A lock this process holds; `release` removes its file (when its own) and lets go. */
+export interface HeldFileLock {
+  release(): void;
+}
+
+/** What `tryLockFile` found: held by us now, busy (with the holder's pid, 0 if not visible), or not to be had. */
+export type FileLockResult = { held: HeldFileLock } | { busy: number } | { unavailable: string };
+
+/** Which regular file `path` leads to (device and inode), or undefined for anything else. */
+function identity(path: string): { dev: number; ino: number } | undefined {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && st.ino !== null ? { dev: st.dev, ino: st.ino } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `path` itself (not a symlink's target) is the file `id`. */
+function stillNamed(path: string, id: { dev: number; ino: number }): boolean {
+  try {
+    const st = Deno.lstatSync(path);
+    return st.dev === id.dev && st.ino === id.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens `path` to lock it, creating it when missing: the fd, or why not.
+ * `undefined` when it was created or removed meanwhile (try again).
+ */
+function openForLock(path: string): number | string | undefined {
+  const c = libc();
+  const flags = C.O_NOFOLLOW | C.O_NONBLOCK | C.O_CLOEXEC;
+  const fd = c.open(cstr(path), C.O_RDONLY | flags, 0);
+  if (fd >= 0) return fd;
+  if (errno() !== C.ENOENT) return `cannot open ${path}: ${strerror(errno())}`;
+  const made = c.open(cstr(path), C.O_RDWR | C.O_CREAT | C.O_EXCL | flags, 0o644);
+  if (made < 0) return errno() === C.EEXIST ? undefined : `cannot make ${path}: ${strerror(errno())}`;
+  // Whatever the umask: the users who share the directory must be able to open it to lock it.
+  c.fchmod(made, 0o644);
+  return made;
+}
+
+/**
+ * The pid /proc/locks gives for the flock on inode `ino`, 0 when none is
+ * visible (a holder in another pid namespace shows as none). Matched by the
+ * inode alone: a filesystem's device there is its superblock's, which is
+ * not always the one stat says (btrfs subvolumes), and a wrong match costs
+ * only the pid in a message.
+ */
+export function flockHolder(ino: number, locks = "/proc/locks"): number {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(locks);
+  } catch {
+    return 0;
+  }
+  for (const line of text.split("\n")) {
+    // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1311 0 EOF" (a "-> " line is a waiter, not the holder)
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== "FLOCK" || f[5] === undefined || Number(f[5].split(":")[2]) !== ino) continue;
+    const pid = Number(f[4]);
+    return Number.isInteger(pid) && pid > 0 ? pid : 0;
+  }
+  return 0;
+}
+
+/** Takes the lock on `path` without waiting. */
+export function tryLockFile(path: string): FileLockResult {
+  const c = libc();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const fd = openForLock(path);
+    if (fd === undefined) continue;
+    if (typeof fd === "string") return { unavailable: fd };
+    // The file the fd holds, not what the name leads to by now.
+    const id = identity(`/proc/self/fd/${fd}`);
+    if (id === undefined) {
+      c.close(fd);
+      return { unavailable: `${path} is in the way: no lock file` };
+    }
+    if (c.flock(fd, C.LOCK_EX | C.LOCK_NB) < 0) {
+      const e = errno();
+      c.close(fd);
+      if (e === C.EAGAIN) return { busy: flockHolder(id.ino) };
+      return { unavailable: `cannot lock ${path}: ${strerror(e)}` };
+    }
+    // Locked a file its last holder removed as it let go: the name leads elsewhere now, or nowhere.
+    if (!stillNamed(path, id)) {
+      c.close(fd);
+      continue;
+    }
+    let held = true;
+    return {
+      held: {
+        release() {
+          if (!held) return;
+          held = false;
+          // Removed while still held, so no taker locks a name that is going; another user's stays.
+          if (stillNamed(path, id)) {
+            try {
+              Deno.removeSync(path);
+            } catch { /* another user's, in a sticky directory */ }
+          }
+          c.close(fd);
+        },
+      },
+    };
+  }
+  return { unavailable: `${path} keeps changing` };
+}
