@@ -284,7 +284,7 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       if (reply === null) return "";
       // Refused: the session goes on, and a later hang-up is news again.
       if (ending && reply.code !== 0) leaving = false;
-      if (reply.code === 0) stopped = stopping;
+      if (stopping !== undefined && reply.code === 0) stopped = stopping;
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
