@@ -2,7 +2,8 @@
  * vde_switch parses options with getopt_long_only, so `-sock DIR`, `-hub`
  * and `-numports 4` work there, and long names may be shortened. Scripts
  * written for it should keep working: this maps those spellings to ours
- * before the parser sees them.
+ * before the parser sees them. It also finds the startup script vde_switch
+ * runs by default, which we do not, so the switch can say so.
  */
 
 /** vde_switch's long options (and their aliases) mapped to ours. */
@@ -50,5 +51,23 @@ export function toLongOptions(args: string[]): string[] {
     const target = LONG[name];
     if (target === undefined) return arg;
     return value === undefined ? `--${target}` : `--${target}=${value}`;
+  });
+}
+
+/**
+ * The startup script vde_switch would run without `-f`: `~/.vde2/vde_switch.rc`,
+ * else `/etc/vde2/vde_switch.rc`, the first that can be read; undefined when
+ * neither can. We run a script only when `--rc` names it, so a vde2 user's
+ * default script would be skipped without a word: the switch names it.
+ */
+export function vdeSwitchDefaultRc(home = Deno.env.get("HOME"), etc = "/etc/vde2"): string | undefined {
+  const candidates = [...(home === undefined ? [] : [`${home}/.vde2/vde_switch.rc`]), `${etc}/vde_switch.rc`];
+  return candidates.find((path) => {
+    try {
+      Deno.openSync(path).close();
+      return true;
+    } catch {
+      return false;
+    }
   });
 }
