@@ -7,10 +7,12 @@
  *
  * There is one tree for the whole switch (RSTP, untagged), so `fstp/print`
  * prints it under VLAN 0 and `fstp/setedge` accepts any existing VLAN for
- * the port. With spanning tree off, `fstp/print` prints vde_switch's
- * blocks for every VLAN (`ROOTSWITCH FSTP IS DISABLED`), which scripts
- * read to tell a root switch. The bridge priority and timers are kept while spanning tree is
- * off and used when it starts; port settings need it on (ENXIO otherwise).
+ * the port. With spanning tree off, `fstp/print` prints vde_switch's blocks
+ * for every VLAN (`ROOTSWITCH FSTP IS DISABLED`), which scripts read to
+ * tell a root switch. The bridge priority, timers and edge ports are kept
+ * while spanning tree is off and used when it starts (vde_switch's rc files
+ * may set edges before `fstp/setfstp 1`); other port settings need it on
+ * (ENXIO otherwise).
  */
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -52,6 +54,12 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
   const setEdge = (port: string | undefined, value: string | undefined): Reply => {
     const on = parseSwitch(value);
     if (on === undefined) return fail(Errno.EINVAL);
+    // Kept for the tree to come, as vde_switch keeps it: its rc files may set edges before fstp/setfstp 1.
+    const n = parseInteger(port ?? "");
+    if (engine.stp === null && n !== undefined && within(n, STP_PORTS) && n < ctx.sw.numPorts) {
+      ctx.stpEdges.set(n, on);
+      return ok();
+    }
     return onPort(`${port ?? ""} ${on ? 1 : 0}`, 2, (s, p) => s.setAdminEdge(p, on));
   };
 

@@ -5,6 +5,7 @@ import { tagOf } from "../../helpers/framed_peers.ts";
 import { RawClient, threadWarmed, until, withMgmtSwitch } from "../../helpers/vde_clients.ts";
 import { skipWithout } from "../../helpers/processes.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
+import { Errno } from "../../../src/console/reply_format.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -275,4 +276,43 @@ Deno.test("fstp/print with spanning tree off reads as Debian's vde_switch's, lin
   const c = await listing("c");
   assert.equal(c[0], "FST DATA VLAN 0000 ROOTSWITCH FSTP IS DISABLED", "Debian's own first line");
   assert.deepEqual(await listing("ours"), c);
+});
+
+Deno.test("fstp/setedge before fstp/setfstp 1 is kept for the tree, as an rc file for vde_switch may set it", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    tc.sw.attach(link, { port: 1 });
+    assert.equal(await tc.run("fstp/setedge 0 1 1"), OK);
+    assert.equal(await tc.run("stp/setedge 2 1"), OK, "ours too, for a port nobody plugged into yet");
+    assert.equal(await tc.run("fstp/setedge 0 8 1"), EINVAL, "past the last port");
+    assert.equal(await tc.run("fstp/setedge 7 1 1"), ENXIO, "no VLAN 7");
+    assert.equal(await tc.run("stp/setportcost 1 100"), ENXIO, "other port settings still need the tree");
+    await tc.run("fstp/setfstp 1");
+    assert.match(await tc.run("fstp/print"), / -- Port 0001 tagged=0 portcost=2000 role=Edge\n/);
+    assert.equal(tc.sw.engine.stp!.port(2)?.adminEdge, true);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
+
+Deno.test("fstp/setedge while spanning tree is off is answered as Debian's vde_switch answers it", async (t) => {
+  if (await skipWithout(t, { vde_switch: "vde-switch" })) return;
+  const lines = ["fstp/setedge 0 1 1", "fstp/setedge 0 1 0", "fstp/setedge 0 40 1", "fstp/setedge 9 1 1"];
+  const codes = async (kind: "c" | "ours") => {
+    const got: number[] = [];
+    await withMgmtSwitch(kind, async (mgmt) => {
+      const console = await MgmtClient.connect(mgmt);
+      try {
+        for (const line of lines) got.push((await console.command(line)).code);
+      } finally {
+        console.close();
+      }
+    });
+    return got;
+  };
+  const c = await codes("c");
+  assert.deepEqual(c, [0, 0, Errno.EINVAL, Errno.ENXIO]);
+  assert.deepEqual(await codes("ours"), c);
 });
