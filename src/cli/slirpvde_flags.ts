@@ -16,6 +16,7 @@
  * them: the ones taken here then mean what they meant, the others get
  * their answer.
  */
+import { getoptLongOnly } from "./vde_switch_args.ts";
 
 /**
  * How slirpvde's flags this command does not take are said here, keyed by
@@ -71,14 +72,7 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
  * `--vdesock=DIR`) written as ours (`--dhcp`, `--sock DIR`); other commands'
  * arguments unchanged. A value given with `=` is kept (`-dhcp=10.0.2.50`).
  */
-export function toSlirpLongOptions(args: string[]): string[] {
-  if (args[0] !== "slirp") return args;
-  return args.map((arg, i) => {
-    const m = /^--?([a-z]{2,})(=.*)?$/.exec(arg);
-    if (m === null || i === 0 || !Object.hasOwn(LONG_NAMES, m[1]!)) return arg;
-    return `--${LONG_NAMES[m[1]!]}${m[2] ?? ""}`;
-  });
-}
+export const toSlirpLongOptions: (args: string[]) => string[] = getoptLongOnly("slirp", LONG_NAMES);
 
 /** How slirpvde's flag `name` (without dashes) is said here, or undefined. */
 export function slirpvdeHint(name: string): string | undefined {

@@ -36,23 +36,29 @@ const LONG: Record<string, string> = {
   version: "version",
 };
 
-/** Rewrites `-long` and `--numports`-style switch options to our long forms. */
-export function toLongOptions(args: string[]): string[] {
-  if (args[0] !== "switch") return args;
-  return args.map((arg, i) => {
-    if (i === 0 || !arg.startsWith("-") || arg === "-" || arg === "--") return arg;
-    const body = arg.replace(/^--?/, "");
-    // Only the first "=" ends the name: a value may hold more (`--slirp=tcpfwd=8080:80`).
-    const eq = body.indexOf("=");
-    const name = eq < 0 ? body : body.slice(0, eq);
-    const value = eq < 0 ? undefined : body.slice(eq + 1);
-    // Single letters are short options already.
-    if (name.length < 2 && !arg.startsWith("--")) return arg;
-    const target = LONG[name];
-    if (target === undefined) return arg;
-    return value === undefined ? `--${target}` : `--${target}=${value}`;
-  });
+/**
+ * A rewriter of `vde COMMAND` arguments whose long options, given with one
+ * dash or two as getopt_long_only takes them, are in `names`: each becomes
+ * our `--NAME` (its value kept after the first `=`: `--slirp=tcpfwd=8080:80`).
+ * Single letters are short options already; other commands' arguments and
+ * names not in `names` are left as typed.
+ */
+export function getoptLongOnly(
+  command: string,
+  names: Readonly<Record<string, string>>,
+): (args: string[]) => string[] {
+  return (args) => {
+    if (args[0] !== command) return args;
+    return args.map((arg, i) => {
+      const m = /^--?([a-z]{2,})(=.*)?$/s.exec(arg);
+      if (i === 0 || m === null || !Object.hasOwn(names, m[1]!)) return arg;
+      return `--${names[m[1]!]}${m[2] ?? ""}`;
+    });
+  };
 }
+
+/** Rewrites `-long` and `--numports`-style switch options to our long forms. */
+export const toLongOptions: (args: string[]) => string[] = getoptLongOnly("switch", LONG);
 
 /**
  * The startup script vde_switch would run without `-f`: `~/.vde2/vde_switch.rc`,

@@ -58,7 +58,7 @@ export class ConsoleContext {
    * `fstp/setfstp 1`, as vde_switch's rc files may say them), given to the
    * tree when it starts.
    */
-  readonly stpEdges = new Map<number, boolean>();
+  readonly stpEdges: Map<number, boolean> = new Map();
   readonly #shutdown: ((reason: string) => void) | undefined;
   #shuttingDown = false;
 
