@@ -127,6 +127,12 @@ export function forPeople(message: string): string {
  * with the nearest names, as `vde swich` is.
  */
 function helpAsFlag(program: Command, args: string[]): string[] {
+  const [first] = args;
+  if (first !== undefined && !first.startsWith("-") && first !== "help" && !isCommand(program, first)) {
+    // `vde swtich --help`, `vde vde_switch -h`: commander would show the program's help and exit 0; the
+    // unknown command is named instead, with its nearest names or what to type (plainVdeCommand).
+    return args.filter((a) => a !== "--help" && a !== "-h");
+  }
   if (args[0] !== "help" || args.length < 2) return args;
   let command = program;
   const path: string[] = [];
@@ -144,6 +150,11 @@ function helpAsFlag(program: Command, args: string[]): string[] {
     path.push(word);
   }
   return [...path, "--help"];
+}
+
+/** Whether `word` names one of `command`'s subcommands (or an alias of one). */
+function isCommand(command: Command, word: string): boolean {
+  return command.commands.some((c) => c.name() === word || c.aliases().includes(word));
 }
 
 /** Runs the CLI with `args`; returns the exit status. */

@@ -4,9 +4,10 @@
  * a tc netem user `vde netem`; "did you mean" finds no near spelling for
  * those (or a wrong one: `stop` is not `tap`), so the unknown command is
  * answered with what vde calls it, the lab file carried over when the line
- * names one.
+ * names one. vde2's own programs (`vde vde_switch ...`) are vde2_tools.ts's.
  */
 import { labsBaseDir } from "../lab/names.ts";
+import { vde2ToolHint } from "./vde2_tools.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */
 function status(): string {
@@ -70,6 +71,8 @@ function labCommands(lab: string): string {
  * `vde lab deploy` and `vde clab destroy` are answered for their second word.
  */
 export function otherToolHint(word: string, rest: readonly string[]): string | undefined {
+  const vde2 = vde2ToolHint(word, rest);
+  if (vde2 !== undefined) return vde2;
   const lab = rest.find((a) => /\.ya?ml$/.test(a)) ?? "lab.yaml";
   const lower = word.toLowerCase();
   if (GROUPS.has(lower)) {

@@ -7,7 +7,16 @@
  * of the others is answered, when typed, with how it is said here, since
  * commander's bare "unknown option '-H'" leaves that user guessing. The
  * flags taken are declared in slirp.ts; this module holds the answers.
+ *
+ * slirpvde reads its options with getopt_long_only, so its scripts say
+ * `-dhcp`, `-daemon`, `-socket /tmp/net` with one dash (its usage's first
+ * line). Commander reads those as bundled short flags (`-d` then `-hcp`,
+ * `-s` with the value `ocket`, `-h` for `-host`: help), so toSlirpLongOptions
+ * gives each of slirpvde's long names two dashes before the parser sees
+ * them: the ones taken here then mean what they meant, the others get
+ * their answer.
  */
+import { getoptLongOnly } from "./vde_switch_args.ts";
 
 /**
  * How slirpvde's flags this command does not take are said here, keyed by
@@ -31,8 +40,39 @@ const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
   g: "slirpvde's -g: vde slirp makes no socket of its own; the switch's --group applies",
   q: "slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null",
   quiet: "slirpvde's --quiet: vde slirp writes only to stderr; 2>/dev/null",
-  dhcp: "slirpvde's -dhcp is -D here (DHCP is on by default)",
+  nameserver:
+    "slirpvde's --nameserver ADDR is -o vnameserver=10.0.2.3 (--dns-upstream is the host's resolver)",
+  group: "slirpvde's --group: vde slirp makes no socket of its own; the switch's --group applies",
 };
+
+/** slirpvde's long option names (with getopt_long_only: one dash or two) and ours for them. */
+const LONG_NAMES: Readonly<Record<string, string>> = {
+  socket: "sock",
+  sock: "sock",
+  vdesock: "sock",
+  unix: "sock",
+  pidfile: "pidfile",
+  dhcp: "dhcp",
+  daemon: "daemon",
+  tftp: "tftp",
+  help: "help",
+  // Not taken here: given two dashes, so the parser names them whole and their answer applies.
+  network: "network",
+  nameserver: "nameserver",
+  dns: "dns",
+  host: "host",
+  mod: "mod",
+  group: "group",
+  port: "port",
+  quiet: "quiet",
+};
+
+/**
+ * `vde slirp` arguments with slirpvde's long options (`-dhcp`, `-socket DIR`,
+ * `--vdesock=DIR`) written as ours (`--dhcp`, `--sock DIR`); other commands'
+ * arguments unchanged. A value given with `=` is kept (`-dhcp=10.0.2.50`).
+ */
+export const toSlirpLongOptions: (args: string[]) => string[] = getoptLongOnly("slirp", LONG_NAMES);
 
 /** How slirpvde's flag `name` (without dashes) is said here, or undefined. */
 export function slirpvdeHint(name: string): string | undefined {

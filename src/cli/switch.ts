@@ -8,6 +8,7 @@ import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplan
 import { parseOctalMode, resolveOwnGroup } from "../vde/permissions.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { vdeSwitchDefaultRc } from "./vde_switch_args.ts";
 import { runProgram } from "./program.ts";
 import { log } from "../log.ts";
 import { openTapLink } from "../link/tap_link.ts";
@@ -184,6 +185,14 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
         await runStartupScript(o.rc, commands, (m) => log(COMPONENT, m));
       } catch (err) {
         throw new UsageError((err as Error).message);
+      }
+    } else {
+      const skipped = vdeSwitchDefaultRc();
+      if (skipped !== undefined) {
+        log(
+          COMPONENT,
+          `${skipped}, vde_switch's default startup script, is not run: give it with --rc ${skipped}`,
+        );
       }
     }
     const hub = new CaptureHub(sw.engine);

@@ -14,6 +14,7 @@ import { tapCommand } from "./tap.ts";
 import { termCommand } from "./term.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
 import { toPlugArgs } from "./vde_plug_args.ts";
+import { toSlirpLongOptions } from "./slirpvde_flags.ts";
 import { wirefilterCommand } from "./wirefilter.ts";
 import { labCommand, plainVdeCommand } from "./lab.ts";
 import { graphCommand } from "./graph.ts";
@@ -39,7 +40,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
 
 /** Runs `vde ARGS` and exits with its status. */
 export async function main(args: string[]): Promise<never> {
-  Deno.exit(await runCli([...vdeSubcommands], toPlugArgs(toLongOptions(args))));
+  Deno.exit(await runCli([...vdeSubcommands], toSlirpLongOptions(toPlugArgs(toLongOptions(args)))));
 }
 
 if (import.meta.main) await main(Deno.args);

@@ -2,7 +2,8 @@
  * vde_switch parses options with getopt_long_only, so `-sock DIR`, `-hub`
  * and `-numports 4` work there, and long names may be shortened. Scripts
  * written for it should keep working: this maps those spellings to ours
- * before the parser sees them.
+ * before the parser sees them. It also finds the startup script vde_switch
+ * runs by default, which we do not, so the switch can say so.
  */
 
 /** vde_switch's long options (and their aliases) mapped to ours. */
@@ -35,20 +36,44 @@ const LONG: Record<string, string> = {
   version: "version",
 };
 
+/**
+ * A rewriter of `vde COMMAND` arguments whose long options, given with one
+ * dash or two as getopt_long_only takes them, are in `names`: each becomes
+ * our `--NAME` (its value kept after the first `=`: `--slirp=tcpfwd=8080:80`).
+ * Single letters are short options already; other commands' arguments and
+ * names not in `names` are left as typed.
+ */
+export function getoptLongOnly(
+  command: string,
+  names: Readonly<Record<string, string>>,
+): (args: string[]) => string[] {
+  return (args) => {
+    if (args[0] !== command) return args;
+    return args.map((arg, i) => {
+      const m = /^--?([a-z]{2,})(=.*)?$/s.exec(arg);
+      if (i === 0 || m === null || !Object.hasOwn(names, m[1]!)) return arg;
+      return `--${names[m[1]!]}${m[2] ?? ""}`;
+    });
+  };
+}
+
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */
-export function toLongOptions(args: string[]): string[] {
-  if (args[0] !== "switch") return args;
-  return args.map((arg, i) => {
-    if (i === 0 || !arg.startsWith("-") || arg === "-" || arg === "--") return arg;
-    const body = arg.replace(/^--?/, "");
-    // Only the first "=" ends the name: a value may hold more (`--slirp=tcpfwd=8080:80`).
-    const eq = body.indexOf("=");
-    const name = eq < 0 ? body : body.slice(0, eq);
-    const value = eq < 0 ? undefined : body.slice(eq + 1);
-    // Single letters are short options already.
-    if (name.length < 2 && !arg.startsWith("--")) return arg;
-    const target = LONG[name];
-    if (target === undefined) return arg;
-    return value === undefined ? `--${target}` : `--${target}=${value}`;
+export const toLongOptions: (args: string[]) => string[] = getoptLongOnly("switch", LONG);
+
+/**
+ * The startup script vde_switch would run without `-f`: `~/.vde2/vde_switch.rc`,
+ * else `/etc/vde2/vde_switch.rc`, the first that can be read; undefined when
+ * neither can. We run a script only when `--rc` names it, so a vde2 user's
+ * default script would be skipped without a word: the switch names it.
+ */
+export function vdeSwitchDefaultRc(home = Deno.env.get("HOME"), etc = "/etc/vde2"): string | undefined {
+  const candidates = [...(home === undefined ? [] : [`${home}/.vde2/vde_switch.rc`]), `${etc}/vde_switch.rc`];
+  return candidates.find((path) => {
+    try {
+      Deno.openSync(path).close();
+      return true;
+    } catch {
+      return false;
+    }
   });
 }

@@ -50,6 +50,9 @@ export type Role = typeof Role[keyof typeof Role];
 /** Role names as `stp` prints them. */
 export const ROLE_NAMES = ["disabled", "root", "designated", "alternate", "backup"] as const;
 
+/** A new port's path cost: 10 Gbit/s in 802.1D-2004 table 17-3. */
+export const DEFAULT_PATH_COST = 2000;
+
 /** A bridge's timer values, whole seconds. */
 export interface StpTimes {
   messageAge: number;
@@ -81,7 +84,7 @@ export interface RstpOptions {
   forceVersion?: 0 | 2;
   /** BPDUs a port may send per second; default 6. */
   txHoldCount?: number;
-  /** Path cost of a new port; default 2000 (10 Gbit/s in 802.1D-2004 table 17-3). */
+  /** Path cost of a new port; default DEFAULT_PATH_COST. */
   defaultPathCost?: number;
 }
 
@@ -279,7 +282,7 @@ export class Rstp {
     checkTimes(this.#bridgeTimes);
     this.forceVersion = options.forceVersion ?? 2;
     this.txHoldCount = options.txHoldCount ?? 6;
-    this.defaultPathCost = options.defaultPathCost ?? 2000;
+    this.defaultPathCost = options.defaultPathCost ?? DEFAULT_PATH_COST;
     this.#hooks = hooks;
     this.#rootPriority = this.#bridgeVector();
     this.#rootTimes = { ...this.#bridgeTimes };

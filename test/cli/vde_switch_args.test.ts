@@ -1,7 +1,8 @@
 /** vde_switch's option spellings become ours, values untouched. */
 import assert from "node:assert/strict";
-import { toLongOptions } from "../../src/cli/vde_switch_args.ts";
-import { run } from "../helpers/processes.ts";
+import { toLongOptions, vdeSwitchDefaultRc } from "../../src/cli/vde_switch_args.ts";
+import { MgmtClient } from "../../src/console/client.ts";
+import { run, skipWithout, waitForPath } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 
@@ -109,5 +110,62 @@ Deno.test("vde_switch's --macaddr, --hashsize, -D and -v are taken: the MAC and 
     assert.equal(bad.code, 1);
     assert.equal(bad.stderr, said);
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  }
+});
+
+Deno.test("vdeSwitchDefaultRc finds vde_switch's default script, ~/.vde2/vde_switch.rc before /etc/vde2/vde_switch.rc", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-default-rc-" });
+  try {
+    const home = `${tmp}/home`;
+    const etc = `${tmp}/etc`;
+    await Deno.mkdir(`${home}/.vde2`, { recursive: true });
+    await Deno.mkdir(etc);
+    assert.equal(vdeSwitchDefaultRc(home, etc), undefined);
+    await Deno.writeTextFile(`${etc}/vde_switch.rc`, "hash/setexpire 60\n");
+    assert.equal(vdeSwitchDefaultRc(home, etc), `${etc}/vde_switch.rc`);
+    assert.equal(vdeSwitchDefaultRc(undefined, etc), `${etc}/vde_switch.rc`);
+    await Deno.writeTextFile(`${home}/.vde2/vde_switch.rc`, "vlan/create 33\n");
+    assert.equal(vdeSwitchDefaultRc(home, etc), `${home}/.vde2/vde_switch.rc`);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch without --rc names the ~/.vde2/vde_switch.rc that Debian's vde_switch runs and it does not", async (t) => {
+  if (await skipWithout(t, { vde_switch: "vde-switch" })) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-default-rc-" });
+  const env = { HOME: `${tmp}/home` };
+  const rc = `${tmp}/home/.vde2/vde_switch.rc`;
+  try {
+    await Deno.mkdir(`${tmp}/home/.vde2`, { recursive: true });
+    await Deno.writeTextFile(rc, "vlan/create 33\n");
+    // Debian's runs it: VLAN 33 is there.
+    await run(["vde_switch", "-d", "-s", `${tmp}/c`, "-M", `${tmp}/c.mgmt`, "-p", `${tmp}/c.pid`], { env });
+    try {
+      await waitForPath(`${tmp}/c.mgmt`, 5000, true);
+      const c = await MgmtClient.connect(`${tmp}/c.mgmt`);
+      try {
+        assert.deepEqual((await c.command("vlan/print")).lines, ["VLAN 0000", "VLAN 0033"]);
+      } finally {
+        c.close();
+      }
+    } finally {
+      await waitForPath(`${tmp}/c.pid`, 5000);
+      Deno.kill(Number(await Deno.readTextFile(`${tmp}/c.pid`)), "SIGTERM");
+    }
+    // Ours does not, and says so in the lines its start prints.
+    const ours = await run([...ourCli(), "switch", "-d", "-s", `${tmp}/ours`], { env, timeoutMs: 30_000 });
+    try {
+      assert.match(
+        ours.stderr,
+        new RegExp(
+          `^vde switch: ${rc}, vde_switch's default startup script, is not run: give it with --rc ${rc}\n`,
+        ),
+      );
+    } finally {
+      await run([...ourCli(), "term", `${tmp}/ours`, "-c", "shutdown"], { timeoutMs: 30_000 });
+    }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
   }
 });

@@ -7,15 +7,26 @@
  *
  * There is one tree for the whole switch (RSTP, untagged), so `fstp/print`
  * prints it under VLAN 0 and `fstp/setedge` accepts any existing VLAN for
- * the port. The bridge priority and timers are kept while spanning tree is
- * off and used when it starts; port settings need it on (ENXIO otherwise).
+ * the port. With spanning tree off, `fstp/print` prints vde_switch's blocks
+ * for every VLAN (`ROOTSWITCH FSTP IS DISABLED`), which scripts read to
+ * tell a root switch. The bridge priority, timers and edge ports are kept
+ * while spanning tree is off and used when it starts (vde_switch's rc files
+ * may set edges before `fstp/setfstp 1`); other port settings need it on
+ * (ENXIO otherwise).
  */
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
 import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
 import { renderTable } from "./tables.ts";
-import { checkTimes, Role, ROLE_NAMES, type Rstp, type StpPortView } from "../../switch/rstp.ts";
+import {
+  checkTimes,
+  DEFAULT_PATH_COST,
+  Role,
+  ROLE_NAMES,
+  type Rstp,
+  type StpPortView,
+} from "../../switch/rstp.ts";
 import {
   BRIDGE_PRIORITY,
   BRIDGE_PRIORITY_STEP,
@@ -43,6 +54,12 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
   const setEdge = (port: string | undefined, value: string | undefined): Reply => {
     const on = parseSwitch(value);
     if (on === undefined) return fail(Errno.EINVAL);
+    // Kept for the tree to come, as vde_switch keeps it: its rc files may set edges before fstp/setfstp 1.
+    const n = parseInteger(port ?? "");
+    if (engine.stp === null && n !== undefined && within(n, STP_PORTS) && n < ctx.sw.numPorts) {
+      ctx.stpEdges.set(n, on);
+      return ok();
+    }
     return onPort(`${port ?? ""} ${on ? 1 : 0}`, 2, (s, p) => s.setAdminEdge(p, on));
   };
 
@@ -91,13 +108,15 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
     help: "print fst data for the defined vlan",
     listing: true,
     run: (args) => {
+      let vlans = engine.vlans();
       if (args !== "") {
         const vlan = parseInteger(args);
         if (vlan === undefined || vlan < 0 || vlan > 4094) return listing([], Errno.EINVAL);
         if (!engine.vlanExists(vlan)) return listing([], Errno.ENXIO);
-        if (vlan !== 0) return listing([]);
+        vlans = [vlan];
       }
-      return listing(fstPrint(engine.stp));
+      if (engine.stp === null) return listing(vlans.flatMap((v) => fstPrintOff(ctx, v)));
+      return listing(vlans.includes(0) ? fstPrint(engine.stp) : []);
     },
   });
 
@@ -193,8 +212,28 @@ function fstRole(p: StpPortView): string {
   return "Designated";
 }
 
-function fstPrint(stp: Rstp | null): string[] {
-  if (stp === null) return ["FST DATA VLAN 0000  FSTP IS DISABLED"];
+/**
+ * vde_switch's `fstp/print` block for VLAN `vlan` while spanning tree is off:
+ * every VLAN is its own tree with this switch as root (its priority and
+ * MAC), nothing designated above it (all ones, as vde_switch starts), the
+ * age counted from start-up, and its active ports, untagged then tagged,
+ * with the path cost spanning tree would give them, all designated.
+ */
+function fstPrintOff(ctx: ConsoleContext, vlan: number): string[] {
+  const id = `${ctx.stpPriority.toString(16).padStart(4, "0")}.${ctx.mac.replaceAll(":", "")}`;
+  const active = ctx.sw.engine.vlanMembers(vlan).filter((m) => ctx.sw.engine.isActive(m.port));
+  return [
+    `FST DATA VLAN ${pad4(vlan)} ROOTSWITCH FSTP IS DISABLED`,
+    ` ++ root ${colonId(id)}`,
+    " ++ designated ff:ff:ff:ff:ff:ff:ff:ff",
+    ` ++ rootport 0000 cost 0 age ${ctx.uptimeSeconds()} bonusport 0000 bonuscost 0`,
+    ...[...active.filter((m) => !m.tagged), ...active.filter((m) => m.tagged)].map((m) =>
+      ` -- Port ${pad4(m.port)} tagged=${m.tagged ? 1 : 0} portcost=${DEFAULT_PATH_COST} role=Designated`
+    ),
+  ];
+}
+
+function fstPrint(stp: Rstp): string[] {
   const root = stp.rootId === stp.bridgeId;
   const rootPort = stp.rootPort;
   const designated = rootPort === 0 ? stp.bridgeId : stp.port(rootPort)!.designatedBridge;

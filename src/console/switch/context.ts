@@ -53,6 +53,12 @@ export class ConsoleContext {
     maxAge: 20,
     forwardDelay: 15,
   };
+  /**
+   * Edge ports set while spanning tree is off (`fstp/setedge` before
+   * `fstp/setfstp 1`, as vde_switch's rc files may say them), given to the
+   * tree when it starts.
+   */
+  readonly stpEdges: Map<number, boolean> = new Map();
   readonly #shutdown: ((reason: string) => void) | undefined;
   #shuttingDown = false;
 
@@ -80,7 +86,10 @@ export class ConsoleContext {
     }
     const mac = parseMacText(this.mac);
     if (!mac.ok) throw new Error(`The switch's MAC: ${mac.reason}`);
-    return engine.enableStp({ mac: mac.value, priority: this.stpPriority, ...this.stpTimes });
+    const stp = engine.enableStp({ mac: mac.value, priority: this.stpPriority, ...this.stpTimes });
+    for (const [port, edge] of this.stpEdges) stp.setAdminEdge(port, edge);
+    this.stpEdges.clear();
+    return stp;
   }
 
   /** Seconds on the engine's clock (the MAC table's `lastSeen` uses it). */

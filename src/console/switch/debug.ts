@@ -11,6 +11,7 @@
 import { formatDebugLine, printable } from "../reply_format.ts";
 import type { Session } from "../registry.ts";
 import type { Switch, SwitchEvent } from "../../switch/switch.ts";
+import { endpointDescription } from "./views.ts";
 
 /** A debug category as `debug/list` shows it. */
 export interface DebugCategory {
@@ -132,7 +133,10 @@ function describe(event: SwitchEvent): [string, string][] {
       return [["port/-", pad2(event.port)]];
     case "endpoint-added": {
       const ep = `Port ${pad2(event.port)} FD ${String(event.endpoint.id).padStart(2)}`;
-      return [["port/ep/+", ep], ["port/descr", `${ep} -> "${printable(event.endpoint.link.description)}"`]];
+      return [["port/ep/+", ep], [
+        "port/descr",
+        `${ep} -> "${printable(endpointDescription(event.endpoint))}"`,
+      ]];
     }
     case "stp-port":
       return [["fstp/status", event.message]];

@@ -4,7 +4,7 @@
  * separated by two spaces; the last column is not padded, so long
  * endpoint descriptions do not drag trailing blanks along.
  */
-import type { MacView, PortView } from "./views.ts";
+import type { EndpointView, MacView, PortView } from "./views.ts";
 
 /** A column: its title and how cells line up. */
 export interface Column {
@@ -142,9 +142,14 @@ export function portsTable(
     String(v.bytesOut),
     ...(withDrops ? [String(v.drops ?? 0)] : []),
     ...rateCells(v.port),
-    v.endpoints.length === 0 ? "-" : v.endpoints.map((e) => `#${e.id} ${e.description}`).join("; "),
+    v.endpoints.length === 0 ? "-" : v.endpoints.map((e) => `#${e.id} ${endpointLabel(e)}`).join("; "),
   ]);
   return renderTable(columns, rows);
+}
+
+/** An endpoint in the tables: a tap (listed by its name alone, as vde_switch lists it) says it is one. */
+function endpointLabel(e: EndpointView): string {
+  return e.module === "tuntap" ? `tap ${e.description}` : e.description;
 }
 
 /**
@@ -166,9 +171,7 @@ export function macsTable(macs: readonly MacView[], ports?: readonly PortView[])
     String(m.vlan),
     String(m.port),
     formatAge(m.age),
-    ...(ports === undefined
-      ? []
-      : [byPort.get(m.port)?.endpoints.map((e) => e.description).join("; ") || "-"]),
+    ...(ports === undefined ? [] : [byPort.get(m.port)?.endpoints.map(endpointLabel).join("; ") || "-"]),
   ]);
   return renderTable(columns, rows);
 }

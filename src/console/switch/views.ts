@@ -63,6 +63,18 @@ export function endpointModule(ep: Endpoint): string {
 }
 
 /**
+ * What vde_switch would show as an endpoint's description: a tap's is its
+ * interface's name alone (vde_switch's tuntap module describes it so, and
+ * scripts read the name from `port/print`), any other link's its own.
+ */
+export function endpointDescription(ep: Endpoint): string {
+  const link: object = ep.link;
+  return ep.link.kind === "tap" && "name" in link && typeof link.name === "string"
+    ? link.name
+    : ep.link.description;
+}
+
+/**
  * Views of the allocated ports in ascending order: only active ones unless
  * `includeInactive`.
  */
@@ -117,7 +129,7 @@ export function portView(ctx: ConsoleContext, p: number, names = new NameCache()
     endpoints: [...state.endpoints].reverse().map((ep) => ({
       id: ep.id,
       module: endpointModule(ep),
-      description: printable(ep.link.description),
+      description: printable(endpointDescription(ep)),
     })),
   };
 }

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { macFrame, makeConsole } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 import { tagOf } from "../../helpers/framed_peers.ts";
-import { threadWarmed, until } from "../../helpers/vde_clients.ts";
+import { RawClient, threadWarmed, until, withMgmtSwitch } from "../../helpers/vde_clients.ts";
+import { skipWithout } from "../../helpers/processes.ts";
+import { MgmtClient } from "../../../src/console/client.ts";
+import { Errno } from "../../../src/console/reply_format.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -212,4 +215,104 @@ Deno.test("on a threaded switch fstp/setfstp 1 makes ports discard and send BPDU
   } finally {
     await tc.sw.close();
   }
+});
+
+Deno.test("fstp/print with spanning tree off prints vde_switch's ROOTSWITCH block for every VLAN, its ports untagged then tagged", async () => {
+  const tc = makeConsole(8, { mac: "00:ff:12:34:56:78" });
+  const a = new MemoryLink("a");
+  const b = new MemoryLink("b");
+  try {
+    tc.sw.attach(a, { port: 1 });
+    tc.sw.attach(b, { port: 2 });
+    await tc.run("vlan/create 10");
+    await tc.run("vlan/addport 10 1");
+    await tc.run("port/setvlan 2 10");
+    await tc.run("port/create 3");
+    const block = (vlan: string, ...ports: string[]) =>
+      `FST DATA VLAN ${vlan} ROOTSWITCH FSTP IS DISABLED\n ++ root 80:00:00:ff:12:34:56:78\n` +
+      ` ++ designated ff:ff:ff:ff:ff:ff:ff:ff\n ++ rootport 0000 cost 0 age AGE bonusport 0000 bonuscost 0\n` +
+      ports.map((p) => ` -- Port ${p} portcost=2000 role=Designated\n`).join("");
+    const ages = (text: string) => text.replace(/ age \d+ /g, " age AGE ");
+    assert.equal(
+      ages(await tc.run("fstp/print")),
+      `0000 DATA END WITH '.'\n${block("0000", "0001 tagged=0")}` +
+        `${block("0010", "0002 tagged=0", "0001 tagged=1")}.\n1000 Success\n`,
+    );
+    assert.equal(
+      ages(await tc.run("fstp/print 10")),
+      `0000 DATA END WITH '.'\n${block("0010", "0002 tagged=0", "0001 tagged=1")}.\n1000 Success\n`,
+    );
+    assert.equal(
+      await tc.run("fstp/print 20"),
+      "0000 DATA END WITH '.'\n.\n1006 No such device or address\n",
+    );
+  } finally {
+    a.close();
+    b.close();
+    tc.close();
+  }
+});
+
+Deno.test("fstp/print with spanning tree off reads as Debian's vde_switch's, line for line but the MAC and age", async (t) => {
+  if (await skipWithout(t, { vde_switch: "vde-switch" })) return;
+  const listing = async (kind: "c" | "ours") => {
+    let lines: string[] = [];
+    await withMgmtSwitch(kind, async (mgmt, dir) => {
+      const console = await MgmtClient.connect(mgmt);
+      const client = await RawClient.open(dir, 1);
+      try {
+        await console.command("vlan/create 10");
+        const mac = /MAC (\S+)/.exec((await console.command("showinfo")).lines!.join("\n"))![1]!;
+        lines = (await console.command("fstp/print")).lines!.map((l) =>
+          l.replace(mac, "MAC").replace(/ age \d+ /, " age AGE ").replace(/portcost=\d+/, "portcost=COST")
+        );
+      } finally {
+        console.close();
+        await client.close();
+      }
+    });
+    return lines;
+  };
+  const c = await listing("c");
+  assert.equal(c[0], "FST DATA VLAN 0000 ROOTSWITCH FSTP IS DISABLED", "Debian's own first line");
+  assert.deepEqual(await listing("ours"), c);
+});
+
+Deno.test("fstp/setedge before fstp/setfstp 1 is kept for the tree, as an rc file for vde_switch may set it", async () => {
+  const tc = makeConsole(8);
+  const link = new MemoryLink("a");
+  try {
+    tc.sw.attach(link, { port: 1 });
+    assert.equal(await tc.run("fstp/setedge 0 1 1"), OK);
+    assert.equal(await tc.run("stp/setedge 2 1"), OK, "ours too, for a port nobody plugged into yet");
+    assert.equal(await tc.run("fstp/setedge 0 8 1"), EINVAL, "past the last port");
+    assert.equal(await tc.run("fstp/setedge 7 1 1"), ENXIO, "no VLAN 7");
+    assert.equal(await tc.run("stp/setportcost 1 100"), ENXIO, "other port settings still need the tree");
+    await tc.run("fstp/setfstp 1");
+    assert.match(await tc.run("fstp/print"), / -- Port 0001 tagged=0 portcost=2000 role=Edge\n/);
+    assert.equal(tc.sw.engine.stp!.port(2)?.adminEdge, true);
+  } finally {
+    link.close();
+    tc.close();
+  }
+});
+
+Deno.test("fstp/setedge while spanning tree is off is answered as Debian's vde_switch answers it", async (t) => {
+  if (await skipWithout(t, { vde_switch: "vde-switch" })) return;
+  const lines = ["fstp/setedge 0 1 1", "fstp/setedge 0 1 0", "fstp/setedge 0 40 1", "fstp/setedge 9 1 1"];
+  const codes = async (kind: "c" | "ours") => {
+    const got: number[] = [];
+    await withMgmtSwitch(kind, async (mgmt) => {
+      const console = await MgmtClient.connect(mgmt);
+      try {
+        for (const line of lines) got.push((await console.command(line)).code);
+      } finally {
+        console.close();
+      }
+    });
+    return got;
+  };
+  const c = await codes("c");
+  assert.deepEqual(c, [0, 0, Errno.EINVAL, Errno.ENXIO]);
+  assert.deepEqual(await codes("ours"), c);
 });

@@ -1,6 +1,11 @@
 /** The module column of `port/print`: read from the link's own kind, as vde_switch names its modules. */
 import assert from "node:assert/strict";
-import { endpointModule } from "../../../src/console/switch/views.ts";
+import { endpointDescription, endpointModule } from "../../../src/console/switch/views.ts";
+import { makeConsole } from "../_helpers.ts";
+import { MgmtClient } from "../../../src/console/client.ts";
+import { labMissing, withNetns } from "../../helpers/netns.ts";
+import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
+import { listens, REPO_ROOT } from "../../helpers/switches.ts";
 import type { Link, LinkKind } from "../../../src/link/link.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 
@@ -14,4 +19,54 @@ Deno.test("endpointModule names vde_switch's modules from the link's kind, not i
   assert.equal(endpointModule(endpointOf("tap")), "tuntap");
   assert.equal(endpointModule(endpointOf("memory")), "link", "a description starting 'tap ' is not a tap");
   assert.equal(endpointModule(endpointOf("slirp")), "link");
+});
+
+Deno.test("a tap is listed by its interface name alone, as vde_switch's tuntap module lists it; the tables still say tap", async () => {
+  const tc = makeConsole(8);
+  // A TapLink's shape (kind "tap", the interface's name, description "tap NAME") without opening a tap.
+  const tap: Link = Object.assign(new MemoryLink("tap u22t0"), { kind: "tap" as const, name: "u22t0" });
+  try {
+    tc.sw.attach(tap, { port: 1 });
+    assert.equal(
+      endpointDescription(endpointOf("tap")),
+      "tap t0",
+      "a tap link with no name keeps its description",
+    );
+    assert.match(await tc.run("port/print"), /\n {2}-- endpoint ID \d{4} module tuntap {6}: u22t0\n/);
+    assert.match(await tc.run("ports"), /#\d+ tap u22t0\n/);
+  } finally {
+    tap.close();
+    tc.close();
+  }
+});
+
+Deno.test("vde switch --tap's port/print endpoint line is Debian's vde_switch -t's, the tap's name alone", async (t) => {
+  if (skipUnless(t, await labMissing(["vde_switch"]))) return;
+  await withNetns(async (lab) => {
+    const ns = await lab.namespace("tapls");
+    const tmp = await lab.tempDir();
+    const endpointLine = async (kind: string, cmd: string[]) => {
+      const mgmt = `${tmp}/${kind}.mgmt`;
+      const sw = ns.spawn([...cmd, "-s", `${tmp}/${kind}`, "-M", mgmt, "-t", `${kind}t0`], {
+        name: kind,
+        stdin: "piped",
+      });
+      const line = await waitFor(async () => {
+        if (sw.exitStatus !== null) throw new Error(`${kind} exited:\n${sw.stderr}`);
+        if (!(await pathExists(mgmt, true)) || !(await listens(mgmt))) return undefined;
+        const console = await MgmtClient.connect(mgmt);
+        try {
+          return (await console.command("port/print")).lines?.find((l) => l.includes("-- endpoint"));
+        } finally {
+          console.close();
+        }
+      }, { timeoutMs: 30_000, what: `${kind}'s tap port` });
+      await sw.stop();
+      return line.replace(/ID \d{4}/, "ID N");
+    };
+    const c = await endpointLine("c", ["vde_switch"]);
+    assert.equal(c, "  -- endpoint ID N module tuntap      : ct0");
+    const ours = await endpointLine("ours", [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`, "switch"]);
+    assert.equal(ours, "  -- endpoint ID N module tuntap      : ourst0");
+  });
 });

@@ -1,0 +1,151 @@
+/**
+ * vde2's programs and what each one is here. A vde2 user's first try is the
+ * old name behind `vde` (`vde vde_switch -d -s /tmp/sw`, `vde vde_plug2tap
+ * tap0`, `vde unixterm /tmp/sw.mgmt`); "did you mean" finds nothing near
+ * those, so the unknown command is answered with the line to type. Where
+ * the command here takes the old tool's options as they are (vde_switch,
+ * vde_plug, slirpvde), the line carries the arguments
+ * over; for vde_plug2tap, vde_tunctl and unixcmd, whose arguments say the
+ * same things in another shape, the line is rebuilt from them; the rest
+ * (vde_cryptcab, vdeq, vde_pcapplug, ...) are answered with the command or
+ * setup that does their job. dpipe and wirefilter are `vde dpipe` and
+ * `vde wirefilter`, commands of their own. README's "Coming from vde2" is
+ * the same table.
+ */
+import { shellQuoted } from "./vde_plug_args.ts";
+
+/** What one vde2 program is here, given the arguments it was typed with. */
+type Answer = (args: readonly string[]) => string;
+
+/** `vde WORDS ARGS`, each argument quoted as the shell needs it. */
+function line(words: string, args: readonly string[]): string {
+  return ["vde", words, ...args.map(shellQuoted)].join(" ");
+}
+
+/** A program whose options `vde COMMAND` takes as they are. */
+function same(command: string, name: string): Answer {
+  return (args) => `vde2's ${name} is \`vde ${command}\` here, with its options: \`${line(command, args)}\``;
+}
+
+/**
+ * The value of the first of `names` in `args` (`-s DIR`, `--sock=DIR`,
+ * `-sDIR`), and the words that are neither options nor their values.
+ */
+function options(
+  args: readonly string[],
+  withValue: readonly string[],
+): { values: Map<string, string>; words: string[] } {
+  const values = new Map<string, string>();
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const eq = a.indexOf("=");
+    const name = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
+    if (withValue.includes(name)) {
+      const value = name === a ? args[++i] : a.slice(eq + 1);
+      if (value !== undefined && !values.has(name)) values.set(name, value);
+    } else if (/^-[a-zA-Z]./.test(a) && withValue.includes(a.slice(0, 2))) {
+      if (!values.has(a.slice(0, 2))) values.set(a.slice(0, 2), a.slice(2));
+    } else if (!a.startsWith("-")) {
+      words.push(a);
+    }
+  }
+  return { values, words };
+}
+
+/** The first value given under any of `names`. */
+function first(values: Map<string, string>, ...names: string[]): string | undefined {
+  return names.map((n) => values.get(n)).find((v) => v !== undefined);
+}
+
+/** vde_plug2tap [-s SOCK] [-p PORT] [-g GROUP] [-m MODE] [-d] TAP: a plug between the switch and a tap. */
+function plug2tap(args: readonly string[]): string {
+  const { values, words } = options(args, ["-s", "--sock", "-p", "--port", "-g", "--group", "-m", "--mode"]);
+  const params = [
+    ["port", first(values, "-p", "--port")],
+    ["group", first(values, "-g", "--group")],
+    ["mode", first(values, "-m", "--mode")],
+  ].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  const sock = first(values, "-s", "--sock") ?? "vde://";
+  const end = params.length === 0 ? sock : `${sock}[${params.join("/")}]`;
+  const tap = words.at(-1) ?? "TAP";
+  return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${
+    shellQuoted(end)
+  } ` +
+    `tap://${shellQuoted(tap)}\` (in the background: &)`;
+}
+
+/** vde_tunctl [-u OWNER] [-g GROUP] -t NAME, or -d NAME: persistent taps. */
+function tunctl(args: readonly string[]): string {
+  const { values } = options(args, ["-u", "-g", "-t", "-d", "-f"]);
+  const gone = values.get("-d");
+  if (gone !== undefined) return `vde2's vde_tunctl -d is \`vde tap delete ${shellQuoted(gone)}\` here`;
+  const owner = values.get("-u");
+  const group = values.get("-g");
+  return `vde2's vde_tunctl is \`vde tap create ${shellQuoted(values.get("-t") ?? "NAME")}` +
+    `${owner === undefined ? "" : ` -u ${shellQuoted(owner)}`}${
+      group === undefined ? "" : ` -g ${shellQuoted(group)}`
+    }\` ` +
+    "here (`vde tap delete NAME` removes it, `vde tap list` shows them)";
+}
+
+/** unixterm and vdeterm SOCK: the interactive console. */
+function term(name: string): Answer {
+  return (args) => {
+    const sock = args.find((a) => !a.startsWith("-")) ?? "SOCK";
+    return `vde2's ${name} is \`vde term ${shellQuoted(sock)}\` here (a switch's directory works too: ` +
+      "vde term DIR finds DIR/mgmt or DIR.mgmt)";
+  };
+}
+
+/** unixcmd -s SOCK [-f RC] COMMAND: one command, its listing on stdout, its status as the exit status. */
+function unixcmd(args: readonly string[]): string {
+  const { values, words } = options(args, ["-s", "-f"]);
+  const command = words.join(" ");
+  return `vde2's unixcmd is \`vde term ${shellQuoted(values.get("-s") ?? "SOCK")} -c ` +
+    `${shellQuoted(command === "" ? "COMMAND" : command)}\` here (exit status 1 when the command fails)`;
+}
+
+const ANSWERS: Record<string, Answer> = {
+  vde_switch: same("switch", "vde_switch"),
+  vde_plug: same("plug", "vde_plug"),
+  slirpvde: same("slirp", "slirpvde"),
+  vde_plug2tap: plug2tap,
+  vde_tunctl: tunctl,
+  unixterm: term("unixterm"),
+  vdeterm: term("vdeterm"),
+  unixcmd,
+  vde_cryptcab: () =>
+    "vde2's vde_cryptcab is `vde cable` here: `vde cable keygen FILE` once, then `vde cable listen PORT " +
+    "--sock DIR --key FILE` on one host and `vde cable connect HOST:PORT --sock DIR --key FILE` on the other",
+  vdeq: qemu("vdeq"),
+  vdeqemu: qemu("vdeqemu"),
+  vdekvm: qemu("vdekvm"),
+  vde_pcapplug: () =>
+    "vde has no pcap plug: Debian's vde_pcapplug plugs into `vde switch` as it is, or give the switch a tap " +
+    "(`vde switch --tap vde0`) and bridge it with the interface (`ip link set IFACE master br0`, same for vde0)",
+  vde_autolink: () =>
+    "vde has no vde_autolink: `vde cable connect HOST:PORT --sock DIR --key FILE` keeps a link up and " +
+    "reconnects (--retry SECS), and a lab file's links come up with `vde up`",
+  vde_over_ns: () =>
+    "vde has no DNS tunnel: Debian's vde_over_ns plugs into `vde switch` as it is; " +
+    "between hosts, `vde cable` or `vde dpipe vde plug DIR = ssh HOST vde plug DIR`",
+  vde_l3: () =>
+    "vde has no vde_l3 router: a network namespace routes between taps (`ip netns exec NS vde plug DIR " +
+    "tap://eth0` per switch, then `sysctl net.ipv4.ip_forward=1` in it), or a lab file's host with two links",
+};
+
+/** vdeq, vdeqemu and vdekvm: QEMU has VDE built in. */
+function qemu(name: string): Answer {
+  return () =>
+    `vde2's ${name} is QEMU's own VDE support here: qemu-system-x86_64 ... ` +
+    "-netdev vde,id=n0,sock=DIR -device virtio-net,netdev=n0";
+}
+
+/**
+ * How vde2's program `word` (an unknown command; `args` the words after it)
+ * is said here, or undefined when `word` is none of vde2's programs.
+ */
+export function vde2ToolHint(word: string, args: readonly string[]): string | undefined {
+  return Object.hasOwn(ANSWERS, word) ? ANSWERS[word]!(args) : undefined;
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { vde2ToolHint } from "../../src/cli/vde2_tools.ts";
+import { vde } from "../lab/_helpers.ts";
+import { run, skipWithout } from "../helpers/processes.ts";
+
+Deno.test("vde vde_switch with vde_switch's flags is answered with vde switch and the same flags, in one line", async () => {
+  const got = await vde([
+    "vde_switch",
+    "-d",
+    "-s",
+    "/tmp/sw",
+    "-M",
+    "/tmp/sw.mgmt",
+    "-m",
+    "660",
+    "-g",
+    "kvm",
+    "-x",
+  ]);
+  assert.equal(got.code, 1);
+  assert.equal(
+    got.stderr.split("\n")[0],
+    "vde: unknown command 'vde_switch' (vde2's vde_switch is `vde switch` here, with its options: " +
+      "`vde switch -d -s /tmp/sw -M /tmp/sw.mgmt -m 660 -g kvm -x`)",
+  );
+});
+
+Deno.test("vde2's programs whose arguments take another shape here are answered with the line rebuilt from them", () => {
+  assert.match(
+    vde2ToolHint("vde_plug2tap", ["-d", "-s", "/tmp/sw", "tap0"])!,
+    /`vde plug \/tmp\/sw tap:\/\/tap0`/,
+  );
+  assert.match(
+    vde2ToolHint("vde_plug2tap", ["--sock=/tmp/sw", "-p", "3", "-m", "660", "tap0"])!,
+    /`vde plug '\/tmp\/sw\[port=3\/mode=660\]' tap:\/\/tap0`/,
+  );
+  assert.match(
+    vde2ToolHint("vde_plug2tap", ["tap0"])!,
+    /`vde plug vde:\/\/ tap:\/\/tap0`/,
+    "the default switch",
+  );
+  assert.match(vde2ToolHint("vde_tunctl", ["-u", "alice", "-t", "tap1"])!, /`vde tap create tap1 -u alice`/);
+  assert.match(vde2ToolHint("vde_tunctl", ["-d", "tap1"])!, /`vde tap delete tap1`/);
+  assert.match(vde2ToolHint("unixterm", ["/tmp/sw.mgmt"])!, /`vde term \/tmp\/sw\.mgmt`/);
+  assert.match(vde2ToolHint("vdeterm", ["/tmp/sw.mgmt"])!, /`vde term \/tmp\/sw\.mgmt`/);
+  assert.match(
+    vde2ToolHint("unixcmd", ["-s", "/tmp/sw.mgmt", "-f", "/etc/vde2/vdecmd", "port/print", "1"])!,
+    /`vde term \/tmp\/sw\.mgmt -c 'port\/print 1'`/,
+  );
+  assert.match(
+    vde2ToolHint("vde_plug", ["/tmp/a", "=", "ssh", "host", "vde_plug", "/tmp/b"])!,
+    /`vde plug \/tmp\/a = ssh host vde_plug \/tmp\/b`/,
+  );
+  assert.match(
+    vde2ToolHint("slirpvde", ["-d", "-s", "/tmp/sw", "-dhcp"])!,
+    /`vde slirp -d -s \/tmp\/sw -dhcp`/,
+  );
+  assert.match(vde2ToolHint("vde_cryptcab", [])!, /`vde cable listen PORT --sock DIR --key FILE`/);
+  assert.match(vde2ToolHint("vdeq", ["qemu-system-x86_64"])!, /-netdev vde,id=n0,sock=DIR/);
+  assert.equal(vde2ToolHint("constructor", []), undefined, "no Object member");
+});
+
+Deno.test("every program Debian's vde2 packages install is a vde command or answered with what to type", async (t) => {
+  if (await skipWithout(t, { vde_switch: "vde-switch", vde_plug2tap: "vde2", vde_plug: "vdeplug" })) return;
+  const listed = await run(["dpkg", "-L", "vde2", "vde-switch", "vdeplug", "vde-wirefilter"], {
+    check: false,
+  });
+  const programs = listed.stdout.split("\n").filter((p) => /^\/usr\/s?bin\/[^/]+$/.test(p))
+    .map((p) => p.slice(p.lastIndexOf("/") + 1));
+  for (const expected of ["vde_switch", "vde_plug", "vde_plug2tap", "unixterm", "vde_tunctl", "slirpvde"]) {
+    assert.ok(programs.includes(expected), `dpkg -L lists ${expected}`);
+  }
+  const ours = ["dpipe", "wirefilter"];
+  for (const program of programs) {
+    if (ours.includes(program)) continue;
+    assert.match(vde2ToolHint(program, []) ?? "", /`vde |QEMU|vde has no/, program);
+  }
+});
