@@ -69,10 +69,11 @@ function plug2tap(args: readonly string[]): string {
   const sock = first(values, "-s", "--sock") ?? "vde://";
   const end = params.length === 0 ? sock : `${sock}[${params.join("/")}]`;
   const tap = words.at(-1) ?? "TAP";
+  // vde plug's -d returns once the port is attached and the tap exists, as vde_plug2tap -d did.
+  const daemon = args.includes("-d") || args.includes("--daemon");
   return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${
-    shellQuoted(end)
-  } ` +
-    `tap://${shellQuoted(tap)}\` (in the background: &)`;
+    daemon ? "-d " : ""
+  }${shellQuoted(end)} tap://${shellQuoted(tap)}\`${daemon ? "" : " (in the background: -d)"}`;
 }
 
 /** vde_tunctl [-u OWNER] [-g GROUP] -t NAME, or -d NAME: persistent taps. */

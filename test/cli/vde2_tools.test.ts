@@ -28,7 +28,8 @@ Deno.test("vde vde_switch with vde_switch's flags is answered with vde switch an
 Deno.test("vde2's programs whose arguments take another shape here are answered with the line rebuilt from them", () => {
   assert.match(
     vde2ToolHint("vde_plug2tap", ["-d", "-s", "/tmp/sw", "tap0"])!,
-    /`vde plug \/tmp\/sw tap:\/\/tap0`/,
+    /`vde plug -d \/tmp\/sw tap:\/\/tap0`/,
+    "vde_plug2tap's -d is vde plug's",
   );
   assert.match(
     vde2ToolHint("vde_plug2tap", ["--sock=/tmp/sw", "-p", "3", "-m", "660", "tap0"])!,
