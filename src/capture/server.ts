@@ -29,6 +29,7 @@ import {
   RECORD_PORT,
 } from "../wire/capture_stream.ts";
 import { log as defaultLog } from "../log.ts";
+import { giveSocketFile } from "../os/socket_file.ts";
 import { concatBytes } from "../wire/bytes.ts";
 
 /** Settings of a capture socket. */
@@ -79,7 +80,13 @@ export class CaptureServer {
       if (Deno.lstatSync(options.path).isSocket) Deno.removeSync(options.path);
     } catch { /* nothing there */ }
     const listener = Deno.listen({ transport: "unix", path: options.path });
-    Deno.chmodSync(options.path, options.mode ?? 0o600);
+    try {
+      // Not by name: the switch's directory may be one others write (socket_file.ts).
+      giveSocketFile(options.path, options.mode ?? 0o600);
+    } catch (err) {
+      listener.close();
+      throw err;
+    }
     return new CaptureServer(listener, sw, hub, options);
   }
 

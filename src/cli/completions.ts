@@ -26,9 +26,13 @@ function subcommands(program: Command): Sub[] {
   }));
 }
 
-/** The running labs' names: their runtime directories (`ls` of two directories would add `DIR:` headers). */
-const BASH_LABS =
-  'for d in "${XDG_RUNTIME_DIR:-/tmp}"/vde/*/ /run/vde/*/; do [ -d "$d" ] && basename "$d"; done';
+/**
+ * The running labs' names: their runtime directories (`ls` of two directories would add `DIR:` headers),
+ * where lab/names.ts puts them: $XDG_RUNTIME_DIR/vde, or /tmp/vde-UID without one (a login by su or
+ * ssh without pam_systemd, a container), and root's /run/vde.
+ */
+const BASH_LABS = 'for d in "${XDG_RUNTIME_DIR:-/tmp}"/vde/*/ /tmp/vde-"$(id -u)"/*/ /run/vde/*/; ' +
+  'do [ -d "$d" ] && basename "$d"; done';
 
 function bash(subs: Sub[]): string {
   const nested = subs.filter((s) => s.children.length > 0).map((s) =>
@@ -95,7 +99,7 @@ ${list}
     return
   fi
   local -a labs
-  labs=(\${XDG_RUNTIME_DIR:-/tmp}/vde/*(N/:t) /run/vde/*(N/:t))
+  labs=(\${XDG_RUNTIME_DIR:-/tmp}/vde/*(N/:t) /tmp/vde-\$(id -u)/*(N/:t) /run/vde/*(N/:t))
   case "$words[2]" in
 ${cases}
   esac
@@ -109,7 +113,7 @@ fi
 }
 
 /** fish: the running labs' names (a glob matching nothing is no error in `for`). */
-const FISH_LABS = "(for d in $XDG_RUNTIME_DIR/vde/*/ /tmp/vde/*/ /run/vde/*/; basename $d; end)";
+const FISH_LABS = "(for d in $XDG_RUNTIME_DIR/vde/*/ /tmp/vde-(id -u)/*/ /run/vde/*/; basename $d; end)";
 
 function fish(subs: Sub[]): string {
   const lines = ["# fish completion for vde: vde completions fish > ~/.config/fish/completions/vde.fish"];

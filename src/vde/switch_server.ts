@@ -38,6 +38,7 @@ import {
 import { ownerAndMode, userName } from "../os/users.ts";
 import { isSocket } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
+import { holdDirectory, makeOwnDirectory } from "../os/held_dir.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -153,22 +154,18 @@ export class VdeSwitchServer {
     const modes = resolveModes(options.mode, options.dirMode);
     const perms: SwitchPermissions = { ...modes, gid: options.gid };
     const log = options.log ?? defaultLog;
-    let created = false;
+    let created: boolean;
     try {
-      Deno.mkdirSync(options.dir);
-      created = true;
+      // Its mode and group are given through a descriptor: the parent may be others' to write (held_dir.ts).
+      created = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) {
-        throw new Error(`cannot create the switch directory ${options.dir}: ${(err as Error).message}`);
-      }
-      if (!Deno.statSync(options.dir).isDirectory) {
-        throw new Error(`${options.dir} exists and is not a directory`);
-      }
+      throw new Error(`cannot create the switch directory ${options.dir}: ${(err as Error).message}`);
+    }
+    if (!created && !Deno.statSync(options.dir).isDirectory) {
+      throw new Error(`${options.dir} exists and is not a directory`);
     }
     const dir = Deno.realPathSync(options.dir);
     try {
-      if (created) Deno.chmodSync(dir, perms.dirMode);
-      if (created && perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
       const ctlPath = `${dir}/ctl`;
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
@@ -477,10 +474,18 @@ function notASwitchDir(given: string, dir: string, reclaimed: boolean): string |
  * no live switch serves it.
  */
 function narrowExisting(dir: string, perms: SwitchPermissions): void {
-  if (Deno.statSync(dir).uid !== Deno.uid()) {
-    if (perms.gid !== undefined) Deno.chownSync(dir, null, perms.gid);
-    return;
+  const ours = Deno.statSync(dir).uid === Deno.uid();
+  if (!ours && perms.gid === undefined) return;
+  // Through a descriptor, not the name, which a writer of the parent could swap meanwhile.
+  const held = holdDirectory(dir);
+  try {
+    if ((held.uid === Deno.uid()) !== ours) {
+      throw new Error(`${dir} was replaced since it was looked at: its mode and group are left as they are`);
+    }
+    const gid = perms.gid ?? Deno.gid();
+    if (gid !== null) held.chown(gid);
+    if (ours) held.chmod(perms.dirMode);
+  } finally {
+    held.close();
   }
-  Deno.chownSync(dir, null, perms.gid ?? Deno.gid());
-  Deno.chmodSync(dir, perms.dirMode);
 }

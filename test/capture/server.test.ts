@@ -143,3 +143,16 @@ Deno.test("a capture of a VLAN that does not exist yet is taken, with a notice s
     await close();
   }
 });
+
+Deno.test("the capture socket is its owner's alone", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-e7-capture-" });
+  const sw = new Switch({ numPorts: 2 });
+  try {
+    const server = CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` });
+    assert.equal(Deno.lstatSync(`${dir}/capture`).mode! & 0o777, 0o600);
+    server.close();
+  } finally {
+    sw.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -50,6 +50,31 @@ Deno.test("vde completions bash offers running labs' names to down, status and t
   }
 });
 
+Deno.test("vde completions bash without XDG_RUNTIME_DIR offers the labs under /tmp/vde-UID, where a user's labs then are", async () => {
+  const script = (await vde(["completions", "bash"])).stdout;
+  const bin = await Deno.makeTempDir({ prefix: "vde-compl-id-" });
+  // A uid of nobody's: `id` is stood in for, since a test cannot be another user without root.
+  const uid = 3_000_000_000 + Math.floor(Math.random() * 1_000_000);
+  const labs = `/tmp/vde-${uid}`;
+  try {
+    await Deno.writeTextFile(`${bin}/id`, `#!/bin/sh\necho ${uid}\n`, { mode: 0o755 });
+    await Deno.mkdir(`${labs}/complab`, { recursive: true });
+    const r = await run([
+      "env",
+      "-u",
+      "XDG_RUNTIME_DIR",
+      `PATH=${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+      "bash",
+      "-c",
+      `${script}\nCOMP_WORDS=(vde down ''); COMP_CWORD=2; _vde; printf '%s\\n' "\${COMPREPLY[@]}"`,
+    ], { cwd: bin });
+    assert.ok(r.stdout.trim().split("\n").includes("complab"), r.stdout);
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+    await Deno.remove(labs, { recursive: true });
+  }
+});
+
 Deno.test("vde completions zsh and fish name every subcommand; an unknown shell is refused, and none names the three", async () => {
   const zsh = (await vde(["completions", "zsh"])).stdout;
   assert.match(zsh, /^#compdef vde/);

@@ -26,6 +26,8 @@ Deno.test("a stale pid file of another user's in a sticky directory is refused w
     await Deno.chmod(tmp, 0o1777);
     // Left by nobody's switch killed with SIGKILL: a pid that runs no more.
     await Deno.writeTextFile(`${tmp}/sw.pid`, "999999999\n");
+    // The mode the message names, whatever the umask (077 in some CI runners) made it.
+    await Deno.chmod(`${tmp}/sw.pid`, 0o644);
     await Deno.chown(`${tmp}/sw.pid`, 65534, 65534);
     await Deno.chown(tmp, 65534, 65534);
     const program = new URL("../../src/cli/program.ts", import.meta.url).href;
@@ -52,7 +54,8 @@ Deno.test("a --logfile or --pidfile in a directory the user may not write (root'
   try {
     // The switches' directories in ours; the files asked for in nobody's.
     const closed = `${tmp}/closed`;
-    await Deno.mkdir(closed, { mode: 0o755 });
+    await Deno.mkdir(closed);
+    await Deno.chmod(closed, 0o755); // not through mkdir's mode, which the umask narrows
     await Deno.chown(closed, 65534, 65534);
     const cases: [string, string][] = [["--logfile", "log file"], ["--pidfile", "pid file"]];
     const results = await Promise.all(

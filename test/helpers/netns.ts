@@ -25,6 +25,7 @@ import {
   type SpawnOptions,
   waitFor,
 } from "./processes.ts";
+import { processAlive } from "../../src/os/processes.ts";
 
 export { hasRoot };
 
@@ -235,15 +236,6 @@ export async function withNetns<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
   return result;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Deletes namespaces (`vdet<pid>x...`), root-namespace interfaces
  * (`vt<pid36>i...`) and temp dirs (`$TMPDIR/vdet<pid>x...`) left by runs
@@ -256,7 +248,7 @@ export async function sweepStale(): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(NETNS_DIR)) {
       const m = entry.name.match(runRe);
-      if (!m || pidAlive(Number(m[1]))) continue;
+      if (!m || processAlive(Number(m[1]))) continue;
       try {
         await deleteNamespace(entry.name);
         removed.push(entry.name);
@@ -266,7 +258,7 @@ export async function sweepStale(): Promise<string[]> {
   const links = await run(["ip", "-o", "link", "show"], { check: false });
   for (const line of links.stdout.split("\n")) {
     const m = line.match(/^\d+: (vt([0-9a-z]+)i[0-9a-z]+)[@:]/);
-    if (!m || pidAlive(parseInt(m[2]!, 36))) continue;
+    if (!m || processAlive(parseInt(m[2]!, 36))) continue;
     await run(["ip", "link", "del", m[1]!], { check: false });
     removed.push(m[1]!);
   }
@@ -274,7 +266,7 @@ export async function sweepStale(): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(tmp)) {
       const m = entry.name.match(runRe);
-      if (!m || !entry.isDirectory || pidAlive(Number(m[1]))) continue;
+      if (!m || !entry.isDirectory || processAlive(Number(m[1]))) continue;
       await Deno.remove(`${tmp}/${entry.name}`, { recursive: true }).catch(() => {});
       removed.push(`${tmp}/${entry.name}`);
     }

@@ -84,7 +84,10 @@ export const ROOT_IF_PREFIX = `vt${Deno.pid.toString(36)}i`;
 // `deno test` (its runner exits at once without calling them).
 const REAPER_SCRIPT = `
 pid=$1; nsp=$2; ifp=$3; tmp=$4
-while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+# Not kill -0 alone: a run that died unreaped (its parent, a container's pid 1, does not wait) is a
+# zombie, which takes signals; its state follows the last ")" of /proc/PID/stat.
+runs() { s=$(cat /proc/"$pid"/stat 2>/dev/null) || return 1; s=\${s##*) }; [ "\${s%% *}" != Z ]; }
+while runs; do sleep 1; done
 for e in /proc/[0-9]*/environ; do
   if tr '\\0' '\\n' < "$e" 2>/dev/null | grep -qx "${OWNER_ENV}=$pid"; then
     p=\${e#/proc/}; kill -9 "\${p%/environ}" 2>/dev/null

@@ -107,9 +107,15 @@ async function shellSession(name: string, file: string): Promise<void> {
     assert.match(out, /2 received/, out);
 
     // A command that runs on is stopped by Ctrl-C, and the lab stays up.
-    await tmux.keys("-l", "exec h1 ping -i 0.2 10.7.0.2");
+    const endless = `${prompt} exec h1 ping -i 0.2 10.7.0.2`;
+    await tmux.keys("-l", endless.slice(prompt.length + 1));
     await tmux.keys("Enter");
-    await tmux.waitFor((s) => /icmp_seq=2 /.test(s), "the ping to run");
+    // This ping's own lines: the ping -c 2 above left an icmp_seq=2 on the screen, and a Ctrl-C sent on
+    // that one (before this exec held the keyboard, which a loaded machine made late) met the prompt.
+    await tmux.waitFor(
+      (s) => s.includes(endless) && /icmp_seq=2 /.test(s.slice(s.lastIndexOf(endless))),
+      "the ping to run",
+    );
     await tmux.keys("C-c");
     await tmux.waitFor((s) => s.includes("(stopped)"), "Ctrl-C to stop the ping");
     out = await line("exec h1 ping -c 1 -W 2 10.7.0.2");

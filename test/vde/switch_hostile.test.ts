@@ -29,6 +29,7 @@ import {
   portFiles,
   RawClient,
   sendTo,
+  sleep,
   StdioClient,
   until,
   waitForNoClientFiles,
@@ -62,6 +63,9 @@ function hostile(
     });
   });
 }
+
+/** How long the 1,000-cycle test may go without one cycle ending before it is taken for hung. */
+const STALL_MS = 30_000;
 
 /** A raw client that sends `bytes` as its request and reports what came back. */
 async function sendBadRequest(dir: string, bytes: Uint8Array, waitMs = 3000) {
@@ -228,7 +232,7 @@ hostile("empty, runt and oversize datagrams from a real client are not delivered
 
 hostile(
   "1,000 clients connecting and vanishing leave no stale port or socket file",
-  async ({ dir }) => {
+  async ({ dir, sw }) => {
     const total = 1000;
     const concurrency = 20;
     const started = Date.now();
@@ -266,27 +270,64 @@ hostile(
         }
       }
     };
+    // A client that sent no request within the switch's 2 s (its process starved on a loaded machine)
+    // is refused, as it is meant to be, and must leave nothing behind all the same: those refusals are
+    // not failures of the switch, which logs each.
+    const lateClients = () => sw.stderr().split("no request before the deadline").length - 1;
     let next = 0;
+    let done = 0;
+    // The cycles under way, for the message if they do not all end in time.
+    const running = new Map<number, number>();
     const worker = async () => {
       while (next < total) {
         const i = next++;
+        running.set(i, Date.now());
         try {
           await cycle(i);
+          done++;
         } catch (err) {
           outcomes.refused++;
-          if (outcomes.refused > total / 10) {
+          if (outcomes.refused - lateClients() > total / 10) {
             throw new Error(`too many failed cycles; last: ${(err as Error).message}`);
           }
+        } finally {
+          running.delete(i);
         }
       }
     };
-    await within(
-      `${total} connect/vanish cycles`,
-      90_000,
-      Promise.all(Array.from({ length: concurrency }, worker)),
-    );
+    // Bounded by progress, not by a total: on a loaded machine (load 40 and more on 2 cores) the
+    // cycles took over the 90 s once given to all of them, each still ending. A cycle that hangs
+    // (a handshake neither answered nor refused) stops the count for far longer than any bound
+    // the switch or the clients keep (2 s for a request, 5 s for a reply).
+    const all = Promise.all(Array.from({ length: concurrency }, worker));
+    let settled = false;
+    let lastCount = -1;
+    let lastChange = Date.now();
+    const stalled = (async () => {
+      while (!settled) {
+        await sleep(500);
+        const count = done + outcomes.refused;
+        if (count !== lastCount) [lastCount, lastChange] = [count, Date.now()];
+        else if (!settled && Date.now() - lastChange > STALL_MS) {
+          const now = Date.now();
+          const stuck = [...running].map(([i, at]) => `${i} (kind ${i % 4}, ${now - at} ms)`).join(", ");
+          throw new Error(
+            `no connect/vanish cycle ended in ${STALL_MS} ms: ${done} done, ${outcomes.refused} failed, ` +
+              `under way: ${stuck}`,
+          );
+        }
+      }
+    })();
+    try {
+      await Promise.race([all, stalled]);
+    } finally {
+      settled = true;
+    }
     const ms = Date.now() - started;
-    assert.ok(outcomes.served >= total / 2 * 0.9, `only ${outcomes.served} handshakes were served`);
+    assert.ok(
+      outcomes.served + lateClients() >= total / 2 * 0.9,
+      `only ${outcomes.served} handshakes were served (${lateClients()} clients late)`,
+    );
     // Every endpoint of a vanished client goes; only the good clients' ports stay.
     await waitForPortFiles(dir, 2, 10_000);
     const left = await listDir(dir);

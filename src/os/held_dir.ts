@@ -1,0 +1,116 @@
+/**
+ * A directory given its mode and group through a descriptor, not by name.
+ * Made or found in a parent others may write without the sticky bit (a C
+ * vde_switch's 2770 directory, a shared /tmp in a container), a directory
+ * of ours can be renamed away by another user between our mkdir and our
+ * chmod, and a symlink or a directory of theirs put in its place: chmod and
+ * chown by name would then follow the symlink (root's switch giving /etc to
+ * a group) or open their directory wide. So the name is opened once,
+ * without following a final symlink (O_NOFOLLOW | O_DIRECTORY), the
+ * descriptor is checked to be a directory of this user's, and fchown and
+ * fchmod change that very directory whatever the name points at meanwhile.
+ * A directory is made mode 700 first: until it is given its final mode
+ * nobody else may enter it, whatever the umask.
+ */
+import { C, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+
+const STAT_SIZE = 144;
+const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
+const ELOOP = 40;
+const ENOTDIR = 20;
+
+/** What was found at a name that should hold a directory. */
+export type NotADirectory = "a symlink" | "not a directory";
+
+/** Thrown by `holdDirectory` when the name holds no directory (or a symlink to one). */
+export class NotADirectoryError extends Error {
+  constructor(readonly path: string, readonly found: NotADirectory) {
+    super(`${path} is ${found}`);
+    this.name = "NotADirectoryError";
+  }
+}
+
+/** A directory open by descriptor until `close`. */
+export interface HeldDirectory {
+  /** Its owner when it was opened. */
+  readonly uid: number;
+  /** Gives it group `gid` (before its mode: chown may clear the setgid bit). */
+  chown(gid: number): void;
+  chmod(mode: number): void;
+  close(): void;
+}
+
+/**
+ * Opens the directory at `path` without following a final symlink.
+ *
+ * @throws NotADirectoryError for a symlink or no directory; SysError otherwise (ENOENT, EACCES)
+ */
+export function holdDirectory(path: string): HeldDirectory {
+  const c = libc();
+  const fd = c.open(cstr(path), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+  if (fd < 0) {
+    const e = errno();
+    if (e !== ELOOP && e !== ENOTDIR) throw new SysError(`open ${path}`, e);
+    // With O_DIRECTORY a symlink fails ENOTDIR too: the name is looked at again only to say which.
+    let symlink = e === ELOOP;
+    try {
+      symlink ||= Deno.lstatSync(path).isSymlink;
+    } catch { /* gone meanwhile */ }
+    throw new NotADirectoryError(path, symlink ? "a symlink" : "not a directory");
+  }
+  const st = new Uint8Array(STAT_SIZE);
+  if (c.fstat(fd, st) < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SysError(`fstat ${path}`, e);
+  }
+  const view = new DataView(st.buffer);
+  return {
+    uid: view.getUint32(ST_UID, true),
+    chown(gid: number): void {
+      // (uid_t)-1 leaves the owner as it is.
+      if (c.fchown(fd, 0xffffffff, gid) < 0) throw new SysError(`chown ${path}`, errno());
+    },
+    chmod(mode: number): void {
+      if (c.fchmod(fd, mode) < 0) throw new SysError(`chmod ${path}`, errno());
+    },
+    close(): void {
+      c.close(fd);
+    },
+  };
+}
+
+/**
+ * Makes the directory `path` (its parent already there) and gives it `mode`
+ * and group `gid` through a descriptor, once it is known to be the one made.
+ *
+ * @returns false when `path` was already there (left as it is)
+ * @throws Error when what is there once made is no directory of this user's (it was swapped)
+ */
+export function makeOwnDirectory(path: string, mode: number, gid?: number): boolean {
+  try {
+    Deno.mkdirSync(path, { mode: 0o700 });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    throw err;
+  }
+  const dir = holdDirectory(path);
+  try {
+    if (dir.uid !== libc().geteuid()) {
+      throw new Error(`${path} was replaced by another user's directory once made`);
+    }
+    try {
+      if (gid !== undefined) dir.chown(gid);
+      dir.chmod(mode);
+    } catch (err) {
+      // Not left behind half made (mode 700, the wrong group): a retry makes it afresh.
+      try {
+        Deno.removeSync(path);
+      } catch { /* swapped or filled meanwhile: left as it is */ }
+      throw err;
+    }
+  } finally {
+    dir.close();
+  }
+  return true;
+}

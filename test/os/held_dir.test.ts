@@ -1,0 +1,63 @@
+/**
+ * A directory made or found in a parent others may write is changed only
+ * through a descriptor: a symlink swapped in for its name is refused and
+ * its target left as it was, and a directory renamed away after it was
+ * opened is the one changed, not whatever now has its name.
+ */
+import assert from "node:assert/strict";
+import { holdDirectory, makeOwnDirectory, NotADirectoryError } from "../../src/os/held_dir.ts";
+
+async function withTmp(body: (tmp: string) => Promise<void> | void): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-e7-held-dir-" });
+  try {
+    await body(tmp);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+const modeOf = (path: string) => Deno.lstatSync(path).mode! & 0o7777;
+
+Deno.test("a directory is made with its final mode and group whatever the umask, and one already there is left as it is", () =>
+  withTmp((tmp) => {
+    const gid = Deno.gid()!;
+    assert.equal(makeOwnDirectory(`${tmp}/sw`, 0o3770, gid), true);
+    assert.equal(modeOf(`${tmp}/sw`), 0o3770);
+    assert.equal(Deno.lstatSync(`${tmp}/sw`).gid, gid);
+    Deno.chmodSync(`${tmp}/sw`, 0o700);
+    assert.equal(makeOwnDirectory(`${tmp}/sw`, 0o2770), false);
+    assert.equal(modeOf(`${tmp}/sw`), 0o700);
+  }));
+
+Deno.test("a symlink swapped in for a directory's name is refused and its target keeps its mode", () =>
+  withTmp((tmp) => {
+    Deno.mkdirSync(`${tmp}/private`, { mode: 0o700 });
+    Deno.chmodSync(`${tmp}/private`, 0o700);
+    Deno.symlinkSync(`${tmp}/private`, `${tmp}/sw`);
+    assert.throws(() => holdDirectory(`${tmp}/sw`), (err: unknown) => {
+      assert.ok(err instanceof NotADirectoryError);
+      assert.equal(err.found, "a symlink");
+      return true;
+    });
+    assert.equal(modeOf(`${tmp}/private`), 0o700);
+    Deno.writeTextFileSync(`${tmp}/file`, "");
+    assert.throws(() => holdDirectory(`${tmp}/file`), /file is not a directory/);
+  }));
+
+Deno.test("a held directory renamed away is the one changed, not what is put in its place", () =>
+  withTmp((tmp) => {
+    Deno.mkdirSync(`${tmp}/sw`, { mode: 0o700 });
+    const held = holdDirectory(`${tmp}/sw`);
+    try {
+      assert.equal(held.uid, Deno.uid());
+      // What a writer of a parent without the sticky bit could do between our mkdir and our chmod.
+      Deno.renameSync(`${tmp}/sw`, `${tmp}/moved`);
+      Deno.mkdirSync(`${tmp}/sw`, { mode: 0o700 });
+      Deno.chmodSync(`${tmp}/sw`, 0o700);
+      held.chmod(0o2770);
+    } finally {
+      held.close();
+    }
+    assert.equal(modeOf(`${tmp}/moved`), 0o2770);
+    assert.equal(modeOf(`${tmp}/sw`), 0o700);
+  }));
