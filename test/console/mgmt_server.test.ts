@@ -76,24 +76,7 @@ Deno.test("a command that asks is told when its client hangs up while it runs, a
 Deno.test("ETX on a console with interrupts stops the command that asked, is no part of a line, and stops only that command", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-etx-" });
   const abortedAtStart: boolean[] = [];
-  const commands = new CommandRegistry().add({
-    path: "wait",
-    syntax: "",
-    help: "",
-    listing: true,
-    run: async (_args, session) => {
-      const signal = session.stopSignal!();
-      abortedAtStart.push(signal.aborted);
-      await new Promise((r) => signal.addEventListener("abort", r));
-      return listing(["stopped"]);
-    },
-  }).add({
-    path: "say",
-    syntax: "text",
-    help: "",
-    listing: true,
-    run: (args) => listing([args]),
-  });
+  const commands = stoppableCommands(abortedAtStart);
   const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
     path: `${dir}/mgmt`,
     interrupts: true,
@@ -107,7 +90,7 @@ Deno.test("ETX on a console with interrupts stops the command that asked, is no 
     assert.deepEqual((await waiting).lines, ["stopped"]);
     // An interrupt with no command asking (in a line, here) interrupts nothing and is not read as text.
     const said = await client.command("say a\u0003b");
-    assert.deepEqual(said.lines, ["ab"]);
+    assert.deepEqual(said.lines, ['"ab"']);
     // The next command's stop is its own: not already aborted by the interrupt before it.
     const again = client.command("wait");
     await waitFor(() => abortedAtStart.length === 2, { timeoutMs: 10_000, what: "the second command" });
