@@ -394,6 +394,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
       path: `${r.dir}/ctl`,
       greeting: `vde lab ${lab.name}\n\nlab[${lab.name}]$ `,
       prompt: `lab[${lab.name}]$ `,
+      // Ctrl-C at `vde term LAB` stops a host's exec here; the lab's switches read 0x03 as vde_switch does.
+      interrupts: true,
       log: (m) => log("vde up", m),
     });
     // The waiting `vde up -d` returns once the lab serves.

@@ -8,6 +8,7 @@ import { helpStyle } from "./help.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { VERSION } from "../version.ts";
+import { vde2ToolHint } from "./vde2_tools.ts";
 
 /** A subcommand module registers itself on the program. */
 export type Subcommand = (program: Command) => void;
@@ -130,7 +131,10 @@ function helpAsFlag(program: Command, args: string[]): string[] {
   const [first] = args;
   if (first !== undefined && !first.startsWith("-") && first !== "help" && !isCommand(program, first)) {
     // `vde swtich --help`, `vde vde_switch -h`: commander would show the program's help and exit 0; the
-    // unknown command is named instead, with its nearest names or what to type (plainVdeCommand).
+    // unknown command is named instead, with its nearest names or what to type (plainVdeCommand). A vde2
+    // program's line keeps the help asked for: `vde vde_switch --help` is answered `vde switch --help`.
+    const vde2 = vde2ToolHint(first, args.slice(1));
+    if (vde2 !== undefined) program.error(`vde: unknown command '${first}' (${vde2})`);
     return args.filter((a) => a !== "--help" && a !== "-h");
   }
   if (args[0] !== "help" || args.length < 2) return args;

@@ -29,7 +29,7 @@ import { findLabSwitch } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
-import { processAlive, untilExit } from "../os/processes.ts";
+import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid } from "../os/socket_owner.ts";
 
 /** Parsed options of `vde term`. */
@@ -161,7 +161,17 @@ async function interruptible(repl: Repl, remote: RemoteConsole, line: string): P
 function localPid(remote: RemoteConsole, path: string): number | undefined {
   if (remote.lab) return undefined;
   const pid = listenerPid(path);
-  return pid !== undefined && processAlive(pid) ? pid : undefined;
+  return pid !== undefined && processAlive(pid) && mayStopOnShutdown(pid) ? pid : undefined;
+}
+
+/**
+ * Whether listener `pid` may be what a `shutdown` stops: a vde program, or
+ * vde2's wirefilter (whose name says no vde). A relay in between (`ssh -L`
+ * of a remote switch's socket, socat) listens for what it relays and stays
+ * when that stops: waiting for it would fail a shutdown that worked.
+ */
+function mayStopOnShutdown(pid: number): boolean {
+  return mayBeVde(pid) || /(^|\/)wirefilter$/.test(commandLine(pid)?.[0] ?? "");
 }
 
 /**

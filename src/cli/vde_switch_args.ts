@@ -40,19 +40,35 @@ const LONG: Record<string, string> = {
  * A rewriter of `vde COMMAND` arguments whose long options, given with one
  * dash or two as getopt_long_only takes them, are in `names`: each becomes
  * our `--NAME` (its value kept after the first `=`: `--slirp=tcpfwd=8080:80`).
- * Single letters are short options already; other commands' arguments and
+ * As getopt does, a long name may be shortened to any prefix that leaves
+ * one option (`-numport 4`, `-pid FILE`), spellings of one option counting
+ * as one (`-so`: sock); an ambiguous prefix (`-mgm`: mgmt, mgmtmode or
+ * mgmtgroup) gets two dashes, so the parser refuses it whole, naming its
+ * nearest options, rather than as bundled letters. Single letters are
+ * short options already; arguments after `--`, other commands' and
  * names not in `names` are left as typed.
  */
 export function getoptLongOnly(
   command: string,
   names: Readonly<Record<string, string>>,
 ): (args: string[]) => string[] {
+  const known = Object.keys(names);
+  /**
+   * Ours for `name` typed in full or shortened; an ambiguous one as typed (two dashes, so the parser
+   * names it whole, with its nearest options, not as bundled letters); undefined for an unknown one.
+   */
+  const ours = (name: string): string | undefined => {
+    if (Object.hasOwn(names, name)) return names[name];
+    const meant = new Set(known.filter((k) => k.startsWith(name)).map((k) => names[k]!));
+    return meant.size === 1 ? [...meant][0] : meant.size > 1 ? name : undefined;
+  };
   return (args) => {
     if (args[0] !== command) return args;
+    const end = args.indexOf("--");
     return args.map((arg, i) => {
       const m = /^--?([a-z]{2,})(=.*)?$/s.exec(arg);
-      if (i === 0 || m === null || !Object.hasOwn(names, m[1]!)) return arg;
-      return `--${names[m[1]!]}${m[2] ?? ""}`;
+      const target = i === 0 || (end >= 0 && i > end) || m === null ? undefined : ours(m[1]!);
+      return target === undefined ? arg : `--${target}${m![2] ?? ""}`;
     });
   };
 }

@@ -20,10 +20,15 @@
  * - asynchronous debug lines beyond `maxPendingBytes` unsent are dropped.
  *
  * A command that runs for long (a lab host's `exec`) asks for `stopSignal`:
- * it aborts when the client goes, or when the client sends ETX (0x03, the
- * byte a terminal's Ctrl-C is), so `vde term LAB` stops a command there
- * and goes on. ETX is never part of a line: it is taken out of whatever a
- * client sends, and interrupts nothing when no command asked.
+ * it aborts when the client goes. On a server started with `interrupts`
+ * (the lab's console, where such commands are) it aborts too when the
+ * client sends ETX (0x03, the byte a terminal's Ctrl-C is), so `vde term
+ * LAB` stops a command there and goes on: ETX is then taken out of
+ * whatever the client sends, and interrupts the command running, or the
+ * one whose line came in the same read before it (a Ctrl-C typed as soon
+ * as the line went), never a later one. A switch's or a wirefilter's
+ * console reads every byte as vde_switch does: a client talking to it
+ * (unixterm, a script) may send 0x03 as part of a line and has it kept.
  */
 import { LineSplitter, type SplitItem } from "./line_splitter.ts";
 import type { CommandRegistry, Session } from "./registry.ts";
@@ -74,6 +79,12 @@ export interface MgmtServerOptions {
   sendBufferBytes?: number;
   /** Log sink; default the switch log. */
   log?: (message: string) => void;
+  /**
+   * Whether ETX (0x03) from a client interrupts the command it runs (see
+   * above) rather than being a byte of its line; default false, as
+   * vde_switch reads it.
+   */
+  interrupts?: boolean;
   /** What a client reads on connect; default vde_switch's banner and prompt. */
   greeting?: string;
   /** The prompt written after every reply; default `vde$ `. */
@@ -89,7 +100,10 @@ export interface SessionHost {
 }
 
 type SessionOptions = Required<
-  Pick<MgmtServerOptions, "maxLineBytes" | "highWaterBytes" | "maxPendingBytes" | "greeting" | "prompt">
+  Pick<
+    MgmtServerOptions,
+    "maxLineBytes" | "highWaterBytes" | "maxPendingBytes" | "interrupts" | "greeting" | "prompt"
+  >
 >;
 
 /** What a session needs of its connection (a Deno.Conn has it too). */
@@ -120,6 +134,7 @@ async function raceWithPause(reading: Promise<number | null>): Promise<number | 
 const encoder = new TextEncoder();
 /** ETX, the byte a terminal's Ctrl-C is: a client's interrupt of the command its session runs. */
 export const ETX = 0x03;
+const NEWLINE = 0x0a;
 /** How long `logout` waits for its last bytes to leave before closing. */
 const LOGOUT_FLUSH_MS = 2000;
 
@@ -142,6 +157,8 @@ class MgmtSession implements Session {
   #reading: Promise<number | null> | null = null;
   /** The running command's stop, while one that asked for it runs. */
   #stop: AbortController | undefined;
+  /** An ETX came after a line not yet run (in one read with it): that line's command stops as it asks. */
+  #interruptPending = false;
 
   constructor(conn: Conn, commands: CommandRegistry, opts: SessionOptions, peerPid?: number) {
     this.#conn = conn;
@@ -169,7 +186,8 @@ class MgmtSession implements Session {
   #read(): Promise<number | null> {
     // A failed read is an ended client; the catch also keeps a read still
     // pending when the session closes from being an unhandled rejection.
-    this.#reading ??= this.#conn.read(this.#buf).then((n) => n === null ? null : this.#takeInterrupts(n))
+    this.#reading ??= this.#conn.read(this.#buf)
+      .then((n) => n === null || !this.#opts.interrupts ? n : this.#takeInterrupts(n))
       .catch(() => null);
     return this.#reading;
   }
@@ -180,8 +198,15 @@ class MgmtSession implements Session {
     const first = buf.subarray(0, n).indexOf(ETX);
     if (first < 0) return n;
     let kept = first;
-    for (let i = first + 1; i < n; i++) if (buf[i] !== ETX) buf[kept++] = buf[i]!;
-    this.#stop?.abort();
+    // A line ended before the last ETX: it is read but not yet run, and that ETX is meant for it.
+    let afterLine = buf.subarray(0, first).includes(NEWLINE);
+    for (let i = first + 1; i < n; i++) {
+      const b = buf[i]!;
+      if (b !== ETX) buf[kept++] = b;
+      else afterLine = buf.subarray(0, kept).includes(NEWLINE);
+    }
+    if (this.#stop !== undefined) this.#stop.abort();
+    else if (afterLine) this.#interruptPending = true;
     return kept;
   }
 
@@ -194,7 +219,7 @@ class MgmtSession implements Session {
   stopSignal(): AbortSignal {
     if (this.#stop !== undefined) return this.#stop.signal;
     const stop = this.#stop = new AbortController();
-    if (this.#closed) stop.abort();
+    if (this.#closed || this.#interruptPending) stop.abort();
     else void this.#read().then((n) => n === null && stop.abort());
     return stop.signal;
   }
@@ -225,6 +250,7 @@ class MgmtSession implements Session {
         const reply = await this.commands.execute(item.line, this);
         // An interrupt from here on is meant for a later command, if for any.
         this.#stop = undefined;
+        this.#interruptPending = false;
         if (this.#closed) break;
         if (reply === null) {
           this.#out.push(this.#afterReply);
@@ -336,6 +362,7 @@ export class MgmtServer {
         log: options.log ?? ((m) => defaultLog("vde switch", m)),
         greeting: options.greeting ?? GREETING,
         prompt: options.prompt ?? PROMPT,
+        interrupts: options.interrupts ?? false,
       });
     } catch (err) {
       throw inWords(options.path, err);

@@ -39,6 +39,7 @@ import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
 import { formatErrors, validateLab } from "./validate.ts";
 import { dirOf } from "../os/paths.ts";
+import { layRcSettings, realPath } from "./rc_settings.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
 
 /** What a lab command says: its lines, and whether it did what was asked. */
@@ -57,7 +58,7 @@ export function readLabFile(
   r: LabRunner,
   file: string | undefined,
   purpose: "diff" | "apply",
-): { lab: Lab; path: string } | Outcome {
+): { lab: Lab; path: string; notes: string[] } | Outcome {
   // A diff changes nothing anyway: saying so after its refusal read as if it might have.
   const after = purpose === "apply" ? "nothing was changed" : undefined;
   const given = file === undefined ? r.file : file.startsWith("/") ? file : `${r.baseDir}/${file}`;
@@ -85,7 +86,28 @@ export function readLabFile(
       lines: [`${path} is lab ${lab.name}, not this lab (${r.lab.name})${after ? `: ${after}` : ""}`],
     };
   }
-  return { lab, path };
+  return { lab, path, notes: withRcSettings(r, lab, filesFrom) };
+}
+
+/**
+ * Lays over each switch of `lab` that runs the rc its running switch ran
+ * what that rc set (rc_settings.ts), as `vde up` of the file would run it;
+ * says where the file's own setting is not what runs then.
+ */
+function withRcSettings(r: LabRunner, lab: Lab, filesFrom: string): string[] {
+  const notes: string[] = [];
+  for (const node of lab.nodes) {
+    const from = node.kind === "switch" ? r.switches.get(node.name)?.fromRc : undefined;
+    if (node.kind !== "switch" || node.rc === undefined || from === undefined) continue;
+    if (realPath(node.rc.startsWith("/") ? node.rc : `${filesFrom}/${node.rc}`) !== from.rc) continue;
+    const overridden = layRcSettings(node, from.set);
+    if (overridden.length > 0) {
+      notes.push(
+        `switch ${node.name}: its rc sets ${overridden.join(", ")} over the file, as vde up of it would`,
+      );
+    }
+  }
+  return notes;
 }
 
 /** `diff`: what `file` changes in the running lab, one line each; none when it runs the file. */

@@ -326,7 +326,7 @@ export function labCommands(
     changing((args) => {
       const read = readLabFile(r, args.trim() || undefined, "diff");
       if ("ok" in read) return failure(read.lines.join("\n"));
-      return listing(diffLab(r, read.lab));
+      return listing([...read.notes, ...diffLab(r, read.lab)]);
     }),
   );
   run(
@@ -335,7 +335,9 @@ export function labCommands(
     changing(async (args) => {
       const read = readLabFile(r, args.trim() || undefined, "apply");
       if ("ok" in read) return failure(read.lines.join("\n"));
-      const { ok, lines } = await applyLab(r, read.lab, read.path, addNode);
+      const applied = await applyLab(r, read.lab, read.path, addNode);
+      const { ok } = applied;
+      const lines = [...read.notes, ...applied.lines];
       return ok
         ? { code: 0, raw: lines.map((l) => `${l}\n`).join("") }
         : failure(lines.join("\n"), Errno.EIO);

@@ -6,19 +6,33 @@
  * `apply` compare against) is its lab file's spec; an rc runs the switch's
  * own console commands, which may set any of those too (`fstp/setfstp 1`,
  * as a vde_switch rc does). Left at that, the record said spanning tree
- * was off on a switch running it, and an apply of a file saying
- * `stp: true` saw nothing to do. So after its rc a switch is read back
+ * was off on a switch running it. So after its rc a switch is read back
  * from its engine, and what differs is recorded as the node's: the record
  * is what runs, as containerlab's `inspect` shows what runs. The runner
- * says which settings came from the rc, so a user can write them in the
- * lab file: an apply of the file that leaves them out takes them back, as
- * it would any setting changed by hand.
+ * says which settings came from the rc.
+ *
+ * The rc is part of the lab file, though: `vde up` of the file runs it
+ * after the file's settings, every time. So a file read for `diff` or
+ * `apply` gets, on each switch that runs the same rc, what that rc set laid
+ * over its own settings (`layRcSettings`), as `vde up` of it would have
+ * them: an apply of the unchanged file does not take the rc's spanning
+ * tree back (which, on a ring, would make a loop), and what the file
+ * changes beside it still applies. VLANs are laid as the rc's changes (the
+ * ones it made, the ones it removed), the rest as the values it set.
  */
 import type { SwitchEngine } from "../switch/engine.ts";
 import type { SwitchNode } from "./spec.ts";
 
 /** The settings of a switch node a lab file says and an rc may change. */
 type OwnedSettings = Pick<SwitchNode, "ports" | "hub" | "stp" | "mcastSnooping" | "mcastQuerier" | "vlans">;
+
+/** What an rc changed: each setting it set (and what the file said of it then), and the VLANs it made and removed. */
+export interface RcSettings {
+  values: Partial<Omit<OwnedSettings, "vlans">>;
+  fileSaid: Partial<Omit<OwnedSettings, "vlans">>;
+  vlansMade: number[];
+  vlansRemoved: number[];
+}
 
 /** What `engine` runs with, in the lab file's terms (VLAN 0, every switch's, is no `vlans` entry). */
 function runningSettings(engine: SwitchEngine): Required<OwnedSettings> {
@@ -32,24 +46,88 @@ function runningSettings(engine: SwitchEngine): Required<OwnedSettings> {
   };
 }
 
+/** The settings `node` says, but its VLANs. */
+function fileValues(node: SwitchNode): RcSettings["fileSaid"] {
+  return {
+    ports: node.ports,
+    hub: node.hub,
+    stp: node.stp,
+    mcastSnooping: node.mcastSnooping === true,
+    mcastQuerier: node.mcastQuerier === true,
+  };
+}
+
+/** The lab file's words for each setting of `values`, and its VLANs (`vlans: [10, 20]`). */
+function described(values: RcSettings["values"], vlans: number[] | undefined): string[] {
+  const said: string[] = [];
+  if (values.ports !== undefined) said.push(`ports: ${values.ports}`);
+  if (values.hub !== undefined) said.push(`hub: ${values.hub}`);
+  if (values.stp !== undefined) said.push(`stp: ${values.stp}`);
+  if (values.mcastSnooping !== undefined) said.push(`mcast_snooping: ${values.mcastSnooping}`);
+  if (values.mcastQuerier !== undefined) said.push(`mcast_querier: ${values.mcastQuerier}`);
+  if (vlans !== undefined) said.push(`vlans: [${vlans.join(", ")}]`);
+  return said;
+}
+
 /**
  * Records in `node` what its switch runs with where that differs from the
- * node's spec, and returns those settings as the lab file writes them
- * (`stp: true`, `vlans: [10, 20]`); empty when the rc changed none.
+ * node's spec. Returns what the rc changed, and those settings as the lab
+ * file writes them (`stp: true`, `vlans: [10, 20]`; empty when it changed
+ * none).
  */
-export function adoptRunningSettings(node: SwitchNode, engine: SwitchEngine): string[] {
+export function adoptRunningSettings(
+  node: SwitchNode,
+  engine: SwitchEngine,
+): { set: RcSettings; said: string[] } {
   const now = runningSettings(engine);
-  const said: string[] = [];
-  if (now.ports !== node.ports) said.push(`ports: ${(node.ports = now.ports)}`);
-  if (now.hub !== node.hub) said.push(`hub: ${(node.hub = now.hub)}`);
-  if (now.stp !== node.stp) said.push(`stp: ${(node.stp = now.stp)}`);
+  const fileSaid = fileValues(node);
+  const values: RcSettings["values"] = {};
+  if (now.ports !== node.ports) values.ports = node.ports = now.ports;
+  if (now.hub !== node.hub) values.hub = node.hub = now.hub;
+  if (now.stp !== node.stp) values.stp = node.stp = now.stp;
   if (now.mcastSnooping !== (node.mcastSnooping === true)) {
-    said.push(`mcast_snooping: ${(node.mcastSnooping = now.mcastSnooping)}`);
+    values.mcastSnooping = node.mcastSnooping = now.mcastSnooping;
   }
   if (now.mcastQuerier !== (node.mcastQuerier === true)) {
-    said.push(`mcast_querier: ${(node.mcastQuerier = now.mcastQuerier)}`);
+    values.mcastQuerier = node.mcastQuerier = now.mcastQuerier;
   }
-  const sorted = [...node.vlans].sort((a, b) => a - b);
-  if (now.vlans.join() !== sorted.join()) said.push(`vlans: [${(node.vlans = now.vlans).join(", ")}]`);
-  return said;
+  const set: RcSettings = {
+    values,
+    fileSaid,
+    vlansMade: now.vlans.filter((v) => !node.vlans.includes(v)),
+    vlansRemoved: node.vlans.filter((v) => !now.vlans.includes(v)),
+  };
+  const vlansChanged = set.vlansMade.length + set.vlansRemoved.length > 0;
+  if (vlansChanged) node.vlans = now.vlans;
+  return { set, said: described(values, vlansChanged ? now.vlans : undefined) };
+}
+
+/**
+ * Lays what an rc set over `node`, a switch of a lab file read to diff or
+ * apply that runs that rc, as `vde up` of the file would find it after
+ * the rc. Returns each setting the file says otherwise, as `stp: false ->
+ * true` (the file's, then the rc's, which wins as it would at `vde up`).
+ */
+export function layRcSettings(node: SwitchNode, set: RcSettings): string[] {
+  const file = fileValues(node);
+  const overridden: string[] = [];
+  for (const [k, v] of Object.entries(set.values) as [keyof RcSettings["values"], number | boolean][]) {
+    // Said only where the file was edited to say so: what it said at the start, the rc's setting overrode.
+    if (file[k] !== v && file[k] !== set.fileSaid[k]) {
+      overridden.push(`${described({ [k]: file[k] }, undefined)[0]} -> ${v}`);
+    }
+  }
+  Object.assign(node, set.values);
+  const vlans = [...new Set([...node.vlans, ...set.vlansMade])].filter((x) => !set.vlansRemoved.includes(x));
+  node.vlans = vlans.sort((a, b) => a - b);
+  return overridden;
+}
+
+/** `path` resolved (`./sw1.rc` and `sw1.rc` are one rc), or as given when it cannot be. */
+export function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
 }

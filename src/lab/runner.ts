@@ -65,7 +65,7 @@ import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
-import { adoptRunningSettings } from "./rc_settings.ts";
+import { adoptRunningSettings, type RcSettings, realPath } from "./rc_settings.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
 const EXEC_TIMEOUT_MS = 60_000;
@@ -100,6 +100,8 @@ export interface RunningSwitch {
   commands: CommandRegistry;
   dir: string;
   mgmtPath: string;
+  /** Its rc (the path it was read from) and what it set of the lab file's settings (rc_settings.ts). */
+  fromRc?: { rc: string; set: RcSettings };
 }
 
 /** A host node as it runs. */
@@ -447,13 +449,16 @@ export class LabRunner {
       if (node.mcastQuerier) sw.engine.snooping?.setQuerier(true);
     }
     const commands = switchCommands(ctx);
+    let fromRc: RunningSwitch["fromRc"];
     if (node.rc !== undefined) {
-      await runStartupScript(this.#path(node.rc), commands, (m) => this.#log(`${node.name}: ${m}`));
-      const fromRc = adoptRunningSettings(node, sw.engine);
-      if (fromRc.length > 0) {
+      const rc = this.#path(node.rc);
+      await runStartupScript(rc, commands, (m) => this.#log(`${node.name}: ${m}`));
+      const { set, said } = adoptRunningSettings(node, sw.engine);
+      fromRc = { rc: realPath(rc), set };
+      if (said.length > 0) {
         this.#log(
-          `${node.name}: its rc set ${fromRc.join(", ")}, which the lab file does not say: recorded as the ` +
-            `node's (vde status shows it); write it in the lab file, or an apply of the file takes it back`,
+          `${node.name}: its rc set ${said.join(", ")}, which the lab file does not say: recorded as the ` +
+            `node's (vde status shows it); an apply of a file that runs this rc keeps it, as vde up would`,
         );
       }
     }
@@ -471,7 +476,7 @@ export class LabRunner {
     });
     this.#undo.push(() => mgmt.close());
     ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
-    this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath });
+    this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath, fromRc });
   }
 
   async #startSlirp(node: SlirpNode): Promise<void> {

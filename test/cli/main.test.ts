@@ -59,15 +59,17 @@ Deno.test("an empty path option (an unset shell variable) is refused in one line
   }
 });
 
-Deno.test("an unknown command with --help or -h is named, with its nearest names or what to type, not answered with vde's help", async () => {
+Deno.test("an unknown command with --help or -h is named, with its nearest names or what to type (the help kept in it), not answered with vde's help", async () => {
   assert.equal(
     await refused(["swtich", "--help"]),
     `vde: unknown command 'swtich' (did you mean switch?)\n${HINT}`,
   );
   assert.match(
     await refused(["vde_switch", "-h", "-s", "/tmp/sw"]),
-    /^vde: unknown command 'vde_switch' \(vde2's vde_switch is `vde switch` here, with its options: `vde switch -s \/tmp\/sw`\)\n/,
+    /^vde: unknown command 'vde_switch' \(vde2's vde_switch is `vde switch` here, with its options: `vde switch -h -s \/tmp\/sw`\)\n/,
   );
+  // The help a vde2 user asked for stays in the line to type.
+  assert.match(await refused(["vde_switch", "--help"]), /with its options: `vde switch --help`\)\n/);
   // A command's own help is still its help.
   const help = await run([...ourCli(), "switch", "--help"], { check: false, timeoutMs: 60_000 });
   assert.equal(help.code, 0);

@@ -464,6 +464,55 @@ for (const kind of ["ours", "c"] as const) {
   });
 }
 
+/** A relay of one unix socket to another (as `ssh -L` or socat would be), in no vde program's name. */
+const RELAY = `
+import os, socket, threading
+def pump(a, b):
+    try:
+        while True:
+            data = a.recv(4096)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+server = socket.socket(socket.AF_UNIX)
+server.bind(os.environ["RELAY_FROM"])
+server.listen(4)
+while True:
+    client, _ = server.accept()
+    far = socket.socket(socket.AF_UNIX)
+    far.connect(os.environ["RELAY_TO"])
+    threading.Thread(target=pump, args=(client, far), daemon=True).start()
+    threading.Thread(target=pump, args=(far, client), daemon=True).start()
+`;
+
+Deno.test("vde term -c shutdown through a relay (ssh -L, socat) returns once answered: the relay, which stays, is not waited for", async (t) => {
+  if (await skipWithout(t, { python3: "python3" })) return;
+  await withMgmtSwitch("ours", async (mgmt, dir, sw) => {
+    const relayed = `${dir}.relayed`;
+    const relay = spawnManaged(["python3", "-c", RELAY], { env: { RELAY_FROM: relayed, RELAY_TO: mgmt } });
+    try {
+      await waitFor(async () => (await pathExists(relayed, true)) && (await listens(relayed)), {
+        timeoutMs: 20_000,
+        what: "the relay's socket",
+      });
+      const r = await term([relayed, "-c", "shutdown", "--timeout", "5"]);
+      assert.equal(r.code, 0, r.stderr);
+      await waitFor(() => !processAlive(sw.pid), { timeoutMs: 10_000, what: "the switch to exit" });
+      assert.ok(processAlive(relay.pid), "the relay still runs, as ssh -L would");
+    } finally {
+      await relay.stop();
+      await Deno.remove(relayed).catch(() => {});
+    }
+  });
+});
+
 Deno.test("vde term without PATH opens the console of the switch vde switch serves without --sock", () => {
   const term = buildProgram([termCommand]).commands.find((c) => c.name() === "term")!;
   const [path] = term.registeredArguments;

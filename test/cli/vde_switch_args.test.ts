@@ -18,6 +18,16 @@ Deno.test("vde_switch's -long options map to ours, and a value keeps every '=' a
   assert.deepEqual(toLongOptions(["plug", "-sock=x"]), ["plug", "-sock=x"], "only vde switch's options");
 });
 
+Deno.test("vde_switch's long options shortened as getopt_long_only takes them: a prefix of one option maps, an ambiguous one is refused whole", () => {
+  assert.deepEqual(
+    toLongOptions(["switch", "-numport", "4", "-so", "/tmp/net", "--hu", "-pid", "/tmp/p", "-mgmtm", "600"]),
+    ["switch", "--ports", "4", "--sock", "/tmp/net", "--hub", "--pidfile", "/tmp/p", "--mgmtmode", "600"],
+  );
+  // mgmt, mgmtmode or mgmtgroup: named whole, for the parser to refuse. A letter is a short option.
+  assert.deepEqual(toLongOptions(["switch", "-mgm", "x", "-h", "-d"]), ["switch", "--mgm", "x", "-h", "-d"]);
+  assert.deepEqual(toLongOptions(["switch", "--", "-numport"]), ["switch", "--", "-numport"]);
+});
+
 Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option; a refused slirp/forward says why on stderr", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-args-" });
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

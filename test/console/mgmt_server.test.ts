@@ -73,29 +73,13 @@ Deno.test("a command that asks is told when its client hangs up while it runs, a
   }
 });
 
-Deno.test("ETX from the client stops the command that asked, is no part of a line, and stops only that command", async () => {
+Deno.test("ETX on a console with interrupts stops the command that asked, is no part of a line, and stops only that command", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-etx-" });
   const abortedAtStart: boolean[] = [];
-  const commands = new CommandRegistry().add({
-    path: "wait",
-    syntax: "",
-    help: "",
-    listing: true,
-    run: async (_args, session) => {
-      const signal = session.stopSignal!();
-      abortedAtStart.push(signal.aborted);
-      await new Promise((r) => signal.addEventListener("abort", r));
-      return listing(["stopped"]);
-    },
-  }).add({
-    path: "say",
-    syntax: "text",
-    help: "",
-    listing: true,
-    run: (args) => listing([args]),
-  });
+  const commands = stoppableCommands(abortedAtStart);
   const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
     path: `${dir}/mgmt`,
+    interrupts: true,
     log: () => {},
   });
   try {
@@ -106,7 +90,7 @@ Deno.test("ETX from the client stops the command that asked, is no part of a lin
     assert.deepEqual((await waiting).lines, ["stopped"]);
     // An interrupt with no command asking (in a line, here) interrupts nothing and is not read as text.
     const said = await client.command("say a\u0003b");
-    assert.deepEqual(said.lines, ["ab"]);
+    assert.deepEqual(said.lines, ['"ab"']);
     // The next command's stop is its own: not already aborted by the interrupt before it.
     const again = client.command("wait");
     await waitFor(() => abortedAtStart.length === 2, { timeoutMs: 10_000, what: "the second command" });
@@ -118,4 +102,81 @@ Deno.test("ETX from the client stops the command that asked, is no part of a lin
     server.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** A command that waits for its stop (saying whether it was stopped before it began), and `say TEXT`. */
+function stoppableCommands(abortedAtStart: boolean[]): CommandRegistry {
+  return new CommandRegistry().add({
+    path: "wait",
+    syntax: "",
+    help: "",
+    listing: true,
+    run: async (_args, session) => {
+      const signal = session.stopSignal!();
+      abortedAtStart.push(signal.aborted);
+      if (!signal.aborted) await new Promise((r) => signal.addEventListener("abort", r));
+      return listing(["stopped"]);
+    },
+  }).add({
+    path: "say",
+    syntax: "text",
+    help: "",
+    listing: true,
+    run: (args) => listing([JSON.stringify(args)]),
+  });
+}
+
+/** `fn` given a raw client socket of a server of `commands` (with `interrupts` as given), and its replies so far. */
+async function withRawClient(
+  commands: CommandRegistry,
+  interrupts: boolean,
+  fn: (send: (bytes: string) => Promise<void>, replies: () => string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "vde-mgmt-etx-" });
+  const server = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
+    path: `${dir}/mgmt`,
+    interrupts,
+    log: () => {},
+  });
+  const conn = await Deno.connect({ transport: "unix", path: `${dir}/mgmt` });
+  let text = "";
+  const reading = (async () => {
+    for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) text += chunk;
+  })().catch(() => {});
+  const writer = conn.writable.getWriter();
+  try {
+    await fn((bytes) => writer.write(new TextEncoder().encode(bytes)), () => text);
+  } finally {
+    await writer.close().catch(() => {});
+    server.close();
+    await reading;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a console without interrupts (a switch's) keeps 0x03 in a line, as vde_switch reads it", async () => {
+  await withRawClient(stoppableCommands([]), false, async (send, replies) => {
+    await send("say a\u0003b\n");
+    await waitFor(() => replies().includes('"a\\u0003b"'), { timeoutMs: 10_000, what: "the line as sent" });
+  });
+});
+
+Deno.test("ETX sent with the line it follows, before its command starts, still stops that command", async () => {
+  const abortedAtStart: boolean[] = [];
+  await withRawClient(stoppableCommands(abortedAtStart), true, async (send, replies) => {
+    // Ctrl-C typed as soon as the line went: both in one read, before the command asks for its stop.
+    await send("wait\n\u0003");
+    await waitFor(() => replies().includes("stopped"), { timeoutMs: 10_000, what: "the wait stopped" });
+    // An ETX before a line in one read is a late one for a command gone: the line's own runs untouched.
+    await send("\u0003say x\n");
+    await waitFor(() => replies().includes('"x"'), { timeoutMs: 10_000, what: "say" });
+    await send("wait\n");
+    await waitFor(() => abortedAtStart.length === 2, { timeoutMs: 10_000, what: "the second wait" });
+    assert.deepEqual(abortedAtStart, [true, false]);
+    await send("\u0003");
+    await waitFor(() => replies().split("stopped").length === 3, {
+      timeoutMs: 10_000,
+      what: "the second stop",
+    });
+  });
 });

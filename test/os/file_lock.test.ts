@@ -42,3 +42,31 @@ Deno.test("tryLockFile: held once, busy to a second open of it with this pid, fr
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tryLockFile: a directory is in the way, a planted hard link loses only its name, and no child inherits the lock's fd", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-file-lock-" });
+  try {
+    await Deno.mkdir(`${dir}/d`);
+    assert.deepEqual(tryLockFile(`${dir}/d`), { unavailable: `${dir}/d is in the way: no lock file` });
+    // A hard link to a file of the planter's: opened read-only, locked, its name removed at release, its data kept.
+    await Deno.writeTextFile(`${dir}/target`, "kept\n");
+    await Deno.link(`${dir}/target`, `${dir}/hard`);
+    const hard = tryLockFile(`${dir}/hard`);
+    assert.ok("held" in hard);
+    hard.held.release();
+    assert.equal(await Deno.readTextFile(`${dir}/target`), "kept\n");
+    // O_CLOEXEC: a program started while it is held (a cmd:// end, a lab exec) holds nothing of it.
+    const held = tryLockFile(`${dir}/l`);
+    assert.ok("held" in held);
+    const child = await new Deno.Command("sh", {
+      args: ["-c", 'for f in /proc/$$/fd/*; do readlink "$f"; done'],
+    }).output();
+    assert.ok(
+      !new TextDecoder().decode(child.stdout).includes(`${dir}/l`),
+      "the child has no fd on the lock",
+    );
+    held.held.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
