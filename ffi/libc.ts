@@ -145,13 +145,14 @@ const SIGSET_BYTES = 8;
 
 /**
  * read, write, send, recvmmsg, sendmmsg and epoll_wait made through libc's
- * `syscall`, with the wrappers' signatures and errno: a plug thread makes
- * three of them per frame. Each glibc wrapper is a cancellation point,
- * which in a multi-threaded process enables and disables asynchronous
- * cancellation around the system call with two atomic updates; Debian's
- * single-threaded vde_plug skips them. Measured on this machine, a `read`
- * on a bad fd: 107 ns through the wrapper, 80 through `syscall`; perf put
- * those two updates at 6% of the plug thread's time in a bulk flow.
+ * `syscall`, with the wrappers' signatures and errno: the plug and switch
+ * threads' forwarding calls (a plug thread makes three per frame). Each
+ * glibc wrapper is a cancellation point, which in a multi-threaded process
+ * enables and disables asynchronous cancellation around the system call
+ * with two atomic updates; Debian's single-threaded vde_plug skips them.
+ * Measured on this machine, a `read` on a bad fd: 107 ns through the
+ * wrapper, 80 through `syscall`; perf put those two updates at 6% of the
+ * plug thread's time in a bulk flow.
  * Nothing here is a cancellation point, and Deno never cancels threads.
  */
 export const direct = {

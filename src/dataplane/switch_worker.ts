@@ -12,7 +12,9 @@
  * HOLD_FRAMES, in order, sent when EPOLLOUT says it has room), as
  * vde_switch's packet queue holds it; beyond that it is dropped and
  * counted, as a full tap's is at once. A frame between two fd ports never
- * reaches the main thread.
+ * reaches the main thread. These calls go through ffi/libc.ts's `direct`
+ * (libc's `syscall`, the wait as epoll_pwait): glibc's wrappers are
+ * cancellation points, two atomic updates each in a multi-threaded process.
  *
  * The engine here is the writer of the MAC table and port counters, which
  * live in SharedArrayBuffers the main thread reads (its control copy of the
@@ -44,7 +46,7 @@
  * main thread, which close them only after this thread released them (a
  * `removeFd` answer, or "stopped"): no system call here outlives its fd.
  */
-import { addressOf, C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import { addressOf, C, direct, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { SendBatcher } from "../io/unix_dgram.ts";
 import {
@@ -285,7 +287,7 @@ class SwitchLoop {
           continue;
         }
         // A full tap queue drops, as the kernel does.
-        if (this.#c.write(end.fd, frame, frame.length) !== frame.length) this.engine.countDropOut(port);
+        if (direct.write(end.fd, frame, frame.length) !== frame.length) this.engine.countDropOut(port);
       }
     }
     if (port < this.#remote.length && this.#remote[port]! > 0) this.#toMain(port, port, frame);
@@ -432,7 +434,7 @@ class SwitchLoop {
     if (this.#dirty.length > 0) this.#flush();
     if (!this.#outPending) return;
     this.#outPending = false;
-    if (this.#ringOut.publish(this.#outWrite)) this.#c.write(this.#notifyFd, this.#eight, 8);
+    if (this.#ringOut.publish(this.#outWrite)) direct.write(this.#notifyFd, this.#eight, 8);
   }
 
   /**
@@ -470,12 +472,11 @@ class SwitchLoop {
 
   /** Waits (not when `more` work is known) and drains every ready fd. */
   #serveFds(more: boolean): void {
-    const c = this.#c;
     const now = this.#clock();
     if (now - this.#lastWork < SPIN_MS && !this.#jumbo) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
     const before = this.#lastWork;
-    const n = c.epoll_wait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
+    const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
     if (n > 0) this.#lastWork = now;
     this.#inFrames = 0;
     this.#inBytes = 0;
@@ -484,7 +485,7 @@ class SwitchLoop {
     for (let i = 0; i < n; i++) {
       const fd = this.#eventsView.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
       if (fd === this.#wakeFd) {
-        c.read(fd, this.#tapBuf, 8);
+        direct.read(fd, this.#tapBuf, 8);
         continue;
       }
       const end = fd < this.#byFd.length ? this.#byFd[fd]! : null;
@@ -550,7 +551,7 @@ class SwitchLoop {
             this.#t0 -= (this.engine.expireSeconds + this.engine.gcIntervalSeconds + 1) * 1000;
           }
           // Now and then the wake eventfd is ready too, as when a command or a ring frame comes.
-          if ((++round & 7) === 0) this.#c.write(this.#wakeFd, this.#eight, 8);
+          if ((++round & 7) === 0) direct.write(this.#wakeFd, this.#eight, 8);
           // The whole turn, as a wake-up runs it (ring, wait, fds): the frames written before it
           // make the wait return at once. Warmed through `#serveFds` alone, the ring and the wait
           // ran unoptimized between pings, hundreds of them, until V8 compiled them.
@@ -577,12 +578,11 @@ class SwitchLoop {
   }
 
   #drainSocket(end: PortFd): void {
-    const c = this.#c;
     const arena = this.#arena;
     const engine = this.engine;
     const batch = this.#batch;
     for (;;) {
-      const n = c.recvmmsg(end.fd, arena.mmsg, batch, C.MSG_DONTWAIT, null);
+      const n = direct.recvmmsg(end.fd, arena.mmsg, batch, C.MSG_DONTWAIT);
       if (n < 0) {
         const e = errno();
         if (e === C.EINTR) continue;
@@ -605,10 +605,9 @@ class SwitchLoop {
   }
 
   #drainTap(end: PortFd): void {
-    const c = this.#c;
     const buf = this.#tapBuf;
     for (let i = 0; i < BATCH; i++) {
-      const n = c.read(end.fd, buf, TAP_BUFFER);
+      const n = direct.read(end.fd, buf, TAP_BUFFER);
       if (n < 0) {
         const e = errno();
         if (e !== C.EAGAIN && e !== C.EINTR) this.#failed(end, e);

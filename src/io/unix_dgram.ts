@@ -9,7 +9,18 @@
  * MSG_TRUNC and dropped, never delivered cut short. Sends are synchronous and
  * never block: EAGAIN (the peer's queue is full) is a drop, as in vde_switch.
  */
-import { addressOf, C, check, cstr, errno, libc, quietErrno, recvmmsgNow, SysError } from "../../ffi/libc.ts";
+import {
+  addressOf,
+  C,
+  check,
+  cstr,
+  direct,
+  errno,
+  libc,
+  quietErrno,
+  recvmmsgNow,
+  SysError,
+} from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_IOV, MSG_IOVLEN, RecvArena } from "./mmsg.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { setSocketBuffer, socketBufferSize } from "./socket_buffers.ts";
@@ -241,7 +252,7 @@ export class SendBatcher {
       m.setUint32(i * MMSG_SIZE + MSG_IOV, this.#iovLo[slot]!, true);
       m.setUint32(i * MMSG_SIZE + MSG_IOV + 4, this.#iovHi[slot]!, true);
     }
-    const n = libc().sendmmsg(fd, this.#mmsg, count, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+    const n = direct.sendmmsg(fd, this.#mmsg, count, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
     return n < 0 ? -errno() : n;
   }
 

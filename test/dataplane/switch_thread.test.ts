@@ -15,8 +15,10 @@ import { MemoryLink } from "../helpers/memory_link.ts";
 import {
   assertSent,
   BROADCAST,
+  type ClientSet,
   ethFrame,
   mac,
+  type RawClient,
   sameBytes,
   sleep,
   tagOf,
@@ -391,15 +393,31 @@ Deno.test("vde switch --dataplane thread forwards between vde_plug clients and l
   });
 });
 
+/** Two raw clients on `dir`, A and B, each known to the switch by a broadcast the other got. */
+async function knownPair(dir: string, clients: ClientSet): Promise<[RawClient, RawClient]> {
+  const a = await clients.raw(dir);
+  const b = await clients.raw(dir);
+  assertSent(a.send(ethFrame(BROADCAST, MAC_A, 1)), "A's broadcast");
+  await b.waitTag(1);
+  assertSent(b.send(ethFrame(BROADCAST, MAC_B, 2)), "B's broadcast");
+  await a.waitTag(2);
+  return [a, b];
+}
+
+/** Waits until `b` has the frames tagged 1000 to 1000 + count - 1, and checks they came in that order. */
+async function assertAllInOrder(b: RawClient, count: number): Promise<void> {
+  const got: number[] = [];
+  await until(`${count} frames at B`, () => {
+    b.poll();
+    for (const f of b.frames.splice(0)) if (tagOf(f) >= 1000) got.push(tagOf(f));
+    return got.length >= count;
+  });
+  assert.deepEqual(got, [...Array(count).keys()].map((i) => 1000 + i), "every frame, in order");
+}
+
 Deno.test("threaded switch holds frames for a client whose queue is full and delivers them in order once it reads", async () => {
   await withSwitch("ours", { extraArgs: ["--dataplane", "thread"] }, async ({ dir, clients }) => {
-    const a = await clients.raw(dir);
-    const b = await clients.raw(dir);
-    // Each learns the other's MAC from a broadcast.
-    assertSent(a.send(ethFrame(BROADCAST, MAC_A, 1)), "A's broadcast");
-    await b.waitTag(1);
-    assertSent(b.send(ethFrame(BROADCAST, MAC_B, 2)), "B's broadcast");
-    await a.waitTag(2);
+    const [a, b] = await knownPair(dir, clients);
     // 300 jumbo frames (2.7 MB) to B, which does not read meanwhile: the switch's socket towards it
     // takes about 130 (its 1 MiB send buffer, doubled by the kernel, at 16 KB of accounting each).
     const count = 300;
@@ -409,13 +427,29 @@ Deno.test("threaded switch holds frames for a client whose queue is full and del
     }
     // Give the thread time to forward what it can (and, before, drop the rest).
     await sleep(200);
-    const got: number[] = [];
-    await until(`${count} frames at B`, () => {
-      b.poll();
-      for (const f of b.frames.splice(0)) if (tagOf(f) >= 1000) got.push(tagOf(f));
-      return got.length >= count;
-    });
-    assert.deepEqual(got, [...Array(count).keys()].map((i) => 1000 + i), "every frame, in order");
+    await assertAllInOrder(b, count);
+  });
+});
+
+Deno.test("threaded switch forwards a burst that fills its batches, then a lone frame each way once it has slept", async () => {
+  await withSwitch("ours", { extraArgs: ["--dataplane", "thread"] }, async ({ sw, dir, clients }) => {
+    const [a, b] = await knownPair(dir, clients);
+    // Queued while the switch is stopped, A's frames reach its thread as full batches of 64 (a
+    // drain that goes on after a full one, and a sendmmsg of a whole batch).
+    const count = 100;
+    Deno.kill(sw.pid, "SIGSTOP");
+    try {
+      for (let i = 0; i < count; i++) assertSent(a.send(ethFrame(MAC_B, MAC_A, 1000 + i)), `A's frame ${i}`);
+    } finally {
+      Deno.kill(sw.pid, "SIGCONT");
+    }
+    await assertAllInOrder(b, count);
+    // Idle, the thread blocks again (its poll after a burst is over): a lone frame each way wakes it.
+    await sleep(100);
+    assertSent(a.send(ethFrame(MAC_B, MAC_A, 3)), "A's lone frame");
+    await b.waitTag(3);
+    assertSent(b.send(ethFrame(MAC_A, MAC_B, 4)), "B's lone frame");
+    await a.waitTag(4);
   });
 });
 
