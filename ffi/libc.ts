@@ -242,6 +242,32 @@ export function takeSocketError(fd: number): number {
   return soError[0]!;
 }
 
+/** What the checks on an open descriptor read from its struct stat. */
+export interface FdStat {
+  ino: bigint;
+  mode: number;
+  uid: number;
+}
+
+// struct stat differs: x86_64 has st_nlink (8 bytes) before st_mode; the generic layout (aarch64) after it.
+// st_ino sits at 8 in both; 144 bytes is x86_64's size, 128 aarch64's.
+const STAT_SIZE = 144;
+const ST_INO = 8;
+const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
+const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
+
+/** fstat(2) of `fd`: its inode, mode and owner, or null with errno set. */
+export function fstatOf(fd: number): FdStat | null {
+  const st = new Uint8Array(STAT_SIZE);
+  if (libc().fstat(fd, st) < 0) return null;
+  const view = new DataView(st.buffer);
+  return {
+    ino: view.getBigUint64(ST_INO, true),
+    mode: view.getUint32(ST_MODE, true),
+    uid: view.getUint32(ST_UID, true),
+  };
+}
+
 /** strerror() text for an errno value, as glibc prints it. */
 export function strerror(code: number): string {
   const p = libc().strerror(code);

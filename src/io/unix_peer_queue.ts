@@ -21,7 +21,7 @@
  * division says (212,992 bytes, the usual default, hold 93 full-size
  * Ethernet frames).
  */
-import { C, libc } from "../../ffi/libc.ts";
+import { C, fstatOf, libc } from "../../ffi/libc.ts";
 
 const AF_NETLINK = 16;
 const NETLINK_SOCK_DIAG = 4;
@@ -37,9 +37,6 @@ const UNIX_DIAG_PEER = 2;
 const UNIX_DIAG_MEMINFO = 5;
 /** Index of the send buffer in the memory info words (SK_MEMINFO_SNDBUF). */
 const SK_MEMINFO_SNDBUF = 3;
-/** Offset of st_ino in struct stat (x86_64 and the generic layout of aarch64 agree). */
-const STAT_INO = 8;
-const STAT_SIZE = 256;
 
 /** What the kernel charges per queued datagram beyond its bytes: skb_shared_info (before rounding) and sk_buff. */
 const SHARED_INFO = 320;
@@ -76,9 +73,8 @@ export function peerSendBuffer(fd: number): number | null {
 }
 
 function inodeOf(fd: number): number | null {
-  const st = new Uint8Array(STAT_SIZE);
-  if (libc().fstat(fd, st) < 0) return null;
-  const ino = new DataView(st.buffer).getBigUint64(STAT_INO, true);
+  const ino = fstatOf(fd)?.ino;
+  if (ino === undefined) return null;
   // sock_diag takes a 32-bit inode; socket inodes fit.
   return ino > 0n && ino <= 0xffffffffn ? Number(ino) : null;
 }

@@ -18,7 +18,7 @@
  * fd is; connecting through `/proc/self/fd/N` then reaches exactly the inode
  * that was checked, so a client cannot swap the file between check and use.
  */
-import { C, check, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { C, check, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
 import { buildSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { poller } from "./poller.ts";
 import { StreamConn, type StreamConnOptions } from "./stream_conn.ts";
@@ -120,12 +120,6 @@ export interface OpenedPath {
   ownerWritable: boolean;
 }
 
-// struct stat differs: x86_64 has st_nlink (8 bytes) before st_mode; the generic layout (aarch64) after it.
-const STAT_SIZE = 144;
-const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
-const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
-const O_PATH = 0o10000000;
-const O_NOFOLLOW = Deno.build.arch === "x86_64" ? 0o400000 : 0o100000;
 const S_IFMT = 0o170000;
 
 /**
@@ -134,19 +128,18 @@ const S_IFMT = 0o170000;
  */
 export function openOwnedPath(path: string): OpenedPath {
   const c = libc();
-  const fd = check("open", c.open(cstr(path), O_PATH | O_NOFOLLOW | C.O_CLOEXEC, 0));
-  const st = new Uint8Array(STAT_SIZE);
-  if (c.fstat(fd, st) < 0) {
+  const fd = check("open", c.open(cstr(path), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0));
+  const st = fstatOf(fd);
+  if (st === null) {
     const e = errno();
     c.close(fd);
     throw new SysError("fstat", e);
   }
-  const dv = new DataView(st.buffer);
-  const mode = dv.getUint32(ST_MODE, true);
+  const mode = st.mode;
   return {
     fd,
     procPath: `/proc/self/fd/${fd}`,
-    uid: dv.getUint32(ST_UID, true),
+    uid: st.uid,
     isSocket: (mode & S_IFMT) === 0o140000,
     isSymlink: (mode & S_IFMT) === 0o120000,
     ownerWritable: (mode & 0o200) !== 0,

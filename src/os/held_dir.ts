@@ -12,10 +12,8 @@
  * A directory is made mode 700 first: until it is given its final mode
  * nobody else may enter it, whatever the umask.
  */
-import { C, cstr, errno, libc, SysError } from "../../ffi/libc.ts";
+import { C, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
 
-const STAT_SIZE = 144;
-const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
 const ELOOP = 40;
 const ENOTDIR = 20;
 
@@ -58,15 +56,14 @@ export function holdDirectory(path: string): HeldDirectory {
     } catch { /* gone meanwhile */ }
     throw new NotADirectoryError(path, symlink ? "a symlink" : "not a directory");
   }
-  const st = new Uint8Array(STAT_SIZE);
-  if (c.fstat(fd, st) < 0) {
+  const st = fstatOf(fd);
+  if (st === null) {
     const e = errno();
     c.close(fd);
     throw new SysError(`fstat ${path}`, e);
   }
-  const view = new DataView(st.buffer);
   return {
-    uid: view.getUint32(ST_UID, true),
+    uid: st.uid,
     chown(gid: number): void {
       // (uid_t)-1 leaves the owner as it is.
       if (c.fchown(fd, 0xffffffff, gid) < 0) throw new SysError(`chown ${path}`, errno());
