@@ -4,8 +4,11 @@
  * Names follow node_exporter's netdev collector (`node_network_receive_bytes_total`
  * becomes `vde_port_receive_bytes_total`), so dashboards built for hosts
  * carry over: base units (bytes), `_total` on counters, a HELP and a TYPE
- * line per family, labels `switch`, `port` and `name` (the clients'
- * descriptions) on every port series.
+ * line per family, labels `switch` and `port` on every port series. The
+ * clients' description (`name`, which holds a plug's pid) and the port's VLAN
+ * are labels of `vde_port_info` alone, Prometheus' info-metric pattern: on the
+ * counters they would start a new series at each reconnect, so `rate()` and
+ * `changes(vde_port_up[...])` of one port would see pieces, never a flap.
  */
 import { ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
 import type { PortStatus, SwitchSnapshot } from "./status.ts";
@@ -62,7 +65,7 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
   };
   const views = all.map((s) => {
     const sw = `switch="${escapeLabel(s.name)}"`;
-    return { s, sw, portLabels: s.ports.map((p) => `${sw},port="${p.port}",name="${escapeLabel(p.name)}"`) };
+    return { s, sw, portLabels: s.ports.map((p) => `${sw},port="${p.port}"`) };
   });
   for (const c of PORT_COUNTERS) {
     const name = `vde_port_${c.name}_total`;
@@ -75,10 +78,18 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
   for (const { s, portLabels } of views) {
     s.ports.forEach((p, i) => lines.push(`vde_port_up{${portLabels[i]}} ${p.up ? 1 : 0}`));
   }
-  family("vde_port_info", "gauge", "Always 1; the labels carry the port's untagged VLAN and client count.");
+  family("vde_port_clients", "gauge", "Clients connected to the port.");
+  for (const { s, portLabels } of views) {
+    s.ports.forEach((p, i) => lines.push(`vde_port_clients{${portLabels[i]}} ${p.clients}`));
+  }
+  family(
+    "vde_port_info",
+    "gauge",
+    "Always 1; the labels carry the clients' description and the untagged VLAN.",
+  );
   for (const { s, portLabels } of views) {
     s.ports.forEach((p, i) =>
-      lines.push(`vde_port_info{${portLabels[i]},vlan="${p.vlan}",clients="${p.clients}"} 1`)
+      lines.push(`vde_port_info{${portLabels[i]},name="${escapeLabel(p.name)}",vlan="${p.vlan}"} 1`)
     );
   }
   family("vde_fdb_entries", "gauge", "MAC addresses learned, by VLAN.");

@@ -42,7 +42,8 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
     const base = web.url.replace(/\/$/, "");
     const text = await (await fetch(`${base}/metrics`)).text();
     assert.equal(text.split("\n").filter((l) => l === "# TYPE vde_port_up gauge").length, 1);
-    assert.match(text, /^vde_port_up\{switch="sw1",port="2",name="client of sw1"\} 1$/m);
+    assert.match(text, /^vde_port_up\{switch="sw1",port="2"\} 1$/m);
+    assert.match(text, /^vde_port_info\{switch="sw1",port="2",name="client of sw1",vlan="0"\} 1$/m);
     assert.match(text, /^vde_switch_hub_mode\{switch="sw2"\} 0$/m);
     assert.equal(metricValue(text, 'vde_mcast_groups{switch="sw1",vlan="0"}'), 1);
     assert.doesNotMatch(text, /vde_mcast_groups\{switch="sw2"/);

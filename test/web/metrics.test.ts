@@ -128,7 +128,7 @@ Deno.test("metrics: counters rise by exactly the frames a client sent, and promt
     const res = await fetch(`${r.base}/metrics`);
     assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const after = await res.text();
-    const port1 = ['port="1"', 'name="client \\"a\\"\\\\one"', 'switch="/tmp/sw test"'];
+    const port1 = ['port="1"', 'switch="/tmp/sw test"'];
     const delta = (name: string, ...p: string[]) => sample(after, name, ...p) - sample(before, name, ...p);
     assert.equal(delta("vde_port_receive_packets_total", ...port1), N);
     assert.equal(delta("vde_port_receive_bytes_total", ...port1), N * 100);
@@ -136,7 +136,9 @@ Deno.test("metrics: counters rise by exactly the frames a client sent, and promt
     assert.equal(delta("vde_port_transmit_packets_total", 'port="2"'), N);
     assert.equal(delta("vde_port_transmit_packets_total", ...port1), 1);
     assert.equal(sample(after, "vde_port_up", 'port="1"'), 1);
+    assert.equal(sample(after, "vde_port_info", 'port="1"', 'name="client \\"a\\"\\\\one"', 'vlan="0"'), 1);
     assert.equal(sample(after, "vde_port_info", 'port="2"', 'vlan="0"', 'name="client b"'), 1);
+    assert.equal(sample(after, "vde_port_clients", 'port="2"'), 1);
     assert.equal(sample(after, "vde_fdb_entries", 'vlan="0"'), 2);
     assert.equal(sample(after, "vde_fdb_moves_total"), 0);
     if (await skipWithoutPromtool(t)) return;
@@ -198,6 +200,39 @@ Deno.test("metrics: with snooping on, groups per VLAN and each group's member po
     assert.deepEqual(page.mcast.map((g) => [g.group, g.ports]), [["239.1.1.1", [1, 2]], ["239.2.2.2", [3]]]);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("metrics: a port's series keep their labels across its client's reconnect, and its counters never go back", async (t) => {
+  const r = rig();
+  try {
+    for (let i = 0; i < 5; i++) r.a.receive(ethFrame(mac(2), mac(1), i));
+    const first = await (await fetch(`${r.base}/metrics`)).text();
+    r.a.close("client left");
+    await r.sw.settled();
+    const gone = await (await fetch(`${r.base}/metrics`)).text();
+    // The same port, a new client with another description (a vde_plug's pid changes at each reconnect).
+    const again = new MemoryLink("client a, pid 2");
+    r.sw.attach(again, { port: 1 });
+    again.receive(ethFrame(mac(2), mac(1), 9));
+    const back = await (await fetch(`${r.base}/metrics`)).text();
+    /** Each port series' name and labels, without the value: what Prometheus keys a series by. */
+    const series = (text: string, family: string) =>
+      text.split("\n").filter((l) => l.startsWith(family + "{")).map((l) => l.slice(0, l.lastIndexOf(" ")));
+    for (const family of ["vde_port_receive_packets_total", "vde_port_up", "vde_port_clients"]) {
+      assert.deepEqual(series(gone, family), series(first, family), family);
+      assert.deepEqual(series(back, family), series(first, family), family);
+    }
+    const rx = (text: string) => sample(text, "vde_port_receive_packets_total", 'port="1"');
+    assert.deepEqual([rx(first), rx(gone), rx(back)], [5, 5, 6]);
+    assert.deepEqual([first, gone, back].map((m) => sample(m, "vde_port_up", 'port="1"')), [1, 0, 1]);
+    assert.deepEqual([first, gone, back].map((m) => sample(m, "vde_port_clients", 'port="1"')), [1, 0, 1]);
+    // The description is vde_port_info's label alone: one info series for the port, naming who is there now.
+    assert.equal(sample(back, "vde_port_info", 'port="1"', 'name="client a, pid 2"'), 1);
+    if (await skipWithoutPromtool(t)) return;
+    for (const m of [first, gone, back]) await assertPromtoolClean(m);
   } finally {
     await r.close();
   }
