@@ -237,3 +237,33 @@ Deno.test("metrics: a port's series keep their labels across its client's reconn
     await r.close();
   }
 });
+
+Deno.test("metrics: a switch's start time is a gauge in seconds, new for a restarted switch whose counters start again", async (t) => {
+  const first = rig();
+  let text = "";
+  try {
+    first.a.receive(ethFrame(mac(2), mac(1), 1));
+    text = await (await fetch(`${first.base}/metrics`)).text();
+  } finally {
+    await first.close();
+  }
+  // The restart: a new switch on the same directory, so the same labels.
+  const second = rig();
+  try {
+    const again = await (await fetch(`${second.base}/metrics`)).text();
+    assert.match(again, /^# TYPE vde_switch_start_time_seconds gauge$/m);
+    const started = [text, again].map((m) =>
+      sample(m, "vde_switch_start_time_seconds", 'switch="/tmp/sw test"')
+    );
+    assert.deepEqual(started, [first.sw.startedAt / 1000, second.sw.startedAt / 1000]);
+    assert.ok(started[1]! >= started[0]! && Math.abs(started[1]! - Date.now() / 1000) < 600, String(started));
+    assert.deepEqual([text, again].map((m) => sample(m, "vde_port_receive_packets_total", 'port="1"')), [
+      1,
+      0,
+    ]);
+    if (await skipWithoutPromtool(t)) return;
+    await assertPromtoolClean(again);
+  } finally {
+    await second.close();
+  }
+});
