@@ -115,6 +115,16 @@ export function labFamilies(
       ),
     ]),
     ...wirefilterFamilies(impaired),
+    // Every cable node from the first scrape, so an alert sees a peer that never came, not an absent series.
+    ...(cables.size === 0 ? [] : metricFamily(
+      "vde_lab_cable_connected",
+      "gauge",
+      "Whether the cable node has a connection now (1) or not (0: no peer yet, or waiting for it to come back).",
+      [...cables].map(([node, { link }]) => [
+        `cable="${escapeLabel(node)}"`,
+        link instanceof CableSession && link.connection !== null ? 1 : 0,
+      ]),
+    )),
     ...cableSessionFamilies(sessions),
   ];
 }

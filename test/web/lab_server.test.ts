@@ -78,7 +78,7 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
   }
 });
 
-Deno.test("lab web server: links' traffic and drops by reason, and a cable's session with its RTT, counted exactly; promtool agrees", async (t) => {
+Deno.test("lab web server: links' traffic and drops by reason, and a cable node (not connected before its peer) with its session and RTT, counted exactly; promtool agrees", async (t) => {
   const spec: LabLink = {
     ends: [{ node: "sw1", port: 1 }, { node: "sw2", port: 1 }],
     impair: { mtu: 500 },
@@ -99,6 +99,12 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     }]]),
   }, { hostname: "127.0.0.1", port: 0 });
   try {
+    const base = web.url.replace(/\/$/, "");
+    // Before any peer: the cable node is there, not connected (an alert needs no absent() for it).
+    const waiting = await (await fetch(`${base}/metrics`)).text();
+    assert.equal(metricValue(waiting, 'vde_lab_cable_connected{cable="remote"}'), 0);
+    assert.doesNotMatch(waiting, /vde_cable_session_connected/);
+    if (!await skipWithoutPromtool(t)) await assertPromtoolClean(waiting);
     const client = bench.client({ key, deadAfterMs: 800 });
     const session = await bench.sessionCount(1);
     const fromCable = collect(session);
@@ -113,7 +119,6 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     for (let i = 0; i < 5; i++) wire.a.send(frame(1, 2, i, 100));
     for (let i = 0; i < 3; i++) wire.a.send(frame(1, 2, i, 600));
     wire.b.send(frame(2, 1, 0, 80));
-    const base = web.url.replace(/\/$/, "");
     const text = await (await fetch(`${base}/metrics`)).text();
     const v = (series: string) => metricValue(text, series);
     const lr = 'link="sw1:1-sw2:1",direction="LR"';
@@ -125,6 +130,7 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     assert.equal(v(`vde_wirefilter_transmit_packets_total{${lr}}`), 5);
     assert.equal(v('vde_cable_receive_packets_total{cable="remote"}'), 7);
     assert.equal(v('vde_cable_session_connected{cable="remote"}'), 1);
+    assert.equal(v('vde_lab_cable_connected{cable="remote"}'), 1);
     const rtt = v('vde_cable_rtt_seconds{cable="remote"}');
     assert.ok(rtt > 0 && rtt < 1, `rtt ${rtt}`);
     if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);
