@@ -109,7 +109,7 @@ interface LentEndpoint {
 export class Switch {
   readonly engine: SwitchEngine;
   /** When the switch was made, in ms since the epoch: its counters count from then. */
-  readonly startedAt = Date.now();
+  readonly startedAt: number = Date.now();
   readonly #ports: (PortState | undefined)[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #agingTimer: ReturnType<typeof setTimeout> | undefined;

@@ -120,16 +120,13 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
     "Whether the switch repeats every frame to every port (1) or switches (0).",
   );
   for (const { s, sw } of views) lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
-  const started = views.filter((v) => v.s.startTime !== undefined);
-  if (started.length > 0) {
-    // node_exporter's node_boot_time_seconds: a restart shows as a new value, not only as counter resets.
-    family(
-      "vde_switch_start_time_seconds",
-      "gauge",
-      "When the switch started, in seconds since the epoch; its counters count from 0 from then.",
-    );
-    for (const { s, sw } of started) lines.push(`vde_switch_start_time_seconds{${sw}} ${s.startTime}`);
-  }
+  // node_exporter's node_boot_time_seconds: a restart shows as a new value, not only as counter resets.
+  family(
+    "vde_switch_start_time_seconds",
+    "gauge",
+    "When the switch started, in seconds since the epoch; its counters count from 0 from then.",
+  );
+  for (const { s, sw } of views) lines.push(`vde_switch_start_time_seconds{${sw}} ${s.startTime}`);
   const stp = views.filter((v) => v.s.stpTopologyChanges !== undefined);
   if (stp.length > 0) {
     family(

@@ -71,7 +71,7 @@ export interface SwitchSnapshot {
   /** Multicast groups with their member ports; undefined while snooping is off. */
   mcastGroups?: McastGroupStatus[];
   /** When the switch started, in seconds since the epoch: its counters count from 0 from then. */
-  startTime?: number;
+  startTime: number;
   /** Milliseconds since the epoch. */
   time: number;
 }

@@ -59,6 +59,7 @@ Deno.test("metrics: every family has HELP and TYPE, counters end in _total", () 
     ports: [],
     fdbEntries: new Map([[0, 0]]),
     fdbMoves: 0,
+    startTime: 0,
     counters: new SwitchEngine({}, () => {}).counters,
     time: 0,
   });
@@ -84,6 +85,7 @@ Deno.test("metrics: the switch-wide counters are frames by kind and drops by rea
     ports: [],
     fdbEntries: new Map(),
     fdbMoves: 0,
+    startTime: 0,
     counters: numberedCounters(),
     time: 0,
   });
