@@ -134,13 +134,13 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
       "gauge",
       "Spanning tree port state as Linux numbers it: 0 disabled, 2 learning, 3 forwarding, 4 discarding (Linux: blocking).",
     );
-    for (const { s, portLabels } of stp) {
-      s.ports.forEach((p, i) => {
-        if (p.stp !== undefined) {
-          lines.push(`vde_stp_port_state{${portLabels[i]},role="${p.stp.role}"} ${p.stp.state}`);
-        }
-      });
-    }
+    const stpPorts = stp.flatMap(({ s, portLabels }) =>
+      s.ports.flatMap((p, i) => p.stp === undefined ? [] : [{ labels: portLabels[i], ...p.stp }])
+    );
+    for (const p of stpPorts) lines.push(`vde_stp_port_state{${p.labels}} ${p.state}`);
+    // The role apart, as vde_port_info's name: a port that changes role keeps its one state series.
+    family("vde_stp_port_role", "gauge", "Always 1; the role label is the port's spanning tree role now.");
+    for (const p of stpPorts) lines.push(`vde_stp_port_role{${p.labels},role="${p.role}"} 1`);
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
     for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }

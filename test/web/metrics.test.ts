@@ -172,7 +172,8 @@ Deno.test("metrics: with spanning tree on, each port's state and role, and topol
     const text = await (await fetch(`${r.base}/metrics`)).text();
     const state = sample(text, "vde_stp_port_state", 'port="1"');
     assert.ok([2, 3, 4].includes(state), `state ${state}`);
-    assert.match(text, /vde_stp_port_state\{[^}]*port="2"[^}]*role="designated"\}/);
+    assert.match(text, /^vde_stp_port_state\{switch="\/tmp\/sw test",port="2"\} [234]$/m);
+    assert.equal(sample(text, "vde_stp_port_role", 'port="2"', 'role="designated"'), 1);
     assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);
