@@ -7,7 +7,7 @@
  */
 import type { LabLink } from "../lab/spec.ts";
 import type { LabWire } from "../lab/wire.ts";
-import type { Link } from "../link/link.ts";
+import { type Link, newLinkStats } from "../link/link.ts";
 import { CableSession } from "../cable/session.ts";
 import { escapeLabel } from "./metrics.ts";
 import { metricFamily } from "./metrics_server.ts";
@@ -59,11 +59,21 @@ export function linkStatuses(links: readonly LabLinkView[]): LinkStatus[] {
   }));
 }
 
-/** The lab's cable nodes that have a session now, with their session's figures. */
+/** The lab's cable nodes, each with its session's figures, or not connected and zeros while it has none. */
 export function cableStatuses(cables: ReadonlyMap<string, LabCableView>): CableSessionStatus[] {
   const out: CableSessionStatus[] = [];
   for (const [node, { link }] of cables) {
-    if (link instanceof CableSession) out.push(cableSessionStatus(node, link));
+    // A node with no session yet (a listener whose peer has not come) is shown waiting, not left out.
+    out.push(
+      link instanceof CableSession ? cableSessionStatus(node, link) : {
+        name: node,
+        session: "",
+        connected: false,
+        reconnects: 0,
+        rttSeconds: null,
+        ...newLinkStats(),
+      },
+    );
   }
   return out;
 }

@@ -15,6 +15,8 @@ import { igmp } from "../helpers/igmp.ts";
 import { mac } from "../helpers/vde_clients.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { HeadlessPage } from "../helpers/chromium.ts";
+import { hasCommand, skipUnless } from "../helpers/processes.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -104,6 +106,21 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable node 
     const waiting = await (await fetch(`${base}/metrics`)).text();
     assert.equal(metricValue(waiting, 'vde_lab_cable_connected{cable="remote"}'), 0);
     assert.doesNotMatch(waiting, /vde_cable_session_connected/);
+    // The page lists it too, waiting, rather than leaving the cable out until a peer comes.
+    const before = await (await fetch(`${base}/status.json`)).json() as {
+      cables: { name: string; connected: boolean; framesIn: number }[];
+    };
+    assert.deepEqual(before.cables.map((c) => [c.name, c.connected, c.framesIn]), [["remote", false, 0]]);
+    if (!skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) {
+      const page = await HeadlessPage.open(412, 900);
+      try {
+        await page.goto(`${base}/`);
+        const row = `document.getElementById("cable-remote")?.children[2]?.textContent`;
+        assert.equal(await page.waitUntil<string>(row, "the cable's row"), "waiting");
+      } finally {
+        await page.close();
+      }
+    }
     if (!await skipWithoutPromtool(t)) await assertPromtoolClean(waiting);
     const client = bench.client({ key, deadAfterMs: 800 });
     const session = await bench.sessionCount(1);
