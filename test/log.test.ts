@@ -1,6 +1,11 @@
-/** The log file a program appends to is never writable by others, even under umask 000. */
+/**
+ * The log file a program appends to: never writable by others, even under
+ * umask 000, and rotated by Debian's logrotate with copytruncate while the
+ * program holds it open.
+ */
 import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "./helpers/umask.ts";
+import { hasCommand, run, skipUnless } from "./helpers/processes.ts";
 
 Deno.test("a log file made under umask 000 is mode 644, so no other user can add lines to it", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-mode-" });
@@ -11,6 +16,32 @@ Deno.test("a log file made under umask 000 is mode 644, so no other user can add
     );
     assert.equal((await Deno.stat(`${tmp}/sw.log`)).mode! & 0o777, 0o644);
     assert.match(await Deno.readTextFile(`${tmp}/sw.log`), /vde switch: up\n$/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("logrotate's copytruncate of an open log: the old lines in .1, the next line at the start of the emptied file", async (t) => {
+  if (skipUnless(t, (await hasCommand("logrotate")) ? null : "logrotate missing (Debian logrotate)")) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logrotate-" });
+  try {
+    await Deno.writeTextFile(`${tmp}/vde.conf`, `${tmp}/sw.log {\n  copytruncate\n  rotate 2\n}\n`);
+    const log = new URL("../src/log.ts", import.meta.url).href;
+    // The program keeps its log open across the rotation, as a --daemon does: logrotate runs from inside it.
+    const r = await run([
+      Deno.execPath(),
+      "eval",
+      `import { log, setLogFile } from "${log}";
+      setLogFile("${tmp}/sw.log");
+      log("vde switch", "before the rotation");
+      const r = await new Deno.Command("logrotate", { args: ["-f", "-s", "${tmp}/state", "${tmp}/vde.conf"] }).output();
+      if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+      log("vde switch", "after the rotation");`,
+    ], { check: false });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(await Deno.readTextFile(`${tmp}/sw.log.1`), /^\S+Z vde switch: before the rotation\n$/);
+    // Appending (O_APPEND) writes at the new end: no hole of NULs where the old lines were.
+    assert.match(await Deno.readTextFile(`${tmp}/sw.log`), /^\S+Z vde switch: after the rotation\n$/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

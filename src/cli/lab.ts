@@ -41,7 +41,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
-import { dirOf, isFile } from "../os/paths.ts";
+import { dirOf, isFile, isSocket } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -486,7 +486,13 @@ function labName(arg: string): string {
   } catch (err) {
     if (err instanceof UsageError) throw err;
   }
-  if (!NAME_PATTERN.test(arg)) throw new UsageError(`"${arg}" is neither a lab file nor a lab name`);
+  if (!NAME_PATTERN.test(arg)) {
+    // An operator's `vde status /tmp/net` of a switch started alone: say what shows that switch instead.
+    const what = isSocket(`${arg}/ctl`)
+      ? `a switch's socket directory, not a lab: vde term ${arg} reaches that switch (-c ports, -c shutdown)`
+      : "neither a lab file nor a lab name";
+    throw new UsageError(`"${arg}" is ${what}`);
+  }
   return arg;
 }
 

@@ -44,10 +44,16 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-async function writeOut(text: string): Promise<void> {
+let written: Promise<void> = Promise.resolve();
+
+/** Writes `text` to stdout after everything before it: a switch's event lines and the replies never interleave. */
+function writeOut(text: string): Promise<void> {
   const bytes = encoder.encode(text);
-  let off = 0;
-  while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+  written = written.then(async () => {
+    let off = 0;
+    while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
+  });
+  return written;
 }
 
 /**
@@ -86,7 +92,10 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
 }
 
 /**
- * Runs `lines` in order, printing listings to stdout.
+ * Runs `lines` in order, printing listings to stdout. The switch's event
+ * lines (`debug/add port/ep/+`: `3031 port/ep/+ Port 03 FD  7`) go there too,
+ * one per line as they come, so a script that keeps stdin open follows them
+ * (a monitor piping them to logger), as a console at a terminal shows them.
  *
  * @throws UsageError at the first command that fails ("CMD: 1022 Invalid
  *   argument"), so the CLI prints it and exits 1
@@ -97,6 +106,7 @@ async function runBatch(
   path: string,
   timeoutMs: number,
 ): Promise<void> {
+  remote.client.onEvent = (line) => void writeOut(`${line}\n`).catch(() => {/* stdout is gone */});
   for await (const line of lines) {
     const stopping = parseLine(line).name === "shutdown" ? localPid(remote, path) : undefined;
     const reply = await executeLine(remote, line);
@@ -115,6 +125,7 @@ async function runBatch(
     if (stopping !== undefined) await waitForExit(stopping, timeoutMs);
     if (reply.endSession) break;
   }
+  await writeOut(""); // the event lines that came after the last reply
 }
 
 /**

@@ -108,6 +108,8 @@ interface LentEndpoint {
 /** A virtual Ethernet switch whose ports hold Links. */
 export class Switch {
   readonly engine: SwitchEngine;
+  /** When the switch was made, in ms since the epoch: its counters count from then. */
+  readonly startedAt: number = Date.now();
   readonly #ports: (PortState | undefined)[] = [];
   readonly #timer: ReturnType<typeof setInterval>;
   #agingTimer: ReturnType<typeof setTimeout> | undefined;

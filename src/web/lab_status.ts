@@ -7,7 +7,7 @@
  */
 import type { LabLink } from "../lab/spec.ts";
 import type { LabWire } from "../lab/wire.ts";
-import type { Link } from "../link/link.ts";
+import { type Link, newLinkStats } from "../link/link.ts";
 import { CableSession } from "../cable/session.ts";
 import { escapeLabel } from "./metrics.ts";
 import { metricFamily } from "./metrics_server.ts";
@@ -59,11 +59,21 @@ export function linkStatuses(links: readonly LabLinkView[]): LinkStatus[] {
   }));
 }
 
-/** The lab's cable nodes that have a session now, with their session's figures. */
+/** The lab's cable nodes, each with its session's figures, or not connected and zeros while it has none. */
 export function cableStatuses(cables: ReadonlyMap<string, LabCableView>): CableSessionStatus[] {
   const out: CableSessionStatus[] = [];
   for (const [node, { link }] of cables) {
-    if (link instanceof CableSession) out.push(cableSessionStatus(node, link));
+    // A node with no session yet (a listener whose peer has not come) is shown waiting, not left out.
+    out.push(
+      link instanceof CableSession ? cableSessionStatus(node, link) : {
+        name: node,
+        session: "",
+        connected: false,
+        reconnects: 0,
+        rttSeconds: null,
+        ...newLinkStats(),
+      },
+    );
   }
   return out;
 }
@@ -115,6 +125,16 @@ export function labFamilies(
       ),
     ]),
     ...wirefilterFamilies(impaired),
+    // Every cable node from the first scrape, so an alert sees a peer that never came, not an absent series.
+    ...(cables.size === 0 ? [] : metricFamily(
+      "vde_lab_cable_connected",
+      "gauge",
+      "Whether the cable node has a connection now (1) or not (0: no peer yet, or waiting for it to come back).",
+      [...cables].map(([node, { link }]) => [
+        `cable="${escapeLabel(node)}"`,
+        link instanceof CableSession && link.connection !== null ? 1 : 0,
+      ]),
+    )),
     ...cableSessionFamilies(sessions),
   ];
 }

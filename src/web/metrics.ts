@@ -4,8 +4,11 @@
  * Names follow node_exporter's netdev collector (`node_network_receive_bytes_total`
  * becomes `vde_port_receive_bytes_total`), so dashboards built for hosts
  * carry over: base units (bytes), `_total` on counters, a HELP and a TYPE
- * line per family, labels `switch`, `port` and `name` (the clients'
- * descriptions) on every port series.
+ * line per family, labels `switch` and `port` on every port series. The
+ * clients' description (`name`, which holds a plug's pid) and the port's VLAN
+ * are labels of `vde_port_info` alone, Prometheus' info-metric pattern: on the
+ * counters they would start a new series at each reconnect, so `rate()` and
+ * `changes(vde_port_up[...])` of one port would see pieces, never a flap.
  */
 import { ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
 import type { PortStatus, SwitchSnapshot } from "./status.ts";
@@ -62,7 +65,7 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
   };
   const views = all.map((s) => {
     const sw = `switch="${escapeLabel(s.name)}"`;
-    return { s, sw, portLabels: s.ports.map((p) => `${sw},port="${p.port}",name="${escapeLabel(p.name)}"`) };
+    return { s, sw, portLabels: s.ports.map((p) => `${sw},port="${p.port}"`) };
   });
   for (const c of PORT_COUNTERS) {
     const name = `vde_port_${c.name}_total`;
@@ -75,10 +78,18 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
   for (const { s, portLabels } of views) {
     s.ports.forEach((p, i) => lines.push(`vde_port_up{${portLabels[i]}} ${p.up ? 1 : 0}`));
   }
-  family("vde_port_info", "gauge", "Always 1; the labels carry the port's untagged VLAN and client count.");
+  family("vde_port_clients", "gauge", "Clients connected to the port.");
+  for (const { s, portLabels } of views) {
+    s.ports.forEach((p, i) => lines.push(`vde_port_clients{${portLabels[i]}} ${p.clients}`));
+  }
+  family(
+    "vde_port_info",
+    "gauge",
+    "Always 1; the labels carry the clients' description and the untagged VLAN.",
+  );
   for (const { s, portLabels } of views) {
     s.ports.forEach((p, i) =>
-      lines.push(`vde_port_info{${portLabels[i]},vlan="${p.vlan}",clients="${p.clients}"} 1`)
+      lines.push(`vde_port_info{${portLabels[i]},name="${escapeLabel(p.name)}",vlan="${p.vlan}"} 1`)
     );
   }
   family("vde_fdb_entries", "gauge", "MAC addresses learned, by VLAN.");
@@ -109,6 +120,13 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
     "Whether the switch repeats every frame to every port (1) or switches (0).",
   );
   for (const { s, sw } of views) lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
+  // node_exporter's node_boot_time_seconds: a restart shows as a new value, not only as counter resets.
+  family(
+    "vde_switch_start_time_seconds",
+    "gauge",
+    "When the switch started, in seconds since the epoch; its counters count from 0 from then.",
+  );
+  for (const { s, sw } of views) lines.push(`vde_switch_start_time_seconds{${sw}} ${s.startTime}`);
   const stp = views.filter((v) => v.s.stpTopologyChanges !== undefined);
   if (stp.length > 0) {
     family(
@@ -116,13 +134,13 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
       "gauge",
       "Spanning tree port state as Linux numbers it: 0 disabled, 2 learning, 3 forwarding, 4 discarding (Linux: blocking).",
     );
-    for (const { s, portLabels } of stp) {
-      s.ports.forEach((p, i) => {
-        if (p.stp !== undefined) {
-          lines.push(`vde_stp_port_state{${portLabels[i]},role="${p.stp.role}"} ${p.stp.state}`);
-        }
-      });
-    }
+    const stpPorts = stp.flatMap(({ s, portLabels }) =>
+      s.ports.flatMap((p, i) => p.stp === undefined ? [] : [{ labels: portLabels[i], ...p.stp }])
+    );
+    for (const p of stpPorts) lines.push(`vde_stp_port_state{${p.labels}} ${p.state}`);
+    // The role apart, as vde_port_info's name: a port that changes role keeps its one state series.
+    family("vde_stp_port_role", "gauge", "Always 1; the role label is the port's spanning tree role now.");
+    for (const p of stpPorts) lines.push(`vde_stp_port_role{${p.labels},role="${p.role}"} 1`);
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
     for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }

@@ -70,6 +70,8 @@ export interface SwitchSnapshot {
   stpTopologyChanges?: number;
   /** Multicast groups with their member ports; undefined while snooping is off. */
   mcastGroups?: McastGroupStatus[];
+  /** When the switch started, in seconds since the epoch: its counters count from 0 from then. */
+  startTime: number;
   /** Milliseconds since the epoch. */
   time: number;
 }
@@ -164,6 +166,7 @@ export class SwitchStatus {
       counters: this.sw.engine.counters,
       stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
       mcastGroups: this.mcastGroups(),
+      startTime: this.sw.startedAt / 1000,
       time: Date.now(),
     };
   }

@@ -1,8 +1,8 @@
 /** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
 import assert from "node:assert/strict";
 import { captureOptionHint, snapLength, strayCaptureWords, withCaptureHint } from "../../src/cli/capture.ts";
-import { run, waitFor } from "../helpers/processes.ts";
-import { startOurSwitch } from "../helpers/switches.ts";
+import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
 import { processAlive } from "../../src/os/processes.ts";
@@ -147,13 +147,28 @@ function pcapngPackets(bytes: Uint8Array): number {
   return packets;
 }
 
-Deno.test("vde capture --daemon returns once the switch captures, so a frame sent right after is in the file", async () => {
-  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-daemon-${Deno.pid}-` });
+/** Our switch in a fresh directory with our `vde plug` on port 1 (its stdin to write frames into), for `fn`. */
+async function withPluggedSwitch(
+  name: string,
+  fn: (tmp: string, sw: SwitchHandle, plug: Deno.ChildProcess) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: `vde-capture-${name}-${Deno.pid}-` });
   const sw = await startOurSwitch(`${tmp}/sw`);
   const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
   const mgmt = await MgmtClient.connect(`${tmp}/sw/mgmt`);
   try {
     await portLinesOnceListed(mgmt, "vde plug");
+    await fn(tmp, sw, plug);
+  } finally {
+    mgmt.close();
+    await reap(plug);
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+Deno.test("vde capture --daemon returns once the switch captures, so a frame sent right after is in the file", async () => {
+  await withPluggedSwitch("daemon", async (tmp, sw, plug) => {
     const cli = [...ourCli(), "capture", `${tmp}/sw`, "--daemon"];
     const started = await run([...cli, "-w", `${tmp}/ci.pcapng`], { check: false, timeoutMs: 60_000 });
     assert.equal(started.code, 0, started.stderr);
@@ -187,12 +202,7 @@ Deno.test("vde capture --daemon returns once the switch captures, so a frame sen
     const toStdout = await run(cli, { check: false, timeoutMs: 30_000 });
     assert.equal(toStdout.code, 1);
     assert.match(toStdout.stderr, /^vde: --daemon needs -w FILE/);
-  } finally {
-    mgmt.close();
-    await reap(plug);
-    await sw.stop();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("vde capture -c 1 says '1 frame captured', in the singular", async () => {
@@ -309,4 +319,57 @@ Deno.test("vde capture --vlan of a VLAN not created yet says so at once, and cap
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
   }
+});
+
+Deno.test("vde capture -w - into tshark -i - -b (ring files): each file is pcapng with the switch's port, no frame lost", async (t) => {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  await withPluggedSwitch("ring", async (tmp, _sw, plug) => {
+    const N = 60;
+    // As README writes it; -c N ends the capture, whose end of file ends tshark.
+    const ring = new Deno.Command("sh", {
+      args: [
+        "-c",
+        `"$@" -w - | tshark -q -i - -b filesize:1 -w ${tmp}/ring.pcapng`,
+        "sh",
+        ...ourCli(),
+        "capture",
+        `${tmp}/sw`,
+        "--port",
+        "1",
+        "-c",
+        String(N),
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(ring.stderr).text();
+    // The port's interface comes first (--port), so tshark starts at once; frames sent after it are all kept.
+    await waitFor(
+      async () => (await Array.fromAsync(Deno.readDir(tmp))).some((e) => e.name.startsWith("ring")),
+      {
+        timeoutMs: 30_000,
+        what: "tshark's first ring file",
+      },
+    );
+    for (let i = 0; i < N; i++) await writeTo(plug, framed(testFrame(i, 200)));
+    const status = await within("the capture and tshark to end", 60_000, ring.status);
+    assert.equal(status.code, 0, await stderr);
+    const files = (await Array.fromAsync(Deno.readDir(tmp))).map((e) => e.name).filter((n) =>
+      n.startsWith("ring")
+    )
+      .sort();
+    assert.ok(files.length >= 3, `several 1 kB files: ${files.join(" ")}`);
+    let total = 0;
+    for (const f of files) {
+      const r = await run(["tshark", "-r", `${tmp}/${f}`, "-T", "fields", "-e", "frame.interface_name"], {
+        check: false,
+      });
+      assert.equal(r.code, 0, `${f}: ${r.stderr}`);
+      const names = r.stdout.split("\n").filter((l) => l !== "");
+      // The newest file may hold no frame yet (tshark opens it as the last one fills).
+      assert.ok(names.every((n) => n === "port 1"), `${f}: ${names.join(",")}`);
+      total += names.length;
+    }
+    assert.equal(total, N);
+  });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ONE_SWITCH, TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
 import { checkCanStart, downEach, labFilesHere, rootLabsHint, statusWantsJson } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
@@ -174,6 +175,24 @@ Deno.test("vde graph and vde status take containerlab's -t FILE too", async () =
   const status = await vde(["status", "-t", "/nonexistent/lab.yaml"]);
   assert.equal(status.code, 1);
   assert.match(status.stderr, /^vde: "\/nonexistent\/lab\.yaml" is neither a lab file nor a lab name\n$/);
+});
+
+Deno.test("vde status or down of a switch's socket directory (a switch started alone) says what reaches that switch", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-status-switch-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    for (const args of [["status", `${tmp}/sw`], ["status", `${tmp}/sw`, "--json"], ["down", `${tmp}/sw`]]) {
+      const r = await vde(args);
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `vde: "${tmp}/sw" is a switch's socket directory, not a lab: vde term ${tmp}/sw reaches that switch (-c ports, -c shutdown)\n`,
+      );
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 Deno.test("vde up, down and graph without a lab take the one lab file in the current directory, as containerlab does", async () => {

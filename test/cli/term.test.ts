@@ -220,6 +220,51 @@ Deno.test("vde term reads commands from a piped stdin", async () => {
   });
 });
 
+Deno.test("vde term on a piped stdin held open prints the switch's debug events, one line each, as clients come and go", async () => {
+  await withMgmtSwitch("ours", async (mgmt, dir) => {
+    const child = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "term", mgmt],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const clients = new ClientSet();
+    const stdin = child.stdin.getWriter();
+    let out = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+    })();
+    const stderr = new Response(child.stderr).text();
+    try {
+      await stdin.write(
+        new TextEncoder().encode("debug/add port/ep/+\ndebug/add port/ep/-\nport/showinfo\n"),
+      );
+      // The listing of the last command says the two before it are in force.
+      await waitFor(() => out.includes("Numports="), { timeoutMs: 15_000, what: "port/showinfo's listing" });
+      await clients.raw(dir);
+      await waitFor(() => /^3031 port\/ep\/\+ Port 01 FD +\d+$/m.test(out), {
+        timeoutMs: 15_000,
+        what: "port/ep/+",
+      });
+      await clients.stopAll();
+      await waitFor(() => /^3032 port\/ep\/- Port 01 FD +\d+$/m.test(out), {
+        timeoutMs: 15_000,
+        what: "port/ep/-",
+      });
+    } finally {
+      await clients.stopAll();
+      await stdin.close();
+    }
+    const status = await child.status;
+    await reading;
+    assert.equal(status.code, 0, await stderr);
+    assert.deepEqual(out.split("\n").filter((l) => l.startsWith("303")).map((l) => l.slice(0, 25)), [
+      "3031 port/ep/+ Port 01 FD",
+      "3032 port/ep/- Port 01 FD",
+    ]);
+  });
+});
+
 Deno.test("vde term -c watch says watch is for a terminal and what a script reads instead", async () => {
   await withMgmtSwitch("ours", async (mgmt) => {
     const r = await term([mgmt, "-c", "watch 2"]);

@@ -37,8 +37,11 @@ async function start(extra: string[] = []) {
   };
 }
 
+/** vde_plug's port's received frames: its port is the one vde_port_info names "vdeplug: ...". */
 function received(text: string): number {
-  const m = /^vde_port_receive_packets_total\{[^}]*name="vdeplug: [^}]*\} (\d+)$/m.exec(text);
+  const info = /^vde_port_info\{[^}]*port="(\d+)",name="vdeplug: [^}]*\} 1$/m.exec(text);
+  assert.ok(info, text);
+  const m = new RegExp(`^vde_port_receive_packets_total\\{[^}]*port="${info[1]}"\\} (\\d+)$`, "m").exec(text);
   assert.ok(m, text);
   return Number(m[1]);
 }

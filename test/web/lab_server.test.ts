@@ -15,6 +15,8 @@ import { igmp } from "../helpers/igmp.ts";
 import { mac } from "../helpers/vde_clients.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { HeadlessPage } from "../helpers/chromium.ts";
+import { hasCommand, skipUnless } from "../helpers/processes.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -42,7 +44,8 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
     const base = web.url.replace(/\/$/, "");
     const text = await (await fetch(`${base}/metrics`)).text();
     assert.equal(text.split("\n").filter((l) => l === "# TYPE vde_port_up gauge").length, 1);
-    assert.match(text, /^vde_port_up\{switch="sw1",port="2",name="client of sw1"\} 1$/m);
+    assert.match(text, /^vde_port_up\{switch="sw1",port="2"\} 1$/m);
+    assert.match(text, /^vde_port_info\{switch="sw1",port="2",name="client of sw1",vlan="0"\} 1$/m);
     assert.match(text, /^vde_switch_hub_mode\{switch="sw2"\} 0$/m);
     assert.equal(metricValue(text, 'vde_mcast_groups{switch="sw1",vlan="0"}'), 1);
     assert.doesNotMatch(text, /vde_mcast_groups\{switch="sw2"/);
@@ -77,7 +80,7 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
   }
 });
 
-Deno.test("lab web server: links' traffic and drops by reason, and a cable's session with its RTT, counted exactly; promtool agrees", async (t) => {
+Deno.test("lab web server: links' traffic and drops by reason, and a cable node (not connected before its peer) with its session and RTT, counted exactly; promtool agrees", async (t) => {
   const spec: LabLink = {
     ends: [{ node: "sw1", port: 1 }, { node: "sw2", port: 1 }],
     impair: { mtu: 500 },
@@ -98,6 +101,27 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     }]]),
   }, { hostname: "127.0.0.1", port: 0 });
   try {
+    const base = web.url.replace(/\/$/, "");
+    // Before any peer: the cable node is there, not connected (an alert needs no absent() for it).
+    const waiting = await (await fetch(`${base}/metrics`)).text();
+    assert.equal(metricValue(waiting, 'vde_lab_cable_connected{cable="remote"}'), 0);
+    assert.doesNotMatch(waiting, /vde_cable_session_connected/);
+    // The page lists it too, waiting, rather than leaving the cable out until a peer comes.
+    const before = await (await fetch(`${base}/status.json`)).json() as {
+      cables: { name: string; connected: boolean; framesIn: number }[];
+    };
+    assert.deepEqual(before.cables.map((c) => [c.name, c.connected, c.framesIn]), [["remote", false, 0]]);
+    if (!skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) {
+      const page = await HeadlessPage.open(412, 900);
+      try {
+        await page.goto(`${base}/`);
+        const row = `document.getElementById("cable-remote")?.children[2]?.textContent`;
+        assert.equal(await page.waitUntil<string>(row, "the cable's row"), "waiting");
+      } finally {
+        await page.close();
+      }
+    }
+    if (!await skipWithoutPromtool(t)) await assertPromtoolClean(waiting);
     const client = bench.client({ key, deadAfterMs: 800 });
     const session = await bench.sessionCount(1);
     const fromCable = collect(session);
@@ -112,7 +136,6 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     for (let i = 0; i < 5; i++) wire.a.send(frame(1, 2, i, 100));
     for (let i = 0; i < 3; i++) wire.a.send(frame(1, 2, i, 600));
     wire.b.send(frame(2, 1, 0, 80));
-    const base = web.url.replace(/\/$/, "");
     const text = await (await fetch(`${base}/metrics`)).text();
     const v = (series: string) => metricValue(text, series);
     const lr = 'link="sw1:1-sw2:1",direction="LR"';
@@ -124,6 +147,7 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable's ses
     assert.equal(v(`vde_wirefilter_transmit_packets_total{${lr}}`), 5);
     assert.equal(v('vde_cable_receive_packets_total{cable="remote"}'), 7);
     assert.equal(v('vde_cable_session_connected{cable="remote"}'), 1);
+    assert.equal(v('vde_lab_cable_connected{cable="remote"}'), 1);
     const rtt = v('vde_cable_rtt_seconds{cable="remote"}');
     assert.ok(rtt > 0 && rtt < 1, `rtt ${rtt}`);
     if (!await skipWithoutPromtool(t)) await assertPromtoolClean(text);

@@ -59,6 +59,7 @@ Deno.test("metrics: every family has HELP and TYPE, counters end in _total", () 
     ports: [],
     fdbEntries: new Map([[0, 0]]),
     fdbMoves: 0,
+    startTime: 0,
     counters: new SwitchEngine({}, () => {}).counters,
     time: 0,
   });
@@ -84,6 +85,7 @@ Deno.test("metrics: the switch-wide counters are frames by kind and drops by rea
     ports: [],
     fdbEntries: new Map(),
     fdbMoves: 0,
+    startTime: 0,
     counters: numberedCounters(),
     time: 0,
   });
@@ -128,7 +130,7 @@ Deno.test("metrics: counters rise by exactly the frames a client sent, and promt
     const res = await fetch(`${r.base}/metrics`);
     assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
     const after = await res.text();
-    const port1 = ['port="1"', 'name="client \\"a\\"\\\\one"', 'switch="/tmp/sw test"'];
+    const port1 = ['port="1"', 'switch="/tmp/sw test"'];
     const delta = (name: string, ...p: string[]) => sample(after, name, ...p) - sample(before, name, ...p);
     assert.equal(delta("vde_port_receive_packets_total", ...port1), N);
     assert.equal(delta("vde_port_receive_bytes_total", ...port1), N * 100);
@@ -136,7 +138,9 @@ Deno.test("metrics: counters rise by exactly the frames a client sent, and promt
     assert.equal(delta("vde_port_transmit_packets_total", 'port="2"'), N);
     assert.equal(delta("vde_port_transmit_packets_total", ...port1), 1);
     assert.equal(sample(after, "vde_port_up", 'port="1"'), 1);
+    assert.equal(sample(after, "vde_port_info", 'port="1"', 'name="client \\"a\\"\\\\one"', 'vlan="0"'), 1);
     assert.equal(sample(after, "vde_port_info", 'port="2"', 'vlan="0"', 'name="client b"'), 1);
+    assert.equal(sample(after, "vde_port_clients", 'port="2"'), 1);
     assert.equal(sample(after, "vde_fdb_entries", 'vlan="0"'), 2);
     assert.equal(sample(after, "vde_fdb_moves_total"), 0);
     if (await skipWithoutPromtool(t)) return;
@@ -168,7 +172,8 @@ Deno.test("metrics: with spanning tree on, each port's state and role, and topol
     const text = await (await fetch(`${r.base}/metrics`)).text();
     const state = sample(text, "vde_stp_port_state", 'port="1"');
     assert.ok([2, 3, 4].includes(state), `state ${state}`);
-    assert.match(text, /vde_stp_port_state\{[^}]*port="2"[^}]*role="designated"\}/);
+    assert.match(text, /^vde_stp_port_state\{switch="\/tmp\/sw test",port="2"\} [234]$/m);
+    assert.equal(sample(text, "vde_stp_port_role", 'port="2"', 'role="designated"'), 1);
     assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);
@@ -200,5 +205,68 @@ Deno.test("metrics: with snooping on, groups per VLAN and each group's member po
     await assertPromtoolClean(text);
   } finally {
     await r.close();
+  }
+});
+
+Deno.test("metrics: a port's series keep their labels across its client's reconnect, and its counters never go back", async (t) => {
+  const r = rig();
+  try {
+    for (let i = 0; i < 5; i++) r.a.receive(ethFrame(mac(2), mac(1), i));
+    const first = await (await fetch(`${r.base}/metrics`)).text();
+    r.a.close("client left");
+    await r.sw.settled();
+    const gone = await (await fetch(`${r.base}/metrics`)).text();
+    // The same port, a new client with another description (a vde_plug's pid changes at each reconnect).
+    const again = new MemoryLink("client a, pid 2");
+    r.sw.attach(again, { port: 1 });
+    again.receive(ethFrame(mac(2), mac(1), 9));
+    const back = await (await fetch(`${r.base}/metrics`)).text();
+    /** Each port series' name and labels, without the value: what Prometheus keys a series by. */
+    const series = (text: string, family: string) =>
+      text.split("\n").filter((l) => l.startsWith(family + "{")).map((l) => l.slice(0, l.lastIndexOf(" ")));
+    for (const family of ["vde_port_receive_packets_total", "vde_port_up", "vde_port_clients"]) {
+      assert.deepEqual(series(gone, family), series(first, family), family);
+      assert.deepEqual(series(back, family), series(first, family), family);
+    }
+    const rx = (text: string) => sample(text, "vde_port_receive_packets_total", 'port="1"');
+    assert.deepEqual([rx(first), rx(gone), rx(back)], [5, 5, 6]);
+    assert.deepEqual([first, gone, back].map((m) => sample(m, "vde_port_up", 'port="1"')), [1, 0, 1]);
+    assert.deepEqual([first, gone, back].map((m) => sample(m, "vde_port_clients", 'port="1"')), [1, 0, 1]);
+    // The description is vde_port_info's label alone: one info series for the port, naming who is there now.
+    assert.equal(sample(back, "vde_port_info", 'port="1"', 'name="client a, pid 2"'), 1);
+    if (await skipWithoutPromtool(t)) return;
+    for (const m of [first, gone, back]) await assertPromtoolClean(m);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("metrics: a switch's start time is a gauge in seconds, new for a restarted switch whose counters start again", async (t) => {
+  const first = rig();
+  let text = "";
+  try {
+    first.a.receive(ethFrame(mac(2), mac(1), 1));
+    text = await (await fetch(`${first.base}/metrics`)).text();
+  } finally {
+    await first.close();
+  }
+  // The restart: a new switch on the same directory, so the same labels.
+  const second = rig();
+  try {
+    const again = await (await fetch(`${second.base}/metrics`)).text();
+    assert.match(again, /^# TYPE vde_switch_start_time_seconds gauge$/m);
+    const started = [text, again].map((m) =>
+      sample(m, "vde_switch_start_time_seconds", 'switch="/tmp/sw test"')
+    );
+    assert.deepEqual(started, [first.sw.startedAt / 1000, second.sw.startedAt / 1000]);
+    assert.ok(started[1]! >= started[0]! && Math.abs(started[1]! - Date.now() / 1000) < 600, String(started));
+    assert.deepEqual([text, again].map((m) => sample(m, "vde_port_receive_packets_total", 'port="1"')), [
+      1,
+      0,
+    ]);
+    if (await skipWithoutPromtool(t)) return;
+    await assertPromtoolClean(again);
+  } finally {
+    await second.close();
   }
 });
