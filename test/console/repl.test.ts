@@ -169,6 +169,17 @@ Deno.test("repl: keys typed ahead while a command runs go to the next prompts, i
   });
 });
 
+Deno.test("repl: a line pasted after one whose command will hold the keyboard neither stops it nor is lost", async () => {
+  await withRig(async (rig) => {
+    await rig.type("exec\rnext\r");
+    assert.deepEqual(rig.grabs, []);
+    assert.deepEqual(rig.lines, ["exec"]);
+    await rig.type("q");
+    assert.deepEqual(rig.grabs, ["stopped"]);
+    assert.deepEqual(rig.lines, ["exec", "next"]);
+  });
+});
+
 Deno.test("repl: Ctrl-C while a command runs drops what was typed ahead, as a terminal does", async () => {
   await withRig(async (rig) => {
     await rig.whileRunning("slow", "lost\r\x03kept");
