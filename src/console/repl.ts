@@ -11,9 +11,21 @@
  * searches the history backwards as in bash: type to narrow, Ctrl-R again
  * for an older match, Enter runs it, Esc or an editing key keeps it on the
  * line, Ctrl-G or Ctrl-C gives the line back. node:readline has no search,
- * so its key handler is wrapped. Lines typed while a command runs wait their turn. Asynchronous
- * text (debug events) is printed above the prompt without losing what the
- * user was typing.
+ * so its key handler is wrapped. Asynchronous text (debug events) is
+ * printed above the prompt without losing what the user was typing.
+ *
+ * From the moment Enter sends a line until its command ends, the keyboard
+ * is that command's, as a terminal's is a foreground job's: every key goes
+ * through one wrapped handler, so none can slip to the prompt while the
+ * command is still on its way to `grabKeyboard` (an exec first waits for
+ * the lab to settle). Ctrl-C, Ctrl-Z and Ctrl-D in that window are the
+ * command's: one that holds the keyboard (`grabKeyboard`) stops on them,
+ * also on one typed before it held it; one that never holds it lets them
+ * go; none of them clears, suspends or quits the prompt. Ctrl-C and Ctrl-Z
+ * also drop what was typed ahead, as a terminal flushes its input on
+ * those signals. Other keys are typed ahead, kept in order and given to
+ * the next prompt, Enter included (as bash does), unless a command holds
+ * the keyboard: then any key stops it and is used up.
  *
  * Deno erases the terminal's current line while it loads a Worker (see
  * dataplane/worker_loaded.ts), which a switch, a link or a slirp starts at
@@ -22,6 +34,7 @@
  */
 import readline from "node:readline";
 import process from "node:process";
+import type { Readable, Writable } from "node:stream";
 import { onWorkerLoaded } from "../dataplane/worker_loaded.ts";
 import { loadHistory, MAX_HISTORY, saveHistory } from "./history.ts";
 
@@ -44,6 +57,8 @@ export interface ReplOptions {
    * read (SIGTTIN). Undefined: readline's way.
    */
   onSuspend?: () => void;
+  /** The terminal's keys and screen: the process's own when undefined (a test's fake otherwise). */
+  terminal?: { input: Readable; output: Writable };
 }
 
 /**
@@ -53,9 +68,12 @@ export interface ReplOptions {
  * the shutdown that the hang-up or the end of input has just started (a
  * lab half taken down). Nothing can be shown any more, so it is ignored.
  */
-function ignoreOutputErrors(): void {
-  if (process.stdout.listenerCount("error") === 0) process.stdout.on("error", () => {});
+function ignoreOutputErrors(out: Writable): void {
+  if (out.listenerCount("error") === 0) out.on("error", () => {});
 }
+
+/** Keys kept typed ahead; more are dropped, as a terminal's input queue (4 KiB in Linux) drops them. */
+const MAX_TYPE_AHEAD = 4096;
 
 /** How long a first Ctrl-C stays armed. */
 const INTERRUPT_WINDOW_MS = 3000;
@@ -87,12 +105,19 @@ interface Search {
 export class Repl {
   readonly #opts: ReplOptions;
   readonly #rl: readline.Interface;
-  readonly #queue: string[] = [];
+  /** From Enter until the line's command has ended and its text is printed. */
   #busy = false;
   #armedAt = 0;
   #closed = false;
-  /** While set, typed lines are swallowed (a `watch` in progress owns the keyboard). */
-  #grabbed = false;
+  /** Set while a task holds the keyboard (`watch`, an exec): a key resolves it. */
+  #grab: (() => void) | undefined;
+  /** A Ctrl-C, Ctrl-Z or Ctrl-D came for the running line's command before it held the keyboard. */
+  #stopTyped = false;
+  /** Keys typed while a line runs, for the next prompt. */
+  readonly #typeAhead: [string | undefined, Key | undefined][] = [];
+  /** The key handler with history search, as readline calls it. */
+  readonly #onKey: ReadlineInternals["_ttyWrite"];
+  readonly #out: Writable;
   #search: Search | null = null;
   readonly #unwatchWorkers: () => void;
   /** Set once `start` has shown the first prompt. */
@@ -100,10 +125,11 @@ export class Repl {
 
   constructor(opts: ReplOptions) {
     this.#opts = opts;
-    ignoreOutputErrors();
+    this.#out = opts.terminal?.output ?? process.stdout;
+    ignoreOutputErrors(this.#out);
     this.#rl = readline.createInterface({
-      input: process.stdin,
-      output: process.stdout,
+      input: opts.terminal?.input ?? process.stdin,
+      output: this.#out,
       terminal: true,
       prompt: opts.prompt,
       history: loadHistory(opts.historyFile),
@@ -116,10 +142,15 @@ export class Repl {
     this.#rl.on("history", (history: string[]) => saveHistory(opts.historyFile, history));
     const internals = this.#rl as unknown as ReadlineInternals;
     const keyHandler = internals._ttyWrite.bind(this.#rl);
-    internals._ttyWrite = (s, key) => {
+    this.#onKey = (s, key) => {
       if (this.#search !== null) this.#searchKey(s, key ?? {}, keyHandler);
-      else if (key?.ctrl && key.name === "r" && !this.#grabbed) this.#startSearch();
+      else if (key?.ctrl && key.name === "r") this.#startSearch();
       else keyHandler(s, key);
+    };
+    internals._ttyWrite = (s, key) => {
+      if (this.#grab !== undefined) this.#grab();
+      else if (this.#busy) this.#keyWhileBusy(s, key);
+      else this.#onKey(s, key);
     };
     this.#rl.on("line", (line: string) => this.#onLine(line));
     this.#rl.on("SIGINT", () => this.#onInterrupt());
@@ -129,7 +160,7 @@ export class Repl {
       this.#unwatchWorkers();
       if (this.#closed) return;
       this.#closed = true;
-      process.stdout.write("\n");
+      this.#out.write("\n");
       opts.onQuit("eof");
     });
     this.#unwatchWorkers = onWorkerLoaded(() => this.#redraw());
@@ -150,33 +181,30 @@ export class Repl {
   print(text: string): void {
     if (text === "") return;
     // After Ctrl-D the prompt is gone, but the program's last lines still belong on screen.
-    if (this.#closed || this.#busy || this.#grabbed) {
-      process.stdout.write(text);
+    if (this.#closed || this.#busy || this.#grab !== undefined) {
+      this.#out.write(text);
       return;
     }
-    readline.clearLine(process.stdout, 0);
-    readline.cursorTo(process.stdout, 0);
-    process.stdout.write(text);
+    readline.clearLine(this.#out, 0);
+    readline.cursorTo(this.#out, 0);
+    this.#out.write(text);
     this.#rl.prompt(true);
   }
 
   /**
-   * Runs `task` with the keyboard: it resolves when any key is pressed or
-   * `task`'s own promise settles; typed text is discarded afterwards.
+   * Runs `task` with the keyboard: `keyPressed` resolves at the first key
+   * pressed while it runs, at once when a Ctrl-C, Ctrl-Z or Ctrl-D came for
+   * this line before; the keys it gets are used up.
    */
   async grabKeyboard(task: (keyPressed: Promise<void>) => Promise<void>): Promise<void> {
-    this.#grabbed = true;
     const { promise, resolve } = Promise.withResolvers<void>();
-    const onKey = () => resolve();
-    process.stdin.once("keypress", onKey);
+    this.#grab = resolve;
+    if (this.#stopTyped) resolve();
+    this.#stopTyped = false;
     try {
       await task(promise);
     } finally {
-      process.stdin.off("keypress", onKey);
-      // Let readline take in the key that stopped the task before it is wiped.
-      await new Promise((r) => setTimeout(r, 0));
-      this.#rl.write(null, { ctrl: true, name: "u" });
-      this.#grabbed = false;
+      this.#grab = undefined;
     }
   }
 
@@ -186,9 +214,9 @@ export class Repl {
     this.#closed = true;
     this.#unwatchWorkers();
     // The prompt drawn last goes, so the program's last lines and the shell's prompt do not follow it.
-    if (!this.#busy && !this.#grabbed) {
-      readline.clearLine(process.stdout, 0);
-      readline.cursorTo(process.stdout, 0);
+    if (!this.#busy && this.#grab === undefined) {
+      readline.clearLine(this.#out, 0);
+      readline.cursorTo(this.#out, 0);
     }
     this.#rl.close();
   }
@@ -199,7 +227,7 @@ export class Repl {
    * prompt to draw: it comes after the command's output.
    */
   #redraw(): void {
-    if (!this.#started || this.#closed || this.#busy || this.#grabbed) return;
+    if (!this.#started || this.#closed || this.#busy || this.#grab !== undefined) return;
     if (this.#search !== null) this.#drawSearch();
     else this.#rl.prompt(true);
   }
@@ -219,7 +247,7 @@ export class Repl {
     const s = this.#search!;
     const match = s.index >= 0 ? this.#internals.history[s.index]! : "";
     const label = s.index < 0 && s.query !== "" ? "failing reverse-i-search" : "reverse-i-search";
-    process.stdout.write(`\r\x1b[K(${label})'${s.query}': ${match}`);
+    this.#out.write(`\r\x1b[K(${label})'${s.query}': ${match}`);
   }
 
   #startSearch(): void {
@@ -230,7 +258,7 @@ export class Repl {
   /** Ends the search: the prompt comes back, with `text` on the line if given. */
   #endSearch(text: string | undefined): void {
     this.#search = null;
-    process.stdout.write("\r\x1b[K");
+    this.#out.write("\r\x1b[K");
     this.#rl.prompt(true);
     if (text === undefined) return;
     this.#rl.write(null, { ctrl: true, name: "e" });
@@ -270,8 +298,6 @@ export class Repl {
   }
 
   #onInterrupt(): void {
-    // A task holding the keyboard (watch, a command in a lab host) stops on this key instead.
-    if (this.#grabbed) return;
     const now = Date.now();
     const armed = now - this.#armedAt < INTERRUPT_WINDOW_MS;
     const hadText = this.#rl.line.length > 0;
@@ -279,7 +305,7 @@ export class Repl {
     if (hadText) this.#remember(this.#rl.line);
     if (!hadText && armed) {
       this.#armedAt = 0;
-      process.stdout.write("^C\n");
+      this.#out.write("^C\n");
       this.#opts.onQuit("interrupt");
       return;
     }
@@ -290,7 +316,7 @@ export class Repl {
     this.#rl.write(null, { ctrl: true, name: "e" });
     this.#rl.write(null, { ctrl: true, name: "u" });
     this.#internals.historyIndex = -1;
-    process.stdout.write(hadText ? "^C\n" : `^C (${this.#opts.interruptHint})\n`);
+    this.#out.write(hadText ? "^C\n" : `^C (${this.#opts.interruptHint})\n`);
     this.#rl.prompt();
   }
 
@@ -303,30 +329,43 @@ export class Repl {
     saveHistory(this.#opts.historyFile, history);
   }
 
-  #onLine(line: string): void {
-    this.#armedAt = 0;
-    if (this.#grabbed) return;
-    this.#queue.push(line);
-    if (!this.#busy) this.#drain();
+  /**
+   * A key between Enter and the end of that line's command, before the
+   * command holds the keyboard (or when it never does).
+   */
+  #keyWhileBusy(s: string | undefined, key: Key | undefined): void {
+    const name = key?.ctrl ? key.name : undefined;
+    if (name === "c" || name === "z" || name === "d") {
+      this.#stopTyped = true;
+      if (name !== "d") this.#typeAhead.length = 0;
+      return;
+    }
+    if (this.#typeAhead.length < MAX_TYPE_AHEAD) this.#typeAhead.push([s, key]);
   }
 
-  async #drain(): Promise<void> {
+  #onLine(line: string): void {
+    this.#armedAt = 0;
     this.#busy = true;
+    void this.#runLine(line);
+  }
+
+  async #runLine(line: string): Promise<void> {
+    let text: string;
     try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const line = this.#queue.shift()!;
-        let text: string;
-        try {
-          text = await this.#opts.run(line);
-        } catch (err) {
-          text = `error: ${err instanceof Error ? err.message : String(err)}\n`;
-        }
-        if (this.#closed) return;
-        process.stdout.write(text);
-      }
+      text = await this.#opts.run(line);
+    } catch (err) {
+      text = `error: ${err instanceof Error ? err.message : String(err)}\n`;
     } finally {
       this.#busy = false;
+      this.#stopTyped = false;
     }
-    if (!this.#closed) this.#rl.prompt();
+    if (this.#closed) return;
+    this.#out.write(text);
+    this.#rl.prompt();
+    // Until a line typed ahead is sent: the keys after it are its command's.
+    while (this.#typeAhead.length > 0 && !this.#busy && !this.#closed) {
+      const [s, key] = this.#typeAhead.shift()!;
+      this.#onKey(s, key);
+    }
   }
 }

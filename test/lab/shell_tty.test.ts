@@ -1,6 +1,7 @@
 /**
  * The lab shell at a real terminal (tmux): completion of commands and node
- * names, `watch`, `help` at the terminal's width, `exec`, a live `link ... loss` seen as ping loss, `add`, `save`,
+ * names, `watch`, `help` at the terminal's width, `exec` (stopped by a Ctrl-C, also one sent with its Enter), a live
+ * `link ... loss` seen as ping loss, `add`, `save`,
  * `del` of the switch in use, and `vde up` of the saved file giving the same lab; the terminal closing
  * under `vde up` takes the lab down.
  */
@@ -120,6 +121,18 @@ async function shellSession(name: string, file: string): Promise<void> {
     await tmux.waitFor((s) => s.includes("(stopped)"), "Ctrl-C to stop the ping");
     out = await line("exec h1 ping -c 1 -W 2 10.7.0.2");
     assert.match(out, /1 received/, out);
+
+    // Ctrl-C in the same write as Enter comes before exec holds the keyboard (it first waits for the lab
+    // to settle): it is the ping's all the same, not the prompt's, which would have left the ping running.
+    const sent = `${prompt} exec h1 ping -i 0.2 10.7.0.2`;
+    const stops = (s: string) => s.split("(stopped)").length;
+    const stopped = stops(await tmux.screen());
+    await tmux.keys("-l", `${sent.slice(prompt.length + 1)}\r\x03`);
+    const screen = await tmux.waitFor(
+      (s) => stops(s) > stopped && s.endsWith(prompt),
+      "Ctrl-C sent with its Enter to stop the ping",
+    );
+    assert.doesNotMatch(screen.slice(screen.lastIndexOf(sent)), /Ctrl-C again/, screen);
 
     await line("link sw1-sw2 loss 100%");
     out = await line("exec h1 ping -c 3 -i 0.2 -W 1 10.7.0.2");
