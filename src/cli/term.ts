@@ -152,7 +152,7 @@ async function interruptible(repl: Repl, remote: RemoteConsole, line: string): P
     const running = executeLine(remote, line);
     let done = false;
     void keyPressed.then(async () => {
-      if (!done) await remote.client.interrupt();
+      if (!done) await remote.interrupt();
     });
     try {
       reply = await running;

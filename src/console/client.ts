@@ -58,6 +58,8 @@ export class MgmtClient {
   /** How much of the buffer the last look for a whole reply had seen (see #takeReply). */
   #searched = 0;
   #chain: Promise<unknown> = Promise.resolve();
+  /** Settles once the line last handed to `command` has been written (or failed to be). */
+  #lastWrite: Promise<void> = Promise.resolve();
   #ended = false;
 
   private constructor(conn: Deno.Conn, banner: string[], prompt: string, opts: Required<ClientOptions>) {
@@ -120,7 +122,9 @@ export class MgmtClient {
     // The switch answers an empty line or a comment with a bare prompt: no reply to wait for.
     if (/^\s*(#.*)?$/.test(line)) return Promise.resolve({ code: 0, result: "" });
     const timeoutMs = Math.max(this.#opts.timeoutMs, atLeastMs);
-    const run = this.#chain.then(() => this.#send(line.replace(/\n/g, " "), timeoutMs));
+    const written = Promise.withResolvers<void>();
+    this.#lastWrite = written.promise;
+    const run = this.#chain.then(() => this.#send(line.replace(/\n/g, " "), timeoutMs, written.resolve));
     this.#chain = run.catch(() => {});
     return run;
   }
@@ -132,6 +136,8 @@ export class MgmtClient {
    * Only for our servers: another reads the byte as part of a line.
    */
   async interrupt(): Promise<void> {
+    // After the line last handed to `command` is on the wire: an ETX ahead of its line stops nothing.
+    await this.#lastWrite;
     if (this.#ended) return;
     await this.#conn.write(Uint8Array.of(ETX)).catch(() => {});
   }
@@ -150,8 +156,11 @@ export class MgmtClient {
     } catch { /* already closed */ }
   }
 
-  async #send(line: string, timeoutMs: number): Promise<RemoteReply> {
-    if (this.#ended) throw new Error("the management connection is closed");
+  async #send(line: string, timeoutMs: number, written: () => void): Promise<RemoteReply> {
+    if (this.#ended) {
+      written();
+      throw new Error("the management connection is closed");
+    }
     const { promise, resolve, reject } = Promise.withResolvers<RemoteReply>();
     this.#pending = { resolve, reject };
     const timer = setTimeout(() => {
@@ -163,12 +172,14 @@ export class MgmtClient {
       const bytes = new TextEncoder().encode(`${line}\n`);
       let off = 0;
       while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+      written();
       this.#parse();
       return await promise;
     } catch (err) {
       this.#pending = null;
       throw err;
     } finally {
+      written();
       clearTimeout(timer);
     }
   }

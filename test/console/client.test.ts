@@ -321,3 +321,57 @@ Deno.test("client finds a reply's end when a long prompt comes split across read
     await tmp.cleanup();
   }
 });
+
+/** A console that records the bytes it reads and answers each line with `1000 Success` and its prompt. */
+async function withRecordingConsole(
+  fn: (path: string, received: () => string) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir("vde-rec-");
+  const path = `${dir.path}/mgmt`;
+  const listener = Deno.listen({ transport: "unix", path });
+  let received = "";
+  const served = (async () => {
+    const conn = await listener.accept();
+    const enc = new TextEncoder();
+    await conn.write(enc.encode("lab console\nlab$ "));
+    const buf = new Uint8Array(4096);
+    const dec = new TextDecoder();
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      const text = dec.decode(buf.subarray(0, n));
+      received += text;
+      for (const ch of text) {
+        if (ch === "\n") await conn.write(enc.encode("1000 Success\n\nlab$ ")).catch(() => {});
+      }
+    }
+    conn.close();
+  })();
+  try {
+    await fn(path, () => received);
+  } finally {
+    listener.close();
+    await served;
+    await dir.cleanup();
+  }
+}
+
+Deno.test("a Ctrl-C that comes while a lab line is still on its way is sent after that line, not before it", async () => {
+  await withRecordingConsole(async (path, received) => {
+    const client = await MgmtClient.connect(path, { timeoutMs: 5000 });
+    try {
+      const remote = new RemoteConsole(client, { lab: true });
+      // `h1 ...` may name a host: the console learns its command set (`help`) before it sends the line.
+      const running = remote.execute("h1 ping 10.0.0.2");
+      await remote.interrupt();
+      assert.equal((await running)?.code, 0);
+      const deadline = Date.now() + 5000;
+      while (!received().includes("\x03") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(received(), "help\nh1 ping 10.0.0.2\n\x03");
+    } finally {
+      client.close();
+    }
+  });
+});

@@ -134,6 +134,9 @@ export class RemoteConsole {
   #remote: RemoteCommand[] = [];
   /** Whether `help` was asked (a lab or switch without it is not asked again before every line). */
   #learnt = false;
+  /** Set while `execute` has a line not yet handed to the client, and whether Ctrl-C came meanwhile. */
+  #unsent = false;
+  #interruptUnsent = false;
   /** A lab switch's commands, learnt from `SW help` at the first Tab after its name. */
   readonly #switchCommands = new Map<string, RemoteCommand[]>();
 
@@ -149,6 +152,18 @@ export class RemoteConsole {
    * Any word that is not one of the lab console's own commands may name a host (or a switch, whose
    * answer comes quickly anyway).
    */
+  /**
+   * Interrupts the line running now (Ctrl-C): a line still on its way (learning the command set first)
+   * gets its ETX once it is sent, since the server ignores one that comes ahead of its line.
+   */
+  async interrupt(): Promise<void> {
+    if (this.#unsent) {
+      this.#interruptUnsent = true;
+      return;
+    }
+    await this.client.interrupt();
+  }
+
   async mayRunHostCommand(name: string): Promise<boolean> {
     if (!this.lab) return false;
     if (name === "exec") return true;
@@ -193,10 +208,17 @@ export class RemoteConsole {
     if (name === "") return null;
     if (name === "exit" || name === "quit") return await this.client.command("logout");
     if (name === "?") return await this.client.command(`help ${args}`.trim());
-    const reply = await this.client.command(
-      name === "load" ? loadFromHere(args) : line.trim(),
-      await this.mayRunHostCommand(name) ? EXEC_REPLY_MS : 0,
-    );
+    this.#unsent = true;
+    this.#interruptUnsent = false;
+    let pending: Promise<RemoteReply>;
+    try {
+      const atLeastMs = await this.mayRunHostCommand(name) ? EXEC_REPLY_MS : 0;
+      pending = this.client.command(name === "load" ? loadFromHere(args) : line.trim(), atLeastMs);
+    } finally {
+      this.#unsent = false;
+    }
+    if (this.#interruptUnsent) void this.client.interrupt();
+    const reply = await pending;
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
     if (name === "ports") return await this.ports(args);
