@@ -232,6 +232,14 @@ Deno.test("Ctrl-C inside vde term LAB stops the running exec in the lab, and the
       assert.equal(sleeps(`${MARK}5`).length, 0, "the sleep is gone from the lab");
       await tmux.keys("h1 echo still $((40 + 2))", "Enter");
       await tmux.waitFor((s) => s.includes("still 42\n"), "the console to run the next command");
+      // Ctrl-C in the same write as Enter belongs to that line: its ETX must not overtake the line.
+      await tmux.keys(`exec h1 echo again; sleep ${MARK}6`, "Enter", "C-c");
+      await tmux.waitFor(
+        (s) => s.split("(stopped)").length === 3,
+        "a Ctrl-C typed with Enter to stop that line's command",
+        15_000,
+      );
+      assert.equal(sleeps(`${MARK}6`).length, 0, "the second sleep is gone from the lab");
     } finally {
       await tmux.kill();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
