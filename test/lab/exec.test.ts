@@ -227,7 +227,12 @@ Deno.test("Ctrl-C inside vde term LAB stops the running exec in the lab, and the
       });
       await tmux.keys("C-c");
       // Left alone, it ran for the console's 120 s; its output so far comes back, as at the lab's own shell.
-      const stopped = await tmux.waitFor((s) => s.includes("(stopped)"), "Ctrl-C to stop the sleep", 15_000);
+      // "(stopped)\n": the screen is read as drawn, and the line after it (the prompt) may not be yet.
+      const stopped = await tmux.waitFor(
+        (s) => s.includes("(stopped)\n"),
+        "Ctrl-C to stop the sleep",
+        15_000,
+      );
       assert.match(stopped, /begun\n\(stopped\)\n/);
       assert.equal(sleeps(`${MARK}5`).length, 0, "the sleep is gone from the lab");
       await tmux.keys("h1 echo still $((40 + 2))", "Enter");
