@@ -59,6 +59,7 @@ const symbols = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   dup2: { parameters: ["i32", "i32"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
+  rmdir: { parameters: ["buffer"], result: "i32" },
   flock: { parameters: ["i32", "i32"], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
@@ -244,24 +245,27 @@ export function takeSocketError(fd: number): number {
 
 /** What the checks on an open descriptor read from its struct stat. */
 export interface FdStat {
+  dev: bigint;
   ino: bigint;
   mode: number;
   uid: number;
 }
 
 // struct stat differs: x86_64 has st_nlink (8 bytes) before st_mode; the generic layout (aarch64) after it.
-// st_ino sits at 8 in both; 144 bytes is x86_64's size, 128 aarch64's.
+// st_dev sits at 0 and st_ino at 8 in both; 144 bytes is x86_64's size, 128 aarch64's.
 const STAT_SIZE = 144;
+const ST_DEV = 0;
 const ST_INO = 8;
 const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
 const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
 
-/** fstat(2) of `fd`: its inode, mode and owner, or null with errno set. */
+/** fstat(2) of `fd`: its device, inode, mode and owner, or null with errno set. */
 export function fstatOf(fd: number): FdStat | null {
   const st = new Uint8Array(STAT_SIZE);
   if (libc().fstat(fd, st) < 0) return null;
   const view = new DataView(st.buffer);
   return {
+    dev: view.getBigUint64(ST_DEV, true),
     ino: view.getBigUint64(ST_INO, true),
     mode: view.getUint32(ST_MODE, true),
     uid: view.getUint32(ST_UID, true),
