@@ -136,7 +136,7 @@ export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number
 }
 
 /** System call numbers of the calls `direct` makes, per architecture Deno runs on under Linux. */
-const SYSCALL_NUMBERS = {
+export const SYSCALL_NUMBERS = {
   x86_64: { read: 0, write: 1, sendto: 44, recvmmsg: 299, sendmmsg: 307, epoll_pwait: 281 },
   aarch64: { read: 63, write: 64, sendto: 206, recvmmsg: 243, sendmmsg: 269, epoll_pwait: 22 },
 } as const;
