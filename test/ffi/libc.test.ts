@@ -115,7 +115,7 @@ Deno.test("direct sends to a datagram peer that closed fail as the wrapper's do:
   assert.equal(errno(), C.EBADF);
 });
 
-Deno.test("direct's system call numbers are the kernel's, for x86_64 and aarch64 (linux-libc-dev's tables)", async (t) => {
+Deno.test("direct's system call numbers are the kernel's, for x86_64 and aarch64 (linux-libc-dev's tables)", (t) => {
   // x86_64's own table, and the generic one aarch64 uses.
   const tables = {
     x86_64: "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
