@@ -180,7 +180,10 @@ export class VdeSwitchServer {
           // Held from here: what is checked to be a switch's directory is the one narrowed, whatever the name.
           const held = holdDirectory(dir);
           try {
-            const why = notASwitchDir(options.dir, held.listing, reclaimed);
+            // Another user's: they can replace its sockets, and only they (or root) may change it.
+            const why = held.uid !== Deno.uid()
+              ? `is ${userName(held.uid)}'s, who can replace this switch's sockets in it`
+              : notASwitchDir(options.dir, held.listing, reclaimed);
             if (why === undefined) narrowExisting(held, perms);
             else log(`${dir} ${why}: its mode and group are left as they are`);
           } finally {
@@ -478,14 +481,12 @@ function notASwitchDir(given: string, dir: string, reclaimed: boolean): string |
  * A directory that was there before (a switch killed with SIGKILL leaves
  * its own) is given the mode and group this start asks for, as vde_switch
  * chmods it: kept as it was, a restart with a narrower `--mode` or without
- * `--group` would still let the old group in. The mode only of a directory
- * of ours (chown may clear the setgid bit, so it goes first), and only once
- * no live switch serves it.
+ * `--group` would still let the old group in. Only a directory of ours
+ * (another user's is left as it is, and said), its group first (chown may
+ * clear the setgid bit), and only once no live switch serves it.
  */
 function narrowExisting(held: HeldDirectory, perms: SwitchPermissions): void {
-  const ours = held.uid === Deno.uid();
-  if (!ours && perms.gid === undefined) return;
   const gid = perms.gid ?? Deno.gid();
   if (gid !== null) held.chown(gid);
-  if (ours) held.chmod(perms.dirMode);
+  held.chmod(perms.dirMode);
 }
