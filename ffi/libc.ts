@@ -81,6 +81,11 @@ const symbols = {
     parameters: ["i32", "i32", "buffer", "u32", "i32", "pointer", "u32"],
     result: "i32",
   },
+  sys_recvfrom: {
+    name: "syscall",
+    parameters: ["i32", "i32", "buffer", "u32", "i32", "pointer", "pointer"],
+    result: "i32",
+  },
   sys_epoll_pwait: {
     name: "syscall",
     parameters: ["i32", "i32", "buffer", "i32", "i32", "pointer", "u32"],
@@ -137,15 +142,15 @@ export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number
 
 /** System call numbers of the calls `direct` makes, per architecture Deno runs on under Linux. */
 export const SYSCALL_NUMBERS = {
-  x86_64: { read: 0, write: 1, sendto: 44, recvmmsg: 299, sendmmsg: 307, epoll_pwait: 281 },
-  aarch64: { read: 63, write: 64, sendto: 206, recvmmsg: 243, sendmmsg: 269, epoll_pwait: 22 },
+  x86_64: { read: 0, write: 1, sendto: 44, recvfrom: 45, recvmmsg: 299, sendmmsg: 307, epoll_pwait: 281 },
+  aarch64: { read: 63, write: 64, sendto: 206, recvfrom: 207, recvmmsg: 243, sendmmsg: 269, epoll_pwait: 22 },
 } as const;
 const NR = SYSCALL_NUMBERS[Deno.build.arch];
 /** sigsetsize of epoll_pwait (the kernel's sigset_t); no mask is passed, so the wait is epoll_wait's. */
 const SIGSET_BYTES = 8;
 
 /**
- * read, write, send, recvmmsg, sendmmsg and epoll_wait made through libc's
+ * read, write, send, recv, recvmmsg, sendmmsg and epoll_wait made through libc's
  * `syscall`, with the wrappers' signatures and errno: the plug and switch
  * threads' forwarding calls (a plug thread makes three per frame). Each
  * glibc wrapper is a cancellation point, which in a multi-threaded process
@@ -166,6 +171,10 @@ export const direct = {
   /** send on a connected socket (sendto without an address). */
   send(fd: number, buf: Uint8Array, length: number, flags: number): number {
     return libc().sys_sendto(NR.sendto, fd, buf, length, flags, null, 0);
+  },
+  /** recv on a connected socket (recvfrom without an address). */
+  recv(fd: number, buf: Uint8Array, length: number, flags: number): number {
+    return libc().sys_recvfrom(NR.recvfrom, fd, buf, length, flags, null, null);
   },
   recvmmsg(fd: number, mmsg: Uint8Array, count: number, flags: number): number {
     return libc().sys_mmsg(NR.recvmmsg, fd, mmsg, count, flags, null);

@@ -42,6 +42,17 @@ Deno.test("direct send, write and read move a datagram each and say how many byt
   });
 });
 
+Deno.test("direct recv takes a datagram as read does, and on an empty socket fails with EAGAIN in errno", () => {
+  withPair((a, b) => {
+    const got = new Uint8Array(128);
+    assert.equal(direct.send(a, new Uint8Array(77).fill(9), 77, C.MSG_DONTWAIT | C.MSG_NOSIGNAL), 77);
+    assert.equal(direct.recv(b, got, got.length, C.MSG_DONTWAIT), 77);
+    assert.equal(got[76], 9);
+    assert.equal(direct.recv(b, got, got.length, C.MSG_DONTWAIT), -1);
+    assert.equal(errno(), C.EAGAIN);
+  });
+});
+
 Deno.test("direct read of an empty non-blocking socket fails with EAGAIN in errno", () => {
   withPair((_a, b) => {
     assert.equal(direct.read(b, new Uint8Array(64), 64), -1);
