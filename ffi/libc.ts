@@ -59,6 +59,7 @@ const symbols = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   dup2: { parameters: ["i32", "i32"], result: "i32" },
   access: { parameters: ["buffer", "i32"], result: "i32" },
+  rmdir: { parameters: ["buffer"], result: "i32" },
   flock: { parameters: ["i32", "i32"], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
@@ -78,6 +79,11 @@ const symbols = {
   sys_sendto: {
     name: "syscall",
     parameters: ["i32", "i32", "buffer", "u32", "i32", "pointer", "u32"],
+    result: "i32",
+  },
+  sys_recvfrom: {
+    name: "syscall",
+    parameters: ["i32", "i32", "buffer", "u32", "i32", "pointer", "pointer"],
     result: "i32",
   },
   sys_epoll_pwait: {
@@ -135,16 +141,16 @@ export function recvmmsgNow(fd: number, mmsg: Uint8Array, count: number): number
 }
 
 /** System call numbers of the calls `direct` makes, per architecture Deno runs on under Linux. */
-const SYSCALL_NUMBERS = {
-  x86_64: { read: 0, write: 1, sendto: 44, recvmmsg: 299, sendmmsg: 307, epoll_pwait: 281 },
-  aarch64: { read: 63, write: 64, sendto: 206, recvmmsg: 243, sendmmsg: 269, epoll_pwait: 22 },
+export const SYSCALL_NUMBERS = {
+  x86_64: { read: 0, write: 1, sendto: 44, recvfrom: 45, recvmmsg: 299, sendmmsg: 307, epoll_pwait: 281 },
+  aarch64: { read: 63, write: 64, sendto: 206, recvfrom: 207, recvmmsg: 243, sendmmsg: 269, epoll_pwait: 22 },
 } as const;
 const NR = SYSCALL_NUMBERS[Deno.build.arch];
 /** sigsetsize of epoll_pwait (the kernel's sigset_t); no mask is passed, so the wait is epoll_wait's. */
 const SIGSET_BYTES = 8;
 
 /**
- * read, write, send, recvmmsg, sendmmsg and epoll_wait made through libc's
+ * read, write, send, recv, recvmmsg, sendmmsg and epoll_wait made through libc's
  * `syscall`, with the wrappers' signatures and errno: the plug and switch
  * threads' forwarding calls (a plug thread makes three per frame). Each
  * glibc wrapper is a cancellation point, which in a multi-threaded process
@@ -165,6 +171,10 @@ export const direct = {
   /** send on a connected socket (sendto without an address). */
   send(fd: number, buf: Uint8Array, length: number, flags: number): number {
     return libc().sys_sendto(NR.sendto, fd, buf, length, flags, null, 0);
+  },
+  /** recv on a connected socket (recvfrom without an address). */
+  recv(fd: number, buf: Uint8Array, length: number, flags: number): number {
+    return libc().sys_recvfrom(NR.recvfrom, fd, buf, length, flags, null, null);
   },
   recvmmsg(fd: number, mmsg: Uint8Array, count: number, flags: number): number {
     return libc().sys_mmsg(NR.recvmmsg, fd, mmsg, count, flags, null);
@@ -244,24 +254,27 @@ export function takeSocketError(fd: number): number {
 
 /** What the checks on an open descriptor read from its struct stat. */
 export interface FdStat {
+  dev: bigint;
   ino: bigint;
   mode: number;
   uid: number;
 }
 
 // struct stat differs: x86_64 has st_nlink (8 bytes) before st_mode; the generic layout (aarch64) after it.
-// st_ino sits at 8 in both; 144 bytes is x86_64's size, 128 aarch64's.
+// st_dev sits at 0 and st_ino at 8 in both; 144 bytes is x86_64's size, 128 aarch64's.
 const STAT_SIZE = 144;
+const ST_DEV = 0;
 const ST_INO = 8;
 const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
 const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
 
-/** fstat(2) of `fd`: its inode, mode and owner, or null with errno set. */
+/** fstat(2) of `fd`: its device, inode, mode and owner, or null with errno set. */
 export function fstatOf(fd: number): FdStat | null {
   const st = new Uint8Array(STAT_SIZE);
   if (libc().fstat(fd, st) < 0) return null;
   const view = new DataView(st.buffer);
   return {
+    dev: view.getBigUint64(ST_DEV, true),
     ino: view.getBigUint64(ST_INO, true),
     mode: view.getUint32(ST_MODE, true),
     uid: view.getUint32(ST_UID, true),

@@ -31,6 +31,7 @@ import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid } from "../os/socket_owner.ts";
+import { TermOutput } from "./term_output.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -38,22 +39,15 @@ export interface TermOptions {
   timeout: string;
 }
 
-const encoder = new TextEncoder();
-
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-let written: Promise<void> = Promise.resolve();
+/** stdout, in order: a switch's event lines and the replies never interleave (term_output.ts). */
+const stdout = new TermOutput(Deno.stdout, (line) => console.error(`vde term: ${line}`));
 
-/** Writes `text` to stdout after everything before it: a switch's event lines and the replies never interleave. */
 function writeOut(text: string): Promise<void> {
-  const bytes = encoder.encode(text);
-  written = written.then(async () => {
-    let off = 0;
-    while (off < bytes.length) off += await Deno.stdout.write(bytes.subarray(off));
-  });
-  return written;
+  return stdout.write(text);
 }
 
 /**
@@ -106,7 +100,7 @@ async function runBatch(
   path: string,
   timeoutMs: number,
 ): Promise<void> {
-  remote.client.onEvent = (line) => void writeOut(`${line}\n`).catch(() => {/* stdout is gone */});
+  remote.client.onEvent = (line) => stdout.event(line);
   for await (const line of lines) {
     const stopping = parseLine(line).name === "shutdown" ? localPid(remote, path) : undefined;
     const reply = await executeLine(remote, line);
@@ -125,7 +119,7 @@ async function runBatch(
     if (stopping !== undefined) await waitForExit(stopping, timeoutMs);
     if (reply.endSession) break;
   }
-  await writeOut(""); // the event lines that came after the last reply
+  await stdout.flush(); // the event lines that came after the last reply
 }
 
 /**

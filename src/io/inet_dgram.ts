@@ -10,7 +10,7 @@
  * handed out as a borrowed view. Sends are synchronous and never block; a
  * full socket buffer is the caller's counted drop (the errno is returned).
  */
-import { C, check, errno, libc } from "../../ffi/libc.ts";
+import { C, check, direct, errno, libc } from "../../ffi/libc.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { type IpAddress, parseIpText } from "../wire/ip_address.ts";
 import { RecvArena } from "./mmsg.ts";
@@ -156,7 +156,8 @@ export class InetDgramSocket {
 
   /** Sends on a connected socket; 0 or the errno. */
   send(buf: Uint8Array): number {
-    const n = libc().send(this.#fd, buf, buf.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+    // Per datagram: libc's syscall, not glibc's wrapper, a cancellation point (ffi/libc.ts `direct`).
+    const n = direct.send(this.#fd, buf, buf.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
     return n < 0 ? errno() : 0;
   }
 
@@ -180,7 +181,7 @@ export class InetDgramSocket {
    */
   recvBatch(onDatagram: InetDatagramHandler): number {
     const a = arena ??= new RecvArena(BATCH, SLOT, SOCKADDR_MAX);
-    const n = libc().recvmmsg(this.#fd, a.mmsg, BATCH, C.MSG_DONTWAIT, null);
+    const n = direct.recvmmsg(this.#fd, a.mmsg, BATCH, C.MSG_DONTWAIT);
     if (n < 0) {
       const e = errno();
       // ECONNREFUSED: an ICMP error for an earlier send on a connected socket.

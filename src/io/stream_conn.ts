@@ -31,7 +31,7 @@
  * hang-up or error wakes both sides, whose next call sees it from the kernel
  * (0 or the error).
  */
-import { C, errno, libc, SysError } from "../../ffi/libc.ts";
+import { C, direct, errno, libc, SysError } from "../../ffi/libc.ts";
 import { poller } from "./poller.ts";
 import { setSocketBuffer } from "./socket_buffers.ts";
 
@@ -96,7 +96,8 @@ export class StreamConn {
   async read(buf: Uint8Array): Promise<number | null> {
     for (;;) {
       if (this.#fd < 0) throw new Deno.errors.BadResource("connection closed");
-      const n = libc().recv(this.#fd, buf, buf.length, C.MSG_DONTWAIT);
+      // Per read and write: libc's syscall, not glibc's wrappers, cancellation points (ffi/libc.ts `direct`).
+      const n = direct.recv(this.#fd, buf, buf.length, C.MSG_DONTWAIT);
       if (n > 0) return n;
       if (n === 0) return null;
       const e = errno();
@@ -110,7 +111,7 @@ export class StreamConn {
   async write(b: Uint8Array): Promise<number> {
     for (;;) {
       if (this.#fd < 0) throw new Deno.errors.BadResource("connection closed");
-      const n = libc().send(this.#fd, b, b.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+      const n = direct.send(this.#fd, b, b.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
       if (n >= 0) return n;
       const e = errno();
       if (e !== C.EAGAIN && e !== C.EINTR) throw new SysError("send", e);

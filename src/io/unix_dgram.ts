@@ -105,7 +105,8 @@ export class UnixDgramSocket {
    * errno (EAGAIN: the peer's queue is full).
    */
   send(frame: Uint8Array): number {
-    const n = libc().send(this.#fd, frame, frame.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
+    // Per frame: libc's syscall, not glibc's send, a cancellation point (ffi/libc.ts `direct`).
+    const n = direct.send(this.#fd, frame, frame.length, C.MSG_DONTWAIT | C.MSG_NOSIGNAL);
     return n < 0 ? errno() : 0;
   }
 

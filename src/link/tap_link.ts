@@ -12,7 +12,7 @@
  * being dropped in ours, which TCP would see as loss. A tap created here
  * disappears when its fd closes; a persistent tap that existed before stays.
  */
-import { C, errno, libc, quietErrno, readNow } from "../../ffi/libc.ts";
+import { C, direct, errno, libc, quietErrno, readNow } from "../../ffi/libc.ts";
 import { openTap } from "../../ffi/tun.ts";
 import { namingHolders } from "../os/taps.ts";
 import { poller } from "../io/poller.ts";
@@ -63,7 +63,8 @@ export class TapLink extends BaseLink implements FdLender {
       this.stats.dropsOut++;
       return;
     }
-    const n = libc().write(this.#fd, frame, frame.length);
+    // Per frame: libc's syscall, not glibc's write, a cancellation point (ffi/libc.ts `direct`).
+    const n = direct.write(this.#fd, frame, frame.length);
     if (n === frame.length) {
       this.stats.framesOut++;
       this.stats.bytesOut += n;

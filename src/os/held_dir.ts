@@ -10,7 +10,12 @@
  * descriptor is checked to be a directory of this user's, and fchown and
  * fchmod change that very directory whatever the name points at meanwhile.
  * A directory is made mode 700 first: until it is given its final mode
- * nobody else may enter it, whatever the umask.
+ * nobody else may enter it, whatever the umask. Its contents are read
+ * through the descriptor too (`listing`), so what was checked to be empty
+ * is what is then changed. One made and then given up (a start that
+ * failed) is removed only while its name still holds that very directory
+ * (its device and inode) and it is empty: rmdir, never unlink, so a file or
+ * someone else's directory put in its place stays.
  */
 import { C, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
 
@@ -28,10 +33,18 @@ export class NotADirectoryError extends Error {
   }
 }
 
+/** Which directory a name held when it was made or opened: its device and inode. */
+export interface DirectoryIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
 /** A directory open by descriptor until `close`. */
-export interface HeldDirectory {
+export interface HeldDirectory extends DirectoryIdentity {
   /** Its owner when it was opened. */
   readonly uid: number;
+  /** A path to this very directory whatever its name holds now (/proc/self/fd/N), to read its entries. */
+  readonly listing: string;
   /** Gives it group `gid` (before its mode: chown may clear the setgid bit). */
   chown(gid: number): void;
   chmod(mode: number): void;
@@ -64,6 +77,9 @@ export function holdDirectory(path: string): HeldDirectory {
   }
   return {
     uid: st.uid,
+    dev: st.dev,
+    ino: st.ino,
+    listing: `/proc/self/fd/${fd}`,
     chown(gid: number): void {
       // (uid_t)-1 leaves the owner as it is.
       if (c.fchown(fd, 0xffffffff, gid) < 0) throw new SysError(`chown ${path}`, errno());
@@ -81,14 +97,14 @@ export function holdDirectory(path: string): HeldDirectory {
  * Makes the directory `path` (its parent already there) and gives it `mode`
  * and group `gid` through a descriptor, once it is known to be the one made.
  *
- * @returns false when `path` was already there (left as it is)
+ * @returns the directory made, for `removeMadeDirectory`; null when `path` was already there (left as it is)
  * @throws Error when what is there once made is no directory of this user's (it was swapped)
  */
-export function makeOwnDirectory(path: string, mode: number, gid?: number): boolean {
+export function makeOwnDirectory(path: string, mode: number, gid?: number): DirectoryIdentity | null {
   try {
     Deno.mkdirSync(path, { mode: 0o700 });
   } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
+    if (err instanceof Deno.errors.AlreadyExists) return null;
     throw err;
   }
   const dir = holdDirectory(path);
@@ -97,17 +113,38 @@ export function makeOwnDirectory(path: string, mode: number, gid?: number): bool
       throw new Error(`${path} was replaced by another user's directory once made`);
     }
     try {
+      // chown first: it may clear the setgid bit, which the mode then sets.
       if (gid !== undefined) dir.chown(gid);
       dir.chmod(mode);
     } catch (err) {
       // Not left behind half made (mode 700, the wrong group): a retry makes it afresh.
-      try {
-        Deno.removeSync(path);
-      } catch { /* swapped or filled meanwhile: left as it is */ }
+      removeMadeDirectory(path, dir);
       throw err;
     }
+    return { dev: dir.dev, ino: dir.ino };
   } finally {
     dir.close();
   }
-  return true;
+}
+
+/**
+ * Removes the directory `made` by its name `path`, when that name still
+ * holds it (not a directory renamed in since) and it is empty.
+ *
+ * @returns whether it was removed
+ */
+export function removeMadeDirectory(path: string, made: DirectoryIdentity): boolean {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (!st.isDirectory || st.uid !== libc().geteuid() || !sameIdentity(st, made)) return false;
+  // rmdir: whatever is swapped in meanwhile, a file is never removed, nor a directory with anything in it.
+  return libc().rmdir(cstr(path)) === 0;
+}
+
+function sameIdentity(st: Deno.FileInfo, id: DirectoryIdentity): boolean {
+  return st.dev !== null && st.ino !== null && BigInt(st.dev) === id.dev && BigInt(st.ino) === id.ino;
 }

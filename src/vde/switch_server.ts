@@ -38,7 +38,13 @@ import {
 import { ownerAndMode, userName } from "../os/users.ts";
 import { isSocket } from "../os/paths.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
-import { holdDirectory, makeOwnDirectory } from "../os/held_dir.ts";
+import {
+  type DirectoryIdentity,
+  type HeldDirectory,
+  holdDirectory,
+  makeOwnDirectory,
+  removeMadeDirectory,
+} from "../os/held_dir.ts";
 import { DgramLink } from "../link/dgram_link.ts";
 import { PortRefused, type Switch } from "../switch/switch.ts";
 import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
@@ -154,14 +160,14 @@ export class VdeSwitchServer {
     const modes = resolveModes(options.mode, options.dirMode);
     const perms: SwitchPermissions = { ...modes, gid: options.gid };
     const log = options.log ?? defaultLog;
-    let created: boolean;
+    let made: DirectoryIdentity | null;
     try {
       // Its mode and group are given through a descriptor: the parent may be others' to write (held_dir.ts).
-      created = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
+      made = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
       throw new Error(`cannot create the switch directory ${options.dir}: ${(err as Error).message}`);
     }
-    if (!created && !Deno.statSync(options.dir).isDirectory) {
+    if (made === null && !Deno.statSync(options.dir).isDirectory) {
       throw new Error(`${options.dir} exists and is not a directory`);
     }
     const dir = Deno.realPathSync(options.dir);
@@ -170,10 +176,19 @@ export class VdeSwitchServer {
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
         const reclaimed = await reclaimStaleCtl(ctlPath, log);
-        if (!created) {
-          const why = notASwitchDir(options.dir, dir, reclaimed);
-          if (why === undefined) narrowExisting(dir, perms);
-          else log(`${dir} ${why}: its mode and group are left as they are`);
+        if (made === null) {
+          // Held from here: what is checked to be a switch's directory is the one narrowed, whatever the name.
+          const held = holdDirectory(dir);
+          try {
+            // Another user's: they can replace its sockets, and only they (or root) may change it.
+            const why = held.uid !== Deno.uid()
+              ? `is ${userName(held.uid)}'s, who can replace this switch's sockets in it`
+              : notASwitchDir(options.dir, held.listing, reclaimed);
+            if (why === undefined) narrowExisting(held, perms);
+            else log(`${dir} ${why}: its mode and group are left as they are`);
+          } finally {
+            held.close();
+          }
         }
         server.#listen();
       } catch (err) {
@@ -182,11 +197,8 @@ export class VdeSwitchServer {
       giveSocketFile(ctlPath, perms.socketMode, perms.gid);
       return server;
     } catch (err) {
-      if (created) {
-        try {
-          Deno.removeSync(dir);
-        } catch { /* not empty: leave it */ }
-      }
+      // Only the directory this start made, and only empty.
+      if (made !== null) removeMadeDirectory(dir, made);
       throw err;
     }
   }
@@ -445,7 +457,7 @@ function sweepStalePortSockets(dir: string): void {
 }
 
 /**
- * Why an existing directory `given` (real path `dir`) is not to be given
+ * Why an existing directory `given` (its entries read at `dir`) is not to be given
  * the switch's mode and group, or undefined when it is: one a switch left
  * (its stale `ctl` was just reclaimed) or an empty one made for it is. A
  * directory that holds other files is no switch's (`--sock ~` would close a
@@ -469,23 +481,12 @@ function notASwitchDir(given: string, dir: string, reclaimed: boolean): string |
  * A directory that was there before (a switch killed with SIGKILL leaves
  * its own) is given the mode and group this start asks for, as vde_switch
  * chmods it: kept as it was, a restart with a narrower `--mode` or without
- * `--group` would still let the old group in. The mode only of a directory
- * of ours (chown may clear the setgid bit, so it goes first), and only once
- * no live switch serves it.
+ * `--group` would still let the old group in. Only a directory of ours
+ * (another user's is left as it is, and said), its group first (chown may
+ * clear the setgid bit), and only once no live switch serves it.
  */
-function narrowExisting(dir: string, perms: SwitchPermissions): void {
-  const ours = Deno.statSync(dir).uid === Deno.uid();
-  if (!ours && perms.gid === undefined) return;
-  // Through a descriptor, not the name, which a writer of the parent could swap meanwhile.
-  const held = holdDirectory(dir);
-  try {
-    if ((held.uid === Deno.uid()) !== ours) {
-      throw new Error(`${dir} was replaced since it was looked at: its mode and group are left as they are`);
-    }
-    const gid = perms.gid ?? Deno.gid();
-    if (gid !== null) held.chown(gid);
-    if (ours) held.chmod(perms.dirMode);
-  } finally {
-    held.close();
-  }
+function narrowExisting(held: HeldDirectory, perms: SwitchPermissions): void {
+  const gid = perms.gid ?? Deno.gid();
+  if (gid !== null) held.chown(gid);
+  held.chmod(perms.dirMode);
 }

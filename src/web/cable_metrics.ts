@@ -2,9 +2,11 @@
  * Cable sessions as Prometheus metrics: per session the frames and bytes it
  * carried and dropped, whether it has a connection, the connections it
  * resumed and its measured round-trip time; for a listener (`vde cable
- * listen --http`, labels `listen`, and per session `session` = its id,
- * `port` = its switch port, `remote` = the peer's latest address) also its
- * connections, refusals and resumed sessions. A lab labels its cables'
+ * listen --http`, labels `listen`, and per session `session` = its id and
+ * `port` = its switch port) also its connections, refusals and resumed
+ * sessions. The peer's latest address is `vde_cable_session_info`'s
+ * `remote` alone: it changes at each reconnect (a new source port), which
+ * on the counters would start new series and look like resets. A lab labels its cables'
  * sessions `cable` = the node. Read from the counters the sessions keep
  * anyway.
  */
@@ -92,11 +94,16 @@ export function cableSessionFamilies(sessions: SessionSeries[]): string[] {
 /** The exposition text of listener `listen` (its address as written). */
 export function renderCableMetrics(listen: string, listener: CableListener): string {
   const l = `listen="${escapeLabel(listen)}"`;
-  const label = (s: ListenerSession) =>
-    `${l},session="${s.idHex}",port="${s.port}",remote="${escapeLabel(s.remote)}"`;
+  const label = (s: ListenerSession) => `${l},session="${s.idHex}",port="${s.port}"`;
   const c = listener.counters;
   return [
     ...cableSessionFamilies(listener.sessions.map((s) => ({ labels: label(s), session: s }))),
+    ...metricFamily(
+      "vde_cable_session_info",
+      "gauge",
+      "Always 1; the remote label is the peer's latest address (it changes when the peer reconnects).",
+      listener.sessions.map((s) => [`${label(s)},remote="${escapeLabel(s.remote)}"`, 1]),
+    ),
     ...metricFamily("vde_cable_sessions", "gauge", "Cable sessions the listener holds.", [[
       l,
       listener.sessions.length,

@@ -12,6 +12,7 @@
  */
 import { ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
 import type { PortStatus, SwitchSnapshot } from "./status.ts";
+import { ROLE_NAMES } from "../switch/rstp.ts";
 
 /** The Content-Type Prometheus expects for this format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -138,9 +139,18 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
       s.ports.flatMap((p, i) => p.stp === undefined ? [] : [{ labels: portLabels[i], ...p.stp }])
     );
     for (const p of stpPorts) lines.push(`vde_stp_port_state{${p.labels}} ${p.state}`);
-    // The role apart, as vde_port_info's name: a port that changes role keeps its one state series.
-    family("vde_stp_port_role", "gauge", "Always 1; the role label is the port's spanning tree role now.");
-    for (const p of stpPorts) lines.push(`vde_stp_port_role{${p.labels},role="${p.role}"} 1`);
+    // The role apart, so a port that changes role keeps its one state series; every role listed (a state
+    // set, as kube-state-metrics' phases), so no series appears or vanishes when the role changes either.
+    family(
+      "vde_stp_port_role",
+      "gauge",
+      "1 for the port's spanning tree role now, 0 for each other role (disabled, root, designated, alternate, backup).",
+    );
+    for (const p of stpPorts) {
+      for (const role of ROLE_NAMES) {
+        lines.push(`vde_stp_port_role{${p.labels},role="${role}"} ${p.role === role ? 1 : 0}`);
+      }
+    }
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
     for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }

@@ -24,6 +24,7 @@ import {
   ethFrame,
   mac,
   ourCli,
+  RawClient,
   waitForPortFiles,
   withMgmtSwitch,
 } from "../helpers/vde_clients.ts";
@@ -220,7 +221,7 @@ Deno.test("vde term reads commands from a piped stdin", async () => {
   });
 });
 
-Deno.test("vde term on a piped stdin held open prints the switch's debug events, one line each, as clients come and go", async () => {
+Deno.test("vde term on a piped stdin held open prints the switch's debug events after debug/add, one line each, as clients come and go", async () => {
   await withMgmtSwitch("ours", async (mgmt, dir) => {
     const child = new Deno.Command(ourCli()[0]!, {
       args: [...ourCli().slice(1), "term", mgmt],
@@ -235,12 +236,18 @@ Deno.test("vde term on a piped stdin held open prints the switch's debug events,
       for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
     })();
     const stderr = new Response(child.stderr).text();
+    const listings = () => out.split("Numports=").length - 1;
+    let early: RawClient | undefined;
     try {
+      // A script that asked for no events gets none: this client's join (port 5) is never printed.
+      early = await RawClient.open(dir, 5);
+      await stdin.write(new TextEncoder().encode("port/showinfo\n"));
+      await waitFor(() => listings() === 1, { timeoutMs: 15_000, what: "the first listing" });
       await stdin.write(
         new TextEncoder().encode("debug/add port/ep/+\ndebug/add port/ep/-\nport/showinfo\n"),
       );
       // The listing of the last command says the two before it are in force.
-      await waitFor(() => out.includes("Numports="), { timeoutMs: 15_000, what: "port/showinfo's listing" });
+      await waitFor(() => listings() === 2, { timeoutMs: 15_000, what: "port/showinfo's listing" });
       await clients.raw(dir);
       await waitFor(() => /^3031 port\/ep\/\+ Port 01 FD +\d+$/m.test(out), {
         timeoutMs: 15_000,
@@ -254,6 +261,8 @@ Deno.test("vde term on a piped stdin held open prints the switch's debug events,
     } finally {
       await clients.stopAll();
       await stdin.close();
+      await child.status;
+      await early?.close(); // once vde term is gone: its leaving is no event of this test's
     }
     const status = await child.status;
     await reading;

@@ -106,8 +106,7 @@ for (const mode of ["insecure", "encrypted"] as const) {
         [...ourCli(), "cable", "connect", `127.0.0.1:${cablePort}`, "--sock", `${dir}/b`, ...keyArgs],
         { name: "vde cable connect" },
       );
-      const session =
-        /vde_cable_session_connected\{listen="[^"]+",session="[0-9a-f]+",port="\d+",remote="[^"]*"\}/;
+      const session = /vde_cable_session_connected\{listen="[^"]+",session="[0-9a-f]+",port="\d+"\}/;
       await waitFor(async () => value(await scrape(base), session) === 1, {
         timeoutMs: 20_000,
         what: "a connected session",
@@ -122,6 +121,15 @@ for (const mode of ["insecure", "encrypted"] as const) {
         return value(text, received) >= N;
       }, { timeoutMs: 20_000, what: `${N} frames over the cable` });
       assert.equal(value(text, /vde_cable_sessions\{listen="[^"]+"\}/), 1);
+      // The peer's address (a new source port at each reconnect) only on the info series, not the counters'.
+      assert.equal(
+        value(
+          text,
+          /vde_cable_session_info\{listen="[^"]+",session="[0-9a-f]+",port="\d+",remote="127\.0\.0\.1:\d+"\}/,
+        ),
+        1,
+      );
+      assert.doesNotMatch(text, /^vde_cable_(?!session_info)[a-z_]+\{[^}]*remote=/m);
       assert.equal(value(text, /vde_cable_reconnects_total\{listen="[^"]+"\}/), 0);
       assert.equal(value(text, /vde_cable_session_reconnects_total\{[^}]*\}/), 0);
       const rtt = /^vde_cable_rtt_seconds\{[^}]*\} (\S+)$/m.exec(text);

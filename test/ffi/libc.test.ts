@@ -1,11 +1,23 @@
 /**
  * ffi/libc.ts's `direct` calls (libc's `syscall` with this architecture's
- * numbers, for the plug thread) answer as the glibc wrappers they stand
- * for: counts, -1 with errno, an empty epoll set that times out.
+ * numbers, for the plug and switch threads) answer as the glibc wrappers they stand
+ * for: counts, -1 with errno, an empty epoll set that times out; their
+ * numbers are the kernel tables' for both architectures.
  */
 import assert from "node:assert/strict";
-import { C, datagramPair, direct, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc } from "../../ffi/libc.ts";
+import {
+  C,
+  datagramPair,
+  direct,
+  EPOLL_DATA_OFFSET,
+  EPOLL_EVENT_SIZE,
+  errno,
+  libc,
+  SYSCALL_NUMBERS,
+} from "../../ffi/libc.ts";
 import { RecvArena } from "../../src/io/mmsg.ts";
+import { exists } from "../../src/os/paths.ts";
+import { skipUnless } from "../helpers/processes.ts";
 
 /** A connected pair of non-blocking datagram sockets, closed after `fn`. */
 function withPair(fn: (a: number, b: number) => void): void {
@@ -27,6 +39,17 @@ Deno.test("direct send, write and read move a datagram each and say how many byt
     assert.equal(direct.read(b, got, got.length), 60);
     assert.equal(direct.read(b, got, got.length), 98);
     assert.equal(got[97], 5);
+  });
+});
+
+Deno.test("direct recv takes a datagram as read does, and on an empty socket fails with EAGAIN in errno", () => {
+  withPair((a, b) => {
+    const got = new Uint8Array(128);
+    assert.equal(direct.send(a, new Uint8Array(77).fill(9), 77, C.MSG_DONTWAIT | C.MSG_NOSIGNAL), 77);
+    assert.equal(direct.recv(b, got, got.length, C.MSG_DONTWAIT), 77);
+    assert.equal(got[76], 9);
+    assert.equal(direct.recv(b, got, got.length, C.MSG_DONTWAIT), -1);
+    assert.equal(errno(), C.EAGAIN);
   });
 });
 
@@ -73,4 +96,52 @@ Deno.test("direct epollWait reports a ready fd with its data, and times out on n
       c.close(epfd);
     }
   });
+});
+
+Deno.test("direct sends to a datagram peer that closed fail as the wrapper's do: ECONNREFUSED, then ENOTCONN", () => {
+  const out = new RecvArena(2, 60);
+  const flags = C.MSG_DONTWAIT | C.MSG_NOSIGNAL;
+  // The switch thread's SendBatcher, a plug thread's send, and glibc's wrapper for comparison.
+  const senders: [string, (fd: number) => number][] = [
+    ["direct.sendmmsg", (fd) => direct.sendmmsg(fd, out.mmsg, 2, flags)],
+    ["direct.send", (fd) => direct.send(fd, out.slots[0]!, 60, flags)],
+    ["libc send", (fd) => libc().send(fd, out.slots[0]!, 60, flags)],
+  ];
+  for (const [name, send] of senders) {
+    const pair = datagramPair();
+    assert.ok(pair !== null);
+    const [a, b] = pair;
+    try {
+      libc().close(b);
+      // The kernel says the peer's refusal once and disconnects the socket: what a port's removal is told by.
+      const first = [send(a), errno()];
+      const second = [send(a), errno()];
+      assert.deepEqual([first, second], [[-1, C.ECONNREFUSED], [-1, C.ENOTCONN]], name);
+    } finally {
+      libc().close(a);
+    }
+  }
+  // A call on no descriptor at all: -1 and EBADF in errno, not the kernel's -9 as a count.
+  assert.equal(direct.epollWait(-1, new Uint8Array(EPOLL_EVENT_SIZE), 1, 0), -1);
+  assert.equal(errno(), C.EBADF);
+});
+
+Deno.test("direct's system call numbers are the kernel's, for x86_64 and aarch64 (linux-libc-dev's tables)", (t) => {
+  // x86_64's own table, and the generic one aarch64 uses.
+  const tables = {
+    x86_64: "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
+    aarch64: "/usr/include/asm-generic/unistd.h",
+  };
+  const missing = Object.values(tables).filter((path) => !exists(path));
+  if (skipUnless(t, missing.length === 0 ? null : `${missing.join(", ")} missing (Debian linux-libc-dev)`)) {
+    return;
+  }
+  for (const [arch, path] of Object.entries(tables) as [keyof typeof SYSCALL_NUMBERS, string][]) {
+    const text = Deno.readTextFileSync(path);
+    for (const [call, nr] of Object.entries(SYSCALL_NUMBERS[arch])) {
+      const m = new RegExp(`^#define __NR_${call}\\s+(\\d+)$`, "m").exec(text);
+      assert.ok(m !== null, `${arch} ${call} in ${path}`);
+      assert.equal(nr, Number(m[1]), `${arch} ${call}`);
+    }
+  }
 });

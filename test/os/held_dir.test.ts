@@ -2,10 +2,17 @@
  * A directory made or found in a parent others may write is changed only
  * through a descriptor: a symlink swapped in for its name is refused and
  * its target left as it was, and a directory renamed away after it was
- * opened is the one changed, not whatever now has its name.
+ * opened is the one changed, not whatever now has its name. One given up
+ * is removed only while its name holds it and it is empty.
  */
 import assert from "node:assert/strict";
-import { holdDirectory, makeOwnDirectory, NotADirectoryError } from "../../src/os/held_dir.ts";
+import {
+  holdDirectory,
+  makeOwnDirectory,
+  NotADirectoryError,
+  removeMadeDirectory,
+} from "../../src/os/held_dir.ts";
+import { skipUnlessRoot } from "../helpers/processes.ts";
 
 async function withTmp(body: (tmp: string) => Promise<void> | void): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "vde-e7-held-dir-" });
@@ -21,11 +28,11 @@ const modeOf = (path: string) => Deno.lstatSync(path).mode! & 0o7777;
 Deno.test("a directory is made with its final mode and group whatever the umask, and one already there is left as it is", () =>
   withTmp((tmp) => {
     const gid = Deno.gid()!;
-    assert.equal(makeOwnDirectory(`${tmp}/sw`, 0o3770, gid), true);
+    assert.notEqual(makeOwnDirectory(`${tmp}/sw`, 0o3770, gid), null);
     assert.equal(modeOf(`${tmp}/sw`), 0o3770);
     assert.equal(Deno.lstatSync(`${tmp}/sw`).gid, gid);
     Deno.chmodSync(`${tmp}/sw`, 0o700);
-    assert.equal(makeOwnDirectory(`${tmp}/sw`, 0o2770), false);
+    assert.equal(makeOwnDirectory(`${tmp}/sw`, 0o2770), null);
     assert.equal(modeOf(`${tmp}/sw`), 0o700);
   }));
 
@@ -60,4 +67,50 @@ Deno.test("a held directory renamed away is the one changed, not what is put in 
     }
     assert.equal(modeOf(`${tmp}/moved`), 0o2770);
     assert.equal(modeOf(`${tmp}/sw`), 0o700);
+  }));
+
+Deno.test("root makes a directory for another group with the setgid bit kept (chown before chmod)", (t) =>
+  withTmp((tmp) => {
+    // Only root may give a directory a group it is not in.
+    if (skipUnlessRoot(t)) return;
+    const made = makeOwnDirectory(`${tmp}/sw`, 0o2770, 4242);
+    assert.notEqual(made, null);
+    assert.equal(Deno.lstatSync(`${tmp}/sw`).gid, 4242);
+    assert.equal(modeOf(`${tmp}/sw`), 0o2770);
+  }));
+
+Deno.test("a made directory given up is removed only while its name holds it and it is empty", () =>
+  withTmp((tmp) => {
+    const made = makeOwnDirectory(`${tmp}/sw`, 0o2770)!;
+    Deno.writeTextFileSync(`${tmp}/sw/left`, "");
+    assert.equal(removeMadeDirectory(`${tmp}/sw`, made), false, "not while something is in it");
+    Deno.removeSync(`${tmp}/sw/left`);
+    // Renamed away and another directory (or a file) put at its name: neither is removed.
+    Deno.renameSync(`${tmp}/sw`, `${tmp}/moved`);
+    Deno.mkdirSync(`${tmp}/sw`);
+    assert.equal(removeMadeDirectory(`${tmp}/sw`, made), false);
+    Deno.removeSync(`${tmp}/sw`);
+    Deno.writeTextFileSync(`${tmp}/sw`, "");
+    assert.equal(removeMadeDirectory(`${tmp}/sw`, made), false);
+    assert.ok(Deno.lstatSync(`${tmp}/sw`).isFile);
+    Deno.removeSync(`${tmp}/sw`);
+    assert.equal(removeMadeDirectory(`${tmp}/sw`, made), false, "nothing at the name");
+    Deno.renameSync(`${tmp}/moved`, `${tmp}/sw`);
+    assert.equal(removeMadeDirectory(`${tmp}/sw`, made), true);
+    assert.throws(() => Deno.lstatSync(`${tmp}/sw`), Deno.errors.NotFound);
+  }));
+
+Deno.test("a held directory's entries are read from it, not from what has its name now", () =>
+  withTmp((tmp) => {
+    Deno.mkdirSync(`${tmp}/sw`);
+    const held = holdDirectory(`${tmp}/sw`);
+    try {
+      Deno.renameSync(`${tmp}/sw`, `${tmp}/moved`);
+      Deno.mkdirSync(`${tmp}/sw`);
+      Deno.writeTextFileSync(`${tmp}/sw/other`, "");
+      Deno.writeTextFileSync(`${tmp}/moved/mine`, "");
+      assert.deepEqual([...Deno.readDirSync(held.listing)].map((e) => e.name), ["mine"]);
+    } finally {
+      held.close();
+    }
   }));

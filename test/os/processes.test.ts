@@ -9,7 +9,9 @@ Deno.test("a process killed but not yet reaped (a zombie) is not alive; a runnin
     args: [
       "-c",
       "import os, time\np = os.fork()\nif p == 0:\n    time.sleep(60)\n    os._exit(0)\n" +
-      "os.kill(p, 9)\nprint(p, flush=True)\ntime.sleep(60)\n",
+      // The pid and its newline in one write: print() under PYTHONUNBUFFERED=1 (set here) wrote them apart,
+      // the test read the pid alone and closed the pipe, and the newline's EPIPE killed the parent and its zombie.
+      "os.kill(p, 9)\nos.write(1, b'%d\\n' % p)\ntime.sleep(60)\n",
     ],
     stdout: "piped",
   }).spawn();
@@ -17,7 +19,6 @@ Deno.test("a process killed but not yet reaped (a zombie) is not alive; a runnin
     const reader = parent.stdout.getReader();
     const { value } = await reader.read();
     reader.releaseLock();
-    await parent.stdout.cancel();
     const zombie = Number(new TextDecoder().decode(value).trim());
     assert.ok(zombie > 0);
     for (let i = 0; i < 100 && !Deno.readTextFileSync(`/proc/${zombie}/stat`).includes(") Z"); i++) {
@@ -27,6 +28,7 @@ Deno.test("a process killed but not yet reaped (a zombie) is not alive; a runnin
     assert.equal(processAlive(parent.pid), true);
   } finally {
     parent.kill("SIGKILL");
+    await parent.stdout.cancel();
     await parent.status;
   }
   assert.equal(processAlive(parent.pid), false, "reaped: gone");

@@ -105,6 +105,29 @@ Deno.test("a switch started again on the directory a killed one left takes this 
   }
 });
 
+Deno.test("another user's existing directory keeps its mode and group, and the log says who can replace the sockets", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-r13-dir-theirs-" });
+  const dir = `${tmp}/sw`;
+  // Made by nobody before root's start (or between its mkdir's EEXIST and its open): empty, group-writable.
+  await Deno.mkdir(dir);
+  await Deno.chown(dir, 65534, 65534);
+  await Deno.chmod(dir, 0o2770);
+  const lines: string[] = [];
+  const sw = new Switch({ numPorts: 4 });
+  const server = await VdeSwitchServer.start(sw, { dir, gid: 0, mode: 0o600, log: (m) => lines.push(m) });
+  try {
+    assert.deepEqual(await modeAndGroup(dir), { mode: "2770", gid: 65534 });
+    assert.deepEqual(lines, [
+      `${dir} is nobody's, who can replace this switch's sockets in it: its mode and group are left as they are`,
+    ]);
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("an existing directory that holds other files, or is reached through a symlink, keeps its mode and group", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-dir-other-" });
   // A home directory given as --sock, and a group member's `sw` pointing at a directory of root's.

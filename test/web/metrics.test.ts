@@ -165,7 +165,7 @@ Deno.test("metrics: a MAC seen on another port counts one FDB move", async () =>
   }
 });
 
-Deno.test("metrics: with spanning tree on, each port's state and role, and topology changes; promtool agrees", async (t) => {
+Deno.test("metrics: with spanning tree on, each port's state, its role among all roles, and topology changes; promtool agrees", async (t) => {
   const r = rig();
   try {
     r.sw.engine.enableStp({ mac: mac(0x77) });
@@ -174,6 +174,10 @@ Deno.test("metrics: with spanning tree on, each port's state and role, and topol
     assert.ok([2, 3, 4].includes(state), `state ${state}`);
     assert.match(text, /^vde_stp_port_state\{switch="\/tmp\/sw test",port="2"\} [234]$/m);
     assert.equal(sample(text, "vde_stp_port_role", 'port="2"', 'role="designated"'), 1);
+    // Every role has its series, 0 but the one the port has: a role change moves a 1, no series comes or goes.
+    for (const role of ["disabled", "root", "alternate", "backup"]) {
+      assert.equal(sample(text, "vde_stp_port_role", 'port="2"', `role="${role}"`), 0, role);
+    }
     assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);

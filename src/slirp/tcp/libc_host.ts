@@ -40,7 +40,7 @@
  * thread that runs microtasks by awaiting (the slirp thread) can tell when
  * the chain of reactions a round started has run out.
  */
-import { C, errno, libc, strerror, takeSocketError } from "../../../ffi/libc.ts";
+import { C, direct, errno, libc, strerror, takeSocketError } from "../../../ffi/libc.ts";
 import { poller } from "../../io/poller.ts";
 import { decodeSockaddr, encodeSockaddrInto, SOCKADDR_MAX } from "../../io/sockaddr.ts";
 import { formatIp, parseIpText } from "../../wire/ip_address.ts";
@@ -179,7 +179,8 @@ class LibcConn implements HostConn {
   tryRead(p: Uint8Array): number | null {
     if (this.#closed || !this.#canRead || this.#error !== 0) return -1;
     for (;;) {
-      const n = libc().read(this.#fd, p, p.length);
+      // Per segment: libc's syscall, not glibc's wrappers, cancellation points (ffi/libc.ts `direct`).
+      const n = direct.read(this.#fd, p, p.length);
       if (n > 0) return n;
       if (n === 0) return null;
       const e = errno();
@@ -217,7 +218,7 @@ class LibcConn implements HostConn {
     // MSG_MORE holds a last partial segment back; the shutdown that follows sets FIN on it and sends it.
     const flags = last ? C.MSG_DONTWAIT | C.MSG_NOSIGNAL | C.MSG_MORE : C.MSG_DONTWAIT | C.MSG_NOSIGNAL;
     for (;;) {
-      const n = libc().send(this.#fd, p, p.length, flags);
+      const n = direct.send(this.#fd, p, p.length, flags);
       if (n >= 0) {
         // A short write filled the buffer (Linux marks it so and signals the room it makes): the next
         // write waits for that edge instead of a send that could only say EAGAIN.
