@@ -22,7 +22,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { isSwitchMode, switchNotLab } from "../lab/switch_paths.ts";
+import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, validateLab } from "../lab/validate.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
@@ -591,6 +591,8 @@ export async function downEach(
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
 function noSuchLab(name: string): UsageError {
+  const roots = rootsLabAnswer(name);
+  if (roots !== undefined) return new UsageError(roots);
   return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
 }
 
@@ -601,21 +603,6 @@ function noSuchLab(name: string): UsageError {
 export function rootLabsHint(uid = Deno.uid(), base = ROOT_LABS_DIR): string {
   const labs = rootLabs(uid, base);
   return labs.length === 0 ? "" : `; root's labs are up (${labs.join(", ")}): run vde as root for those`;
-}
-
-/** Root's labs, seen by a user who is not root (none for root, who lists its own). */
-function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR): string[] {
-  if (uid === 0) return [];
-  const labs: string[] = [];
-  try {
-    // Each lab's runtime directory (its state file inside is root's alone to read). A switch's
-    // socket directory there (`vde switch --sock /run/vde/class`) is no lab: every switch makes
-    // its directory setgid, a lab never does.
-    for (const e of Deno.readDirSync(base)) {
-      if (e.isDirectory && !isSwitchMode(`${base}/${e.name}`)) labs.push(e.name);
-    }
-  } catch { /* root has none */ }
-  return labs.sort();
 }
 
 /** ` (did you mean a?)`, ` (up: a, b)` or, unless a lab was named, ` (no lab is up)`. */

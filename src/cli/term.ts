@@ -25,7 +25,7 @@ import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
-import { findLabSwitch } from "../lab/switch_paths.ts";
+import { findLabSwitch, rootsLabAnswer } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
@@ -471,6 +471,8 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   try {
     client = await MgmtClient.connect(path, { timeoutMs: timeoutSecs * 1000 });
   } catch (err) {
+    const roots = err instanceof Deno.errors.NotFound ? rootsLabAnswer(given) : undefined;
+    if (roots !== undefined) throw new UsageError(roots);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
         findLabSwitch(given).why

@@ -7,7 +7,7 @@
  * directory holds its `ctl` socket). A name that finds none is answered
  * with the ones that exist.
  */
-import { labDir, NAME_PATTERN } from "./names.ts";
+import { labDir, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
 import { isSocket } from "../os/paths.ts";
 import { listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
@@ -117,4 +117,38 @@ export async function switchNotLab(lab: string, dir: string): Promise<string | u
   return `lab ${lab} cannot use ${dir}: it is ${
     serves ? "the directory of a switch that runs there" : "a switch's socket directory"
   } (vde switch --sock ${dir}), no lab`;
+}
+
+/** Root's labs, seen by a user who is not root (none for root, who lists its own). */
+export function rootLabs(uid: number | null = Deno.uid(), base = ROOT_LABS_DIR): string[] {
+  if (uid === 0) return [];
+  const labs: string[] = [];
+  try {
+    // Each lab's runtime directory (its state file inside is root's alone to read). A switch's
+    // socket directory there (`vde switch --sock /run/vde/class`) is no lab: every switch makes
+    // its directory setgid, a lab never does.
+    for (const e of Deno.readDirSync(base)) {
+      if (e.isDirectory && !isSwitchMode(`${base}/${e.name}`)) labs.push(e.name);
+    }
+  } catch { /* root has none */ }
+  return labs.sort();
+}
+
+/**
+ * The one line for a user who is not root naming root's lab (`u24s1`) or
+ * its switch (`u24s1/sw1`): the lab is up, only not theirs, so "no such lab"
+ * (with every lab root runs after it, twenty in a class) would mislead. Its
+ * console is root's alone because it runs commands as root in the hosts.
+ * Undefined when `name` names none of root's labs.
+ */
+export function rootsLabAnswer(
+  name: string,
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+): string | undefined {
+  const parts = name.replace(/\/+$/, "").split("/");
+  if (parts.length > 2 || !parts.every((p) => NAME_PATTERN.test(p))) return undefined;
+  if (!rootLabs(uid, base).includes(parts[0]!)) return undefined;
+  return `lab ${parts[0]} is root's, not this user's: run vde as root for it ` +
+    "(its console runs commands as root in its hosts, so it is root's alone)";
 }

@@ -33,7 +33,10 @@ export function tcpFromGuest(
   const srcV = b.subarray(srcAt, srcAt + f.addrLen);
   const dstV = b.subarray(dstAt, dstAt + f.addrLen);
   const seg = b.subarray(off, off + len);
-  if (!f.mayReach(iface, b, dstAt)) {
+  // The gateway is the host's loopback. With that off (disable_host_loopback) the engine refuses
+  // a guest's new connection there itself; a segment of an inbound forward's connection, whose
+  // client on the host's loopback the guest sees as the gateway, must still reach it.
+  if (!f.mayReach(iface, b, dstAt) && !f.isGateway(iface, b, dstAt)) {
     p.refuseTcp(srcV, dstV, seg);
     return;
   }

@@ -20,7 +20,7 @@
 import { ETH_HLEN } from "../wire/ethernet.ts";
 import { readU32 } from "../wire/bytes.ts";
 import { IPV4_HLEN, writeIpv4 } from "../wire/ipv4.ts";
-import { IPV6_HLEN, writeIpv6Header } from "../wire/ipv6.ts";
+import { IPV6_HLEN, ipv6Equal, writeIpv6Header } from "../wire/ipv6.ts";
 import { MAX_IP } from "./iface.ts";
 import type { Iface } from "./iface.ts";
 import type { IpOutput } from "./ip_output.ts";
@@ -51,6 +51,8 @@ export interface IpFamily<A> {
   send(out: IpOutput, b: Uint8Array, e: number, len: number): void;
   /** Whether the guest may reach the address at `b[at]` (iface.ts's policy). */
   mayReach(iface: Iface, b: Uint8Array, at: number): boolean;
+  /** Whether the address at `b[at]` is the gateway's (the host's loopback to the guest). */
+  isGateway(iface: Iface, b: Uint8Array, at: number): boolean;
 }
 
 export const IPV4: IpFamily<number> = {
@@ -69,6 +71,9 @@ export const IPV4: IpFamily<number> = {
   mayReach(iface, b, at) {
     return iface.mayReach4(readU32(b, at));
   },
+  isGateway(iface, b, at) {
+    return readU32(b, at) === iface.config.gateway;
+  },
 };
 
 export const IPV6: IpFamily<Uint8Array> = {
@@ -86,5 +91,8 @@ export const IPV6: IpFamily<Uint8Array> = {
   },
   mayReach(iface, b, at) {
     return iface.mayReach6(b, at);
+  },
+  isGateway(iface, b, at) {
+    return ipv6Equal(b, at, iface.config.gateway6, 0) || ipv6Equal(b, at, iface.linkLocal, 0);
   },
 };

@@ -522,6 +522,9 @@ export const AS_OTHER_USER = [
   "--inh-caps=-dac_override,-dac_read_search",
 ];
 
+/** A command prefix that runs the rest as nobody (uid and gid 65534, no groups): another user, none to create. */
+export const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+
 /** {@link skipUnless} for root. Usage: `if (skipUnlessRoot(t)) return;` */
 export function skipUnlessRoot(t: Deno.TestContext): boolean {
   return skipUnless(t, hasRoot());

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { hostMac, MAX_IFNAME, tapName } from "../../src/lab/names.ts";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
 Deno.test("a lab host interface's MAC is locally administered unicast, the same for the same lab, node and interface on one machine", () => {
   const mac = hostMac("m1", "wan", "h1", "eth0");
@@ -49,15 +49,7 @@ Deno.test("a user's labs directory that another user made first is refused, not 
     const names = new URL("../../src/lab/names.ts", import.meta.url).href;
     const code = `import { labsBaseDir } from "${names}";\n` +
       "try { console.log(labsBaseDir()); } catch (e) { console.log(e.message); }";
-    const r = await run([
-      "setpriv",
-      "--reuid=65534",
-      "--regid=65534",
-      "--clear-groups",
-      Deno.execPath(),
-      "eval",
-      code,
-    ], {
+    const r = await run([...AS_NOBODY, Deno.execPath(), "eval", code], {
       env: { XDG_RUNTIME_DIR: tmp },
     });
     assert.match(

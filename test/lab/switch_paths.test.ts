@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { vde, withLabUp } from "./_helpers.ts";
-import { matchLabSwitch } from "../../src/lab/switch_paths.ts";
+import { matchLabSwitch, rootsLabAnswer } from "../../src/lab/switch_paths.ts";
+import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
 /** A switch name no other test's lab uses, so the bare name is this test's alone. */
 const SWITCH = `s${Deno.pid.toString(36)}`;
@@ -76,4 +77,46 @@ Deno.test("a switch name with no lab up is told apart from a path, for vde captu
   }
   const up = [{ lab: "wan", node: "site1", dir: "/run/vde/wan/site1" }];
   assert.equal(matchLabSwitch("site1", up).found, up[0]);
+});
+
+Deno.test("a student naming root's lab, or its switch, is told it is root's, not that no such lab is up", async () => {
+  const base = await Deno.makeTempDir({ prefix: "vde-root-lab-" });
+  try {
+    await Deno.mkdir(`${base}/u24s1`);
+    // A class switch root serves beside the labs (setgid, as every switch's directory) is no lab.
+    await Deno.mkdir(`${base}/class`);
+    await Deno.chmod(`${base}/class`, 0o2700);
+    const answer = "lab u24s1 is root's, not this user's: run vde as root for it " +
+      "(its console runs commands as root in its hosts, so it is root's alone)";
+    assert.equal(rootsLabAnswer("u24s1", 1000, base), answer);
+    assert.equal(rootsLabAnswer("u24s1/sw1", 1000, base), answer);
+    assert.equal(rootsLabAnswer("u24s1/", 1000, base), answer);
+    assert.equal(rootsLabAnswer("u24s2", 1000, base), undefined, "a lab root does not run");
+    assert.equal(rootsLabAnswer("class", 1000, base), undefined, "a switch's directory");
+    assert.equal(rootsLabAnswer("./u24s1", 1000, base), undefined, "a path");
+    assert.equal(rootsLabAnswer("u24s1/sw1/x", 1000, base), undefined, "a path");
+    assert.equal(rootsLabAnswer("u24s1", 0, base), undefined, "root's own lab is root's to use");
+    assert.equal(rootsLabAnswer("u24s1", 1000, `${base}/none`), undefined);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("root's running lab, seen by another uid, is named as root's by that uid's own lookup", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: LAB }, async (name) => {
+    const paths = new URL("../../src/lab/switch_paths.ts", import.meta.url).href;
+    const asked = await run([
+      ...AS_NOBODY,
+      Deno.execPath(),
+      "eval",
+      `import { rootsLabAnswer } from "${paths}";\n` +
+      `console.log(rootsLabAnswer(${JSON.stringify(name)}) ?? "none");` +
+      `console.log(rootsLabAnswer(${JSON.stringify(`${name}/${SWITCH}`)}) ?? "none");`,
+    ], { timeoutMs: 30_000 });
+    assert.match(
+      asked.stdout,
+      new RegExp(`^lab ${name} is root's, not this user's: .*\nlab ${name} is root's`),
+    );
+  });
 });
