@@ -106,17 +106,29 @@ Deno.test("root's running lab, seen by another uid, is named as root's by that u
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: LAB }, async (name) => {
     const paths = new URL("../../src/lab/switch_paths.ts", import.meta.url).href;
+    const capture = new URL("../../src/cli/capture.ts", import.meta.url).href;
+    // capture.ts imports npm packages, which uid 65534 cannot cache in root's Deno directory.
+    const denoDir = await Deno.makeTempDir({ prefix: "vde-roots-lab-deno-" });
+    await Deno.chmod(denoDir, 0o777);
     const asked = await run([
       ...AS_NOBODY,
       Deno.execPath(),
       "eval",
       `import { rootsLabAnswer } from "${paths}";\n` +
+      `import { captureSocketPath } from "${capture}";\n` +
       `console.log(rootsLabAnswer(${JSON.stringify(name)}) ?? "none");` +
-      `console.log(rootsLabAnswer(${JSON.stringify(`${name}/${SWITCH}`)}) ?? "none");`,
-    ], { timeoutMs: 30_000 });
+      `console.log(rootsLabAnswer(${JSON.stringify(`${name}/${SWITCH}`)}) ?? "none");` +
+      `await captureSocketPath(${JSON.stringify(`${name}/${SWITCH}`)}).then(` +
+      `(p) => console.log("found " + p), (e) => console.log(e.message));`,
+    ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir } }).finally(() =>
+      Deno.remove(denoDir, { recursive: true }).catch(() => {})
+    );
     assert.match(
       asked.stdout,
-      new RegExp(`^lab ${name} is root's, not this user's: .*\nlab ${name} is root's`),
+      new RegExp(
+        `^lab ${name} is root's, not this user's: .*\nlab ${name} is root's.*\nlab ${name} is root's`,
+      ),
+      "vde capture LAB/SWITCH too",
     );
   });
 });
