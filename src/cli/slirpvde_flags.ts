@@ -24,12 +24,12 @@ import { getoptLongOnly } from "./vde_switch_args.ts";
  * names of its first usage line; --dns is QEMU's too, answered as QEMU's).
  */
 const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
-  H: "slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix)",
-  host: "slirpvde's --host ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix)",
+  H: "slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix",
+  host: "slirpvde's --host ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix",
   n: "slirpvde's -n NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",
   network:
     "slirpvde's --network NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",
-  N: "slirpvde's -N ADDR is -o vnameserver=10.0.2.3 (--dns-upstream is the host's resolver)",
+  N: "slirpvde's -N ADDR is -o vnameserver=10.0.2.3; --dns-upstream is the host's resolver",
   P: "slirpvde's -P N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
   port: "slirpvde's --port N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
   x: "slirpvde's -x PORT:PATH is --unixfwd 10.0.2.2:PORT:PATH",
@@ -41,7 +41,7 @@ const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
   q: "slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null",
   quiet: "slirpvde's --quiet: vde slirp writes only to stderr; 2>/dev/null",
   nameserver:
-    "slirpvde's --nameserver ADDR is -o vnameserver=10.0.2.3 (--dns-upstream is the host's resolver)",
+    "slirpvde's --nameserver ADDR is -o vnameserver=10.0.2.3; --dns-upstream is the host's resolver",
   group: "slirpvde's --group: vde slirp makes no socket of its own; the switch's --group applies",
 };
 

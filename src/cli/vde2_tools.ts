@@ -73,7 +73,7 @@ function plug2tap(args: readonly string[]): string {
   const daemon = args.includes("-d") || args.includes("--daemon");
   return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${
     daemon ? "-d " : ""
-  }${shellQuoted(end)} tap://${shellQuoted(tap)}\`${daemon ? "" : " (in the background: -d)"}`;
+  }${shellQuoted(end)} tap://${shellQuoted(tap)}\`${daemon ? "" : ", -d to run it in the background"}`;
 }
 
 /** vde_tunctl [-u OWNER] [-g GROUP] -t NAME, or -d NAME: persistent taps. */
@@ -87,15 +87,15 @@ function tunctl(args: readonly string[]): string {
     `${owner === undefined ? "" : ` -u ${shellQuoted(owner)}`}${
       group === undefined ? "" : ` -g ${shellQuoted(group)}`
     }\` ` +
-    "here (`vde tap delete NAME` removes it, `vde tap list` shows them)";
+    "here; `vde tap delete NAME` removes it, `vde tap list` shows them";
 }
 
 /** unixterm and vdeterm SOCK: the interactive console. */
 function term(name: string): Answer {
   return (args) => {
     const sock = args.find((a) => !a.startsWith("-")) ?? "SOCK";
-    return `vde2's ${name} is \`vde term ${shellQuoted(sock)}\` here (a switch's directory works too: ` +
-      "vde term DIR finds DIR/mgmt or DIR.mgmt)";
+    return `vde2's ${name} is \`vde term ${shellQuoted(sock)}\` here; a switch's directory works too: ` +
+      "`vde term DIR` finds DIR/mgmt or DIR.mgmt";
   };
 }
 
@@ -104,7 +104,7 @@ function unixcmd(args: readonly string[]): string {
   const { values, words } = options(args, ["-s", "-f"]);
   const command = words.join(" ");
   return `vde2's unixcmd is \`vde term ${shellQuoted(values.get("-s") ?? "SOCK")} -c ` +
-    `${shellQuoted(command === "" ? "COMMAND" : command)}\` here (exit status 1 when the command fails)`;
+    `${shellQuoted(command === "" ? "COMMAND" : command)}\` here, exit status 1 when the command fails`;
 }
 
 const ANSWERS: Record<string, Answer> = {
@@ -124,7 +124,7 @@ const ANSWERS: Record<string, Answer> = {
   vdekvm: qemu("vdekvm"),
   vde_pcapplug: () =>
     "vde has no pcap plug: Debian's vde_pcapplug plugs into `vde switch` as it is, or give the switch a tap " +
-    "(`vde switch --tap vde0`) and bridge it with the interface (`ip link set IFACE master br0`, same for vde0)",
+    "(`vde switch --tap vde0`) and bridge it with the interface: `ip link set IFACE master br0`, same for vde0",
   vde_autolink: () =>
     "vde has no vde_autolink: `vde cable connect HOST:PORT --sock DIR --key FILE` keeps a link up and " +
     "reconnects (--retry SECS), and a lab file's links come up with `vde up`",
@@ -133,7 +133,7 @@ const ANSWERS: Record<string, Answer> = {
     "between hosts, `vde cable` or `vde dpipe vde plug DIR = ssh HOST vde plug DIR`",
   vde_l3: () =>
     "vde has no vde_l3 router: a network namespace routes between taps (`ip netns exec NS vde plug DIR " +
-    "tap://eth0` per switch, then `sysctl net.ipv4.ip_forward=1` in it), or a lab file's host with two links",
+    "tap://eth0` per switch, then `sysctl net.ipv4.ip_forward=1` in it) or a lab file's host with two links",
 };
 
 /** vdeq, vdeqemu and vdekvm: QEMU has VDE built in. */

@@ -158,11 +158,11 @@ Deno.test("slirpvde's -H, -N, -x and -q are answered with how they are said here
   const usage = "(run with --help for usage)\n";
   assert.equal(
     withOptionHint(`vde: unknown option '-H'\n${usage}`),
-    `vde: unknown option '-H' (slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24 (the gateway's address and prefix))\n${usage}`,
+    `vde: unknown option '-H' (slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix)\n${usage}`,
   );
   assert.match(
     withOptionHint("vde: unknown option '-N'\n"),
-    /\(slirpvde's -N ADDR is -o vnameserver=10\.0\.2\.3 /,
+    /\(slirpvde's -N ADDR is -o vnameserver=10\.0\.2\.3; --dns-upstream is the host's resolver\)\n$/,
   );
   assert.match(withOptionHint("vde: unknown option '-x'\n"), /--unixfwd 10\.0\.2\.2:PORT:PATH\)/);
   // Through the command line: -q (slirpvde's quiet) says where the lines go and how to drop them.

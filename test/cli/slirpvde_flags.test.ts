@@ -4,7 +4,7 @@
  * they meant to slirpvde, instead of being read as bundled short flags.
  */
 import assert from "node:assert/strict";
-import { toSlirpLongOptions } from "../../src/cli/slirpvde_flags.ts";
+import { slirpvdeHint, toSlirpLongOptions } from "../../src/cli/slirpvde_flags.ts";
 import { run, waitForPath } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
@@ -83,5 +83,29 @@ Deno.test("vde slirp -host and -port, slirpvde's options with no counterpart, ar
     const [first] = r.stderr.split("\n");
     assert.match(first!, new RegExp(`^vde: unknown option '-${option}' \\(slirpvde's -${option} `));
     assert.match(first!, answer);
+  }
+});
+
+Deno.test("a slirpvde flag's answer closes no parenthesis of its own at the end, as the unknown-option line puts it in one", () => {
+  const flags = [
+    "H",
+    "host",
+    "n",
+    "network",
+    "N",
+    "nameserver",
+    "P",
+    "port",
+    "x",
+    "X",
+    "m",
+    "mod",
+    "g",
+    "group",
+  ];
+  for (const flag of [...flags, "q", "quiet"]) {
+    const answer = slirpvdeHint(flag);
+    assert.ok(answer !== undefined, flag);
+    assert.doesNotMatch(answer, /\)$/, flag);
   }
 });

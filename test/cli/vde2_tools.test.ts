@@ -77,3 +77,31 @@ Deno.test("every program Debian's vde2 packages install is a vde command or answ
     assert.match(vde2ToolHint(program, []) ?? "", /`vde |QEMU|vde has no/, program);
   }
 });
+
+Deno.test("a vde2 program's answer closes no parenthesis of its own at the end, as `vde` puts it in parentheses", () => {
+  const programs = [
+    "vde_switch",
+    "vde_plug",
+    "slirpvde",
+    "vde_plug2tap",
+    "vde_tunctl",
+    "unixterm",
+    "vdeterm",
+    "unixcmd",
+    "vde_cryptcab",
+    "vdeq",
+    "vdeqemu",
+    "vdekvm",
+    "vde_pcapplug",
+    "vde_autolink",
+    "vde_over_ns",
+    "vde_l3",
+  ];
+  for (const program of programs) {
+    for (const args of [[], ["/tmp/sw"]]) {
+      const answer = vde2ToolHint(program, args);
+      assert.ok(answer !== undefined, program);
+      assert.doesNotMatch(answer, /\)$/, `${program} ${args.join(" ")}`);
+    }
+  }
+});

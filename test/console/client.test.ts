@@ -13,6 +13,7 @@ import { addPortCommands } from "../../src/console/switch/commands_port.ts";
 import { addHashCommands } from "../../src/console/switch/commands_hash.ts";
 import { MgmtServer } from "../../src/console/mgmt_server.ts";
 import { macFrame, makeConsole, tempDir, withMgmtServer } from "./_helpers.ts";
+import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 
 Deno.test("client reads the banner and prompt, then replies with their listings and codes", async () => {
@@ -365,10 +366,7 @@ Deno.test("a Ctrl-C that comes while a lab line is still on its way is sent afte
       const running = remote.execute("h1 ping 10.0.0.2");
       await remote.interrupt();
       assert.equal((await running)?.code, 0);
-      const deadline = Date.now() + 5000;
-      while (!received().includes("\x03") && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await waitFor(() => received().includes("\x03"), { timeoutMs: 5000, what: "the Ctrl-C" });
       assert.equal(received(), "help\nh1 ping 10.0.0.2\n\x03");
     } finally {
       client.close();

@@ -146,13 +146,6 @@ export class RemoteConsole {
   }
 
   /**
-   * Whether a line starting with `name` may run a lab host's command (`exec h1 CMD`, or `h1 CMD` by the
-   * host's name), which may take CONSOLE_EXEC_TIMEOUT_S: its reply is then waited for that long, not
-   * --timeout's 10 s (after which the command ran on unseen and vde term said only that no reply came).
-   * Any word that is not one of the lab console's own commands may name a host (or a switch, whose
-   * answer comes quickly anyway).
-   */
-  /**
    * Interrupts the line running now (Ctrl-C): a line still on its way (learning the command set first)
    * gets its ETX once it is sent, since the server ignores one that comes ahead of its line.
    */
@@ -164,6 +157,13 @@ export class RemoteConsole {
     await this.client.interrupt();
   }
 
+  /**
+   * Whether a line starting with `name` may run a lab host's command (`exec h1 CMD`, or `h1 CMD` by the
+   * host's name), which may take CONSOLE_EXEC_TIMEOUT_S: its reply is then waited for that long, not
+   * --timeout's 10 s (after which the command ran on unseen and vde term said only that no reply came).
+   * Any word that is not one of the lab console's own commands may name a host (or a switch, whose
+   * answer comes quickly anyway).
+   */
   async mayRunHostCommand(name: string): Promise<boolean> {
     if (!this.lab) return false;
     if (name === "exec") return true;
