@@ -6,7 +6,7 @@
  * root without CAP_DAC_OVERRIDE, on a directory handed to nobody.
  */
 import assert from "node:assert/strict";
-import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
@@ -65,7 +65,7 @@ Deno.test("a group's switch: a member of the group cannot move the switch's ctl 
   try {
     await Deno.chmod(tmp, 0o755);
     assert.deepEqual(await modeAndGroup(`${tmp}/sw`), { mode: "3770", gid: 65534 });
-    const member = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    const member = AS_NOBODY;
     const move = await run([...member, "mv", `${tmp}/sw/ctl`, `${tmp}/sw/ctl.theirs`], { check: false });
     assert.notEqual(move.code, 0, "the member moved the switch's ctl");
     assert.match(move.stderr, /Operation not permitted/);
