@@ -157,3 +157,35 @@ Deno.test("an existing directory that holds other files, or is reached through a
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a start whose ctl cannot be given its group closes the ctl it listens on, and the process can exit", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-ff-ctl-group-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    // Root's, open to all: nobody may bind its ctl there, and (in no group 0) may not give it group 0.
+    const dir = `${tmp}/sw`;
+    await Deno.mkdir(dir);
+    await Deno.chmod(dir, 0o777);
+    const denoDir = `${tmp}/deno`;
+    await Deno.mkdir(denoDir);
+    await Deno.chmod(denoDir, 0o777);
+    const code =
+      `import { VdeSwitchServer } from "${new URL("../../src/vde/switch_server.ts", import.meta.url)}";\n` +
+      `import { Switch } from "${new URL("../../src/switch/switch.ts", import.meta.url)}";\n` +
+      "const sw = new Switch({ numPorts: 2 });\n" +
+      `try { await VdeSwitchServer.start(sw, { dir: ${JSON.stringify(dir)}, gid: 0, log: () => {} }); ` +
+      'console.log("started"); } catch (e) { console.log(e.constructor.name); }\n' +
+      "sw.close();\n" +
+      `try { Deno.lstatSync(${JSON.stringify(`${dir}/ctl`)}); console.log("ctl left"); } ` +
+      'catch { console.log("ctl gone"); }\n';
+    const r = await run(
+      [...AS_NOBODY, "env", `DENO_DIR=${denoDir}`, `HOME=${denoDir}`, Deno.execPath(), "eval", code],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(r.stdout, "PermissionDenied\nctl gone\n", r.stderr);
+    assert.equal(r.code, 0);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
