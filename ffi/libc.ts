@@ -342,7 +342,7 @@ export const C = {
   O_RDWR: 2,
   O_NONBLOCK: 0o4000,
   O_CLOEXEC: 0o2000000,
-  // aarch64 (the generic layout) has O_DIRECTORY/O_NOFOLLOW one place lower: its 0o400000 is O_LARGEFILE.
+  // arm64 overrides the generic values (x86_64's) with arm's, one place lower: its 0o400000 is O_LARGEFILE.
   O_NOFOLLOW: Deno.build.arch === "x86_64" ? 0o400000 : 0o100000,
   O_DIRECTORY: Deno.build.arch === "x86_64" ? 0o200000 : 0o40000,
   O_CREAT: 0o100,
@@ -366,6 +366,8 @@ export const C = {
   EBUSY: 16,
   EINVAL: 22,
   EBADF: 9,
+  ENOTDIR: 20,
+  ELOOP: 40,
   ECONNREFUSED: 111,
   EADDRINUSE: 98,
   ENOBUFS: 105,

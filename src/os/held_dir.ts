@@ -19,9 +19,6 @@
  */
 import { C, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
 
-const ELOOP = 40;
-const ENOTDIR = 20;
-
 /** What was found at a name that should hold a directory. */
 export type NotADirectory = "a symlink" | "not a directory";
 
@@ -61,9 +58,9 @@ export function holdDirectory(path: string): HeldDirectory {
   const fd = c.open(cstr(path), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
   if (fd < 0) {
     const e = errno();
-    if (e !== ELOOP && e !== ENOTDIR) throw new SysError(`open ${path}`, e);
+    if (e !== C.ELOOP && e !== C.ENOTDIR) throw new SysError(`open ${path}`, e);
     // With O_DIRECTORY a symlink fails ENOTDIR too: the name is looked at again only to say which.
-    let symlink = e === ELOOP;
+    let symlink = e === C.ELOOP;
     try {
       symlink ||= Deno.lstatSync(path).isSymlink;
     } catch { /* gone meanwhile */ }

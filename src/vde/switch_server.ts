@@ -194,7 +194,13 @@ export class VdeSwitchServer {
       } catch (err) {
         throw deniedDirectory(dir, err) ?? err;
       }
-      giveSocketFile(ctlPath, perms.socketMode, perms.gid);
+      try {
+        giveSocketFile(ctlPath, perms.socketMode, perms.gid);
+      } catch (err) {
+        // Listening already: left open, the ctl would serve a switch that failed to start, and keep its fd.
+        server.close();
+        throw err;
+      }
       return server;
     } catch (err) {
       // Only the directory this start made, and only empty.

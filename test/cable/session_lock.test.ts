@@ -5,7 +5,7 @@
  * too, with nobody's file removed or changed.
  */
 import assert from "node:assert/strict";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { lockSession, sessionLockPath } from "../../src/cable/session_lock.ts";
 import { evalUnderUmask000 } from "../helpers/umask.ts";
 import { bindUnservedSockets } from "../helpers/stale_socket.ts";
@@ -124,10 +124,17 @@ Deno.test("another user's session lock in a sticky directory: named by its pid w
   if (skipUnlessRoot(t)) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-session-lock-" });
   const denoDir = await Deno.makeTempDir({ prefix: "vde-session-lock-deno-" });
-  const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
   const asNobody = () =>
     run(
-      [...nobody, "env", `DENO_DIR=${denoDir}`, `HOME=${denoDir}`, Deno.execPath(), "eval", takerCode(dir)],
+      [
+        ...AS_NOBODY,
+        "env",
+        `DENO_DIR=${denoDir}`,
+        `HOME=${denoDir}`,
+        Deno.execPath(),
+        "eval",
+        takerCode(dir),
+      ],
       {
         timeoutMs: 60_000,
       },

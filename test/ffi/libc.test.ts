@@ -7,11 +7,13 @@
 import assert from "node:assert/strict";
 import {
   C,
+  cstr,
   datagramPair,
   direct,
   EPOLL_DATA_OFFSET,
   EPOLL_EVENT_SIZE,
   errno,
+  fstatOf,
   libc,
   SYSCALL_NUMBERS,
 } from "../../ffi/libc.ts";
@@ -143,5 +145,37 @@ Deno.test("direct's system call numbers are the kernel's, for x86_64 and aarch64
       assert.ok(m !== null, `${arch} ${call} in ${path}`);
       assert.equal(nr, Number(m[1]), `${arch} ${call}`);
     }
+  }
+});
+
+Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals and fstatOf's fields", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-ff-libc-" });
+  const c = libc();
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await Deno.chmod(`${dir}/file`, 0o640);
+    await Deno.symlink(`${dir}/file`, `${dir}/link`);
+    // A wrong bit (arm64's O_LARGEFILE for x86_64's O_NOFOLLOW) would open the symlink's target.
+    assert.equal(c.open(cstr(`${dir}/link`), C.O_RDONLY | C.O_NOFOLLOW | C.O_CLOEXEC, 0), -1);
+    assert.equal(errno(), C.ELOOP);
+    assert.equal(c.open(cstr(`${dir}/file`), C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC, 0), -1);
+    assert.equal(errno(), C.ENOTDIR);
+    const fd = c.open(cstr(`${dir}/file`), C.O_RDONLY | C.O_CLOEXEC, 0);
+    assert.ok(fd >= 0);
+    try {
+      const st = Deno.statSync(`${dir}/file`);
+      assert.deepEqual(fstatOf(fd), {
+        dev: BigInt(st.dev),
+        ino: BigInt(st.ino!),
+        mode: st.mode,
+        uid: st.uid,
+      });
+    } finally {
+      c.close(fd);
+    }
+    assert.equal(fstatOf(-1), null);
+    assert.equal(errno(), C.EBADF);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,10 +1,18 @@
 /**
- * What a guest's TCP segment meets before the engine, end to end in a lab:
- * with the host's loopback off (`disable_host_loopback`), the guest cannot
- * open a connection to the gateway, while an inbound forward, whose client
- * on the host's loopback the guest sees as the gateway, still answers.
+ * What a guest's TCP segment meets before the engine: with the host's
+ * loopback off (`disable_host_loopback`), segments to the gateway still go
+ * to the engine (which refuses a new connection there, and carries an
+ * inbound forward's), while one to an address the guest may not reach is
+ * refused at once; and end to end in a lab, the guest cannot open a
+ * connection to the gateway, while an inbound forward, whose client on the
+ * host's loopback the guest sees as the gateway, still answers.
  */
 import assert from "node:assert/strict";
+import { tcpFromGuest } from "../../src/slirp/guest_handoff.ts";
+import { IPV4, IPV6 } from "../../src/slirp/ip_family.ts";
+import { Iface } from "../../src/slirp/iface.ts";
+import { defaultConfig } from "../../src/slirp/config.ts";
+import type { TcpEngine } from "../../src/slirp/tcp/api.ts";
 import { inHost, withLabUp } from "../lab/_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
@@ -55,4 +63,38 @@ topology:
   } finally {
     loopback.close();
   }
+});
+
+Deno.test("with the host's loopback off, a guest's segment to the gateway (IPv4, IPv6, link-local) goes to the engine; one to 127.0.0.1 or ::1 is refused", () => {
+  const config = { ...defaultConfig(), hostLoopback: false };
+  const iface = new Iface(
+    config,
+    { output: () => {}, kick: () => {}, congested: () => false },
+    () => 0,
+    () => {},
+    {
+      4: false,
+      6: false,
+    },
+  );
+  const went: string[] = [];
+  const p = {
+    tcp: { input: () => went.push("engine") } as unknown as TcpEngine,
+    refuseTcp: () => went.push("refused"),
+  };
+  const v4 = (dst: number[]) => {
+    const b = new Uint8Array([10, 0, 2, 15, ...dst, 0, 0, 0, 0]);
+    tcpFromGuest(IPV4, p, iface, b, 0, 4, 8, 4);
+  };
+  const v6 = (dst: Uint8Array) => {
+    const b = new Uint8Array(36);
+    b.set(dst, 16);
+    tcpFromGuest(IPV6, p, iface, b, 0, 16, 32, 4);
+  };
+  v4([10, 0, 2, 2]);
+  v4([127, 0, 0, 1]);
+  v6(config.gateway6);
+  v6(iface.linkLocal);
+  v6(new Uint8Array(16).fill(1, 15));
+  assert.deepEqual(went, ["engine", "refused", "engine", "engine", "refused"]);
 });

@@ -6,7 +6,7 @@
  * root without CAP_DAC_OVERRIDE, on a directory handed to nobody.
  */
 import assert from "node:assert/strict";
-import { AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
@@ -65,7 +65,7 @@ Deno.test("a group's switch: a member of the group cannot move the switch's ctl 
   try {
     await Deno.chmod(tmp, 0o755);
     assert.deepEqual(await modeAndGroup(`${tmp}/sw`), { mode: "3770", gid: 65534 });
-    const member = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+    const member = AS_NOBODY;
     const move = await run([...member, "mv", `${tmp}/sw/ctl`, `${tmp}/sw/ctl.theirs`], { check: false });
     assert.notEqual(move.code, 0, "the member moved the switch's ctl");
     assert.match(move.stderr, /Operation not permitted/);
@@ -153,6 +153,38 @@ Deno.test("an existing directory that holds other files, or is reached through a
         sw.close();
       }
     }
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a start whose ctl cannot be given its group closes the ctl it listens on, and the process can exit", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-ff-ctl-group-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    // Root's, open to all: nobody may bind its ctl there, and (in no group 0) may not give it group 0.
+    const dir = `${tmp}/sw`;
+    await Deno.mkdir(dir);
+    await Deno.chmod(dir, 0o777);
+    const denoDir = `${tmp}/deno`;
+    await Deno.mkdir(denoDir);
+    await Deno.chmod(denoDir, 0o777);
+    const code =
+      `import { VdeSwitchServer } from "${new URL("../../src/vde/switch_server.ts", import.meta.url)}";\n` +
+      `import { Switch } from "${new URL("../../src/switch/switch.ts", import.meta.url)}";\n` +
+      "const sw = new Switch({ numPorts: 2 });\n" +
+      `try { await VdeSwitchServer.start(sw, { dir: ${JSON.stringify(dir)}, gid: 0, log: () => {} }); ` +
+      'console.log("started"); } catch (e) { console.log(e.constructor.name); }\n' +
+      "sw.close();\n" +
+      `try { Deno.lstatSync(${JSON.stringify(`${dir}/ctl`)}); console.log("ctl left"); } ` +
+      'catch { console.log("ctl gone"); }\n';
+    const r = await run(
+      [...AS_NOBODY, "env", `DENO_DIR=${denoDir}`, `HOME=${denoDir}`, Deno.execPath(), "eval", code],
+      { check: false, timeoutMs: 60_000 },
+    );
+    assert.equal(r.stdout, "PermissionDenied\nctl gone\n", r.stderr);
+    assert.equal(r.code, 0);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
