@@ -351,6 +351,11 @@ export const C = {
   LOCK_NB: 4,
   EEXIST: 17,
   O_PATH: 0o10000000,
+  // st_mode's file type (the same on every architecture).
+  S_IFMT: 0o170000,
+  S_IFREG: 0o100000,
+  S_IFSOCK: 0o140000,
+  S_IFLNK: 0o120000,
   F_GETFL: 3,
   F_SETFL: 4,
   F_SETSIG: 10,

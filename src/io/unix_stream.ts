@@ -120,8 +120,6 @@ export interface OpenedPath {
   ownerWritable: boolean;
 }
 
-const S_IFMT = 0o170000;
-
 /**
  * Opens `path` without following a final symlink and reports its owner and
  * type. Throws SysError (ENOENT when it does not exist).
@@ -140,8 +138,8 @@ export function openOwnedPath(path: string): OpenedPath {
     fd,
     procPath: `/proc/self/fd/${fd}`,
     uid: st.uid,
-    isSocket: (mode & S_IFMT) === 0o140000,
-    isSymlink: (mode & S_IFMT) === 0o120000,
+    isSocket: (mode & C.S_IFMT) === C.S_IFSOCK,
+    isSymlink: (mode & C.S_IFMT) === C.S_IFLNK,
     ownerWritable: (mode & 0o200) !== 0,
   };
 }

@@ -19,7 +19,8 @@
  * locked a file just removed tries again on the new one, so two never hold
  * at once. Who holds a busy lock is read from /proc/locks.
  */
-import { C, cstr, errno, libc, strerror } from "../../ffi/libc.ts";
+import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
+import { type FileIdentity, stillNamed } from "./paths.ts";
 
 /** A lock this process holds; `release` removes its file (when its own) and lets go. */
 export interface HeldFileLock {
@@ -29,24 +30,10 @@ export interface HeldFileLock {
 /** What `tryLockFile` found: held by us now, busy (with the holder's pid, 0 if not visible), or not to be had. */
 export type FileLockResult = { held: HeldFileLock } | { busy: number } | { unavailable: string };
 
-/** Which regular file `path` leads to (device and inode), or undefined for anything else. */
-function identity(path: string): { dev: number; ino: number } | undefined {
-  try {
-    const st = Deno.statSync(path);
-    return st.isFile && st.ino !== null ? { dev: st.dev, ino: st.ino } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether `path` itself (not a symlink's target) is the file `id`. */
-function stillNamed(path: string, id: { dev: number; ino: number }): boolean {
-  try {
-    const st = Deno.lstatSync(path);
-    return st.dev === id.dev && st.ino === id.ino;
-  } catch {
-    return false;
-  }
+/** Which regular file the descriptor `fd` holds, or undefined for anything else. */
+function identity(fd: number): FileIdentity | undefined {
+  const st = fstatOf(fd);
+  return st !== null && (st.mode & C.S_IFMT) === C.S_IFREG ? { dev: st.dev, ino: st.ino } : undefined;
 }
 
 /**
@@ -98,7 +85,7 @@ export function tryLockFile(path: string): FileLockResult {
     if (fd === undefined) continue;
     if (typeof fd === "string") return { unavailable: fd };
     // The file the fd holds, not what the name leads to by now.
-    const id = identity(`/proc/self/fd/${fd}`);
+    const id = identity(fd);
     if (id === undefined) {
       c.close(fd);
       return { unavailable: `${path} is in the way: no lock file` };
@@ -106,11 +93,11 @@ export function tryLockFile(path: string): FileLockResult {
     if (c.flock(fd, C.LOCK_EX | C.LOCK_NB) < 0) {
       const e = errno();
       c.close(fd);
-      if (e === C.EAGAIN) return { busy: flockHolder(id.ino) };
+      if (e === C.EAGAIN) return { busy: flockHolder(Number(id.ino)) };
       return { unavailable: `cannot lock ${path}: ${strerror(e)}` };
     }
     // Locked a file its last holder removed as it let go: the name leads elsewhere now, or nowhere.
-    if (!stillNamed(path, id)) {
+    if (stillNamed(path, id) === undefined) {
       c.close(fd);
       continue;
     }
@@ -121,7 +108,7 @@ export function tryLockFile(path: string): FileLockResult {
           if (!held) return;
           held = false;
           // Removed while still held, so no taker locks a name that is going; another user's stays.
-          if (stillNamed(path, id)) {
+          if (stillNamed(path, id) !== undefined) {
             try {
               Deno.removeSync(path);
             } catch { /* another user's, in a sticky directory */ }

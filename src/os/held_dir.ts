@@ -18,6 +18,7 @@
  * someone else's directory put in its place stays.
  */
 import { C, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
+import { type FileIdentity, stillNamed } from "./paths.ts";
 
 /** What was found at a name that should hold a directory. */
 export type NotADirectory = "a symlink" | "not a directory";
@@ -31,10 +32,7 @@ export class NotADirectoryError extends Error {
 }
 
 /** Which directory a name held when it was made or opened: its device and inode. */
-export interface DirectoryIdentity {
-  readonly dev: bigint;
-  readonly ino: bigint;
-}
+export type DirectoryIdentity = FileIdentity;
 
 /** A directory open by descriptor until `close`. */
 export interface HeldDirectory extends DirectoryIdentity {
@@ -131,17 +129,8 @@ export function makeOwnDirectory(path: string, mode: number, gid?: number): Dire
  * @returns whether it was removed
  */
 export function removeMadeDirectory(path: string, made: DirectoryIdentity): boolean {
-  let st: Deno.FileInfo;
-  try {
-    st = Deno.lstatSync(path);
-  } catch {
-    return false;
-  }
-  if (!st.isDirectory || st.uid !== libc().geteuid() || !sameIdentity(st, made)) return false;
+  const st = stillNamed(path, made);
+  if (st === undefined || !st.isDirectory || st.uid !== libc().geteuid()) return false;
   // rmdir: whatever is swapped in meanwhile, a file is never removed, nor a directory with anything in it.
   return libc().rmdir(cstr(path)) === 0;
-}
-
-function sameIdentity(st: Deno.FileInfo, id: DirectoryIdentity): boolean {
-  return st.dev !== null && st.ino !== null && BigInt(st.dev) === id.dev && BigInt(st.ino) === id.ino;
 }

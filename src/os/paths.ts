@@ -41,6 +41,25 @@ export function exists(path: string): boolean {
   }
 }
 
+/** Which file a name held when it was opened or made: its device and inode (as `fstatOf` reads them). */
+export interface FileIdentity {
+  readonly dev: bigint;
+  readonly ino: bigint;
+}
+
+/**
+ * What `path` itself (a final symlink not followed) is, while it still is
+ * the file `id`; undefined when the name is gone or now holds another file.
+ */
+export function stillNamed(path: string, id: FileIdentity): Deno.FileInfo | undefined {
+  try {
+    const st = Deno.lstatSync(path);
+    return st.ino !== null && BigInt(st.dev) === id.dev && BigInt(st.ino) === id.ino ? st : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The directory part of an absolute `path` ("/" for a file at the root). */
 export function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
