@@ -199,11 +199,17 @@ class MgmtSession implements Session {
     if (first < 0) return n;
     let kept = first;
     // A line ended before the last ETX: it is read but not yet run, and that ETX is meant for it.
-    let afterLine = buf.subarray(0, first).includes(NEWLINE);
+    // Whether one did is carried along, so a read full of ETX costs one pass, not one per ETX.
+    let lineSeen = buf.subarray(0, first).includes(NEWLINE);
+    let afterLine = lineSeen;
     for (let i = first + 1; i < n; i++) {
       const b = buf[i]!;
-      if (b !== ETX) buf[kept++] = b;
-      else afterLine = buf.subarray(0, kept).includes(NEWLINE);
+      if (b === ETX) {
+        afterLine = lineSeen;
+        continue;
+      }
+      if (b === NEWLINE) lineSeen = true;
+      buf[kept++] = b;
     }
     if (this.#stop !== undefined) this.#stop.abort();
     else if (afterLine) this.#interruptPending = true;
