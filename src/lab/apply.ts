@@ -38,8 +38,8 @@ import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
 import { formatErrors, validateLab } from "./validate.ts";
-import { dirOf } from "../os/paths.ts";
-import { layRcSettings, realPath } from "./rc_settings.ts";
+import { dirOf, realPath } from "../os/paths.ts";
+import { layRcSettings } from "./rc_settings.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
 
 /** What a lab command says: its lines, and whether it did what was asked. */

@@ -122,12 +122,3 @@ export function layRcSettings(node: SwitchNode, set: RcSettings): string[] {
   node.vlans = vlans.sort((a, b) => a - b);
   return overridden;
 }
-
-/** `path` resolved (`./sw1.rc` and `sw1.rc` are one rc), or as given when it cannot be. */
-export function realPath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
-  }
-}

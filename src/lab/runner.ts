@@ -25,7 +25,7 @@
  * up after a SIGKILL too.
  */
 import { interfaceExists } from "../../ffi/tun.ts";
-import { dirOf } from "../os/paths.ts";
+import { dirOf, realPath } from "../os/paths.ts";
 import { ConsoleContext } from "../console/switch/context.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import type { CommandRegistry } from "../console/registry.ts";
@@ -65,7 +65,7 @@ import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
-import { adoptRunningSettings, type RcSettings, realPath } from "./rc_settings.ts";
+import { adoptRunningSettings, type RcSettings } from "./rc_settings.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
 const EXEC_TIMEOUT_MS = 60_000;

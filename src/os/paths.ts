@@ -60,6 +60,15 @@ export function stillNamed(path: string, id: FileIdentity): Deno.FileInfo | unde
   }
 }
 
+/** `path` resolved (`./sw1.rc` and `sw1.rc` are one file), or as given when it cannot be. */
+export function realPath(path: string): string {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return path;
+  }
+}
+
 /** The directory part of an absolute `path` ("/" for a file at the root). */
 export function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
