@@ -56,6 +56,11 @@ export function sessionLockPath(dir: string, id: Uint8Array): string {
   return `${dir}/cable-${hex(id)}.lock`;
 }
 
+/** Whether `name` is a session lock's file name (one a killed holder may leave in a switch's directory). */
+export function isSessionLockName(name: string): boolean {
+  return /^cable-[0-9a-f]+\.lock$/.test(name);
+}
+
 /**
  * Takes the lock of session `id` in directory `dir` (made when missing), or
  * says which live process holds it, once it has held it for `waitMs`.

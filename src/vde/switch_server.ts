@@ -37,6 +37,7 @@ import {
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
 import { isSocket } from "../os/paths.ts";
+import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import {
   type DirectoryIdentity,
@@ -476,8 +477,9 @@ function notASwitchDir(given: string, dir: string, reclaimed: boolean): string |
     if (Deno.lstatSync(given.replace(/\/+$/, "") || "/").isSymlink) return "is reached through a symlink";
   } catch { /* swapped meanwhile: served as found */ }
   if (reclaimed) return undefined;
-  // Sockets only (clients', cable locks', a switch's) may be left in a switch's directory.
+  // Sockets (clients', a switch's) and cable session locks only may be left in a switch's directory.
   for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && isSessionLockName(e.name)) continue;
     if (e.isSymlink || !isSocket(`${dir}/${e.name}`)) return "holds other files (no switch's directory)";
   }
   return undefined;

@@ -10,6 +10,7 @@ import { AS_NOBODY, AS_OTHER_USER, run, skipUnlessRoot } from "../helpers/proces
 import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
+import { sessionLockPath } from "../../src/cable/session_lock.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -98,6 +99,26 @@ Deno.test("a switch started again on the directory a killed one left takes this 
   try {
     assert.deepEqual(await modeAndGroup(dir), { mode: "2700", gid: Deno.gid() });
     assert.deepEqual(await modeAndGroup(`${dir}/ctl`), { mode: "600", gid: Deno.gid() });
+  } finally {
+    server.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a directory a stopped switch left with a killed cable's session lock in it is still narrowed", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-lock-" });
+  const dir = `${tmp}/sw`;
+  // The switch removed its ctl as it stopped; a cable's holder killed with SIGKILL left its lock file.
+  await Deno.mkdir(dir);
+  await Deno.chmod(dir, 0o777);
+  await Deno.writeTextFile(sessionLockPath(dir, new Uint8Array([0xab, 0xcd])), "");
+  const lines: string[] = [];
+  const sw = new Switch({ numPorts: 4 });
+  const server = await VdeSwitchServer.start(sw, { dir, log: (m) => lines.push(m) });
+  try {
+    assert.equal((await modeAndGroup(dir)).mode, "2700");
+    assert.deepEqual(lines, []);
   } finally {
     server.close();
     sw.close();
