@@ -8,8 +8,9 @@
  * scripts/.build/bench-last.json. "Ours" is chosen as in
  * test/helpers/switches.ts (VDE_OURS_CMD overrides it).
  *
- * Bounded: every client has its own timer and every wait a timeout; the whole
- * run takes about a minute and a half (`--quick`: well under one).
+ * Bounded: every client has its own timer and every wait a timeout; a full
+ * run of every section takes about 17 minutes on two cores (`--quick` and
+ * one `--section` much less).
  */
 import { cpuSeconds } from "./proc_cpu.ts";
 import { fileURLToPath } from "node:url";
@@ -1459,7 +1460,7 @@ async function machineInfo(): Promise<Record<string, string>> {
 const USAGE =
   `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
                        [--throughput] [--dataplane] [--stp] [--web]
-  --quick   one short round per measurement
+  --quick   two short rounds (1.5 s) per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp sections (ours against Debian's libslirp plugin)
   --slirp-loss  only the lossy-wire slirp section (50 MB each way through wirefilter)
