@@ -1,6 +1,6 @@
 /** `vde graph FILE`: a lab file as Graphviz DOT on stdout (`vde graph lab.yaml | dot -Tsvg > lab.svg`). */
 import type { Command } from "commander";
-import { labFileOf, loadLab, topoOption } from "./lab.ts";
+import { asRunning, labFileOf, loadLab, topoOption } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
 import { examples } from "./help.ts";
 import { UsageError } from "./usage_error.ts";
@@ -30,7 +30,9 @@ export const graphCommand = (program: Command): void => {
     .action((file: string | undefined, o: { topo?: string }) => {
       const path = labFileOf("graph", file, o.topo);
       refuseDirectory(path);
-      const { lab } = loadLab(path, "");
+      // `vde graph demo` of a running lab: its file as it runs, with its --name and variables.
+      const given = file ?? o.topo;
+      const { lab } = loadLab(path, "", given !== undefined && path !== given ? asRunning(given) : {});
       console.log(labDot(lab).trimEnd());
     });
 };
