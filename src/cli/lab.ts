@@ -43,7 +43,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
-import { dirOf, isFile, isSocket } from "../os/paths.ts";
+import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -607,7 +607,7 @@ async function down(arg: string, cleanup = false): Promise<void> {
       if (rootLabs().includes(name)) throw noSuchLab(name);
       // Nothing to take down is success, as containerlab's destroy and `docker rm -f` have it:
       // a cleanup trap needs no `|| true`, which would hide the failures that remain.
-      console.log(`${noSuchLab(name).message}: nothing to take down`);
+      console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg)}`);
       return;
     }
     removeLogToo();
@@ -636,6 +636,21 @@ export async function downEach(
     }
   }
   if (failed.length > 0) throw new UsageError(`not every lab came down (${failed.join("; ")})`);
+}
+
+/**
+ * For `vde down FILE` of a file whose copies run under names of their own
+ * (`vde up FILE --name s1`): those names, and how to take one down.
+ */
+function copiesHint(file: string): string {
+  if (!isFile(file)) return "";
+  const path = realPath(file);
+  const copies = listLabs().filter((l) => {
+    const state = readState(l);
+    return state?.named === true && state.file === path;
+  });
+  if (copies.length === 0) return "";
+  return ` (${file} runs as ${copies.join(", ")}: vde down ${file} --name ${copies[0]})`;
 }
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */

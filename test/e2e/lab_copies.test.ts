@@ -80,6 +80,19 @@ Deno.test("two copies of one lab file run side by side under --name, each with i
     assert.equal(graph.code, 0, graph.stderr);
     // Drawn as it runs: its --name, and its PORTS from the environment it came up in (this one has none).
     assert.match(graph.stdout, new RegExp(`^graph "${a}" \\{\n[^]*switch, 6 ports`));
+    const byFile = await vde(["graph", file, "--name", b]);
+    assert.match(
+      byFile.stdout,
+      new RegExp(`^graph "${b}" \\{\n[^]*switch, 6 ports`),
+      "the file as copy b runs it",
+    );
+    // The file's own name runs no lab: its copies are named, with the line that takes one down.
+    const plain = await vde(["down", file]);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(
+      plain.stdout,
+      new RegExp(`nothing to take down \\(${file} runs as ${a}, ${b}: vde down ${file} --name ${a}\\)`),
+    );
     // Its values over its variables would make the file this copy's only.
     const save = await vde(["term", a, "-c", "save"]);
     assert.match(save.stdout + save.stderr, /has variables \(\$\{\.\.\.\}\), which save would replace/);
