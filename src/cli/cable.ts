@@ -35,7 +35,7 @@ import { CableHeld, localSwitch, lockCable } from "../link/cable_lock.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
-import { type Program, type ProgramOptions, runProgram } from "./program.ts";
+import { type Program, programOf, type ProgramOptions, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 interface CableFlags {
@@ -172,15 +172,8 @@ async function connect(address: string, flags: CableFlags): Promise<void> {
 
 /** The life `runProgram` gives `vde cable connect`: `--daemon`, `--pidfile`, `--logfile` as the switch has them. */
 function cableProgram(flags: CableFlags): ProgramOptions {
-  return {
-    component: "vde cable",
-    noun: "cable",
-    daemon: flags.daemon,
-    pidfile: flags.pidfile,
-    logfile: flags.logfile,
-    // Its links stop what they started, as a plug's do.
-    stopPoller: false,
-  };
+  // Its links stop what they started, as a plug's do.
+  return programOf("vde cable", "cable", flags, false);
 }
 
 /**

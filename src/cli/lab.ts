@@ -123,14 +123,16 @@ function checkedName(name: string | undefined): string | undefined {
 
 /**
  * How running lab `name` read its file: the name `--name` gave it and the
- * variables its `vde up` had, so the file is read again as it runs (`vde
- * graph LAB`); the environment's for what it did not record.
+ * variables its `vde up` had (one it had not is unset, whatever this
+ * environment says), so the file is read again as it runs (`vde graph
+ * LAB`); this environment's for a lab that recorded none (no such lab).
  */
 export function asRunning(name: string): { name?: string; lookup: Lookup } {
   const state = readState(name);
+  const had = state?.variables;
   return {
     name: state?.named ? state.name : undefined,
-    lookup: (v) => state?.variables?.[v] ?? Deno.env.get(v),
+    lookup: had === undefined ? (v) => Deno.env.get(v) : (v) => had[v],
   };
 }
 

@@ -191,9 +191,7 @@ export class LabRunner {
       pid: Deno.pid,
       file: opts.file,
       ...(opts.name === undefined ? {} : { named: true }),
-      ...(opts.variables === undefined || Object.keys(opts.variables).length === 0
-        ? {}
-        : { variables: opts.variables }),
+      ...(opts.variables === undefined ? {} : { variables: opts.variables }),
       namespaces: [],
       started: new Date().toISOString(),
     };

@@ -4,7 +4,7 @@
  * `${VAR:=default}` (or `:-`) its value unless it is unset or empty, then
  * the default; `${VAR=default}` (or `-`) only when it is unset;
  * `${VAR:+other}` (`+`) is `other` when VAR is set (and not empty), else
- * nothing. `$${` writes a plain `${`.
+ * nothing. `$${` writes a plain `${` (and `$$X` a plain `$X`).
  *
  * Theory of operation. One pass over the text finds each `${`; what stands
  * inside the braces up to the matching `}` is a name, an operator and a
@@ -71,9 +71,10 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
         break;
       }
       out += text.slice(i, at);
-      if (text.startsWith("$${", at)) {
-        out += "${";
-        i = at + 3;
+      // containerlab's escape: `$${X}` and `$$X` are a plain `${X}` and `$X` (a shell's `$$` stays).
+      if (text[at + 1] === "$" && /[{A-Za-z_]/.test(text[at + 2] ?? "")) {
+        out += "$";
+        i = at + 2;
         continue;
       }
       if (text[at + 1] !== "{") {

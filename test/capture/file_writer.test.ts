@@ -6,11 +6,17 @@ import assert from "node:assert/strict";
 import { CaptureFileWriter } from "../../src/capture/file_writer.ts";
 import { Direction } from "../../src/switch/engine.ts";
 
-/** pcapng block types, in order, from a writer's output. */
-function blockTypes(bytes: Uint8Array[]): number[] {
+/** A writer's output as one buffer. */
+function joined(bytes: Uint8Array[]): Uint8Array {
   const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
   let at = 0;
   for (const b of bytes) all.set(b, (at += b.length) - b.length);
+  return all;
+}
+
+/** pcapng block types, in order, from a writer's output. */
+function blockTypes(bytes: Uint8Array[]): number[] {
+  const all = joined(bytes);
   const view = new DataView(all.buffer);
   const types: number[] = [];
   for (let off = 0; off + 8 <= all.length; off += view.getUint32(off + 4, true)) {
@@ -43,9 +49,7 @@ Deno.test("capture file: classic pcap announces nothing (it has no interfaces)",
 
 /** The if_name option of each interface block in a writer's output. */
 function interfaceNames(bytes: Uint8Array[]): string[] {
-  const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of bytes) all.set(b, (at += b.length) - b.length);
+  const all = joined(bytes);
   const view = new DataView(all.buffer);
   const names: string[] = [];
   for (let off = 0; off + 8 <= all.length; off += view.getUint32(off + 4, true)) {

@@ -20,11 +20,11 @@ Deno.test("${VAR=default} takes the default only when unset; ${VAR:+other} is ot
   assert.equal(expandVariables(text, env({ E: "", S: "x" })).text, " d on . set ");
 });
 
-Deno.test("a default may hold a variable; $${ is a plain ${; a bare $VAR (a shell's) stays as written", () => {
-  const text = 'port: ${P:=${BASE:=18000}}\nexec: ["echo $HOME $${X}"] # $schema=x';
+Deno.test("a default may hold a variable; $${X} and $$X are a plain ${X} and $X; a bare $VAR (a shell's) and $$ stay as written", () => {
+  const text = 'port: ${P:=${BASE:=18000}}\nexec: ["echo $HOME $${X} $$Y $$ $$1"] # $schema=x';
   assert.equal(
     expandVariables(text, env({ BASE: "19000" })).text,
-    'port: 19000\nexec: ["echo $HOME ${X}"] # $schema=x',
+    'port: 19000\nexec: ["echo $HOME ${X} $Y $$ $$1"] # $schema=x',
   );
 });
 
