@@ -20,11 +20,12 @@ export interface FileCapture {
   close(): Promise<void>;
 }
 
-/** Starts capturing every port into `path` (created or truncated). */
+/** Starts capturing every port into `path` (created or truncated); `switchName` names its interfaces. */
 export function startFileCapture(
   sw: Switch,
   hub: CaptureHub,
   path: string,
+  switchName: string,
   maxPendingBytes = 16 << 20,
 ): FileCapture {
   const file = Deno.openSync(path, { write: true, create: true, truncate: true });
@@ -34,6 +35,7 @@ export function startFileCapture(
     DEFAULT_SNAPLEN,
     (b) => queue.pushBytes(b),
     nowMicros(),
+    switchName,
   );
   const drops = new Map<number, number>();
   const described = new Set<number>();

@@ -2,6 +2,13 @@
  * Writes a capture as a file: pcapng (one interface per switch port, the
  * direction in each packet's flags, statistics at the end) or classic pcap.
  *
+ * An interface is named after its switch and port (`demo/sw1 port 3`,
+ * `/tmp/net port 3`), as tshark and Wireshark show it: files of several
+ * switches merged into one (mergecap) keep each port's switch apart. The
+ * name ends in `port N`, the whole name before switches were named, so a
+ * reader that matches that end (`frame.interface_name matches "port 3$"`)
+ * reads both; the blocks and their order are as they were.
+ *
  * Theory of operation. Ports become pcapng interfaces in the order they
  * are announced (the ports a capture names, at its start) or first carry a
  * frame, each by its interface block before that frame (pcapng allows
@@ -46,9 +53,18 @@ export class CaptureFileWriter {
   readonly #ports = new Map<number, PortEntry>();
   readonly #dropped = new Map<number, number>();
   readonly #startMicros: number;
+  /** The switch, in each interface's name; "" names ports alone. */
+  readonly #switchName: string;
   #captured = 0;
 
-  constructor(format: CaptureFormat, snaplen: number, out: (bytes: Uint8Array) => void, nowMicros: number) {
+  constructor(
+    format: CaptureFormat,
+    snaplen: number,
+    out: (bytes: Uint8Array) => void,
+    nowMicros: number,
+    switchName = "",
+  ) {
+    this.#switchName = switchName;
     this.format = format;
     this.snaplen = snaplen;
     this.#out = out;
@@ -102,7 +118,13 @@ export class CaptureFileWriter {
     if (entry === undefined) {
       entry = { iface: this.#ports.size, captured: 0 };
       this.#ports.set(port, entry);
-      this.#out(pcapngInterface(`port ${port}`, this.#descriptions.get(port) ?? "", this.snaplen));
+      this.#out(
+        pcapngInterface(
+          interfaceName(this.#switchName, port),
+          this.#descriptions.get(port) ?? "",
+          this.snaplen,
+        ),
+      );
     }
     return entry;
   }
@@ -118,6 +140,11 @@ export class CaptureFileWriter {
       }));
     }
   }
+}
+
+/** A port's interface name: `SWITCH port N`, or `port N` without a switch's name. */
+export function interfaceName(switchName: string, port: number): string {
+  return switchName === "" ? `port ${port}` : `${switchName} port ${port}`;
 }
 
 /** Microseconds since the epoch, with the monotonic clock's resolution. */

@@ -35,10 +35,14 @@ import { CableHeld, localSwitch, lockCable } from "../link/cable_lock.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
+import { type Program, programOf, type ProgramOptions, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 interface CableFlags {
   sock: string;
+  daemon?: boolean;
+  pidfile?: string;
+  logfile?: string;
   key?: string;
   insecure?: boolean;
   session?: string;
@@ -156,39 +160,74 @@ async function lockCableConnect(
 }
 
 async function connect(address: string, flags: CableFlags): Promise<void> {
+  // Before a --daemon start: a mistake on the command line is said in the foreground.
   const v = cableVnl(address, flags, false);
-  const local = localSwitch(flags.sock);
-  const lock = await lockCableConnect(v, local, flags.sock, address);
-  try {
-    await connectHeld(address, flags, v, local.name);
-  } finally {
-    lock.release();
-  }
+  await runProgram(cableProgram(flags), async (p) => {
+    const local = localSwitch(flags.sock);
+    const lock = await lockCableConnect(v, local, flags.sock, address);
+    p.defer(() => lock.release());
+    await connectHeld(p, address, flags, v, local.name);
+  });
 }
 
-async function connectHeld(address: string, flags: CableFlags, v: TcpVnl, localName: string): Promise<void> {
+/** The life `runProgram` gives `vde cable connect`: `--daemon`, `--pidfile`, `--logfile` as the switch has them. */
+function cableProgram(flags: CableFlags): ProgramOptions {
+  // Its links stop what they started, as a plug's do.
+  return programOf("vde cable", "cable", flags, false);
+}
+
+/**
+ * How long a `--daemon` start waits for its cable's first connection: a
+ * listener that is starting too (a script's previous line) has time; one
+ * that is not there is said while the script can still act on it.
+ */
+const DAEMON_CONNECT_WAIT_MS = 30_000;
+
+async function connectHeld(
+  p: Program,
+  address: string,
+  flags: CableFlags,
+  v: TcpVnl,
+  localName: string,
+): Promise<void> {
   let local: Link;
   try {
     local = await openLink(flags.sock, { description: `cable to ${address}` });
   } catch (err) {
     throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
   }
-  const signals = untilSignal();
-  try {
-    const client = await openCableClient(v, { localName, localPort: () => portOfLink(local) });
-    const reason = await Promise.race([plug(local, client), signals.stopped]);
-    local.close();
-    client.close();
-    // One line per event: a failed --once cable, or one refused for good (a wrong key), is reported as the
-    // command's error only.
-    if ((flags.once && client.failures > 0) || client.refusal !== null) throw new UsageError(reason);
-    log("vde cable", `cable to ${address} ended: ${reason}`);
-  } catch (err) {
-    local.close();
-    throw err;
-  } finally {
-    signals.remove();
-  }
+  p.defer(() => local.close());
+  const client = await openCableClient(v, { localName, localPort: () => portOfLink(local) });
+  p.defer(() => client.close());
+  const carried = plug(local, client);
+  // One line per event: a failed --once cable, or one refused for good (a wrong key), is reported as the
+  // command's error only.
+  const failed = () => (flags.once && client.failures > 0) || client.refusal !== null;
+  if (p.inBackground) {
+    // In the background it returns once the cable is connected, or says why it is not.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      client.firstConnection.then(() => undefined),
+      carried,
+      p.stopped,
+      new Promise<string>((r) => {
+        timer = setTimeout(
+          () => r(`no connection within ${DAEMON_CONNECT_WAIT_MS / 1000} s (the attempts are said above)`),
+          DAEMON_CONNECT_WAIT_MS,
+        );
+      }),
+    ]);
+    clearTimeout(timer);
+    if (first !== undefined) {
+      throw new UsageError(failed() ? first : `cable to ${address} not connected: ${first}`);
+    }
+    p.ready(`cable to ${address} connected, on port ${portOfLink(local)} of ${flags.sock}`);
+  } else p.ready();
+  const reason = await Promise.race([carried, p.stopped]);
+  local.close();
+  client.close();
+  if (failed()) throw new UsageError(reason);
+  log("vde cable", `cable to ${address} ended: ${reason}`);
 }
 
 /** Registers `vde cable`. */
@@ -230,10 +269,17 @@ export const cableCommand: Subcommand = (program: Command) => {
     )
     .option("--retry <secs>", "longest wait between reconnection attempts", "5")
     .option("--once", "exit when the connection fails or ends instead of reconnecting")
+    .option(
+      "-d, --daemon",
+      "run in the background, returning once the cable is connected (or saying why not)",
+    )
+    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
+    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)")
     .addHelpText(
       "after",
       examples(
         "vde cable connect hostA:5000 -s /tmp/net --key lab.key",
+        "vde cable connect hostA:5000 -s /tmp/net --key lab.key -d --pidfile /tmp/cable.pid",
         "vde cable connect 10.0.0.1:5000 -s /tmp/net --insecure --once",
       ),
     )

@@ -15,7 +15,7 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { findLabSwitch, rootsLabAnswer } from "../lab/switch_paths.ts";
+import { findLabSwitch, rootsLabAnswer, switchName } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -207,7 +207,13 @@ export async function runCapture(
       // A regular file only: a named pipe (`-w` into `wireshark -k -i PIPE`) or /dev/null has no start
       // to go back to, and ftruncate refuses them (EINVAL).
       if (file?.statSync().isFile) file.truncateSync(0);
-      started = new CaptureFileWriter(format, snaplen, (b) => out.pushBytes(b), nowMicros());
+      started = new CaptureFileWriter(
+        format,
+        snaplen,
+        (b) => out.pushBytes(b),
+        nowMicros(),
+        switchName(path),
+      );
     }
     return started;
   };

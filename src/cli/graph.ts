@@ -1,6 +1,6 @@
 /** `vde graph FILE`: a lab file as Graphviz DOT on stdout (`vde graph lab.yaml | dot -Tsvg > lab.svg`). */
 import type { Command } from "commander";
-import { labFileOf, loadLab, topoOption } from "./lab.ts";
+import { asRunning, labFileOf, loadLab, nameOption, topoOption } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
 import { examples } from "./help.ts";
 import { UsageError } from "./usage_error.ts";
@@ -26,11 +26,19 @@ export const graphCommand = (program: Command): void => {
     .description("print a lab file as a Graphviz graph (pipe it to dot -Tsvg)")
     .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
+    .addOption(nameOption("draw the file as lab NAME runs it (vde up --name NAME): its name and variables"))
     .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
-    .action((file: string | undefined, o: { topo?: string }) => {
-      const path = labFileOf("graph", file, o.topo);
+    .action((file: string | undefined, o: { topo?: string; name?: string }) => {
+      const path = labFileOf("graph", file ?? (o.topo === undefined ? o.name : undefined), o.topo);
       refuseDirectory(path);
-      const { lab } = loadLab(path, "");
+      // A running lab's file as it runs it (`vde graph demo`, `--name s1`): with its name and variables.
+      const given = file ?? o.topo;
+      const how = o.name !== undefined
+        ? { ...asRunning(o.name), name: o.name }
+        : given !== undefined && path !== given
+        ? asRunning(given)
+        : {};
+      const { lab } = loadLab(path, "", how);
       console.log(labDot(lab).trimEnd());
     });
 };

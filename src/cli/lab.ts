@@ -24,7 +24,9 @@ import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
 import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
-import { formatErrors, validateLab } from "../lab/validate.ts";
+import { formatErrors } from "../lab/validate.ts";
+import { readLabText } from "../lab/lab_text.ts";
+import { expandVariables, hasVariables, type Lookup } from "../lab/variables.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
 import { cannotRead, unreadableReason } from "../lab/unreadable.ts";
 import { log, setLogFile } from "../log.ts";
@@ -41,7 +43,7 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
-import { dirOf, isFile, isSocket } from "../os/paths.ts";
+import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -50,8 +52,8 @@ import { dirOf, isFile, isSocket } from "../os/paths.ts";
 export function loadLab(
   file: string,
   after = "; nothing was created",
-  opts: { checkFiles?: boolean } = {},
-): { lab: Lab; text: string; path: string } {
+  opts: { checkFiles?: boolean; name?: string; lookup?: Lookup } = {},
+): { lab: Lab; text: string; path: string; variables: Record<string, string> } {
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -67,7 +69,12 @@ export function loadLab(
   }
   // Relative rc and key files start where bring-up resolves them: the real lab file's directory.
   const filesFrom = opts.checkFiles ? dirOf(Deno.realPathSync(file)) : undefined;
-  const { lab, errors, notLab } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
+  const { lab, errors, notLab, used } = readLabText(text, {
+    stp: STP_AVAILABLE,
+    filesFrom,
+    name: opts.name,
+    lookup: opts.lookup,
+  });
   // Not a lab file at all: the one line that says so is the whole answer.
   if (notLab) throw new UsageError(`${formatErrors(file, errors).join(" ")}${after}`);
   if (lab === undefined) {
@@ -76,7 +83,7 @@ export function loadLab(
       `${counted(errors.length, "error")} in ${file}${after}`,
     );
   }
-  return { lab, text, path: Deno.realPathSync(file) };
+  return { lab, text, path: Deno.realPathSync(file), variables: used };
 }
 
 /**
@@ -91,11 +98,42 @@ function daemonLog(name: string): string {
 }
 
 interface UpOptions {
+  name?: string;
   detach?: boolean;
   reconfigure?: boolean;
   apply?: boolean;
   http?: string;
   topo?: string;
+}
+
+/** containerlab's `--name` (`deploy --name X`): the lab's name over its file's. */
+export function nameOption(what: string): Option {
+  return new Option("--name <name>", what);
+}
+
+/** A `--name` as a lab's name must be (it names namespaces, taps and files), or the line that says why not. */
+function checkedName(name: string | undefined): string | undefined {
+  if (name !== undefined && !NAME_PATTERN.test(name)) {
+    throw new UsageError(
+      `--name "${name}" may hold only letters, digits, "-" and "_", starting with a letter or digit`,
+    );
+  }
+  return name;
+}
+
+/**
+ * How running lab `name` read its file: the name `--name` gave it and the
+ * variables its `vde up` had (one it had not is unset, whatever this
+ * environment says), so the file is read again as it runs (`vde graph
+ * LAB`); this environment's for a lab that recorded none (no such lab).
+ */
+export function asRunning(name: string): { name?: string; lookup: Lookup } {
+  const state = readState(name);
+  const had = state?.variables;
+  return {
+    name: state?.named ? state.name : undefined,
+    lookup: had === undefined ? (v) => Deno.env.get(v) : (v) => had[v],
+  };
 }
 
 /** containerlab's `-t FILE` (`deploy -t`, `destroy -t`), taken for the lab argument. */
@@ -191,7 +229,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
           `lab ${lab.name} is already up from ${old.file} (pid ${old.pid}); to run ${file} beside it, ` +
-            `change its \`name: ${lab.name}\`; to make the running lab this file, \`vde up --apply ${file}\``,
+            `change its \`name: ${lab.name}\` or give \`--name\`; to make the running lab this file, \`vde up --apply ${file}\``,
         );
       }
       throw new UsageError(
@@ -282,7 +320,11 @@ async function applyToRunningLab(lab: Lab, file: string): Promise<boolean> {
 }
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
-async function runLab(lab: Lab, source: { text: string; path: string } | null, o: UpOptions): Promise<void> {
+async function runLab(
+  lab: Lab,
+  source: { text: string; path: string; variables: Record<string, string> } | null,
+  o: UpOptions,
+): Promise<void> {
   if (!isDaemonChild() && source !== null) await refuseEditedRunningLab(lab, source.path);
   if (!isDaemonChild()) checkCanStart(lab, undefined, source?.path);
   if (o.detach && !isDaemonChild()) {
@@ -348,6 +390,8 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
     runner = await LabRunner.up(lab, {
       file: source?.path ?? "",
       baseDir: source ? dirOf(source.path) : Deno.cwd(),
+      name: o.name,
+      variables: source?.variables,
       log: (m) => log("vde up", m),
       signal: interrupt.signal,
     }).catch((err) => {
@@ -379,6 +423,12 @@ async function runLab(lab: Lab, source: { text: string; path: string } | null, o
         savedTo = target;
         // The file as it is now: after an `apply` of its edit, the text `vde up` read would undo the edit's comments.
         const original = target === r.file ? currentText(target, source) : undefined;
+        // The running lab holds their values, not the variables: writing it there would fix the file to this copy.
+        if (original !== undefined && hasVariables(original)) {
+          throw new Error(
+            `${target} has variables (\${...}), which save would replace: save FILE, another file`,
+          );
+        }
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
         try {
           await Deno.writeTextFile(target, text);
@@ -471,7 +521,8 @@ function removeLog(name: string): void {
  * @throws Deno's error when the file cannot be read
  */
 function nameInFile(file: string): string | undefined {
-  const name = parseDocument(Deno.readTextFileSync(file)).get("name");
+  // `name: ${LAB:=demo}` is the name the environment makes of it, as `vde up` of the file would run.
+  const name = parseDocument(expandVariables(Deno.readTextFileSync(file)).text).get("name");
   return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
 }
 
@@ -527,7 +578,7 @@ function refuseAnotherFilesLab(name: string, file: string, doing: string): void 
   if (path === state.file || !isFile(state.file)) return;
   throw new UsageError(
     `${doing} would take down lab ${name} (pid ${state.pid}), which runs ${state.file}, not ${path}: ` +
-      `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\``,
+      `to run this file beside it, change its \`name: ${name}\` or give \`--name\`; to take that lab down, \`vde down ${name}\``,
   );
 }
 
@@ -558,7 +609,7 @@ async function down(arg: string, cleanup = false): Promise<void> {
       if (rootLabs().includes(name)) throw noSuchLab(name);
       // Nothing to take down is success, as containerlab's destroy and `docker rm -f` have it:
       // a cleanup trap needs no `|| true`, which would hide the failures that remain.
-      console.log(`${noSuchLab(name).message}: nothing to take down`);
+      console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg)}`);
       return;
     }
     removeLogToo();
@@ -587,6 +638,21 @@ export async function downEach(
     }
   }
   if (failed.length > 0) throw new UsageError(`not every lab came down (${failed.join("; ")})`);
+}
+
+/**
+ * For `vde down FILE` of a file whose copies run under names of their own
+ * (`vde up FILE --name s1`): those names, and how to take one down.
+ */
+function copiesHint(file: string): string {
+  if (!isFile(file)) return "";
+  const path = realPath(file);
+  const copies = listLabs().filter((l) => {
+    const state = readState(l);
+    return state?.named === true && state.file === path;
+  });
+  if (copies.length === 0) return "";
+  return ` (${file} runs as ${copies.join(", ")}: vde down ${file} --name ${copies[0]})`;
 }
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
@@ -690,6 +756,7 @@ export const labCommand: Subcommand = (program: Command) => {
     .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
     .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
+    .addOption(nameOption("run the lab under this name, not its file's (containerlab's deploy --name)"))
     .option("-d, --detach", "run the lab in the background")
     .option("-c, --reconfigure", "take the lab down first if it is up (containerlab's deploy --reconfigure)")
     .option(
@@ -706,12 +773,18 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde example lan-nat > lan.yaml   # that example where there is no examples/ (vde example lists them)",
         "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
         "vde up --apply lab.yaml          # the edit, applied live to the running lab",
+        "vde up -d lab.yaml --name s2     # a second copy of the file, beside the first",
+        "PORT=18082 vde up -d lab.yaml    # a file's ${PORT:=18080} is 18082 this time",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
       // With --apply the lab may run: a mistake leaves it as it was too.
       const after = o.apply ? "; nothing was created or changed" : undefined;
-      const { lab, text, path } = loadLab(labFileOf("up", file, o.topo), after, { checkFiles: true });
+      const name = checkedName(o.name);
+      const { lab, text, path, variables } = loadLab(labFileOf("up", file, o.topo), after, {
+        checkFiles: true,
+        name,
+      });
       if (o.http !== undefined) {
         try {
           parseHttpAddress(o.http);
@@ -728,7 +801,7 @@ export const labCommand: Subcommand = (program: Command) => {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");
         await down(lab.name);
       }
-      await runLab(lab, { text, path }, o);
+      await runLab(lab, { text, path, variables }, o);
     });
   program.command("down")
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
@@ -738,6 +811,7 @@ export const labCommand: Subcommand = (program: Command) => {
       "-c, --cleanup",
       "remove the lab's log too, as containerlab's destroy --cleanup its lab directory",
     )
+    .addOption(nameOption("the lab of this name (one brought up with vde up --name), whatever the file says"))
     .option("-a, --all", "take every lab down, as containerlab's destroy --all")
     .addHelpText(
       "after",
@@ -745,11 +819,17 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde down demo       # or: vde down lab.yaml",
         "vde down           # the one lab file in this directory",
         "vde down --all      # every lab of this user",
+        "vde down --name s2  # the copy brought up with vde up lab.yaml --name s2",
       ),
     )
-    .action(async (arg: string | undefined, o: { topo?: string; cleanup?: boolean; all?: boolean }) => {
+    .action(async (
+      arg: string | undefined,
+      o: { topo?: string; name?: string; cleanup?: boolean; all?: boolean },
+    ) => {
+      // `vde down lab.yaml --name s2`: the copy named s2, as containerlab's destroy -t FILE --name.
+      if (!o.all && o.name !== undefined) return await down(checkedName(o.name)!, o.cleanup);
       if (!o.all) return await down(labFileOf("down", arg, o.topo), o.cleanup);
-      if (arg !== undefined || o.topo !== undefined) {
+      if (arg !== undefined || o.topo !== undefined || o.name !== undefined) {
         throw new UsageError(`vde down --all takes no lab: give ${arg ?? o.topo} or --all`);
       }
       const labs = listLabs();
@@ -760,6 +840,7 @@ export const labCommand: Subcommand = (program: Command) => {
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
     .addOption(topoOption())
+    .addOption(nameOption("the lab of this name (one brought up with vde up --name)"))
     .option("--json", "print one JSON document (keys as README's vde status --json says)")
     .option("--format <format>", "json or table (default), as containerlab's inspect --format")
     .addHelpText(
@@ -770,8 +851,8 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde status demo --json | jq -r '.nodes[] | select(.kind==\"host\") | .namespace'",
       ),
     )
-    .action((arg: string | undefined, o: { topo?: string; json?: boolean; format?: string }) =>
-      status(labOrNone("status", arg, o.topo), statusWantsJson(o))
+    .action((arg: string | undefined, o: { topo?: string; name?: string; json?: boolean; format?: string }) =>
+      status(checkedName(o.name) ?? labOrNone("status", arg, o.topo), statusWantsJson(o))
     );
   program.command("completions")
     .description("print shell completions for vde")

@@ -23,7 +23,7 @@ import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { logSlirpStarted, slirpStarted } from "./slirp.ts";
-import { type Program, type ProgramOptions, runProgram } from "./program.ts";
+import { type Program, programOf, type ProgramOptions, runProgram } from "./program.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
 
@@ -129,15 +129,8 @@ export const plugCommand: Subcommand = (program: Command) => {
 
 /** The life `runProgram` gives `vde plug`: vde_plug's `-d` and `-p`, and `--logfile`, as the switch has them. */
 function plugProgram(flags: PlugFlags): ProgramOptions {
-  return {
-    component: "vde plug",
-    noun: "plug",
-    daemon: flags.daemon,
-    pidfile: flags.pidfile,
-    logfile: flags.logfile,
-    // Its links stop what they started; the process ends at the plug's end as it always did.
-    stopPoller: false,
-  };
+  // Its links stop what they started; the process ends at the plug's end as it always did.
+  return programOf("vde plug", "plug", flags, false);
 }
 
 /**

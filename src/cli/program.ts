@@ -33,6 +33,26 @@ export interface ProgramOptions {
   stopPoller?: boolean;
 }
 
+/**
+ * The options of program `component` (its `noun` in a failed daemon start's
+ * words) from its command's `--daemon`, `--pidfile` and `--logfile`.
+ */
+export function programOf(
+  component: string,
+  noun: string,
+  flags: { daemon?: boolean; pidfile?: string; logfile?: string },
+  stopPoller?: boolean,
+): ProgramOptions {
+  return {
+    component,
+    noun,
+    daemon: flags.daemon,
+    pidfile: flags.pidfile,
+    logfile: flags.logfile,
+    stopPoller,
+  };
+}
+
 /** What `main` gets: the stack its parts go on, and the stop request. */
 export interface Program {
   /**

@@ -199,7 +199,13 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     if (o.pcap !== undefined) {
       let capture: ReturnType<typeof startFileCapture>;
       try {
-        capture = startFileCapture(sw, hub, o.pcap);
+        // Named as a capture of the running switch names it: its directory, whole (it may not exist yet).
+        capture = startFileCapture(
+          sw,
+          hub,
+          o.pcap,
+          o.sock.startsWith("/") ? o.sock : `${Deno.cwd()}/${o.sock}`,
+        );
       } catch (err) {
         throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
       }

@@ -37,7 +37,8 @@ import { changeAddresses, changeNode, HalfUndone } from "./live_settings.ts";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
-import { formatErrors, validateLab } from "./validate.ts";
+import { formatErrors } from "./validate.ts";
+import { readLabText } from "./lab_text.ts";
 import { dirOf, realPath } from "../os/paths.ts";
 import { layRcSettings } from "./rc_settings.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
@@ -76,7 +77,8 @@ export function readLabFile(
   }
   // The file's rc and key files start in its directory, as they would for `vde up` of it.
   const filesFrom = dirOf(path);
-  const { lab, errors } = validateLab(text, { stp: STP_AVAILABLE, filesFrom });
+  // Its variables from the lab's own environment, that of its `vde up`: the file reads as it did then.
+  const { lab, errors } = readLabText(text, { stp: STP_AVAILABLE, filesFrom, name: r.givenName });
   if (lab === undefined) {
     return { ok: false, lines: [...formatErrors(path, errors), ...(after ? [after] : [])] };
   }

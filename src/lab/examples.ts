@@ -8,6 +8,7 @@
  * at ../schema/lab.schema.json, a path only the checkout has; what is
  * printed leaves it out.
  */
+import classLab from "../../examples/class.yaml" with { type: "text" };
 import lanNat from "../../examples/lan-nat.yaml" with { type: "text" };
 import lossyWan from "../../examples/lossy-wan.yaml" with { type: "text" };
 import stpLoop from "../../examples/stp-loop.yaml" with { type: "text" };
@@ -15,6 +16,7 @@ import vlanTrunk from "../../examples/vlan-trunk.yaml" with { type: "text" };
 
 /** Each example's text by its name, its file's name without `.yaml`. */
 export const EXAMPLE_LABS: Readonly<Record<string, string>> = {
+  "class": classLab,
   "lan-nat": lanNat,
   "lossy-wan": lossyWan,
   "stp-loop": stpLoop,

@@ -8,6 +8,17 @@
  * and each host interface's MAC address: the same every time the lab comes
  * up on this machine, so a peer's ARP and neighbour caches (across a cable,
  * say) stay right when the lab is taken down and brought up again.
+ *
+ * A MAC is a digest of the machine, the lab, the host and the interface.
+ * The machine is its /etc/machine-id and the permanent address of its first
+ * physical network interface: VMs cloned from one image share their
+ * machine-id (unless it was reset), so with it alone the same lab on two
+ * clones joined by a cable gave two hosts one MAC; a clone's NIC gets a
+ * MAC of its own from its hypervisor (or the two would clash on their own
+ * LAN already). Only a permanent address counts (`addr_assign_type` 0): a
+ * randomised one (Wi-Fi privacy, a MAC set by hand) would change the lab's
+ * MACs with it; a machine with no such NIC (a container's veth) has its
+ * machine-id alone, as before.
  */
 import { createHash } from "node:crypto";
 import { privateDir } from "../os/private_dir.ts";
@@ -69,11 +80,50 @@ export function hostMac(machine: string, lab: string, node: string, iface: strin
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
-/** This machine's id (/etc/machine-id), or its host name where there is none. */
-export function machineId(): string {
+/**
+ * This machine, as host MACs take it: its id (/etc/machine-id, or its host
+ * name where there is none), and its first physical NIC's permanent address.
+ */
+export function machineId(sysNet = "/sys/class/net"): string {
+  let id: string;
   try {
-    return Deno.readTextFileSync("/etc/machine-id").trim();
+    id = Deno.readTextFileSync("/etc/machine-id").trim();
   } catch {
-    return Deno.hostname();
+    id = Deno.hostname();
   }
+  const nic = permanentNicAddress(sysNet);
+  return nic === undefined ? id : `${id}\0${nic}`;
+}
+
+/**
+ * The permanent MAC address of the first (by name) physical interface in
+ * `sysNet` (one with a `device`: not lo, a bridge, a tap or a veth), if any.
+ */
+export function permanentNicAddress(sysNet = "/sys/class/net"): string | undefined {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(sysNet)].map((e) => e.name).sort();
+  } catch {
+    return undefined;
+  }
+  const read = (path: string) => {
+    try {
+      return Deno.readTextFileSync(path).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  for (const name of names) {
+    const dir = `${sysNet}/${name}`;
+    try {
+      Deno.statSync(`${dir}/device`);
+    } catch {
+      continue;
+    }
+    const address = read(`${dir}/address`);
+    if (read(`${dir}/addr_assign_type`) === "0" && address !== undefined && address !== "00:00:00:00:00:00") {
+      return address;
+    }
+  }
+  return undefined;
 }

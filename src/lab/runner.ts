@@ -90,6 +90,10 @@ export interface RunnerOptions {
   signal?: AbortSignal;
   /** How long a host's `exec` command may run (60 s unless a test says less). */
   execTimeoutMs?: number;
+  /** The name `vde up --name` gave over the file's: the file read again (`diff`, `apply`) keeps it. */
+  name?: string;
+  /** What the file's variables took from the environment (variables.ts), kept in state.json. */
+  variables?: Record<string, string>;
 }
 
 /** A switch node as it runs. */
@@ -186,6 +190,8 @@ export class LabRunner {
       name: lab.name,
       pid: Deno.pid,
       file: opts.file,
+      ...(opts.name === undefined ? {} : { named: true }),
+      ...(opts.variables === undefined ? {} : { variables: opts.variables }),
       namespaces: [],
       started: new Date().toISOString(),
     };
@@ -258,6 +264,11 @@ export class LabRunner {
   /** Where relative paths in the lab file start. */
   get baseDir(): string {
     return this.#opts.baseDir;
+  }
+
+  /** The name `vde up --name` gave the lab over its file's, if it did. */
+  get givenName(): string | undefined {
+    return this.#opts.name;
   }
 
   /**

@@ -19,6 +19,10 @@ export interface LabState {
   pid: number;
   /** The lab file (absolute), or "" for a lab built in the shell. */
   file: string;
+  /** The name is `vde up --name`'s, not the file's. */
+  named?: boolean;
+  /** What the file's variables took from the environment of `vde up` (variables.ts). */
+  variables?: Record<string, string>;
   namespaces: string[];
   started: string;
 }

@@ -7,9 +7,9 @@
  * directory holds its `ctl` socket). A name that finds none is answered
  * with the ones that exist.
  */
-import { labDir, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
-import { isSocket } from "../os/paths.ts";
-import { listLabs, ownerRuns, readState } from "./state.ts";
+import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
+import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
+import { LAB_STATE_FILE, listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 
@@ -36,6 +36,24 @@ export function labSwitches(): LabSwitch[] {
     for (const node of nodes.sort()) out.push({ lab, node, dir: `${labDir(lab)}/${node}` });
   }
   return out;
+}
+
+/**
+ * How a capture names the switch whose capture socket is `capture`: a
+ * lab's as `LAB/SWITCH` (the name `vde capture` takes), any other by its
+ * socket directory (its real path).
+ */
+export function switchName(capture: string): string {
+  const dir = dirOf(capture);
+  const lab = dirOf(dir);
+  const base = dirOf(lab);
+  const isLab = (base === labsBaseDir() || base === ROOT_LABS_DIR) && isFile(`${lab}/${LAB_STATE_FILE}`);
+  // `.` or `sw` as typed would name nothing once the file is elsewhere.
+  return isLab ? `${baseName(lab)}/${baseName(dir)}` : realPath(dir);
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 /** What `SWITCH` or `LAB/SWITCH` names among running labs: one switch, or why not ("" when found). */

@@ -124,6 +124,8 @@ export interface ValidateOptions {
    * bring-up resolves them): given, each must be a readable file.
    */
   filesFrom?: string;
+  /** The lab's name given over the file's (`vde up FILE --name X`, containerlab's deploy --name). */
+  name?: string;
 }
 
 /** Validates lab file text. */
@@ -191,7 +193,12 @@ class Validator {
       return this.#notLab(at.line, at.col, `not a lab file: ${EXPECTED}`);
     }
     const top = this.#entries(root, KEYS.top, "the top level");
-    const name = this.#name(top.get("name"), root, "lab");
+    const inFile = this.#options.name === undefined || top.has("name")
+      ? this.#name(top.get("name"), root, "lab")
+      : undefined;
+    const name = this.#options.name === undefined
+      ? inFile
+      : this.#checkWord(this.#options.name, top.get("name")?.value ?? root, "lab name (--name)");
     const topo = top.get("topology");
     let nodes: LabNode[] = [];
     let links: LabLink[] = [];

@@ -6,11 +6,17 @@ import assert from "node:assert/strict";
 import { CaptureFileWriter } from "../../src/capture/file_writer.ts";
 import { Direction } from "../../src/switch/engine.ts";
 
-/** pcapng block types, in order, from a writer's output. */
-function blockTypes(bytes: Uint8Array[]): number[] {
+/** A writer's output as one buffer. */
+function joined(bytes: Uint8Array[]): Uint8Array {
   const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
   let at = 0;
   for (const b of bytes) all.set(b, (at += b.length) - b.length);
+  return all;
+}
+
+/** pcapng block types, in order, from a writer's output. */
+function blockTypes(bytes: Uint8Array[]): number[] {
+  const all = joined(bytes);
   const view = new DataView(all.buffer);
   const types: number[] = [];
   for (let off = 0; off + 8 <= all.length; off += view.getUint32(off + 4, true)) {
@@ -39,4 +45,36 @@ Deno.test("capture file: classic pcap announces nothing (it has no interfaces)",
   const before = out.length;
   assert.equal(w.announce(3), undefined);
   assert.equal(out.length, before);
+});
+
+/** The if_name option of each interface block in a writer's output. */
+function interfaceNames(bytes: Uint8Array[]): string[] {
+  const all = joined(bytes);
+  const view = new DataView(all.buffer);
+  const names: string[] = [];
+  for (let off = 0; off + 8 <= all.length; off += view.getUint32(off + 4, true)) {
+    if (view.getUint32(off, true) !== IDB) continue;
+    // Options start after link type, reserved and snap length; if_name is option 2.
+    for (
+      let o = off + 16;
+      view.getUint16(o, true) !== 0;
+      o += 4 + Math.ceil(view.getUint16(o + 2, true) / 4) * 4
+    ) {
+      if (view.getUint16(o, true) === 2) {
+        names.push(new TextDecoder().decode(all.subarray(o + 4, o + 4 + view.getUint16(o + 2, true))));
+      }
+    }
+  }
+  return names;
+}
+
+Deno.test("capture file: each interface is named after its switch and port, `port N` last; without a switch's name, `port N` alone", () => {
+  const out: Uint8Array[] = [];
+  const w = new CaptureFileWriter("pcapng", 262144, (b) => out.push(b.slice()), 0, "demo/sw1");
+  w.announce(3);
+  w.frame(1, Direction.In, 1, new Uint8Array(60), 60);
+  assert.deepEqual(interfaceNames(out), ["demo/sw1 port 3", "demo/sw1 port 1"]);
+  const plain: Uint8Array[] = [];
+  new CaptureFileWriter("pcapng", 262144, (b) => plain.push(b.slice()), 0).announce(2);
+  assert.deepEqual(interfaceNames(plain), ["port 2"]);
 });

@@ -307,7 +307,10 @@ Deno.test("a user who is not root, finding no lab, is told of root's labs, which
 Deno.test("vde example lists the carried labs and prints one; a missing examples/ file points to it", async () => {
   const list = await vde(["example"]);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /^lan-nat {5}Two hosts on one switch, .*\nlossy-wan {3}Two sites/);
+  assert.match(
+    list.stdout,
+    /^class {7}One student's lab, .*\nlan-nat {5}Two hosts on one switch, .*\nlossy-wan {3}Two sites/,
+  );
   const one = await vde(["example", "stp-loop"]);
   assert.equal(one.code, 0, one.stderr);
   assert.match(one.stdout, /^# Three switches in a triangle/);
@@ -315,7 +318,7 @@ Deno.test("vde example lists the carried labs and prints one; a missing examples
   assert.equal(typo.code, 1);
   assert.equal(
     typo.stderr,
-    "vde: no example lan-nta (did you mean lan-nat?); the examples: lan-nat, lossy-wan, stp-loop, vlan-trunk\n",
+    "vde: no example lan-nta (did you mean lan-nat?); the examples: class, lan-nat, lossy-wan, stp-loop, vlan-trunk\n",
   );
   const missing = await vde(["graph", "/nonexistent/examples/vlan-trunk.yaml"]);
   assert.equal(missing.code, 1);

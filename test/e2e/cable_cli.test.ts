@@ -265,3 +265,73 @@ Deno.test("vde cable listen and connect join two switches; each cable is its own
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("vde cable connect --daemon returns once the cable is connected, with its pid file; one that cannot connect says why and leaves nothing", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "l8-cable-d-" });
+  const switches: SwitchHandle[] = [];
+  const procs = [];
+  const pidfile = `${tmp}/cable.pid`;
+  try {
+    await run([...ourCli(), "cable", "keygen", `${tmp}/k`]);
+    for (const name of ["a", "b"]) {
+      switches.push(await startOurSwitch(`${tmp}/${name}`));
+      await waitUntilAccepting(`${tmp}/${name}`);
+    }
+    const port = 24000 + ((Deno.pid + 7) % 20000);
+    const connect = (extra: string[]) =>
+      run(
+        [
+          ...ourCli(),
+          "cable",
+          "connect",
+          `127.0.0.1:${port}`,
+          "--sock",
+          `${tmp}/b`,
+          "--key",
+          `${tmp}/k`,
+          ...extra,
+        ],
+        { check: false, timeoutMs: 60_000 },
+      );
+    // Nothing listens yet: a --once cable's failure is the daemon start's, and nothing stays behind.
+    const refused = await connect(["-d", "--once", "--pidfile", pidfile]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /cannot connect to 127\.0\.0\.1:\d+: .*refused/i);
+    await assert.rejects(Deno.stat(pidfile), Deno.errors.NotFound);
+    const listener = spawnManaged(
+      [...ourCli(), "cable", "listen", `127.0.0.1:${port}`, "--sock", `${tmp}/a`, "--key", `${tmp}/k`],
+      { name: "vde cable listen" },
+    );
+    procs.push(listener);
+    await listener.waitForOutput(/listening on 127\.0\.0\.1:\d+/, 20_000, "stderr");
+    const up = await connect(["-d", "--pidfile", pidfile]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(
+      up.stderr,
+      new RegExp(
+        `^vde cable: cable open .*\\nvde cable: cable to 127\\.0\\.0\\.1:${port} connected, on port \\d+ of ${tmp}/b; ` +
+          `in the background as pid (\\d+) \\(pid file ${pidfile}\\); stop: kill \\d+\\n$`,
+      ),
+    );
+    // Connected when it returned: the listener has its cable already, and a second connect is refused.
+    assert.match(listener.stderr, /cable open /);
+    const pid = Number((await Deno.readTextFile(pidfile)).trim());
+    const second = await connect(["-d"]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`pid ${pid}`), "the cable is this host's one, held by the daemon");
+    Deno.kill(pid, "SIGTERM");
+    await within(
+      "the daemon's pid file to go",
+      10_000,
+      (async () => {
+        while (await Deno.stat(pidfile).then(() => true, () => false)) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })(),
+    );
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    for (const sw of switches) await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});

@@ -236,7 +236,7 @@ Deno.test("vde down and vde up -c of a copy of a running lab's file refuse to ta
       await Deno.copyFile(file, copy);
       const pid = readState(name)?.pid;
       const said = `would take down lab ${name} (pid ${pid}), which runs ${file}, not ${copy}: ` +
-        `to run this file beside it, change its \`name: ${name}\`; to take that lab down, \`vde down ${name}\`\n`;
+        `to run this file beside it, change its \`name: ${name}\` or give \`--name\`; to take that lab down, \`vde down ${name}\`\n`;
       const down = await vde(["down", copy]);
       assert.equal(down.code, 1);
       assert.equal(down.stderr, `vde: vde down ${copy} ${said}`);
@@ -298,7 +298,7 @@ Deno.test("vde up of a copy of a running lab's file, its name unchanged, names t
         assert.equal(
           r.stderr,
           `vde: lab ${name} is already up from ${file} (pid ${pid}); to run ${copy} beside it, ` +
-            `change its \`name: ${name}\`; to make the running lab this file, \`vde up --apply ${copy}\`\n`,
+            `change its \`name: ${name}\` or give \`--name\`; to make the running lab this file, \`vde up --apply ${copy}\`\n`,
         );
       }
       assert.equal((await vde(["status", name])).code, 0, "the running lab is left alone");

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { inHost, leftovers, pingCount, vde, withLabUp } from "./_helpers.ts";
 import { EXAMPLE_LABS, exampleNamedBy, exampleSummary, exampleText } from "../../src/lab/examples.ts";
-import { validateLab } from "../../src/lab/validate.ts";
+import { readLabText } from "../../src/lab/lab_text.ts";
 
 async function withLab(
   t: Deno.TestContext,
@@ -54,6 +54,14 @@ Deno.test("lan-nat example: hosts lease addresses from the lab's slirp and reach
     assert.equal(await pingCount(name, "h1", "10.0.2.2", 2), 2);
     const route = await inHost(name, "h1", ["ip", "route", "show", "default"]);
     assert.match(route.stdout, /default via 10\.0\.2\.2/);
+  });
+});
+
+Deno.test("class example: its hosts reach each other and the slirp's gateway, and its forward takes PORT's default", async (t) => {
+  await withLab(t, "class.yaml", async (name) => {
+    assert.equal(await pingCount(name, "h1", "10.0.2.16", 3), 3);
+    assert.equal(await pingCount(name, "h2", "10.0.2.2", 2), 2);
+    (await Deno.connect({ hostname: "127.0.0.1", port: 18080 })).close();
   });
 });
 
@@ -108,7 +116,8 @@ Deno.test("a printed example is a valid lab file without the schema line", () =>
     const text = exampleText(name)!;
     assert.doesNotMatch(text, /\$schema=/);
     assert.match(text, /^# /, `${name} starts with its description`);
-    assert.notEqual(validateLab(text, { stp: true }).lab, undefined, name);
+    // Read as `vde up` reads it, variables with their defaults (class's PORT).
+    assert.notEqual(readLabText(text, { stp: true, lookup: () => undefined }).lab, undefined, name);
   }
   assert.equal(exampleText("nope"), undefined);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hostMac, MAX_IFNAME, tapName } from "../../src/lab/names.ts";
+import { hostMac, machineId, MAX_IFNAME, permanentNicAddress, tapName } from "../../src/lab/names.ts";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
 Deno.test("a lab host interface's MAC is locally administered unicast, the same for the same lab, node and interface on one machine", () => {
@@ -17,6 +17,45 @@ Deno.test("a lab host interface's MAC is locally administered unicast, the same 
     hostMac("m1", "wanh", "1", "eth0"),
   ];
   assert.equal(new Set([mac, ...others]).size, others.length + 1);
+});
+
+/** A /sys/class/net of `nics`: name, address, addr_assign_type, and whether it is a device's. */
+async function sysNet(nics: [string, string, string, boolean][]): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "l8-sysnet-" });
+  for (const [name, address, type, device] of nics) {
+    await Deno.mkdir(`${dir}/${name}`);
+    await Deno.writeTextFile(`${dir}/${name}/address`, `${address}\n`);
+    await Deno.writeTextFile(`${dir}/${name}/addr_assign_type`, `${type}\n`);
+    if (device) await Deno.mkdir(`${dir}/${name}/device`);
+  }
+  return dir;
+}
+
+Deno.test("the machine in host MACs is the machine-id with the first physical NIC's permanent address: clones with new NICs differ, a restart does not", async () => {
+  const one = await sysNet([
+    ["lo", "00:00:00:00:00:00", "0", false],
+    ["br0", "02:00:00:00:00:09", "0", false], // a bridge: no device
+    ["enp2s0", "52:54:00:00:00:02", "0", true],
+    ["enp1s0", "52:54:00:00:00:01", "0", true],
+    ["wlan0", "3a:11:22:33:44:55", "3", true], // randomised (set): it would move the lab's MACs
+  ]);
+  const clone = await sysNet([["enp1s0", "52:54:00:00:00:77", "0", true]]);
+  const container = await sysNet([["eth0", "02:42:ac:11:00:02", "0", false]]);
+  try {
+    assert.equal(permanentNicAddress(one), "52:54:00:00:00:01", "the first by name, physical and permanent");
+    assert.equal(permanentNicAddress(container), undefined, "a veth is no NIC of the machine");
+    assert.equal(permanentNicAddress(`${one}/none`), undefined);
+    assert.equal(machineId(one), machineId(one), "the same on every start");
+    assert.notEqual(machineId(one), machineId(clone), "one machine-id, two NICs: two machines");
+    assert.notEqual(
+      hostMac(machineId(one), "wan", "h1", "eth0"),
+      hostMac(machineId(clone), "wan", "h1", "eth0"),
+      "a cloned VM's lab hosts do not take the original's MACs",
+    );
+    assert.ok(machineId(container).indexOf("\0") < 0, "without a NIC, the machine-id alone, as before");
+  } finally {
+    for (const d of [one, clone, container]) await Deno.remove(d, { recursive: true });
+  }
 });
 
 Deno.test("a tap name is <lab>-<node>-<n> when it fits 15 characters, else a digest that fits, the same every time", () => {

@@ -1,0 +1,27 @@
+/**
+ * A lab file's text read as the lab it brings up: its variables expanded
+ * (variables.ts), then validated (validate.ts), with the name a command
+ * gave over the file's (`--name`). `vde up`, `vde graph`, and a running
+ * lab's `diff` and `apply` all read a file through here, so each sees the
+ * same lab in it.
+ */
+import { expandVariables, type Lookup } from "./variables.ts";
+import { validateLab, type ValidateOptions, type ValidationResult } from "./validate.ts";
+
+/** How a lab file is read: validation's options, and where variables get their values. */
+export interface ReadOptions extends ValidateOptions {
+  /** A variable's value (default: the environment). */
+  lookup?: Lookup;
+}
+
+/** The lab in `text`, or its mistakes; with the variables the environment gave. */
+export function readLabText(
+  text: string,
+  options: ReadOptions = {},
+): ValidationResult & { used: Record<string, string> } {
+  const { lookup, ...validate } = options;
+  const expanded = expandVariables(text, lookup);
+  // A variable without a value: the file's other mistakes would be about the hole it left.
+  if (expanded.errors.length > 0) return { errors: expanded.errors, used: expanded.used };
+  return { ...validateLab(expanded.text, validate), used: expanded.used };
+}

@@ -1,0 +1,147 @@
+/**
+ * Variables in a lab file, expanded in its text before the YAML is read, as
+ * containerlab expands its topology files: `${VAR}` is VAR's value, and
+ * `${VAR:=default}` (or `:-`) its value unless it is unset or empty, then
+ * the default; `${VAR=default}` (or `-`) only when it is unset;
+ * `${VAR:+other}` (`+`) is `other` when VAR is set (and not empty), else
+ * nothing. `$${` writes a plain `${` (and `$$X` a plain `$X`).
+ *
+ * Theory of operation. One pass over the text finds each `${`; what stands
+ * inside the braces up to the matching `}` is a name, an operator and a
+ * default, which may hold variables itself (expanded the same way). A
+ * variable with no value and no default is a mistake, reported at its line
+ * and column as the validator reports the file's others, never left empty:
+ * an empty `name:` or port would be reported as something it is not. A
+ * bare `$VAR` (containerlab's other spelling) is left as written, so a
+ * shell variable in a host's `exec` (`for i in 1 2; do echo $i; done`) and
+ * the `# yaml-language-server: $schema=...` line keep their meaning.
+ * Each variable read from the environment is recorded with its value: the
+ * lab keeps them (state.json), so what reads its file later (`vde graph`
+ * of the running lab) sees the file as the lab was brought up.
+ */
+import type { LabError } from "./validate.ts";
+
+/** A variable's value where it is set; undefined where it is not. */
+export type Lookup = (name: string) => string | undefined;
+
+/** A file's text with its variables expanded, or the mistakes that stop it. */
+export interface Expanded {
+  text: string;
+  errors: LabError[];
+  /** Each variable whose value came from `lookup`, with that value. */
+  used: Record<string, string>;
+}
+
+/** A variable's name, as a shell takes it. */
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+
+/** Operators after a name: `:=` and `:-` (unset or empty), `=` and `-` (unset), `:+` and `+` (set). */
+const OPERATOR = /^(:?[-=+])/;
+
+/** Whether `text` has a variable to expand (a `${` that is not `$${`). */
+export function hasVariables(text: string): boolean {
+  return /(^|[^$])\$\{/.test(text);
+}
+
+/** Expands the variables of `text` with `lookup` (the environment, by default). */
+export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.get(n)): Expanded {
+  const errors: LabError[] = [];
+  const used: Record<string, string> = {};
+  const lineStarts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStarts.push(i + 1);
+  const error = (at: number, message: string) => {
+    let line = lineStarts.length - 1;
+    while (lineStarts[line]! > at) line--;
+    errors.push({ line: line + 1, col: at - lineStarts[line]! + 1, message });
+  };
+  const value = (name: string): string | undefined => {
+    const v = lookup(name);
+    if (v !== undefined) used[name] = v;
+    return v;
+  };
+
+  /** Expands text[from, to): the whole file, or a default inside braces. */
+  const expand = (from: number, to: number): string => {
+    let out = "";
+    let i = from;
+    while (i < to) {
+      const at = text.indexOf("$", i);
+      if (at < 0 || at >= to) {
+        out += text.slice(i, to);
+        break;
+      }
+      out += text.slice(i, at);
+      // containerlab's escape: `$${X}` and `$$X` are a plain `${X}` and `$X` (a shell's `$$` stays).
+      if (text[at + 1] === "$" && /[{A-Za-z_]/.test(text[at + 2] ?? "")) {
+        out += "$";
+        i = at + 2;
+        continue;
+      }
+      if (text[at + 1] !== "{") {
+        out += "$";
+        i = at + 1;
+        continue;
+      }
+      const close = matchingBrace(text, at + 2, to);
+      if (close < 0) {
+        error(at, "`${` without its `}` on its line: write `$${` for a plain `${`");
+        out += "${";
+        i = at + 2;
+        continue;
+      }
+      out += variable(at, close);
+      i = close + 1;
+    }
+    return out;
+  };
+
+  /** The value of the `${...}` at text[at, close]. */
+  const variable = (at: number, close: number): string => {
+    const inside = text.slice(at + 2, close);
+    const name = NAME.exec(inside)?.[0];
+    if (name === undefined) {
+      error(
+        at,
+        `\`\${${inside}}\` is no variable: a name is letters, digits and _ (write \`$\${\` for a plain \`\${\`)`,
+      );
+      return "";
+    }
+    const op = OPERATOR.exec(inside.slice(name.length))?.[0];
+    if (op === undefined && name.length !== inside.length) {
+      error(
+        at,
+        `\`\${${inside}}\`: after the name comes \`}\`, or a default as \`\${${name}:=VALUE}\``,
+      );
+      return "";
+    }
+    const v = value(name);
+    if (op === undefined) {
+      if (v !== undefined) return v;
+      error(at, `variable ${name} is not set (set it, or give a default: \${${name}:=VALUE})`);
+      return "";
+    }
+    const start = at + 2 + name.length + op.length;
+    const set = op.startsWith(":") ? v !== undefined && v !== "" : v !== undefined;
+    if (op.endsWith("+")) return set ? expand(start, close) : "";
+    return set ? v! : expand(start, close);
+  };
+
+  return { text: expand(0, text.length), errors, used };
+}
+
+/** Where the `}` that closes a `${` opened before `from` is (nested `${...}` skipped), or -1. */
+function matchingBrace(text: string, from: number, to: number): number {
+  let depth = 0;
+  for (let i = from; i < to; i++) {
+    const c = text[i];
+    if (c === "\n") return -1;
+    if (c === "$" && text[i + 1] === "{") {
+      depth++;
+      i++;
+    } else if (c === "}") {
+      if (depth === 0) return i;
+      depth--;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,70 @@
+/**
+ * A lab file's variables, as containerlab expands its topology files: each
+ * form's value, escapes, and a variable with neither value nor default
+ * named at its line and column.
+ */
+import assert from "node:assert/strict";
+import { expandVariables, hasVariables } from "../../src/lab/variables.ts";
+import { readLabText } from "../../src/lab/lab_text.ts";
+import { formatErrors } from "../../src/lab/validate.ts";
+
+const env = (vars: Record<string, string>) => (n: string) => vars[n];
+
+Deno.test("${VAR} is its value and ${VAR:=default} its default where it is unset or empty", () => {
+  const text = "a: ${A}\nb: ${B:=7}\nc: ${C:=7}\nd: ${D:-x}";
+  assert.equal(expandVariables(text, env({ A: "one", C: "", D: "dee" })).text, "a: one\nb: 7\nc: 7\nd: dee");
+});
+
+Deno.test("${VAR=default} takes the default only when unset; ${VAR:+other} is other when it is set", () => {
+  const text = "${E=d} ${U=d} ${S:+on} ${U:+on}. ${E+set} ${E:+set}";
+  assert.equal(expandVariables(text, env({ E: "", S: "x" })).text, " d on . set ");
+});
+
+Deno.test("a default may hold a variable; $${X} and $$X are a plain ${X} and $X; a bare $VAR (a shell's) and $$ stay as written", () => {
+  const text = 'port: ${P:=${BASE:=18000}}\nexec: ["echo $HOME $${X} $$Y $$ $$1"] # $schema=x';
+  assert.equal(
+    expandVariables(text, env({ BASE: "19000" })).text,
+    'port: 19000\nexec: ["echo $HOME ${X} $Y $$ $$1"] # $schema=x',
+  );
+});
+
+Deno.test("the variables taken from the environment are recorded with their values; defaults are not", () => {
+  const { used } = expandVariables("${A} ${B:=2} ${C:=3}", env({ A: "1", C: "" }));
+  assert.deepEqual(used, { A: "1", C: "" });
+});
+
+Deno.test("a variable without value or default is named with its line and column, one line each", () => {
+  const text = "name: lab\ntopology:\n  nodes: { sw1: { kind: switch, ports: ${PORTS} } }\nx: ${Y:=1} ${Z}";
+  const { errors } = readLabText(text, { lookup: env({}) });
+  assert.deepEqual(formatErrors("lab.yaml", errors), [
+    "lab.yaml:3:40: variable PORTS is not set (set it, or give a default: ${PORTS:=VALUE})",
+    "lab.yaml:4:12: variable Z is not set (set it, or give a default: ${Z:=VALUE})",
+  ]);
+});
+
+Deno.test("an unclosed ${ and one that holds no name are mistakes that say how to write a plain ${", () => {
+  const { errors } = expandVariables("a: ${A\nb: ${1x}\nc: ${A:?x}", env({ A: "1" }));
+  assert.deepEqual(errors.map((e) => `${e.line}:${e.col}`), ["1:4", "2:4", "3:4"]);
+  assert.match(errors[0]!.message, /without its `}` on its line: write `\$\$\{`/);
+  assert.match(errors[1]!.message, /is no variable/);
+  assert.match(errors[2]!.message, /a default as `\$\{A:=VALUE\}`/);
+});
+
+Deno.test("the file is read as the lab its variables make, its name given by --name over the file's", () => {
+  const text =
+    "name: ${LAB:=demo}\ntopology:\n  nodes:\n    sw1: { kind: switch, ports: ${PORTS:=8} }\n  links: []\n";
+  const plain = readLabText(text, { lookup: env({}) });
+  assert.equal(plain.lab?.name, "demo");
+  const sw = plain.lab?.nodes[0];
+  assert.ok(sw?.kind === "switch" && sw.ports === 8);
+  assert.equal(readLabText(text, { lookup: env({ LAB: "s1" }) }).lab?.name, "s1");
+  assert.equal(readLabText(text, { lookup: env({ LAB: "s1" }), name: "s2" }).lab?.name, "s2");
+  const bad = readLabText(text, { lookup: env({}), name: "no/slash" });
+  assert.match(formatErrors("f", bad.errors)[0]!, /^f:1:7: lab name \(--name\) "no\/slash" may hold only/);
+});
+
+Deno.test("hasVariables finds a ${ to expand, not an escaped $${ nor a shell's $VAR", () => {
+  assert.equal(hasVariables("a: ${A}"), true);
+  assert.equal(hasVariables("${A}"), true);
+  assert.equal(hasVariables("a: $${A} $B"), false);
+});
