@@ -45,9 +45,13 @@
  * code never asks whether spanning tree is on) and `#stpLearn`. The only
  * cost to a switch without spanning tree is one null check per frame, at
  * the point where frames to 01:80:c2:00:00:00 are classified: with
- * spanning tree on they go to the machine and are never flooded, a frame
- * from a learning port is learned and dropped, one from a discarding port
- * dropped. Ports 0 and above 4095 have no spanning tree port id and always
+ * spanning tree on they go to the machine and are never flooded (but for
+ * a tagged one: vde_switch's FSTP runs a tree per VLAN and tags its BPDUs
+ * for the VLANs of a tagged port; our one tree does not read them and
+ * switches them in their VLAN like any frame, so that FSTP switches on both
+ * sides of ours see the loop their VLAN makes through us while it is open,
+ * and see none while our tree blocks it), a frame from a learning port is
+ * learned and dropped, one from a discarding port dropped. Ports 0 and above 4095 have no spanning tree port id and always
  * forward. The machine may run in another engine (the control copy of a
  * switch whose frames a data-plane thread forwards): this one then relays
  * the BPDUs it takes in (`relayStp`) and is told each port's state
@@ -443,7 +447,7 @@ export class SwitchEngine {
   // Spanning tree's part of input: whether the frame goes on to switching.
   #stpAdmits(stp: StpPorts, port: number, frame: Uint8Array): boolean {
     const counters = this.#counters;
-    if (isBpduDestination(frame)) {
+    if (isBpduDestination(frame) && vlanId(frame) === -1) {
       counters.framesIn[port]!++;
       counters.bytesIn[port]! += frame.length;
       stp.receive(port, frame);

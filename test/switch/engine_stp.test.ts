@@ -8,7 +8,22 @@ import assert from "node:assert/strict";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { Role } from "../../src/switch/rstp.ts";
 import { buildFrame } from "../../src/wire/ethernet.ts";
-import { isBpduDestination } from "../../src/wire/stp.ts";
+import { type Bpdu, buildBpdu, isBpduDestination } from "../../src/wire/stp.ts";
+
+/** An RST BPDU as vde_switch's FSTP sends it on a VLAN's tagged ports (its timers aside). */
+const FSTP_HELLO: Bpdu = {
+  kind: "rst",
+  version: 2,
+  flags: 0x7c,
+  rootId: "1000.020000000009",
+  rootPathCost: 0,
+  bridgeId: "1000.020000000009",
+  portId: 0x8001,
+  messageAge: 0,
+  maxAge: 40 * 256,
+  helloTime: 4 * 256,
+  forwardDelay: 15 * 256,
+};
 
 const HOST_A = "02:00:00:00:00:0a";
 const HOST_B = "02:00:00:00:00:0b";
@@ -202,4 +217,32 @@ Deno.test("a control copy hands its machine's BPDUs to sendBpdu and sends no fra
   for (let t = 1000; t <= 5000; t += 1000) engine.tick(t);
   assert.ok(bpdus.includes(1), "hellos left by port 1 through sendBpdu");
   assert.deepEqual(sent, []);
+});
+
+Deno.test("spanning tree: a tagged BPDU (vde_switch's FSTP tree of a VLAN) is switched in its VLAN by forwarding ports only", () => {
+  const sent: [number, number][] = [];
+  const engine = new SwitchEngine({ numPorts: 5 }, (port, frame) => {
+    if (isBpduDestination(frame)) sent.push([port, frame[12] === 0x81 ? frame[15]! : -1]);
+  });
+  engine.tick(1000);
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+  engine.createVlan(7);
+  for (const p of [1, 2, 3, 4]) {
+    engine.activatePort(p);
+    if (p !== 4) engine.addVlanPort(7, p);
+  }
+  const tagged = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
+  const frame = new Uint8Array(tagged.length + 4);
+  frame.set(tagged.subarray(0, 12));
+  frame.set([0x81, 0x00, 0x00, 0x07], 12);
+  frame.set(tagged.subarray(12), 16);
+  // Every port still discarding: dropped, not read by the tree.
+  engine.input(1, frame);
+  assert.deepEqual(sent.filter(([, vlan]) => vlan === 7), []);
+  assert.equal(engine.stp!.port(1)!.bpdusIn, 0);
+  for (const p of [1, 2, 3]) engine.stp!.setAdminEdge(p, true);
+  sent.length = 0;
+  engine.input(1, frame);
+  assert.deepEqual(sent.filter(([, vlan]) => vlan === 7).map(([port]) => port), [2, 3]);
+  assert.equal(engine.stp!.badBpdus, 0);
 });
