@@ -45,14 +45,13 @@
  * code never asks whether spanning tree is on) and `#stpLearn`. The only
  * cost to a switch without spanning tree is one null check per frame, at
  * the point where frames to 01:80:c2:00:00:00 are classified: with
- * spanning tree on they go to the machine and are never flooded (but for
- * a tagged one: vde_switch's FSTP runs a tree per VLAN and tags its BPDUs
- * for the VLANs of a tagged port; our one tree does not read them and
- * switches them in their VLAN like any frame, so that FSTP switches on both
- * sides of ours see the loop their VLAN makes through us while it is open,
- * and see none while our tree blocks it), a frame from a learning port is
- * learned and dropped, one from a discarding port dropped. Ports 0 and above 4095 have no spanning tree port id and always
- * forward. The machine may run in another engine (the control copy of a
+ * spanning tree on they go to the machine and are never flooded, a frame
+ * from a learning port is learned and dropped, one from a discarding port
+ * dropped. vde_switch's FSTP runs a tree per VLAN, its BPDUs tagged on a
+ * VLAN's tagged ports: the machine says which ports hear it, and what it
+ * sends there goes out untagged and once tagged for each VLAN the port
+ * carries tagged, so each of FSTP's trees sees our one tree's decisions.
+ * Ports 0 and above 4095 have no spanning tree port id and always forward. The machine may run in another engine (the control copy of a
  * switch whose frames a data-plane thread forwards): this one then relays
  * the BPDUs it takes in (`relayStp`) and is told each port's state
  * (`setStpPortState`) and flush (`flushStpPort`), the very calls the
@@ -447,7 +446,7 @@ export class SwitchEngine {
   // Spanning tree's part of input: whether the frame goes on to switching.
   #stpAdmits(stp: StpPorts, port: number, frame: Uint8Array): boolean {
     const counters = this.#counters;
-    if (isBpduDestination(frame) && vlanId(frame) === -1) {
+    if (isBpduDestination(frame)) {
       counters.framesIn[port]!++;
       counters.bytesIn[port]! += frame.length;
       stp.receive(port, frame);
@@ -773,10 +772,14 @@ export class SwitchEngine {
     if (this.#hub) throw new Error("Can't use fstp in hub mode");
     const control = this.#control;
     // The state and flush calls go through the public methods: a control copy's owner sends them on.
+    const send = (port: number, frame: Uint8Array) => {
+      if (control === undefined) this.sendControl(port, frame);
+      else if (this.#active[port] === 1) control.sendBpdu(port, frame);
+    };
     const stp = new Rstp(options, {
-      send: (port, frame) => {
-        if (control === undefined) this.sendControl(port, frame);
-        else if (this.#active[port] === 1) control.sendBpdu(port, frame);
+      send: (port, frame, everyVlan) => {
+        send(port, frame);
+        if (everyVlan) { for (const vid of this.#taggedVlans(port)) send(port, tagged(frame, vid)); }
       },
       setPortState: (port, learning, forwarding) => this.setStpPortState(port, learning, forwarding),
       flush: (port) => this.flushStpPort(port),
@@ -785,6 +788,12 @@ export class SwitchEngine {
     this.#stopStp();
     this.#startStp(stp);
     return stp;
+  }
+
+  /** The VLANs `port` carries tagged. */
+  #taggedVlans(port: number): number[] {
+    const vlans = this.#vlans;
+    return vlans.vlans().filter((vid) => vid !== vlans.untagged(port) && vlans.membersOf(vid)?.[port] === 1);
   }
 
   /**
@@ -1206,4 +1215,11 @@ function nonNegative(name: string, value: number): number {
     throw new RangeError(`Expected ${name} to be a finite number >= 0, found ${value}`);
   }
   return value;
+}
+
+/** A copy of `frame` with an 802.1Q tag for `vid` (a BPDU for one of FSTP's trees; a few a second). */
+function tagged(frame: Uint8Array, vid: number): Uint8Array {
+  const out = new Uint8Array(frame.length + 4);
+  tagFrameInto(out, frame, vid);
+  return out;
 }

@@ -40,7 +40,11 @@
  * delay, which it leaves 0, ours. Such a port answers in FSTP's role code
  * and sends a BPDU every hello and at every role change whatever its role,
  * so that FSTP opens its end when ours becomes a root port and keeps its
- * discarding end discarding.
+ * discarding end discarding. FSTP runs a tree per VLAN, with tagged BPDUs on
+ * a VLAN's tagged ports; ours is one tree for all VLANs: tagged BPDUs are
+ * ignored, and what an FSTP port sends goes out tagged for each VLAN too
+ * (`hooks.send`), so each of FSTP's trees makes our tree's decisions (its
+ * priority and port costs are the same in every VLAN).
  */
 import { type Bpdu, BpduFlag, BpduRole, bridgeId, buildBpdu, FstpRole, parseBpdu } from "../wire/stp.ts";
 import {
@@ -113,8 +117,12 @@ export type StpEvent =
 
 /** Where the machine's decisions go; supplied by the engine. */
 export interface RstpHooks {
-  /** Sends one BPDU frame out of a port, whatever the port's state. */
-  send(port: number, frame: Uint8Array): void;
+  /**
+   * Sends one BPDU frame out of a port, whatever the port's state; with
+   * `everyVlan` (a port that hears vde_switch's FSTP, a tree per VLAN) also
+   * once tagged for each VLAN the port carries tagged.
+   */
+  send(port: number, frame: Uint8Array, everyVlan?: boolean): void;
   /** The port may now learn and/or forward (both false: discarding). */
   setPortState(port: number, learning: boolean, forwarding: boolean): void;
   /** Forget the MAC entries learned on a port. */
@@ -439,6 +447,8 @@ export class Rstp {
       return;
     }
     let bpdu = result.value;
+    // FSTP's tree of a tagged VLAN: ours is one tree, told by the untagged BPDUs, and answers every VLAN.
+    if (bpdu.vlan !== undefined) return;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
     p.bpdusIn++;
     p.fstp = bpdu.fstp === true;
@@ -1315,7 +1325,7 @@ export class Rstp {
     p.txCount++;
     if (kind !== "tcn") p.tcAck = false;
     p.bpdusOut++;
-    this.#hooks.send(p.number, buildBpdu(bpdu, this.mac));
+    this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp);
   }
 
   #reportPort(p: Port): void {

@@ -56,6 +56,8 @@ export interface Bpdu {
   kind: "config" | "tcn" | "rst";
   /** An RST BPDU in vde_switch's FSTP dialect (forward delay 0; times read little-endian). */
   fstp?: boolean;
+  /** The VLAN of an 802.1Q-tagged BPDU (FSTP's tree of that VLAN); absent when untagged. */
+  vlan?: number;
   version: number;
   /** Flags byte (0 for a TCN). A config BPDU carries only TC and TCA. */
   flags: number;
@@ -82,11 +84,25 @@ export function isBpduDestination(frame: Uint8Array): boolean {
 }
 
 /**
- * Reads the BPDU in a frame sent to the bridge group address.
+ * Reads the BPDU in a frame sent to the bridge group address; one with an
+ * 802.1Q tag (FSTP's BPDU for a VLAN) is read without it, its VLAN in `vlan`.
  *
  * @returns the BPDU, or why it is not a valid one
  */
 export function parseBpdu(frame: Uint8Array): Parsed<Bpdu> {
+  if (frame.length >= ETH_HLEN + 4 && frame[12] === 0x81 && frame[13] === 0x00) {
+    // Tagged (FSTP's BPDU for one VLAN): the BPDU of the frame without its tag.
+    const untagged = new Uint8Array(frame.length - 4);
+    untagged.set(frame.subarray(0, 12));
+    untagged.set(frame.subarray(16), 12);
+    const result = parseUntagged(untagged);
+    if (result.ok) result.value.vlan = ((frame[14]! << 8) | frame[15]!) & 0xfff;
+    return result;
+  }
+  return parseUntagged(frame);
+}
+
+function parseUntagged(frame: Uint8Array): Parsed<Bpdu> {
   if (frame.length < ETH_HLEN + LLC_LEN + TCN_LEN) return fail("frame too short for a BPDU");
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const length = view.getUint16(12);

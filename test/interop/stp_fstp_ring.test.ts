@@ -14,11 +14,12 @@
  * theirs and two of ours with ours as root.
  */
 import assert from "node:assert/strict";
-import { MgmtClient } from "../../src/console/client.ts";
+import type { MgmtClient } from "../../src/console/client.ts";
 import { tagOf, testFrame } from "../helpers/framed_peers.ts";
 import { type ManagedProcess, skipWithout, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { listens, startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { RawClient, sleep } from "../helpers/vde_clients.ts";
+import { mgmtConsole } from "./_stp.ts";
 
 type Kind = "c" | "ours";
 
@@ -26,7 +27,8 @@ interface Member {
   kind: Kind;
   dir: string;
   console: MgmtClient;
-  client: RawClient;
+  /** A client in VLAN 0 on port 5, and with `vlan` one in VLAN 7 on port 6. */
+  clients: RawClient[];
 }
 
 /** The root vde_switch's `fstp/print` names (`80:00:...`), ours too, as `8000.0000...`. */
@@ -38,19 +40,21 @@ async function rootOf(m: Member): Promise<string> {
 }
 
 /**
- * Sends broadcast `tag` from member `from`'s client, waits `ms`, and returns
- * how many copies each client got.
+ * Sends broadcast `tag` from member `from`'s client in LAN `lan` (0: VLAN 0,
+ * 1: VLAN 7), waits `ms`, and returns how many copies each client of that
+ * LAN got.
  */
-async function broadcastCounts(ring: Member[], from: number, tag: number, ms: number): Promise<number[]> {
-  for (const m of ring) {
-    m.client.poll();
-    m.client.frames.length = 0;
+async function broadcastCounts(ring: Member[], lan: number, from: number, tag: number, ms: number) {
+  const clients = ring.map((m) => m.clients[lan]!);
+  for (const c of clients) {
+    c.poll();
+    c.frames.length = 0;
   }
-  ring[from]!.client.send(testFrame(tag));
+  clients[from]!.send(testFrame(tag));
   await sleep(ms);
-  return ring.map((m) => {
-    m.client.poll();
-    return m.client.frames.filter((f) => tagOf(f) === tag).length;
+  return clients.map((c) => {
+    c.poll();
+    return c.frames.filter((f) => tagOf(f) === tag).length;
   });
 }
 
@@ -72,7 +76,11 @@ async function dump(ring: Member[]): Promise<string> {
   return parts.join("\n");
 }
 
-async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number): Promise<void> {
+/**
+ * The ring of `kinds`, switch `rootIndex` with priority 4096; with `vlan`,
+ * VLAN 7 tagged on every cable port too, with a client of its own.
+ */
+async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number, vlan = false): Promise<void> {
   const tools = { vde_switch: "vde-switch", vde_plug: "vdeplug", dpipe: "vdeplug", wirefilter: "vde2" };
   if (await skipWithout(t, tools)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-s9-ring-" });
@@ -89,15 +97,8 @@ async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number): Prom
         ? ["-F", "-M", mgmt, "--priority", priority]
         : ["--stp", "-M", mgmt, "--priority", priority];
       switches.push(await (kind === "c" ? startCSwitch : startOurSwitch)(dir, { extraArgs: args }));
-      await waitFor(
-        async () => (await Deno.stat(mgmt).then(() => true, () => false)) && (await listens(mgmt)),
-        {
-          timeoutMs: 20_000,
-          what: `management socket ${mgmt}`,
-        },
-      );
-      const console = await MgmtClient.connect(mgmt);
-      ringMembers.push({ kind, dir, console, client: await RawClient.open(dir, 5) });
+      const console = await mgmtConsole(mgmt);
+      ringMembers.push({ kind, dir, console, clients: [await RawClient.open(dir, 5)] });
     }
     const [a, b, c] = ringMembers.map((m) => m.dir);
     cables.push(
@@ -114,13 +115,33 @@ async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number): Prom
       }),
     );
 
-    // Converged: a broadcast from each client in turn arrives once everywhere.
+    if (vlan) {
+      for (const m of ringMembers) {
+        m.clients.push(await RawClient.open(m.dir, 6));
+        await m.console.command("vlan/create 7");
+        // A cable's port exists once its plug is in.
+        await waitFor(async () => (await m.console.command("vlan/addport 7 1")).code === 0, {
+          timeoutMs: 10_000,
+          what: `${m.dir} port 1 in VLAN 7`,
+        });
+        await waitFor(async () => (await m.console.command("vlan/addport 7 2")).code === 0, {
+          timeoutMs: 10_000,
+          what: `${m.dir} port 2 in VLAN 7`,
+        });
+        assert.equal((await m.console.command("port/setvlan 6 7")).code, 0);
+      }
+    }
+    const lans = vlan ? [0, 1] : [0];
+
+    // Converged: a broadcast from each client in turn arrives once everywhere, in each LAN.
     let tag = 1;
     const started = Date.now();
     await waitFor(async () => {
-      for (let from = 0; from < 3; from++) {
-        last = await broadcastCounts(ringMembers, from, ++tag, 400);
-        if (!treeLike(last, from)) return false;
+      for (const lan of lans) {
+        for (let from = 0; from < 3; from++) {
+          last = await broadcastCounts(ringMembers, lan, from, ++tag, 400);
+          if (!treeLike(last, from)) return false;
+        }
       }
       return true;
     }, { timeoutMs: 45_000, intervalMs: 500, what: "a loop-free ring" });
@@ -152,9 +173,14 @@ async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number): Prom
     // Stays so past FSTP's inactivity window (a backup port it no longer hears from reopens).
     for (let round = 0; round < 7; round++) {
       const from = round % 3;
-      const counts = await broadcastCounts(ringMembers, from, ++tag, 400);
-      assert.ok(treeLike(counts, from), `round ${round}: copies per client ${counts} (sender ${from})`);
-      await sleep(4600);
+      for (const lan of lans) {
+        const counts = await broadcastCounts(ringMembers, lan, from, ++tag, 400);
+        assert.ok(
+          treeLike(counts, from),
+          `round ${round} LAN ${lan}: copies per client ${counts} (sender ${from})`,
+        );
+      }
+      await sleep(4600 - 400 * lans.length);
     }
   } catch (err) {
     console.log(`copies per client of the last broadcast: ${last}\n${await dump(ringMembers)}`);
@@ -162,7 +188,7 @@ async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number): Prom
   } finally {
     for (const m of ringMembers) {
       m.console.close();
-      await m.client.close();
+      for (const c of m.clients) await c.close();
     }
     for (const c of cables) await c.stop({ timeoutMs: 2000 });
     for (const s of switches) await s.stop();
@@ -180,4 +206,8 @@ Deno.test("a ring of one vde_switch -F (root) and two of our --stp switches brea
 
 Deno.test("a ring of one vde_switch -F and two of our --stp switches (one root) breaks the loop and agrees on the root", async (t) => {
   await ring(t, ["c", "ours", "ours"], 1);
+});
+
+Deno.test("the ring of two vde_switch -F (one root) and ours with VLAN 7 tagged on every cable: no loop in either VLAN", async (t) => {
+  await ring(t, ["c", "c", "ours"], 0, true);
 });

@@ -219,30 +219,44 @@ Deno.test("a control copy hands its machine's BPDUs to sendBpdu and sends no fra
   assert.deepEqual(sent, []);
 });
 
-Deno.test("spanning tree: a tagged BPDU (vde_switch's FSTP tree of a VLAN) is switched in its VLAN by forwarding ports only", () => {
-  const sent: [number, number][] = [];
+Deno.test("spanning tree: a port that hears FSTP sends its BPDUs untagged and tagged for each VLAN it carries; tagged ones in are consumed", () => {
+  const sent: [number, number, number][] = [];
   const engine = new SwitchEngine({ numPorts: 5 }, (port, frame) => {
-    if (isBpduDestination(frame)) sent.push([port, frame[12] === 0x81 ? frame[15]! : -1]);
+    if (!isBpduDestination(frame)) return;
+    const vlan = frame[12] === 0x81 ? frame[15]! : -1;
+    const at = vlan < 0 ? 14 : 18;
+    sent.push([port, vlan, (frame[at + 7]! >> 2) & 3]);
   });
   engine.tick(1000);
   engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
   engine.createVlan(7);
-  for (const p of [1, 2, 3, 4]) {
+  engine.createVlan(8);
+  for (const p of [1, 2, 3]) {
     engine.activatePort(p);
-    if (p !== 4) engine.addVlanPort(7, p);
+    engine.addVlanPort(7, p);
   }
-  const tagged = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
-  const frame = new Uint8Array(tagged.length + 4);
-  frame.set(tagged.subarray(0, 12));
-  frame.set([0x81, 0x00, 0x00, 0x07], 12);
-  frame.set(tagged.subarray(12), 16);
-  // Every port still discarding: dropped, not read by the tree.
-  engine.input(1, frame);
-  assert.deepEqual(sent.filter(([, vlan]) => vlan === 7), []);
-  assert.equal(engine.stp!.port(1)!.bpdusIn, 0);
-  for (const p of [1, 2, 3]) engine.stp!.setAdminEdge(p, true);
+  engine.addVlanPort(8, 1);
+  const hello = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
+  // FSTP's dialect: forward delay 0, timers little-endian seconds.
+  hello.set([0, 0, 40, 0, 4, 0, 0, 0], 44);
+  const tagged = new Uint8Array(hello.length + 4);
+  tagged.set(hello.subarray(0, 12));
+  tagged.set([0x81, 0x00, 0x00, 0x07], 12);
+  tagged.set(hello.subarray(12), 16);
+  for (const p of [2, 3]) engine.stp!.setAdminEdge(p, true);
   sent.length = 0;
-  engine.input(1, frame);
-  assert.deepEqual(sent.filter(([, vlan]) => vlan === 7).map(([port]) => port), [2, 3]);
+  engine.input(1, tagged);
+  assert.equal(sent.length, 0, "a tagged BPDU is neither switched nor answered");
+  assert.equal(engine.stp!.port(1)!.bpdusIn, 0);
   assert.equal(engine.stp!.badBpdus, 0);
+  engine.input(1, hello);
+  assert.equal(engine.stp!.port(1)!.role, Role.Root);
+  sent.length = 0;
+  for (let s = 2; s <= 5; s++) engine.tick(s * 1000);
+  // Port 1, FSTP's: untagged, then for VLANs 7 and 8, each in FSTP's root port code (01).
+  const port1 = sent.filter(([port]) => port === 1);
+  assert.ok(port1.length >= 3, JSON.stringify(sent));
+  assert.deepEqual(port1.slice(0, 3), [[1, -1, 1], [1, 7, 1], [1, 8, 1]]);
+  // Port 2 (edge, no FSTP): untagged only, the standard's designated code (11).
+  assert.ok(sent.filter(([port]) => port === 2).every(([, vlan, code]) => vlan === -1 && code === 3));
 });
