@@ -1,17 +1,19 @@
 /**
  * A ring of Debian's vde_switch (FSTP, `-F`) and ours (`--stp`), as a vde2
  * user migrating switch by switch builds it: three switches, three cables
- * (two `dpipe vde_plug = vde_plug`, one through Debian's wirefilter with a
- * 20 ms delay, so that a loop, if the tree fails to break it, circulates a
- * broadcast at most fifty times a second instead of at CPU speed), and a raw
- * client on port 5 of each. The tree must break the loop: a broadcast from
+ * (`vde_plug A B`, `dpipe vde_plug A = vde_plug B`, and one through Debian's
+ * wirefilter with a 20 ms delay, so that a loop, if the tree fails to break
+ * it, circulates a broadcast at most fifty times a second instead of at CPU
+ * speed), and a raw client on port 5 of each. The tree must break the loop: a broadcast from
  * one client reaches each other client exactly once and never comes back,
  * now and after FSTP's inactivity timers (4 to 8 hellos of 4 s) had their
  * chance to reopen a port; every switch names the same root; our ports
- * cabled to a vde_switch say they speak FSTP there. Three rings: two of
+ * cabled to a vde_switch say they speak FSTP there; with cable a-b cut, the
+ * other two carry a tree again (within 30 s). Three rings: two of
  * theirs and one of ours, one of theirs and two of ours, with theirs as
  * root (both looped before our switch learnt FSTP's dialect), and one of
- * theirs and two of ours with ours as root.
+ * theirs and two of ours with ours as root; and the first with VLAN 7 tagged
+ * on every cable, where both VLANs must be loop-free and reach every client.
  */
 import assert from "node:assert/strict";
 import type { MgmtClient } from "../../src/console/client.ts";
@@ -102,9 +104,7 @@ async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number, vlan 
     }
     const [a, b, c] = ringMembers.map((m) => m.dir);
     cables.push(
-      spawnManaged(["dpipe", "vde_plug", `vde://${a}[1]`, "=", "vde_plug", `vde://${b}[1]`], {
-        name: "cable a-b",
-      }),
+      spawnManaged(["vde_plug", `vde://${a}[1]`, `vde://${b}[1]`], { name: "cable a-b" }),
       spawnManaged(["dpipe", "vde_plug", `vde://${b}[2]`, "=", "vde_plug", `vde://${c}[1]`], {
         name: "cable b-c",
       }),
@@ -182,6 +182,18 @@ async function ring(t: Deno.TestContext, kinds: Kind[], rootIndex: number, vlan 
       }
       await sleep(4600 - 400 * lans.length);
     }
+
+    // Cut cable a-b: the ring's two other cables carry the tree again.
+    await cables[0]!.stop({ timeoutMs: 2000 });
+    const cutAt = Date.now();
+    await waitFor(async () => {
+      for (let from = 0; from < 3; from++) {
+        last = await broadcastCounts(ringMembers, 0, from, ++tag, 400);
+        if (!treeLike(last, from)) return false;
+      }
+      return true;
+    }, { timeoutMs: 30_000, intervalMs: 200, what: "the tree over the two cables left" });
+    console.log(`  a tree again ${Date.now() - cutAt} ms after cable a-b was cut`);
   } catch (err) {
     console.log(`copies per client of the last broadcast: ${last}\n${await dump(ringMembers)}`);
     throw err;
