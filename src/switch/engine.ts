@@ -47,8 +47,11 @@
  * the point where frames to 01:80:c2:00:00:00 are classified: with
  * spanning tree on they go to the machine and are never flooded, a frame
  * from a learning port is learned and dropped, one from a discarding port
- * dropped. Ports 0 and above 4095 have no spanning tree port id and always
- * forward. The machine may run in another engine (the control copy of a
+ * dropped. vde_switch's FSTP runs a tree per VLAN, its BPDUs tagged on a
+ * VLAN's tagged ports: the machine says which ports hear it, and what it
+ * sends there goes out untagged and once tagged for each VLAN the port
+ * carries tagged, so each of FSTP's trees sees our one tree's decisions.
+ * Ports 0 and above 4095 have no spanning tree port id and always forward. The machine may run in another engine (the control copy of a
  * switch whose frames a data-plane thread forwards): this one then relays
  * the BPDUs it takes in (`relayStp`) and is told each port's state
  * (`setStpPortState`) and flush (`flushStpPort`), the very calls the
@@ -769,10 +772,14 @@ export class SwitchEngine {
     if (this.#hub) throw new Error("Can't use fstp in hub mode");
     const control = this.#control;
     // The state and flush calls go through the public methods: a control copy's owner sends them on.
+    const send = (port: number, frame: Uint8Array) => {
+      if (control === undefined) this.sendControl(port, frame);
+      else if (this.#active[port] === 1) control.sendBpdu(port, frame);
+    };
     const stp = new Rstp(options, {
-      send: (port, frame) => {
-        if (control === undefined) this.sendControl(port, frame);
-        else if (this.#active[port] === 1) control.sendBpdu(port, frame);
+      send: (port, frame, everyVlan) => {
+        send(port, frame);
+        if (everyVlan) { for (const vid of this.#taggedVlans(port)) send(port, tagged(frame, vid)); }
       },
       setPortState: (port, learning, forwarding) => this.setStpPortState(port, learning, forwarding),
       flush: (port) => this.flushStpPort(port),
@@ -781,6 +788,12 @@ export class SwitchEngine {
     this.#stopStp();
     this.#startStp(stp);
     return stp;
+  }
+
+  /** The VLANs `port` carries tagged. */
+  #taggedVlans(port: number): number[] {
+    const vlans = this.#vlans;
+    return vlans.vlans().filter((vid) => vid !== vlans.untagged(port) && vlans.membersOf(vid)?.[port] === 1);
   }
 
   /**
@@ -1202,4 +1215,11 @@ function nonNegative(name: string, value: number): number {
     throw new RangeError(`Expected ${name} to be a finite number >= 0, found ${value}`);
   }
   return value;
+}
+
+/** A copy of `frame` with an 802.1Q tag for `vid` (a BPDU for one of FSTP's trees; a few a second). */
+function tagged(frame: Uint8Array, vid: number): Uint8Array {
+  const out = new Uint8Array(frame.length + 4);
+  tagFrameInto(out, frame, vid);
+  return out;
 }

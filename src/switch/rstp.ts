@@ -26,8 +26,27 @@
  * (config on designated ports, TCN up the root port until acknowledged) and
  * moves through discarding and learning with the full forward delay, as a
  * Linux bridge expects; it speaks RSTP again only after hearing an RST BPDU.
+ *
+ * vde_switch's FSTP (wire/stp.ts) is RSTP's priority vectors with its own
+ * rules: it forwards on its root port, holds every other port that hears
+ * BPDUs discarding until the bridge across says that port is its root port
+ * (role code 01), and reopens a port that has heard nothing for 16 to 32 s.
+ * A port that hears its dialect (`fstp`, said once in the log) takes its
+ * BPDUs in the standard's words: its root port as a root port; its
+ * designated vector (which it sends on every port) as designated when it is
+ * as good as what the port holds or better, else as an alternate's (it is
+ * discarding there, and its always-set agreement flag stands for that); its
+ * proposal flag, which only marks its discarding ports, dropped; its forward
+ * delay, which it leaves 0, ours. Such a port answers in FSTP's role code
+ * and sends a BPDU every hello and at every role change whatever its role,
+ * so that FSTP opens its end when ours becomes a root port and keeps its
+ * discarding end discarding. FSTP runs a tree per VLAN, with tagged BPDUs on
+ * a VLAN's tagged ports; ours is one tree for all VLANs: tagged BPDUs are
+ * ignored, and what an FSTP port sends goes out tagged for each VLAN too
+ * (`hooks.send`), so each of FSTP's trees makes our tree's decisions (its
+ * priority and port costs are the same in every VLAN).
  */
-import { type Bpdu, BpduFlag, BpduRole, bridgeId, buildBpdu, parseBpdu } from "../wire/stp.ts";
+import { type Bpdu, BpduFlag, BpduRole, bridgeId, buildBpdu, FstpRole, parseBpdu } from "../wire/stp.ts";
 import {
   BRIDGE_PRIORITY,
   BRIDGE_PRIORITY_STEP,
@@ -86,6 +105,8 @@ export interface RstpOptions {
   txHoldCount?: number;
   /** Path cost of a new port; default DEFAULT_PATH_COST. */
   defaultPathCost?: number;
+  /** Where a line for the switch's log goes (a port that hears vde_switch's FSTP, once per port). */
+  log?: (line: string) => void;
 }
 
 /** Something the machine reports: a port changing role or state, or a new root. */
@@ -96,8 +117,12 @@ export type StpEvent =
 
 /** Where the machine's decisions go; supplied by the engine. */
 export interface RstpHooks {
-  /** Sends one BPDU frame out of a port, whatever the port's state. */
-  send(port: number, frame: Uint8Array): void;
+  /**
+   * Sends one BPDU frame out of a port, whatever the port's state; with
+   * `everyVlan` (a port that hears vde_switch's FSTP, a tree per VLAN) also
+   * once tagged for each VLAN the port carries tagged.
+   */
+  send(port: number, frame: Uint8Array, everyVlan?: boolean): void;
   /** The port may now learn and/or forward (both false: discarding). */
   setPortState(port: number, learning: boolean, forwarding: boolean): void;
   /** Forget the MAC entries learned on a port. */
@@ -123,6 +148,8 @@ export interface StpPortView {
   adminEdge: boolean;
   /** Speaks RSTP (false: fell back to 802.1D on this port). */
   rstp: boolean;
+  /** Hears vde_switch's FSTP dialect, and answers in it. */
+  fstp: boolean;
   bpdusIn: number;
   bpdusOut: number;
   badBpdus: number;
@@ -161,6 +188,9 @@ class Port {
   adminEdge = false;
   autoEdge = true;
   pointToPoint = true;
+  /** The last BPDU heard was vde_switch's FSTP dialect; `fstpSaid`: the log has said so. */
+  fstp = false;
+  fstpSaid = false;
   // 17.19 per-port variables.
   portEnabled = false;
   agree = false;
@@ -251,6 +281,7 @@ export class Rstp {
   readonly txHoldCount: number;
   readonly defaultPathCost: number;
   readonly #hooks: RstpHooks;
+  readonly #log: ((line: string) => void) | undefined;
   #ports = new Map<number, Port>();
   #sorted: Port[] = [];
   #rootPriority: PriorityVector;
@@ -284,6 +315,7 @@ export class Rstp {
     this.txHoldCount = options.txHoldCount ?? 6;
     this.defaultPathCost = options.defaultPathCost ?? DEFAULT_PATH_COST;
     this.#hooks = hooks;
+    this.#log = options.log;
     this.#rootPriority = this.#bridgeVector();
     this.#rootTimes = { ...this.#bridgeTimes };
     this.#lastRootId = this.bridgeId;
@@ -345,6 +377,8 @@ export class Rstp {
     const p = this.#ports.get(n);
     if (p === undefined || !p.portEnabled) return;
     p.portEnabled = false;
+    // Whoever plugs in next may speak another dialect.
+    p.fstp = p.fstpSaid = false;
     this.#run();
   }
 
@@ -412,9 +446,18 @@ export class Rstp {
       this.#emit({ type: "stp-bad-bpdu", port: n, reason, message: `Port ${n}: bad BPDU: ${reason}` });
       return;
     }
-    const bpdu = result.value;
+    let bpdu = result.value;
+    // FSTP's tree of a tagged VLAN: ours is one tree, told by the untagged BPDUs, and answers every VLAN.
+    if (bpdu.vlan !== undefined) return;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
     p.bpdusIn++;
+    p.fstp = bpdu.fstp === true;
+    if (p.fstp && !p.fstpSaid) {
+      p.fstpSaid = true;
+      this.#log?.(
+        `port ${n} hears vde_switch's FSTP (bridge ${bpdu.bridgeId}): answering in its dialect on that port`,
+      );
+    }
     // Port receive machine, RECEIVE (17.23).
     if (bpdu.kind === "rst") p.rcvdRSTP = true;
     else p.rcvdSTP = true;
@@ -423,7 +466,6 @@ export class Rstp {
     if (bpdu.kind === "tcn") {
       p.rcvdTcn = true;
     } else {
-      p.msg = bpdu;
       p.msgPriority = {
         rootId: bpdu.rootId,
         rootPathCost: bpdu.rootPathCost,
@@ -437,6 +479,11 @@ export class Rstp {
         helloTime: Math.max(1, Math.round(bpdu.helloTime / 256)),
         forwardDelay: Math.max(1, Math.round(bpdu.forwardDelay / 256)),
       };
+      if (p.fstp) {
+        p.msgTimes.forwardDelay = this.#bridgeTimes.forwardDelay;
+        bpdu = fromFstp(bpdu, compareVectors(p.msgPriority, p.portPriority, 4) <= 0);
+      }
+      p.msg = bpdu;
       p.rcvdMsg = true;
     }
     this.#run();
@@ -491,6 +538,7 @@ export class Rstp {
       edge: p.operEdge,
       adminEdge: p.adminEdge,
       rstp: p.sendRSTP,
+      fstp: p.fstp,
       bpdusIn: p.bpdusIn,
       bpdusOut: p.bpdusOut,
       badBpdus: p.badBpdus,
@@ -923,6 +971,8 @@ export class Rstp {
           p.learn = p.forward = false;
           p.prt = PRT.BlockPort;
       }
+      // FSTP opens its end of the link when told that ours became a root port; it is told at once.
+      if (p.fstp) p.newInfo = true;
       this.#reportPort(p);
       return 1;
     }
@@ -1228,7 +1278,8 @@ export class Rstp {
     }
     if (!p.selected || p.updtInfo) return 0;
     if (p.helloWhen === 0) {
-      p.newInfo = p.newInfo || p.role === Role.Designated || (p.role === Role.Root && p.tcWhile !== 0);
+      p.newInfo = p.newInfo || p.role === Role.Designated || (p.role === Role.Root && p.tcWhile !== 0) ||
+        (p.fstp && p.role !== Role.Disabled);
     } else if (!p.newInfo || p.txCount >= this.txHoldCount) {
       return 0;
     } else if (p.sendRSTP) {
@@ -1251,14 +1302,7 @@ export class Rstp {
     if (kind === "config") {
       if (p.tcAck) flags |= BpduFlag.TopologyChangeAck;
     } else if (kind === "rst") {
-      const role = p.role === Role.Root
-        ? BpduRole.Root
-        : p.role === Role.Designated
-        ? BpduRole.Designated
-        : p.role === Role.Alternate || p.role === Role.Backup
-        ? BpduRole.AlternateBackup
-        : BpduRole.Unknown;
-      flags |= role << 2;
+      flags |= (p.fstp ? FSTP_ROLE_CODES : ROLE_CODES)[p.role]! << 2;
       if (p.proposing) flags |= BpduFlag.Proposal;
       if (p.learning) flags |= BpduFlag.Learning;
       if (p.forwarding) flags |= BpduFlag.Forwarding;
@@ -1281,7 +1325,7 @@ export class Rstp {
     p.txCount++;
     if (kind !== "tcn") p.tcAck = false;
     p.bpdusOut++;
-    this.#hooks.send(p.number, buildBpdu(bpdu, this.mac));
+    this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp);
   }
 
   #reportPort(p: Port): void {
@@ -1301,6 +1345,40 @@ export class Rstp {
   #emit(event: StpEvent): void {
     this.#hooks.onEvent?.(event);
   }
+}
+
+/** The role code an RST BPDU carries for each Role, in the standard's code and in FSTP's. */
+const ROLE_CODES = [
+  BpduRole.Unknown,
+  BpduRole.Root,
+  BpduRole.Designated,
+  BpduRole.AlternateBackup,
+  BpduRole.AlternateBackup,
+] as const;
+const FSTP_ROLE_CODES = [
+  0,
+  FstpRole.Root,
+  FstpRole.Designated,
+  FstpRole.Discarding,
+  FstpRole.Discarding,
+] as const;
+
+/**
+ * An FSTP BPDU in the standard's words (see the header): `asGood` says
+ * whether its vector is as good as the port's or better.
+ */
+function fromFstp(bpdu: Bpdu, asGood: boolean): Bpdu {
+  const code = (bpdu.flags & BpduFlag.RoleMask) >> 2;
+  const role = code === FstpRole.Root
+    ? BpduRole.Root
+    : code === FstpRole.Designated || (code === FstpRole.Discarding && asGood)
+    ? BpduRole.Designated
+    : code === FstpRole.Discarding
+    ? BpduRole.AlternateBackup
+    : BpduRole.Unknown;
+  const keep = BpduFlag.TopologyChange | BpduFlag.Learning | BpduFlag.Forwarding |
+    (role === BpduRole.Root || role === BpduRole.AlternateBackup ? BpduFlag.Agreement : 0);
+  return { ...bpdu, flags: (bpdu.flags & keep) | (role << 2) };
 }
 
 function msgRole(msg: Bpdu): number {

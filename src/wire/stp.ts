@@ -18,6 +18,15 @@
  * reason (parse.ts) instead of throwing: every BPDU off the wire is hostile.
  * It allocates the record it returns; BPDUs come a few a second, never on
  * the data path.
+ *
+ * vde_switch's FSTP (`-F`) sends RST BPDUs of its own dialect: the usual
+ * frame (53 bytes, unpadded; with an 802.1Q tag on a tagged port, one tree
+ * per VLAN), but its timers little-endian in whole seconds (hello 4, max age
+ * 40, message age the seconds since it last heard its root) and a forward
+ * delay of 0, which no standard bridge sends (4 to 30 s) and which marks the
+ * dialect here (`fstp`). Its role code differs too: 01 root port, 11
+ * designated, 10 a port it holds discarding (`FstpRole`); the translation to
+ * the standard's meaning is the protocol machine's business, not the wire's.
  */
 import { ETH_HLEN } from "./ethernet.ts";
 import { fail, type Parsed, parsed } from "./parse.ts";
@@ -39,9 +48,16 @@ export const BpduFlag = {
 /** The port role encoded in an RST BPDU's flags (bits 2-3). */
 export const BpduRole = { Unknown: 0, AlternateBackup: 1, Root: 2, Designated: 3 } as const;
 
+/** The port role in vde_switch's FSTP BPDUs (bits 2-3 of the flags), where its sender puts it. */
+export const FstpRole = { Root: 1, Discarding: 2, Designated: 3 } as const;
+
 /** One BPDU's fields; the times are in 1/256 s. */
 export interface Bpdu {
   kind: "config" | "tcn" | "rst";
+  /** An RST BPDU in vde_switch's FSTP dialect (forward delay 0; times read little-endian). */
+  fstp?: boolean;
+  /** The VLAN of an 802.1Q-tagged BPDU (FSTP's tree of that VLAN); absent when untagged. */
+  vlan?: number;
   version: number;
   /** Flags byte (0 for a TCN). A config BPDU carries only TC and TCA. */
   flags: number;
@@ -68,11 +84,25 @@ export function isBpduDestination(frame: Uint8Array): boolean {
 }
 
 /**
- * Reads the BPDU in a frame sent to the bridge group address.
+ * Reads the BPDU in a frame sent to the bridge group address; one with an
+ * 802.1Q tag (FSTP's BPDU for a VLAN) is read without it, its VLAN in `vlan`.
  *
  * @returns the BPDU, or why it is not a valid one
  */
 export function parseBpdu(frame: Uint8Array): Parsed<Bpdu> {
+  if (frame.length >= ETH_HLEN + 4 && frame[12] === 0x81 && frame[13] === 0x00) {
+    // Tagged (FSTP's BPDU for one VLAN): the BPDU of the frame without its tag.
+    const untagged = new Uint8Array(frame.length - 4);
+    untagged.set(frame.subarray(0, 12));
+    untagged.set(frame.subarray(16), 12);
+    const result = parseUntagged(untagged);
+    if (result.ok) result.value.vlan = ((frame[14]! << 8) | frame[15]!) & 0xfff;
+    return result;
+  }
+  return parseUntagged(frame);
+}
+
+function parseUntagged(frame: Uint8Array): Parsed<Bpdu> {
   if (frame.length < ETH_HLEN + LLC_LEN + TCN_LEN) return fail("frame too short for a BPDU");
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const length = view.getUint16(12);
@@ -102,6 +132,10 @@ export function parseBpdu(frame: Uint8Array): Parsed<Bpdu> {
     return fail(`unknown BPDU type 0x${type.toString(16)}`);
   }
   const flags = frame[at + 4]!;
+  // FSTP's mark: a zero forward delay, its timers in seconds, little-endian (see the header).
+  const fstp = kind === "rst" && view.getUint16(at + 33) === 0;
+  const time = (offset: number) =>
+    fstp ? view.getUint16(at + offset, true) * 256 : view.getUint16(at + offset);
   const bpdu: Bpdu = {
     kind,
     version,
@@ -110,12 +144,15 @@ export function parseBpdu(frame: Uint8Array): Parsed<Bpdu> {
     rootPathCost: view.getUint32(at + 13),
     bridgeId: readBridgeId(frame, at + 17),
     portId: view.getUint16(at + 25),
-    messageAge: view.getUint16(at + 27),
-    maxAge: view.getUint16(at + 29),
-    helloTime: view.getUint16(at + 31),
-    forwardDelay: view.getUint16(at + 33),
+    messageAge: time(27),
+    maxAge: time(29),
+    helloTime: time(31),
+    forwardDelay: time(33),
   };
-  if (bpdu.maxAge === 0 || bpdu.helloTime === 0 || bpdu.forwardDelay === 0) return fail("zero timer in BPDU");
+  if (fstp) bpdu.fstp = true;
+  if (bpdu.maxAge === 0 || bpdu.helloTime === 0 || (bpdu.forwardDelay === 0 && !fstp)) {
+    return fail("zero timer in BPDU");
+  }
   if (bpdu.messageAge >= bpdu.maxAge) return fail("message age not below max age");
   return parsed(bpdu);
 }

@@ -1,7 +1,7 @@
 /**
  * Our switch with spanning tree for interop tests: started inside a network
  * namespace with taps t1 and t2 for the peer bridge, and read through its
- * management socket.
+ * management socket; and a console on any switch's management socket.
  */
 import { MgmtClient } from "../../src/console/client.ts";
 import type { Lab, Netns } from "../helpers/netns.ts";
@@ -13,6 +13,15 @@ export interface StpRow {
   port: number;
   role: string;
   state: string;
+}
+
+/** A console on the management socket at `path`, once it listens (ours or a vde_switch's). */
+export async function mgmtConsole(path: string): Promise<MgmtClient> {
+  await waitFor(async () => (await Deno.stat(path).then(() => true, () => false)) && (await listens(path)), {
+    timeoutMs: 20_000,
+    what: `management socket ${path}`,
+  });
+  return await MgmtClient.connect(path);
 }
 
 /** The port rows of our `stp` command's table. */

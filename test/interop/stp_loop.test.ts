@@ -8,20 +8,12 @@
  * with the frames on the switch thread (the default), and all on one thread.
  */
 import assert from "node:assert/strict";
-import { MgmtClient } from "../../src/console/client.ts";
+import type { MgmtClient } from "../../src/console/client.ts";
 import { tagOf, testFrame } from "../helpers/framed_peers.ts";
 import { hasCommand, type ManagedProcess, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
-import { listens, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { RawClient, sleep } from "../helpers/vde_clients.ts";
-import { type StpRow, stpRows } from "./_stp.ts";
-
-async function mgmtConsole(path: string): Promise<MgmtClient> {
-  await waitFor(async () => (await Deno.stat(path).then(() => true, () => false)) && (await listens(path)), {
-    timeoutMs: 20_000,
-    what: `management socket ${path}`,
-  });
-  return await MgmtClient.connect(path);
-}
+import { mgmtConsole, type StpRow, stpRows } from "./_stp.ts";
 
 /** The scenario on switches forwarding on `dataplane` (their data-plane thread, or the main thread). */
 async function loop(t: Deno.TestContext, dataplane: "thread" | "main"): Promise<void> {

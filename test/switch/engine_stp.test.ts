@@ -8,7 +8,22 @@ import assert from "node:assert/strict";
 import { SwitchEngine } from "../../src/switch/engine.ts";
 import { Role } from "../../src/switch/rstp.ts";
 import { buildFrame } from "../../src/wire/ethernet.ts";
-import { isBpduDestination } from "../../src/wire/stp.ts";
+import { type Bpdu, buildBpdu, isBpduDestination } from "../../src/wire/stp.ts";
+
+/** An RST BPDU as vde_switch's FSTP sends it on a VLAN's tagged ports (its timers aside). */
+const FSTP_HELLO: Bpdu = {
+  kind: "rst",
+  version: 2,
+  flags: 0x7c,
+  rootId: "1000.020000000009",
+  rootPathCost: 0,
+  bridgeId: "1000.020000000009",
+  portId: 0x8001,
+  messageAge: 0,
+  maxAge: 40 * 256,
+  helloTime: 4 * 256,
+  forwardDelay: 15 * 256,
+};
 
 const HOST_A = "02:00:00:00:00:0a";
 const HOST_B = "02:00:00:00:00:0b";
@@ -202,4 +217,46 @@ Deno.test("a control copy hands its machine's BPDUs to sendBpdu and sends no fra
   for (let t = 1000; t <= 5000; t += 1000) engine.tick(t);
   assert.ok(bpdus.includes(1), "hellos left by port 1 through sendBpdu");
   assert.deepEqual(sent, []);
+});
+
+Deno.test("spanning tree: a port that hears FSTP sends its BPDUs untagged and tagged for each VLAN it carries; tagged ones in are consumed", () => {
+  const sent: [number, number, number][] = [];
+  const engine = new SwitchEngine({ numPorts: 5 }, (port, frame) => {
+    if (!isBpduDestination(frame)) return;
+    const vlan = frame[12] === 0x81 ? frame[15]! : -1;
+    const at = vlan < 0 ? 14 : 18;
+    sent.push([port, vlan, (frame[at + 7]! >> 2) & 3]);
+  });
+  engine.tick(1000);
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+  engine.createVlan(7);
+  engine.createVlan(8);
+  for (const p of [1, 2, 3]) {
+    engine.activatePort(p);
+    engine.addVlanPort(7, p);
+  }
+  engine.addVlanPort(8, 1);
+  const hello = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
+  // FSTP's dialect: forward delay 0, timers little-endian seconds.
+  hello.set([0, 0, 40, 0, 4, 0, 0, 0], 44);
+  const tagged = new Uint8Array(hello.length + 4);
+  tagged.set(hello.subarray(0, 12));
+  tagged.set([0x81, 0x00, 0x00, 0x07], 12);
+  tagged.set(hello.subarray(12), 16);
+  for (const p of [2, 3]) engine.stp!.setAdminEdge(p, true);
+  sent.length = 0;
+  engine.input(1, tagged);
+  assert.equal(sent.length, 0, "a tagged BPDU is neither switched nor answered");
+  assert.equal(engine.stp!.port(1)!.bpdusIn, 0);
+  assert.equal(engine.stp!.badBpdus, 0);
+  engine.input(1, hello);
+  assert.equal(engine.stp!.port(1)!.role, Role.Root);
+  sent.length = 0;
+  for (let s = 2; s <= 5; s++) engine.tick(s * 1000);
+  // Port 1, FSTP's: untagged, then for VLANs 7 and 8, each in FSTP's root port code (01).
+  const port1 = sent.filter(([port]) => port === 1);
+  assert.ok(port1.length >= 3, JSON.stringify(sent));
+  assert.deepEqual(port1.slice(0, 3), [[1, -1, 1], [1, 7, 1], [1, 8, 1]]);
+  // Port 2 (edge, no FSTP): untagged only, the standard's designated code (11).
+  assert.ok(sent.filter(([port]) => port === 2).every(([, vlan, code]) => vlan === -1 && code === 3));
 });

@@ -77,3 +77,36 @@ Deno.test("bridge ids print as the kernel's sysfs does and compare as strings", 
   assert.equal(bridgeId(32768, MAC), "8000.020000000001");
   assert.ok(bridgeId(4096, MAC) < bridgeId(32768, new Uint8Array(6)));
 });
+
+Deno.test("vde_switch's FSTP BPDU (53 bytes, forward delay 0, timers little-endian seconds) reads as its dialect, tagged too", () => {
+  // Sent by Debian's vde_switch -F --priority 4096 as root, hello 4 s, max age 40 s (captured with vde_plug).
+  const hex = "0180c200000000ff73d563270027424203000002023c100000ff73d5632700000000100000ff73d56327" +
+    "80010000280004000000" + "00";
+  const frame = new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+  assert.equal(frame.length, 53);
+  assert.deepEqual(bpduOf(frame), {
+    kind: "rst",
+    fstp: true,
+    version: 2,
+    flags: 0x3c,
+    rootId: "1000.00ff73d56327",
+    rootPathCost: 0,
+    bridgeId: "1000.00ff73d56327",
+    portId: 0x8001,
+    messageAge: 0,
+    maxAge: 40 * 256,
+    helloTime: 4 * 256,
+    forwardDelay: 0,
+  });
+  // Its BPDU for VLAN 7 on a tagged port: the same, tagged.
+  const tagged = new Uint8Array(57);
+  tagged.set(frame.subarray(0, 12));
+  tagged.set([0x81, 0x00, 0x00, 0x07], 12);
+  tagged.set(frame.subarray(12), 16);
+  assert.deepEqual(bpduOf(tagged), { ...bpduOf(frame), vlan: 7 });
+  assert.ok(!parseBpdu(tagged.subarray(0, 30)).ok);
+  // A standard RST BPDU is not taken for it, and FSTP's zero max age is still refused.
+  assert.equal(bpduOf(buildBpdu({ ...config, kind: "rst", version: 2 }, MAC)).fstp, undefined);
+  frame[46] = 0;
+  assert.ok(!parseBpdu(frame).ok);
+});

@@ -5,9 +5,11 @@
  * words, and `stp/setprio`, `stp/setportcost`, `stp/setportprio`,
  * `stp/setedge`, `stp/settimers`.
  *
- * There is one tree for the whole switch (RSTP, untagged), so `fstp/print`
- * prints it under VLAN 0 and `fstp/setedge` accepts any existing VLAN for
- * the port. With spanning tree off, `fstp/print` prints vde_switch's blocks
+ * There is one tree for the whole switch (RSTP, untagged), which blocks a
+ * port for every VLAN, so `fstp/print` prints it for each VLAN, as
+ * vde_switch prints each of its trees: the VLAN's active ports, untagged
+ * then tagged, with the role the one tree gives them; `fstp/setedge`
+ * accepts any existing VLAN for the port. With spanning tree off, `fstp/print` prints vde_switch's blocks
  * for every VLAN (`ROOTSWITCH FSTP IS DISABLED`), which scripts read to
  * tell a root switch. The bridge priority, timers and edge ports are kept
  * while spanning tree is off and used when it starts (vde_switch's rc files
@@ -115,8 +117,8 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
         if (!engine.vlanExists(vlan)) return listing([], Errno.ENXIO);
         vlans = [vlan];
       }
-      if (engine.stp === null) return listing(vlans.flatMap((v) => fstPrintOff(ctx, v)));
-      return listing(vlans.includes(0) ? fstPrint(engine.stp) : []);
+      const stp = engine.stp;
+      return listing(vlans.flatMap((v) => stp === null ? fstPrintOff(ctx, v) : fstPrint(ctx, stp, v)));
     },
   });
 
@@ -204,7 +206,9 @@ function colonId(id: string): string {
   return id.replace(".", "").replace(/(..)(?!$)/g, "$1:");
 }
 
-function fstRole(p: StpPortView): string {
+function fstRole(p: StpPortView | undefined): string {
+  // Port 0 and ports above 4095 are outside the tree and always forward.
+  if (p === undefined) return "Designated";
   if (!p.enabled) return "Unknown";
   if (p.edge) return "Edge";
   if (p.role === Role.Root) return "Root";
@@ -221,32 +225,43 @@ function fstRole(p: StpPortView): string {
  */
 function fstPrintOff(ctx: ConsoleContext, vlan: number): string[] {
   const id = `${ctx.stpPriority.toString(16).padStart(4, "0")}.${ctx.mac.replaceAll(":", "")}`;
-  const active = ctx.sw.engine.vlanMembers(vlan).filter((m) => ctx.sw.engine.isActive(m.port));
+  const active = activeMembers(ctx, vlan);
   return [
     `FST DATA VLAN ${pad4(vlan)} ROOTSWITCH FSTP IS DISABLED`,
     ` ++ root ${colonId(id)}`,
     " ++ designated ff:ff:ff:ff:ff:ff:ff:ff",
     ` ++ rootport 0000 cost 0 age ${ctx.uptimeSeconds()} bonusport 0000 bonuscost 0`,
-    ...[...active.filter((m) => !m.tagged), ...active.filter((m) => m.tagged)].map((m) =>
+    ...active.map((m) =>
       ` -- Port ${pad4(m.port)} tagged=${m.tagged ? 1 : 0} portcost=${DEFAULT_PATH_COST} role=Designated`
     ),
   ];
 }
 
-function fstPrint(stp: Rstp): string[] {
+/** VLAN `vlan`'s active ports, untagged then tagged, as vde_switch lists them. */
+function activeMembers(ctx: ConsoleContext, vlan: number): { port: number; tagged: boolean }[] {
+  const active = ctx.sw.engine.vlanMembers(vlan).filter((m) => ctx.sw.engine.isActive(m.port));
+  return [...active.filter((m) => !m.tagged), ...active.filter((m) => m.tagged)];
+}
+
+/** vde_switch's `fstp/print` block for VLAN `vlan`: the one tree, with the VLAN's ports. */
+function fstPrint(ctx: ConsoleContext, stp: Rstp, vlan: number): string[] {
   const root = stp.rootId === stp.bridgeId;
   const rootPort = stp.rootPort;
   const designated = rootPort === 0 ? stp.bridgeId : stp.port(rootPort)!.designatedBridge;
+  const ports = new Map(stp.ports().map((p) => [p.port, p]));
   return [
-    `FST DATA VLAN 0000 ${root ? "ROOTSWITCH" : ""} `,
+    `FST DATA VLAN ${pad4(vlan)} ${root ? "ROOTSWITCH" : ""} `,
     ` ++ root ${colonId(stp.rootId)}`,
     ` ++ designated ${colonId(designated)}`,
     ` ++ rootport ${
       pad4(rootPort)
     } cost ${stp.rootPathCost} age ${stp.rootTimes.messageAge} bonusport 0000 bonuscost 0`,
-    ...stp.ports().filter((p) => p.enabled).map((p) =>
-      ` -- Port ${pad4(p.port)} tagged=0 portcost=${p.pathCost} role=${fstRole(p)}`
-    ),
+    ...activeMembers(ctx, vlan).map(({ port, tagged }) => {
+      const p = ports.get(port);
+      return ` -- Port ${pad4(port)} tagged=${tagged ? 1 : 0} portcost=${p?.pathCost ?? 0} role=${
+        fstRole(p)
+      }`;
+    }),
   ];
 }
 
@@ -300,7 +315,7 @@ function stpTable(stp: Rstp): string[] {
     hex4(p.designatedPort),
     String(p.designatedCost),
     p.edge ? (p.adminEdge ? "yes (set)" : "yes") : "no",
-    p.rstp ? "rstp" : "stp",
+    p.fstp ? "fstp" : p.rstp ? "rstp" : "stp",
     String(p.bpdusIn),
     String(p.bpdusOut),
     String(p.badBpdus),

@@ -8,6 +8,7 @@ import type { Switch } from "../../switch/switch.ts";
 import type { Rstp } from "../../switch/rstp.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
 import { DebugHub } from "./debug.ts";
+import { log } from "../../log.ts";
 
 /** The socket directory the switch serves, for `ds/showinfo`. */
 export interface DataSocketInfo {
@@ -86,7 +87,12 @@ export class ConsoleContext {
     }
     const mac = parseMacText(this.mac);
     if (!mac.ok) throw new Error(`The switch's MAC: ${mac.reason}`);
-    const stp = engine.enableStp({ mac: mac.value, priority: this.stpPriority, ...this.stpTimes });
+    const stp = engine.enableStp({
+      mac: mac.value,
+      priority: this.stpPriority,
+      ...this.stpTimes,
+      log: (line) => log("vde switch", line),
+    });
     for (const [port, edge] of this.stpEdges) stp.setAdminEdge(port, edge);
     this.stpEdges.clear();
     return stp;

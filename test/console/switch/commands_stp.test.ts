@@ -217,7 +217,7 @@ Deno.test("on a threaded switch fstp/setfstp 1 makes ports discard and send BPDU
   }
 });
 
-Deno.test("fstp/print with spanning tree off prints vde_switch's ROOTSWITCH block for every VLAN, its ports untagged then tagged", async () => {
+Deno.test("fstp/print prints vde_switch's block for every VLAN, its ports untagged then tagged: FSTP IS DISABLED while off, the one tree with the ports' roles while on", async () => {
   const tc = makeConsole(8, { mac: "00:ff:12:34:56:78" });
   const a = new MemoryLink("a");
   const b = new MemoryLink("b");
@@ -245,6 +245,21 @@ Deno.test("fstp/print with spanning tree off prints vde_switch's ROOTSWITCH bloc
     assert.equal(
       await tc.run("fstp/print 20"),
       "0000 DATA END WITH '.'\n.\n1006 No such device or address\n",
+    );
+    // On: the one tree for every VLAN, each block with that VLAN's ports and the roles the tree gives them.
+    await tc.run("fstp/setfstp 1");
+    await tc.run("stp/setedge 1 1");
+    const on = (vlan: string, ...ports: string[]) =>
+      `FST DATA VLAN ${vlan} ROOTSWITCH \n ++ root 80:00:00:ff:12:34:56:78\n` +
+      ` ++ designated 80:00:00:ff:12:34:56:78\n ++ rootport 0000 cost 0 age 0 bonusport 0000 bonuscost 0\n` +
+      ports.map((p) => ` -- Port ${p} portcost=2000 role=${p.startsWith("0001") ? "Edge" : "Designated"}\n`)
+        .join("");
+    assert.equal(
+      await tc.run("fstp/print"),
+      `0000 DATA END WITH '.'\n${on("0000", "0001 tagged=0")}${
+        on("0010", "0002 tagged=0", "0001 tagged=1")
+      }` +
+        ".\n1000 Success\n",
     );
   } finally {
     a.close();
