@@ -34,6 +34,7 @@ import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
 import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
+import { upRootless } from "./rootless.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";
@@ -96,6 +97,7 @@ interface UpOptions {
   apply?: boolean;
   http?: string;
   topo?: string;
+  rootless?: boolean;
 }
 
 /** containerlab's `-t FILE` (`deploy -t`, `destroy -t`), taken for the lab argument. */
@@ -207,7 +209,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
     throw new UsageError(
       `lab ${lab.name} needs root: its hosts (${
         hosts.join(", ")
-      }) are network namespaces; run vde up as root`,
+      }) are network namespaces; run vde up as root, or \`vde up --rootless\` for namespaces of your own`,
     );
   }
 }
@@ -697,6 +699,7 @@ export const labCommand: Subcommand = (program: Command) => {
       "if a lab of this name runs, make it this file live (containerlab's apply); it then runs this file",
     )
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
+    .option("--rootless", "without root: the lab in a user and network namespace of your own (unshare)")
     .addHelpText(
       "after",
       examples(
@@ -706,6 +709,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde example lan-nat > lan.yaml   # that example where there is no examples/ (vde example lists them)",
         "vde up -d -c lab.yaml            # again, after editing lab.yaml (down, then up)",
         "vde up --apply lab.yaml          # the edit, applied live to the running lab",
+        "vde up -d --rootless lab.yaml    # not root: vde term lab -c 'h1 ping -c 3 10.0.2.2'",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
@@ -728,6 +732,8 @@ export const labCommand: Subcommand = (program: Command) => {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");
         await down(lab.name);
       }
+      // Not root: the same command again, root in namespaces of the user's own (rootless.ts).
+      if (o.rootless && Deno.uid() !== 0) return await upRootless();
       await runLab(lab, { text, path }, o);
     });
   program.command("down")

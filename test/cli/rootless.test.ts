@@ -1,0 +1,171 @@
+/**
+ * `vde up --rootless` as a student on a shared machine would run it: a user
+ * made for the test (removed after it), no root, the bundle as their `vde`
+ * command. The lab comes up in namespaces of the user's own; their commands
+ * run outside it (`vde status`, `vde term`, `vde plug` into its switch,
+ * `vde down`) find and reach it; the machine gets no namespace of it. Where
+ * the machine has no /run/netns (a fresh one: root never ran `ip netns
+ * add`), the lab makes its own /run, with what /run held bound back in.
+ */
+import assert from "node:assert/strict";
+import { processAlive } from "../../src/os/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless } from "../helpers/processes.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function capability(): Promise<string | null> {
+  const root = hasRoot();
+  if (root !== null) return root;
+  for (const cmd of ["useradd", "userdel", "setpriv", "unshare", "ip"]) {
+    if (!(await hasCommand(cmd))) return `${cmd} is not installed`;
+  }
+  return null;
+}
+
+/** A user of the test's own, a directory (mode 755) with the bundle and their home; both removed after. */
+interface Student {
+  uid: number;
+  tmp: string;
+  /** Runs `cmd` as the user, with only a login's environment and `vde` on the PATH. */
+  as(cmd: string[], timeoutMs?: number): ReturnType<typeof run>;
+}
+
+async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>): Promise<void> {
+  const name = `vderl${Deno.pid}`;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-rootless-" });
+  await Deno.chmod(tmp, 0o755);
+  assert.equal((await run(["useradd", "--no-create-home", "--user-group", name])).code, 0);
+  const uid = Number((await run(["id", "-u", name])).stdout.trim());
+  try {
+    const built = await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/bin/vde`], {
+      timeoutMs: 180_000,
+    });
+    assert.match(built.stderr, /^wrote /);
+    for (const d of ["home", "xdg"]) await Deno.mkdir(`${tmp}/${d}`, { mode: 0o700 });
+    await run(["chown", "-R", `${name}:${name}`, `${tmp}/home`, `${tmp}/xdg`]);
+    const env = [
+      `HOME=${tmp}/home`,
+      `XDG_RUNTIME_DIR=${tmp}/xdg`,
+      `PATH=${tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+    ];
+    const as = (cmd: string[], timeoutMs = 60_000) =>
+      run(
+        [
+          ...prefix,
+          "setpriv",
+          `--reuid=${uid}`,
+          `--regid=${uid}`,
+          "--init-groups",
+          "env",
+          "-i",
+          ...env,
+          ...cmd,
+        ],
+        { check: false, timeoutMs, cwd: `${tmp}/home` },
+      );
+    await fn({ uid, tmp, as });
+  } finally {
+    // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
+    const left = await run(["pgrep", "-u", String(uid)], { check: false });
+    for (const pid of left.stdout.split("\n").filter((p) => p !== "")) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await run(["userdel", name], { check: false });
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** Brings lab `name` up with --rootless as the student, checks it from outside, takes it down. */
+async function upReachDown(s: Student, name: string, extra: (s: Student) => Promise<void>): Promise<void> {
+  await Deno.writeTextFile(
+    `${s.tmp}/home/lab.yaml`,
+    `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 8 }
+    nat: { kind: slirp }
+    h1: { kind: host, address: 10.0.2.31/24, gateway: 10.0.2.2 }
+    h2: { kind: host, address: 10.0.2.32/24 }
+  links:
+    - endpoints: [nat, sw1]
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+`,
+  );
+  const plain = await s.as(["vde", "up", "lab.yaml"]);
+  assert.equal(plain.code, 1);
+  assert.match(plain.stderr, /needs root: .*; run vde up as root, or `vde up --rootless` for namespaces/);
+
+  const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(
+    up.stdout,
+    new RegExp(`lab ${name} is up in the background: .*${s.tmp}/xdg/vde/${name}\\.log`),
+  );
+  const status = await s.as(["vde", "status", name, "--json"]);
+  assert.equal(status.code, 0, status.stderr);
+  const lab = JSON.parse(status.stdout);
+  assert.equal(lab.state, "up");
+  assert.ok(processAlive(lab.pid));
+  // Host to host through the switch, and to the slirp's gateway, from a console outside the namespaces.
+  const pings = await s.as([
+    "vde",
+    "term",
+    name,
+    "-c",
+    "h1 ping -c 1 -W 5 10.0.2.32",
+    "-c",
+    "h1 ping -c 1 -W 5 10.0.2.2",
+  ]);
+  assert.equal(pings.code, 0, pings.stdout + pings.stderr);
+  assert.equal(pings.stdout.match(/1 received/g)?.length, 2, pings.stdout);
+  // The switch's socket is a file of the user's: a plug (QEMU, vde_plug) outside joins the lab.
+  const plug = await s.as(["vde", "plug", "-d", `${s.tmp}/xdg/vde/${name}/sw1`, "null://"]);
+  assert.equal(plug.code, 0, plug.stderr);
+  const ports = await s.as(["vde", "term", `${name}/sw1`, "-c", "ports"]);
+  assert.match(ports.stdout, /vde plug: user=/, ports.stderr);
+  await extra(s);
+  // The machine has none of the lab's namespaces: they are the user namespace's, under its own /run/netns.
+  const machines = await run(["ip", "netns", "list"], { check: false });
+  assert.doesNotMatch(machines.stdout, new RegExp(`vde-${name}-`));
+
+  const down = await s.as(["vde", "down", name]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, new RegExp(`removed lab ${name}`));
+  assert.equal(processAlive(lab.pid), false);
+  const after = await s.as(["vde", "status"]);
+  assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
+}
+
+Deno.test("vde up --rootless: a user without root runs a lab that their commands outside it find and take down", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
+    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    await upReachDown(s, `rl${Deno.pid % 100000}`, async () => {});
+  });
+});
+
+Deno.test("vde up --rootless on a machine without /run/netns makes its own /run, with what /run held bound back in", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  // A machine whose /run has no netns: root's mount namespace of the test's own, its /run a tmpfs holding
+  // one file (each command of the student's runs in a fresh one: the lab keeps the first).
+  const freshRun = [
+    "unshare",
+    "--mount",
+    "sh",
+    "-c",
+    'mount -t tmpfs -o mode=755 vde-test /run && echo held > /run/vde-test-file && exec "$@"',
+    "sh",
+  ];
+  await withStudent(freshRun, async (s) => {
+    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
+    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    await upReachDown(s, `rn${Deno.pid % 100000}`, async () => {
+      const seen = await s.as(["vde", "term", `rn${Deno.pid % 100000}`, "-c", "h1 cat /run/vde-test-file"]);
+      assert.match(seen.stdout, /^held$/m, seen.stderr);
+    });
+  });
+});
