@@ -733,7 +733,7 @@ export const labCommand: Subcommand = (program: Command) => {
         await down(lab.name);
       }
       // Not root: the same command again, root in namespaces of the user's own (rootless.ts).
-      if (o.rootless && Deno.uid() !== 0) return await upRootless();
+      if (o.rootless && Deno.uid() !== 0) return await upRootless(o.http);
       await runLab(lab, { text, path }, o);
     });
   program.command("down")

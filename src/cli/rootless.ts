@@ -99,9 +99,16 @@ async function userNamespacesRefused(): Promise<string | null> {
  * once it has ended, with its status; it shares the terminal, so a lab
  * shell or a Ctrl-C reach it as they would this process.
  *
- * @throws UsageError when user namespaces cannot be made; ExitStatus with the copy's failing status
+ * @throws UsageError for `--http` (see above) or when user namespaces cannot be made; ExitStatus with the
+ *   copy's failing status
  */
-export async function upRootless(): Promise<void> {
+export async function upRootless(http?: string): Promise<void> {
+  if (http !== undefined) {
+    throw new UsageError(
+      `vde up --rootless: --http ${http} would listen in the lab's own network namespace, which no browser ` +
+        "outside reaches; `vde term LAB -c watch` and `vde status LAB --json` show its counters",
+    );
+  }
   const refused = await userNamespacesRefused();
   if (refused !== null) throw new UsageError(`vde up --rootless: ${refused}`);
   const self = selfCommand();

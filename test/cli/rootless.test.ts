@@ -98,6 +98,13 @@ topology:
   assert.equal(plain.code, 1);
   assert.match(plain.stderr, /needs root: .*; run vde up as root, or `vde up --rootless` for namespaces/);
 
+  // A web view there would listen in the lab's network namespace: refused, with what shows the counters.
+  const http = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"]);
+  assert.equal(http.code, 1);
+  assert.match(
+    http.stderr,
+    /^vde: vde up --rootless: --http 0 would listen in the lab's own network namespace, /,
+  );
   const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
   assert.equal(up.code, 0, up.stderr);
   assert.match(
