@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
-import { hasCommand, hasRoot, run, skipUnless } from "../helpers/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -77,20 +77,28 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
   }
 }
 
-/** Brings lab `name` up with --rootless as the student, checks it from outside, takes it down. */
-async function upReachDown(s: Student, name: string, extra: (s: Student) => Promise<void>): Promise<void> {
+/**
+ * Brings lab `name` up with --rootless as the student, checks it from outside, takes it down. Its slirp
+ * is a node of the lab (`slirp: "node"`, whose outside is the lab's own network namespace) or a
+ * `vde slirp` the student plugs into its switch from outside (the machine's network), which `extra` sees.
+ */
+async function upReachDown(
+  s: Student,
+  name: string,
+  slirp: "node" | "outside",
+  extra: (s: Student) => Promise<void>,
+): Promise<void> {
+  const node = slirp === "node";
   await Deno.writeTextFile(
     `${s.tmp}/home/lab.yaml`,
     `name: ${name}
 topology:
   nodes:
     sw1: { kind: switch, ports: 8 }
-    nat: { kind: slirp }
-    h1: { kind: host, address: 10.0.2.31/24, gateway: 10.0.2.2 }
+${node ? "    nat: { kind: slirp }\n" : ""}    h1: { kind: host, address: 10.0.2.31/24, gateway: 10.0.2.2 }
     h2: { kind: host, address: 10.0.2.32/24 }
   links:
-    - endpoints: [nat, sw1]
-    - endpoints: [h1, sw1]
+${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
     - endpoints: [h2, sw1]
 `,
   );
@@ -116,6 +124,14 @@ topology:
   const lab = JSON.parse(status.stdout);
   assert.equal(lab.state, "up");
   assert.ok(processAlive(lab.pid));
+  if (!node) {
+    const outside = await s.as(["vde", "slirp", "--sock", `${name}/sw1`, "-d"]);
+    assert.equal(outside.code, 0, outside.stderr);
+    assert.match(
+      outside.stderr,
+      new RegExp(`^vde slirp: on ${s.tmp}/xdg/vde/${name}/sw1: gateway 10\\.0\\.2\\.2/24`),
+    );
+  }
   // Host to host through the switch, and to the slirp's gateway, from a console outside the namespaces.
   const pings = await s.as([
     "vde",
@@ -141,6 +157,11 @@ topology:
   const down = await s.as(["vde", "down", name]);
   assert.equal(down.code, 0, down.stderr);
   assert.match(down.stdout, new RegExp(`removed lab ${name}`));
+  // Nothing of the student's is left running: the plug and an outside slirp end with the lab's switch.
+  await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
+    timeoutMs: 15_000,
+    what: "the student's processes to end",
+  });
   assert.equal(processAlive(lab.pid), false);
   const after = await s.as(["vde", "status"]);
   assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
@@ -151,7 +172,23 @@ Deno.test("vde up --rootless: a user without root runs a lab that their commands
   await withStudent([], async (s) => {
     const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
     if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
-    await upReachDown(s, `rl${Deno.pid % 100000}`, async () => {});
+    // The machine's loopback, which only a slirp outside the lab's network namespace reaches.
+    using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const said = (async () => {
+      using conn = await server.accept();
+      return new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    })();
+    await upReachDown(s, `rl${Deno.pid % 100000}`, "outside", async () => {
+      const tcp = await s.as([
+        "vde",
+        "term",
+        `rl${Deno.pid % 100000}`,
+        "-c",
+        `h1 bash -c 'echo hello from h1 > /dev/tcp/10.0.2.2/${server.addr.port}'`,
+      ]);
+      assert.equal(tcp.code, 0, tcp.stdout + tcp.stderr);
+      assert.equal(await said, "hello from h1\n");
+    });
   });
 });
 
@@ -170,7 +207,7 @@ Deno.test("vde up --rootless on a machine without /run/netns makes its own /run,
   await withStudent(freshRun, async (s) => {
     const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
     if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
-    await upReachDown(s, `rn${Deno.pid % 100000}`, async () => {
+    await upReachDown(s, `rn${Deno.pid % 100000}`, "node", async () => {
       const seen = await s.as(["vde", "term", `rn${Deno.pid % 100000}`, "-c", "h1 cat /run/vde-test-file"]);
       assert.match(seen.stdout, /^held$/m, seen.stderr);
     });
