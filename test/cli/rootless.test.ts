@@ -47,6 +47,7 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
       `HOME=${tmp}/home`,
       `XDG_RUNTIME_DIR=${tmp}/xdg`,
       `PATH=${tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+      `USER=${name}`,
     ];
     const as = (cmd: string[], timeoutMs = 60_000) =>
       run(
@@ -210,6 +211,33 @@ Deno.test("vde up --rootless on a machine without /run/netns makes its own /run,
     await upReachDown(s, `rn${Deno.pid % 100000}`, "node", async () => {
       const seen = await s.as(["vde", "term", `rn${Deno.pid % 100000}`, "-c", "h1 cat /run/vde-test-file"]);
       assert.match(seen.stdout, /^held$/m, seen.stderr);
+    });
+  });
+});
+
+Deno.test("README's Without root block runs as written, as a user without root", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
+    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    const readme = await Deno.readTextFile(`${ROOT}README.md`);
+    const at = readme.indexOf("## Without root");
+    assert.ok(at >= 0, "README has a section Without root");
+    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+    assert.ok(block !== undefined, "its shell block");
+    // Only names made unique to this run: the bundle the test built, the socket directory, the lab.
+    const lab = `ml${Deno.pid % 100000}`;
+    const script = block
+      .replace("install -m 755 vde.js ~/bin/vde", `install -m 755 ${s.tmp}/bin/vde ~/bin/vde`)
+      .replaceAll("/tmp/$USER-net", `${s.tmp}/home/$USER-net`)
+      .replaceAll("mylan", lab);
+    const r = await s.as(["bash", "-c", `set -e\n${script}`], 120_000);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    // Step 2's host and step 3's hosts each pinged: 3 of 3 received, three times.
+    assert.equal(r.stdout.match(/3 packets transmitted, 3 received/g)?.length, 3, r.stdout);
+    await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
+      timeoutMs: 15_000,
+      what: "the block's processes to end with its clean-up",
     });
   });
 });
