@@ -41,3 +41,24 @@ export function machineUid(): number {
 export function rootInUserNamespace(): boolean {
   return Deno.uid() === 0 && machineUid() !== 0;
 }
+
+/** The user namespace of process `pid` ("self" for this one) as /proc names it (`user:[4026532712]`), or "". */
+export function userNamespaceOf(pid: string): string {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/ns/user`);
+  } catch {
+    return "";
+  }
+}
+
+/** The pids of the processes in user namespace `ns` (as {@link userNamespaceOf} names it) this user may see. */
+export function processesInUserNamespace(ns: string): number[] {
+  const pids: number[] = [];
+  if (ns === "") return pids;
+  for (const e of Deno.readDirSync("/proc")) {
+    if (/^\d+$/.test(e.name) && e.name !== String(Deno.pid) && userNamespaceOf(e.name) === ns) {
+      pids.push(Number(e.name));
+    }
+  }
+  return pids;
+}

@@ -241,3 +241,37 @@ Deno.test("README's Without root block runs as written, as a user without root",
     });
   });
 });
+
+Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
+    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    const name = `rk${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, address: 10.0.2.31/24, exec: ["sleep 1000 &"] }
+  links:
+    - endpoints: [h1, sw1]
+`,
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    const { pid } = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
+    Deno.kill(pid, "SIGKILL");
+    await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: "the lab's vde up to die" });
+    const sleeper = await run(["pgrep", "-u", String(s.uid), "-x", "sleep"], { check: false });
+    assert.match(sleeper.stdout, /^\d+\n$/, "the host's sleep outlived its lab");
+    const down = await s.as(["vde", "down", name]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /^killed \d+ process(es)? left in its namespaces\nremoved lab /m);
+    await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
+      timeoutMs: 15_000,
+      what: "nothing of the lab's left running",
+    });
+  });
+});
