@@ -107,7 +107,10 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
       listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid))
         .map((s) => userNamespaceOf(String(s!.pid))),
     );
-    const left = running.has(state.userNamespace) ? [] : processesInUserNamespace(state.userNamespace);
+    // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
+    const left = running.has(state.userNamespace)
+      ? []
+      : processesInUserNamespace(state.userNamespace).filter((pid) => pid !== state.pid);
     for (const pid of left) {
       try {
         Deno.kill(pid, "SIGKILL");

@@ -157,7 +157,7 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
 
   const down = await s.as(["vde", "down", name]);
   assert.equal(down.code, 0, down.stderr);
-  assert.match(down.stdout, new RegExp(`removed lab ${name}`));
+  assert.equal(down.stdout, `stopped vde up (pid ${lab.pid})\nremoved lab ${name}\n`, "it stopped cleanly");
   // Nothing of the student's is left running: the plug and an outside slirp end with the lab's switch.
   await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
     timeoutMs: 15_000,
