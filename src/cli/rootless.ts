@@ -33,7 +33,7 @@ import { onSignals } from "./signals.ts";
  * `ip netns` needs, then the loopback. Each failure is one line that says
  * what could not be done.
  */
-export const ROOTLESS_SETUP = `set -u
+const ROOTLESS_SETUP = `set -u
 fail() { echo "vde up --rootless: $*" >&2; exit 1; }
 run=$(readlink -f /var/run)
 if [ -d "$run/netns" ]; then
@@ -58,7 +58,7 @@ exec "$@"
 `;
 
 /** The unshare command line that runs `command` (argv) in new user, network and mount namespaces. */
-export function rootlessArgv(command: readonly string[]): string[] {
+function rootlessArgv(command: readonly string[]): string[] {
   return [
     "unshare",
     "--user",
