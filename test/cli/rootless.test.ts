@@ -275,3 +275,38 @@ topology:
     });
   });
 });
+
+Deno.test("vde up --rootless where user namespaces are refused says so in one line, with what the admin sets", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    // A machine that refuses them, as util-linux's unshare then says: an unshare of the test's, first on the PATH.
+    await Deno.mkdir(`${s.tmp}/fake`);
+    await Deno.writeTextFile(
+      `${s.tmp}/fake/unshare`,
+      "#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+    await Deno.chmod(`${s.tmp}/fake`, 0o755);
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      "name: rf\ntopology:\n  nodes:\n    h1: { kind: host }\n",
+    );
+    const r = await s.as([
+      "env",
+      `PATH=${s.tmp}/fake:${s.tmp}/bin:/usr/bin:/bin`,
+      "vde",
+      "up",
+      "--rootless",
+      "lab.yaml",
+    ]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "vde: vde up --rootless: this machine lets no user make a user namespace " +
+        "(unshare: unshare failed: Operation not permitted): its admin enables them " +
+        "(sysctl user.max_user_namespaces=10000; on Debian 11 and older also kernel.unprivileged_userns_clone=1), " +
+        "or run vde up as root\n",
+    );
+    assert.equal(r.stdout, "");
+  });
+});
