@@ -28,6 +28,14 @@ interface Student {
   tmp: string;
   /** Runs `cmd` as the user, with only a login's environment and `vde` on the PATH. */
   as(cmd: string[], timeoutMs?: number): ReturnType<typeof run>;
+  /** Waits until no process of the user's runs (`what` names what should have ended them). */
+  noneLeft(what: string): Promise<void>;
+}
+
+/** Why the student may make no user namespace here (the test then skips, or fails in CI); null when they may. */
+async function namespacesRefused(s: Student): Promise<string | null> {
+  const r = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
+  return r.code === 0 ? null : `no user namespaces here: ${r.stderr.trim()}`;
 }
 
 async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>): Promise<void> {
@@ -64,7 +72,12 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
         ],
         { check: false, timeoutMs, cwd: `${tmp}/home` },
       );
-    await fn({ uid, tmp, as });
+    const noneLeft = (what: string) =>
+      waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
+        timeoutMs: 15_000,
+        what,
+      }).then(() => {});
+    await fn({ uid, tmp, as, noneLeft });
   } finally {
     // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
     const left = await run(["pgrep", "-u", String(uid)], { check: false });
@@ -159,10 +172,7 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   assert.equal(down.code, 0, down.stderr);
   assert.equal(down.stdout, `stopped vde up (pid ${lab.pid})\nremoved lab ${name}\n`, "it stopped cleanly");
   // Nothing of the student's is left running: the plug and an outside slirp end with the lab's switch.
-  await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
-    timeoutMs: 15_000,
-    what: "the student's processes to end",
-  });
+  await s.noneLeft("the student's processes to end");
   assert.equal(processAlive(lab.pid), false);
   const after = await s.as(["vde", "status"]);
   assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
@@ -171,8 +181,7 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
 Deno.test("vde up --rootless: a user without root runs a lab that their commands outside it find and take down", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
-    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
-    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    if (skipUnless(t, await namespacesRefused(s))) return;
     // The machine's loopback, which only a slirp outside the lab's network namespace reaches.
     using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const said = (async () => {
@@ -206,8 +215,7 @@ Deno.test("vde up --rootless on a machine without /run/netns makes its own /run,
     "sh",
   ];
   await withStudent(freshRun, async (s) => {
-    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
-    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    if (skipUnless(t, await namespacesRefused(s))) return;
     await upReachDown(s, `rn${Deno.pid % 100000}`, "node", async () => {
       const seen = await s.as(["vde", "term", `rn${Deno.pid % 100000}`, "-c", "h1 cat /run/vde-test-file"]);
       assert.match(seen.stdout, /^held$/m, seen.stderr);
@@ -218,8 +226,7 @@ Deno.test("vde up --rootless on a machine without /run/netns makes its own /run,
 Deno.test("README's Without root block runs as written, as a user without root", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
-    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
-    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    if (skipUnless(t, await namespacesRefused(s))) return;
     const readme = await Deno.readTextFile(`${ROOT}README.md`);
     const at = readme.indexOf("## Without root");
     assert.ok(at >= 0, "README has a section Without root");
@@ -235,18 +242,14 @@ Deno.test("README's Without root block runs as written, as a user without root",
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     // Step 2's host and step 3's hosts each pinged: 3 of 3 received, three times.
     assert.equal(r.stdout.match(/3 packets transmitted, 3 received/g)?.length, 3, r.stdout);
-    await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
-      timeoutMs: 15_000,
-      what: "the block's processes to end with its clean-up",
-    });
+    await s.noneLeft("the block's processes to end with its clean-up");
   });
 });
 
 Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
-    const userns = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
-    if (skipUnless(t, userns.code === 0 ? null : `no user namespaces here: ${userns.stderr.trim()}`)) return;
+    if (skipUnless(t, await namespacesRefused(s))) return;
     const name = `rk${Deno.pid % 100000}`;
     await Deno.writeTextFile(
       `${s.tmp}/home/lab.yaml`,
@@ -269,10 +272,7 @@ topology:
     const down = await s.as(["vde", "down", name]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^killed \d+ process(es)? left in its namespaces\nremoved lab /m);
-    await waitFor(async () => (await run(["pgrep", "-u", String(s.uid)], { check: false })).stdout === "", {
-      timeoutMs: 15_000,
-      what: "nothing of the lab's left running",
-    });
+    await s.noneLeft("nothing of the lab's left running");
   });
 });
 
