@@ -44,6 +44,11 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
   await Deno.chmod(tmp, 0o755);
   assert.equal((await run(["useradd", "--no-create-home", "--user-group", name])).code, 0);
   const uid = Number((await run(["id", "-u", name])).stdout.trim());
+  const noneLeft = (what: string) =>
+    waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
+      timeoutMs: 15_000,
+      what,
+    }).then(() => {});
   try {
     const built = await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/bin/vde`], {
       timeoutMs: 180_000,
@@ -72,11 +77,6 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
         ],
         { check: false, timeoutMs, cwd: `${tmp}/home` },
       );
-    const noneLeft = (what: string) =>
-      waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
-        timeoutMs: 15_000,
-        what,
-      }).then(() => {});
     await fn({ uid, tmp, as, noneLeft });
   } finally {
     // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
@@ -86,7 +86,10 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
         Deno.kill(Number(pid), "SIGKILL");
       } catch { /* gone */ }
     }
-    await run(["userdel", name], { check: false });
+    // userdel refuses a user whose processes still run: the SIGKILLs take a moment.
+    await noneLeft("the student's processes to die").catch(() => {});
+    const removed = await run(["userdel", name], { check: false });
+    if (removed.code !== 0) console.error(`userdel ${name}: ${removed.stderr.trim()}`);
     await Deno.remove(tmp, { recursive: true });
   }
 }
