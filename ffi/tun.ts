@@ -26,8 +26,23 @@ export class TapError extends Error {
   }
 }
 
-/** True when an interface of this name exists (any kind). */
+/**
+ * True when an interface of this name exists (any kind) in this process's network namespace. Its list is
+ * /proc/self/net/dev: /sys is the mount namespace's, whose sysfs may be another network namespace's
+ * (`unshare --net` keeps the machine's), where eth0 exists and a tap made here does not.
+ */
 export function interfaceExists(name: string): boolean {
+  let dev: string;
+  try {
+    dev = Deno.readTextFileSync("/proc/self/net/dev");
+  } catch {
+    return inSysfs(name);
+  }
+  // Two header lines, then `  NAME: counters...` per interface.
+  return dev.split("\n").slice(2).some((line) => line.slice(0, line.indexOf(":")).trim() === name);
+}
+
+function inSysfs(name: string): boolean {
   try {
     Deno.statSync(`/sys/class/net/${name}`);
     return true;
@@ -36,13 +51,18 @@ export function interfaceExists(name: string): boolean {
   }
 }
 
-/** True when `name` exists and is a tun/tap device; false when it exists as something else. */
+/**
+ * True when `name` exists and is a tun/tap device; false when it exists as something else. A sysfs of
+ * another network namespace knows nothing of it: then the tun driver's own answer, when it is attached,
+ * says whether it is one.
+ */
 export function isTunTap(name: string): boolean {
+  if (!interfaceExists(name)) return false;
   try {
     Deno.statSync(`/sys/class/net/${name}/tun_flags`);
     return true;
   } catch {
-    return false;
+    return !inSysfs(name);
   }
 }
 
@@ -96,7 +116,8 @@ function explainSetIff(name: string, e: number): string {
       if (whose !== undefined) {
         return `tap ${name} is ${whose}'s: use a tap of your own (\`sudo vde tap create NAME --user $USER\` makes one)`;
       }
-      return `tap needs CAP_NET_ADMIN: run as root, or create it first with \`sudo vde tap create ${name} --user $USER\``;
+      return `tap needs CAP_NET_ADMIN: run as root, or create it first with \`sudo vde tap create ${name} --user $USER\`` +
+        "; without root, in a network namespace of your own (`unshare -rn`; README: Without root)";
     }
     case C.EBUSY:
       return `tap ${name} is busy: another program has it open`;

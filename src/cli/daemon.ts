@@ -67,7 +67,7 @@ export function isDaemonChild(): boolean {
  * baked-in flags itself. Where that argv cannot be read or does not end in
  * this program's arguments, the script (or binary) is run with -A.
  */
-function selfCommand(): { cmd: string; args: string[] } {
+export function selfCommand(): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
   const own = commandLine(Deno.pid)?.slice(1);
   if (own !== undefined && endsWith(own, Deno.args)) return { cmd: exe, args: own };

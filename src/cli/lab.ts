@@ -36,6 +36,7 @@ import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
 import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
+import { upRootless } from "./rootless.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";
@@ -104,6 +105,7 @@ interface UpOptions {
   apply?: boolean;
   http?: string;
   topo?: string;
+  rootless?: boolean;
 }
 
 /** containerlab's `--name` (`deploy --name X`): the lab's name over its file's. */
@@ -245,7 +247,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
     throw new UsageError(
       `lab ${lab.name} needs root: its hosts (${
         hosts.join(", ")
-      }) are network namespaces; run vde up as root`,
+      }) are network namespaces; run vde up as root, or \`vde up --rootless\` for namespaces of your own`,
     );
   }
 }
@@ -764,6 +766,7 @@ export const labCommand: Subcommand = (program: Command) => {
       "if a lab of this name runs, make it this file live (containerlab's apply); it then runs this file",
     )
     .option("--http <[addr:]port>", "serve the lab's /metrics and a live page (127.0.0.1 unless ADDR)")
+    .option("--rootless", "without root: the lab in a user and network namespace of your own (unshare)")
     .addHelpText(
       "after",
       examples(
@@ -775,6 +778,7 @@ export const labCommand: Subcommand = (program: Command) => {
         "vde up --apply lab.yaml          # the edit, applied live to the running lab",
         "vde up -d lab.yaml --name s2     # a second copy of the file, beside the first",
         "PORT=18082 vde up -d lab.yaml    # a file's ${PORT:=18080} is 18082 this time",
+        "vde up -d --rootless lab.yaml    # not root: vde term lab -c 'h1 ping -c 3 10.0.2.2'",
       ),
     )
     .action(async (file: string | undefined, o: UpOptions) => {
@@ -801,6 +805,8 @@ export const labCommand: Subcommand = (program: Command) => {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");
         await down(lab.name);
       }
+      // Not root: the same command again, root in namespaces of the user's own (rootless.ts).
+      if (o.rootless && Deno.uid() !== 0) return await upRootless(o.http);
       await runLab(lab, { text, path, variables }, o);
     });
   program.command("down")

@@ -21,6 +21,8 @@ import {
   slirpOptionHint,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
+import { exists } from "../os/paths.ts";
+import { findLabSwitch } from "../lab/switch_paths.ts";
 import { slirpvdeHint } from "./slirpvde_flags.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
@@ -231,6 +233,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
         "vde slirp -s /tmp/net -f tcp:8080:80          # host port 8080 to the guest's port 80",
         "vde slirp -s /tmp/net -o addr=10.1.0.2/24/vdnssearch=lan",
         "vde slirp -s /tmp/net -d --pidfile /tmp/slirp.pid   # in a script: returns once it serves",
+        "vde slirp -s demo/sw1 -d                    # switch sw1 of running lab demo (sw1 alone: of one lab)",
       ),
     )
     .allowExcessArguments(true)
@@ -244,6 +247,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       if (opts.sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
       }
-      return runSlirp(opts);
+      // A running lab's switch by name (sw1, demo/sw1), as vde term and vde capture take it.
+      const lab = exists(opts.sock) ? undefined : findLabSwitch(opts.sock).found;
+      return runSlirp(lab === undefined ? opts : { ...opts, sock: lab.dir });
     });
 };

@@ -5,7 +5,7 @@
  * who owns each and which processes hold it.
  */
 import type { Command } from "commander";
-import { createPersistentTap, deletePersistentTap, TapError } from "../../ffi/tun.ts";
+import { createPersistentTap, deletePersistentTap, interfaceExists, TapError } from "../../ffi/tun.ts";
 import { C } from "../../ffi/libc.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
 import { type Subcommand, UsageError } from "./main.ts";
@@ -27,15 +27,6 @@ function asRoot(name: string, command: string, suggestion: string, operation: ()
       throw new UsageError(`${command} needs root (CAP_NET_ADMIN): run \`sudo ${suggestion}\``);
     }
     throw namingHolders(err, name);
-  }
-}
-
-function interfaceExists(name: string): boolean {
-  try {
-    Deno.statSync(`/sys/class/net/${name}`);
-    return true;
-  } catch {
-    return false;
   }
 }
 

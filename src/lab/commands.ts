@@ -28,6 +28,7 @@ import { parseDuration, parseLinkLimit, parseLinkMtu, parsePercent, parseRate } 
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
+import { rootInUserNamespace } from "../os/user_namespace.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -146,14 +147,23 @@ export function hostCommandOf(
 /**
  * Why `exec HOST COMMAND` will not do what a shell user means, or undefined:
  * it runs COMMAND without a terminal (stdin is empty), so an interactive
- * shell (`exec h1 bash`) would exit at once, printing nothing.
+ * shell (`exec h1 bash`) would exit at once, printing nothing. A rootless
+ * lab's namespaces are entered through its process, `rootlessPid`: the
+ * machine's `ip netns` has none of them.
  */
-export function execRefusal(host: string, ns: string, command: string): string | undefined {
+export function execRefusal(
+  host: string,
+  ns: string,
+  command: string,
+  rootlessPid = rootInUserNamespace() ? Deno.pid : undefined,
+): string | undefined {
   const words = command.trim().split(/\s+/);
   const shell = /^(\S*\/)?(ba|z|da|a|k|c|tc|fi)?sh$/.test(words[0] ?? "");
   if (!shell || !words.slice(1).every((w) => /^-[il]+$/.test(w))) return undefined;
   return `exec runs a command without a terminal, so a shell would end at once; ` +
-    `for a shell in ${host}, from another terminal: ip netns exec ${ns} ${words[0]}`;
+    `for a shell in ${host}, from another terminal: ` +
+    `${rootlessPid === undefined ? "" : `nsenter -t ${rootlessPid} -U -m --preserve-credentials `}` +
+    `ip netns exec ${ns} ${words[0]}`;
 }
 
 const WATCH_ROW: [string, string] = [

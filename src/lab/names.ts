@@ -22,6 +22,7 @@
  */
 import { createHash } from "node:crypto";
 import { privateDir } from "../os/private_dir.ts";
+import { machineUid } from "../os/user_namespace.ts";
 
 /** Longest interface name Linux takes (IFNAMSIZ - 1). */
 export const MAX_IFNAME = 15;
@@ -56,11 +57,16 @@ export function tapName(lab: string, node: string, index: number): string {
 /** Where root's labs live (another user's are under their runtime directory). */
 export const ROOT_LABS_DIR = "/run/vde";
 
-/** Where every lab's runtime directory lives for this user. */
+/**
+ * Where every lab's runtime directory lives for this user. Root of a user
+ * namespace (`vde up --rootless`) is the user it maps to: its labs are that
+ * user's, found by their commands run outside it.
+ */
 export function labsBaseDir(): string {
-  if (Deno.uid() === 0) return ROOT_LABS_DIR;
+  const uid = machineUid();
+  if (uid === 0) return ROOT_LABS_DIR;
   const xdg = Deno.env.get("XDG_RUNTIME_DIR");
-  return privateDir(xdg ? `${xdg}/vde` : `/tmp/vde-${Deno.uid()}`);
+  return privateDir(xdg ? `${xdg}/vde` : `/tmp/vde-${uid}`);
 }
 
 /** The runtime directory of lab `lab`: state file, sockets, log. */

@@ -12,6 +12,7 @@
 import { labDir, labsBaseDir } from "./names.ts";
 import { deleteNetns } from "./system.ts";
 import { mayBeVde, processAlive, untilExit } from "../os/processes.ts";
+import { processesInUserNamespace, rootInUserNamespace, userNamespaceOf } from "../os/user_namespace.ts";
 
 /** What `state.json` holds. */
 export interface LabState {
@@ -25,6 +26,17 @@ export interface LabState {
   variables?: Record<string, string>;
   namespaces: string[];
   started: string;
+  /**
+   * The user namespace a rootless lab (`vde up --rootless`) runs in, as /proc/PID/ns/user names it
+   * (`user:[4026532712]`): its network namespaces are that namespace's, out of sight of the machine's
+   * `ip netns`, and what holds them after a SIGKILL are the processes left in it.
+   */
+  userNamespace?: string;
+}
+
+/** `{ userNamespace }` for a lab brought up by root of a user namespace (rootless), else nothing. */
+export function ownUserNamespace(): { userNamespace?: string } {
+  return rootInUserNamespace() ? { userNamespace: userNamespaceOf("self") } : {};
 }
 
 /** The state file's name in a lab's runtime directory (what tells that directory from a switch's). */
@@ -92,8 +104,29 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     } else done.push(`stopped vde up (pid ${state.pid})`);
   }
   // The owner cleans up on SIGTERM; whatever it could not (it was killed) goes here.
-  for (const ns of readState(name)?.namespaces ?? state.namespaces) {
-    await deleteNetns(ns);
+  if (state.userNamespace !== undefined && state.userNamespace !== userNamespaceOf("self")) {
+    // Rootless, seen from outside: its namespaces go with the last process in its user namespace. The
+    // kernel gives a freed namespace's number to the next, maybe another running lab's: that one is left.
+    const running = new Set(
+      listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid))
+        .map((s) => userNamespaceOf(String(s!.pid))),
+    );
+    // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
+    const left = running.has(state.userNamespace)
+      ? []
+      : processesInUserNamespace(state.userNamespace).filter((pid) => pid !== state.pid);
+    for (const pid of left) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    if (left.length > 0) {
+      done.push(`killed ${left.length} process${left.length === 1 ? "" : "es"} left in its namespaces`);
+    }
+  } else {
+    for (const ns of readState(name)?.namespaces ?? state.namespaces) {
+      await deleteNetns(ns);
+    }
   }
   try {
     Deno.removeSync(labDir(name), { recursive: true });

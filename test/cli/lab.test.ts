@@ -42,7 +42,7 @@ Deno.test("a mistyped subcommand followed by its options is named as the command
   );
 });
 
-Deno.test("vde up of a lab with hosts, not as root, says it needs root before making anything", () => {
+Deno.test("vde up of a lab with hosts, not as root, says it needs root, or --rootless, before making anything", () => {
   const { lab } = validateLab(`name: nu
 topology:
   nodes:
@@ -54,7 +54,10 @@ topology:
   assert.ok(lab !== undefined);
   assert.throws(
     () => checkCanStart(lab, 1000),
-    new UsageError("lab nu needs root: its hosts (h1) are network namespaces; run vde up as root"),
+    new UsageError(
+      "lab nu needs root: its hosts (h1) are network namespaces; run vde up as root, " +
+        "or `vde up --rootless` for namespaces of your own",
+    ),
   );
   const switchesOnly = { ...lab, nodes: lab.nodes.filter((n) => n.kind !== "host"), links: [] };
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");

@@ -254,7 +254,7 @@ Deno.test("tap errors are one clear line and leave no interface behind", async (
     assert.equal(noCap.code, 1);
     assert.match(
       noCap.stderr,
-      /tap needs CAP_NET_ADMIN: run as root, or create it first with `sudo vde tap create nocap0/,
+      /tap needs CAP_NET_ADMIN: run as root, or create it first with `sudo vde tap create nocap0 --user \$USER`; without root, in a network namespace of your own \(`unshare -rn`; README: Without root\)$/m,
     );
     assert.ok(!(await linkExists(ns, "nocap0")));
     // Another user's persistent tap is said to be theirs, not to need one made (it is there).

@@ -234,6 +234,12 @@ Deno.test("exec HOST with a bare interactive shell says how to get one instead o
       command,
     );
   }
+  // A rootless lab's hosts are entered through the lab's process: the machine's ip netns has none of them.
+  assert.equal(
+    execRefusal("h1", "vde-lab-h1", "bash", 4242),
+    "exec runs a command without a terminal, so a shell would end at once; for a shell in h1, from another " +
+      "terminal: nsenter -t 4242 -U -m --preserve-credentials ip netns exec vde-lab-h1 bash",
+  );
   for (const command of ["bash -c 'ip -br addr'", "sh script.sh", "ip -br addr", "ssh host", "shuf -n 1"]) {
     assert.equal(execRefusal("h1", "vde-lab-h1", command), undefined, command);
   }

@@ -1,0 +1,315 @@
+/**
+ * `vde up --rootless` as a student on a shared machine would run it: a user
+ * made for the test (removed after it), no root, the bundle as their `vde`
+ * command. The lab comes up in namespaces of the user's own; their commands
+ * run outside it (`vde status`, `vde term`, `vde plug` into its switch,
+ * `vde down`) find and reach it; the machine gets no namespace of it. Where
+ * the machine has no /run/netns (a fresh one: root never ran `ip netns
+ * add`), the lab makes its own /run, with what /run held bound back in.
+ */
+import assert from "node:assert/strict";
+import { processAlive } from "../../src/os/processes.ts";
+import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+async function capability(): Promise<string | null> {
+  const root = hasRoot();
+  if (root !== null) return root;
+  for (const cmd of ["useradd", "userdel", "setpriv", "unshare", "ip"]) {
+    if (!(await hasCommand(cmd))) return `${cmd} is not installed`;
+  }
+  return null;
+}
+
+/** A user of the test's own, a directory (mode 755) with the bundle and their home; both removed after. */
+interface Student {
+  uid: number;
+  tmp: string;
+  /** Runs `cmd` as the user, with only a login's environment and `vde` on the PATH. */
+  as(cmd: string[], timeoutMs?: number): ReturnType<typeof run>;
+  /** Waits until no process of the user's runs (`what` names what should have ended them). */
+  noneLeft(what: string): Promise<void>;
+}
+
+/** Why the student may make no user namespace here (the test then skips, or fails in CI); null when they may. */
+async function namespacesRefused(s: Student): Promise<string | null> {
+  const r = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
+  return r.code === 0 ? null : `no user namespaces here: ${r.stderr.trim()}`;
+}
+
+async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>): Promise<void> {
+  const name = `vderl${Deno.pid}`;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-rootless-" });
+  await Deno.chmod(tmp, 0o755);
+  assert.equal((await run(["useradd", "--no-create-home", "--user-group", name])).code, 0);
+  const uid = Number((await run(["id", "-u", name])).stdout.trim());
+  const noneLeft = (what: string) =>
+    waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
+      timeoutMs: 15_000,
+      what,
+    }).then(() => {});
+  try {
+    const built = await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/bin/vde`], {
+      timeoutMs: 180_000,
+    });
+    assert.match(built.stderr, /^wrote /);
+    for (const d of ["home", "xdg"]) await Deno.mkdir(`${tmp}/${d}`, { mode: 0o700 });
+    await run(["chown", "-R", `${name}:${name}`, `${tmp}/home`, `${tmp}/xdg`]);
+    const env = [
+      `HOME=${tmp}/home`,
+      `XDG_RUNTIME_DIR=${tmp}/xdg`,
+      `PATH=${tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
+      `USER=${name}`,
+    ];
+    const as = (cmd: string[], timeoutMs = 60_000) =>
+      run(
+        [
+          ...prefix,
+          "setpriv",
+          `--reuid=${uid}`,
+          `--regid=${uid}`,
+          "--init-groups",
+          "env",
+          "-i",
+          ...env,
+          ...cmd,
+        ],
+        { check: false, timeoutMs, cwd: `${tmp}/home` },
+      );
+    await fn({ uid, tmp, as, noneLeft });
+  } finally {
+    // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
+    const left = await run(["pgrep", "-u", String(uid)], { check: false });
+    for (const pid of left.stdout.split("\n").filter((p) => p !== "")) {
+      try {
+        Deno.kill(Number(pid), "SIGKILL");
+      } catch { /* gone */ }
+    }
+    // userdel refuses a user whose processes still run: the SIGKILLs take a moment.
+    await noneLeft("the student's processes to die").catch(() => {});
+    const removed = await run(["userdel", name], { check: false });
+    if (removed.code !== 0) console.error(`userdel ${name}: ${removed.stderr.trim()}`);
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/**
+ * Brings lab `name` up with --rootless as the student, checks it from outside, takes it down. Its slirp
+ * is a node of the lab (`slirp: "node"`, whose outside is the lab's own network namespace) or a
+ * `vde slirp` the student plugs into its switch from outside (the machine's network), which `extra` sees.
+ */
+async function upReachDown(
+  s: Student,
+  name: string,
+  slirp: "node" | "outside",
+  extra: (s: Student) => Promise<void>,
+): Promise<void> {
+  const node = slirp === "node";
+  await Deno.writeTextFile(
+    `${s.tmp}/home/lab.yaml`,
+    `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 8 }
+${node ? "    nat: { kind: slirp }\n" : ""}    h1: { kind: host, address: 10.0.2.31/24, gateway: 10.0.2.2 }
+    h2: { kind: host, address: 10.0.2.32/24 }
+  links:
+${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+`,
+  );
+  const plain = await s.as(["vde", "up", "lab.yaml"]);
+  assert.equal(plain.code, 1);
+  assert.match(plain.stderr, /needs root: .*; run vde up as root, or `vde up --rootless` for namespaces/);
+
+  // A web view there would listen in the lab's network namespace: refused, with what shows the counters.
+  const http = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"]);
+  assert.equal(http.code, 1);
+  assert.match(
+    http.stderr,
+    /^vde: vde up --rootless: --http 0 would listen in the lab's own network namespace, /,
+  );
+  const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+  assert.equal(up.code, 0, up.stderr);
+  assert.match(
+    up.stdout,
+    new RegExp(`lab ${name} is up in the background: .*${s.tmp}/xdg/vde/${name}\\.log`),
+  );
+  const status = await s.as(["vde", "status", name, "--json"]);
+  assert.equal(status.code, 0, status.stderr);
+  const lab = JSON.parse(status.stdout);
+  assert.equal(lab.state, "up");
+  assert.ok(processAlive(lab.pid));
+  if (!node) {
+    const outside = await s.as(["vde", "slirp", "--sock", `${name}/sw1`, "-d"]);
+    assert.equal(outside.code, 0, outside.stderr);
+    assert.match(
+      outside.stderr,
+      new RegExp(`^vde slirp: on ${s.tmp}/xdg/vde/${name}/sw1: gateway 10\\.0\\.2\\.2/24`),
+    );
+  }
+  // Host to host through the switch, and to the slirp's gateway, from a console outside the namespaces.
+  const pings = await s.as([
+    "vde",
+    "term",
+    name,
+    "-c",
+    "h1 ping -c 1 -W 5 10.0.2.32",
+    "-c",
+    "h1 ping -c 1 -W 5 10.0.2.2",
+  ]);
+  assert.equal(pings.code, 0, pings.stdout + pings.stderr);
+  assert.equal(pings.stdout.match(/1 received/g)?.length, 2, pings.stdout);
+  // The switch's socket is a file of the user's: a plug (QEMU, vde_plug) outside joins the lab.
+  const plug = await s.as(["vde", "plug", "-d", `${s.tmp}/xdg/vde/${name}/sw1`, "null://"]);
+  assert.equal(plug.code, 0, plug.stderr);
+  const ports = await s.as(["vde", "term", `${name}/sw1`, "-c", "ports"]);
+  assert.match(ports.stdout, /vde plug: user=/, ports.stderr);
+  await extra(s);
+  // The machine has none of the lab's namespaces: they are the user namespace's, under its own /run/netns.
+  const machines = await run(["ip", "netns", "list"], { check: false });
+  assert.doesNotMatch(machines.stdout, new RegExp(`vde-${name}-`));
+
+  const down = await s.as(["vde", "down", name]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(down.stdout, `stopped vde up (pid ${lab.pid})\nremoved lab ${name}\n`, "it stopped cleanly");
+  // Nothing of the student's is left running: the plug and an outside slirp end with the lab's switch.
+  await s.noneLeft("the student's processes to end");
+  assert.equal(processAlive(lab.pid), false);
+  const after = await s.as(["vde", "status"]);
+  assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
+}
+
+Deno.test("vde up --rootless: a user without root runs a lab that their commands outside it find and take down", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    // The machine's loopback, which only a slirp outside the lab's network namespace reaches.
+    using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const said = (async () => {
+      using conn = await server.accept();
+      return new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    })();
+    await upReachDown(s, `rl${Deno.pid % 100000}`, "outside", async () => {
+      const tcp = await s.as([
+        "vde",
+        "term",
+        `rl${Deno.pid % 100000}`,
+        "-c",
+        `h1 bash -c 'echo hello from h1 > /dev/tcp/10.0.2.2/${server.addr.port}'`,
+      ]);
+      assert.equal(tcp.code, 0, tcp.stdout + tcp.stderr);
+      assert.equal(await said, "hello from h1\n");
+    });
+  });
+});
+
+Deno.test("vde up --rootless on a machine without /run/netns makes its own /run, with what /run held bound back in", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  // A machine whose /run has no netns: root's mount namespace of the test's own, its /run a tmpfs holding
+  // one file (each command of the student's runs in a fresh one: the lab keeps the first).
+  const freshRun = [
+    "unshare",
+    "--mount",
+    "sh",
+    "-c",
+    'mount -t tmpfs -o mode=755 vde-test /run && echo held > /run/vde-test-file && exec "$@"',
+    "sh",
+  ];
+  await withStudent(freshRun, async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    await upReachDown(s, `rn${Deno.pid % 100000}`, "node", async () => {
+      const seen = await s.as(["vde", "term", `rn${Deno.pid % 100000}`, "-c", "h1 cat /run/vde-test-file"]);
+      assert.match(seen.stdout, /^held$/m, seen.stderr);
+    });
+  });
+});
+
+Deno.test("README's Without root block runs as written, as a user without root", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const readme = await Deno.readTextFile(`${ROOT}README.md`);
+    const at = readme.indexOf("## Without root");
+    assert.ok(at >= 0, "README has a section Without root");
+    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+    assert.ok(block !== undefined, "its shell block");
+    // Only names made unique to this run: the bundle the test built, the socket directory, the lab.
+    const lab = `ml${Deno.pid % 100000}`;
+    const script = block
+      .replace("install -m 755 vde.js ~/bin/vde", `install -m 755 ${s.tmp}/bin/vde ~/bin/vde`)
+      .replaceAll("/tmp/$USER-net", `${s.tmp}/home/$USER-net`)
+      .replaceAll("mylan", lab);
+    const r = await s.as(["bash", "-c", `set -e\n${script}`], 120_000);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    // Step 2's host and step 3's hosts each pinged: 3 of 3 received, three times.
+    assert.equal(r.stdout.match(/3 packets transmitted, 3 received/g)?.length, 3, r.stdout);
+    await s.noneLeft("the block's processes to end with its clean-up");
+  });
+});
+
+Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rk${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, address: 10.0.2.31/24, exec: ["sleep 1000 &"] }
+  links:
+    - endpoints: [h1, sw1]
+`,
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    const { pid } = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
+    Deno.kill(pid, "SIGKILL");
+    await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: "the lab's vde up to die" });
+    const sleeper = await run(["pgrep", "-u", String(s.uid), "-x", "sleep"], { check: false });
+    assert.match(sleeper.stdout, /^\d+\n$/, "the host's sleep outlived its lab");
+    const down = await s.as(["vde", "down", name]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, /^killed \d+ process(es)? left in its namespaces\nremoved lab /m);
+    await s.noneLeft("nothing of the lab's left running");
+  });
+});
+
+Deno.test("vde up --rootless where user namespaces are refused says so in one line, with what the admin sets", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    // A machine that refuses them, as util-linux's unshare then says: an unshare of the test's, first on the PATH.
+    await Deno.mkdir(`${s.tmp}/fake`);
+    await Deno.writeTextFile(
+      `${s.tmp}/fake/unshare`,
+      "#!/bin/sh\necho 'unshare: unshare failed: Operation not permitted' >&2\nexit 1\n",
+      { mode: 0o755 },
+    );
+    await Deno.chmod(`${s.tmp}/fake`, 0o755);
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      "name: rf\ntopology:\n  nodes:\n    h1: { kind: host }\n",
+    );
+    const r = await s.as([
+      "env",
+      `PATH=${s.tmp}/fake:${s.tmp}/bin:/usr/bin:/bin`,
+      "vde",
+      "up",
+      "--rootless",
+      "lab.yaml",
+    ]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "vde: vde up --rootless: this machine lets no user make a user namespace " +
+        "(unshare: unshare failed: Operation not permitted): its admin enables them " +
+        "(sysctl user.max_user_namespaces=10000; on Debian 11 and older also kernel.unprivileged_userns_clone=1), " +
+        "or run vde up as root\n",
+    );
+    assert.equal(r.stdout, "");
+  });
+});
