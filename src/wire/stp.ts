@@ -153,6 +153,10 @@ function parseUntagged(frame: Uint8Array): Parsed<Bpdu> {
   if (bpdu.maxAge === 0 || bpdu.helloTime === 0 || (bpdu.forwardDelay === 0 && !fstp)) {
     return fail("zero timer in BPDU");
   }
+  // The standard's field holds under 256 s; FSTP's seconds hold 65535 (vde_switch sends 4 and 40).
+  // Taking more would keep a quiet sender's claim 3 hellos, up to 54 hours, and pass on times that
+  // do not fit our own BPDUs: refused, as the standard's form cannot even say it.
+  if (fstp && (bpdu.maxAge > 0xffff || bpdu.helloTime > 0xffff)) return fail("FSTP timer of 256 s or more");
   if (bpdu.messageAge >= bpdu.maxAge) return fail("message age not below max age");
   return parsed(bpdu);
 }
