@@ -81,6 +81,15 @@ function broadcastFrom(rig: ReturnType<typeof loopRig>, src: string) {
   return rig.deliver();
 }
 
+/** A copy of `frame` tagged for VLAN 7. */
+function tagged7(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(frame.length + 4);
+  out.set(frame.subarray(0, 12));
+  out.set([0x81, 0x00, 0x00, 0x07], 12);
+  out.set(frame.subarray(12), 16);
+  return out;
+}
+
 function dataFrames(frames: Uint8Array[]): Uint8Array[] {
   return frames.filter((f) => !isBpduDestination(f));
 }
@@ -124,6 +133,12 @@ Deno.test("spanning tree: BPDUs go to the machine, never flooded; without it the
   for (const p of [1, 2, 3]) plain.activatePort(p);
   plain.input(1, rig.hostFrames.y.find(isBpduDestination)!);
   assert.deepEqual(sent, [2, 3]);
+  // Tagged (FSTP's BPDU for VLAN 7), as vde_switch without -F passes it: in its VLAN only.
+  plain.createVlan(7);
+  for (const p of [1, 2]) plain.addVlanPort(7, p);
+  sent.length = 0;
+  plain.input(1, tagged7(rig.hostFrames.y.find(isBpduDestination)!));
+  assert.deepEqual(sent, [2]);
 });
 
 Deno.test("spanning tree: a discarding port neither forwards nor learns; a learning port learns only", () => {
@@ -239,10 +254,7 @@ Deno.test("spanning tree: a port that hears FSTP sends its BPDUs untagged and ta
   const hello = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
   // FSTP's dialect: forward delay 0, timers little-endian seconds.
   hello.set([0, 0, 40, 0, 4, 0, 0, 0], 44);
-  const tagged = new Uint8Array(hello.length + 4);
-  tagged.set(hello.subarray(0, 12));
-  tagged.set([0x81, 0x00, 0x00, 0x07], 12);
-  tagged.set(hello.subarray(12), 16);
+  const tagged = tagged7(hello);
   for (const p of [2, 3]) engine.stp!.setAdminEdge(p, true);
   sent.length = 0;
   engine.input(1, tagged);
