@@ -51,7 +51,8 @@
  * VLAN's tagged ports: the machine says which ports hear it, and what it
  * sends there goes out untagged and once tagged for each VLAN the port
  * carries tagged, so each of FSTP's trees sees our one tree's decisions.
- * Ports 0 and above 4095 have no spanning tree port id and always forward. The machine may run in another engine (the control copy of a
+ * Ports 0 and above 4095 have no spanning tree port id and always
+ * forward. The machine may run in another engine (the control copy of a
  * switch whose frames a data-plane thread forwards): this one then relays
  * the BPDUs it takes in (`relayStp`) and is told each port's state
  * (`setStpPortState`) and flush (`flushStpPort`), the very calls the

@@ -56,7 +56,7 @@ export interface Bpdu {
   kind: "config" | "tcn" | "rst";
   /** An RST BPDU in vde_switch's FSTP dialect (forward delay 0; times read little-endian). */
   fstp?: boolean;
-  /** The VLAN of an 802.1Q-tagged BPDU (FSTP's tree of that VLAN); absent when untagged. */
+  /** The VLAN of an 802.1Q-tagged BPDU (FSTP's tree of that VLAN); absent when untagged or priority-tagged. */
   vlan?: number;
   version: number;
   /** Flags byte (0 for a TCN). A config BPDU carries only TC and TCA. */
@@ -96,7 +96,9 @@ export function parseBpdu(frame: Uint8Array): Parsed<Bpdu> {
     untagged.set(frame.subarray(0, 12));
     untagged.set(frame.subarray(16), 12);
     const result = parseUntagged(untagged);
-    if (result.ok) result.value.vlan = ((frame[14]! << 8) | frame[15]!) & 0xfff;
+    const vid = ((frame[14]! << 8) | frame[15]!) & 0xfff;
+    // VLAN 0 is a priority tag, no VLAN: the Linux bridge and vde_switch take it for the untagged tree.
+    if (result.ok && vid !== 0) result.value.vlan = vid;
     return result;
   }
   return parseUntagged(frame);
@@ -153,6 +155,10 @@ function parseUntagged(frame: Uint8Array): Parsed<Bpdu> {
   if (bpdu.maxAge === 0 || bpdu.helloTime === 0 || (bpdu.forwardDelay === 0 && !fstp)) {
     return fail("zero timer in BPDU");
   }
+  // The standard's field holds under 256 s; FSTP's seconds hold 65535 (vde_switch sends 4 and 40).
+  // Taking more would keep a quiet sender's claim 3 hellos, up to 54 hours, and pass on times that
+  // do not fit our own BPDUs: refused, as the standard's form cannot even say it.
+  if (fstp && (bpdu.maxAge > 0xffff || bpdu.helloTime > 0xffff)) return fail("FSTP timer of 256 s or more");
   if (bpdu.messageAge >= bpdu.maxAge) return fail("message age not below max age");
   return parsed(bpdu);
 }

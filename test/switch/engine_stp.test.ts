@@ -81,6 +81,15 @@ function broadcastFrom(rig: ReturnType<typeof loopRig>, src: string) {
   return rig.deliver();
 }
 
+/** A copy of `frame` tagged for VLAN `vid` (0: priority-tagged, priority 5). */
+function tagged(frame: Uint8Array, vid = 7): Uint8Array {
+  const out = new Uint8Array(frame.length + 4);
+  out.set(frame.subarray(0, 12));
+  out.set([0x81, 0x00, vid === 0 ? 0xa0 : vid >> 8, vid & 0xff], 12);
+  out.set(frame.subarray(12), 16);
+  return out;
+}
+
 function dataFrames(frames: Uint8Array[]): Uint8Array[] {
   return frames.filter((f) => !isBpduDestination(f));
 }
@@ -124,6 +133,12 @@ Deno.test("spanning tree: BPDUs go to the machine, never flooded; without it the
   for (const p of [1, 2, 3]) plain.activatePort(p);
   plain.input(1, rig.hostFrames.y.find(isBpduDestination)!);
   assert.deepEqual(sent, [2, 3]);
+  // Tagged (FSTP's BPDU for VLAN 7), as vde_switch without -F passes it: in its VLAN only.
+  plain.createVlan(7);
+  for (const p of [1, 2]) plain.addVlanPort(7, p);
+  sent.length = 0;
+  plain.input(1, tagged(rig.hostFrames.y.find(isBpduDestination)!));
+  assert.deepEqual(sent, [2]);
 });
 
 Deno.test("spanning tree: a discarding port neither forwards nor learns; a learning port learns only", () => {
@@ -239,13 +254,10 @@ Deno.test("spanning tree: a port that hears FSTP sends its BPDUs untagged and ta
   const hello = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
   // FSTP's dialect: forward delay 0, timers little-endian seconds.
   hello.set([0, 0, 40, 0, 4, 0, 0, 0], 44);
-  const tagged = new Uint8Array(hello.length + 4);
-  tagged.set(hello.subarray(0, 12));
-  tagged.set([0x81, 0x00, 0x00, 0x07], 12);
-  tagged.set(hello.subarray(12), 16);
+  const taggedHello = tagged(hello);
   for (const p of [2, 3]) engine.stp!.setAdminEdge(p, true);
   sent.length = 0;
-  engine.input(1, tagged);
+  engine.input(1, taggedHello);
   assert.equal(sent.length, 0, "a tagged BPDU is neither switched nor answered");
   assert.equal(engine.stp!.port(1)!.bpdusIn, 0);
   assert.equal(engine.stp!.badBpdus, 0);
@@ -259,4 +271,16 @@ Deno.test("spanning tree: a port that hears FSTP sends its BPDUs untagged and ta
   assert.deepEqual(port1.slice(0, 3), [[1, -1, 1], [1, 7, 1], [1, 8, 1]]);
   // Port 2 (edge, no FSTP): untagged only, the standard's designated code (11).
   assert.ok(sent.filter(([port]) => port === 2).every(([, vlan, code]) => vlan === -1 && code === 3));
+});
+
+Deno.test("spanning tree: a priority-tagged BPDU (VLAN 0) is the untagged tree's, as the Linux bridge and vde_switch take it", () => {
+  const engine = new SwitchEngine({ numPorts: 4 }, () => {});
+  engine.tick(1000);
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+  for (const p of [1, 2]) engine.activatePort(p);
+  // A standard RST BPDU from a better root, sent with an 802.1p priority tag.
+  engine.input(1, tagged(buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9])), 0));
+  assert.equal(engine.stp!.port(1)!.bpdusIn, 1);
+  assert.equal(engine.stp!.rootId, FSTP_HELLO.rootId);
+  assert.equal(engine.stp!.port(1)!.role, Role.Root);
 });

@@ -9,6 +9,13 @@ function bpduOf(frame: Uint8Array): Bpdu {
 
 const MAC = new Uint8Array([0x02, 0, 0, 0, 0, 0x01]);
 
+/** Sent by Debian's vde_switch -F --priority 4096 as root, hello 4 s, max age 40 s (captured with vde_plug). */
+function fstpFrame(): Uint8Array {
+  const hex = "0180c200000000ff73d563270027424203000002023c100000ff73d5632700000000100000ff73d56327" +
+    "80010000280004000000" + "00";
+  return new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+}
+
 const config: Bpdu = {
   kind: "config",
   version: 0,
@@ -79,10 +86,7 @@ Deno.test("bridge ids print as the kernel's sysfs does and compare as strings", 
 });
 
 Deno.test("vde_switch's FSTP BPDU (53 bytes, forward delay 0, timers little-endian seconds) reads as its dialect, tagged too", () => {
-  // Sent by Debian's vde_switch -F --priority 4096 as root, hello 4 s, max age 40 s (captured with vde_plug).
-  const hex = "0180c200000000ff73d563270027424203000002023c100000ff73d5632700000000100000ff73d56327" +
-    "80010000280004000000" + "00";
-  const frame = new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+  const frame = fstpFrame();
   assert.equal(frame.length, 53);
   assert.deepEqual(bpduOf(frame), {
     kind: "rst",
@@ -109,4 +113,18 @@ Deno.test("vde_switch's FSTP BPDU (53 bytes, forward delay 0, timers little-endi
   assert.equal(bpduOf(buildBpdu({ ...config, kind: "rst", version: 2 }, MAC)).fstp, undefined);
   frame[46] = 0;
   assert.ok(!parseBpdu(frame).ok);
+});
+
+Deno.test("an FSTP BPDU's timers past what the standard's field holds (256 s or more) are refused, not kept for hours", () => {
+  const frame = fstpFrame();
+  assert.equal(bpduOf(frame).helloTime, 4 * 256);
+  for (const at of [46, 48]) {
+    const f = frame.slice();
+    f[at + 1] = 0xff; // max age or hello 65320 s and more, little-endian
+    const result = parseBpdu(f);
+    assert.ok(!result.ok && result.reason.includes("256 s or more"), at.toString());
+  }
+  const longest = frame.slice();
+  longest[46] = longest[48] = 255; // 255 s still reads
+  assert.equal(bpduOf(longest).maxAge, 255 * 256);
 });

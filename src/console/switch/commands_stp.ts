@@ -247,20 +247,22 @@ function activeMembers(ctx: ConsoleContext, vlan: number): { port: number; tagge
 function fstPrint(ctx: ConsoleContext, stp: Rstp, vlan: number): string[] {
   const root = stp.rootId === stp.bridgeId;
   const rootPort = stp.rootPort;
-  const designated = rootPort === 0 ? stp.bridgeId : stp.port(rootPort)!.designatedBridge;
+  // A root vde_switch has no designated bridge (all ff) and counts its age from its start, as when off.
+  const designated = rootPort === 0
+    ? "ff:ff:ff:ff:ff:ff:ff:ff"
+    : colonId(stp.port(rootPort)!.designatedBridge);
+  const age = rootPort === 0 ? ctx.uptimeSeconds() : stp.rootTimes.messageAge;
   const ports = new Map(stp.ports().map((p) => [p.port, p]));
   return [
     `FST DATA VLAN ${pad4(vlan)} ${root ? "ROOTSWITCH" : ""} `,
     ` ++ root ${colonId(stp.rootId)}`,
-    ` ++ designated ${colonId(designated)}`,
-    ` ++ rootport ${
-      pad4(rootPort)
-    } cost ${stp.rootPathCost} age ${stp.rootTimes.messageAge} bonusport 0000 bonuscost 0`,
+    ` ++ designated ${designated}`,
+    ` ++ rootport ${pad4(rootPort)} cost ${stp.rootPathCost} age ${age} bonusport 0000 bonuscost 0`,
     ...activeMembers(ctx, vlan).map(({ port, tagged }) => {
       const p = ports.get(port);
-      return ` -- Port ${pad4(port)} tagged=${tagged ? 1 : 0} portcost=${p?.pathCost ?? 0} role=${
-        fstRole(p)
-      }`;
+      return ` -- Port ${pad4(port)} tagged=${tagged ? 1 : 0} portcost=${
+        p?.pathCost ?? DEFAULT_PATH_COST
+      } role=${fstRole(p)}`;
     }),
   ];
 }

@@ -251,11 +251,11 @@ Deno.test("fstp/print prints vde_switch's block for every VLAN, its ports untagg
     await tc.run("stp/setedge 1 1");
     const on = (vlan: string, ...ports: string[]) =>
       `FST DATA VLAN ${vlan} ROOTSWITCH \n ++ root 80:00:00:ff:12:34:56:78\n` +
-      ` ++ designated 80:00:00:ff:12:34:56:78\n ++ rootport 0000 cost 0 age 0 bonusport 0000 bonuscost 0\n` +
+      ` ++ designated ff:ff:ff:ff:ff:ff:ff:ff\n ++ rootport 0000 cost 0 age AGE bonusport 0000 bonuscost 0\n` +
       ports.map((p) => ` -- Port ${p} portcost=2000 role=${p.startsWith("0001") ? "Edge" : "Designated"}\n`)
         .join("");
     assert.equal(
-      await tc.run("fstp/print"),
+      ages(await tc.run("fstp/print")),
       `0000 DATA END WITH '.'\n${on("0000", "0001 tagged=0")}${
         on("0010", "0002 tagged=0", "0001 tagged=1")
       }` +
@@ -268,15 +268,16 @@ Deno.test("fstp/print prints vde_switch's block for every VLAN, its ports untagg
   }
 });
 
-Deno.test("fstp/print with spanning tree off reads as Debian's vde_switch's, line for line but the MAC and age", async (t) => {
+Deno.test("fstp/print with spanning tree off, and on with this switch root, reads as Debian's vde_switch's, line for line but the MAC and age", async (t) => {
   if (await skipWithout(t, { vde_switch: "vde-switch" })) return;
-  const listing = async (kind: "c" | "ours") => {
+  const listing = async (kind: "c" | "ours", stp: boolean) => {
     let lines: string[] = [];
     await withMgmtSwitch(kind, async (mgmt, dir) => {
       const console = await MgmtClient.connect(mgmt);
       const client = await RawClient.open(dir, 1);
       try {
         await console.command("vlan/create 10");
+        if (stp) await console.command("fstp/setfstp 1");
         const mac = /MAC (\S+)/.exec((await console.command("showinfo")).lines!.join("\n"))![1]!;
         lines = (await console.command("fstp/print")).lines!.map((l) =>
           l.replace(mac, "MAC").replace(/ age \d+ /, " age AGE ").replace(/portcost=\d+/, "portcost=COST")
@@ -288,9 +289,13 @@ Deno.test("fstp/print with spanning tree off reads as Debian's vde_switch's, lin
     });
     return lines;
   };
-  const c = await listing("c");
+  const c = await listing("c", false);
   assert.equal(c[0], "FST DATA VLAN 0000 ROOTSWITCH FSTP IS DISABLED", "Debian's own first line");
-  assert.deepEqual(await listing("ours"), c);
+  assert.deepEqual(await listing("ours", false), c);
+  // On, alone: root, with no designated bridge (all ff) in vde_switch's words.
+  const cOn = await listing("c", true);
+  assert.equal(cOn[0], "FST DATA VLAN 0000 ROOTSWITCH ", "Debian's own first line");
+  assert.deepEqual(await listing("ours", true), cOn);
 });
 
 Deno.test("fstp/setedge before fstp/setfstp 1 is kept for the tree, as an rc file for vde_switch may set it", async () => {
