@@ -148,6 +148,21 @@ Deno.test("direct's system call numbers are the kernel's, for x86_64 and aarch64
   }
 });
 
+Deno.test("the data-plane threads make their per-batch reads and writes (frames, eventfd notifies) through direct", () => {
+  // Each thread's own start-up (the warm-ups) may use the wrappers: it runs once, before any frame.
+  const dir = new URL("../../src/dataplane/", import.meta.url);
+  const wrapped = /\b(?:libc\(\)|c|this\.#c)\.(?:read|write|send|recv|recvmmsg|sendmmsg)\(/;
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.name.endsWith(".ts") || entry.name.endsWith("_warmup.ts")) continue;
+    const lines = Deno.readTextFileSync(new URL(entry.name, dir)).split("\n");
+    lines.forEach((line, i) => {
+      if (wrapped.test(line)) found.push(`${entry.name}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(found, []);
+});
+
 Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals and fstatOf's fields", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-ff-libc-" });
   const c = libc();
