@@ -15,6 +15,7 @@ import {
   errno,
   fstatOf,
   libc,
+  statAt,
   SYSCALL_NUMBERS,
 } from "../../ffi/libc.ts";
 import { RecvArena } from "../../src/io/mmsg.ts";
@@ -163,7 +164,7 @@ Deno.test("the data-plane threads make their per-batch reads and writes (frames,
   assert.deepEqual(found, []);
 });
 
-Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals and fstatOf's fields", async () => {
+Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals, fstatOf's and statAt's fields", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-ff-libc-" });
   const c = libc();
   try {
@@ -190,6 +191,21 @@ Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets a
     }
     assert.equal(fstatOf(-1), null);
     assert.equal(errno(), C.EBADF);
+    // statAt reads the name itself in a directory held open: the symlink, not its target.
+    const dirFd = c.open(cstr(dir), C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC, 0);
+    try {
+      const link = Deno.lstatSync(`${dir}/link`);
+      assert.deepEqual(statAt(dirFd, "link"), {
+        dev: BigInt(link.dev),
+        ino: BigInt(link.ino!),
+        mode: link.mode,
+        uid: link.uid,
+      });
+      assert.equal(statAt(dirFd, "missing"), null);
+      assert.equal(errno(), C.ENOENT);
+    } finally {
+      c.close(dirFd);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
