@@ -362,6 +362,7 @@ export const C = {
   O_DIRECTORY: Deno.build.arch === "x86_64" ? 0o200000 : 0o40000,
   O_CREAT: 0o100,
   O_EXCL: 0o200,
+  LOCK_SH: 1,
   LOCK_EX: 2,
   LOCK_NB: 4,
   EEXIST: 17,
