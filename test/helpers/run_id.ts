@@ -55,8 +55,9 @@ export function claimRunId(pid = Deno.pid, dir = RUNS_DIR): { id: number; lock?:
   return { id: pid };
 }
 
-/** This run's claim, its lock kept referenced: never released, the kernel drops it when the run ends. */
+/** This run's claim: held until the run ends (the kernel drops it however it ends; a normal exit also removes its file). */
 const claim = claimRunId();
+globalThis.addEventListener("unload", () => claim.lock?.release());
 /** This run's id: the `<id>` of its names. */
 export const RUN_ID = claim.id;
 
