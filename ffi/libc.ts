@@ -54,6 +54,9 @@ const symbols = {
   // Its result (dst) is not declared: a pointer result would box every call's answer.
   memcpy: { parameters: ["buffer", "buffer", "u32"], result: "void" },
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  openat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
+  unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -271,7 +274,19 @@ const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
 /** fstat(2) of `fd`: its device, inode, mode and owner, or null with errno set. */
 export function fstatOf(fd: number): FdStat | null {
   const st = new Uint8Array(STAT_SIZE);
-  if (libc().fstat(fd, st) < 0) return null;
+  return libc().fstat(fd, st) < 0 ? null : statFields(st);
+}
+
+/**
+ * fstatat(2) of `name` in the directory open as `dirFd`, a final symlink
+ * not followed (what the name itself is): as `fstatOf`, or null with errno set.
+ */
+export function statAt(dirFd: number, name: string): FdStat | null {
+  const st = new Uint8Array(STAT_SIZE);
+  return libc().fstatat(dirFd, cstr(name), st, C.AT_SYMLINK_NOFOLLOW) < 0 ? null : statFields(st);
+}
+
+function statFields(st: Uint8Array<ArrayBuffer>): FdStat {
   const view = new DataView(st.buffer);
   return {
     dev: view.getBigUint64(ST_DEV, true),
@@ -347,6 +362,7 @@ export const C = {
   O_DIRECTORY: Deno.build.arch === "x86_64" ? 0o200000 : 0o40000,
   O_CREAT: 0o100,
   O_EXCL: 0o200,
+  LOCK_SH: 1,
   LOCK_EX: 2,
   LOCK_NB: 4,
   EEXIST: 17,
@@ -356,6 +372,8 @@ export const C = {
   S_IFREG: 0o100000,
   S_IFSOCK: 0o140000,
   S_IFLNK: 0o120000,
+  S_ISVTX: 0o1000,
+  AT_SYMLINK_NOFOLLOW: 0x100,
   F_GETFL: 3,
   F_SETFL: 4,
   F_SETSIG: 10,

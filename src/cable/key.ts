@@ -107,9 +107,9 @@ export async function generateKeyFile(path: string, overwrite = false): Promise<
   }
   try {
     if (overwrite) await Deno.remove(path).catch(() => {});
+    // Made 0600 at its exclusive open (O_EXCL: never through a name swapped in) and set so through that
+    // descriptor whatever the umask: a chmod by name could follow a symlink put there meanwhile.
     await Deno.writeTextFile(path, `${hex(bytes)}\n`, { createNew: true, mode: 0o600 });
-    // mode applies only through the umask; make sure of 0600.
-    await Deno.chmod(path, 0o600);
   } catch (err) {
     if (err instanceof Deno.errors.AlreadyExists) {
       // --force would not help a directory (`vde cable keygen /etc/vde`): a key file goes inside it.

@@ -519,7 +519,7 @@ class PlugLoop {
       const mask = this.#ev.getUint32(i * EPOLL_EVENT_SIZE, true);
       const fd = this.#ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
       if (fd === start.wakeFd) {
-        this.#c.read(start.wakeFd, this.#sink, 8);
+        direct.read(start.wakeFd, this.#sink, 8);
         continue;
       }
       // Output first: a batch that can leave now unblocks its source.

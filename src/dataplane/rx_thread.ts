@@ -56,7 +56,7 @@
  * answer within the bound is terminated; `stop()` resolves then too, but
  * `released` never does (see WorkerHandle).
  */
-import { C, check, libc } from "../../ffi/libc.ts";
+import { C, check, direct, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import { copyOutOfRing, FrameRing } from "./frame_ring.ts";
 import { ReadHandover } from "./read_handover.ts";
@@ -156,7 +156,7 @@ export class RxThread {
   }
 
   #onNotify(): void {
-    libc().read(this.#notifyFd, this.#eight, 8);
+    direct.read(this.#notifyFd, this.#eight, 8);
     this.#drain();
   }
 
@@ -189,7 +189,7 @@ export class RxThread {
     if (n === DELIVER_BUDGET || !this.#ring.sleep()) {
       // More waits: come back next round, after the other fds.
       this.#eight[0] = 1;
-      libc().write(this.#notifyFd, this.#eight, 8);
+      direct.write(this.#notifyFd, this.#eight, 8);
       return;
     }
     const err = this.#ring.error;

@@ -29,7 +29,7 @@
  * looks at the word between two `recvmmsg`s, so a hand-back waits at most
  * one batch.
  */
-import { C, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc, recvmmsgNow } from "../../ffi/libc.ts";
+import { C, direct, EPOLL_DATA_OFFSET, EPOLL_EVENT_SIZE, errno, libc, recvmmsgNow } from "../../ffi/libc.ts";
 import { RecvArena } from "../io/mmsg.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { FrameRing, recordSize } from "./frame_ring.ts";
@@ -70,7 +70,7 @@ function run(start: RxStart): void {
   const sink = new Uint8Array(8);
   const epfd = c.epoll_create1(C.EPOLL_CLOEXEC);
   if (epfd < 0) {
-    if (ring.fail(errno()) && !ring.wakeParked()) c.write(start.notifyFd, one, 8);
+    if (ring.fail(errno()) && !ring.wakeParked()) direct.write(start.notifyFd, one, 8);
     return;
   }
   const ctl = new Uint8Array(EPOLL_EVENT_SIZE);
@@ -91,7 +91,7 @@ function run(start: RxStart): void {
 
   /** The consumer parked on the ring is notified directly; the eventfd is the fallback (see rx_thread.ts). */
   const wakeConsumer = () => {
-    if (!ring.wakeParked()) c.write(start.notifyFd, one, 8);
+    if (!ring.wakeParked()) direct.write(start.notifyFd, one, 8);
   };
 
   /** Drains the socket until EAGAIN, an error, or a stop. */
@@ -139,7 +139,7 @@ function run(start: RxStart): void {
       watching = false;
     }
     // Every batch was published before the word moves (drain publishes each one before it looks).
-    if (h.rxReturn()) c.write(start.notifyFd, one, 8);
+    if (h.rxReturn()) direct.write(start.notifyFd, one, 8);
   };
 
   while (!ring.stopping) {
@@ -150,7 +150,7 @@ function run(start: RxStart): void {
     }
     for (let i = 0; i < n; i++) {
       const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET, true);
-      if (fd === start.wakeFd) c.read(start.wakeFd, sink, 8);
+      if (fd === start.wakeFd) direct.read(start.wakeFd, sink, 8);
       else if (reading && watching) drain();
     }
     if (handover !== null) follow(handover);

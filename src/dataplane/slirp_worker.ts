@@ -121,7 +121,7 @@
  * shared memory plus a write to the wake eventfd (the loop takes no
  * messages while it runs). Log lines go to the main thread as messages.
  */
-import { libc } from "../../ffi/libc.ts";
+import { direct, libc } from "../../ffi/libc.ts";
 import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
 import { framesQueued, peerSendBuffer } from "../io/unix_peer_queue.ts";
@@ -292,7 +292,7 @@ async function run(start: SlirpStart): Promise<void> {
   let ended: string | null = null;
   const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
   const sink = new Uint8Array(8);
-  poller.add(start.wakeFd, { onReadable: () => libc().read(start.wakeFd, sink, 8) });
+  poller.add(start.wakeFd, { onReadable: () => direct.read(start.wakeFd, sink, 8) });
   // A Worker started from this one runs only once this thread's event loop turns, which the loop below
   // does not do while traffic flows: the receive thread must run before a stream can be handed to it.
   for (

@@ -47,7 +47,7 @@
  * the bound is terminated and releases nothing: it may still be inside a
  * system call on any of them (see WorkerHandle).
  */
-import { C, check, libc } from "../../ffi/libc.ts";
+import { C, check, direct, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
 import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
@@ -349,14 +349,14 @@ export class SwitchThread {
   }
 
   #onNotify(): void {
-    libc().read(this.#notifyFd, this.#eight, 8);
+    direct.read(this.#notifyFd, this.#eight, 8);
     if (this.#stopped) return;
     if (this.#waiting.size > 0) this.#checkRoom();
     const n = this.#ringOut.drainTagged(this.#deliver, DELIVER_BUDGET);
     if (n === DELIVER_BUDGET || !this.#ringOut.sleep()) {
       // More waits: come back next round, after the other fds.
       this.#eight[0] = 1;
-      libc().write(this.#notifyFd, this.#eight, 8);
+      direct.write(this.#notifyFd, this.#eight, 8);
     }
   }
 

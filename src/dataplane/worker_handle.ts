@@ -33,7 +33,7 @@
  * at once, in this thread's handles, and such a worker is terminated
  * unanswered (its fds leaked, as above: the process is on its way out).
  */
-import { C, check, libc } from "../../ffi/libc.ts";
+import { C, check, direct, libc } from "../../ffi/libc.ts";
 import { watchLoaded } from "./worker_loaded.ts";
 import { type WorkerName, workerUrl } from "./worker_url.ts";
 
@@ -86,7 +86,7 @@ export class WorkerHandle {
 
   /** Makes the worker's `epoll_wait` return. */
   wake(): void {
-    libc().write(this.wakeFd, this.#one, 8);
+    direct.write(this.wakeFd, this.#one, 8);
   }
 
   /**

@@ -17,7 +17,7 @@
 import { lockSession, type SessionLock } from "../cable/session_lock.ts";
 import { hex } from "../wire/cable_handshake.ts";
 import { labsBaseDir } from "../lab/names.ts";
-import { exists } from "../os/paths.ts";
+import { removeIdleDirectory } from "../os/held_dir.ts";
 import { log } from "../log.ts";
 import { splitVnl } from "./registry.ts";
 import { parseVdeVnl, switchDir } from "./vde_link.ts";
@@ -87,11 +87,11 @@ export async function lockCable(id: Uint8Array, local: { name: string; dir?: str
  * Gives up a lock held in the switch's directory `dir`, and removes that
  * directory when it is empty and its switch gone: a switch stopping while
  * the cable runs could not remove it for the lock in it, as it would have.
+ * Not while a switch is starting in it (os/held_dir.ts): found without its
+ * ctl a moment before the bind, it would have lost its directory.
  */
 function releaseBeside(lock: SessionLock, dir: string): void {
   lock.release();
-  if (exists(`${dir}/ctl`)) return;
-  try {
-    Deno.removeSync(dir);
-  } catch { /* not empty (a client's file), or served again: left, as the switch leaves it */ }
+  // Left when not empty (a client's file, a lock kept in a shared directory), served, or being served.
+  removeIdleDirectory(dir, "ctl");
 }

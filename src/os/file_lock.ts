@@ -13,14 +13,27 @@
  * there would block a plain open), and must be a regular file; when it does
  * not exist it is created (O_EXCL, so never through a name swapped in) and
  * made readable by all through its fd, so the users who share the directory
- * can lock it too; nobody else's file is ever changed. A holder that gives
- * the lock up removes its own file while still holding it, and a taker that
- * got the lock checks the name still leads to the file it locked: one that
- * locked a file just removed tries again on the new one, so two never hold
- * at once. Who holds a busy lock is read from /proc/locks.
+ * can lock it too; nobody else's file is ever changed. Everything after the
+ * directory is opened goes through its descriptor (openat, fstatat,
+ * unlinkat), so it all happens in that one directory whatever its path
+ * leads to meanwhile. A taker that got the lock checks the name still leads
+ * to the file it locked: one that locked a file just removed tries again on
+ * the new one, so two never hold at once. Who holds a busy lock is read
+ * from /proc/locks.
+ *
+ * Removal. A holder that gives the lock up removes the file while still
+ * holding it, but only where nobody else can swap that name between its
+ * check and the unlink (there is no unlink by descriptor): the file is its
+ * own and the directory is sticky (only a file's owner, the directory's and
+ * root may rename or remove it) or writable by its owner alone. In a shared
+ * directory without the sticky bit (a C vde_switch's `-m 770 -g GROUP`) any
+ * member could rename a file of theirs onto the name in between, and it
+ * would be theirs that went: there the file stays, as flock users often
+ * leave theirs. That is harmless: the next taker simply locks it, and a
+ * switch's start counts it as a switch's own (vde/switch_server.ts).
  */
-import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
-import { type FileIdentity, stillNamed } from "./paths.ts";
+import { C, cstr, errno, type FdStat, fstatOf, libc, statAt, strerror } from "../../ffi/libc.ts";
+import { dirOf, type FileIdentity } from "./paths.ts";
 
 /** A lock this process holds; `release` removes its file (when its own) and lets go. */
 export interface HeldFileLock {
@@ -36,17 +49,32 @@ function identity(fd: number): FileIdentity | undefined {
   return st !== null && (st.mode & C.S_IFMT) === C.S_IFREG ? { dev: st.dev, ino: st.ino } : undefined;
 }
 
+/** Whether `name` in the directory `dirFd` still is the file `id` (a final symlink not followed). */
+function stillNamedAt(dirFd: number, name: string, id: FileIdentity): boolean {
+  const st = statAt(dirFd, name);
+  return st !== null && st.dev === id.dev && st.ino === id.ino;
+}
+
 /**
- * Opens `path` to lock it, creating it when missing: the fd, or why not.
- * `undefined` when it was created or removed meanwhile (try again).
+ * Whether nobody but this user (and the directory's owner, and root, who
+ * may do anything there anyway) can rename or remove a file of this user's
+ * in directory `dir`: sticky, or writable by its owner alone.
  */
-function openForLock(path: string): number | string | undefined {
+function nameIsOurs(dir: FdStat, file: FdStat): boolean {
+  return file.uid === libc().geteuid() && ((dir.mode & C.S_ISVTX) !== 0 || (dir.mode & 0o022) === 0);
+}
+
+/**
+ * Opens `name` in directory `dirFd` to lock it, creating it when missing:
+ * the fd, or why not. `undefined` when it was created or removed meanwhile (try again).
+ */
+function openForLock(dirFd: number, path: string, name: string): number | string | undefined {
   const c = libc();
   const flags = C.O_NOFOLLOW | C.O_NONBLOCK | C.O_CLOEXEC;
-  const fd = c.open(cstr(path), C.O_RDONLY | flags, 0);
+  const fd = c.openat(dirFd, cstr(name), C.O_RDONLY | flags, 0);
   if (fd >= 0) return fd;
   if (errno() !== C.ENOENT) return `cannot open ${path}: ${strerror(errno())}`;
-  const made = c.open(cstr(path), C.O_RDWR | C.O_CREAT | C.O_EXCL | flags, 0o644);
+  const made = c.openat(dirFd, cstr(name), C.O_RDWR | C.O_CREAT | C.O_EXCL | flags, 0o644);
   if (made < 0) return errno() === C.EEXIST ? undefined : `cannot make ${path}: ${strerror(errno())}`;
   // Whatever the umask: the users who share the directory must be able to open it to lock it.
   c.fchmod(made, 0o644);
@@ -80,8 +108,21 @@ export function flockHolder(ino: number, locks = "/proc/locks"): number {
 /** Takes the lock on `path` without waiting. */
 export function tryLockFile(path: string): FileLockResult {
   const c = libc();
+  const cut = path.lastIndexOf("/");
+  const [dir, name] = cut < 0 ? [".", path] : [dirOf(path), path.slice(cut + 1)];
+  // The directory as it is now: the lock's file is opened, checked and removed in this one.
+  const dirFd = c.open(cstr(dir), C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC, 0);
+  if (dirFd < 0) return { unavailable: `cannot open ${dir}: ${strerror(errno())}` };
+  const result = lockIn(dirFd, path, name);
+  if (!("held" in result)) c.close(dirFd);
+  return result;
+}
+
+/** `tryLockFile` in the directory open as `dirFd` (closed by the lock's release when held). */
+function lockIn(dirFd: number, path: string, name: string): FileLockResult {
+  const c = libc();
   for (let attempt = 0; attempt < 5; attempt++) {
-    const fd = openForLock(path);
+    const fd = openForLock(dirFd, path, name);
     if (fd === undefined) continue;
     if (typeof fd === "string") return { unavailable: fd };
     // The file the fd holds, not what the name leads to by now.
@@ -97,7 +138,7 @@ export function tryLockFile(path: string): FileLockResult {
       return { unavailable: `cannot lock ${path}: ${strerror(e)}` };
     }
     // Locked a file its last holder removed as it let go: the name leads elsewhere now, or nowhere.
-    if (stillNamed(path, id) === undefined) {
+    if (!stillNamedAt(dirFd, name, id)) {
       c.close(fd);
       continue;
     }
@@ -107,13 +148,15 @@ export function tryLockFile(path: string): FileLockResult {
         release() {
           if (!held) return;
           held = false;
-          // Removed while still held, so no taker locks a name that is going; another user's stays.
-          if (stillNamed(path, id) !== undefined) {
-            try {
-              Deno.removeSync(path);
-            } catch { /* another user's, in a sticky directory */ }
+          // Removed while still held, so no taker locks a name that is going; only where no one else can
+          // have put another file under the name since it was checked (see Removal above).
+          const dir = fstatOf(dirFd);
+          const file = fstatOf(fd);
+          if (dir !== null && file !== null && nameIsOurs(dir, file) && stillNamedAt(dirFd, name, id)) {
+            c.unlinkat(dirFd, cstr(name), 0);
           }
           c.close(fd);
+          c.close(dirFd);
         },
       },
     };

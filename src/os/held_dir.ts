@@ -16,9 +16,23 @@
  * failed) is removed only while its name still holds that very directory
  * (its device and inode) and it is empty: rmdir, never unlink, so a file or
  * someone else's directory put in its place stays.
+ *
+ * A start and a removal of one directory (a switch starting on it while
+ * another stops, or while a cable's end finds it unserved) are kept apart
+ * by an flock on the directory itself: a start holds it shared from when
+ * the directory is there until its socket is bound in it, a removal takes
+ * it exclusive without waiting, and leaves the directory when it cannot
+ * (a start is under way) or when the directory is served. A start that got
+ * its lock on a directory a removal had just taken away finds the name no
+ * longer holds it (`holdForStart`), and makes it again. Without the lock
+ * the removal could come between the start's mkdir and its bind, and the
+ * bind fail, or land in a directory someone else made at that name
+ * meanwhile. A start never waits long: a holder that keeps the lock (any
+ * user who may read the directory can take it) only costs the start its
+ * guard.
  */
 import { C, cstr, errno, fstatOf, libc, SysError } from "../../ffi/libc.ts";
-import { type FileIdentity, stillNamed } from "./paths.ts";
+import { exists, type FileIdentity, stillNamed } from "./paths.ts";
 
 /** What was found at a name that should hold a directory. */
 export type NotADirectory = "a symlink" | "not a directory";
@@ -43,8 +57,15 @@ export interface HeldDirectory extends DirectoryIdentity {
   /** Gives it group `gid` (before its mode: chown may clear the setgid bit). */
   chown(gid: number): void;
   chmod(mode: number): void;
+  /** Takes its flock without waiting, shared (a start) or exclusive (a removal): whether it was had. */
+  tryLock(exclusive: boolean): boolean;
   close(): void;
 }
+
+/** How long a start waits for a removal of its directory to end: moments, unless the holder is no removal. */
+const START_WAIT_MS = 1_000;
+/** Between two tries. */
+const START_RETRY_MS = 10;
 
 /**
  * Opens the directory at `path` without following a final symlink.
@@ -82,10 +103,49 @@ export function holdDirectory(path: string): HeldDirectory {
     chmod(mode: number): void {
       if (c.fchmod(fd, mode) < 0) throw new SysError(`chmod ${path}`, errno());
     },
+    tryLock(exclusive: boolean): boolean {
+      return c.flock(fd, (exclusive ? C.LOCK_EX : C.LOCK_SH) | C.LOCK_NB) === 0;
+    },
     close(): void {
       c.close(fd);
     },
   };
+}
+
+/**
+ * Holds the directory `held` (opened at `path`) for a start until it is
+ * closed: no removal takes it meanwhile. Waits while a removal is under way.
+ *
+ * @returns whether `path` still holds it: false when a removal took it first (make it again)
+ */
+export async function holdForStart(held: HeldDirectory, path: string): Promise<boolean> {
+  const deadline = Date.now() + START_WAIT_MS;
+  while (!held.tryLock(false) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, START_RETRY_MS));
+  }
+  return stillNamed(path, held) !== undefined;
+}
+
+/**
+ * Removes the directory `path` when it is idle: empty, without `served`
+ * (a switch's `ctl`) and with no start under way in it (see above).
+ *
+ * @returns whether it was removed
+ */
+export function removeIdleDirectory(path: string, served: string): boolean {
+  let dir: HeldDirectory;
+  try {
+    dir = holdDirectory(path);
+  } catch {
+    return false;
+  }
+  try {
+    if (!dir.tryLock(true) || exists(`${dir.listing}/${served}`)) return false;
+    // rmdir: only this directory while its name holds it, and only empty.
+    return stillNamed(path, dir) !== undefined && libc().rmdir(cstr(path)) === 0;
+  } finally {
+    dir.close();
+  }
 }
 
 /**

@@ -43,7 +43,9 @@ import {
   type DirectoryIdentity,
   type HeldDirectory,
   holdDirectory,
+  holdForStart,
   makeOwnDirectory,
+  removeIdleDirectory,
   removeMadeDirectory,
 } from "../os/held_dir.ts";
 import { DgramLink } from "../link/dgram_link.ts";
@@ -161,6 +163,21 @@ export class VdeSwitchServer {
     const modes = resolveModes(options.mode, options.dirMode);
     const perms: SwitchPermissions = { ...modes, gid: options.gid };
     const log = options.log ?? defaultLog;
+    for (let attempt = 1;; attempt++) {
+      const server = await VdeSwitchServer.#startIn(sw, options, perms, log);
+      if (server !== null) return server;
+      // Removed as it was being held (a switch stopping, a cable's end): made again.
+      if (attempt === 3) throw new Error(`${options.dir} keeps being removed as the switch starts in it`);
+    }
+  }
+
+  /** One try of `start`: null when a removal took the directory before it was held. */
+  static async #startIn(
+    sw: Switch,
+    options: SwitchServerOptions,
+    perms: SwitchPermissions,
+    log: (m: string) => void,
+  ): Promise<VdeSwitchServer | null> {
     let made: DirectoryIdentity | null;
     try {
       // Its mode and group are given through a descriptor: the parent may be others' to write (held_dir.ts).
@@ -172,28 +189,36 @@ export class VdeSwitchServer {
       throw new Error(`${options.dir} exists and is not a directory`);
     }
     const dir = Deno.realPathSync(options.dir);
+    let held: HeldDirectory | undefined;
     try {
       const ctlPath = `${dir}/ctl`;
       const server = new VdeSwitchServer(sw, dir, perms, log);
       try {
+        // Held from here until ctl is bound: no removal takes it meanwhile, and what is checked to be
+        // a switch's directory is the one narrowed, whatever the name.
+        try {
+          held = holdDirectory(dir);
+        } catch (err) {
+          // Gone since it was made or found: a removal came first.
+          if (err instanceof SysError && err.code === C.ENOENT) return null;
+          // One made with a mode its owner may not read (--mode 0200) cannot be opened: unguarded, as before.
+          if (made === null || !(err instanceof SysError && err.code === C.EACCES)) throw err;
+        }
+        if (held !== undefined && !(await holdForStart(held, dir))) return null;
         const reclaimed = await reclaimStaleCtl(ctlPath, log);
-        if (made === null) {
-          // Held from here: what is checked to be a switch's directory is the one narrowed, whatever the name.
-          const held = holdDirectory(dir);
-          try {
-            // Another user's: they can replace its sockets, and only they (or root) may change it.
-            const why = held.uid !== Deno.uid()
-              ? `is ${userName(held.uid)}'s, who can replace this switch's sockets in it`
-              : notASwitchDir(options.dir, held.listing, reclaimed);
-            if (why === undefined) narrowExisting(held, perms);
-            else log(`${dir} ${why}: its mode and group are left as they are`);
-          } finally {
-            held.close();
-          }
+        if (made === null && held !== undefined) {
+          // Another user's: they can replace its sockets, and only they (or root) may change it.
+          const why = held.uid !== Deno.uid()
+            ? `is ${userName(held.uid)}'s, who can replace this switch's sockets in it`
+            : notASwitchDir(options.dir, held.listing, reclaimed);
+          if (why === undefined) narrowExisting(held, perms);
+          else log(`${dir} ${why}: its mode and group are left as they are`);
         }
         server.#listen();
       } catch (err) {
         throw deniedDirectory(dir, err) ?? err;
+      } finally {
+        held?.close();
       }
       try {
         giveSocketFile(ctlPath, perms.socketMode, perms.gid);
@@ -406,9 +431,8 @@ export class VdeSwitchServer {
     try {
       Deno.removeSync(this.ctlPath);
     } catch { /* already gone */ }
-    try {
-      Deno.removeSync(this.dir);
-    } catch { /* stray client files remain: leave it, as vde_switch does */ }
+    // Stray client files remain: left, as vde_switch leaves it; so is it while another switch starts in it.
+    removeIdleDirectory(this.dir, "ctl");
   }
 }
 

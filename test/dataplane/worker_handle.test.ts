@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { WorkerHandle } from "../../src/dataplane/worker_handle.ts";
 import { onWorkerLoaded } from "../../src/dataplane/worker_loaded.ts";
-import { libc } from "../../ffi/libc.ts";
+import { direct, libc } from "../../ffi/libc.ts";
 import { settledAfter } from "../helpers/settled.ts";
 
 const F_GETFD = 1;
@@ -123,4 +123,21 @@ Deno.test("a worker whose load fails is not waited for: stop says it did not ans
   assert.equal(await handle.stop(new Promise(() => {}), 100), false);
   assert.equal(await settledAfter(handle.released, 50), true, "its fds are handed back: its code never ran");
   assert.equal(libc().fcntl(handle.wakeFd, 1, /* F_GETFD */ 0), -1, "its eventfd is closed");
+});
+
+Deno.test("wake writes the worker's eventfd through direct, as every per-batch call, not glibc's wrapper", async () => {
+  const handle = new WorkerHandle("rx_worker", new URL("../../src/dataplane/rx_worker.ts", import.meta.url));
+  const write = direct.write;
+  const written: number[] = [];
+  direct.write = (fd, buf, length) => {
+    written.push(fd);
+    return write(fd, buf, length);
+  };
+  try {
+    handle.wake();
+  } finally {
+    direct.write = write;
+  }
+  assert.deepEqual(written, [handle.wakeFd]);
+  assert.equal(await handle.stop(new Promise(() => {}), 100), false);
 });

@@ -15,6 +15,7 @@ import {
   errno,
   fstatOf,
   libc,
+  statAt,
   SYSCALL_NUMBERS,
 } from "../../ffi/libc.ts";
 import { RecvArena } from "../../src/io/mmsg.ts";
@@ -148,7 +149,22 @@ Deno.test("direct's system call numbers are the kernel's, for x86_64 and aarch64
   }
 });
 
-Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals and fstatOf's fields", async () => {
+Deno.test("the data-plane threads make their per-batch reads and writes (frames, eventfd notifies) through direct", () => {
+  // Each thread's own start-up (the warm-ups) may use the wrappers: it runs once, before any frame.
+  const dir = new URL("../../src/dataplane/", import.meta.url);
+  const wrapped = /\b(?:libc\(\)|c|this\.#c)\.(?:read|write|send|recv|recvmmsg|sendmmsg)\(/;
+  const found: string[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.name.endsWith(".ts") || entry.name.endsWith("_warmup.ts")) continue;
+    const lines = Deno.readTextFileSync(new URL(entry.name, dir)).split("\n");
+    lines.forEach((line, i) => {
+      if (wrapped.test(line)) found.push(`${entry.name}:${i + 1}: ${line.trim()}`);
+    });
+  }
+  assert.deepEqual(found, []);
+});
+
+Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals, fstatOf's and statAt's fields", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-ff-libc-" });
   const c = libc();
   try {
@@ -175,6 +191,21 @@ Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets a
     }
     assert.equal(fstatOf(-1), null);
     assert.equal(errno(), C.EBADF);
+    // statAt reads the name itself in a directory held open: the symlink, not its target.
+    const dirFd = c.open(cstr(dir), C.O_RDONLY | C.O_DIRECTORY | C.O_CLOEXEC, 0);
+    try {
+      const link = Deno.lstatSync(`${dir}/link`);
+      assert.deepEqual(statAt(dirFd, "link"), {
+        dev: BigInt(link.dev),
+        ino: BigInt(link.ino!),
+        mode: link.mode,
+        uid: link.uid,
+      });
+      assert.equal(statAt(dirFd, "missing"), null);
+      assert.equal(errno(), C.ENOENT);
+    } finally {
+      c.close(dirFd);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,11 +3,11 @@
  * and background processes that are ALWAYS torn down, whether the test body
  * returns, throws, or the process is interrupted (SIGINT/SIGTERM).
  *
- * Every kernel object carries a per-run prefix `vdet<pid>x<lab>-`, so
- * concurrent runs never collide. Three layers of cleanup: the lab's own
+ * Every kernel object carries a per-run prefix `vdet<id>x<lab>-` (run_id.ts),
+ * so concurrent runs never collide. Three layers of cleanup: the lab's own
  * try/finally teardown; SIGINT/SIGTERM listeners; and, for deaths no listener
  * sees (SIGKILL, Ctrl-C under `deno test`), a detached reaper (processes.ts)
- * plus a sweep at the start of every lab that removes what dead pids left.
+ * plus a sweep at the start of every lab that removes what runs that are over left.
  * Only addresses inside these namespaces are used.
  */
 import {
@@ -25,7 +25,7 @@ import {
   type SpawnOptions,
   waitFor,
 } from "./processes.ts";
-import { processAlive } from "../../src/os/processes.ts";
+import { RunJudge } from "./run_id.ts";
 
 export { hasRoot };
 
@@ -237,18 +237,29 @@ export async function withNetns<T>(fn: (lab: Lab) => Promise<T>): Promise<T> {
 }
 
 /**
- * Deletes namespaces (`vdet<pid>x...`), root-namespace interfaces
- * (`vt<pid36>i...`) and temp dirs (`$TMPDIR/vdet<pid>x...`) left by runs
- * whose process is gone. Returns what it removed.
+ * Deletes namespaces (`vdet<id>x...`), root-namespace interfaces
+ * (`vt<id36>i...`), temp dirs (`$TMPDIR/vdet<id>x...`) and lock files left by runs that
+ * are over (run_id.ts: judged by the run's lock, not by a pid, which means
+ * another process in another pid namespace). Returns what it removed.
  */
 export async function sweepStale(): Promise<string[]> {
   const removed: string[] = [];
   if (hasRoot() !== null) return removed;
+  const runs = new RunJudge();
+  try {
+    await sweepOver(runs, removed);
+  } finally {
+    runs.release();
+  }
+  return removed;
+}
+
+async function sweepOver(runs: RunJudge, removed: string[]): Promise<void> {
   const runRe = /^vdet(\d+)x/;
   try {
     for await (const entry of Deno.readDir(NETNS_DIR)) {
       const m = entry.name.match(runRe);
-      if (!m || processAlive(Number(m[1]))) continue;
+      if (!m || !runs.over(Number(m[1]))) continue;
       try {
         await deleteNamespace(entry.name);
         removed.push(entry.name);
@@ -258,7 +269,7 @@ export async function sweepStale(): Promise<string[]> {
   const links = await run(["ip", "-o", "link", "show"], { check: false });
   for (const line of links.stdout.split("\n")) {
     const m = line.match(/^\d+: (vt([0-9a-z]+)i[0-9a-z]+)[@:]/);
-    if (!m || processAlive(parseInt(m[2]!, 36))) continue;
+    if (!m || !runs.over(parseInt(m[2]!, 36))) continue;
     await run(["ip", "link", "del", m[1]!], { check: false });
     removed.push(m[1]!);
   }
@@ -266,12 +277,18 @@ export async function sweepStale(): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(tmp)) {
       const m = entry.name.match(runRe);
-      if (!m || !entry.isDirectory || processAlive(Number(m[1]))) continue;
+      if (!m || !entry.isDirectory || !runs.over(Number(m[1]))) continue;
       await Deno.remove(`${tmp}/${entry.name}`, { recursive: true }).catch(() => {});
       removed.push(`${tmp}/${entry.name}`);
     }
   } catch { /* unreadable temp dir: nothing to sweep */ }
-  return removed;
+  // The locks of runs that left nothing else: judged over, they go at `release`.
+  try {
+    for await (const entry of Deno.readDir(runs.dir)) {
+      const m = entry.name.match(/^vdet(\d+)x\.lock$/);
+      if (m) runs.over(Number(m[1]));
+    }
+  } catch { /* no run has held one yet */ }
 }
 
 /** Summary of one ping run. */

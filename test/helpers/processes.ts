@@ -6,6 +6,7 @@
  * Everything here is bounded in time because `deno test` has no per-test
  * timeout: a hung child must turn into a failed test, never a hung run.
  */
+import { RUN_ID } from "./run_id.ts";
 
 /** True when running under CI, where a missing capability is a failure, not a skip. */
 export function isCI(): boolean {
@@ -73,10 +74,10 @@ export function registerCleanup(fn: Cleanup): () => void {
 
 /** Environment variable naming the pid of the run that spawned a process, so orphans can be found. */
 export const OWNER_ENV = "VDE_TEST_OWNER";
-/** Prefix of this run's namespaces and temp dirs: `vdet<pid>x` (then a lab number and `-`). */
-export const RUN_PREFIX = `vdet${Deno.pid}x`;
-/** Prefix of this run's root-namespace interface names (IFNAMSIZ leaves room for little): `vt<pid36>i`. */
-export const ROOT_IF_PREFIX = `vt${Deno.pid.toString(36)}i`;
+/** Prefix of this run's namespaces and temp dirs: `vdet<id>x` (then a lab number and `-`; the id: run_id.ts). */
+export const RUN_PREFIX = `vdet${RUN_ID}x`;
+/** Prefix of this run's root-namespace interface names (IFNAMSIZ leaves room for little): `vt<id36>i`. */
+export const ROOT_IF_PREFIX = `vt${RUN_ID.toString(36)}i`;
 
 // Waits for the run's pid to vanish, then removes what the run still owned:
 // processes tagged with OWNER_ENV, namespaces and interfaces with its prefix,

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { flockHolder, tryLockFile } from "../../src/os/file_lock.ts";
+import { exists } from "../../src/os/paths.ts";
 
 Deno.test("flockHolder reads the holder of an inode's flock from /proc/locks, not a waiter, a POSIX lock or another inode", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-file-lock-" });
@@ -66,6 +67,44 @@ Deno.test("tryLockFile: a directory is in the way, a planted hard link loses onl
       "the child has no fd on the lock",
     );
     held.held.release();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tryLockFile: a released lock's file goes only where no one else can swap its name (sticky or private), stays in a shared directory without the sticky bit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-file-lock-" });
+  try {
+    for (const [mode, removed] of [[0o700, true], [0o1777, true], [0o2770, false], [0o777, false]] as const) {
+      await Deno.chmod(dir, mode);
+      const lock = tryLockFile(`${dir}/l`);
+      assert.ok("held" in lock);
+      lock.held.release();
+      assert.equal(exists(`${dir}/l`), !removed, `directory mode ${mode.toString(8)}`);
+      // Left, it is simply locked again by the next taker.
+      const again = tryLockFile(`${dir}/l`);
+      assert.ok("held" in again);
+      again.held.release();
+      await Deno.remove(`${dir}/l`).catch(() => {});
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tryLockFile: the lock's file is opened, checked and removed in the directory it was taken in, whatever the path leads to by release", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-file-lock-" });
+  try {
+    await Deno.mkdir(`${dir}/a`);
+    const lock = tryLockFile(`${dir}/a/l`);
+    assert.ok("held" in lock);
+    // The directory renamed away and another put at its path, holding a file of that name.
+    await Deno.rename(`${dir}/a`, `${dir}/moved`);
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.writeTextFile(`${dir}/a/l`, "another file\n");
+    lock.held.release();
+    assert.equal(await Deno.readTextFile(`${dir}/a/l`), "another file\n", "the file now at the path stays");
+    assert.equal(exists(`${dir}/moved/l`), false, "the lock's own file went, where it was");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

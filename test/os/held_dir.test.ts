@@ -3,13 +3,16 @@
  * through a descriptor: a symlink swapped in for its name is refused and
  * its target left as it was, and a directory renamed away after it was
  * opened is the one changed, not whatever now has its name. One given up
- * is removed only while its name holds it and it is empty.
+ * is removed only while its name holds it and it is empty; an idle one
+ * (empty, unserved) is removed only while no start holds it.
  */
 import assert from "node:assert/strict";
 import {
   holdDirectory,
+  holdForStart,
   makeOwnDirectory,
   NotADirectoryError,
+  removeIdleDirectory,
   removeMadeDirectory,
 } from "../../src/os/held_dir.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
@@ -113,4 +116,35 @@ Deno.test("a held directory's entries are read from it, not from what has its na
     } finally {
       held.close();
     }
+  }));
+
+Deno.test("an idle directory is removed only when empty, unserved and held by no start; a start held out finds it gone", () =>
+  withTmp(async (tmp) => {
+    const dir = `${tmp}/sw`;
+    Deno.mkdirSync(dir);
+    // A start under way: its shared hold keeps the directory until its ctl is bound.
+    const start = holdDirectory(dir);
+    assert.equal(await holdForStart(start, dir), true);
+    assert.equal(removeIdleDirectory(dir, "ctl"), false, "not while a start holds it");
+    start.close();
+    Deno.writeTextFileSync(`${dir}/ctl`, "");
+    assert.equal(removeIdleDirectory(dir, "ctl"), false, "not while served");
+    Deno.renameSync(`${dir}/ctl`, `${dir}/client`);
+    assert.equal(removeIdleDirectory(dir, "ctl"), false, "not while something is in it");
+    Deno.removeSync(`${dir}/client`);
+    Deno.symlinkSync(dir, `${tmp}/link`);
+    assert.equal(removeIdleDirectory(`${tmp}/link`, "ctl"), false, "never through a symlink");
+    assert.ok(Deno.lstatSync(`${tmp}/link`).isSymlink);
+    // A removal under way (its exclusive hold) when a start comes: the start waits, then finds it gone.
+    const removal = holdDirectory(dir);
+    assert.ok(removal.tryLock(true));
+    const late = holdDirectory(dir);
+    const held = holdForStart(late, dir);
+    Deno.removeSync(dir);
+    removal.close();
+    assert.equal(await held, false, "made again by the start");
+    late.close();
+    Deno.mkdirSync(dir);
+    assert.equal(removeIdleDirectory(dir, "ctl"), true);
+    assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound);
   }));

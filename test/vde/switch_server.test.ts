@@ -11,6 +11,7 @@ import { ourCli } from "../helpers/vde_clients.ts";
 import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { sessionLockPath } from "../../src/cable/session_lock.ts";
+import { holdDirectory } from "../../src/os/held_dir.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -207,6 +208,27 @@ Deno.test("a start whose ctl cannot be given its group closes the ctl it listens
     assert.equal(r.stdout, "PermissionDenied\nctl gone\n", r.stderr);
     assert.equal(r.code, 0);
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a switch starting in a directory that is being removed (a cable's end, a switch stopping) waits, then makes it again", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-removed-" });
+  const dir = `${tmp}/sw`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  // A removal under way: it holds the directory exclusively, found it without ctl, and removes it.
+  const removal = holdDirectory(dir);
+  assert.ok(removal.tryLock(true));
+  const sw = new Switch({ numPorts: 4 });
+  const starting = VdeSwitchServer.start(sw, { dir, log: () => {} });
+  await Deno.remove(dir);
+  removal.close();
+  const server = await starting;
+  try {
+    assert.ok(Deno.lstatSync(`${dir}/ctl`).isSocket, "served in the directory made again");
+  } finally {
+    server.close();
+    sw.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });

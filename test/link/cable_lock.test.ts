@@ -1,0 +1,31 @@
+/**
+ * A cable's end removes its switch's directory once the switch is gone and
+ * the directory empty, as the switch would have, but never while a switch
+ * is starting in it (the start holds it: os/held_dir.ts).
+ */
+import assert from "node:assert/strict";
+import { lockCable } from "../../src/link/cable_lock.ts";
+import { holdDirectory, holdForStart } from "../../src/os/held_dir.ts";
+
+const ID = new Uint8Array(16).fill(0x17);
+
+Deno.test("a cable's end leaves its switch's directory to a switch starting in it, and removes it once unserved and idle", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-lock-" });
+  const dir = `${tmp}/sw`;
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+    const starting = holdDirectory(dir);
+    assert.equal(await holdForStart(starting, dir), true);
+    const lock = await lockCable(ID, { name: dir, dir });
+    // The switch's ctl not bound yet: what a cable ending then finds.
+    lock.release();
+    assert.ok(Deno.lstatSync(dir).isDirectory, "the starting switch keeps its directory");
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "the lock's file went");
+    starting.close();
+    const again = await lockCable(ID, { name: dir, dir });
+    again.release();
+    assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound, "idle and unserved: removed");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
