@@ -26,7 +26,7 @@ import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
-import { expandVariables, hasVariables, type Lookup } from "../lab/variables.ts";
+import { expandVariables, hasVariables, type Lookup, recordedLookup } from "../lab/variables.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
 import { cannotRead, unreadableReason } from "../lab/unreadable.ts";
 import { log, setLogFile } from "../log.ts";
@@ -132,7 +132,7 @@ export function asRunning(name: string): { name?: string; lookup: Lookup } {
   const had = state?.variables;
   return {
     name: state?.named ? state.name : undefined,
-    lookup: had === undefined ? (v) => Deno.env.get(v) : (v) => had[v],
+    lookup: had === undefined ? (v) => Deno.env.get(v) : recordedLookup(had),
   };
 }
 

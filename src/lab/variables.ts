@@ -18,6 +18,15 @@
  * Each variable read from the environment is recorded with its value: the
  * lab keeps them (state.json), so what reads its file later (`vde graph`
  * of the running lab) sees the file as the lab was brought up.
+ *
+ * The text is the user's, but it is still input: defaults nest at most
+ * MAX_NESTING deep (the expansion recurses once per level, and a file of
+ * `${A:=${A:=...` would otherwise end in a stack overflow, not a line), and
+ * an unclosed `${` ends its line's expansion (the rest is kept as written),
+ * so a line of many unclosed `${` costs one scan, not one per `${`. A name
+ * is looked up as written, even one Object.prototype has (`${constructor}`):
+ * `used` is built without a prototype, and what looks it up again
+ * (recordedLookup) asks for own properties only.
  */
 import type { LabError } from "./validate.ts";
 
@@ -38,15 +47,28 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 /** Operators after a name: `:=` and `:-` (unset or empty), `=` and `-` (unset), `:+` and `+` (set). */
 const OPERATOR = /^(:?[-=+])/;
 
+/** How deep defaults may nest (`${A:=${B:=${C}}}` is 3): far beyond a real file's, far short of the stack's. */
+export const MAX_NESTING = 32;
+
 /** Whether `text` has a variable to expand (a `${` that is not `$${`). */
 export function hasVariables(text: string): boolean {
   return /(^|[^$])\$\{/.test(text);
 }
 
+/**
+ * The lookup of the variables `used` recorded (a running lab's, from its
+ * state.json): one it did not record is unset. Own properties only:
+ * `${constructor}` is a variable the lab did not have, not Object's.
+ */
+export function recordedLookup(used: Record<string, string>): Lookup {
+  return (name) => Object.hasOwn(used, name) ? used[name] : undefined;
+}
+
 /** Expands the variables of `text` with `lookup` (the environment, by default). */
 export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.get(n)): Expanded {
   const errors: LabError[] = [];
-  const used: Record<string, string> = {};
+  // No prototype: a variable named `__proto__` is recorded as any other.
+  const used: Record<string, string> = Object.create(null);
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStarts.push(i + 1);
   const error = (at: number, message: string) => {
@@ -61,7 +83,7 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
   };
 
   /** Expands text[from, to): the whole file, or a default inside braces. */
-  const expand = (from: number, to: number): string => {
+  const expand = (from: number, to: number, depth: number): string => {
     let out = "";
     let i = from;
     while (i < to) {
@@ -85,18 +107,25 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
       const close = matchingBrace(text, at + 2, to);
       if (close < 0) {
         error(at, "`${` without its `}` on its line: write `$${` for a plain `${`");
-        out += "${";
-        i = at + 2;
+        // The rest of the line as written: each later `${` on it would scan it again.
+        const end = text.indexOf("\n", at);
+        i = end < 0 || end > to ? to : end;
+        out += text.slice(at, i);
         continue;
       }
-      out += variable(at, close);
+      if (depth >= MAX_NESTING) {
+        error(at, `variables nested more than ${MAX_NESTING} deep`);
+        i = close + 1;
+        continue;
+      }
+      out += variable(at, close, depth + 1);
       i = close + 1;
     }
     return out;
   };
 
   /** The value of the `${...}` at text[at, close]. */
-  const variable = (at: number, close: number): string => {
+  const variable = (at: number, close: number, depth: number): string => {
     const inside = text.slice(at + 2, close);
     const name = NAME.exec(inside)?.[0];
     if (name === undefined) {
@@ -122,11 +151,13 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
     }
     const start = at + 2 + name.length + op.length;
     const set = op.startsWith(":") ? v !== undefined && v !== "" : v !== undefined;
-    if (op.endsWith("+")) return set ? expand(start, close) : "";
-    return set ? v! : expand(start, close);
+    if (op.endsWith("+")) return set ? expand(start, close, depth) : "";
+    return set ? v! : expand(start, close, depth);
   };
 
-  return { text: expand(0, text.length), errors, used };
+  const expanded = expand(0, text.length, 0);
+  // A plain object again; spreading defines `__proto__` as its own property, as it was recorded.
+  return { text: expanded, errors, used: { ...used } };
 }
 
 /** Where the `}` that closes a `${` opened before `from` is (nested `${...}` skipped), or -1. */
