@@ -15,7 +15,8 @@ import { MgmtClient, type RemoteReply } from "../console/client.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import { poller } from "../io/poller.ts";
 import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
-import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "../lab/names.ts";
+import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR, socketPathTooLong } from "../lab/names.ts";
+import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
@@ -238,6 +239,13 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
     }
     throw new UsageError(
       `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
+    );
+  }
+  const tooLong = socketPathTooLong(labDir(lab.name), lab);
+  if (tooLong !== undefined) {
+    throw new UsageError(
+      `lab ${lab.name}: a socket path would be ${tooLong.bytes} bytes (${tooLong.path}...), the limit is ` +
+        `${SUN_PATH_LEN - 1}: give it a shorter name (--name, or its file's name:) or shorter switch names`,
     );
   }
   const hosts = lab.nodes.filter((n) => n.kind === "host").map((n) => n.name);

@@ -32,6 +32,8 @@
  */
 import { createHash } from "node:crypto";
 import { privateDir } from "../os/private_dir.ts";
+import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
+import type { Lab } from "./spec.ts";
 
 /** Longest interface name Linux takes (IFNAMSIZ - 1). */
 export const MAX_IFNAME = 15;
@@ -61,6 +63,33 @@ export function tapName(lab: string, node: string, index: number): string {
   const tail = `-${index}`;
   const digest = createHash("sha256").update(`${lab}\0${node}`).digest("hex");
   return `vt${digest.slice(0, MAX_IFNAME - 2 - tail.length)}${tail}`;
+}
+
+/**
+ * The longest name a switch's directory holds: `capture`, a port's
+ * `NNN.FD`, a data-plane port's `.NNN.FD.new`, a plug's `.PID-NNNNN`.
+ */
+const SWITCH_FILE_ROOM = 16;
+
+/**
+ * Where lab `lab`, in its directory `dir`, would bind a socket path longer
+ * than one may be (107 bytes), and how long: its shell's `ctl`, a switch's
+ * `SW.mgmt`, or the sockets in a switch's `SW/`; undefined when all fit.
+ * Checked before anything is made: a long `--name` would otherwise fail
+ * at its first switch, after its directory was made.
+ */
+export function socketPathTooLong(dir: string, lab: Lab): { path: string; bytes: number } | undefined {
+  const paths: [string, number][] = [[`${dir}/ctl`, 0]];
+  for (const node of lab.nodes) {
+    if (node.kind === "switch") {
+      paths.push([`${dir}/${node.name}.mgmt`, 0], [`${dir}/${node.name}/`, SWITCH_FILE_ROOM]);
+    }
+  }
+  for (const [path, room] of paths) {
+    const bytes = new TextEncoder().encode(path).length + room;
+    if (bytes > SUN_PATH_LEN - 1) return { path, bytes };
+  }
+  return undefined;
 }
 
 /** Where root's labs live (another user's are under their runtime directory). */
