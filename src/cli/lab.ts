@@ -617,7 +617,7 @@ async function down(arg: string, cleanup = false): Promise<void> {
       if (rootLabs().includes(name)) throw noSuchLab(name);
       // Nothing to take down is success, as containerlab's destroy and `docker rm -f` have it:
       // a cleanup trap needs no `|| true`, which would hide the failures that remain.
-      console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg)}`);
+      console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg, "down")}`);
       return;
     }
     removeLogToo();
@@ -649,10 +649,11 @@ export async function downEach(
 }
 
 /**
- * For `vde down FILE` of a file whose copies run under names of their own
- * (`vde up FILE --name s1`): those names, and how to take one down.
+ * For `vde down FILE` or `vde status FILE` of a file whose copies run under
+ * names of their own (`vde up FILE --name s1`): those names, and the command
+ * that reaches one.
  */
-function copiesHint(file: string): string {
+function copiesHint(file: string, command: "down" | "status"): string {
   if (!isFile(file)) return "";
   const path = realPath(file);
   const copies = listLabs().filter((l) => {
@@ -660,7 +661,7 @@ function copiesHint(file: string): string {
     return state?.named === true && state.file === path;
   });
   if (copies.length === 0) return "";
-  return ` (${file} runs as ${copies.join(", ")}: vde down ${file} --name ${copies[0]})`;
+  return ` (${file} runs as ${copies.join(", ")}: vde ${command} ${file} --name ${copies[0]})`;
 }
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
@@ -722,7 +723,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   }
   const name = labName(arg);
   const state = readState(name);
-  if (state === undefined) throw noSuchLab(name);
+  if (state === undefined) throw new UsageError(`${noSuchLab(name).message}${copiesHint(arg, "status")}`);
   if (!ownerRuns(state.pid)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,

@@ -93,6 +93,12 @@ Deno.test("two copies of one lab file run side by side under --name, each with i
       plain.stdout,
       new RegExp(`nothing to take down \\(${file} runs as ${a}, ${b}: vde down ${file} --name ${a}\\)`),
     );
+    const status = await vde(["status", file]);
+    assert.equal(status.code, 1);
+    assert.match(
+      status.stderr,
+      new RegExp(`\\(${file} runs as ${a}, ${b}: vde status ${file} --name ${a}\\)\n$`),
+    );
     // Its values over its variables would make the file this copy's only.
     const save = await vde(["term", a, "-c", "save"]);
     assert.match(save.stdout + save.stderr, /has variables \(\$\{\.\.\.\}\), which save would replace/);
