@@ -27,7 +27,13 @@ import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
-import { expandVariables, hasVariables, type Lookup, recordedLookup } from "../lab/variables.ts";
+import {
+  expandVariables,
+  hasVariables,
+  type Lookup,
+  recordedLookup,
+  variablesNotTaken,
+} from "../lab/variables.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
 import { cannotRead, unreadableReason } from "../lab/unreadable.ts";
 import { log, setLogFile } from "../log.ts";
@@ -325,6 +331,27 @@ async function applyToRunningLab(lab: Lab, file: string): Promise<boolean> {
   if (reply.code !== 0) throw new UsageError(`lab ${lab.name}: ${text.split("\n").join("\n  ")}`);
   console.log(text.split("\n").map((l) => `lab ${lab.name}: ${l}`).join("\n"));
   return true;
+}
+
+/**
+ * After `vde up --apply` of a running lab: the variables this shell sets
+ * otherwise than the lab's `vde up` did, which the apply did not take (the
+ * lab reads its file with its own), on stderr, so a changed `PORT=` is not
+ * taken for applied.
+ */
+function sayVariablesNotTaken(lab: string, here: Record<string, string>): void {
+  // A lab built in the shell recorded none: it read no file.
+  const had = readState(lab)?.variables;
+  if (had === undefined) return;
+  for (const v of variablesNotTaken(here, had)) {
+    const kept = v.kept === undefined ? "its default (it was not set)" : JSON.stringify(v.kept);
+    console.error(
+      `vde: lab ${lab} keeps ${v.name} as ${kept} from its vde up, not this shell's ${
+        JSON.stringify(v.here)
+      }: ` +
+        `a new value takes vde up -c`,
+    );
+  }
 }
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
@@ -804,7 +831,10 @@ export const labCommand: Subcommand = (program: Command) => {
       if (o.apply && o.reconfigure) {
         throw new UsageError("give --apply (live) or -c (down, then up), not both");
       }
-      if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) return;
+      if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) {
+        sayVariablesNotTaken(lab.name, variables);
+        return;
+      }
       // The background copy runs with the same options: the lab is down by then.
       if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");

@@ -64,6 +64,25 @@ export function recordedLookup(used: Record<string, string>): Lookup {
   return (name) => Object.hasOwn(used, name) ? used[name] : undefined;
 }
 
+/**
+ * The variables this environment (`here`: what a file's expansion took from
+ * it) gives other values than the running lab recorded (`had`), each as
+ * `NAME=value` here and what the lab keeps: `vde up --apply` from another
+ * shell reads the file with the lab's values, and says which of this
+ * shell's it did not take (a new value takes `vde up -c`).
+ */
+export function variablesNotTaken(
+  here: Record<string, string>,
+  had: Record<string, string>,
+): { name: string; here: string; kept: string | undefined }[] {
+  const kept = recordedLookup(had);
+  return Object.keys(here).filter((n) => kept(n) !== here[n]).map((name) => ({
+    name,
+    here: here[name]!,
+    kept: kept(name),
+  }));
+}
+
 /** Expands the variables of `text` with `lookup` (the environment, by default). */
 export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.get(n)): Expanded {
   const errors: LabError[] = [];

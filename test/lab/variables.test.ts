@@ -4,7 +4,13 @@
  * named at its line and column.
  */
 import assert from "node:assert/strict";
-import { expandVariables, hasVariables, MAX_NESTING, recordedLookup } from "../../src/lab/variables.ts";
+import {
+  expandVariables,
+  hasVariables,
+  MAX_NESTING,
+  recordedLookup,
+  variablesNotTaken,
+} from "../../src/lab/variables.ts";
 import { readLabText } from "../../src/lab/lab_text.ts";
 import { formatErrors } from "../../src/lab/validate.ts";
 
@@ -100,4 +106,20 @@ Deno.test("a variable named as an Object property (constructor, __proto__) is a 
   assert.equal(had("__proto__"), "p");
   assert.equal(had("constructor"), undefined);
   assert.equal(expandVariables("${toString:=t} ${hasOwnProperty:-h}", had).text, "t h");
+});
+
+Deno.test("variablesNotTaken names what this shell sets otherwise than the running lab recorded, and what the lab keeps", () => {
+  const here =
+    expandVariables("${PORT:=1} ${PORTS:=4} ${LAB:=x} ${SAME}", env({ PORT: "9", PORTS: "", SAME: "s" }))
+      .used;
+  assert.deepEqual(variablesNotTaken(here, { PORT: "7", SAME: "s", PORTS: "6" }), [
+    { name: "PORT", here: "9", kept: "7" },
+    { name: "PORTS", here: "", kept: "6" },
+  ]);
+  assert.deepEqual(variablesNotTaken({ PORT: "9" }, {}), [{ name: "PORT", here: "9", kept: undefined }]);
+  assert.deepEqual(
+    variablesNotTaken({}, { PORT: "7" }),
+    [],
+    "one this shell does not set is the lab's to keep",
+  );
 });
