@@ -15,7 +15,7 @@
  */
 import { listenFailure } from "../os/listen_failure.ts";
 import { hostPort } from "../cable/client.ts";
-import { type MetricsServer, startMetricsServer } from "../web/metrics_server.ts";
+import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderCableMetrics } from "../web/cable_metrics.ts";
 import type { Command } from "commander";
 import { generateKeyFile, KeyError } from "../cable/key.ts";
