@@ -39,6 +39,37 @@ export interface Expanded {
   errors: LabError[];
   /** Each variable whose value came from `lookup`, with that value. */
   used: Record<string, string>;
+  /**
+   * Where in the file a line and column of `text` came from: the same
+   * place in what was copied as written, the `${` of what a variable gave.
+   * The validator reads `text`; its mistakes are said where the file has them.
+   */
+  at(line: number, col: number): { line: number; col: number };
+}
+
+/** A run of the expanded text from `src` on: copied as written (`literal`), or what the `${` there gave. */
+interface Piece {
+  out: number;
+  src: number;
+  literal: boolean;
+}
+
+/** The line starts of `text` (offsets), for turning an offset into a line and column and back. */
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  return starts;
+}
+
+/** The 1-based line and column of `offset` in the text whose line starts are `starts`. */
+function lineCol(starts: number[], offset: number): { line: number; col: number } {
+  let lo = 0;
+  for (let hi = starts.length - 1; lo < hi;) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: offset - starts[lo]! + 1 };
 }
 
 /** A variable's name, as a shell takes it. */
@@ -88,13 +119,10 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
   const errors: LabError[] = [];
   // No prototype: a variable named `__proto__` is recorded as any other.
   const used: Record<string, string> = Object.create(null);
-  const lineStarts = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStarts.push(i + 1);
-  const error = (at: number, message: string) => {
-    let line = lineStarts.length - 1;
-    while (lineStarts[line]! > at) line--;
-    errors.push({ line: line + 1, col: at - lineStarts[line]! + 1, message });
-  };
+  const lineStarts = lineStartsOf(text);
+  const error = (at: number, message: string) => errors.push({ ...lineCol(lineStarts, at), message });
+  // The top level's output, piece by piece, so a position in it is found in the file.
+  const pieces: Piece[] = [];
   const value = (name: string): string | undefined => {
     const v = lookup(name);
     if (v !== undefined) used[name] = v;
@@ -104,22 +132,26 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
   /** Expands text[from, to): the whole file, or a default inside braces. */
   const expand = (from: number, to: number, depth: number): string => {
     let out = "";
+    const emit = (piece: string, src: number, literal: boolean) => {
+      if (depth === 0 && piece.length > 0) pieces.push({ out: out.length, src, literal });
+      out += piece;
+    };
     let i = from;
     while (i < to) {
       const at = text.indexOf("$", i);
       if (at < 0 || at >= to) {
-        out += text.slice(i, to);
+        emit(text.slice(i, to), i, true);
         break;
       }
-      out += text.slice(i, at);
+      emit(text.slice(i, at), i, true);
       // containerlab's escape: `$${X}` and `$$X` are a plain `${X}` and `$X` (a shell's `$$` stays).
       if (text[at + 1] === "$" && /[{A-Za-z_]/.test(text[at + 2] ?? "")) {
-        out += "$";
+        emit("$", at, false);
         i = at + 2;
         continue;
       }
       if (text[at + 1] !== "{") {
-        out += "$";
+        emit("$", at, true);
         i = at + 1;
         continue;
       }
@@ -129,7 +161,7 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
         // The rest of the line as written: each later `${` on it would scan it again.
         const end = text.indexOf("\n", at);
         i = end < 0 || end > to ? to : end;
-        out += text.slice(at, i);
+        emit(text.slice(at, i), at, true);
         continue;
       }
       if (depth >= MAX_NESTING) {
@@ -137,7 +169,7 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
         i = close + 1;
         continue;
       }
-      out += variable(at, close, depth + 1);
+      emit(variable(at, close, depth + 1), at, false);
       i = close + 1;
     }
     return out;
@@ -175,8 +207,23 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
   };
 
   const expanded = expand(0, text.length, 0);
+  let outStarts: number[] | undefined;
+  const at = (line: number, col: number) => {
+    outStarts ??= lineStartsOf(expanded);
+    const offset = (outStarts[line - 1] ?? expanded.length) + col - 1;
+    // The last piece that starts at or before it (pieces are in order).
+    let lo = 0;
+    for (let hi = pieces.length - 1; lo < hi;) {
+      const mid = (lo + hi + 1) >> 1;
+      if (pieces[mid]!.out <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const p = pieces[lo];
+    if (p === undefined) return { line, col };
+    return lineCol(lineStarts, p.literal ? p.src + offset - p.out : p.src);
+  };
   // A plain object again; spreading defines `__proto__` as its own property, as it was recorded.
-  return { text: expanded, errors, used: { ...used } };
+  return { text: expanded, errors, used: { ...used }, at };
 }
 
 /** Where the `}` that closes a `${` opened before `from` is (nested `${...}` skipped), or -1. */

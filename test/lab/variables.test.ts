@@ -83,7 +83,8 @@ Deno.test("defaults nested past MAX_NESTING are one mistake at their line and co
   assert.match(errors[0]!.message, /nested more than 32 deep/);
   let fits = "x";
   for (let i = 0; i < MAX_NESTING; i++) fits = `\${A:=${fits}}`;
-  assert.deepEqual(expandVariables(fits, env({})), { text: "x", errors: [], used: {} });
+  const { text, errors: none } = expandVariables(fits, env({}));
+  assert.deepEqual({ text, none }, { text: "x", none: [] });
 });
 
 Deno.test("an unclosed ${ is one mistake for its line, whose rest stays as written; the next line is expanded", () => {
@@ -122,4 +123,17 @@ Deno.test("variablesNotTaken names what this shell sets otherwise than the runni
     [],
     "one this shell does not set is the lab's to keep",
   );
+});
+
+Deno.test("a mistake in the expanded file is said at its line and column in the file, however long the values before it", () => {
+  const text = "name: ${LAB:=a-long-lab-name}\ntopology:\n  nodes:\n" +
+    '    s${W:=w}1:\n      kind: switch\n      rc: "${RC}"\n      ports: x\n' +
+    "    sw2: { kind: switch, ports: ${Y:=y} }\n";
+  // RC's value holds a line break (a double-quoted YAML string may): the lines after it are one further down.
+  const { errors } = readLabText(text, { lookup: env({ RC: "first\n        second" }) });
+  const lines = text.split("\n");
+  assert.deepEqual(errors.map((e) => `${e.line}:${e.col}`), [
+    `7:${lines[6]!.indexOf("x") + 1}`,
+    `8:${lines[7]!.indexOf("${Y") + 1}`,
+  ]);
 });
