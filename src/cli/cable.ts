@@ -14,9 +14,9 @@
  * back-off and gets its old port back.
  */
 import { listenFailure } from "../os/listen_failure.ts";
-import { type MetricsServer, startMetricsServer } from "../web/metrics_server.ts";
+import { hostPort } from "../cable/client.ts";
+import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderCableMetrics } from "../web/cable_metrics.ts";
-import { untilSignal } from "./signals.ts";
 import type { Command } from "commander";
 import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
@@ -112,28 +112,26 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
       throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
     }
   }
-  const signals = untilSignal();
-  const listener = await startCableListener(v, async (session, remote) => {
-    const local = await openLink(flags.sock, { description: `cable from ${remote}` });
-    plug(session, local);
-    return portOfLink(local);
-  }).catch((err) => {
-    signals.remove();
-    // A key that cannot be read is the key's problem, not the address's.
-    if (err instanceof KeyError) throw new UsageError(err.message);
-    throw new UsageError(`cannot listen on ${address}${listenFailure(err, "vde cable listen", "5000")}`);
-  });
-  let web: MetricsServer | undefined;
-  try {
+  await runProgram(cableProgram(flags), async (p) => {
+    const listener = await startCableListener(v, async (session, remote) => {
+      const local = await openLink(flags.sock, { description: `cable from ${remote}` });
+      plug(session, local);
+      return portOfLink(local);
+    }).catch((err) => {
+      // A key that cannot be read is the key's problem, not the address's.
+      if (err instanceof KeyError) throw new UsageError(err.message);
+      throw new UsageError(`cannot listen on ${address}${listenFailure(err, "vde cable listen", "5000")}`);
+    });
+    p.defer(() => listener.close());
     if (flags.http !== undefined) {
-      web = startMetricsServer("vde cable", flags.http, () => renderCableMetrics(address, listener));
+      const web = startMetricsServer("vde cable", flags.http, () => renderCableMetrics(address, listener));
+      p.defer(() => web.close());
     }
-    log("vde cable", `${await signals.stopped}: closing ${listener.sessions.length} cable(s)`);
-  } finally {
-    signals.remove();
-    listener.close();
-    await web?.close();
-  }
+    // In the background it returns once it listens (a script's next line may connect), naming the port port 0 took.
+    const where = hostPort(listener.addr.hostname, listener.addr.port);
+    p.ready(p.inBackground ? `listening on ${where} for cables to ${flags.sock}` : undefined);
+    log("vde cable", `${await p.stopped}: closing ${listener.sessions.length} cable(s)`);
+  });
 }
 
 /**
@@ -242,25 +240,40 @@ export const cableCommand: Subcommand = (program: Command) => {
         "after",
         "\nRequired: --sock, and either --key FILE or --insecure (the same on both ends).",
       );
-  common(
-    cable.command("listen")
-      .description("accept cables on [ADDR:]PORT; each one becomes its own port of the local switch")
-      .argument(
-        "<[addr:]port>",
-        "port to listen on, optionally with an address (default: every IPv4 address)",
-      ),
+  /** `--daemon`, `--pidfile`, `--logfile`, as the switch has them; a daemon returns once it is `ready`. */
+  const daemon = (c: Command, ready: string) =>
+    c.option("-d, --daemon", `run in the background, returning once ${ready} (or saying why not)`)
+      .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
+      .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)");
+  daemon(
+    common(
+      cable.command("listen")
+        .description("accept cables on [ADDR:]PORT; each one becomes its own port of the local switch")
+        .argument(
+          "<[addr:]port>",
+          "port to listen on, optionally with an address (default: every IPv4 address)",
+        ),
+    ),
+    "it listens",
   )
     .option("--grace <secs>", "how long a lost cable keeps its port waiting for its reconnection", "60")
     .option("--http <[addr:]port>", "serve Prometheus /metrics of the cables (127.0.0.1 unless ADDR)")
     .addHelpText(
       "after",
-      examples("vde cable keygen lab.key", "vde cable listen 5000 -s /tmp/net --key lab.key"),
+      examples(
+        "vde cable keygen lab.key",
+        "vde cable listen 5000 -s /tmp/net --key lab.key",
+        "vde cable listen 5000 -s /tmp/net --key lab.key -d --pidfile /tmp/listen.pid",
+      ),
     )
     .action((address: string, flags: CableFlags) => listen(address, flags));
-  common(
-    cable.command("connect")
-      .description("connect the local switch to a listener; reconnects with back-off and keeps its port")
-      .argument("<host:port>", "the listener"),
+  daemon(
+    common(
+      cable.command("connect")
+        .description("connect the local switch to a listener; reconnects with back-off and keeps its port")
+        .argument("<host:port>", "the listener"),
+    ),
+    "the cable is connected",
   )
     .option(
       "--session <name>",
@@ -269,12 +282,6 @@ export const cableCommand: Subcommand = (program: Command) => {
     )
     .option("--retry <secs>", "longest wait between reconnection attempts", "5")
     .option("--once", "exit when the connection fails or ends instead of reconnecting")
-    .option(
-      "-d, --daemon",
-      "run in the background, returning once the cable is connected (or saying why not)",
-    )
-    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
-    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)")
     .addHelpText(
       "after",
       examples(

@@ -15,7 +15,8 @@ import { MgmtClient, type RemoteReply } from "../console/client.ts";
 import { MgmtServer } from "../console/mgmt_server.ts";
 import { poller } from "../io/poller.ts";
 import { labCommands, linksTable, nodesTable } from "../lab/commands.ts";
-import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "../lab/names.ts";
+import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR, socketPathTooLong } from "../lab/names.ts";
+import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
@@ -26,7 +27,13 @@ import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
-import { expandVariables, hasVariables, type Lookup } from "../lab/variables.ts";
+import {
+  expandVariables,
+  hasVariables,
+  type Lookup,
+  recordedLookup,
+  variablesNotTaken,
+} from "../lab/variables.ts";
 import { exampleNamedBy } from "../lab/examples.ts";
 import { cannotRead, unreadableReason } from "../lab/unreadable.ts";
 import { log, setLogFile } from "../log.ts";
@@ -134,7 +141,7 @@ export function asRunning(name: string): { name?: string; lookup: Lookup } {
   const had = state?.variables;
   return {
     name: state?.named ? state.name : undefined,
-    lookup: had === undefined ? (v) => Deno.env.get(v) : (v) => had[v],
+    lookup: had === undefined ? (v) => Deno.env.get(v) : recordedLookup(had),
   };
 }
 
@@ -242,6 +249,13 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
       `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
     );
   }
+  const tooLong = socketPathTooLong(labDir(lab.name), lab);
+  if (tooLong !== undefined) {
+    throw new UsageError(
+      `lab ${lab.name}: a socket path would be ${tooLong.bytes} bytes (${tooLong.path}...), the limit is ` +
+        `${SUN_PATH_LEN - 1}: give it a shorter name (--name, or its file's name:) or shorter switch names`,
+    );
+  }
   const hosts = lab.nodes.filter((n) => n.kind === "host").map((n) => n.name);
   if (hosts.length > 0 && uid !== 0) {
     throw new UsageError(
@@ -319,6 +333,27 @@ async function applyToRunningLab(lab: Lab, file: string): Promise<boolean> {
   if (reply.code !== 0) throw new UsageError(`lab ${lab.name}: ${text.split("\n").join("\n  ")}`);
   console.log(text.split("\n").map((l) => `lab ${lab.name}: ${l}`).join("\n"));
   return true;
+}
+
+/**
+ * After `vde up --apply` of a running lab: the variables this shell sets
+ * otherwise than the lab's `vde up` did, which the apply did not take (the
+ * lab reads its file with its own), on stderr, so a changed `PORT=` is not
+ * taken for applied.
+ */
+function sayVariablesNotTaken(lab: string, here: Record<string, string>): void {
+  // A lab built in the shell recorded none: it read no file.
+  const had = readState(lab)?.variables;
+  if (had === undefined) return;
+  for (const v of variablesNotTaken(here, had)) {
+    const kept = v.kept === undefined ? "its default (it was not set)" : JSON.stringify(v.kept);
+    console.error(
+      `vde: lab ${lab} keeps ${v.name} as ${kept} from its vde up, not this shell's ${
+        JSON.stringify(v.here)
+      }: ` +
+        `a new value takes vde up -c`,
+    );
+  }
 }
 
 /** Runs a lab until a signal, `down` or the end of the shell. */
@@ -611,7 +646,7 @@ async function down(arg: string, cleanup = false): Promise<void> {
       if (rootLabs().includes(name)) throw noSuchLab(name);
       // Nothing to take down is success, as containerlab's destroy and `docker rm -f` have it:
       // a cleanup trap needs no `|| true`, which would hide the failures that remain.
-      console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg)}`);
+      console.log(`${noSuchLab(name).message}: nothing to take down${copiesHint(arg, "down")}`);
       return;
     }
     removeLogToo();
@@ -643,10 +678,11 @@ export async function downEach(
 }
 
 /**
- * For `vde down FILE` of a file whose copies run under names of their own
- * (`vde up FILE --name s1`): those names, and how to take one down.
+ * For `vde down FILE` or `vde status FILE` of a file whose copies run under
+ * names of their own (`vde up FILE --name s1`): those names, and the command
+ * that reaches one.
  */
-function copiesHint(file: string): string {
+function copiesHint(file: string, command: "down" | "status"): string {
   if (!isFile(file)) return "";
   const path = realPath(file);
   const copies = listLabs().filter((l) => {
@@ -654,7 +690,7 @@ function copiesHint(file: string): string {
     return state?.named === true && state.file === path;
   });
   if (copies.length === 0) return "";
-  return ` (${file} runs as ${copies.join(", ")}: vde down ${file} --name ${copies[0]})`;
+  return ` (${file} runs as ${copies.join(", ")}: vde ${command} ${file} --name ${copies[0]})`;
 }
 
 /** "no lab X is up", with the labs that are (a near name first), so a typo or a wrong guess is one step away. */
@@ -716,7 +752,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   }
   const name = labName(arg);
   const state = readState(name);
-  if (state === undefined) throw noSuchLab(name);
+  if (state === undefined) throw new UsageError(`${noSuchLab(name).message}${copiesHint(arg, "status")}`);
   if (!ownerRuns(state.pid)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
@@ -799,7 +835,10 @@ export const labCommand: Subcommand = (program: Command) => {
       if (o.apply && o.reconfigure) {
         throw new UsageError("give --apply (live) or -c (down, then up), not both");
       }
-      if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) return;
+      if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) {
+        sayVariablesNotTaken(lab.name, variables);
+        return;
+      }
       // The background copy runs with the same options: the lab is down by then.
       if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");

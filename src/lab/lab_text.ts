@@ -23,5 +23,8 @@ export function readLabText(
   const expanded = expandVariables(text, lookup);
   // A variable without a value: the file's other mistakes would be about the hole it left.
   if (expanded.errors.length > 0) return { errors: expanded.errors, used: expanded.used };
-  return { ...validateLab(expanded.text, validate), used: expanded.used };
+  const result = validateLab(expanded.text, validate);
+  // Said where the file has them, not where the expanded text does (a value longer than its `${...}`).
+  const errors = result.errors.map((e) => ({ ...e, ...expanded.at(e.line, e.col) }));
+  return { ...result, errors, used: expanded.used };
 }

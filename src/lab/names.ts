@@ -10,8 +10,8 @@
  * say) stay right when the lab is taken down and brought up again.
  *
  * A MAC is a digest of the machine, the lab, the host and the interface.
- * The machine is its /etc/machine-id and the permanent address of its first
- * physical network interface: VMs cloned from one image share their
+ * The machine is its /etc/machine-id and the permanent address of one of
+ * its physical network interfaces: VMs cloned from one image share their
  * machine-id (unless it was reset), so with it alone the same lab on two
  * clones joined by a cable gave two hosts one MAC; a clone's NIC gets a
  * MAC of its own from its hypervisor (or the two would clash on their own
@@ -19,10 +19,22 @@
  * randomised one (Wi-Fi privacy, a MAC set by hand) would change the lab's
  * MACs with it; a machine with no such NIC (a container's veth) has its
  * machine-id alone, as before.
+ *
+ * Which NIC is chosen by what does not move: the lowest permanent address,
+ * not the first name (`ip link set name`, or a udev update turning ens3
+ * into enp0s3, would change the first name, and with it every lab's MACs),
+ * and a fixed NIC before a removable one (on USB, or a PCI device the
+ * kernel calls removable, as a Thunderbolt dock's): a USB NIC plugged in
+ * later does not move the MACs, nor does unplugging it. A machine whose
+ * only NICs are removable (a Raspberry Pi's USB Ethernet) takes the lowest
+ * of those. /sys/class/net lists the NICs of vde's own network namespace:
+ * `vde up` run inside another sees that one's.
  */
 import { createHash } from "node:crypto";
 import { privateDir } from "../os/private_dir.ts";
 import { machineUid } from "../os/user_namespace.ts";
+import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
+import type { Lab } from "./spec.ts";
 
 /** Longest interface name Linux takes (IFNAMSIZ - 1). */
 export const MAX_IFNAME = 15;
@@ -52,6 +64,33 @@ export function tapName(lab: string, node: string, index: number): string {
   const tail = `-${index}`;
   const digest = createHash("sha256").update(`${lab}\0${node}`).digest("hex");
   return `vt${digest.slice(0, MAX_IFNAME - 2 - tail.length)}${tail}`;
+}
+
+/**
+ * The longest name a switch's directory holds: `capture`, a port's
+ * `NNN.FD`, a data-plane port's `.NNN.FD.new`, a plug's `.PID-NNNNN`.
+ */
+const SWITCH_FILE_ROOM = 16;
+
+/**
+ * Where lab `lab`, in its directory `dir`, would bind a socket path longer
+ * than one may be (107 bytes), and how long: its shell's `ctl`, a switch's
+ * `SW.mgmt`, or the sockets in a switch's `SW/`; undefined when all fit.
+ * Checked before anything is made: a long `--name` would otherwise fail
+ * at its first switch, after its directory was made.
+ */
+export function socketPathTooLong(dir: string, lab: Lab): { path: string; bytes: number } | undefined {
+  const paths: [string, number][] = [[`${dir}/ctl`, 0]];
+  for (const node of lab.nodes) {
+    if (node.kind === "switch") {
+      paths.push([`${dir}/${node.name}.mgmt`, 0], [`${dir}/${node.name}/`, SWITCH_FILE_ROOM]);
+    }
+  }
+  for (const [path, room] of paths) {
+    const bytes = new TextEncoder().encode(path).length + room;
+    if (bytes > SUN_PATH_LEN - 1) return { path, bytes };
+  }
+  return undefined;
 }
 
 /** Where root's labs live (another user's are under their runtime directory). */
@@ -88,7 +127,7 @@ export function hostMac(machine: string, lab: string, node: string, iface: strin
 
 /**
  * This machine, as host MACs take it: its id (/etc/machine-id, or its host
- * name where there is none), and its first physical NIC's permanent address.
+ * name where there is none), and the permanent address of its NIC (permanentNicAddress).
  */
 export function machineId(sysNet = "/sys/class/net"): string {
   let id: string;
@@ -102,13 +141,15 @@ export function machineId(sysNet = "/sys/class/net"): string {
 }
 
 /**
- * The permanent MAC address of the first (by name) physical interface in
- * `sysNet` (one with a `device`: not lo, a bridge, a tap or a veth), if any.
+ * The lowest permanent MAC address among the fixed physical interfaces in
+ * `sysNet` (those with a `device`: not lo, a bridge, a tap or a veth), or
+ * among the removable ones where there is no fixed one; undefined where
+ * there is neither.
  */
 export function permanentNicAddress(sysNet = "/sys/class/net"): string | undefined {
   let names: string[];
   try {
-    names = [...Deno.readDirSync(sysNet)].map((e) => e.name).sort();
+    names = [...Deno.readDirSync(sysNet)].map((e) => e.name);
   } catch {
     return undefined;
   }
@@ -119,17 +160,21 @@ export function permanentNicAddress(sysNet = "/sys/class/net"): string | undefin
       return undefined;
     }
   };
+  const fixed: string[] = [];
+  const removable: string[] = [];
   for (const name of names) {
-    const dir = `${sysNet}/${name}`;
+    const device = `${sysNet}/${name}/device`;
+    let path: string;
     try {
-      Deno.statSync(`${dir}/device`);
+      path = Deno.realPathSync(device);
     } catch {
       continue;
     }
-    const address = read(`${dir}/address`);
-    if (read(`${dir}/addr_assign_type`) === "0" && address !== undefined && address !== "00:00:00:00:00:00") {
-      return address;
-    }
+    const address = read(`${sysNet}/${name}/address`)?.toLowerCase();
+    if (read(`${sysNet}/${name}/addr_assign_type`) !== "0" || address === undefined) continue;
+    if (address === "00:00:00:00:00:00") continue;
+    const unpluggable = path.includes("/usb") || read(`${device}/removable`) === "removable";
+    (unpluggable ? removable : fixed).push(address);
   }
-  return undefined;
+  return (fixed.length > 0 ? fixed : removable).sort()[0];
 }

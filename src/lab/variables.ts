@@ -18,6 +18,15 @@
  * Each variable read from the environment is recorded with its value: the
  * lab keeps them (state.json), so what reads its file later (`vde graph`
  * of the running lab) sees the file as the lab was brought up.
+ *
+ * The text is the user's, but it is still input: defaults nest at most
+ * MAX_NESTING deep (the expansion recurses once per level, and a file of
+ * `${A:=${A:=...` would otherwise end in a stack overflow, not a line), and
+ * an unclosed `${` ends its line's expansion (the rest is kept as written),
+ * so a line of many unclosed `${` costs one scan, not one per `${`. A name
+ * is looked up as written, even one Object.prototype has (`${constructor}`):
+ * `used` is built without a prototype, and what looks it up again
+ * (recordedLookup) asks for own properties only.
  */
 import type { LabError } from "./validate.ts";
 
@@ -30,6 +39,37 @@ export interface Expanded {
   errors: LabError[];
   /** Each variable whose value came from `lookup`, with that value. */
   used: Record<string, string>;
+  /**
+   * Where in the file a line and column of `text` came from: the same
+   * place in what was copied as written, the `${` of what a variable gave.
+   * The validator reads `text`; its mistakes are said where the file has them.
+   */
+  at(line: number, col: number): { line: number; col: number };
+}
+
+/** A run of the expanded text from `src` on: copied as written (`literal`), or what the `${` there gave. */
+interface Piece {
+  out: number;
+  src: number;
+  literal: boolean;
+}
+
+/** The line starts of `text` (offsets), for turning an offset into a line and column and back. */
+function lineStartsOf(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  return starts;
+}
+
+/** The 1-based line and column of `offset` in the text whose line starts are `starts`. */
+function lineCol(starts: number[], offset: number): { line: number; col: number } {
+  let lo = 0;
+  for (let hi = starts.length - 1; lo < hi;) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, col: offset - starts[lo]! + 1 };
 }
 
 /** A variable's name, as a shell takes it. */
@@ -38,22 +78,51 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
 /** Operators after a name: `:=` and `:-` (unset or empty), `=` and `-` (unset), `:+` and `+` (set). */
 const OPERATOR = /^(:?[-=+])/;
 
+/** How deep defaults may nest (`${A:=${B:=${C}}}` is 3): far beyond a real file's, far short of the stack's. */
+export const MAX_NESTING = 32;
+
 /** Whether `text` has a variable to expand (a `${` that is not `$${`). */
 export function hasVariables(text: string): boolean {
   return /(^|[^$])\$\{/.test(text);
 }
 
+/**
+ * The lookup of the variables `used` recorded (a running lab's, from its
+ * state.json): one it did not record is unset. Own properties only:
+ * `${constructor}` is a variable the lab did not have, not Object's.
+ */
+export function recordedLookup(used: Record<string, string>): Lookup {
+  return (name) => Object.hasOwn(used, name) ? used[name] : undefined;
+}
+
+/**
+ * The variables this environment (`here`: what a file's expansion took from
+ * it) gives other values than the running lab recorded (`had`), each as
+ * `NAME=value` here and what the lab keeps: `vde up --apply` from another
+ * shell reads the file with the lab's values, and says which of this
+ * shell's it did not take (a new value takes `vde up -c`).
+ */
+export function variablesNotTaken(
+  here: Record<string, string>,
+  had: Record<string, string>,
+): { name: string; here: string; kept: string | undefined }[] {
+  const kept = recordedLookup(had);
+  return Object.keys(here).filter((n) => kept(n) !== here[n]).map((name) => ({
+    name,
+    here: here[name]!,
+    kept: kept(name),
+  }));
+}
+
 /** Expands the variables of `text` with `lookup` (the environment, by default). */
 export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.get(n)): Expanded {
   const errors: LabError[] = [];
-  const used: Record<string, string> = {};
-  const lineStarts = [0];
-  for (let i = 0; i < text.length; i++) if (text[i] === "\n") lineStarts.push(i + 1);
-  const error = (at: number, message: string) => {
-    let line = lineStarts.length - 1;
-    while (lineStarts[line]! > at) line--;
-    errors.push({ line: line + 1, col: at - lineStarts[line]! + 1, message });
-  };
+  // No prototype: a variable named `__proto__` is recorded as any other.
+  const used: Record<string, string> = Object.create(null);
+  const lineStarts = lineStartsOf(text);
+  const error = (at: number, message: string) => errors.push({ ...lineCol(lineStarts, at), message });
+  // The top level's output, piece by piece, so a position in it is found in the file.
+  const pieces: Piece[] = [];
   const value = (name: string): string | undefined => {
     const v = lookup(name);
     if (v !== undefined) used[name] = v;
@@ -61,42 +130,53 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
   };
 
   /** Expands text[from, to): the whole file, or a default inside braces. */
-  const expand = (from: number, to: number): string => {
+  const expand = (from: number, to: number, depth: number): string => {
     let out = "";
+    const emit = (piece: string, src: number, literal: boolean) => {
+      if (depth === 0 && piece.length > 0) pieces.push({ out: out.length, src, literal });
+      out += piece;
+    };
     let i = from;
     while (i < to) {
       const at = text.indexOf("$", i);
       if (at < 0 || at >= to) {
-        out += text.slice(i, to);
+        emit(text.slice(i, to), i, true);
         break;
       }
-      out += text.slice(i, at);
+      emit(text.slice(i, at), i, true);
       // containerlab's escape: `$${X}` and `$$X` are a plain `${X}` and `$X` (a shell's `$$` stays).
       if (text[at + 1] === "$" && /[{A-Za-z_]/.test(text[at + 2] ?? "")) {
-        out += "$";
+        emit("$", at, false);
         i = at + 2;
         continue;
       }
       if (text[at + 1] !== "{") {
-        out += "$";
+        emit("$", at, true);
         i = at + 1;
         continue;
       }
       const close = matchingBrace(text, at + 2, to);
       if (close < 0) {
         error(at, "`${` without its `}` on its line: write `$${` for a plain `${`");
-        out += "${";
-        i = at + 2;
+        // The rest of the line as written: each later `${` on it would scan it again.
+        const end = text.indexOf("\n", at);
+        i = end < 0 || end > to ? to : end;
+        emit(text.slice(at, i), at, true);
         continue;
       }
-      out += variable(at, close);
+      if (depth >= MAX_NESTING) {
+        error(at, `variables nested more than ${MAX_NESTING} deep`);
+        i = close + 1;
+        continue;
+      }
+      emit(variable(at, close, depth + 1), at, false);
       i = close + 1;
     }
     return out;
   };
 
   /** The value of the `${...}` at text[at, close]. */
-  const variable = (at: number, close: number): string => {
+  const variable = (at: number, close: number, depth: number): string => {
     const inside = text.slice(at + 2, close);
     const name = NAME.exec(inside)?.[0];
     if (name === undefined) {
@@ -122,11 +202,28 @@ export function expandVariables(text: string, lookup: Lookup = (n) => Deno.env.g
     }
     const start = at + 2 + name.length + op.length;
     const set = op.startsWith(":") ? v !== undefined && v !== "" : v !== undefined;
-    if (op.endsWith("+")) return set ? expand(start, close) : "";
-    return set ? v! : expand(start, close);
+    if (op.endsWith("+")) return set ? expand(start, close, depth) : "";
+    return set ? v! : expand(start, close, depth);
   };
 
-  return { text: expand(0, text.length), errors, used };
+  const expanded = expand(0, text.length, 0);
+  let outStarts: number[] | undefined;
+  const at = (line: number, col: number) => {
+    outStarts ??= lineStartsOf(expanded);
+    const offset = (outStarts[line - 1] ?? expanded.length) + col - 1;
+    // The last piece that starts at or before it (pieces are in order).
+    let lo = 0;
+    for (let hi = pieces.length - 1; lo < hi;) {
+      const mid = (lo + hi + 1) >> 1;
+      if (pieces[mid]!.out <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const p = pieces[lo];
+    if (p === undefined) return { line, col };
+    return lineCol(lineStarts, p.literal ? p.src + offset - p.out : p.src);
+  };
+  // A plain object again; spreading defines `__proto__` as its own property, as it was recorded.
+  return { text: expanded, errors, used: { ...used }, at };
 }
 
 /** Where the `}` that closes a `${` opened before `from` is (nested `${...}` skipped), or -1. */

@@ -5,6 +5,9 @@ import { startOurSwitch } from "../helpers/switches.ts";
 import { checkCanStart, downEach, labFilesHere, rootLabsHint, statusWantsJson } from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
+import { labDir, labsBaseDir } from "../../src/lab/names.ts";
+import { SUN_PATH_LEN } from "../../src/wire/sockaddr_un.ts";
+import { isDirectory } from "../../src/os/paths.ts";
 
 Deno.test("plain vde without a terminal prints help; an unknown subcommand is named", async () => {
   const plain = await vde([]);
@@ -61,6 +64,26 @@ topology:
   );
   const switchesOnly = { ...lab, nodes: lab.nodes.filter((n) => n.kind !== "host"), links: [] };
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
+});
+
+Deno.test("vde up of a lab whose name makes a socket path too long says so in one line before making anything", () => {
+  const text = (name: string) => `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n`;
+  // A switch's directory keeps room for its sockets' names (.PORT.FD.new, a plug's .PID-NNNNN): 16 bytes.
+  const room = SUN_PATH_LEN - 1 - `${labsBaseDir()}/`.length - "/sw1/".length - 16;
+  const fits = validateLab(text(`r14${"x".repeat(room - 3)}`)).lab;
+  const long = validateLab(text(`r14${"x".repeat(room - 2)}`)).lab;
+  assert.ok(fits !== undefined && long !== undefined);
+  assert.doesNotThrow(() => checkCanStart(fits, 0));
+  assert.throws(
+    () => checkCanStart(long, 0),
+    new UsageError(
+      `lab ${long.name}: a socket path would be ${SUN_PATH_LEN} bytes (${labDir(long.name)}/sw1/...), ` +
+        `the limit is ${
+          SUN_PATH_LEN - 1
+        }: give it a shorter name (--name, or its file's name:) or shorter switch names`,
+    ),
+  );
+  assert.equal(isDirectory(labDir(long.name)), false, "nothing was made");
 });
 
 Deno.test("vde graph of a file that is not a lab file (binary, not YAML, other YAML) says so in one line", async () => {

@@ -266,6 +266,19 @@ Deno.test("vde cable listen and connect join two switches; each cable is its own
   }
 });
 
+/** Until a daemon's pid file is gone: the daemon has ended, its cleanup done. */
+async function pidfileGone(pidfile: string): Promise<void> {
+  await within(
+    "the daemon's pid file to go",
+    10_000,
+    (async () => {
+      while (await Deno.stat(pidfile).then(() => true, () => false)) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })(),
+  );
+}
+
 Deno.test("vde cable connect --daemon returns once the cable is connected, with its pid file; one that cannot connect says why and leaves nothing", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "l8-cable-d-" });
   const switches: SwitchHandle[] = [];
@@ -320,18 +333,54 @@ Deno.test("vde cable connect --daemon returns once the cable is connected, with 
     assert.equal(second.code, 1);
     assert.match(second.stderr, new RegExp(`pid ${pid}`), "the cable is this host's one, held by the daemon");
     Deno.kill(pid, "SIGTERM");
-    await within(
-      "the daemon's pid file to go",
-      10_000,
-      (async () => {
-        while (await Deno.stat(pidfile).then(() => true, () => false)) {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      })(),
-    );
+    await pidfileGone(pidfile);
   } finally {
     for (const p of procs.reverse()) await p.stop();
     for (const sw of switches) await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("vde cable listen --daemon returns once it listens, with its pid file (0644, gone after SIGTERM); a port taken says why and leaves nothing", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "r14-listen-d-" });
+  let sw: SwitchHandle | undefined;
+  const pidfile = `${tmp}/listen.pid`;
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    sw = await startOurSwitch(`${tmp}/a`);
+    await waitUntilAccepting(`${tmp}/a`);
+    const listen = (port: number) =>
+      run(
+        [...ourCli(), "cable", "listen", `127.0.0.1:${port}`, "--sock", `${tmp}/a`, "--insecure"]
+          .concat(["-d", "--pidfile", pidfile, "--logfile", `${tmp}/listen.log`]),
+        { check: false, timeoutMs: 60_000 },
+      );
+    const refused = await listen(taken.addr.port);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken.addr.port}`));
+    await assert.rejects(Deno.stat(pidfile), Deno.errors.NotFound);
+    taken.close();
+    // Port 0: the line it returns with names the port the kernel gave.
+    const up = await listen(0);
+    assert.equal(up.code, 0, up.stderr);
+    const said = up.stderr.match(
+      new RegExp(
+        `vde cable: listening on 127\\.0\\.0\\.1:(\\d+) for cables to ${tmp}/a; in the background as pid \\d+`,
+      ),
+    );
+    const port = Number(said?.[1]);
+    assert.ok(port > 0, up.stderr);
+    // It listens when it has returned: a connection is taken now.
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    assert.equal((await Deno.stat(pidfile)).mode! & 0o777, 0o644);
+    Deno.kill(Number((await Deno.readTextFile(pidfile)).trim()), "SIGTERM");
+    await pidfileGone(pidfile);
+    assert.match(await Deno.readTextFile(`${tmp}/listen.log`), /SIGTERM: closing 0 cable\(s\)/);
+  } finally {
+    try {
+      taken.close();
+    } catch { /* closed above */ }
+    await sw?.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
 });

@@ -76,6 +76,14 @@ Deno.test("two copies of one lab file run side by side under --name, each with i
       `lab ${a}: nothing to apply: lab ${a} runs ${await Deno.realPath(file)} as it is\n`,
       applied.stderr,
     );
+    // What this shell sets otherwise is said, not taken for applied.
+    assert.equal(
+      applied.stderr,
+      `vde: lab ${a} keeps PORTS as "6" from its vde up, not this shell's "": a new value takes vde up -c\n` +
+        `vde: lab ${a} keeps PORT as "${
+          ports[a]
+        }" from its vde up, not this shell's "": a new value takes vde up -c\n`,
+    );
     const graph = await vde(["graph", a]);
     assert.equal(graph.code, 0, graph.stderr);
     // Drawn as it runs: its --name, and its PORTS from the environment it came up in (this one has none).
@@ -92,6 +100,12 @@ Deno.test("two copies of one lab file run side by side under --name, each with i
     assert.match(
       plain.stdout,
       new RegExp(`nothing to take down \\(${file} runs as ${a}, ${b}: vde down ${file} --name ${a}\\)`),
+    );
+    const status = await vde(["status", file]);
+    assert.equal(status.code, 1);
+    assert.match(
+      status.stderr,
+      new RegExp(`\\(${file} runs as ${a}, ${b}: vde status ${file} --name ${a}\\)\n$`),
     );
     // Its values over its variables would make the file this copy's only.
     const save = await vde(["term", a, "-c", "save"]);
