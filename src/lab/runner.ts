@@ -61,7 +61,7 @@ import {
   type SlirpNode,
   type SwitchNode,
 } from "./spec.ts";
-import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
+import { labHoldingNamespace, type LabState, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
@@ -567,8 +567,12 @@ export class LabRunner {
       // Not ours (left by hand, or another program's): neither the rollback nor `vde down` may delete it.
       forget();
       if (!/File exists/.test((err as Error).message)) throw err;
+      const holder = labHoldingNamespace(ns, this.lab.name);
       throw new Error(
-        `network namespace ${ns} for host ${node.name} exists already: \`ip netns del ${ns}\` if nothing uses it`,
+        holder !== undefined
+          ? `network namespace ${ns} for host ${node.name} is lab ${holder}'s (namespaces are vde-LAB-HOST, ` +
+            `and both names may hold "-"): give this lab another name (--name) or rename the host`
+          : `network namespace ${ns} for host ${node.name} exists already: \`ip netns del ${ns}\` if nothing uses it`,
       );
     }
     this.#undo.push(async () => {

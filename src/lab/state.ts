@@ -85,6 +85,15 @@ export function listLabs(): string[] {
 }
 
 /**
+ * The other lab (not `except`) whose record holds namespace `ns`: a
+ * namespace is `vde-LAB-HOST` and both may hold "-", so lab a's host b-c
+ * and lab a-b's host c name the same one.
+ */
+export function labHoldingNamespace(ns: string, except: string): string | undefined {
+  return listLabs().find((lab) => lab !== except && (readState(lab)?.namespaces ?? []).includes(ns));
+}
+
+/**
  * Removes what a lab left on the machine, from its state file: stops the
  * owner if it still runs (SIGTERM, then SIGKILL after `graceMs`), deletes
  * its namespaces and its runtime directory.

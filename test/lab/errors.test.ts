@@ -10,6 +10,7 @@ import { startOurSwitch } from "../helpers/switches.ts";
 import { readState } from "../../src/lab/state.ts";
 import {
   FIVE_MISTAKES,
+  forceDown,
   leftovers,
   ONE_SWITCH,
   pingCount,
@@ -97,6 +98,27 @@ Deno.test("vde up where a host's namespace exists already says so and leaves tha
       await run(["ip", "netns", "del", ns], { check: false });
     }
     assert.deepEqual(await leftovers(name), []);
+  });
+});
+
+Deno.test("vde up whose host's namespace is another lab's says which lab, and that lab keeps running", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  // Lab NAME's host z-h2 and lab NAME-z's host h2 are both vde-NAME-z-h2.
+  await withLabUp({ text: TWO_HOSTS.replaceAll("h2", "z-h2") }, async (name, file) => {
+    const other = `${name}-z`;
+    const second = file.replace(/lab\.yaml$/, "second.yaml");
+    await Deno.writeTextFile(second, TWO_HOSTS);
+    try {
+      const r = await vde(["up", second, "--name", other]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`network namespace vde-${other}-h2 for host h2 is lab ${name}'s`));
+      assert.match(r.stderr, /give this lab another name \(--name\) or rename the host/);
+      assert.doesNotMatch(r.stderr, /ip netns del/);
+      assert.equal((await vde(["status", name])).code, 0, "the first lab still runs");
+      assert.equal(await pingCount(name, "h1", "10.9.0.2", 1), 1);
+    } finally {
+      await forceDown(other);
+    }
   });
 });
 
