@@ -5,6 +5,7 @@
  * register, so no command is reachable only through the full load.
  */
 import assert from "node:assert/strict";
+import type { CommanderError } from "commander";
 import { buildProgram } from "../../src/cli/main.ts";
 import { vdeSubcommands } from "../../src/cli/subcommands.ts";
 import { commandLoaders, subcommandsFor } from "../../src/cli/vde.ts";
@@ -28,5 +29,19 @@ Deno.test("a line naming a command loads that command alone; help, plain vde and
     const line of [[], ["--help"], ["help", "switch"], ["swich"], ["toString"], ["-s", "/tmp/x", "switch"]]
   ) {
     assert.equal((await subcommandsFor(line)).length, everything, line.join(" "));
+  }
+});
+
+Deno.test("the program's -v is the version before a command only, whichever commands a line loads", async () => {
+  for (const loaded of [await commandLoaders.example!(), [...vdeSubcommands]]) {
+    const program = buildProgram(loaded);
+    let said = "";
+    program.configureOutput({ writeOut: (s) => (said += s), writeErr: (s) => (said += s) });
+    for (const c of program.commands) c.configureOutput({ writeOut: () => {}, writeErr: () => {} });
+    const code = await program.parseAsync(["example", "-v"], { from: "user" }).then(
+      () => "parsed",
+      (err: CommanderError) => err.code,
+    );
+    assert.equal(code, "commander.unknownOption", said);
   }
 });
