@@ -17,6 +17,7 @@ import { toPlugArgs } from "./vde_plug_args.ts";
 import { toSlirpLongOptions } from "./slirpvde_flags.ts";
 
 const labCommands = async (): Promise<Subcommand[]> => [(await import("./lab.ts")).labCommand];
+const allCommands = async (): Promise<Subcommand[]> => [...(await import("./subcommands.ts")).vdeSubcommands];
 
 /**
  * Each command name to the subcommand that registers it; test/cli/vde.test.ts
@@ -36,7 +37,8 @@ export const commandLoaders: Readonly<Record<string, () => Promise<Subcommand[]>
   up: labCommands,
   down: labCommands,
   status: labCommands,
-  completions: labCommands,
+  // Its scripts name every command and option: it reads them off the whole program.
+  completions: allCommands,
   graph: async () => [(await import("./graph.ts")).graphCommand],
   example: async () => [(await import("./example.ts")).exampleCommand],
 };
@@ -47,7 +49,7 @@ export async function subcommandsFor(args: readonly string[]): Promise<Subcomman
   const load = first === undefined || !Object.hasOwn(commandLoaders, first)
     ? undefined
     : commandLoaders[first];
-  return load !== undefined ? await load() : [...(await import("./subcommands.ts")).vdeSubcommands];
+  return await (load ?? allCommands)();
 }
 
 /** Runs `vde ARGS` and exits with its status. */

@@ -24,6 +24,8 @@ Deno.test("every command of vde --help has a loader, and each loader registers t
 Deno.test("a line naming a command loads that command alone; help, plain vde and unknown words load them all", async () => {
   assert.deepEqual(names(await subcommandsFor(["switch", "--sock", "/tmp/x"])), ["switch"]);
   assert.deepEqual(names(await subcommandsFor(["down", "lab"])), ["up", "down", "status", "completions"]);
+  // completions writes scripts that name every command.
+  assert.equal((await subcommandsFor(["completions", "bash"])).length, vdeSubcommands.length);
   const everything = vdeSubcommands.length;
   for (
     const line of [[], ["--help"], ["help", "switch"], ["swich"], ["toString"], ["-s", "/tmp/x", "switch"]]
