@@ -3,7 +3,7 @@
  * vde_switch, in the same run, with the same libvdeplug clients, alternating.
  *
  * Measures frames/s and Mbit/s at a sink for 64- and 1500-byte frames, the
- * switch's RSS with 32 and 1,000 connected ports, and the ping RTT between two
+ * switch's RSS idle, with 32 and 1,000 connected ports and a lab's process's, and the ping RTT between two
  * namespaces plugged by `vde_plug tap://`. Prints a table, writes
  * scripts/.build/bench-last.json. "Ours" is chosen as in
  * test/helpers/switches.ts (VDE_OURS_CMD overrides it).
@@ -21,6 +21,7 @@ import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../
 import {
   hasCommand,
   type ManagedProcess,
+  ROOT_IF_PREFIX,
   run,
   RUN_PREFIX,
   sleep,
@@ -34,6 +35,7 @@ import {
   type SwitchHandle,
   type SwitchKind,
   type SwitchOptions,
+  vmRssKiB,
 } from "../test/helpers/switches.ts";
 import { dhcpFamily } from "../test/helpers/adversarial.ts";
 import "../src/link/schemes.ts";
@@ -503,13 +505,59 @@ async function rssWith(kind: SwitchKind, ports: number, clients: number, idle?: 
   }
 }
 
+/**
+ * A lab's process (`vde up -d` of examples/lan-nat.yaml: a switch, a slirp and two hosts whose taps
+ * are plugged in the same process) once it is idle, and in the C column the LAN made of C processes:
+ * Debian's vde_switch, `vde_plug slirp://` (libvdeplug_slirp) and two `vde_plug tap://`, their RSS
+ * summed. Returns MiB.
+ */
+async function labRss(kind: SwitchKind): Promise<number> {
+  if (kind === "ours") {
+    const vde = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
+    const name = `b${Deno.pid.toString(36)}`;
+    const dir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}bench-lab-` });
+    const file = `${dir}/lab.yaml`;
+    const text = await Deno.readTextFile(`${SCRIPTS}/../examples/lan-nat.yaml`);
+    await Deno.writeTextFile(file, text.replace(/^name: .*$/m, `name: ${name}`));
+    try {
+      await run([...vde, "up", "-d", file], { timeoutMs: 60_000 });
+      const status = await run([...vde, "status", name, "--json"], { timeoutMs: 30_000 });
+      const pid = Number(JSON.parse(status.stdout).pid);
+      await settle(pid);
+      return (await vmRssKiB(pid)) / 1024;
+    } finally {
+      await run([...vde, "down", "--cleanup", name], { timeoutMs: 30_000, check: false });
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+  const sw = await startIn("c");
+  const plugs = [
+    "slirp://",
+    `tap://${ROOT_IF_PREFIX}l1`,
+    `tap://${ROOT_IF_PREFIX}l2`,
+  ].map((end) => spawnManaged(["vde_plug", `vde://${sw.dir}`, end], { name: `vde_plug ${end}` }));
+  try {
+    await sleep(1000);
+    let kib = await sw.rssKiB();
+    for (const p of plugs) {
+      if (p.exitStatus !== null) throw new Error(`${p.name} exited: ${p.stderr.trim()}`);
+      kib += await vmRssKiB(p.pid);
+    }
+    return kib / 1024;
+  } finally {
+    for (const p of plugs) await p.stop({ timeoutMs: 2000 });
+    await stopIn(sw);
+  }
+}
+
 async function rssSection(metrics: Metric[]): Promise<void> {
   const idle = metric("RSS, idle (64 ports)", "MiB", "lower");
   const cases = [
     { clients: 32, ports: 64, m: metric("RSS, 32 connected ports", "MiB", "lower") },
     { clients: 1000, ports: 1024, m: metric("RSS, 1000 connected ports", "MiB", "lower") },
   ];
-  metrics.push(idle, ...cases.map((c) => c.m));
+  const lab = metric("RSS, a lab (lan-nat: switch, slirp, 2 hosts; C: its 4 processes)", "MiB", "lower");
+  metrics.push(idle, ...cases.map((c) => c.m), lab);
   for (const [i, c] of cases.entries()) {
     for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
       try {
@@ -521,6 +569,16 @@ async function rssSection(metrics: Metric[]): Promise<void> {
         if (c.clients === 32 && idle.samples[kind].length === 0) idle.errors[kind] = message(err);
         log(`RSS ${kind} with ${c.clients} ports: ${message(err)}`);
       }
+    }
+  }
+  for (const kind of KINDS) {
+    try {
+      const mib = await labRss(kind);
+      lab.samples[kind].push(mib);
+      log(`RSS of a lab, ${kind}: ${mib.toFixed(1)} MiB`);
+    } catch (err) {
+      lab.errors[kind] = message(err);
+      log(`RSS of a lab, ${kind}: ${message(err)}`);
     }
   }
 }
@@ -1474,6 +1532,7 @@ const USAGE =
                 same clients without switching)
   --dataplane   only the data-plane section (slirp and plug behind Debian's switch, ping median/p99,
                 ping while the console lists 65,536 MACs)
+  --memory  only the RSS rows (idle, 32 and 1,000 connected ports, a lab's process)
   --strict  exit 1 unless every target is met`;
 
 async function main(args: string[]): Promise<number> {
@@ -1496,6 +1555,7 @@ async function main(args: string[]): Promise<number> {
         "--dataplane",
         "--stp",
         "--web",
+        "--memory",
       ]
         .includes(a)
     ) {
@@ -1530,14 +1590,16 @@ async function main(args: string[]): Promise<number> {
     ? "stp"
     : args.includes("--web")
     ? "web"
+    : args.includes("--memory")
+    ? "memory"
     : null;
   if (only === null || only === "throughput") await throughputSection(plan, metrics);
   if (only === null) {
     await vlanSection(plan, metrics);
     await stpSection(plan, metrics);
-    await rssSection(metrics);
-    await pingSection(plan, metrics);
   }
+  if (only === null || only === "memory") await rssSection(metrics);
+  if (only === null) await pingSection(plan, metrics);
   if (only === "stp") {
     await throughputSection(plan, metrics, false);
     await stpSection(plan, metrics);

@@ -144,8 +144,7 @@ export async function runDpipe(commands: readonly string[][]): Promise<number> {
 
 /** Registers `vde dpipe`. */
 export const dpipeCommand: Subcommand = (program: Command) => {
-  // Lets `vde dpipe cmd -x = ...` pass `-x` to the command instead of parsing it.
-  program.enablePositionalOptions();
+  // `vde dpipe cmd -x = ...` passes `-x` to the command: the program's options are positional (main.ts).
   program
     .command("dpipe")
     .description("run commands joined by bidirectional pipes: CMD1 ARGS = CMD2 ARGS [= CMD3 ...]")

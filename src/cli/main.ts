@@ -83,7 +83,11 @@ export function buildProgram(subcommands: Subcommand[]): Command {
     .configureOutput(vdeErrors())
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp(helpStyle)
-    .exitOverride();
+    .exitOverride()
+    // The program's own options come before a command only: `vde wirefilter -v A:B` is wirefilter's -v, not
+    // the version, and `vde dpipe cmd -x = ...` passes `-x` on. Set here, not by one command, so it holds
+    // whichever commands a line loads (vde.ts).
+    .enablePositionalOptions();
   for (const add of subcommands) add(program);
   program.hook("preAction", (_program, action) => refuseEmptyPaths(action));
   return program;

@@ -24,7 +24,6 @@ import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { logSlirpStarted, slirpStarted } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram } from "./program.ts";
-import { SlirpLink } from "../link/slirp_link.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
 
 interface PlugFlags {
@@ -176,7 +175,10 @@ async function runPlug(p: Program, first: string, second: string, flags: PlugFla
     b.close("stopped by a signal");
     return;
   }
-  for (const [end, other] of [[a, second], [b, first]] as const) {
+  for (const [end, vnl, other] of [[a, first, second], [b, second, first]] as const) {
+    // Only a slirp:// end has loaded the slirp stack: a plug of other ends never loads it.
+    if (splitVnl(vnl).scheme !== "slirp") continue;
+    const { SlirpLink } = await import("../link/slirp_link.ts");
     if (end instanceof SlirpLink) logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
   }
   // Which end went first, and why: set up before plug() closes the other end too.

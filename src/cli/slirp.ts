@@ -5,7 +5,6 @@
 import { runProgram } from "./program.ts";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
-import { openSlirpLink } from "../link/slirp_link.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
@@ -117,6 +116,9 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics).
   if (slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
   await runProgram(slirpProgram(o), async (p) => {
+    // On this thread only here (`--no-thread`): the threaded slirp's stack is its worker's alone, and a
+    // module the main thread loaded stays in its memory.
+    const { openSlirpLink } = await import("../link/slirp_link.ts");
     const slirp = await openSlirpLink(config).catch((err) => {
       throw new UsageError((err as Error).message);
     });

@@ -17,16 +17,12 @@ import { DEFAULT_MGMT_NAME, MgmtServer } from "../console/mgmt_server.ts";
 import { runStartupScript } from "../console/script.ts";
 import { type RunningConsole, startSwitchConsole } from "../console/switch/switch_console.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
-import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
-import { addSlirpCommands, type AttachedSlirp } from "../slirp/console.ts";
-import { slirpConfigFromFlags } from "./slirp.ts";
-import { attachCables } from "./cable.ts";
+import type { SlirpLink } from "../link/slirp_link.ts";
+import type { AttachedSlirp } from "../slirp/console.ts";
 import { examples, vnlHelp, withExamples } from "./help.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
-import { startFileCapture } from "../capture/file_capture.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
-import { startSwitchWeb } from "./web.ts";
 import { counted } from "../counted.ts";
 import { VERSION } from "../version.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
@@ -178,7 +174,11 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const commands = switchCommands(ctx);
     if (o.mcastSnooping) setSnooping(ctx, true);
     const slirps: AttachedSlirp[] = [];
-    if (o.slirp !== undefined && o.slirp !== false) addSlirpCommands(commands, () => slirps);
+    // What --slirp, --pcap, --cable and --http need is loaded only when they are given: a module once
+    // loaded stays in memory (the slirp stack alone is about 4 MiB of an idle switch's RSS).
+    if (o.slirp !== undefined && o.slirp !== false) {
+      (await import("../slirp/console.ts")).addSlirpCommands(commands, () => slirps);
+    }
     if (o.rc !== undefined) {
       // Before the ctl socket exists, so clients only ever see the configured switch.
       try {
@@ -197,6 +197,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     }
     const hub = new CaptureHub(sw.engine);
     if (o.pcap !== undefined) {
+      const { startFileCapture } = await import("../capture/file_capture.ts");
       let capture: ReturnType<typeof startFileCapture>;
       try {
         // Named as a capture of the running switch names it: its directory, whole (it may not exist yet).
@@ -232,6 +233,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     p.defer(() => mgmt.close());
     ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     if (o.slirp !== undefined && o.slirp !== false) {
+      const { openSlirpLink } = await import("../link/slirp_link.ts");
+      const { slirpConfigFromFlags } = await import("./slirp.ts");
       let link: SlirpLink;
       try {
         // Its options' mistakes are named as the option's, as the link's are (`--slirp: unknown slirp option`).
@@ -251,9 +254,13 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       const ep = sw.attach(openTapLink(name));
       log(COMPONENT, `tap ${name} on port ${sw.portOfEndpoint(ep.id)}`);
     }
-    await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
+    if ((o.cable ?? []).length > 0) {
+      const { attachCables } = await import("./cable.ts");
+      await attachCables(sw, o.cable ?? [], { dir: server.dir, keyFile: o.key }, p.defer);
+    }
     let webView = "";
     if (o.http !== undefined) {
+      const { startSwitchWeb } = await import("./web.ts");
       const web = await startSwitchWeb(sw, server.dir, o.http, o.httpToken);
       p.defer(() => web.close());
       // Said again where it serves: a daemon's log file is not where its user looks for the port.

@@ -18,7 +18,7 @@ import type { DgramLink } from "../link/dgram_link.ts";
 import { type LinkStats, newLinkStats } from "../link/link.ts";
 import { log } from "../log.ts";
 import type { SlirpConfig } from "../slirp/config.ts";
-import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_worker.ts";
+import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_layout.ts";
 import { WorkerHandle } from "./worker_handle.ts";
 
 /** How long `stop()` waits for the worker to leave its loop before terminating it. */

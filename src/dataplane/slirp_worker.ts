@@ -126,11 +126,10 @@ import { useDrivenPoller } from "../io/poller.ts";
 import { UnixDgramSocket } from "../io/unix_dgram.ts";
 import { framesQueued, peerSendBuffer } from "../io/unix_peer_queue.ts";
 import { DgramLink } from "../link/dgram_link.ts";
-import { type LinkStats, newLinkStats } from "../link/link.ts";
+import { newLinkStats } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
 import { SlirpLink } from "../link/slirp_link.ts";
 import { setLogWriter } from "../log.ts";
-import type { SlirpConfig } from "../slirp/config.ts";
 import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
@@ -138,40 +137,8 @@ import { warmSlirp } from "../slirp/warmup.ts";
 import { currentNice, DemandGovernor, DownloadYield, raiseNice, smallFrames } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
+import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_layout.ts";
 import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
-
-/** What the main thread posts once, to start the thread. */
-export interface SlirpStart {
-  config: SlirpConfig;
-  /** The switch's datagram socket (connected, non-blocking); owned by the main thread. */
-  fd: number;
-  /** Eventfd the main thread writes to stop the loop. */
-  wakeFd: number;
-  /** Int32 [stop flag]. */
-  shared: SharedArrayBuffer;
-  /** Where the host's resolvers are listed (tests). */
-  resolvConf?: string;
-  /** The `slirp` label of the Prometheus metrics the thread renders on request (`--http`). */
-  metricsName?: string;
-}
-
-/** What the thread tells the main thread. */
-export type SlirpReport =
-  | { type: "ready"; describe: string }
-  | { type: "failed"; message: string }
-  | { type: "log"; line: string }
-  | { type: "metrics"; text: string }
-  | { type: "stopped"; reason: string | null; link: LinkStats };
-
-/** Index of the stop flag in the shared Int32 view. */
-export const SLIRP_STOP = 0;
-/**
- * Index of the metrics request counter: the main thread bumps it and writes
- * the wake eventfd; the loop, seeing it move, renders the stack's metrics
- * (which live in this thread's memory) and posts them. A message would wait
- * for an event-loop turn the loop does not take while traffic flows.
- */
-export const SLIRP_METRICS = 1;
 
 /** Longest wait for the receive thread to start before the slirp says it is ready. */
 const RX_START_MS = 10_000;

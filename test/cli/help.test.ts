@@ -9,7 +9,7 @@ import "../../src/link/schemes.ts";
 import { schemes } from "../../src/link/registry.ts";
 import { VNL_SCHEMES } from "../../src/cli/help.ts";
 import { buildProgram } from "../../src/cli/main.ts";
-import { vdeSubcommands } from "../../src/cli/vde.ts";
+import { vdeSubcommands } from "../../src/cli/subcommands.ts";
 import { vde } from "../lab/_helpers.ts";
 
 const program = buildProgram([...vdeSubcommands]);
