@@ -31,9 +31,8 @@
  * link flap), until the operator sets the guard again (`setBpduGuard`).
  * Root guard (802.1Q's restrictedRole): the port is never chosen as root
  * port; while the best information it holds would have made it one, it is
- * "root-inconsistent": an alternate port, discarding, as the standard's
- * alternate is (its proposals are agreed to, which opens nothing of ours),
- * until that information ages out (3 hellos without the superior BPDU).
+ * "root-inconsistent": an alternate port, discarding, until that
+ * information ages out (3 hellos without the superior BPDU).
  * The Linux bridge's root_block keeps such a port listening likewise.
  *
  * Compatibility: a port that hears a config or TCN BPDU sends 802.1D BPDUs
@@ -1052,7 +1051,12 @@ export class Rstp {
           "better than ours: port kept discarding (alternate) until that stops",
       );
     } else {
-      this.#log?.(`port ${p.number}: root guard: the superior information is gone; port released`);
+      const why = !p.rootGuard
+        ? "root guard off"
+        : p.portEnabled
+        ? "the superior information is gone"
+        : "port down";
+      this.#log?.(`port ${p.number}: root guard: port released (${why})`);
     }
   }
 

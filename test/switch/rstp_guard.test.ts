@@ -143,6 +143,11 @@ Deno.test("root guard: a superior BPDU keeps the port discarding as alternate; t
     "port 2: root guard: bridge 8000.000000000100 offers root 8000.000000000100, better than ours: " +
     "port kept discarding (alternate) until that stops",
   ]);
+  // Root guard off: the rogue's better id wins through that port, as it would have without the guard.
+  ours.setRootGuard(2, false);
+  sim.run(5);
+  assert.deepEqual([ours.rootId, ours.port(2)!.role], [sim.rstp(2).bridgeId, Role.Root]);
+  assert.equal(logs.at(-1), "port 2: root guard: port released (root guard off)");
 });
 
 Deno.test("root guard: the port is released once the superior information ages out (within max age)", () => {
@@ -157,7 +162,7 @@ Deno.test("root guard: the port is released once the superior information ages o
   sim.run(20);
   const p = ours.port(2)!;
   assert.deepEqual([p.role, p.forwarding, p.rootBlocked, p.rootBlocks], [Role.Designated, true, false, 1]);
-  assert.equal(logs.at(-1), "port 2: root guard: the superior information is gone; port released");
+  assert.equal(logs.at(-1), "port 2: root guard: port released (the superior information is gone)");
   assert.equal(ours.rootId, sim.rstp(1).bridgeId);
 });
 
