@@ -28,6 +28,9 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   ["stp/setprio", "the bridge priority", ["setbridgeprio", "priority", "rstp-priority"]],
   ["stp/setportcost", "a port's path cost", ["setpathcost"]],
   ["stp/setportprio", "a port's priority", ["setportprio"]],
+  // bridge link set dev X guard on / root_block on; mstpctl setbpduguard.
+  ["stp/setguard", "a port's BPDU guard", ["guard", "bpduguard", "setbpduguard"]],
+  ["stp/setrootblock", "a port's root guard", ["root_block", "rootguard"]],
   ["stp/settimers", "hello time, max age and forward delay, in seconds", [
     "sethello",
     "setmaxage",

@@ -118,6 +118,8 @@ const STP_PORT_VALUE: Record<string, readonly [(v: number) => boolean, (v: numbe
     (v) => `a port priority is ${stepsText(v, PORT_PRIORITY, PORT_PRIORITY_STEP)}`,
   ],
   "stp/setedge": [(v) => v === 0 || v === 1, (v) => `edge is 0 or 1, not ${v}`],
+  "stp/setguard": [(v) => v === 0 || v === 1, (v) => `BPDU guard is 0 or 1, not ${v}`],
+  "stp/setrootblock": [(v) => v === 0 || v === 1, (v) => `root guard is 0 or 1, not ${v}`],
 };
 
 /**

@@ -22,6 +22,19 @@
  * in seconds); a config BPDU that comes back to the port that sent it is
  * ignored (9.3.4). Port numbers are the vde port numbers (12 bits).
  *
+ * Port protection, as the Linux bridge's `guard` and `root_block` port
+ * flags have it (off by default; a port without them is untouched). BPDU
+ * guard: a port that hears any well-formed BPDU (tagged ones too) is taken
+ * out of the tree as if its link went down, says so once in the log, and
+ * stays out, a client plugging in again included (here the one who plugs in
+ * is the host the guard is against, where the kernel's guard lifts on a
+ * link flap), until the operator sets the guard again (`setBpduGuard`).
+ * Root guard (802.1Q's restrictedRole): the port is never chosen as root
+ * port; while the best information it holds would have made it one, it is
+ * "root-inconsistent": an alternate port, discarding, until that
+ * information ages out (3 hellos without the superior BPDU).
+ * The Linux bridge's root_block keeps such a port listening likewise.
+ *
  * Compatibility: a port that hears a config or TCN BPDU sends 802.1D BPDUs
  * (config on designated ports, TCN up the root port until acknowledged) and
  * moves through discarding and learning with the full forward delay, as a
@@ -146,6 +159,14 @@ export interface StpPortView {
   designatedPort: number;
   edge: boolean;
   adminEdge: boolean;
+  /** BPDU guard is on; `guardTripped`: it took the port out of the tree (counted in `guardTrips`). */
+  bpduGuard: boolean;
+  guardTripped: boolean;
+  guardTrips: number;
+  /** Root guard is on; `rootBlocked`: it holds the port alternate now (counted in `rootBlocks`). */
+  rootGuard: boolean;
+  rootBlocked: boolean;
+  rootBlocks: number;
   /** Speaks RSTP (false: fell back to 802.1D on this port). */
   rstp: boolean;
   /** Hears vde_switch's FSTP dialect, and answers in it. */
@@ -184,6 +205,14 @@ class Port {
   // Configuration.
   readonly number: number;
   priority = 128;
+  /** BPDU guard and root guard (see the header). */
+  bpduGuard = false;
+  rootGuard = false;
+  /** A client is attached (enablePort); the port takes part only while the guard has not tripped too. */
+  attached = false;
+  /** The BPDU guard disabled the port; `rootBlocked`: root guard holds it alternate now. */
+  guardTripped = false;
+  rootBlocked = false;
   pathCost: number;
   adminEdge = false;
   autoEdge = true;
@@ -252,6 +281,8 @@ class Port {
   bpdusIn = 0;
   bpdusOut = 0;
   badBpdus = 0;
+  guardTrips = 0;
+  rootBlocks = 0;
 
   constructor(number: number, pathCost: number, times: StpTimes, vector: PriorityVector) {
     this.number = number;
@@ -368,15 +399,16 @@ export class Rstp {
   /** A port came up (a client attached): it starts discarding and takes part in the tree. */
   enablePort(n: number): void {
     const p = this.#port(n);
-    p.portEnabled = true;
+    p.attached = true;
+    p.portEnabled = !p.guardTripped;
     this.#run();
   }
 
   /** A port went down: it leaves the tree, and the tree reconverges without it. */
   disablePort(n: number): void {
     const p = this.#ports.get(n);
-    if (p === undefined || !p.portEnabled) return;
-    p.portEnabled = false;
+    if (p === undefined || !p.attached) return;
+    p.attached = p.portEnabled = false;
     // Whoever plugs in next may speak another dialect.
     p.fstp = p.fstpSaid = false;
     this.#run();
@@ -417,6 +449,27 @@ export class Rstp {
     this.#run();
   }
 
+  /**
+   * Turns a port's BPDU guard on or off. Either way a port the guard took
+   * out of the tree comes back (the operator's way to re-enable it).
+   */
+  setBpduGuard(n: number, on: boolean): void {
+    const p = this.#port(n);
+    p.bpduGuard = on;
+    if (p.guardTripped) {
+      p.guardTripped = false;
+      p.portEnabled = p.attached;
+      this.#log?.(`port ${n}: re-enabled by the operator, BPDU guard ${on ? "on" : "off"}`);
+    }
+    this.#run();
+  }
+
+  /** Turns a port's root guard on or off; the roles are chosen again. */
+  setRootGuard(n: number, on: boolean): void {
+    this.#port(n).rootGuard = on;
+    this.#reselectAll();
+  }
+
   /** Declares a port's LAN point-to-point (default) or shared (no proposal/agreement). */
   setPointToPoint(n: number, p2p: boolean): void {
     this.#port(n).pointToPoint = p2p;
@@ -447,6 +500,10 @@ export class Rstp {
       return;
     }
     let bpdu = result.value;
+    if (p.bpduGuard) {
+      this.#tripGuard(p, bpdu);
+      return;
+    }
     // FSTP's tree of a tagged VLAN: ours is one tree, told by the untagged BPDUs, and answers every VLAN.
     if (bpdu.vlan !== undefined) return;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
@@ -489,6 +546,20 @@ export class Rstp {
     this.#run();
   }
 
+  // The kernel's guard sets the port disabled; so does this, the link staying up.
+  #tripGuard(p: Port, bpdu: Bpdu): void {
+    p.bpdusIn++;
+    p.guardTrips++;
+    p.guardTripped = true;
+    p.portEnabled = false;
+    p.fstp = p.fstpSaid = false;
+    const from = bpdu.kind === "tcn" ? "a TCN BPDU" : `a BPDU from bridge ${bpdu.bridgeId}`;
+    this.#log?.(
+      `port ${p.number}: BPDU guard: heard ${from}: port disabled (stp/setguard ${p.number} 1 re-enables it)`,
+    );
+    this.#run();
+  }
+
   /**
    * Advances the machine's clock to `nowMs`; every whole second passed
    * counts the port timers down once. The first call only sets the clock.
@@ -522,7 +593,17 @@ export class Rstp {
 
   /** Every port the machine knows, in port order. */
   ports(): StpPortView[] {
-    return this.#sorted.map((p) => ({
+    return this.#sorted.map((p) => this.#view(p));
+  }
+
+  /** One port's view, if the machine knows it. */
+  port(n: number): StpPortView | undefined {
+    const p = this.#ports.get(n);
+    return p === undefined ? undefined : this.#view(p);
+  }
+
+  #view(p: Port): StpPortView {
+    return {
       port: p.number,
       portId: p.portId,
       role: p.role,
@@ -537,17 +618,18 @@ export class Rstp {
       designatedPort: p.portPriority.designatedPortId,
       edge: p.operEdge,
       adminEdge: p.adminEdge,
+      bpduGuard: p.bpduGuard,
+      guardTripped: p.guardTripped,
+      guardTrips: p.guardTrips,
+      rootGuard: p.rootGuard,
+      rootBlocked: p.rootBlocked,
+      rootBlocks: p.rootBlocks,
       rstp: p.sendRSTP,
       fstp: p.fstp,
       bpdusIn: p.bpdusIn,
       bpdusOut: p.bpdusOut,
       badBpdus: p.badBpdus,
-    }));
-  }
-
-  /** One port's view, if the machine knows it. */
-  port(n: number): StpPortView | undefined {
-    return this.ports().find((v) => v.port === n);
+    };
   }
 
   /** Whether a topology change is in progress (some port's tcWhile runs). */
@@ -889,17 +971,17 @@ export class Rstp {
     let best = this.#bridgeVector();
     let bestPort: Port | null = null;
     for (const p of this.#sorted) {
-      if (p.infoIs !== INFO.Received) continue;
-      if (p.portPriority.designatedBridgeId.slice(5) === ownMac) continue;
-      const candidate: PriorityVector = {
-        ...p.portPriority,
-        rootPathCost: p.portPriority.rootPathCost + p.pathCost,
-        bridgePortId: p.portId,
-      };
-      if (compareVectors(candidate, best, 5) < 0) {
+      const candidate = this.#rootCandidate(p, ownMac);
+      if (candidate !== null && !p.rootGuard && compareVectors(candidate, best, 5) < 0) {
         best = candidate;
         bestPort = p;
       }
+    }
+    // Root guard: a port whose information beats the root chosen without it is held alternate (below).
+    for (const p of this.#sorted) {
+      if (!p.rootGuard && !p.rootBlocked) continue;
+      const candidate = p.rootGuard ? this.#rootCandidate(p, ownMac) : null;
+      this.#setRootBlocked(p, candidate !== null && compareVectors(candidate, best, 5) < 0);
     }
     this.#rootPriority = best;
     this.#rootPortId = bestPort === null ? 0 : bestPort.portId;
@@ -946,6 +1028,35 @@ export class Rstp {
             p.updtInfo = true;
           }
       }
+    }
+  }
+
+  // The root path priority vector port `p` offers (17.6), or null when it holds no received info of another bridge.
+  #rootCandidate(p: Port, ownMac: string): PriorityVector | null {
+    if (p.infoIs !== INFO.Received || p.portPriority.designatedBridgeId.slice(5) === ownMac) return null;
+    return {
+      ...p.portPriority,
+      rootPathCost: p.portPriority.rootPathCost + p.pathCost,
+      bridgePortId: p.portId,
+    };
+  }
+
+  #setRootBlocked(p: Port, blocked: boolean): void {
+    if (blocked === p.rootBlocked) return;
+    p.rootBlocked = blocked;
+    if (blocked) {
+      p.rootBlocks++;
+      this.#log?.(
+        `port ${p.number}: root guard: bridge ${p.portPriority.designatedBridgeId} offers root ${p.portPriority.rootId}, ` +
+          "better than ours: port kept discarding (alternate) until that stops",
+      );
+    } else {
+      const why = !p.rootGuard
+        ? "root guard off"
+        : p.portEnabled
+        ? "the superior information is gone"
+        : "port down";
+      this.#log?.(`port ${p.number}: root guard: port released (${why})`);
     }
   }
 

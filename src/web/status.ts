@@ -30,8 +30,11 @@ export interface PortStatus {
   bytesOut: number;
   framesOut: number;
   dropsOut: number;
-  /** Spanning tree, when on: the port's role and its state as the kernel numbers it. */
-  stp?: { role: string; state: StpState };
+  /**
+   * Spanning tree, when on: the port's role, its state as the kernel numbers it, and how often its BPDU
+   * guard disabled it and its root guard held it discarding.
+   */
+  stp?: { role: string; state: StpState; guardTrips: number; rootBlocks: number };
 }
 
 /**
@@ -123,7 +126,12 @@ export class SwitchStatus {
       const view = stp?.port(p);
       if (view !== undefined) {
         const state: StpState = !view.enabled ? 0 : view.forwarding ? 3 : view.learning ? 2 : 4;
-        out[out.length - 1]!.stp = { role: ROLE_NAMES[view.role] ?? "unknown", state };
+        out[out.length - 1]!.stp = {
+          role: ROLE_NAMES[view.role] ?? "unknown",
+          state,
+          guardTrips: view.guardTrips,
+          rootBlocks: view.rootBlocks,
+        };
       }
     }
     return out;

@@ -16,6 +16,8 @@ const SWITCH = [
   "stp",
   "fstp/setfstp",
   "stp/setprio",
+  "stp/setguard",
+  "stp/setrootblock",
   "hash/flush",
 ];
 
@@ -36,6 +38,15 @@ Deno.test("a bridge's or Open vSwitch's word, alone or in its tool's command lin
   assert.equal(
     bridgeWordHint("ovs-vsctl set Bridge br0 mcast_snooping_enable=true", SWITCH),
     "mcast_snooping_enable here is mcast/snooping (IGMP/MLD snooping)",
+  );
+  // The Linux bridge's port guards: the last of their words is the one meant (not `link`, our ports).
+  assert.equal(
+    bridgeWordHint("bridge link set dev t1 guard on", SWITCH),
+    "guard here is stp/setguard (a port's BPDU guard)",
+  );
+  assert.equal(
+    bridgeWordHint("bridge link set dev t1 root_block on", SWITCH),
+    "root_block here is stp/setrootblock (a port's root guard)",
   );
   assert.equal(
     bridgeWordHint("brctl setageing br0 30", SWITCH),

@@ -317,6 +317,8 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     "stp/setportcost": "PORT COST",
     "stp/setportprio": "PORT PRIO",
     "stp/setedge": "PORT 0/1",
+    "stp/setguard": "PORT 0/1",
+    "stp/setrootblock": "PORT 0/1",
   });
   const past = (n: number) => `port ${n} is past the last port (port/showinfo says Numports)`;
   const cases: [string, string][] = [
@@ -344,6 +346,9 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     ["stp/setportprio 99 16", past(99)],
     ["stp/setportcost 0 5", "spanning tree runs on ports 1-4095, not 0"],
     ["stp/setedge 40 1", past(40)],
+    ["stp/setguard 2 2", "BPDU guard is 0 or 1, not 2"],
+    ["stp/setrootblock 2 x", "usage: stp/setrootblock PORT 0/1"],
+    ["stp/setrootblock 0 1", "spanning tree runs on ports 1-4095, not 0"],
     // Malformed or missing numbers are what the usage is for.
     ["vlan/addport 10 x", "usage: vlan/addport N PORT"],
     ["stp/setportcost 2", "usage: stp/setportcost PORT COST"],

@@ -28,7 +28,7 @@ export async function mgmtConsole(path: string): Promise<MgmtClient> {
 export async function stpRows(console: MgmtClient): Promise<StpRow[]> {
   const reply = await console.command("stp");
   return (reply.lines ?? []).flatMap((line) => {
-    const m = /^\s*(\d+)\s+[0-9a-f]{4}\s+(\w+)\s+(\w+)/.exec(line);
+    const m = /^\s*(\d+)\s+[0-9a-f]{4}\s+(\w+)\s+([\w-]+)/.exec(line);
     return m === null ? [] : [{ port: Number(m[1]), role: m[2]!, state: m[3]! }];
   });
 }

@@ -37,13 +37,18 @@ export class StpSim {
    * a port that is up with nobody else on its LAN, "X" for one that is down;
    * `lan:cost` sets a path cost, `lan^prio` a port priority).
    */
-  bridge(index: number, id: number, lans: string[], options: { legacy?: boolean; priority?: number } = {}) {
+  bridge(
+    index: number,
+    id: number,
+    lans: string[],
+    options: { legacy?: boolean; priority?: number; log?: (line: string) => void } = {},
+  ) {
     const mac = new Uint8Array(6);
     new DataView(mac.buffer).setUint16(4, id & 0xffff);
     new DataView(mac.buffer).setUint16(2, Math.floor(id / 0x10000) & 0xffff);
     const legacy = options.legacy ?? false;
     const b: SimBridge = { id, lans: [], flushes: [], legacy, rstp: null as unknown as Rstp };
-    b.rstp = new Rstp({ mac, priority: options.priority, forceVersion: legacy ? 0 : 2 }, {
+    b.rstp = new Rstp({ mac, priority: options.priority, forceVersion: legacy ? 0 : 2, log: options.log }, {
       send: (port, frame) => {
         this.sent.push({ bridge: index, port, frame });
         this.#queue.push({ from: b, port, frame });

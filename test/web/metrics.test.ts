@@ -165,7 +165,7 @@ Deno.test("metrics: a MAC seen on another port counts one FDB move", async () =>
   }
 });
 
-Deno.test("metrics: with spanning tree on, each port's state, its role among all roles, and topology changes; promtool agrees", async (t) => {
+Deno.test("metrics: with spanning tree on, each port's state, its role among all roles, guard counters and topology changes; promtool agrees", async (t) => {
   const r = rig();
   try {
     r.sw.engine.enableStp({ mac: mac(0x77) });
@@ -179,6 +179,9 @@ Deno.test("metrics: with spanning tree on, each port's state, its role among all
       assert.equal(sample(text, "vde_stp_port_role", 'port="2"', `role="${role}"`), 0, role);
     }
     assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
+    // The guards' counters, for every port (0 where no guard is on or none has acted).
+    assert.equal(sample(text, "vde_stp_bpdu_guard_trips_total", 'port="1"'), 0);
+    assert.equal(sample(text, "vde_stp_root_guard_blocks_total", 'port="2"'), 0);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);
   } finally {

@@ -3,7 +3,8 @@
  * `fstp/setfstp`, `fstp/setedge`, `fstp/print`, same names, syntax and
  * line formats) and ours: `stp`, an aligned table in `brctl showstp`'s
  * words, and `stp/setprio`, `stp/setportcost`, `stp/setportprio`,
- * `stp/setedge`, `stp/settimers`.
+ * `stp/setedge`, `stp/settimers`, and the port guards `stp/setguard` and
+ * `stp/setrootblock` (the Linux bridge's `guard` and `root_block`).
  *
  * There is one tree for the whole switch (RSTP, untagged), which blocks a
  * port for every VLAN, so `fstp/print` prints it for each VLAN, as
@@ -13,8 +14,8 @@
  * for every VLAN (`ROOTSWITCH FSTP IS DISABLED`), which scripts read to
  * tell a root switch. The bridge priority, timers and edge ports are kept
  * while spanning tree is off and used when it starts (vde_switch's rc files
- * may set edges before `fstp/setfstp 1`); other port settings need it on
- * (ENXIO otherwise).
+ * may set edges before `fstp/setfstp 1`); the guards are kept by the console
+ * for every start; other port settings need it on (ENXIO otherwise).
  */
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -63,6 +64,23 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
       return ok();
     }
     return onPort(`${port ?? ""} ${on ? 1 : 0}`, 2, (s, p) => s.setAdminEdge(p, on));
+  };
+  // Guards are kept by the console (they outlive the tree) and given to the tree when it runs.
+  const setGuard = (args: string, which: "bpdu" | "root"): Reply => {
+    const [port, value, ...rest] = words(args);
+    const n = parseInteger(port ?? "");
+    const on = parseSwitch(value);
+    if (
+      n === undefined || !within(n, STP_PORTS) || n >= ctx.sw.numPorts || on === undefined || rest.length > 0
+    ) {
+      return fail(Errno.EINVAL);
+    }
+    const guards = { ...(ctx.stpGuards.get(n) ?? { bpdu: false, root: false }), [which]: on };
+    if (guards.bpdu || guards.root) ctx.stpGuards.set(n, guards);
+    else ctx.stpGuards.delete(n);
+    if (which === "bpdu") engine.stp?.setBpduGuard(n, on);
+    else engine.stp?.setRootGuard(n, on);
+    return ok();
   };
 
   registry.menu("fstp", "FAST SPANNING TREE MENU");
@@ -190,6 +208,20 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
       return rest.length > 0 ? fail(Errno.EINVAL) : setEdge(port, value);
     },
   });
+  registry.add({
+    path: "stp/setguard",
+    syntax: "PORT 0/1",
+    help: "BPDU guard: 1: a BPDU disables the port until stp/setguard PORT 1 (or 0) again; 0: off (default)",
+    listing: false,
+    run: (args) => setGuard(args, "bpdu"),
+  });
+  registry.add({
+    path: "stp/setrootblock",
+    syntax: "PORT 0/1",
+    help: "root guard: 1: the port never becomes root port, a superior BPDU keeps it discarding; 0: off",
+    listing: false,
+    run: (args) => setGuard(args, "root"),
+  });
 }
 
 function attempt(act: () => void): Reply {
@@ -300,16 +332,26 @@ function stpTable(stp: Rstp): string[] {
     { title: "DES COST", align: "right" },
     { title: "EDGE", align: "left" },
     { title: "PROTO", align: "left" },
+    { title: "GUARD", align: "left" },
     { title: "BPDU IN", align: "right" },
     { title: "BPDU OUT", align: "right" },
     { title: "BAD", align: "right" },
   ] as const;
-  const rows = stp.ports().filter((p) => p.enabled).map((p) => [
+  const rows = stp.ports().filter((p) => p.enabled || p.guardTripped).map((p) => [
     String(p.port),
     hex4(p.portId),
     ROLE_NAMES[p.role],
-    p.forwarding ? "forwarding" : p.learning ? "learning" : p.role === Role.Disabled
+    p.guardTripped
+      ? "bpdu-guard"
+      : p.forwarding
+      ? "forwarding"
+      : p.learning
+      ? "learning"
+      : p.role === Role.Disabled
       ? "disabled"
+      // Cisco's and Open vSwitch's word for a port root guard holds.
+      : p.rootBlocked
+      ? "root-inconsistent"
       // RSTP's word (802.1D-2004 17.4; Open vSwitch's rstp too): the Linux bridge, which runs STP, says blocking.
       : "discarding",
     String(p.pathCost),
@@ -318,11 +360,21 @@ function stpTable(stp: Rstp): string[] {
     String(p.designatedCost),
     p.edge ? (p.adminEdge ? "yes (set)" : "yes") : "no",
     p.fstp ? "fstp" : p.rstp ? "rstp" : "stp",
+    guardText(p),
     String(p.bpdusIn),
     String(p.bpdusOut),
     String(p.badBpdus),
   ]);
   return [...head, ...renderTable(columns, rows)];
+}
+
+/** The guards on a port, with how often each has acted (`stp`'s GUARD column; `-` for none). */
+export function guardText(p: StpPortView): string {
+  const on = [
+    ...(p.bpduGuard ? [`bpdu(${p.guardTrips})`] : []),
+    ...(p.rootGuard ? [`root(${p.rootBlocks})`] : []),
+  ];
+  return on.length === 0 ? "-" : on.join(",");
 }
 
 function hex4(n: number): string {

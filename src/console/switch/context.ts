@@ -60,6 +60,13 @@ export class ConsoleContext {
    * tree when it starts.
    */
   readonly stpEdges: Map<number, boolean> = new Map();
+  /**
+   * Ports with BPDU guard or root guard on (`stp/setguard`,
+   * `stp/setrootblock`), kept whether or not spanning tree runs and given
+   * to it at every start: a protection must not vanish with an
+   * `fstp/setfstp 0` and 1.
+   */
+  readonly stpGuards: Map<number, { bpdu: boolean; root: boolean }> = new Map();
   readonly #shutdown: ((reason: string) => void) | undefined;
   #shuttingDown = false;
 
@@ -95,6 +102,10 @@ export class ConsoleContext {
     });
     for (const [port, edge] of this.stpEdges) stp.setAdminEdge(port, edge);
     this.stpEdges.clear();
+    for (const [port, { bpdu, root }] of this.stpGuards) {
+      stp.setBpduGuard(port, bpdu);
+      stp.setRootGuard(port, root);
+    }
     return stp;
   }
 

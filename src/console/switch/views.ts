@@ -41,6 +41,8 @@ export interface PortView {
   bytesOut: number;
   /** Dropped frames, when known (not in vde_switch's listing). */
   drops?: number;
+  /** The spanning tree guards on the port and what they did, when any is on (not in vde_switch's listing). */
+  guards?: string;
   endpoints: EndpointView[];
 }
 
@@ -125,6 +127,7 @@ export function portView(ctx: ConsoleContext, p: number, names = new NameCache()
     framesOut: stats.framesOut,
     bytesOut: stats.bytesOut,
     drops: stats.dropsIn + stats.dropsOut,
+    ...optional("guards", guardsText(ctx, p)),
     // Newest first in the switch; listed oldest first, as vde_switch does.
     endpoints: [...state.endpoints].reverse().map((ep) => ({
       id: ep.id,
@@ -132,6 +135,31 @@ export function portView(ctx: ConsoleContext, p: number, names = new NameCache()
       description: printable(endpointDescription(ep)),
     })),
   };
+}
+
+/** `{ key: value }`, or nothing when value is undefined (views compare as values, key for key). */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : { [key]: value } as Record<K, V>;
+}
+
+/**
+ * `BPDU guard (trips 1: port disabled, stp/setguard 3 1 re-enables it);
+ * root guard (blocks 0)` for a port with a guard on; undefined otherwise.
+ */
+function guardsText(ctx: ConsoleContext, p: number): string | undefined {
+  const set = ctx.stpGuards.get(p);
+  if (set === undefined) return undefined;
+  const v = ctx.sw.engine.stp?.port(p);
+  const parts: string[] = [];
+  if (set.bpdu) {
+    const tripped = v?.guardTripped ? `: port disabled, stp/setguard ${p} 1 re-enables it` : "";
+    parts.push(`BPDU guard (trips ${v?.guardTrips ?? 0}${tripped})`);
+  }
+  if (set.root) {
+    const blocked = v?.rootBlocked ? ": root-inconsistent now, discarding" : "";
+    parts.push(`root guard (blocks ${v?.rootBlocks ?? 0}${blocked})`);
+  }
+  return `${parts.join("; ")}${v === undefined ? " (spanning tree is off)" : ""}`;
 }
 
 /**

@@ -6,6 +6,8 @@ import { RawClient, threadWarmed, until, withMgmtSwitch } from "../../helpers/vd
 import { skipWithout } from "../../helpers/processes.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 import { Errno } from "../../../src/console/reply_format.ts";
+import { Role } from "../../../src/switch/rstp.ts";
+import { buildBpdu } from "../../../src/wire/stp.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -335,4 +337,97 @@ Deno.test("fstp/setedge while spanning tree is off is answered as Debian's vde_s
   const c = await codes("c");
   assert.deepEqual(c, [0, 0, Errno.EINVAL, Errno.ENXIO]);
   assert.deepEqual(await codes("ours"), c);
+});
+
+/** A config BPDU from bridge 1000.020000000099 claiming root: better than any default-priority bridge. */
+function rogueBpdu(): Uint8Array {
+  const mac = Uint8Array.of(2, 0, 0, 0, 0, 0x99);
+  const id = "1000.020000000099";
+  const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
+  return buildBpdu({
+    kind: "config",
+    version: 0,
+    flags: 0,
+    rootId: id,
+    rootPathCost: 0,
+    bridgeId: id,
+    portId: 0x8001,
+    ...times,
+  }, mac);
+}
+
+Deno.test("stp/setguard: a BPDU disables the port, stp and port/print say so; setting it again re-enables it; kept across fstp/setfstp 0 and 1", async () => {
+  const tc = makeConsole(8);
+  const [a, b] = [new MemoryLink("a"), new MemoryLink("b")];
+  try {
+    for (
+      const bad of [
+        "stp/setguard 1",
+        "stp/setguard 1 2",
+        "stp/setguard 9 1",
+        "stp/setguard 0 1",
+        "stp/setguard 1 1 1",
+      ]
+    ) {
+      assert.equal(await tc.run(bad), EINVAL, bad);
+    }
+    // Set while spanning tree is off: kept for the tree.
+    assert.equal(await tc.run("stp/setguard 1 1"), OK);
+    await tc.run("fstp/setfstp 1");
+    tc.sw.attach(a, { port: 1 });
+    tc.sw.attach(b, { port: 2 });
+    const stp = tc.sw.engine.stp!;
+    assert.match(await tc.run("stp"), /\n\s+1\s+8001\s+designated\s+\w+\s.*\sbpdu\(0\)\s/);
+    assert.match(await tc.run("stp"), /\n\s+2\s+8002\s+designated\s+\w+\s.*\s-\s/);
+    a.receive(rogueBpdu());
+    await until("the guard trips", () => stp.port(1)?.guardTripped === true);
+    assert.equal(stp.rootId, stp.bridgeId, "the rogue's claim changed nothing");
+    const table = await tc.run("stp");
+    assert.match(table, /\n\s+1\s+8001\s+disabled\s+bpdu-guard\s.*\sbpdu\(1\)\s/, table);
+    assert.match(
+      await tc.run("port/print 1"),
+      /\n STP: BPDU guard \(trips 1: port disabled, stp\/setguard 1 1 re-enables it\)\n/,
+    );
+    assert.doesNotMatch(await tc.run("port/print 2"), /STP/, "an unguarded port's listing is vde_switch's");
+    assert.equal(await tc.run("stp/setguard 1 1"), OK);
+    assert.equal(stp.port(1)!.enabled, true);
+    assert.match(await tc.run("port/print 1"), /\n STP: BPDU guard \(trips 1\)\n/);
+    await tc.run("fstp/setfstp 0");
+    await tc.run("fstp/setfstp 1");
+    assert.equal(tc.sw.engine.stp!.port(1)!.bpduGuard, true, "the guard outlives a restart of the tree");
+    assert.equal(await tc.run("stp/setguard 1 0"), OK);
+    assert.equal(tc.sw.engine.stp!.port(1)!.bpduGuard, false);
+    assert.doesNotMatch(await tc.run("port/print 1"), /STP/);
+  } finally {
+    a.close();
+    b.close();
+    tc.close();
+  }
+});
+
+Deno.test("stp/setrootblock: a superior BPDU keeps the port discarding, root-inconsistent; this switch stays root", async () => {
+  const tc = makeConsole(8);
+  const a = new MemoryLink("a");
+  try {
+    assert.equal(await tc.run("stp/setrootblock 1 2"), EINVAL);
+    await tc.run("fstp/setfstp 1");
+    assert.equal(await tc.run("stp/setrootblock 1 1"), OK);
+    tc.sw.attach(a, { port: 1 });
+    const stp = tc.sw.engine.stp!;
+    a.receive(rogueBpdu());
+    await until("root guard holds the port", () => stp.port(1)?.rootBlocked === true);
+    assert.equal(stp.rootId, stp.bridgeId);
+    const table = await tc.run("stp");
+    assert.match(table, /\n\s+1\s+8001\s+alternate\s+root-inconsistent\s.*\sroot\(1\)\s/, table);
+    assert.match(
+      await tc.run("port/print 1"),
+      /\n STP: root guard \(blocks 1: root-inconsistent now, discarding\)\n/,
+    );
+    assert.equal(await tc.run("stp/setrootblock 1 0"), OK);
+    assert.equal(stp.rootId, "1000.020000000099", "without root guard the better bridge is root");
+    assert.equal(stp.port(1)!.role, Role.Root);
+  } finally {
+    a.close();
+    tc.close();
+  }
 });
