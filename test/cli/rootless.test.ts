@@ -3,9 +3,11 @@
  * made for the test (removed after it), no root, the bundle as their `vde`
  * command. The lab comes up in namespaces of the user's own; their commands
  * run outside it (`vde status`, `vde term`, `vde plug` into its switch,
- * `vde down`) find and reach it; the machine gets no namespace of it. Where
- * the machine has no /run/netns (a fresh one: root never ran `ip netns
- * add`), the lab makes its own /run, with what /run held bound back in.
+ * `vde down`) find and reach it; the machine gets no namespace of it. Its
+ * slirp and cable nodes and its page run in the `vde up` outside, on the
+ * machine's network, and end with the lab. Where the machine has no
+ * /run/netns (a fresh one: root never ran `ip netns add`), the lab makes
+ * its own /run, with what /run held bound back in.
  */
 import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
@@ -295,6 +297,50 @@ topology:
     await s.noneLeft("the lab, its slirp and cable outside, and the far switch to end");
     // The forward went with the lab.
     await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: forward }));
+  });
+});
+
+Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of either, in the foreground or with -d", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rt${Deno.pid % 100000}`;
+    const forward = freePort();
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n` +
+        `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${forward}:10.0.2.31:80"] }\n` +
+        `    h1: { kind: host, address: dhcp }\n  links:\n    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n`,
+    );
+    /** The lab's process (its state's pid) and the vde up outside it, once the lab serves. */
+    const pids = async () => {
+      const lab = await waitFor(async () => {
+        const r = await s.as(["vde", "status", name, "--json"]);
+        return r.code === 0 ? JSON.parse(r.stdout).pid as number : undefined;
+      }, { timeoutMs: 60_000, what: "the lab to serve" });
+      const ups = (await run(["pgrep", "-u", String(s.uid), "-f", "vde up"], { check: false })).stdout;
+      const outside = ups.split("\n").map(Number).filter((p) => p > 0 && p !== lab);
+      assert.equal(outside.length, 1, ups);
+      return { lab, outside: outside[0]! };
+    };
+    const gone = async (what: string) => {
+      await s.noneLeft(what);
+      assert.match((await s.as(["vde", "status"])).stdout, /^no labs are up/);
+      // The forward went with the slirp outside: its port is free again.
+      Deno.listen({ hostname: "127.0.0.1", port: forward }).close();
+    };
+    // In the foreground (as from a terminal, here in the background of a shell): SIGTERM of the vde up outside.
+    const fg = await s.as(["sh", "-c", "vde up --rootless lab.yaml >up.log 2>&1 </dev/null &"]);
+    assert.equal(fg.code, 0, fg.stderr);
+    Deno.kill((await pids()).outside, "SIGTERM");
+    await gone("a SIGTERM of the vde up outside to end the lab too");
+    // With -d: SIGTERM of the lab's process, as `vde down` sends; then of the background vde up outside.
+    for (const which of ["lab", "outside"] as const) {
+      const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+      assert.equal(up.code, 0, up.stderr);
+      Deno.kill((await pids())[which], "SIGTERM");
+      await gone(`a SIGTERM of the ${which === "lab" ? "lab" : "vde up outside"} to end both`);
+    }
   });
 });
 
