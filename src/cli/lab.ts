@@ -43,7 +43,8 @@ import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
 import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
-import { upRootless } from "./rootless.ts";
+import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
+import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";
@@ -363,7 +364,14 @@ async function runLab(
   o: UpOptions,
 ): Promise<void> {
   if (!isDaemonChild() && source !== null) await refuseEditedRunningLab(lab, source.path);
-  if (!isDaemonChild()) checkCanStart(lab, undefined, source?.path);
+  // Not root: the lab runs again, root in namespaces of the user's own, its hosts there (rootless.ts).
+  const rootless = o.rootless === true && Deno.uid() !== 0;
+  if (!isDaemonChild()) checkCanStart(lab, rootless ? 0 : undefined, source?.path);
+  if (rootless && !isDaemonChild()) await checkUserNamespaces();
+  // The copy in those namespaces runs in the foreground of the `vde up` outside, which is the one in the
+  // background when there is one.
+  const inner = rootlessInner();
+  if (inner !== undefined) o = { ...o, detach: false };
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
@@ -410,7 +418,8 @@ async function runLab(
     if (web !== undefined) console.log(web);
     return;
   }
-  if (isDaemonChild()) setLogFile(daemonLog(lab.name));
+  if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name));
+  if (rootless) return await upRootless(lab, source ? dirOf(source.path) : Deno.cwd(), o.http);
   const { stopped, stop, remove } = untilSignal();
   // A signal while the lab comes up (Ctrl-C during a slow DHCP or exec) cuts bring-up short.
   const interrupt = new AbortController();
@@ -431,6 +440,13 @@ async function runLab(
       variables: source?.variables,
       log: (m) => log("vde up", m),
       signal: interrupt.signal,
+      // In the namespaces of a rootless lab: its slirps and cables are the `vde up` outside's.
+      ...(inner === undefined ? {} : {
+        outside: pluggedFromOutside(
+          labDir(lab.name),
+          lab.nodes.filter((n) => n.kind === "slirp" || n.kind === "cable").map((n) => n.name),
+        ),
+      }),
     }).catch((err) => {
       // Lost a race with another `vde up` of this lab: its lab is up, not taken down.
       if (err instanceof LabTaken) throw new UsageError(err.message);
@@ -476,7 +492,12 @@ async function runLab(
       },
     });
     // Before the control socket: a background `vde up` reports success once that exists.
-    if (o.http !== undefined) web = startLabWeb(r, o.http);
+    if (o.http !== undefined) {
+      // A rootless lab's page is served outside its namespaces, which pass their connections here.
+      web = inner === undefined
+        ? startLabWeb(r, o.http)
+        : LabWebServer.start(r, { path: pageSocket(r.dir), url: inner.pageUrl ?? "" });
+    }
     ctl = await MgmtServer.start(commands, { debug: { detach: () => {} } }, {
       path: `${r.dir}/ctl`,
       greeting: `vde lab ${lab.name}\n\nlab[${lab.name}]$ `,
@@ -844,8 +865,6 @@ export const labCommand: Subcommand = (program: Command) => {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");
         await down(lab.name);
       }
-      // Not root: the same command again, root in namespaces of the user's own (rootless.ts).
-      if (o.rootless && Deno.uid() !== 0) return await upRootless(o.http);
       await runLab(lab, { text, path, variables }, o);
     });
   program.command("down")

@@ -21,12 +21,59 @@
  * runtime directory is the user's own (names.ts, user_namespace.ts), so
  * `vde term LAB`, `vde status`, `vde down` and the switches' sockets (QEMU,
  * `vde plug`) work from any shell of the user's. What lives in the network
- * namespace does not: the slirp's outside is that namespace's own loopback,
- * and a `--http` page or a slirp forward listens there too.
+ * namespace does not reach the machine's network, so the parts of the lab
+ * that must (its slirp and cable nodes, its `--http` page) run here, in
+ * this process, and plug into the copy through sockets in that directory
+ * (lab/outside.ts): they are opened before the copy starts and end when it
+ * ends. With `-d` this process is itself the background copy of
+ * `vde up -d` (daemon.ts): it reports ready once the lab serves, and the
+ * copy in the namespaces runs in the foreground under it, logging to the
+ * lab's log. A SIGTERM of either ends both: this one's is passed on, and
+ * the end of the lab's is this one's.
  */
 import { ExitStatus, UsageError } from "./main.ts";
-import { selfCommand } from "./daemon.ts";
+import { isDaemonChild, reportReady, selfCommand } from "./daemon.ts";
 import { onSignals } from "./signals.ts";
+import { log } from "../log.ts";
+import { labDir } from "../lab/names.ts";
+import { OutsideNodes, pageSocket, relayPage } from "../lab/outside.ts";
+import type { Lab } from "../lab/spec.ts";
+import { readState } from "../lab/state.ts";
+import { isSocket } from "../os/paths.ts";
+import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
+
+/**
+ * In the copy's environment: "background" when this process is a background
+ * `vde up -d` (the copy then logs to the lab's log, as that would), else
+ * "foreground"; and the page's address here, when it relays one.
+ */
+const INNER_MARK = "VDE_ROOTLESS_INNER";
+const PAGE_MARK = "VDE_ROOTLESS_PAGE";
+
+/** What the copy in the namespaces is told by the process that started it. */
+export interface RootlessInner {
+  background: boolean;
+  /** The address the process outside serves the lab's page on (`--http`). */
+  pageUrl?: string;
+}
+
+/**
+ * Whether this process is that copy, read once and then taken out of the
+ * environment: a `vde up` a lab host runs is no copy.
+ */
+const INNER: RootlessInner | undefined = (() => {
+  const mark = Deno.env.get(INNER_MARK);
+  const pageUrl = Deno.env.get(PAGE_MARK);
+  Deno.env.delete(INNER_MARK);
+  Deno.env.delete(PAGE_MARK);
+  if (mark === undefined) return undefined;
+  return { background: mark === "background", ...(pageUrl === undefined ? {} : { pageUrl }) };
+})();
+
+/** In the copy in the namespaces: what its starter told it; undefined in any other `vde up`. */
+export function rootlessInner(): RootlessInner | undefined {
+  return INNER;
+}
 
 /**
  * Run by sh in the new namespaces before `vde up` itself ("$@"): the mounts
@@ -95,37 +142,79 @@ async function userNamespacesRefused(): Promise<string | null> {
 }
 
 /**
- * Runs this `vde up` again inside new namespaces (see above) and returns
- * once it has ended, with its status; it shares the terminal, so a lab
- * shell or a Ctrl-C reach it as they would this process.
+ * Refuses, in one line, a machine where this user may make no user namespace.
  *
- * @throws UsageError for `--http` (see above) or when user namespaces cannot be made; ExitStatus with the
- *   copy's failing status
+ * @throws UsageError saying what its admin sets
  */
-export async function upRootless(http?: string): Promise<void> {
-  if (http !== undefined) {
-    throw new UsageError(
-      `vde up --rootless: --http ${http} would listen in the lab's own network namespace, which no browser ` +
-        "outside reaches; `vde term LAB -c watch` and `vde status LAB --json` show its counters",
-    );
-  }
+export async function checkUserNamespaces(): Promise<void> {
   const refused = await userNamespacesRefused();
   if (refused !== null) throw new UsageError(`vde up --rootless: ${refused}`);
+}
+
+/**
+ * Runs this `vde up` of lab `lab` again inside new namespaces (see above),
+ * with its slirp and cable nodes and its page (`http`) here, and returns
+ * once it has ended, with its status; it shares the terminal, so a lab
+ * shell or a Ctrl-C reach it as they would this process. In the background
+ * copy of `vde up -d`, it reports ready once the lab serves.
+ *
+ * @throws UsageError when a node or the page cannot open here (nothing was made); ExitStatus with the
+ *   copy's failing status
+ */
+export async function upRootless(lab: Lab, baseDir: string, http?: string): Promise<void> {
+  const say = (m: string) => log("vde up", `lab ${lab.name}: ${m}`);
+  const dir = labDir(lab.name);
+  const nodes = await OutsideNodes.open(lab, baseDir, say).catch((err) => {
+    throw new UsageError(`lab ${lab.name}: ${(err as Error).message} (nothing was made)`);
+  });
+  let page: ReturnType<typeof relayPage> | undefined;
+  if (http !== undefined) {
+    try {
+      page = relayPage(parseHttpAddress(http), pageSocket(dir));
+    } catch (err) {
+      nodes.close();
+      throw new UsageError(httpListenFailure(http, err));
+    }
+    say(`web view on ${page.url} (metrics at ${page.url}metrics)`);
+  }
   const self = selfCommand();
   const argv = rootlessArgv([self.cmd, ...self.args]);
-  const child = new Deno.Command(argv[0]!, { args: argv.slice(1) }).spawn();
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    env: {
+      [INNER_MARK]: isDaemonChild() ? "background" : "foreground",
+      ...(page === undefined ? {} : { [PAGE_MARK]: page.url }),
+    },
+  }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same
-  // process group), so here it is ignored; a SIGTERM or hang-up sent to this process is passed on.
+  // process group), so here it is ignored; a SIGTERM or hang-up sent to this process is passed on, and so
+  // is a SIGINT sent to the background copy, which has no terminal.
   const remove = onSignals((signal) => {
-    if (signal === "SIGINT") return;
+    if (signal === "SIGINT" && !isDaemonChild()) return;
     try {
       child.kill(signal);
     } catch { /* ended */ }
   });
   try {
+    const plugged = nodes.plug(dir, child.status);
+    if (isDaemonChild() && await servesBefore(lab.name, child)) reportReady();
     const { code } = await child.status;
+    await plugged;
     if (code !== 0) throw new ExitStatus(code);
   } finally {
     remove();
+    nodes.close();
+    page?.close();
   }
+}
+
+/** Whether lab `name`, run by `child`, serves (its control socket is there) before the child ends. */
+async function servesBefore(name: string, child: Deno.ChildProcess): Promise<boolean> {
+  let ended = false;
+  child.status.then(() => (ended = true));
+  while (!ended) {
+    if (readState(name)?.pid === child.pid && isSocket(`${labDir(name)}/ctl`)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }

@@ -40,6 +40,9 @@ export interface LabShellHooks {
   webUrl?(): string | undefined;
 }
 
+/** A rootless lab's slirp or cable node, which its `vde up` outside the lab's namespaces runs (outside.ts). */
+const OUTSIDE = "run outside the lab's namespaces, on the machine's network, by vde up --rootless";
+
 /** How long a console `exec` whose client left has after SIGTERM before SIGKILL. */
 const EXEC_STOP_GRACE_MS = 2000;
 
@@ -72,11 +75,13 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
       return `netns ${h.ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
     }
     case "slirp":
+      if (r.outside.has(n.name)) return OUTSIDE;
       return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable": {
       const where = n.connect !== undefined
         ? `to ${n.connect}`
         : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
+      if (r.outside.has(n.name)) return `${where}, ${OUTSIDE}`;
       return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`;
     }
   }

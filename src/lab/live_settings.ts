@@ -78,7 +78,14 @@ export async function changeNode(r: LabRunner, running: LabNode, file: LabNode):
     await allOrNone(hostSteps(r.hosts.get(running.name)!, running, file));
     Object.assign(running, { mtu: file.mtu, routes: [...file.routes], gateway: file.gateway });
   } else if (running.kind === "slirp" && file.kind === "slirp") {
-    await allOrNone(forwardSteps(running.name, r.slirps.get(running.name)!, running.forwards, file.forwards));
+    const slirp = r.slirps.get(running.name);
+    if (slirp === undefined) {
+      throw new Error(
+        `${running.name}: its forwards are run outside the lab's namespaces by vde up --rootless, ` +
+          "which opened them at the start: `vde up -c` brings the lab up again with the new ones",
+      );
+    }
+    await allOrNone(forwardSteps(running.name, slirp, running.forwards, file.forwards));
     running.forwards = [...file.forwards];
   }
 }

@@ -5,9 +5,11 @@
  * Theory of operation. Everything runs in this one process: each switch is
  * a `Switch` serving a vde socket directory (so QEMU and `vde_plug` can join
  * it) and a management socket, forwarding on its data-plane thread as `vde
- * switch` does unless its node says `dataplane: main`; a slirp is a `SlirpLink`; a cable is a
- * cable client or listener; a host is a network namespace whose interfaces
- * are taps this process holds. Every link is a `LabWire` (an in-memory wire
+ * switch` does unless its node says `dataplane: main`; a slirp is a
+ * `SlirpLink`; a cable is a cable client or listener (in a rootless lab
+ * both are the link to the `vde up` outside its namespaces, which runs
+ * them: outside.ts); a host is a network namespace whose interfaces are
+ * taps this process holds. Every link is a `LabWire` (an in-memory wire
  * with optional wirefilter impairments) whose ends are attached to switch
  * ports or joined to the node's link, so any link can be impaired or cut
  * live. Order: switches, slirps and cables, hosts (namespaces), links (taps
@@ -33,15 +35,12 @@ import { runStartupScript } from "../console/script.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { discard, type Link } from "../link/link.ts";
-import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
+import type { SlirpLink } from "../link/slirp_link.ts";
+import { openSlirpNode } from "./slirp_node.ts";
 import { TapLink } from "../link/tap_link.ts";
-import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_link.ts";
-import { hostPort } from "../cable/client.ts";
-import { KeyError } from "../cable/key.ts";
-import { listenFailure } from "../os/listen_failure.ts";
+import { openCableNode } from "./cable_node.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
-import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
@@ -95,6 +94,11 @@ export interface RunnerOptions {
   name?: string;
   /** What the file's variables took from the environment (variables.ts), kept in state.json. */
   variables?: Record<string, string>;
+  /**
+   * The link to a slirp or cable node that another process runs (`vde up --rootless`'s, outside the lab's
+   * namespaces: outside.ts), once that process has plugged it in; null for a node this process runs.
+   */
+  outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null>;
 }
 
 /** A switch node as it runs. */
@@ -138,7 +142,7 @@ interface CableEntry {
 }
 
 /** Joins two links both ways without closing either when the other ends. */
-function join(a: Link, b: Link): () => void {
+export function join(a: Link, b: Link): () => void {
   a.onFrame = (f) => b.send(f);
   b.onFrame = (f) => a.send(f);
   return () => {
@@ -156,6 +160,8 @@ export class LabRunner {
   readonly slirps = new Map<string, SlirpLink>();
   /** Links a cable node offers (a connecting client, or the current session of a listener). */
   readonly cables = new Map<string, CableEntry>();
+  /** Slirp and cable nodes another process runs (RunnerOptions.outside): the link to each. */
+  readonly outside = new Map<string, Link>();
   readonly links: RunningLink[] = [];
   readonly #opts: RunnerOptions;
   readonly #undo: Undo[] = [];
@@ -435,10 +441,10 @@ export class LabRunner {
         await this.#startSwitch(node);
         break;
       case "slirp":
-        await this.#startSlirp(node);
+        if (!await this.#startOutside(node)) await this.#startSlirp(node);
         break;
       case "cable":
-        await this.#startCable(node);
+        if (!await this.#startOutside(node)) await this.#startCable(node);
         break;
       case "host":
         await this.#startHost(node);
@@ -492,16 +498,20 @@ export class LabRunner {
     this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath, fromRc });
   }
 
-  async #startSlirp(node: SlirpNode): Promise<void> {
-    const config = parseSlirpOptions(
-      node.options === undefined ? "" : `/${node.options.replace(/^\/+/, "")}`,
-    );
-    if (node.mtu !== undefined) config.mtu = node.mtu;
-    for (const f of node.forwards) config.forwards.push(parseForward(f, config));
-    // A forward's host port taken is the node's problem: say which node.
-    const link = await openSlirpLink(config).catch((err) => {
-      throw new Error(`${node.name}: ${(err as Error).message}`);
+  /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */
+  async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
+    const link = await this.#opts.outside?.(node, this.#signal) ?? null;
+    if (link === null) return false;
+    this.#undo.push(() => {
+      link.close("lab node removed");
+      this.outside.delete(node.name);
     });
+    this.outside.set(node.name, link);
+    return true;
+  }
+
+  async #startSlirp(node: SlirpNode): Promise<void> {
+    const link = await openSlirpNode(node);
     this.#undo.push(() => {
       link.close();
       this.slirps.delete(node.name);
@@ -511,45 +521,29 @@ export class LabRunner {
 
   async #startCable(node: CableNode): Promise<void> {
     this.#undo.push(() => void this.cables.delete(node.name));
-    const keyPart = node.insecure === true ? "/insecure" : "";
-    const defaults = { keyFile: node.key === undefined ? undefined : this.#path(node.key) };
-    if (node.connect !== undefined) {
-      const client = await openCableClient(parseTcpVnl(`${node.connect}${keyPart}`), {
-        ...defaults,
-        localName: `${this.lab.name}/${node.name}`,
-      });
-      this.#undo.push(() => client.close());
-      this.cables.set(node.name, { link: client });
-      // A refusal no retry mends (a wrong key) ends the client without a line of its own: its owner says it.
-      client.closed.then((reason) => {
-        if (client.refusal !== null) this.#log(`${node.name}: ${reason}; not retrying`);
-      });
-      return;
-    }
-    const listen = /^\d+$/.test(node.listen!) ? `:${node.listen}` : node.listen!;
     const entry: CableEntry = { link: null };
     this.cables.set(node.name, entry);
     let port = 0;
-    const listener = await startCableListener(parseTcpVnl(`${listen}/listen${keyPart}`), (session) => {
-      // One cable per node: a new session replaces the one before.
-      entry.link?.close("replaced by a new cable session");
-      entry.link = session;
-      if (entry.end !== undefined) {
-        const unjoin = join(session, entry.end);
-        session.closed.then(unjoin);
-        port = this.links.find((l) => l.wire.a === entry.end || l.wire.b === entry.end)?.spec.ends
-          .find((e) => e.port !== undefined)?.port ?? 0;
-      }
-      return port;
-    }, defaults).catch((err) => {
-      // A key that cannot be read says so itself; a taken port must name the node and port.
-      if (err instanceof KeyError) throw err;
-      throw new Error(
-        `cable ${node.name}: cannot listen on ${node.listen}${listenFailure(err, "listen:", "5000")}`,
-      );
+    const cable = await openCableNode(node, {
+      keyFile: node.key === undefined ? undefined : this.#path(node.key),
+      localName: `${this.lab.name}/${node.name}`,
+      say: this.#log,
+      onSession: (session) => {
+        // One cable per node: a new session replaces the one before.
+        entry.link?.close("replaced by a new cable session");
+        entry.link = session;
+        if (entry.end !== undefined) {
+          const unjoin = join(session, entry.end);
+          session.closed.then(unjoin);
+          port = this.links.find((l) => l.wire.a === entry.end || l.wire.b === entry.end)?.spec.ends
+            .find((e) => e.port !== undefined)?.port ?? 0;
+        }
+        return port;
+      },
     });
-    this.#undo.push(() => listener.close());
-    entry.listening = hostPort(listener.addr.hostname, listener.addr.port);
+    this.#undo.push(() => cable.close());
+    if (cable.client !== undefined) entry.link = cable.client;
+    entry.listening = cable.listening;
   }
 
   async #startHost(node: HostNode): Promise<void> {
@@ -641,7 +635,7 @@ export class LabRunner {
       }
       return;
     }
-    const slirp = this.slirps.get(end.node);
+    const slirp = this.slirps.get(end.node) ?? this.outside.get(end.node);
     if (slirp !== undefined) {
       this.#undo.push(join(slirp, wireEnd));
       return;

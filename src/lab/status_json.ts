@@ -90,6 +90,8 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
       return { state: "up", namespace: h.ns, interfaces };
     }
     case "slirp": {
+      // Run by a rootless lab's `vde up` outside its namespaces: this process has no stack to read.
+      if (r.outside.has(n.name)) return { state: "up", outside: true };
       const c = r.slirps.get(n.name)!.stack.config;
       return {
         state: "up",
@@ -102,6 +104,8 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
       };
     }
     case "cable": {
+      const where = n.connect !== undefined ? { connect: n.connect } : { listen: n.listen };
+      if (r.outside.has(n.name)) return { state: "up", ...where, outside: true };
       const entry = r.cables.get(n.name);
       const { state, refusal } = cableState(entry?.link ?? null, n.connect !== undefined);
       return {

@@ -38,22 +38,40 @@ export interface LabView {
   readonly cables?: ReadonlyMap<string, LabCableView>;
 }
 
+/** `http://HOST:PORT/` of a listening address, an IPv6 host in brackets. */
+export function httpUrl({ hostname, port }: { hostname: string; port: number }): string {
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+}
+
 const NO_CABLES: ReadonlyMap<string, LabCableView> = new Map();
+
+/**
+ * A unix socket to serve on, and the page's address where another process
+ * passes it connections from the network (a rootless lab's, outside.ts).
+ */
+export interface RelayedAddress {
+  path: string;
+  url: string;
+}
 
 /** A running lab web server. */
 export class LabWebServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr>;
   readonly #view: LabView;
   readonly #statuses = new Map<string, SwitchStatus>();
+  readonly #url: string | undefined;
 
-  private constructor(view: LabView, address: HttpAddress) {
+  private constructor(view: LabView, address: HttpAddress | RelayedAddress) {
     this.#view = view;
-    this.#server = Deno.serve({
-      hostname: address.hostname,
-      port: address.port,
+    const common = {
       onListen: () => {},
       onError: () => new Response("internal error\n", { status: 500 }),
-    }, (req) => this.#handle(req));
+    };
+    const handler = (req: Request) => this.#handle(req);
+    if ("path" in address) {
+      this.#url = address.url;
+      this.#server = Deno.serve({ ...common, path: address.path }, handler);
+    } else this.#server = Deno.serve({ ...common, hostname: address.hostname, port: address.port }, handler);
   }
 
   /**
@@ -61,14 +79,15 @@ export class LabWebServer {
    *
    * @throws Deno.errors.AddrInUse and the like when it cannot listen
    */
-  static start(view: LabView, address: HttpAddress): LabWebServer {
+  static start(view: LabView, address: HttpAddress | RelayedAddress): LabWebServer {
     return new LabWebServer(view, address);
   }
 
   /** The page's address, for the log. */
   get url(): string {
-    const { hostname, port } = this.#server.addr;
-    return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+    const addr: Deno.Addr = this.#server.addr;
+    if (this.#url !== undefined) return this.#url;
+    return "path" in addr ? `unix:${addr.path}` : httpUrl(addr);
   }
 
   async close(): Promise<void> {

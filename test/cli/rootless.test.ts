@@ -3,9 +3,11 @@
  * made for the test (removed after it), no root, the bundle as their `vde`
  * command. The lab comes up in namespaces of the user's own; their commands
  * run outside it (`vde status`, `vde term`, `vde plug` into its switch,
- * `vde down`) find and reach it; the machine gets no namespace of it. Where
- * the machine has no /run/netns (a fresh one: root never ran `ip netns
- * add`), the lab makes its own /run, with what /run held bound back in.
+ * `vde down`) find and reach it; the machine gets no namespace of it. Its
+ * slirp and cable nodes and its page run in the `vde up` outside, on the
+ * machine's network, and end with the lab. Where the machine has no
+ * /run/netns (a fresh one: root never ran `ip netns add`), the lab makes
+ * its own /run, with what /run held bound back in.
  */
 import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
@@ -16,7 +18,7 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 async function capability(): Promise<string | null> {
   const root = hasRoot();
   if (root !== null) return root;
-  for (const cmd of ["useradd", "userdel", "setpriv", "unshare", "ip"]) {
+  for (const cmd of ["useradd", "userdel", "setpriv", "unshare", "ip", "busybox"]) {
     if (!(await hasCommand(cmd))) return `${cmd} is not installed`;
   }
   return null;
@@ -123,19 +125,17 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   assert.equal(plain.code, 1);
   assert.match(plain.stderr, /needs root: .*; run vde up as root, or `vde up --rootless` for namespaces/);
 
-  // A web view there would listen in the lab's network namespace: refused, with what shows the counters.
-  const http = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"]);
-  assert.equal(http.code, 1);
-  assert.match(
-    http.stderr,
-    /^vde: vde up --rootless: --http 0 would listen in the lab's own network namespace, /,
-  );
-  const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+  // The web view is served on the machine's loopback by the `vde up` outside the lab's namespaces.
+  const up = await s.as(["vde", "up", "-d", "--rootless", "--http", "0", "lab.yaml"], 120_000);
   assert.equal(up.code, 0, up.stderr);
   assert.match(
     up.stdout,
     new RegExp(`lab ${name} is up in the background: .*${s.tmp}/xdg/vde/${name}\\.log`),
   );
+  const url = /web view on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(up.stdout)?.[1];
+  assert.ok(url !== undefined, up.stdout);
+  assert.match(await (await fetch(url)).text(), new RegExp(`<title>vde lab ${name}</title>`));
+  assert.match(await (await fetch(`${url}metrics`)).text(), /vde_port_receive_bytes_total\{switch="sw1"/);
   const status = await s.as(["vde", "status", name, "--json"]);
   assert.equal(status.code, 0, status.stderr);
   const lab = JSON.parse(status.stdout);
@@ -202,6 +202,145 @@ Deno.test("vde up --rootless: a user without root runs a lab that their commands
       assert.equal(tcp.code, 0, tcp.stdout + tcp.stderr);
       assert.equal(await said, "hello from h1\n");
     });
+  });
+});
+
+/** A TCP port of the machine's loopback that was free a moment ago. */
+function freePort(): number {
+  using l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return l.addr.port;
+}
+
+Deno.test("a rootless lab's slirp and cable nodes reach the machine's loopback: NAT, a forward in, a cable to a listener there", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rs${Deno.pid % 100000}`;
+    // The machine's side: a server on its loopback, and the student's switch with a cable listener there
+    // and a slirp of its own network (10.0.3.0/24) to answer across the cable.
+    using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const said = (async () => {
+      using conn = await server.accept();
+      return new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+    })();
+    const [forward, cable] = [freePort(), freePort()];
+    const far = `${s.tmp}/home/far`;
+    assert.equal((await s.as(["vde", "switch", "--sock", far, "-d"])).code, 0);
+    const listen = await s.as([
+      "sh",
+      "-c",
+      `vde cable listen 127.0.0.1:${cable} --sock ${far} --insecure >cable.log 2>&1 & echo $!`,
+    ]);
+    assert.equal(listen.code, 0, listen.stderr);
+    const listener = Number(listen.stdout.trim());
+    const farSlirp = await s.as(["vde", "slirp", "--sock", far, "-o", "addr=10.0.3.2/24", "-d"]);
+    assert.equal(farSlirp.code, 0, farSlirp.stderr);
+    // h1 asks its slirp for a lease as the lab comes up: it gets one, with the gateway as its router.
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch }
+    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${forward}:10.0.2.32:8080"] }
+    h1: { kind: host, address: dhcp }
+    h2: { kind: host, address: 10.0.2.32/24 }
+    sw2: { kind: switch }
+    uplink: { kind: cable, connect: "127.0.0.1:${cable}", insecure: true }
+    h3: { kind: host, address: 10.0.3.31/24 }
+  links:
+    - endpoints: [nat, sw1]
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+    - endpoints: [uplink, sw2]
+    - endpoints: [h3, sw2]
+`,
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    const status = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
+    const nat = status.nodes.find((n: { name: string }) => n.name === "nat");
+    assert.deepEqual([nat.state, nat.outside], ["up", true]);
+    const h1 = status.nodes.find((n: { name: string }) => n.name === "h1");
+    assert.match(h1.interfaces[0].addresses[0], /^10\.0\.2\.\d+\/24$/, "h1 got its lease at the start");
+    const r = await s.as([
+      "vde",
+      "term",
+      name,
+      "-c",
+      `h1 bash -c 'echo hello from h1 > /dev/tcp/10.0.2.2/${server.addr.port}'`,
+      "-c",
+      "h2 sh -c 'echo hello from h2 | busybox nc -l -p 8080 >/dev/null 2>&1 &'",
+      "-c",
+      "h3 ping -c 1 -W 5 10.0.3.2",
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await said, "hello from h1\n");
+    assert.match(r.stdout, /1 received/, "h3 reached the far slirp across the cable");
+    // The forward listens on the machine's loopback and reaches h2's server.
+    const answer = await waitFor(async () => {
+      try {
+        using conn = await Deno.connect({ hostname: "127.0.0.1", port: forward });
+        const text = new TextDecoder().decode(await new Response(conn.readable).arrayBuffer());
+        return text === "" ? undefined : text;
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 10_000, what: "h2's server through the forward" });
+    assert.equal(answer, "hello from h2\n");
+
+    const down = await s.as(["vde", "down", name]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal((await s.as(["vde", "term", far, "-c", "shutdown"])).code, 0);
+    // A listener waiting for its next cable outlives its switch: it is stopped as its user would.
+    Deno.kill(listener, "SIGTERM");
+    await s.noneLeft("the lab, its slirp and cable outside, and the far switch to end");
+    // The forward went with the lab.
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: forward }));
+  });
+});
+
+Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of either, in the foreground or with -d", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rt${Deno.pid % 100000}`;
+    const forward = freePort();
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n` +
+        `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${forward}:10.0.2.31:80"] }\n` +
+        `    h1: { kind: host, address: dhcp }\n  links:\n    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n`,
+    );
+    /** The lab's process (its state's pid) and the vde up outside it, once the lab serves. */
+    const pids = async () => {
+      const lab = await waitFor(async () => {
+        const r = await s.as(["vde", "status", name, "--json"]);
+        return r.code === 0 ? JSON.parse(r.stdout).pid as number : undefined;
+      }, { timeoutMs: 60_000, what: "the lab to serve" });
+      const ups = (await run(["pgrep", "-u", String(s.uid), "-f", "vde up"], { check: false })).stdout;
+      const outside = ups.split("\n").map(Number).filter((p) => p > 0 && p !== lab);
+      assert.equal(outside.length, 1, ups);
+      return { lab, outside: outside[0]! };
+    };
+    const gone = async (what: string) => {
+      await s.noneLeft(what);
+      assert.match((await s.as(["vde", "status"])).stdout, /^no labs are up/);
+      // The forward went with the slirp outside: its port is free again.
+      Deno.listen({ hostname: "127.0.0.1", port: forward }).close();
+    };
+    // In the foreground (as from a terminal, here in the background of a shell): SIGTERM of the vde up outside.
+    const fg = await s.as(["sh", "-c", "vde up --rootless lab.yaml >up.log 2>&1 </dev/null &"]);
+    assert.equal(fg.code, 0, fg.stderr);
+    Deno.kill((await pids()).outside, "SIGTERM");
+    await gone("a SIGTERM of the vde up outside to end the lab too");
+    // With -d: SIGTERM of the lab's process, as `vde down` sends; then of the background vde up outside.
+    for (const which of ["lab", "outside"] as const) {
+      const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+      assert.equal(up.code, 0, up.stderr);
+      Deno.kill((await pids())[which], "SIGTERM");
+      await gone(`a SIGTERM of the ${which === "lab" ? "lab" : "vde up outside"} to end both`);
+    }
   });
 });
 

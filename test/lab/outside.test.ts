@@ -1,0 +1,121 @@
+/**
+ * A rootless lab's slirp and cable nodes run outside its namespaces: the
+ * lab waits on a socket in its directory for each, the process outside
+ * plugs the node it opened into it, frames cross, and the end of the lab's
+ * side ends the node outside. The page relay passes a connection on the
+ * machine's address to the page's unix socket.
+ */
+import assert from "node:assert/strict";
+import type { Link } from "../../src/link/link.ts";
+import { OutsideNodes, outsideSocket, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
+import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
+import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
+import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
+import { exists } from "../../src/os/paths.ts";
+
+const NAT: SlirpNode = { kind: "slirp", name: "nat", forwards: [] };
+const LAB: Lab = { name: "t", nodes: [NAT], links: [] };
+
+function ip(text: string): number {
+  const a = parseIpv4Text(text);
+  assert.ok(a.ok);
+  return ipv4ToU32(a.value);
+}
+
+/** The next frame out of `link`. */
+function nextFrame(link: Link): Promise<Uint8Array> {
+  return new Promise((resolve) => (link.onFrame = (f) => resolve(f.slice())));
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "vde-outside-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a slirp node opened outside is the link the lab waits for: the gateway answers ARP through it", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open(LAB, dir, () => {});
+    let labEnded!: () => void;
+    const plugged = outside.plug(dir, new Promise<void>((r) => (labEnded = r)));
+    const link = await pluggedFromOutside(dir, ["nat"])(NAT);
+    assert.ok(link !== null);
+    await plugged;
+    // The lab removes its socket once plugged: nothing else can take the node.
+    assert.equal(exists(outsideSocket(dir, "nat")), false);
+    const frame = new Uint8Array(64);
+    const mac = new Uint8Array([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+    const len = writeArpRequestFrame(frame, mac, ip("10.0.2.15"), ip("10.0.2.2"));
+    const reply = nextFrame(link);
+    link.send(frame.subarray(0, len));
+    const got = await reply;
+    assert.equal((got[12]! << 8) | got[13]!, ETH_P_ARP);
+    assert.equal(got[14 + 7], ARP_REPLY);
+    assert.deepEqual([...got.subarray(0, 6)], [...mac]);
+    link.close("lab down");
+    labEnded();
+    outside.close();
+  });
+});
+
+Deno.test("a node the lab does not name, or names again after taking it once, runs in the lab's process", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open(LAB, dir, () => {});
+    const hook = pluggedFromOutside(dir, ["nat"]);
+    assert.equal(await hook({ ...NAT, name: "other" }), null);
+    const plugged = outside.plug(dir, new Promise(() => {}));
+    const link = await hook(NAT);
+    await plugged;
+    assert.ok(link !== null);
+    assert.equal(await hook(NAT), null);
+    link.close();
+    outside.close();
+  });
+});
+
+Deno.test("the lab gives up on a node nobody plugs in, naming it, and leaves no socket", async () => {
+  await withDir(async (dir) => {
+    await assert.rejects(
+      pluggedFromOutside(dir, ["nat"], 50)(NAT),
+      /^Error: nat: vde up --rootless did not plug it in from outside the lab's namespaces within 0.05 s$/,
+    );
+    assert.equal(exists(outsideSocket(dir, "nat")), false);
+  });
+});
+
+Deno.test("the lab's bring-up aborted while it waits for a node stops waiting", async () => {
+  await withDir(async (dir) => {
+    const abort = new AbortController();
+    const waiting = pluggedFromOutside(dir, ["nat"])(NAT, abort.signal);
+    abort.abort(new Error("SIGINT"));
+    await assert.rejects(waiting, /SIGINT/);
+  });
+});
+
+Deno.test("a forward's port taken outside fails the open, naming the node", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const lab: Lab = {
+    ...LAB,
+    nodes: [{ ...NAT, forwards: [`tcp:127.0.0.1:${taken.addr.port}:10.0.2.15:80`] }],
+  };
+  await assert.rejects(OutsideNodes.open(lab, "/", () => {}), /^Error: nat: /);
+});
+
+Deno.test("the page relay passes a connection on the machine's address to the lab's page socket", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/http`;
+    const page = Deno.serve({ path, onListen: () => {} }, () => new Response("the lab page\n"));
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, path);
+    try {
+      assert.match(relay.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const res = await fetch(relay.url);
+      assert.equal(await res.text(), "the lab page\n");
+    } finally {
+      relay.close();
+      await page.shutdown();
+    }
+  });
+});
