@@ -875,7 +875,8 @@ export const labCommand: Subcommand = (program: Command) => {
       if (!o.all && o.name !== undefined) return await down(checkedName(o.name)!, o.cleanup);
       if (!o.all) return await down(labFileOf("down", arg, o.topo), o.cleanup);
       if (arg !== undefined || o.topo !== undefined || o.name !== undefined) {
-        throw new UsageError(`vde down --all takes no lab: give ${arg ?? o.topo} or --all`);
+        const lab = arg ?? o.topo ?? `--name ${o.name}`;
+        throw new UsageError(`vde down --all takes no lab: give ${lab} or --all`);
       }
       const labs = listLabs();
       if (labs.length === 0) console.log("no labs are up");
