@@ -104,6 +104,21 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
 }
 
 /**
+ * A path that does not exist, as a command that also takes a running lab's
+ * switch by name reads it (`vde capture`, `vde slirp --sock`): that
+ * switch's directory; or root's lab's answer, a whole line; or the clause
+ * for the command's "no such switch" line (why no lab switch matched, ""
+ * where that says nothing more).
+ */
+export function namedSwitch(name: string): { dir: string } | { refused: string } | { clause: string } {
+  const lab = findLabSwitch(name);
+  if (lab.found !== undefined) return { dir: lab.found.dir };
+  const roots = rootsLabAnswer(name);
+  if (roots !== undefined) return { refused: roots };
+  return { clause: lab.why || (lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "") };
+}
+
+/**
  * Whether directory `dir` has the setgid bit that every switch gives its
  * socket directory and a lab never gives its own: how a switch's directory
  * among labs' (/run/vde) is told apart. False once it is gone.
