@@ -8,7 +8,7 @@
  * with the ones that exist.
  */
 import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
-import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
+import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
@@ -49,7 +49,7 @@ export function switchName(capture: string): string {
   const base = dirOf(lab);
   const isLab = (base === labsBaseDir() || base === ROOT_LABS_DIR) && isFile(`${lab}/${LAB_STATE_FILE}`);
   // `.` or `sw` as typed would name nothing once the file is elsewhere.
-  return isLab ? `${baseName(lab)}/${baseName(dir)}` : realPath(dir);
+  return isLab ? `${baseName(lab)}/${baseName(dir)}` : wholePath(dir);
 }
 
 function baseName(path: string): string {
