@@ -121,7 +121,7 @@ export function nameOption(what: string): Option {
 }
 
 /** A `--name` as a lab's name must be (it names namespaces, taps and files), or the line that says why not. */
-function checkedName(name: string | undefined): string | undefined {
+export function checkedName(name: string | undefined): string | undefined {
   if (name !== undefined && !NAME_PATTERN.test(name)) {
     throw new UsageError(
       `--name "${name}" may hold only letters, digits, "-" and "_", starting with a letter or digit`,
