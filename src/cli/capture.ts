@@ -15,7 +15,7 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { findLabSwitch, rootsLabAnswer, switchName } from "../lab/switch_paths.ts";
+import { namedSwitch, switchName } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -105,12 +105,10 @@ export async function captureSocketPath(target: string): Promise<string> {
     info = Deno.statSync(target);
   } catch {
     // No such path: a running lab's switch by name (site1, wan/site1)?
-    const lab = findLabSwitch(target);
-    if (lab.found !== undefined) return `${lab.found.dir}/capture`;
-    const roots = rootsLabAnswer(target);
-    if (roots !== undefined) throw new UsageError(roots);
-    const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
-    throw new UsageError(`${target}: no such switch directory or management socket${lab.why || none}`);
+    const named = namedSwitch(target);
+    if ("dir" in named) return `${named.dir}/capture`;
+    if ("refused" in named) throw new UsageError(named.refused);
+    throw new UsageError(`${target}: no such switch directory or management socket${named.clause}`);
   }
   if (info.isDirectory) {
     const dir = target.replace(/\/+$/, "") || "/";

@@ -1,6 +1,6 @@
 /** `vde graph FILE`: a lab file as Graphviz DOT on stdout (`vde graph lab.yaml | dot -Tsvg > lab.svg`). */
 import type { Command } from "commander";
-import { asRunning, labFileOf, loadLab, nameOption, topoOption } from "./lab.ts";
+import { asRunning, checkedName, labFileOf, loadLab, nameOption, topoOption } from "./lab.ts";
 import { labDot } from "../web/lab_dot.ts";
 import { examples } from "./help.ts";
 import { UsageError } from "./usage_error.ts";
@@ -29,6 +29,8 @@ export const graphCommand = (program: Command): void => {
     .addOption(nameOption("draw the file as lab NAME runs it (vde up --name NAME): its name and variables"))
     .addHelpText("after", examples("vde graph lab.yaml | dot -Tsvg > lab.svg"))
     .action((file: string | undefined, o: { topo?: string; name?: string }) => {
+      // Said of the option, as vde up, down and status say it, not at the file's `name:`.
+      checkedName(o.name);
       const path = labFileOf("graph", file ?? (o.topo === undefined ? o.name : undefined), o.topo);
       refuseDirectory(path);
       // A running lab's file as it runs it (`vde graph demo`, `--name s1`): with its name and variables.

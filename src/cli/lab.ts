@@ -122,7 +122,7 @@ export function nameOption(what: string): Option {
 }
 
 /** A `--name` as a lab's name must be (it names namespaces, taps and files), or the line that says why not. */
-function checkedName(name: string | undefined): string | undefined {
+export function checkedName(name: string | undefined): string | undefined {
   if (name !== undefined && !NAME_PATTERN.test(name)) {
     throw new UsageError(
       `--name "${name}" may hold only letters, digits, "-" and "_", starting with a letter or digit`,
@@ -894,7 +894,8 @@ export const labCommand: Subcommand = (program: Command) => {
       if (!o.all && o.name !== undefined) return await down(checkedName(o.name)!, o.cleanup);
       if (!o.all) return await down(labFileOf("down", arg, o.topo), o.cleanup);
       if (arg !== undefined || o.topo !== undefined || o.name !== undefined) {
-        throw new UsageError(`vde down --all takes no lab: give ${arg ?? o.topo} or --all`);
+        const lab = arg ?? o.topo ?? `--name ${o.name}`;
+        throw new UsageError(`vde down --all takes no lab: give ${lab} or --all`);
       }
       const labs = listLabs();
       if (labs.length === 0) console.log("no labs are up");

@@ -21,7 +21,6 @@ import {
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
 import { exists } from "../os/paths.ts";
-import { findLabSwitch } from "../lab/switch_paths.ts";
 import { slirpvdeHint } from "./slirpvde_flags.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
@@ -239,7 +238,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
       ),
     )
     .allowExcessArguments(true)
-    .action((opts: SlirpCliOptions, cmd: Command) => {
+    .action(async (opts: SlirpCliOptions, cmd: Command) => {
       const [stray] = cmd.args;
       if (stray !== undefined) {
         throw new UsageError(
@@ -250,7 +249,16 @@ export const slirpCommand: Subcommand = (program: Command) => {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
       }
       // A running lab's switch by name (sw1, demo/sw1), as vde term and vde capture take it.
-      const lab = exists(opts.sock) ? undefined : findLabSwitch(opts.sock).found;
-      return runSlirp(lab === undefined ? opts : { ...opts, sock: lab.dir });
+      if (exists(opts.sock)) return runSlirp(opts);
+      // Loaded only for a name that is no path: a slirp of a switch's directory keeps no lab code in memory.
+      const { namedSwitch } = await import("../lab/switch_paths.ts");
+      const named = namedSwitch(opts.sock);
+      if ("dir" in named) return runSlirp({ ...opts, sock: named.dir });
+      // Said as vde capture says it: two labs' sw1, a near name, root's lab; else the link's own words.
+      if ("refused" in named) throw new UsageError(named.refused);
+      if (named.clause !== "") {
+        throw new UsageError(`no switch at ${opts.sock}: the directory does not exist${named.clause}`);
+      }
+      return runSlirp(opts);
     });
 };

@@ -24,6 +24,7 @@ import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { counted } from "../counted.ts";
+import { wholePath } from "../os/paths.ts";
 import { VERSION } from "../version.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { formatMac, parseMacText } from "../wire/ethernet.ts";
@@ -200,13 +201,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       const { startFileCapture } = await import("../capture/file_capture.ts");
       let capture: ReturnType<typeof startFileCapture>;
       try {
-        // Named as a capture of the running switch names it: its directory, whole (it may not exist yet).
-        capture = startFileCapture(
-          sw,
-          hub,
-          o.pcap,
-          o.sock.startsWith("/") ? o.sock : `${Deno.cwd()}/${o.sock}`,
-        );
+        // Named as `vde capture` of the running switch names it: its directory, whole (it may not exist yet).
+        capture = startFileCapture(sw, hub, o.pcap, wholePath(o.sock));
       } catch (err) {
         throw new UsageError(`--pcap: cannot write ${o.pcap}: ${(err as Error).message}`);
       }

@@ -60,11 +60,17 @@ import {
   type SlirpNode,
   type SwitchNode,
 } from "./spec.ts";
-import { labHoldingNamespace, type LabState, ownerRuns, readState, writeState } from "./state.ts";
+import {
+  labHoldingNamespace,
+  type LabState,
+  ownerRuns,
+  ownUserNamespace,
+  readState,
+  writeState,
+} from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
-import { ownUserNamespace } from "./state.ts";
 import { adoptRunningSettings, type RcSettings } from "./rc_settings.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */

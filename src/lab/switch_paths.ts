@@ -8,7 +8,7 @@
  * with the ones that exist.
  */
 import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
-import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
+import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
@@ -49,7 +49,7 @@ export function switchName(capture: string): string {
   const base = dirOf(lab);
   const isLab = (base === labsBaseDir() || base === ROOT_LABS_DIR) && isFile(`${lab}/${LAB_STATE_FILE}`);
   // `.` or `sw` as typed would name nothing once the file is elsewhere.
-  return isLab ? `${baseName(lab)}/${baseName(dir)}` : realPath(dir);
+  return isLab ? `${baseName(lab)}/${baseName(dir)}` : wholePath(dir);
 }
 
 function baseName(path: string): string {
@@ -101,6 +101,21 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
     why: didYouMeanClause(near) ||
       ` (switches of running labs: ${names.slice(0, 8).join(", ")}${names.length > 8 ? ", ..." : ""})`,
   };
+}
+
+/**
+ * A path that does not exist, as a command that also takes a running lab's
+ * switch by name reads it (`vde capture`, `vde slirp --sock`): that
+ * switch's directory; or root's lab's answer, a whole line; or the clause
+ * for the command's "no such switch" line (why no lab switch matched, ""
+ * where that says nothing more).
+ */
+export function namedSwitch(name: string): { dir: string } | { refused: string } | { clause: string } {
+  const lab = findLabSwitch(name);
+  if (lab.found !== undefined) return { dir: lab.found.dir };
+  const roots = rootsLabAnswer(name);
+  if (roots !== undefined) return { refused: roots };
+  return { clause: lab.why || (lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "") };
 }
 
 /**

@@ -69,6 +69,23 @@ export function realPath(path: string): string {
   }
 }
 
+/**
+ * The one name of `path` from anywhere: its real path; or, where it does not
+ * exist yet (a switch's directory before the switch makes it), its parent's
+ * real path and its own name, so `./net`, `net/` and `/tmp/./net` name
+ * `/tmp/net` whether it is there yet or not.
+ */
+export function wholePath(path: string): string {
+  const absolute = (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).replace(/\/+$/, "") || "/";
+  try {
+    return Deno.realPathSync(absolute);
+  } catch {
+    const name = absolute.slice(absolute.lastIndexOf("/") + 1);
+    const parent = realPath(dirOf(absolute));
+    return `${parent === "/" ? "" : parent}/${name}`;
+  }
+}
+
 /** The directory part of an absolute `path` ("/" for a file at the root). */
 export function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";

@@ -374,3 +374,37 @@ Deno.test("vde capture -w - into tshark -i - -b (ring files): each file is pcapn
     assert.equal(total, N);
   });
 });
+
+Deno.test("vde switch --pcap names each port's interface as vde capture does, by the switch's whole path however --sock was written", async (t) => {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: `vde-capture-pcap-name-${Deno.pid}-` }));
+  // `/./`: a path to the switch that is not its real path, as `--sock ./sw` or a symlink would be.
+  const sw = await startOurSwitch(`${tmp}/./sw`, { extraArgs: ["--pcap", `${tmp}/all.pcapng`] });
+  const plug = spawnVde(["plug", `${tmp}/sw`], { stdout: "null" });
+  try {
+    await writeTo(plug, framed(testFrame(1)));
+    await waitFor(
+      async () => pcapngPackets(await Deno.readFile(`${tmp}/all.pcapng`).catch(() => new Uint8Array())) >= 1,
+      {
+        timeoutMs: 30_000,
+        what: "the frame in the switch's --pcap file",
+      },
+    );
+    const names = await run([
+      "tshark",
+      "-r",
+      `${tmp}/all.pcapng`,
+      "-T",
+      "fields",
+      "-e",
+      "frame.interface_name",
+    ], {
+      timeoutMs: 30_000,
+    });
+    assert.equal(names.stdout, `${tmp}/sw port 1\n`);
+  } finally {
+    await reap(plug);
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

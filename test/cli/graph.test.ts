@@ -21,3 +21,22 @@ Deno.test("vde graph of a directory says it draws a lab file and where a running
     await Deno.remove(dir);
   }
 });
+
+Deno.test("vde graph --name that no lab may have is said of the option, as vde up says it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-graph-name-" });
+  try {
+    await Deno.writeTextFile(`${dir}/lab.yaml`, "name: g\ntopology:\n  nodes:\n    sw1: { kind: switch }\n");
+    for (const args of [["graph", `${dir}/lab.yaml`, "--name", "a b"], ["graph", "--name", "a b"]]) {
+      const r = await vde(args);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "");
+      assert.equal(
+        r.stderr,
+        'vde: --name "a b" may hold only letters, digits, "-" and "_", starting with a letter or digit\n',
+        args.join(" "),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -287,6 +287,9 @@ Deno.test("vde down --all is containerlab's destroy --all, and takes no lab besi
   const both = await vde(["down", "--all", "demo"]);
   assert.equal(both.code, 1);
   assert.equal(both.stderr, "vde: vde down --all takes no lab: give demo or --all\n");
+  const named = await vde(["down", "--all", "--name", "demo"]);
+  assert.equal(named.code, 1);
+  assert.equal(named.stderr, "vde: vde down --all takes no lab: give --name demo or --all\n");
 });
 
 Deno.test("vde down in a directory of several lab files takes the one whose lab is up", async () => {

@@ -9,6 +9,7 @@ import type { CommanderError } from "commander";
 import { buildProgram } from "../../src/cli/main.ts";
 import { vdeSubcommands } from "../../src/cli/subcommands.ts";
 import { commandLoaders, subcommandsFor } from "../../src/cli/vde.ts";
+import { staticClosure } from "../helpers/module_graph.ts";
 
 const names = (subcommands: Parameters<typeof buildProgram>[0]) =>
   buildProgram(subcommands).commands.flatMap((c) => [c.name(), ...c.aliases()]);
@@ -45,5 +46,12 @@ Deno.test("the program's -v is the version before a command only, whichever comm
       (err: CommanderError) => err.code,
     );
     assert.equal(code, "commander.unknownOption", said);
+  }
+});
+
+Deno.test("vde switch, plug and slirp load no lab code: a running lab's switch by name is read only when --sock is no path", async () => {
+  for (const command of ["switch", "plug", "slirp"]) {
+    const loaded = [...await staticClosure(`src/cli/${command}.ts`)];
+    assert.deepEqual(loaded.filter((s) => s.includes("/src/lab/")), [], command);
   }
 });

@@ -49,10 +49,19 @@ Deno.test("a lab switch name that finds none is answered with the near one, or t
     const term = await vde(["term", `${name}/${SWITCH}x`, "-c", "port/print"]);
     assert.equal(term.code, 1);
     assert.match(term.stderr, new RegExp(`\\(did you mean ${name}/${SWITCH}[,?]`));
+    // vde slirp --sock takes a lab's switch by name too, and says so of a name that finds none.
+    const slirp = await vde(["slirp", "--sock", `${name}/${SWITCH}x`, "-d"]);
+    assert.equal(slirp.code, 1);
+    assert.match(
+      slirp.stderr,
+      new RegExp(
+        `^vde: no switch at ${name}/${SWITCH}x: the directory does not exist \\(did you mean ${name}/${SWITCH}[,?]`,
+      ),
+    );
   });
 });
 
-Deno.test("a switch name that two running labs have asks which lab's", async () => {
+Deno.test("a switch name that two running labs have asks which lab's, for vde capture and vde slirp --sock", async () => {
   await withLabUp({ text: LAB }, async (first) => {
     await withLabUp({ text: LAB }, async (second) => {
       const r = await vde(["capture", SWITCH, "-w", "/dev/null"]);
@@ -60,6 +69,15 @@ Deno.test("a switch name that two running labs have asks which lab's", async () 
       assert.equal(
         r.stderr,
         `vde: ${SWITCH}: no such switch directory or management socket ` +
+          `(a switch of labs ${[first, second].sort().join(", ")}: name one, as ${
+            [first, second].sort()[0]
+          }/${SWITCH})\n`,
+      );
+      const slirp = await vde(["slirp", "--sock", SWITCH, "-d"]);
+      assert.equal(slirp.code, 1);
+      assert.equal(
+        slirp.stderr,
+        `vde: no switch at ${SWITCH}: the directory does not exist ` +
           `(a switch of labs ${[first, second].sort().join(", ")}: name one, as ${
             [first, second].sort()[0]
           }/${SWITCH})\n`,
