@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { run, spawnManaged } from "../helpers/processes.ts";
+import { freedPort, loggedUrl } from "../helpers/ports.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { bindUnservedSockets } from "../helpers/stale_socket.ts";
 import {
@@ -198,13 +199,16 @@ Deno.test("vde cable listen and connect join two switches; each cable is its own
       switches.push(await startOurSwitch(`${tmp}/${name}`));
       await waitUntilAccepting(`${tmp}/${name}`);
     }
-    const port = 24000 + (Deno.pid % 20000);
     const listener = spawnManaged(
-      [...ourCli(), "cable", "listen", `127.0.0.1:${port}`, "--sock", `${tmp}/a`, "--key", `${tmp}/k`],
+      [...ourCli(), "cable", "listen", "127.0.0.1:0", "--sock", `${tmp}/a`, "--key", `${tmp}/k`],
       { name: "vde cable listen" },
     );
     procs.push(listener);
-    await listener.waitForOutput(/listening on 127\.0\.0\.1:\d+ \(key [0-9a-f]{16}\)/, 20_000, "stderr");
+    const port = await loggedUrl(
+      () => listener.stderr,
+      /listening on 127\.0\.0\.1:(\d+) \(key [0-9a-f]{16}\)/,
+      "the listener's port",
+    );
     for (const name of ["b", "c"]) {
       procs.push(spawnManaged(
         [
@@ -290,7 +294,8 @@ Deno.test("vde cable connect --daemon returns once the cable is connected, with 
       switches.push(await startOurSwitch(`${tmp}/${name}`));
       await waitUntilAccepting(`${tmp}/${name}`);
     }
-    const port = 24000 + ((Deno.pid + 7) % 20000);
+    // A port nothing listens on for the refusal (one just freed), then the listener's own, which it picks.
+    let port = freedPort();
     const connect = (extra: string[]) =>
       run(
         [
@@ -312,11 +317,13 @@ Deno.test("vde cable connect --daemon returns once the cable is connected, with 
     assert.match(refused.stderr, /cannot connect to 127\.0\.0\.1:\d+: .*refused/i);
     await assert.rejects(Deno.stat(pidfile), Deno.errors.NotFound);
     const listener = spawnManaged(
-      [...ourCli(), "cable", "listen", `127.0.0.1:${port}`, "--sock", `${tmp}/a`, "--key", `${tmp}/k`],
+      [...ourCli(), "cable", "listen", "127.0.0.1:0", "--sock", `${tmp}/a`, "--key", `${tmp}/k`],
       { name: "vde cable listen" },
     );
     procs.push(listener);
-    await listener.waitForOutput(/listening on 127\.0\.0\.1:\d+/, 20_000, "stderr");
+    port = Number(
+      await loggedUrl(() => listener.stderr, /listening on 127\.0\.0\.1:(\d+)/, "the listener's port"),
+    );
     const up = await connect(["-d", "--pidfile", pidfile]);
     assert.equal(up.code, 0, up.stderr);
     assert.match(

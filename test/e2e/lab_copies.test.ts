@@ -5,6 +5,7 @@
  * own lab, with MACs of their own; `--apply` and `status` of a copy read the
  * file as it was brought up; `vde down --name` takes one copy down.
  */
+import { freedPort } from "../helpers/ports.ts";
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { forceDown, inHost, leftovers, pingCount, uniqueLab, vde, vdeCommand } from "../lab/_helpers.ts";
@@ -22,21 +23,13 @@ topology:
     - endpoints: [nat, sw1]
 `;
 
-/** A host port free now, for a copy's forward. */
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
-  return port;
-}
-
 Deno.test("two copies of one lab file run side by side under --name, each with its own forward port from a variable; each answers ping inside, with MACs of its own", async (t) => {
   if (skipUnlessRoot(t)) return;
   const dir = await Deno.makeTempDir({ prefix: "l8-copies-" });
   const file = `${dir}/class.yaml`;
   await Deno.writeTextFile(file, CLASS);
   const [a, b] = [uniqueLab(), uniqueLab()];
-  const ports = { [a]: freePort(), [b]: freePort() };
+  const ports = { [a]: freedPort(), [b]: freedPort() };
   const up = (name: string, args: string[] = []) =>
     run([...vdeCommand(), "up", ...args, file, "--name", name], {
       check: false,

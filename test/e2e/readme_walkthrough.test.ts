@@ -6,6 +6,7 @@
  * (namespaces, directories, TCP ports, ~/bin), so a block that stops working
  * fails here.
  */
+import { freedPort } from "../helpers/ports.ts";
 import assert from "node:assert/strict";
 import {
   hasCommand,
@@ -17,13 +18,6 @@ import {
 } from "../helpers/processes.ts";
 import { labMissing } from "../helpers/netns.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** The walkthrough's step 0: `vde` in `${dir}/bin`, for a PATH. */
 async function vdeOnPath(dir: string): Promise<void> {
@@ -73,12 +67,12 @@ Deno.test("README's five-minute walkthrough runs as written", async (t) => {
   const block = await readmeBlock("## Five minutes");
   const tmp = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}walk-` });
   const ns = `${RUN_PREFIX}d`;
-  const web = `127.0.0.1:${freePort()}`;
+  const web = `127.0.0.1:${freedPort()}`;
   const script = block
     .replaceAll("~/bin", `${tmp}/bin`)
     .replaceAll("/tmp/", `${tmp}/`)
     .replaceAll("demo", ns)
-    .replaceAll("5000", String(freePort()))
+    .replaceAll("5000", String(freedPort()))
     .replaceAll("127.0.0.1:8000", web)
     .replaceAll("8000", web.split(":")[1]!);
   try {

@@ -20,3 +20,17 @@ export function webViewBase(out: string): string {
   if (m === null) throw new Error(`no "web view on URL" line in:\n${out}`);
   return m[1]!;
 }
+
+/**
+ * A loopback TCP port free at this moment, for the few cases where the port
+ * must be written before the server starts (a lab file's forward, a README
+ * block run as written) or must have nothing listening (a refusal). The rule
+ * above still stands wherever the server can take port 0: between this
+ * return and the server's bind another process may take the port.
+ */
+export function freedPort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  return port;
+}

@@ -7,6 +7,7 @@
  * connection to the gateway, while an inbound forward, whose client on the
  * host's loopback the guest sees as the gateway, still answers.
  */
+import { freedPort } from "../helpers/ports.ts";
 import assert from "node:assert/strict";
 import { tcpFromGuest } from "../../src/slirp/guest_handoff.ts";
 import { IPV4, IPV6 } from "../../src/slirp/ip_family.ts";
@@ -16,17 +17,9 @@ import type { TcpEngine } from "../../src/slirp/tcp/api.ts";
 import { inHost, withLabUp } from "../lab/_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
-/** A free TCP port on the host's loopback, for the forward. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 Deno.test("with the host's loopback off, a forward still answers and the guest still cannot reach the loopback", async (t) => {
   if (skipUnlessRoot(t)) return;
-  const port = freePort();
+  const port = freedPort();
   // A server on the host's loopback that the guest must not reach through the gateway.
   const loopback = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const server = "import socket; s = socket.socket(); s.bind(('10.0.2.15', 80)); s.listen(); " +
