@@ -1427,10 +1427,10 @@ export class Rstp {
       rootPathCost: v.rootPathCost,
       bridgeId: v.designatedBridgeId,
       portId: v.designatedPortId,
-      messageAge: t.messageAge * 256,
-      maxAge: t.maxAge * 256,
-      helloTime: t.helloTime * 256,
-      forwardDelay: t.forwardDelay * 256,
+      messageAge: wireTime(t.messageAge),
+      maxAge: wireTime(t.maxAge),
+      helloTime: wireTime(t.helloTime),
+      forwardDelay: wireTime(t.forwardDelay),
     };
     p.newInfo = false;
     p.txCount++;
@@ -1456,6 +1456,17 @@ export class Rstp {
   #emit(event: StpEvent): void {
     this.#hooks.onEvent?.(event);
   }
+}
+
+/**
+ * Whole seconds as a BPDU's 1/256 s field. Times taken from a BPDU are
+ * rounded to seconds, and a field near its top (0xff80 and up: a legal max
+ * age, hello or forward delay of 255.5 s or more, or a root's message age of
+ * 255 s plus our hop) rounds to 256 s, which would wrap to 0: every BPDU we
+ * sent on would then be refused as a zero timer, by us as by any bridge.
+ */
+function wireTime(seconds: number): number {
+  return Math.min(0xffff, seconds * 256);
 }
 
 /** The role code an RST BPDU carries for each Role, in the standard's code and in FSTP's. */

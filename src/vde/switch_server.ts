@@ -36,7 +36,7 @@ import {
   UnixStreamListener,
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
-import { isSocket } from "../os/paths.ts";
+import { exists, isSocket } from "../os/paths.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import {
@@ -185,10 +185,18 @@ export class VdeSwitchServer {
     } catch (err) {
       throw new Error(`cannot create the switch directory ${options.dir}: ${(err as Error).message}`);
     }
-    if (made === null && !Deno.statSync(options.dir).isDirectory) {
-      throw new Error(`${options.dir} exists and is not a directory`);
+    let dir: string;
+    try {
+      if (made === null && !Deno.statSync(options.dir).isDirectory) {
+        throw new Error(`${options.dir} exists and is not a directory`);
+      }
+      dir = Deno.realPathSync(options.dir);
+    } catch (err) {
+      // Found there, then removed before it is held (a cable's end letting go, a switch stopping): made
+      // again. A name still there that leads nowhere (a dangling symlink) is said as it is.
+      if (err instanceof Deno.errors.NotFound && !exists(options.dir)) return null;
+      throw err;
     }
-    const dir = Deno.realPathSync(options.dir);
     let held: HeldDirectory | undefined;
     try {
       const ctlPath = `${dir}/ctl`;

@@ -265,6 +265,28 @@ function rstBpdu(rootId: string) {
   };
 }
 
+Deno.test("a root's max age, hello and forward delay at the field's top are passed on as valid BPDUs, not wrapped to 0", () => {
+  const sent: [number, Uint8Array][] = [];
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+    send: (port, frame) => sent.push([port, frame]),
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.enablePort(1);
+  stp.enablePort(2);
+  stp.tick(0);
+  // 255.996 s each: legal in the 16-bit field, and rounded to 256 s when taken in.
+  const top = { ...rstBpdu("1000.020000000000"), maxAge: 0xffff, helloTime: 0xffff, forwardDelay: 0xffff };
+  stp.receive(1, buildBpdu(top, new Uint8Array(6)));
+  assert.equal(stp.rootId, "1000.020000000000");
+  sent.length = 0;
+  for (let s = 1; s <= 3; s++) stp.tick(s * 1000);
+  const designated = sent.filter(([port]) => port === 2).map(([, frame]) => bpduOf(frame));
+  assert.ok(designated.length >= 1, "the designated port sent BPDUs");
+  // The root's max age and forward delay as near as the field holds them (bpduOf: each one parses).
+  for (const b of designated) assert.deepEqual([b.maxAge, b.forwardDelay], [0xffff, 0xffff]);
+});
+
 Deno.test("two links to a legacy root: the second becomes the alternate; as root we make the legacy bridge block one", () => {
   const sim = new StpSim();
   sim.bridge(0, 0x111, ["a", "b"], { legacy: true, priority: 4096 });

@@ -232,3 +232,31 @@ Deno.test("a switch starting in a directory that is being removed (a cable's end
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a switch starting in a directory that is there, then removed before it is held (a cable's end letting go), makes it again", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-dir-gone-" });
+  const dir = `${tmp}/sw`;
+  await Deno.mkdir(dir, { mode: 0o700 });
+  // The removal lands just after the start found the directory there: at its first look at the name.
+  const statSync = Deno.statSync;
+  let removed = false;
+  Deno.statSync = (path: string | URL) => {
+    if (!removed && path === dir) {
+      removed = true;
+      Deno.removeSync(dir);
+    }
+    return statSync(path);
+  };
+  const sw = new Switch({ numPorts: 4 });
+  let server: VdeSwitchServer | undefined;
+  try {
+    server = await VdeSwitchServer.start(sw, { dir, log: () => {} });
+    assert.ok(removed, "the removal came between");
+    assert.ok(Deno.lstatSync(`${dir}/ctl`).isSocket, "served in the directory made again");
+  } finally {
+    Deno.statSync = statSync;
+    server?.close();
+    sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
