@@ -1288,7 +1288,10 @@ export class Rstp {
         }
         return 0;
       case TCM.Learning:
-        if (rootOrDesignated && p.forward && !p.operEdge) {
+        // A port whose link just went down (or whose BPDU guard tripped) is no new path: the bridge
+        // detection machine has made it non-edge before its role and state follow, which the standard's
+        // wording would take for a topology change, flushing every bridge for a client that left.
+        if (rootOrDesignated && p.forward && !p.operEdge && p.portEnabled) {
           // DETECTED, then ACTIVE.
           this.#newTcWhile(p);
           this.#setTcPropTree(p);

@@ -42,6 +42,23 @@ Deno.test("BPDU guard: a BPDU disables the port, once logged and counted; our tr
   assert.equal(ours.port(2)!.forwarding, true, "the other port is untouched");
 });
 
+Deno.test("BPDU guard: a trip flushes the port's MAC entries and starts no topology change on the other bridges", () => {
+  const sim = new StpSim();
+  sim.bridge(0, OURS, ["X", "b"]);
+  sim.bridge(2, 0x333, ["b"]);
+  sim.rstp(0).setBpduGuard(1, true);
+  sim.set(0, ["a", "_"]);
+  sim.run(10);
+  assert.equal(sim.rstp(0).port(1)!.edge, true);
+  for (const i of [0, 2]) sim.flushes(i).length = 0;
+  const changes = sim.rstp(0).topologyChanges;
+  sim.bridge(1, ROGUE, ["a"]);
+  sim.run(5);
+  assert.equal(sim.rstp(0).port(1)!.guardTripped, true);
+  assert.equal(sim.rstp(0).topologyChanges, changes);
+  assert.deepEqual([sim.flushes(0), sim.flushes(2)], [[1], []]);
+});
+
 Deno.test("BPDU guard: the port stays disabled across a client's re-plug until the operator sets the guard again", () => {
   const { sim, logs } = withRogue((r) => r.setBpduGuard(1, true));
   sim.run(5);
