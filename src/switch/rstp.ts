@@ -26,9 +26,11 @@
  * flags have it (off by default; a port without them is untouched). BPDU
  * guard: a port that hears any well-formed BPDU (tagged ones too) is taken
  * out of the tree as if its link went down, says so once in the log, and
- * stays out, a client plugging in again included (here the one who plugs in
- * is the host the guard is against, where the kernel's guard lifts on a
- * link flap), until the operator sets the guard again (`setBpduGuard`).
+ * stays out until its client leaves (the kernel's guard lifts on a link
+ * flap, and a vde port's next client may be another host: a client that
+ * names no port gets the lowest free one) or the operator sets the guard again
+ * (`setBpduGuard`). The BPDU that trips it is never taken in, so a host
+ * that plugs in again and again changes nothing in the tree.
  * Root guard (802.1Q's restrictedRole): the port is never chosen as root
  * port; while the best information it holds would have made it one, it is
  * "root-inconsistent": an alternate port, discarding, until that
@@ -409,6 +411,10 @@ export class Rstp {
     const p = this.#ports.get(n);
     if (p === undefined || !p.attached) return;
     p.attached = p.portEnabled = false;
+    if (p.guardTripped) {
+      p.guardTripped = false;
+      this.#log?.(`port ${n}: BPDU guard: its client left; the next one to plug in takes part`);
+    }
     // Whoever plugs in next may speak another dialect.
     p.fstp = p.fstpSaid = false;
     this.#run();
@@ -555,7 +561,7 @@ export class Rstp {
     p.fstp = p.fstpSaid = false;
     const from = bpdu.kind === "tcn" ? "a TCN BPDU" : `a BPDU from bridge ${bpdu.bridgeId}`;
     this.#log?.(
-      `port ${p.number}: BPDU guard: heard ${from}: port disabled (stp/setguard ${p.number} 1 re-enables it)`,
+      `port ${p.number}: BPDU guard: heard ${from}: port disabled until its client leaves or stp/setguard ${p.number} 1`,
     );
     this.#run();
   }

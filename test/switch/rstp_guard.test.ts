@@ -37,7 +37,7 @@ Deno.test("BPDU guard: a BPDU disables the port, once logged and counted; our tr
   );
   assert.equal(sim.describe(1), "root", "the rogue hears nothing from the disabled port");
   assert.deepEqual(logs.filter((l) => l.includes("BPDU guard")), [
-    `port 1: BPDU guard: heard a BPDU from bridge 8000.000000000111: port disabled (stp/setguard 1 1 re-enables it)`,
+    `port 1: BPDU guard: heard a BPDU from bridge 8000.000000000111: port disabled until its client leaves or stp/setguard 1 1`,
   ]);
   assert.equal(ours.port(2)!.forwarding, true, "the other port is untouched");
 });
@@ -59,21 +59,43 @@ Deno.test("BPDU guard: a trip flushes the port's MAC entries and starts no topol
   assert.deepEqual([sim.flushes(0), sim.flushes(2)], [[1], []]);
 });
 
-Deno.test("BPDU guard: the port stays disabled across a client's re-plug until the operator sets the guard again", () => {
+Deno.test("BPDU guard: a tripped port takes part again when its client leaves (as the kernel's on a link flap) or the operator sets the guard again", () => {
   const { sim, logs } = withRogue((r) => r.setBpduGuard(1, true));
   sim.run(5);
   const ours = sim.rstp(0);
-  // The client leaves and plugs in again: still disabled, as the guard is against that very client.
+  // The rogue plugs in again: back in the tree, its first BPDU trips the guard again and is never taken in.
   sim.set(0, ["X", "_"]);
+  assert.ok(
+    logs.includes("port 1: BPDU guard: its client left; the next one to plug in takes part"),
+    logs.join("\n"),
+  );
+  assert.equal(ours.port(1)!.guardTripped, false);
   sim.set(0, ["a", "_"]);
   sim.run(60);
-  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTripped], [false, true]);
+  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTripped, ours.port(1)!.guardTrips], [
+    false,
+    true,
+    2,
+  ]);
   assert.equal(ours.rootId, ours.bridgeId);
-  // Re-armed: the port comes back, hears the rogue again and trips again.
+  // Another host, which sends no BPDU, gets the port number next: it is not locked out by the rogue's trip.
+  sim.set(1, ["X"]);
+  sim.set(0, ["X", "_"]);
+  sim.set(0, ["b", "_"]);
+  sim.run(5);
+  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.forwarding, ours.port(1)!.bpduGuard], [
+    true,
+    true,
+    true,
+  ]);
+  // With the rogue back, the operator re-arms a tripped port: it comes back, hears the rogue and trips again.
+  sim.set(1, ["b"]);
+  sim.run(5);
+  assert.equal(ours.port(1)!.guardTrips, 3);
   ours.setBpduGuard(1, true);
   assert.ok(logs.includes("port 1: re-enabled by the operator, BPDU guard on"), logs.join("\n"));
   sim.run(5);
-  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTrips], [false, 2]);
+  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTrips], [false, 4]);
   // Guard off: the port comes back for good and the better bridge becomes root, as without a guard.
   ours.setBpduGuard(1, false);
   sim.run(10);
@@ -81,7 +103,7 @@ Deno.test("BPDU guard: the port stays disabled across a client's re-plug until t
   assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.role, ours.port(1)!.guardTrips], [
     true,
     Role.Root,
-    2,
+    4,
   ]);
 });
 
@@ -118,7 +140,7 @@ Deno.test("BPDU guard trips on a TCN BPDU and on a malformed one not at all (cou
   rstp.receive(3, tcn);
   assert.equal(rstp.port(3)!.guardTrips, 1, "a disabled port hears nothing more");
   assert.deepEqual(logs, [
-    "port 3: BPDU guard: heard a TCN BPDU: port disabled (stp/setguard 3 1 re-enables it)",
+    "port 3: BPDU guard: heard a TCN BPDU: port disabled until its client leaves or stp/setguard 3 1",
   ]);
 });
 

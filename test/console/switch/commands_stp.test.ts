@@ -386,7 +386,7 @@ Deno.test("stp/setguard: a BPDU disables the port, stp and port/print say so; se
     assert.match(table, /\n\s+1\s+8001\s+disabled\s+bpdu-guard\s.*\sbpdu\(1\)\s/, table);
     assert.match(
       await tc.run("port/print 1"),
-      /\n STP: BPDU guard \(trips 1: port disabled, stp\/setguard 1 1 re-enables it\)\n/,
+      /\n STP: BPDU guard \(trips 1: port disabled until its client leaves or stp\/setguard 1 1\)\n/,
     );
     assert.doesNotMatch(await tc.run("port/print 2"), /STP/, "an unguarded port's listing is vde_switch's");
     assert.equal(await tc.run("stp/setguard 1 1"), OK);
