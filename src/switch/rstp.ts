@@ -215,6 +215,13 @@ class Port {
   /** The BPDU guard disabled the port; `rootBlocked`: root guard holds it alternate now. */
   guardTripped = false;
   rootBlocked = false;
+  /**
+   * Seconds left in which root guard's holds are counted, not logged: it held and released the port on
+   * the same sender's changing information and said so once; a host flipping its BPDUs keeps it running
+   * (max age from its last hold). It stops when held information ages out, the guard is set or the port
+   * goes down.
+   */
+  rootGuardQuietWhile = 0;
   pathCost: number;
   adminEdge = false;
   autoEdge = true;
@@ -411,6 +418,7 @@ export class Rstp {
     const p = this.#ports.get(n);
     if (p === undefined || !p.attached) return;
     p.attached = p.portEnabled = false;
+    p.rootGuardQuietWhile = 0;
     if (p.guardTripped) {
       p.guardTripped = false;
       this.#log?.(`port ${n}: BPDU guard: its client left; the next one to plug in takes part`);
@@ -472,7 +480,9 @@ export class Rstp {
 
   /** Turns a port's root guard on or off; the roles are chosen again. */
   setRootGuard(n: number, on: boolean): void {
-    this.#port(n).rootGuard = on;
+    const p = this.#port(n);
+    p.rootGuard = on;
+    p.rootGuardQuietWhile = 0;
     this.#reselectAll();
   }
 
@@ -592,6 +602,7 @@ export class Rstp {
         p.mdelayWhile = dec(p.mdelayWhile);
         p.edgeDelayWhile = dec(p.edgeDelayWhile);
         p.txCount = dec(p.txCount);
+        p.rootGuardQuietWhile = dec(p.rootGuardQuietWhile);
       }
       this.#run();
     }
@@ -862,6 +873,7 @@ export class Rstp {
 
   #pimAged(p: Port): void {
     p.infoIs = INFO.Aged;
+    p.rootGuardQuietWhile = 0;
     p.reselect = true;
     p.selected = false;
     p.pim = PIM.Aged;
@@ -1052,16 +1064,25 @@ export class Rstp {
     p.rootBlocked = blocked;
     if (blocked) {
       p.rootBlocks++;
+      if (p.rootGuardQuietWhile > 0) {
+        p.rootGuardQuietWhile = this.#bridgeTimes.maxAge;
+        return;
+      }
       this.#log?.(
         `port ${p.number}: root guard: bridge ${p.portPriority.designatedBridgeId} offers root ${p.portPriority.rootId}, ` +
           "better than ours: port kept discarding (alternate) until that stops",
       );
     } else {
+      const changed = p.rootGuard && p.portEnabled && p.infoIs === INFO.Received;
+      if (p.rootGuardQuietWhile > 0) return;
+      if (changed) p.rootGuardQuietWhile = this.#bridgeTimes.maxAge;
       const why = !p.rootGuard
         ? "root guard off"
-        : p.portEnabled
-        ? "the superior information is gone"
-        : "port down";
+        : !p.portEnabled
+        ? "port down"
+        : changed
+        ? "that bridge offers worse now; if it flips again, holds are counted (stp), not logged, for max age"
+        : "the superior information aged out";
       this.#log?.(`port ${p.number}: root guard: port released (${why})`);
     }
   }

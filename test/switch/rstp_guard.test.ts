@@ -201,8 +201,54 @@ Deno.test("root guard: the port is released once the superior information ages o
   sim.run(20);
   const p = ours.port(2)!;
   assert.deepEqual([p.role, p.forwarding, p.rootBlocked, p.rootBlocks], [Role.Designated, true, false, 1]);
-  assert.equal(logs.at(-1), "port 2: root guard: port released (the superior information is gone)");
+  assert.equal(logs.at(-1), "port 2: root guard: port released (the superior information aged out)");
   assert.equal(ours.rootId, sim.rstp(1).bridgeId);
+});
+
+Deno.test("root guard: a host flipping between superior and inferior BPDUs is logged once and counted each time, for max age after its last hold", () => {
+  const logs: string[] = [];
+  const mac = Uint8Array.of(0, 0, 0, 0, 2, 0x22);
+  const rstp = new Rstp({ mac, log: (l) => logs.push(l) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+  });
+  let now = 0;
+  rstp.tick(now);
+  rstp.setRootGuard(1, true);
+  rstp.enablePort(1);
+  const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
+  const claiming = (rootId: string) =>
+    buildBpdu({
+      kind: "rst",
+      version: 2,
+      flags: 0x0c,
+      rootId,
+      rootPathCost: 0,
+      bridgeId: "9000.000000000111",
+      portId: 0x8001,
+      ...times,
+    }, mac);
+  for (let i = 0; i < 100; i++) {
+    rstp.receive(1, claiming("1000.000000000111"));
+    rstp.receive(1, claiming("9000.000000000111"));
+  }
+  assert.equal(rstp.port(1)!.rootBlocks, 100);
+  assert.deepEqual(logs, [
+    "port 1: root guard: bridge 9000.000000000111 offers root 1000.000000000111, better than ours: " +
+    "port kept discarding (alternate) until that stops",
+    "port 1: root guard: port released (that bridge offers worse now; if it flips again, holds are counted (stp), " +
+    "not logged, for max age)",
+  ]);
+  // Max age (20 s) after its last hold, a new episode is logged again.
+  for (let i = 0; i < 19; i++) rstp.tick(now += 1000);
+  rstp.receive(1, claiming("1000.000000000111"));
+  rstp.receive(1, claiming("9000.000000000111"));
+  assert.deepEqual([logs.length, rstp.port(1)!.rootBlocks], [2, 101]);
+  for (let i = 0; i < 20; i++) rstp.tick(now += 1000);
+  rstp.receive(1, claiming("1000.000000000111"));
+  assert.equal(logs.length, 3);
+  assert.match(logs[2]!, /port kept discarding/);
 });
 
 Deno.test("root guard: an inferior bridge on the port is no cause; the port is designated and forwards", () => {
