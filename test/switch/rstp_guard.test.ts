@@ -25,6 +25,17 @@ function withRogue(guard: (rstp: Rstp) => void): { sim: StpSim; logs: string[] }
   return { sim, logs };
 }
 
+/** Our bridge alone, its log lines into `logs`; BPDUs are given to it by hand. */
+function loneBridge(logs: string[]): { rstp: Rstp; mac: Uint8Array } {
+  const mac = Uint8Array.of(0, 0, 0, 0, 2, 0x22);
+  const rstp = new Rstp({ mac, log: (l) => logs.push(l) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+  });
+  return { rstp, mac };
+}
+
 Deno.test("BPDU guard: a BPDU disables the port, once logged and counted; our tree keeps its root", () => {
   const { sim, logs } = withRogue((r) => r.setBpduGuard(1, true));
   sim.run(30);
@@ -109,12 +120,7 @@ Deno.test("BPDU guard: a tripped port takes part again when its client leaves (a
 
 Deno.test("BPDU guard trips on a TCN BPDU and on a malformed one not at all (counted as bad)", () => {
   const logs: string[] = [];
-  const mac = Uint8Array.of(0, 0, 0, 0, 2, 0x22);
-  const rstp = new Rstp({ mac, log: (l) => logs.push(l) }, {
-    send: () => {},
-    setPortState: () => {},
-    flush: () => {},
-  });
+  const { rstp, mac } = loneBridge(logs);
   rstp.tick(0);
   rstp.setBpduGuard(3, true);
   rstp.enablePort(3);
@@ -207,12 +213,7 @@ Deno.test("root guard: the port is released once the superior information ages o
 
 Deno.test("root guard: a host flipping between superior and inferior BPDUs is logged once and counted each time, for max age after its last hold", () => {
   const logs: string[] = [];
-  const mac = Uint8Array.of(0, 0, 0, 0, 2, 0x22);
-  const rstp = new Rstp({ mac, log: (l) => logs.push(l) }, {
-    send: () => {},
-    setPortState: () => {},
-    flush: () => {},
-  });
+  const { rstp, mac } = loneBridge(logs);
   let now = 0;
   rstp.tick(now);
   rstp.setRootGuard(1, true);

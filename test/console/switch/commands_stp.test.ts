@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { macFrame, makeConsole } from "../_helpers.ts";
+import { macFrame, makeConsole, rogueBpdu } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 import { tagOf } from "../../helpers/framed_peers.ts";
 import { RawClient, threadWarmed, until, withMgmtSwitch } from "../../helpers/vde_clients.ts";
@@ -7,7 +7,6 @@ import { skipWithout } from "../../helpers/processes.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 import { Errno } from "../../../src/console/reply_format.ts";
 import { Role } from "../../../src/switch/rstp.ts";
-import { buildBpdu } from "../../../src/wire/stp.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -338,23 +337,6 @@ Deno.test("fstp/setedge while spanning tree is off is answered as Debian's vde_s
   assert.deepEqual(c, [0, 0, Errno.EINVAL, Errno.ENXIO]);
   assert.deepEqual(await codes("ours"), c);
 });
-
-/** A config BPDU from bridge 1000.020000000099 claiming root: better than any default-priority bridge. */
-function rogueBpdu(): Uint8Array {
-  const mac = Uint8Array.of(2, 0, 0, 0, 0, 0x99);
-  const id = "1000.020000000099";
-  const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
-  return buildBpdu({
-    kind: "config",
-    version: 0,
-    flags: 0,
-    rootId: id,
-    rootPathCost: 0,
-    bridgeId: id,
-    portId: 0x8001,
-    ...times,
-  }, mac);
-}
 
 Deno.test("stp/setguard: a BPDU disables the port (nothing passes it, its MACs are flushed), stp and port/print say so; its next client or setting it again re-enables it; kept across fstp/setfstp 0 and 1", async () => {
   const tc = makeConsole(8);

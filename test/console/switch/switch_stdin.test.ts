@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { sleep, spawnManaged, waitFor } from "../../helpers/processes.ts";
 import { ourSwitchCommand } from "../../helpers/switches.ts";
 import { RawClient, until, waitUntilAccepting, waitUntilSocketAccepts } from "../../helpers/vde_clients.ts";
-import { buildBpdu } from "../../../src/wire/stp.ts";
+import { rogueBpdu } from "../_helpers.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -219,19 +219,7 @@ Deno.test("--rc sets BPDU guard and root guard, before and after fstp/setfstp 1;
           });
         await until("the clients' ports in the tree", async () => (await guards()).length === 3);
         assert.deepEqual(await guards(), ["3 bpdu(0)", "4 root(0)", "5 bpdu(0),root(0)"]);
-        const id = "1000.020000000099";
-        const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
-        const bpdu = {
-          kind: "config",
-          version: 0,
-          flags: 0,
-          rootId: id,
-          rootPathCost: 0,
-          bridgeId: id,
-        } as const;
-        clients[0]!.send(
-          buildBpdu({ ...bpdu, portId: 0x8001, ...times }, Uint8Array.of(2, 0, 0, 0, 0, 0x99)),
-        );
+        clients[0]!.send(rogueBpdu());
         await until(
           "the guard trips",
           async () => (await client.command("port/print 3")).lines!.join("\n").includes("trips 1"),
