@@ -26,9 +26,11 @@
  * flags have it (off by default; a port without them is untouched). BPDU
  * guard: a port that hears any well-formed BPDU (tagged ones too) is taken
  * out of the tree as if its link went down, says so once in the log, and
- * stays out, a client plugging in again included (here the one who plugs in
- * is the host the guard is against, where the kernel's guard lifts on a
- * link flap), until the operator sets the guard again (`setBpduGuard`).
+ * stays out until its client leaves (the kernel's guard lifts on a link
+ * flap, and a vde port's next client may be another host: a client that
+ * names no port gets the lowest free one) or the operator sets the guard again
+ * (`setBpduGuard`). The BPDU that trips it is never taken in, so a host
+ * that plugs in again and again changes nothing in the tree.
  * Root guard (802.1Q's restrictedRole): the port is never chosen as root
  * port; while the best information it holds would have made it one, it is
  * "root-inconsistent": an alternate port, discarding, until that
@@ -213,6 +215,13 @@ class Port {
   /** The BPDU guard disabled the port; `rootBlocked`: root guard holds it alternate now. */
   guardTripped = false;
   rootBlocked = false;
+  /**
+   * Seconds left in which root guard's holds are counted, not logged: it held and released the port on
+   * the same sender's changing information and said so once; a host flipping its BPDUs keeps it running
+   * (max age from its last hold). It stops when held information ages out, the guard is set or the port
+   * goes down.
+   */
+  rootGuardQuietWhile = 0;
   pathCost: number;
   adminEdge = false;
   autoEdge = true;
@@ -409,6 +418,11 @@ export class Rstp {
     const p = this.#ports.get(n);
     if (p === undefined || !p.attached) return;
     p.attached = p.portEnabled = false;
+    p.rootGuardQuietWhile = 0;
+    if (p.guardTripped) {
+      p.guardTripped = false;
+      this.#log?.(`port ${n}: BPDU guard: its client left; the next one to plug in takes part`);
+    }
     // Whoever plugs in next may speak another dialect.
     p.fstp = p.fstpSaid = false;
     this.#run();
@@ -466,7 +480,9 @@ export class Rstp {
 
   /** Turns a port's root guard on or off; the roles are chosen again. */
   setRootGuard(n: number, on: boolean): void {
-    this.#port(n).rootGuard = on;
+    const p = this.#port(n);
+    p.rootGuard = on;
+    p.rootGuardQuietWhile = 0;
     this.#reselectAll();
   }
 
@@ -555,7 +571,7 @@ export class Rstp {
     p.fstp = p.fstpSaid = false;
     const from = bpdu.kind === "tcn" ? "a TCN BPDU" : `a BPDU from bridge ${bpdu.bridgeId}`;
     this.#log?.(
-      `port ${p.number}: BPDU guard: heard ${from}: port disabled (stp/setguard ${p.number} 1 re-enables it)`,
+      `port ${p.number}: BPDU guard: heard ${from}: port disabled until its client leaves or stp/setguard ${p.number} 1`,
     );
     this.#run();
   }
@@ -586,6 +602,7 @@ export class Rstp {
         p.mdelayWhile = dec(p.mdelayWhile);
         p.edgeDelayWhile = dec(p.edgeDelayWhile);
         p.txCount = dec(p.txCount);
+        p.rootGuardQuietWhile = dec(p.rootGuardQuietWhile);
       }
       this.#run();
     }
@@ -856,6 +873,7 @@ export class Rstp {
 
   #pimAged(p: Port): void {
     p.infoIs = INFO.Aged;
+    p.rootGuardQuietWhile = 0;
     p.reselect = true;
     p.selected = false;
     p.pim = PIM.Aged;
@@ -1046,16 +1064,25 @@ export class Rstp {
     p.rootBlocked = blocked;
     if (blocked) {
       p.rootBlocks++;
+      if (p.rootGuardQuietWhile > 0) {
+        p.rootGuardQuietWhile = this.#bridgeTimes.maxAge;
+        return;
+      }
       this.#log?.(
         `port ${p.number}: root guard: bridge ${p.portPriority.designatedBridgeId} offers root ${p.portPriority.rootId}, ` +
           "better than ours: port kept discarding (alternate) until that stops",
       );
     } else {
+      const changed = p.rootGuard && p.portEnabled && p.infoIs === INFO.Received;
+      if (p.rootGuardQuietWhile > 0) return;
+      if (changed) p.rootGuardQuietWhile = this.#bridgeTimes.maxAge;
       const why = !p.rootGuard
         ? "root guard off"
-        : p.portEnabled
-        ? "the superior information is gone"
-        : "port down";
+        : !p.portEnabled
+        ? "port down"
+        : changed
+        ? "that bridge offers worse now; if it flips again, holds are counted (stp), not logged, for max age"
+        : "the superior information aged out";
       this.#log?.(`port ${p.number}: root guard: port released (${why})`);
     }
   }
@@ -1288,7 +1315,10 @@ export class Rstp {
         }
         return 0;
       case TCM.Learning:
-        if (rootOrDesignated && p.forward && !p.operEdge) {
+        // A port whose link just went down (or whose BPDU guard tripped) is no new path: the bridge
+        // detection machine has made it non-edge before its role and state follow, which the standard's
+        // wording would take for a topology change, flushing every bridge for a client that left.
+        if (rootOrDesignated && p.forward && !p.operEdge && p.portEnabled) {
           // DETECTED, then ACTIVE.
           this.#newTcWhile(p);
           this.#setTcPropTree(p);

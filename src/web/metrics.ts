@@ -152,17 +152,17 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
       }
     }
     family(
-      "vde_stp_bpdu_guard_trips_total",
+      "vde_stp_port_bpdu_guard_trips_total",
       "counter",
       "Times the port's BPDU guard (stp/setguard) disabled it on hearing a BPDU.",
     );
-    for (const p of stpPorts) lines.push(`vde_stp_bpdu_guard_trips_total{${p.labels}} ${p.guardTrips}`);
+    for (const p of stpPorts) lines.push(`vde_stp_port_bpdu_guard_trips_total{${p.labels}} ${p.guardTrips}`);
     family(
-      "vde_stp_root_guard_blocks_total",
+      "vde_stp_port_root_guard_blocks_total",
       "counter",
       "Times the port's root guard (stp/setrootblock) held it discarding against a superior BPDU.",
     );
-    for (const p of stpPorts) lines.push(`vde_stp_root_guard_blocks_total{${p.labels}} ${p.rootBlocks}`);
+    for (const p of stpPorts) lines.push(`vde_stp_port_root_guard_blocks_total{${p.labels}} ${p.rootBlocks}`);
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
     for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }

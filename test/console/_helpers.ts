@@ -11,6 +11,7 @@ import { FakeSession } from "../helpers/fake_session.ts";
 import { formatReply } from "../../src/console/reply_format.ts";
 import { switchCommands } from "../../src/console/switch/switch_commands.ts";
 import { MgmtServer, type MgmtServerOptions } from "../../src/console/mgmt_server.ts";
+import { buildBpdu } from "../../src/wire/stp.ts";
 
 /** An in-process switch with its console. */
 export interface TestConsole {
@@ -160,4 +161,21 @@ export async function withMgmtServer(
     tc.close();
     await tmp.cleanup();
   }
+}
+
+/** A config BPDU from bridge 1000.020000000099 claiming root: better than any default-priority bridge. */
+export function rogueBpdu(): Uint8Array {
+  const mac = Uint8Array.of(2, 0, 0, 0, 0, 0x99);
+  const id = "1000.020000000099";
+  const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
+  return buildBpdu({
+    kind: "config",
+    version: 0,
+    flags: 0,
+    rootId: id,
+    rootPathCost: 0,
+    bridgeId: id,
+    portId: 0x8001,
+    ...times,
+  }, mac);
 }

@@ -59,7 +59,7 @@ Deno.test("a Linux bridge claiming root through guarded ports: BPDU guard disabl
     assert.ok(stp.some((l) => /^\s+2\s.*\sroot\(1\)\s/.test(l)), stp.join("\n"));
     const print = (await term.command("port/print 1")).lines ?? [];
     assert.ok(
-      print.includes(" STP: BPDU guard (trips 1: port disabled, stp/setguard 1 1 re-enables it)"),
+      print.includes(" STP: BPDU guard (trips 1: port disabled until its client leaves or stp/setguard 1 1)"),
       print.join("\n"),
     );
     // The kernel hears nothing from us that would make it yield: it stays its own root.

@@ -168,6 +168,20 @@ Deno.test("topology change: a new link flushes MAC entries on the other ports an
   assert.equal(sim.describe(2), "Di F:2000");
 });
 
+Deno.test("a client leaving an edge port flushes that port alone: no topology change reaches the other bridges", () => {
+  const sim = new StpSim();
+  sim.bridge(0, 0x111, ["a", "0", "0"]);
+  sim.bridge(1, 0x222, ["a"]);
+  sim.run(10);
+  assert.equal(sim.rstp(0).port(2)!.edge, true);
+  for (const i of [0, 1]) sim.flushes(i).length = 0;
+  const changes = sim.rstp(0).topologyChanges;
+  sim.set(0, ["_", "X", "_"]);
+  sim.run(3);
+  assert.equal(sim.rstp(0).topologyChanges, changes);
+  assert.deepEqual([sim.flushes(0), sim.flushes(1)], [[2], []]);
+});
+
 Deno.test("mixed network: an 802.1D-only bridge gets config BPDUs and its loop is broken after forward delays", () => {
   const sim = new StpSim();
   sim.bridge(0, 0x111, ["a", "b"]);

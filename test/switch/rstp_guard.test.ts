@@ -25,6 +25,17 @@ function withRogue(guard: (rstp: Rstp) => void): { sim: StpSim; logs: string[] }
   return { sim, logs };
 }
 
+/** Our bridge alone, its log lines into `logs`; BPDUs are given to it by hand. */
+function loneBridge(logs: string[]): { rstp: Rstp; mac: Uint8Array } {
+  const mac = Uint8Array.of(0, 0, 0, 0, 2, 0x22);
+  const rstp = new Rstp({ mac, log: (l) => logs.push(l) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+  });
+  return { rstp, mac };
+}
+
 Deno.test("BPDU guard: a BPDU disables the port, once logged and counted; our tree keeps its root", () => {
   const { sim, logs } = withRogue((r) => r.setBpduGuard(1, true));
   sim.run(30);
@@ -37,26 +48,65 @@ Deno.test("BPDU guard: a BPDU disables the port, once logged and counted; our tr
   );
   assert.equal(sim.describe(1), "root", "the rogue hears nothing from the disabled port");
   assert.deepEqual(logs.filter((l) => l.includes("BPDU guard")), [
-    `port 1: BPDU guard: heard a BPDU from bridge 8000.000000000111: port disabled (stp/setguard 1 1 re-enables it)`,
+    `port 1: BPDU guard: heard a BPDU from bridge 8000.000000000111: port disabled until its client leaves or stp/setguard 1 1`,
   ]);
   assert.equal(ours.port(2)!.forwarding, true, "the other port is untouched");
 });
 
-Deno.test("BPDU guard: the port stays disabled across a client's re-plug until the operator sets the guard again", () => {
+Deno.test("BPDU guard: a trip flushes the port's MAC entries and starts no topology change on the other bridges", () => {
+  const sim = new StpSim();
+  sim.bridge(0, OURS, ["X", "b"]);
+  sim.bridge(2, 0x333, ["b"]);
+  sim.rstp(0).setBpduGuard(1, true);
+  sim.set(0, ["a", "_"]);
+  sim.run(10);
+  assert.equal(sim.rstp(0).port(1)!.edge, true);
+  for (const i of [0, 2]) sim.flushes(i).length = 0;
+  const changes = sim.rstp(0).topologyChanges;
+  sim.bridge(1, ROGUE, ["a"]);
+  sim.run(5);
+  assert.equal(sim.rstp(0).port(1)!.guardTripped, true);
+  assert.equal(sim.rstp(0).topologyChanges, changes);
+  assert.deepEqual([sim.flushes(0), sim.flushes(2)], [[1], []]);
+});
+
+Deno.test("BPDU guard: a tripped port takes part again when its client leaves (as the kernel's on a link flap) or the operator sets the guard again", () => {
   const { sim, logs } = withRogue((r) => r.setBpduGuard(1, true));
   sim.run(5);
   const ours = sim.rstp(0);
-  // The client leaves and plugs in again: still disabled, as the guard is against that very client.
+  // The rogue plugs in again: back in the tree, its first BPDU trips the guard again and is never taken in.
   sim.set(0, ["X", "_"]);
+  assert.ok(
+    logs.includes("port 1: BPDU guard: its client left; the next one to plug in takes part"),
+    logs.join("\n"),
+  );
+  assert.equal(ours.port(1)!.guardTripped, false);
   sim.set(0, ["a", "_"]);
   sim.run(60);
-  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTripped], [false, true]);
+  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTripped, ours.port(1)!.guardTrips], [
+    false,
+    true,
+    2,
+  ]);
   assert.equal(ours.rootId, ours.bridgeId);
-  // Re-armed: the port comes back, hears the rogue again and trips again.
+  // Another host, which sends no BPDU, gets the port number next: it is not locked out by the rogue's trip.
+  sim.set(1, ["X"]);
+  sim.set(0, ["X", "_"]);
+  sim.set(0, ["b", "_"]);
+  sim.run(5);
+  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.forwarding, ours.port(1)!.bpduGuard], [
+    true,
+    true,
+    true,
+  ]);
+  // With the rogue back, the operator re-arms a tripped port: it comes back, hears the rogue and trips again.
+  sim.set(1, ["b"]);
+  sim.run(5);
+  assert.equal(ours.port(1)!.guardTrips, 3);
   ours.setBpduGuard(1, true);
   assert.ok(logs.includes("port 1: re-enabled by the operator, BPDU guard on"), logs.join("\n"));
   sim.run(5);
-  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTrips], [false, 2]);
+  assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.guardTrips], [false, 4]);
   // Guard off: the port comes back for good and the better bridge becomes root, as without a guard.
   ours.setBpduGuard(1, false);
   sim.run(10);
@@ -64,18 +114,13 @@ Deno.test("BPDU guard: the port stays disabled across a client's re-plug until t
   assert.deepEqual([ours.port(1)!.enabled, ours.port(1)!.role, ours.port(1)!.guardTrips], [
     true,
     Role.Root,
-    2,
+    4,
   ]);
 });
 
 Deno.test("BPDU guard trips on a TCN BPDU and on a malformed one not at all (counted as bad)", () => {
   const logs: string[] = [];
-  const mac = Uint8Array.of(0, 0, 0, 0, 2, 0x22);
-  const rstp = new Rstp({ mac, log: (l) => logs.push(l) }, {
-    send: () => {},
-    setPortState: () => {},
-    flush: () => {},
-  });
+  const { rstp, mac } = loneBridge(logs);
   rstp.tick(0);
   rstp.setBpduGuard(3, true);
   rstp.enablePort(3);
@@ -101,7 +146,7 @@ Deno.test("BPDU guard trips on a TCN BPDU and on a malformed one not at all (cou
   rstp.receive(3, tcn);
   assert.equal(rstp.port(3)!.guardTrips, 1, "a disabled port hears nothing more");
   assert.deepEqual(logs, [
-    "port 3: BPDU guard: heard a TCN BPDU: port disabled (stp/setguard 3 1 re-enables it)",
+    "port 3: BPDU guard: heard a TCN BPDU: port disabled until its client leaves or stp/setguard 3 1",
   ]);
 });
 
@@ -162,8 +207,49 @@ Deno.test("root guard: the port is released once the superior information ages o
   sim.run(20);
   const p = ours.port(2)!;
   assert.deepEqual([p.role, p.forwarding, p.rootBlocked, p.rootBlocks], [Role.Designated, true, false, 1]);
-  assert.equal(logs.at(-1), "port 2: root guard: port released (the superior information is gone)");
+  assert.equal(logs.at(-1), "port 2: root guard: port released (the superior information aged out)");
   assert.equal(ours.rootId, sim.rstp(1).bridgeId);
+});
+
+Deno.test("root guard: a host flipping between superior and inferior BPDUs is logged once and counted each time, for max age after its last hold", () => {
+  const logs: string[] = [];
+  const { rstp, mac } = loneBridge(logs);
+  let now = 0;
+  rstp.tick(now);
+  rstp.setRootGuard(1, true);
+  rstp.enablePort(1);
+  const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
+  const claiming = (rootId: string) =>
+    buildBpdu({
+      kind: "rst",
+      version: 2,
+      flags: 0x0c,
+      rootId,
+      rootPathCost: 0,
+      bridgeId: "9000.000000000111",
+      portId: 0x8001,
+      ...times,
+    }, mac);
+  for (let i = 0; i < 100; i++) {
+    rstp.receive(1, claiming("1000.000000000111"));
+    rstp.receive(1, claiming("9000.000000000111"));
+  }
+  assert.equal(rstp.port(1)!.rootBlocks, 100);
+  assert.deepEqual(logs, [
+    "port 1: root guard: bridge 9000.000000000111 offers root 1000.000000000111, better than ours: " +
+    "port kept discarding (alternate) until that stops",
+    "port 1: root guard: port released (that bridge offers worse now; if it flips again, holds are counted (stp), " +
+    "not logged, for max age)",
+  ]);
+  // Max age (20 s) after its last hold, a new episode is logged again.
+  for (let i = 0; i < 19; i++) rstp.tick(now += 1000);
+  rstp.receive(1, claiming("1000.000000000111"));
+  rstp.receive(1, claiming("9000.000000000111"));
+  assert.deepEqual([logs.length, rstp.port(1)!.rootBlocks], [2, 101]);
+  for (let i = 0; i < 20; i++) rstp.tick(now += 1000);
+  rstp.receive(1, claiming("1000.000000000111"));
+  assert.equal(logs.length, 3);
+  assert.match(logs[2]!, /port kept discarding/);
 });
 
 Deno.test("root guard: an inferior bridge on the port is no cause; the port is designated and forwards", () => {

@@ -180,8 +180,11 @@ Deno.test("metrics: with spanning tree on, each port's state, its role among all
     }
     assert.ok(sample(text, "vde_stp_topology_changes_total") >= 0);
     // The guards' counters, for every port (0 where no guard is on or none has acted).
-    assert.equal(sample(text, "vde_stp_bpdu_guard_trips_total", 'port="1"'), 0);
-    assert.equal(sample(text, "vde_stp_root_guard_blocks_total", 'port="2"'), 0);
+    assert.equal(sample(text, "vde_stp_port_bpdu_guard_trips_total", 'port="1"'), 0);
+    assert.equal(sample(text, "vde_stp_port_root_guard_blocks_total", 'port="2"'), 0);
+    // Per-port spanning tree families are named vde_stp_port_*, as the state and role are.
+    const perPort = new Set([...text.matchAll(/^(vde_stp_\w+)\{[^}]*\bport="/gm)].map((m) => m[1]));
+    assert.deepEqual([...perPort].filter((name) => !name!.startsWith("vde_stp_port_")), []);
     if (await skipWithoutPromtool(t)) return;
     await assertPromtoolClean(text);
   } finally {

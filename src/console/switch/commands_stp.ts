@@ -211,7 +211,8 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
   registry.add({
     path: "stp/setguard",
     syntax: "PORT 0/1",
-    help: "BPDU guard: 1: a BPDU disables the port until stp/setguard PORT 1 (or 0) again; 0: off (default)",
+    help:
+      "BPDU guard: 1: a BPDU disables the port until its client leaves or stp/setguard PORT 1 (or 0); 0: off",
     listing: false,
     run: (args) => setGuard(args, "bpdu"),
   });

@@ -143,7 +143,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
 }
 
 /**
- * `BPDU guard (trips 1: port disabled, stp/setguard 3 1 re-enables it);
+ * `BPDU guard (trips 1: port disabled until its client leaves or stp/setguard 3 1);
  * root guard (blocks 0)` for a port with a guard on; undefined otherwise.
  */
 function guardsText(ctx: ConsoleContext, p: number): string | undefined {
@@ -152,7 +152,7 @@ function guardsText(ctx: ConsoleContext, p: number): string | undefined {
   const v = ctx.sw.engine.stp?.port(p);
   const parts: string[] = [];
   if (set.bpdu) {
-    const tripped = v?.guardTripped ? `: port disabled, stp/setguard ${p} 1 re-enables it` : "";
+    const tripped = v?.guardTripped ? `: port disabled until its client leaves or stp/setguard ${p} 1` : "";
     parts.push(`BPDU guard (trips ${v?.guardTrips ?? 0}${tripped})`);
   }
   if (set.root) {

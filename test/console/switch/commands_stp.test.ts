@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { macFrame, makeConsole } from "../_helpers.ts";
+import { macFrame, makeConsole, rogueBpdu } from "../_helpers.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 import { tagOf } from "../../helpers/framed_peers.ts";
 import { RawClient, threadWarmed, until, withMgmtSwitch } from "../../helpers/vde_clients.ts";
@@ -7,7 +7,6 @@ import { skipWithout } from "../../helpers/processes.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 import { Errno } from "../../../src/console/reply_format.ts";
 import { Role } from "../../../src/switch/rstp.ts";
-import { buildBpdu } from "../../../src/wire/stp.ts";
 
 const OK = "1000 Success\n";
 const EINVAL = "1022 Invalid argument\n";
@@ -339,26 +338,10 @@ Deno.test("fstp/setedge while spanning tree is off is answered as Debian's vde_s
   assert.deepEqual(await codes("ours"), c);
 });
 
-/** A config BPDU from bridge 1000.020000000099 claiming root: better than any default-priority bridge. */
-function rogueBpdu(): Uint8Array {
-  const mac = Uint8Array.of(2, 0, 0, 0, 0, 0x99);
-  const id = "1000.020000000099";
-  const times = { messageAge: 0, maxAge: 20 * 256, helloTime: 2 * 256, forwardDelay: 15 * 256 };
-  return buildBpdu({
-    kind: "config",
-    version: 0,
-    flags: 0,
-    rootId: id,
-    rootPathCost: 0,
-    bridgeId: id,
-    portId: 0x8001,
-    ...times,
-  }, mac);
-}
-
-Deno.test("stp/setguard: a BPDU disables the port, stp and port/print say so; setting it again re-enables it; kept across fstp/setfstp 0 and 1", async () => {
+Deno.test("stp/setguard: a BPDU disables the port (nothing passes it, its MACs are flushed), stp and port/print say so; its next client or setting it again re-enables it; kept across fstp/setfstp 0 and 1", async () => {
   const tc = makeConsole(8);
-  const [a, b] = [new MemoryLink("a"), new MemoryLink("b")];
+  let a = new MemoryLink("a");
+  const b = new MemoryLink("b");
   try {
     for (
       const bad of [
@@ -379,19 +362,51 @@ Deno.test("stp/setguard: a BPDU disables the port, stp and port/print say so; se
     const stp = tc.sw.engine.stp!;
     assert.match(await tc.run("stp"), /\n\s+1\s+8001\s+designated\s+\w+\s.*\sbpdu\(0\)\s/);
     assert.match(await tc.run("stp"), /\n\s+2\s+8002\s+designated\s+\w+\s.*\s-\s/);
+    // Port 1 forwards (an edge port) and learns a's MAC; then a's BPDU trips the guard.
+    for (const port of [1, 2]) assert.equal(await tc.run(`stp/setedge ${port} 1`), OK);
+    await until(
+      "ports 1 and 2 forward",
+      () => stp.port(1)?.forwarding === true && stp.port(2)?.forwarding === true,
+    );
+    const data = (frames: Uint8Array[]) =>
+      frames.filter((f) => f[0] !== 0x01 || f[1] !== 0x80 || f[2] !== 0xc2);
+    const before = data(b.sent).length;
+    a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a", 0));
+    assert.deepEqual([data(b.sent).length - before, tc.sw.engine.macTable.size], [1, 1], "a's frame passes");
     a.receive(rogueBpdu());
     await until("the guard trips", () => stp.port(1)?.guardTripped === true);
     assert.equal(stp.rootId, stp.bridgeId, "the rogue's claim changed nothing");
+    // A disabled port: its MAC entries are gone, and nothing passes it either way, BPDUs included.
+    assert.equal(tc.sw.engine.macTable.size, 0, "port 1's MAC entries flushed");
+    const [toA, toB] = [a.sent.length, b.sent.length];
+    a.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0a", 0));
+    b.receive(macFrame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0b", 0));
+    b.receive(macFrame("02:00:00:00:00:0a", "02:00:00:00:00:0b", 0));
+    for (let i = 0; i < 5; i++) a.receive(rogueBpdu());
+    assert.deepEqual(
+      [a.sent.length - toA, data(b.sent.slice(toB)).length],
+      [0, 0],
+      "b hears its BPDUs alone",
+    );
+    assert.equal(stp.port(1)!.guardTrips, 1, "a storm on the disabled port trips nothing more");
     const table = await tc.run("stp");
     assert.match(table, /\n\s+1\s+8001\s+disabled\s+bpdu-guard\s.*\sbpdu\(1\)\s/, table);
     assert.match(
       await tc.run("port/print 1"),
-      /\n STP: BPDU guard \(trips 1: port disabled, stp\/setguard 1 1 re-enables it\)\n/,
+      /\n STP: BPDU guard \(trips 1: port disabled until its client leaves or stp\/setguard 1 1\)\n/,
     );
     assert.doesNotMatch(await tc.run("port/print 2"), /STP/, "an unguarded port's listing is vde_switch's");
+    // Its client leaves; the next one on port 1, which sends no BPDU, takes part (as after a link flap).
+    a.close();
+    await until("port 1 free", () => stp.port(1)?.guardTripped === false);
+    a = new MemoryLink("a again");
+    tc.sw.attach(a, { port: 1 });
+    assert.equal(stp.port(1)!.enabled, true);
+    a.receive(rogueBpdu());
+    assert.deepEqual([stp.port(1)!.enabled, stp.port(1)!.guardTrips], [false, 2], "a BPDU trips it again");
     assert.equal(await tc.run("stp/setguard 1 1"), OK);
     assert.equal(stp.port(1)!.enabled, true);
-    assert.match(await tc.run("port/print 1"), /\n STP: BPDU guard \(trips 1\)\n/);
+    assert.match(await tc.run("port/print 1"), /\n STP: BPDU guard \(trips 2\)\n/);
     await tc.run("fstp/setfstp 0");
     await tc.run("fstp/setfstp 1");
     assert.equal(tc.sw.engine.stp!.port(1)!.bpduGuard, true, "the guard outlives a restart of the tree");

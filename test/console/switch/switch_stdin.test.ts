@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { sleep, spawnManaged, waitFor } from "../../helpers/processes.ts";
 import { ourSwitchCommand } from "../../helpers/switches.ts";
-import { waitUntilAccepting, waitUntilSocketAccepts } from "../../helpers/vde_clients.ts";
+import { RawClient, until, waitUntilAccepting, waitUntilSocketAccepts } from "../../helpers/vde_clients.ts";
+import { rogueBpdu } from "../_helpers.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -192,6 +193,45 @@ Deno.test("a --daemon switch with --mgmt answers as soon as the command returns,
           Deno.kill(pid, "SIGKILL");
         } catch { /* exited */ }
       }
+    }
+  });
+});
+
+Deno.test("--rc sets BPDU guard and root guard, before and after fstp/setfstp 1; a BPDU then trips the guard", async () => {
+  await withTmp(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/switch.rc`,
+      "stp/setguard 3 1\nstp/setrootblock 4 1\nfstp/setfstp 1\nstp/setguard 5 1\nstp/setrootblock 5 1\n",
+    );
+    const sw = ourSwitch(dir, ["--rc", `${dir}/switch.rc`, "--mgmt", `${dir}/mgmt`], "null");
+    const clients: RawClient[] = [];
+    try {
+      await waitUntilAccepting(`${dir}/sw`, 20_000);
+      await waitUntilSocketAccepts(`${dir}/mgmt`, 5000);
+      for (const port of [3, 4, 5]) clients.push(await RawClient.open(`${dir}/sw`, port));
+      const client = await MgmtClient.connect(`${dir}/mgmt`);
+      try {
+        const guards = async () =>
+          ((await client.command("stp")).lines ?? []).flatMap((l) => {
+            const m = /^\s+(\d+)\s.*\s(-|bpdu\(\d\)|root\(\d\)|bpdu\(\d\),root\(\d\))\s+\d+\s+\d+\s+\d+$/
+              .exec(l);
+            return m === null ? [] : [`${m[1]} ${m[2]}`];
+          });
+        await until("the clients' ports in the tree", async () => (await guards()).length === 3);
+        assert.deepEqual(await guards(), ["3 bpdu(0)", "4 root(0)", "5 bpdu(0),root(0)"]);
+        clients[0]!.send(rogueBpdu());
+        await until(
+          "the guard trips",
+          async () => (await client.command("port/print 3")).lines!.join("\n").includes("trips 1"),
+        );
+        assert.deepEqual(await guards(), ["3 bpdu(1)", "4 root(0)", "5 bpdu(0),root(0)"]);
+      } finally {
+        client.close();
+      }
+      assert.doesNotMatch(sw.stderr, /switch\.rc:\d/, "every rc line ran");
+    } finally {
+      for (const c of clients) await c.close();
+      await sw.stop();
     }
   });
 });
