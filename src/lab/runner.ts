@@ -61,11 +61,10 @@ import {
   type SlirpNode,
   type SwitchNode,
 } from "./spec.ts";
-import { type LabState, ownerRuns, readState, writeState } from "./state.ts";
+import { type LabState, markRootlessLab, ownerRuns, readState, writeState } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
-import { ownUserNamespace } from "./state.ts";
 import { adoptRunningSettings, type RcSettings } from "./rc_settings.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
@@ -195,7 +194,7 @@ export class LabRunner {
       ...(opts.variables === undefined ? {} : { variables: opts.variables }),
       namespaces: [],
       started: new Date().toISOString(),
-      ...ownUserNamespace(),
+      ...markRootlessLab(),
     };
   }
 

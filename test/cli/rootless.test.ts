@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
+import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
 import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -272,6 +273,38 @@ topology:
     await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: "the lab's vde up to die" });
     const sleeper = await run(["pgrep", "-u", String(s.uid), "-x", "sleep"], { check: false });
     assert.match(sleeper.stdout, /^\d+\n$/, "the host's sleep outlived its lab");
+    // A stale record whose namespace number the kernel has since given to a stranger: the student's own
+    // container (unshare -r, as podman), of the same user, in a namespace with that device and inode.
+    const stranger = await s.as([
+      "sh",
+      "-c",
+      "unshare --user --map-root-user sleep 1001 >/dev/null 2>&1 & echo $!",
+    ]);
+    const strangerPid = Number(stranger.stdout.trim());
+    await waitFor(() =>
+      userNamespaceOf(String(strangerPid)) !== null &&
+      !sameNamespace(userNamespaceOf(String(strangerPid)), userNamespaceOf("self")), {
+      timeoutMs: 10_000,
+      what: "the stranger to enter its namespace",
+    });
+    const state = JSON.parse(await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}/state.json`));
+    assert.ok(state.rootless?.mark, "a rootless lab's state has its mark");
+    const stale = `${name}s`;
+    await Deno.mkdir(`${s.tmp}/xdg/vde/${stale}`);
+    await Deno.writeTextFile(
+      `${s.tmp}/xdg/vde/${stale}/state.json`,
+      JSON.stringify({
+        ...state,
+        name: stale,
+        rootless: { ...state.rootless, namespace: userNamespaceOf(String(strangerPid)) },
+      }),
+    );
+    await run(["chown", "-R", `${s.uid}:${s.uid}`, `${s.tmp}/xdg/vde/${stale}`]);
+    const staleDown = await s.as(["vde", "down", stale]);
+    assert.equal(staleDown.code, 0, staleDown.stderr);
+    assert.equal(staleDown.stdout, `removed lab ${stale}\n`);
+    assert.ok(processAlive(strangerPid), "the stranger in the namespace with the lab's old number runs on");
+    Deno.kill(strangerPid, "SIGKILL");
     const down = await s.as(["vde", "down", name]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^killed \d+ process(es)? left in its namespaces\nremoved lab /m);
