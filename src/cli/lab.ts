@@ -22,7 +22,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
+import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
@@ -661,7 +661,7 @@ function copiesHint(file: string): string {
 function noSuchLab(name: string): UsageError {
   const roots = rootsLabAnswer(name);
   if (roots !== undefined) return new UsageError(roots);
-  return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
+  return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}${usersLabHint(name)}`);
 }
 
 /**

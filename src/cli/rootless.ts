@@ -27,6 +27,7 @@
 import { ExitStatus, UsageError } from "./main.ts";
 import { selfCommand } from "./daemon.ts";
 import { onSignals } from "./signals.ts";
+import { LAB_MARK_VARIABLE } from "../os/user_namespace.ts";
 
 /**
  * Run by sh in the new namespaces before `vde up` itself ("$@"): the mounts
@@ -113,7 +114,9 @@ export async function upRootless(http?: string): Promise<void> {
   if (refused !== null) throw new UsageError(`vde up --rootless: ${refused}`);
   const self = selfCommand();
   const argv = rootlessArgv([self.cmd, ...self.args]);
-  const child = new Deno.Command(argv[0]!, { args: argv.slice(1) }).spawn();
+  // A mark of its own, even where this shell is another lab's (state.ts, user_namespace.ts).
+  const env = { [LAB_MARK_VARIABLE]: crypto.randomUUID() };
+  const child = new Deno.Command(argv[0]!, { args: argv.slice(1), env }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same
   // process group), so here it is ignored; a SIGTERM or hang-up sent to this process is passed on.
   const remove = onSignals((signal) => {

@@ -44,15 +44,15 @@ export interface LabState {
 
 /**
  * `{ rootless }` for a lab brought up by root of a user namespace, else
- * nothing. Its mark goes into this process's environment, so everything
- * the lab starts from now on carries it; a fresh one each time, not one
- * inherited (a lab brought up from another lab's shell is not that lab).
+ * nothing. Its mark is the one `vde up --rootless` gave this process's
+ * environment (so /proc shows it for this process too), or a new one put
+ * there now; everything the lab starts inherits it.
  */
 export function markRootlessLab(): { rootless?: LabMark } {
   if (!rootInUserNamespace()) return {};
   const namespace = userNamespaceOf("self");
   if (namespace === null) return {};
-  const mark = crypto.randomUUID();
+  const mark = Deno.env.get(LAB_MARK_VARIABLE) || crypto.randomUUID();
   Deno.env.set(LAB_MARK_VARIABLE, mark);
   return { rootless: { namespace, uid: machineUid(), mark } };
 }

@@ -78,7 +78,7 @@ export interface LabMark {
   namespace: NamespaceId;
   /** The machine's uid of the lab's user: whose processes alone are the lab's. */
   uid: number;
-  /** A random mark in the environment of everything the lab started ({@link LAB_MARK_VARIABLE}). */
+  /** A random mark in the environment of the lab's `vde up` and all it started ({@link LAB_MARK_VARIABLE}). */
   mark: string;
 }
 
@@ -109,6 +109,47 @@ export function labProcesses(lab: LabMark, proc = "/proc"): number[] {
     pids.push(Number(e.name));
   }
   return pids;
+}
+
+/** A process that carries a rootless lab's mark: whose it is, and where its user's labs are. */
+export interface MarkedProcess {
+  pid: number;
+  /** Its real uid, as this namespace sees it. */
+  uid: number;
+  mark: string;
+  /** Its XDG_RUNTIME_DIR, under which its user's labs live (names.ts). */
+  runtimeDir?: string;
+}
+
+/**
+ * The processes under `proc` that carry a rootless lab's mark: for root,
+ * whose own `vde` does not see a user's labs (they live in the user's
+ * directory), to say whose a lab's name is. Another user sees none: the
+ * environment of a process is its user's (and root's) to read.
+ */
+export function markedProcesses(proc = "/proc"): MarkedProcess[] {
+  const out: MarkedProcess[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(proc)];
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const env = readText(`${proc}/${e.name}/environ`)?.split("\0") ?? [];
+    const value = (name: string) => env.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1);
+    const mark = value(LAB_MARK_VARIABLE);
+    if (mark === undefined || mark === "") continue;
+    const runtimeDir = value("XDG_RUNTIME_DIR");
+    out.push({
+      pid: Number(e.name),
+      uid: realUid(`${proc}/${e.name}`),
+      mark,
+      ...(runtimeDir ? { runtimeDir } : {}),
+    });
+  }
+  return out;
 }
 
 /** The real uid in /proc/PID/status (`dir`), or -1 when it cannot be read. */

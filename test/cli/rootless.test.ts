@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
 import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
-import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -182,6 +182,52 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
 }
 
+/**
+ * Root's vde and another user's do not take the student's lab `name` down or enter it: root is told
+ * whose lab the name is; another user, who may not see it, that no lab of theirs has it.
+ */
+async function othersCannotReach(s: Student, name: string): Promise<void> {
+  const vde = [Deno.execPath(), "run", "-A", "--quiet", `${s.tmp}/bin/vde`];
+  const whose =
+    `; user vderl${Deno.pid}'s rootless lab ${name} runs in namespaces of their own \\(only their vde reaches it\\)`;
+  const rootDown = await run([...vde, "down", name], { check: false });
+  assert.equal(rootDown.code, 0, rootDown.stderr);
+  assert.match(rootDown.stdout, new RegExp(`^no lab ${name} is up.*${whose}: nothing to take down\n$`));
+  const rootTerm = await run([...vde, "term", name, "-c", "ports"], { check: false });
+  assert.equal(rootTerm.code, 1);
+  assert.match(rootTerm.stderr, new RegExp(`${whose}\n$`));
+  const rootStatus = await run([...vde, "status", name], { check: false });
+  assert.match(rootStatus.stderr, new RegExp(whose));
+  // Another user (their own runtime directory, as their login has).
+  const theirs = `${s.tmp}/nobody`;
+  await Deno.mkdir(theirs, { mode: 0o700 });
+  await Deno.chown(theirs, 65534, 65534);
+  const nobody = (cmd: string[]) =>
+    run([
+      ...AS_NOBODY,
+      "env",
+      "-i",
+      `XDG_RUNTIME_DIR=${theirs}`,
+      "PATH=/usr/bin:/bin",
+      "HOME=/",
+      ...vde,
+      ...cmd,
+    ], {
+      check: false,
+    });
+  const down = await nobody(["down", name]);
+  // (Root's labs, run by others meanwhile, are named to any user.)
+  assert.match(
+    down.stdout,
+    new RegExp(`^no lab ${name} is up(; root's labs are up .*)?: nothing to take down\n$`),
+  );
+  const term = await nobody(["term", name, "-c", "ports"]);
+  assert.equal(term.code, 1);
+  assert.match(term.stderr, /^vde: cannot open the management socket /);
+  const status = await s.as(["vde", "status", name, "--json"]);
+  assert.equal(JSON.parse(status.stdout).state, "up", "the lab is up still");
+}
+
 Deno.test("vde up --rootless: a user without root runs a lab that their commands outside it find and take down", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
@@ -202,6 +248,7 @@ Deno.test("vde up --rootless: a user without root runs a lab that their commands
       ]);
       assert.equal(tcp.code, 0, tcp.stdout + tcp.stderr);
       assert.equal(await said, "hello from h1\n");
+      await othersCannotReach(s, `rl${Deno.pid % 100000}`);
     });
   });
 });

@@ -3,6 +3,7 @@ import {
   LAB_MARK_VARIABLE,
   labProcesses,
   machineUid,
+  markedProcesses,
   rootInUserNamespace,
   sameNamespace,
   uidOutside,
@@ -63,7 +64,7 @@ function fakeProc(procs: { pid: number; ns: string; uid: number; env: string[] }
 }
 
 Deno.test("a lab's processes are those in its namespace, of its user, that carry its mark: a namespace with its old number holds strangers", () => {
-  const mark = `${LAB_MARK_VARIABLE}=m1`;
+  const mark = `${LAB_MARK_VARIABLE}=lab:m1`;
   const proc = fakeProc([
     { pid: 101, ns: "lab", uid: 1000, env: ["HOME=/home/s", mark] }, // the lab's sleep
     { pid: 102, ns: "lab", uid: 1000, env: ["HOME=/home/s"] }, // entered with nsenter: no mark
@@ -75,19 +76,36 @@ Deno.test("a lab's processes are those in its namespace, of its user, that carry
   try {
     const namespace = userNamespaceOf("101", proc);
     assert.ok(namespace !== null);
-    assert.deepEqual(labProcesses({ namespace, uid: 1000, mark: "m1" }, proc).sort(), [101, 106]);
+    assert.deepEqual(labProcesses({ namespace, uid: 1000, mark: "lab:m1" }, proc).sort(), [101, 106]);
     // The kernel gave the lab's number to a namespace on another device (or a reused one after a
     // reboot): nothing; a lab that never had a mark (an empty one): nothing.
     assert.deepEqual(
-      labProcesses({ namespace: { ...namespace, dev: namespace.dev + 1 }, uid: 1000, mark: "m1" }, proc),
+      labProcesses({ namespace: { ...namespace, dev: namespace.dev + 1 }, uid: 1000, mark: "lab:m1" }, proc),
       [],
     );
     assert.deepEqual(labProcesses({ namespace, uid: 1000, mark: "" }, proc), []);
-    assert.deepEqual(labProcesses({ namespace, uid: 1000, mark: "m2" }, proc), []);
+    assert.deepEqual(labProcesses({ namespace, uid: 1000, mark: "lab:m2" }, proc), []);
     assert.equal(userNamespaceOf("999", proc), null);
     assert.equal(sameNamespace(namespace, userNamespaceOf("106", proc)), true);
     assert.equal(sameNamespace(namespace, userNamespaceOf("105", proc)), false);
     assert.equal(sameNamespace(null, null), false);
+  } finally {
+    Deno.removeSync(proc, { recursive: true });
+  }
+});
+
+Deno.test("the processes that carry a rootless lab's mark are found with their user and runtime directory", () => {
+  const proc = fakeProc([
+    { pid: 201, ns: "a", uid: 1000, env: [`${LAB_MARK_VARIABLE}=5f1e`, "XDG_RUNTIME_DIR=/run/user/1000"] },
+    { pid: 203, ns: "b", uid: 1002, env: [`${LAB_MARK_VARIABLE}=77aa`] },
+    { pid: 204, ns: "c", uid: 1001, env: [`${LAB_MARK_VARIABLE}=`] }, // no mark at all
+    { pid: 205, ns: "d", uid: 1003, env: [`X=${LAB_MARK_VARIABLE}=1`] },
+  ]);
+  try {
+    assert.deepEqual(markedProcesses(proc).sort((a, b) => a.pid - b.pid), [
+      { pid: 201, uid: 1000, mark: "5f1e", runtimeDir: "/run/user/1000" },
+      { pid: 203, uid: 1002, mark: "77aa" },
+    ]);
   } finally {
     Deno.removeSync(proc, { recursive: true });
   }
