@@ -118,9 +118,11 @@ export async function upRootless(http?: string): Promise<void> {
   const env = { [LAB_MARK_VARIABLE]: crypto.randomUUID() };
   const child = new Deno.Command(argv[0]!, { args: argv.slice(1), env }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same
-  // process group), so here it is ignored; a SIGTERM or hang-up sent to this process is passed on.
+  // process group, in the terminal's foreground), so that one is not passed on (a second would hurry its
+  // stop); a SIGINT sent to this process alone (kill -INT, a supervisor, timeout -s INT) is, as a SIGTERM or
+  // hang-up is.
   const remove = onSignals((signal) => {
-    if (signal === "SIGINT") return;
+    if (signal === "SIGINT" && inTerminalForeground()) return;
     try {
       child.kill(signal);
     } catch { /* ended */ }
@@ -130,5 +132,21 @@ export async function upRootless(http?: string): Promise<void> {
     if (code !== 0) throw new ExitStatus(code);
   } finally {
     remove();
+  }
+}
+
+/**
+ * Whether this process is in its terminal's foreground process group (its
+ * pgrp is the terminal's tpgid, /proc/self/stat), where the terminal's
+ * Ctrl-C reaches every process of the group.
+ */
+function inTerminalForeground(): boolean {
+  try {
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    // After "PID (COMM) ": state ppid pgrp session tty_nr tpgid.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return f[2] !== undefined && f[2] === f[5];
+  } catch {
+    return false;
   }
 }

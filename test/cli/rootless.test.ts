@@ -29,6 +29,8 @@ interface Student {
   tmp: string;
   /** Runs `cmd` as the user, with only a login's environment and `vde` on the PATH. */
   as(cmd: string[], timeoutMs?: number): ReturnType<typeof run>;
+  /** The command line that runs `cmd` so (for a process the test signals itself). */
+  argv(cmd: string[]): string[];
   /** Waits until no process of the user's runs (`what` names what should have ended them). */
   noneLeft(what: string): Promise<void>;
 }
@@ -63,22 +65,20 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
       `PATH=${tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
       `USER=${name}`,
     ];
+    const argv = (cmd: string[]) => [
+      ...prefix,
+      "setpriv",
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      "--init-groups",
+      "env",
+      "-i",
+      ...env,
+      ...cmd,
+    ];
     const as = (cmd: string[], timeoutMs = 60_000) =>
-      run(
-        [
-          ...prefix,
-          "setpriv",
-          `--reuid=${uid}`,
-          `--regid=${uid}`,
-          "--init-groups",
-          "env",
-          "-i",
-          ...env,
-          ...cmd,
-        ],
-        { check: false, timeoutMs, cwd: `${tmp}/home` },
-      );
-    await fn({ uid, tmp, as, noneLeft });
+      run(argv(cmd), { check: false, timeoutMs, cwd: `${tmp}/home` });
+    await fn({ uid, tmp, as, argv, noneLeft });
   } finally {
     // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
     const left = await run(["pgrep", "-u", String(uid)], { check: false });
@@ -356,6 +356,63 @@ topology:
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^killed \d+ process(es)? left in its namespaces\nremoved lab /m);
     await s.noneLeft("nothing of the lab's left running");
+  });
+});
+
+Deno.test("vde up --rootless in the foreground stops on SIGINT, SIGTERM or SIGHUP sent to it alone: exit 0, nothing left", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rs${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, address: 10.0.2.31/24, exec: ["sleep 1000 &"] }
+  links:
+    - endpoints: [h1, sw1]
+`,
+    );
+    // No terminal: a signal to this process (kill, a supervisor, timeout) reaches no other, SIGINT too.
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      const [cmd, ...args] = s.argv(["vde", "up", "--rootless", "lab.yaml"]);
+      // No pipes: the lab in the namespaces would hold them open past this process, were it left behind.
+      const up = new Deno.Command(cmd!, {
+        args,
+        cwd: `${s.tmp}/home`,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      })
+        .spawn();
+      try {
+        await waitFor(
+          async () =>
+            JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout || "{}").state === "up",
+          {
+            timeoutMs: 60_000,
+            what: `lab ${name} to come up`,
+          },
+        );
+        up.kill(signal);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          up.status,
+          new Promise<null>((r) => timer = setTimeout(() => r(null), 20_000)),
+        ]);
+        clearTimeout(timer);
+        assert.ok(ended !== null, `vde up --rootless still runs 20 s after its ${signal}`);
+        assert.equal(ended.code, 0, `${signal}: its exit status`);
+        await s.noneLeft(`the lab's processes to end with its ${signal}`);
+      } finally {
+        try {
+          up.kill("SIGKILL");
+        } catch { /* ended */ }
+        await up.status;
+      }
+    }
   });
 });
 
