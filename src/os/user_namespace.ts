@@ -92,23 +92,11 @@ export interface LabMark {
  * that shed its environment is left alone: a leftover, never a stranger.
  */
 export function labProcesses(lab: LabMark, proc = "/proc"): number[] {
-  const pids: number[] = [];
-  const mark = `${LAB_MARK_VARIABLE}=${lab.mark}`;
-  if (lab.mark === "") return pids;
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(proc)];
-  } catch {
-    return pids;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e.name) || e.name === String(Deno.pid)) continue;
-    if (!sameNamespace(userNamespaceOf(e.name, proc), lab.namespace)) continue;
-    if (realUid(`${proc}/${e.name}`) !== lab.uid) continue;
-    if (!readText(`${proc}/${e.name}/environ`)?.split("\0").includes(mark)) continue;
-    pids.push(Number(e.name));
-  }
-  return pids;
+  if (lab.mark === "") return [];
+  return markedProcesses(proc).filter((p) =>
+    p.mark === lab.mark && p.uid === lab.uid && p.pid !== Deno.pid &&
+    sameNamespace(userNamespaceOf(String(p.pid), proc), lab.namespace)
+  ).map((p) => p.pid);
 }
 
 /** A process that carries a rootless lab's mark: whose it is, and where its user's labs are. */

@@ -297,14 +297,11 @@ Deno.test("README's Without root block runs as written, as a user without root",
   });
 });
 
-Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
-  if (skipUnless(t, await capability())) return;
-  await withStudent([], async (s) => {
-    if (skipUnless(t, await namespacesRefused(s))) return;
-    const name = `rk${Deno.pid % 100000}`;
-    await Deno.writeTextFile(
-      `${s.tmp}/home/lab.yaml`,
-      `name: ${name}
+/** The student's lab.yaml: lab `name`, a switch and a host whose command leaves a sleep running behind it. */
+async function writeSleeperLab(s: Student, name: string): Promise<void> {
+  await Deno.writeTextFile(
+    `${s.tmp}/home/lab.yaml`,
+    `name: ${name}
 topology:
   nodes:
     sw1: { kind: switch }
@@ -312,7 +309,15 @@ topology:
   links:
     - endpoints: [h1, sw1]
 `,
-    );
+  );
+}
+
+Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rk${Deno.pid % 100000}`;
+    await writeSleeperLab(s, name);
     const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
     assert.equal(up.code, 0, up.stderr);
     const { pid } = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
@@ -364,17 +369,7 @@ Deno.test("vde up --rootless in the foreground stops on SIGINT, SIGTERM or SIGHU
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
     const name = `rs${Deno.pid % 100000}`;
-    await Deno.writeTextFile(
-      `${s.tmp}/home/lab.yaml`,
-      `name: ${name}
-topology:
-  nodes:
-    sw1: { kind: switch }
-    h1: { kind: host, address: 10.0.2.31/24, exec: ["sleep 1000 &"] }
-  links:
-    - endpoints: [h1, sw1]
-`,
-    );
+    await writeSleeperLab(s, name);
     // No terminal: a signal to this process (kill, a supervisor, timeout) reaches no other, SIGINT too.
     for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
       const [cmd, ...args] = s.argv(["vde", "up", "--rootless", "lab.yaml"]);
