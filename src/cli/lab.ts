@@ -226,7 +226,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
   const old = readState(lab.name);
   if (old !== undefined) {
-    if (ownerRuns(old.pid)) {
+    if (ownerRuns(old.pid, old.pidStart)) {
       // A copy of a lab file, changed but not renamed: say which file runs and what to change.
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
@@ -264,7 +264,9 @@ async function toRunningLab(
   anyFile = false,
 ): Promise<{ reply: RemoteReply; pid: number } | undefined> {
   const old = readState(lab.name);
-  if (old === undefined || (!anyFile && old.file !== file) || !ownerRuns(old.pid)) return undefined;
+  if (old === undefined || (!anyFile && old.file !== file) || !ownerRuns(old.pid, old.pidStart)) {
+    return undefined;
+  }
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
@@ -569,7 +571,7 @@ function labIsThere(name: string): boolean {
  */
 function refuseAnotherFilesLab(name: string, file: string, doing: string): void {
   const state = readState(name);
-  if (state === undefined || state.file === "" || !ownerRuns(state.pid)) return;
+  if (state === undefined || state.file === "" || !ownerRuns(state.pid, state.pidStart)) return;
   let path: string;
   try {
     path = Deno.realPathSync(file);
@@ -694,7 +696,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
     const labs = listLabs().map((name) => {
       const s = readState(name)!;
-      return { name, pid: s.pid, state: ownerRuns(s.pid) ? "up" : "dead", file: s.file };
+      return { name, pid: s.pid, state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead", file: s.file };
     });
     if (json) {
       console.log(JSON.stringify({ labs }, null, 2));
@@ -717,7 +719,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   const name = labName(arg);
   const state = readState(name);
   if (state === undefined) throw noSuchLab(name);
-  if (!ownerRuns(state.pid)) {
+  if (!ownerRuns(state.pid, state.pidStart)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
     );

@@ -39,6 +39,7 @@ import { openCableClient, parseTcpVnl, startCableListener } from "../link/tcp_li
 import { hostPort } from "../cable/client.ts";
 import { KeyError } from "../cable/key.ts";
 import { listenFailure } from "../os/listen_failure.ts";
+import { processStartTime } from "../os/processes.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
@@ -189,6 +190,7 @@ export class LabRunner {
     this.#state = {
       name: lab.name,
       pid: Deno.pid,
+      ...ownStart(),
       file: opts.file,
       ...(opts.name === undefined ? {} : { named: true }),
       ...(opts.variables === undefined ? {} : { variables: opts.variables }),
@@ -236,7 +238,7 @@ export class LabRunner {
   async #claimDir(): Promise<void> {
     const old = readState(this.lab.name);
     if (old !== undefined) {
-      if (ownerRuns(old.pid)) {
+      if (ownerRuns(old.pid, old.pidStart)) {
         throw new LabTaken(
           `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
         );
@@ -924,4 +926,10 @@ async function whyDirTaken(lab: string, dir: string): Promise<string> {
   const notLab = await switchNotLab(lab, dir);
   if (notLab !== undefined) return `${notLab}; give the lab another name`;
   return `lab ${lab} is starting or stopping (${dir} exists); if not, remove it`;
+}
+
+/** `{ pidStart }` of this process, for the lab's state (state.ts), or nothing where /proc does not say. */
+function ownStart(): { pidStart?: number } {
+  const start = processStartTime(Deno.pid);
+  return start === null ? {} : { pidStart: start };
 }

@@ -11,7 +11,7 @@
  */
 import { labDir, labsBaseDir } from "./names.ts";
 import { deleteNetns } from "./system.ts";
-import { mayBeVde, processAlive, untilExit } from "../os/processes.ts";
+import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
 import {
   LAB_MARK_VARIABLE,
   type LabMark,
@@ -26,6 +26,8 @@ import {
 export interface LabState {
   name: string;
   pid: number;
+  /** When `pid` started (processes.ts), so a later process given its number is not taken for the lab's. */
+  pidStart?: number;
   /** The lab file (absolute), or "" for a lab built in the shell. */
   file: string;
   /** The name is `vde up --name`'s, not the file's. */
@@ -82,13 +84,14 @@ export function writeState(state: LabState): void {
 }
 
 /**
- * Whether the `vde up` a state file names still runs: its pid is alive and
- * may be a vde program. A lab whose `vde up` was killed leaves its pid
- * behind, and the kernel gives that number to another process in time:
- * that one is no lab's owner, to be reported as up or signalled by `vde down`.
+ * Whether the `vde up` a state file names still runs: its pid is alive,
+ * started when the lab's did (`pidStart`, where the state has it) and may
+ * be a vde program. A lab whose `vde up` was killed leaves its pid behind,
+ * and the kernel gives that number to another process in time: that one
+ * is no lab's owner, to be reported as up or signalled by `vde down`.
  */
-export function ownerRuns(pid: number): boolean {
-  return processAlive(pid) && mayBeVde(pid);
+export function ownerRuns(pid: number, pidStart?: number): boolean {
+  return processAlive(pid) && (pidStart === undefined || processStartTime(pid) === pidStart) && mayBeVde(pid);
 }
 
 /** The machine's uid of whoever owns lab `name`'s state file, or -1. */
@@ -122,7 +125,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   const state = readState(name);
   const done: string[] = [];
   if (state === undefined) return done;
-  if (state.pid !== Deno.pid && ownerRuns(state.pid)) {
+  if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
     Deno.kill(state.pid, "SIGTERM");
     if (!(await untilExit(state.pid, graceMs, 50))) {
       Deno.kill(state.pid, "SIGKILL");
@@ -136,7 +139,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     // Rootless, seen from outside: its namespaces go with the last process in its user namespace. The
     // kernel gives a freed namespace's number to the next, maybe another running lab's: that one is left,
     // and elsewhere only the lab's own are killed, of the user whose file this is (labProcesses).
-    const running = listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid))
+    const running = listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid, s.pidStart))
       .map((s) => userNamespaceOf(String(s!.pid)));
     // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
     const left = running.some((ns) =>

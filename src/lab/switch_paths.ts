@@ -28,7 +28,7 @@ export function labSwitches(): LabSwitch[] {
   const out: LabSwitch[] = [];
   for (const lab of listLabs()) {
     const state = readState(lab);
-    if (state === undefined || !ownerRuns(state.pid)) continue;
+    if (state === undefined || !ownerRuns(state.pid, state.pidStart)) continue;
     const nodes: string[] = [];
     try {
       for (const e of Deno.readDirSync(labDir(lab))) {

@@ -21,6 +21,23 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
+ * When process `pid` started, in clock ticks since boot (/proc/PID/stat's
+ * 22nd field): with the pid, what tells a process from a later one the
+ * kernel gave the same number. Null when it is gone or /proc does not say.
+ */
+export function processStartTime(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // After "PID (COMM) " the fields run from the 3rd (state): the 22nd is the 20th of them.
+  const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  return Number.isSafeInteger(start) ? start : null;
+}
+
+/**
  * Waits while process `pid` runs, looking every `pollMs`: true once it is
  * gone, false when it still runs after `timeoutMs` (no bound by default).
  */
