@@ -15,7 +15,7 @@
  * the file's statistics blocks.
  */
 import type { Command } from "commander";
-import { findLabSwitch, rootsLabAnswer, switchName } from "../lab/switch_paths.ts";
+import { findLabSwitch, rootsLabAnswer, switchName, usersLabHint } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
@@ -110,7 +110,11 @@ export async function captureSocketPath(target: string): Promise<string> {
     const roots = rootsLabAnswer(target);
     if (roots !== undefined) throw new UsageError(roots);
     const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
-    throw new UsageError(`${target}: no such switch directory or management socket${lab.why || none}`);
+    // LAB/SWITCH of a user's rootless lab, asked by root: whose it is.
+    const whose = target.includes("/") ? usersLabHint(target) : "";
+    throw new UsageError(
+      `${target}: no such switch directory or management socket${lab.why || none}${whose}`,
+    );
   }
   if (info.isDirectory) {
     const dir = target.replace(/\/+$/, "") || "/";

@@ -198,6 +198,9 @@ async function othersCannotReach(s: Student, name: string): Promise<void> {
   assert.match(rootTerm.stderr, new RegExp(`${whose}\n$`));
   const rootStatus = await run([...vde, "status", name], { check: false });
   assert.match(rootStatus.stderr, new RegExp(whose));
+  const rootCapture = await run([...vde, "capture", `${name}/sw1`, "-c", "1"], { check: false });
+  assert.equal(rootCapture.code, 1);
+  assert.match(rootCapture.stderr, new RegExp(`^vde: ${name}/sw1: no such switch directory .*${whose}\n$`));
   // Another user (their own runtime directory, as their login has).
   const theirs = `${s.tmp}/nobody`;
   await Deno.mkdir(theirs, { mode: 0o700 });
