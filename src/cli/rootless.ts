@@ -27,6 +27,7 @@
 import { ExitStatus, UsageError } from "./main.ts";
 import { selfCommand } from "./daemon.ts";
 import { onSignals } from "./signals.ts";
+import { statFields } from "../os/processes.ts";
 import { LAB_MARK_VARIABLE } from "../os/user_namespace.ts";
 
 /**
@@ -141,12 +142,7 @@ export async function upRootless(http?: string): Promise<void> {
  * Ctrl-C reaches every process of the group.
  */
 function inTerminalForeground(): boolean {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    // After "PID (COMM) ": state ppid pgrp session tty_nr tpgid.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return f[2] !== undefined && f[2] === f[5];
-  } catch {
-    return false;
-  }
+  // state ppid pgrp session tty_nr tpgid
+  const f = statFields("self");
+  return f?.[2] !== undefined && f[2] === f[5];
 }
