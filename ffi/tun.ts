@@ -32,14 +32,21 @@ export class TapError extends Error {
  * (`unshare --net` keeps the machine's), where eth0 exists and a tap made here does not.
  */
 export function interfaceExists(name: string): boolean {
+  const names = interfaceNames();
+  return names === null ? inSysfs(name) : names.includes(name);
+}
+
+/** The interfaces of this process's network namespace (/proc/self/net/dev); null where /proc does not say. */
+export function interfaceNames(netDev = "/proc/self/net/dev"): string[] | null {
   let dev: string;
   try {
-    dev = Deno.readTextFileSync("/proc/self/net/dev");
+    dev = Deno.readTextFileSync(netDev);
   } catch {
-    return inSysfs(name);
+    return null;
   }
-  // Two header lines, then `  NAME: counters...` per interface.
-  return dev.split("\n").slice(2).some((line) => line.slice(0, line.indexOf(":")).trim() === name);
+  // Two header lines, then `  NAME: counters...` per interface (a name never holds a colon).
+  return dev.split("\n").slice(2).filter((line) => line.includes(":"))
+    .map((line) => line.slice(0, line.indexOf(":")).trim());
 }
 
 function inSysfs(name: string): boolean {

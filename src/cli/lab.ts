@@ -23,7 +23,7 @@ import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { rootLabs, rootsLabAnswer, switchNotLab } from "../lab/switch_paths.ts";
+import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
@@ -234,7 +234,7 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
   }
   const old = readState(lab.name);
   if (old !== undefined) {
-    if (ownerRuns(old.pid)) {
+    if (ownerRuns(old.pid, old.pidStart)) {
       // A copy of a lab file, changed but not renamed: say which file runs and what to change.
       if (file !== "" && old.file !== "" && old.file !== file) {
         throw new UsageError(
@@ -279,7 +279,9 @@ async function toRunningLab(
   anyFile = false,
 ): Promise<{ reply: RemoteReply; pid: number } | undefined> {
   const old = readState(lab.name);
-  if (old === undefined || (!anyFile && old.file !== file) || !ownerRuns(old.pid)) return undefined;
+  if (old === undefined || (!anyFile && old.file !== file) || !ownerRuns(old.pid, old.pidStart)) {
+    return undefined;
+  }
   let client: MgmtClient;
   try {
     client = await MgmtClient.connect(`${labDir(lab.name)}/ctl`, { timeoutMs: 5000 });
@@ -625,7 +627,7 @@ function labIsThere(name: string): boolean {
  */
 function refuseAnotherFilesLab(name: string, file: string, doing: string): void {
   const state = readState(name);
-  if (state === undefined || state.file === "" || !ownerRuns(state.pid)) return;
+  if (state === undefined || state.file === "" || !ownerRuns(state.pid, state.pidStart)) return;
   let path: string;
   try {
     path = Deno.realPathSync(file);
@@ -718,7 +720,7 @@ function copiesHint(file: string, command: "down" | "status"): string {
 function noSuchLab(name: string): UsageError {
   const roots = rootsLabAnswer(name);
   if (roots !== undefined) return new UsageError(roots);
-  return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}`);
+  return new UsageError(`no lab ${name} is up${labsUpHint(name)}${rootLabsHint()}${usersLabHint(name)}`);
 }
 
 /**
@@ -751,7 +753,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
     const labs = listLabs().map((name) => {
       const s = readState(name)!;
-      return { name, pid: s.pid, state: ownerRuns(s.pid) ? "up" : "dead", file: s.file };
+      return { name, pid: s.pid, state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead", file: s.file };
     });
     if (json) {
       console.log(JSON.stringify({ labs }, null, 2));
@@ -774,7 +776,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
   const name = labName(arg);
   const state = readState(name);
   if (state === undefined) throw new UsageError(`${noSuchLab(name).message}${copiesHint(arg, "status")}`);
-  if (!ownerRuns(state.pid)) {
+  if (!ownerRuns(state.pid, state.pidStart)) {
     throw new UsageError(
       `lab ${name} is dead (its vde up, pid ${state.pid}, is gone): run \`vde down ${name}\``,
     );

@@ -74,6 +74,8 @@ const INNER: RootlessInner | undefined = (() => {
 export function rootlessInner(): RootlessInner | undefined {
   return INNER;
 }
+import { statFields } from "../os/processes.ts";
+import { LAB_MARK_VARIABLE } from "../os/user_namespace.ts";
 
 /**
  * Run by sh in the new namespaces before `vde up` itself ("$@"): the mounts
@@ -182,15 +184,18 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
     env: {
+      // A mark of its own, even where this shell is another lab's (state.ts, user_namespace.ts).
+      [LAB_MARK_VARIABLE]: crypto.randomUUID(),
       [INNER_MARK]: isDaemonChild() ? "background" : "foreground",
       ...(page === undefined ? {} : { [PAGE_MARK]: page.url }),
     },
   }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same
-  // process group), so here it is ignored; a SIGTERM or hang-up sent to this process is passed on, and so
-  // is a SIGINT sent to the background copy, which has no terminal.
+  // process group, in the terminal's foreground), so that one is not passed on (a second would hurry its
+  // stop); a SIGINT sent to this process alone (kill -INT, a supervisor, timeout -s INT, or to the
+  // background copy, which has no terminal) is, as a SIGTERM or hang-up is.
   const remove = onSignals((signal) => {
-    if (signal === "SIGINT" && !isDaemonChild()) return;
+    if (signal === "SIGINT" && inTerminalForeground()) return;
     try {
       child.kill(signal);
     } catch { /* ended */ }
@@ -217,4 +222,15 @@ async function servesBefore(name: string, child: Deno.ChildProcess): Promise<boo
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
+}
+
+/**
+ * Whether this process is in its terminal's foreground process group (its
+ * pgrp is the terminal's tpgid, /proc/self/stat), where the terminal's
+ * Ctrl-C reaches every process of the group.
+ */
+function inTerminalForeground(): boolean {
+  // state ppid pgrp session tty_nr tpgid
+  const f = statFields("self");
+  return f?.[2] !== undefined && f[2] === f[5];
 }

@@ -10,7 +10,7 @@ import { C } from "../../ffi/libc.ts";
 import { resolveGroup, resolveUser } from "../vde/permissions.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
-import { formatHolders, listTaps, namingHolders, type TapInfo } from "../os/taps.ts";
+import { formatHolders, listTapsHere, namingHolders, type TapInfo } from "../os/taps.ts";
 import { groupName, userName } from "../os/users.ts";
 import { renderTable } from "../console/switch/tables.ts";
 
@@ -112,6 +112,13 @@ export const tapCommand: Subcommand = (program: Command) => {
     )
     .addHelpText("after", examples("vde tap list"))
     .action(() => {
-      for (const line of tapListLines(listTaps())) console.log(line);
+      const taps = listTapsHere();
+      if (taps === null) {
+        throw new UsageError(
+          "vde tap list: /sys lists another network namespace's interfaces (unshare --net keeps the machine's), " +
+            "and ip (iproute2), which asks the kernel, is not installed",
+        );
+      }
+      for (const line of tapListLines(taps)) console.log(line);
     });
 };

@@ -25,7 +25,7 @@ import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
-import { findLabSwitch, rootsLabAnswer } from "../lab/switch_paths.ts";
+import { findLabSwitch, rootsLabAnswer, usersLabHint } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
@@ -476,7 +476,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
         findLabSwitch(given).why
-      }`
+      }${usersLabHint(given)}`
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"
       : err instanceof Deno.errors.PermissionDenied

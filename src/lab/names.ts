@@ -103,9 +103,14 @@ export const ROOT_LABS_DIR = "/run/vde";
  */
 export function labsBaseDir(): string {
   const uid = machineUid();
+  const base = labsBaseDirOf(uid, Deno.env.get("XDG_RUNTIME_DIR"));
+  return uid === 0 ? base : privateDir(base);
+}
+
+/** Where the labs of user `uid` live, with `runtimeDir` their XDG_RUNTIME_DIR (none: /tmp). */
+export function labsBaseDirOf(uid: number, runtimeDir: string | undefined): string {
   if (uid === 0) return ROOT_LABS_DIR;
-  const xdg = Deno.env.get("XDG_RUNTIME_DIR");
-  return privateDir(xdg ? `${xdg}/vde` : `/tmp/vde-${uid}`);
+  return runtimeDir ? `${runtimeDir}/vde` : `/tmp/vde-${uid}`;
 }
 
 /** The runtime directory of lab `lab`: state file, sockets, log. */

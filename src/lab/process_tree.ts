@@ -11,6 +11,7 @@
  * parent pid), is the root or is in the root's session. Read from
  * /proc/PID/stat; a process gone meanwhile is under nothing.
  */
+import { statFields } from "../os/processes.ts";
 
 /** A process's parent and session, from /proc/PID/stat; undefined once it is gone. */
 export interface ProcStat {
@@ -20,16 +21,10 @@ export interface ProcStat {
 
 /** Reads /proc/PID/stat: after the command's `)` come state, ppid, pgrp, session. */
 export function procStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return undefined;
-  }
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const fields = statFields(pid) ?? [];
   const ppid = Number(fields[1]);
   const sid = Number(fields[3]);
-  return Number.isInteger(ppid) && Number.isInteger(sid) ? { ppid, sid } : undefined;
+  return fields.length > 3 && Number.isInteger(ppid) && Number.isInteger(sid) ? { ppid, sid } : undefined;
 }
 
 /** Deeper than any real chain of shells: a bound on a walk through a /proc that changes under it. */

@@ -39,6 +39,7 @@ import type { SlirpLink } from "../link/slirp_link.ts";
 import { openSlirpNode } from "./slirp_node.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableNode } from "./cable_node.ts";
+import { processStartTime } from "../os/processes.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
 import { Switch } from "../switch/switch.ts";
@@ -63,8 +64,8 @@ import {
 import {
   labHoldingNamespace,
   type LabState,
+  markRootlessLab,
   ownerRuns,
-  ownUserNamespace,
   readState,
   writeState,
 } from "./state.ts";
@@ -202,12 +203,13 @@ export class LabRunner {
     this.#state = {
       name: lab.name,
       pid: Deno.pid,
+      ...ownStart(),
       file: opts.file,
       ...(opts.name === undefined ? {} : { named: true }),
       ...(opts.variables === undefined ? {} : { variables: opts.variables }),
       namespaces: [],
       started: new Date().toISOString(),
-      ...ownUserNamespace(),
+      ...markRootlessLab(),
     };
   }
 
@@ -249,7 +251,7 @@ export class LabRunner {
   async #claimDir(): Promise<void> {
     const old = readState(this.lab.name);
     if (old !== undefined) {
-      if (ownerRuns(old.pid)) {
+      if (ownerRuns(old.pid, old.pidStart)) {
         throw new LabTaken(
           `lab ${old.name} is already up (pid ${old.pid}): \`vde status ${old.name}\`, \`vde down ${old.name}\``,
         );
@@ -929,4 +931,10 @@ async function whyDirTaken(lab: string, dir: string): Promise<string> {
   const notLab = await switchNotLab(lab, dir);
   if (notLab !== undefined) return `${notLab}; give the lab another name`;
   return `lab ${lab} is starting or stopping (${dir} exists); if not, remove it`;
+}
+
+/** `{ pidStart }` of this process, for the lab's state (state.ts), or nothing where /proc does not say. */
+function ownStart(): { pidStart?: number } {
+  const start = processStartTime(Deno.pid);
+  return start === null ? {} : { pidStart: start };
 }

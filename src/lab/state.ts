@@ -11,13 +11,23 @@
  */
 import { labDir, labsBaseDir } from "./names.ts";
 import { deleteNetns } from "./system.ts";
-import { mayBeVde, processAlive, untilExit } from "../os/processes.ts";
-import { processesInUserNamespace, rootInUserNamespace, userNamespaceOf } from "../os/user_namespace.ts";
+import { mayBeVde, processAlive, processStartTime, untilExit } from "../os/processes.ts";
+import {
+  LAB_MARK_VARIABLE,
+  type LabMark,
+  labProcesses,
+  machineUid,
+  rootInUserNamespace,
+  sameNamespace,
+  userNamespaceOf,
+} from "../os/user_namespace.ts";
 
 /** What `state.json` holds. */
 export interface LabState {
   name: string;
   pid: number;
+  /** When `pid` started (processes.ts), so a later process given its number is not taken for the lab's. */
+  pidStart?: number;
   /** The lab file (absolute), or "" for a lab built in the shell. */
   file: string;
   /** The name is `vde up --name`'s, not the file's. */
@@ -27,16 +37,26 @@ export interface LabState {
   namespaces: string[];
   started: string;
   /**
-   * The user namespace a rootless lab (`vde up --rootless`) runs in, as /proc/PID/ns/user names it
-   * (`user:[4026532712]`): its network namespaces are that namespace's, out of sight of the machine's
-   * `ip netns`, and what holds them after a SIGKILL are the processes left in it.
+   * A rootless lab's (`vde up --rootless`): its network namespaces are its user namespace's, out of
+   * sight of the machine's `ip netns`, and what holds them after a SIGKILL are the processes left in it,
+   * which this tells from any other (user_namespace.ts).
    */
-  userNamespace?: string;
+  rootless?: LabMark;
 }
 
-/** `{ userNamespace }` for a lab brought up by root of a user namespace (rootless), else nothing. */
-export function ownUserNamespace(): { userNamespace?: string } {
-  return rootInUserNamespace() ? { userNamespace: userNamespaceOf("self") } : {};
+/**
+ * `{ rootless }` for a lab brought up by root of a user namespace, else
+ * nothing. Its mark is the one `vde up --rootless` gave this process's
+ * environment (so /proc shows it for this process too), or a new one put
+ * there now; everything the lab starts inherits it.
+ */
+export function markRootlessLab(): { rootless?: LabMark } {
+  if (!rootInUserNamespace()) return {};
+  const namespace = userNamespaceOf("self");
+  if (namespace === null) return {};
+  const mark = Deno.env.get(LAB_MARK_VARIABLE) || crypto.randomUUID();
+  Deno.env.set(LAB_MARK_VARIABLE, mark);
+  return { rootless: { namespace, uid: machineUid(), mark } };
 }
 
 /** The state file's name in a lab's runtime directory (what tells that directory from a switch's). */
@@ -64,13 +84,23 @@ export function writeState(state: LabState): void {
 }
 
 /**
- * Whether the `vde up` a state file names still runs: its pid is alive and
- * may be a vde program. A lab whose `vde up` was killed leaves its pid
- * behind, and the kernel gives that number to another process in time:
- * that one is no lab's owner, to be reported as up or signalled by `vde down`.
+ * Whether the `vde up` a state file names still runs: its pid is alive,
+ * started when the lab's did (`pidStart`, where the state has it) and may
+ * be a vde program. A lab whose `vde up` was killed leaves its pid behind,
+ * and the kernel gives that number to another process in time: that one
+ * is no lab's owner, to be reported as up or signalled by `vde down`.
  */
-export function ownerRuns(pid: number): boolean {
-  return processAlive(pid) && mayBeVde(pid);
+export function ownerRuns(pid: number, pidStart?: number): boolean {
+  return processAlive(pid) && (pidStart === undefined || processStartTime(pid) === pidStart) && mayBeVde(pid);
+}
+
+/** The machine's uid of whoever owns lab `name`'s state file, or -1. */
+function fileOwner(name: string): number {
+  try {
+    return Deno.lstatSync(statePath(name)).uid ?? -1;
+  } catch {
+    return -1;
+  }
 }
 
 /** Names of the labs that have a runtime directory with a state file. */
@@ -104,7 +134,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   const state = readState(name);
   const done: string[] = [];
   if (state === undefined) return done;
-  if (state.pid !== Deno.pid && ownerRuns(state.pid)) {
+  if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
     Deno.kill(state.pid, "SIGTERM");
     if (!(await untilExit(state.pid, graceMs, 50))) {
       Deno.kill(state.pid, "SIGKILL");
@@ -113,17 +143,19 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     } else done.push(`stopped vde up (pid ${state.pid})`);
   }
   // The owner cleans up on SIGTERM; whatever it could not (it was killed) goes here.
-  if (state.userNamespace !== undefined && state.userNamespace !== userNamespaceOf("self")) {
+  const rootless = state.rootless;
+  if (rootless !== undefined && !sameNamespace(rootless.namespace, userNamespaceOf("self"))) {
     // Rootless, seen from outside: its namespaces go with the last process in its user namespace. The
-    // kernel gives a freed namespace's number to the next, maybe another running lab's: that one is left.
-    const running = new Set(
-      listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid))
-        .map((s) => userNamespaceOf(String(s!.pid))),
-    );
+    // kernel gives a freed namespace's number to the next, maybe another running lab's: that one is left,
+    // and elsewhere only the lab's own are killed, of the user whose file this is (labProcesses).
+    const running = listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid, s.pidStart))
+      .map((s) => userNamespaceOf(String(s!.pid)));
     // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
-    const left = running.has(state.userNamespace)
+    const left = running.some((ns) =>
+        sameNamespace(ns, rootless.namespace)
+      ) || fileOwner(name) !== rootless.uid
       ? []
-      : processesInUserNamespace(state.userNamespace).filter((pid) => pid !== state.pid);
+      : labProcesses(rootless).filter((pid) => pid !== state.pid);
     for (const pid of left) {
       try {
         Deno.kill(pid, "SIGKILL");

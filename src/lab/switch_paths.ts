@@ -7,11 +7,13 @@
  * directory holds its `ctl` socket). A name that finds none is answered
  * with the ones that exist.
  */
-import { labDir, labsBaseDir, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
+import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
 import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
-import { LAB_STATE_FILE, listLabs, ownerRuns, readState } from "./state.ts";
+import { LAB_STATE_FILE, type LabState, listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
+import { markedProcesses } from "../os/user_namespace.ts";
+import { userName } from "../os/users.ts";
 
 /** A switch of a running lab. */
 export interface LabSwitch {
@@ -26,7 +28,7 @@ export function labSwitches(): LabSwitch[] {
   const out: LabSwitch[] = [];
   for (const lab of listLabs()) {
     const state = readState(lab);
-    if (state === undefined || !ownerRuns(state.pid)) continue;
+    if (state === undefined || !ownerRuns(state.pid, state.pidStart)) continue;
     const nodes: string[] = [];
     try {
       for (const e of Deno.readDirSync(labDir(lab))) {
@@ -115,7 +117,10 @@ export function namedSwitch(name: string): { dir: string } | { refused: string }
   if (lab.found !== undefined) return { dir: lab.found.dir };
   const roots = rootsLabAnswer(name);
   if (roots !== undefined) return { refused: roots };
-  return { clause: lab.why || (lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "") };
+  const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
+  // LAB/SWITCH of a user's rootless lab, asked by root: whose it is.
+  const whose = name.includes("/") ? usersLabHint(name) : "";
+  return { clause: `${lab.why || none}${whose}` };
 }
 
 /**
@@ -184,4 +189,31 @@ export function rootsLabAnswer(
   if (!rootLabs(uid, base).includes(parts[0]!)) return undefined;
   return `lab ${parts[0]} is root's, not this user's: run vde as root for it ` +
     "(its console runs commands as root in its hosts, so it is root's alone)";
+}
+
+/**
+ * For root: the users whose rootless lab `name` (or `LAB/SWITCH`'s LAB) runs: it lives in their directory
+ * and namespaces, which root's vde does not look into. "" for anyone else, who may not see it.
+ */
+export function usersLabHint(name: string, uid = Deno.uid()): string {
+  if (uid !== 0) return "";
+  const lab = name.split("/")[0] ?? "";
+  if (!NAME_PATTERN.test(lab)) return "";
+  const found = new Set<number>();
+  for (const p of markedProcesses()) {
+    // The lab of that name in the directory of the process's user, if that lab is the one it is marked as.
+    let state: LabState;
+    try {
+      state = JSON.parse(
+        Deno.readTextFileSync(`${labsBaseDirOf(p.uid, p.runtimeDir)}/${lab}/${LAB_STATE_FILE}`),
+      );
+    } catch {
+      continue;
+    }
+    if (state.rootless?.mark === p.mark && state.rootless.uid === p.uid) found.add(p.uid);
+  }
+  const users = [...found].sort((a, b) => a - b).map(userName);
+  if (users.length === 0) return "";
+  return `; ${users.map((u) => `user ${u}'s`).join(", ")} rootless lab ${lab} runs in namespaces of their ` +
+    "own (only their vde reaches it)";
 }

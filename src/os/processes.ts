@@ -6,18 +6,38 @@
  * cannot tell, and /proc says so); and why a command could not be started.
  */
 
-/** True while process `pid` runs (exists and is not a zombie). Sends it nothing. */
-export function processAlive(pid: number): boolean {
+/**
+ * The fields of /proc/PID/stat (`pid` a number or "self") from the 3rd
+ * (state) on, so the Nth field is at index N - 3; null when it is gone or
+ * /proc does not say. COMM (the 2nd) may hold spaces and parentheses, so
+ * the fields start after the last ")".
+ */
+export function statFields(pid: number | "self"): string[] | null {
   let stat: string;
   try {
     stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   } catch {
-    return false;
+    return null;
   }
-  // "PID (COMM) STATE ...": COMM may hold spaces and parentheses, so the state follows the last ")".
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** True while process `pid` runs (exists and is not a zombie). Sends it nothing. */
+export function processAlive(pid: number): boolean {
+  const state = statFields(pid)?.[0];
   // Killed but not yet reaped (its parent, often init in a container, is slow to wait): a zombie
   // runs nothing, and `vde down` would otherwise wait for it as long as it lingers.
-  return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  return state !== undefined && state !== "Z";
+}
+
+/**
+ * When process `pid` started, in clock ticks since boot (the 22nd field):
+ * with the pid, what tells a process from a later one the kernel gave the
+ * same number. Null when it is gone or /proc does not say.
+ */
+export function processStartTime(pid: number): number | null {
+  const start = Number(statFields(pid)?.[22 - 3]);
+  return Number.isSafeInteger(start) ? start : null;
 }
 
 /**

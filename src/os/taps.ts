@@ -8,9 +8,17 @@
  * tap, so the holders are what tells a tap that vde uses from another.
  *
  * Both roots are parameters so tests can point them at a made-up tree.
+ *
+ * sysfs is the mount namespace's, not the network namespace's: in a
+ * namespace made with `unshare --net` (a user's own, `unshare -rn`) it
+ * still lists the machine's interfaces, and `ip tuntap list` fails there.
+ * Where its names are not this namespace's (/proc/self/net/dev), the taps
+ * come from the kernel's own answer over netlink, as `ip -json -details
+ * link show` prints it.
  */
 import { C } from "../../ffi/libc.ts";
-import { TapError } from "../../ffi/tun.ts";
+import { interfaceNames, TapError } from "../../ffi/tun.ts";
+import { lookupGroup, lookupUser } from "./users.ts";
 
 /** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
 const IFF_TAP = 0x0002;
@@ -190,4 +198,75 @@ export function listTaps(sysfs = "/sys/class/net", proc = "/proc"): TapInfo[] {
     });
   }
   return taps;
+}
+
+/**
+ * This network namespace's taps: from sysfs where it lists this
+ * namespace's interfaces, else from `ip` (see above); null when neither
+ * can say (sysfs another namespace's, and no `ip` to ask).
+ */
+export function listTapsHere(sysfs = "/sys/class/net", proc = "/proc"): TapInfo[] | null {
+  if (sysfsIsOurs(sysfs, `${proc}/self/net/dev`)) return listTaps(sysfs, proc);
+  let out: Deno.CommandOutput;
+  try {
+    out = new Deno.Command("ip", { args: ["-json", "-details", "link", "show"], stderr: "null" })
+      .outputSync();
+  } catch {
+    return null;
+  }
+  if (!out.success) return null;
+  const holders = tapHolders(proc);
+  return tapsFromIpLinks(new TextDecoder().decode(out.stdout)).map((t) => ({
+    ...t,
+    holders: holders.get(t.name) ?? [],
+  }));
+}
+
+/** Whether `sysfs` names the interfaces `netDev` (/proc/self/net/dev) does; true where either cannot be read. */
+export function sysfsIsOurs(sysfs: string, netDev: string): boolean {
+  const here = interfaceNames(netDev);
+  if (here === null) return true;
+  let there: string[];
+  try {
+    // An interface is a link to its device; a file (bonding_masters) is none.
+    there = [...Deno.readDirSync(sysfs)].filter((e) => !e.isFile).map((e) => e.name);
+  } catch {
+    return true;
+  }
+  return here.length === there.length && here.every((n) => there.includes(n));
+}
+
+/** The taps (tuns left out) in `ip -json -details link show`'s output, sorted by name; [] when it is not that. */
+export function tapsFromIpLinks(json: string): Omit<TapInfo, "holders">[] {
+  let links: unknown;
+  try {
+    links = JSON.parse(json);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(links)) return [];
+  const taps: Omit<TapInfo, "holders">[] = [];
+  for (const link of links as IpLink[]) {
+    const data = link?.linkinfo?.info_kind === "tun" ? link.linkinfo.info_data : undefined;
+    if (data?.type !== "tap" || typeof link.ifname !== "string") continue;
+    // iproute2 prints the owner and group by name where it has one, else the number.
+    taps.push({
+      name: link.ifname,
+      owner: data.user === undefined ? null : lookupUser(String(data.user)) ?? null,
+      group: data.group === undefined ? null : lookupGroup(String(data.group)) ?? null,
+      persistent: data.persist === true,
+      up: Array.isArray(link.flags) && link.flags.includes("UP"),
+    });
+  }
+  return taps.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The part of one link of `ip -json -details link show` read here. */
+interface IpLink {
+  ifname?: unknown;
+  flags?: unknown;
+  linkinfo?: {
+    info_kind?: unknown;
+    info_data?: { type?: unknown; persist?: unknown; user?: unknown; group?: unknown };
+  };
 }

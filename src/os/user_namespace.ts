@@ -42,23 +42,114 @@ export function rootInUserNamespace(): boolean {
   return Deno.uid() === 0 && machineUid() !== 0;
 }
 
-/** The user namespace of process `pid` ("self" for this one) as /proc names it (`user:[4026532712]`), or "". */
-export function userNamespaceOf(pid: string): string {
+/**
+ * A user namespace as the kernel tells one from another while it lives:
+ * the device and inode of /proc/PID/ns/user. Once its last process is gone
+ * the kernel gives the inode to the next namespace made (another lab's, a
+ * podman container's, after a reboot anyone's), so these alone never say a
+ * namespace is still a given lab's: see {@link labProcesses}.
+ */
+export interface NamespaceId {
+  dev: number;
+  ino: number;
+}
+
+/** The user namespace of process `pid` ("self" for this one) under `proc`; null when it is gone or not ours to see. */
+export function userNamespaceOf(pid: string, proc = "/proc"): NamespaceId | null {
   try {
-    return Deno.readLinkSync(`/proc/${pid}/ns/user`);
+    const st = Deno.statSync(`${proc}/${pid}/ns/user`);
+    return { dev: st.dev, ino: st.ino ?? -1 };
   } catch {
-    return "";
+    return null;
   }
 }
 
-/** The pids of the processes in user namespace `ns` (as {@link userNamespaceOf} names it) this user may see. */
-export function processesInUserNamespace(ns: string): number[] {
-  const pids: number[] = [];
-  if (ns === "") return pids;
-  for (const e of Deno.readDirSync("/proc")) {
-    if (/^\d+$/.test(e.name) && e.name !== String(Deno.pid) && userNamespaceOf(e.name) === ns) {
-      pids.push(Number(e.name));
-    }
+/** Whether `a` and `b` name one namespace (null names none). */
+export function sameNamespace(a: NamespaceId | null | undefined, b: NamespaceId | null | undefined): boolean {
+  return a != null && b != null && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** The variable that carries a rootless lab's mark into every process it starts (see {@link labProcesses}). */
+export const LAB_MARK_VARIABLE = "VDE_ROOTLESS_LAB";
+
+/** What tells a rootless lab's processes from any other in a namespace whose number is the one it had. */
+export interface LabMark {
+  /** Its user namespace when it came up. */
+  namespace: NamespaceId;
+  /** The machine's uid of the lab's user: whose processes alone are the lab's. */
+  uid: number;
+  /** A random mark in the environment of the lab's `vde up` and all it started ({@link LAB_MARK_VARIABLE}). */
+  mark: string;
+}
+
+/**
+ * The pids under `proc` (but this process) that are lab `lab`'s: in its
+ * user namespace (device and inode), of its user (real uid, as this
+ * namespace sees it), and started by the lab (its mark in their
+ * environment). The namespace alone is not enough: its inode may be a new
+ * namespace's that is not the lab's at all (root's, another user's, the
+ * same user's podman), and `vde down` would kill what runs there. A process
+ * that shed its environment is left alone: a leftover, never a stranger.
+ */
+export function labProcesses(lab: LabMark, proc = "/proc"): number[] {
+  if (lab.mark === "") return [];
+  return markedProcesses(proc).filter((p) =>
+    p.mark === lab.mark && p.uid === lab.uid && p.pid !== Deno.pid &&
+    sameNamespace(userNamespaceOf(String(p.pid), proc), lab.namespace)
+  ).map((p) => p.pid);
+}
+
+/** A process that carries a rootless lab's mark: whose it is, and where its user's labs are. */
+export interface MarkedProcess {
+  pid: number;
+  /** Its real uid, as this namespace sees it. */
+  uid: number;
+  mark: string;
+  /** Its XDG_RUNTIME_DIR, under which its user's labs live (names.ts). */
+  runtimeDir?: string;
+}
+
+/**
+ * The processes under `proc` that carry a rootless lab's mark: for root,
+ * whose own `vde` does not see a user's labs (they live in the user's
+ * directory), to say whose a lab's name is. Another user sees none: the
+ * environment of a process is its user's (and root's) to read.
+ */
+export function markedProcesses(proc = "/proc"): MarkedProcess[] {
+  const out: MarkedProcess[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(proc)];
+  } catch {
+    return out;
   }
-  return pids;
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const env = readText(`${proc}/${e.name}/environ`)?.split("\0") ?? [];
+    const value = (name: string) => env.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1);
+    const mark = value(LAB_MARK_VARIABLE);
+    if (mark === undefined || mark === "") continue;
+    const runtimeDir = value("XDG_RUNTIME_DIR");
+    out.push({
+      pid: Number(e.name),
+      uid: realUid(`${proc}/${e.name}`),
+      mark,
+      ...(runtimeDir ? { runtimeDir } : {}),
+    });
+  }
+  return out;
+}
+
+/** The real uid in /proc/PID/status (`dir`), or -1 when it cannot be read. */
+function realUid(dir: string): number {
+  const m = /^Uid:\s+(\d+)/m.exec(readText(`${dir}/status`) ?? "");
+  return m === null ? -1 : Number(m[1]);
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
 }

@@ -11,7 +11,8 @@
  */
 import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
-import { hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
+import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -30,6 +31,8 @@ interface Student {
   tmp: string;
   /** Runs `cmd` as the user, with only a login's environment and `vde` on the PATH. */
   as(cmd: string[], timeoutMs?: number): ReturnType<typeof run>;
+  /** The command line that runs `cmd` so (for a process the test signals itself). */
+  argv(cmd: string[]): string[];
   /** Waits until no process of the user's runs (`what` names what should have ended them). */
   noneLeft(what: string): Promise<void>;
 }
@@ -64,22 +67,20 @@ async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>):
       `PATH=${tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
       `USER=${name}`,
     ];
+    const argv = (cmd: string[]) => [
+      ...prefix,
+      "setpriv",
+      `--reuid=${uid}`,
+      `--regid=${uid}`,
+      "--init-groups",
+      "env",
+      "-i",
+      ...env,
+      ...cmd,
+    ];
     const as = (cmd: string[], timeoutMs = 60_000) =>
-      run(
-        [
-          ...prefix,
-          "setpriv",
-          `--reuid=${uid}`,
-          `--regid=${uid}`,
-          "--init-groups",
-          "env",
-          "-i",
-          ...env,
-          ...cmd,
-        ],
-        { check: false, timeoutMs, cwd: `${tmp}/home` },
-      );
-    await fn({ uid, tmp, as, noneLeft });
+      run(argv(cmd), { check: false, timeoutMs, cwd: `${tmp}/home` });
+    await fn({ uid, tmp, as, argv, noneLeft });
   } finally {
     // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
     const left = await run(["pgrep", "-u", String(uid)], { check: false });
@@ -181,6 +182,55 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
 }
 
+/**
+ * Root's vde and another user's do not take the student's lab `name` down or enter it: root is told
+ * whose lab the name is; another user, who may not see it, that no lab of theirs has it.
+ */
+async function othersCannotReach(s: Student, name: string): Promise<void> {
+  const vde = [Deno.execPath(), "run", "-A", "--quiet", `${s.tmp}/bin/vde`];
+  const whose =
+    `; user vderl${Deno.pid}'s rootless lab ${name} runs in namespaces of their own \\(only their vde reaches it\\)`;
+  const rootDown = await run([...vde, "down", name], { check: false });
+  assert.equal(rootDown.code, 0, rootDown.stderr);
+  assert.match(rootDown.stdout, new RegExp(`^no lab ${name} is up.*${whose}: nothing to take down\n$`));
+  const rootTerm = await run([...vde, "term", name, "-c", "ports"], { check: false });
+  assert.equal(rootTerm.code, 1);
+  assert.match(rootTerm.stderr, new RegExp(`${whose}\n$`));
+  const rootStatus = await run([...vde, "status", name], { check: false });
+  assert.match(rootStatus.stderr, new RegExp(whose));
+  const rootCapture = await run([...vde, "capture", `${name}/sw1`, "-c", "1"], { check: false });
+  assert.equal(rootCapture.code, 1);
+  assert.match(rootCapture.stderr, new RegExp(`^vde: ${name}/sw1: no such switch directory .*${whose}\n$`));
+  // Another user (their own runtime directory, as their login has).
+  const theirs = `${s.tmp}/nobody`;
+  await Deno.mkdir(theirs, { mode: 0o700 });
+  await Deno.chown(theirs, 65534, 65534);
+  const nobody = (cmd: string[]) =>
+    run([
+      ...AS_NOBODY,
+      "env",
+      "-i",
+      `XDG_RUNTIME_DIR=${theirs}`,
+      "PATH=/usr/bin:/bin",
+      "HOME=/",
+      ...vde,
+      ...cmd,
+    ], {
+      check: false,
+    });
+  const down = await nobody(["down", name]);
+  // (Root's labs, run by others meanwhile, are named to any user.)
+  assert.match(
+    down.stdout,
+    new RegExp(`^no lab ${name} is up(; root's labs are up .*)?: nothing to take down\n$`),
+  );
+  const term = await nobody(["term", name, "-c", "ports"]);
+  assert.equal(term.code, 1);
+  assert.match(term.stderr, /^vde: cannot open the management socket /);
+  const status = await s.as(["vde", "status", name, "--json"]);
+  assert.equal(JSON.parse(status.stdout).state, "up", "the lab is up still");
+}
+
 Deno.test("vde up --rootless: a user without root runs a lab that their commands outside it find and take down", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
@@ -201,6 +251,7 @@ Deno.test("vde up --rootless: a user without root runs a lab that their commands
       ]);
       assert.equal(tcp.code, 0, tcp.stdout + tcp.stderr);
       assert.equal(await said, "hello from h1\n");
+      await othersCannotReach(s, `rl${Deno.pid % 100000}`);
     });
   });
 });
@@ -388,14 +439,11 @@ Deno.test("README's Without root block runs as written, as a user without root",
   });
 });
 
-Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
-  if (skipUnless(t, await capability())) return;
-  await withStudent([], async (s) => {
-    if (skipUnless(t, await namespacesRefused(s))) return;
-    const name = `rk${Deno.pid % 100000}`;
-    await Deno.writeTextFile(
-      `${s.tmp}/home/lab.yaml`,
-      `name: ${name}
+/** The student's lab.yaml: lab `name`, a switch and a host whose command leaves a sleep running behind it. */
+async function writeSleeperLab(s: Student, name: string): Promise<void> {
+  await Deno.writeTextFile(
+    `${s.tmp}/home/lab.yaml`,
+    `name: ${name}
 topology:
   nodes:
     sw1: { kind: switch }
@@ -403,7 +451,15 @@ topology:
   links:
     - endpoints: [h1, sw1]
 `,
-    );
+  );
+}
+
+Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rk${Deno.pid % 100000}`;
+    await writeSleeperLab(s, name);
     const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
     assert.equal(up.code, 0, up.stderr);
     const { pid } = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
@@ -411,10 +467,89 @@ topology:
     await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: "the lab's vde up to die" });
     const sleeper = await run(["pgrep", "-u", String(s.uid), "-x", "sleep"], { check: false });
     assert.match(sleeper.stdout, /^\d+\n$/, "the host's sleep outlived its lab");
+    // A stale record whose namespace number the kernel has since given to a stranger: the student's own
+    // container (unshare -r, as podman), of the same user, in a namespace with that device and inode.
+    const stranger = await s.as([
+      "sh",
+      "-c",
+      "unshare --user --map-root-user sleep 1001 >/dev/null 2>&1 & echo $!",
+    ]);
+    const strangerPid = Number(stranger.stdout.trim());
+    await waitFor(() =>
+      userNamespaceOf(String(strangerPid)) !== null &&
+      !sameNamespace(userNamespaceOf(String(strangerPid)), userNamespaceOf("self")), {
+      timeoutMs: 10_000,
+      what: "the stranger to enter its namespace",
+    });
+    const state = JSON.parse(await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}/state.json`));
+    assert.ok(state.rootless?.mark, "a rootless lab's state has its mark");
+    const stale = `${name}s`;
+    await Deno.mkdir(`${s.tmp}/xdg/vde/${stale}`);
+    await Deno.writeTextFile(
+      `${s.tmp}/xdg/vde/${stale}/state.json`,
+      JSON.stringify({
+        ...state,
+        name: stale,
+        rootless: { ...state.rootless, namespace: userNamespaceOf(String(strangerPid)) },
+      }),
+    );
+    await run(["chown", "-R", `${s.uid}:${s.uid}`, `${s.tmp}/xdg/vde/${stale}`]);
+    const staleDown = await s.as(["vde", "down", stale]);
+    assert.equal(staleDown.code, 0, staleDown.stderr);
+    assert.equal(staleDown.stdout, `removed lab ${stale}\n`);
+    assert.ok(processAlive(strangerPid), "the stranger in the namespace with the lab's old number runs on");
+    Deno.kill(strangerPid, "SIGKILL");
     const down = await s.as(["vde", "down", name]);
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^killed \d+ process(es)? left in its namespaces\nremoved lab /m);
     await s.noneLeft("nothing of the lab's left running");
+  });
+});
+
+Deno.test("vde up --rootless in the foreground stops on SIGINT, SIGTERM or SIGHUP sent to it alone: exit 0, nothing left", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rs${Deno.pid % 100000}`;
+    await writeSleeperLab(s, name);
+    // No terminal: a signal to this process (kill, a supervisor, timeout) reaches no other, SIGINT too.
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      const [cmd, ...args] = s.argv(["vde", "up", "--rootless", "lab.yaml"]);
+      // No pipes: the lab in the namespaces would hold them open past this process, were it left behind.
+      const up = new Deno.Command(cmd!, {
+        args,
+        cwd: `${s.tmp}/home`,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      })
+        .spawn();
+      try {
+        await waitFor(
+          async () =>
+            JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout || "{}").state === "up",
+          {
+            timeoutMs: 60_000,
+            what: `lab ${name} to come up`,
+          },
+        );
+        up.kill(signal);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          up.status,
+          new Promise<null>((r) => timer = setTimeout(() => r(null), 20_000)),
+        ]);
+        clearTimeout(timer);
+        assert.ok(ended !== null, `vde up --rootless still runs 20 s after its ${signal}`);
+        assert.equal(ended.code, 0, `${signal}: its exit status`);
+        await s.noneLeft(`the lab's processes to end with its ${signal}`);
+      } finally {
+        try {
+          up.kill("SIGKILL");
+        } catch { /* ended */ }
+        await up.status;
+      }
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 /** listTaps reads a tap's mode, owner, group, lifetime and holders where `ip tuntap list` does. */
 import assert from "node:assert/strict";
-import { listTaps } from "../../src/os/taps.ts";
+import { listTaps, sysfsIsOurs, tapsFromIpLinks } from "../../src/os/taps.ts";
+import { hasCommand, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 
 Deno.test("listTaps lists taps (not tuns or other interfaces) with owner, group, lifetime, state and holders", async () => {
   const root = await Deno.makeTempDir({ prefix: `vde-taps-${Deno.pid}-` });
@@ -119,4 +120,75 @@ Deno.test("a tap's holders are the ones in this namespace; another namespace's t
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("sysfs is this namespace's only when it names the interfaces /proc/self/net/dev does (a file such as bonding_masters is none)", async () => {
+  const root = await Deno.makeTempDir({ prefix: `vde-taps-ns-${Deno.pid}-` });
+  try {
+    await Deno.mkdir(`${root}/sys/lo`, { recursive: true });
+    await Deno.mkdir(`${root}/sys/eth0`);
+    await Deno.writeTextFile(`${root}/sys/bonding_masters`, "\n");
+    const netDev = (names: string[]) =>
+      "Inter-|   Receive\n face |bytes    packets\n" + names.map((n) => `${n.padStart(6)}: 0 0 0\n`).join("");
+    await Deno.writeTextFile(`${root}/dev-same`, netDev(["eth0", "lo"]));
+    await Deno.writeTextFile(`${root}/dev-own`, netDev(["lo", "r14t0"]));
+    await Deno.writeTextFile(`${root}/dev-lo`, netDev(["lo"]));
+    assert.equal(sysfsIsOurs(`${root}/sys`, `${root}/dev-same`), true);
+    // unshare --net: the namespace has lo and a tap of its own; the machine's sysfs eth0 and lo.
+    assert.equal(sysfsIsOurs(`${root}/sys`, `${root}/dev-own`), false);
+    assert.equal(sysfsIsOurs(`${root}/sys`, `${root}/dev-lo`), false);
+    // Unreadable either way: sysfs is taken as it is.
+    assert.equal(sysfsIsOurs(`${root}/sys`, `${root}/no-such-file`), true);
+    assert.equal(sysfsIsOurs(`${root}/no-sys`, `${root}/dev-own`), true);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the taps of ip -json -details link show: owner and group by name or number, persistence, state; tuns left out", () => {
+  const links = [
+    { ifname: "lo", flags: ["LOOPBACK", "UP"] },
+    {
+      ifname: "tap1",
+      flags: ["BROADCAST", "UP"],
+      linkinfo: { info_kind: "tun", info_data: { type: "tap", persist: true, user: "root", group: "0" } },
+    },
+    {
+      ifname: "tap0",
+      flags: ["BROADCAST"],
+      linkinfo: { info_kind: "tun", info_data: { type: "tap", persist: false, user: "4242" } },
+    },
+    {
+      ifname: "tun0",
+      flags: ["UP"],
+      linkinfo: { info_kind: "tun", info_data: { type: "tun", persist: true } },
+    },
+    { ifname: "v0", linkinfo: { info_kind: "veth" } },
+    { linkinfo: { info_kind: "tun", info_data: { type: "tap" } } },
+  ];
+  assert.deepEqual(tapsFromIpLinks(JSON.stringify(links)), [
+    { name: "tap0", owner: 4242, group: null, persistent: false, up: false },
+    { name: "tap1", owner: 0, group: 0, persistent: true, up: true },
+  ]);
+  assert.deepEqual(tapsFromIpLinks("not json"), []);
+  assert.deepEqual(tapsFromIpLinks('{"ifname": "x"}'), []);
+  assert.deepEqual(tapsFromIpLinks("[null, 3]"), []);
+});
+
+Deno.test("vde tap list in a network namespace of its own (unshare --net keeps the machine's /sys) lists that namespace's taps", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (skipUnless(t, (await hasCommand("unshare")) ? null : "util-linux's unshare is not installed")) return;
+  const name = `r14t${Deno.pid % 100000}`;
+  const vde = `${Deno.execPath()} run -A ${new URL("../../mod.ts", import.meta.url).pathname}`;
+  // One process: the namespace and its tap go with it.
+  const r = await run([
+    "unshare",
+    "--net",
+    "sh",
+    "-c",
+    `ip tuntap add ${name} mode tap user nobody && ${vde} tap list`,
+  ], { check: false });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^${name} +nobody +- +persistent +down +-$`, "m"));
+  assert.doesNotMatch(r.stdout, /^(eth0|lo) /m);
 });
