@@ -12,6 +12,7 @@ import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { exists } from "../../src/os/paths.ts";
+import { waitFor } from "../helpers/processes.ts";
 
 const NAT: SlirpNode = { kind: "slirp", name: "nat", forwards: [] };
 const LAB: Lab = { name: "t", nodes: [NAT], links: [] };
@@ -116,6 +117,56 @@ Deno.test("the page relay passes a connection on the machine's address to the la
     } finally {
       relay.close();
       await page.shutdown();
+    }
+  });
+});
+
+/** A page on unix socket `path` that takes each connection and closes it at once, having said nothing. */
+function closingPage(path: string): Deno.Listener {
+  const l = Deno.listen({ transport: "unix", path });
+  (async () => {
+    for await (const c of l) c.close();
+  })().catch(() => {});
+  return l;
+}
+
+Deno.test("the page relay lets go of a connection the page closed, though the browser keeps its side open", async () => {
+  await withDir(async (dir) => {
+    using _page = closingPage(`${dir}/http`);
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, `${dir}/http`);
+    try {
+      using browser = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+      assert.equal(await browser.read(new Uint8Array(16)), null);
+      await waitFor(() => relay.connections === 0, {
+        timeoutMs: 5_000,
+        what: "the relay to close both ends",
+      });
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+Deno.test("the page relay passes on at most its bound of connections at once and closes the ones over it", async () => {
+  await withDir(async (dir) => {
+    using _page = Deno.listen({ transport: "unix", path: `${dir}/http` });
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, `${dir}/http`, 2);
+    const port = Number(new URL(relay.url).port);
+    const held: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        await waitFor(() => relay.connections === i + 1, {
+          timeoutMs: 5_000,
+          what: `relayed connection ${i + 1}`,
+        });
+      }
+      using over = await Deno.connect({ hostname: "127.0.0.1", port });
+      assert.equal(await over.read(new Uint8Array(16)), null);
+      assert.equal(relay.connections, 2);
+    } finally {
+      for (const c of held) c.close();
+      relay.close();
     }
   });
 });
