@@ -13,6 +13,12 @@ import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.t
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { exists } from "../../src/os/paths.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+import { uniqueLab } from "./_helpers.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import { nodesTable } from "../../src/lab/commands.ts";
+import { labStatusJson } from "../../src/lab/status_json.ts";
 
 const NAT: SlirpNode = { kind: "slirp", name: "nat", forwards: [] };
 const LAB: Lab = { name: "t", nodes: [NAT], links: [] };
@@ -169,4 +175,37 @@ Deno.test("the page relay passes on at most its bound of connections at once and
       relay.close();
     }
   });
+});
+
+Deno.test("a lab whose outside process ends first says once that its node is gone, in its log and its status", async () => {
+  const name = uniqueLab();
+  const { lab } = validateLab(
+    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+      "  links:\n    - endpoints: [nat, sw1]\n",
+  );
+  assert.ok(lab !== undefined);
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  const said: string[] = [];
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    log: (m) => said.push(m),
+    outside: (node) => Promise.resolve(node.name === "nat" ? inside : null),
+  });
+  try {
+    assert.match(nodesTable(r).join("\n"), /^nat +slirp +run outside the lab's namespaces/m);
+    outside.close("the vde up outside was killed");
+    await inside.closed;
+    await Promise.resolve();
+    assert.deepEqual(said.filter((m) => m.includes("nat")), [
+      "nat: the vde up --rootless that ran it outside the lab's namespaces is gone (peer closed): " +
+      "the node no longer reaches the machine's network; `vde up -c --rootless` brings the lab up again with it",
+    ]);
+    assert.match(nodesTable(r).join("\n"), /^nat +slirp +gone: the vde up --rootless that ran it outside /m);
+    const nodes = labStatusJson(r, undefined).nodes as { name: string; state: string }[];
+    assert.equal(nodes.find((n) => n.name === "nat")?.state, "gone");
+  } finally {
+    await r.down();
+  }
+  assert.equal(said.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
 });
