@@ -418,6 +418,35 @@ topology:
   });
 });
 
+Deno.test("vde up -c of a rootless lab without --rootless refuses in one line and leaves the running lab up", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rc${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    h1: { kind: host }\n` +
+        "  links:\n    - endpoints: [h1, sw1]\n",
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    const before = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).pid;
+    // As the hint of a refused `vde up --apply` reads: `vde up -c FILE`.
+    const again = await s.as(["vde", "up", "-c", "lab.yaml"]);
+    assert.equal(again.code, 1);
+    assert.equal(again.stdout, "", "nothing was taken down");
+    assert.match(
+      again.stderr,
+      /^vde: lab rc\d+ needs root: .*`vde up --rootless` for namespaces of your own\n$/,
+    );
+    const after = await s.as(["vde", "status", name, "--json"]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(JSON.parse(after.stdout).pid, before);
+    assert.equal((await s.as(["vde", "down", name])).code, 0);
+    await s.noneLeft("nothing of the lab's left running");
+  });
+});
+
 Deno.test("vde up --rootless where user namespaces are refused says so in one line, with what the admin sets", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
