@@ -500,6 +500,14 @@ export class LabRunner {
     this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath, fromRc });
   }
 
+  /**
+   * Whether this lab's slirp and cable nodes run in another process (a rootless lab's): one this process
+   * runs (added later) is in the lab's network namespace, off the machine's network.
+   */
+  get rootless(): boolean {
+    return this.#opts.outside !== undefined;
+  }
+
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */
   async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
     const link = await this.#opts.outside?.(node, this.#signal) ?? null;

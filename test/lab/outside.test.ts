@@ -15,7 +15,7 @@ import { exists } from "../../src/os/paths.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { uniqueLab } from "./_helpers.ts";
-import { LabRunner } from "../../src/lab/runner.ts";
+import { LabRunner, type RunnerOptions } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { nodesTable } from "../../src/lab/commands.ts";
 import { labStatusJson } from "../../src/lab/status_json.ts";
@@ -177,22 +177,33 @@ Deno.test("the page relay passes on at most its bound of connections at once and
   });
 });
 
-Deno.test("a lab whose outside process ends first says once that its node is gone, in its log and its status", async () => {
-  const name = uniqueLab();
+/**
+ * Runs `fn` on lab `name` (switch sw1, slirp nat on it) brought up in this process, with `outside` as its
+ * RunnerOptions.outside and its log lines in `said`; takes it down after.
+ */
+async function withNatLab(
+  outside: RunnerOptions["outside"],
+  fn: (r: LabRunner, said: string[]) => Promise<void> | void,
+): Promise<void> {
   const { lab } = validateLab(
-    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+    `name: ${uniqueLab()}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
       "  links:\n    - endpoints: [nat, sw1]\n",
   );
   assert.ok(lab !== undefined);
-  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
   const said: string[] = [];
-  const r = await LabRunner.up(lab, {
-    file: "",
-    baseDir: "/",
-    log: (m) => said.push(m),
-    outside: (node) => Promise.resolve(node.name === "nat" ? inside : null),
-  });
+  const r = await LabRunner.up(lab, { file: "", baseDir: "/", log: (m) => said.push(m), outside });
   try {
+    await fn(r, said);
+  } finally {
+    await r.down();
+  }
+}
+
+Deno.test("a lab whose outside process ends first says once that its node is gone, in its log and its status", async () => {
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  let log: string[] = [];
+  await withNatLab((node) => Promise.resolve(node.name === "nat" ? inside : null), async (r, said) => {
+    log = said;
     assert.match(nodesTable(r).join("\n"), /^nat +slirp +run outside the lab's namespaces/m);
     outside.close("the vde up outside was killed");
     await inside.closed;
@@ -204,8 +215,20 @@ Deno.test("a lab whose outside process ends first says once that its node is gon
     assert.match(nodesTable(r).join("\n"), /^nat +slirp +gone: the vde up --rootless that ran it outside /m);
     const nodes = labStatusJson(r, undefined).nodes as { name: string; state: string }[];
     assert.equal(nodes.find((n) => n.name === "nat")?.state, "gone");
-  } finally {
-    await r.down();
-  }
-  assert.equal(said.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
+  });
+  assert.equal(log.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
+});
+
+Deno.test("a slirp a rootless lab runs itself (added later) says it is off the machine's network; a root lab's does not", async () => {
+  const natLine = (r: LabRunner) => nodesTable(r).find((l) => l.startsWith("nat "));
+  await withNatLab(() => Promise.resolve(null), (r) => {
+    assert.match(
+      natLine(r) ?? "",
+      /gateway 10\.0\.2\.2\/24 .*; in the lab's network namespace, not on the machine's/,
+    );
+  });
+  await withNatLab(undefined, (r) => {
+    assert.doesNotMatch(natLine(r) ?? "", /namespace/);
+    assert.match(natLine(r) ?? "", /gateway 10\.0\.2\.2\/24/);
+  });
 });
