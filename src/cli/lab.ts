@@ -257,6 +257,16 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
         `${SUN_PATH_LEN - 1}: give it a shorter name (--name, or its file's name:) or shorter switch names`,
     );
   }
+  checkRoot(lab, uid);
+}
+
+/**
+ * Refuses, in one line, lab `lab` with hosts for a user `uid` other than
+ * root (0 for a rootless lab, root in namespaces of its own).
+ *
+ * @throws UsageError saying how to run it
+ */
+function checkRoot(lab: Lab, uid: number | null): void {
   const hosts = lab.nodes.filter((n) => n.kind === "host").map((n) => n.name);
   if (hosts.length > 0 && uid !== 0) {
     throw new UsageError(
@@ -865,6 +875,11 @@ export const labCommand: Subcommand = (program: Command) => {
       // The background copy runs with the same options: the lab is down by then.
       if (o.reconfigure && !isDaemonChild() && labIsThere(lab.name)) {
         refuseAnotherFilesLab(lab.name, path, "vde up -c");
+        // What refuses the new lab refuses it before the running one is taken down, not after: a user's
+        // `vde up -c` of a rootless lab without --rootless (as apply's hint reads) left no lab at all.
+        const rootless = o.rootless === true && Deno.uid() !== 0;
+        checkRoot(lab, rootless ? 0 : Deno.uid());
+        if (rootless) await checkUserNamespaces();
         await down(lab.name);
       }
       await runLab(lab, { text, path, variables }, o);

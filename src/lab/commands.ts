@@ -43,6 +43,22 @@ export interface LabShellHooks {
 /** A rootless lab's slirp or cable node, which its `vde up` outside the lab's namespaces runs (outside.ts). */
 const OUTSIDE = "run outside the lab's namespaces, on the machine's network, by vde up --rootless";
 
+/** What status says of an outside node: where it runs, or that its process is gone. */
+function outsideText(r: LabRunner, name: string): string {
+  const lost = r.outsideLost.get(name);
+  return lost === undefined
+    ? OUTSIDE
+    : `gone: the vde up --rootless that ran it outside the lab's namespaces ended (${lost})`;
+}
+
+/** A slirp or cable a rootless lab runs itself (added to it running): its NAT or TCP stays in the namespace. */
+const INSIDE = "in the lab's network namespace, not on the machine's network (added after vde up --rootless)";
+
+/** `detail` of a slirp or cable node this process runs, said to be off the machine's network in a rootless lab. */
+function ranHere(r: LabRunner, detail: string): string {
+  return r.rootless ? `${detail}; ${INSIDE}` : detail;
+}
+
 /** How long a console `exec` whose client left has after SIGTERM before SIGKILL. */
 const EXEC_STOP_GRACE_MS = 2000;
 
@@ -75,14 +91,17 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
       return `netns ${h.ns}${addrs.length ? ", " + addrs.join(", ") : ""}`;
     }
     case "slirp":
-      if (r.outside.has(n.name)) return OUTSIDE;
-      return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
+      if (r.outside.has(n.name)) return outsideText(r, n.name);
+      return ranHere(r, r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp");
     case "cable": {
       const where = n.connect !== undefined
         ? `to ${n.connect}`
         : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
-      if (r.outside.has(n.name)) return `${where}, ${OUTSIDE}`;
-      return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`;
+      if (r.outside.has(n.name)) return `${where}, ${outsideText(r, n.name)}`;
+      return ranHere(
+        r,
+        `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`,
+      );
     }
   }
 }

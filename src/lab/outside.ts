@@ -205,31 +205,50 @@ export class OutsideNodes {
 }
 
 /**
+ * How many connections the page relay passes on at once: a browser opens a
+ * few, a poll of the page one; more are closed as they come, so nobody on
+ * the network can make this process hold an fd pair per connection without
+ * end.
+ */
+export const RELAY_MAX_CONNECTIONS = 64;
+
+/** The page relay: the page's address here, the connections it passes on now. */
+export interface PageRelay {
+  readonly url: string;
+  readonly connections: number;
+  close(): void;
+}
+
+/**
  * In the process outside: listens on `address` of the machine and passes
- * each connection to the lab's page on unix socket `path`, both ways.
+ * each connection to the lab's page on unix socket `path`, both ways, at
+ * most `max` at once. Either end's close is both's: once the page has
+ * closed a connection, the relay lets go of it even while the browser
+ * keeps its side open. (A browser's half-close ends it too, as it does a
+ * root lab's page: Deno's server answers no half-closed request.)
  *
  * @throws Deno's error when it cannot listen (the caller says it in one line)
  */
-export function relayPage(address: HttpAddress, path: string): { url: string; close(): void } {
+export function relayPage(address: HttpAddress, path: string, max = RELAY_MAX_CONNECTIONS): PageRelay {
   const listener = Deno.listen({ hostname: address.hostname, port: address.port });
-  const open = new Set<Deno.Conn>();
+  const open = new Set<() => void>();
   const relay = async (conn: Deno.Conn) => {
-    open.add(conn);
+    if (open.size >= max) return void closeQuietly(conn);
     let page: Deno.UnixConn | undefined;
+    const end = () => {
+      closeQuietly(conn);
+      if (page !== undefined) closeQuietly(page);
+    };
+    open.add(end);
     try {
       page = await Deno.connect({ transport: "unix", path });
-      open.add(page);
-      await Promise.allSettled([conn.readable.pipeTo(page.writable), page.readable.pipeTo(conn.writable)]);
+      conn.readable.pipeTo(page.writable).catch(end);
+      await page.readable.pipeTo(conn.writable);
     } catch {
-      /* the lab is not serving (yet, or any more): the browser sees the connection end */
+      /* the lab is not serving (yet, or any more), or either end went: the browser sees the connection end */
     } finally {
-      for (const c of [conn, page]) {
-        if (c === undefined) continue;
-        open.delete(c);
-        try {
-          c.close();
-        } catch { /* closed by its pipe */ }
-      }
+      open.delete(end);
+      end();
     }
   };
   (async () => {
@@ -237,15 +256,18 @@ export function relayPage(address: HttpAddress, path: string): { url: string; cl
   })().catch(() => {});
   return {
     url: httpUrl(listener.addr),
+    get connections() {
+      return open.size;
+    },
     close: () => {
-      try {
-        listener.close();
-      } catch { /* closed */ }
-      for (const c of open) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
+      closeQuietly(listener);
+      for (const end of open) end();
     },
   };
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch { /* closed */ }
 }

@@ -169,6 +169,8 @@ export class LabRunner {
   readonly cables = new Map<string, CableEntry>();
   /** Slirp and cable nodes another process runs (RunnerOptions.outside): the link to each. */
   readonly outside = new Map<string, Link>();
+  /** Of those, the nodes whose process ended while the lab runs: why their link ended. */
+  readonly outsideLost = new Map<string, string>();
   readonly links: RunningLink[] = [];
   readonly #opts: RunnerOptions;
   readonly #undo: Undo[] = [];
@@ -506,15 +508,36 @@ export class LabRunner {
     this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath, fromRc });
   }
 
+  /**
+   * Whether this lab's slirp and cable nodes run in another process (a rootless lab's): one this process
+   * runs (added later) is in the lab's network namespace, off the machine's network.
+   */
+  get rootless(): boolean {
+    return this.#opts.outside !== undefined;
+  }
+
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */
   async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
     const link = await this.#opts.outside?.(node, this.#signal) ?? null;
     if (link === null) return false;
+    let removed = false;
     this.#undo.push(() => {
+      removed = true;
       link.close("lab node removed");
       this.outside.delete(node.name);
+      this.outsideLost.delete(node.name);
     });
     this.outside.set(node.name, link);
+    // Its process ended before the lab (a SIGKILL of that `vde up --rootless`): the lab goes on without
+    // the node, and says so once, here and in its status, rather than keep a dead link as if up.
+    link.closed.then((reason) => {
+      if (removed) return;
+      this.outsideLost.set(node.name, reason);
+      this.#log(
+        `${node.name}: the vde up --rootless that ran it outside the lab's namespaces is gone (${reason}): ` +
+          "the node no longer reaches the machine's network; `vde up -c --rootless` brings the lab up again with it",
+      );
+    });
     return true;
   }
 

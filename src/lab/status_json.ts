@@ -91,7 +91,7 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
     }
     case "slirp": {
       // Run by a rootless lab's `vde up` outside its namespaces: this process has no stack to read.
-      if (r.outside.has(n.name)) return { state: "up", outside: true };
+      if (r.outside.has(n.name)) return { state: r.outsideLost.has(n.name) ? "gone" : "up", outside: true };
       const c = r.slirps.get(n.name)!.stack.config;
       return {
         state: "up",
@@ -105,7 +105,9 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
     }
     case "cable": {
       const where = n.connect !== undefined ? { connect: n.connect } : { listen: n.listen };
-      if (r.outside.has(n.name)) return { state: "up", ...where, outside: true };
+      if (r.outside.has(n.name)) {
+        return { state: r.outsideLost.has(n.name) ? "gone" : "up", ...where, outside: true };
+      }
       const entry = r.cables.get(n.name);
       const { state, refusal } = cableState(entry?.link ?? null, n.connect !== undefined);
       return {

@@ -454,14 +454,25 @@ topology:
   );
 }
 
+/** Brings up lab `name`, a switch and host h1 (with `host`'s settings) on it, with -d --rootless as the student. */
+async function upInBackground(s: Student, name: string, host: string): Promise<void> {
+  await Deno.writeTextFile(
+    `${s.tmp}/home/lab.yaml`,
+    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    h1: { kind: host${
+      host ? `, ${host}` : ""
+    } }\n` +
+      "  links:\n    - endpoints: [h1, sw1]\n",
+  );
+  const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+  assert.equal(up.code, 0, up.stderr);
+}
+
 Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends what its hosts left running", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
     const name = `rk${Deno.pid % 100000}`;
-    await writeSleeperLab(s, name);
-    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
-    assert.equal(up.code, 0, up.stderr);
+    await upInBackground(s, name, `address: 10.0.2.31/24, exec: ["sleep 1000 &"]`);
     const { pid } = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
     Deno.kill(pid, "SIGKILL");
     await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: "the lab's vde up to die" });
@@ -550,6 +561,29 @@ Deno.test("vde up --rootless in the foreground stops on SIGINT, SIGTERM or SIGHU
         await up.status;
       }
     }
+  });
+});
+
+Deno.test("vde up -c of a rootless lab without --rootless refuses in one line and leaves the running lab up", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rc${Deno.pid % 100000}`;
+    await upInBackground(s, name, "");
+    const before = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).pid;
+    // As the hint of a refused `vde up --apply` reads: `vde up -c FILE`.
+    const again = await s.as(["vde", "up", "-c", "lab.yaml"]);
+    assert.equal(again.code, 1);
+    assert.equal(again.stdout, "", "nothing was taken down");
+    assert.match(
+      again.stderr,
+      /^vde: lab rc\d+ needs root: .*`vde up --rootless` for namespaces of your own\n$/,
+    );
+    const after = await s.as(["vde", "status", name, "--json"]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(JSON.parse(after.stdout).pid, before);
+    assert.equal((await s.as(["vde", "down", name])).code, 0);
+    await s.noneLeft("nothing of the lab's left running");
   });
 });
 

@@ -12,6 +12,13 @@ import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { exists } from "../../src/os/paths.ts";
+import { waitFor } from "../helpers/processes.ts";
+import { MemoryLink } from "../helpers/memory_link.ts";
+import { uniqueLab } from "./_helpers.ts";
+import { LabRunner, type RunnerOptions } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import { nodesTable } from "../../src/lab/commands.ts";
+import { labStatusJson } from "../../src/lab/status_json.ts";
 
 const NAT: SlirpNode = { kind: "slirp", name: "nat", forwards: [] };
 const LAB: Lab = { name: "t", nodes: [NAT], links: [] };
@@ -117,5 +124,111 @@ Deno.test("the page relay passes a connection on the machine's address to the la
       relay.close();
       await page.shutdown();
     }
+  });
+});
+
+/** A page on unix socket `path` that takes each connection and closes it at once, having said nothing. */
+function closingPage(path: string): Deno.Listener {
+  const l = Deno.listen({ transport: "unix", path });
+  (async () => {
+    for await (const c of l) c.close();
+  })().catch(() => {});
+  return l;
+}
+
+Deno.test("the page relay lets go of a connection the page closed, though the browser keeps its side open", async () => {
+  await withDir(async (dir) => {
+    using _page = closingPage(`${dir}/http`);
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, `${dir}/http`);
+    try {
+      using browser = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+      assert.equal(await browser.read(new Uint8Array(16)), null);
+      await waitFor(() => relay.connections === 0, {
+        timeoutMs: 5_000,
+        what: "the relay to close both ends",
+      });
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+Deno.test("the page relay passes on at most its bound of connections at once and closes the ones over it", async () => {
+  await withDir(async (dir) => {
+    using _page = Deno.listen({ transport: "unix", path: `${dir}/http` });
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, `${dir}/http`, 2);
+    const port = Number(new URL(relay.url).port);
+    const held: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+        await waitFor(() => relay.connections === i + 1, {
+          timeoutMs: 5_000,
+          what: `relayed connection ${i + 1}`,
+        });
+      }
+      using over = await Deno.connect({ hostname: "127.0.0.1", port });
+      assert.equal(await over.read(new Uint8Array(16)), null);
+      assert.equal(relay.connections, 2);
+    } finally {
+      for (const c of held) c.close();
+      relay.close();
+    }
+  });
+});
+
+/**
+ * Runs `fn` on lab `name` (switch sw1, slirp nat on it) brought up in this process, with `outside` as its
+ * RunnerOptions.outside and its log lines in `said`; takes it down after.
+ */
+async function withNatLab(
+  outside: RunnerOptions["outside"],
+  fn: (r: LabRunner, said: string[]) => Promise<void> | void,
+): Promise<void> {
+  const { lab } = validateLab(
+    `name: ${uniqueLab()}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+      "  links:\n    - endpoints: [nat, sw1]\n",
+  );
+  assert.ok(lab !== undefined);
+  const said: string[] = [];
+  const r = await LabRunner.up(lab, { file: "", baseDir: "/", log: (m) => said.push(m), outside });
+  try {
+    await fn(r, said);
+  } finally {
+    await r.down();
+  }
+}
+
+Deno.test("a lab whose outside process ends first says once that its node is gone, in its log and its status", async () => {
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  let log: string[] = [];
+  await withNatLab((node) => Promise.resolve(node.name === "nat" ? inside : null), async (r, said) => {
+    log = said;
+    assert.match(nodesTable(r).join("\n"), /^nat +slirp +run outside the lab's namespaces/m);
+    outside.close("the vde up outside was killed");
+    await inside.closed;
+    await Promise.resolve();
+    assert.deepEqual(said.filter((m) => m.includes("nat")), [
+      "nat: the vde up --rootless that ran it outside the lab's namespaces is gone (peer closed): " +
+      "the node no longer reaches the machine's network; `vde up -c --rootless` brings the lab up again with it",
+    ]);
+    assert.match(nodesTable(r).join("\n"), /^nat +slirp +gone: the vde up --rootless that ran it outside /m);
+    const nodes = labStatusJson(r, undefined).nodes as { name: string; state: string }[];
+    assert.equal(nodes.find((n) => n.name === "nat")?.state, "gone");
+  });
+  assert.equal(log.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
+});
+
+Deno.test("a slirp a rootless lab runs itself (added later) says it is off the machine's network; a root lab's does not", async () => {
+  const natLine = (r: LabRunner) => nodesTable(r).find((l) => l.startsWith("nat "));
+  await withNatLab(() => Promise.resolve(null), (r) => {
+    assert.match(
+      natLine(r) ?? "",
+      /gateway 10\.0\.2\.2\/24 .*; in the lab's network namespace, not on the machine's/,
+    );
+  });
+  await withNatLab(undefined, (r) => {
+    assert.doesNotMatch(natLine(r) ?? "", /namespace/);
+    assert.match(natLine(r) ?? "", /gateway 10\.0\.2\.2\/24/);
   });
 });
