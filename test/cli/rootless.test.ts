@@ -439,23 +439,11 @@ Deno.test("README's Without root block runs as written, as a user without root",
   });
 });
 
-/** The student's lab.yaml: lab `name`, a switch and a host whose command leaves a sleep running behind it. */
-async function writeSleeperLab(s: Student, name: string): Promise<void> {
-  await Deno.writeTextFile(
-    `${s.tmp}/home/lab.yaml`,
-    `name: ${name}
-topology:
-  nodes:
-    sw1: { kind: switch }
-    h1: { kind: host, address: 10.0.2.31/24, exec: ["sleep 1000 &"] }
-  links:
-    - endpoints: [h1, sw1]
-`,
-  );
-}
+/** The sleep a host's command leaves running behind it, as h1's settings. */
+const SLEEPER = `address: 10.0.2.31/24, exec: ["sleep 1000 &"]`;
 
-/** Brings up lab `name`, a switch and host h1 (with `host`'s settings) on it, with -d --rootless as the student. */
-async function upInBackground(s: Student, name: string, host: string): Promise<void> {
+/** The student's lab.yaml: lab `name`, a switch and host h1 (with `host`'s settings) on it. */
+async function writeLab(s: Student, name: string, host: string): Promise<void> {
   await Deno.writeTextFile(
     `${s.tmp}/home/lab.yaml`,
     `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    h1: { kind: host${
@@ -463,6 +451,11 @@ async function upInBackground(s: Student, name: string, host: string): Promise<v
     } }\n` +
       "  links:\n    - endpoints: [h1, sw1]\n",
   );
+}
+
+/** Brings up lab `name` (writeLab's) with -d --rootless as the student. */
+async function upInBackground(s: Student, name: string, host: string): Promise<void> {
+  await writeLab(s, name, host);
   const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
   assert.equal(up.code, 0, up.stderr);
 }
@@ -472,7 +465,7 @@ Deno.test("vde down of a rootless lab whose vde up was killed with SIGKILL ends 
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
     const name = `rk${Deno.pid % 100000}`;
-    await upInBackground(s, name, `address: 10.0.2.31/24, exec: ["sleep 1000 &"]`);
+    await upInBackground(s, name, SLEEPER);
     const { pid } = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout);
     Deno.kill(pid, "SIGKILL");
     await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: "the lab's vde up to die" });
@@ -522,7 +515,7 @@ Deno.test("vde up --rootless in the foreground stops on SIGINT, SIGTERM or SIGHU
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
     const name = `rs${Deno.pid % 100000}`;
-    await writeSleeperLab(s, name);
+    await writeLab(s, name, SLEEPER);
     // No terminal: a signal to this process (kill, a supervisor, timeout) reaches no other, SIGINT too.
     for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
       const [cmd, ...args] = s.argv(["vde", "up", "--rootless", "lab.yaml"]);
