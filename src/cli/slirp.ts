@@ -248,6 +248,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       if (opts.sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
       }
+      // A mistake in the options is said first, whatever the switch's name finds (runSlirp reads them again).
+      slirpConfigFromFlags(opts);
       // A running lab's switch by name (sw1, demo/sw1), as vde term and vde capture take it.
       if (exists(opts.sock)) return runSlirp(opts);
       // Loaded only for a name that is no path: a slirp of a switch's directory keeps no lab code in memory.

@@ -5,7 +5,8 @@
  * forward from host port 0 names the port it got in its log line.
  */
 import assert from "node:assert/strict";
-import { run, spawnManaged } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, spawnManaged } from "../helpers/processes.ts";
+import { TWO_HOSTS, withLabUp } from "../lab/_helpers.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
@@ -32,6 +33,16 @@ Deno.test("vde slirp -o tcpfwd (no value) says 'tcpfwd needs a value' and does n
     await refused(["plug", "slirp:///vnameserver", "null://"]),
     "vde: cannot open slirp:///vnameserver: vnameserver needs a value, e.g. vnameserver=10.0.2.3",
   );
+});
+
+Deno.test("vde slirp -o tcpfwd (no value) says so first while a lab is up, not that the switch is no lab's", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async () => {
+    assert.equal(
+      await refused(["slirp", "-s", `/tmp/vde-no-switch-${Deno.pid}`, "-o", "tcpfwd"]),
+      "vde: tcpfwd needs a value, e.g. tcpfwd=8080:80",
+    );
+  });
 });
 
 Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///OPTIONS spelling", async () => {
