@@ -215,6 +215,7 @@ Deno.test("vde up LAB & at an interactive shell serves the lab; fg gives the she
       PS1: "sh$ ",
       NO_COLOR: "1",
       VDE_HISTORY: `${dir}/history`,
+      HISTFILE: "", // bash keeps no history file: none in root's home, none written after the clean-up
     });
     const term = `${vdeCommand().join(" ")} term ${name} -c nodes`;
     try {

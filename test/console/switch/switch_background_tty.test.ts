@@ -16,6 +16,8 @@ async function switchInBackground(): Promise<{ dir: string; tmux: TmuxSession }>
     HOME: `${dir}/home`,
     PS1: "sh$ ",
     NO_COLOR: "1",
+    // No history file: bash wrote it as tmux killed it, after the clean-up, which left DIR behind.
+    HISTFILE: "",
   });
   await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
   await tmux.keys(`${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw &`, "Enter");
