@@ -22,6 +22,19 @@ export function statFields(pid: number | "self"): string[] | null {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
+/**
+ * Every process's pid, from the numeric entries of `proc` (/proc, or a
+ * test's stand-in); none where it cannot be read. A pid listed may be gone
+ * by the time its files are read: each reader skips what it cannot read.
+ */
+export function processIds(proc = "/proc"): number[] {
+  try {
+    return [...Deno.readDirSync(proc)].filter((e) => /^\d+$/.test(e.name)).map((e) => Number(e.name));
+  } catch {
+    return [];
+  }
+}
+
 /** True while process `pid` runs (exists and is not a zombie). Sends it nothing. */
 export function processAlive(pid: number): boolean {
   const state = statFields(pid)?.[0];

@@ -19,6 +19,7 @@
 import { C } from "../../ffi/libc.ts";
 import { interfaceNames, TapError } from "../../ffi/tun.ts";
 import { lookupGroup, lookupUser } from "./users.ts";
+import { processIds } from "./processes.ts";
 
 /** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
 const IFF_TAP = 0x0002;
@@ -102,36 +103,28 @@ function tapHolders(proc: string): Map<string, { pid: number; command: string }[
   // here (a tap moved into a namespace after it was opened, as a lab's are).
   const ours = netnsOf(`${proc}/self`);
   const elsewhere = new Map<string, { pid: number; command: string }[]>();
-  let pids: Deno.DirEntry[];
-  try {
-    pids = [...Deno.readDirSync(proc)];
-  } catch {
-    return held;
-  }
-  for (const p of pids) {
-    if (!/^\d+$/.test(p.name)) continue;
+  for (const pid of processIds(proc)) {
     let fds: Deno.DirEntry[];
     try {
-      fds = [...Deno.readDirSync(`${proc}/${p.name}/fd`)];
+      fds = [...Deno.readDirSync(`${proc}/${pid}/fd`)];
     } catch {
       continue; // gone, or another user's
     }
     for (const fd of fds) {
       let target: string;
       try {
-        target = Deno.readLinkSync(`${proc}/${p.name}/fd/${fd.name}`);
+        target = Deno.readLinkSync(`${proc}/${pid}/fd/${fd.name}`);
       } catch {
         continue;
       }
       if (target !== "/dev/net/tun") continue;
-      const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${p.name}/fdinfo/${fd.name}`) ?? "");
+      const iff = /^iff:\s*(\S+)$/m.exec(readText(`${proc}/${pid}/fdinfo/${fd.name}`) ?? "");
       if (iff === null) continue; // opened, not yet attached to an interface
-      const pid = Number(p.name);
-      const ns = netnsOf(`${proc}/${p.name}`);
+      const ns = netnsOf(`${proc}/${pid}`);
       const into = ours === null || ns === null || ns === ours ? held : elsewhere;
       const list = into.get(iff[1]!) ?? [];
       if (!list.some((h) => h.pid === pid)) {
-        list.push({ pid, command: holderName(`${proc}/${p.name}`) });
+        list.push({ pid, command: holderName(`${proc}/${pid}`) });
       }
       into.set(iff[1]!, list);
     }

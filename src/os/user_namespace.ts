@@ -11,6 +11,7 @@
  * /run/vde. In the machine's own namespace the map is the identity
  * (`0 0 4294967295`) and a uid is itself.
  */
+import { processIds } from "./processes.ts";
 
 /**
  * The uid `uid` of this namespace is outside it, by `uidMap` (the text of
@@ -117,22 +118,15 @@ export interface MarkedProcess {
  */
 export function markedProcesses(proc = "/proc"): MarkedProcess[] {
   const out: MarkedProcess[] = [];
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(proc)];
-  } catch {
-    return out;
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const env = readText(`${proc}/${e.name}/environ`)?.split("\0") ?? [];
+  for (const pid of processIds(proc)) {
+    const env = readText(`${proc}/${pid}/environ`)?.split("\0") ?? [];
     const value = (name: string) => env.find((v) => v.startsWith(`${name}=`))?.slice(name.length + 1);
     const mark = value(LAB_MARK_VARIABLE);
     if (mark === undefined || mark === "") continue;
     const runtimeDir = value("XDG_RUNTIME_DIR");
     out.push({
-      pid: Number(e.name),
-      uid: realUid(`${proc}/${e.name}`),
+      pid,
+      uid: realUid(`${proc}/${pid}`),
       mark,
       ...(runtimeDir ? { runtimeDir } : {}),
     });
