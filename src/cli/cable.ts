@@ -35,7 +35,7 @@ import { CableHeld, localSwitch, lockCable } from "../link/cable_lock.ts";
 import { log } from "../log.ts";
 import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
-import { type Program, programOf, type ProgramOptions, runProgram } from "./program.ts";
+import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 
 interface CableFlags {
@@ -242,9 +242,7 @@ export const cableCommand: Subcommand = (program: Command) => {
       );
   /** `--daemon`, `--pidfile`, `--logfile`, as the switch has them; a daemon returns once it is `ready`. */
   const daemon = (c: Command, ready: string) =>
-    c.option("-d, --daemon", `run in the background, returning once ${ready} (or saying why not)`)
-      .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
-      .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)");
+    withDaemonOptions(c, `run in the background, returning once ${ready} (or saying why not)`);
   daemon(
     common(
       cable.command("listen")

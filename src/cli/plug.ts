@@ -23,7 +23,7 @@ import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { logSlirpStarted, slirpStarted } from "./slirp.ts";
-import { type Program, programOf, type ProgramOptions, runProgram } from "./program.ts";
+import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
 
 interface PlugFlags {
@@ -50,34 +50,31 @@ const REFUSED: readonly [keyof PlugFlags, string][] = [
 
 /** Registers `vde plug`. */
 export const plugCommand: Subcommand = (program: Command) => {
-  program
-    .command("plug")
-    .description("join two VNLs with a virtual cable; with one VNL, join it with stdin/stdout")
-    // Omitted, as in vde_plug, it is the default switch (link/default_switch.ts).
-    .argument(
-      "[vnl]",
-      'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null:// (default: the default switch)',
-      "",
-    )
-    .argument("[vnl2]", "second end; - is stdin/stdout", "-")
-    .option("-D, --descr <text>", "description given to a switch")
-    .option(
-      "--thread",
-      "forward between two vde:// or tap:// ends, or run a slirp:// behind a vde:// end, on a thread of its own (the default)",
-    )
-    .option("--no-thread", "forward, or run the slirp, on the main thread")
-    .option("--port <n>", "vde_plug's: the first end's switch port, as VNL[N]")
-    .option("--port2 <n>", "vde_plug's: the second end's switch port")
-    .option("-g, --group <group>", "vde_plug's: the first end's socket group, as VNL[group=G]")
-    .option("-G, --group2 <group>", "vde_plug's: the second end's socket group")
-    .option("-m, --mod <mode>", "vde_plug's: the first end's socket mode, as VNL[mode=M]")
-    .option("-M, --mod2 <mode>", "vde_plug's: the second end's socket mode")
-    .option(
-      "-d, --daemon",
-      "run in the background, returning once both ends are open (the port attached, the tap made)",
-    )
-    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
-    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)")
+  withDaemonOptions(
+    program
+      .command("plug")
+      .description("join two VNLs with a virtual cable; with one VNL, join it with stdin/stdout")
+      // Omitted, as in vde_plug, it is the default switch (link/default_switch.ts).
+      .argument(
+        "[vnl]",
+        'first end, e.g. /tmp/sw, vde:///tmp/sw[3], cmd://"ssh host vde plug", null:// (default: the default switch)',
+        "",
+      )
+      .argument("[vnl2]", "second end; - is stdin/stdout", "-")
+      .option("-D, --descr <text>", "description given to a switch")
+      .option(
+        "--thread",
+        "forward between two vde:// or tap:// ends, or run a slirp:// behind a vde:// end, on a thread of its own (the default)",
+      )
+      .option("--no-thread", "forward, or run the slirp, on the main thread")
+      .option("--port <n>", "vde_plug's: the first end's switch port, as VNL[N]")
+      .option("--port2 <n>", "vde_plug's: the second end's switch port")
+      .option("-g, --group <group>", "vde_plug's: the first end's socket group, as VNL[group=G]")
+      .option("-G, --group2 <group>", "vde_plug's: the second end's socket group")
+      .option("-m, --mod <mode>", "vde_plug's: the first end's socket mode, as VNL[mode=M]")
+      .option("-M, --mod2 <mode>", "vde_plug's: the second end's socket mode"),
+    "run in the background, returning once both ends are open (the port attached, the tap made)",
+  )
     .addOption(new Option("-l, --log").hideHelp())
     .addOption(new Option("-L, --iplog").hideHelp())
     .addHelpText(

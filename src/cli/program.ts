@@ -11,6 +11,7 @@
  * reverse order. Signals are listened for before anything exists on disk,
  * so a signal during start-up still cleans up.
  */
+import type { Command } from "commander";
 import { poller } from "../io/poller.ts";
 import { discardStderrLog, log, setLogFile } from "../log.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
@@ -51,6 +52,16 @@ export function programOf(
     logfile: flags.logfile,
     stopPoller,
   };
+}
+
+/**
+ * `--daemon`, `--pidfile` and `--logfile` on command `c`, as every program
+ * that takes them has them; `daemon` says when a `--daemon` start returns.
+ */
+export function withDaemonOptions(c: Command, daemon: string): Command {
+  return c.option("-d, --daemon", daemon)
+    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
+    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)");
 }
 
 /** What `main` gets: the stack its parts go on, and the stop request. */

@@ -2,7 +2,7 @@
  * `vde slirp --sock DIR`: a slirp stack plugged into a switch, the friendly
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
-import { runProgram } from "./program.ts";
+import { runProgram, withDaemonOptions } from "./program.ts";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { openVdeLink } from "../link/vde_link.ts";
 import { plug } from "../link/plug.ts";
@@ -181,48 +181,48 @@ function dhcpStart(value: string): string {
 
 /** Registers `vde slirp`. */
 export const slirpCommand: Subcommand = (program: Command) => {
-  program.command("slirp")
-    .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
-    // `--restricted` or QEMU's `--hostfwd` are a libslirp user's first guesses: say how they are written here.
-    .configureOutput(vdeErrors(withOptionHint))
-    .option("-s, --sock <dir>", "socket directory of the switch (required)")
-    .option(
-      "-f, --forward <spec>",
-      "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
-      collect,
-      [],
-    )
-    .option("--no-host-loopback", "do not take traffic for the gateway address to the host's loopback")
-    .option("--mtu <n>", "MTU announced to the guest and used by the stack (default: 1500)")
-    .option(
-      "--dns-upstream <addr>",
-      "DNS server to forward to, ADDR[:PORT] (repeatable) (default: those of /etc/resolv.conf)",
-      collect,
-      [],
-    )
-    .option(
-      "--cmdfwd <spec>",
-      "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP:PORT (SLIRPIP default: 10.0.2.4) talk to COMMAND's stdio (repeatable)",
-      collect,
-      [],
-    )
-    .option(
-      "--unixfwd <spec>",
-      "guest forward [SLIRPIP:]PORT:PATH: guest connections to SLIRPIP:PORT go to unix socket PATH (repeatable)",
-      collect,
-      [],
-    )
-    .option("-t, --tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
-    .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
-    .option("--http <[addr:]port>", "serve Prometheus /metrics of the slirp (127.0.0.1 unless ADDR)")
-    .option("--no-thread", "run the slirp on the main thread (default: a thread of its own when it can)")
-    .option(
-      "-o, --options <opts>",
-      "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
-    )
-    .option("-d, --daemon", "run in the background, returning once the slirp is plugged in and serves")
-    .option("-p, --pidfile <file>", "write the pid to FILE (removed at exit)")
-    .option("--logfile <file>", "append log lines to FILE (a --daemon logs nothing without it)")
+  withDaemonOptions(
+    program.command("slirp")
+      .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
+      // `--restricted` or QEMU's `--hostfwd` are a libslirp user's first guesses: say how they are written here.
+      .configureOutput(vdeErrors(withOptionHint))
+      .option("-s, --sock <dir>", "socket directory of the switch (required)")
+      .option(
+        "-f, --forward <spec>",
+        "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
+        collect,
+        [],
+      )
+      .option("--no-host-loopback", "do not take traffic for the gateway address to the host's loopback")
+      .option("--mtu <n>", "MTU announced to the guest and used by the stack (default: 1500)")
+      .option(
+        "--dns-upstream <addr>",
+        "DNS server to forward to, ADDR[:PORT] (repeatable) (default: those of /etc/resolv.conf)",
+        collect,
+        [],
+      )
+      .option(
+        "--cmdfwd <spec>",
+        "guest forward [SLIRPIP:]PORT:COMMAND: guest connections to SLIRPIP:PORT (SLIRPIP default: 10.0.2.4) talk to COMMAND's stdio (repeatable)",
+        collect,
+        [],
+      )
+      .option(
+        "--unixfwd <spec>",
+        "guest forward [SLIRPIP:]PORT:PATH: guest connections to SLIRPIP:PORT go to unix socket PATH (repeatable)",
+        collect,
+        [],
+      )
+      .option("-t, --tftp <dir>", "serve DIR read-only by TFTP on the gateway address (for PXE boot)")
+      .option("--bootfile <name>", "boot file name DHCP announces (PXE), served from --tftp DIR")
+      .option("--http <[addr:]port>", "serve Prometheus /metrics of the slirp (127.0.0.1 unless ADDR)")
+      .option("--no-thread", "run the slirp on the main thread (default: a thread of its own when it can)")
+      .option(
+        "-o, --options <opts>",
+        "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
+      ),
+    "run in the background, returning once the slirp is plugged in and serves",
+  )
     // slirpvde's own spellings, for its users' scripts (slirpvde_flags.ts); the rest get a hint.
     .addOption(new Option("-D, --dhcp [start]").argParser(dhcpStart).hideHelp())
     .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
