@@ -19,16 +19,20 @@
  * (its switch ports' untagged VLAN and tagged ones, as `vlan/addport` sets
  * them), a host end's addresses (a DHCP lease taken or let go), links and
  * nodes added or removed, and a node's settings that its running process
- * can change in place: a switch's `ports`, `hub`, `stp`, `mcast_snooping`,
+ * can change in place: a switch's `ports`, `hub`, `stp`, `priority`, `mcast_snooping`,
  * `mcast_querier` and `vlans` (its console's commands), a host's `gateway`,
  * `routes` and `mtu` (`ip` in its namespace), a slirp's `forwards` (its
  * stack's). The rest is named as not live, with the reason: what is fixed
- * when a node starts (a switch's data plane, its `rc`; a slirp's options; a
+ * when a node starts (a switch's data plane, its `rc`, its sockets' `mode`,
+ * `group` and `mgmt_mode`; a slirp's options; a
  * cable's ends; a host's `exec`, which ran), a node's kind, and a switch
  * shrunk below a port that a link keeps.
  */
 import { type HostNode, type Lab, type LabLink, type LabNode, type LinkEnd, linkName } from "./spec.ts";
 import { plainImpairments, plainNode } from "./to_yaml.ts";
+
+/** The bridge priority of a switch whose node gives none (`vde switch` without --priority). */
+export const DEFAULT_PRIORITY = 32768;
 
 /** A setting a link or node changed, in words: `delay 5ms -> 20ms`. */
 export type SettingChange = string;
@@ -83,7 +87,7 @@ export interface NotLive {
 
 /** The settings of each kind of node that its running process can change, in the order they are made. */
 export const LIVE_SETTINGS: Readonly<Record<LabNode["kind"], readonly string[]>> = {
-  switch: ["ports", "stp", "hub", "mcast_snooping", "mcast_querier", "vlans"],
+  switch: ["ports", "stp", "priority", "hub", "mcast_snooping", "mcast_querier", "vlans"],
   host: ["mtu", "routes", "gateway"],
   slirp: ["forwards"],
   cable: [],
@@ -91,7 +95,7 @@ export const LIVE_SETTINGS: Readonly<Record<LabNode["kind"], readonly string[]>>
 
 /** Why the other settings of each kind cannot change while the node runs. */
 const FIXED_AT_START: Readonly<Record<LabNode["kind"], string>> = {
-  switch: "a switch's data plane and rc file are its start's",
+  switch: "a switch's data plane, rc file and socket permissions are its start's",
   host: "a host's exec ran when it came up",
   slirp: "a slirp's options and mtu are its stack's from the start",
   cable: "a cable's ends and key are its start's",
@@ -145,6 +149,7 @@ function nodeSettings(n: LabNode): Record<string, unknown> {
     ports: n.ports,
     hub: onOff(n.hub),
     stp: onOff(n.stp),
+    priority: n.priority ?? DEFAULT_PRIORITY,
     mcast_snooping: onOff(n.mcastSnooping),
     mcast_querier: onOff(n.mcastQuerier),
   };

@@ -14,7 +14,7 @@ import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
-import type { Impairments, LabNode } from "./spec.ts";
+import type { Impairments, LabNode, SwitchNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { programHint } from "./program_hint.ts";
@@ -76,12 +76,23 @@ export function nodesTable(r: LabRunner): string[] {
   ], rows);
 }
 
+/** Who besides root may use a switch, as its node says: ` (mode 660, group students, console 660)`. */
+function accessText(n: SwitchNode): string {
+  const parts = [
+    ...(n.mode !== undefined ? [`mode ${n.mode.toString(8)}`] : []),
+    ...(n.group !== undefined ? [`group ${n.group}`] : []),
+    ...(n.mgmtMode !== undefined ? [`console ${n.mgmtMode.toString(8)}`] : []),
+  ];
+  return parts.length ? ` (${parts.join(", ")})` : "";
+}
+
 function nodeDetail(r: LabRunner, n: LabNode): string {
   switch (n.kind) {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
-      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}, sock ${s.dir}`;
+      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}` +
+        `${n.priority !== undefined ? `, priority ${n.priority}` : ""}, sock ${s.dir}${accessText(n)}`;
     }
     case "host": {
       const h = r.hosts.get(n.name)!;

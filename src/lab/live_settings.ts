@@ -15,7 +15,7 @@
  * lease taken or let go), with its link's other settings; the routes the
  * kernel took out with an address are set again.
  */
-import type { AddressChange } from "./changes.ts";
+import { type AddressChange, DEFAULT_PRIORITY } from "./changes.ts";
 import type { CommandRegistry, Session } from "../console/registry.ts";
 import { errorText, formatReply } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
@@ -70,6 +70,7 @@ export async function changeNode(r: LabRunner, running: LabNode, file: LabNode):
       ports: file.ports,
       hub: file.hub,
       stp: file.stp,
+      priority: file.priority,
       mcastSnooping: file.mcastSnooping,
       mcastQuerier: file.mcastQuerier,
       vlans: [...file.vlans],
@@ -124,6 +125,9 @@ function switchSteps(r: LabRunner, sw: RunningSwitch, was: SwitchNode, now: Swit
   if (was.stp && !now.stp) steps.push(step(stp, false, true));
   if (now.hub !== was.hub) steps.push(step(flag("port/sethub"), now.hub, was.hub));
   if (!was.stp && now.stp) steps.push(step(stp, true, false));
+  // Said while spanning tree is off too: the switch keeps it for when it is turned on.
+  const [p0, p1] = [was.priority ?? DEFAULT_PRIORITY, now.priority ?? DEFAULT_PRIORITY];
+  if (p0 !== p1) steps.push(step((p) => cmd(`stp/setprio ${p}`), p1, p0));
   const querier = flag("mcast/querier");
   const [q0, q1] = [was.mcastQuerier === true, now.mcastQuerier === true];
   const [s0, s1] = [was.mcastSnooping === true, now.mcastSnooping === true];

@@ -46,6 +46,7 @@ import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane } from "../switch/dataplane.ts";
 import { VdeSwitchServer } from "../vde/switch_server.ts";
 import { switchNotLab } from "./switch_paths.ts";
+import { resolveOwnGroup } from "../vde/permissions.ts";
 import { hostMac, labDir, labsBaseDir, machineId, netnsName, tapName } from "./names.ts";
 import {
   type CableNode,
@@ -472,6 +473,7 @@ export class LabRunner {
     this.#undo.push(() => sw.close());
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);
+    if (node.priority !== undefined) ctx.stpPriority = node.priority;
     if (node.stp) ctx.setStp(true);
     if (node.mcastSnooping) {
       setSnooping(ctx, true);
@@ -492,7 +494,14 @@ export class LabRunner {
       }
     }
     const dir = `${this.dir}/${node.name}`;
-    const server = await VdeSwitchServer.start(sw, { dir, log: (m) => this.#log(`${node.name}: ${m}`) });
+    const gid = node.group === undefined ? undefined : resolveOwnGroup(node.group, `${node.name}: group`);
+    this.#openForAccess(node);
+    const server = await VdeSwitchServer.start(sw, {
+      dir,
+      mode: node.mode,
+      gid,
+      log: (m) => this.#log(`${node.name}: ${m}`),
+    });
     this.#undo.push(() => server.close());
     // As `vde switch` does: `vde capture` of a lab's switch directory works the same.
     const captures = CaptureServer.start(sw, new CaptureHub(sw.engine), { path: `${dir}/capture` });
@@ -501,11 +510,25 @@ export class LabRunner {
     const mgmtPath = `${this.dir}/${node.name}.mgmt`;
     const mgmt = await MgmtServer.start(commands, ctx, {
       path: mgmtPath,
+      mode: node.mgmtMode,
+      gid,
       log: (m) => this.#log(`${node.name}: ${m}`),
     });
     this.#undo.push(() => mgmt.close());
     ctx.mgmt = { path: mgmt.path, mode: mgmt.mode };
     this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath, fromRc });
+  }
+
+  /**
+   * Lets others through the lab's directory (0711: in, not list) once a
+   * switch's `mode` or `mgmt_mode` lets its group or others in: its socket
+   * directory and console are inside. What else is there stays its owner's
+   * (state.json is 0600, the lab's console 0600), and a name must be known
+   * to be reached. Not undone: the directory goes with the lab.
+   */
+  #openForAccess(node: SwitchNode): void {
+    if ((((node.mode ?? 0) | (node.mgmtMode ?? 0)) & 0o077) === 0) return;
+    Deno.chmodSync(this.dir, 0o711);
   }
 
   /**

@@ -35,6 +35,14 @@ export interface SwitchNode {
    * thread) or "main"; unset, $VDE_DATAPLANE decides, else "thread".
    */
   dataplane?: Dataplane;
+  /** Mode of its ctl and port sockets, as `vde switch --mode` (its directory's follows); unset, 600. */
+  mode?: number;
+  /** Group of its socket directory and sockets (and of its console, with `mgmtMode`), as `--group`. */
+  group?: string;
+  /** Mode of its console socket, as `vde switch --mgmtmode`; unset, 600 (root's alone). */
+  mgmtMode?: number;
+  /** Spanning tree bridge priority, as `vde switch --priority` (needs `stp`); unset, 32768. */
+  priority?: number;
 }
 
 /** A slirp stack: NAT to the host, DHCP and DNS for the lab. */

@@ -76,10 +76,14 @@ export function readState(name: string): LabState | undefined {
   }
 }
 
-/** Writes a lab's state atomically (a crash never leaves half a file). */
+/**
+ * Writes a lab's state atomically (a crash never leaves half a file), its
+ * owner's alone: a lab whose switches a group may use lets others through
+ * its directory, and the state holds the file's variables.
+ */
 export function writeState(state: LabState): void {
   const path = statePath(state.name);
-  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(state, null, 2) + "\n");
+  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
   Deno.renameSync(`${path}.tmp`, path);
 }
 

@@ -77,7 +77,19 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
-      return { state: "up", ports: n.ports, portsInUse: used, hub: n.hub, sock: s.dir, mgmt: s.mgmtPath };
+      return {
+        state: "up",
+        ports: n.ports,
+        portsInUse: used,
+        hub: n.hub,
+        ...(n.priority !== undefined ? { priority: n.priority } : {}),
+        sock: s.dir,
+        mgmt: s.mgmtPath,
+        // Modes as the file and `ls -l` write them: octal text.
+        ...(n.mode !== undefined ? { mode: n.mode.toString(8) } : {}),
+        ...(n.group !== undefined ? { group: n.group } : {}),
+        ...(n.mgmtMode !== undefined ? { mgmtMode: n.mgmtMode.toString(8) } : {}),
+      };
     }
     case "host": {
       const h = r.hosts.get(n.name)!;

@@ -5,6 +5,11 @@
 import { Document, isMap, isSeq, type YAMLMap } from "yaml";
 import type { Impairments, Lab, LabLink, LabNode, LinkEnd } from "./spec.ts";
 
+/** A mode as the file writes it, `660`: its octal digits, which the file reads back as written. */
+export function octalDigits(mode: number): number {
+  return Number(mode.toString(8));
+}
+
 /** A node as the lab file writes it (defaults left out). */
 export function plainNode(n: LabNode): Record<string, unknown> {
   switch (n.kind) {
@@ -19,6 +24,10 @@ export function plainNode(n: LabNode): Record<string, unknown> {
         ...(n.vlans.length ? { vlans: n.vlans } : {}),
         ...(n.rc !== undefined ? { rc: n.rc } : {}),
         ...(n.dataplane !== undefined ? { dataplane: n.dataplane } : {}),
+        ...(n.priority !== undefined ? { priority: n.priority } : {}),
+        ...(n.mode !== undefined ? { mode: octalDigits(n.mode) } : {}),
+        ...(n.group !== undefined ? { group: n.group } : {}),
+        ...(n.mgmtMode !== undefined ? { mgmt_mode: octalDigits(n.mgmtMode) } : {}),
       };
     case "slirp":
       return {

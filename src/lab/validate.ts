@@ -28,6 +28,8 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
+import { lookupGroup } from "../os/users.ts";
+import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
 import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
@@ -80,7 +82,21 @@ function sameLastWord(k: string, allowed: readonly string[]): string | undefined
 export const KEYS = {
   top: ["name", "topology"],
   topology: ["nodes", "links"],
-  switch: ["kind", "ports", "hub", "stp", "mcast_snooping", "mcast_querier", "vlans", "rc", "dataplane"],
+  switch: [
+    "kind",
+    "ports",
+    "hub",
+    "stp",
+    "priority",
+    "mcast_snooping",
+    "mcast_querier",
+    "vlans",
+    "rc",
+    "dataplane",
+    "mode",
+    "group",
+    "mgmt_mode",
+  ],
   slirp: ["kind", "forwards", "options", "mtu"],
   host: ["kind", "address", "gateway", "routes", "exec", "interfaces", "mtu"],
   cable: ["kind", "connect", "listen", "key", "insecure"],
@@ -466,10 +482,12 @@ class Validator {
           ports: this.#int(e.get("ports"), `${w} ports`, 2, 65535) ?? 32,
           hub,
           stp: this.#stp(e.get("stp"), w, hub),
+          ...this.#priority(e, w),
           ...this.#snooping(e, w),
           vlans: this.#ints(e.get("vlans"), `${w} vlans`, 1, MAX_VLAN),
           rc: this.#file(e.get("rc"), `${w} rc`, "startup script"),
           dataplane: this.#dataplane(e.get("dataplane"), w),
+          ...this.#access(e, w),
         };
       }
       case "slirp": {
@@ -624,6 +642,57 @@ class Validator {
       );
     }
     return out;
+  }
+
+  /** `priority`, as `vde switch --priority` takes it: in its steps, and only with spanning tree on. */
+  #priority(e: Map<string, Entry>, w: string): { priority?: number } {
+    const at = e.get("priority");
+    const v = this.#int(at, `${w} priority`, BRIDGE_PRIORITY[0], BRIDGE_PRIORITY[1]);
+    if (v === undefined) return {};
+    if (!inSteps(v, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)) {
+      this.#error(at!.value!, `${w} priority must be ${stepsText(v, BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP)}`);
+      return {};
+    }
+    const stp = e.get("stp");
+    if (stp === undefined || this.#scalar(stp) !== true) {
+      this.#error(at!.key, `${w} priority is the spanning tree's: it needs stp: true`);
+    }
+    return { priority: v };
+  }
+
+  /**
+   * `mode`, `group` and `mgmt_mode`: who may plug into the switch and open
+   * its console, as `vde switch --mode`, `--group` and `--mgmtmode` say.
+   * A mode is octal as written (`660`, which YAML reads as a decimal
+   * number, or `"0660"`); a group must be one of this machine's.
+   */
+  #access(e: Map<string, Entry>, w: string): { mode?: number; group?: string; mgmtMode?: number } {
+    const out: { mode?: number; group?: string; mgmtMode?: number } = {};
+    const mode = this.#octal(e.get("mode"), `${w} mode`);
+    if (mode !== undefined) out.mode = mode;
+    const mgmt = this.#octal(e.get("mgmt_mode"), `${w} mgmt_mode`);
+    if (mgmt !== undefined) out.mgmtMode = mgmt;
+    const group = this.#string(e.get("group"), `${w} group`);
+    if (group !== undefined) {
+      if (lookupGroup(group) === undefined) {
+        this.#error(
+          e.get("group")!.value!,
+          `${w} group "${group}" is no group of this machine (getent group lists them)`,
+        );
+      } else out.group = group;
+    }
+    return out;
+  }
+
+  /** An octal mode, from the text as written: YAML reads `660` as six hundred and sixty. */
+  #octal(e: Entry | undefined, what: string): number | undefined {
+    if (e === undefined) return undefined;
+    const v = isScalar(e.value) ? (e.value as Scalar).source ?? String((e.value as Scalar).value) : undefined;
+    if (v === undefined || !/^(?:0o?)?[0-7]{1,4}$/.test(v)) {
+      this.#error(e.value ?? e.key, `${what} must be an octal mode like 660, got ${this.#show(e)}`);
+      return undefined;
+    }
+    return parseInt(v.replace(/^0o/, ""), 8);
   }
 
   #stp(e: Entry | undefined, w: string, hub: boolean): boolean {

@@ -100,7 +100,7 @@ Deno.test("vde up --apply with a change that cannot be made live changes nothing
     assert.equal(refused.code, 1);
     assert.equal(
       refused.stderr,
-      `vde: lab ${name}: switch sw2: dataplane none -> main (not live: a switch's data plane and rc file are its start's)\n` +
+      `vde: lab ${name}: switch sw2: dataplane none -> main (not live: a switch's data plane, rc file and socket permissions are its start's)\n` +
         "  host h2: exec none -> true (not live: a host's exec ran when it came up)\n" +
         `  nothing was changed; \`vde up -c ${file}\` takes the lab down and brings the file up\n`,
     );

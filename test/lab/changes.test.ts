@@ -92,7 +92,7 @@ Deno.test("a slirp's forwards are live; its options, a switch's data plane, a ho
   assert.deepEqual(describeChanges(labChanges(running, edited)), [
     "switch sw1: mcast_snooping off -> on",
     "slirp nat: forwards tcp:8080:10.0.2.15:80 -> tcp:8081:10.0.2.15:80",
-    "switch sw1: dataplane none -> main (not live: a switch's data plane and rc file are its start's)",
+    "switch sw1: dataplane none -> main (not live: a switch's data plane, rc file and socket permissions are its start's)",
     "slirp nat: options none -> mtu=1400 (not live: a slirp's options and mtu are its stack's from the start)",
     "host h1: exec none -> true (not live: a host's exec ran when it came up)",
     "cable c1: connect 10.1.1.1:5000 -> 10.1.1.2:5000 (not live: a cable's ends and key are its start's)",
@@ -212,4 +212,18 @@ Deno.test("a link's limit (frames waiting, tc netem's) is checked in the file an
       "    - { endpoints: [a, b], rate: 1mbit, limit: 0 }\n",
   );
   assert.deepEqual(errors.map((e) => e.message), ["limit must be a whole number from 1 to 5592, got 0"]);
+});
+
+Deno.test("a switch's spanning tree priority is live; its sockets' mode, group and mgmt_mode are not, with why", () => {
+  const sw = (extra: string) =>
+    validateLab(`name: t\ntopology:\n  nodes:\n    sw1: { kind: switch, stp: true${extra} }\n`, { stp: true })
+      .lab!;
+  const running = sw("");
+  const priority = labChanges(running, sw(", priority: 4096"));
+  assert.deepEqual(describeChanges(priority), ["switch sw1: priority 32768 -> 4096"]);
+  assert.equal(priority.notLive.length, 0);
+  assert.deepEqual(describeChanges(labChanges(running, sw(", mode: 660, group: root, mgmt_mode: 660"))), [
+    "switch sw1: mode none -> 660, group none -> root, mgmt_mode none -> 660 (not live: a switch's data plane, " +
+    "rc file and socket permissions are its start's)",
+  ]);
 });

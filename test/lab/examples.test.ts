@@ -98,6 +98,11 @@ Deno.test("stp-loop example: spanning tree breaks the loop of three switches and
     const loopFrames = [...status.matchAll(/^sw\d:\d+-sw\d:\d+ +up +(\d+) +(\d+)/gm)]
       .reduce((sum, m) => sum + Number(m[1]) + Number(m[2]), 0);
     assert.ok(loopFrames > 0 && loopFrames < 5000, `${loopFrames} frames on the loop links:\n${status}`);
+    // sw1's priority 4096 makes it the root, whatever the three MACs are.
+    for (const sw of ["sw2", "sw3"]) {
+      const stp = await vde(["term", name, "-c", `${sw} stp`]);
+      assert.match(stp.stdout, /^designated root +1000\./m, `${sw}:\n${stp.stdout}${stp.stderr}`);
+    }
   });
 });
 

@@ -55,6 +55,37 @@ Deno.test("apply changes a running switch's ports, hub, spanning tree, snooping 
   });
 });
 
+Deno.test("apply sets a running switch's spanning tree priority through stp/setprio, and back to the default when the file drops it", async () => {
+  const text = SWITCHES.replace(
+    "sw2: { kind: switch, ports: 4 }",
+    "sw2: { kind: switch, ports: 4, stp: true }",
+  );
+  await withLabInProcess(text, async (_r, line, file) => {
+    const start = await Deno.readTextFile(file);
+    const prio = start.replace("ports: 4, stp: true }", "ports: 4, stp: true, priority: 4096 }");
+    await Deno.writeTextFile(file, prio);
+    assert.equal(await line("apply"), "0 switch sw2: priority 32768 -> 4096\n");
+    assert.match(await line("sw2 stp"), /^0 bridge id +1000\./);
+    assert.match(await line("nodes"), /^sw2 +switch +4 ports \(1 in use\), priority 4096,/m);
+    await Deno.writeTextFile(file, start);
+    assert.equal(await line("apply"), "0 switch sw2: priority 4096 -> 32768\n");
+    assert.match(await line("sw2 stp"), /^0 bridge id +8000\./);
+    // The shell's add takes the same keys, a mode in the file's digits (a group of this user's: any may).
+    const gid = Deno.gid();
+    assert.equal(
+      await line(`add switch sw3 stp priority 4096 mode 660 group ${gid}`),
+      "0 added switch sw3\n",
+    );
+    assert.match(
+      await line("nodes"),
+      new RegExp(
+        `^sw3 +switch +32 ports \\(0 in use\\), priority 4096, sock \\S+ \\(mode 660, group ${gid}\\)$`,
+        "m",
+      ),
+    );
+  });
+});
+
 Deno.test("a switch's change refused halfway (a VLAN still on a port) undoes the steps before it: nothing was changed", async () => {
   await withLabInProcess(SWITCHES, async (_r, line, file) => {
     // Port 1 (the link to sw2) joined by hand at the console: vlan/remove refuses while it is a member.

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
-import { hostWithExec, inHost, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { hostWithExec, inHost, TWO_HOSTS, vde, withLabInProcess, withLabUp } from "./_helpers.ts";
 
 const EXEC_LAB = hostWithExec("10.9.1.1/24", ["echo first line; echo second line", "true"]);
 
@@ -65,5 +65,31 @@ Deno.test("a lab host keeps its MAC address when the lab is taken down and broug
     const up = await vde(["up", "-d", file]);
     assert.equal(up.code, 0, up.stderr);
     assert.equal(await macOf(name, "h1"), before);
+  });
+});
+
+const TRIANGLE = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, stp: true }
+    sw2: { kind: switch, ports: 4, stp: true }
+    sw3: { kind: switch, ports: 4, stp: true, priority: 4096 }
+  links:
+    - endpoints: [sw1, sw2]
+    - endpoints: [sw2, sw3]
+    - endpoints: [sw3, sw1]
+`;
+
+Deno.test("a lab's switch with the lowest priority becomes the spanning tree's root, whatever the MACs say", async () => {
+  await withLabInProcess(TRIANGLE, async (_r, line) => {
+    const root = (sw: string) => line(`${sw} stp`).then((s) => /designated root +(\S+)/.exec(s)?.[1]);
+    const sw3 = await root("sw3");
+    assert.match(sw3 ?? "", /^1000\./, "sw3's own bridge id carries its priority");
+    for (const sw of ["sw1", "sw2"]) {
+      await waitFor(async () => (await root(sw)) === sw3 || undefined, {
+        timeoutMs: 30_000,
+        what: `${sw} to take sw3 as root`,
+      });
+    }
   });
 });

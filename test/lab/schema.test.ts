@@ -111,3 +111,14 @@ Deno.test("the JSON Schema takes a variable for any value (a name, a port, a num
   );
   assert.ok(!check({ ...lab, name: "${LAB" }), "an unclosed ${ is no variable");
 });
+
+Deno.test("the JSON Schema takes a switch's priority, mode, group and mgmt_mode, and refuses a priority off its steps", () => {
+  const check = schemaValidator();
+  const sw = (s: Record<string, unknown>) => ({
+    name: "x",
+    topology: { nodes: { s: { kind: "switch", ...s } } },
+  });
+  assert.ok(check(sw({ stp: true, priority: 4096, mode: 660, group: "students", mgmt_mode: "0660" })));
+  assert.ok(!check(sw({ stp: true, priority: 1000 })));
+  assert.ok(!check(sw({ mode: "rw-rw----" })));
+});

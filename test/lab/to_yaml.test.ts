@@ -26,3 +26,13 @@ Deno.test("labToYaml writes nodes and endpoints on one line each", () => {
   assert.match(text, /^ {4}s: \{ kind: switch, ports: 4 \}$/m);
   assert.match(text, /^ {4}- endpoints: \[ h:eth0, s:1 \]$/m);
 });
+
+Deno.test("labToYaml writes a switch's modes as their octal digits and its group and priority, which validate back the same", () => {
+  const { lab } = validateLab(
+    "name: t\ntopology:\n  nodes:\n    s: { kind: switch, stp: true, priority: 4096, mode: 0660, group: root, mgmt_mode: 640 }\n",
+    { stp: true },
+  );
+  const text = labToYaml(lab!);
+  assert.match(text, /priority: 4096,\s+mode: 660,\s+group: root,\s+mgmt_mode: 640\s/);
+  assert.deepEqual(validateLab(text, { stp: true }).lab, lab);
+});

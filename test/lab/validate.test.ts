@@ -440,3 +440,38 @@ Deno.test("a host's mtu is at most a tap's, and not below 1280 where the host ha
   assert.deepEqual(errorsOf(host("address: 10.0.0.1/24, mtu: 1000")), []);
   assert.deepEqual(errorsOf(host("address: 'fd00::1/64', mtu: 65521")), []);
 });
+
+Deno.test("a switch takes vde switch's mode, group, mgmt_mode (octal as written) and priority (with stp), each wrong value in one line", () => {
+  const lab = (sw1: string) => `name: demo\ntopology:\n  nodes:\n    sw1: ${sw1}\n`;
+  const nodeOf = (text: string) => validateLab(text, { stp: true }).lab?.nodes[0];
+  assert.deepEqual(
+    nodeOf(lab('{ kind: switch, stp: true, priority: 4096, mode: 660, group: root, mgmt_mode: "0640" }')),
+    {
+      ...nodeOf(lab("{ kind: switch, stp: true }")),
+      priority: 4096,
+      mode: 0o660,
+      group: "root",
+      mgmtMode: 0o640,
+    },
+  );
+  assert.equal((nodeOf(lab("{ kind: switch, mode: 0o666 }")) as { mode?: number }).mode, 0o666);
+  const errors = formatErrors(
+    "lab.yaml",
+    validateLab(
+      lab("{ kind: switch, mode: 68, group: l9-no-such-group, mgmt_mode: rw, stp: true, priority: 1000 }"),
+      { stp: true },
+    ).errors,
+  );
+  assert.deepEqual(errors, [
+    "lab.yaml:4:32: sw1: mode must be an octal mode like 660, got 68",
+    'lab.yaml:4:43: sw1: group "l9-no-such-group" is no group of this machine (getent group lists them)',
+    'lab.yaml:4:72: sw1: mgmt_mode must be an octal mode like 660, got "rw"',
+    "lab.yaml:4:97: sw1: priority must be 0-61440 in steps of 4096, not 1000: 0 or 4096",
+  ]);
+  assert.deepEqual(errorsOf(lab("{ kind: switch, priority: 4096 }")), [
+    "lab.yaml:4:26: sw1: priority is the spanning tree's: it needs stp: true",
+  ]);
+  assert.deepEqual(errorsOf(lab("{ kind: switch, priority: 70000 }")), [
+    "lab.yaml:4:36: sw1: priority must be a whole number from 0 to 61440, got 70000",
+  ]);
+});
