@@ -25,7 +25,7 @@ import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
-import { findLabSwitch, rootsLabAnswer, usersLabHint } from "../lab/switch_paths.ts";
+import { findLabSwitch, isLabSwitchConsole, rootsLabAnswer, usersLabHint } from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
@@ -449,10 +449,10 @@ export function resolveConsolePath(path: string): string {
  */
 function deniedConsole(path: string): string {
   const whose = ownerAndMode(path);
-  return `permission denied${
-    whose && ` (${whose})`
-  }: run vde term as that user (or root), or start the switch with ` +
-    "--mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)";
+  return `permission denied${whose && ` (${whose})`}: run vde term as that user (or root), or ` +
+    (isLabSwitchConsole(path)
+      ? "give the switch's node `mgmt_mode: 660` and `group: GROUP` in its lab file"
+      : "start the switch with --mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)");
 }
 
 /**

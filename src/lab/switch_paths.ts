@@ -13,7 +13,7 @@ import { LAB_STATE_FILE, type LabState, listLabs, ownerRuns, readState } from ".
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { markedProcesses } from "../os/user_namespace.ts";
-import { userName } from "../os/users.ts";
+import { groupHint, ownerAndMode, userName } from "../os/users.ts";
 
 /** A switch of a running lab. */
 export interface LabSwitch {
@@ -77,13 +77,49 @@ function shown(s: LabSwitch): string {
  * that two labs have one by this name, or "" when no lab runs.
  */
 export function findLabSwitch(name: string): LabSwitchMatch {
-  return matchLabSwitch(name, labSwitches());
+  const match = matchLabSwitch(name, labSwitches());
+  if (match.found !== undefined) return match;
+  const shared = sharedRootSwitch(name);
+  return shared !== undefined ? { found: shared, why: "" } : match;
+}
+
+/**
+ * Whether `path` is the console of a lab's switch (`BASE/LAB/SWITCH.mgmt`):
+ * its lab file, not `vde switch`'s options, says who may open it.
+ */
+export function isLabSwitchConsole(path: string): boolean {
+  const m = /^(.*)\/[^/]+\/[^/]+\.mgmt$/.exec(path);
+  return m !== null && (m[1] === ROOT_LABS_DIR || m[1] === labsBaseDir());
+}
+
+/**
+ * Root's lab switch `LAB/SWITCH` that this user may reach: one whose node
+ * gave its sockets to a group or others (`mode`), so the user can see its
+ * `ctl` through the lab's directory. Root's labs are not listed for another
+ * user (their directories are root's to read), so only the whole name finds one.
+ */
+export function sharedRootSwitch(
+  name: string,
+  uid: number | null = Deno.uid(),
+  base = ROOT_LABS_DIR,
+): LabSwitch | undefined {
+  const parts = nameParts(name);
+  if (uid === 0 || parts?.length !== 2) return undefined;
+  const [lab, node] = parts as [string, string];
+  const dir = `${base}/${lab}/${node}`;
+  return isSocket(`${dir}/ctl`) ? { lab, node, dir } : undefined;
+}
+
+/** `LAB` or `LAB/SWITCH` (a trailing `/` allowed) as its one or two names; undefined for anything else. */
+function nameParts(name: string): string[] | undefined {
+  const parts = name.replace(/\/+$/, "").split("/");
+  return parts.length <= 2 && parts.every((p) => NAME_PATTERN.test(p)) ? parts : undefined;
 }
 
 /** findLabSwitch among the lab switches `all`. */
 export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwitchMatch {
-  const parts = name.replace(/\/+$/, "").split("/");
-  const valid = parts.length <= 2 && parts.every((p) => NAME_PATTERN.test(p));
+  const parts = nameParts(name) ?? [];
+  const valid = parts.length > 0;
   const hits = !valid
     ? []
     : parts.length === 2
@@ -184,11 +220,30 @@ export function rootsLabAnswer(
   uid: number | null = Deno.uid(),
   base = ROOT_LABS_DIR,
 ): string | undefined {
-  const parts = name.replace(/\/+$/, "").split("/");
-  if (parts.length > 2 || !parts.every((p) => NAME_PATTERN.test(p))) return undefined;
-  if (!rootLabs(uid, base).includes(parts[0]!)) return undefined;
+  const parts = nameParts(name);
+  if (parts === undefined || !rootLabs(uid, base).includes(parts[0]!)) return undefined;
+  const shared = parts.length === 2 ? unsharedSwitch(`${base}/${parts.join("/")}`, uid) : undefined;
+  if (shared !== undefined) return `switch ${parts[0]}/${parts[1]} of root's lab ${parts[0]}: ${shared}`;
   return `lab ${parts[0]} is root's, not this user's: run vde as root for it ` +
     "(its console runs commands as root in its hosts, so it is root's alone)";
+}
+
+/**
+ * Why this user cannot reach root's lab switch at `dir`, when the lab lets
+ * others through its directory (one of its switches is shared): not in the
+ * group it is shared with, or not shared. Undefined where the directory
+ * cannot be seen (a lab that shares nothing).
+ */
+function unsharedSwitch(dir: string, uid: number | null): string | undefined {
+  try {
+    Deno.statSync(dir);
+  } catch {
+    return undefined;
+  }
+  const member = uid === null ? undefined : groupHint(dir, uid);
+  if (member !== undefined) return `permission denied: ${member}`;
+  return `not shared with this user (${ownerAndMode(dir)}): a lab shares a switch with a group by its ` +
+    "node's `mode: 660` and `group: GROUP`";
 }
 
 /**

@@ -33,7 +33,7 @@ import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
 import { parseRefusal } from "../wire/vde_refusal.ts";
-import { groupName, isGroupMember, lookupGroup, ownerAndMode, sessionGroups, userName } from "../os/users.ts";
+import { groupHint, lookupGroup, ownerAndMode, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
@@ -179,35 +179,6 @@ function closedAncestor(dir: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * A switch shared with a group (`--mode 660 --group G`) refuses whoever is
- * not in G: that user is told to be added, not to restart a switch that is
- * not theirs; one added to G since logging in is told to log in again.
- */
-export function groupHint(
-  dir: string,
-  uid: number = Deno.uid() ?? -1,
-  held: Set<number> = sessionGroups(),
-): string | undefined {
-  let st: Deno.FileInfo;
-  try {
-    st = Deno.statSync(dir);
-  } catch {
-    return undefined;
-  }
-  if (st.gid === null || st.uid === uid || ((st.mode ?? 0) & 0o010) === 0) return undefined;
-  // Holding the group already, the refusal is the switch's own modes': the general advice fits.
-  if (held.has(st.gid)) return undefined;
-  const g = groupName(st.gid);
-  const whose = `it is group ${g}'s (${ownerAndMode(dir)})`;
-  if (isGroupMember(uid, st.gid)) {
-    return `${whose}, and you were added to ${g} after this session started: log in again (or run newgrp ${g})`;
-  }
-  return `${whose}, and ${userName(uid)} is not in ${g}: ask its admin to add you (usermod -aG ${g} ${
-    userName(uid)
-  }), then log in again`;
 }
 
 /**

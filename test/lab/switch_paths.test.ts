@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { vde, withLabUp } from "./_helpers.ts";
-import { matchLabSwitch, rootsLabAnswer } from "../../src/lab/switch_paths.ts";
+import { isLabSwitchConsole, matchLabSwitch, rootsLabAnswer } from "../../src/lab/switch_paths.ts";
+import { labsBaseDir, ROOT_LABS_DIR } from "../../src/lab/names.ts";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
 /** A switch name no other test's lab uses, so the bare name is this test's alone. */
@@ -149,4 +150,12 @@ Deno.test("root's running lab, seen by another uid, is named as root's by that u
       "vde capture LAB/SWITCH too",
     );
   });
+});
+
+Deno.test("a lab switch's console is told from any other socket by where it lives, for the line that says how to share it", () => {
+  assert.ok(isLabSwitchConsole(`${ROOT_LABS_DIR}/class/sw1.mgmt`));
+  assert.ok(isLabSwitchConsole(`${labsBaseDir()}/class/sw1.mgmt`));
+  assert.ok(!isLabSwitchConsole(`${ROOT_LABS_DIR}/class/ctl`), "the lab's own console");
+  assert.ok(!isLabSwitchConsole("/tmp/sw1/mgmt"), "vde switch's");
+  assert.ok(!isLabSwitchConsole("/tmp/class/sw1.mgmt"));
 });

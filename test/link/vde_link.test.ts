@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { AS_NOBODY, AS_OTHER_USER, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
-import { groupHint } from "../../src/link/vde_link.ts";
+import { groupHint } from "../../src/os/users.ts";
 import { onPath } from "../../src/os/paths.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { until } from "../helpers/vde_clients.ts";

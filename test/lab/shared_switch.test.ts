@@ -1,0 +1,117 @@
+/**
+ * A lab switch shared with a group (`mode: 660`, `group`, `mgmt_mode`), as
+ * a teacher runs one as root for students: members plug Debian's vde_plug
+ * into it and reach each other, and open its console; whoever is not in the
+ * group is refused, by the kernel and by vde's own lookup of `LAB/SWITCH`
+ * in one line; a switch the file does not share stays root's.
+ */
+import assert from "node:assert/strict";
+import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import {
+  BROADCAST,
+  ethFrame,
+  mac,
+  sameBytes,
+  StdioClient,
+  waitForPortFiles,
+} from "../helpers/vde_clients.ts";
+import { isFile, onPath } from "../../src/os/paths.ts";
+import { labDir } from "../../src/lab/names.ts";
+import { withLabUp } from "./_helpers.ts";
+
+const NOGROUP = 65534;
+// Neither root nor the switch's owner: one in nogroup, one in no group but their own.
+const AS_MEMBER = ["setpriv", "--reuid=12345", "--regid=12345", `--groups=${NOGROUP}`];
+const AS_OTHER = ["setpriv", "--reuid=12346", "--regid=12346", "--clear-groups"];
+
+const LAB = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, mode: 660, group: nogroup, mgmt_mode: 660 }
+    sw2: { kind: switch, ports: 4 }
+  links: []
+`;
+
+/** Whether `as` may connect to the stream socket `path`: "ok", or the error's name. */
+async function connects(as: string[], path: string): Promise<string> {
+  const py = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\n" +
+    "try:\n s.connect(sys.argv[1]); print('ok')\nexcept OSError as e: print(type(e).__name__)";
+  return (await run([...as, "/usr/bin/python3", "-c", py, path], { check: false })).stdout.trim();
+}
+
+/** What this lab's switch lookup answers `name` as uid `as`: the switch's directory, or its one line. */
+async function lookedUp(as: string[], name: string): Promise<string> {
+  const paths = new URL("../../src/lab/switch_paths.ts", import.meta.url).href;
+  // The other uid cannot cache modules in root's Deno directory.
+  const denoDir = await Deno.makeTempDir({ prefix: "vde-l9-deno-" });
+  await Deno.chmod(denoDir, 0o777);
+  try {
+    const r = await run([
+      ...as,
+      Deno.execPath(),
+      "eval",
+      `import { findLabSwitch, rootsLabAnswer } from "${paths}";\n` +
+      `const n = ${JSON.stringify(name)};\n` +
+      `console.log(findLabSwitch(n).found?.dir ?? rootsLabAnswer(n) ?? "none");`,
+    ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir }, check: false });
+    return r.stdout.trim() || r.stderr;
+  } finally {
+    await Deno.remove(denoDir, { recursive: true });
+  }
+}
+
+Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug and console, and refuses others in one line", async (t) => {
+  if (
+    skipUnlessRoot(t) ||
+    skipUnless(t, onPath("vde_plug") ? null : "vde_plug (Debian vdeplug) is missing") ||
+    skipUnless(t, isFile("/usr/bin/python3") ? null : "/usr/bin/python3 is missing")
+  ) return;
+  await withLabUp({ text: LAB }, async (name) => {
+    const dir = `${labDir(name)}/sw1`;
+    const st = Deno.lstatSync(dir);
+    assert.equal(
+      (st.mode ?? 0) & 0o7777,
+      0o3770,
+      "the switch's directory, as vde switch --mode 660 makes it",
+    );
+    assert.equal(st.gid, NOGROUP);
+    assert.equal((Deno.lstatSync(labDir(name)).mode ?? 0) & 0o777, 0o711, "the lab's directory lets them in");
+    assert.equal((Deno.lstatSync(`${labDir(name)}/state.json`).mode ?? 0) & 0o777, 0o600);
+    assert.equal((Deno.lstatSync(`${labDir(name)}/ctl`).mode ?? 0) & 0o777, 0o600, "the lab's console");
+
+    const a = new StdioClient([...AS_MEMBER, "vde_plug", dir], "vde_plug a (member)");
+    const b = new StdioClient([...AS_MEMBER, "vde_plug", dir], "vde_plug b (member)");
+    try {
+      await waitForPortFiles(dir, 2);
+      const frame = ethFrame(BROADCAST, mac(0xa), 1);
+      await a.send(frame);
+      assert.ok(sameBytes(await b.waitTag(1), frame), "b got a's broadcast");
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+    const refused = await run([...AS_OTHER, "vde_plug", dir], { check: false, timeoutMs: 10_000 });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /Permission denied/);
+
+    assert.equal(await connects(AS_MEMBER, `${dir}.mgmt`), "ok", "mgmt_mode 660: the group's console");
+    assert.equal(await connects(AS_OTHER, `${dir}.mgmt`), "PermissionError");
+    assert.equal(await connects(AS_MEMBER, `${labDir(name)}/sw2.mgmt`), "PermissionError", "sw2 is root's");
+    assert.equal(await connects(AS_MEMBER, `${labDir(name)}/ctl`), "PermissionError", "the lab's console");
+
+    assert.equal(await lookedUp(AS_MEMBER, `${name}/sw1`), dir, "vde term LAB/SWITCH finds it");
+    assert.match(
+      await lookedUp(AS_OTHER, `${name}/sw1`),
+      new RegExp(
+        `^switch ${name}/sw1 of root's lab ${name}: permission denied: it is group nogroup's .*, ` +
+          "and 12346 is not in nogroup: ask its admin",
+      ),
+    );
+    assert.match(
+      await lookedUp(AS_MEMBER, `${name}/sw2`),
+      new RegExp(
+        `^switch ${name}/sw2 of root's lab ${name}: not shared with this user \\(owner root, mode 2700\\)`,
+      ),
+    );
+  });
+});
