@@ -34,6 +34,7 @@ import {
   renodedLine,
 } from "./changes.ts";
 import { changeAddresses, changeNode, HalfUndone } from "./live_settings.ts";
+import { notLiveOutside } from "./outside.ts";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
@@ -130,6 +131,7 @@ export async function applyLab(
   nodeAdded: (name: string) => void,
 ): Promise<Outcome> {
   const c = labChanges(r.lab, file);
+  if (r.rootless) c.notLive.push(...notLiveOutside(c));
   const was = r.file;
   // Applied, the file is the lab's (as `kubectl apply -f` would have it): `save` writes into it,
   // `vde up --apply` of it reaches the lab, `vde status` names it.
@@ -143,7 +145,10 @@ export async function applyLab(
       ok: false,
       lines: [
         ...notLiveLines(c),
-        `nothing was changed; \`vde up -c ${path}\` takes the lab down and brings the file up`,
+        `nothing was changed; \`vde up -c${
+          r.rootless ? " --rootless" : ""
+        } ${path}\` takes the lab down and ` +
+        "brings the file up",
       ],
     };
   }

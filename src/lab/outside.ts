@@ -19,8 +19,12 @@
  * a root lab. The page is the lab's own too, served on a unix socket,
  * `http`, to which the process outside passes each connection it accepts on
  * the machine's address. A node's connection ends with the lab (or the
- * node's removal), and its slirp or cable with it; a node added to the
- * running lab later runs in the lab's process, as before.
+ * node's removal), and its slirp or cable with it. The process outside
+ * opens only the nodes of the file it started with, so a slirp or cable
+ * added to the running lab (the shell's `add`, `vde up --apply`) or a
+ * slirp's forwards changed are refused, in one line that says to bring the
+ * lab up again with them: run in the lab's process instead, the node would
+ * reach nothing but the namespace's own loopback.
  */
 import { StreamLink } from "../link/stream_link.ts";
 import type { Link } from "../link/link.ts";
@@ -31,6 +35,7 @@ import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
 import type { CableNode, Lab, SlirpNode } from "./spec.ts";
+import type { LabChanges, NotLive } from "./changes.ts";
 
 /** How long the lab waits for a node's plug from outside (the process outside polls every POLL_MS). */
 const PLUG_TIMEOUT_MS = 30_000;
@@ -56,10 +61,33 @@ function streamOf(conn: Deno.UnixConn, description: string): Link {
   });
 }
 
+/** Why a rootless lab's slirp and cable nodes cannot be added or changed while it runs. */
+export const OUTSIDE_AT_START =
+  "a rootless lab's slirp and cable nodes run outside its namespaces, on the machine's network, " +
+  "opened by vde up --rootless at the start";
+
+/** What the refusal of such a change tells the user to do instead. */
+const UP_AGAIN = "put it in the lab's file and bring the lab up again with it: vde up -c --rootless FILE";
+
+/**
+ * What of `c` a rootless lab cannot do live: add a slirp or cable node, or
+ * change a slirp's forwards (apply.ts refuses the whole file before any step).
+ */
+export function notLiveOutside(c: LabChanges): NotLive[] {
+  const added = c.addedNodes.filter((n) => n.kind === "slirp" || n.kind === "cable")
+    .map((n) => ({ line: `${n.kind} ${n.name}: added`, why: OUTSIDE_AT_START }));
+  const changed = c.renoded.filter((n) => n.running.kind === "slirp" || n.running.kind === "cable")
+    .map((n) => ({
+      line: `${n.running.kind} ${n.running.name}: ${n.settings.join(", ")}`,
+      why: OUTSIDE_AT_START,
+    }));
+  return [...added, ...changed];
+}
+
 /**
  * In the lab's process: RunnerOptions.outside for a lab whose nodes `names`
- * run outside. Each is taken once: a node of that name added again later
- * runs in the lab's process.
+ * run outside. Each is taken once: any other slirp or cable node (one added
+ * to the running lab, or one of those removed and added again) is refused.
  */
 export function pluggedFromOutside(
   labDir: string,
@@ -68,7 +96,9 @@ export function pluggedFromOutside(
 ): (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null> {
   const waiting = new Set(names);
   return async (node, signal) => {
-    if (!waiting.delete(node.name)) return null;
+    if (!waiting.delete(node.name)) {
+      throw new Error(`${node.kind} ${node.name}: ${OUTSIDE_AT_START}; ${UP_AGAIN}`);
+    }
     const path = outsideSocket(labDir, node.name);
     const listener = Deno.listen({ transport: "unix", path });
     const stop = () => {

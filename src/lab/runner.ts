@@ -509,8 +509,8 @@ export class LabRunner {
   }
 
   /**
-   * Whether this lab's slirp and cable nodes run in another process (a rootless lab's): one this process
-   * runs (added later) is in the lab's network namespace, off the machine's network.
+   * Whether this lab's slirp and cable nodes run in another process (a rootless lab's), which opened
+   * them at the start: none can be added, nor a slirp's forwards changed, while it runs (outside.ts).
    */
   get rootless(): boolean {
     return this.#opts.outside !== undefined;

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
 import { OutsideNodes, outsideSocket, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
-import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
+import type { CableNode, Lab, SlirpNode } from "../../src/lab/spec.ts";
+import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { exists } from "../../src/os/paths.ts";
@@ -68,16 +69,22 @@ Deno.test("a slirp node opened outside is the link the lab waits for: the gatewa
   });
 });
 
-Deno.test("a node the lab does not name, or names again after taking it once, runs in the lab's process", async () => {
+Deno.test("a node the lab does not name, or names again after taking it once, is refused in one line saying what to do", async () => {
   await withDir(async (dir) => {
     const outside = await OutsideNodes.open(LAB, dir, () => {});
     const hook = pluggedFromOutside(dir, ["nat"]);
-    assert.equal(await hook({ ...NAT, name: "other" }), null);
+    const refused = new RegExp(
+      "^Error: slirp (other|nat): a rootless lab's slirp and cable nodes run outside its namespaces, on the " +
+        "machine's network, opened by vde up --rootless at the start; put it in the lab's file and bring the lab " +
+        "up again with it: vde up -c --rootless FILE$",
+    );
+    await assert.rejects(hook({ ...NAT, name: "other" }), refused);
+    assert.equal(exists(outsideSocket(dir, "other")), false);
     const plugged = outside.plug(dir, new Promise(() => {}));
     const link = await hook(NAT);
     await plugged;
     assert.ok(link !== null);
-    assert.equal(await hook(NAT), null);
+    await assert.rejects(hook(NAT), refused);
     link.close();
     outside.close();
   });
@@ -219,16 +226,62 @@ Deno.test("a lab whose outside process ends first says once that its node is gon
   assert.equal(log.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
 });
 
-Deno.test("a slirp a rootless lab runs itself (added later) says it is off the machine's network; a root lab's does not", async () => {
-  const natLine = (r: LabRunner) => nodesTable(r).find((l) => l.startsWith("nat "));
-  await withNatLab(() => Promise.resolve(null), (r) => {
-    assert.match(
-      natLine(r) ?? "",
-      /gateway 10\.0\.2\.2\/24 .*; in the lab's network namespace, not on the machine's/,
+/** The lab file of withNatLab's lab `name` with `extra` added to its nodes. */
+function natLabFile(name: string, nodes: string): Lab {
+  const { lab } = validateLab(
+    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n${nodes}` +
+      "  links:\n    - endpoints: [nat, sw1]\n",
+  );
+  assert.ok(lab !== undefined);
+  return lab;
+}
+
+Deno.test("a slirp or cable added to a running rootless lab is refused, by add and by apply, and nothing changes", async () => {
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  const hook = (node: SlirpNode | CableNode) =>
+    node.name === "nat" ? Promise.resolve(inside) : pluggedFromOutside("/nonexistent", [])(node);
+  await withNatLab(hook, async (r) => {
+    await assert.rejects(
+      r.addNode({ kind: "slirp", name: "nat2", forwards: [] }),
+      /^Error: slirp nat2: a rootless lab's slirp and cable nodes run outside .* vde up -c --rootless FILE$/,
     );
+    assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "nat"]);
+    const file = natLabFile(
+      r.lab.name,
+      "    nat: { kind: slirp }\n    h9: { kind: host }\n    c1: { kind: cable, connect: 127.0.0.1:1, insecure: true }\n",
+    );
+    const applied = await applyLab(r, file, "/lab.yaml", () => {});
+    assert.equal(applied.ok, false);
+    assert.deepEqual(applied.lines, [
+      "cable c1: added (not live: a rootless lab's slirp and cable nodes run outside its namespaces, on the " +
+      "machine's network, opened by vde up --rootless at the start)",
+      "nothing was changed; `vde up -c --rootless /lab.yaml` takes the lab down and brings the file up",
+    ]);
+    assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "nat"]);
   });
-  await withNatLab(undefined, (r) => {
-    assert.doesNotMatch(natLine(r) ?? "", /namespace/);
-    assert.match(natLine(r) ?? "", /gateway 10\.0\.2\.2\/24/);
+  outside.close();
+});
+
+Deno.test("a changed forward of a rootless lab's slirp is refused by apply before any step; a root lab's changes", async () => {
+  const forwarded = (name: string) =>
+    natLabFile(name, "    nat: { kind: slirp, forwards: [tcp:0:10.0.2.15:80] }\n");
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  await withNatLab((node) => Promise.resolve(node.name === "nat" ? inside : null), async (r) => {
+    const applied = await applyLab(r, forwarded(r.lab.name), "/lab.yaml", () => {});
+    assert.equal(applied.ok, false);
+    assert.match(
+      applied.lines[0]!,
+      /^slirp nat: forwards .*\(not live: a rootless lab's slirp and cable nodes/,
+    );
+    assert.equal(applied.lines.length, 2);
+    assert.deepEqual((r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards, []);
+  });
+  outside.close();
+  await withNatLab(undefined, async (r) => {
+    const applied = await applyLab(r, forwarded(r.lab.name), "/lab.yaml", () => {});
+    assert.equal(applied.ok, true, applied.lines.join("\n"));
+    assert.deepEqual((r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards, [
+      "tcp:0:10.0.2.15:80",
+    ]);
   });
 });
