@@ -458,6 +458,7 @@ async function runLab(
           labDir(lab.name),
           lab.nodes.filter((n) => n.kind === "slirp" || n.kind === "cable").map((n) => n.name),
         ),
+        ...(inner.outside === undefined ? {} : { outsideProcess: inner.outside }),
       }),
     }).catch((err) => {
       // Lost a race with another `vde up` of this lab: its lab is up, not taken down.

@@ -67,6 +67,7 @@ import {
   markRootlessLab,
   ownerRuns,
   readState,
+  type RecordedProcess,
   writeState,
 } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
@@ -106,6 +107,8 @@ export interface RunnerOptions {
    * namespaces: outside.ts), once that process has plugged it in; null for a node this process runs.
    */
   outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null>;
+  /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
+  outsideProcess?: RecordedProcess;
 }
 
 /** A switch node as it runs. */
@@ -212,6 +215,7 @@ export class LabRunner {
       namespaces: [],
       started: new Date().toISOString(),
       ...markRootlessLab(),
+      ...(opts.outsideProcess === undefined ? {} : { outsideProcess: opts.outsideProcess }),
     };
   }
 
