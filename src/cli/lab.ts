@@ -21,9 +21,9 @@ import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
-import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
+import { cleanupLab, type LabState, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint } from "../lab/switch_paths.ts";
+import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
@@ -762,24 +762,35 @@ export function statusWantsJson(o: { json?: boolean; format?: string }): boolean
 
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
-    const labs = listLabs().map((name) => {
-      const s = readState(name)!;
-      return { name, pid: s.pid, state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead", file: s.file };
+    const row = (name: string, s: LabState) => ({
+      name,
+      pid: s.pid,
+      state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead",
+      file: s.file,
     });
+    const labs = listLabs().map((name) => row(name, readState(name)!));
+    // For root, users' rootless labs apart, each with its user: theirs to take down, never in `labs`, which
+    // a script may hand to root's `vde down` (that finds none of them anyway, and says whose they are).
+    const rootless = usersLabs().map((l) => ({ user: l.user, ...row(l.name, l.state) }));
     if (json) {
-      console.log(JSON.stringify({ labs }, null, 2));
+      console.log(JSON.stringify({ labs, ...(rootless.length === 0 ? {} : { rootless }) }, null, 2));
       return;
     }
-    if (labs.length === 0) {
+    if (labs.length + rootless.length === 0) {
       console.log(`no labs are up${rootLabsHint()}`);
       return;
     }
-    const rows = labs.map((l) => [
-      l.name,
-      String(l.pid),
-      l.state === "up" ? "up" : "dead (vde down cleans up)",
-      l.file || "-",
-    ]);
+    const rows = [
+      ...labs.map((
+        l,
+      ) => [l.name, String(l.pid), l.state === "up" ? "up" : "dead (vde down cleans up)", l.file]),
+      ...rootless.map((l) => [
+        l.name,
+        String(l.pid),
+        `${l.state}, user ${l.user}'s rootless lab (their vde down takes it down)`,
+        l.file,
+      ]),
+    ].map(([name, pid, state, file]) => [name!, pid!, state!, file || "-"]);
     const cols = ["LAB", "PID", "STATE", "FILE"].map((title) => ({ title, align: "left" as const }));
     console.log(renderTable(cols, rows).join("\n"));
     return;

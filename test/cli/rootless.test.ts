@@ -198,6 +198,23 @@ async function othersCannotReach(s: Student, name: string): Promise<void> {
   assert.match(rootTerm.stderr, new RegExp(`${whose}\n$`));
   const rootStatus = await run([...vde, "status", name], { check: false });
   assert.match(rootStatus.stderr, new RegExp(whose));
+  // Root's list of labs names it, as the user's, apart from root's own (which a script may take down).
+  const rootList = await run([...vde, "status"], { check: false });
+  assert.match(
+    rootList.stdout,
+    new RegExp(
+      `^${name} +\\d+ +up, user vderl${Deno.pid}'s rootless lab \\(their vde down takes it down\\) `,
+      "m",
+    ),
+  );
+  const rootJson = JSON.parse((await run([...vde, "status", "--json"])).stdout);
+  assert.ok(!rootJson.labs.some((l: { name: string }) => l.name === name), "not among root's own");
+  assert.deepEqual(
+    rootJson.rootless.filter((l: { name: string }) => l.name === name).map((
+      l: { user: string; state: string },
+    ) => [l.user, l.state]),
+    [[`vderl${Deno.pid}`, "up"]],
+  );
   const rootCapture = await run([...vde, "capture", `${name}/sw1`, "-c", "1"], { check: false });
   assert.equal(rootCapture.code, 1);
   assert.match(rootCapture.stderr, new RegExp(`^vde: ${name}/sw1: no such switch directory .*${whose}\n$`));
@@ -339,6 +356,33 @@ topology:
       }
     }, { timeoutMs: 10_000, what: "h2's server through the forward" });
     assert.equal(answer, "hello from h2\n");
+    // Added live, a slirp or cable would run in the lab's namespace, off the machine's network: refused,
+    // as a changed forward is, each in a line that says to bring the lab up again with it.
+    const add = await s.as(["vde", "term", name, "-c", "add slirp nat2"]);
+    assert.notEqual(add.code, 0);
+    assert.match(
+      add.stdout + add.stderr,
+      /slirp nat2: a rootless lab's slirp and cable nodes run outside its namespaces, .*vde up -c --rootless FILE/,
+    );
+    const file = await Deno.readTextFile(`${s.tmp}/home/lab.yaml`);
+    await Deno.writeTextFile(`${s.tmp}/home/lab.yaml`, file.replace(":10.0.2.32:8080", ":10.0.2.32:8081"));
+    const apply = await s.as(["vde", "up", "--apply", "lab.yaml"]);
+    assert.notEqual(apply.code, 0);
+    assert.match(
+      apply.stdout + apply.stderr,
+      /slirp nat: forwards .*\(not live: a rootless lab's slirp and cable/,
+    );
+    assert.match(apply.stdout + apply.stderr, /nothing was changed; `vde up -c --rootless /);
+    const nodes = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).nodes;
+    assert.deepEqual(nodes.map((n: { name: string }) => n.name).sort(), [
+      "h1",
+      "h2",
+      "h3",
+      "nat",
+      "sw1",
+      "sw2",
+      "uplink",
+    ]);
 
     const down = await s.as(["vde", "down", name]);
     assert.equal(down.code, 0, down.stderr);
@@ -372,6 +416,9 @@ Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of eith
       const ups = (await run(["pgrep", "-u", String(s.uid), "-f", "vde up"], { check: false })).stdout;
       const outside = ups.split("\n").map(Number).filter((p) => p > 0 && p !== lab);
       assert.equal(outside.length, 1, ups);
+      // The lab's state names it, for vde down.
+      const state = JSON.parse(await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}/state.json`));
+      assert.equal(state.outsideProcess?.pid, outside[0]);
       return { lab, outside: outside[0]! };
     };
     const gone = async (what: string) => {
