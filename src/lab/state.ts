@@ -106,6 +106,9 @@ export function ownerRuns(pid: number, pidStart?: number): boolean {
   return processAlive(pid) && (pidStart === undefined || processStartTime(pid) === pidStart) && mayBeVde(pid);
 }
 
+/** How long a rootless lab's process outside has to end by itself once the lab's has: it takes milliseconds. */
+const OUTSIDE_ENDS_MS = 2000;
+
 /** Stops process `pid` (`what`): SIGTERM, then SIGKILL after `graceMs`; says which it took. */
 async function stop(pid: number, graceMs: number, what: string): Promise<string> {
   try {
@@ -150,8 +153,9 @@ export function labHoldingNamespace(ns: string, except: string): string | undefi
 
 /**
  * Removes what a lab left on the machine, from its state file: stops the
- * owner if it still runs (SIGTERM, then SIGKILL after `graceMs`), deletes
- * its namespaces and its runtime directory.
+ * owner if it still runs (SIGTERM, then SIGKILL after `graceMs`), and a
+ * rootless lab's process outside if it outlives it, deletes its namespaces
+ * and its runtime directory.
  *
  * @returns what was done, one line per step
  */
@@ -159,6 +163,8 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   const state = readState(name);
   const done: string[] = [];
   if (state === undefined) return done;
+  // Whose the lab is, before its vde up, stopping, removes its directory.
+  const user = fileOwner(name);
   if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
     done.push(await stop(state.pid, graceMs, "vde up"));
   }
@@ -167,7 +173,8 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   const outside = state.outsideProcess;
   if (
     outside !== undefined && outside.pid !== Deno.pid && ownerRuns(outside.pid, outside.pidStart) &&
-    processUid(outside.pid) === fileOwner(name) && !(await untilExit(outside.pid, graceMs, 50))
+    processUid(outside.pid) === user &&
+    !(await untilExit(outside.pid, Math.min(graceMs, OUTSIDE_ENDS_MS), 50))
   ) {
     done.push(await stop(outside.pid, graceMs, "vde up --rootless outside the lab's namespaces"));
   }
@@ -180,9 +187,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     const running = listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid, s.pidStart))
       .map((s) => userNamespaceOf(String(s!.pid)));
     // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
-    const left = running.some((ns) =>
-        sameNamespace(ns, rootless.namespace)
-      ) || fileOwner(name) !== rootless.uid
+    const left = running.some((ns) => sameNamespace(ns, rootless.namespace)) || user !== rootless.uid
       ? []
       : labProcesses(rootless).filter((pid) => pid !== state.pid);
     for (const pid of left) {

@@ -72,15 +72,14 @@ Deno.test("a dead lab's pid, reused by a vde program that started later, is not 
 });
 
 /**
- * A Deno program (as vde up --rootless is) that outlives a lab, ignoring SIGTERM when `stubborn`; returned
- * once it says it is ready (its listener set).
+ * A Deno program (as vde up is) that outlives a lab, whose SIGTERM runs `onTerm` (a script); returned once
+ * it says it is ready (its listener set).
  */
-async function lingering(stubborn: boolean): Promise<Deno.ChildProcess> {
+async function lingering(onTerm: string): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "eval",
-      `${stubborn ? 'Deno.addSignalListener("SIGTERM", () => {}); ' : ""}console.log("ready"); ` +
-      "setTimeout(() => {}, 30_000)",
+      `Deno.addSignalListener("SIGTERM", () => { ${onTerm} }); console.log("ready"); setTimeout(() => {}, 30_000)`,
     ],
     stdin: "null",
     stdout: "piped",
@@ -94,16 +93,21 @@ async function lingering(stubborn: boolean): Promise<Deno.ChildProcess> {
 
 Deno.test("vde down ends the recorded process outside a rootless lab that outlived it, SIGKILL if it must, not one started later", async () => {
   const name = `outer${Deno.pid}`;
-  const up = await lingering(false);
-  const stubborn = await lingering(true);
+  const up = await lingering("Deno.exit(0);");
+  const stubborn = await lingering("");
+  // The lab's own vde up, which takes its directory (and state file) along as it stops.
+  const lab = await lingering(
+    `Deno.removeSync(${JSON.stringify(labDir(name))}, { recursive: true }); Deno.exit(0);`,
+  );
   try {
-    const state = (pid: number, pidStart?: number) => ({
+    const state = (pid: number, pidStart: number, owner = 1 << 30) => ({
       name,
-      pid: 1 << 30,
+      pid: owner,
+      ...(owner === 1 << 30 ? {} : { pidStart: processStartTime(owner)! }),
       file: "",
       namespaces: [],
       started: new Date().toISOString(),
-      outsideProcess: { pid, ...(pidStart === undefined ? {} : { pidStart }) },
+      outsideProcess: { pid, pidStart },
     });
     // Its number given to a later process: that one is left be.
     Deno.mkdirSync(labDir(name), { recursive: true });
@@ -115,16 +119,17 @@ Deno.test("vde down ends the recorded process outside a rootless lab that outliv
       `stopped vde up --rootless outside the lab's namespaces (pid ${up.pid})`,
       `removed lab ${name}`,
     ]);
-    assert.equal((await up.status).signal, "SIGTERM");
+    assert.equal((await up.status).code, 0);
     Deno.mkdirSync(labDir(name), { recursive: true });
-    writeState(state(stubborn.pid, processStartTime(stubborn.pid)!));
+    writeState(state(stubborn.pid, processStartTime(stubborn.pid)!, lab.pid));
     assert.deepEqual(await cleanupLab(name, 200), [
+      `stopped vde up (pid ${lab.pid})`,
       `killed vde up --rootless outside the lab's namespaces (pid ${stubborn.pid}) after 200 ms`,
       `removed lab ${name}`,
     ]);
     assert.equal((await stubborn.status).signal, "SIGKILL");
   } finally {
-    for (const c of [up, stubborn]) {
+    for (const c of [up, stubborn, lab]) {
       try {
         c.kill("SIGKILL");
       } catch { /* ended */ }
