@@ -97,7 +97,8 @@ export function pluggedFromOutside(
   const waiting = new Set(names);
   return async (node, signal) => {
     if (!waiting.delete(node.name)) {
-      throw new Error(`${node.kind} ${node.name}: ${OUTSIDE_AT_START}; ${UP_AGAIN}`);
+      // Said after the command that named the node (the shell's `add`): the one way such a node comes.
+      throw new Error(`${OUTSIDE_AT_START}; ${UP_AGAIN}`);
     }
     const path = outsideSocket(labDir, node.name);
     const listener = Deno.listen({ transport: "unix", path });

@@ -361,8 +361,8 @@ topology:
     const add = await s.as(["vde", "term", name, "-c", "add slirp nat2"]);
     assert.notEqual(add.code, 0);
     assert.match(
-      add.stdout + add.stderr,
-      /slirp nat2: a rootless lab's slirp and cable nodes run outside its namespaces, .*vde up -c --rootless FILE/,
+      add.stderr,
+      /^vde: add slirp nat2: a rootless lab's slirp and cable nodes run outside its namespaces, .*vde up -c --rootless FILE\n$/,
     );
     const file = await Deno.readTextFile(`${s.tmp}/home/lab.yaml`);
     await Deno.writeTextFile(`${s.tmp}/home/lab.yaml`, file.replace(":10.0.2.32:8080", ":10.0.2.32:8081"));

@@ -74,7 +74,7 @@ Deno.test("a node the lab does not name, or names again after taking it once, is
     const outside = await OutsideNodes.open(LAB, dir, () => {});
     const hook = pluggedFromOutside(dir, ["nat"]);
     const refused = new RegExp(
-      "^Error: slirp (other|nat): a rootless lab's slirp and cable nodes run outside its namespaces, on the " +
+      "^Error: a rootless lab's slirp and cable nodes run outside its namespaces, on the " +
         "machine's network, opened by vde up --rootless at the start; put it in the lab's file and bring the lab " +
         "up again with it: vde up -c --rootless FILE$",
     );
@@ -243,7 +243,7 @@ Deno.test("a slirp or cable added to a running rootless lab is refused, by add a
   await withNatLab(hook, async (r) => {
     await assert.rejects(
       r.addNode({ kind: "slirp", name: "nat2", forwards: [] }),
-      /^Error: slirp nat2: a rootless lab's slirp and cable nodes run outside .* vde up -c --rootless FILE$/,
+      /^Error: a rootless lab's slirp and cable nodes run outside .* vde up -c --rootless FILE$/,
     );
     assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "nat"]);
     const file = natLabFile(
