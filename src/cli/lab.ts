@@ -457,6 +457,8 @@ async function runLab(
         outside: pluggedFromOutside(
           labDir(lab.name),
           lab.nodes.filter((n) => n.kind === "slirp" || n.kind === "cable").map((n) => n.name),
+          undefined,
+          () => inner.outside === undefined || ownerRuns(inner.outside.pid, inner.outside.pidStart),
         ),
         ...(inner.outside === undefined ? {} : { outsideProcess: inner.outside }),
       }),

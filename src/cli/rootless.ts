@@ -24,8 +24,8 @@
  * namespace does not reach the machine's network, so the parts of the lab
  * that must (its slirp and cable nodes, its `--http` page) run here, in
  * this process, and plug into the copy through sockets in that directory
- * (lab/outside.ts): they are opened before the copy starts and end when it
- * ends. With `-d` this process is itself the background copy of
+ * (lab/outside.ts): they are opened before the copy starts (one added to
+ * the running lab when the copy asks for it) and end when it ends. With `-d` this process is itself the background copy of
  * `vde up -d` (daemon.ts): it reports ready once the lab serves, and the
  * copy in the namespaces runs in the foreground under it, logging to the
  * lab's log. A SIGTERM of either ends both: this one's is passed on, and

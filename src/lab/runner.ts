@@ -514,7 +514,7 @@ export class LabRunner {
 
   /**
    * Whether this lab's slirp and cable nodes run in another process (a rootless lab's), which opened
-   * them at the start: none can be added, nor a slirp's forwards changed, while it runs (outside.ts).
+   * them: a slirp's forwards cannot change while it runs (outside.ts).
    */
   get rootless(): boolean {
     return this.#opts.outside !== undefined;
@@ -522,7 +522,11 @@ export class LabRunner {
 
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */
   async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
-    const link = await this.#opts.outside?.(node, this.#signal) ?? null;
+    // A cable's key as this lab finds it (an applied file's directory), for a node the other process opens now.
+    const asked = node.kind === "cable" && node.key !== undefined
+      ? { ...node, key: this.#path(node.key) }
+      : node;
+    const link = await this.#opts.outside?.(asked, this.#signal) ?? null;
     if (link === null) return false;
     let removed = false;
     this.#undo.push(() => {

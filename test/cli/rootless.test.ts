@@ -356,21 +356,30 @@ topology:
       }
     }, { timeoutMs: 10_000, what: "h2's server through the forward" });
     assert.equal(answer, "hello from h2\n");
-    // Added live, a slirp or cable would run in the lab's namespace, off the machine's network: refused,
-    // as a changed forward is, each in a line that says to bring the lab up again with it.
-    const add = await s.as(["vde", "term", name, "-c", "add slirp nat2"]);
-    assert.notEqual(add.code, 0);
-    assert.match(
-      add.stderr,
-      /^vde: add slirp nat2: a rootless lab's slirp and cable nodes run outside its namespaces, .*vde up -c --rootless FILE\n$/,
-    );
+    // A cable added live runs outside too: it reaches the machine's loopback (the lab's own has no listener),
+    // and goes with its removal.
+    using added = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const add = await s.as([
+      "vde",
+      "term",
+      name,
+      "-c",
+      `add cable c2 connect 127.0.0.1:${added.addr.port} insecure`,
+    ]);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const cableConn = await added.accept();
+    const c2 = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).nodes
+      .find((n: { name: string }) => n.name === "c2");
+    assert.equal(c2?.outside, true);
+    assert.equal((await s.as(["vde", "term", name, "-c", "del c2"])).code, 0);
+    await new Response(cableConn.readable).arrayBuffer(); // ends once the cable outside is closed
     const file = await Deno.readTextFile(`${s.tmp}/home/lab.yaml`);
     await Deno.writeTextFile(`${s.tmp}/home/lab.yaml`, file.replace(":10.0.2.32:8080", ":10.0.2.32:8081"));
     const apply = await s.as(["vde", "up", "--apply", "lab.yaml"]);
     assert.notEqual(apply.code, 0);
     assert.match(
       apply.stdout + apply.stderr,
-      /slirp nat: forwards .*\(not live: a rootless lab's slirp and cable/,
+      /slirp nat: forwards .*\(not live: a rootless lab's slirp runs outside /,
     );
     assert.match(apply.stdout + apply.stderr, /nothing was changed; `vde up -c --rootless /);
     const nodes = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).nodes;

@@ -8,11 +8,12 @@
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
 import { OutsideNodes, outsideSocket, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
-import type { CableNode, Lab, SlirpNode } from "../../src/lab/spec.ts";
+import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { exists } from "../../src/os/paths.ts";
+import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { uniqueLab } from "./_helpers.ts";
@@ -69,24 +70,68 @@ Deno.test("a slirp node opened outside is the link the lab waits for: the gatewa
   });
 });
 
-Deno.test("a node the lab does not name, or names again after taking it once, is refused in one line saying what to do", async () => {
+Deno.test("a node the lab did not start with is asked for by its settings, opened outside and plugged in", async () => {
   await withDir(async (dir) => {
     const outside = await OutsideNodes.open(LAB, dir, () => {});
     const hook = pluggedFromOutside(dir, ["nat"]);
-    const refused = new RegExp(
-      "^Error: a rootless lab's slirp and cable nodes run outside its namespaces, on the " +
-        "machine's network, opened by vde up --rootless at the start; put it in the lab's file and bring the lab " +
-        "up again with it: vde up -c --rootless FILE$",
-    );
-    await assert.rejects(hook({ ...NAT, name: "other" }), refused);
-    assert.equal(exists(outsideSocket(dir, "other")), false);
     const plugged = outside.plug(dir, new Promise(() => {}));
     const link = await hook(NAT);
     await plugged;
     assert.ok(link !== null);
-    await assert.rejects(hook(NAT), refused);
+    const added = await hook({ ...NAT, name: "nat2" });
+    assert.ok(added !== null);
+    assert.deepEqual(outside.names, ["nat", "nat2"]);
+    // The request and the socket are gone once it is plugged in.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    // Its removal from the lab closes it outside.
+    added.close("lab node removed");
+    await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
     link.close();
     outside.close();
+  });
+});
+
+Deno.test("a lab with no slirp or cable at its start gets one asked for once its directory is made", async () => {
+  await withDir(async (parent) => {
+    const dir = `${parent}/lab`;
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, parent, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    await new Promise((r) => setTimeout(r, 100));
+    Deno.mkdirSync(dir);
+    const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
+    assert.ok(added !== null);
+    assert.deepEqual(outside.names, ["nat2"]);
+    added.close();
+    outside.close();
+  });
+});
+
+Deno.test("a node asked for that cannot open outside is refused with the reason from outside, and leaves no file", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    await assert.rejects(
+      pluggedFromOutside(dir, [])({
+        ...NAT,
+        name: "nat3",
+        forwards: [`tcp:127.0.0.1:${taken.addr.port}:10.0.2.15:80`],
+      }),
+      /^Error: nat3: Host port \d+ on 127\.0\.0\.1 is already in use/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    assert.deepEqual(outside.names, []);
+    outside.close();
+  });
+});
+
+Deno.test("a node asked for once the process outside is gone is refused at once, saying so", async () => {
+  await withDir(async (dir) => {
+    await assert.rejects(
+      pluggedFromOutside(dir, [], 60_000, () => false)({ ...NAT, name: "nat2" }),
+      /^Error: nat2: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; /,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   });
 });
 
@@ -226,7 +271,7 @@ Deno.test("a lab whose outside process ends first says once that its node is gon
   assert.equal(log.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
 });
 
-/** The lab file of withNatLab's lab `name` with `extra` added to its nodes. */
+/** The lab file of withNatLab's lab `name` with `nodes` (its nat among them). */
 function natLabFile(name: string, nodes: string): Lab {
   const { lab } = validateLab(
     `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n${nodes}` +
@@ -236,30 +281,26 @@ function natLabFile(name: string, nodes: string): Lab {
   return lab;
 }
 
-Deno.test("a slirp or cable added to a running rootless lab is refused, by add and by apply, and nothing changes", async () => {
-  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
-  const hook = (node: SlirpNode | CableNode) =>
-    node.name === "nat" ? Promise.resolve(inside) : pluggedFromOutside("/nonexistent", [])(node);
-  await withNatLab(hook, async (r) => {
-    await assert.rejects(
-      r.addNode({ kind: "slirp", name: "nat2", forwards: [] }),
-      /^Error: a rootless lab's slirp and cable nodes run outside .* vde up -c --rootless FILE$/,
-    );
-    assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "nat"]);
-    const file = natLabFile(
-      r.lab.name,
-      "    nat: { kind: slirp }\n    h9: { kind: host }\n    c1: { kind: cable, connect: 127.0.0.1:1, insecure: true }\n",
-    );
-    const applied = await applyLab(r, file, "/lab.yaml", () => {});
-    assert.equal(applied.ok, false);
-    assert.deepEqual(applied.lines, [
-      "cable c1: added (not live: a rootless lab's slirp and cable nodes run outside its namespaces, on the " +
-      "machine's network, opened by vde up --rootless at the start)",
-      "nothing was changed; `vde up -c --rootless /lab.yaml` takes the lab down and brings the file up",
-    ]);
-    assert.deepEqual(r.lab.nodes.map((n) => n.name), ["sw1", "nat"]);
-  });
-  outside.close();
+Deno.test("a slirp added to a running rootless lab runs outside, as one of its start: status says so", async () => {
+  const name = uniqueLab();
+  const lab = natLabFile(name, "    nat: { kind: slirp }\n");
+  const dir = labDir(name);
+  const outside = await OutsideNodes.open(lab, "/", () => {});
+  let labEnded!: () => void;
+  const plugged = outside.plug(dir, new Promise<void>((r) => (labEnded = r)));
+  const r = await LabRunner.up(lab, { file: "", baseDir: "/", outside: pluggedFromOutside(dir, ["nat"]) });
+  try {
+    await plugged;
+    await r.addNode({ kind: "slirp", name: "nat2", forwards: [] });
+    assert.deepEqual(outside.names, ["nat", "nat2"]);
+    assert.match(nodesTable(r).join("\n"), /^nat2 +slirp +run outside the lab's namespaces/m);
+    await r.removeNode("nat2");
+    await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
+  } finally {
+    await r.down();
+    labEnded();
+    outside.close();
+  }
 });
 
 Deno.test("a changed forward of a rootless lab's slirp is refused by apply before any step; a root lab's changes", async () => {
@@ -271,7 +312,7 @@ Deno.test("a changed forward of a rootless lab's slirp is refused by apply befor
     assert.equal(applied.ok, false);
     assert.match(
       applied.lines[0]!,
-      /^slirp nat: forwards .*\(not live: a rootless lab's slirp and cable nodes/,
+      /^slirp nat: forwards .*\(not live: a rootless lab's slirp runs outside /,
     );
     assert.equal(applied.lines.length, 2);
     assert.deepEqual((r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards, []);
