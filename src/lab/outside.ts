@@ -269,23 +269,30 @@ export class OutsideNodes {
     if (!this.#over && !this.#closed) this.#serve(labDir).catch(() => {});
   }
 
-  async #plugIn(labDir: string, part: Part): Promise<void> {
+  /**
+   * Connects node `part` to the lab's socket for it, polling until the lab listens there; a node the lab
+   * asked for (`asked`) is tried once, its socket made before the request: the lab gave up on one that is
+   * not there (its add timed out), and the node is closed.
+   */
+  async #plugIn(labDir: string, part: Part, asked = false): Promise<void> {
     const path = outsideSocket(labDir, part.name);
+    const drop = () => {
+      part.unjoin();
+      part.close();
+      const at = this.#parts.indexOf(part);
+      if (at >= 0) this.#parts.splice(at, 1);
+    };
     while (!this.#over && !this.#closed) {
       if (isSocket(path)) {
         try {
           const inside = streamOf(await Deno.connect({ transport: "unix", path }), `lab node ${part.name}`);
           part.inside = inside;
           if (part.link !== null) this.#use(part, part.link);
-          inside.closed.then(() => {
-            part.unjoin();
-            part.close();
-            const at = this.#parts.indexOf(part);
-            if (at >= 0) this.#parts.splice(at, 1);
-          });
+          inside.closed.then(drop);
           return;
         } catch { /* made, not yet listening: the next round */ }
       }
+      if (asked) return drop();
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
@@ -331,7 +338,7 @@ export class OutsideNodes {
       // Only the lab's process writes here (the user's directory); a file that is not its request is left.
       if (node?.name !== name || (node.kind !== "slirp" && node.kind !== "cable")) continue;
       try {
-        await this.#plugIn(labDir, await this.#open(node));
+        await this.#plugIn(labDir, await this.#open(node), true);
       } catch (err) {
         try {
           Deno.writeTextFileSync(`${refusalFile(labDir, name)}.tmp`, `${(err as Error).message}\n`);

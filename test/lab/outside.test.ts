@@ -7,7 +7,13 @@
  */
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
-import { OutsideNodes, outsideSocket, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
+import {
+  OutsideNodes,
+  outsideSocket,
+  pluggedFromOutside,
+  relayPage,
+  requestFile,
+} from "../../src/lab/outside.ts";
 import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
@@ -98,6 +104,20 @@ Deno.test("a lab with no slirp or cable at its start gets one asked for once its
     await outside.plug(dir, new Promise(() => {}));
     await new Promise((r) => setTimeout(r, 100));
     Deno.mkdirSync(dir);
+    const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
+    assert.ok(added !== null);
+    assert.deepEqual(outside.names, ["nat2"]);
+    added.close();
+    outside.close();
+  });
+});
+
+Deno.test("a request the lab gave up on (its socket gone) opens nothing for good and blocks no later one", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    Deno.writeTextFileSync(requestFile(dir, "stale"), JSON.stringify({ ...NAT, name: "stale" }));
+    await waitFor(() => !exists(requestFile(dir, "stale")), { timeoutMs: 5000, what: "the request taken" });
     const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
     assert.ok(added !== null);
     assert.deepEqual(outside.names, ["nat2"]);
