@@ -44,7 +44,7 @@ import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } f
 import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
-import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
+import { forwardsFromOutside, pageSocket, pluggedFromOutside } from "../lab/outside.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";
@@ -384,6 +384,9 @@ async function runLab(
   // background when there is one.
   const inner = rootlessInner();
   if (inner !== undefined) o = { ...o, detach: false };
+  // Whether the vde up outside, which runs a rootless lab's slirps and cables, still does.
+  const outsideRuns = () =>
+    inner?.outside === undefined || ownerRuns(inner.outside.pid, inner.outside.pidStart);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
@@ -458,8 +461,9 @@ async function runLab(
           labDir(lab.name),
           lab.nodes.filter((n) => n.kind === "slirp" || n.kind === "cable").map((n) => n.name),
           undefined,
-          () => inner.outside === undefined || ownerRuns(inner.outside.pid, inner.outside.pidStart),
+          outsideRuns,
         ),
+        outsideForwards: forwardsFromOutside(labDir(lab.name), undefined, outsideRuns),
         ...(inner.outside === undefined ? {} : { outsideProcess: inner.outside }),
       }),
     }).catch((err) => {

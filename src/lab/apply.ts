@@ -34,7 +34,6 @@ import {
   renodedLine,
 } from "./changes.ts";
 import { changeAddresses, changeNode, HalfUndone } from "./live_settings.ts";
-import { notLiveOutside } from "./outside.ts";
 import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
@@ -131,7 +130,6 @@ export async function applyLab(
   nodeAdded: (name: string) => void,
 ): Promise<Outcome> {
   const c = labChanges(r.lab, file);
-  if (r.rootless) c.notLive.push(...notLiveOutside(c));
   const was = r.file;
   // Applied, the file is the lab's (as `kubectl apply -f` would have it): `save` writes into it,
   // `vde up --apply` of it reaches the lab, `vde status` names it.

@@ -26,9 +26,14 @@
  * settings beside it, `NODE.outside.json`, which the process outside
  * watches for; it opens the node and plugs it in as it did at the start, or
  * writes why it cannot (a forward's port taken), `NODE.outside.error`,
- * which the lab's add says. Both files are the user's, in the user's own
- * directory. A slirp's forwards changed live are refused, in one line that
- * says how to bring them up: they are open in the process outside.
+ * which the lab's add says. A slirp's forwards changed live go the same
+ * way: `NODE.forwards.json` (before and after), answered in
+ * `NODE.forwards.done` (empty, or why not), the change made there all or
+ * none as the lab's own slirp's would be. The files are the user's, in the
+ * user's own directory; the process outside takes a request as the lab's
+ * only when it names a slirp or cable, and answers one it cannot take.
+ * Where the process outside is gone (a SIGKILL), the lab refuses both at
+ * once rather than wait for an answer.
  */
 import { StreamLink } from "../link/stream_link.ts";
 import type { Link } from "../link/link.ts";
@@ -38,8 +43,9 @@ import { httpUrl } from "../web/lab_server.ts";
 import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
+import { changeForwards } from "./live_settings.ts";
+import type { SlirpLink } from "../link/slirp_link.ts";
 import type { CableNode, Lab, SlirpNode } from "./spec.ts";
-import type { LabChanges, NotLive } from "./changes.ts";
 
 /** How long the lab waits for a node's plug from outside (the process outside polls every POLL_MS). */
 const PLUG_TIMEOUT_MS = 30_000;
@@ -75,20 +81,75 @@ export function refusalFile(labDir: string, node: string): string {
   return `${labDir}/${node}.outside.error`;
 }
 
-const REQUEST = ".outside.json";
+/** The file in lab directory `labDir` that asks the process outside to change slirp `node`'s forwards. */
+export function forwardsFile(labDir: string, node: string): string {
+  return `${labDir}/${node}${FORWARDS}`;
+}
 
-/** Why a rootless lab's slirp cannot change its forwards while it runs. */
-export const FORWARDS_OUTSIDE =
-  "a rootless lab's slirp runs outside its namespaces, in the vde up --rootless that " +
-  "opened its forwards: remove the node and add it again, or bring the lab up again (vde up -c --rootless)";
+/** The file where the process outside answers it: empty once done, else why not. */
+export function forwardsDoneFile(labDir: string, node: string): string {
+  return `${labDir}/${node}.forwards.done`;
+}
+
+const REQUEST = ".outside.json";
+const FORWARDS = ".forwards.json";
+
+/** Writes `text` to `path` whole: the other process reads it as soon as it is there. */
+function writeWhole(path: string, text: string): void {
+  Deno.writeTextFileSync(`${path}.tmp`, text);
+  Deno.renameSync(`${path}.tmp`, path);
+}
+
+/** What the lab says to a change of node `node` once the process outside is gone (a SIGKILL). */
+function outsideGone(node: string): Error {
+  return new Error(
+    `${node}: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; ` +
+      "`vde up -c --rootless FILE` brings the lab up again with the node",
+  );
+}
+
+/** How long the lab waits for the process outside to change a slirp's forwards (it takes milliseconds). */
+const FORWARDS_TIMEOUT_MS = 10_000;
 
 /**
- * What of `c` a rootless lab cannot do live: change a slirp's forwards
- * (apply.ts refuses the whole file before any step).
+ * In the lab's process: RunnerOptions.outsideForwards for a lab in
+ * directory `labDir`: asks the process outside to change slirp `node`'s
+ * forwards from `was` to `now` (all or none, as the lab's own slirp would)
+ * and waits for its answer; at once refused where that process no longer
+ * runs (`outsideRuns`).
+ *
+ * @throws Error with the reason from outside (a host port taken), or that no answer came
  */
-export function notLiveOutside(c: LabChanges): NotLive[] {
-  return c.renoded.filter((n) => n.running.kind === "slirp")
-    .map((n) => ({ line: `slirp ${n.running.name}: ${n.settings.join(", ")}`, why: FORWARDS_OUTSIDE }));
+export function forwardsFromOutside(
+  labDir: string,
+  timeoutMs = FORWARDS_TIMEOUT_MS,
+  outsideRuns: () => boolean = () => true,
+): (node: string, was: string[], now: string[]) => Promise<void> {
+  return async (node, was, now) => {
+    if (!outsideRuns()) throw outsideGone(node);
+    const done = forwardsDoneFile(labDir, node);
+    removeQuietly(done);
+    writeWhole(forwardsFile(labDir, node), JSON.stringify({ was, now }));
+    const deadline = Date.now() + timeoutMs;
+    try {
+      while (Date.now() < deadline) {
+        let answer: string | undefined;
+        try {
+          answer = Deno.readTextFileSync(done).trim();
+        } catch { /* not yet */ }
+        if (answer === "") return;
+        if (answer !== undefined) throw new Error(answer);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+      throw new Error(
+        `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
+          `within ${timeoutMs / 1000} s`,
+      );
+    } finally {
+      removeQuietly(forwardsFile(labDir, node));
+      removeQuietly(done);
+    }
+  };
 }
 
 function removeQuietly(path: string): void {
@@ -113,12 +174,7 @@ export function pluggedFromOutside(
   const waiting = new Set(names);
   return async (node, signal) => {
     const asked = !waiting.delete(node.name);
-    if (asked && !outsideRuns()) {
-      throw new Error(
-        `${node.name}: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is ` +
-          "gone; `vde up -c --rootless FILE` brings the lab up again with the node",
-      );
-    }
+    if (asked && !outsideRuns()) throw outsideGone(node.name);
     const path = outsideSocket(labDir, node.name);
     const listener = Deno.listen({ transport: "unix", path });
     let refused: string | undefined;
@@ -140,8 +196,7 @@ export function pluggedFromOutside(
       : undefined;
     try {
       if (asked) {
-        Deno.writeTextFileSync(`${requestFile(labDir, node.name)}.tmp`, JSON.stringify(node));
-        Deno.renameSync(`${requestFile(labDir, node.name)}.tmp`, requestFile(labDir, node.name));
+        writeWhole(requestFile(labDir, node.name), JSON.stringify(node));
       }
       return streamOf(await listener.accept(), `${node.name}, outside the lab's namespaces`);
     } catch {
@@ -166,6 +221,8 @@ export function pluggedFromOutside(
 /** One node run outside: its slirp, cable client or listener's session, and its connection to the lab. */
 interface Part {
   name: string;
+  /** A slirp node's own link, whose forwards change live. */
+  slirp?: SlirpLink;
   link: Link | null;
   inside: Link | null;
   unjoin: () => void;
@@ -212,6 +269,7 @@ export class OutsideNodes {
       const link = await openSlirpNode(node);
       const part = this.#add(node.name, () => link.close());
       part.link = link;
+      part.slirp = link;
       return part;
     }
     const part = this.#add(node.name, () => {});
@@ -313,39 +371,69 @@ export class OutsideNodes {
     let queue = this.#takeRequests(labDir);
     for await (const event of watcher) {
       if (this.#over || this.#closed) break;
-      if (event.paths.some((p) => p.endsWith(REQUEST))) queue = queue.then(() => this.#takeRequests(labDir));
+      if (event.paths.some((p) => p.endsWith(REQUEST) || p.endsWith(FORWARDS))) {
+        queue = queue.then(() => this.#takeRequests(labDir));
+      }
     }
     this.#unwatch();
   }
 
-  /** Opens and plugs in each node whose request is in `labDir`, or says in its refusal file why not. */
+  /**
+   * Takes each request in `labDir`: opens and plugs in a node asked for (or says in its refusal file why
+   * not), changes a slirp's forwards (and says in its answer file whether it did).
+   */
   async #takeRequests(labDir: string): Promise<void> {
-    let names: string[];
+    let files: string[];
     try {
-      names = [...Deno.readDirSync(labDir)].filter((e) => e.isFile && e.name.endsWith(REQUEST))
-        .map((e) => e.name.slice(0, -REQUEST.length));
+      files = [...Deno.readDirSync(labDir)].filter((e) => e.isFile).map((e) => e.name);
     } catch {
       return; // the lab is gone
     }
-    for (const name of names) {
-      let node: SlirpNode | CableNode;
+    for (const file of files) {
+      const suffix = [REQUEST, FORWARDS].find((s) => file.endsWith(s));
+      if (suffix === undefined) continue;
+      const name = file.slice(0, -suffix.length);
+      let asked: unknown;
       try {
-        node = JSON.parse(Deno.readTextFileSync(requestFile(labDir, name)));
-        Deno.removeSync(requestFile(labDir, name));
+        asked = JSON.parse(Deno.readTextFileSync(`${labDir}/${file}`));
+        Deno.removeSync(`${labDir}/${file}`);
       } catch {
         continue; // taken back by the lab meanwhile
       }
-      // Only the lab's process writes here (the user's directory); a file that is not its request is left.
-      if (node?.name !== name || (node.kind !== "slirp" && node.kind !== "cable")) continue;
+      const answer = suffix === REQUEST ? refusalFile(labDir, name) : forwardsDoneFile(labDir, name);
+      let said: string | undefined;
       try {
-        await this.#plugIn(labDir, await this.#open(node), true);
+        if (suffix === REQUEST) await this.#openAsked(labDir, name, asked);
+        else await this.#changeForwards(name, asked);
+        if (suffix === FORWARDS) said = "";
       } catch (err) {
-        try {
-          Deno.writeTextFileSync(`${refusalFile(labDir, name)}.tmp`, `${(err as Error).message}\n`);
-          Deno.renameSync(`${refusalFile(labDir, name)}.tmp`, refusalFile(labDir, name));
-        } catch { /* the lab gave up on it */ }
+        said = `${(err as Error).message}\n`;
       }
+      try {
+        if (said !== undefined) writeWhole(answer, said);
+      } catch { /* the lab gave up on it */ }
     }
+  }
+
+  /** Opens node `name` the lab asked for, by its settings `asked`, and plugs it in. */
+  async #openAsked(labDir: string, name: string, asked: unknown): Promise<void> {
+    const node = asked as SlirpNode | CableNode;
+    // Only the lab's process writes here (the user's own directory); anything else is no node.
+    if (node?.name !== name || (node.kind !== "slirp" && node.kind !== "cable")) {
+      throw new Error(`${name}: no slirp or cable node asked for`);
+    }
+    await this.#plugIn(labDir, await this.#open(node), true);
+  }
+
+  /** Changes slirp `name`'s forwards as `asked` says (`{ was, now }`), all or none. */
+  async #changeForwards(name: string, asked: unknown): Promise<void> {
+    const { was, now } = (asked ?? {}) as { was?: unknown; now?: unknown };
+    const slirp = this.#parts.find((p) => p.name === name)?.slirp;
+    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((f) => typeof f === "string");
+    if (slirp === undefined || !strings(was) || !strings(now)) {
+      throw new Error(`${name}: no slirp here to change`);
+    }
+    await changeForwards(name, slirp, was, now);
   }
 
   /** Closes every node and its connection to the lab. */

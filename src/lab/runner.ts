@@ -107,6 +107,8 @@ export interface RunnerOptions {
    * namespaces: outside.ts), once that process has plugged it in; null for a node this process runs.
    */
   outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null>;
+  /** Changes the forwards of slirp `node` that process runs (outside.ts), all or none. */
+  outsideForwards?: (node: string, was: string[], now: string[]) => Promise<void>;
   /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
   outsideProcess?: RecordedProcess;
 }
@@ -512,12 +514,17 @@ export class LabRunner {
     this.switches.set(node.name, { node, sw, ctx, commands, dir, mgmtPath, fromRc });
   }
 
-  /**
-   * Whether this lab's slirp and cable nodes run in another process (a rootless lab's), which opened
-   * them: a slirp's forwards cannot change while it runs (outside.ts).
-   */
+  /** Whether this lab's slirp and cable nodes run in another process (a rootless lab's: outside.ts). */
   get rootless(): boolean {
     return this.#opts.outside !== undefined;
+  }
+
+  /** Changes the forwards of slirp `node`, which another process runs (RunnerOptions.outsideForwards). */
+  async changeOutsideForwards(node: string, was: string[], now: string[]): Promise<void> {
+    if (this.#opts.outsideForwards === undefined) {
+      throw new Error(`${node}: no slirp of this lab's to change`);
+    }
+    await this.#opts.outsideForwards(node, was, now);
   }
 
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
 import {
+  forwardsFromOutside,
   OutsideNodes,
   outsideSocket,
   pluggedFromOutside,
@@ -97,6 +98,15 @@ Deno.test("a node the lab did not start with is asked for by its settings, opene
   });
 });
 
+/** Asks lab directory `dir`'s process outside, `outside` (no node of its start), for nat2; closes both. */
+async function asksForNat2(dir: string, outside: OutsideNodes): Promise<void> {
+  const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
+  assert.ok(added !== null);
+  assert.deepEqual(outside.names, ["nat2"]);
+  added.close();
+  outside.close();
+}
+
 Deno.test("a lab with no slirp or cable at its start gets one asked for once its directory is made", async () => {
   await withDir(async (parent) => {
     const dir = `${parent}/lab`;
@@ -104,11 +114,7 @@ Deno.test("a lab with no slirp or cable at its start gets one asked for once its
     await outside.plug(dir, new Promise(() => {}));
     await new Promise((r) => setTimeout(r, 100));
     Deno.mkdirSync(dir);
-    const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
-    assert.ok(added !== null);
-    assert.deepEqual(outside.names, ["nat2"]);
-    added.close();
-    outside.close();
+    await asksForNat2(dir, outside);
   });
 });
 
@@ -118,11 +124,7 @@ Deno.test("a request the lab gave up on (its socket gone) opens nothing for good
     await outside.plug(dir, new Promise(() => {}));
     Deno.writeTextFileSync(requestFile(dir, "stale"), JSON.stringify({ ...NAT, name: "stale" }));
     await waitFor(() => !exists(requestFile(dir, "stale")), { timeoutMs: 5000, what: "the request taken" });
-    const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
-    assert.ok(added !== null);
-    assert.deepEqual(outside.names, ["nat2"]);
-    added.close();
-    outside.close();
+    await asksForNat2(dir, outside);
   });
 });
 
@@ -301,48 +303,72 @@ function natLabFile(name: string, nodes: string): Lab {
   return lab;
 }
 
-Deno.test("a slirp added to a running rootless lab runs outside, as one of its start: status says so", async () => {
+/**
+ * Runs `fn` on a rootless lab brought up in this process (switch sw1, slirp nat on it, both of withNatLab's
+ * file), whose slirps and cables an OutsideNodes here runs, as the vde up outside would.
+ */
+async function withOutsideLab(fn: (r: LabRunner, outside: OutsideNodes) => Promise<void>): Promise<void> {
   const name = uniqueLab();
   const lab = natLabFile(name, "    nat: { kind: slirp }\n");
   const dir = labDir(name);
   const outside = await OutsideNodes.open(lab, "/", () => {});
   let labEnded!: () => void;
   const plugged = outside.plug(dir, new Promise<void>((r) => (labEnded = r)));
-  const r = await LabRunner.up(lab, { file: "", baseDir: "/", outside: pluggedFromOutside(dir, ["nat"]) });
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    outside: pluggedFromOutside(dir, ["nat"]),
+    outsideForwards: forwardsFromOutside(dir),
+  });
   try {
     await plugged;
-    await r.addNode({ kind: "slirp", name: "nat2", forwards: [] });
-    assert.deepEqual(outside.names, ["nat", "nat2"]);
-    assert.match(nodesTable(r).join("\n"), /^nat2 +slirp +run outside the lab's namespaces/m);
-    await r.removeNode("nat2");
-    await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
+    await fn(r, outside);
   } finally {
     await r.down();
     labEnded();
     outside.close();
   }
+}
+
+Deno.test("a slirp added to a running rootless lab runs outside, as one of its start: status says so", async () => {
+  await withOutsideLab(async (r, outside) => {
+    await r.addNode({ kind: "slirp", name: "nat2", forwards: [] });
+    assert.deepEqual(outside.names, ["nat", "nat2"]);
+    assert.match(nodesTable(r).join("\n"), /^nat2 +slirp +run outside the lab's namespaces/m);
+    await r.removeNode("nat2");
+    await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
+  });
 });
 
-Deno.test("a changed forward of a rootless lab's slirp is refused by apply before any step; a root lab's changes", async () => {
-  const forwarded = (name: string) =>
-    natLabFile(name, "    nat: { kind: slirp, forwards: [tcp:0:10.0.2.15:80] }\n");
-  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
-  await withNatLab((node) => Promise.resolve(node.name === "nat" ? inside : null), async (r) => {
-    const applied = await applyLab(r, forwarded(r.lab.name), "/lab.yaml", () => {});
-    assert.equal(applied.ok, false);
+Deno.test("apply changes a rootless lab's slirp forwards in the process outside, or says why not from there", async () => {
+  const port = freePort();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const forwards = (...ports: number[]) => ports.map((p) => `tcp:127.0.0.1:${p}:10.0.2.15:80`);
+  await withOutsideLab(async (r) => {
+    const file = (...ports: number[]) =>
+      natLabFile(r.lab.name, `    nat: { kind: slirp, forwards: [${forwards(...ports).join(", ")}] }\n`);
+    const nat = () => (r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards;
+    const refused = await applyLab(r, file(taken.addr.port), "/lab.yaml", () => {});
+    assert.equal(refused.ok, false);
     assert.match(
-      applied.lines[0]!,
-      /^slirp nat: forwards .*\(not live: a rootless lab's slirp runs outside /,
+      refused.lines.at(-1)!,
+      /^changing slirp nat failed: nat: forward tcp:127\.0\.0\.1:\d+:.*in use.*; nothing was changed$/,
     );
-    assert.equal(applied.lines.length, 2);
-    assert.deepEqual((r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards, []);
-  });
-  outside.close();
-  await withNatLab(undefined, async (r) => {
-    const applied = await applyLab(r, forwarded(r.lab.name), "/lab.yaml", () => {});
+    assert.deepEqual(nat(), []);
+    const applied = await applyLab(r, file(port), "/lab.yaml", () => {});
     assert.equal(applied.ok, true, applied.lines.join("\n"));
-    assert.deepEqual((r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards, [
-      "tcp:0:10.0.2.15:80",
-    ]);
+    assert.deepEqual(nat(), forwards(port));
+    // The forward listens (the guest behind it is not there: the slirp closes the connection).
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    assert.equal((await applyLab(r, file(), "/lab.yaml", () => {})).ok, true);
+    assert.deepEqual(nat(), []);
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
   });
 });
+
+/** A TCP port of the machine's loopback that was free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  l.close();
+  return l.addr.port;
+}
