@@ -21,9 +21,9 @@ import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
-import { cleanupLab, listLabs, ownerRuns, readState } from "../lab/state.ts";
+import { cleanupLab, type LabState, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
-import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint } from "../lab/switch_paths.ts";
+import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from "../lab/switch_paths.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
@@ -44,7 +44,7 @@ import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } f
 import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
-import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
+import { forwardsFromOutside, pageSocket, pluggedFromOutside } from "../lab/outside.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";
@@ -384,6 +384,9 @@ async function runLab(
   // background when there is one.
   const inner = rootlessInner();
   if (inner !== undefined) o = { ...o, detach: false };
+  // Whether the vde up outside, which runs a rootless lab's slirps and cables, still does.
+  const outsideRuns = () =>
+    inner?.outside === undefined || ownerRuns(inner.outside.pid, inner.outside.pidStart);
   if (o.detach && !isDaemonChild()) {
     Deno.mkdirSync(labsBaseDir(), { recursive: true });
     removeLog(lab.name);
@@ -457,7 +460,11 @@ async function runLab(
         outside: pluggedFromOutside(
           labDir(lab.name),
           lab.nodes.filter((n) => n.kind === "slirp" || n.kind === "cable").map((n) => n.name),
+          undefined,
+          outsideRuns,
         ),
+        outsideForwards: forwardsFromOutside(labDir(lab.name), undefined, outsideRuns),
+        ...(inner.outside === undefined ? {} : { outsideProcess: inner.outside }),
       }),
     }).catch((err) => {
       // Lost a race with another `vde up` of this lab: its lab is up, not taken down.
@@ -761,24 +768,35 @@ export function statusWantsJson(o: { json?: boolean; format?: string }): boolean
 
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
-    const labs = listLabs().map((name) => {
-      const s = readState(name)!;
-      return { name, pid: s.pid, state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead", file: s.file };
+    const row = (name: string, s: LabState) => ({
+      name,
+      pid: s.pid,
+      state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead",
+      file: s.file,
     });
+    const labs = listLabs().map((name) => row(name, readState(name)!));
+    // For root, users' rootless labs apart, each with its user: theirs to take down, never in `labs`, which
+    // a script may hand to root's `vde down` (that finds none of them anyway, and says whose they are).
+    const rootless = usersLabs().map((l) => ({ user: l.user, ...row(l.name, l.state) }));
     if (json) {
-      console.log(JSON.stringify({ labs }, null, 2));
+      console.log(JSON.stringify({ labs, ...(rootless.length === 0 ? {} : { rootless }) }, null, 2));
       return;
     }
-    if (labs.length === 0) {
+    if (labs.length + rootless.length === 0) {
       console.log(`no labs are up${rootLabsHint()}`);
       return;
     }
-    const rows = labs.map((l) => [
-      l.name,
-      String(l.pid),
-      l.state === "up" ? "up" : "dead (vde down cleans up)",
-      l.file || "-",
-    ]);
+    const rows = [
+      ...labs.map((
+        l,
+      ) => [l.name, String(l.pid), l.state === "up" ? "up" : "dead (vde down cleans up)", l.file]),
+      ...rootless.map((l) => [
+        l.name,
+        String(l.pid),
+        `${l.state}, user ${l.user}'s rootless lab (their vde down takes it down)`,
+        l.file,
+      ]),
+    ].map(([name, pid, state, file]) => [name!, pid!, state!, file || "-"]);
     const cols = ["LAB", "PID", "STATE", "FILE"].map((title) => ({ title, align: "left" as const }));
     console.log(renderTable(cols, rows).join("\n"));
     return;

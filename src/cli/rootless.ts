@@ -24,8 +24,8 @@
  * namespace does not reach the machine's network, so the parts of the lab
  * that must (its slirp and cable nodes, its `--http` page) run here, in
  * this process, and plug into the copy through sockets in that directory
- * (lab/outside.ts): they are opened before the copy starts and end when it
- * ends. With `-d` this process is itself the background copy of
+ * (lab/outside.ts): they are opened before the copy starts (one added to
+ * the running lab when the copy asks for it) and end when it ends. With `-d` this process is itself the background copy of
  * `vde up -d` (daemon.ts): it reports ready once the lab serves, and the
  * copy in the namespaces runs in the foreground under it, logging to the
  * lab's log. A SIGTERM of either ends both: this one's is passed on, and
@@ -38,7 +38,7 @@ import { log } from "../log.ts";
 import { labDir } from "../lab/names.ts";
 import { OutsideNodes, pageSocket, relayPage } from "../lab/outside.ts";
 import type { Lab } from "../lab/spec.ts";
-import { readState } from "../lab/state.ts";
+import { readState, type RecordedProcess } from "../lab/state.ts";
 import { isSocket } from "../os/paths.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 
@@ -49,12 +49,16 @@ import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
  */
 const INNER_MARK = "VDE_ROOTLESS_INNER";
 const PAGE_MARK = "VDE_ROOTLESS_PAGE";
+/** This process, `PID START` (its start time, processes.ts), which the copy records in the lab's state. */
+const OUTSIDE_MARK = "VDE_ROOTLESS_OUTSIDE";
 
 /** What the copy in the namespaces is told by the process that started it. */
 export interface RootlessInner {
   background: boolean;
   /** The address the process outside serves the lab's page on (`--http`). */
   pageUrl?: string;
+  /** The process outside, for the lab's state: `vde down` ends it if it outlives the lab. */
+  outside?: RecordedProcess;
 }
 
 /**
@@ -64,17 +68,23 @@ export interface RootlessInner {
 const INNER: RootlessInner | undefined = (() => {
   const mark = Deno.env.get(INNER_MARK);
   const pageUrl = Deno.env.get(PAGE_MARK);
+  const [pid, pidStart] = (Deno.env.get(OUTSIDE_MARK) ?? "").split(" ").map(Number);
   Deno.env.delete(INNER_MARK);
   Deno.env.delete(PAGE_MARK);
+  Deno.env.delete(OUTSIDE_MARK);
   if (mark === undefined) return undefined;
-  return { background: mark === "background", ...(pageUrl === undefined ? {} : { pageUrl }) };
+  return {
+    background: mark === "background",
+    ...(pageUrl === undefined ? {} : { pageUrl }),
+    ...(pid === undefined || !(pid > 0) ? {} : { outside: { pid, ...(pidStart! > 0 ? { pidStart } : {}) } }),
+  };
 })();
 
 /** In the copy in the namespaces: what its starter told it; undefined in any other `vde up`. */
 export function rootlessInner(): RootlessInner | undefined {
   return INNER;
 }
-import { statFields } from "../os/processes.ts";
+import { processStartTime, statFields } from "../os/processes.ts";
 import { LAB_MARK_VARIABLE } from "../os/user_namespace.ts";
 
 /**
@@ -188,6 +198,7 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
       [LAB_MARK_VARIABLE]: crypto.randomUUID(),
       [INNER_MARK]: isDaemonChild() ? "background" : "foreground",
       ...(page === undefined ? {} : { [PAGE_MARK]: page.url }),
+      [OUTSIDE_MARK]: `${Deno.pid} ${processStartTime(Deno.pid) ?? 0}`,
     },
   }).spawn();
   // unshare execs sh, which execs vde: one pid, the lab's. A terminal's Ctrl-C reaches it itself (the same

@@ -143,7 +143,10 @@ export async function applyLab(
       ok: false,
       lines: [
         ...notLiveLines(c),
-        `nothing was changed; \`vde up -c ${path}\` takes the lab down and brings the file up`,
+        `nothing was changed; \`vde up -c${
+          r.rootless ? " --rootless" : ""
+        } ${path}\` takes the lab down and ` +
+        "brings the file up",
       ],
     };
   }

@@ -51,14 +51,6 @@ function outsideText(r: LabRunner, name: string): string {
     : `gone: the vde up --rootless that ran it outside the lab's namespaces ended (${lost})`;
 }
 
-/** A slirp or cable a rootless lab runs itself (added to it running): its NAT or TCP stays in the namespace. */
-const INSIDE = "in the lab's network namespace, not on the machine's network (added after vde up --rootless)";
-
-/** `detail` of a slirp or cable node this process runs, said to be off the machine's network in a rootless lab. */
-function ranHere(r: LabRunner, detail: string): string {
-  return r.rootless ? `${detail}; ${INSIDE}` : detail;
-}
-
 /** How long a console `exec` whose client left has after SIGTERM before SIGKILL. */
 const EXEC_STOP_GRACE_MS = 2000;
 
@@ -103,16 +95,13 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     }
     case "slirp":
       if (r.outside.has(n.name)) return outsideText(r, n.name);
-      return ranHere(r, r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp");
+      return r.slirps.get(n.name)!.stack.describe()[0] ?? "slirp";
     case "cable": {
       const where = n.connect !== undefined
         ? `to ${n.connect}`
         : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
       if (r.outside.has(n.name)) return `${where}, ${outsideText(r, n.name)}`;
-      return ranHere(
-        r,
-        `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`,
-      );
+      return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`;
     }
   }
 }

@@ -80,13 +80,9 @@ export async function changeNode(r: LabRunner, running: LabNode, file: LabNode):
     Object.assign(running, { mtu: file.mtu, routes: [...file.routes], gateway: file.gateway });
   } else if (running.kind === "slirp" && file.kind === "slirp") {
     const slirp = r.slirps.get(running.name);
-    if (slirp === undefined) {
-      throw new Error(
-        `${running.name}: its forwards are run outside the lab's namespaces by vde up --rootless, ` +
-          "which opened them at the start: `vde up -c` brings the lab up again with the new ones",
-      );
-    }
-    await allOrNone(forwardSteps(running.name, slirp, running.forwards, file.forwards));
+    // A rootless lab's slirp runs in the vde up outside its namespaces, which changes them the same way.
+    if (slirp === undefined) await r.changeOutsideForwards(running.name, running.forwards, file.forwards);
+    else await changeForwards(running.name, slirp, running.forwards, file.forwards);
     running.forwards = [...file.forwards];
   }
 }
@@ -257,6 +253,16 @@ async function changeEndAddresses(r: LabRunner, change: AddressChange): Promise<
     // Whatever the outcome: an address deleted, even one put back, took its routes along.
     await restoreRoutes(h);
   }
+}
+
+/** Changes slirp `name`'s forwards (its `link`) from `was` to `now`, all or none. */
+export async function changeForwards(
+  name: string,
+  link: SlirpLink,
+  was: string[],
+  now: string[],
+): Promise<void> {
+  await allOrNone(forwardSteps(name, link, was, now));
 }
 
 function forwardSteps(name: string, link: SlirpLink, was: string[], now: string[]): Step[] {

@@ -68,6 +68,7 @@ import {
   markRootlessLab,
   ownerRuns,
   readState,
+  type RecordedProcess,
   writeState,
 } from "./state.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
@@ -107,6 +108,10 @@ export interface RunnerOptions {
    * namespaces: outside.ts), once that process has plugged it in; null for a node this process runs.
    */
   outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null>;
+  /** Changes the forwards of slirp `node` that process runs (outside.ts), all or none. */
+  outsideForwards?: (node: string, was: string[], now: string[]) => Promise<void>;
+  /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
+  outsideProcess?: RecordedProcess;
 }
 
 /** A switch node as it runs. */
@@ -213,6 +218,7 @@ export class LabRunner {
       namespaces: [],
       started: new Date().toISOString(),
       ...markRootlessLab(),
+      ...(opts.outsideProcess === undefined ? {} : { outsideProcess: opts.outsideProcess }),
     };
   }
 
@@ -531,17 +537,26 @@ export class LabRunner {
     Deno.chmodSync(this.dir, 0o711);
   }
 
-  /**
-   * Whether this lab's slirp and cable nodes run in another process (a rootless lab's): one this process
-   * runs (added later) is in the lab's network namespace, off the machine's network.
-   */
+  /** Whether this lab's slirp and cable nodes run in another process (a rootless lab's: outside.ts). */
   get rootless(): boolean {
     return this.#opts.outside !== undefined;
   }
 
+  /** Changes the forwards of slirp `node`, which another process runs (RunnerOptions.outsideForwards). */
+  async changeOutsideForwards(node: string, was: string[], now: string[]): Promise<void> {
+    if (this.#opts.outsideForwards === undefined) {
+      throw new Error(`${node}: no slirp of this lab's to change`);
+    }
+    await this.#opts.outsideForwards(node, was, now);
+  }
+
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */
   async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
-    const link = await this.#opts.outside?.(node, this.#signal) ?? null;
+    // A cable's key as this lab finds it (an applied file's directory), for a node the other process opens now.
+    const asked = node.kind === "cable" && node.key !== undefined
+      ? { ...node, key: this.#path(node.key) }
+      : node;
+    const link = await this.#opts.outside?.(asked, this.#signal) ?? null;
     if (link === null) return false;
     let removed = false;
     this.#undo.push(() => {

@@ -17,6 +17,7 @@ import {
   type LabMark,
   labProcesses,
   machineUid,
+  processUid,
   rootInUserNamespace,
   sameNamespace,
   userNamespaceOf,
@@ -42,6 +43,17 @@ export interface LabState {
    * which this tells from any other (user_namespace.ts).
    */
   rootless?: LabMark;
+  /**
+   * A rootless lab's `vde up --rootless`, outside its namespaces, which runs its slirp and cable nodes
+   * (outside.ts): it ends with the lab, and `vde down` ends it when it does not.
+   */
+  outsideProcess?: RecordedProcess;
+}
+
+/** A process a state file names: its pid, and when it started (processes.ts), where /proc said. */
+export interface RecordedProcess {
+  pid: number;
+  pidStart?: number;
 }
 
 /**
@@ -98,7 +110,23 @@ export function ownerRuns(pid: number, pidStart?: number): boolean {
   return processAlive(pid) && (pidStart === undefined || processStartTime(pid) === pidStart) && mayBeVde(pid);
 }
 
-/** The machine's uid of whoever owns lab `name`'s state file, or -1. */
+/** How long a rootless lab's process outside has to end by itself once the lab's has: it takes milliseconds. */
+const OUTSIDE_ENDS_MS = 2000;
+
+/** Stops process `pid` (`what`): SIGTERM, then SIGKILL after `graceMs`; says which it took. */
+async function stop(pid: number, graceMs: number, what: string): Promise<string> {
+  try {
+    Deno.kill(pid, "SIGTERM");
+  } catch { /* gone */ }
+  if (await untilExit(pid, graceMs, 50)) return `stopped ${what} (pid ${pid})`;
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* gone */ }
+  await untilExit(pid);
+  return `killed ${what} (pid ${pid}) after ${graceMs} ms`;
+}
+
+/** The uid, as this namespace sees it, of whoever owns lab `name`'s state file, or -1. */
 function fileOwner(name: string): number {
   try {
     return Deno.lstatSync(statePath(name)).uid ?? -1;
@@ -129,8 +157,9 @@ export function labHoldingNamespace(ns: string, except: string): string | undefi
 
 /**
  * Removes what a lab left on the machine, from its state file: stops the
- * owner if it still runs (SIGTERM, then SIGKILL after `graceMs`), deletes
- * its namespaces and its runtime directory.
+ * owner if it still runs (SIGTERM, then SIGKILL after `graceMs`), and a
+ * rootless lab's process outside if it outlives it, deletes its namespaces
+ * and its runtime directory.
  *
  * @returns what was done, one line per step
  */
@@ -138,13 +167,20 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
   const state = readState(name);
   const done: string[] = [];
   if (state === undefined) return done;
+  // Whose the lab is, before its vde up, stopping, removes its directory.
+  const user = fileOwner(name);
   if (state.pid !== Deno.pid && ownerRuns(state.pid, state.pidStart)) {
-    Deno.kill(state.pid, "SIGTERM");
-    if (!(await untilExit(state.pid, graceMs, 50))) {
-      Deno.kill(state.pid, "SIGKILL");
-      done.push(`killed vde up (pid ${state.pid}) after ${graceMs} ms`);
-      await untilExit(state.pid);
-    } else done.push(`stopped vde up (pid ${state.pid})`);
+    done.push(await stop(state.pid, graceMs, "vde up"));
+  }
+  // The process outside ends once the lab's has (its slirps and cables with it); one that does not (stopped,
+  // hung) is ended here, if it is still the one recorded and the lab's user's.
+  const outside = state.outsideProcess;
+  if (
+    outside !== undefined && outside.pid !== Deno.pid && ownerRuns(outside.pid, outside.pidStart) &&
+    processUid(outside.pid) === user &&
+    !(await untilExit(outside.pid, Math.min(graceMs, OUTSIDE_ENDS_MS), 50))
+  ) {
+    done.push(await stop(outside.pid, graceMs, "vde up --rootless outside the lab's namespaces"));
   }
   // The owner cleans up on SIGTERM; whatever it could not (it was killed) goes here.
   const rootless = state.rootless;
@@ -155,9 +191,7 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     const running = listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid, s.pidStart))
       .map((s) => userNamespaceOf(String(s!.pid)));
     // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
-    const left = running.some((ns) =>
-        sameNamespace(ns, rootless.namespace)
-      ) || fileOwner(name) !== rootless.uid
+    const left = running.some((ns) => sameNamespace(ns, rootless.namespace)) || user !== rootless.uid
       ? []
       : labProcesses(rootless).filter((pid) => pid !== state.pid);
     for (const pid of left) {

@@ -12,7 +12,7 @@ import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, type LabState, listLabs, ownerRuns, readState } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
-import { markedProcesses } from "../os/user_namespace.ts";
+import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
 import { groupHint, ownerAndMode, userName } from "../os/users.ts";
 
 /** A switch of a running lab. */
@@ -228,6 +228,54 @@ export function rootsLabAnswer(
     "(its console runs commands as root in its hosts, so it is root's alone)";
 }
 
+/** A user's rootless lab, as root finds it. */
+export interface UsersLab {
+  /** The user's name (or uid where the machine has no name for it). */
+  user: string;
+  uid: number;
+  name: string;
+  state: LabState;
+}
+
+/**
+ * For root: the users' rootless labs that run (`vde up --rootless`). They
+ * live in their users' directories and namespaces, which root's vde does
+ * not look into, so they are found by their processes: each that carries a
+ * lab's mark (user_namespace.ts) names its user's directory, and a lab
+ * there counts when its state has that mark and user. None for anyone else,
+ * who may not see them.
+ */
+export function usersLabs(uid = Deno.uid(), marked: () => MarkedProcess[] = markedProcesses): UsersLab[] {
+  if (uid !== 0) return [];
+  const found = new Map<string, UsersLab>();
+  const seen = new Set<string>();
+  for (const p of marked()) {
+    const base = labsBaseDirOf(p.uid, p.runtimeDir);
+    // One process of a lab is enough to look: a lab's hosts' processes carry its mark too.
+    if (seen.has(`${p.mark} ${base}`)) continue;
+    seen.add(`${p.mark} ${base}`);
+    let names: string[];
+    try {
+      names = [...Deno.readDirSync(base)].filter((e) => e.isDirectory && NAME_PATTERN.test(e.name)).map((e) =>
+        e.name
+      );
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      let state: LabState;
+      try {
+        state = JSON.parse(Deno.readTextFileSync(`${base}/${name}/${LAB_STATE_FILE}`));
+      } catch {
+        continue;
+      }
+      if (state.rootless?.mark !== p.mark || state.rootless.uid !== p.uid) continue;
+      found.set(`${p.uid} ${name}`, { user: userName(p.uid), uid: p.uid, name, state });
+    }
+  }
+  return [...found.values()].sort((a, b) => a.uid - b.uid || a.name.localeCompare(b.name));
+}
+
 /**
  * Why this user cannot reach root's lab switch at `dir`, when the lab lets
  * others through its directory (one of its switches is shared): not in the
@@ -251,23 +299,9 @@ function unsharedSwitch(dir: string, uid: number | null): string | undefined {
  * and namespaces, which root's vde does not look into. "" for anyone else, who may not see it.
  */
 export function usersLabHint(name: string, uid = Deno.uid()): string {
-  if (uid !== 0) return "";
   const lab = name.split("/")[0] ?? "";
   if (!NAME_PATTERN.test(lab)) return "";
-  const found = new Set<number>();
-  for (const p of markedProcesses()) {
-    // The lab of that name in the directory of the process's user, if that lab is the one it is marked as.
-    let state: LabState;
-    try {
-      state = JSON.parse(
-        Deno.readTextFileSync(`${labsBaseDirOf(p.uid, p.runtimeDir)}/${lab}/${LAB_STATE_FILE}`),
-      );
-    } catch {
-      continue;
-    }
-    if (state.rootless?.mark === p.mark && state.rootless.uid === p.uid) found.add(p.uid);
-  }
-  const users = [...found].sort((a, b) => a - b).map(userName);
+  const users = usersLabs(uid).filter((l) => l.name === lab).map((l) => l.user);
   if (users.length === 0) return "";
   return `; ${users.map((u) => `user ${u}'s`).join(", ")} rootless lab ${lab} runs in namespaces of their ` +
     "own (only their vde reaches it)";

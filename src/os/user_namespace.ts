@@ -134,6 +134,11 @@ export function markedProcesses(proc = "/proc"): MarkedProcess[] {
   return out;
 }
 
+/** The real uid of process `pid` as this namespace sees it, or -1 when /proc does not say. */
+export function processUid(pid: number, proc = "/proc"): number {
+  return realUid(`${proc}/${pid}`);
+}
+
 /** The real uid in /proc/PID/status (`dir`), or -1 when it cannot be read. */
 function realUid(dir: string): number {
   const m = /^Uid:\s+(\d+)/m.exec(readText(`${dir}/status`) ?? "");

@@ -198,6 +198,23 @@ async function othersCannotReach(s: Student, name: string): Promise<void> {
   assert.match(rootTerm.stderr, new RegExp(`${whose}\n$`));
   const rootStatus = await run([...vde, "status", name], { check: false });
   assert.match(rootStatus.stderr, new RegExp(whose));
+  // Root's list of labs names it, as the user's, apart from root's own (which a script may take down).
+  const rootList = await run([...vde, "status"], { check: false });
+  assert.match(
+    rootList.stdout,
+    new RegExp(
+      `^${name} +\\d+ +up, user vderl${Deno.pid}'s rootless lab \\(their vde down takes it down\\) `,
+      "m",
+    ),
+  );
+  const rootJson = JSON.parse((await run([...vde, "status", "--json"])).stdout);
+  assert.ok(!rootJson.labs.some((l: { name: string }) => l.name === name), "not among root's own");
+  assert.deepEqual(
+    rootJson.rootless.filter((l: { name: string }) => l.name === name).map((
+      l: { user: string; state: string },
+    ) => [l.user, l.state]),
+    [[`vderl${Deno.pid}`, "up"]],
+  );
   const rootCapture = await run([...vde, "capture", `${name}/sw1`, "-c", "1"], { check: false });
   assert.equal(rootCapture.code, 1);
   assert.match(rootCapture.stderr, new RegExp(`^vde: ${name}/sw1: no such switch directory .*${whose}\n$`));
@@ -339,6 +356,37 @@ topology:
       }
     }, { timeoutMs: 10_000, what: "h2's server through the forward" });
     assert.equal(answer, "hello from h2\n");
+    // A cable added live runs outside too: it reaches the machine's loopback (the lab's own has no listener),
+    // and goes with its removal.
+    using added = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const add = await s.as([
+      "vde",
+      "term",
+      name,
+      "-c",
+      `add cable c2 connect 127.0.0.1:${added.addr.port} insecure`,
+    ]);
+    assert.equal(add.code, 0, add.stdout + add.stderr);
+    const cableConn = await added.accept();
+    const c2 = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).nodes
+      .find((n: { name: string }) => n.name === "c2");
+    assert.equal(c2?.outside, true);
+    assert.equal((await s.as(["vde", "term", name, "-c", "del c2"])).code, 0);
+    await new Response(cableConn.readable).arrayBuffer(); // ends once the cable outside is closed
+    // A forward added by --apply listens on the machine's loopback too, opened by the vde up outside.
+    const second = freePort();
+    const file = await Deno.readTextFile(`${s.tmp}/home/lab.yaml`);
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      file.replace(':10.0.2.32:8080"]', `:10.0.2.32:8080", "tcp:127.0.0.1:${second}:10.0.2.32:8081"]`),
+    );
+    const apply = await s.as(["vde", "up", "--apply", "lab.yaml"]);
+    assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+    assert.match(
+      apply.stdout,
+      new RegExp(`^lab ${name}: slirp nat: forwards .* -> .*:${second}:10\\.0\\.2\\.32:8081`),
+    );
+    (await Deno.connect({ hostname: "127.0.0.1", port: second })).close();
 
     const down = await s.as(["vde", "down", name]);
     assert.equal(down.code, 0, down.stderr);
@@ -372,6 +420,9 @@ Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of eith
       const ups = (await run(["pgrep", "-u", String(s.uid), "-f", "vde up"], { check: false })).stdout;
       const outside = ups.split("\n").map(Number).filter((p) => p > 0 && p !== lab);
       assert.equal(outside.length, 1, ups);
+      // The lab's state names it, for vde down.
+      const state = JSON.parse(await Deno.readTextFile(`${s.tmp}/xdg/vde/${name}/state.json`));
+      assert.equal(state.outsideProcess?.pid, outside[0]);
       return { lab, outside: outside[0]! };
     };
     const gone = async (what: string) => {

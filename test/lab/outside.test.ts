@@ -7,11 +7,20 @@
  */
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
-import { OutsideNodes, outsideSocket, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
+import {
+  forwardsFromOutside,
+  OutsideNodes,
+  outsideSocket,
+  pluggedFromOutside,
+  relayPage,
+  requestFile,
+} from "../../src/lab/outside.ts";
 import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
+import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { exists } from "../../src/os/paths.ts";
+import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { uniqueLab } from "./_helpers.ts";
@@ -68,18 +77,83 @@ Deno.test("a slirp node opened outside is the link the lab waits for: the gatewa
   });
 });
 
-Deno.test("a node the lab does not name, or names again after taking it once, runs in the lab's process", async () => {
+Deno.test("a node the lab did not start with is asked for by its settings, opened outside and plugged in", async () => {
   await withDir(async (dir) => {
     const outside = await OutsideNodes.open(LAB, dir, () => {});
     const hook = pluggedFromOutside(dir, ["nat"]);
-    assert.equal(await hook({ ...NAT, name: "other" }), null);
     const plugged = outside.plug(dir, new Promise(() => {}));
     const link = await hook(NAT);
     await plugged;
     assert.ok(link !== null);
-    assert.equal(await hook(NAT), null);
+    const added = await hook({ ...NAT, name: "nat2" });
+    assert.ok(added !== null);
+    assert.deepEqual(outside.names, ["nat", "nat2"]);
+    // The request and the socket are gone once it is plugged in.
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    // Its removal from the lab closes it outside.
+    added.close("lab node removed");
+    await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
     link.close();
     outside.close();
+  });
+});
+
+/** Asks lab directory `dir`'s process outside, `outside` (no node of its start), for nat2; closes both. */
+async function asksForNat2(dir: string, outside: OutsideNodes): Promise<void> {
+  const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
+  assert.ok(added !== null);
+  assert.deepEqual(outside.names, ["nat2"]);
+  added.close();
+  outside.close();
+}
+
+Deno.test("a lab with no slirp or cable at its start gets one asked for once its directory is made", async () => {
+  await withDir(async (parent) => {
+    const dir = `${parent}/lab`;
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, parent, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    await new Promise((r) => setTimeout(r, 100));
+    Deno.mkdirSync(dir);
+    await asksForNat2(dir, outside);
+  });
+});
+
+Deno.test("a request the lab gave up on (its socket gone) opens nothing for good and blocks no later one", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    Deno.writeTextFileSync(requestFile(dir, "stale"), JSON.stringify({ ...NAT, name: "stale" }));
+    await waitFor(() => !exists(requestFile(dir, "stale")), { timeoutMs: 5000, what: "the request taken" });
+    await asksForNat2(dir, outside);
+  });
+});
+
+Deno.test("a node asked for that cannot open outside is refused with the reason from outside, and leaves no file", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    await assert.rejects(
+      pluggedFromOutside(dir, [])({
+        ...NAT,
+        name: "nat3",
+        forwards: [`tcp:127.0.0.1:${taken.addr.port}:10.0.2.15:80`],
+      }),
+      /^Error: nat3: Host port \d+ on 127\.0\.0\.1 is already in use/,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    assert.deepEqual(outside.names, []);
+    outside.close();
+  });
+});
+
+Deno.test("a node asked for once the process outside is gone is refused at once, saying so", async () => {
+  await withDir(async (dir) => {
+    await assert.rejects(
+      pluggedFromOutside(dir, [], 60_000, () => false)({ ...NAT, name: "nat2" }),
+      /^Error: nat2: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; /,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   });
 });
 
@@ -219,16 +293,82 @@ Deno.test("a lab whose outside process ends first says once that its node is gon
   assert.equal(log.filter((m) => m.includes("is gone")).length, 1, "its own down says nothing of it");
 });
 
-Deno.test("a slirp a rootless lab runs itself (added later) says it is off the machine's network; a root lab's does not", async () => {
-  const natLine = (r: LabRunner) => nodesTable(r).find((l) => l.startsWith("nat "));
-  await withNatLab(() => Promise.resolve(null), (r) => {
-    assert.match(
-      natLine(r) ?? "",
-      /gateway 10\.0\.2\.2\/24 .*; in the lab's network namespace, not on the machine's/,
-    );
+/** The lab file of withNatLab's lab `name` with `nodes` (its nat among them). */
+function natLabFile(name: string, nodes: string): Lab {
+  const { lab } = validateLab(
+    `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n${nodes}` +
+      "  links:\n    - endpoints: [nat, sw1]\n",
+  );
+  assert.ok(lab !== undefined);
+  return lab;
+}
+
+/**
+ * Runs `fn` on a rootless lab brought up in this process (switch sw1, slirp nat on it, both of withNatLab's
+ * file), whose slirps and cables an OutsideNodes here runs, as the vde up outside would.
+ */
+async function withOutsideLab(fn: (r: LabRunner, outside: OutsideNodes) => Promise<void>): Promise<void> {
+  const name = uniqueLab();
+  const lab = natLabFile(name, "    nat: { kind: slirp }\n");
+  const dir = labDir(name);
+  const outside = await OutsideNodes.open(lab, "/", () => {});
+  let labEnded!: () => void;
+  const plugged = outside.plug(dir, new Promise<void>((r) => (labEnded = r)));
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    outside: pluggedFromOutside(dir, ["nat"]),
+    outsideForwards: forwardsFromOutside(dir),
   });
-  await withNatLab(undefined, (r) => {
-    assert.doesNotMatch(natLine(r) ?? "", /namespace/);
-    assert.match(natLine(r) ?? "", /gateway 10\.0\.2\.2\/24/);
+  try {
+    await plugged;
+    await fn(r, outside);
+  } finally {
+    await r.down();
+    labEnded();
+    outside.close();
+  }
+}
+
+Deno.test("a slirp added to a running rootless lab runs outside, as one of its start: status says so", async () => {
+  await withOutsideLab(async (r, outside) => {
+    await r.addNode({ kind: "slirp", name: "nat2", forwards: [] });
+    assert.deepEqual(outside.names, ["nat", "nat2"]);
+    assert.match(nodesTable(r).join("\n"), /^nat2 +slirp +run outside the lab's namespaces/m);
+    await r.removeNode("nat2");
+    await waitFor(() => outside.names.length === 1, { timeoutMs: 5000, what: "nat2 to close outside" });
   });
 });
+
+Deno.test("apply changes a rootless lab's slirp forwards in the process outside, or says why not from there", async () => {
+  const port = freePort();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const forwards = (...ports: number[]) => ports.map((p) => `tcp:127.0.0.1:${p}:10.0.2.15:80`);
+  await withOutsideLab(async (r) => {
+    const file = (...ports: number[]) =>
+      natLabFile(r.lab.name, `    nat: { kind: slirp, forwards: [${forwards(...ports).join(", ")}] }\n`);
+    const nat = () => (r.lab.nodes.find((n) => n.name === "nat") as SlirpNode).forwards;
+    const refused = await applyLab(r, file(taken.addr.port), "/lab.yaml", () => {});
+    assert.equal(refused.ok, false);
+    assert.match(
+      refused.lines.at(-1)!,
+      /^changing slirp nat failed: nat: forward tcp:127\.0\.0\.1:\d+:.*in use.*; nothing was changed$/,
+    );
+    assert.deepEqual(nat(), []);
+    const applied = await applyLab(r, file(port), "/lab.yaml", () => {});
+    assert.equal(applied.ok, true, applied.lines.join("\n"));
+    assert.deepEqual(nat(), forwards(port));
+    // The forward listens (the guest behind it is not there: the slirp closes the connection).
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    assert.equal((await applyLab(r, file(), "/lab.yaml", () => {})).ok, true);
+    assert.deepEqual(nat(), []);
+    await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
+  });
+});
+
+/** A TCP port of the machine's loopback that was free a moment ago. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  l.close();
+  return l.addr.port;
+}

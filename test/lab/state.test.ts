@@ -70,3 +70,71 @@ Deno.test("a dead lab's pid, reused by a vde program that started later, is not 
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
   }
 });
+
+/**
+ * A Deno program (as vde up is) that outlives a lab, whose SIGTERM runs `onTerm` (a script); returned once
+ * it says it is ready (its listener set).
+ */
+async function lingering(onTerm: string): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `Deno.addSignalListener("SIGTERM", () => { ${onTerm} }); console.log("ready"); setTimeout(() => {}, 30_000)`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  child.stdout.cancel();
+  return child;
+}
+
+Deno.test("vde down ends the recorded process outside a rootless lab that outlived it, SIGKILL if it must, not one started later", async () => {
+  const name = `outer${Deno.pid}`;
+  const up = await lingering("Deno.exit(0);");
+  const stubborn = await lingering("");
+  // The lab's own vde up, which takes its directory (and state file) along as it stops.
+  const lab = await lingering(
+    `Deno.removeSync(${JSON.stringify(labDir(name))}, { recursive: true }); Deno.exit(0);`,
+  );
+  try {
+    const state = (pid: number, pidStart: number, owner = 1 << 30) => ({
+      name,
+      pid: owner,
+      ...(owner === 1 << 30 ? {} : { pidStart: processStartTime(owner)! }),
+      file: "",
+      namespaces: [],
+      started: new Date().toISOString(),
+      outsideProcess: { pid, pidStart },
+    });
+    // Its number given to a later process: that one is left be.
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState(state(up.pid, processStartTime(up.pid)! - 1));
+    assert.deepEqual(await cleanupLab(name, 200), [`removed lab ${name}`]);
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState(state(up.pid, processStartTime(up.pid)!));
+    assert.deepEqual(await cleanupLab(name, 200), [
+      `stopped vde up --rootless outside the lab's namespaces (pid ${up.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.equal((await up.status).code, 0);
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState(state(stubborn.pid, processStartTime(stubborn.pid)!, lab.pid));
+    assert.deepEqual(await cleanupLab(name, 200), [
+      `stopped vde up (pid ${lab.pid})`,
+      `killed vde up --rootless outside the lab's namespaces (pid ${stubborn.pid}) after 200 ms`,
+      `removed lab ${name}`,
+    ]);
+    assert.equal((await stubborn.status).signal, "SIGKILL");
+  } finally {
+    for (const c of [up, stubborn, lab]) {
+      try {
+        c.kill("SIGKILL");
+      } catch { /* ended */ }
+      await c.status;
+    }
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});

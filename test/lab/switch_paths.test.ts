@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { vde, withLabUp } from "./_helpers.ts";
-import { isLabSwitchConsole, matchLabSwitch, rootsLabAnswer } from "../../src/lab/switch_paths.ts";
+import { isLabSwitchConsole, matchLabSwitch, rootsLabAnswer, usersLabs } from "../../src/lab/switch_paths.ts";
 import { labsBaseDir, ROOT_LABS_DIR } from "../../src/lab/names.ts";
 import { AS_NOBODY, run, skipUnlessRoot } from "../helpers/processes.ts";
 
@@ -158,4 +158,35 @@ Deno.test("a lab switch's console is told from any other socket by where it live
   assert.ok(!isLabSwitchConsole(`${ROOT_LABS_DIR}/class/ctl`), "the lab's own console");
   assert.ok(!isLabSwitchConsole("/tmp/sw1/mgmt"), "vde switch's");
   assert.ok(!isLabSwitchConsole("/tmp/class/sw1.mgmt"));
+});
+
+Deno.test("root finds users' rootless labs by their marked processes, a lab of another mark or user not among them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-r3-users-" });
+  try {
+    const lab = (name: string, mark: string, uid: number) => {
+      Deno.mkdirSync(`${dir}/vde/${name}`, { recursive: true });
+      Deno.writeTextFileSync(
+        `${dir}/vde/${name}/state.json`,
+        JSON.stringify({
+          name,
+          pid: 1 << 30,
+          file: "",
+          namespaces: [],
+          started: "",
+          rootless: { namespace: { dev: 1, ino: 1 }, uid, mark },
+        }),
+      );
+    };
+    lab("mylan", "m1", 4242);
+    lab("other", "m2", 4242); // no process carries its mark: not this one's
+    lab("stolen", "m1", 4343); // another user's uid in the file
+    // Two processes of the one lab (its vde up and a host's sleep): found once.
+    const marked = () => [4, 5].map((pid) => ({ pid, uid: 4242, mark: "m1", runtimeDir: dir }));
+    const found = usersLabs(0, marked);
+    assert.deepEqual(found.map((l) => [l.uid, l.name, l.state.name]), [[4242, "mylan", "mylan"]]);
+    assert.equal(usersLabs(1000, marked).length, 0, "a user who is not root finds none");
+    assert.deepEqual(usersLabs(0, () => []), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
