@@ -284,6 +284,32 @@ function contract(kind: string, hostNet: HostNet): void {
     }
   });
 
+  Deno.test(`host sockets (${kind}): a forward removed and at once added again on its host port (its guest port changed) listens`, async () => {
+    const l = lab();
+    try {
+      const first = await l.engine.addForward({
+        hostAddr: "127.0.0.1",
+        hostPort: 0,
+        guestAddr: "10.0.2.15",
+        guestPort: 80,
+      });
+      assert.equal(l.engine.removeForward({ hostAddr: "127.0.0.1", hostPort: first.hostPort }), true);
+      // No turn of the event loop between the two: as `vde up --apply` and the console do it.
+      const again = await l.engine.addForward({
+        hostAddr: "127.0.0.1",
+        hostPort: first.hostPort,
+        guestAddr: "10.0.2.15",
+        guestPort: 81,
+      });
+      assert.equal(again.hostPort, first.hostPort);
+      assert.deepEqual(l.engine.listForwards().map((f) => f.guestPort), [81]);
+      const client = await Deno.connect({ hostname: "127.0.0.1", port: first.hostPort });
+      client.close();
+    } finally {
+      l.close();
+    }
+  });
+
   Deno.test(`host sockets (${kind}): 2% loss each way between guest and engine, 2 MiB each way still arrives intact`, async () => {
     const fast: Partial<TcbConfig> = { minRtoMs: 30, initialRtoMs: 200 };
     const up = randomBytes(2 * MiB);

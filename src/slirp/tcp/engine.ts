@@ -578,6 +578,8 @@ class Engine implements SlirpTcpEngine {
   readonly #halfOpen = new Set<Flow>();
   readonly #timeWait = new Set<Flow>();
   readonly #forwards = new Map<string, Forward>();
+  /** Listeners of removed forwards not yet off their ports (see addForward); null when none. */
+  #releasing: Promise<void> | null = null;
   /** The port `#clientEndpoint` chose (a second result without an array per connection). */
   #clientPort = 0;
   #nextDeadline = Infinity;
@@ -1101,6 +1103,9 @@ class Engine implements SlirpTcpEngine {
   }
 
   addForward(spec: TcpForwardSpec): Promise<TcpForwardInfo> {
+    // A forward just removed may still hold its port for a turn (host.ts):
+    // one added in its place (a guest port changed live) waits for it.
+    if (this.#releasing !== null) return this.#releasing.then(() => this.#addForward(spec));
     try {
       return Promise.resolve(this.#addForward(spec));
     } catch (e) {
@@ -1184,7 +1189,13 @@ class Engine implements SlirpTcpEngine {
       if (hostText !== null && fwd.hostAddr !== hostText) continue;
       if (hostText === null && spec.v6 !== undefined && fwd.v6 !== spec.v6) continue;
       fwd.closed = true;
-      fwd.listener.close();
+      const released = fwd.listener.close();
+      if (released !== undefined) {
+        const all: Promise<void> = Promise.all([this.#releasing, released]).then(() => {
+          if (this.#releasing === all) this.#releasing = null;
+        });
+        this.#releasing = all;
+      }
       this.#forwards.delete(fwd.key);
       return true;
     }

@@ -54,7 +54,12 @@ export interface HostPeer {
 export interface HostListener {
   /** Waits for the next connection; rejects once closed. */
   accept(): Promise<{ conn: HostConn; remote: HostPeer }>;
-  close(): void;
+  /**
+   * Stops listening. A promise, where one is returned, settles once the port
+   * is free to bind again: Deno's listener lets it go only when the accept
+   * it was waiting in has settled, a turn of the event loop later.
+   */
+  close(): void | Promise<void>;
   /** The port actually bound (useful when 0 was asked). */
   readonly port: number;
   /**
@@ -88,10 +93,14 @@ export const denoHostNet: HostNet = {
   },
   listen(hostname, port) {
     const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    let waiting: Promise<unknown> | null = null;
     return {
       port: (listener.addr as Deno.NetAddr).port,
       async accept() {
-        const conn = await listener.accept();
+        const next = listener.accept();
+        waiting = next;
+        const conn = await next;
+        waiting = null;
         try {
           conn.setNoDelay(true);
           conn.setKeepAlive(true);
@@ -107,6 +116,7 @@ export const denoHostNet: HostNet = {
         } catch {
           // Already closed.
         }
+        return waiting?.then(() => {}, () => {});
       },
     };
   },
