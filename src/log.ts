@@ -18,10 +18,11 @@ const encoder = new TextEncoder();
  *
  * @throws Error naming the file when it cannot be opened
  */
-export function setLogFile(path: string, option = "--logfile"): void {
+export function setLogFile(path: string, option = "--logfile", mode = 0o644): void {
   try {
-    // 644 whatever the umask: a log others may write (umask 000) could be given forged lines.
-    file = Deno.openSync(path, { append: true, create: true, mode: 0o644 });
+    // 644 whatever the umask: a log others may write (umask 000) could be given forged lines. A lab's is
+    // 600: its hosts' `exec` lines and what they print (a variable's secret too) are its user's alone.
+    file = Deno.openSync(path, { append: true, create: true, mode });
   } catch (err) {
     throw new Error(`cannot open the log file ${path}${unwritable(path, option, err)}`);
   }

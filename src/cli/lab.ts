@@ -24,6 +24,8 @@ import type { Lab } from "../lab/spec.ts";
 import { cleanupLab, type LabState, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
 import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from "../lab/switch_paths.ts";
+import { sessionGroups } from "../os/users.ts";
+import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
@@ -278,6 +280,37 @@ function checkRoot(lab: Lab, uid: number | null): void {
 }
 
 /**
+ * Refuses, in one line and before anything is made, a switch's `group` that
+ * its start could not give its files: one this user is not in (only root
+ * may give files to such a group), or any in a rootless lab, whose user
+ * namespace maps only the user's own ids (its chown says only "Invalid
+ * argument", and its directory is the user's alone anyway).
+ *
+ * @throws UsageError naming the switch and the group
+ */
+export function checkGroups(
+  lab: Lab,
+  rootless: boolean,
+  uid: number | null = Deno.uid(),
+  held: Set<number> = sessionGroups(),
+): void {
+  for (const n of lab.nodes) {
+    if (n.kind !== "switch" || n.group === undefined) continue;
+    if (rootless) {
+      throw new UsageError(
+        `lab ${lab.name}: ${n.name}: group ${n.group}: a rootless lab's switch is its user's alone (its runtime ` +
+          "directory is theirs, and its user namespace maps no group): drop `group`, or run vde up as root",
+      );
+    }
+    try {
+      resolveOwnGroup(n.group, `${n.name}: group`, uid ?? -1, held);
+    } catch (err) {
+      throw new UsageError(`lab ${lab.name}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/**
  * Sends `line` to the lab shell of running lab `lab` when it runs `file`
  * (its `diff` or `apply`): its reply, and the pid its state file names;
  * undefined when it does not run `file`, or does not answer.
@@ -379,6 +412,7 @@ async function runLab(
   // Not root: the lab runs again, root in namespaces of the user's own, its hosts there (rootless.ts).
   const rootless = o.rootless === true && Deno.uid() !== 0;
   if (!isDaemonChild()) checkCanStart(lab, rootless ? 0 : undefined, source?.path);
+  if (!isDaemonChild()) checkGroups(lab, rootless);
   if (rootless && !isDaemonChild()) await checkUserNamespaces();
   // The copy in those namespaces runs in the foreground of the `vde up` outside, which is the one in the
   // background when there is one.
@@ -433,7 +467,7 @@ async function runLab(
     if (web !== undefined) console.log(web);
     return;
   }
-  if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name));
+  if (isDaemonChild() || inner?.background) setLogFile(daemonLog(lab.name), "--logfile", 0o600);
   if (rootless) return await upRootless(lab, source ? dirOf(source.path) : Deno.cwd(), o.http);
   const { stopped, stop, remove } = untilSignal();
   // A signal while the lab comes up (Ctrl-C during a slow DHCP or exec) cuts bring-up short.
@@ -897,6 +931,7 @@ export const labCommand: Subcommand = (program: Command) => {
         // `vde up -c` of a rootless lab without --rootless (as apply's hint reads) left no lab at all.
         const rootless = o.rootless === true && Deno.uid() !== 0;
         checkRoot(lab, rootless ? 0 : Deno.uid());
+        checkGroups(lab, rootless);
         if (rootless) await checkUserNamespaces();
         await down(lab.name);
       }

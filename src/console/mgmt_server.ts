@@ -152,6 +152,7 @@ class MgmtSession implements Session {
   readonly #afterReply: string;
   #closed = false;
   readonly peerPid?: number;
+  readonly peerUid?: number;
   readonly #buf = new Uint8Array(4096);
   /** The read in flight, one at a time: it survives a pause that flushes a partial line, and `stopSignal`'s. */
   #reading: Promise<number | null> | null = null;
@@ -160,9 +161,16 @@ class MgmtSession implements Session {
   /** An ETX came after a line not yet run (in one read with it): that line's command stops as it asks. */
   #interruptPending = false;
 
-  constructor(conn: Conn, commands: CommandRegistry, opts: SessionOptions, peerPid?: number) {
+  constructor(
+    conn: Conn,
+    commands: CommandRegistry,
+    opts: SessionOptions,
+    peerPid?: number,
+    peerUid?: number,
+  ) {
     this.#conn = conn;
     this.peerPid = peerPid;
+    this.peerUid = peerUid;
     this.commands = commands;
     this.#opts = opts;
     this.#afterReply = `\n${opts.prompt}`;
@@ -334,7 +342,7 @@ export class MgmtServer {
     // Binds the socket (throws SysError) and serves each client that connects.
     this.#listener = new UnixStreamListener(
       path,
-      (conn, peer) => this.#accept(conn, peer.pid),
+      (conn, peer) => this.#accept(conn, peer.pid, peer.uid),
       (err) => {
         if (!this.#closed) this.#opts.log(`management socket: ${err.message}`);
       },
@@ -387,14 +395,14 @@ export class MgmtServer {
     return this.#sessions.size;
   }
 
-  #accept(conn: StreamConn, peerPid: number): void {
+  #accept(conn: StreamConn, peerPid: number, peerUid: number): void {
     if (this.#closed) return conn.close();
     if (this.#sessions.size >= this.#opts.maxClients) {
       this.refusedBusy++;
       turnAway(conn);
       return;
     }
-    const session = new MgmtSession(conn, this.#registry, this.#opts, peerPid);
+    const session = new MgmtSession(conn, this.#registry, this.#opts, peerPid, peerUid);
     this.#sessions.add(session);
     session.run().catch(() => session.close()).finally(() => {
       this.#sessions.delete(session);

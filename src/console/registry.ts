@@ -29,6 +29,8 @@ export interface Session {
   render(reply: Reply): string;
   /** The client's process (SO_PEERCRED), where the session is a socket's. */
   readonly peerPid?: number;
+  /** The client's user (SO_PEERCRED), where the session is a socket's: `load` reads files as ours, not theirs. */
+  readonly peerUid?: number;
   /**
    * Aborts when the client goes (closes its end, or the session is ended)
    * or interrupts the command (Ctrl-C at `vde term`), even while a command

@@ -6,8 +6,9 @@
  * help texts.
  */
 import { readAtMost } from "../io/read_at_most.ts";
-import { type CommandRegistry, fail, ok, type Session } from "./registry.ts";
+import { type CommandRegistry, fail, failure, ok, type Session } from "./registry.ts";
 import { Errno, type Reply } from "./reply_format.ts";
+import { userName } from "../os/users.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
 export const MAX_LOAD_DEPTH = 8;
@@ -79,6 +80,8 @@ function describeSession(session: Session): string {
  * 1038, and `load` works from the startup script too.
  */
 export async function loadScript(path: string, session: Session): Promise<Reply> {
+  const refused = othersLoad(session);
+  if (refused !== undefined) return refused;
   if (path === "") return fail(Errno.ENOENT);
   if (session.loadDepth >= MAX_LOAD_DEPTH) return fail(Errno.ELOOP);
   const read = await readScript(path);
@@ -98,6 +101,23 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
     session.loadDepth--;
   }
   return { code: 0, raw };
+}
+
+/**
+ * `load` reads its file as this program's user and says each line back, so
+ * from a client that is another user (a console shared by `--mgmtmode 660`,
+ * a lab switch's `mgmt_mode`) it would show them what only we may read:
+ * `load /etc/shadow` from a student at root's switch. Refused (EPERM) for
+ * them; our own user and root may, and a console without a socket peer.
+ */
+export function othersLoad(session: Session, self: number | null = Deno.uid()): Reply | undefined {
+  const peer = session.peerUid;
+  if (peer === undefined || peer === 0 || self === null || peer === self) return undefined;
+  return failure(
+    `load reads files as ${userName(self)}, and this console's client is ${userName(peer)}: ` +
+      `only ${userName(self)} may load (a shared console runs typed commands only)`,
+    Errno.EPERM,
+  );
 }
 
 /** Reads a script's lines, or an errno. */

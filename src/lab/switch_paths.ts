@@ -284,7 +284,8 @@ export function usersLabs(uid = Deno.uid(), marked: () => MarkedProcess[] = mark
  */
 function unsharedSwitch(dir: string, uid: number | null): string | undefined {
   try {
-    Deno.statSync(dir);
+    // A switch's socket directory: the lab's own `ctl` beside them is no switch, and is said as the lab's.
+    if (!Deno.statSync(dir).isDirectory) return undefined;
   } catch {
     return undefined;
   }

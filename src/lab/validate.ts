@@ -11,6 +11,8 @@
  * link order, so the lab that runs is exactly the lab that was checked.
  */
 import {
+  type Document,
+  isAlias,
   isMap,
   isScalar,
   isSeq,
@@ -172,6 +174,8 @@ class Validator {
   readonly #errors: LabError[] = [];
   readonly #text: string;
   readonly #options: ValidateOptions;
+  /** The file parsed, for the anchors its aliases name. */
+  #doc: Document | undefined;
   /** A link was left out for a mistake (reported there): a host's address may be waiting for it. */
   #linkLeftOut = false;
 
@@ -181,7 +185,7 @@ class Validator {
   }
 
   run(): ValidationResult {
-    const doc = parseDocument(this.#text, {
+    const doc = this.#doc = parseDocument(this.#text, {
       lineCounter: this.#lines,
       prettyErrors: false,
       // Duplicate keys are found below, named, and the walk goes on to the file's other mistakes.
@@ -300,7 +304,9 @@ class Validator {
         );
         continue;
       }
-      out.set(k, { key, value: (pair.value as Node | null) ?? null });
+      // An alias (`mgmt_mode: *m`) is read as what its anchor holds, as YAML means it.
+      const value = (pair.value as Node | null) ?? null;
+      out.set(k, { key, value: isAlias(value) && this.#doc ? value.resolve(this.#doc) ?? value : value });
     }
     return out;
   }
@@ -688,8 +694,11 @@ class Validator {
   #octal(e: Entry | undefined, what: string): number | undefined {
     if (e === undefined) return undefined;
     const v = isScalar(e.value) ? (e.value as Scalar).source ?? String((e.value as Scalar).value) : undefined;
-    if (v === undefined || !/^(?:0o?)?[0-7]{1,4}$/.test(v)) {
-      this.#error(e.value ?? e.key, `${what} must be an octal mode like 660, got ${this.#show(e)}`);
+    // Three digits at most (after a leading 0 or 0o): a socket has no use for setuid, setgid or sticky bits.
+    if (v === undefined || !/^(?:0o?)?[0-7]{1,3}$/.test(v)) {
+      // A number as written (`0x1b0`, `660.0`), not as YAML read it (432, 660).
+      const shown = v !== undefined && typeof (e.value as Scalar).value === "number" ? v : this.#show(e);
+      this.#error(e.value ?? e.key, `${what} must be an octal mode like 660 (at most 777), got ${shown}`);
       return undefined;
     }
     return parseInt(v.replace(/^0o/, ""), 8);

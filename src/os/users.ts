@@ -31,16 +31,23 @@ function readRows(path: string): Row[] {
   return rows;
 }
 
+/**
+ * A name, else a decimal id, as chown(1) reads them: a user or group named
+ * like a number (`1234`) is that entry, not id 1234. Undefined when neither.
+ */
+function lookup(path: string, nameOrId: string): number | undefined {
+  return readRows(path).find((r) => r.name === nameOrId)?.id ??
+    (/^\d+$/.test(nameOrId) ? Number(nameOrId) : undefined);
+}
+
 /** Resolves a user name or a decimal uid; undefined when unknown. */
-export function lookupUser(nameOrId: string): number | undefined {
-  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
-  return readRows("/etc/passwd").find((r) => r.name === nameOrId)?.id;
+export function lookupUser(nameOrId: string, passwd = "/etc/passwd"): number | undefined {
+  return lookup(passwd, nameOrId);
 }
 
 /** Resolves a group name or a decimal gid; undefined when unknown. */
-export function lookupGroup(nameOrId: string): number | undefined {
-  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
-  return readRows("/etc/group").find((r) => r.name === nameOrId)?.id;
+export function lookupGroup(nameOrId: string, group = "/etc/group"): number | undefined {
+  return lookup(group, nameOrId);
 }
 
 /** The name of `uid`, or the number as text when it has none. */

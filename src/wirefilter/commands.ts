@@ -13,7 +13,7 @@
  * answers `9999 END OF SESSION` as vde_switch does (wirefilter prints
  * `1-01 Unknown error -1`); commands match by whole word.
  */
-import { addSessionEndCommands, readScript } from "../console/session_commands.ts";
+import { addSessionEndCommands, othersLoad, readScript } from "../console/session_commands.ts";
 import { CommandRegistry, fail, failure, listing, ok, type Session } from "../console/registry.ts";
 import { Errno, type Reply, resultLine } from "../console/reply_format.ts";
 import type { DirectionCounters, ParamName, WireFilter } from "./filter.ts";
@@ -416,6 +416,8 @@ export function wirefilterCommands(ctx: WirefilterContext): CommandRegistry {
  * listing echoes each line as `(PATH) LINE` followed by its reply.
  */
 async function loadScript(path: string, session: Session): Promise<Reply> {
+  const refused = othersLoad(session);
+  if (refused !== undefined) return refused;
   if (path === "") return listing([], Errno.ENOENT);
   if (session.loadDepth >= MAX_LOAD_DEPTH) return listing([], Errno.ELOOP);
   const read = await readScript(path);

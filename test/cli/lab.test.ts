@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { ONE_SWITCH, TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
-import { checkCanStart, downEach, labFilesHere, rootLabsHint, statusWantsJson } from "../../src/cli/lab.ts";
+import {
+  checkCanStart,
+  checkGroups,
+  downEach,
+  labFilesHere,
+  rootLabsHint,
+  statusWantsJson,
+} from "../../src/cli/lab.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
@@ -64,6 +71,30 @@ topology:
   );
   const switchesOnly = { ...lab, nodes: lab.nodes.filter((n) => n.kind !== "host"), links: [] };
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
+});
+
+Deno.test("vde up of a switch given to a group the user may not give files to is refused in one line before making anything", () => {
+  const { lab } = validateLab(
+    "name: ng\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch, mode: 660, group: 65534 }\n",
+  );
+  assert.ok(lab !== undefined);
+  assert.throws(
+    () => checkGroups(lab, false, 1000, new Set([1000])),
+    (err: Error) =>
+      err instanceof UsageError &&
+      /^lab ng: sw2: group 65534: \S+ is not in group 65534, and only root may give files to a group/.test(
+        err.message,
+      ),
+  );
+  assert.doesNotThrow(() => checkGroups(lab, false, 1000, new Set([1000, 65534])), "a group of the user's");
+  assert.doesNotThrow(() => checkGroups(lab, false, 0, new Set([0])), "root gives files to any group");
+  assert.throws(
+    () => checkGroups(lab, true, 1000, new Set([1000, 65534])),
+    new UsageError(
+      "lab ng: sw2: group 65534: a rootless lab's switch is its user's alone (its runtime directory is theirs, " +
+        "and its user namespace maps no group): drop `group`, or run vde up as root",
+    ),
+  );
 });
 
 Deno.test("vde up of a lab whose name makes a socket path too long says so in one line before making anything", () => {

@@ -4,11 +4,16 @@
  * switch by gigabytes) is refused as too long, a pipe is read.
  */
 import assert from "node:assert/strict";
-import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER, readScript } from "../../src/console/session_commands.ts";
+import {
+  loadScript,
+  MAX_SCRIPT_BYTES,
+  PIPE_WITHOUT_WRITER,
+  readScript,
+} from "../../src/console/session_commands.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
 import { runStartupScript } from "../../src/console/script.ts";
-import { CommandRegistry } from "../../src/console/registry.ts";
+import { CommandRegistry, type Session } from "../../src/console/registry.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -72,3 +77,35 @@ async function openWriterNow(fifo: string): Promise<void> {
   }).output();
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
 }
+
+Deno.test("load from a console client that is another user is refused before the file is read: it would echo what only we may read", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-r15a-load-" });
+  try {
+    const secret = `${dir}/secret`;
+    await Deno.writeTextFile(secret, "hub on\n");
+    const commands = new CommandRegistry();
+    commands.add({ path: "hub", syntax: "on", help: "", listing: false, run: () => ({ code: 0 }) });
+    const session = (peerUid?: number): Session => ({
+      kind: "mgmt",
+      debug: new Set(),
+      loadDepth: 0,
+      commands,
+      notify: () => {},
+      render: () => "",
+      peerUid,
+    });
+    const self = Deno.uid() ?? 0;
+    const other = self === 12345 ? 12346 : 12345;
+    const refused = await loadScript(secret, session(other));
+    assert.equal(refused.code, Errno.EPERM);
+    assert.ok(!(refused.raw ?? "").includes("hub on"), "no line of the file is said");
+    assert.match(refused.raw ?? "", /only \S+ may load/);
+    for (const uid of [self, 0, undefined]) {
+      const done = await loadScript(secret, session(uid));
+      assert.equal(done.code, 0, `peer ${uid}`);
+      assert.match(done.raw ?? "", /hub on/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -121,4 +121,7 @@ Deno.test("the JSON Schema takes a switch's priority, mode, group and mgmt_mode,
   assert.ok(check(sw({ stp: true, priority: 4096, mode: 660, group: "students", mgmt_mode: "0660" })));
   assert.ok(!check(sw({ stp: true, priority: 1000 })));
   assert.ok(!check(sw({ mode: "rw-rw----" })));
+  assert.ok(!check(sw({ mode: 4660 })), "no setuid, setgid or sticky bit, as validate.ts refuses them");
+  assert.ok(!check(sw({ mgmt_mode: "07777" })));
+  assert.ok(check(sw({ mode: "0o777" })));
 });

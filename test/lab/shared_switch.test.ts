@@ -39,6 +39,15 @@ async function connects(as: string[], path: string): Promise<string> {
   return (await run([...as, "/usr/bin/python3", "-c", py, path], { check: false })).stdout.trim();
 }
 
+/** What `as` is answered at the console socket `path` for `line` (its first second of output). */
+async function said(as: string[], path: string, line: string): Promise<string> {
+  const py = "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n" +
+    "s.sendall(sys.argv[2].encode()+b'\\n')\ntime.sleep(1)\ns.settimeout(0.5)\nout=b''\n" +
+    "try:\n while True:\n  d=s.recv(65536)\n  if not d: break\n  out+=d\nexcept OSError: pass\n" +
+    "print(out.decode(errors='replace'))";
+  return (await run([...as, "/usr/bin/python3", "-c", py, path, line], { check: false })).stdout;
+}
+
 /** What this lab's switch lookup answers `name` as uid `as`: the switch's directory, or its one line. */
 async function lookedUp(as: string[], name: string): Promise<string> {
   const paths = new URL("../../src/lab/switch_paths.ts", import.meta.url).href;
@@ -78,6 +87,11 @@ Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug an
     assert.equal((Deno.lstatSync(labDir(name)).mode ?? 0) & 0o777, 0o711, "the lab's directory lets them in");
     assert.equal((Deno.lstatSync(`${labDir(name)}/state.json`).mode ?? 0) & 0o777, 0o600);
     assert.equal((Deno.lstatSync(`${labDir(name)}/ctl`).mode ?? 0) & 0o777, 0o600, "the lab's console");
+    assert.equal(
+      (Deno.lstatSync(`${labDir(name)}.log`).mode ?? 0) & 0o777,
+      0o600,
+      "the lab's log (its hosts' exec output), beside its directory",
+    );
 
     const a = new StdioClient([...AS_MEMBER, "vde_plug", dir], "vde_plug a (member)");
     const b = new StdioClient([...AS_MEMBER, "vde_plug", dir], "vde_plug b (member)");
@@ -95,6 +109,9 @@ Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug an
     assert.match(refused.stderr, /Permission denied/);
 
     assert.equal(await connects(AS_MEMBER, `${dir}.mgmt`), "ok", "mgmt_mode 660: the group's console");
+    const load = await said(AS_MEMBER, `${dir}.mgmt`, "load /etc/shadow");
+    assert.match(load, /only root may load/, "a member's load reads no file as root");
+    assert.doesNotMatch(load, /root:/);
     assert.equal(await connects(AS_OTHER, `${dir}.mgmt`), "PermissionError");
     assert.equal(await connects(AS_MEMBER, `${labDir(name)}/sw2.mgmt`), "PermissionError", "sw2 is root's");
     assert.equal(await connects(AS_MEMBER, `${labDir(name)}/ctl`), "PermissionError", "the lab's console");
@@ -106,6 +123,11 @@ Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug an
         `^switch ${name}/sw1 of root's lab ${name}: permission denied: it is group nogroup's .*, ` +
           "and 12346 is not in nogroup: ask its admin",
       ),
+    );
+    assert.match(
+      await lookedUp(AS_MEMBER, `${name}/ctl`),
+      new RegExp(`^lab ${name} is root's, not this user's`),
+      "the lab's own console is not a switch",
     );
     assert.match(
       await lookedUp(AS_MEMBER, `${name}/sw2`),

@@ -463,9 +463,9 @@ Deno.test("a switch takes vde switch's mode, group, mgmt_mode (octal as written)
     ).errors,
   );
   assert.deepEqual(errors, [
-    "lab.yaml:4:32: sw1: mode must be an octal mode like 660, got 68",
+    "lab.yaml:4:32: sw1: mode must be an octal mode like 660 (at most 777), got 68",
     'lab.yaml:4:43: sw1: group "l9-no-such-group" is no group of this machine (getent group lists them)',
-    'lab.yaml:4:72: sw1: mgmt_mode must be an octal mode like 660, got "rw"',
+    'lab.yaml:4:72: sw1: mgmt_mode must be an octal mode like 660 (at most 777), got "rw"',
     "lab.yaml:4:97: sw1: priority must be 0-61440 in steps of 4096, not 1000: 0 or 4096",
   ]);
   assert.deepEqual(errorsOf(lab("{ kind: switch, priority: 4096 }")), [
@@ -473,5 +473,21 @@ Deno.test("a switch takes vde switch's mode, group, mgmt_mode (octal as written)
   ]);
   assert.deepEqual(errorsOf(lab("{ kind: switch, priority: 70000 }")), [
     "lab.yaml:4:36: sw1: priority must be a whole number from 0 to 61440, got 70000",
+  ]);
+});
+
+Deno.test("a switch's mode has no setuid, setgid or sticky bit, is said as written when refused, and may be an alias", () => {
+  const lab = (sw1: string) => `name: demo\ntopology:\n  nodes:\n    sw1: ${sw1}\n`;
+  assert.deepEqual(errorsOf(lab("{ kind: switch, mode: 4660, mgmt_mode: 7777 }")), [
+    "lab.yaml:4:32: sw1: mode must be an octal mode like 660 (at most 777), got 4660",
+    "lab.yaml:4:49: sw1: mgmt_mode must be an octal mode like 660 (at most 777), got 7777",
+  ]);
+  assert.deepEqual(errorsOf(lab("{ kind: switch, mode: 0x1b0 }")), [
+    "lab.yaml:4:32: sw1: mode must be an octal mode like 660 (at most 777), got 0x1b0",
+  ]);
+  const node = validateLab(lab("{ kind: switch, mode: &m 660, mgmt_mode: *m }")).lab?.nodes[0];
+  assert.deepEqual([(node as { mode?: number }).mode, (node as { mgmtMode?: number }).mgmtMode], [
+    0o660,
+    0o660,
   ]);
 });
