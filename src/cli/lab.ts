@@ -21,7 +21,7 @@ import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
-import { cleanupLab, type LabState, listLabs, ownerRuns, readState } from "../lab/state.ts";
+import { cleanupLab, type LabState, labStates, listLabs, ownerRuns, readState } from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
 import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from "../lab/switch_paths.ts";
 import { sessionGroups } from "../os/users.ts";
@@ -808,7 +808,7 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
       state: ownerRuns(s.pid, s.pidStart) ? "up" : "dead",
       file: s.file,
     });
-    const labs = listLabs().map((name) => row(name, readState(name)!));
+    const labs = labStates().map(([name, state]) => row(name, state));
     // For root, users' rootless labs apart, each with its user: theirs to take down, never in `labs`, which
     // a script may hand to root's `vde down` (that finds none of them anyway, and says whose they are).
     const rootless = usersLabs().map((l) => ({ user: l.user, ...row(l.name, l.state) }));

@@ -137,13 +137,23 @@ function fileOwner(name: string): number {
 
 /** Names of the labs that have a runtime directory with a state file. */
 export function listLabs(): string[] {
-  const out: string[] = [];
+  return labStates().map(([name]) => name);
+}
+
+/**
+ * Every lab with a state file and that state, read once: a lab that goes
+ * down between a listing and a second read of its state (another `vde
+ * down`, a test beside) is then simply not listed.
+ */
+export function labStates(): [string, LabState][] {
+  const out: [string, LabState][] = [];
   try {
     for (const e of Deno.readDirSync(labsBaseDir())) {
-      if (e.isDirectory && readState(e.name) !== undefined) out.push(e.name);
+      const state = e.isDirectory ? readState(e.name) : undefined;
+      if (state !== undefined) out.push([e.name, state]);
     }
   } catch { /* no labs yet */ }
-  return out.sort();
+  return out.sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
 }
 
 /**
