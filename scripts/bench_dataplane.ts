@@ -5,7 +5,9 @@
  * - our slirp plugged into Debian's vde_switch against Debian's libslirp
  *   plugin in the same place (iperf3 both ways, retransmits, and what the
  *   download costs the C switch, the slirp and the guest's vde_plug in CPU
- *   per MB);
+ *   per MB, the whole machine's from /proc/stat and the share it left
+ *   idle), and the rate a slirp that cost nothing would reach on this
+ *   machine (slirpBound), its model checked against the measured ratio;
  * - our `vde plug vde://C tap://` against Debian's `vde_plug` there, both
  *   chains up at once and measured in turns (each pair's ratio a row);
  * - ping RTT median and p99 (100 pings, 10 ms apart, in turns of 10 that
@@ -23,7 +25,7 @@
  */
 import { type Lab, type Netns, waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { freeLoopbackPort } from "./free_port.ts";
-import { cpuSeconds } from "./proc_cpu.ts";
+import { cpuSeconds, machineCpu } from "./proc_cpu.ts";
 import {
   hasCommand,
   type ManagedProcess,
@@ -164,6 +166,36 @@ async function iperf(
   }
 }
 
+/**
+ * The rate of libslirp's column, in Mbit/s, had its slirp cost no CPU: `mbps` as measured, `t` the whole
+ * machine's CPU per MB during the download and `s` the slirp's own. The model: the chain is CPU-bound,
+ * its rate the machine's busy CPU time per second over T, and the other stages (the C switch, the guest's
+ * vde_plug, both kernels' TCP, iperf3) cost T - S per MB whichever slirp feeds them; a slirp that cost
+ * nothing would then carry mbps x T / (T - S). null when T does not exceed S (no such model).
+ */
+function slirpBound(mbps: number, t: number, s: number): number | null {
+  return t > s ? mbps * t / (t - s) : null;
+}
+
+/**
+ * Checks the model of slirpBound against the run: were both columns CPU-bound with the same busy share,
+ * ours/C would be T_lib / T_ours. Logged beside the measured ratio and each column's idle share, so the
+ * bound is read with how far the model held.
+ */
+function logSlirpModel(ctx: BenchContext, down: BenchRow, machine: BenchRow, idle: BenchRow): void {
+  const med = (xs: number[]) => xs.length === 0 ? NaN : quantile(xs, 0.5);
+  const predicted = med(machine.samples.c) / med(machine.samples.ours);
+  const measured = med(down.samples.ours) / med(down.samples.c);
+  if (!Number.isFinite(predicted) || !Number.isFinite(measured)) return;
+  ctx.log(
+    `slirp behind C, down: CPU-bound model predicts ours/C = T_lib/T_ours = ${
+      predicted.toFixed(2)
+    }x, measured ${measured.toFixed(2)}x; idle ${med(idle.samples.c).toFixed(1)} % (libslirp) and ${
+      med(idle.samples.ours).toFixed(1)
+    } % (ours)`,
+  );
+}
+
 /** iperf3 one way then the other, into the rows [up, down, retransmits going up, retransmits going down?]. */
 async function bothWays(
   ctx: BenchContext,
@@ -233,6 +265,24 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     "slirp behind C vde_switch, host->guest: the guest's vde_plug CPU per MB",
     "ms/MB",
     "lower",
+  );
+  // The whole machine during the download (/proc/stat: every process and the kernel, T per MB) and the
+  // share of both cores left idle, which says whether the chain is CPU-bound.
+  const machineCpuRow = ctx.row(
+    "slirp behind C vde_switch, host->guest: the whole machine's CPU per MB (T)",
+    "ms/MB",
+    "lower",
+  );
+  const idleRow = ctx.row(
+    "slirp behind C vde_switch, host->guest: CPU left idle, both cores",
+    "%",
+    "lower",
+  );
+  // The bound (see slirpBound): what libslirp's column would carry with a slirp that cost nothing.
+  const boundRow = ctx.row(
+    "slirp behind C vde_switch, host->guest: C = libslirp, ours = a slirp costing no CPU, T / (T - S)",
+    "Mbit/s",
+    "higher",
   );
   // The rates as measured; their pairs' ratios (below) carry the target: each pair meets one machine state.
   const plugUp = ctx.row(
@@ -313,13 +363,20 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
     "ms",
     "lower",
   );
-  const all = [
+  // The rows each slirp's column fills (the bound row is libslirp's alone).
+  const slirpRows = [
     slirpUp,
     slirpDown,
     slirpRetr,
     slirpSwCpu,
     slirpCpu,
     guestPlugCpu,
+    machineCpuRow,
+    idleRow,
+  ];
+  const all = [
+    ...slirpRows,
+    boundRow,
     plugUp,
     plugDown,
     plugUpPaired,
@@ -385,23 +442,41 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
               async (reverse) => {
                 const pids = [sw.pid, slirpProc.pid, guest.pid];
                 const before = await Promise.all(pids.map(cpuSeconds));
+                const machineBefore = await machineCpu();
                 const r = await iperf(g, null, "127.0.0.1", "10.0.2.2", seconds, reverse);
                 if (!reverse || r.bytes <= 0) return r;
+                const machineAfter = await machineCpu();
                 const after = await Promise.all(pids.map(cpuSeconds));
-                const perMb = after.map((a, i) => (a - before[i]!) * 1000 / (r.bytes / 1e6));
+                const mb = r.bytes / 1e6;
+                const perMb = after.map((a, i) => (a - before[i]!) * 1000 / mb);
+                const busy = machineAfter.busy - machineBefore.busy;
+                const total = machineAfter.total - machineBefore.total;
+                const machinePerMb = busy * 1000 / mb;
+                const idle = total > 0 ? 100 * (1 - busy / total) : 0;
                 slirpSwCpu.samples[kind].push(perMb[0]!);
                 slirpCpu.samples[kind].push(perMb[1]!);
                 guestPlugCpu.samples[kind].push(perMb[2]!);
+                machineCpuRow.samples[kind].push(machinePerMb);
+                idleRow.samples[kind].push(idle);
                 ctx.log(
                   `${label}: down, CPU per MB: C switch ${perMb[0]!.toFixed(2)} ms, slirp ${
                     perMb[1]!.toFixed(2)
-                  } ms, guest's vde_plug ${perMb[2]!.toFixed(2)} ms`,
+                  } ms, guest's vde_plug ${perMb[2]!.toFixed(2)} ms, whole machine ${
+                    machinePerMb.toFixed(2)
+                  } ms (${idle.toFixed(1)} % idle)`,
                 );
+                if (kind === "c") {
+                  const bound = slirpBound(r.mbps, machinePerMb, perMb[1]!);
+                  if (bound !== null) {
+                    boundRow.samples.c.push(r.mbps);
+                    boundRow.samples.ours.push(bound);
+                  }
+                }
                 return r;
               },
             );
           } catch (err) {
-            for (const m of [slirpUp, slirpDown, slirpRetr, slirpSwCpu, slirpCpu, guestPlugCpu]) {
+            for (const m of kind === "c" ? [...slirpRows, boundRow] : slirpRows) {
               m.errors[kind] = ctx.message(err);
             }
             ctx.log(`slirp behind C, ${kind}: ${ctx.message(err)}`);
@@ -459,6 +534,7 @@ export async function dataplaneSection(ctx: BenchContext): Promise<void> {
         floor: [floorMed, floorP99],
       });
     }
+    logSlirpModel(ctx, slirpDown, machineCpuRow, idleRow);
     await interleavedPlugs(ctx, lab, a, b, {
       rate: [plugUp, plugDown],
       paired: [plugUpPaired, plugDownPaired],

@@ -11,3 +11,22 @@ export async function cpuSeconds(pid: number): Promise<number> {
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
+
+/** The whole machine's CPU time from /proc/stat (all cores, every process and the kernel), in seconds. */
+export interface MachineCpu {
+  /** Time not idle: user, nice, system, irq, softirq, steal. */
+  busy: number;
+  /** busy plus idle and iowait. */
+  total: number;
+}
+
+/** Reads the machine's CPU time (the `cpu` line of /proc/stat; clock ticks, 100/s). */
+export async function machineCpu(): Promise<MachineCpu> {
+  const stat = await Deno.readTextFile("/proc/stat");
+  const line = stat.slice(0, stat.indexOf("\n"));
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const f = line.split(/\s+/).slice(1, 9).map(Number);
+  const idle = f[3]! + f[4]!;
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / 100, total: total / 100 };
+}

@@ -143,13 +143,14 @@ class Rig implements TcbHost {
   }
 
   /** Passive open through to ESTABLISHED; returns the SYN-ACK. */
-  accept(syn: Partial<TcpHeaderFields> = { mss: 1460, wscale: 7 }): Seg {
+  accept(syn: Partial<TcpHeaderFields> = { mss: 1460, wscale: 7 }, rttMs = 0): Seg {
     this.input({ flags: TCP_SYN, seq: PEER_ISS, ...syn });
     assert.equal(this.conn.state, TcpState.SynPending);
     assert.equal(this.take().length, 0, "no answer before acceptSyn");
     this.conn.acceptSyn();
     const [synAck] = this.take();
     assert.ok(synAck);
+    this.advance(rttMs);
     this.input({ flags: TCP_ACK, ack: (OUR_ISS + 1) >>> 0 });
     assert.equal(this.conn.state, TcpState.Established);
     return synAck!;
@@ -549,6 +550,35 @@ Deno.test("the send window: never more in flight than the peer's window", () => 
   assert.ok(inFlight >= 2000);
 });
 
+/** The most a bulk sender had in flight while the peer ACKed each round's segments one by one, `rttMs` later. */
+function largestFlight(rig: Rig, rounds: number, rttMs = 0): number {
+  rig.conn.write(bytes(400_000));
+  let largest = 0;
+  for (let i = 0; i < rounds; i++) {
+    const sent = rig.take();
+    if (sent.length === 0) break;
+    largest = Math.max(largest, rig.conn.inFlight);
+    rig.advance(rttMs);
+    for (const s of sent) rig.input({ flags: TCP_ACK, ack: (s.seq + s.payload.length) >>> 0, window: 16384 });
+    rig.conn.write(bytes(400_000));
+  }
+  return largest;
+}
+
+Deno.test("behind a switch that queues less than the send ring, a short path has its queue less five frames in flight", () => {
+  const sizes = { sendBufferSize: 512 * 1024, initialBufferSize: 512 * 1024 };
+  const debian = new Rig({ mss: 1460, switchQueueFrames: 93, ...sizes });
+  debian.accept({ mss: 1460, wscale: 7 });
+  assert.equal(largestFlight(debian, 12), 88 * 1460, "Debian's 93 frames: 88 in flight once cwnd allows");
+  // Unknown queue: the ring (512 KiB) is the limit, as is a long path (the handshake took 3 ms).
+  const unknown = new Rig({ mss: 1460, switchQueueFrames: 0, ...sizes });
+  unknown.accept({ mss: 1460, wscale: 7 });
+  assert.ok(largestFlight(unknown, 12) > 200 * 1460, "no cap without the switch's queue");
+  const far = new Rig({ mss: 1460, switchQueueFrames: 93, ...sizes });
+  far.accept({ mss: 1460, wscale: 7 }, 3);
+  assert.ok(largestFlight(far, 12, 3) > 200 * 1460, "no cap on a long path");
+});
+
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
   const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
   rig.accept({ mss: 1000, wscale: 0 });
@@ -708,13 +738,7 @@ Deno.test("a jumbo MSS keeps the ring's whole receive window on a short path", (
 
 Deno.test("on a long path (the handshake took 2 ms or more) the receive window is the ring's", () => {
   const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, receiveWindowSegments: 64 });
-  rig.input({ flags: TCP_SYN, seq: PEER_ISS, mss: 1460, wscale: 7 });
-  rig.conn.acceptSyn();
-  const [synAck] = rig.take();
-  rig.advance(3);
-  rig.peerSeq = PEER_ISS + 1;
-  rig.input({ flags: TCP_ACK, ack: (synAck!.seq + 1) >>> 0 });
-  assert.equal(rig.conn.state, TcpState.Established);
+  rig.accept({ mss: 1460, wscale: 7 }, 3);
   rig.conn.sendAck();
   const [a] = rig.take();
   assert.equal(a!.window << rig.conn.rcvShift, 1 << 20);
