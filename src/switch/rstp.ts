@@ -135,9 +135,11 @@ export interface RstpHooks {
   /**
    * Sends one BPDU frame out of a port, whatever the port's state; with
    * `everyVlan` (a port that hears vde_switch's FSTP, a tree per VLAN) also
-   * once tagged for each VLAN the port carries tagged.
+   * once tagged for each VLAN the port carries tagged. Returns how many
+   * frames left, so that the port's count matches its frame counters (none
+   * returned counts one).
    */
-  send(port: number, frame: Uint8Array, everyVlan?: boolean): void;
+  send(port: number, frame: Uint8Array, everyVlan?: boolean): number | void;
   /** The port may now learn and/or forward (both false: discarding). */
   setPortState(port: number, learning: boolean, forwarding: boolean): void;
   /** Forget the MAC entries learned on a port. */
@@ -173,6 +175,7 @@ export interface StpPortView {
   rstp: boolean;
   /** Hears vde_switch's FSTP dialect, and answers in it. */
   fstp: boolean;
+  /** BPDU frames heard and sent, each tagged copy (vde_switch's tree of a VLAN) counted: port/print's frames. */
   bpdusIn: number;
   bpdusOut: number;
   badBpdus: number;
@@ -520,10 +523,10 @@ export class Rstp {
       this.#tripGuard(p, bpdu);
       return;
     }
+    p.bpdusIn++;
     // FSTP's tree of a tagged VLAN: ours is one tree, told by the untagged BPDUs, and answers every VLAN.
     if (bpdu.vlan !== undefined) return;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
-    p.bpdusIn++;
     p.fstp = bpdu.fstp === true;
     if (p.fstp && !p.fstpSaid) {
       p.fstpSaid = true;
@@ -1465,8 +1468,7 @@ export class Rstp {
     p.newInfo = false;
     p.txCount++;
     if (kind !== "tcn") p.tcAck = false;
-    p.bpdusOut++;
-    this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp);
+    p.bpdusOut += this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp) ?? 1;
   }
 
   #reportPort(p: Port): void {
