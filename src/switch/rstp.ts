@@ -37,6 +37,19 @@
  * information ages out (3 hellos without the superior BPDU).
  * The Linux bridge's root_block keeps such a port listening likewise.
  *
+ * Point-to-point (802.1D-2004's adminPointToPointMAC, mstpd's `setportp2p`):
+ * proposal and agreement are safe only on a LAN of two bridge ports, where
+ * the one agreement heard speaks for the whole LAN. A vde port may lead to
+ * a shared LAN instead (a hub, or a switch without spanning tree that floods
+ * BPDUs), so each port is `yes`, `no` or `auto` (the default). A vde port
+ * has no duplex to go by, so `auto` goes by what the port hears: it is
+ * point-to-point until BPDUs from two different bridge ports (two bridges,
+ * or two ports of one) have been heard within max age, then shared until
+ * one of them has been silent for max age. A shared port takes no
+ * agreement: a designated port there waits the standard's forward delay
+ * twice (17.20.6: the hello time where it speaks RSTP, which sends new
+ * information at once; the forward delay where it fell back to 802.1D).
+ *
  * Compatibility: a port that hears a config or TCN BPDU sends 802.1D BPDUs
  * (config on designated ports, TCN up the root port until acknowledged) and
  * moves through discarding and learning with the full forward delay, as a
@@ -83,6 +96,10 @@ export const Role = { Disabled: 0, Root: 1, Designated: 2, Alternate: 3, Backup:
 export type Role = typeof Role[keyof typeof Role];
 /** Role names as `stp` prints them. */
 export const ROLE_NAMES = ["disabled", "root", "designated", "alternate", "backup"] as const;
+
+/** A port's adminPointToPointMAC: forced either way, or decided by what it hears (see the header). */
+export type PointToPoint = "yes" | "no" | "auto";
+export const POINT_TO_POINT: readonly PointToPoint[] = ["yes", "no", "auto"];
 
 /** A new port's path cost: 10 Gbit/s in 802.1D-2004 table 17-3. */
 export const DEFAULT_PATH_COST = 2000;
@@ -163,6 +180,9 @@ export interface StpPortView {
   designatedPort: number;
   edge: boolean;
   adminEdge: boolean;
+  /** operPointToPointMAC: proposal and agreement are used on the port; `adminPointToPoint`: as set. */
+  pointToPoint: boolean;
+  adminPointToPoint: PointToPoint;
   /** BPDU guard is on; `guardTripped`: it took the port out of the tree (counted in `guardTrips`). */
   bpduGuard: boolean;
   guardTripped: boolean;
@@ -228,7 +248,15 @@ class Port {
   pathCost: number;
   adminEdge = false;
   autoEdge = true;
+  adminP2p: PointToPoint = "auto";
+  /** operPointToPointMAC, kept up to date from adminP2p and the senders heard (#updateP2p). */
   pointToPoint = true;
+  /**
+   * The last two bridge ports heard (MAC and port number) and the seconds each stays remembered (max
+   * age from its last BPDU): `auto` counts the port shared while both are.
+   */
+  senders: [string, string] = ["", ""];
+  senderWhile: [number, number] = [0, 0];
   /** The last BPDU heard was vde_switch's FSTP dialect; `fstpSaid`: the log has said so. */
   fstp = false;
   fstpSaid = false;
@@ -422,6 +450,9 @@ export class Rstp {
     if (p === undefined || !p.attached) return;
     p.attached = p.portEnabled = false;
     p.rootGuardQuietWhile = 0;
+    // The next client may lead elsewhere.
+    p.senderWhile[0] = p.senderWhile[1] = 0;
+    this.#updateP2p(p);
     if (p.guardTripped) {
       p.guardTripped = false;
       this.#log?.(`port ${n}: BPDU guard: its client left; the next one to plug in takes part`);
@@ -489,10 +520,32 @@ export class Rstp {
     this.#reselectAll();
   }
 
-  /** Declares a port's LAN point-to-point (default) or shared (no proposal/agreement). */
-  setPointToPoint(n: number, p2p: boolean): void {
-    this.#port(n).pointToPoint = p2p;
+  /** Declares a port's LAN point-to-point, shared (no proposal/agreement), or to be told by what it hears. */
+  setPointToPoint(n: number, mode: PointToPoint): void {
+    const p = this.#port(n);
+    p.adminP2p = mode;
+    this.#updateP2p(p);
     this.#run();
+  }
+
+  // operPointToPointMAC from the setting and, in auto, the bridge ports heard within max age.
+  #updateP2p(p: Port): void {
+    p.pointToPoint = p.adminP2p === "auto"
+      ? p.senderWhile[0] === 0 || p.senderWhile[1] === 0
+      : p.adminP2p === "yes";
+  }
+
+  // Remembers the bridge port a BPDU came from, for auto's rule.
+  #heardFrom(p: Port, bpdu: Bpdu): void {
+    const mac = bpdu.bridgeId.slice(5);
+    // Our own, from this very port, come back through a loop: no other port.
+    if (mac === this.bridgeId.slice(5) && (bpdu.portId & 0xfff) === p.number) return;
+    const key = `${mac}/${bpdu.portId & 0xfff}`;
+    const { senders, senderWhile } = p;
+    const slot = senders[0] === key ? 0 : senders[1] === key ? 1 : senderWhile[0] <= senderWhile[1] ? 0 : 1;
+    senders[slot] = key;
+    senderWhile[slot] = this.#rootTimes.maxAge;
+    this.#updateP2p(p);
   }
 
   /** Makes a port try RSTP again (the standard's mcheck). */
@@ -527,6 +580,7 @@ export class Rstp {
     // FSTP's tree of a tagged VLAN: ours is one tree, told by the untagged BPDUs, and answers every VLAN.
     if (bpdu.vlan !== undefined) return;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
+    if (bpdu.kind !== "tcn") this.#heardFrom(p, bpdu);
     p.fstp = bpdu.fstp === true;
     if (p.fstp && !p.fstpSaid) {
       p.fstpSaid = true;
@@ -606,6 +660,11 @@ export class Rstp {
         p.edgeDelayWhile = dec(p.edgeDelayWhile);
         p.txCount = dec(p.txCount);
         p.rootGuardQuietWhile = dec(p.rootGuardQuietWhile);
+        if (p.senderWhile[0] !== 0 || p.senderWhile[1] !== 0) {
+          p.senderWhile[0] = dec(p.senderWhile[0]);
+          p.senderWhile[1] = dec(p.senderWhile[1]);
+          this.#updateP2p(p);
+        }
       }
       this.#run();
     }
@@ -638,6 +697,8 @@ export class Rstp {
       designatedPort: p.portPriority.designatedPortId,
       edge: p.operEdge,
       adminEdge: p.adminEdge,
+      pointToPoint: p.pointToPoint,
+      adminPointToPoint: p.adminP2p,
       bpduGuard: p.bpduGuard,
       guardTripped: p.guardTripped,
       guardTrips: p.guardTrips,
