@@ -46,8 +46,10 @@
  * point-to-point until BPDUs from two different bridge ports (two bridges,
  * or two ports of one) have been heard within max age, then shared until
  * one of them has been silent for max age. A shared port takes no
- * agreement: a designated port there waits the standard's forward delay
- * twice (17.20.6: the hello time where it speaks RSTP, which sends new
+ * agreement: a designated port there moves on fdWhile alone, which starts
+ * at max age when the port comes up (DISABLED_PORT) and at the standard's
+ * forward delay after a sync, and runs the forward delay again learning
+ * (17.20.6: the hello time where the port speaks RSTP, which sends new
  * information at once; the forward delay where it fell back to 802.1D).
  *
  * Compatibility: a port that hears a config or TCN BPDU sends 802.1D BPDUs
