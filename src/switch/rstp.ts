@@ -86,6 +86,7 @@ import {
   type Limits,
   MAX_AGE,
   PATH_COST,
+  type PointToPoint,
   PORT_PRIORITY,
   PORT_PRIORITY_STEP,
   stepsText,
@@ -98,10 +99,6 @@ export const Role = { Disabled: 0, Root: 1, Designated: 2, Alternate: 3, Backup:
 export type Role = typeof Role[keyof typeof Role];
 /** Role names as `stp` prints them. */
 export const ROLE_NAMES = ["disabled", "root", "designated", "alternate", "backup"] as const;
-
-/** A port's adminPointToPointMAC: forced either way, or decided by what it hears (see the header). */
-export type PointToPoint = "yes" | "no" | "auto";
-export const POINT_TO_POINT: readonly PointToPoint[] = ["yes", "no", "auto"];
 
 /** A new port's path cost: 10 Gbit/s in 802.1D-2004 table 17-3. */
 export const DEFAULT_PATH_COST = 2000;

@@ -15,7 +15,8 @@
  * for a loop among the forwarding ports (`loops` counts the times it found
  * one).
  */
-import { type PointToPoint, Role, Rstp } from "../../src/switch/rstp.ts";
+import { Role, Rstp } from "../../src/switch/rstp.ts";
+import type { PointToPoint } from "../../src/switch/stp_limits.ts";
 
 interface SimBridge {
   id: number;

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { StpSim } from "./_stp_sim.ts";
-import { type PointToPoint, Role, Rstp } from "../../src/switch/rstp.ts";
+import { Role, Rstp } from "../../src/switch/rstp.ts";
+import type { PointToPoint } from "../../src/switch/stp_limits.ts";
 import { type Bpdu, buildBpdu, parseBpdu } from "../../src/wire/stp.ts";
 
 function bpduOf(frame: Uint8Array): Bpdu {

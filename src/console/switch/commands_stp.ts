@@ -27,7 +27,6 @@ import { renderTable } from "./tables.ts";
 import {
   checkTimes,
   DEFAULT_PATH_COST,
-  POINT_TO_POINT,
   Role,
   ROLE_NAMES,
   type Rstp,
@@ -37,6 +36,7 @@ import {
   BRIDGE_PRIORITY,
   BRIDGE_PRIORITY_STEP,
   inSteps,
+  POINT_TO_POINT,
   STP_PORTS,
   within,
 } from "../../switch/stp_limits.ts";

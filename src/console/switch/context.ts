@@ -5,7 +5,8 @@
  * switch's own console, the startup script).
  */
 import type { Switch } from "../../switch/switch.ts";
-import type { PointToPoint, Rstp } from "../../switch/rstp.ts";
+import type { Rstp } from "../../switch/rstp.ts";
+import type { PointToPoint } from "../../switch/stp_limits.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
 import { DebugHub } from "./debug.ts";
 import { log } from "../../log.ts";

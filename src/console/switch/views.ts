@@ -8,7 +8,8 @@
 import type { ConsoleContext } from "./context.ts";
 import { printable } from "../reply_format.ts";
 import { vdeBucket } from "../../switch/vde_bucket.ts";
-import type { PointToPoint, StpPortView } from "../../switch/rstp.ts";
+import type { StpPortView } from "../../switch/rstp.ts";
+import type { PointToPoint } from "../../switch/stp_limits.ts";
 import type { Endpoint } from "../../switch/switch.ts";
 import { groupName, userName } from "../../os/users.ts";
 
