@@ -31,6 +31,11 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   // bridge link set dev X guard on / root_block on; mstpctl setbpduguard.
   ["stp/setguard", "a port's BPDU guard", ["guard", "bpduguard", "setbpduguard"]],
   ["stp/setrootblock", "a port's root guard", ["root_block", "rootguard"]],
+  // mstpctl setportp2p, OVS other_config:rstp-port-admin-p2p-mac.
+  ["stp/setp2p", "a port's point-to-point setting (yes, no, auto)", [
+    "setportp2p",
+    "rstp-port-admin-p2p-mac",
+  ]],
   ["stp/settimers", "hello time, max age and forward delay, in seconds", [
     "sethello",
     "setmaxage",

@@ -23,6 +23,7 @@ import {
   type Limits,
   MAX_AGE,
   PATH_COST,
+  POINT_TO_POINT,
   PORT_PRIORITY,
   PORT_PRIORITY_STEP,
   stepsText,
@@ -149,6 +150,7 @@ const UNTAGGED =
  */
 function rangeOfPair(name: string, args: string): string | undefined {
   const ws = words(args);
+  if (name === "stp/setp2p") return pointToPointHint(ws);
   const ns = ws.map(parseInteger);
   if (ns.some((n) => n === undefined)) return undefined;
   const [a, b, c] = ns as number[];
@@ -164,6 +166,17 @@ function rangeOfPair(name: string, args: string): string | undefined {
   if (!value[0](b!)) return value[1](b!);
   if (!within(a!, STP_PORTS)) return `spanning tree runs on ports ${STP_PORTS.join("-")}, not ${a}`;
   return pastLastPort(a!);
+}
+
+/** `stp/setp2p PORT yes/no/auto`: the value in words, else the port as the other port commands say it. */
+function pointToPointHint([p, v, ...rest]: string[]): string | undefined {
+  const port = parseInteger(p ?? "");
+  if (port === undefined || v === undefined || rest.length > 0) return undefined;
+  if (!POINT_TO_POINT.some((m) => m === v.toLowerCase())) {
+    return `point-to-point is yes, no or auto, not ${v}`;
+  }
+  if (!within(port, STP_PORTS)) return `spanning tree runs on ports ${STP_PORTS.join("-")}, not ${port}`;
+  return pastLastPort(port);
 }
 
 /**

@@ -775,12 +775,17 @@ export class SwitchEngine {
     // The state and flush calls go through the public methods: a control copy's owner sends them on.
     const send = (port: number, frame: Uint8Array) => {
       if (control === undefined) this.sendControl(port, frame);
-      else if (this.#active[port] === 1) control.sendBpdu(port, frame);
+      else control.sendBpdu(port, frame);
     };
     const stp = new Rstp(options, {
+      // Counts what leaves, each tagged copy too, as the port's frame counters do.
       send: (port, frame, everyVlan) => {
+        if (!(port >= 0 && port < this.#numPorts) || this.#active[port] !== 1) return 0;
         send(port, frame);
-        if (everyVlan) { for (const vid of this.#taggedVlans(port)) send(port, tagged(frame, vid)); }
+        if (!everyVlan) return 1;
+        const vids = this.#taggedVlans(port);
+        for (const vid of vids) send(port, tagged(frame, vid));
+        return 1 + vids.length;
       },
       setPortState: (port, learning, forwarding) => this.setStpPortState(port, learning, forwarding),
       flush: (port) => this.flushStpPort(port),

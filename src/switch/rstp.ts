@@ -37,6 +37,21 @@
  * information ages out (3 hellos without the superior BPDU).
  * The Linux bridge's root_block keeps such a port listening likewise.
  *
+ * Point-to-point (802.1D-2004's adminPointToPointMAC, mstpd's `setportp2p`):
+ * proposal and agreement are safe only on a LAN of two bridge ports, where
+ * the one agreement heard speaks for the whole LAN. A vde port may lead to
+ * a shared LAN instead (a hub, or a switch without spanning tree that floods
+ * BPDUs), so each port is `yes`, `no` or `auto` (the default). A vde port
+ * has no duplex to go by, so `auto` goes by what the port hears: it is
+ * point-to-point until BPDUs from two different bridge ports (two bridges,
+ * or two ports of one) have been heard within max age, then shared until
+ * one of them has been silent for max age. A shared port takes no
+ * agreement: a designated port there moves on fdWhile alone, which starts
+ * at max age when the port comes up (DISABLED_PORT) and at the standard's
+ * forward delay after a sync, and runs the forward delay again learning
+ * (17.20.6: the hello time where the port speaks RSTP, which sends new
+ * information at once; the forward delay where it fell back to 802.1D).
+ *
  * Compatibility: a port that hears a config or TCN BPDU sends 802.1D BPDUs
  * (config on designated ports, TCN up the root port until acknowledged) and
  * moves through discarding and learning with the full forward delay, as a
@@ -71,6 +86,7 @@ import {
   type Limits,
   MAX_AGE,
   PATH_COST,
+  type PointToPoint,
   PORT_PRIORITY,
   PORT_PRIORITY_STEP,
   stepsText,
@@ -135,9 +151,11 @@ export interface RstpHooks {
   /**
    * Sends one BPDU frame out of a port, whatever the port's state; with
    * `everyVlan` (a port that hears vde_switch's FSTP, a tree per VLAN) also
-   * once tagged for each VLAN the port carries tagged.
+   * once tagged for each VLAN the port carries tagged. Returns how many
+   * frames left, so that the port's count matches its frame counters (none
+   * returned counts one).
    */
-  send(port: number, frame: Uint8Array, everyVlan?: boolean): void;
+  send(port: number, frame: Uint8Array, everyVlan?: boolean): number | void;
   /** The port may now learn and/or forward (both false: discarding). */
   setPortState(port: number, learning: boolean, forwarding: boolean): void;
   /** Forget the MAC entries learned on a port. */
@@ -161,6 +179,9 @@ export interface StpPortView {
   designatedPort: number;
   edge: boolean;
   adminEdge: boolean;
+  /** operPointToPointMAC: proposal and agreement are used on the port; `adminPointToPoint`: as set. */
+  pointToPoint: boolean;
+  adminPointToPoint: PointToPoint;
   /** BPDU guard is on; `guardTripped`: it took the port out of the tree (counted in `guardTrips`). */
   bpduGuard: boolean;
   guardTripped: boolean;
@@ -173,6 +194,7 @@ export interface StpPortView {
   rstp: boolean;
   /** Hears vde_switch's FSTP dialect, and answers in it. */
   fstp: boolean;
+  /** BPDU frames heard and sent, each tagged copy (vde_switch's tree of a VLAN) counted: port/print's frames. */
   bpdusIn: number;
   bpdusOut: number;
   badBpdus: number;
@@ -225,7 +247,15 @@ class Port {
   pathCost: number;
   adminEdge = false;
   autoEdge = true;
+  adminP2p: PointToPoint = "auto";
+  /** operPointToPointMAC, kept up to date from adminP2p and the senders heard (#updateP2p). */
   pointToPoint = true;
+  /**
+   * The last two bridge ports heard (MAC and port number) and the seconds each stays remembered (max
+   * age from its last BPDU): `auto` counts the port shared while both are.
+   */
+  senders: [string, string] = ["", ""];
+  senderWhile: [number, number] = [0, 0];
   /** The last BPDU heard was vde_switch's FSTP dialect; `fstpSaid`: the log has said so. */
   fstp = false;
   fstpSaid = false;
@@ -419,6 +449,9 @@ export class Rstp {
     if (p === undefined || !p.attached) return;
     p.attached = p.portEnabled = false;
     p.rootGuardQuietWhile = 0;
+    // The next client may lead elsewhere.
+    p.senderWhile[0] = p.senderWhile[1] = 0;
+    this.#updateP2p(p);
     if (p.guardTripped) {
       p.guardTripped = false;
       this.#log?.(`port ${n}: BPDU guard: its client left; the next one to plug in takes part`);
@@ -486,10 +519,32 @@ export class Rstp {
     this.#reselectAll();
   }
 
-  /** Declares a port's LAN point-to-point (default) or shared (no proposal/agreement). */
-  setPointToPoint(n: number, p2p: boolean): void {
-    this.#port(n).pointToPoint = p2p;
+  /** Declares a port's LAN point-to-point, shared (no proposal/agreement), or to be told by what it hears. */
+  setPointToPoint(n: number, mode: PointToPoint): void {
+    const p = this.#port(n);
+    p.adminP2p = mode;
+    this.#updateP2p(p);
     this.#run();
+  }
+
+  // operPointToPointMAC from the setting and, in auto, the bridge ports heard within max age.
+  #updateP2p(p: Port): void {
+    p.pointToPoint = p.adminP2p === "auto"
+      ? p.senderWhile[0] === 0 || p.senderWhile[1] === 0
+      : p.adminP2p === "yes";
+  }
+
+  // Remembers the bridge port a BPDU came from, for auto's rule.
+  #heardFrom(p: Port, bpdu: Bpdu): void {
+    const mac = bpdu.bridgeId.slice(5);
+    // Our own, from this very port, come back through a loop: no other port.
+    if (mac === this.bridgeId.slice(5) && (bpdu.portId & 0xfff) === p.number) return;
+    const key = `${mac}/${bpdu.portId & 0xfff}`;
+    const { senders, senderWhile } = p;
+    const slot = senders[0] === key ? 0 : senders[1] === key ? 1 : senderWhile[0] <= senderWhile[1] ? 0 : 1;
+    senders[slot] = key;
+    senderWhile[slot] = this.#rootTimes.maxAge;
+    this.#updateP2p(p);
   }
 
   /** Makes a port try RSTP again (the standard's mcheck). */
@@ -520,10 +575,11 @@ export class Rstp {
       this.#tripGuard(p, bpdu);
       return;
     }
+    p.bpdusIn++;
     // FSTP's tree of a tagged VLAN: ours is one tree, told by the untagged BPDUs, and answers every VLAN.
     if (bpdu.vlan !== undefined) return;
     if (bpdu.kind === "config" && bpdu.bridgeId === this.bridgeId && bpdu.portId === p.portId) return;
-    p.bpdusIn++;
+    if (bpdu.kind !== "tcn") this.#heardFrom(p, bpdu);
     p.fstp = bpdu.fstp === true;
     if (p.fstp && !p.fstpSaid) {
       p.fstpSaid = true;
@@ -603,6 +659,11 @@ export class Rstp {
         p.edgeDelayWhile = dec(p.edgeDelayWhile);
         p.txCount = dec(p.txCount);
         p.rootGuardQuietWhile = dec(p.rootGuardQuietWhile);
+        if (p.senderWhile[0] !== 0 || p.senderWhile[1] !== 0) {
+          p.senderWhile[0] = dec(p.senderWhile[0]);
+          p.senderWhile[1] = dec(p.senderWhile[1]);
+          this.#updateP2p(p);
+        }
       }
       this.#run();
     }
@@ -635,6 +696,8 @@ export class Rstp {
       designatedPort: p.portPriority.designatedPortId,
       edge: p.operEdge,
       adminEdge: p.adminEdge,
+      pointToPoint: p.pointToPoint,
+      adminPointToPoint: p.adminP2p,
       bpduGuard: p.bpduGuard,
       guardTripped: p.guardTripped,
       guardTrips: p.guardTrips,
@@ -1465,8 +1528,7 @@ export class Rstp {
     p.newInfo = false;
     p.txCount++;
     if (kind !== "tcn") p.tcAck = false;
-    p.bpdusOut++;
-    this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp);
+    p.bpdusOut += this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp) ?? 1;
   }
 
   #reportPort(p: Port): void {

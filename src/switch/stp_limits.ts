@@ -23,6 +23,9 @@ export const PORT_PRIORITY: Limits = [0, 240];
 export const PORT_PRIORITY_STEP = 16;
 /** Port numbers the tree can carry: a port id has 12 bits for the number, and 0 is none. */
 export const STP_PORTS: Limits = [1, 0xfff];
+/** A port's adminPointToPointMAC: forced either way, or decided by what it hears (rstp.ts says how). */
+export type PointToPoint = "yes" | "no" | "auto";
+export const POINT_TO_POINT: readonly PointToPoint[] = ["yes", "no", "auto"];
 /** Bridge timers, whole seconds. */
 export const HELLO_TIME: Limits = [1, 10];
 export const MAX_AGE: Limits = [6, 40];

@@ -163,6 +163,14 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
       "Times the port's root guard (stp/setrootblock) held it discarding against a superior BPDU.",
     );
     for (const p of stpPorts) lines.push(`vde_stp_port_root_guard_blocks_total{${p.labels}} ${p.rootBlocks}`);
+    family(
+      "vde_stp_port_point_to_point",
+      "gauge",
+      "1 while the port counts its link as point-to-point (proposal and agreement), 0 on a shared LAN (stp/setp2p).",
+    );
+    for (const p of stpPorts) {
+      lines.push(`vde_stp_port_point_to_point{${p.labels}} ${p.pointToPoint ? 1 : 0}`);
+    }
     family("vde_stp_topology_changes_total", "counter", "Topology changes the spanning tree has seen.");
     for (const { s, sw } of stp) lines.push(`vde_stp_topology_changes_total{${sw}} ${s.stpTopologyChanges}`);
   }

@@ -31,10 +31,11 @@ export interface PortStatus {
   framesOut: number;
   dropsOut: number;
   /**
-   * Spanning tree, when on: the port's role, its state as the kernel numbers it, and how often its BPDU
-   * guard disabled it and its root guard held it discarding.
+   * Spanning tree, when on: the port's role, its state as the kernel numbers it, how often its BPDU
+   * guard disabled it and its root guard held it discarding, and whether it counts its link as
+   * point-to-point (false: a shared LAN, no proposal/agreement; `stp/setp2p`).
    */
-  stp?: { role: string; state: StpState; guardTrips: number; rootBlocks: number };
+  stp?: { role: string; state: StpState; guardTrips: number; rootBlocks: number; pointToPoint: boolean };
 }
 
 /**
@@ -131,6 +132,7 @@ export class SwitchStatus {
           state,
           guardTrips: view.guardTrips,
           rootBlocks: view.rootBlocks,
+          pointToPoint: view.pointToPoint,
         };
       }
     }

@@ -319,6 +319,7 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     "stp/setedge": "PORT 0/1",
     "stp/setguard": "PORT 0/1",
     "stp/setrootblock": "PORT 0/1",
+    "stp/setp2p": "PORT yes/no/auto",
   });
   const past = (n: number) => `port ${n} is past the last port (port/showinfo says Numports)`;
   const cases: [string, string][] = [
@@ -349,6 +350,10 @@ Deno.test("1022 from VLAN membership and spanning tree commands says which numbe
     ["stp/setguard 2 2", "BPDU guard is 0 or 1, not 2"],
     ["stp/setrootblock 2 x", "usage: stp/setrootblock PORT 0/1"],
     ["stp/setrootblock 0 1", "spanning tree runs on ports 1-4095, not 0"],
+    ["stp/setp2p 1 maybe", "point-to-point is yes, no or auto, not maybe"],
+    ["stp/setp2p 99 yes", past(99)],
+    ["stp/setp2p 0 no", "spanning tree runs on ports 1-4095, not 0"],
+    ["stp/setp2p 1", "usage: stp/setp2p PORT yes/no/auto"],
     // Malformed or missing numbers are what the usage is for.
     ["vlan/addport 10 x", "usage: vlan/addport N PORT"],
     ["stp/setportcost 2", "usage: stp/setportcost PORT COST"],

@@ -4,6 +4,8 @@
  * management socket; and a console on any switch's management socket.
  */
 import { MgmtClient } from "../../src/console/client.ts";
+import { tagOf, testFrame } from "../helpers/framed_peers.ts";
+import { type RawClient, sleep } from "../helpers/vde_clients.ts";
 import type { Lab, Netns } from "../helpers/netns.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { listens, REPO_ROOT } from "../helpers/switches.ts";
@@ -13,6 +15,28 @@ export interface StpRow {
   port: number;
   role: string;
   state: string;
+}
+
+/**
+ * Sends broadcast `tag` from `clients[from]`, waits `ms`, and returns how
+ * many copies each client got: a loop shows as more than one.
+ */
+export async function broadcastCopies(
+  clients: RawClient[],
+  from: number,
+  tag: number,
+  ms: number,
+): Promise<number[]> {
+  for (const c of clients) {
+    c.poll();
+    c.frames.length = 0;
+  }
+  clients[from]!.send(testFrame(tag));
+  await sleep(ms);
+  return clients.map((c) => {
+    c.poll();
+    return c.frames.filter((f) => tagOf(f) === tag).length;
+  });
 }
 
 /** A console on the management socket at `path`, once it listens (ours or a vde_switch's). */

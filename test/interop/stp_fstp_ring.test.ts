@@ -17,11 +17,10 @@
  */
 import assert from "node:assert/strict";
 import type { MgmtClient } from "../../src/console/client.ts";
-import { tagOf, testFrame } from "../helpers/framed_peers.ts";
 import { type ManagedProcess, skipWithout, spawnManaged, waitFor } from "../helpers/processes.ts";
 import { startCSwitch, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { RawClient, sleep } from "../helpers/vde_clients.ts";
-import { mgmtConsole } from "./_stp.ts";
+import { broadcastCopies, mgmtConsole } from "./_stp.ts";
 
 type Kind = "c" | "ours";
 
@@ -46,18 +45,8 @@ async function rootOf(m: Member): Promise<string> {
  * 1: VLAN 7), waits `ms`, and returns how many copies each client of that
  * LAN got.
  */
-async function broadcastCounts(ring: Member[], lan: number, from: number, tag: number, ms: number) {
-  const clients = ring.map((m) => m.clients[lan]!);
-  for (const c of clients) {
-    c.poll();
-    c.frames.length = 0;
-  }
-  clients[from]!.send(testFrame(tag));
-  await sleep(ms);
-  return clients.map((c) => {
-    c.poll();
-    return c.frames.filter((f) => tagOf(f) === tag).length;
-  });
+function broadcastCounts(ring: Member[], lan: number, from: number, tag: number, ms: number) {
+  return broadcastCopies(ring.map((m) => m.clients[lan]!), from, tag, ms);
 }
 
 /** Loop-free and connected: everyone but the sender got exactly one copy, the sender none. */

@@ -7,11 +7,16 @@
  * cost, Di discarding, L learning, D disabled), or `root`.
  *
  * A legacy bridge speaks 802.1D only and ignores RST BPDUs, as the Linux
- * kernel's bridge does. A LAN with one or two ports is point-to-point; with more it is shared. BPDUs are
- * queued and delivered after the event that sent them, so a run is
- * deterministic.
+ * kernel's bridge does. A LAN with three or more ports is a hub: every port
+ * on it hears every other, and the ports find out that it is shared by
+ * themselves (their point-to-point setting is `auto` unless a test sets
+ * it). BPDUs are queued and delivered after the event that sent them, so a
+ * run is deterministic; after every delivery and every second the sim looks
+ * for a loop among the forwarding ports (`loops` counts the times it found
+ * one).
  */
 import { Role, Rstp } from "../../src/switch/rstp.ts";
+import type { PointToPoint } from "../../src/switch/stp_limits.ts";
 
 interface SimBridge {
   id: number;
@@ -29,19 +34,27 @@ export class StpSim {
   #nowMs = 0;
   /** BPDUs delivered so far. */
   delivered = 0;
+  /** Checks (after each delivery and each second) that found the forwarding ports closing a loop. */
+  loops = 0;
   /** Every BPDU sent: bridge index, port, and the frame. */
   readonly sent: { bridge: number; port: number; frame: Uint8Array }[] = [];
 
   /**
    * Adds bridge `index` with MAC `id` whose ports 1.. sit on `lans` ("0" for
    * a port that is up with nobody else on its LAN, "X" for one that is down;
-   * `lan:cost` sets a path cost, `lan^prio` a port priority).
+   * `lan:cost` sets a path cost, `lan^prio` a port priority); `p2p` sets
+   * ports' point-to-point setting before they are plugged.
    */
   bridge(
     index: number,
     id: number,
     lans: string[],
-    options: { legacy?: boolean; priority?: number; log?: (line: string) => void } = {},
+    options: {
+      legacy?: boolean;
+      priority?: number;
+      log?: (line: string) => void;
+      p2p?: Record<number, PointToPoint>;
+    } = {},
   ) {
     const mac = new Uint8Array(6);
     new DataView(mac.buffer).setUint16(4, id & 0xffff);
@@ -58,6 +71,7 @@ export class StpSim {
     });
     this.bridges.set(index, b);
     b.rstp.tick(this.#nowMs);
+    for (const [port, mode] of Object.entries(options.p2p ?? {})) b.rstp.setPointToPoint(Number(port), mode);
     this.set(index, lans);
   }
 
@@ -78,20 +92,34 @@ export class StpSim {
       if (lan === "" || (before !== "" && before !== lan)) b.rstp.disablePort(port);
       if (lan !== "") b.rstp.enablePort(port);
     });
-    this.#updatePointToPoint();
     this.#deliver();
   }
 
-  #updatePointToPoint(): void {
-    const count = new Map<string, number>();
-    for (const b of this.bridges.values()) {
-      for (const lan of b.lans) if (lan !== "") count.set(lan, (count.get(lan) ?? 0) + 1);
+  /**
+   * Whether the forwarding ports close a loop: bridges and LANs as nodes,
+   * each forwarding port an edge joining its bridge to its LAN; an edge
+   * between two nodes already joined closes one.
+   */
+  looped(): boolean {
+    const parent = new Map<string, string>();
+    const find = (x: string): string => {
+      let r = x;
+      while (parent.has(r)) r = parent.get(r)!;
+      return r;
+    };
+    for (const [index, b] of this.bridges) {
+      for (const [i, lan] of b.lans.entries()) {
+        if (lan === "" || !b.rstp.isForwarding(i + 1)) continue;
+        const [x, y] = [find(`bridge ${index}`), find(`lan ${lan}`)];
+        if (x === y) return true;
+        parent.set(x, y);
+      }
     }
-    for (const b of this.bridges.values()) {
-      b.lans.forEach((lan, i) => {
-        if (lan !== "") b.rstp.setPointToPoint(i + 1, count.get(lan)! <= 2);
-      });
-    }
+    return false;
+  }
+
+  #checkLoop(): void {
+    if (this.looped()) this.loops++;
   }
 
   /** Runs the clock for `seconds`, delivering BPDUs as they are sent. */
@@ -99,6 +127,7 @@ export class StpSim {
     for (let s = 0; s < seconds; s++) {
       this.#nowMs += 1000;
       for (const b of this.bridges.values()) b.rstp.tick(this.#nowMs);
+      this.#checkLoop();
       this.#deliver();
     }
   }
@@ -114,6 +143,7 @@ export class StpSim {
           if (to.legacy && frame[19] !== 0) return;
           this.delivered++;
           to.rstp.receive(i + 1, frame);
+          this.#checkLoop();
         });
       }
     }

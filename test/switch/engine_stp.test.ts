@@ -259,7 +259,9 @@ Deno.test("spanning tree: a port that hears FSTP sends its BPDUs untagged and ta
   sent.length = 0;
   engine.input(1, taggedHello);
   assert.equal(sent.length, 0, "a tagged BPDU is neither switched nor answered");
-  assert.equal(engine.stp!.port(1)!.bpdusIn, 0);
+  // Heard and counted, as port/print counts it, but not taken into the tree.
+  assert.equal(engine.stp!.port(1)!.bpdusIn, 1);
+  assert.notEqual(engine.stp!.port(1)!.role, Role.Root);
   assert.equal(engine.stp!.badBpdus, 0);
   engine.input(1, hello);
   assert.equal(engine.stp!.port(1)!.role, Role.Root);
@@ -283,4 +285,29 @@ Deno.test("spanning tree: a priority-tagged BPDU (VLAN 0) is the untagged tree's
   assert.equal(engine.stp!.port(1)!.bpdusIn, 1);
   assert.equal(engine.stp!.rootId, FSTP_HELLO.rootId);
   assert.equal(engine.stp!.port(1)!.role, Role.Root);
+});
+
+Deno.test("spanning tree: a port's BPDU counts are its frame counts, each tagged copy in and out counted once", () => {
+  const engine = new SwitchEngine({ numPorts: 4 }, () => {});
+  engine.tick(1000);
+  engine.enableStp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) });
+  engine.createVlan(7);
+  engine.activatePort(1);
+  engine.addVlanPort(7, 1);
+  // vde_switch -F with VLAN 7 tagged on the cable: each hello once untagged and once tagged, as it sends them.
+  const hello = buildBpdu(FSTP_HELLO, new Uint8Array([2, 0, 0, 0, 0, 9]));
+  hello.set([0, 0, 40, 0, 4, 0, 0, 0], 44);
+  for (let s = 2; s <= 9; s++) {
+    if (s % 2 === 0) {
+      engine.input(1, hello);
+      engine.input(1, tagged(hello));
+    }
+    engine.tick(s * 1000);
+  }
+  const view = engine.stp!.port(1)!;
+  const stats = engine.portStats(1);
+  assert.equal(view.bpdusIn, 8);
+  assert.equal(view.bpdusIn, stats.framesIn);
+  assert.ok(view.bpdusOut >= 8 && view.bpdusOut % 2 === 0, `sent ${view.bpdusOut}: each untagged and tagged`);
+  assert.equal(view.bpdusOut, stats.framesOut);
 });

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { StpSim } from "./_stp_sim.ts";
 import { Role, Rstp } from "../../src/switch/rstp.ts";
+import type { PointToPoint } from "../../src/switch/stp_limits.ts";
 import { type Bpdu, buildBpdu, parseBpdu } from "../../src/wire/stp.ts";
 
 function bpduOf(frame: Uint8Array): Bpdu {
@@ -361,4 +362,102 @@ Deno.test("bridge and port priorities off their steps of 4096 and 16 are refused
   rstp.setPriority(61440);
   assert.equal(rstp.priority, 61440);
   assert.throws(() => rstp.setPortPriority(1, 17), /0-240 in steps of 16, not 17: 16 or 32/);
+});
+
+/**
+ * Three bridges on a hub (LAN h, ports 1) and a ring of cables between them
+ * (a: 0-1, b: 1-2, c: 2-0), hub ports set `mode`; the clock runs `seconds`.
+ */
+function hubOfThree(mode: PointToPoint): StpSim {
+  const sim = new StpSim();
+  const p2p = { 1: mode };
+  sim.bridge(0, 0x111, ["h", "a", "c"], { p2p });
+  sim.bridge(1, 0x222, ["h", "a", "b"], { p2p });
+  sim.bridge(2, 0x333, ["h", "b", "c"], { p2p });
+  return sim;
+}
+
+for (const mode of ["no", "auto"] as const) {
+  Deno.test(`a shared LAN of three bridges on a hub (${mode}): no agreement taken, no loop at any time, the root's hub port forwards when its timers run out`, () => {
+    const sim = hubOfThree(mode);
+    sim.run(2);
+    // The cables agree at once; bridges 1 and 2 take the hub as root port (the root's port 1 is the best).
+    assert.deepEqual([0, 1, 2].map((i) => sim.describePorts(i)), ["Di F F", "F:2000 Di F", "F:2000 Di Di"]);
+    // Its designated port on the hub heard their agreements and took none: it waits out fdWhile, max age
+    // from the port's coming up (the standard's DISABLED_PORT), then a forward delay (17.20.6: the hello time
+    // on a port that speaks RSTP) learning.
+    sim.run(17);
+    assert.equal(sim.describePorts(0), "Di F F", "19 s");
+    sim.run(1);
+    assert.equal(sim.describePorts(0), "L F F", "20 s");
+    sim.run(2);
+    assert.equal(sim.describePorts(0), "F F F", "22 s");
+    check(sim, { 1: "F:2000 Di F", 2: "F:2000 Di Di" });
+    assert.equal(sim.loops, 0, "checked after every BPDU and every second");
+    for (const i of [0, 1, 2]) {
+      assert.deepEqual(sim.rstp(i).ports().map((p) => p.pointToPoint), [false, true, true], `bridge ${i}`);
+      assert.equal(sim.rstp(i).port(1)?.adminPointToPoint, mode);
+    }
+    // Bridge 2 leaves the hub: its alternate port, on a point-to-point cable, takes over at once.
+    sim.set(2, ["X", "_", "_"]);
+    check(sim, { 2: "D Di F:2000" });
+    sim.run(30);
+    assert.equal(sim.loops, 0);
+  });
+}
+
+Deno.test("the same hub with its ports set point-to-point takes the first agreement: the root's hub port forwards at once", () => {
+  const sim = hubOfThree("yes");
+  sim.run(2);
+  assert.deepEqual([0, 1, 2].map((i) => sim.describePorts(i)), ["F F F", "F:2000 Di F", "F:2000 Di Di"]);
+  assert.equal(sim.rstp(0).port(1)?.pointToPoint, true, "set, whatever it hears");
+});
+
+Deno.test("point-to-point auto: shared while BPDUs from two bridge ports were heard within max age, point-to-point again when one is silent that long", () => {
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.tick(0);
+  stp.enablePort(1);
+  const from = (bridge: string, port: number) =>
+    buildBpdu(
+      { ...rstBpdu("1000.020000000000"), bridgeId: bridge, portId: 0x8000 | port },
+      new Uint8Array(6),
+    );
+  const p2p = () => stp.port(1)!.pointToPoint;
+  assert.equal(p2p(), true, "nothing heard");
+  stp.receive(1, from("1000.020000000000", 1));
+  stp.receive(1, from("1000.020000000000", 1));
+  assert.equal(p2p(), true, "one bridge port, however often");
+  // Another port of the same bridge is a third port on the LAN.
+  stp.receive(1, from("1000.020000000000", 2));
+  assert.equal(p2p(), false);
+  // Bridge ...00 port 1 goes on; port 2 is silent for max age (20 s), then the LAN is point-to-point again.
+  for (let s = 1; s <= 19; s++) {
+    stp.tick(s * 1000);
+    stp.receive(1, from("1000.020000000000", 1));
+  }
+  assert.equal(p2p(), false, "19 s");
+  stp.tick(20_000);
+  assert.equal(p2p(), true, "20 s");
+  // A bridge changing its priority is the same bridge.
+  stp.receive(1, from("2000.020000000000", 1));
+  assert.equal(p2p(), true);
+  stp.receive(1, from("8000.020000000077", 3));
+  assert.equal(p2p(), false);
+  // Forced either way, whatever is heard; auto again goes by what was heard.
+  stp.setPointToPoint(1, "yes");
+  assert.equal(p2p(), true);
+  stp.setPointToPoint(1, "no");
+  stp.receive(1, from("1000.020000000000", 1));
+  assert.equal(p2p(), false);
+  stp.setPointToPoint(1, "auto");
+  assert.equal(p2p(), false);
+  assert.equal(stp.port(1)!.adminPointToPoint, "auto");
+  // The client leaves: whoever plugs in next starts point-to-point.
+  stp.disablePort(1);
+  stp.enablePort(1);
+  assert.equal(p2p(), true);
 });

@@ -165,7 +165,7 @@ Deno.test("metrics: a MAC seen on another port counts one FDB move", async () =>
   }
 });
 
-Deno.test("metrics: with spanning tree on, each port's state, its role among all roles, guard counters and topology changes; promtool agrees", async (t) => {
+Deno.test("metrics: with spanning tree on, each port's state, its role among all roles, guard counters, point-to-point and topology changes; promtool agrees", async (t) => {
   const r = rig();
   try {
     r.sw.engine.enableStp({ mac: mac(0x77) });
@@ -182,6 +182,11 @@ Deno.test("metrics: with spanning tree on, each port's state, its role among all
     // The guards' counters, for every port (0 where no guard is on or none has acted).
     assert.equal(sample(text, "vde_stp_port_bpdu_guard_trips_total", 'port="1"'), 0);
     assert.equal(sample(text, "vde_stp_port_root_guard_blocks_total", 'port="2"'), 0);
+    // Point-to-point until told otherwise (stp/setp2p PORT no), or until two bridge ports are heard.
+    assert.equal(sample(text, "vde_stp_port_point_to_point", 'port="1"'), 1);
+    r.sw.engine.stp!.setPointToPoint(2, "no");
+    const shared = await (await fetch(`${r.base}/metrics`)).text();
+    assert.equal(sample(shared, "vde_stp_port_point_to_point", 'port="2"'), 0);
     // Per-port spanning tree families are named vde_stp_port_*, as the state and role are.
     const perPort = new Set([...text.matchAll(/^(vde_stp_\w+)\{[^}]*\bport="/gm)].map((m) => m[1]));
     assert.deepEqual([...perPort].filter((name) => !name!.startsWith("vde_stp_port_")), []);

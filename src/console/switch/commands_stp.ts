@@ -3,8 +3,9 @@
  * `fstp/setfstp`, `fstp/setedge`, `fstp/print`, same names, syntax and
  * line formats) and ours: `stp`, an aligned table in `brctl showstp`'s
  * words, and `stp/setprio`, `stp/setportcost`, `stp/setportprio`,
- * `stp/setedge`, `stp/settimers`, and the port guards `stp/setguard` and
- * `stp/setrootblock` (the Linux bridge's `guard` and `root_block`).
+ * `stp/setedge`, `stp/settimers`, the port guards `stp/setguard` and
+ * `stp/setrootblock` (the Linux bridge's `guard` and `root_block`), and
+ * `stp/setp2p` (mstpd's `setportp2p`: yes, no or auto).
  *
  * There is one tree for the whole switch (RSTP, untagged), which blocks a
  * port for every VLAN, so `fstp/print` prints it for each VLAN, as
@@ -14,8 +15,9 @@
  * for every VLAN (`ROOTSWITCH FSTP IS DISABLED`), which scripts read to
  * tell a root switch. The bridge priority, timers and edge ports are kept
  * while spanning tree is off and used when it starts (vde_switch's rc files
- * may set edges before `fstp/setfstp 1`); the guards are kept by the console
- * for every start; other port settings need it on (ENXIO otherwise).
+ * may set edges before `fstp/setfstp 1`); the guards and point-to-point
+ * settings are kept by the console for every start; other port settings
+ * need it on (ENXIO otherwise).
  */
 import { parseInteger, parseSwitch, words } from "../args.ts";
 import type { ConsoleContext } from "./context.ts";
@@ -34,6 +36,7 @@ import {
   BRIDGE_PRIORITY,
   BRIDGE_PRIORITY_STEP,
   inSteps,
+  POINT_TO_POINT,
   STP_PORTS,
   within,
 } from "../../switch/stp_limits.ts";
@@ -66,20 +69,34 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
     return onPort(`${port ?? ""} ${on ? 1 : 0}`, 2, (s, p) => s.setAdminEdge(p, on));
   };
   // Guards are kept by the console (they outlive the tree) and given to the tree when it runs.
+  // A port number that spanning tree can carry on this switch, as the kept settings take it.
+  const stpPort = (port: string | undefined): number | undefined => {
+    const n = parseInteger(port ?? "");
+    return n !== undefined && within(n, STP_PORTS) && n < ctx.sw.numPorts ? n : undefined;
+  };
   const setGuard = (args: string, which: "bpdu" | "root"): Reply => {
     const [port, value, ...rest] = words(args);
-    const n = parseInteger(port ?? "");
+    const n = stpPort(port);
     const on = parseSwitch(value);
-    if (
-      n === undefined || !within(n, STP_PORTS) || n >= ctx.sw.numPorts || on === undefined || rest.length > 0
-    ) {
-      return fail(Errno.EINVAL);
-    }
+    if (n === undefined || on === undefined || rest.length > 0) return fail(Errno.EINVAL);
     const guards = { ...(ctx.stpGuards.get(n) ?? { bpdu: false, root: false }), [which]: on };
     if (guards.bpdu || guards.root) ctx.stpGuards.set(n, guards);
     else ctx.stpGuards.delete(n);
     if (which === "bpdu") engine.stp?.setBpduGuard(n, on);
     else engine.stp?.setRootGuard(n, on);
+    return ok();
+  };
+
+  // Point-to-point is kept by the console too (an rc file may say it before fstp/setfstp 1); auto, the
+  // default, is not kept.
+  const setP2p = (args: string): Reply => {
+    const [port, value, ...rest] = words(args);
+    const n = stpPort(port);
+    const mode = POINT_TO_POINT.find((m) => m === value?.toLowerCase());
+    if (n === undefined || mode === undefined || rest.length > 0) return fail(Errno.EINVAL);
+    if (mode === "auto") ctx.stpPointToPoint.delete(n);
+    else ctx.stpPointToPoint.set(n, mode);
+    engine.stp?.setPointToPoint(n, mode);
     return ok();
   };
 
@@ -223,6 +240,15 @@ export function addStpCommands(registry: CommandRegistry, ctx: ConsoleContext): 
     listing: false,
     run: (args) => setGuard(args, "root"),
   });
+  registry.add({
+    path: "stp/setp2p",
+    syntax: "PORT yes/no/auto",
+    help:
+      "point-to-point link: yes: proposal and agreement make it forward at once; no: a shared LAN (a hub), " +
+      "timers only; auto (default): shared while BPDUs from two bridge ports were heard within max age",
+    listing: false,
+    run: setP2p,
+  });
 }
 
 function attempt(act: () => void): Reply {
@@ -332,6 +358,7 @@ function stpTable(stp: Rstp): string[] {
     { title: "DES PORT", align: "left" },
     { title: "DES COST", align: "right" },
     { title: "EDGE", align: "left" },
+    { title: "P2P", align: "left" },
     { title: "PROTO", align: "left" },
     { title: "GUARD", align: "left" },
     { title: "BPDU IN", align: "right" },
@@ -360,6 +387,7 @@ function stpTable(stp: Rstp): string[] {
     hex4(p.designatedPort),
     String(p.designatedCost),
     p.edge ? (p.adminEdge ? "yes (set)" : "yes") : "no",
+    p2pText(p),
     p.fstp ? "fstp" : p.rstp ? "rstp" : "stp",
     guardText(p),
     String(p.bpdusIn),
@@ -367,6 +395,11 @@ function stpTable(stp: Rstp): string[] {
     String(p.badBpdus),
   ]);
   return [...head, ...renderTable(columns, rows)];
+}
+
+/** A port's point-to-point state, `(set)` when forced, as EDGE says it. */
+export function p2pText(p: StpPortView): string {
+  return `${p.pointToPoint ? "yes" : "no"}${p.adminPointToPoint === "auto" ? "" : " (set)"}`;
 }
 
 /** The guards on a port, with how often each has acted (`stp`'s GUARD column; `-` for none). */

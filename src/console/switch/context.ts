@@ -6,6 +6,7 @@
  */
 import type { Switch } from "../../switch/switch.ts";
 import type { Rstp } from "../../switch/rstp.ts";
+import type { PointToPoint } from "../../switch/stp_limits.ts";
 import { parseMacText } from "../../wire/ethernet.ts";
 import { DebugHub } from "./debug.ts";
 import { log } from "../../log.ts";
@@ -67,6 +68,8 @@ export class ConsoleContext {
    * `fstp/setfstp 0` and 1.
    */
   readonly stpGuards: Map<number, { bpdu: boolean; root: boolean }> = new Map();
+  /** Ports set point-to-point or shared (`stp/setp2p`; auto is the default), kept and given likewise. */
+  readonly stpPointToPoint: Map<number, PointToPoint> = new Map();
   readonly #shutdown: ((reason: string) => void) | undefined;
   #shuttingDown = false;
 
@@ -106,6 +109,7 @@ export class ConsoleContext {
       stp.setBpduGuard(port, bpdu);
       stp.setRootGuard(port, root);
     }
+    for (const [port, mode] of this.stpPointToPoint) stp.setPointToPoint(port, mode);
     return stp;
   }
 

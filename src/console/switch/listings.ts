@@ -18,8 +18,8 @@ export function formatPort(v: PortView): string[] {
     ` IN:  pkts ${num(v.framesIn, 10)}          bytes ${num(v.bytesIn, 20)}`,
     ` OUT: pkts ${num(v.framesOut, 10)}          bytes ${num(v.bytesOut, 20)}`,
   ];
-  // Ours, only on a guarded port: a parser of vde_switch's listing skips a line it does not know.
-  if (v.guards !== undefined) lines.push(` STP: ${v.guards}`);
+  // Ours, only on a guarded or shared port: a parser of vde_switch's listing skips a line it does not know.
+  if (v.stp !== undefined) lines.push(` STP: ${v.stp}`);
   for (const ep of v.endpoints) {
     lines.push(`  -- endpoint ID ${zero(ep.id, 4)} module ${ep.module.padEnd(12)}: ${ep.description}`);
   }

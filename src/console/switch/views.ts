@@ -8,6 +8,8 @@
 import type { ConsoleContext } from "./context.ts";
 import { printable } from "../reply_format.ts";
 import { vdeBucket } from "../../switch/vde_bucket.ts";
+import type { StpPortView } from "../../switch/rstp.ts";
+import type { PointToPoint } from "../../switch/stp_limits.ts";
 import type { Endpoint } from "../../switch/switch.ts";
 import { groupName, userName } from "../../os/users.ts";
 
@@ -41,8 +43,11 @@ export interface PortView {
   bytesOut: number;
   /** Dropped frames, when known (not in vde_switch's listing). */
   drops?: number;
-  /** The spanning tree guards on the port and what they did, when any is on (not in vde_switch's listing). */
-  guards?: string;
+  /**
+   * The port's spanning tree guards and what they did, and its point-to-point state, when a guard is on or
+   * the port is set or found other than auto and point-to-point (not in vde_switch's listing).
+   */
+  stp?: string;
   endpoints: EndpointView[];
 }
 
@@ -127,7 +132,7 @@ export function portView(ctx: ConsoleContext, p: number, names = new NameCache()
     framesOut: stats.framesOut,
     bytesOut: stats.bytesOut,
     drops: stats.dropsIn + stats.dropsOut,
-    ...optional("guards", guardsText(ctx, p)),
+    ...optional("stp", stpText(ctx, p)),
     // Newest first in the switch; listed oldest first, as vde_switch does.
     endpoints: [...state.endpoints].reverse().map((ep) => ({
       id: ep.id,
@@ -144,12 +149,14 @@ function optional<K extends string, V>(key: K, value: V | undefined): Partial<Re
 
 /**
  * `BPDU guard (trips 1: port disabled until its client leaves or stp/setguard 3 1);
- * root guard (blocks 0)` for a port with a guard on; undefined otherwise.
+ * root guard (blocks 0); shared LAN (auto: ...)` for a port with a guard on or a point-to-point state
+ * to tell; undefined otherwise.
  */
-function guardsText(ctx: ConsoleContext, p: number): string | undefined {
-  const set = ctx.stpGuards.get(p);
-  if (set === undefined) return undefined;
+function stpText(ctx: ConsoleContext, p: number): string | undefined {
+  const set = ctx.stpGuards.get(p) ?? { bpdu: false, root: false };
   const v = ctx.sw.engine.stp?.port(p);
+  const p2p = p2pWords(ctx.stpPointToPoint.get(p), v);
+  if (!set.bpdu && !set.root && p2p === undefined) return undefined;
   const parts: string[] = [];
   if (set.bpdu) {
     const tripped = v?.guardTripped ? `: port disabled until its client leaves or stp/setguard ${p} 1` : "";
@@ -159,7 +166,17 @@ function guardsText(ctx: ConsoleContext, p: number): string | undefined {
     const blocked = v?.rootBlocked ? ": root-inconsistent now, discarding" : "";
     parts.push(`root guard (blocks ${v?.rootBlocks ?? 0}${blocked})`);
   }
+  if (p2p !== undefined) parts.push(p2p);
   return `${parts.join("; ")}${v === undefined ? " (spanning tree is off)" : ""}`;
+}
+
+/** A port's point-to-point state in words when it is set, or found shared; undefined for auto and point-to-point. */
+function p2pWords(set: PointToPoint | undefined, v: StpPortView | undefined): string | undefined {
+  if (set !== undefined) {
+    return set === "yes" ? "point-to-point (set)" : "shared LAN (set: no proposal/agreement)";
+  }
+  if (v === undefined || v.pointToPoint) return undefined;
+  return "shared LAN (auto: BPDUs from two bridge ports within max age; no proposal/agreement)";
 }
 
 /**
