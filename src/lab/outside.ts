@@ -139,6 +139,8 @@ export function forwardsFromOutside(
         } catch { /* not yet */ }
         if (answer === "") return;
         if (answer !== undefined) throw new Error(answer);
+        // Gone meanwhile (a SIGKILL): no answer will come.
+        if (!outsideRuns()) throw outsideGone(node);
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
       throw new Error(
@@ -185,17 +187,25 @@ export function pluggedFromOutside(
     };
     const timer = setTimeout(stop, timeoutMs);
     signal?.addEventListener("abort", stop, { once: true });
-    // Asked once the socket listens, so the process outside finds it; its refusal is looked for meanwhile.
+    // Asked once the socket listens, so the process outside finds it; its refusal is looked for meanwhile,
+    // and its end (a SIGKILL while it opens the node), after which no answer comes.
     const refusal = asked
       ? setInterval(() => {
         try {
           refused = Deno.readTextFileSync(refusalFile(labDir, node.name)).trim();
           stop();
-        } catch { /* none (yet) */ }
+        } catch {
+          if (!outsideRuns()) {
+            refused = outsideGone(node.name).message;
+            stop();
+          }
+        }
       }, POLL_MS)
       : undefined;
     try {
       if (asked) {
+        // One left from an add the lab gave up on, answered after it had: not this add's.
+        removeQuietly(refusalFile(labDir, node.name));
         writeWhole(requestFile(labDir, node.name), JSON.stringify(node));
       }
       return streamOf(await listener.accept(), `${node.name}, outside the lab's namespaces`);
