@@ -179,7 +179,10 @@ Deno.test("a forwards change whose process outside dies while the lab waits is r
     const change = forwardsFromOutside(dir, 30_000, () => runs)("nat", [], ["tcp:8080:10.0.2.15:80"]);
     await waitFor(() => exists(forwardsFile(dir, "nat")), { timeoutMs: 5000, what: "the request" });
     runs = false;
-    await assert.rejects(change, /^Error: nat: the vde up --rootless that runs this lab's slirps and cables /);
+    await assert.rejects(
+      change,
+      /^Error: nat: the vde up --rootless that runs this lab's slirps and cables /,
+    );
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   });
 });

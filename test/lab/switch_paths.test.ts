@@ -160,7 +160,8 @@ Deno.test("a lab switch's console is told from any other socket by where it live
   assert.ok(!isLabSwitchConsole("/tmp/class/sw1.mgmt"));
 });
 
-Deno.test("root finds users' rootless labs by their marked processes, a lab of another mark or user not among them", async () => {
+Deno.test("root finds users' rootless labs by their marked processes, a lab of another mark or user not among them", async (t) => {
+  if (skipUnlessRoot(t)) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-r3-users-" });
   try {
     const lab = (name: string, mark: string, uid: number) => {
@@ -176,6 +177,8 @@ Deno.test("root finds users' rootless labs by their marked processes, a lab of a
           rootless: { namespace: { dev: 1, ino: 1 }, uid, mark },
         }),
       );
+      // The user's file, as their vde wrote it.
+      Deno.chownSync(`${dir}/vde/${name}/state.json`, 4242, 4242);
     };
     lab("mylan", "m1", 4242);
     lab("other", "m2", 4242); // no process carries its mark: not this one's
@@ -186,6 +189,51 @@ Deno.test("root finds users' rootless labs by their marked processes, a lab of a
     assert.deepEqual(found.map((l) => [l.uid, l.name, l.state.name]), [[4242, "mylan", "mylan"]]);
     assert.equal(usersLabs(1000, marked).length, 0, "a user who is not root finds none");
     assert.deepEqual(usersLabs(0, () => []), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("root reads a user's lab states without trusting them: a FIFO or a link there hangs nothing, a foreign file or a bad pid is no lab, the file name shows no terminal escape", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-r15b-users-" });
+  try {
+    // A user's, as their vde writes them; root reads them.
+    const uid = 4242;
+    const write = (path: string, text: string) => {
+      Deno.writeTextFileSync(path, text);
+      Deno.chownSync(path, uid, uid);
+    };
+    const state = (name: string, o: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        name,
+        pid: 1 << 30,
+        file: "",
+        namespaces: [],
+        started: "",
+        rootless: { namespace: { dev: 1, ino: 1 }, uid, mark: "m1" },
+        ...o,
+      });
+    const labDir = (name: string) => {
+      Deno.mkdirSync(`${dir}/vde/${name}`, { recursive: true });
+      return `${dir}/vde/${name}`;
+    };
+    write(`${labDir("mylan")}/state.json`, state("mylan"));
+    write(`${labDir("escape")}/state.json`, state("escape", { file: "/x\x1b]0;root\x07.yaml" }));
+    write(`${labDir("badpid")}/state.json`, state("badpid", { pid: "self" }));
+    write(`${labDir("roots")}/state.json`, state("roots"));
+    Deno.chownSync(`${labDir("roots")}/state.json`, 0, 0);
+    // A read of these would block for good (a FIFO nobody writes), or never end (/dev/zero).
+    assert.equal((await run(["mkfifo", `${labDir("fifo")}/state.json`])).code, 0);
+    Deno.symlinkSync("/dev/zero", `${labDir("zero")}/state.json`);
+    write(`${dir}/elsewhere.json`, state("link"));
+    Deno.symlinkSync(`${dir}/elsewhere.json`, `${labDir("link")}/state.json`);
+    const marked = () => [{ pid: 4, uid, mark: "m1", runtimeDir: dir }];
+    const found = usersLabs(0, marked);
+    assert.deepEqual(found.map((l) => [l.name, l.state.file]), [["escape", "/x?]0;root?.yaml"], [
+      "mylan",
+      "",
+    ]]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
