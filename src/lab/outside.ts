@@ -33,7 +33,9 @@
  * user's own directory; the process outside takes a request as the lab's
  * only when it names a slirp or cable, and answers one it cannot take.
  * Where the process outside is gone (a SIGKILL), the lab refuses both at
- * once rather than wait for an answer.
+ * once rather than wait for an answer, and as soon as it goes while the
+ * lab waits for one. A refusal left from an add the lab gave up on (the
+ * answer came late) is removed before the node is asked for again.
  */
 import { StreamLink } from "../link/stream_link.ts";
 import type { Link } from "../link/link.ts";
