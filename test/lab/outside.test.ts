@@ -425,6 +425,39 @@ Deno.test("a cable added by apply to a rootless lab opens outside with its relat
   });
 });
 
+Deno.test("a slirp removed and at once added again on its forward's host port, under its name or another (an apply's rename), listens there: in a root lab and in a rootless one", async () => {
+  for (const rootless of [false, true]) {
+    for (const again of ["nat", "nat2"]) {
+      const port = freePort();
+      // The port a turn to be free (freePort's listener too lets go of it a turn later).
+      await new Promise((r) => setTimeout(r, 20));
+      const name = uniqueLab();
+      const lab = natLabFile(
+        name,
+        `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${port}:10.0.2.15:80"] }\n`,
+      );
+      const nat = lab.nodes.find((n) => n.name === "nat") as SlirpNode;
+      const dir = labDir(name);
+      const outside = await OutsideNodes.open(rootless ? lab : { ...lab, nodes: [] }, "/", () => {});
+      const plugged = outside.plug(dir, new Promise(() => {}));
+      const r = await LabRunner.up(lab, {
+        file: "",
+        baseDir: "/",
+        ...(rootless ? { outside: pluggedFromOutside(dir, ["nat"]) } : {}),
+      });
+      try {
+        if (rootless) await plugged;
+        await r.removeNode("nat");
+        await r.addNode({ ...nat, name: again });
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      } finally {
+        await r.down();
+        outside.close();
+      }
+    }
+  }
+});
+
 /** A TCP port of the machine's loopback that was free a moment ago. */
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
