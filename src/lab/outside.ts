@@ -33,7 +33,9 @@
  * user's own directory; the process outside takes a request as the lab's
  * only when it names a slirp or cable, and answers one it cannot take.
  * Where the process outside is gone (a SIGKILL), the lab refuses both at
- * once rather than wait for an answer.
+ * once rather than wait for an answer, and as soon as it goes while the
+ * lab waits for one. A refusal left from an add the lab gave up on (the
+ * answer came late) is removed before the node is asked for again.
  */
 import { StreamLink } from "../link/stream_link.ts";
 import type { Link } from "../link/link.ts";
@@ -139,6 +141,8 @@ export function forwardsFromOutside(
         } catch { /* not yet */ }
         if (answer === "") return;
         if (answer !== undefined) throw new Error(answer);
+        // Gone meanwhile (a SIGKILL): no answer will come.
+        if (!outsideRuns()) throw outsideGone(node);
         await new Promise((r) => setTimeout(r, POLL_MS));
       }
       throw new Error(
@@ -185,17 +189,25 @@ export function pluggedFromOutside(
     };
     const timer = setTimeout(stop, timeoutMs);
     signal?.addEventListener("abort", stop, { once: true });
-    // Asked once the socket listens, so the process outside finds it; its refusal is looked for meanwhile.
+    // Asked once the socket listens, so the process outside finds it; its refusal is looked for meanwhile,
+    // and its end (a SIGKILL while it opens the node), after which no answer comes.
     const refusal = asked
       ? setInterval(() => {
         try {
           refused = Deno.readTextFileSync(refusalFile(labDir, node.name)).trim();
           stop();
-        } catch { /* none (yet) */ }
+        } catch {
+          if (!outsideRuns()) {
+            refused = outsideGone(node.name).message;
+            stop();
+          }
+        }
       }, POLL_MS)
       : undefined;
     try {
       if (asked) {
+        // One left from an add the lab gave up on, answered after it had: not this add's.
+        removeQuietly(refusalFile(labDir, node.name));
         writeWhole(requestFile(labDir, node.name), JSON.stringify(node));
       }
       return streamOf(await listener.accept(), `${node.name}, outside the lab's namespaces`);
@@ -218,6 +230,12 @@ export function pluggedFromOutside(
   };
 }
 
+/**
+ * How long an add whose port is in use waits for the lab's removal just before it to reach this process
+ * (the end of the removed node's connection), which frees the port: a read away.
+ */
+const RELEASE_WAIT_MS = 2000;
+
 /** One node run outside: its slirp, cable client or listener's session, and its connection to the lab. */
 interface Part {
   name: string;
@@ -226,7 +244,8 @@ interface Part {
   link: Link | null;
   inside: Link | null;
   unjoin: () => void;
-  close: () => void;
+  /** Closes the node; a slirp's promise settles once its forwards' host ports are free again. */
+  close: () => void | Promise<void>;
 }
 
 /** In the process outside: the lab's slirp and cable nodes, open on the machine's network. */
@@ -237,6 +256,11 @@ export class OutsideNodes {
   readonly #say: (m: string) => void;
   #closed = false;
   #over = false;
+  /** The nodes dropped whose host ports are not yet free (see #openAsked). */
+  #releasing: Promise<unknown> = Promise.resolve();
+  /** How many nodes #drop took, and what settles at the next. */
+  #drops = 0;
+  #dropped = Promise.withResolvers<void>();
   #unwatch = () => {};
 
   private constructor(lab: string, baseDir: string, say: (m: string) => void) {
@@ -267,7 +291,10 @@ export class OutsideNodes {
   async #open(node: SlirpNode | CableNode): Promise<Part> {
     if (node.kind === "slirp") {
       const link = await openSlirpNode(node);
-      const part = this.#add(node.name, () => link.close());
+      const part = this.#add(node.name, () => {
+        link.close();
+        return link.released;
+      });
       part.link = link;
       part.slirp = link;
       return part;
@@ -301,7 +328,7 @@ export class OutsideNodes {
     return this.#parts.map((p) => p.name);
   }
 
-  #add(name: string, close: () => void): Part {
+  #add(name: string, close: () => void | Promise<void>): Part {
     const part: Part = { name, link: null, inside: null, unjoin: () => {}, close };
     this.#parts.push(part);
     return part;
@@ -334,12 +361,7 @@ export class OutsideNodes {
    */
   async #plugIn(labDir: string, part: Part, asked = false): Promise<void> {
     const path = outsideSocket(labDir, part.name);
-    const drop = () => {
-      part.unjoin();
-      part.close();
-      const at = this.#parts.indexOf(part);
-      if (at >= 0) this.#parts.splice(at, 1);
-    };
+    const drop = () => this.#drop(part);
     while (!this.#over && !this.#closed) {
       if (isSocket(path)) {
         try {
@@ -353,6 +375,19 @@ export class OutsideNodes {
       if (asked) return drop();
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+  }
+
+  /** Closes node `part`, once the lab let go of it (or never took it), and forgets it. */
+  #drop(part: Part): void {
+    const at = this.#parts.indexOf(part);
+    if (at < 0) return;
+    this.#parts.splice(at, 1);
+    part.unjoin();
+    part.inside?.close("lab node removed");
+    this.#releasing = Promise.all([this.#releasing, part.close()]);
+    this.#drops++;
+    this.#dropped.resolve();
+    this.#dropped = Promise.withResolvers<void>();
   }
 
   /** Watches lab directory `labDir` for nodes asked for, and opens each. */
@@ -422,7 +457,31 @@ export class OutsideNodes {
     if (node?.name !== name || (node.kind !== "slirp" && node.kind !== "cable")) {
       throw new Error(`${name}: no slirp or cable node asked for`);
     }
-    await this.#plugIn(labDir, await this.#open(node), true);
+    // The lab asks only for a node it does not have: one of that name here is the one it just removed,
+    // whose end this process has not read yet. It goes first, and the new one binds its ports once free.
+    for (const part of this.#parts.filter((p) => p.name === name)) this.#drop(part);
+    await this.#releasing;
+    let part: Part;
+    const drops = this.#drops;
+    try {
+      part = await this.#open(node);
+    } catch (err) {
+      // A port still held by a node the lab removed just before under another name (an apply's rename),
+      // whose end this process had not read yet when the request came: once more, after that one's drop.
+      if (!/in use/i.test((err as Error).message) || this.#parts.length + this.#drops - drops === 0) {
+        throw err;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waited = this.#drops !== drops || await Promise.race([
+        this.#dropped.promise.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), RELEASE_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      if (!waited) throw err;
+      await this.#releasing;
+      part = await this.#open(node);
+    }
+    await this.#plugIn(labDir, part, true);
   }
 
   /** Changes slirp `name`'s forwards as `asked` says (`{ was, now }`), all or none. */

@@ -581,9 +581,11 @@ export class LabRunner {
 
   async #startSlirp(node: SlirpNode): Promise<void> {
     const link = await openSlirpNode(node);
-    this.#undo.push(() => {
+    this.#undo.push(async () => {
       link.close();
       this.slirps.delete(node.name);
+      // A slirp added next on its forwards' ports (the node renamed by an apply) binds them once free.
+      await link.released;
     });
     this.slirps.set(node.name, link);
   }

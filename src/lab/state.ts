@@ -113,11 +113,17 @@ export function ownerRuns(pid: number, pidStart?: number): boolean {
 /** How long a rootless lab's process outside has to end by itself once the lab's has: it takes milliseconds. */
 const OUTSIDE_ENDS_MS = 2000;
 
-/** Stops process `pid` (`what`): SIGTERM, then SIGKILL after `graceMs`; says which it took. */
+/**
+ * Stops process `pid` (`what`): SIGTERM, then SIGKILL after `graceMs`; says which it took. A SIGCONT
+ * follows the SIGTERM, as a shell's `kill` of a stopped job sends: a stopped process (Ctrl-Z, a SIGSTOP)
+ * takes no SIGTERM until it runs again, and would otherwise wait out the grace to be killed.
+ */
 async function stop(pid: number, graceMs: number, what: string): Promise<string> {
-  try {
-    Deno.kill(pid, "SIGTERM");
-  } catch { /* gone */ }
+  for (const signal of ["SIGTERM", "SIGCONT"] as const) {
+    try {
+      Deno.kill(pid, signal);
+    } catch { /* gone */ }
+  }
   if (await untilExit(pid, graceMs, 50)) return `stopped ${what} (pid ${pid})`;
   try {
     Deno.kill(pid, "SIGKILL");

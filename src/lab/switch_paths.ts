@@ -14,6 +14,8 @@ import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
 import { groupHint, ownerAndMode, userName } from "../os/users.ts";
+import { readOwnedFile } from "../os/owned_file.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** A switch of a running lab. */
 export interface LabSwitch {
@@ -263,17 +265,34 @@ export function usersLabs(uid = Deno.uid(), marked: () => MarkedProcess[] = mark
       continue;
     }
     for (const name of names) {
-      let state: LabState;
-      try {
-        state = JSON.parse(Deno.readTextFileSync(`${base}/${name}/${LAB_STATE_FILE}`));
-      } catch {
-        continue;
-      }
-      if (state.rootless?.mark !== p.mark || state.rootless.uid !== p.uid) continue;
+      const state = usersState(`${base}/${name}/${LAB_STATE_FILE}`, p.uid);
+      if (state?.rootless?.mark !== p.mark || state.rootless.uid !== p.uid) continue;
       found.set(`${p.uid} ${name}`, { user: userName(p.uid), uid: p.uid, name, state });
     }
   }
   return [...found.values()].sort((a, b) => a.uid - b.uid || a.name.localeCompare(b.name));
+}
+
+/**
+ * The state file at `path` of user `uid`'s lab, as root reads it: the path
+ * is the user's to choose (their process's environment names the
+ * directory), so a FIFO or a link to /dev/zero there must not hang root's
+ * vde (owned_file.ts), and what it holds is shown to root only as a lab's
+ * state would be: a pid, and a file name whose control characters cannot
+ * reach root's terminal.
+ */
+function usersState(path: string, uid: number): LabState | undefined {
+  let state: LabState;
+  try {
+    state = JSON.parse(readOwnedFile(path, uid) ?? "");
+  } catch {
+    return undefined;
+  }
+  if (typeof state !== "object" || state === null) return undefined;
+  const { pid, pidStart, file } = state as { pid: unknown; pidStart?: unknown; file: unknown };
+  if (!Number.isSafeInteger(pid) || (pid as number) <= 0 || typeof file !== "string") return undefined;
+  if (pidStart !== undefined && !Number.isSafeInteger(pidStart)) return undefined;
+  return { ...state, file: printable(file) };
 }
 
 /**

@@ -178,6 +178,11 @@ export class SlirpLink extends BaseLink {
     this.#unhook();
     this.stack.close();
   }
+
+  /** Once closed, settles when its forwards' host ports are free: a slirp added at once in its place may bind them. */
+  get released(): Promise<void> {
+    return this.stack.released;
+  }
 }
 
 /**

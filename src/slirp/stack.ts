@@ -114,6 +114,7 @@ export class SlirpStack implements TcpCoreSide {
   readonly now: () => number;
 
   readonly #iface: Iface;
+  #released: Promise<void> = Promise.resolve();
   readonly #neighbours: Neighbours;
   readonly #guard: GatewayGuard;
   readonly #out: IpOutput;
@@ -424,17 +425,26 @@ export class SlirpStack implements TcpCoreSide {
     return Math.min(own, this.tcp.nextTimerMs());
   }
 
-  /** Closes every host socket and the TCP engine. */
+  /**
+   * Closes every host socket and the TCP engine; `released` then settles once
+   * the TCP forwards' host ports are free to bind again.
+   */
   close(): void {
     if (this.#iface.closed) return;
     this.#iface.closed = true;
     try {
-      this.tcp.close();
+      const released = this.tcp.close();
+      if (released !== undefined) this.#released = released;
     } catch { /* closing anyway */ }
     this.#udp.close();
     this.#ping.close();
     this.tftp?.close();
     this.dns.close();
+  }
+
+  /** Once closed, settles when its TCP forwards' host ports are free to bind again. */
+  get released(): Promise<void> {
+    return this.#released;
   }
 
   /** A few lines describing the stack, for the console and `verbose`. */

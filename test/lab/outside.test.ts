@@ -8,10 +8,12 @@
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
 import {
+  forwardsFile,
   forwardsFromOutside,
   OutsideNodes,
   outsideSocket,
   pluggedFromOutside,
+  refusalFile,
   relayPage,
   requestFile,
 } from "../../src/lab/outside.ts";
@@ -153,6 +155,45 @@ Deno.test("a node asked for once the process outside is gone is refused at once,
       pluggedFromOutside(dir, [], 60_000, () => false)({ ...NAT, name: "nat2" }),
       /^Error: nat2: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; /,
     );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  });
+});
+
+Deno.test("a node asked for whose process outside dies while the lab waits is refused once it is gone, not at the timeout", async () => {
+  await withDir(async (dir) => {
+    let runs = true;
+    const asked = pluggedFromOutside(dir, [], 30_000, () => runs)({ ...NAT, name: "nat2" });
+    await waitFor(() => exists(requestFile(dir, "nat2")), { timeoutMs: 5000, what: "the request" });
+    runs = false;
+    await assert.rejects(
+      asked,
+      /^Error: nat2: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; /,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  });
+});
+
+Deno.test("a forwards change whose process outside dies while the lab waits is refused once it is gone, not at the timeout", async () => {
+  await withDir(async (dir) => {
+    let runs = true;
+    const change = forwardsFromOutside(dir, 30_000, () => runs)("nat", [], ["tcp:8080:10.0.2.15:80"]);
+    await waitFor(() => exists(forwardsFile(dir, "nat")), { timeoutMs: 5000, what: "the request" });
+    runs = false;
+    await assert.rejects(
+      change,
+      /^Error: nat: the vde up --rootless that runs this lab's slirps and cables /,
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  });
+});
+
+Deno.test("a refusal left from an add the lab gave up on is not the answer to the next add of that node", async () => {
+  await withDir(async (dir) => {
+    Deno.writeTextFileSync(refusalFile(dir, "nat2"), "nat2: an answer that came after the lab gave up\n");
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    // The process outside takes the request a while after the lab looks for a refusal.
+    setTimeout(() => outside.plug(dir, new Promise(() => {})), 300);
+    await asksForNat2(dir, outside);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   });
 });
@@ -364,6 +405,57 @@ Deno.test("apply changes a rootless lab's slirp forwards in the process outside,
     assert.deepEqual(nat(), []);
     await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
   });
+});
+
+Deno.test("a cable added by apply to a rootless lab opens outside with its relative key read from the applied file's directory", async () => {
+  await withDir(async (tmp) => {
+    // The process outside resolves relative keys from "/" (withOutsideLab): only the lab's resolving finds it.
+    Deno.mkdirSync(`${tmp}/sub`);
+    Deno.writeTextFileSync(`${tmp}/sub/wan.key`, "07".repeat(32) + "\n", { mode: 0o600 });
+    await withOutsideLab(async (r, outside) => {
+      const lab = natLabFile(
+        r.lab.name,
+        '    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:0", key: wan.key }\n',
+      );
+      const applied = await applyLab(r, lab, `${tmp}/sub/lab.yaml`, () => {});
+      assert.equal(applied.ok, true, applied.lines.join("\n"));
+      assert.deepEqual(outside.names, ["nat", "wan"]);
+      assert.match(nodesTable(r).join("\n"), /^wan +cable +.*run outside the lab's namespaces/m);
+    });
+  });
+});
+
+Deno.test("a slirp removed and at once added again on its forward's host port, under its name or another (an apply's rename), listens there: in a root lab and in a rootless one", async () => {
+  for (const rootless of [false, true]) {
+    for (const again of ["nat", "nat2"]) {
+      const port = freePort();
+      // The port a turn to be free (freePort's listener too lets go of it a turn later).
+      await new Promise((r) => setTimeout(r, 20));
+      const name = uniqueLab();
+      const lab = natLabFile(
+        name,
+        `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${port}:10.0.2.15:80"] }\n`,
+      );
+      const nat = lab.nodes.find((n) => n.name === "nat") as SlirpNode;
+      const dir = labDir(name);
+      const outside = await OutsideNodes.open(rootless ? lab : { ...lab, nodes: [] }, "/", () => {});
+      const plugged = outside.plug(dir, new Promise(() => {}));
+      const r = await LabRunner.up(lab, {
+        file: "",
+        baseDir: "/",
+        ...(rootless ? { outside: pluggedFromOutside(dir, ["nat"]) } : {}),
+      });
+      try {
+        if (rootless) await plugged;
+        await r.removeNode("nat");
+        await r.addNode({ ...nat, name: again });
+        (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      } finally {
+        await r.down();
+        outside.close();
+      }
+    }
+  }
 });
 
 /** A TCP port of the machine's loopback that was free a moment ago. */

@@ -138,3 +138,32 @@ Deno.test("vde down ends the recorded process outside a rootless lab that outliv
     await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("vde down ends a stopped (SIGSTOP, Ctrl-Z) process outside a rootless lab by its SIGTERM, not a SIGKILL after the grace", async () => {
+  const name = `stopped${Deno.pid}`;
+  const up = await lingering("Deno.exit(0);");
+  try {
+    Deno.kill(up.pid, "SIGSTOP");
+    Deno.mkdirSync(labDir(name), { recursive: true });
+    writeState({
+      name,
+      pid: 1 << 30,
+      file: "",
+      namespaces: [],
+      started: new Date().toISOString(),
+      outsideProcess: { pid: up.pid, pidStart: processStartTime(up.pid)! },
+    });
+    // A stopped process takes its SIGTERM only once it runs again.
+    assert.deepEqual(await cleanupLab(name, 60_000), [
+      `stopped vde up --rootless outside the lab's namespaces (pid ${up.pid})`,
+      `removed lab ${name}`,
+    ]);
+    assert.equal((await up.status).code, 0);
+  } finally {
+    try {
+      up.kill("SIGKILL");
+    } catch { /* ended */ }
+    await up.status;
+    await Deno.remove(labDir(name), { recursive: true }).catch(() => {});
+  }
+});

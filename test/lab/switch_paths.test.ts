@@ -160,32 +160,75 @@ Deno.test("a lab switch's console is told from any other socket by where it live
   assert.ok(!isLabSwitchConsole("/tmp/class/sw1.mgmt"));
 });
 
-Deno.test("root finds users' rootless labs by their marked processes, a lab of another mark or user not among them", async () => {
+/** The user whose rootless labs the tests below plant, as root finds them. */
+const USER = 4242;
+
+/** A state file of USER's lab `name`, its rootless mark "m1" (`rootless` in `o` says another), with `o`. */
+function usersState(name: string, o: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    name,
+    pid: 1 << 30,
+    file: "",
+    namespaces: [],
+    started: "",
+    rootless: { namespace: { dev: 1, ino: 1 }, uid: USER, mark: "m1" },
+    ...o,
+  });
+}
+
+/** Where lab `name`'s state file goes in runtime directory `dir` (its directory made). */
+function statePathIn(dir: string, name: string): string {
+  Deno.mkdirSync(`${dir}/vde/${name}`, { recursive: true });
+  return `${dir}/vde/${name}/state.json`;
+}
+
+/** Writes lab `name`'s state `text` in runtime directory `dir`, USER's file as their vde writes it. */
+function plant(dir: string, name: string, text: string): string {
+  const path = statePathIn(dir, name);
+  Deno.writeTextFileSync(path, text);
+  Deno.chownSync(path, USER, USER);
+  return path;
+}
+
+Deno.test("root finds users' rootless labs by their marked processes, a lab of another mark or user not among them", async (t) => {
+  if (skipUnlessRoot(t)) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-r3-users-" });
   try {
-    const lab = (name: string, mark: string, uid: number) => {
-      Deno.mkdirSync(`${dir}/vde/${name}`, { recursive: true });
-      Deno.writeTextFileSync(
-        `${dir}/vde/${name}/state.json`,
-        JSON.stringify({
-          name,
-          pid: 1 << 30,
-          file: "",
-          namespaces: [],
-          started: "",
-          rootless: { namespace: { dev: 1, ino: 1 }, uid, mark },
-        }),
-      );
-    };
-    lab("mylan", "m1", 4242);
-    lab("other", "m2", 4242); // no process carries its mark: not this one's
+    const lab = (name: string, mark: string, uid: number) =>
+      plant(dir, name, usersState(name, { rootless: { namespace: { dev: 1, ino: 1 }, uid, mark } }));
+    lab("mylan", "m1", USER);
+    lab("other", "m2", USER); // no process carries its mark: not this one's
     lab("stolen", "m1", 4343); // another user's uid in the file
     // Two processes of the one lab (its vde up and a host's sleep): found once.
-    const marked = () => [4, 5].map((pid) => ({ pid, uid: 4242, mark: "m1", runtimeDir: dir }));
+    const marked = () => [4, 5].map((pid) => ({ pid, uid: USER, mark: "m1", runtimeDir: dir }));
     const found = usersLabs(0, marked);
-    assert.deepEqual(found.map((l) => [l.uid, l.name, l.state.name]), [[4242, "mylan", "mylan"]]);
+    assert.deepEqual(found.map((l) => [l.uid, l.name, l.state.name]), [[USER, "mylan", "mylan"]]);
     assert.equal(usersLabs(1000, marked).length, 0, "a user who is not root finds none");
     assert.deepEqual(usersLabs(0, () => []), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("root reads a user's lab states without trusting them: a FIFO or a link there hangs nothing, a foreign file or a bad pid is no lab, the file name shows no terminal escape", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-r15b-users-" });
+  try {
+    plant(dir, "mylan", usersState("mylan"));
+    plant(dir, "escape", usersState("escape", { file: "/x\x1b]0;root\x07.yaml" }));
+    plant(dir, "badpid", usersState("badpid", { pid: "self" }));
+    // Root's file there (linked or copied) is no lab of the user's.
+    Deno.chownSync(plant(dir, "roots", usersState("roots")), 0, 0);
+    // A read of these would block for good (a FIFO nobody writes), or never end (/dev/zero).
+    assert.equal((await run(["mkfifo", statePathIn(dir, "fifo")])).code, 0);
+    Deno.symlinkSync("/dev/zero", statePathIn(dir, "zero"));
+    Deno.symlinkSync(plant(dir, "target", usersState("link")), statePathIn(dir, "link"));
+    const found = usersLabs(0, () => [{ pid: 4, uid: USER, mark: "m1", runtimeDir: dir }]);
+    assert.deepEqual(found.map((l) => [l.name, l.state.file]), [
+      ["escape", "/x?]0;root?.yaml"],
+      ["mylan", ""],
+      ["target", ""],
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

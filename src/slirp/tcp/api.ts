@@ -68,6 +68,10 @@ export interface TcpEngine {
   resume?(): void;
   /** Counters for the console and tests. */
   readonly stats: Record<string, number>;
-  /** Closes every connection (RST to the guest, close host sockets). */
-  close(): void;
+  /**
+   * Closes every connection (RST to the guest, close host sockets). A
+   * promise, where one is returned, settles once the forwards' host ports
+   * are free to bind again (host.ts: a turn later).
+   */
+  close(): void | Promise<void>;
 }

@@ -580,6 +580,8 @@ class Engine implements SlirpTcpEngine {
   readonly #forwards = new Map<string, Forward>();
   /** Listeners of removed forwards not yet off their ports (see addForward); null when none. */
   #releasing: Promise<void> | null = null;
+  /** Once closed: settles when every forward's port is free again. */
+  #released: Promise<void> = Promise.resolve();
   /** The port `#clientEndpoint` chose (a second result without an array per connection). */
   #clientPort = 0;
   #nextDeadline = Infinity;
@@ -716,18 +718,22 @@ class Engine implements SlirpTcpEngine {
     }
   }
 
-  close(): void {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closed) return this.#released;
+    const released: (Promise<void> | void | null)[] = [this.#releasing];
     for (const fwd of this.#forwards.values()) {
       fwd.closed = true;
-      fwd.listener.close();
+      released.push(fwd.listener.close());
     }
+    // A slirp removed and another added at once on its forwards' ports (a lab's node renamed) waits for it.
+    this.#released = Promise.all(released).then(() => {});
     this.#forwards.clear();
     for (const flow of this.#allFlows()) {
       flow.tcb.abort("engine closed");
       flow.closeHost();
     }
     this.#closed = true;
+    return this.#released;
   }
 
   describeConnections(): string[] {
