@@ -920,6 +920,16 @@ export const labCommand: Subcommand = (program: Command) => {
       if (o.apply && o.reconfigure) {
         throw new UsageError("give --apply (live) or -c (down, then up), not both");
       }
+      // A running lab's web server is its start's: an --http beside --apply would be dropped unsaid.
+      if (o.apply && o.http !== undefined && !isDaemonChild() && labIsThere(lab.name)) {
+        throw new UsageError(
+          `--http is the lab's start's, not --apply's: lab ${lab.name} runs (\`vde status ${lab.name}\` names ` +
+            `its web view, if it has one); \`vde up -c --http ${o.http} ${
+              file ?? path
+            }\` takes it down and up ` +
+            "with one, or give --apply alone",
+        );
+      }
       if (o.apply && !isDaemonChild() && await applyToRunningLab(lab, path)) {
         sayVariablesNotTaken(lab.name, variables);
         return;

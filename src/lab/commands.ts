@@ -83,7 +83,8 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
-      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}` +
+      // Spanning tree is said even at the default priority: a ring's switches differ in nothing else here.
+      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}${n.stp ? ", stp" : ""}` +
         `${n.priority !== undefined ? `, priority ${n.priority}` : ""}, sock ${s.dir}${accessText(n)}`;
     }
     case "host": {

@@ -82,6 +82,7 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
         ports: n.ports,
         portsInUse: used,
         hub: n.hub,
+        stp: n.stp,
         ...(n.priority !== undefined ? { priority: n.priority } : {}),
         sock: s.dir,
         mgmt: s.mgmtPath,

@@ -35,6 +35,7 @@ import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_req
 import { parseRefusal } from "../wire/vde_refusal.ts";
 import { groupHint, lookupGroup, ownerAndMode, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
+import { NAME_PATTERN, ROOT_LABS_DIR } from "../lab/names.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
@@ -152,6 +153,14 @@ export class VdeClientLink extends DgramLink {
  */
 function deniedHint(dir: string): string {
   const denied = `permission denied on the switch at ${dir}`;
+  // A root lab's switch is shared by its lab file, not by the switch's options or a chmod of the lab.
+  const lab = rootLabOf(dir);
+  if (lab !== undefined) {
+    const why = groupHint(dir) ??
+      `a switch of root's lab ${lab} that its lab file does not share with this user: ` +
+        "a lab shares a switch with a group by its node's `mode: 660` and `group: GROUP`";
+    return `${denied}: ${why}`;
+  }
   const closed = closedAncestor(dir);
   if (closed !== undefined) {
     return `${denied}: ${closed} (${ownerAndMode(closed)}) does not let you through to it; its owner may ` +
@@ -160,6 +169,13 @@ function deniedHint(dir: string): string {
   const group = groupHint(dir);
   if (group !== undefined) return `${denied}: ${group}`;
   return `${denied}: run as the switch's user (or root), or start the switch with --mode 666 (vde_switch: -m 666)`;
+}
+
+/** The lab whose switch `dir` is, for a root lab's switch directory (`/run/vde/LAB/SWITCH`). */
+function rootLabOf(dir: string): string | undefined {
+  const parts = dir.replace(/\/+$/, "").split("/");
+  const lab = parts.at(-2) ?? "";
+  return parts.slice(0, -2).join("/") === ROOT_LABS_DIR && NAME_PATTERN.test(lab) ? lab : undefined;
 }
 
 /**

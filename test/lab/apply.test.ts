@@ -133,6 +133,21 @@ Deno.test("vde up --apply of a lab that is not up brings it up, as vde up does; 
   });
 });
 
+Deno.test("vde up --apply --http of a running lab is refused in one line naming vde up -c, not dropped as nothing to apply", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const web = await vde(["up", "--apply", "--http", "0", file]);
+    assert.equal(web.code, 1);
+    assert.equal(
+      web.stderr,
+      `vde: --http is the lab's start's, not --apply's: lab ${name} runs (\`vde status ${name}\` names its ` +
+        `web view, if it has one); \`vde up -c --http 0 ${file}\` takes it down and up with one, or give ` +
+        "--apply alone\n",
+    );
+    assert.doesNotMatch((await vde(["status", name])).stdout, /web view/, "nothing was started");
+  });
+});
+
 /** TWO_HOSTS (10.9.0.1 and 10.9.0.2) with both links in VLAN 10. */
 const VLANS = TWO_HOSTS.replace(/(endpoints: \[h\d, sw1\]\n)/g, "$1      vlan: 10\n");
 

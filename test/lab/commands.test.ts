@@ -430,6 +430,28 @@ Deno.test("the shell's link A-B limit N sets the link's queue bound live; a bad 
   assert.equal(set, undefined);
 });
 
+Deno.test("status says which switches run spanning tree, at the default priority too, in the table and the JSON", async () => {
+  const ring = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, stp: true, priority: 4096 }
+    sw2: { kind: switch, ports: 4, stp: true }
+    sw3: { kind: switch, ports: 4 }
+  links: []
+`;
+  await withLabInProcess(ring, async (_r, line) => {
+    const nodes = await line("nodes");
+    assert.match(nodes, /^sw1 +switch +4 ports \(0 in use\), stp, priority 4096, sock /m);
+    assert.match(nodes, /^sw2 +switch +4 ports \(0 in use\), stp, sock /m);
+    assert.match(nodes, /^sw3 +switch +4 ports \(0 in use\), sock /m);
+    const doc = JSON.parse((await line("status json")).slice(2));
+    assert.deepEqual(
+      doc.nodes.map((n: { name: string; stp: boolean }) => [n.name, n.stp]),
+      [["sw1", true], ["sw2", true], ["sw3", false]],
+    );
+  });
+});
+
 Deno.test("the shell's status json is the status as one line of JSON, for vde status --json; another argument is refused", async () => {
   const text = ONE_SWITCH.replace(
     "  links: []\n",

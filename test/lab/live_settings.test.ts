@@ -66,7 +66,7 @@ Deno.test("apply sets a running switch's spanning tree priority through stp/setp
     await Deno.writeTextFile(file, prio);
     assert.equal(await line("apply"), "0 switch sw2: priority 32768 -> 4096\n");
     assert.match(await line("sw2 stp"), /^0 bridge id +1000\./);
-    assert.match(await line("nodes"), /^sw2 +switch +4 ports \(1 in use\), priority 4096,/m);
+    assert.match(await line("nodes"), /^sw2 +switch +4 ports \(1 in use\), stp, priority 4096,/m);
     await Deno.writeTextFile(file, start);
     assert.equal(await line("apply"), "0 switch sw2: priority 4096 -> 32768\n");
     assert.match(await line("sw2 stp"), /^0 bridge id +8000\./);
@@ -79,7 +79,7 @@ Deno.test("apply sets a running switch's spanning tree priority through stp/setp
     assert.match(
       await line("nodes"),
       new RegExp(
-        `^sw3 +switch +32 ports \\(0 in use\\), priority 4096, sock \\S+ \\(mode 660, group ${gid}\\)$`,
+        `^sw3 +switch +32 ports \\(0 in use\\), stp, priority 4096, sock \\S+ \\(mode 660, group ${gid}\\)$`,
         "m",
       ),
     );

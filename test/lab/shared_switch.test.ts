@@ -48,25 +48,42 @@ async function said(as: string[], path: string, line: string): Promise<string> {
   return (await run([...as, "/usr/bin/python3", "-c", py, path, line], { check: false })).stdout;
 }
 
-/** What this lab's switch lookup answers `name` as uid `as`: the switch's directory, or its one line. */
-async function lookedUp(as: string[], name: string): Promise<string> {
-  const paths = new URL("../../src/lab/switch_paths.ts", import.meta.url).href;
+/** What `code` (a module importing `src/` by `SRC/`) prints run as uid `as`: its stdout, else its stderr. */
+async function evalAs(as: string[], code: string): Promise<string> {
+  const src = new URL("../../src/", import.meta.url).href;
   // The other uid cannot cache modules in root's Deno directory.
   const denoDir = await Deno.makeTempDir({ prefix: "vde-l9-deno-" });
   await Deno.chmod(denoDir, 0o777);
   try {
-    const r = await run([
-      ...as,
-      Deno.execPath(),
-      "eval",
-      `import { findLabSwitch, rootsLabAnswer } from "${paths}";\n` +
-      `const n = ${JSON.stringify(name)};\n` +
-      `console.log(findLabSwitch(n).found?.dir ?? rootsLabAnswer(n) ?? "none");`,
-    ], { timeoutMs: 60_000, env: { DENO_DIR: denoDir }, check: false });
+    const r = await run([...as, Deno.execPath(), "eval", code.replaceAll("SRC/", src)], {
+      timeoutMs: 60_000,
+      env: { DENO_DIR: denoDir },
+      check: false,
+    });
     return r.stdout.trim() || r.stderr;
   } finally {
     await Deno.remove(denoDir, { recursive: true });
   }
+}
+
+/** What this lab's switch lookup answers `name` as uid `as`: the switch's directory, or its one line. */
+function lookedUp(as: string[], name: string): Promise<string> {
+  return evalAs(
+    as,
+    `import { findLabSwitch, rootsLabAnswer } from "SRC/lab/switch_paths.ts";\n` +
+      `const n = ${JSON.stringify(name)};\n` +
+      `console.log(findLabSwitch(n).found?.dir ?? rootsLabAnswer(n) ?? "none");`,
+  );
+}
+
+/** Why `vde plug` (and `vde slirp`) as uid `as` cannot open the switch at `dir`: its one line, or "opened". */
+function plugRefusal(as: string[], dir: string): Promise<string> {
+  return evalAs(
+    as,
+    `import { openVdeLink } from "SRC/link/vde_link.ts";\n` +
+      `try { (await openVdeLink(${JSON.stringify(dir)})).close(); console.log("opened"); }\n` +
+      `catch (e) { console.log(e.message); }`,
+  );
 }
 
 Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug and console, and refuses others in one line", async (t) => {
@@ -134,6 +151,33 @@ Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug an
       new RegExp(
         `^switch ${name}/sw2 of root's lab ${name}: not shared with this user \\(owner root, mode 2700\\)`,
       ),
+    );
+  });
+});
+
+Deno.test("vde plug refused by a lab switch the file does not share says how a lab file shares one, not --mode 666 or chmod", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const sharing = " a lab shares a switch with a group by its node's `mode: 660` and `group: GROUP`";
+  await withLabUp({ text: LAB }, async (name) => {
+    const dir = labDir(name);
+    assert.equal(
+      await plugRefusal(AS_MEMBER, `${dir}/sw2`),
+      `permission denied on the switch at ${dir}/sw2: a switch of root's lab ${name} that its lab file ` +
+        `does not share with this user:${sharing}`,
+    );
+    // The shared one still tells whoever is not in its group to be added, as before.
+    assert.match(
+      await plugRefusal(AS_OTHER, `${dir}/sw1`),
+      new RegExp(`^permission denied on the switch at ${dir}/sw1: it is group nogroup's .*ask its admin`),
+    );
+  });
+  // A lab that shares nothing keeps its directory closed (700): the lab file is still the way, not a chmod.
+  await withLabUp({ text: LAB.replace(", mode: 660, group: nogroup, mgmt_mode: 660", "") }, async (name) => {
+    const dir = labDir(name);
+    assert.equal(
+      await plugRefusal(AS_MEMBER, `${dir}/sw1`),
+      `permission denied on the switch at ${dir}/sw1: a switch of root's lab ${name} that its lab file ` +
+        `does not share with this user:${sharing}`,
     );
   });
 });
