@@ -164,6 +164,9 @@ export class SwitchThread {
   #waitedFrom = 0;
   /** Whether the worker has taken INLET_PROGRESS_BYTES since (kept: the position wraps). */
   #waitMoved = false;
+  /** Mirrored calls under way (`changing`), and the control frames they sent, put after their commands. */
+  #within = 0;
+  #early: { port: number; frame: Uint8Array }[] = [];
   /** Commands posted, as counted in the control block (only this thread adds); the worker counts the ones it applies the same way. */
   get #posted(): number {
     return Atomics.load(this.#control, CTL_POSTED);
@@ -282,7 +285,31 @@ export class SwitchThread {
    * does not keep it out.
    */
   send(port: number, frame: Uint8Array): void {
-    this.#put(SEND | port, frame, CONTROL_ROOM);
+    if (this.#within > 0) this.#early.push({ port, frame: frame.slice() });
+    else this.#put(SEND | port, frame, CONTROL_ROOM);
+  }
+
+  /**
+   * Runs `change` (an engine call applied here) and then posts its command,
+   * and puts the frames the machine sent during the call after that command:
+   * a port's activation makes spanning tree send on it at once, and those
+   * BPDUs, ahead of the command in ringIn, reached a thread copy on which the
+   * port was not active yet and were lost (`stp` counted them, the port did
+   * not). Only control frames are held, never a link's data.
+   */
+  changing<T>(change: () => T, cmd: SwitchCommand): T {
+    this.#within++;
+    try {
+      const result = change();
+      this.command(cmd);
+      return result;
+    } finally {
+      if (--this.#within === 0 && this.#early.length > 0) {
+        const early = this.#early;
+        this.#early = [];
+        for (const { port, frame } of early) this.#put(SEND | port, frame, CONTROL_ROOM);
+      }
+    }
   }
 
   /**
@@ -454,11 +481,8 @@ export function mirrorEngine(engine: SwitchEngine, thread: SwitchThread): void {
   const target = engine as unknown as Record<string, unknown>;
   for (const method of MIRRORED_METHODS) {
     const own = engine[method] as (...args: unknown[]) => unknown;
-    target[method] = (...args: unknown[]) => {
-      const result = own.apply(engine, args);
-      thread.command({ op: "call", method, args });
-      return result;
-    };
+    target[method] = (...args: unknown[]) =>
+      thread.changing(() => own.apply(engine, args), { op: "call", method, args });
   }
   for (const prop of MIRRORED_PROPERTIES) mirrorProperty(engine, prop, thread);
   const clear = engine.macTable.clear;

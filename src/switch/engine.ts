@@ -780,12 +780,12 @@ export class SwitchEngine {
     const stp = new Rstp(options, {
       // Counts what leaves, each tagged copy too, as the port's frame counters do.
       send: (port, frame, everyVlan) => {
-        if (!(port >= 0 && port < this.#numPorts) || this.#active[port] !== 1) return 0;
+        if (!(port >= 0 && port < this.#numPorts) || this.#active[port] !== 1) return { framesSent: 0 };
         send(port, frame);
-        if (!everyVlan) return 1;
+        if (!everyVlan) return { framesSent: 1 };
         const vids = this.#taggedVlans(port);
         for (const vid of vids) send(port, tagged(frame, vid));
-        return 1 + vids.length;
+        return { framesSent: 1 + vids.length };
       },
       setPortState: (port, learning, forwarding) => this.setStpPortState(port, learning, forwarding),
       flush: (port) => this.flushStpPort(port),

@@ -146,16 +146,24 @@ export type StpEvent =
   | { type: "stp-root"; port: number; rootId: string; message: string }
   | { type: "stp-bad-bpdu"; port: number; reason: string; message: string };
 
+/** What a send hook says left: `framesSent` frames (0 when the port could not send). */
+export interface FramesSent {
+  readonly framesSent: number;
+}
+
 /** Where the machine's decisions go; supplied by the engine. */
 export interface RstpHooks {
   /**
    * Sends one BPDU frame out of a port, whatever the port's state; with
    * `everyVlan` (a port that hears vde_switch's FSTP, a tree per VLAN) also
    * once tagged for each VLAN the port carries tagged. Returns how many
-   * frames left, so that the port's count matches its frame counters (none
-   * returned counts one).
+   * frames left, so that the port's count matches its frame counters; none
+   * returned counts one. A count, not a number: a hook written as
+   * `(port) => sent.push(port)` returns the array's length, which counted
+   * as frames sent; the compiler now refuses it, and a number that gets
+   * past it (untyped code) counts one.
    */
-  send(port: number, frame: Uint8Array, everyVlan?: boolean): number | void;
+  send(port: number, frame: Uint8Array, everyVlan?: boolean): FramesSent | void;
   /** The port may now learn and/or forward (both false: discarding). */
   setPortState(port: number, learning: boolean, forwarding: boolean): void;
   /** Forget the MAC entries learned on a port. */
@@ -1528,7 +1536,8 @@ export class Rstp {
     p.newInfo = false;
     p.txCount++;
     if (kind !== "tcn") p.tcAck = false;
-    p.bpdusOut += this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp) ?? 1;
+    const sent: FramesSent | void = this.#hooks.send(p.number, buildBpdu(bpdu, this.mac), p.fstp);
+    p.bpdusOut += (sent as Partial<FramesSent> | undefined)?.framesSent ?? 1;
   }
 
   #reportPort(p: Port): void {

@@ -330,8 +330,6 @@ export class Switch {
     state.endpoints.unshift(ep);
     const thread = this.#thread;
     const lends = thread !== null && lendsFd(link);
-    // A lent fd's port goes active once the thread has the fd (see #lend).
-    if (!lends && !this.#switchedOff.has(port)) this.engine.activatePort(port);
     if (thread === null) {
       const engine = this.engine;
       link.onFrame = (frame) => engine.input(port, frame);
@@ -341,8 +339,12 @@ export class Switch {
       link.onFrame = (frame) => thread.input(port, frame);
       // A source that can wait (a slirp's TCP) waits while the ring is backed up, instead of losing frames there.
       link.feeds?.(thread.inlet());
+      // Before the activation, as a lent fd is: the thread sends a port's frames (the BPDUs spanning
+      // tree sends as it comes up, a flood) to the main thread only once it counts a link there.
       this.#countRemote(port, 1);
     }
+    // A lent fd's port goes active once the thread has the fd (see #lend).
+    if (!lends && !this.#switchedOff.has(port)) this.engine.activatePort(port);
     link.closed.then(() => this.#leave(port, ep));
     if (this.#listeners.size > 0) this.#emit({ type: "endpoint-added", port, endpoint: ep });
     return ep;

@@ -277,6 +277,27 @@ Deno.test("threaded switch shows a capture the BPDUs its spanning tree sends, ea
   });
 });
 
+Deno.test("threaded switch delivers the BPDUs spanning tree sends as a client plugs in, none dropped for coming before the port", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  try {
+    await threadWarmed(sw);
+    const stp = sw.engine.enableStp({ mac: mac(0x5e) });
+    const link = new MemoryLink("memory 1");
+    sw.attach(link, { port: 1 });
+    // The machine sends as the port comes up, in the same call that activates it: every one of those
+    // reaches the link and the port's counters, as the later hellos do.
+    await until(
+      "the link got every BPDU the machine sent, and port/print counts them",
+      () => {
+        const sent = stp.port(1)!.bpdusOut;
+        return sent > 0 && link.sent.length === sent && sw.engine.portStats(1).framesOut === sent;
+      },
+    );
+  } finally {
+    await sw.close();
+  }
+});
+
 Deno.test("threaded switch copies a mirrored port's frames to the mirror output, which forwards nothing", async () => {
   await withThreadedSwitch(3, async (sw, [a, b, m]) => {
     assert.equal(sw.engine.addMirror(3, [1]), null);

@@ -206,7 +206,9 @@ Deno.test("mixed network: an 802.1D-only bridge gets config BPDUs and its loop i
 Deno.test("an edge port forwards after 3 s without BPDUs; a BPDU makes it a bridge port again", () => {
   const sent: number[] = [];
   const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 1]) }, {
-    send: (port) => sent.push(port),
+    send: (port) => {
+      sent.push(port);
+    },
     setPortState: () => {},
     flush: () => {},
   });
@@ -229,7 +231,9 @@ Deno.test("an edge port forwards after 3 s without BPDUs; a BPDU makes it a brid
 Deno.test("hold count: at most 6 BPDUs a second per port", () => {
   let sent = 0;
   const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
-    send: () => sent++,
+    send: () => {
+      sent++;
+    },
     setPortState: () => {},
     flush: () => {},
   });
@@ -244,12 +248,17 @@ Deno.test("hold count: at most 6 BPDUs a second per port", () => {
   assert.ok(sent <= 6, `sent ${sent}`);
 });
 
-Deno.test("bad BPDUs are counted and dropped without throwing", () => {
-  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+/** A machine (MAC 02:00:00:00:00:09) whose sends, states and flushes go nowhere. */
+function quietRstp(): Rstp {
+  return new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
     send: () => {},
     setPortState: () => {},
     flush: () => {},
   });
+}
+
+Deno.test("bad BPDUs are counted and dropped without throwing", () => {
+  const stp = quietRstp();
   stp.enablePort(1);
   const good = buildBpdu(rstBpdu("1000.020000000000"), new Uint8Array(6));
   const short = good.subarray(0, 20);
@@ -283,7 +292,9 @@ function rstBpdu(rootId: string) {
 Deno.test("a root's max age, hello and forward delay at the field's top are passed on as valid BPDUs, not wrapped to 0", () => {
   const sent: [number, Uint8Array][] = [];
   const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
-    send: (port, frame) => sent.push([port, frame]),
+    send: (port, frame) => {
+      sent.push([port, frame]);
+    },
     setPortState: () => {},
     flush: () => {},
   });
@@ -413,19 +424,24 @@ Deno.test("the same hub with its ports set point-to-point takes the first agreem
   assert.equal(sim.rstp(0).port(1)?.pointToPoint, true, "set, whatever it hears");
 });
 
+/** An RST BPDU from port `port` of bridge `bridge` (root 1000.020000000000), tagged for `vid` if given (FSTP's copy). */
+function from(bridge: string, port: number, vid?: number): Uint8Array {
+  const frame = buildBpdu(
+    { ...rstBpdu("1000.020000000000"), bridgeId: bridge, portId: 0x8000 | port },
+    new Uint8Array(6),
+  );
+  if (vid === undefined) return frame;
+  const out = new Uint8Array(frame.length + 4);
+  out.set(frame.subarray(0, 12));
+  out.set([0x81, 0x00, vid >> 8, vid & 0xff], 12);
+  out.set(frame.subarray(12), 16);
+  return out;
+}
+
 Deno.test("point-to-point auto: shared while BPDUs from two bridge ports were heard within max age, point-to-point again when one is silent that long", () => {
-  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
-    send: () => {},
-    setPortState: () => {},
-    flush: () => {},
-  });
+  const stp = quietRstp();
   stp.tick(0);
   stp.enablePort(1);
-  const from = (bridge: string, port: number) =>
-    buildBpdu(
-      { ...rstBpdu("1000.020000000000"), bridgeId: bridge, portId: 0x8000 | port },
-      new Uint8Array(6),
-    );
   const p2p = () => stp.port(1)!.pointToPoint;
   assert.equal(p2p(), true, "nothing heard");
   stp.receive(1, from("1000.020000000000", 1));
@@ -460,4 +476,40 @@ Deno.test("point-to-point auto: shared while BPDUs from two bridge ports were he
   stp.disablePort(1);
   stp.enablePort(1);
   assert.equal(p2p(), true);
+});
+
+Deno.test("point-to-point auto: our own BPDU looped back to the port that sent it and FSTP's tagged copies are no second bridge port", () => {
+  const stp = quietRstp();
+  stp.tick(0);
+  stp.enablePort(1);
+  const p2p = () => stp.port(1)!.pointToPoint;
+  stp.receive(1, from("1000.020000000000", 1));
+  // Ours from port 1, whatever priority it had then, back through a loop outside: port 1 is not a second port.
+  stp.receive(1, from(stp.bridgeId, 1));
+  stp.receive(1, from(`2000.${stp.bridgeId.slice(5)}`, 1));
+  assert.equal(p2p(), true, "our own port heard back");
+  // vde_switch -F's copies of one BPDU for each tagged VLAN: one bridge port still.
+  for (const vid of [7, 8, 9]) stp.receive(1, from("1000.020000000000", 4, vid));
+  assert.equal(p2p(), true, "tagged copies");
+  assert.equal(stp.port(1)!.bpdusIn, 6, "every frame counted in BPDU IN all the same");
+  // Our port 2 on the same LAN is another bridge port on it: three with the neighbour's.
+  stp.receive(1, from(stp.bridgeId, 2));
+  assert.equal(p2p(), false, "our port 2 on the same hub");
+});
+
+Deno.test("a send hook counts frames, not whatever it returns: one written as sent.push(...) is refused by the compiler and counts one", () => {
+  const sent: number[] = [];
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+    // @ts-expect-error: push returns the array's length, which is no count of frames sent.
+    send: (port: number) => sent.push(port),
+    setPortState: () => {},
+    flush: () => {},
+  });
+  stp.tick(0);
+  stp.enablePort(1);
+  stp.enablePort(2);
+  for (let s = 1; s <= 10; s++) stp.tick(s * 1000);
+  const out = stp.ports().reduce((n, p) => n + p.bpdusOut, 0);
+  assert.ok(sent.length >= 10, `sent ${sent.length}`);
+  assert.equal(out, sent.length, "BPDU OUT is the frames the hook sent");
 });

@@ -28,7 +28,9 @@ class Net {
   add(kind: "ours" | "fstp", mac: number, priority = 32768): void {
     const index = this.nodes.length;
     const address = new Uint8Array([0x02, 0, 0, 0, 0, mac]);
-    const send = (port: number, frame: Uint8Array) => this.#queue.push({ node: index, port, frame });
+    const send = (port: number, frame: Uint8Array) => {
+      this.#queue.push({ node: index, port, frame });
+    };
     const node: Node = kind === "fstp" ? new FstpModel(address, priority, send) : new Rstp(
       { mac: address, priority, log: (line) => this.logs.push(line) },
       { send, setPortState: () => {}, flush: () => {} },
@@ -139,7 +141,13 @@ Deno.test("a port that hears FSTP says so once in the log and answers in FSTP's 
   const logs: string[] = [];
   const ours = new Rstp(
     { mac: new Uint8Array([2, 0, 0, 0, 0, 9]), log: (line) => logs.push(line) },
-    { send: (port, frame) => sent.push({ port, frame }), setPortState: () => {}, flush: () => {} },
+    {
+      send: (port, frame) => {
+        sent.push({ port, frame });
+      },
+      setPortState: () => {},
+      flush: () => {},
+    },
   );
   ours.tick(0);
   ours.enablePort(1);
@@ -174,7 +182,9 @@ Deno.test("a port that hears FSTP says so once in the log and answers in FSTP's 
 Deno.test("FSTP's discarding code means designated when its vector is as good as ours, else a blocked port (agreement)", () => {
   const sent: number[] = [];
   const ours = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 5]), priority: 4096 }, {
-    send: (port) => sent.push(port),
+    send: (port) => {
+      sent.push(port);
+    },
     setPortState: () => {},
     flush: () => {},
   });

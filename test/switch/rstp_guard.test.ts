@@ -285,7 +285,9 @@ Deno.test("guards hold against vde_switch's FSTP dialect too: BPDU guard trips, 
   const logs: string[] = [];
   const queue: { to: "ours" | 1 | 2; port: number; frame: Uint8Array }[] = [];
   const ours = new Rstp({ mac: Uint8Array.of(2, 0, 0, 0, 0, 0x22), log: (l) => logs.push(l) }, {
-    send: (port, frame) => queue.push({ to: port === 1 ? 1 : 2, port: 1, frame }),
+    send: (port, frame) => {
+      queue.push({ to: port === 1 ? 1 : 2, port: 1, frame });
+    },
     setPortState: () => {},
     flush: () => {},
   });
