@@ -5,6 +5,7 @@
  */
 import { readAtMost } from "../io/read_at_most.ts";
 import { heldOpen } from "../os/held_open.ts";
+import { processAlive } from "../os/processes.ts";
 
 /** Output of a finished command. */
 export interface CommandOutput {
@@ -150,13 +151,30 @@ export function ip(...args: string[]): Promise<string> {
   return mustRun(["ip", ...args]);
 }
 
-/** Kills every process in `ns`, then deletes it; a namespace already gone is fine. */
+/** How long `deleteNetns` waits for the processes it killed to be gone before it deletes the namespace anyway. */
+const NETNS_PROCESSES_END_MS = 5000;
+
+/**
+ * Kills every process in `ns`, waits until they are gone, then deletes it;
+ * a namespace already gone is fine. SIGKILL is not instant: on a loaded
+ * machine a killed process lives on until it is scheduled, the namespace
+ * and its interfaces with it, after `ip netns delete` has returned (seen as
+ * a lab's host process outliving `vde down`). So its processes are listed
+ * again until none is left (one forked meanwhile is killed too), within a
+ * bound: one that never dies (stuck in the kernel) does not hold `vde down`.
+ */
 export async function deleteNetns(ns: string): Promise<void> {
-  const pids = await runCommand(["ip", "netns", "pids", ns]);
-  for (const pid of pids.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
-    try {
-      Deno.kill(Number(pid), "SIGKILL");
-    } catch { /* gone */ }
+  const deadline = Date.now() + NETNS_PROCESSES_END_MS;
+  for (;;) {
+    const listed = await runCommand(["ip", "netns", "pids", ns]);
+    const pids = listed.stdout.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number).filter(processAlive);
+    if (pids.length === 0 || Date.now() > deadline) break;
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
   const r = await runCommand(["ip", "netns", "delete", ns]);
   if (r.code !== 0 && !/No such file/.test(r.stderr)) {

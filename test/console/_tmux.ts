@@ -114,11 +114,12 @@ export async function switchAtTerminal(prefix: string): Promise<SwitchAtTerminal
 }
 
 /**
- * `fg` at the job-control shell in `tmux`, then Enter (a console brought back draws no prompt of its own);
- * resolves once `prompt` (without its trailing space) ends the screen.
+ * `fg` at the job-control shell in `tmux`; resolves once `prompt` (without its trailing space), which a
+ * console draws as it takes the terminal, ends the screen. No Enter to draw it: on a loaded machine the
+ * console read that Enter with the caller's next key (a Ctrl-Z), and a Ctrl-Z typed behind a line is that
+ * line's command's (src/console/repl.ts), so the job never stopped.
  */
 export async function foreground(tmux: TmuxSession, prompt: string, what: string): Promise<void> {
   await tmux.keys("fg", "Enter");
-  await tmux.keys("Enter");
   await tmux.waitFor((s) => s.endsWith(prompt), what);
 }

@@ -21,6 +21,7 @@ import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
+import { macEquals } from "../../src/wire/ethernet.ts";
 import { exists } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
@@ -40,9 +41,15 @@ function ip(text: string): number {
   return ipv4ToU32(a.value);
 }
 
-/** The next frame out of `link`. */
-function nextFrame(link: Link): Promise<Uint8Array> {
-  return new Promise((resolve) => (link.onFrame = (f) => resolve(f.slice())));
+/**
+ * The next frame out of `link` to `mac`. The slirp's own gateway probes
+ * (broadcast, 100 ms after it is plugged in, then each second) go by: on a
+ * loaded machine the first can come out after a guest's request is sent.
+ */
+function nextFrameTo(link: Link, mac: Uint8Array): Promise<Uint8Array> {
+  return new Promise((resolve) => (link.onFrame = (f) => {
+    if (f.length >= 6 && macEquals(f, 0, mac)) resolve(f.slice());
+  }));
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -67,7 +74,7 @@ Deno.test("a slirp node opened outside is the link the lab waits for: the gatewa
     const frame = new Uint8Array(64);
     const mac = new Uint8Array([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
     const len = writeArpRequestFrame(frame, mac, ip("10.0.2.15"), ip("10.0.2.2"));
-    const reply = nextFrame(link);
+    const reply = nextFrameTo(link, mac);
     link.send(frame.subarray(0, len));
     const got = await reply;
     assert.equal((got[12]! << 8) | got[13]!, ETH_P_ARP);
