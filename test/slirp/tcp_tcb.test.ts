@@ -579,6 +579,21 @@ Deno.test("behind a switch that queues less than the send ring, a short path has
   assert.ok(largestFlight(far, 12, 3) > 200 * 1460, "no cap on a long path");
 });
 
+Deno.test("behind that switch a guest that asks for a smaller MSS has no more frames in flight than at 1460", () => {
+  const rig = new Rig({
+    mss: 1460,
+    switchQueueFrames: 93,
+    sendBufferSize: 512 * 1024,
+    initialBufferSize: 512 * 1024,
+  });
+  rig.accept({ mss: 536, wscale: 7 });
+  assert.equal(
+    largestFlight(rig, 12),
+    88 * 536,
+    "88 segments of the guest's 536, not 88 x 1460 bytes (240 frames)",
+  );
+});
+
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
   const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
   rig.accept({ mss: 1000, wscale: 0 });
