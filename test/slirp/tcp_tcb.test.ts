@@ -720,6 +720,18 @@ Deno.test("on a short path data held for the host does not close the window", ()
   assert.equal(rig.take().length, 0, "no window update after the host write");
 });
 
+Deno.test("on a short path a guest that asks for a smaller MSS is offered as many of its segments, not more frames", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, switchQueueFrames: 93 });
+  rig.accept({ mss: 536, wscale: 7 });
+  // Past the SYN-ACK's 64 KiB, which a window may not take back.
+  for (let i = 0; i < 64; i++) rig.data(bytes(536, i));
+  rig.take();
+  rig.conn.sendAck();
+  const offered = rig.take()[0]!.window << rig.conn.rcvShift;
+  // Within the queue less five of its frames (a few short of it as the window moves in whole segments).
+  assert.ok(offered <= 88 * 536 && offered > 84 * 536, `window ${offered}, 88 x 536 = ${88 * 536}`);
+});
+
 Deno.test("on a short path the receive window stays five frames below what the switch queues for us", () => {
   for (const [queued, segs] of [[60, 55], [200, 195]] as const) {
     const rig = new Rig({

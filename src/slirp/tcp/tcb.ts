@@ -192,8 +192,8 @@ export interface TcbConfig {
    */
   receiveBufferSizeLarge: number;
   /**
-   * Largest window we advertise on a short path, in segments of `mss` (0:
-   * no limit but the ring's). What the peer may have in flight towards us
+   * Largest window we advertise on a short path, in the peer's segments
+   * (`effMss`; `mss` at most) (0: no limit but the ring's). What the peer may have in flight towards us
    * is what a switch in between must queue for us when we are late, and
    * Debian's vde_switch queues about 90 full-size frames for a port (its
    * socket's send buffer) and drops the rest. Behind it, iperf3 from a
@@ -734,7 +734,8 @@ export class TcpConnection {
       const fit = Math.max(1, queued - QUEUE_MARGIN_FRAMES);
       segs = this.stats.shortPathLosses > 0 && segs > 0 ? Math.min(fit, segs) : fit;
     }
-    return segs > 0 ? segs * cfg.mss : Infinity;
+    // The peer's segments, not ours: a guest that asked for MSS 536 sends 2.7 times the frames per byte.
+    return segs > 0 ? segs * this.effMss : Infinity;
   }
 
   /** The receive ring's largest size: a jumbo MTU's own when ours is one (see `receiveBufferSizeLarge`). */
