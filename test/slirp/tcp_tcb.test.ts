@@ -579,6 +579,21 @@ Deno.test("behind a switch that queues less than the send ring, a short path has
   assert.ok(largestFlight(far, 12, 3) > 200 * 1460, "no cap on a long path");
 });
 
+Deno.test("behind that switch a guest that asks for a smaller MSS has no more frames in flight than at 1460", () => {
+  const rig = new Rig({
+    mss: 1460,
+    switchQueueFrames: 93,
+    sendBufferSize: 512 * 1024,
+    initialBufferSize: 512 * 1024,
+  });
+  rig.accept({ mss: 536, wscale: 7 });
+  assert.equal(
+    largestFlight(rig, 12),
+    88 * 536,
+    "88 segments of the guest's 536, not 88 x 1460 bytes (240 frames)",
+  );
+});
+
 Deno.test("zero window: nothing sent, probes on the persist timer, data again once it opens", () => {
   const rig = new Rig({ minRtoMs: 200, initialRtoMs: 1000 });
   rig.accept({ mss: 1000, wscale: 0 });
@@ -703,6 +718,18 @@ Deno.test("on a short path data held for the host does not close the window", ()
   // Nor does the host write that drains it make a window update: the edge did not move.
   rig.conn.consume(rig.conn.receiveRegion().length);
   assert.equal(rig.take().length, 0, "no window update after the host write");
+});
+
+Deno.test("on a short path a guest that asks for a smaller MSS is offered as many of its segments, not more frames", () => {
+  const rig = new Rig({ receiveBufferSize: 1 << 20, initialBufferSize: 1 << 20, switchQueueFrames: 93 });
+  rig.accept({ mss: 536, wscale: 7 });
+  // Past the SYN-ACK's 64 KiB, which a window may not take back.
+  for (let i = 0; i < 64; i++) rig.data(bytes(536, i));
+  rig.take();
+  rig.conn.sendAck();
+  const offered = rig.take()[0]!.window << rig.conn.rcvShift;
+  // Within the queue less five of its frames (a few short of it as the window moves in whole segments).
+  assert.ok(offered <= 88 * 536 && offered > 84 * 536, `window ${offered}, 88 x 536 = ${88 * 536}`);
 });
 
 Deno.test("on a short path the receive window stays five frames below what the switch queues for us", () => {

@@ -192,8 +192,8 @@ export interface TcbConfig {
    */
   receiveBufferSizeLarge: number;
   /**
-   * Largest window we advertise on a short path, in segments of `mss` (0:
-   * no limit but the ring's). What the peer may have in flight towards us
+   * Largest window we advertise on a short path, in the peer's segments
+   * (`effMss`; `mss` at most) (0: no limit but the ring's). What the peer may have in flight towards us
    * is what a switch in between must queue for us when we are late, and
    * Debian's vde_switch queues about 90 full-size frames for a port (its
    * socket's send buffer) and drops the rest. Behind it, iperf3 from a
@@ -734,7 +734,8 @@ export class TcpConnection {
       const fit = Math.max(1, queued - QUEUE_MARGIN_FRAMES);
       segs = this.stats.shortPathLosses > 0 && segs > 0 ? Math.min(fit, segs) : fit;
     }
-    return segs > 0 ? segs * cfg.mss : Infinity;
+    // The peer's segments, not ours: a guest that asked for MSS 536 sends 2.7 times the frames per byte.
+    return segs > 0 ? segs * this.effMss : Infinity;
   }
 
   /** The receive ring's largest size: a jumbo MTU's own when ours is one (see `receiveBufferSizeLarge`). */
@@ -760,7 +761,8 @@ export class TcpConnection {
    * plug, where libslirp (slower) never does: host->guest at MTU 1500, 5 s of iperf3 seen on the
    * guest's tap, with 512 KiB in flight 1,164 segments were resent and the gaps of over 1 ms between
    * frames added up to 660 ms; with 88 frames none were resent (94 ms of gaps); with 132, 730; with 176,
-   * 521 and 1.5 s of gaps.
+   * 521 and 1.5 s of gaps. In the segments we send, not our MSS: a guest that asked for a smaller one
+   * (536) gets as many frames as at 1460, not 2.7 times as many.
    */
   #flightCap(): number {
     const cfg = this.cfg;
@@ -768,7 +770,7 @@ export class TcpConnection {
       this.#sendCap !== Infinity || cfg.switchQueueFrames <= 0 || cfg.mss > LARGE_SEGMENT ||
       this.minRtt >= cfg.shortPathRttMs
     ) return this.#sendCap;
-    return Math.max(1, cfg.switchQueueFrames - QUEUE_MARGIN_FRAMES) * cfg.mss;
+    return Math.max(1, cfg.switchQueueFrames - QUEUE_MARGIN_FRAMES) * this.#segMss();
   }
 
   /** A ring's largest size: `large` (if larger) when our MSS is a jumbo MTU's, else `size`. */
