@@ -145,6 +145,9 @@ function switchSession(outer: Session, commands: CommandRegistry): Session {
     commands,
     notify: (line) => outer.notify(line),
     render: (reply) => outer.render(reply),
+    // Who the client is goes along: a switch's `load` is refused to another user (session_commands.ts).
+    ...(outer.peerPid === undefined ? {} : { peerPid: outer.peerPid }),
+    ...(outer.peerUid === undefined ? {} : { peerUid: outer.peerUid }),
   };
 }
 

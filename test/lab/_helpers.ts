@@ -199,6 +199,7 @@ export async function withLabInProcess(
   text: string,
   fn: (r: LabRunner, line: (line: string) => Promise<string>, file: string) => Promise<void>,
   log?: (message: string) => void,
+  peer: Pick<Session, "peerPid" | "peerUid"> = {},
 ): Promise<void> {
   const name = uniqueLab();
   const file = await labFile(name, { text });
@@ -220,6 +221,7 @@ export async function withLabInProcess(
       commands,
       notify: () => {},
       render: () => "",
+      ...peer,
     };
     await fn(r, async (line) => {
       const reply = await commands.execute(line, session);

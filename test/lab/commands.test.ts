@@ -481,3 +481,39 @@ Deno.test("the shell's status json is the status as one line of JSON, for vde st
     assert.match(await line("status yaml"), /^22 status takes no argument but json, not "yaml"/);
   });
 });
+
+Deno.test("a switch's load typed at the lab's console by another user is refused, as at the switch's own console", async () => {
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+  links: []
+`;
+  const script = await Deno.makeTempFile({ prefix: "vde-lead-load-" });
+  try {
+    await Deno.writeTextFile(script, "port/print\n");
+    await withLabInProcess(
+      lab,
+      async (_r, line) => {
+        const reply = await line(`sw1 load ${script}`);
+        assert.match(
+          reply,
+          /^1 load reads files as \S+, and this console.s client is 54321: only \S+ may load/,
+          reply,
+        );
+      },
+      undefined,
+      { peerUid: 54321 },
+    );
+    await withLabInProcess(
+      lab,
+      async (_r, line) => {
+        assert.match(await line(`sw1 load ${script}`), /^0 /, "root's own session loads");
+      },
+      undefined,
+      { peerUid: 0 },
+    );
+  } finally {
+    await Deno.remove(script);
+  }
+});
