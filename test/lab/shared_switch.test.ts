@@ -76,6 +76,16 @@ function lookedUp(as: string[], name: string): Promise<string> {
   );
 }
 
+/** What `vde term PATH -c nodes` as uid `as` is refused with: its one line, or "opened". */
+function termRefusal(as: string[], path: string): Promise<string> {
+  return evalAs(
+    as,
+    `import { runTerm } from "SRC/cli/term.ts";\nconst path = ${JSON.stringify(path)};\n` +
+      `try { await runTerm(path, { command: ["nodes"], timeout: "5" }); console.log("opened"); }\n` +
+      `catch (e) { console.log(e.message); }`,
+  );
+}
+
 /** Why `vde plug` (and `vde slirp`) as uid `as` cannot open the switch at `dir`: its one line, or "opened". */
 function plugRefusal(as: string[], dir: string): Promise<string> {
   return evalAs(
@@ -146,6 +156,19 @@ Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug an
       new RegExp(`^lab ${name} is root's, not this user's`),
       "the lab's own console is not a switch",
     );
+    // The lab's console by its path, or its directory's: root's by design, no mgmt_mode opens it.
+    for (const path of [`${labDir(name)}/ctl`, labDir(name)]) {
+      const refusal = await termRefusal(AS_MEMBER, path);
+      assert.match(
+        refusal,
+        new RegExp(
+          `: permission denied \\(owner root, mode 600\\): it is lab ${name}'s own console, .*` +
+            `run vde term as that user \\(or root\\); a switch its file shares is \`vde term ${name}/SWITCH\`$`,
+        ),
+        path,
+      );
+      assert.doesNotMatch(refusal, /--mgmtmode|\n/, `${path}: no switch's options, one line`);
+    }
     assert.match(
       await lookedUp(AS_MEMBER, `${name}/sw2`),
       new RegExp(
