@@ -6,7 +6,7 @@
  * in one line; a switch the file does not share stays root's.
  */
 import assert from "node:assert/strict";
-import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOGROUP_MEMBER, NOGROUP, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import {
   BROADCAST,
   ethFrame,
@@ -19,9 +19,8 @@ import { isFile, onPath } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { withLabUp } from "./_helpers.ts";
 
-const NOGROUP = 65534;
 // Neither root nor the switch's owner: one in nogroup, one in no group but their own.
-const AS_MEMBER = ["setpriv", "--reuid=12345", "--regid=12345", `--groups=${NOGROUP}`];
+const AS_MEMBER = AS_NOGROUP_MEMBER;
 const AS_OTHER = ["setpriv", "--reuid=12346", "--regid=12346", "--clear-groups"];
 
 const LAB = `name: x
