@@ -281,10 +281,12 @@ function checkRoot(lab: Lab, uid: number | null): void {
 
 /**
  * Refuses, in one line and before anything is made, a switch's `group` that
- * its start could not give its files: one this user is not in (only root
- * may give files to such a group), or any in a rootless lab, whose user
- * namespace maps only the user's own ids (its chown says only "Invalid
- * argument", and its directory is the user's alone anyway).
+ * would share nothing: any in a lab of a user other than root, whose runtime
+ * directory is theirs alone (private_dir.ts narrows it to 700 at every vde
+ * command, so no group member reaches the switch however its sockets are
+ * given), and a rootless lab's besides, whose user namespace maps only the
+ * user's own ids (its chown says only "Invalid argument"). For root, one the
+ * machine has no entry for is said as vde switch --group says it.
  *
  * @throws UsageError naming the switch and the group
  */
@@ -296,10 +298,13 @@ export function checkGroups(
 ): void {
   for (const n of lab.nodes) {
     if (n.kind !== "switch" || n.group === undefined) continue;
-    if (rootless) {
+    if (rootless || (uid !== 0 && uid !== null)) {
       throw new UsageError(
-        `lab ${lab.name}: ${n.name}: group ${n.group}: a rootless lab's switch is its user's alone (its runtime ` +
-          "directory is theirs, and its user namespace maps no group): drop `group`, or run vde up as root",
+        `lab ${lab.name}: ${n.name}: group ${n.group}: a lab of a user other than root is theirs alone (its ` +
+          `runtime directory is closed to others${
+            rootless ? ", and its user namespace maps no group" : ""
+          }): ` +
+          "drop `group`, or run vde up as root (vde switch --sock DIR --group G shares a switch of yours)",
       );
     }
     try {

@@ -25,7 +25,13 @@ import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
 import { labDir, NAME_PATTERN } from "../lab/names.ts";
-import { findLabSwitch, isLabSwitchConsole, rootsLabAnswer, usersLabHint } from "../lab/switch_paths.ts";
+import {
+  findLabSwitch,
+  isLabSwitchConsole,
+  labOfConsole,
+  rootsLabAnswer,
+  usersLabHint,
+} from "../lab/switch_paths.ts";
 import { LAB_STATE_FILE } from "../lab/state.ts";
 import { parseVdeVnl } from "../link/vde_link.ts";
 import { defaultSwitchDir } from "../link/default_switch.ts";
@@ -445,11 +451,18 @@ export function resolveConsolePath(path: string): string {
 /**
  * Why another user may not open a console, and what lets them: the
  * management socket is its owner's alone (mode 600) unless the switch was
- * started with a wider `--mgmtmode`, whatever `--mode` gave its data sockets.
+ * started with a wider `--mgmtmode`, whatever `--mode` gave its data sockets
+ * (a lab's switch: `mgmt_mode`). A lab's own console no option shares.
  */
 function deniedConsole(path: string): string {
   const whose = ownerAndMode(path);
-  return `permission denied${whose && ` (${whose})`}: run vde term as that user (or root), or ` +
+  const denied = `permission denied${whose && ` (${whose})`}`;
+  const lab = labOfConsole(path);
+  if (lab !== undefined) {
+    return `${denied}: it is lab ${lab}'s own console, which runs commands as root in its hosts, so its ` +
+      `owner's alone: run vde term as that user (or root); a switch its file shares is \`vde term ${lab}/SWITCH\``;
+  }
+  return `${denied}: run vde term as that user (or root), or ` +
     (isLabSwitchConsole(path)
       ? "give the switch's node `mgmt_mode: 660` and `group: GROUP` in its lab file"
       : "start the switch with --mgmtmode 666 (or --mgmtgroup GROUP --mgmtmode 660; vde_switch takes the same options)");

@@ -95,6 +95,19 @@ export function isLabSwitchConsole(path: string): boolean {
 }
 
 /**
+ * The lab whose own console `path` is (`BASE/LAB/ctl`, the lab shell, which
+ * runs commands as root in its hosts): no lab file shares it, so a user
+ * refused there is told whose it is, not how a switch shares its console.
+ * Undefined for any other path.
+ */
+export function labOfConsole(path: string): string | undefined {
+  const m = /^(.*)\/([^/]+)\/ctl$/.exec(path);
+  return m !== null && (m[1] === ROOT_LABS_DIR || m[1] === labsBaseDir()) && NAME_PATTERN.test(m[2]!)
+    ? m[2]
+    : undefined;
+}
+
+/**
  * Root's lab switch `LAB/SWITCH` that this user may reach: one whose node
  * gave its sockets to a group or others (`mode`), so the user can see its
  * `ctl` through the lab's directory. Root's labs are not listed for another

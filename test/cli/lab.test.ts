@@ -73,27 +73,23 @@ topology:
   assert.doesNotThrow(() => checkCanStart(switchesOnly, 1000), "a lab of switches runs as any user");
 });
 
-Deno.test("vde up of a switch given to a group the user may not give files to is refused in one line before making anything", () => {
+Deno.test("vde up of a user's lab with a switch given to a group is refused in one line before making anything: its directory is closed to the group", () => {
   const { lab } = validateLab(
     "name: ng\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch, mode: 660, group: 65534 }\n",
   );
   assert.ok(lab !== undefined);
-  assert.throws(
-    () => checkGroups(lab, false, 1000, new Set([1000])),
-    (err: Error) =>
-      err instanceof UsageError &&
-      /^lab ng: sw2: group 65534: \S+ is not in group 65534, and only root may give files to a group/.test(
-        err.message,
-      ),
-  );
-  assert.doesNotThrow(() => checkGroups(lab, false, 1000, new Set([1000, 65534])), "a group of the user's");
+  const refusal = "lab ng: sw2: group 65534: a lab of a user other than root is theirs alone (its runtime " +
+    "directory is closed to others";
+  const how =
+    "): drop `group`, or run vde up as root (vde switch --sock DIR --group G shares a switch of yours)";
+  // A group of the user's too: the group's members never reach the switch through the user's 700 directory.
+  for (const held of [new Set([1000]), new Set([1000, 65534])]) {
+    assert.throws(() => checkGroups(lab, false, 1000, held), new UsageError(refusal + how));
+  }
   assert.doesNotThrow(() => checkGroups(lab, false, 0, new Set([0])), "root gives files to any group");
   assert.throws(
     () => checkGroups(lab, true, 1000, new Set([1000, 65534])),
-    new UsageError(
-      "lab ng: sw2: group 65534: a rootless lab's switch is its user's alone (its runtime directory is theirs, " +
-        "and its user namespace maps no group): drop `group`, or run vde up as root",
-    ),
+    new UsageError(`${refusal}, and its user namespace maps no group${how}`),
   );
 });
 

@@ -13,7 +13,8 @@ import {
 import { Errno } from "../../src/console/reply_format.ts";
 import { formatExplained } from "../../src/console/explain.ts";
 import { runStartupScript } from "../../src/console/script.ts";
-import { CommandRegistry, type Session } from "../../src/console/registry.ts";
+import { CommandRegistry } from "../../src/console/registry.ts";
+import { FakeSession } from "../helpers/fake_session.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -85,15 +86,7 @@ Deno.test("load from a console client that is another user is refused before the
     await Deno.writeTextFile(secret, "hub on\n");
     const commands = new CommandRegistry();
     commands.add({ path: "hub", syntax: "on", help: "", listing: false, run: () => ({ code: 0 }) });
-    const session = (peerUid?: number): Session => ({
-      kind: "mgmt",
-      debug: new Set(),
-      loadDepth: 0,
-      commands,
-      notify: () => {},
-      render: () => "",
-      peerUid,
-    });
+    const session = (peerUid?: number) => new FakeSession(commands, "mgmt", peerUid);
     const self = Deno.uid() ?? 0;
     const other = self === 12345 ? 12346 : 12345;
     const refused = await loadScript(secret, session(other));

@@ -10,7 +10,12 @@ export class FakeSession implements Session {
   readonly debug = new Set<string>();
   loadDepth = 0;
   readonly notes: string[] = [];
-  constructor(readonly commands: CommandRegistry, readonly kind: SessionKind = "mgmt") {}
+  /** `peerUid`: the client's user, as a management socket's peer credentials give it (undefined: unknown). */
+  constructor(
+    readonly commands: CommandRegistry,
+    readonly kind: SessionKind = "mgmt",
+    readonly peerUid?: number,
+  ) {}
   notify(line: string): void {
     this.notes.push(line);
   }

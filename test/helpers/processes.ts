@@ -526,6 +526,12 @@ export const AS_OTHER_USER = [
 /** A command prefix that runs the rest as nobody (uid and gid 65534, no groups): another user, none to create. */
 export const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 
+/** Debian's nogroup: a group the tests may give a switch's sockets to, no user's own. */
+export const NOGROUP = 65534;
+
+/** A command prefix running as uid 12345, in nogroup alone: neither root nor a switch's owner. */
+export const AS_NOGROUP_MEMBER = ["setpriv", "--reuid=12345", "--regid=12345", `--groups=${NOGROUP}`];
+
 /** {@link skipUnless} for root. Usage: `if (skipUnlessRoot(t)) return;` */
 export function skipUnlessRoot(t: Deno.TestContext): boolean {
   return skipUnless(t, hasRoot());

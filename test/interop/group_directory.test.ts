@@ -6,7 +6,7 @@
  * narrowed through its descriptor) the group's clients still join.
  */
 import assert from "node:assert/strict";
-import { skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOGROUP_MEMBER, NOGROUP, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import {
   BROADCAST,
@@ -18,10 +18,6 @@ import {
   waitUntilAccepting,
 } from "../helpers/vde_clients.ts";
 import { onPath } from "../../src/os/paths.ts";
-
-const NOGROUP = 65534;
-// uid 12345 in nogroup alone: neither the switch's owner nor root.
-const AS_MEMBER = ["setpriv", "--reuid=12345", "--regid=12345", `--groups=${NOGROUP}`];
 
 Deno.test("Debian's vde_plug in the --group reaches our switch's 3770 directory, made fresh and found again after a SIGKILL", async (t) => {
   if (
@@ -39,8 +35,8 @@ Deno.test("Debian's vde_plug in the --group reaches our switch's 3770 directory,
         const st = Deno.lstatSync(dir);
         assert.equal((st.mode ?? 0) & 0o7777, 0o3770, `${round}: mode`);
         assert.equal(st.gid, NOGROUP, `${round}: group`);
-        const a = new StdioClient([...AS_MEMBER, "vde_plug", dir], "vde_plug a (member)");
-        const b = new StdioClient([...AS_MEMBER, "vde_plug", dir], "vde_plug b (member)");
+        const a = new StdioClient([...AS_NOGROUP_MEMBER, "vde_plug", dir], "vde_plug a (member)");
+        const b = new StdioClient([...AS_NOGROUP_MEMBER, "vde_plug", dir], "vde_plug b (member)");
         try {
           await waitForPortFiles(dir, 2);
           const frame = ethFrame(BROADCAST, mac(0xa), tag);

@@ -6,7 +6,7 @@
  * in one line; a switch the file does not share stays root's.
  */
 import assert from "node:assert/strict";
-import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { AS_NOGROUP_MEMBER, NOGROUP, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 import {
   BROADCAST,
   ethFrame,
@@ -19,9 +19,8 @@ import { isFile, onPath } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { withLabUp } from "./_helpers.ts";
 
-const NOGROUP = 65534;
 // Neither root nor the switch's owner: one in nogroup, one in no group but their own.
-const AS_MEMBER = ["setpriv", "--reuid=12345", "--regid=12345", `--groups=${NOGROUP}`];
+const AS_MEMBER = AS_NOGROUP_MEMBER;
 const AS_OTHER = ["setpriv", "--reuid=12346", "--regid=12346", "--clear-groups"];
 
 const LAB = `name: x
@@ -73,6 +72,16 @@ function lookedUp(as: string[], name: string): Promise<string> {
     `import { findLabSwitch, rootsLabAnswer } from "SRC/lab/switch_paths.ts";\n` +
       `const n = ${JSON.stringify(name)};\n` +
       `console.log(findLabSwitch(n).found?.dir ?? rootsLabAnswer(n) ?? "none");`,
+  );
+}
+
+/** What `vde term PATH -c nodes` as uid `as` is refused with: its one line, or "opened". */
+function termRefusal(as: string[], path: string): Promise<string> {
+  return evalAs(
+    as,
+    `import { runTerm } from "SRC/cli/term.ts";\nconst path = ${JSON.stringify(path)};\n` +
+      `try { await runTerm(path, { command: ["nodes"], timeout: "5" }); console.log("opened"); }\n` +
+      `catch (e) { console.log(e.message); }`,
   );
 }
 
@@ -146,6 +155,19 @@ Deno.test("a lab switch with mode 660 and a group serves the group's vde_plug an
       new RegExp(`^lab ${name} is root's, not this user's`),
       "the lab's own console is not a switch",
     );
+    // The lab's console by its path, or its directory's: root's by design, no mgmt_mode opens it.
+    for (const path of [`${labDir(name)}/ctl`, labDir(name)]) {
+      const refusal = await termRefusal(AS_MEMBER, path);
+      assert.match(
+        refusal,
+        new RegExp(
+          `: permission denied \\(owner root, mode 600\\): it is lab ${name}'s own console, .*` +
+            `run vde term as that user \\(or root\\); a switch its file shares is \`vde term ${name}/SWITCH\`$`,
+        ),
+        path,
+      );
+      assert.doesNotMatch(refusal, /--mgmtmode|\n/, `${path}: no switch's options, one line`);
+    }
     assert.match(
       await lookedUp(AS_MEMBER, `${name}/sw2`),
       new RegExp(

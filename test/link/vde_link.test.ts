@@ -5,7 +5,14 @@
  * end), the session's groups given as setpriv --clear-groups would leave them.
  */
 import assert from "node:assert/strict";
-import { AS_NOBODY, AS_OTHER_USER, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import {
+  AS_NOBODY,
+  AS_NOGROUP_MEMBER,
+  AS_OTHER_USER,
+  run,
+  skipUnless,
+  skipUnlessRoot,
+} from "../helpers/processes.ts";
 import { groupHint } from "../../src/os/users.ts";
 import { onPath } from "../../src/os/paths.ts";
 import { processAlive } from "../../src/os/processes.ts";
@@ -60,7 +67,6 @@ Deno.test("a plug joins another user's switch shared with its group (-m 660 -g G
   const dir = `${tmp}/sw`;
   // The switch's user: nobody, sharing it with nogroup; the plug's: uid 12345, a member of nogroup only.
   const asSwitchUser = AS_NOBODY;
-  const asMember = ["setpriv", "--reuid=12345", "--regid=12345", "--groups=65534"];
   // Deno's cache for uid 12345, which has no passwd entry: without HOME (as in some CI runners) Deno
   // finds no cache directory of its own and refuses to run.
   const denoDir = `${tmp}/deno`;
@@ -84,7 +90,7 @@ Deno.test("a plug joins another user's switch shared with its group (-m 660 -g G
     const link = new URL("../../src/link/vde_link.ts", import.meta.url).href;
     const plugWith = (vnl: string) =>
       run([
-        ...asMember,
+        ...AS_NOGROUP_MEMBER,
         Deno.execPath(),
         "eval",
         `import { openVdeLink } from "${link}";\n` +
