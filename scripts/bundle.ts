@@ -52,6 +52,14 @@ function preludeOf(sources: Partial<Record<WorkerName, string>>): string {
   return `globalThis[${JSON.stringify(WORKER_SOURCES_KEY)}] = ${JSON.stringify(sources)};\n`;
 }
 
+if (Deno.args.some((a) => a.startsWith("-")) || Deno.args.length > 1) {
+  // An option is no file name: `deno task bundle --help` wrote a bundle named "--help".
+  const help = Deno.args.length === 1 && ["--help", "-h"].includes(Deno.args[0]!);
+  (help ? console.log : console.error)(
+    "usage: deno task bundle [FILE]   (default dist/vde.js): one vde.js to run with deno run -A",
+  );
+  Deno.exit(help ? 0 : 2);
+}
 const target = Deno.args[0] ?? new URL("dist/vde.js", ROOT).pathname;
 const tmp = await Deno.makeTempDir({ prefix: "vde-bundle-" });
 try {

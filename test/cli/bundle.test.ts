@@ -24,6 +24,24 @@ Deno.test("deno task bundle runs the bundle script that writes dist/vde.js", () 
   assert.match(Deno.readTextFileSync(`${ROOT}.gitignore`), /^\/dist\/$/m);
 });
 
+Deno.test("deno task bundle --help prints its usage and writes no file named --help; another option is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-bundle-help-" });
+  try {
+    const script = `${ROOT}scripts/bundle.ts`;
+    const help = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", script, "--help"], cwd: dir })
+      .output();
+    assert.equal(help.code, 0);
+    assert.match(new TextDecoder().decode(help.stdout), /^usage: deno task bundle \[FILE\]/);
+    const bad = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", script, "--out"], cwd: dir })
+      .output();
+    assert.equal(bad.code, 2);
+    assert.match(new TextDecoder().decode(bad.stderr), /^usage: deno task bundle/);
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("every data-plane worker is in the bundle's list and in deno compile's --include, for the task and the release workflow", () => {
   const files = [...Deno.readDirSync(`${ROOT}src/dataplane`)].map((e) => e.name)
     .filter((n) => n.endsWith("_worker.ts")).map((n) => n.slice(0, -3)).sort();
