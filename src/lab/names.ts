@@ -35,14 +35,14 @@ import { privateDir } from "../os/private_dir.ts";
 import { machineUid } from "../os/user_namespace.ts";
 import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 import type { Lab } from "./spec.ts";
+import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
+
+export { NAME_PATTERN, ROOT_LABS_DIR };
 
 /** Longest interface name Linux takes (IFNAMSIZ - 1). */
 export const MAX_IFNAME = 15;
 /** Longest namespace name: a file name under /run/netns. */
 export const MAX_NETNS = 255;
-
-/** Characters allowed in lab and node names (they end up in file and interface names). */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 /** The network namespace of host `node`. */
 export function netnsName(lab: string, node: string): string {
@@ -92,9 +92,6 @@ export function socketPathTooLong(dir: string, lab: Lab): { path: string; bytes:
   }
   return undefined;
 }
-
-/** Where root's labs live (another user's are under their runtime directory). */
-export const ROOT_LABS_DIR = "/run/vde";
 
 /**
  * Where every lab's runtime directory lives for this user. Root of a user

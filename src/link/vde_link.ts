@@ -35,7 +35,7 @@ import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_req
 import { parseRefusal } from "../wire/vde_refusal.ts";
 import { groupHint, lookupGroup, ownerAndMode, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
-import { NAME_PATTERN, ROOT_LABS_DIR } from "../lab/names.ts";
+import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
