@@ -764,10 +764,9 @@ export async function downEach(
 function copiesHint(file: string, command: "down" | "status"): string {
   if (!isFile(file)) return "";
   const path = realPath(file);
-  const copies = listLabs().filter((l) => {
-    const state = readState(l);
-    return state?.named === true && state.file === path;
-  });
+  const copies = labStates().filter(([, state]) => state.named === true && state.file === path).map(([l]) =>
+    l
+  );
   if (copies.length === 0) return "";
   return ` (${file} runs as ${copies.join(", ")}: vde ${command} ${file} --name ${copies[0]})`;
 }

@@ -168,7 +168,7 @@ export function labStates(): [string, LabState][] {
  * and lab a-b's host c name the same one.
  */
 export function labHoldingNamespace(ns: string, except: string): string | undefined {
-  return listLabs().find((lab) => lab !== except && (readState(lab)?.namespaces ?? []).includes(ns));
+  return labStates().find(([lab, state]) => lab !== except && (state.namespaces ?? []).includes(ns))?.[0];
 }
 
 /**
@@ -204,8 +204,8 @@ export async function cleanupLab(name: string, graceMs = 10_000): Promise<string
     // Rootless, seen from outside: its namespaces go with the last process in its user namespace. The
     // kernel gives a freed namespace's number to the next, maybe another running lab's: that one is left,
     // and elsewhere only the lab's own are killed, of the user whose file this is (labProcesses).
-    const running = listLabs().map(readState).filter((s) => s !== undefined && ownerRuns(s.pid, s.pidStart))
-      .map((s) => userNamespaceOf(String(s!.pid)));
+    const running = labStates().filter(([, s]) => ownerRuns(s.pid, s.pidStart))
+      .map(([, s]) => userNamespaceOf(String(s.pid)));
     // Not the owner, whose threads may still be ending after its SIGTERM (its pid a zombie until they have).
     const left = running.some((ns) => sameNamespace(ns, rootless.namespace)) || user !== rootless.uid
       ? []

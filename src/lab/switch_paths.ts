@@ -9,7 +9,7 @@
  */
 import { labDir, labsBaseDir, labsBaseDirOf, NAME_PATTERN, ROOT_LABS_DIR } from "./names.ts";
 import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
-import { LAB_STATE_FILE, type LabState, listLabs, ownerRuns, readState } from "./state.ts";
+import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
@@ -28,9 +28,8 @@ export interface LabSwitch {
 /** Every switch of every lab whose `vde up` runs, in lab then node order. */
 export function labSwitches(): LabSwitch[] {
   const out: LabSwitch[] = [];
-  for (const lab of listLabs()) {
-    const state = readState(lab);
-    if (state === undefined || !ownerRuns(state.pid, state.pidStart)) continue;
+  for (const [lab, state] of labStates()) {
+    if (!ownerRuns(state.pid, state.pidStart)) continue;
     const nodes: string[] = [];
     try {
       for (const e of Deno.readDirSync(labDir(lab))) {
