@@ -48,6 +48,7 @@ import { openSlirpNode } from "./slirp_node.ts";
 import { changeForwards } from "./live_settings.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import type { CableNode, Lab, SlirpNode } from "./spec.ts";
+import { writeWhole } from "./state.ts";
 
 /** How long the lab waits for a node's plug from outside (the process outside polls every POLL_MS). */
 const PLUG_TIMEOUT_MS = 30_000;
@@ -95,12 +96,6 @@ export function forwardsDoneFile(labDir: string, node: string): string {
 
 const REQUEST = ".outside.json";
 const FORWARDS = ".forwards.json";
-
-/** Writes `text` to `path` whole: the other process reads it as soon as it is there. */
-function writeWhole(path: string, text: string): void {
-  Deno.writeTextFileSync(`${path}.tmp`, text);
-  Deno.renameSync(`${path}.tmp`, path);
-}
 
 /** What the lab says to a change of node `node` once the process outside is gone (a SIGKILL). */
 function outsideGone(node: string): Error {

@@ -94,8 +94,16 @@ export function readState(name: string): LabState | undefined {
  * its directory, and the state holds the file's variables.
  */
 export function writeState(state: LabState): void {
-  const path = statePath(state.name);
-  Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+  writeWhole(statePath(state.name), JSON.stringify(state, null, 2) + "\n", 0o600);
+}
+
+/**
+ * Writes `text` to `path` whole, through a file beside it renamed into its
+ * place: a crash never leaves half a file, and another process (`vde
+ * status`, the process outside a rootless lab) reads it as soon as it is there.
+ */
+export function writeWhole(path: string, text: string, mode?: number): void {
+  Deno.writeTextFileSync(`${path}.tmp`, text, mode === undefined ? {} : { mode });
   Deno.renameSync(`${path}.tmp`, path);
 }
 
