@@ -46,7 +46,8 @@ import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } f
 import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
-import { forwardsFromOutside, pageSocket, pluggedFromOutside } from "../lab/outside.ts";
+import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
+import { forwardsFromOutside } from "../lab/outside_forwards.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
 import { otherToolHint } from "./other_tools.ts";

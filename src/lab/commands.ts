@@ -100,7 +100,7 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "cable": {
       const where = n.connect !== undefined
         ? `to ${n.connect}`
-        : `listening on ${r.cables.get(n.name)?.listening ?? n.listen}`;
+        : `listening on ${r.cableListening(n.name) ?? n.listen}`;
       if (r.outside.has(n.name)) return `${where}, ${outsideText(r, n.name)}`;
       return `${where}, ${cableState(r.cables.get(n.name)?.link ?? null, n.connect !== undefined).text}`;
     }

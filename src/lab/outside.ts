@@ -24,18 +24,24 @@
  * A node added to the running lab (the shell's `add`, `vde up --apply`)
  * runs outside too: the lab listens on its socket, then writes the node's
  * settings beside it, `NODE.outside.json`, which the process outside
- * watches for; it opens the node and plugs it in as it did at the start, or
- * writes why it cannot (a forward's port taken), `NODE.outside.error`,
- * which the lab's add says. A slirp's forwards changed live go the same
- * way: `NODE.forwards.json` (before and after), answered in
- * `NODE.forwards.done` (empty, or why not), the change made there all or
- * none as the lab's own slirp's would be. The files are the user's, in the
- * user's own directory; the process outside takes a request as the lab's
- * only when it names a slirp or cable, and answers one it cannot take.
- * Where the process outside is gone (a SIGKILL), the lab refuses both at
- * once rather than wait for an answer, and as soon as it goes while the
- * lab waits for one. A refusal left from an add the lab gave up on (the
- * answer came late) is removed before the node is asked for again.
+ * watches for; it checks them as the lab file's (outside_request.ts), opens
+ * the node and plugs it in as it did at the start, or writes why it cannot
+ * (a forward's port taken), `NODE.outside.error`, which the lab's add says.
+ * A listening cable's address there (the port `listen: 0` got) comes in
+ * `NODE.listening`, written before its plug, for the lab's status. A
+ * slirp's forwards changed live go by files too (outside_forwards.ts). The
+ * files are the user's, in the user's own directory (outside_files.ts).
+ * Where the process outside is gone (a SIGKILL), the lab refuses a node at
+ * once rather than wait for it, and as soon as it goes while the lab waits
+ * for one, of its start or added. A refusal left from an add the lab gave
+ * up on (the answer came late) is removed before the node is asked for
+ * again.
+ *
+ * A node's removal is over once the process outside has closed it, its
+ * host ports free again, so that a node added next on them (an apply's
+ * rename) binds them: the lab half-closes the node's connection, the
+ * process outside reads its end, closes the node and then its own end of
+ * the connection, which the lab waits for (a bound: it takes milliseconds).
  */
 import { StreamLink } from "../link/stream_link.ts";
 import type { Link } from "../link/link.ts";
@@ -45,19 +51,27 @@ import { httpUrl } from "../web/lab_server.ts";
 import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
-import { changeForwards } from "./live_settings.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import type { CableNode, Lab, SlirpNode } from "./spec.ts";
+import type { OutsidePlug } from "./runner.ts";
 import { writeWhole } from "./state.ts";
+import { checkedRequest } from "./outside_request.ts";
+import {
+  FORWARDS,
+  listeningFile,
+  outsideGone,
+  outsideSocket,
+  POLL_MS,
+  readIfThere,
+  refusalFile,
+  removeIfThere,
+  REQUEST,
+  requestFile,
+} from "./outside_files.ts";
+import { answerForwards } from "./outside_forwards.ts";
 
 /** How long the lab waits for a node's plug from outside (the process outside polls every POLL_MS). */
 const PLUG_TIMEOUT_MS = 30_000;
-const POLL_MS = 50;
-
-/** The socket in lab directory `labDir` where the lab waits for node `node` from outside. */
-export function outsideSocket(labDir: string, node: string): string {
-  return `${labDir}/${node}.outside`;
-}
 
 /** The socket in lab directory `labDir` where the lab's page serves the connections relayed from outside. */
 export function pageSocket(labDir: string): string {
@@ -74,87 +88,35 @@ function streamOf(conn: Deno.UnixConn, description: string): Link {
   });
 }
 
-/** The file in lab directory `labDir` that asks the process outside to open node `node`, added live. */
-export function requestFile(labDir: string, node: string): string {
-  return `${labDir}/${node}${REQUEST}`;
-}
-
-/** The file in lab directory `labDir` where the process outside says why it could not open node `node`. */
-export function refusalFile(labDir: string, node: string): string {
-  return `${labDir}/${node}.outside.error`;
-}
-
-/** The file in lab directory `labDir` that asks the process outside to change slirp `node`'s forwards. */
-export function forwardsFile(labDir: string, node: string): string {
-  return `${labDir}/${node}${FORWARDS}`;
-}
-
-/** The file where the process outside answers it: empty once done, else why not. */
-export function forwardsDoneFile(labDir: string, node: string): string {
-  return `${labDir}/${node}.forwards.done`;
-}
-
-const REQUEST = ".outside.json";
-const FORWARDS = ".forwards.json";
-
-/** What the lab says to a change of node `node` once the process outside is gone (a SIGKILL). */
-function outsideGone(node: string): Error {
-  return new Error(
-    `${node}: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; ` +
-      "`vde up -c --rootless FILE` brings the lab up again with the node",
-  );
-}
-
-/** How long the lab waits for the process outside to change a slirp's forwards (it takes milliseconds). */
-const FORWARDS_TIMEOUT_MS = 10_000;
+/** How long a node's removal waits for the process outside to close it (it takes milliseconds). */
+const RELEASE_TIMEOUT_MS = 5_000;
 
 /**
- * In the lab's process: RunnerOptions.outsideForwards for a lab in
- * directory `labDir`: asks the process outside to change slirp `node`'s
- * forwards from `was` to `now` (all or none, as the lab's own slirp would)
- * and waits for its answer; at once refused where that process no longer
- * runs (`outsideRuns`).
- *
- * @throws Error with the reason from outside (a host port taken), or that no answer came
+ * The lab's end of node `node`'s connection `conn`, with what the process outside said it listens on. Its
+ * release half-closes the connection and waits for the process outside to close its end, which it does
+ * once it has closed the node (its host ports free again): the node's removal is over only then.
  */
-export function forwardsFromOutside(
-  labDir: string,
-  timeoutMs = FORWARDS_TIMEOUT_MS,
-  outsideRuns: () => boolean = () => true,
-): (node: string, was: string[], now: string[]) => Promise<void> {
-  return async (node, was, now) => {
-    if (!outsideRuns()) throw outsideGone(node);
-    const done = forwardsDoneFile(labDir, node);
-    removeQuietly(done);
-    writeWhole(forwardsFile(labDir, node), JSON.stringify({ was, now }));
-    const deadline = Date.now() + timeoutMs;
-    try {
-      while (Date.now() < deadline) {
-        let answer: string | undefined;
-        try {
-          answer = Deno.readTextFileSync(done).trim();
-        } catch { /* not yet */ }
-        if (answer === "") return;
-        if (answer !== undefined) throw new Error(answer);
-        // Gone meanwhile (a SIGKILL): no answer will come.
-        if (!outsideRuns()) throw outsideGone(node);
-        await new Promise((r) => setTimeout(r, POLL_MS));
-      }
-      throw new Error(
-        `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
-          `within ${timeoutMs / 1000} s`,
-      );
-    } finally {
-      removeQuietly(forwardsFile(labDir, node));
-      removeQuietly(done);
-    }
+function plugOf(conn: Deno.UnixConn, labDir: string, node: string): OutsidePlug {
+  const link = streamOf(conn, `${node}, outside the lab's namespaces`);
+  // The user's own directory, but read as any input: one short ADDR:PORT, or nothing (a client's).
+  const said = readIfThere(listeningFile(labDir, node));
+  const listening = said !== undefined && /^\S{1,100}:\d{1,5}$/.test(said) ? said : undefined;
+  return {
+    link,
+    ...(listening === undefined ? {} : { listening }),
+    release: async () => {
+      // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
+      // would not see the end.
+      link.onFrame = () => {};
+      try {
+        await conn.closeWrite();
+      } catch { /* closed */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([link.closed, new Promise((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+      link.close("lab node removed");
+    },
   };
-}
-
-function removeQuietly(path: string): void {
-  try {
-    Deno.removeSync(path);
-  } catch { /* gone */ }
 }
 
 /**
@@ -162,19 +124,22 @@ function removeQuietly(path: string): void {
  * run outside, opened at the start. Any other slirp or cable node (one added
  * to the running lab, or one of those removed and added again) is asked for
  * by its settings (a cable's key file resolved), which the process outside
- * reads; at once refused where that process no longer runs (`outsideRuns`).
+ * reads. Either way it is refused as soon as that process no longer runs
+ * (`outsideRuns`), at once for one asked for.
  */
 export function pluggedFromOutside(
   labDir: string,
   names: Iterable<string>,
   timeoutMs = PLUG_TIMEOUT_MS,
   outsideRuns: () => boolean = () => true,
-): (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null> {
+): (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<OutsidePlug | null> {
   const waiting = new Set(names);
   return async (node, signal) => {
     const asked = !waiting.delete(node.name);
     if (asked && !outsideRuns()) throw outsideGone(node.name);
     const path = outsideSocket(labDir, node.name);
+    // One left from an attempt the lab gave up on: not this node's.
+    removeIfThere(listeningFile(labDir, node.name));
     const listener = Deno.listen({ transport: "unix", path });
     let refused: string | undefined;
     const stop = () => {
@@ -185,27 +150,20 @@ export function pluggedFromOutside(
     const timer = setTimeout(stop, timeoutMs);
     signal?.addEventListener("abort", stop, { once: true });
     // Asked once the socket listens, so the process outside finds it; its refusal is looked for meanwhile,
-    // and its end (a SIGKILL while it opens the node), after which no answer comes.
-    const refusal = asked
-      ? setInterval(() => {
-        try {
-          refused = Deno.readTextFileSync(refusalFile(labDir, node.name)).trim();
-          stop();
-        } catch {
-          if (!outsideRuns()) {
-            refused = outsideGone(node.name).message;
-            stop();
-          }
-        }
-      }, POLL_MS)
-      : undefined;
+    // and its end (a SIGKILL, before or while it opens the node), after which no plug comes.
+    const watch = setInterval(() => {
+      const said = asked ? readIfThere(refusalFile(labDir, node.name)) : undefined;
+      if (said === undefined && outsideRuns()) return;
+      refused = said ?? outsideGone(node.name).message;
+      stop();
+    }, POLL_MS);
     try {
       if (asked) {
         // One left from an add the lab gave up on, answered after it had: not this add's.
-        removeQuietly(refusalFile(labDir, node.name));
+        removeIfThere(refusalFile(labDir, node.name));
         writeWhole(requestFile(labDir, node.name), JSON.stringify(node));
       }
-      return streamOf(await listener.accept(), `${node.name}, outside the lab's namespaces`);
+      return plugOf(await listener.accept(), labDir, node.name);
     } catch {
       signal?.throwIfAborted();
       if (refused !== undefined) throw new Error(refused);
@@ -215,21 +173,14 @@ export function pluggedFromOutside(
       );
     } finally {
       clearTimeout(timer);
-      clearInterval(refusal);
+      clearInterval(watch);
       signal?.removeEventListener("abort", stop);
       stop();
-      for (const p of [path, requestFile(labDir, node.name), refusalFile(labDir, node.name)]) {
-        removeQuietly(p);
-      }
+      const files = [requestFile, refusalFile, listeningFile].map((f) => f(labDir, node.name));
+      for (const p of [path, ...files]) removeIfThere(p);
     }
   };
 }
-
-/**
- * How long an add whose port is in use waits for the lab's removal just before it to reach this process
- * (the end of the removed node's connection), which frees the port: a read away.
- */
-const RELEASE_WAIT_MS = 2000;
 
 /** One node run outside: its slirp, cable client or listener's session, and its connection to the lab. */
 interface Part {
@@ -241,6 +192,10 @@ interface Part {
   unjoin: () => void;
   /** Closes the node; a slirp's promise settles once its forwards' host ports are free again. */
   close: () => void | Promise<void>;
+  /** A listening cable's bound ADDR:PORT, which the lab shows. */
+  listening?: string;
+  /** Closes the connection to the lab, whose end tells it the node is closed (plugOf's release). */
+  letGo: () => void;
 }
 
 /** In the process outside: the lab's slirp and cable nodes, open on the machine's network. */
@@ -253,9 +208,6 @@ export class OutsideNodes {
   #over = false;
   /** The nodes dropped whose host ports are not yet free (see #openAsked). */
   #releasing: Promise<unknown> = Promise.resolve();
-  /** How many nodes #drop took, and what settles at the next. */
-  #drops = 0;
-  #dropped = Promise.withResolvers<void>();
   #unwatch = () => {};
 
   private constructor(lab: string, baseDir: string, say: (m: string) => void) {
@@ -310,6 +262,7 @@ export class OutsideNodes {
         },
       });
       part.close = () => cable.close();
+      part.listening = cable.listening;
       if (cable.client !== undefined) this.#use(part, cable.client);
     } catch (err) {
       this.#parts.splice(this.#parts.indexOf(part), 1);
@@ -324,7 +277,7 @@ export class OutsideNodes {
   }
 
   #add(name: string, close: () => void | Promise<void>): Part {
-    const part: Part = { name, link: null, inside: null, unjoin: () => {}, close };
+    const part: Part = { name, link: null, inside: null, unjoin: () => {}, close, letGo: () => {} };
     this.#parts.push(part);
     return part;
   }
@@ -360,7 +313,14 @@ export class OutsideNodes {
     while (!this.#over && !this.#closed) {
       if (isSocket(path)) {
         try {
-          const inside = streamOf(await Deno.connect({ transport: "unix", path }), `lab node ${part.name}`);
+          if (part.listening !== undefined) writeWhole(listeningFile(labDir, part.name), part.listening);
+          const conn = await Deno.connect({ transport: "unix", path });
+          // Its end waits for the node's close: the lab's removal of it is over once the node is closed.
+          const closed = Promise.withResolvers<void>();
+          part.letGo = closed.resolve;
+          const inside = new StreamLink(`lab node ${part.name}`, conn, conn, {
+            release: () => void closed.promise.then(() => closeQuietly(conn)),
+          });
           part.inside = inside;
           if (part.link !== null) this.#use(part, part.link);
           inside.closed.then(drop);
@@ -372,17 +332,18 @@ export class OutsideNodes {
     }
   }
 
-  /** Closes node `part`, once the lab let go of it (or never took it), and forgets it. */
+  /**
+   * Closes node `part`, once the lab let go of it (or never took it), and forgets it; the end of its
+   * connection to the lab, once the node is closed (its host ports free), tells the lab so.
+   */
   #drop(part: Part): void {
     const at = this.#parts.indexOf(part);
     if (at < 0) return;
     this.#parts.splice(at, 1);
     part.unjoin();
     part.inside?.close("lab node removed");
-    this.#releasing = Promise.all([this.#releasing, part.close()]);
-    this.#drops++;
-    this.#dropped.resolve();
-    this.#dropped = Promise.withResolvers<void>();
+    const closed = Promise.resolve(part.close()).catch(() => {}).finally(part.letGo);
+    this.#releasing = Promise.all([this.#releasing, closed]);
   }
 
   /** Watches lab directory `labDir` for nodes asked for, and opens each. */
@@ -430,64 +391,29 @@ export class OutsideNodes {
       } catch {
         continue; // taken back by the lab meanwhile
       }
-      const answer = suffix === REQUEST ? refusalFile(labDir, name) : forwardsDoneFile(labDir, name);
-      let said: string | undefined;
-      try {
-        if (suffix === REQUEST) await this.#openAsked(labDir, name, asked);
-        else await this.#changeForwards(name, asked);
-        if (suffix === FORWARDS) said = "";
-      } catch (err) {
-        said = `${(err as Error).message}\n`;
+      if (suffix === FORWARDS) {
+        await answerForwards(labDir, name, asked, this.#parts.find((p) => p.name === name)?.slirp, this.#say);
+        continue;
       }
       try {
-        if (said !== undefined) writeWhole(answer, said);
-      } catch { /* the lab gave up on it */ }
+        await this.#openAsked(labDir, name, asked);
+      } catch (err) {
+        try {
+          writeWhole(refusalFile(labDir, name), `${(err as Error).message}\n`);
+        } catch { /* the lab is gone */ }
+      }
     }
   }
 
-  /** Opens node `name` the lab asked for, by its settings `asked`, and plugs it in. */
+  /** Opens node `name` the lab asked for, by its settings `asked` (checked as the lab file's), and plugs it in. */
   async #openAsked(labDir: string, name: string, asked: unknown): Promise<void> {
-    const node = asked as SlirpNode | CableNode;
-    // Only the lab's process writes here (the user's own directory); anything else is no node.
-    if (node?.name !== name || (node.kind !== "slirp" && node.kind !== "cable")) {
-      throw new Error(`${name}: no slirp or cable node asked for`);
-    }
+    const node = checkedRequest(this.#lab, name, asked, this.#baseDir);
     // The lab asks only for a node it does not have: one of that name here is the one it just removed,
     // whose end this process has not read yet. It goes first, and the new one binds its ports once free.
     for (const part of this.#parts.filter((p) => p.name === name)) this.#drop(part);
     await this.#releasing;
-    let part: Part;
-    const drops = this.#drops;
-    try {
-      part = await this.#open(node);
-    } catch (err) {
-      // A port still held by a node the lab removed just before under another name (an apply's rename),
-      // whose end this process had not read yet when the request came: once more, after that one's drop.
-      if (!/in use/i.test((err as Error).message) || this.#parts.length + this.#drops - drops === 0) {
-        throw err;
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const waited = this.#drops !== drops || await Promise.race([
-        this.#dropped.promise.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), RELEASE_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (!waited) throw err;
-      await this.#releasing;
-      part = await this.#open(node);
-    }
+    const part = await this.#open(node);
     await this.#plugIn(labDir, part, true);
-  }
-
-  /** Changes slirp `name`'s forwards as `asked` says (`{ was, now }`), all or none. */
-  async #changeForwards(name: string, asked: unknown): Promise<void> {
-    const { was, now } = (asked ?? {}) as { was?: unknown; now?: unknown };
-    const slirp = this.#parts.find((p) => p.name === name)?.slirp;
-    const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((f) => typeof f === "string");
-    if (slirp === undefined || !strings(was) || !strings(now)) {
-      throw new Error(`${name}: no slirp here to change`);
-    }
-    await changeForwards(name, slirp, was, now);
   }
 
   /** Closes every node and its connection to the lab. */
@@ -497,6 +423,7 @@ export class OutsideNodes {
     for (const part of this.#parts) {
       part.unjoin();
       part.inside?.close("vde up --rootless ends");
+      part.letGo();
       part.close();
     }
   }

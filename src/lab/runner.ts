@@ -107,11 +107,23 @@ export interface RunnerOptions {
    * The link to a slirp or cable node that another process runs (`vde up --rootless`'s, outside the lab's
    * namespaces: outside.ts), once that process has plugged it in; null for a node this process runs.
    */
-  outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<Link | null>;
+  outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<OutsidePlug | null>;
   /** Changes the forwards of slirp `node` that process runs (outside.ts), all or none. */
   outsideForwards?: (node: string, was: string[], now: string[]) => Promise<void>;
   /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
   outsideProcess?: RecordedProcess;
+}
+
+/** A slirp or cable node another process runs (RunnerOptions.outside), plugged into the lab. */
+export interface OutsidePlug {
+  link: Link;
+  /** A listening cable's bound ADDR:PORT there: the port the kernel picked for `listen: 0`. */
+  listening?: string;
+  /**
+   * Lets go of the node; settles once that process has closed it (its host ports free again), or after a
+   * bound: a node added next on those ports (an apply's rename) binds them.
+   */
+  release(): Promise<void>;
 }
 
 /** A switch node as it runs. */
@@ -177,6 +189,8 @@ export class LabRunner {
   readonly outside = new Map<string, Link>();
   /** Of those, the nodes whose process ended while the lab runs: why their link ended. */
   readonly outsideLost = new Map<string, string>();
+  /** Of those, the listening cables: their bound ADDR:PORT outside (OutsidePlug.listening). */
+  readonly outsideListening = new Map<string, string>();
   readonly links: RunningLink[] = [];
   readonly #opts: RunnerOptions;
   readonly #undo: Undo[] = [];
@@ -556,15 +570,18 @@ export class LabRunner {
     const asked = node.kind === "cable" && node.key !== undefined
       ? { ...node, key: this.#path(node.key) }
       : node;
-    const link = await this.#opts.outside?.(asked, this.#signal) ?? null;
-    if (link === null) return false;
+    const plug = await this.#opts.outside?.(asked, this.#signal) ?? null;
+    if (plug === null) return false;
+    const link = plug.link;
     let removed = false;
-    this.#undo.push(() => {
+    this.#undo.push(async () => {
       removed = true;
-      link.close("lab node removed");
       this.outside.delete(node.name);
       this.outsideLost.delete(node.name);
+      this.outsideListening.delete(node.name);
+      await plug.release();
     });
+    if (plug.listening !== undefined) this.outsideListening.set(node.name, plug.listening);
     this.outside.set(node.name, link);
     // Its process ended before the lab (a SIGKILL of that `vde up --rootless`): the lab goes on without
     // the node, and says so once, here and in its status, rather than keep a dead link as if up.
@@ -577,6 +594,11 @@ export class LabRunner {
       );
     });
     return true;
+  }
+
+  /** Cable node `name`'s bound ADDR:PORT when it listens (the port the kernel picked for `listen: 0`). */
+  cableListening(name: string): string | undefined {
+    return this.cables.get(name)?.listening ?? this.outsideListening.get(name);
   }
 
   async #startSlirp(node: SlirpNode): Promise<void> {

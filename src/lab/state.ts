@@ -108,6 +108,29 @@ export function writeWhole(path: string, text: string, mode?: number): void {
 }
 
 /**
+ * Writes `text` to `path` whole, as writeWhole does, but only where there
+ * is no file yet (the file beside it is linked into its place, which fails
+ * where one is): false when there was one. Two processes racing to write
+ * the same place both learn which of them wrote it.
+ *
+ * @throws Deno's error when it cannot write there (the directory gone)
+ */
+export function writeNew(path: string, text: string): boolean {
+  // Beside it under this process's own name: the other process's copy is not this one.
+  const beside = `${path}.${Deno.pid}.tmp`;
+  Deno.writeTextFileSync(beside, text);
+  try {
+    Deno.linkSync(beside, path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) return false;
+    throw err;
+  } finally {
+    Deno.removeSync(beside);
+  }
+}
+
+/**
  * Whether the `vde up` a state file names still runs: its pid is alive,
  * started when the lab's did (`pidStart`, where the state has it) and may
  * be a vde program. A lab whose `vde up` was killed leaves its pid behind,

@@ -117,7 +117,9 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
       };
     }
     case "cable": {
-      const where = n.connect !== undefined ? { connect: n.connect } : { listen: n.listen };
+      const where = n.connect !== undefined
+        ? { connect: n.connect }
+        : { listen: r.cableListening(n.name) ?? n.listen };
       if (r.outside.has(n.name)) {
         return { state: r.outsideLost.has(n.name) ? "gone" : "up", ...where, outside: true };
       }
@@ -125,7 +127,7 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
       const { state, refusal } = cableState(entry?.link ?? null, n.connect !== undefined);
       return {
         state,
-        ...(n.connect !== undefined ? { connect: n.connect } : { listen: entry?.listening ?? n.listen }),
+        ...where,
         ...(refusal !== undefined ? { refusal } : {}),
       };
     }

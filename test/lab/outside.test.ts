@@ -7,16 +7,9 @@
  */
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
-import {
-  forwardsFile,
-  forwardsFromOutside,
-  OutsideNodes,
-  outsideSocket,
-  pluggedFromOutside,
-  refusalFile,
-  relayPage,
-  requestFile,
-} from "../../src/lab/outside.ts";
+import { OutsideNodes, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
+import { forwardsFile, outsideSocket, refusalFile, requestFile } from "../../src/lab/outside_files.ts";
+import { forwardsFromOutside } from "../../src/lab/outside_forwards.ts";
 import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
@@ -66,8 +59,8 @@ Deno.test("a slirp node opened outside is the link the lab waits for: the gatewa
     const outside = await OutsideNodes.open(LAB, dir, () => {});
     let labEnded!: () => void;
     const plugged = outside.plug(dir, new Promise<void>((r) => (labEnded = r)));
-    const link = await pluggedFromOutside(dir, ["nat"])(NAT);
-    assert.ok(link !== null);
+    const link = (await pluggedFromOutside(dir, ["nat"])(NAT))?.link;
+    assert.ok(link !== undefined);
     await plugged;
     // The lab removes its socket once plugged: nothing else can take the node.
     assert.equal(exists(outsideSocket(dir, "nat")), false);
@@ -91,11 +84,11 @@ Deno.test("a node the lab did not start with is asked for by its settings, opene
     const outside = await OutsideNodes.open(LAB, dir, () => {});
     const hook = pluggedFromOutside(dir, ["nat"]);
     const plugged = outside.plug(dir, new Promise(() => {}));
-    const link = await hook(NAT);
+    const link = (await hook(NAT))?.link;
     await plugged;
-    assert.ok(link !== null);
-    const added = await hook({ ...NAT, name: "nat2" });
-    assert.ok(added !== null);
+    assert.ok(link !== undefined);
+    const added = (await hook({ ...NAT, name: "nat2" }))?.link;
+    assert.ok(added !== undefined);
     assert.deepEqual(outside.names, ["nat", "nat2"]);
     // The request and the socket are gone once it is plugged in.
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
@@ -112,7 +105,7 @@ async function asksForNat2(dir: string, outside: OutsideNodes): Promise<void> {
   const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
   assert.ok(added !== null);
   assert.deepEqual(outside.names, ["nat2"]);
-  added.close();
+  await added.release();
   outside.close();
 }
 
@@ -190,6 +183,36 @@ Deno.test("a forwards change whose process outside dies while the lab waits is r
       change,
       /^Error: nat: the vde up --rootless that runs this lab's slirps and cables /,
     );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  });
+});
+
+Deno.test("a node asked for with settings the lab file's checks refuse is refused outside in one line, and nothing opens", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    Deno.writeTextFileSync(
+      requestFile(dir, "bad"),
+      JSON.stringify({ kind: "slirp", name: "bad", forwards: ["tcp:nonsense"], mtu: 5 }),
+    );
+    await waitFor(() => exists(refusalFile(dir, "bad")), { timeoutMs: 5000, what: "the refusal" });
+    assert.match(
+      Deno.readTextFileSync(refusalFile(dir, "bad")),
+      /^bad: forwards: [^\n]*; bad: mtu must be a whole number from 1280 to 65520, got 5\n$/,
+    );
+    assert.deepEqual(outside.names, []);
+    outside.close();
+  });
+});
+
+Deno.test("a node of the lab's start whose process outside is gone is refused in a poll, not after the plug timeout", async () => {
+  await withDir(async (dir) => {
+    const started = Date.now();
+    await assert.rejects(
+      pluggedFromOutside(dir, ["nat"], 30_000, () => false)(NAT),
+      /^Error: nat: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; /,
+    );
+    assert.ok(Date.now() - started < 5_000, `${Date.now() - started} ms`);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   });
 });
@@ -324,7 +347,8 @@ async function withNatLab(
 Deno.test("a lab whose outside process ends first says once that its node is gone, in its log and its status", async () => {
   const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
   let log: string[] = [];
-  await withNatLab((node) => Promise.resolve(node.name === "nat" ? inside : null), async (r, said) => {
+  const plug = { link: inside, release: () => Promise.resolve(inside.close()) };
+  await withNatLab((node) => Promise.resolve(node.name === "nat" ? plug : null), async (r, said) => {
     log = said;
     assert.match(nodesTable(r).join("\n"), /^nat +slirp +run outside the lab's namespaces/m);
     outside.close("the vde up outside was killed");
@@ -463,6 +487,76 @@ Deno.test("a slirp removed and at once added again on its forward's host port, u
       }
     }
   }
+});
+
+Deno.test("a rootless cable listening on port 0 shows the port it got outside, in the nodes table and status.json", async () => {
+  const name = uniqueLab();
+  const lab = natLabFile(
+    name,
+    '    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n',
+  );
+  const dir = labDir(name);
+  const outside = await OutsideNodes.open(lab, "/", () => {});
+  const plugged = outside.plug(dir, new Promise(() => {}));
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    outside: pluggedFromOutside(dir, ["nat", "wan"]),
+  });
+  try {
+    await plugged;
+    const port = /^wan +cable +listening on 127\.0\.0\.1:(\d+), run outside/m.exec(nodesTable(r).join("\n"))
+      ?.[1];
+    assert.ok(port !== undefined && port !== "0", nodesTable(r).join("\n"));
+    const nodes = labStatusJson(r, undefined).nodes as { name: string; listen?: string }[];
+    assert.equal(nodes.find((n) => n.name === "wan")?.listen, `127.0.0.1:${port}`);
+    // It is the cable's: a peer connects there.
+    (await Deno.connect({ hostname: "127.0.0.1", port: Number(port) })).close();
+  } finally {
+    await r.down();
+    outside.close();
+  }
+});
+
+Deno.test("a rootless lab's node removal is over once the process outside has closed it: its forward's port is free at once", async () => {
+  const port = freePort();
+  await new Promise((r) => setTimeout(r, 20));
+  const name = uniqueLab();
+  const lab = natLabFile(
+    name,
+    `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${port}:10.0.2.15:80"] }\n`,
+  );
+  const dir = labDir(name);
+  const outside = await OutsideNodes.open(lab, "/", () => {});
+  const plugged = outside.plug(dir, new Promise(() => {}));
+  const r = await LabRunner.up(lab, { file: "", baseDir: "/", outside: pluggedFromOutside(dir, ["nat"]) });
+  try {
+    await plugged;
+    await r.removeNode("nat");
+    assert.deepEqual(outside.names, []);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+  } finally {
+    await r.down();
+    outside.close();
+  }
+});
+
+Deno.test("the lab's release of a node outside half-closes its connection and is over only once the process outside closes its end", async () => {
+  await withDir(async (dir) => {
+    const asked = pluggedFromOutside(dir, ["nat"])(NAT);
+    await waitFor(() => exists(outsideSocket(dir, "nat")), { timeoutMs: 5000, what: "the socket" });
+    const conn = await Deno.connect({ transport: "unix", path: outsideSocket(dir, "nat") });
+    const plug = await asked;
+    assert.ok(plug !== null);
+    let over = false;
+    const released = plug.release().then(() => (over = true));
+    // The lab's end: read here as the end of its stream, while the node outside is still being closed.
+    assert.equal(await conn.read(new Uint8Array(16)), null);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(over, false);
+    conn.close();
+    await released;
+  });
 });
 
 /** A TCP port of the machine's loopback that was free a moment ago. */

@@ -1,0 +1,79 @@
+/**
+ * The files through which a rootless lab's two processes talk (outside.ts):
+ * the lab's process, in its namespaces, and the `vde up --rootless` outside
+ * them that runs its slirp and cable nodes. Both see the lab's directory,
+ * the user's own; each file there is a request, an answer or a word of one
+ * to the other, named by the node it is about. Here are their names, the
+ * quiet reads and removals both sides make (the other side may have taken
+ * a file a moment ago), and what the lab says once the other is gone.
+ */
+
+/** How often a side looks again for what the other writes or makes. */
+export const POLL_MS = 50;
+
+/** The suffix of a request for a node added live, and of one for a slirp's forwards changed live. */
+export const REQUEST = ".outside.json";
+export const FORWARDS = ".forwards.json";
+
+/** The socket in lab directory `labDir` where the lab waits for node `node` from outside. */
+export function outsideSocket(labDir: string, node: string): string {
+  return `${labDir}/${node}.outside`;
+}
+
+/** The file in lab directory `labDir` that asks the process outside to open node `node`, added live. */
+export function requestFile(labDir: string, node: string): string {
+  return `${labDir}/${node}${REQUEST}`;
+}
+
+/** The file in lab directory `labDir` where the process outside says why it could not open node `node`. */
+export function refusalFile(labDir: string, node: string): string {
+  return `${labDir}/${node}.outside.error`;
+}
+
+/**
+ * The file in lab directory `labDir` where the process outside says, before it plugs in listening cable
+ * `node`, the ADDR:PORT it listens on there (the port the kernel picked for `listen: 0`).
+ */
+export function listeningFile(labDir: string, node: string): string {
+  return `${labDir}/${node}.listening`;
+}
+
+/** The file in lab directory `labDir` that asks the process outside to change slirp `node`'s forwards. */
+export function forwardsFile(labDir: string, node: string): string {
+  return `${labDir}/${node}${FORWARDS}`;
+}
+
+/**
+ * The file where request `generation` of slirp `node`'s forwards is answered (empty once done, else why
+ * not), or where the lab said it gave up on it (outside_forwards.ts).
+ */
+export function forwardsDoneFile(labDir: string, node: string, generation: number): string {
+  return `${labDir}/${node}.forwards.${generation}.done`;
+}
+
+/** What the lab says to a change of node `node` once the process outside is gone (a SIGKILL). */
+export function outsideGone(node: string): Error {
+  return new Error(
+    `${node}: the vde up --rootless that runs this lab's slirps and cables outside its namespaces is gone; ` +
+      "`vde up -c --rootless FILE` brings the lab up again with the node",
+  );
+}
+
+/** The text of file `path`, trimmed; undefined while there is none. */
+export function readIfThere(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes file `path`; whether it was there to remove (the other side had not taken it). */
+export function removeIfThere(path: string): boolean {
+  try {
+    Deno.removeSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
