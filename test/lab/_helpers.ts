@@ -27,6 +27,16 @@ export function vde(args: string[], timeoutMs = 60_000): Promise<RunResult> {
 
 let counter = 0;
 
+/** Runs `fn` in a new temporary directory (name starting `prefix`), removed after. */
+export async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** A lab name unique to this process and call, short enough for tap names. */
 export function uniqueLab(): string {
   return `l${Deno.pid.toString(36)}${(counter++).toString(36)}`;

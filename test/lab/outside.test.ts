@@ -19,7 +19,7 @@ import { exists } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
-import { uniqueLab } from "./_helpers.ts";
+import { uniqueLab, withTempDir } from "./_helpers.ts";
 import { LabRunner, type RunnerOptions } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { nodesTable } from "../../src/lab/commands.ts";
@@ -45,13 +45,8 @@ function nextFrameTo(link: Link, mac: Uint8Array): Promise<Uint8Array> {
   }));
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vde-outside-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("vde-outside-", fn);
 }
 
 Deno.test("a slirp node opened outside is the link the lab waits for: the gateway answers ARP through it", async () => {
@@ -377,11 +372,15 @@ function natLabFile(name: string, nodes: string): Lab {
 
 /**
  * Runs `fn` on a rootless lab brought up in this process (switch sw1, slirp nat on it, both of withNatLab's
- * file), whose slirps and cables an OutsideNodes here runs, as the vde up outside would.
+ * file, and `nodes` for nat's line), whose slirps and cables an OutsideNodes here runs, as the vde up
+ * outside would.
  */
-async function withOutsideLab(fn: (r: LabRunner, outside: OutsideNodes) => Promise<void>): Promise<void> {
+async function withOutsideLab(
+  fn: (r: LabRunner, outside: OutsideNodes) => Promise<void>,
+  nodes = "    nat: { kind: slirp }\n",
+): Promise<void> {
   const name = uniqueLab();
-  const lab = natLabFile(name, "    nat: { kind: slirp }\n");
+  const lab = natLabFile(name, nodes);
   const dir = labDir(name);
   const outside = await OutsideNodes.open(lab, "/", () => {});
   let labEnded!: () => void;
@@ -389,7 +388,7 @@ async function withOutsideLab(fn: (r: LabRunner, outside: OutsideNodes) => Promi
   const r = await LabRunner.up(lab, {
     file: "",
     baseDir: "/",
-    outside: pluggedFromOutside(dir, ["nat"]),
+    outside: pluggedFromOutside(dir, outside.names),
     outsideForwards: forwardsFromOutside(dir),
   });
   try {
@@ -490,73 +489,25 @@ Deno.test("a slirp removed and at once added again on its forward's host port, u
 });
 
 Deno.test("a rootless cable listening on port 0 shows the port it got outside, in the nodes table and status.json", async () => {
-  const name = uniqueLab();
-  const lab = natLabFile(
-    name,
-    '    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n',
-  );
-  const dir = labDir(name);
-  const outside = await OutsideNodes.open(lab, "/", () => {});
-  const plugged = outside.plug(dir, new Promise(() => {}));
-  const r = await LabRunner.up(lab, {
-    file: "",
-    baseDir: "/",
-    outside: pluggedFromOutside(dir, ["nat", "wan"]),
-  });
-  try {
-    await plugged;
-    const port = /^wan +cable +listening on 127\.0\.0\.1:(\d+), run outside/m.exec(nodesTable(r).join("\n"))
-      ?.[1];
-    assert.ok(port !== undefined && port !== "0", nodesTable(r).join("\n"));
+  await withOutsideLab(async (r) => {
+    const table = nodesTable(r).join("\n");
+    const port = /^wan +cable +listening on 127\.0\.0\.1:(\d+), run outside/m.exec(table)?.[1];
+    assert.ok(port !== undefined && port !== "0", table);
     const nodes = labStatusJson(r, undefined).nodes as { name: string; listen?: string }[];
     assert.equal(nodes.find((n) => n.name === "wan")?.listen, `127.0.0.1:${port}`);
     // It is the cable's: a peer connects there.
     (await Deno.connect({ hostname: "127.0.0.1", port: Number(port) })).close();
-  } finally {
-    await r.down();
-    outside.close();
-  }
+  }, '    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n');
 });
 
 Deno.test("a rootless lab's node removal is over once the process outside has closed it: its forward's port is free at once", async () => {
   const port = freePort();
   await new Promise((r) => setTimeout(r, 20));
-  const name = uniqueLab();
-  const lab = natLabFile(
-    name,
-    `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${port}:10.0.2.15:80"] }\n`,
-  );
-  const dir = labDir(name);
-  const outside = await OutsideNodes.open(lab, "/", () => {});
-  const plugged = outside.plug(dir, new Promise(() => {}));
-  const r = await LabRunner.up(lab, { file: "", baseDir: "/", outside: pluggedFromOutside(dir, ["nat"]) });
-  try {
-    await plugged;
+  await withOutsideLab(async (r, outside) => {
     await r.removeNode("nat");
     assert.deepEqual(outside.names, []);
     Deno.listen({ hostname: "127.0.0.1", port }).close();
-  } finally {
-    await r.down();
-    outside.close();
-  }
-});
-
-Deno.test("the lab's release of a node outside half-closes its connection and is over only once the process outside closes its end", async () => {
-  await withDir(async (dir) => {
-    const asked = pluggedFromOutside(dir, ["nat"])(NAT);
-    await waitFor(() => exists(outsideSocket(dir, "nat")), { timeoutMs: 5000, what: "the socket" });
-    const conn = await Deno.connect({ transport: "unix", path: outsideSocket(dir, "nat") });
-    const plug = await asked;
-    assert.ok(plug !== null);
-    let over = false;
-    const released = plug.release().then(() => (over = true));
-    // The lab's end: read here as the end of its stream, while the node outside is still being closed.
-    assert.equal(await conn.read(new Uint8Array(16)), null);
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(over, false);
-    conn.close();
-    await released;
-  });
+  }, `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${port}:10.0.2.15:80"] }\n`);
 });
 
 /** A TCP port of the machine's loopback that was free a moment ago. */

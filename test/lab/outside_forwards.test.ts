@@ -9,17 +9,13 @@ import { forwardsDoneFile, forwardsFile } from "../../src/lab/outside_files.ts";
 import { openSlirpNode } from "../../src/lab/slirp_node.ts";
 import { exists } from "../../src/os/paths.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { withTempDir } from "./_helpers.ts";
 
 const LATE =
   /^Error: nat: vde up --rootless, .* did not change its forwards within 0\.2 s; nothing was changed, nor will be later$/;
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vde-forwards-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("vde-forwards-", fn);
 }
 
 function freePort(): number {
