@@ -78,16 +78,6 @@ export function pageSocket(labDir: string): string {
   return `${labDir}/http`;
 }
 
-function streamOf(conn: Deno.UnixConn, description: string): Link {
-  return new StreamLink(description, conn, conn, {
-    release: () => {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    },
-  });
-}
-
 /** How long a node's removal waits for the process outside to close it (it takes milliseconds). */
 const RELEASE_TIMEOUT_MS = 5_000;
 
@@ -97,7 +87,9 @@ const RELEASE_TIMEOUT_MS = 5_000;
  * once it has closed the node (its host ports free again): the node's removal is over only then.
  */
 function plugOf(conn: Deno.UnixConn, labDir: string, node: string): OutsidePlug {
-  const link = streamOf(conn, `${node}, outside the lab's namespaces`);
+  const link = new StreamLink(`${node}, outside the lab's namespaces`, conn, conn, {
+    release: () => closeQuietly(conn),
+  });
   // The user's own directory, but read as any input: one short ADDR:PORT, or nothing (a client's).
   const said = readIfThere(listeningFile(labDir, node));
   const listening = said !== undefined && /^\S{1,100}:\d{1,5}$/.test(said) ? said : undefined;
@@ -408,8 +400,8 @@ export class OutsideNodes {
   /** Opens node `name` the lab asked for, by its settings `asked` (checked as the lab file's), and plugs it in. */
   async #openAsked(labDir: string, name: string, asked: unknown): Promise<void> {
     const node = checkedRequest(this.#lab, name, asked, this.#baseDir);
-    // The lab asks only for a node it does not have: one of that name here is the one it just removed,
-    // whose end this process has not read yet. It goes first, and the new one binds its ports once free.
+    // The lab asks only for a node it does not have: one of that name here is one it removed without
+    // waiting for its close here (that wait's bound passed). It goes first; the new one binds its ports once free.
     for (const part of this.#parts.filter((p) => p.name === name)) this.#drop(part);
     await this.#releasing;
     const part = await this.#open(node);
