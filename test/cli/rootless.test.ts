@@ -373,6 +373,15 @@ topology:
     assert.equal(c2?.outside, true);
     assert.equal((await s.as(["vde", "term", name, "-c", "del c2"])).code, 0);
     await new Response(cableConn.readable).arrayBuffer(); // ends once the cable outside is closed
+    // A listening cable added live on port 0 shows the port it got outside, where a peer reaches it.
+    const add0 = await s.as(["vde", "term", name, "-c", "add cable c3 listen 127.0.0.1:0 insecure"]);
+    assert.equal(add0.code, 0, add0.stdout + add0.stderr);
+    const c3 = JSON.parse((await s.as(["vde", "status", name, "--json"])).stdout).nodes
+      .find((n: { name: string }) => n.name === "c3");
+    const got = Number(/^127\.0\.0\.1:(\d+)$/.exec(c3?.listen ?? "")?.[1] ?? 0);
+    assert.ok(got > 0, JSON.stringify(c3));
+    (await Deno.connect({ hostname: "127.0.0.1", port: got })).close();
+    assert.equal((await s.as(["vde", "term", name, "-c", "del c3"])).code, 0);
     // A forward added by --apply listens on the machine's loopback too, opened by the vde up outside.
     const second = freePort();
     const file = await Deno.readTextFile(`${s.tmp}/home/lab.yaml`);
