@@ -44,6 +44,8 @@ export class RecvArena {
   readonly #data: Uint8Array;
   readonly #names: Uint8Array;
   readonly #iov: Uint8Array;
+  /** The view `frame` last gave out for each slot. */
+  readonly #frames: Uint8Array[];
 
   /** @param data the slots' memory when it must be somewhere in particular (at least count x slotSize bytes) */
   constructor(readonly count: number, readonly slotSize: number, readonly nameSize = 0, data?: Uint8Array) {
@@ -74,6 +76,18 @@ export class RecvArena {
       this.#view.setBigUint64(m + MSG_IOVLEN, 1n, true);
       this.slots.push(this.#data.subarray(i * slotSize, (i + 1) * slotSize));
     }
+    this.#frames = this.slots.slice();
+  }
+
+  /**
+   * Slot `i`'s first `len` bytes, a borrowed view (valid until the next call): the view of the last
+   * datagram of that length in that slot, made again only when the length changes, so a stream of
+   * frames of one size (a download's acknowledgements, 66 bytes each) makes no object per frame.
+   */
+  frame(i: number, len: number): Uint8Array {
+    let view = this.#frames[i]!;
+    if (view.length !== len) this.#frames[i] = view = this.slots[i]!.subarray(0, len);
+    return view;
   }
 
   /** Bytes the kernel put in slot `i` by the last call. */

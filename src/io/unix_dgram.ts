@@ -131,7 +131,7 @@ export class UnixDgramSocket {
         counters.oversize++;
         continue;
       }
-      onFrame(a.slots[i]!.subarray(0, len));
+      onFrame(a.frame(i, len));
     }
     return n;
   }
@@ -229,6 +229,11 @@ export class SendBatcher {
     const lo = address >>> 0;
     this.#baseLo[slot] = lo;
     this.#baseHi[slot] = (address - lo) / 4294967296;
+  }
+
+  /** The length of the frame staged in `slot` (no view made: a round counts every frame it sends). */
+  length(slot: number): number {
+    return this.#lengths[slot]!;
   }
 
   /** The staged bytes of a copied `slot` (a view; valid until the round ends). */

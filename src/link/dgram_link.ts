@@ -268,7 +268,7 @@ export class DgramLink extends BaseLink implements FdLender {
     const sent = n > 0 ? n : 0;
     for (let i = 0; i < sent; i++) {
       this.stats.framesOut++;
-      this.stats.bytesOut += batcher.view(staged[i]!).length;
+      this.stats.bytesOut += batcher.length(staged[i]!);
     }
     if (sent === count) return;
     const err = n < 0 ? -n : C.EAGAIN;

@@ -47,11 +47,28 @@ export class IpOutput {
   readonly #iface: Iface;
   readonly #neighbours: Neighbours;
   #ipId = 1;
+  #lastFrom: Uint8Array | null = null;
+  #lastAt = 0;
+  #lastView: Uint8Array = new Uint8Array(0);
   #fragId = 1;
 
   constructor(iface: Iface, neighbours: Neighbours) {
     this.#iface = iface;
     this.#neighbours = neighbours;
+  }
+
+  /**
+   * `b[e, e+len)` as a view, made again only when the frame's place changes: the TCP engine builds
+   * every segment in one buffer at one offset, so a download of full-size frames makes no object per
+   * frame. Borrowed by the link as any frame is (valid during the call).
+   */
+  #view(b: Uint8Array, e: number, len: number): Uint8Array {
+    if (b !== this.#lastFrom || e !== this.#lastAt || len !== this.#lastView.length) {
+      this.#lastFrom = b;
+      this.#lastAt = e;
+      this.#lastView = b.subarray(e, e + len);
+    }
+    return this.#lastView;
   }
 
   /** The next IPv4 identification. */
@@ -70,7 +87,7 @@ export class IpOutput {
     }
     if (dst === BROADCAST4 || dst === iface.bcast) {
       writeEthernetDestination(b, e, BROADCAST_MAC);
-      iface.emit(b.subarray(e, e + len));
+      iface.emit(this.#view(b, e, len));
       return;
     }
     const mac = this.#neighbours.lookup4(dst);
@@ -79,7 +96,7 @@ export class IpOutput {
       return;
     }
     writeEthernetDestination(b, e, mac);
-    iface.emit(b.subarray(e, e + len));
+    iface.emit(this.#view(b, e, len));
   }
 
   /** Sends the IPv6 frame `b[e, e+len)` to the address at `dstB[dstOff]`. */
@@ -92,7 +109,7 @@ export class IpOutput {
     }
     if (isIpv6Multicast(dstB, dstOff)) {
       writeIpv6MulticastDestination(b, e, dstB, dstOff);
-      iface.emit(b.subarray(e, e + len));
+      iface.emit(this.#view(b, e, len));
       return;
     }
     const mac = this.#neighbours.lookup6(dstB, dstOff);
@@ -101,7 +118,7 @@ export class IpOutput {
       return;
     }
     writeEthernetDestination(b, e, mac);
-    iface.emit(b.subarray(e, e + len));
+    iface.emit(this.#view(b, e, len));
   }
 
   #fragment4(b: Uint8Array, e: number, len: number, dst: number): void {

@@ -98,3 +98,34 @@ Deno.test("SendBatcher sends lent frames from their own memory and copied ones f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("recvBatch hands a slot's frames of one size out as one view (no object per frame), each with its own bytes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-unix-dgram-${Deno.pid}-` });
+  const { ours, theirs } = dgramPair(dir);
+  try {
+    const views: Uint8Array[] = [];
+    const got: number[][] = [];
+    const take = (f: Uint8Array) => {
+      views.push(f);
+      got.push([f.length, f[0]!]);
+    };
+    for (const [len, fill] of [[66, 1], [66, 2], [70, 3]]) {
+      assert.equal(theirs.send(new Uint8Array(len!).fill(fill!)), 0);
+      assert.equal(ours.recvBatch(take, { oversize: 0 }), 1);
+    }
+    assert.deepEqual(got, [[66, 1], [66, 2], [70, 3]]);
+    assert.ok(views[0] === views[1], "the same slot and size: the same view");
+    assert.ok(views[2] !== views[1], "another size: a view of its own");
+  } finally {
+    ours.close();
+    theirs.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SendBatcher tells a staged frame's length without making a view of it", () => {
+  const batcher = new SendBatcher();
+  const a = batcher.stage(new Uint8Array(1514));
+  const b = batcher.stage(new Uint8Array(66));
+  assert.deepEqual([batcher.length(a), batcher.length(b)], [1514, 66]);
+});
