@@ -93,3 +93,15 @@ Deno.test("a lab's switch with the lowest priority becomes the spanning tree's r
     }
   });
 });
+
+Deno.test("a lab is up only once its switches' threads have warmed, so a frame sent then is not held for the warm-up", async () => {
+  const text =
+    "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch }\n  links: []\n";
+  await withLabInProcess(text, (r) => {
+    for (const [name, s] of r.switches) {
+      assert.ok(s.sw.threaded, `${name} forwards on its thread`);
+      assert.notEqual(s.sw.warmedMs, null, `${name}'s thread has warmed by the time up resolves`);
+    }
+    return Promise.resolve();
+  });
+});
