@@ -37,6 +37,7 @@ import type { Switch } from "../switch/switch.ts";
 import { examples } from "./help.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
+import { openFailure } from "./open_failure.ts";
 
 interface CableFlags {
   sock: string;
@@ -109,7 +110,7 @@ async function listen(address: string, flags: CableFlags): Promise<void> {
     try {
       await checkSwitchServes(parseVdeVnl(rest).path);
     } catch (err) {
-      throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
+      throw new UsageError(openFailure(flags.sock, err));
     }
   }
   await runProgram(cableProgram(flags), async (p) => {
@@ -192,7 +193,7 @@ async function connectHeld(
   try {
     local = await openLink(flags.sock, { description: `cable to ${address}` });
   } catch (err) {
-    throw new UsageError(`cannot open ${flags.sock}: ${(err as Error).message}`);
+    throw new UsageError(openFailure(flags.sock, err));
   }
   p.defer(() => local.close());
   const client = await openCableClient(v, { localName, localPort: () => portOfLink(local) });

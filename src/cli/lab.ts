@@ -27,7 +27,7 @@ import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from 
 import { sessionGroups } from "../os/users.ts";
 import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
-import { formatErrors } from "../lab/validate.ts";
+import { formatErrors, type ValidateOptions } from "../lab/validate.ts";
 import { readLabText } from "../lab/lab_text.ts";
 import {
   expandVariables,
@@ -64,7 +64,7 @@ import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
 export function loadLab(
   file: string,
   after = "; nothing was created",
-  opts: { checkFiles?: boolean; name?: string; lookup?: Lookup } = {},
+  opts: { checkFiles?: boolean; name?: string; lookup?: Lookup; usersOwn?: ValidateOptions["usersOwn"] } = {},
 ): { lab: Lab; text: string; path: string; variables: Record<string, string> } {
   let text: string;
   try {
@@ -86,6 +86,7 @@ export function loadLab(
     filesFrom,
     name: opts.name,
     lookup: opts.lookup,
+    usersOwn: opts.usersOwn,
   });
   // Not a lab file at all: the one line that says so is the whole answer.
   if (notLab) throw new UsageError(`${formatErrors(file, errors).join(" ")}${after}`);
@@ -281,33 +282,20 @@ function checkRoot(lab: Lab, uid: number | null): void {
 }
 
 /**
- * Refuses, in one line and before anything is made, a switch's `group` that
- * would share nothing: any in a lab of a user other than root, whose runtime
- * directory is theirs alone (private_dir.ts narrows it to 700 at every vde
- * command, so no group member reaches the switch however its sockets are
- * given), and a rootless lab's besides, whose user namespace maps only the
- * user's own ids (its chown says only "Invalid argument"). For root, one the
- * machine has no entry for is said as vde switch --group says it.
+ * Refuses, in one line and before anything is made, a switch's `group` of
+ * root's lab that the machine has no entry for, as vde switch --group says
+ * it. A user's own lab refuses any `group` (and a mode that lets a group or
+ * others in) where the file writes it: validation's `usersOwn`.
  *
  * @throws UsageError naming the switch and the group
  */
 export function checkGroups(
   lab: Lab,
-  rootless: boolean,
   uid: number | null = Deno.uid(),
   held: Set<number> = sessionGroups(),
 ): void {
   for (const n of lab.nodes) {
     if (n.kind !== "switch" || n.group === undefined) continue;
-    if (rootless || (uid !== 0 && uid !== null)) {
-      throw new UsageError(
-        `lab ${lab.name}: ${n.name}: group ${n.group}: a lab of a user other than root is theirs alone (its ` +
-          `runtime directory is closed to others${
-            rootless ? ", and its user namespace maps no group" : ""
-          }): ` +
-          "drop `group`, or run vde up as root (vde switch --sock DIR --group G shares a switch of yours)",
-      );
-    }
     try {
       resolveOwnGroup(n.group, `${n.name}: group`, uid ?? -1, held);
     } catch (err) {
@@ -418,7 +406,7 @@ async function runLab(
   // Not root: the lab runs again, root in namespaces of the user's own, its hosts there (rootless.ts).
   const rootless = o.rootless === true && Deno.uid() !== 0;
   if (!isDaemonChild()) checkCanStart(lab, rootless ? 0 : undefined, source?.path);
-  if (!isDaemonChild()) checkGroups(lab, rootless);
+  if (!isDaemonChild()) checkGroups(lab);
   if (rootless && !isDaemonChild()) await checkUserNamespaces();
   // The copy in those namespaces runs in the foreground of the `vde up` outside, which is the one in the
   // background when there is one.
@@ -914,6 +902,8 @@ export const labCommand: Subcommand = (program: Command) => {
       const { lab, text, path, variables } = loadLab(labFileOf("up", file, o.topo), after, {
         checkFiles: true,
         name,
+        // Not root: the lab is the user's alone, and a file's sharing is refused where it is written.
+        usersOwn: Deno.uid() === 0 ? undefined : o.rootless ? "rootless" : "user",
       });
       if (o.http !== undefined) {
         try {
@@ -946,7 +936,7 @@ export const labCommand: Subcommand = (program: Command) => {
         // `vde up -c` of a rootless lab without --rootless (as apply's hint reads) left no lab at all.
         const rootless = o.rootless === true && Deno.uid() !== 0;
         checkRoot(lab, rootless ? 0 : Deno.uid());
-        checkGroups(lab, rootless);
+        checkGroups(lab);
         if (rootless) await checkUserNamespaces();
         await down(lab.name);
       }

@@ -22,6 +22,7 @@ import { parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
 import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
+import { openFailure } from "./open_failure.ts";
 import { logSlirpStarted, slirpStarted } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
@@ -242,7 +243,7 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   try {
     return await openLink(vnl, options);
   } catch (err) {
-    throw new Error(`cannot open ${named(vnl)}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(openFailure(vnl, err, named(vnl)));
   }
 }
 

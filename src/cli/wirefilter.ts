@@ -45,6 +45,7 @@ import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { isNetemWord, netemCommandLineHint, netemForWirefilter } from "../wirefilter/netem_words.ts";
 import { exists } from "../os/paths.ts";
+import { openFailure } from "./open_failure.ts";
 
 const COMPONENT = "vde wirefilter";
 
@@ -368,7 +369,7 @@ async function openSide(vnl: string): Promise<Link> {
   try {
     return await openLink(vnl, { description: "vde wirefilter" });
   } catch (err) {
-    throw new UsageError(`cannot open ${vnl}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new UsageError(openFailure(vnl, err));
   }
 }
 

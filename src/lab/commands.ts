@@ -28,6 +28,7 @@ import { parseDuration, parseLinkLimit, parseLinkMtu, parsePercent, parseRate } 
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
+import { modeText } from "../os/mode_text.ts";
 import { rootInUserNamespace } from "../os/user_namespace.ts";
 
 /** What the shell needs from whoever runs the lab. */
@@ -71,9 +72,9 @@ export function nodesTable(r: LabRunner): string[] {
 /** Who besides root may use a switch, as its node says: ` (mode 660, group students, console 660)`. */
 function accessText(n: SwitchNode): string {
   const parts = [
-    ...(n.mode !== undefined ? [`mode ${n.mode.toString(8)}`] : []),
+    ...(n.mode !== undefined ? [`mode ${modeText(n.mode)}`] : []),
     ...(n.group !== undefined ? [`group ${n.group}`] : []),
-    ...(n.mgmtMode !== undefined ? [`console ${n.mgmtMode.toString(8)}`] : []),
+    ...(n.mgmtMode !== undefined ? [`console ${modeText(n.mgmtMode)}`] : []),
   ];
   return parts.length ? ` (${parts.join(", ")})` : "";
 }

@@ -14,7 +14,8 @@
  * ports or joined to the node's link, so any link can be impaired or cut
  * live. Order: switches, slirps and cables, hosts (namespaces), links (taps
  * moved into the namespaces, each with its lab's fixed MAC address), then
- * addresses, routes, DHCP and `exec`.
+ * addresses, routes, DHCP and `exec`, which wait for the switches' threads
+ * to finish warming, so a lab said to be up forwards at once.
  * Every step pushes its undo; a failure halfway runs them in reverse, so
  * nothing is left behind. The undos of one node or link are kept as one
  * part, so `removeLink` and `removeNode` take that one out of a running lab
@@ -255,6 +256,11 @@ export class LabRunner {
         signal?.throwIfAborted();
         await r.addLink(link, false);
       }
+      // Up means forwarding: a switch thread still warming holds every frame (up to its 1 s wall cap
+      // on a loaded machine, switch_warmup.ts), and a ping sent as `vde up -d` returned waited for it,
+      // 0.3-0.7 s. Before DHCP and `exec`, whose frames would wait too. The warm-up runs beside the
+      // rest of bring-up, so on an idle machine little of it is left by now.
+      await Promise.all([...r.switches.values()].map((s) => s.sw.warmed));
       for (const node of lab.nodes) {
         signal?.throwIfAborted();
         if (node.kind === "host") await r.configureHost(node);

@@ -15,6 +15,7 @@ import { formatIpv6 } from "../wire/ipv6.ts";
 import type { LabRunner } from "./runner.ts";
 import type { LabNode, LinkEnd } from "./spec.ts";
 import { plainImpairments } from "./to_yaml.ts";
+import { modeText } from "../os/mode_text.ts";
 
 /** A cable node's state, as `status` words it and as JSON spells it. */
 export interface CableState {
@@ -87,9 +88,9 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
         sock: s.dir,
         mgmt: s.mgmtPath,
         // Modes as the file and `ls -l` write them: octal text.
-        ...(n.mode !== undefined ? { mode: n.mode.toString(8) } : {}),
+        ...(n.mode !== undefined ? { mode: modeText(n.mode) } : {}),
         ...(n.group !== undefined ? { group: n.group } : {}),
-        ...(n.mgmtMode !== undefined ? { mgmtMode: n.mgmtMode.toString(8) } : {}),
+        ...(n.mgmtMode !== undefined ? { mgmtMode: modeText(n.mgmtMode) } : {}),
       };
     }
     case "host": {

@@ -33,6 +33,7 @@ import { SHELL_WORDS } from "./shell_words.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
+import { modeText } from "../os/mode_text.ts";
 import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
   ipv4InSubnet,
@@ -144,6 +145,13 @@ export interface ValidateOptions {
   filesFrom?: string;
   /** The lab's name given over the file's (`vde up FILE --name X`, containerlab's deploy --name). */
   name?: string;
+  /**
+   * The lab is a user's other than root's (`"user"`, or `"rootless"`, whose user namespace also maps
+   * no group): it lives in their runtime directory, closed to everyone else, so a switch's `group`,
+   * or a `mode` or `mgmt_mode` with group or other bits, would share it with no one. Each is refused
+   * where it is written.
+   */
+  usersOwn?: "user" | "rootless";
 }
 
 /** Validates lab file text. */
@@ -676,10 +684,18 @@ class Validator {
     const out: { mode?: number; group?: string; mgmtMode?: number } = {};
     const mode = this.#octal(e.get("mode"), `${w} mode`);
     if (mode !== undefined) out.mode = mode;
+    this.#sharedByMode(e.get("mode"), mode, `${w} mode`);
     const mgmt = this.#octal(e.get("mgmt_mode"), `${w} mgmt_mode`);
     if (mgmt !== undefined) out.mgmtMode = mgmt;
+    this.#sharedByMode(e.get("mgmt_mode"), mgmt, `${w} mgmt_mode`);
     const group = this.#string(e.get("group"), `${w} group`);
-    if (group !== undefined) {
+    if (group !== undefined && this.#options.usersOwn !== undefined) {
+      this.#error(
+        e.get("group")!.value,
+        `${w} group ${group}: ${this.#closed()}: drop \`group\`, or run vde up as root ` +
+          "(vde switch --sock DIR --mode 660 --group G shares a switch of yours, which vde plug joins to the lab)",
+      );
+    } else if (group !== undefined) {
       if (lookupGroup(group) === undefined) {
         this.#error(
           e.get("group")!.value!,
@@ -688,6 +704,28 @@ class Validator {
       } else out.group = group;
     }
     return out;
+  }
+
+  /** Why a user's lab shares nothing: the same words for `group`, `mode` and `mgmt_mode`. */
+  #closed(): string {
+    const rootless = this.#options.usersOwn === "rootless" ? ", and its user namespace maps no group" : "";
+    return `a lab of a user other than root is theirs alone (its runtime directory is closed to others${rootless})`;
+  }
+
+  /** Refuses, in a user's own lab, a mode that lets the group or others in: they never get that far. */
+  #sharedByMode(e: Entry | undefined, mode: number | undefined, what: string): void {
+    if (this.#options.usersOwn === undefined || mode === undefined || (mode & 0o077) === 0) return;
+    const who = (mode & 0o070) && (mode & 0o007)
+      ? "its group and others"
+      : mode & 0o070
+      ? "its group"
+      : "others";
+    this.#error(
+      e!.value,
+      `${what} ${modeText(mode)} lets ${who} in, but ${this.#closed()}: write ${
+        modeText((mode & 0o700) || 0o600)
+      } (or leave it out), or run vde up as root`,
+    );
   }
 
   /** An octal mode, from the text as written: YAML reads `660` as six hundred and sixty. */

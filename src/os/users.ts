@@ -5,6 +5,7 @@
  * /etc/group directly: Deno has no getpwnam, and these files are all a
  * switch needs (no NSS lookups over the network from the control plane).
  */
+import { modeText } from "./mode_text.ts";
 
 /** One parsed /etc/passwd or /etc/group row. */
 interface Row {
@@ -63,7 +64,7 @@ export function userName(uid: number): string {
 export function ownerAndMode(path: string): string {
   try {
     const st = Deno.statSync(path);
-    return `owner ${userName(st.uid ?? -1)}, mode ${((st.mode ?? 0) & 0o7777).toString(8)}`;
+    return `owner ${userName(st.uid ?? -1)}, mode ${modeText(st.mode ?? 0)}`;
   } catch {
     return "";
   }

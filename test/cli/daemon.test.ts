@@ -269,7 +269,7 @@ Deno.test("vde plug --daemon returns once its port is attached and its tap exist
       timeoutMs: 60_000,
     });
     assert.equal(none.code, 1);
-    assert.match(none.stderr, /^vde: cannot open .*\/none: no switch at /);
+    assert.match(none.stderr, /^vde: no switch at .*\/none: the directory does not exist/);
     assert.equal(await pathExists(`${dir}/pid2`), false);
     // The switch's shutdown ends the plug: its pid file goes, and its tap with it.
     await shutdownAndWait(`${dir}/sw`, `${dir}/pid`);

@@ -171,7 +171,7 @@ Deno.test("vde plug asking for a port past the last says so with the switch's po
           assert.match(
             r.stderr,
             new RegExp(
-              `^vde: cannot open .*: the switch at ${dir}/${kind} refused the connection for port 5000: ${
+              `^vde: the switch at ${dir}/${kind} refused the connection for port 5000: ${
                 why.replace(/[()]/g, "\\$&")
               }\\n$`,
             ),

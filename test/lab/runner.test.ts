@@ -93,3 +93,28 @@ Deno.test("a lab's switch with the lowest priority becomes the spanning tree's r
     }
   });
 });
+
+Deno.test("a lab is up only once its switches' threads have warmed, so a frame sent then is not held for the warm-up", async () => {
+  const text =
+    "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch }\n  links: []\n";
+  await withLabInProcess(text, (r) => {
+    for (const [name, s] of r.switches) {
+      assert.ok(s.sw.threaded, `${name} forwards on its thread`);
+      assert.notEqual(s.sw.warmedMs, null, `${name}'s thread has warmed by the time up resolves`);
+    }
+    return Promise.resolve();
+  });
+});
+
+Deno.test("a lab switch's mode below 100 is shown as three octal digits in status and status json: 060, not 60", async () => {
+  const text =
+    "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch, mode: 060, mgmt_mode: 006 }\n  links: []\n";
+  await withLabInProcess(text, async (_r, line) => {
+    const table = await line("status");
+    assert.match(table, /sw1 .*\(mode 060, console 006\)/);
+    const json = JSON.parse((await line("status json")).replace(/^\d+ /, ""));
+    const sw1 = json.nodes.sw1 ?? json.nodes.find?.((n: { name: string }) => n.name === "sw1");
+    assert.equal(sw1.mode, "060");
+    assert.equal(sw1.mgmtMode, "006");
+  });
+});
