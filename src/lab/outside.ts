@@ -83,8 +83,9 @@ const RELEASE_TIMEOUT_MS = 5_000;
 
 /**
  * The lab's end of node `node`'s connection `conn`, with what the process outside said it listens on. Its
- * release half-closes the connection and waits for the process outside to close its end, which it does
- * once it has closed the node (its host ports free again): the node's removal is over only then.
+ * release for a removal half-closes the connection and waits for the process outside to close its end,
+ * which it does once it has closed the node (its host ports free again): the node's removal is over only
+ * then. At the lab's end it closes the connection at once.
  */
 function plugOf(conn: Deno.UnixConn, labDir: string, node: string): OutsidePlug {
   const link = new StreamLink(`${node}, outside the lab's namespaces`, conn, conn, {
@@ -96,16 +97,18 @@ function plugOf(conn: Deno.UnixConn, labDir: string, node: string): OutsidePlug 
   return {
     link,
     ...(listening === undefined ? {} : { listening }),
-    release: async () => {
-      // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
-      // would not see the end.
-      link.onFrame = () => {};
-      try {
-        await conn.closeWrite();
-      } catch { /* closed */ }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([link.closed, new Promise((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+    release: async (untilClosed) => {
+      if (untilClosed) {
+        // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
+        // would not see the end.
+        link.onFrame = () => {};
+        try {
+          await conn.closeWrite();
+        } catch { /* closed */ }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([link.closed, new Promise((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS)))]);
+        clearTimeout(timer);
+      }
       link.close("lab node removed");
     },
   };

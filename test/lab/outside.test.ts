@@ -15,7 +15,7 @@ import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { macEquals } from "../../src/wire/ethernet.ts";
-import { exists } from "../../src/os/paths.ts";
+import { exists, isSocket } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
@@ -100,7 +100,7 @@ async function asksForNat2(dir: string, outside: OutsideNodes): Promise<void> {
   const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
   assert.ok(added !== null);
   assert.deepEqual(outside.names, ["nat2"]);
-  await added.release();
+  await added.release(true);
   outside.close();
 }
 
@@ -516,3 +516,29 @@ function freePort(): number {
   l.close();
   return l.addr.port;
 }
+
+Deno.test("a rootless lab goes down at once though its process outside closes no node (stopped, Ctrl-Z): only a removal waits for that", async () => {
+  const name = uniqueLab();
+  const lab = natLabFile(name, "    nat: { kind: slirp }\n");
+  const path = outsideSocket(labDir(name), "nat");
+  // The process outside, stopped once it plugged the node in: it neither reads nor closes its end.
+  const stopped = (async () => {
+    await waitFor(() => isSocket(path), { timeoutMs: 10_000, what: "the lab to wait for nat" });
+    return await Deno.connect({ transport: "unix", path });
+  })();
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    outside: pluggedFromOutside(labDir(name), ["nat"]),
+  });
+  const conn = await stopped;
+  try {
+    const start = performance.now();
+    await r.down();
+    const took = performance.now() - start;
+    assert.ok(took < 2000, `down took ${Math.round(took)} ms`);
+  } finally {
+    await r.down();
+    conn.close();
+  }
+});
