@@ -317,6 +317,9 @@ export class OutsideNodes {
             release: () => void closed.promise.then(() => closeQuietly(conn)),
           });
           part.inside = inside;
+          // A listening cable with no session yet drops what the lab sends, as the lab's own would, and reads
+          // on: a link with no handler holds what comes and would never see the lab let go of the node.
+          inside.onFrame = () => {};
           if (part.link !== null) this.#use(part, part.link);
           inside.closed.then(drop);
           return;

@@ -542,3 +542,20 @@ Deno.test("a rootless lab goes down at once though its process outside closes no
     conn.close();
   }
 });
+
+Deno.test("a rootless listening cable with no peer yet, sent frames by the lab, is closed outside on its removal: its port is free at once", async () => {
+  const port = freePort();
+  await new Promise((r) => setTimeout(r, 20));
+  await withOutsideLab(async (r, outside) => {
+    // A broadcast from the lab (a host's ARP, flooded by the switch) reaches the cable before any peer.
+    const frame = new Uint8Array(64).fill(0xff, 0, 6);
+    r.outside.get("wan")!.send(frame);
+    await new Promise((res) => setTimeout(res, 100));
+    const start = performance.now();
+    await r.removeNode("wan");
+    const took = performance.now() - start;
+    assert.deepEqual(outside.names, ["nat"]);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    assert.ok(took < 2000, `the removal took ${Math.round(took)} ms`);
+  }, `    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:${port}", insecure: true }\n`);
+});
