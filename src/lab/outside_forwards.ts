@@ -84,13 +84,13 @@ export function forwardsFromOutside(
  * The lab gives up on the change asked for in `request`: it is taken back, or the lab's word is written
  * in the answer's place `done` first. Returns the answer from outside when it came first after all.
  *
- * @throws Error saying that nothing was changed, nor will be
+ * @throws Error saying that the forwards were not changed, nor will be (apply says that nothing was)
  */
 function giveUp(request: string, done: string, node: string, timeoutMs: number): string {
   if (removeIfThere(request) || writeNew(done, GAVE_UP)) {
     throw new Error(
       `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
-        `within ${timeoutMs / 1000} s; nothing was changed, nor will be later`,
+        `within ${timeoutMs / 1000} s, nor will it later`,
     );
   }
   return readIfThere(done) ?? "";

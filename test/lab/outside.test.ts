@@ -324,6 +324,7 @@ Deno.test("the page relay passes on at most its bound of connections at once and
 async function withNatLab(
   outside: RunnerOptions["outside"],
   fn: (r: LabRunner, said: string[]) => Promise<void> | void,
+  options: Partial<RunnerOptions> = {},
 ): Promise<void> {
   const { lab } = validateLab(
     `name: ${uniqueLab()}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
@@ -331,7 +332,13 @@ async function withNatLab(
   );
   assert.ok(lab !== undefined);
   const said: string[] = [];
-  const r = await LabRunner.up(lab, { file: "", baseDir: "/", log: (m) => said.push(m), outside });
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    log: (m) => said.push(m),
+    outside,
+    ...options,
+  });
   try {
     await fn(r, said);
   } finally {
@@ -558,4 +565,24 @@ Deno.test("a rootless listening cable with no peer yet, sent frames by the lab, 
     Deno.listen({ hostname: "127.0.0.1", port }).close();
     assert.ok(took < 2000, `the removal took ${Math.round(took)} ms`);
   }, `    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:${port}", insecure: true }\n`);
+});
+
+Deno.test("apply of a forwards change the process outside never answers fails in one line: not made, nor later, and nothing was changed, said once", async () => {
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  const plug = { link: inside, release: () => Promise.resolve(inside.close()) };
+  await withDir(async (dir) => {
+    await withNatLab((node) => Promise.resolve(node.name === "nat" ? plug : null), async (r) => {
+      const file = natLabFile(
+        r.lab.name,
+        '    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:1:10.0.2.15:80"] }\n',
+      );
+      const refused = await applyLab(r, file, "/lab.yaml", () => {});
+      assert.equal(refused.ok, false);
+      assert.deepEqual(refused.lines, [
+        "changing slirp nat failed: nat: vde up --rootless, which runs it outside the lab's namespaces, did not " +
+        "change its forwards within 0.2 s, nor will it later; nothing was changed",
+      ]);
+    }, { outsideForwards: forwardsFromOutside(dir, 200) });
+  });
+  outside.close();
 });

@@ -12,7 +12,7 @@ import { waitFor } from "../helpers/processes.ts";
 import { withTempDir } from "./_helpers.ts";
 
 const LATE =
-  /^Error: nat: vde up --rootless, .* did not change its forwards within 0\.2 s; nothing was changed, nor will be later$/;
+  /^Error: nat: vde up --rootless, .* did not change its forwards within 0\.2 s, nor will it later$/;
 
 function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   return withTempDir("vde-forwards-", fn);
