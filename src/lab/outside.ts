@@ -382,12 +382,21 @@ export class OutsideNodes {
       const suffix = [REQUEST, FORWARDS].find((s) => file.endsWith(s));
       if (suffix === undefined) continue;
       const name = file.slice(0, -suffix.length);
-      let asked: unknown;
+      // Taken in one step, renamed aside, then read: one the lab took back (gave up on) is not there to
+      // take, and one it wrote since in its place waits for the next round, never removed unread.
+      const taken = `${labDir}/${file}.taken`;
       try {
-        asked = JSON.parse(Deno.readTextFileSync(`${labDir}/${file}`));
-        Deno.removeSync(`${labDir}/${file}`);
+        Deno.renameSync(`${labDir}/${file}`, taken);
       } catch {
         continue; // taken back by the lab meanwhile
+      }
+      let asked: unknown;
+      try {
+        asked = JSON.parse(Deno.readTextFileSync(taken));
+      } catch {
+        continue; // not the lab's (it writes JSON): nothing to answer
+      } finally {
+        removeIfThere(taken);
       }
       if (suffix === FORWARDS) {
         await answerForwards(labDir, name, asked, this.#parts.find((p) => p.name === name)?.slirp, this.#say);

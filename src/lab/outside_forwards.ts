@@ -6,8 +6,9 @@
  * (before, after, and its generation: the lab's count of such requests),
  * and waits for the answer in `NODE.forwards.G.done`: empty once made,
  * else why not, the change made all or none as the lab's own slirp's
- * would be. The process outside takes the request by removing it, makes
- * the change and writes the answer, only where there is no file yet
+ * would be. The process outside takes the request in one step, renaming
+ * it aside (outside.ts), then makes the change and writes the answer,
+ * only where there is no file yet
  * (state.ts writeNew). The lab waits a bound, after which it gives up, and
  * giving up must leave nothing to happen later, or the lab's file and the
  * slirp would disagree from then on. So it takes the request back: removed

@@ -8,7 +8,16 @@
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
 import { OutsideNodes, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
-import { forwardsFile, outsideSocket, refusalFile, requestFile } from "../../src/lab/outside_files.ts";
+import {
+  forwardsDoneFile,
+  forwardsFile,
+  outsideSocket,
+  readIfThere,
+  refusalFile,
+  removeIfThere,
+  requestFile,
+} from "../../src/lab/outside_files.ts";
+import { writeNew, writeWhole } from "../../src/lab/state.ts";
 import { forwardsFromOutside } from "../../src/lab/outside_forwards.ts";
 import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { applyLab } from "../../src/lab/apply.ts";
@@ -585,4 +594,47 @@ Deno.test("apply of a forwards change the process outside never answers fails in
     }, { outsideForwards: forwardsFromOutside(dir, 200) });
   });
   outside.close();
+});
+
+Deno.test("a forwards request the lab takes back as the process outside reads it is not made, and the lab's next one is answered", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open(LAB, dir, () => {});
+    const plugged = outside.plug(dir, new Promise(() => {}));
+    const link = (await pluggedFromOutside(dir, ["nat"])(NAT))?.link;
+    await plugged;
+    const ports = [freePort(), freePort()];
+    const [first, second] = ports.map((p) => `tcp:127.0.0.1:${p}:10.0.2.15:80`) as [string, string];
+    const request = forwardsFile(dir, "nat");
+    const ask = (generation: number, now: string[]) =>
+      writeWhole(request, JSON.stringify({ generation, was: [], now }));
+    // The lab's side of the race, run the moment the process outside reads the request: it gives up on it
+    // (takes it back, or says so in its answer's place where it cannot) and asks for the next change.
+    const read = Deno.readTextFileSync;
+    let raced = false;
+    Deno.readTextFileSync = (path: string | URL) => {
+      const text = read(path);
+      if (!raced && String(path).startsWith(request)) {
+        raced = true;
+        if (!removeIfThere(request)) {
+          writeNew(forwardsDoneFile(dir, "nat", 1), "the lab gave up on this change");
+        }
+        ask(2, [second]);
+      }
+      return text;
+    };
+    try {
+      ask(1, [first]);
+      const answer = await waitFor(() => readIfThere(forwardsDoneFile(dir, "nat", 2)), {
+        timeoutMs: 5000,
+        what: "the answer to the second request",
+      });
+      assert.equal(answer, "");
+      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: ports[0]! }));
+      (await Deno.connect({ hostname: "127.0.0.1", port: ports[1]! })).close();
+    } finally {
+      Deno.readTextFileSync = read;
+      link?.close();
+      outside.close();
+    }
+  });
 });
