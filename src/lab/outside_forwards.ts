@@ -26,6 +26,7 @@ import { changeForwards } from "./live_settings.ts";
 import {
   forwardsDoneFile,
   forwardsFile,
+  isGeneration,
   outsideGone,
   POLL_MS,
   readIfThere,
@@ -112,7 +113,7 @@ export async function answerForwards(
 ): Promise<void> {
   const { generation, was, now } = (asked ?? {}) as { generation?: unknown; was?: unknown; now?: unknown };
   // No generation, no place to answer: not the lab's request, and nothing is changed for it.
-  if (typeof generation !== "number" || !Number.isSafeInteger(generation) || generation <= 0) return;
+  if (!isGeneration(generation)) return;
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((f) => typeof f === "string");
   let said = "";
   let made = false;

@@ -104,9 +104,16 @@ Deno.test("a node the lab did not start with is asked for by its settings, opene
   });
 });
 
-/** Asks lab directory `dir`'s process outside, `outside` (no node of its start), for nat2; closes both. */
-async function asksForNat2(dir: string, outside: OutsideNodes): Promise<void> {
-  const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
+/**
+ * Asks lab directory `dir`'s process outside, `outside` (no node of its start), for nat2 (or takes the
+ * answer to `asking`, that question asked before); closes both.
+ */
+async function asksForNat2(
+  dir: string,
+  outside: OutsideNodes,
+  asking = pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" }),
+): Promise<void> {
+  const added = await asking;
   assert.ok(added !== null);
   assert.deepEqual(outside.names, ["nat2"]);
   await added.release(true);
@@ -124,12 +131,18 @@ Deno.test("a lab with no slirp or cable at its start gets one asked for once its
   });
 });
 
-Deno.test("a request the lab gave up on (its socket gone) opens nothing for good and blocks no later one", async () => {
+Deno.test("a request the lab gave up on (its socket gone), or one without its generation, opens nothing for good and blocks no later one", async () => {
   await withDir(async (dir) => {
     const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
     await outside.plug(dir, new Promise(() => {}));
-    Deno.writeTextFileSync(requestFile(dir, "stale"), JSON.stringify({ ...NAT, name: "stale" }));
-    await waitFor(() => !exists(requestFile(dir, "stale")), { timeoutMs: 5000, what: "the request taken" });
+    Deno.writeTextFileSync(
+      requestFile(dir, "stale"),
+      JSON.stringify({ generation: 1, node: { ...NAT, name: "stale" } }),
+    );
+    Deno.writeTextFileSync(requestFile(dir, "bare"), JSON.stringify({ node: { ...NAT, name: "bare" } }));
+    for (const name of ["stale", "bare"]) {
+      await waitFor(() => !exists(requestFile(dir, name)), { timeoutMs: 5000, what: "the request taken" });
+    }
     await asksForNat2(dir, outside);
   });
 });
@@ -197,11 +210,14 @@ Deno.test("a node asked for with settings the lab file's checks refuse is refuse
     await outside.plug(dir, new Promise(() => {}));
     Deno.writeTextFileSync(
       requestFile(dir, "bad"),
-      JSON.stringify({ kind: "slirp", name: "bad", forwards: ["tcp:nonsense"], mtu: 5 }),
+      JSON.stringify({
+        generation: 1,
+        node: { kind: "slirp", name: "bad", forwards: ["tcp:nonsense"], mtu: 5 },
+      }),
     );
-    await waitFor(() => exists(refusalFile(dir, "bad")), { timeoutMs: 5000, what: "the refusal" });
+    await waitFor(() => exists(refusalFile(dir, "bad", 1)), { timeoutMs: 5000, what: "the refusal" });
     assert.match(
-      Deno.readTextFileSync(refusalFile(dir, "bad")),
+      Deno.readTextFileSync(refusalFile(dir, "bad", 1)),
       /^bad: forwards: [^\n]*; bad: mtu must be a whole number from 1280 to 65520, got 5\n$/,
     );
     assert.deepEqual(outside.names, []);
@@ -221,14 +237,57 @@ Deno.test("a node of the lab's start whose process outside is gone is refused in
   });
 });
 
-Deno.test("a refusal left from an add the lab gave up on is not the answer to the next add of that node", async () => {
+Deno.test("a refusal of an add the lab gave up on, come late, is not the answer to the next add of that node", async () => {
   await withDir(async (dir) => {
-    Deno.writeTextFileSync(refusalFile(dir, "nat2"), "nat2: an answer that came after the lab gave up\n");
+    const ask = pluggedFromOutside(dir, [], 200);
+    await assert.rejects(ask({ ...NAT, name: "nat2" }), /did not plug it in/);
+    // The answer to that first request comes after the lab gave up on it, while it asks again.
+    const again = ask({ ...NAT, name: "nat2" });
+    Deno.writeTextFileSync(refusalFile(dir, "nat2", 1), "nat2: an answer that came after the lab gave up\n");
     const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
     // The process outside takes the request a while after the lab looks for a refusal.
-    setTimeout(() => outside.plug(dir, new Promise(() => {})), 300);
-    await asksForNat2(dir, outside);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    await new Promise((r) => setTimeout(r, 150));
+    await outside.plug(dir, new Promise(() => {}));
+    await asksForNat2(dir, outside, again);
+  });
+});
+
+Deno.test("a node whose add the lab gave up on, plugged in late outside, is not taken as the next add of that node", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    // The process outside slow to plug in the first node asked for: it connects once the lab asks again.
+    const connect = Deno.connect;
+    const slow = Promise.withResolvers<void>();
+    let first = true;
+    (Deno as { connect: unknown }).connect = async (o: Deno.UnixConnectOptions) => {
+      if (first) {
+        first = false;
+        await slow.promise;
+      }
+      return await connect(o);
+    };
+    try {
+      const ask = pluggedFromOutside(dir, [], 300);
+      await assert.rejects(ask({ ...NAT, name: "nat2" }), /did not plug it in/);
+      const port = freePort();
+      const again = ask({ ...NAT, name: "nat2", forwards: [`tcp:127.0.0.1:${port}:10.0.2.15:80`] });
+      await waitFor(() => exists(requestFile(dir, "nat2")), { timeoutMs: 5000, what: "the second request" });
+      slow.resolve();
+      const plug = await again;
+      assert.ok(plug !== null);
+      // The node plugged in is the second request's, and stays: its forward listens.
+      let ended = false;
+      plug.link.closed.then(() => (ended = true));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(ended, false);
+      assert.deepEqual(outside.names, ["nat2"]);
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      await plug.release(true);
+    } finally {
+      (Deno as { connect: unknown }).connect = connect;
+      outside.close();
+    }
   });
 });
 
