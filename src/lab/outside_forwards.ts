@@ -45,18 +45,19 @@ const GAVE_UP = "the lab gave up on this change";
  * directory `labDir`: asks the process outside to change slirp `node`'s
  * forwards from `was` to `now` (all or none, as the lab's own slirp would)
  * and waits for its answer; at once refused where that process no longer
- * runs (`outsideRuns`).
+ * runs (`outsideRuns`). Cut short by `signal` (the lab going down), it
+ * gives up at once, as at its bound.
  *
  * @throws Error with the reason from outside (a host port taken), or that no answer came (and none will
- *   change anything)
+ *   change anything); the signal's reason once it was cut short
  */
 export function forwardsFromOutside(
   labDir: string,
   timeoutMs = FORWARDS_TIMEOUT_MS,
   outsideRuns: () => boolean = () => true,
-): (node: string, was: string[], now: string[]) => Promise<void> {
+): (node: string, was: string[], now: string[], signal?: AbortSignal) => Promise<void> {
   let generation = 0;
-  return async (node, was, now) => {
+  return async (node, was, now, signal) => {
     if (!outsideRuns()) throw outsideGone(node);
     generation++;
     const request = forwardsFile(labDir, node);
@@ -65,8 +66,12 @@ export function forwardsFromOutside(
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
-        const answer = readIfThere(done) ??
-          (Date.now() < deadline ? undefined : giveUp(request, done, node, timeoutMs));
+        const over = signal?.aborted
+          ? signal.reason
+          : Date.now() < deadline
+          ? undefined
+          : late(node, timeoutMs);
+        const answer = readIfThere(done) ?? (over === undefined ? undefined : giveUp(request, done, over));
         if (answer !== undefined) {
           removeIfThere(done);
           if (answer === "") return;
@@ -83,18 +88,24 @@ export function forwardsFromOutside(
 }
 
 /**
+ * Why the lab gave up on a change of slirp `node`'s forwards at its bound: they were not changed, nor will
+ * be (apply says that nothing was).
+ */
+function late(node: string, timeoutMs: number): Error {
+  return new Error(
+    `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
+      `within ${timeoutMs / 1000} s, nor will it later`,
+  );
+}
+
+/**
  * The lab gives up on the change asked for in `request`: it is taken back, or the lab's word is written
  * in the answer's place `done` first. Returns the answer from outside when it came first after all.
  *
- * @throws Error saying that the forwards were not changed, nor will be (apply says that nothing was)
+ * @throws `why` once it gave up
  */
-function giveUp(request: string, done: string, node: string, timeoutMs: number): string {
-  if (removeIfThere(request) || writeNew(done, GAVE_UP)) {
-    throw new Error(
-      `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
-        `within ${timeoutMs / 1000} s, nor will it later`,
-    );
-  }
+function giveUp(request: string, done: string, why: unknown): string {
+  if (removeIfThere(request) || writeNew(done, GAVE_UP)) throw why;
   return readIfThere(done) ?? "";
 }
 

@@ -109,7 +109,7 @@ export interface RunnerOptions {
    */
   outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<OutsidePlug | null>;
   /** Changes the forwards of slirp `node` that process runs (outside.ts), all or none. */
-  outsideForwards?: (node: string, was: string[], now: string[]) => Promise<void>;
+  outsideForwards?: (node: string, was: string[], now: string[], signal?: AbortSignal) => Promise<void>;
   /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
   outsideProcess?: RecordedProcess;
 }
@@ -562,7 +562,8 @@ export class LabRunner {
     if (this.#opts.outsideForwards === undefined) {
       throw new Error(`${node}: no slirp of this lab's to change`);
     }
-    await this.#opts.outsideForwards(node, was, now);
+    // Cut short by the lab's end (`vde down` while that process is stopped) rather than hold it up.
+    await this.#opts.outsideForwards(node, was, now, this.#signal);
   }
 
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */

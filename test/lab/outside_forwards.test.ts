@@ -79,3 +79,14 @@ Deno.test("a forwards request without the lab's generation changes nothing", asy
     }
   });
 });
+
+Deno.test("a forwards change cut short (the lab going down) is taken back at once: the signal's reason, nothing left", async () => {
+  await withDir(async (dir) => {
+    const abort = new AbortController();
+    const change = forwardsFromOutside(dir, 3000)("nat", [], ["tcp:8080:10.0.2.15:80"], abort.signal);
+    await waitFor(() => exists(forwardsFile(dir, "nat")), { timeoutMs: 5000, what: "the request" });
+    abort.abort(new Error("lab t is going down"));
+    await assert.rejects(change, /^Error: lab t is going down$/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  });
+});
