@@ -22,20 +22,23 @@
  * node's removal), and its slirp or cable with it.
  *
  * A node added to the running lab (the shell's `add`, `vde up --apply`)
- * runs outside too: the lab listens on its socket, then writes the node's
- * settings beside it, `NODE.outside.json`, which the process outside
- * watches for; it checks them as the lab file's (outside_request.ts), opens
- * the node and plugs it in as it did at the start, or writes why it cannot
- * (a forward's port taken), `NODE.outside.error`, which the lab's add says.
- * A listening cable's address there (the port `listen: 0` got) comes in
- * `NODE.listening`, written before its plug, for the lab's status. A
+ * runs outside too: the lab listens on its socket, `NODE.G.outside`, then
+ * writes the node's settings beside it, `NODE.outside.json`, which the
+ * process outside watches for; it checks them as the lab file's
+ * (outside_request.ts), opens the node and plugs it in as it did at the
+ * start, or writes why it cannot (a forward's port taken),
+ * `NODE.G.outside.error`, which the lab's add says. A listening cable's
+ * address there (the port `listen: 0` got) comes in `NODE[.G].listening`,
+ * written before its plug, for the lab's status. A
  * slirp's forwards changed live go by files too (outside_forwards.ts). The
  * files are the user's, in the user's own directory (outside_files.ts).
  * Where the process outside is gone (a SIGKILL), the lab refuses a node at
  * once rather than wait for it, and as soon as it goes while the lab waits
- * for one, of its start or added. A refusal left from an add the lab gave
- * up on (the answer came late) is removed before the node is asked for
- * again.
+ * for one, of its start or added. Each request carries its generation G
+ * (the lab's count of them), which names the socket and the files of its
+ * answer: an answer to one the lab gave up on, come late (a refusal, a
+ * plug), finds no place of the next request for that node, never taken as
+ * its answer.
  *
  * A node's removal is over once the process outside has closed it, its
  * host ports free again, so that a node added next on them (an apply's
@@ -58,6 +61,7 @@ import { writeWhole } from "./state.ts";
 import { checkedRequest } from "./outside_request.ts";
 import {
   FORWARDS,
+  isGeneration,
   listeningFile,
   outsideGone,
   outsideSocket,
@@ -82,30 +86,34 @@ export function pageSocket(labDir: string): string {
 const RELEASE_TIMEOUT_MS = 5_000;
 
 /**
- * The lab's end of node `node`'s connection `conn`, with what the process outside said it listens on. Its
- * release half-closes the connection and waits for the process outside to close its end, which it does
- * once it has closed the node (its host ports free again): the node's removal is over only then.
+ * The lab's end of node `node`'s connection `conn`, with what the process outside said it listens on (in
+ * file `listeningAt`). Its
+ * release for a removal half-closes the connection and waits for the process outside to close its end,
+ * which it does once it has closed the node (its host ports free again): the node's removal is over only
+ * then. At the lab's end it closes the connection at once.
  */
-function plugOf(conn: Deno.UnixConn, labDir: string, node: string): OutsidePlug {
+function plugOf(conn: Deno.UnixConn, listeningAt: string, node: string): OutsidePlug {
   const link = new StreamLink(`${node}, outside the lab's namespaces`, conn, conn, {
     release: () => closeQuietly(conn),
   });
   // The user's own directory, but read as any input: one short ADDR:PORT, or nothing (a client's).
-  const said = readIfThere(listeningFile(labDir, node));
+  const said = readIfThere(listeningAt);
   const listening = said !== undefined && /^\S{1,100}:\d{1,5}$/.test(said) ? said : undefined;
   return {
     link,
     ...(listening === undefined ? {} : { listening }),
-    release: async () => {
-      // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
-      // would not see the end.
-      link.onFrame = () => {};
-      try {
-        await conn.closeWrite();
-      } catch { /* closed */ }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([link.closed, new Promise((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+    release: async (untilClosed) => {
+      if (untilClosed) {
+        // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
+        // would not see the end.
+        link.onFrame = () => {};
+        try {
+          await conn.closeWrite();
+        } catch { /* closed */ }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([link.closed, new Promise((r) => (timer = setTimeout(r, RELEASE_TIMEOUT_MS)))]);
+        clearTimeout(timer);
+      }
       link.close("lab node removed");
     },
   };
@@ -126,12 +134,14 @@ export function pluggedFromOutside(
   outsideRuns: () => boolean = () => true,
 ): (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<OutsidePlug | null> {
   const waiting = new Set(names);
+  let generation = 0;
   return async (node, signal) => {
     const asked = !waiting.delete(node.name);
     if (asked && !outsideRuns()) throw outsideGone(node.name);
-    const path = outsideSocket(labDir, node.name);
-    // One left from an attempt the lab gave up on: not this node's.
-    removeIfThere(listeningFile(labDir, node.name));
+    const g = asked ? ++generation : undefined;
+    const path = outsideSocket(labDir, node.name, g);
+    const listening = listeningFile(labDir, node.name, g);
+    const refusal = g === undefined ? undefined : refusalFile(labDir, node.name, g);
     const listener = Deno.listen({ transport: "unix", path });
     let refused: string | undefined;
     const stop = () => {
@@ -144,18 +154,16 @@ export function pluggedFromOutside(
     // Asked once the socket listens, so the process outside finds it; its refusal is looked for meanwhile,
     // and its end (a SIGKILL, before or while it opens the node), after which no plug comes.
     const watch = setInterval(() => {
-      const said = asked ? readIfThere(refusalFile(labDir, node.name)) : undefined;
+      const said = refusal === undefined ? undefined : readIfThere(refusal);
       if (said === undefined && outsideRuns()) return;
       refused = said ?? outsideGone(node.name).message;
       stop();
     }, POLL_MS);
     try {
-      if (asked) {
-        // One left from an add the lab gave up on, answered after it had: not this add's.
-        removeIfThere(refusalFile(labDir, node.name));
-        writeWhole(requestFile(labDir, node.name), JSON.stringify(node));
+      if (g !== undefined) {
+        writeWhole(requestFile(labDir, node.name), JSON.stringify({ generation: g, node }));
       }
-      return plugOf(await listener.accept(), labDir, node.name);
+      return plugOf(await listener.accept(), listening, node.name);
     } catch {
       signal?.throwIfAborted();
       if (refused !== undefined) throw new Error(refused);
@@ -168,8 +176,11 @@ export function pluggedFromOutside(
       clearInterval(watch);
       signal?.removeEventListener("abort", stop);
       stop();
-      const files = [requestFile, refusalFile, listeningFile].map((f) => f(labDir, node.name));
-      for (const p of [path, ...files]) removeIfThere(p);
+      for (
+        const p of [path, listening, ...(g === undefined ? [] : [requestFile(labDir, node.name), refusal!])]
+      ) {
+        removeIfThere(p);
+      }
     }
   };
 }
@@ -296,16 +307,18 @@ export class OutsideNodes {
 
   /**
    * Connects node `part` to the lab's socket for it, polling until the lab listens there; a node the lab
-   * asked for (`asked`) is tried once, its socket made before the request: the lab gave up on one that is
-   * not there (its add timed out), and the node is closed.
+   * asked for in request `generation` is tried once, its socket made before the request: the lab gave up
+   * on one that is not there (its add timed out), and the node is closed.
    */
-  async #plugIn(labDir: string, part: Part, asked = false): Promise<void> {
-    const path = outsideSocket(labDir, part.name);
+  async #plugIn(labDir: string, part: Part, generation?: number): Promise<void> {
+    const path = outsideSocket(labDir, part.name, generation);
     const drop = () => this.#drop(part);
     while (!this.#over && !this.#closed) {
       if (isSocket(path)) {
         try {
-          if (part.listening !== undefined) writeWhole(listeningFile(labDir, part.name), part.listening);
+          if (part.listening !== undefined) {
+            writeWhole(listeningFile(labDir, part.name, generation), part.listening);
+          }
           const conn = await Deno.connect({ transport: "unix", path });
           // Its end waits for the node's close: the lab's removal of it is over once the node is closed.
           const closed = Promise.withResolvers<void>();
@@ -314,12 +327,15 @@ export class OutsideNodes {
             release: () => void closed.promise.then(() => closeQuietly(conn)),
           });
           part.inside = inside;
+          // A listening cable with no session yet drops what the lab sends, as the lab's own would, and reads
+          // on: a link with no handler holds what comes and would never see the lab let go of the node.
+          inside.onFrame = () => {};
           if (part.link !== null) this.#use(part, part.link);
           inside.closed.then(drop);
           return;
         } catch { /* made, not yet listening: the next round */ }
       }
-      if (asked) return drop();
+      if (generation !== undefined) return drop();
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
   }
@@ -376,36 +392,51 @@ export class OutsideNodes {
       const suffix = [REQUEST, FORWARDS].find((s) => file.endsWith(s));
       if (suffix === undefined) continue;
       const name = file.slice(0, -suffix.length);
-      let asked: unknown;
+      // Taken in one step, renamed aside, then read: one the lab took back (gave up on) is not there to
+      // take, and one it wrote since in its place waits for the next round, never removed unread.
+      const taken = `${labDir}/${file}.taken`;
       try {
-        asked = JSON.parse(Deno.readTextFileSync(`${labDir}/${file}`));
-        Deno.removeSync(`${labDir}/${file}`);
+        Deno.renameSync(`${labDir}/${file}`, taken);
       } catch {
         continue; // taken back by the lab meanwhile
+      }
+      let asked: unknown;
+      try {
+        asked = JSON.parse(Deno.readTextFileSync(taken));
+      } catch {
+        continue; // not the lab's (it writes JSON): nothing to answer
+      } finally {
+        removeIfThere(taken);
       }
       if (suffix === FORWARDS) {
         await answerForwards(labDir, name, asked, this.#parts.find((p) => p.name === name)?.slirp, this.#say);
         continue;
       }
+      const { generation, node } = (asked ?? {}) as { generation?: unknown; node?: unknown };
+      // No generation, no place to answer: not the lab's request, and nothing is opened for it.
+      if (!isGeneration(generation)) continue;
       try {
-        await this.#openAsked(labDir, name, asked);
+        await this.#openAsked(labDir, name, generation, node);
       } catch (err) {
         try {
-          writeWhole(refusalFile(labDir, name), `${(err as Error).message}\n`);
+          writeWhole(refusalFile(labDir, name, generation), `${(err as Error).message}\n`);
         } catch { /* the lab is gone */ }
       }
     }
   }
 
-  /** Opens node `name` the lab asked for, by its settings `asked` (checked as the lab file's), and plugs it in. */
-  async #openAsked(labDir: string, name: string, asked: unknown): Promise<void> {
+  /**
+   * Opens node `name` the lab asked for in request `generation`, by its settings `asked` (checked as the lab
+   * file's), and plugs it in.
+   */
+  async #openAsked(labDir: string, name: string, generation: number, asked: unknown): Promise<void> {
     const node = checkedRequest(this.#lab, name, asked, this.#baseDir);
     // The lab asks only for a node it does not have: one of that name here is one it removed without
     // waiting for its close here (that wait's bound passed). It goes first; the new one binds its ports once free.
     for (const part of this.#parts.filter((p) => p.name === name)) this.#drop(part);
     await this.#releasing;
     const part = await this.#open(node);
-    await this.#plugIn(labDir, part, true);
+    await this.#plugIn(labDir, part, generation);
   }
 
   /** Closes every node and its connection to the lab. */

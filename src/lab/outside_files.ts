@@ -15,9 +15,18 @@ export const POLL_MS = 50;
 export const REQUEST = ".outside.json";
 export const FORWARDS = ".forwards.json";
 
-/** The socket in lab directory `labDir` where the lab waits for node `node` from outside. */
-export function outsideSocket(labDir: string, node: string): string {
-  return `${labDir}/${node}.outside`;
+/**
+ * The socket in lab directory `labDir` where the lab waits for node `node` from outside: one of its start,
+ * or the one asked for in request `generation` (the lab's count of its requests for nodes). An asked node's
+ * files are its request's own, so an answer to one the lab gave up on, come late, finds none of the next's.
+ */
+export function outsideSocket(labDir: string, node: string, generation?: number): string {
+  return `${labDir}/${node}${generation === undefined ? "" : `.${generation}`}.outside`;
+}
+
+/** Whether `v` is a request's generation (a count from 1): the lab's own requests carry one. */
+export function isGeneration(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v > 0;
 }
 
 /** The file in lab directory `labDir` that asks the process outside to open node `node`, added live. */
@@ -25,17 +34,21 @@ export function requestFile(labDir: string, node: string): string {
   return `${labDir}/${node}${REQUEST}`;
 }
 
-/** The file in lab directory `labDir` where the process outside says why it could not open node `node`. */
-export function refusalFile(labDir: string, node: string): string {
-  return `${labDir}/${node}.outside.error`;
+/**
+ * The file in lab directory `labDir` where the process outside says why it could not open node `node`,
+ * asked for in request `generation`.
+ */
+export function refusalFile(labDir: string, node: string, generation: number): string {
+  return `${labDir}/${node}.${generation}.outside.error`;
 }
 
 /**
  * The file in lab directory `labDir` where the process outside says, before it plugs in listening cable
- * `node`, the ADDR:PORT it listens on there (the port the kernel picked for `listen: 0`).
+ * `node` (of its start, or of request `generation`), the ADDR:PORT it listens on there (the port the
+ * kernel picked for `listen: 0`).
  */
-export function listeningFile(labDir: string, node: string): string {
-  return `${labDir}/${node}.listening`;
+export function listeningFile(labDir: string, node: string, generation?: number): string {
+  return `${labDir}/${node}${generation === undefined ? "" : `.${generation}`}.listening`;
 }
 
 /** The file in lab directory `labDir` that asks the process outside to change slirp `node`'s forwards. */

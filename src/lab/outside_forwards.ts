@@ -6,8 +6,9 @@
  * (before, after, and its generation: the lab's count of such requests),
  * and waits for the answer in `NODE.forwards.G.done`: empty once made,
  * else why not, the change made all or none as the lab's own slirp's
- * would be. The process outside takes the request by removing it, makes
- * the change and writes the answer, only where there is no file yet
+ * would be. The process outside takes the request in one step, renaming
+ * it aside (outside.ts), then makes the change and writes the answer,
+ * only where there is no file yet
  * (state.ts writeNew). The lab waits a bound, after which it gives up, and
  * giving up must leave nothing to happen later, or the lab's file and the
  * slirp would disagree from then on. So it takes the request back: removed
@@ -25,6 +26,7 @@ import { changeForwards } from "./live_settings.ts";
 import {
   forwardsDoneFile,
   forwardsFile,
+  isGeneration,
   outsideGone,
   POLL_MS,
   readIfThere,
@@ -43,18 +45,19 @@ const GAVE_UP = "the lab gave up on this change";
  * directory `labDir`: asks the process outside to change slirp `node`'s
  * forwards from `was` to `now` (all or none, as the lab's own slirp would)
  * and waits for its answer; at once refused where that process no longer
- * runs (`outsideRuns`).
+ * runs (`outsideRuns`). Cut short by `signal` (the lab going down), it
+ * gives up at once, as at its bound.
  *
  * @throws Error with the reason from outside (a host port taken), or that no answer came (and none will
- *   change anything)
+ *   change anything); the signal's reason once it was cut short
  */
 export function forwardsFromOutside(
   labDir: string,
   timeoutMs = FORWARDS_TIMEOUT_MS,
   outsideRuns: () => boolean = () => true,
-): (node: string, was: string[], now: string[]) => Promise<void> {
+): (node: string, was: string[], now: string[], signal?: AbortSignal) => Promise<void> {
   let generation = 0;
-  return async (node, was, now) => {
+  return async (node, was, now, signal) => {
     if (!outsideRuns()) throw outsideGone(node);
     generation++;
     const request = forwardsFile(labDir, node);
@@ -63,8 +66,12 @@ export function forwardsFromOutside(
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
-        const answer = readIfThere(done) ??
-          (Date.now() < deadline ? undefined : giveUp(request, done, node, timeoutMs));
+        const over = signal?.aborted
+          ? signal.reason
+          : Date.now() < deadline
+          ? undefined
+          : late(node, timeoutMs);
+        const answer = readIfThere(done) ?? (over === undefined ? undefined : giveUp(request, done, over));
         if (answer !== undefined) {
           removeIfThere(done);
           if (answer === "") return;
@@ -81,18 +88,24 @@ export function forwardsFromOutside(
 }
 
 /**
+ * Why the lab gave up on a change of slirp `node`'s forwards at its bound: they were not changed, nor will
+ * be (apply says that nothing was).
+ */
+function late(node: string, timeoutMs: number): Error {
+  return new Error(
+    `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
+      `within ${timeoutMs / 1000} s, nor will it later`,
+  );
+}
+
+/**
  * The lab gives up on the change asked for in `request`: it is taken back, or the lab's word is written
  * in the answer's place `done` first. Returns the answer from outside when it came first after all.
  *
- * @throws Error saying that nothing was changed, nor will be
+ * @throws `why` once it gave up
  */
-function giveUp(request: string, done: string, node: string, timeoutMs: number): string {
-  if (removeIfThere(request) || writeNew(done, GAVE_UP)) {
-    throw new Error(
-      `${node}: vde up --rootless, which runs it outside the lab's namespaces, did not change its forwards ` +
-        `within ${timeoutMs / 1000} s; nothing was changed, nor will be later`,
-    );
-  }
+function giveUp(request: string, done: string, why: unknown): string {
+  if (removeIfThere(request) || writeNew(done, GAVE_UP)) throw why;
   return readIfThere(done) ?? "";
 }
 
@@ -111,7 +124,7 @@ export async function answerForwards(
 ): Promise<void> {
   const { generation, was, now } = (asked ?? {}) as { generation?: unknown; was?: unknown; now?: unknown };
   // No generation, no place to answer: not the lab's request, and nothing is changed for it.
-  if (typeof generation !== "number" || !Number.isSafeInteger(generation) || generation <= 0) return;
+  if (!isGeneration(generation)) return;
   const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((f) => typeof f === "string");
   let said = "";
   let made = false;

@@ -110,7 +110,7 @@ export interface RunnerOptions {
    */
   outside?: (node: SlirpNode | CableNode, signal?: AbortSignal) => Promise<OutsidePlug | null>;
   /** Changes the forwards of slirp `node` that process runs (outside.ts), all or none. */
-  outsideForwards?: (node: string, was: string[], now: string[]) => Promise<void>;
+  outsideForwards?: (node: string, was: string[], now: string[], signal?: AbortSignal) => Promise<void>;
   /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
   outsideProcess?: RecordedProcess;
 }
@@ -121,10 +121,11 @@ export interface OutsidePlug {
   /** A listening cable's bound ADDR:PORT there: the port the kernel picked for `listen: 0`. */
   listening?: string;
   /**
-   * Lets go of the node; settles once that process has closed it (its host ports free again), or after a
-   * bound: a node added next on those ports (an apply's rename) binds them.
+   * Lets go of the node. `untilClosed` (a removal from the running lab): settles once that process has
+   * closed it (its host ports free again), or after a bound, so a node added next on those ports (an
+   * apply's rename) binds them; else (the lab's end) at once.
    */
-  release(): Promise<void>;
+  release(untilClosed: boolean): Promise<void>;
 }
 
 /** A switch node as it runs. */
@@ -567,7 +568,8 @@ export class LabRunner {
     if (this.#opts.outsideForwards === undefined) {
       throw new Error(`${node}: no slirp of this lab's to change`);
     }
-    await this.#opts.outsideForwards(node, was, now);
+    // Cut short by the lab's end (`vde down` while that process is stopped) rather than hold it up.
+    await this.#opts.outsideForwards(node, was, now, this.#signal);
   }
 
   /** Takes node `node`'s link from the process that runs it (RunnerOptions.outside); false when there is none. */
@@ -585,7 +587,9 @@ export class LabRunner {
       this.outside.delete(node.name);
       this.outsideLost.delete(node.name);
       this.outsideListening.delete(node.name);
-      await plug.release();
+      // The lab's end waits for no close outside: nothing is added next, and that process ends with the lab
+      // (its nodes with it); one stopped (Ctrl-Z) would hold `vde down` up a bound per node, past its grace.
+      await plug.release(!this.#down);
     });
     if (plug.listening !== undefined) this.outsideListening.set(node.name, plug.listening);
     this.outside.set(node.name, link);

@@ -408,7 +408,7 @@ topology:
   });
 });
 
-Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of either, in the foreground or with -d", async (t) => {
+Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of either, in the foreground or with -d, and vde down with the one outside stopped", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
@@ -418,7 +418,8 @@ Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of eith
       `${s.tmp}/home/lab.yaml`,
       `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n` +
         `    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:${forward}:10.0.2.31:80"] }\n` +
-        `    h1: { kind: host, address: dhcp }\n  links:\n    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n`,
+        `    h1: { kind: host, address: dhcp }\n    c1: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n` +
+        `  links:\n    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n    - endpoints: [c1, sw1]\n`,
     );
     /** The lab's process (its state's pid) and the vde up outside it, once the lab serves. */
     const pids = async () => {
@@ -452,6 +453,14 @@ Deno.test("a rootless lab and its vde up outside end together: a SIGTERM of eith
       Deno.kill((await pids())[which], "SIGTERM");
       await gone(`a SIGTERM of the ${which === "lab" ? "lab" : "vde up outside"} to end both`);
     }
+    // Its vde up outside stopped (Ctrl-Z, SIGSTOP): vde down ends the lab by its SIGTERM (its end waits for no
+    // node's close out there), then the vde up outside; no SIGKILL after the grace.
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    Deno.kill((await pids()).outside, "SIGSTOP");
+    const down = await s.as(["vde", "down", name], 60_000);
+    assert.match(down.stdout, /^stopped vde up \(pid \d+\)\nstopped vde up --rootless outside /, down.stdout);
+    await gone("vde down to end a lab whose vde up outside was stopped");
   });
 });
 

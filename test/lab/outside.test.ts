@@ -8,14 +8,23 @@
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
 import { OutsideNodes, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
-import { forwardsFile, outsideSocket, refusalFile, requestFile } from "../../src/lab/outside_files.ts";
+import {
+  forwardsDoneFile,
+  forwardsFile,
+  outsideSocket,
+  readIfThere,
+  refusalFile,
+  removeIfThere,
+  requestFile,
+} from "../../src/lab/outside_files.ts";
+import { writeNew, writeWhole } from "../../src/lab/state.ts";
 import { forwardsFromOutside } from "../../src/lab/outside_forwards.ts";
 import type { Lab, SlirpNode } from "../../src/lab/spec.ts";
 import { applyLab } from "../../src/lab/apply.ts";
 import { ARP_REPLY, ETH_P_ARP, writeArpRequestFrame } from "../../src/wire/arp.ts";
 import { ipv4ToU32, parseIpv4Text } from "../../src/wire/ip_address.ts";
 import { macEquals } from "../../src/wire/ethernet.ts";
-import { exists } from "../../src/os/paths.ts";
+import { exists, isSocket } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
@@ -95,12 +104,19 @@ Deno.test("a node the lab did not start with is asked for by its settings, opene
   });
 });
 
-/** Asks lab directory `dir`'s process outside, `outside` (no node of its start), for nat2; closes both. */
-async function asksForNat2(dir: string, outside: OutsideNodes): Promise<void> {
-  const added = await pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" });
+/**
+ * Asks lab directory `dir`'s process outside, `outside` (no node of its start), for nat2 (or takes the
+ * answer to `asking`, that question asked before); closes both.
+ */
+async function asksForNat2(
+  dir: string,
+  outside: OutsideNodes,
+  asking = pluggedFromOutside(dir, [], 10_000)({ ...NAT, name: "nat2" }),
+): Promise<void> {
+  const added = await asking;
   assert.ok(added !== null);
   assert.deepEqual(outside.names, ["nat2"]);
-  await added.release();
+  await added.release(true);
   outside.close();
 }
 
@@ -115,12 +131,18 @@ Deno.test("a lab with no slirp or cable at its start gets one asked for once its
   });
 });
 
-Deno.test("a request the lab gave up on (its socket gone) opens nothing for good and blocks no later one", async () => {
+Deno.test("a request the lab gave up on (its socket gone), or one without its generation, opens nothing for good and blocks no later one", async () => {
   await withDir(async (dir) => {
     const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
     await outside.plug(dir, new Promise(() => {}));
-    Deno.writeTextFileSync(requestFile(dir, "stale"), JSON.stringify({ ...NAT, name: "stale" }));
-    await waitFor(() => !exists(requestFile(dir, "stale")), { timeoutMs: 5000, what: "the request taken" });
+    Deno.writeTextFileSync(
+      requestFile(dir, "stale"),
+      JSON.stringify({ generation: 1, node: { ...NAT, name: "stale" } }),
+    );
+    Deno.writeTextFileSync(requestFile(dir, "bare"), JSON.stringify({ node: { ...NAT, name: "bare" } }));
+    for (const name of ["stale", "bare"]) {
+      await waitFor(() => !exists(requestFile(dir, name)), { timeoutMs: 5000, what: "the request taken" });
+    }
     await asksForNat2(dir, outside);
   });
 });
@@ -188,11 +210,14 @@ Deno.test("a node asked for with settings the lab file's checks refuse is refuse
     await outside.plug(dir, new Promise(() => {}));
     Deno.writeTextFileSync(
       requestFile(dir, "bad"),
-      JSON.stringify({ kind: "slirp", name: "bad", forwards: ["tcp:nonsense"], mtu: 5 }),
+      JSON.stringify({
+        generation: 1,
+        node: { kind: "slirp", name: "bad", forwards: ["tcp:nonsense"], mtu: 5 },
+      }),
     );
-    await waitFor(() => exists(refusalFile(dir, "bad")), { timeoutMs: 5000, what: "the refusal" });
+    await waitFor(() => exists(refusalFile(dir, "bad", 1)), { timeoutMs: 5000, what: "the refusal" });
     assert.match(
-      Deno.readTextFileSync(refusalFile(dir, "bad")),
+      Deno.readTextFileSync(refusalFile(dir, "bad", 1)),
       /^bad: forwards: [^\n]*; bad: mtu must be a whole number from 1280 to 65520, got 5\n$/,
     );
     assert.deepEqual(outside.names, []);
@@ -212,14 +237,57 @@ Deno.test("a node of the lab's start whose process outside is gone is refused in
   });
 });
 
-Deno.test("a refusal left from an add the lab gave up on is not the answer to the next add of that node", async () => {
+Deno.test("a refusal of an add the lab gave up on, come late, is not the answer to the next add of that node", async () => {
   await withDir(async (dir) => {
-    Deno.writeTextFileSync(refusalFile(dir, "nat2"), "nat2: an answer that came after the lab gave up\n");
+    const ask = pluggedFromOutside(dir, [], 200);
+    await assert.rejects(ask({ ...NAT, name: "nat2" }), /did not plug it in/);
+    // The answer to that first request comes after the lab gave up on it, while it asks again.
+    const again = ask({ ...NAT, name: "nat2" });
+    Deno.writeTextFileSync(refusalFile(dir, "nat2", 1), "nat2: an answer that came after the lab gave up\n");
     const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
     // The process outside takes the request a while after the lab looks for a refusal.
-    setTimeout(() => outside.plug(dir, new Promise(() => {})), 300);
-    await asksForNat2(dir, outside);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+    await new Promise((r) => setTimeout(r, 150));
+    await outside.plug(dir, new Promise(() => {}));
+    await asksForNat2(dir, outside, again);
+  });
+});
+
+Deno.test("a node whose add the lab gave up on, plugged in late outside, is not taken as the next add of that node", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, dir, () => {});
+    await outside.plug(dir, new Promise(() => {}));
+    // The process outside slow to plug in the first node asked for: it connects once the lab asks again.
+    const connect = Deno.connect;
+    const slow = Promise.withResolvers<void>();
+    let first = true;
+    (Deno as { connect: unknown }).connect = async (o: Deno.UnixConnectOptions) => {
+      if (first) {
+        first = false;
+        await slow.promise;
+      }
+      return await connect(o);
+    };
+    try {
+      const ask = pluggedFromOutside(dir, [], 300);
+      await assert.rejects(ask({ ...NAT, name: "nat2" }), /did not plug it in/);
+      const port = freePort();
+      const again = ask({ ...NAT, name: "nat2", forwards: [`tcp:127.0.0.1:${port}:10.0.2.15:80`] });
+      await waitFor(() => exists(requestFile(dir, "nat2")), { timeoutMs: 5000, what: "the second request" });
+      slow.resolve();
+      const plug = await again;
+      assert.ok(plug !== null);
+      // The node plugged in is the second request's, and stays: its forward listens.
+      let ended = false;
+      plug.link.closed.then(() => (ended = true));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(ended, false);
+      assert.deepEqual(outside.names, ["nat2"]);
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      await plug.release(true);
+    } finally {
+      (Deno as { connect: unknown }).connect = connect;
+      outside.close();
+    }
   });
 });
 
@@ -324,6 +392,7 @@ Deno.test("the page relay passes on at most its bound of connections at once and
 async function withNatLab(
   outside: RunnerOptions["outside"],
   fn: (r: LabRunner, said: string[]) => Promise<void> | void,
+  options: Partial<RunnerOptions> = {},
 ): Promise<void> {
   const { lab } = validateLab(
     `name: ${uniqueLab()}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
@@ -331,7 +400,13 @@ async function withNatLab(
   );
   assert.ok(lab !== undefined);
   const said: string[] = [];
-  const r = await LabRunner.up(lab, { file: "", baseDir: "/", log: (m) => said.push(m), outside });
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    log: (m) => said.push(m),
+    outside,
+    ...options,
+  });
   try {
     await fn(r, said);
   } finally {
@@ -516,3 +591,109 @@ function freePort(): number {
   l.close();
   return l.addr.port;
 }
+
+Deno.test("a rootless lab goes down at once though its process outside closes no node (stopped, Ctrl-Z): only a removal waits for that", async () => {
+  const name = uniqueLab();
+  const lab = natLabFile(name, "    nat: { kind: slirp }\n");
+  const path = outsideSocket(labDir(name), "nat");
+  // The process outside, stopped once it plugged the node in: it neither reads nor closes its end.
+  const stopped = (async () => {
+    await waitFor(() => isSocket(path), { timeoutMs: 10_000, what: "the lab to wait for nat" });
+    return await Deno.connect({ transport: "unix", path });
+  })();
+  const r = await LabRunner.up(lab, {
+    file: "",
+    baseDir: "/",
+    outside: pluggedFromOutside(labDir(name), ["nat"]),
+  });
+  const conn = await stopped;
+  try {
+    const start = performance.now();
+    await r.down();
+    const took = performance.now() - start;
+    assert.ok(took < 2000, `down took ${Math.round(took)} ms`);
+  } finally {
+    await r.down();
+    conn.close();
+  }
+});
+
+Deno.test("a rootless listening cable with no peer yet, sent frames by the lab, is closed outside on its removal: its port is free at once", async () => {
+  const port = freePort();
+  await new Promise((r) => setTimeout(r, 20));
+  await withOutsideLab(async (r, outside) => {
+    // A broadcast from the lab (a host's ARP, flooded by the switch) reaches the cable before any peer.
+    const frame = new Uint8Array(64).fill(0xff, 0, 6);
+    r.outside.get("wan")!.send(frame);
+    await new Promise((res) => setTimeout(res, 100));
+    const start = performance.now();
+    await r.removeNode("wan");
+    const took = performance.now() - start;
+    assert.deepEqual(outside.names, ["nat"]);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    assert.ok(took < 2000, `the removal took ${Math.round(took)} ms`);
+  }, `    nat: { kind: slirp }\n    wan: { kind: cable, listen: "127.0.0.1:${port}", insecure: true }\n`);
+});
+
+Deno.test("apply of a forwards change the process outside never answers fails in one line: not made, nor later, and nothing was changed, said once", async () => {
+  const [inside, outside] = MemoryLink.pair("nat, outside the lab's namespaces", "the vde up outside");
+  const plug = { link: inside, release: () => Promise.resolve(inside.close()) };
+  await withDir(async (dir) => {
+    await withNatLab((node) => Promise.resolve(node.name === "nat" ? plug : null), async (r) => {
+      const file = natLabFile(
+        r.lab.name,
+        '    nat: { kind: slirp, forwards: ["tcp:127.0.0.1:1:10.0.2.15:80"] }\n',
+      );
+      const refused = await applyLab(r, file, "/lab.yaml", () => {});
+      assert.equal(refused.ok, false);
+      assert.deepEqual(refused.lines, [
+        "changing slirp nat failed: nat: vde up --rootless, which runs it outside the lab's namespaces, did not " +
+        "change its forwards within 0.2 s, nor will it later; nothing was changed",
+      ]);
+    }, { outsideForwards: forwardsFromOutside(dir, 200) });
+  });
+  outside.close();
+});
+
+Deno.test("a forwards request the lab takes back as the process outside reads it is not made, and the lab's next one is answered", async () => {
+  await withDir(async (dir) => {
+    const outside = await OutsideNodes.open(LAB, dir, () => {});
+    const plugged = outside.plug(dir, new Promise(() => {}));
+    const link = (await pluggedFromOutside(dir, ["nat"])(NAT))?.link;
+    await plugged;
+    const ports = [freePort(), freePort()];
+    const [first, second] = ports.map((p) => `tcp:127.0.0.1:${p}:10.0.2.15:80`) as [string, string];
+    const request = forwardsFile(dir, "nat");
+    const ask = (generation: number, now: string[]) =>
+      writeWhole(request, JSON.stringify({ generation, was: [], now }));
+    // The lab's side of the race, run the moment the process outside reads the request: it gives up on it
+    // (takes it back, or says so in its answer's place where it cannot) and asks for the next change.
+    const read = Deno.readTextFileSync;
+    let raced = false;
+    Deno.readTextFileSync = (path: string | URL) => {
+      const text = read(path);
+      if (!raced && String(path).startsWith(request)) {
+        raced = true;
+        if (!removeIfThere(request)) {
+          writeNew(forwardsDoneFile(dir, "nat", 1), "the lab gave up on this change");
+        }
+        ask(2, [second]);
+      }
+      return text;
+    };
+    try {
+      ask(1, [first]);
+      const answer = await waitFor(() => readIfThere(forwardsDoneFile(dir, "nat", 2)), {
+        timeoutMs: 5000,
+        what: "the answer to the second request",
+      });
+      assert.equal(answer, "");
+      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: ports[0]! }));
+      (await Deno.connect({ hostname: "127.0.0.1", port: ports[1]! })).close();
+    } finally {
+      Deno.readTextFileSync = read;
+      link?.close();
+      outside.close();
+    }
+  });
+});

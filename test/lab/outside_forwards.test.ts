@@ -12,7 +12,7 @@ import { waitFor } from "../helpers/processes.ts";
 import { withTempDir } from "./_helpers.ts";
 
 const LATE =
-  /^Error: nat: vde up --rootless, .* did not change its forwards within 0\.2 s; nothing was changed, nor will be later$/;
+  /^Error: nat: vde up --rootless, .* did not change its forwards within 0\.2 s, nor will it later$/;
 
 function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   return withTempDir("vde-forwards-", fn);
@@ -38,10 +38,11 @@ Deno.test("a forwards change the process outside took but answered after the lab
     const slirp = await openSlirpNode({ kind: "slirp", name: "nat", forwards: [] });
     try {
       const change = forwardsFromOutside(dir, 200)("nat", [], [forward]);
-      // Taken as the process outside takes it (read, then removed), then made only after the lab gave up.
+      // Taken as the process outside takes it (renamed aside, then read), then made only after the lab gave up.
       await waitFor(() => exists(forwardsFile(dir, "nat")), { timeoutMs: 5000, what: "the request" });
-      const asked = JSON.parse(Deno.readTextFileSync(forwardsFile(dir, "nat")));
-      Deno.removeSync(forwardsFile(dir, "nat"));
+      Deno.renameSync(forwardsFile(dir, "nat"), `${dir}/taken`);
+      const asked = JSON.parse(Deno.readTextFileSync(`${dir}/taken`));
+      Deno.removeSync(`${dir}/taken`);
       await assert.rejects(change, LATE);
       await answerForwards(dir, "nat", asked, slirp, () => {});
       assert.deepEqual(slirp.stack.forwards(), []);
@@ -76,5 +77,16 @@ Deno.test("a forwards request without the lab's generation changes nothing", asy
       slirp.close();
       await slirp.released;
     }
+  });
+});
+
+Deno.test("a forwards change cut short (the lab going down) is taken back at once: the signal's reason, nothing left", async () => {
+  await withDir(async (dir) => {
+    const abort = new AbortController();
+    const change = forwardsFromOutside(dir, 3000)("nat", [], ["tcp:8080:10.0.2.15:80"], abort.signal);
+    await waitFor(() => exists(forwardsFile(dir, "nat")), { timeoutMs: 5000, what: "the request" });
+    abort.abort(new Error("lab t is going down"));
+    await assert.rejects(change, /^Error: lab t is going down$/);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
   });
 });
