@@ -729,3 +729,48 @@ Deno.test("pooled rings: a connection on the rings another one filled shows neit
   );
   assert.ok(toGuest.every((o) => (o.flags & TCP_RST) === 0));
 });
+
+Deno.test("churn: connections that carry data and close, reset or are refused leave the engine at its baseline", async () => {
+  // A slirp left running for weeks: whatever the connections did, once their TIME-WAIT is over the
+  // engine holds no flow, half-open entry, TIME-WAIT entry or ring bytes for them. Counted, not timed.
+  const rig = new Rig({ tcp: { timeWaitMs: 1000, keepAliveIdleMs: Infinity } });
+  const data = new Uint8Array(3000).fill(0x5a);
+  for (let i = 0; i < 120; i++) {
+    const srcPort = 20000 + i;
+    if (i % 3 === 2) {
+      rig.hostNet.onConnect = () => "refuse";
+      rig.send(GUEST, REMOTE, { srcPort, seq: 100, flags: TCP_SYN, mss: 1460, wscale: 0 });
+      await settle();
+      assert.equal(flags(rig.take()[0]!), "RST|ACK");
+      continue;
+    }
+    const { conn, seq, ourSeq } = await rig.open(REMOTE, 80, srcPort);
+    rig.send(GUEST, REMOTE, { srcPort, seq, ack: ourSeq, flags: TCP_ACK | TCP_PSH }, data);
+    if (i % 3 === 1) {
+      rig.send(GUEST, REMOTE, { srcPort, seq: seq + data.length, flags: TCP_RST });
+      await settle();
+      rig.take();
+      continue;
+    }
+    conn.push(data);
+    conn.end();
+    await settle();
+    let acked = ourSeq;
+    for (const o of rig.take()) {
+      acked = Math.max(acked, o.seq + o.payload.length + ((o.flags & TCP_FIN) ? 1 : 0));
+    }
+    rig.send(GUEST, REMOTE, { srcPort, seq: seq + data.length, ack: acked, flags: TCP_ACK | TCP_FIN });
+    await settle();
+    rig.take();
+  }
+  assert.equal(rig.engine.stats.timeWait, 40, "the host-closed third wait out TIME-WAIT");
+  rig.advance(1000);
+  await settle();
+  const { connections, halfOpen, timeWait, bufferBytes } = rig.engine.stats;
+  assert.deepEqual({ connections, halfOpen, timeWait, bufferBytes }, {
+    connections: 0,
+    halfOpen: 0,
+    timeWait: 0,
+    bufferBytes: 0,
+  });
+});
