@@ -22,20 +22,18 @@ async function warmedWithin5s(thread: SwitchThread): Promise<number | null | "pe
   }
 }
 
-Deno.test("a switch thread whose loop could not start resolves warmed with null: it will never warm", async () => {
-  const thread = start(new URL("./_unstarted_worker.ts", import.meta.url));
-  try {
-    assert.equal(await warmedWithin5s(thread), null);
-  } finally {
-    await thread.stop();
-  }
-});
-
-Deno.test("a switch thread whose worker fails to load resolves warmed with null: it will never warm", async () => {
-  const thread = start(new URL("./_failed_load_worker.ts", import.meta.url));
-  try {
-    assert.equal(await warmedWithin5s(thread), null);
-  } finally {
-    await thread.stop();
-  }
-});
+for (
+  const [how, worker] of [
+    ["whose loop could not start", "./_unstarted_worker.ts"],
+    ["whose worker fails to load", "./_failed_load_worker.ts"],
+  ] as const
+) {
+  Deno.test(`a switch thread ${how} resolves warmed with null: it will never warm`, async () => {
+    const thread = start(new URL(worker, import.meta.url));
+    try {
+      assert.equal(await warmedWithin5s(thread), null);
+    } finally {
+      await thread.stop();
+    }
+  });
+}
