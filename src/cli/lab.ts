@@ -21,7 +21,15 @@ import { LabRunner, LabTaken, STP_AVAILABLE } from "../lab/runner.ts";
 import { startLabShell } from "../lab/shell.ts";
 import { consoleWhileForeground } from "../console/job_control.ts";
 import type { Lab } from "../lab/spec.ts";
-import { cleanupLab, type LabState, labStates, listLabs, ownerRuns, readState } from "../lab/state.ts";
+import {
+  cleanupLab,
+  type LabState,
+  labStates,
+  listLabs,
+  ownerRuns,
+  readState,
+  usersOwnLab,
+} from "../lab/state.ts";
 import { labToYaml } from "../lab/to_yaml.ts";
 import { rootLabs, rootsLabAnswer, switchNotLab, usersLabHint, usersLabs } from "../lab/switch_paths.ts";
 import { sessionGroups } from "../os/users.ts";
@@ -903,7 +911,7 @@ export const labCommand: Subcommand = (program: Command) => {
         checkFiles: true,
         name,
         // Not root: the lab is the user's alone, and a file's sharing is refused where it is written.
-        usersOwn: Deno.uid() === 0 ? undefined : o.rootless ? "rootless" : "user",
+        usersOwn: o.rootless ? usersOwnLab(true) : usersOwnLab(),
       });
       if (o.http !== undefined) {
         try {

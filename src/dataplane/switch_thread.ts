@@ -150,7 +150,7 @@ export class SwitchThread {
   #stopping: Promise<void> | null = null;
   #stopped = false;
   readonly #warmed = Promise.withResolvers<number | null>();
-  /** Resolves once the worker's warm-up is over, with its duration in ms; null when it stopped first. */
+  /** Resolves once the worker's warm-up is over, with its duration in ms; null when it stopped or failed first. */
   readonly warmed: Promise<number | null> = this.#warmed.promise;
   /** How long warm-up took, in ms; null while it runs. */
   warmedMs: number | null = null;
@@ -194,6 +194,8 @@ export class SwitchThread {
     thread.worker.onerror = (e) => {
       e.preventDefault();
       log("vde switch", `data-plane thread failed: ${e.message}`);
+      // It will not warm now; a lab's bring-up waits on `warmed` and would wait for good.
+      this.#warmed.resolve(null);
     };
     const start: SwitchStart = {
       options,
@@ -400,6 +402,9 @@ export class SwitchThread {
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
       this.#warmed.resolve(reply.warmed);
+    } else if ("stopped" in reply) {
+      // Ended unasked (its loop could not start): it never warms, and bring-up waits on `warmed`.
+      this.#warmed.resolve(null);
     }
   }
 

@@ -39,6 +39,7 @@ import { STP_AVAILABLE } from "./runner.ts";
 import { type Lab, linkName } from "./spec.ts";
 import { formatErrors } from "./validate.ts";
 import { readLabText } from "./lab_text.ts";
+import { usersOwnLab } from "./state.ts";
 import { dirOf, realPath } from "../os/paths.ts";
 import { layRcSettings } from "./rc_settings.ts";
 import { cannotRead, unreadableReason } from "./unreadable.ts";
@@ -78,7 +79,12 @@ export function readLabFile(
   // The file's rc and key files start in its directory, as they would for `vde up` of it.
   const filesFrom = dirOf(path);
   // Its variables from the lab's own environment, that of its `vde up`: the file reads as it did then.
-  const { lab, errors } = readLabText(text, { stp: STP_AVAILABLE, filesFrom, name: r.givenName });
+  const { lab, errors } = readLabText(text, {
+    stp: STP_AVAILABLE,
+    filesFrom,
+    name: r.givenName,
+    usersOwn: usersOwnLab(),
+  });
   if (lab === undefined) {
     return { ok: false, lines: [...formatErrors(path, errors), ...(after ? [after] : [])] };
   }

@@ -23,6 +23,7 @@ import { onPath } from "../os/paths.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
+import { usersOwnLab } from "./state.ts";
 import { applyLab, diffLab, readLabFile } from "./apply.ts";
 import { parseDuration, parseLinkLimit, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
 import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
@@ -572,7 +573,11 @@ async function addCommand(r: LabRunner, args: string, addNode: (name: string) =>
         "usage: add switch|host|slirp|cable NAME [KEY VALUE]... | add link A B [KEY VALUE]...",
     );
   }
-  const { lab, errors } = validateLab(new Document(plain).toString(), { stp: STP_AVAILABLE, live: true });
+  const { lab, errors } = validateLab(new Document(plain).toString(), {
+    stp: STP_AVAILABLE,
+    live: true,
+    usersOwn: usersOwnLab(),
+  });
   if (lab === undefined) return failure(errors.map((e) => e.message).join("\n"));
   try {
     if (what === "link") {

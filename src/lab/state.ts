@@ -71,6 +71,17 @@ export function markRootlessLab(): { rootless?: LabMark } {
   return { rootless: { namespace, uid: machineUid(), mark } };
 }
 
+/**
+ * Whose a lab this process brings up or runs is, as validation's `usersOwn`
+ * takes it: nothing for root's, else the user's own (`"rootless"` in a user
+ * namespace, or about to enter one), whose sharing is refused. The same at
+ * `vde up` and at every later change of the lab (its shell's `add`, `apply`).
+ */
+export function usersOwnLab(rootless = rootInUserNamespace()): "user" | "rootless" | undefined {
+  if (machineUid() === 0) return undefined;
+  return rootless ? "rootless" : "user";
+}
+
 /** The state file's name in a lab's runtime directory (what tells that directory from a switch's). */
 export const LAB_STATE_FILE = "state.json";
 

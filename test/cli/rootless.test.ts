@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { processAlive } from "../../src/os/processes.ts";
 import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
 import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
+import { type Student, withStudent } from "../helpers/student.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -25,76 +26,10 @@ async function capability(): Promise<string | null> {
   return null;
 }
 
-/** A user of the test's own, a directory (mode 755) with the bundle and their home; both removed after. */
-interface Student {
-  uid: number;
-  tmp: string;
-  /** Runs `cmd` as the user, with only a login's environment and `vde` on the PATH. */
-  as(cmd: string[], timeoutMs?: number): ReturnType<typeof run>;
-  /** The command line that runs `cmd` so (for a process the test signals itself). */
-  argv(cmd: string[]): string[];
-  /** Waits until no process of the user's runs (`what` names what should have ended them). */
-  noneLeft(what: string): Promise<void>;
-}
-
 /** Why the student may make no user namespace here (the test then skips, or fails in CI); null when they may. */
 async function namespacesRefused(s: Student): Promise<string | null> {
   const r = await s.as(["unshare", "--user", "--map-root-user", "--net", "true"]);
   return r.code === 0 ? null : `no user namespaces here: ${r.stderr.trim()}`;
-}
-
-async function withStudent(prefix: string[], fn: (s: Student) => Promise<void>): Promise<void> {
-  const name = `vderl${Deno.pid}`;
-  const tmp = await Deno.makeTempDir({ prefix: "vde-rootless-" });
-  await Deno.chmod(tmp, 0o755);
-  assert.equal((await run(["useradd", "--no-create-home", "--user-group", name])).code, 0);
-  const uid = Number((await run(["id", "-u", name])).stdout.trim());
-  const noneLeft = (what: string) =>
-    waitFor(async () => (await run(["pgrep", "-u", String(uid)], { check: false })).stdout === "", {
-      timeoutMs: 15_000,
-      what,
-    }).then(() => {});
-  try {
-    const built = await run([Deno.execPath(), "run", "-A", `${ROOT}scripts/bundle.ts`, `${tmp}/bin/vde`], {
-      timeoutMs: 180_000,
-    });
-    assert.match(built.stderr, /^wrote /);
-    for (const d of ["home", "xdg"]) await Deno.mkdir(`${tmp}/${d}`, { mode: 0o700 });
-    await run(["chown", "-R", `${name}:${name}`, `${tmp}/home`, `${tmp}/xdg`]);
-    const env = [
-      `HOME=${tmp}/home`,
-      `XDG_RUNTIME_DIR=${tmp}/xdg`,
-      `PATH=${tmp}/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin`,
-      `USER=${name}`,
-    ];
-    const argv = (cmd: string[]) => [
-      ...prefix,
-      "setpriv",
-      `--reuid=${uid}`,
-      `--regid=${uid}`,
-      "--init-groups",
-      "env",
-      "-i",
-      ...env,
-      ...cmd,
-    ];
-    const as = (cmd: string[], timeoutMs = 60_000) =>
-      run(argv(cmd), { check: false, timeoutMs, cwd: `${tmp}/home` });
-    await fn({ uid, tmp, as, argv, noneLeft });
-  } finally {
-    // Whatever of the user's is left (a failed assertion before `vde down`), by pid.
-    const left = await run(["pgrep", "-u", String(uid)], { check: false });
-    for (const pid of left.stdout.split("\n").filter((p) => p !== "")) {
-      try {
-        Deno.kill(Number(pid), "SIGKILL");
-      } catch { /* gone */ }
-    }
-    // userdel refuses a user whose processes still run: the SIGKILLs take a moment.
-    await noneLeft("the student's processes to die").catch(() => {});
-    const removed = await run(["userdel", name], { check: false });
-    if (removed.code !== 0) console.error(`userdel ${name}: ${removed.stderr.trim()}`);
-    await Deno.remove(tmp, { recursive: true });
-  }
 }
 
 /**
