@@ -47,7 +47,7 @@
  * the connection, which the lab waits for (a bound: it takes milliseconds).
  */
 import { StreamLink } from "../link/stream_link.ts";
-import type { Link } from "../link/link.ts";
+import { dropFrames, type Link } from "../link/link.ts";
 import { isDirectory, isSocket } from "../os/paths.ts";
 import type { HttpAddress } from "../web/address.ts";
 import { httpUrl } from "../web/lab_server.ts";
@@ -96,6 +96,10 @@ function plugOf(conn: Deno.UnixConn, listeningAt: string, node: string): Outside
   const link = new StreamLink(`${node}, outside the lab's namespaces`, conn, conn, {
     release: () => closeQuietly(conn),
   });
+  // Read from the start, what comes dropped until the lab joins the node to a link (which sets its own
+  // handler): a link without one holds the first bytes read (a slirp's gateway probe) and then no longer
+  // sees the connection end, so a node linked to nothing would stay `up` after its process outside died.
+  link.onFrame = dropFrames;
   // The user's own directory, but read as any input: one short ADDR:PORT, or nothing (a client's).
   const said = readIfThere(listeningAt);
   const listening = said !== undefined && /^\S{1,100}:\d{1,5}$/.test(said) ? said : undefined;
@@ -106,7 +110,7 @@ function plugOf(conn: Deno.UnixConn, listeningAt: string, node: string): Outside
       if (untilClosed) {
         // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
         // would not see the end.
-        link.onFrame = () => {};
+        link.onFrame = dropFrames;
         try {
           await conn.closeWrite();
         } catch { /* closed */ }
@@ -329,7 +333,7 @@ export class OutsideNodes {
           part.inside = inside;
           // A listening cable with no session yet drops what the lab sends, as the lab's own would, and reads
           // on: a link with no handler holds what comes and would never see the lab let go of the node.
-          inside.onFrame = () => {};
+          inside.onFrame = dropFrames;
           if (part.link !== null) this.#use(part, part.link);
           inside.closed.then(drop);
           return;

@@ -697,3 +697,25 @@ Deno.test("a forwards request the lab takes back as the process outside reads it
     }
   });
 });
+
+Deno.test("a node outside linked to nothing, whose process outside sent a frame and then ended, is seen gone", async () => {
+  await withDir(async (dir) => {
+    const asked = pluggedFromOutside(dir, ["nat"])(NAT);
+    await waitFor(() => isSocket(outsideSocket(dir, "nat")), { timeoutMs: 5000, what: "the node's socket" });
+    const conn = await Deno.connect({ transport: "unix", path: outsideSocket(dir, "nat") });
+    const plug = await asked;
+    assert.ok(plug !== null);
+    // A slirp's gateway probe, say, in VDE's stream framing: 2 length bytes, then a 60-byte frame.
+    const framed = new Uint8Array(62);
+    framed[1] = 60;
+    await conn.write(framed);
+    conn.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reason = await Promise.race([
+      plug.link.closed,
+      new Promise((r) => (timer = setTimeout(() => r("still up after 5 s"), 5000))),
+    ]);
+    clearTimeout(timer);
+    assert.match(String(reason), /peer closed/);
+  });
+});
