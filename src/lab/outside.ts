@@ -8,7 +8,7 @@
  * web page would see only that namespace's loopback. What both processes
  * do share is the filesystem: the lab's runtime directory is the user's.
  * So the lab's process makes each slirp and cable node a unix socket there,
- * `NODE.outside`, and waits for the one connection of the process outside,
+ * `NODE.outside`, 0600 whatever the umask (private_socket.ts), and waits for the one connection of the process outside,
  * which opened the node's slirp or cable on the machine's network before
  * it started the lab (a forward's port taken fails the start before
  * anything is made). Frames cross in VDE's stream framing; to the lab the
@@ -49,6 +49,7 @@
 import { StreamLink } from "../link/stream_link.ts";
 import { dropFrames, type Link } from "../link/link.ts";
 import { isDirectory, isSocket } from "../os/paths.ts";
+import { listenPrivate } from "../os/private_socket.ts";
 import type { HttpAddress } from "../web/address.ts";
 import { httpUrl } from "../web/lab_server.ts";
 import { openCableNode } from "./cable_node.ts";
@@ -146,7 +147,7 @@ export function pluggedFromOutside(
     const path = outsideSocket(labDir, node.name, g);
     const listening = listeningFile(labDir, node.name, g);
     const refusal = g === undefined ? undefined : refusalFile(labDir, node.name, g);
-    const listener = Deno.listen({ transport: "unix", path });
+    const listener = listenPrivate(path);
     let refused: string | undefined;
     const stop = () => {
       try {

@@ -27,6 +27,7 @@ import { macEquals } from "../../src/wire/ethernet.ts";
 import { exists, isSocket } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { evalUnderUmask000 } from "../helpers/umask.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { uniqueLab, withTempDir } from "./_helpers.ts";
 import { LabRunner, type RunnerOptions } from "../../src/lab/runner.ts";
@@ -717,5 +718,25 @@ Deno.test("a node outside linked to nothing, whose process outside sent a frame 
     ]);
     clearTimeout(timer);
     assert.match(String(reason), /peer closed/);
+  });
+});
+
+Deno.test("the socket a node outside is plugged into is 0600 under umask 000, and only it is left in the lab's directory", async () => {
+  await withDir(async (dir) => {
+    const outside = new URL("../../src/lab/outside.ts", import.meta.url).href;
+    const files = new URL("../../src/lab/outside_files.ts", import.meta.url).href;
+    await evalUnderUmask000(
+      `import { pluggedFromOutside } from "${outside}"; import { outsideSocket } from "${files}";
+      const asked = pluggedFromOutside("${dir}", ["nat"], 10_000)({ kind: "slirp", name: "nat", forwards: [] });
+      const path = outsideSocket("${dir}", "nat");
+      while (true) { try { Deno.statSync(path); break; } catch { await new Promise((r) => setTimeout(r, 20)); } }
+      const st = Deno.statSync(path);
+      const names = [...Deno.readDirSync("${dir}")].map((e) => e.name);
+      Deno.writeTextFileSync("${dir}/seen", JSON.stringify({ mode: st.mode & 0o777, socket: st.isSocket, names }));
+      (await Deno.connect({ transport: "unix", path })).close();
+      (await asked)?.link.close();`,
+    );
+    const seen = JSON.parse(Deno.readTextFileSync(`${dir}/seen`));
+    assert.deepEqual(seen, { mode: 0o600, socket: true, names: ["nat.outside"] });
   });
 });
