@@ -740,3 +740,22 @@ Deno.test("the socket a node outside is plugged into is 0600 under umask 000, an
     assert.deepEqual(seen, { mode: 0o600, socket: true, names: ["nat.outside"] });
   });
 });
+
+Deno.test("a rootless lab's nodes outside linked to nothing, from the start or once their link is removed, are seen gone with their process outside", async () => {
+  await withOutsideLab(async (r, outside) => {
+    const { lab, errors } = validateLab(
+      `name: ${r.lab.name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+        "    nat2: { kind: slirp }\n",
+    );
+    assert.ok(lab !== undefined, JSON.stringify(errors));
+    const applied = await applyLab(r, lab, "/lab.yaml", () => {});
+    assert.equal(applied.ok, true, applied.lines.join("\n"));
+    // Each slirp's gateway probe (100 ms after its plug, then each second) has come to the lab's end of it.
+    await new Promise((res) => setTimeout(res, 1300));
+    outside.close();
+    await waitFor(() => r.outsideLost.size === 2, {
+      timeoutMs: 5000,
+      what: `nat and nat2 seen gone (${[...r.outsideLost.keys()]})`,
+    });
+  }, "    nat: { kind: slirp }\n    nat2: { kind: slirp }\n");
+});
