@@ -15,7 +15,7 @@
  * refused, not cut. Its mode and owner come from that same descriptor, so
  * what is checked is the very file read.
  */
-import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
+import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
@@ -56,6 +56,19 @@ function openFailure(e: number): string {
   return strerror(e);
 }
 
+/** A descriptor of regular file `path` opened without blocking, with its fstat, or why not (the caller closes it). */
+function openRegular(path: string, noFollow: boolean): { fd: number; st: FdStat } | string {
+  const c = libc();
+  const flags = C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC | (noFollow ? C.O_NOFOLLOW : 0);
+  const fd = c.open(cstr(path), flags, 0);
+  if (fd < 0) return openFailure(errno());
+  const st = fstatOf(fd);
+  const why = st === null ? strerror(errno()) : notRegular(st.mode);
+  if (why === undefined) return { fd, st: st! };
+  c.close(fd);
+  return why;
+}
+
 /**
  * Regular file `path` read whole when it is at most `maxBytes` long, or why not in a few words (`no such
  * file`, `it is a named pipe, not a regular file`, `longer than 4096 bytes`); never blocks, never reads more
@@ -64,15 +77,11 @@ function openFailure(e: number): string {
  * @param noFollow refuse a final symlink (a name another user chose for root to read)
  */
 export function readSmallFile(path: string, maxBytes: number, noFollow = false): SmallFile | string {
+  const opened = openRegular(path, noFollow);
+  if (typeof opened === "string") return opened;
+  const { fd, st } = opened;
   const c = libc();
-  const flags = C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC | (noFollow ? C.O_NOFOLLOW : 0);
-  const fd = c.open(cstr(path), flags, 0);
-  if (fd < 0) return openFailure(errno());
   try {
-    const st = fstatOf(fd);
-    if (st === null) return strerror(errno());
-    const why = notRegular(st.mode);
-    if (why !== undefined) return why;
     const buf = new Uint8Array(maxBytes + 1);
     let got = 0;
     while (got < buf.length) {
@@ -94,19 +103,14 @@ export function readSmallFile(path: string, maxBytes: number, noFollow = false):
  * (/proc/self/fd/N: the very file checked) as a Deno.FsFile, for a reader that reads it in parts.
  */
 export function openRegularFile(path: string): Deno.FsFile | string {
-  const c = libc();
-  const fd = c.open(cstr(path), C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
-  if (fd < 0) return openFailure(errno());
+  const opened = openRegular(path, false);
+  if (typeof opened === "string") return opened;
   try {
-    const st = fstatOf(fd);
-    if (st === null) return strerror(errno());
-    const why = notRegular(st.mode);
-    if (why !== undefined) return why;
-    return Deno.openSync(`/proc/self/fd/${fd}`, { read: true });
+    return Deno.openSync(`/proc/self/fd/${opened.fd}`, { read: true });
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   } finally {
-    c.close(fd);
+    libc().close(opened.fd);
   }
 }
 
