@@ -14,9 +14,6 @@
  * directory is then removed.
  */
 
-/** Made directories for binds, counted: names this process uses once. */
-let binds = 0;
-
 /**
  * Listens on unix socket `path`, mode 0600 from the start.
  *
@@ -25,8 +22,7 @@ let binds = 0;
 export function listenPrivate(path: string): Deno.UnixListener {
   const cut = path.lastIndexOf("/");
   const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
-  const staging = `${dir === "/" ? "" : dir}/.${Deno.pid}.${++binds}`;
-  Deno.mkdirSync(staging, { mode: 0o700 });
+  const staging = stagingDir(dir === "/" ? "" : dir);
   try {
     const bound = `${staging}/s`;
     const listener = Deno.listen({ transport: "unix", path: bound });
@@ -44,5 +40,21 @@ export function listenPrivate(path: string): Deno.UnixListener {
     return listener;
   } finally {
     Deno.removeSync(staging);
+  }
+}
+
+/**
+ * A new directory of mode 700 in `dir`, `.N`: short, so that its socket's path is no longer than the
+ * socket's own name there (a unix socket's path has a bound; a rename's has none), and made anew
+ * (mkdir fails on a name taken), so nobody else's.
+ */
+function stagingDir(dir: string): string {
+  for (let n = 0;; n++) {
+    try {
+      Deno.mkdirSync(`${dir}/.${n}`, { mode: 0o700 });
+      return `${dir}/.${n}`;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists) || n >= 99) throw err;
+    }
   }
 }
