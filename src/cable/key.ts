@@ -6,9 +6,13 @@
  * about the key itself.
  */
 import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
+import { readSmallFile } from "../os/owned_file.ts";
 
 /** Bytes of a cable key. */
 export const KEY_SIZE = 32;
+
+/** Most a key file may be: its 64 hex digits and blanks around them, with room to spare. */
+const MAX_KEY_FILE_BYTES = 4096;
 
 /** A loaded pre-shared key. */
 export interface CableKey {
@@ -60,32 +64,25 @@ export function parseKeyText(text: string): Uint8Array | null {
  * @throws KeyError when the file is missing, open to others or does not hold a key
  */
 export async function loadKey(path: string): Promise<CableKey> {
-  let text: string;
-  try {
-    // One open: the mode checked is the mode of the very file whose secret is read.
-    using file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (info.isDirectory) throw new KeyError(`cannot read key file ${path}: it is a directory`);
-    const mode = info.mode;
-    if (mode !== null && (mode & 0o077) !== 0 && info.uid === Deno.uid()) {
-      throw new KeyError(
-        `key file ${path} is readable by group or others (mode ${
-          (mode & 0o777).toString(8).padStart(4, "0")
-        }): ` +
-          `chmod 600 ${path}`,
-      );
-    }
-    text = await new Response(file.readable).text();
-  } catch (err) {
-    if (err instanceof KeyError) throw err;
-    // Deno's NotFound message repeats the path ("...: open '/x'"); the usual case in plain words.
-    const why = err instanceof Deno.errors.NotFound
+  // One open, without blocking: the mode checked is the mode of the very file whose secret is read, and a
+  // name leading to /dev/zero or a FIFO is refused rather than read without end or waited on for good.
+  const file = readSmallFile(path, MAX_KEY_FILE_BYTES);
+  if (typeof file === "string") {
+    // The usual case in plain words, with what to do.
+    const why = file === "no such file"
       ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
-      : err instanceof Error
-      ? err.message
-      : String(err);
+      : file;
     throw new KeyError(`cannot read key file ${path}: ${why}`);
   }
+  if ((file.mode & 0o077) !== 0 && file.uid === Deno.uid()) {
+    throw new KeyError(
+      `key file ${path} is readable by group or others (mode ${
+        (file.mode & 0o777).toString(8).padStart(4, "0")
+      }): ` +
+        `chmod 600 ${path}`,
+    );
+  }
+  const text = file.text;
   const bytes = parseKeyText(text);
   if (bytes === null) {
     throw new KeyError(`key file ${path} must hold 64 hex digits (make one with: vde cable keygen FILE)`);

@@ -36,7 +36,7 @@ import { sessionGroups } from "../os/users.ts";
 import { resolveOwnGroup } from "../vde/permissions.ts";
 import { saveInto } from "../lab/save.ts";
 import { formatErrors, type ValidateOptions } from "../lab/validate.ts";
-import { readLabText } from "../lab/lab_text.ts";
+import { labFileText, readLabText } from "../lab/lab_text.ts";
 import {
   expandVariables,
   hasVariables,
@@ -76,7 +76,7 @@ export function loadLab(
 ): { lab: Lab; text: string; path: string; variables: Record<string, string> } {
   let text: string;
   try {
-    text = Deno.readTextFileSync(file);
+    text = labFileText(file);
   } catch (err) {
     const example = exampleNamedBy(file);
     const why = !(err instanceof Deno.errors.NotFound)
@@ -214,9 +214,7 @@ export function labFilesHere(dir = "."): string | string[] {
       try {
         // A symlink counts as the file it names (a lab kept elsewhere, linked here), if that is a regular file.
         // A lab file is small; a large YAML file here is something else and not worth parsing.
-        const info = Deno.statSync(`${dir}/${e.name}`);
-        if (!info.isFile || info.size > 1 << 20) continue;
-        if (parseDocument(Deno.readTextFileSync(`${dir}/${e.name}`)).has("topology")) found.push(e.name);
+        if (parseDocument(labFileText(`${dir}/${e.name}`)).has("topology")) found.push(e.name);
       } catch { /* unreadable, or no YAML mapping: not a lab file */ }
     }
   } catch { /* an unreadable directory holds none we can use */ }
@@ -595,7 +593,7 @@ async function runLab(
 /** The lab file's text now, or as `vde up` read it when it can no longer be read. */
 function currentText(path: string, source: { text: string; path: string } | null): string | undefined {
   try {
-    return Deno.readTextFileSync(path);
+    return labFileText(path);
   } catch {
     return source?.path === path ? source.text : undefined;
   }
@@ -635,7 +633,7 @@ function removeLog(name: string): void {
  */
 function nameInFile(file: string): string | undefined {
   // `name: ${LAB:=demo}` is the name the environment makes of it, as `vde up` of the file would run.
-  const name = parseDocument(expandVariables(Deno.readTextFileSync(file)).text).get("name");
+  const name = parseDocument(expandVariables(labFileText(file)).text).get("name");
   return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
 }
 

@@ -20,6 +20,10 @@ import { untilSignal } from "./signals.ts";
 import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
 import { ownerAndMode } from "../os/users.ts";
 import { unwritable } from "../os/unwritable.ts";
+import { readSmallFile } from "../os/owned_file.ts";
+
+/** Most a pid file holds: a pid and a newline, with room for blanks; a longer one names no pid. */
+const MAX_PIDFILE_BYTES = 64;
 
 /** What every long-running command shares on its command line. */
 export interface ProgramOptions {
@@ -129,10 +133,13 @@ export function writePidfile(path: string, say: (message: string) => void = () =
 
 /** Why an existing pid file may be replaced, or why it may not (`refusal`). */
 function whyPidfileIsStale(path: string): string | { refusal: string } {
-  let pid = NaN;
-  try {
-    pid = Number(Deno.readTextFileSync(path).trim());
-  } catch { /* unreadable: said below */ }
+  // Read as a small regular file: a name left leading to a FIFO would hang the start, one to /dev/zero
+  // fill its memory.
+  const file = readSmallFile(path, MAX_PIDFILE_BYTES);
+  if (typeof file === "string" && file.endsWith("not a regular file")) {
+    return { refusal: `already exists and ${file.replace(/^it /, "")}: give a pid file of your own` };
+  }
+  const pid = typeof file === "string" ? NaN : Number(file.text.trim());
   if (!Number.isInteger(pid) || pid <= 0) {
     return { refusal: "already exists and names no pid (remove it if no program runs with it)" };
   }

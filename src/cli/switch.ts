@@ -257,7 +257,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     let webView = "";
     if (o.http !== undefined) {
       const { startSwitchWeb } = await import("./web.ts");
-      const web = await startSwitchWeb(sw, server.dir, o.http, o.httpToken);
+      const web = startSwitchWeb(sw, server.dir, o.http, o.httpToken);
       p.defer(() => web.close());
       // Said again where it serves: a daemon's log file is not where its user looks for the port.
       webView = `; web view: ${web.url}`;

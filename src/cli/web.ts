@@ -8,16 +8,17 @@ import { log } from "../log.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { SwitchStatus } from "../web/status.ts";
 import { WebServer } from "../web/server.ts";
+import { readSmallFile } from "../os/owned_file.ts";
+
+/** Most a token file may be: a token of a line, with room to spare. */
+const MAX_TOKEN_FILE_BYTES = 4096;
 
 /** Reads the token file: its first line, which must not be empty. */
-export async function readTokenFile(path: string): Promise<string> {
-  let content: string;
-  try {
-    content = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new UsageError(`--http-token: cannot read ${path}: ${(err as Error).message}`);
-  }
-  const token = content.split("\n")[0]!.trim();
+export function readTokenFile(path: string): string {
+  // A small regular file: a name leading to /dev/zero or a FIFO nobody writes is refused, not read for ever.
+  const file = readSmallFile(path, MAX_TOKEN_FILE_BYTES);
+  if (typeof file === "string") throw new UsageError(`--http-token: cannot read ${path}: ${file}`);
+  const token = file.text.split("\n")[0]!.trim();
   if (token.length < 8) {
     throw new UsageError(`--http-token: ${path} must hold a token of 8 characters or more`);
   }
@@ -25,19 +26,19 @@ export async function readTokenFile(path: string): Promise<string> {
 }
 
 /** Starts the web view of switch `sw`, labelled `name` in metrics. */
-export async function startSwitchWeb(
+export function startSwitchWeb(
   sw: Switch,
   name: string,
   address: string,
   tokenFile: string | undefined,
-): Promise<WebServer> {
+): WebServer {
   let addr;
   try {
     addr = parseHttpAddress(address);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const token = tokenFile === undefined ? undefined : await readTokenFile(tokenFile);
+  const token = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const status = new SwitchStatus(sw, name);
   let web: WebServer;
   try {

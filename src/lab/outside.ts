@@ -8,7 +8,7 @@
  * web page would see only that namespace's loopback. What both processes
  * do share is the filesystem: the lab's runtime directory is the user's.
  * So the lab's process makes each slirp and cable node a unix socket there,
- * `NODE.outside`, and waits for the one connection of the process outside,
+ * `NODE.outside`, 0600 whatever the umask (private_socket.ts), and waits for the one connection of the process outside,
  * which opened the node's slirp or cable on the machine's network before
  * it started the lab (a forward's port taken fails the start before
  * anything is made). Frames cross in VDE's stream framing; to the lab the
@@ -47,8 +47,9 @@
  * the connection, which the lab waits for (a bound: it takes milliseconds).
  */
 import { StreamLink } from "../link/stream_link.ts";
-import type { Link } from "../link/link.ts";
+import { dropFrames, type Link } from "../link/link.ts";
 import { isDirectory, isSocket } from "../os/paths.ts";
+import { listenPrivate } from "../os/private_socket.ts";
 import type { HttpAddress } from "../web/address.ts";
 import { httpUrl } from "../web/lab_server.ts";
 import { openCableNode } from "./cable_node.ts";
@@ -96,6 +97,10 @@ function plugOf(conn: Deno.UnixConn, listeningAt: string, node: string): Outside
   const link = new StreamLink(`${node}, outside the lab's namespaces`, conn, conn, {
     release: () => closeQuietly(conn),
   });
+  // Read from the start, what comes dropped until the lab joins the node to a link (which sets its own
+  // handler): a link without one holds the first bytes read (a slirp's gateway probe) and then no longer
+  // sees the connection end, so a node linked to nothing would stay `up` after its process outside died.
+  link.onFrame = dropFrames;
   // The user's own directory, but read as any input: one short ADDR:PORT, or nothing (a client's).
   const said = readIfThere(listeningAt);
   const listening = said !== undefined && /^\S{1,100}:\d{1,5}$/.test(said) ? said : undefined;
@@ -106,7 +111,7 @@ function plugOf(conn: Deno.UnixConn, listeningAt: string, node: string): Outside
       if (untilClosed) {
         // Read on (frames the node still sends are dropped): a link without a handler holds what comes and
         // would not see the end.
-        link.onFrame = () => {};
+        link.onFrame = dropFrames;
         try {
           await conn.closeWrite();
         } catch { /* closed */ }
@@ -142,7 +147,7 @@ export function pluggedFromOutside(
     const path = outsideSocket(labDir, node.name, g);
     const listening = listeningFile(labDir, node.name, g);
     const refusal = g === undefined ? undefined : refusalFile(labDir, node.name, g);
-    const listener = Deno.listen({ transport: "unix", path });
+    const listener = listenPrivate(path);
     let refused: string | undefined;
     const stop = () => {
       try {
@@ -329,7 +334,7 @@ export class OutsideNodes {
           part.inside = inside;
           // A listening cable with no session yet drops what the lab sends, as the lab's own would, and reads
           // on: a link with no handler holds what comes and would never see the lab let go of the node.
-          inside.onFrame = () => {};
+          inside.onFrame = dropFrames;
           if (part.link !== null) this.#use(part, part.link);
           inside.closed.then(drop);
           return;

@@ -35,7 +35,7 @@ import type { CommandRegistry } from "../console/registry.ts";
 import { runStartupScript } from "../console/script.ts";
 import { switchCommands } from "../console/switch/switch_commands.ts";
 import { setSnooping } from "../console/switch/commands_mcast.ts";
-import { discard, type Link } from "../link/link.ts";
+import { discard, dropFrames, type Link } from "../link/link.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { openSlirpNode } from "./slirp_node.ts";
 import { TapLink } from "../link/tap_link.ts";
@@ -738,9 +738,19 @@ export class LabRunner {
       }
       return;
     }
-    const slirp = this.slirps.get(end.node) ?? this.outside.get(end.node);
+    const slirp = this.slirps.get(end.node);
     if (slirp !== undefined) {
       this.#undo.push(join(slirp, wireEnd));
+      return;
+    }
+    const outside = this.outside.get(end.node);
+    if (outside !== undefined) {
+      const unjoin = join(outside, wireEnd);
+      // Linked to nothing again, it reads on (what comes dropped): held, its process's end would go unseen.
+      this.#undo.push(() => {
+        unjoin();
+        outside.onFrame = dropFrames;
+      });
       return;
     }
     const cable = this.cables.get(end.node);

@@ -32,8 +32,9 @@ import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
-import { cannotRead, unreadableReason } from "./unreadable.ts";
+import { cannotRead } from "./unreadable.ts";
 import { modeText } from "../os/mode_text.ts";
+import { whyUnopenable } from "../os/owned_file.ts";
 import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
   ipv4InSubnet,
@@ -110,17 +111,6 @@ const MAX_VLAN = 4093;
 /** The largest MTU of a tap: 65535 less its 14-byte Ethernet header. */
 const TAP_MAX_MTU = 65521;
 const IFACE = /^eth(\d{1,3})$/;
-
-/** Why `path` cannot be read as a file, or undefined when it can. */
-function unreadable(path: string): string | undefined {
-  try {
-    if (Deno.statSync(path).isDirectory) return unreadableReason(new Deno.errors.IsADirectory());
-    Deno.openSync(path, { read: true }).close();
-    return undefined;
-  } catch (err) {
-    return unreadableReason(err);
-  }
-}
 
 /** Whether a top-level key is a lab's, or close enough to one that its hint is the better answer. */
 function nearLabKey(key: unknown): boolean {
@@ -392,7 +382,7 @@ class Validator {
     const from = this.#options.filesFrom;
     if (name === undefined || from === undefined) return name;
     const path = name.startsWith("/") ? name : `${from}/${name}`;
-    const why = unreadable(path);
+    const why = whyUnopenable(path);
     if (why !== undefined) {
       this.#error(e!.value ?? e!.key, `${what}: ${cannotRead(path, why, role)}`);
     }

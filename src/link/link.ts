@@ -125,6 +125,12 @@ export function newLinkStats(): LinkStats {
 export const discard: FrameHandler = () => {};
 
 /**
+ * A handler that drops frames, as a listener: unlike `discard` (nobody listens yet, so a stream link holds
+ * what it read and waits), the link reads on and so sees its end.
+ */
+export const dropFrames: FrameHandler = () => {};
+
+/**
  * Small base for links: the closed promise, idempotent close and counters.
  * Subclasses implement `send` and `teardown`.
  */

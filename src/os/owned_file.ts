@@ -1,38 +1,142 @@
 /**
- * A small file of one user's, read by root (or anyone) who must not trust
- * what the path leads to: root's `vde status` reads users' lab state files
- * at paths their processes' environments name, which those users choose.
+ * A small file a user names, read without trusting what the name leads to:
+ * a key file (`key: /dev/zero` in a lab file, `vde cable --key FIFO`), a
+ * lab file, a pid file, and root's `vde status` reading users' lab state
+ * files at paths their processes' environments name, which those users
+ * choose.
  *
- * Theory of operation. A plain read would follow a symlink the user put
- * there (to /dev/zero: a read without end) and block for good on a FIFO,
- * hanging root's command. So the file is opened without following a final
- * symlink and without blocking (O_NOFOLLOW | O_NONBLOCK), and is taken only
- * when, by its descriptor, it is a regular file owned by that user; its
- * text is read up to a bound, and a longer one is not taken.
+ * Theory of operation. A plain read would follow the name to /dev/zero (a
+ * read without end, memory grown until the process dies) or block for good
+ * on a FIFO nobody writes (the open itself waits for a writer), hanging
+ * the command or the lab. So the file is opened without blocking
+ * (O_NONBLOCK; for state files without following a final symlink too,
+ * O_NOFOLLOW), taken only when its descriptor is a regular file (a device
+ * or a pipe has no end to trust), and read up to a bound: a longer one is
+ * refused, not cut. Its mode and owner come from that same descriptor, so
+ * what is checked is the very file read.
  */
-import { C, cstr, fstatOf, libc } from "../../ffi/libc.ts";
+import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
 
-/** The text of regular file `path` when it is user `uid`'s and at most `maxBytes` long; else undefined. */
-export function readOwnedFile(path: string, uid: number, maxBytes = MAX_BYTES): string | undefined {
+/** st_mode's file type of a directory. */
+const S_IFDIR = 0o040000;
+
+/** A small regular file's text, with its mode and owner as its descriptor had them. */
+export interface SmallFile {
+  readonly text: string;
+  readonly mode: number;
+  readonly uid: number;
+}
+
+/** What kind of file a st_mode is, in words, for a refusal: "a named pipe". */
+function kindOf(mode: number): string {
+  switch (mode & C.S_IFMT) {
+    case S_IFDIR:
+      return "a directory";
+    case 0o010000:
+      return "a named pipe";
+    case 0o020000:
+      return "a character device";
+    case 0o060000:
+      return "a block device";
+    case C.S_IFSOCK:
+      return "a socket";
+    default:
+      return "no regular file";
+  }
+}
+
+/** Why an open failed, in a line's words: `no such file`, `permission denied`, else the OS's. */
+function openFailure(e: number): string {
+  if (e === C.ENOENT) return "no such file";
+  if (e === C.EACCES) return "permission denied";
+  if (e === C.ELOOP) return "it is a symlink";
+  return strerror(e);
+}
+
+/** A descriptor of regular file `path` opened without blocking, with its fstat, or why not (the caller closes it). */
+function openRegular(path: string, noFollow: boolean): { fd: number; st: FdStat } | string {
   const c = libc();
-  const fd = c.open(cstr(path), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK | C.O_CLOEXEC, 0);
-  if (fd < 0) return undefined;
+  const flags = C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC | (noFollow ? C.O_NOFOLLOW : 0);
+  const fd = c.open(cstr(path), flags, 0);
+  if (fd < 0) return openFailure(errno());
+  const st = fstatOf(fd);
+  const why = st === null ? strerror(errno()) : notRegular(st.mode);
+  if (why === undefined) return { fd, st: st! };
+  c.close(fd);
+  return why;
+}
+
+/**
+ * Regular file `path` read whole when it is at most `maxBytes` long, or why not in a few words (`no such
+ * file`, `it is a named pipe, not a regular file`, `longer than 4096 bytes`); never blocks, never reads more
+ * than `maxBytes` + 1 bytes.
+ *
+ * @param noFollow refuse a final symlink (a name another user chose for root to read)
+ */
+export function readSmallFile(path: string, maxBytes: number, noFollow = false): SmallFile | string {
+  const opened = openRegular(path, noFollow);
+  if (typeof opened === "string") return opened;
+  const { fd, st } = opened;
+  const c = libc();
   try {
-    const st = fstatOf(fd);
-    if (st === null || (st.mode & C.S_IFMT) !== C.S_IFREG || st.uid !== uid) return undefined;
     const buf = new Uint8Array(maxBytes + 1);
     let got = 0;
     while (got < buf.length) {
       const n = c.read(fd, buf.subarray(got), buf.length - got);
-      if (n < 0) return undefined;
+      if (n < 0) return strerror(errno());
       if (n === 0) break;
       got += n;
     }
-    return got > maxBytes ? undefined : new TextDecoder().decode(buf.subarray(0, got));
+    if (got > maxBytes) return `longer than ${maxBytes} bytes`;
+    return { text: new TextDecoder().decode(buf.subarray(0, got)), mode: st.mode, uid: st.uid };
   } finally {
     c.close(fd);
   }
+}
+
+/**
+ * Regular file `path` open for reading, or why not (`no such file`, `it is a named pipe, not a regular
+ * file`): opened without blocking and checked by its descriptor, then opened again through that descriptor
+ * (/proc/self/fd/N: the very file checked) as a Deno.FsFile, for a reader that reads it in parts.
+ */
+export function openRegularFile(path: string): Deno.FsFile | string {
+  const opened = openRegular(path, false);
+  if (typeof opened === "string") return opened;
+  try {
+    return Deno.openSync(`/proc/self/fd/${opened.fd}`, { read: true });
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    libc().close(opened.fd);
+  }
+}
+
+/** Why a file of st_mode `mode` is not read as a regular file, or undefined when it is one. */
+function notRegular(mode: number): string | undefined {
+  if ((mode & C.S_IFMT) === C.S_IFREG) return undefined;
+  const kind = kindOf(mode);
+  return kind === "a directory" ? "it is a directory" : `it is ${kind}, not a regular file`;
+}
+
+/**
+ * Why `path` cannot be opened for reading (`no such file`, `it is a directory`, `permission denied`), or
+ * undefined when it can: opened without blocking, so a FIFO is not waited on (it is a script's to read,
+ * in turn, with its own bound), and closed again unread.
+ */
+export function whyUnopenable(path: string): string | undefined {
+  const c = libc();
+  const fd = c.open(cstr(path), C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
+  if (fd < 0) return openFailure(errno());
+  const st = fstatOf(fd);
+  c.close(fd);
+  return st !== null && (st.mode & C.S_IFMT) === S_IFDIR ? "it is a directory" : undefined;
+}
+
+/** The text of regular file `path` when it is user `uid`'s and at most `maxBytes` long; else undefined. */
+export function readOwnedFile(path: string, uid: number, maxBytes = MAX_BYTES): string | undefined {
+  const file = readSmallFile(path, maxBytes, true);
+  return typeof file === "string" || file.uid !== uid ? undefined : file.text;
 }

@@ -35,6 +35,7 @@ import {
   writeTftpDataHeader,
 } from "../wire/tftp.ts";
 import { counted } from "../counted.ts";
+import { openRegularFile } from "../os/owned_file.ts";
 import { formatIp } from "../wire/ip_address.ts";
 
 /** Transfers at once. */
@@ -277,15 +278,16 @@ export class TftpServer {
       return "file not found";
     }
     if (!real.startsWith(`${this.#realRoot}/`)) return "access";
+    // Without blocking: a FIFO in the directory served, opened plainly, would wait for a writer with the
+    // whole stack; a device would be read without end.
+    const file = openRegularFile(real);
+    if (typeof file === "string") {
+      return /regular file|directory|no such file/.test(file) ? "file not found" : "access";
+    }
     try {
-      const file = Deno.openSync(real, { read: true });
-      const st = file.statSync();
-      if (!st.isFile) {
-        file.close();
-        return "file not found";
-      }
-      return { file, size: st.size };
+      return { file, size: file.statSync().size };
     } catch {
+      file.close();
       return "access";
     }
   }

@@ -179,6 +179,20 @@ Deno.test("another tool's word for a lab command (containerlab's deploy, destroy
   );
 });
 
+Deno.test("vde up of a device or a FIFO is refused in one line, not read without end or waited on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-labfile-" });
+  try {
+    assert.ok((await new Deno.Command("mkfifo", { args: [`${dir}/lab.yaml`] }).output()).success);
+    const fifo = await vde(["up", `${dir}/lab.yaml`]);
+    assert.equal(fifo.stderr, `vde: cannot read ${dir}/lab.yaml: it is a named pipe, not a regular file\n`);
+    const zero = await vde(["up", "/dev/zero"]);
+    assert.equal(zero.stderr, "vde: cannot read /dev/zero: it is a character device, not a regular file\n");
+    assert.equal(zero.code, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("vde up and vde down take containerlab's -t FILE for the lab, and say what they need without one", async () => {
   const up = await vde(["up", "-t", "/nonexistent/lab.yaml"]);
   assert.equal(up.code, 1);

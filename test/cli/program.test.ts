@@ -19,6 +19,23 @@ Deno.test("a pid file written under umask 000 is mode 644, not one anyone could 
   }
 });
 
+Deno.test("a pid file that exists as a FIFO is refused at once in one line, not waited on for a writer", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-fifo-" });
+  try {
+    assert.ok((await new Deno.Command("mkfifo", { args: [`${tmp}/sw.pid`] }).output()).success);
+    const { writePidfile } = await import("../../src/cli/program.ts");
+    assert.throws(
+      () => writePidfile(`${tmp}/sw.pid`),
+      {
+        message:
+          `pid file ${tmp}/sw.pid already exists and is a named pipe, not a regular file: give a pid file of your own`,
+      },
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("a stale pid file of another user's in a sticky directory is refused with whose it is", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-other-" });

@@ -6,10 +6,27 @@ Deno.test("--http-token: the first line is the token; a missing file or a short 
   const dir = await Deno.makeTempDir({ prefix: "vde-web-token-" });
   try {
     await Deno.writeTextFile(`${dir}/ok`, "  0123456789abcdef \nignored\n");
-    assert.equal(await readTokenFile(`${dir}/ok`), "0123456789abcdef");
+    assert.equal(readTokenFile(`${dir}/ok`), "0123456789abcdef");
     await Deno.writeTextFile(`${dir}/short`, "abc\n");
-    await assert.rejects(readTokenFile(`${dir}/short`), /8 characters or more/);
-    await assert.rejects(readTokenFile(`${dir}/none`), /--http-token: cannot read/);
+    assert.throws(() => readTokenFile(`${dir}/short`), /8 characters or more/);
+    assert.throws(() => readTokenFile(`${dir}/none`), /--http-token: cannot read/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--http-token: a device or a FIFO is refused in one line, not read without end or waited on", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-token-" });
+  try {
+    assert.ok((await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output()).success);
+    assert.throws(
+      () => readTokenFile(`${dir}/fifo`),
+      { message: `--http-token: cannot read ${dir}/fifo: it is a named pipe, not a regular file` },
+    );
+    assert.throws(
+      () => readTokenFile("/dev/zero"),
+      { message: "--http-token: cannot read /dev/zero: it is a character device, not a regular file" },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

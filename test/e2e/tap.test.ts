@@ -10,6 +10,7 @@ import { type Lab, labMissing, type Netns, ping, waitForPing, withNetns } from "
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { within } from "../helpers/vde_clients.ts";
+import { pingArgs, pingTimeoutMs, repliesIn } from "../helpers/ping_replies.ts";
 
 const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
 
@@ -44,8 +45,8 @@ async function plugged(
 
 async function pingAll(from: Netns | null, to: string, lab: Lab): Promise<void> {
   if (from === null) {
-    const r = await run(["ping", "-c", "5", "-i", "0.2", "-W", "2", to], { check: false, timeoutMs: 15_000 });
-    assert.ok(r.stdout.includes(" 5 received"), `host ping ${to}:\n${r.stdout}${r.stderr}`);
+    const r = await run(pingArgs(to, 5), { check: false, timeoutMs: pingTimeoutMs(5) });
+    assert.equal(repliesIn(r.stdout, 5).size, 5, `host ping ${to}:\n${r.stdout}${r.stderr}`);
     return;
   }
   const r = await ping(from, to, 5, 0.2);

@@ -20,6 +20,7 @@ import {
   withNetns,
 } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, waitFor } from "../helpers/processes.ts";
+import { pingArgs, pingTimeoutMs, repliesIn } from "../helpers/ping_replies.ts";
 import { startCSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { measured, RawConsole, VDE } from "../wirefilter/_helpers.ts";
 
@@ -128,13 +129,10 @@ function joiners(dirA: string, dirB: string, opts: string[], wireOpts: string): 
   ];
 }
 
-/** Round-trip times of `count` pings from `ns` (iputils or busybox), in ms. */
+/** Round-trip times of the replies to `count` pings from `ns` (iputils), in ms, by ping_replies.ts's rule. */
 async function pingTimes(ns: Netns, to: string, count: number): Promise<number[]> {
-  const r = await ns.run(["ping", "-c", String(count), "-i", "0.2", "-W", "2", to], {
-    check: false,
-    timeoutMs: (count * 0.2 + 10) * 1000,
-  });
-  return [...r.stdout.matchAll(/time=([\d.]+) ?ms/g)].map((m) => Number(m[1]));
+  const r = await ns.run(pingArgs(to, count), { check: false, timeoutMs: pingTimeoutMs(count) });
+  return [...repliesIn(r.stdout, count).values()];
 }
 
 function median(xs: number[]): number {
@@ -221,14 +219,17 @@ Deno.test("wirefilter --band 10 Mbit/s: iperf3 measures it within 10%, as throug
   });
 });
 
-/** Whether pings of `size` bytes of payload cross. */
-async function pingSize(ns: Netns, to: string, size: number): Promise<number> {
-  const r = await ns.run(["ping", "-c", "3", "-i", "0.2", "-W", "1", "-s", String(size), to], {
-    check: false,
-    timeoutMs: 10_000,
-  });
-  const m = (r.stdout + r.stderr).match(/(\d+) (?:packets )?received/);
-  return m ? Number(m[1]) : 0;
+/**
+ * How many of 3 pings of `size` bytes of payload cross: counted by ping_replies.ts's rule where they should
+ * (`expected` > 0), by plain `-c` where none should, which would wait out the deadline for nothing.
+ */
+async function pingSize(ns: Netns, to: string, size: number, expected: number): Promise<number> {
+  const extra = ["-s", String(size)];
+  const args = expected > 0
+    ? pingArgs(to, 3, extra)
+    : ["ping", "-c", "3", "-i", "0.2", "-W", "1", ...extra, to];
+  const r = await ns.run(args, { check: false, timeoutMs: pingTimeoutMs(3) });
+  return repliesIn(r.stdout, 3).size;
 }
 
 Deno.test("wirefilter --mtu 1000 drops the same frames as Debian's wirefilter", async (t) => {
@@ -239,8 +240,8 @@ Deno.test("wirefilter --mtu 1000 drops the same frames as Debian's wirefilter", 
     for (const [name, cmd] of [all[0]!, all[1]!, all[3]!]) {
       await join(name, cmd);
       // 956 + 28 IP/ICMP + 14 Ethernet + 2 = 1000: passes; one byte more does not.
-      assert.equal(await pingSize(a, B_ADDR, 956), 3, `${name}: a 998-byte frame passes`);
-      assert.equal(await pingSize(a, B_ADDR, 957), 0, `${name}: a 999-byte frame is dropped`);
+      assert.equal(await pingSize(a, B_ADDR, 956, 3), 3, `${name}: a 998-byte frame passes`);
+      assert.equal(await pingSize(a, B_ADDR, 957, 0), 0, `${name}: a 999-byte frame is dropped`);
     }
   });
 });

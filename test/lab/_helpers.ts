@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { run, type RunResult } from "../helpers/processes.ts";
+import { pingArgs, repliesIn } from "../helpers/ping_replies.ts";
 import { labDir } from "../../src/lab/names.ts";
 import type { Session } from "../../src/console/registry.ts";
 import { labCommands } from "../../src/lab/commands.ts";
@@ -78,22 +79,10 @@ export function inHost(lab: string, node: string, cmd: string[], timeoutMs = 30_
   return run(["ip", "netns", "exec", `vde-${lab}-${node}`, ...cmd], { timeoutMs, check: false });
 }
 
-/**
- * How many of COUNT pings from `node` to `to` (0.2 s apart) were answered. Each reply gets 2 s
- * (`-w`, the deadline): plain `ping -c` stops waiting max(2 x its slowest reply yet, 0.2 s) after
- * its last probe, so on a loaded machine a last reply 0.2 s late was counted lost (1 of 2 in
- * errors.test.ts). Past the deadline ping probes on until COUNT replies, so only the replies to
- * probes 1..COUNT are counted: a frame lost is still one reply short.
- */
+/** How many of COUNT pings from `node` to `to` (0.2 s apart) were answered, by ping_replies.ts's rule. */
 export async function pingCount(lab: string, node: string, to: string, count: number): Promise<number> {
-  const deadline = Math.ceil(count * 0.2) + 2;
-  const r = await inHost(lab, node, ["ping", "-c", String(count), "-i", "0.2", "-w", String(deadline), to]);
-  const answered = new Set<number>();
-  for (const m of r.stdout.matchAll(/ icmp_seq=(\d+) ttl=/g)) {
-    const seq = Number(m[1]);
-    if (seq <= count) answered.add(seq);
-  }
-  return answered.size;
+  const r = await inHost(lab, node, pingArgs(to, count));
+  return repliesIn(r.stdout, count).size;
 }
 
 /** Best effort: take a lab down whatever state the test left it in. */

@@ -27,6 +27,7 @@ import { macEquals } from "../../src/wire/ethernet.ts";
 import { exists, isSocket } from "../../src/os/paths.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { waitFor } from "../helpers/processes.ts";
+import { evalUnderUmask000 } from "../helpers/umask.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { uniqueLab, withTempDir } from "./_helpers.ts";
 import { LabRunner, type RunnerOptions } from "../../src/lab/runner.ts";
@@ -696,4 +697,65 @@ Deno.test("a forwards request the lab takes back as the process outside reads it
       outside.close();
     }
   });
+});
+
+Deno.test("a node outside linked to nothing, whose process outside sent a frame and then ended, is seen gone", async () => {
+  await withDir(async (dir) => {
+    const asked = pluggedFromOutside(dir, ["nat"])(NAT);
+    await waitFor(() => isSocket(outsideSocket(dir, "nat")), { timeoutMs: 5000, what: "the node's socket" });
+    const conn = await Deno.connect({ transport: "unix", path: outsideSocket(dir, "nat") });
+    const plug = await asked;
+    assert.ok(plug !== null);
+    // A slirp's gateway probe, say, in VDE's stream framing: 2 length bytes, then a 60-byte frame.
+    const framed = new Uint8Array(62);
+    framed[1] = 60;
+    await conn.write(framed);
+    conn.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reason = await Promise.race([
+      plug.link.closed,
+      new Promise((r) => (timer = setTimeout(() => r("still up after 5 s"), 5000))),
+    ]);
+    clearTimeout(timer);
+    assert.match(String(reason), /peer closed/);
+  });
+});
+
+Deno.test("the socket a node outside is plugged into is 0600 under umask 000, and only it is left in the lab's directory", async () => {
+  await withDir(async (dir) => {
+    const outside = new URL("../../src/lab/outside.ts", import.meta.url).href;
+    const files = new URL("../../src/lab/outside_files.ts", import.meta.url).href;
+    await evalUnderUmask000(
+      `import { pluggedFromOutside } from "${outside}"; import { outsideSocket } from "${files}";
+      const asked = pluggedFromOutside("${dir}", ["nat"], 10_000)({ kind: "slirp", name: "nat", forwards: [] });
+      const path = outsideSocket("${dir}", "nat");
+      while (true) { try { Deno.statSync(path); break; } catch { await new Promise((r) => setTimeout(r, 20)); } }
+      const st = Deno.statSync(path);
+      const names = [...Deno.readDirSync("${dir}")].map((e) => e.name);
+      Deno.writeTextFileSync("${dir}/seen", JSON.stringify({ mode: st.mode & 0o777, socket: st.isSocket, names }));
+      (await Deno.connect({ transport: "unix", path })).close();
+      (await asked)?.link.close();`,
+    );
+    const seen = JSON.parse(Deno.readTextFileSync(`${dir}/seen`));
+    assert.deepEqual(seen, { mode: 0o600, socket: true, names: ["nat.outside"] });
+  });
+});
+
+Deno.test("a rootless lab's nodes outside linked to nothing, from the start or once their link is removed, are seen gone with their process outside", async () => {
+  await withOutsideLab(async (r, outside) => {
+    const { lab, errors } = validateLab(
+      `name: ${r.lab.name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+        "    nat2: { kind: slirp }\n",
+    );
+    assert.ok(lab !== undefined, JSON.stringify(errors));
+    const applied = await applyLab(r, lab, "/lab.yaml", () => {});
+    assert.equal(applied.ok, true, applied.lines.join("\n"));
+    // Each slirp's gateway probe (100 ms after its plug, then each second) has come to the lab's end of it.
+    await new Promise((res) => setTimeout(res, 1300));
+    outside.close();
+    await waitFor(() => r.outsideLost.size === 2, {
+      timeoutMs: 5000,
+      what: `nat and nat2 seen gone (${[...r.outsideLost.keys()]})`,
+    });
+  }, "    nat: { kind: slirp }\n    nat2: { kind: slirp }\n");
 });

@@ -279,6 +279,27 @@ Deno.test("validateLab takes a switch's dataplane (thread or main, unset by defa
   ]);
 });
 
+Deno.test("an rc or key file that is a FIFO nobody writes is checked without waiting for a writer", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-lab-files-" });
+  try {
+    for (const f of ["sw1.rc", "lab.key"]) {
+      assert.ok((await new Deno.Command("mkfifo", { args: [`${dir}/${f}`] }).output()).success);
+    }
+    const text = `name: f
+topology:
+  nodes:
+    sw1: { kind: switch, rc: sw1.rc }
+    c1: { kind: cable, listen: 7000, key: lab.key }
+  links:
+    - endpoints: [c1, sw1]
+`;
+    // The check opened each for reading, which waits for a writer: the validation never came back.
+    assert.deepEqual(validateLab(text, { filesFrom: dir }).errors, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a missing or unreadable rc or key file is a FILE:LINE:COL error, relative to the lab file's directory", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-lab-files-" });
   try {

@@ -1,0 +1,60 @@
+/**
+ * A unix socket only its owner may connect to, whatever the umask: a
+ * rootless lab's `NODE.outside`, which the lab takes as its process outside
+ * (the first connection is the node), in a directory made 0711 once a
+ * switch lets others in, whose names a guess finds.
+ *
+ * Theory of operation. bind() gives the socket file 0777 less the umask,
+ * and a chmod after it leaves a moment in which another user could connect
+ * first. The process-wide umask cannot be narrowed for the bind alone
+ * (Deno's file operations on other threads would make their files under
+ * it). So the socket is bound in a directory of its own made mode 700 in
+ * the same directory, given 0600 there (nobody else can reach it yet), and
+ * renamed onto its name, where it is whole from its first moment; the
+ * directory is then removed.
+ */
+
+/**
+ * Listens on unix socket `path`, mode 0600 from the start.
+ *
+ * @throws Deno's error when the socket cannot be bound or put at `path`
+ */
+export function listenPrivate(path: string): Deno.UnixListener {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  const staging = stagingDir(dir === "/" ? "" : dir);
+  try {
+    const bound = `${staging}/s`;
+    const listener = Deno.listen({ transport: "unix", path: bound });
+    try {
+      // By name, safely: nobody else may enter the directory, so nothing can be swapped in for it.
+      Deno.chmodSync(bound, 0o600);
+      Deno.renameSync(bound, path);
+    } catch (err) {
+      listener.close();
+      try {
+        Deno.removeSync(bound);
+      } catch { /* not made, or moved */ }
+      throw err;
+    }
+    return listener;
+  } finally {
+    Deno.removeSync(staging);
+  }
+}
+
+/**
+ * A new directory of mode 700 in `dir`, `.N`: short, so that its socket's path is no longer than the
+ * socket's own name there (a unix socket's path has a bound; a rename's has none), and made anew
+ * (mkdir fails on a name taken), so nobody else's.
+ */
+function stagingDir(dir: string): string {
+  for (let n = 0;; n++) {
+    try {
+      Deno.mkdirSync(`${dir}/.${n}`, { mode: 0o700 });
+      return `${dir}/.${n}`;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists) || n >= 99) throw err;
+    }
+  }
+}
