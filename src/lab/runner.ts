@@ -15,7 +15,10 @@
  * live. Order: switches, slirps and cables, hosts (namespaces), links (taps
  * moved into the namespaces, each with its lab's fixed MAC address), then
  * addresses, routes, DHCP and `exec`, which wait for the switches' threads
- * to finish warming, so a lab said to be up forwards at once.
+ * to finish warming (`#forwarding`, also before a host is configured live:
+ * a switch added by `add` or `apply` warms too), so a lab said to be up
+ * forwards at once. That wait, as every step, ends when bring-up or the
+ * change is aborted (`vde down`, a signal).
  * Every step pushes its undo; a failure halfway runs them in reverse, so
  * nothing is left behind. The undos of one node or link are kept as one
  * part, so `removeLink` and `removeNode` take that one out of a running lab
@@ -257,11 +260,8 @@ export class LabRunner {
         signal?.throwIfAborted();
         await r.addLink(link, false);
       }
-      // Up means forwarding: a switch thread still warming holds every frame (up to its 1 s wall cap
-      // on a loaded machine, switch_warmup.ts), and a ping sent as `vde up -d` returned waited for it,
-      // 0.3-0.7 s. Before DHCP and `exec`, whose frames would wait too. The warm-up runs beside the
-      // rest of bring-up, so on an idle machine little of it is left by now.
-      await Promise.all([...r.switches.values()].map((s) => s.sw.warmed));
+      // Up means forwarding, with no host in the lab too (a VM plugged in next).
+      await r.#forwarding();
       for (const node of lab.nodes) {
         signal?.throwIfAborted();
         if (node.kind === "host") await r.configureHost(node);
@@ -799,17 +799,38 @@ export class LabRunner {
     await ip("-n", host.ns, "link", "set", iface, "up");
   }
 
-  /** Static addresses of one interface. */
+  /** Static addresses of one interface, once the lab's switches forward (DHCP's frames cross them). */
   async #configureIface(host: RunningHost, iface: string): Promise<void> {
+    await this.#forwarding();
     for (const a of host.node.addresses[iface] ?? []) {
       if (a === "dhcp") await this.#dhcp(host, iface);
       else await ip("-n", host.ns, "addr", "add", a, "dev", iface);
     }
   }
 
+  /**
+   * Resolves once every switch of the lab forwards: a switch thread still warming holds every frame
+   * (up to its 1 s wall cap on a loaded machine, switch_warmup.ts), so a host's DHCP or first ping,
+   * or a ping sent as `vde up -d` returned, waited for it (0.3-0.7 s). At once for switches warmed
+   * already (a live change that adds none). Rejects with the abort's reason when bring-up or the
+   * change is aborted (`vde down`, a signal), rather than wait out the warm-up first.
+   */
+  #forwarding(): Promise<void> {
+    const signal = this.#signal;
+    const warmed = Promise.all([...this.switches.values()].map((s) => s.sw.warmed));
+    if (signal === undefined) return warmed.then(() => {});
+    signal.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const abort = () => reject(signal.reason);
+      signal.addEventListener("abort", abort, { once: true });
+      warmed.then(() => resolve(), reject).finally(() => signal.removeEventListener("abort", abort));
+    });
+  }
+
   /** Addresses, routes, the gateway, DHCP and `exec`, once every link is up (at start, or a host added live). */
   async configureHost(node: HostNode): Promise<void> {
     const host = this.hosts.get(node.name)!;
+    await this.#forwarding();
     for (const iface of host.taps.keys()) await this.#configureIface(host, iface);
     for (const r of node.routes) await ip("-n", host.ns, "route", "add", ...r.trim().split(/\s+/));
     if (node.gateway !== undefined) {
@@ -850,7 +871,10 @@ export class LabRunner {
    * address from DHCP.
    */
   async setDhcp(host: RunningHost, iface: string, on: boolean): Promise<void> {
-    if (on) return await this.#dhcp(host, iface);
+    if (on) {
+      await this.#forwarding();
+      return await this.#dhcp(host, iface);
+    }
     const lease = host.leases.get(iface);
     host.leases.delete(iface);
     host.routers.delete(iface);

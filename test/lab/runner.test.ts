@@ -5,8 +5,22 @@
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { labsBaseDir } from "../../src/lab/names.ts";
-import { hostWithExec, inHost, TWO_HOSTS, vde, withLabInProcess, withLabUp } from "./_helpers.ts";
+import { labDir, labsBaseDir } from "../../src/lab/names.ts";
+import { existsSync } from "node:fs";
+import { Switch } from "../../src/switch/switch.ts";
+import { LabRunner } from "../../src/lab/runner.ts";
+import { validateLab } from "../../src/lab/validate.ts";
+import {
+  hostWithExec,
+  inHost,
+  leftovers,
+  ONE_SWITCH,
+  TWO_HOSTS,
+  uniqueLab,
+  vde,
+  withLabInProcess,
+  withLabUp,
+} from "./_helpers.ts";
 
 const EXEC_LAB = hostWithExec("10.9.1.1/24", ["echo first line; echo second line", "true"]);
 
@@ -118,3 +132,86 @@ Deno.test("a lab switch's mode below 100 is shown as three octal digits in statu
     assert.equal(sw1.mgmtMode, "006");
   });
 });
+
+/**
+ * Makes every switch's `warmed` the promise `warmed()` gives (a thread still warming, however long the
+ * test says) until the returned function puts the real one back.
+ */
+function holdWarmUp(warmed: () => Promise<number | null>): () => void {
+  const was = Object.getOwnPropertyDescriptor(Switch.prototype, "warmed")!;
+  Object.defineProperty(Switch.prototype, "warmed", { configurable: true, get: warmed });
+  return () => Object.defineProperty(Switch.prototype, "warmed", was);
+}
+
+/** What `p` settled as within `ms`: "resolved", "rejected", or "pending". */
+async function settledWithin<T>(p: Promise<T>, ms: number): Promise<"resolved" | "rejected" | "pending"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"pending">((resolve) => timer = setTimeout(() => resolve("pending"), ms));
+  try {
+    return await Promise.race([p.then(() => "resolved" as const, () => "rejected" as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("bring-up's wait for its switches' threads to warm ends at once when bring-up is aborted (vde down, a signal), and what was made is taken down", async () => {
+  const name = uniqueLab();
+  const { lab } = validateLab(ONE_SWITCH.replace(/^name: .*$/m, `name: ${name}`), { stp: true });
+  assert.ok(lab !== undefined);
+  const restore = holdWarmUp(() => new Promise(() => {}));
+  try {
+    const interrupt = new AbortController();
+    const up = LabRunner.up(lab, { file: "", baseDir: Deno.cwd(), signal: interrupt.signal });
+    up.catch(() => {});
+    // Its switch is made (its console listens), and bring-up waits for the thread that never warms.
+    await waitFor(() => existsSync(`${labDir(name)}/sw1.mgmt`) || undefined, {
+      timeoutMs: 30_000,
+      what: "sw1's console",
+    });
+    assert.equal(await settledWithin(up, 200), "pending", "up waits for the warm-up");
+    interrupt.abort();
+    assert.equal(await settledWithin(up, 5_000), "rejected", "aborted, up ends without waiting it out");
+    assert.deepEqual(await leftovers(name), []);
+  } finally {
+    restore();
+  }
+});
+
+for (
+  const [how, change] of [
+    ["the shell's add", (line: (l: string) => Promise<string>) => line("add link h1 sw2")],
+    ["apply", (line: (l: string) => Promise<string>, file: string) => line(`apply ${file}`)],
+  ] as const
+) {
+  Deno.test(`a switch added live (${how}) has warmed before a host joined to it is configured, as at bring-up`, async (t) => {
+    if (skipUnlessRoot(t)) return;
+    await withLabInProcess(ONE_SWITCH, async (r, line, file) => {
+      if (how === "apply") {
+        await Deno.writeTextFile(
+          file,
+          (await Deno.readTextFile(file)).replace(
+            "  links: []\n",
+            "    sw2: { kind: switch }\n    h1: { kind: host, address: 10.9.7.1/24 }\n" +
+              "  links:\n    - endpoints: [h1, sw2]\n",
+          ),
+        );
+      } else {
+        assert.match(await line("add switch sw2"), /^0 /);
+        assert.match(await line("add host h1 address 10.9.7.1/24"), /^0 /);
+      }
+      const warm = Promise.withResolvers<number | null>();
+      const restore = holdWarmUp(() => warm.promise);
+      try {
+        const changing = change(line, file);
+        assert.equal(await settledWithin(changing, 500), "pending", "the host waits for sw2's warm-up");
+        const addr = () => inHost(r.lab.name, "h1", ["ip", "-br", "addr", "show"]).then((o) => o.stdout);
+        assert.doesNotMatch(await addr(), /10\.9\.7\.1/, "not configured before sw2 forwards");
+        warm.resolve(5);
+        assert.match(await changing, /^0 /);
+        assert.match(await addr(), /10\.9\.7\.1/);
+      } finally {
+        restore();
+      }
+    });
+  });
+}
