@@ -38,6 +38,7 @@ import { defaultSwitchDir } from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid } from "../os/socket_owner.ts";
 import { TermOutput } from "./term_output.ts";
+import { nearSwitchClause } from "../vde/near_switch.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -488,7 +489,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     if (roots !== undefined) throw new UsageError(roots);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
-        findLabSwitch(given).why
+        nearSwitchClause(given) || findLabSwitch(given).why
       }${usersLabHint(given)}`
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"

@@ -12,6 +12,7 @@ import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
+import { nearSwitchClause } from "../vde/near_switch.ts";
 import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
 import { groupHint, ownerAndMode, userName } from "../os/users.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
@@ -167,6 +168,9 @@ export function namedSwitch(name: string): { dir: string } | { refused: string }
   if (lab.found !== undefined) return { dir: lab.found.dir };
   const roots = rootsLabAnswer(name);
   if (roots !== undefined) return { refused: roots };
+  // A path a letter off a switch's directory beside it (/tmp/nte): that one, before the labs' switches.
+  const near = nearSwitchClause(name);
+  if (near !== "") return { clause: near };
   const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
   // LAB/SWITCH of a user's rootless lab, asked by root: whose it is.
   const whose = name.includes("/") ? usersLabHint(name) : "";
