@@ -84,11 +84,12 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
       : "ports";
     return ` (watch redraws at a terminal: run vde term without -c and type it; a script reads ${instead})`;
   }
-  // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
-  const switches = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
-    ? await remote.labSwitches()
+  // A lab's switches and hosts are commands too (`sit1 ports` is a typo of switch site1, `h9 ip a` of a
+  // host), though its help lists none.
+  const nodes = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
+    ? await remote.labCommandNodes()
     : [];
-  const hint = failureHint(line, code, knownOf(commands, undefined, switches));
+  const hint = failureHint(line, code, knownOf(commands, undefined, nodes));
   return hint === undefined ? "" : ` (${hint})`;
 }
 
@@ -223,15 +224,15 @@ function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<str
   });
 }
 
-/** What a console knows of `commands` (and of a lab's `switches`), for usage lines and suggestions. */
+/** What a console knows of `commands` (and of a lab's switches and hosts, `nodes`), for usage lines and suggestions. */
 function knownOf(
   commands: readonly RemoteCommand[],
   helpLine?: string,
-  switches: string[] = [],
+  nodes: string[] = [],
 ): KnownCommands {
   return {
     syntax: (p) => commands.find((c) => c.path === p)?.syntax,
-    paths: () => [...commands.map((c) => c.path), ...switches],
+    paths: () => [...commands.map((c) => c.path), ...nodes],
     helpLine,
   };
 }
@@ -310,9 +311,9 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
-      // The lab's switch names only help guess a mistyped command (explainFailure's ENOSYS case).
-      const switches = remote.lab && reply.code === Errno.ENOSYS ? await remote.labSwitches() : [];
-      return formatExplained(line, reply, knownOf(remote.commands(), undefined, switches));
+      // The lab's switch and host names only help guess a mistyped command (explainFailure's ENOSYS case).
+      const nodes = remote.lab && reply.code === Errno.ENOSYS ? await remote.labCommandNodes() : [];
+      return formatExplained(line, reply, knownOf(remote.commands(), undefined, nodes));
     },
     complete: async (line) => {
       if (using === undefined) return await complete(line, source);

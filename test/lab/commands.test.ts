@@ -111,6 +111,9 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo in a switch's name gets the lab's switches, though the lab's help lists none by name.
     r = await vde(["term", name, "-c", "sw3 port/print"]);
     assert.equal(r.stderr, "vde: sw3 port/print: 1038 Function not implemented (did you mean sw1, sw2?)\n");
+    // So does a typo in a host's name (`h9 ip a` was answered "no such command"), though help lists none either.
+    r = await vde(["term", name, "-c", "add host h1", "-c", "h2 ip -br addr"]);
+    assert.equal(r.stderr, "vde: h2 ip -br addr: 1038 Function not implemented (did you mean h1?)\n");
     // A switch's 1017 names what is already there, from that switch's command and arguments.
     r = await vde(["term", name, "-c", "sw1 vlan/create 10", "-c", "sw1 vlan/create 10"]);
     assert.equal(
