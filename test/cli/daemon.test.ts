@@ -134,7 +134,10 @@ Deno.test("--daemon under a missing parent directory reports the directory error
   await withTmp(async (dir) => {
     const r = await daemon(["--sock", `${dir}/missing/sw`, "--logfile", `${dir}/log`]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^vde: cannot create the switch directory .*\/missing\/sw/m);
+    assert.match(
+      r.stderr,
+      /^vde: cannot create the switch directory .*\/missing\/sw: its parent .*\/missing does not exist \(mkdir -p /m,
+    );
     const logged = await Deno.readTextFile(`${dir}/log`);
     assert.match(logged, /vde switch: cannot start: cannot create the switch directory/);
     assert.deepEqual(processesMentioning(`${dir}/missing`), []);
