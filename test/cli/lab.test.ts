@@ -47,7 +47,7 @@ Deno.test("a mistyped subcommand followed by its options is named as the command
   assert.equal(sub.code, 1);
   assert.match(
     sub.stderr,
-    /^vde: unknown option '--sokc'\n\(Did you mean --sock\?\)/,
+    /^vde: unknown option '--sokc' \(did you mean --sock\?\)\n\(run with --help for usage\)\n$/,
     "subcommands still refuse theirs",
   );
 });
