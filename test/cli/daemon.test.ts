@@ -295,7 +295,8 @@ Deno.test("--daemon without --logfile prints the startup script's failing lines,
       `vde switch: ${dir}/rc:3: port/setvlan 99 99: 1022 Invalid argument (port 99 is past the last port ` +
       "(port/showinfo says Numports))",
       `vde switch: ${dir}/rc:4: port/setvlna 5 0: 1038 Function not implemented (did you mean port/setvlan?)`,
-      `vde switch: ${dir}/rc:5: port/setvlan 7 0: 1006 No such device or address (no such port or VLAN: a port ` +
+      `vde switch: ${dir}/rc:5: port/setvlan 7 0: 1006 No such device or address (no such port or VLAN ` +
+      "(port/setvlan PORT VLAN): a port " +
       "is there once something plugs in, or after port/create N; vlan/create N makes a VLAN)",
     ]);
     assert.match(lines[4] ?? "", /^vde switch: serving .* stop: kill \d+$/);

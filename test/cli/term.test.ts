@@ -118,7 +118,7 @@ for (const kind of ["ours", "c"] as const) {
       assert.equal(missing.code, 1);
       assert.match(
         missing.stderr,
-        /^vde: vlan\/addport 10 1: 1006 No such device or address \(no such port or VLAN: a port is there once something plugs in, or after port\/create N; .*\)\n$/,
+        /^vde: vlan\/addport 10 1: 1006 No such device or address \(no such port or VLAN \(vlan\/addport VLAN PORT\): a port is there once something plugs in, or after port\/create N; .*\)\n$/,
       );
       // VLAN 10 was made above: the code stays vde_switch's, the words say which VLAN.
       const again = await term([mgmt, "-c", "vlan/create 10"]);
