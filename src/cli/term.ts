@@ -29,6 +29,7 @@ import {
   findLabSwitch,
   isLabSwitchConsole,
   labOfConsole,
+  nearLabClause,
   rootsLabAnswer,
   usersLabHint,
 } from "../lab/switch_paths.ts";
@@ -360,6 +361,23 @@ function isLabDir(dir: string): boolean {
   return kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket";
 }
 
+/**
+ * The lab a lab file names in its top-level `name:` line, read as a line
+ * (no YAML parser for a console): undefined for any other file, and for a
+ * name made of variables (`${LAB:=demo}`), which `vde term` does not expand.
+ */
+function labNameIn(file: string): string | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (text.length > 1 << 20 || !/^topology:/m.test(text)) return undefined;
+  const name = /^name:[ \t]*(["']?)([^"'\s#]+)\1[ \t]*(#.*)?$/m.exec(text)?.[2];
+  return name !== undefined && NAME_PATTERN.test(name) ? name : undefined;
+}
+
 /** The control socket of the running lab named `name`, or undefined when there is none. */
 function runningLabCtl(name: string): string | undefined {
   if (!NAME_PATTERN.test(name)) return undefined;
@@ -418,8 +436,13 @@ export function resolveConsolePath(path: string): string {
     if (lab.found !== undefined) return `${lab.found.dir}.mgmt`;
   }
   if (kind === "other") {
+    // A lab file stands for its lab, as in vde status and vde down: `vde term lab.yaml`.
+    const named = labNameIn(trimmed);
+    const ctl = named === undefined ? undefined : runningLabCtl(named);
+    if (ctl !== undefined) return ctl;
+    const lab = named === undefined ? "" : `; its lab ${named} is not up (vde up ${path})`;
     throw new UsageError(
-      `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
+      `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)${lab}`,
     );
   }
   let dir: string | undefined;
@@ -490,7 +513,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     if (roots !== undefined) throw new UsageError(roots);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
-        nearSwitchClause(given) || findLabSwitch(given).why
+        nearSwitchClause(given) || nearLabClause(given) || findLabSwitch(given).why
       }${usersLabHint(given)}`
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"

@@ -157,6 +157,16 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
 }
 
 /**
+ * ` (did you mean demo?)` for a running lab whose name is a typo's distance
+ * from `name` (`vde term dmeo`, where a lab's name opens its console), or "".
+ */
+export function nearLabClause(name: string): string {
+  if (!NAME_PATTERN.test(name)) return "";
+  const up = [...labStates()].filter(([, s]) => ownerRuns(s.pid, s.pidStart)).map(([lab]) => lab);
+  return didYouMeanClause(suggestCommands(name, up));
+}
+
+/**
  * A path that does not exist, as a command that also takes a running lab's
  * switch by name reads it (`vde capture`, `vde slirp --sock`): that
  * switch's directory; or root's lab's answer, a whole line; or the clause

@@ -319,6 +319,12 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
       file.stderr,
       `vde: ${tmp}/file is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)\n`,
     );
+    // A lab file stands for its lab, as in vde status: one that is not up says so, with the line that starts it.
+    const lab = `nu${Deno.pid}`;
+    await Deno.writeTextFile(`${tmp}/lab.yaml`, `name: ${lab} # the lab\ntopology:\n  nodes: {}\n`);
+    const labFile = await term([`${tmp}/lab.yaml`, "-c", "links"]);
+    assert.equal(labFile.code, 1);
+    assert.match(labFile.stderr, new RegExp(`; its lab ${lab} is not up \\(vde up ${tmp}/lab\\.yaml\\)\n$`));
     // A socket file left by a process killed while it served it (as a switch killed with SIGKILL leaves).
     const holder = new Deno.Command(Deno.execPath(), {
       args: [

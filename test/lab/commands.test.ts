@@ -48,6 +48,13 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       await Deno.remove(folder, { recursive: true });
     }
 
+    // So does the lab's file, as in vde status and vde down; a typo of the lab's name gets the lab's.
+    r = await vde(["term", file, "-c", "links"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
+    r = await vde(["term", `${name}x`, "-c", "links"]);
+    assert.match(r.stderr, new RegExp(`\\(did you mean [^)]*\\b${name}\\b`), r.stderr);
+
     // The runtime directory stands for the lab too.
     r = await vde(["term", labDir(name), "-c", "link sw1-sw2 down"]);
     assert.equal(r.code, 0, r.stderr);
