@@ -180,6 +180,29 @@ Deno.test("another tool's word for a lab command (containerlab's deploy, destroy
   );
 });
 
+Deno.test("a lab file's name a letter or two off one beside it (lab.yml for lab.yaml) is answered with that file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-near-lab-" });
+  try {
+    await Deno.writeTextFile(`${dir}/lab.yaml`, "name: x\ntopology:\n  nodes: {}\n");
+    await Deno.writeTextFile(`${dir}/lab.txt`, "");
+    const up = await vde(["up", `${dir}/lab.yml`]);
+    assert.equal(up.code, 1);
+    assert.equal(
+      up.stderr,
+      `vde: cannot read ${dir}/lab.yml: no such file (did you mean ${dir}/lab.yaml?)\n`,
+    );
+    const down = await run([...vdeCommand(), "down", "lab.yml"], { cwd: dir, check: false });
+    assert.equal(
+      down.stderr,
+      `vde: "lab.yml" is neither a lab file nor a lab name (did you mean lab.yaml?)\n`,
+    );
+    const none = await vde(["up", `${dir}/lab.tx`]);
+    assert.equal(none.stderr, `vde: cannot read ${dir}/lab.tx: no such file\n`, "only a YAML file is meant");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("vde up and vde down take containerlab's -t FILE for the lab, and say what they need without one", async () => {
   const up = await vde(["up", "-t", "/nonexistent/lab.yaml"]);
   assert.equal(up.code, 1);

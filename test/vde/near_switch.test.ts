@@ -35,16 +35,3 @@ Deno.test("a missing switch path a letter off a switch beside it names that swit
     );
   });
 });
-
-Deno.test("a relative switch path is answered as it was written", async () => {
-  await withSwitchDirs((dir) => {
-    const cwd = Deno.cwd();
-    Deno.chdir(dir);
-    try {
-      assert.deepEqual(nearSwitchDirs("nte"), ["net"]);
-      assert.deepEqual(nearSwitchDirs("./nte"), ["./net"]);
-    } finally {
-      Deno.chdir(cwd);
-    }
-  });
-});
