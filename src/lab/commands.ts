@@ -12,7 +12,8 @@ import { CommandRegistry, failure as failureReply, listing, ok, type Session } f
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
-import type { LabRunner } from "./runner.ts";
+import type { LabRunner, RunningLink } from "./runner.ts";
+import { Role } from "../switch/rstp.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode, SwitchNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
@@ -116,7 +117,7 @@ function impairText(i: Impairments): string {
 export function linksTable(r: LabRunner): string[] {
   const rows = r.links.map((l) => [
     l.name,
-    l.wire.up ? "up" : "down",
+    !l.wire.up ? "down" : stpBlocks(r, l) ? "blocked" : "up",
     String(l.wire.b.stats.framesIn),
     String(l.wire.a.stats.framesIn),
     String(l.wire.dropped + l.wire.filterDrops),
@@ -134,6 +135,19 @@ export function linksTable(r: LabRunner): string[] {
     { title: "DROPS", align: "right" },
     { title: "SETTINGS", align: "left" },
   ], rows);
+}
+
+/**
+ * Whether spanning tree keeps link `l` out of the tree: a switch end of it is
+ * an alternate or backup port, the loop's cut (`blocking` in a Linux
+ * bridge's words), as the lab's page draws it faint. A port between roles
+ * (learning as it comes up) is not: the tree has not cut it.
+ */
+function stpBlocks(r: LabRunner, l: RunningLink): boolean {
+  return l.spec.ends.some((e) => {
+    const view = e.port === undefined ? undefined : r.switches.get(e.node)?.sw.engine.stp?.port(e.port);
+    return view !== undefined && view.enabled && (view.role === Role.Alternate || view.role === Role.Backup);
+  });
 }
 
 /** A session that runs a switch's commands (so `help` lists the switch's). */
