@@ -294,7 +294,8 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
       // These end the session from our side: the connection's close that follows is no news. Set
       // before the command runs, as the switch may hang up before its reply is read.
-      const ending = name === "logout" || name === "shutdown" || (remote.lab && name === "down");
+      // `exit` and `quit` are `logout` (RemoteConsole.execute): leaving, not a switch that went away.
+      const ending = ["logout", "exit", "quit", "shutdown"].includes(name) || (remote.lab && name === "down");
       if (ending) leaving = true;
       const stopping = name === "shutdown" ? localPid(remote, path) : undefined;
       let reply: RemoteReply | null;
