@@ -150,6 +150,11 @@ function stpBlocks(r: LabRunner, l: RunningLink): boolean {
   });
 }
 
+/** What `exit` at the lab shell is told: the shell's end is the lab's, and how a lab outlives its shell. */
+const LEAVE_HINT = (word: string) =>
+  `${word}: the lab ends with its shell: \`down\` (or Ctrl-D) takes it down; ` +
+  "a lab that runs on without it is `vde up -d FILE`, its shell then `vde term LAB`";
+
 /** A session that runs a switch's commands (so `help` lists the switch's). */
 function switchSession(outer: Session, commands: CommandRegistry): Session {
   return {
@@ -271,6 +276,9 @@ export function labCommands(
   const commands = new CommandRegistry();
   // Through `vde term LAB` as at the shell: a program typed without its host gets the host's line.
   commands.unknown = (line) => {
+    // A shell's way out, typed at the lab's own terminal (vde term LAB's exit is its logout, never sent).
+    const first = line.trim().split(/\s+/)[0];
+    if (first === "exit" || first === "quit") return failureReply(LEAVE_HINT(first), Errno.ENOSYS);
     const hint = programHint(line, r.hosts, onPath);
     return hint === undefined ? undefined : failureReply(hint.trimEnd(), Errno.ENOSYS);
   };

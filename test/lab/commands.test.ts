@@ -527,3 +527,17 @@ topology:
     await Deno.remove(script);
   }
 });
+
+Deno.test("exit and quit at the lab shell say the lab ends with its shell (down or Ctrl-D) and how one outlives it", async () => {
+  await withLabInProcess(ONE_SWITCH, async (r, line) => {
+    for (const word of ["exit", "quit"]) {
+      const reply = await line(word);
+      assert.equal(
+        reply,
+        `${Errno.ENOSYS} ${word}: the lab ends with its shell: \`down\` (or Ctrl-D) takes it down; ` +
+          "a lab that runs on without it is `vde up -d FILE`, its shell then `vde term LAB`\n",
+      );
+    }
+    assert.equal(r.switches.size, 1, "the lab runs on");
+  });
+});
