@@ -55,21 +55,15 @@ Deno.test("a bridge's or Open vSwitch's word, alone or in its tool's command lin
 });
 
 Deno.test("a hardware switch CLI's show commands (show mac address-table, show spanning-tree) name ours", () => {
-  assert.equal(
-    bridgeWordHint("show mac address-table", SWITCH),
-    "address-table here is macs (the MAC table)",
-  );
-  assert.equal(bridgeWordHint("show spanning-tree", SWITCH), "spanning-tree here is stp (the spanning tree)");
   const all = [...SWITCH, "ports", "vlan/allprint"];
-  assert.equal(
-    bridgeWordHint("show interfaces", all),
-    "interfaces here is ports (the ports with their counters)",
-  );
-  assert.equal(
-    bridgeWordHint("show vlan brief", all),
-    "vlan here is vlan/allprint (the VLANs and their ports)",
-  );
-  assert.equal(bridgeWordHint("show clock", all), undefined, "show alone names nothing of ours");
+  const cases: [string, string | undefined][] = [
+    ["show mac address-table", "address-table here is macs (the MAC table)"],
+    ["show spanning-tree", "spanning-tree here is stp (the spanning tree)"],
+    ["show interfaces", "interfaces here is ports (the ports with their counters)"],
+    ["show vlan brief", "vlan here is vlan/allprint (the VLANs and their ports)"],
+    ["show clock", undefined], // show alone names nothing of ours
+  ];
+  for (const [line, hint] of cases) assert.equal(bridgeWordHint(line, all), hint, line);
 });
 
 Deno.test("a line that is not a bridge's or names a command the console lacks gets no such hint", () => {
