@@ -64,6 +64,7 @@ import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
 import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
+import { nearEntries } from "../os/near_entries.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -82,7 +83,7 @@ export function loadLab(
     const why = !(err instanceof Deno.errors.NotFound)
       ? unreadableReason(err)
       : example === undefined
-      ? "no such file"
+      ? `no such file${nearLabFile(file)}`
       // The README's `vde up examples/lan-nat.yaml`, typed where only the program was copied.
       : `no such file (vde carries that example: vde example ${example} > ${example}.yaml; vde up ${example}.yaml)`;
     throw new UsageError(cannotRead(file, why));
@@ -637,6 +638,11 @@ function nameInFile(file: string): string | undefined {
   return typeof name === "string" || typeof name === "number" ? String(name) : undefined;
 }
 
+/** ` (did you mean lab.yaml?)` for `lab.yml` typed beside lab.yaml: a YAML file a typo away, or "". */
+function nearLabFile(file: string): string {
+  return didYouMeanClause(nearEntries(file, (f) => isFile(f) && /\.ya?ml$/.test(f)));
+}
+
 /** The lab name an argument means: a lab file's `name`, or the name itself. */
 function labName(arg: string): string {
   try {
@@ -652,7 +658,7 @@ function labName(arg: string): string {
     // An operator's `vde status /tmp/net` of a switch started alone: say what shows that switch instead.
     const what = isSocket(`${arg}/ctl`)
       ? `a switch's socket directory, not a lab: vde term ${arg} reaches that switch (-c ports, -c shutdown)`
-      : "neither a lab file nor a lab name";
+      : `neither a lab file nor a lab name${nearLabFile(arg)}`;
     throw new UsageError(`"${arg}" is ${what}`);
   }
   return arg;

@@ -27,13 +27,22 @@ export class ExitStatus extends Error {
 
 /**
  * Commander's own errors (unknown option, missing argument) as ours are
- * written: `vde: ...`, where commander says `error: ...`. A subcommand that
- * adds a hint to them passes it as `hint`, which sees the line as printed.
+ * written: `vde: ...`, where commander says `error: ...`, and its guess on
+ * the same line, as every "did you mean" of ours is
+ * (`vde: unknown option '--sokc' (did you mean --sock?)`), where commander
+ * puts `(Did you mean --sock?)` on a line of its own. A subcommand that adds
+ * a hint to them passes it as `hint`, which sees the line as commander wrote it.
  */
 export function vdeErrors(hint: (text: string) => string = (text) => text): {
   outputError: (text: string, write: (text: string) => void) => void;
 } {
-  return { outputError: (text, write) => write(hint(text.replace(/^error: /, "vde: "))) };
+  return {
+    outputError: (text, write) =>
+      write(
+        hint(text.replace(/^error: /, "vde: "))
+          .replace(/^([^\n]*)\n\(Did you mean ([^\n]*)\)\n/, "$1 (did you mean $2)\n"),
+      ),
+  };
 }
 
 /**

@@ -112,6 +112,13 @@ export const plugCommand: Subcommand = (program: Command) => {
           } tap://tap0\``,
         );
       }
+      // `vde plug` alone at a terminal is someone asking how (vde_plug's default switch joined to the
+      // screen is never meant): said as a usage line, not as a refusal to join '' to the terminal.
+      refuseStdioAtTerminal(
+        firstWritten === "" && secondWritten === "-",
+        "vde plug joins two ends: a switch and what plugs into it, e.g. `vde plug /tmp/net tap://tap0` " +
+          "(one VNL alone is joined to stdin/stdout, for dpipe or ssh)",
+      );
       refuseStdioAtTerminal(
         first === "-" || second === "-",
         `refusing to join ${named(given)} to this terminal (stdin/stdout carry frames ` +

@@ -29,6 +29,7 @@ import {
   findLabSwitch,
   isLabSwitchConsole,
   labOfConsole,
+  nearLabClause,
   rootsLabAnswer,
   usersLabHint,
 } from "../lab/switch_paths.ts";
@@ -38,6 +39,7 @@ import { defaultSwitchDir } from "../link/default_switch.ts";
 import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.ts";
 import { listenerPid } from "../os/socket_owner.ts";
 import { TermOutput } from "./term_output.ts";
+import { nearSwitchClause } from "../vde/near_switch.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -83,11 +85,12 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
       : "ports";
     return ` (watch redraws at a terminal: run vde term without -c and type it; a script reads ${instead})`;
   }
-  // A lab's switches are commands too (`sit1 ports` is a typo of switch site1), though its help lists none.
-  const switches = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
-    ? await remote.labSwitches()
+  // A lab's switches and hosts are commands too (`sit1 ports` is a typo of switch site1, `h9 ip a` of a
+  // host), though its help lists none.
+  const nodes = code === Errno.ENOSYS && remote.lab && ofSwitch === undefined
+    ? await remote.labCommandNodes()
     : [];
-  const hint = failureHint(line, code, knownOf(commands, undefined, switches));
+  const hint = failureHint(line, code, knownOf(commands, undefined, nodes));
   return hint === undefined ? "" : ` (${hint})`;
 }
 
@@ -222,15 +225,15 @@ function remotePortsTable(client: MgmtClient, prefix: string): () => Promise<str
   });
 }
 
-/** What a console knows of `commands` (and of a lab's `switches`), for usage lines and suggestions. */
+/** What a console knows of `commands` (and of a lab's switches and hosts, `nodes`), for usage lines and suggestions. */
 function knownOf(
   commands: readonly RemoteCommand[],
   helpLine?: string,
-  switches: string[] = [],
+  nodes: string[] = [],
 ): KnownCommands {
   return {
     syntax: (p) => commands.find((c) => c.path === p)?.syntax,
-    paths: () => [...commands.map((c) => c.path), ...switches],
+    paths: () => [...commands.map((c) => c.path), ...nodes],
     helpLine,
   };
 }
@@ -291,7 +294,8 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       if (inner.name === "watch" && ofSwitch !== undefined) return await watch(inner.args, name);
       // These end the session from our side: the connection's close that follows is no news. Set
       // before the command runs, as the switch may hang up before its reply is read.
-      const ending = name === "logout" || name === "shutdown" || (remote.lab && name === "down");
+      // `exit` and `quit` are `logout` (RemoteConsole.execute): leaving, not a switch that went away.
+      const ending = ["logout", "exit", "quit", "shutdown"].includes(name) || (remote.lab && name === "down");
       if (ending) leaving = true;
       const stopping = name === "shutdown" ? localPid(remote, path) : undefined;
       let reply: RemoteReply | null;
@@ -309,9 +313,9 @@ async function runInteractive(remote: RemoteConsole, path: string, timeoutMs: nu
       if (reply.endSession) resolve();
       // A lab switch's failure is explained with that switch's commands, as the lab shell does.
       if (ofSwitch !== undefined) return formatExplained(args, reply, knownOf(ofSwitch, `${name} help`));
-      // The lab's switch names only help guess a mistyped command (explainFailure's ENOSYS case).
-      const switches = remote.lab && reply.code === Errno.ENOSYS ? await remote.labSwitches() : [];
-      return formatExplained(line, reply, knownOf(remote.commands(), undefined, switches));
+      // The lab's switch and host names only help guess a mistyped command (explainFailure's ENOSYS case).
+      const nodes = remote.lab && reply.code === Errno.ENOSYS ? await remote.labCommandNodes() : [];
+      return formatExplained(line, reply, knownOf(remote.commands(), undefined, nodes));
     },
     complete: async (line) => {
       if (using === undefined) return await complete(line, source);
@@ -356,6 +360,23 @@ function kindOf(path: string): "dir" | "socket" | "other" | "missing" | "denied"
 /** A lab's runtime directory: its state file, and its ctl the lab's console. */
 function isLabDir(dir: string): boolean {
   return kindOf(`${dir}/${LAB_STATE_FILE}`) === "other" && kindOf(`${dir}/ctl`) === "socket";
+}
+
+/**
+ * The lab a lab file names in its top-level `name:` line, read as a line
+ * (no YAML parser for a console): undefined for any other file, and for a
+ * name made of variables (`${LAB:=demo}`), which `vde term` does not expand.
+ */
+function labNameIn(file: string): string | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch {
+    return undefined;
+  }
+  if (text.length > 1 << 20 || !/^topology:/m.test(text)) return undefined;
+  const name = /^name:[ \t]*(["']?)([^"'\s#]+)\1[ \t]*(#.*)?$/m.exec(text)?.[2];
+  return name !== undefined && NAME_PATTERN.test(name) ? name : undefined;
 }
 
 /** The control socket of the running lab named `name`, or undefined when there is none. */
@@ -416,8 +437,13 @@ export function resolveConsolePath(path: string): string {
     if (lab.found !== undefined) return `${lab.found.dir}.mgmt`;
   }
   if (kind === "other") {
+    // A lab file stands for its lab, as in vde status and vde down: `vde term lab.yaml`.
+    const named = labNameIn(trimmed);
+    const ctl = named === undefined ? undefined : runningLabCtl(named);
+    if (ctl !== undefined) return ctl;
+    const lab = named === undefined ? "" : `; its lab ${named} is not up (vde up ${path})`;
     throw new UsageError(
-      `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)`,
+      `${path} is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)${lab}`,
     );
   }
   let dir: string | undefined;
@@ -488,7 +514,7 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
     if (roots !== undefined) throw new UsageError(roots);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
-        findLabSwitch(given).why
+        nearSwitchClause(given) || nearLabClause(given) || findLabSwitch(given).why
       }${usersLabHint(given)}`
       : err instanceof Deno.errors.ConnectionRefused
       ? "nothing serves it (the switch that made it has stopped)"

@@ -86,9 +86,24 @@ export function splitVdePlug(text: string): [string, string] {
 
 /** Parses one value option, as a UsageError when it has no number. */
 export function parseValueOption(option: string, param: ParamName, text: string): WireSetting {
+  // `-d --mgmt /tmp/wf`: -d took the next option as its delay, where the user meant --daemon.
+  if (param === "delay" && /^-[A-Za-z-]/.test(text)) {
+    throw new UsageError(`--${option} wants a delay such as 50, got "${text}" (${DELAY_NOT_DAEMON})`);
+  }
   const v = parseSetting(param, text);
   if (isValueError(v)) throw new UsageError(`--${option}: ${v.error}`);
   return v;
+}
+
+/** vde2's wirefilter has `-d` for its delay, where every other vde command's `-d` is --daemon. */
+const DELAY_NOT_DAEMON = "wirefilter's -d is its delay, as in vde2; in the background: --daemon --mgmt PATH";
+
+/** Commander's "argument missing" for a bare `-d` (a --daemon meant), with what -d is here. */
+export function delayFlagHint(text: string): string {
+  return text.replace(
+    /^(vde: option '-d, --delay <value>' argument missing)\n/,
+    `$1 (${DELAY_NOT_DAEMON})\n`,
+  );
 }
 
 /** The value of `-d`/`--delay` on the command line `argv`, if any. */
@@ -383,7 +398,7 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
   const syntax = "[LR|RL]VALUE[+DELTA][K|M|G][U|N]";
   program
     .command("wirefilter")
-    .configureOutput(vdeErrors(netemOptionHint()))
+    .configureOutput(vdeErrors((text) => delayFlagHint(netemOptionHint()(text))))
     .description(
       "an impaired wire between two VNLs (or, with none, a filter inside a dpipe): " +
         "loss, delay, dup, bandwidth, noise, MTU, reordering, as vde2's wirefilter",

@@ -1,7 +1,9 @@
 /**
  * The Linux bridge's and Open vSwitch's words for what this console does
- * under vde_switch's names. An admin who knows `bridge fdb show`,
- * `ovs-appctl fdb/show`, `brctl showstp` or `bridge mdb` types that word
+ * under vde_switch's names, and a hardware switch CLI's (`show mac
+ * address-table`, in Cisco's IOS and the many that copy it). An admin who
+ * knows `bridge fdb show`, `ovs-appctl fdb/show`, `brctl showstp` or
+ * `bridge mdb` types that word
  * first; edit distance finds nothing near it (`fdb` is far from `macs`), so
  * an unknown command whose first word, after any leading tool name, is one
  * of theirs is answered with ours. Only commands the console has are named:
@@ -11,8 +13,8 @@ import { words } from "./args.ts";
 
 /** Our commands, what each is as the hint says it, and their words for it. */
 const OURS: readonly (readonly [string, string, readonly string[]])[] = [
-  // bridge fdb, ovs-appctl fdb/show, brctl showmacs.
-  ["macs", "the MAC table", ["fdb", "fdb/show", "showmacs"]],
+  // bridge fdb, ovs-appctl fdb/show, brctl showmacs, show mac address-table.
+  ["macs", "the MAC table", ["fdb", "fdb/show", "showmacs", "address-table"]],
   // bridge fdb flush [dev X] [vlan V], ovs-appctl fdb/flush.
   ["hash/flush", "the MAC table flush: all, or `port N`, `vlan V`", ["fdb/flush"]],
   // brctl setageing, ip link ... ageing_time, OVS other_config:mac-aging-time (seconds here too).
@@ -23,7 +25,7 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   ["mcast/querier", "the IGMP/MLD querier", ["mcast_querier"]],
   ["mcast/router", "a multicast router port", ["mcast_router"]],
   // brctl showstp, ovs-appctl stp/show and rstp/show; stp_state, priorities and timers.
-  ["stp", "the spanning tree", ["showstp", "stp/show", "rstp/show"]],
+  ["stp", "the spanning tree", ["showstp", "stp/show", "rstp/show", "spanning-tree"]],
   ["fstp/setfstp", "spanning tree on or off", ["stp_state", "rstp_enable", "stp_enable"]],
   ["stp/setprio", "the bridge priority", ["setbridgeprio", "priority", "rstp-priority"]],
   ["stp/setportcost", "a port's path cost", ["setpathcost"]],
@@ -44,9 +46,9 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
     "max_age",
     "forward_delay",
   ]],
-  // bridge vlan show; ip -s link, ovs-vsctl list-ports, ovs-ofctl dump-ports.
+  // bridge vlan show, show vlan; ip -s link, ovs-vsctl list-ports, ovs-ofctl dump-ports, show interfaces.
   ["vlan/allprint", "the VLANs and their ports", ["vlan", "vlan/show"]],
-  ["ports", "the ports with their counters", ["link", "list-ports", "dump-ports", "port/show"]],
+  ["ports", "the ports with their counters", ["link", "list-ports", "dump-ports", "port/show", "interfaces"]],
 ];
 
 /** Our command and what it is, for each of their words. */
@@ -54,8 +56,11 @@ const THEIR_WORDS: ReadonlyMap<string, readonly [string, string]> = new Map(
   OURS.flatMap(([ours, what, theirs]) => theirs.map((w) => [w, [ours, what]] as const)),
 );
 
-/** The tools whose command lines an admin may type whole (`bridge fdb show`, `ovs-appctl fdb/show br0`). */
-const TOOLS = new Set(["bridge", "brctl", "ip", "ovs-appctl", "ovs-vsctl", "ovs-ofctl"]);
+/**
+ * The tools whose command lines an admin may type whole (`bridge fdb show`, `ovs-appctl fdb/show br0`),
+ * and a switch CLI's `show` (`show mac address-table`).
+ */
+const TOOLS = new Set(["bridge", "brctl", "ip", "ovs-appctl", "ovs-vsctl", "ovs-ofctl", "show"]);
 
 /** A word as the table has it: `other_config:rstp-priority=4096` is `rstp-priority`. */
 function bare(word: string): string {

@@ -79,7 +79,13 @@ export function missingHint(name: string, syntax: string): string | undefined {
   const port = tokens.some((_, i) => argKind(name, syntax, i) === "port");
   const vlan = tokens.some((t) => /^\[?VLAN\]?$/.test(t)) || (name.startsWith("vlan/") && syntax !== "");
   const ports = "a port is there once something plugs in, or after port/create N";
-  if (port && vlan) return `no such port or VLAN: ${ports}; vlan/create N makes a VLAN`;
+  if (port && vlan) {
+    // Which word is which: a bridge's `bridge vlan add dev PORT vid VLAN` gives them the other way round.
+    const shape = tokens.map((t, i) =>
+      argKind(name, syntax, i) === "port" ? "PORT" : /^\[?(VLAN|N)\]?$/.test(t) ? "VLAN" : t
+    );
+    return `no such port or VLAN (${name} ${shape.join(" ")}): ${ports}; vlan/create N makes a VLAN`;
+  }
   if (port) return `no such port: ${ports}; \`ports all\` lists them`;
   if (vlan) return "no such VLAN: vlan/create N makes one; vlan/allprint lists them";
   return undefined;

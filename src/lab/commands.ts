@@ -12,7 +12,8 @@ import { CommandRegistry, failure as failureReply, listing, ok, type Session } f
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
-import type { LabRunner } from "./runner.ts";
+import type { LabRunner, RunningLink } from "./runner.ts";
+import { Role } from "../switch/rstp.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode, SwitchNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
@@ -118,7 +119,7 @@ function impairText(i: Impairments): string {
 export function linksTable(r: LabRunner): string[] {
   const rows = r.links.map((l) => [
     l.name,
-    l.wire.up ? "up" : "down",
+    !l.wire.up ? "down" : stpBlocks(r, l) ? "blocked" : "up",
     String(l.wire.b.stats.framesIn),
     String(l.wire.a.stats.framesIn),
     String(l.wire.dropped + l.wire.filterDrops),
@@ -137,6 +138,24 @@ export function linksTable(r: LabRunner): string[] {
     { title: "SETTINGS", align: "left" },
   ], rows);
 }
+
+/**
+ * Whether spanning tree keeps link `l` out of the tree: a switch end of it is
+ * an alternate or backup port, the loop's cut (`blocking` in a Linux
+ * bridge's words), as the lab's page draws it faint. A port between roles
+ * (learning as it comes up) is not: the tree has not cut it.
+ */
+function stpBlocks(r: LabRunner, l: RunningLink): boolean {
+  return l.spec.ends.some((e) => {
+    const view = e.port === undefined ? undefined : r.switches.get(e.node)?.sw.engine.stp?.port(e.port);
+    return view !== undefined && view.enabled && (view.role === Role.Alternate || view.role === Role.Backup);
+  });
+}
+
+/** What `exit` at the lab shell is told: the shell's end is the lab's, and how a lab outlives its shell. */
+const LEAVE_HINT = (word: string) =>
+  `${word}: the lab ends with its shell: \`down\` (or Ctrl-D) takes it down; ` +
+  "a lab that runs on without it is `vde up -d FILE`, its shell then `vde term LAB`";
 
 /** A session that runs a switch's commands (so `help` lists the switch's). */
 function switchSession(outer: Session, commands: CommandRegistry): Session {
@@ -259,6 +278,9 @@ export function labCommands(
   const commands = new CommandRegistry();
   // Through `vde term LAB` as at the shell: a program typed without its host gets the host's line.
   commands.unknown = (line) => {
+    // A shell's way out, typed at the lab's own terminal (vde term LAB's exit is its logout, never sent).
+    const first = line.trim().split(/\s+/)[0];
+    if (first === "exit" || first === "quit") return failureReply(LEAVE_HINT(first), Errno.ENOSYS);
     const hint = programHint(line, r.hosts, onPath);
     return hint === undefined ? undefined : failureReply(hint.trimEnd(), Errno.ENOSYS);
   };

@@ -12,6 +12,7 @@ import { dirOf, isFile, isSocket, wholePath } from "../os/paths.ts";
 import { LAB_STATE_FILE, type LabState, labStates, ownerRuns } from "./state.ts";
 import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
+import { nearSwitchClause } from "../vde/near_switch.ts";
 import { type MarkedProcess, markedProcesses } from "../os/user_namespace.ts";
 import { groupHint, ownerAndMode, userName } from "../os/users.ts";
 import { readOwnedFile } from "../os/owned_file.ts";
@@ -156,6 +157,16 @@ export function matchLabSwitch(name: string, all: readonly LabSwitch[]): LabSwit
 }
 
 /**
+ * ` (did you mean demo?)` for a running lab whose name is a typo's distance
+ * from `name` (`vde term dmeo`, where a lab's name opens its console), or "".
+ */
+export function nearLabClause(name: string): string {
+  if (!NAME_PATTERN.test(name)) return "";
+  const up = [...labStates()].filter(([, s]) => ownerRuns(s.pid, s.pidStart)).map(([lab]) => lab);
+  return didYouMeanClause(suggestCommands(name, up));
+}
+
+/**
  * A path that does not exist, as a command that also takes a running lab's
  * switch by name reads it (`vde capture`, `vde slirp --sock`): that
  * switch's directory; or root's lab's answer, a whole line; or the clause
@@ -167,6 +178,9 @@ export function namedSwitch(name: string): { dir: string } | { refused: string }
   if (lab.found !== undefined) return { dir: lab.found.dir };
   const roots = rootsLabAnswer(name);
   if (roots !== undefined) return { refused: roots };
+  // A path a letter off a switch's directory beside it (/tmp/nte): that one, before the labs' switches.
+  const near = nearSwitchClause(name);
+  if (near !== "") return { clause: near };
   const none = lab.noLabUp ? " (nor a switch of a running lab: no lab is up)" : "";
   // LAB/SWITCH of a user's rootless lab, asked by root: whose it is.
   const whose = name.includes("/") ? usersLabHint(name) : "";

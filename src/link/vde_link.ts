@@ -40,6 +40,7 @@ import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
 import { isDirectory } from "../os/paths.ts";
+import { nearSwitchClause } from "../vde/near_switch.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -273,7 +274,7 @@ export function switchDir(path: string): string {
     // `vde://tmp/net` (two slashes) names the relative path tmp/net: the user meant /tmp/net.
     const absolute = !dir.startsWith("/") && isDirectory(`/${dir}`)
       ? ` (did you mean /${dir}? as a VNL, vde:///${dir})`
-      : "";
+      : nearSwitchClause(dir);
     throw new Error(`no switch at ${dir}: the directory does not exist${absolute}`);
   }
 }

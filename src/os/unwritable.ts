@@ -4,7 +4,9 @@
  * OS says only "Permission denied (os error 13)", which names neither the
  * file nor whose directory refused it; the line here names both, and the
  * two ways out: a file in a directory of the user's own, or one root makes
- * for the user beforehand (then the program only opens it).
+ * for the user beforehand (then the program only opens it). A directory a
+ * program makes (a switch's `--sock`) is said the same way, and so is a
+ * parent that is missing, which the OS says as "No such file or directory".
  */
 import { dirOf, exists } from "./paths.ts";
 import { ownerAndMode, userName } from "./users.ts";
@@ -26,4 +28,21 @@ export function unwritable(path: string, option: string, err: unknown, uid = Den
   return `: ${refused}; give one in a directory of yours (${option} ~/${
     absolute.slice(dir.length + 1)
   }), or have root make it yours first (${fix})`;
+}
+
+/**
+ * `: WHY; what to do`, to follow a line naming directory `path` that could not be made as option
+ * `option` (`--sock /var/run/net` given by a user, `--sock /tmp/lab/net` before /tmp/lab exists); the
+ * OS's words for any other failure.
+ */
+export function unmakeableDir(path: string, option: string, err: unknown, uid = Deno.uid() ?? -1): string {
+  const absolute = (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).replace(/\/+$/, "");
+  const parent = dirOf(absolute);
+  if (err instanceof Deno.errors.NotFound && !exists(parent)) {
+    return `: its parent ${parent} does not exist (mkdir -p ${parent} first, or give another ${option})`;
+  }
+  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${(err as Error).message}`;
+  const who = userName(uid);
+  return `: ${who} may not create files in ${parent} (${ownerAndMode(parent)}); give one in a directory of ` +
+    `yours (${option} /tmp/${who}-${absolute.slice(parent.length + 1)})`;
 }

@@ -37,6 +37,7 @@ import {
 } from "../io/unix_stream.ts";
 import { ownerAndMode, userName } from "../os/users.ts";
 import { exists, isSocket } from "../os/paths.ts";
+import { unmakeableDir } from "../os/unwritable.ts";
 import { isSessionLockName } from "../cable/session_lock.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import {
@@ -183,7 +184,9 @@ export class VdeSwitchServer {
       // Its mode and group are given through a descriptor: the parent may be others' to write (held_dir.ts).
       made = makeOwnDirectory(options.dir, perms.dirMode, perms.gid);
     } catch (err) {
-      throw new Error(`cannot create the switch directory ${options.dir}: ${(err as Error).message}`);
+      throw new Error(
+        `cannot create the switch directory ${options.dir}${unmakeableDir(options.dir, "--sock", err)}`,
+      );
     }
     let dir: string;
     try {

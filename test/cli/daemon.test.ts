@@ -134,7 +134,10 @@ Deno.test("--daemon under a missing parent directory reports the directory error
   await withTmp(async (dir) => {
     const r = await daemon(["--sock", `${dir}/missing/sw`, "--logfile", `${dir}/log`]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^vde: cannot create the switch directory .*\/missing\/sw/m);
+    assert.match(
+      r.stderr,
+      /^vde: cannot create the switch directory .*\/missing\/sw: its parent .*\/missing does not exist \(mkdir -p /m,
+    );
     const logged = await Deno.readTextFile(`${dir}/log`);
     assert.match(logged, /vde switch: cannot start: cannot create the switch directory/);
     assert.deepEqual(processesMentioning(`${dir}/missing`), []);
@@ -292,7 +295,8 @@ Deno.test("--daemon without --logfile prints the startup script's failing lines,
       `vde switch: ${dir}/rc:3: port/setvlan 99 99: 1022 Invalid argument (port 99 is past the last port ` +
       "(port/showinfo says Numports))",
       `vde switch: ${dir}/rc:4: port/setvlna 5 0: 1038 Function not implemented (did you mean port/setvlan?)`,
-      `vde switch: ${dir}/rc:5: port/setvlan 7 0: 1006 No such device or address (no such port or VLAN: a port ` +
+      `vde switch: ${dir}/rc:5: port/setvlan 7 0: 1006 No such device or address (no such port or VLAN ` +
+      "(port/setvlan PORT VLAN): a port " +
       "is there once something plugs in, or after port/create N; vlan/create N makes a VLAN)",
     ]);
     assert.match(lines[4] ?? "", /^vde switch: serving .* stop: kill \d+$/);

@@ -47,7 +47,7 @@ Deno.test("a mistyped subcommand followed by its options is named as the command
   assert.equal(sub.code, 1);
   assert.match(
     sub.stderr,
-    /^vde: unknown option '--sokc'\n\(Did you mean --sock\?\)/,
+    /^vde: unknown option '--sokc' \(did you mean --sock\?\)\n\(run with --help for usage\)\n$/,
     "subcommands still refuse theirs",
   );
 });
@@ -188,6 +188,29 @@ Deno.test("vde up of a device or a FIFO is refused in one line, not read without
     const zero = await vde(["up", "/dev/zero"]);
     assert.equal(zero.stderr, "vde: cannot read /dev/zero: it is a character device, not a regular file\n");
     assert.equal(zero.code, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a lab file's name a letter or two off one beside it (lab.yml for lab.yaml) is answered with that file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-near-lab-" });
+  try {
+    await Deno.writeTextFile(`${dir}/lab.yaml`, "name: x\ntopology:\n  nodes: {}\n");
+    await Deno.writeTextFile(`${dir}/lab.txt`, "");
+    const up = await vde(["up", `${dir}/lab.yml`]);
+    assert.equal(up.code, 1);
+    assert.equal(
+      up.stderr,
+      `vde: cannot read ${dir}/lab.yml: no such file (did you mean ${dir}/lab.yaml?)\n`,
+    );
+    const down = await run([...vdeCommand(), "down", "lab.yml"], { cwd: dir, check: false });
+    assert.equal(
+      down.stderr,
+      `vde: "lab.yml" is neither a lab file nor a lab name (did you mean lab.yaml?)\n`,
+    );
+    const none = await vde(["up", `${dir}/lab.tx`]);
+    assert.equal(none.stderr, `vde: cannot read ${dir}/lab.tx: no such file\n`, "only a YAML file is meant");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

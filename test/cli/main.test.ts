@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { run } from "../helpers/processes.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
+import { vdeErrors } from "../../src/cli/main.ts";
 
 const HINT = "(run with --help for usage)\n";
 
@@ -21,7 +22,7 @@ Deno.test("commander's errors (unknown option, missing value, missing option, un
     [["switch", "--bogus"], "vde: unknown option '--bogus'\n"],
     [["switch", "--sock"], "vde: option '-s, --sock <dir>' argument missing\n"],
     [["cable", "connect", "a:1"], "vde: required option '-s, --sock <vnl>' not specified\n"],
-    [["cable", "lisen"], "vde: unknown command 'lisen'\n"],
+    [["cable", "lisen"], "vde: unknown command 'lisen' (did you mean listen?)\n"],
     // A command's options before its name: said in the order they are taken.
     [
       ["--sock", "/tmp/x", "switch"],
@@ -74,4 +75,20 @@ Deno.test("an unknown command with --help or -h is named, with its nearest names
   const help = await run([...ourCli(), "switch", "--help"], { check: false, timeoutMs: 60_000 });
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: vde switch /);
+});
+
+Deno.test("commander's guess at a mistyped option is said on the error's line, as every did-you-mean of ours", () => {
+  let out = "";
+  vdeErrors().outputError(
+    "error: unknown option '--sokc'\n(Did you mean --sock?)\n(run with --help for usage)\n",
+    (t) => out += t,
+  );
+  assert.equal(out, "vde: unknown option '--sokc' (did you mean --sock?)\n(run with --help for usage)\n");
+  // A subcommand's own hint still sees commander's line, and both are kept.
+  out = "";
+  vdeErrors((t) => t.replace(/^(vde: unknown option '-i')/, "$1 (ours)")).outputError(
+    "error: unknown option '-i'\n(Did you mean -I?)\n",
+    (t) => out += t,
+  );
+  assert.equal(out, "vde: unknown option '-i' (ours) (did you mean -I?)\n");
 });

@@ -123,6 +123,19 @@ Deno.test("vde plug with one VNL at a terminal refuses in one line instead of jo
   assert.equal(r.stdout.trim().split("\n").length, 1, r.stdout);
 });
 
+Deno.test("vde plug alone at a terminal says what it takes, with an example, in one line", async () => {
+  const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug"].join(" ");
+  const r = await run(["script", "-qec", cmd, "/dev/null"], { check: false, timeoutMs: 30_000 });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(
+    r.stdout,
+    /^vde: vde plug joins two ends: .*e\.g\. `vde plug \/tmp\/net tap:\/\/tap0`/,
+    r.stdout,
+  );
+  assert.doesNotMatch(r.stdout, /''/, "no empty switch name quoted");
+  assert.equal(r.stdout.trim().split("\n").length, 1, r.stdout);
+});
+
 Deno.test("vde plug at a terminal suggests the line with the switch the user gave, quoted for the shell", async () => {
   const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug", "'vde:///tmp/vde-no-such[3]'"]
     .join(" ");

@@ -429,10 +429,12 @@ Deno.test("README's Without root block runs as written, as a user without root",
     assert.ok(at >= 0, "README has a section Without root");
     const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
     assert.ok(block !== undefined, "its shell block");
-    // Only names made unique to this run: the bundle the test built, the socket directory, the lab.
+    // Only names made unique to this run: the bundle the test built (scripts/bundle.ts, as step 0's
+    // `deno task bundle` builds it: the user's own DENO_DIR may reach no registry), the socket directory, the lab.
+    assert.ok(block.includes("deno task bundle ~/bin/vde"), "step 0 builds the bundle from the checkout");
     const lab = `ml${Deno.pid % 100000}`;
     const script = block
-      .replace("install -m 755 vde.js ~/bin/vde", `install -m 755 ${s.tmp}/bin/vde ~/bin/vde`)
+      .replace("deno task bundle ~/bin/vde", `install -m 755 ${s.tmp}/bin/vde ~/bin/vde`)
       .replaceAll("/tmp/$USER-net", `${s.tmp}/home/$USER-net`)
       .replaceAll("mylan", lab);
     const r = await s.as(["bash", "-c", `set -e\n${script}`], 120_000);

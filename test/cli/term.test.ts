@@ -118,7 +118,7 @@ for (const kind of ["ours", "c"] as const) {
       assert.equal(missing.code, 1);
       assert.match(
         missing.stderr,
-        /^vde: vlan\/addport 10 1: 1006 No such device or address \(no such port or VLAN: a port is there once something plugs in, or after port\/create N; .*\)\n$/,
+        /^vde: vlan\/addport 10 1: 1006 No such device or address \(no such port or VLAN \(vlan\/addport VLAN PORT\): a port is there once something plugs in, or after port\/create N; .*\)\n$/,
       );
       // VLAN 10 was made above: the code stays vde_switch's, the words say which VLAN.
       const again = await term([mgmt, "-c", "vlan/create 10"]);
@@ -319,6 +319,12 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
       file.stderr,
       `vde: ${tmp}/file is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)\n`,
     );
+    // A lab file stands for its lab, as in vde status: one that is not up says so, with the line that starts it.
+    const lab = `nu${Deno.pid}`;
+    await Deno.writeTextFile(`${tmp}/lab.yaml`, `name: ${lab} # the lab\ntopology:\n  nodes: {}\n`);
+    const labFile = await term([`${tmp}/lab.yaml`, "-c", "links"]);
+    assert.equal(labFile.code, 1);
+    assert.match(labFile.stderr, new RegExp(`; its lab ${lab} is not up \\(vde up ${tmp}/lab\\.yaml\\)\n$`));
     // A socket file left by a process killed while it served it (as a switch killed with SIGKILL leaves).
     const holder = new Deno.Command(Deno.execPath(), {
       args: [

@@ -103,14 +103,14 @@ Deno.test("vde term at a terminal leaves on SIGHUP and SIGTERM like exit, with s
   }
 });
 
-Deno.test("vde term at a terminal says so when the switch stops under it; after the user's shutdown, leaves once it has exited", async (t) => {
+Deno.test("vde term at a terminal says so when the switch stops under it; after the user's shutdown, leaves once it has exited; exit and quit leave without a word", async (t) => {
   if (skipUnless(t, await tmuxMissing())) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-term-gone-" });
   await Deno.mkdir(`${dir}/home`);
   const mgmt = `${dir}/mgmt`;
   const closed = `vde term: ${mgmt} closed the connection (the switch or lab stopped)`;
   try {
-    for (const how of ["killed", "shutdown"] as const) {
+    for (const how of ["killed", "shutdown", "exit", "quit"] as const) {
       const sw = await startOurSwitch(`${dir}/sw`, { extraArgs: ["-M", mgmt] });
       const tmux = await TmuxSession.start(
         `${dir}/tmux-${how}.sock`,
@@ -121,11 +121,15 @@ Deno.test("vde term at a terminal says so when the switch stops under it; after 
         await waitUntilAccepting(`${dir}/sw`);
         await tmux.waitFor((s) => s.endsWith(`vde[${mgmt}]$`), "the prompt", 30_000);
         if (how === "killed") await sw.stop();
-        else await tmux.keys("shutdown", "Enter");
+        else await tmux.keys(how, "Enter");
         await tmux.waitFor((s) => s.includes("[exit 0]"), `vde term to leave after the switch was ${how}`);
         assert.equal((await tmux.screen()).includes(closed), how === "killed", await tmux.screen());
         // The shell's next command (the same tap, the pid file) needs it gone, as a script's does.
         if (how === "shutdown") assert.equal(processAlive(sw.pid), false, "the switch has exited");
+        // exit and quit log out: the switch serves on, and its going is no news of it.
+        if (how === "exit" || how === "quit") {
+          assert.equal(processAlive(sw.pid), true, "the switch serves on");
+        }
       } finally {
         await tmux.kill();
         await sw.stop();

@@ -54,6 +54,18 @@ Deno.test("a bridge's or Open vSwitch's word, alone or in its tool's command lin
   );
 });
 
+Deno.test("a hardware switch CLI's show commands (show mac address-table, show spanning-tree) name ours", () => {
+  const all = [...SWITCH, "ports", "vlan/allprint"];
+  const cases: [string, string | undefined][] = [
+    ["show mac address-table", "address-table here is macs (the MAC table)"],
+    ["show spanning-tree", "spanning-tree here is stp (the spanning tree)"],
+    ["show interfaces", "interfaces here is ports (the ports with their counters)"],
+    ["show vlan brief", "vlan here is vlan/allprint (the VLANs and their ports)"],
+    ["show clock", undefined], // show alone names nothing of ours
+  ];
+  for (const [line, hint] of cases) assert.equal(bridgeWordHint(line, all), hint, line);
+});
+
 Deno.test("a line that is not a bridge's or names a command the console lacks gets no such hint", () => {
   assert.equal(bridgeWordHint("prot/print", SWITCH), undefined);
   assert.equal(bridgeWordHint("foo fdb", SWITCH), undefined);

@@ -58,7 +58,8 @@ Deno.test("1006 says which of a command's port, VLAN or spanning tree is missing
   assert.equal(
     formatExplained("vlan/addport 10 1", { code: Errno.ENXIO }, sw),
     "vlan/addport: No such device or address (1006)\n" +
-      "no such port or VLAN: a port is there once something plugs in, or after port/create N; vlan/create N makes a VLAN\n",
+      "no such port or VLAN (vlan/addport VLAN PORT): a port is there once something plugs in, or after " +
+      "port/create N; vlan/create N makes a VLAN\n",
   );
   assert.equal(
     formatExplained("port/remove 5", { code: Errno.ENXIO }, sw),

@@ -48,6 +48,13 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       await Deno.remove(folder, { recursive: true });
     }
 
+    // So does the lab's file, as in vde status and vde down; a typo of the lab's name gets the lab's.
+    r = await vde(["term", file, "-c", "links"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sw1:1-sw2:1 +up /m);
+    r = await vde(["term", `${name}x`, "-c", "links"]);
+    assert.match(r.stderr, new RegExp(`\\(did you mean [^)]*\\b${name}\\b`), r.stderr);
+
     // The runtime directory stands for the lab too.
     r = await vde(["term", labDir(name), "-c", "link sw1-sw2 down"]);
     assert.equal(r.code, 0, r.stderr);
@@ -111,6 +118,9 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     // A typo in a switch's name gets the lab's switches, though the lab's help lists none by name.
     r = await vde(["term", name, "-c", "sw3 port/print"]);
     assert.equal(r.stderr, "vde: sw3 port/print: 1038 Function not implemented (did you mean sw1, sw2?)\n");
+    // So does a typo in a host's name (`h9 ip a` was answered "no such command"), though help lists none either.
+    r = await vde(["term", name, "-c", "add host h1", "-c", "h2 ip -br addr"]);
+    assert.equal(r.stderr, "vde: h2 ip -br addr: 1038 Function not implemented (did you mean h1?)\n");
     // A switch's 1017 names what is already there, from that switch's command and arguments.
     r = await vde(["term", name, "-c", "sw1 vlan/create 10", "-c", "sw1 vlan/create 10"]);
     assert.equal(
@@ -516,4 +526,18 @@ topology:
   } finally {
     await Deno.remove(script);
   }
+});
+
+Deno.test("exit and quit at the lab shell say the lab ends with its shell (down or Ctrl-D) and how one outlives it", async () => {
+  await withLabInProcess(ONE_SWITCH, async (r, line) => {
+    for (const word of ["exit", "quit"]) {
+      const reply = await line(word);
+      assert.equal(
+        reply,
+        `${Errno.ENOSYS} ${word}: the lab ends with its shell: \`down\` (or Ctrl-D) takes it down; ` +
+          "a lab that runs on without it is `vde up -d FILE`, its shell then `vde term LAB`\n",
+      );
+    }
+    assert.equal(r.switches.size, 1, "the lab runs on");
+  });
 });

@@ -112,3 +112,21 @@ Deno.test("a switch's ctl socket named for the switch, and vde:// with two slash
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a switch path a letter off a serving switch's directory (vde plug /tmp/nte) is answered with that directory", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-near-plug-" });
+  try {
+    await Deno.mkdir(`${dir}/net`);
+    const ctl = Deno.listen({ transport: "unix", path: `${dir}/net/ctl` });
+    try {
+      assert.equal(
+        await refusal(`${dir}/nte`),
+        `no switch at ${dir}/nte: the directory does not exist (did you mean ${dir}/net?)`,
+      );
+    } finally {
+      ctl.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

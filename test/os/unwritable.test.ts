@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { unwritable } from "../../src/os/unwritable.ts";
+import { unmakeableDir, unwritable } from "../../src/os/unwritable.ts";
 
 Deno.test("a file that exists and may not be written is to be chowned, not made again", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-unwritable-" });
@@ -28,5 +28,38 @@ Deno.test("a refusal other than permission keeps the OS's words", () => {
   assert.equal(
     unwritable("/x/y", "--pidfile", new Deno.errors.NotFound("No such file or directory (os error 2)")),
     ": No such file or directory (os error 2)",
+  );
+});
+
+Deno.test("a directory a user may not make (--sock /var/run/net) names whose parent refused it and one of theirs to give", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-unmakeable-" });
+  try {
+    await Deno.chmod(tmp, 0o755);
+    assert.match(
+      unmakeableDir(`${tmp}/net`, "--sock", new Deno.errors.PermissionDenied("os error 13"), 65534),
+      new RegExp(
+        `^: nobody may not create files in ${tmp} \\(owner \\w+, mode 755\\); ` +
+          `give one in a directory of yours \\(--sock /tmp/nobody-net\\)$`,
+      ),
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a directory whose parent is missing (--sock /tmp/lab/net) says which parent to make", () => {
+  const parent = `/nonexistent-${Deno.pid}/lab`;
+  assert.equal(
+    unmakeableDir(
+      `${parent}/net/`,
+      "--sock",
+      new Deno.errors.NotFound("No such file or directory (os error 2)"),
+    ),
+    `: its parent ${parent} does not exist (mkdir -p ${parent} first, or give another --sock)`,
+  );
+  assert.equal(
+    unmakeableDir("/tmp/x", "--sock", new Deno.errors.AlreadyExists("File exists (os error 17)")),
+    ": File exists (os error 17)",
+    "any other refusal keeps the OS's words",
   );
 });

@@ -46,6 +46,15 @@ Deno.test("vde wirefilter refuses bad usage with one line and status 1", async (
     ],
     [["--seed", "x"], /--seed must be a whole number/],
     [["--daemon"], /--daemon needs two VNLs/],
+    // vde2's -d is the delay here, where other vde commands' -d is --daemon: said when it looks meant so.
+    [
+      ["null://", "null://", "-d"],
+      /^vde: option '-d, --delay <value>' argument missing \(wirefilter's -d is its delay, /,
+    ],
+    [
+      ["null://", "null://", "-d", "--mgmt", "/tmp/wf"],
+      /^vde: --delay wants a delay such as 50, got "--mgmt" \(.*; in the background: --daemon --mgmt PATH\)\n$/,
+    ],
     [["null://", "null://", "--daemon"], /--daemon needs --mgmt/],
     [["null://", "nosuch://x"], /cannot open nosuch:\/\/x: unknown VNL scheme/],
     [["-v", "null://:null://", "null://", "null://"], /either as arguments or with --vde-plug/],

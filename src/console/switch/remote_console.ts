@@ -123,7 +123,13 @@ function ok(lines: string[]): RemoteReply {
 
 /** The switches of a lab, from its `nodes` table (NODE KIND DETAIL). */
 export function parseLabSwitches(lines: readonly string[]): string[] {
-  return lines.slice(1).map((l) => l.split(/\s+/)).filter((w) => w[1] === "switch").map((w) => w[0]!);
+  return parseLabNodes(lines, ["switch"]);
+}
+
+/** The nodes of the `kinds` given, from a lab's `nodes` table (NODE KIND DETAIL), in its order. */
+export function parseLabNodes(lines: readonly string[], kinds: readonly string[]): string[] {
+  const rows = lines.slice(1).map((l) => l.split(/\s+/));
+  return rows.filter((w) => kinds.includes(w[1] ?? "")).map((w) => w[0]!);
 }
 
 /** Runs console lines against a remote switch, or a lab's console (`lab`), whose switches it reaches by name. */
@@ -188,11 +194,20 @@ export class RemoteConsole {
   }
 
   /** The names of a lab's switches now (a switch added live included); none for a switch. */
-  async labSwitches(): Promise<string[]> {
+  labSwitches(): Promise<string[]> {
+    return this.#labNodes(["switch"]);
+  }
+
+  /** The names of a lab's switches and hosts now, each a command of its console (`sw1 ports`, `h1 ip a`). */
+  labCommandNodes(): Promise<string[]> {
+    return this.#labNodes(["switch", "host"]);
+  }
+
+  async #labNodes(kinds: readonly string[]): Promise<string[]> {
     if (!this.lab) return [];
     try {
       const r = await this.client.command("nodes");
-      return r.code === 0 ? parseLabSwitches(r.lines ?? []) : [];
+      return r.code === 0 ? parseLabNodes(r.lines ?? [], kinds) : [];
     } catch {
       return [];
     }
