@@ -37,8 +37,23 @@ const { values: opts } = parseArgs({
     histogram: { type: "boolean", default: false },
   },
 });
-const ROUNDS = Math.max(3, Number(opts.rounds));
-const PER = Math.max(1, Number(opts.per));
+/** `--NAME`'s whole number (at least `least`), or one line and exit 2: NaN rounds ran none and said nothing. */
+function count(name: string, text: string, least: number): number {
+  const n = Number(text);
+  if (Number.isSafeInteger(n) && n >= least) return n;
+  console.error(`soak: --${name} takes a whole number from ${least}, got ${JSON.stringify(text)}`);
+  Deno.exit(2);
+}
+const ROUNDS = count("rounds", opts.rounds, 3);
+const PER = count("per", opts.per, 1);
+const CHURNS = ["in", "out", "plugs", "ours", "console"];
+const ON = new Set(opts.only.split(","));
+for (const word of ON) {
+  if (!CHURNS.includes(word)) {
+    console.error(`soak: --only takes ${CHURNS.join(",")} (comma-separated), got ${JSON.stringify(word)}`);
+    Deno.exit(2);
+  }
+}
 const TIME_WAIT_MS = 10_000; // slirp's TIME-WAIT (tcb.ts DEFAULT_TCB_CONFIG.timeWaitMs)
 const MAC_EXPIRE_S = 2;
 
@@ -66,8 +81,10 @@ async function sh(cmd: string[], check = true): Promise<string> {
   return text;
 }
 
-function spawn(cmd: string[], stdin: "piped" | "null" = "null"): Deno.ChildProcess {
-  const c = new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdin, stdout: "null", stderr: "piped" }).spawn();
+/** `cmd` started; its stderr goes to ours when `say` (the switch: why it ended), else nowhere (never piped unread). */
+function spawn(cmd: string[], stdin: "piped" | "null" = "null", say = false): Deno.ChildProcess {
+  const stderr = say ? "inherit" : "null";
+  const c = new Deno.Command(cmd[0]!, { args: cmd.slice(1), stdin, stdout: "null", stderr }).spawn();
   children.push(c);
   return c;
 }
@@ -87,6 +104,7 @@ class Inspector {
   #id = 0;
   #pending = new Map<number, (m: Record<string, unknown>) => void>();
   onEvent: (m: { method: string; params: Record<string, unknown> }) => void = () => {};
+  #gone: Error | undefined;
   private constructor(ws: WebSocket) {
     this.#ws = ws;
     ws.onmessage = (e) => {
@@ -95,6 +113,12 @@ class Inspector {
         this.#pending.get(m.id)?.(m);
         this.#pending.delete(m.id);
       } else this.onEvent(m);
+    };
+    // The switch ended (its stderr says why): every call waiting fails, where it waited for good.
+    ws.onclose = () => {
+      this.#gone = new Error("the switch's inspector closed (did the switch end?)");
+      for (const answer of this.#pending.values()) answer({ error: this.#gone });
+      this.#pending.clear();
     };
   }
   static async open(port: number): Promise<Inspector> {
@@ -108,8 +132,12 @@ class Inspector {
   }
   call(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = ++this.#id;
-    return new Promise((r) => {
-      this.#pending.set(id, (m) => r((m.result ?? {}) as Record<string, unknown>));
+    return new Promise((r, j) => {
+      if (this.#gone !== undefined) return j(this.#gone);
+      this.#pending.set(
+        id,
+        (m) => m.error instanceof Error ? j(m.error) : r((m.result ?? {}) as Record<string, unknown>),
+      );
       this.#ws.send(JSON.stringify({ id, method, params }));
     });
   }
@@ -189,20 +217,24 @@ const inspectPort = await freeLoopbackPort();
 const fwdPort = await freeLoopbackPort();
 const cablePort = await freeLoopbackPort();
 const vde = [Deno.execPath(), "run", "-A", `${REPO}/src/cli/vde.ts`];
-const sw = spawn([
-  Deno.execPath(),
-  "run",
-  "-A",
-  `--inspect=127.0.0.1:${inspectPort}`,
-  `${REPO}/src/cli/vde.ts`,
-  "switch",
-  "--sock",
-  sock,
-  "--slirp",
-  `tcpfwd=${fwdPort}:10.0.2.15:7`,
-  "--cable",
-  `tcp://127.0.0.1:${cablePort}/listen/insecure`,
-]);
+const sw = spawn(
+  [
+    Deno.execPath(),
+    "run",
+    "-A",
+    `--inspect=127.0.0.1:${inspectPort}`,
+    `${REPO}/src/cli/vde.ts`,
+    "switch",
+    "--sock",
+    sock,
+    "--slirp",
+    `tcpfwd=${fwdPort}:10.0.2.15:7`,
+    "--cable",
+    `tcp://127.0.0.1:${cablePort}/listen/insecure`,
+  ],
+  "null",
+  true,
+);
 const swPid = sw.pid;
 
 // Outbound target: a host server the guest reaches as 10.0.2.2.
@@ -352,7 +384,7 @@ async function main(): Promise<void> {
   fmt("base", before);
   let during: Sample | undefined;
   for (let r = 0; r < ROUNDS; r++) {
-    const on = new Set(opts.only.split(","));
+    const on = ON;
     const [inOk, outOk] = await Promise.all([
       on.has("in") ? inbound(per) : 0,
       on.has("out") ? outbound(per) : 0,
