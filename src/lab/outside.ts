@@ -29,9 +29,9 @@
  * start, or writes why it cannot (a forward's port taken),
  * `NODE.G.outside.error`, which the lab's add says. A listening cable's
  * address there (the port `listen: 0` got) comes in `NODE[.G].listening`,
- * written before its plug, for the lab's status. A
- * slirp's forwards changed live go by files too (outside_forwards.ts). The
- * files are the user's, in the user's own directory (outside_files.ts).
+ * written before its plug, for the lab's status. A slirp's forwards
+ * changed live go by files too (outside_forwards.ts). The files are the
+ * user's, in the user's own directory (outside_files.ts).
  * Where the process outside is gone (a SIGKILL), the lab refuses a node at
  * once rather than wait for it, and as soon as it goes while the lab waits
  * for one, of its start or added. Each request carries its generation G
@@ -88,10 +88,9 @@ const RELEASE_TIMEOUT_MS = 5_000;
 
 /**
  * The lab's end of node `node`'s connection `conn`, with what the process outside said it listens on (in
- * file `listeningAt`). Its
- * release for a removal half-closes the connection and waits for the process outside to close its end,
- * which it does once it has closed the node (its host ports free again): the node's removal is over only
- * then. At the lab's end it closes the connection at once.
+ * file `listeningAt`). Its release for a removal half-closes the connection and waits for the process
+ * outside to close its end, which it does once it has closed the node (its host ports free again): the
+ * node's removal is over only then. At the lab's end it closes the connection at once.
  */
 function plugOf(conn: Deno.UnixConn, listeningAt: string, node: string): OutsidePlug {
   const link = new StreamLink(`${node}, outside the lab's namespaces`, conn, conn, {

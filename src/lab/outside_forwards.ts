@@ -7,11 +7,11 @@
  * and waits for the answer in `NODE.forwards.G.done`: empty once made,
  * else why not, the change made all or none as the lab's own slirp's
  * would be. The process outside takes the request in one step, renaming
- * it aside (outside.ts), then makes the change and writes the answer,
- * only where there is no file yet
- * (state.ts writeNew). The lab waits a bound, after which it gives up, and
- * giving up must leave nothing to happen later, or the lab's file and the
- * slirp would disagree from then on. So it takes the request back: removed
+ * it aside (outside.ts), then makes the change and writes the answer, only
+ * where there is no file yet (state.ts writeNew). The lab waits a bound,
+ * after which it gives up, and giving up must leave nothing to happen
+ * later, or the lab's file and the slirp would disagree from then on. So
+ * it takes the request back: removed
  * by the lab, it was never taken and never will be. Taken already, the lab
  * writes the answer's place itself, first, in the same way: whichever side
  * writes there first decides. The lab's word there tells the process

@@ -3,10 +3,10 @@
  * after the last probe. Plain `ping -c N` stops waiting max(2 x its slowest
  * reply yet, the interval) after probe N once any reply came (`-W` counts
  * only before the first), so on a loaded machine a last reply 0.2 s late
- * was counted lost (1 of 2 in errors.test.ts). Here each run has a deadline
- * (`-w`, 2 s past the probes), with which ping waits for N replies; past it
- * probes on until N replies, so only the replies to probes 1..N are taken:
- * a frame lost is still one reply short. A test that counts the frames a
+ * was counted lost (1 of 2 in errors.test.ts). Here each run has one deadline
+ * (`-w`, 2 s past the probes' time), before which ping waits for N replies and
+ * probes on past N until it has them, so only the replies to probes 1..N are
+ * taken: a frame lost is still one reply short. A test that counts the frames a
  * ping makes counts those of probes 1..N too (an extra probe may be sent).
  * A test expecting no reply at all keeps plain `-c`: it would wait out the
  * deadline for nothing.

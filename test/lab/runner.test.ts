@@ -127,7 +127,7 @@ Deno.test("a lab switch's mode below 100 is shown as three octal digits in statu
     const table = await line("status");
     assert.match(table, /sw1 .*\(mode 060, console 006\)/);
     const json = JSON.parse((await line("status json")).replace(/^\d+ /, ""));
-    const sw1 = json.nodes.sw1 ?? json.nodes.find?.((n: { name: string }) => n.name === "sw1");
+    const sw1 = json.nodes.find((n: { name: string }) => n.name === "sw1");
     assert.equal(sw1.mode, "060");
     assert.equal(sw1.mgmtMode, "006");
   });
