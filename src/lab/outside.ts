@@ -365,6 +365,8 @@ export class OutsideNodes {
       if (this.#over || this.#closed) return;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+    // Closed during the last wait: close() has run, and a watcher made now would outlive it.
+    if (this.#over || this.#closed) return;
     const watcher = Deno.watchFs(labDir, { recursive: false });
     this.#unwatch = () => {
       try {

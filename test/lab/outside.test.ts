@@ -759,3 +759,23 @@ Deno.test("a rootless lab's nodes outside linked to nothing, from the start or o
     });
   }, "    nat: { kind: slirp }\n    nat2: { kind: slirp }\n");
 });
+
+Deno.test("a process outside closed while it waits for the lab's directory watches nothing once it appears", async () => {
+  await withDir(async (base) => {
+    const dir = `${base}/lab`;
+    const watchFs = Deno.watchFs;
+    let watchers = 0;
+    Deno.watchFs = (...args: Parameters<typeof Deno.watchFs>) => (watchers++, watchFs(...args));
+    try {
+      const outside = await OutsideNodes.open({ ...LAB, nodes: [] }, base, () => {});
+      await outside.plug(dir, new Promise(() => {}));
+      outside.close();
+      // The directory made while it sleeps between looks: it is closed, and watches nothing there.
+      await Deno.mkdir(dir);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(watchers, 0);
+    } finally {
+      Deno.watchFs = watchFs;
+    }
+  });
+});
