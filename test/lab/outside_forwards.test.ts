@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { answerForwards, forwardsFromOutside } from "../../src/lab/outside_forwards.ts";
 import { forwardsDoneFile, forwardsFile } from "../../src/lab/outside_files.ts";
 import { openSlirpNode } from "../../src/lab/slirp_node.ts";
+import type { SlirpLink } from "../../src/link/slirp_link.ts";
 import { exists } from "../../src/os/paths.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { withTempDir } from "./_helpers.ts";
@@ -16,6 +17,17 @@ const LATE =
 
 function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   return withTempDir("vde-forwards-", fn);
+}
+
+/** Runs `fn` on slirp node nat (no forwards yet), closed after, its host ports free again. */
+async function withNat(fn: (slirp: SlirpLink) => Promise<void>): Promise<void> {
+  const slirp = await openSlirpNode({ kind: "slirp", name: "nat", forwards: [] });
+  try {
+    await fn(slirp);
+  } finally {
+    slirp.close();
+    await slirp.released;
+  }
 }
 
 function freePort(): number {
@@ -35,8 +47,7 @@ Deno.test("a forwards change the process outside took but answered after the lab
   await withDir(async (dir) => {
     const port = freePort();
     const forward = `tcp:127.0.0.1:${port}:10.0.2.15:80`;
-    const slirp = await openSlirpNode({ kind: "slirp", name: "nat", forwards: [] });
-    try {
+    await withNat(async (slirp) => {
       const change = forwardsFromOutside(dir, 200)("nat", [], [forward]);
       // Taken as the process outside takes it (renamed aside, then read), then made only after the lab gave up.
       await waitFor(() => exists(forwardsFile(dir, "nat")), { timeoutMs: 5000, what: "the request" });
@@ -48,10 +59,7 @@ Deno.test("a forwards change the process outside took but answered after the lab
       assert.deepEqual(slirp.stack.forwards(), []);
       await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port }));
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
-    } finally {
-      slirp.close();
-      await slirp.released;
-    }
+    });
   });
 });
 
@@ -68,15 +76,11 @@ Deno.test("an answer from outside is the lab's answer, and its file is removed o
 
 Deno.test("a forwards request without the lab's generation changes nothing", async () => {
   await withDir(async (dir) => {
-    const slirp = await openSlirpNode({ kind: "slirp", name: "nat", forwards: [] });
-    try {
+    await withNat(async (slirp) => {
       await answerForwards(dir, "nat", { was: [], now: ["tcp:0:10.0.2.15:80"] }, slirp, () => {});
       assert.deepEqual(slirp.stack.forwards(), []);
       assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
-    } finally {
-      slirp.close();
-      await slirp.released;
-    }
+    });
   });
 });
 
