@@ -12,14 +12,13 @@ import { CommandRegistry, failure as failureReply, listing, ok, type Session } f
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
-import type { LabRunner, RunningLink } from "./runner.ts";
-import { Role } from "../switch/rstp.ts";
+import type { LabRunner } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabNode, SwitchNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { programHint } from "./program_hint.ts";
-import { cableState, labStatusJson } from "./status_json.ts";
+import { cableState, labStatusJson, linkStp } from "./status_json.ts";
 import { onPath } from "../os/paths.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
@@ -119,7 +118,7 @@ function impairText(i: Impairments): string {
 export function linksTable(r: LabRunner): string[] {
   const rows = r.links.map((l) => [
     l.name,
-    !l.wire.up ? "down" : stpBlocks(r, l) ? "blocked" : "up",
+    !l.wire.up ? "down" : linkStp(r, l) === "blocked" ? "blocked" : "up",
     String(l.wire.b.stats.framesIn),
     String(l.wire.a.stats.framesIn),
     String(l.wire.dropped + l.wire.filterDrops),
@@ -137,19 +136,6 @@ export function linksTable(r: LabRunner): string[] {
     { title: "DROPS", align: "right" },
     { title: "SETTINGS", align: "left" },
   ], rows);
-}
-
-/**
- * Whether spanning tree keeps link `l` out of the tree: a switch end of it is
- * an alternate or backup port, the loop's cut (`blocking` in a Linux
- * bridge's words), as the lab's page draws it faint. A port between roles
- * (learning as it comes up) is not: the tree has not cut it.
- */
-function stpBlocks(r: LabRunner, l: RunningLink): boolean {
-  return l.spec.ends.some((e) => {
-    const view = e.port === undefined ? undefined : r.switches.get(e.node)?.sw.engine.stp?.port(e.port);
-    return view !== undefined && view.enabled && (view.role === Role.Alternate || view.role === Role.Backup);
-  });
 }
 
 /** What `exit` at the lab shell is told: the shell's end is the lab's, and how a lab outlives its shell. */

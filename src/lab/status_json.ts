@@ -12,7 +12,8 @@ import { CableClient } from "../cable/client.ts";
 import { CableSession } from "../cable/session.ts";
 import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
-import type { LabRunner } from "./runner.ts";
+import type { LabRunner, RunningLink } from "./runner.ts";
+import { Role } from "../switch/rstp.ts";
 import type { LabNode, LinkEnd } from "./spec.ts";
 import { plainImpairments } from "./to_yaml.ts";
 import { modeText } from "../os/mode_text.ts";
@@ -50,6 +51,8 @@ export function labStatusJson(r: LabRunner, webUrl: string | undefined): Record<
     links: r.links.map((l) => ({
       name: l.name,
       state: l.wire.up ? "up" : "down",
+      // Apart from state, which scripts read as up or down: the tree's cut is a link up that carries nothing.
+      ...(l.wire.up && linkStp(r, l) !== undefined ? { stp: linkStp(r, l) } : {}),
       a: endJson(l.spec.ends[0]),
       b: endJson(l.spec.ends[1]),
       // As the table's A>B: what the b end took in came from a.
@@ -63,6 +66,24 @@ export function labStatusJson(r: LabRunner, webUrl: string | undefined): Record<
       },
     })),
   };
+}
+
+/**
+ * Where spanning tree runs on a switch end of link `l`: `blocked` when the
+ * tree keeps the link out (an end is an alternate or backup port, the
+ * loop's cut, `blocking` in a Linux bridge's words, as the lab's page draws
+ * it faint), else `forwarding` (a port between roles, learning as it comes
+ * up, is not cut); undefined where no end runs it.
+ */
+export function linkStp(r: LabRunner, l: RunningLink): "blocked" | "forwarding" | undefined {
+  let runs = false;
+  for (const e of l.spec.ends) {
+    const view = e.port === undefined ? undefined : r.switches.get(e.node)?.sw.engine.stp?.port(e.port);
+    if (view === undefined || !view.enabled) continue;
+    if (view.role === Role.Alternate || view.role === Role.Backup) return "blocked";
+    runs = true;
+  }
+  return runs ? "forwarding" : undefined;
 }
 
 function endJson(e: LinkEnd): Record<string, unknown> {

@@ -16,6 +16,7 @@ import { LabRunner, type RunningLink } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import type { Session } from "../../src/console/registry.ts";
 import { Role, ROLE_NAMES } from "../../src/switch/rstp.ts";
+import { labStatusJson } from "../../src/lab/status_json.ts";
 import { leftovers } from "./_helpers.ts";
 
 const TRIANGLE = `name: NAME
@@ -36,7 +37,7 @@ interface End {
   port: number;
 }
 
-Deno.test("link A-B down pulls the cable: both ports go disabled at once and the alternate forwards without BPDU timeouts; up brings them back; links shows the tree's cut as blocked", async (t) => {
+Deno.test("link A-B down pulls the cable: both ports go disabled at once and the alternate forwards without BPDU timeouts; up brings them back; links shows the tree's cut as blocked, status --json as stp blocked with state up", async (t) => {
   if (skipUnlessRoot(t)) return;
   const name = `cut${Deno.pid.toString(36)}`;
   const { lab } = validateLab(TRIANGLE.replace("NAME", name), { stp: true });
@@ -77,6 +78,12 @@ Deno.test("link A-B down pulls the cable: both ports go disabled at once and the
     const table = await shell("links");
     assert.match(table, new RegExp(`^${cutByTree.name} +blocked `, "m"));
     assert.equal(table.match(/ blocked /g)?.length, 1, table);
+    // status --json keeps state up (scripts read it as up or down) and says the cut apart, as stp.
+    const json = () => labStatusJson(r, undefined).links as { name: string; state: string; stp?: string }[];
+    assert.deepEqual(
+      json().map((l) => [l.name, l.state, l.stp]),
+      r.links.map((l) => [l.name, "up", l === cutByTree ? "blocked" : "forwarding"]),
+    );
 
     // Cut the tree link into the blocked port's switch: its alternate must become its root port.
     const blocked = all.find((e) => view(e).role === Role.Alternate)!;
@@ -91,6 +98,10 @@ Deno.test("link A-B down pulls the cable: both ports go disabled at once and the
     }
     assert.match(await shell("links"), new RegExp(`^${cut.name} +down `, "m"));
     assert.match(await shell(`link ${cut.name}`), new RegExp(`^${cut.name} down, `));
+    // A cut link is down, neither blocked nor forwarding.
+    const cutJson = json().find((l) => l.name === cut.name)!;
+    assert.equal(cutJson.state, "down");
+    assert.equal(cutJson.stp, undefined);
     // Well inside the 3 x 10 s a missed-BPDU timeout would take.
     await until(
       "the alternate took over",
