@@ -237,7 +237,7 @@ function labOrNone(command: string, arg: string | undefined, topo: string | unde
  * hosts without root (they are network namespaces), and a $VDE_DATAPLANE
  * that names no data plane (as `vde switch` refuses it).
  */
-export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = ""): void {
+export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = "", rootless = false): void {
   try {
     envDataplane();
   } catch (err) {
@@ -261,11 +261,11 @@ export function checkCanStart(lab: Lab, uid: number | null = Deno.uid(), file = 
       `lab ${lab.name} was not taken down (its vde up, pid ${old.pid}, is gone): run \`vde down ${lab.name}\``,
     );
   }
-  const tooLong = socketPathTooLong(labDir(lab.name), lab);
+  const tooLong = socketPathTooLong(labDir(lab.name), lab, rootless);
   if (tooLong !== undefined) {
     throw new UsageError(
       `lab ${lab.name}: a socket path would be ${tooLong.bytes} bytes (${tooLong.path}...), the limit is ` +
-        `${SUN_PATH_LEN - 1}: give it a shorter name (--name, or its file's name:) or shorter switch names`,
+        `${SUN_PATH_LEN - 1}: give it a shorter name (--name, or its file's name:) or shorter node names`,
     );
   }
   checkRoot(lab, uid);
@@ -412,7 +412,7 @@ async function runLab(
   if (!isDaemonChild() && source !== null) await refuseEditedRunningLab(lab, source.path);
   // Not root: the lab runs again, root in namespaces of the user's own, its hosts there (rootless.ts).
   const rootless = o.rootless === true && Deno.uid() !== 0;
-  if (!isDaemonChild()) checkCanStart(lab, rootless ? 0 : undefined, source?.path);
+  if (!isDaemonChild()) checkCanStart(lab, rootless ? 0 : undefined, source?.path, rootless);
   if (!isDaemonChild()) checkGroups(lab);
   if (rootless && !isDaemonChild()) await checkUserNamespaces();
   // The copy in those namespaces runs in the foreground of the `vde up` outside, which is the one in the

@@ -75,22 +75,40 @@ const SWITCH_FILE_ROOM = 16;
 /**
  * Where lab `lab`, in its directory `dir`, would bind a socket path longer
  * than one may be (107 bytes), and how long: its shell's `ctl`, a switch's
- * `SW.mgmt`, or the sockets in a switch's `SW/`; undefined when all fit.
+ * `SW.mgmt`, or the sockets in a switch's `SW/`; for a rootless lab
+ * (`rootless`) also each slirp's and cable's `NODE.outside`, where its
+ * `vde up` outside connects (private_socket.ts binds it as `.N/s` first,
+ * then renames it there), and the page's `http`; undefined when all fit.
  * Checked before anything is made: a long `--name` would otherwise fail
- * at its first switch, after its directory was made.
+ * at its first switch, after its directory was made, or at a rootless
+ * lab's first slirp, with the OS's error. A node added live is checked
+ * as it is asked for (`NODE.G.outside`, socketTooLong).
  */
-export function socketPathTooLong(dir: string, lab: Lab): { path: string; bytes: number } | undefined {
+export function socketPathTooLong(
+  dir: string,
+  lab: Lab,
+  rootless = false,
+): { path: string; bytes: number } | undefined {
   const paths: [string, number][] = [[`${dir}/ctl`, 0]];
+  if (rootless) paths.push([`${dir}/http`, 0], [`${dir}/.99/s`, 0]);
   for (const node of lab.nodes) {
     if (node.kind === "switch") {
       paths.push([`${dir}/${node.name}.mgmt`, 0], [`${dir}/${node.name}/`, SWITCH_FILE_ROOM]);
+    } else if (rootless && (node.kind === "slirp" || node.kind === "cable")) {
+      paths.push([`${dir}/${node.name}.outside`, 0]);
     }
   }
   for (const [path, room] of paths) {
-    const bytes = new TextEncoder().encode(path).length + room;
-    if (bytes > SUN_PATH_LEN - 1) return { path, bytes };
+    const bytes = socketTooLong(path, room);
+    if (bytes !== undefined) return { path, bytes };
   }
   return undefined;
+}
+
+/** How many bytes socket path `path`, with `room` more for names in it, would take, if more than one may. */
+export function socketTooLong(path: string, room = 0): number | undefined {
+  const bytes = new TextEncoder().encode(path).length + room;
+  return bytes > SUN_PATH_LEN - 1 ? bytes : undefined;
 }
 
 /**

@@ -74,6 +74,8 @@ import {
   requestFile,
 } from "./outside_files.ts";
 import { answerForwards } from "./outside_forwards.ts";
+import { socketTooLong } from "./names.ts";
+import { SUN_PATH_LEN } from "../wire/sockaddr_un.ts";
 
 /** How long the lab waits for a node's plug from outside (the process outside polls every POLL_MS). */
 const PLUG_TIMEOUT_MS = 30_000;
@@ -144,6 +146,17 @@ export function pluggedFromOutside(
     if (asked && !outsideRuns()) throw outsideGone(node.name);
     const g = asked ? ++generation : undefined;
     const path = outsideSocket(labDir, node.name, g);
+    // As vde up checks its own nodes' (names.ts), before the process outside is asked: past the bound its
+    // connect would fail with the OS's error, and the add only after the wait.
+    const bytes = socketTooLong(path);
+    if (bytes !== undefined) {
+      throw new Error(
+        `${node.name}: its socket path would be ${bytes} bytes (${path}), the limit is ${
+          SUN_PATH_LEN - 1
+        }: ` +
+          "give it a shorter name",
+      );
+    }
     const listening = listeningFile(labDir, node.name, g);
     const refusal = g === undefined ? undefined : refusalFile(labDir, node.name, g);
     const listener = listenPrivate(path);

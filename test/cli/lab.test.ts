@@ -106,10 +106,33 @@ Deno.test("vde up of a lab whose name makes a socket path too long says so in on
       `lab ${long.name}: a socket path would be ${SUN_PATH_LEN} bytes (${labDir(long.name)}/sw1/...), ` +
         `the limit is ${
           SUN_PATH_LEN - 1
-        }: give it a shorter name (--name, or its file's name:) or shorter switch names`,
+        }: give it a shorter name (--name, or its file's name:) or shorter node names`,
     ),
   );
   assert.equal(isDirectory(labDir(long.name)), false, "nothing was made");
+});
+
+Deno.test("vde up --rootless of a lab whose slirp's or cable's outside socket would be too long says so in one line before making anything", () => {
+  const text = (node: string) =>
+    `name: r16\ntopology:\n  nodes:\n    ${node}: { kind: slirp }\n    c${node}: { kind: cable, listen: "127.0.0.1:0", insecure: true }\n`;
+  const room = SUN_PATH_LEN - 1 - `${labDir("r16")}/`.length - "c".length - ".outside".length;
+  const fits = validateLab(text("x".repeat(room))).lab;
+  const long = validateLab(text("x".repeat(room + 1))).lab;
+  assert.ok(fits !== undefined && long !== undefined);
+  assert.doesNotThrow(() => checkCanStart(fits, 0, "", true));
+  // As root the lab binds no NODE.outside: its slirps and cables run in its own process.
+  assert.doesNotThrow(() => checkCanStart(long, 0, "", false));
+  const path = `${labDir("r16")}/c${"x".repeat(room + 1)}.outside`;
+  assert.throws(
+    () => checkCanStart(long, 0, "", true),
+    new UsageError(
+      `lab r16: a socket path would be ${SUN_PATH_LEN} bytes (${path}...), the limit is ${
+        SUN_PATH_LEN - 1
+      }: ` +
+        "give it a shorter name (--name, or its file's name:) or shorter node names",
+    ),
+  );
+  assert.equal(isDirectory(labDir("r16")), false, "nothing was made");
 });
 
 Deno.test("vde graph of a file that is not a lab file (binary, not YAML, other YAML) says so in one line", async () => {

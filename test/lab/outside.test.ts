@@ -177,6 +177,20 @@ Deno.test("a node asked for once the process outside is gone is refused at once,
   });
 });
 
+Deno.test("a node asked for whose socket path would pass the 107 bytes is refused at once in one line, nothing asked", async () => {
+  await withDir(async (dir) => {
+    const name = "n".repeat(107 - `${dir}/`.length - ".1.outside".length + 1);
+    const path = outsideSocket(dir, name, 1);
+    await assert.rejects(
+      pluggedFromOutside(dir, [], 60_000)({ ...NAT, name }),
+      new Error(
+        `${name}: its socket path would be 108 bytes (${path}), the limit is 107: give it a shorter name`,
+      ),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), []);
+  });
+});
+
 Deno.test("a node asked for whose process outside dies while the lab waits is refused once it is gone, not at the timeout", async () => {
   await withDir(async (dir) => {
     let runs = true;
