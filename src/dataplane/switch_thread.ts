@@ -152,6 +152,8 @@ export class SwitchThread {
   readonly #warmed = Promise.withResolvers<number | null>();
   /** Resolves once the worker's warm-up is over, with its duration in ms; null when it stopped or failed first. */
   readonly warmed: Promise<number | null> = this.#warmed.promise;
+  /** Why the worker ended unasked (it failed to load or threw, or its loop could not start); null while it runs. */
+  failure: string | null = null;
   /** How long warm-up took, in ms; null while it runs. */
   warmedMs: number | null = null;
   /** Frames from main-thread links dropped because ringIn was full. */
@@ -194,7 +196,8 @@ export class SwitchThread {
     thread.worker.onerror = (e) => {
       e.preventDefault();
       log("vde switch", `data-plane thread failed: ${e.message}`);
-      // It will not warm now; a lab's bring-up waits on `warmed` and would wait for good.
+      // It will not warm now; a lab's bring-up waits on `warmed` and would wait for good, and says why.
+      if (this.#stopping === null) this.failure ??= e.message;
       this.#warmed.resolve(null);
     };
     const start: SwitchStart = {
@@ -404,6 +407,7 @@ export class SwitchThread {
       this.#warmed.resolve(reply.warmed);
     } else if ("stopped" in reply) {
       // Ended unasked (its loop could not start): it never warms, and bring-up waits on `warmed`.
+      this.failure ??= "its loop could not start";
       this.#warmed.resolve(null);
     }
   }

@@ -116,6 +116,8 @@ export interface RunnerOptions {
   outsideForwards?: (node: string, was: string[], now: string[], signal?: AbortSignal) => Promise<void>;
   /** That process (`vde up --rootless`, outside), recorded in the lab's state for `vde down` (state.ts). */
   outsideProcess?: RecordedProcess;
+  /** Each switch thread's code (switch_worker.ts unless a test gives a stand-in that fails). */
+  switchThreadFile?: URL;
 }
 
 /** A slirp or cable node another process runs (RunnerOptions.outside), plugged into the lab. */
@@ -495,6 +497,7 @@ export class LabRunner {
       numPorts: node.ports,
       hub: node.hub,
       dataplane: node.dataplane ?? this.#dataplane,
+      ...(this.#opts.switchThreadFile === undefined ? {} : { threadFile: this.#opts.switchThreadFile }),
     });
     this.#undo.push(() => void this.switches.delete(node.name));
     this.#undo.push(() => sw.close());
@@ -813,12 +816,21 @@ export class LabRunner {
    * (up to its 1 s wall cap on a loaded machine, switch_warmup.ts), so a host's DHCP or first ping,
    * or a ping sent as `vde up -d` returned, waited for it (0.3-0.7 s). At once for switches warmed
    * already (a live change that adds none). Rejects with the abort's reason when bring-up or the
-   * change is aborted (`vde down`, a signal), rather than wait out the warm-up first.
+   * change is aborted (`vde down`, a signal), rather than wait out the warm-up first; and, naming the
+   * switch and why, when a switch's thread ended instead (its worker failed to load, its loop could not
+   * start): the switch would forward nothing, its failure only in the log, so bring-up fails and undoes
+   * what it made, as for any other step.
    */
   #forwarding(): Promise<void> {
     const signal = this.#signal;
-    const warmed = Promise.all([...this.switches.values()].map((s) => s.sw.warmed));
-    if (signal === undefined) return warmed.then(() => {});
+    const switches = [...this.switches];
+    const warmed = Promise.all(switches.map(([, s]) => s.sw.warmed)).then(() => {
+      for (const [name, s] of switches) {
+        const why = s.sw.threadFailure;
+        if (why !== null) throw new Error(`${name}: its data-plane thread failed: ${why}`);
+      }
+    });
+    if (signal === undefined) return warmed;
     signal.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
       const abort = () => reject(signal.reason);

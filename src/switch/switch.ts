@@ -91,6 +91,8 @@ export interface SwitchOptions extends EngineOptions {
    * user keeps synchronous forwarding through `engine` and a process that exits without `close()`.
    */
   dataplane?: Dataplane;
+  /** The data-plane thread's code (switch_worker.ts unless a test gives a stand-in that fails). */
+  threadFile?: URL;
 }
 
 /** An endpoint whose fd the switch thread reads and writes. */
@@ -132,7 +134,8 @@ export class Switch {
     this.#ownOnEvent = options.onEvent;
     // A random hash seed, so nobody can aim colliding MACs at a known hash.
     const hashSeed = options.hashSeed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
-    const { dataplane, onEvent: _onEvent, shared: _shared, control: _control, ...engineOptions } = options;
+    const { dataplane, threadFile, onEvent: _onEvent, shared: _shared, control: _control, ...engineOptions } =
+      options;
     if (dataplane === "thread") {
       const state = sharedEngineState(options.maxMacs);
       this.engine = new SwitchEngine({
@@ -149,7 +152,7 @@ export class Switch {
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
         snoopTick: (nowMs) => this.engine.snooping?.tick(nowMs),
-      });
+      }, threadFile);
       this.#thread = thread;
       mirrorEngine(this.engine, thread);
       this.engine.onEvent = this.#ownOnEvent;
@@ -190,6 +193,15 @@ export class Switch {
    */
   get warmed(): Promise<number | null> {
     return this.#thread?.warmed ?? Promise.resolve(null);
+  }
+
+  /**
+   * Why the data-plane thread ended unasked (its worker failed to load or threw, its loop could not
+   * start), with `warmed` resolved null: the switch forwards nothing. Null while it runs, when it was
+   * stopped, and without a thread.
+   */
+  get threadFailure(): string | null {
+    return this.#thread?.failure ?? null;
   }
 
   /** How long the thread's warm-up took (ms); null while it runs or without a thread. */

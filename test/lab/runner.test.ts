@@ -215,3 +215,33 @@ for (
     });
   });
 }
+
+for (
+  const [how, worker] of [
+    ["fails to load its worker", "_failed_load_worker.ts"],
+    ["cannot start its loop", "_unstarted_worker.ts"],
+  ] as const
+) {
+  Deno.test(`a lab whose switch's data-plane thread ${how} fails to come up, naming the switch and why, leaving nothing`, async (t) => {
+    if (skipUnlessRoot(t)) return;
+    const name = uniqueLab();
+    const { lab } = validateLab(
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch, dataplane: main }\n    sw2: { kind: switch }\n` +
+        "  links:\n    - endpoints: [sw1, sw2]\n",
+    );
+    assert.ok(lab !== undefined);
+    const switchThreadFile = new URL(`../dataplane/${worker}`, import.meta.url);
+    await assert.rejects(
+      LabRunner.up(lab, { file: "", baseDir: Deno.cwd(), switchThreadFile }),
+      (err: Error) => {
+        assert.match(err.message, /^sw2: its data-plane thread failed: .+$/);
+        if (how === "cannot start its loop") {
+          assert.equal(err.message, "sw2: its data-plane thread failed: its loop could not start");
+        } else assert.match(err.message, /this worker fails to load/);
+        return true;
+      },
+    );
+    assert.equal(existsSync(labDir(name)), false, "its directory was taken down");
+    assert.deepEqual(await leftovers(name), []);
+  });
+}
