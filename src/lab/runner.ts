@@ -827,7 +827,10 @@ export class LabRunner {
     const warmed = Promise.all(switches.map(([, s]) => s.sw.warmed)).then(() => {
       for (const [name, s] of switches) {
         const why = s.sw.threadFailure;
-        if (why !== null) throw new Error(`${name}: its data-plane thread failed: ${why}`);
+        // One line: a worker's error text may hold a stack.
+        if (why !== null) {
+          throw new Error(`${name}: its data-plane thread failed: ${why.replace(/\s+/g, " ")}`);
+        }
       }
     });
     if (signal === undefined) return warmed;
