@@ -40,6 +40,8 @@ import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.
 import { listenerPid } from "../os/socket_owner.ts";
 import { TermOutput } from "./term_output.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
+import { readSmallFile } from "../os/owned_file.ts";
+import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -368,13 +370,11 @@ function isLabDir(dir: string): boolean {
  * name made of variables (`${LAB:=demo}`), which `vde term` does not expand.
  */
 function labNameIn(file: string): string | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch {
-    return undefined;
-  }
-  if (text.length > 1 << 20 || !/^topology:/m.test(text)) return undefined;
+  // As vde up reads one (lab_text.ts): a FIFO here hung vde term, /dev/zero grew it without end.
+  const read = readSmallFile(file, MAX_LAB_FILE_BYTES);
+  if (typeof read === "string") return undefined;
+  const text = read.text;
+  if (!/^topology:/m.test(text)) return undefined;
   const name = /^name:[ \t]*(["']?)([^"'\s#]+)\1[ \t]*(#.*)?$/m.exec(text)?.[2];
   return name !== undefined && NAME_PATTERN.test(name) ? name : undefined;
 }

@@ -8,12 +8,15 @@
  * Theory of operation. A plain read would follow the name to /dev/zero (a
  * read without end, memory grown until the process dies) or block for good
  * on a FIFO nobody writes (the open itself waits for a writer), hanging
- * the command or the lab. So the file is opened without blocking
- * (O_NONBLOCK; for state files without following a final symlink too,
- * O_NOFOLLOW), taken only when its descriptor is a regular file (a device
- * or a pipe has no end to trust), and read up to a bound: a longer one is
- * refused, not cut. Its mode and owner come from that same descriptor, so
- * what is checked is the very file read.
+ * the command or the lab. So the name is first opened as a bare handle
+ * (O_PATH: no device's open runs, no FIFO is waited on; for state files
+ * without following a final symlink too, O_NOFOLLOW), taken only when that
+ * handle is a regular file (a device or a pipe has no end to trust, and a
+ * device's open alone can act: /dev/watchdog arms the machine's watchdog),
+ * then opened for reading through it (/proc/self/fd/N: the very file
+ * checked, with the read permission checked then) without blocking, and
+ * read up to a bound: a longer one is refused, not cut. Its mode and owner
+ * come from that same handle, so what is checked is the very file read.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 
@@ -22,6 +25,9 @@ const MAX_BYTES = 1 << 20;
 
 /** st_mode's file type of a directory. */
 const S_IFDIR = 0o040000;
+
+/** st_mode's file type of a named pipe. */
+const S_IFIFO = 0o010000;
 
 /** A small regular file's text, with its mode and owner as its descriptor had them. */
 export interface SmallFile {
@@ -35,7 +41,7 @@ function kindOf(mode: number): string {
   switch (mode & C.S_IFMT) {
     case S_IFDIR:
       return "a directory";
-    case 0o010000:
+    case S_IFIFO:
       return "a named pipe";
     case 0o020000:
       return "a character device";
@@ -43,6 +49,8 @@ function kindOf(mode: number): string {
       return "a block device";
     case C.S_IFSOCK:
       return "a socket";
+    case C.S_IFLNK:
+      return "a symlink";
     default:
       return "no regular file";
   }
@@ -56,17 +64,40 @@ function openFailure(e: number): string {
   return strerror(e);
 }
 
+/**
+ * A bare handle (O_PATH) on `path` and its fstat, or why not (the caller closes it): neither a device's
+ * open nor a FIFO's runs, so what the name leads to is known before anything opens it.
+ */
+function handleOf(path: string, noFollow: boolean): { handle: number; st: FdStat } | string {
+  const c = libc();
+  const handle = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC | (noFollow ? C.O_NOFOLLOW : 0), 0);
+  if (handle < 0) return openFailure(errno());
+  const st = fstatOf(handle);
+  if (st !== null) return { handle, st };
+  const why = strerror(errno());
+  c.close(handle);
+  return why;
+}
+
+/** `handle`'s file opened for reading without blocking, through the handle (the very file), or why not. */
+function reopenForReading(handle: number): number | string {
+  const fd = libc().open(cstr(`/proc/self/fd/${handle}`), C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
+  return fd < 0 ? openFailure(errno()) : fd;
+}
+
 /** A descriptor of regular file `path` opened without blocking, with its fstat, or why not (the caller closes it). */
 function openRegular(path: string, noFollow: boolean): { fd: number; st: FdStat } | string {
-  const c = libc();
-  const flags = C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC | (noFollow ? C.O_NOFOLLOW : 0);
-  const fd = c.open(cstr(path), flags, 0);
-  if (fd < 0) return openFailure(errno());
-  const st = fstatOf(fd);
-  const why = st === null ? strerror(errno()) : notRegular(st.mode);
-  if (why === undefined) return { fd, st: st! };
-  c.close(fd);
-  return why;
+  const held = handleOf(path, noFollow);
+  if (typeof held === "string") return held;
+  const { handle, st } = held;
+  try {
+    const why = notRegular(st.mode);
+    if (why !== undefined) return why;
+    const fd = reopenForReading(handle);
+    return typeof fd === "string" ? fd : { fd, st };
+  } finally {
+    libc().close(handle);
+  }
 }
 
 /**
@@ -118,21 +149,33 @@ export function openRegularFile(path: string): Deno.FsFile | string {
 function notRegular(mode: number): string | undefined {
   if ((mode & C.S_IFMT) === C.S_IFREG) return undefined;
   const kind = kindOf(mode);
-  return kind === "a directory" ? "it is a directory" : `it is ${kind}, not a regular file`;
+  // A final symlink is seen only where it is not followed: said as open's ELOOP says it.
+  if (kind === "a directory" || kind === "a symlink") return `it is ${kind}`;
+  return `it is ${kind}, not a regular file`;
 }
 
 /**
  * Why `path` cannot be opened for reading (`no such file`, `it is a directory`, `permission denied`), or
- * undefined when it can: opened without blocking, so a FIFO is not waited on (it is a script's to read,
- * in turn, with its own bound), and closed again unread.
+ * undefined when it can: a regular file or a FIFO is opened without blocking (a FIFO is not waited on: it
+ * is a script's to read, in turn, with its own bound) and closed again unread; a device is not opened at
+ * all (its open alone can act), nor can a socket be.
  */
 export function whyUnopenable(path: string): string | undefined {
-  const c = libc();
-  const fd = c.open(cstr(path), C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
-  if (fd < 0) return openFailure(errno());
-  const st = fstatOf(fd);
-  c.close(fd);
-  return st !== null && (st.mode & C.S_IFMT) === S_IFDIR ? "it is a directory" : undefined;
+  const held = handleOf(path, false);
+  if (typeof held === "string") return held;
+  const { handle, st } = held;
+  try {
+    const type = st.mode & C.S_IFMT;
+    if (type === S_IFDIR) return "it is a directory";
+    if (type === C.S_IFSOCK) return "it is a socket, not a regular file";
+    if (type !== C.S_IFREG && type !== S_IFIFO) return undefined;
+    const fd = reopenForReading(handle);
+    if (typeof fd === "string") return fd;
+    libc().close(fd);
+    return undefined;
+  } finally {
+    libc().close(handle);
+  }
 }
 
 /** The text of regular file `path` when it is user `uid`'s and at most `maxBytes` long; else undefined. */

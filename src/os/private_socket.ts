@@ -52,6 +52,9 @@ function stagingDir(dir: string): string {
   for (let n = 0;; n++) {
     try {
       Deno.mkdirSync(`${dir}/.${n}`, { mode: 0o700 });
+      // mkdir's mode is cut by the umask too: under 0277 or 0777 the directory came 0500 or 0000 and the
+      // bind in it failed (EACCES) for any user but root. Only the owner's bits are given back.
+      Deno.chmodSync(`${dir}/.${n}`, 0o700);
       return `${dir}/.${n}`;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists) || n >= 99) throw err;

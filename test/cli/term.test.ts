@@ -319,6 +319,14 @@ Deno.test("vde term says why when nothing listens on the socket", async () => {
       file.stderr,
       `vde: ${tmp}/file is a file, not a management socket (vde switch serves DIR/mgmt, vde_switch -M PATH)\n`,
     );
+    // A FIFO nobody writes is read as vde up reads a lab file, without waiting on it: once, it hung vde term.
+    await new Deno.Command("mkfifo", { args: [`${tmp}/fifo`] }).output();
+    const fifo = await run([...ourCli(), "term", `${tmp}/fifo`, "-c", "help"], {
+      check: false,
+      timeoutMs: 10_000,
+    });
+    assert.equal(fifo.code, 1);
+    assert.match(fifo.stderr, /fifo is a file, not a management socket/);
     // A lab file stands for its lab, as in vde status: one that is not up says so, with the line that starts it.
     const lab = `nu${Deno.pid}`;
     await Deno.writeTextFile(`${tmp}/lab.yaml`, `name: ${lab} # the lab\ntopology:\n  nodes: {}\n`);

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { readSmallFile, whyUnopenable } from "../../src/os/owned_file.ts";
+
+Deno.test("a name leading to a socket is refused as a socket, seen before any open (which a socket fails with ENXIO)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/s` });
+  try {
+    assert.equal(readSmallFile(`${dir}/s`, 100), "it is a socket, not a regular file");
+    assert.equal(whyUnopenable(`${dir}/s`), "it is a socket, not a regular file");
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a name leading to a device is refused without the device being opened (its open alone can act)", async () => {
+  // /dev/tty's open fails (ENXIO) in a process with no controlling terminal, so an open would show as
+  // that error; seen from a bare handle, it is the character device it is, and not opened.
+  const module = new URL("../../src/os/owned_file.ts", import.meta.url).href;
+  const code = `import { readSmallFile, whyUnopenable } from ${JSON.stringify(module)};
+    console.log(JSON.stringify([readSmallFile("/dev/tty", 100), whyUnopenable("/dev/tty") ?? null]));`;
+  const out = await new Deno.Command("setsid", {
+    args: ["-w", Deno.execPath(), "eval", code],
+    stdin: "null",
+    stderr: "inherit",
+  }).output();
+  assert.equal(out.code, 0);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+    "it is a character device, not a regular file",
+    null,
+  ]);
+});
+
+Deno.test("a final symlink is refused where it is not followed, and read where it is", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
+  try {
+    await Deno.writeTextFile(`${dir}/f`, "42\n");
+    await Deno.symlink(`${dir}/f`, `${dir}/l`);
+    assert.equal(readSmallFile(`${dir}/l`, 100, true), "it is a symlink");
+    const read = readSmallFile(`${dir}/l`, 100);
+    assert.equal(typeof read === "string" ? read : read.text, "42\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
