@@ -46,3 +46,20 @@ Deno.test("logrotate's copytruncate of an open log: the old lines in .1, the nex
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a --logfile that is a symlink another user made first is refused, and the file it points at is not written", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-link-" });
+  try {
+    await Deno.writeTextFile(`${tmp}/precious`, "precious\n");
+    await Deno.symlink(`${tmp}/precious`, `${tmp}/net.log`);
+    const { setLogFile } = await import("../src/log.ts");
+    assert.throws(
+      () => setLogFile(`${tmp}/net.log`),
+      (e: unknown) =>
+        e instanceof Error && /^cannot open the log file .*: it is a symbolic link/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(`${tmp}/precious`), "precious\n");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

@@ -18,6 +18,7 @@ import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { commandLine, mayBeVde, processAlive } from "../os/processes.ts";
+import { readOwnedFile } from "../os/owned_file.ts";
 import { ownerAndMode } from "../os/users.ts";
 import { unwritable } from "../os/unwritable.ts";
 
@@ -129,10 +130,23 @@ export function writePidfile(path: string, say: (message: string) => void = () =
 
 /** Why an existing pid file may be replaced, or why it may not (`refusal`). */
 function whyPidfileIsStale(path: string): string | { refusal: string } {
-  let pid = NaN;
+  // Read only as a small regular file, never through a symlink and never blocking: a user's FIFO at
+  // root's `--pidfile /tmp/x.pid` blocked the read (and the switch, deaf to signals then) for good, and a
+  // link to /dev/zero read without end. Whose it is is said when it is removed (or cannot be).
+  let owner = -1;
   try {
-    pid = Number(Deno.readTextFileSync(path).trim());
-  } catch { /* unreadable: said below */ }
+    owner = Deno.lstatSync(path).uid ?? -1;
+  } catch { /* gone: said below */ }
+  const text = readOwnedFile(path, owner, 64);
+  if (text === undefined) {
+    const whose = ownerAndMode(path);
+    return {
+      refusal: `already exists and is no pid file (not a small regular file${
+        whose === "" ? "" : `; ${whose}`
+      }): remove it, or give another`,
+    };
+  }
+  const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) {
     return { refusal: "already exists and names no pid (remove it if no program runs with it)" };
   }

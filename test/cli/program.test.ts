@@ -85,3 +85,20 @@ Deno.test("a --logfile or --pidfile in a directory the user may not write (root'
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a FIFO another user left at the pid file's path is refused at once, not read (which blocked the switch for good)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-fifo-" });
+  try {
+    await new Deno.Command("mkfifo", { args: [`${tmp}/sw.pid`] }).output();
+    const program = new URL("../../src/cli/program.ts", import.meta.url).href;
+    const code = `import { writePidfile } from "${program}";\n` +
+      `try { writePidfile("${tmp}/sw.pid"); } catch (e) { console.log(e.message); }`;
+    const r = await run([Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
+    assert.match(
+      r.stdout,
+      /^pid file .*sw\.pid already exists and is no pid file \(not a small regular file/,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
