@@ -10,7 +10,9 @@
  * address and port, at most `MAX_TRANSFERS` at once. A read request is
  * checked before anything is opened: no absolute path, no `..` component,
  * no backslash or control characters, and the file's real path (symlinks
- * resolved) must lie inside the root. Write requests are refused.
+ * resolved) must lie inside the root; so must the file then opened (by the
+ * kernel's name for it), a regular file opened without blocking. Write
+ * requests are refused.
  *
  * The transfer is lock-step: one DATA block in flight, sent again after
  * the timeout (the negotiated one, or `DEFAULT_TIMEOUT_MS`) at most
@@ -36,6 +38,7 @@ import {
 } from "../wire/tftp.ts";
 import { counted } from "../counted.ts";
 import { formatIp } from "../wire/ip_address.ts";
+import { C, cstr, errno, fstatOf, libc } from "../../ffi/libc.ts";
 
 /** Transfers at once. */
 export const MAX_TRANSFERS = 64;
@@ -277,16 +280,23 @@ export class TftpServer {
       return "file not found";
     }
     if (!real.startsWith(`${this.#realRoot}/`)) return "access";
+    // Opened without blocking and without following a final symlink, then judged by what was opened: one
+    // who may write the directory could put a FIFO there (whose open blocked the slirp for good) or swap
+    // a component for a symlink out of the root between the realpath above and the open.
+    const c = libc();
+    const fd = c.open(cstr(real), C.O_RDONLY | C.O_NONBLOCK | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+    if (fd < 0) return errno() === C.ENOENT ? "file not found" : "access";
     try {
-      const file = Deno.openSync(real, { read: true });
-      const st = file.statSync();
-      if (!st.isFile) {
-        file.close();
-        return "file not found";
-      }
-      return { file, size: st.size };
+      const st = fstatOf(fd);
+      if (st === null || (st.mode & C.S_IFMT) !== C.S_IFREG) return "file not found";
+      // The kernel's name for the very file opened: inside the root, whatever the path's names hold now.
+      if (!Deno.readLinkSync(`/proc/self/fd/${fd}`).startsWith(`${this.#realRoot}/`)) return "access";
+      const file = Deno.openSync(`/proc/self/fd/${fd}`, { read: true });
+      return { file, size: file.statSync().size };
     } catch {
       return "access";
+    } finally {
+      c.close(fd);
     }
   }
 

@@ -147,6 +147,20 @@ Deno.test("TFTP refuses .. and absolute paths, symlinks out of the root, writes 
   assert.match(unsafeTftpName("a\\..\\b")!, /backslash/);
 });
 
+Deno.test("a FIFO in the TFTP directory (made by one who may write it) is not found, not opened (whose open blocked the slirp)", async () => {
+  await using r = await rig({ "ok.bin": pattern(10) });
+  await new Deno.Command("mkfifo", { args: [`${r.root}/boot.bin`] }).output();
+  await Deno.symlink("boot.bin", `${r.root}/link.bin`);
+  for (const name of ["boot.bin", "link.bin"]) {
+    r.sent.length = 0;
+    r.send(2100, buildTftpRequest(TFTP_OP.RRQ, name));
+    assert.equal(opOf(r.sent[0]!), TFTP_OP.ERROR);
+    assert.equal((r.sent[0]!.data[2]! << 8) | r.sent[0]!.data[3]!, TFTP_ERR.NOT_FOUND);
+  }
+  assert.equal(r.server.transferCount, 0);
+  assert.deepEqual(fetch(r, 2101, buildTftpRequest(TFTP_OP.RRQ, "ok.bin")), pattern(10));
+});
+
 Deno.test("a file the guest asks for in vain is logged once, naming the directory served", async () => {
   await using r = await rig({ "ok.bin": pattern(10) });
   for (let i = 0; i < 3; i++) r.send(2000 + i, buildTftpRequest(TFTP_OP.RRQ, "boot.ipxe"));
