@@ -6,6 +6,11 @@
  * about the key itself.
  */
 import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
+import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
+import { readAtMost } from "../io/read_at_most.ts";
+
+/** Most a key file is read: 64 hex digits and a newline, with room for spaces and a comment. */
+const MAX_KEY_FILE = 4096;
 
 /** Bytes of a cable key. */
 export const KEY_SIZE = 32;
@@ -53,38 +58,49 @@ export function parseKeyText(text: string): Uint8Array | null {
 
 /**
  * Loads the key in `path`. Like ssh with a private key, it refuses a key
- * file of its own user that group or others may read: a secret others
- * could have copied authenticates nobody (a file of another owner, which
- * only root reads, is that owner's to guard, as ssh has it too).
+ * file that group or others may read: a secret others could have copied
+ * authenticates nobody. Unlike ssh, whoever owns it: root's `--key
+ * /tmp/lab.key` may be a file another user made first, readable by all.
  *
  * @throws KeyError when the file is missing, open to others or does not hold a key
  */
 export async function loadKey(path: string): Promise<CableKey> {
   let text: string;
+  const c = libc();
+  // Without blocking: a FIFO put at the name (a user's, at root's `--key /tmp/lab.key`) blocked the open for
+  // good. One open: the mode checked is the mode of the very file whose secret is read.
+  const fd = c.open(cstr(path), C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
+  if (fd < 0) {
+    const code = errno();
+    throw new KeyError(
+      `cannot read key file ${path}: ${
+        code === C.ENOENT
+          ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
+          : `${strerror(code)} (os error ${code})`
+      }`,
+    );
+  }
   try {
-    // One open: the mode checked is the mode of the very file whose secret is read.
-    using file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (info.isDirectory) throw new KeyError(`cannot read key file ${path}: it is a directory`);
-    const mode = info.mode;
-    if (mode !== null && (mode & 0o077) !== 0 && info.uid === Deno.uid()) {
+    const st = fstatOf(fd);
+    const type = (st?.mode ?? 0) & C.S_IFMT;
+    if (type === C.S_IFDIR) throw new KeyError(`cannot read key file ${path}: it is a directory`);
+    // Not a device or pipe: /dev/zero (a symlink to it) read without end.
+    if (st === null || type !== C.S_IFREG) throw new KeyError(`key file ${path} is not a regular file`);
+    // Whoever owns it: a secret group or others may read (a user's file at root's /tmp/lab.key) is known
+    // to them, and authenticates nobody.
+    if ((st.mode & 0o077) !== 0) {
       throw new KeyError(
         `key file ${path} is readable by group or others (mode ${
-          (mode & 0o777).toString(8).padStart(4, "0")
-        }): ` +
-          `chmod 600 ${path}`,
+          (st.mode & 0o777).toString(8).padStart(4, "0")
+        }): chmod 600 ${path}`,
       );
     }
-    text = await new Response(file.readable).text();
+    text = new TextDecoder().decode(await readAtMost(`/proc/self/fd/${fd}`, MAX_KEY_FILE));
   } catch (err) {
     if (err instanceof KeyError) throw err;
-    // Deno's NotFound message repeats the path ("...: open '/x'"); the usual case in plain words.
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
-      : err instanceof Error
-      ? err.message
-      : String(err);
-    throw new KeyError(`cannot read key file ${path}: ${why}`);
+    throw new KeyError(`cannot read key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    c.close(fd);
   }
   const bytes = parseKeyText(text);
   if (bytes === null) {

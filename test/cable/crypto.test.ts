@@ -204,3 +204,26 @@ Deno.test("keys: keygen given a directory says to name the file inside it, even 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("keys: a FIFO or a link to /dev/zero at the key's name is refused at once, and another user's key readable by others is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-key-hostile-" });
+  try {
+    await new Deno.Command("mkfifo", { args: ["-m", "600", `${dir}/fifo.key`] }).output();
+    await assert.rejects(
+      () => loadKey(`${dir}/fifo.key`),
+      new KeyError(`key file ${dir}/fifo.key is not a regular file`),
+    );
+    await Deno.symlink("/dev/zero", `${dir}/zero.key`);
+    await assert.rejects(
+      () => loadKey(`${dir}/zero.key`),
+      /is not a regular file|readable by group or others/,
+    );
+    // A key another user made first where root looks for one: its secret is theirs (and everyone's).
+    await generateKeyFile(`${dir}/theirs.key`);
+    await Deno.chmod(`${dir}/theirs.key`, 0o644);
+    if (Deno.uid() === 0) await Deno.chown(`${dir}/theirs.key`, 65534, 65534);
+    await assert.rejects(() => loadKey(`${dir}/theirs.key`), /readable by group or others \(mode 0644\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
