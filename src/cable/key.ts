@@ -6,8 +6,7 @@
  * about the key itself.
  */
 import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
-import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
-import { readAtMost } from "../io/read_at_most.ts";
+import { readSecretFile } from "../os/secret_file.ts";
 
 /** Most a key file is read: 64 hex digits and a newline, with room for spaces and a comment. */
 const MAX_KEY_FILE = 4096;
@@ -65,43 +64,31 @@ export function parseKeyText(text: string): Uint8Array | null {
  * @throws KeyError when the file is missing, open to others or does not hold a key
  */
 export async function loadKey(path: string): Promise<CableKey> {
-  let text: string;
-  const c = libc();
-  // Without blocking: a FIFO put at the name (a user's, at root's `--key /tmp/lab.key`) blocked the open for
-  // good. One open: the mode checked is the mode of the very file whose secret is read.
-  const fd = c.open(cstr(path), C.O_RDONLY | C.O_NONBLOCK | C.O_CLOEXEC, 0);
-  if (fd < 0) {
-    const code = errno();
+  const read = await readSecretFile(path, MAX_KEY_FILE);
+  if ("failed" in read) {
     throw new KeyError(
       `cannot read key file ${path}: ${
-        code === C.ENOENT
+        read.missing
           ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
-          : `${strerror(code)} (os error ${code})`
+          : read.failed
       }`,
     );
   }
-  try {
-    const st = fstatOf(fd);
-    const type = (st?.mode ?? 0) & C.S_IFMT;
-    if (type === C.S_IFDIR) throw new KeyError(`cannot read key file ${path}: it is a directory`);
-    // Not a device or pipe: /dev/zero (a symlink to it) read without end.
-    if (st === null || type !== C.S_IFREG) throw new KeyError(`key file ${path} is not a regular file`);
-    // Whoever owns it: a secret group or others may read (a user's file at root's /tmp/lab.key) is known
-    // to them, and authenticates nobody.
-    if ((st.mode & 0o077) !== 0) {
-      throw new KeyError(
-        `key file ${path} is readable by group or others (mode ${
-          (st.mode & 0o777).toString(8).padStart(4, "0")
-        }): chmod 600 ${path}`,
-      );
-    }
-    text = new TextDecoder().decode(await readAtMost(`/proc/self/fd/${fd}`, MAX_KEY_FILE));
-  } catch (err) {
-    if (err instanceof KeyError) throw err;
-    throw new KeyError(`cannot read key file ${path}: ${err instanceof Error ? err.message : String(err)}`);
-  } finally {
-    c.close(fd);
+  if ("notRegular" in read) {
+    throw new KeyError(
+      read.notRegular === "directory"
+        ? `cannot read key file ${path}: it is a directory`
+        : `key file ${path} is not a regular file`,
+    );
   }
+  if ("openTo" in read) {
+    throw new KeyError(
+      `key file ${path} is readable by group or others (mode ${
+        read.openTo.toString(8).padStart(4, "0")
+      }): chmod 600 ${path}`,
+    );
+  }
+  const text = read.text;
   const bytes = parseKeyText(text);
   if (bytes === null) {
     throw new KeyError(`key file ${path} must hold 64 hex digits (make one with: vde cable keygen FILE)`);

@@ -4,6 +4,7 @@
  */
 import type { Switch } from "../switch/switch.ts";
 import { UsageError } from "./main.ts";
+import { readSecretFile } from "../os/secret_file.ts";
 import { log } from "../log.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { SwitchStatus } from "../web/status.ts";
@@ -11,12 +12,19 @@ import { WebServer } from "../web/server.ts";
 
 /** Reads the token file: its first line, which must not be empty. */
 export async function readTokenFile(path: string): Promise<string> {
-  let content: string;
-  try {
-    content = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new UsageError(`--http-token: cannot read ${path}: ${(err as Error).message}`);
+  // As a secret: a token others may read lets them toggle the switch's ports and hub mode; and root's
+  // token file in /tmp may be a FIFO or a link to /dev/zero another user put there first.
+  const read = await readSecretFile(path, 4096);
+  if ("failed" in read) throw new UsageError(`--http-token: cannot read ${path}: ${read.failed}`);
+  if ("notRegular" in read) throw new UsageError(`--http-token: ${path} is not a regular file`);
+  if ("openTo" in read) {
+    throw new UsageError(
+      `--http-token: ${path} is readable by group or others (mode ${
+        read.openTo.toString(8).padStart(4, "0")
+      }): chmod 600 ${path}`,
+    );
   }
+  const content = read.text;
   const token = content.split("\n")[0]!.trim();
   if (token.length < 8) {
     throw new UsageError(`--http-token: ${path} must hold a token of 8 characters or more`);
