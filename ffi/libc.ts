@@ -57,6 +57,8 @@ const symbols = {
   openat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // With an empty path and an O_PATH descriptor of a symlink: that very link's target (Linux 2.6.39+).
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "u32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },

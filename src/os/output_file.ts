@@ -13,9 +13,13 @@
  * or a device, only where the caller takes one). The very inode checked is
  * then opened for writing through /proc/self/fd/N. A name that is not there
  * is made with O_EXCL, so it is ours; one made in between is looked at again.
+ * A symlink this user or root made (an admin's /var/log/vde.log pointing
+ * elsewhere) is followed, its target read from the link opened, and the
+ * target judged the same way; another user's symlink is refused.
  */
 import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
+import { dirOf } from "./paths.ts";
 
 /** How to open an output file. */
 export interface OutputFileOptions {
@@ -39,7 +43,7 @@ export class OutputFileRefused extends Error {}
  *   path); Deno's errors
  *   (PermissionDenied, NotFound, ...) for the OS's own refusals
  */
-export function openOutputFile(path: string, o: OutputFileOptions = {}): Deno.FsFile {
+export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 0): Deno.FsFile {
   const c = libc();
   const name = cstr(path);
   for (let attempt = 0;; attempt++) {
@@ -51,6 +55,10 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}): Deno.Fs
     }
     if (fd < 0) throw osError(errno());
     try {
+      const target = trustedLinkTarget(fd, links);
+      if (target !== undefined) {
+        return openOutputFile(target.startsWith("/") ? target : `${dirOf(path)}/${target}`, o, links + 1);
+      }
       refuseUnsafe(fd, o.pipes === true);
       return Deno.openSync(`/proc/self/fd/${fd}`, {
         write: true,
@@ -63,6 +71,20 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}): Deno.Fs
   }
 }
 
+/**
+ * The target of the symlink open as `fd` when it is one this process's user or root made (an admin's
+ * /var/log/vde.log -> /srv/logs/vde.log), read from that very link; undefined for anything else (another
+ * user's link is refused by refuseUnsafe). At most 8 links are followed.
+ */
+function trustedLinkTarget(fd: number, links: number): string | undefined {
+  const st = fstatOf(fd);
+  if (st === null || (st.mode & C.S_IFMT) !== C.S_IFLNK || links >= 8) return undefined;
+  if (st.uid !== 0 && st.uid !== libc().geteuid()) return undefined;
+  const buf = new Uint8Array(4096);
+  const n = libc().readlinkat(fd, cstr(""), buf, buf.length);
+  return n > 0 && n < buf.length ? new TextDecoder().decode(buf.subarray(0, n)) : undefined;
+}
+
 /** Throws OutputFileRefused when the file open as `fd` (an O_PATH descriptor) may not be written. */
 function refuseUnsafe(fd: number, pipes: boolean): void {
   const st = fstatOf(fd);
@@ -70,7 +92,9 @@ function refuseUnsafe(fd: number, pipes: boolean): void {
   const type = st.mode & C.S_IFMT;
   if (type === C.S_IFLNK) {
     throw new OutputFileRefused(
-      `it is a symbolic link, not followed (whoever may write its directory may aim it at any file): give the file itself`,
+      `it is a symbolic link of ${
+        userName(st.uid)
+      }'s, not followed (whoever may write its directory may aim it at any file): give the file itself`,
     );
   }
   // Only root makes device nodes; a device's owner says nothing of who reads it (/dev/null is root's).

@@ -22,18 +22,41 @@ async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("an output file that is a symlink is refused, and the file it points at is neither emptied nor written", () =>
-  inTemp(async (dir) => {
+/** Makes `link` -> `target` as another user's (nobody's) symlink. */
+async function theirLink(target: string, link: string): Promise<void> {
+  await Deno.symlink(target, link);
+  await new Deno.Command("chown", { args: ["-h", "65534:65534", link] }).output();
+}
+
+Deno.test("an output file that is another user's symlink is refused, and the file it points at is neither emptied nor written", async (t) => {
+  if (skipUnlessRoot(t)) return; // a symlink of another user's is made by chown -h
+  await inTemp(async (dir) => {
     await Deno.writeTextFile(`${dir}/precious`, "precious\n");
-    await Deno.symlink(`${dir}/precious`, `${dir}/x.pcap`);
+    await theirLink(`${dir}/precious`, `${dir}/x.pcap`);
     for (const o of [{ truncate: true }, { append: true }, { pipes: true }]) {
-      refused(() => openOutputFile(`${dir}/x.pcap`, o), /symbolic link/);
+      refused(() => openOutputFile(`${dir}/x.pcap`, o), /symbolic link of nobody's/);
     }
     // A dangling one is not made through either (O_CREAT would create its target).
-    await Deno.symlink(`${dir}/made`, `${dir}/y.log`);
+    await theirLink(`${dir}/made`, `${dir}/y.log`);
     refused(() => openOutputFile(`${dir}/y.log`, { append: true }));
     assert.equal(await Deno.readTextFile(`${dir}/precious`), "precious\n");
     await assert.rejects(Deno.stat(`${dir}/made`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a symlink of our own (an admin's log name pointing elsewhere) is followed, relative or not, to a file judged as any", () =>
+  inTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/logs`);
+    await Deno.symlink("logs/real.log", `${dir}/vde.log`);
+    await Deno.symlink(`${dir}/vde.log`, `${dir}/again.log`);
+    for (const name of ["vde.log", "again.log"]) {
+      const f = openOutputFile(`${dir}/${name}`, { append: true });
+      f.writeSync(new TextEncoder().encode(`${name}\n`));
+      f.close();
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/logs/real.log`), "vde.log\nagain.log\n");
+    await Deno.symlink("loop", `${dir}/loop`);
+    assert.throws(() => openOutputFile(`${dir}/loop`, {}));
   }));
 
 Deno.test("an output file of another user's, or a pipe of theirs, is refused naming its owner", async (t) => {
