@@ -57,7 +57,9 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 
     try {
       const target = trustedLinkTarget(fd, links);
       if (target !== undefined) {
-        return openOutputFile(target.startsWith("/") ? target : `${dirOf(path)}/${target}`, o, links + 1);
+        // A relative target counts from the link's directory (the current one for a bare name).
+        const from = target.startsWith("/") || !path.includes("/") ? target : `${dirOf(path)}/${target}`;
+        return openOutputFile(from, o, links + 1);
       }
       refuseUnsafe(fd, o.pipes === true);
       return Deno.openSync(`/proc/self/fd/${fd}`, {

@@ -55,6 +55,15 @@ Deno.test("a symlink of our own (an admin's log name pointing elsewhere) is foll
       f.close();
     }
     assert.equal(await Deno.readTextFile(`${dir}/logs/real.log`), "vde.log\nagain.log\n");
+    // A bare name: its link counts from the current directory.
+    const cwd = Deno.cwd();
+    Deno.chdir(dir);
+    try {
+      openOutputFile("vde.log", { truncate: true }).close();
+    } finally {
+      Deno.chdir(cwd);
+    }
+    assert.equal(await Deno.readTextFile(`${dir}/logs/real.log`), "");
     await Deno.symlink("loop", `${dir}/loop`);
     assert.throws(() => openOutputFile(`${dir}/loop`, {}));
   }));
