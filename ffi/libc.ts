@@ -57,6 +57,8 @@ const symbols = {
   openat: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
   fstatat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   unlinkat: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // With an empty path and an O_PATH descriptor of a symlink: that very link's target (Linux 2.6.39+).
+  readlinkat: { parameters: ["i32", "buffer", "buffer", "u32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -261,6 +263,8 @@ export interface FdStat {
   ino: bigint;
   mode: number;
   uid: number;
+  /** Hard links to the file (a second name somewhere else is a second way in). */
+  nlink: number;
 }
 
 // struct stat differs: x86_64 has st_nlink (8 bytes) before st_mode; the generic layout (aarch64) after it.
@@ -270,6 +274,8 @@ const ST_DEV = 0;
 const ST_INO = 8;
 const ST_MODE = Deno.build.arch === "x86_64" ? 24 : 16;
 const ST_UID = Deno.build.arch === "x86_64" ? 28 : 24;
+// x86_64's st_nlink is 8 bytes, aarch64's 4: the low 4 (little-endian) hold any real count.
+const ST_NLINK = Deno.build.arch === "x86_64" ? 16 : 20;
 
 /** fstat(2) of `fd`: its device, inode, mode and owner, or null with errno set. */
 export function fstatOf(fd: number): FdStat | null {
@@ -293,6 +299,7 @@ function statFields(st: Uint8Array<ArrayBuffer>): FdStat {
     ino: view.getBigUint64(ST_INO, true),
     mode: view.getUint32(ST_MODE, true),
     uid: view.getUint32(ST_UID, true),
+    nlink: view.getUint32(ST_NLINK, true),
   };
 }
 
@@ -354,6 +361,7 @@ export const C = {
   EFD_CLOEXEC: 0o2000000,
   EFD_NONBLOCK: 0o4000,
   O_RDONLY: 0,
+  O_WRONLY: 1,
   O_RDWR: 2,
   O_NONBLOCK: 0o4000,
   O_CLOEXEC: 0o2000000,
@@ -370,6 +378,9 @@ export const C = {
   // st_mode's file type (the same on every architecture).
   S_IFMT: 0o170000,
   S_IFREG: 0o100000,
+  S_IFIFO: 0o010000,
+  S_IFDIR: 0o040000,
+  S_IFCHR: 0o020000,
   S_IFSOCK: 0o140000,
   S_IFLNK: 0o120000,
   S_ISVTX: 0o1000,
@@ -384,6 +395,7 @@ export const C = {
   EINTR: 4,
   EAGAIN: 11,
   ENOENT: 2,
+  ENXIO: 6,
   EPERM: 1,
   EACCES: 13,
   EBUSY: 16,

@@ -6,6 +6,7 @@
  * (`setLogWriter`), so they appear above the prompt instead of in the middle
  * of the line being typed.
  */
+import { openOutputFile } from "./os/output_file.ts";
 import { unwritable } from "./os/unwritable.ts";
 
 let file: Deno.FsFile | null = null;
@@ -22,7 +23,9 @@ export function setLogFile(path: string, option = "--logfile", mode = 0o644): vo
   try {
     // 644 whatever the umask: a log others may write (umask 000) could be given forged lines. A lab's is
     // 600: its hosts' `exec` lines and what they print (a variable's secret too) are its user's alone.
-    file = Deno.openSync(path, { append: true, create: true, mode });
+    // Never through a symlink nor into another user's file: root's `--logfile /tmp/net.log` is a name any
+    // user may have made first.
+    file = openOutputFile(path, { append: true, mode });
   } catch (err) {
     throw new Error(`cannot open the log file ${path}${unwritable(path, option, err)}`);
   }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { evalUnderUmask000 } from "./helpers/umask.ts";
-import { hasCommand, run, skipUnless } from "./helpers/processes.ts";
+import { hasCommand, run, skipUnless, skipUnlessRoot } from "./helpers/processes.ts";
 
 Deno.test("a log file made under umask 000 is mode 644, so no other user can add lines to it", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-mode-" });
@@ -42,6 +42,25 @@ Deno.test("logrotate's copytruncate of an open log: the old lines in .1, the nex
     assert.match(await Deno.readTextFile(`${tmp}/sw.log.1`), /^\S+Z vde switch: before the rotation\n$/);
     // Appending (O_APPEND) writes at the new end: no hole of NULs where the old lines were.
     assert.match(await Deno.readTextFile(`${tmp}/sw.log`), /^\S+Z vde switch: after the rotation\n$/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a --logfile that is a symlink another user made first is refused, and the file it points at is not written", async (t) => {
+  if (skipUnlessRoot(t)) return; // another user's symlink is made by chown -h
+  const tmp = await Deno.makeTempDir({ prefix: "vde-logfile-link-" });
+  try {
+    await Deno.writeTextFile(`${tmp}/precious`, "precious\n");
+    await Deno.symlink(`${tmp}/precious`, `${tmp}/net.log`);
+    await new Deno.Command("chown", { args: ["-h", "65534:65534", `${tmp}/net.log`] }).output();
+    const { setLogFile } = await import("../src/log.ts");
+    assert.throws(
+      () => setLogFile(`${tmp}/net.log`),
+      (e: unknown) =>
+        e instanceof Error && /^cannot open the log file .*: it is a symbolic link/.test(e.message),
+    );
+    assert.equal(await Deno.readTextFile(`${tmp}/precious`), "precious\n");
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -6,7 +6,7 @@
  * about the key itself.
  */
 import { hex, KEY_ID_SIZE } from "../wire/cable_handshake.ts";
-import { readSmallFile } from "../os/owned_file.ts";
+import { readSecretFile, secretRefusal } from "../os/owned_file.ts";
 
 /** Bytes of a cable key. */
 export const KEY_SIZE = 32;
@@ -57,16 +57,16 @@ export function parseKeyText(text: string): Uint8Array | null {
 
 /**
  * Loads the key in `path`. Like ssh with a private key, it refuses a key
- * file of its own user that group or others may read: a secret others
- * could have copied authenticates nobody (a file of another owner, which
- * only root reads, is that owner's to guard, as ssh has it too).
+ * file that group or others may read: a secret others could have copied
+ * authenticates nobody. Unlike ssh, whoever owns it: root's `--key
+ * /tmp/lab.key` may be a file another user made first, readable by all.
  *
  * @throws KeyError when the file is missing, open to others or does not hold a key
  */
 export async function loadKey(path: string): Promise<CableKey> {
   // One open, without blocking: the mode checked is the mode of the very file whose secret is read, and a
   // name leading to /dev/zero or a FIFO is refused rather than read without end or waited on for good.
-  const file = readSmallFile(path, MAX_KEY_FILE_BYTES);
+  const file = readSecretFile(path, MAX_KEY_FILE_BYTES);
   if (typeof file === "string") {
     // The usual case in plain words, with what to do.
     const why = file === "no such file"
@@ -74,14 +74,7 @@ export async function loadKey(path: string): Promise<CableKey> {
       : file;
     throw new KeyError(`cannot read key file ${path}: ${why}`);
   }
-  if ((file.mode & 0o077) !== 0 && file.uid === Deno.uid()) {
-    throw new KeyError(
-      `key file ${path} is readable by group or others (mode ${
-        (file.mode & 0o777).toString(8).padStart(4, "0")
-      }): ` +
-        `chmod 600 ${path}`,
-    );
-  }
+  if ("openTo" in file) throw new KeyError(`key file ${secretRefusal(path, file)}`);
   const text = file.text;
   const bytes = parseKeyText(text);
   if (bytes === null) {

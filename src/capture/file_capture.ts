@@ -10,6 +10,7 @@ import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "./
 import type { CaptureHub } from "./hub.ts";
 import { describePort } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
+import { openOutputFile } from "../os/output_file.ts";
 import type { Switch } from "../switch/switch.ts";
 
 /** A running file capture. */
@@ -28,7 +29,9 @@ export function startFileCapture(
   switchName: string,
   maxPendingBytes = 16 << 20,
 ): FileCapture {
-  const file = Deno.openSync(path, { write: true, create: true, truncate: true });
+  // Not through a symlink nor into another user's file: truncating what root's `--pcap /tmp/x.pcap` led to
+  // would empty any file.
+  const file = openOutputFile(path, { truncate: true });
   const queue = new OutputQueue(file, () => {});
   const writer = new CaptureFileWriter(
     formatForPath(path),

@@ -38,6 +38,7 @@ import {
 } from "../wire/capture_stream.ts";
 import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
+import { openOutputFile } from "../os/output_file.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {
@@ -191,7 +192,8 @@ export async function runCapture(
   let file: Deno.FsFile | undefined;
   const existed = !toStdout && exists(o.write);
   try {
-    file = toStdout ? undefined : Deno.openSync(o.write, { write: true, create: true });
+    // Neither through a symlink nor into another user's file or pipe (who would read every port's frames).
+    file = toStdout ? undefined : openOutputFile(o.write, { pipes: true });
   } catch (err) {
     conn.close();
     signals.remove();

@@ -65,6 +65,7 @@ import { envDataplane } from "../switch/dataplane.ts";
 import { counted } from "../counted.ts";
 import { dirOf, isFile, isSocket, realPath } from "../os/paths.ts";
 import { nearEntries } from "../os/near_entries.ts";
+import { openOutputFile } from "../os/output_file.ts";
 
 /**
  * Reads and validates a lab file; prints every error and throws when there
@@ -538,7 +539,10 @@ async function runLab(
         }
         const text = original !== undefined ? saveInto(original, r.lab) : labToYaml(r.lab);
         try {
-          await Deno.writeTextFile(target, text);
+          // Not through a symlink nor into another user's file: a lab file in /tmp puts `save copy.yaml` there.
+          const bytes = new TextEncoder().encode(text);
+          using out = openOutputFile(target, { truncate: true });
+          for (let at = 0; at < bytes.length;) at += await out.write(bytes.subarray(at));
         } catch (err) {
           throw new Error(`cannot write ${target}: ${forPeople((err as Error).message)}`);
         }

@@ -133,11 +133,12 @@ export function writePidfile(path: string, say: (message: string) => void = () =
 
 /** Why an existing pid file may be replaced, or why it may not (`refusal`). */
 function whyPidfileIsStale(path: string): string | { refusal: string } {
-  // Read as a small regular file: a name left leading to a FIFO would hang the start, one to /dev/zero
-  // fill its memory.
-  const file = readSmallFile(path, MAX_PIDFILE_BYTES);
-  if (typeof file === "string" && file.endsWith("not a regular file")) {
-    return { refusal: `already exists and ${file.replace(/^it /, "")}: give a pid file of your own` };
+  // Read only as a small regular file, never through a symlink and never blocking: a user's FIFO at
+  // root's `--pidfile /tmp/x.pid` blocked the read (and the switch, deaf to signals then) for good, and a
+  // link to /dev/zero read without end.
+  const file = readSmallFile(path, MAX_PIDFILE_BYTES, true);
+  if (typeof file === "string" && file.startsWith("it ")) {
+    return { refusal: `already exists and ${file.slice(3)}: give a pid file of your own` };
   }
   const pid = typeof file === "string" ? NaN : Number(file.text.trim());
   if (!Number.isInteger(pid) || pid <= 0) {

@@ -8,16 +8,18 @@ import { log } from "../log.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { SwitchStatus } from "../web/status.ts";
 import { WebServer } from "../web/server.ts";
-import { readSmallFile } from "../os/owned_file.ts";
+import { readSecretFile, secretRefusal } from "../os/owned_file.ts";
 
 /** Most a token file may be: a token of a line, with room to spare. */
 const MAX_TOKEN_FILE_BYTES = 4096;
 
 /** Reads the token file: its first line, which must not be empty. */
 export function readTokenFile(path: string): string {
-  // A small regular file: a name leading to /dev/zero or a FIFO nobody writes is refused, not read for ever.
-  const file = readSmallFile(path, MAX_TOKEN_FILE_BYTES);
+  // As a secret: a token others may read lets them toggle the switch's ports and hub mode; and root's
+  // token file in /tmp may be a FIFO or a link to /dev/zero another user put there first.
+  const file = readSecretFile(path, MAX_TOKEN_FILE_BYTES);
   if (typeof file === "string") throw new UsageError(`--http-token: cannot read ${path}: ${file}`);
+  if ("openTo" in file) throw new UsageError(`--http-token: ${secretRefusal(path, file)}`);
   const token = file.text.split("\n")[0]!.trim();
   if (token.length < 8) {
     throw new UsageError(`--http-token: ${path} must hold a token of 8 characters or more`);

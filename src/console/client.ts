@@ -10,7 +10,17 @@
  * arrives. `3TTT` debug lines outside a listing are events, whenever they
  * come. One command at a time: `command` queues callers.
  */
-import { errorText, type Reply } from "./reply_format.ts";
+import { errorText, printableLines, type Reply } from "./reply_format.ts";
+
+/** Whether the socket at `path` is this user's or root's (what a server of theirs sends is trusted as ours). */
+function ownOrRoots(path: string): boolean {
+  try {
+    const uid = Deno.lstatSync(path).uid;
+    return uid === 0 || uid === Deno.uid();
+  } catch {
+    return false;
+  }
+}
 
 /** Settings of `MgmtClient.connect`. */
 export interface ClientOptions {
@@ -18,6 +28,13 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Largest reply accepted, bytes of text; default 64 MiB. */
   maxReplyBytes?: number;
+  /**
+   * Keep the control characters the server sends (a lab's `exec` output in colour); by default only
+   * when the socket is this user's or root's. Another user's server (a socket of theirs that root's `vde
+   * term` was pointed at) could otherwise write terminal escapes to our terminal: retitle it, clear it
+   * and draw forged lines, or on some terminals set the clipboard.
+   */
+  keepControls?: boolean;
 }
 
 /** A reply as received: the protocol's fields, plus the result line's text. */
@@ -76,8 +93,13 @@ export class MgmtClient {
    * @throws Error if nothing listens at `path`, or no prompt comes in time
    */
   static async connect(path: string, options: ClientOptions = {}): Promise<MgmtClient> {
-    const opts = { timeoutMs: options.timeoutMs ?? 10_000, maxReplyBytes: options.maxReplyBytes ?? 64 << 20 };
+    const opts = {
+      timeoutMs: options.timeoutMs ?? 10_000,
+      maxReplyBytes: options.maxReplyBytes ?? 64 << 20,
+      keepControls: options.keepControls ?? ownOrRoots(path),
+    };
     const conn = await Deno.connect({ transport: "unix", path });
+    const scrub = opts.keepControls ? (t: string) => t : printableLines;
     const decoder = new TextDecoder();
     let text = "";
     const buf = new Uint8Array(4096);
@@ -91,7 +113,7 @@ export class MgmtClient {
       while (!text.endsWith("$ ")) {
         const n = await conn.read(buf);
         if (n === null) throw new Error(`${path} closed the connection before sending a prompt`);
-        text += decoder.decode(buf.subarray(0, n), { stream: true });
+        text += scrub(decoder.decode(buf.subarray(0, n), { stream: true }));
         if (text.length > 65536) throw new Error(`${path} sent no prompt in its first 64 KiB`);
       }
     } catch (err) {
@@ -196,7 +218,8 @@ export class MgmtClient {
       for (;;) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
-        this.#buf += this.#decoder.decode(buf.subarray(0, n), { stream: true });
+        const text = this.#decoder.decode(buf.subarray(0, n), { stream: true });
+        this.#buf += this.#opts.keepControls ? text : printableLines(text);
         if (this.#buf.length > this.#opts.maxReplyBytes) {
           this.#fail(new Error(`reply larger than ${this.#opts.maxReplyBytes} bytes`));
           break;

@@ -170,6 +170,12 @@ export function printable(text: string): string {
   return text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
 }
 
+/** As `printable`, but keeping newlines and tabs: a whole reply's text from a server not trusted. */
+export function printableLines(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "?");
+}
+
 /**
  * Formats a reply for a person at a terminal: the listing lines as they are,
  * and the result line only when the command failed (silence is success).

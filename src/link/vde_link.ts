@@ -39,8 +39,9 @@ import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
-import { isDirectory } from "../os/paths.ts";
+import { dirOf, isDirectory, realPath } from "../os/paths.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
+import { closeFd, type OpenedPath, openOwnedPath } from "../io/unix_stream.ts";
 
 /** Parameters of a vde:// VNL. */
 export interface VdeVnl {
@@ -301,6 +302,35 @@ async function connectCtl(dir: string): Promise<Deno.Conn> {
   }
 }
 
+/**
+ * The data socket the switch at `dir` answered with, opened as the file itself (connect through its
+ * `procPath`): a socket in the switch's own directory. The answer is the switch's to choose, and a switch is
+ * anyone's to run: one of another user's could name any datagram socket root's plug may write (the
+ * journal's, syslog's /dev/log) or a symlink to one, and have the frames of root's tap sent there.
+ *
+ * @throws Error naming the switch when the answer is anything else
+ */
+function switchSocket(dir: string, answer: string): OpenedPath {
+  const refused = (what: string) =>
+    new Error(`the switch at ${dir} answered with ${JSON.stringify(answer)}, ${what}: not connected`);
+  let target: OpenedPath;
+  try {
+    target = openOwnedPath(answer);
+  } catch (err) {
+    throw refused(`which cannot be opened (${(err as Error).message})`);
+  }
+  // Where the kernel says the opened file is, whatever the names on the way held at the open.
+  let at = "";
+  try {
+    at = Deno.readLinkSync(target.procPath);
+  } catch { /* said below */ }
+  if (!target.isSocket || dirOf(at) !== realPath(dir)) {
+    closeFd(target.fd);
+    throw refused("no socket in its directory");
+  }
+  return target;
+}
+
 export async function openVdeLink(rest: string, options: OpenOptions = {}): Promise<VdeClientLink> {
   const vnl = parseVdeVnl(rest);
   const dir = switchDir(vnl.path);
@@ -330,11 +360,14 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
     }
     const addr = parseSockaddrUn(reply);
     if (!addr.ok) throw new Error(`bad reply from the switch at ${dir}: ${addr.reason}`);
+    const target = switchSocket(dir, addr.value);
     try {
-      sock.connect(addr.value);
+      sock.connect(target.procPath);
     } catch (err) {
       if (isErrno(err, C.EACCES)) throw new Error(deniedHint(dir));
       throw err;
+    } finally {
+      closeFd(target.fd);
     }
     try {
       Deno.removeSync(myPath);

@@ -17,17 +17,19 @@
  * checked, with the read permission checked then) without blocking, and
  * read up to a bound: a longer one is refused, not cut. Its mode and owner
  * come from that same handle, so what is checked is the very file read.
+ *
+ * A secret (a cable key, an --http-token) is such a file that neither group
+ * nor others may read, whoever owns it (`readSecretFile`): root's `--key
+ * /tmp/lab.key` may be a file another user made first, readable by all, and a
+ * secret others could have read authenticates nobody. A file served from a
+ * directory (TFTP) is also refused unless the kernel's name for the handle
+ * lies inside that directory, so a component swapped for a symlink between a
+ * caller's realpath check and the open leads nowhere else.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
-
-/** st_mode's file type of a directory. */
-const S_IFDIR = 0o040000;
-
-/** st_mode's file type of a named pipe. */
-const S_IFIFO = 0o010000;
 
 /** A small regular file's text, with its mode and owner as its descriptor had them. */
 export interface SmallFile {
@@ -39,11 +41,11 @@ export interface SmallFile {
 /** What kind of file a st_mode is, in words, for a refusal: "a named pipe". */
 function kindOf(mode: number): string {
   switch (mode & C.S_IFMT) {
-    case S_IFDIR:
+    case C.S_IFDIR:
       return "a directory";
-    case S_IFIFO:
+    case C.S_IFIFO:
       return "a named pipe";
-    case 0o020000:
+    case C.S_IFCHR:
       return "a character device";
     case 0o060000:
       return "a block device";
@@ -85,14 +87,25 @@ function reopenForReading(handle: number): number | string {
   return fd < 0 ? openFailure(errno()) : fd;
 }
 
+/** How a user-named file is opened. */
+export interface OpenOptions {
+  /** Refuse a final symlink (a name another user chose for root to read). */
+  readonly noFollow?: boolean;
+  /** A real directory path the file must lie in, by the kernel's name for the very file opened. */
+  readonly inside?: string;
+}
+
 /** A descriptor of regular file `path` opened without blocking, with its fstat, or why not (the caller closes it). */
-function openRegular(path: string, noFollow: boolean): { fd: number; st: FdStat } | string {
-  const held = handleOf(path, noFollow);
+function openRegular(path: string, o: OpenOptions): { fd: number; st: FdStat } | string {
+  const held = handleOf(path, o.noFollow === true);
   if (typeof held === "string") return held;
   const { handle, st } = held;
   try {
     const why = notRegular(st.mode);
     if (why !== undefined) return why;
+    if (o.inside !== undefined && !kernelName(handle).startsWith(`${o.inside}/`)) {
+      return `it lies outside ${o.inside}`;
+    }
     const fd = reopenForReading(handle);
     return typeof fd === "string" ? fd : { fd, st };
   } finally {
@@ -108,7 +121,7 @@ function openRegular(path: string, noFollow: boolean): { fd: number; st: FdStat 
  * @param noFollow refuse a final symlink (a name another user chose for root to read)
  */
 export function readSmallFile(path: string, maxBytes: number, noFollow = false): SmallFile | string {
-  const opened = openRegular(path, noFollow);
+  const opened = openRegular(path, { noFollow });
   if (typeof opened === "string") return opened;
   const { fd, st } = opened;
   const c = libc();
@@ -128,13 +141,44 @@ export function readSmallFile(path: string, maxBytes: number, noFollow = false):
   }
 }
 
+/** The kernel's name for the file `handle` holds: where it is now, whatever names led to it. */
+function kernelName(handle: number): string {
+  try {
+    return Deno.readLinkSync(`/proc/self/fd/${handle}`);
+  } catch {
+    return "";
+  }
+}
+
+/** A secret file's permission bits when group or others may read it. */
+export interface OpenToOthers {
+  readonly openTo: number;
+}
+
+/**
+ * Secret file `path` read as readSmallFile reads it, or why not; `openTo` when group or others may read
+ * it, whoever owns it (see the theory above). `secretRefusal` words that.
+ */
+export function readSecretFile(path: string, maxBytes: number): SmallFile | OpenToOthers | string {
+  const file = readSmallFile(path, maxBytes);
+  if (typeof file === "string" || (file.mode & 0o077) === 0) return file;
+  return { openTo: file.mode & 0o777 };
+}
+
+/** The one line refusing secret file `path` that others may read: what it is, and what to do. */
+export function secretRefusal(path: string, open: OpenToOthers): string {
+  return `${path} is readable by group or others (mode ${
+    open.openTo.toString(8).padStart(4, "0")
+  }): chmod 600 ${path}`;
+}
+
 /**
  * Regular file `path` open for reading, or why not (`no such file`, `it is a named pipe, not a regular
  * file`): opened without blocking and checked by its descriptor, then opened again through that descriptor
  * (/proc/self/fd/N: the very file checked) as a Deno.FsFile, for a reader that reads it in parts.
  */
-export function openRegularFile(path: string): Deno.FsFile | string {
-  const opened = openRegular(path, false);
+export function openRegularFile(path: string, o: OpenOptions = {}): Deno.FsFile | string {
+  const opened = openRegular(path, o);
   if (typeof opened === "string") return opened;
   try {
     return Deno.openSync(`/proc/self/fd/${opened.fd}`, { read: true });
@@ -166,9 +210,9 @@ export function whyUnopenable(path: string): string | undefined {
   const { handle, st } = held;
   try {
     const type = st.mode & C.S_IFMT;
-    if (type === S_IFDIR) return "it is a directory";
+    if (type === C.S_IFDIR) return "it is a directory";
     if (type === C.S_IFSOCK) return "it is a socket, not a regular file";
-    if (type !== C.S_IFREG && type !== S_IFIFO) return undefined;
+    if (type !== C.S_IFREG && type !== C.S_IFIFO) return undefined;
     const fd = reopenForReading(handle);
     if (typeof fd === "string") return fd;
     libc().close(fd);

@@ -10,7 +10,9 @@
  * address and port, at most `MAX_TRANSFERS` at once. A read request is
  * checked before anything is opened: no absolute path, no `..` component,
  * no backslash or control characters, and the file's real path (symlinks
- * resolved) must lie inside the root. Write requests are refused.
+ * resolved) must lie inside the root; so must the file then opened (by the
+ * kernel's name for it), a regular file opened without blocking. Write
+ * requests are refused.
  *
  * The transfer is lock-step: one DATA block in flight, sent again after
  * the timeout (the negotiated one, or `DEFAULT_TIMEOUT_MS`) at most
@@ -278,9 +280,11 @@ export class TftpServer {
       return "file not found";
     }
     if (!real.startsWith(`${this.#realRoot}/`)) return "access";
-    // Without blocking: a FIFO in the directory served, opened plainly, would wait for a writer with the
-    // whole stack; a device would be read without end.
-    const file = openRegularFile(real);
+    // Without blocking, without following a final symlink, and only when the kernel's name for the very file
+    // opened lies inside the root: a FIFO in the directory served, opened plainly, would wait for a writer
+    // with the whole stack; a device would be read without end; a component swapped for a symlink out of
+    // the root between the realpath above and the open would serve any file the slirp may read.
+    const file = openRegularFile(real, { noFollow: true, inside: this.#realRoot });
     if (typeof file === "string") {
       return /regular file|directory|no such file/.test(file) ? "file not found" : "access";
     }

@@ -204,3 +204,21 @@ Deno.test("keys: keygen given a directory says to name the file inside it, even 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("keys: a link to /dev/zero at the key's name is refused at once, and another user's key readable by others is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-key-hostile-" });
+  try {
+    await Deno.symlink("/dev/zero", `${dir}/zero.key`);
+    await assert.rejects(
+      () => loadKey(`${dir}/zero.key`),
+      new KeyError(`cannot read key file ${dir}/zero.key: it is a character device, not a regular file`),
+    );
+    // A key another user made first where root looks for one: its secret is theirs (and everyone's).
+    await generateKeyFile(`${dir}/theirs.key`);
+    await Deno.chmod(`${dir}/theirs.key`, 0o644);
+    if (Deno.uid() === 0) await Deno.chown(`${dir}/theirs.key`, 65534, 65534);
+    await assert.rejects(() => loadKey(`${dir}/theirs.key`), /readable by group or others \(mode 0644\)/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -102,3 +102,21 @@ Deno.test("a --logfile or --pidfile in a directory the user may not write (root'
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a symlink another user left at the pid file's path is refused at once, not followed (to a FIFO that blocked the switch for good)", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-pidfile-link-" });
+  try {
+    await new Deno.Command("mkfifo", { args: [`${tmp}/fifo`] }).output();
+    await Deno.symlink(`${tmp}/fifo`, `${tmp}/sw.pid`);
+    const program = new URL("../../src/cli/program.ts", import.meta.url).href;
+    const code = `import { writePidfile } from "${program}";\n` +
+      `try { writePidfile("${tmp}/sw.pid"); } catch (e) { console.log(e.message); }`;
+    const r = await run([Deno.execPath(), "eval", code], { timeoutMs: 30_000 });
+    assert.equal(
+      r.stdout,
+      `pid file ${tmp}/sw.pid already exists and is a symlink: give a pid file of your own\n`,
+    );
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

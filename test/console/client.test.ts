@@ -13,7 +13,7 @@ import { addPortCommands } from "../../src/console/switch/commands_port.ts";
 import { addHashCommands } from "../../src/console/switch/commands_hash.ts";
 import { MgmtServer } from "../../src/console/mgmt_server.ts";
 import { macFrame, makeConsole, tempDir, withMgmtServer } from "./_helpers.ts";
-import { waitFor } from "../helpers/processes.ts";
+import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 
 Deno.test("client reads the banner and prompt, then replies with their listings and codes", async () => {
@@ -368,6 +368,54 @@ Deno.test("a Ctrl-C that comes while a lab line is still on its way is sent afte
       assert.equal((await running)?.code, 0);
       await waitFor(() => received().includes("\x03"), { timeoutMs: 5000, what: "the Ctrl-C" });
       assert.equal(received(), "help\nh1 ping 10.0.0.2\n\x03");
+    } finally {
+      client.close();
+    }
+  });
+});
+
+/** A console at a socket owned by `uid`, whose greeting and every reply carry terminal escapes. */
+async function withEscapingConsole(uid: number, fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = await tempDir("vde-esc-");
+  const path = `${dir.path}/mgmt`;
+  const listener = Deno.listen({ transport: "unix", path });
+  await Deno.chown(path, uid, null);
+  const served = (async () => {
+    const conn = await listener.accept();
+    const enc = new TextEncoder();
+    await conn.write(enc.encode("fake\x1b]0;pwned\x07\nvde$ "));
+    const buf = new Uint8Array(4096);
+    while ((await conn.read(buf).catch(() => null)) !== null) {
+      await conn.write(enc.encode("0000 DATA END WITH '.'\na\x1b[2Jb\tc\u009b31m\n.\n1000 Success\n\nvde$ "))
+        .catch(() => {});
+    }
+    conn.close();
+  })();
+  try {
+    await fn(path);
+  } finally {
+    listener.close();
+    await served;
+    await dir.cleanup();
+  }
+}
+
+Deno.test("another user's console cannot write terminal escapes through vde term: its control characters are shown as ?", async (t) => {
+  if (skipUnlessRoot(t)) return; // a socket of another user's is made by chown
+  await withEscapingConsole(65534, async (path) => {
+    const client = await MgmtClient.connect(path, { timeoutMs: 5000 });
+    try {
+      assert.deepEqual(client.banner, ["fake?]0;pwned?"]);
+      assert.deepEqual((await client.command("showinfo")).lines, ["a?[2Jb\tc?31m"]);
+    } finally {
+      client.close();
+    }
+  });
+  // Our own (or root's) console is trusted: a lab's exec output keeps its colours.
+  await withEscapingConsole(0, async (path) => {
+    const client = await MgmtClient.connect(path, { timeoutMs: 5000 });
+    try {
+      assert.deepEqual((await client.command("showinfo")).lines, ["a\x1b[2Jb\tc\u009b31m"]);
     } finally {
       client.close();
     }

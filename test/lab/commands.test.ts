@@ -152,6 +152,17 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     assert.equal(r.stdout, `saved ${copy}\n`, r.stderr);
     assert.match(await Deno.readTextFile(copy), new RegExp(`^name: ${name}$`, "m"));
     await assert.rejects(Deno.stat("copy.yaml"), Deno.errors.NotFound);
+    // A name another user made a symlink first (a lab file in /tmp) is refused; what it points at is kept.
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    await Deno.writeTextFile(`${dir}/precious`, "precious\n");
+    await Deno.symlink(`${dir}/precious`, `${dir}/linked.yaml`);
+    await new Deno.Command("chown", { args: ["-h", "65534:65534", `${dir}/linked.yaml`] }).output();
+    r = await vde(["term", name, "-c", "save linked.yaml"]);
+    assert.match(
+      r.stderr,
+      /^vde: save linked\.yaml: cannot write .*linked\.yaml: it is a symbolic link of nobody.s, not followed/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/precious`), "precious\n");
 
     r = await vde(["term", name, "-c", "down"]);
     assert.equal(r.code, 0, r.stderr);

@@ -131,3 +131,33 @@ Deno.test("a switch inside a directory closed to others (a home of mode 700) nam
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a switch that answers with a socket outside its directory (or a symlink to one) is not connected to: another user's switch cannot aim root's frames at any socket", async () => {
+  const { openVdeLink } = await import("../../src/link/vde_link.ts");
+  const { buildSockaddrUn } = await import("../../src/wire/sockaddr_un.ts");
+  const tmp = await Deno.makeTempDir({ prefix: "vde-answer-" });
+  const outside = Deno.listen({ transport: "unix", path: `${tmp}/journal` });
+  await Deno.mkdir(`${tmp}/sw`);
+  await Deno.symlink(`${tmp}/journal`, `${tmp}/sw/001.7`);
+  const ctl = Deno.listen({ transport: "unix", path: `${tmp}/sw/ctl` });
+  try {
+    for (const answer of [`${tmp}/journal`, `${tmp}/sw/001.7`]) {
+      // The switch of this test: reads the request, answers with `answer`, as vde_switch answers with a port's socket.
+      const serving = (async () => {
+        const conn = await ctl.accept();
+        await conn.read(new Uint8Array(4096));
+        await conn.write(buildSockaddrUn(answer));
+        return conn;
+      })();
+      await assert.rejects(
+        openVdeLink(`${tmp}/sw`),
+        new RegExp(`answered with "${answer}", no socket in its directory: not connected`),
+      );
+      (await serving).close();
+    }
+  } finally {
+    ctl.close();
+    outside.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

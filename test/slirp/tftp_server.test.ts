@@ -147,14 +147,17 @@ Deno.test("TFTP refuses .. and absolute paths, symlinks out of the root, writes 
   assert.match(unsafeTftpName("a\\..\\b")!, /backslash/);
 });
 
-Deno.test("a FIFO in the directory served is not found, answered at once rather than waited on", async () => {
+Deno.test("a FIFO in the directory served, or a link to one, is not found, answered at once rather than waited on", async () => {
   await using r = await rig({ "ok.bin": pattern(10) });
   assert.ok((await new Deno.Command("mkfifo", { args: [`${r.root}/pipe`] }).output()).success);
-  r.sent.length = 0;
-  // A plain open of it waited for a writer, and the whole stack with it.
-  r.send(2100, buildTftpRequest(TFTP_OP.RRQ, "pipe"));
-  assert.equal(opOf(r.sent[0]!), TFTP_OP.ERROR);
-  assert.equal((r.sent[0]!.data[2]! << 8) | r.sent[0]!.data[3]!, TFTP_ERR.NOT_FOUND);
+  await Deno.symlink("pipe", `${r.root}/link.bin`);
+  for (const name of ["pipe", "link.bin"]) {
+    r.sent.length = 0;
+    // A plain open of it waited for a writer, and the whole stack with it.
+    r.send(2100, buildTftpRequest(TFTP_OP.RRQ, name));
+    assert.equal(opOf(r.sent[0]!), TFTP_OP.ERROR);
+    assert.equal((r.sent[0]!.data[2]! << 8) | r.sent[0]!.data[3]!, TFTP_ERR.NOT_FOUND);
+  }
   assert.equal(r.server.transferCount, 0);
   assert.deepEqual(fetch(r, 2101, buildTftpRequest(TFTP_OP.RRQ, "ok.bin")), pattern(10));
 });
