@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readSmallFile, whyUnopenable } from "../../src/os/owned_file.ts";
+import { openRegularFile, readSecretFile, readSmallFile, whyUnopenable } from "../../src/os/owned_file.ts";
 
 Deno.test("a name leading to a socket is refused as a socket, seen before any open (which a socket fails with ENXIO)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
@@ -39,6 +39,42 @@ Deno.test("a final symlink is refused where it is not followed, and read where i
     assert.equal(readSmallFile(`${dir}/l`, 100, true), "it is a symlink");
     const read = readSmallFile(`${dir}/l`, 100);
     assert.equal(typeof read === "string" ? read : read.text, "42\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a secret file is read only when neither group nor others may read it, whoever owns it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
+  try {
+    await Deno.writeTextFile(`${dir}/k`, "s3cret\n", { mode: 0o600 });
+    await Deno.chmod(`${dir}/k`, 0o600);
+    const read = readSecretFile(`${dir}/k`, 100);
+    assert.equal(typeof read === "string" || "openTo" in read ? read : read.text, "s3cret\n");
+    for (const mode of [0o640, 0o604]) {
+      await Deno.chmod(`${dir}/k`, mode);
+      assert.deepEqual(readSecretFile(`${dir}/k`, 100), { openTo: mode });
+    }
+    if (Deno.uid() === 0) await Deno.chown(`${dir}/k`, 65534, 65534);
+    assert.deepEqual(readSecretFile(`${dir}/k`, 100), { openTo: 0o604 });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a file opened inside a directory is refused when the kernel names it outside, as through a swapped-in link", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
+  try {
+    await Deno.mkdir(`${dir}/root`);
+    await Deno.writeTextFile(`${dir}/root/in`, "in");
+    await Deno.writeTextFile(`${dir}/out`, "out");
+    await Deno.symlink(`${dir}`, `${dir}/root/up`);
+    const root = Deno.realPathSync(`${dir}/root`);
+    const inside = openRegularFile(`${root}/in`, { inside: root });
+    assert.notEqual(typeof inside, "string");
+    if (typeof inside !== "string") inside.close();
+    // A directory component that is a link out of the root: only the kernel's name for the file tells.
+    assert.equal(openRegularFile(`${root}/up/out`, { inside: root }), `it lies outside ${root}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
