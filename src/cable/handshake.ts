@@ -28,7 +28,9 @@ import {
   encodeClientHello,
   encodeServerHello,
   hex,
+  mayBeClientHello,
   NONCE_SIZE,
+  NOT_A_CABLE,
   parseAccept,
   parseClientHello,
   parseServerHello,
@@ -107,7 +109,12 @@ class ExactReader {
 
   constructor(readonly transport: CableTransport, readonly deadline: { expired: boolean }) {}
 
-  async read(n: number, what: string): Promise<Uint8Array> {
+  /** `fits` is asked about the bytes so far after each read; false ends the handshake at once as a protocol error. */
+  async read(
+    n: number,
+    what: string,
+    fits?: { test: (b: Uint8Array) => boolean; why: string },
+  ): Promise<Uint8Array> {
     if (this.#buf.length < n) {
       const bigger = new Uint8Array(n);
       bigger.set(this.#buf.subarray(this.#start, this.#end));
@@ -137,6 +144,9 @@ class ExactReader {
         );
       }
       this.#end += got;
+      if (fits !== undefined && !fits.test(this.#buf.subarray(this.#start, this.#end))) {
+        throw new HandshakeError("protocol", fits.why);
+      }
     }
     const out = this.#buf.slice(this.#start, this.#start + n);
     this.#start += n;
@@ -346,7 +356,7 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
   return withDeadline(t, o.timeoutMs, async (deadline) => {
     const mode: CableMode = o.key === null ? "plain" : "sealed";
     const reader = new ExactReader(t, deadline);
-    const ch = await reader.read(CLIENT_HELLO_SIZE, "hello");
+    const ch = await reader.read(CLIENT_HELLO_SIZE, "hello", { test: mayBeClientHello, why: NOT_A_CABLE });
     const parsed = parseClientHello(ch);
     if (!parsed.ok) throw new HandshakeError("protocol", parsed.reason);
     const hello: ClientHello = parsed.value;

@@ -48,6 +48,8 @@ export const CLIENT_FINISH_SIZE = PROOF_SIZE;
 export const ACCEPT_SIZE = 8;
 
 const CLIENT_MAGIC = [0x56, 0x44, 0x45, 0x43]; // "VDEC"
+/** Why a client hello, or its first bytes, is refused for its magic. */
+export const NOT_A_CABLE = "not a vde cable (bad magic)";
 const SERVER_MAGIC = [0x56, 0x44, 0x45, 0x53]; // "VDES"
 const ACCEPT_MAGIC = [0x56, 0x44, 0x45, 0x41]; // "VDEA"
 
@@ -144,6 +146,16 @@ function put(out: Uint8Array, at: number, bytes: Uint8Array, size: number): void
   out.set(bytes, at);
 }
 
+/**
+ * Whether the bytes a client sent so far may begin a client hello: a peer that
+ * is no vde cable (nc, curl) is told apart by its first bytes, not after the
+ * whole hello or the handshake's deadline.
+ */
+export function mayBeClientHello(b: Uint8Array): boolean {
+  for (let i = 0; i < CLIENT_MAGIC.length && i < b.length; i++) if (b[i] !== CLIENT_MAGIC[i]) return false;
+  return true;
+}
+
 /** Encodes a client hello; throws RangeError on wrong field sizes (a bug, not input). */
 export function encodeClientHello(h: ClientHello): Uint8Array {
   const out = new Uint8Array(CLIENT_HELLO_SIZE);
@@ -161,7 +173,7 @@ export function encodeClientHello(h: ClientHello): Uint8Array {
 /** Parses a client hello from exactly CLIENT_HELLO_SIZE bytes. */
 export function parseClientHello(b: Uint8Array): Parsed<ClientHello> {
   if (b.length < CLIENT_HELLO_SIZE) return { ok: false, reason: `short hello (${b.length} bytes)` };
-  if (!hasMagic(b, CLIENT_MAGIC)) return { ok: false, reason: "not a vde cable (bad magic)" };
+  if (!hasMagic(b, CLIENT_MAGIC)) return { ok: false, reason: NOT_A_CABLE };
   const mode = modeOf(b[5]!);
   // The version is reported even when the mode is unknown: a newer client may add modes.
   if (b[4] !== CABLE_VERSION) {

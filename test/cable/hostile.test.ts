@@ -110,6 +110,31 @@ Deno.test("random bytes instead of a hello are refused and logged; good cables a
   }
 });
 
+Deno.test("a peer that is no vde cable (nc typing a line, curl) is refused at its first bytes, not at the hello's size or deadline", async () => {
+  const key = await keyA;
+  const bench = new Bench({ key, handshakeTimeoutMs: 30_000 });
+  try {
+    for (const said of ["hello\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "V"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: bench.port });
+      await write(conn, new TextEncoder().encode(said));
+      // "V" may begin "VDEC": the listener waits for more, as for any slow client.
+      assert.equal(await closedByPeer(conn, 1500), said !== "V", JSON.stringify(said));
+      conn.close();
+    }
+    await until(
+      "the refusals' log lines",
+      () => bench.listenerLog.filter((l) => /cable refused/.test(l)).length >= 2,
+    );
+    const refused = bench.listenerLog.filter((l) => /cable refused/.test(l));
+    assert.ok(
+      refused.slice(0, 2).every((l) => /: not a vde cable \(bad magic\)$/.test(l)),
+      refused.join("\n"),
+    );
+  } finally {
+    await bench.close();
+  }
+});
+
 /** A transport that keeps what the client wrote, and may flip one bit of it on the way. */
 class Recorder implements CableTransport {
   readonly written: number[] = [];
