@@ -28,9 +28,9 @@ import {
   encodeClientHello,
   encodeServerHello,
   hex,
-  mayBeClientHello,
   NONCE_SIZE,
-  NOT_A_CABLE,
+  notClientHello,
+  notServerHello,
   parseAccept,
   parseClientHello,
   parseServerHello,
@@ -109,11 +109,11 @@ class ExactReader {
 
   constructor(readonly transport: CableTransport, readonly deadline: { expired: boolean }) {}
 
-  /** `fits` is asked about the bytes so far after each read; false ends the handshake at once as a protocol error. */
+  /** `unfit` is asked about the bytes so far after each read; a reason ends the handshake at once (a protocol error). */
   async read(
     n: number,
     what: string,
-    fits?: { test: (b: Uint8Array) => boolean; why: string },
+    unfit?: (b: Uint8Array) => string | null,
   ): Promise<Uint8Array> {
     if (this.#buf.length < n) {
       const bigger = new Uint8Array(n);
@@ -144,9 +144,8 @@ class ExactReader {
         );
       }
       this.#end += got;
-      if (fits !== undefined && !fits.test(this.#buf.subarray(this.#start, this.#end))) {
-        throw new HandshakeError("protocol", fits.why);
-      }
+      const why = unfit?.(this.#buf.subarray(this.#start, this.#end)) ?? null;
+      if (why !== null) throw new HandshakeError("protocol", why);
     }
     const out = this.#buf.slice(this.#start, this.#start + n);
     this.#start += n;
@@ -238,7 +237,7 @@ export function clientHandshake(t: CableTransport, o: ClientHandshakeOptions): P
       sessionId: o.sessionId,
     });
     await writeAll(t, ch, "hello");
-    const shBytes = await reader.read(SERVER_HELLO_SIZE, "listener's hello");
+    const shBytes = await reader.read(SERVER_HELLO_SIZE, "listener's hello", notServerHello);
     const sh = parseServerHello(shBytes);
     if (!sh.ok) throw new HandshakeError("protocol", sh.reason);
     if (sh.value.status !== Status.ok) {
@@ -356,7 +355,7 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
   return withDeadline(t, o.timeoutMs, async (deadline) => {
     const mode: CableMode = o.key === null ? "plain" : "sealed";
     const reader = new ExactReader(t, deadline);
-    const ch = await reader.read(CLIENT_HELLO_SIZE, "hello", { test: mayBeClientHello, why: NOT_A_CABLE });
+    const ch = await reader.read(CLIENT_HELLO_SIZE, "hello", notClientHello);
     const parsed = parseClientHello(ch);
     if (!parsed.ok) throw new HandshakeError("protocol", parsed.reason);
     const hello: ClientHello = parsed.value;
