@@ -29,6 +29,8 @@ import {
   encodeServerHello,
   hex,
   NONCE_SIZE,
+  notClientHello,
+  notServerHello,
   parseAccept,
   parseClientHello,
   parseServerHello,
@@ -107,7 +109,12 @@ class ExactReader {
 
   constructor(readonly transport: CableTransport, readonly deadline: { expired: boolean }) {}
 
-  async read(n: number, what: string): Promise<Uint8Array> {
+  /** `unfit` is asked about the bytes so far after each read; a reason ends the handshake at once (a protocol error). */
+  async read(
+    n: number,
+    what: string,
+    unfit?: (b: Uint8Array) => string | null,
+  ): Promise<Uint8Array> {
     if (this.#buf.length < n) {
       const bigger = new Uint8Array(n);
       bigger.set(this.#buf.subarray(this.#start, this.#end));
@@ -137,6 +144,8 @@ class ExactReader {
         );
       }
       this.#end += got;
+      const why = unfit?.(this.#buf.subarray(this.#start, this.#end)) ?? null;
+      if (why !== null) throw new HandshakeError("protocol", why);
     }
     const out = this.#buf.slice(this.#start, this.#start + n);
     this.#start += n;
@@ -228,7 +237,7 @@ export function clientHandshake(t: CableTransport, o: ClientHandshakeOptions): P
       sessionId: o.sessionId,
     });
     await writeAll(t, ch, "hello");
-    const shBytes = await reader.read(SERVER_HELLO_SIZE, "listener's hello");
+    const shBytes = await reader.read(SERVER_HELLO_SIZE, "listener's hello", notServerHello);
     const sh = parseServerHello(shBytes);
     if (!sh.ok) throw new HandshakeError("protocol", sh.reason);
     if (sh.value.status !== Status.ok) {
@@ -346,7 +355,7 @@ export function serverHandshake(t: CableTransport, o: ServerHandshakeOptions): P
   return withDeadline(t, o.timeoutMs, async (deadline) => {
     const mode: CableMode = o.key === null ? "plain" : "sealed";
     const reader = new ExactReader(t, deadline);
-    const ch = await reader.read(CLIENT_HELLO_SIZE, "hello");
+    const ch = await reader.read(CLIENT_HELLO_SIZE, "hello", notClientHello);
     const parsed = parseClientHello(ch);
     if (!parsed.ok) throw new HandshakeError("protocol", parsed.reason);
     const hello: ClientHello = parsed.value;

@@ -178,6 +178,9 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     });
   // The pid file goes last: once it is gone, everything else is.
   let pidfileWritten = false;
+  // A failure after ready ends a program that served (a cable refused for a key rotated on its listener):
+  // its log says it ended, not that it could not start.
+  let served = false;
   defer(() => pidfileWritten && Deno.removeSync(o.pidfile!));
   defer(remove);
   const program: Program = {
@@ -187,6 +190,7 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     inBackground,
     ready: (serving?: string) => {
       // Said where the user looks: a daemon's parent prints what it is handed, its log file keeps it.
+      served = true;
       const toParent: string[] = [];
       const say = (m: string) => {
         log(o.component, m);
@@ -215,7 +219,9 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
     await main(program);
   } catch (err) {
     // The parent shows the error; the log file keeps it for later.
-    if (inBackground && o.logfile !== undefined) log(o.component, `cannot start: ${(err as Error).message}`);
+    if (inBackground && o.logfile !== undefined) {
+      log(o.component, `${served ? "ended" : "cannot start"}: ${(err as Error).message}`);
+    }
     throw err;
   }
 }

@@ -395,7 +395,7 @@ class VxlanPort {
     const users = this.#groups.get(g) ?? 0;
     if (users === 0) {
       try {
-        this.socket.joinGroup(o.group, this.#ifindex);
+        joinGroupOrSay(this.socket, o.group, this.#ifindex);
       } catch (err) {
         // One socket holds every group of its port: Linux caps the groups a socket joins (20 by default).
         if (!isErrno(err, C.ENOBUFS)) throw err;
@@ -506,3 +506,20 @@ export function openVxlanLink(rest: string): Promise<VxlanLink> {
 }
 
 registerScheme("vxlan", openVxlanLink);
+
+/**
+ * Joins `group` on `ifindex` (0: the interface routing picks); where no route
+ * picks one (a host or namespace with no default route, as two hosts on one
+ * link are), says to name it rather than Linux's bare "No such device".
+ */
+export function joinGroupOrSay(socket: InetDgramSocket, group: IpAddress, ifindex: number): void {
+  try {
+    socket.joinGroup(group, ifindex);
+  } catch (err) {
+    if (!isErrno(err, C.ENODEV) || ifindex !== 0) throw err;
+    throw new Error(
+      `no route on this host reaches multicast group ${formatIp(group)} (no default route?): ` +
+        `name the interface that leads to the other hosts with if=IFNAME`,
+    );
+  }
+}

@@ -24,7 +24,14 @@ import { C } from "../../ffi/libc.ts";
 import { logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
-import { DEFAULT_RCVBUF, MIN_FRAME, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
+import {
+  DEFAULT_RCVBUF,
+  joinGroupOrSay,
+  MIN_FRAME,
+  parseVxVnl,
+  type VxOptions,
+  VxTableLink,
+} from "./vxlan_link.ts";
 
 const VXVDE_KEYS = [
   "port",
@@ -144,7 +151,7 @@ export function openVxvdeLink(rest: string): Promise<VxvdeLink> {
           `program): give the members another port=`,
       );
     }
-    mcast.joinGroup(o.group, ifindex);
+    joinGroupOrSay(mcast, o.group, ifindex);
     mcast.setReceiveBuffer(o.rcvbuf ?? DEFAULT_RCVBUF);
     ucast = InetDgramSocket.create(family);
     ucast.v6Only();

@@ -48,6 +48,9 @@ export const CLIENT_FINISH_SIZE = PROOF_SIZE;
 export const ACCEPT_SIZE = 8;
 
 const CLIENT_MAGIC = [0x56, 0x44, 0x45, 0x43]; // "VDEC"
+/** Why a client hello, or its first bytes, is refused for its magic. */
+export const NOT_A_CABLE = "not a vde cable (bad magic)";
+const NOT_A_LISTENER = "the far side is not a vde cable listener";
 const SERVER_MAGIC = [0x56, 0x44, 0x45, 0x53]; // "VDES"
 const ACCEPT_MAGIC = [0x56, 0x44, 0x45, 0x41]; // "VDEA"
 
@@ -144,6 +147,41 @@ function put(out: Uint8Array, at: number, bytes: Uint8Array, size: number): void
   out.set(bytes, at);
 }
 
+/**
+ * Why the bytes a client sent so far cannot begin a client hello, or null
+ * while they may: a peer that is no vde cable (nc, curl) is told apart by its
+ * first bytes, not after the whole hello or the handshake's deadline.
+ */
+export function notClientHello(b: Uint8Array): string | null {
+  return startsLike(b, CLIENT_MAGIC) ? null : NOT_A_CABLE;
+}
+
+/**
+ * Why the bytes a listener sent so far cannot begin its hello, or null while
+ * they may: a port that holds another server (sshd's banner) is named with
+ * what it said, not after a wait for 72 bytes that may never come.
+ */
+export function notServerHello(b: Uint8Array): string | null {
+  return startsLike(b, SERVER_MAGIC) ? null : `${NOT_A_LISTENER} (it sent ${peerSaid(b)})`;
+}
+
+function startsLike(b: Uint8Array, magic: number[]): boolean {
+  for (let i = 0; i < magic.length && i < b.length; i++) if (b[i] !== magic[i]) return false;
+  return true;
+}
+
+/** A foreign peer's first bytes for a log line: its first line quoted when printable, else hex. */
+function peerSaid(b: Uint8Array): string {
+  const head = b.subarray(0, 40);
+  let text = "";
+  for (const c of head) {
+    if (c === 0x0d || c === 0x0a) break;
+    if (c < 0x20 || c > 0x7e) return `0x${hex(b.subarray(0, 8))}`;
+    text += String.fromCharCode(c);
+  }
+  return JSON.stringify(text);
+}
+
 /** Encodes a client hello; throws RangeError on wrong field sizes (a bug, not input). */
 export function encodeClientHello(h: ClientHello): Uint8Array {
   const out = new Uint8Array(CLIENT_HELLO_SIZE);
@@ -161,7 +199,7 @@ export function encodeClientHello(h: ClientHello): Uint8Array {
 /** Parses a client hello from exactly CLIENT_HELLO_SIZE bytes. */
 export function parseClientHello(b: Uint8Array): Parsed<ClientHello> {
   if (b.length < CLIENT_HELLO_SIZE) return { ok: false, reason: `short hello (${b.length} bytes)` };
-  if (!hasMagic(b, CLIENT_MAGIC)) return { ok: false, reason: "not a vde cable (bad magic)" };
+  if (!hasMagic(b, CLIENT_MAGIC)) return { ok: false, reason: NOT_A_CABLE };
   const mode = modeOf(b[5]!);
   // The version is reported even when the mode is unknown: a newer client may add modes.
   if (b[4] !== CABLE_VERSION) {
@@ -198,7 +236,7 @@ export function encodeServerHello(h: ServerHello): Uint8Array {
 /** Parses a server hello from exactly SERVER_HELLO_SIZE bytes. */
 export function parseServerHello(b: Uint8Array): Parsed<ServerHello> {
   if (b.length < SERVER_HELLO_SIZE) return { ok: false, reason: `short answer (${b.length} bytes)` };
-  if (!hasMagic(b, SERVER_MAGIC)) return { ok: false, reason: "the far side is not a vde cable listener" };
+  if (!hasMagic(b, SERVER_MAGIC)) return { ok: false, reason: NOT_A_LISTENER };
   const mode = modeOf(b[5]!);
   if (mode === null) return { ok: false, reason: `unknown mode ${b[5]}` };
   return {

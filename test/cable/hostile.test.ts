@@ -110,6 +110,68 @@ Deno.test("random bytes instead of a hello are refused and logged; good cables a
   }
 });
 
+Deno.test("a peer that is no vde cable (nc typing a line, curl) is refused at its first bytes, not at the hello's size or deadline", async () => {
+  const key = await keyA;
+  const bench = new Bench({ key, handshakeTimeoutMs: 30_000 });
+  try {
+    for (const said of ["hello\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "V"]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: bench.port });
+      await write(conn, new TextEncoder().encode(said));
+      // "V" may begin "VDEC": the listener waits for more, as for any slow client.
+      assert.equal(await closedByPeer(conn, 1500), said !== "V", JSON.stringify(said));
+      conn.close();
+    }
+    await until(
+      "the refusals' log lines",
+      () => bench.listenerLog.filter((l) => /cable refused/.test(l)).length >= 2,
+    );
+    const refused = bench.listenerLog.filter((l) => /cable refused/.test(l));
+    assert.ok(
+      refused.slice(0, 2).every((l) => /: not a vde cable \(bad magic\)$/.test(l)),
+      refused.join("\n"),
+    );
+  } finally {
+    await bench.close();
+  }
+});
+
+Deno.test("a cable client on a port another server holds (sshd's banner) fails at its first bytes, saying what it sent", async () => {
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const banners = (async () => {
+    for await (const conn of server) {
+      held.push(conn); // kept open: the answer must come from the bytes, not from a close or a deadline
+      await write(
+        conn,
+        new TextEncoder().encode(held.length === 1 ? "SSH-2.0-OpenSSH_9.2\r\n" : "\x00\x01\x02"),
+      );
+    }
+  })();
+  try {
+    for (const why of [/ \(it sent "SSH-2\.0-OpenSSH_9\.2"\)$/, / \(it sent 0x000102\)$/]) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+      try {
+        const handshake = clientHandshake(conn, {
+          key: await keyA,
+          sessionId: new Uint8Array(16),
+          timeoutMs: 30_000,
+        });
+        await assert.rejects(within("the refusal", 3000, handshake), (err: Error) => {
+          assert.match(err.message, /^the far side is not a vde cable listener/);
+          assert.match(err.message, why);
+          return true;
+        });
+      } finally {
+        conn.close();
+      }
+    }
+  } finally {
+    server.close();
+    held.forEach((c) => c.close());
+    await banners.catch(() => {});
+  }
+});
+
 /** A transport that keeps what the client wrote, and may flip one bit of it on the way. */
 class Recorder implements CableTransport {
   readonly written: number[] = [];

@@ -8,6 +8,7 @@ import { startOurSwitch } from "../helpers/switches.ts";
 import { localSwitch } from "../../src/link/cable_lock.ts";
 import { CableListener } from "../../src/cable/listener.ts";
 import { generateKeyFile, keyFromBytes } from "../../src/cable/key.ts";
+import { processAlive } from "../../src/os/processes.ts";
 
 Deno.test("vde cable keygen - refuses in one line and writes no file named '-'", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-keygen-" });
@@ -262,6 +263,46 @@ Deno.test("a cable's local switch is named by its real path, its [port=N] kept; 
     assert.deepEqual(localSwitch("null://"), { name: "null://" });
     assert.deepEqual(localSwitch(`${tmp}/none`), { name: `${tmp}/none` }, "opening it says why");
   } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a background cable refused after it ran (its listener's key rotated) logs that it ended, not that it could not start", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-cable-rotated-" });
+  let listener = await startListener(tmp);
+  const port = listener.addr.port;
+  try {
+    const r = await run(
+      [
+        ...ourCli(),
+        "cable",
+        "connect",
+        `127.0.0.1:${port}`,
+        "--sock",
+        "null://",
+        "--key",
+        `${tmp}/lab.key`,
+        "-d",
+      ]
+        .concat(["--logfile", `${tmp}/log`, "--pidfile", `${tmp}/pid`]),
+      { timeoutMs: 60_000 },
+    );
+    assert.match(r.stdout + r.stderr, /connected/);
+    const pid = Number((await Deno.readTextFile(`${tmp}/pid`)).trim());
+    listener.close();
+    listener = CableListener.start({
+      hostname: "127.0.0.1",
+      port,
+      key: await generateKeyFile(`${tmp}/new.key`),
+      log: () => {},
+      onSession: () => 1,
+    });
+    await waitFor(() => !processAlive(pid), { timeoutMs: 30_000, what: "the refused cable's exit" });
+    const logged = await Deno.readTextFile(`${tmp}/log`);
+    assert.match(logged, /vde cable: ended: cannot connect to .*: the listener refused the cable: wrong key/);
+    assert.doesNotMatch(logged, /cannot start/);
+  } finally {
+    listener.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });

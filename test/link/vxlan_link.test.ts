@@ -153,3 +153,19 @@ Deno.test("vxlan:// links sharing a port come and go: groups left, foreign and s
     assert.equal(r.stdout.trim().split("\n").at(-1), "ok", r.stdout);
   });
 });
+
+Deno.test("vxlan:// and vxvde:// where no route reaches the group say in one line to name the interface with if=", async (t) => {
+  if (skipUnless(t, await missing(false))) return;
+  await withNetns(async (lab) => {
+    // Two hosts on one link with no default route: Linux's own word was "IP_ADD_MEMBERSHIP: No such device".
+    const a = await lab.namespace("a");
+    for (const vnl of ["vxlan://", "vxvde://"]) {
+      const r = await run(a.exec([...ourCli(), "plug", "null://", vnl]), { check: false, timeoutMs: 30_000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^vde: .*no route on this host reaches multicast group 239\.0\.0\.1 \(no default route\?\): name the interface that leads to the other hosts with if=IFNAME\n$/,
+      );
+    }
+  });
+});
