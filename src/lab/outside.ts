@@ -52,6 +52,8 @@ import { isDirectory, isSocket } from "../os/paths.ts";
 import { listenPrivate } from "../os/private_socket.ts";
 import type { HttpAddress } from "../web/address.ts";
 import { httpUrl } from "../web/lab_server.ts";
+import { type ConnLimits, DEFAULT_LIMITS } from "../web/conn_guard.ts";
+import { relayGuarded } from "../web/guarded_server.ts";
 import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
@@ -472,12 +474,13 @@ export class OutsideNodes {
 }
 
 /**
- * How many connections the page relay passes on at once: a browser opens a
- * few, a poll of the page one; more are closed as they come, so nobody on
- * the network can make this process hold an fd pair per connection without
- * end.
+ * The page relay's bounds: a browser opens a few connections, a poll of the
+ * page one; more than 64 in all, or 32 from one address, are closed as they
+ * come, so nobody on the network can make this process hold an fd pair per
+ * connection without end; the request and idle bounds are every --http
+ * server's (conn_guard.ts).
  */
-export const RELAY_MAX_CONNECTIONS = 64;
+export const RELAY_LIMITS: Readonly<ConnLimits> = { ...DEFAULT_LIMITS, maxConnections: 64, maxPerPeer: 32 };
 
 /** The page relay: the page's address here, the connections it passes on now. */
 export interface PageRelay {
@@ -488,48 +491,20 @@ export interface PageRelay {
 
 /**
  * In the process outside: listens on `address` of the machine and passes
- * each connection to the lab's page on unix socket `path`, both ways, at
- * most `max` at once. Either end's close is both's: once the page has
- * closed a connection, the relay lets go of it even while the browser
- * keeps its side open. (A browser's half-close ends it too, as it does a
- * root lab's page: Deno's server answers no half-closed request.)
+ * each connection to the lab's page on unix socket `path`, both ways,
+ * within `limits` (guarded_server.ts). Once the page has closed a connection, the
+ * relay lets go of it even while the browser keeps its side open.
  *
  * @throws Deno's error when it cannot listen (the caller says it in one line)
  */
-export function relayPage(address: HttpAddress, path: string, max = RELAY_MAX_CONNECTIONS): PageRelay {
-  const listener = Deno.listen({ hostname: address.hostname, port: address.port });
-  const open = new Set<() => void>();
-  const relay = async (conn: Deno.Conn) => {
-    if (open.size >= max) return void closeQuietly(conn);
-    let page: Deno.UnixConn | undefined;
-    const end = () => {
-      closeQuietly(conn);
-      if (page !== undefined) closeQuietly(page);
-    };
-    open.add(end);
-    try {
-      page = await Deno.connect({ transport: "unix", path });
-      conn.readable.pipeTo(page.writable).catch(end);
-      await page.readable.pipeTo(conn.writable);
-    } catch {
-      /* the lab is not serving (yet, or any more), or either end went: the browser sees the connection end */
-    } finally {
-      open.delete(end);
-      end();
-    }
-  };
-  (async () => {
-    for await (const conn of listener) relay(conn);
-  })().catch(() => {});
+export function relayPage(address: HttpAddress, path: string, limits: ConnLimits = RELAY_LIMITS): PageRelay {
+  const relay = relayGuarded("vde up", address, path, limits);
   return {
-    url: httpUrl(listener.addr),
+    url: httpUrl(relay.addr),
     get connections() {
-      return open.size;
+      return relay.open;
     },
-    close: () => {
-      closeQuietly(listener);
-      for (const end of open) end();
-    },
+    close: () => relay.close(),
   };
 }
 

@@ -10,11 +10,13 @@
  * Switches may come and go while the lab runs (the lab shell's `add` and
  * `del`), so the set is read from the lab on every request; a SwitchStatus
  * (which counts MAC moves) is kept per switch object and dropped with it.
- * Read-only: actions on a lab's switches belong to the lab shell.
+ * Read-only: actions on a lab's switches belong to the lab shell. On a TCP
+ * address its connections are bounded (guarded_server.ts).
  */
 import type { Lab } from "../lab/spec.ts";
 import type { Switch } from "../switch/switch.ts";
 import type { HttpAddress } from "./address.ts";
+import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
 import { labDot } from "./lab_dot.ts";
 import { labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
@@ -56,7 +58,7 @@ export interface RelayedAddress {
 
 /** A running lab web server. */
 export class LabWebServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr> | Deno.HttpServer<Deno.UnixAddr>;
+  readonly #server: GuardedServer | Deno.HttpServer<Deno.UnixAddr>;
   readonly #view: LabView;
   readonly #statuses = new Map<string, SwitchStatus>();
   readonly #url: string | undefined;
@@ -71,7 +73,7 @@ export class LabWebServer {
     if ("path" in address) {
       this.#url = address.url;
       this.#server = Deno.serve({ ...common, path: address.path }, handler);
-    } else this.#server = Deno.serve({ ...common, hostname: address.hostname, port: address.port }, handler);
+    } else this.#server = serveGuarded("vde up", address, handler);
   }
 
   /**

@@ -4,12 +4,14 @@
  * scrape from the counters the program keeps anyway, so serving costs
  * nothing between scrapes. `/` is a line that points there, as an
  * exporter's landing page does (a browser opened on the bare address met
- * "not found"); everything else is 404 naming /metrics, or 405.
+ * "not found"); everything else is 404 naming /metrics, or 405. Its
+ * connections are bounded as the switch's page's are (guarded_server.ts).
  */
 import { UsageError } from "../cli/usage_error.ts";
 import { log } from "../log.ts";
 import { httpListenFailure, parseHttpAddress } from "./address.ts";
 import { METRICS_CONTENT_TYPE } from "./metrics.ts";
+import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
 
 /** A running /metrics server. */
 export interface MetricsServer {
@@ -47,13 +49,9 @@ export function startMetricsServer(
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: GuardedServer;
   try {
-    server = Deno.serve({
-      ...addr,
-      onListen: () => {},
-      onError: () => new Response("internal error\n", { status: 500 }),
-    }, async (req) => {
+    server = serveGuarded(component, addr, async (req) => {
       const plain = { "content-type": "text/plain; charset=utf-8" };
       if (req.method !== "GET" && req.method !== "HEAD") {
         return new Response("method not allowed\n", {

@@ -13,7 +13,8 @@
  * MAX_FEEDS event streams are open at once, and a feed whose browser does
  * not read skips updates instead of queueing them (each update is a whole
  * snapshot, so a skipped one loses nothing). Oversized headers are refused
- * by Deno's server itself (431).
+ * by Deno's server itself (431). Connections are bounded in number, in the
+ * time a request may take to arrive and in idleness (guarded_server.ts).
  */
 import { timingSafeEqual } from "node:crypto";
 import type { SwitchStatus } from "./status.ts";
@@ -22,6 +23,7 @@ import { PAGE_CSP, pageWith } from "./page.ts";
 import { feedUpdate } from "./feed.ts";
 import { topologyDot } from "./topology.ts";
 import type { HttpAddress } from "./address.ts";
+import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
 
 /** Most event streams served at once; more get 503. */
 export const MAX_FEEDS = 16;
@@ -40,7 +42,7 @@ export interface WebServerOptions extends HttpAddress {
 
 /** A running web server. */
 export class WebServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: GuardedServer;
   readonly #status: SwitchStatus;
   readonly #token: Uint8Array | undefined;
   readonly #feeds = new Set<() => void>();
@@ -48,12 +50,7 @@ export class WebServer {
   private constructor(status: SwitchStatus, options: WebServerOptions) {
     this.#status = status;
     this.#token = options.token === undefined ? undefined : new TextEncoder().encode(options.token);
-    this.#server = Deno.serve({
-      hostname: options.hostname,
-      port: options.port,
-      onListen: () => {},
-      onError: () => new Response("internal error\n", { status: 500 }),
-    }, (req) => this.#handle(req));
+    this.#server = serveGuarded("vde switch", options, (req) => this.#handle(req));
   }
 
   /**

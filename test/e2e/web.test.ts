@@ -4,10 +4,10 @@
  * headless Chromium updating without a reload.
  */
 import assert from "node:assert/strict";
-import { hasCommand, skipUnless, waitFor } from "../helpers/processes.ts";
+import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { loggedUrl } from "../helpers/ports.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
-import { BROADCAST, ethFrame, mac, StdioClient, waitUntilAccepting } from "../helpers/vde_clients.ts";
+import { BROADCAST, ethFrame, mac, StdioClient, waitUntilAccepting, within } from "../helpers/vde_clients.ts";
 import { HeadlessPage } from "../helpers/chromium.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
 
@@ -29,6 +29,8 @@ async function start(extra: string[] = []) {
   return {
     base,
     plug,
+    sock: `${dir}/sw`,
+    stderr: () => sw.stderr(),
     async close() {
       await plug.stop();
       await sw.stop();
@@ -65,6 +67,49 @@ Deno.test("vde switch --http: vde_plug's frames raise /metrics by exactly their 
     await missing.body?.cancel();
     assert.equal(missing.status, 404);
   } finally {
+    await r.close();
+  }
+});
+
+Deno.test("vde switch --http: 2,000 connections held open from one address neither stop a scrape from another nor a plug on the ctl socket; they are closed within the request bound and logged once", async (t) => {
+  if (await skipWithoutPromtool(t)) return;
+  if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
+  if (skipUnless(t, (await hasCommand("curl")) ? null : "curl missing")) return;
+  const r = await start();
+  const port = Number(new URL(r.base).port);
+  const held: Deno.TcpConn[] = [];
+  let second: StdioClient | undefined;
+  try {
+    for (let i = 0; i < 2000; i++) held.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    // Slowloris: the admitted ones start a request and never end its head.
+    for (const c of held) await c.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\n")).catch(() => 0);
+    const scrape = await run([
+      "curl",
+      "-sS",
+      "--max-time",
+      "8",
+      "--interface",
+      "127.0.0.2",
+      `${r.base}/metrics`,
+    ]);
+    assert.ok(scrape.success, scrape.stderr);
+    await assertPromtoolClean(scrape.stdout);
+    second = StdioClient.vdePlug(r.sock);
+    await waitFor(async () => {
+      const text = (await run(["curl", "-sS", "--interface", "127.0.0.2", `${r.base}/metrics`])).stdout;
+      return (text.match(/name="vdeplug: /g) ?? []).length === 2;
+    }, { timeoutMs: 10_000, what: "a second vde_plug's port in /metrics" });
+    // Every held connection is ended by the switch within the request bound (5 s) and a sweep.
+    const buf = new Uint8Array(16);
+    const start = Date.now();
+    for (const c of held) {
+      assert.equal(await within("a held connection's end", 9000, c.read(buf).catch(() => null)), null);
+    }
+    assert.ok(Date.now() - start < 9000);
+    assert.equal(r.stderr().match(/refused \d+ connections?: at most 256 open/g)?.length, 1, r.stderr());
+  } finally {
+    for (const c of held) c.close();
+    await second?.stop();
     await r.close();
   }
 });

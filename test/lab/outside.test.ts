@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Link } from "../../src/link/link.ts";
-import { OutsideNodes, pluggedFromOutside, relayPage } from "../../src/lab/outside.ts";
+import { OutsideNodes, pluggedFromOutside, RELAY_LIMITS, relayPage } from "../../src/lab/outside.ts";
 import {
   forwardsDoneFile,
   forwardsFile,
@@ -379,7 +379,11 @@ Deno.test("the page relay lets go of a connection the page closed, though the br
 Deno.test("the page relay passes on at most its bound of connections at once and closes the ones over it", async () => {
   await withDir(async (dir) => {
     using _page = Deno.listen({ transport: "unix", path: `${dir}/http` });
-    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, `${dir}/http`, 2);
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, `${dir}/http`, {
+      ...RELAY_LIMITS,
+      maxConnections: 2,
+      maxPerPeer: 2,
+    });
     const port = Number(new URL(relay.url).port);
     const held: Deno.Conn[] = [];
     try {
@@ -396,6 +400,25 @@ Deno.test("the page relay passes on at most its bound of connections at once and
     } finally {
       for (const c of held) c.close();
       relay.close();
+    }
+  });
+});
+
+Deno.test("the page relay closes a connection whose request head does not arrive within the bound (slowloris)", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/http`;
+    const page = Deno.serve({ path, onListen: () => {} }, () => new Response("the lab page\n"));
+    const relay = relayPage({ hostname: "127.0.0.1", port: 0 }, path, { ...RELAY_LIMITS, headerMs: 300 });
+    try {
+      using slow = await Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(relay.url).port) });
+      await slow.write(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
+      const start = Date.now();
+      assert.equal(await slow.read(new Uint8Array(16)), null);
+      assert.ok(Date.now() - start < 3000);
+      await waitFor(() => relay.connections === 0, { timeoutMs: 5_000, what: "the relay to let go of it" });
+    } finally {
+      relay.close();
+      await page.shutdown();
     }
   });
 });

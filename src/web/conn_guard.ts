@@ -1,0 +1,145 @@
+/**
+ * The rules that keep an HTTP server's connections bounded, as pure logic on
+ * a virtual clock (guarded_server.ts applies them to real sockets).
+ *
+ * Deno.serve accepts every connection and keeps it as long as the client
+ * likes, so a local user (or, with `--http 0.0.0.0:PORT`, anyone) could
+ * hold thousands open until the process runs out of file descriptors and
+ * its control socket can accept no plug. Three rules close that:
+ *
+ * - Admission: at most `maxConnections` open in all and `maxPerPeer` from
+ *   one address; more are closed as they come, counted, and said in the
+ *   log once (then at most once a minute, with the count since).
+ * - Request deadline: a request's head (up to its blank line) must arrive
+ *   within `headerMs` of its first byte (of the connection's opening for
+ *   the first), or the connection is closed: a slowloris holds nothing long.
+ * - Idle: a connection on which nothing moved either way for `idleMs` is
+ *   closed (a keep-alive nobody uses). A live page's event stream sends
+ *   every 250 ms, so it stays, and counts among the open connections.
+ */
+
+/** The bounds of one server. */
+export interface ConnLimits {
+  maxConnections: number;
+  maxPerPeer: number;
+  headerMs: number;
+  idleMs: number;
+}
+
+/** A few browsers' worth for everyone, a browser's worth and more for one address. */
+export const DEFAULT_LIMITS: Readonly<ConnLimits> = {
+  maxConnections: 256,
+  maxPerPeer: 64,
+  headerMs: 5_000,
+  idleMs: 30_000,
+};
+
+/** How often the refusals are said again while they go on. */
+export const REFUSAL_LOG_MS = 60_000;
+
+/** Why a connection is ended early. */
+export type Expiry = "slow request" | "idle";
+
+/** One connection's request timing: is a request head overdue, has it gone idle. */
+export class RequestClock {
+  /** Bytes of "\r\n\r\n" matched so far at the end of what the client sent. */
+  #matched = 0;
+  #awaiting = true;
+  #requestStart: number;
+  #lastActivity: number;
+
+  constructor(now: number) {
+    this.#requestStart = now;
+    this.#lastActivity = now;
+  }
+
+  /** What the client sent: a byte after a request's head begins the next request's. */
+  fromClient(bytes: Uint8Array, now: number): void {
+    this.#lastActivity = now;
+    for (let i = 0; i < bytes.length; i++) {
+      if (!this.#awaiting) {
+        this.#awaiting = true;
+        this.#requestStart = now;
+      }
+      const b = bytes[i];
+      // "\r\n\r\n": CR at even positions, LF at odd ones.
+      if (b === (this.#matched % 2 === 0 ? 13 : 10)) this.#matched++;
+      else this.#matched = b === 13 ? 1 : 0;
+      if (this.#matched === 4) {
+        this.#matched = 0;
+        this.#awaiting = false;
+      }
+    }
+  }
+
+  /** The server answered: the connection is in use. */
+  fromServer(now: number): void {
+    this.#lastActivity = now;
+  }
+
+  /** Why the connection should end now, if it should. */
+  expired(now: number, limits: ConnLimits): Expiry | undefined {
+    if (this.#awaiting && now - this.#requestStart >= limits.headerMs) return "slow request";
+    if (now - this.#lastActivity >= limits.idleMs) return "idle";
+    return undefined;
+  }
+}
+
+/** Which connections are let in, and what to say of those that are not. */
+export class Admission {
+  readonly #limits: ConnLimits;
+  readonly #perPeer = new Map<string, number>();
+  #open = 0;
+  #refused = 0;
+  #unsaid = 0;
+  #saidAt = -Infinity;
+
+  constructor(limits: ConnLimits) {
+    this.#limits = limits;
+  }
+
+  /** Connections open now. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /** Connections refused since the start. */
+  get refused(): number {
+    return this.#refused;
+  }
+
+  /** Lets a connection from `peer` in (true: release it when it ends) or refuses it. */
+  admit(peer: string): boolean {
+    const fromPeer = this.#perPeer.get(peer) ?? 0;
+    if (this.#open >= this.#limits.maxConnections || fromPeer >= this.#limits.maxPerPeer) {
+      this.#refused++;
+      this.#unsaid++;
+      return false;
+    }
+    this.#open++;
+    this.#perPeer.set(peer, fromPeer + 1);
+    return true;
+  }
+
+  /** An admitted connection from `peer` ended. */
+  release(peer: string): void {
+    const fromPeer = this.#perPeer.get(peer) ?? 0;
+    if (fromPeer <= 1) this.#perPeer.delete(peer);
+    else this.#perPeer.set(peer, fromPeer - 1);
+    if (this.#open > 0) this.#open--;
+  }
+
+  /**
+   * The line to log about refusals now, if any is due: the first refusal at
+   * once, then what was refused since, at most once per REFUSAL_LOG_MS.
+   */
+  refusalLine(now: number): string | undefined {
+    if (this.#unsaid === 0 || now - this.#saidAt < REFUSAL_LOG_MS) return undefined;
+    const n = this.#unsaid;
+    this.#unsaid = 0;
+    this.#saidAt = now;
+    const { maxConnections, maxPerPeer } = this.#limits;
+    return `refused ${n} connection${n === 1 ? "" : "s"}: at most ${maxConnections} open, ` +
+      `${maxPerPeer} from one address (${this.#refused} refused in all)`;
+  }
+}

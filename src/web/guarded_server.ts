@@ -1,0 +1,195 @@
+/**
+ * Deno.serve behind an accept loop of our own, so every HTTP server vde
+ * runs keeps its connections bounded (conn_guard.ts has the rules).
+ *
+ * Deno.serve has no cap on connections and no deadline on a request's
+ * head, and offers no hook to add them. So the server listens on a unix
+ * socket in a private directory (0700, root's when root runs it: nobody
+ * else can reach it around the guard), and our own TCP listener admits
+ * each connection, relays its bytes both ways, and watches them: one sweep
+ * a second closes the overdue and the idle. The relay runs on the main
+ * thread with the HTTP handling; a switch's data path has its own thread.
+ */
+import { log } from "../log.ts";
+import { Admission, type ConnLimits, DEFAULT_LIMITS, RequestClock } from "./conn_guard.ts";
+
+/** How often open connections are checked against their deadlines. */
+const SWEEP_MS = 1_000;
+
+/** A TCP listener relaying, within bounds, to a unix socket. */
+export interface GuardedRelay {
+  readonly addr: Deno.NetAddr;
+  /** Connections open now. */
+  readonly open: number;
+  /** Connections refused since the start. */
+  readonly refused: number;
+  close(): void;
+}
+
+/**
+ * Listens on `address` and relays each admitted connection to unix socket
+ * `path`. Either end's close is both's.
+ *
+ * @throws Deno's error when it cannot listen
+ */
+export function relayGuarded(
+  component: string,
+  address: { hostname: string; port: number },
+  path: string,
+  limits: ConnLimits = DEFAULT_LIMITS,
+): GuardedRelay {
+  const listener = Deno.listen({ hostname: address.hostname, port: address.port });
+  const admission = new Admission(limits);
+  const open = new Map<() => void, RequestClock>();
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [end, clock] of open) if (clock.expired(now, limits) !== undefined) end();
+  }, Math.min(SWEEP_MS, limits.headerMs));
+  Deno.unrefTimer(sweep);
+
+  const relay = async (conn: Deno.TcpConn) => {
+    const peer = conn.remoteAddr.hostname;
+    if (!admission.admit(peer)) {
+      closeQuietly(conn);
+      const line = admission.refusalLine(Date.now());
+      if (line !== undefined) log(component, line);
+      return;
+    }
+    const clock = new RequestClock(Date.now());
+    let inner: Deno.UnixConn | undefined;
+    const end = () => {
+      closeQuietly(conn);
+      if (inner !== undefined) closeQuietly(inner);
+    };
+    open.set(end, clock);
+    try {
+      inner = await Deno.connect({ transport: "unix", path });
+      const server = inner;
+      // The client's end (EOF) is passed on as a half-close, and the server's answer to it still
+      // relayed; when the server stops taking bytes (it refused an oversized head), its answer is
+      // relayed too: the server's side ending is what ends the connection. A client that fails ends it.
+      pump(conn, server, (bytes) => clock.fromClient(bytes, Date.now())).then(
+        (how) =>
+          how === "read failed" ? end() : how === "ended" ? server.closeWrite().catch(() => {}) : undefined,
+      );
+      await pump(server, conn, () => clock.fromServer(Date.now()));
+    } catch {
+      /* the server is not serving (any more), or either end went: the client sees the connection end */
+    } finally {
+      open.delete(end);
+      admission.release(peer);
+      end();
+    }
+  };
+  (async () => {
+    for await (const conn of listener) relay(conn);
+  })().catch(() => {});
+  return {
+    addr: listener.addr,
+    get open() {
+      return admission.open;
+    },
+    get refused() {
+      return admission.refused;
+    },
+    close: () => {
+      clearInterval(sweep);
+      closeQuietly(listener);
+      for (const end of open.keys()) end();
+    },
+  };
+}
+
+/**
+ * Copies `from` to `to` until `from` ends or either fails, telling `seen` of
+ * each chunk before it is passed on. Says how it stopped (never throws).
+ */
+async function pump(
+  from: Deno.Conn,
+  to: Deno.Conn,
+  seen: (bytes: Uint8Array) => void,
+): Promise<"ended" | "read failed" | "write failed"> {
+  const buf = new Uint8Array(16 * 1024);
+  for (;;) {
+    let n: number | null;
+    try {
+      n = await from.read(buf);
+    } catch {
+      return "read failed";
+    }
+    if (n === null) return "ended";
+    const bytes = buf.subarray(0, n);
+    seen(bytes);
+    try {
+      let off = 0;
+      while (off < n) off += await to.write(bytes.subarray(off));
+    } catch {
+      return "write failed";
+    }
+  }
+}
+
+/** A running guarded HTTP server. */
+export interface GuardedServer {
+  /** Where it listens (the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  readonly open: number;
+  readonly refused: number;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Deno.serve's `handler` on `address`, within `limits`, logged as `component`.
+ *
+ * @throws Deno's error when it cannot listen
+ */
+export function serveGuarded(
+  component: string,
+  address: { hostname: string; port: number },
+  handler: (req: Request) => Response | Promise<Response>,
+  limits: ConnLimits = DEFAULT_LIMITS,
+): GuardedServer {
+  // makeTempDir makes it 0700 whatever the umask.
+  const dir = Deno.makeTempDirSync({ prefix: "vde-http-" });
+  const path = `${dir}/s`;
+  let server: Deno.HttpServer<Deno.UnixAddr> | undefined;
+  let relay: GuardedRelay;
+  try {
+    server = Deno.serve({
+      path,
+      onListen: () => {},
+      onError: () => new Response("internal error\n", { status: 500 }),
+    }, handler);
+    relay = relayGuarded(component, address, path, limits);
+  } catch (err) {
+    server?.shutdown().catch(() => {});
+    removeQuietly(dir);
+    throw err;
+  }
+  return {
+    addr: relay.addr,
+    get open() {
+      return relay.open;
+    },
+    get refused() {
+      return relay.refused;
+    },
+    shutdown: async () => {
+      relay.close();
+      await server.shutdown();
+      removeQuietly(dir);
+    },
+  };
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch { /* closed */ }
+}
+
+function removeQuietly(dir: string): void {
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* gone */ }
+}

@@ -1,0 +1,63 @@
+/** The connection rules on a virtual clock: admission caps, the request-head deadline, idleness, the refusal line. */
+import assert from "node:assert/strict";
+import { Admission, type ConnLimits, REFUSAL_LOG_MS, RequestClock } from "../../src/web/conn_guard.ts";
+
+const LIMITS: ConnLimits = { maxConnections: 3, maxPerPeer: 2, headerMs: 1000, idleMs: 5000 };
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("conn guard: at most maxPerPeer from one address and maxConnections in all; a release lets one more in", () => {
+  const a = new Admission(LIMITS);
+  assert.ok(a.admit("10.0.0.1"));
+  assert.ok(a.admit("10.0.0.1"));
+  assert.equal(a.admit("10.0.0.1"), false);
+  assert.ok(a.admit("10.0.0.2"));
+  assert.equal(a.admit("10.0.0.3"), false);
+  assert.deepEqual([a.open, a.refused], [3, 2]);
+  a.release("10.0.0.1");
+  assert.ok(a.admit("10.0.0.3"));
+  assert.equal(a.open, 3);
+});
+
+Deno.test("conn guard: refusals are said once at first, then at most once a minute with the count since", () => {
+  const a = new Admission(LIMITS);
+  assert.equal(a.refusalLine(0), undefined);
+  for (let i = 0; i < 5; i++) a.admit("p");
+  assert.match(
+    a.refusalLine(10)!,
+    /^refused 3 connections: at most 3 open, 2 from one address \(3 refused in all\)$/,
+  );
+  a.admit("p");
+  assert.equal(a.refusalLine(20), undefined);
+  assert.equal(a.refusalLine(10 + REFUSAL_LOG_MS - 1), undefined);
+  assert.match(a.refusalLine(10 + REFUSAL_LOG_MS)!, /^refused 1 connection: .*\(4 refused in all\)$/);
+});
+
+Deno.test("conn guard: a request head not complete within headerMs expires the connection (slowloris)", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("GET / HTTP/1.1\r\n"), 100);
+  c.fromClient(bytes("X-a: b\r\n"), 900);
+  assert.equal(c.expired(999, LIMITS), undefined);
+  assert.equal(c.expired(1000, LIMITS), "slow request");
+  // Nothing sent at all counts from the connection's opening.
+  assert.equal(new RequestClock(0).expired(1000, LIMITS), "slow request");
+});
+
+Deno.test("conn guard: a head split anywhere completes; the next request's deadline starts at its first byte", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("GET / HTTP/1.1\r\nHost: x\r"), 10);
+  c.fromClient(bytes("\n\r"), 20);
+  c.fromClient(bytes("\n"), 30);
+  assert.equal(c.expired(4000, LIMITS), undefined);
+  c.fromClient(bytes("GET /metrics HTTP/1.1\r\n\r\r\n"), 4500);
+  assert.equal(c.expired(5499, LIMITS), undefined);
+  assert.equal(c.expired(5500, LIMITS), "slow request");
+});
+
+Deno.test("conn guard: a connection with nothing moving for idleMs expires; the server's sending keeps a feed alive", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("GET /events HTTP/1.1\r\n\r\n"), 10);
+  for (let t = 250; t <= 20_000; t += 250) c.fromServer(t);
+  assert.equal(c.expired(20_000, LIMITS), undefined);
+  assert.equal(c.expired(24_999, LIMITS), undefined);
+  assert.equal(c.expired(25_000, LIMITS), "idle");
+});

@@ -1,0 +1,105 @@
+/**
+ * The guarded HTTP server over real sockets, with small limits: connections over the cap are closed
+ * as they come and said once in the log, a slow request head and an idle keep-alive are closed, and
+ * a streaming answer stays open (and counted) past the idle bound.
+ */
+import assert from "node:assert/strict";
+import { setLogWriter } from "../../src/log.ts";
+import type { ConnLimits } from "../../src/web/conn_guard.ts";
+import { serveGuarded } from "../../src/web/guarded_server.ts";
+import { sleep, within } from "../helpers/vde_clients.ts";
+
+const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
+const enc = new TextEncoder();
+
+function hello(req: Request): Response {
+  if (new URL(req.url).pathname !== "/stream") return new Response("hello\n");
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        timer = setInterval(() => c.enqueue(enc.encode("data: x\n\n")), 100);
+      },
+      cancel() {
+        clearInterval(timer);
+      },
+    }),
+    { headers: { "content-type": "text/event-stream" } },
+  );
+}
+
+/** Resolves with the ms until the server ends `conn` (reading and dropping what it sends). */
+async function untilClosed(conn: Deno.Conn, boundMs: number): Promise<number> {
+  const start = Date.now();
+  const buf = new Uint8Array(4096);
+  await within(
+    "the server closing the connection",
+    boundMs,
+    (async () => {
+      while ((await conn.read(buf).catch(() => null)) !== null) { /* drain */ }
+    })(),
+  );
+  return Date.now() - start;
+}
+
+Deno.test("guarded server: connections over the cap are closed at once and logged once; when they go, a request answers", async () => {
+  const lines: string[] = [];
+  setLogWriter((l) => lines.push(l));
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, {
+    ...LIMITS,
+    headerMs: 60_000,
+    idleMs: 60_000,
+  });
+  const conns: Deno.TcpConn[] = [];
+  try {
+    for (let i = 0; i < 10; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port }));
+    for (const c of conns.slice(4)) assert.ok(await untilClosed(c, 2000) >= 0);
+    assert.deepEqual([s.open, s.refused], [4, 6]);
+    assert.deepEqual(lines, [
+      "test: refused 1 connection: at most 4 open, 4 from one address (1 refused in all)\n",
+    ]);
+    for (const c of conns) c.close();
+    conns.length = 0;
+    await sleep(100);
+    const res = await within("an answer", 5000, fetch(`http://127.0.0.1:${s.addr.port}/`));
+    assert.equal(await res.text(), "hello\n");
+  } finally {
+    setLogWriter(null);
+    for (const c of conns) c.close();
+    await s.shutdown();
+  }
+});
+
+Deno.test("guarded server: a request head sent too slowly (slowloris) is closed after headerMs", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
+    const ms = await untilClosed(conn, 3000);
+    assert.ok(ms >= 250, `closed after ${ms} ms`);
+    assert.equal(s.open, 0);
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
+});
+
+Deno.test("guarded server: an idle keep-alive is closed after idleMs; a streaming answer stays open past it, counted", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
+  const idle = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  const feed = await fetch(`http://127.0.0.1:${s.addr.port}/stream`);
+  const reader = feed.body!.getReader();
+  try {
+    await idle.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    const ms = await untilClosed(idle, 3000);
+    assert.ok(ms >= 700, `closed after ${ms} ms`);
+    // The stream has run past both bounds and still sends.
+    const more = await within("more of the stream", 1000, reader.read());
+    assert.equal(more.done, false);
+    assert.equal(s.open, 1);
+  } finally {
+    idle.close();
+    await reader.cancel();
+    await s.shutdown();
+  }
+});
