@@ -55,6 +55,8 @@ export class CaptureFileWriter {
   readonly #startMicros: number;
   /** The switch, in each interface's name; "" names ports alone. */
   readonly #switchName: string;
+  /** The capture's tcpdump filter, in each interface's if_filter; "" for none. */
+  readonly #filter: string;
   #captured = 0;
 
   constructor(
@@ -63,8 +65,10 @@ export class CaptureFileWriter {
     out: (bytes: Uint8Array) => void,
     nowMicros: number,
     switchName = "",
+    filter = "",
   ) {
     this.#switchName = switchName;
+    this.#filter = filter;
     this.format = format;
     this.snaplen = snaplen;
     this.#out = out;
@@ -123,6 +127,7 @@ export class CaptureFileWriter {
           interfaceName(this.#switchName, port),
           this.#descriptions.get(port) ?? "",
           this.snaplen,
+          this.#filter,
         ),
       );
     }

@@ -211,6 +211,7 @@ export async function runCapture(
         (b) => out.pushBytes(b),
         nowMicros(),
         switchName(path),
+        o.filter ?? "",
       );
     }
     return started;
