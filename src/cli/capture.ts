@@ -292,6 +292,23 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
         : `the switch is the argument and a port of it is --port N: vde capture ${target} --port 3`;
     case "r":
       return "vde capture reads a running switch; a file is read by tcpdump -r or tshark -r";
+    case "b":
+    case "C":
+    case "G":
+    case "W":
+      // Ring files are the reader's: tshark -i - keeps them from our stream (README, ring files).
+      return `ring files are tshark's, from the capture on its stdin: vde capture ${target} -w - | tshark -q -i - ${
+        name === "b" && value !== undefined ? `-b ${value}` : "-b filesize:100000 -b files:10"
+      } -w ring.pcapng`;
+    case "a":
+      return value !== undefined && /^packets:\d+$/.test(value)
+        ? `a count is -c here: vde capture ${target} -c ${value.slice(8)}`
+        : `-c COUNT stops after COUNT frames; for a time, timeout sends the Ctrl-C: timeout -s INT ${
+          value !== undefined && /^duration:\d+$/.test(value) ? value.slice(9) : "60"
+        } vde capture ${target} -w FILE`;
+    case "D":
+    case "list-interfaces":
+      return `the ports are the switch's: vde term ${target} -c port/print`;
   }
   return undefined;
 }
@@ -299,7 +316,7 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
 /** The options of `vde capture`, and the sniffers' flags answered above, that take the next word as a value. */
 const VALUE_FLAGS = new Set([
   ...["--port", "--vlan", "-w", "--write", "-c", "--count", "-s", "--snaplen", "--filter"],
-  ...["-i", "--interface", "-f", "-r"],
+  ...["-i", "--interface", "-f", "-r", "-b", "-C", "-G", "-W", "-a"],
 ]);
 
 /**

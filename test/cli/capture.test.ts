@@ -42,6 +42,30 @@ Deno.test("tcpdump's -i N is answered with --port N, the number repeated, in eac
   assert.match(said("-f", ["capture", "/tmp/net", "-f", "tcp port 22"]), /--filter 'tcp port 22'\)/);
 });
 
+Deno.test("tshark's and tcpdump's ring files, autostop and interface list are answered with how they are done here", () => {
+  const said = (argv: string[]) => {
+    const flag = argv.find((w, i) => i > 1 && w.startsWith("-") && w !== "-w")!;
+    return captureOptionHint(argv)(`vde: unknown option '${flag}'\n`);
+  };
+  assert.ok(
+    said(["capture", "/tmp/net", "-b", "filesize:100", "-w", "r.pcapng"])
+      .endsWith("vde capture /tmp/net -w - | tshark -q -i - -b filesize:100 -w ring.pcapng)\n"),
+  );
+  for (const flag of ["-C", "-G", "-W"]) {
+    assert.match(
+      said(["capture", "/tmp/net", flag, "10"]),
+      /tshark -q -i - -b filesize:100000 -b files:10 -w ring/,
+    );
+  }
+  assert.ok(
+    said(["capture", "sw1", "-a", "duration:10"]).endsWith("timeout -s INT 10 vde capture sw1 -w FILE)\n"),
+  );
+  assert.ok(
+    said(["capture", "sw1", "-a", "packets:5"]).endsWith("a count is -c here: vde capture sw1 -c 5)\n"),
+  );
+  assert.ok(said(["capture", "sw1", "-D"]).endsWith("vde term sw1 -c port/print)\n"));
+});
+
 Deno.test("tcpdump's -i is answered with the switch the user typed, wherever it stands, so the line runs as given", () => {
   const said = (argv: string[]) => captureOptionHint(argv)("vde: unknown option '-i'\n");
   assert.ok(
