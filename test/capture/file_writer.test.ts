@@ -40,6 +40,20 @@ Deno.test("capture file: an announced port has its interface before any frame, a
   assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, ISB]);
 });
 
+Deno.test("capture file: a port described anew (another client) gets a new interface; each has its statistics", () => {
+  const out: Uint8Array[] = [];
+  const w = new CaptureFileWriter("pcapng", 262144, (b) => out.push(b.slice()), 0);
+  w.describePort(1, "vde plug: user=root pid=1");
+  w.frame(1, Direction.In, 1, new Uint8Array(60), 60);
+  w.describePort(1, "vde plug: user=root pid=1");
+  w.frame(1, Direction.In, 2, new Uint8Array(60), 60);
+  assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, EPB], "the same client: the same interface");
+  w.describePort(1, "vde plug: user=root pid=2");
+  w.frame(1, Direction.In, 3, new Uint8Array(60), 60);
+  w.finish(4);
+  assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, EPB, IDB, EPB, ISB, ISB]);
+});
+
 Deno.test("capture file: classic pcap announces nothing (it has no interfaces)", () => {
   const out: Uint8Array[] = [];
   const w = new CaptureFileWriter("pcap", 262144, (b) => out.push(b.slice()), 0);

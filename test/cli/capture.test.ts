@@ -229,6 +229,64 @@ Deno.test("vde capture --daemon returns once the switch captures, so a frame sen
   });
 });
 
+Deno.test("a port whose client left and another took gets a new interface, same name, naming the new client (tshark)", async (t) => {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  await withPluggedSwitch("newclient", async (tmp, _sw, first) => {
+    const file = `${tmp}/port1.pcapng`;
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "1", "-w", file],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const inFile = async () => pcapngPackets(await Deno.readFile(file).catch(() => new Uint8Array()));
+      // Port 1 is announced at once (--port): its interface block is there once the file is past its header.
+      await waitFor(async () => ((await Deno.stat(file).catch(() => null))?.size ?? 0) > 100, {
+        timeoutMs: 30_000,
+        what: "port 1's interface in the file",
+      });
+      await writeTo(first, framed(testFrame(1)));
+      await waitFor(async () => await inFile() >= 1, { timeoutMs: 30_000, what: "the first client's frame" });
+      await reap(first);
+      const second = spawnVde(["plug", `${tmp}/sw`, "--port", "1"], { stdout: "null" });
+      try {
+        // Written until one arrives: the plug joins the port in its own time.
+        await waitFor(async () => {
+          await writeTo(second, framed(testFrame(2)));
+          return await inFile() >= 2;
+        }, { timeoutMs: 30_000, what: "the second client's frame" });
+      } finally {
+        await reap(second);
+      }
+      capture.kill("SIGINT");
+      await capture.status;
+      const r = await run(
+        [
+          "tshark",
+          "-r",
+          file,
+          "-T",
+          "fields",
+          "-e",
+          "frame.interface_name",
+          "-e",
+          "frame.interface_description",
+        ],
+        { timeoutMs: 30_000 },
+      );
+      const rows = r.stdout.trim().split("\n").map((l) => l.split("\t"));
+      const name = `${await Deno.realPath(`${tmp}/sw`)} port 1`;
+      assert.equal(rows[0]![0], name);
+      assert.ok(rows.every((row) => row[0] === name), r.stdout);
+      assert.match(rows[0]![1]!, new RegExp(`pid=${first.pid}\\b`));
+      assert.match(rows.at(-1)![1]!, new RegExp(`pid=${second.pid}\\b`));
+    } finally {
+      await reap(capture);
+    }
+  });
+});
+
 Deno.test("vde capture -c 1 says '1 frame captured', in the singular", async () => {
   const tmp = await Deno.makeTempDir({ prefix: `vde-capture-one-${Deno.pid}-` });
   const sw = await startOurSwitch(`${tmp}/sw`);
