@@ -306,6 +306,26 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
         : `-c COUNT stops after COUNT frames; for a time, timeout sends the Ctrl-C: timeout -s INT ${
           value !== undefined && /^duration:\d+$/.test(value) ? value.slice(9) : "60"
         } vde capture ${target} -w FILE`;
+    case "U":
+    case "packet-buffered":
+      return "each frame is written as it comes already; -U is not needed";
+    case "p":
+    case "no-promiscuous-mode":
+      return "a capture sees the frames crossing the switch's ports: there is no promiscuous mode to leave";
+    case "n":
+    case "e":
+    case "v":
+    case "x":
+    case "X":
+    case "t":
+    case "l":
+    case "q": {
+      // Display flags: the reader prints, vde capture only writes. -nn or -vvv repeated as typed.
+      const flags = `-${name}${value !== undefined && /^[nevxXtlq]+$/.test(value) ? value : ""}`;
+      return `${flags} is the reader's: vde capture ${target} -w - | tcpdump ${flags} -r -`;
+    }
+    case "F":
+      return "the format follows the name: -w FILE.pcap is classic pcap, any other name pcapng";
     case "D":
     case "list-interfaces":
       return `the ports are the switch's: vde term ${target} -c port/print`;
@@ -316,7 +336,7 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
 /** The options of `vde capture`, and the sniffers' flags answered above, that take the next word as a value. */
 const VALUE_FLAGS = new Set([
   ...["--port", "--vlan", "-w", "--write", "-c", "--count", "-s", "--snaplen", "--filter"],
-  ...["-i", "--interface", "-f", "-r", "-b", "-C", "-G", "-W", "-a"],
+  ...["-i", "--interface", "-f", "-r", "-b", "-C", "-G", "-W", "-a", "-F"],
 ]);
 
 /**

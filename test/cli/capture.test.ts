@@ -66,6 +66,24 @@ Deno.test("tshark's and tcpdump's ring files, autostop and interface list are an
   assert.ok(said(["capture", "sw1", "-D"]).endsWith("vde term sw1 -c port/print)\n"));
 });
 
+Deno.test("tcpdump's -U, -p, -F and display flags (-nn, -e, -v) are answered: written as they come, no promiscuous mode, the reader's", () => {
+  const said = (argv: string[]) =>
+    captureOptionHint(argv)(`vde: unknown option '${argv.find((w) => /^-[^w]/.test(w))}'\n`);
+  assert.match(said(["capture", "/tmp/net", "-U", "-w", "-"]), /written as it comes already/);
+  assert.match(said(["capture", "/tmp/net", "-p"]), /no promiscuous mode/);
+  assert.match(said(["capture", "/tmp/net", "-F", "pcap"]), /-w FILE\.pcap is classic pcap/);
+  assert.ok(
+    said(["capture", "/tmp/net", "-nn"]).endsWith(
+      "(-nn is the reader's: vde capture /tmp/net -w - | tcpdump -nn -r -)\n",
+    ),
+  );
+  assert.ok(said(["capture", "sw1", "-e"]).endsWith("vde capture sw1 -w - | tcpdump -e -r -)\n"));
+  // The next word is the switch, not more flags: -v alone.
+  assert.ok(
+    said(["capture", "-v", "sw1"]).endsWith("(-v is the reader's: vde capture sw1 -w - | tcpdump -v -r -)\n"),
+  );
+});
+
 Deno.test("tcpdump's -i is answered with the switch the user typed, wherever it stands, so the line runs as given", () => {
   const said = (argv: string[]) => captureOptionHint(argv)("vde: unknown option '-i'\n");
   assert.ok(
