@@ -58,6 +58,7 @@ export class CaptureFileWriter {
   readonly #retired: PortEntry[] = [];
   #interfaces = 0;
   readonly #dropped = new Map<number, number>();
+  readonly #lost = new Map<number, number>();
   readonly #startMicros: number;
   /** The switch, in each interface's name; "" names ports alone. */
   readonly #switchName: string;
@@ -91,6 +92,7 @@ export class CaptureFileWriter {
   get dropped(): number {
     let n = 0;
     for (const d of this.#dropped.values()) n += d;
+    for (const d of this.#lost.values()) n += d;
     return n;
   }
 
@@ -109,7 +111,12 @@ export class CaptureFileWriter {
     }
   }
 
-  /** Sets how many frames of `port` were lost so far. */
+  /** Counts a frame of `port` the switch sent but the output could not take (a stalled reader, stopping). */
+  lost(port: number): void {
+    this.#lost.set(port, (this.#lost.get(port) ?? 0) + 1);
+  }
+
+  /** Sets how many frames of `port` the switch dropped so far. */
   setDropped(port: number, count: number): void {
     this.#dropped.set(port, count);
   }
@@ -157,7 +164,9 @@ export class CaptureFileWriter {
       }));
     // The switch counts a slow reader's drops per port, not per client: they go on the port's last interface.
     for (const entry of this.#retired) statistics(entry, 0);
-    for (const [port, entry] of this.#ports) statistics(entry, this.#dropped.get(port) ?? 0);
+    for (const [port, entry] of this.#ports) {
+      statistics(entry, (this.#dropped.get(port) ?? 0) + (this.#lost.get(port) ?? 0));
+    }
   }
 }
 

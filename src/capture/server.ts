@@ -13,6 +13,7 @@
  * every port.
  */
 import { parseBpf } from "./bpf.ts";
+import { waitAtMost } from "./wait_at_most.ts";
 import type { CaptureHub } from "./hub.ts";
 import { nowMicros } from "./file_writer.ts";
 import { OutputQueue } from "../console/output_queue.ts";
@@ -43,6 +44,8 @@ export interface CaptureServerOptions {
 }
 
 const MAX_REQUEST = 256 * 1024;
+/** How long a capture's queued records may take to leave once its client stops. */
+const DRAIN_MS = 3000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -176,6 +179,11 @@ export class CaptureServer {
       // The client sends nothing more: a read returns when it leaves.
       const buf = new Uint8Array(512);
       while ((await conn.read(buf)) !== null) { /* ignore */ }
+      // Its half closed (a stopping vde capture): what is queued goes out, then the drops not said yet,
+      // which a client that stalled to the end would not learn otherwise. Bounded, for one that left.
+      stop();
+      sendDrops();
+      await waitAtMost(queue.below(0), DRAIN_MS);
     } finally {
       stop();
     }

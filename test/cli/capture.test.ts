@@ -305,6 +305,54 @@ Deno.test("a port whose client left and another took gets a new interface, same 
   });
 });
 
+Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames the switch dropped for it (tshark reads the rest)", async (t) => {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  await withPluggedSwitch("stalled", async (tmp, _sw, plug) => {
+    // stdout not read until the end: a reader that stalled (`-w - | (sleep 60; tshark -r -)`).
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "1", "-w", "-"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const said = new Response(capture.stderr).text();
+    const reader = capture.stdout.getReader();
+    try {
+      // Port 1 is announced at once: once its interface comes, the switch captures.
+      const first = await within("the capture's first bytes", 30_000, reader.read());
+      const chunks: Uint8Array[] = [first.value!];
+      // 12 MB: past the switch's 4 MiB queue for this capture, ours and the pipe's.
+      const sent = 8000;
+      for (let i = 0; i < sent; i++) await writeTo(plug, framed(testFrame(i, 1500)));
+      await new Promise((r) => setTimeout(r, 3000));
+      capture.kill("SIGINT");
+      for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+      assert.equal((await capture.status).code, 0);
+      const m = /(\d+) frames captured, (\d+) dropped by the switch/.exec(await said);
+      assert.ok(m !== null, await said);
+      const [captured, dropped] = [Number(m[1]), Number(m[2])];
+      assert.ok(dropped > 0 && captured + dropped <= sent, await said);
+      // What was captured is a whole file: tshark reads every frame of it.
+      await Deno.writeFile(`${tmp}/stalled.pcapng`, joinedBytes(chunks));
+      const r = await run(["tshark", "-r", `${tmp}/stalled.pcapng`, "-T", "fields", "-e", "frame.number"], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.stdout.trim().split("\n").length, captured);
+    } finally {
+      reader.releaseLock();
+      await reap(capture);
+    }
+  });
+});
+
+/** Chunks as one buffer. */
+function joinedBytes(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) all.set(c, (at += c.length) - c.length);
+  return all;
+}
+
 Deno.test("vde capture -c 1 says '1 frame captured', in the singular", async () => {
   const tmp = await Deno.makeTempDir({ prefix: `vde-capture-one-${Deno.pid}-` });
   const sw = await startOurSwitch(`${tmp}/sw`);
