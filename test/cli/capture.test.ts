@@ -5,6 +5,7 @@ import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { concatBytes } from "../../src/wire/bytes.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { framed, reap, spawnVde, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 
@@ -333,7 +334,7 @@ Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames
       const [captured, dropped] = [Number(m[1]), Number(m[2])];
       assert.ok(dropped > 0 && captured + dropped <= sent, await said);
       // What was captured is a whole file: tshark reads every frame of it.
-      await Deno.writeFile(`${tmp}/stalled.pcapng`, joinedBytes(chunks));
+      await Deno.writeFile(`${tmp}/stalled.pcapng`, concatBytes(chunks));
       const r = await run(["tshark", "-r", `${tmp}/stalled.pcapng`, "-T", "fields", "-e", "frame.number"], {
         timeoutMs: 60_000,
       });
@@ -344,14 +345,6 @@ Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames
     }
   });
 });
-
-/** Chunks as one buffer. */
-function joinedBytes(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) all.set(c, (at += c.length) - c.length);
-  return all;
-}
 
 Deno.test("vde capture -c 1 says '1 frame captured', in the singular", async () => {
   const tmp = await Deno.makeTempDir({ prefix: `vde-capture-one-${Deno.pid}-` });
