@@ -8,7 +8,7 @@
  */
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "./file_writer.ts";
 import type { CaptureHub } from "./hub.ts";
-import { describePort } from "./server.ts";
+import { describePort, newClient } from "./server.ts";
 import { OutputQueue } from "../console/output_queue.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import type { Switch } from "../switch/switch.ts";
@@ -41,7 +41,8 @@ export function startFileCapture(
     switchName,
   );
   const drops = new Map<number, number>();
-  const described = new Set<number>();
+  // Per port, the client its interface describes: one that took a port another left is described anew.
+  const described = new Map<number, number>();
   const stop = hub.add({}, (port, direction, frame) => {
     if (queue.pending > maxPendingBytes) {
       const n = (drops.get(port) ?? 0) + 1;
@@ -49,10 +50,7 @@ export function startFileCapture(
       writer.setDropped(port, n);
       return;
     }
-    if (!described.has(port)) {
-      described.add(port);
-      writer.describePort(port, describePort(sw, port));
-    }
+    if (newClient(described, sw, port)) writer.describePort(port, describePort(sw, port));
     writer.frame(port, direction, nowMicros(), frame, frame.length);
   });
   let closing: Promise<void> | undefined;

@@ -12,7 +12,8 @@
  * Theory of operation. Ports become pcapng interfaces in the order they
  * are announced (the ports a capture names, at its start) or first carry a
  * frame, each by its interface block before that frame (pcapng allows
- * interface blocks anywhere in a section). The
+ * interface blocks anywhere in a section); a port another client takes
+ * gets a new one, its description naming that client. The
  * writer only builds bytes and hands them to `out`; where they go and how
  * fast is the caller's business. Counts are kept per port so the closing
  * statistics blocks say what each interface captured and lost.
@@ -42,6 +43,8 @@ export function formatForPath(path: string): CaptureFormat {
 interface PortEntry {
   iface: number;
   captured: number;
+  /** The description its interface block was written with. */
+  description: string;
 }
 
 /** Builds a capture file's bytes as frames come. */
@@ -51,10 +54,16 @@ export class CaptureFileWriter {
   readonly #out: (bytes: Uint8Array) => void;
   readonly #descriptions = new Map<number, string>();
   readonly #ports = new Map<number, PortEntry>();
+  /** Interfaces of ports whose client changed since, kept for their statistics. */
+  readonly #retired: PortEntry[] = [];
+  #interfaces = 0;
   readonly #dropped = new Map<number, number>();
+  readonly #lost = new Map<number, number>();
   readonly #startMicros: number;
   /** The switch, in each interface's name; "" names ports alone. */
   readonly #switchName: string;
+  /** The capture's tcpdump filter, in each interface's if_filter; "" for none. */
+  readonly #filter: string;
   #captured = 0;
 
   constructor(
@@ -63,8 +72,10 @@ export class CaptureFileWriter {
     out: (bytes: Uint8Array) => void,
     nowMicros: number,
     switchName = "",
+    filter = "",
   ) {
     this.#switchName = switchName;
+    this.#filter = filter;
     this.format = format;
     this.snaplen = snaplen;
     this.#out = out;
@@ -81,15 +92,31 @@ export class CaptureFileWriter {
   get dropped(): number {
     let n = 0;
     for (const d of this.#dropped.values()) n += d;
+    for (const d of this.#lost.values()) n += d;
     return n;
   }
 
-  /** Names the client on a port (its interface's description). */
+  /**
+   * Names the client on a port (its interface's description). An interface
+   * block cannot change, so a port whose interface names another client (the
+   * port's client left and another took it) gets a new interface, same name,
+   * for the frames from now on.
+   */
   describePort(port: number, description: string): void {
     this.#descriptions.set(port, description);
+    const entry = this.#ports.get(port);
+    if (entry !== undefined && entry.description !== description) {
+      this.#retired.push(entry);
+      this.#ports.delete(port);
+    }
   }
 
-  /** Sets how many frames of `port` were lost so far. */
+  /** Counts a frame of `port` the switch sent but the output could not take (a stalled reader, stopping). */
+  lost(port: number): void {
+    this.#lost.set(port, (this.#lost.get(port) ?? 0) + 1);
+  }
+
+  /** Sets how many frames of `port` the switch dropped so far. */
   setDropped(port: number, count: number): void {
     this.#dropped.set(port, count);
   }
@@ -116,14 +143,11 @@ export class CaptureFileWriter {
     if (this.format === "pcap") return undefined;
     let entry = this.#ports.get(port);
     if (entry === undefined) {
-      entry = { iface: this.#ports.size, captured: 0 };
+      const description = this.#descriptions.get(port) ?? "";
+      entry = { iface: this.#interfaces++, captured: 0, description };
       this.#ports.set(port, entry);
       this.#out(
-        pcapngInterface(
-          interfaceName(this.#switchName, port),
-          this.#descriptions.get(port) ?? "",
-          this.snaplen,
-        ),
+        pcapngInterface(interfaceName(this.#switchName, port), description, this.snaplen, this.#filter),
       );
     }
     return entry;
@@ -132,12 +156,16 @@ export class CaptureFileWriter {
   /** Writes the statistics blocks (pcapng); call once, last. */
   finish(nowMicros: number): void {
     if (this.format === "pcap") return;
-    for (const [port, entry] of this.#ports) {
+    const statistics = (entry: PortEntry, dropped: number) =>
       this.#out(pcapngStatistics(entry.iface, nowMicros, {
         startMicros: this.#startMicros,
         received: entry.captured,
-        dropped: this.#dropped.get(port) ?? 0,
+        dropped,
       }));
+    // The switch counts a slow reader's drops per port, not per client: they go on the port's last interface.
+    for (const entry of this.#retired) statistics(entry, 0);
+    for (const [port, entry] of this.#ports) {
+      statistics(entry, (this.#dropped.get(port) ?? 0) + (this.#lost.get(port) ?? 0));
     }
   }
 }

@@ -13,6 +13,7 @@
  * every port.
  */
 import { parseBpf } from "./bpf.ts";
+import { waitAtMost } from "./wait_at_most.ts";
 import type { CaptureHub } from "./hub.ts";
 import { nowMicros } from "./file_writer.ts";
 import { OutputQueue } from "../console/output_queue.ts";
@@ -43,6 +44,8 @@ export interface CaptureServerOptions {
 }
 
 const MAX_REQUEST = 256 * 1024;
+/** How long a capture's queued records may take to leave once its client stops. */
+const DRAIN_MS = 3000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
@@ -51,6 +54,21 @@ const EMPTY = new Uint8Array(0);
 export function describePort(sw: Switch, port: number): string {
   const eps = sw.port(port)?.endpoints ?? [];
   return eps.map((e) => e.link.description).join(", ");
+}
+
+/**
+ * Whether `port`'s client is news to `described` (port to the client last
+ * described), noting it: a port's first frame, or one from a client that
+ * took a port another left. A port left empty (its client gone as its frame
+ * came) keeps its description. Compares endpoint ids: a frame's check
+ * allocates nothing.
+ */
+export function newClient(described: Map<number, number>, sw: Switch, port: number): boolean {
+  const endpoint = sw.port(port)?.endpoints[0]?.id ?? -1;
+  const known = described.get(port);
+  if (known !== undefined && (endpoint === known || endpoint === -1)) return false;
+  described.set(port, endpoint);
+  return true;
 }
 
 /** A listening capture socket. */
@@ -126,14 +144,17 @@ export class CaptureServer {
         `capturing its frames once it does (vlan/create ${vlan})`;
       queue.pushBytes(encodeRecord(RECORD_NOTICE, 0, 0, 0, 0, encoder.encode(notice)));
     }
-    const seen = new Set<number>();
+    // Per port, the client the capture's description names; one that took a port another left is
+    // described again, so the file names the client that sent the port's later frames.
+    const seen = new Map<number, number>();
+    const announce = (port: number) => {
+      if (!newClient(seen, this.#sw, port)) return;
+      queue.pushBytes(encodeRecord(RECORD_PORT, 0, port, 0, 0, encoder.encode(describePort(this.#sw, port))));
+    };
     // Ports named in the request are announced at once, so the file has their interfaces before any
     // frame: a reader that needs one to start (libpcap, `-w - | tcpdump -r -`) does not wait for
     // traffic, nor fail on a capture that ended with none.
-    for (const port of request.ports) {
-      seen.add(port);
-      queue.pushBytes(encodeRecord(RECORD_PORT, 0, port, 0, 0, encoder.encode(describePort(this.#sw, port))));
-    }
+    for (const port of request.ports) announce(port);
     const drops = new Map<number, number>();
     let dropsWaiting = false;
     const max = this.#maxPending;
@@ -150,12 +171,7 @@ export class CaptureServer {
         }
         return;
       }
-      if (!seen.has(port)) {
-        seen.add(port);
-        queue.pushBytes(
-          encodeRecord(RECORD_PORT, 0, port, 0, 0, encoder.encode(describePort(this.#sw, port))),
-        );
-      }
+      announce(port);
       const data = frame.length > request.snaplen ? frame.subarray(0, request.snaplen) : frame;
       queue.pushBytes(encodeRecord(RECORD_FRAME, direction, port, frame.length, nowMicros(), data));
     });
@@ -163,6 +179,11 @@ export class CaptureServer {
       // The client sends nothing more: a read returns when it leaves.
       const buf = new Uint8Array(512);
       while ((await conn.read(buf)) !== null) { /* ignore */ }
+      // Its half closed (a stopping vde capture): what is queued goes out, then the drops not said yet,
+      // which a client that stalled to the end would not learn otherwise. Bounded, for one that left.
+      stop();
+      sendDrops();
+      await waitAtMost(queue.below(0), DRAIN_MS);
     } finally {
       stop();
     }

@@ -19,6 +19,7 @@ import { namedSwitch, switchName } from "../lab/switch_paths.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { CaptureFileWriter, DEFAULT_SNAPLEN, formatForPath, nowMicros } from "../capture/file_writer.ts";
+import { waitAtMost } from "../capture/wait_at_most.ts";
 import { parseBpf } from "../capture/bpf.ts";
 import { MgmtClient } from "../console/client.ts";
 import { OutputQueue } from "../console/output_queue.ts";
@@ -145,6 +146,12 @@ export function snapLength(text: string | undefined): number {
 
 /** Why reading ended when the switch closed the capture socket (it stopped). */
 const SWITCH_CLOSED = "the switch closed the capture";
+/** Bytes of output waiting unwritten above which reading from the switch waits (its queue takes the rest). */
+const OUTPUT_LAG = 4 << 20;
+/** How long a stopped capture's output has to take what the switch still sends. */
+const GRACE_MS = 1000;
+/** How long a stopped capture then reads on, past a stalled output, for the switch's last counts. */
+const DRAIN_MS = 2000;
 
 /** Runs a capture until a signal, COUNT frames or the switch going away; returns what it counted. */
 export async function runCapture(
@@ -213,6 +220,7 @@ export async function runCapture(
         (b) => out.pushBytes(b),
         nowMicros(),
         switchName(path),
+        o.filter ?? "",
       );
     }
     return started;
@@ -220,16 +228,23 @@ export async function runCapture(
   const request: CaptureRequest = { ports, vlan, snaplen, filter };
   await conn.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
   let failure: string | undefined;
+  let gaveUp = false;
+  const giveUp = Promise.withResolvers<void>();
   const reading = (async () => {
     const decoder = new CaptureDecoder();
     const buf = new Uint8Array(256 * 1024);
     for (;;) {
-      // Hold reading while the output lags, so the switch's queue (not ours) takes the backlog.
-      await out.below(4 << 20);
+      // Hold reading while the output lags, so the switch's queue (not ours) takes the backlog. Not once
+      // stopped: then the rest is read through to the switch's last drop counts.
+      if (!gaveUp) await Promise.race([out.below(OUTPUT_LAG), giveUp.promise]);
       const n = await conn.read(buf).catch(() => null);
       if (n === null) return SWITCH_CLOSED;
       for (const r of decoder.push(buf.subarray(0, n))) {
         if (r.type === RECORD_FRAME) {
+          if (gaveUp && out.pending > OUTPUT_LAG) {
+            writer().lost(r.port);
+            continue;
+          }
           writer().frame(r.port, r.direction as Direction, r.value, r.payload, r.originalLength);
           if (writer().captured >= count) return counted(count, "frame");
         } else if (r.type === RECORD_PORT) {
@@ -253,6 +268,19 @@ export async function runCapture(
     return "failed";
   });
   const ended = await Promise.race([reading, signals.stopped.then(() => "stopped")]);
+  if (ended === "stopped" && started !== undefined) {
+    // Ctrl-C: the switch, told by our half's close, stops capturing and sends what it queued for us, then the
+    // drops it counted since it last said (it says them only once its queue drains: a reader stalled to the
+    // end would learn none, and be told 0). The output has a while to take the rest; past it, what it
+    // cannot take is read through and counted lost, for those counts.
+    try {
+      await conn.closeWrite();
+      await waitAtMost(reading, GRACE_MS);
+      gaveUp = true;
+      giveUp.resolve();
+      await waitAtMost(reading, DRAIN_MS);
+    } catch { /* the switch is gone: nothing more to learn */ }
+  }
   // Read before our own close below, whose end of stream is no news.
   const switchGone = ended === SWITCH_CLOSED;
   signals.remove();
@@ -293,6 +321,43 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
         : `the switch is the argument and a port of it is --port N: vde capture ${target} --port 3`;
     case "r":
       return "vde capture reads a running switch; a file is read by tcpdump -r or tshark -r";
+    case "b":
+    case "C":
+    case "G":
+    case "W":
+      // Ring files are the reader's: tshark -i - keeps them from our stream (README, ring files).
+      return `ring files are tshark's, from the capture on its stdin: vde capture ${target} -w - | tshark -q -i - ${
+        name === "b" && value !== undefined ? `-b ${value}` : "-b filesize:100000 -b files:10"
+      } -w ring.pcapng`;
+    case "a":
+      return value !== undefined && /^packets:\d+$/.test(value)
+        ? `a count is -c here: vde capture ${target} -c ${value.slice(8)}`
+        : `-c COUNT stops after COUNT frames; for a time, timeout sends the Ctrl-C: timeout -s INT ${
+          value !== undefined && /^duration:\d+$/.test(value) ? value.slice(9) : "60"
+        } vde capture ${target} -w FILE`;
+    case "U":
+    case "packet-buffered":
+      return "each frame is written as it comes already; -U is not needed";
+    case "p":
+    case "no-promiscuous-mode":
+      return "a capture sees the frames crossing the switch's ports: there is no promiscuous mode to leave";
+    case "n":
+    case "e":
+    case "v":
+    case "x":
+    case "X":
+    case "t":
+    case "l":
+    case "q": {
+      // Display flags: the reader prints, vde capture only writes. -nn or -vvv repeated as typed.
+      const flags = `-${name}${value !== undefined && /^[nevxXtlq]+$/.test(value) ? value : ""}`;
+      return `${flags} is the reader's: vde capture ${target} -w - | tcpdump ${flags} -r -`;
+    }
+    case "F":
+      return "the format follows the name: -w FILE.pcap is classic pcap, any other name pcapng";
+    case "D":
+    case "list-interfaces":
+      return `the ports are the switch's: vde term ${target} -c port/print`;
   }
   return undefined;
 }
@@ -300,7 +365,7 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
 /** The options of `vde capture`, and the sniffers' flags answered above, that take the next word as a value. */
 const VALUE_FLAGS = new Set([
   ...["--port", "--vlan", "-w", "--write", "-c", "--count", "-s", "--snaplen", "--filter"],
-  ...["-i", "--interface", "-f", "-r"],
+  ...["-i", "--interface", "-f", "-r", "-b", "-C", "-G", "-W", "-a", "-F"],
 ]);
 
 /**

@@ -90,10 +90,16 @@ export function pcapngSectionHeader(app: string): Uint8Array {
   });
 }
 
-/** An Ethernet interface with microsecond timestamps (the default if_tsresol). */
-export function pcapngInterface(name: string, description: string, snaplen: number): Uint8Array {
+/**
+ * An Ethernet interface with microsecond timestamps (the default if_tsresol).
+ * A capture `filter` goes in if_filter as libpcap's text (its first octet 0),
+ * as dumpcap records it: capinfos and Wireshark's Capture File Properties
+ * show it, so a file says which frames it left out.
+ */
+export function pcapngInterface(name: string, description: string, snaplen: number, filter = ""): Uint8Array {
   const options = [{ code: 2, value: encoder.encode(name) }];
   if (description !== "") options.push({ code: 3, value: encoder.encode(description) });
+  if (filter !== "") options.push({ code: 11, value: new Uint8Array([0, ...encoder.encode(filter)]) });
   return block(IDB, 8 + optionsLength(options), (view, bytes) => {
     view.setUint16(8, LINKTYPE_ETHERNET, LITTLE);
     view.setUint32(12, snaplen, LITTLE);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { CaptureFileWriter } from "../../src/capture/file_writer.ts";
 import { Direction } from "../../src/switch/engine.ts";
+import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 
 /** A writer's output as one buffer. */
 function joined(bytes: Uint8Array[]): Uint8Array {
@@ -37,6 +38,20 @@ Deno.test("capture file: an announced port has its interface before any frame, a
   w.frame(1, Direction.In, 1, new Uint8Array(60), 60);
   w.finish(2);
   assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, ISB]);
+});
+
+Deno.test("capture file: a port described anew (another client) gets a new interface; each has its statistics", () => {
+  const out: Uint8Array[] = [];
+  const w = new CaptureFileWriter("pcapng", 262144, (b) => out.push(b.slice()), 0);
+  w.describePort(1, "vde plug: user=root pid=1");
+  w.frame(1, Direction.In, 1, new Uint8Array(60), 60);
+  w.describePort(1, "vde plug: user=root pid=1");
+  w.frame(1, Direction.In, 2, new Uint8Array(60), 60);
+  assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, EPB], "the same client: the same interface");
+  w.describePort(1, "vde plug: user=root pid=2");
+  w.frame(1, Direction.In, 3, new Uint8Array(60), 60);
+  w.finish(4);
+  assert.deepEqual(blockTypes(out), [SHB, IDB, EPB, EPB, IDB, EPB, ISB, ISB]);
 });
 
 Deno.test("capture file: classic pcap announces nothing (it has no interfaces)", () => {
@@ -77,4 +92,37 @@ Deno.test("capture file: each interface is named after its switch and port, `por
   const plain: Uint8Array[] = [];
   new CaptureFileWriter("pcapng", 262144, (b) => plain.push(b.slice()), 0).announce(2);
   assert.deepEqual(interfaceNames(plain), ["port 2"]);
+});
+
+Deno.test("capture file: a --filter is in each interface's if_filter, as capinfos (Wireshark's properties) shows it", async (t) => {
+  if (skipUnless(t, (await hasCommand("capinfos")) ? null : "capinfos missing (Debian tshark)")) return;
+  const tmp = await Deno.makeTempDir();
+  try {
+    const out: Uint8Array[] = [];
+    const w = new CaptureFileWriter(
+      "pcapng",
+      262144,
+      (b) => out.push(b.slice()),
+      0,
+      "/tmp/net",
+      "host 10.0.2.15",
+    );
+    w.announce(1);
+    w.frame(2, Direction.Out, 1, new Uint8Array(60), 60);
+    w.finish(2);
+    await Deno.writeFile(`${tmp}/f.pcapng`, joined(out));
+    const r = await run(["capinfos", `${tmp}/f.pcapng`], { timeoutMs: 20_000 });
+    assert.deepEqual(r.stdout.match(/Filter string = .*/g), [
+      "Filter string = host 10.0.2.15",
+      "Filter string = host 10.0.2.15",
+    ]);
+    // Without a filter, none is said.
+    const plain: Uint8Array[] = [];
+    new CaptureFileWriter("pcapng", 262144, (b) => plain.push(b.slice()), 0, "/tmp/net").announce(1);
+    await Deno.writeFile(`${tmp}/p.pcapng`, joined(plain));
+    const p = await run(["capinfos", `${tmp}/p.pcapng`], { timeoutMs: 20_000 });
+    assert.doesNotMatch(p.stdout, /Filter string/);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });

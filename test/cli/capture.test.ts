@@ -5,6 +5,7 @@ import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
 import { MgmtClient } from "../../src/console/client.ts";
+import { concatBytes } from "../../src/wire/bytes.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { framed, reap, spawnVde, testFrame, within, writeTo } from "../helpers/framed_peers.ts";
 
@@ -40,6 +41,48 @@ Deno.test("tcpdump's -i N is answered with --port N, the number repeated, in eac
   assert.match(said("-i", ["capture", "/tmp/net", "-i"]), /a port of it is --port N:/);
   assert.match(said("-i", ["capture", "/tmp/net", "-i", "-c", "3"]), /a port of it is --port N:/);
   assert.match(said("-f", ["capture", "/tmp/net", "-f", "tcp port 22"]), /--filter 'tcp port 22'\)/);
+});
+
+Deno.test("tshark's and tcpdump's ring files, autostop and interface list are answered with how they are done here", () => {
+  const said = (argv: string[]) => {
+    const flag = argv.find((w, i) => i > 1 && w.startsWith("-") && w !== "-w")!;
+    return captureOptionHint(argv)(`vde: unknown option '${flag}'\n`);
+  };
+  assert.ok(
+    said(["capture", "/tmp/net", "-b", "filesize:100", "-w", "r.pcapng"])
+      .endsWith("vde capture /tmp/net -w - | tshark -q -i - -b filesize:100 -w ring.pcapng)\n"),
+  );
+  for (const flag of ["-C", "-G", "-W"]) {
+    assert.match(
+      said(["capture", "/tmp/net", flag, "10"]),
+      /tshark -q -i - -b filesize:100000 -b files:10 -w ring/,
+    );
+  }
+  assert.ok(
+    said(["capture", "sw1", "-a", "duration:10"]).endsWith("timeout -s INT 10 vde capture sw1 -w FILE)\n"),
+  );
+  assert.ok(
+    said(["capture", "sw1", "-a", "packets:5"]).endsWith("a count is -c here: vde capture sw1 -c 5)\n"),
+  );
+  assert.ok(said(["capture", "sw1", "-D"]).endsWith("vde term sw1 -c port/print)\n"));
+});
+
+Deno.test("tcpdump's -U, -p, -F and display flags (-nn, -e, -v) are answered: written as they come, no promiscuous mode, the reader's", () => {
+  const said = (argv: string[]) =>
+    captureOptionHint(argv)(`vde: unknown option '${argv.find((w) => /^-[^w]/.test(w))}'\n`);
+  assert.match(said(["capture", "/tmp/net", "-U", "-w", "-"]), /written as it comes already/);
+  assert.match(said(["capture", "/tmp/net", "-p"]), /no promiscuous mode/);
+  assert.match(said(["capture", "/tmp/net", "-F", "pcap"]), /-w FILE\.pcap is classic pcap/);
+  assert.ok(
+    said(["capture", "/tmp/net", "-nn"]).endsWith(
+      "(-nn is the reader's: vde capture /tmp/net -w - | tcpdump -nn -r -)\n",
+    ),
+  );
+  assert.ok(said(["capture", "sw1", "-e"]).endsWith("vde capture sw1 -w - | tcpdump -e -r -)\n"));
+  // The next word is the switch, not more flags: -v alone.
+  assert.ok(
+    said(["capture", "-v", "sw1"]).endsWith("(-v is the reader's: vde capture sw1 -w - | tcpdump -v -r -)\n"),
+  );
 });
 
 Deno.test("tcpdump's -i is answered with the switch the user typed, wherever it stands, so the line runs as given", () => {
@@ -202,6 +245,104 @@ Deno.test("vde capture --daemon returns once the switch captures, so a frame sen
     const toStdout = await run(cli, { check: false, timeoutMs: 30_000 });
     assert.equal(toStdout.code, 1);
     assert.match(toStdout.stderr, /^vde: --daemon needs -w FILE/);
+  });
+});
+
+Deno.test("a port whose client left and another took gets a new interface, same name, naming the new client (tshark)", async (t) => {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  await withPluggedSwitch("newclient", async (tmp, _sw, first) => {
+    const file = `${tmp}/port1.pcapng`;
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "1", "-w", file],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      const inFile = async () => pcapngPackets(await Deno.readFile(file).catch(() => new Uint8Array()));
+      // Port 1 is announced at once (--port): its interface block is there once the file is past its header.
+      await waitFor(async () => ((await Deno.stat(file).catch(() => null))?.size ?? 0) > 100, {
+        timeoutMs: 30_000,
+        what: "port 1's interface in the file",
+      });
+      await writeTo(first, framed(testFrame(1)));
+      await waitFor(async () => await inFile() >= 1, { timeoutMs: 30_000, what: "the first client's frame" });
+      await reap(first);
+      const second = spawnVde(["plug", `${tmp}/sw`, "--port", "1"], { stdout: "null" });
+      try {
+        // Written until one arrives: the plug joins the port in its own time.
+        await waitFor(async () => {
+          await writeTo(second, framed(testFrame(2)));
+          return await inFile() >= 2;
+        }, { timeoutMs: 30_000, what: "the second client's frame" });
+      } finally {
+        await reap(second);
+      }
+      capture.kill("SIGINT");
+      await capture.status;
+      const r = await run(
+        [
+          "tshark",
+          "-r",
+          file,
+          "-T",
+          "fields",
+          "-e",
+          "frame.interface_name",
+          "-e",
+          "frame.interface_description",
+        ],
+        { timeoutMs: 30_000 },
+      );
+      const rows = r.stdout.trim().split("\n").map((l) => l.split("\t"));
+      const name = `${await Deno.realPath(`${tmp}/sw`)} port 1`;
+      assert.equal(rows[0]![0], name);
+      assert.ok(rows.every((row) => row[0] === name), r.stdout);
+      assert.match(rows[0]![1]!, new RegExp(`pid=${first.pid}\\b`));
+      assert.match(rows.at(-1)![1]!, new RegExp(`pid=${second.pid}\\b`));
+    } finally {
+      await reap(capture);
+    }
+  });
+});
+
+Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames the switch dropped for it (tshark reads the rest)", async (t) => {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+  await withPluggedSwitch("stalled", async (tmp, _sw, plug) => {
+    // stdout not read until the end: a reader that stalled (`-w - | (sleep 60; tshark -r -)`).
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "1", "-w", "-"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const said = new Response(capture.stderr).text();
+    const reader = capture.stdout.getReader();
+    try {
+      // Port 1 is announced at once: once its interface comes, the switch captures.
+      const first = await within("the capture's first bytes", 30_000, reader.read());
+      const chunks: Uint8Array[] = [first.value!];
+      // 12 MB: past the switch's 4 MiB queue for this capture, ours and the pipe's.
+      const sent = 8000;
+      for (let i = 0; i < sent; i++) await writeTo(plug, framed(testFrame(i, 1500)));
+      await new Promise((r) => setTimeout(r, 3000));
+      capture.kill("SIGINT");
+      for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+      assert.equal((await capture.status).code, 0);
+      const m = /(\d+) frames captured, (\d+) dropped by the switch/.exec(await said);
+      assert.ok(m !== null, await said);
+      const [captured, dropped] = [Number(m[1]), Number(m[2])];
+      assert.ok(dropped > 0 && captured + dropped <= sent, await said);
+      // What was captured is a whole file: tshark reads every frame of it.
+      await Deno.writeFile(`${tmp}/stalled.pcapng`, concatBytes(chunks));
+      const r = await run(["tshark", "-r", `${tmp}/stalled.pcapng`, "-T", "fields", "-e", "frame.number"], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.stdout.trim().split("\n").length, captured);
+    } finally {
+      reader.releaseLock();
+      await reap(capture);
+    }
   });
 });
 
