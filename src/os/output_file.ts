@@ -15,7 +15,10 @@
  * is made with O_EXCL, so it is ours; one made in between is looked at again.
  * A symlink this user or root made (an admin's /var/log/vde.log pointing
  * elsewhere) is followed, its target read from the link opened, and the
- * target judged the same way; another user's symlink is refused.
+ * target judged the same way; another user's symlink is refused. A link of
+ * /proc's to a process's descriptor (/dev/stdout's /proc/self/fd/1) names no
+ * file when it is a pipe (`pipe:[N]`): it is followed as the kernel follows
+ * it, to the very object, judged the same way.
  */
 import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
@@ -56,20 +59,53 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 
     if (fd < 0) throw osError(errno());
     try {
       const target = trustedLinkTarget(fd, links);
+      if (target !== undefined && !target.startsWith("/") && isProcessFd(fd)) return openProcessFd(path, o);
       if (target !== undefined) {
         // A relative target counts from the link's directory (the current one for a bare name).
         const from = target.startsWith("/") || !path.includes("/") ? target : `${dirOf(path)}/${target}`;
         return openOutputFile(from, o, links + 1);
       }
-      refuseUnsafe(fd, o.pipes === true);
-      return Deno.openSync(`/proc/self/fd/${fd}`, {
-        write: true,
-        append: o.append === true,
-        truncate: o.truncate === true,
-      });
+      return openChecked(fd, o);
     } finally {
       c.close(fd);
     }
+  }
+}
+
+/** The file open as O_PATH descriptor `fd` opened for writing through it (the very file), when it may be. */
+function openChecked(fd: number, o: OutputFileOptions): Deno.FsFile {
+  refuseUnsafe(fd, o.pipes === true);
+  return Deno.openSync(`/proc/self/fd/${fd}`, {
+    write: true,
+    append: o.append === true,
+    truncate: o.truncate === true,
+  });
+}
+
+/**
+ * Whether the link open as O_PATH descriptor `fd` is one of a process's descriptors in /proc, by the kernel's
+ * name for it (/dev/stdout and /dev/fd/2 lead there through /dev/fd -> /proc/self/fd).
+ */
+function isProcessFd(fd: number): boolean {
+  let at = "";
+  try {
+    at = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+  } catch { /* not one */ }
+  return /^\/proc\/\d+\/(task\/\d+\/)?fd\/\d+$/.test(at);
+}
+
+/**
+ * Descriptor link `path` (/proc/self/fd/1, led to by root's /dev/stdout) whose target is no name (`pipe:[N]`:
+ * `vde capture -w /dev/stdout | tshark -r -`): opened as the kernel follows it, to the very object, and judged
+ * as any output file. Only /proc makes such links, and they lead to what a process already holds.
+ */
+function openProcessFd(path: string, o: OutputFileOptions): Deno.FsFile {
+  const fd = libc().open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
+  if (fd < 0) throw osError(errno());
+  try {
+    return openChecked(fd, o);
+  } finally {
+    libc().close(fd);
   }
 }
 

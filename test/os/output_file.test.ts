@@ -113,3 +113,24 @@ Deno.test("an output file in a directory that does not exist or may not be writt
     await Deno.mkdir(`${dir}/no`);
     openOutputFile(`${dir}/no/x.log`, { append: true }).close();
   }));
+
+Deno.test("/dev/stdout, /dev/fd/1 and /proc/self/fd/1 write to a pipe that is stdout (capture -w /dev/stdout | tshark -r -)", async () => {
+  const module = new URL("../../src/os/output_file.ts", import.meta.url).href;
+  for (const name of ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]) {
+    const code = `import { openOutputFile } from "${module}";
+      const f = openOutputFile("${name}", { truncate: true, pipes: true });
+      f.writeSync(new TextEncoder().encode("frames"));
+      f.close();`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    assert.equal(
+      new TextDecoder().decode(out.stdout),
+      "frames",
+      `${name}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+});
