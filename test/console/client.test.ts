@@ -421,3 +421,19 @@ Deno.test("another user's console cannot write terminal escapes through vde term
     }
   });
 });
+
+Deno.test("a console is trusted by the socket connected to, not by its name: our own symlink to another user's console shows its control characters as ?", async (t) => {
+  if (skipUnlessRoot(t)) return; // a socket of another user's is made by chown
+  await withEscapingConsole(65534, async (path) => {
+    const link = `${path}.link`;
+    await Deno.symlink(path, link);
+    const client = await MgmtClient.connect(link, { timeoutMs: 5000 });
+    try {
+      assert.deepEqual(client.banner, ["fake?]0;pwned?"]);
+      assert.deepEqual((await client.command("showinfo")).lines, ["a?[2Jb\tc?31m"]);
+    } finally {
+      client.close();
+      await Deno.remove(link);
+    }
+  });
+});
