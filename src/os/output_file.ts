@@ -27,6 +27,7 @@
 import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
 import { dirOf } from "./paths.ts";
+import { kernelName } from "./owned_file.ts";
 
 /** How to open an output file. */
 export interface OutputFileOptions {
@@ -79,15 +80,6 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 
     } finally {
       c.close(fd);
     }
-  }
-}
-
-/** The kernel's name for the file open as `fd`: where it is now, whatever names led to it. */
-function kernelName(fd: number): string {
-  try {
-    return Deno.readLinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return "";
   }
 }
 

@@ -146,7 +146,7 @@ export function readSmallFile(path: string, maxBytes: number, noFollow = false):
 }
 
 /** The kernel's name for the file `handle` holds: where it is now, whatever names led to it. */
-function kernelName(handle: number): string {
+export function kernelName(handle: number): string {
   try {
     return Deno.readLinkSync(`/proc/self/fd/${handle}`);
   } catch {
