@@ -11,15 +11,21 @@
  * come. One command at a time: `command` queues callers.
  */
 import { errorText, printableLines, type Reply } from "./reply_format.ts";
+import { C, cstr, fstatOf, libc } from "../../ffi/libc.ts";
 
-/** Whether the socket at `path` is this user's or root's (what a server of theirs sends is trusted as ours). */
-function ownOrRoots(path: string): boolean {
-  try {
-    const uid = Deno.lstatSync(path).uid;
-    return uid === 0 || uid === Deno.uid();
-  } catch {
-    return false;
-  }
+/**
+ * The socket `path` leads to, held by a bare handle (O_PATH: nothing opens), and whether it is this user's or
+ * root's (what a server of theirs sends is trusted as ours); null when the name leads nowhere (the connect
+ * then says why). Connected to through the handle (/proc/self/fd/N), the socket judged is the one connected
+ * to: judged by its name, our own symlink to another user's socket was trusted, and a directory of theirs on
+ * the way could be swapped between the look and the connect.
+ */
+function heldSocket(path: string): { fd: number; trusted: boolean } | null {
+  const c = libc();
+  const fd = c.open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
+  if (fd < 0) return null;
+  const st = fstatOf(fd);
+  return { fd, trusted: st !== null && (st.uid === 0 || st.uid === c.geteuid()) };
 }
 
 /** Settings of `MgmtClient.connect`. */
@@ -93,12 +99,21 @@ export class MgmtClient {
    * @throws Error if nothing listens at `path`, or no prompt comes in time
    */
   static async connect(path: string, options: ClientOptions = {}): Promise<MgmtClient> {
+    const held = heldSocket(path);
     const opts = {
       timeoutMs: options.timeoutMs ?? 10_000,
       maxReplyBytes: options.maxReplyBytes ?? 64 << 20,
-      keepControls: options.keepControls ?? ownOrRoots(path),
+      keepControls: options.keepControls ?? held?.trusted === true,
     };
-    const conn = await Deno.connect({ transport: "unix", path });
+    let conn: Deno.UnixConn;
+    try {
+      conn = await Deno.connect({
+        transport: "unix",
+        path: held === null ? path : `/proc/self/fd/${held.fd}`,
+      });
+    } finally {
+      if (held !== null) libc().close(held.fd);
+    }
     const scrub = opts.keepControls ? (t: string) => t : printableLines;
     const decoder = new TextDecoder();
     let text = "";

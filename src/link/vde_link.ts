@@ -39,7 +39,7 @@ import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
-import { dirOf, isDirectory, realPath } from "../os/paths.ts";
+import { dirOf, isDirectory } from "../os/paths.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import { closeFd, type OpenedPath, openOwnedPath } from "../io/unix_stream.ts";
 
@@ -303,7 +303,7 @@ async function connectCtl(dir: string): Promise<Deno.Conn> {
 }
 
 /**
- * The data socket the switch at `dir` answered with, opened as the file itself (connect through its
+ * The data socket the switch at real directory `dir` answered with, opened as the file itself (connect through its
  * `procPath`): a socket in the switch's own directory. The answer is the switch's to choose, and a switch is
  * anyone's to run: one of another user's could name any datagram socket root's plug may write (the
  * journal's, syslog's /dev/log) or a symlink to one, and have the frames of root's tap sent there.
@@ -324,7 +324,9 @@ function switchSocket(dir: string, answer: string): OpenedPath {
   try {
     at = Deno.readLinkSync(target.procPath);
   } catch { /* said below */ }
-  if (!target.isSocket || dirOf(at) !== realPath(dir)) {
+  // `dir` is the real path switchDir resolved before the switch was asked: resolved again now, a directory
+  // of the switch's owner swapped for a symlink meanwhile (/tmp/theirs -> /dev) would agree with /dev/log.
+  if (!target.isSocket || dirOf(at) !== dir) {
     closeFd(target.fd);
     throw refused("no socket in its directory");
   }

@@ -15,11 +15,19 @@
  * is made with O_EXCL, so it is ours; one made in between is looked at again.
  * A symlink this user or root made (an admin's /var/log/vde.log pointing
  * elsewhere) is followed, its target read from the link opened, and the
- * target judged the same way; another user's symlink is refused.
+ * target judged the same way; another user's symlink is refused. A link of
+ * /proc's to a process's descriptor (/dev/stdout's /proc/self/fd/1) names no
+ * file when it is a pipe (`pipe:[N]`): it is followed as the kernel follows
+ * it, to the very object, judged the same way. The directories on the way
+ * are held to the same rule (another user's /tmp/theirs -> /root would lead
+ * root's /tmp/theirs/x.pcap into /root), each link looked at once through a
+ * bare handle, and the file opened must lie where that walk led, by the
+ * kernel's name for it: a directory swapped between the two is refused.
  */
 import { C, cstr, errno, fstatOf, libc, strerror } from "../../ffi/libc.ts";
 import { userName } from "./users.ts";
 import { dirOf } from "./paths.ts";
+import { kernelName } from "./owned_file.ts";
 
 /** How to open an output file. */
 export interface OutputFileOptions {
@@ -46,6 +54,9 @@ export class OutputFileRefused extends Error {}
 export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 0): Deno.FsFile {
   const c = libc();
   const name = cstr(path);
+  // Where the file must be by the kernel's name for it once open: a directory on the way swapped meanwhile
+  // (another user's, for a symlink of theirs) leads elsewhere and is refused.
+  const dir = trustedDir(path.includes("/") ? dirOf(path) : Deno.cwd());
   for (let attempt = 0;; attempt++) {
     let fd = c.open(name, C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
     if (fd < 0 && errno() === C.ENOENT) {
@@ -56,20 +67,102 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 
     if (fd < 0) throw osError(errno());
     try {
       const target = trustedLinkTarget(fd, links);
+      if (target !== undefined && !target.startsWith("/") && isProcessFd(fd)) return openProcessFd(path, o);
       if (target !== undefined) {
         // A relative target counts from the link's directory (the current one for a bare name).
         const from = target.startsWith("/") || !path.includes("/") ? target : `${dirOf(path)}/${target}`;
         return openOutputFile(from, o, links + 1);
       }
-      refuseUnsafe(fd, o.pipes === true);
-      return Deno.openSync(`/proc/self/fd/${fd}`, {
-        write: true,
-        append: o.append === true,
-        truncate: o.truncate === true,
-      });
+      if (dirOf(kernelName(fd)) !== dir) {
+        throw new OutputFileRefused(`its directory ${dir} was swapped for another while it was opened`);
+      }
+      return openChecked(fd, o);
     } finally {
       c.close(fd);
     }
+  }
+}
+
+/**
+ * Directory `dir` resolved as the kernel resolves it, but following only symlinks this user or root made,
+ * each looked at once through a bare handle (its owner and its target from the very link): a directory on
+ * the way that is another user's symlink (their /tmp/theirs -> /root, where root writes /tmp/theirs/x.pcap)
+ * is refused, as a final one is. A name not there is left to the open to say.
+ */
+function trustedDir(dir: string): string {
+  const c = libc();
+  const me = c.geteuid();
+  const parts = (dir.startsWith("/") ? dir : `${Deno.cwd()}/${dir}`).split("/");
+  let at = "";
+  for (let links = 0; parts.length > 0;) {
+    const part = parts.shift()!;
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      at = at.slice(0, at.lastIndexOf("/"));
+      continue;
+    }
+    const next = `${at}/${part}`;
+    const fd = c.open(cstr(next), C.O_PATH | C.O_NOFOLLOW | C.O_CLOEXEC, 0);
+    if (fd < 0) return `${next}/${parts.join("/")}`.replace(/\/+$/, "");
+    try {
+      const st = fstatOf(fd);
+      if (st === null || (st.mode & C.S_IFMT) !== C.S_IFLNK) {
+        at = next;
+        continue;
+      }
+      if (st.uid !== 0 && st.uid !== me) {
+        throw new OutputFileRefused(
+          `${next} on its way is a symbolic link of ${userName(st.uid)}'s, not followed (whoever may write ` +
+            `its directory may aim it anywhere): give a path of your own`,
+        );
+      }
+      const buf = new Uint8Array(4096);
+      const n = c.readlinkat(fd, cstr(""), buf, buf.length);
+      if (n <= 0 || n >= buf.length || ++links > 40) throw osError(C.ELOOP);
+      const target = new TextDecoder().decode(buf.subarray(0, n));
+      parts.unshift(...target.split("/"));
+      if (target.startsWith("/")) at = "";
+    } finally {
+      c.close(fd);
+    }
+  }
+  return at || "/";
+}
+
+/** The file open as O_PATH descriptor `fd` opened for writing through it (the very file), when it may be. */
+function openChecked(fd: number, o: OutputFileOptions): Deno.FsFile {
+  refuseUnsafe(fd, o.pipes === true);
+  return Deno.openSync(`/proc/self/fd/${fd}`, {
+    write: true,
+    append: o.append === true,
+    truncate: o.truncate === true,
+  });
+}
+
+/**
+ * Whether the link open as O_PATH descriptor `fd` is one of a process's descriptors in /proc, by the kernel's
+ * name for it (/dev/stdout and /dev/fd/2 lead there through /dev/fd -> /proc/self/fd).
+ */
+function isProcessFd(fd: number): boolean {
+  let at = "";
+  try {
+    at = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+  } catch { /* not one */ }
+  return /^\/proc\/\d+\/(task\/\d+\/)?fd\/\d+$/.test(at);
+}
+
+/**
+ * Descriptor link `path` (/proc/self/fd/1, led to by root's /dev/stdout) whose target is no name (`pipe:[N]`:
+ * `vde capture -w /dev/stdout | tshark -r -`): opened as the kernel follows it, to the very object, and judged
+ * as any output file. Only /proc makes such links, and they lead to what a process already holds.
+ */
+function openProcessFd(path: string, o: OutputFileOptions): Deno.FsFile {
+  const fd = libc().open(cstr(path), C.O_PATH | C.O_CLOEXEC, 0);
+  if (fd < 0) throw osError(errno());
+  try {
+    return openChecked(fd, o);
+  } finally {
+    libc().close(fd);
   }
 }
 

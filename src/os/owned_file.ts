@@ -21,12 +21,16 @@
  * A secret (a cable key, an --http-token) is such a file that neither group
  * nor others may read, whoever owns it (`readSecretFile`): root's `--key
  * /tmp/lab.key` may be a file another user made first, readable by all, and a
- * secret others could have read authenticates nobody. A file served from a
+ * secret others could have read authenticates nobody. Nor is it another
+ * user's, whatever its mode: its owner may chmod it and read it (root's key
+ * copied over a user's 0600 /tmp/lab.key keeps that user as its owner), or
+ * wrote it. Ours, root's, or (for root) the sudo user's is taken. A file served from a
  * directory (TFTP) is also refused unless the kernel's name for the handle
  * lies inside that directory, so a component swapped for a symlink between a
  * caller's realpath check and the open leads nowhere else.
  */
 import { C, cstr, errno, type FdStat, fstatOf, libc, strerror } from "../../ffi/libc.ts";
+import { userName } from "./users.ts";
 
 /** Most a state file is: a lab's record is a few hundred bytes, its variables a few more. */
 const MAX_BYTES = 1 << 20;
@@ -142,7 +146,7 @@ export function readSmallFile(path: string, maxBytes: number, noFollow = false):
 }
 
 /** The kernel's name for the file `handle` holds: where it is now, whatever names led to it. */
-function kernelName(handle: number): string {
+export function kernelName(handle: number): string {
   try {
     return Deno.readLinkSync(`/proc/self/fd/${handle}`);
   } catch {
@@ -150,23 +154,40 @@ function kernelName(handle: number): string {
   }
 }
 
-/** A secret file's permission bits when group or others may read it. */
+/** A secret file's permission bits, and its owner when that is another user (who may read it whatever them). */
 export interface OpenToOthers {
   readonly openTo: number;
+  readonly owner?: number;
 }
 
 /**
  * Secret file `path` read as readSmallFile reads it, or why not; `openTo` when group or others may read
- * it, whoever owns it (see the theory above). `secretRefusal` words that.
+ * it, whoever owns it, with `owner` when another user owns it (see the theory above). `secretRefusal`
+ * words that.
  */
 export function readSecretFile(path: string, maxBytes: number): SmallFile | OpenToOthers | string {
   const file = readSmallFile(path, maxBytes);
-  if (typeof file === "string" || (file.mode & 0o077) === 0) return file;
-  return { openTo: file.mode & 0o777 };
+  if (typeof file === "string") return file;
+  if (!ownersOfSecrets().includes(file.uid)) return { openTo: file.mode & 0o777, owner: file.uid };
+  return (file.mode & 0o077) === 0 ? file : { openTo: file.mode & 0o777 };
+}
+
+/**
+ * Whose secret files are taken: this process's effective user's and root's; for root run by sudo, the user
+ * who ran it too (`sudo vde cable --key ./lab.key` with a key that user made: they know it already).
+ */
+function ownersOfSecrets(): number[] {
+  const me = libc().geteuid();
+  const sudo = me === 0 ? Number(Deno.env.get("SUDO_UID") ?? "") : NaN;
+  return Number.isInteger(sudo) && sudo > 0 ? [me, 0, sudo] : [me, 0];
 }
 
 /** The one line refusing secret file `path` that others may read: what it is, and what to do. */
 export function secretRefusal(path: string, open: OpenToOthers): string {
+  if (open.owner !== undefined) {
+    return `${path} belongs to ${userName(open.owner)}, who may read it whatever its mode (and may have ` +
+      `written it): make it anew as ${userName(libc().geteuid())}'s, mode 600`;
+  }
   return `${path} is readable by group or others (mode ${
     open.openTo.toString(8).padStart(4, "0")
   }): chmod 600 ${path}`;

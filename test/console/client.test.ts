@@ -400,17 +400,21 @@ async function withEscapingConsole(uid: number, fn: (path: string) => Promise<vo
   }
 }
 
-Deno.test("another user's console cannot write terminal escapes through vde term: its control characters are shown as ?", async (t) => {
+Deno.test("another user's console cannot write terminal escapes through vde term, by its name or our own symlink to it: its control characters are shown as ?", async (t) => {
   if (skipUnlessRoot(t)) return; // a socket of another user's is made by chown
-  await withEscapingConsole(65534, async (path) => {
-    const client = await MgmtClient.connect(path, { timeoutMs: 5000 });
-    try {
-      assert.deepEqual(client.banner, ["fake?]0;pwned?"]);
-      assert.deepEqual((await client.command("showinfo")).lines, ["a?[2Jb\tc?31m"]);
-    } finally {
-      client.close();
-    }
-  });
+  // Judged by the socket connected to, not its name: our symlink's owner says nothing of whose server it is.
+  for (const name of [(path: string) => path, (path: string) => `${path}.link`]) {
+    await withEscapingConsole(65534, async (path) => {
+      if (name(path) !== path) await Deno.symlink(path, name(path));
+      const client = await MgmtClient.connect(name(path), { timeoutMs: 5000 });
+      try {
+        assert.deepEqual(client.banner, ["fake?]0;pwned?"]);
+        assert.deepEqual((await client.command("showinfo")).lines, ["a?[2Jb\tc?31m"]);
+      } finally {
+        client.close();
+      }
+    });
+  }
   // Our own (or root's) console is trusted: a lab's exec output keeps its colours.
   await withEscapingConsole(0, async (path) => {
     const client = await MgmtClient.connect(path, { timeoutMs: 5000 });

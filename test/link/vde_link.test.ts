@@ -161,3 +161,33 @@ Deno.test("a switch that answers with a socket outside its directory (or a symli
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("a switch whose directory is swapped for a symlink elsewhere before it answers is not connected to: the answer is judged against the directory resolved when it was asked", async () => {
+  const { openVdeLink } = await import("../../src/link/vde_link.ts");
+  const { buildSockaddrUn } = await import("../../src/wire/sockaddr_un.ts");
+  const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "vde-swap-" }));
+  await Deno.mkdir(`${tmp}/elsewhere`);
+  const outside = Deno.listen({ transport: "unix", path: `${tmp}/elsewhere/journal` });
+  await Deno.mkdir(`${tmp}/sw`);
+  const ctl = Deno.listen({ transport: "unix", path: `${tmp}/sw/ctl` });
+  try {
+    // The switch's owner: asked, moves its directory away and leaves a symlink to /dev's stand-in in its place.
+    const serving = (async () => {
+      const conn = await ctl.accept();
+      await conn.read(new Uint8Array(4096));
+      await Deno.rename(`${tmp}/sw`, `${tmp}/sw.old`);
+      await Deno.symlink(`${tmp}/elsewhere`, `${tmp}/sw`);
+      await conn.write(buildSockaddrUn(`${tmp}/elsewhere/journal`));
+      return conn;
+    })();
+    await assert.rejects(
+      openVdeLink(`${tmp}/sw`),
+      /answered with ".*\/elsewhere\/journal", no socket in its directory: not connected/,
+    );
+    (await serving).close();
+  } finally {
+    ctl.close();
+    outside.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

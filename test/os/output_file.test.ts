@@ -44,6 +44,26 @@ Deno.test("an output file that is another user's symlink is refused, and the fil
   });
 });
 
+Deno.test("an output file behind a directory that is another user's symlink is refused, and the file there is neither emptied nor made", async (t) => {
+  if (skipUnlessRoot(t)) return; // a symlink of another user's is made by chown -h
+  await inTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/roots`);
+    await Deno.writeTextFile(`${dir}/roots/precious`, "precious\n");
+    await theirLink(`${dir}/roots`, `${dir}/theirs`);
+    refused(
+      () => openOutputFile(`${dir}/theirs/precious`, { truncate: true }),
+      /theirs on its way is a symbolic link of nobody's/,
+    );
+    refused(() => openOutputFile(`${dir}/theirs/new.pcap`, { truncate: true }));
+    assert.equal(await Deno.readTextFile(`${dir}/roots/precious`), "precious\n");
+    await assert.rejects(Deno.stat(`${dir}/roots/new.pcap`), Deno.errors.NotFound);
+    // Our own directory link, relative, is followed.
+    await Deno.symlink("roots", `${dir}/ours`);
+    openOutputFile(`${dir}/ours/mine.log`, { append: true }).close();
+    assert.ok((await Deno.stat(`${dir}/roots/mine.log`)).isFile);
+  });
+});
+
 Deno.test("a symlink of our own (an admin's log name pointing elsewhere) is followed, relative or not, to a file judged as any", () =>
   inTemp(async (dir) => {
     await Deno.mkdir(`${dir}/logs`);
@@ -113,3 +133,24 @@ Deno.test("an output file in a directory that does not exist or may not be writt
     await Deno.mkdir(`${dir}/no`);
     openOutputFile(`${dir}/no/x.log`, { append: true }).close();
   }));
+
+Deno.test("/dev/stdout, /dev/fd/1 and /proc/self/fd/1 write to a pipe that is stdout (capture -w /dev/stdout | tshark -r -)", async () => {
+  const module = new URL("../../src/os/output_file.ts", import.meta.url).href;
+  for (const name of ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]) {
+    const code = `import { openOutputFile } from "${module}";
+      const f = openOutputFile("${name}", { truncate: true, pipes: true });
+      f.writeSync(new TextEncoder().encode("frames"));
+      f.close();`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    assert.equal(
+      new TextDecoder().decode(out.stdout),
+      "frames",
+      `${name}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+});

@@ -44,7 +44,7 @@ Deno.test("a final symlink is refused where it is not followed, and read where i
   }
 });
 
-Deno.test("a secret file is read only when neither group nor others may read it, whoever owns it", async () => {
+Deno.test("a secret file is read only when neither group nor others may read it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
   try {
     await Deno.writeTextFile(`${dir}/k`, "s3cret\n", { mode: 0o600 });
@@ -55,9 +55,35 @@ Deno.test("a secret file is read only when neither group nor others may read it,
       await Deno.chmod(`${dir}/k`, mode);
       assert.deepEqual(readSecretFile(`${dir}/k`, 100), { openTo: mode });
     }
-    if (Deno.uid() === 0) await Deno.chown(`${dir}/k`, 65534, 65534);
+    // Root's own file too: the mode alone refuses it.
     assert.deepEqual(readSecretFile(`${dir}/k`, 100), { openTo: 0o604 });
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a secret file another user owns is refused whatever its mode (its owner may read it), but for root the sudo user's is taken", async () => {
+  const { secretRefusal } = await import("../../src/os/owned_file.ts");
+  assert.equal(Deno.uid(), 0, "run as root: it chowns a file to another user");
+  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
+  const sudo = Deno.env.get("SUDO_UID");
+  try {
+    Deno.env.delete("SUDO_UID");
+    await Deno.writeTextFile(`${dir}/k`, "s3cret\n");
+    await Deno.chmod(`${dir}/k`, 0o600);
+    await Deno.chown(`${dir}/k`, 65534, 65534);
+    const refused = readSecretFile(`${dir}/k`, 100);
+    assert.deepEqual(refused, { openTo: 0o600, owner: 65534 });
+    assert.match(
+      secretRefusal(`${dir}/k`, refused as { openTo: number }),
+      /k belongs to (nobody|65534), who may read it/,
+    );
+    Deno.env.set("SUDO_UID", "65534");
+    const read = readSecretFile(`${dir}/k`, 100);
+    assert.equal(typeof read === "string" || "openTo" in read ? read : read.text, "s3cret\n");
+  } finally {
+    if (sudo === undefined) Deno.env.delete("SUDO_UID");
+    else Deno.env.set("SUDO_UID", sudo);
     await Deno.remove(dir, { recursive: true });
   }
 });
