@@ -109,7 +109,8 @@ export class Admission {
   }
 
   /** Lets a connection from `peer` in (true: release it when it ends) or refuses it. */
-  admit(peer: string): boolean {
+  admit(address: string): boolean {
+    const peer = peerKey(address);
     const fromPeer = this.#perPeer.get(peer) ?? 0;
     if (this.#open >= this.#limits.maxConnections || fromPeer >= this.#limits.maxPerPeer) {
       this.#refused++;
@@ -122,7 +123,8 @@ export class Admission {
   }
 
   /** An admitted connection from `peer` ended. */
-  release(peer: string): void {
+  release(address: string): void {
+    const peer = peerKey(address);
     const fromPeer = this.#perPeer.get(peer) ?? 0;
     if (fromPeer <= 1) this.#perPeer.delete(peer);
     else this.#perPeer.set(peer, fromPeer - 1);
@@ -142,4 +144,41 @@ export class Admission {
     return `refused ${n} connection${n === 1 ? "" : "s"}: at most ${maxConnections} open, ` +
       `${maxPerPeer} from one address (${this.#refused} refused in all)`;
   }
+}
+
+/**
+ * Whose connection this is, for the per-address cap: one user may hold many
+ * addresses, and all of them are one peer. A local user can send from any
+ * of 127.0.0.0/8 (and ::1), so loopback is one peer; an IPv6 host is given
+ * a /64 to choose its addresses from, so a /64 is one peer; an IPv4 client
+ * of a dual-stack listener (::ffff:a.b.c.d) is that IPv4 address. Counting
+ * each address apart let four loopback addresses take all 256 connections
+ * and refuse every scrape from the network.
+ */
+export function peerKey(address: string): string {
+  const host = (address.split("%")[0] ?? "").toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  const v4 = mapped !== null ? mapped[1] : host.includes(":") ? undefined : host;
+  if (v4 !== undefined) return v4.startsWith("127.") ? "loopback" : v4;
+  const groups = ipv6Groups(host);
+  if (groups === undefined) return host;
+  if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return "loopback";
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address in text, or undefined when it is not one. */
+function ipv6Groups(text: string): number[] | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const part = (
+    s: string,
+  ) => (s === "" ? [] : s.split(":").map((g) => /^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
+  const head = part(halves[0] ?? "");
+  const tail = halves.length === 2 ? part(halves[1] ?? "") : [];
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0) || (halves.length === 2 && missing < 1)) {
+    return undefined;
+  }
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  return groups.some(Number.isNaN) ? undefined : groups;
 }
