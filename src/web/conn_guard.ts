@@ -37,6 +37,9 @@ export const DEFAULT_LIMITS: Readonly<ConnLimits> = {
 /** How often the refusals are said again while they go on. */
 export const REFUSAL_LOG_MS = 60_000;
 
+/** A Content-Length header's name at a line's start, lower case. */
+const CONTENT_LENGTH = [..."\ncontent-length:"].map((c) => c.charCodeAt(0));
+
 /** Why a connection is ended early. */
 export type Expiry = "slow request" | "idle";
 
@@ -45,6 +48,14 @@ export class RequestClock {
   /** Bytes of "\r\n\r\n" matched so far at the end of what the client sent. */
   #matched = 0;
   #awaiting = true;
+  /** Bytes of "\ncontent-length:" matched so far (case aside) in the head being read. */
+  #lengthMatched = 0;
+  /** The head's Content-Length so far while its digits are read; -1 when none is being read. */
+  #length = -1;
+  /** The head's Content-Length, once its value ended. */
+  #declared = 0;
+  /** Bytes of the body still to come: they are this request's, not the next one's head. */
+  #bodyLeft = 0;
   #requestStart: number;
   #lastActivity: number;
 
@@ -53,22 +64,57 @@ export class RequestClock {
     this.#lastActivity = now;
   }
 
-  /** What the client sent: a byte after a request's head begins the next request's. */
+  /**
+   * What the client sent: after a request's head come its Content-Length
+   * bytes of body, which must arrive within the same deadline (a trickled
+   * body is a slowloris too), then a byte begins the next request's head.
+   * (Counting a POST's body as the next head had a keep-alive after it
+   * closed at headerMs as a slowloris where it should go idle.)
+   */
   fromClient(bytes: Uint8Array, now: number): void {
     this.#lastActivity = now;
     for (let i = 0; i < bytes.length; i++) {
       if (!this.#awaiting) {
+        if (this.#bodyLeft > 0) {
+          this.#bodyLeft--;
+          continue;
+        }
         this.#awaiting = true;
         this.#requestStart = now;
+        this.#declared = 0;
       }
-      const b = bytes[i];
+      const b = bytes[i]!;
+      this.#header(b);
       // "\r\n\r\n": CR at even positions, LF at odd ones.
       if (b === (this.#matched % 2 === 0 ? 13 : 10)) this.#matched++;
       else this.#matched = b === 13 ? 1 : 0;
       if (this.#matched === 4) {
         this.#matched = 0;
+        this.#lengthMatched = 0;
         this.#awaiting = false;
+        this.#bodyLeft = this.#declared;
       }
+    }
+  }
+
+  /** Follows one byte of a head for its Content-Length (chunked bodies are not followed). */
+  #header(b: number): void {
+    if (this.#length >= 0) {
+      if (b >= 48 && b <= 57) {
+        // Past 2^40 bytes the body outlives any test of it: the value stops growing.
+        if (this.#length < 2 ** 40) this.#length = this.#length * 10 + (b - 48);
+        return;
+      }
+      if (b === 32 || b === 9) return;
+      this.#declared = this.#length;
+      this.#length = -1;
+    }
+    const lower = b >= 65 && b <= 90 ? b + 32 : b;
+    if (lower === CONTENT_LENGTH[this.#lengthMatched]) this.#lengthMatched++;
+    else this.#lengthMatched = b === 10 ? 1 : 0;
+    if (this.#lengthMatched === CONTENT_LENGTH.length) {
+      this.#lengthMatched = 0;
+      this.#length = 0;
     }
   }
 
@@ -79,7 +125,8 @@ export class RequestClock {
 
   /** Why the connection should end now, if it should. */
   expired(now: number, limits: ConnLimits): Expiry | undefined {
-    if (this.#awaiting && now - this.#requestStart >= limits.headerMs) return "slow request";
+    const arriving = this.#awaiting || this.#bodyLeft > 0;
+    if (arriving && now - this.#requestStart >= limits.headerMs) return "slow request";
     if (now - this.#lastActivity >= limits.idleMs) return "idle";
     return undefined;
   }

@@ -86,3 +86,25 @@ Deno.test("conn guard: loopback addresses, one IPv6 /64 and an IPv4-mapped addre
   assert.equal(peerKey("fe80::1%eth0"), "fe80:0:0:0::/64");
   assert.equal(peerKey("not an address"), "not an address");
 });
+
+Deno.test("conn guard: a request's body (Content-Length) is its own, due with its head, not the next head: a keep-alive after a POST goes idle, not slow", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("POST /api/hub HTTP/1.1\r\nHost: x\r\ncontent-LENGTH:  12\r\n\r\nhello"), 10);
+  assert.equal(c.expired(999, LIMITS), undefined);
+  assert.equal(c.expired(1000, LIMITS), "slow request", "a body trickled past the deadline is a slowloris");
+  c.fromClient(bytes(" world!"), 900);
+  assert.equal(
+    c.expired(4000, LIMITS),
+    undefined,
+    "a body in time is the request's: nothing is awaited after it",
+  );
+  assert.equal(c.expired(5899, LIMITS), undefined);
+  assert.equal(c.expired(5900, LIMITS), "idle");
+  // The next request's head starts its deadline at its first byte.
+  c.fromClient(bytes("GET / HTTP/1.1\r\n"), 6000);
+  assert.equal(c.expired(6999, LIMITS), undefined);
+  assert.equal(c.expired(7000, LIMITS), "slow request");
+  // Its head has no Content-Length: what follows it is the next head at once.
+  c.fromClient(bytes("\r\nGET"), 7000);
+  assert.equal(c.expired(8000, LIMITS), "slow request");
+});
