@@ -310,6 +310,19 @@ function collect(value: string, previous: string[]): string[] {
  * not say that the switch is the argument and a port is --port. `-i 3`
  * gets `--port 3` back; `-i eth0` (no port number) the form of it.
  */
+/**
+ * tshark's -b for a ring flag as typed: tcpdump's -C N is N million bytes a
+ * file (tshark's filesize is in kB), -G N seconds a file, -W N files.
+ */
+function ringFlag(name: string, value: string | undefined): string {
+  const n = value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
+  if (name === "b" && value !== undefined) return `-b ${value}`;
+  if (name === "C" && n !== undefined) return `-b filesize:${n * 1000}`;
+  if (name === "G" && n !== undefined) return `-b duration:${n}`;
+  if (name === "W" && n !== undefined) return `-b files:${n}`;
+  return "-b filesize:100000 -b files:10";
+}
+
 function snifferFlag(name: string, value: string | undefined, target: string): string | undefined {
   switch (name) {
     case "f":
@@ -327,7 +340,7 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
     case "W":
       // Ring files are the reader's: tshark -i - keeps them from our stream (README, ring files).
       return `ring files are tshark's, from the capture on its stdin: vde capture ${target} -w - | tshark -q -i - ${
-        name === "b" && value !== undefined ? `-b ${value}` : "-b filesize:100000 -b files:10"
+        ringFlag(name, value)
       } -w ring.pcapng`;
     case "a":
       return value !== undefined && /^packets:\d+$/.test(value)

@@ -37,6 +37,9 @@ export const DEFAULT_LIMITS: Readonly<ConnLimits> = {
 /** How often the refusals are said again while they go on. */
 export const REFUSAL_LOG_MS = 60_000;
 
+/** A Content-Length header's name at a line's start, lower case. */
+const CONTENT_LENGTH = [..."\ncontent-length:"].map((c) => c.charCodeAt(0));
+
 /** Why a connection is ended early. */
 export type Expiry = "slow request" | "idle";
 
@@ -45,6 +48,14 @@ export class RequestClock {
   /** Bytes of "\r\n\r\n" matched so far at the end of what the client sent. */
   #matched = 0;
   #awaiting = true;
+  /** Bytes of "\ncontent-length:" matched so far (case aside) in the head being read. */
+  #lengthMatched = 0;
+  /** The head's Content-Length so far while its digits are read; -1 when none is being read. */
+  #length = -1;
+  /** The head's Content-Length, once its value ended. */
+  #declared = 0;
+  /** Bytes of the body still to come: they are this request's, not the next one's head. */
+  #bodyLeft = 0;
   #requestStart: number;
   #lastActivity: number;
 
@@ -53,22 +64,57 @@ export class RequestClock {
     this.#lastActivity = now;
   }
 
-  /** What the client sent: a byte after a request's head begins the next request's. */
+  /**
+   * What the client sent: after a request's head come its Content-Length
+   * bytes of body, which must arrive within the same deadline (a trickled
+   * body is a slowloris too), then a byte begins the next request's head.
+   * (Counting a POST's body as the next head had a keep-alive after it
+   * closed at headerMs as a slowloris where it should go idle.)
+   */
   fromClient(bytes: Uint8Array, now: number): void {
     this.#lastActivity = now;
     for (let i = 0; i < bytes.length; i++) {
       if (!this.#awaiting) {
+        if (this.#bodyLeft > 0) {
+          this.#bodyLeft--;
+          continue;
+        }
         this.#awaiting = true;
         this.#requestStart = now;
+        this.#declared = 0;
       }
-      const b = bytes[i];
+      const b = bytes[i]!;
+      this.#header(b);
       // "\r\n\r\n": CR at even positions, LF at odd ones.
       if (b === (this.#matched % 2 === 0 ? 13 : 10)) this.#matched++;
       else this.#matched = b === 13 ? 1 : 0;
       if (this.#matched === 4) {
         this.#matched = 0;
+        this.#lengthMatched = 0;
         this.#awaiting = false;
+        this.#bodyLeft = this.#declared;
       }
+    }
+  }
+
+  /** Follows one byte of a head for its Content-Length (chunked bodies are not followed). */
+  #header(b: number): void {
+    if (this.#length >= 0) {
+      if (b >= 48 && b <= 57) {
+        // Past 2^40 bytes the body outlives any test of it: the value stops growing.
+        if (this.#length < 2 ** 40) this.#length = this.#length * 10 + (b - 48);
+        return;
+      }
+      if (b === 32 || b === 9) return;
+      this.#declared = this.#length;
+      this.#length = -1;
+    }
+    const lower = b >= 65 && b <= 90 ? b + 32 : b;
+    if (lower === CONTENT_LENGTH[this.#lengthMatched]) this.#lengthMatched++;
+    else this.#lengthMatched = b === 10 ? 1 : 0;
+    if (this.#lengthMatched === CONTENT_LENGTH.length) {
+      this.#lengthMatched = 0;
+      this.#length = 0;
     }
   }
 
@@ -79,7 +125,8 @@ export class RequestClock {
 
   /** Why the connection should end now, if it should. */
   expired(now: number, limits: ConnLimits): Expiry | undefined {
-    if (this.#awaiting && now - this.#requestStart >= limits.headerMs) return "slow request";
+    const arriving = this.#awaiting || this.#bodyLeft > 0;
+    if (arriving && now - this.#requestStart >= limits.headerMs) return "slow request";
     if (now - this.#lastActivity >= limits.idleMs) return "idle";
     return undefined;
   }
@@ -109,7 +156,8 @@ export class Admission {
   }
 
   /** Lets a connection from `peer` in (true: release it when it ends) or refuses it. */
-  admit(peer: string): boolean {
+  admit(address: string): boolean {
+    const peer = peerKey(address);
     const fromPeer = this.#perPeer.get(peer) ?? 0;
     if (this.#open >= this.#limits.maxConnections || fromPeer >= this.#limits.maxPerPeer) {
       this.#refused++;
@@ -122,7 +170,8 @@ export class Admission {
   }
 
   /** An admitted connection from `peer` ended. */
-  release(peer: string): void {
+  release(address: string): void {
+    const peer = peerKey(address);
     const fromPeer = this.#perPeer.get(peer) ?? 0;
     if (fromPeer <= 1) this.#perPeer.delete(peer);
     else this.#perPeer.set(peer, fromPeer - 1);
@@ -142,4 +191,41 @@ export class Admission {
     return `refused ${n} connection${n === 1 ? "" : "s"}: at most ${maxConnections} open, ` +
       `${maxPerPeer} from one address (${this.#refused} refused in all)`;
   }
+}
+
+/**
+ * Whose connection this is, for the per-address cap: one user may hold many
+ * addresses, and all of them are one peer. A local user can send from any
+ * of 127.0.0.0/8 (and ::1), so loopback is one peer; an IPv6 host is given
+ * a /64 to choose its addresses from, so a /64 is one peer; an IPv4 client
+ * of a dual-stack listener (::ffff:a.b.c.d) is that IPv4 address. Counting
+ * each address apart let four loopback addresses take all 256 connections
+ * and refuse every scrape from the network.
+ */
+export function peerKey(address: string): string {
+  const host = (address.split("%")[0] ?? "").toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  const v4 = mapped !== null ? mapped[1] : host.includes(":") ? undefined : host;
+  if (v4 !== undefined) return v4.startsWith("127.") ? "loopback" : v4;
+  const groups = ipv6Groups(host);
+  if (groups === undefined) return host;
+  if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return "loopback";
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** The eight 16-bit groups of an IPv6 address in text, or undefined when it is not one. */
+function ipv6Groups(text: string): number[] | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const part = (
+    s: string,
+  ) => (s === "" ? [] : s.split(":").map((g) => /^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
+  const head = part(halves[0] ?? "");
+  const tail = halves.length === 2 ? part(halves[1] ?? "") : [];
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0) || (halves.length === 2 && missing < 1)) {
+    return undefined;
+  }
+  const groups = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  return groups.some(Number.isNaN) ? undefined : groups;
 }

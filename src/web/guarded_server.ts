@@ -81,9 +81,11 @@ export function relayGuarded(
       end();
     }
   };
-  (async () => {
-    for await (const conn of listener) relay(conn);
-  })().catch(() => {});
+  acceptLoop(
+    listener,
+    relay,
+    (err) => log(component, `cannot accept a connection (${err.message}): retrying`),
+  );
   return {
     addr: listener.addr,
     get open() {
@@ -98,6 +100,40 @@ export function relayGuarded(
       for (const end of open.keys()) end();
     },
   };
+}
+
+/** How long to wait before accepting again after accept failed. */
+const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Hands each connection `listener` accepts to `take` until the listener is
+ * closed. A failed accept (EMFILE when the process's descriptors run out,
+ * ECONNABORTED) is said once and retried after ACCEPT_RETRY_MS: ending the
+ * loop there (a `for await`, which throws) left the server listening and
+ * answering nobody for the rest of its life after one brief shortage.
+ */
+export async function acceptLoop<C>(
+  listener: { accept(): Promise<C> },
+  take: (conn: C) => void,
+  failed: (err: Error) => void,
+  retryMs = ACCEPT_RETRY_MS,
+): Promise<void> {
+  let said = false;
+  for (;;) {
+    let conn: C;
+    try {
+      conn = await listener.accept();
+    } catch (err) {
+      // Closed: the loop's work is done.
+      if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
+      if (!said) failed(err instanceof Error ? err : new Error(String(err)));
+      said = true;
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+      continue;
+    }
+    said = false;
+    take(conn);
+  }
 }
 
 /**

@@ -52,12 +52,12 @@ Deno.test("tshark's and tcpdump's ring files, autostop and interface list are an
     said(["capture", "/tmp/net", "-b", "filesize:100", "-w", "r.pcapng"])
       .endsWith("vde capture /tmp/net -w - | tshark -q -i - -b filesize:100 -w ring.pcapng)\n"),
   );
-  for (const flag of ["-C", "-G", "-W"]) {
-    assert.match(
-      said(["capture", "/tmp/net", flag, "10"]),
-      /tshark -q -i - -b filesize:100000 -b files:10 -w ring/,
-    );
+  // tcpdump's values carried over in tshark's units: -C is millions of bytes, filesize kB.
+  for (const [flag, b] of [["-C", "filesize:5000"], ["-G", "duration:60"], ["-W", "files:4"]] as const) {
+    const value = { "-C": "5", "-G": "60", "-W": "4" }[flag];
+    assert.match(said(["capture", "/tmp/net", flag, value]), new RegExp(`tshark -q -i - -b ${b} -w ring`));
   }
+  assert.match(said(["capture", "/tmp/net", "-C"]), /tshark -q -i - -b filesize:100000 -b files:10 -w ring/);
   assert.ok(
     said(["capture", "sw1", "-a", "duration:10"]).endsWith("timeout -s INT 10 vde capture sw1 -w FILE)\n"),
   );

@@ -1,6 +1,12 @@
 /** The connection rules on a virtual clock: admission caps, the request-head deadline, idleness, the refusal line. */
 import assert from "node:assert/strict";
-import { Admission, type ConnLimits, REFUSAL_LOG_MS, RequestClock } from "../../src/web/conn_guard.ts";
+import {
+  Admission,
+  type ConnLimits,
+  peerKey,
+  REFUSAL_LOG_MS,
+  RequestClock,
+} from "../../src/web/conn_guard.ts";
 
 const LIMITS: ConnLimits = { maxConnections: 3, maxPerPeer: 2, headerMs: 1000, idleMs: 5000 };
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -60,4 +66,45 @@ Deno.test("conn guard: a connection with nothing moving for idleMs expires; the 
   assert.equal(c.expired(20_000, LIMITS), undefined);
   assert.equal(c.expired(24_999, LIMITS), undefined);
   assert.equal(c.expired(25_000, LIMITS), "idle");
+});
+
+Deno.test("conn guard: loopback addresses, one IPv6 /64 and an IPv4-mapped address each count as one peer", () => {
+  const a = new Admission({ ...LIMITS, maxConnections: 100 });
+  assert.ok(a.admit("127.0.0.2"));
+  assert.ok(a.admit("127.0.0.3"));
+  assert.equal(a.admit("127.9.9.9"), false, "a local user's other loopback addresses are the same peer");
+  assert.equal(a.admit("::1"), false);
+  assert.ok(a.admit("2001:db8:0:1::a"));
+  assert.ok(a.admit("2001:db8:0:1:ffff::b"));
+  assert.equal(a.admit("2001:db8::1:0:0:0:c"), false, "the same /64 however written");
+  assert.ok(a.admit("2001:db8:0:2::a"), "another /64 is another peer");
+  assert.ok(a.admit("10.0.0.1"));
+  assert.ok(a.admit("::ffff:10.0.0.1"));
+  assert.equal(a.admit("10.0.0.1"), false, "a dual-stack listener's IPv4 client is its IPv4 address");
+  a.release("127.0.0.3");
+  assert.ok(a.admit("127.0.0.1"), "a release from one loopback address frees the loopback peer");
+  assert.equal(peerKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+  assert.equal(peerKey("not an address"), "not an address");
+});
+
+Deno.test("conn guard: a request's body (Content-Length) is its own, due with its head, not the next head: a keep-alive after a POST goes idle, not slow", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("POST /api/hub HTTP/1.1\r\nHost: x\r\ncontent-LENGTH:  12\r\n\r\nhello"), 10);
+  assert.equal(c.expired(999, LIMITS), undefined);
+  assert.equal(c.expired(1000, LIMITS), "slow request", "a body trickled past the deadline is a slowloris");
+  c.fromClient(bytes(" world!"), 900);
+  assert.equal(
+    c.expired(4000, LIMITS),
+    undefined,
+    "a body in time is the request's: nothing is awaited after it",
+  );
+  assert.equal(c.expired(5899, LIMITS), undefined);
+  assert.equal(c.expired(5900, LIMITS), "idle");
+  // The next request's head starts its deadline at its first byte.
+  c.fromClient(bytes("GET / HTTP/1.1\r\n"), 6000);
+  assert.equal(c.expired(6999, LIMITS), undefined);
+  assert.equal(c.expired(7000, LIMITS), "slow request");
+  // Its head has no Content-Length: what follows it is the next head at once.
+  c.fromClient(bytes("\r\nGET"), 7000);
+  assert.equal(c.expired(8000, LIMITS), "slow request");
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { setLogWriter } from "../../src/log.ts";
 import type { ConnLimits } from "../../src/web/conn_guard.ts";
-import { serveGuarded } from "../../src/web/guarded_server.ts";
+import { acceptLoop, serveGuarded } from "../../src/web/guarded_server.ts";
 import { sleep, within } from "../helpers/vde_clients.ts";
 
 const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
@@ -102,4 +102,29 @@ Deno.test("guarded server: an idle keep-alive is closed after idleMs; a streamin
     await reader.cancel();
     await s.shutdown();
   }
+});
+
+Deno.test("guarded server: an accept that fails (descriptors run out) is said once and retried; the loop ends when the listener closes", async () => {
+  const outcomes: (Error | number)[] = [
+    new Error("Too many open files (os error 24)"),
+    new Error("Too many open files (os error 24)"),
+    1,
+    2,
+    new Deno.errors.BadResource("Listener has been closed"),
+  ];
+  const taken: number[] = [];
+  const said: string[] = [];
+  const listener = {
+    accept: () => {
+      const next = outcomes.shift();
+      return next instanceof Error ? Promise.reject(next) : Promise.resolve(next as number);
+    },
+  };
+  await within(
+    "the accept loop to end",
+    2_000,
+    acceptLoop(listener, (c) => taken.push(c), (e) => said.push(e.message), 1),
+  );
+  assert.deepEqual(taken, [1, 2]);
+  assert.deepEqual(said, ["Too many open files (os error 24)"]);
 });
