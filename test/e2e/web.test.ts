@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { loggedUrl } from "../helpers/ports.ts";
+import { loggedUrl, otherLocalAddress } from "../helpers/ports.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { BROADCAST, ethFrame, mac, StdioClient, waitUntilAccepting, within } from "../helpers/vde_clients.ts";
 import { HeadlessPage } from "../helpers/chromium.ts";
@@ -75,10 +75,7 @@ Deno.test("vde switch --http: 2,000 connections held open from one address neith
   if (await skipWithoutPromtool(t)) return;
   if (skipUnless(t, (await hasCommand("vde_plug")) ? null : "vde_plug missing (Debian vdeplug)")) return;
   if (skipUnless(t, (await hasCommand("curl")) ? null : "curl missing")) return;
-  // Another address: not one of 127.0.0.0/8, which are all one peer (a local user may send from any).
-  const other = Deno.networkInterfaces().find((i) => i.family === "IPv4" && !i.address.startsWith("127."))
-    ?.address;
-  assert.ok(other !== undefined, "this host has an IPv4 address besides loopback's to scrape from");
+  const other = otherLocalAddress();
   const r = await start();
   const port = Number(new URL(r.base).port);
   const held: Deno.TcpConn[] = [];

@@ -34,3 +34,17 @@ export function freedPort(): number {
   probe.close();
   return port;
 }
+
+/**
+ * One of this host's IPv4 addresses that is not loopback's, to connect from as
+ * "another address": every 127.0.0.0/8 address is one peer to the web servers'
+ * per-address cap (a local user may send from any of them).
+ */
+export function otherLocalAddress(): string {
+  const other = Deno.networkInterfaces().find((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+    ?.address;
+  if (other === undefined) {
+    throw new Error("this host has no IPv4 address besides loopback's to connect from");
+  }
+  return other;
+}

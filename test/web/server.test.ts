@@ -10,6 +10,7 @@ import { WebServer } from "../../src/web/server.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { ethFrame, mac, within } from "../helpers/vde_clients.ts";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
+import { otherLocalAddress } from "../helpers/ports.ts";
 
 const TOKEN = "s3cret-token-for-tests";
 
@@ -88,9 +89,9 @@ Deno.test("web: 1,000 idle connections from one address are capped; another addr
       null,
     );
     const scrape = await within(
-      "a scrape from 127.0.0.2",
+      "a scrape from another address",
       10_000,
-      run(["curl", "-sS", "--max-time", "8", "--interface", "127.0.0.2", `${r.base}/metrics`]),
+      run(["curl", "-sS", "--max-time", "8", "--interface", otherLocalAddress(), `${r.base}/metrics`]),
     );
     assert.match(scrape.stdout, /vde_port_receive_packets_total\{switch="sw",port="1"\} 1/);
   } finally {
