@@ -164,7 +164,7 @@ Deno.test("the data-plane threads make their per-batch reads and writes (frames,
   assert.deepEqual(found, []);
 });
 
-Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals, fstatOf's and statAt's fields", async () => {
+Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets are the kernel's: refusals, fstatOf's and statAt's fields (nlink too)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-ff-libc-" });
   const c = libc();
   try {
@@ -184,6 +184,7 @@ Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets a
         dev: BigInt(st.dev),
         ino: BigInt(st.ino!),
         mode: st.mode,
+        nlink: st.nlink!,
         uid: st.uid,
       });
     } finally {
@@ -199,6 +200,7 @@ Deno.test("this architecture's O_NOFOLLOW, O_DIRECTORY and struct stat offsets a
         dev: BigInt(link.dev),
         ino: BigInt(link.ino!),
         mode: link.mode,
+        nlink: link.nlink!,
         uid: link.uid,
       });
       assert.equal(statAt(dirFd, "missing"), null);
