@@ -144,11 +144,7 @@ function openChecked(fd: number, o: OutputFileOptions): Deno.FsFile {
  * name for it (/dev/stdout and /dev/fd/2 lead there through /dev/fd -> /proc/self/fd).
  */
 function isProcessFd(fd: number): boolean {
-  let at = "";
-  try {
-    at = Deno.readLinkSync(`/proc/self/fd/${fd}`);
-  } catch { /* not one */ }
-  return /^\/proc\/\d+\/(task\/\d+\/)?fd\/\d+$/.test(at);
+  return /^\/proc\/\d+\/(task\/\d+\/)?fd\/\d+$/.test(kernelName(fd));
 }
 
 /**
