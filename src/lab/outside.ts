@@ -53,7 +53,7 @@ import { listenPrivate } from "../os/private_socket.ts";
 import type { HttpAddress } from "../web/address.ts";
 import { httpUrl } from "../web/lab_server.ts";
 import { type ConnLimits, DEFAULT_LIMITS } from "../web/conn_guard.ts";
-import { relayGuarded } from "../web/guarded_server.ts";
+import { closeQuietly, relayGuarded } from "../web/guarded_server.ts";
 import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
@@ -506,10 +506,4 @@ export function relayPage(address: HttpAddress, path: string, limits: ConnLimits
     },
     close: () => relay.close(),
   };
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch { /* closed */ }
 }

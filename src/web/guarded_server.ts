@@ -218,7 +218,8 @@ export function serveGuarded(
   };
 }
 
-function closeQuietly(c: { close(): void }): void {
+/** Closes `c`, whose close throws when it is closed already. */
+export function closeQuietly(c: { close(): void }): void {
   try {
     c.close();
   } catch { /* closed */ }
