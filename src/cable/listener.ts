@@ -130,9 +130,14 @@ export class CableListener {
     this.options.log?.(message);
   }
 
-  /** Stops accepting and ends every session and pending handshake. */
-  close(): void {
-    if (this.#closed) return;
+  /**
+   * Stops accepting and ends every session and pending handshake. Settles once Deno has let go of the
+   * port (the accept loop's end, `done`: the accept it waited in has settled), so a caller that binds the
+   * same port next (a lab's cable node removed and added again, an apply's rename) awaits it instead of
+   * meeting AddrInUse; one that does not re-bind may ignore it.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.done;
     this.#closed = true;
     try {
       this.#listener.close();
@@ -144,6 +149,7 @@ export class CableListener {
     }
     this.#pending.clear();
     for (const s of [...this.#sessions.values()]) s.close("the listener is shutting down");
+    return this.done;
   }
 
   async #acceptLoop(): Promise<void> {

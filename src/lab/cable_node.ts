@@ -15,7 +15,8 @@ import type { CableNode } from "./spec.ts";
 export interface OpenedCable {
   client?: Link;
   listening?: string;
-  close(): void;
+  /** Closes it; a listener's settles once its port is free again (CableListener.close), a client's at once. */
+  close(): Promise<void>;
 }
 
 /**
@@ -39,7 +40,13 @@ export async function openCableNode(
     client.closed.then((reason) => {
       if (client.refusal !== null) o.say(`${node.name}: ${reason}; not retrying`);
     });
-    return { client, close: () => client.close() };
+    return {
+      client,
+      close: () => {
+        client.close();
+        return Promise.resolve();
+      },
+    };
   }
   const listen = /^\d+$/.test(node.listen!) ? `:${node.listen}` : node.listen!;
   const listener = await startCableListener(

@@ -647,6 +647,7 @@ export class LabRunner {
         return port;
       },
     });
+    // Awaited: a cable node added next on its port (removed and added again, an apply's rename) binds it.
     this.#undo.push(() => cable.close());
     if (cable.client !== undefined) entry.link = cable.client;
     entry.listening = cable.listening;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
-import { leftovers, pingCount, vde, withLabFile } from "./_helpers.ts";
+import { leftovers, pingCount, vde, withLabFile, withLabInProcess } from "./_helpers.ts";
 import { CableListener } from "../../src/cable/listener.ts";
 import { keyFromBytes } from "../../src/cable/key.ts";
 import { labsBaseDir } from "../../src/lab/names.ts";
@@ -156,4 +156,29 @@ Deno.test("a cable node whose listen port another program holds is named in one 
   } finally {
     taken.close();
   }
+});
+
+Deno.test("a listening cable node removed and added again on its port, 20 times over, binds it every time (its close waits for the port's release)", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const text = `name: x
+topology:
+  nodes:
+    sw: { kind: switch, ports: 4, dataplane: main }
+    wan: { kind: cable, listen: "127.0.0.1:${port}", insecure: true }
+  links:
+    - endpoints: [wan, sw]
+`;
+  await withLabInProcess(text, async (_r, line) => {
+    for (let i = 0; i < 20; i++) {
+      assert.equal(await line("del wan"), "0 removed cable wan and 1 link wan-sw:1\n", `cycle ${i}`);
+      assert.equal(
+        await line(`add cable wan listen 127.0.0.1:${port} insecure`),
+        "0 added cable wan\n",
+        `cycle ${i}`,
+      );
+      assert.equal(await line("add link wan sw"), "0 added link wan-sw:1\n", `cycle ${i}`);
+    }
+  });
 });
