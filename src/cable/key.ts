@@ -64,6 +64,22 @@ export function parseKeyText(text: string): Uint8Array | null {
  * @throws KeyError when the file is missing, open to others or does not hold a key
  */
 export async function loadKey(path: string): Promise<CableKey> {
+  const bytes = readKeyFile(path);
+  if (typeof bytes === "string") throw new KeyError(bytes);
+  return await keyFromBytes(bytes, path);
+}
+
+/**
+ * Why `path` cannot be a cable's key, in the one line `loadKey` would throw, or undefined when it can: what
+ * a lab file's validation says of a node's `key`, before anything starts, rather than when the cable opens.
+ */
+export function keyFileProblem(path: string): string | undefined {
+  const bytes = readKeyFile(path);
+  return typeof bytes === "string" ? bytes : undefined;
+}
+
+/** The key in `path`, or the one line that says why not (loadKey's rules). */
+function readKeyFile(path: string): Uint8Array | string {
   // One open, without blocking: the mode checked is the mode of the very file whose secret is read, and a
   // name leading to /dev/zero or a FIFO is refused rather than read without end or waited on for good.
   const file = readSecretFile(path, MAX_KEY_FILE_BYTES);
@@ -72,15 +88,11 @@ export async function loadKey(path: string): Promise<CableKey> {
     const why = file === "no such file"
       ? "no such file (make one with: vde cable keygen FILE, then copy it to both hosts)"
       : file;
-    throw new KeyError(`cannot read key file ${path}: ${why}`);
+    return `cannot read key file ${path}: ${why}`;
   }
-  if ("openTo" in file) throw new KeyError(`key file ${secretRefusal(path, file)}`);
-  const text = file.text;
-  const bytes = parseKeyText(text);
-  if (bytes === null) {
-    throw new KeyError(`key file ${path} must hold 64 hex digits (make one with: vde cable keygen FILE)`);
-  }
-  return await keyFromBytes(bytes, path);
+  if ("openTo" in file) return `key file ${secretRefusal(path, file)}`;
+  return parseKeyText(file.text) ??
+    `key file ${path} must hold 64 hex digits (make one with: vde cable keygen FILE)`;
 }
 
 /**

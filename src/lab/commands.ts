@@ -23,6 +23,7 @@ import { onPath } from "../os/paths.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
+import { keyFileProblem } from "../cable/key.ts";
 import { usersOwnLab } from "./state.ts";
 import { applyLab, diffLab, readLabFile } from "./apply.ts";
 import { parseDuration, parseLinkLimit, parseLinkMtu, parsePercent, parseRate } from "./values.ts";
@@ -593,6 +594,11 @@ async function addCommand(r: LabRunner, args: string, addNode: (name: string) =>
       return { code: 0, raw: `added link ${l.name}\n` };
     }
     const node = lab.nodes.find((n) => n.name === rest[0])!;
+    // Its key as a lab file's is checked (validate.ts), where the lab finds it, before anything starts.
+    if (node.kind === "cable" && node.key !== undefined) {
+      const problem = keyFileProblem(node.key.startsWith("/") ? node.key : `${r.baseDir}/${node.key}`);
+      if (problem !== undefined) return failure(`${node.name}: key: ${problem}`);
+    }
     await r.addNode(node);
     addNode(node.name);
     return { code: 0, raw: `added ${node.kind} ${node.name}\n` };

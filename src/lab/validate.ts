@@ -35,6 +35,7 @@ import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../sw
 import { cannotRead } from "./unreadable.ts";
 import { modeText } from "../os/mode_text.ts";
 import { whyUnopenable } from "../os/owned_file.ts";
+import { keyFileProblem } from "../cable/key.ts";
 import { didYouMean, didYouMeanClause, didYouMeanText } from "../did_you_mean.ts";
 import {
   ipv4InSubnet,
@@ -389,6 +390,20 @@ class Validator {
     return name;
   }
 
+  /**
+   * A cable's key file; with `filesFrom`, one loadKey takes (key.ts: a regular file of ours, closed to
+   * others, holding a key), so /dev/zero, a FIFO, a key others may read or a missing one is refused here,
+   * at its FILE:LINE:COL, before anything of the lab starts, not when the cable opens.
+   */
+  #keyFile(e: Entry | undefined, what: string): string | undefined {
+    const name = this.#string(e, what);
+    const from = this.#options.filesFrom;
+    if (name === undefined || from === undefined) return name;
+    const problem = keyFileProblem(name.startsWith("/") ? name : `${from}/${name}`);
+    if (problem !== undefined) this.#error(e!.value ?? e!.key, `${what}: ${problem}`);
+    return name;
+  }
+
   /** A string or a list of strings; each item is checked by `check` at its own position. */
   #strings(e: Entry | undefined, what: string, check?: (s: string) => string | undefined): string[] {
     const out: string[] = [];
@@ -589,7 +604,7 @@ class Validator {
         if ((connect === undefined) === (listen === undefined)) {
           this.#error(e.get("kind")!.key, `cable ${name} needs exactly one of \`connect\` and \`listen\``);
         }
-        const key = this.#file(e.get("key"), `${w} key`, "key file");
+        const key = this.#keyFile(e.get("key"), `${w} key`);
         const insecure = this.#bool(e.get("insecure"), `${w} insecure`);
         // As `vde cable`: an open, unauthenticated cable only when asked for by name.
         if ((key === undefined) !== insecure) {

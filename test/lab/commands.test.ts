@@ -552,3 +552,19 @@ Deno.test("exit and quit at the lab shell say the lab ends with its shell (down 
     assert.equal(r.switches.size, 1, "the lab runs on");
   });
 });
+
+Deno.test("the shell's add of a cable whose key file the cable would refuse (/dev/zero, a relative one missing) says so in one line and adds nothing", async () => {
+  await withLabInProcess(ONE_SWITCH, async (r, line) => {
+    assert.equal(
+      await line("add cable wan listen 0 key /dev/zero"),
+      `${Errno.EINVAL} wan: key: cannot read key file /dev/zero: it is a character device, not a regular file\n`,
+    );
+    // Relative: from the lab file's directory, as the file's own keys.
+    assert.match(
+      await line("add cable wan listen 0 key lab.key"),
+      new RegExp(`^${Errno.EINVAL} wan: key: cannot read key file ${r.baseDir}/lab\\.key: no such file `),
+    );
+    assert.equal(r.lab.nodes.some((n) => n.name === "wan"), false);
+    assert.equal(r.cables.size, 0);
+  });
+});

@@ -42,3 +42,10 @@ Deno.test("a request the lab file's checks refuse is refused in one line with th
     assert.equal(refused(asked), "nat: no slirp or cable node asked for");
   }
 });
+
+Deno.test("a rootless lab's cable asked for with a key file the cable would refuse (/dev/zero) is refused by the outside's check, before it opens", () => {
+  assert.throws(
+    () => checkedRequest("t", "wan", { kind: "cable", name: "wan", listen: "0", key: "/dev/zero" }, "/"),
+    { message: "wan: key: cannot read key file /dev/zero: it is a character device, not a regular file" },
+  );
+});

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
+import { generateKeyFile } from "../../src/cable/key.ts";
 import { FIVE_MISTAKES } from "./_helpers.ts";
 import { didYouMean } from "../../src/did_you_mean.ts";
 import { ipv4InSubnet, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
@@ -279,7 +280,7 @@ Deno.test("validateLab takes a switch's dataplane (thread or main, unset by defa
   ]);
 });
 
-Deno.test("an rc or key file that is a FIFO nobody writes is checked without waiting for a writer", async () => {
+Deno.test("an rc file that is a FIFO nobody writes is checked without waiting for a writer; a key file that is one is refused, unread", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-lab-files-" });
   try {
     for (const f of ["sw1.rc", "lab.key"]) {
@@ -294,7 +295,9 @@ topology:
     - endpoints: [c1, sw1]
 `;
     // The check opened each for reading, which waits for a writer: the validation never came back.
-    assert.deepEqual(validateLab(text, { filesFrom: dir }).errors, []);
+    assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { filesFrom: dir }).errors), [
+      `lab.yaml:5:43: c1: key: cannot read key file ${dir}/lab.key: it is a named pipe, not a regular file`,
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -317,18 +320,50 @@ topology:
     assert.deepEqual(errorsOf(), [
       `lab.yaml:4:30: sw1: rc: cannot read the startup script ${dir}/sw1.rc: no such file`,
       `lab.yaml:5:30: sw2: rc: cannot read the startup script ${dir}/conf: it is a directory`,
-      `lab.yaml:6:43: c1: key: cannot read the key file ${dir}/lab.key: no such file`,
+      `lab.yaml:6:43: c1: key: cannot read key file ${dir}/lab.key: no such file (make one with: vde cable ` +
+      "keygen FILE, then copy it to both hosts)",
     ]);
     await Deno.writeTextFile(`${dir}/sw1.rc`, "hub on\n");
     await Deno.remove(`${dir}/conf`);
     await Deno.writeTextFile(`${dir}/conf`, "");
-    await Deno.writeTextFile(`${dir}/lab.key`, "");
+    await generateKeyFile(`${dir}/lab.key`);
     assert.deepEqual(errorsOf(), []);
     // Without a directory to look in (vde graph, the shell's add) the names are only names.
     await Deno.remove(dir, { recursive: true });
     assert.deepEqual(validateLab(text).errors, []);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("a cable key file the cable would refuse (/dev/zero, open to others, no key in it) is a FILE:LINE:COL error of the lab file, before anything starts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-lab-files-" });
+  try {
+    await Deno.writeTextFile(`${dir}/open.key`, `${"ab".repeat(32)}\n`, { mode: 0o600 });
+    await Deno.chmod(`${dir}/open.key`, 0o644);
+    await Deno.writeTextFile(`${dir}/text.key`, "not a key\n", { mode: 0o600 });
+    await generateKeyFile(`${dir}/good.key`);
+    const text = `name: f
+topology:
+  nodes:
+    sw1: { kind: switch }
+    c1: { kind: cable, listen: 7001, key: /dev/zero }
+    c2: { kind: cable, listen: 7002, key: open.key }
+    c3: { kind: cable, listen: 7003, key: text.key }
+    c4: { kind: cable, listen: 7004, key: good.key }
+  links:
+    - endpoints: [c1, sw1]
+    - endpoints: [c2, sw1]
+    - endpoints: [c3, sw1]
+    - endpoints: [c4, sw1]
+`;
+    assert.deepEqual(formatErrors("lab.yaml", validateLab(text, { filesFrom: dir }).errors), [
+      "lab.yaml:5:43: c1: key: cannot read key file /dev/zero: it is a character device, not a regular file",
+      `lab.yaml:6:43: c2: key: key file ${dir}/open.key is readable by group or others (mode 0644): chmod 600 ${dir}/open.key`,
+      `lab.yaml:7:43: c3: key: key file ${dir}/text.key must hold 64 hex digits (make one with: vde cable keygen FILE)`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
