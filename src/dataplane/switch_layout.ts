@@ -132,4 +132,8 @@ export type SwitchReply =
   | { event: unknown }
   /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */
   | { warmed: number }
-  | { stopped: true };
+  /**
+   * The loop ended: asked (the stop flag), or not (`error`: it threw, after which it uses no fd), or it
+   * could not start; it uses no fd or buffer from here on.
+   */
+  | { stopped: true; error?: string };

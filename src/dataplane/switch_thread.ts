@@ -46,6 +46,12 @@
  * answers its `removeFd`. A worker that does not answer its stop within
  * the bound is terminated and releases nothing: it may still be inside a
  * system call on any of them (see WorkerHandle).
+ *
+ * A worker that ends unasked (its load failed, its loop could not start or
+ * threw, at once or long after it warmed) sets `failure` and resolves
+ * `ended` with it, once, for its owner to say; one whose loop said so
+ * ("stopped") uses no fd any longer, so what it was lent is released, and
+ * `settled`, `removeFd` and `stop` answer at once rather than wait for it.
  */
 import { C, check, direct, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
@@ -154,6 +160,15 @@ export class SwitchThread {
   readonly warmed: Promise<number | null> = this.#warmed.promise;
   /** Why the worker ended unasked (it failed to load or threw, or its loop could not start); null while it runs. */
   failure: string | null = null;
+  readonly #ended = Promise.withResolvers<string>();
+  /**
+   * Resolves with `failure` once the worker ends unasked, at start or long after it warmed (its loop
+   * threw): the switch forwards nothing from then on, and its owner says so when it happens rather than
+   * when a later change trips on it. Never resolves for a thread that is stopped.
+   */
+  readonly ended: Promise<string> = this.#ended.promise;
+  /** The worker said its loop ended unasked ("stopped"): it uses no fd now, so what it was lent is free. */
+  #loopEnded = false;
   /** How long warm-up took, in ms; null while it runs. */
   warmedMs: number | null = null;
   /** Frames from main-thread links dropped because ringIn was full. */
@@ -195,9 +210,9 @@ export class SwitchThread {
     thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => this.#onReply(e.data);
     thread.worker.onerror = (e) => {
       e.preventDefault();
-      log("vde switch", `data-plane thread failed: ${e.message}`);
-      // It will not warm now; a lab's bring-up waits on `warmed` and would wait for good, and says why.
-      if (this.#stopping === null) this.failure ??= e.message;
+      // Unasked, its owner says it (`ended`), naming the switch; while stopping, nobody waits for it.
+      if (this.#stopping === null) this.#fail(e.message);
+      else log("vde switch", `data-plane thread failed while stopping: ${e.message}`);
       this.#warmed.resolve(null);
     };
     const start: SwitchStart = {
@@ -230,7 +245,10 @@ export class SwitchThread {
    * by SETTLE_TIMEOUT_MS, after which it resolves anyway (logged).
    */
   settled(): Promise<void> {
-    if (this.#stopping !== null || this.#applied >= this.#posted) return Promise.resolve();
+    // A thread that ended applies nothing more: a console must not wait out the bound for it.
+    if (this.#stopping !== null || this.failure !== null || this.#applied >= this.#posted) {
+      return Promise.resolve();
+    }
     if (this.#syncUpTo < this.#posted) {
       this.command({ op: "sync" });
       this.#syncUpTo = this.#posted;
@@ -271,6 +289,7 @@ export class SwitchThread {
    */
   removeFd(fd: number): Promise<void> {
     if (this.#stopping !== null) return this.#thread.released;
+    if (this.#loopEnded) return Promise.resolve();
     const released = new Promise<void>((resolve) => this.#lent.set(fd, resolve));
     this.command({ op: "removeFd", fd });
     return released;
@@ -406,10 +425,21 @@ export class SwitchThread {
       this.warmedMs = reply.warmed;
       this.#warmed.resolve(reply.warmed);
     } else if ("stopped" in reply) {
-      // Ended unasked (its loop could not start): it never warms, and bring-up waits on `warmed`.
-      this.failure ??= "its loop could not start";
+      // Ended unasked: its loop could not start (it never warms, and bring-up waits on `warmed`), or threw.
+      this.#loopEnded = true;
+      for (const release of this.#lent.values()) release();
+      this.#lent.clear();
+      this.#settle(Infinity);
+      this.#fail(reply.error ?? (this.warmedMs === null ? "its loop could not start" : "its loop ended"));
       this.#warmed.resolve(null);
     }
+  }
+
+  /** The worker ended unasked, for `why`: said once, with the first reason to come. */
+  #fail(why: string): void {
+    if (this.failure !== null) return;
+    this.failure = why;
+    this.#ended.resolve(why);
   }
 
   /**
@@ -428,6 +458,8 @@ export class SwitchThread {
 
   async #stop(): Promise<void> {
     const stopped = new Promise<void>((resolve) => {
+      // Its loop ended already, and said so: it has nothing more to say, nor any fd in use.
+      if (this.#loopEnded) resolve();
       this.#thread.worker.onmessage = (e: MessageEvent<SwitchReply>) => {
         if (!("stopped" in e.data)) return this.#onReply(e.data);
         resolve();

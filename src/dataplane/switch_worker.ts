@@ -765,14 +765,19 @@ let ended = false;
 function runUntilCommandOrStop(): void {
   if (loop === null) return;
   let stopped = true;
+  let error: string | undefined;
   try {
     stopped = loop.run();
+  } catch (err) {
+    // Said with the last word, where its owner names the switch and why in one line; thrown on, it would
+    // add Deno's own report (its stack) to the log, and nothing more is learnt from it.
+    error = err instanceof Error ? err.message : String(err);
   } finally {
     if (stopped) {
       loop.close();
       loop = null;
       ended = true;
-      scope.postMessage({ stopped: true });
+      scope.postMessage(error === undefined ? { stopped: true } : { stopped: true, error });
     }
   }
 }

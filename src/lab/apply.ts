@@ -140,6 +140,12 @@ export async function applyLab(
   // Applied, the file is the lab's (as `kubectl apply -f` would have it): `save` writes into it,
   // `vde up --apply` of it reaches the lab, `vde status` names it.
   const followed = was === path ? [] : [`now runs ${path}${was ? ` (was ${was})` : ""}`];
+  // A switch whose thread died forwards nothing whatever the apply makes of the rest: the lab again is the
+  // way (said before "nothing to apply": the file is not what runs). One the file removes may go.
+  const dead = file.nodes.filter((n) => n.kind === "switch" && r.switchFailure(n.name) !== null);
+  if (dead.length > 0) {
+    return { ok: false, lines: dead.map((n) => `${r.deadSwitchLine(n.name)}; nothing was applied`) };
+  }
   if (noChanges(c)) {
     r.follow(path);
     return { ok: true, lines: [`nothing to apply: lab ${r.lab.name} runs ${path} as it is`, ...followed] };

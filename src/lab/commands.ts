@@ -86,8 +86,13 @@ function nodeDetail(r: LabRunner, n: LabNode): string {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
+      const failed = r.switchFailure(n.name);
+      // First, where the eye lands: the rest of the row would read as a switch that works.
+      const dead = failed === null ? "" : `FAILED: its data-plane thread ended (${failed}); `;
       // Spanning tree is said even at the default priority: a ring's switches differ in nothing else here.
-      return `${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}${n.stp ? ", stp" : ""}` +
+      return `${dead}${counted(n.ports, "port")} (${used} in use)${n.hub ? ", hub" : ""}${
+        n.stp ? ", stp" : ""
+      }` +
         `${n.priority !== undefined ? `, priority ${n.priority}` : ""}, sock ${s.dir}${accessText(n)}`;
     }
     case "host": {

@@ -28,7 +28,10 @@
  * as the one before left it, and `down` waits for the one under way (cut
  * short: its DHCP and `exec` are stopped) before it takes the lab apart. The state
  * file is written before each namespace is made, so `vde down` can clean
- * up after a SIGKILL too.
+ * up after a SIGKILL too. A switch's thread that dies once the lab is up
+ * (Switch's onThreadFailure) is said then, in one line naming it and why;
+ * `status` shows it failed, a link to it and an apply that keeps it are
+ * refused saying so, and every other part of the lab runs and changes on.
  */
 import { interfaceExists } from "../../ffi/tun.ts";
 import { dirOf, realPath } from "../os/paths.ts";
@@ -218,6 +221,10 @@ export class LabRunner {
   readonly #machine = machineId();
   /** Set while `up` runs: its slow commands (DHCP, `exec`) stop when it aborts. */
   #signal: AbortSignal | undefined;
+  /** Set once `up` has brought the lab up: a switch's death is then the running lab's, said as such. */
+  #running = false;
+  /** The switches whose thread had ended when the change under way began (`#forwarding` leaves them out). */
+  #deadBefore = new Set<Switch>();
   /** The host `exec` commands running now (their session ids), run by the change under way or `up`. */
   readonly #execs = new Set<number>();
 
@@ -269,6 +276,7 @@ export class LabRunner {
         if (node.kind === "host") await r.configureHost(node);
       }
       signal?.throwIfAborted();
+      r.#running = true;
     } catch (err) {
       await r.down();
       throw err;
@@ -355,11 +363,15 @@ export class LabRunner {
       const abort = new AbortController();
       this.#changeAbort = abort;
       this.#signal = abort.signal;
+      this.#deadBefore = new Set(
+        [...this.switches.values()].filter((s) => s.sw.threadFailure !== null).map((s) => s.sw),
+      );
       try {
         return await fn();
       } finally {
         this.#changeAbort = undefined;
         this.#signal = undefined;
+        this.#deadBefore = new Set();
       }
     });
     this.#changes = run.catch(() => {});
@@ -498,6 +510,9 @@ export class LabRunner {
       hub: node.hub,
       dataplane: node.dataplane ?? this.#dataplane,
       ...(this.#opts.switchThreadFile === undefined ? {} : { threadFile: this.#opts.switchThreadFile }),
+      // Said when it happens, naming the switch, not when a later change trips on it; the rest runs on.
+      // During bring-up, which fails for it (#forwarding), its error says it.
+      onThreadFailure: () => this.#running && this.#log(this.deadSwitchLine(node.name)),
     });
     this.#undo.push(() => void this.switches.delete(node.name));
     this.#undo.push(() => sw.close());
@@ -559,6 +574,30 @@ export class LabRunner {
   #openForAccess(node: SwitchNode): void {
     if ((((node.mode ?? 0) | (node.mgmtMode ?? 0)) & 0o077) === 0) return;
     Deno.chmodSync(this.dir, 0o711);
+  }
+
+  /**
+   * Why switch `name`'s data-plane thread ended unasked (it forwards nothing), as one line (a worker's
+   * error text may hold a stack), or null while it runs.
+   */
+  switchFailure(name: string): string | null {
+    return this.switches.get(name)?.sw.threadFailure?.replace(/\s+/g, " ") ?? null;
+  }
+
+  /**
+   * The one line that says switch `name` is dead, why, and what brings it back: the lab again (its
+   * fds, ports and clients are the thread's, so there is no restarting it alone). During bring-up, which
+   * it fails, only why.
+   */
+  deadSwitchLine(name: string): string {
+    const why = this.switchFailure(name) ?? "";
+    if (!this.#running) return `${name}: its data-plane thread failed: ${why}`;
+    const again = this.file !== ""
+      ? `\`vde up -c${
+        this.rootless ? " --rootless" : ""
+      } ${this.file}\` takes the lab down and brings it up again`
+      : `save the lab, then \`vde up -c FILE\` takes it down and brings it up again`;
+    return `switch ${name} is dead: its data-plane thread failed (${why}), so it forwards nothing; ${again}`;
   }
 
   /** Whether this lab's slirp and cable nodes run in another process (a rootless lab's: outside.ts). */
@@ -722,6 +761,7 @@ export class LabRunner {
     const sw = this.switches.get(end.node);
     if (sw !== undefined) {
       const port = end.port!;
+      if (sw.sw.threadFailure !== null) throw new Error(this.deadSwitchLine(end.node));
       if (sw.sw.port(port)?.endpoints.length) throw new Error(`port ${end.node}:${port} is in use`);
       sw.sw.attach(wireEnd, { port });
       // Removed, the port is freed once the wire end has left it: a pulled cable's port is switched
@@ -824,14 +864,11 @@ export class LabRunner {
    */
   #forwarding(): Promise<void> {
     const signal = this.#signal;
-    const switches = [...this.switches];
+    // A switch that died before this change began was said then, and a change elsewhere goes on without it.
+    const switches = [...this.switches].filter(([, s]) => !this.#deadBefore.has(s.sw));
     const warmed = Promise.all(switches.map(([, s]) => s.sw.warmed)).then(() => {
       for (const [name, s] of switches) {
-        const why = s.sw.threadFailure;
-        // One line: a worker's error text may hold a stack.
-        if (why !== null) {
-          throw new Error(`${name}: its data-plane thread failed: ${why.replace(/\s+/g, " ")}`);
-        }
+        if (s.sw.threadFailure !== null) throw new Error(this.deadSwitchLine(name));
       }
     });
     if (signal === undefined) return warmed;

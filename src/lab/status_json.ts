@@ -99,8 +99,11 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
     case "switch": {
       const s = r.switches.get(n.name)!;
       const used = s.sw.allocatedPorts().filter((p) => (s.sw.port(p)?.endpoints.length ?? 0) > 0).length;
+      const failure = r.switchFailure(n.name);
       return {
-        state: "up",
+        // Failed: its data-plane thread ended unasked, and it forwards nothing (`failure` says why).
+        state: failure === null ? "up" : "failed",
+        ...(failure !== null ? { failure } : {}),
         ports: n.ports,
         portsInUse: used,
         hub: n.hub,

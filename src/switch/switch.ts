@@ -35,6 +35,7 @@ import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import { mirrorEngine, SwitchThread } from "../dataplane/switch_thread.ts";
+import { log } from "../log.ts";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {
@@ -93,6 +94,11 @@ export interface SwitchOptions extends EngineOptions {
   dataplane?: Dataplane;
   /** The data-plane thread's code (switch_worker.ts unless a test gives a stand-in that fails). */
   threadFile?: URL;
+  /**
+   * Told, once, when the data-plane thread ends unasked (it failed to load, its loop could not start or
+   * threw long after it warmed), with why: the switch forwards nothing from then on. Default: one log line.
+   */
+  onThreadFailure?: (why: string) => void;
 }
 
 /** An endpoint whose fd the switch thread reads and writes. */
@@ -134,8 +140,15 @@ export class Switch {
     this.#ownOnEvent = options.onEvent;
     // A random hash seed, so nobody can aim colliding MACs at a known hash.
     const hashSeed = options.hashSeed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
-    const { dataplane, threadFile, onEvent: _onEvent, shared: _shared, control: _control, ...engineOptions } =
-      options;
+    const {
+      dataplane,
+      threadFile,
+      onThreadFailure,
+      onEvent: _onEvent,
+      shared: _shared,
+      control: _control,
+      ...engineOptions
+    } = options;
     if (dataplane === "thread") {
       const state = sharedEngineState(options.maxMacs);
       this.engine = new SwitchEngine({
@@ -154,6 +167,7 @@ export class Switch {
         snoopTick: (nowMs) => this.engine.snooping?.tick(nowMs),
       }, threadFile);
       this.#thread = thread;
+      thread.ended.then(onThreadFailure ?? ((why) => log("vde switch", `data-plane thread failed: ${why}`)));
       mirrorEngine(this.engine, thread);
       this.engine.onEvent = this.#ownOnEvent;
     } else {
@@ -197,8 +211,8 @@ export class Switch {
 
   /**
    * Why the data-plane thread ended unasked (its worker failed to load or threw, its loop could not
-   * start), with `warmed` resolved null: the switch forwards nothing. Null while it runs, when it was
-   * stopped, and without a thread.
+   * start, or threw after it warmed), with `warmed` resolved null: the switch forwards nothing. Null while
+   * it runs, when it was stopped, and without a thread.
    */
   get threadFailure(): string | null {
     return this.#thread?.failure ?? null;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
+import { DYING_WORDS } from "./_dying_words.ts";
 
 const start = (file: URL) =>
   new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK, file);
@@ -37,3 +38,24 @@ for (
     }
   });
 }
+
+Deno.test("a switch thread whose loop throws after it warmed says why once through ended, answers settled at once from then on, and stops at once", async () => {
+  const thread = start(new URL("./_dying_worker.ts", import.meta.url));
+  try {
+    assert.equal(await warmedWithin5s(thread), 0);
+    assert.equal(thread.failure, null);
+    thread.command({ op: "set", prop: "expireSeconds", value: 1 });
+    assert.equal(await thread.ended, DYING_WORDS);
+    assert.equal(thread.failure, DYING_WORDS);
+    // A console's command waited out its 10 s bound for a thread that will never apply it.
+    thread.command({ op: "set", prop: "hub", value: true });
+    const began = performance.now();
+    await thread.settled();
+    assert.ok(performance.now() - began < 1000);
+  } finally {
+    const began = performance.now();
+    await thread.stop();
+    // Its loop said it ended: nothing to wait for (its 2 s bound), nothing it could still use.
+    assert.ok(performance.now() - began < 1000, `stop took ${performance.now() - began} ms`);
+  }
+});

@@ -203,19 +203,26 @@ topology:
 /**
  * Lab `text` run in this process (no root needed while it has no host),
  * its shell's commands, and `fn` given them: `line` runs one and says its
- * code and text. `log` gets the runner's lines.
+ * code and text. `log` gets the runner's lines; `switchThreadFile` is a
+ * stand-in for the switches' data-plane thread (test/dataplane/_*_worker.ts).
  */
 export async function withLabInProcess(
   text: string,
   fn: (r: LabRunner, line: (line: string) => Promise<string>, file: string) => Promise<void>,
   log?: (message: string) => void,
   peer: Pick<Session, "peerPid" | "peerUid"> = {},
+  switchThreadFile?: URL,
 ): Promise<void> {
   const name = uniqueLab();
   const file = await labFile(name, { text });
   const { lab } = validateLab(await Deno.readTextFile(file), { stp: true });
   assert.ok(lab !== undefined);
-  const r = await LabRunner.up(lab, { file, baseDir: file.slice(0, file.lastIndexOf("/")), log }).catch(
+  const r = await LabRunner.up(lab, {
+    file,
+    baseDir: file.slice(0, file.lastIndexOf("/")),
+    log,
+    switchThreadFile,
+  }).catch(
     async (err) => {
       // A lab that does not come up leaves no file behind either.
       await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });

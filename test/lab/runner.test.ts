@@ -10,6 +10,8 @@ import { existsSync } from "node:fs";
 import { Switch } from "../../src/switch/switch.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
+import { Errno } from "../../src/console/reply_format.ts";
+import { DYING_WORDS } from "../dataplane/_dying_words.ts";
 import {
   hostWithExec,
   inHost,
@@ -245,3 +247,50 @@ for (
     assert.deepEqual(await leftovers(name), []);
   });
 }
+
+Deno.test("a switch whose data-plane thread dies after the lab is up is said at once in one line, shown failed by status, refused by add link and apply; the rest of the lab runs on", async () => {
+  const lines: string[] = [];
+  const text = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4, dataplane: main }
+  links:
+    - endpoints: [sw1, sw2]
+`;
+  await withLabInProcess(
+    text,
+    async (r, line, file) => {
+      const dead =
+        `switch sw1 is dead: its data-plane thread failed (${DYING_WORDS}), so it forwards nothing; ` +
+        `\`vde up -c ${file}\` takes the lab down and brings it up again`;
+      assert.equal(r.switchFailure("sw1"), null);
+      // The stand-in's trigger: a mirrored set of the engine's expireSeconds.
+      r.switches.get("sw1")!.sw.engine.expireSeconds = 30;
+      await waitFor(() => lines.includes(dead), {
+        timeoutMs: 5000,
+        what: "the dead switch's line in the log",
+      });
+      assert.equal(lines.filter((l) => /sw1|data-plane/.test(l)).length, 1, lines.join("\n"));
+      assert.match(
+        await line("status"),
+        /^sw1 +switch +FAILED: its data-plane thread ended \(the switch loop threw/m,
+      );
+      const json = JSON.parse((await line("status json")).slice(2));
+      const node = (name: string) => json.nodes.find((n: { name: string }) => n.name === name);
+      assert.deepEqual([node("sw1").state, node("sw1").failure, node("sw2").state], [
+        "failed",
+        DYING_WORDS,
+        "up",
+      ]);
+      assert.equal(await line("add switch sw3 ports 4"), "0 added switch sw3\n");
+      assert.equal(await line("add link sw3 sw1"), `${Errno.EIO} ${dead}\n`);
+      // Elsewhere the lab changes as ever: no wait for, nor trip over, the dead switch.
+      assert.equal(await line("add link sw3 sw2"), "0 added link sw3:1-sw2:2\n");
+      assert.equal(await line("apply"), `${Errno.EIO} ${dead}; nothing was applied\n`);
+    },
+    (m) => lines.push(m),
+    {},
+    new URL("../dataplane/_dying_worker.ts", import.meta.url),
+  );
+});
