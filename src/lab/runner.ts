@@ -730,6 +730,9 @@ export class LabRunner {
    * others are configured whole later); at start they wait for every link.
    */
   async addLink(spec: LabLink, configure: boolean | ReadonlySet<string> = true): Promise<RunningLink> {
+    // Before any end is made (a host's tap): a dead switch would carry nothing of it.
+    const dead = spec.ends.find((e) => this.switchFailure(e.node) !== null);
+    if (dead !== undefined) throw new Error(this.deadSwitchLine(dead.node));
     const name = linkName(spec);
     const wire = new LabWire(name, spec.impair);
     const running: RunningLink = { spec, name, wire };
@@ -761,7 +764,6 @@ export class LabRunner {
     const sw = this.switches.get(end.node);
     if (sw !== undefined) {
       const port = end.port!;
-      if (sw.sw.threadFailure !== null) throw new Error(this.deadSwitchLine(end.node));
       if (sw.sw.port(port)?.endpoints.length) throw new Error(`port ${end.node}:${port} is in use`);
       sw.sw.attach(wireEnd, { port });
       // Removed, the port is freed once the wire end has left it: a pulled cable's port is switched
