@@ -55,6 +55,25 @@ Deno.test("vde up with a missing rc file names it at its FILE:LINE:COL, beside t
   });
 });
 
+Deno.test("vde up of a lab whose cable key is /dev/zero names it at its FILE:LINE:COL and creates nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const text = TWO_HOSTS.replace(
+    "  links:\n",
+    "    wan: { kind: cable, listen: 0, key: /dev/zero }\n  links:\n",
+  )
+    .replace("  links:\n", "  links:\n    - endpoints: [wan, sw1]\n");
+  await withLabFile({ text }, async (name, file) => {
+    const r = await vde(["up", file]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `${file}:7:41: wan: key: cannot read key file /dev/zero: it is a character device, not a regular file\n` +
+        `vde: 1 error in ${file}; nothing was created\n`,
+    );
+    assert.deepEqual(await leftovers(name), []);
+  });
+});
+
 Deno.test("a failure halfway through vde up (a tap name already taken) rolls back everything made", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabFile({ text: TWO_HOSTS }, async (name, file) => {
