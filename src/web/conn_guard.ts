@@ -10,13 +10,17 @@
  * - Admission: at most `maxConnections` open in all and `maxPerPeer` from
  *   one address; more are closed as they come, counted, and said in the
  *   log once (then at most once a minute, with the count since).
- * - Request deadline: a request's head (up to its blank line) must arrive
- *   within `headerMs` of its first byte (of the connection's opening for
- *   the first), or the connection is closed: a slowloris holds nothing long.
+ * - Request deadline: a request's head and body (Content-Length or chunked,
+ *   followed by request_framing.ts) must arrive within `headerMs` of its
+ *   first byte (of the connection's opening for the first), or the
+ *   connection is closed: a slowloris holds nothing long. Bytes that cannot
+ *   be framed as requests end the connection with a 400.
  * - Idle: a connection on which nothing moved either way for `idleMs` is
  *   closed (a keep-alive nobody uses). A live page's event stream sends
  *   every 250 ms, so it stays, and counts among the open connections.
  */
+
+import { BEGAN, MALFORMED, RequestFraming } from "./request_framing.ts";
 
 /** The bounds of one server. */
 export interface ConnLimits {
@@ -37,25 +41,14 @@ export const DEFAULT_LIMITS: Readonly<ConnLimits> = {
 /** How often the refusals are said again while they go on. */
 export const REFUSAL_LOG_MS = 60_000;
 
-/** A Content-Length header's name at a line's start, lower case. */
-const CONTENT_LENGTH = [..."\ncontent-length:"].map((c) => c.charCodeAt(0));
-
 /** Why a connection is ended early. */
 export type Expiry = "slow request" | "idle";
 
-/** One connection's request timing: is a request head overdue, has it gone idle. */
+/** One connection's request timing: is a request (head or body) overdue, has it gone idle, is it malformed. */
 export class RequestClock {
-  /** Bytes of "\r\n\r\n" matched so far at the end of what the client sent. */
-  #matched = 0;
-  #awaiting = true;
-  /** Bytes of "\ncontent-length:" matched so far (case aside) in the head being read. */
-  #lengthMatched = 0;
-  /** The head's Content-Length so far while its digits are read; -1 when none is being read. */
-  #length = -1;
-  /** The head's Content-Length, once its value ended. */
-  #declared = 0;
-  /** Bytes of the body still to come: they are this request's, not the next one's head. */
-  #bodyLeft = 0;
+  readonly #framing = new RequestFraming();
+  /** Nothing of the first request has come yet. */
+  #first = true;
   #requestStart: number;
   #lastActivity: number;
 
@@ -65,57 +58,21 @@ export class RequestClock {
   }
 
   /**
-   * What the client sent: after a request's head come its Content-Length
-   * bytes of body, which must arrive within the same deadline (a trickled
-   * body is a slowloris too), then a byte begins the next request's head.
-   * (Counting a POST's body as the next head had a keep-alive after it
-   * closed at headerMs as a slowloris where it should go idle.)
+   * What the client sent: a request's head and then its body (Content-Length
+   * bytes or chunked, request_framing.ts) must arrive within one deadline
+   * from its first byte (a trickled body is a slowloris too), then a byte
+   * begins the next request. (Counting a POST's body as the next head had a
+   * keep-alive after it closed at headerMs as a slowloris where it should go
+   * idle, and a chunked body's lines read as heads.) Says why, when the bytes
+   * cannot be framed: the connection must end with a 400.
    */
-  fromClient(bytes: Uint8Array, now: number): void {
+  fromClient(bytes: Uint8Array, now: number): string | undefined {
     this.#lastActivity = now;
-    for (let i = 0; i < bytes.length; i++) {
-      if (!this.#awaiting) {
-        if (this.#bodyLeft > 0) {
-          this.#bodyLeft--;
-          continue;
-        }
-        this.#awaiting = true;
-        this.#requestStart = now;
-        this.#declared = 0;
-      }
-      const b = bytes[i]!;
-      this.#header(b);
-      // "\r\n\r\n": CR at even positions, LF at odd ones.
-      if (b === (this.#matched % 2 === 0 ? 13 : 10)) this.#matched++;
-      else this.#matched = b === 13 ? 1 : 0;
-      if (this.#matched === 4) {
-        this.#matched = 0;
-        this.#lengthMatched = 0;
-        this.#awaiting = false;
-        this.#bodyLeft = this.#declared;
-      }
-    }
-  }
-
-  /** Follows one byte of a head for its Content-Length (chunked bodies are not followed). */
-  #header(b: number): void {
-    if (this.#length >= 0) {
-      if (b >= 48 && b <= 57) {
-        // Past 2^40 bytes the body outlives any test of it: the value stops growing.
-        if (this.#length < 2 ** 40) this.#length = this.#length * 10 + (b - 48);
-        return;
-      }
-      if (b === 32 || b === 9) return;
-      this.#declared = this.#length;
-      this.#length = -1;
-    }
-    const lower = b >= 65 && b <= 90 ? b + 32 : b;
-    if (lower === CONTENT_LENGTH[this.#lengthMatched]) this.#lengthMatched++;
-    else this.#lengthMatched = b === 10 ? 1 : 0;
-    if (this.#lengthMatched === CONTENT_LENGTH.length) {
-      this.#lengthMatched = 0;
-      this.#length = 0;
-    }
+    const seen = this.#framing.feed(bytes);
+    // The first request's deadline runs from the connection's opening.
+    if (seen & BEGAN && !this.#first) this.#requestStart = now;
+    if (seen & BEGAN) this.#first = false;
+    return seen & MALFORMED ? this.#framing.problem : undefined;
   }
 
   /** The server answered: the connection is in use. */
@@ -125,7 +82,7 @@ export class RequestClock {
 
   /** Why the connection should end now, if it should. */
   expired(now: number, limits: ConnLimits): Expiry | undefined {
-    const arriving = this.#awaiting || this.#bodyLeft > 0;
+    const arriving = this.#first || this.#framing.inRequest;
     if (arriving && now - this.#requestStart >= limits.headerMs) return "slow request";
     if (now - this.#lastActivity >= limits.idleMs) return "idle";
     return undefined;

@@ -68,11 +68,19 @@ export function relayGuarded(
       // The client's end (EOF) is passed on as a half-close, and the server's answer to it still
       // relayed; when the server stops taking bytes (it refused an oversized head), its answer is
       // relayed too: the server's side ending is what ends the connection. A client that fails ends it.
-      pump(conn, server, (bytes) => clock.fromClient(bytes, Date.now())).then(
+      // Bytes that cannot be framed as requests are not passed on: the client is told why, and the connection ends.
+      let problem: string | undefined;
+      pump(conn, server, (bytes) => (problem = clock.fromClient(bytes, Date.now())) === undefined).then(
         (how) =>
-          how === "read failed" ? end() : how === "ended" ? server.closeWrite().catch(() => {}) : undefined,
+          how === "read failed"
+            ? end()
+            : how === "ended"
+            ? server.closeWrite().catch(() => {})
+            : how === "refused"
+            ? badRequest(conn, problem ?? "").finally(end)
+            : undefined,
       );
-      await pump(server, conn, () => clock.fromServer(Date.now()));
+      await pump(server, conn, () => (clock.fromServer(Date.now()), true));
     } catch {
       /* the server is not serving (any more), or either end went: the client sees the connection end */
     } finally {
@@ -136,15 +144,28 @@ export async function acceptLoop<C>(
   }
 }
 
+/** Answers 400 saying `why`, to a client whose bytes cannot be framed as requests. */
+async function badRequest(conn: Deno.Conn, why: string): Promise<void> {
+  const body = `bad request: ${why}\n`;
+  const answer = "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n" +
+    `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+  const bytes = new TextEncoder().encode(answer);
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  } catch { /* the client went */ }
+}
+
 /**
- * Copies `from` to `to` until `from` ends or either fails, telling `seen` of
- * each chunk before it is passed on. Says how it stopped (never throws).
+ * Copies `from` to `to` until `from` ends or either fails or `seen`, told of
+ * each chunk before it is passed on, refuses it (false). Says how it
+ * stopped (never throws).
  */
 async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
-  seen: (bytes: Uint8Array) => void,
-): Promise<"ended" | "read failed" | "write failed"> {
+  seen: (bytes: Uint8Array) => boolean,
+): Promise<"ended" | "read failed" | "write failed" | "refused"> {
   const buf = new Uint8Array(16 * 1024);
   for (;;) {
     let n: number | null;
@@ -155,7 +176,7 @@ async function pump(
     }
     if (n === null) return "ended";
     const bytes = buf.subarray(0, n);
-    seen(bytes);
+    if (!seen(bytes)) return "refused";
     try {
       let off = 0;
       while (off < n) off += await to.write(bytes.subarray(off));

@@ -108,3 +108,18 @@ Deno.test("conn guard: a request's body (Content-Length) is its own, due with it
   c.fromClient(bytes("\r\nGET"), 7000);
   assert.equal(c.expired(8000, LIMITS), "slow request");
 });
+
+Deno.test("conn guard: a chunked body is its request's, due with its head; after it a keep-alive goes idle; bad framing is said", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("POST /api/hub HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), 10);
+  assert.equal(c.expired(1000, LIMITS), "slow request", "a chunked body trickled past the deadline");
+  assert.equal(c.fromClient(bytes("0\r\n\r\n"), 900), undefined);
+  assert.equal(c.expired(4000, LIMITS), undefined, "nothing is awaited after the last chunk");
+  assert.equal(c.expired(5900, LIMITS), "idle");
+  c.fromClient(bytes("GET / HTTP/1.1\r\n"), 6000);
+  assert.equal(c.expired(7000, LIMITS), "slow request");
+  assert.match(
+    c.fromClient(bytes("\r\nPOST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), 7000)!,
+    /hex size/,
+  );
+});
