@@ -5,13 +5,14 @@
  * Deno.serve has no cap on connections and no deadline on a request's
  * head, and offers no hook to add them. So the server listens on a unix
  * socket in a private directory (0700, root's when root runs it: nobody
- * else can reach it around the guard), and our own TCP listener admits
+ * else can reach it around the guard; server_dir.ts), and our own TCP listener admits
  * each connection, relays its bytes both ways, and watches them: one sweep
  * a second closes the overdue and the idle. The relay runs on the main
  * thread with the HTTP handling; a switch's data path has its own thread.
  */
 import { log } from "../log.ts";
 import { Admission, type ConnLimits, DEFAULT_LIMITS, RequestClock } from "./conn_guard.ts";
+import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "./server_dir.ts";
 
 /** How often open connections are checked against their deadlines. */
 const SWEEP_MS = 1_000;
@@ -206,9 +207,10 @@ export function serveGuarded(
   handler: (req: Request) => Response | Promise<Response>,
   limits: ConnLimits = DEFAULT_LIMITS,
 ): GuardedServer {
-  // makeTempDir makes it 0700 whatever the umask.
-  const dir = Deno.makeTempDirSync({ prefix: "vde-http-" });
-  const path = `${dir}/s`;
+  const dir = makeServerDir();
+  const path = `${dir}/${SOCKET_NAME}`;
+  // What killed servers left beside it goes, while this one starts.
+  const swept = sweepDeadServerDirs(dir.slice(0, dir.lastIndexOf("/")) || "/", dir);
   let server: Deno.HttpServer<Deno.UnixAddr> | undefined;
   let relay: GuardedRelay;
   try {
@@ -221,6 +223,7 @@ export function serveGuarded(
   } catch (err) {
     server?.shutdown().catch(() => {});
     removeQuietly(dir);
+    swept.catch(() => {});
     throw err;
   }
   return {
@@ -235,6 +238,7 @@ export function serveGuarded(
       relay.close();
       await server.shutdown();
       removeQuietly(dir);
+      await swept;
     },
   };
 }
