@@ -89,17 +89,49 @@ export class RequestClock {
   }
 }
 
-/** Which connections are let in, and what to say of those that are not. */
+/** What `admit` says when it needs the owners of the loopback clients' sockets to decide. */
+export const NEED_OWNERS = "need owners";
+
+/** An admitted connection, to release when it ends. */
+export interface Admitted {
+  /** Its loopback client's "addr:port", or "" when it is not a loopback one. */
+  readonly endpoint: string;
+  /** The peer it counts against: its address's peerKey, or a loopback client's uid once known. */
+  bucket: string;
+}
+
+/**
+ * Which connections are let in, and what to say of those that are not.
+ *
+ * Loopback is one peer by address (peerKey), which let one local user
+ * holding maxPerPeer idle connections make every other local user's scrape
+ * (root's, promtool's) wait out the deadlines. So, when the loopback
+ * connections reach maxPerPeer (or all connections maxConnections), a
+ * loopback connection is decided with the owners of the client sockets
+ * (admit says NEED_OWNERS until it is given them: the caller reads the
+ * kernel's tables, socket_owners.ts, once for a batch) and each local user
+ * is a peer of its own: at most maxPerPeer per uid, and this server's uid
+ * and root are let in past maxConnections (up to their own maxPerPeer
+ * each), so no other user can starve them. A connection whose client has
+ * no row (another network namespace) stays in the shared loopback peer, as
+ * before. Below that share nothing is read: a read is O(sockets of the
+ * machine).
+ */
 export class Admission {
   readonly #limits: ConnLimits;
+  /** This server's uid, when local users are told apart; undefined: loopback is one peer. */
+  readonly #self: number | undefined;
   readonly #perPeer = new Map<string, number>();
+  /** The loopback connections let in, so their owners can be read when loopback fills. */
+  readonly #loopback = new Set<Admitted>();
   #open = 0;
   #refused = 0;
   #unsaid = 0;
   #saidAt = -Infinity;
 
-  constructor(limits: ConnLimits) {
+  constructor(limits: ConnLimits, self?: number) {
     this.#limits = limits;
+    this.#self = self;
   }
 
   /** Connections open now. */
@@ -112,27 +144,68 @@ export class Admission {
     return this.#refused;
   }
 
-  /** Lets a connection from `peer` in (true: release it when it ends) or refuses it. */
-  admit(address: string): boolean {
+  /**
+   * Lets a connection from `address`:`port` in (release it when it ends) or
+   * refuses it (undefined); NEED_OWNERS: ask again with `owners`, the uid
+   * of each local socket by its "addr:port" (endpointKey's form).
+   */
+  admit(
+    address: string,
+    port = 0,
+    owners?: ReadonlyMap<string, number>,
+  ): Admitted | undefined | typeof NEED_OWNERS {
     const peer = peerKey(address);
-    const fromPeer = this.#perPeer.get(peer) ?? 0;
-    if (this.#open >= this.#limits.maxConnections || fromPeer >= this.#limits.maxPerPeer) {
-      this.#refused++;
-      this.#unsaid++;
-      return false;
+    const loopback = peer === LOOPBACK;
+    const admitted: Admitted = { endpoint: loopback ? endpointKey(address, port) : "", bucket: peer };
+    let privileged = false;
+    const { maxConnections, maxPerPeer } = this.#limits;
+    if (
+      loopback && this.#self !== undefined &&
+      (this.#loopback.size >= maxPerPeer || this.#open >= maxConnections)
+    ) {
+      if (owners === undefined) return NEED_OWNERS;
+      for (const held of this.#loopback) {
+        const uid = held.bucket === LOOPBACK ? owners.get(held.endpoint) : undefined;
+        if (uid !== undefined) this.#move(held, `uid ${uid}`);
+      }
+      const uid = owners.get(admitted.endpoint);
+      if (uid !== undefined) {
+        admitted.bucket = `uid ${uid}`;
+        privileged = uid === 0 || uid === this.#self;
+      }
     }
+    const fromPeer = this.#perPeer.get(admitted.bucket) ?? 0;
+    if ((this.#open >= maxConnections && !privileged) || fromPeer >= maxPerPeer) return this.refuse();
     this.#open++;
-    this.#perPeer.set(peer, fromPeer + 1);
-    return true;
+    this.#perPeer.set(admitted.bucket, fromPeer + 1);
+    if (loopback) this.#loopback.add(admitted);
+    return admitted;
   }
 
-  /** An admitted connection from `peer` ended. */
-  release(address: string): void {
-    const peer = peerKey(address);
-    const fromPeer = this.#perPeer.get(peer) ?? 0;
-    if (fromPeer <= 1) this.#perPeer.delete(peer);
-    else this.#perPeer.set(peer, fromPeer - 1);
+  /** Refuses a connection undecided (too many wait to be): counts it; returns undefined, as a refusal. */
+  refuse(): undefined {
+    this.#refused++;
+    this.#unsaid++;
+    return undefined;
+  }
+
+  /** An admitted connection ended. */
+  release(admitted: Admitted): void {
+    this.#count(admitted.bucket, -1);
+    this.#loopback.delete(admitted);
     if (this.#open > 0) this.#open--;
+  }
+
+  #move(held: Admitted, bucket: string): void {
+    this.#count(held.bucket, -1);
+    held.bucket = bucket;
+    this.#count(bucket, 1);
+  }
+
+  #count(bucket: string, by: number): void {
+    const n = (this.#perPeer.get(bucket) ?? 0) + by;
+    if (n <= 0) this.#perPeer.delete(bucket);
+    else this.#perPeer.set(bucket, n);
   }
 
   /**
@@ -146,7 +219,7 @@ export class Admission {
     this.#saidAt = now;
     const { maxConnections, maxPerPeer } = this.#limits;
     return `refused ${n} connection${n === 1 ? "" : "s"}: at most ${maxConnections} open, ` +
-      `${maxPerPeer} from one address (${this.#refused} refused in all)`;
+      `${maxPerPeer} from one address or local user (${this.#refused} refused in all)`;
   }
 }
 
@@ -163,11 +236,27 @@ export function peerKey(address: string): string {
   const host = (address.split("%")[0] ?? "").toLowerCase();
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
   const v4 = mapped !== null ? mapped[1] : host.includes(":") ? undefined : host;
-  if (v4 !== undefined) return v4.startsWith("127.") ? "loopback" : v4;
+  if (v4 !== undefined) return v4.startsWith("127.") ? LOOPBACK : v4;
   const groups = ipv6Groups(host);
   if (groups === undefined) return host;
-  if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return "loopback";
+  if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return LOOPBACK;
   return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** The peer of every loopback address. */
+const LOOPBACK = "loopback";
+
+/**
+ * `address`:`port` as the kernel's socket tables name a local endpoint
+ * (socket_owners.ts): IPv4 (an IPv4-mapped address too) dotted, IPv6 as its
+ * eight groups in hex, "0:0:0:0:0:0:0:1:80".
+ */
+export function endpointKey(address: string, port: number): string {
+  const host = (address.split("%")[0] ?? "").toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  if (mapped !== null) return `${mapped[1]}:${port}`;
+  const groups = host.includes(":") ? ipv6Groups(host) : undefined;
+  return `${groups === undefined ? host : groups.map((g) => g.toString(16)).join(":")}:${port}`;
 }
 
 /** The eight 16-bit groups of an IPv6 address in text, or undefined when it is not one. */

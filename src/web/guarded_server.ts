@@ -11,7 +11,15 @@
  * thread with the HTTP handling; a switch's data path has its own thread.
  */
 import { log } from "../log.ts";
-import { Admission, type ConnLimits, DEFAULT_LIMITS, RequestClock } from "./conn_guard.ts";
+import {
+  Admission,
+  type Admitted,
+  type ConnLimits,
+  DEFAULT_LIMITS,
+  NEED_OWNERS,
+  RequestClock,
+} from "./conn_guard.ts";
+import { OwnerReads } from "./socket_owners.ts";
 import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "./server_dir.ts";
 
 /** How often open connections are checked against their deadlines. */
@@ -40,7 +48,7 @@ export function relayGuarded(
   limits: ConnLimits = DEFAULT_LIMITS,
 ): GuardedRelay {
   const listener = Deno.listen({ hostname: address.hostname, port: address.port });
-  const admission = new Admission(limits);
+  const admission = new Admission(limits, Deno.uid() ?? 0);
   const open = new Map<() => void, RequestClock>();
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -48,9 +56,24 @@ export function relayGuarded(
   }, Math.min(SWEEP_MS, limits.headerMs));
   Deno.unrefTimer(sweep);
 
-  const relay = async (conn: Deno.TcpConn) => {
-    const peer = conn.remoteAddr.hostname;
-    if (!admission.admit(peer)) {
+  // Loopback connections past their share wait for one read of the socket owners (conn_guard.ts's Admission).
+  const owners = new OwnerReads();
+  const deciding = new Set<Deno.TcpConn>();
+  const take = (conn: Deno.TcpConn) => {
+    const { hostname, port } = conn.remoteAddr;
+    const decided = admission.admit(hostname, port);
+    if (decided !== NEED_OWNERS) return relay(conn, decided);
+    if (owners.asking >= limits.maxConnections) return relay(conn, admission.refuse());
+    deciding.add(conn);
+    owners.ask((table) => {
+      deciding.delete(conn);
+      const admitted = admission.admit(hostname, port, table);
+      relay(conn, admitted === NEED_OWNERS ? admission.refuse() : admitted);
+    });
+  };
+
+  const relay = async (conn: Deno.TcpConn, admitted: Admitted | undefined) => {
+    if (admitted === undefined) {
       closeQuietly(conn);
       const line = admission.refusalLine(Date.now());
       if (line !== undefined) log(component, line);
@@ -86,13 +109,13 @@ export function relayGuarded(
       /* the server is not serving (any more), or either end went: the client sees the connection end */
     } finally {
       open.delete(end);
-      admission.release(peer);
+      admission.release(admitted);
       end();
     }
   };
   acceptLoop(
     listener,
-    relay,
+    take,
     (err) => log(component, `cannot accept a connection (${err.message}): retrying`),
   );
   return {
@@ -106,6 +129,8 @@ export function relayGuarded(
     close: () => {
       clearInterval(sweep);
       closeQuietly(listener);
+      owners.close();
+      for (const conn of deciding) closeQuietly(conn);
       for (const end of open.keys()) end();
     },
   };

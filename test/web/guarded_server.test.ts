@@ -57,7 +57,7 @@ Deno.test("guarded server: connections over the cap are closed at once and logge
     for (const c of conns.slice(4)) assert.ok(await untilClosed(c, 2000) >= 0);
     assert.deepEqual([s.open, s.refused], [4, 6]);
     assert.deepEqual(lines, [
-      "test: refused 1 connection: at most 4 open, 4 from one address (1 refused in all)\n",
+      "test: refused 1 connection: at most 4 open, 4 from one address or local user (1 refused in all)\n",
     ]);
     for (const c of conns) c.close();
     conns.length = 0;
