@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { hasRoot, run, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { spawnHttpSwitch } from "../helpers/switches.ts";
 import { assertPromtoolClean } from "../helpers/promtool.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const HOLD = `import socket, sys, time
 held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(200)]
 print("holding", flush=True)
@@ -22,17 +22,7 @@ Deno.test("guarded server: a local user holding 200 loopback connections takes t
     0,
   );
   const tmp = await Deno.makeTempDir({ prefix: "vde-users-" });
-  const sw = spawnManaged([
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${ROOT}src/cli/vde.ts`,
-    "switch",
-    "--sock",
-    `${tmp}/sw`,
-    "--http",
-    "0",
-  ]);
+  const sw = spawnHttpSwitch(`${tmp}/sw`);
   let holder: ReturnType<typeof spawnManaged> | undefined;
   try {
     const uid = Number((await run(["id", "-u", name])).stdout.trim());

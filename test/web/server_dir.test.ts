@@ -4,9 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "../../src/web/server_dir.ts";
-import { run, spawnManaged, waitFor } from "../helpers/processes.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { run, waitFor } from "../helpers/processes.ts";
+import { spawnHttpSwitch } from "../helpers/switches.ts";
 
 /** A pid that ran and is gone. */
 async function deadPid(): Promise<number> {
@@ -77,18 +76,7 @@ Deno.test("server dir: a SIGKILLed vde switch --http leaves its directory; the n
     for await (const e of Deno.readDir(tmp)) if (e.name.startsWith(`vde-http-${pid}-`)) found.push(e.name);
     return found;
   };
-  const start = (n: number) =>
-    spawnManaged([
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}src/cli/vde.ts`,
-      "switch",
-      "--sock",
-      `${sock}/${n}`,
-      "--http",
-      "0",
-    ]);
+  const start = (n: number) => spawnHttpSwitch(`${sock}/${n}`);
   const first = start(1);
   try {
     await waitFor(() => first.stderr.includes("web view on"), {
