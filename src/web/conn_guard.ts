@@ -10,13 +10,17 @@
  * - Admission: at most `maxConnections` open in all and `maxPerPeer` from
  *   one address; more are closed as they come, counted, and said in the
  *   log once (then at most once a minute, with the count since).
- * - Request deadline: a request's head (up to its blank line) must arrive
- *   within `headerMs` of its first byte (of the connection's opening for
- *   the first), or the connection is closed: a slowloris holds nothing long.
+ * - Request deadline: a request's head and body (Content-Length or chunked,
+ *   followed by request_framing.ts) must arrive within `headerMs` of its
+ *   first byte (of the connection's opening for the first), or the
+ *   connection is closed: a slowloris holds nothing long. Bytes that cannot
+ *   be framed as requests end the connection with a 400.
  * - Idle: a connection on which nothing moved either way for `idleMs` is
  *   closed (a keep-alive nobody uses). A live page's event stream sends
  *   every 250 ms, so it stays, and counts among the open connections.
  */
+
+import { BEGAN, MALFORMED, RequestFraming } from "./request_framing.ts";
 
 /** The bounds of one server. */
 export interface ConnLimits {
@@ -37,25 +41,14 @@ export const DEFAULT_LIMITS: Readonly<ConnLimits> = {
 /** How often the refusals are said again while they go on. */
 export const REFUSAL_LOG_MS = 60_000;
 
-/** A Content-Length header's name at a line's start, lower case. */
-const CONTENT_LENGTH = [..."\ncontent-length:"].map((c) => c.charCodeAt(0));
-
 /** Why a connection is ended early. */
 export type Expiry = "slow request" | "idle";
 
-/** One connection's request timing: is a request head overdue, has it gone idle. */
+/** One connection's request timing: is a request (head or body) overdue, has it gone idle, is it malformed. */
 export class RequestClock {
-  /** Bytes of "\r\n\r\n" matched so far at the end of what the client sent. */
-  #matched = 0;
-  #awaiting = true;
-  /** Bytes of "\ncontent-length:" matched so far (case aside) in the head being read. */
-  #lengthMatched = 0;
-  /** The head's Content-Length so far while its digits are read; -1 when none is being read. */
-  #length = -1;
-  /** The head's Content-Length, once its value ended. */
-  #declared = 0;
-  /** Bytes of the body still to come: they are this request's, not the next one's head. */
-  #bodyLeft = 0;
+  readonly #framing = new RequestFraming();
+  /** Nothing of the first request has come yet. */
+  #first = true;
   #requestStart: number;
   #lastActivity: number;
 
@@ -65,57 +58,21 @@ export class RequestClock {
   }
 
   /**
-   * What the client sent: after a request's head come its Content-Length
-   * bytes of body, which must arrive within the same deadline (a trickled
-   * body is a slowloris too), then a byte begins the next request's head.
-   * (Counting a POST's body as the next head had a keep-alive after it
-   * closed at headerMs as a slowloris where it should go idle.)
+   * What the client sent: a request's head and then its body (Content-Length
+   * bytes or chunked, request_framing.ts) must arrive within one deadline
+   * from its first byte (a trickled body is a slowloris too), then a byte
+   * begins the next request. (Counting a POST's body as the next head had a
+   * keep-alive after it closed at headerMs as a slowloris where it should go
+   * idle, and a chunked body's lines read as heads.) Says why, when the bytes
+   * cannot be framed: the connection must end with a 400.
    */
-  fromClient(bytes: Uint8Array, now: number): void {
+  fromClient(bytes: Uint8Array, now: number): string | undefined {
     this.#lastActivity = now;
-    for (let i = 0; i < bytes.length; i++) {
-      if (!this.#awaiting) {
-        if (this.#bodyLeft > 0) {
-          this.#bodyLeft--;
-          continue;
-        }
-        this.#awaiting = true;
-        this.#requestStart = now;
-        this.#declared = 0;
-      }
-      const b = bytes[i]!;
-      this.#header(b);
-      // "\r\n\r\n": CR at even positions, LF at odd ones.
-      if (b === (this.#matched % 2 === 0 ? 13 : 10)) this.#matched++;
-      else this.#matched = b === 13 ? 1 : 0;
-      if (this.#matched === 4) {
-        this.#matched = 0;
-        this.#lengthMatched = 0;
-        this.#awaiting = false;
-        this.#bodyLeft = this.#declared;
-      }
-    }
-  }
-
-  /** Follows one byte of a head for its Content-Length (chunked bodies are not followed). */
-  #header(b: number): void {
-    if (this.#length >= 0) {
-      if (b >= 48 && b <= 57) {
-        // Past 2^40 bytes the body outlives any test of it: the value stops growing.
-        if (this.#length < 2 ** 40) this.#length = this.#length * 10 + (b - 48);
-        return;
-      }
-      if (b === 32 || b === 9) return;
-      this.#declared = this.#length;
-      this.#length = -1;
-    }
-    const lower = b >= 65 && b <= 90 ? b + 32 : b;
-    if (lower === CONTENT_LENGTH[this.#lengthMatched]) this.#lengthMatched++;
-    else this.#lengthMatched = b === 10 ? 1 : 0;
-    if (this.#lengthMatched === CONTENT_LENGTH.length) {
-      this.#lengthMatched = 0;
-      this.#length = 0;
-    }
+    const seen = this.#framing.feed(bytes);
+    // The first request's deadline runs from the connection's opening.
+    if (seen & BEGAN && !this.#first) this.#requestStart = now;
+    if (seen & BEGAN) this.#first = false;
+    return seen & MALFORMED ? this.#framing.problem : undefined;
   }
 
   /** The server answered: the connection is in use. */
@@ -125,24 +82,56 @@ export class RequestClock {
 
   /** Why the connection should end now, if it should. */
   expired(now: number, limits: ConnLimits): Expiry | undefined {
-    const arriving = this.#awaiting || this.#bodyLeft > 0;
+    const arriving = this.#first || this.#framing.inRequest;
     if (arriving && now - this.#requestStart >= limits.headerMs) return "slow request";
     if (now - this.#lastActivity >= limits.idleMs) return "idle";
     return undefined;
   }
 }
 
-/** Which connections are let in, and what to say of those that are not. */
+/** What `admit` says when it needs the owners of the loopback clients' sockets to decide. */
+export const NEED_OWNERS = "need owners";
+
+/** An admitted connection, to release when it ends. */
+export interface Admitted {
+  /** Its loopback client's "addr:port", or "" when it is not a loopback one. */
+  readonly endpoint: string;
+  /** The peer it counts against: its address's peerKey, or a loopback client's uid once known. */
+  bucket: string;
+}
+
+/**
+ * Which connections are let in, and what to say of those that are not.
+ *
+ * Loopback is one peer by address (peerKey), which let one local user
+ * holding maxPerPeer idle connections make every other local user's scrape
+ * (root's, promtool's) wait out the deadlines. So, when the loopback
+ * connections reach maxPerPeer (or all connections maxConnections), a
+ * loopback connection is decided with the owners of the client sockets
+ * (admit says NEED_OWNERS until it is given them: the caller reads the
+ * kernel's tables, socket_owners.ts, once for a batch) and each local user
+ * is a peer of its own: at most maxPerPeer per uid, and this server's uid
+ * and root are let in past maxConnections (up to their own maxPerPeer
+ * each), so no other user can starve them. A connection whose client has
+ * no row (another network namespace) stays in the shared loopback peer, as
+ * before. Below that share nothing is read: a read is O(sockets of the
+ * machine).
+ */
 export class Admission {
   readonly #limits: ConnLimits;
+  /** This server's uid, when local users are told apart; undefined: loopback is one peer. */
+  readonly #self: number | undefined;
   readonly #perPeer = new Map<string, number>();
+  /** The loopback connections let in, so their owners can be read when loopback fills. */
+  readonly #loopback = new Set<Admitted>();
   #open = 0;
   #refused = 0;
   #unsaid = 0;
   #saidAt = -Infinity;
 
-  constructor(limits: ConnLimits) {
+  constructor(limits: ConnLimits, self?: number) {
     this.#limits = limits;
+    this.#self = self;
   }
 
   /** Connections open now. */
@@ -155,27 +144,68 @@ export class Admission {
     return this.#refused;
   }
 
-  /** Lets a connection from `peer` in (true: release it when it ends) or refuses it. */
-  admit(address: string): boolean {
+  /**
+   * Lets a connection from `address`:`port` in (release it when it ends) or
+   * refuses it (undefined); NEED_OWNERS: ask again with `owners`, the uid
+   * of each local socket by its "addr:port" (endpointKey's form).
+   */
+  admit(
+    address: string,
+    port = 0,
+    owners?: ReadonlyMap<string, number>,
+  ): Admitted | undefined | typeof NEED_OWNERS {
     const peer = peerKey(address);
-    const fromPeer = this.#perPeer.get(peer) ?? 0;
-    if (this.#open >= this.#limits.maxConnections || fromPeer >= this.#limits.maxPerPeer) {
-      this.#refused++;
-      this.#unsaid++;
-      return false;
+    const loopback = peer === LOOPBACK;
+    const admitted: Admitted = { endpoint: loopback ? endpointKey(address, port) : "", bucket: peer };
+    let privileged = false;
+    const { maxConnections, maxPerPeer } = this.#limits;
+    if (
+      loopback && this.#self !== undefined &&
+      (this.#loopback.size >= maxPerPeer || this.#open >= maxConnections)
+    ) {
+      if (owners === undefined) return NEED_OWNERS;
+      for (const held of this.#loopback) {
+        const uid = held.bucket === LOOPBACK ? owners.get(held.endpoint) : undefined;
+        if (uid !== undefined) this.#move(held, `uid ${uid}`);
+      }
+      const uid = owners.get(admitted.endpoint);
+      if (uid !== undefined) {
+        admitted.bucket = `uid ${uid}`;
+        privileged = uid === 0 || uid === this.#self;
+      }
     }
+    const fromPeer = this.#perPeer.get(admitted.bucket) ?? 0;
+    if ((this.#open >= maxConnections && !privileged) || fromPeer >= maxPerPeer) return this.refuse();
     this.#open++;
-    this.#perPeer.set(peer, fromPeer + 1);
-    return true;
+    this.#perPeer.set(admitted.bucket, fromPeer + 1);
+    if (loopback) this.#loopback.add(admitted);
+    return admitted;
   }
 
-  /** An admitted connection from `peer` ended. */
-  release(address: string): void {
-    const peer = peerKey(address);
-    const fromPeer = this.#perPeer.get(peer) ?? 0;
-    if (fromPeer <= 1) this.#perPeer.delete(peer);
-    else this.#perPeer.set(peer, fromPeer - 1);
+  /** Refuses a connection undecided (too many wait to be): counts it; returns undefined, as a refusal. */
+  refuse(): undefined {
+    this.#refused++;
+    this.#unsaid++;
+    return undefined;
+  }
+
+  /** An admitted connection ended. */
+  release(admitted: Admitted): void {
+    this.#count(admitted.bucket, -1);
+    this.#loopback.delete(admitted);
     if (this.#open > 0) this.#open--;
+  }
+
+  #move(held: Admitted, bucket: string): void {
+    this.#count(held.bucket, -1);
+    held.bucket = bucket;
+    this.#count(bucket, 1);
+  }
+
+  #count(bucket: string, by: number): void {
+    const n = (this.#perPeer.get(bucket) ?? 0) + by;
+    if (n <= 0) this.#perPeer.delete(bucket);
+    else this.#perPeer.set(bucket, n);
   }
 
   /**
@@ -189,7 +219,7 @@ export class Admission {
     this.#saidAt = now;
     const { maxConnections, maxPerPeer } = this.#limits;
     return `refused ${n} connection${n === 1 ? "" : "s"}: at most ${maxConnections} open, ` +
-      `${maxPerPeer} from one address (${this.#refused} refused in all)`;
+      `${maxPerPeer} from one address or local user (${this.#refused} refused in all)`;
   }
 }
 
@@ -206,11 +236,27 @@ export function peerKey(address: string): string {
   const host = (address.split("%")[0] ?? "").toLowerCase();
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
   const v4 = mapped !== null ? mapped[1] : host.includes(":") ? undefined : host;
-  if (v4 !== undefined) return v4.startsWith("127.") ? "loopback" : v4;
+  if (v4 !== undefined) return v4.startsWith("127.") ? LOOPBACK : v4;
   const groups = ipv6Groups(host);
   if (groups === undefined) return host;
-  if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return "loopback";
+  if (groups.every((g, i) => g === (i === 7 ? 1 : 0))) return LOOPBACK;
   return `${groups.slice(0, 4).map((g) => g.toString(16)).join(":")}::/64`;
+}
+
+/** The peer of every loopback address. */
+const LOOPBACK = "loopback";
+
+/**
+ * `address`:`port` as the kernel's socket tables name a local endpoint
+ * (socket_owners.ts): IPv4 (an IPv4-mapped address too) dotted, IPv6 as its
+ * eight groups in hex, "0:0:0:0:0:0:0:1:80".
+ */
+export function endpointKey(address: string, port: number): string {
+  const host = (address.split("%")[0] ?? "").toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
+  if (mapped !== null) return `${mapped[1]}:${port}`;
+  const groups = host.includes(":") ? ipv6Groups(host) : undefined;
+  return `${groups === undefined ? host : groups.map((g) => g.toString(16)).join(":")}:${port}`;
 }
 
 /** The eight 16-bit groups of an IPv6 address in text, or undefined when it is not one. */

@@ -5,13 +5,22 @@
  * Deno.serve has no cap on connections and no deadline on a request's
  * head, and offers no hook to add them. So the server listens on a unix
  * socket in a private directory (0700, root's when root runs it: nobody
- * else can reach it around the guard), and our own TCP listener admits
+ * else can reach it around the guard; server_dir.ts), and our own TCP listener admits
  * each connection, relays its bytes both ways, and watches them: one sweep
  * a second closes the overdue and the idle. The relay runs on the main
  * thread with the HTTP handling; a switch's data path has its own thread.
  */
 import { log } from "../log.ts";
-import { Admission, type ConnLimits, DEFAULT_LIMITS, RequestClock } from "./conn_guard.ts";
+import {
+  Admission,
+  type Admitted,
+  type ConnLimits,
+  DEFAULT_LIMITS,
+  NEED_OWNERS,
+  RequestClock,
+} from "./conn_guard.ts";
+import { OwnerReads } from "./socket_owners.ts";
+import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "./server_dir.ts";
 
 /** How often open connections are checked against their deadlines. */
 const SWEEP_MS = 1_000;
@@ -39,7 +48,7 @@ export function relayGuarded(
   limits: ConnLimits = DEFAULT_LIMITS,
 ): GuardedRelay {
   const listener = Deno.listen({ hostname: address.hostname, port: address.port });
-  const admission = new Admission(limits);
+  const admission = new Admission(limits, Deno.uid() ?? 0);
   const open = new Map<() => void, RequestClock>();
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -47,9 +56,24 @@ export function relayGuarded(
   }, Math.min(SWEEP_MS, limits.headerMs));
   Deno.unrefTimer(sweep);
 
-  const relay = async (conn: Deno.TcpConn) => {
-    const peer = conn.remoteAddr.hostname;
-    if (!admission.admit(peer)) {
+  // Loopback connections past their share wait for one read of the socket owners (conn_guard.ts's Admission).
+  const owners = new OwnerReads();
+  const deciding = new Set<Deno.TcpConn>();
+  const take = (conn: Deno.TcpConn) => {
+    const { hostname, port } = conn.remoteAddr;
+    const decided = admission.admit(hostname, port);
+    if (decided !== NEED_OWNERS) return relay(conn, decided);
+    if (owners.asking >= limits.maxConnections) return relay(conn, admission.refuse());
+    deciding.add(conn);
+    owners.ask((table) => {
+      deciding.delete(conn);
+      const admitted = admission.admit(hostname, port, table);
+      relay(conn, admitted === NEED_OWNERS ? admission.refuse() : admitted);
+    });
+  };
+
+  const relay = async (conn: Deno.TcpConn, admitted: Admitted | undefined) => {
+    if (admitted === undefined) {
       closeQuietly(conn);
       const line = admission.refusalLine(Date.now());
       if (line !== undefined) log(component, line);
@@ -68,22 +92,30 @@ export function relayGuarded(
       // The client's end (EOF) is passed on as a half-close, and the server's answer to it still
       // relayed; when the server stops taking bytes (it refused an oversized head), its answer is
       // relayed too: the server's side ending is what ends the connection. A client that fails ends it.
-      pump(conn, server, (bytes) => clock.fromClient(bytes, Date.now())).then(
+      // Bytes that cannot be framed as requests are not passed on: the client is told why, and the connection ends.
+      let problem: string | undefined;
+      pump(conn, server, (bytes) => (problem = clock.fromClient(bytes, Date.now())) === undefined).then(
         (how) =>
-          how === "read failed" ? end() : how === "ended" ? server.closeWrite().catch(() => {}) : undefined,
+          how === "read failed"
+            ? end()
+            : how === "ended"
+            ? server.closeWrite().catch(() => {})
+            : how === "refused"
+            ? badRequest(conn, problem ?? "").finally(end)
+            : undefined,
       );
-      await pump(server, conn, () => clock.fromServer(Date.now()));
+      await pump(server, conn, () => (clock.fromServer(Date.now()), true));
     } catch {
       /* the server is not serving (any more), or either end went: the client sees the connection end */
     } finally {
       open.delete(end);
-      admission.release(peer);
+      admission.release(admitted);
       end();
     }
   };
   acceptLoop(
     listener,
-    relay,
+    take,
     (err) => log(component, `cannot accept a connection (${err.message}): retrying`),
   );
   return {
@@ -97,6 +129,8 @@ export function relayGuarded(
     close: () => {
       clearInterval(sweep);
       closeQuietly(listener);
+      owners.close();
+      for (const conn of deciding) closeQuietly(conn);
       for (const end of open.keys()) end();
     },
   };
@@ -136,15 +170,28 @@ export async function acceptLoop<C>(
   }
 }
 
+/** Answers 400 saying `why`, to a client whose bytes cannot be framed as requests. */
+async function badRequest(conn: Deno.Conn, why: string): Promise<void> {
+  const body = `bad request: ${why}\n`;
+  const answer = "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n" +
+    `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+  const bytes = new TextEncoder().encode(answer);
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  } catch { /* the client went */ }
+}
+
 /**
- * Copies `from` to `to` until `from` ends or either fails, telling `seen` of
- * each chunk before it is passed on. Says how it stopped (never throws).
+ * Copies `from` to `to` until `from` ends or either fails or `seen`, told of
+ * each chunk before it is passed on, refuses it (false). Says how it
+ * stopped (never throws).
  */
 async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
-  seen: (bytes: Uint8Array) => void,
-): Promise<"ended" | "read failed" | "write failed"> {
+  seen: (bytes: Uint8Array) => boolean,
+): Promise<"ended" | "read failed" | "write failed" | "refused"> {
   const buf = new Uint8Array(16 * 1024);
   for (;;) {
     let n: number | null;
@@ -155,7 +202,7 @@ async function pump(
     }
     if (n === null) return "ended";
     const bytes = buf.subarray(0, n);
-    seen(bytes);
+    if (!seen(bytes)) return "refused";
     try {
       let off = 0;
       while (off < n) off += await to.write(bytes.subarray(off));
@@ -185,9 +232,10 @@ export function serveGuarded(
   handler: (req: Request) => Response | Promise<Response>,
   limits: ConnLimits = DEFAULT_LIMITS,
 ): GuardedServer {
-  // makeTempDir makes it 0700 whatever the umask.
-  const dir = Deno.makeTempDirSync({ prefix: "vde-http-" });
-  const path = `${dir}/s`;
+  const dir = makeServerDir();
+  const path = `${dir}/${SOCKET_NAME}`;
+  // What killed servers left beside it goes, while this one starts.
+  const swept = sweepDeadServerDirs(dir.slice(0, dir.lastIndexOf("/")) || "/", dir);
   let server: Deno.HttpServer<Deno.UnixAddr> | undefined;
   let relay: GuardedRelay;
   try {
@@ -200,6 +248,7 @@ export function serveGuarded(
   } catch (err) {
     server?.shutdown().catch(() => {});
     removeQuietly(dir);
+    swept.catch(() => {});
     throw err;
   }
   return {
@@ -214,6 +263,7 @@ export function serveGuarded(
       relay.close();
       await server.shutdown();
       removeQuietly(dir);
+      await swept;
     },
   };
 }

@@ -249,3 +249,18 @@ async function softNofile(): Promise<number> {
   if (!m || m[1] === "unlimited") return Number.MAX_SAFE_INTEGER;
   return Number(m[1]);
 }
+
+/** Our `vde switch --sock DIR --http 0` as a background process (its log names the web view's port). */
+export function spawnHttpSwitch(dir: string): ManagedProcess {
+  return spawnManaged([
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${REPO_ROOT}/src/cli/vde.ts`,
+    "switch",
+    "--sock",
+    dir,
+    "--http",
+    "0",
+  ]);
+}

@@ -2,7 +2,10 @@
 import assert from "node:assert/strict";
 import {
   Admission,
+  type Admitted,
   type ConnLimits,
+  endpointKey,
+  NEED_OWNERS,
   peerKey,
   REFUSAL_LOG_MS,
   RequestClock,
@@ -13,13 +16,14 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 
 Deno.test("conn guard: at most maxPerPeer from one address and maxConnections in all; a release lets one more in", () => {
   const a = new Admission(LIMITS);
+  const first = a.admit("10.0.0.1");
+  assert.ok(first);
   assert.ok(a.admit("10.0.0.1"));
-  assert.ok(a.admit("10.0.0.1"));
-  assert.equal(a.admit("10.0.0.1"), false);
+  assert.equal(a.admit("10.0.0.1"), undefined);
   assert.ok(a.admit("10.0.0.2"));
-  assert.equal(a.admit("10.0.0.3"), false);
+  assert.equal(a.admit("10.0.0.3"), undefined);
   assert.deepEqual([a.open, a.refused], [3, 2]);
-  a.release("10.0.0.1");
+  a.release(first as Admitted);
   assert.ok(a.admit("10.0.0.3"));
   assert.equal(a.open, 3);
 });
@@ -30,7 +34,7 @@ Deno.test("conn guard: refusals are said once at first, then at most once a minu
   for (let i = 0; i < 5; i++) a.admit("p");
   assert.match(
     a.refusalLine(10)!,
-    /^refused 3 connections: at most 3 open, 2 from one address \(3 refused in all\)$/,
+    /^refused 3 connections: at most 3 open, 2 from one address or local user \(3 refused in all\)$/,
   );
   a.admit("p");
   assert.equal(a.refusalLine(20), undefined);
@@ -71,17 +75,18 @@ Deno.test("conn guard: a connection with nothing moving for idleMs expires; the 
 Deno.test("conn guard: loopback addresses, one IPv6 /64 and an IPv4-mapped address each count as one peer", () => {
   const a = new Admission({ ...LIMITS, maxConnections: 100 });
   assert.ok(a.admit("127.0.0.2"));
-  assert.ok(a.admit("127.0.0.3"));
-  assert.equal(a.admit("127.9.9.9"), false, "a local user's other loopback addresses are the same peer");
-  assert.equal(a.admit("::1"), false);
+  const second = a.admit("127.0.0.3");
+  assert.ok(second);
+  assert.equal(a.admit("127.9.9.9"), undefined, "a local user's other loopback addresses are the same peer");
+  assert.equal(a.admit("::1"), undefined);
   assert.ok(a.admit("2001:db8:0:1::a"));
   assert.ok(a.admit("2001:db8:0:1:ffff::b"));
-  assert.equal(a.admit("2001:db8::1:0:0:0:c"), false, "the same /64 however written");
+  assert.equal(a.admit("2001:db8::1:0:0:0:c"), undefined, "the same /64 however written");
   assert.ok(a.admit("2001:db8:0:2::a"), "another /64 is another peer");
   assert.ok(a.admit("10.0.0.1"));
   assert.ok(a.admit("::ffff:10.0.0.1"));
-  assert.equal(a.admit("10.0.0.1"), false, "a dual-stack listener's IPv4 client is its IPv4 address");
-  a.release("127.0.0.3");
+  assert.equal(a.admit("10.0.0.1"), undefined, "a dual-stack listener's IPv4 client is its IPv4 address");
+  a.release(second as Admitted);
   assert.ok(a.admit("127.0.0.1"), "a release from one loopback address frees the loopback peer");
   assert.equal(peerKey("fe80::1%eth0"), "fe80:0:0:0::/64");
   assert.equal(peerKey("not an address"), "not an address");
@@ -107,4 +112,69 @@ Deno.test("conn guard: a request's body (Content-Length) is its own, due with it
   // Its head has no Content-Length: what follows it is the next head at once.
   c.fromClient(bytes("\r\nGET"), 7000);
   assert.equal(c.expired(8000, LIMITS), "slow request");
+});
+
+Deno.test("conn guard: a chunked body is its request's, due with its head; after it a keep-alive goes idle; bad framing is said", () => {
+  const c = new RequestClock(0);
+  c.fromClient(bytes("POST /api/hub HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"), 10);
+  assert.equal(c.expired(1000, LIMITS), "slow request", "a chunked body trickled past the deadline");
+  assert.equal(c.fromClient(bytes("0\r\n\r\n"), 900), undefined);
+  assert.equal(c.expired(4000, LIMITS), undefined, "nothing is awaited after the last chunk");
+  assert.equal(c.expired(5900, LIMITS), "idle");
+  c.fromClient(bytes("GET / HTTP/1.1\r\n"), 6000);
+  assert.equal(c.expired(7000, LIMITS), "slow request");
+  assert.match(
+    c.fromClient(bytes("\r\nPOST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"), 7000)!,
+    /hex size/,
+  );
+});
+
+Deno.test("conn guard: past loopback's share each local user is a peer (uids from the socket owners); the server's uid and root pass a full server", () => {
+  const a = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000);
+  const owners = new Map<string, number>();
+  let port = 40000;
+  /** Admits a loopback connection of `uid` (undefined: no row, another namespace), reading owners when asked. */
+  const connect = (uid: number | undefined, host = "127.0.0.1") => {
+    const p = port++;
+    if (uid !== undefined) owners.set(endpointKey(host, p), uid);
+    const first = a.admit(host, p);
+    return first === NEED_OWNERS ? a.admit(host, p, owners) : first;
+  };
+  // Below the share nothing is asked.
+  assert.notEqual(a.admit("127.0.0.1", 1), NEED_OWNERS);
+  assert.notEqual(a.admit("::1", 2), NEED_OWNERS);
+  assert.equal(a.admit("127.0.0.1", 3), NEED_OWNERS, "loopback's share is full: its owners decide");
+  assert.equal(a.admit("10.0.0.1", 4) !== NEED_OWNERS, true, "a remote peer is never asked about");
+  assert.equal(
+    connect(undefined),
+    undefined,
+    "the two held and this one have no row (another namespace): one peer",
+  );
+  assert.ok(connect(2000), "a connection with a row is its user's");
+  // A local user takes their share, and no more, whatever addresses they use.
+  const b = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000);
+  const viaB = (uid: number, host = "127.0.0.1") => {
+    const p = port++;
+    owners.set(endpointKey(host, p), uid);
+    const first = b.admit(host, p);
+    return first === NEED_OWNERS ? b.admit(host, p, owners) : first;
+  };
+  assert.ok(viaB(2000));
+  assert.ok(viaB(2000, "127.0.0.2"));
+  assert.equal(viaB(2000, "::1"), undefined);
+  assert.ok(viaB(3000));
+  assert.ok(viaB(3000));
+  assert.equal(viaB(3000), undefined);
+  assert.ok(viaB(1000), "the server's own user gets in");
+  assert.ok(b.admit("10.0.0.1"));
+  assert.equal(b.open, 6);
+  assert.equal(b.admit("10.0.0.2"), undefined, "the server is full");
+  assert.equal(viaB(4000), undefined, "for another user too");
+  assert.ok(viaB(1000), "not for the server's own user");
+  assert.ok(viaB(0), "nor for root");
+  assert.equal(viaB(0, "::1") !== undefined, true);
+  assert.equal(viaB(0), undefined, "root too has its share only");
+  assert.equal(b.open, 9);
+  assert.match(endpointKey("::ffff:127.0.0.1", 80), /^127\.0\.0\.1:80$/);
+  assert.equal(endpointKey("::1", 80), "0:0:0:0:0:0:0:1:80");
 });

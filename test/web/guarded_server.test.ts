@@ -12,7 +12,8 @@ import { sleep, within } from "../helpers/vde_clients.ts";
 const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
 const enc = new TextEncoder();
 
-function hello(req: Request): Response {
+async function hello(req: Request): Promise<Response> {
+  if (req.method === "POST") return new Response(`got ${(await req.text()).length}\n`);
   if (new URL(req.url).pathname !== "/stream") return new Response("hello\n");
   let timer: ReturnType<typeof setInterval> | undefined;
   return new Response(
@@ -56,7 +57,7 @@ Deno.test("guarded server: connections over the cap are closed at once and logge
     for (const c of conns.slice(4)) assert.ok(await untilClosed(c, 2000) >= 0);
     assert.deepEqual([s.open, s.refused], [4, 6]);
     assert.deepEqual(lines, [
-      "test: refused 1 connection: at most 4 open, 4 from one address (1 refused in all)\n",
+      "test: refused 1 connection: at most 4 open, 4 from one address or local user (1 refused in all)\n",
     ]);
     for (const c of conns) c.close();
     conns.length = 0;
@@ -127,4 +128,52 @@ Deno.test("guarded server: an accept that fails (descriptors run out) is said on
   );
   assert.deepEqual(taken, [1, 2]);
   assert.deepEqual(said, ["Too many open files (os error 24)"]);
+});
+
+/** Reads from `conn` until `want` is in what arrived (or the connection ends); returns all of it. */
+async function readUntil(conn: Deno.Conn, want: string): Promise<string> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes(want)) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+Deno.test("guarded server: a chunked request body reaches the server and the pipelined request after it is answered; the keep-alive then goes idle, not slow", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode(
+      "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        // The body holds what looks like a head with a Content-Length: it is data, not a request.
+        "5;ext=1\r\nhello\r\n6\r\n world\r\n27\r\nGET / HTTP/1.1\r\nContent-Length: 100\r\n\r\n\r\n" +
+        "0\r\nX-Trailer: y\r\n\r\n" +
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ));
+    const text = await within("both answers", 3000, readUntil(conn, "hello\n"));
+    assert.match(text, /got 50\n[^]*hello\n/);
+    // Past headerMs nothing is awaited: only idleMs ends it.
+    const ms = await untilClosed(conn, 3000);
+    assert.ok(ms >= 750, `closed after ${ms} ms`);
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
+});
+
+Deno.test("guarded server: a malformed chunk line is answered 400 with the reason and the connection ends", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    await conn.write(enc.encode("fffffffffffffffff\r\n"));
+    const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
+    assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
 });
