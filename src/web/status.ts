@@ -12,6 +12,7 @@
 import type { EngineCounters } from "../switch/engine.ts";
 import type { Switch } from "../switch/switch.ts";
 import { ROLE_NAMES } from "../switch/rstp.ts";
+import { STP_STATE_NUMBER, type StpStateName, stpStateName } from "../switch/stp_state_name.ts";
 
 /** One allocated port. */
 export interface PortStatus {
@@ -35,7 +36,15 @@ export interface PortStatus {
    * guard disabled it and its root guard held it discarding, and whether it counts its link as
    * point-to-point (false: a shared LAN, no proposal/agreement; `stp/setp2p`).
    */
-  stp?: { role: string; state: StpState; guardTrips: number; rootBlocks: number; pointToPoint: boolean };
+  stp?: {
+    role: string;
+    state: StpState;
+    /** The state in a Linux bridge's words (RSTP's discarding on a port that speaks RSTP): `stpStateName`. */
+    stateName: StpStateName;
+    guardTrips: number;
+    rootBlocks: number;
+    pointToPoint: boolean;
+  };
 }
 
 /**
@@ -126,10 +135,11 @@ export class SwitchStatus {
       });
       const view = stp?.port(p);
       if (view !== undefined) {
-        const state: StpState = !view.enabled ? 0 : view.forwarding ? 3 : view.learning ? 2 : 4;
+        const stateName = stpStateName(view);
         out[out.length - 1]!.stp = {
           role: ROLE_NAMES[view.role] ?? "unknown",
-          state,
+          state: STP_STATE_NUMBER[stateName],
+          stateName,
           guardTrips: view.guardTrips,
           rootBlocks: view.rootBlocks,
           pointToPoint: view.pointToPoint,
@@ -192,10 +202,12 @@ export class SwitchStatus {
  * the console's `stp` shows them (an alternate port is up but discarding).
  * Self-contained: the pages embed its source.
  */
-export function portUpText(p: { up: boolean; stp?: { role: string; state: number } }): string {
-  const states = ["disabled", "disabled", "learning", "forwarding", "discarding"];
+export function portUpText(
+  p: { up: boolean; stp?: { role: string; state: number; stateName?: string } },
+): string {
+  const states = ["disabled", "listening", "learning", "forwarding", "discarding"];
   if (p.stp === undefined) return p.up ? "yes" : "no";
-  const name = states[p.stp.state] ?? "state " + p.stp.state;
+  const name = p.stp.stateName ?? states[p.stp.state] ?? "state " + p.stp.state;
   const state = p.stp.state === 3 || name === p.stp.role ? "" : ", " + name;
   return (p.up ? "yes" : "no") + " (" + p.stp.role + state + ")";
 }
