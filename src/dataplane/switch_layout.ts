@@ -9,7 +9,7 @@
  * command costs one eventfd write and one event-loop turn of the worker, and
  * forwarding never waits for the main thread.
  */
-import type { EngineOptions, SharedEngineState } from "../switch/engine.ts";
+import type { EngineOptions, LoopWarning, SharedEngineState } from "../switch/engine.ts";
 import type { SnoopingOptions } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { recordSize } from "./frame_ring.ts";
@@ -64,7 +64,7 @@ export const DATA_ROOM = WORST_RECORD + CONTROL_RESERVE;
 export const CONTROL_ROOM = WORST_RECORD;
 
 /** The engine settings a worker can receive (no functions). */
-export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared" | "control">;
+export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "onLoopSuspected" | "shared" | "control">;
 
 /** The message that starts the switch thread. */
 export interface SwitchStart {
@@ -130,6 +130,8 @@ export type SwitchReply =
   /** Reading `fd` failed (`errno`, 0 for end of file): it is out of the epoll set. */
   | { failed: number; errno: number }
   | { event: unknown }
+  /** The engine's loop warning (a MAC keeps moving between ports), at most once a minute. */
+  | { loop: LoopWarning }
   /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */
   | { warmed: number }
   | { stopped: true };

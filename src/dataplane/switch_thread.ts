@@ -49,7 +49,7 @@
  */
 import { C, check, direct, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
+import type { LoopWarning, SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
 import type { RstpOptions } from "../switch/rstp.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
@@ -111,6 +111,8 @@ export interface SwitchThreadSink {
   failed(fd: number, errno: number): void;
   /** An engine event (MAC learned, moved, removed) while events are on. */
   event(event: unknown): void;
+  /** The thread's engine suspects a loop (`onLoopSuspected`). */
+  loop?(warning: LoopWarning): void;
   /**
    * A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen;
    * `fresh` for the first copy of each frame the engine handles.
@@ -402,6 +404,8 @@ export class SwitchThread {
       this.#sink.failed(reply.failed, reply.errno);
     } else if ("event" in reply) {
       this.#sink.event(reply.event);
+    } else if ("loop" in reply) {
+      this.#sink.loop?.(reply.loop);
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
       this.#warmed.resolve(reply.warmed);

@@ -264,7 +264,12 @@ class SwitchLoop {
    * both, and one output function: the engine's call to it stays the target V8 learnt.
    */
   #newEngine(state: SharedEngineState): SwitchEngine {
-    return new SwitchEngine({ ...this.#options, shared: { state, writer: true } }, this.#engineOutput);
+    return new SwitchEngine({
+      ...this.#options,
+      shared: { state, writer: true },
+      // Said whether or not anyone listens to events: it is the log line a storm's user needs.
+      onLoopSuspected: (loop) => scope.postMessage({ loop }),
+    }, this.#engineOutput);
   }
 
   get ok(): boolean {

@@ -110,6 +110,8 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
         portsInUse: used,
         hub: n.hub,
         stp: n.stp,
+        // Climbs fast in a loop without spanning tree (the switch logs "loop? run with --stp").
+        macMoves: s.sw.engine.macMoves,
         ...(n.priority !== undefined ? { priority: n.priority } : {}),
         sock: s.dir,
         mgmt: s.mgmtPath,

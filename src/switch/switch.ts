@@ -35,6 +35,7 @@ import type { Dataplane } from "./dataplane.ts";
 import { isGroupMember } from "../os/users.ts";
 import type { FdLender } from "../dataplane/plug_thread.ts";
 import { mirrorEngine, SwitchThread } from "../dataplane/switch_thread.ts";
+import { log } from "../log.ts";
 
 /** Why a port request was refused; the message is one line for the log. */
 export class PortRefused extends Error {
@@ -134,8 +135,15 @@ export class Switch {
     this.#ownOnEvent = options.onEvent;
     // A random hash seed, so nobody can aim colliding MACs at a known hash.
     const hashSeed = options.hashSeed ?? crypto.getRandomValues(new Uint32Array(1))[0]!;
-    const { dataplane, threadFile, onEvent: _onEvent, shared: _shared, control: _control, ...engineOptions } =
-      options;
+    const {
+      dataplane,
+      threadFile,
+      onEvent: _onEvent,
+      onLoopSuspected,
+      shared: _shared,
+      control: _control,
+      ...engineOptions
+    } = options;
     if (dataplane === "thread") {
       const state = sharedEngineState(options.maxMacs);
       this.engine = new SwitchEngine({
@@ -148,6 +156,7 @@ export class Switch {
         frame: (port, frame) => this.#toMainLinks(port, frame),
         failed: (fd, errno) => this.#portFdFailed(fd, errno),
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
+        loop: (warning) => this.engine.onLoopSuspected?.(warning),
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
@@ -164,6 +173,8 @@ export class Switch {
         for (let i = 0; i < eps.length; i++) eps[i]!.link.send(frame);
       });
     }
+    // The one sign of a loop without spanning tree a user gets besides a CPU at 100%: logged by default.
+    this.engine.onLoopSuspected = onLoopSuspected ?? ((warning) => log("vde switch", warning.message));
     this.#tick();
     // Aging works in whole seconds, so a 1 s tick is all the clock it needs, but for a pass in progress.
     this.#timer = setInterval(() => this.#tick(), 1000);

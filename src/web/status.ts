@@ -4,10 +4,8 @@
  * keeps working wherever the engine itself runs.
  *
  * A snapshot is taken per scrape or per page update, never per frame: the
- * data path pays nothing. MAC moves are not a counter of the engine, so this
- * counts the engine's "mac-moved" events while it is open; the engine emits
- * events only for new and moved entries, never for refreshes, so listening
- * adds no work per forwarded frame.
+ * data path pays nothing. MAC moves are the engine's own count (`macMoves`,
+ * from the switch's start, the forwarding thread's where it has one).
  */
 import type { EngineCounters } from "../switch/engine.ts";
 import type { Switch } from "../switch/switch.ts";
@@ -89,24 +87,19 @@ export interface SwitchSnapshot {
   time: number;
 }
 
-/** Watches one switch for the web server; `close()` stops counting moves. */
+/** Watches one switch for the web server. */
 export class SwitchStatus {
   readonly sw: Switch;
   readonly name: string;
-  #moves = 0;
-  readonly #unsubscribe: () => void;
 
   constructor(sw: Switch, name: string) {
     this.sw = sw;
     this.name = name;
-    this.#unsubscribe = sw.addListener((event) => {
-      if (event.type === "mac-moved") this.#moves++;
-    });
   }
 
-  /** MAC entries that moved to another port since the server started. */
+  /** Times a learned MAC showed on another port since the switch started (`SwitchEngine.macMoves`). */
   get fdbMoves(): number {
-    return this.#moves;
+    return this.sw.engine.macMoves;
   }
 
   /** The allocated ports, ascending. */
@@ -182,7 +175,7 @@ export class SwitchStatus {
       hub: this.sw.engine.hub,
       ports: this.ports(),
       fdbEntries,
-      fdbMoves: this.#moves,
+      fdbMoves: this.fdbMoves,
       counters: this.sw.engine.counters,
       stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
       mcastGroups: this.mcastGroups(),
@@ -191,9 +184,8 @@ export class SwitchStatus {
     };
   }
 
-  close(): void {
-    this.#unsubscribe();
-  }
+  /** Nothing to release now that moves are the engine's count; kept for the servers that call it. */
+  close(): void {}
 }
 
 /**
