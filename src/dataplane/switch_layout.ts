@@ -42,6 +42,14 @@ export const SNOOPED = 1 << 28;
  * ticks only by these, so it reads the same frames at the same times.
  */
 export const SNOOP_TICK = BPDU | SNOOPED;
+/**
+ * The ringOut tag of a client mark (`{ op: "mark" }`): the record holds the
+ * mark's number (a uint32). It sits among the observed frames exactly where
+ * the thread applied the command, so a capture on the main thread names a
+ * port's frames after the client that was on the port when the engine
+ * handled them, not after the one there when the copy is read.
+ */
+export const CLIENT_MARK = OBSERVED | SNOOPED;
 /** A ringIn tag with this bit is a frame to send out of port `tag & PORT_MASK` (a BPDU built here), not input. */
 export const SEND = 1 << 30;
 /** The port in a BPDU, SNOOPED or SEND tag. */
@@ -107,6 +115,8 @@ export type SwitchCommand =
   | { op: "snooping"; settings: { mac: Uint8Array; options: Required<SnoopingOptions> } | null }
   /** Call a method of the snooping machine (setQuerier, setRouter) with these arguments. */
   | { op: "snoop"; method: "setQuerier" | "setRouter"; args: unknown[] }
+  /** Put CLIENT_MARK `mark` into ringOut, in frame order: a port's clients changed here. */
+  | { op: "mark"; mark: number }
   /** Answer `{ applied }`: every command posted before this one has been applied. */
   | { op: "sync" };
 
