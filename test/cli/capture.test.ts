@@ -306,6 +306,34 @@ Deno.test("a port whose client left and another took gets a new interface, same 
   });
 });
 
+Deno.test("a --port capture of a port nothing is plugged into describes its interface as such (capinfos), never blank", async (t) => {
+  if (skipUnless(t, (await hasCommand("capinfos")) ? null : "capinfos missing (Debian wireshark-common)")) {
+    return;
+  }
+  await withPluggedSwitch("noclient", async (tmp) => {
+    const file = `${tmp}/port5.pcapng`;
+    const capture = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "5", "-w", file],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await waitFor(async () => ((await Deno.stat(file).catch(() => null))?.size ?? 0) > 100, {
+        timeoutMs: 30_000,
+        what: "port 5's interface in the file",
+      });
+      capture.kill("SIGINT");
+      await capture.status;
+      const r = await run(["capinfos", file], { timeoutMs: 30_000 });
+      assert.match(r.stdout, /Number of interfaces in file: 1\n/, r.stdout);
+      assert.match(r.stdout, /Name = \S+ port 5\n\s+Description = port 5, no client\n/, r.stdout);
+    } finally {
+      await reap(capture);
+    }
+  });
+});
+
 Deno.test("a capture whose reader stalled to the end says, at Ctrl-C, the frames the switch dropped for it (tshark reads the rest)", async (t) => {
   if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
   await withPluggedSwitch("stalled", async (tmp, _sw, plug) => {
