@@ -50,21 +50,26 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** The client description of a port, as `port/print` shows it. */
+/**
+ * The client description of a port, as `port/print` shows it, as of the
+ * frames observed now (`Switch.observedClient`); `port N, no client` for a
+ * port without one (a capture of a port named before anything plugs in).
+ */
 export function describePort(sw: Switch, port: number): string {
-  const eps = sw.port(port)?.endpoints ?? [];
-  return eps.map((e) => e.link.description).join(", ");
+  return sw.observedClient(port)?.description || `port ${port}, no client`;
 }
 
 /**
  * Whether `port`'s client is news to `described` (port to the client last
  * described), noting it: a port's first frame, or one from a client that
- * took a port another left. A port left empty (its client gone as its frame
+ * took a port another left, as of the frame being observed (with a
+ * data-plane thread the copy comes late: the client on the port now may not
+ * be the one that sent it). A port left empty (its client gone as its frame
  * came) keeps its description. Compares endpoint ids: a frame's check
  * allocates nothing.
  */
 export function newClient(described: Map<number, number>, sw: Switch, port: number): boolean {
-  const endpoint = sw.port(port)?.endpoints[0]?.id ?? -1;
+  const endpoint = sw.observedClient(port)?.id ?? -1;
   const known = described.get(port);
   if (known !== undefined && (endpoint === known || endpoint === -1)) return false;
   described.set(port, endpoint);

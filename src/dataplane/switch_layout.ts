@@ -9,7 +9,7 @@
  * command costs one eventfd write and one event-loop turn of the worker, and
  * forwarding never waits for the main thread.
  */
-import type { EngineOptions, SharedEngineState } from "../switch/engine.ts";
+import type { EngineOptions, LoopWarning, SharedEngineState } from "../switch/engine.ts";
 import type { SnoopingOptions } from "../switch/mcast_snooping.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { recordSize } from "./frame_ring.ts";
@@ -42,6 +42,14 @@ export const SNOOPED = 1 << 28;
  * ticks only by these, so it reads the same frames at the same times.
  */
 export const SNOOP_TICK = BPDU | SNOOPED;
+/**
+ * The ringOut tag of a client mark (`{ op: "mark" }`): the record holds the
+ * mark's number (a uint32). It sits among the observed frames exactly where
+ * the thread applied the command, so a capture on the main thread names a
+ * port's frames after the client that was on the port when the engine
+ * handled them, not after the one there when the copy is read.
+ */
+export const CLIENT_MARK = OBSERVED | SNOOPED;
 /** A ringIn tag with this bit is a frame to send out of port `tag & PORT_MASK` (a BPDU built here), not input. */
 export const SEND = 1 << 30;
 /** The port in a BPDU, SNOOPED or SEND tag. */
@@ -64,7 +72,7 @@ export const DATA_ROOM = WORST_RECORD + CONTROL_RESERVE;
 export const CONTROL_ROOM = WORST_RECORD;
 
 /** The engine settings a worker can receive (no functions). */
-export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "shared" | "control">;
+export type WorkerEngineOptions = Omit<EngineOptions, "onEvent" | "onLoopSuspected" | "shared" | "control">;
 
 /** The message that starts the switch thread. */
 export interface SwitchStart {
@@ -107,6 +115,8 @@ export type SwitchCommand =
   | { op: "snooping"; settings: { mac: Uint8Array; options: Required<SnoopingOptions> } | null }
   /** Call a method of the snooping machine (setQuerier, setRouter) with these arguments. */
   | { op: "snoop"; method: "setQuerier" | "setRouter"; args: unknown[] }
+  /** Put CLIENT_MARK `mark` into ringOut, in frame order: a port's clients changed here. */
+  | { op: "mark"; mark: number }
   /** Answer `{ applied }`: every command posted before this one has been applied. */
   | { op: "sync" };
 
@@ -130,6 +140,8 @@ export type SwitchReply =
   /** Reading `fd` failed (`errno`, 0 for end of file): it is out of the epoll set. */
   | { failed: number; errno: number }
   | { event: unknown }
+  /** The engine's loop warning (a MAC keeps moving between ports), at most once a minute. */
+  | { loop: LoopWarning }
   /** Warm-up (switch_warmup.ts) is over after `warmed` ms (0: skipped): only real frames from now on. */
   | { warmed: number }
   /**

@@ -55,13 +55,14 @@
  */
 import { C, check, direct, libc } from "../../ffi/libc.ts";
 import { poller } from "../io/poller.ts";
-import type { SharedEngineState, SwitchEngine } from "../switch/engine.ts";
+import type { LoopWarning, SharedEngineState, SwitchEngine } from "../switch/engine.ts";
 import type { McastSnooping } from "../switch/mcast_snooping.ts";
 import type { RstpOptions } from "../switch/rstp.ts";
 import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { copyOutOfRing, FrameRing } from "./frame_ring.ts";
 import {
   BPDU,
+  CLIENT_MARK,
   CONTROL_ROOM,
   CTL_POSTED,
   CTL_SLOTS,
@@ -117,6 +118,10 @@ export interface SwitchThreadSink {
   failed(fd: number, errno: number): void;
   /** An engine event (MAC learned, moved, removed) while events are on. */
   event(event: unknown): void;
+  /** A client mark the thread put among the frames (`mark`), in frame order. */
+  mark?(mark: number): void;
+  /** The thread's engine suspects a loop (`onLoopSuspected`). */
+  loop?(warning: LoopWarning): void;
   /**
    * A frame the thread's observer saw cross `port` (`out`: leaving it), borrowed, in the order seen;
    * `fresh` for the first copy of each frame the engine handles.
@@ -144,7 +149,11 @@ export class SwitchThread {
     const copy = copyOutOfRing(this.#scratch, frame);
     if (copy === null) return;
     if ((tag & (OBSERVED | BPDU | SNOOPED)) === 0) this.#sink.frame(tag, copy);
-    else if ((tag & OBSERVED) !== 0) {
+    else if ((tag & CLIENT_MARK) === CLIENT_MARK) {
+      if (copy.length >= 4) {
+        this.#sink.mark?.(new DataView(copy.buffer, copy.byteOffset, 4).getUint32(0, true));
+      }
+    } else if ((tag & OBSERVED) !== 0) {
       this.#sink.observed((tag >> 1) & PORT_MASK, (tag & 1) === 1, (tag & OBSERVED_FRESH) !== 0, copy);
     } else if ((tag & SNOOP_TICK) === SNOOP_TICK) {
       this.#sink.snoopTick(new Float64Array(copy.slice(0, 8).buffer)[0]!);
@@ -421,6 +430,8 @@ export class SwitchThread {
       this.#sink.failed(reply.failed, reply.errno);
     } else if ("event" in reply) {
       this.#sink.event(reply.event);
+    } else if ("loop" in reply) {
+      this.#sink.loop?.(reply.loop);
     } else if ("warmed" in reply) {
       this.warmedMs = reply.warmed;
       this.#warmed.resolve(reply.warmed);

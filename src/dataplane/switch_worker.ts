@@ -63,6 +63,7 @@ import { smallFrames } from "./priority.ts";
 import { warmUp } from "./switch_warmup.ts";
 import {
   BPDU,
+  CLIENT_MARK,
   CONTROL_ROOM,
   CTL_POSTED,
   CTL_STOP,
@@ -242,6 +243,8 @@ class SwitchLoop {
     if ((tag & SEND) === 0) this.engine.input(tag, frame);
     else this.engine.sendControl(tag & PORT_MASK, frame);
   };
+  /** Where a client mark's number is put for its record. */
+  readonly #markBytes = new DataView(new ArrayBuffer(4));
   /** The engine's number of the last frame the observer copied. */
   #observedSeq = -1;
 
@@ -264,7 +267,12 @@ class SwitchLoop {
    * both, and one output function: the engine's call to it stays the target V8 learnt.
    */
   #newEngine(state: SharedEngineState): SwitchEngine {
-    return new SwitchEngine({ ...this.#options, shared: { state, writer: true } }, this.#engineOutput);
+    return new SwitchEngine({
+      ...this.#options,
+      shared: { state, writer: true },
+      // Said whether or not anyone listens to events: it is the log line a storm's user needs.
+      onLoopSuspected: (loop) => scope.postMessage({ loop }),
+    }, this.#engineOutput);
   }
 
   get ok(): boolean {
@@ -690,6 +698,10 @@ class SwitchLoop {
         snoop?.[cmd.method]?.apply(snoop, cmd.args);
         break;
       }
+      case "mark":
+        this.#markBytes.setUint32(0, cmd.mark, true);
+        this.#toMain(CLIENT_MARK, -1, new Uint8Array(this.#markBytes.buffer));
+        break;
       case "sync":
         scope.postMessage({ applied: this.#handled });
         break;

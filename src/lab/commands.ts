@@ -120,11 +120,21 @@ function impairText(i: Impairments): string {
   return Object.entries(p).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
 }
 
+/**
+ * A link's STATE cell: down, blocked where the tree cuts it, else up, with the tree's state in a Linux
+ * bridge's words while it does not forward yet (`up (learning)`).
+ */
+function linkStateText(up: boolean, stp: ReturnType<typeof linkStp>): string {
+  if (!up) return "down";
+  if (stp?.cut) return "blocked";
+  return stp === undefined || stp.state === "forwarding" ? "up" : `up (${stp.state})`;
+}
+
 /** The links table, with counters. */
 export function linksTable(r: LabRunner): string[] {
   const rows = r.links.map((l) => [
     l.name,
-    !l.wire.up ? "down" : linkStp(r, l) === "blocked" ? "blocked" : "up",
+    linkStateText(l.wire.up, linkStp(r, l)),
     String(l.wire.b.stats.framesIn),
     String(l.wire.a.stats.framesIn),
     String(l.wire.dropped + l.wire.filterDrops),

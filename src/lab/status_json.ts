@@ -14,6 +14,7 @@ import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
 import type { LabRunner, RunningLink } from "./runner.ts";
 import { Role } from "../switch/rstp.ts";
+import { STP_STATE_RANK, type StpStateName, stpStateName } from "../switch/stp_state_name.ts";
 import type { LabNode, LinkEnd } from "./spec.ts";
 import { plainImpairments } from "./to_yaml.ts";
 import { modeText } from "../os/mode_text.ts";
@@ -52,7 +53,7 @@ export function labStatusJson(r: LabRunner, webUrl: string | undefined): Record<
       name: l.name,
       state: l.wire.up ? "up" : "down",
       // Apart from state, which scripts read as up or down: the tree's cut is a link up that carries nothing.
-      ...(l.wire.up && linkStp(r, l) !== undefined ? { stp: linkStp(r, l) } : {}),
+      ...(l.wire.up && linkStp(r, l) !== undefined ? { stp: linkStp(r, l)!.state } : {}),
       a: endJson(l.spec.ends[0]),
       b: endJson(l.spec.ends[1]),
       // As the table's A>B: what the b end took in came from a.
@@ -69,21 +70,25 @@ export function labStatusJson(r: LabRunner, webUrl: string | undefined): Record<
 }
 
 /**
- * Where spanning tree runs on a switch end of link `l`: `blocked` when the
- * tree keeps the link out (an end is an alternate or backup port, the
- * loop's cut, `blocking` in a Linux bridge's words, as the lab's page draws
- * it faint), else `forwarding` (a port between roles, learning as it comes
- * up, is not cut); undefined where no end runs it.
+ * The spanning-tree state of link `l`, in a Linux bridge's words
+ * (`stpStateName`): that of its switch end furthest from carrying frames
+ * (an alternate end keeps the whole link out of the tree, a port still
+ * learning keeps it from forwarding yet), so a link coming up reads
+ * listening or learning, not forwarding; undefined where no end runs it.
+ * `cut` says the tree keeps the link out for good (an end is an alternate
+ * or backup port): the table's `blocked`, drawn faint on the lab's page.
  */
-export function linkStp(r: LabRunner, l: RunningLink): "blocked" | "forwarding" | undefined {
-  let runs = false;
+export function linkStp(r: LabRunner, l: RunningLink): { state: StpStateName; cut: boolean } | undefined {
+  let worst: StpStateName | undefined;
+  let cut = false;
   for (const e of l.spec.ends) {
     const view = e.port === undefined ? undefined : r.switches.get(e.node)?.sw.engine.stp?.port(e.port);
     if (view === undefined || !view.enabled) continue;
-    if (view.role === Role.Alternate || view.role === Role.Backup) return "blocked";
-    runs = true;
+    if (view.role === Role.Alternate || view.role === Role.Backup) cut = true;
+    const state = stpStateName(view);
+    if (worst === undefined || STP_STATE_RANK[state] < STP_STATE_RANK[worst]) worst = state;
   }
-  return runs ? "forwarding" : undefined;
+  return worst === undefined ? undefined : { state: worst, cut };
 }
 
 function endJson(e: LinkEnd): Record<string, unknown> {
@@ -108,6 +113,8 @@ function nodeJson(r: LabRunner, n: LabNode): Record<string, unknown> {
         portsInUse: used,
         hub: n.hub,
         stp: n.stp,
+        // Climbs fast in a loop without spanning tree (the switch logs "loop? run with --stp").
+        macMoves: s.sw.engine.macMoves,
         ...(n.priority !== undefined ? { priority: n.priority } : {}),
         sock: s.dir,
         mgmt: s.mgmtPath,

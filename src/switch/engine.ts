@@ -58,6 +58,12 @@
  * (`setStpPortState`) and flush (`flushStpPort`), the very calls the
  * machine makes here.
  *
+ * A MAC seen on another port than the one it is learned on takes the MAC
+ * table's move branch, rare in a healthy LAN: only there does the engine
+ * count the move (`macMoves`) and ask a LoopDetector whether the MAC keeps
+ * moving, a loop without spanning tree, which `onLoopSuspected` is told of
+ * (at most once a minute). A MAC refreshed on its own port pays nothing.
+ *
  * Invariants: a frame is never sent back to its source port; `input` never
  * throws and allocates nothing unless an `onEvent` listener asks for
  * events; the MAC table holds no entry for an inactive port (deactivating a
@@ -79,6 +85,7 @@ import {
   vlanId,
 } from "../wire/ethernet.ts";
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
+import { LoopDetector, MoveVerdict } from "./loop_detector.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
 import type { McastSnooping } from "./mcast_snooping.ts";
@@ -123,6 +130,8 @@ export interface EngineOptions {
   hashSeed?: number;
   /** Receives log and debug events; costs allocations only when set. */
   onEvent?: (event: EngineEvent) => void;
+  /** Told when a MAC keeps moving between ports (a loop?), at most once a minute; see `LoopDetector`. */
+  onLoopSuspected?: (warning: LoopWarning) => void;
   /**
    * The MAC table and port counters in memory shared with another thread
    * (see `sharedEngineState`): the engine that forwards writes them, a
@@ -144,8 +153,21 @@ export interface EngineOptions {
 export interface SharedEngineState {
   macTable: SharedArrayBuffer;
   counters: SharedArrayBuffer;
-  /** One float64 per ENGINE_COUNTER_NAMES entry. */
+  /** One float64 per ENGINE_COUNTER_NAMES entry, then MAC moves. */
   engineCounters: SharedArrayBuffer;
+}
+
+/** A MAC that keeps moving between two ports: a loop without spanning tree, most likely. */
+export interface LoopWarning {
+  mac: string;
+  vlan: number;
+  /** The two ports it moved between last. */
+  from: number;
+  to: number;
+  /** Its moves within the detector's window (more than FLAP_MOVES in FLAP_WINDOW_SECONDS). */
+  moves: number;
+  /** One log line naming the MAC and the ports. */
+  message: string;
 }
 
 /** Shared memory for the MAC table and counters of an engine with `maxMacs` entries. */
@@ -153,7 +175,7 @@ export function sharedEngineState(maxMacs = 65536): SharedEngineState {
   return {
     macTable: MacTable.sharedBuffer(maxMacs),
     counters: new SharedArrayBuffer(PortCounters.sharedBytes(MAX_PORTS)),
-    engineCounters: new SharedArrayBuffer(8 * ENGINE_COUNTER_NAMES.length),
+    engineCounters: new SharedArrayBuffer(8 * WIDE_SLOTS),
   };
 }
 
@@ -225,6 +247,9 @@ const VLAN_DROPPED = slot("vlanDropped");
 const MIRROR_DROPPED = slot("mirrorDropped");
 const SNOOP_DROPPED = slot("snoopDropped");
 const STP_DROPPED = slot("stpDropped");
+/** Not a frame counter: MAC moves (`macMoves`), after the frame counters in the same shared array. */
+const MAC_MOVES = ENGINE_COUNTER_NAMES.length;
+const WIDE_SLOTS = MAC_MOVES + 1;
 
 /** Sends one lent frame out of a port. */
 export type EngineOutput = (port: number, frame: Uint8Array) => void;
@@ -290,6 +315,9 @@ export class SwitchEngine {
 
   #output: EngineOutput;
   #onEvent: ((event: EngineEvent) => void) | undefined;
+  /** Told when a MAC keeps moving between ports (a loop?), at most once a minute. */
+  onLoopSuspected: ((warning: LoopWarning) => void) | undefined;
+  readonly #loops = new LoopDetector();
   #numPorts: number;
   #hub: boolean;
   #active: Uint8Array;
@@ -373,8 +401,9 @@ export class SwitchEngine {
     );
     this.#mirrorOut = new Uint8Array(numPorts);
     this.#wide = options.shared === undefined
-      ? new Float64Array(ENGINE_COUNTER_NAMES.length)
-      : new Float64Array(options.shared.state.engineCounters, 0, ENGINE_COUNTER_NAMES.length);
+      ? new Float64Array(WIDE_SLOTS)
+      : new Float64Array(options.shared.state.engineCounters, 0, WIDE_SLOTS);
+    this.onLoopSuspected = options.onLoopSuspected;
   }
 
   /**
@@ -1054,10 +1083,26 @@ export class SwitchEngine {
     return out;
   }
 
+  /**
+   * Times a learned MAC was seen on another port than it was last seen on (the table moved it, or kept
+   * it as too recent to move): one for a host that really moved, climbing fast around a loop. Counted
+   * from the start; on a control copy, the forwarding engine's count.
+   */
+  get macMoves(): number {
+    return this.#wide[MAC_MOVES]!;
+  }
+
+  // A MAC refreshed on its own port (nearly every frame) returns at the first test.
   #learn(hi: number, lo: number, vlan: number, port: number): void {
     const result = this.macTable.learn(hi, lo, vlan, port, this.#now);
+    if (result !== LearnResult.Refreshed) this.#learnedOther(result, hi, lo, vlan, port);
+  }
+
+  // New, full, moved or kept: the table's rare branches.
+  #learnedOther(result: LearnResult, hi: number, lo: number, vlan: number, port: number): void {
+    if (result === LearnResult.Moved || result === LearnResult.Kept) this.#moved(hi, lo, vlan, port);
     const onEvent = this.#onEvent;
-    if (onEvent === undefined || result === LearnResult.Refreshed || result === LearnResult.Kept) return;
+    if (onEvent === undefined || result === LearnResult.Kept) return;
     const mac = formatMacNumbers(hi, lo);
     if (result === LearnResult.New) {
       onEvent({
@@ -1078,6 +1123,27 @@ export class SwitchEngine {
         message: `MAC ${mac} moved from port ${from} to port ${port}`,
       });
     }
+  }
+
+  // Counts a move and, when the MAC keeps moving, says a loop is likely.
+  #moved(hi: number, lo: number, vlan: number, port: number): void {
+    const table = this.macTable;
+    const verdict = this.#loops.note(hi, lo, vlan, port, table.previousPort, table.previousSeen, this.#now);
+    if (verdict === MoveVerdict.Same) return;
+    this.#wide[MAC_MOVES]!++;
+    const tell = this.onLoopSuspected;
+    if (verdict !== MoveVerdict.Warn || tell === undefined) return;
+    const w = this.#loops.suspect;
+    const mac = formatMacNumbers(w.hi, w.lo);
+    const advice = this.#stp === null ? "loop? run with --stp" : "loop? spanning tree is on: see stp";
+    tell({
+      mac,
+      vlan: w.vlan,
+      from: w.from,
+      to: w.to,
+      moves: w.moves,
+      message: `MAC ${mac} VLAN ${w.vlan} keeps moving between ports ${w.from} and ${w.to}: ${advice}`,
+    });
   }
 
   // Sends to every active port but the source and those below `firstPort`

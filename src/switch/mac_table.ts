@@ -138,6 +138,7 @@ export class MacTable {
   #mask = 0;
   #size = 0;
   #previousPort = -1;
+  #previousSeen = -1;
   #hi: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
   #lo: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
   #vlan: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
@@ -241,6 +242,11 @@ export class MacTable {
     return this.#previousPort;
   }
 
+  /** When the key was last seen before the last `learn` call, for Moved and Kept only (else stale). */
+  get previousSeen(): number {
+    return this.#previousSeen;
+  }
+
   /**
    * Finds the port of a (MAC, VLAN) key.
    *
@@ -283,7 +289,10 @@ export class MacTable {
       this.#lastSeen[slot] = now;
       return LearnResult.Refreshed;
     }
-    if (now - this.#lastSeen[slot]! > this.minPersistenceSeconds) {
+    // The rare branches: only they keep the entry's time before this call, for the loop detector.
+    const seen = this.#lastSeen[slot]!;
+    this.#previousSeen = seen;
+    if (now - seen > this.minPersistenceSeconds) {
       this.#port[slot] = port;
       this.#lastSeen[slot] = now;
       return LearnResult.Moved;

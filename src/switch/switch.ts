@@ -21,7 +21,11 @@
  * stay here and cross through the thread's rings, and so do the copies a
  * capture takes, the BPDUs for the spanning tree machine (which runs here,
  * in the control copy) and the IGMP/MLD frames for the copy of the snooping
- * machine that the console lists (the thread's own decides).
+ * machine that the console lists (the thread's own decides). Those copies
+ * are read late, after a port's client may have changed: each change of a
+ * port's clients is sent as a mark that the thread puts among the copies
+ * where it applied it, and `observedClient` (what a capture names a port's
+ * frames after) moves on only when the copies reach that mark.
  */
 import {
   Direction,
@@ -82,6 +86,12 @@ export type SwitchEvent =
   | { type: "endpoint-added"; port: number; endpoint: Endpoint }
   | { type: "endpoint-removed"; port: number; endpoint: Endpoint };
 
+/** A port's clients as a capture names them: the newest one's endpoint id (-1: none) and all their descriptions. */
+export interface ObservedClient {
+  id: number;
+  description: string;
+}
+
 /** Receives switch events; see `Switch.addListener`. */
 export type SwitchListener = (event: SwitchEvent) => void;
 
@@ -133,6 +143,11 @@ export class Switch {
   #observedSeq = 0;
   /** Per port, endpoints that stay on this thread (their frames cross the rings). */
   readonly #remote = new Map<number, number>();
+  /** Per port, its clients as of the frames observed now (`observedClient`). */
+  readonly #observedClients: (ObservedClient | undefined)[] = [];
+  /** Client changes posted to the thread as marks, by mark number, until the mark comes back. */
+  readonly #marks = new Map<number, { port: number; client: ObservedClient }>();
+  #nextMark = 1;
   /** Ports switched off by `setPortEnabled`: a client joining or a lent fd arriving leaves them down. */
   readonly #switchedOff = new Set<number>();
 
@@ -145,6 +160,7 @@ export class Switch {
       threadFile,
       onThreadFailure,
       onEvent: _onEvent,
+      onLoopSuspected,
       shared: _shared,
       control: _control,
       ...engineOptions
@@ -161,6 +177,8 @@ export class Switch {
         frame: (port, frame) => this.#toMainLinks(port, frame),
         failed: (fd, errno) => this.#portFdFailed(fd, errno),
         event: (event) => this.engine.onEvent?.(event as EngineEvent),
+        loop: (warning) => this.engine.onLoopSuspected?.(warning),
+        mark: (mark) => this.#marked(mark),
         observed: (port, out, fresh, frame) => this.#observed(port, out, fresh, frame),
         bpdu: (port, frame) => this.engine.stpReceive(port, frame),
         snooped: (port, vlan, frame) => this.engine.snooping?.observe(port, vlan, frame),
@@ -178,6 +196,8 @@ export class Switch {
         for (let i = 0; i < eps.length; i++) eps[i]!.link.send(frame);
       });
     }
+    // The one sign of a loop without spanning tree a user gets besides a CPU at 100%: logged by default.
+    this.engine.onLoopSuspected = onLoopSuspected ?? ((warning) => log("vde switch", warning.message));
     this.#tick();
     // Aging works in whole seconds, so a 1 s tick is all the clock it needs, but for a pass in progress.
     this.#timer = setInterval(() => this.#tick(), 1000);
@@ -356,6 +376,8 @@ export class Switch {
     state.endpoints.unshift(ep);
     const thread = this.#thread;
     const lends = thread !== null && lendsFd(link);
+    // A lent fd's frames start once the thread has it: its mark goes with the fd (#lend).
+    if (!lends) this.#clientsChanged(port);
     if (thread === null) {
       const engine = this.engine;
       link.onFrame = (frame) => engine.input(port, frame);
@@ -384,6 +406,8 @@ export class Switch {
     lent.posted = link.lendFd(released).then((end) => {
       if (lent.left) return release();
       lent.fd = end.fd;
+      // Before the fd: the thread handles its frames after the mark.
+      this.#clientsChanged(port);
       // The fd first, then the port: the thread never floods to an active port it cannot write.
       thread.addFd(port, end.fd, end.kind);
       if (!this.#switchedOff.has(port)) this.engine.activatePort(port);
@@ -427,6 +451,42 @@ export class Switch {
     return (this.#lent.get(ep)?.posted ?? Promise.resolve()).then(() => {});
   }
 
+  /**
+   * The clients of `port` as of the frames observed now (a capture's copies): with a data-plane
+   * thread, the copies come late, and a port's client may have changed since the engine handled
+   * the frame being read; the change's mark among the copies says when. Undefined for a port that
+   * never had a client.
+   */
+  observedClient(port: number): ObservedClient | undefined {
+    return this.#observedClients[port];
+  }
+
+  // A client joined or left `port`: said to the observers at once, or in frame order through the thread.
+  #clientsChanged(port: number): void {
+    const eps = this.#ports[port]?.endpoints ?? [];
+    const client: ObservedClient = {
+      id: eps[0]?.id ?? -1,
+      description: eps.map((e) => e.link.description).join(", "),
+    };
+    const thread = this.#thread;
+    if (thread === null) {
+      this.#observedClients[port] = client;
+      return;
+    }
+    const mark = this.#nextMark++;
+    this.#marks.set(mark, { port, client });
+    thread.command({ op: "mark", mark });
+  }
+
+  // Marks come back in the order posted; one the ring had no room for is applied with the next.
+  #marked(mark: number): void {
+    for (const [n, m] of this.#marks) {
+      if (n > mark) break;
+      this.#marks.delete(n);
+      this.#observedClients[m.port] = m.client;
+    }
+  }
+
   #countRemote(port: number, delta: number): void {
     const count = (this.#remote.get(port) ?? 0) + delta;
     if (count === 0) this.#remote.delete(port);
@@ -457,6 +517,8 @@ export class Switch {
       } else if (lent.fd < 0) lent.left = true;
       else this.#thread.removeFd(lent.fd).then(lent.release);
     }
+    // After the fd's removal: the frames the thread read from it come before the mark.
+    this.#clientsChanged(port);
     if (this.#listeners.size > 0) this.#emit({ type: "endpoint-removed", port, endpoint: ep });
     if (state.endpoints.length === 0) {
       state.uid = -1;

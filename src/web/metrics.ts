@@ -97,7 +97,11 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
   for (const { s, sw } of views) {
     for (const [vlan, n] of s.fdbEntries) lines.push(`vde_fdb_entries{${sw},vlan="${vlan}"} ${n}`);
   }
-  family("vde_fdb_moves_total", "counter", "MAC addresses that moved to another port.");
+  family(
+    "vde_fdb_moves_total",
+    "counter",
+    "Times a learned MAC address showed on another port; fast growth means a loop.",
+  );
   for (const { s, sw } of views) lines.push(`vde_fdb_moves_total{${sw}} ${s.fdbMoves}`);
   family(
     "vde_switch_frames_total",

@@ -4,14 +4,13 @@
  * keeps working wherever the engine itself runs.
  *
  * A snapshot is taken per scrape or per page update, never per frame: the
- * data path pays nothing. MAC moves are not a counter of the engine, so this
- * counts the engine's "mac-moved" events while it is open; the engine emits
- * events only for new and moved entries, never for refreshes, so listening
- * adds no work per forwarded frame.
+ * data path pays nothing. MAC moves are the engine's own count (`macMoves`,
+ * from the switch's start, the forwarding thread's where it has one).
  */
 import type { EngineCounters } from "../switch/engine.ts";
 import type { Switch } from "../switch/switch.ts";
 import { ROLE_NAMES } from "../switch/rstp.ts";
+import { STP_STATE_NUMBER, type StpStateName, stpStateName } from "../switch/stp_state_name.ts";
 
 /** One allocated port. */
 export interface PortStatus {
@@ -35,7 +34,15 @@ export interface PortStatus {
    * guard disabled it and its root guard held it discarding, and whether it counts its link as
    * point-to-point (false: a shared LAN, no proposal/agreement; `stp/setp2p`).
    */
-  stp?: { role: string; state: StpState; guardTrips: number; rootBlocks: number; pointToPoint: boolean };
+  stp?: {
+    role: string;
+    state: StpState;
+    /** The state in a Linux bridge's words (RSTP's discarding on a port that speaks RSTP): `stpStateName`. */
+    stateName: StpStateName;
+    guardTrips: number;
+    rootBlocks: number;
+    pointToPoint: boolean;
+  };
 }
 
 /**
@@ -80,24 +87,19 @@ export interface SwitchSnapshot {
   time: number;
 }
 
-/** Watches one switch for the web server; `close()` stops counting moves. */
+/** Watches one switch for the web server. */
 export class SwitchStatus {
   readonly sw: Switch;
   readonly name: string;
-  #moves = 0;
-  readonly #unsubscribe: () => void;
 
   constructor(sw: Switch, name: string) {
     this.sw = sw;
     this.name = name;
-    this.#unsubscribe = sw.addListener((event) => {
-      if (event.type === "mac-moved") this.#moves++;
-    });
   }
 
-  /** MAC entries that moved to another port since the server started. */
+  /** Times a learned MAC showed on another port since the switch started (`SwitchEngine.macMoves`). */
   get fdbMoves(): number {
-    return this.#moves;
+    return this.sw.engine.macMoves;
   }
 
   /** The allocated ports, ascending. */
@@ -126,10 +128,11 @@ export class SwitchStatus {
       });
       const view = stp?.port(p);
       if (view !== undefined) {
-        const state: StpState = !view.enabled ? 0 : view.forwarding ? 3 : view.learning ? 2 : 4;
+        const stateName = stpStateName(view);
         out[out.length - 1]!.stp = {
           role: ROLE_NAMES[view.role] ?? "unknown",
-          state,
+          state: STP_STATE_NUMBER[stateName],
+          stateName,
           guardTrips: view.guardTrips,
           rootBlocks: view.rootBlocks,
           pointToPoint: view.pointToPoint,
@@ -172,7 +175,7 @@ export class SwitchStatus {
       hub: this.sw.engine.hub,
       ports: this.ports(),
       fdbEntries,
-      fdbMoves: this.#moves,
+      fdbMoves: this.fdbMoves,
       counters: this.sw.engine.counters,
       stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
       mcastGroups: this.mcastGroups(),
@@ -181,9 +184,8 @@ export class SwitchStatus {
     };
   }
 
-  close(): void {
-    this.#unsubscribe();
-  }
+  /** Nothing to release now that moves are the engine's count; kept for the servers that call it. */
+  close(): void {}
 }
 
 /**
@@ -192,10 +194,12 @@ export class SwitchStatus {
  * the console's `stp` shows them (an alternate port is up but discarding).
  * Self-contained: the pages embed its source.
  */
-export function portUpText(p: { up: boolean; stp?: { role: string; state: number } }): string {
-  const states = ["disabled", "disabled", "learning", "forwarding", "discarding"];
+export function portUpText(
+  p: { up: boolean; stp?: { role: string; state: number; stateName?: string } },
+): string {
+  const states = ["disabled", "listening", "learning", "forwarding", "discarding"];
   if (p.stp === undefined) return p.up ? "yes" : "no";
-  const name = states[p.stp.state] ?? "state " + p.stp.state;
+  const name = p.stp.stateName ?? states[p.stp.state] ?? "state " + p.stp.state;
   const state = p.stp.state === 3 || name === p.stp.role ? "" : ", " + name;
   return (p.up ? "yes" : "no") + " (" + p.stp.role + state + ")";
 }

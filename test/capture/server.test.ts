@@ -110,14 +110,15 @@ Deno.test("the capture socket refuses a port out of range with a one-line reason
   }
 });
 
-Deno.test("the ports a capture names are announced at once, before any frame crosses them", async () => {
+Deno.test("the ports a capture names are announced at once, before any frame crosses them; one without a client says so", async () => {
   const { connect, close } = await rig(1 << 20);
   try {
     const conn = await connect({ ports: [1, 5], vlan: null, snaplen: 262144, filter: null });
     const { frames, ports } = await readUntil(conn, (_f, _d, announced) => announced === 2);
     conn.close();
     assert.equal(frames, 0);
-    assert.deepEqual(ports, ["1=link one", "5="]);
+    // Never a description-less interface: a port nothing is plugged into yet is described as such.
+    assert.deepEqual(ports, ["1=link one", "5=port 5, no client"]);
   } finally {
     await close();
   }

@@ -248,23 +248,36 @@ Deno.test("vde capture --daemon returns once the switch captures, so a frame sen
   });
 });
 
+/**
+ * `vde capture --port PORT -w FILE` of the switch in `tmp`, once the port's interface block is in the file:
+ * a port named with --port is announced at once, so it is there once the file is past its header.
+ */
+async function capturePort(tmp: string, port: number, file: string): Promise<Deno.ChildProcess> {
+  const capture = new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", String(port), "-w", file],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor(async () => ((await Deno.stat(file).catch(() => null))?.size ?? 0) > 100, {
+      timeoutMs: 30_000,
+      what: `port ${port}'s interface in the file`,
+    });
+  } catch (err) {
+    await reap(capture);
+    throw err;
+  }
+  return capture;
+}
+
 Deno.test("a port whose client left and another took gets a new interface, same name, naming the new client (tshark)", async (t) => {
   if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
   await withPluggedSwitch("newclient", async (tmp, _sw, first) => {
     const file = `${tmp}/port1.pcapng`;
-    const capture = new Deno.Command(ourCli()[0]!, {
-      args: [...ourCli().slice(1), "capture", `${tmp}/sw`, "--port", "1", "-w", file],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const capture = await capturePort(tmp, 1, file);
     try {
       const inFile = async () => pcapngPackets(await Deno.readFile(file).catch(() => new Uint8Array()));
-      // Port 1 is announced at once (--port): its interface block is there once the file is past its header.
-      await waitFor(async () => ((await Deno.stat(file).catch(() => null))?.size ?? 0) > 100, {
-        timeoutMs: 30_000,
-        what: "port 1's interface in the file",
-      });
       await writeTo(first, framed(testFrame(1)));
       await waitFor(async () => await inFile() >= 1, { timeoutMs: 30_000, what: "the first client's frame" });
       await reap(first);
@@ -300,6 +313,25 @@ Deno.test("a port whose client left and another took gets a new interface, same 
       assert.ok(rows.every((row) => row[0] === name), r.stdout);
       assert.match(rows[0]![1]!, new RegExp(`pid=${first.pid}\\b`));
       assert.match(rows.at(-1)![1]!, new RegExp(`pid=${second.pid}\\b`));
+    } finally {
+      await reap(capture);
+    }
+  });
+});
+
+Deno.test("a --port capture of a port nothing is plugged into describes its interface as such (capinfos), never blank", async (t) => {
+  if (skipUnless(t, (await hasCommand("capinfos")) ? null : "capinfos missing (Debian wireshark-common)")) {
+    return;
+  }
+  await withPluggedSwitch("noclient", async (tmp) => {
+    const file = `${tmp}/port5.pcapng`;
+    const capture = await capturePort(tmp, 5, file);
+    try {
+      capture.kill("SIGINT");
+      await capture.status;
+      const r = await run(["capinfos", file], { timeoutMs: 30_000 });
+      assert.match(r.stdout, /Number of interfaces in file: 1\n/, r.stdout);
+      assert.match(r.stdout, /Name = \S+ port 5\n\s+Description = port 5, no client\n/, r.stdout);
     } finally {
       await reap(capture);
     }

@@ -37,7 +37,7 @@ interface End {
   port: number;
 }
 
-Deno.test("link A-B down pulls the cable: both ports go disabled at once and the alternate forwards without BPDU timeouts; up brings them back; links shows the tree's cut as blocked, status --json as stp blocked with state up", async (t) => {
+Deno.test("link A-B down pulls the cable: both ports go disabled at once and the alternate forwards without BPDU timeouts; up brings them back; links shows the tree's cut as blocked, status --json as stp discarding (RSTP's word) with state up", async (t) => {
   if (skipUnlessRoot(t)) return;
   const name = `cut${Deno.pid.toString(36)}`;
   const { lab } = validateLab(TRIANGLE.replace("NAME", name), { stp: true });
@@ -82,7 +82,7 @@ Deno.test("link A-B down pulls the cable: both ports go disabled at once and the
     const json = () => labStatusJson(r, undefined).links as { name: string; state: string; stp?: string }[];
     assert.deepEqual(
       json().map((l) => [l.name, l.state, l.stp]),
-      r.links.map((l) => [l.name, "up", l === cutByTree ? "blocked" : "forwarding"]),
+      r.links.map((l) => [l.name, "up", l === cutByTree ? "discarding" : "forwarding"]),
     );
 
     // Cut the tree link into the blocked port's switch: its alternate must become its root port.

@@ -10,6 +10,11 @@ Deno.test("a port's up cell names its spanning tree role, and its state unless i
   assert.equal(portUpText({ up: true, stp: { role: "alternate", state: 4 } }), "yes (alternate, discarding)");
   assert.equal(portUpText({ up: true, stp: { role: "designated", state: 2 } }), "yes (designated, learning)");
   assert.equal(portUpText({ up: false, stp: { role: "disabled", state: 0 } }), "no (disabled)");
+  assert.equal(
+    portUpText({ up: true, stp: { role: "alternate", state: 4, stateName: "blocking" } }),
+    "yes (alternate, blocking)",
+  );
+  assert.equal(portUpText({ up: true, stp: { role: "root", state: 1 } }), "yes (root, listening)");
 });
 
 Deno.test("the switch's page and the lab's page both draw the up cell with it", () => {

@@ -59,12 +59,17 @@ export function addFriendlyCommands(registry: CommandRegistry, ctx: ConsoleConte
   registry.add({
     path: "counters",
     syntax: "",
-    help: "switch-wide frame counters: flooded, unicast, dropped and why",
+    help:
+      "switch-wide frame counters: flooded, unicast, dropped and why; MAC moves (a loop makes them climb)",
     listing: true,
     run: () => {
       const counters = engine.counters;
-      const width = Math.max(...ENGINE_COUNTER_NAMES.map((n) => n.length));
-      return listing(ENGINE_COUNTER_NAMES.map((n) => `${n.padEnd(width)} ${counters[n]}`));
+      const rows: [string, number][] = [
+        ...ENGINE_COUNTER_NAMES.map((n) => [n, counters[n]] as [string, number]),
+      ];
+      rows.push(["macMoves", engine.macMoves]);
+      const width = Math.max(...rows.map(([n]) => n.length));
+      return listing(rows.map(([n, v]) => `${n.padEnd(width)} ${v}`));
     },
   });
 }

@@ -24,6 +24,7 @@ import type { ConsoleContext } from "./context.ts";
 import { type CommandRegistry, fail, listing, ok } from "../registry.ts";
 import { Errno, type Reply } from "../reply_format.ts";
 import { renderTable } from "./tables.ts";
+import { stpStateName } from "../../switch/stp_state_name.ts";
 import {
   checkTimes,
   DEFAULT_PATH_COST,
@@ -371,17 +372,11 @@ function stpTable(stp: Rstp): string[] {
     ROLE_NAMES[p.role],
     p.guardTripped
       ? "bpdu-guard"
-      : p.forwarding
-      ? "forwarding"
-      : p.learning
-      ? "learning"
-      : p.role === Role.Disabled
-      ? "disabled"
       // Cisco's and Open vSwitch's word for a port root guard holds.
-      : p.rootBlocked
+      : p.rootBlocked && p.enabled && !p.learning && !p.forwarding
       ? "root-inconsistent"
-      // RSTP's word (802.1D-2004 17.4; Open vSwitch's rstp too): the Linux bridge, which runs STP, says blocking.
-      : "discarding",
+      // A Linux bridge's words; RSTP's discarding on a port that speaks RSTP (802.1D-2004 17.4).
+      : stpStateName(p),
     String(p.pathCost),
     p.designatedBridge,
     hex4(p.designatedPort),

@@ -1,0 +1,143 @@
+/**
+ * Says when a MAC address keeps moving between ports: the one sign of a
+ * loop a switch without spanning tree can see (two cables between two
+ * switches make a broadcast storm; the user sees only a CPU at 100%).
+ *
+ * Theory of operation. The engine calls `note` only from the MAC table's
+ * move branch: a source MAC seen on a port other than the one it is learned
+ * on (the table moved it, or kept it where it was as too recent to move).
+ * In a healthy LAN that is rare (a host or VM that really moved, a bond's
+ * failover), so the forwarding of a healthy switch pays nothing for this.
+ * A move is counted when the MAC shows on another port than the last one
+ * it was seen on here, or when its learned port saw it again (its entry's
+ * time went forward) since it last showed elsewhere: a host that moved
+ * counts once, however many frames it sends from its new port before the
+ * table follows it; a frame circling a loop shows on the loop's ports in
+ * turn and counts at every turn. Open vSwitch counts moves the same way
+ * (fdb/stats-show's "Total number of moved MAC entries", the coverage
+ * counter mac_learning_moved its maintainers point at when a loop eats a
+ * CPU) but logs nothing; the Linux bridge logs only frames with its own
+ * address as source. So here a MAC is a suspected loop when it moves more
+ * than FLAP_MOVES times within FLAP_WINDOW_SECONDS, or, as the owner's
+ * clock may be coarse (a data-plane thread ticks once a second, and the
+ * entry's time only moves with it), when its learned port saw it again
+ * between showings elsewhere in FLAP_SECONDS windows in a row: a host that
+ * moved shows on its old port in the first at most. Said at most once per
+ * WARN_INTERVAL_SECONDS per switch.
+ *
+ * Memory is fixed: SLOTS candidate MACs in typed arrays, chosen by a hash
+ * of the MAC; another MAC landing in a busy slot takes it over (its counts
+ * start again). Nothing allocates; the clock is the caller's (seconds).
+ */
+
+/** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
+export const FLAP_MOVES = 10;
+/** The window those moves are counted in, seconds. */
+export const FLAP_WINDOW_SECONDS = 1;
+/** Windows in a row in which a MAC went back to its learned port and away again: a loop too. */
+export const FLAP_SECONDS = 3;
+/** The loop warning is said at most once per this many seconds per switch. */
+export const WARN_INTERVAL_SECONDS = 60;
+
+/** What `note` found. */
+export const MoveVerdict = {
+  /** Nothing new since the MAC last showed on this port: not a move. */
+  Same: 0,
+  /** A move, counted. */
+  Moved: 1,
+  /** A move, and the MAC keeps moving: warn now (`suspect` says about what). */
+  Warn: 2,
+} as const;
+/** One of the `MoveVerdict` values. */
+export type MoveVerdict = typeof MoveVerdict[keyof typeof MoveVerdict];
+
+/** The MAC a warning is about, valid until the next `note`. */
+export interface LoopSuspect {
+  hi: number;
+  lo: number;
+  vlan: number;
+  /** The port it was on before (learned there, or last seen), and the port it shows on now. */
+  from: number;
+  to: number;
+  /** Its moves in the current window. */
+  moves: number;
+}
+
+const SLOTS = 16;
+
+/** Counts MAC moves and tells when one MAC flaps between ports. */
+export class LoopDetector {
+  readonly #hi = new Uint16Array(SLOTS);
+  readonly #lo = new Int32Array(SLOTS);
+  /** The VLAN, or -1 for a free slot. */
+  readonly #vlan = new Int32Array(SLOTS).fill(-1);
+  readonly #lastPort = new Int32Array(SLOTS);
+  /** The entry's time on its learned port when the MAC last showed elsewhere. */
+  readonly #mark = new Float64Array(SLOTS);
+  readonly #count = new Uint32Array(SLOTS);
+  readonly #windowStart = new Float64Array(SLOTS);
+  /** 1 when the current window saw the MAC go back to its learned port and away again. */
+  readonly #back = new Uint8Array(SLOTS);
+  /** Windows in a row before the current one that did. */
+  readonly #steady = new Uint32Array(SLOTS);
+  #lastWarn = -Infinity;
+  /** Filled in when `note` says Warn. */
+  readonly suspect: LoopSuspect = { hi: 0, lo: 0, vlan: 0, from: -1, to: -1, moves: 0 };
+
+  /**
+   * A source MAC seen on `port` at `now` (seconds) while the table has it on `learned`, where it was last
+   * seen at `learnedSeen`.
+   *
+   * @returns whether it was a move, and whether to warn of a loop now
+   */
+  note(
+    hi: number,
+    lo: number,
+    vlan: number,
+    port: number,
+    learned: number,
+    learnedSeen: number,
+    now: number,
+  ): MoveVerdict {
+    const s = ((lo ^ (lo >>> 16) ^ hi ^ vlan) & (SLOTS - 1)) >>> 0;
+    if (this.#vlan[s] !== vlan || this.#hi[s] !== hi || this.#lo[s] !== (lo | 0)) {
+      this.#hi[s] = hi;
+      this.#lo[s] = lo;
+      this.#vlan[s] = vlan;
+      this.#lastPort[s] = learned;
+      this.#mark[s] = learnedSeen;
+      this.#count[s] = 0;
+      this.#windowStart[s] = now;
+      this.#back[s] = 0;
+      this.#steady[s] = 0;
+    }
+    const last = this.#lastPort[s]!;
+    const back = learnedSeen > this.#mark[s]!;
+    if (port === last && !back) return MoveVerdict.Same;
+    this.#lastPort[s] = port;
+    this.#mark[s] = learnedSeen;
+    const start = this.#windowStart[s]!;
+    if (now - start >= FLAP_WINDOW_SECONDS) {
+      // Only the window just before continues a run.
+      this.#steady[s] = this.#back[s] === 1 && now - start < 2 * FLAP_WINDOW_SECONDS
+        ? this.#steady[s]! + 1
+        : 0;
+      this.#windowStart[s] = now;
+      this.#count[s] = 0;
+      this.#back[s] = 0;
+    }
+    if (back) this.#back[s] = 1;
+    const count = ++this.#count[s]!;
+    const flapping = count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
+    if (!flapping || now - this.#lastWarn < WARN_INTERVAL_SECONDS) return MoveVerdict.Moved;
+    this.#lastWarn = now;
+    const w = this.suspect;
+    w.hi = hi;
+    w.lo = lo;
+    w.vlan = vlan;
+    w.from = port === last ? learned : last;
+    w.to = port;
+    w.moves = count;
+    return MoveVerdict.Warn;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The engine without spanning tree: a MAC that keeps moving between ports (a loop's broadcast storm) is
+ * counted and said once a minute, naming the MAC and the ports; a healthy move is counted, never said.
+ */
+import assert from "node:assert/strict";
+import { type LoopWarning, SwitchEngine } from "../../src/switch/engine.ts";
+import { buildFrame } from "../../src/wire/ethernet.ts";
+import { FLAP_MOVES } from "../../src/switch/loop_detector.ts";
+
+const A = "02:00:00:00:00:0a";
+const BROADCAST = "ff:ff:ff:ff:ff:ff";
+
+function rig() {
+  const warnings: LoopWarning[] = [];
+  const engine = new SwitchEngine({ numPorts: 5, onLoopSuspected: (w) => warnings.push(w) }, () => {});
+  for (const p of [1, 2, 3]) engine.activatePort(p);
+  return { engine, warnings };
+}
+
+Deno.test("a broadcast circling two cables (the MAC on ports 2 and 3 in turn) warns once a minute: loop? run with --stp", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: A });
+  engine.tick(1);
+  engine.input(1, frame);
+  // The storm: the host's frame comes back on both cables, over and over, every few ms of the virtual clock.
+  for (let ms = 2; ms < 120_000; ms += 5) {
+    engine.tick(ms);
+    engine.input(ms % 10 === 2 ? 2 : 3, frame);
+  }
+  assert.equal(warnings.length, 2, warnings.map((w) => w.message).join("\n"));
+  const w = warnings[0]!;
+  assert.equal(w.mac, A);
+  assert.deepEqual([w.from, w.to].sort(), [2, 3]);
+  assert.ok(w.moves > FLAP_MOVES);
+  assert.match(
+    w.message,
+    new RegExp(`^MAC ${A} VLAN 0 keeps moving between ports [23] and [23]: loop\\? run with --stp$`),
+  );
+  assert.ok(engine.macMoves > 10_000, String(engine.macMoves));
+});
+
+Deno.test("a host that moves to another port once counts one move and no warning", () => {
+  const { engine, warnings } = rig();
+  engine.tick(1);
+  engine.input(1, buildFrame({ dst: BROADCAST, src: A }));
+  for (let ms = 2; ms < 10_000; ms += 5) {
+    engine.tick(ms);
+    engine.input(2, buildFrame({ dst: BROADCAST, src: A }));
+  }
+  assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), 2);
+  assert.equal(engine.macMoves, 1);
+  assert.deepEqual(warnings, []);
+});
+
+Deno.test("a MAC refreshed on its own port counts no move", () => {
+  const { engine } = rig();
+  for (let ms = 1; ms < 5_000; ms += 5) {
+    engine.tick(ms);
+    engine.input(1, buildFrame({ dst: BROADCAST, src: A }));
+  }
+  assert.equal(engine.macMoves, 0);
+});
+
+Deno.test("on a data-plane thread's 1 s clock, a storm the table has followed to one cable still warns", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: A });
+  // The host spoke once; its frame comes back on port 2 until the table follows it there (after 3 s),
+  // then on both cables, hundreds of times per tick: a MAC on its learned port and another, tick after tick.
+  engine.tick(1);
+  engine.input(1, frame);
+  let warnedAt = -1;
+  for (let s = 1; s <= 12 && warnedAt < 0; s++) {
+    engine.tick(s * 1000);
+    for (let i = 0; i < 200; i++) engine.input(s < 5 || i % 2 === 0 ? 2 : 3, frame);
+    if (warnings.length > 0) warnedAt = s;
+  }
+  assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), 2);
+  assert.ok(warnedAt >= 5 && warnedAt <= 8, `warned at ${warnedAt} s, ${engine.macMoves} moves`);
+  assert.deepEqual([warnings[0]!.from, warnings[0]!.to], [2, 3]);
+});
