@@ -12,10 +12,14 @@ import { clientHandshake } from "../../src/cable/handshake.ts";
 import type { CableKey } from "../../src/cable/key.ts";
 import { encodeClientHello } from "../../src/wire/cable_handshake.ts";
 import { RecordType, writeRecordHeader } from "../../src/wire/cable_record.ts";
-import { prng } from "../helpers/random.ts";
+import { junk, mutate as mutateWith, prng } from "../helpers/random.ts";
 import { Bench, collect, frame, keyA, tagOf, until, within } from "./_helpers.ts";
 
 const BATCH = 25;
+
+/** A valid input cut short (a fifth) or lengthened with random bytes, then up to 3 bytes set. */
+const mutate = (t: Uint8Array, rnd: () => number) =>
+  mutateWith(t, rnd, { cut: 0.2, growBy: 200, randomGrowth: true, minFlips: 0, maxFlips: 3 });
 
 async function write(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let off = 0;
@@ -38,27 +42,6 @@ async function endedByPeer(conn: Deno.Conn, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-function mutate(t: Uint8Array, rnd: () => number): Uint8Array {
-  let f = t.slice();
-  const kind = rnd();
-  if (kind < 0.2) f = f.subarray(0, Math.floor(rnd() * f.length));
-  else if (kind < 0.3) {
-    const g = new Uint8Array(f.length + Math.floor(rnd() * 200));
-    g.set(f);
-    for (let i = f.length; i < g.length; i++) g[i] = Math.floor(rnd() * 256);
-    f = g;
-  }
-  const flips = Math.floor(rnd() * 4);
-  for (let i = 0; i < flips && f.length > 0; i++) f[Math.floor(rnd() * f.length)] = Math.floor(rnd() * 256);
-  return f;
-}
-
-function random(rnd: () => number, max: number): Uint8Array {
-  const b = new Uint8Array(Math.floor(rnd() * max));
-  for (let i = 0; i < b.length; i++) b[i] = Math.floor(rnd() * 256);
-  return b;
 }
 
 /** Runs `each(i)` for i in [0, n), BATCH at a time. */
@@ -98,12 +81,12 @@ Deno.test("cable fuzz: 300 random and mutated hellos are each refused and counte
     const templates = [hello("sealed"), hello("plain")].map((h) => {
       const b = new Uint8Array(h.length + 32);
       b.set(h);
-      b.set(random(rnd, 33).subarray(0, 32).slice(), h.length);
+      b.set(Uint8Array.from({ length: 32 }, () => Math.floor(rnd() * 256)), h.length);
       return b;
     });
     const inputs = Array.from(
       { length: N },
-      () => rnd() < 0.2 ? random(rnd, 300) : mutate(templates[Math.floor(rnd() * 2)]!, rnd),
+      () => rnd() < 0.2 ? junk(rnd, 300) : mutate(templates[Math.floor(rnd() * 2)]!, rnd),
     );
     let ended = 0;
     const started = performance.now();
@@ -148,7 +131,7 @@ for (const mode of ["plain", "sealed"] as const) {
         at += 2 + f.length;
       } else {
         writeRecordHeader(stream, at, RecordType.frames, f.length + 2 + 16);
-        stream.set(random(rnd, f.length + 19).subarray(0, f.length + 18), at + 4);
+        stream.set(Uint8Array.from({ length: f.length + 18 }, () => Math.floor(rnd() * 256)), at + 4);
         at += 4 + f.length + 18;
       }
     }
@@ -166,7 +149,7 @@ for (const mode of ["plain", "sealed"] as const) {
           });
           const r = rnd();
           let bytes: Uint8Array;
-          if (r < 0.2) bytes = random(rnd, 3000);
+          if (r < 0.2) bytes = junk(rnd, 3000);
           else if (r < 0.35) {
             // Half a record (or a frame's length and part of it), then silence.
             stalled++;

@@ -19,7 +19,7 @@ import { vxlanHeader } from "../../src/wire/vxlan.ts";
 import { VDE_MAX_FRAME } from "../../src/wire/ethernet.ts";
 import { poller } from "../../src/io/poller.ts";
 import type { Link } from "../../src/link/link.ts";
-import { prng } from "../helpers/random.ts";
+import { junk, mutate, prng } from "../helpers/random.ts";
 
 const N = Number(Deno.args[0] ?? 20_000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,32 +37,6 @@ function frame(src: number, tag: number, size = 60): Uint8Array {
   f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, src, 0x88, 0xb5]);
   f[20] = tag;
   return f;
-}
-
-function mutate(t: Uint8Array, headerBytes: number): Uint8Array {
-  let d = t.slice();
-  const kind = rnd();
-  if (kind < 0.2) d = d.subarray(0, Math.floor(rnd() * d.length));
-  else if (kind < 0.3) {
-    // Longer, now and then past the largest frame.
-    const g = new Uint8Array(d.length + (rnd() < 0.3 ? VDE_MAX_FRAME : Math.floor(rnd() * 200)));
-    g.set(d);
-    d = g;
-  }
-  const flips = Math.floor(rnd() * 4);
-  for (let i = 0; i < flips && d.length > 0; i++) {
-    const at = rnd() < 0.6
-      ? Math.floor(rnd() * Math.min(d.length, headerBytes + 14))
-      : Math.floor(rnd() * d.length);
-    d[at] = Math.floor(rnd() * 256);
-  }
-  return d;
-}
-
-function random(): Uint8Array {
-  const d = new Uint8Array(Math.floor(rnd() * (rnd() < 0.05 ? 12_000 : 1600)));
-  for (let i = 0; i < d.length; i++) d[i] = Math.floor(rnd() * 256);
-  return d;
 }
 
 /** Counts what `link` hands on and checks each frame's length; returns the tags of frames from host 0x77. */
@@ -86,7 +60,15 @@ const senders = Array.from({ length: 4 }, () => {
 /** Sends N fuzzed datagrams built from `template` to `to`, pausing now and then so the links drain. */
 async function blast(to: Uint8Array, template: Uint8Array, headerBytes: number): Promise<void> {
   for (let i = 0; i < N; i++) {
-    const d = rnd() < 0.25 ? random() : mutate(template, headerBytes);
+    // Junk now and then past the largest frame; a valid one cut, lengthened (maybe past the largest frame too),
+    // and changed mostly in its header and the frame's.
+    const d = rnd() < 0.25 ? junk(rnd, rnd() < 0.05 ? 12_000 : 1600) : mutate(template, rnd, {
+      cut: 0.2,
+      growBy: rnd() < 0.3 ? VDE_MAX_FRAME + 200 : 200,
+      minFlips: 0,
+      maxFlips: 3,
+      at: (length) => Math.floor(rnd() * (rnd() < 0.6 ? Math.min(length, headerBytes + 14) : length)),
+    });
     senders[Math.floor(rnd() * senders.length)]!.sendTo(d, to);
     if (i % 100 === 99) await sleep(0);
   }

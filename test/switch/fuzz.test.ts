@@ -18,7 +18,7 @@ import { writeSolicitFrame } from "../../src/wire/ndp.ts";
 import { ARP_REQUEST, writeArp } from "../../src/wire/arp.ts";
 import { internetChecksum } from "../../src/wire/checksum.ts";
 import { igmp } from "../helpers/igmp.ts";
-import { prng } from "../helpers/random.ts";
+import { junk, mutate, prng } from "../helpers/random.ts";
 import { ipLiteral } from "../../src/wire/ip_address.ts";
 
 const FRAMES = 100_000;
@@ -155,26 +155,19 @@ function fixChecksums(f: Uint8Array): void {
   f[at + 3] = d & 0xff;
 }
 
-function mutate(t: Uint8Array, rnd: () => number): Uint8Array {
-  let f = t.slice();
-  const kind = rnd();
-  if (kind < 0.15) f = f.subarray(0, Math.floor(rnd() * f.length));
-  else if (kind < 0.25) {
-    const g = new Uint8Array(f.length + Math.floor(rnd() * 128));
-    g.set(f);
-    f = g;
-  }
-  const flips = 1 + Math.floor(rnd() * 6);
-  for (let i = 0; i < flips && f.length > 0; i++) {
-    // Mostly the headers (tags, lengths, LLC, IP), sometimes the MACs or anywhere.
-    const r = rnd();
-    const at = r < 0.1
-      ? Math.floor(rnd() * Math.min(12, f.length))
-      : r < 0.8
-      ? Math.min(f.length - 1, 12 + Math.floor(rnd() * 60))
-      : Math.floor(rnd() * f.length);
-    f[at] = Math.floor(rnd() * 256);
-  }
+/** A template changed: mostly the headers (tags, lengths, LLC, IP), sometimes the MACs or anywhere. */
+function mutated(t: Uint8Array, rnd: () => number): Uint8Array {
+  const f = mutate(t, rnd, {
+    growBy: 128,
+    at: (length) => {
+      const r = rnd();
+      return r < 0.1
+        ? Math.floor(rnd() * Math.min(12, length))
+        : r < 0.8
+        ? 12 + Math.floor(rnd() * 60)
+        : Math.floor(rnd() * length);
+    },
+  });
   if (rnd() < 0.5) fixChecksums(f);
   return f;
 }
@@ -225,11 +218,10 @@ Deno.test("switch fuzz: 100,000 random and mutated frames, then a clean exchange
     let f: Uint8Array;
     const k = rnd();
     if (k < 0.2) {
-      f = new Uint8Array(Math.floor(rnd() * (MAX_FRAME + 200)));
-      for (let j = 0; j < f.length; j++) f[j] = Math.floor(rnd() * 256);
+      f = junk(rnd, MAX_FRAME + 200);
       // Half of them to the bridge group address or a multicast group, where the parsers are.
       if (f.length >= 6 && rnd() < 0.5) f.set(rnd() < 0.5 ? [1, 0x80, 0xc2, 0, 0, 0] : [1, 0, 0x5e, 1, 2, 3]);
-    } else f = mutate(tpl[Math.floor(rnd() * tpl.length)]!, rnd);
+    } else f = mutated(tpl[Math.floor(rnd() * tpl.length)]!, rnd);
     // Ports 0, 6 and 7 are inactive and 9 is out of range: a few frames go there too.
     const port = rnd() < 0.02
       ? [0, 6, 7, 9][Math.floor(rnd() * 4)]!

@@ -13,7 +13,7 @@ import { VdeSwitchServer } from "../../src/vde/switch_server.ts";
 import { buildVdeRequest, buildVdeRequestV1, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
 import { exchangeBroadcasts, portFiles, RawClient, sleep, until } from "../helpers/vde_clients.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
-import { prng } from "../helpers/random.ts";
+import { junk, mutate, prng } from "../helpers/random.ts";
 
 const N = 300;
 const BATCH = 25;
@@ -38,30 +38,20 @@ Deno.test("ctl fuzz: 300 random and mutated requests are refused or served and c
         try {
           let bytes: Uint8Array;
           if (rnd() < 0.2) {
-            bytes = new Uint8Array(Math.floor(rnd() * 300));
-            for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rnd() * 256);
+            bytes = junk(rnd, 300);
             if (bytes.length >= 4 && rnd() < 0.5) bytes.set([0xce, 0xfa, 0xed, 0xfe]);
           } else {
             const port = rnd() < 0.5 ? 0 : Math.floor(rnd() * 20);
             const template = rnd() < 0.8
               ? buildVdeRequest({ kind: REQ_NEW_CONTROL, port, socketPath: c.dataPath, description: "fuzz" })
               : buildVdeRequestV1(REQ_NEW_CONTROL, c.dataPath, "fuzz v1");
-            bytes = template;
-            const kind = rnd();
-            if (kind < 0.2) bytes = bytes.slice(0, Math.floor(rnd() * bytes.length));
-            else if (kind < 0.3) {
-              const g = new Uint8Array(bytes.length + Math.floor(rnd() * 200));
-              g.set(bytes);
-              bytes = g;
-            }
-            const flips = 1 + Math.floor(rnd() * 4);
-            for (let i = 0; i < flips && bytes.length > 0; i++) {
-              // Mostly the header words and the address family, where the lengths and choices live.
-              const where = rnd() < 0.7
-                ? Math.floor(rnd() * Math.min(16, bytes.length))
-                : Math.floor(rnd() * bytes.length);
-              bytes[where] = Math.floor(rnd() * 256);
-            }
+            // Mostly the header words and the address family, where the lengths and choices live.
+            bytes = mutate(template, rnd, {
+              cut: 0.2,
+              growBy: 200,
+              maxFlips: 4,
+              at: (length) => Math.floor(rnd() * (rnd() < 0.7 ? Math.min(16, length) : length)),
+            });
           }
           await c.sendRaw(bytes).catch(() => {});
           const r = await c.awaitReply(300);

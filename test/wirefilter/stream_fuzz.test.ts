@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { FilterProcess, framed, sleep, tagOf, testFrame, VDE } from "./_helpers.ts";
-import { prng } from "../helpers/random.ts";
+import { junk, mutate, prng } from "../helpers/random.ts";
 import { VDE_MAX_FRAME } from "../../src/wire/ethernet.ts";
 
 const WRITES = 2000;
@@ -34,24 +34,9 @@ Deno.test("wirefilter stream fuzz: 2,000 writes of random and mutated framing; i
     await p.untilForwarding();
     const template = framed(Array.from({ length: 8 }, (_, i) => testFrame(1000 + i, 60 + 37 * i)));
     for (let i = 0; i < WRITES; i++) {
-      let bytes: Uint8Array;
-      if (rnd() < 0.3) {
-        bytes = new Uint8Array(Math.floor(rnd() * 3000));
-        for (let k = 0; k < bytes.length; k++) bytes[k] = Math.floor(rnd() * 256);
-      } else {
-        bytes = template.slice();
-        const kind = rnd();
-        if (kind < 0.2) bytes = bytes.subarray(0, Math.floor(rnd() * bytes.length));
-        else if (kind < 0.3) {
-          const g = new Uint8Array(bytes.length + Math.floor(rnd() * 500));
-          g.set(bytes);
-          bytes = g;
-        }
-        const flips = Math.floor(rnd() * 4);
-        for (let k = 0; k < flips && bytes.length > 0; k++) {
-          bytes[Math.floor(rnd() * bytes.length)] = Math.floor(rnd() * 256);
-        }
-      }
+      const bytes = rnd() < 0.3
+        ? junk(rnd, 3000)
+        : mutate(template, rnd, { cut: 0.2, growBy: 500, minFlips: 0, maxFlips: 3 });
       if (bytes.length > 0) await p.writeRaw(bytes);
       if (i % 100 === 99) await sleep(10);
     }
