@@ -3,7 +3,8 @@
  * it closes, each with the time, the remote address and port, the key id,
  * the switch port, and (at close) the frames and bytes carried each way.
  * Refused handshakes are logged too, at most a few lines per interval with
- * a count of the rest, so a flood of bad connections cannot flood the log.
+ * a count of the rest (src/rate_limited_log.ts), so a flood of bad
+ * connections cannot flood the log.
  */
 import type { CableConnection } from "./connection.ts";
 import { counted } from "../counted.ts";
@@ -55,34 +56,4 @@ export function formatAddr(addr: Deno.Addr): string {
     return addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
   }
   return addr.transport;
-}
-
-/** Logs at most `limit` lines per `intervalMs`, then one line counting what it held back. */
-export class RateLimitedLog {
-  #windowStart = 0;
-  #lines = 0;
-  #suppressed = 0;
-
-  constructor(readonly log: CableLogger, readonly limit = 10, readonly intervalMs = 10_000) {}
-
-  /** Logs `message` unless the interval's budget is spent. */
-  line(message: string): void {
-    const now = Date.now();
-    if (now - this.#windowStart >= this.intervalMs) {
-      if (this.#suppressed > 0) {
-        this.log(
-          `${this.#suppressed} more refused connection(s) not logged in the last ${this.intervalMs / 1000} s`,
-        );
-      }
-      this.#windowStart = now;
-      this.#lines = 0;
-      this.#suppressed = 0;
-    }
-    if (this.#lines < this.limit) {
-      this.#lines++;
-      this.log(message);
-    } else {
-      this.#suppressed++;
-    }
-  }
 }

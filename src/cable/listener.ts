@@ -16,14 +16,8 @@
  *   stays on its port for `graceMs`, dropping frames, and ends if no
  *   connection comes back. At most `maxSessions` sessions exist.
  */
-import {
-  type CableLogger,
-  closeLine,
-  type ConnectionInfo,
-  formatAddr,
-  openLine,
-  RateLimitedLog,
-} from "./cable_log.ts";
+import { type CableLogger, closeLine, type ConnectionInfo, formatAddr, openLine } from "./cable_log.ts";
+import { RateLimitedLog } from "../rate_limited_log.ts";
 import { CableConnection } from "./connection.ts";
 import { type Established, HandshakeError, NonceMemory, sendAccept, serverHandshake } from "./handshake.ts";
 import type { CableKey } from "./key.ts";

@@ -116,14 +116,25 @@ export class CaptureFileWriter {
     this.#lost.set(port, (this.#lost.get(port) ?? 0) + 1);
   }
 
-  /** Sets how many frames of `port` the switch dropped so far. */
+  /**
+   * Sets how many frames of `port` the switch dropped so far. The count
+   * comes off the capture socket: one that is no count (NaN, infinite,
+   * negative, fractional) is ignored, as the statistics block could not
+   * hold it.
+   */
   setDropped(port: number, count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0) return;
     this.#dropped.set(port, count);
   }
 
   /** Writes one frame; `data` is cut to the snap length here if longer. */
   frame(port: number, direction: Direction, micros: number, data: Uint8Array, originalLength: number): void {
     const cut = data.length > this.snaplen ? data.subarray(0, this.snaplen) : data;
+    // A record that claims a frame shorter than what it carries (the stream is hostile like any input):
+    // the frame was at least that long, and a packet captured past its own length is a malformed file.
+    if (originalLength < data.length) originalLength = data.length;
+    // So is its time: one that is no time since the epoch pcap can hold (NaN, negative, past 2106) is 0.
+    micros = micros >= 0 && micros <= MAX_MICROS ? Math.floor(micros) : 0;
     this.#captured++;
     if (this.format === "pcap") {
       this.#out(pcapRecord(micros, cut, originalLength));
@@ -169,6 +180,9 @@ export class CaptureFileWriter {
     }
   }
 }
+
+/** The latest time a pcap record holds: its seconds are 32 bits. */
+const MAX_MICROS = (2 ** 32 - 1) * 1e6 + 999_999;
 
 /** A port's interface name: `SWITCH port N`, or `port N` without a switch's name. */
 export function interfaceName(switchName: string, port: number): string {

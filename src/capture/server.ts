@@ -220,12 +220,17 @@ interface ValidRequest {
 }
 
 function parseRequest(line: string, numPorts: number): ValidRequest {
-  let raw: Partial<CaptureRequest>;
+  let parsed: unknown;
   try {
-    raw = JSON.parse(line);
+    parsed = JSON.parse(line);
   } catch {
     throw new Error("the capture request is not JSON");
   }
+  // Valid JSON need not be an object (null, 5, []): its fields would be read off nothing.
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error("the capture request is not a JSON object");
+  }
+  const raw = parsed as Partial<CaptureRequest>;
   const ports = Array.isArray(raw.ports) ? raw.ports : [];
   for (const p of ports) {
     if (!Number.isInteger(p) || p < 0 || p >= numPorts) {

@@ -33,6 +33,7 @@ import {
   removeIfThere,
 } from "./outside_files.ts";
 import { writeNew, writeWhole } from "./state.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** How long the lab waits for the process outside to change a slirp's forwards (it takes milliseconds). */
 const FORWARDS_TIMEOUT_MS = 10_000;
@@ -135,7 +136,9 @@ export async function answerForwards(
     await changeForwards(name, slirp, was, now);
     made = true;
   } catch (err) {
-    said = `${(err as Error).message}\n`;
+    // The forward quoted as the request wrote it: a newline or terminal escape there must not reach the lab's
+    // user (who reads this answer) as one.
+    said = `${printable((err as Error).message)}\n`;
   }
   const done = forwardsDoneFile(labDir, name, generation);
   try {

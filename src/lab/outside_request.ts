@@ -9,11 +9,13 @@
  * own keys (kind, forwards, options, mtu; connect, listen, key, insecure),
  * so they are put back into a one-node lab file and run through the lab
  * file's validator (validate.ts), the very checks `vde up` made: a bad
- * request is refused with the validator's words, in one line, and what is
+ * request is refused with the validator's words, in one printable line
+ * (control characters in what it quotes become `?`), and what is
  * opened is the node the validator made, with nothing else the file held.
  */
 import { Document } from "yaml";
 import { validateLab } from "./validate.ts";
+import { printable } from "../console/reply_format.ts";
 import type { CableNode, SlirpNode } from "./spec.ts";
 
 /**
@@ -34,11 +36,15 @@ export function checkedRequest(
   const named = settings.name;
   delete settings.name;
   if (named !== name || (settings.kind !== "slirp" && settings.kind !== "cable")) {
-    throw new Error(`${name}: no slirp or cable node asked for`);
+    throw new Error(printable(`${name}: no slirp or cable node asked for`));
   }
   const text = new Document({ name: lab, topology: { nodes: { [name]: settings } } }).toString();
   const { lab: checked, errors } = validateLab(text, { filesFrom: baseDir });
   const node = checked?.nodes[0];
   if (node?.kind === "slirp" || node?.kind === "cable") return node;
-  throw new Error(errors.map((e) => e.message).join("; ") || `${name}: no slirp or cable node asked for`);
+  // The validator quotes what it refuses as it was written: a value with a newline or a terminal escape in it
+  // would break the refusal's one line (the lab shows it to its user), so control characters become `?`.
+  throw new Error(
+    printable(errors.map((e) => e.message).join("; ") || `${name}: no slirp or cable node asked for`),
+  );
 }

@@ -7,14 +7,14 @@
  * starts unconnected, taking datagrams from anyone; the first send connects
  * it to DST, after which the kernel only passes DST's datagrams. A
  * zero-length datagram disconnects it again. Each datagram is one frame,
- * with no header.
+ * with no header; one shorter than an Ethernet header is counted and dropped.
  */
 import { C } from "../../ffi/libc.ts";
 import { type InetDatagramHandler, InetDgramSocket, resolveHost } from "../io/inet_dgram.ts";
 import { poller } from "../io/poller.ts";
 import { isErrno } from "../io/unix_dgram.ts";
 import { encodeSockaddr } from "../io/sockaddr.ts";
-import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
   anyAddress,
   formatIp,
@@ -80,8 +80,16 @@ export class UdpLink extends BaseLink {
         this.#connected = false;
         return;
       }
-      if (d.length > VDE_MAX_FRAME) {
+      // Anyone may send to the port while it is unconnected: a datagram too short to be a frame is
+      // counted and dropped here, as vxlan:// and vxvde:// drop theirs, not handed on as a frame.
+      if (d.length > VDE_MAX_FRAME || d.length < ETH_HLEN) {
         this.stats.dropsIn++;
+        if (d.length < ETH_HLEN) {
+          logOnce(
+            `udp-runt:${this.description}`,
+            `${this.description}: dropped a ${d.length}-byte datagram (no frame)`,
+          );
+        }
         return;
       }
       this.deliver(d);

@@ -11,8 +11,10 @@
  * unlinks its path right after the reply) and answers with that path. The
  * endpoint lives exactly as long as the ctl connection. Unlike Debian's
  * switch, every refused request closes the ctl connection with a log line
- * that says why, so a client never hangs; the reason is written to the
- * client first (wire/vde_refusal.ts), so ours can say it too.
+ * that says why (the first 10 in 10 s; then one line counts the rest, so a
+ * stream of bad clients cannot flood the log), so a client never hangs;
+ * the reason is written to the client first (wire/vde_refusal.ts), so ours
+ * can say it too.
  *
  * Who a client is comes from the kernel, not from the request: the ctl
  * connection's peer credentials (SO_PEERCRED) give its uid and gid, and
@@ -26,6 +28,7 @@
  */
 import { C, libc, SysError } from "../../ffi/libc.ts";
 import { log } from "../log.ts";
+import { RateLimitedLog } from "../rate_limited_log.ts";
 import { canReadWrite, UnixDgramSocket } from "../io/unix_dgram.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import {
@@ -127,6 +130,8 @@ export class VdeSwitchServer {
   readonly #sw: Switch;
   #listener: UnixStreamListener | null = null;
   readonly #log: (message: string) => void;
+  /** Refusals, which any local user can cause once per connection: a few lines per interval, then a count. */
+  readonly #refusals: RateLimitedLog;
   #pending = 0;
   #closed = false;
   readonly #endpoints = new Set<EndpointLink>();
@@ -144,6 +149,7 @@ export class VdeSwitchServer {
     this.ctlPath = `${dir}/ctl`;
     this.permissions = perms;
     this.#log = log;
+    this.#refusals = new RateLimitedLog(log);
   }
 
   #listen(): void {
@@ -254,7 +260,7 @@ export class VdeSwitchServer {
   #accepted(conn: StreamConn, peer: PeerCred): void {
     if (this.#pending >= MAX_PENDING) {
       this.refused.busy++;
-      this.#log(`too many handshakes in progress; refusing a connection`);
+      this.#refusals.line(`too many handshakes in progress; refusing a connection`);
       conn.close();
       return;
     }
@@ -425,7 +431,7 @@ export class VdeSwitchServer {
   }
 
   async #refuse(conn: StreamConn, reason: string): Promise<void> {
-    this.#log(`refused a client: ${reason}`);
+    this.#refusals.line(`refused a client: ${reason}`);
     // A few bytes into an empty socket buffer: the write does not wait on the client.
     await conn.writeAll(buildRefusal(reason)).catch(() => {});
     try {

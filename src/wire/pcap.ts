@@ -23,9 +23,10 @@ export function pcapFileHeader(snaplen: number): Uint8Array {
 export function pcapRecord(micros: number, data: Uint8Array, originalLength: number): Uint8Array {
   const bytes = new Uint8Array(16 + data.length);
   const view = new DataView(bytes.buffer);
-  const seconds = Math.floor(micros / 1e6);
-  view.setUint32(0, seconds, LITTLE);
-  view.setUint32(4, Math.floor(micros - seconds * 1e6), LITTLE);
+  // Exact for whole microseconds below 2^53: a division's rounding could make the remainder 1e6.
+  const fraction = micros % 1e6;
+  view.setUint32(0, (micros - fraction) / 1e6, LITTLE);
+  view.setUint32(4, Math.floor(fraction), LITTLE);
   view.setUint32(8, data.length, LITTLE);
   view.setUint32(12, originalLength, LITTLE);
   bytes.set(data, 16);
