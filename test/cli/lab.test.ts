@@ -178,7 +178,7 @@ Deno.test("vde graph of a lab file with a mistake prints FILE:LINE:COL and does 
   }
 });
 
-Deno.test("another tool's word for a lab command (containerlab's deploy, destroy, inspect, exec) is answered with vde's", async () => {
+Deno.test("another tool's word for a lab command (containerlab's deploy, destroy, inspect; docker's attach, ssh) is answered with vde's", async () => {
   const deploy = await vde(["deploy", "-t", "mylab.clab.yml"]);
   assert.equal(deploy.code, 1);
   assert.match(
@@ -194,7 +194,10 @@ Deno.test("another tool's word for a lab command (containerlab's deploy, destroy
     (await vde(["inspect"])).stderr,
     /^vde: unknown command 'inspect' \(`vde status` lists running labs/,
   );
-  assert.match((await vde(["exec"])).stderr, /ip netns exec vde-LAB-HOST COMMAND/);
+  // docker's attach and containerlab's ssh: a shell in a host is vde exec's.
+  for (const word of ["ssh", "attach", "shell"]) {
+    assert.match((await vde([word, "h1"])).stderr, /a shell in a lab's host is `vde exec HOST`/, word);
+  }
   // stop is no typo of tap.
   assert.match(
     (await vde(["stop"])).stderr,
