@@ -391,6 +391,25 @@ Deno.test("vde down in a directory of several lab files takes the one whose lab 
   });
 });
 
+Deno.test("vde down and vde graph beside a copy the lab shell's save wrote (two files naming the lab that is up) take the file it runs", async () => {
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const save = await vde(["term", name, "-c", `save ${dir}/copy.yaml`]);
+    assert.equal(save.code, 0, save.stderr);
+    // The copy first by name (copy.yaml < lab.yaml), and drawn differently: the file it runs is drawn.
+    await Deno.writeTextFile(
+      `${dir}/copy.yaml`,
+      ONE_SWITCH.replace("name: x", `name: ${name}`).replace("4", "8"),
+    );
+    const graph = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
+    assert.equal(graph.code, 0, graph.stderr);
+    assert.match(graph.stdout, /4 ports/);
+    const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false, timeoutMs: 60_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`^removed lab ${name}$`, "m"));
+  });
+});
+
 Deno.test("vde graph takes a running lab's name, and of several lab files here the one whose lab is up", async () => {
   await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
