@@ -70,6 +70,10 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[]): 
     const which = second === undefined ? "give one of its hosts" : `it has no host ${second}${near}`;
     throw new UsageError(`lab ${named.name}: ${which}; its hosts: ${hosts.join(", ") || "none"}`);
   }
+  // `vde exec LAB HOST` of a lab that is not up, whose host name another lab has.
+  if (second !== undefined && labs.some((l) => hostsOf(l).includes(second))) {
+    throw new UsageError(`no lab ${first} is up (up: ${labs.map((l) => l.name).join(", ")})`);
+  }
   const all = labs.flatMap((l) => hostsOf(l).map((h) => labs.length === 1 ? h : `${l.name} ${h}`));
   const near = didYouMeanClause(didYouMean(first, labs.flatMap(hostsOf)));
   throw new UsageError(`no running lab has a host ${first}${near}; the hosts: ${all.join(", ") || "none"}`);

@@ -809,7 +809,7 @@ class Validator {
     }
     const ends: RawEnd[] = [];
     for (const it of e.value.items as Node[]) {
-      const text = isScalar(it) ? String((it as Scalar).value) : "";
+      const text = isScalar(it) ? String((it as Scalar).value) : containerlabEndpoint(it);
       const m = /^([^:]+)(?::(.+))?$/.exec(text);
       if (m === null) {
         this.#error(it, `an endpoint is NODE or NODE:PORT, got ${JSON.stringify(it.toJSON())}`);
@@ -954,4 +954,19 @@ function checkRoute(route: string): string | undefined {
   if (m[2] === "via" && !isIp(m[3]!)) return `gateway "${m[3]}" is not an IP address`;
   if (m[2] === "dev" && !IFACE.test(m[3]!)) return `device "${m[3]}" must be eth0, eth1, ...`;
   return undefined;
+}
+
+/**
+ * containerlab's extended endpoint, `{ node: h1, interface: eth1 }`, as the
+ * `h1:eth1` it means (a switch's interface is its port's number here); ""
+ * for any other shape, which the caller refuses.
+ */
+function containerlabEndpoint(it: Node): string {
+  if (!isMap(it)) return "";
+  const end = it.toJSON() as Record<string, unknown>;
+  const keys = Object.keys(end);
+  if (typeof end.node !== "string" || !keys.every((k) => k === "node" || k === "interface")) return "";
+  const iface = end.interface;
+  if (iface === undefined) return end.node;
+  return typeof iface === "string" || typeof iface === "number" ? `${end.node}:${iface}` : "";
 }

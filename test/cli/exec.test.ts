@@ -39,6 +39,7 @@ Deno.test("vde exec of a host no running lab has names the hosts there are, the 
   assert.equal(refused(["demo", "h9"]), "lab demo: it has no host h9 (did you mean h1?); its hosts: h1, h2");
   assert.equal(refused(["demo"]), "lab demo: give one of its hosts; its hosts: h1, h2");
   assert.match(refused(["h1"], []), /^no labs are up: `vde up lab\.yaml`/);
+  assert.equal(refused(["gone", "h1", "ip", "a"], [demo, other]), "no lab gone is up (up: demo, other)");
   assert.match(refused([], [demo]), /vde exec \[LAB\] HOST \[COMMAND\.\.\.\]/);
 });
 

@@ -363,6 +363,39 @@ topology:
   ]);
 });
 
+Deno.test("containerlab's extended endpoints ({ node, interface }) are taken as NODE:INTERFACE; its link type and mgmt are answered", () => {
+  const { lab, errors } = validateLab(`name: clab
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, interfaces: { eth1: 10.1.0.1/24 } }
+  links:
+    - endpoints:
+        - node: h1
+          interface: eth1
+        - { node: sw1, interface: 3 }
+`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(lab?.links[0]?.ends, [{ node: "h1", iface: "eth1" }, { node: "sw1", port: 3 }]);
+  assert.deepEqual(
+    errorsOf(`name: clab
+mgmt: { network: m }
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host }
+  links:
+    - type: veth
+      endpoints: [{ node: h1, interface: eth0 }, { node: sw1, mac: x }]
+`),
+    [
+      `lab.yaml:2:1: unknown key "mgmt" in the top level (containerlab's management network has no counterpart here: reach a host with vde exec HOST)`,
+      `lab.yaml:8:7: unknown key "type" in a link (containerlab's type has no counterpart here: a node is its kind, a link a cable between its endpoints)`,
+      `lab.yaml:9:50: an endpoint is NODE or NODE:PORT, got {"node":"sw1","mac":"x"}`,
+    ],
+  );
+});
+
 Deno.test("a key given twice is named with both lines, and the file's other mistakes are still reported", () => {
   assert.deepEqual(
     errorsOf(`name: dup
