@@ -822,15 +822,15 @@ class Validator {
         this.#error(it, `unknown node "${m[1]}"` + didYouMeanClause(hint && `"${hint}"`));
         continue;
       }
-      const suffix = m[2];
+      // containerlab names a bridge's ends by interfaces (br1:eth1): a switch's ethN is its port N.
+      const suffix = node.kind === "switch" ? m[2]?.replace(/^eth(\d+)$/, "$1") : m[2];
       if (suffix !== undefined) {
         if (node.kind === "switch") {
           if (!/^\d+$/.test(suffix) || Number(suffix) < 1 || Number(suffix) >= node.ports) {
             this.#error(
               it,
-              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}` +
-                // containerlab names a bridge's end by an interface (br1:eth1); a switch's ends are ports.
-                (/^\d+$/.test(suffix)
+              `port "${m[2]}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}` +
+                (/^\d+$/.test(m[2]!)
                   ? ""
                   : ` (a switch's ends are ports: "${node.name}:1", or "${node.name}" for the next free one)`),
             );

@@ -437,19 +437,35 @@ Deno.test("a switch takes the Linux bridge's mcast_snooping and mcast_querier; o
   ]);
 });
 
-Deno.test("a switch end named like containerlab's bridge interface (br1:eth1) is told that a switch's ends are ports", () => {
-  const text = `name: t
+Deno.test("a switch end named like containerlab's bridge interface (br1:eth1) is that port; eth0 or a word is told that a switch's ends are ports", () => {
+  const { lab, errors } = validateLab(`name: t
 topology:
   nodes:
     br1: { kind: switch }
     n1: { kind: host }
   links:
     - endpoints: ["n1:eth1", "br1:eth1"]
-`;
-  assert.deepEqual(errorsOf(text), [
-    `lab.yaml:7:30: port "eth1" of switch br1 must be a number from 1 to 31 ` +
-    `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
-  ]);
+    - endpoints: ["n1:eth2", "br1:eth7"]
+`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(lab?.links.map((l) => l.ends[1]), [{ node: "br1", port: 1 }, { node: "br1", port: 7 }]);
+  assert.deepEqual(
+    errorsOf(`name: t
+topology:
+  nodes:
+    br1: { kind: switch }
+    n1: { kind: host }
+  links:
+    - endpoints: ["n1:eth1", "br1:eth0"]
+    - endpoints: ["n1:eth2", "br1:e1"]
+`),
+    [
+      `lab.yaml:7:30: port "eth0" of switch br1 must be a number from 1 to 31 ` +
+      `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
+      `lab.yaml:8:30: port "e1" of switch br1 must be a number from 1 to 31 ` +
+      `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
+    ],
+  );
 });
 
 Deno.test("lab and node names too long for a tap are taken: containerlab-style names need no shortening", () => {
