@@ -122,6 +122,9 @@ export const execCommand = (program: Command): void => {
     .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
     .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
     .passThroughOptions()
+    // docker exec -it's: the command always has this terminal, as they ask.
+    .option("-i, --interactive", "taken for docker exec's -i: the command always reads this terminal")
+    .option("-t, --tty", "taken for docker exec's -t: the command always has this terminal")
     .addHelpText(
       "after",
       examples(

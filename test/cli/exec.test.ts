@@ -68,6 +68,10 @@ Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own,
     const ping = await vde(["exec", name, "h2", "ping", "-c", "1", "-W", "5", "10.9.0.1"]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     assert.equal((await vde(["exec", name, "h1", "sh", "-c", "exit 3"])).code, 3);
+    // docker exec -it's flags are taken; the command's own options stay its own.
+    const it = await vde(["exec", "-it", name, "h1", "ip", "-o", "link", "show", "eth0"]);
+    assert.equal(it.code, 0, it.stderr);
+    assert.match(it.stdout, /^\d+: eth0@?/);
     // No command: the shell, reading this input.
     const shell = await run([...vdeCommand(), "exec", name, "h2"], {
       input: "ip -br addr show eth0\n",
