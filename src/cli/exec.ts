@@ -121,6 +121,7 @@ export const execCommand = (program: Command): void => {
   program.command("exec")
     .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
     .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
+    .usage("[options] [LAB] HOST [COMMAND...]")
     .passThroughOptions()
     // docker exec -it's: the command always has this terminal, as they ask.
     .option("-i, --interactive", "taken for docker exec's -i: the command always reads this terminal")

@@ -82,7 +82,7 @@ async function writeOut(bytes: Uint8Array, path: string | undefined): Promise<vo
 /** Registers `vde graph`. */
 export const graphCommand = (program: Command): void => {
   program.command("graph")
-    .description("print a lab file as a Graphviz graph (pipe it to dot -Tsvg)")
+    .description("print a lab file as a Graphviz graph (-o lab.svg draws it with dot)")
     .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
     .addOption(nameOption("draw the file as lab NAME runs it (vde up --name NAME): its name and variables"))
