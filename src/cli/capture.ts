@@ -40,6 +40,7 @@ import {
 import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
+import { askLabCaptureHint } from "./capture_lab_hint.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {
@@ -110,6 +111,9 @@ export async function captureSocketPath(target: string): Promise<string> {
     const named = namedSwitch(target);
     if ("dir" in named) return `${named.dir}/capture`;
     if ("refused" in named) throw new UsageError(named.refused);
+    // LAB/sw1-sw2 or LAB/h1: a lab's link or host, captured at a switch's port.
+    const labHint = await askLabCaptureHint(target);
+    if (labHint !== undefined) throw new UsageError(labHint);
     throw new UsageError(`${target}: no such switch directory or management socket${named.clause}`);
   }
   if (info.isDirectory) {

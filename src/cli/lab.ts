@@ -185,6 +185,7 @@ export function labFileOf(command: string, arg: string | undefined, topo: string
       }
     });
     if (running.length === 1) lab = running[0]!;
+    else if (running.length > 1) lab = oneLabsFile(running, command) ?? lab;
   }
   if (typeof lab === "string") return lab;
   const here = lab.length > 1 ? ` (this directory has ${lab.length}: ${lab.join(", ")}; name one)` : "";
@@ -193,6 +194,34 @@ export function labFileOf(command: string, arg: string | undefined, topo: string
       ? `vde down needs a lab: vde down LAB, its name or lab file${here || labsUpHint()}`
       : `vde ${command} needs a lab file: vde ${command} lab.yaml${here}`,
   );
+}
+
+/**
+ * Of several files here that name one running lab (the lab file and a copy
+ * its shell's `save` wrote beside it), the one that lab runs; for `down`,
+ * the lab's name will do where it runs none of them.
+ */
+function oneLabsFile(files: readonly string[], command: string): string | undefined {
+  const names = new Set(files.map((f) => {
+    try {
+      return nameInFile(f);
+    } catch {
+      return undefined; // gone since it was read
+    }
+  }));
+  const [name] = names;
+  if (names.size !== 1 || name === undefined) return undefined;
+  const runs = realPathOr(readState(name)?.file || "");
+  const same = files.find((f) => runs !== undefined && realPathOr(f) === runs);
+  return same ?? (command === "down" ? name : undefined);
+}
+
+function realPathOr(path: string): string | undefined {
+  try {
+    return Deno.realPathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function exists(path: string): boolean {

@@ -28,8 +28,11 @@ const WORDS: Record<string, (lab: string) => string> = {
   save: () => "the lab shell's `save [FILE]` writes the running lab as YAML: `vde term LAB -c 'save FILE'`",
   redeploy: (lab) => `a lab comes up again with \`vde up --reconfigure ${lab}\``,
   apply: (lab) => `a running lab takes its edited file live with \`vde up --apply ${lab}\``,
-  exec: () =>
-    "a lab host runs a command with `ip netns exec vde-LAB-HOST COMMAND`, or `vde term LAB -c 'exec HOST COMMAND'`",
+  // docker's and containerlab's ways into a node: `vde exec` gives a shell where no command follows.
+  exec: () => "a command in a lab's host is `vde exec HOST COMMAND...` (clab exec --cmd's)",
+  shell: shellInHost,
+  ssh: shellInHost,
+  attach: shellInHost,
   // docker's: a network is a switch, a container's interface a tap plugged into it.
   network: () =>
     "a network is a switch here: `vde switch --sock DIR --daemon`, a namespace's tap joins it with " +
@@ -44,6 +47,11 @@ const WORDS: Record<string, (lab: string) => string> = {
   tshark: capture,
   wireshark: capture,
 };
+
+/** What a shell in a container (docker attach, containerlab ssh) is in vde. */
+function shellInHost(): string {
+  return "a shell in a lab's host is `vde exec HOST` (`vde exec HOST COMMAND...` runs one command)";
+}
 
 /** What `tc qdisc ... netem` is in vde. */
 function netem(): string {

@@ -18,6 +18,7 @@ import { wirefilterCommand } from "./wirefilter.ts";
 import { labCommand, plainVdeCommand } from "./lab.ts";
 import { graphCommand } from "./graph.ts";
 import { exampleCommand } from "./example.ts";
+import { execCommand } from "./exec.ts";
 
 /** The subcommands, in the order `vde --help` lists them. */
 export const vdeSubcommands: readonly Subcommand[] = [
@@ -31,6 +32,7 @@ export const vdeSubcommands: readonly Subcommand[] = [
   wirefilterCommand,
   captureCommand,
   labCommand,
+  execCommand,
   graphCommand,
   exampleCommand,
   // Last: what plain `vde` does, whose settings the subcommands made after it would copy.

@@ -37,6 +37,7 @@ export const commandLoaders: Readonly<Record<string, () => Promise<Subcommand[]>
   up: labCommands,
   down: labCommands,
   status: labCommands,
+  exec: async () => [(await import("./exec.ts")).execCommand],
   // Its scripts name every command and option: it reads them off the whole program.
   completions: allCommands,
   graph: async () => [(await import("./graph.ts")).graphCommand],

@@ -31,7 +31,6 @@ import { didYouMean, didYouMeanText } from "../did_you_mean.ts";
 import { counted } from "../counted.ts";
 import { netemDelayForLabLink, netemForLabLink, netemLossForLabLink } from "../wirefilter/netem_words.ts";
 import { modeText } from "../os/mode_text.ts";
-import { rootInUserNamespace } from "../os/user_namespace.ts";
 
 /** What the shell needs from whoever runs the lab. */
 export interface LabShellHooks {
@@ -198,23 +197,15 @@ export function hostCommandOf(
 /**
  * Why `exec HOST COMMAND` will not do what a shell user means, or undefined:
  * it runs COMMAND without a terminal (stdin is empty), so an interactive
- * shell (`exec h1 bash`) would exit at once, printing nothing. A rootless
- * lab's namespaces are entered through its process, `rootlessPid`: the
- * machine's `ip netns` has none of them.
+ * shell (`exec h1 bash`) would exit at once, printing nothing. `vde exec`
+ * gives it the terminal it is typed at, a rootless lab's host too.
  */
-export function execRefusal(
-  host: string,
-  ns: string,
-  command: string,
-  rootlessPid = rootInUserNamespace() ? Deno.pid : undefined,
-): string | undefined {
+export function execRefusal(lab: string, host: string, command: string): string | undefined {
   const words = command.trim().split(/\s+/);
   const shell = /^(\S*\/)?(ba|z|da|a|k|c|tc|fi)?sh$/.test(words[0] ?? "");
   if (!shell || !words.slice(1).every((w) => /^-[il]+$/.test(w))) return undefined;
   return `exec runs a command without a terminal, so a shell would end at once; ` +
-    `for a shell in ${host}, from another terminal: ` +
-    `${rootlessPid === undefined ? "" : `nsenter -t ${rootlessPid} -U -m --preserve-credentials `}` +
-    `ip netns exec ${ns} ${words[0]}`;
+    `for a shell in ${host}, from another terminal: vde exec ${lab} ${host} ${words[0]}`;
 }
 
 const WATCH_ROW: [string, string] = [
@@ -345,7 +336,7 @@ export function labCommands(
     if (host === undefined) {
       return failure(`no host ${name} (hosts: ${[...r.hosts.keys()].join(", ") || "none"})`);
     }
-    const refused = execRefusal(name, host.ns, command);
+    const refused = execRefusal(r.lab.name, name, command);
     if (refused !== undefined) return failure(refused);
     if (stop?.aborted) return { code: 0, lines: ["(stopped)"] };
     const out = await runInNetns(host.ns, command, CONSOLE_EXEC_TIMEOUT_S * 1000, r.dir, stop, {

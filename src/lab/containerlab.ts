@@ -26,7 +26,9 @@ const KEYS: Readonly<Record<string, string>> = {
   }`,
   defaults: "containerlab's node defaults have no counterpart here: give each node its settings",
   groups: "containerlab's groups have no counterpart here: give each node its settings",
-  mgmt: "containerlab's management network has no counterpart here: reach a host with ip netns exec",
+  mgmt: "containerlab's management network has no counterpart here: reach a host with vde exec HOST",
+  type:
+    "containerlab's type has no counterpart here: a node is its kind, a link a cable between its endpoints",
   prefix: "the namespaces are always named vde-<lab>-<node>",
   image: `${NO_CONTAINERS}: no image`,
   cmd: "containerlab's cmd is exec here: a list of shell commands run in the host's namespace",

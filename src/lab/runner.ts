@@ -66,6 +66,7 @@ import {
   type LabNode,
   type LinkEnd,
   linkName,
+  nodeOf,
   type SlirpNode,
   type SwitchNode,
 } from "./spec.ts";
@@ -774,6 +775,13 @@ export class LabRunner {
         sw.sw.removePort(port);
       });
       const engine = sw.sw.engine;
+      // A host or a slirp has no bridge behind it: its port is an edge port (a Linux bridge's portfast)
+      // that forwards at once, where spanning tree waited 3 s of silence (a BPDU heard takes it back).
+      const other = nodeOf(this.lab, spec.ends.find((e) => e !== end)?.node ?? "")?.kind;
+      if (engine.stp !== null && (other === "host" || other === "slirp")) {
+        engine.stp.setAdminEdge(port, true);
+        this.#undo.push(() => engine.stp?.setAdminEdge(port, false));
+      }
       if (spec.vlan !== undefined) {
         engine.createVlan(spec.vlan);
         engine.setPortVlan(port, spec.vlan);

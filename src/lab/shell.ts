@@ -225,7 +225,7 @@ export function startLabShell(
     const run = hostCommandOf(line, r.hosts);
     if (run !== undefined) {
       const { ns } = r.hosts.get(run.host)!;
-      const refused = execRefusal(run.host, ns, run.command);
+      const refused = execRefusal(r.lab.name, run.host, run.command);
       if (refused !== undefined) return `${refused}\n`;
       return await execLive(repl, ns, run.command);
     }

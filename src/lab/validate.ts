@@ -824,7 +824,7 @@ class Validator {
     }
     const ends: RawEnd[] = [];
     for (const it of e.value.items as Node[]) {
-      const text = isScalar(it) ? String((it as Scalar).value) : "";
+      const text = isScalar(it) ? String((it as Scalar).value) : containerlabEndpoint(it);
       const m = /^([^:]+)(?::(.+))?$/.exec(text);
       if (m === null) {
         this.#error(it, `an endpoint is NODE or NODE:PORT, got ${JSON.stringify(it.toJSON())}`);
@@ -837,15 +837,15 @@ class Validator {
         this.#error(it, `unknown node "${m[1]}"` + didYouMeanClause(hint && `"${hint}"`));
         continue;
       }
-      const suffix = m[2];
+      // containerlab names a bridge's ends by interfaces (br1:eth1): a switch's ethN is its port N.
+      const suffix = node.kind === "switch" ? m[2]?.replace(/^eth(\d+)$/, "$1") : m[2];
       if (suffix !== undefined) {
         if (node.kind === "switch") {
           if (!/^\d+$/.test(suffix) || Number(suffix) < 1 || Number(suffix) >= node.ports) {
             this.#error(
               it,
-              `port "${suffix}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}` +
-                // containerlab names a bridge's end by an interface (br1:eth1); a switch's ends are ports.
-                (/^\d+$/.test(suffix)
+              `port "${m[2]}" of switch ${node.name} must be a number from 1 to ${node.ports - 1}` +
+                (/^\d+$/.test(m[2]!)
                   ? ""
                   : ` (a switch's ends are ports: "${node.name}:1", or "${node.name}" for the next free one)`),
             );
@@ -969,4 +969,19 @@ function checkRoute(route: string): string | undefined {
   if (m[2] === "via" && !isIp(m[3]!)) return `gateway "${m[3]}" is not an IP address`;
   if (m[2] === "dev" && !IFACE.test(m[3]!)) return `device "${m[3]}" must be eth0, eth1, ...`;
   return undefined;
+}
+
+/**
+ * containerlab's extended endpoint, `{ node: h1, interface: eth1 }`, as the
+ * `h1:eth1` it means (a switch's interface is its port's number here); ""
+ * for any other shape, which the caller refuses.
+ */
+function containerlabEndpoint(it: Node): string {
+  if (!isMap(it)) return "";
+  const end = it.toJSON() as Record<string, unknown>;
+  const keys = Object.keys(end);
+  if (typeof end.node !== "string" || !keys.every((k) => k === "node" || k === "interface")) return "";
+  const iface = end.interface;
+  if (iface === undefined) return end.node;
+  return typeof iface === "string" || typeof iface === "number" ? `${end.node}:${iface}` : "";
 }

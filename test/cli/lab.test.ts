@@ -178,7 +178,7 @@ Deno.test("vde graph of a lab file with a mistake prints FILE:LINE:COL and does 
   }
 });
 
-Deno.test("another tool's word for a lab command (containerlab's deploy, destroy, inspect, exec) is answered with vde's", async () => {
+Deno.test("another tool's word for a lab command (containerlab's deploy, destroy, inspect; docker's attach, ssh) is answered with vde's", async () => {
   const deploy = await vde(["deploy", "-t", "mylab.clab.yml"]);
   assert.equal(deploy.code, 1);
   assert.match(
@@ -194,7 +194,10 @@ Deno.test("another tool's word for a lab command (containerlab's deploy, destroy
     (await vde(["inspect"])).stderr,
     /^vde: unknown command 'inspect' \(`vde status` lists running labs/,
   );
-  assert.match((await vde(["exec"])).stderr, /ip netns exec vde-LAB-HOST COMMAND/);
+  // docker's attach and containerlab's ssh: a shell in a host is vde exec's.
+  for (const word of ["ssh", "attach", "shell"]) {
+    assert.match((await vde([word, "h1"])).stderr, /a shell in a lab's host is `vde exec HOST`/, word);
+  }
   // stop is no typo of tap.
   assert.match(
     (await vde(["stop"])).stderr,
@@ -382,6 +385,25 @@ Deno.test("vde down in a directory of several lab files takes the one whose lab 
   await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
     const dir = file.slice(0, file.lastIndexOf("/"));
     await Deno.writeTextFile(`${dir}/other.yaml`, ONE_SWITCH.replace("name: x", `name: ${name}x`));
+    const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false, timeoutMs: 60_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`^removed lab ${name}$`, "m"));
+  });
+});
+
+Deno.test("vde down and vde graph beside a copy the lab shell's save wrote (two files naming the lab that is up) take the file it runs", async () => {
+  await withLabUp({ text: ONE_SWITCH }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    const save = await vde(["term", name, "-c", `save ${dir}/copy.yaml`]);
+    assert.equal(save.code, 0, save.stderr);
+    // The copy first by name (copy.yaml < lab.yaml), and drawn differently: the file it runs is drawn.
+    await Deno.writeTextFile(
+      `${dir}/copy.yaml`,
+      ONE_SWITCH.replace("name: x", `name: ${name}`).replace("4", "8"),
+    );
+    const graph = await run([...vdeCommand(), "graph"], { cwd: dir, check: false });
+    assert.equal(graph.code, 0, graph.stderr);
+    assert.match(graph.stdout, /4 ports/);
     const down = await run([...vdeCommand(), "down"], { cwd: dir, check: false, timeoutMs: 60_000 });
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, new RegExp(`^removed lab ${name}$`, "m"));

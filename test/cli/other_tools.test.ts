@@ -9,7 +9,7 @@ Deno.test("containerlab's command words after lab, clab or containerlab are answ
   assert.equal(otherToolHint("clab", ["destroy", "-t", "x.yaml"]), "a lab goes down with `vde down x.yaml`");
   assert.match(otherToolHint("containerlab", ["inspect"]) ?? "", /^`vde status` lists running labs/);
   assert.equal(otherToolHint("lab", ["graph", "-t", "a.yml"]), "a lab file is drawn with `vde graph a.yml`");
-  assert.match(otherToolHint("clab", ["exec", "--cmd", "ls"]) ?? "", /ip netns exec vde-LAB-HOST COMMAND/);
+  assert.match(otherToolHint("clab", ["exec", "--cmd", "ls"]) ?? "", /`vde exec HOST COMMAND\.\.\.`/);
   // Alone, or with a word vde has no counterpart for: the lab commands there are.
   for (const rest of [[], ["frobnicate"]]) {
     assert.equal(

@@ -110,6 +110,30 @@ Deno.test("a lab's switch with the lowest priority becomes the spanning tree's r
   });
 });
 
+Deno.test("a lab host's port on a spanning-tree switch is an edge port that forwards at once: a ping right after vde up -d is answered", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, stp: true }
+    sw2: { kind: switch, ports: 4, stp: true }
+    h1: { kind: host, address: 10.9.4.1/24 }
+    h2: { kind: host, address: 10.9.4.2/24 }
+  links:
+    - endpoints: [h1, "sw1:1"]
+    - endpoints: ["sw1:2", "sw2:2"]
+    - endpoints: [h2, "sw1:3"]
+`;
+  await withLabUp({ text: lab }, async (name) => {
+    // Before the 3 s of silence that made a port an edge port.
+    const sw1 = (await vde(["term", name, "-c", "sw1 stp"])).stdout;
+    assert.match(sw1, /^ +1 .* forwarding .* yes \(set\) /m);
+    assert.match(sw1, /^ +2 .* no +yes /m, "a switch's link is no edge");
+    const ping = await inHost(name, "h1", ["ping", "-c", "1", "-W", "2", "10.9.4.2"]);
+    assert.equal(ping.code, 0, ping.stdout);
+  });
+});
+
 Deno.test("a lab is up only once its switches' threads have warmed, so a frame sent then is not held for the warm-up", async () => {
   const text =
     "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch }\n  links: []\n";

@@ -49,6 +49,20 @@ Deno.test("the JSON Schema refuses what validation refuses: unknown keys, kinds 
   assert.ok(!cable({ key: "lab.key", insecure: true }));
 });
 
+Deno.test("the JSON Schema takes containerlab's extended endpoints ({ node, interface }) as validation does, and nothing else in them", () => {
+  const check = schemaValidator();
+  const lab = (ends: unknown[]) => ({
+    name: "x",
+    topology: { nodes: { s: { kind: "switch" }, h: { kind: "host" } }, links: [{ endpoints: ends }] },
+  });
+  const good = [{ node: "h", interface: "eth0" }, { node: "s", interface: 2 }];
+  assert.ok(check(lab(good)), JSON.stringify(check.errors));
+  assert.deepEqual(validateLab(stringify(lab(good))).errors, []);
+  assert.ok(check(lab([{ node: "h" }, "s"])));
+  assert.ok(!check(lab([{ node: "h", mac: "x" }, "s"])));
+  assert.ok(!check(lab([{ interface: "eth0" }, "s"])));
+});
+
 Deno.test("the JSON Schema and validation agree on a cable's key and insecure: a key with insecure: false is fine", () => {
   const check = schemaValidator();
   const cases: [Record<string, unknown>, boolean][] = [

@@ -398,6 +398,39 @@ topology:
   ]);
 });
 
+Deno.test("containerlab's extended endpoints ({ node, interface }) are taken as NODE:INTERFACE; its link type and mgmt are answered", () => {
+  const { lab, errors } = validateLab(`name: clab
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, interfaces: { eth1: 10.1.0.1/24 } }
+  links:
+    - endpoints:
+        - node: h1
+          interface: eth1
+        - { node: sw1, interface: 3 }
+`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(lab?.links[0]?.ends, [{ node: "h1", iface: "eth1" }, { node: "sw1", port: 3 }]);
+  assert.deepEqual(
+    errorsOf(`name: clab
+mgmt: { network: m }
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host }
+  links:
+    - type: veth
+      endpoints: [{ node: h1, interface: eth0 }, { node: sw1, mac: x }]
+`),
+    [
+      `lab.yaml:2:1: unknown key "mgmt" in the top level (containerlab's management network has no counterpart here: reach a host with vde exec HOST)`,
+      `lab.yaml:8:7: unknown key "type" in a link (containerlab's type has no counterpart here: a node is its kind, a link a cable between its endpoints)`,
+      `lab.yaml:9:50: an endpoint is NODE or NODE:PORT, got {"node":"sw1","mac":"x"}`,
+    ],
+  );
+});
+
 Deno.test("a key given twice is named with both lines, and the file's other mistakes are still reported", () => {
   assert.deepEqual(
     errorsOf(`name: dup
@@ -439,19 +472,35 @@ Deno.test("a switch takes the Linux bridge's mcast_snooping and mcast_querier; o
   ]);
 });
 
-Deno.test("a switch end named like containerlab's bridge interface (br1:eth1) is told that a switch's ends are ports", () => {
-  const text = `name: t
+Deno.test("a switch end named like containerlab's bridge interface (br1:eth1) is that port; eth0 or a word is told that a switch's ends are ports", () => {
+  const { lab, errors } = validateLab(`name: t
 topology:
   nodes:
     br1: { kind: switch }
     n1: { kind: host }
   links:
     - endpoints: ["n1:eth1", "br1:eth1"]
-`;
-  assert.deepEqual(errorsOf(text), [
-    `lab.yaml:7:30: port "eth1" of switch br1 must be a number from 1 to 31 ` +
-    `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
-  ]);
+    - endpoints: ["n1:eth2", "br1:eth7"]
+`);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(lab?.links.map((l) => l.ends[1]), [{ node: "br1", port: 1 }, { node: "br1", port: 7 }]);
+  assert.deepEqual(
+    errorsOf(`name: t
+topology:
+  nodes:
+    br1: { kind: switch }
+    n1: { kind: host }
+  links:
+    - endpoints: ["n1:eth1", "br1:eth0"]
+    - endpoints: ["n1:eth2", "br1:e1"]
+`),
+    [
+      `lab.yaml:7:30: port "eth0" of switch br1 must be a number from 1 to 31 ` +
+      `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
+      `lab.yaml:8:30: port "e1" of switch br1 must be a number from 1 to 31 ` +
+      `(a switch's ends are ports: "br1:1", or "br1" for the next free one)`,
+    ],
+  );
 });
 
 Deno.test("lab and node names too long for a tap are taken: containerlab-style names need no shortening", () => {

@@ -1,0 +1,147 @@
+/**
+ * `vde exec [LAB] HOST [COMMAND...]`: a command, or a shell, in a running
+ * lab's host, as `docker exec -it` and containerlab users reach a node.
+ *
+ * Theory of operation: the host is found in the labs' state files (each
+ * lists its namespaces, `vde-LAB-HOST`), so a host's name alone is enough
+ * while one running lab has it; the lab's name goes first where several
+ * do. The command runs with this terminal (stdin, stdout, stderr
+ * inherited) under `ip netns exec`; a rootless lab's namespaces are seen
+ * only from its user and mount namespaces, entered first with `nsenter`
+ * from the lab's pid. With no command it is the user's $SHELL (or
+ * /bin/sh). Ctrl-C at the terminal reaches the command (same process
+ * group), not this process, which waits on and passes on a SIGTERM or
+ * SIGHUP, and exits with the command's status.
+ */
+import type { Command } from "commander";
+import { CommanderError } from "commander";
+import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
+import { labStates, ownerRuns } from "../lab/state.ts";
+import { netnsName } from "../lab/names.ts";
+import { cannotRun } from "../os/processes.ts";
+import { examples } from "./help.ts";
+import { UsageError } from "./main.ts";
+import { onSignals } from "./signals.ts";
+
+/** A running lab as exec sees it: its name and its hosts' namespaces. */
+export interface ExecLab {
+  name: string;
+  namespaces: readonly string[];
+}
+
+/** Where a command runs: the lab, the host, and the command's words (none: a shell). */
+export interface ExecTarget {
+  lab: string;
+  host: string;
+  command: string[];
+}
+
+/** The hosts of `lab`, from its namespaces' names. */
+function hostsOf(lab: ExecLab): string[] {
+  const prefix = netnsName(lab.name, "");
+  return lab.namespaces.filter((ns) => ns.startsWith(prefix)).map((ns) => ns.slice(prefix.length));
+}
+
+/**
+ * Which lab and host `words` (after `vde exec`) name: `LAB HOST CMD...` when
+ * the first word is a lab with that host, else `HOST CMD...` in the one lab
+ * that has it. A line naming no such host throws a UsageError saying which
+ * hosts there are.
+ */
+export function execTarget(words: readonly string[], labs: readonly ExecLab[]): ExecTarget {
+  const [first, second] = words;
+  if (first === undefined) throw new UsageError("give a lab's host: vde exec [LAB] HOST [COMMAND...]");
+  if (labs.length === 0) throw new UsageError("no labs are up: `vde up lab.yaml` brings one up");
+  const named = labs.find((l) => l.name === first);
+  if (named !== undefined && second !== undefined && hostsOf(named).includes(second)) {
+    return { lab: named.name, host: second, command: words.slice(2) };
+  }
+  const holding = labs.filter((l) => hostsOf(l).includes(first));
+  if (holding.length === 1) return { lab: holding[0]!.name, host: first, command: words.slice(1) };
+  if (holding.length > 1) {
+    const names = holding.map((l) => l.name);
+    throw new UsageError(
+      `labs ${names.join(", ")} each have a host ${first}: give the lab, \`vde exec ${names[0]} ${first}\``,
+    );
+  }
+  if (named !== undefined) {
+    const hosts = hostsOf(named);
+    const near = second === undefined ? undefined : didYouMeanClause(didYouMean(second, hosts));
+    const which = second === undefined ? "give one of its hosts" : `it has no host ${second}${near}`;
+    throw new UsageError(`lab ${named.name}: ${which}; its hosts: ${hosts.join(", ") || "none"}`);
+  }
+  // `vde exec LAB HOST` of a lab that is not up, whose host name another lab has.
+  if (second !== undefined && labs.some((l) => hostsOf(l).includes(second))) {
+    throw new UsageError(`no lab ${first} is up (up: ${labs.map((l) => l.name).join(", ")})`);
+  }
+  const all = labs.flatMap((l) => hostsOf(l).map((h) => labs.length === 1 ? h : `${l.name} ${h}`));
+  const near = didYouMeanClause(didYouMean(first, labs.flatMap(hostsOf)));
+  throw new UsageError(`no running lab has a host ${first}${near}; the hosts: ${all.join(", ") || "none"}`);
+}
+
+/** The program and arguments that run `target` in its host, for a lab rootless or not. */
+export function execArgv(target: ExecTarget, rootlessPid: number | undefined, shell: string): string[] {
+  const command = target.command.length > 0 ? target.command : [shell];
+  const inHost = ["ip", "netns", "exec", netnsName(target.lab, target.host), ...command];
+  if (rootlessPid === undefined) return inHost;
+  return ["nsenter", "-t", String(rootlessPid), "-U", "-m", "--preserve-credentials", ...inHost];
+}
+
+/** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
+async function runHere(argv: readonly string[]): Promise<number> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit" }).spawn();
+  } catch (err) {
+    throw new UsageError(cannotRun(argv[0]!, err));
+  }
+  // Ctrl-C is the command's (it has the terminal's process group too): this process outlives it.
+  const stop = onSignals((signal) => {
+    if (signal === "SIGINT") return;
+    try {
+      child.kill(signal);
+    } catch { /* exited meanwhile */ }
+  });
+  try {
+    const status = await child.status;
+    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+  } finally {
+    stop();
+  }
+}
+
+/** The numbers of the signals a command usually dies of, for its shell-style exit status. */
+function signalNumber(signal: Deno.Signal): number {
+  const numbers: Partial<Record<Deno.Signal, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return numbers[signal] ?? 0;
+}
+
+/** Registers `vde exec`. */
+export const execCommand = (program: Command): void => {
+  program.command("exec")
+    .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
+    .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
+    .usage("[options] [LAB] HOST [COMMAND...]")
+    .passThroughOptions()
+    // docker exec -it's: the command always has this terminal, as they ask.
+    .option("-i, --interactive", "taken for docker exec's -i: the command always reads this terminal")
+    .option("-t, --tty", "taken for docker exec's -t: the command always has this terminal")
+    .addHelpText(
+      "after",
+      examples(
+        "vde exec h1                    # a shell in host h1 ($SHELL; exit leaves it)",
+        "vde exec h1 ip -br addr        # one command; vde exec exits with its status",
+        "vde exec demo h1 ping -c 3 10.0.2.2   # lab demo's h1, where two running labs have an h1",
+      ),
+    )
+    .action(async (words: string[]) => {
+      const states = labStates().filter(([, s]) => ownerRuns(s.pid, s.pidStart));
+      const labs = states.map(([name, s]) => ({ name, namespaces: s.namespaces ?? [] }));
+      const target = execTarget(words, labs);
+      const state = states.find(([name]) => name === target.lab)![1];
+      const shell = Deno.env.get("SHELL") || "/bin/sh";
+      const status = await runHere(execArgv(target, state.rootless ? state.pid : undefined, shell));
+      // runCli turns a CommanderError into the process's exit status without printing anything.
+      if (status !== 0) throw new CommanderError(status, "vde.exec.status", `exited with status ${status}`);
+    });
+};

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { labCaptureHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
+import { TWO_HOSTS, vde, withLabUp } from "../lab/_helpers.ts";
+import { skipUnlessRoot } from "../helpers/processes.ts";
+
+const RING: LinkJson[] = [
+  { name: "sw1:1-sw2:1", a: { node: "sw1", port: 1 }, b: { node: "sw2", port: 1 } },
+  { name: "h1:eth1-sw1:3", a: { node: "h1", iface: "eth1" }, b: { node: "sw1", port: 3 } },
+  { name: "nat-sw3:3", a: { node: "nat" }, b: { node: "sw3", port: 3 } },
+];
+
+Deno.test("vde capture LAB/LINK, as vde status names the link or by its two nodes either way, says its switch port", () => {
+  for (const what of ["sw1:1-sw2:1", "sw1-sw2", "sw2-sw1", "sw2:1-sw1:1"]) {
+    assert.equal(
+      labCaptureHint("lab", what, RING),
+      `lab/${what} is a link of lab lab, not a switch: its frames are its switch port's, \`vde capture lab/sw1 --port 1\``,
+    );
+  }
+  assert.match(labCaptureHint("lab", "h1-sw1", RING) ?? "", /`vde capture lab\/sw1 --port 3`$/);
+});
+
+Deno.test("vde capture LAB/HOST says the switch port the host is plugged into, and tcpdump inside it; a slirp its port", () => {
+  assert.equal(
+    labCaptureHint("lab", "h1", RING),
+    "lab/h1 is a host of lab lab, not a switch: capture at the switch port it is plugged into, " +
+      "`vde capture lab/sw1 --port 3`, or inside it `vde exec lab h1 tcpdump -i eth1`",
+  );
+  assert.match(
+    labCaptureHint("lab", "nat", RING) ?? "",
+    /is a node of lab lab, .*`vde capture lab\/sw3 --port 3`$/,
+  );
+  for (const what of ["sw9", "h2", "sw1-sw3", ""]) {
+    assert.equal(labCaptureHint("lab", what, RING), undefined, what);
+  }
+});
+
+Deno.test("vde capture of a running lab's host or link says which switch port to capture", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const host = await vde(["capture", `${name}/h2`, "-c", "1", "-w", "/dev/null"]);
+    assert.equal(host.code, 1);
+    assert.match(
+      host.stderr,
+      new RegExp(`^vde: ${name}/h2 is a host of lab ${name}, .*vde capture ${name}/sw1 --port 2`),
+    );
+    const link = await vde(["capture", `${name}/h1-sw1`, "-c", "1", "-w", "/dev/null"]);
+    assert.match(
+      link.stderr,
+      new RegExp(`is a link of lab ${name}, .*vde capture ${name}/sw1 --port 1\`\\n$`),
+    );
+  });
+});

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { execArgv, execTarget } from "../../src/cli/exec.ts";
+import { UsageError } from "../../src/cli/main.ts";
+import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
+import { run, skipUnlessRoot } from "../helpers/processes.ts";
+
+const demo = { name: "demo", namespaces: ["vde-demo-h1", "vde-demo-h2"] };
+const other = { name: "other", namespaces: ["vde-other-h1"] };
+
+Deno.test("vde exec HOST finds the one running lab with that host; LAB HOST where several have it", () => {
+  assert.deepEqual(execTarget(["h2", "ip", "-br", "a"], [demo, other]), {
+    lab: "demo",
+    host: "h2",
+    command: ["ip", "-br", "a"],
+  });
+  assert.deepEqual(execTarget(["h1"], [demo]), { lab: "demo", host: "h1", command: [] });
+  assert.deepEqual(execTarget(["other", "h1", "true"], [demo, other]), {
+    lab: "other",
+    host: "h1",
+    command: ["true"],
+  });
+  assert.throws(
+    () => execTarget(["h1"], [demo, other]),
+    /labs demo, other each have a host h1: give the lab/,
+  );
+});
+
+Deno.test("vde exec of a host no running lab has names the hosts there are, the nearest said", () => {
+  const refused = (words: string[], labs = [demo]) => {
+    try {
+      execTarget(words, labs);
+    } catch (err) {
+      assert.ok(err instanceof UsageError);
+      return err.message;
+    }
+    assert.fail("not refused");
+  };
+  assert.equal(refused(["h3"]), "no running lab has a host h3 (did you mean h1?); the hosts: h1, h2");
+  assert.equal(refused(["demo", "h9"]), "lab demo: it has no host h9 (did you mean h1?); its hosts: h1, h2");
+  assert.equal(refused(["demo"]), "lab demo: give one of its hosts; its hosts: h1, h2");
+  assert.match(refused(["h1"], []), /^no labs are up: `vde up lab\.yaml`/);
+  assert.equal(refused(["gone", "h1", "ip", "a"], [demo, other]), "no lab gone is up (up: demo, other)");
+  assert.match(refused([], [demo]), /vde exec \[LAB\] HOST \[COMMAND\.\.\.\]/);
+});
+
+Deno.test("vde exec runs in the host's namespace, a rootless lab's entered by its pid first; no command is the shell", () => {
+  const target = { lab: "demo", host: "h1", command: [] };
+  assert.deepEqual(execArgv(target, undefined, "/bin/bash"), [
+    "ip",
+    "netns",
+    "exec",
+    "vde-demo-h1",
+    "/bin/bash",
+  ]);
+  assert.deepEqual(execArgv({ ...target, command: ["ip", "a"] }, 42, "/bin/sh"), [
+    ...["nsenter", "-t", "42", "-U", "-m", "--preserve-credentials"],
+    ...["ip", "netns", "exec", "vde-demo-h1", "ip", "a"],
+  ]);
+});
+
+Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own, and exits with its status", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    // The lab named: labs of other tests beside this one have an h1 too.
+    const addr = await vde(["exec", name, "h1", "ip", "-br", "addr", "show", "eth0"]);
+    assert.equal(addr.code, 0, addr.stderr);
+    assert.match(addr.stdout, /^eth0 .* 10\.9\.0\.1\/24/);
+    const ping = await vde(["exec", name, "h2", "ping", "-c", "1", "-W", "5", "10.9.0.1"]);
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    assert.equal((await vde(["exec", name, "h1", "sh", "-c", "exit 3"])).code, 3);
+    // docker exec -it's flags are taken; the command's own options stay its own.
+    const it = await vde(["exec", "-it", name, "h1", "ip", "-o", "link", "show", "eth0"]);
+    assert.equal(it.code, 0, it.stderr);
+    assert.match(it.stdout, /^\d+: eth0@?/);
+    // No command: the shell, reading this input.
+    const shell = await run([...vdeCommand(), "exec", name, "h2"], {
+      input: "ip -br addr show eth0\n",
+      env: { SHELL: "/bin/sh" },
+      check: false,
+    });
+    assert.equal(shell.code, 0, shell.stderr);
+    assert.match(shell.stdout, /10\.9\.0\.2\/24/);
+    const missing = await vde(["exec", name, "h7"]);
+    assert.equal(missing.code, 1);
+    assert.equal(
+      missing.stderr,
+      `vde: lab ${name}: it has no host h7 (did you mean h1?); its hosts: h1, h2\n`,
+    );
+  });
+});
