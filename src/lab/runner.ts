@@ -276,6 +276,10 @@ export class LabRunner {
         if (node.kind === "host") await r.configureHost(node);
       }
       signal?.throwIfAborted();
+      // Again, at once: a thread that died while the hosts were configured (their DHCP, `exec`) came too
+      // early for onThreadFailure's line (not yet running) and too late for the check above, and the lab
+      // came up with a switch that forwards nothing, said nowhere.
+      await r.#forwarding();
       r.#running = true;
     } catch (err) {
       await r.down();

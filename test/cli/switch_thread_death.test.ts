@@ -7,17 +7,9 @@
 import assert from "node:assert/strict";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
 import { threadDeath } from "../../src/cli/switch.ts";
+import { exists } from "../helpers/vde_clients.ts";
 
 const RIG = new URL("./_dying_switch.ts", import.meta.url).pathname;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("a vde switch whose data-plane thread dies after it served exits 1 with one line saying why, its socket directory and pid file removed", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-thread-death-" });

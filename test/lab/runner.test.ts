@@ -12,6 +12,7 @@ import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
 import {
   hostWithExec,
   inHost,
@@ -293,4 +294,30 @@ topology:
     {},
     new URL("../dataplane/_dying_worker.ts", import.meta.url),
   );
+});
+
+Deno.test("a lab whose switch's data-plane thread dies while its hosts are configured fails to come up, naming the switch and why, leaving nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = uniqueLab();
+  // The host's exec kills the stand-in thread through the switch's console (it dies on hash/setexpire),
+  // once the switches were checked forwarding; the sleep lets its last word reach the lab.
+  const term = `${ourCli().join(" ")} term ${labDir(name)}/sw1.mgmt -c 'hash/setexpire 10'`;
+  const { lab } = validateLab(
+    hostWithExec("10.9.1.1/24", [`${term} >/dev/null 2>&1; sleep 1`]).replace("name: x", `name: ${name}`),
+  );
+  assert.ok(lab !== undefined);
+  await assert.rejects(
+    LabRunner.up(lab, {
+      file: "",
+      baseDir: Deno.cwd(),
+      switchThreadFile: new URL("../dataplane/_dying_worker.ts", import.meta.url),
+    }).then(async (r) => {
+      // Up with the dead switch (the bug): taken down, so the failure leaves nothing either.
+      await r.down();
+      return r;
+    }),
+    { message: `sw1: its data-plane thread failed: ${DYING_WORDS}` },
+  );
+  assert.equal(existsSync(labDir(name)), false, "its directory was taken down");
+  assert.deepEqual(await leftovers(name), []);
 });
