@@ -531,7 +531,7 @@ export class LabRunner {
     const commands = switchCommands(ctx);
     let fromRc: RunningSwitch["fromRc"];
     if (node.rc !== undefined) {
-      const rc = this.#path(node.rc);
+      const rc = this.filePath(node.rc);
       await runStartupScript(rc, commands, (m) => this.#log(`${node.name}: ${m}`));
       const { set, said } = adoptRunningSettings(node, sw.engine);
       fromRc = { rc: realPath(rc), set };
@@ -622,7 +622,7 @@ export class LabRunner {
   async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
     // A cable's key as this lab finds it (an applied file's directory), for a node the other process opens now.
     const asked = node.kind === "cable" && node.key !== undefined
-      ? { ...node, key: this.#path(node.key) }
+      ? { ...node, key: this.filePath(node.key) }
       : node;
     const plug = await this.#opts.outside?.(asked, this.#signal) ?? null;
     if (plug === null) return false;
@@ -674,7 +674,7 @@ export class LabRunner {
     this.cables.set(node.name, entry);
     let port = 0;
     const cable = await openCableNode(node, {
-      keyFile: node.key === undefined ? undefined : this.#path(node.key),
+      keyFile: node.key === undefined ? undefined : this.filePath(node.key),
       localName: `${this.lab.name}/${node.name}`,
       say: this.#log,
       onSession: (session) => {
@@ -1066,7 +1066,8 @@ export class LabRunner {
     return this.links.some((l) => isImpaired(l.wire.impair));
   }
 
-  #path(p: string): string {
+  /** Where the lab finds file `p` of its lab file (an rc, a key): relative to that file's directory. */
+  filePath(p: string): string {
     return p.startsWith("/") ? p : `${this.#opts.baseDir}/${p}`;
   }
 
