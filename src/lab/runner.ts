@@ -591,15 +591,13 @@ export class LabRunner {
   /**
    * The one line that says switch `name` is dead, why, and what brings it back: the lab again (its
    * fds, ports and clients are the thread's, so there is no restarting it alone). During bring-up, which
-   * it fails, only why.
+   * it fails, only why. `file` is the one to bring up: the lab's, or the one an apply was given.
    */
-  deadSwitchLine(name: string): string {
+  deadSwitchLine(name: string, file = this.file): string {
     const why = this.switchFailure(name) ?? "";
     if (!this.#running) return `${name}: its data-plane thread failed: ${why}`;
-    const again = this.file !== ""
-      ? `\`vde up -c${
-        this.rootless ? " --rootless" : ""
-      } ${this.file}\` takes the lab down and brings it up again`
+    const again = file !== ""
+      ? `\`vde up -c${this.rootless ? " --rootless" : ""} ${file}\` takes the lab down and brings it up again`
       : `save the lab, then \`vde up -c FILE\` takes it down and brings it up again`;
     return `switch ${name} is dead: its data-plane thread failed (${why}), so it forwards nothing; ${again}`;
   }

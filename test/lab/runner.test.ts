@@ -262,9 +262,10 @@ topology:
   await withLabInProcess(
     text,
     async (r, line, file) => {
-      const dead =
+      const deadUp = (f: string) =>
         `switch sw1 is dead: its data-plane thread failed (${DYING_WORDS}), so it forwards nothing; ` +
-        `\`vde up -c ${file}\` takes the lab down and brings it up again`;
+        `\`vde up -c ${f}\` takes the lab down and brings it up again`;
+      const dead = deadUp(file);
       assert.equal(r.switchFailure("sw1"), null);
       // The stand-in's trigger: a mirrored set of the engine's expireSeconds.
       r.switches.get("sw1")!.sw.engine.expireSeconds = 30;
@@ -289,6 +290,13 @@ topology:
       // Elsewhere the lab changes as ever: no wait for, nor trip over, the dead switch.
       assert.equal(await line("add link sw3 sw2"), "0 added link sw3:1-sw2:2\n");
       assert.equal(await line("apply"), `${Errno.EIO} ${dead}; nothing was applied\n`);
+      // Another file applied: it is the one to bring up, not the one the lab ran.
+      const other = `${file.slice(0, file.lastIndexOf("/"))}/other.yaml`;
+      await Deno.copyFile(file, other);
+      assert.equal(
+        await line(`apply ${other}`),
+        `${Errno.EIO} ${deadUp(Deno.realPathSync(other))}; nothing was applied\n`,
+      );
     },
     (m) => lines.push(m),
     {},
