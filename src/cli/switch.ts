@@ -306,11 +306,9 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
   });
 }
 
-/** What `vde switch` ends with when its data-plane thread died for `why` (one line: it may hold a stack). */
+/** What `vde switch` ends with when its data-plane thread died for `why` (one line: SwitchThread's failure). */
 export function threadDeath(why: string): string {
-  return `the switch's data-plane thread failed (${
-    why.replace(/\s+/g, " ").trim()
-  }), so it forwards nothing: it exits`;
+  return `the switch's data-plane thread failed (${why}), so it forwards nothing: it exits`;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -580,12 +580,9 @@ export class LabRunner {
     Deno.chmodSync(this.dir, 0o711);
   }
 
-  /**
-   * Why switch `name`'s data-plane thread ended unasked (it forwards nothing), as one line (a worker's
-   * error text may hold a stack), or null while it runs.
-   */
+  /** Why switch `name`'s data-plane thread ended unasked (it forwards nothing), in one line, or null while it runs. */
   switchFailure(name: string): string | null {
-    return this.switches.get(name)?.sw.threadFailure?.replace(/\s+/g, " ") ?? null;
+    return this.switches.get(name)?.sw.threadFailure ?? null;
   }
 
   /**
@@ -767,6 +764,9 @@ export class LabRunner {
     if (sw !== undefined) {
       const port = end.port!;
       if (sw.sw.port(port)?.endpoints.length) throw new Error(`port ${end.node}:${port} is in use`);
+      // Again, in the lab's words rather than the switch's refusal: it may have died while the other end
+      // was made (a host's tap).
+      if (sw.sw.threadFailure !== null) throw new Error(this.deadSwitchLine(end.node));
       sw.sw.attach(wireEnd, { port });
       // Removed, the port is freed once the wire end has left it: a pulled cable's port is switched
       // on again, and a link put there later starts with a new port's VLANs.
