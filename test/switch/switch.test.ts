@@ -12,6 +12,7 @@ import { datagramPair, libc } from "../../ffi/libc.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { BROADCAST, ethFrame, mac, until } from "../helpers/vde_clients.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
+import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 
 /** A vde client's link whose datagram fd reaches the switch thread only when the test says `lend()`. */
 class LendingLink extends BaseLink {
@@ -128,18 +129,10 @@ Deno.test("a threaded switch's port whose fd is on its way to the thread goes ac
 });
 
 Deno.test("a switch whose data-plane thread died refuses a new client in one line saying why, not plugging it into nothing", async () => {
-  const sw = new Switch({
-    numPorts: 4,
-    dataplane: "thread",
-    threadFile: new URL("../dataplane/_dying_worker.ts", import.meta.url),
-    onThreadFailure: () => {},
-  });
+  const sw = await dyingSwitch();
   try {
-    await sw.warmed;
     sw.attach(new MemoryLink("before"), { port: 1 });
-    // The stand-in's trigger: a mirrored set of the engine's expireSeconds.
-    sw.engine.expireSeconds = 30;
-    await until("the thread's death", () => sw.threadFailure !== null);
+    await killThread(sw);
     assert.throws(() => sw.attach(new MemoryLink("after")), {
       name: "PortRefused",
       message: `the switch forwards nothing: its data-plane thread failed (${DYING_WORDS})`,

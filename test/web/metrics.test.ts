@@ -15,7 +15,7 @@ import { igmp } from "../helpers/igmp.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { ethFrame, mac } from "../helpers/vde_clients.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
-import { waitFor } from "../helpers/processes.ts";
+import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 
 /** A switch with two lone memory clients on ports 1 and 2, served on an ephemeral port. */
 function rig(token?: string) {
@@ -290,19 +290,11 @@ Deno.test("metrics: a switch's start time is a gauge in seconds, new for a resta
 });
 
 Deno.test("metrics: vde_switch_forwarding is 1 while the switch's data-plane thread runs, 0 once it died", async () => {
-  const sw = new Switch({
-    numPorts: 4,
-    dataplane: "thread",
-    threadFile: new URL("../dataplane/_dying_worker.ts", import.meta.url),
-    onThreadFailure: () => {},
-  });
+  const sw = await dyingSwitch();
   const status = new SwitchStatus(sw, "sw");
   try {
-    await sw.warmed;
     assert.equal(sample(renderMetrics(status.snapshot()), "vde_switch_forwarding", 'switch="sw"'), 1);
-    // The stand-in's trigger: a mirrored set of the engine's expireSeconds.
-    sw.engine.expireSeconds = 30;
-    await waitFor(() => sw.threadFailure !== null, { timeoutMs: 5000, what: "the thread's death" });
+    await killThread(sw);
     assert.equal(sample(renderMetrics(status.snapshot()), "vde_switch_forwarding", 'switch="sw"'), 0);
   } finally {
     status.close();
