@@ -77,6 +77,8 @@ export interface SwitchCliOptions {
   httpToken?: string;
   /** Where frames are forwarded: "thread" (a data-plane thread) or "main". */
   dataplane?: string;
+  /** No option sets it: a test's stand-in for the data-plane thread's code (one that dies). */
+  threadFile?: URL;
 }
 
 const COMPONENT = "vde switch";
@@ -158,7 +160,21 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     logfile: o.logfile,
   };
   await runProgram(program, async (p) => {
-    const sw = new Switch({ numPorts, hub: o.hub ?? false, dataplane });
+    // A switch whose data-plane thread died forwards nothing, yet its clients stay plugged in to it: it
+    // exits non-zero (its stop's cleanup runs), so a supervisor restarts it, as it would a vde_switch that
+    // crashed, rather than serve a dead network that only a log line tells of (a lab's switch is one part
+    // of a lab that runs on, and says so in status instead).
+    let died: string | null = null;
+    const sw = new Switch({
+      numPorts,
+      hub: o.hub ?? false,
+      dataplane,
+      ...(o.threadFile === undefined ? {} : { threadFile: o.threadFile }),
+      onThreadFailure: (why) => {
+        died = threadDeath(why);
+        p.stop("its data-plane thread failed");
+      },
+    });
     p.defer(() => sw.close());
     // One command set for the startup script, the management socket and the console.
     const ctx = new ConsoleContext(sw, { shutdown: p.stop, mac: macaddr });
@@ -270,6 +286,8 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
       : "";
     const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
+    // Dead already (its worker failed to load): a start that fails, not a switch that served.
+    if (died !== null) throw new Error(died);
     p.ready(
       `serving ${server.dir} with ${
         counted(numPorts, "port")
@@ -282,8 +300,15 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     const why = await p.stopped;
     // The console goes first: its prompt would otherwise be drawn again under the last line.
     stdinConsole?.close();
+    // The one line, as the command's error (exit status 1; a daemon's log file keeps it as `ended: ...`).
+    if (died !== null) throw new Error(died);
     log(COMPONENT, `${why}, cleaning up and exiting`);
   });
+}
+
+/** What `vde switch` ends with when its data-plane thread died for `why` (one line: SwitchThread's failure). */
+export function threadDeath(why: string): string {
+  return `the switch's data-plane thread failed (${why}), so it forwards nothing: it exits`;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -449,8 +449,9 @@ export class SwitchThread {
   /** The worker ended unasked, for `why`: said once, with the first reason to come. */
   #fail(why: string): void {
     if (this.failure !== null) return;
-    this.failure = why;
-    this.#ended.resolve(why);
+    // One line wherever it is said (a log, a status, a refused client): a worker's error may hold a stack.
+    this.failure = why.replace(/\s+/g, " ").trim();
+    this.#ended.resolve(this.failure);
   }
 
   /**

@@ -141,10 +141,11 @@ export async function applyLab(
   // `vde up --apply` of it reaches the lab, `vde status` names it.
   const followed = was === path ? [] : [`now runs ${path}${was ? ` (was ${was})` : ""}`];
   // A switch whose thread died forwards nothing whatever the apply makes of the rest: the lab again is the
-  // way (said before "nothing to apply": the file is not what runs). One the file removes may go.
+  // way, with the file applied (said before "nothing to apply": the file is not what runs). One the file
+  // removes may go.
   const dead = file.nodes.filter((n) => n.kind === "switch" && r.switchFailure(n.name) !== null);
   if (dead.length > 0) {
-    return { ok: false, lines: dead.map((n) => `${r.deadSwitchLine(n.name)}; nothing was applied`) };
+    return { ok: false, lines: dead.map((n) => `${r.deadSwitchLine(n.name, path)}; nothing was applied`) };
   }
   if (noChanges(c)) {
     r.follow(path);

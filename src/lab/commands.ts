@@ -602,7 +602,7 @@ async function addCommand(r: LabRunner, args: string, addNode: (name: string) =>
     const node = lab.nodes.find((n) => n.name === rest[0])!;
     // Its key as a lab file's is checked (validate.ts), where the lab finds it, before anything starts.
     if (node.kind === "cable" && node.key !== undefined) {
-      const problem = keyFileProblem(node.key.startsWith("/") ? node.key : `${r.baseDir}/${node.key}`);
+      const problem = keyFileProblem(r.filePath(node.key));
       if (problem !== undefined) return failure(`${node.name}: key: ${problem}`);
     }
     await r.addNode(node);

@@ -277,6 +277,10 @@ export class LabRunner {
         if (node.kind === "host") await r.configureHost(node);
       }
       signal?.throwIfAborted();
+      // Again, at once: a thread that died while the hosts were configured (their DHCP, `exec`) came too
+      // early for onThreadFailure's line (not yet running) and too late for the check above, and the lab
+      // came up with a switch that forwards nothing, said nowhere.
+      await r.#forwarding();
       r.#running = true;
     } catch (err) {
       await r.down();
@@ -528,7 +532,7 @@ export class LabRunner {
     const commands = switchCommands(ctx);
     let fromRc: RunningSwitch["fromRc"];
     if (node.rc !== undefined) {
-      const rc = this.#path(node.rc);
+      const rc = this.filePath(node.rc);
       await runStartupScript(rc, commands, (m) => this.#log(`${node.name}: ${m}`));
       const { set, said } = adoptRunningSettings(node, sw.engine);
       fromRc = { rc: realPath(rc), set };
@@ -577,26 +581,21 @@ export class LabRunner {
     Deno.chmodSync(this.dir, 0o711);
   }
 
-  /**
-   * Why switch `name`'s data-plane thread ended unasked (it forwards nothing), as one line (a worker's
-   * error text may hold a stack), or null while it runs.
-   */
+  /** Why switch `name`'s data-plane thread ended unasked (it forwards nothing), in one line, or null while it runs. */
   switchFailure(name: string): string | null {
-    return this.switches.get(name)?.sw.threadFailure?.replace(/\s+/g, " ") ?? null;
+    return this.switches.get(name)?.sw.threadFailure ?? null;
   }
 
   /**
    * The one line that says switch `name` is dead, why, and what brings it back: the lab again (its
    * fds, ports and clients are the thread's, so there is no restarting it alone). During bring-up, which
-   * it fails, only why.
+   * it fails, only why. `file` is the one to bring up: the lab's, or the one an apply was given.
    */
-  deadSwitchLine(name: string): string {
+  deadSwitchLine(name: string, file = this.file): string {
     const why = this.switchFailure(name) ?? "";
     if (!this.#running) return `${name}: its data-plane thread failed: ${why}`;
-    const again = this.file !== ""
-      ? `\`vde up -c${
-        this.rootless ? " --rootless" : ""
-      } ${this.file}\` takes the lab down and brings it up again`
+    const again = file !== ""
+      ? `\`vde up -c${this.rootless ? " --rootless" : ""} ${file}\` takes the lab down and brings it up again`
       : `save the lab, then \`vde up -c FILE\` takes it down and brings it up again`;
     return `switch ${name} is dead: its data-plane thread failed (${why}), so it forwards nothing; ${again}`;
   }
@@ -619,7 +618,7 @@ export class LabRunner {
   async #startOutside(node: SlirpNode | CableNode): Promise<boolean> {
     // A cable's key as this lab finds it (an applied file's directory), for a node the other process opens now.
     const asked = node.kind === "cable" && node.key !== undefined
-      ? { ...node, key: this.#path(node.key) }
+      ? { ...node, key: this.filePath(node.key) }
       : node;
     const plug = await this.#opts.outside?.(asked, this.#signal) ?? null;
     if (plug === null) return false;
@@ -671,7 +670,7 @@ export class LabRunner {
     this.cables.set(node.name, entry);
     let port = 0;
     const cable = await openCableNode(node, {
-      keyFile: node.key === undefined ? undefined : this.#path(node.key),
+      keyFile: node.key === undefined ? undefined : this.filePath(node.key),
       localName: `${this.lab.name}/${node.name}`,
       say: this.#log,
       onSession: (session) => {
@@ -766,6 +765,9 @@ export class LabRunner {
     if (sw !== undefined) {
       const port = end.port!;
       if (sw.sw.port(port)?.endpoints.length) throw new Error(`port ${end.node}:${port} is in use`);
+      // Again, in the lab's words rather than the switch's refusal: it may have died while the other end
+      // was made (a host's tap).
+      if (sw.sw.threadFailure !== null) throw new Error(this.deadSwitchLine(end.node));
       sw.sw.attach(wireEnd, { port });
       // Removed, the port is freed once the wire end has left it: a pulled cable's port is switched
       // on again, and a link put there later starts with a new port's VLANs.
@@ -1070,7 +1072,8 @@ export class LabRunner {
     return this.links.some((l) => isImpaired(l.wire.impair));
   }
 
-  #path(p: string): string {
+  /** Where the lab finds file `p` of its lab file (an rc, a key): relative to that file's directory. */
+  filePath(p: string): string {
     return p.startsWith("/") ? p : `${this.#opts.baseDir}/${p}`;
   }
 

@@ -231,7 +231,7 @@ export class Switch {
 
   /**
    * Why the data-plane thread ended unasked (its worker failed to load or threw, its loop could not
-   * start, or threw after it warmed), with `warmed` resolved null: the switch forwards nothing. Null while
+   * start, or threw after it warmed), in one line, with `warmed` resolved null: the switch forwards nothing. Null while
    * it runs, when it was stopped, and without a thread.
    */
   get threadFailure(): string | null {
@@ -332,6 +332,11 @@ export class Switch {
   /** Chooses the port for a request without changing anything; throws PortRefused. */
   choosePort(req: AttachRequest): number {
     if (this.#closed) throw new PortRefused("the switch is shutting down");
+    // A client let in here would be told it is plugged in, and nothing it sends would go anywhere.
+    const dead = this.threadFailure;
+    if (dead !== null) {
+      throw new PortRefused(`the switch forwards nothing: its data-plane thread failed (${dead})`);
+    }
     const uid = req.uid ?? -1;
     const n = this.engine.numPorts;
     if (req.port !== undefined) {

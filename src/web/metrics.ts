@@ -125,6 +125,13 @@ export function renderMetrics(snapshots: SwitchSnapshot | SwitchSnapshot[]): str
     "Whether the switch repeats every frame to every port (1) or switches (0).",
   );
   for (const { s, sw } of views) lines.push(`vde_switch_hub_mode{${sw}} ${s.hub ? 1 : 0}`);
+  // Counters that stand still say nothing of why: a dead switch's would read as a quiet network.
+  family(
+    "vde_switch_forwarding",
+    "gauge",
+    "Whether the switch forwards (1), or not (0): its data-plane thread died (vde status says why).",
+  );
+  for (const { s, sw } of views) lines.push(`vde_switch_forwarding{${sw}} ${s.forwarding ? 1 : 0}`);
   // node_exporter's node_boot_time_seconds: a restart shows as a new value, not only as counter resets.
   family(
     "vde_switch_start_time_seconds",

@@ -83,6 +83,8 @@ export interface SwitchSnapshot {
   mcastGroups?: McastGroupStatus[];
   /** When the switch started, in seconds since the epoch: its counters count from 0 from then. */
   startTime: number;
+  /** False once its data-plane thread died (a lab's switch, which runs on): its counters stand still. */
+  forwarding: boolean;
   /** Milliseconds since the epoch. */
   time: number;
 }
@@ -180,6 +182,7 @@ export class SwitchStatus {
       stpTopologyChanges: this.sw.engine.stp?.topologyChanges,
       mcastGroups: this.mcastGroups(),
       startTime: this.sw.startedAt / 1000,
+      forwarding: this.sw.threadFailure === null,
       time: Date.now(),
     };
   }

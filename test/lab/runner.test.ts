@@ -12,6 +12,7 @@ import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { Errno } from "../../src/console/reply_format.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
 import {
   hostWithExec,
   inHost,
@@ -285,9 +286,10 @@ topology:
   await withLabInProcess(
     text,
     async (r, line, file) => {
-      const dead =
+      const deadUp = (f: string) =>
         `switch sw1 is dead: its data-plane thread failed (${DYING_WORDS}), so it forwards nothing; ` +
-        `\`vde up -c ${file}\` takes the lab down and brings it up again`;
+        `\`vde up -c ${f}\` takes the lab down and brings it up again`;
+      const dead = deadUp(file);
       assert.equal(r.switchFailure("sw1"), null);
       // The stand-in's trigger: a mirrored set of the engine's expireSeconds.
       r.switches.get("sw1")!.sw.engine.expireSeconds = 30;
@@ -312,9 +314,42 @@ topology:
       // Elsewhere the lab changes as ever: no wait for, nor trip over, the dead switch.
       assert.equal(await line("add link sw3 sw2"), "0 added link sw3:1-sw2:2\n");
       assert.equal(await line("apply"), `${Errno.EIO} ${dead}; nothing was applied\n`);
+      // Another file applied: it is the one to bring up, not the one the lab ran.
+      const other = `${file.slice(0, file.lastIndexOf("/"))}/other.yaml`;
+      await Deno.copyFile(file, other);
+      assert.equal(
+        await line(`apply ${other}`),
+        `${Errno.EIO} ${deadUp(Deno.realPathSync(other))}; nothing was applied\n`,
+      );
     },
     (m) => lines.push(m),
     {},
     new URL("../dataplane/_dying_worker.ts", import.meta.url),
   );
+});
+
+Deno.test("a lab whose switch's data-plane thread dies while its hosts are configured fails to come up, naming the switch and why, leaving nothing", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const name = uniqueLab();
+  // The host's exec kills the stand-in thread through the switch's console (it dies on hash/setexpire),
+  // once the switches were checked forwarding; the sleep lets its last word reach the lab.
+  const term = `${ourCli().join(" ")} term ${labDir(name)}/sw1.mgmt -c 'hash/setexpire 10'`;
+  const { lab } = validateLab(
+    hostWithExec("10.9.1.1/24", [`${term} >/dev/null 2>&1; sleep 1`]).replace("name: x", `name: ${name}`),
+  );
+  assert.ok(lab !== undefined);
+  await assert.rejects(
+    LabRunner.up(lab, {
+      file: "",
+      baseDir: Deno.cwd(),
+      switchThreadFile: new URL("../dataplane/_dying_worker.ts", import.meta.url),
+    }).then(async (r) => {
+      // Up with the dead switch (the bug): taken down, so the failure leaves nothing either.
+      await r.down();
+      return r;
+    }),
+    { message: `sw1: its data-plane thread failed: ${DYING_WORDS}` },
+  );
+  assert.equal(existsSync(labDir(name)), false, "its directory was taken down");
+  assert.deepEqual(await leftovers(name), []);
 });

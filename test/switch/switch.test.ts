@@ -11,6 +11,8 @@ import type { PlugEnd } from "../../src/dataplane/plug_layout.ts";
 import { datagramPair, libc } from "../../ffi/libc.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { BROADCAST, ethFrame, mac, until } from "../helpers/vde_clients.ts";
+import { DYING_WORDS } from "../dataplane/_dying_words.ts";
+import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 
 /** A vde client's link whose datagram fd reaches the switch thread only when the test says `lend()`. */
 class LendingLink extends BaseLink {
@@ -123,5 +125,19 @@ Deno.test("a threaded switch's port whose fd is on its way to the thread goes ac
     await sw.close();
     libc().close(pair[0]);
     libc().close(pair[1]);
+  }
+});
+
+Deno.test("a switch whose data-plane thread died refuses a new client in one line saying why, not plugging it into nothing", async () => {
+  const sw = await dyingSwitch();
+  try {
+    sw.attach(new MemoryLink("before"), { port: 1 });
+    await killThread(sw);
+    assert.throws(() => sw.attach(new MemoryLink("after")), {
+      name: "PortRefused",
+      message: `the switch forwards nothing: its data-plane thread failed (${DYING_WORDS})`,
+    });
+  } finally {
+    await sw.close();
   }
 });

@@ -15,6 +15,7 @@ import { igmp } from "../helpers/igmp.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { ethFrame, mac } from "../helpers/vde_clients.ts";
 import { assertPromtoolClean, skipWithoutPromtool } from "../helpers/promtool.ts";
+import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
 
 /** A switch with two lone memory clients on ports 1 and 2, served on an ephemeral port. */
 function rig(token?: string) {
@@ -60,6 +61,7 @@ Deno.test("metrics: every family has HELP and TYPE, counters end in _total", () 
     fdbEntries: new Map([[0, 0]]),
     fdbMoves: 0,
     startTime: 0,
+    forwarding: true,
     counters: new SwitchEngine({}, () => {}).counters,
     time: 0,
   });
@@ -86,6 +88,7 @@ Deno.test("metrics: the switch-wide counters are frames by kind and drops by rea
     fdbEntries: new Map(),
     fdbMoves: 0,
     startTime: 0,
+    forwarding: true,
     counters: numberedCounters(),
     time: 0,
   });
@@ -283,5 +286,18 @@ Deno.test("metrics: a switch's start time is a gauge in seconds, new for a resta
     await assertPromtoolClean(again);
   } finally {
     await second.close();
+  }
+});
+
+Deno.test("metrics: vde_switch_forwarding is 1 while the switch's data-plane thread runs, 0 once it died", async () => {
+  const sw = await dyingSwitch();
+  const status = new SwitchStatus(sw, "sw");
+  try {
+    assert.equal(sample(renderMetrics(status.snapshot()), "vde_switch_forwarding", 'switch="sw"'), 1);
+    await killThread(sw);
+    assert.equal(sample(renderMetrics(status.snapshot()), "vde_switch_forwarding", 'switch="sw"'), 0);
+  } finally {
+    status.close();
+    await sw.close();
   }
 });
