@@ -94,8 +94,8 @@ export const NEED_OWNERS = "need owners";
 
 /** An admitted connection, to release when it ends. */
 export interface Admitted {
-  /** Its loopback client's "addr:port", or "" when it is not a loopback one. */
-  readonly endpoint: string;
+  /** Its loopback connection's "client>server" (connectionKey), or "" when it is not a loopback one. */
+  readonly connection: string;
   /** The peer it counts against: its address's peerKey, or a loopback client's uid once known. */
   bucket: string;
 }
@@ -145,18 +145,23 @@ export class Admission {
   }
 
   /**
-   * Lets a connection from `address`:`port` in (release it when it ends) or
-   * refuses it (undefined); NEED_OWNERS: ask again with `owners`, the uid
-   * of each local socket by its "addr:port" (endpointKey's form).
+   * Lets a connection from `address`:`port` to this server's `server` end
+   * (endpointKey's "addr:port") in (release it when it ends) or refuses it
+   * (undefined); NEED_OWNERS: ask again with `owners`, the uid of each local
+   * socket by its connection (connectionKey's form).
    */
   admit(
     address: string,
     port = 0,
     owners?: ReadonlyMap<string, number>,
+    server = "",
   ): Admitted | undefined | typeof NEED_OWNERS {
     const peer = peerKey(address);
     const loopback = peer === LOOPBACK;
-    const admitted: Admitted = { endpoint: loopback ? endpointKey(address, port) : "", bucket: peer };
+    const admitted: Admitted = {
+      connection: loopback ? connectionKey(endpointKey(address, port), server) : "",
+      bucket: peer,
+    };
     let privileged = false;
     const { maxConnections, maxPerPeer } = this.#limits;
     if (
@@ -165,10 +170,10 @@ export class Admission {
     ) {
       if (owners === undefined) return NEED_OWNERS;
       for (const held of this.#loopback) {
-        const uid = held.bucket === LOOPBACK ? owners.get(held.endpoint) : undefined;
+        const uid = held.bucket === LOOPBACK ? owners.get(held.connection) : undefined;
         if (uid !== undefined) this.#move(held, `uid ${uid}`);
       }
-      const uid = owners.get(admitted.endpoint);
+      const uid = owners.get(admitted.connection);
       if (uid !== undefined) {
         admitted.bucket = `uid ${uid}`;
         privileged = uid === 0 || uid === this.#self;
@@ -257,6 +262,16 @@ export function endpointKey(address: string, port: number): string {
   if (mapped !== null) return `${mapped[1]}:${port}`;
   const groups = host.includes(":") ? ipv6Groups(host) : undefined;
   return `${groups === undefined ? host : groups.map((g) => g.toString(16)).join(":")}:${port}`;
+}
+
+/**
+ * A connection as the kernel's socket tables name the client's socket
+ * (socket_owners.ts): its local end, then its remote end (this server's), both
+ * endpointKey's. Both ends, as one local port is shared by connections to
+ * different destinations.
+ */
+export function connectionKey(client: string, server: string): string {
+  return `${client}>${server}`;
 }
 
 /** The eight 16-bit groups of an IPv6 address in text, or undefined when it is not one. */

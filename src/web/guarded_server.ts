@@ -16,6 +16,7 @@ import {
   type Admitted,
   type ConnLimits,
   DEFAULT_LIMITS,
+  endpointKey,
   NEED_OWNERS,
   RequestClock,
 } from "./conn_guard.ts";
@@ -61,13 +62,14 @@ export function relayGuarded(
   const deciding = new Set<Deno.TcpConn>();
   const take = (conn: Deno.TcpConn) => {
     const { hostname, port } = conn.remoteAddr;
-    const decided = admission.admit(hostname, port);
+    const server = endpointKey(conn.localAddr.hostname, conn.localAddr.port);
+    const decided = admission.admit(hostname, port, undefined, server);
     if (decided !== NEED_OWNERS) return relay(conn, decided);
     if (owners.asking >= limits.maxConnections) return relay(conn, admission.refuse());
     deciding.add(conn);
     owners.ask((table) => {
       deciding.delete(conn);
-      const admitted = admission.admit(hostname, port, table);
+      const admitted = admission.admit(hostname, port, table, server);
       relay(conn, admitted === NEED_OWNERS ? admission.refuse() : admitted);
     });
   };

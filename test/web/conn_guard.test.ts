@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   Admission,
   type Admitted,
+  connectionKey,
   type ConnLimits,
   endpointKey,
   NEED_OWNERS,
@@ -132,13 +133,14 @@ Deno.test("conn guard: a chunked body is its request's, due with its head; after
 Deno.test("conn guard: past loopback's share each local user is a peer (uids from the socket owners); the server's uid and root pass a full server", () => {
   const a = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000);
   const owners = new Map<string, number>();
+  const SERVER = endpointKey("127.0.0.1", 9100);
   let port = 40000;
   /** Admits a loopback connection of `uid` (undefined: no row, another namespace), reading owners when asked. */
   const connect = (uid: number | undefined, host = "127.0.0.1") => {
     const p = port++;
-    if (uid !== undefined) owners.set(endpointKey(host, p), uid);
-    const first = a.admit(host, p);
-    return first === NEED_OWNERS ? a.admit(host, p, owners) : first;
+    if (uid !== undefined) owners.set(connectionKey(endpointKey(host, p), SERVER), uid);
+    const first = a.admit(host, p, undefined, SERVER);
+    return first === NEED_OWNERS ? a.admit(host, p, owners, SERVER) : first;
   };
   // Below the share nothing is asked.
   assert.notEqual(a.admit("127.0.0.1", 1), NEED_OWNERS);
@@ -155,9 +157,9 @@ Deno.test("conn guard: past loopback's share each local user is a peer (uids fro
   const b = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000);
   const viaB = (uid: number, host = "127.0.0.1") => {
     const p = port++;
-    owners.set(endpointKey(host, p), uid);
-    const first = b.admit(host, p);
-    return first === NEED_OWNERS ? b.admit(host, p, owners) : first;
+    owners.set(connectionKey(endpointKey(host, p), SERVER), uid);
+    const first = b.admit(host, p, undefined, SERVER);
+    return first === NEED_OWNERS ? b.admit(host, p, owners, SERVER) : first;
   };
   assert.ok(viaB(2000));
   assert.ok(viaB(2000, "127.0.0.2"));
