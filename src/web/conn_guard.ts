@@ -14,7 +14,11 @@
  *   followed by request_framing.ts) must arrive within `headerMs` of its
  *   first byte (of the connection's opening for the first), or the
  *   connection is closed: a slowloris holds nothing long. Bytes that cannot
- *   be framed as requests end the connection with a 400.
+ *   be framed as requests are not passed on and end the connection with a
+ *   400, once the server has answered the requests before them (the
+ *   answers followed too): a 400 among an answer's bytes, or taken for an
+ *   earlier request's answer, would garble what the client reads. When the
+ *   answers cannot be followed, the deadline ends it without a 400.
  * - Idle: a connection on which nothing moved either way for `idleMs` is
  *   closed (a keep-alive nobody uses). A live page's event stream sends
  *   every 250 ms, so it stays, and counts among the open connections.
@@ -47,6 +51,10 @@ export type Expiry = "slow request" | "idle";
 /** One connection's request timing: is a request (head or body) overdue, has it gone idle, is it malformed. */
 export class RequestClock {
   readonly #framing = new RequestFraming();
+  /** The server's answers, followed to know when every request passed on has been answered. */
+  readonly #answers = new RequestFraming();
+  /** Requests passed on to the server whole (a malformed chunk is not passed on). */
+  #owed = 0;
   /** Nothing of the first request has come yet. */
   #first = true;
   #requestStart: number;
@@ -72,12 +80,29 @@ export class RequestClock {
     // The first request's deadline runs from the connection's opening.
     if (seen & BEGAN && !this.#first) this.#requestStart = now;
     if (seen & BEGAN) this.#first = false;
-    return seen & MALFORMED ? this.#framing.problem : undefined;
+    if (seen & MALFORMED) return this.#framing.problem;
+    this.#owed = this.#framing.ended;
+    return undefined;
   }
 
-  /** The server answered: the connection is in use. */
-  fromServer(now: number): void {
+  /** The server answered `bytes`: the connection is in use. */
+  fromServer(bytes: Uint8Array, now: number): void {
     this.#lastActivity = now;
+    this.#answers.feed(bytes);
+  }
+
+  /**
+   * The client's bytes are malformed and what the server sent so far is
+   * exactly the answers to the requests passed on whole, ending at the last
+   * one's end: the 400 can follow now (and nothing more of the server's,
+   * which may be answering the malformed request's beginning). False while
+   * an answer is due or under way, and for good once the answers cannot be
+   * counted (an answer to a HEAD, or one framed by neither header).
+   */
+  get refusalDue(): boolean {
+    const a = this.#answers;
+    return this.#framing.problem !== "" && !this.#framing.sawHead && a.unframed === 0 && !a.inRequest &&
+      a.ended === this.#owed;
   }
 
   /** Why the connection should end now, if it should. */

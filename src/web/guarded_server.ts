@@ -94,8 +94,17 @@ export function relayGuarded(
       // The client's end (EOF) is passed on as a half-close, and the server's answer to it still
       // relayed; when the server stops taking bytes (it refused an oversized head), its answer is
       // relayed too: the server's side ending is what ends the connection. A client that fails ends it.
-      // Bytes that cannot be framed as requests are not passed on: the client is told why, and the connection ends.
+      // Bytes that cannot be framed as requests are not passed on; once the server has answered the
+      // requests before them (clock.refusalDue), nothing more of the server's is relayed, and the
+      // client is told why after the last answer, by this one writer of the client's side (a 400
+      // written beside the relay went out first or among an answer's bytes). The deadline ends the rest.
       let problem: string | undefined;
+      let refusing = false;
+      const refuseIfDue = () => {
+        if (refusing || !clock.refusalDue) return;
+        refusing = true;
+        closeQuietly(server); // the relay below stops at its next read
+      };
       pump(conn, server, (bytes) => (problem = clock.fromClient(bytes, Date.now())) === undefined).then(
         (how) =>
           how === "read failed"
@@ -103,10 +112,16 @@ export function relayGuarded(
             : how === "ended"
             ? server.closeWrite().catch(() => {})
             : how === "refused"
-            ? badRequest(conn, problem ?? "").finally(end)
+            ? refuseIfDue()
             : undefined,
       );
-      await pump(server, conn, () => (clock.fromServer(Date.now()), true));
+      await pump(server, conn, (bytes) => {
+        if (refusing) return false;
+        clock.fromServer(bytes, Date.now());
+        refuseIfDue();
+        return true;
+      });
+      if (refusing) await badRequest(conn, problem ?? "");
     } catch {
       /* the server is not serving (any more), or either end went: the client sees the connection end */
     } finally {

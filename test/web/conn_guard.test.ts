@@ -67,7 +67,7 @@ Deno.test("conn guard: a head split anywhere completes; the next request's deadl
 Deno.test("conn guard: a connection with nothing moving for idleMs expires; the server's sending keeps a feed alive", () => {
   const c = new RequestClock(0);
   c.fromClient(bytes("GET /events HTTP/1.1\r\n\r\n"), 10);
-  for (let t = 250; t <= 20_000; t += 250) c.fromServer(t);
+  for (let t = 250; t <= 20_000; t += 250) c.fromServer(new Uint8Array(0), t);
   assert.equal(c.expired(20_000, LIMITS), undefined);
   assert.equal(c.expired(24_999, LIMITS), undefined);
   assert.equal(c.expired(25_000, LIMITS), "idle");
@@ -179,4 +179,54 @@ Deno.test("conn guard: past loopback's share each local user is a peer (uids fro
   assert.equal(b.open, 9);
   assert.match(endpointKey("::ffff:127.0.0.1", 80), /^127\.0\.0\.1:80$/);
   assert.equal(endpointKey("::1", 80), "0:0:0:0:0:0:0:1:80");
+});
+
+Deno.test("conn guard: a malformed request's 400 is due only once the requests passed on before it are answered, at an answer's end, and never after answers it cannot count", () => {
+  const BAD = "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  const first = new RequestClock(0);
+  assert.ok(first.fromClient(bytes(BAD), 0));
+  assert.equal(first.refusalDue, true, "nothing was passed on: the 400 at once");
+
+  const c = new RequestClock(0);
+  assert.equal(c.fromClient(bytes("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 0), undefined);
+  assert.equal(c.refusalDue, false, "nothing is malformed");
+  assert.ok(c.fromClient(bytes(`GET /c HTTP/1.1\r\n\r\n${BAD}`), 10), "the chunk is refused whole, /c too");
+  assert.equal(c.refusalDue, false, "two answers are owed");
+  c.fromServer(bytes(ok("aa")), 20);
+  assert.equal(c.refusalDue, false, "one is");
+  const second = ok("x".repeat(100));
+  c.fromServer(bytes(second.slice(0, 60)), 30);
+  assert.equal(c.refusalDue, false, "the second is under way");
+  c.fromServer(bytes(second.slice(60)), 40);
+  assert.equal(c.refusalDue, true, "both are answered: the 400 follows");
+  c.fromServer(bytes("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"), 50);
+  assert.equal(
+    c.refusalDue,
+    false,
+    "an answer past those owed (to the malformed one's head): no 400 after it",
+  );
+
+  const chunked = new RequestClock(0);
+  chunked.fromClient(bytes("GET /feed HTTP/1.1\r\n\r\n"), 0);
+  chunked.fromClient(bytes(BAD), 0);
+  chunked.fromServer(bytes("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"), 10);
+  assert.equal(chunked.refusalDue, false, "a streamed answer under way");
+  chunked.fromServer(bytes("0\r\n\r\n"), 20);
+  assert.equal(chunked.refusalDue, true);
+
+  const head = new RequestClock(0);
+  head.fromClient(bytes("HEAD / HTTP/1.1\r\n\r\n"), 0);
+  head.fromClient(bytes(BAD), 0);
+  head.fromServer(bytes("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n"), 10);
+  assert.equal(head.refusalDue, false, "a HEAD's answer has a length and no body: never counted");
+  const unframed = new RequestClock(0);
+  unframed.fromClient(bytes("GET / HTTP/1.1\r\n\r\n"), 0);
+  unframed.fromClient(bytes(BAD), 0);
+  unframed.fromServer(bytes("HTTP/1.1 204 No Content\r\n\r\n"), 10);
+  assert.equal(
+    unframed.refusalDue,
+    false,
+    "an answer framed by neither header (204, 1xx, to the close): never counted",
+  );
 });

@@ -11,9 +11,15 @@ import { sleep, within } from "../helpers/vde_clients.ts";
 
 const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
 const enc = new TextEncoder();
+/** The length of /slow's answer, which is sent 300 ms after it is asked. */
+const SLOW_BYTES = 200_000;
 
 async function hello(req: Request): Promise<Response> {
   if (req.method === "POST") return new Response(`got ${(await req.text()).length}\n`);
+  if (new URL(req.url).pathname === "/slow") {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return new Response("x".repeat(SLOW_BYTES));
+  }
   if (new URL(req.url).pathname !== "/stream") return new Response("hello\n");
   let timer: ReturnType<typeof setInterval> | undefined;
   return new Response(
@@ -172,6 +178,48 @@ Deno.test("guarded server: a malformed chunk line is answered 400 with the reaso
     await conn.write(enc.encode("fffffffffffffffff\r\n"));
     const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
+});
+
+Deno.test("guarded server: a malformed request pipelined behind one still being answered gets its 400 after that whole answer, never before or among its bytes", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await sleep(50);
+    await conn.write(
+      enc.encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    );
+    const text = await within("the answers and the end", 3000, readUntil(conn, "\u0000"));
+    const bad = "bad request: both Transfer-Encoding and Content-Length\n";
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    const body = text.indexOf("\r\n\r\n") + 4;
+    assert.equal(text.slice(body, body + SLOW_BYTES), "x".repeat(SLOW_BYTES), "the first answer whole");
+    assert.match(
+      text.slice(body + SLOW_BYTES),
+      new RegExp(`^HTTP/1\\.1 400 Bad Request\\r\\n[^]*\\r\\n\\r\\n${bad}$`),
+    );
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
+});
+
+Deno.test("guarded server: a malformed request after an answered keep-alive request gets its 400 at once", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await within("the first answer", 3000, readUntil(conn, "hello\n")), /^HTTP\/1\.1 200 OK/);
+    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+    const text = await within("the 400 and the end", 3000, readUntil(conn, "\u0000"));
+    assert.match(
+      text,
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk line that does not begin with a hex size\n$/,
+    );
   } finally {
     conn.close();
     await s.shutdown();
