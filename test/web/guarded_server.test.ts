@@ -8,6 +8,7 @@ import { setLogWriter } from "../../src/log.ts";
 import type { ConnLimits } from "../../src/web/conn_guard.ts";
 import { acceptLoop, serveGuarded } from "../../src/web/guarded_server.ts";
 import { sleep, within } from "../helpers/vde_clients.ts";
+import { waitFor } from "../helpers/processes.ts";
 
 const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
 const enc = new TextEncoder();
@@ -220,6 +221,33 @@ Deno.test("guarded server: a malformed request after an answered keep-alive requ
       text,
       /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk line that does not begin with a hex size\n$/,
     );
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
+});
+
+/** The connections Deno.serve holds on this process's server socket now (ss lists the accepted side by the path). */
+async function unixConnectionsTo(dirPrefix: string): Promise<number> {
+  const out = await new Deno.Command("ss", { args: ["-xHn", "state", "established"] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.includes(dirPrefix)).length;
+}
+
+Deno.test("guarded server: an idle keep-alive after its answer is closed at idleMs on both sides: the client's, and the unix connection Deno.serve holds", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
+  const prefix = `/vde-http-${Deno.pid}-`;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await within("the answer", 3000, readUntil(conn, "hello\n"));
+    assert.equal(await unixConnectionsTo(prefix), 1, "Deno.serve keeps the connection for the next request");
+    const ms = await untilClosed(conn, 3000);
+    assert.ok(ms >= 700, `closed after ${ms} ms`);
+    await waitFor(async () => (await unixConnectionsTo(prefix)) === 0, {
+      timeoutMs: 1000,
+      what: "Deno.serve letting go of the unix connection",
+    });
+    assert.equal(s.open, 0);
   } finally {
     conn.close();
     await s.shutdown();
