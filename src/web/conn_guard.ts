@@ -53,8 +53,10 @@ export class RequestClock {
   readonly #framing = new RequestFraming();
   /** The server's answers, followed to know when every request passed on has been answered. */
   readonly #answers = new RequestFraming();
-  /** Requests passed on to the server whole (a malformed chunk is not passed on). */
+  /** Requests passed on to the server whole: the answers owed before a 400. */
   #owed = 0;
+  /** Of the bytes last told, those to pass on. */
+  #whole = 0;
   /** Nothing of the first request has come yet. */
   #first = true;
   #requestStart: number;
@@ -72,7 +74,8 @@ export class RequestClock {
    * begins the next request. (Counting a POST's body as the next head had a
    * keep-alive after it closed at headerMs as a slowloris where it should go
    * idle, and a chunked body's lines read as heads.) Says why, when the bytes
-   * cannot be framed: the connection must end with a 400.
+   * cannot be framed: the connection must end with a 400, once the requests
+   * before them (wholeBytes of them) are passed on and answered.
    */
   fromClient(bytes: Uint8Array, now: number): string | undefined {
     this.#lastActivity = now;
@@ -80,9 +83,20 @@ export class RequestClock {
     // The first request's deadline runs from the connection's opening.
     if (seen & BEGAN && !this.#first) this.#requestStart = now;
     if (seen & BEGAN) this.#first = false;
-    if (seen & MALFORMED) return this.#framing.problem;
+    // A malformed request never ends: those ended are the ones before it, all passed on.
     this.#owed = this.#framing.ended;
-    return undefined;
+    this.#whole = seen & MALFORMED ? Math.max(0, this.#framing.beganAt) : bytes.length;
+    return seen & MALFORMED ? this.#framing.problem : undefined;
+  }
+
+  /**
+   * How many of the bytes last told are to be passed on: all, or when they
+   * are malformed those before the malformed request (whole requests, or the
+   * rest of one). A malformed request's own bytes are not: the server would
+   * answer them some way of its own.
+   */
+  get wholeBytes(): number {
+    return this.#whole;
   }
 
   /** The server answered `bytes`: the connection is in use. */

@@ -94,10 +94,10 @@ export function relayGuarded(
       // The client's end (EOF) is passed on as a half-close, and the server's answer to it still
       // relayed; when the server stops taking bytes (it refused an oversized head), its answer is
       // relayed too: the server's side ending is what ends the connection. A client that fails ends it.
-      // Bytes that cannot be framed as requests are not passed on; once the server has answered the
-      // requests before them (clock.refusalDue), nothing more of the server's is relayed, and the
-      // client is told why after the last answer, by this one writer of the client's side (a 400
-      // written beside the relay went out first or among an answer's bytes). The deadline ends the rest.
+      // A malformed request is not passed on (the whole ones before it are); once the server has
+      // answered those (clock.refusalDue), nothing more of the server's is relayed, and the client is
+      // told why after the last answer, by this one writer of the client's side (a 400 written beside
+      // the relay went out first or among an answer's bytes). The deadline ends the rest.
       let problem: string | undefined;
       let refusing = false;
       const refuseIfDue = () => {
@@ -105,7 +105,10 @@ export function relayGuarded(
         refusing = true;
         closeQuietly(server); // the relay below stops at its next read
       };
-      pump(conn, server, (bytes) => (problem = clock.fromClient(bytes, Date.now())) === undefined).then(
+      pump(conn, server, (bytes) => {
+        problem = clock.fromClient(bytes, Date.now());
+        return clock.wholeBytes;
+      }).then(
         (how) =>
           how === "read failed"
             ? end()
@@ -116,10 +119,10 @@ export function relayGuarded(
             : undefined,
       );
       await pump(server, conn, (bytes) => {
-        if (refusing) return false;
+        if (refusing) return 0;
         clock.fromServer(bytes, Date.now());
         refuseIfDue();
-        return true;
+        return bytes.length;
       });
       if (refusing) await badRequest(conn, problem ?? "");
     } catch {
@@ -201,13 +204,14 @@ async function badRequest(conn: Deno.Conn, why: string): Promise<void> {
 
 /**
  * Copies `from` to `to` until `from` ends or either fails or `seen`, told of
- * each chunk before it is passed on, refuses it (false). Says how it
- * stopped (never throws).
+ * each chunk before it is passed on, refuses the rest (it says how many of
+ * the chunk's bytes to pass on: fewer than all, and the copy stops after
+ * them). Says how it stopped (never throws).
  */
 async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
-  seen: (bytes: Uint8Array) => boolean,
+  seen: (bytes: Uint8Array) => number,
 ): Promise<"ended" | "read failed" | "write failed" | "refused"> {
   const buf = new Uint8Array(16 * 1024);
   for (;;) {
@@ -219,13 +223,14 @@ async function pump(
     }
     if (n === null) return "ended";
     const bytes = buf.subarray(0, n);
-    if (!seen(bytes)) return "refused";
+    const pass = seen(bytes);
     try {
       let off = 0;
-      while (off < n) off += await to.write(bytes.subarray(off));
+      while (off < pass) off += await to.write(bytes.subarray(off, pass));
     } catch {
       return "write failed";
     }
+    if (pass < n) return "refused";
   }
 }
 

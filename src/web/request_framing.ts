@@ -117,6 +117,8 @@ export class RequestFraming {
   /** Bytes of "HEAD " matched at the request line's start; a HEAD request was seen. */
   #method = 0;
   #sawHead = false;
+  /** Where in the bytes last fed the last request began (-1: in none of them). */
+  #beganAt = -1;
 
   /** A request has begun and not yet ended (its head or body is due). */
   get inRequest(): boolean {
@@ -138,6 +140,15 @@ export class RequestFraming {
     return this.#sawHead;
   }
 
+  /**
+   * Where in the bytes last fed the last request that began in them began,
+   * -1 when none did: once they are malformed, what comes before it is whole
+   * requests (or the rest of one that began before them).
+   */
+  get beganAt(): number {
+    return this.#beganAt;
+  }
+
   /** Why the bytes are malformed, once they are. */
   get problem(): string {
     return this.#problem;
@@ -147,6 +158,7 @@ export class RequestFraming {
   feed(bytes: Uint8Array): number {
     let result = 0;
     const n = bytes.length;
+    this.#beganAt = -1;
     for (let i = 0; i < n; i++) {
       const s = this.#s;
       if (s === S.Broken) return result | MALFORMED;
@@ -161,6 +173,7 @@ export class RequestFraming {
       }
       if (s === S.Idle) {
         result |= BEGAN;
+        this.#beganAt = i;
         this.#beginHead();
       }
       const b = bytes[i]!;

@@ -186,14 +186,27 @@ Deno.test("conn guard: a malformed request's 400 is due only once the requests p
   const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
   const first = new RequestClock(0);
   assert.ok(first.fromClient(bytes(BAD), 0));
-  assert.equal(first.refusalDue, true, "nothing was passed on: the 400 at once");
+  assert.deepEqual([first.wholeBytes, first.refusalDue], [0, true], "nothing was passed on: the 400 at once");
+  const later = new RequestClock(0);
+  assert.equal(
+    later.fromClient(bytes("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 0),
+    undefined,
+  );
+  assert.equal(later.wholeBytes, 47);
+  assert.ok(later.fromClient(bytes("1\r\nx\r\nzz\r\n"), 0));
+  assert.equal(later.wholeBytes, 0, "of a request begun before, nothing more is passed on");
 
   const c = new RequestClock(0);
   assert.equal(c.fromClient(bytes("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 0), undefined);
   assert.equal(c.refusalDue, false, "nothing is malformed");
-  assert.ok(c.fromClient(bytes(`GET /c HTTP/1.1\r\n\r\n${BAD}`), 10), "the chunk is refused whole, /c too");
-  assert.equal(c.refusalDue, false, "two answers are owed");
-  c.fromServer(bytes(ok("aa")), 20);
+  assert.ok(c.fromClient(bytes(`GET /c HTTP/1.1\r\n\r\n${BAD}`), 10));
+  assert.equal(
+    c.wholeBytes,
+    "GET /c HTTP/1.1\r\n\r\n".length,
+    "the request before the malformed one is passed on",
+  );
+  assert.equal(c.refusalDue, false, "three answers are owed");
+  c.fromServer(bytes(ok("aa") + ok("c")), 20);
   assert.equal(c.refusalDue, false, "one is");
   const second = ok("x".repeat(100));
   c.fromServer(bytes(second.slice(0, 60)), 30);

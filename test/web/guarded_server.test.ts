@@ -253,3 +253,22 @@ Deno.test("guarded server: an idle keep-alive after its answer is closed at idle
     await s.shutdown();
   }
 });
+
+Deno.test("guarded server: requests sent in one write with a malformed one after them are answered, then the 400", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode(
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" +
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    ));
+    const text = await within("the answers and the end", 3000, readUntil(conn, "\u0000"));
+    assert.match(
+      text,
+      /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhello\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\ngot 2\nHTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a Transfer-Encoding that does not end in chunked\n$/,
+    );
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
+});
