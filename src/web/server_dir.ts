@@ -18,6 +18,8 @@
  * the guard.
  */
 
+import { exists } from "../os/paths.ts";
+
 /** The socket's name inside the directory. */
 export const SOCKET_NAME = "s";
 
@@ -62,7 +64,7 @@ async function isDeadServerDir(dir: string, pid: number, uid: number | null): Pr
   } catch {
     return false;
   }
-  if (await exists(`/proc/${pid}`)) return false;
+  if (exists(`/proc/${pid}`)) return false;
   const socket = `${dir}/${SOCKET_NAME}`;
   try {
     // Only a socket is a server's: connect refuses a regular file alike, which would be unlinked.
@@ -76,14 +78,5 @@ async function isDeadServerDir(dir: string, pid: number, uid: number | null): Pr
   } catch (err) {
     // Refused: a socket nobody listens on.
     return err instanceof Deno.errors.ConnectionRefused;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
   }
 }

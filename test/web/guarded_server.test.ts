@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { setLogWriter } from "../../src/log.ts";
 import type { ConnLimits } from "../../src/web/conn_guard.ts";
-import { acceptLoop, serveGuarded } from "../../src/web/guarded_server.ts";
+import { acceptLoop, type GuardedServer, serveGuarded } from "../../src/web/guarded_server.ts";
 import { sleep, within } from "../helpers/vde_clients.ts";
 import { waitFor } from "../helpers/processes.ts";
 
@@ -34,6 +34,21 @@ async function hello(req: Request): Promise<Response> {
     }),
     { headers: { "content-type": "text/event-stream" } },
   );
+}
+
+/** Runs `body` with a connection to a guarded `hello` server of `limits`; closes both after it. */
+async function withConnection(
+  limits: ConnLimits,
+  body: (conn: Deno.TcpConn, s: GuardedServer) => Promise<void>,
+): Promise<void> {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, limits);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await body(conn, s);
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
 }
 
 /** Resolves with the ms until the server ends `conn` (reading and dropping what it sends). */
@@ -79,17 +94,12 @@ Deno.test("guarded server: connections over the cap are closed at once and logge
 });
 
 Deno.test("guarded server: a request head sent too slowly (slowloris) is closed after headerMs", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection(LIMITS, async (conn, s) => {
     await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
     const ms = await untilClosed(conn, 3000);
     assert.ok(ms >= 250, `closed after ${ms} ms`);
     assert.equal(s.open, 0);
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
 
 Deno.test("guarded server: an idle keep-alive is closed after idleMs; a streaming answer stays open past it, counted", async () => {
@@ -150,9 +160,7 @@ async function readUntil(conn: Deno.Conn, want: string): Promise<string> {
 }
 
 Deno.test("guarded server: a chunked request body reaches the server and the pipelined request after it is answered; the keep-alive then goes idle, not slow", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection(LIMITS, async (conn) => {
     await conn.write(enc.encode(
       "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
         // The body holds what looks like a head with a Content-Length: it is data, not a request.
@@ -165,30 +173,20 @@ Deno.test("guarded server: a chunked request body reaches the server and the pip
     // Past headerMs nothing is awaited: only idleMs ends it.
     const ms = await untilClosed(conn, 3000);
     assert.ok(ms >= 750, `closed after ${ms} ms`);
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
 
 Deno.test("guarded server: a malformed chunk line is answered 400 with the reason and the connection ends", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
     await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
     await conn.write(enc.encode("fffffffffffffffff\r\n"));
     const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
 
 Deno.test("guarded server: a malformed request pipelined behind one still being answered gets its 400 after that whole answer, never before or among its bytes", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
     await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
     await sleep(50);
     await conn.write(
@@ -203,16 +201,11 @@ Deno.test("guarded server: a malformed request pipelined behind one still being 
       text.slice(body + SLOW_BYTES),
       new RegExp(`^HTTP/1\\.1 400 Bad Request\\r\\n[^]*\\r\\n\\r\\n${bad}$`),
     );
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
 
 Deno.test("guarded server: a malformed request after an answered keep-alive request gets its 400 at once", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
     await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert.match(await within("the first answer", 3000, readUntil(conn, "hello\n")), /^HTTP\/1\.1 200 OK/);
     await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
@@ -221,10 +214,7 @@ Deno.test("guarded server: a malformed request after an answered keep-alive requ
       text,
       /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk line that does not begin with a hex size\n$/,
     );
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
 
 /** The connections Deno.serve holds on this process's server socket now (ss lists the accepted side by the path). */
@@ -255,9 +245,7 @@ Deno.test("guarded server: an idle keep-alive after its answer is closed at idle
 });
 
 Deno.test("guarded server: requests sent in one write with a malformed one after them are answered, then the 400", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
     await conn.write(enc.encode(
       "GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" +
         "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
@@ -267,8 +255,5 @@ Deno.test("guarded server: requests sent in one write with a malformed one after
       text,
       /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhello\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\ngot 2\nHTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a Transfer-Encoding that does not end in chunked\n$/,
     );
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
