@@ -14,7 +14,11 @@
  *   followed by request_framing.ts) must arrive within `headerMs` of its
  *   first byte (of the connection's opening for the first), or the
  *   connection is closed: a slowloris holds nothing long. Bytes that cannot
- *   be framed as requests end the connection with a 400.
+ *   be framed as requests are not passed on and end the connection with a
+ *   400, once the server has answered the requests before them (the
+ *   answers followed too): a 400 among an answer's bytes, or taken for an
+ *   earlier request's answer, would garble what the client reads. When the
+ *   answers cannot be followed, the deadline ends it without a 400.
  * - Idle: a connection on which nothing moved either way for `idleMs` is
  *   closed (a keep-alive nobody uses). A live page's event stream sends
  *   every 250 ms, so it stays, and counts among the open connections.
@@ -47,6 +51,12 @@ export type Expiry = "slow request" | "idle";
 /** One connection's request timing: is a request (head or body) overdue, has it gone idle, is it malformed. */
 export class RequestClock {
   readonly #framing = new RequestFraming();
+  /** The server's answers, followed to know when every request passed on has been answered. */
+  readonly #answers = new RequestFraming();
+  /** Requests passed on to the server whole: the answers owed before a 400. */
+  #owed = 0;
+  /** Of the bytes last told, those to pass on. */
+  #whole = 0;
   /** Nothing of the first request has come yet. */
   #first = true;
   #requestStart: number;
@@ -64,7 +74,8 @@ export class RequestClock {
    * begins the next request. (Counting a POST's body as the next head had a
    * keep-alive after it closed at headerMs as a slowloris where it should go
    * idle, and a chunked body's lines read as heads.) Says why, when the bytes
-   * cannot be framed: the connection must end with a 400.
+   * cannot be framed: the connection must end with a 400, once the requests
+   * before them (wholeBytes of them) are passed on and answered.
    */
   fromClient(bytes: Uint8Array, now: number): string | undefined {
     this.#lastActivity = now;
@@ -72,12 +83,40 @@ export class RequestClock {
     // The first request's deadline runs from the connection's opening.
     if (seen & BEGAN && !this.#first) this.#requestStart = now;
     if (seen & BEGAN) this.#first = false;
+    // A malformed request never ends: those ended are the ones before it, all passed on.
+    this.#owed = this.#framing.ended;
+    this.#whole = seen & MALFORMED ? Math.max(0, this.#framing.beganAt) : bytes.length;
     return seen & MALFORMED ? this.#framing.problem : undefined;
   }
 
-  /** The server answered: the connection is in use. */
-  fromServer(now: number): void {
+  /**
+   * How many of the bytes last told are to be passed on: all, or when they
+   * are malformed those before the malformed request (whole requests, or the
+   * rest of one). A malformed request's own bytes are not: the server would
+   * answer them some way of its own.
+   */
+  get wholeBytes(): number {
+    return this.#whole;
+  }
+
+  /** The server answered `bytes`: the connection is in use. */
+  fromServer(bytes: Uint8Array, now: number): void {
     this.#lastActivity = now;
+    this.#answers.feed(bytes);
+  }
+
+  /**
+   * The client's bytes are malformed and what the server sent so far is
+   * exactly the answers to the requests passed on whole, ending at the last
+   * one's end: the 400 can follow now (and nothing more of the server's,
+   * which may be answering the malformed request's beginning). False while
+   * an answer is due or under way, and for good once the answers cannot be
+   * counted (an answer to a HEAD, or one framed by neither header).
+   */
+  get refusalDue(): boolean {
+    const a = this.#answers;
+    return this.#framing.problem !== "" && !this.#framing.sawHead && a.unframed === 0 && !a.inRequest &&
+      a.ended === this.#owed;
   }
 
   /** Why the connection should end now, if it should. */
@@ -94,8 +133,8 @@ export const NEED_OWNERS = "need owners";
 
 /** An admitted connection, to release when it ends. */
 export interface Admitted {
-  /** Its loopback client's "addr:port", or "" when it is not a loopback one. */
-  readonly endpoint: string;
+  /** Its loopback connection's "client>server" (connectionKey), or "" when it is not a loopback one. */
+  readonly connection: string;
   /** The peer it counts against: its address's peerKey, or a loopback client's uid once known. */
   bucket: string;
 }
@@ -145,18 +184,23 @@ export class Admission {
   }
 
   /**
-   * Lets a connection from `address`:`port` in (release it when it ends) or
-   * refuses it (undefined); NEED_OWNERS: ask again with `owners`, the uid
-   * of each local socket by its "addr:port" (endpointKey's form).
+   * Lets a connection from `address`:`port` to this server's `server` end
+   * (endpointKey's "addr:port") in (release it when it ends) or refuses it
+   * (undefined); NEED_OWNERS: ask again with `owners`, the uid of each local
+   * socket by its connection (connectionKey's form).
    */
   admit(
     address: string,
     port = 0,
     owners?: ReadonlyMap<string, number>,
+    server = "",
   ): Admitted | undefined | typeof NEED_OWNERS {
     const peer = peerKey(address);
     const loopback = peer === LOOPBACK;
-    const admitted: Admitted = { endpoint: loopback ? endpointKey(address, port) : "", bucket: peer };
+    const admitted: Admitted = {
+      connection: loopback ? connectionKey(endpointKey(address, port), server) : "",
+      bucket: peer,
+    };
     let privileged = false;
     const { maxConnections, maxPerPeer } = this.#limits;
     if (
@@ -165,10 +209,10 @@ export class Admission {
     ) {
       if (owners === undefined) return NEED_OWNERS;
       for (const held of this.#loopback) {
-        const uid = held.bucket === LOOPBACK ? owners.get(held.endpoint) : undefined;
+        const uid = held.bucket === LOOPBACK ? owners.get(held.connection) : undefined;
         if (uid !== undefined) this.#move(held, `uid ${uid}`);
       }
-      const uid = owners.get(admitted.endpoint);
+      const uid = owners.get(admitted.connection);
       if (uid !== undefined) {
         admitted.bucket = `uid ${uid}`;
         privileged = uid === 0 || uid === this.#self;
@@ -257,6 +301,16 @@ export function endpointKey(address: string, port: number): string {
   if (mapped !== null) return `${mapped[1]}:${port}`;
   const groups = host.includes(":") ? ipv6Groups(host) : undefined;
   return `${groups === undefined ? host : groups.map((g) => g.toString(16)).join(":")}:${port}`;
+}
+
+/**
+ * A connection as the kernel's socket tables name the client's socket
+ * (socket_owners.ts): its local end, then its remote end (this server's), both
+ * endpointKey's. Both ends, as one local port is shared by connections to
+ * different destinations.
+ */
+export function connectionKey(client: string, server: string): string {
+  return `${client}>${server}`;
 }
 
 /** The eight 16-bit groups of an IPv6 address in text, or undefined when it is not one. */

@@ -16,6 +16,7 @@ import {
   type Admitted,
   type ConnLimits,
   DEFAULT_LIMITS,
+  endpointKey,
   NEED_OWNERS,
   RequestClock,
 } from "./conn_guard.ts";
@@ -61,13 +62,14 @@ export function relayGuarded(
   const deciding = new Set<Deno.TcpConn>();
   const take = (conn: Deno.TcpConn) => {
     const { hostname, port } = conn.remoteAddr;
-    const decided = admission.admit(hostname, port);
+    const server = endpointKey(conn.localAddr.hostname, conn.localAddr.port);
+    const decided = admission.admit(hostname, port, undefined, server);
     if (decided !== NEED_OWNERS) return relay(conn, decided);
     if (owners.asking >= limits.maxConnections) return relay(conn, admission.refuse());
     deciding.add(conn);
     owners.ask((table) => {
       deciding.delete(conn);
-      const admitted = admission.admit(hostname, port, table);
+      const admitted = admission.admit(hostname, port, table, server);
       relay(conn, admitted === NEED_OWNERS ? admission.refuse() : admitted);
     });
   };
@@ -92,19 +94,37 @@ export function relayGuarded(
       // The client's end (EOF) is passed on as a half-close, and the server's answer to it still
       // relayed; when the server stops taking bytes (it refused an oversized head), its answer is
       // relayed too: the server's side ending is what ends the connection. A client that fails ends it.
-      // Bytes that cannot be framed as requests are not passed on: the client is told why, and the connection ends.
+      // A malformed request is not passed on (the whole ones before it are); once the server has
+      // answered those (clock.refusalDue), nothing more of the server's is relayed, and the client is
+      // told why after the last answer, by this one writer of the client's side (a 400 written beside
+      // the relay went out first or among an answer's bytes). The deadline ends the rest.
       let problem: string | undefined;
-      pump(conn, server, (bytes) => (problem = clock.fromClient(bytes, Date.now())) === undefined).then(
+      let refusing = false;
+      const refuseIfDue = () => {
+        if (refusing || !clock.refusalDue) return;
+        refusing = true;
+        closeQuietly(server); // the relay below stops at its next read
+      };
+      pump(conn, server, (bytes) => {
+        problem = clock.fromClient(bytes, Date.now());
+        return clock.wholeBytes;
+      }).then(
         (how) =>
           how === "read failed"
             ? end()
             : how === "ended"
             ? server.closeWrite().catch(() => {})
             : how === "refused"
-            ? badRequest(conn, problem ?? "").finally(end)
+            ? refuseIfDue()
             : undefined,
       );
-      await pump(server, conn, () => (clock.fromServer(Date.now()), true));
+      await pump(server, conn, (bytes) => {
+        if (refusing) return 0;
+        clock.fromServer(bytes, Date.now());
+        refuseIfDue();
+        return bytes.length;
+      });
+      if (refusing) await badRequest(conn, problem ?? "");
     } catch {
       /* the server is not serving (any more), or either end went: the client sees the connection end */
     } finally {
@@ -184,13 +204,14 @@ async function badRequest(conn: Deno.Conn, why: string): Promise<void> {
 
 /**
  * Copies `from` to `to` until `from` ends or either fails or `seen`, told of
- * each chunk before it is passed on, refuses it (false). Says how it
- * stopped (never throws).
+ * each chunk before it is passed on, refuses the rest (it says how many of
+ * the chunk's bytes to pass on: fewer than all, and the copy stops after
+ * them). Says how it stopped (never throws).
  */
 async function pump(
   from: Deno.Conn,
   to: Deno.Conn,
-  seen: (bytes: Uint8Array) => boolean,
+  seen: (bytes: Uint8Array) => number,
 ): Promise<"ended" | "read failed" | "write failed" | "refused"> {
   const buf = new Uint8Array(16 * 1024);
   for (;;) {
@@ -202,13 +223,14 @@ async function pump(
     }
     if (n === null) return "ended";
     const bytes = buf.subarray(0, n);
-    if (!seen(bytes)) return "refused";
+    const pass = seen(bytes);
     try {
       let off = 0;
-      while (off < n) off += await to.write(bytes.subarray(off));
+      while (off < pass) off += await to.write(bytes.subarray(off, pass));
     } catch {
       return "write failed";
     }
+    if (pass < n) return "refused";
   }
 }
 

@@ -20,6 +20,13 @@
  * past MAX_BODY, a line longer than MAX_LINE): the request cannot be
  * followed, so the connection must end with a 400, and `problem` says why.
  * No allocation per byte; a body's data is skipped in one step.
+ *
+ * A server's answers are framed alike (a status line for the request line),
+ * so the guard follows them with it too, to put its 400 between two answers
+ * (conn_guard.ts): it counts the messages ended, those of them framed by
+ * neither header (bodiless or ended by the close: a 1xx, 204 or 304, or an
+ * HTTP/1.0 stream, which it cannot tell apart), and whether a request was a
+ * HEAD (whose answer has a Content-Length and no body).
  */
 
 /** The largest body or chunk followed (2^40 bytes outlive any deadline); a chunk size past it is malformed. */
@@ -72,6 +79,7 @@ const enum S {
 const CONTENT_LENGTH = [..."content-length"].map((c) => c.charCodeAt(0));
 const TRANSFER_ENCODING = [..."transfer-encoding"].map((c) => c.charCodeAt(0));
 const CHUNKED = [..."chunked"].map((c) => c.charCodeAt(0));
+const HEAD = [..."HEAD "].map((c) => c.charCodeAt(0));
 const CR = 13, LF = 10, SP = 32, HT = 9, COLON = 58, COMMA = 44, SEMI = 59;
 
 /** Which framing header a line is. */
@@ -103,10 +111,42 @@ export class RequestFraming {
   #left = 0;
   #meta = 0;
   #problem = "";
+  /** Messages ended; of them, those with neither framing header. */
+  #ended = 0;
+  #unframed = 0;
+  /** Bytes of "HEAD " matched at the request line's start; a HEAD request was seen. */
+  #method = 0;
+  #sawHead = false;
+  /** Where in the bytes last fed the last request began (-1: in none of them). */
+  #beganAt = -1;
 
   /** A request has begun and not yet ended (its head or body is due). */
   get inRequest(): boolean {
     return this.#s !== S.Idle;
+  }
+
+  /** Messages (requests, or a server's answers) ended so far. */
+  get ended(): number {
+    return this.#ended;
+  }
+
+  /** Of those, the ones framed by neither Content-Length nor Transfer-Encoding. */
+  get unframed(): number {
+    return this.#unframed;
+  }
+
+  /** A request line began with "HEAD " (its answer's Content-Length frames no body). */
+  get sawHead(): boolean {
+    return this.#sawHead;
+  }
+
+  /**
+   * Where in the bytes last fed the last request that began in them began,
+   * -1 when none did: once they are malformed, what comes before it is whole
+   * requests (or the rest of one that began before them).
+   */
+  get beganAt(): number {
+    return this.#beganAt;
   }
 
   /** Why the bytes are malformed, once they are. */
@@ -118,6 +158,7 @@ export class RequestFraming {
   feed(bytes: Uint8Array): number {
     let result = 0;
     const n = bytes.length;
+    this.#beganAt = -1;
     for (let i = 0; i < n; i++) {
       const s = this.#s;
       if (s === S.Broken) return result | MALFORMED;
@@ -126,11 +167,13 @@ export class RequestFraming {
         const take = Math.min(this.#left, n - i);
         this.#left -= take;
         i += take - 1;
-        if (this.#left === 0) this.#s = s === S.Body ? S.Idle : S.ChunkDataCr;
+        if (this.#left === 0 && s === S.Body) this.#endMessage();
+        else if (this.#left === 0) this.#s = S.ChunkDataCr;
         continue;
       }
       if (s === S.Idle) {
         result |= BEGAN;
+        this.#beganAt = i;
         this.#beginHead();
       }
       const b = bytes[i]!;
@@ -147,6 +190,11 @@ export class RequestFraming {
     this.#length = -1;
     this.#encoded = false;
     this.#chunkedLast = false;
+  }
+
+  #endMessage(): void {
+    this.#s = S.Idle;
+    this.#ended++;
   }
 
   #fail(why: string): void {
@@ -172,7 +220,13 @@ export class RequestFraming {
   /** One byte of a head line other than its end. */
   #headByte(b: number): void {
     const at = this.#lineLen++;
-    if (this.#s === S.RequestLine) return;
+    if (this.#s === S.RequestLine) {
+      if (at < HEAD.length) {
+        this.#method = (at === 0 || this.#method === at) && b === HEAD[at] ? at + 1 : 0;
+        if (this.#method === HEAD.length) this.#sawHead = true;
+      }
+      return;
+    }
     if (this.#s === S.Name) {
       if (at === 0) {
         if (b === SP || b === HT) return this.#fail("a folded header line (obs-fold)");
@@ -252,7 +306,9 @@ export class RequestFraming {
       return;
     }
     this.#left = this.#length > 0 ? this.#length : 0;
-    this.#s = this.#left > 0 ? S.Body : S.Idle;
+    if (this.#length < 0) this.#unframed++;
+    if (this.#left > 0) this.#s = S.Body;
+    else this.#endMessage();
   }
 
   /** One byte of a chunked body (not of a chunk's data). */
@@ -311,8 +367,7 @@ export class RequestFraming {
         return;
       case S.EndLf:
         if (b !== LF) return this.#fail("a chunked body's last CR without LF");
-        this.#s = S.Idle;
-        return;
+        return this.#endMessage();
     }
   }
 

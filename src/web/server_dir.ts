@@ -10,12 +10,15 @@
  * answers no connect (a server in another pid namespace that shares /tmp
  * still answers, so it keeps its directory). Only a real directory (not a
  * symlink another user planted: lstat), owned by this uid, mode 0700, is
- * touched, and only its socket `s` is unlinked before the empty directory
+ * touched, and only its socket `s` (a socket: connect refuses a regular
+ * file as it refuses a dead socket) is unlinked before the empty directory
  * is removed: nothing recursive, so nothing outside it can be reached. An
  * abstract unix socket (which Deno 2.9.6 can bind) would leave nothing, but
  * it has no permissions: any local user could connect to the server around
  * the guard.
  */
+
+import { exists } from "../os/paths.ts";
 
 /** The socket's name inside the directory. */
 export const SOCKET_NAME = "s";
@@ -61,21 +64,19 @@ async function isDeadServerDir(dir: string, pid: number, uid: number | null): Pr
   } catch {
     return false;
   }
-  if (await exists(`/proc/${pid}`)) return false;
+  if (exists(`/proc/${pid}`)) return false;
+  const socket = `${dir}/${SOCKET_NAME}`;
   try {
-    (await Deno.connect({ transport: "unix", path: `${dir}/${SOCKET_NAME}` })).close();
+    // Only a socket is a server's: connect refuses a regular file alike, which would be unlinked.
+    if ((await Deno.lstat(socket)).isSocket !== true) return false;
+  } catch (err) {
+    return err instanceof Deno.errors.NotFound; // a server killed before it bound
+  }
+  try {
+    (await Deno.connect({ transport: "unix", path: socket })).close();
     return false;
   } catch (err) {
-    // Refused: a socket nobody listens on; not found: a server killed before it bound.
-    return err instanceof Deno.errors.ConnectionRefused || err instanceof Deno.errors.NotFound;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
+    // Refused: a socket nobody listens on.
+    return err instanceof Deno.errors.ConnectionRefused;
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Which local user owns a TCP socket of this machine, from the kernel's
  * tables /proc/net/tcp and /proc/net/tcp6 (the reading process's network
- * namespace): one row per socket, its local address:port and its owner's
- * uid. The connection guard asks it who holds the other end of a loopback
+ * namespace): one row per socket, its local and remote address:port and its
+ * owner's uid. The connection guard asks it who holds the other end of a loopback
  * connection, so that local users are told apart (conn_guard.ts), and asks
  * only when the loopback connections fill their share: a read is
  * O(sockets on the machine).
@@ -10,24 +10,38 @@
  * The kernel prints an address as the hex of its 32-bit words in host order
  * (little-endian here: "0100007F" is 127.0.0.1), a port as 4 hex digits.
  * Rows of sockets that are gone (TIME_WAIT, inode 0) say uid 0 and are
- * skipped. Keys are endpointKey's: "127.0.0.1:5000", "0:0:0:0:0:0:0:1:5000"
- * (an IPv4-mapped address as its IPv4).
+ * skipped. A row is keyed by both its ends, connectionKey's form
+ * "127.0.0.1:40000>127.0.0.1:9100" (IPv6 as "0:0:0:0:0:0:0:1:40000>...", an
+ * IPv4-mapped address as its IPv4): the kernel gives one local port to
+ * connections to different destinations (ephemeral ports are shared once
+ * they run short), so the local end alone named two sockets, and the one
+ * printed last (root's, say) was taken for the other user's.
  */
+import { connectionKey } from "./conn_guard.ts";
 
-/** Local endpoint ("addr:port", endpointKey's form) to its owner's uid, from one table's text. */
+/** A connection ("local>remote", connectionKey's form) to its owner's uid, from one table's text. */
 export function parseSocketTable(text: string, into: Map<string, number>): Map<string, number> {
   for (const line of text.split("\n")) {
     const f = line.trim().split(/\s+/);
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
     if (f.length < 10 || !f[0]!.endsWith(":") || f[9] === "0") continue;
-    const local = f[1]!.split(":");
+    const local = hexEndpoint(f[1]!);
+    const remote = hexEndpoint(f[2]!);
     const uid = Number(f[7]);
-    const port = parseInt(local[1] ?? "", 16);
-    const addr = hexAddress(local[0] ?? "");
-    if (addr === undefined || !Number.isInteger(uid) || !(port >= 0 && port <= 65535)) continue;
-    into.set(`${addr}:${port}`, uid);
+    if (local === undefined || remote === undefined || !Number.isInteger(uid)) continue;
+    into.set(connectionKey(local, remote), uid);
   }
   return into;
+}
+
+/** An "ADDR:PORT" the kernel printed in hex, in endpointKey's form; undefined when it is not one. */
+function hexEndpoint(text: string): string | undefined {
+  const [hex, portHex, extra] = text.split(":");
+  const port = parseInt(portHex ?? "", 16);
+  const addr = hexAddress(hex ?? "");
+  return addr === undefined || extra !== undefined || !(port >= 0 && port <= 65535)
+    ? undefined
+    : `${addr}:${port}`;
 }
 
 /** The address the kernel printed as hex words, in endpointKey's form; undefined when it is not one. */

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   Admission,
   type Admitted,
+  connectionKey,
   type ConnLimits,
   endpointKey,
   NEED_OWNERS,
@@ -66,7 +67,7 @@ Deno.test("conn guard: a head split anywhere completes; the next request's deadl
 Deno.test("conn guard: a connection with nothing moving for idleMs expires; the server's sending keeps a feed alive", () => {
   const c = new RequestClock(0);
   c.fromClient(bytes("GET /events HTTP/1.1\r\n\r\n"), 10);
-  for (let t = 250; t <= 20_000; t += 250) c.fromServer(t);
+  for (let t = 250; t <= 20_000; t += 250) c.fromServer(new Uint8Array(0), t);
   assert.equal(c.expired(20_000, LIMITS), undefined);
   assert.equal(c.expired(24_999, LIMITS), undefined);
   assert.equal(c.expired(25_000, LIMITS), "idle");
@@ -132,13 +133,14 @@ Deno.test("conn guard: a chunked body is its request's, due with its head; after
 Deno.test("conn guard: past loopback's share each local user is a peer (uids from the socket owners); the server's uid and root pass a full server", () => {
   const a = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000);
   const owners = new Map<string, number>();
+  const SERVER = endpointKey("127.0.0.1", 9100);
   let port = 40000;
   /** Admits a loopback connection of `uid` (undefined: no row, another namespace), reading owners when asked. */
   const connect = (uid: number | undefined, host = "127.0.0.1") => {
     const p = port++;
-    if (uid !== undefined) owners.set(endpointKey(host, p), uid);
-    const first = a.admit(host, p);
-    return first === NEED_OWNERS ? a.admit(host, p, owners) : first;
+    if (uid !== undefined) owners.set(connectionKey(endpointKey(host, p), SERVER), uid);
+    const first = a.admit(host, p, undefined, SERVER);
+    return first === NEED_OWNERS ? a.admit(host, p, owners, SERVER) : first;
   };
   // Below the share nothing is asked.
   assert.notEqual(a.admit("127.0.0.1", 1), NEED_OWNERS);
@@ -155,9 +157,9 @@ Deno.test("conn guard: past loopback's share each local user is a peer (uids fro
   const b = new Admission({ ...LIMITS, maxConnections: 6, maxPerPeer: 2 }, 1000);
   const viaB = (uid: number, host = "127.0.0.1") => {
     const p = port++;
-    owners.set(endpointKey(host, p), uid);
-    const first = b.admit(host, p);
-    return first === NEED_OWNERS ? b.admit(host, p, owners) : first;
+    owners.set(connectionKey(endpointKey(host, p), SERVER), uid);
+    const first = b.admit(host, p, undefined, SERVER);
+    return first === NEED_OWNERS ? b.admit(host, p, owners, SERVER) : first;
   };
   assert.ok(viaB(2000));
   assert.ok(viaB(2000, "127.0.0.2"));
@@ -177,4 +179,67 @@ Deno.test("conn guard: past loopback's share each local user is a peer (uids fro
   assert.equal(b.open, 9);
   assert.match(endpointKey("::ffff:127.0.0.1", 80), /^127\.0\.0\.1:80$/);
   assert.equal(endpointKey("::1", 80), "0:0:0:0:0:0:0:1:80");
+});
+
+Deno.test("conn guard: a malformed request's 400 is due only once the requests passed on before it are answered, at an answer's end, and never after answers it cannot count", () => {
+  const BAD = "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const ok = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  const first = new RequestClock(0);
+  assert.ok(first.fromClient(bytes(BAD), 0));
+  assert.deepEqual([first.wholeBytes, first.refusalDue], [0, true], "nothing was passed on: the 400 at once");
+  const later = new RequestClock(0);
+  assert.equal(
+    later.fromClient(bytes("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), 0),
+    undefined,
+  );
+  assert.equal(later.wholeBytes, 47);
+  assert.ok(later.fromClient(bytes("1\r\nx\r\nzz\r\n"), 0));
+  assert.equal(later.wholeBytes, 0, "of a request begun before, nothing more is passed on");
+
+  const c = new RequestClock(0);
+  assert.equal(c.fromClient(bytes("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), 0), undefined);
+  assert.equal(c.refusalDue, false, "nothing is malformed");
+  assert.ok(c.fromClient(bytes(`GET /c HTTP/1.1\r\n\r\n${BAD}`), 10));
+  assert.equal(
+    c.wholeBytes,
+    "GET /c HTTP/1.1\r\n\r\n".length,
+    "the request before the malformed one is passed on",
+  );
+  assert.equal(c.refusalDue, false, "three answers are owed");
+  c.fromServer(bytes(ok("aa") + ok("c")), 20);
+  assert.equal(c.refusalDue, false, "one is");
+  const second = ok("x".repeat(100));
+  c.fromServer(bytes(second.slice(0, 60)), 30);
+  assert.equal(c.refusalDue, false, "the second is under way");
+  c.fromServer(bytes(second.slice(60)), 40);
+  assert.equal(c.refusalDue, true, "both are answered: the 400 follows");
+  c.fromServer(bytes("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"), 50);
+  assert.equal(
+    c.refusalDue,
+    false,
+    "an answer past those owed (to the malformed one's head): no 400 after it",
+  );
+
+  const chunked = new RequestClock(0);
+  chunked.fromClient(bytes("GET /feed HTTP/1.1\r\n\r\n"), 0);
+  chunked.fromClient(bytes(BAD), 0);
+  chunked.fromServer(bytes("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n"), 10);
+  assert.equal(chunked.refusalDue, false, "a streamed answer under way");
+  chunked.fromServer(bytes("0\r\n\r\n"), 20);
+  assert.equal(chunked.refusalDue, true);
+
+  const head = new RequestClock(0);
+  head.fromClient(bytes("HEAD / HTTP/1.1\r\n\r\n"), 0);
+  head.fromClient(bytes(BAD), 0);
+  head.fromServer(bytes("HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n"), 10);
+  assert.equal(head.refusalDue, false, "a HEAD's answer has a length and no body: never counted");
+  const unframed = new RequestClock(0);
+  unframed.fromClient(bytes("GET / HTTP/1.1\r\n\r\n"), 0);
+  unframed.fromClient(bytes(BAD), 0);
+  unframed.fromServer(bytes("HTTP/1.1 204 No Content\r\n\r\n"), 10);
+  assert.equal(
+    unframed.refusalDue,
+    false,
+    "an answer framed by neither header (204, 1xx, to the close): never counted",
+  );
 });

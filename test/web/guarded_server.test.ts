@@ -6,14 +6,21 @@
 import assert from "node:assert/strict";
 import { setLogWriter } from "../../src/log.ts";
 import type { ConnLimits } from "../../src/web/conn_guard.ts";
-import { acceptLoop, serveGuarded } from "../../src/web/guarded_server.ts";
+import { acceptLoop, type GuardedServer, serveGuarded } from "../../src/web/guarded_server.ts";
 import { sleep, within } from "../helpers/vde_clients.ts";
+import { waitFor } from "../helpers/processes.ts";
 
 const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
 const enc = new TextEncoder();
+/** The length of /slow's answer, which is sent 300 ms after it is asked. */
+const SLOW_BYTES = 200_000;
 
 async function hello(req: Request): Promise<Response> {
   if (req.method === "POST") return new Response(`got ${(await req.text()).length}\n`);
+  if (new URL(req.url).pathname === "/slow") {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return new Response("x".repeat(SLOW_BYTES));
+  }
   if (new URL(req.url).pathname !== "/stream") return new Response("hello\n");
   let timer: ReturnType<typeof setInterval> | undefined;
   return new Response(
@@ -27,6 +34,21 @@ async function hello(req: Request): Promise<Response> {
     }),
     { headers: { "content-type": "text/event-stream" } },
   );
+}
+
+/** Runs `body` with a connection to a guarded `hello` server of `limits`; closes both after it. */
+async function withConnection(
+  limits: ConnLimits,
+  body: (conn: Deno.TcpConn, s: GuardedServer) => Promise<void>,
+): Promise<void> {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, limits);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await body(conn, s);
+  } finally {
+    conn.close();
+    await s.shutdown();
+  }
 }
 
 /** Resolves with the ms until the server ends `conn` (reading and dropping what it sends). */
@@ -72,17 +94,12 @@ Deno.test("guarded server: connections over the cap are closed at once and logge
 });
 
 Deno.test("guarded server: a request head sent too slowly (slowloris) is closed after headerMs", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection(LIMITS, async (conn, s) => {
     await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
     const ms = await untilClosed(conn, 3000);
     assert.ok(ms >= 250, `closed after ${ms} ms`);
     assert.equal(s.open, 0);
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+  });
 });
 
 Deno.test("guarded server: an idle keep-alive is closed after idleMs; a streaming answer stays open past it, counted", async () => {
@@ -143,9 +160,7 @@ async function readUntil(conn: Deno.Conn, want: string): Promise<string> {
 }
 
 Deno.test("guarded server: a chunked request body reaches the server and the pipelined request after it is answered; the keep-alive then goes idle, not slow", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
+  await withConnection(LIMITS, async (conn) => {
     await conn.write(enc.encode(
       "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
         // The body holds what looks like a head with a Content-Length: it is data, not a request.
@@ -158,22 +173,87 @@ Deno.test("guarded server: a chunked request body reaches the server and the pip
     // Past headerMs nothing is awaited: only idleMs ends it.
     const ms = await untilClosed(conn, 3000);
     assert.ok(ms >= 750, `closed after ${ms} ms`);
+  });
+});
+
+Deno.test("guarded server: a malformed chunk line is answered 400 with the reason and the connection ends", async () => {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
+    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    await conn.write(enc.encode("fffffffffffffffff\r\n"));
+    const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
+    assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
+  });
+});
+
+Deno.test("guarded server: a malformed request pipelined behind one still being answered gets its 400 after that whole answer, never before or among its bytes", async () => {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
+    await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await sleep(50);
+    await conn.write(
+      enc.encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    );
+    const text = await within("the answers and the end", 3000, readUntil(conn, "\u0000"));
+    const bad = "bad request: both Transfer-Encoding and Content-Length\n";
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    const body = text.indexOf("\r\n\r\n") + 4;
+    assert.equal(text.slice(body, body + SLOW_BYTES), "x".repeat(SLOW_BYTES), "the first answer whole");
+    assert.match(
+      text.slice(body + SLOW_BYTES),
+      new RegExp(`^HTTP/1\\.1 400 Bad Request\\r\\n[^]*\\r\\n\\r\\n${bad}$`),
+    );
+  });
+});
+
+Deno.test("guarded server: a malformed request after an answered keep-alive request gets its 400 at once", async () => {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await within("the first answer", 3000, readUntil(conn, "hello\n")), /^HTTP\/1\.1 200 OK/);
+    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+    const text = await within("the 400 and the end", 3000, readUntil(conn, "\u0000"));
+    assert.match(
+      text,
+      /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk line that does not begin with a hex size\n$/,
+    );
+  });
+});
+
+/** The connections Deno.serve holds on this process's server socket now (ss lists the accepted side by the path). */
+async function unixConnectionsTo(dirPrefix: string): Promise<number> {
+  const out = await new Deno.Command("ss", { args: ["-xHn", "state", "established"] }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.includes(dirPrefix)).length;
+}
+
+Deno.test("guarded server: an idle keep-alive after its answer is closed at idleMs on both sides: the client's, and the unix connection Deno.serve holds", async () => {
+  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
+  const prefix = `/vde-http-${Deno.pid}-`;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+  try {
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await within("the answer", 3000, readUntil(conn, "hello\n"));
+    assert.equal(await unixConnectionsTo(prefix), 1, "Deno.serve keeps the connection for the next request");
+    const ms = await untilClosed(conn, 3000);
+    assert.ok(ms >= 700, `closed after ${ms} ms`);
+    await waitFor(async () => (await unixConnectionsTo(prefix)) === 0, {
+      timeoutMs: 1000,
+      what: "Deno.serve letting go of the unix connection",
+    });
+    assert.equal(s.open, 0);
   } finally {
     conn.close();
     await s.shutdown();
   }
 });
 
-Deno.test("guarded server: a malformed chunk line is answered 400 with the reason and the connection ends", async () => {
-  const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
-  try {
-    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
-    await conn.write(enc.encode("fffffffffffffffff\r\n"));
-    const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
-    assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
-  } finally {
-    conn.close();
-    await s.shutdown();
-  }
+Deno.test("guarded server: requests sent in one write with a malformed one after them are answered, then the 400", async () => {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
+    await conn.write(enc.encode(
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" +
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+    ));
+    const text = await within("the answers and the end", 3000, readUntil(conn, "\u0000"));
+    assert.match(
+      text,
+      /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhello\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\ngot 2\nHTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a Transfer-Encoding that does not end in chunked\n$/,
+    );
+  });
 });

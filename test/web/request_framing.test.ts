@@ -94,3 +94,20 @@ Deno.test("request framing: empty lines before a request line are skipped; a CR 
   // A Content-Length past 2^40 is followed as 2^40 (it outlives any deadline).
   assert.equal(follow("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n").inRequest, true);
 });
+
+Deno.test("request framing: counts the messages ended and those framed by neither header, and notes a HEAD request (an answer's framing for the guard)", () => {
+  const f = new RequestFraming();
+  f.feed(bytes("HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nab"));
+  assert.deepEqual([f.ended, f.unframed], [0, 0], "a body under way is not an end");
+  f.feed(
+    bytes(
+      "cHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n",
+    ),
+  );
+  assert.deepEqual([f.ended, f.unframed, f.sawHead], [3, 1, false]);
+  const r = new RequestFraming();
+  r.feed(bytes("HEADER / HTTP/1.1\r\n\r\nhead / HTTP/1.1\r\n\r\nGET /HEAD HTTP/1.1\r\n\r\n"));
+  assert.equal(r.sawHead, false, "only a request line beginning with the method HEAD");
+  r.feed(bytes("\r\nHEAD / HTTP/1.1\r\n\r\n"));
+  assert.deepEqual([r.sawHead, r.ended], [true, 4]);
+});

@@ -44,6 +44,9 @@ Deno.test("server dir: a new server removes its uid's directories whose server i
     await Deno.mkdir(other, { mode: 0o755 });
     const unnamed = `${parent}/vde-http-abcdef`;
     await Deno.mkdir(unnamed, { mode: 0o700 });
+    const notSocket = `${parent}/vde-http-${await deadPid()}-file`;
+    await Deno.mkdir(notSocket, { mode: 0o700 });
+    await Deno.writeTextFile(`${notSocket}/${SOCKET_NAME}`, "not a socket\n");
     assert.equal(await sweepDeadServerDirs(parent, ""), 2);
     assert.equal(await exists(dead.dir), false, "a dead server's directory and socket go");
     assert.equal(await exists(bare), false, "so does one killed before it bound its socket");
@@ -52,6 +55,10 @@ Deno.test("server dir: a new server removes its uid's directories whose server i
     assert.ok(await exists(`${parent}/target`), "a symlink is not followed");
     assert.ok(await exists(other), "a directory not 0700 is not a server's");
     assert.ok(await exists(unnamed), "nor one without a pid");
+    assert.ok(
+      await exists(`${notSocket}/${SOCKET_NAME}`),
+      "a regular file named s is not a server's socket: kept",
+    );
   } finally {
     live.close();
     await Deno.remove(parent, { recursive: true });
