@@ -75,7 +75,7 @@ Deno.test("guarded server: a request head sent too slowly (slowloris) is closed 
   const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, LIMITS);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
   try {
-    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n"));
     const ms = await untilClosed(conn, 3000);
     assert.ok(ms >= 250, `closed after ${ms} ms`);
     assert.equal(s.open, 0);
@@ -91,7 +91,7 @@ Deno.test("guarded server: an idle keep-alive is closed after idleMs; a streamin
   const feed = await fetch(`http://127.0.0.1:${s.addr.port}/stream`);
   const reader = feed.body!.getReader();
   try {
-    await idle.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await idle.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     const ms = await untilClosed(idle, 3000);
     assert.ok(ms >= 700, `closed after ${ms} ms`);
     // The stream has run past both bounds and still sends.
@@ -147,11 +147,11 @@ Deno.test("guarded server: a chunked request body reaches the server and the pip
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
   try {
     await conn.write(enc.encode(
-      "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         // The body holds what looks like a head with a Content-Length: it is data, not a request.
         "5;ext=1\r\nhello\r\n6\r\n world\r\n27\r\nGET / HTTP/1.1\r\nContent-Length: 100\r\n\r\n\r\n" +
         "0\r\nX-Trailer: y\r\n\r\n" +
-        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ));
     const text = await within("both answers", 3000, readUntil(conn, "hello\n"));
     assert.match(text, /got 50\n[^]*hello\n/);
@@ -168,7 +168,9 @@ Deno.test("guarded server: a malformed chunk line is answered 400 with the reaso
   const s = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, hello, { ...LIMITS, headerMs: 60_000 });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
   try {
-    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    await conn.write(
+      enc.encode("POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    );
     await conn.write(enc.encode("fffffffffffffffff\r\n"));
     const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
