@@ -8,6 +8,12 @@ import assert from "node:assert/strict";
 import { BASE_CSP, crossOrigin } from "../../src/web/browser_guard.ts";
 import { serveGuarded } from "../../src/web/guarded_server.ts";
 import { within } from "../helpers/vde_clients.ts";
+import { Switch } from "../../src/switch/switch.ts";
+import { SwitchStatus } from "../../src/web/status.ts";
+import { WebServer } from "../../src/web/server.ts";
+import { startMetricsServer } from "../../src/web/metrics_server.ts";
+import { LabWebServer } from "../../src/web/lab_server.ts";
+import { setLogWriter } from "../../src/log.ts";
 
 /** A server whose every GET answers a secret and whose POSTs are counted. */
 function secretServer() {
@@ -19,12 +25,14 @@ function secretServer() {
   return { server, state, port: server.addr.port };
 }
 
-/** One raw request; the answer's status, headers (lower-case names) and body. */
+/** One raw request to a TCP port or a unix socket's path; the answer's status, headers (lower-case names) and body. */
 async function raw(
-  port: number,
+  to: number | string,
   head: string,
 ): Promise<{ status: number; headers: Map<string, string>; body: string }> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = typeof to === "number"
+    ? await Deno.connect({ hostname: "127.0.0.1", port: to })
+    : await Deno.connect({ transport: "unix", path: to });
   try {
     await conn.write(new TextEncoder().encode(`${head}Connection: close\r\n\r\n`));
     let text = "";
@@ -137,4 +145,37 @@ Deno.test("browser guard: which requests are another site's", () => {
   assert.ok(crossOrigin("POST", "http://[::1]:9101", "[::1]:9100"));
   assert.ok(crossOrigin("DELETE", "null", "localhost:1"));
   assert.ok(crossOrigin("POST", "http://localhost:1", null));
+});
+
+Deno.test("browser guard: every server vde runs (switch, /metrics alone, lab, a rootless lab's relayed page) refuses a rebound Host", async () => {
+  const sw = new Switch({ numPorts: 4 });
+  const lab = { lab: { name: "demo", nodes: [], links: [] }, switches: new Map([["sw", { sw }]]) };
+  const dir = await Deno.makeTempDir({ prefix: "vde-guard-" });
+  setLogWriter(() => {});
+  const web = WebServer.start(new SwitchStatus(sw, "sw"), { hostname: "127.0.0.1", port: 0 });
+  const metrics = startMetricsServer("vde slirp", "127.0.0.1:0", () => "x 1\n");
+  const labWeb = LabWebServer.start(lab, { hostname: "127.0.0.1", port: 0 });
+  const relayed = LabWebServer.start(lab, { path: `${dir}/page`, url: "http://127.0.0.1:9100/" });
+  try {
+    const targets: [string, number | string][] = [
+      ["switch", web.addr.port],
+      ["metrics", Number(new URL(metrics.url).port)],
+      ["lab", Number(new URL(labWeb.url).port)],
+      ["relayed lab", `${dir}/page`],
+    ];
+    for (const [what, to] of targets) {
+      assert.equal((await raw(to, "GET /metrics HTTP/1.1\r\nHost: evil.example:9100\r\n")).status, 421, what);
+      const ok = await raw(to, "GET /metrics HTTP/1.1\r\nHost: localhost:9100\r\n");
+      assert.equal(ok.status, 200, what);
+      assert.equal(ok.headers.get("x-content-type-options"), "nosniff", what);
+    }
+  } finally {
+    await web.close();
+    await metrics.close();
+    await labWeb.close();
+    await relayed.close();
+    setLogWriter(null);
+    sw.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
