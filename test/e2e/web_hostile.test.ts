@@ -147,3 +147,54 @@ Deno.test("vde switch --http: a page whose name rebinds to 127.0.0.1 reads none 
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("vde switch --http-token: the page's own hub button still works under the Origin check and its policy; a cross-site form post and no-cors fetch from another origin change nothing", async (t) => {
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-csrf-" });
+  const token = "csrf-test-token-0123";
+  await Deno.writeTextFile(`${dir}/token`, `${token}\n`, { mode: 0o600 });
+  const sw = await startOurSwitch(`${dir}/sw`, {
+    extraArgs: ["--http", "127.0.0.1:0", "--http-token", `${dir}/token`],
+  });
+  // The hostile site: another origin that posts to the switch as soon as it loads.
+  let target = "";
+  const evil = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () =>
+    new Response(
+      `<!doctype html><form id="f" method="POST" action="${target}/api/hub?on=1" enctype="text/plain">` +
+        `<input name="x-vde-token" value="${token}"></form><script>
+        fetch("${target}/api/hub?on=1&x-vde-token=${token}", { method: "POST", mode: "no-cors", body: "x" })
+          .finally(() => { document.title = "sent"; document.getElementById("f").submit(); });
+        </script>`,
+      { headers: { "content-type": "text/html" } },
+    ));
+  let page: HeadlessPage | undefined;
+  const hub = async () => (await (await fetch(`${target}/status.json`)).json() as { hub: boolean }).hub;
+  try {
+    await waitUntilAccepting(`${dir}/sw`);
+    target = await loggedUrl(sw.stderr, /web view on (http:\/\/\S+?)\/ /, "the switch's web view");
+    page = await HeadlessPage.open();
+    await page.goto(`http://127.0.0.1:${evil.addr.port}/`);
+    // The form's navigation lands on the switch's refusal.
+    await page.waitUntil<boolean>(
+      `location.port === ${JSON.stringify(new URL(target).port)} && document.body?.innerText.length > 0`,
+      "the cross-site form's post answered",
+    );
+    assert.match(await page.evaluate<string>("document.body.innerText"), /another site's page/);
+    assert.equal(await hub(), false, "hub mode unchanged by the other site");
+
+    await page.goto(`${target}/`);
+    await page.waitUntil<boolean>(`!document.querySelector("#admin").hidden`, "the token field");
+    await page.evaluate<void>(`document.querySelector("#token").value = ${JSON.stringify(token)}`);
+    await page.evaluate<void>(`document.querySelector("#hub").click()`);
+    await page.waitUntil<boolean>(
+      `document.querySelector("#msg").textContent === "hub on"`,
+      "the action's answer",
+    );
+    assert.equal(await hub(), true);
+  } finally {
+    await page?.close();
+    await evil.shutdown();
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
