@@ -15,6 +15,10 @@
  * snapshot, so a skipped one loses nothing). Oversized headers are refused
  * by Deno's server itself (431). Connections are bounded in number, in the
  * time a request may take to arrive and in idleness (guarded_server.ts).
+ * Against a hostile page in the user's browser, a rebound Host and another
+ * site's POST are refused before this handler runs, and every answer gets
+ * the browser's headers (browser_guard.ts); the page's policy lets only its
+ * own script run (page.ts).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { SwitchStatus } from "./status.ts";
