@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { READ_FIRST } from "../../src/web/page.ts";
 
 /** The JSON text of a page's first-state block. */
 export function firstJson(html: string): string {
@@ -33,4 +34,18 @@ export function assertPolicyFits(html: string, csp: string): void {
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+/**
+ * Asserts that `html` carries `first` in its data block, that no string in
+ * it closed an element early (the data block and the script each close once),
+ * and that the script reads and draws it before `next` (its first fetch).
+ */
+export function assertDrawsFirst(html: string, first: unknown, next: string): void {
+  assert.equal(html.split("</script>").length, 3);
+  assert.deepEqual(JSON.parse(firstJson(html)), first);
+  assert.ok(
+    html.includes(`\n${READ_FIRST}\nif (FIRST) draw(FIRST);\n${next}\n`),
+    `draws FIRST, then ${next}`,
+  );
 }
