@@ -22,6 +22,7 @@ import {
 } from "./conn_guard.ts";
 import { OwnerReads } from "./socket_owners.ts";
 import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "./server_dir.ts";
+import { guardBrowser } from "./browser_guard.ts";
 
 /** How often open connections are checked against their deadlines. */
 const SWEEP_MS = 1_000;
@@ -244,7 +245,8 @@ export interface GuardedServer {
 }
 
 /**
- * Deno.serve's `handler` on `address`, within `limits`, logged as `component`.
+ * Deno.serve's `handler` on `address`, within `limits`, logged as `component`,
+ * behind the browser's checks and headers (browser_guard.ts).
  *
  * @throws Deno's error when it cannot listen
  */
@@ -260,13 +262,16 @@ export function serveGuarded(
   const swept = sweepDeadServerDirs(dir.slice(0, dir.lastIndexOf("/")) || "/", dir);
   let server: Deno.HttpServer<Deno.UnixAddr> | undefined;
   let relay: GuardedRelay;
+  // The real port, once listening, for the hint of a refused Host.
+  const bound = { hostname: address.hostname, port: address.port };
   try {
     server = Deno.serve({
       path,
       onListen: () => {},
       onError: () => new Response("internal error\n", { status: 500 }),
-    }, handler);
+    }, guardBrowser(bound, handler));
     relay = relayGuarded(component, address, path, limits);
+    bound.port = relay.addr.port;
   } catch (err) {
     server?.shutdown().catch(() => {});
     removeQuietly(dir);

@@ -18,7 +18,7 @@ import type { Lab, LabNode } from "../lab/spec.ts";
 import { linkLabel } from "./lab_dot.ts";
 import { portUpText } from "./status.ts";
 import { linkName } from "../lab/spec.ts";
-import { FIRST_PLACEHOLDER, withFirst } from "./page.ts";
+import { FIRST_PLACEHOLDER, pageCsp, READ_FIRST, withFirst } from "./page.ts";
 
 const SIZE = 520;
 const RADIUS = 190;
@@ -107,18 +107,8 @@ export function labSvg(lab: Lab): string {
     parts.join("") + "</svg>";
 }
 
-/**
- * The whole page of `lab`, style and script inline; with `first` (what
- * /status.json answers now) written in and drawn at load, so the tables are
- * there before the first poll and for a reader without JS.
- */
-export function labPageHtml(lab: Lab, first?: unknown): string {
-  const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vde lab ${esc(lab.name)}</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;color:#222;background:#fafafa}
+/** The lab page's style: hashed into its policy, so it is the style element's whole text. */
+const LAB_STYLE = `body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;color:#222;background:#fafafa}
 h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 svg{width:100%;max-width:520px;display:block}svg text{font-size:11px;text-anchor:middle}
 svg line{stroke:#555;stroke-width:1.5}svg line.impaired{stroke:#c60;stroke-dasharray:5 3}
@@ -128,19 +118,10 @@ svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;str
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#999}#state{font-size:.85rem;color:#666}
-</style></head><body>
-<h1>vde lab ${esc(lab.name)}</h1>
-<div id="state">connecting…</div>
-${labSvg(lab)}
-<h2>Links</h2>
-<div class="wrap"><table id="links"><thead><tr><th>ends</th><th>link</th><th>up</th><th>frames/s</th><th>B/s</th>
-<th>frames/s back</th><th>B/s back</th><th>drops</th></tr></thead><tbody></tbody></table></div>
-<div id="cablebox" hidden><h2>Cables</h2>
-<div class="wrap"><table id="cables"><thead><tr><th>cable</th><th>node</th><th>connected</th><th>RTT</th>
-<th>rx frames</th><th>tx frames</th><th>reconnects</th><th>drops</th></tr></thead><tbody></tbody></table></div></div>
-<div id="switches"></div>
-<script>
-"use strict";
+`;
+
+/** The lab page's script: hashed into its policy, so it is the script element's whole text. */
+const LAB_SCRIPT = `"use strict";
 let last = new Map(), lastLinks = new Map(), lastTime = 0;
 function human(n) { return n >= 1e6 ? (n / 1e6).toFixed(1) + "M" : n >= 1e3 ? (n / 1e3).toFixed(1) + "k" : String(n); }
 function per(now, prev, dt) { return prev && dt > 0 ? Math.max(0, Math.round((now - prev) / dt)) : 0; }
@@ -214,10 +195,38 @@ async function poll() {
   catch { document.getElementById("state").textContent = "disconnected, retrying…"; }
   setTimeout(poll, 500);
 }
-${FIRST_PLACEHOLDER}
+${READ_FIRST}
 if (FIRST) draw(FIRST);
 poll();
-</script></body></html>
+`;
+
+/** The lab page's Content-Security-Policy. */
+export const LAB_PAGE_CSP = pageCsp([LAB_SCRIPT], [LAB_STYLE]);
+
+/**
+ * The whole page of `lab`, style and script inline; with `first` (what
+ * /status.json answers now) written in and drawn at load, so the tables are
+ * there before the first poll and for a reader without JS.
+ */
+export function labPageHtml(lab: Lab, first?: unknown): string {
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vde lab ${esc(lab.name)}</title>
+<style>${LAB_STYLE}</style></head><body>
+<h1>vde lab ${esc(lab.name)}</h1>
+<div id="state">connecting…</div>
+${labSvg(lab)}
+<h2>Links</h2>
+<div class="wrap"><table id="links"><thead><tr><th>ends</th><th>link</th><th>up</th><th>frames/s</th><th>B/s</th>
+<th>frames/s back</th><th>B/s back</th><th>drops</th></tr></thead><tbody></tbody></table></div>
+<div id="cablebox" hidden><h2>Cables</h2>
+<div class="wrap"><table id="cables"><thead><tr><th>cable</th><th>node</th><th>connected</th><th>RTT</th>
+<th>rx frames</th><th>tx frames</th><th>reconnects</th><th>drops</th></tr></thead><tbody></tbody></table></div></div>
+<div id="switches"></div>
+${FIRST_PLACEHOLDER}
+<script>${LAB_SCRIPT}</script>
+</body></html>
 `;
   return first === undefined ? html : withFirst(html, first);
 }

@@ -17,10 +17,10 @@ import type { Lab } from "../lab/spec.ts";
 import type { Switch } from "../switch/switch.ts";
 import type { HttpAddress } from "./address.ts";
 import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
+import { guardBrowser } from "./browser_guard.ts";
 import { labDot } from "./lab_dot.ts";
-import { labPageHtml } from "./lab_page.ts";
+import { LAB_PAGE_CSP, labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { PAGE_CSP } from "./page.ts";
 import { SwitchStatus } from "./status.ts";
 import {
   cableStatuses,
@@ -43,6 +43,16 @@ export interface LabView {
 /** `http://HOST:PORT/` of a listening address, an IPv6 host in brackets. */
 export function httpUrl({ hostname, port }: { hostname: string; port: number }): string {
   return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/`;
+}
+
+/** The listening address in a relayed page's URL; the loopback's when it has none. */
+function relayedBound(url: string): { hostname: string; port: number } {
+  try {
+    const u = new URL(url);
+    return { hostname: u.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(u.port || "80") };
+  } catch {
+    return { hostname: "127.0.0.1", port: 0 };
+  }
 }
 
 const NO_CABLES: ReadonlyMap<string, LabCableView> = new Map();
@@ -72,7 +82,11 @@ export class LabWebServer {
     const handler = (req: Request) => this.#handle(req);
     if ("path" in address) {
       this.#url = address.url;
-      this.#server = Deno.serve({ ...common, path: address.path }, handler);
+      // The browser's checks by the address the other process listens on (loopback when unsaid).
+      this.#server = Deno.serve(
+        { ...common, path: address.path },
+        guardBrowser(relayedBound(address.url), handler),
+      );
     } else this.#server = serveGuarded("vde up", address, handler);
   }
 
@@ -154,7 +168,7 @@ export class LabWebServer {
         });
       case "/":
         return new Response(labPageHtml(this.#view.lab, this.#status()), {
-          headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": PAGE_CSP },
+          headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": LAB_PAGE_CSP },
         });
       case "/status.json":
         return Response.json(this.#status());

@@ -11,49 +11,49 @@
  * and buttons; each action is a POST carrying the token in X-Vde-Token.
  */
 
+import { createHash } from "node:crypto";
 import { countersLine, ENGINE_COUNTER_VIEWS } from "./engine_counters.ts";
 import { portUpText } from "./status.ts";
 import type { FeedUpdate } from "./feed.ts";
 
-/** The pages' Content-Security-Policy: everything is inline; nothing may load from elsewhere. */
-export const PAGE_CSP =
-  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:";
+/**
+ * A page's Content-Security-Policy: only its own inline `scripts` and
+ * `styles` run, named by their SHA-256 (an element a client's name smuggled
+ * in would not match), it fetches only from its own origin, and no other
+ * site may frame it (its token buttons cannot be clickjacked).
+ */
+export function pageCsp(scripts: string[], styles: string[]): string {
+  const hashes = (texts: string[]) =>
+    texts.map((t) => `'sha256-${createHash("sha256").update(t).digest("base64")}'`);
+  return `default-src 'none'; script-src ${hashes(scripts).join(" ")}; style-src ${
+    hashes(styles).join(" ")
+  }; ` +
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+}
 
-/** The placeholder a page's script draws from at load when the server filled it in. */
-export const FIRST_PLACEHOLDER = "const FIRST = null;";
+/**
+ * Where a page's first state goes: a JSON data block, which no browser runs
+ * (so the script stays the same text, and its hash the same, whatever the
+ * state), replaced by withFirst and read by the page's script.
+ */
+export const FIRST_PLACEHOLDER = '<script type="application/json" id="first">null</script>';
+
+/** The statement of a page's script that reads its first state. */
+export const READ_FIRST = 'const FIRST = JSON.parse(document.getElementById("first").textContent);';
 
 /** The page's HTML with its style and script inline. */
-export const PAGE_HTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>vde switch</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;color:#222;background:#fafafa}
+/** The page's style: hashed into its policy, so it is the style element's whole text. */
+const PAGE_STYLE = `body{font:14px system-ui,sans-serif;margin:0;padding:.5rem;color:#222;background:#fafafa}
 h1{font-size:1.1rem;margin:.2rem 0}h2{font-size:1rem;margin:.8rem 0 .3rem}
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}
 .down{color:#999}#state{font-size:.85rem;color:#666}
 input{font:inherit;padding:.2rem;max-width:100%}button{font:inherit}
-</style></head><body>
-<h1>vde switch <span id="name"></span></h1>
-<div id="state">connecting…</div>
-<div id="admin" hidden><label>token <input id="token" type="password" autocomplete="off"></label>
-<button id="hub"></button> <span id="msg"></span></div>
-<h2>Ports</h2>
-<div class="wrap"><table><thead><tr><th>port</th><th>client</th><th>VLAN</th><th>up</th>
-<th>rx frames</th><th>rx bytes</th><th>rx B/s</th><th>tx frames</th><th>tx bytes</th><th>tx B/s</th><th>drops</th>
-<th class="act"></th></tr></thead><tbody id="ports"></tbody></table></div>
-<div id="counters"></div>
-<h2>MAC table <span id="macn"></span></h2>
-<input id="q" type="search" size="28" placeholder="search MAC, VLAN or &quot;port N&quot;">
-<div class="wrap"><table><thead><tr><th>VLAN</th><th>MAC</th><th>port</th></tr></thead>
-<tbody id="macs"></tbody></table></div>
-<div id="mcastbox" hidden><h2>Multicast groups (snooping)</h2>
-<div class="wrap"><table><thead><tr><th>VLAN</th><th>group</th><th>ports</th></tr></thead>
-<tbody id="mcast"></tbody></table></div></div>
-<script>
-"use strict";
+`;
+
+/** The page's script: hashed into its policy, so it is the script element's whole text. */
+const PAGE_SCRIPT = `"use strict";
 const $ = (id) => document.getElementById(id);
 const COUNTER_VIEWS = ${JSON.stringify(ENGINE_COUNTER_VIEWS)};
 const countersLine = ${countersLine.toString()};
@@ -110,22 +110,49 @@ function connect() {
 }
 let timer = 0;
 $("q").oninput = () => { clearTimeout(timer); timer = setTimeout(connect, 300); };
-${FIRST_PLACEHOLDER}
+${READ_FIRST}
 if (FIRST) draw(FIRST);
 connect();
-</script></body></html>
 `;
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>vde switch</title>
+<style>${PAGE_STYLE}</style></head><body>
+<h1>vde switch <span id="name"></span></h1>
+<div id="state">connecting…</div>
+<div id="admin" hidden><label>token <input id="token" type="password" autocomplete="off"></label>
+<button id="hub"></button> <span id="msg"></span></div>
+<h2>Ports</h2>
+<div class="wrap"><table><thead><tr><th>port</th><th>client</th><th>VLAN</th><th>up</th>
+<th>rx frames</th><th>rx bytes</th><th>rx B/s</th><th>tx frames</th><th>tx bytes</th><th>tx B/s</th><th>drops</th>
+<th class="act"></th></tr></thead><tbody id="ports"></tbody></table></div>
+<div id="counters"></div>
+<h2>MAC table <span id="macn"></span></h2>
+<input id="q" type="search" size="28" placeholder="search MAC, VLAN or &quot;port N&quot;">
+<div class="wrap"><table><thead><tr><th>VLAN</th><th>MAC</th><th>port</th></tr></thead>
+<tbody id="macs"></tbody></table></div>
+<div id="mcastbox" hidden><h2>Multicast groups (snooping)</h2>
+<div class="wrap"><table><thead><tr><th>VLAN</th><th>group</th><th>ports</th></tr></thead>
+<tbody id="mcast"></tbody></table></div></div>
+${FIRST_PLACEHOLDER}
+<script>${PAGE_SCRIPT}</script>
+</body></html>
+`;
+
+/** The switch page's policy. */
+export const PAGE_CSP = pageCsp([PAGE_SCRIPT], [PAGE_STYLE]);
 
 /**
  * `html` with `first` written into its FIRST_PLACEHOLDER, so the page's
  * script draws it at load: a reader without JS (`chromium --headless
  * --dump-dom` before the feed) sees the tables. The JSON goes inside a
- * script, so every `<` is escaped: a client's name cannot close the script
- * element.
+ * script element, so every `<` is escaped: a client's name cannot close it.
  */
 export function withFirst(html: string, first: unknown): string {
   const json = JSON.stringify(first).replace(/</g, "\\u003c");
-  return html.replace(FIRST_PLACEHOLDER, () => `const FIRST = ${json};`);
+  return html.replace(FIRST_PLACEHOLDER, () => `<script type="application/json" id="first">${json}</script>`);
 }
 
 /** The switch page with `first` drawn at load. */

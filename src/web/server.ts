@@ -15,8 +15,12 @@
  * snapshot, so a skipped one loses nothing). Oversized headers are refused
  * by Deno's server itself (431). Connections are bounded in number, in the
  * time a request may take to arrive and in idleness (guarded_server.ts).
+ * Against a hostile page in the user's browser, a rebound Host and another
+ * site's POST are refused before this handler runs, and every answer gets
+ * the browser's headers (browser_guard.ts); the page's policy lets only its
+ * own script run (page.ts).
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { SwitchStatus } from "./status.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
 import { PAGE_CSP, pageWith } from "./page.ts";
@@ -44,12 +48,13 @@ export interface WebServerOptions extends HttpAddress {
 export class WebServer {
   readonly #server: GuardedServer;
   readonly #status: SwitchStatus;
+  /** The token's SHA-256: digests of equal length are compared, so the time taken says nothing of its length. */
   readonly #token: Uint8Array | undefined;
   readonly #feeds = new Set<() => void>();
 
   private constructor(status: SwitchStatus, options: WebServerOptions) {
     this.#status = status;
-    this.#token = options.token === undefined ? undefined : new TextEncoder().encode(options.token);
+    this.#token = options.token === undefined ? undefined : sha256(options.token);
     this.#server = serveGuarded("vde switch", options, (req) => this.#handle(req));
   }
 
@@ -160,8 +165,9 @@ export class WebServer {
 
   #action(req: Request, url: URL): Response {
     if (this.#token === undefined) return text(403, "read-only: start the switch with --http-token FILE\n");
-    const given = new TextEncoder().encode(req.headers.get("x-vde-token") ?? "");
-    if (given.length !== this.#token.length || !timingSafeEqual(given, this.#token)) {
+    // Only from the header: a browser sends no custom header across sites without a preflight, which
+    // this server never allows (browser_guard.ts); a token in the query would also land in logs.
+    if (!timingSafeEqual(sha256(req.headers.get("x-vde-token") ?? ""), this.#token)) {
       return text(403, "wrong or missing token\n");
     }
     const engine = this.#status.sw.engine;
@@ -185,6 +191,10 @@ export class WebServer {
         return text(404, "no such action\n");
     }
   }
+}
+
+function sha256(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
 }
 
 function text(status: number, body: string, headers: Record<string, string> = {}): Response {

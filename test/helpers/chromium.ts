@@ -27,8 +27,8 @@ export class HeadlessPage {
     };
   }
 
-  /** Starts Chromium at `width`x`height` and attaches to its first page. */
-  static async open(width = 1280, height = 900): Promise<HeadlessPage> {
+  /** Starts Chromium at `width`x`height` (with `extraArgs`) and attaches to its first page. */
+  static async open(width = 1280, height = 900, extraArgs: string[] = []): Promise<HeadlessPage> {
     const profile = await Deno.makeTempDir({ prefix: "vde-web-chromium-" });
     const browser = spawnManaged([
       "chromium",
@@ -42,6 +42,7 @@ export class HeadlessPage {
       `--user-data-dir=${profile}`,
       "--remote-debugging-port=0",
       `--window-size=${width},${height}`,
+      ...extraArgs,
       "about:blank",
     ], { name: "chromium" });
     try {

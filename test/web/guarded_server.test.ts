@@ -95,7 +95,7 @@ Deno.test("guarded server: connections over the cap are closed at once and logge
 
 Deno.test("guarded server: a request head sent too slowly (slowloris) is closed after headerMs", async () => {
   await withConnection(LIMITS, async (conn, s) => {
-    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n"));
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n"));
     const ms = await untilClosed(conn, 3000);
     assert.ok(ms >= 250, `closed after ${ms} ms`);
     assert.equal(s.open, 0);
@@ -108,7 +108,7 @@ Deno.test("guarded server: an idle keep-alive is closed after idleMs; a streamin
   const feed = await fetch(`http://127.0.0.1:${s.addr.port}/stream`);
   const reader = feed.body!.getReader();
   try {
-    await idle.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await idle.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     const ms = await untilClosed(idle, 3000);
     assert.ok(ms >= 700, `closed after ${ms} ms`);
     // The stream has run past both bounds and still sends.
@@ -162,11 +162,11 @@ async function readUntil(conn: Deno.Conn, want: string): Promise<string> {
 Deno.test("guarded server: a chunked request body reaches the server and the pipelined request after it is answered; the keep-alive then goes idle, not slow", async () => {
   await withConnection(LIMITS, async (conn) => {
     await conn.write(enc.encode(
-      "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+      "POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n" +
         // The body holds what looks like a head with a Content-Length: it is data, not a request.
         "5;ext=1\r\nhello\r\n6\r\n world\r\n27\r\nGET / HTTP/1.1\r\nContent-Length: 100\r\n\r\n\r\n" +
         "0\r\nX-Trailer: y\r\n\r\n" +
-        "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
     ));
     const text = await within("both answers", 3000, readUntil(conn, "hello\n"));
     assert.match(text, /got 50\n[^]*hello\n/);
@@ -178,7 +178,9 @@ Deno.test("guarded server: a chunked request body reaches the server and the pip
 
 Deno.test("guarded server: a malformed chunk line is answered 400 with the reason and the connection ends", async () => {
   await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
-    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+    await conn.write(
+      enc.encode("POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    );
     await conn.write(enc.encode("fffffffffffffffff\r\n"));
     const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
@@ -187,10 +189,12 @@ Deno.test("guarded server: a malformed chunk line is answered 400 with the reaso
 
 Deno.test("guarded server: a malformed request pipelined behind one still being answered gets its 400 after that whole answer, never before or among its bytes", async () => {
   await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
-    await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     await sleep(50);
     await conn.write(
-      enc.encode("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+      enc.encode(
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+      ),
     );
     const text = await within("the answers and the end", 3000, readUntil(conn, "\u0000"));
     const bad = "bad request: both Transfer-Encoding and Content-Length\n";
@@ -206,9 +210,11 @@ Deno.test("guarded server: a malformed request pipelined behind one still being 
 
 Deno.test("guarded server: a malformed request after an answered keep-alive request gets its 400 at once", async () => {
   await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
-    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     assert.match(await within("the first answer", 3000, readUntil(conn, "hello\n")), /^HTTP\/1\.1 200 OK/);
-    await conn.write(enc.encode("POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+    await conn.write(
+      enc.encode("POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    );
     const text = await within("the 400 and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(
       text,
@@ -228,7 +234,7 @@ Deno.test("guarded server: an idle keep-alive after its answer is closed at idle
   const prefix = `/vde-http-${Deno.pid}-`;
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
   try {
-    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
     await within("the answer", 3000, readUntil(conn, "hello\n"));
     assert.equal(await unixConnectionsTo(prefix), 1, "Deno.serve keeps the connection for the next request");
     const ms = await untilClosed(conn, 3000);
@@ -247,8 +253,8 @@ Deno.test("guarded server: an idle keep-alive after its answer is closed at idle
 Deno.test("guarded server: requests sent in one write with a malformed one after them are answered, then the 400", async () => {
   await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
     await conn.write(enc.encode(
-      "GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi" +
-        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: localhost\r\n\r\nPOST /up HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi" +
+        "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\n",
     ));
     const text = await within("the answers and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(

@@ -4,8 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { readLabText } from "../../src/lab/lab_text.ts";
-import { circleOrder, labPageHtml, labSvg } from "../../src/web/lab_page.ts";
+import { circleOrder, LAB_PAGE_CSP, labPageHtml, labSvg } from "../../src/web/lab_page.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
+import { assertDrawsFirst, assertPolicyFits, firstJson } from "../helpers/page_first.ts";
 
 function example(file: string) {
   // As vde up reads it: class.yaml's PORT with its default.
@@ -49,14 +50,17 @@ Deno.test("lab page: no two links of a tree-shaped example lab cross in the draw
 
 Deno.test("lab page: the state at the request is drawn at load, a client's name never closing the script", () => {
   const lab = example("lossy-wan.yaml");
-  assert.doesNotMatch(labPageHtml(lab), /const FIRST = \{/);
+  assert.equal(firstJson(labPageHtml(lab)), "null");
   const first = {
     name: lab.name,
     time: 1,
     switches: [{ name: "site1", ports: [{ port: 1, name: "x </script><b>" }] }],
   };
   const html = labPageHtml(lab, first);
-  assert.equal(html.split("</script>").length, 2);
-  assert.deepEqual(JSON.parse(/const FIRST = (.*);\n/.exec(html)?.[1] ?? "null"), first);
-  assert.match(html, /\nif \(FIRST\) draw\(FIRST\);\npoll\(\);/);
+  // The name's </script> is escaped inside the data block.
+  assertDrawsFirst(html, first, "poll();");
+});
+
+Deno.test("lab page: its policy lets only its own script and style run, by hash, and forbids framing", () => {
+  assertPolicyFits(labPageHtml(example("lossy-wan.yaml"), { name: "x" }), LAB_PAGE_CSP);
 });

@@ -17,6 +17,7 @@ import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helpers/promtool.ts";
 import { HeadlessPage } from "../helpers/chromium.ts";
 import { hasCommand, skipUnless } from "../helpers/processes.ts";
+import { firstJson } from "../helpers/page_first.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -62,7 +63,7 @@ Deno.test("lab web server: one /metrics with every switch, each family once; a r
     assert.ok(page.includes('id="node-sw1"') && page.includes('id="node-sw2"'));
     assert.match(page, /10% loss/);
     // The state at the request is in the page, drawn before the first poll.
-    const first = JSON.parse(/const FIRST = (.*);\n/.exec(page)?.[1] ?? "null") as typeof status;
+    const first = JSON.parse(firstJson(page)) as typeof status;
     assert.deepEqual(first.switches.map((s) => s.name), ["sw1", "sw2"]);
     const dot = await (await fetch(`${base}/topology.dot`)).text();
     assert.match(dot, /"sw1" -- "sw2"/);

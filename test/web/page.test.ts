@@ -3,7 +3,8 @@
  * the state the server writes into it for the first drawing.
  */
 import assert from "node:assert/strict";
-import { PAGE_HTML, pageWith } from "../../src/web/page.ts";
+import { PAGE_CSP, PAGE_HTML, pageWith } from "../../src/web/page.ts";
+import { assertDrawsFirst, assertPolicyFits } from "../helpers/page_first.ts";
 import type { FeedUpdate } from "../../src/web/feed.ts";
 import { ENGINE_COUNTER_NAMES, type EngineCounters } from "../../src/switch/engine.ts";
 
@@ -43,9 +44,10 @@ Deno.test("page: the state at the request is drawn at load, a client's name neve
     macsTotal: 0,
   };
   const html = pageWith(first);
-  // One script element, closed once at its end: the name's </script> is escaped inside it.
-  assert.equal(html.split("</script>").length, 2);
-  const json = /const FIRST = (.*);\n/.exec(html)?.[1] ?? "null";
-  assert.deepEqual(JSON.parse(json), first);
-  assert.match(html, /\nif \(FIRST\) draw\(FIRST\);\nconnect\(\);/);
+  // The name's </script> is escaped inside the data block.
+  assertDrawsFirst(html, first, "connect();");
+});
+
+Deno.test("page: its policy lets only its own script and style run, by hash, and forbids framing", () => {
+  assertPolicyFits(PAGE_HTML, PAGE_CSP);
 });

@@ -1,0 +1,87 @@
+/**
+ * What every vde web server does for the browser it may be talking to,
+ * whatever it serves, wrapped around its handler (guarded_server.ts and the
+ * rootless lab's relayed page both go through it):
+ *
+ * - a request whose Host is not this server's (host_check.ts) gets 421 and
+ *   nothing else: a DNS-rebound page reads nothing;
+ * - a request that may change state (any method but GET, HEAD) sent by
+ *   another origin's page (its Origin header differs from its Host, or is
+ *   "null") gets 403 before the handler sees it: no cross-site form, fetch
+ *   or sandboxed frame reaches an action, token or not;
+ * - every answer says `nosniff` (a text/plain body holding a client's name
+ *   is never run as script), denies framing (no clickjacking of the token
+ *   buttons), sends no Referer away, and carries a Content-Security-Policy
+ *   (the pages set their own, by hash; everything else `default-src 'none'`).
+ *   No CORS header is ever sent, so other origins read nothing either.
+ */
+import { hostAllowed, hostRefusal } from "./host_check.ts";
+
+/** The policy of answers that are not pages: nothing loads, nothing frames them. */
+export const BASE_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+const HEADERS: [string, string][] = [
+  ["x-content-type-options", "nosniff"],
+  ["x-frame-options", "DENY"],
+  ["referrer-policy", "no-referrer"],
+  ["cross-origin-resource-policy", "same-origin"],
+];
+
+/** Whether a request of `method` from `origin` (its Origin header) to Host `host` is from another site's page. */
+export function crossOrigin(method: string, origin: string | null, host: string | null): boolean {
+  if (method === "GET" || method === "HEAD" || origin === null) return false;
+  let from: URL;
+  try {
+    from = new URL(origin);
+  } catch {
+    return true; // "null" (a sandboxed frame, a file: page) or garbage
+  }
+  return host === null || from.host !== host.trim().toLowerCase();
+}
+
+/** Adds the headers every answer carries (a Response whose headers are immutable is copied first). */
+export function withBrowserHeaders(res: Response): Response {
+  let out = res;
+  try {
+    out.headers.set(HEADERS[0]![0], HEADERS[0]![1]);
+  } catch {
+    out = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
+  for (const [k, v] of HEADERS) out.headers.set(k, v);
+  if (!out.headers.has("content-security-policy")) out.headers.set("content-security-policy", BASE_CSP);
+  return out;
+}
+
+/**
+ * `handler` behind the checks above, for a server listening on `bound`
+ * (its address; the port is for the refusal's hint).
+ */
+export function guardBrowser(
+  bound: { hostname: string; port: number },
+  handler: (req: Request) => Response | Promise<Response>,
+  machine: string = machineName(),
+): (req: Request) => Promise<Response> {
+  return async (req) => {
+    const host = req.headers.get("host");
+    if (!hostAllowed(host, bound.hostname, machine)) {
+      return withBrowserHeaders(plain(421, hostRefusal(host ?? "", bound.port)));
+    }
+    if (crossOrigin(req.method, req.headers.get("origin"), host)) {
+      return withBrowserHeaders(plain(403, "refused: a request from another site's page\n"));
+    }
+    return withBrowserHeaders(await handler(req));
+  };
+}
+
+function plain(status: number, body: string): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
+/** This machine's host name ("" when it cannot be read). */
+function machineName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "";
+  }
+}
