@@ -66,6 +66,12 @@ export interface HeldDirectory extends DirectoryIdentity {
 const START_WAIT_MS = 1_000;
 /** Between two tries. */
 const START_RETRY_MS = 10;
+/** How long a removal waits for another removal (or a start) to let go of the directory's lock. */
+const REMOVE_WAIT_MS = 250;
+/** Between two tries of a removal. */
+const REMOVE_RETRY_MS = 2;
+/** Slept on by a removal's synchronous wait (nothing ever wakes it). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Opens the directory at `path` without following a final symlink.
@@ -127,6 +133,24 @@ export async function holdForStart(held: HeldDirectory, path: string): Promise<b
 }
 
 /**
+ * Takes `dir`'s lock for a removal, waiting up to REMOVE_WAIT_MS. Two
+ * removals meet when a switch stops under a running cable: the switch's
+ * rmdir fails for the cable's lock file in the directory, and the cable,
+ * ending with the switch, removes that file and tries while the switch
+ * still holds the lock. Had the cable given up at once, the empty directory
+ * was left. Synchronous (both run as their process ends) and bounded: a
+ * user holding the lock only costs the removal this wait.
+ */
+function lockForRemoval(dir: HeldDirectory): boolean {
+  const deadline = Date.now() + REMOVE_WAIT_MS;
+  while (!dir.tryLock(true)) {
+    if (Date.now() >= deadline) return false;
+    Atomics.wait(PAUSE, 0, 0, REMOVE_RETRY_MS);
+  }
+  return true;
+}
+
+/**
  * Removes the directory `path` when it is idle: empty, without `served`
  * (a switch's `ctl`) and with no start under way in it (see above).
  *
@@ -140,7 +164,7 @@ export function removeIdleDirectory(path: string, served: string): boolean {
     return false;
   }
   try {
-    if (!dir.tryLock(true) || exists(`${dir.listing}/${served}`)) return false;
+    if (!lockForRemoval(dir) || exists(`${dir.listing}/${served}`)) return false;
     // rmdir: only this directory while its name holds it, and only empty.
     return stillNamed(path, dir) !== undefined && libc().rmdir(cstr(path)) === 0;
   } finally {

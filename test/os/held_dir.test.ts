@@ -148,3 +148,39 @@ Deno.test("an idle directory is removed only when empty, unserved and held by no
     assert.equal(removeIdleDirectory(dir, "ctl"), true);
     assert.throws(() => Deno.lstatSync(dir), Deno.errors.NotFound);
   }));
+
+/** Starts flock(1) holding `dir`'s lock exclusive for `seconds`, returned once it holds it. */
+async function holdElsewhere(dir: string, seconds: string): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command("flock", { args: ["-x", dir, "sleep", seconds] }).spawn();
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = holdDirectory(dir);
+    const free = probe.tryLock(true);
+    probe.close();
+    if (!free) return child;
+    assert.ok(Date.now() < deadline, "flock took the lock");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+Deno.test("an idle directory's removal waits out another removal's moment on its lock (a cable ending with its switch), not a holder that keeps it", () =>
+  withTmp(async (tmp) => {
+    const dir = `${tmp}/sw`;
+    Deno.mkdirSync(dir);
+    // Held as a removal holds it, for a moment: the removal gets it once it is let go.
+    const brief = await holdElsewhere(dir, "0.03");
+    assert.equal(removeIdleDirectory(dir, "ctl"), true, "removed once the other removal let go");
+    await brief.status;
+
+    Deno.mkdirSync(dir);
+    const keeper = await holdElsewhere(dir, "10");
+    try {
+      const t0 = Date.now();
+      assert.equal(removeIdleDirectory(dir, "ctl"), false);
+      assert.ok(Date.now() - t0 < 2_000, "a holder that keeps the lock costs a bounded wait");
+      assert.ok(Deno.lstatSync(dir).isDirectory);
+    } finally {
+      keeper.kill();
+      await keeper.status;
+    }
+  }));
