@@ -103,17 +103,11 @@ async function runHere(argv: readonly string[]): Promise<number> {
     } catch { /* exited meanwhile */ }
   });
   try {
-    const status = await child.status;
-    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+    // Deno's code for a command a signal ended is already 128 + its number (139 after a SIGSEGV).
+    return (await child.status).code;
   } finally {
     stop();
   }
-}
-
-/** The numbers of the signals a command usually dies of, for its shell-style exit status. */
-function signalNumber(signal: Deno.Signal): number {
-  const numbers: Partial<Record<Deno.Signal, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return numbers[signal] ?? 0;
 }
 
 /** Registers `vde exec`. */

@@ -58,7 +58,7 @@ Deno.test("vde exec runs in the host's namespace, a rootless lab's entered by it
   ]);
 });
 
-Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own, and exits with its status", async (t) => {
+Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own, and exits with its status (128 + N after signal N)", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: TWO_HOSTS }, async (name) => {
     // The lab named: labs of other tests beside this one have an h1 too.
@@ -68,6 +68,9 @@ Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own,
     const ping = await vde(["exec", name, "h2", "ping", "-c", "1", "-W", "5", "10.9.0.1"]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     assert.equal((await vde(["exec", name, "h1", "sh", "-c", "exit 3"])).code, 3);
+    // Killed by signal N: 128 + N, as a shell says, for every signal (SIGSEGV, SIGPIPE were 128).
+    assert.equal((await vde(["exec", name, "h1", "sh", "-c", "kill -SEGV $$"])).code, 139);
+    assert.equal((await vde(["exec", name, "h1", "sh", "-c", "kill -PIPE $$"])).code, 141);
     // docker exec -it's flags are taken; the command's own options stay its own.
     const it = await vde(["exec", "-it", name, "h1", "ip", "-o", "link", "show", "eth0"]);
     assert.equal(it.code, 0, it.stderr);
