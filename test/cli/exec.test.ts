@@ -43,6 +43,17 @@ Deno.test("vde exec of a host no running lab has names the hosts there are, the 
   assert.match(refused([], [demo]), /vde exec \[LAB\] HOST \[COMMAND\.\.\.\]/);
 });
 
+Deno.test("vde exec of a user who is not root names root's labs where none of the user's has the host", () => {
+  const root = "; root's labs are up (class): run vde as root for those";
+  assert.throws(() => execTarget(["h1"], [], root), {
+    message: `no labs are up: \`vde up lab.yaml\` brings one up${root}`,
+  });
+  assert.throws(() => execTarget(["h3"], [demo], root), {
+    message: `no running lab has a host h3 (did you mean h1?); the hosts: h1, h2${root}`,
+  });
+  assert.equal(execTarget(["h1"], [demo], root).lab, "demo");
+});
+
 Deno.test("vde exec runs in the host's namespace, a rootless lab's entered by its pid first; no command is the shell", () => {
   const target = { lab: "demo", host: "h1", command: [] };
   assert.deepEqual(execArgv(target, undefined, "/bin/bash"), [
