@@ -22,6 +22,7 @@ import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
 import { UsageError } from "./main.ts";
 import { onSignals } from "./signals.ts";
+import { rootLabsHint } from "./lab.ts";
 
 /** A running lab as exec sees it: its name and its hosts' namespaces. */
 export interface ExecLab {
@@ -46,12 +47,14 @@ function hostsOf(lab: ExecLab): string[] {
  * Which lab and host `words` (after `vde exec`) name: `LAB HOST CMD...` when
  * the first word is a lab with that host, else `HOST CMD...` in the one lab
  * that has it. A line naming no such host throws a UsageError saying which
- * hosts there are.
+ * hosts there are, and `elsewhere` (root's labs, for a user who is not root) where it has none.
  */
-export function execTarget(words: readonly string[], labs: readonly ExecLab[]): ExecTarget {
+export function execTarget(words: readonly string[], labs: readonly ExecLab[], elsewhere = ""): ExecTarget {
   const [first, second] = words;
   if (first === undefined) throw new UsageError("give a lab's host: vde exec [LAB] HOST [COMMAND...]");
-  if (labs.length === 0) throw new UsageError("no labs are up: `vde up lab.yaml` brings one up");
+  if (labs.length === 0) {
+    throw new UsageError(`no labs are up: \`vde up lab.yaml\` brings one up${elsewhere}`);
+  }
   const named = labs.find((l) => l.name === first);
   if (named !== undefined && second !== undefined && hostsOf(named).includes(second)) {
     return { lab: named.name, host: second, command: words.slice(2) };
@@ -76,7 +79,9 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[]): 
   }
   const all = labs.flatMap((l) => hostsOf(l).map((h) => labs.length === 1 ? h : `${l.name} ${h}`));
   const near = didYouMeanClause(didYouMean(first, labs.flatMap(hostsOf)));
-  throw new UsageError(`no running lab has a host ${first}${near}; the hosts: ${all.join(", ") || "none"}`);
+  throw new UsageError(
+    `no running lab has a host ${first}${near}; the hosts: ${all.join(", ") || "none"}${elsewhere}`,
+  );
 }
 
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */
@@ -103,17 +108,11 @@ async function runHere(argv: readonly string[]): Promise<number> {
     } catch { /* exited meanwhile */ }
   });
   try {
-    const status = await child.status;
-    return status.signal === null ? status.code : 128 + signalNumber(status.signal);
+    // Deno's code for a command a signal ended is already 128 + its number (139 after a SIGSEGV).
+    return (await child.status).code;
   } finally {
     stop();
   }
-}
-
-/** The numbers of the signals a command usually dies of, for its shell-style exit status. */
-function signalNumber(signal: Deno.Signal): number {
-  const numbers: Partial<Record<Deno.Signal, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
-  return numbers[signal] ?? 0;
 }
 
 /** Registers `vde exec`. */
@@ -137,7 +136,8 @@ export const execCommand = (program: Command): void => {
     .action(async (words: string[]) => {
       const states = labStates().filter(([, s]) => ownerRuns(s.pid, s.pidStart));
       const labs = states.map(([name, s]) => ({ name, namespaces: s.namespaces ?? [] }));
-      const target = execTarget(words, labs);
+      // A user's labs are their own: root's, which only root may enter, are named where none has the host.
+      const target = execTarget(words, labs, rootLabsHint());
       const state = states.find(([name]) => name === target.lab)![1];
       const shell = Deno.env.get("SHELL") || "/bin/sh";
       const status = await runHere(execArgv(target, state.rootless ? state.pid : undefined, shell));

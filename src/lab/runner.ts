@@ -600,6 +600,21 @@ export class LabRunner {
     return `switch ${name} is dead: its data-plane thread failed (${why}), so it forwards nothing; ${again}`;
   }
 
+  /**
+   * Whether host `host` has a link already, the one being added its second or more: it may bridge them
+   * (a Linux bridge, a VM's) into a loop that only spanning tree's BPDUs find, within a hello time, while an
+   * edge port forwards a storm at once. So none of its ports is an edge port: this takes the edge back from
+   * those its links on spanning-tree switches have (still forwarding, as any designated port; the new
+   * port waits out the 3 s of silence, and a BPDU crossing the bridge makes it a backup port first).
+   */
+  #edgesTakenBack(host: string): boolean {
+    const earlier = this.lab.links.filter((l) => l.ends.some((e) => e.node === host));
+    for (const end of earlier.flatMap((l) => l.ends)) {
+      if (end.port !== undefined) this.switches.get(end.node)?.sw.engine.stp?.setAdminEdge(end.port, false);
+    }
+    return earlier.length > 0;
+  }
+
   /** Whether this lab's slirp and cable nodes run in another process (a rootless lab's: outside.ts). */
   get rootless(): boolean {
     return this.#opts.outside !== undefined;
@@ -779,8 +794,10 @@ export class LabRunner {
       const engine = sw.sw.engine;
       // A host or a slirp has no bridge behind it: its port is an edge port (a Linux bridge's portfast)
       // that forwards at once, where spanning tree waited 3 s of silence (a BPDU heard takes it back).
-      const other = nodeOf(this.lab, spec.ends.find((e) => e !== end)?.node ?? "")?.kind;
-      if (engine.stp !== null && (other === "host" || other === "slirp")) {
+      // Not a host of two links, which may bridge them: that loop storms until a BPDU crosses it.
+      const otherEnd = spec.ends.find((e) => e !== end)?.node ?? "";
+      const other = nodeOf(this.lab, otherEnd)?.kind;
+      if (engine.stp !== null && (other === "slirp" || other === "host" && !this.#edgesTakenBack(otherEnd))) {
         engine.stp.setAdminEdge(port, true);
         this.#undo.push(() => engine.stp?.setAdminEdge(port, false));
       }

@@ -832,7 +832,8 @@ class Validator {
       }
       const node = byName.get(m[1]!);
       if (node === undefined) {
-        if (nodeKeys.has(m[1]!)) return undefined; // the node itself is in error, reported there
+        // The node itself is in error, reported there; the other end is still checked.
+        if (nodeKeys.has(m[1]!)) continue;
         const hint = didYouMean(m[1]!, [...byName.keys()]);
         this.#error(it, `unknown node "${m[1]}"` + didYouMeanClause(hint && `"${hint}"`));
         continue;

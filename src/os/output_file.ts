@@ -73,6 +73,8 @@ export function openOutputFile(path: string, o: OutputFileOptions = {}, links = 
         const from = target.startsWith("/") || !path.includes("/") ? target : `${dirOf(path)}/${target}`;
         return openOutputFile(from, o, links + 1);
       }
+      // What it is first: a directory named (`-o out/`, `.`) is no regular file, not a directory swapped.
+      refuseUnsafe(fd, o.pipes === true);
       if (dirOf(kernelName(fd)) !== dir) {
         throw new OutputFileRefused(`its directory ${dir} was swapped for another while it was opened`);
       }

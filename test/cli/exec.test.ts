@@ -43,6 +43,17 @@ Deno.test("vde exec of a host no running lab has names the hosts there are, the 
   assert.match(refused([], [demo]), /vde exec \[LAB\] HOST \[COMMAND\.\.\.\]/);
 });
 
+Deno.test("vde exec of a user who is not root names root's labs where none of the user's has the host", () => {
+  const root = "; root's labs are up (class): run vde as root for those";
+  assert.throws(() => execTarget(["h1"], [], root), {
+    message: `no labs are up: \`vde up lab.yaml\` brings one up${root}`,
+  });
+  assert.throws(() => execTarget(["h3"], [demo], root), {
+    message: `no running lab has a host h3 (did you mean h1?); the hosts: h1, h2${root}`,
+  });
+  assert.equal(execTarget(["h1"], [demo], root).lab, "demo");
+});
+
 Deno.test("vde exec runs in the host's namespace, a rootless lab's entered by its pid first; no command is the shell", () => {
   const target = { lab: "demo", host: "h1", command: [] };
   assert.deepEqual(execArgv(target, undefined, "/bin/bash"), [
@@ -58,7 +69,7 @@ Deno.test("vde exec runs in the host's namespace, a rootless lab's entered by it
   ]);
 });
 
-Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own, and exits with its status", async (t) => {
+Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own, and exits with its status (128 + N after signal N)", async (t) => {
   if (skipUnlessRoot(t)) return;
   await withLabUp({ text: TWO_HOSTS }, async (name) => {
     // The lab named: labs of other tests beside this one have an h1 too.
@@ -68,6 +79,9 @@ Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own,
     const ping = await vde(["exec", name, "h2", "ping", "-c", "1", "-W", "5", "10.9.0.1"]);
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     assert.equal((await vde(["exec", name, "h1", "sh", "-c", "exit 3"])).code, 3);
+    // Killed by signal N: 128 + N, as a shell says, for every signal (SIGSEGV, SIGPIPE were 128).
+    assert.equal((await vde(["exec", name, "h1", "sh", "-c", "kill -SEGV $$"])).code, 139);
+    assert.equal((await vde(["exec", name, "h1", "sh", "-c", "kill -PIPE $$"])).code, 141);
     // docker exec -it's flags are taken; the command's own options stay its own.
     const it = await vde(["exec", "-it", name, "h1", "ip", "-o", "link", "show", "eth0"]);
     assert.equal(it.code, 0, it.stderr);

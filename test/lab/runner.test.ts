@@ -135,6 +135,40 @@ topology:
   });
 });
 
+Deno.test("a lab host of two links, which may bridge them, has no edge ports: a Linux bridge joining them is cut by spanning tree before any storm", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const bridge = ["ip link add br0 type bridge stp_state 0", "ip link set eth0 master br0"]
+    .concat(["ip link set eth1 master br0", "ip link set br0 up"]);
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, stp: true }
+    h1: { kind: host, address: 10.9.5.1/24 }
+    hb: { kind: host, exec: ${JSON.stringify(bridge)} }
+  links:
+    - endpoints: [h1, "sw1:1"]
+    - endpoints: ["hb:eth0", "sw1:2"]
+    - endpoints: ["hb:eth1", "sw1:3"]
+`;
+  await withLabUp({ text: lab }, async (name) => {
+    const stp = async () => (await vde(["term", name, "-c", "sw1 stp"])).stdout;
+    const first = await stp();
+    assert.match(first, /^ +1 .* yes \(set\) /m, "a host of one link is an edge port");
+    assert.match(first, /^ +2 .* no +yes /m, "the bridging host's first port had its edge taken back");
+    assert.match(first, /^ +3 .* no +yes /m);
+    // A broadcast into the loop: it circles only until a BPDU crosses the bridge and port 3 backs port 2 up.
+    await inHost(name, "h1", ["ping", "-c", "1", "-W", "1", "-b", "10.9.5.255"]);
+    await waitFor(async () => /^ +3 +\S+ +backup +discarding /m.test(await stp()), {
+      timeoutMs: 10_000,
+      what: "port 3 a backup port",
+    });
+    const status = (await vde(["status", name])).stdout;
+    const toH1 = Number(/^h1:eth0-sw1:1 +\S+ +\d+ +(\d+)/m.exec(status)?.[1]);
+    // An edge port on each forwarded the circling broadcast tens of thousands of times to h1.
+    assert.ok(toH1 < 200, `h1 was sent ${toH1} frames:\n${status}`);
+  });
+});
+
 Deno.test("a lab is up only once its switches' threads have warmed, so a frame sent then is not held for the warm-up", async () => {
   const text =
     "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch }\n  links: []\n";

@@ -398,6 +398,25 @@ topology:
   ]);
 });
 
+Deno.test("a link to a node in error still has its other end checked, whichever end comes first", () => {
+  assert.deepEqual(
+    errorsOf(`name: t
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    r1: { kind: router }
+  links:
+    - endpoints: [r1, "sw1:9"]
+    - endpoints: ["sw1:8", r1]
+`),
+    [
+      `lab.yaml:5:17: unknown kind "router" of node r1 (one of switch, slirp, host, cable)`,
+      `lab.yaml:7:23: port "9" of switch sw1 must be a number from 1 to 3`,
+      `lab.yaml:8:19: port "8" of switch sw1 must be a number from 1 to 3`,
+    ],
+  );
+});
+
 Deno.test("containerlab's extended endpoints ({ node, interface }) are taken as NODE:INTERFACE; its link type and mgmt are answered", () => {
   const { lab, errors } = validateLab(`name: clab
 topology:

@@ -111,6 +111,14 @@ Deno.test("a FIFO is refused as a log at once (no blocking open), and a hard-lin
     assert.equal(await Deno.readTextFile(`${dir}/a`), "a\n");
   }));
 
+Deno.test("a directory named as an output file (out/, out, .) is refused as no regular file, not as a directory swapped", () =>
+  inTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/out`);
+    for (const path of [`${dir}/out/`, `${dir}/out`, `${dir}/out/.`]) {
+      refused(() => openOutputFile(path, { truncate: true }), /^it is not a regular file/);
+    }
+  }));
+
 Deno.test("an output file of ours is made with its mode, appended to or emptied as asked; /dev/null takes a capture", () =>
   inTemp(async (dir) => {
     const made = openOutputFile(`${dir}/x.log`, { append: true, mode: 0o600 });
