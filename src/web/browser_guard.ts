@@ -15,7 +15,8 @@
  *   (the pages set their own, by hash; everything else `default-src 'none'`).
  *   No CORS header is ever sent, so other origins read nothing either.
  */
-import { hostAllowed, hostRefusal } from "./host_check.ts";
+import { log } from "../log.ts";
+import { extraNames, hostAllowed, hostRefusal, machineNames, type OwnNames } from "./host_check.ts";
 
 /** The policy of answers that are not pages: nothing loads, nothing frames them. */
 export const BASE_CSP = "default-src 'none'; frame-ancestors 'none'";
@@ -59,11 +60,11 @@ export function withBrowserHeaders(res: Response): Response {
 export function guardBrowser(
   bound: { hostname: string; port: number },
   handler: (req: Request) => Response | Promise<Response>,
-  machine: string = machineName(),
+  names: OwnNames = ownNames(),
 ): (req: Request) => Promise<Response> {
   return async (req) => {
     const host = req.headers.get("host");
-    if (!hostAllowed(host, bound.hostname, machine)) {
+    if (!hostAllowed(host, bound.hostname, names)) {
       return withBrowserHeaders(plain(421, hostRefusal(host ?? "", bound.port)));
     }
     if (crossOrigin(req.method, req.headers.get("origin"), host)) {
@@ -77,11 +78,31 @@ function plain(status: number, body: string): Response {
   return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
-/** This machine's host name ("" when it cannot be read). */
-function machineName(): string {
+/** Whether VDE_HTTP_HOSTS' bad entries were logged (once a process: each server reads it). */
+let toldBad = false;
+
+/** This machine's names and the user's (VDE_HTTP_HOSTS), read when a server starts. */
+export function ownNames(): OwnNames {
+  const extra = extraNames(readOr(() => Deno.env.get("VDE_HTTP_HOSTS"), undefined));
+  if (extra.bad.length > 0 && !toldBad) {
+    toldBad = true;
+    log(
+      "vde web",
+      `VDE_HTTP_HOSTS: ignoring ${extra.bad.map((b) => JSON.stringify(b)).join(", ")}: not a host name`,
+    );
+  }
+  const machine = machineNames(
+    readOr(() => Deno.hostname(), ""),
+    readOr(() => Deno.readTextFileSync("/etc/hosts"), ""),
+  );
+  return { machine, extra: extra.names };
+}
+
+/** `read`'s value, or `fallback` when it throws (no permission, no file). */
+function readOr<T>(read: () => T, fallback: T): T {
   try {
-    return Deno.hostname();
+    return read();
   } catch {
-    return "";
+    return fallback;
   }
 }

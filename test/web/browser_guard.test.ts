@@ -82,6 +82,50 @@ Deno.test("browser guard: a DNS-rebound name (Host: evil.example) gets 421 and n
   }
 });
 
+Deno.test("browser guard: an empty Host, two Hosts and a HEAD of a rebound name get none of the data", async () => {
+  const { server, port } = secretServer();
+  try {
+    const heads = [
+      "GET /metrics HTTP/1.1\r\nHost: \r\n",
+      "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n",
+      "GET /metrics HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\n",
+      "HEAD /metrics HTTP/1.1\r\nHost: evil.example\r\n",
+    ];
+    for (const head of heads) {
+      const r = await raw(port, head);
+      assert.ok(r.status === 421 || r.status === 400, `${JSON.stringify(head)}: ${r.status}`);
+      assert.doesNotMatch(r.body, /MACs/);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("browser guard: beyond the loopback the machine's own name is answered, not a name under it; VDE_HTTP_HOSTS' names on any server", async () => {
+  Deno.env.set("VDE_HTTP_HOSTS", "vde-proxy.example");
+  const wide = serveGuarded(
+    "test",
+    { hostname: "0.0.0.0", port: 0 },
+    () => new Response("client names and MACs\n"),
+  );
+  const { server, port } = secretServer();
+  Deno.env.delete("VDE_HTTP_HOSTS");
+  const own = Deno.hostname().toLowerCase();
+  try {
+    const status = async (to: number, host: string) =>
+      (await raw(to, `GET /metrics HTTP/1.1\r\nHost: ${host}\r\n`)).status;
+    assert.equal(await status(wide.addr.port, `${own}:9100`), 200);
+    assert.equal(await status(wide.addr.port, `${own}.evil.example:9100`), 421);
+    assert.equal(await status(wide.addr.port, "vde-proxy.example"), 200);
+    assert.equal(await status(port, "vde-proxy.example:443"), 200);
+    assert.equal(await status(port, `${own}:9100`), 421); // the loopback's server: its name is no way in
+    assert.equal(await status(port, "x.vde-proxy.example"), 421);
+  } finally {
+    await wide.shutdown();
+    await server.shutdown();
+  }
+});
+
 Deno.test("browser guard: a cross-site POST, form or preflight gets 403 before the handler runs; same-origin and scripted ones reach it", async () => {
   const { server, state, port } = secretServer();
   const host = `127.0.0.1:${port}`;
