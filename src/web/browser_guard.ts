@@ -9,6 +9,13 @@
  *   another origin's page (its Origin header differs from its Host, or is
  *   "null") gets 403 before the handler sees it: no cross-site form, fetch
  *   or sandboxed frame reaches an action, token or not;
+ * - a request another site's page makes without navigating (an EventSource,
+ *   fetch, <img>; its Sec-Fetch-Site is cross-site or same-site and its
+ *   Sec-Fetch-Mode not navigate, as browsers send them to localhost and
+ *   https) gets 403 too: it could not read the answer, but it could hold
+ *   the 16 live feeds and the loopback's connections (a page opening
+ *   EventSources to e1.localhost, e2.localhost, … six per name) and time
+ *   the answers. A link followed to the page is a navigation and works;
  * - every answer says `nosniff` (a text/plain body holding a client's name
  *   is never run as script), denies framing (no clickjacking of the token
  *   buttons), sends no Referer away, and carries a Content-Security-Policy
@@ -40,6 +47,12 @@ export function crossOrigin(method: string, origin: string | null, host: string 
   return host === null || from.host !== host.trim().toLowerCase();
 }
 
+/** Whether a request is another site's page fetching from this server rather than navigating to it (Fetch Metadata). */
+export function crossSiteFetch(site: string | null, mode: string | null): boolean {
+  if (site === null || site === "same-origin" || site === "none") return false;
+  return mode !== "navigate";
+}
+
 /** Adds the headers every answer carries (a Response whose headers are immutable is copied first). */
 export function withBrowserHeaders(res: Response): Response {
   let out = res;
@@ -67,7 +80,10 @@ export function guardBrowser(
     if (!hostAllowed(host, bound.hostname, names)) {
       return withBrowserHeaders(plain(421, hostRefusal(host ?? "", bound.port)));
     }
-    if (crossOrigin(req.method, req.headers.get("origin"), host)) {
+    if (
+      crossOrigin(req.method, req.headers.get("origin"), host) ||
+      crossSiteFetch(req.headers.get("sec-fetch-site"), req.headers.get("sec-fetch-mode"))
+    ) {
       return withBrowserHeaders(plain(403, "refused: a request from another site's page\n"));
     }
     return withBrowserHeaders(await handler(req));

@@ -5,7 +5,7 @@
  * the handler runs, and every answer carries the headers a page needs.
  */
 import assert from "node:assert/strict";
-import { BASE_CSP, crossOrigin } from "../../src/web/browser_guard.ts";
+import { BASE_CSP, crossOrigin, crossSiteFetch } from "../../src/web/browser_guard.ts";
 import { serveGuarded } from "../../src/web/guarded_server.ts";
 import { within } from "../helpers/vde_clients.ts";
 import { Switch } from "../../src/switch/switch.ts";
@@ -160,6 +160,35 @@ Deno.test("browser guard: a cross-site POST, form or preflight gets 403 before t
   }
 });
 
+Deno.test("browser guard: another site's page fetching (EventSource, fetch, img) gets 403 before the handler; navigations, the page's own fetches and scripts reach it", async () => {
+  const { server, port } = secretServer();
+  const host = `127.0.0.1:${port}`;
+  try {
+    for (const [site, mode, dest] of [["cross-site", "cors", "empty"], ["same-site", "no-cors", "image"]]) {
+      const r = await raw(
+        port,
+        `GET /events HTTP/1.1\r\nHost: ${host}\r\nSec-Fetch-Site: ${site}\r\nSec-Fetch-Mode: ${mode}\r\nSec-Fetch-Dest: ${dest}\r\n`,
+      );
+      assert.equal(r.status, 403, `${site} ${mode}`);
+      assert.doesNotMatch(r.body, /MACs/);
+    }
+    for (const [site, mode] of [["cross-site", "navigate"], ["same-origin", "cors"], ["none", "navigate"]]) {
+      const r = await raw(
+        port,
+        `GET / HTTP/1.1\r\nHost: ${host}\r\nSec-Fetch-Site: ${site}\r\nSec-Fetch-Mode: ${mode}\r\n`,
+      );
+      assert.equal(r.status, 200, `${site} ${mode}`);
+    }
+    assert.equal(
+      (await raw(port, `GET /metrics HTTP/1.1\r\nHost: ${host}\r\n`)).status,
+      200,
+      "a scraper sends none",
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("browser guard: every answer, refusals too, says nosniff, denies framing and referrers, and has a policy; no CORS header", async () => {
   const { server, port } = secretServer();
   try {
@@ -189,6 +218,10 @@ Deno.test("browser guard: which requests are another site's", () => {
   assert.ok(crossOrigin("POST", "http://[::1]:9101", "[::1]:9100"));
   assert.ok(crossOrigin("DELETE", "null", "localhost:1"));
   assert.ok(crossOrigin("POST", "http://localhost:1", null));
+  assert.ok(crossSiteFetch("cross-site", "cors") && crossSiteFetch("same-site", "no-cors"));
+  assert.ok(crossSiteFetch("cross-site", null));
+  assert.ok(!crossSiteFetch("cross-site", "navigate") && !crossSiteFetch("same-origin", "cors"));
+  assert.ok(!crossSiteFetch("none", "navigate") && !crossSiteFetch(null, null));
 });
 
 Deno.test("browser guard: every server vde runs (switch, /metrics alone, lab, a rootless lab's relayed page) refuses a rebound Host", async () => {
