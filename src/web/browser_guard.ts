@@ -90,8 +90,16 @@ export function guardBrowser(
   };
 }
 
+/**
+ * A refusal, which asks the browser to close its connection: a hostile page's
+ * refused requests (one name after another under localhost) would otherwise
+ * stay open as idle keep-alives, holding the loopback's 64 connections.
+ */
 function plain(status: number, body: string): Response {
-  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+  });
 }
 
 /** Whether VDE_HTTP_HOSTS' bad entries were logged (once a process: each server reads it). */

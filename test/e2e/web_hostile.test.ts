@@ -199,7 +199,7 @@ Deno.test("vde switch --http-token: the page's own hub button still works under 
   }
 });
 
-Deno.test("vde switch --http: another site's page cannot hold the live feeds (its EventSources to *.localhost get 403), so the user's page still follows", async (t) => {
+Deno.test("vde switch --http: another site's page cannot hold the live feeds or the connections (its EventSources to *.localhost get 403 and are closed), so the user's page still follows", async (t) => {
   if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
   const dir = await Deno.makeTempDir({ prefix: "vde-web-feeds-" });
   const sw = await startOurSwitch(`${dir}/sw`, { extraArgs: ["--http", "127.0.0.1:0"] });
@@ -224,6 +224,10 @@ Deno.test("vde switch --http: another site's page cannot hold the live feeds (it
     const feed = await fetch(`${target}/events`);
     assert.equal(feed.status, 200, "the user's feed is not refused as one too many");
     await feed.body?.cancel();
+    // Refused, they are closed too: idle keep-alives from one name after another would hold the loopback's 64.
+    const held = await run(["ss", "-Htn", "state", "established", `( sport = :${port} )`]);
+    const open = held.stdout.split("\n").filter((l) => l.trim() !== "").length;
+    assert.ok(open <= 2, `${open} of the hostile page's 40 connections left open`);
   } finally {
     await page?.close();
     await evil.shutdown();
