@@ -9,13 +9,21 @@
  *   another origin's page (its Origin header differs from its Host, or is
  *   "null") gets 403 before the handler sees it: no cross-site form, fetch
  *   or sandboxed frame reaches an action, token or not;
+ * - a request another site's page makes without navigating (an EventSource,
+ *   fetch, <img>; its Sec-Fetch-Site is cross-site or same-site and its
+ *   Sec-Fetch-Mode not navigate, as browsers send them to localhost and
+ *   https) gets 403 too: it could not read the answer, but it could hold
+ *   the 16 live feeds and the loopback's connections (a page opening
+ *   EventSources to e1.localhost, e2.localhost, … six per name) and time
+ *   the answers. A link followed to the page is a navigation and works;
  * - every answer says `nosniff` (a text/plain body holding a client's name
  *   is never run as script), denies framing (no clickjacking of the token
  *   buttons), sends no Referer away, and carries a Content-Security-Policy
  *   (the pages set their own, by hash; everything else `default-src 'none'`).
  *   No CORS header is ever sent, so other origins read nothing either.
  */
-import { hostAllowed, hostRefusal } from "./host_check.ts";
+import { log } from "../log.ts";
+import { extraNames, hostAllowed, hostRefusal, machineNames, type OwnNames } from "./host_check.ts";
 
 /** The policy of answers that are not pages: nothing loads, nothing frames them. */
 export const BASE_CSP = "default-src 'none'; frame-ancestors 'none'";
@@ -39,6 +47,12 @@ export function crossOrigin(method: string, origin: string | null, host: string 
   return host === null || from.host !== host.trim().toLowerCase();
 }
 
+/** Whether a request is another site's page fetching from this server rather than navigating to it (Fetch Metadata). */
+export function crossSiteFetch(site: string | null, mode: string | null): boolean {
+  if (site === null || site === "same-origin" || site === "none") return false;
+  return mode !== "navigate";
+}
+
 /** Adds the headers every answer carries (a Response whose headers are immutable is copied first). */
 export function withBrowserHeaders(res: Response): Response {
   let out = res;
@@ -59,29 +73,60 @@ export function withBrowserHeaders(res: Response): Response {
 export function guardBrowser(
   bound: { hostname: string; port: number },
   handler: (req: Request) => Response | Promise<Response>,
-  machine: string = machineName(),
+  names: OwnNames = ownNames(),
 ): (req: Request) => Promise<Response> {
   return async (req) => {
     const host = req.headers.get("host");
-    if (!hostAllowed(host, bound.hostname, machine)) {
+    if (!hostAllowed(host, bound.hostname, names)) {
       return withBrowserHeaders(plain(421, hostRefusal(host ?? "", bound.port)));
     }
-    if (crossOrigin(req.method, req.headers.get("origin"), host)) {
+    if (
+      crossOrigin(req.method, req.headers.get("origin"), host) ||
+      crossSiteFetch(req.headers.get("sec-fetch-site"), req.headers.get("sec-fetch-mode"))
+    ) {
       return withBrowserHeaders(plain(403, "refused: a request from another site's page\n"));
     }
     return withBrowserHeaders(await handler(req));
   };
 }
 
+/**
+ * A refusal, which asks the browser to close its connection: a hostile page's
+ * refused requests (one name after another under localhost) would otherwise
+ * stay open as idle keep-alives, holding the loopback's 64 connections.
+ */
 function plain(status: number, body: string): Response {
-  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+  return new Response(body, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8", connection: "close" },
+  });
 }
 
-/** This machine's host name ("" when it cannot be read). */
-function machineName(): string {
+/** Whether VDE_HTTP_HOSTS' bad entries were logged (once a process: each server reads it). */
+let toldBad = false;
+
+/** This machine's names and the user's (VDE_HTTP_HOSTS), read when a server starts. */
+export function ownNames(): OwnNames {
+  const extra = extraNames(readOr(() => Deno.env.get("VDE_HTTP_HOSTS"), undefined));
+  if (extra.bad.length > 0 && !toldBad) {
+    toldBad = true;
+    log(
+      "vde web",
+      `VDE_HTTP_HOSTS: ignoring ${extra.bad.map((b) => JSON.stringify(b)).join(", ")}: not a host name`,
+    );
+  }
+  const machine = machineNames(
+    readOr(() => Deno.hostname(), ""),
+    readOr(() => Deno.readTextFileSync("/etc/hosts"), ""),
+  );
+  return { machine, extra: extra.names };
+}
+
+/** `read`'s value, or `fallback` when it throws (no permission, no file). */
+function readOr<T>(read: () => T, fallback: T): T {
   try {
-    return Deno.hostname();
+    return read();
   } catch {
-    return "";
+    return fallback;
   }
 }

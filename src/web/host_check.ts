@@ -14,8 +14,13 @@
  * - `localhost` and names under it (RFC 6761: resolvers and browsers keep
  *   them on the loopback);
  * - on a server bound beyond the loopback (`--http 0.0.0.0:PORT`), the
- *   machine's own host name and names under it (`lab1`, `lab1.cs.example`),
- *   which is how other machines browse it.
+ *   machine's own names, exactly: its host name (`lab1`) and its canonical
+ *   name in /etc/hosts (`lab1.cs.example`, what `hostname -f` prints), which
+ *   is how other machines browse it. Not names under them: whoever owns
+ *   `lab1.evil.example` (or `evil.example`, with a search domain that makes
+ *   `lab1` its child) can point it at this machine;
+ * - names the user lists in VDE_HTTP_HOSTS (a CNAME, the name a reverse
+ *   proxy passes on), on any server: whoever owns those names is trusted.
  *
  * The port is not compared: a tunnel (`ssh -L 8080:localhost:9100`) or a
  * proxy changes it and cannot rebind a name. A request with no Host at all
@@ -39,23 +44,63 @@ export function hostName(header: string): string | undefined {
 
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/** The names a server answers besides addresses and localhost (hostName's form: lower case, no dot at the end). */
+export interface OwnNames {
+  /** This machine's names: answered when the server listens beyond the loopback. */
+  readonly machine: ReadonlySet<string>;
+  /** The user's (VDE_HTTP_HOSTS): answered on any server. */
+  readonly extra: ReadonlySet<string>;
+}
+
 /**
  * Whether a server listening on `bound` answers a request whose Host header
- * is `header` (null: none was sent). `machine` is this machine's host name.
+ * is `header` (null: none was sent).
  */
-export function hostAllowed(header: string | null, bound: string, machine: string): boolean {
+export function hostAllowed(header: string | null, bound: string, names: OwnNames): boolean {
   if (header === null) return true;
   const name = hostName(header);
   if (name === undefined) return false;
   if (name.startsWith("[") || IPV4.test(name)) return true;
   if (name === "localhost" || name.endsWith(".localhost")) return true;
-  if (isLoopback(bound)) return false;
-  const own = machine.toLowerCase().replace(/\.$/, "");
-  return own !== "" && (name === own || name.startsWith(`${own}.`));
+  if (names.extra.has(name)) return true;
+  return !isLoopback(bound) && names.machine.has(name);
+}
+
+/**
+ * This machine's names from its host name and /etc/hosts' `text`: the host
+ * name, and the first name (the canonical one, as `hostname -f` reads it) of
+ * each line that lists it.
+ */
+export function machineNames(hostname: string, hostsText: string): Set<string> {
+  const own = hostName(hostname);
+  const out = new Set<string>();
+  if (own === undefined) return out;
+  out.add(own);
+  for (const line of hostsText.split("\n")) {
+    const [, ...names] = line.replace(/#.*/, "").trim().split(/\s+/).map((n) => hostName(n));
+    if (names.includes(own) && names[0] !== undefined) out.add(names[0]);
+  }
+  return out;
+}
+
+/**
+ * VDE_HTTP_HOSTS' names (separated by commas or spaces), and the entries
+ * that are no host name, for one line saying so.
+ */
+export function extraNames(value: string | undefined): { names: Set<string>; bad: string[] } {
+  const names = new Set<string>();
+  const bad: string[] = [];
+  for (const entry of (value ?? "").split(/[\s,]+/)) {
+    if (entry === "") continue;
+    const name = hostName(entry);
+    if (name === undefined || name === "" || /^[.-]|\.\./.test(name)) bad.push(entry.slice(0, 100));
+    else names.add(name);
+  }
+  return { names, bad };
 }
 
 /** The answer's one line for a refused Host, naming addresses that work. */
 export function hostRefusal(header: string, port: number): string {
   return `Host "${header.slice(0, 100)}" is not this server's name (refused against DNS rebinding): ` +
-    `browse http://localhost:${port}/ or the address itself\n`;
+    `browse http://localhost:${port}/ or the address itself, or list the name in VDE_HTTP_HOSTS\n`;
 }

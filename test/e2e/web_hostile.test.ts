@@ -198,3 +198,40 @@ Deno.test("vde switch --http-token: the page's own hub button still works under 
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("vde switch --http: another site's page cannot hold the live feeds or the connections (its EventSources to *.localhost get 403 and are closed), so the user's page still follows", async (t) => {
+  if (skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-feeds-" });
+  const sw = await startOurSwitch(`${dir}/sw`, { extraArgs: ["--http", "127.0.0.1:0"] });
+  let port = 0;
+  // The hostile site: 40 feeds, six per name (Chromium's per-host limit), each name under localhost.
+  const evil = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () =>
+    new Response(
+      `<!doctype html><script>
+        for (let i = 0; i < 40; i++) new EventSource("http://e" + (i % 8) + ".localhost:${port}/events");
+        setTimeout(() => { document.title = "held"; }, 1500);
+        </script>`,
+      { headers: { "content-type": "text/html" } },
+    ));
+  let page: HeadlessPage | undefined;
+  try {
+    await waitUntilAccepting(`${dir}/sw`);
+    const target = await loggedUrl(sw.stderr, /web view on (http:\/\/\S+?)\/ /, "the switch's web view");
+    port = Number(new URL(target).port);
+    page = await HeadlessPage.open();
+    await page.goto(`http://127.0.0.1:${evil.addr.port}/`);
+    await page.waitUntil<boolean>(`document.title === "held"`, "the hostile page's feeds opened");
+    const feed = await fetch(`${target}/events`);
+    assert.equal(feed.status, 200, "the user's feed is not refused as one too many");
+    await feed.body?.cancel();
+    // Refused, they are closed too: idle keep-alives from one name after another would hold the loopback's 64.
+    const held = await run(["ss", "-Htn", "state", "established", `( sport = :${port} )`]);
+    const open = held.stdout.split("\n").filter((l) => l.trim() !== "").length;
+    assert.ok(open <= 2, `${open} of the hostile page's 40 connections left open`);
+  } finally {
+    await page?.close();
+    await evil.shutdown();
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});

@@ -5,7 +5,7 @@
  * the handler runs, and every answer carries the headers a page needs.
  */
 import assert from "node:assert/strict";
-import { BASE_CSP, crossOrigin } from "../../src/web/browser_guard.ts";
+import { BASE_CSP, crossOrigin, crossSiteFetch } from "../../src/web/browser_guard.ts";
 import { serveGuarded } from "../../src/web/guarded_server.ts";
 import { within } from "../helpers/vde_clients.ts";
 import { Switch } from "../../src/switch/switch.ts";
@@ -82,6 +82,50 @@ Deno.test("browser guard: a DNS-rebound name (Host: evil.example) gets 421 and n
   }
 });
 
+Deno.test("browser guard: an empty Host, two Hosts and a HEAD of a rebound name get none of the data", async () => {
+  const { server, port } = secretServer();
+  try {
+    const heads = [
+      "GET /metrics HTTP/1.1\r\nHost: \r\n",
+      "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n",
+      "GET /metrics HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1\r\n",
+      "HEAD /metrics HTTP/1.1\r\nHost: evil.example\r\n",
+    ];
+    for (const head of heads) {
+      const r = await raw(port, head);
+      assert.ok(r.status === 421 || r.status === 400, `${JSON.stringify(head)}: ${r.status}`);
+      assert.doesNotMatch(r.body, /MACs/);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("browser guard: beyond the loopback the machine's own name is answered, not a name under it; VDE_HTTP_HOSTS' names on any server", async () => {
+  Deno.env.set("VDE_HTTP_HOSTS", "vde-proxy.example");
+  const wide = serveGuarded(
+    "test",
+    { hostname: "0.0.0.0", port: 0 },
+    () => new Response("client names and MACs\n"),
+  );
+  const { server, port } = secretServer();
+  Deno.env.delete("VDE_HTTP_HOSTS");
+  const own = Deno.hostname().toLowerCase();
+  try {
+    const status = async (to: number, host: string) =>
+      (await raw(to, `GET /metrics HTTP/1.1\r\nHost: ${host}\r\n`)).status;
+    assert.equal(await status(wide.addr.port, `${own}:9100`), 200);
+    assert.equal(await status(wide.addr.port, `${own}.evil.example:9100`), 421);
+    assert.equal(await status(wide.addr.port, "vde-proxy.example"), 200);
+    assert.equal(await status(port, "vde-proxy.example:443"), 200);
+    assert.equal(await status(port, `${own}:9100`), 421); // the loopback's server: its name is no way in
+    assert.equal(await status(port, "x.vde-proxy.example"), 421);
+  } finally {
+    await wide.shutdown();
+    await server.shutdown();
+  }
+});
+
 Deno.test("browser guard: a cross-site POST, form or preflight gets 403 before the handler runs; same-origin and scripted ones reach it", async () => {
   const { server, state, port } = secretServer();
   const host = `127.0.0.1:${port}`;
@@ -110,6 +154,35 @@ Deno.test("browser guard: a cross-site POST, form or preflight gets 403 before t
     assert.equal(
       (await raw(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://evil.example\r\n`)).status,
       200,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("browser guard: another site's page fetching (EventSource, fetch, img) gets 403 before the handler; navigations, the page's own fetches and scripts reach it", async () => {
+  const { server, port } = secretServer();
+  const host = `127.0.0.1:${port}`;
+  try {
+    for (const [site, mode, dest] of [["cross-site", "cors", "empty"], ["same-site", "no-cors", "image"]]) {
+      const r = await raw(
+        port,
+        `GET /events HTTP/1.1\r\nHost: ${host}\r\nSec-Fetch-Site: ${site}\r\nSec-Fetch-Mode: ${mode}\r\nSec-Fetch-Dest: ${dest}\r\n`,
+      );
+      assert.equal(r.status, 403, `${site} ${mode}`);
+      assert.doesNotMatch(r.body, /MACs/);
+    }
+    for (const [site, mode] of [["cross-site", "navigate"], ["same-origin", "cors"], ["none", "navigate"]]) {
+      const r = await raw(
+        port,
+        `GET / HTTP/1.1\r\nHost: ${host}\r\nSec-Fetch-Site: ${site}\r\nSec-Fetch-Mode: ${mode}\r\n`,
+      );
+      assert.equal(r.status, 200, `${site} ${mode}`);
+    }
+    assert.equal(
+      (await raw(port, `GET /metrics HTTP/1.1\r\nHost: ${host}\r\n`)).status,
+      200,
+      "a scraper sends none",
     );
   } finally {
     await server.shutdown();
@@ -145,6 +218,10 @@ Deno.test("browser guard: which requests are another site's", () => {
   assert.ok(crossOrigin("POST", "http://[::1]:9101", "[::1]:9100"));
   assert.ok(crossOrigin("DELETE", "null", "localhost:1"));
   assert.ok(crossOrigin("POST", "http://localhost:1", null));
+  assert.ok(crossSiteFetch("cross-site", "cors") && crossSiteFetch("same-site", "no-cors"));
+  assert.ok(crossSiteFetch("cross-site", null));
+  assert.ok(!crossSiteFetch("cross-site", "navigate") && !crossSiteFetch("same-origin", "cors"));
+  assert.ok(!crossSiteFetch("none", "navigate") && !crossSiteFetch(null, null));
 });
 
 Deno.test("browser guard: every server vde runs (switch, /metrics alone, lab, a rootless lab's relayed page) refuses a rebound Host", async () => {

@@ -3,7 +3,19 @@
  * are answered, any other name is refused, whatever the port.
  */
 import assert from "node:assert/strict";
-import { hostAllowed, hostName, isLoopback } from "../../src/web/host_check.ts";
+import {
+  extraNames,
+  hostAllowed,
+  hostName,
+  isLoopback,
+  machineNames,
+  type OwnNames,
+} from "../../src/web/host_check.ts";
+
+/** The names of a machine called labhost, lab.cs.example.edu in /etc/hosts, and the user's `extra`. */
+function names(extra: string[] = []): OwnNames {
+  return { machine: new Set(["labhost", "labhost.cs.example.edu"]), extra: new Set(extra) };
+}
 
 Deno.test("host check: a loopback server answers IP literals and localhost names on any port, and refuses a rebound name", () => {
   const cases: [string | null, boolean][] = [
@@ -28,24 +40,55 @@ Deno.test("host check: a loopback server answers IP literals and localhost names
     ["[::1]x", false],
     ["ex ample", false],
     ["999.0.0.1", false],
+    ["0x7f.1", false], // a browser's URL parser sends it as 127.0.0.1; by hand it is no name of ours
+    ["2130706433", false],
+    ["[::ffff:127.0.0.1]", true],
   ];
   for (const [host, allowed] of cases) {
-    assert.equal(hostAllowed(host, "127.0.0.1", "labhost"), allowed, `Host ${host}`);
-    assert.equal(hostAllowed(host, "::1", "labhost"), allowed, `Host ${host} on [::1]`);
+    assert.equal(hostAllowed(host, "127.0.0.1", names()), allowed, `Host ${host}`);
+    assert.equal(hostAllowed(host, "::1", names()), allowed, `Host ${host} on [::1]`);
   }
 });
 
-Deno.test("host check: a server on 0.0.0.0 or :: also answers the machine's name and names under it, still not others", () => {
+Deno.test("host check: a server on 0.0.0.0 or :: also answers the machine's own names, exactly, not names under them", () => {
   for (const bound of ["0.0.0.0", "::", "192.0.2.7"]) {
-    assert.ok(hostAllowed("labhost:9100", bound, "labhost"), bound);
-    assert.ok(hostAllowed("LabHost.cs.example.edu:9100", bound, "labhost"), bound);
-    assert.ok(hostAllowed("labhost.cs.example.edu", bound, "labhost.cs.example.edu."), bound);
-    assert.ok(hostAllowed("10.1.2.3:9100", bound, "labhost"), bound);
-    assert.ok(hostAllowed("[fe80::1]:9100", bound, "labhost"), bound);
-    assert.ok(!hostAllowed("evil.example:9100", bound, "labhost"), bound);
-    assert.ok(!hostAllowed("labhostx.example", bound, "labhost"), bound);
-    assert.ok(!hostAllowed("evil.example", bound, ""), `${bound} with no machine name`);
+    assert.ok(hostAllowed("labhost:9100", bound, names()), bound);
+    assert.ok(hostAllowed("LabHost.cs.example.edu.:9100", bound, names()), bound);
+    assert.ok(hostAllowed("10.1.2.3:9100", bound, names()), bound);
+    assert.ok(hostAllowed("[fe80::1]:9100", bound, names()), bound);
+    for (
+      const other of [
+        "evil.example:9100",
+        "labhostx.example",
+        "labhost.evil.example",
+        "labhost.cs.example.edu.evil",
+      ]
+    ) {
+      assert.ok(!hostAllowed(other, bound, names()), `${other} on ${bound}`);
+    }
+    assert.ok(!hostAllowed("labhost", bound, { machine: new Set(), extra: new Set() }), `${bound}, no names`);
   }
+});
+
+Deno.test("host check: VDE_HTTP_HOSTS' names (a CNAME, a reverse proxy's) are answered on any server, exactly", () => {
+  const { names: extra, bad } = extraNames(" vde.Example.org., lab-alias  proxy.example:443,,");
+  assert.deepEqual([...extra], ["vde.example.org", "lab-alias", "proxy.example"]);
+  assert.deepEqual(bad, []);
+  for (const bound of ["127.0.0.1", "0.0.0.0"]) {
+    assert.ok(hostAllowed("vde.example.org:9100", bound, names([...extra])), bound);
+    assert.ok(!hostAllowed("x.vde.example.org", bound, names([...extra])), bound);
+  }
+  assert.deepEqual(extraNames("a b/c [::1 ..x -y").bad, ["b/c", "[::1", "..x", "-y"]);
+  assert.deepEqual([...extraNames(undefined).names], []);
+});
+
+Deno.test("host check: the machine's names are its host name and the canonical name of /etc/hosts' lines naming it", () => {
+  const hosts =
+    "127.0.0.1 localhost\n# 10.0.0.9 evil.example labhost\n127.0.1.1\tlabhost.cs.example.edu labhost # the installer's\n" +
+    "10.9.9.9 other.example otherhost\n";
+  assert.deepEqual([...machineNames("LabHost", hosts)].sort(), ["labhost", "labhost.cs.example.edu"]);
+  assert.deepEqual([...machineNames("lab1.cs.example", "")], ["lab1.cs.example"]);
+  assert.deepEqual([...machineNames("", hosts)], []);
 });
 
 Deno.test("host check: a Host's name is lower case without port or dot; IPv6 keeps its brackets", () => {
