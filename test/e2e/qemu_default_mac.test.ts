@@ -6,47 +6,16 @@
  * of it would have read as a loop. Needs QEMU and Debian's ipxe-qemu.
  */
 import assert from "node:assert/strict";
-import { hasCommand, pathExists, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { skipUnless, waitFor } from "../helpers/processes.ts";
+import { ipxeVm, ipxeVmMissing } from "../helpers/qemu.ts";
 import { withSwitch } from "../helpers/vde_clients.ts";
 
-/** QEMU's default ROM for virtio-net-pci, from Debian's ipxe-qemu. */
-const IPXE_ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
-
-function vm(dir: string) {
-  return spawnManaged([
-    "qemu-system-x86_64",
-    // TCG: iPXE hangs under nested KVM on some hosts, and TCG boots it in seconds anyway.
-    "-machine",
-    "accel=tcg",
-    "-m",
-    "128",
-    "-net",
-    "none",
-    "-display",
-    "none",
-    "-monitor",
-    "none",
-    "-serial",
-    "none",
-    "-netdev",
-    `vde,id=n0,sock=${dir}`,
-    "-device",
-    "virtio-net-pci,netdev=n0", // no mac=: QEMU's default
-    "-boot",
-    "n",
-  ], { name: "qemu" });
-}
-
 Deno.test("two QEMU VMs without mac= on one switch: the switch says they share QEMU's default MAC and what mac= to give", async (t) => {
-  if (
-    skipUnless(t, (await hasCommand("qemu-system-x86_64")) ? null : "qemu-system-x86_64 is not installed")
-  ) {
-    return;
-  }
-  if (skipUnless(t, (await pathExists(IPXE_ROM)) ? null : "Debian's ipxe-qemu is not installed")) return;
+  if (skipUnless(t, await ipxeVmMissing())) return;
   await withSwitch("ours", {}, async ({ sw, dir }) => {
-    const one = vm(dir);
-    const two = vm(dir);
+    // No mac= on either NIC: both are QEMU's default.
+    const one = ipxeVm(dir);
+    const two = ipxeVm(dir);
     try {
       await waitFor(() => /QEMU's default/.test(sw.stderr()), {
         timeoutMs: 90_000,
