@@ -7,7 +7,7 @@
  * names one. vde2's own programs (`vde vde_switch ...`) are vde2_tools.ts's.
  */
 import { labsBaseDir } from "../lab/names.ts";
-import { vde2ToolHint } from "./vde2_tools.ts";
+import { QEMU_ON_SWITCH, vde2ToolHint } from "./vde2_tools.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */
 function status(): string {
@@ -46,7 +46,25 @@ const WORDS: Record<string, (lab: string) => string> = {
   tcpdump: capture,
   tshark: capture,
   wireshark: capture,
+  // A QEMU or libvirt user's: vde runs no VM, it is the LAN they plug into.
+  qemu: vm,
+  kvm: vm,
+  vm: vm,
+  virsh: libvirt,
+  libvirt: libvirt,
 };
+
+/** What running a VM is in vde: QEMU plugs in by itself. */
+function vm(): string {
+  return `vde runs no VMs; QEMU plugs into a switch itself: ${QEMU_ON_SWITCH} (each VM a mac= of its own)`;
+}
+
+/** What a libvirt network is in vde: libvirt has no VDE interface, a bridge joins its VMs. */
+function libvirt(): string {
+  return "libvirt has no VDE interface: put a tap of the switch in a bridge (`ip link add br0 up type bridge`, " +
+    "`vde plug DIR tap://vde0 &`, " +
+    "`ip link set vde0 master br0 up`) and give the VM <interface type='bridge'><source bridge='br0'/></interface>";
+}
 
 /** What a shell in a container (docker attach, containerlab ssh) is in vde. */
 function shellInHost(): string {

@@ -4,7 +4,7 @@
  */
 import { runProgram, withDaemonOptions } from "./program.ts";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { openVdeLink } from "../link/vde_link.ts";
+import { openVdeLink, parseVdeVnl } from "../link/vde_link.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
@@ -251,7 +251,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       // A mistake in the options is said first, whatever the switch's name finds (runSlirp reads them again).
       slirpConfigFromFlags(opts);
       // A running lab's switch by name (sw1, demo/sw1), as vde term and vde capture take it.
-      if (exists(opts.sock)) return runSlirp(opts);
+      // A port asked of the switch (`/tmp/net[5]`, a VLAN's access port) is no part of its directory's name.
+      if (exists(switchDirOf(opts.sock))) return runSlirp(opts);
       // Loaded only for a name that is no path: a slirp of a switch's directory keeps no lab code in memory.
       const { namedSwitch } = await import("../lab/switch_paths.ts");
       const named = namedSwitch(opts.sock);
@@ -264,3 +265,12 @@ export const slirpCommand: Subcommand = (program: Command) => {
       return runSlirp(opts);
     });
 };
+
+/** The switch directory of a --sock that may ask for a port (`DIR[5]`); a malformed one as it is, for the link to refuse. */
+function switchDirOf(sock: string): string {
+  try {
+    return parseVdeVnl(sock).path;
+  } catch {
+    return sock;
+  }
+}

@@ -136,11 +136,13 @@ const ANSWERS: Record<string, Answer> = {
     "tap://eth0` per switch, then `sysctl net.ipv4.ip_forward=1` in it) or a lab file's host with two links",
 };
 
+/** QEMU on a switch, a mac= given: without one every VM is 52:54:00:12:34:56. */
+export const QEMU_ON_SWITCH =
+  "qemu-system-x86_64 ... -netdev vde,id=n0,sock=DIR -device virtio-net,netdev=n0,mac=52:54:00:00:00:01";
+
 /** vdeq, vdeqemu and vdekvm: QEMU has VDE built in. */
 function qemu(name: string): Answer {
-  return () =>
-    `vde2's ${name} is QEMU's own VDE support here: qemu-system-x86_64 ... ` +
-    "-netdev vde,id=n0,sock=DIR -device virtio-net,netdev=n0";
+  return () => `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
 }
 
 /**

@@ -39,8 +39,19 @@ const KEYS: Readonly<Record<string, string>> = {
   "mgmt-ipv6": "hosts have no management network; address: gives eth0 its address",
 };
 
+/**
+ * Kinds a QEMU or libvirt user writes for a VM (containerlab's generic_vm and vrnetlab's vr-* among them).
+ * A lab runs no VMs: its switches' sockets take QEMU's -netdev vde as any switch's do, so the answer is how.
+ */
+const VM_KINDS = new Set(["qemu", "vm", "kvm", "libvirt", "virtual-machine", "generic_vm"]);
+
+const VM_HINT =
+  "a VM is no node: leave it out and, once the lab is up, plug QEMU into a switch by the sock " +
+  "`vde status LAB` shows, -netdev vde,id=n0,sock=/run/vde/LAB/sw1 as root";
+
 /** The hint for a containerlab node kind, e.g. `linux` -> `containerlab's linux is kind: host here`. */
 export function containerlabKind(kind: string): string | undefined {
+  if (VM_KINDS.has(kind.toLowerCase()) || kind.startsWith("vr-")) return VM_HINT;
   const ours = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
   return ours === undefined ? undefined : `containerlab's ${kind} is kind: ${ours} here`;
 }

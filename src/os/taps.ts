@@ -147,11 +147,6 @@ export function formatHolders(holders: readonly { pid: number; command: string }
   return holders.map((h) => `${h.pid} (${h.command})`).join(", ");
 }
 
-/** The processes holding tap `name`, for a busy tap's error; "" when none is seen. */
-export function tapHoldersText(name: string, proc = "/proc"): string {
-  return formatHolders(tapHolders(proc).get(name) ?? []);
-}
-
 /**
  * `err` with who holds the tap when it says tap `name` is busy (often our
  * own `vde plug` from earlier), so the user knows what to stop; any other
@@ -159,8 +154,22 @@ export function tapHoldersText(name: string, proc = "/proc"): string {
  */
 export function namingHolders(err: unknown, name: string): unknown {
   if (!(err instanceof TapError) || err.code !== C.EBUSY) return err;
-  const holders = tapHoldersText(name);
-  return holders === "" ? err : new TapError(`tap ${name} is busy: held by ${holders}`, C.EBUSY);
+  const holders = tapHolders("/proc").get(name) ?? [];
+  return holders.length === 0 ? err : new TapError(busyTapMessage(name, holders), C.EBUSY);
+}
+
+/**
+ * What a busy tap's error says. A tap has one program's end: one QEMU holds
+ * (its -netdev tap, or libvirt's vnetN) is the VM's, and no second program
+ * can take it, so the way to the switch is a bridge beside it (what
+ * libvirt's <interface type='bridge'> joins), or QEMU's own -netdev vde.
+ */
+export function busyTapMessage(name: string, holders: readonly { pid: number; command: string }[]): string {
+  const busy = `tap ${name} is busy: held by ${formatHolders(holders)}`;
+  if (!holders.some((h) => h.command.startsWith("qemu"))) return busy;
+  return `${busy}, the VM's end of it: join it to the switch by a bridge (ip link add br0 up type bridge; ` +
+    `ip link set ${name} master br0 up; vde plug DIR tap://vde0 & then ip link set vde0 master br0 up), ` +
+    `or give QEMU -netdev vde,id=n0,sock=DIR`;
 }
 
 /**

@@ -85,7 +85,8 @@ import {
   vlanId,
 } from "../wire/ethernet.ts";
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
-import { LoopDetector, MoveVerdict } from "./loop_detector.ts";
+import { isQemuDefaultMac, qemuDuplicateMessage } from "./qemu_default_mac.ts";
+import { LoopDetector, MoveVerdict, WARN_INTERVAL_SECONDS } from "./loop_detector.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
 import type { McastSnooping } from "./mcast_snooping.ts";
@@ -350,6 +351,8 @@ export class SwitchEngine {
    */
   readonly #wide: Float64Array<ArrayBufferLike>;
   #now = 0;
+  /** When QEMU's default MAC on two ports was said last (seconds), at most once a minute. */
+  #qemuWarnedAt = -Infinity;
   /**
    * A double from the start (so the first tick ages): a field that turns from a small integer into
    * a double changes the engine's shape and throws away the switch thread's optimized path.
@@ -1132,7 +1135,17 @@ export class SwitchEngine {
     if (verdict === MoveVerdict.Same) return;
     this.#wide[MAC_MOVES]!++;
     const tell = this.onLoopSuspected;
-    if (verdict !== MoveVerdict.Warn || tell === undefined) return;
+    if (tell === undefined) return;
+    const from = table.previousPort;
+    if (isQemuDefaultMac(hi, lo) && from >= 0 && this.#active[from] === 1) {
+      // Two VMs, not a loop: "run with --stp" would send the user the wrong way.
+      if (this.#now - this.#qemuWarnedAt < WARN_INTERVAL_SECONDS) return;
+      this.#qemuWarnedAt = this.#now;
+      const mac = formatMacNumbers(hi, lo);
+      tell({ mac, vlan, from, to: port, moves: 1, message: qemuDuplicateMessage(mac, vlan, from, port) });
+      return;
+    }
+    if (verdict !== MoveVerdict.Warn) return;
     const w = this.#loops.suspect;
     const mac = formatMacNumbers(w.hi, w.lo);
     const advice = this.#stp === null ? "loop? run with --stp" : "loop? spanning tree is on: see stp";

@@ -61,3 +61,19 @@ Deno.test("docker's network, rm and logs, tc netem's words and a sniffer's name 
     assert.match(otherToolHint(word, ["-i", "eth0"]) ?? "", /`vde capture DIR -w FILE\.pcapng`/);
   }
 });
+
+Deno.test("a QEMU user's vde qemu or vde vm is answered with QEMU's -netdev vde and a mac=, a libvirt user's vde virsh with a bridge", () => {
+  for (const word of ["qemu", "kvm", "vm", "QEMU"]) {
+    assert.equal(
+      otherToolHint(word, ["-m", "512"]),
+      "vde runs no VMs; QEMU plugs into a switch itself: qemu-system-x86_64 ... -netdev vde,id=n0,sock=DIR " +
+        "-device virtio-net,netdev=n0,mac=52:54:00:00:00:01 (each VM a mac= of its own)",
+    );
+  }
+  for (const word of ["virsh", "libvirt"]) {
+    assert.match(
+      otherToolHint(word, ["net-define"]) ?? "",
+      /^libvirt has no VDE interface: .*<interface type='bridge'><source bridge='br0'\/><\/interface>$/,
+    );
+  }
+});

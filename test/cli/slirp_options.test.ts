@@ -45,6 +45,24 @@ Deno.test("vde slirp -o tcpfwd (no value) says so first while a lab is up, not t
   });
 });
 
+Deno.test("vde slirp --sock DIR[N] plugs into port N while a lab is up (a VLAN's access port), not 'no switch at DIR[N]'", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async () => {
+    const dir = await Deno.makeTempDir({ prefix: `vde-slirp-port-${Deno.pid}-` });
+    const sw = await startOurSwitch(`${dir}/sw`);
+    const slirp = spawnManaged([...ourCli(), "slirp", "--sock", `${dir}/sw[7]`], { name: "vde slirp" });
+    try {
+      await slirp.waitForOutput(/^vde slirp: on .*sw\[7\]: gateway 10\.0\.2\.2\/24/m, 20_000, "stderr");
+      const ports = await run([...ourCli(), "term", `${dir}/sw`, "-c", "ports"], { timeoutMs: 20_000 });
+      assert.match(ports.stdout, /^ +7 +active .*vde slirp/m);
+    } finally {
+      await slirp.stop();
+      await sw.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+});
+
 Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///OPTIONS spelling", async () => {
   assert.equal(
     await refused(["plug", "slirp://tcpfwd=8080:80", "null://"]),

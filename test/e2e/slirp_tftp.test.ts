@@ -9,13 +9,12 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { withNetns } from "../helpers/netns.ts";
-import { pathExists, skipUnless, spawnManaged, waitFor } from "../helpers/processes.ts";
+import { skipUnless, waitFor } from "../helpers/processes.ts";
+import { ipxeVm, ipxeVmMissing } from "../helpers/qemu.ts";
 import type { SwitchHandle } from "../helpers/switches.ts";
 import { dhcp, missing, setUp } from "./slirp_lab.ts";
 
 const SIZE = 5 * 1024 * 1024;
-/** QEMU's default ROM for virtio-net-pci, from Debian's ipxe-qemu. */
-const IPXE_ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
 
 function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
@@ -23,7 +22,7 @@ function sha256(data: Uint8Array): string {
 
 Deno.test("slirp TFTP: busybox tftp fetches 5 MB intact with and without blksize, ../ is refused; QEMU's iPXE boots from it", async (t) => {
   if (skipUnless(t, await missing(["qemu-system-x86_64"]))) return;
-  if (skipUnless(t, (await pathExists(IPXE_ROM)) ? null : "Debian's ipxe-qemu is not installed")) return;
+  if (skipUnless(t, await ipxeVmMissing())) return;
   const sw: { handle: SwitchHandle | null } = { handle: null };
   await withNetns(async (lab) => {
     lab.defer(async () => void (await sw.handle?.stop()));
@@ -79,29 +78,7 @@ Deno.test("slirp TFTP: busybox tftp fetches 5 MB intact with and without blksize
     await t.step(
       "QEMU PXE-boots iPXE from our DHCP and TFTP; the boot script chains a second file",
       async () => {
-        const qemu = spawnManaged([
-          "qemu-system-x86_64",
-          // TCG: iPXE hangs under nested KVM on some hosts, and TCG boots it in seconds anyway.
-          "-machine",
-          "accel=tcg",
-          "-m",
-          "128",
-          // Default devices stay: without a VGA card SeaBIOS does not run the NIC's option ROM.
-          "-net",
-          "none",
-          "-display",
-          "none",
-          "-monitor",
-          "none",
-          "-serial",
-          "none",
-          "-netdev",
-          `vde,id=n0,sock=${s.dir}`,
-          "-device",
-          "virtio-net-pci,netdev=n0",
-          "-boot",
-          "n",
-        ], { name: "qemu" });
+        const qemu = ipxeVm(s.dir);
         try {
           await waitFor(() => {
             if (qemu.exitStatus !== null) throw new Error(`qemu exited: ${qemu.stderr}`);

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, skipUnless, spawnManaged } from "../helpers/processes.ts";
+import { QEMU_HEADLESS } from "../helpers/qemu.ts";
 import { BROADCAST, ethFrame, mac, sameBytes, waitForPortFiles, withSwitch } from "../helpers/vde_clients.ts";
 
 Deno.test("QEMU's -netdev vde plugs into our switch and carries frames both ways", async (t) => {
@@ -22,12 +23,7 @@ Deno.test("QEMU's -netdev vde plugs into our switch and carries frames both ways
         "-machine",
         "none",
         "-nodefaults",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        "none",
+        ...QEMU_HEADLESS,
         "-netdev",
         `vde,id=v1,sock=${one.dir}`,
         "-netdev",

@@ -417,6 +417,26 @@ topology:
   );
 });
 
+Deno.test("a VM as a node (kind qemu, vm, kvm, vrnetlab's vr-*) is answered with how QEMU plugs into a lab's switch", () => {
+  const errors = errorsOf(`name: vms
+topology:
+  nodes:
+    sw1: { kind: switch }
+    vm1: { kind: qemu }
+    vm2: { kind: vm, image: disk.qcow2 }
+    r1: { kind: vr-sros }
+  links:
+    - endpoints: [vm1, sw1]
+`);
+  const hint = "a VM is no node: leave it out and, once the lab is up, plug QEMU into a switch by the sock " +
+    "`vde status LAB` shows, -netdev vde,id=n0,sock=/run/vde/LAB/sw1 as root";
+  assert.deepEqual(errors, [
+    `lab.yaml:5:18: unknown kind "qemu" of node vm1 (${hint})`,
+    `lab.yaml:6:18: unknown kind "vm" of node vm2 (${hint})`,
+    `lab.yaml:7:17: unknown kind "vr-sros" of node r1 (${hint})`,
+  ]);
+});
+
 Deno.test("containerlab's extended endpoints ({ node, interface }) are taken as NODE:INTERFACE; its link type and mgmt are answered", () => {
   const { lab, errors } = validateLab(`name: clab
 topology:

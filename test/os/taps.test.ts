@@ -1,6 +1,6 @@
 /** listTaps reads a tap's mode, owner, group, lifetime and holders where `ip tuntap list` does. */
 import assert from "node:assert/strict";
-import { listTaps, sysfsIsOurs, tapsFromIpLinks } from "../../src/os/taps.ts";
+import { busyTapMessage, listTaps, sysfsIsOurs, tapsFromIpLinks } from "../../src/os/taps.ts";
 import { hasCommand, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
 
 Deno.test("listTaps lists taps (not tuns or other interfaces) with owner, group, lifetime, state and holders", async () => {
@@ -191,4 +191,17 @@ Deno.test("vde tap list in a network namespace of its own (unshare --net keeps t
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^${name} +nobody +- +persistent +down +-$`, "m"));
   assert.doesNotMatch(r.stdout, /^(eth0|lo) /m);
+});
+
+Deno.test("a tap QEMU holds is busy as the VM's end of it: the error says to join it by a bridge or give QEMU -netdev vde", () => {
+  assert.equal(
+    busyTapMessage("vnet0", [{ pid: 4250, command: "qemu-system-x86" }]),
+    "tap vnet0 is busy: held by 4250 (qemu-system-x86), the VM's end of it: join it to the switch by a bridge " +
+      "(ip link add br0 up type bridge; ip link set vnet0 master br0 up; vde plug DIR tap://vde0 & then " +
+      "ip link set vde0 master br0 up), or give QEMU -netdev vde,id=n0,sock=DIR",
+  );
+  assert.equal(
+    busyTapMessage("t0", [{ pid: 4242, command: "vde plug" }]),
+    "tap t0 is busy: held by 4242 (vde plug)",
+  );
 });

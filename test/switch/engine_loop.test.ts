@@ -1,6 +1,7 @@
 /**
  * The engine without spanning tree: a MAC that keeps moving between ports (a loop's broadcast storm) is
  * counted and said once a minute, naming the MAC and the ports; a healthy move is counted, never said.
+ * QEMU's default MAC on two ports that are up is two VMs without mac=, said as that, not as a loop.
  */
 import assert from "node:assert/strict";
 import { type LoopWarning, SwitchEngine } from "../../src/switch/engine.ts";
@@ -8,6 +9,7 @@ import { buildFrame } from "../../src/wire/ethernet.ts";
 import { FLAP_MOVES } from "../../src/switch/loop_detector.ts";
 
 const A = "02:00:00:00:00:0a";
+const QEMU = "52:54:00:12:34:56";
 const BROADCAST = "ff:ff:ff:ff:ff:ff";
 
 function rig() {
@@ -77,4 +79,32 @@ Deno.test("on a data-plane thread's 1 s clock, a storm the table has followed to
   assert.equal(engine.macTable.lookup(0x0200, 0x0a, 0), 2);
   assert.ok(warnedAt >= 5 && warnedAt <= 8, `warned at ${warnedAt} s, ${engine.macMoves} moves`);
   assert.deepEqual([warnings[0]!.from, warnings[0]!.to], [2, 3]);
+});
+
+Deno.test("QEMU's default MAC from two VMs on ports 2 and 3 is said once a minute with the mac= to give each", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: QEMU });
+  // Two iPXE ROMs asking DHCP in turn, a frame every 500 ms each, for 90 s.
+  for (let ms = 1; ms < 90_000; ms += 250) {
+    engine.tick(ms);
+    engine.input(ms % 500 === 1 ? 2 : 3, frame);
+  }
+  assert.equal(warnings.length, 2, warnings.map((w) => w.message).join("\n"));
+  assert.equal(
+    warnings[0]!.message,
+    `MAC ${QEMU} VLAN 0, QEMU's default, is on ports 2 and 3: two VMs started without mac= share it and ` +
+      "each loses frames; give each its own, e.g. -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:03",
+  );
+  assert.doesNotMatch(warnings.map((w) => w.message).join("\n"), /--stp/);
+});
+
+Deno.test("a VM with QEMU's default MAC that quit and came back on another port is not told of", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: QEMU });
+  engine.tick(1);
+  engine.input(2, frame);
+  engine.deactivatePort(2);
+  engine.tick(2);
+  engine.input(3, frame);
+  assert.deepEqual(warnings, []);
 });
