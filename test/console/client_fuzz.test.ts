@@ -149,11 +149,7 @@ Deno.test("mgmt client fuzz: 200 hostile consoles (junk, escapes, endless greeti
         }
         within();
       }));
-      for (const c of conns.splice(0)) {
-        try {
-          c.close();
-        } catch { /* the client closed it */ }
-      }
+      closeAll(conns.splice(0));
     }
     console.log(
       `${seen.refused} refused at connect, ${seen.failed} failed a command, ${seen.answered} answered`,
@@ -173,11 +169,7 @@ Deno.test("mgmt client fuzz: 200 hostile consoles (junk, escapes, endless greeti
     }
   } finally {
     listener.close();
-    for (const c of conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
+    closeAll(conns);
     await serving.catch(() => {});
     await Deno.remove(dir, { recursive: true });
   }
@@ -193,4 +185,13 @@ async function serveGood(conn: Deno.Conn): Promise<void> {
 function oneLine(err: unknown): void {
   assert.ok(err instanceof Error, `not an Error: ${err}`);
   assert.ok(!CONTROL.test(err.message), `not one printable line: ${JSON.stringify(err.message)}`);
+}
+
+/** Closes the fake console's ends of the connections; a client may have closed one already. */
+function closeAll(conns: Deno.Conn[]): void {
+  for (const c of conns) {
+    try {
+      c.close();
+    } catch { /* closed */ }
+  }
 }
