@@ -55,6 +55,8 @@ const DATA_START = "0000 DATA END WITH '.'";
 const END_OF_SESSION = "9999 END OF SESSION";
 const RESULT_RE = /^1(\d{3}) /;
 const EVENT_RE = /^3\d{3} /;
+/** Longest line held while no command waits (an event's); past it, the line is dropped as it comes. */
+const MAX_UNASKED_LINE = 64 * 1024;
 
 interface Pending {
   resolve: (r: RemoteReply) => void;
@@ -69,6 +71,8 @@ export class MgmtClient {
   readonly prompt: string;
   /** Receives asynchronous `3TTT` lines (without the newline). */
   onEvent: (line: string) => void = () => {};
+  /** Lines other than events the server sent while no command waited: no reply to anything, dropped. */
+  unaskedLines = 0;
   /** Resolves when the connection ends. */
   readonly closed: Promise<void>;
   readonly #conn: Deno.Conn;
@@ -84,6 +88,8 @@ export class MgmtClient {
   /** Settles once the line last handed to `command` has been written (or failed to be). */
   #lastWrite: Promise<void> = Promise.resolve();
   #ended = false;
+  /** The rest of an unasked line past MAX_UNASKED_LINE is being dropped up to its newline. */
+  #skippingLine = false;
 
   private constructor(conn: Deno.Conn, banner: string[], prompt: string, opts: Required<ClientOptions>) {
     this.#conn = conn;
@@ -254,11 +260,7 @@ export class MgmtClient {
   #parse(): void {
     for (;;) {
       if (this.#pending === null && this.#stale === 0) {
-        let nl: number;
-        while ((nl = this.#buf.indexOf("\n")) >= 0 && EVENT_RE.test(this.#buf)) {
-          this.onEvent(this.#buf.slice(0, nl));
-          this.#cut(nl + 1);
-        }
+        this.#takeUnasked();
         return;
       }
       const reply = this.#takeReply();
@@ -266,6 +268,33 @@ export class MgmtClient {
       if (this.#stale > 0) this.#stale--;
       else this.#complete(reply);
     }
+  }
+
+  /**
+   * While no command waits for its reply, the switch has nothing to answer: its events are handed on and any
+   * other line is dropped (counted in `unaskedLines`), a line past MAX_UNASKED_LINE as it comes. Kept, text
+   * a server sent unasked piled up until the next command, whose reply it then joined, and each read looked
+   * at all of it again: a console that flooded an idle `vde term` cost it 87 s of CPU and 286 MB.
+   */
+  #takeUnasked(): void {
+    const buf = this.#buf;
+    let at = 0;
+    for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n", at)) {
+      const line = buf.slice(at, nl);
+      if (this.#skippingLine) this.#skippingLine = false;
+      else if (EVENT_RE.test(line)) this.onEvent(line);
+      else this.unaskedLines++;
+      at = nl + 1;
+    }
+    let rest = buf.slice(at);
+    if (this.#skippingLine) rest = "";
+    else if (rest.length > MAX_UNASKED_LINE) {
+      this.unaskedLines++;
+      this.#skippingLine = true;
+      rest = "";
+    }
+    this.#buf = rest;
+    this.#searched = 0;
   }
 
   /** The first whole reply at the front of the buffer, taken off it; null while none is whole. */

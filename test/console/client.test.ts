@@ -425,3 +425,43 @@ Deno.test("another user's console cannot write terminal escapes through vde term
     }
   });
 });
+
+Deno.test("an idle client drops the lines a console sends unasked, hands on its events, and the next reply holds only itself", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-client-unasked-" });
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/mgmt` });
+  const enc = new TextEncoder();
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const write = async (b: Uint8Array) => {
+      for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
+    };
+    try {
+      await write(enc.encode("VDE switch\n\nvde$ "));
+      await new Promise((r) => setTimeout(r, 100));
+      // 4 MiB of lines, a line of 200 KiB (past what is held of one), events among them.
+      const junk = enc.encode("junk line\n".repeat(6000));
+      for (let sent = 0; sent < 4 << 20; sent += junk.length) await write(junk);
+      await write(enc.encode(`3001 first\n${"x".repeat(200 * 1024)}\n3002 second\n`));
+      await conn.read(new Uint8Array(100));
+      await write(enc.encode("0000 DATA END WITH '.'\nmine\n.\n1000 Success\n\nvde$ "));
+      await conn.read(new Uint8Array(100));
+    } finally {
+      conn.close();
+    }
+  })();
+  const client = await MgmtClient.connect(`${dir}/mgmt`, { timeoutMs: 20_000 });
+  try {
+    const events: string[] = [];
+    client.onEvent = (line) => events.push(line);
+    await waitFor(() => events.length === 2, { timeoutMs: 20_000, what: "both events" });
+    assert.deepEqual(events, ["3001 first", "3002 second"]);
+    assert.ok(client.unaskedLines > 400_000, `${client.unaskedLines}`);
+    assert.deepEqual(await client.command("x"), { code: 0, lines: ["mine"], result: "1000 Success" });
+  } finally {
+    client.close();
+    await client.closed;
+    await serving;
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
