@@ -76,11 +76,16 @@ async function closedAfterThread(
   await Deno.remove(dir, { recursive: true });
 }
 
-Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
+/** A plug thread between two fresh link pairs in a new directory; a's link with or without its receive thread. */
+async function threadedPlug(receiveThreadA: boolean) {
   const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
-  const a = linkPair(dir, "a", true);
+  const a = linkPair(dir, "a", receiveThreadA);
   const b = linkPair(dir, "b", false);
-  const ended = plug(a.link, b.link, { thread: true });
+  return { dir, a, b, ended: plug(a.link, b.link, { thread: true }) };
+}
+
+Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
+  const { dir, a, b, ended } = await threadedPlug(true);
   try {
     await waitForwarding(a.peer, b.peer);
 
@@ -107,10 +112,7 @@ Deno.test("plug of two datagram links forwards both ways on its own thread while
 });
 
 Deno.test("a plug thread passes no datagram of 0-13 bytes on, as a link hands on none, and passes a 14-byte one", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
-  const a = linkPair(dir, "a", false);
-  const b = linkPair(dir, "b", false);
-  const ended = plug(a.link, b.link, { thread: true });
+  const { dir, a, b, ended } = await threadedPlug(false);
   try {
     await waitForwarding(a.peer, b.peer);
     for (let n = 0; n < 14; n++) assert.equal(a.peer.send(frame(1).subarray(0, n)), 0);
