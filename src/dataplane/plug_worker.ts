@@ -11,7 +11,7 @@
  * the batch with one `sendmmsg` (a lone frame with `send`), a tap one
  * `write` per frame, after which that tap's turn comes at once (the write
  * has often queued its answer). Frames larger
- * than a VDE frame are dropped and counted. When a datagram destination is full
+ * than a VDE frame or shorter than an Ethernet header are dropped and counted. When a datagram destination is full
  * (EAGAIN), the rest of the batch stays in its slots, the source stops
  * being read (its frames wait in its own kernel queue) and EPOLLOUT is armed
  * on the destination; the batch leaves when it drains, so a burst is delayed,
@@ -42,7 +42,7 @@ import {
   takeSocketError,
 } from "../../ffi/libc.ts";
 import { IOVEC_SIZE, MMSG_SIZE, MSG_FLAGS, MSG_IOV, MSG_IOVLEN, MSG_LEN } from "../io/mmsg.ts";
-import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { ETH_HLEN, isFrameLength, VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import { DemandGovernor } from "./priority.ts";
 import { QUIET_SCHED, warmUp } from "./plug_warmup.ts";
 import { counterIndex, PLUG_STOP, type PlugEnd, type PlugStart, type PlugStopped } from "./plug_layout.ts";
@@ -239,7 +239,9 @@ class Direction {
     this.bytes = 0;
     for (let i = 0; i < n; i++) {
       const len = this.lengths[i]!;
-      if (len < 0 || len > VDE_MAX_FRAME) {
+      // Truncated (-1), shorter than an Ethernet header or longer than a VDE frame: no frame, as a link
+      // (BaseLink.deliver) drops it; a tap's write of it would fail.
+      if (!isFrameLength(len)) {
         this.counters[this.base + 2]!++;
         continue;
       }

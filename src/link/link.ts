@@ -1,4 +1,5 @@
 import { log } from "../log.ts";
+import { MIN_FRAME } from "../wire/ethernet.ts";
 
 /**
  * The Link: one end of a virtual Ethernet wire.
@@ -212,8 +213,22 @@ export abstract class BaseLink implements Link {
     return true;
   }
 
-  /** Hands a received frame to onFrame, counting it; never throws. */
+  /**
+   * Hands a received frame to onFrame, counting it; never throws. Anything
+   * shorter than MIN_FRAME is no frame: it is counted in dropsIn and said once
+   * here, for every link alike (a stream's length field, a datagram, a cable's
+   * record can each carry 1-13 bytes), instead of reaching a switch that
+   * drops it or a tap whose write of it fails.
+   */
   protected deliver(frame: Uint8Array): void {
+    if (frame.length < MIN_FRAME) {
+      this.stats.dropsIn++;
+      logOnce(
+        `runt:${this.description}`,
+        `${this.description}: dropped a ${frame.length}-byte frame (shorter than an Ethernet header)`,
+      );
+      return;
+    }
     this.stats.framesIn++;
     this.stats.bytesIn += frame.length;
     try {

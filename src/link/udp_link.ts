@@ -14,7 +14,7 @@ import { type InetDatagramHandler, InetDgramSocket, resolveHost } from "../io/in
 import { poller } from "../io/poller.ts";
 import { isErrno } from "../io/unix_dgram.ts";
 import { encodeSockaddr } from "../io/sockaddr.ts";
-import { ETH_HLEN, VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { VDE_MAX_FRAME } from "../wire/ethernet.ts";
 import {
   anyAddress,
   formatIp,
@@ -81,15 +81,9 @@ export class UdpLink extends BaseLink {
         return;
       }
       // Anyone may send to the port while it is unconnected: a datagram too short to be a frame is
-      // counted and dropped here, as vxlan:// and vxvde:// drop theirs, not handed on as a frame.
-      if (d.length > VDE_MAX_FRAME || d.length < ETH_HLEN) {
+      // counted and dropped by deliver, as every link drops one.
+      if (d.length > VDE_MAX_FRAME) {
         this.stats.dropsIn++;
-        if (d.length < ETH_HLEN) {
-          logOnce(
-            `udp-runt:${this.description}`,
-            `${this.description}: dropped a ${d.length}-byte datagram (no frame)`,
-          );
-        }
         return;
       }
       this.deliver(d);

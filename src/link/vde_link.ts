@@ -33,6 +33,7 @@ import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { parseSockaddrUn, SOCKADDR_UN_LEN } from "../wire/sockaddr_un.ts";
 import { buildVdeRequest, REQ_NEW_CONTROL, REQ_NEW_PORT0 } from "../wire/vde_request.ts";
 import { parseRefusal } from "../wire/vde_refusal.ts";
+import { printable } from "../console/reply_format.ts";
 import { groupHint, lookupGroup, ownerAndMode, userName } from "../os/users.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
@@ -311,8 +312,12 @@ async function connectCtl(dir: string): Promise<Deno.Conn> {
  * @throws Error naming the switch when the answer is anything else
  */
 function switchSocket(dir: string, answer: string): OpenedPath {
+  // Quoted printable: JSON.stringify escapes C0 controls but leaves DEL and C1 (U+009B is a CSI to some
+  // terminals), which a hostile switch's answer would carry to the user's terminal.
   const refused = (what: string) =>
-    new Error(`the switch at ${dir} answered with ${JSON.stringify(answer)}, ${what}: not connected`);
+    new Error(
+      `the switch at ${dir} answered with ${JSON.stringify(printable(answer))}, ${what}: not connected`,
+    );
   let target: OpenedPath;
   try {
     target = openOwnedPath(answer);

@@ -21,7 +21,15 @@
  * plug vxlan://`, Debian's vde_plug, a kernel vxlan device) is therefore
  * refused with a line that says so, as vdeplug4's bind fails there too.
  */
-import { dstMacHi, dstMacLo, isMulticast, srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import {
+  dstMacHi,
+  dstMacLo,
+  isFrameLength,
+  isMulticast,
+  srcMacHi,
+  srcMacLo,
+  VDE_MAX_FRAME,
+} from "../wire/ethernet.ts";
 import {
   anyAddress,
   formatIp,
@@ -42,9 +50,6 @@ import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
 import { isErrno } from "../io/unix_dgram.ts";
 import { C } from "../../ffi/libc.ts";
-
-/** Smallest frame carried (an Ethernet header). */
-export const MIN_FRAME = 14;
 
 /**
  * MacAddressTable maps a MAC to the socket address it was last seen from:
@@ -264,7 +269,7 @@ export abstract class VxTableLink extends BaseLink {
 
   /** Sends one frame to the VTEP of its destination, or to the group. Implements Link.send. */
   send(frame: Uint8Array): void {
-    if (this.isClosed || frame.length < MIN_FRAME || frame.length > VDE_MAX_FRAME) {
+    if (this.isClosed || !isFrameLength(frame.length)) {
       this.stats.dropsOut++;
       return;
     }
@@ -473,7 +478,8 @@ export class VxlanLink extends VxTableLink {
     this.#port = port;
     this.onDatagram = (d, source) => {
       const frame = d.subarray(VXLAN_HEADER_SIZE);
-      if (frame.length <= MIN_FRAME || frame.length > VDE_MAX_FRAME) {
+      // A header-only frame (14 bytes) is a frame, as the switch engine takes it and vxvde:// passes it.
+      if (!isFrameLength(frame.length)) {
         this.stats.dropsIn++;
         return;
       }

@@ -14,7 +14,7 @@
  * Leaving, a member sends the header alone to the group, and the others
  * forget what they learnt from it.
  */
-import { srcMacHi, srcMacLo, VDE_MAX_FRAME } from "../wire/ethernet.ts";
+import { isFrameLength, srcMacHi, srcMacLo } from "../wire/ethernet.ts";
 import { anyAddress, formatIp, ipFamily } from "../wire/ip_address.ts";
 import { decodeSockaddr, sockaddrPort } from "../io/sockaddr.ts";
 import { hasExactHeader, VXLAN_HEADER_SIZE, vxlanHeader } from "../wire/vxlan.ts";
@@ -24,14 +24,7 @@ import { C } from "../../ffi/libc.ts";
 import { logOnce } from "./link.ts";
 import { registerScheme } from "./registry.ts";
 import { type InetDatagramHandler, InetDgramSocket, interfaceIndex } from "../io/inet_dgram.ts";
-import {
-  DEFAULT_RCVBUF,
-  joinGroupOrSay,
-  MIN_FRAME,
-  parseVxVnl,
-  type VxOptions,
-  VxTableLink,
-} from "./vxlan_link.ts";
+import { DEFAULT_RCVBUF, joinGroupOrSay, parseVxVnl, type VxOptions, VxTableLink } from "./vxlan_link.ts";
 
 const VXVDE_KEYS = [
   "port",
@@ -94,7 +87,7 @@ export class VxvdeLink extends VxTableLink {
         return;
       }
       const frame = d.subarray(VXLAN_HEADER_SIZE);
-      if (frame.length < MIN_FRAME || frame.length > VDE_MAX_FRAME) {
+      if (!isFrameLength(frame.length)) {
         this.stats.dropsIn++;
         return;
       }

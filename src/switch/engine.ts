@@ -73,9 +73,9 @@
 import {
   dstMacHi,
   dstMacLo,
-  ETH_HLEN,
   formatMacNumbers,
   isMulticast,
+  MIN_FRAME,
   SRC_OFFSET,
   srcMacHi,
   srcMacLo,
@@ -426,7 +426,7 @@ export class SwitchEngine {
       return;
     }
     const length = frame.length;
-    if (length < ETH_HLEN) {
+    if (length < MIN_FRAME) {
       this.#wide[SHORT]!++;
       counters.dropsIn[port]!++;
       return;

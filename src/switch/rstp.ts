@@ -209,6 +209,14 @@ export interface StpPortView {
 }
 
 const MIGRATE_TIME = 3;
+/**
+ * Bad-BPDU events the machine reports a second, one by one. Anyone on a port
+ * can send bad BPDUs at line rate; past this many a second they are only
+ * counted (badBpdus, always), and the next second's tick reports how many
+ * were held back in one event, so a debug/add subscriber sees a few lines a
+ * second, not a flood.
+ */
+export const BAD_BPDU_EVENTS_PER_SECOND = 5;
 const INFO = { Disabled: 0, Aged: 1, Mine: 2, Received: 3 } as const;
 type Info = typeof INFO[keyof typeof INFO];
 const RCVD = {
@@ -372,6 +380,11 @@ export class Rstp {
   topologyChanges = 0;
   /** BPDUs dropped as malformed, over all ports. */
   badBpdus = 0;
+  /** Bad-BPDU events reported this second (see BAD_BPDU_EVENTS_PER_SECOND). */
+  #badBpduEvents = 0;
+  /** Bad BPDUs past that budget this second, and the port of the last one. */
+  #heldBadBpdus = 0;
+  #heldBadBpduPort = 0;
 
   constructor(options: RstpOptions, hooks: RstpHooks) {
     if (options.mac.length < 6) throw new RangeError("Expected a 6-byte bridge MAC");
@@ -565,7 +578,8 @@ export class Rstp {
 
   /**
    * Takes one frame sent to the bridge group address on port `n`. A bad
-   * BPDU is counted and dropped; nothing throws.
+   * BPDU is counted and dropped, and reported as an event only within the
+   * second's budget (BAD_BPDU_EVENTS_PER_SECOND); nothing throws.
    */
   receive(n: number, frame: Uint8Array): void {
     const p = this.#ports.get(n);
@@ -574,8 +588,14 @@ export class Rstp {
     if (!result.ok) {
       p.badBpdus++;
       this.badBpdus++;
-      const reason = result.reason;
-      this.#emit({ type: "stp-bad-bpdu", port: n, reason, message: `Port ${n}: bad BPDU: ${reason}` });
+      if (this.#badBpduEvents < BAD_BPDU_EVENTS_PER_SECOND) {
+        this.#badBpduEvents++;
+        const reason = result.reason;
+        this.#emit({ type: "stp-bad-bpdu", port: n, reason, message: `Port ${n}: bad BPDU: ${reason}` });
+      } else {
+        this.#heldBadBpdus++;
+        this.#heldBadBpduPort = n;
+      }
       return;
     }
     let bpdu = result.value;
@@ -654,6 +674,7 @@ export class Rstp {
     let seconds = Math.min(Math.floor((nowMs - this.#lastTickMs) / 1000), 60);
     if (seconds <= 0) return;
     this.#lastTickMs = nowMs - ((nowMs - this.#lastTickMs) % 1000);
+    this.#reportHeldBadBpdus();
     for (; seconds > 0; seconds--) {
       for (const p of this.#sorted) {
         // Port timers machine (17.22): one second passes.
@@ -1551,6 +1572,22 @@ export class Rstp {
       learning: p.learning,
       forwarding: p.forwarding,
       message: `Port ${pad4(p.number)} VLAN 00:00 ${ROLE_NAMES[p.role]} ${state}`,
+    });
+  }
+
+  /** A new second: one event for the bad BPDUs held back in the last, and a fresh budget. */
+  #reportHeldBadBpdus(): void {
+    const held = this.#heldBadBpdus;
+    this.#badBpduEvents = 0;
+    this.#heldBadBpdus = 0;
+    if (held === 0) return;
+    const port = this.#heldBadBpduPort;
+    this.#emit({
+      type: "stp-bad-bpdu",
+      port,
+      reason: `${held} more not shown`,
+      message: `${held} more bad BPDU(s) in the last second, the last on port ${port} ` +
+        `(not shown one by one; stp/print counts them)`,
     });
   }
 

@@ -16,6 +16,17 @@ export const ETH_HLEN = 14;
 export const ETH_ALEN = 6;
 /** Largest frame on a VDE stream: 9216-byte MTU + 14 header + 4 VLAN tag. */
 export const VDE_MAX_FRAME = 9234;
+/**
+ * Shortest frame: an Ethernet header and no payload, the least the switch
+ * engine forwards. Every link drops (and counts) anything shorter on the way
+ * in, whatever carried it, so all of them agree on what a frame is.
+ */
+export const MIN_FRAME = ETH_HLEN;
+
+/** Whether `length` bytes can be a frame: from MIN_FRAME to VDE_MAX_FRAME. */
+export function isFrameLength(length: number): boolean {
+  return length >= MIN_FRAME && length <= VDE_MAX_FRAME;
+}
 /** Ethertype of an 802.1Q VLAN tag. */
 export const ETH_P_8021Q = 0x8100;
 /** Length of an 802.1Q-tagged header: the tag sits between source MAC and type. */

@@ -425,3 +425,92 @@ Deno.test("another user's console cannot write terminal escapes through vde term
     }
   });
 });
+
+Deno.test("an idle client drops the lines a console sends unasked, hands on its events, and the next reply holds only itself", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-client-unasked-" });
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/mgmt` });
+  const enc = new TextEncoder();
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const write = async (b: Uint8Array) => {
+      for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
+    };
+    try {
+      await write(enc.encode("VDE switch\n\nvde$ "));
+      await new Promise((r) => setTimeout(r, 100));
+      // 4 MiB of lines, a line of 200 KiB (past what is held of one), events among them.
+      const junk = enc.encode("junk line\n".repeat(6000));
+      for (let sent = 0; sent < 4 << 20; sent += junk.length) await write(junk);
+      await write(enc.encode(`3001 first\n${"x".repeat(200 * 1024)}\n3002 second\n`));
+      await conn.read(new Uint8Array(100));
+      await write(enc.encode("0000 DATA END WITH '.'\nmine\n.\n1000 Success\n\nvde$ "));
+      await conn.read(new Uint8Array(100));
+    } finally {
+      conn.close();
+    }
+  })();
+  const client = await MgmtClient.connect(`${dir}/mgmt`, { timeoutMs: 20_000 });
+  try {
+    const events: string[] = [];
+    client.onEvent = (line) => events.push(line);
+    await waitFor(() => events.length === 2, { timeoutMs: 20_000, what: "both events" });
+    assert.deepEqual(events, ["3001 first", "3002 second"]);
+    assert.ok(client.unaskedLines > 400_000, `${client.unaskedLines}`);
+    assert.deepEqual(await client.command("x"), { code: 0, lines: ["mine"], result: "1000 Success" });
+  } finally {
+    client.close();
+    await client.closed;
+    await serving;
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a reply that never ends is refused at the 64 MiB bound in seconds, and one whose end trickles in a byte at a time completes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-client-long-" });
+  const listener = Deno.listen({ transport: "unix", path: `${dir}/mgmt` });
+  const enc = new TextEncoder();
+  const serving = (async () => {
+    for (let n = 0; n < 2; n++) {
+      const conn = await listener.accept();
+      const write = async (b: Uint8Array) => {
+        for (let off = 0; off < b.length;) off += await conn.write(b.subarray(off));
+      };
+      try {
+        await write(enc.encode("VDE switch\n\nvde$ "));
+        await conn.read(new Uint8Array(100));
+        // Lines that end as a reply's do, but with no result line before the prompt.
+        const chunk = enc.encode("Numports=32\n\nvde$ x\n".repeat(3000));
+        if (n === 0) { for (;;) await write(chunk); }
+        for (let i = 0; i < 100; i++) await write(chunk);
+        for (const b of enc.encode("0000 DATA END WITH '.'\nmine\n.\n1000 Success\n\nvde$ ")) {
+          await write(Uint8Array.of(b));
+        }
+        await conn.read(new Uint8Array(100));
+      } catch {
+        /* the client left */
+      } finally {
+        conn.close();
+      }
+    }
+  })();
+  try {
+    const endless = await MgmtClient.connect(`${dir}/mgmt`, { timeoutMs: 60_000 });
+    const began = Date.now();
+    await assert.rejects(endless.command("x"), /reply larger than 67108864 bytes/);
+    // Each read looked at all the reply held: 46 s on this machine, unloaded.
+    assert.ok(Date.now() - began < 20_000, `${Date.now() - began} ms`);
+    endless.close();
+    await endless.closed;
+    const slow = await MgmtClient.connect(`${dir}/mgmt`, { timeoutMs: 60_000 });
+    const reply = await slow.command("x");
+    assert.equal(reply.result, "1000 Success");
+    assert.deepEqual(reply.lines, ["mine"]);
+    slow.close();
+    await slow.closed;
+  } finally {
+    listener.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

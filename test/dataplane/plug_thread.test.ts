@@ -76,11 +76,16 @@ async function closedAfterThread(
   await Deno.remove(dir, { recursive: true });
 }
 
-Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
+/** A plug thread between two fresh link pairs in a new directory; a's link with or without its receive thread. */
+async function threadedPlug(receiveThreadA: boolean) {
   const dir = await Deno.makeTempDir({ prefix: "vde-plugthread-" });
-  const a = linkPair(dir, "a", true);
+  const a = linkPair(dir, "a", receiveThreadA);
   const b = linkPair(dir, "b", false);
-  const ended = plug(a.link, b.link, { thread: true });
+  return { dir, a, b, ended: plug(a.link, b.link, { thread: true }) };
+}
+
+Deno.test("plug of two datagram links forwards both ways on its own thread while the main thread never yields", async () => {
+  const { dir, a, b, ended } = await threadedPlug(true);
   try {
     await waitForwarding(a.peer, b.peer);
 
@@ -100,6 +105,27 @@ Deno.test("plug of two datagram links forwards both ways on its own thread while
     }
     assert.deepEqual(atB, [...Array(total).keys()], "a -> b, all in order");
     assert.deepEqual(atA, [...Array(total).keys()], "b -> a, all in order");
+  } finally {
+    a.link.close();
+  }
+  await closedAfterThread(a, b, ended, dir);
+});
+
+Deno.test("a plug thread passes no datagram of 0-13 bytes on, as a link hands on none, and passes a 14-byte one", async () => {
+  const { dir, a, b, ended } = await threadedPlug(false);
+  try {
+    await waitForwarding(a.peer, b.peer);
+    for (let n = 0; n < 14; n++) assert.equal(a.peer.send(frame(1).subarray(0, n)), 0);
+    a.peer.send(frame(2).subarray(0, 14));
+    a.peer.send(frame(3));
+    const lengths: number[] = [];
+    await waitFor(() => {
+      b.peer.recvBatch((f) => f.length === 200 && seqOf(f) === PROBE || lengths.push(f.length), {
+        oversize: 0,
+      });
+      return lengths.at(-1) === 200;
+    }, { timeoutMs: 10_000, what: "the frames after the short ones" });
+    assert.deepEqual(lengths, [14, 200]);
   } finally {
     a.link.close();
   }

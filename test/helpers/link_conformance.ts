@@ -1,7 +1,8 @@
 /**
  * The Link conformance suite every transport runs (Hono-style shared cases):
  * frames arrive once and in order, a 9234-byte frame passes both ways, a
- * 9235-byte one is refused without harm, and a closed link swallows sends.
+ * 9235-byte one is refused without harm, nothing shorter than an Ethernet
+ * header arrives but a bare header does, and a closed link swallows sends.
  * A sink (null://) has no far end: it runs the cases that need none.
  */
 import assert from "node:assert/strict";
@@ -100,6 +101,23 @@ export function conformance(
       await until("the frame after the oversize one", () => got.length === 1, WAIT_MS);
       assert.equal(seqOf(got[0]!), 2);
       assert.equal(p.a.stats.dropsOut + p.b.stats.dropsIn - dropsBefore, 1);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  Deno.test(`${name} link hands on no frame of 1-13 bytes, and a 14-byte one (a bare header)`, async (t) => {
+    if (await skip(t)) return;
+    const p = await makePair();
+    try {
+      const got = collect(p.b);
+      const header = numbered(0).subarray(0, 14);
+      for (let n = 1; n < 14; n++) p.a.send(header.slice(0, n));
+      p.a.send(header);
+      p.a.send(numbered(1));
+      await until("the frames after the short ones", () => got.length >= 2, WAIT_MS);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got.map((f) => f.length), [14, 60]);
     } finally {
       await p.cleanup();
     }

@@ -83,11 +83,11 @@ Deno.test("cmd link closes with the command's exit status", async () => {
 });
 
 Deno.test("cmd link delivers what the command wrote before exiting", async () => {
-  const link = await openLink(`cmd://sh -c "printf '\\000\\003abc\\000\\002de'"`);
+  const link = await openLink(`cmd://sh -c "printf '\\000\\016abcdefghijklmn\\000\\017opqrstuvwxyz012'"`);
   const frames: string[] = [];
   link.onFrame = (f) => frames.push(new TextDecoder().decode(f));
   assert.equal(await link.closed, "command exited with status 0");
-  assert.deepEqual(frames, ["abc", "de"]);
+  assert.deepEqual(frames, ["abcdefghijklmn", "opqrstuvwxyz012"]);
 });
 
 Deno.test("cmd link to a command that only reads stays up after the command closes its stdout", async () => {

@@ -32,8 +32,8 @@ Deno.test("plug carries frames both ways between two links", async () => {
   right.onFrame = (f) => atRight.push(f[0]!);
   left.onFrame = (f) => atLeft.push(f[0]!);
   for (let i = 0; i < 50; i++) {
-    left.send(new Uint8Array([i, 1, 2]));
-    right.send(new Uint8Array([100 + i, 3]));
+    left.send(frameStarting(i));
+    right.send(frameStarting(100 + i));
   }
   await waitFor("frames through the plug", () => atRight.length === 50 && atLeft.length === 50);
   assert.deepEqual(atRight, Array.from({ length: 50 }, (_, i) => i));
@@ -99,7 +99,7 @@ Deno.test("plug logs once an end opened for a plug thread that cannot lend its f
       const cable = plug(a, b, { openedForThread: true });
       const atRight: number[] = [];
       right.onFrame = (f) => atRight.push(f[0]!);
-      left.send(new Uint8Array([7, 1, 2]));
+      left.send(frameStarting(7));
       await waitFor("a frame through the plug", () => atRight.length === 1);
       left.close();
       await cable;
@@ -114,3 +114,10 @@ Deno.test("plug logs once an end opened for a plug thread that cannot lend its f
     /l2: opened for a plug thread, but a stream link cannot lend its fd; forwarding on the main thread/,
   );
 });
+
+/** A 60-byte frame whose first byte is `first`: a link drops anything shorter than an Ethernet header. */
+function frameStarting(first: number): Uint8Array {
+  const f = new Uint8Array(60);
+  f[0] = first;
+  return f;
+}

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ByteReader, type ByteWriter, PEER_CLOSED, StreamLink } from "../../src/link/stream_link.ts";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
+import { setLogWriter } from "../../src/log.ts";
 
 /** Two stream links joined back to back by in-memory streams. */
 function linkPair(options: ConstructorParameters<typeof StreamLink>[3] = {}): [StreamLink, StreamLink] {
@@ -194,6 +195,30 @@ Deno.test("stream link counts oversize input as dropped and keeps the link up", 
   assert.equal(link.isClosed, false);
   link.close("done");
   assert.equal(await link.closed, "done");
+});
+
+Deno.test("stream link counts the frames of 1-13 bytes it reads as dropped, says so once, and hands on a 14-byte one", async () => {
+  const ab = new TransformStream<Uint8Array, Uint8Array>();
+  const link = new StreamLink("runts", ab.readable, new WritableStream());
+  const got: number[] = [];
+  link.onFrame = (f) => got.push(f.length);
+  const lines: string[] = [];
+  setLogWriter((line) => lines.push(line));
+  try {
+    const enc = new StreamEncoder();
+    for (let round = 0; round < 2; round++) {
+      for (let n = 1; n <= 14; n++) enc.append(new Uint8Array(n).fill(n));
+    }
+    await ab.writable.getWriter().write(enc.bytes.slice());
+    await waitFor("the 14-byte frames", () => got.length === 2);
+    assert.deepEqual(got, [14, 14]);
+    assert.deepEqual([link.stats.dropsIn, link.stats.framesIn], [26, 2]);
+    assert.equal(lines.length, 1, lines.join(""));
+    assert.match(lines[0]!, /runts: dropped a 1-byte frame \(shorter than an Ethernet header\)/);
+  } finally {
+    setLogWriter(null);
+    link.close();
+  }
 });
 
 Deno.test("stream link drops and counts frames too large to frame", () => {

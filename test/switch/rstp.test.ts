@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { StpSim } from "./_stp_sim.ts";
-import { Role, Rstp } from "../../src/switch/rstp.ts";
+import { BAD_BPDU_EVENTS_PER_SECOND, Role, Rstp, type StpEvent } from "../../src/switch/rstp.ts";
 import type { PointToPoint } from "../../src/switch/stp_limits.ts";
 import { type Bpdu, buildBpdu, parseBpdu } from "../../src/wire/stp.ts";
 
@@ -271,6 +271,35 @@ Deno.test("bad BPDUs are counted and dropped without throwing", () => {
   assert.equal(stp.badBpdus, 5);
   assert.equal(stp.port(1)?.bpdusIn, 0);
   assert.equal(stp.rootId, stp.bridgeId);
+});
+
+Deno.test("a flood of bad BPDUs reports a few events a second and one count of the rest, and counts every one", () => {
+  const events: StpEvent[] = [];
+  const stp = new Rstp({ mac: new Uint8Array([2, 0, 0, 0, 0, 9]) }, {
+    send: () => {},
+    setPortState: () => {},
+    flush: () => {},
+    onEvent: (e) => events.push(e),
+  });
+  stp.tick(0);
+  stp.enablePort(1);
+  stp.enablePort(2);
+  const bad = buildBpdu(rstBpdu("1000.020000000000"), new Uint8Array(6)).subarray(0, 20);
+  const badEvents = () => events.filter((e) => e.type === "stp-bad-bpdu");
+  for (let i = 0; i < 1000; i++) stp.receive(1 + (i % 2), bad);
+  assert.equal(stp.badBpdus, 1000);
+  assert.equal(badEvents().length, BAD_BPDU_EVENTS_PER_SECOND);
+  stp.tick(1000);
+  const summary = badEvents().at(-1)!;
+  assert.equal(badEvents().length, BAD_BPDU_EVENTS_PER_SECOND + 1);
+  assert.match(summary.message, /^995 more bad BPDU\(s\) in the last second, the last on port 2 /);
+  // A new second has a fresh budget, and a quiet second reports nothing.
+  stp.receive(1, bad);
+  assert.equal(badEvents().length, BAD_BPDU_EVENTS_PER_SECOND + 2);
+  stp.tick(2000);
+  stp.tick(3000);
+  assert.equal(badEvents().length, BAD_BPDU_EVENTS_PER_SECOND + 2);
+  assert.deepEqual([stp.port(1)!.badBpdus, stp.port(2)!.badBpdus], [501, 500]);
 });
 
 function rstBpdu(rootId: string) {
