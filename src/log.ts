@@ -1,6 +1,7 @@
 /**
  * Log lines of the long-running commands: to stderr by default, appended to
- * a file for a daemon (`--logfile`), dropped by a daemon without one. One
+ * a file for a daemon (`--logfile`), to syslog for a daemon without one (as
+ * vde_switch's daemon: `setSyslog`), where it has no stderr. One
  * line per event, prefixed with the component, as vde_switch prints
  * `vde_switch: <msg>`. While a console owns the terminal it takes the lines
  * (`setLogWriter`), so they appear above the prompt instead of in the middle
@@ -8,10 +9,12 @@
  */
 import { openOutputFile } from "./os/output_file.ts";
 import { unwritable } from "./os/unwritable.ts";
+import type { Severity } from "./os/syslog.ts";
 
 let file: Deno.FsFile | null = null;
 let discard = false;
 let writer: ((line: string) => void) | null = null;
+let syslog: ((severity: Severity, line: string) => void) | null = null;
 const encoder = new TextEncoder();
 
 /**
@@ -36,16 +39,24 @@ export function discardStderrLog(): void {
   discard = true;
 }
 
+/** Sends the lines a daemon without a log file would drop to `send` (its syslog sender). */
+export function setSyslog(send: (severity: Severity, line: string) => void): void {
+  syslog = send;
+}
+
 /** Hands log lines meant for stderr to `w` (a console's "print above the prompt"); null restores stderr. */
 export function setLogWriter(w: ((line: string) => void) | null): void {
   writer = w;
 }
 
-/** Writes one log line. */
-export function log(component: string, message: string): void {
+/** Writes one log line; `severity` is syslog's (err: the line a daemon dies with). */
+export function log(component: string, message: string, severity: Severity = "info"): void {
   const line = `${component}: ${message}`;
   if (file === null) {
-    if (discard) return;
+    if (discard) {
+      syslog?.(severity, line);
+      return;
+    }
     try {
       if (writer !== null) writer(`${line}\n`);
       else console.error(line);

@@ -9,9 +9,14 @@
  * inherited) under `ip netns exec`; a rootless lab's namespaces are seen
  * only from its user and mount namespaces, entered first with `nsenter`
  * from the lab's pid. With no command it is the user's $SHELL (or
- * /bin/sh). Ctrl-C at the terminal reaches the command (same process
- * group), not this process, which waits on and passes on a SIGTERM or
- * SIGHUP, and exits with the command's status.
+ * /bin/sh). A command that is not there or not executable is said here,
+ * with a shell's 127 and 126, as `ip netns exec` says 1 for both. This
+ * process waits on the command, passes on the signals a wrapper does (as
+ * sudo and docker exec: INT, QUIT, TERM, HUP, USR1, USR2, WINCH), and exits
+ * with its status. Ctrl-C and Ctrl-\ at the terminal reach the command
+ * themselves (same process group): an INT or QUIT that arrives while this
+ * process is in its terminal's foreground group is not sent again, as a
+ * second one may force what the first asked gracefully.
  */
 import type { Command } from "commander";
 import { CommanderError } from "commander";
@@ -20,8 +25,10 @@ import { labStates, ownerRuns } from "../lab/state.ts";
 import { netnsName } from "../lab/names.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
-import { UsageError } from "./main.ts";
+import { ExitStatus, UsageError } from "./main.ts";
 import { onSignals } from "./signals.ts";
+import { unrunnable } from "../os/command_lookup.ts";
+import { thisInForeground } from "../os/foreground.ts";
 import { rootLabsHint } from "./lab.ts";
 
 /** A running lab as exec sees it: its name and its hosts' namespaces. */
@@ -92,6 +99,26 @@ export function execArgv(target: ExecTarget, rootlessPid: number | undefined, sh
   return ["nsenter", "-t", String(rootlessPid), "-U", "-m", "--preserve-credentials", ...inHost];
 }
 
+/** The signals passed on to the command, as sudo and docker exec pass them (WINCH: a terminal's resize). */
+export const RELAYED_SIGNALS: readonly Deno.Signal[] = [
+  "SIGINT",
+  "SIGQUIT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
+
+/**
+ * Whether `signal` is passed on, `foreground` saying whether this process is in its terminal's foreground
+ * group: the terminal's keys sent an INT or QUIT there to the command as well. A resize's WINCH goes there
+ * too, but a second one only has the size read again.
+ */
+export function relays(signal: Deno.Signal, foreground: boolean): boolean {
+  return !(foreground && (signal === "SIGINT" || signal === "SIGQUIT"));
+}
+
 /** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
 async function runHere(argv: readonly string[]): Promise<number> {
   let child: Deno.ChildProcess;
@@ -100,13 +127,13 @@ async function runHere(argv: readonly string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(cannotRun(argv[0]!, err));
   }
-  // Ctrl-C is the command's (it has the terminal's process group too): this process outlives it.
+  // This process outlives the command, whatever it is sent.
   const stop = onSignals((signal) => {
-    if (signal === "SIGINT") return;
+    if (!relays(signal, thisInForeground())) return;
     try {
       child.kill(signal);
     } catch { /* exited meanwhile */ }
-  });
+  }, RELAYED_SIGNALS);
   try {
     // Deno's code for a command a signal ended is already 128 + its number (139 after a SIGSEGV).
     return (await child.status).code;
@@ -140,6 +167,12 @@ export const execCommand = (program: Command): void => {
       const target = execTarget(words, labs, rootLabsHint());
       const state = states.find(([name]) => name === target.lab)![1];
       const shell = Deno.env.get("SHELL") || "/bin/sh";
+      // Asked here: a lab's host sees this file system (its namespaces are its network's).
+      const program = target.command[0] ?? shell;
+      const cannot = unrunnable(program);
+      if (cannot !== undefined) {
+        throw new ExitStatus(cannot.status, `${target.host}: ${program}: ${cannot.why}`);
+      }
       const status = await runHere(execArgv(target, state.rootless ? state.pid : undefined, shell));
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) throw new CommanderError(status, "vde.exec.status", `exited with status ${status}`);

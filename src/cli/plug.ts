@@ -45,7 +45,10 @@ interface PlugFlags {
 
 /** vde_plug's options that `vde plug` has no counterpart for, and what to do instead. */
 const REFUSED: readonly [keyof PlugFlags, string][] = [
-  ["log", "-l is vde_plug's syslog option; vde plug logs to stderr: redirect it, or pipe it to logger"],
+  [
+    "log",
+    "-l is vde_plug's syslog option; vde plug logs to stderr (syslog with -d and no --logfile): redirect it, or pipe it to logger",
+  ],
   ["iplog", "-L is vde_plug's syslog option; vde plug logs to stderr, with no log of addresses"],
 ];
 

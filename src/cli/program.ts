@@ -13,7 +13,8 @@
  */
 import type { Command } from "commander";
 import { poller } from "../io/poller.ts";
-import { discardStderrLog, log, setLogFile } from "../log.ts";
+import { discardStderrLog, log, setLogFile, setSyslog } from "../log.ts";
+import { SyslogSender } from "../os/syslog.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { UsageError } from "./main.ts";
 import { untilSignal } from "./signals.ts";
@@ -212,15 +213,22 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
           `in the background as pid ${Deno.pid}${pidfile}; stop: kill ${Deno.pid}`,
       );
       reportReady(toParent.join("\n") + "\n");
-      if (o.logfile === undefined) discardStderrLog();
+      if (o.logfile === undefined) {
+        // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde).
+        discardStderrLog();
+        const syslog = new SyslogSender("vde");
+        setSyslog((severity, line) => syslog.send(severity, line.replace(/^vde /, "")));
+        if (serving !== undefined) log(o.component, serving);
+      }
     },
   };
   try {
     await main(program);
   } catch (err) {
-    // The parent shows the error; the log file keeps it for later.
-    if (inBackground && o.logfile !== undefined) {
-      log(o.component, `${served ? "ended" : "cannot start"}: ${(err as Error).message}`);
+    // Before it served the parent shows the error, and the log file keeps it for later; after, only the
+    // log file or syslog is there to say it.
+    if (inBackground && (o.logfile !== undefined || served)) {
+      log(o.component, `${served ? "ended" : "cannot start"}: ${(err as Error).message}`, "err");
     }
     throw err;
   }

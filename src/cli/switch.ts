@@ -406,7 +406,7 @@ export const switchCommand = (program: Command): void => {
     .option("--http-token <file>", "let the web page toggle hub mode and ports, with the token in FILE")
     .option(
       "--logfile <file>",
-      "append log lines to this file instead of stderr (with --daemon, the log is discarded otherwise)",
+      "append log lines to this file instead of stderr (with --daemon, they go to syslog otherwise)",
     )
     .allowExcessArguments(true)
     .action((opts: SwitchCliOptions, cmd: Command) => {

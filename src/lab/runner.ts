@@ -523,6 +523,11 @@ export class LabRunner {
     this.#undo.push(() => sw.close());
     for (const v of node.vlans) sw.engine.createVlan(v);
     const ctx = new ConsoleContext(sw);
+    // Spanning tree turned on later (fstp/setfstp 1 at its console, the shell) gives the edges it would
+    // have had from the start, as does one turned off and on again.
+    ctx.onStpStart = (stp) => {
+      for (const port of this.#edgePorts(node.name)) stp.setAdminEdge(port, true);
+    };
     if (node.priority !== undefined) ctx.stpPriority = node.priority;
     if (node.stp) ctx.setStp(true);
     if (node.mcastSnooping) {
@@ -613,6 +618,22 @@ export class LabRunner {
       if (end.port !== undefined) this.switches.get(end.node)?.sw.engine.stp?.setAdminEdge(end.port, false);
     }
     return earlier.length > 0;
+  }
+
+  /** Switch `name`'s ports an edge port suits: its links to a slirp or to a host of that one link. */
+  #edgePorts(name: string): number[] {
+    const linksOf = (node: string) =>
+      this.lab.links.filter((l) => l.ends.some((e) => e.node === node)).length;
+    const ports: number[] = [];
+    for (const { ends } of this.lab.links) {
+      const end = ends.find((e) => e.node === name && e.port !== undefined);
+      const other = ends.find((e) => e !== end)?.node ?? "";
+      const kind = nodeOf(this.lab, other)?.kind;
+      if (end !== undefined && (kind === "slirp" || kind === "host" && linksOf(other) === 1)) {
+        ports.push(end.port!);
+      }
+    }
+    return ports;
   }
 
   /** Whether this lab's slirp and cable nodes run in another process (a rootless lab's: outside.ts). */
@@ -797,8 +818,9 @@ export class LabRunner {
       // Not a host of two links, which may bridge them: that loop storms until a BPDU crosses it.
       const otherEnd = spec.ends.find((e) => e !== end)?.node ?? "";
       const other = nodeOf(this.lab, otherEnd)?.kind;
-      if (engine.stp !== null && (other === "slirp" || other === "host" && !this.#edgesTakenBack(otherEnd))) {
-        engine.stp.setAdminEdge(port, true);
+      if (other === "slirp" || other === "host" && !this.#edgesTakenBack(otherEnd)) {
+        engine.stp?.setAdminEdge(port, true);
+        // Also where spanning tree was turned on after the link was made (onStpStart set the edge).
         this.#undo.push(() => engine.stp?.setAdminEdge(port, false));
       }
       if (spec.vlan !== undefined) {

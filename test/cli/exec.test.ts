@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execArgv, execTarget } from "../../src/cli/exec.ts";
+import { execArgv, execTarget, RELAYED_SIGNALS, relays } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
@@ -100,5 +100,73 @@ Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own,
       missing.stderr,
       `vde: lab ${name}: it has no host h7 (did you mean h1?); its hosts: h1, h2\n`,
     );
+  });
+});
+
+Deno.test("vde exec passes on INT and QUIT unless its terminal sent them to the command too; TERM, HUP, USR1, USR2, WINCH always", () => {
+  for (const signal of RELAYED_SIGNALS) assert.equal(relays(signal, false), true, signal);
+  assert.deepEqual(RELAYED_SIGNALS.filter((s) => !relays(s, true)), ["SIGINT", "SIGQUIT"]);
+});
+
+/** Runs `vde exec` of `words` in a session of its own (no terminal, as a script's); resolves once it printed `ready`. */
+async function execReady(
+  words: string[],
+): Promise<{ child: Deno.ChildProcess; output: () => Promise<string> }> {
+  // setsid execs in place (the child leads no group): its pid is vde exec's.
+  const child = new Deno.Command("setsid", { args: [...vdeCommand(), "exec", ...words], stdout: "piped" })
+    .spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("ready\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  const output = async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return seen;
+      seen += value;
+    }
+  };
+  return { child, output };
+}
+
+Deno.test("vde exec passes a signal sent to it alone on to its command (INT, QUIT, TERM, HUP, USR1, USR2, WINCH), as sudo and docker exec do", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    for (const signal of RELAYED_SIGNALS) {
+      // Not passed on, the command ends by itself after 5 s, saying nothing.
+      const wait = "i=0; while [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; exit 9";
+      const trap = `trap 'echo got ${signal}; exit 5' ${signal.slice(3)}; echo ready; ${wait}`;
+      const { child, output } = await execReady([name, "h1", "sh", "-c", trap]);
+      child.kill(signal);
+      const status = await child.status;
+      assert.equal(await output(), `ready\ngot ${signal}\n`, signal);
+      assert.equal(status.code, 5, signal);
+    }
+  });
+});
+
+Deno.test("vde exec of a command not there exits 127, and of one not executable 126, with one line, as nsenter and docker exec", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const missing = await vde(["exec", name, "h1", "nosuchcommand", "-x"]);
+    assert.equal(missing.code, 127);
+    assert.equal(missing.stderr, "vde: h1: nosuchcommand: command not found\n");
+    const file = await Deno.makeTempFile();
+    try {
+      const notExecutable = await vde(["exec", name, "h2", file]);
+      assert.equal(notExecutable.code, 126);
+      assert.equal(notExecutable.stderr, `vde: h2: ${file}: permission denied (not executable)\n`);
+    } finally {
+      await Deno.remove(file);
+    }
+    const shell = await run([...vdeCommand(), "exec", name, "h1"], {
+      env: { SHELL: "/nonexistent/sh" },
+      check: false,
+    });
+    assert.equal(shell.code, 127);
+    assert.equal(shell.stderr, "vde: h1: /nonexistent/sh: no such file or directory\n");
   });
 });

@@ -169,6 +169,38 @@ topology:
   });
 });
 
+Deno.test("spanning tree turned on later at a lab switch's console gives its one-link host ports edge ports, as at start; a host of two links none", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 5 }
+    sw2: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.9.6.1/24 }
+    hb: { kind: host }
+  links:
+    - endpoints: [h1, "sw1:1"]
+    - endpoints: ["hb:eth0", "sw1:2"]
+    - endpoints: ["hb:eth1", "sw1:3"]
+    - endpoints: ["sw1:4", "sw2:1"]
+`;
+  await withLabInProcess(lab, async (_r, line) => {
+    assert.match(await line("sw1 fstp/setfstp 1"), /^0 /);
+    const stp = await line("sw1 stp");
+    assert.match(stp, /^ +1 .* yes \(set\) /m, "a host of one link is an edge port");
+    for (const port of [2, 3, 4]) {
+      assert.match(stp, new RegExp(`^ +${port} .* no +yes `, "m"), `port ${port}`);
+    }
+    // Off and on again: the new tree is given them again.
+    assert.match(await line("sw1 fstp/setfstp 0"), /^0 /);
+    assert.match(await line("sw1 fstp/setfstp 1"), /^0 /);
+    assert.match(await line("sw1 stp"), /^ +1 .* yes \(set\) /m);
+    // A link removed takes its port's edge with it, as where the tree ran from the start.
+    assert.match(await line("del h1-sw1"), /^0 /);
+    assert.doesNotMatch(await line("sw1 stp"), /^ +1 .* yes \(set\) /m);
+  });
+});
+
 Deno.test("a lab is up only once its switches' threads have warmed, so a frame sent then is not held for the warm-up", async () => {
   const text =
     "name: x\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    sw2: { kind: switch }\n  links: []\n";

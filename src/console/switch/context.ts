@@ -70,6 +70,11 @@ export class ConsoleContext {
   readonly stpGuards: Map<number, { bpdu: boolean; root: boolean }> = new Map();
   /** Ports set point-to-point or shared (`stp/setp2p`; auto is the default), kept and given likewise. */
   readonly stpPointToPoint: Map<number, PointToPoint> = new Map();
+  /**
+   * Called with the tree each time spanning tree starts (not when asked to start while it runs): what
+   * owns the switch's ports gives it the settings it keeps for them (a lab's edge ports for its hosts).
+   */
+  onStpStart: ((stp: Rstp) => void) | undefined;
   readonly #shutdown: ((reason: string) => void) | undefined;
   #shuttingDown = false;
 
@@ -97,6 +102,7 @@ export class ConsoleContext {
     }
     const mac = parseMacText(this.mac);
     if (!mac.ok) throw new Error(`The switch's MAC: ${mac.reason}`);
+    const starts = engine.stp === null;
     const stp = engine.enableStp({
       mac: mac.value,
       priority: this.stpPriority,
@@ -110,6 +116,7 @@ export class ConsoleContext {
       stp.setRootGuard(port, root);
     }
     for (const [port, mode] of this.stpPointToPoint) stp.setPointToPoint(port, mode);
+    if (starts) this.onStpStart?.(stp);
     return stp;
   }
 
