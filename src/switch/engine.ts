@@ -317,7 +317,7 @@ export class SwitchEngine {
   #onEvent: ((event: EngineEvent) => void) | undefined;
   /** Told when a MAC keeps moving between ports (a loop?), at most once a minute. */
   onLoopSuspected: ((warning: LoopWarning) => void) | undefined;
-  readonly #loops = new LoopDetector();
+  readonly #loops: LoopDetector;
   #numPorts: number;
   #hub: boolean;
   #active: Uint8Array;
@@ -387,6 +387,7 @@ export class SwitchEngine {
       minPersistenceSeconds: nonNegative("minPersistenceSeconds", options.minPersistenceSeconds ?? 3),
       shared: options.shared && { buffer: options.shared.state.macTable, writer: options.shared.writer },
     });
+    this.#loops = new LoopDetector(options.hashSeed ?? 0);
     this.#active = new Uint8Array(numPorts);
     this.#fwd = new Uint8Array(numPorts);
     this.#stpLearn = new Uint8Array(numPorts);
@@ -1100,7 +1101,9 @@ export class SwitchEngine {
 
   // New, full, moved or kept: the table's rare branches.
   #learnedOther(result: LearnResult, hi: number, lo: number, vlan: number, port: number): void {
-    if (result === LearnResult.Moved || result === LearnResult.Kept) this.#moved(hi, lo, vlan, port);
+    if (result === LearnResult.Moved || result === LearnResult.Kept) {
+      this.#moved(hi, lo, vlan, port, result === LearnResult.Moved);
+    }
     const onEvent = this.#onEvent;
     if (onEvent === undefined || result === LearnResult.Kept) return;
     const mac = formatMacNumbers(hi, lo);
@@ -1126,9 +1129,18 @@ export class SwitchEngine {
   }
 
   // Counts a move and, when the MAC keeps moving, says a loop is likely.
-  #moved(hi: number, lo: number, vlan: number, port: number): void {
+  #moved(hi: number, lo: number, vlan: number, port: number, tableMoved: boolean): void {
     const table = this.macTable;
-    const verdict = this.#loops.note(hi, lo, vlan, port, table.previousPort, table.previousSeen, this.#now);
+    const verdict = this.#loops.note(
+      hi,
+      lo,
+      vlan,
+      port,
+      table.previousPort,
+      table.previousSeen,
+      this.#now,
+      tableMoved,
+    );
     if (verdict === MoveVerdict.Same) return;
     this.#wide[MAC_MOVES]!++;
     const tell = this.onLoopSuspected;
