@@ -13,8 +13,23 @@ import { MemoryLink } from "../helpers/memory_link.ts";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
 import { BROADCAST, ethFrame, mac, sleep, tagOf, threadWarmed, until } from "../helpers/vde_clients.ts";
 
-Deno.test("a frame a port's client sent just before another took the port is filed under the sender's interface (data-plane thread)", async (t) => {
-  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+interface Rig {
+  sw: Switch;
+  /** On port 2: gets every broadcast. */
+  watcher: MemoryLink;
+  /** Client A, on port 1. */
+  first: MemoryLink;
+}
+
+/**
+ * A threaded switch with a watcher on port 2 and client A on port 1, captured to a file by `fn`; then
+ * the rows (interface description and source MAC) tshark reads back for port 1's frames that `filter`
+ * keeps.
+ */
+async function capturedRows(t: Deno.TestContext, filter: string, fn: (rig: Rig) => Promise<void>): Promise<
+  string[][] | null
+> {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return null;
   const dir = await Deno.makeTempDir({ prefix: "vde-file-capture-" });
   const sw = new Switch({ numPorts: 8, dataplane: "thread" });
   try {
@@ -25,6 +40,32 @@ Deno.test("a frame a port's client sent just before another took the port is fil
     await threadWarmed(sw);
     const capture = startFileCapture(sw, new CaptureHub(sw.engine), `${dir}/c.pcapng`, "sw");
     await sw.settled();
+    await fn({ sw, watcher, first });
+    await sw.settled();
+    await sleep(100);
+    await capture.close();
+    const r = await run([
+      "tshark",
+      "-r",
+      `${dir}/c.pcapng`,
+      "-Y",
+      `frame.interface_name == "sw port 1"${filter}`,
+      "-T",
+      "fields",
+      "-e",
+      "frame.interface_description",
+      "-e",
+      "eth.src",
+    ], { timeoutMs: 30_000 });
+    return r.stdout.trim().split("\n").map((l) => l.split("\t"));
+  } finally {
+    await sw.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a frame a port's client sent just before another took the port is filed under the sender's interface (data-plane thread)", async (t) => {
+  const rows = await capturedRows(t, "", async ({ sw, watcher, first }) => {
     // A's burst, then A leaves and B takes port 1 in the same turn of the event loop: the thread's
     // copies of A's frames are read after the port's client changed.
     for (let i = 1; i <= 20; i++) first.receive(ethFrame(BROADCAST, mac(0xa), i));
@@ -37,30 +78,11 @@ Deno.test("a frame a port's client sent just before another took the port is fil
       "the watcher to get all 40 frames",
       () => watcher.sent.filter((f) => tagOf(f) > 0).length >= 40,
     );
-    await sw.settled();
-    await new Promise((r) => setTimeout(r, 100));
-    await capture.close();
-    const r = await run([
-      "tshark",
-      "-r",
-      `${dir}/c.pcapng`,
-      "-Y",
-      'frame.interface_name == "sw port 1"',
-      "-T",
-      "fields",
-      "-e",
-      "frame.interface_description",
-      "-e",
-      "eth.src",
-    ], { timeoutMs: 30_000 });
-    const rows = r.stdout.trim().split("\n").map((l) => l.split("\t"));
-    assert.equal(rows.length, 40, r.stdout);
-    for (const [description, src] of rows) {
-      assert.equal(description, src === "02:00:00:00:00:0a" ? "client A" : "client B", r.stdout);
-    }
-  } finally {
-    await sw.close();
-    await Deno.remove(dir, { recursive: true });
+  });
+  if (rows === null) return;
+  assert.equal(rows.length, 40, rows.join("\n"));
+  for (const [description, src] of rows) {
+    assert.equal(description, src === "02:00:00:00:00:0a" ? "client A" : "client B", rows.join("\n"));
   }
 });
 
@@ -76,17 +98,7 @@ function busyUntilIn(sw: Switch, port: number, frames: number): void {
 }
 
 Deno.test("a client change whose mark finds the thread's output ring full still files the next client's frames under it", async (t) => {
-  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
-  const dir = await Deno.makeTempDir({ prefix: "vde-file-capture-" });
-  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
-  try {
-    const watcher = new MemoryLink("watcher");
-    sw.attach(watcher, { port: 2 });
-    const first = new MemoryLink("client A");
-    sw.attach(first, { port: 1 });
-    await threadWarmed(sw);
-    const capture = startFileCapture(sw, new CaptureHub(sw.engine), `${dir}/c.pcapng`, "sw");
-    await sw.settled();
+  const rows = await capturedRows(t, " && eth.src == 02:00:00:00:00:0b", async ({ sw, watcher, first }) => {
     // A floods while this thread reads nothing: the watcher's and the capture's copies fill ringOut, and
     // its IGMP reports (each copied for the snooping machine here) the room kept for control records.
     sw.engine.snooping = new McastSnooping(mac(0x5e));
@@ -112,25 +124,8 @@ Deno.test("a client change whose mark finds the thread's output ring full still 
       "the watcher to get B's 20 frames",
       () => watcher.sent.filter((f) => tagOf(f) > 5000).length >= 20,
     );
-    await sw.settled();
-    await new Promise((r) => setTimeout(r, 100));
-    await capture.close();
-    const r = await run([
-      "tshark",
-      "-r",
-      `${dir}/c.pcapng`,
-      "-Y",
-      'frame.interface_name == "sw port 1" && eth.src == 02:00:00:00:00:0b',
-      "-T",
-      "fields",
-      "-e",
-      "frame.interface_description",
-    ], { timeoutMs: 30_000 });
-    const rows = r.stdout.trim().split("\n");
-    assert.equal(rows.length, 20, r.stdout);
-    assert.deepEqual([...new Set(rows)], ["client B"], r.stdout);
-  } finally {
-    await sw.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+  if (rows === null) return;
+  assert.equal(rows.length, 20, rows.join("\n"));
+  assert.deepEqual([...new Set(rows.map(([description]) => description))], ["client B"], rows.join("\n"));
 });
