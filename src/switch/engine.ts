@@ -166,7 +166,9 @@ export interface LoopWarning {
   to: number;
   /** Its moves within the detector's window (more than FLAP_MOVES in FLAP_WINDOW_SECONDS). */
   moves: number;
-  /** One log line naming the MAC and the ports. */
+  /** What was seen, `MAC m VLAN v keeps moving between ports a and b`, for an owner with its own advice. */
+  seen: string;
+  /** One log line naming the MAC and the ports: `seen`, then the advice (`loop? run with --stp`). */
   message: string;
 }
 
@@ -1148,14 +1150,8 @@ export class SwitchEngine {
     const w = this.#loops.suspect;
     const mac = formatMacNumbers(w.hi, w.lo);
     const advice = this.#stp === null ? "loop? run with --stp" : "loop? spanning tree is on: see stp";
-    tell({
-      mac,
-      vlan: w.vlan,
-      from: w.from,
-      to: w.to,
-      moves: w.moves,
-      message: `MAC ${mac} VLAN ${w.vlan} keeps moving between ports ${w.from} and ${w.to}: ${advice}`,
-    });
+    const seen = `MAC ${mac} VLAN ${w.vlan} keeps moving between ports ${w.from} and ${w.to}`;
+    tell({ mac, vlan: w.vlan, from: w.from, to: w.to, moves: w.moves, seen, message: `${seen}: ${advice}` });
   }
 
   // Sends to every active port but the source and those below `firstPort`
