@@ -244,7 +244,14 @@ class SwitchLoop {
     else this.engine.sendControl(tag & PORT_MASK, frame);
   };
   /** Where a client mark's number is put for its record. */
-  readonly #markBytes = new DataView(new ArrayBuffer(4));
+  readonly #markBytes = new Uint8Array(4);
+  readonly #markView = new DataView(this.#markBytes.buffer);
+  /**
+   * The newest client mark ringOut had no room for (0: none). It goes in before the next record of any
+   * kind: dropped, the main thread would name the port's frames after the client before the change
+   * until another change came (a mark stands for every one before it).
+   */
+  #lostMark = 0;
   /** The engine's number of the last frame the observer copied. */
   #observedSeq = -1;
 
@@ -424,17 +431,27 @@ class SwitchLoop {
 
   /** Appends to ringOut; frames and capture copies leave the control reserve to BPDUs and snooping's copies. */
   #toMain(tag: number, port: number, frame: Uint8Array): void {
+    if (this.#lostMark !== 0) this.#putMark(this.#lostMark);
+    if (!this.#put(tag, frame)) this.engine.countDropOut(port);
+  }
+
+  /** Puts one record into ringOut (published with the burst); false: no room for it. */
+  #put(tag: number, frame: Uint8Array): boolean {
     const ring = this.#ringOut;
     if (!this.#outPending) {
       this.#outWrite = ring.writePosition;
       this.#outPending = true;
     }
     const room = (tag & (BPDU | SNOOPED)) !== 0 ? CONTROL_ROOM : DATA_ROOM;
-    if (ring.free() - ((this.#outWrite - ring.writePosition) | 0) < room) {
-      this.engine.countDropOut(port);
-      return;
-    }
+    if (ring.free() - ((this.#outWrite - ring.writePosition) | 0) < room) return false;
     this.#outWrite = ring.putTagged(tag, frame, this.#outWrite);
+    return true;
+  }
+
+  /** Puts client mark `mark` among the copies, or keeps it for the next record if the ring is full. */
+  #putMark(mark: number): void {
+    this.#markView.setUint32(0, mark, true);
+    this.#lostMark = this.#put(CLIENT_MARK, this.#markBytes) ? 0 : mark;
   }
 
   /** Makes the frames of this burst visible to the main thread, waking it if it sleeps. */
@@ -699,8 +716,7 @@ class SwitchLoop {
         break;
       }
       case "mark":
-        this.#markBytes.setUint32(0, cmd.mark, true);
-        this.#toMain(CLIENT_MARK, -1, new Uint8Array(this.#markBytes.buffer));
+        this.#putMark(cmd.mark);
         break;
       case "sync":
         scope.postMessage({ applied: this.#handled });

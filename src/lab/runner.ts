@@ -518,6 +518,13 @@ export class LabRunner {
       // Said when it happens, naming the switch, not when a later change trips on it; the rest runs on.
       // During bring-up, which fails for it (#forwarding), its error says it.
       onThreadFailure: () => this.#running && this.#log(this.deadSwitchLine(node.name)),
+      // In the lab's log, naming the switch, with the lab's way to turn the tree on (not the CLI's --stp).
+      onLoopSuspected: (w) =>
+        this.#log(
+          w.kind === "loop" && sw.engine.stp === null
+            ? `${node.name}: ${w.seen}: loop? give it stp: true in the lab file`
+            : `${node.name}: ${w.message}`,
+        ),
     });
     this.#undo.push(() => void this.switches.delete(node.name));
     this.#undo.push(() => sw.close());

@@ -160,6 +160,8 @@ export interface SharedEngineState {
 
 /** A MAC that keeps moving between two ports: a loop without spanning tree, most likely. */
 export interface LoopWarning {
+  /** A loop suspected, or two live ports with QEMU's default MAC (two VMs started without `mac=`): not a loop. */
+  kind: "loop" | "qemu-default-mac";
   mac: string;
   vlan: number;
   /** The two ports it moved between last. */
@@ -167,7 +169,9 @@ export interface LoopWarning {
   to: number;
   /** Its moves within the detector's window (more than FLAP_MOVES in FLAP_WINDOW_SECONDS). */
   moves: number;
-  /** One log line naming the MAC and the ports. */
+  /** What was seen, `MAC m VLAN v keeps moving between ports a and b`, for an owner with its own advice. */
+  seen: string;
+  /** One log line naming the MAC and the ports: `seen`, then the advice (`loop? run with --stp`). */
   message: string;
 }
 
@@ -318,7 +322,7 @@ export class SwitchEngine {
   #onEvent: ((event: EngineEvent) => void) | undefined;
   /** Told when a MAC keeps moving between ports (a loop?), at most once a minute. */
   onLoopSuspected: ((warning: LoopWarning) => void) | undefined;
-  readonly #loops = new LoopDetector();
+  readonly #loops: LoopDetector;
   #numPorts: number;
   #hub: boolean;
   #active: Uint8Array;
@@ -390,6 +394,7 @@ export class SwitchEngine {
       minPersistenceSeconds: nonNegative("minPersistenceSeconds", options.minPersistenceSeconds ?? 3),
       shared: options.shared && { buffer: options.shared.state.macTable, writer: options.shared.writer },
     });
+    this.#loops = new LoopDetector(options.hashSeed ?? 0);
     this.#active = new Uint8Array(numPorts);
     this.#fwd = new Uint8Array(numPorts);
     this.#stpLearn = new Uint8Array(numPorts);
@@ -1103,7 +1108,9 @@ export class SwitchEngine {
 
   // New, full, moved or kept: the table's rare branches.
   #learnedOther(result: LearnResult, hi: number, lo: number, vlan: number, port: number): void {
-    if (result === LearnResult.Moved || result === LearnResult.Kept) this.#moved(hi, lo, vlan, port);
+    if (result === LearnResult.Moved || result === LearnResult.Kept) {
+      this.#moved(hi, lo, vlan, port, result === LearnResult.Moved);
+    }
     const onEvent = this.#onEvent;
     if (onEvent === undefined || result === LearnResult.Kept) return;
     const mac = formatMacNumbers(hi, lo);
@@ -1129,9 +1136,18 @@ export class SwitchEngine {
   }
 
   // Counts a move and, when the MAC keeps moving, says a loop is likely.
-  #moved(hi: number, lo: number, vlan: number, port: number): void {
+  #moved(hi: number, lo: number, vlan: number, port: number, tableMoved: boolean): void {
     const table = this.macTable;
-    const verdict = this.#loops.note(hi, lo, vlan, port, table.previousPort, table.previousSeen, this.#now);
+    const verdict = this.#loops.note(
+      hi,
+      lo,
+      vlan,
+      port,
+      table.previousPort,
+      table.previousSeen,
+      this.#now,
+      tableMoved,
+    );
     if (verdict === MoveVerdict.Same) return;
     this.#wide[MAC_MOVES]!++;
     const tell = this.onLoopSuspected;
@@ -1142,20 +1158,24 @@ export class SwitchEngine {
       if (this.#now - this.#qemuWarnedAt < WARN_INTERVAL_SECONDS) return;
       this.#qemuWarnedAt = this.#now;
       const mac = formatMacNumbers(hi, lo);
-      tell({ mac, vlan, from, to: port, moves: 1, message: qemuDuplicateMessage(mac, vlan, from, port) });
+      const message = qemuDuplicateMessage(mac, vlan, from, port);
+      tell({ kind: "qemu-default-mac", mac, vlan, from, to: port, moves: 1, seen: message, message });
       return;
     }
     if (verdict !== MoveVerdict.Warn) return;
     const w = this.#loops.suspect;
     const mac = formatMacNumbers(w.hi, w.lo);
     const advice = this.#stp === null ? "loop? run with --stp" : "loop? spanning tree is on: see stp";
+    const seen = `MAC ${mac} VLAN ${w.vlan} keeps moving between ports ${w.from} and ${w.to}`;
     tell({
+      kind: "loop",
       mac,
       vlan: w.vlan,
       from: w.from,
       to: w.to,
       moves: w.moves,
-      message: `MAC ${mac} VLAN ${w.vlan} keeps moving between ports ${w.from} and ${w.to}: ${advice}`,
+      seen,
+      message: `${seen}: ${advice}`,
     });
   }
 

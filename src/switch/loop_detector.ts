@@ -26,8 +26,14 @@
  * WARN_INTERVAL_SECONDS per switch.
  *
  * Memory is fixed: SLOTS candidate MACs in typed arrays, chosen by a hash
- * of the MAC; another MAC landing in a busy slot takes it over (its counts
- * start again). Nothing allocates; the clock is the caller's (seconds).
+ * of the MAC seeded as the MAC table's is (nobody aims MACs at one slot).
+ * Another MAC landing in a slot takes it over (its counts start again) only
+ * once the slot's MAC has stopped moving for two windows: in a storm of
+ * more MACs than slots every MAC circles, and MACs evicting one another at
+ * every move would keep every count at one, so the storm is never said. A
+ * MAC that finds its slot held is not followed; its move is counted when
+ * the table really moved it (not every frame the table kept on its old
+ * port). Nothing allocates; the clock is the caller's (seconds).
  */
 
 /** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
@@ -63,7 +69,8 @@ export interface LoopSuspect {
   moves: number;
 }
 
-const SLOTS = 16;
+const SLOT_BITS = 6;
+const SLOTS = 1 << SLOT_BITS;
 
 /** Counts MAC moves and tells when one MAC flaps between ports. */
 export class LoopDetector {
@@ -80,13 +87,21 @@ export class LoopDetector {
   readonly #back = new Uint8Array(SLOTS);
   /** Windows in a row before the current one that did. */
   readonly #steady = new Uint32Array(SLOTS);
+  /** When the slot's MAC last counted a move: a newcomer waits until it has been still a while. */
+  readonly #lastMove = new Float64Array(SLOTS);
+  readonly #seed: number;
   #lastWarn = -Infinity;
   /** Filled in when `note` says Warn. */
   readonly suspect: LoopSuspect = { hi: 0, lo: 0, vlan: 0, from: -1, to: -1, moves: 0 };
 
+  /** `seed` mixes into the slot hash (the engine's MAC table seed). */
+  constructor(seed = 0) {
+    this.#seed = seed | 0;
+  }
+
   /**
    * A source MAC seen on `port` at `now` (seconds) while the table has it on `learned`, where it was last
-   * seen at `learnedSeen`.
+   * seen at `learnedSeen`; `tableMoved` when the table moved it to `port` (false: kept it as too recent).
    *
    * @returns whether it was a move, and whether to warn of a loop now
    */
@@ -98,9 +113,16 @@ export class LoopDetector {
     learned: number,
     learnedSeen: number,
     now: number,
+    tableMoved: boolean,
   ): MoveVerdict {
-    const s = ((lo ^ (lo >>> 16) ^ hi ^ vlan) & (SLOTS - 1)) >>> 0;
+    let h = Math.imul(lo ^ this.#seed, 0xcc9e2d51) ^ Math.imul(hi | (vlan << 16), 0x1b873593);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    const s = (h >>> (32 - SLOT_BITS)) & (SLOTS - 1);
     if (this.#vlan[s] !== vlan || this.#hi[s] !== hi || this.#lo[s] !== (lo | 0)) {
+      // Held by a MAC still moving (a storm's, most likely): it keeps its count going.
+      if (this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS) {
+        return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
+      }
       this.#hi[s] = hi;
       this.#lo[s] = lo;
       this.#vlan[s] = vlan;
@@ -116,6 +138,7 @@ export class LoopDetector {
     if (port === last && !back) return MoveVerdict.Same;
     this.#lastPort[s] = port;
     this.#mark[s] = learnedSeen;
+    this.#lastMove[s] = now;
     const start = this.#windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
       // Only the window just before continues a run.

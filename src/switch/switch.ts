@@ -483,7 +483,8 @@ export class Switch {
     thread.command({ op: "mark", mark });
   }
 
-  // Marks come back in the order posted; one the ring had no room for is applied with the next.
+  // Marks come back in the order posted; one the full ring held back comes before the next record, or
+  // the thread sends a later mark for it, which applies every change up to it.
   #marked(mark: number): void {
     for (const [n, m] of this.#marks) {
       if (n > mark) break;

@@ -7,12 +7,29 @@ import assert from "node:assert/strict";
 import { CaptureHub } from "../../src/capture/hub.ts";
 import { startFileCapture } from "../../src/capture/file_capture.ts";
 import { Switch } from "../../src/switch/switch.ts";
+import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
+import { igmp } from "../helpers/igmp.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { BROADCAST, ethFrame, mac, tagOf, threadWarmed, until } from "../helpers/vde_clients.ts";
+import { BROADCAST, ethFrame, mac, sleep, tagOf, threadWarmed, until } from "../helpers/vde_clients.ts";
 
-Deno.test("a frame a port's client sent just before another took the port is filed under the sender's interface (data-plane thread)", async (t) => {
-  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return;
+interface Rig {
+  sw: Switch;
+  /** On port 2: gets every broadcast. */
+  watcher: MemoryLink;
+  /** Client A, on port 1. */
+  first: MemoryLink;
+}
+
+/**
+ * A threaded switch with a watcher on port 2 and client A on port 1, captured to a file by `fn`; then
+ * the rows (interface description and source MAC) tshark reads back for port 1's frames that `filter`
+ * keeps.
+ */
+async function capturedRows(t: Deno.TestContext, filter: string, fn: (rig: Rig) => Promise<void>): Promise<
+  string[][] | null
+> {
+  if (skipUnless(t, (await hasCommand("tshark")) ? null : "tshark missing (Debian tshark)")) return null;
   const dir = await Deno.makeTempDir({ prefix: "vde-file-capture-" });
   const sw = new Switch({ numPorts: 8, dataplane: "thread" });
   try {
@@ -23,6 +40,32 @@ Deno.test("a frame a port's client sent just before another took the port is fil
     await threadWarmed(sw);
     const capture = startFileCapture(sw, new CaptureHub(sw.engine), `${dir}/c.pcapng`, "sw");
     await sw.settled();
+    await fn({ sw, watcher, first });
+    await sw.settled();
+    await sleep(100);
+    await capture.close();
+    const r = await run([
+      "tshark",
+      "-r",
+      `${dir}/c.pcapng`,
+      "-Y",
+      `frame.interface_name == "sw port 1"${filter}`,
+      "-T",
+      "fields",
+      "-e",
+      "frame.interface_description",
+      "-e",
+      "eth.src",
+    ], { timeoutMs: 30_000 });
+    return r.stdout.trim().split("\n").map((l) => l.split("\t"));
+  } finally {
+    await sw.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("a frame a port's client sent just before another took the port is filed under the sender's interface (data-plane thread)", async (t) => {
+  const rows = await capturedRows(t, "", async ({ sw, watcher, first }) => {
     // A's burst, then A leaves and B takes port 1 in the same turn of the event loop: the thread's
     // copies of A's frames are read after the port's client changed.
     for (let i = 1; i <= 20; i++) first.receive(ethFrame(BROADCAST, mac(0xa), i));
@@ -35,29 +78,54 @@ Deno.test("a frame a port's client sent just before another took the port is fil
       "the watcher to get all 40 frames",
       () => watcher.sent.filter((f) => tagOf(f) > 0).length >= 40,
     );
-    await sw.settled();
-    await new Promise((r) => setTimeout(r, 100));
-    await capture.close();
-    const r = await run([
-      "tshark",
-      "-r",
-      `${dir}/c.pcapng`,
-      "-Y",
-      'frame.interface_name == "sw port 1"',
-      "-T",
-      "fields",
-      "-e",
-      "frame.interface_description",
-      "-e",
-      "eth.src",
-    ], { timeoutMs: 30_000 });
-    const rows = r.stdout.trim().split("\n").map((l) => l.split("\t"));
-    assert.equal(rows.length, 40, r.stdout);
-    for (const [description, src] of rows) {
-      assert.equal(description, src === "02:00:00:00:00:0a" ? "client A" : "client B", r.stdout);
-    }
-  } finally {
-    await sw.close();
-    await Deno.remove(dir, { recursive: true });
+  });
+  if (rows === null) return;
+  assert.equal(rows.length, 40, rows.join("\n"));
+  for (const [description, src] of rows) {
+    assert.equal(description, src === "02:00:00:00:00:0a" ? "client A" : "client B", rows.join("\n"));
   }
+});
+
+/**
+ * Keeps the main thread busy (the thread's copies pile up in ringOut, unread) until the thread took in
+ * `frames` on `port` (its counters are shared memory), at most 20 s.
+ */
+function busyUntilIn(sw: Switch, port: number, frames: number): void {
+  const end = performance.now() + 20_000;
+  while (sw.engine.portStats(port).framesIn < frames && performance.now() < end) {
+    // Nothing: the event loop must not turn.
+  }
+}
+
+Deno.test("a client change whose mark finds the thread's output ring full still files the next client's frames under it", async (t) => {
+  const rows = await capturedRows(t, " && eth.src == 02:00:00:00:00:0b", async ({ sw, watcher, first }) => {
+    // A floods while this thread reads nothing: the watcher's and the capture's copies fill ringOut, and
+    // its IGMP reports (each copied for the snooping machine here) the room kept for control records.
+    sw.engine.snooping = new McastSnooping(mac(0x5e));
+    await sw.settled();
+    const before = sw.engine.portStats(1).framesIn;
+    for (let i = 1; i <= 3000; i++) first.receive(ethFrame(BROADCAST, mac(0xa), i, 1500));
+    for (let i = 0; i < 3000; i++) first.receive(igmp(0x16, [239, 1, i >> 8, i & 255], 0xa));
+    busyUntilIn(sw, 1, before + 6000);
+    // B takes the port: the marks of A leaving and B coming meet the full ring. B's first frame is
+    // handled after them (the thread keeps the order of commands and frames): once it is in, they were.
+    first.close();
+    const second = new MemoryLink("client B");
+    sw.attach(second, { port: 1 });
+    second.receive(ethFrame(BROADCAST, mac(0xb), 5000));
+    busyUntilIn(sw, 1, before + 6001);
+    assert.equal(sw.engine.portStats(1).framesIn - before, 6001);
+    // The ring was full indeed (copies to the watcher dropped).
+    assert.ok(sw.engine.portStats(2).dropsOut > 0);
+    await sw.settled();
+    await sleep(300);
+    for (let i = 5001; i <= 5020; i++) second.receive(ethFrame(BROADCAST, mac(0xb), i));
+    await until(
+      "the watcher to get B's 20 frames",
+      () => watcher.sent.filter((f) => tagOf(f) > 5000).length >= 20,
+    );
+  });
+  if (rows === null) return;
+  assert.equal(rows.length, 20, rows.join("\n"));
+  assert.deepEqual([...new Set(rows.map(([description]) => description))], ["client B"], rows.join("\n"));
 });

@@ -11,6 +11,7 @@ import { Switch } from "../../src/switch/switch.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { Errno } from "../../src/console/reply_format.ts";
+import { buildFrame } from "../../src/wire/ethernet.ts";
 import { DYING_WORDS } from "../dataplane/_dying_words.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import {
@@ -418,4 +419,33 @@ Deno.test("a lab whose switch's data-plane thread dies while its hosts are confi
   );
   assert.equal(existsSync(labDir(name)), false, "its directory was taken down");
   assert.deepEqual(await leftovers(name), []);
+});
+
+Deno.test("a lab switch whose MAC keeps moving says so in the lab's log, naming the switch and the lab file's stp: true", async () => {
+  const lines: string[] = [];
+  const text = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, dataplane: main }
+    sw2: { kind: switch, ports: 4 }
+    sw3: { kind: switch, ports: 4 }
+    sw4: { kind: switch, ports: 4 }
+  links:
+    - endpoints: [sw1, sw2]
+    - endpoints: [sw1, sw3]
+    - endpoints: [sw1, sw4]
+`;
+  await withLabInProcess(text, (r) => {
+    const sw = r.switches.get("sw1")!.sw;
+    const [home, a, b] = sw.allocatedPorts().filter((p) => (sw.port(p)?.endpoints.length ?? 0) > 0);
+    // A frame to its own sender is filtered on the port it came in by: nothing leaves sw1.
+    const frame = buildFrame({ dst: "02:00:00:00:00:0a", src: "02:00:00:00:00:0a" });
+    sw.engine.input(home!, frame);
+    for (let i = 0; i < 20; i++) sw.engine.input(i % 2 === 0 ? a! : b!, frame);
+    const said = lines.filter((l) => l.includes("keeps moving"));
+    assert.deepEqual(said, [
+      `sw1: MAC 02:00:00:00:00:0a VLAN 0 keeps moving between ports ${b} and ${a}: loop? give it stp: true in the lab file`,
+    ]);
+    return Promise.resolve();
+  }, (m) => lines.push(m));
 });

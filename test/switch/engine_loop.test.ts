@@ -108,3 +108,56 @@ Deno.test("a VM with QEMU's default MAC that quit and came back on another port 
   engine.input(3, frame);
   assert.deepEqual(warnings, []);
 });
+
+/** `n` hosts' broadcast frames, distinct source MACs. */
+function hostFrames(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => {
+    const mac = `02:00:00:00:${(i >> 8).toString(16).padStart(2, "0")}:${
+      (i & 255).toString(16).padStart(2, "0")
+    }`;
+    return buildFrame({ dst: BROADCAST, src: mac });
+  });
+}
+
+Deno.test("a storm of many hosts' broadcasts (more MACs circling than the detector has slots) still warns", () => {
+  const { engine, warnings } = rig();
+  const frames = hostFrames(200);
+  engine.tick(1);
+  for (const f of frames) engine.input(1, f);
+  // Every host's broadcast comes back on both cables in turn, all of them interleaved, for up to 10 s.
+  for (let ms = 2; ms < 10_000 && warnings.length === 0; ms += 5) {
+    engine.tick(ms);
+    for (const f of frames) engine.input(ms % 10 === 2 ? 2 : 3, f);
+  }
+  assert.equal(warnings.length, 1, `${engine.macMoves} moves, no warning`);
+});
+
+Deno.test("on a data-plane thread's 1 s clock, a storm of many hosts' broadcasts still warns", () => {
+  const { engine, warnings } = rig();
+  const frames = hostFrames(200);
+  engine.tick(1);
+  for (const f of frames) engine.input(1, f);
+  let warnedAt = -1;
+  for (let s = 1; s <= 12 && warnedAt < 0; s++) {
+    engine.tick(s * 1000);
+    for (let i = 0; i < 20; i++) for (const f of frames) engine.input(i % 2 === 0 ? 2 : 3, f);
+    if (warnings.length > 0) warnedAt = s;
+  }
+  assert.ok(warnedAt >= 1 && warnedAt <= 8, `warned at ${warnedAt} s, ${engine.macMoves} moves`);
+});
+
+Deno.test("a thousand hosts moving to another port at once (an uplink re-cabled) count a move each and warn nothing", () => {
+  const { engine, warnings } = rig();
+  const frames = hostFrames(1000);
+  engine.tick(1);
+  for (const f of frames) engine.input(1, f);
+  // From now on they all come in on port 2, ten frames each per 100 ms, for 10 s.
+  for (let ms = 100; ms < 10_000; ms += 100) {
+    engine.tick(ms);
+    for (let i = 0; i < 10; i++) for (const f of frames) engine.input(2, f);
+  }
+  // One each (301,000 before: each frame the table kept on the old port evicted another host's count and
+  // counted again); a host the detector stopped following before the table moved it may count twice.
+  assert.ok(engine.macMoves >= 1000 && engine.macMoves < 1100, String(engine.macMoves));
+  assert.deepEqual(warnings, []);
+});
