@@ -13,7 +13,13 @@ export class RateLimitedLog {
   #lines = 0;
   #suppressed = 0;
 
-  constructor(readonly log: (message: string) => void, readonly limit = 10, readonly intervalMs = 10_000) {}
+  /** `what`: what the held-back lines were about, for the line counting them. */
+  constructor(
+    readonly log: (message: string) => void,
+    readonly limit = 10,
+    readonly intervalMs = 10_000,
+    readonly what = "refused connection(s)",
+  ) {}
 
   /** Logs `message` unless the interval's budget is spent. */
   line(message: string): void {
@@ -21,7 +27,7 @@ export class RateLimitedLog {
     if (now - this.#windowStart >= this.intervalMs) {
       if (this.#suppressed > 0) {
         this.log(
-          `${this.#suppressed} more refused connection(s) not logged in the last ${this.intervalMs / 1000} s`,
+          `${this.#suppressed} more ${this.what} not logged in the last ${this.intervalMs / 1000} s`,
         );
       }
       this.#windowStart = now;

@@ -21,8 +21,14 @@
  *   buttons), sends no Referer away, and carries a Content-Security-Policy
  *   (the pages set their own, by hash; everything else `default-src 'none'`).
  *   No CORS header is ever sent, so other origins read nothing either.
+ *   The connection guard's own 400 (guarded_server.ts) takes them from here
+ *   too (browserHeaderLines), so no answer goes out without them;
+ * - a handler that throws is answered 500 with those headers and one line
+ *   (Deno.serve's own 500 had none of them), the error logged, rate-limited:
+ *   a client that can make it throw at will cannot flood the log.
  */
 import { log } from "../log.ts";
+import { RateLimitedLog } from "../rate_limited_log.ts";
 import { extraNames, hostAllowed, hostRefusal, machineNames, type OwnNames } from "./host_check.ts";
 
 /** The policy of answers that are not pages: nothing loads, nothing frames them. */
@@ -53,6 +59,11 @@ export function crossSiteFetch(site: string | null, mode: string | null): boolea
   return mode !== "navigate";
 }
 
+/** The headers every answer carries, as raw HTTP/1.1 header lines (each ending CRLF), for an answer written by hand. */
+export function browserHeaderLines(): string {
+  return [...HEADERS, ["content-security-policy", BASE_CSP]].map(([k, v]) => `${k}: ${v}\r\n`).join("");
+}
+
 /** Adds the headers every answer carries (a Response whose headers are immutable is copied first). */
 export function withBrowserHeaders(res: Response): Response {
   let out = res;
@@ -68,17 +79,20 @@ export function withBrowserHeaders(res: Response): Response {
 
 /**
  * `handler` behind the checks above, for a server listening on `bound`
- * (its address; the port is for the refusal's hint).
+ * (its address; the port is for the refusal's hint), its failures logged as
+ * `component`.
  */
 export function guardBrowser(
   bound: { hostname: string; port: number },
   handler: (req: Request) => Response | Promise<Response>,
+  component = "vde web",
   names: OwnNames = ownNames(),
 ): (req: Request) => Promise<Response> {
+  const failures = new RateLimitedLog((m) => log(component, m, "err"), 10, 60_000, "failed request(s)");
   return async (req) => {
     const host = req.headers.get("host");
     if (!hostAllowed(host, bound.hostname, names)) {
-      return withBrowserHeaders(plain(421, hostRefusal(host ?? "", bound.port)));
+      return withBrowserHeaders(plain(421, hostRefusal(host ?? "", bound, names)));
     }
     if (
       crossOrigin(req.method, req.headers.get("origin"), host) ||
@@ -86,8 +100,28 @@ export function guardBrowser(
     ) {
       return withBrowserHeaders(plain(403, "refused: a request from another site's page\n"));
     }
-    return withBrowserHeaders(await handler(req));
+    try {
+      return withBrowserHeaders(await handler(req));
+    } catch (err) {
+      failures.line(`${req.method.slice(0, 16)} ${pathOf(req.url)} failed: ${firstLine(err)}`);
+      return withBrowserHeaders(plain(500, "internal error (logged by the server)\n"));
+    }
   };
+}
+
+/** A request URL's path for a log line: bounded, without its query (which may hold a token). */
+function pathOf(url: string): string {
+  try {
+    return JSON.stringify(new URL(url).pathname.slice(0, 100));
+  } catch {
+    return "?";
+  }
+}
+
+/** An error's message, first line, bounded: one log line whatever was thrown. */
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return (text.split("\n")[0] ?? "").slice(0, 200);
 }
 
 /**
@@ -119,7 +153,8 @@ export function ownNames(): OwnNames {
     readOr(() => Deno.hostname(), ""),
     readOr(() => Deno.readTextFileSync("/etc/hosts"), ""),
   );
-  return { machine, extra: extra.names };
+  const addresses = readOr(() => Deno.networkInterfaces().map((i) => i.address), []);
+  return { machine, extra: extra.names, addresses };
 }
 
 /** `read`'s value, or `fallback` when it throws (no permission, no file). */

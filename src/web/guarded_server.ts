@@ -22,7 +22,7 @@ import {
 } from "./conn_guard.ts";
 import { OwnerReads } from "./socket_owners.ts";
 import { makeServerDir, SOCKET_NAME, sweepDeadServerDirs } from "./server_dir.ts";
-import { guardBrowser } from "./browser_guard.ts";
+import { browserHeaderLines, guardBrowser, withBrowserHeaders } from "./browser_guard.ts";
 
 /** How often open connections are checked against their deadlines. */
 const SWEEP_MS = 1_000;
@@ -191,11 +191,11 @@ export async function acceptLoop<C>(
   }
 }
 
-/** Answers 400 saying `why`, to a client whose bytes cannot be framed as requests. */
+/** Answers 400 saying `why`, to a client whose bytes cannot be framed as requests, with every answer's headers. */
 async function badRequest(conn: Deno.Conn, why: string): Promise<void> {
   const body = `bad request: ${why}\n`;
   const answer = "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n" +
-    `content-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`;
+    `content-length: ${body.length}\r\nconnection: close\r\n${browserHeaderLines()}\r\n${body}`;
   const bytes = new TextEncoder().encode(answer);
   try {
     let off = 0;
@@ -268,8 +268,8 @@ export function serveGuarded(
     server = Deno.serve({
       path,
       onListen: () => {},
-      onError: () => new Response("internal error\n", { status: 500 }),
-    }, guardBrowser(bound, handler));
+      onError: () => withBrowserHeaders(new Response("internal error\n", { status: 500 })),
+    }, guardBrowser(bound, handler, component));
     relay = relayGuarded(component, address, path, limits);
     bound.port = relay.addr.port;
   } catch (err) {

@@ -22,6 +22,11 @@
  * - names the user lists in VDE_HTTP_HOSTS (a CNAME, the name a reverse
  *   proxy passes on), on any server: whoever owns those names is trusted.
  *
+ * A refused Host is told what works from where its user is: localhost on a
+ * loopback server; on a server bound beyond it the machine's names and the
+ * addresses it listens on (its interfaces', for 0.0.0.0 or ::), as a
+ * remote user cannot browse localhost; and VDE_HTTP_HOSTS in either case.
+ *
  * The port is not compared: a tunnel (`ssh -L 8080:localhost:9100`) or a
  * proxy changes it and cannot rebind a name. A request with no Host at all
  * (HTTP/1.0, a hand-made one) comes from no browser and is answered.
@@ -50,6 +55,8 @@ export interface OwnNames {
   readonly machine: ReadonlySet<string>;
   /** The user's (VDE_HTTP_HOSTS): answered on any server. */
   readonly extra: ReadonlySet<string>;
+  /** This machine's interface addresses, for a refused Host's hint on a server bound to 0.0.0.0 or ::. */
+  readonly addresses?: readonly string[];
 }
 
 /**
@@ -99,8 +106,33 @@ export function extraNames(value: string | undefined): { names: Set<string>; bad
   return { names, bad };
 }
 
-/** The answer's one line for a refused Host, naming addresses that work. */
-export function hostRefusal(header: string, port: number): string {
+/** How many of the machine's names and addresses a refusal names at most (a lab host has many interfaces). */
+const MAX_WAYS = 4;
+
+/** The answer's one line for a refused Host, naming what works from where its user is (see above). */
+export function hostRefusal(
+  header: string,
+  bound: { hostname: string; port: number },
+  names: OwnNames,
+): string {
   return `Host "${header.slice(0, 100)}" is not this server's name (refused against DNS rebinding): ` +
-    `browse http://localhost:${port}/ or the address itself, or list the name in VDE_HTTP_HOSTS\n`;
+    `browse ${waysIn(bound, names)}, or list the name in VDE_HTTP_HOSTS\n`;
+}
+
+/** The URLs a server on `bound` answers, for a refusal's hint. */
+function waysIn(bound: { hostname: string; port: number }, names: OwnNames): string {
+  const url = (host: string) => `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}/`;
+  const local = url("localhost");
+  if (isLoopback(bound.hostname)) return `${local} or the address itself`;
+  const h = bound.hostname.toLowerCase();
+  const wild = h === "0.0.0.0" || h === "::";
+  // 0.0.0.0 listens on IPv4 only; a link-local IPv6 address needs a zone no URL carries well.
+  const addresses = wild
+    ? (names.addresses ?? []).filter((a) =>
+      !isLoopback(a) && (a.includes(":") ? h === "::" && !/^fe[89ab]/i.test(a) : true)
+    )
+    : [bound.hostname];
+  const ways = [...names.machine, ...addresses].slice(0, MAX_WAYS).map(url);
+  if (wild) ways.push(`${local} on this machine`);
+  return ways.join(" or ");
 }

@@ -17,7 +17,7 @@ import type { Lab } from "../lab/spec.ts";
 import type { Switch } from "../switch/switch.ts";
 import type { HttpAddress } from "./address.ts";
 import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
-import { guardBrowser } from "./browser_guard.ts";
+import { guardBrowser, withBrowserHeaders } from "./browser_guard.ts";
 import { labDot } from "./lab_dot.ts";
 import { LAB_PAGE_CSP, labPageHtml } from "./lab_page.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
@@ -77,7 +77,7 @@ export class LabWebServer {
     this.#view = view;
     const common = {
       onListen: () => {},
-      onError: () => new Response("internal error\n", { status: 500 }),
+      onError: () => withBrowserHeaders(new Response("internal error\n", { status: 500 })),
     };
     const handler = (req: Request) => this.#handle(req);
     if ("path" in address) {
@@ -85,7 +85,7 @@ export class LabWebServer {
       // The browser's checks by the address the other process listens on (loopback when unsaid).
       this.#server = Deno.serve(
         { ...common, path: address.path },
-        guardBrowser(relayedBound(address.url), handler),
+        guardBrowser(relayedBound(address.url), handler, "vde up"),
       );
     } else this.#server = serveGuarded("vde up", address, handler);
   }

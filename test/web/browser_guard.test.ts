@@ -211,6 +211,38 @@ Deno.test("browser guard: every answer, refusals too, says nosniff, denies frami
   }
 });
 
+Deno.test("browser guard: a handler that throws is answered 500 with every answer's headers and one line, logged rate-limited; the server keeps serving", async () => {
+  const lines: string[] = [];
+  setLogWriter((l) => lines.push(l));
+  const server = serveGuarded("test", { hostname: "127.0.0.1", port: 0 }, (req) => {
+    if (new URL(req.url).pathname === "/boom") throw new Error("the handler's bug\nsecond line");
+    return new Response("fine\n");
+  });
+  const port = server.addr.port;
+  try {
+    for (let i = 0; i < 15; i++) {
+      const r = await raw(port, `GET /boom?token=s3cret HTTP/1.1\r\nHost: localhost:${port}\r\n`);
+      assert.equal(r.status, 500);
+      assert.equal(r.body, "internal error (logged by the server)\n");
+      assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(r.headers.get("x-frame-options"), "DENY");
+      assert.equal(r.headers.get("referrer-policy"), "no-referrer");
+      assert.equal(r.headers.get("cross-origin-resource-policy"), "same-origin");
+      assert.equal(r.headers.get("content-security-policy"), BASE_CSP);
+    }
+    const ok = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\n`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, "fine\n");
+    const failed = lines.filter((l) => l.includes("failed"));
+    assert.equal(failed.length, 10, failed.join("\n")); // the rest held back, counted in the next interval's line
+    assert.match(failed[0]!, /GET "\/boom" failed: Error: the handler's bug\n$/);
+    assert.ok(!lines.some((l) => l.includes("s3cret") || l.includes("second line")));
+  } finally {
+    setLogWriter(null);
+    await server.shutdown();
+  }
+});
+
 Deno.test("browser guard: which requests are another site's", () => {
   assert.ok(!crossOrigin("GET", "http://evil.example", "localhost:1"));
   assert.ok(!crossOrigin("POST", null, "localhost:1"));

@@ -8,10 +8,19 @@ import { setLogWriter } from "../../src/log.ts";
 import type { ConnLimits } from "../../src/web/conn_guard.ts";
 import { acceptLoop, type GuardedServer, serveGuarded } from "../../src/web/guarded_server.ts";
 import { sleep, within } from "../helpers/vde_clients.ts";
+import { BASE_CSP } from "../../src/web/browser_guard.ts";
 import { waitFor } from "../helpers/processes.ts";
 
 const LIMITS: ConnLimits = { maxConnections: 4, maxPerPeer: 4, headerMs: 300, idleMs: 800 };
 const enc = new TextEncoder();
+/** What every answer of a vde web server carries (browser_guard.ts). */
+const BROWSER_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+  "cross-origin-resource-policy": "same-origin",
+  "content-security-policy": BASE_CSP,
+};
 /** The length of /slow's answer, which is sent 300 ms after it is asked. */
 const SLOW_BYTES = 200_000;
 
@@ -184,6 +193,20 @@ Deno.test("guarded server: a malformed chunk line is answered 400 with the reaso
     await conn.write(enc.encode("fffffffffffffffff\r\n"));
     const text = await within("the answer and the end", 3000, readUntil(conn, "\u0000"));
     assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nbad request: a chunk size too large\n$/);
+  });
+});
+
+Deno.test("guarded server: the guard's own 400 carries every answer's headers: nosniff, no framing, no referrer, same-origin, the base policy", async () => {
+  await withConnection({ ...LIMITS, headerMs: 60_000 }, async (conn) => {
+    await conn.write(
+      enc.encode("POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    );
+    const text = await within("the 400 and the end", 3000, readUntil(conn, "\u0000"));
+    const head = text.slice(0, text.indexOf("\r\n\r\n")).toLowerCase();
+    assert.match(head, /^http\/1\.1 400 bad request\r\n/);
+    for (const [k, v] of Object.entries(BROWSER_HEADERS)) {
+      assert.ok(head.includes(`\r\n${k}: ${v.toLowerCase()}`), k);
+    }
   });
 });
 

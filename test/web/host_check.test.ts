@@ -7,6 +7,7 @@ import {
   extraNames,
   hostAllowed,
   hostName,
+  hostRefusal,
   isLoopback,
   machineNames,
   type OwnNames,
@@ -99,4 +100,38 @@ Deno.test("host check: a Host's name is lower case without port or dot; IPv6 kee
     isLoopback("127.0.0.1") && isLoopback("127.1.2.3") && isLoopback("::1") && isLoopback("localhost"),
   );
   assert.ok(!isLoopback("0.0.0.0") && !isLoopback("::") && !isLoopback("10.0.0.1"));
+});
+
+Deno.test("host check: a refused Host is told what works from where its user is: localhost on a loopback server, the machine's names and addresses beyond it, and VDE_HTTP_HOSTS", () => {
+  const own = { ...names(), addresses: ["127.0.0.1", "192.0.2.7", "::1", "fe80::1", "2001:db8::7"] };
+  const loop = hostRefusal("evil.example", { hostname: "127.0.0.1", port: 9100 }, own);
+  assert.match(
+    loop,
+    /browse http:\/\/localhost:9100\/ or the address itself, or list the name in VDE_HTTP_HOSTS\n$/,
+  );
+  assert.doesNotMatch(loop, /labhost|192\.0\.2\.7/);
+
+  const v4 = hostRefusal("evil.example", { hostname: "0.0.0.0", port: 9100 }, own);
+  assert.match(
+    v4,
+    /browse http:\/\/labhost:9100\/ or http:\/\/labhost\.cs\.example\.edu:9100\/ or http:\/\/192\.0\.2\.7:9100\/ or http:\/\/localhost:9100\/ on this machine, or list the name in VDE_HTTP_HOSTS\n$/,
+  );
+  assert.doesNotMatch(v4, /127\.0\.0\.1|2001|fe80/); // 0.0.0.0 takes no IPv6, and no remote user reaches the loopback
+
+  const v6 = hostRefusal("evil.example", { hostname: "::", port: 80 }, {
+    ...own,
+    machine: new Set<string>(),
+  });
+  assert.match(
+    v6,
+    /browse http:\/\/192\.0\.2\.7:80\/ or http:\/\/\[2001:db8::7\]:80\/ or http:\/\/localhost:80\/ on this machine,/,
+  );
+  assert.doesNotMatch(v6, /fe80|\[::1\]/); // a link-local address needs a zone
+
+  const one = hostRefusal("evil.example", { hostname: "192.0.2.7", port: 9100 }, own);
+  assert.match(
+    one,
+    /browse http:\/\/labhost:9100\/ or http:\/\/labhost\.cs\.example\.edu:9100\/ or http:\/\/192\.0\.2\.7:9100\/, or list/,
+  );
+  assert.doesNotMatch(one, /localhost/); // a server on one address is not on the loopback
 });
