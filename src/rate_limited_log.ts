@@ -5,6 +5,14 @@
  * switch's refused ctl requests): the first few say why, the count says
  * how many more, and neither the log nor the disk behind it grows with the
  * attacker's patience.
+ *
+ * Theory of operation. The first line held back in an interval sets one
+ * timer for the interval's end, which says the count then: a flood that
+ * stops is still counted, at once, not at the next refusal (days later, and
+ * then as if in the last interval). The timer is unref'd (it keeps no
+ * process alive) and `close` says what is held back and clears it; after
+ * `close` no timer is set. State is three numbers and one timer, whatever
+ * the flood.
  */
 
 /** Logs at most `limit` lines per `intervalMs`, then one line counting what it held back. */
@@ -12,6 +20,8 @@ export class RateLimitedLog {
   #windowStart = 0;
   #lines = 0;
   #suppressed = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
 
   /** `what`: what the held-back lines were about, for the line counting them. */
   constructor(
@@ -25,20 +35,37 @@ export class RateLimitedLog {
   line(message: string): void {
     const now = Date.now();
     if (now - this.#windowStart >= this.intervalMs) {
-      if (this.#suppressed > 0) {
-        this.log(
-          `${this.#suppressed} more ${this.what} not logged in the last ${this.intervalMs / 1000} s`,
-        );
-      }
+      this.#flush();
       this.#windowStart = now;
       this.#lines = 0;
-      this.#suppressed = 0;
     }
     if (this.#lines < this.limit) {
       this.#lines++;
       this.log(message);
-    } else {
-      this.#suppressed++;
+      return;
     }
+    if (this.#suppressed++ > 0 || this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#flush();
+    }, this.#windowStart + this.intervalMs - now);
+    Deno.unrefTimer(timer);
+    this.#timer = timer;
+  }
+
+  /** Says what is held back now and sets no more timers (the owner is closing). */
+  close(): void {
+    this.#closed = true;
+    this.#flush();
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#suppressed === 0) return;
+    this.log(
+      `${this.#suppressed} more ${this.what} not logged in the last ${this.intervalMs / 1000} s`,
+    );
+    this.#suppressed = 0;
   }
 }

@@ -133,6 +133,7 @@ export class CableListener {
   close(): Promise<void> {
     if (this.#closed) return this.done;
     this.#closed = true;
+    this.#refusals.close();
     try {
       this.#listener.close();
     } catch { /* closed already */ }

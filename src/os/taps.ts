@@ -20,6 +20,7 @@ import { C } from "../../ffi/libc.ts";
 import { interfaceNames, TapError } from "../../ffi/tun.ts";
 import { lookupGroup, lookupUser } from "./users.ts";
 import { processIds } from "./processes.ts";
+import { printable } from "../console/reply_format.ts";
 
 /** IFF_TAP in tun_flags: a tap (Ethernet frames), not a tun (IP packets). */
 const IFF_TAP = 0x0002;
@@ -142,9 +143,12 @@ function netnsOf(dir: string): string | null {
   }
 }
 
-/** Holders as `tap list` shows them: `4242 (vde plug), 4250 (qemu-system-x86)`. */
+/**
+ * Holders as `tap list` shows them: `4242 (vde plug), 4250 (qemu-system-x86)`. A command name is any
+ * process's own choice (prctl PR_SET_NAME), of another user's too: its control characters become `?`.
+ */
 export function formatHolders(holders: readonly { pid: number; command: string }[]): string {
-  return holders.map((h) => `${h.pid} (${h.command})`).join(", ");
+  return holders.map((h) => `${h.pid} (${printable(h.command)})`).join(", ");
 }
 
 /**

@@ -1135,25 +1135,28 @@ export class SwitchEngine {
     }
   }
 
-  // Counts a move and, when the MAC keeps moving, says a loop is likely.
+  // Counts a move and, when the MAC keeps moving, says a loop is likely, or, for QEMU's default MAC from a
+  // port still up, that two VMs share it: a storm of it is still a loop (a VM's broadcasts circling).
   #moved(hi: number, lo: number, vlan: number, port: number, tableMoved: boolean): void {
     const table = this.macTable;
+    const from = table.previousPort;
+    const shared = isQemuDefaultMac(hi, lo) && from >= 0 && this.#active[from] === 1;
     const verdict = this.#loops.note(
       hi,
       lo,
       vlan,
       port,
-      table.previousPort,
+      from,
       table.previousSeen,
       this.#now,
       tableMoved,
+      shared,
     );
     if (verdict === MoveVerdict.Same) return;
     this.#wide[MAC_MOVES]!++;
     const tell = this.onLoopSuspected;
     if (tell === undefined) return;
-    const from = table.previousPort;
-    if (isQemuDefaultMac(hi, lo) && from >= 0 && this.#active[from] === 1) {
+    if (shared && verdict !== MoveVerdict.Warn) {
       // Two VMs, not a loop: "run with --stp" would send the user the wrong way.
       if (this.#now - this.#qemuWarnedAt < WARN_INTERVAL_SECONDS) return;
       this.#qemuWarnedAt = this.#now;

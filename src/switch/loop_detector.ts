@@ -42,6 +42,12 @@ export const FLAP_MOVES = 10;
 export const FLAP_WINDOW_SECONDS = 1;
 /** Windows in a row in which a MAC went back to its learned port and away again: a loop too. */
 export const FLAP_SECONDS = 3;
+/**
+ * Moves within FLAP_WINDOW_SECONDS beyond which a MAC two hosts may share (QEMU's default) is a loop:
+ * two VMs sharing it move it at each of their frames, a few or some hundreds a second, and flap as a
+ * loop does by the counts above; a loop's storm moves it thousands of times a second, endlessly.
+ */
+export const STORM_MOVES = 1000;
 /** The loop warning is said at most once per this many seconds per switch. */
 export const WARN_INTERVAL_SECONDS = 60;
 
@@ -102,6 +108,8 @@ export class LoopDetector {
   /**
    * A source MAC seen on `port` at `now` (seconds) while the table has it on `learned`, where it was last
    * seen at `learnedSeen`; `tableMoved` when the table moved it to `port` (false: kept it as too recent).
+   * A `shared` MAC (one two hosts may both have, QEMU's default) is a loop only past STORM_MOVES: its
+   * flapping at lower rates is those hosts, and no warning to use up on them.
    *
    * @returns whether it was a move, and whether to warn of a loop now
    */
@@ -114,6 +122,7 @@ export class LoopDetector {
     learnedSeen: number,
     now: number,
     tableMoved: boolean,
+    shared = false,
   ): MoveVerdict {
     let h = Math.imul(lo ^ this.#seed, 0xcc9e2d51) ^ Math.imul(hi | (vlan << 16), 0x1b873593);
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -151,7 +160,9 @@ export class LoopDetector {
     }
     if (back) this.#back[s] = 1;
     const count = ++this.#count[s]!;
-    const flapping = count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
+    const flapping = shared
+      ? count > STORM_MOVES
+      : count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
     if (!flapping || now - this.#lastWarn < WARN_INTERVAL_SECONDS) return MoveVerdict.Moved;
     this.#lastWarn = now;
     const w = this.suspect;

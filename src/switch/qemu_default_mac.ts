@@ -11,7 +11,8 @@
  * first two bytes, `lo` its last four as a signed 32-bit number. A move of
  * such a MAC from a port that is still up is two VMs, not one that moved
  * (a port going down forgets its MACs first), so the engine says
- * `qemuDuplicateMessage` then, at most once a minute.
+ * `qemuDuplicateMessage` then, at most once a minute. Such a MAC in a loop
+ * storms past the loop detector's STORM_MOVES and is said as a loop.
  */
 
 /** 52:54 (QEMU's OUI is 52:54:00). */
@@ -30,5 +31,10 @@ export function isQemuDefaultMac(hi: number, lo: number): boolean {
 export function qemuDuplicateMessage(mac: string, vlan: number, from: number, to: number): string {
   return `MAC ${mac} VLAN ${vlan}, QEMU's default, is on ports ${from} and ${to}: two VMs started ` +
     `without mac= share it and each loses frames; give each its own, e.g. ` +
-    `-device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:${to.toString(16).padStart(2, "0")}`;
+    `-device virtio-net-pci,netdev=n0,mac=52:54:00:00:${hexByte(to >>> 8)}:${hexByte(to)}`;
+}
+
+// A port is up to 65535 (MAX_PORTS): the example MAC takes its two bytes, so a high port's is still six.
+function hexByte(n: number): string {
+  return (n & 0xff).toString(16).padStart(2, "0");
 }

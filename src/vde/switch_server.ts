@@ -29,6 +29,7 @@
 import { C, libc, SysError } from "../../ffi/libc.ts";
 import { log } from "../log.ts";
 import { RateLimitedLog } from "../rate_limited_log.ts";
+import { printable } from "../console/reply_format.ts";
 import { canReadWrite, UnixDgramSocket } from "../io/unix_dgram.ts";
 import type { StreamConn } from "../io/stream_conn.ts";
 import {
@@ -431,7 +432,8 @@ export class VdeSwitchServer {
   }
 
   async #refuse(conn: StreamConn, reason: string): Promise<void> {
-    this.#refusals.line(`refused a client: ${reason}`);
+    // The reason quotes the client's socket path as it sent it: a newline in it would forge a log line.
+    this.#refusals.line(`refused a client: ${printable(reason)}`);
     // A few bytes into an empty socket buffer: the write does not wait on the client.
     await conn.writeAll(buildRefusal(reason)).catch(() => {});
     try {
@@ -443,6 +445,7 @@ export class VdeSwitchServer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#refusals.close();
     for (const ep of [...this.#endpoints]) ep.close("the switch is shutting down");
     this.#listener?.close();
     try {

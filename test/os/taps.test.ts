@@ -205,3 +205,10 @@ Deno.test("a tap QEMU holds is busy as the VM's end of it: the error says to joi
     "tap t0 is busy: held by 4242 (vde plug)",
   );
 });
+
+Deno.test("a holder's command name with a newline or a terminal escape (any process names itself) is said printable", () => {
+  assert.equal(
+    busyTapMessage("t0", [{ pid: 4242, command: "x\nvde: forged\x1b[2J" }]),
+    "tap t0 is busy: held by 4242 (x?vde: forged?[2J)",
+  );
+});

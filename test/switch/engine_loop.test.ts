@@ -161,3 +161,51 @@ Deno.test("a thousand hosts moving to another port at once (an uplink re-cabled)
   assert.ok(engine.macMoves >= 1000 && engine.macMoves < 1100, String(engine.macMoves));
   assert.deepEqual(warnings, []);
 });
+
+Deno.test("a loop circling a VM's broadcast with QEMU's default MAC (thousands of moves a second) says loop? run with --stp", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: QEMU });
+  engine.tick(1);
+  engine.input(1, frame);
+  // The VM on port 1 spoke once; its frame comes back on both cables of a loop, every 0.2 ms, for 5 s.
+  for (let us = 1000; us < 5_000_000; us += 200) {
+    if (us % 1000 === 0) engine.tick(us / 1000);
+    engine.input(us % 400 === 0 ? 2 : 3, frame);
+  }
+  const said = warnings.map((w) => w.message).join("\n");
+  assert.match(
+    said,
+    new RegExp(`MAC ${QEMU} VLAN 0 keeps moving between ports [123] and [123]: loop\\? run with --stp`),
+  );
+});
+
+Deno.test("two busy VMs sharing QEMU's default MAC (200 moves a second) are never said as a loop", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: QEMU });
+  for (let ms = 1; ms < 90_000; ms += 5) {
+    engine.tick(ms);
+    engine.input(ms % 10 === 1 ? 2 : 3, frame);
+  }
+  const said = warnings.map((w) => w.message).join("\n");
+  assert.equal(warnings.length, 2, said);
+  assert.doesNotMatch(said, /loop/);
+});
+
+Deno.test("two VMs sharing QEMU's default MAC do not use up the warning of a loop beside them", () => {
+  const { engine, warnings } = rig();
+  const vm = buildFrame({ dst: BROADCAST, src: QEMU });
+  const host = buildFrame({ dst: BROADCAST, src: A });
+  engine.tick(1);
+  engine.input(1, host);
+  // The VMs flap their MAC between ports 2 and 3 from the start; 20 s in, the host's broadcast starts circling.
+  for (let ms = 2; ms < 30_000; ms += 5) {
+    engine.tick(ms);
+    engine.input(ms % 10 === 2 ? 2 : 3, vm);
+    if (ms > 20_000) engine.input(ms % 10 === 2 ? 3 : 2, host);
+  }
+  const said = warnings.map((w) => w.message).join("\n");
+  assert.match(
+    said,
+    new RegExp(`MAC ${A} VLAN 0 keeps moving between ports [23] and [23]: loop\\? run with --stp`),
+  );
+});

@@ -12,6 +12,8 @@ import { deniedDirectory, VdeSwitchServer } from "../../src/vde/switch_server.ts
 import { Switch } from "../../src/switch/switch.ts";
 import { sessionLockPath } from "../../src/cable/session_lock.ts";
 import { holdDirectory } from "../../src/os/held_dir.ts";
+import { RawClient, until } from "../helpers/vde_clients.ts";
+import { buildVdeRequest, REQ_NEW_CONTROL } from "../../src/wire/vde_request.ts";
 
 Deno.test("a switch on another user's directory says whose it is and to give --sock a directory of one's own", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -257,6 +259,30 @@ Deno.test("a switch starting in a directory that is there, then removed before i
     Deno.statSync = statSync;
     server?.close();
     sw.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a client socket path with a newline and a terminal escape is logged in its refusal's one printable line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-refusal-line-" });
+  const lines: string[] = [];
+  const server = await VdeSwitchServer.start(new Switch({ numPorts: 4 }), {
+    dir: `${tmp}/sw`,
+    log: (m) => lines.push(m),
+  });
+  const c = await RawClient.connect(`${tmp}/sw`);
+  try {
+    const socketPath = "/nonexistent\nvde switch: forged line\x1b[2J";
+    await c.sendRaw(buildVdeRequest({ kind: REQ_NEW_CONTROL, port: 0, socketPath, description: "x" }));
+    await until("the refusal", () => lines.some((l) => l.startsWith("refused a client")));
+    const line = lines.find((l) => l.startsWith("refused a client"))!;
+    assert.equal(
+      line,
+      "refused a client: client socket /nonexistent?vde switch: forged line?[2J does not exist",
+    );
+  } finally {
+    c.close();
+    server.close();
     await Deno.remove(tmp, { recursive: true });
   }
 });
