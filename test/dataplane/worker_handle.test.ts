@@ -125,6 +125,24 @@ Deno.test("a worker whose load fails is not waited for: stop says it did not ans
   assert.equal(libc().fcntl(handle.wakeFd, 1, /* F_GETFD */ 0), -1, "its eventfd is closed");
 });
 
+Deno.test("a worker that ran and died of an uncaught error is not waited for: stop returns at once and hands back what was lent (it runs nothing more)", async () => {
+  const handle = new WorkerHandle("rx_worker", new URL("./_erring_worker.ts", import.meta.url));
+  const failed = new Promise<void>((resolve) =>
+    handle.worker.onerror = (e) => {
+      e.preventDefault();
+      resolve();
+    }
+  );
+  await handle.loaded;
+  await failed;
+  const t0 = performance.now();
+  // No last word will come: only its error event says it ended.
+  assert.equal(await handle.stop(new Promise(() => {}), 2000), true, "it ended: as good as an answer");
+  assert.ok(performance.now() - t0 < 1000, `stop took ${performance.now() - t0} ms, the bound is 2 s`);
+  assert.equal(await settledAfter(handle.released, 50), true, "its fds are handed back");
+  assert.equal(libc().fcntl(handle.wakeFd, 1, /* F_GETFD */ 0), -1, "its eventfd is closed");
+});
+
 Deno.test("wake writes the worker's eventfd through direct, as every per-batch call, not glibc's wrapper", async () => {
   const handle = new WorkerHandle("rx_worker", new URL("../../src/dataplane/rx_worker.ts", import.meta.url));
   const write = direct.write;
