@@ -50,7 +50,8 @@
  * A worker that ends unasked (its load failed, its loop could not start or
  * threw, at once or long after it warmed) sets `failure` and resolves
  * `ended` with it, once, for its owner to say; one whose loop said so
- * ("stopped") uses no fd any longer, so what it was lent is released, and
+ * ("stopped"), or that died of an uncaught error (which ends a Deno
+ * worker), uses no fd any longer, so what it was lent is released, and
  * `settled`, `removeFd` and `stop` answer at once rather than wait for it.
  */
 import { C, check, direct, libc } from "../../ffi/libc.ts";
@@ -176,7 +177,7 @@ export class SwitchThread {
    * when a later change trips on it. Never resolves for a thread that is stopped.
    */
   readonly ended: Promise<string> = this.#ended.promise;
-  /** The worker said its loop ended unasked ("stopped"): it uses no fd now, so what it was lent is free. */
+  /** The worker ended unasked (it said "stopped", or died of an error): it uses no fd now, so what it was lent is free. */
   #loopEnded = false;
   /** How long warm-up took, in ms; null while it runs. */
   warmedMs: number | null = null;
@@ -220,7 +221,8 @@ export class SwitchThread {
     thread.worker.onerror = (e) => {
       e.preventDefault();
       // Unasked, its owner says it (`ended`), naming the switch; while stopping, nobody waits for it.
-      if (this.#stopping === null) this.#fail(e.message);
+      // An uncaught error ends a Deno worker: it runs nothing more, as one whose loop said it ended.
+      if (this.#stopping === null) this.#endedUnasked(e.message);
       else log("vde switch", `data-plane thread failed while stopping: ${e.message}`);
       this.#warmed.resolve(null);
     };
@@ -437,13 +439,20 @@ export class SwitchThread {
       this.#warmed.resolve(reply.warmed);
     } else if ("stopped" in reply) {
       // Ended unasked: its loop could not start (it never warms, and bring-up waits on `warmed`), or threw.
-      this.#loopEnded = true;
-      for (const release of this.#lent.values()) release();
-      this.#lent.clear();
-      this.#settle(Infinity);
-      this.#fail(reply.error ?? (this.warmedMs === null ? "its loop could not start" : "its loop ended"));
-      this.#warmed.resolve(null);
+      this.#endedUnasked(
+        reply.error ?? (this.warmedMs === null ? "its loop could not start" : "its loop ended"),
+      );
     }
+  }
+
+  /** The worker ended unasked, for `why`: it uses no fd now, so what it was lent is free, and it applies nothing more. */
+  #endedUnasked(why: string): void {
+    this.#loopEnded = true;
+    for (const release of this.#lent.values()) release();
+    this.#lent.clear();
+    this.#settle(Infinity);
+    this.#fail(why);
+    this.#warmed.resolve(null);
   }
 
   /** The worker ended unasked, for `why`: said once, with the first reason to come. */

@@ -28,6 +28,11 @@
  * whose load failed never ran a line, so nothing lent to it can be in use:
  * its fds are released as an answer's are, though it did not answer.
  *
+ * A worker that ran and then failed (an uncaught error: Deno ends it then)
+ * runs no code any more either, and the error event says so at once: a
+ * stop that finds it so, or sees it so while waiting, returns at once as
+ * for an answer, and releases its fds (a stop waited out its bound for it).
+ *
  * A user who signals a stopping process again (a second Ctrl-C) does not
  * want to wait out that load bound: `hurryStops` ends every wait for a load
  * at once, in this thread's handles, and such a worker is terminated
@@ -60,7 +65,7 @@ export class WorkerHandle {
   /** The eventfd increment, made once (a wake-up may come with every /metrics scrape). */
   readonly #one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
   readonly #released = Promise.withResolvers<void>();
-  /** Resolves when the worker reports an error (one while loading means its code never runs). */
+  /** Resolves when the worker reports an error: it ended (one while loading means its code never ran). */
   readonly #failed = Promise.withResolvers<void>();
   #ran = false;
   #loadFailed = false;
@@ -93,9 +98,11 @@ export class WorkerHandle {
    * Wakes the worker (its stop flag raised) and waits for `ended` (its last
    * word) at most `timeoutMs` from when its code runs (a worker still
    * loading takes its stop as it starts); the Worker is terminated after
-   * either, the eventfd closed only if it answered. Call once.
+   * either, the eventfd closed only if it answered. A worker that ran and
+   * then failed (its error event) counts as one that answered: it ended.
+   * Call once.
    *
-   * @returns whether the worker answered in time (what it said stays in `ended`)
+   * @returns whether the worker answered in time or had ended (what it said stays in `ended`)
    */
   async stop(ended: Promise<unknown>, timeoutMs: number): Promise<boolean> {
     this.wake();
@@ -108,12 +115,15 @@ export class WorkerHandle {
       const running = await Promise.race([
         this.loaded.then(() => null),
         answer,
-        this.#failed.promise.then(() => false),
+        // Failed loading: no answer will come. Failed once it ran: it ended, as good as an answer.
+        this.#failed.promise.then(() => this.#ran),
         // Only a load is cut short: a worker that runs still gets its bound to answer.
         hurried.promise.then(() => this.#ran ? null : false),
         after(LOAD_TIMEOUT_MS),
       ]);
-      answered = running ?? await Promise.race([answer, after(timeoutMs)]);
+      // Its error event, before the stop or during the wait: it ended, and runs nothing more.
+      const died = this.#failed.promise.then(() => true);
+      answered = running ?? await Promise.race([answer, died, after(timeoutMs)]);
       return answered;
     } finally {
       for (const timer of timers) clearTimeout(timer);

@@ -6,7 +6,9 @@
  * switch's ports (and multicast groups, with snooping on), refreshed from
  * /status.json twice a second with rates from two polls' counters. The
  * server writes the state at the request into the page (withFirst, shared
- * with the switch page), so the tables are there before the first poll.
+ * with the switch page), so the tables are there before the first poll. A
+ * switch whose data-plane thread died is drawn red, its table headed by why
+ * (its counters stand still, and would read as a quiet network).
  *
  * A circle needs no layout engine and keeps every edge visible for the
  * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
@@ -118,6 +120,7 @@ svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;str
 .wrap{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#999}#state{font-size:.85rem;color:#666}
+.failed{color:#b00;font-weight:bold;margin:.2rem 0}svg .node.failed>*:first-child{stroke:#b00;fill:#fdd}
 `;
 
 /** The lab page's script: hashed into its policy, so it is the script element's whole text. */
@@ -169,6 +172,12 @@ function draw(u) {
   box.textContent = "";
   for (const s of u.switches) {
     const h = document.createElement("h2"); h.textContent = "switch " + s.name + (s.hub ? " (hub)" : ""); box.appendChild(h);
+    // A dead data-plane thread: its counters stand still, which reads as a quiet network unless said.
+    const node = document.getElementById("node-" + s.name); if (node) node.classList.toggle("failed", !!s.failure);
+    if (s.failure) {
+      const f = document.createElement("p"); f.className = "failed"; f.id = "failed-" + s.name;
+      f.textContent = "FAILED: its data-plane thread ended (" + s.failure + "); it forwards nothing"; box.appendChild(f);
+    }
     const t = document.createElement("table"); t.id = "switch-" + s.name;
     t.innerHTML = "<thead><tr><th>port</th><th>client</th><th>VLAN</th><th>up</th><th>rx frames</th><th>rx B/s</th><th>tx frames</th><th>tx B/s</th><th>drops</th></tr></thead>";
     const body = document.createElement("tbody");

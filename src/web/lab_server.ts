@@ -3,7 +3,8 @@
  * every switch of the lab. /metrics carries each switch's series labelled
  * switch = its node name, /topology.dot is the lab as `vde graph` prints
  * it, / is a page with the lab drawn as SVG and each switch's ports, and
- * /status.json is what that page polls. Beyond the switches, /metrics has
+ * /status.json is what that page polls (a switch whose data-plane thread
+ * died carries why, and the page marks it). Beyond the switches, /metrics has
  * each link's traffic, the drops of its impairments by reason and the
  * cables' sessions (lab_status.ts), and the page draws the links' rates.
  *
@@ -151,6 +152,8 @@ export class LabWebServer {
         ports: s.ports(),
         counters: s.sw.engine.counters,
         mcast: s.mcastGroups(),
+        // Why its data-plane thread died (it forwards nothing), as `vde status` says it; null while it runs.
+        failure: s.sw.threadFailure,
       })),
       links: linkStatuses(this.#view.links ?? []),
       cables: cableStatuses(this.#view.cables ?? NO_CABLES),

@@ -3,8 +3,10 @@
  * it warms at once, answers `sync` and `removeFd` as the real one does, and
  * when a command sets the engine's `expireSeconds` (the test's trigger) it
  * dies as switch_worker.ts does when its loop throws: "stopped" with the
- * error, and nothing more. A stop before that is answered as usual
- * (switch_thread_warmed.test.ts, test/lab/runner.test.ts).
+ * error, and nothing more. When one sets `gcIntervalSeconds` it throws the
+ * same words uncaught instead, ending as a worker whose error escapes its
+ * loop does: an error event, no last word. A stop before either is
+ * answered as usual (switch_thread_warmed.test.ts, test/lab/runner.test.ts).
  */
 import { announceLoaded } from "../../src/dataplane/worker_loaded.ts";
 import { CTL_STOP, type PostedCommand, type SwitchStart } from "../../src/dataplane/switch_layout.ts";
@@ -37,6 +39,9 @@ scope.onmessage = (e) => {
     else if (cmd.op === "removeFd") scope.postMessage({ released: cmd.fd });
     else if (cmd.op === "set" && cmd.prop === "expireSeconds") {
       end({ stopped: true, error: DYING_WORDS });
+    } else if (cmd.op === "set" && cmd.prop === "gcIntervalSeconds") {
+      clearInterval(stopWatch);
+      throw new Error(DYING_WORDS);
     }
   };
 };

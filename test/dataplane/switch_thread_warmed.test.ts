@@ -8,6 +8,7 @@ import { SwitchThread } from "../../src/dataplane/switch_thread.ts";
 import { sharedEngineState } from "../../src/switch/engine.ts";
 import { QUIET_SINK } from "./_quiet_sink.ts";
 import { DYING_WORDS } from "./_dying_words.ts";
+import { settledAfter } from "../helpers/settled.ts";
 
 const start = (file: URL) =>
   new SwitchThread({ numPorts: 4, hashSeed: 1 }, sharedEngineState(), QUIET_SINK, file);
@@ -56,6 +57,23 @@ Deno.test("a switch thread whose loop throws after it warmed says why once throu
     const began = performance.now();
     await thread.stop();
     // Its loop said it ended: nothing to wait for (its 2 s bound), nothing it could still use.
+    assert.ok(performance.now() - began < 1000, `stop took ${performance.now() - began} ms`);
+  }
+});
+
+Deno.test("a switch thread whose worker dies of an uncaught error after it warmed says why, hands back what was lent, and stops at once", async () => {
+  const thread = start(new URL("./_dying_worker.ts", import.meta.url));
+  try {
+    assert.equal(await warmedWithin5s(thread), 0);
+    thread.command({ op: "set", prop: "gcIntervalSeconds", value: 1 });
+    const why = await thread.ended;
+    assert.ok(why.includes(DYING_WORDS), why);
+    // The worker that would answer a removeFd is gone, and with it any use of the fd: it comes back now.
+    assert.equal(await settledAfter(thread.removeFd(1000), 1000), true, "removeFd answered");
+  } finally {
+    const began = performance.now();
+    await thread.stop();
+    // Its error event said it ended: a stop waited out its 2 s bound before terminating it.
     assert.ok(performance.now() - began < 1000, `stop took ${performance.now() - began} ms`);
   }
 });

@@ -110,18 +110,36 @@ Deno.test("a stop that comes while the worker still loads waits for its code to 
   }
 });
 
-Deno.test("a worker whose load fails is not waited for: stop says it did not answer, and what was lent to it is handed back (it never ran)", async () => {
-  const handle = new WorkerHandle("rx_worker", new URL("./_failed_load_worker.ts", import.meta.url));
-  const failed = new Promise<void>((resolve) =>
-    handle.worker.onerror = (e) => {
+/** Resolves at `worker`'s error event, which it keeps from failing the test. */
+function errorEvent(worker: Worker): Promise<void> {
+  return new Promise((resolve) =>
+    worker.onerror = (e) => {
       e.preventDefault();
       resolve();
     }
   );
+}
+
+Deno.test("a worker whose load fails is not waited for: stop says it did not answer, and what was lent to it is handed back (it never ran)", async () => {
+  const handle = new WorkerHandle("rx_worker", new URL("./_failed_load_worker.ts", import.meta.url));
+  const failed = errorEvent(handle.worker);
   await failed;
   // Its load bound is a minute: the test would time out long before, were it waited for.
   assert.equal(await handle.stop(new Promise(() => {}), 100), false);
   assert.equal(await settledAfter(handle.released, 50), true, "its fds are handed back: its code never ran");
+  assert.equal(libc().fcntl(handle.wakeFd, 1, /* F_GETFD */ 0), -1, "its eventfd is closed");
+});
+
+Deno.test("a worker that ran and died of an uncaught error is not waited for: stop returns at once and hands back what was lent (it runs nothing more)", async () => {
+  const handle = new WorkerHandle("rx_worker", new URL("./_erring_worker.ts", import.meta.url));
+  const failed = errorEvent(handle.worker);
+  await handle.loaded;
+  await failed;
+  const t0 = performance.now();
+  // No last word will come: only its error event says it ended.
+  assert.equal(await handle.stop(new Promise(() => {}), 2000), true, "it ended: as good as an answer");
+  assert.ok(performance.now() - t0 < 1000, `stop took ${performance.now() - t0} ms, the bound is 2 s`);
+  assert.equal(await settledAfter(handle.released, 50), true, "its fds are handed back");
   assert.equal(libc().fcntl(handle.wakeFd, 1, /* F_GETFD */ 0), -1, "its eventfd is closed");
 });
 

@@ -2,7 +2,9 @@
  * The lab's web server in process: two switches with memory clients,
  * scraped over real HTTP. One /metrics holds both switches under each
  * family's single HELP and TYPE (promtool agrees), the page draws every
- * node, and a switch taken out of the lab leaves the metrics.
+ * node, and a switch taken out of the lab leaves the metrics; a switch
+ * whose data-plane thread died is marked, with why, on the page and in
+ * its feed.
  */
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
@@ -18,6 +20,8 @@ import { assertPromtoolClean, metricValue, skipWithoutPromtool } from "../helper
 import { HeadlessPage } from "../helpers/chromium.ts";
 import { hasCommand, skipUnless } from "../helpers/processes.ts";
 import { firstJson } from "../helpers/page_first.ts";
+import { dyingSwitch, killThread } from "../dataplane/_dying_thread_switch.ts";
+import { DYING_WORDS } from "../dataplane/_dying_words.ts";
 
 const LAB: Lab = {
   name: "demo",
@@ -169,5 +173,52 @@ Deno.test("lab web server: links' traffic and drops by reason, and a cable node 
     await web.close();
     wire.close();
     await bench.close();
+  }
+});
+
+Deno.test("lab web server: a switch whose data-plane thread died is marked on the page and in its feed, with why", async (t) => {
+  const dead = await dyingSwitch();
+  const alive = new Switch({ numPorts: 4 });
+  const switches = new Map<string, { sw: Switch }>([["sw1", { sw: dead }], ["sw2", { sw: alive }]]);
+  const web = LabWebServer.start({ lab: LAB, switches }, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const base = web.url.replace(/\/$/, "");
+    type Feed = { switches: { name: string; failure: string | null }[] };
+    const feed = async () => (await (await fetch(`${base}/status.json`)).json()) as Feed;
+    assert.deepEqual((await feed()).switches.map((s) => [s.name, s.failure]), [["sw1", null], ["sw2", null]]);
+    await killThread(dead);
+    assert.deepEqual((await feed()).switches.map((s) => [s.name, s.failure]), [["sw1", DYING_WORDS], [
+      "sw2",
+      null,
+    ]]);
+    // In the page's first state too, for the drawing before the first poll.
+    const first = JSON.parse(firstJson(await (await fetch(`${base}/`)).text())) as Feed;
+    assert.equal(first.switches[0]!.failure, DYING_WORDS);
+    if (!skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) {
+      const page = await HeadlessPage.open(412, 900);
+      try {
+        await page.goto(`${base}/`);
+        const said = `document.getElementById("failed-sw1")?.textContent`;
+        assert.equal(
+          await page.waitUntil<string>(said, "the dead switch's line"),
+          `FAILED: its data-plane thread ended (${DYING_WORDS}); it forwards nothing`,
+        );
+        assert.equal(
+          await page.evaluate<boolean>(`document.getElementById("node-sw1").classList.contains("failed")`),
+          true,
+        );
+        assert.equal(
+          await page.evaluate<boolean>(`document.getElementById("node-sw2").classList.contains("failed")`),
+          false,
+        );
+        assert.equal(await page.evaluate<boolean>(`document.getElementById("failed-sw2") === null`), true);
+      } finally {
+        await page.close();
+      }
+    }
+  } finally {
+    await web.close();
+    dead.close();
+    alive.close();
   }
 });
