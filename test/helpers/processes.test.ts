@@ -5,7 +5,7 @@
  * wait for that job. The README walkthrough's test hung so in CI.
  */
 import assert from "node:assert/strict";
-import { run } from "./processes.ts";
+import { run, spawnManaged } from "./processes.ts";
 
 Deno.test("run returns at its bound, with the output so far, when a job the command left holds its pipes", async () => {
   // A duration no other process sleeps, to find this one again.
@@ -30,4 +30,39 @@ Deno.test("run of a command that ends with its pipes reads all of its output and
   assert.equal(r.timedOut, false);
   assert.equal(r.stdout.split("\n").length, 20001);
   assert.equal(r.stderr, "done\n");
+});
+
+Deno.test("waitForOutput finds a line still in the pipe when the child's exit is seen, and still fails fast on one never printed", async () => {
+  // The exit comes first and the line after it, as on a loaded machine a refused cable client's last line
+  // (printed just before it exits) may be read after its status: a job the child left writes it.
+  const late = spawnManaged(["sh", "-c", "(sleep 0.3; echo 'refused: wrong key' >&2) & exit 1"], {
+    name: "late",
+  });
+  await late.status;
+  const m = await late.waitForOutput(/refused: (wrong key)/, 10_000, "stderr");
+  assert.equal(m[1], "wrong key");
+  await late.stop();
+
+  const silent = spawnManaged(["sh", "-c", "echo other >&2; exit 1"], { name: "silent" });
+  const t0 = Date.now();
+  await assert.rejects(
+    silent.waitForOutput(/refused/, 10_000, "stderr"),
+    /silent exited \(exit 1\) before printing/,
+  );
+  assert.ok(Date.now() - t0 < 5_000, "not the whole timeout");
+  await silent.stop();
+});
+
+Deno.test("waitForOutput of a child that exited is bounded when a job it left keeps its pipes open", async () => {
+  const mark = `sleep 598.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  const child = spawnManaged(["bash", "-c", `${mark} & exit 2`], { name: "leaver" });
+  try {
+    await child.status;
+    const t0 = Date.now();
+    await assert.rejects(child.waitForOutput(/never/, 30_000), /leaver exited \(exit 2\) before printing/);
+    assert.ok(Date.now() - t0 < 10_000, "bounded by the drain grace, not the timeout");
+  } finally {
+    await run(["pkill", "-xf", mark], { check: false });
+    await child.stop();
+  }
 });

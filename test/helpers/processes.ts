@@ -296,6 +296,8 @@ function collect(stream: ReadableStream<Uint8Array>): { text: Promise<string>; s
 
 /** Keep at most this much of each output stream, so a chatty child cannot exhaust memory. */
 const MAX_CAPTURE = 1 << 20;
+/** How long `waitForOutput` waits, once the child exited, for the rest of its output still in the pipes. */
+const DRAIN_GRACE_MS = 2_000;
 
 /** Options for {@link spawnManaged}. */
 export interface SpawnOptions {
@@ -391,7 +393,8 @@ export class ManagedProcess {
 
   /**
    * Waits until captured output (stdout, or stderr with `stream`) matches `re`;
-   * returns the match. Fails early if the child exits first.
+   * returns the match. Fails early if the child exits first, once its pipes are
+   * read to the end (or DRAIN_GRACE_MS after the exit, if a job holds them).
    */
   waitForOutput(
     re: RegExp,
@@ -399,20 +402,34 @@ export class ManagedProcess {
     stream: "stdout" | "stderr" = "stdout",
   ): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
+      let settling = false;
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const match = () => (stream === "stdout" ? this.#stdout : this.#stderr).match(re);
       const check = () => {
-        const m = (stream === "stdout" ? this.#stdout : this.#stderr).match(re);
+        const m = match();
         if (m) return done(() => resolve(m));
-        if (this.#exit !== null) {
-          return done(() =>
-            reject(
-              new Error(
-                `${this.name} exited (${
-                  describeStatus(this.#exit)
-                }) before printing ${re}\n${this.#stderr.trim()}`,
-              ),
-            )
-          );
-        }
+        if (this.#exit === null || settling) return;
+        // The exit is seen before the pipes are read to their end: a child that prints its last line
+        // and exits at once (a refused cable client) has that line still in the pipe when its status
+        // comes in, the more so on a loaded machine. So the verdict waits for the pipes to drain, up
+        // to DRAIN_GRACE_MS: a job the child left may hold them open for good.
+        settling = true;
+        Promise.race([this.#drained, new Promise((r) => (grace = setTimeout(r, DRAIN_GRACE_MS)))]).then(
+          () => {
+            clearTimeout(grace);
+            const late = match();
+            if (late) return done(() => resolve(late));
+            done(() =>
+              reject(
+                new Error(
+                  `${this.name} exited (${
+                    describeStatus(this.#exit)
+                  }) before printing ${re}\n${this.#stderr.trim()}`,
+                ),
+              )
+            );
+          },
+        );
       };
       const timer = setTimeout(
         () =>
@@ -425,8 +442,12 @@ export class ManagedProcess {
           ),
         timeoutMs,
       );
+      let finished = false;
       const done = (fn: () => void) => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
+        clearTimeout(grace);
         this.#listeners.delete(check);
         fn();
       };
