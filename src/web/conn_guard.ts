@@ -11,7 +11,7 @@
  *   one address; more are closed as they come, counted, and said in the
  *   log once (then at most once a minute, with the count since).
  * - Request deadline: a request's head and body (Content-Length or chunked,
- *   followed by request_framing.ts) must arrive within `headerMs` of its
+ *   followed by wire/http_framing.ts) must arrive within `headerMs` of its
  *   first byte (of the connection's opening for the first), or the
  *   connection is closed: a slowloris holds nothing long. Bytes that cannot
  *   be framed as requests are not passed on and end the connection with a
@@ -24,7 +24,7 @@
  *   every 250 ms, so it stays, and counts among the open connections.
  */
 
-import { BEGAN, MALFORMED, RequestFraming } from "./request_framing.ts";
+import { BEGAN, MALFORMED, RequestFraming } from "../wire/http_framing.ts";
 
 /** The bounds of one server. */
 export interface ConnLimits {
@@ -69,7 +69,7 @@ export class RequestClock {
 
   /**
    * What the client sent: a request's head and then its body (Content-Length
-   * bytes or chunked, request_framing.ts) must arrive within one deadline
+   * bytes or chunked, wire/http_framing.ts) must arrive within one deadline
    * from its first byte (a trickled body is a slowloris too), then a byte
    * begins the next request. (Counting a POST's body as the next head had a
    * keep-alive after it closed at headerMs as a slowloris where it should go

@@ -1,7 +1,7 @@
 /**
  * Where one HTTP/1.1 request ends and the next begins, followed byte by byte
  * from what a client sends, as pure logic (the connection guard times each
- * request with it; conn_guard.ts).
+ * request with it; web/conn_guard.ts).
  *
  * A request is a head (a request line, header lines, an empty line) and then
  * its body, framed as RFC 9112 section 6 says: `Transfer-Encoding: chunked`
@@ -23,7 +23,7 @@
  *
  * A server's answers are framed alike (a status line for the request line),
  * so the guard follows them with it too, to put its 400 between two answers
- * (conn_guard.ts): it counts the messages ended, those of them framed by
+ * (web/conn_guard.ts): it counts the messages ended, those of them framed by
  * neither header (bodiless or ended by the close: a 1xx, 204 or 304, or an
  * HTTP/1.0 stream, which it cannot tell apart), and whether a request was a
  * HEAD (whose answer has a Content-Length and no body).

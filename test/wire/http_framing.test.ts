@@ -1,6 +1,6 @@
 /** Request framing fed byte by byte: heads, Content-Length and chunked bodies, pipelining, and hostile framing. */
 import assert from "node:assert/strict";
-import { BEGAN, MALFORMED, MAX_LINE, RequestFraming } from "../../src/web/request_framing.ts";
+import { BEGAN, MALFORMED, MAX_LINE, RequestFraming } from "../../src/wire/http_framing.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
