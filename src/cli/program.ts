@@ -182,6 +182,8 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
   // A failure after ready ends a program that served (a cable refused for a key rotated on its listener):
   // its log says it ended, not that it could not start.
   let served = false;
+  /** The daemon's parent was told it runs: from then on no one reads its stderr. */
+  let detached = false;
   defer(() => pidfileWritten && Deno.removeSync(o.pidfile!));
   defer(remove);
   const program: Program = {
@@ -213,6 +215,7 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
           `in the background as pid ${Deno.pid}${pidfile}; stop: kill ${Deno.pid}`,
       );
       reportReady(toParent.join("\n") + "\n");
+      detached = true;
       if (o.logfile === undefined) {
         // No stderr from here on: the lines go to syslog, as vde_switch's daemon's (journalctl -t vde).
         discardStderrLog();
@@ -225,9 +228,9 @@ export async function runProgram(o: ProgramOptions, main: (p: Program) => Promis
   try {
     await main(program);
   } catch (err) {
-    // Before it served the parent shows the error, and the log file keeps it for later; after, only the
-    // log file or syslog is there to say it.
-    if (inBackground && (o.logfile !== undefined || served)) {
+    // Until the parent was told it runs, the parent shows the error (a pid file that cannot be written
+    // included), and the log file keeps it for later; after, only the log file or syslog is there to say it.
+    if (inBackground && (o.logfile !== undefined || detached)) {
       log(o.component, `${served ? "ended" : "cannot start"}: ${(err as Error).message}`, "err");
     }
     throw err;
