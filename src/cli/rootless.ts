@@ -40,6 +40,7 @@ import { OutsideNodes, pageSocket, relayPage } from "../lab/outside.ts";
 import type { Lab } from "../lab/spec.ts";
 import { readState, type RecordedProcess } from "../lab/state.ts";
 import { isSocket } from "../os/paths.ts";
+import { thisInForeground } from "../os/foreground.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 
 /**
@@ -84,7 +85,7 @@ const INNER: RootlessInner | undefined = (() => {
 export function rootlessInner(): RootlessInner | undefined {
   return INNER;
 }
-import { processStartTime, statFields } from "../os/processes.ts";
+import { processStartTime } from "../os/processes.ts";
 import { LAB_MARK_VARIABLE } from "../os/user_namespace.ts";
 
 /**
@@ -206,7 +207,7 @@ export async function upRootless(lab: Lab, baseDir: string, http?: string): Prom
   // stop); a SIGINT sent to this process alone (kill -INT, a supervisor, timeout -s INT, or to the
   // background copy, which has no terminal) is, as a SIGTERM or hang-up is.
   const remove = onSignals((signal) => {
-    if (signal === "SIGINT" && inTerminalForeground()) return;
+    if (signal === "SIGINT" && thisInForeground()) return;
     try {
       child.kill(signal);
     } catch { /* ended */ }
@@ -233,15 +234,4 @@ async function servesBefore(name: string, child: Deno.ChildProcess): Promise<boo
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
-}
-
-/**
- * Whether this process is in its terminal's foreground process group (its
- * pgrp is the terminal's tpgid, /proc/self/stat), where the terminal's
- * Ctrl-C reaches every process of the group.
- */
-function inTerminalForeground(): boolean {
-  // state ppid pgrp session tty_nr tpgid
-  const f = statFields("self");
-  return f?.[2] !== undefined && f[2] === f[5];
 }

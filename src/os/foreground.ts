@@ -5,11 +5,11 @@
  * that send SIGINT and SIGQUIT send them to the whole foreground group, so
  * where this process is in it, its command (same group) had one already.
  */
+import { fieldsOfStat } from "./processes.ts";
 
 /** Whether the process whose /proc/PID/stat reads `stat` is in its terminal's foreground group. */
 export function inForeground(stat: string): boolean {
-  // The command name, in parentheses, may hold spaces and parentheses: the fields follow the last ")".
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const fields = fieldsOfStat(stat);
   const [pgrp, ttyNr, tpgid] = [fields[2], fields[4], fields[5]].map(Number);
   return ttyNr !== 0 && tpgid !== undefined && tpgid > 0 && tpgid === pgrp;
 }

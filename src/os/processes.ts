@@ -19,6 +19,11 @@ export function statFields(pid: number | "self"): string[] | null {
   } catch {
     return null;
   }
+  return fieldsOfStat(stat);
+}
+
+/** `statFields` of the text of a /proc/PID/stat already read. */
+export function fieldsOfStat(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }
 
