@@ -11,7 +11,7 @@
  * does not turn, so with them (or `--no-thread`) the slirp stays on the
  * main thread.
  */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
@@ -26,6 +26,7 @@ import { openFailure } from "./open_failure.ts";
 import { logSlirpStarted, slirpStarted } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
+import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
 
 interface PlugFlags {
   descr?: string;
@@ -42,15 +43,6 @@ interface PlugFlags {
   log?: boolean;
   iplog?: boolean;
 }
-
-/** vde_plug's options that `vde plug` has no counterpart for, and what to do instead. */
-const REFUSED: readonly [keyof PlugFlags, string][] = [
-  [
-    "log",
-    "-l is vde_plug's syslog option; vde plug logs to stderr (syslog with -d and no --logfile): redirect it, or pipe it to logger",
-  ],
-  ["iplog", "-L is vde_plug's syslog option; vde plug logs to stderr, with no log of addresses"],
-];
 
 /** Registers `vde plug`. */
 export const plugCommand: Subcommand = (program: Command) => {
@@ -79,8 +71,11 @@ export const plugCommand: Subcommand = (program: Command) => {
       .option("-M, --mod2 <mode>", "vde_plug's: the second end's socket mode"),
     "run in the background, returning once both ends are open (the port attached, the tap made)",
   )
-    .addOption(new Option("-l, --log").hideHelp())
-    .addOption(new Option("-L, --iplog").hideHelp())
+    .option(
+      "-l, --log",
+      "vde_plug's: say the session's START and STOP to syslog (facility user, tag vde_plug)",
+    )
+    .option("-L, --iplog", "vde_plug's: -l, and each IP address the stream's side sends from")
     .addHelpText(
       "after",
       examples(
@@ -93,8 +88,6 @@ export const plugCommand: Subcommand = (program: Command) => {
       ) + vnlHelp(),
     )
     .action(async (firstWritten: string, secondWritten: string, flags: PlugFlags) => {
-      const refused = REFUSED.find(([flag]) => flags[flag] !== undefined);
-      if (refused !== undefined) throw new ExitStatus(1, refused[1]);
       const first = withSwitchOptions(
         firstWritten,
         { port: flags.port, group: flags.group, mode: flags.mod },
@@ -130,7 +123,16 @@ export const plugCommand: Subcommand = (program: Command) => {
           } tap://tap0\`, ` +
           "or run it in a pipe (dpipe, ssh)",
       );
-      await runProgram(plugProgram(flags), (p) => runPlug(p, first, second, flags));
+      await runProgram(plugProgram(flags), async (p) => {
+        // As vde_plug's -l: START before the ends are opened, STOP however the plug ends.
+        const session = flags.log || flags.iplog ? plugSyslog() : undefined;
+        session?.start();
+        try {
+          await runPlug(p, first, second, flags, flags.iplog ? session : undefined);
+        } finally {
+          session?.stop();
+        }
+      });
     });
 };
 
@@ -145,13 +147,21 @@ function plugProgram(flags: PlugFlags): ProgramOptions {
  * tap exists by then: a `--daemon` start returns, the pid file is written),
  * and carries frames until either end goes or a signal stops it.
  */
-async function runPlug(p: Program, first: string, second: string, flags: PlugFlags): Promise<void> {
+async function runPlug(
+  p: Program,
+  first: string,
+  second: string,
+  flags: PlugFlags,
+  ipLog?: PlugSessionLog,
+): Promise<void> {
   const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
   const slirp = slirpBehindSwitch(first, second);
   if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {
     return await plugSlirpThread(p, slirp.vde, slirp.config, options);
   }
-  const thread = flags.thread !== false;
+  // -L looks at what the stream's side sends (vde_plug's): the remote user's frames. No stream end, no addresses.
+  const stream = ipLog === undefined ? undefined : [second, first].find(isStream);
+  const thread = flags.thread !== false && stream === undefined;
   if (plugsOnThread(first, second, { thread })) options.plugThread = true;
   // A signal ends the cable like EOF does: both links close, so each can say
   // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
@@ -196,7 +206,10 @@ async function runPlug(p: Program, first: string, second: string, flags: PlugFla
   ]);
   // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
   p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
-  await plug(a, b, { thread, openedForThread: options.plugThread });
+  const watch = ipLog === undefined || stream === undefined
+    ? undefined
+    : { from: stream === second ? b : a, see: (frame: Uint8Array) => ipLog.see(frame) };
+  await plug(a, b, { thread, openedForThread: options.plugThread, watch });
   const [vnl, reason] = await firstEnd;
   if (!signalled && endedInFailure(reason)) throw new ExitStatus(1, `${vnl}: ${reason}`);
 }
@@ -255,6 +268,12 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   } catch (err) {
     throw new Error(openFailure(vnl, err, named(vnl)));
   }
+}
+
+/** Whether `vnl` is a stream end: stdin/stdout, or a command's (`cmd://`, vde_plug's `= COMMAND`). */
+function isStream(vnl: string): boolean {
+  const scheme = splitVnl(vnl).scheme;
+  return scheme === "stdio" || scheme === "cmd";
 }
 
 /** A VNL as a message names it: the empty one (the default switch) as the shell wrote it, ''. */

@@ -7,9 +7,9 @@
  * written after `=` (`vde_plug /tmp/net = ssh hostB vde_plug /tmp/net`),
  * which is our `cmd://`. Both are rewritten here: `=` and what follows into
  * one `cmd://` word before the parser sees the arguments, the options into
- * bracket parameters once the parser has them. vde_plug's daemon, pid file
- * and syslog options have no counterpart; `vde plug` refuses them saying
- * what to do instead (see plug.ts).
+ * bracket parameters once the parser has them. vde_plug's daemon and pid
+ * file options are every daemon's (program.ts); its syslog options, `-l`
+ * and `-L`, say what vde_plug says (plug_log.ts).
  */
 
 /** vde_plug's single-dash long names (`-group vde`), as the parser knows them. */

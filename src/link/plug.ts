@@ -24,6 +24,12 @@ export interface PlugOptions {
    * the link disagree, and the cable runs on the main thread.
    */
   openedForThread?: boolean;
+  /**
+   * Shown every frame arriving on `from` (one of the two links) before it
+   * is sent on: `vde plug -L`'s address log. The cable then runs on the
+   * main thread, where the frames are.
+   */
+  watch?: { from: Link; see: (frame: Uint8Array) => void };
 }
 
 /**
@@ -49,7 +55,10 @@ export function plugsOnThread(a: string, b: string, options: PlugOptions = {}): 
  * @returns the reason the first link to end gave
  */
 export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise<string> {
-  if (options.thread !== false && canLendFd(a) && canLendFd(b)) return await plugOnThread(a, b);
+  const watch = options.watch;
+  if (watch === undefined && options.thread !== false && canLendFd(a) && canLendFd(b)) {
+    return await plugOnThread(a, b);
+  }
   for (const l of options.openedForThread === true ? [a, b] : []) {
     if (!canLendFd(l)) {
       logOnce(
@@ -59,8 +68,8 @@ export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise
       );
     }
   }
-  a.onFrame = (frame) => b.send(frame);
-  b.onFrame = (frame) => a.send(frame);
+  a.onFrame = forward(b, watch?.from === a ? watch.see : undefined);
+  b.onFrame = forward(a, watch?.from === b ? watch.see : undefined);
   a.feeds?.(b);
   b.feeds?.(a);
   const reason = await Promise.race([a.closed, b.closed]);
@@ -71,6 +80,15 @@ export async function plug(a: Link, b: Link, options: PlugOptions = {}): Promise
   a.close(`plugged link closed: ${reason}`);
   b.close(`plugged link closed: ${reason}`);
   return reason;
+}
+
+/** The handler that sends each frame on `to`, shown to `see` first when there is one. */
+function forward(to: Link, see?: (frame: Uint8Array) => void): (frame: Uint8Array) => void {
+  if (see === undefined) return (frame) => to.send(frame);
+  return (frame) => {
+    see(frame);
+    to.send(frame);
+  };
 }
 
 /** `plug` for two links that lend their fds: the thread forwards until either link or the thread ends. */

@@ -45,6 +45,27 @@ Deno.test("plug carries frames both ways between two links", async () => {
   right.close();
 });
 
+Deno.test("plug shows its watcher each frame arriving on the watched end only, before sending it on", async () => {
+  const [left, a] = linkPair("l");
+  const [b, right] = linkPair("r");
+  const seen: number[] = [];
+  const cable = plug(a, b, { watch: { from: b, see: (f) => seen.push(f[0]!) } });
+  const atLeft: number[] = [];
+  const atRight: number[] = [];
+  left.onFrame = (f) => atLeft.push(f[0]!);
+  right.onFrame = (f) => atRight.push(f[0]!);
+  for (let i = 0; i < 5; i++) {
+    left.send(frameStarting(i));
+    right.send(frameStarting(100 + i));
+  }
+  await waitFor("frames through the plug", () => atLeft.length === 5 && atRight.length === 5);
+  assert.deepEqual(seen, [100, 101, 102, 103, 104], "what b brought, not what a did");
+  b.close("unplugged");
+  await cable;
+  left.close();
+  right.close();
+});
+
 Deno.test("plug resolves with the reason of the side that ended first", async () => {
   const [left, a] = linkPair("l");
   const [b, right] = linkPair("r");

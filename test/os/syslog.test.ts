@@ -14,6 +14,14 @@ Deno.test("a syslog line is RFC 3164 as logger writes it: facility daemon, err o
   );
 });
 
+Deno.test("a syslog line of facility user (vde plug -l's session lines, as vde_plug's) has priority 8 + severity", () => {
+  const at = new Date(2026, 11, 6, 9, 5, 7);
+  assert.equal(
+    syslogLine("info", "vde_plug", 42, "START: user root IP UNKNOWN_IP_ADDRESS", at, "user"),
+    "<14>Dec  6 09:05:07 vde_plug[42]: START: user root IP UNKNOWN_IP_ADDRESS",
+  );
+});
+
 Deno.test("the syslog sender delivers a line to the socket it is pointed at, drops lines where none listens or its queue is full, and never throws", async () => {
   const dir = await Deno.makeTempDir();
   try {
