@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { MAX_ADDRESSES, PlugSessionLog, sessionOwner } from "../../src/cli/plug_log.ts";
+import { standIn } from "../os/_syslog_stand_in.ts";
+import { reap, within } from "../helpers/framed_peers.ts";
+import { waitFor } from "../helpers/processes.ts";
+import { vdeCommand } from "../lab/_helpers.ts";
 
 const MACS = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
 
@@ -50,4 +54,30 @@ Deno.test("the session's caller address is $SSH_CLIENT's first word, or vde_plug
   assert.deepEqual(sessionOwner(undefined, 0), { user: "root", ip: "UNKNOWN_IP_ADDRESS" });
   assert.deepEqual(sessionOwner("", 0).ip, "UNKNOWN_IP_ADDRESS");
   assert.equal(sessionOwner("x".repeat(300), 0).ip.length, 255);
+});
+
+Deno.test("vde plug -l stopped by a signal still says STOP to syslog (vdeplug4's _exit on TERM says nothing)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plug-log-" });
+  const log = standIn(dir);
+  const child = new Deno.Command(vdeCommand()[0]!, {
+    args: [...vdeCommand().slice(1), "plug", "-l", "null://"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+    env: { VDE_SYSLOG_SOCKET: log.path },
+  }).spawn();
+  try {
+    await waitFor(() => log.lines().some((l) => l.includes("START: user ")) || undefined, {
+      timeoutMs: 20_000,
+      what: "the START line",
+    });
+    child.kill("SIGTERM");
+    const out = await within("vde plug to exit", 10_000, child.output());
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(log.lines().at(-1)!, /: STOP: user \S+ IP UNKNOWN_IP_ADDRESS$/);
+  } finally {
+    await reap(child);
+    log.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
