@@ -32,13 +32,15 @@ Deno.test("run of a command that ends with its pipes reads all of its output and
   assert.equal(r.stderr, "done\n");
 });
 
-Deno.test("waitForOutput finds a line still in the pipe when the child's exit is seen, and still fails fast on one never printed", async () => {
+Deno.test("a background child's status waits for what is still in its pipes: stderr read right after it holds the last line", async () => {
   // The exit comes first and the line after it, as on a loaded machine a refused cable client's last line
   // (printed just before it exits) may be read after its status: a job the child left writes it.
   const late = spawnManaged(["sh", "-c", "(sleep 0.3; echo 'refused: wrong key' >&2) & exit 1"], {
     name: "late",
   });
-  await late.status;
+  assert.equal((await late.status).code, 1);
+  assert.match(late.stderr, /refused: wrong key/);
+  assert.equal(late.exitStatus?.code, 1, "exitStatus is set with status, the output complete");
   const m = await late.waitForOutput(/refused: (wrong key)/, 10_000, "stderr");
   assert.equal(m[1], "wrong key");
   await late.stop();
@@ -53,14 +55,16 @@ Deno.test("waitForOutput finds a line still in the pipe when the child's exit is
   await silent.stop();
 });
 
-Deno.test("waitForOutput of a child that exited is bounded when a job it left keeps its pipes open", async () => {
+Deno.test("a background child's status, and waitForOutput after it, are bounded when a job it left keeps its pipes open", async () => {
   const mark = `sleep 598.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  const t0 = Date.now();
   const child = spawnManaged(["bash", "-c", `${mark} & exit 2`], { name: "leaver" });
   try {
-    await child.status;
-    const t0 = Date.now();
+    assert.equal((await child.status).code, 2);
+    assert.ok(Date.now() - t0 < 10_000, "bounded by the drain grace, not the job's end");
+    const t1 = Date.now();
     await assert.rejects(child.waitForOutput(/never/, 30_000), /leaver exited \(exit 2\) before printing/);
-    assert.ok(Date.now() - t0 < 10_000, "bounded by the drain grace, not the timeout");
+    assert.ok(Date.now() - t1 < 1_000, "at once: the exit is known");
   } finally {
     await run(["pkill", "-xf", mark], { check: false });
     await child.stop();

@@ -296,7 +296,7 @@ function collect(stream: ReadableStream<Uint8Array>): { text: Promise<string>; s
 
 /** Keep at most this much of each output stream, so a chatty child cannot exhaust memory. */
 const MAX_CAPTURE = 1 << 20;
-/** How long `waitForOutput` waits, once the child exited, for the rest of its output still in the pipes. */
+/** How long a ManagedProcess's `status` waits, once the child exited, for the rest of its output still in the pipes. */
 const DRAIN_GRACE_MS = 2_000;
 
 /** Options for {@link spawnManaged}. */
@@ -322,12 +322,17 @@ export class ManagedProcess {
   readonly cmd: readonly string[];
   /** Process id. */
   readonly pid: number;
-  /** Resolves when the child has exited. */
+  /**
+   * Resolves when the child has exited and its output pipes are read to their end (or DRAIN_GRACE_MS
+   * after the exit, if a job it left holds them): `stdout` and `stderr` then hold all it printed.
+   */
   readonly status: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
   #stdout = "";
   #stderr = "";
   #exit: Deno.CommandStatus | null = null;
+  /** The child was reaped (its pid may be reused): no signal is sent from then on. */
+  #reaped = false;
   #stdin: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #listeners = new Set<() => void>();
   #unregister: () => void;
@@ -351,7 +356,13 @@ export class ManagedProcess {
       this.#pump(this.#child.stdout, (s) => (this.#stdout = cap(this.#stdout + s))),
       this.#pump(this.#child.stderr, (s) => (this.#stderr = cap(this.#stderr + s))),
     ]).then(() => {});
-    this.status = this.#child.status.then((s) => {
+    // The exit is seen before the pipes are read to their end: a child that prints its last line and exits
+    // at once (a refused cable client) has that line still in the pipe when its status comes in, the more
+    // so on a loaded machine. So `status` (and `exitStatus`) wait for the pipes, bounded: a job the child
+    // left may hold them open for good.
+    this.status = this.#child.status.then(async (s) => {
+      this.#reaped = true;
+      await atMost(this.#drained, DRAIN_GRACE_MS);
       this.#exit = s;
       this.#notify();
       return s;
@@ -393,8 +404,8 @@ export class ManagedProcess {
 
   /**
    * Waits until captured output (stdout, or stderr with `stream`) matches `re`;
-   * returns the match. Fails early if the child exits first, once its pipes are
-   * read to the end (or DRAIN_GRACE_MS after the exit, if a job holds them).
+   * returns the match. Fails early if the child exits first (its output read
+   * to the end, as `status` has it).
    */
   waitForOutput(
     re: RegExp,
@@ -402,33 +413,18 @@ export class ManagedProcess {
     stream: "stdout" | "stderr" = "stdout",
   ): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
-      let settling = false;
-      let grace: ReturnType<typeof setTimeout> | undefined;
-      const match = () => (stream === "stdout" ? this.#stdout : this.#stderr).match(re);
       const check = () => {
-        const m = match();
+        const m = (stream === "stdout" ? this.#stdout : this.#stderr).match(re);
         if (m) return done(() => resolve(m));
-        if (this.#exit === null || settling) return;
-        // The exit is seen before the pipes are read to their end: a child that prints its last line
-        // and exits at once (a refused cable client) has that line still in the pipe when its status
-        // comes in, the more so on a loaded machine. So the verdict waits for the pipes to drain, up
-        // to DRAIN_GRACE_MS: a job the child left may hold them open for good.
-        settling = true;
-        Promise.race([this.#drained, new Promise((r) => (grace = setTimeout(r, DRAIN_GRACE_MS)))]).then(
-          () => {
-            clearTimeout(grace);
-            const late = match();
-            if (late) return done(() => resolve(late));
-            done(() =>
-              reject(
-                new Error(
-                  `${this.name} exited (${
-                    describeStatus(this.#exit)
-                  }) before printing ${re}\n${this.#stderr.trim()}`,
-                ),
-              )
-            );
-          },
+        if (this.#exit === null) return;
+        done(() =>
+          reject(
+            new Error(
+              `${this.name} exited (${
+                describeStatus(this.#exit)
+              }) before printing ${re}\n${this.#stderr.trim()}`,
+            ),
+          )
         );
       };
       const timer = setTimeout(
@@ -447,7 +443,6 @@ export class ManagedProcess {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
-        clearTimeout(grace);
         this.#listeners.delete(check);
         fn();
       };
@@ -458,7 +453,7 @@ export class ManagedProcess {
 
   /** Sends `signal` if the child still runs. */
   kill(signal: Deno.Signal = "SIGTERM"): void {
-    if (this.#exit !== null) return;
+    if (this.#reaped) return;
     try {
       this.#child.kill(signal);
     } catch { /* raced with exit */ }
@@ -505,6 +500,16 @@ export function spawnManaged(cmd: string[], opts: SpawnOptions = {}): ManagedPro
 export function describeStatus(s: Deno.CommandStatus | null): string {
   if (s === null) return "running";
   return s.signal ? `signal ${s.signal}` : `exit ${s.code}`;
+}
+
+/** Waits for `p`, or `ms`, whichever comes first; the timer is cleared either way. */
+async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function cap(s: string): string {

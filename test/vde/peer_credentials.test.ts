@@ -125,9 +125,8 @@ Deno.test("--mode 666: who a client is comes from the ctl connection, not from t
                 await honest.waitForOutput(/^reply /m, 10_000);
                 await a.waitTag(402);
                 assert.equal(a.send(ethFrame(BROADCAST, mac(401), 401)), 0);
-                // It exits once it has the frame (or after 5 s); its output is complete after stop().
+                // It exits once it has the frame (or after 5 s); its output is complete once its status is in.
                 await within("the peer client to finish", 15_000, honest.status);
-                await honest.stop();
                 assert.match(honest.stdout, /^frame 401$/m, honest.stdout + honest.stderr);
               } finally {
                 await honest.stop();
