@@ -19,7 +19,7 @@ import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { programHint } from "./program_hint.ts";
 import { cableState, labStatusJson, linkStp } from "./status_json.ts";
-import { onPath } from "../os/paths.ts";
+import { onPath } from "../os/command_lookup.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
 import { plainImpairments, plainLab } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";

@@ -9,6 +9,10 @@
  * x bit on a regular file: the kernel still refuses one this user lacks the
  * bit for, and the wrapper's own status then says so, rather than this
  * refusing a command that would have run.
+ *
+ * `onPath` asks the looser question the lab shell's hint needs (is this
+ * word a program's name?) with the same look at each entry: a bare name,
+ * any regular file, x bit or not, an empty $PATH entry skipped.
  */
 
 /** Why a command cannot run: the status a shell gives it (127 not there, 126 not executable) and its words. */
@@ -19,15 +23,30 @@ export interface Unrunnable {
 
 const NOT_FOUND: Unrunnable = { status: 127, why: "command not found" };
 
-/** What is at `path`, links followed. */
-function kindAt(path: string): "executable" | "directory" | "other" | "none" {
+/** What is at `path`, links followed: a regular file with an x bit or without, a directory, else (a fifo, a device). */
+function kindAt(path: string): "executable" | "file" | "directory" | "other" | "none" {
   try {
     const stat = Deno.statSync(path);
     if (stat.isDirectory) return "directory";
-    return stat.isFile && ((stat.mode ?? 0) & 0o111) !== 0 ? "executable" : "other";
+    if (!stat.isFile) return "other";
+    return ((stat.mode ?? 0) & 0o111) !== 0 ? "executable" : "file";
   } catch {
     return "none";
   }
+}
+
+/** What each $PATH entry holds under `name`, in order; an empty entry is "." (`emptyIsCwd`, execvp's reading) or none. */
+function* pathKinds(name: string, path: string, emptyIsCwd: boolean): Generator<ReturnType<typeof kindAt>> {
+  for (const dir of path.split(":")) {
+    if (dir !== "" || emptyIsCwd) yield kindAt(`${dir === "" ? "." : dir}/${name}`);
+  }
+}
+
+/** Whether `name` (no slash) is a regular file in a directory of $PATH (`path`), as the lab shell's hint asks. */
+export function onPath(name: string, path = Deno.env.get("PATH") ?? ""): boolean {
+  if (name === "" || name.includes("/")) return false;
+  for (const kind of pathKinds(name, path, false)) if (kind === "executable" || kind === "file") return true;
+  return false;
 }
 
 const NOT_EXECUTABLE: Unrunnable = { status: 126, why: "permission denied (not executable)" };
@@ -43,10 +62,9 @@ export function unrunnable(command: string, path = Deno.env.get("PATH") ?? ""): 
   }
   // A directory of that name in a $PATH directory is passed over, as a shell does.
   let found = false;
-  for (const dir of path.split(":")) {
-    const kind = kindAt(`${dir === "" ? "." : dir}/${command}`);
+  for (const kind of pathKinds(command, path, true)) {
     if (kind === "executable") return undefined;
-    if (kind === "other") found = true;
+    if (kind === "file" || kind === "other") found = true;
   }
   return found ? NOT_EXECUTABLE : NOT_FOUND;
 }

@@ -90,9 +90,3 @@ export function wholePath(path: string): string {
 export function dirOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/")) || "/";
 }
-
-/** Whether `name` (no slash) is a file in a directory of $PATH, as a shell would find the program. */
-export function onPath(name: string): boolean {
-  if (name === "" || name.includes("/")) return false;
-  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => dir !== "" && isFile(`${dir}/${name}`));
-}

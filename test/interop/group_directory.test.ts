@@ -17,7 +17,7 @@ import {
   waitForPortFiles,
   waitUntilAccepting,
 } from "../helpers/vde_clients.ts";
-import { onPath } from "../../src/os/paths.ts";
+import { onPath } from "../../src/os/command_lookup.ts";
 
 Deno.test("Debian's vde_plug in the --group reaches our switch's 3770 directory, made fresh and found again after a SIGKILL", async (t) => {
   if (

@@ -15,7 +15,8 @@ import {
   StdioClient,
   waitForPortFiles,
 } from "../helpers/vde_clients.ts";
-import { isFile, onPath } from "../../src/os/paths.ts";
+import { isFile } from "../../src/os/paths.ts";
+import { onPath } from "../../src/os/command_lookup.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { withLabUp } from "./_helpers.ts";
 

@@ -14,7 +14,7 @@ import {
   skipUnlessRoot,
 } from "../helpers/processes.ts";
 import { groupHint } from "../../src/os/users.ts";
-import { onPath } from "../../src/os/paths.ts";
+import { onPath } from "../../src/os/command_lookup.ts";
 import { processAlive } from "../../src/os/processes.ts";
 import { until } from "../helpers/vde_clients.ts";
 

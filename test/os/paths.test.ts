@@ -1,13 +1,6 @@
-/** What a path is: onPath finds a program as a shell would, by its bare name in $PATH. */
+/** What a path is: its one name from anywhere. */
 import assert from "node:assert/strict";
-import { onPath, wholePath } from "../../src/os/paths.ts";
-
-Deno.test("onPath finds a program by its bare name in $PATH, and never a path or an empty name", () => {
-  assert.equal(onPath("sh"), true);
-  assert.equal(onPath("no-such-program-u19"), false);
-  assert.equal(onPath("/bin/sh"), false);
-  assert.equal(onPath(""), false);
-});
+import { wholePath } from "../../src/os/paths.ts";
 
 Deno.test("wholePath names a path by its real path, or by its parent's and its name where it does not exist yet", async () => {
   const tmp = await Deno.realPath(await Deno.makeTempDir({ prefix: "vde-whole-path-" }));
