@@ -14,9 +14,12 @@
  * process waits on the command, passes on the signals a wrapper does (as
  * sudo and docker exec: INT, QUIT, TERM, HUP, USR1, USR2, WINCH), and exits
  * with its status. Ctrl-C and Ctrl-\ at the terminal reach the command
- * themselves (same process group): an INT or QUIT that arrives while this
- * process is in its terminal's foreground group is not sent again, as a
- * second one may force what the first asked gracefully.
+ * themselves (same process group): an INT or QUIT sent to the whole group
+ * is not sent again, as a second one may force what the first asked
+ * gracefully, while one sent to this process alone (`kill -INT PID` from
+ * another shell) is passed on. Deno does not say who sent a signal; a
+ * witness in the group tells (os/group_witness.ts), and where it cannot,
+ * this process being its terminal's foreground is taken for the keys'.
  */
 import type { Command } from "commander";
 import { CommanderError } from "commander";
@@ -29,6 +32,7 @@ import { ExitStatus, UsageError } from "./main.ts";
 import { onSignals } from "./signals.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
+import { GroupSignalWitness } from "../os/group_witness.ts";
 import { rootLabsHint } from "./lab.ts";
 
 /** A running lab as exec sees it: its name and its hosts' namespaces. */
@@ -111,12 +115,21 @@ export const RELAYED_SIGNALS: readonly Deno.Signal[] = [
 ];
 
 /**
- * Whether `signal` is passed on, `foreground` saying whether this process is in its terminal's foreground
- * group: the terminal's keys sent an INT or QUIT there to the command as well. A resize's WINCH goes there
- * too, but a second one only has the size read again.
+ * Whether `signal` is passed on, `toGroup` saying whether it was sent to this process's whole group (the
+ * terminal's keys, `kill -INT -PGID`): an INT or QUIT sent so reached the command as well. A resize's
+ * WINCH goes there too, but a second one only has the size read again.
  */
-export function relays(signal: Deno.Signal, foreground: boolean): boolean {
-  return !(foreground && (signal === "SIGINT" || signal === "SIGQUIT"));
+export function relays(signal: Deno.Signal, toGroup: boolean): boolean {
+  return !(toGroup && (signal === "SIGINT" || signal === "SIGQUIT"));
+}
+
+/**
+ * Whether `signal`, just received, was sent to this process's whole group: as `witness` saw it, or, where
+ * it cannot tell, whether this process is its terminal's foreground (where the keys send it to the group).
+ */
+function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): boolean {
+  if (signal !== "SIGINT" && signal !== "SIGQUIT") return false;
+  return witness.sentToGroup(signal) ?? thisInForeground();
 }
 
 /** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
@@ -127,9 +140,10 @@ async function runHere(argv: readonly string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(cannotRun(argv[0]!, err));
   }
+  const witness = new GroupSignalWitness().start();
   // This process outlives the command, whatever it is sent.
   const stop = onSignals((signal) => {
-    if (!relays(signal, thisInForeground())) return;
+    if (!relays(signal, sentToGroup(signal, witness))) return;
     try {
       child.kill(signal);
     } catch { /* exited meanwhile */ }
@@ -139,6 +153,7 @@ async function runHere(argv: readonly string[]): Promise<number> {
     return (await child.status).code;
   } finally {
     stop();
+    await witness.close();
   }
 }
 

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { execArgv, execTarget, RELAYED_SIGNALS, relays } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
-import { run, skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 
 const demo = { name: "demo", namespaces: ["vde-demo-h1", "vde-demo-h2"] };
 const other = { name: "other", namespaces: ["vde-other-h1"] };
@@ -103,7 +104,7 @@ Deno.test("vde exec HOST COMMAND runs it in the lab's host, its options its own,
   });
 });
 
-Deno.test("vde exec passes on INT and QUIT unless its terminal sent them to the command too; TERM, HUP, USR1, USR2, WINCH always", () => {
+Deno.test("vde exec passes on INT and QUIT unless they were sent to its whole group (its command's too); TERM, HUP, USR1, USR2, WINCH always", () => {
   for (const signal of RELAYED_SIGNALS) assert.equal(relays(signal, false), true, signal);
   assert.deepEqual(RELAYED_SIGNALS.filter((s) => !relays(s, true)), ["SIGINT", "SIGQUIT"]);
 });
@@ -168,5 +169,45 @@ Deno.test("vde exec of a command not there exits 127, and of one not executable 
     });
     assert.equal(shell.code, 127);
     assert.equal(shell.stderr, "vde: h1: /nonexistent/sh: no such file or directory\n");
+  });
+});
+
+Deno.test("vde exec as its terminal's foreground: Ctrl-C and Ctrl-\\ reach the command once (the terminal's own), and a kill -INT or -QUIT from another shell reaches it too", async (t) => {
+  if (skipUnlessRoot(t) || skipUnless(t, await tmuxMissing())) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name, file) => {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    // The command says each INT and QUIT it gets; the shell around vde exec says vde exec's pid (exec keeps it).
+    await Deno.writeTextFile(
+      `${dir}/trap.sh`,
+      "trap 'echo got INT' INT; trap 'echo got QUIT' QUIT; echo ready; while :; do sleep 0.1; done\n",
+    );
+    const tmux = await TmuxSession.start(
+      `${dir}/tmux.sock`,
+      `sh -c 'echo "pid $$"; exec ${vdeCommand().join(" ")} exec ${name} h1 sh ${dir}/trap.sh'`,
+    );
+    try {
+      const screen = await tmux.waitFor((s) => /^ready$/m.test(s), "the command's ready", 30_000);
+      const pid = /^pid (\d+)$/m.exec(screen)![1]!;
+      const count = async (what: string) =>
+        ((await tmux.screen()).match(new RegExp(`got ${what}$`, "gm")) ?? []).length;
+      const says = (what: string, n: number) =>
+        tmux.waitFor(
+          (s) => (s.match(new RegExp(`got ${what}$`, "gm")) ?? []).length >= n,
+          `got ${what} x${n}`,
+        );
+      for (const [what, key] of [["INT", "C-c"], ["QUIT", "C-\\"]] as const) {
+        await tmux.keys(key);
+        await says(what, 1);
+        // Not passed on as well: a second would show by now.
+        await new Promise((r) => setTimeout(r, 700));
+        assert.equal(await count(what), 1, `the terminal's ${key} reached the command once`);
+        await run(["kill", `-${what}`, pid]);
+        await says(what, 2);
+      }
+      await run(["kill", "-TERM", pid]);
+      await tmux.waitFor((s) => s.includes("[exit 143]"), "vde exec's exit after its command's TERM");
+    } finally {
+      await tmux.kill();
+    }
   });
 });

@@ -1,0 +1,20 @@
+/**
+ * A process that asks a GroupSignalWitness about each INT and QUIT it
+ * gets and prints `SIGINT group` or `SIGINT alone`; `ready` once listening.
+ * Run it as its group's leader (setsid), so `kill -INT -PID` is its group's.
+ * Stdin's end ends it, its witness closed first.
+ */
+import { GroupSignalWitness } from "../../src/os/group_witness.ts";
+
+const witness = new GroupSignalWitness().start();
+for (const signal of ["SIGINT", "SIGQUIT"] as const) {
+  Deno.addSignalListener(signal, () => {
+    const answer = witness.sentToGroup(signal);
+    console.log(`${signal} ${answer === undefined ? "unknown" : answer ? "group" : "alone"}`);
+  });
+}
+console.log("ready");
+for await (const _ of Deno.stdin.readable) { /* until EOF */ }
+await witness.close();
+console.log("closed");
+Deno.exit(0);
