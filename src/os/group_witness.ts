@@ -9,7 +9,8 @@
  *
  * Theory of operation: the witness is a child in this process's group
  * that does nothing (`cat` of a pipe of ours, so it ends with us whatever
- * ends us), both signals at their default action, fatal. A signal sent to
+ * ends us, its core size limit 0), both signals at their default action,
+ * fatal. A signal sent to
  * the group reaches the witness in the same kernel call that reaches us,
  * and a fatal one marks it for death there and then (SIGKILL pending on it,
  * the signal on its process): by the time our listener runs, /proc says it
@@ -89,7 +90,14 @@ export class GroupSignalWitness {
     this.#end();
     if (this.#closed) return;
     try {
-      const child = new Deno.Command("cat", { stdin: "piped", stdout: "null", stderr: "null" }).spawn();
+      // QUIT's default action dumps core: none is written for a witness (a core_pattern piping to a
+      // program such as systemd-coredump is still told, and stores nothing under that limit).
+      const child = new Deno.Command("sh", {
+        args: ["-c", "ulimit -c 0; exec cat"],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
       // It never keeps this process waiting: its end is ours.
       child.unref();
       child.status.catch(() => {});
