@@ -7,6 +7,8 @@
  * too short, or not IPv4/IPv6, is no answer, never an error.
  */
 import { ETH_HLEN, ETH_P_8021Q, VLAN_ETH_HLEN } from "./ethernet.ts";
+import { ETH_P_IP } from "./ipv4.ts";
+import { ETH_P_IPV6 } from "./ipv6.ts";
 
 /** The answer of `ipSourceOf`: valid only after it returned true. */
 export interface IpSource {
@@ -18,8 +20,6 @@ export interface IpSource {
   vlan: number;
 }
 
-const ETH_P_IP = 0x0800;
-const ETH_P_IPV6 = 0x86dd;
 /** Offset of the source address inside an IPv4 header, and inside an IPv6 one. */
 const V4_SRC = 12;
 const V6_SRC = 8;

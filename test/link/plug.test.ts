@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { plug, plugsOnThread } from "../../src/link/plug.ts";
+import { plug, type PlugOptions, plugsOnThread } from "../../src/link/plug.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
 import { BUILTIN_SCHEMES } from "../../src/link/schemes.ts";
 import { setLogWriter } from "../../src/log.ts";
@@ -22,20 +22,31 @@ async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<vo
   }
 }
 
-Deno.test("plug carries frames both ways between two links", async () => {
-  // left <-> (a plugged to b) <-> right
+/**
+ * left <-> (a plugged to b) <-> right, the options made knowing a and b; `exchange(n)` sends n frames
+ * each way (0.. from left, 100.. from right) and waits until they are through.
+ */
+function cableOf(options: (a: StreamLink, b: StreamLink) => PlugOptions = () => ({})) {
   const [left, a] = linkPair("l");
   const [b, right] = linkPair("r");
-  const cable = plug(a, b);
+  const cable = plug(a, b, options(a, b));
   const atRight: number[] = [];
   const atLeft: number[] = [];
   right.onFrame = (f) => atRight.push(f[0]!);
   left.onFrame = (f) => atLeft.push(f[0]!);
-  for (let i = 0; i < 50; i++) {
-    left.send(frameStarting(i));
-    right.send(frameStarting(100 + i));
-  }
-  await waitFor("frames through the plug", () => atRight.length === 50 && atLeft.length === 50);
+  const exchange = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      left.send(frameStarting(i));
+      right.send(frameStarting(100 + i));
+    }
+    await waitFor("frames through the plug", () => atRight.length === n && atLeft.length === n);
+  };
+  return { left, a, b, right, cable, atLeft, atRight, exchange };
+}
+
+Deno.test("plug carries frames both ways between two links", async () => {
+  const { left, a, b, right, cable, atLeft, atRight, exchange } = cableOf();
+  await exchange(50);
   assert.deepEqual(atRight, Array.from({ length: 50 }, (_, i) => i));
   assert.deepEqual(atLeft, Array.from({ length: 50 }, (_, i) => 100 + i));
   b.close("unplugged");
@@ -46,19 +57,11 @@ Deno.test("plug carries frames both ways between two links", async () => {
 });
 
 Deno.test("plug shows its watcher each frame arriving on the watched end only, before sending it on", async () => {
-  const [left, a] = linkPair("l");
-  const [b, right] = linkPair("r");
   const seen: number[] = [];
-  const cable = plug(a, b, { watch: { from: b, see: (f) => seen.push(f[0]!) } });
-  const atLeft: number[] = [];
-  const atRight: number[] = [];
-  left.onFrame = (f) => atLeft.push(f[0]!);
-  right.onFrame = (f) => atRight.push(f[0]!);
-  for (let i = 0; i < 5; i++) {
-    left.send(frameStarting(i));
-    right.send(frameStarting(100 + i));
-  }
-  await waitFor("frames through the plug", () => atLeft.length === 5 && atRight.length === 5);
+  const { left, b, right, cable, exchange } = cableOf((_, b) => ({
+    watch: { from: b, see: (f) => seen.push(f[0]!) },
+  }));
+  await exchange(5);
   assert.deepEqual(seen, [100, 101, 102, 103, 104], "what b brought, not what a did");
   b.close("unplugged");
   await cable;
