@@ -161,7 +161,7 @@ async function runPlug(
   }
   // -L looks at what the stream's side sends (vde_plug's): the remote user's frames. No stream end, no addresses.
   const stream = ipLog === undefined ? undefined : [second, first].find(isStream);
-  const thread = flags.thread !== false && stream === undefined;
+  const thread = flags.thread !== false;
   if (plugsOnThread(first, second, { thread })) options.plugThread = true;
   // A signal ends the cable like EOF does: both links close, so each can say
   // goodbye (a vxvde leave notice, a tap it created removed). Listening from the
