@@ -134,21 +134,23 @@ function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): boolean 
 
 /** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
 async function runHere(argv: readonly string[]): Promise<number> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit" }).spawn();
-  } catch (err) {
-    throw new UsageError(cannotRun(argv[0]!, err));
-  }
+  let child: Deno.ChildProcess | undefined;
+  // This process outlives the command, whatever it is sent. Listening (and the witness there) before the
+  // command starts: a signal sent as soon as it runs is passed on, not the end of this process.
   const witness = new GroupSignalWitness().start();
-  // This process outlives the command, whatever it is sent.
   const stop = onSignals((signal) => {
-    if (!relays(signal, sentToGroup(signal, witness))) return;
+    if (child === undefined || !relays(signal, sentToGroup(signal, witness))) return;
     try {
       child.kill(signal);
     } catch { /* exited meanwhile */ }
   }, RELAYED_SIGNALS);
   try {
+    try {
+      child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit" })
+        .spawn();
+    } catch (err) {
+      throw new UsageError(cannotRun(argv[0]!, err));
+    }
     // Deno's code for a command a signal ended is already 128 + its number (139 after a SIGSEGV).
     return (await child.status).code;
   } finally {
