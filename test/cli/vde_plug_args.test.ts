@@ -68,19 +68,12 @@ Deno.test("vde plug --port 3 takes port 3 of a switch, and '= COMMAND' runs the 
 });
 
 Deno.test("vde_plug's -d with a stdin/stdout end is refused in one line saying what to do instead", async () => {
-  for (
-    const [args, said] of [
-      // In the background stdin/stdout are /dev/null: a cable to them carries nothing.
-      [["-d", "null://"], /^vde: --daemon needs two VNLs: .*`vde plug -d null:\/\/ tap:\/\/tap0`\n$/],
-    ] as const
-  ) {
-    const child = spawnVde(["plug", ...args], {
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    });
-    const out = await within("vde plug to exit", 10_000, child.output());
-    assert.equal(out.code, 1);
-    assert.match(new TextDecoder().decode(out.stderr), said);
-  }
+  // In the background stdin/stdout are /dev/null: a cable to them carries nothing.
+  const child = spawnVde(["plug", "-d", "null://"], { stdin: "null", stdout: "null", stderr: "piped" });
+  const out = await within("vde plug to exit", 10_000, child.output());
+  assert.equal(out.code, 1);
+  assert.match(
+    new TextDecoder().decode(out.stderr),
+    /^vde: --daemon needs two VNLs: .*`vde plug -d null:\/\/ tap:\/\/tap0`\n$/,
+  );
 });
