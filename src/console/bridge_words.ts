@@ -62,6 +62,22 @@ const THEIR_WORDS: ReadonlyMap<string, readonly [string, string]> = new Map(
  */
 const TOOLS = new Set(["bridge", "brctl", "ip", "ovs-appctl", "ovs-vsctl", "ovs-ofctl", "show"]);
 
+/** The bridge's and Open vSwitch's own programs, whose every command line is theirs (`ip`'s is not). */
+export const BRIDGE_TOOLS: ReadonlySet<string> = new Set([
+  "bridge",
+  "brctl",
+  "ovs-appctl",
+  "ovs-vsctl",
+  "ovs-ofctl",
+]);
+
+/**
+ * The overviews an admin types first, `brctl show` and `ovs-vsctl show`: a
+ * tool's `show` (no word of the table: a switch CLI's `show clock` is
+ * nothing of ours) that lists the bridge's ports, our `ports`.
+ */
+const SHOW_TOOLS = new Set(["brctl", "ovs-vsctl"]);
+
 /** A word as the table has it: `other_config:rstp-priority=4096` is `rstp-priority`. */
 function bare(word: string): string {
   const key = word.slice(0, word.includes("=") ? word.indexOf("=") : undefined);
@@ -71,11 +87,31 @@ function bare(word: string): string {
 /**
  * Our command for an unknown `line` that is a bridge or Open vSwitch command
  * line or word, in words (`fdb here is macs (the MAC table)`); undefined when
- * the line starts with neither a tool's name nor one of their words, or
- * `paths` lacks our command. Of several of their words the last is the one
- * meant: `ip link set br0 type bridge stp_state 1` is about spanning tree.
+ * the line is not theirs (bridgeCommand) or `paths` lacks our command.
  */
 export function bridgeWordHint(line: string, paths: readonly string[]): string | undefined {
+  const found = bridgeCommand(line);
+  return found !== undefined && paths.includes(found.ours)
+    ? `${found.word} here is ${found.ours} (${found.what})`
+    : undefined;
+}
+
+/** Their word (or `brctl show`), our switch console command for it, and what that is. */
+export interface BridgeCommand {
+  readonly word: string;
+  readonly ours: string;
+  readonly what: string;
+}
+
+/**
+ * The switch console command a bridge or Open vSwitch command line or word
+ * means, whichever console is asked (`vde brctl show`, typed to the vde
+ * program, is answered with the switch console's command); undefined when
+ * the line starts with neither a tool's name nor one of their words. Of
+ * several of their words the last is the one meant:
+ * `ip link set br0 type bridge stp_state 1` is about spanning tree.
+ */
+export function bridgeCommand(line: string): BridgeCommand | undefined {
   // `bridge fdb flush` is OVS's fdb/flush; `flush` alone is no word of theirs (`ip neigh flush`).
   const ws = words(line).map(bare).map((w, i, all) =>
     w === "flush" && all[i - 1] === "fdb" ? "fdb/flush" : w
@@ -83,8 +119,11 @@ export function bridgeWordHint(line: string, paths: readonly string[]): string |
   const first = ws[0] ?? "";
   if (!TOOLS.has(first) && !THEIR_WORDS.has(first)) return undefined;
   const word = ws.findLast((w) => THEIR_WORDS.has(w));
-  if (word === undefined) return undefined;
+  if (word === undefined) {
+    return SHOW_TOOLS.has(first) && ws[1] === "show"
+      ? { word: `${first} show`, ours: "ports", what: "the ports with their counters" }
+      : undefined;
+  }
   const ours = THEIR_WORDS.get(word);
-  if (ours === undefined) return undefined;
-  return paths.includes(ours[0]) ? `${word} here is ${ours[0]} (${ours[1]})` : undefined;
+  return ours === undefined ? undefined : { word, ours: ours[0], what: ours[1] };
 }

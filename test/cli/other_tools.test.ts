@@ -77,3 +77,35 @@ Deno.test("a QEMU user's vde qemu or vde vm is answered with QEMU's -netdev vde 
     );
   }
 });
+
+Deno.test("a Linux bridge's or Open vSwitch's command line typed to vde names the switch console command that does it", () => {
+  assert.equal(
+    otherToolHint("bridge", ["fdb", "show"]),
+    "fdb here is macs at a switch's console, the MAC table: `vde term DIR -c macs`, " +
+      "or `vde term LAB/sw1 -c macs` for a lab's",
+  );
+  assert.match(otherToolHint("brctl", ["show"]) ?? "", /^brctl show here is ports at a switch's console/);
+  assert.match(
+    otherToolHint("ovs-vsctl", ["show"]) ?? "",
+    /^ovs-vsctl show here is ports at a switch's console/,
+  );
+  assert.match(otherToolHint("ovs-appctl", ["fdb/show", "br0"]) ?? "", /`vde term DIR -c macs`/);
+  assert.match(otherToolHint("fdb", []) ?? "", /`vde term DIR -c macs`/);
+  assert.match(otherToolHint("show", ["spanning-tree"]) ?? "", /`vde term DIR -c stp`/);
+  // A tool's line with no word of ours is told what a bridge is here.
+  for (
+    const [word, rest] of [["brctl", ["addbr", "br0"]], ["bridge", []], ["ovs-vsctl", [
+      "add-br",
+      "br0",
+    ]]] as const
+  ) {
+    assert.match(
+      otherToolHint(word, rest) ?? "",
+      /^a bridge is a switch here \(`vde switch --sock DIR`\)/,
+      word,
+    );
+  }
+  // `show` alone is a listing word, as ps and ls are; a lab shell's `link` typed to vde is no bridge's.
+  assert.match(otherToolHint("show", []) ?? "", /^`vde status` lists running labs/);
+  assert.equal(otherToolHint("link", ["sw1-sw2", "down"]), undefined);
+});

@@ -66,6 +66,22 @@ Deno.test("a hardware switch CLI's show commands (show mac address-table, show s
   for (const [line, hint] of cases) assert.equal(bridgeWordHint(line, all), hint, line);
 });
 
+Deno.test("brctl show and ovs-vsctl show, the overviews a bridge or OVS admin types first, name our ports", () => {
+  const all = [...SWITCH, "ports"];
+  assert.equal(bridgeWordHint("brctl show", all), "brctl show here is ports (the ports with their counters)");
+  assert.equal(
+    bridgeWordHint("ovs-vsctl show", all),
+    "ovs-vsctl show here is ports (the ports with their counters)",
+  );
+  assert.equal(
+    bridgeWordHint("brctl show br0", all),
+    "brctl show here is ports (the ports with their counters)",
+  );
+  // A console without ports (a lab's, a wirefilter's) gets the usual answer.
+  assert.equal(bridgeWordHint("brctl show", SWITCH), undefined);
+  assert.equal(bridgeWordHint("brctl addbr br0", all), undefined);
+});
+
 Deno.test("a line that is not a bridge's or names a command the console lacks gets no such hint", () => {
   assert.equal(bridgeWordHint("prot/print", SWITCH), undefined);
   assert.equal(bridgeWordHint("foo fdb", SWITCH), undefined);
