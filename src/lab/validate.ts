@@ -30,6 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
+import { missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { cannotRead } from "./unreadable.ts";
@@ -202,7 +203,8 @@ class Validator {
     if (bad !== undefined) {
       const pos = this.#lines.linePos(bad.pos[0]);
       const why = bad.message.split("\n")[0]!.replace(/ at line .*/, "");
-      return this.#notLab(pos.line, pos.col, `not YAML: ${why} (${EXPECTED})`);
+      const hint = yamlErrorHint(bad.code, why);
+      return this.#notLab(pos.line, pos.col, `not YAML: ${why}${hint ? `: ${hint}` : ""} (${EXPECTED})`);
     }
     this.#dropDuplicateKeys(doc);
     const root = doc.contents;
@@ -290,6 +292,10 @@ class Validator {
       const k = isScalar(key) ? String(key.value) : undefined;
       if (k === undefined) {
         this.#error(key, `keys in ${where} must be plain words`);
+        continue;
+      }
+      if (missingSpaceAfterColon(k, allowed) !== undefined) {
+        this.#error(key, `unknown key "${k}" in ${where}${missingSpaceClause(k, allowed)}`);
         continue;
       }
       if (!allowed.includes(k)) {
@@ -457,13 +463,26 @@ class Validator {
       keys.set(name, key);
       const value = pair.value as Node | null;
       if (!isMap(value)) {
-        this.#error(value ?? key, `node ${name} must be a mapping with a \`kind\``);
+        // `sw1: kind:switch` is one word, not a mapping.
+        const word = isScalar(value) ? String(value.value) : "";
+        this.#error(
+          value ?? key,
+          `node ${name} must be a mapping with a \`kind\`${missingSpaceClause(word, ["kind"])}`,
+        );
         continue;
       }
       const kindPair = value.items.find((p) => isScalar(p.key) && p.key.value === "kind");
       const kind = kindPair && isScalar(kindPair.value) ? String(kindPair.value.value) : undefined;
       if (kind === undefined) {
-        this.#error(key, `node ${name} has no \`kind\` (one of ${NODE_KINDS.join(", ")})`);
+        // `{ kind:switch }` is a key of its own: that one is the slip.
+        const joined = value.items.map((p) => isScalar(p.key) ? String(p.key.value) : "")
+          .find((k) => missingSpaceAfterColon(k, ["kind"]) !== undefined);
+        this.#error(
+          key,
+          joined === undefined
+            ? `node ${name} has no \`kind\` (one of ${NODE_KINDS.join(", ")})`
+            : `node ${name} has no \`kind\`${missingSpaceClause(joined, ["kind"])}`,
+        );
         continue;
       }
       if (!(NODE_KINDS as readonly string[]).includes(kind)) {

@@ -1,0 +1,50 @@
+/**
+ * Two slips a lab file's author makes in YAML's flow style
+ * (`h1: { kind: host, address: 10.0.2.10/24 }`, as README's examples write
+ * nodes), said in words where the parser or the key check names only a
+ * symptom:
+ *
+ * - a `,` left out between two `key: value` in `{ }` makes the second a
+ *   block mapping inside the flow one, which the parser calls "Block
+ *   collections are not allowed within flow collections";
+ * - a space left out after a colon (`address:10.0.2.10/24`, `kind:switch`)
+ *   is no key and value but one plain word, which YAML reads as a key of
+ *   its own (or a node's whole value), so the check saw an unknown key or
+ *   a node with no `kind`; on a line of its own the parser finds a key
+ *   with no value ("Implicit map keys need to be followed by map values").
+ *
+ * Pure text in, words out; validate.ts adds them to its FILE:LINE:COL lines.
+ */
+
+/**
+ * What the parser's error (npm:yaml's `code` and first line) means in a lab
+ * file, where its message does not say; undefined where it does.
+ */
+export function yamlErrorHint(code: string, message: string): string | undefined {
+  if (code === "BLOCK_IN_FLOW") {
+    return "a `,` missing before it? inside { } and [ ], items are separated by commas: { kind: host, address: ... }";
+  }
+  // `delay:5ms` on a line of its own (a key with no value), or before the next key (one key of two lines).
+  const noValue = code === "MISSING_CHAR" && message.startsWith("Implicit map keys");
+  return noValue || code === "MULTILINE_IMPLICIT_KEY"
+    ? "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)"
+    : undefined;
+}
+
+/**
+ * The `key: value` that `word` was meant to be when it is one of `keys`
+ * joined to a value with no space after the colon (`address:10.0.2.10/24`
+ * gives `address: 10.0.2.10/24`); undefined for any other word.
+ */
+export function missingSpaceAfterColon(word: string, keys: readonly string[]): string | undefined {
+  const colon = word.indexOf(":");
+  if (colon <= 0 || colon === word.length - 1) return undefined;
+  const key = word.slice(0, colon);
+  return keys.includes(key) ? `${key}: ${word.slice(colon + 1)}` : undefined;
+}
+
+/** The clause that says so: `: a space is missing after the colon (address: 10.0.2.10/24)`. */
+export function missingSpaceClause(word: string, keys: readonly string[]): string {
+  const meant = missingSpaceAfterColon(word, keys);
+  return meant === undefined ? "" : `: a space is missing after the colon (\`${meant}\`)`;
+}
