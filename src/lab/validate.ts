@@ -233,6 +233,8 @@ class Validator {
       const nodeKeys = new Map<string, Node>();
       if (nodeEntries !== undefined) nodes = this.#nodes(nodeEntries, nodeKeys);
       const linkEntries = t.get("links");
+      // `link:` or `lniks:` (reported as an unknown key) left the links out: the hosts' addresses wait for them.
+      if (linkEntries === undefined && topo.value.items.length > t.size) this.#linkLeftOut = true;
       if (linkEntries !== undefined && linkEntries.value !== null) {
         links = this.#links(linkEntries.value, nodes, nodeKeys);
       }

@@ -635,3 +635,19 @@ Deno.test("a switch's mode has no setuid, setgid or sticky bit, is said as writt
     0o660,
   ]);
 });
+
+Deno.test("a misspelt links key is the one error, not one per host whose address then has no link", () => {
+  const text = `name: y
+topology:
+  nodes:
+    sw1: { kind: switch }
+    h1: { kind: host, address: 10.0.0.1/24 }
+  link:
+    - endpoints: [h1, sw1]
+`;
+  assert.deepEqual(errorsOf(text), ['lab.yaml:6:3: unknown key "link" in topology (did you mean "links"?)']);
+  // With no links key at all, the host's address without its link is still said.
+  assert.deepEqual(errorsOf(text.replace(/ {2}link:\n.*\n/, "")), [
+    "lab.yaml:5:5: host h1 has an address on eth0 but no link there",
+  ]);
+});
