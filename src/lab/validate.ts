@@ -178,6 +178,8 @@ class Validator {
   #doc: Document | undefined;
   /** A link was left out for a mistake (reported there): a host's address may be waiting for it. */
   #linkLeftOut = false;
+  /** `nodes` was no mapping (reported there): every node a link names is unknown for that alone. */
+  #nodesLeftOut = false;
 
   constructor(text: string, options: ValidateOptions) {
     this.#text = text;
@@ -229,7 +231,10 @@ class Validator {
     } else {
       const t = this.#entries(topo.value, KEYS.topology, "topology");
       const nodeEntries = t.get("nodes");
-      if (nodeEntries === undefined) this.#error(topo.key, "missing `topology.nodes`");
+      if (nodeEntries === undefined) {
+        this.#error(topo.key, "missing `topology.nodes`");
+        this.#nodesLeftOut = true;
+      }
       const nodeKeys = new Map<string, Node>();
       if (nodeEntries !== undefined) nodes = this.#nodes(nodeEntries, nodeKeys);
       const linkEntries = t.get("links");
@@ -454,7 +459,13 @@ class Validator {
 
   #nodes(entry: Entry, keys: Map<string, Node>): LabNode[] {
     if (!isMap(entry.value)) {
-      this.#error(entry.value ?? entry.key, "`nodes` must be a mapping of node names to their settings");
+      // A list of `- sw1: {...}` is the one slip that names its nodes: said so, not as "unknown node" per link end.
+      const list = isSeq(entry.value) ? " (no `-` before each: `sw1: { kind: switch }`)" : "";
+      this.#error(
+        entry.value ?? entry.key,
+        `\`nodes\` must be a mapping of node names to their settings${list}`,
+      );
+      this.#nodesLeftOut = true;
       return [];
     }
     const out: LabNode[] = [];
@@ -854,7 +865,7 @@ class Validator {
       const node = byName.get(m[1]!);
       if (node === undefined) {
         // The node itself is in error, reported there; the other end is still checked.
-        if (nodeKeys.has(m[1]!)) continue;
+        if (nodeKeys.has(m[1]!) || this.#nodesLeftOut) continue;
         const hint = didYouMean(m[1]!, [...byName.keys()]);
         this.#error(it, `unknown node "${m[1]}"` + didYouMeanClause(hint && `"${hint}"`));
         continue;

@@ -651,3 +651,22 @@ topology:
     "lab.yaml:5:5: host h1 has an address on eth0 but no link there",
   ]);
 });
+
+Deno.test("nodes written as a list, or missing, is one error, not an unknown node per link end", () => {
+  const text = `name: y
+topology:
+  nodes:
+    - sw1: { kind: switch }
+    - h1: { kind: host, address: 10.0.0.1/24 }
+  links:
+    - endpoints: [h1, sw1]
+`;
+  assert.deepEqual(errorsOf(text), [
+    "lab.yaml:4:5: `nodes` must be a mapping of node names to their settings (no `-` before each: " +
+    "`sw1: { kind: switch }`)",
+  ]);
+  assert.deepEqual(errorsOf(text.replace("  nodes:", "  nodez:")), [
+    "lab.yaml:2:1: missing `topology.nodes`",
+    'lab.yaml:3:3: unknown key "nodez" in topology (did you mean "nodes"?)',
+  ]);
+});
