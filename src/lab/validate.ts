@@ -438,9 +438,13 @@ class Validator {
     for (const item of itemsOf(e)) {
       const v = isScalar(item) ? (item as Scalar).value : undefined;
       if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+        // `vlans: "10,20"` or `10 20` is one word to YAML: the list it meant is written in brackets.
+        const list = typeof v === "string" && /^\s*\d+(\s*[,\s]\s*\d+)+\s*$/.test(v)
+          ? ` (a list is written [${v.trim().split(/[\s,]+/).join(", ")}])`
+          : "";
         this.#error(
           item,
-          `${what} must be whole numbers from ${min} to ${max}, got ${JSON.stringify(v ?? null)}`,
+          `${what} must be whole numbers from ${min} to ${max}, got ${JSON.stringify(v ?? null)}${list}`,
         );
       } else out.push(v);
     }
@@ -563,8 +567,13 @@ class Validator {
       }
       case "host": {
         const addresses: Record<string, string[]> = {};
+        // `DHCP`, `Dhcp`: the word is lower case, as `ip` and the file's other words are.
         const addr = (s: string) =>
-          s === "dhcp" ? undefined : ((r) => r.ok ? undefined : r.error)(parseCidr(s));
+          s === "dhcp"
+            ? undefined
+            : s.toLowerCase() === "dhcp"
+            ? `expected dhcp, in lower case, got "${s}"`
+            : ((r) => r.ok ? undefined : r.error)(parseCidr(s));
         const eth0 = this.#strings(e.get("address"), `${w} address`, addr);
         if (eth0.length > 0) addresses.eth0 = eth0;
         const ifs = e.get("interfaces");

@@ -670,3 +670,20 @@ topology:
     'lab.yaml:3:3: unknown key "nodez" in topology (did you mean "nodes"?)',
   ]);
 });
+
+Deno.test('DHCP in capitals and a VLAN list written as one word ("10,20", 10 20) say what to write', () => {
+  const text = `name: y
+topology:
+  nodes:
+    sw1: { kind: switch, vlans: "10,20" }
+    h1: { kind: host, address: DHCP }
+  links:
+    - endpoints: [h1, sw1]
+      trunk: 10 20
+`;
+  assert.deepEqual(errorsOf(text), [
+    'lab.yaml:4:33: sw1: vlans must be whole numbers from 1 to 4093, got "10,20" (a list is written [10, 20])',
+    'lab.yaml:5:32: h1: address: expected dhcp, in lower case, got "DHCP"',
+    'lab.yaml:8:14: trunk must be whole numbers from 1 to 4093, got "10 20" (a list is written [10, 20])',
+  ]);
+});
