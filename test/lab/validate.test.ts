@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { generateKeyFile } from "../../src/cable/key.ts";
-import { FIVE_MISTAKES } from "./_helpers.ts";
+import { FIVE_MISTAKES, TWO_HOSTS } from "./_helpers.ts";
 import { didYouMean } from "../../src/did_you_mean.ts";
 import { ipv4InSubnet, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
 
@@ -637,30 +637,17 @@ Deno.test("a switch's mode has no setuid, setgid or sticky bit, is said as writt
 });
 
 Deno.test("a misspelt links key is the one error, not one per host whose address then has no link", () => {
-  const text = `name: y
-topology:
-  nodes:
-    sw1: { kind: switch }
-    h1: { kind: host, address: 10.0.0.1/24 }
-  link:
-    - endpoints: [h1, sw1]
-`;
-  assert.deepEqual(errorsOf(text), ['lab.yaml:6:3: unknown key "link" in topology (did you mean "links"?)']);
-  // With no links key at all, the host's address without its link is still said.
-  assert.deepEqual(errorsOf(text.replace(/ {2}link:\n.*\n/, "")), [
+  const text = TWO_HOSTS.replace("  links:", "  link:");
+  assert.deepEqual(errorsOf(text), ['lab.yaml:7:3: unknown key "link" in topology (did you mean "links"?)']);
+  // With no links key at all, each host's address without its link is still said.
+  assert.deepEqual(errorsOf(text.replace(/ {2}link:\n(.*\n)*/, "")), [
     "lab.yaml:5:5: host h1 has an address on eth0 but no link there",
+    "lab.yaml:6:5: host h2 has an address on eth0 but no link there",
   ]);
 });
 
 Deno.test("nodes written as a list, or missing, is one error, not an unknown node per link end", () => {
-  const text = `name: y
-topology:
-  nodes:
-    - sw1: { kind: switch }
-    - h1: { kind: host, address: 10.0.0.1/24 }
-  links:
-    - endpoints: [h1, sw1]
-`;
+  const text = TWO_HOSTS.replace(/^ {4}(\w+:)/gm, "    - $1");
   assert.deepEqual(errorsOf(text), [
     "lab.yaml:4:5: `nodes` must be a mapping of node names to their settings (no `-` before each: " +
     "`sw1: { kind: switch }`)",
