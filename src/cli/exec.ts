@@ -17,6 +17,12 @@
  * themselves (same process group): an INT or QUIT that arrives while this
  * process is in its terminal's foreground group is not sent again, as a
  * second one may force what the first asked gracefully.
+ *
+ * A host is a network namespace, not a machine: its shell has this
+ * machine's files, hostname and so prompt, where docker's has the
+ * container's. So a shell (no command) at a terminal is announced in one
+ * line, and every command gets VDE_LAB and VDE_HOST, which a prompt can
+ * show (PS1='[$VDE_HOST] \w\$ ').
  */
 import type { Command } from "commander";
 import { CommanderError } from "commander";
@@ -120,10 +126,27 @@ export function relays(signal: Deno.Signal, foreground: boolean): boolean {
 }
 
 /** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
-async function runHere(argv: readonly string[]): Promise<number> {
+/**
+ * The line a shell in a host starts with at a terminal, since its prompt is
+ * this machine's; undefined for a command, or without a terminal.
+ */
+export function shellBanner(target: ExecTarget, terminal: boolean): string | undefined {
+  if (target.command.length > 0 || !terminal) return undefined;
+  return `vde exec: a shell in host ${target.host} of lab ${target.lab}, namespace ` +
+    `${netnsName(target.lab, target.host)}: its network, this machine's files and hostname ` +
+    "($VDE_HOST names it for a prompt); exit leaves it";
+}
+
+/** What a command in a host is told of where it runs, beside the caller's environment. */
+export function hostEnv(target: ExecTarget): Record<string, string> {
+  return { VDE_LAB: target.lab, VDE_HOST: target.host };
+}
+
+async function runHere(argv: readonly string[], env: Record<string, string>): Promise<number> {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit" }).spawn();
+    child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit", env })
+      .spawn();
   } catch (err) {
     throw new UsageError(cannotRun(argv[0]!, err));
   }
@@ -173,7 +196,12 @@ export const execCommand = (program: Command): void => {
       if (cannot !== undefined) {
         throw new ExitStatus(cannot.status, `${target.host}: ${program}: ${cannot.why}`);
       }
-      const status = await runHere(execArgv(target, state.rootless ? state.pid : undefined, shell));
+      const banner = shellBanner(target, Deno.stdin.isTerminal());
+      if (banner !== undefined) console.error(banner);
+      const status = await runHere(
+        execArgv(target, state.rootless ? state.pid : undefined, shell),
+        hostEnv(target),
+      );
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) throw new CommanderError(status, "vde.exec.status", `exited with status ${status}`);
     });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execArgv, execTarget, RELAYED_SIGNALS, relays } from "../../src/cli/exec.ts";
+import { execArgv, execTarget, hostEnv, RELAYED_SIGNALS, relays, shellBanner } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
@@ -168,5 +168,36 @@ Deno.test("vde exec of a command not there exits 127, and of one not executable 
     });
     assert.equal(shell.code, 127);
     assert.equal(shell.stderr, "vde: h1: /nonexistent/sh: no such file or directory\n");
+  });
+});
+
+Deno.test("a shell in a host at a terminal is announced with its lab, host and namespace, its prompt being the machine's", () => {
+  const shell = { lab: "demo", host: "h1", command: [] };
+  assert.equal(
+    shellBanner(shell, true),
+    "vde exec: a shell in host h1 of lab demo, namespace vde-demo-h1: its network, this machine's files and " +
+      "hostname ($VDE_HOST names it for a prompt); exit leaves it",
+  );
+  assert.equal(shellBanner(shell, false), undefined, "no terminal: a script's input, nothing said");
+  assert.equal(
+    shellBanner({ ...shell, command: ["ip", "a"] }, true),
+    undefined,
+    "a command is not announced",
+  );
+  assert.deepEqual(hostEnv(shell), { VDE_LAB: "demo", VDE_HOST: "h1" });
+});
+
+Deno.test("vde exec's command has VDE_LAB and VDE_HOST, and a shell without a terminal starts unannounced", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const r = await vde(["exec", name, "h2", "sh", "-c", 'echo "$VDE_LAB $VDE_HOST"']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${name} h2\n`);
+    const shell = await run([...vdeCommand(), "exec", name, "h1"], {
+      input: 'echo "[$VDE_HOST]"\n',
+      env: { SHELL: "/bin/sh" },
+      check: false,
+    });
+    assert.deepEqual([shell.code, shell.stdout, shell.stderr], [0, "[h1]\n", ""]);
   });
 });
