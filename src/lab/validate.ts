@@ -30,7 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
-import { missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
+import { listAfterComma, missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { cannotRead } from "./unreadable.ts";
@@ -305,6 +305,12 @@ class Validator {
         this.#error(key, `unknown key "${k}" in ${where}${missingSpaceClause(k, allowed)}`);
         continue;
       }
+      const list = pair.value === null ? listAfterComma(map.items, pair) : undefined;
+      if (list !== undefined) {
+        // "": a later item of the same list, said at its first.
+        if (list !== "") this.#error(key, `unknown key "${k}" in ${where}: ${list}`);
+        continue;
+      }
       if (!allowed.includes(k)) {
         const foreign = containerlabKey(k);
         const hint = sameLastWord(k, allowed) ?? didYouMean(k, allowed);
@@ -365,9 +371,13 @@ class Validator {
     if (e === undefined) return undefined;
     const v = this.#scalar(e);
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      // `ports: "16"` reads as if it were one: the quotes make it a string.
+      const quoted = typeof v === "string" && /^\s*-?\d+\s*$/.test(v)
+        ? ` (a number is written without quotes)`
+        : "";
       this.#error(
         e.value ?? e.key,
-        `${what} must be a whole number from ${min} to ${max}, got ${this.#show(e)}`,
+        `${what} must be a whole number from ${min} to ${max}, got ${this.#show(e)}${quoted}`,
       );
       return undefined;
     }
@@ -599,7 +609,11 @@ class Validator {
         }
         const gw = this.#string(e.get("gateway"), `${w} gateway`);
         if (gw !== undefined && !isIp(gw)) {
-          this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address`);
+          // `gateway: dhcp`: the lease's router is the default route already, as `address: dhcp` gives it.
+          const dhcp = String(gw).toLowerCase() === "dhcp"
+            ? " (address: dhcp sets the default route itself)"
+            : "";
+          this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address${dhcp}`);
         } else if (gw !== undefined && e.get("routes") === undefined) {
           // Without a route of the file's own, the kernel reaches a gateway only on a subnet of the host.
           const off = offSubnets(gw, addresses);

@@ -13,8 +13,13 @@
  *   a node with no `kind`; on a line of its own the parser finds a key
  *   with no value ("Implicit map keys need to be followed by map values").
  *
+ * - a second value after a comma in `{ }` (`address: 10.0.2.10/24,
+ *   10.0.2.11/24`, `vlans: 10, 20`) is a key of its own, with no value: the
+ *   list it continues is written in brackets.
+ *
  * Pure text in, words out; validate.ts adds them to its FILE:LINE:COL lines.
  */
+import { isScalar, type Pair, type Scalar } from "yaml";
 
 /**
  * What the parser's error (npm:yaml's `code` and first line) means in a lab
@@ -47,4 +52,34 @@ export function missingSpaceAfterColon(word: string, keys: readonly string[]): s
 export function missingSpaceClause(word: string, keys: readonly string[]): string {
   const meant = missingSpaceAfterColon(word, keys);
   return meant === undefined ? "" : `: a space is missing after the colon (\`${meant}\`)`;
+}
+
+/** A word that is a value, not a key: a number, an address, a CIDR (`20`, `10.0.2.11/24`, `fd00::2/64`). */
+const VALUE_WORD = /^(\d+|[\d.]+\/\d+|[\d.]+|[0-9a-f:]*::?[0-9a-f:]*(\/\d+)?)$/i;
+
+/** Whether `pair` is a value-looking key with no value: one item of a list written without brackets. */
+function strayValue(pair: Pair | undefined): boolean {
+  return pair !== undefined && pair.value === null && isScalar(pair.key) &&
+    VALUE_WORD.test(String(pair.key.value));
+}
+
+/**
+ * For a key with no value in a flow map (`{ vlans: 10, 20 }` holds the key
+ * `20`) that looks like a value, the list the pair before it meant (`vlans:
+ * [10, 20]`), said at the first such key with every one that follows it, and
+ * "" at those (said already); undefined for any other key.
+ */
+export function listAfterComma(items: readonly Pair[], pair: Pair): string | undefined {
+  const at = items.indexOf(pair);
+  if (!strayValue(pair)) return undefined;
+  if (strayValue(items[at - 1])) return "";
+  const first = items[at - 1];
+  if (first === undefined || !isScalar(first.key) || !isScalar(first.value)) return undefined;
+  let end = at;
+  while (strayValue(items[end + 1])) end++;
+  const values = [first.value, ...items.slice(at, end + 1).map((p) => p.key)].map((n) =>
+    String((n as Scalar).value)
+  );
+  return `a second value after a comma is a key of its own; a list is written in brackets: ` +
+    `${first.key.value}: [${values.join(", ")}]`;
 }

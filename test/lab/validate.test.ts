@@ -674,3 +674,14 @@ topology:
     'lab.yaml:8:14: trunk must be whole numbers from 1 to 4093, got "10 20" (a list is written [10, 20])',
   ]);
 });
+
+Deno.test("a number in quotes and gateway: dhcp say what to write", () => {
+  const text = TWO_HOSTS.replace("ports: 4", 'ports: "4"').replace(
+    "address: 10.9.0.2/24",
+    "address: dhcp, gateway: dhcp",
+  );
+  assert.deepEqual(errorsOf(text), [
+    'lab.yaml:4:33: sw1: ports must be a whole number from 2 to 65535, got "4" (a number is written without quotes)',
+    'lab.yaml:6:47: h2: gateway "dhcp" is not an IP address (address: dhcp sets the default route itself)',
+  ]);
+});

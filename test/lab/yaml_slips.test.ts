@@ -61,3 +61,19 @@ Deno.test("a word with a colon that is no known key, and a node with no kind at 
     "lab.yaml:4:5: node sw1 has no `kind` (one of switch, slirp, host, cable)",
   ]);
 });
+
+Deno.test("a second value after a comma in { } is said as the list it continues, once, in brackets", () => {
+  assert.deepEqual(errorsOf(lab("{ kind: host, address: 10.0.0.1/24, fd00::1/64 }")), [
+    'lab.yaml:5:45: unknown key "fd00::1/64" in node h1 (host): a second value after a comma is a key of its own; ' +
+    "a list is written in brackets: address: [10.0.0.1/24, fd00::1/64]",
+  ]);
+  assert.deepEqual(errorsOf(lab("{ kind: host }", "{ kind: switch, vlans: 10, 20, 30, ports: 8 }")), [
+    'lab.yaml:4:37: unknown key "20" in node sw1 (switch): a second value after a comma is a key of its own; ' +
+    "a list is written in brackets: vlans: [10, 20, 30]",
+  ]);
+  // A word that is no value keeps the usual answer.
+  assert.match(
+    errorsOf(lab("{ kind: host, address: 10.0.0.1/24, frob }"))[0]!,
+    /unknown key "frob" .*\(known: /,
+  );
+});
