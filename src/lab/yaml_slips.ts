@@ -30,8 +30,11 @@ export function yamlErrorHint(code: string, message: string): string | undefined
     return "a `,` missing before it? inside { } and [ ], items are separated by commas: { kind: host, address: ... }";
   }
   // `delay:5ms` on a line of its own (a key with no value), or before the next key (one key of two lines).
+  // (A flow sequence's "Implicit keys of flow sequence pairs" is another matter, garbage as often as not.)
   const noValue = code === "MISSING_CHAR" && message.startsWith("Implicit map keys");
-  return noValue || code === "MULTILINE_IMPLICIT_KEY"
+  const twoLines = code === "MULTILINE_IMPLICIT_KEY" &&
+    message.startsWith("Implicit keys need to be on a single line");
+  return noValue || twoLines
     ? "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)"
     : undefined;
 }

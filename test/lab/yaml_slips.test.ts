@@ -77,3 +77,17 @@ Deno.test("a second value after a comma in { } is said as the list it continues,
     /unknown key "frob" .*\(known: /,
   );
 });
+
+Deno.test("a key joined to its value before the next key is said so; a flow sequence's garbage gets the parser's line alone", () => {
+  const [line] = errorsOf(
+    "name: y\ntopology:\n  nodes:\n    sw1:\n      kind:switch\n      ports: 4\n  links: []\n",
+  );
+  assert.match(
+    line!,
+    /^lab\.yaml:\d+:\d+: not YAML: Implicit keys need to be on a single line: each line of a mapping/,
+  );
+  assert.deepEqual(errorsOf('hello: [\n  - x: {\n\t"a\n'), [
+    "lab.yaml:2:3: not YAML: Implicit keys of flow sequence pairs need to be on a single line " +
+    "(expected YAML with `name` and `topology`)",
+  ]);
+});
