@@ -31,7 +31,8 @@ import { labStates, ownerRuns } from "../lab/state.ts";
 import { netnsName } from "../lab/names.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
-import { ExitStatus, UsageError } from "./main.ts";
+import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { otherToolOption } from "./other_tools.ts";
 import { onSignals } from "./signals.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
@@ -168,6 +169,7 @@ async function runHere(argv: readonly string[], env: Record<string, string>): Pr
 /** Registers `vde exec`. */
 export const execCommand = (program: Command): void => {
   program.command("exec")
+    .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("exec", name, value))))
     .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
     .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
     .usage("[options] [LAB] HOST [COMMAND...]")

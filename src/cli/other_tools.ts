@@ -142,3 +142,55 @@ export function otherToolHint(word: string, rest: readonly string[]): string | u
 function wordOf(word: string): ((lab: string) => string) | undefined {
   return Object.hasOwn(WORDS, word) ? WORDS[word] : undefined;
 }
+
+/** The lab file as docker compose's `-f FILE` and `--file` give it. */
+function labFileOption(command: string): string {
+  return `the lab file is the argument, or -t FILE as containerlab's: vde ${command} lab.yaml`;
+}
+
+/**
+ * docker's, docker compose's and containerlab's options for the lab commands
+ * (`vde up -f lab.yaml`, `vde exec -u alice h1 id`, `vde status -o json`):
+ * what they are here, keyed by command and then by option name (no dashes).
+ */
+const LAB_OPTIONS: Record<string, Record<string, (value: string | undefined) => string>> = {
+  up: { f: () => labFileOption("up"), file: () => labFileOption("up") },
+  down: {
+    f: () => labFileOption("down"),
+    file: () => labFileOption("down"),
+    // docker compose down -v, --volumes; containerlab's destroy --cleanup is ours too.
+    v: () => "the lab's log goes too with --cleanup (-c)",
+    volumes: () => "the lab's log goes too with --cleanup (-c)",
+  },
+  status: {
+    // containerlab's inspect -f json / --format json is --format here; kubectl's -o json.
+    o: () => "it is --json here, or --format json",
+    output: () => "it is --json here, or --format json",
+    f: () => "it is --json here, or --format json",
+    a: () => "vde status alone lists every running lab",
+    all: () => "vde status alone lists every running lab",
+  },
+  exec: {
+    // docker exec's -u, -w, -e: the command runs as root in the host; these are the command's own job.
+    u: (v) => `a command as another user: vde exec HOST runuser -u ${v ?? "USER"} -- COMMAND`,
+    user: (v) => `a command as another user: vde exec HOST runuser -u ${v ?? "USER"} -- COMMAND`,
+    w: (v) => `a command in a directory: vde exec HOST sh -c 'cd ${v ?? "DIR"} && COMMAND'`,
+    workdir: (v) => `a command in a directory: vde exec HOST sh -c 'cd ${v ?? "DIR"} && COMMAND'`,
+    e: (v) => `a variable for the command: vde exec HOST env ${v ?? "VAR=VALUE"} COMMAND`,
+    env: (v) => `a variable for the command: vde exec HOST env ${v ?? "VAR=VALUE"} COMMAND`,
+  },
+};
+
+/**
+ * What another tool's option `name` (given `value`) to `vde COMMAND` is
+ * here, for its "unknown option" line; undefined when it is no option of
+ * theirs that this table knows.
+ */
+export function otherToolOption(
+  command: string,
+  name: string,
+  value: string | undefined,
+): string | undefined {
+  const options = LAB_OPTIONS[command];
+  return options !== undefined && Object.hasOwn(options, name) ? options[name]!(value) : undefined;
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { otherToolHint } from "../../src/cli/other_tools.ts";
+import { otherToolHint, otherToolOption } from "../../src/cli/other_tools.ts";
+import { vde } from "../lab/_helpers.ts";
 
 Deno.test("containerlab's command words after lab, clab or containerlab are answered with vde's, the lab file carried over", () => {
   assert.equal(
@@ -108,4 +109,39 @@ Deno.test("a Linux bridge's or Open vSwitch's command line typed to vde names th
   // `show` alone is a listing word, as ps and ls are; a lab shell's `link` typed to vde is no bridge's.
   assert.match(otherToolHint("show", []) ?? "", /^`vde status` lists running labs/);
   assert.equal(otherToolHint("link", ["sw1-sw2", "down"]), undefined);
+});
+
+Deno.test("docker's, compose's and containerlab's options to the lab commands say what they are here", async () => {
+  assert.equal(
+    otherToolOption("up", "f", "lab.yaml"),
+    "the lab file is the argument, or -t FILE as containerlab's: vde up lab.yaml",
+  );
+  assert.equal(otherToolOption("status", "o", "json"), "it is --json here, or --format json");
+  assert.equal(
+    otherToolOption("exec", "u", "alice"),
+    "a command as another user: vde exec HOST runuser -u alice -- COMMAND",
+  );
+  assert.equal(
+    otherToolOption("exec", "e", undefined),
+    "a variable for the command: vde exec HOST env VAR=VALUE COMMAND",
+  );
+  assert.equal(otherToolOption("up", "debug", undefined), undefined);
+  assert.equal(otherToolOption("up", "constructor", undefined), undefined);
+  // On the command line, each as the unknown option's own line.
+  const cases: [string[], string][] = [
+    [
+      ["up", "-f", "x.yaml"],
+      "vde: unknown option '-f' (the lab file is the argument, or -t FILE as containerlab's: vde up lab.yaml)",
+    ],
+    [["status", "-o", "json"], "vde: unknown option '-o' (it is --json here, or --format json)"],
+    [
+      ["exec", "-u", "alice", "h1", "id"],
+      "vde: unknown option '-u' (a command as another user: vde exec HOST runuser -u alice -- COMMAND)",
+    ],
+    [["down", "--volumes"], "vde: unknown option '--volumes' (the lab's log goes too with --cleanup (-c))"],
+  ];
+  for (const [args, line] of cases) {
+    const r = await vde(args);
+    assert.deepEqual([r.code, r.stderr], [1, `${line}\n(run with --help for usage)\n`], args.join(" "));
+  }
 });
