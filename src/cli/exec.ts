@@ -29,6 +29,7 @@ import { CommanderError } from "commander";
 import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
 import { netnsName } from "../lab/names.ts";
+import { labSwitches } from "../lab/switch_paths.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
 import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -42,6 +43,8 @@ import { rootLabsHint } from "./lab.ts";
 export interface ExecLab {
   name: string;
   namespaces: readonly string[];
+  /** Its switches, which a user may name as a host (`vde exec sw1`): their console is `vde term`. */
+  switches?: readonly string[];
 }
 
 /** Where a command runs: the lab, the host, and the command's words (none: a shell). */
@@ -79,6 +82,17 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
     const names = holding.map((l) => l.name);
     throw new UsageError(
       `labs ${names.join(", ")} each have a host ${first}: give the lab, \`vde exec ${names[0]} ${first}\``,
+    );
+  }
+  // A switch is no host: its console is what a user entering it wants.
+  const sw = labs.find((l) =>
+    l.switches?.includes(second !== undefined && l.name === first ? second : first)
+  );
+  if (sw !== undefined) {
+    const node = second !== undefined && sw.name === first ? second : first;
+    throw new UsageError(
+      `${node} is a switch of lab ${sw.name}, not a host: its console is \`vde term ${sw.name}/${node}\`; ` +
+        `the lab's hosts: ${hostsOf(sw).join(", ") || "none"}`,
     );
   }
   if (named !== undefined) {
@@ -187,7 +201,12 @@ export const execCommand = (program: Command): void => {
     )
     .action(async (words: string[]) => {
       const states = labStates().filter(([, s]) => ownerRuns(s.pid, s.pidStart));
-      const labs = states.map(([name, s]) => ({ name, namespaces: s.namespaces ?? [] }));
+      const switches = labSwitches();
+      const labs = states.map(([name, s]) => ({
+        name,
+        namespaces: s.namespaces ?? [],
+        switches: switches.filter((w) => w.lab === name).map((w) => w.node),
+      }));
       // A user's labs are their own: root's, which only root may enter, are named where none has the host.
       const target = execTarget(words, labs, rootLabsHint());
       const state = states.find(([name]) => name === target.lab)![1];

@@ -201,3 +201,17 @@ Deno.test("vde exec's command has VDE_LAB and VDE_HOST, and a shell without a te
     assert.deepEqual([shell.code, shell.stdout, shell.stderr], [0, "[h1]\n", ""]);
   });
 });
+
+Deno.test("vde exec of a lab's switch, as if a host, names its console, vde term LAB/SWITCH", () => {
+  const labs = [{ ...demo, switches: ["sw1", "sw2"] }, other];
+  const sw1 =
+    "sw1 is a switch of lab demo, not a host: its console is `vde term demo/sw1`; the lab's hosts: h1, h2";
+  assert.throws(() => execTarget(["sw1"], labs), { message: sw1 });
+  assert.throws(() => execTarget(["sw1", "ip", "a"], labs), { message: sw1 });
+  assert.throws(
+    () => execTarget(["demo", "sw2"], labs),
+    /sw2 is a switch of lab demo, not a host: .*vde term demo\/sw2/,
+  );
+  // A name that is no switch either keeps its answer.
+  assert.throws(() => execTarget(["h9"], labs), /no running lab has a host h9/);
+});
