@@ -284,7 +284,7 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       ? " in hub mode"
       : sw.engine.stp !== null
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
-      : "";
+      : stpOffClause(o.priority);
     const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
     // Dead already (its worker failed to load): a start that fails, not a switch that served.
     if (died !== null) throw new Error(died);
@@ -353,6 +353,18 @@ export const withSwitchHint = unknownOptionHint((name) => {
     ? undefined
     : `a console command here, in an --rc FILE to run at start: ${command}`;
 });
+
+/**
+ * What the start line says of a `--priority` given without `--stp` (as
+ * vde_switch takes it, for an rc file's `fstp/setfstp 1` later): that the
+ * spanning tree is off, where a bridge admin may take the priority for it
+ * being on (a lab file refuses a priority without `stp: true`).
+ */
+export function stpOffClause(priority: string | undefined): string {
+  return priority === undefined
+    ? ""
+    : `, spanning tree off (--priority ${priority} is used once --stp or fstp/setfstp 1 starts it)`;
+}
 
 /**
  * The switch's ports as its start line says them: `--ports 1` (vde_switch's

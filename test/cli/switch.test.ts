@@ -4,7 +4,7 @@
  * here: the "unknown option" line names the one an --rc file runs.
  */
 import assert from "node:assert/strict";
-import { portsText, withSwitchHint } from "../../src/cli/switch.ts";
+import { portsText, stpOffClause, withSwitchHint } from "../../src/cli/switch.ts";
 
 Deno.test("a bridge's setting given as a vde switch option names the console command an --rc file runs", () => {
   const usage = "(run with --help for usage)\n";
@@ -44,4 +44,12 @@ Deno.test("a switch of --ports 1, port 0 alone, says at start that nothing can p
   );
   assert.equal(portsText(2), "2 ports");
   assert.equal(portsText(32), "32 ports");
+});
+
+Deno.test("a switch given --priority without --stp says at start that spanning tree is off, and what starts it", () => {
+  assert.equal(
+    stpOffClause("4096"),
+    ", spanning tree off (--priority 4096 is used once --stp or fstp/setfstp 1 starts it)",
+  );
+  assert.equal(stpOffClause(undefined), "");
 });
