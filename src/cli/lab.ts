@@ -846,6 +846,10 @@ export function statusWantsJson(o: { json?: boolean; format?: string }): boolean
   return o.json === true || o.format === "json";
 }
 
+/** What `vde status` adds where no lab is up: a switch started alone is no lab, and how to see one. */
+export const NO_LAB_SWITCH =
+  " (a switch started with `vde switch` is none: `vde term DIR -c ports` shows it)";
+
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
     const row = (name: string, s: LabState) => ({
@@ -863,7 +867,8 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
       return;
     }
     if (labs.length + rootless.length === 0) {
-      console.log(`no labs are up${rootLabsHint()}`);
+      // A bridge user's first look after `vde switch -d` (as `brctl show` after `ip link add`): no switch is a lab.
+      console.log(`no labs are up${rootLabsHint()}${NO_LAB_SWITCH}`);
       return;
     }
     const rows = [
