@@ -370,6 +370,14 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
       const flags = `-${name}${value !== undefined && /^[nevxXtlq]+$/.test(value) ? value : ""}`;
       return `${flags} is the reader's: vde capture ${target} -w - | tcpdump ${flags} -r -`;
     }
+    case "Y":
+    case "R":
+    case "display-filter":
+    case "read-filter":
+      // tshark's display filter is the reader's; a capture filter (BPF) is ours.
+      return `tshark's display filter is the reader's: vde capture ${target} -w - | tshark -r - -Y '${
+        value ?? "icmp"
+      }'; --filter takes a capture filter, in tcpdump's words: --filter icmp`;
     case "F":
       return "the format follows the name: -w FILE.pcap is classic pcap, any other name pcapng";
     case "D":

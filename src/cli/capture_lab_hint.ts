@@ -1,5 +1,5 @@
 /**
- * What `vde capture LAB/NAME` means when NAME is no switch of the lab but one
+ * What `vde capture LAB/NAME` (and `vde term LAB/NAME`) means when NAME is no switch of the lab but one
  * of its links (`sw1-sw2`, or `sw1:1-sw2:1` as `vde status` names it) or a
  * host: a containerlab or Wireshark user captures on a link or a host's
  * interface. Both are ports of a switch here, captured with `--port`; a
@@ -72,12 +72,25 @@ export function labCaptureHint(lab: string, what: string, links: readonly LinkJs
   }, ${ways.join(", or inside it ")}`;
 }
 
+/** A node, as `vde status --json` gives it. */
+export interface NodeJson {
+  name: string;
+  kind: string;
+}
+
+/** What a running lab says of itself, for `LAB/WHAT`: its nodes and links. */
+export interface LabAnswer {
+  lab: string;
+  what: string;
+  nodes: NodeJson[];
+  links: LinkJson[];
+}
+
 /**
- * labCaptureHint for `target` (`LAB/WHAT`) from the running lab's own answer;
- * undefined when target has no such shape, the lab does not answer, or
- * WHAT is neither a link nor a host of it.
+ * The running lab `LAB` of `target` (`LAB/WHAT`) asked for its nodes and
+ * links; undefined when target has no such shape or the lab does not answer.
  */
-export async function askLabCaptureHint(target: string): Promise<string | undefined> {
+export async function askLab(target: string): Promise<LabAnswer | undefined> {
   const m = /^([^/]+)\/([^/]+)$/.exec(target);
   if (m === null) return undefined;
   const [, lab, what] = m as unknown as [string, string, string];
@@ -88,11 +101,44 @@ export async function askLabCaptureHint(target: string): Promise<string | undefi
     client = await MgmtClient.connect(`${labDir(lab)}/ctl`, { timeoutMs: 5000 });
     const reply = await client.command("status json");
     if (reply.code !== 0) return undefined;
-    const doc = JSON.parse((reply.lines ?? []).join("")) as { links?: LinkJson[] };
-    return labCaptureHint(lab, what, doc.links ?? []);
+    const doc = JSON.parse((reply.lines ?? []).join("")) as { nodes?: NodeJson[]; links?: LinkJson[] };
+    return { lab, what, nodes: doc.nodes ?? [], links: doc.links ?? [] };
   } catch {
     return undefined;
   } finally {
     client?.close();
   }
+}
+
+/**
+ * labCaptureHint for `target` (`LAB/WHAT`) from the running lab's own answer;
+ * undefined when target has no such shape, the lab does not answer, or
+ * WHAT is neither a link nor a host of it.
+ */
+export async function askLabCaptureHint(target: string): Promise<string | undefined> {
+  const a = await askLab(target);
+  return a === undefined ? undefined : labCaptureHint(a.lab, a.what, a.links);
+}
+
+/**
+ * What `vde term LAB/WHAT` means when WHAT is no switch of the lab: a host
+ * (no console: a shell is `vde exec`), a slirp or cable (the lab's console
+ * shows it), or a link (the lab's console changes it); undefined otherwise.
+ */
+export function labTermHint(a: LabAnswer): string | undefined {
+  const { lab, what } = a;
+  const node = a.nodes.find((n) => n.name === what);
+  if (node?.kind === "host") {
+    return `${lab}/${what} is a host of lab ${lab}, which has no console: a shell there is ` +
+      `\`vde exec ${lab} ${what}\`, a command \`vde term ${lab} -c '${what} ip -br addr'\``;
+  }
+  if (node !== undefined && node.kind !== "switch") {
+    return `${lab}/${what} is a ${node.kind} of lab ${lab}, which has no console of its own: ` +
+      `the lab's shows it, \`vde term ${lab} -c nodes\``;
+  }
+  if (a.links.some((l) => spellings(l).includes(what))) {
+    return `${lab}/${what} is a link of lab ${lab}: the lab's console changes it, ` +
+      `\`vde term ${lab} -c 'link ${what} loss 5%'\` (\`-c links\` lists them)`;
+  }
+  return undefined;
 }

@@ -20,15 +20,23 @@
  * another shell) is passed on. Deno does not say who sent a signal; a
  * witness in the group tells (os/group_witness.ts), and where it cannot,
  * this process being its terminal's foreground is taken for the keys'.
+ *
+ * A host is a network namespace, not a machine: its shell has this
+ * machine's files, hostname and so prompt, where docker's has the
+ * container's. So a shell (no command) at a terminal is announced in one
+ * line, and every command gets VDE_LAB and VDE_HOST, which a prompt can
+ * show (PS1='[$VDE_HOST] \w\$ ').
  */
 import type { Command } from "commander";
 import { CommanderError } from "commander";
 import { didYouMean, didYouMeanClause } from "../did_you_mean.ts";
 import { labStates, ownerRuns } from "../lab/state.ts";
 import { netnsName } from "../lab/names.ts";
+import { labSwitches } from "../lab/switch_paths.ts";
 import { cannotRun } from "../os/processes.ts";
 import { examples } from "./help.ts";
-import { ExitStatus, UsageError } from "./main.ts";
+import { ExitStatus, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
+import { otherToolOption } from "./other_tools.ts";
 import { onSignals } from "./signals.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
@@ -39,6 +47,8 @@ import { rootLabsHint } from "./lab.ts";
 export interface ExecLab {
   name: string;
   namespaces: readonly string[];
+  /** Its switches, which a user may name as a host (`vde exec sw1`): their console is `vde term`. */
+  switches?: readonly string[];
 }
 
 /** Where a command runs: the lab, the host, and the command's words (none: a shell). */
@@ -76,6 +86,17 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
     const names = holding.map((l) => l.name);
     throw new UsageError(
       `labs ${names.join(", ")} each have a host ${first}: give the lab, \`vde exec ${names[0]} ${first}\``,
+    );
+  }
+  // A switch is no host: its console is what a user entering it wants.
+  const sw = labs.find((l) =>
+    l.switches?.includes(second !== undefined && l.name === first ? second : first)
+  );
+  if (sw !== undefined) {
+    const node = second !== undefined && sw.name === first ? second : first;
+    throw new UsageError(
+      `${node} is a switch of lab ${sw.name}, not a host: its console is \`vde term ${sw.name}/${node}\`; ` +
+        `the lab's hosts: ${hostsOf(sw).join(", ") || "none"}`,
     );
   }
   if (named !== undefined) {
@@ -133,7 +154,23 @@ function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): boolean 
 }
 
 /** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
-async function runHere(argv: readonly string[]): Promise<number> {
+/**
+ * The line a shell in a host starts with at a terminal, since its prompt is
+ * this machine's; undefined for a command, or without a terminal.
+ */
+export function shellBanner(target: ExecTarget, terminal: boolean): string | undefined {
+  if (target.command.length > 0 || !terminal) return undefined;
+  return `vde exec: a shell in host ${target.host} of lab ${target.lab}, namespace ` +
+    `${netnsName(target.lab, target.host)}: its network, this machine's files and hostname ` +
+    "($VDE_HOST names it for a prompt); exit leaves it";
+}
+
+/** What a command in a host is told of where it runs, beside the caller's environment. */
+export function hostEnv(target: ExecTarget): Record<string, string> {
+  return { VDE_LAB: target.lab, VDE_HOST: target.host };
+}
+
+async function runHere(argv: readonly string[], env: Record<string, string>): Promise<number> {
   let child: Deno.ChildProcess | undefined;
   // This process outlives the command, whatever it is sent. Listening (and the witness there) before the
   // command starts: a signal sent as soon as it runs is passed on, not the end of this process.
@@ -146,7 +183,7 @@ async function runHere(argv: readonly string[]): Promise<number> {
   }, RELAYED_SIGNALS);
   try {
     try {
-      child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit" })
+      child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit", env })
         .spawn();
     } catch (err) {
       throw new UsageError(cannotRun(argv[0]!, err));
@@ -162,6 +199,7 @@ async function runHere(argv: readonly string[]): Promise<number> {
 /** Registers `vde exec`. */
 export const execCommand = (program: Command): void => {
   program.command("exec")
+    .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("exec", name, value))))
     .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
     .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
     .usage("[options] [LAB] HOST [COMMAND...]")
@@ -179,7 +217,12 @@ export const execCommand = (program: Command): void => {
     )
     .action(async (words: string[]) => {
       const states = labStates().filter(([, s]) => ownerRuns(s.pid, s.pidStart));
-      const labs = states.map(([name, s]) => ({ name, namespaces: s.namespaces ?? [] }));
+      const switches = labSwitches();
+      const labs = states.map(([name, s]) => ({
+        name,
+        namespaces: s.namespaces ?? [],
+        switches: switches.filter((w) => w.lab === name).map((w) => w.node),
+      }));
       // A user's labs are their own: root's, which only root may enter, are named where none has the host.
       const target = execTarget(words, labs, rootLabsHint());
       const state = states.find(([name]) => name === target.lab)![1];
@@ -190,7 +233,12 @@ export const execCommand = (program: Command): void => {
       if (cannot !== undefined) {
         throw new ExitStatus(cannot.status, `${target.host}: ${program}: ${cannot.why}`);
       }
-      const status = await runHere(execArgv(target, state.rootless ? state.pid : undefined, shell));
+      const banner = shellBanner(target, Deno.stdin.isTerminal());
+      if (banner !== undefined) console.error(banner);
+      const status = await runHere(
+        execArgv(target, state.rootless ? state.pid : undefined, shell),
+        hostEnv(target),
+      );
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) throw new CommanderError(status, "vde.exec.status", `exited with status ${status}`);
     });

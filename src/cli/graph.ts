@@ -34,6 +34,39 @@ export function graphFormat(format: string | undefined, output: string | undefin
   return ext === undefined || ext === "gv" ? "dot" : ext;
 }
 
+/** dot's formats that are no text: written to a terminal they garble it (dot itself writes them there). */
+const BINARY_FORMATS = new Set([
+  "png",
+  "gif",
+  "jpg",
+  "jpeg",
+  "jpe",
+  "bmp",
+  "ico",
+  "pdf",
+  "webp",
+  "tif",
+  "tiff",
+  "gd",
+  "gd2",
+  "wbmp",
+]);
+
+/**
+ * Why `format` is not written to stdout, a terminal (`vde graph lab.yaml
+ * -T png` typed as is), with where it goes instead; undefined where it may
+ * be: a text format, a file (`-o`), or stdout that is a pipe or a file.
+ */
+export function binaryToTerminal(
+  format: string,
+  output: string | undefined,
+  terminal: boolean,
+): string | undefined {
+  if (!terminal || (output !== undefined && output !== "-") || !BINARY_FORMATS.has(format)) return undefined;
+  return `refusing to write ${format} to a terminal: -o lab.${format} writes it to a file, or redirect it ` +
+    `(> lab.${format}); -T svg and the DOT text (no -T) are text`;
+}
+
 /** The DOT text rendered as `format` by Graphviz's dot (the text itself for dot). */
 async function rendered(dot: string, format: string): Promise<Uint8Array> {
   const text = new TextEncoder().encode(dot);
@@ -116,10 +149,10 @@ export const graphCommand = (program: Command): void => {
           ? asRunning(given)
           : {};
         const { lab } = loadLab(path, "", how);
-        await writeOut(
-          await rendered(labDot(lab).trimEnd() + "\n", graphFormat(o.format, o.output)),
-          o.output,
-        );
+        const format = graphFormat(o.format, o.output);
+        const refused = binaryToTerminal(format, o.output, Deno.stdout.isTerminal());
+        if (refused !== undefined) throw new UsageError(refused);
+        await writeOut(await rendered(labDot(lab).trimEnd() + "\n", format), o.output);
       },
     );
 };

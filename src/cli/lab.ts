@@ -51,14 +51,22 @@ import { suggestCommands } from "../console/explain.ts";
 import { didYouMeanClause } from "../did_you_mean.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { daemonize, isDaemonChild, reportReady, StartTimeout, StoppedAtReady } from "./daemon.ts";
-import { commandFirst, ExitStatus, forPeople, type Subcommand, UsageError } from "./main.ts";
+import {
+  commandFirst,
+  ExitStatus,
+  forPeople,
+  type Subcommand,
+  unknownOptionHint,
+  UsageError,
+  vdeErrors,
+} from "./main.ts";
 import { untilSignal } from "./signals.ts";
 import { checkUserNamespaces, rootlessInner, upRootless } from "./rootless.ts";
 import { pageSocket, pluggedFromOutside } from "../lab/outside.ts";
 import { forwardsFromOutside } from "../lab/outside_forwards.ts";
 import { examples } from "./help.ts";
 import { completionScript } from "./completions.ts";
-import { otherToolHint } from "./other_tools.ts";
+import { otherToolHint, otherToolOption } from "./other_tools.ts";
 import { httpListenFailure, parseHttpAddress } from "../web/address.ts";
 import { LabWebServer } from "../web/lab_server.ts";
 import { envDataplane } from "../switch/dataplane.ts";
@@ -838,6 +846,10 @@ export function statusWantsJson(o: { json?: boolean; format?: string }): boolean
   return o.json === true || o.format === "json";
 }
 
+/** What `vde status` adds where no lab is up: a switch started alone is no lab, and how to see one. */
+export const NO_LAB_SWITCH =
+  " (a switch started with `vde switch` is none: `vde term DIR -c ports` shows it)";
+
 async function status(arg: string | undefined, json: boolean): Promise<void> {
   if (arg === undefined) {
     const row = (name: string, s: LabState) => ({
@@ -855,7 +867,8 @@ async function status(arg: string | undefined, json: boolean): Promise<void> {
       return;
     }
     if (labs.length + rootless.length === 0) {
-      console.log(`no labs are up${rootLabsHint()}`);
+      // A bridge user's first look after `vde switch -d` (as `brctl show` after `ip link add`): no switch is a lab.
+      console.log(`no labs are up${rootLabsHint()}${NO_LAB_SWITCH}`);
       return;
     }
     const rows = [
@@ -914,6 +927,7 @@ function emptyLab(): Lab {
 /** Registers `up`, `down`, `status`, `completions` and plain `vde`. */
 export const labCommand: Subcommand = (program: Command) => {
   program.command("up")
+    .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("up", name, value))))
     .description("bring up the lab in a lab file (YAML): switches, hosts in namespaces, slirp, cables, links")
     .argument("[file]", "the lab file (default: the one in this directory)")
     .addOption(topoOption())
@@ -988,6 +1002,7 @@ export const labCommand: Subcommand = (program: Command) => {
       await runLab(lab, { text, path, variables }, o);
     });
   program.command("down")
+    .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("down", name, value))))
     .description("take a lab down: processes, namespaces, taps, sockets (also after vde up was killed)")
     .argument("[lab]", "lab name or lab file (default: the one in this directory)")
     .addOption(topoOption())
@@ -1022,6 +1037,7 @@ export const labCommand: Subcommand = (program: Command) => {
       await downEach(labs, (name) => down(name, o.cleanup));
     });
   program.command("status")
+    .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("status", name, value))))
     .description("list running labs, or one lab's nodes and links with their counters")
     .argument("[lab]", "lab name or lab file")
     .addOption(topoOption())

@@ -5,7 +5,12 @@
  * those (or a wrong one: `stop` is not `tap`), so the unknown command is
  * answered with what vde calls it, the lab file carried over when the line
  * names one. vde2's own programs (`vde vde_switch ...`) are vde2_tools.ts's.
+ * A Linux bridge or Open vSwitch admin types their tool's whole line
+ * (`vde brctl show`, `vde bridge fdb show`, `vde ovs-vsctl show`): it is
+ * answered with the switch console command that does it, which `vde term`
+ * runs (the console's own table, console/bridge_words.ts).
  */
+import { BRIDGE_TOOLS, bridgeCommand } from "../console/bridge_words.ts";
 import { labsBaseDir } from "../lab/names.ts";
 import { QEMU_ON_SWITCH, vde2ToolHint } from "./vde2_tools.ts";
 
@@ -21,6 +26,7 @@ const WORDS: Record<string, (lab: string) => string> = {
   destroy: (lab) => `a lab goes down with \`vde down ${lab}\``,
   stop: (lab) => `a switch stops with \`vde term DIR -c shutdown\`, a lab with \`vde down ${lab}\``,
   inspect: status,
+  show: status,
   ps: status,
   ls: status,
   list: status,
@@ -83,6 +89,28 @@ function capture(): string {
     "or read live with `vde capture DIR -w - | tshark -r -`";
 }
 
+/** The first words of a bridge's or OVS's line answered here: their tools, and `fdb`, `mdb`, `show` alone. */
+const BRIDGE_FIRST = new Set([...BRIDGE_TOOLS, "fdb", "mdb", "show"]);
+
+/**
+ * What a bridge or Open vSwitch command line is here: the switch console
+ * command that does it, run by `vde term`; for a tool's line with no word of
+ * the table (`brctl addbr br0`), what a bridge is. Undefined for other lines.
+ */
+function bridgeLine(word: string, rest: readonly string[]): string | undefined {
+  if (!BRIDGE_FIRST.has(word)) return undefined;
+  const found = bridgeCommand([word, ...rest].join(" "));
+  if (found !== undefined) {
+    return `${found.word} here is ${found.ours} at a switch's console, ${found.what}: ` +
+      `\`vde term DIR -c ${found.ours}\`, or \`vde term LAB/sw1 -c ${found.ours}\` for a lab's`;
+  }
+  return BRIDGE_TOOLS.has(word)
+    ? "a bridge is a switch here (`vde switch --sock DIR`), set and shown at its console: " +
+      "`vde term DIR -c ports` (its ports), `-c macs` (the MAC table), `-c stp`, `-c vlan/allprint`; " +
+      "`vde status LAB` shows a lab's switches"
+    : undefined;
+}
+
 /** containerlab's own names (`clab deploy`), and a `lab` group of commands vde does not have. */
 const GROUPS = new Set(["lab", "labs", "clab", "containerlab"]);
 
@@ -107,10 +135,62 @@ export function otherToolHint(word: string, rest: readonly string[]): string | u
     const say = next === undefined ? undefined : wordOf(next);
     return say === undefined ? labCommands(lab) : say(lab);
   }
-  return wordOf(lower)?.(lab);
+  return bridgeLine(lower, rest) ?? wordOf(lower)?.(lab);
 }
 
 /** WORDS' entry for `word`, never an Object.prototype member (`vde constructor`). */
 function wordOf(word: string): ((lab: string) => string) | undefined {
   return Object.hasOwn(WORDS, word) ? WORDS[word] : undefined;
+}
+
+/** The lab file as docker compose's `-f FILE` and `--file` give it. */
+function labFileOption(command: string): string {
+  return `the lab file is the argument, or -t FILE as containerlab's: vde ${command} lab.yaml`;
+}
+
+/**
+ * docker's, docker compose's and containerlab's options for the lab commands
+ * (`vde up -f lab.yaml`, `vde exec -u alice h1 id`, `vde status -o json`):
+ * what they are here, keyed by command and then by option name (no dashes).
+ */
+const LAB_OPTIONS: Record<string, Record<string, (value: string | undefined) => string>> = {
+  up: { f: () => labFileOption("up"), file: () => labFileOption("up") },
+  down: {
+    f: () => labFileOption("down"),
+    file: () => labFileOption("down"),
+    // docker compose down -v, --volumes; containerlab's destroy --cleanup is ours too.
+    v: () => "the lab's log goes too with --cleanup (-c)",
+    volumes: () => "the lab's log goes too with --cleanup (-c)",
+  },
+  status: {
+    // containerlab's inspect -f json / --format json is --format here; kubectl's -o json.
+    o: () => "it is --json here, or --format json",
+    output: () => "it is --json here, or --format json",
+    f: () => "it is --json here, or --format json",
+    a: () => "vde status alone lists every running lab",
+    all: () => "vde status alone lists every running lab",
+  },
+  exec: {
+    // docker exec's -u, -w, -e: the command runs as root in the host; these are the command's own job.
+    u: (v) => `a command as another user: vde exec HOST runuser -u ${v ?? "USER"} -- COMMAND`,
+    user: (v) => `a command as another user: vde exec HOST runuser -u ${v ?? "USER"} -- COMMAND`,
+    w: (v) => `a command in a directory: vde exec HOST sh -c 'cd ${v ?? "DIR"} && COMMAND'`,
+    workdir: (v) => `a command in a directory: vde exec HOST sh -c 'cd ${v ?? "DIR"} && COMMAND'`,
+    e: (v) => `a variable for the command: vde exec HOST env ${v ?? "VAR=VALUE"} COMMAND`,
+    env: (v) => `a variable for the command: vde exec HOST env ${v ?? "VAR=VALUE"} COMMAND`,
+  },
+};
+
+/**
+ * What another tool's option `name` (given `value`) to `vde COMMAND` is
+ * here, for its "unknown option" line; undefined when it is no option of
+ * theirs that this table knows.
+ */
+export function otherToolOption(
+  command: string,
+  name: string,
+  value: string | undefined,
+): string | undefined {
+  const options = LAB_OPTIONS[command];
+  return options !== undefined && Object.hasOwn(options, name) ? options[name]!(value) : undefined;
 }

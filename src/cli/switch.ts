@@ -284,13 +284,13 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
       ? " in hub mode"
       : sw.engine.stp !== null
       ? `, spanning tree ${sw.engine.stp.bridgeId}`
-      : "";
+      : stpOffClause(o.priority);
     const where = sw.threaded ? ", forwarding on a data-plane thread" : "";
     // Dead already (its worker failed to load): a start that fails, not a switch that served.
     if (died !== null) throw new Error(died);
     p.ready(
       `serving ${server.dir} with ${
-        counted(numPorts, "port")
+        portsText(numPorts)
       }${kind}${where}; console: vde term ${mgmt.path}${webView}`,
     );
     // A daemon has no console; otherwise stdin is one (a REPL at a terminal).
@@ -331,13 +331,51 @@ const RC_SETTINGS: ReadonlyMap<string, string> = new Map([
   ...["mcast-querier", "querier"].map((w) => [w, "mcast/querier 1 (with --mcast-snooping)"]),
 ] as [string, string][]);
 
-/** Commander's "unknown option" line with the console command an --rc file gives for a bridge's setting. */
+/** Their names for options this switch has under another (`--stp-priority`, `--rstp`, `--igmp-snooping`). */
+const OPTION_NAMES: ReadonlyMap<string, string> = new Map([
+  ...["stp-priority", "rstp-priority", "bridge-priority", "bridgeprio", "setbridgeprio"].map((w) => [
+    w,
+    "--priority N (0-61440 in steps of 4096, with --stp)",
+  ]),
+  ...["rstp", "stp-state", "stp_state", "stp-enable", "rstp-enable"].map((w) => [w, "--stp"]),
+  ...["snooping", "igmp-snooping", "mld-snooping", "multicast-snooping"].map((w) => [w, "--mcast-snooping"]),
+] as [string, string][]);
+
+/**
+ * Commander's "unknown option" line with this switch's name for a bridge's
+ * option, or the console command an --rc file gives for a bridge's setting.
+ */
 export const withSwitchHint = unknownOptionHint((name) => {
+  const ours = OPTION_NAMES.get(name.toLowerCase());
+  if (ours !== undefined) return `it is ${ours} here`;
   const command = RC_SETTINGS.get(name.toLowerCase());
   return command === undefined
     ? undefined
     : `a console command here, in an --rc FILE to run at start: ${command}`;
 });
+
+/**
+ * What the start line says of a `--priority` given without `--stp` (as
+ * vde_switch takes it, for an rc file's `fstp/setfstp 1` later): that the
+ * spanning tree is off, where a bridge admin may take the priority for it
+ * being on (a lab file refuses a priority without `stp: true`).
+ */
+export function stpOffClause(priority: string | undefined): string {
+  return priority === undefined
+    ? ""
+    : `, spanning tree off (--priority ${priority} is used once --stp or fstp/setfstp 1 starts it)`;
+}
+
+/**
+ * The switch's ports as its start line says them: `--ports 1` (vde_switch's
+ * `-n 1` too) is port 0 alone, the management clients', so nothing can plug
+ * in, which the line says with what to give instead.
+ */
+export function portsText(numPorts: number): string {
+  return numPorts === 1
+    ? "1 port (port 0, for management clients only: nothing can plug in; --ports 2 gives one)"
+    : counted(numPorts, "port");
+}
 
 /** Registers `vde switch`. */
 export const switchCommand = (program: Command): void => {

@@ -42,6 +42,7 @@ import { TermOutput } from "./term_output.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import { readSmallFile } from "../os/owned_file.ts";
 import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
+import { askLab, labTermHint } from "./capture_lab_hint.ts";
 
 /** Parsed options of `vde term`. */
 export interface TermOptions {
@@ -512,6 +513,10 @@ export async function runTerm(path: string, o: TermOptions): Promise<void> {
   } catch (err) {
     const roots = err instanceof Deno.errors.NotFound ? rootsLabAnswer(given) : undefined;
     if (roots !== undefined) throw new UsageError(roots);
+    // LAB/h1, LAB/nat, LAB/sw1-sw2: a lab's node or link that is no switch, which the lab says how to reach.
+    const lab = err instanceof Deno.errors.NotFound ? await askLab(given) : undefined;
+    const node = lab === undefined ? undefined : labTermHint(lab);
+    if (node !== undefined) throw new UsageError(node);
     const why = err instanceof Deno.errors.NotFound
       ? `no such socket, switch directory or running lab (is the switch running? \`vde switch --sock DIR\` serves DIR/mgmt)${
         nearSwitchClause(given) || nearLabClause(given) || findLabSwitch(given).why

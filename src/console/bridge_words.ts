@@ -26,7 +26,7 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
   ["mcast/router", "a multicast router port", ["mcast_router"]],
   // brctl showstp, ovs-appctl stp/show and rstp/show; stp_state, priorities and timers.
   ["stp", "the spanning tree", ["showstp", "stp/show", "rstp/show", "spanning-tree"]],
-  ["fstp/setfstp", "spanning tree on or off", ["stp_state", "rstp_enable", "stp_enable"]],
+  ["fstp/setfstp", "spanning tree on or off", ["stp_state", "rstp_enable", "stp_enable", "brctl stp"]],
   ["stp/setprio", "the bridge priority", ["setbridgeprio", "priority", "rstp-priority"]],
   ["stp/setportcost", "a port's path cost", ["setpathcost"]],
   ["stp/setportprio", "a port's priority", ["setportprio"]],
@@ -46,6 +46,19 @@ const OURS: readonly (readonly [string, string, readonly string[]])[] = [
     "max_age",
     "forward_delay",
   ]],
+  // bridge vlan add ... pvid untagged, OVS tag=10: an access port; bridge vlan add/del, OVS trunks=: tagged.
+  ["port/setvlan", "a port's untagged VLAN: port/setvlan PORT VLAN", ["pvid", "tag"]],
+  ["vlan/addport", "a port's tagged VLAN, once vlan/create VLAN made it: vlan/addport VLAN PORT", [
+    "vlan add",
+    "trunks",
+  ]],
+  ["vlan/delport", "a port's tagged VLAN taken off: vlan/delport VLAN PORT", ["vlan del"]],
+  // brctl addif / ovs-vsctl add-port: a port here is made by a client plugging in; delif, del-port.
+  ["port/create", "a port, which a client plugging in makes too: vde plug DIR tap://NAME", [
+    "addif",
+    "add-port",
+  ]],
+  ["port/remove", "a port and its clients gone: port/remove PORT", ["delif", "del-port"]],
   // bridge vlan show, show vlan; ip -s link, ovs-vsctl list-ports, ovs-ofctl dump-ports, show interfaces.
   ["vlan/allprint", "the VLANs and their ports", ["vlan", "vlan/show"]],
   ["ports", "the ports with their counters", ["link", "list-ports", "dump-ports", "port/show", "interfaces"]],
@@ -62,6 +75,30 @@ const THEIR_WORDS: ReadonlyMap<string, readonly [string, string]> = new Map(
  */
 const TOOLS = new Set(["bridge", "brctl", "ip", "ovs-appctl", "ovs-vsctl", "ovs-ofctl", "show"]);
 
+/** The bridge's and Open vSwitch's own programs, whose every command line is theirs (`ip`'s is not). */
+export const BRIDGE_TOOLS: ReadonlySet<string> = new Set([
+  "bridge",
+  "brctl",
+  "ovs-appctl",
+  "ovs-vsctl",
+  "ovs-ofctl",
+]);
+
+/**
+ * The overviews an admin types first, `brctl show` and `ovs-vsctl show`: a
+ * tool's `show` (no word of the table: a switch CLI's `show clock` is
+ * nothing of ours) that lists the bridge's ports, our `ports`.
+ */
+const SHOW_TOOLS = new Set(["brctl", "ovs-vsctl"]);
+
+/** Two words that are one of the table's, as typed or as OVS names it (their second alone is not). */
+const PAIRS: ReadonlyMap<string, string> = new Map([
+  ["fdb flush", "fdb/flush"],
+  ["vlan add", "vlan add"],
+  ["vlan del", "vlan del"],
+  ["brctl stp", "brctl stp"],
+]);
+
 /** A word as the table has it: `other_config:rstp-priority=4096` is `rstp-priority`. */
 function bare(word: string): string {
   const key = word.slice(0, word.includes("=") ? word.indexOf("=") : undefined);
@@ -71,20 +108,42 @@ function bare(word: string): string {
 /**
  * Our command for an unknown `line` that is a bridge or Open vSwitch command
  * line or word, in words (`fdb here is macs (the MAC table)`); undefined when
- * the line starts with neither a tool's name nor one of their words, or
- * `paths` lacks our command. Of several of their words the last is the one
- * meant: `ip link set br0 type bridge stp_state 1` is about spanning tree.
+ * the line is not theirs (bridgeCommand) or `paths` lacks our command.
  */
 export function bridgeWordHint(line: string, paths: readonly string[]): string | undefined {
-  // `bridge fdb flush` is OVS's fdb/flush; `flush` alone is no word of theirs (`ip neigh flush`).
-  const ws = words(line).map(bare).map((w, i, all) =>
-    w === "flush" && all[i - 1] === "fdb" ? "fdb/flush" : w
-  );
+  const found = bridgeCommand(line);
+  return found !== undefined && paths.includes(found.ours)
+    ? `${found.word} here is ${found.ours} (${found.what})`
+    : undefined;
+}
+
+/** Their word (or `brctl show`), our switch console command for it, and what that is. */
+export interface BridgeCommand {
+  readonly word: string;
+  readonly ours: string;
+  readonly what: string;
+}
+
+/**
+ * The switch console command a bridge or Open vSwitch command line or word
+ * means, whichever console is asked (`vde brctl show`, typed to the vde
+ * program, is answered with the switch console's command); undefined when
+ * the line starts with neither a tool's name nor one of their words. Of
+ * several of their words the last is the one meant:
+ * `ip link set br0 type bridge stp_state 1` is about spanning tree.
+ */
+export function bridgeCommand(line: string): BridgeCommand | undefined {
+  // `bridge fdb flush` is OVS's fdb/flush; `flush` alone is no word of theirs (`ip neigh flush`),
+  // nor `add` alone (`bridge vlan add` is; `bridge fdb add` is not), nor `stp` (ours) but after brctl.
+  const ws = words(line).map(bare).map((w, i, all) => PAIRS.get(`${all[i - 1]} ${w}`) ?? w);
   const first = ws[0] ?? "";
   if (!TOOLS.has(first) && !THEIR_WORDS.has(first)) return undefined;
   const word = ws.findLast((w) => THEIR_WORDS.has(w));
-  if (word === undefined) return undefined;
+  if (word === undefined) {
+    return SHOW_TOOLS.has(first) && ws[1] === "show"
+      ? { word: `${first} show`, ours: "ports", what: "the ports with their counters" }
+      : undefined;
+  }
   const ours = THEIR_WORDS.get(word);
-  if (ours === undefined) return undefined;
-  return paths.includes(ours[0]) ? `${word} here is ${ours[0]} (${ours[1]})` : undefined;
+  return ours === undefined ? undefined : { word, ours: ours[0], what: ours[1] };
 }

@@ -18,6 +18,7 @@ import type { Impairments, LabNode, SwitchNode } from "./spec.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { programHint } from "./program_hint.ts";
+import { switchWordHint } from "./switch_word_hint.ts";
 import { cableState, labStatusJson, linkStp } from "./status_json.ts";
 import { onPath } from "../os/command_lookup.ts";
 import { LAB_COMMANDS } from "./shell_words.ts";
@@ -274,7 +275,11 @@ export function labCommands(
     // A shell's way out, typed at the lab's own terminal (vde term LAB's exit is its logout, never sent).
     const first = line.trim().split(/\s+/)[0];
     if (first === "exit" || first === "quit") return failureReply(LEAVE_HINT(first), Errno.ENOSYS);
-    const hint = programHint(line, r.hosts, onPath);
+    // A switch's command (`ports`) or a bridge's line (`brctl show`) is its switch's; a program, its host's.
+    const sw = [...r.switches.values()][0];
+    const isSwitchCommand = (path: string) => sw?.commands.lookup(path) !== undefined;
+    const hint = switchWordHint(line, [...r.switches.keys()], isSwitchCommand, onPath) ??
+      programHint(line, r.hosts, onPath);
     return hint === undefined ? undefined : failureReply(hint.trimEnd(), Errno.ENOSYS);
   };
   const run = (

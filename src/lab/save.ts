@@ -17,7 +17,7 @@
 import { isMap, isSeq, parseDocument } from "yaml";
 import { matchLinks } from "./changes.ts";
 import type { Lab } from "./spec.ts";
-import { endpointsFlow, labToYaml, plainLink, plainNode } from "./to_yaml.ts";
+import { endpointsFlow, labToYaml, plainLink, plainNode, YAML_OUT } from "./to_yaml.ts";
 import { validateLab } from "./validate.ts";
 
 /** A link's keys that `save` sets in place. */
@@ -67,7 +67,7 @@ export function saveInto(original: string, lab: Lab): string {
     if (isMap(link)) endpointsFlow(link);
     doc.addIn(["topology", "links"], link);
   }
-  return flowListsAsIn(original, doc.toString());
+  return flowListsAsIn(original, doc.toString(YAML_OUT));
 }
 
 /** A flow list as a value or item (`endpoints: [ h, s ]`, `exec: [ "ip -br addr" ]`), as yaml writes it. */

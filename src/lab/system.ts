@@ -127,9 +127,22 @@ export async function runInNetns(
   const file = await Deno.makeTempFile({ dir, prefix: "exec-", suffix: ".out" });
   let keep = false;
   try {
-    // $0 is the output file, $1 the command, run by eval so that `exit`, `&&` and `&` mean what they say.
+    // $1 is the output file, $2 the command, run by a shell of its own so that `exit`, `&&` and `&` mean
+    // what they say; its $0 is `sh`, which its complaints start with (`sh: 1: nosuch: not found`, as at a
+    // terminal), where with the file as $0 and eval they named the lab's temporary file.
     const r = await runCommand(
-      ["ip", "netns", "exec", ns, "sh", "-c", 'exec >"$0" 2>&1 </dev/null; eval "$1"', file, command],
+      [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "sh",
+        "-c",
+        'exec >"$1" 2>&1 </dev/null; exec sh -c "$2"',
+        "sh",
+        file,
+        command,
+      ],
       timeoutMs,
       signal,
       true,

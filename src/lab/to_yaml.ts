@@ -121,9 +121,17 @@ export function endpointsFlow(link: YAMLMap): void {
   if (isSeq(ends)) ends.flow = true;
 }
 
+/**
+ * How a lab file is written: a node's `{ ... }` on one line however long
+ * (yaml breaks a flow map past 80 columns into one key a line inside
+ * braces, which nobody writes, and a `save` did so to a node it never
+ * changed), and long strings unfolded.
+ */
+export const YAML_OUT = { lineWidth: 0 } as const;
+
 /** The lab as YAML text. */
 export function labToYaml(lab: Lab): string {
   const doc = new Document(plainLab(lab));
   flowStyle(doc);
-  return doc.toString();
+  return doc.toString(YAML_OUT);
 }

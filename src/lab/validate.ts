@@ -30,6 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
+import { listAfterComma, missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
 import { cannotRead } from "./unreadable.ts";
@@ -177,6 +178,8 @@ class Validator {
   #doc: Document | undefined;
   /** A link was left out for a mistake (reported there): a host's address may be waiting for it. */
   #linkLeftOut = false;
+  /** `nodes` was no mapping (reported there): every node a link names is unknown for that alone. */
+  #nodesLeftOut = false;
 
   constructor(text: string, options: ValidateOptions) {
     this.#text = text;
@@ -202,7 +205,8 @@ class Validator {
     if (bad !== undefined) {
       const pos = this.#lines.linePos(bad.pos[0]);
       const why = bad.message.split("\n")[0]!.replace(/ at line .*/, "");
-      return this.#notLab(pos.line, pos.col, `not YAML: ${why} (${EXPECTED})`);
+      const hint = yamlErrorHint(bad.code, why);
+      return this.#notLab(pos.line, pos.col, `not YAML: ${why}${hint ? `: ${hint}` : ""} (${EXPECTED})`);
     }
     this.#dropDuplicateKeys(doc);
     const root = doc.contents;
@@ -227,10 +231,15 @@ class Validator {
     } else {
       const t = this.#entries(topo.value, KEYS.topology, "topology");
       const nodeEntries = t.get("nodes");
-      if (nodeEntries === undefined) this.#error(topo.key, "missing `topology.nodes`");
+      if (nodeEntries === undefined) {
+        this.#error(topo.key, "missing `topology.nodes`");
+        this.#nodesLeftOut = true;
+      }
       const nodeKeys = new Map<string, Node>();
       if (nodeEntries !== undefined) nodes = this.#nodes(nodeEntries, nodeKeys);
       const linkEntries = t.get("links");
+      // `link:` or `lniks:` (reported as an unknown key) left the links out: the hosts' addresses wait for them.
+      if (linkEntries === undefined && topo.value.items.length > t.size) this.#linkLeftOut = true;
       if (linkEntries !== undefined && linkEntries.value !== null) {
         links = this.#links(linkEntries.value, nodes, nodeKeys);
       }
@@ -290,6 +299,16 @@ class Validator {
       const k = isScalar(key) ? String(key.value) : undefined;
       if (k === undefined) {
         this.#error(key, `keys in ${where} must be plain words`);
+        continue;
+      }
+      if (missingSpaceAfterColon(k, allowed) !== undefined) {
+        this.#error(key, `unknown key "${k}" in ${where}${missingSpaceClause(k, allowed)}`);
+        continue;
+      }
+      const list = pair.value === null ? listAfterComma(map.items, pair) : undefined;
+      if (list !== undefined) {
+        // "": a later item of the same list, said at its first.
+        if (list !== "") this.#error(key, `unknown key "${k}" in ${where}: ${list}`);
         continue;
       }
       if (!allowed.includes(k)) {
@@ -352,9 +371,13 @@ class Validator {
     if (e === undefined) return undefined;
     const v = this.#scalar(e);
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      // `ports: "16"` reads as if it were one: the quotes make it a string.
+      const quoted = typeof v === "string" && /^\s*-?\d+\s*$/.test(v)
+        ? ` (a number is written without quotes)`
+        : "";
       this.#error(
         e.value ?? e.key,
-        `${what} must be a whole number from ${min} to ${max}, got ${this.#show(e)}`,
+        `${what} must be a whole number from ${min} to ${max}, got ${this.#show(e)}${quoted}`,
       );
       return undefined;
     }
@@ -425,9 +448,13 @@ class Validator {
     for (const item of itemsOf(e)) {
       const v = isScalar(item) ? (item as Scalar).value : undefined;
       if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+        // `vlans: "10,20"` or `10 20` is one word to YAML: the list it meant is written in brackets.
+        const list = typeof v === "string" && /^\s*\d+(\s*[,\s]\s*\d+)+\s*$/.test(v)
+          ? ` (a list is written [${v.trim().split(/[\s,]+/).join(", ")}])`
+          : "";
         this.#error(
           item,
-          `${what} must be whole numbers from ${min} to ${max}, got ${JSON.stringify(v ?? null)}`,
+          `${what} must be whole numbers from ${min} to ${max}, got ${JSON.stringify(v ?? null)}${list}`,
         );
       } else out.push(v);
     }
@@ -446,7 +473,13 @@ class Validator {
 
   #nodes(entry: Entry, keys: Map<string, Node>): LabNode[] {
     if (!isMap(entry.value)) {
-      this.#error(entry.value ?? entry.key, "`nodes` must be a mapping of node names to their settings");
+      // A list of `- sw1: {...}` is the one slip that names its nodes: said so, not as "unknown node" per link end.
+      const list = isSeq(entry.value) ? " (no `-` before each: `sw1: { kind: switch }`)" : "";
+      this.#error(
+        entry.value ?? entry.key,
+        `\`nodes\` must be a mapping of node names to their settings${list}`,
+      );
+      this.#nodesLeftOut = true;
       return [];
     }
     const out: LabNode[] = [];
@@ -457,13 +490,26 @@ class Validator {
       keys.set(name, key);
       const value = pair.value as Node | null;
       if (!isMap(value)) {
-        this.#error(value ?? key, `node ${name} must be a mapping with a \`kind\``);
+        // `sw1: kind:switch` is one word, not a mapping.
+        const word = isScalar(value) ? String(value.value) : "";
+        this.#error(
+          value ?? key,
+          `node ${name} must be a mapping with a \`kind\`${missingSpaceClause(word, ["kind"])}`,
+        );
         continue;
       }
       const kindPair = value.items.find((p) => isScalar(p.key) && p.key.value === "kind");
       const kind = kindPair && isScalar(kindPair.value) ? String(kindPair.value.value) : undefined;
       if (kind === undefined) {
-        this.#error(key, `node ${name} has no \`kind\` (one of ${NODE_KINDS.join(", ")})`);
+        // `{ kind:switch }` is a key of its own: that one is the slip.
+        const joined = value.items.map((p) => isScalar(p.key) ? String(p.key.value) : "")
+          .find((k) => missingSpaceAfterColon(k, ["kind"]) !== undefined);
+        this.#error(
+          key,
+          joined === undefined
+            ? `node ${name} has no \`kind\` (one of ${NODE_KINDS.join(", ")})`
+            : `node ${name} has no \`kind\`${missingSpaceClause(joined, ["kind"])}`,
+        );
         continue;
       }
       if (!(NODE_KINDS as readonly string[]).includes(kind)) {
@@ -531,8 +577,13 @@ class Validator {
       }
       case "host": {
         const addresses: Record<string, string[]> = {};
+        // `DHCP`, `Dhcp`: the word is lower case, as `ip` and the file's other words are.
         const addr = (s: string) =>
-          s === "dhcp" ? undefined : ((r) => r.ok ? undefined : r.error)(parseCidr(s));
+          s === "dhcp"
+            ? undefined
+            : s.toLowerCase() === "dhcp"
+            ? `expected dhcp, in lower case, got "${s}"`
+            : ((r) => r.ok ? undefined : r.error)(parseCidr(s));
         const eth0 = this.#strings(e.get("address"), `${w} address`, addr);
         if (eth0.length > 0) addresses.eth0 = eth0;
         const ifs = e.get("interfaces");
@@ -558,7 +609,11 @@ class Validator {
         }
         const gw = this.#string(e.get("gateway"), `${w} gateway`);
         if (gw !== undefined && !isIp(gw)) {
-          this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address`);
+          // `gateway: dhcp`: the lease's router is the default route already, as `address: dhcp` gives it.
+          const dhcp = String(gw).toLowerCase() === "dhcp"
+            ? " (address: dhcp sets the default route itself)"
+            : "";
+          this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address${dhcp}`);
         } else if (gw !== undefined && e.get("routes") === undefined) {
           // Without a route of the file's own, the kernel reaches a gateway only on a subnet of the host.
           const off = offSubnets(gw, addresses);
@@ -833,7 +888,7 @@ class Validator {
       const node = byName.get(m[1]!);
       if (node === undefined) {
         // The node itself is in error, reported there; the other end is still checked.
-        if (nodeKeys.has(m[1]!)) continue;
+        if (nodeKeys.has(m[1]!) || this.#nodesLeftOut) continue;
         const hint = didYouMean(m[1]!, [...byName.keys()]);
         this.#error(it, `unknown node "${m[1]}"` + didYouMeanClause(hint && `"${hint}"`));
         continue;

@@ -581,3 +581,13 @@ Deno.test("vde switch --pcap names each port's interface as vde capture does, by
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("tshark's display filter -Y is answered as the reader's, with its filter carried over, and --filter named", () => {
+  const said = (text: string, argv: string[]) => captureOptionHint(argv)(`vde: unknown option '${text}'\n`);
+  assert.equal(
+    said("-Y", ["capture", "/tmp/net", "-Y", "ip.addr==10.0.0.1"]),
+    "vde: unknown option '-Y' (tshark's display filter is the reader's: vde capture /tmp/net -w - | " +
+      "tshark -r - -Y 'ip.addr==10.0.0.1'; --filter takes a capture filter, in tcpdump's words: --filter icmp)\n",
+  );
+  assert.match(said("--display-filter=icmp", ["capture", "demo/sw1", "--display-filter=icmp"]), /-Y 'icmp'/);
+});

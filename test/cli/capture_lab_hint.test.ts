@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { labCaptureHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
+import { labCaptureHint, labTermHint, type LinkJson } from "../../src/cli/capture_lab_hint.ts";
 import { TWO_HOSTS, vde, withLabUp } from "../lab/_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
@@ -47,6 +47,43 @@ Deno.test("vde capture of a running lab's host or link says which switch port to
     assert.match(
       link.stderr,
       new RegExp(`is a link of lab ${name}, .*vde capture ${name}/sw1 --port 1\`\\n$`),
+    );
+  });
+});
+
+Deno.test("vde term LAB/HOST, LAB/SLIRP or LAB/LINK says how to reach it: vde exec, the lab's nodes, its link command", () => {
+  const nodes = [{ name: "sw1", kind: "switch" }, { name: "h1", kind: "host" }, {
+    name: "nat",
+    kind: "slirp",
+  }];
+  const said = (what: string) => labTermHint({ lab: "lab", what, nodes, links: RING });
+  assert.equal(
+    said("h1"),
+    "lab/h1 is a host of lab lab, which has no console: a shell there is `vde exec lab h1`, " +
+      "a command `vde term lab -c 'h1 ip -br addr'`",
+  );
+  assert.equal(
+    said("nat"),
+    "lab/nat is a slirp of lab lab, which has no console of its own: the lab's shows it, `vde term lab -c nodes`",
+  );
+  assert.equal(
+    said("sw2-sw1"),
+    "lab/sw2-sw1 is a link of lab lab: the lab's console changes it, `vde term lab -c 'link sw2-sw1 loss 5%'` " +
+      "(`-c links` lists them)",
+  );
+  for (const what of ["sw1", "sw9", ""]) assert.equal(said(what), undefined, what);
+});
+
+Deno.test("vde term of a running lab's host says vde exec, not that no socket is there", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const r = await vde(["term", `${name}/h2`, "-c", "ports"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^vde: ${name}/h2 is a host of lab ${name}, which has no console: .*\`vde exec ${name} h2\``,
+      ),
     );
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execArgv, execTarget, RELAYED_SIGNALS, relays } from "../../src/cli/exec.ts";
+import { execArgv, execTarget, hostEnv, RELAYED_SIGNALS, relays, shellBanner } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
@@ -210,4 +210,49 @@ Deno.test("vde exec as its terminal's foreground: Ctrl-C and Ctrl-\\ reach the c
       await tmux.kill();
     }
   });
+});
+
+Deno.test("a shell in a host at a terminal is announced with its lab, host and namespace, its prompt being the machine's", () => {
+  const shell = { lab: "demo", host: "h1", command: [] };
+  assert.equal(
+    shellBanner(shell, true),
+    "vde exec: a shell in host h1 of lab demo, namespace vde-demo-h1: its network, this machine's files and " +
+      "hostname ($VDE_HOST names it for a prompt); exit leaves it",
+  );
+  assert.equal(shellBanner(shell, false), undefined, "no terminal: a script's input, nothing said");
+  assert.equal(
+    shellBanner({ ...shell, command: ["ip", "a"] }, true),
+    undefined,
+    "a command is not announced",
+  );
+  assert.deepEqual(hostEnv(shell), { VDE_LAB: "demo", VDE_HOST: "h1" });
+});
+
+Deno.test("vde exec's command has VDE_LAB and VDE_HOST, and a shell without a terminal starts unannounced", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const r = await vde(["exec", name, "h2", "sh", "-c", 'echo "$VDE_LAB $VDE_HOST"']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${name} h2\n`);
+    const shell = await run([...vdeCommand(), "exec", name, "h1"], {
+      input: 'echo "[$VDE_HOST]"\n',
+      env: { SHELL: "/bin/sh" },
+      check: false,
+    });
+    assert.deepEqual([shell.code, shell.stdout, shell.stderr], [0, "[h1]\n", ""]);
+  });
+});
+
+Deno.test("vde exec of a lab's switch, as if a host, names its console, vde term LAB/SWITCH", () => {
+  const labs = [{ ...demo, switches: ["sw1", "sw2"] }, other];
+  const sw1 =
+    "sw1 is a switch of lab demo, not a host: its console is `vde term demo/sw1`; the lab's hosts: h1, h2";
+  assert.throws(() => execTarget(["sw1"], labs), { message: sw1 });
+  assert.throws(() => execTarget(["sw1", "ip", "a"], labs), { message: sw1 });
+  assert.throws(
+    () => execTarget(["demo", "sw2"], labs),
+    /sw2 is a switch of lab demo, not a host: .*vde term demo\/sw2/,
+  );
+  // A name that is no switch either keeps its answer.
+  assert.throws(() => execTarget(["h9"], labs), /no running lab has a host h9/);
 });

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { vde, vdeCommand } from "../lab/_helpers.ts";
 import { skipWithout } from "../helpers/processes.ts";
-import { graphFormat } from "../../src/cli/graph.ts";
+import { binaryToTerminal, graphFormat } from "../../src/cli/graph.ts";
 
 Deno.test("vde graph of a directory says it draws a lab file and where a running switch's graph is", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-graph-dir-" });
@@ -75,4 +75,17 @@ Deno.test("vde graph -o lab.svg and -Tpng draw the lab with Graphviz, -o lab.dot
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("vde graph -T png to a terminal is refused with where it goes instead; to a pipe, a file or as text it is written", () => {
+  assert.equal(
+    binaryToTerminal("png", undefined, true),
+    "refusing to write png to a terminal: -o lab.png writes it to a file, or redirect it (> lab.png); " +
+      "-T svg and the DOT text (no -T) are text",
+  );
+  assert.match(binaryToTerminal("pdf", "-", true) ?? "", /^refusing to write pdf to a terminal/);
+  assert.equal(binaryToTerminal("png", undefined, false), undefined);
+  assert.equal(binaryToTerminal("png", "lab.png", true), undefined);
+  assert.equal(binaryToTerminal("svg", undefined, true), undefined);
+  assert.equal(binaryToTerminal("dot", undefined, true), undefined);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { otherToolHint } from "../../src/cli/other_tools.ts";
+import { otherToolHint, otherToolOption } from "../../src/cli/other_tools.ts";
+import { vde } from "../lab/_helpers.ts";
 
 Deno.test("containerlab's command words after lab, clab or containerlab are answered with vde's, the lab file carried over", () => {
   assert.equal(
@@ -75,5 +76,72 @@ Deno.test("a QEMU user's vde qemu or vde vm is answered with QEMU's -netdev vde 
       otherToolHint(word, ["net-define"]) ?? "",
       /^libvirt has no VDE interface: .*<interface type='bridge'><source bridge='br0'\/><\/interface>$/,
     );
+  }
+});
+
+Deno.test("a Linux bridge's or Open vSwitch's command line typed to vde names the switch console command that does it", () => {
+  assert.equal(
+    otherToolHint("bridge", ["fdb", "show"]),
+    "fdb here is macs at a switch's console, the MAC table: `vde term DIR -c macs`, " +
+      "or `vde term LAB/sw1 -c macs` for a lab's",
+  );
+  assert.match(otherToolHint("brctl", ["show"]) ?? "", /^brctl show here is ports at a switch's console/);
+  assert.match(
+    otherToolHint("ovs-vsctl", ["show"]) ?? "",
+    /^ovs-vsctl show here is ports at a switch's console/,
+  );
+  assert.match(otherToolHint("ovs-appctl", ["fdb/show", "br0"]) ?? "", /`vde term DIR -c macs`/);
+  assert.match(otherToolHint("fdb", []) ?? "", /`vde term DIR -c macs`/);
+  assert.match(otherToolHint("show", ["spanning-tree"]) ?? "", /`vde term DIR -c stp`/);
+  // A tool's line with no word of ours is told what a bridge is here.
+  for (
+    const [word, rest] of [["brctl", ["addbr", "br0"]], ["bridge", []], ["ovs-vsctl", [
+      "add-br",
+      "br0",
+    ]]] as const
+  ) {
+    assert.match(
+      otherToolHint(word, rest) ?? "",
+      /^a bridge is a switch here \(`vde switch --sock DIR`\)/,
+      word,
+    );
+  }
+  // `show` alone is a listing word, as ps and ls are; a lab shell's `link` typed to vde is no bridge's.
+  assert.match(otherToolHint("show", []) ?? "", /^`vde status` lists running labs/);
+  assert.equal(otherToolHint("link", ["sw1-sw2", "down"]), undefined);
+});
+
+Deno.test("docker's, compose's and containerlab's options to the lab commands say what they are here", async () => {
+  assert.equal(
+    otherToolOption("up", "f", "lab.yaml"),
+    "the lab file is the argument, or -t FILE as containerlab's: vde up lab.yaml",
+  );
+  assert.equal(otherToolOption("status", "o", "json"), "it is --json here, or --format json");
+  assert.equal(
+    otherToolOption("exec", "u", "alice"),
+    "a command as another user: vde exec HOST runuser -u alice -- COMMAND",
+  );
+  assert.equal(
+    otherToolOption("exec", "e", undefined),
+    "a variable for the command: vde exec HOST env VAR=VALUE COMMAND",
+  );
+  assert.equal(otherToolOption("up", "debug", undefined), undefined);
+  assert.equal(otherToolOption("up", "constructor", undefined), undefined);
+  // On the command line, each as the unknown option's own line.
+  const cases: [string[], string][] = [
+    [
+      ["up", "-f", "x.yaml"],
+      "vde: unknown option '-f' (the lab file is the argument, or -t FILE as containerlab's: vde up lab.yaml)",
+    ],
+    [["status", "-o", "json"], "vde: unknown option '-o' (it is --json here, or --format json)"],
+    [
+      ["exec", "-u", "alice", "h1", "id"],
+      "vde: unknown option '-u' (a command as another user: vde exec HOST runuser -u alice -- COMMAND)",
+    ],
+    [["down", "--volumes"], "vde: unknown option '--volumes' (the lab's log goes too with --cleanup (-c))"],
+  ];
+  for (const [args, line] of cases) {
+    const r = await vde(args);
+    assert.deepEqual([r.code, r.stderr], [1, `${line}\n(run with --help for usage)\n`], args.join(" "));
   }
 });

@@ -4,7 +4,7 @@
  * here: the "unknown option" line names the one an --rc file runs.
  */
 import assert from "node:assert/strict";
-import { withSwitchHint } from "../../src/cli/switch.ts";
+import { portsText, stpOffClause, withSwitchHint } from "../../src/cli/switch.ts";
 
 Deno.test("a bridge's setting given as a vde switch option names the console command an --rc file runs", () => {
   const usage = "(run with --help for usage)\n";
@@ -23,4 +23,33 @@ Deno.test("a bridge's setting given as a vde switch option names the console com
     withSwitchHint(`vde: unknown option '--bogus'\n${usage}`),
     `vde: unknown option '--bogus'\n${usage}`,
   );
+});
+
+Deno.test("a bridge's or OVS's name for an option this switch has (--stp-priority, --rstp) names ours", () => {
+  assert.equal(
+    withSwitchHint("vde: unknown option '--stp-priority'\n"),
+    "vde: unknown option '--stp-priority' (it is --priority N (0-61440 in steps of 4096, with --stp) here)\n",
+  );
+  assert.match(withSwitchHint("vde: unknown option '--rstp'\n"), /\(it is --stp here\)\n$/);
+  assert.match(
+    withSwitchHint("vde: unknown option '--igmp-snooping'\n"),
+    /\(it is --mcast-snooping here\)\n$/,
+  );
+});
+
+Deno.test("a switch of --ports 1, port 0 alone, says at start that nothing can plug in and what to give", () => {
+  assert.equal(
+    portsText(1),
+    "1 port (port 0, for management clients only: nothing can plug in; --ports 2 gives one)",
+  );
+  assert.equal(portsText(2), "2 ports");
+  assert.equal(portsText(32), "32 ports");
+});
+
+Deno.test("a switch given --priority without --stp says at start that spanning tree is off, and what starts it", () => {
+  assert.equal(
+    stpOffClause("4096"),
+    ", spanning tree off (--priority 4096 is used once --stp or fstp/setfstp 1 starts it)",
+  );
+  assert.equal(stpOffClause(undefined), "");
 });

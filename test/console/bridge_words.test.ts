@@ -66,6 +66,22 @@ Deno.test("a hardware switch CLI's show commands (show mac address-table, show s
   for (const [line, hint] of cases) assert.equal(bridgeWordHint(line, all), hint, line);
 });
 
+Deno.test("brctl show and ovs-vsctl show, the overviews a bridge or OVS admin types first, name our ports", () => {
+  const all = [...SWITCH, "ports"];
+  assert.equal(bridgeWordHint("brctl show", all), "brctl show here is ports (the ports with their counters)");
+  assert.equal(
+    bridgeWordHint("ovs-vsctl show", all),
+    "ovs-vsctl show here is ports (the ports with their counters)",
+  );
+  assert.equal(
+    bridgeWordHint("brctl show br0", all),
+    "brctl show here is ports (the ports with their counters)",
+  );
+  // A console without ports (a lab's, a wirefilter's) gets the usual answer.
+  assert.equal(bridgeWordHint("brctl show", SWITCH), undefined);
+  assert.equal(bridgeWordHint("brctl addbr br0", all), undefined);
+});
+
 Deno.test("a line that is not a bridge's or names a command the console lacks gets no such hint", () => {
   assert.equal(bridgeWordHint("prot/print", SWITCH), undefined);
   assert.equal(bridgeWordHint("foo fdb", SWITCH), undefined);
@@ -103,4 +119,27 @@ Deno.test("bridge fdb flush and ovs-appctl fdb/flush name hash/flush; flush alon
   assert.equal(bridgeWordHint("bridge fdb show", SWITCH), "fdb here is macs (the MAC table)");
   assert.equal(bridgeWordHint("ip neigh flush all", SWITCH), undefined);
   assert.equal(bridgeWordHint("ovs-appctl fdb/flush", SWITCH.filter((p) => p !== "hash/flush")), undefined);
+});
+
+Deno.test("a bridge's or OVS's VLAN, port and spanning tree settings name the console command that makes them", () => {
+  const all = [...SWITCH, "port/setvlan", "vlan/addport", "vlan/delport", "port/create", "port/remove"];
+  const cases: [string, string][] = [
+    ["bridge vlan add dev tap1 vid 10 pvid untagged", "pvid here is port/setvlan"],
+    ["ovs-vsctl set port tap1 tag=10", "tag here is port/setvlan"],
+    ["bridge vlan add dev tap1 vid 10", "vlan add here is vlan/addport"],
+    ["ovs-vsctl set port tap1 trunks=10,20", "trunks here is vlan/addport"],
+    ["bridge vlan del dev tap1 vid 10", "vlan del here is vlan/delport"],
+    ["brctl stp br0 on", "brctl stp here is fstp/setfstp"],
+    ["brctl addif br0 tap1", "addif here is port/create"],
+    ["ovs-vsctl add-port br0 tap1", "add-port here is port/create"],
+    ["brctl delif br0 tap1", "delif here is port/remove"],
+    ["ovs-vsctl del-port br0 tap1", "del-port here is port/remove"],
+  ];
+  for (const [line, start] of cases) assert.ok(bridgeWordHint(line, all)?.startsWith(`${start} (`), line);
+  // Their second words alone are no words of theirs; `bridge vlan show` is still the listing.
+  assert.equal(bridgeWordHint("add 10", all), undefined);
+  assert.match(
+    bridgeWordHint("bridge vlan show", [...all, "vlan/allprint"]) ?? "",
+    /^vlan here is vlan\/allprint/,
+  );
 });

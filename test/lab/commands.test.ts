@@ -10,7 +10,7 @@ import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
 import { execRefusal, helpColumns, hostCommandOf, labCommands } from "../../src/lab/commands.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
-import type { Session, SessionKind } from "../../src/console/registry.ts";
+import { CommandRegistry, ok, type Session, type SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
 import {
   hostWithExec,
@@ -101,7 +101,7 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     );
     assert.match(r.stdout, /\(switches: sw1, sw2\)/);
 
-    // A typo gets the nearest lab command; `ports`, which vde term emulates for switches, is no typo of itself.
+    // A typo gets the nearest lab command.
     r = await vde(["term", name, "-c", "nodez"]);
     assert.equal(r.stderr, "vde: nodez: 1038 Function not implemented (did you mean nodes?)\n");
     // A typo in a switch's command gets the nearest of that switch's commands.
@@ -127,10 +127,11 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       r.stderr,
       "vde: sw1 vlan/create 10: 1017 File exists (VLAN 10 exists; vlan/allprint 10 shows it)\n",
     );
+    // `ports`, a switch's command that vde term emulates for a C switch, is said as the lab's switch's line.
     r = await vde(["term", name, "-c", "ports"]);
     assert.equal(
       r.stderr,
-      "vde: ports: 1038 Function not implemented (no such command; `help` lists the commands)\n",
+      "vde: ports: ports is a switch's command: sw1 ports (`use sw1` drops the prefix; switches: sw1, sw2)\n",
     );
 
     // A lab's switch stops with its lab, which its refused shutdown says.
@@ -244,6 +245,37 @@ Deno.test("through vde term LAB as at the shell, a program typed without its hos
     (await commands.execute("lnik sw1-sw2 down", session("mgmt")))?.raw,
     undefined,
     "a typo: no hint",
+  );
+});
+
+Deno.test("through vde term LAB as at the shell, a switch's command or a bridge's line is answered with the switch's", async () => {
+  const swCommands = new CommandRegistry();
+  for (const path of ["ports", "macs"]) {
+    swCommands.add({
+      path,
+      syntax: "",
+      help: path,
+      listing: true,
+      run: () => ok(),
+    });
+  }
+  const { commands, session } = labConsole({
+    switches: new Map([["sw1", { commands: swCommands }]]),
+    hosts: new Map([["h1", { ns: "vde-demo-h1" }]]),
+  });
+  const said = async (line: string) => (await commands.execute(line, session("mgmt")))?.raw;
+  assert.equal(
+    await said("ports"),
+    "ports is a switch's command: sw1 ports (`use sw1` drops the prefix; switches: sw1)\n",
+  );
+  assert.match(
+    await said("bridge fdb show") ?? "",
+    /^fdb here is macs, a switch's command \(the MAC table\): sw1 macs /,
+  );
+  // A program stays its host's.
+  assert.match(
+    await said("ip link") ?? "",
+    /^ip: no such command in the lab shell; a program runs in a host: h1 ip link/,
   );
 });
 

@@ -125,3 +125,22 @@ Deno.test("saveInto writes a link's limit set live, and the file brings it back"
   assert.match(saved, /limit: 100/);
   assert.deepEqual(plain(validateLab(saved).lab), plain(lab));
 });
+
+Deno.test("saveInto leaves a node's { ... } longer than 80 columns on its one line, as the file wrote it", () => {
+  const h1 =
+    `    h1: { kind: host, address: 10.0.2.10/24, gateway: 10.0.2.2, exec: ["ip -br addr", "ip route"] }`;
+  const original = `name: t
+topology:
+  nodes:
+    s: { kind: switch }
+${h1}
+  links:
+    - endpoints: [h1, s]
+`;
+  const { lab } = validateLab(original);
+  assert.ok(lab);
+  lab.links[0]!.impair = { loss: 5 };
+  const saved = saveInto(original, lab);
+  assert.ok(saved.split("\n").includes(h1), saved);
+  assert.match(saved, /^ {6}loss: 5%$/m);
+});

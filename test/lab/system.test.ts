@@ -49,3 +49,15 @@ Deno.test("a namespace command that ends in time leaves what it put in the backg
   });
   assert.deepEqual(processesMentioning(mark), [], "deleting the namespace ends it");
 });
+
+Deno.test("a namespace command that is not there is said as sh says it at a terminal, naming no temporary file", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withNetns("sys3", async (ns, dir) => {
+    const r = await runInNetns(ns, "nosuchcommand-vde", 10_000, dir);
+    assert.equal(r.code, 127);
+    assert.equal(r.output, "sh: 1: nosuchcommand-vde: not found\n");
+    // exit, && and a quoted argument still mean what they say.
+    const q = await runInNetns(ns, `echo "a  b" && exit 3; echo never`, 10_000, dir);
+    assert.deepEqual([q.code, q.output], [3, "a  b\n"]);
+  });
+});

@@ -36,3 +36,19 @@ Deno.test("labToYaml writes a switch's modes as their octal digits and its group
   assert.match(text, /priority: 4096,\s+mode: 660,\s+group: root,\s+mgmt_mode: 640\s/);
   assert.deepEqual(validateLab(text, { stp: true }).lab, lab);
 });
+
+Deno.test("labToYaml writes a node with many settings on one line, past 80 columns", () => {
+  const { lab } = validateLab(`name: t
+topology:
+  nodes:
+    s: { kind: switch }
+    h1: { kind: host, address: 10.0.2.10/24, gateway: 10.0.2.2, exec: ["ip -br addr", "ip route"] }
+  links:
+    - endpoints: [h1, s]
+`);
+  assert.ok(lab);
+  const text = labToYaml(lab);
+  const line = text.split("\n").find((l) => l.startsWith("    h1: {"));
+  assert.ok(line?.endsWith("}"), text);
+  assert.deepEqual(validateLab(text).lab, lab);
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { generateKeyFile } from "../../src/cable/key.ts";
-import { FIVE_MISTAKES } from "./_helpers.ts";
+import { FIVE_MISTAKES, TWO_HOSTS } from "./_helpers.ts";
 import { didYouMean } from "../../src/did_you_mean.ts";
 import { ipv4InSubnet, parseCidr, parseDuration, parsePercent, parseRate } from "../../src/lab/values.ts";
 
@@ -633,5 +633,55 @@ Deno.test("a switch's mode has no setuid, setgid or sticky bit, is said as writt
   assert.deepEqual([(node as { mode?: number }).mode, (node as { mgmtMode?: number }).mgmtMode], [
     0o660,
     0o660,
+  ]);
+});
+
+Deno.test("a misspelt links key is the one error, not one per host whose address then has no link", () => {
+  const text = TWO_HOSTS.replace("  links:", "  link:");
+  assert.deepEqual(errorsOf(text), ['lab.yaml:7:3: unknown key "link" in topology (did you mean "links"?)']);
+  // With no links key at all, each host's address without its link is still said.
+  assert.deepEqual(errorsOf(text.replace(/ {2}link:\n(.*\n)*/, "")), [
+    "lab.yaml:5:5: host h1 has an address on eth0 but no link there",
+    "lab.yaml:6:5: host h2 has an address on eth0 but no link there",
+  ]);
+});
+
+Deno.test("nodes written as a list, or missing, is one error, not an unknown node per link end", () => {
+  const text = TWO_HOSTS.replace(/^ {4}(\w+:)/gm, "    - $1");
+  assert.deepEqual(errorsOf(text), [
+    "lab.yaml:4:5: `nodes` must be a mapping of node names to their settings (no `-` before each: " +
+    "`sw1: { kind: switch }`)",
+  ]);
+  assert.deepEqual(errorsOf(text.replace("  nodes:", "  nodez:")), [
+    "lab.yaml:2:1: missing `topology.nodes`",
+    'lab.yaml:3:3: unknown key "nodez" in topology (did you mean "nodes"?)',
+  ]);
+});
+
+Deno.test('DHCP in capitals and a VLAN list written as one word ("10,20", 10 20) say what to write', () => {
+  const text = `name: y
+topology:
+  nodes:
+    sw1: { kind: switch, vlans: "10,20" }
+    h1: { kind: host, address: DHCP }
+  links:
+    - endpoints: [h1, sw1]
+      trunk: 10 20
+`;
+  assert.deepEqual(errorsOf(text), [
+    'lab.yaml:4:33: sw1: vlans must be whole numbers from 1 to 4093, got "10,20" (a list is written [10, 20])',
+    'lab.yaml:5:32: h1: address: expected dhcp, in lower case, got "DHCP"',
+    'lab.yaml:8:14: trunk must be whole numbers from 1 to 4093, got "10 20" (a list is written [10, 20])',
+  ]);
+});
+
+Deno.test("a number in quotes and gateway: dhcp say what to write", () => {
+  const text = TWO_HOSTS.replace("ports: 4", 'ports: "4"').replace(
+    "address: 10.9.0.2/24",
+    "address: dhcp, gateway: dhcp",
+  );
+  assert.deepEqual(errorsOf(text), [
+    'lab.yaml:4:33: sw1: ports must be a whole number from 2 to 65535, got "4" (a number is written without quotes)',
+    'lab.yaml:6:47: h2: gateway "dhcp" is not an IP address (address: dhcp sets the default route itself)',
   ]);
 });

@@ -236,9 +236,14 @@ export class RemoteConsole {
     const reply = await pending;
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
     if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
-    if (name === "ports") return await this.ports(args);
-    if (name === "macs") return await this.macs();
-    return await this.hub(args);
+    const emulated = name === "ports"
+      ? await this.ports(args)
+      : name === "macs"
+      ? await this.macs()
+      : await this.hub(args);
+    // A console without vde_switch's commands either (a lab's, a wirefilter's): its answer to the line
+    // typed says what to do (a lab's names its switch's line), where the emulation's would name port/print.
+    return emulated.code === Errno.ENOSYS ? reply : emulated;
   }
 
   /** The `ports` table from `port/print` (or `port/allprint` with "all"). */
