@@ -22,6 +22,7 @@ import { type IpSource, ipSourceOf } from "../wire/ip_source.ts";
 import { formatIp } from "../wire/ip_address.ts";
 import { SyslogSender } from "../os/syslog.ts";
 import { userName } from "../os/users.ts";
+import { log } from "../log.ts";
 
 /** Addresses one session remembers (and logs) at most. */
 export const MAX_ADDRESSES = 4096;
@@ -89,10 +90,21 @@ export class PlugSessionLog {
   }
 }
 
-/** A session log that sends its lines to syslog as vde_plug's (facility user, tag vde_plug). */
+/**
+ * A session log that sends its lines to syslog as vde_plug's (facility user, tag vde_plug). Where the
+ * first (START) is not taken, one line on stderr says so: the user asked for these lines, and a machine
+ * without a syslog daemon (a container has no /dev/log) would drop them all without a word.
+ */
 export function plugSyslog(): PlugSessionLog {
   const syslog = new SyslogSender("vde_plug", undefined, "user");
-  return new PlugSessionLog(sessionOwner(), (line) => syslog.send("info", line));
+  let first = true;
+  return new PlugSessionLog(sessionOwner(), (line) => {
+    const taken = syslog.send("info", line);
+    if (first && !taken) {
+      log("vde plug", `-l: no syslog takes lines at ${syslog.path}: the session's lines are not kept`);
+    }
+    first = false;
+  });
 }
 
 /** djb2 of `len` bytes of `b` from `at`, as a small integer key. */

@@ -81,3 +81,27 @@ Deno.test("vde plug -l stopped by a signal still says STOP to syslog (vdeplug4's
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("vde plug -l where no syslog takes its lines (no /dev/log) says so in one line, and plugs all the same", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plug-log-" });
+  try {
+    const out = await within(
+      "vde plug to exit",
+      20_000,
+      new Deno.Command(vdeCommand()[0]!, {
+        args: [...vdeCommand().slice(1), "plug", "-l", "null://"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+        env: { VDE_SYSLOG_SOCKET: `${dir}/none` },
+      }).output(),
+    );
+    assert.equal(out.code, 0);
+    assert.equal(
+      new TextDecoder().decode(out.stderr),
+      `vde plug: -l: no syslog takes lines at ${dir}/none: the session's lines are not kept\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
