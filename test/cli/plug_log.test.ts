@@ -139,3 +139,32 @@ Deno.test("vde plug -l where no syslog takes its lines (no /dev/log) says so in 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("vde plug -L with no stream end (two sockets, no `-` nor cmd://) says in one line that it logs START and STOP only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plug-log-" });
+  const log = standIn(dir);
+  const child = new Deno.Command(vdeCommand()[0]!, {
+    args: [...vdeCommand().slice(1), "plug", "-L", "null://", "null://"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { VDE_SYSLOG_SOCKET: log.path },
+  }).spawn();
+  try {
+    await waitFor(() => log.lines().some((l) => l.includes("START: user ")) || undefined, {
+      timeoutMs: 20_000,
+      what: "the START line",
+    });
+    child.kill("SIGTERM");
+    const out = await within("vde plug to exit", 10_000, child.output());
+    assert.equal(out.code, 0);
+    assert.equal(
+      new TextDecoder().decode(out.stderr),
+      "vde plug: -L logs the addresses a stream end (-, cmd://, = COMMAND) sends from; none here: START/STOP only\n",
+    );
+  } finally {
+    await reap(child);
+    log.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
