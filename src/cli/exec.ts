@@ -173,14 +173,17 @@ export function hostEnv(target: ExecTarget): Record<string, string> {
 async function runHere(argv: readonly string[], env: Record<string, string>): Promise<number> {
   let child: Deno.ChildProcess | undefined;
   // This process outlives the command, whatever it is sent. Listening (and the witness there) before the
-  // command starts: a signal sent as soon as it runs is passed on, not the end of this process.
-  const witness = new GroupSignalWitness().start();
+  // command starts: a signal sent as soon as it runs is passed on, not the end of this process. The witness
+  // after the listeners: it starts with INT and QUIT at their default, not ignored as this process may have
+  // got them (a script's background job), where one sent before it blocks them would leave no trace.
+  const witness = new GroupSignalWitness();
   const stop = onSignals((signal) => {
     if (child === undefined || !relays(signal, sentToGroup(signal, witness))) return;
     try {
       child.kill(signal);
     } catch { /* exited meanwhile */ }
   }, RELAYED_SIGNALS);
+  witness.start();
   try {
     try {
       child = new Deno.Command(argv[0]!, { args: argv.slice(1), stdin: "inherit", stdout: "inherit", env })

@@ -155,12 +155,19 @@ async function runPlug(
   ipLog?: PlugSessionLog,
 ): Promise<void> {
   const options: OpenOptions = flags.descr === undefined ? {} : { description: flags.descr };
+  // -L looks at what the stream's side sends (vde_plug's): the remote user's frames. No stream end, no
+  // addresses: said, as the flag would otherwise do nothing without a word.
+  const stream = ipLog === undefined ? undefined : [second, first].find(isStream);
+  if (ipLog !== undefined && stream === undefined) {
+    log(
+      "vde plug",
+      "-L logs the addresses a stream end (-, cmd://, = COMMAND) sends from; none here: START/STOP only",
+    );
+  }
   const slirp = slirpBehindSwitch(first, second);
   if (slirp !== null && slirpThreadRefusal(slirp.config, flags.thread) === null) {
     return await plugSlirpThread(p, slirp.vde, slirp.config, options);
   }
-  // -L looks at what the stream's side sends (vde_plug's): the remote user's frames. No stream end, no addresses.
-  const stream = ipLog === undefined ? undefined : [second, first].find(isStream);
   const thread = flags.thread !== false;
   if (plugsOnThread(first, second, { thread })) options.plugThread = true;
   // A signal ends the cable like EOF does: both links close, so each can say

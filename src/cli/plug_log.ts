@@ -16,12 +16,16 @@
  *
  * Unlike vde_plug, the addresses remembered are bounded (MAX_ADDRESSES):
  * a peer sending from random sources would otherwise grow the set for
- * good; past it, one line says the rest go unlogged.
+ * good; past it, one line says the rest go unlogged. They are found by
+ * their exact bytes (address_set.ts): the peer chooses them, and could
+ * make a hash table's lookups slow.
  */
 import { type IpSource, ipSourceOf } from "../wire/ip_source.ts";
+import { AddressSet } from "./address_set.ts";
 import { formatIp } from "../wire/ip_address.ts";
 import { SyslogSender } from "../os/syslog.ts";
 import { userName } from "../os/users.ts";
+import { log } from "../log.ts";
 
 /** Addresses one session remembers (and logs) at most. */
 export const MAX_ADDRESSES = 4096;
@@ -44,9 +48,9 @@ export function sessionOwner(sshClient = Deno.env.get("SSH_CLIENT"), uid = Deno.
 export class PlugSessionLog {
   readonly #say: (line: string) => void;
   readonly #owner: SessionOwner;
-  // Addresses seen, by a hash of their bytes: a frame from a known address allocates nothing.
-  readonly #seen = new Map<number, Uint8Array[]>();
-  #count = 0;
+  // Made at the first frame: a session without -L looks at none.
+  #seen: AddressSet | null = null;
+  #full = false;
   readonly #where: IpSource = { family: 4, offset: 0, vlan: 0 };
 
   constructor(owner: SessionOwner, say: (line: string) => void) {
@@ -67,20 +71,17 @@ export class PlugSessionLog {
   /** Looks at one frame from the stream side: a source address not seen before is said once. */
   see(frame: Uint8Array): void {
     const w = this.#where;
-    if (!ipSourceOf(frame, w) || this.#count > MAX_ADDRESSES) return;
-    const len = w.family === 4 ? 4 : 16;
-    const key = hash(frame, w.offset, len);
-    const bucket = this.#seen.get(key);
-    if (bucket !== undefined && bucket.some((a) => a.length === len && sameBytes(a, frame, w.offset))) return;
-    if (++this.#count > MAX_ADDRESSES) {
+    if (this.#full || !ipSourceOf(frame, w)) return;
+    const seen = this.#seen ??= new AddressSet(MAX_ADDRESSES);
+    if (seen.has(w.family, frame, w.offset)) return;
+    if (!seen.add(w.family, frame, w.offset)) {
+      this.#full = true;
       this.#say(
         `user ${this.#owner.user}: more than ${MAX_ADDRESSES} addresses seen; the rest are not logged`,
       );
       return;
     }
-    const address = frame.slice(w.offset, w.offset + len);
-    if (bucket === undefined) this.#seen.set(key, [address]);
-    else bucket.push(address);
+    const address = frame.subarray(w.offset, w.offset + (w.family === 4 ? 4 : 16));
     this.#say(
       `user ${this.#owner.user} Real-IP ${this.#owner.ip} has got VDE-IP${w.family} ${
         formatIp(address)
@@ -89,20 +90,19 @@ export class PlugSessionLog {
   }
 }
 
-/** A session log that sends its lines to syslog as vde_plug's (facility user, tag vde_plug). */
+/**
+ * A session log that sends its lines to syslog as vde_plug's (facility user, tag vde_plug). Where the
+ * first (START) is not taken, one line on stderr says so: the user asked for these lines, and a machine
+ * without a syslog daemon (a container has no /dev/log) would drop them all without a word.
+ */
 export function plugSyslog(): PlugSessionLog {
   const syslog = new SyslogSender("vde_plug", undefined, "user");
-  return new PlugSessionLog(sessionOwner(), (line) => syslog.send("info", line));
-}
-
-/** djb2 of `len` bytes of `b` from `at`, as a small integer key. */
-function hash(b: Uint8Array, at: number, len: number): number {
-  let h = 5381;
-  for (let i = at; i < at + len; i++) h = ((h << 5) + h + b[i]!) | 0;
-  return h;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array, at: number): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[at + i]) return false;
-  return true;
+  let first = true;
+  return new PlugSessionLog(sessionOwner(), (line) => {
+    const taken = syslog.send("info", line);
+    if (first && !taken) {
+      log("vde plug", `-l: no syslog takes lines at ${syslog.path}: the session's lines are not kept`);
+    }
+    first = false;
+  });
 }

@@ -61,6 +61,11 @@ export class SyslogSender {
     this.#facility = facility;
   }
 
+  /** The socket the lines go to (/dev/log, or $VDE_SYSLOG_SOCKET). */
+  get path(): string {
+    return this.#path;
+  }
+
   /** Sends `message`; false where it was dropped (no syslog there, or its queue full). */
   send(severity: Severity, message: string): boolean {
     const bytes = this.#encoder.encode(

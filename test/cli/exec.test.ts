@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execArgv, execTarget, hostEnv, RELAYED_SIGNALS, relays, shellBanner } from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
-import { run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { run, skipUnless, skipUnlessRoot, skipWithout } from "../helpers/processes.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 
 const demo = { name: "demo", namespaces: ["vde-demo-h1", "vde-demo-h2"] };
@@ -109,20 +109,34 @@ Deno.test("vde exec passes on INT and QUIT unless they were sent to its whole gr
   assert.deepEqual(RELAYED_SIGNALS.filter((s) => !relays(s, true)), ["SIGINT", "SIGQUIT"]);
 });
 
-/** Runs `vde exec` of `words` in a session of its own (no terminal, as a script's); resolves once it printed `ready`. */
+/**
+ * Runs `vde exec` of `words` in a session of its own (no terminal, as a script's), with INT and QUIT
+ * ignored where `ignored` (as a script's `&` leaves them); resolves once it printed `ready`.
+ */
 async function execReady(
   words: string[],
-): Promise<{ child: Deno.ChildProcess; output: () => Promise<string> }> {
-  // setsid execs in place (the child leads no group): its pid is vde exec's.
-  const child = new Deno.Command("setsid", { args: [...vdeCommand(), "exec", ...words], stdout: "piped" })
-    .spawn();
+  ignored = false,
+): Promise<
+  {
+    child: Deno.ChildProcess;
+    output: () => Promise<string>;
+    upTo: (n: number, line: string) => Promise<void>;
+  }
+> {
+  // setsid execs in place (the child leads no group), and sh too: its pid is vde exec's, and its group's id.
+  const vdeExec = [...vdeCommand(), "exec", ...words];
+  const args = ignored ? ["sh", "-c", `trap '' INT QUIT; exec "$@"`, "sh", ...vdeExec] : vdeExec;
+  const child = new Deno.Command("setsid", { args, stdout: "piped" }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("ready\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += value;
-  }
+  const upTo = async (n: number, line: string) => {
+    while (seen.split("\n").filter((l) => l === line).length < n) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`vde exec ended before ${n} x ${line}: ${seen}`);
+      seen += value;
+    }
+  };
+  await upTo(1, "ready");
   const output = async () => {
     for (;;) {
       const { value, done } = await reader.read();
@@ -130,7 +144,7 @@ async function execReady(
       seen += value;
     }
   };
-  return { child, output };
+  return { child, output, upTo };
 }
 
 Deno.test("vde exec passes a signal sent to it alone on to its command (INT, QUIT, TERM, HUP, USR1, USR2, WINCH), as sudo and docker exec do", async (t) => {
@@ -146,6 +160,31 @@ Deno.test("vde exec passes a signal sent to it alone on to its command (INT, QUI
       assert.equal(await output(), `ready\ngot ${signal}\n`, signal);
       assert.equal(status.code, 5, signal);
     }
+  });
+});
+
+Deno.test("vde exec with INT and QUIT come ignored and no terminal (a script's background job): one sent to its whole group reaches its command once, one sent to it alone is passed on", async (t) => {
+  if (skipUnlessRoot(t) || await skipWithout(t, { python3: "python3" })) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    // Python runs its handler for each signal the kernel delivers (a shell's trap waits for its sleep to end,
+    // and two signals in one sleep say one line): a group's signal passed on as well shows as a line of its own.
+    const program = "import os, signal, time\n" +
+      "def said(n, _):\n  os.write(1, f'got {signal.Signals(n).name[3:]}\\n'.encode())\n" +
+      "for s in (signal.SIGINT, signal.SIGQUIT): signal.signal(s, said)\n" +
+      "print('ready', flush=True)\ntime.sleep(30)\n";
+    const { child, output, upTo } = await execReady([name, "h1", "python3", "-c", program], true);
+    const kill = (signal: string, target: string) => run(["kill", signal, "--", target]);
+    for (const what of ["INT", "QUIT"]) {
+      await kill(`-${what}`, `-${child.pid}`);
+      await upTo(1, `got ${what}`);
+      // Not passed on as well: a second would show by now.
+      await new Promise((r) => setTimeout(r, 500));
+      await kill(`-${what}`, String(child.pid));
+      await upTo(2, `got ${what}`);
+    }
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 143);
+    assert.equal(await output(), "ready\ngot INT\ngot INT\ngot QUIT\ngot QUIT\n");
   });
 });
 

@@ -56,12 +56,19 @@ Deno.test("the session's caller address is $SSH_CLIENT's first word, or vde_plug
   assert.equal(sessionOwner("x".repeat(300), 0).ip.length, 255);
 });
 
-Deno.test("vde plug -l stopped by a signal still says STOP to syslog (vdeplug4's _exit on TERM says nothing)", async () => {
+/**
+ * Runs `vde plug ARGS` (stdin `stdin`) against a syslog stand-in until its START line, then stops it by
+ * SIGTERM; resolves with its output and the lines the stand-in got.
+ */
+async function plugStoppedAfterStart(
+  args: string[],
+  stdin: "piped" | "null",
+): Promise<{ out: Deno.CommandOutput; lines: string[] }> {
   const dir = await Deno.makeTempDir({ prefix: "vde-plug-log-" });
   const log = standIn(dir);
   const child = new Deno.Command(vdeCommand()[0]!, {
-    args: [...vdeCommand().slice(1), "plug", "-l", "null://"],
-    stdin: "piped",
+    args: [...vdeCommand().slice(1), "plug", ...args],
+    stdin,
     stdout: "null",
     stderr: "piped",
     env: { VDE_SYSLOG_SOCKET: log.path },
@@ -73,11 +80,49 @@ Deno.test("vde plug -l stopped by a signal still says STOP to syslog (vdeplug4's
     });
     child.kill("SIGTERM");
     const out = await within("vde plug to exit", 10_000, child.output());
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.match(log.lines().at(-1)!, /: STOP: user \S+ IP UNKNOWN_IP_ADDRESS$/);
+    return { out, lines: log.lines() };
   } finally {
     await reap(child);
     log.close();
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("vde plug -l stopped by a signal still says STOP to syslog (vdeplug4's _exit on TERM says nothing)", async () => {
+  const { out, lines } = await plugStoppedAfterStart(["-l", "null://"], "piped");
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(lines.at(-1)!, /: STOP: user \S+ IP UNKNOWN_IP_ADDRESS$/);
+});
+
+Deno.test("vde plug -l where no syslog takes its lines (no /dev/log) says so in one line, and plugs all the same", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-plug-log-" });
+  try {
+    const out = await within(
+      "vde plug to exit",
+      20_000,
+      new Deno.Command(vdeCommand()[0]!, {
+        args: [...vdeCommand().slice(1), "plug", "-l", "null://"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+        env: { VDE_SYSLOG_SOCKET: `${dir}/none` },
+      }).output(),
+    );
+    assert.equal(out.code, 0);
+    assert.equal(
+      new TextDecoder().decode(out.stderr),
+      `vde plug: -l: no syslog takes lines at ${dir}/none: the session's lines are not kept\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde plug -L with no stream end (two sockets, no `-` nor cmd://) says in one line that it logs START and STOP only", async () => {
+  const { out } = await plugStoppedAfterStart(["-L", "null://", "null://"], "null");
+  assert.equal(out.code, 0);
+  assert.equal(
+    new TextDecoder().decode(out.stderr),
+    "vde plug: -L logs the addresses a stream end (-, cmd://, = COMMAND) sends from; none here: START/STOP only\n",
+  );
 });

@@ -1,57 +1,124 @@
 import assert from "node:assert/strict";
-import { ignores, struck } from "../../src/os/group_witness.ts";
-import { spawnManaged } from "../helpers/processes.ts";
+import { witnessed } from "../../src/os/group_witness.ts";
+import { type ManagedProcess, run, spawnManaged } from "../helpers/processes.ts";
 
 const RIG = new URL("./_witness_rig.ts", import.meta.url).pathname;
-const SLEEPING = "4242 (cat) S 4241 4241 4241 0 -1 4194304";
-const status = (pending: string, shared: string, ignored = "0000000000000000") =>
-  `Name:\tcat\nState:\tS (sleeping)\nSigPnd:\t${pending}\nShdPnd:\t${shared}\nSigBlk:\t0000000000000000\nSigIgn:\t${ignored}\n`;
+const NONE = "0000000000000000";
+const ALL_BLOCKED = "fffffffe7ffbfeff";
+const status = (o: { state?: string; pending?: string; shared?: string; blocked?: string } = {}) =>
+  `Name:\tcat\nState:\t${o.state ?? "S (sleeping)"}\nSigPnd:\t${o.pending ?? NONE}\nShdPnd:\t${
+    o.shared ?? NONE
+  }\nSigBlk:\t${o.blocked ?? ALL_BLOCKED}\nSigIgn:\t${NONE}\n`;
 
-Deno.test("a witness is struck when it is gone, a zombie, or has INT, QUIT or KILL pending; not by another signal", () => {
-  const none = "0000000000000000";
-  assert.equal(struck(SLEEPING, status(none, none)), false);
-  assert.equal(struck(null, null), true, "gone (reaped)");
+Deno.test("a witness says a signal was the group's when it is pending there, not when it blocks it and none is, and cannot tell when gone, dying or not blocking it", () => {
+  assert.equal(witnessed(status(), "SIGINT"), false, "blocked, not pending: sent to us alone");
+  assert.equal(witnessed(status({ shared: "0000000000000002" }), "SIGINT"), true);
+  assert.equal(witnessed(status({ shared: "0000000000000002" }), "SIGQUIT"), false, "an INT is no QUIT");
+  assert.equal(witnessed(status({ shared: "0000000000000004" }), "SIGQUIT"), true);
+  assert.equal(witnessed(status({ pending: "0000000000000002" }), "SIGINT"), true, "on the thread");
   assert.equal(
-    struck("4242 (c a)t) Z 4241 4241", status(none, none)),
-    true,
-    "a zombie, its name with ') ' in it",
+    witnessed(status({ shared: "0000000000004001", pending: "0000000000000100" }), "SIGINT"),
+    false,
+    "a group's HUP and TERM, a KILL on its way: no INT",
   );
+  assert.equal(witnessed(null, "SIGINT"), undefined, "gone");
+  assert.equal(witnessed(status({ state: "Z (zombie)" }), "SIGINT"), undefined, "dead of something else");
   assert.equal(
-    struck(SLEEPING, status("0000000000000100", none)),
+    witnessed(status({ state: "Z (zombie)", shared: "0000000000000002" }), "SIGINT"),
     true,
-    "SIGKILL: a fatal signal's group exit",
+    "killed by a group's INT before it blocked it",
   );
-  assert.equal(struck(SLEEPING, status(none, "0000000000000002")), true, "SIGINT on the process");
-  assert.equal(struck(SLEEPING, status(none, "0000000000000004")), true, "SIGQUIT");
-  assert.equal(struck(SLEEPING, status(none, "0000000000004000")), false, "SIGTERM is no witness's business");
-  assert.equal(ignores(status(none, none, "0000000000000002"), "SIGINT"), true);
-  assert.equal(ignores(status(none, none, "0000000000000002"), "SIGQUIT"), false);
+  assert.equal(witnessed(status({ blocked: NONE }), "SIGINT"), undefined, "not (yet) blocking it");
 });
 
-Deno.test("a witness tells an INT or QUIT sent to the process alone from one sent to its whole group, again after each", async () => {
-  // setsid execs in place: the rig leads a group of its own, its witness in it.
-  const rig = spawnManaged(["setsid", Deno.execPath(), "run", "-A", RIG], {
+/** Runs the witness rig as its group's leader under `sh -c PREFIX exec setsid ...`; resolves once it listens. */
+async function rigged(prefix = ""): Promise<ManagedProcess> {
+  const rig = spawnManaged(["sh", "-c", `${prefix}exec setsid "$0" run -A "$1"`, Deno.execPath(), RIG], {
     name: "witness rig",
     stdin: "piped",
   });
+  await rig.waitForOutput(/^ready$/m, 20_000);
+  return rig;
+}
+
+/** Waits until the rig's witness (a `cat`, replaced after each group signal) blocks INT and QUIT. */
+async function witnessUp(rig: ManagedProcess): Promise<number> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    const pids = (await run(["pgrep", "-P", String(rig.pid), "-x", "cat"], { check: false })).stdout.split(
+      "\n",
+    );
+    for (const pid of pids.filter((p) => p !== "")) {
+      const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+      if (!/^State:\s*Z/m.test(status) && witnessed(status, "SIGINT") === false) return Number(pid);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no witness up under the rig\n${rig.stdout}`);
+}
+
+/** Sends each signal (`-INT` to the rig alone, `-INT -` to its group, ...) and checks the line it prints. */
+async function answers(
+  rig: ManagedProcess,
+  steps: [string, string][],
+  before: ManagedProcess["stdout"] = "",
+) {
+  const skip = before.split("\n").filter((l) => /^SIG/.test(l)).length;
+  for (const [i, [signal, said]] of steps.entries()) {
+    const [name, group] = signal.split(" ");
+    await witnessUp(rig);
+    await run(["kill", name!, "--", group === "-" ? `-${rig.pid}` : String(rig.pid)]);
+    await rig.waitForOutput(new RegExp(`(?:^SIG\\w+(?: \\w+)?\\n){${skip + i + 1}}`, "m"), 10_000);
+    assert.equal(rig.stdout.trim().split("\n").at(-1), said, `${signal}: ${rig.stdout}`);
+  }
+}
+
+async function closed(rig: ManagedProcess): Promise<void> {
+  await rig.closeStdin();
+  await rig.waitForOutput(/^closed$/m, 10_000);
+}
+
+Deno.test("a witness tells an INT or QUIT sent to the process alone from one sent to its whole group, again after each", async () => {
+  const rig = await rigged();
   try {
-    await rig.waitForOutput(/^ready$/m, 20_000);
-    const steps: [string, string][] = [
+    await answers(rig, [
       ["-INT", "SIGINT alone"],
-      ["-INT", "SIGINT group"],
-      ["-QUIT", "SIGQUIT group"],
+      ["-INT -", "SIGINT group"],
+      ["-QUIT -", "SIGQUIT group"],
       ["-QUIT", "SIGQUIT alone"],
       ["-INT", "SIGINT alone"],
-    ];
-    for (const [i, [signal, said]] of steps.entries()) {
-      const target = said.endsWith("group") ? `-${rig.pid}` : String(rig.pid);
-      await new Deno.Command("kill", { args: [signal, "--", target] }).output();
-      const lines = new RegExp(`(?:^SIG\\w+ \\w+\\n){${i + 1}}`, "m");
-      await rig.waitForOutput(lines, 10_000);
-      assert.equal(rig.stdout.trim().split("\n").at(-1), said, rig.stdout);
+    ]);
+    await closed(rig);
+  } finally {
+    await rig.stop();
+  }
+});
+
+Deno.test("a witness tells the group's INT and QUIT where they came ignored (a script's background job, trap '' INT QUIT)", async () => {
+  const rig = await rigged("trap '' INT QUIT; ");
+  try {
+    await answers(rig, [["-INT -", "SIGINT group"], ["-INT", "SIGINT alone"], ["-QUIT -", "SIGQUIT group"]]);
+    await closed(rig);
+  } finally {
+    await rig.stop();
+  }
+});
+
+Deno.test("a witness that a group's HUP reached, or that was killed, is not taken for one a group's INT struck", async () => {
+  const rig = await rigged();
+  try {
+    await answers(rig, [["-HUP -", "SIGHUP"], ["-INT", "SIGINT alone"]]);
+    const cat = await witnessUp(rig);
+    await run(["kill", "-KILL", String(cat)]);
+    while (
+      (await Deno.readTextFile(`/proc/${cat}/status`).catch(() => "State: gone")).match(/^State:\s*[SR]/m)
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
     }
-    await rig.closeStdin();
-    await rig.waitForOutput(/^closed$/m, 10_000);
+    // The dead witness cannot tell (the foreground check answers); the next one, started then, can.
+    await run(["kill", "-INT", String(rig.pid)]);
+    await rig.waitForOutput(/^SIGINT unknown$/m, 10_000);
+    await answers(rig, [["-INT", "SIGINT alone"]], rig.stdout);
+    await closed(rig);
   } finally {
     await rig.stop();
   }
