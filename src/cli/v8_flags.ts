@@ -13,7 +13,7 @@
  * TurboFan code when the real loop is entered. V8 flags are per process (a worker's isolate has the
  * flags of its process) and cannot be set once V8 runs (`node:v8`'s setFlagsFromString is ignored),
  * so every command line that starts vde carries them. Without them vde works the same, its data-plane
- * threads spending more CPU per lone frame (README, Performance).
+ * threads spending more CPU per lone frame (README, Install and test).
  */
 
 /** The value of `--v8-flags=`. */
