@@ -9,8 +9,8 @@
  * (scripts/ffi_tier_cost.ts: four calls after a sleep 7-8 µs against 2.5-3). A data-plane thread
  * enters its wait loop once and keeps running the code it was entered with, so with Maglev on the
  * switch thread's `run` stayed Maglev code for good, whatever its warm-up did. `--no-maglev` makes
- * V8 tier up from Sparkplug straight to TurboFan: the loop's functions, hot after warm-up, are
- * TurboFan code when the real loop is entered. V8 flags are per process (a worker's isolate has the
+ * V8 tier up from Sparkplug straight to TurboFan: the functions the loop calls to wait and serve, hot
+ * after warm-up, are TurboFan code when the real loop is entered. V8 flags are per process (a worker's isolate has the
  * flags of its process) and cannot be set once V8 runs (`node:v8`'s setFlagsFromString is ignored),
  * so every command line that starts vde carries them. Without them vde works the same, its data-plane
  * threads spending more CPU per lone frame (README, Install and test).
