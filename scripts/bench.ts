@@ -44,6 +44,7 @@ import { buildFrame } from "../src/wire/ethernet.ts";
 import { writeIpv4Header } from "../src/wire/ipv4.ts";
 import { writeUdp } from "../src/wire/udp.ts";
 import { ARP_REQUEST, writeArp } from "../src/wire/arp.ts";
+import { DENO_RUN } from "../src/cli/v8_flags.ts";
 
 const SCRIPTS = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 const BUILD = `${SCRIPTS}/.build`;
@@ -515,7 +516,7 @@ async function rssWith(kind: SwitchKind, ports: number, clients: number, idle?: 
  */
 async function labRss(kind: SwitchKind): Promise<number> {
   if (kind === "ours") {
-    const vde = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
+    const vde = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`];
     const name = `b${Deno.pid.toString(36)}`;
     const dir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}bench-lab-` });
     const file = `${dir}/lab.yaml`;
@@ -651,7 +652,7 @@ async function tapSection(plan: Plan, metrics: Metric[]): Promise<void> {
     log(`tap section skipped: ${missing}`);
     return;
   }
-  const ours = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`, "plug"];
+  const ours = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`, "plug"];
   await withNetns(async (lab) => {
     const ns: Netns[] = [];
     for (const [short, addr] of [["a", "10.199.2.1/24"], ["b", "10.199.2.2/24"]] as const) {
@@ -1281,7 +1282,7 @@ async function manyConnections(
   return { rate: n / field(line, "seconds"), failures: field(line, "failures"), cpuUs };
 }
 
-const VDE_CMD = [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`];
+const VDE_CMD = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`];
 
 /**
  * Starts a slirp of `kind` (C: Debian's libslirp plugin through vde_plug)
@@ -1706,7 +1707,7 @@ async function main(args: string[]): Promise<number> {
       startIn,
       stopIn,
       startFloor: () => startFloor(120),
-      vde: [Deno.execPath(), "run", "-A", `${SCRIPTS}/../mod.ts`],
+      vde: [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`],
     });
   }
 

@@ -13,6 +13,7 @@
  * executable, so it is a command as it is.
  */
 import { WORKER_NAMES, WORKER_SOURCES_KEY, type WorkerName } from "../src/dataplane/worker_url.ts";
+import { DENO_RUN } from "../src/cli/v8_flags.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /**
@@ -30,9 +31,9 @@ const NESTED: readonly WorkerName[] = ["rx_worker"];
  * `sudo vde`. Deno takes a file without an extension as JavaScript; a `--daemon` copy re-runs the file
  * with `deno run -A` (src/cli/daemon.ts). `--quiet`: at a terminal Deno otherwise starts by clearing the
  * line for a progress bar (ESC[0G ESC[2K), which erased the shell's prompt when a `vde plug ... &` started
- * after the prompt was drawn.
+ * after the prompt was drawn. The V8 flags are vde's (src/cli/v8_flags.ts).
  */
-const SHEBANG = "#!/usr/bin/env -S deno run -A --quiet\n";
+const SHEBANG = `#!/usr/bin/env -S deno ${DENO_RUN.join(" ")} --quiet\n`;
 const WORKER_BASE = JSON.stringify("file:///vde-bundle/src/dataplane/worker.js");
 
 /** `deno bundle` of one entry point, returned as text. */
@@ -81,7 +82,7 @@ try {
   // Success was silent: say where the file is and how it runs.
   const mb = (await Deno.stat(target)).size / 1e6;
   console.error(
-    `wrote ${target} (${mb.toFixed(1)} MB); run it with: deno run -A ${target} --help, ` +
+    `wrote ${target} (${mb.toFixed(1)} MB); run it with: deno ${DENO_RUN.join(" ")} ${target} --help, ` +
       `or as a command: install -m 755 ${target} /usr/local/bin/vde`,
   );
 } finally {

@@ -9,9 +9,11 @@
  * workers are listed once, in src/dataplane/worker_url.ts, for this script
  * and for scripts/bundle.ts, so the release workflow (which runs this task
  * per target) cannot fall behind a new worker. Every argument given is
- * passed on to `deno compile`.
+ * passed on to `deno compile`. The binary carries vde's V8 flags
+ * (src/cli/v8_flags.ts), as `deno compile --v8-flags` bakes them in.
  */
 import { WORKER_NAMES } from "../src/dataplane/worker_url.ts";
+import { V8_FLAGS } from "../src/cli/v8_flags.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -21,6 +23,7 @@ export function compileArgs(extra: readonly string[]): string[] {
   return [
     "compile",
     "-A",
+    `--v8-flags=${V8_FLAGS}`,
     ...WORKER_NAMES.flatMap((name) => ["--include", new URL(`src/dataplane/${name}.ts`, ROOT).pathname]),
     ...(named ? [] : ["--output", "vde"]),
     ...extra,

@@ -24,6 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import { freeLoopbackPort } from "./free_port.ts";
+import { DENO_RUN } from "../src/cli/v8_flags.ts";
 
 const REPO = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const { values: opts } = parseArgs({
@@ -216,7 +217,7 @@ async function histogram(insp: Inspector): Promise<Map<string, number>> {
 const inspectPort = await freeLoopbackPort();
 const fwdPort = await freeLoopbackPort();
 const cablePort = await freeLoopbackPort();
-const vde = [Deno.execPath(), "run", "-A", `${REPO}/src/cli/vde.ts`];
+const vde = [Deno.execPath(), ...DENO_RUN, `${REPO}/src/cli/vde.ts`];
 const sw = spawn(
   [
     Deno.execPath(),

@@ -16,6 +16,7 @@ import { C, cstr, libc } from "../../ffi/libc.ts";
 import { ExitStatus } from "./main.ts";
 import { onSignals } from "./signals.ts";
 import { commandLine } from "../os/processes.ts";
+import { DENO_RUN } from "./v8_flags.ts";
 
 const CHILD_MARK = "VDE_DAEMON_CHILD";
 /** Written by the copy on its stderr once it serves; no log line looks like it. */
@@ -65,7 +66,8 @@ export function isDaemonChild(): boolean {
  * runtime's flags (`deno run --v8-flags=... --location=... -A mod.ts`, a
  * bundle run with flags) reach the copy too; a compiled binary adds its
  * baked-in flags itself. Where that argv cannot be read or does not end in
- * this program's arguments, the script (or binary) is run with -A.
+ * this program's arguments, the script (or binary) is run as vde is
+ * (-A and its V8 flags, v8_flags.ts).
  */
 export function selfCommand(): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
@@ -73,7 +75,7 @@ export function selfCommand(): { cmd: string; args: string[] } {
   if (own !== undefined && endsWith(own, Deno.args)) return { cmd: exe, args: own };
   const isDenoRuntime = /(^|\/)deno$/.test(exe) && Deno.mainModule.startsWith("file:");
   const args = isDenoRuntime
-    ? ["run", "-A", new URL(Deno.mainModule).pathname, ...Deno.args]
+    ? [...DENO_RUN, new URL(Deno.mainModule).pathname, ...Deno.args]
     : [...Deno.args];
   return { cmd: exe, args };
 }

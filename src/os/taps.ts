@@ -77,7 +77,7 @@ export function tapAccess(
  * command, whose kernel name is `deno` when Deno runs it from source or a
  * bundle (the README's `~/bin/vde`, `deno task vde`, the bundle installed as
  * /usr/local/bin/vde, whose `#!` line makes it `deno run -A
- * /usr/local/bin/vde`), else the kernel's command name.
+ * --v8-flags=... --quiet /usr/local/bin/vde`), else the kernel's command name.
  */
 function holderName(dir: string): string {
   const args = (readText(`${dir}/cmdline`) ?? "").split("\0");

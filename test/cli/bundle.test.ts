@@ -14,6 +14,7 @@ import { framed, FrameTap, reap, spawn, tagOf, testFrame, within, writeTo } from
 import { pathExists, run, skipWithout, waitFor } from "../helpers/processes.ts";
 import { WORKER_NAMES } from "../../src/dataplane/worker_url.ts";
 import { compileArgs } from "../../scripts/compile.ts";
+import { V8_FLAGS } from "../../src/cli/v8_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -82,6 +83,9 @@ async function bundleAlone(tmp: string): Promise<string> {
     { timeoutMs: 180_000 },
   );
   assert.match(built.stderr, /^wrote .*\/build\/vde\.js \(\d+\.\d MB\); run it with: deno run -A /);
+  // Run as a command, the file runs with vde's V8 flags (src/cli/v8_flags.ts).
+  const first = (await Deno.readTextFile(`${tmp}/build/vde.js`)).split("\n", 1)[0];
+  assert.equal(first, `#!/usr/bin/env -S deno run -A --v8-flags=${V8_FLAGS} --quiet`);
   await Deno.mkdir(`${tmp}/run`);
   await Deno.copyFile(`${tmp}/build/vde.js`, `${tmp}/run/vde.js`);
   await Deno.remove(`${tmp}/build`, { recursive: true });
@@ -251,6 +255,6 @@ Deno.test("every deno task says what it is for, so `deno task` alone is the list
     assert.ok((task.description ?? "").length > 10, `${name} has no description`);
     assert.ok((task.command ?? "").startsWith("deno "), `${name}: ${task.command}`);
   }
-  assert.equal(tasks.vde?.command, "deno run -A src/cli/vde.ts");
+  assert.equal(tasks.vde?.command, "deno run -A --v8-flags=--no-maglev src/cli/vde.ts");
   assert.match(tasks.test?.command ?? "", /^deno test -A .* mod\.ts src\/ test\/$/);
 });

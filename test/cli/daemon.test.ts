@@ -15,8 +15,9 @@ import {
   waitFor,
 } from "../helpers/processes.ts";
 import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
-const VDE = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`];
+const VDE = ["deno", ...DENO_RUN, `${REPO_ROOT}/mod.ts`];
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-daemon-" });

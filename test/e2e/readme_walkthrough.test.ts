@@ -18,13 +18,14 @@ import {
 } from "../helpers/processes.ts";
 import { labMissing } from "../helpers/netns.ts";
 import { REPO_ROOT } from "../helpers/switches.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 /** The walkthrough's step 0: `vde` in `${dir}/bin`, for a PATH. */
 async function vdeOnPath(dir: string): Promise<void> {
   await Deno.mkdir(`${dir}/bin`);
   await Deno.writeTextFile(
     `${dir}/bin/vde`,
-    `#!/bin/sh\nexec ${Deno.execPath()} run -A --quiet ${REPO_ROOT}/src/cli/vde.ts "$@"\n`,
+    `#!/bin/sh\nexec ${Deno.execPath()} ${DENO_RUN.join(" ")} --quiet ${REPO_ROOT}/src/cli/vde.ts "$@"\n`,
     { mode: 0o755 },
   );
 }

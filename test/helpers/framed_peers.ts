@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 import { listens } from "./switches.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 export { within } from "./vde_clients.ts";
 
@@ -30,7 +31,7 @@ export function spawn(program: string, args: string[], options: SpawnOptions = {
 
 /** Spawns our `vde` CLI with `args`. */
 export function spawnVde(args: string[], options: SpawnOptions = {}): Deno.ChildProcess {
-  return spawn(Deno.execPath(), ["run", "-A", "--quiet", CLI_ENTRY, ...args], options);
+  return spawn(Deno.execPath(), [...DENO_RUN, "--quiet", CLI_ENTRY, ...args], options);
 }
 
 /** Kills a child if it still runs and waits for it; never throws. */

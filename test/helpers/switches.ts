@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { describeStatus, type ManagedProcess, pathExists, spawnManaged, waitFor } from "./processes.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 /** Repository root (two levels above this file). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
@@ -69,7 +70,8 @@ export function cSwitchCommand(dir: string, opts: SwitchOptions = {}): SwitchCom
 /**
  * Our switch's command line for `dir`.
  *
- * Without VDE_OURS_CMD: `deno run -A <repo>/mod.ts switch --sock DIR [--ports N] [--hub]`.
+ * Without VDE_OURS_CMD: `deno run -A --v8-flags=... <repo>/mod.ts switch --sock DIR [--ports N] [--hub]`
+ * (the flags vde is run with, src/cli/v8_flags.ts).
  * With VDE_OURS_CMD (split like a shell would, quotes allowed):
  * - if it contains `{dir}`, the placeholders are filled in: `{dir}`, `{ports}`
  *   (the port count, 32 if none was asked for) and a `{hub}` word that becomes
@@ -87,7 +89,7 @@ export function ourSwitchCommand(
 ): SwitchCommand {
   let cmd: string[];
   if (env === undefined || env.trim() === "") {
-    cmd = ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`, "switch", "--sock", dir];
+    cmd = ["deno", ...DENO_RUN, `${REPO_ROOT}/mod.ts`, "switch", "--sock", dir];
     if (opts.ports !== undefined) cmd.push("--ports", String(opts.ports));
     if (opts.hub) cmd.push("--hub");
   } else {

@@ -28,6 +28,7 @@ import {
   type SwitchKind,
   type SwitchOptions,
 } from "./switches.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 // ---------------------------------------------------------------------------
 // Time bounds
@@ -437,9 +438,9 @@ export class RawClient {
 // ---------------------------------------------------------------------------
 // Stdio clients (vde_plug DIR, vde plug DIR)
 
-/** The command running our CLI: `deno run -A <repo>/mod.ts`. */
+/** The command running our CLI: `deno run -A --v8-flags=... <repo>/mod.ts` (src/cli/v8_flags.ts). */
 export function ourCli(): string[] {
-  return [Deno.execPath(), "run", "-A", "--quiet", `${REPO_ROOT}/mod.ts`];
+  return [Deno.execPath(), ...DENO_RUN, "--quiet", `${REPO_ROOT}/mod.ts`];
 }
 
 /**

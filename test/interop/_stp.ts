@@ -9,6 +9,7 @@ import { type RawClient, sleep } from "../helpers/vde_clients.ts";
 import type { Lab, Netns } from "../helpers/netns.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { listens, REPO_ROOT } from "../helpers/switches.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 /** One row of the `stp` table. */
 export interface StpRow {
@@ -71,7 +72,7 @@ export async function startStpSwitchIn(
 ): Promise<MgmtClient> {
   const mgmt = `${dir}/mgmt`;
   const sw = ns.spawn(
-    ["deno", "run", "-A", `${REPO_ROOT}/mod.ts`, "switch", "--sock", `${dir}/sw`, "--stp", "-M", mgmt]
+    ["deno", ...DENO_RUN, `${REPO_ROOT}/mod.ts`, "switch", "--sock", `${dir}/sw`, "--stp", "-M", mgmt]
       .concat(["--tap", "t1", "--tap", "t2", ...args]),
     { name: "our switch" },
   );

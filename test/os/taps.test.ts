@@ -77,8 +77,17 @@ Deno.test("a tap's holder run by Deno (from source, or the bundle installed as v
     ]);
     await holds(43, "vde", ["/usr/local/bin/vde", "switch", "-s", "/tmp/net", "--tap", "t2"]);
     await holds(44, "qemu-system-x86", ["qemu-system-x86_64", "-netdev", "tap,id=n0,ifname=t2"]);
-    // The bundle installed as a command: its #! line runs it as deno run -A PATH.
-    await holds(45, "deno", ["deno", "run", "-A", "/usr/local/bin/vde", "up", "-d"]);
+    // The bundle installed as a command: its #! line runs it as deno run -A --v8-flags=... --quiet PATH.
+    await holds(45, "deno", [
+      "deno",
+      "run",
+      "-A",
+      "--v8-flags=--no-maglev",
+      "--quiet",
+      "/usr/local/bin/vde",
+      "up",
+      "-d",
+    ]);
     // A test run of a directory named vde is Deno's, not a vde command.
     await holds(46, "deno", ["deno", "test", "-A", "test/vde", "test/link"]);
     const [t2] = listTaps(`${root}/sys`, proc);
