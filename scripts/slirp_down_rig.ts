@@ -10,6 +10,12 @@
  * got from the slirp's (its port counters).
  *
  *   deno run -A scripts/slirp_down_rig.ts PAIRS SECONDS lib new=/work/wt base=/work/base
+ *
+ * RIG_V8 (or RIG_V8_NAME for one kind) passes V8 flags to our slirps;
+ * RIG_PERF=stat counts our slirp's system calls and context switches
+ * (perf stat), RIG_PERF=1 or g records a profile (perf record, g: with call
+ * graphs; add RIG_V8=--perf-basic-prof for the JIT's symbols), each into
+ * /tmp/slirpdl2-NAME.*.
  */
 import { waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -24,6 +30,11 @@ const kinds = kindArgs.map((k) => {
   const [name, repo] = k.split("=");
   return { name: name!, repo: repo ?? null };
 });
+
+/** V8 flags for a kind's `deno run`: RIG_V8_NAME, else RIG_V8 (e.g. --perf-basic-prof for perf). */
+function v8Flags(name: string): string | undefined {
+  return Deno.env.get(`RIG_V8_${name}`) ?? Deno.env.get("RIG_V8");
+}
 
 interface Sample {
   mbps: number;
@@ -70,7 +81,7 @@ await withNetns(async (lab) => {
           "deno",
           "run",
           "-A",
-          ...(Deno.env.get("RIG_V8") ? [`--v8-flags=${Deno.env.get("RIG_V8")}`] : []),
+          ...(v8Flags(kind.name) ? [`--v8-flags=${v8Flags(kind.name)}`] : []),
           `${kind.repo}/mod.ts`,
           "slirp",
           "--sock",
