@@ -116,7 +116,7 @@ export interface TcpEngineOptions {
   connectTimeoutMs?: number;
   /** Verify the checksum of guest segments (default true). */
   verifyChecksum?: boolean;
-  /** Largest host read, bytes (default 65536). */
+  /** Largest host read, bytes (default 256 KiB: see READ_AHEAD_BYTES). */
   hostReadSize?: number;
   /** Random 32-bit numbers: the key of the initial-sequence-number hash, spare client ports (default: crypto). */
   random?: () => number;
@@ -189,6 +189,16 @@ const HOST_WRITE_HOLD_BYTES = 64 * 1024;
 /** Longest hold of guest data without PSH (a guest stack that never sets it). */
 const HOST_WRITE_HOLD_MS = 1;
 /** What a flow waits for at the end of a batch: a host write, a host read. */
+/**
+ * Unsent bytes in a flow's send ring above which the host is read only
+ * once there is room for a full read (`hostReadSize`): a download behind
+ * Debian's switch keeps about 88 frames (127 KB) in flight of a 512 KiB
+ * ring, and reading each round what its ACKs freed (about 33 KB) cost 30
+ * reads per MB, each with the host TCP's window update and its loopback
+ * delivery on this thread. With this much still to send, the guest's ACKs
+ * of a few rounds cannot drain the ring before the larger read comes.
+ */
+const READ_AHEAD_BYTES = 128 * 1024;
 const PUMP_WRITE = 1;
 const PUMP_READ = 2;
 
@@ -357,6 +367,10 @@ class Flow implements TcbHost {
     for (;;) {
       if (!this.#started || this.#reading || this.hostClosed || this.hostEof) return;
       if (tcb.state === TcpState.Closed || tcb.finQueued) return;
+      // Plenty left to send: wait for room for a full read (see READ_AHEAD_BYTES).
+      if (tcb.unsentBytes >= READ_AHEAD_BYTES && tcb.sendSpace < this.engine.hostReadSize) {
+        return tcb.releaseTail();
+      }
       region = tcb.sendRegion(this.engine.hostReadSize);
       // No room: the guest's next ACK (onWritable) comes back here. A partial segment held for the
       // next read (#got) leaves now.
@@ -607,7 +621,7 @@ class Engine implements SlirpTcpEngine {
     this.#maxTimeWait = o.maxTimeWait ?? 4096;
     this.#connectTimeout = o.connectTimeoutMs ?? 30_000;
     this.#verify = o.verifyChecksum ?? true;
-    this.hostReadSize = o.hostReadSize ?? 65536;
+    this.hostReadSize = o.hostReadSize ?? 256 * 1024;
     this.#random = o.random ?? cryptoRandom32();
     this.#isn = new IsnGenerator(() => core.now(), this.#random);
     const base = { ...DEFAULT_TCB_CONFIG, ...o.tcp };

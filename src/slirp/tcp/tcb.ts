@@ -604,6 +604,11 @@ export class TcpConnection {
     return this.sndBuf.max - this.sndBuf.length;
   }
 
+  /** Bytes in the send ring not sent yet. */
+  get unsentBytes(): number {
+    return this.sndBuf === null ? 0 : Math.max(0, this.sndBuf.length - seqDiff(this.sndMax, this.sndUna));
+  }
+
   /** Bytes sent and not yet acknowledged (data and SYN/FIN). */
   get inFlight(): number {
     return seqDiff(this.sndNxt, this.sndUna);

@@ -1,0 +1,215 @@
+/**
+ * A small rig for one row of the data-plane bench: a slirp behind Debian's
+ * vde_switch, iperf3 host->guest (down) at MTU 1500, as
+ * bench_dataplane.ts's "slirp behind C" chain runs it, for A/B work on the
+ * slirp alone. Each kind runs in turn (alternating order each pair):
+ * `lib` (Debian's libslirp plugin) and any number of `NAME=REPO` (our
+ * `vde slirp` from the checkout REPO). Per run: Mbit/s, retransmits, CPU
+ * per MB of the C switch, the slirp and the guest's vde_plug and the
+ * machine, and the frames per MB the C switch sent to the guest's port and
+ * got from the slirp's (its port counters).
+ *
+ *   deno run -A scripts/slirp_down_rig.ts PAIRS SECONDS lib new=/work/wt base=/work/base
+ *
+ * RIG_V8 (or RIG_V8_NAME for one kind) passes V8 flags to our slirps;
+ * RIG_PERF=stat counts our slirp's system calls and context switches
+ * (perf stat), RIG_PERF=1 or g records a profile (perf record, g: with call
+ * graphs; add RIG_V8=--perf-basic-prof for the JIT's symbols), each into
+ * /tmp/slirpdl2-NAME.*.
+ */
+import { waitForPing, withNetns } from "../test/helpers/netns.ts";
+import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
+import { startCSwitch } from "../test/helpers/switches.ts";
+import { cpuSeconds, machineCpu } from "./proc_cpu.ts";
+import { freeLoopbackPort } from "./free_port.ts";
+
+const [pairsArg, secondsArg, ...kindArgs] = Deno.args;
+const pairs = Number(pairsArg ?? 3);
+const seconds = Number(secondsArg ?? 5);
+const kinds = kindArgs.map((k) => {
+  const [name, repo] = k.split("=");
+  return { name: name!, repo: repo ?? null };
+});
+
+/** V8 flags for a kind's `deno run`: RIG_V8_NAME, else RIG_V8 (e.g. --perf-basic-prof for perf). */
+function v8Flags(name: string): string | undefined {
+  return Deno.env.get(`RIG_V8_${name}`) ?? Deno.env.get("RIG_V8");
+}
+
+interface Sample {
+  mbps: number;
+  retr: number;
+  sw: number;
+  slirp: number;
+  plug: number;
+  machine: number;
+  idle: number;
+  toGuestPerMb: number;
+  fromSlirpPerMb: number;
+  fromGuestPerMb: number;
+}
+const samples: Record<string, Sample[]> = {};
+
+/** Port counters of the C switch: per client pid, frames in and out. */
+async function ports(mgmt: string): Promise<Map<number, { inp: number; out: number }>> {
+  const r = await run(["unixcmd", "-f", "/etc/vde2/vdecmd", "-s", mgmt, "port/print"], {
+    check: false,
+    timeoutMs: 5000,
+  });
+  const m = new Map<number, { inp: number; out: number }>();
+  for (const block of r.stdout.replaceAll("\0", "").split(/^ ?Port /m)) {
+    const pid = Number(/pid=(\d+)/.exec(block)?.[1] ?? NaN);
+    const inp = Number(/IN:\s+pkts\s+(\d+)/.exec(block)?.[1] ?? NaN);
+    const out = Number(/OUT:\s+pkts\s+(\d+)/.exec(block)?.[1] ?? NaN);
+    if (Number.isFinite(pid)) m.set(pid, { inp, out });
+  }
+  return m;
+}
+
+await withNetns(async (lab) => {
+  const g = await lab.namespace("g");
+  await g.tap("t0");
+  await g.run(["ip", "link", "set", "t0", "up"]);
+  for (let p = 0; p < pairs; p++) {
+    for (const kind of p % 2 === 0 ? kinds : [...kinds].reverse()) {
+      const tmp = await lab.tempDir();
+      const mgmt = `${tmp}/mgmt`;
+      const sw = await startCSwitch(`${tmp}/sw`, { extraArgs: ["-M", mgmt] });
+      const procs: ManagedProcess[] = [];
+      try {
+        const cmd = kind.repo === null ? ["vde_plug", `vde://${sw.dir}`, "slirp://"] : [
+          "deno",
+          "run",
+          "-A",
+          ...(v8Flags(kind.name) ? [`--v8-flags=${v8Flags(kind.name)}`] : []),
+          `${kind.repo}/mod.ts`,
+          "slirp",
+          "--sock",
+          sw.dir,
+        ];
+        const slirp = spawnManaged(cmd, { name: `${kind.name} slirp` });
+        procs.push(slirp);
+        const guest = g.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "guest plug" });
+        procs.push(guest);
+        await waitFor(async () => {
+          const r = await g.run(["ip", "-o", "link", "show", "t0"], { check: false });
+          return r.success && r.stdout.includes("LOWER_UP");
+        }, { timeoutMs: 20_000, what: "plug" });
+        await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
+        await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
+        await waitForPing(g, "10.0.2.2", 30_000);
+        const port = String(await freeLoopbackPort());
+        const srv = spawnManaged(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", port], {
+          name: "iperf3 -s",
+        });
+        procs.push(srv);
+        await waitFor(
+          async () => (await run(["ss", "-Hltn", `sport = :${port}`], { check: false })).stdout.trim() !== "",
+          { timeoutMs: 5000, what: "iperf3 server" },
+        );
+        const pids = [sw.pid, slirp.pid, guest.pid];
+        const before = await Promise.all(pids.map(cpuSeconds));
+        const mb0 = await machineCpu();
+        const pc0 = await ports(mgmt);
+        const perf = Deno.env.get("RIG_PERF") && kind.repo !== null
+          ? spawnManaged(
+            Deno.env.get("RIG_PERF") === "stat"
+              ? [
+                "perf",
+                "stat",
+                "-e",
+                "syscalls:sys_enter_read,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_write,syscalls:sys_enter_futex,context-switches",
+                "-o",
+                `/tmp/slirpdl2-${kind.name}.stat`,
+                "-p",
+                String(slirp.pid),
+                "--",
+                "sleep",
+                String(seconds - 1),
+              ]
+              : [
+                "perf",
+                "record",
+                ...(Deno.env.get("RIG_PERF") === "g" ? ["-g"] : []),
+                "-o",
+                `/tmp/slirpdl2-${kind.name}.perf`,
+                "-p",
+                String(slirp.pid),
+                "--",
+                "sleep",
+                String(seconds - 1),
+              ],
+            { name: "perf" },
+          )
+          : null;
+        const r = await g.run(
+          ["iperf3", "-c", "10.0.2.2", "-p", port, "-t", String(seconds), "-J", "-R"],
+          { check: false, timeoutMs: (seconds + 30) * 1000 },
+        );
+        if (perf) await perf.status;
+        const mb1 = await machineCpu();
+        const after = await Promise.all(pids.map(cpuSeconds));
+        const pc1 = await ports(mgmt);
+        const rep = JSON.parse(r.stdout) as {
+          end: {
+            sum_received: { bits_per_second: number; bytes: number };
+            sum_sent: { retransmits: number };
+          };
+        };
+        const mb = rep.end.sum_received.bytes / 1e6;
+        const per = after.map((a, i) => (a - before[i]!) * 1000 / mb);
+        const busy = mb1.busy - mb0.busy;
+        const total = mb1.total - mb0.total;
+        const d = (pid: number, k: "inp" | "out") => (pc1.get(pid)?.[k] ?? NaN) - (pc0.get(pid)?.[k] ?? 0);
+        const s: Sample = {
+          mbps: rep.end.sum_received.bits_per_second / 1e6,
+          retr: rep.end.sum_sent.retransmits,
+          sw: per[0]!,
+          slirp: per[1]!,
+          plug: per[2]!,
+          machine: busy * 1000 / mb,
+          idle: 100 * (1 - busy / total),
+          toGuestPerMb: d(guest.pid, "out") / mb,
+          fromSlirpPerMb: d(slirp.pid, "inp") / mb,
+          fromGuestPerMb: d(guest.pid, "inp") / mb,
+        };
+        (samples[kind.name] ??= []).push(s);
+        console.log(
+          `${kind.name} pair ${p + 1}: ${s.mbps.toFixed(0)} Mbit/s ${s.retr} retr; ms/MB sw ${
+            s.sw.toFixed(2)
+          } slirp ${s.slirp.toFixed(2)} plug ${s.plug.toFixed(2)} machine ${s.machine.toFixed(2)} (${
+            s.idle.toFixed(1)
+          }% idle); frames/MB ` +
+            `slirp->sw ${s.fromSlirpPerMb.toFixed(0)} sw->guest ${s.toGuestPerMb.toFixed(0)} guest->sw ${
+              s.fromGuestPerMb.toFixed(0)
+            }`,
+        );
+      } catch (err) {
+        console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
+      } finally {
+        for (const pr of procs.reverse()) await pr.stop({ timeoutMs: 2000 });
+        await sw.stop();
+      }
+    }
+  }
+});
+
+const med = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+for (const [name, ss] of Object.entries(samples)) {
+  const col = (k: keyof Sample) => {
+    const xs = ss.map((s) => s[k]);
+    return `${med(xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)} [${
+      Math.min(...xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)
+    }-${Math.max(...xs).toFixed(k === "mbps" || k.endsWith("PerMb") ? 0 : 2)}]`;
+  };
+  console.log(
+    `${name} (${ss.length}): ${col("mbps")} Mbit/s, retr ${col("retr")}, ms/MB sw ${col("sw")} slirp ${
+      col("slirp")
+    } plug ${col("plug")} machine ${col("machine")}, frames/MB slirp->sw ${col("fromSlirpPerMb")} guest->sw ${
+      col("fromGuestPerMb")
+    }`,
+  );
+}
