@@ -2,10 +2,11 @@
  * Scheduling priority for the data-plane threads: `raisePriority` once at
  * start (the receive thread), a `RealtimeGovernor` for a thread that may be
  * saturated for long, a `DemandGovernor` for one that needs real-time only
- * while a lossy sender streams to it (the plug and slirp threads), and
- * `raiseNice` before it for the slirp thread, whose real-time wake-ups cost
- * most, and a `DownloadYield` that gives the slirp thread's priority up
- * while it streams a download to a guest whose side is the bottleneck.
+ * while a lossy sender streams to it (the plug and slirp threads; the slirp
+ * thread runs at its own nice value between streams, sharing a core with
+ * the switch: slirp_worker.ts, "Priority"), and a `DownloadYield` that
+ * gives a raised thread's priority up while it streams a download to a
+ * guest whose side is the bottleneck.
  */
 import { libc } from "../../ffi/libc.ts";
 
@@ -34,7 +35,7 @@ export function raisePriority(): boolean {
 }
 
 /** Makes the calling thread nice -20 (if allowed), in the ordinary class. */
-export function raiseNice(): void {
+function raiseNice(): void {
   // PRIO_PROCESS with a thread id sets that thread's nice value only.
   libc().setpriority(PRIO_PROCESS, libc().gettid(), -20);
 }

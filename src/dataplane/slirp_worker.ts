@@ -100,21 +100,31 @@
  * A request and its answer (ping, a connection through a forward) move
  * fewer frames per round and are not delayed.
  *
- * Priority: nice -20, and SCHED_RR only while bulk flows through it (a
- * `DemandGovernor` fed with the bytes the switch sends us, and the jumbo
- * frames we send it). Once the switch was seen to drop, while a stream
- * comes the receive thread reads the switch's socket, in real time, so
- * frames wait in the ring, not in the kernel queue, while this thread is
- * late; but a real-time thread's wake-ups cost far more on this kind
- * of machine (the scheduler balances real-time tasks between cores at
- * every wake-up and sleep). Measured, alternating: connections through a
- * forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20; iperf3 at
- * MTU 65520 ran at 716-798 Mbit/s up and 737-1,596 down at nice -20,
- * 1,603-2,571 and 2,633-2,916 with SCHED_RR. A download of MTU 1500
- * frames is the exception: the guest side (a C switch, the guest's plug
- * and kernel) is its bottleneck, and a thread that preempts it at every
- * batch of acknowledgements slows everyone down, so while one streams out
- * the thread runs at nice 0, not real-time (`DownloadYield`).
+ * Priority: the process's own nice value while little flows, and nice
+ * -20 with SCHED_RR only while bulk flows through it (a `DemandGovernor`
+ * fed with the bytes the switch sends us, and the jumbo frames we send
+ * it), back to its own 200 ms after. Once the switch was seen to drop,
+ * while a stream comes the receive thread reads the switch's socket, in
+ * real time, so frames wait in the ring, not in the kernel queue, while
+ * this thread is late; but a real-time thread's wake-ups cost far more on
+ * this kind of machine (the scheduler balances real-time tasks between
+ * cores at every wake-up and sleep). Measured, alternating: connections
+ * through a forward took 372 µs of CPU each in SCHED_RR, 210 at nice -20;
+ * iperf3 at MTU 65520 ran at 716-798 Mbit/s up and 737-1,596 down at nice
+ * -20, 1,603-2,571 and 2,633-2,916 with SCHED_RR. Between streams the
+ * thread kept nice -20 too, as it once did, it weighs as 88 nice-0 tasks,
+ * and the scheduler's load balancing tends to give it a core of its own
+ * (a trace of a connection found it alone on one vCPU), so each of a
+ * connection's 4-6 hops between this thread and the switch woke a halted
+ * vCPU (12-16 µs in the waker's system call here); at nice 0 it is
+ * balanced like the switch and the guest's plug. Measured through a
+ * forward, one connection at a time, 21 alternating pairs on a shared
+ * machine: 17 faster, a median 1.14x (0.68-2.23x), the slirp's CPU per
+ * connection a median 86 µs against 101. A download of MTU 1500 frames
+ * runs at nice 0, not real-time, even when the thread's own value is lower
+ * (`DownloadYield`): the guest side (a C switch, the guest's plug and
+ * kernel) is its bottleneck, and a thread that preempts it at every batch
+ * of acknowledgements slows everyone down.
  *
  * Ownership: the socket is the main thread's; this thread works on a
  * duplicate it closes itself, before it says "stopped". Stop is a flag in
@@ -134,7 +144,7 @@ import { dnsTcpInFlight } from "../slirp/dns_forwarder.ts";
 import { startSlirpStack } from "../slirp/start.ts";
 import { libcHostNet, settledCount } from "../slirp/tcp/libc_host.ts";
 import { warmSlirp } from "../slirp/warmup.ts";
-import { currentNice, DemandGovernor, DownloadYield, raiseNice, smallFrames } from "./priority.ts";
+import { currentNice, DemandGovernor, DownloadYield, smallFrames } from "./priority.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { announceLoaded } from "./worker_loaded.ts";
 import { SLIRP_METRICS, SLIRP_STOP, type SlirpReport, type SlirpStart } from "./slirp_layout.ts";
@@ -225,8 +235,8 @@ const tick = () => {
 async function run(start: SlirpStart): Promise<void> {
   const poller = useDrivenPoller();
   setLogWriter((line) => scope.postMessage({ type: "log", line: line.trimEnd() }));
-  // nice -20 first: the governor's ordinary class keeps the nice value it finds.
-  raiseNice();
+  // No nice -20 of its own between streams (see "Priority" above): the governor raises it for bulk and
+  // gives back the nice value it finds.
   tick(); // the governor's clock starts now, not when the module loaded
   const priority = new DemandGovernor(() => clock);
   const yielder = new DownloadYield(() => clock, currentNice());

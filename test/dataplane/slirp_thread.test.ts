@@ -117,6 +117,30 @@ Deno.test("a TCP forward on the slirp thread from host port 0 logs the port it g
   }
 });
 
+/** Each thread of this process: id, nice value and scheduling policy (0: ordinary, 2: SCHED_RR). */
+function threadsNow(): Map<number, { nice: number; policy: number }> {
+  const threads = new Map<number, { nice: number; policy: number }>();
+  for (const e of Deno.readDirSync("/proc/self/task")) {
+    const stat = Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`);
+    // Fields after the command's closing parenthesis: state is field 3, nice 19, policy 41.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    threads.set(Number(e.name), { nice: Number(f[16]), policy: Number(f[38]) });
+  }
+  return threads;
+}
+
+Deno.test("the slirp thread runs at the process's own nice value while no bulk flows, so that it shares a core with the switch", async () => {
+  const before = threadsNow();
+  const own = before.get(Deno.pid)!.nice;
+  await withThread(parseSlirpOptions(""), async (thread) => {
+    await thread.ready;
+    // The thread's new threads: the slirp thread and its receive thread (real-time from its start, as root).
+    const ordinary = [...threadsNow()].filter(([tid, t]) => !before.has(tid) && t.policy === 0);
+    assert.ok(ordinary.length >= 1, "the slirp thread is in the ordinary class");
+    for (const [tid, t] of ordinary) assert.equal(t.nice, own, `thread ${tid}'s nice value`);
+  });
+});
+
 /** The port (group 1 of `line`, not 0) in the one log line that matches `line`. */
 function forwardPort(lines: string[], line: RegExp): number {
   const found = lines.map((l) => line.exec(l.trimEnd())?.[1]).filter((p) => p !== undefined);
