@@ -103,16 +103,25 @@ function busyUntil(done: () => boolean): void {
   }
 }
 
+/**
+ * Fills the thread's ringOut from `link` on `port` while this thread reads nothing: 3000 full-size
+ * broadcasts (the watcher's copies, and a capture's) fill it, and 3000 IGMP reports from MAC `source`
+ * (each copied for the snooping machine, turned on here) the room kept for control records. Returns the
+ * port's frames in before them.
+ */
+async function fillRingOut(sw: Switch, link: MemoryLink, port: number, source: number): Promise<number> {
+  sw.engine.snooping = new McastSnooping(mac(0x5e));
+  await sw.settled();
+  const before = sw.engine.portStats(port).framesIn;
+  for (let i = 1; i <= 3000; i++) link.receive(ethFrame(BROADCAST, mac(source), i, 1500));
+  for (let i = 0; i < 3000; i++) link.receive(igmp(0x16, [239, 1, i >> 8, i & 255], source));
+  busyUntilIn(sw, port, before + 6000);
+  return before;
+}
+
 Deno.test("a client change whose mark finds the thread's output ring full still files the next client's frames under it", async (t) => {
   const rows = await capturedRows(t, " && eth.src == 02:00:00:00:00:0b", async ({ sw, watcher, first }) => {
-    // A floods while this thread reads nothing: the watcher's and the capture's copies fill ringOut, and
-    // its IGMP reports (each copied for the snooping machine here) the room kept for control records.
-    sw.engine.snooping = new McastSnooping(mac(0x5e));
-    await sw.settled();
-    const before = sw.engine.portStats(1).framesIn;
-    for (let i = 1; i <= 3000; i++) first.receive(ethFrame(BROADCAST, mac(0xa), i, 1500));
-    for (let i = 0; i < 3000; i++) first.receive(igmp(0x16, [239, 1, i >> 8, i & 255], 0xa));
-    busyUntilIn(sw, 1, before + 6000);
+    const before = await fillRingOut(sw, first, 1, 0xa);
     // B takes the port: the marks of A leaving and B coming meet the full ring. B's first frame is
     // handled after them (the thread keeps the order of commands and frames): once it is in, they were.
     first.close();
@@ -144,13 +153,7 @@ Deno.test("a client change whose mark found the thread's output ring full reache
     const flooder = new MemoryLink("flooder");
     sw.attach(flooder, { port: 3 });
     await threadWarmed(sw);
-    sw.engine.snooping = new McastSnooping(mac(0x5e));
-    await sw.settled();
-    const before = sw.engine.portStats(3).framesIn;
-    // As above, from port 3: ringOut and its control room fill while this thread reads nothing.
-    for (let i = 1; i <= 3000; i++) flooder.receive(ethFrame(BROADCAST, mac(0xc), i, 1500));
-    for (let i = 0; i < 3000; i++) flooder.receive(igmp(0x16, [239, 1, i >> 8, i & 255], 0xc));
-    busyUntilIn(sw, 3, before + 6000);
+    await fillRingOut(sw, flooder, 3, 0xc);
     // Snooping off again (in order, on the thread too), so its timer sends no record.
     sw.engine.snooping = null;
     // B takes the empty port 1 (its mark is posted at once); its one frame, handled after the mark, meets
