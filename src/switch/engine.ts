@@ -93,17 +93,17 @@ import {
   STORM_MOVES,
   WARN_INTERVAL_SECONDS,
 } from "./loop_detector.ts";
+import { PortCounters, type PortStats } from "./port_counters.ts";
+import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
+import type { McastSnooping } from "./mcast_snooping.ts";
+import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
+import { isBpduDestination } from "../wire/stp.ts";
 
 /**
  * How long QEMU's default MAC must move without storming before two VMs sharing it are said: two of the
  * detector's windows, so a coarse clock (a data-plane thread ticks once a second) still sees a whole one.
  */
 const QEMU_SETTLE_SECONDS = 2 * FLAP_WINDOW_SECONDS;
-import { PortCounters, type PortStats } from "./port_counters.ts";
-import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
-import type { McastSnooping } from "./mcast_snooping.ts";
-import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
-import { isBpduDestination } from "../wire/stp.ts";
 
 /** Why a port number is refused, the same words wherever it is (the console's hints too). */
 export function pastLastPort(port: number): string {

@@ -38,11 +38,11 @@
  * port). Held slots are shared fairly among the pairs of ports the MACs
  * move between: a newcomer takes a still-moving MAC's slot when that MAC's
  * pair holds two or more slots more than the newcomer's (a scan of the
- * slots, only when MACs of two pairs meet in one). A storm's MACs all move between one
- * pair and so never evict one another; a user with two ports moving many
- * MACs slowly, each below the thresholds, held every slot its MACs hashed
- * to for as long as it liked, and a loop's MAC landing there went unsaid.
- * Nothing allocates; the clock is the caller's (seconds).
+ * slots, only when MACs of two pairs meet in one). A storm's MACs all move
+ * between one pair and so never evict one another; a user with two ports
+ * moving many MACs slowly, each below the thresholds, held every slot its
+ * MACs hashed to for as long as it liked, and a loop's MAC landing there
+ * went unsaid. Nothing allocates; the clock is the caller's (seconds).
  */
 
 /** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
@@ -158,6 +158,7 @@ export class LoopDetector {
       this.#lo[s] = lo;
       this.#vlan[s] = vlan;
       this.#lastPort[s] = learned;
+      this.#pair[s] = pairKey(learned, port);
       this.#mark[s] = learnedSeen;
       this.#count[s] = 0;
       this.#windowStart[s] = now;
