@@ -131,6 +131,13 @@ const TICK_MS = 1000;
  * no frame waits behind a whole one; an idle switch between passes keeps the 1 s cadence.
  */
 const AGING_TICK_MS = 1;
+/**
+ * While a client mark waits for room in ringOut (`#lostMark`), the longest wait between tries: the
+ * main thread drains the ring, but nothing else may wake this thread (an idle switch sends no
+ * record), and meanwhile a capture started names the port's old client. 100 wakes a second at most,
+ * only while a mark waits.
+ */
+const MARK_RETRY_MS = 10;
 
 /**
  * Frames held for a socket whose peer's queue is full (net.unix.max_dgram_qlen, 10 datagrams by
@@ -248,8 +255,9 @@ class SwitchLoop {
   readonly #markView = new DataView(this.#markBytes.buffer);
   /**
    * The newest client mark ringOut had no room for (0: none). It goes in before the next record of any
-   * kind: dropped, the main thread would name the port's frames after the client before the change
-   * until another change came (a mark stands for every one before it).
+   * kind, or at the end of a turn, waits bounded by MARK_RETRY_MS meanwhile: dropped, the main thread
+   * would name the port's frames after the client before the change until another change came (a mark
+   * stands for every one before it).
    */
   #lostMark = 0;
   /** The engine's number of the last frame the observer copied. */
@@ -448,7 +456,7 @@ class SwitchLoop {
     return true;
   }
 
-  /** Puts client mark `mark` among the copies, or keeps it for the next record if the ring is full. */
+  /** Puts client mark `mark` among the copies, or keeps it to try again if the ring is full (`#lostMark`). */
   #putMark(mark: number): void {
     this.#markView.setUint32(0, mark, true);
     this.#lostMark = this.#put(CLIENT_MARK, this.#markBytes) ? 0 : mark;
@@ -501,7 +509,8 @@ class SwitchLoop {
     if (now - this.#lastWork < SPIN_MS && !this.#jumbo) more = true;
     const tickMs = this.engine.aging ? AGING_TICK_MS : TICK_MS;
     const before = this.#lastWork;
-    const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, more ? 0 : tickMs);
+    const waitMs = more ? 0 : this.#lostMark !== 0 ? Math.min(tickMs, MARK_RETRY_MS) : tickMs;
+    const n = direct.epollWait(this.#epfd, this.#events, MAX_EVENTS, waitMs);
     if (n > 0) this.#lastWork = now;
     this.#inFrames = 0;
     this.#inBytes = 0;
@@ -523,6 +532,8 @@ class SwitchLoop {
       }
     }
     if (this.#inFrames > 0) this.#jumbo = !smallFrames(this.#inBytes, this.#inFrames);
+    // A mark still waiting goes in once the main thread made room, with no record to carry it.
+    if (this.#lostMark !== 0) this.#putMark(this.#lostMark);
     this.#publish();
     // A wait that blocked and found one frame (a ping, or its reply a few µs after the request)
     // starts no poll: C's switch goes back to sleep there, and polling after it took the core the

@@ -86,12 +86,24 @@ import {
 } from "../wire/ethernet.ts";
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
 import { isQemuDefaultMac, qemuDuplicateMessage } from "./qemu_default_mac.ts";
-import { LoopDetector, MoveVerdict, WARN_INTERVAL_SECONDS } from "./loop_detector.ts";
+import {
+  FLAP_WINDOW_SECONDS,
+  LoopDetector,
+  MoveVerdict,
+  STORM_MOVES,
+  WARN_INTERVAL_SECONDS,
+} from "./loop_detector.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
 import type { McastSnooping } from "./mcast_snooping.ts";
 import { Rstp, type RstpOptions, type StpEvent } from "./rstp.ts";
 import { isBpduDestination } from "../wire/stp.ts";
+
+/**
+ * How long QEMU's default MAC must move without storming before two VMs sharing it are said: two of the
+ * detector's windows, so a coarse clock (a data-plane thread ticks once a second) still sees a whole one.
+ */
+const QEMU_SETTLE_SECONDS = 2 * FLAP_WINDOW_SECONDS;
 
 /** Why a port number is refused, the same words wherever it is (the console's hints too). */
 export function pastLastPort(port: number): string {
@@ -358,6 +370,12 @@ export class SwitchEngine {
   /** When QEMU's default MAC on two ports was said last (seconds), at most once a minute. */
   #qemuWarnedAt = -Infinity;
   /**
+   * QEMU's default MAC seen moving, to be said at a tick QEMU_SETTLE_SECONDS on unless it storms:
+   * [since (seconds; -Infinity: none), hi, lo, vlan, from, to]. A typed array, so no field of the
+   * engine changes kind (lo is a 32-bit number).
+   */
+  readonly #qemuPending = new Float64Array([-Infinity, 0, 0, 0, 0, 0]);
+  /**
    * A double from the start (so the first tick ages): a field that turns from a small integer into
    * a double changes the engine's shape and throws away the switch thread's optimized path.
    */
@@ -611,6 +629,7 @@ export class SwitchEngine {
     const now = nowMs / 1000;
     if (!Number.isFinite(now) || now <= this.#now) return 0;
     this.#now = now;
+    if (this.#qemuPending[0] !== -Infinity) this.#sayQemuPending();
     this.#stp?.tick(nowMs);
     // A control copy's snooping is ticked by its owner, as the forwarding engine's ticks.
     if (this.#snoop !== null && this.#control === undefined) this.#sendQueries(nowMs);
@@ -1156,16 +1175,25 @@ export class SwitchEngine {
     this.#wide[MAC_MOVES]!++;
     const tell = this.onLoopSuspected;
     if (tell === undefined) return;
+    const pending = this.#qemuPending;
     if (shared && verdict !== MoveVerdict.Warn) {
-      // Two VMs, not a loop: "run with --stp" would send the user the wrong way.
-      if (this.#now - this.#qemuWarnedAt < WARN_INTERVAL_SECONDS) return;
-      this.#qemuWarnedAt = this.#now;
-      const mac = formatMacNumbers(hi, lo);
-      const message = qemuDuplicateMessage(mac, vlan, from, port);
-      tell({ kind: "qemu-default-mac", mac, vlan, from, to: port, moves: 1, seen: message, message });
+      // Two VMs, not a loop: "run with --stp" would send the user the wrong way. Said once it has moved
+      // QEMU_SETTLE_SECONDS without storming: a loop's storm of it passes STORM_MOVES some ms after its
+      // first move, and said at once, the line for two VMs came before the loop's.
+      if (this.#loops.lastMoves > STORM_MOVES) pending[0] = -Infinity;
+      else if (pending[0] === -Infinity && this.#now - this.#qemuWarnedAt >= WARN_INTERVAL_SECONDS) {
+        pending[0] = this.#now;
+        pending[1] = hi;
+        pending[2] = lo;
+        pending[3] = vlan;
+        pending[4] = from;
+        pending[5] = port;
+      }
       return;
     }
     if (verdict !== MoveVerdict.Warn) return;
+    // A storm of it is a loop, said as one only.
+    if (shared) pending[0] = -Infinity;
     const w = this.#loops.suspect;
     const mac = formatMacNumbers(w.hi, w.lo);
     const advice = this.#stp === null ? "loop? run with --stp" : "loop? spanning tree is on: see stp";
@@ -1180,6 +1208,20 @@ export class SwitchEngine {
       seen,
       message: `${seen}: ${advice}`,
     });
+  }
+
+  // QEMU's default MAC moved QEMU_SETTLE_SECONDS ago and has not stormed since: two VMs share it.
+  #sayQemuPending(): void {
+    const p = this.#qemuPending;
+    if (this.#now - p[0]! < QEMU_SETTLE_SECONDS) return;
+    p[0] = -Infinity;
+    const tell = this.onLoopSuspected;
+    if (tell === undefined || this.#now - this.#qemuWarnedAt < WARN_INTERVAL_SECONDS) return;
+    this.#qemuWarnedAt = this.#now;
+    const mac = formatMacNumbers(p[1]!, p[2]!);
+    const [vlan, from, to] = [p[3]!, p[4]!, p[5]!];
+    const message = qemuDuplicateMessage(mac, vlan, from, to);
+    tell({ kind: "qemu-default-mac", mac, vlan, from, to, moves: 1, seen: message, message });
   }
 
   // Sends to every active port but the source and those below `firstPort`

@@ -23,7 +23,9 @@
  * entry's time only moves with it), when its learned port saw it again
  * between showings elsewhere in FLAP_SECONDS windows in a row: a host that
  * moved shows on its old port in the first at most. Said at most once per
- * WARN_INTERVAL_SECONDS per switch.
+ * WARN_INTERVAL_SECONDS per pair of ports (at most WARN_PAIRS pairs a
+ * minute): one pair's flapping, a user's own two ports, does not silence a
+ * loop on others for the minute.
  *
  * Memory is fixed: SLOTS candidate MACs in typed arrays, chosen by a hash
  * of the MAC seeded as the MAC table's is (nobody aims MACs at one slot).
@@ -33,7 +35,14 @@
  * every move would keep every count at one, so the storm is never said. A
  * MAC that finds its slot held is not followed; its move is counted when
  * the table really moved it (not every frame the table kept on its old
- * port). Nothing allocates; the clock is the caller's (seconds).
+ * port). Held slots are shared fairly among the pairs of ports the MACs
+ * move between: a newcomer takes a still-moving MAC's slot when that MAC's
+ * pair holds two or more slots more than the newcomer's (a scan of the
+ * slots, only when MACs of two pairs meet in one). A storm's MACs all move
+ * between one pair and so never evict one another; a user with two ports
+ * moving many MACs slowly, each below the thresholds, held every slot its
+ * MACs hashed to for as long as it liked, and a loop's MAC landing there
+ * went unsaid. Nothing allocates; the clock is the caller's (seconds).
  */
 
 /** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
@@ -48,8 +57,10 @@ export const FLAP_SECONDS = 3;
  * loop does by the counts above; a loop's storm moves it thousands of times a second, endlessly.
  */
 export const STORM_MOVES = 1000;
-/** The loop warning is said at most once per this many seconds per switch. */
+/** The loop warning is said at most once per this many seconds per pair of ports. */
 export const WARN_INTERVAL_SECONDS = 60;
+/** Pairs of ports a loop warning may be said of within WARN_INTERVAL_SECONDS: the log's bound. */
+export const WARN_PAIRS = 4;
 
 /** What `note` found. */
 export const MoveVerdict = {
@@ -95,10 +106,16 @@ export class LoopDetector {
   readonly #steady = new Uint32Array(SLOTS);
   /** When the slot's MAC last counted a move: a newcomer waits until it has been still a while. */
   readonly #lastMove = new Float64Array(SLOTS);
+  /** The pair of ports (pairKey) the slot's MAC last moved between. */
+  readonly #pair = new Int32Array(SLOTS);
   readonly #seed: number;
-  #lastWarn = -Infinity;
+  /** The pairs (pairKey) last warned of, and when (-Infinity: a free entry). */
+  readonly #warnedPair = new Int32Array(WARN_PAIRS);
+  readonly #warnedAt = new Float64Array(WARN_PAIRS).fill(-Infinity);
   /** Filled in when `note` says Warn. */
   readonly suspect: LoopSuspect = { hi: 0, lo: 0, vlan: 0, from: -1, to: -1, moves: 0 };
+  /** The moves in its current window of the MAC last noted, 0 when it is not followed (its slot is held). */
+  lastMoves = 0;
 
   /** `seed` mixes into the slot hash (the engine's MAC table seed). */
   constructor(seed = 0) {
@@ -128,14 +145,20 @@ export class LoopDetector {
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     const s = (h >>> (32 - SLOT_BITS)) & (SLOTS - 1);
     if (this.#vlan[s] !== vlan || this.#hi[s] !== hi || this.#lo[s] !== (lo | 0)) {
-      // Held by a MAC still moving (a storm's, most likely): it keeps its count going.
-      if (this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS) {
+      // Held by a MAC still moving (a storm's, most likely): it keeps its count going, unless its pair of
+      // ports holds more than its share.
+      if (
+        this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
+        !this.#overShare(this.#pair[s]!, pairKey(learned, port), now)
+      ) {
+        this.lastMoves = 0;
         return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
       }
       this.#hi[s] = hi;
       this.#lo[s] = lo;
       this.#vlan[s] = vlan;
       this.#lastPort[s] = learned;
+      this.#pair[s] = pairKey(learned, port);
       this.#mark[s] = learnedSeen;
       this.#count[s] = 0;
       this.#windowStart[s] = now;
@@ -144,10 +167,15 @@ export class LoopDetector {
     }
     const last = this.#lastPort[s]!;
     const back = learnedSeen > this.#mark[s]!;
-    if (port === last && !back) return MoveVerdict.Same;
+    if (port === last && !back) {
+      this.lastMoves = this.#count[s]!;
+      return MoveVerdict.Same;
+    }
     this.#lastPort[s] = port;
     this.#mark[s] = learnedSeen;
     this.#lastMove[s] = now;
+    const pair = pairKey(port === last ? learned : last, port);
+    this.#pair[s] = pair;
     const start = this.#windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
       // Only the window just before continues a run.
@@ -160,11 +188,11 @@ export class LoopDetector {
     }
     if (back) this.#back[s] = 1;
     const count = ++this.#count[s]!;
+    this.lastMoves = count;
     const flapping = shared
       ? count > STORM_MOVES
       : count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
-    if (!flapping || now - this.#lastWarn < WARN_INTERVAL_SECONDS) return MoveVerdict.Moved;
-    this.#lastWarn = now;
+    if (!flapping || !this.#mayWarn(pair, now)) return MoveVerdict.Moved;
     const w = this.suspect;
     w.hi = hi;
     w.lo = lo;
@@ -174,4 +202,42 @@ export class LoopDetector {
     w.moves = count;
     return MoveVerdict.Warn;
   }
+
+  /**
+   * Whether pair `held` holds at least two more of the slots still moving at `now` than pair `coming`:
+   * then a MAC of `coming` may take one of them. Never within one pair (a storm's MACs do not evict one
+   * another), nor one for one: two MACs of two pairs in one slot would take it from each other at
+   * every move, and neither count would grow.
+   */
+  #overShare(held: number, coming: number, now: number): boolean {
+    if (held === coming) return false;
+    let balance = 0;
+    for (let i = 0; i < SLOTS; i++) {
+      if (this.#vlan[i] === -1 || now - this.#lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
+      const p = this.#pair[i];
+      if (p === held) balance++;
+      else if (p === coming) balance--;
+    }
+    return balance > 1;
+  }
+
+  /** Whether a loop between pair `pair` may be said at `now` (then noted as said). */
+  #mayWarn(pair: number, now: number): boolean {
+    // The entry of this pair, or else a free or expired one.
+    let free = -1;
+    for (let i = 0; i < WARN_PAIRS; i++) {
+      const fresh = now - this.#warnedAt[i]! < WARN_INTERVAL_SECONDS;
+      if (fresh && this.#warnedPair[i] === pair) return false;
+      if (!fresh && free < 0) free = i;
+    }
+    if (free < 0) return false;
+    this.#warnedPair[free] = pair;
+    this.#warnedAt[free] = now;
+    return true;
+  }
+}
+
+/** A pair of ports as one number, whichever way the move went (ports are below 65536). */
+function pairKey(a: number, b: number): number {
+  return a < b ? ((a & 0xffff) << 16) | (b & 0xffff) : ((b & 0xffff) << 16) | (a & 0xffff);
 }

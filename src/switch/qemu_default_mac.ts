@@ -11,8 +11,10 @@
  * first two bytes, `lo` its last four as a signed 32-bit number. A move of
  * such a MAC from a port that is still up is two VMs, not one that moved
  * (a port going down forgets its MACs first), so the engine says
- * `qemuDuplicateMessage` then, at most once a minute. Such a MAC in a loop
- * storms past the loop detector's STORM_MOVES and is said as a loop.
+ * `qemuDuplicateMessage`, at most once a minute, once the MAC has moved for
+ * two of the detector's windows without storming: such a MAC in a loop
+ * storms past the loop detector's STORM_MOVES some ms after its first move,
+ * and is said as a loop only.
  */
 
 /** 52:54 (QEMU's OUI is 52:54:00). */

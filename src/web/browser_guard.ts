@@ -25,7 +25,9 @@
  *   too (browserHeaderLines), so no answer goes out without them;
  * - a handler that throws is answered 500 with those headers and one line
  *   (Deno.serve's own 500 had none of them), the error logged, rate-limited:
- *   a client that can make it throw at will cannot flood the log.
+ *   a client that can make it throw at will cannot flood the log. (A body
+ *   streamed after its headers, the switch's event feed, cannot be answered
+ *   500 any more: it ends its stream itself and logs through failureLog.)
  */
 import { log } from "../log.ts";
 import { RateLimitedLog } from "../rate_limited_log.ts";
@@ -88,7 +90,7 @@ export function guardBrowser(
   component = "vde web",
   names: OwnNames = ownNames(),
 ): (req: Request) => Promise<Response> {
-  const failures = new RateLimitedLog((m) => log(component, m, "err"), 10, 60_000, "failed request(s)");
+  const failures = failureLog(component);
   return async (req) => {
     const host = req.headers.get("host");
     if (!hostAllowed(host, bound.hostname, names)) {
@@ -103,10 +105,23 @@ export function guardBrowser(
     try {
       return withBrowserHeaders(await handler(req));
     } catch (err) {
-      failures.line(`${req.method.slice(0, 16)} ${pathOf(req.url)} failed: ${firstLine(err)}`);
+      failures.line(failureLine(req, err));
       return withBrowserHeaders(plain(500, "internal error (logged by the server)\n"));
     }
   };
+}
+
+/**
+ * Where a server's failed requests are said: as errors, at most 10 lines a
+ * minute (a client that can make a request fail at will cannot flood the log).
+ */
+export function failureLog(component: string): RateLimitedLog {
+  return new RateLimitedLog((m) => log(component, m, "err"), 10, 60_000, "failed request(s)");
+}
+
+/** The log line of `req`'s failure, `when` it failed ("" for before its answer): method, path, the error's first line. */
+export function failureLine(req: Request, err: unknown, when = ""): string {
+  return `${req.method.slice(0, 16)} ${pathOf(req.url)} failed${when}: ${firstLine(err)}`;
 }
 
 /** A request URL's path for a log line: bounded, without its query (which may hold a token). */

@@ -7,8 +7,11 @@
  * /status.json twice a second with rates from two polls' counters. The
  * server writes the state at the request into the page (withFirst, shared
  * with the switch page), so the tables are there before the first poll. A
- * switch whose data-plane thread died is drawn red, its table headed by why
- * (its counters stand still, and would read as a quiet network).
+ * switch whose data-plane thread died is drawn red and labelled FAILED under
+ * its box (not by colour alone), by the server in the drawing it sends (a
+ * reader without JavaScript sees it) and by the script as it polls, and its
+ * table is headed by why (its counters stand still, and would read as a
+ * quiet network).
  *
  * A circle needs no layout engine and keeps every edge visible for the
  * handful of nodes a lab has; `vde graph` with Graphviz draws big labs.
@@ -67,8 +70,24 @@ export function circleOrder(lab: Lab): LabNode[] {
   return order;
 }
 
-/** The lab's drawing: nodes on a circle, links as labelled lines. */
-export function labSvg(lab: Lab): string {
+/** What the page's first state says of each switch (lab_server.ts's /status.json); only `failure` is read here. */
+export interface LabPageFirst {
+  readonly switches?: readonly {
+    readonly name: string;
+    readonly failure?: string | null;
+    readonly [k: string]: unknown;
+  }[];
+  readonly [k: string]: unknown;
+}
+
+/** The label under a switch whose data-plane thread ended (the script writes the same). */
+export const FAILED_LABEL = "FAILED";
+
+/**
+ * The lab's drawing: nodes on a circle, links as labelled lines; the
+ * switches named in `failed` drawn red and labelled FAILED.
+ */
+export function labSvg(lab: Lab, failed: ReadonlySet<string> = new Set()): string {
   const c = SIZE / 2;
   const nodes = circleOrder(lab);
   const at = new Map(nodes.map((n, i) => {
@@ -102,8 +121,20 @@ export function labSvg(lab: Lab): string {
   }
   for (const n of lab.nodes) {
     const { x, y } = at.get(n.name)!;
-    parts.push(`<g class="node ${n.kind}" id="node-${esc(n.name)}">${shape(n, x, y)}`);
-    parts.push(`<text x="${x}" y="${y + 4}">${esc(n.name)}</text></g>`);
+    const dead = n.kind === "switch" && failed.has(n.name);
+    parts.push(
+      `<g class="node ${n.kind}${dead ? " failed" : ""}" id="node-${esc(n.name)}">${shape(n, x, y)}`,
+    );
+    parts.push(`<text x="${x}" y="${y + 4}">${esc(n.name)}</text>`);
+    // Every switch has the label's place, empty while it runs, so the script can fill it as the switch dies.
+    if (n.kind === "switch") {
+      parts.push(
+        `<text x="${x}" y="${y + 28}" class="flabel" id="flabel-${esc(n.name)}">${
+          dead ? FAILED_LABEL : ""
+        }</text>`,
+      );
+    }
+    parts.push("</g>");
   }
   return `<svg viewBox="0 0 ${SIZE} ${SIZE}" role="img" aria-label="topology of lab ${esc(lab.name)}">` +
     parts.join("") + "</svg>";
@@ -121,6 +152,7 @@ svg .rate{fill:#06c;font-size:9px}svg text{paint-order:stroke;stroke:#fafafa;str
 th,td{padding:.2rem .4rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}
 th:nth-child(2),td:nth-child(2){text-align:left;white-space:normal}.down{color:#999}#state{font-size:.85rem;color:#666}
 .failed{color:#b00;font-weight:bold;margin:.2rem 0}svg .node.failed>*:first-child{stroke:#b00;fill:#fdd}
+svg .flabel{fill:#b00;font-weight:bold}
 `;
 
 /** The lab page's script: hashed into its policy, so it is the script element's whole text. */
@@ -174,6 +206,7 @@ function draw(u) {
     const h = document.createElement("h2"); h.textContent = "switch " + s.name + (s.hub ? " (hub)" : ""); box.appendChild(h);
     // A dead data-plane thread: its counters stand still, which reads as a quiet network unless said.
     const node = document.getElementById("node-" + s.name); if (node) node.classList.toggle("failed", !!s.failure);
+    const label = document.getElementById("flabel-" + s.name); if (label) label.textContent = s.failure ? "${FAILED_LABEL}" : "";
     if (s.failure) {
       const f = document.createElement("p"); f.className = "failed"; f.id = "failed-" + s.name;
       f.textContent = "FAILED: its data-plane thread ended (" + s.failure + "); it forwards nothing"; box.appendChild(f);
@@ -217,7 +250,8 @@ export const LAB_PAGE_CSP = pageCsp([LAB_SCRIPT], [LAB_STYLE]);
  * /status.json answers now) written in and drawn at load, so the tables are
  * there before the first poll and for a reader without JS.
  */
-export function labPageHtml(lab: Lab, first?: unknown): string {
+export function labPageHtml(lab: Lab, first?: LabPageFirst): string {
+  const failed = new Set((first?.switches ?? []).filter((s) => s.failure).map((s) => s.name));
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -225,7 +259,7 @@ export function labPageHtml(lab: Lab, first?: unknown): string {
 <style>${LAB_STYLE}</style></head><body>
 <h1>vde lab ${esc(lab.name)}</h1>
 <div id="state">connecting…</div>
-${labSvg(lab)}
+${labSvg(lab, failed)}
 <h2>Links</h2>
 <div class="wrap"><table id="links"><thead><tr><th>ends</th><th>link</th><th>up</th><th>frames/s</th><th>B/s</th>
 <th>frames/s back</th><th>B/s back</th><th>drops</th></tr></thead><tbody></tbody></table></div>

@@ -105,8 +105,11 @@ function draw(u) {
 function connect() {
   if (source) source.close();
   source = new EventSource("/events?q=" + encodeURIComponent($("q").value));
-  source.onmessage = (e) => draw(JSON.parse(e.data));
-  source.onerror = () => { $("state").textContent = "disconnected, retrying…"; };
+  // The server's "failed" event ends the stream (the browser then reconnects): said until an update comes.
+  let failed = false;
+  source.onmessage = (e) => { failed = false; draw(JSON.parse(e.data)); };
+  source.addEventListener("failed", (e) => { failed = true; $("state").textContent = "the server failed (" + e.data + "), retrying…"; });
+  source.onerror = () => { if (!failed) $("state").textContent = "disconnected, retrying…"; };
 }
 let timer = 0;
 $("q").oninput = () => { clearTimeout(timer); timer = setTimeout(connect, 300); };

@@ -28,11 +28,17 @@ import { feedUpdate } from "./feed.ts";
 import { topologyDot } from "./topology.ts";
 import type { HttpAddress } from "./address.ts";
 import { type GuardedServer, serveGuarded } from "./guarded_server.ts";
+import { failureLine, failureLog } from "./browser_guard.ts";
 
 /** Most event streams served at once; more get 503. */
 export const MAX_FEEDS = 16;
 /** How often an event stream sends a snapshot. */
 export const FEED_INTERVAL_MS = 250;
+/**
+ * The event that ends a feed whose update failed: named, so the page tells it
+ * from an update and from a dropped connection. Its data is what a 500 says.
+ */
+export const FEED_FAILED = "event: failed\ndata: internal error (logged by the server)\n\n";
 /** The paths of the POST actions. */
 const ACTIONS = new Set(["/api/hub", "/api/port"]);
 /** Largest request body accepted (actions carry none). */
@@ -51,6 +57,7 @@ export class WebServer {
   /** The token's SHA-256: digests of equal length are compared, so the time taken says nothing of its length. */
   readonly #token: Uint8Array | undefined;
   readonly #feeds = new Set<() => void>();
+  readonly #failures = failureLog("vde switch");
 
   private constructor(status: SwitchStatus, options: WebServerOptions) {
     this.#status = status;
@@ -82,6 +89,7 @@ export class WebServer {
   async close(): Promise<void> {
     for (const end of [...this.#feeds]) end();
     await this.#server.shutdown();
+    this.#failures.close();
     this.#status.close();
   }
 
@@ -114,7 +122,7 @@ export class WebServer {
           },
         });
       case "/events":
-        return this.#feed(url.searchParams.get("q") ?? "");
+        return this.#feed(req, url.searchParams.get("q") ?? "");
       case "/topology.dot":
         return new Response(topologyDot(this.#status.name, this.#status.ports()), {
           headers: { "content-type": "text/vnd.graphviz; charset=utf-8" },
@@ -126,12 +134,21 @@ export class WebServer {
     }
   }
 
-  #feed(query: string): Response {
+  /**
+   * The event stream of the live page: a snapshot every FEED_INTERVAL_MS.
+   * An update that fails to be made (a throw in a snapshot) comes after the
+   * headers, where the guard's 500 cannot: the stream ends with FEED_FAILED,
+   * whole, which the page's script shows, its close making the browser's
+   * EventSource reconnect; the failure is logged as the guard logs a 500.
+   * (Thrown from the timer, it ended the whole switch process.)
+   */
+  #feed(req: Request, query: string): Response {
     if (this.#feeds.size >= MAX_FEEDS) return text(503, "too many live pages open\n");
     const encoder = new TextEncoder();
     const writable = this.#token !== undefined;
     const status = this.#status;
     const feeds = this.#feeds;
+    const failures = this.#failures;
     let timer: ReturnType<typeof setInterval> | undefined;
     let end = () => {};
     const body = new ReadableStream<Uint8Array>({
@@ -139,8 +156,16 @@ export class WebServer {
         const send = () => {
           // Full queue: the browser is not reading; skip this update.
           if ((controller.desiredSize ?? 0) <= 0) return;
-          const data = JSON.stringify(feedUpdate(status, query, writable));
-          controller.enqueue(encoder.encode(`data: ${data}\n\n`));
+          let event: string;
+          try {
+            event = `data: ${JSON.stringify(feedUpdate(status, query, writable))}\n\n`;
+          } catch (err) {
+            failures.line(failureLine(req, err, " after its headers (its stream ended)"));
+            controller.enqueue(encoder.encode(FEED_FAILED));
+            end();
+            return;
+          }
+          controller.enqueue(encoder.encode(event));
         };
         end = () => {
           clearInterval(timer);

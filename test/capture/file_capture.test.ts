@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { CaptureHub } from "../../src/capture/hub.ts";
 import { startFileCapture } from "../../src/capture/file_capture.ts";
+import { describePort } from "../../src/capture/server.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { McastSnooping } from "../../src/switch/mcast_snooping.ts";
 import { igmp } from "../helpers/igmp.ts";
@@ -91,22 +92,36 @@ Deno.test("a frame a port's client sent just before another took the port is fil
  * `frames` on `port` (its counters are shared memory), at most 20 s.
  */
 function busyUntilIn(sw: Switch, port: number, frames: number): void {
+  busyUntil(() => sw.engine.portStats(port).framesIn >= frames);
+}
+
+/** Keeps the main thread busy (the event loop does not turn) until `done`, at most 20 s. */
+function busyUntil(done: () => boolean): void {
   const end = performance.now() + 20_000;
-  while (sw.engine.portStats(port).framesIn < frames && performance.now() < end) {
+  while (!done() && performance.now() < end) {
     // Nothing: the event loop must not turn.
   }
 }
 
+/**
+ * Fills the thread's ringOut from `link` on `port` while this thread reads nothing: 3000 full-size
+ * broadcasts (the watcher's copies, and a capture's) fill it, and 3000 IGMP reports from MAC `source`
+ * (each copied for the snooping machine, turned on here) the room kept for control records. Returns the
+ * port's frames in before them.
+ */
+async function fillRingOut(sw: Switch, link: MemoryLink, port: number, source: number): Promise<number> {
+  sw.engine.snooping = new McastSnooping(mac(0x5e));
+  await sw.settled();
+  const before = sw.engine.portStats(port).framesIn;
+  for (let i = 1; i <= 3000; i++) link.receive(ethFrame(BROADCAST, mac(source), i, 1500));
+  for (let i = 0; i < 3000; i++) link.receive(igmp(0x16, [239, 1, i >> 8, i & 255], source));
+  busyUntilIn(sw, port, before + 6000);
+  return before;
+}
+
 Deno.test("a client change whose mark finds the thread's output ring full still files the next client's frames under it", async (t) => {
   const rows = await capturedRows(t, " && eth.src == 02:00:00:00:00:0b", async ({ sw, watcher, first }) => {
-    // A floods while this thread reads nothing: the watcher's and the capture's copies fill ringOut, and
-    // its IGMP reports (each copied for the snooping machine here) the room kept for control records.
-    sw.engine.snooping = new McastSnooping(mac(0x5e));
-    await sw.settled();
-    const before = sw.engine.portStats(1).framesIn;
-    for (let i = 1; i <= 3000; i++) first.receive(ethFrame(BROADCAST, mac(0xa), i, 1500));
-    for (let i = 0; i < 3000; i++) first.receive(igmp(0x16, [239, 1, i >> 8, i & 255], 0xa));
-    busyUntilIn(sw, 1, before + 6000);
+    const before = await fillRingOut(sw, first, 1, 0xa);
     // B takes the port: the marks of A leaving and B coming meet the full ring. B's first frame is
     // handled after them (the thread keeps the order of commands and frames): once it is in, they were.
     first.close();
@@ -128,4 +143,32 @@ Deno.test("a client change whose mark finds the thread's output ring full still 
   if (rows === null) return;
   assert.equal(rows.length, 20, rows.join("\n"));
   assert.deepEqual([...new Set(rows.map(([description]) => description))], ["client B"], rows.join("\n"));
+});
+
+Deno.test("a client change whose mark found the thread's output ring full reaches a capture started before the thread's next record", async () => {
+  const sw = new Switch({ numPorts: 8, dataplane: "thread" });
+  try {
+    const watcher = new MemoryLink("watcher");
+    sw.attach(watcher, { port: 2 });
+    const flooder = new MemoryLink("flooder");
+    sw.attach(flooder, { port: 3 });
+    await threadWarmed(sw);
+    await fillRingOut(sw, flooder, 3, 0xc);
+    // Snooping off again (in order, on the thread too), so its timer sends no record.
+    sw.engine.snooping = null;
+    // B takes the empty port 1 (its mark is posted at once); its one frame, handled after the mark, meets
+    // the full ring too: once its copy for the watcher is dropped, the mark was held back.
+    const dropped = sw.engine.portStats(2).dropsOut;
+    assert.ok(dropped > 0, "the ring is full");
+    const client = new MemoryLink("client B");
+    sw.attach(client, { port: 1 });
+    client.receive(ethFrame(BROADCAST, mac(0xb), 5000));
+    busyUntil(() => sw.engine.portStats(2).dropsOut > dropped);
+    assert.ok(sw.engine.portStats(2).dropsOut > dropped, "B's frame met the full ring");
+    // Nothing more comes from the thread (all are quiet): the mark must go in once this thread has read
+    // the ring, or a capture of port 1 started now is named as a port with no client.
+    await until("a capture to name client B", () => describePort(sw, 1) === "client B", 3000);
+  } finally {
+    await sw.close();
+  }
 });

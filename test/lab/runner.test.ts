@@ -4,7 +4,7 @@
  * what it printed. A switch node's settings reach the running switch.
  */
 import assert from "node:assert/strict";
-import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
+import { run, skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 import { labDir, labsBaseDir } from "../../src/lab/names.ts";
 import { existsSync } from "node:fs";
 import { Switch } from "../../src/switch/switch.ts";
@@ -167,6 +167,130 @@ topology:
     const toH1 = Number(/^h1:eth0-sw1:1 +\S+ +\d+ +(\d+)/m.exec(status)?.[1]);
     // An edge port on each forwarded the circling broadcast tens of thousands of times to h1.
     assert.ok(toH1 < 200, `h1 was sent ${toH1} frames:\n${status}`);
+  });
+});
+
+Deno.test("a loop made later through two one-link hosts' edge ports storms only until the first BPDU crosses it, as on a Linux bridge", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const lab = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4, stp: true }
+    h1: { kind: host, address: 10.9.7.1/24 }
+    ha: { kind: host }
+    hb: { kind: host }
+  links:
+    - endpoints: [h1, "sw1:1"]
+    - endpoints: [ha, "sw1:2"]
+    - endpoints: [hb, "sw1:3"]
+`;
+  await withLabUp({ text: lab }, async (name) => {
+    const stp = async () => (await vde(["term", name, "-c", "sw1 stp"])).stdout;
+    const first = await stp();
+    for (const port of [1, 2, 3]) {
+      assert.match(first, new RegExp(`^ +${port} .* yes \\(set\\) `, "m"), `port ${port}`);
+    }
+    // A cable between the two hosts, each bridging it with its link (no spanning tree in their bridges):
+    // edge ports 2 and 3 close a loop, which nothing cuts until a BPDU of one crosses to the other (an
+    // edge port that hears one is no edge port any more, 802.1D-2004 17.23), at the next hello at most.
+    const ok = async (r: Promise<{ code: number; stderr: string }>) => {
+      const done = await r;
+      assert.equal(done.code, 0, done.stderr);
+    };
+    const ends = [
+      "lpA",
+      "netns",
+      `vde-${name}-ha`,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "lpB",
+      "netns",
+      `vde-${name}-hb`,
+    ];
+    await ok(run(["ip", "link", "add", ...ends], { check: false }));
+    for (const [host, end] of [["ha", "lpA"], ["hb", "lpB"]] as const) {
+      const bridge = ["ip link add br0 type bridge stp_state 0", "ip link set eth0 master br0"]
+        .concat([`ip link set ${end} master br0`, `ip link set ${end} up`, "ip link set br0 up"]);
+      for (const cmd of bridge) await ok(inHost(name, host, cmd.split(" ")));
+    }
+    // Each bridge forwards once the kernel has seen its ports' carrier (link watch: up to a second).
+    for (const host of ["ha", "hb"]) {
+      await waitFor(
+        async () =>
+          ((await inHost(name, host, ["bridge", "link", "show"])).stdout.match(/state forwarding/g)
+            ?.length ===
+            2) || undefined,
+        { timeoutMs: 10_000, what: `${host}'s bridge forwarding on both ports` },
+      );
+    }
+    // What crosses the hosts' cable: the storm (h1's broadcast ping) and the BPDUs of ports 2 and 3.
+    const pcap = await Deno.makeTempFile({ prefix: "vde-edge-storm-", suffix: ".pcap" });
+    const dump = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        `vde-${name}-ha`,
+        "tcpdump",
+        "-i",
+        "lpA",
+        "-s",
+        "96",
+        "-U",
+        "-w",
+        pcap,
+        "stp or icmp",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let read: Awaited<ReturnType<typeof run>>;
+    try {
+      try {
+        await waitFor(async () => (await Deno.stat(pcap)).size > 0 || undefined, {
+          timeoutMs: 10_000,
+          what: "tcpdump's file header",
+        });
+        await inHost(name, "h1", ["ping", "-c", "1", "-W", "1", "-b", "10.9.7.255"]);
+        await waitFor(async () => /^ +[23] +\S+ +backup +discarding /m.test(await stp()) || undefined, {
+          timeoutMs: 10_000,
+          what: "port 2 or 3 a backup port",
+        });
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        dump.kill("SIGINT");
+        await dump.status;
+      }
+      read = await run([
+        "tshark",
+        "-r",
+        pcap,
+        "-T",
+        "fields",
+        "-e",
+        "frame.time_epoch",
+        "-e",
+        "frame.protocols",
+      ], {
+        timeoutMs: 60_000,
+      });
+    } finally {
+      await Deno.remove(pcap);
+    }
+    const rows = read.stdout.trim().split("\n").map((l) => l.split("\t"));
+    const times = (proto: string) => rows.filter((r) => r[1]?.includes(proto)).map((r) => Number(r[0]));
+    const storm = times("icmp");
+    assert.ok(storm.length > 2, `the broadcast circled (${storm.length} frames on the cable)`);
+    const firstBpdu = times("stp").find((b) => b > storm[0]!);
+    assert.ok(firstBpdu !== undefined, "a BPDU crossed the cable");
+    const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
+    // Said in ms from the storm's first frame on the cable.
+    const said = `BPDU at ${ms(firstBpdu - storm[0]!)}, storm's last frame at ${
+      ms(storm.at(-1)! - storm[0]!)
+    }`;
+    assert.ok(firstBpdu - storm[0]! < 2.5, `the first BPDU came after a hello time: ${said}`);
+    assert.ok(storm.at(-1)! - firstBpdu < 0.1, `the storm outlived the first BPDU: ${said}`);
   });
 });
 

@@ -179,6 +179,36 @@ Deno.test("a loop circling a VM's broadcast with QEMU's default MAC (thousands o
   );
 });
 
+Deno.test("a loop circling QEMU's default MAC is said as a loop only, never first as two VMs sharing it", () => {
+  for (const clockMs of [1, 1000]) {
+    const { engine, warnings } = rig();
+    const frame = buildFrame({ dst: BROADCAST, src: QEMU });
+    engine.tick(1);
+    engine.input(1, frame);
+    // Its frame comes back on both cables every 0.2 ms for 5 s; the engine's clock ticks every clockMs
+    // (1000: a data-plane thread's).
+    for (let us = 1000; us < 5_000_000; us += 200) {
+      if (us % (clockMs * 1000) === 0) engine.tick(us / 1000);
+      engine.input(us % 400 === 0 ? 2 : 3, frame);
+    }
+    const said = warnings.map((w) => w.message).join("\n");
+    assert.deepEqual(warnings.map((w) => w.kind), ["loop"], said);
+  }
+});
+
+Deno.test("two VMs sharing QEMU's default MAC are said once it has moved 2 s without storming", () => {
+  const { engine, warnings } = rig();
+  const frame = buildFrame({ dst: BROADCAST, src: QEMU });
+  let saidAt = -1;
+  for (let ms = 1; ms < 10_000 && saidAt < 0; ms += 50) {
+    engine.tick(ms);
+    engine.input(ms % 100 === 1 ? 2 : 3, frame);
+    if (warnings.length > 0) saidAt = ms;
+  }
+  assert.ok(saidAt >= 2000 && saidAt <= 2200, `said at ${saidAt} ms`);
+  assert.equal(warnings[0]!.kind, "qemu-default-mac");
+});
+
 Deno.test("two busy VMs sharing QEMU's default MAC (200 moves a second) are never said as a loop", () => {
   const { engine, warnings } = rig();
   const frame = buildFrame({ dst: BROADCAST, src: QEMU });

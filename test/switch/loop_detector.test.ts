@@ -76,3 +76,49 @@ Deno.test("the same MAC in two VLANs is counted apart, and a switch warns once a
   }
   assert.equal(warnings, 1);
 });
+
+/** MAC number `i` of a user's own, as the table keeps it (hi, lo). */
+const userMac = (i: number): [number, number] => [0x0200, 0x1000 + i];
+
+Deno.test("a user's two ports moving 200 MACs slowly (each below the thresholds) cannot keep a loop's MAC unfollowed", () => {
+  const d = new LoopDetector(0x5eed);
+  // Each of the user's MACs moves between its ports 4 and 5 every 1.5 s, staggered: every slot sees one of
+  // them move often enough to stay held, none moves often enough to be a loop.
+  const user = (t: number) => {
+    for (let i = 0; i < 200; i++) {
+      const step = Math.floor((t - i * 0.0075) / 1.5);
+      if (step < 0) continue;
+      const [hi, lo] = userMac(i);
+      const port = step % 2 === 0 ? 4 : 5;
+      d.note(hi, lo, 0, port, port === 4 ? 5 : 4, 0, t, true);
+    }
+  };
+  for (let t = 0; t < 3; t += 0.01) user(t);
+  // Now a loop: one host's MAC circles between ports 2 and 3 a hundred times a second.
+  let warned = -1;
+  for (let t = 3; t < 13 && warned < 0; t += 0.01) {
+    user(t);
+    const port = Math.round(t * 100) % 2 === 0 ? 2 : 3;
+    if (d.note(HI, LO, 0, port, port === 2 ? 3 : 2, 0, t, true) === MoveVerdict.Warn) warned = t;
+  }
+  assert.ok(warned >= 3 && warned < 3.5, `the loop warned at ${warned} s`);
+  assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
+});
+
+Deno.test("a loop between two ports is said even when another pair's flapping was said within the minute", () => {
+  const d = new LoopDetector();
+  const storm = (hi: number, lo: number, a: number, b: number, t0: number) => {
+    let warns = 0;
+    for (let i = 0; i < 4 * FLAP_MOVES; i++) {
+      const port = i % 2 === 0 ? a : b;
+      if (d.note(hi, lo, 0, port, port === a ? b : a, 0, t0 + i * 0.01, true) === MoveVerdict.Warn) warns++;
+    }
+    return warns;
+  };
+  const [hi, lo] = userMac(1);
+  assert.equal(storm(hi, lo, 4, 5, 0), 1);
+  assert.equal(storm(HI, LO, 2, 3, 2), 1, "the loop on ports 2 and 3");
+  // Each pair once a minute.
+  assert.equal(storm(HI, LO, 2, 3, 10), 0);
+  assert.equal(storm(HI, LO, 2, 3, 10 + WARN_INTERVAL_SECONDS), 1);
+});

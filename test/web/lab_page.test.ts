@@ -61,6 +61,19 @@ Deno.test("lab page: the state at the request is drawn at load, a client's name 
   assertDrawsFirst(html, first, "poll();");
 });
 
+Deno.test("lab page: a dead switch is drawn red and labelled FAILED by the server, for a reader without JavaScript", () => {
+  const lab = example("lossy-wan.yaml");
+  const html = labPageHtml(lab, {
+    switches: [{ name: "site1", failure: "its loop threw" }, { name: "site2", failure: null }],
+  });
+  assert.match(html, /<g class="node switch failed" id="node-site1">/);
+  assert.match(html, /<text [^>]*class="flabel" id="flabel-site1">FAILED<\/text>/);
+  assert.match(html, /<g class="node switch" id="node-site2">/);
+  assert.match(html, /<text [^>]*class="flabel" id="flabel-site2"><\/text>/);
+  // Without a first state, nothing is marked.
+  assert.doesNotMatch(labSvg(lab), /failed|>FAILED</);
+});
+
 Deno.test("lab page: its policy lets only its own script and style run, by hash, and forbids framing", () => {
   assertPolicyFits(labPageHtml(example("lossy-wan.yaml"), { name: "x" }), LAB_PAGE_CSP);
 });

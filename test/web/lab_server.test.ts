@@ -192,8 +192,13 @@ Deno.test("lab web server: a switch whose data-plane thread died is marked on th
       null,
     ]]);
     // In the page's first state too, for the drawing before the first poll.
-    const first = JSON.parse(firstJson(await (await fetch(`${base}/`)).text())) as Feed;
+    const html = await (await fetch(`${base}/`)).text();
+    const first = JSON.parse(firstJson(html)) as Feed;
     assert.equal(first.switches[0]!.failure, DYING_WORDS);
+    // And in the drawing the server sends, for a reader without JavaScript: red, and said in words.
+    assert.match(html, /<g class="node switch failed" id="node-sw1">/);
+    assert.match(html, /id="flabel-sw1">FAILED<\/text>/);
+    assert.match(html, /id="flabel-sw2"><\/text>/);
     if (!skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) {
       const page = await HeadlessPage.open(412, 900);
       try {
@@ -212,6 +217,11 @@ Deno.test("lab web server: a switch whose data-plane thread died is marked on th
           false,
         );
         assert.equal(await page.evaluate<boolean>(`document.getElementById("failed-sw2") === null`), true);
+        assert.equal(
+          await page.evaluate<string>(`document.getElementById("flabel-sw1").textContent`),
+          "FAILED",
+        );
+        assert.equal(await page.evaluate<string>(`document.getElementById("flabel-sw2").textContent`), "");
       } finally {
         await page.close();
       }

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { Switch } from "../../src/switch/switch.ts";
 import { SwitchStatus } from "../../src/web/status.ts";
-import { WebServer } from "../../src/web/server.ts";
+import { FEED_FAILED, WebServer } from "../../src/web/server.ts";
+import { setLogWriter } from "../../src/log.ts";
+import { HeadlessPage } from "../helpers/chromium.ts";
 import { MemoryLink } from "../helpers/memory_link.ts";
 import { ethFrame, mac, within } from "../helpers/vde_clients.ts";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
@@ -128,6 +130,75 @@ Deno.test("web: the event feed sends the ports with their clients, then the new 
     await reader.cancel();
   } finally {
     await r.close();
+  }
+});
+
+Deno.test("web: an event feed whose update fails after its headers ends whole with a 'failed' event, logged once; the switch serves on", async (t) => {
+  const sw = new Switch({ numPorts: 4 });
+  const status = new SwitchStatus(sw, "sw");
+  const web = WebServer.start(status, { hostname: "127.0.0.1", port: 0 });
+  const base = `http://127.0.0.1:${web.addr.port}`;
+  const lines: string[] = [];
+  setLogWriter((l) => lines.push(l));
+  const macs = status.macs;
+  try {
+    const res = await fetch(`${base}/events`);
+    assert.equal(res.status, 200);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let got = "";
+    while (!got.includes("\n\n")) got += (await within("the first update", 5000, reader.read())).value ?? "";
+    assert.match(got, /^data: \{/);
+    got = got.slice(got.indexOf("\n\n") + 2);
+    // The next snapshot throws (thrown from the feed's timer, this ended the process).
+    status.macs = () => {
+      throw new Error("a broken snapshot\nsecond line");
+    };
+    // A clean end of a chunked body: a half-written one would make the read reject.
+    for (;;) {
+      const { value, done } = await within("the feed's end", 5000, reader.read());
+      if (done) break;
+      got += value;
+    }
+    assert.equal(got, FEED_FAILED);
+    const said = lines.filter((l) => l.includes("failed"));
+    assert.equal(said.length, 1, said.join(""));
+    assert.match(
+      said[0]!,
+      /^vde switch: GET "\/events" failed after its headers \(its stream ended\): Error: a broken snapshot\n$/,
+    );
+    // The server serves on, and a new feed (the browser's reconnect) gets updates once snapshots work.
+    status.macs = macs;
+    const again = await fetch(`${base}/events`);
+    const next = again.body!.pipeThrough(new TextDecoderStream()).getReader();
+    assert.match((await within("an update after the reconnect", 5000, next.read())).value ?? "", /^data: \{/);
+    await next.cancel();
+    if (!skipUnless(t, (await hasCommand("chromium")) ? null : "chromium missing (Debian chromium)")) {
+      // The page says the server's failure (not "disconnected"), and its EventSource reconnects once it is over.
+      const page = await HeadlessPage.open(412, 900);
+      try {
+        await page.goto(`${base}/`);
+        const state = `document.getElementById("state").textContent`;
+        await page.waitUntil<boolean>(`${state}.includes("updated")`, "the page's first update");
+        status.macs = () => {
+          throw new Error("a broken snapshot");
+        };
+        assert.equal(
+          await page.waitUntil<string>(
+            `${state}.startsWith("the server failed") && ${state}`,
+            "the failure said",
+          ),
+          "the server failed (internal error (logged by the server)), retrying…",
+        );
+        status.macs = macs;
+        await page.waitUntil<boolean>(`${state}.includes("updated")`, "an update after the reconnect");
+      } finally {
+        await page.close();
+      }
+    }
+  } finally {
+    setLogWriter(null);
+    await web.close();
+    sw.close();
   }
 });
 
