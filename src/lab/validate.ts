@@ -208,7 +208,7 @@ class Validator {
     if (bad !== undefined) {
       const pos = this.#lines.linePos(bad.pos[0]);
       const why = bad.message.split("\n")[0]!.replace(/ at line .*/, "");
-      const hint = yamlErrorHint(bad.code, why);
+      const hint = yamlErrorHint(bad.code, why, this.#text.split("\n")[pos.line - 1]);
       return this.#notLab(pos.line, pos.col, `not YAML: ${why}${hint ? `: ${hint}` : ""} (${EXPECTED})`);
     }
     this.#dropDuplicateKeys(doc);

@@ -22,10 +22,11 @@
 import { isScalar, type Pair, type Scalar } from "yaml";
 
 /**
- * What the parser's error (npm:yaml's `code` and first line) means in a lab
- * file, where its message does not say; undefined where it does.
+ * What the parser's error (npm:yaml's `code` and first line, `line` the
+ * file's line it points at) means in a lab file, where its message does
+ * not say; undefined where it does.
  */
-export function yamlErrorHint(code: string, message: string): string | undefined {
+export function yamlErrorHint(code: string, message: string, line = ""): string | undefined {
   if (code === "BLOCK_IN_FLOW") {
     return "a `,` missing before it? inside { } and [ ], items are separated by commas: { kind: host, address: ... }";
   }
@@ -34,9 +35,12 @@ export function yamlErrorHint(code: string, message: string): string | undefined
   const noValue = code === "MISSING_CHAR" && message.startsWith("Implicit map keys");
   const twoLines = code === "MULTILINE_IMPLICIT_KEY" &&
     message.startsWith("Implicit keys need to be on a single line");
-  return noValue || twoLines
-    ? "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)"
-    : undefined;
+  if (!noValue && !twoLines) return undefined;
+  // `kind switch`, the colon itself left out: the space-after-the-colon example would be no help.
+  const noColon = /^\s*([A-Za-z_][\w-]*)\s+([^\s:#][^:#]*?)\s*$/.exec(line);
+  return noColon !== null
+    ? `each line of a mapping is \`key: value\`, and this one has no colon (\`${noColon[1]}: ${noColon[2]}\`)`
+    : "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)";
 }
 
 /**

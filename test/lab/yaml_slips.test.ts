@@ -86,6 +86,11 @@ Deno.test("a key joined to its value before the next key is said so; a flow sequ
     line!,
     /^lab\.yaml:\d+:\d+: not YAML: Implicit keys need to be on a single line: each line of a mapping/,
   );
+  // The colon itself left out: said so, with the line as meant.
+  assert.match(
+    errorsOf("name: y\ntopology:\n  nodes:\n    sw1:\n      kind switch\n      ports: 4\n  links: []\n")[0]!,
+    /^lab\.yaml:5:7: not YAML: Implicit keys need to be on a single line: each line of a mapping is `key: value`, and this one has no colon \(`kind: switch`\) \(expected/,
+  );
   assert.deepEqual(errorsOf('hello: [\n  - x: {\n\t"a\n'), [
     "lab.yaml:2:3: not YAML: Implicit keys of flow sequence pairs need to be on a single line " +
     "(expected YAML with `name` and `topology`)",
