@@ -238,14 +238,14 @@ export class RemoteConsole {
     // A lab's console has no switch commands of its own to emulate from: its answer names its switch's line
     // (`sw1 hub on`), where the emulation would check the words first and say only `hub maybe` is invalid.
     if (this.lab || reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
-    const emulated = name === "ports"
+    // A console without vde_switch's commands either (a wirefilter's) keeps its own answer to the line typed,
+    // asked before the emulation checks the words: `hub maybe` there is no command, not a bad argument.
+    if ((await this.client.command("port/showinfo")).code === Errno.ENOSYS) return reply;
+    return name === "ports"
       ? await this.ports(args)
       : name === "macs"
       ? await this.macs()
       : await this.hub(args);
-    // A console without vde_switch's commands either (a wirefilter's): its own answer to the line typed,
-    // where the emulation's would name port/print, which it never had.
-    return emulated.code === Errno.ENOSYS ? reply : emulated;
   }
 
   /** The `ports` table from `port/print` (or `port/allprint` with "all"). */
