@@ -453,8 +453,10 @@ class Validator {
       const v = isScalar(item) ? (item as Scalar).value : undefined;
       if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
         // `vlans: "10,20"` or `10 20` is one word to YAML: the list it meant is written in brackets.
-        const list = typeof v === "string" && /^\s*\d+(\s*[,\s]\s*\d+)+\s*$/.test(v)
-          ? ` (a list is written [${v.trim().split(/[\s,]+/).join(", ")}])`
+        // Split, not one pattern: `\s*[,\s]\s*` took quadratic time over a long run of blanks.
+        const words = typeof v === "string" ? v.trim().split(/[\s,]+/) : [];
+        const list = words.length > 1 && words.every((w) => /^\d+$/.test(w))
+          ? ` (a list is written [${words.join(", ")}])`
           : "";
         this.#error(
           item,

@@ -38,7 +38,7 @@ export function yamlErrorHint(code: string, message: string, line = ""): string 
     message.startsWith("Implicit keys need to be on a single line");
   if (!noValue && !twoLines) return undefined;
   // `kind switch`, the colon itself left out: the space-after-the-colon example would be no help.
-  const noColon = /^\s*([A-Za-z_][\w-]*)\s+([^\s:#][^:#]*?)\s*$/.exec(line);
+  const noColon = /^([A-Za-z_][\w-]*)\s+([^\s:#][^:#]*)$/.exec(line.trim());
   return noColon !== null
     ? `each line of a mapping is \`key: value\`, and this one has no colon (\`${noColon[1]}: ${noColon[2]}\`)`
     : "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)";

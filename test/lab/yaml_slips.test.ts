@@ -103,3 +103,17 @@ Deno.test("a long key of colons (a:a:a:...) in { } is read in linear time, not m
   assert.match(errors[0]!, /^lab\.yaml:5:\d+: unknown key "a:a:a:/);
   assert.ok(performance.now() - started < 5_000, `${performance.now() - started} ms`);
 });
+
+Deno.test("a long run of blanks in a value or a line is read in linear time, not minutes", () => {
+  const blanks = " ".repeat(300_000);
+  let started = performance.now();
+  const [vlans] = errorsOf(lab("{ kind: host }", `{ kind: switch, vlans: "1${blanks}x" }`));
+  assert.match(vlans!, /vlans must be whole numbers/);
+  assert.ok(performance.now() - started < 5_000, `vlans: ${performance.now() - started} ms`);
+  started = performance.now();
+  const [line] = errorsOf(
+    `name: y\ntopology:\n  nodes:\n    sw1:\n      kind x${blanks}y:z\n      ports: 4\n`,
+  );
+  assert.match(line!, /^lab\.yaml:5:7: not YAML: Implicit keys need to be on a single line/);
+  assert.ok(performance.now() - started < 5_000, `line: ${performance.now() - started} ms`);
+});
