@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { ipKey } from "../../src/lab/same_lan.ts";
+import { TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { skipUnlessRoot } from "../helpers/processes.ts";
 
 function errorsOf(text: string): string[] {
   return formatErrors("lab.yaml", validateLab(text).errors);
@@ -121,4 +123,20 @@ Deno.test("ipKey compares addresses as addresses, prefix length dropped", () => 
   assert.equal(ipKey("fd00::1/64"), ipKey("FD00:0:0::1"));
   assert.equal(ipKey("10.0.2.10/24"), ipKey("10.0.2.10"));
   assert.equal(ipKey("dhcp"), undefined);
+});
+
+Deno.test("a running lab refuses a link that would put a host added live on another's address, and runs on as it was", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const r = await vde(["term", name, "-c", "add host h3 address 10.9.0.1/24", "-c", "add link h3 sw1"]);
+    assert.equal(
+      r.stderr,
+      `vde: add link h3 sw1: host h3 eth0 address 10.9.0.1 is h1's (eth0) too, ${CLASH}\n`,
+    );
+    const links = await vde(["term", name, "-c", "links"]);
+    assert.doesNotMatch(links.stdout, /h3/, links.stdout);
+    // On a LAN of its own (a switch of its own), the same address is h3's to have.
+    const apart = await vde(["term", name, "-c", "add switch sw9", "-c", "add link h3 sw9"]);
+    assert.equal(apart.code, 0, apart.stderr);
+  });
 });
