@@ -41,6 +41,7 @@ import { counted } from "../counted.ts";
 import { daemonize, isDaemonChild, reportReady } from "./daemon.ts";
 import { openOutputFile } from "../os/output_file.ts";
 import { askLabCaptureHint } from "./capture_lab_hint.ts";
+import { singleQuoted } from "./vde_plug_args.ts";
 
 /** Parsed options of `vde capture`. */
 export interface CaptureCliOptions {
@@ -375,9 +376,10 @@ function snifferFlag(name: string, value: string | undefined, target: string): s
     case "display-filter":
     case "read-filter":
       // tshark's display filter is the reader's; a capture filter (BPF) is ours.
-      return `tshark's display filter is the reader's: vde capture ${target} -w - | tshark -r - -Y '${
-        value ?? "icmp"
-      }'; --filter takes a capture filter, in tcpdump's words: --filter icmp`;
+      // Quoted as one shell word: a filter may hold a ' of its own (http.host == 'x').
+      return `tshark's display filter is the reader's: vde capture ${target} -w - | tshark -r - -Y ${
+        singleQuoted(value ?? "icmp")
+      }; --filter takes a capture filter, in tcpdump's words: --filter icmp`;
     case "F":
       return "the format follows the name: -w FILE.pcap is classic pcap, any other name pcapng";
     case "D":

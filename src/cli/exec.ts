@@ -153,7 +153,6 @@ function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): boolean 
   return witness.sentToGroup(signal) ?? thisInForeground();
 }
 
-/** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
 /**
  * The line a shell in a host starts with at a terminal, since its prompt is
  * this machine's; undefined for a command, or without a terminal.
@@ -170,6 +169,7 @@ export function hostEnv(target: ExecTarget): Record<string, string> {
   return { VDE_LAB: target.lab, VDE_HOST: target.host };
 }
 
+/** Runs `argv` on this terminal; resolves with its exit status (128 + N after signal N, as a shell says). */
 async function runHere(argv: readonly string[], env: Record<string, string>): Promise<number> {
   let child: Deno.ChildProcess | undefined;
   // This process outlives the command, whatever it is sent. Listening (and the witness there) before the

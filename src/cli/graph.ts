@@ -50,6 +50,9 @@ const BINARY_FORMATS = new Set([
   "gd",
   "gd2",
   "wbmp",
+  // svg and vml gzipped: a text format's name, compressed bytes.
+  "svgz",
+  "vmlz",
 ]);
 
 /**

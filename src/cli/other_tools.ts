@@ -12,6 +12,7 @@
  */
 import { BRIDGE_TOOLS, bridgeCommand } from "../console/bridge_words.ts";
 import { labsBaseDir } from "../lab/names.ts";
+import { shellQuoted } from "./vde_plug_args.ts";
 import { QEMU_ON_SWITCH, vde2ToolHint } from "./vde2_tools.ts";
 
 /** What `inspect`, `ps` and the other listing words are in vde. */
@@ -143,10 +144,20 @@ function wordOf(word: string): ((lab: string) => string) | undefined {
   return Object.hasOwn(WORDS, word) ? WORDS[word] : undefined;
 }
 
-/** The lab file as docker compose's `-f FILE` and `--file` give it. */
-function labFileOption(command: string): string {
-  return `the lab file is the argument, or -t FILE as containerlab's: vde ${command} lab.yaml`;
+/** The lab file as docker compose's `-f FILE` and `--file` give it, carried over as one shell word. */
+function labFileOption(command: string, file: string | undefined): string {
+  return `the lab file is the argument, or -t FILE as containerlab's: vde ${command} ${
+    shellQuoted(file ?? "lab.yaml")
+  }`;
 }
+
+/** docker exec's -u USER, -w DIR and -e VAR=VALUE as the host's command line, each value one shell word. */
+const asUser = (v: string | undefined) =>
+  `a command as another user: vde exec HOST runuser -u ${shellQuoted(v ?? "USER")} -- COMMAND`;
+const inDirectory = (v: string | undefined) =>
+  `a command in a directory: vde exec HOST env -C ${shellQuoted(v ?? "DIR")} COMMAND`;
+const withVariable = (v: string | undefined) =>
+  `a variable for the command: vde exec HOST env ${shellQuoted(v ?? "VAR=VALUE")} COMMAND`;
 
 /**
  * docker's, docker compose's and containerlab's options for the lab commands
@@ -154,10 +165,10 @@ function labFileOption(command: string): string {
  * what they are here, keyed by command and then by option name (no dashes).
  */
 const LAB_OPTIONS: Record<string, Record<string, (value: string | undefined) => string>> = {
-  up: { f: () => labFileOption("up"), file: () => labFileOption("up") },
+  up: { f: (v) => labFileOption("up", v), file: (v) => labFileOption("up", v) },
   down: {
-    f: () => labFileOption("down"),
-    file: () => labFileOption("down"),
+    f: (v) => labFileOption("down", v),
+    file: (v) => labFileOption("down", v),
     // docker compose down -v, --volumes; containerlab's destroy --cleanup is ours too.
     v: () => "the lab's log goes too with --cleanup (-c)",
     volumes: () => "the lab's log goes too with --cleanup (-c)",
@@ -172,12 +183,12 @@ const LAB_OPTIONS: Record<string, Record<string, (value: string | undefined) => 
   },
   exec: {
     // docker exec's -u, -w, -e: the command runs as root in the host; these are the command's own job.
-    u: (v) => `a command as another user: vde exec HOST runuser -u ${v ?? "USER"} -- COMMAND`,
-    user: (v) => `a command as another user: vde exec HOST runuser -u ${v ?? "USER"} -- COMMAND`,
-    w: (v) => `a command in a directory: vde exec HOST sh -c 'cd ${v ?? "DIR"} && COMMAND'`,
-    workdir: (v) => `a command in a directory: vde exec HOST sh -c 'cd ${v ?? "DIR"} && COMMAND'`,
-    e: (v) => `a variable for the command: vde exec HOST env ${v ?? "VAR=VALUE"} COMMAND`,
-    env: (v) => `a variable for the command: vde exec HOST env ${v ?? "VAR=VALUE"} COMMAND`,
+    u: asUser,
+    user: asUser,
+    w: inDirectory,
+    workdir: inDirectory,
+    e: withVariable,
+    env: withVariable,
   },
 };
 

@@ -390,8 +390,8 @@ export const switchCommand = (program: Command): void => {
     .option("-F, --fstp", "the same as --stp (vde_switch's name)")
     .option(
       "--priority <n>",
-      "spanning tree bridge priority, 0-61440 in steps of 4096; the lowest becomes root",
-      "32768",
+      // No commander default: given or not is what the start line's stpOffClause tells apart.
+      "spanning tree bridge priority, 0-61440 in steps of 4096 (default 32768); the lowest becomes root",
     )
     .option(
       "--macaddr <mac>",

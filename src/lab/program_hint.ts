@@ -4,6 +4,9 @@
  * so the line is answered with the host's line that runs it.
  */
 
+/** Programs that stop or restart the machine itself, which no host's line may be offered for. */
+const MACHINE_WIDE: ReadonlySet<string> = new Set(["shutdown", "reboot", "poweroff", "halt"]);
+
 /**
  * A line that runs a program (`ping 10.9.0.2`, `tcpdump -i eth0`, or
  * `ip netns exec vde-demo-h1 ip a` whole) typed where the shell takes its
@@ -31,6 +34,10 @@ export function programHint(
       `a program runs in a host: ${names[0]} ${command}\n`;
   }
   if (!isProgram(first)) return undefined;
+  if (MACHINE_WIDE.has(first.slice(first.lastIndexOf("/") + 1))) {
+    return `${first} acts on this whole machine, which a host shares (a host is a network namespace of it): ` +
+      "the lab stops with `down`\n";
+  }
   return `${first}: no such command in the lab shell; a program runs in a host: ` +
     `${inNs ?? names[0]} ${command} (or exec HOST ...; hosts: ${names.join(", ")})\n`;
 }

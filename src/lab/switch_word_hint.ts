@@ -12,9 +12,9 @@ import { BRIDGE_TOOLS, bridgeCommand } from "../console/bridge_words.ts";
 
 /**
  * The switch's line for `line`, or undefined when its first word is no
- * switch command nor bridge word (`isSwitchCommand` says which are), is a
- * program (`isProgram`: `ip link` runs in a host) other than a bridge tool,
- * or the lab has no switch.
+ * switch command (`isSwitchCommand`; one is the switch's even where a
+ * program has its name) nor bridge word, is a program (`isProgram`: `ip
+ * link` runs in a host) other than a bridge tool, or the lab has no switch.
  */
 export function switchWordHint(
   line: string,
@@ -25,9 +25,12 @@ export function switchWordHint(
   const words = line.trim().split(/\s+/);
   const first = words[0] ?? "";
   const sw = switches[0];
-  if (sw === undefined || (isProgram(first) && !BRIDGE_TOOLS.has(first))) return undefined;
+  if (sw === undefined) return undefined;
   const where = `\`use ${sw}\` drops the prefix; switches: ${switches.join(", ")}`;
+  // Before the program check: `shutdown` is the switch's here, where /sbin/shutdown's line in a host
+  // (a namespace of this machine) would stop the machine.
   if (isSwitchCommand(first)) return `${first} is a switch's command: ${sw} ${line.trim()} (${where})`;
+  if (isProgram(first) && !BRIDGE_TOOLS.has(first)) return undefined;
   const found = bridgeCommand(line);
   if (found === undefined || !isSwitchCommand(found.ours)) return undefined;
   return `${found.word} here is ${found.ours}, a switch's command (${found.what}): ${sw} ${found.ours} (${where})`;

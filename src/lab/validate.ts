@@ -30,6 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
+import { ipKey, sameLanClashes } from "./same_lan.ts";
 import { listAfterComma, missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
@@ -180,6 +181,8 @@ class Validator {
   #linkLeftOut = false;
   /** `nodes` was no mapping (reported there): every node a link names is unknown for that alone. */
   #nodesLeftOut = false;
+  /** Each host address's item in the file (`h1 eth0 10.0.2.10/24`), where a clash on its LAN is said. */
+  readonly #addressAt = new Map<string, Node>();
 
   constructor(text: string, options: ValidateOptions) {
     this.#text = text;
@@ -205,7 +208,7 @@ class Validator {
     if (bad !== undefined) {
       const pos = this.#lines.linePos(bad.pos[0]);
       const why = bad.message.split("\n")[0]!.replace(/ at line .*/, "");
-      const hint = yamlErrorHint(bad.code, why);
+      const hint = yamlErrorHint(bad.code, why, this.#text.split("\n")[pos.line - 1]);
       return this.#notLab(pos.line, pos.col, `not YAML: ${why}${hint ? `: ${hint}` : ""} (${EXPECTED})`);
     }
     this.#dropDuplicateKeys(doc);
@@ -244,6 +247,7 @@ class Validator {
         links = this.#links(linkEntries.value, nodes, nodeKeys);
       }
       if (name !== undefined) this.#checkNames(name, nodes, links, nodeKeys);
+      this.#checkSameLan(nodes, links, nodeKeys);
     }
     if (this.#errors.length > 0 || name === undefined) return { errors: this.#sorted() };
     return { lab: { name, nodes, links }, errors: [] };
@@ -449,8 +453,10 @@ class Validator {
       const v = isScalar(item) ? (item as Scalar).value : undefined;
       if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
         // `vlans: "10,20"` or `10 20` is one word to YAML: the list it meant is written in brackets.
-        const list = typeof v === "string" && /^\s*\d+(\s*[,\s]\s*\d+)+\s*$/.test(v)
-          ? ` (a list is written [${v.trim().split(/[\s,]+/).join(", ")}])`
+        // Split, not one pattern: `\s*[,\s]\s*` took quadratic time over a long run of blanks.
+        const words = typeof v === "string" ? v.trim().split(/[\s,]+/) : [];
+        const list = words.length > 1 && words.every((w) => /^\d+$/.test(w))
+          ? ` (a list is written [${words.join(", ")}])`
           : "";
         this.#error(
           item,
@@ -586,6 +592,7 @@ class Validator {
             : ((r) => r.ok ? undefined : r.error)(parseCidr(s));
         const eth0 = this.#strings(e.get("address"), `${w} address`, addr);
         if (eth0.length > 0) addresses.eth0 = eth0;
+        this.#noteAddresses(name, "eth0", e.get("address"));
         const ifs = e.get("interfaces");
         if (ifs !== undefined) {
           if (!isMap(ifs.value)) {
@@ -604,6 +611,7 @@ class Validator {
                 addr,
               );
               if (list.length > 0) addresses[ifname] = [...(addresses[ifname] ?? []), ...list];
+              this.#noteAddresses(name, ifname, { key: k, value: (pair.value as Node | null) ?? null });
             }
           }
         }
@@ -614,6 +622,8 @@ class Validator {
             ? " (address: dhcp sets the default route itself)"
             : "";
           this.#error(e.get("gateway")!.value, `${w} gateway "${gw}" is not an IP address${dhcp}`);
+        } else if (gw !== undefined && ownAddress(gw, addresses) !== undefined) {
+          this.#error(e.get("gateway")!.value, `${w} gateway ${ownGateway(gw, name, addresses)}`);
         } else if (gw !== undefined && e.get("routes") === undefined) {
           // Without a route of the file's own, the kernel reaches a gateway only on a subnet of the host.
           const off = offSubnets(gw, addresses);
@@ -627,6 +637,9 @@ class Validator {
         // A route's gateway too, unless a `dev` route of the file's own may lead to it.
         const routeText = (r: string) => {
           const via = /^\S+\s+via\s+(\S+)$/.exec(r.trim())?.[1];
+          if (via !== undefined && ownAddress(via, addresses) !== undefined) {
+            return `gateway ${ownGateway(via, name, addresses)}`;
+          }
           const off = via === undefined ? undefined : offSubnets(via, addresses);
           return off === undefined
             ? undefined
@@ -987,6 +1000,28 @@ class Validator {
     }
   }
 
+  /** Where each item of a host's addresses on `iface` is, for #checkSameLan. */
+  #noteAddresses(host: string, iface: string, e: Entry | undefined): void {
+    for (const item of itemsOf(e)) {
+      if (isScalar(item)) this.#addressAt.set(`${host} ${iface} ${String(item.value)}`, item);
+    }
+  }
+
+  /** Two hosts (or interfaces) on one LAN with one address: each neighbour reaches whichever answered last. */
+  #checkSameLan(nodes: LabNode[], links: LabLink[], nodeKeys: Map<string, Node>): void {
+    for (const { first, second } of sameLanClashes(nodes, links)) {
+      const at = this.#addressAt.get(`${second.host} ${second.iface} ${second.address}`) ??
+        nodeKeys.get(second.host);
+      const ip = second.address.split("/")[0];
+      const holder = first.host === second.host ? `its ${first.iface}'s` : `${first.host}'s (${first.iface})`;
+      this.#error(
+        at,
+        `host ${second.host} ${second.iface} address ${ip} is ${holder} too, on the same LAN: ` +
+          `neighbours would reach whichever answered ARP last; give each its own`,
+      );
+    }
+  }
+
   /** Names that become namespaces must fit the kernel's limits (taps are cut to fit: tapName). */
   #checkNames(lab: string, nodes: LabNode[], links: LabLink[], nodeKeys: Map<string, Node>): void {
     for (const node of nodes) {
@@ -1015,6 +1050,20 @@ function offSubnets(gateway: string, addresses: Record<string, string[]>): strin
   const v4 = own.filter((a) => isIpv4(a.split("/")[0]!));
   if (!isIpv4(gateway) || own.includes("dhcp") || v4.length === 0) return undefined;
   return v4.some((a) => ipv4InSubnet(gateway, a)) ? undefined : v4.join(", ");
+}
+
+/** The interface of `host`'s own `addresses` that holds `gateway` (as `10.0.2.10` in `10.0.2.10/24`). */
+function ownAddress(gateway: string, addresses: Record<string, string[]>): string | undefined {
+  const own = ipKey(gateway);
+  return own === undefined
+    ? undefined
+    : Object.keys(addresses).find((i) => addresses[i]!.some((a) => ipKey(a) === own));
+}
+
+/** What a gateway that is the host's own address is (Linux takes it for IPv4 and then routes nowhere). */
+function ownGateway(gateway: string, host: string, addresses: Record<string, string[]>): string {
+  return `${gateway} is ${host}'s own address (${ownAddress(gateway, addresses)}): ` +
+    `the gateway is the router's, another node on the LAN (a slirp's, unless its vnet says, is 10.0.2.2)`;
 }
 
 /** A route is `PREFIX via GATEWAY`, `default via GATEWAY` or `PREFIX dev ethN`. */

@@ -20,12 +20,14 @@
  * Pure text in, words out; validate.ts adds them to its FILE:LINE:COL lines.
  */
 import { isScalar, type Pair, type Scalar } from "yaml";
+import { isIpv6 } from "./values.ts";
 
 /**
- * What the parser's error (npm:yaml's `code` and first line) means in a lab
- * file, where its message does not say; undefined where it does.
+ * What the parser's error (npm:yaml's `code` and first line, `line` the
+ * file's line it points at) means in a lab file, where its message does
+ * not say; undefined where it does.
  */
-export function yamlErrorHint(code: string, message: string): string | undefined {
+export function yamlErrorHint(code: string, message: string, line = ""): string | undefined {
   if (code === "BLOCK_IN_FLOW") {
     return "a `,` missing before it? inside { } and [ ], items are separated by commas: { kind: host, address: ... }";
   }
@@ -34,9 +36,12 @@ export function yamlErrorHint(code: string, message: string): string | undefined
   const noValue = code === "MISSING_CHAR" && message.startsWith("Implicit map keys");
   const twoLines = code === "MULTILINE_IMPLICIT_KEY" &&
     message.startsWith("Implicit keys need to be on a single line");
-  return noValue || twoLines
-    ? "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)"
-    : undefined;
+  if (!noValue && !twoLines) return undefined;
+  // `kind switch`, the colon itself left out: the space-after-the-colon example would be no help.
+  const noColon = /^([A-Za-z_][\w-]*)\s+([^\s:#][^:#]*)$/.exec(line.trim());
+  return noColon !== null
+    ? `each line of a mapping is \`key: value\`, and this one has no colon (\`${noColon[1]}: ${noColon[2]}\`)`
+    : "each line of a mapping is `key: value`, a space after the colon (`delay: 5ms`, not `delay:5ms`)";
 }
 
 /**
@@ -57,13 +62,23 @@ export function missingSpaceClause(word: string, keys: readonly string[]): strin
   return meant === undefined ? "" : `: a space is missing after the colon (\`${meant}\`)`;
 }
 
-/** A word that is a value, not a key: a number, an address, a CIDR (`20`, `10.0.2.11/24`, `fd00::2/64`). */
-const VALUE_WORD = /^(\d+|[\d.]+\/\d+|[\d.]+|[0-9a-f:]*::?[0-9a-f:]*(\/\d+)?)$/i;
+/**
+ * Whether `word` is a value, not a key: a number, an address, a CIDR (`20`,
+ * `10.0.2.11/24`, `fd00::2/64`). In linear time: a key is the file's to
+ * make as long as it likes (a regular expression with two `[0-9a-f:]*`
+ * around a colon took minutes over a key of `a:` repeated).
+ */
+function valueWord(word: string): boolean {
+  if (/^[\d.]+(\/\d+)?$/.test(word)) return true;
+  const slash = word.indexOf("/");
+  const addr = slash < 0 ? word : word.slice(0, slash);
+  return (slash < 0 || /^\d+$/.test(word.slice(slash + 1))) && isIpv6(addr);
+}
 
 /** Whether `pair` is a value-looking key with no value: one item of a list written without brackets. */
 function strayValue(pair: Pair | undefined): boolean {
   return pair !== undefined && pair.value === null && isScalar(pair.key) &&
-    VALUE_WORD.test(String(pair.key.value));
+    valueWord(String(pair.key.value));
 }
 
 /**

@@ -590,4 +590,9 @@ Deno.test("tshark's display filter -Y is answered as the reader's, with its filt
       "tshark -r - -Y 'ip.addr==10.0.0.1'; --filter takes a capture filter, in tcpdump's words: --filter icmp)\n",
   );
   assert.match(said("--display-filter=icmp", ["capture", "demo/sw1", "--display-filter=icmp"]), /-Y 'icmp'/);
+  // A filter's own quote stays inside the one shell word.
+  assert.match(
+    said("-Y", ["capture", "demo/sw1", "-Y", "http.host == 'x'"]),
+    /tshark -r - -Y 'http\.host == '\\''x'\\'''; /,
+  );
 });

@@ -87,5 +87,7 @@ Deno.test("vde graph -T png to a terminal is refused with where it goes instead;
   assert.equal(binaryToTerminal("png", undefined, false), undefined);
   assert.equal(binaryToTerminal("png", "lab.png", true), undefined);
   assert.equal(binaryToTerminal("svg", undefined, true), undefined);
+  // Gzipped svg is bytes, whatever its name.
+  assert.match(binaryToTerminal("svgz", undefined, true) ?? "", /^refusing to write svgz to a terminal/);
   assert.equal(binaryToTerminal("dot", undefined, true), undefined);
 });

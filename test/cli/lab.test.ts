@@ -7,7 +7,6 @@ import {
   checkGroups,
   downEach,
   labFilesHere,
-  NO_LAB_SWITCH,
   rootLabsHint,
   statusWantsJson,
 } from "../../src/cli/lab.ts";
@@ -543,11 +542,4 @@ Deno.test("vde down of a lab already down says so in one line and exits 0; a lab
   const bad = await vde(["down", "no/such/lab.yaml"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /is neither a lab file nor a lab name/);
-});
-
-Deno.test("vde status with no lab up says a switch started alone is none, and what shows one", () => {
-  assert.equal(
-    NO_LAB_SWITCH,
-    " (a switch started with `vde switch` is none: `vde term DIR -c ports` shows it)",
-  );
 });

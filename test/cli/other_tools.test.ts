@@ -125,13 +125,26 @@ Deno.test("docker's, compose's and containerlab's options to the lab commands sa
     otherToolOption("exec", "e", undefined),
     "a variable for the command: vde exec HOST env VAR=VALUE COMMAND",
   );
+  // Each value carried over as one shell word: a directory or a value with a blank, the file given.
+  assert.equal(
+    otherToolOption("exec", "w", "/srv/my dir"),
+    "a command in a directory: vde exec HOST env -C '/srv/my dir' COMMAND",
+  );
+  assert.equal(
+    otherToolOption("exec", "env", "GREETING=hello world"),
+    "a variable for the command: vde exec HOST env 'GREETING=hello world' COMMAND",
+  );
+  assert.equal(
+    otherToolOption("down", "file", "x.yaml"),
+    "the lab file is the argument, or -t FILE as containerlab's: vde down x.yaml",
+  );
   assert.equal(otherToolOption("up", "debug", undefined), undefined);
   assert.equal(otherToolOption("up", "constructor", undefined), undefined);
   // On the command line, each as the unknown option's own line.
   const cases: [string[], string][] = [
     [
       ["up", "-f", "x.yaml"],
-      "vde: unknown option '-f' (the lab file is the argument, or -t FILE as containerlab's: vde up lab.yaml)",
+      "vde: unknown option '-f' (the lab file is the argument, or -t FILE as containerlab's: vde up x.yaml)",
     ],
     [["status", "-o", "json"], "vde: unknown option '-o' (it is --json here, or --format json)"],
     [

@@ -14,6 +14,7 @@ import { processAlive } from "../../src/os/processes.ts";
 import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
 import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { type Student, withStudent } from "../helpers/student.ts";
+import { NO_LAB_SWITCH } from "../../src/cli/lab.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -115,6 +116,8 @@ ${node ? "    - endpoints: [nat, sw1]\n" : ""}    - endpoints: [h1, sw1]
   assert.equal(processAlive(lab.pid), false);
   const after = await s.as(["vde", "status"]);
   assert.match(after.stdout, /^no labs are up/); // root's labs, if any, are named after it
+  // Then what a switch started alone is, for a bridge user's first look.
+  assert.ok(after.stdout.endsWith(`${NO_LAB_SWITCH}\n`), after.stdout);
 }
 
 /**

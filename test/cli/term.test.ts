@@ -499,6 +499,14 @@ Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose
     );
     const markov = await term([mgmt, "-c", "markov-numnodes x"]);
     assert.equal(markov.stderr, "vde: markov-numnodes x: 1022 Invalid argument (usage: markov-numnodes n)\n");
+    // vde term's hub/ports/macs for a C switch: a wirefilter has none, whatever the words after them.
+    for (const line of ["hub maybe", "ports foo", "macs"]) {
+      assert.equal(
+        (await term([mgmt, "-c", line])).stderr,
+        `vde: ${line}: 1038 Function not implemented\n`,
+        line,
+      );
+    }
   } finally {
     await term([mgmt, "-c", "shutdown"]);
     await Deno.remove(dir, { recursive: true });

@@ -133,6 +133,12 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
       r.stderr,
       "vde: ports: ports is a switch's command: sw1 ports (`use sw1` drops the prefix; switches: sw1, sw2)\n",
     );
+    // Words vde term would check for a C switch's `hub` are the lab's to answer too: not a bare 1022.
+    r = await vde(["term", name, "-c", "hub maybe"]);
+    assert.equal(
+      r.stderr,
+      "vde: hub maybe: hub is a switch's command: sw1 hub maybe (`use sw1` drops the prefix; switches: sw1, sw2)\n",
+    );
 
     // A lab's switch stops with its lab, which its refused shutdown says.
     r = await vde(["term", name, "-c", "sw1 shutdown"]);

@@ -22,3 +22,12 @@ Deno.test("a program typed as a lab command (ping, tcpdump, ip netns exec NS ...
   assert.equal(programHint("lnik sw1-sw2 down", hosts, programs), undefined, "a typo is no program");
   assert.equal(programHint("ping 10.9.0.2", new Map(), programs), undefined, "no host to run it in");
 });
+
+Deno.test("shutdown, reboot, poweroff and halt at the lab are never offered as a host's line: they act on the machine", () => {
+  const hosts = new Map([["h1", { ns: "vde-demo-h1" }]]);
+  for (const line of ["reboot", "/sbin/poweroff -f", "halt", "shutdown -h now"]) {
+    const said = programHint(line, hosts, () => true) ?? "";
+    assert.match(said, /acts on this whole machine, .*: the lab stops with `down`\n$/, line);
+    assert.doesNotMatch(said, /h1 /, line);
+  }
+});

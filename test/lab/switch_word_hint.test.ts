@@ -44,3 +44,11 @@ Deno.test("a program (ip link), a word of no switch, or a lab without switches g
   // A bridge word whose command this switch lacks.
   assert.equal(hint("bridge mdb show"), undefined);
 });
+
+Deno.test("a switch's command that is a program's name too (shutdown) is the switch's at the lab", () => {
+  const withShutdown = (path: string) => path === "shutdown" || isSwitchCommand(path);
+  assert.match(
+    switchWordHint("shutdown", ["sw1"], withShutdown, (name) => name === "shutdown") ?? "",
+    /^shutdown is a switch's command: sw1 shutdown /,
+  );
+});

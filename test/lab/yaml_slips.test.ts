@@ -86,8 +86,34 @@ Deno.test("a key joined to its value before the next key is said so; a flow sequ
     line!,
     /^lab\.yaml:\d+:\d+: not YAML: Implicit keys need to be on a single line: each line of a mapping/,
   );
+  // The colon itself left out: said so, with the line as meant.
+  assert.match(
+    errorsOf("name: y\ntopology:\n  nodes:\n    sw1:\n      kind switch\n      ports: 4\n  links: []\n")[0]!,
+    /^lab\.yaml:5:7: not YAML: Implicit keys need to be on a single line: each line of a mapping is `key: value`, and this one has no colon \(`kind: switch`\) \(expected/,
+  );
   assert.deepEqual(errorsOf('hello: [\n  - x: {\n\t"a\n'), [
     "lab.yaml:2:3: not YAML: Implicit keys of flow sequence pairs need to be on a single line " +
     "(expected YAML with `name` and `topology`)",
   ]);
+});
+
+Deno.test("a long key of colons (a:a:a:...) in { } is read in linear time, not minutes", () => {
+  const started = performance.now();
+  const errors = errorsOf(lab(`{ kind: host, ${"a:".repeat(200_000)}! }`));
+  assert.match(errors[0]!, /^lab\.yaml:5:\d+: unknown key "a:a:a:/);
+  assert.ok(performance.now() - started < 5_000, `${performance.now() - started} ms`);
+});
+
+Deno.test("a long run of blanks in a value or a line is read in linear time, not minutes", () => {
+  const blanks = " ".repeat(300_000);
+  let started = performance.now();
+  const [vlans] = errorsOf(lab("{ kind: host }", `{ kind: switch, vlans: "1${blanks}x" }`));
+  assert.match(vlans!, /vlans must be whole numbers/);
+  assert.ok(performance.now() - started < 5_000, `vlans: ${performance.now() - started} ms`);
+  started = performance.now();
+  const [line] = errorsOf(
+    `name: y\ntopology:\n  nodes:\n    sw1:\n      kind x${blanks}y:z\n      ports: 4\n`,
+  );
+  assert.match(line!, /^lab\.yaml:5:7: not YAML: Implicit keys need to be on a single line/);
+  assert.ok(performance.now() - started < 5_000, `line: ${performance.now() - started} ms`);
 });

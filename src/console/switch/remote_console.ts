@@ -235,15 +235,17 @@ export class RemoteConsole {
     if (this.#interruptUnsent) void this.client.interrupt();
     const reply = await pending;
     if (name === "load" && reply.raw !== undefined) return { ...reply, raw: transcriptForPeople(reply.raw) };
-    if (reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
-    const emulated = name === "ports"
+    // A lab's console has no switch commands of its own to emulate from: its answer names its switch's line
+    // (`sw1 hub on`), where the emulation would check the words first and say only `hub maybe` is invalid.
+    if (this.lab || reply.code !== Errno.ENOSYS || !FALLBACKS.some((c) => c.path === name)) return reply;
+    // A console without vde_switch's commands either (a wirefilter's) keeps its own answer to the line typed,
+    // asked before the emulation checks the words: `hub maybe` there is no command, not a bad argument.
+    if ((await this.client.command("port/showinfo")).code === Errno.ENOSYS) return reply;
+    return name === "ports"
       ? await this.ports(args)
       : name === "macs"
       ? await this.macs()
       : await this.hub(args);
-    // A console without vde_switch's commands either (a lab's, a wirefilter's): its answer to the line
-    // typed says what to do (a lab's names its switch's line), where the emulation's would name port/print.
-    return emulated.code === Errno.ENOSYS ? reply : emulated;
   }
 
   /** The `ports` table from `port/print` (or `port/allprint` with "all"). */

@@ -1,0 +1,109 @@
+/**
+ * Which host interfaces of a lab share one LAN, and two of them that hold
+ * one address there. Two hosts on one address both answer ARP (or NDP) for
+ * it: each neighbour reaches whichever answered last, so the lab comes up
+ * and then half its pings go to the wrong host, which a lab file can say at
+ * once. The same address on two LANs (two switches, two VLANs of one) is no
+ * clash: each LAN has its own.
+ *
+ * A LAN is what a frame reaches: a switch's VLAN (the untagged one a link's
+ * `vlan` names, 0 without one), joined across a switch-to-switch link for
+ * that untagged VLAN and for each `trunk` VLAN; the host interfaces and
+ * slirps linked to it; or two hosts linked directly. A cable leads to
+ * another machine's switch, whose hosts the file does not name, so it joins
+ * nothing here. Hub mode is left as VLANs: a clash missed, never one made up.
+ *
+ * Pure: the validated nodes and links in, the clashes out; validate.ts says
+ * them at the address's line.
+ */
+import type { LabLink, LabNode } from "./spec.ts";
+import { parseIpText } from "../wire/ip_address.ts";
+
+/** A host's interface and one address on it, as written (`10.0.2.10/24`). */
+export interface HostAddress {
+  readonly host: string;
+  readonly iface: string;
+  readonly address: string;
+}
+
+/** An address written on `second` that `first`, earlier in the file, holds on the same LAN. */
+export interface AddressClash {
+  readonly first: HostAddress;
+  readonly second: HostAddress;
+}
+
+/**
+ * An address (`10.0.2.10`, or `10.0.2.10/24` without its prefix length) as
+ * one text for each address however written (`fd00::1`, `FD00:0::1`);
+ * undefined for no address (`dhcp`).
+ */
+export function ipKey(text: string): string | undefined {
+  const ip = parseIpText(text.split("/")[0]!);
+  return ip.ok ? ip.value.join(".") : undefined;
+}
+
+/** Union-find over segment keys: `if:h1:eth0`, `sw:sw1:10`, `slirp:nat`. */
+class Segments {
+  readonly #parent = new Map<string, string>();
+
+  root(key: string): string {
+    let k = key;
+    for (let p = this.#parent.get(k); p !== undefined && p !== k; p = this.#parent.get(k)) k = p;
+    this.#parent.set(key, k);
+    return k;
+  }
+
+  join(a: string, b: string): void {
+    const [ra, rb] = [this.root(a), this.root(b)];
+    if (ra !== rb) this.#parent.set(ra, rb);
+  }
+}
+
+/** The segment keys an end of `link` puts on its wire: a switch's untagged and trunk VLANs. */
+function endKeys(node: LabNode | undefined, iface: string | undefined, link: LabLink): string[] {
+  switch (node?.kind) {
+    case "host":
+      // An end with no interface was refused (the validator's); it reaches no LAN.
+      return iface === undefined ? [] : [`if:${node.name}:${iface}`];
+    case "slirp":
+      return [`slirp:${node.name}`];
+    case "switch":
+      return [`sw:${node.name}:${link.vlan ?? 0}`, ...link.trunk.map((v) => `sw:${node.name}:${v}`)];
+    default:
+      return [];
+  }
+}
+
+/**
+ * The addresses on one LAN twice (each second one with the first, once per
+ * address): hosts' static addresses only (`dhcp` is the server's to give),
+ * compared as addresses, so `10.0.2.10/24` and `10.0.2.10/16` clash.
+ */
+export function sameLanClashes(nodes: readonly LabNode[], links: readonly LabLink[]): AddressClash[] {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const lans = new Segments();
+  for (const link of links) {
+    const [a, b] = link.ends.map((e) => endKeys(byName.get(e.node), e.iface, link));
+    if (a!.length === 0 || b!.length === 0) continue;
+    // The untagged wire joins the first keys; a trunk VLAN joins the same VLAN at both switch ends.
+    lans.join(a![0]!, b![0]!);
+    for (const [i, key] of a!.entries()) if (i > 0 && b![i] !== undefined) lans.join(key, b![i]!);
+  }
+  const held = new Map<string, HostAddress>();
+  const clashes: AddressClash[] = [];
+  for (const node of nodes) {
+    if (node.kind !== "host") continue;
+    for (const [iface, list] of Object.entries(node.addresses)) {
+      for (const address of list) {
+        const ip = ipKey(address);
+        if (ip === undefined) continue;
+        const key = `${lans.root(`if:${node.name}:${iface}`)} ${ip}`;
+        const here: HostAddress = { host: node.name, iface, address };
+        const first = held.get(key);
+        if (first === undefined) held.set(key, here);
+        else clashes.push({ first, second: here });
+      }
+    }
+  }
+  return clashes;
+}

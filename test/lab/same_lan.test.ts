@@ -1,0 +1,142 @@
+/**
+ * Two hosts on one address on one LAN are refused at the second address's
+ * line; the same address on two LANs (switches, VLANs, a cable's far side)
+ * stays valid. And a gateway that is the host's own address.
+ */
+import assert from "node:assert/strict";
+import { formatErrors, validateLab } from "../../src/lab/validate.ts";
+import { ipKey } from "../../src/lab/same_lan.ts";
+import { TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { skipUnlessRoot } from "../helpers/processes.ts";
+
+function errorsOf(text: string): string[] {
+  return formatErrors("lab.yaml", validateLab(text).errors);
+}
+
+/** A lab with the node lines and link lines given (each already indented). */
+function lab(nodes: string[], links: string[]): string {
+  return `name: t\ntopology:\n  nodes:\n${nodes.map((n) => `    ${n}\n`).join("")}  links:\n${
+    links.map((l) => `    ${l}\n`).join("")
+  }`;
+}
+
+const CLASH = "on the same LAN: neighbours would reach whichever answered ARP last; give each its own";
+
+Deno.test("two hosts with one address on one switch are refused at the second's address", () => {
+  assert.deepEqual(
+    errorsOf(lab([
+      "sw1: { kind: switch }",
+      "h1: { kind: host, address: 10.0.2.10/24 }",
+      "h2: { kind: host, address: 10.0.2.10/16 }",
+    ], ["- endpoints: [h1, sw1]", "- endpoints: [h2, sw1]"])),
+    [`lab.yaml:6:32: host h2 eth0 address 10.0.2.10 is h1's (eth0) too, ${CLASH}`],
+  );
+});
+
+Deno.test("one address across two switches joined by a link, or two hosts joined directly, is one LAN", () => {
+  assert.deepEqual(
+    errorsOf(lab([
+      "sw1: { kind: switch }",
+      "sw2: { kind: switch }",
+      "h1: { kind: host, address: [10.0.2.10/24, fd00::1/64] }",
+      "h2: { kind: host, interfaces: { eth1: FD00:0::1/64 } }",
+    ], ["- endpoints: [h1, sw1]", "- endpoints: [sw1, sw2]", '- endpoints: [sw2, "h2:eth1"]'])),
+    [`lab.yaml:7:43: host h2 eth1 address FD00:0::1 is h1's (eth0) too, ${CLASH}`],
+  );
+  assert.equal(
+    errorsOf(lab([
+      "h1: { kind: host, address: 10.0.2.10/24 }",
+      "h2: { kind: host, address: 10.0.2.10/24 }",
+    ], ["- endpoints: [h1, h2]"])).length,
+    1,
+  );
+});
+
+Deno.test("a VLAN carried on a trunk between two switches is one LAN; VLANs apart are not", () => {
+  const nodes = [
+    "sw1: { kind: switch }",
+    "sw2: { kind: switch }",
+    "h1: { kind: host, address: 192.168.10.3/24 }",
+    "h2: { kind: host, address: 192.168.10.3/24 }",
+  ];
+  const trunk = ["- endpoints: [sw1, sw2]", "  trunk: [10, 20]"];
+  assert.equal(
+    errorsOf(
+      lab(nodes, [...trunk, "- endpoints: [h1, sw1]", "  vlan: 20", "- endpoints: [h2, sw2]", "  vlan: 20"]),
+    )
+      .length,
+    1,
+  );
+  // h1 on VLAN 10, h2 on VLAN 20; or both untagged on switches the trunk joins only for 10 and 20.
+  assert.deepEqual(
+    errorsOf(
+      lab(nodes, [...trunk, "- endpoints: [h1, sw1]", "  vlan: 10", "- endpoints: [h2, sw2]", "  vlan: 20"]),
+    ),
+    [],
+  );
+  assert.deepEqual(
+    errorsOf(
+      lab(nodes, [
+        "- endpoints: [sw1, sw2]",
+        "  vlan: 10",
+        "- endpoints: [h1, sw1]",
+        "- endpoints: [h2, sw2]",
+      ]),
+    ),
+    [],
+  );
+});
+
+Deno.test("one address on two unjoined switches, or a host's address on no link yet, is valid", () => {
+  assert.deepEqual(
+    errorsOf(lab([
+      "sw1: { kind: switch }",
+      "sw2: { kind: switch }",
+      "h1: { kind: host, address: 10.0.2.10/24 }",
+      "h2: { kind: host, address: 10.0.2.10/24 }",
+      "h3: { kind: host, address: dhcp }",
+      "h4: { kind: host, address: dhcp }",
+    ], [
+      "- endpoints: [h1, sw1]",
+      "- endpoints: [h2, sw2]",
+      "- endpoints: [h3, sw1]",
+      "- endpoints: [h4, sw1]",
+    ])),
+    [],
+  );
+});
+
+Deno.test("a gateway or a route's gateway that is the host's own address is refused", () => {
+  const nodes = (h1: string) => ["sw1: { kind: switch }", `h1: { kind: host, address: 10.0.2.10/24, ${h1} }`];
+  assert.deepEqual(errorsOf(lab(nodes("gateway: 10.0.2.10"), ["- endpoints: [h1, sw1]"])), [
+    "lab.yaml:5:55: h1: gateway 10.0.2.10 is h1's own address (eth0): the gateway is the router's, " +
+    "another node on the LAN (a slirp's, unless its vnet says, is 10.0.2.2)",
+  ]);
+  assert.match(
+    errorsOf(lab(nodes('routes: ["10.9.0.0/16 via 10.0.2.10"]'), ["- endpoints: [h1, sw1]"]))[0]!,
+    /h1: routes: gateway 10\.0\.2\.10 is h1's own address \(eth0\)/,
+  );
+  assert.deepEqual(errorsOf(lab(nodes("gateway: 10.0.2.2"), ["- endpoints: [h1, sw1]"])), []);
+});
+
+Deno.test("ipKey compares addresses as addresses, prefix length dropped", () => {
+  assert.equal(ipKey("fd00::1/64"), ipKey("FD00:0:0::1"));
+  assert.equal(ipKey("10.0.2.10/24"), ipKey("10.0.2.10"));
+  assert.equal(ipKey("dhcp"), undefined);
+});
+
+Deno.test("a running lab refuses a link that would put a host added live on another's address, and runs on as it was", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TWO_HOSTS }, async (name) => {
+    const r = await vde(["term", name, "-c", "add host h3 address 10.9.0.1/24", "-c", "add link h3 sw1"]);
+    assert.equal(
+      r.stderr,
+      `vde: add link h3 sw1: host h3 eth0 address 10.9.0.1 is h1's (eth0) too, ${CLASH}\n`,
+    );
+    const links = await vde(["term", name, "-c", "links"]);
+    assert.doesNotMatch(links.stdout, /h3/, links.stdout);
+    // On a LAN of its own (a switch of its own), the same address is h3's to have.
+    const apart = await vde(["term", name, "-c", "add switch sw9", "-c", "add link h3 sw9"]);
+    assert.equal(apart.code, 0, apart.stderr);
+  });
+});
