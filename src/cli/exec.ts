@@ -148,9 +148,9 @@ export function relays(signal: Deno.Signal, toGroup: boolean): boolean {
  * Whether `signal`, just received, was sent to this process's whole group: as `witness` saw it, or, where
  * it cannot tell, whether this process is its terminal's foreground (where the keys send it to the group).
  */
-function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): boolean {
+async function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): Promise<boolean> {
   if (signal !== "SIGINT" && signal !== "SIGQUIT") return false;
-  return witness.sentToGroup(signal) ?? thisInForeground();
+  return (await witness.sentToGroup(signal)) ?? thisInForeground();
 }
 
 /**
@@ -177,8 +177,8 @@ async function runHere(argv: readonly string[], env: Record<string, string>): Pr
   // after the listeners: it starts with INT and QUIT at their default, not ignored as this process may have
   // got them (a script's background job), where one sent before it blocks them would leave no trace.
   const witness = new GroupSignalWitness();
-  const stop = onSignals((signal) => {
-    if (child === undefined || !relays(signal, sentToGroup(signal, witness))) return;
+  const stop = onSignals(async (signal) => {
+    if (child === undefined || !relays(signal, await sentToGroup(signal, witness))) return;
     try {
       child.kill(signal);
     } catch { /* exited meanwhile */ }

@@ -12,9 +12,25 @@
  * us) with every signal blocked (`env --block-signal`). A signal sent to the
  * group is queued on the witness in the same kernel call that reaches us,
  * and, blocked, stays there: by the time our listener runs, /proc says it
- * is pending (ShdPnd). A signal sent to us alone leaves it as it was. Once
- * it holds one, the witness is replaced: a second of the same kind would
- * not show.
+ * is pending (ShdPnd). A signal sent to us alone leaves it as it was. It
+ * is replaced at each signal asked about (one that holds a signal cannot
+ * show a second of its kind), the next one started before the last one is
+ * read: a group's signal that comes meanwhile is on one or the other,
+ * never between them (it would be taken for one sent to us alone, and
+ * passed on again).
+ *
+ * A witness that a group's signal struck before it blocked it (the next
+ * one, in the moment between its fork and `env`) dies of it; dequeued, the
+ * signal is no longer pending, and /proc shows a zombie, or nothing once
+ * Deno reaped it (before the status reaches JavaScript): where /proc cannot
+ * tell, the answer waits for the witness's exit status.
+ *
+ * What no witness tells: two of a group's signals of one kind that both
+ * come before the next witness starts (within the listener's latency, a
+ * double Ctrl-C) pend as one on the last; the second is taken for one sent
+ * to us alone and passed on. That is the side to err on: the command had
+ * two of the kind asked and gets one more, where the other answer would
+ * drop a `kill -INT` sent to us alone that nothing else delivers.
  *
  * Blocked, not fatal: a witness that died of the signal would leave a
  * moment (while it dequeues a QUIT and dumps core, a core-dump handler told
@@ -48,7 +64,7 @@ function maskOf(status: string, field: string): bigint {
 export function witnessed(status: string | null, signal: WitnessedSignal): boolean | undefined {
   if (status === null) return undefined;
   const bit = SIGNAL_BIT[signal];
-  // Pending, blocked or not: a witness that a group's INT killed before it blocked it holds it until reaped.
+  // Pending, blocked or not: a fatal signal that came unblocked is left pending by the kernel until reaped.
   if (((maskOf(status, "SigPnd") | maskOf(status, "ShdPnd")) & bit) !== 0n) return true;
   if (/^State:\s*[ZX]/m.test(status)) return undefined;
   return (maskOf(status, "SigBlk") & bit) !== 0n ? false : undefined;
@@ -68,23 +84,52 @@ interface Witness {
   ended: Deno.CommandStatus | null;
 }
 
+/**
+ * The witness: INT and QUIT blocked. The core size limit 0: a QUIT that comes before env blocks it
+ * dumps no core where the user's limit would write one (the cwd's `core`).
+ */
+const WITNESS_ARGV: readonly string[] = ["sh", "-c", "ulimit -c 0; exec env --block-signal cat"];
+
+/**
+ * The exit status of `witness`, once it is stopped (null where none comes): waited for as this process's
+ * work, since a witness's status alone (unref'd) would not keep it running until then.
+ */
+function ended(witness: Witness): Promise<Deno.CommandStatus | null> {
+  witness.child.ref();
+  return witness.child.status.catch(() => null);
+}
+
 /** A witness of group-wide signals; `close` ends it. */
 export class GroupSignalWitness {
   #witness: Witness | null = null;
   #closed = false;
 
-  /** Whether `signal`, just received, was sent to this process's whole group; undefined where none can tell. */
-  sentToGroup(signal: WitnessedSignal): boolean | undefined {
+  readonly #argv: readonly string[];
+
+  /** `argv` runs a witness: a test's that blocks nothing stands for one struck before it blocks. */
+  constructor(argv: readonly string[] = WITNESS_ARGV) {
+    this.#argv = argv;
+  }
+
+  /**
+   * Whether `signal`, just received, was sent to this process's whole group; undefined where none can
+   * tell. Said at once where the witness is alive; where it died, once its exit status is known.
+   */
+  async sentToGroup(signal: WitnessedSignal): Promise<boolean | undefined> {
     const witness = this.#witness;
     if (witness === null) return undefined;
-    // Reaped: a group's signal that came before it blocked them ended it (a QUIT's core dump leaves no trace in /proc).
-    const ended = witness.ended;
-    const answer = ended === null
+    // The next one first: a group's signal from now on is on it, one before on this one, none between.
+    this.#witness = this.#spawn();
+    // Not yet reaped (ended is set only after), so its pid is no other process's.
+    const seen = witness.ended === null
       ? witnessed(readOrNull(`/proc/${witness.child.pid}/status`), signal)
-      : ended.signal === signal || undefined;
-    // One that holds the signal cannot show the next; one that cannot tell is tried afresh.
-    if (answer !== false) this.#replace();
-    return answer;
+      : undefined;
+    this.#stop(witness);
+    if (seen !== undefined) return seen;
+    // Dead, or not blocking it: a group's signal that struck it before it blocked them is what it died of
+    // (a zombie's or one reaped: /proc holds no trace; a QUIT's core dump under way, neither); the KILL
+    // just sent ends one alive, said as no answer.
+    return (await ended(witness))?.signal === signal || undefined;
   }
 
   /**
@@ -93,18 +138,18 @@ export class GroupSignalWitness {
    * them ends it, which it tells), not ignored as this process may have inherited them (lost, untold).
    */
   start(): this {
-    this.#replace();
+    const last = this.#witness;
+    this.#witness = this.#spawn();
+    this.#stop(last);
     return this;
   }
 
-  #replace(): void {
-    this.#end();
-    if (this.#closed) return;
+  /** A new witness; null where it cannot start. */
+  #spawn(): Witness | null {
+    if (this.#closed) return null;
     try {
-      // The core size limit 0: a QUIT that comes before env blocks it dumps no core where the user's limit
-      // would write one (the cwd's `core`).
-      const child = new Deno.Command("sh", {
-        args: ["-c", "ulimit -c 0; exec env --block-signal cat"],
+      const child = new Deno.Command(this.#argv[0]!, {
+        args: this.#argv.slice(1),
         stdin: "piped",
         stdout: "null",
         stderr: "null",
@@ -116,15 +161,13 @@ export class GroupSignalWitness {
         (status) => (witness.ended = status),
         () => (witness.ended = { success: false, code: -1, signal: null }),
       );
-      this.#witness = witness;
+      return witness;
     } catch {
-      this.#witness = null;
+      return null;
     }
   }
 
-  #end(): void {
-    const witness = this.#witness;
-    this.#witness = null;
+  #stop(witness: Witness | null): void {
     if (witness === null) return;
     witness.child.stdin.close().catch(() => {});
     try {
@@ -136,7 +179,8 @@ export class GroupSignalWitness {
   async close(): Promise<void> {
     this.#closed = true;
     const witness = this.#witness;
-    this.#end();
-    await witness?.child.status.catch(() => {});
+    this.#witness = null;
+    this.#stop(witness);
+    if (witness !== null) await ended(witness);
   }
 }

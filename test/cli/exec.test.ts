@@ -129,8 +129,11 @@ async function execReady(
   const child = new Deno.Command("setsid", { args, stdout: "piped" }).spawn();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
+  // Whole lines only: a command may write a line and its end apart (python's print with PYTHONUNBUFFERED, as
+  // this machine's environment has: "ready", then "\n"), and a signal sent on "ready" alone had its handler
+  // say "got INT" between the two ("readygot INT\n\n", no line of either).
   const upTo = async (n: number, line: string) => {
-    while (seen.split("\n").filter((l) => l === line).length < n) {
+    while (seen.split("\n").slice(0, -1).filter((l) => l === line).length < n) {
       const { value, done } = await reader.read();
       if (done) throw new Error(`vde exec ended before ${n} x ${line}: ${seen}`);
       seen += value;

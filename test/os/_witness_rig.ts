@@ -10,8 +10,8 @@ import { GroupSignalWitness } from "../../src/os/group_witness.ts";
 // Started before listening, as INT and QUIT came (ignored, under `trap ''`), to show it tells them all the same.
 const witness = new GroupSignalWitness().start();
 for (const signal of ["SIGINT", "SIGQUIT"] as const) {
-  Deno.addSignalListener(signal, () => {
-    const answer = witness.sentToGroup(signal);
+  Deno.addSignalListener(signal, async () => {
+    const answer = await witness.sentToGroup(signal);
     console.log(`${signal} ${answer === undefined ? "unknown" : answer ? "group" : "alone"}`);
   });
 }

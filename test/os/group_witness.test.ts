@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { witnessed } from "../../src/os/group_witness.ts";
+import { GroupSignalWitness, witnessed } from "../../src/os/group_witness.ts";
 import { type ManagedProcess, run, spawnManaged } from "../helpers/processes.ts";
 
 const RIG = new URL("./_witness_rig.ts", import.meta.url).pathname;
@@ -31,6 +31,41 @@ Deno.test("a witness says a signal was the group's when it is pending there, not
   assert.equal(witnessed(status({ blocked: NONE }), "SIGINT"), undefined, "not (yet) blocking it");
 });
 
+/** The pid of this process's child `sleep` (the witness of the test below), once it runs. */
+async function sleeper(): Promise<number> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    const pid = (await run(["pgrep", "-P", String(Deno.pid), "-x", "sleep"], { check: false })).stdout.trim();
+    if (/^\d+$/.test(pid)) return Number(pid);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("no witness sleep");
+}
+
+Deno.test("a witness that a group's INT struck before it blocked it (the next one, in the moment before env) is told by what it died of, reaped or not; one that died of another signal, or is alive and blocks nothing, cannot tell", async () => {
+  // A witness that blocks nothing (sleep) is one caught before env blocks: INT ends it.
+  const witness = new GroupSignalWitness(["sleep", "30"]).start();
+  try {
+    const struck = async (signal: string) => {
+      const pid = await sleeper();
+      await run(["kill", `-${signal}`, String(pid)]);
+      // Dead (a zombie, or already reaped by Deno before JavaScript is told): /proc has no INT pending.
+      while (/^State:\s*[SR]/m.test(await Deno.readTextFile(`/proc/${pid}/status`).catch(() => ""))) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    await struck("INT");
+    assert.equal(await witness.sentToGroup("SIGINT"), true, "died of INT");
+    await struck("INT");
+    assert.equal(await witness.sentToGroup("SIGQUIT"), undefined, "an INT is no QUIT");
+    await struck("TERM");
+    assert.equal(await witness.sentToGroup("SIGINT"), undefined, "a group's TERM");
+    await sleeper();
+    assert.equal(await witness.sentToGroup("SIGINT"), undefined, "alive, blocking nothing");
+  } finally {
+    await witness.close();
+  }
+});
+
 /** Runs the witness rig as its group's leader under `sh -c PREFIX exec setsid ...`; resolves once it listens. */
 async function rigged(prefix = ""): Promise<ManagedProcess> {
   const rig = spawnManaged(["sh", "-c", `${prefix}exec setsid "$0" run -A "$1"`, Deno.execPath(), RIG], {
@@ -44,9 +79,10 @@ async function rigged(prefix = ""): Promise<ManagedProcess> {
 /** Waits until the rig's witness (a `cat`, replaced after each group signal) blocks INT and QUIT. */
 async function witnessUp(rig: ManagedProcess): Promise<number> {
   for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
-    const pids = (await run(["pgrep", "-P", String(rig.pid), "-x", "cat"], { check: false })).stdout.split(
-      "\n",
-    );
+    const pids = (await run(["pgrep", "-n", "-P", String(rig.pid), "-x", "cat"], { check: false })).stdout
+      .split(
+        "\n",
+      );
     for (const pid of pids.filter((p) => p !== "")) {
       const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
       if (!/^State:\s*Z/m.test(status) && witnessed(status, "SIGINT") === false) return Number(pid);
