@@ -86,13 +86,7 @@ import {
 } from "../wire/ethernet.ts";
 import { LearnResult, MacTable, type RemovedEntry } from "./mac_table.ts";
 import { isQemuDefaultMac, qemuDuplicateMessage } from "./qemu_default_mac.ts";
-import {
-  FLAP_WINDOW_SECONDS,
-  LoopDetector,
-  MoveVerdict,
-  STORM_MOVES,
-  WARN_INTERVAL_SECONDS,
-} from "./loop_detector.ts";
+import { FLAP_WINDOW_SECONDS, LoopDetector, MoveVerdict, WARN_INTERVAL_SECONDS } from "./loop_detector.ts";
 import { PortCounters, type PortStats } from "./port_counters.ts";
 import { NO_VLAN, type VlanMember, type VlanResult, VlanTable } from "./vlan_table.ts";
 import type { McastSnooping } from "./mcast_snooping.ts";
@@ -1178,10 +1172,10 @@ export class SwitchEngine {
     const pending = this.#qemuPending;
     if (shared && verdict !== MoveVerdict.Warn) {
       // Two VMs, not a loop: "run with --stp" would send the user the wrong way. Said once it has moved
-      // QEMU_SETTLE_SECONDS without storming: a loop's storm of it passes STORM_MOVES some ms after its
-      // first move, and said at once, the line for two VMs came before the loop's.
-      if (this.#loops.lastMoves > STORM_MOVES) pending[0] = -Infinity;
-      else if (pending[0] === -Infinity && this.#now - this.#qemuWarnedAt >= WARN_INTERVAL_SECONDS) {
+      // QEMU_SETTLE_SECONDS with nothing storming (`#sayQemuPending`): a loop's storm of it passes the
+      // detector's STORM_MOVES some ms after its first move, and said at once, the line for two VMs came
+      // before the loop's.
+      if (pending[0] === -Infinity && this.#now - this.#qemuWarnedAt >= WARN_INTERVAL_SECONDS) {
         pending[0] = this.#now;
         pending[1] = hi;
         pending[2] = lo;
@@ -1210,11 +1204,17 @@ export class SwitchEngine {
     });
   }
 
-  // QEMU's default MAC moved QEMU_SETTLE_SECONDS ago and has not stormed since: two VMs share it.
+  // QEMU's default MAC moved QEMU_SETTLE_SECONDS ago and nothing has stormed since, nor as long before:
+  // two VMs share it. A storm then is a loop, whether of this MAC or of others while the detector could not
+  // follow this one (its slot held by theirs), said as a loop only; this MAC's next move tries again. The
+  // time before counts too: on a data-plane thread's 1 s clock, once the table has moved a storm's MACs
+  // to the cables, the detector finds them flapping again only after FLAP_SECONDS windows.
   #sayQemuPending(): void {
     const p = this.#qemuPending;
     if (this.#now - p[0]! < QEMU_SETTLE_SECONDS) return;
+    const since = p[0]!;
     p[0] = -Infinity;
+    if (this.#loops.lastFlapping >= since - QEMU_SETTLE_SECONDS) return;
     const tell = this.onLoopSuspected;
     if (tell === undefined || this.#now - this.#qemuWarnedAt < WARN_INTERVAL_SECONDS) return;
     this.#qemuWarnedAt = this.#now;

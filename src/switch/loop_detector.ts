@@ -35,14 +35,16 @@
  * every move would keep every count at one, so the storm is never said. A
  * MAC that finds its slot held is not followed; its move is counted when
  * the table really moved it (not every frame the table kept on its old
- * port). Held slots are shared fairly among the pairs of ports the MACs
- * move between: a newcomer takes a still-moving MAC's slot when that MAC's
- * pair holds two or more slots more than the newcomer's (a scan of the
- * slots, only when MACs of two pairs meet in one). A storm's MACs all move
- * between one pair and so never evict one another; a user with two ports
- * moving many MACs slowly, each below the thresholds, held every slot its
- * MACs hashed to for as long as it liked, and a loop's MAC landing there
- * went unsaid. Nothing allocates; the clock is the caller's (seconds).
+ * port). Held slots are shared fairly among pairs of ports, a MAC's pair
+ * being its table's port and where it showed when it took its slot: a
+ * newcomer takes a still-moving MAC's slot when that MAC's pair holds two
+ * or more slots more than the newcomer's (a scan of the slots, only when
+ * MACs of two pairs meet in one), and evictions stop once the pairs are
+ * even. A storm's MACs that share a pair never evict one another; a user
+ * with two ports moving many MACs slowly, each below the thresholds, held
+ * every slot its MACs hashed to for as long as it liked, and a loop's MAC
+ * landing there went unsaid. Nothing allocates; the clock is the caller's
+ * (seconds).
  */
 
 /** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
@@ -106,7 +108,13 @@ export class LoopDetector {
   readonly #steady = new Uint32Array(SLOTS);
   /** When the slot's MAC last counted a move: a newcomer waits until it has been still a while. */
   readonly #lastMove = new Float64Array(SLOTS);
-  /** The pair of ports (pairKey) the slot's MAC last moved between. */
+  /**
+   * The pair of ports (pairKey) of the slot's MAC when it took the slot: its table's port and where it
+   * showed, as a newcomer's is reckoned. Kept, not updated as it moves: a host's broadcast circling two
+   * cables shows on them in turn while the table keeps its own port, so a holder's last move (the two
+   * cables) and a newcomer's (its port and a cable) were two pairs for one storm, and each newcomer
+   * evicted a holder before its count grew (a loop among 1000 hosts went unsaid).
+   */
   readonly #pair = new Int32Array(SLOTS);
   readonly #seed: number;
   /** The pairs (pairKey) last warned of, and when (-Infinity: a free entry). */
@@ -114,8 +122,11 @@ export class LoopDetector {
   readonly #warnedAt = new Float64Array(WARN_PAIRS).fill(-Infinity);
   /** Filled in when `note` says Warn. */
   readonly suspect: LoopSuspect = { hi: 0, lo: 0, vlan: 0, from: -1, to: -1, moves: 0 };
-  /** The moves in its current window of the MAC last noted, 0 when it is not followed (its slot is held). */
-  lastMoves = 0;
+  /**
+   * When a followed MAC last moved as a loop's does (past the thresholds), said or not (seconds): a
+   * storm on this switch meanwhile, for a MAC it cannot follow (its slot held by the storm's others).
+   */
+  lastFlapping = -Infinity;
 
   /** `seed` mixes into the slot hash (the engine's MAC table seed). */
   constructor(seed = 0) {
@@ -151,7 +162,6 @@ export class LoopDetector {
         this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
         !this.#overShare(this.#pair[s]!, pairKey(learned, port), now)
       ) {
-        this.lastMoves = 0;
         return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
       }
       this.#hi[s] = hi;
@@ -167,15 +177,11 @@ export class LoopDetector {
     }
     const last = this.#lastPort[s]!;
     const back = learnedSeen > this.#mark[s]!;
-    if (port === last && !back) {
-      this.lastMoves = this.#count[s]!;
-      return MoveVerdict.Same;
-    }
+    if (port === last && !back) return MoveVerdict.Same;
     this.#lastPort[s] = port;
     this.#mark[s] = learnedSeen;
     this.#lastMove[s] = now;
     const pair = pairKey(port === last ? learned : last, port);
-    this.#pair[s] = pair;
     const start = this.#windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
       // Only the window just before continues a run.
@@ -188,11 +194,12 @@ export class LoopDetector {
     }
     if (back) this.#back[s] = 1;
     const count = ++this.#count[s]!;
-    this.lastMoves = count;
     const flapping = shared
       ? count > STORM_MOVES
       : count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
-    if (!flapping || !this.#mayWarn(pair, now)) return MoveVerdict.Moved;
+    if (!flapping) return MoveVerdict.Moved;
+    this.lastFlapping = now;
+    if (!this.#mayWarn(pair, now)) return MoveVerdict.Moved;
     const w = this.suspect;
     w.hi = hi;
     w.lo = lo;

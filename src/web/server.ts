@@ -175,8 +175,9 @@ export class WebServer {
           } catch { /* already closed */ }
         };
         feeds.add(end);
-        send();
+        // The timer first: a first update that fails ends the feed, and clears only a timer already set.
         timer = setInterval(send, FEED_INTERVAL_MS);
+        send();
       },
       cancel() {
         clearInterval(timer);

@@ -146,6 +146,27 @@ Deno.test("on a data-plane thread's 1 s clock, a storm of many hosts' broadcasts
   assert.ok(warnedAt >= 1 && warnedAt <= 8, `warned at ${warnedAt} s, ${engine.macMoves} moves`);
 });
 
+Deno.test("a loop between two cables circling the broadcasts of 1000 hosts on this switch's own ports warns within 2 s", () => {
+  for (const clockMs of [1, 1000]) {
+    const warnings: LoopWarning[] = [];
+    const engine = new SwitchEngine({ numPorts: 40, onLoopSuspected: (w) => warnings.push(w) }, () => {});
+    for (let p = 1; p < 40; p++) engine.activatePort(p);
+    // Each host on one of ports 4-39 speaks every 10 ms (its entry stays on its port); each of its frames
+    // comes back on cable 2, then on cable 3 (the table keeps its port, the detector sees it move).
+    const frames = hostFrames(1000);
+    const home = (i: number) => 4 + (i % 36);
+    let warnedAt = -1;
+    for (let ms = 1; ms < 10_000 && warnedAt < 0; ms += 10) {
+      if (ms === 1 || ms % clockMs < 10) engine.tick(ms);
+      frames.forEach((f, i) => engine.input(home(i), f));
+      for (const cable of [2, 3]) for (const f of frames) engine.input(cable, f);
+      if (warnings.length > 0) warnedAt = ms;
+    }
+    assert.ok(warnedAt >= 0 && warnedAt <= 2000 + clockMs, `clock ${clockMs} ms: warned at ${warnedAt} ms`);
+    assert.match(warnings[0]!.message, /keeps moving between ports \d+ and \d+: loop\? run with --stp/);
+  }
+});
+
 Deno.test("a thousand hosts moving to another port at once (an uplink re-cabled) count a move each and warn nothing", () => {
   const { engine, warnings } = rig();
   const frames = hostFrames(1000);
@@ -190,6 +211,24 @@ Deno.test("a loop circling QEMU's default MAC is said as a loop only, never firs
     for (let us = 1000; us < 5_000_000; us += 200) {
       if (us % (clockMs * 1000) === 0) engine.tick(us / 1000);
       engine.input(us % 400 === 0 ? 2 : 3, frame);
+    }
+    const said = warnings.map((w) => w.message).join("\n");
+    assert.deepEqual(warnings.map((w) => w.kind), ["loop"], said);
+  }
+});
+
+Deno.test("a loop circling many hosts' broadcasts and a VM's with QEMU's default MAC is said as a loop only, its slot in the detector held or not", () => {
+  for (const clockMs of [1, 1000]) {
+    const { engine, warnings } = rig();
+    // More hosts than the detector has slots, and the VM's frame after theirs: the slot it hashes to is
+    // held by a host's MAC storming between the same two cables, so the detector does not follow it.
+    const frames = [...hostFrames(1000), buildFrame({ dst: BROADCAST, src: QEMU })];
+    engine.tick(1);
+    for (const f of frames) engine.input(1, f);
+    // Every frame comes back on both cables in turn, every 10 ms, for 8 s.
+    for (let ms = 10; ms < 8000; ms += 10) {
+      if (ms % clockMs === 0) engine.tick(ms);
+      for (const f of frames) engine.input(ms % 20 === 0 ? 2 : 3, f);
     }
     const said = warnings.map((w) => w.message).join("\n");
     assert.deepEqual(warnings.map((w) => w.kind), ["loop"], said);

@@ -122,3 +122,21 @@ Deno.test("a loop between two ports is said even when another pair's flapping wa
   assert.equal(storm(HI, LO, 2, 3, 10), 0);
   assert.equal(storm(HI, LO, 2, 3, 10 + WARN_INTERVAL_SECONDS), 1);
 });
+
+Deno.test("loop warnings of a fifth pair of ports within the minute wait until one of the four said is a minute old, then come", () => {
+  const d = new LoopDetector();
+  const storm = (lo: number, a: number, b: number, t0: number) => {
+    let warns = 0;
+    for (let i = 0; i < 4 * FLAP_MOVES; i++) {
+      const port = i % 2 === 0 ? a : b;
+      if (d.note(HI, lo, 0, port, port === a ? b : a, 0, t0 + i * 0.01, true) === MoveVerdict.Warn) warns++;
+    }
+    return warns;
+  };
+  // Four pairs said (the log's bound), a few seconds apart.
+  for (let k = 0; k < 4; k++) assert.equal(storm(0x100 + k, 10 + 2 * k, 11 + 2 * k, 2 * k), 1, `pair ${k}`);
+  // A fifth storms on: unsaid while those four are fresh, said once the first is a minute old.
+  assert.equal(storm(0x200, 2, 3, 10), 0);
+  assert.equal(storm(0x200, 2, 3, WARN_INTERVAL_SECONDS - 1), 0);
+  assert.equal(storm(0x200, 2, 3, WARN_INTERVAL_SECONDS + 0.5), 1);
+});

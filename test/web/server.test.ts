@@ -202,6 +202,50 @@ Deno.test("web: an event feed whose update fails after its headers ends whole wi
   }
 });
 
+Deno.test("web: an event feed whose first update fails (a reconnect while snapshots still fail) ends whole and leaves no timer running", async () => {
+  const sw = new Switch({ numPorts: 4 });
+  const status = new SwitchStatus(sw, "sw");
+  const web = WebServer.start(status, { hostname: "127.0.0.1", port: 0 });
+  const lines: string[] = [];
+  setLogWriter((l) => lines.push(l));
+  status.macs = () => {
+    throw new Error("a broken snapshot");
+  };
+  // The intervals started from here on and not cleared: one left behind ran for the process's life (it
+  // kept a closed switch's process from exiting, one more per reconnect of the page).
+  const live = new Set<unknown>();
+  const { setInterval: start, clearInterval: stop } = globalThis;
+  globalThis.setInterval = ((...args: Parameters<typeof start>) => {
+    const id = start(...args);
+    live.add(id);
+    return id;
+  }) as typeof start;
+  globalThis.clearInterval = ((id: Parameters<typeof stop>[0]) => {
+    live.delete(id);
+    stop(id);
+  }) as typeof stop;
+  try {
+    const res = await fetch(`http://127.0.0.1:${web.addr.port}/events`);
+    assert.equal(res.status, 200);
+    let got = "";
+    for (const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();;) {
+      const { value, done } = await within("the feed's end", 5000, reader.read());
+      if (done) break;
+      got += value;
+    }
+    assert.equal(got, FEED_FAILED);
+    assert.equal(live.size, 0, "the ended feed's timer still runs");
+    assert.equal(lines.filter((l) => l.includes("failed after its headers")).length, 1, lines.join(""));
+  } finally {
+    globalThis.setInterval = start;
+    globalThis.clearInterval = stop;
+    for (const id of live) stop(id as Parameters<typeof stop>[0]);
+    setLogWriter(null);
+    await web.close();
+    sw.close();
+  }
+});
+
 Deno.test("web: actions without a configured token are refused (403) and change nothing", async () => {
   const r = rig();
   try {
