@@ -30,7 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
-import { ipKey, sameLanClashes } from "./same_lan.ts";
+import { ipKey, sameLanClashes, slirpClashes } from "./same_lan.ts";
 import { listAfterComma, missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
@@ -1018,6 +1018,12 @@ class Validator {
         at,
         `host ${second.host} ${second.iface} address ${ip} is ${holder} too, on the same LAN: ` +
           `neighbours would reach whichever answered ARP last; give each its own`,
+      );
+    }
+    for (const { at, message } of slirpClashes(nodes, links)) {
+      this.#error(
+        this.#addressAt.get(`${at.host} ${at.iface} ${at.address}`) ?? nodeKeys.get(at.host),
+        message,
       );
     }
   }

@@ -140,3 +140,50 @@ Deno.test("a running lab refuses a link that would put a host added live on anot
     assert.equal(apart.code, 0, apart.stderr);
   });
 });
+
+Deno.test("a host on a slirp's gateway or DNS address on its LAN is refused, as its options set them", () => {
+  const nodes = (options: string, h1: string) => [
+    "sw1: { kind: switch }",
+    `nat: { kind: slirp${options} }`,
+    `h1: { kind: host, address: [${h1}] }`,
+  ];
+  const links = ["- endpoints: [nat, sw1]", "- endpoints: [h1, sw1]"];
+  assert.deepEqual(errorsOf(lab(nodes("", "10.0.2.2/24, fd00::3/64"), links)), [
+    "lab.yaml:6:33: host h1 eth0 address 10.0.2.2 is slirp nat's gateway, on the same LAN: neighbours would " +
+    "reach whichever answered last; give the host another (slirp nat holds 10.0.2.2 and 10.0.2.3, and leases " +
+    "10.0.2.15-10.0.2.254)",
+    "lab.yaml:6:46: host h1 eth0 address fd00::3 is slirp nat's IPv6 DNS, on the same LAN: neighbours would " +
+    "reach whichever answered last; give the host another (slirp nat holds fd00::2 and fd00::3)",
+  ]);
+  // Its options move them: 10.0.2.2 is then free, 192.168.5.3 (the DNS moved into the network) is not.
+  assert.deepEqual(errorsOf(lab(nodes(", options: addr=192.168.5.1/24", "10.0.2.2/24"), links)), []);
+  assert.match(
+    errorsOf(lab(nodes(", options: addr=192.168.5.1/24", "192.168.5.3/24"), links)).join("\n"),
+    /address 192\.168\.5\.3 is slirp nat's DNS, on the same LAN/,
+  );
+  // On another LAN (a switch of its own) the slirp's addresses are nobody's.
+  assert.deepEqual(
+    errorsOf(
+      lab([...nodes("", "10.0.2.2/24"), "sw2: { kind: switch }"], [links[0]!, "- endpoints: [h1, sw2]"]),
+    ),
+    [],
+  );
+});
+
+Deno.test("a static address in a slirp's DHCP pool is refused only while a host on that LAN takes dhcp", () => {
+  const nodes = (h2: string) => [
+    "sw1: { kind: switch }",
+    "nat: { kind: slirp }",
+    "h1: { kind: host, address: 10.0.2.15/24 }",
+    `h2: { kind: host, address: ${h2} }`,
+  ];
+  const links = ["- endpoints: [nat, sw1]", "- endpoints: [h1, sw1]", "- endpoints: [h2, sw1]"];
+  assert.deepEqual(errorsOf(lab(nodes("dhcp"), links)), [
+    "lab.yaml:6:32: host h1 eth0 address 10.0.2.15 is in slirp nat's DHCP pool (10.0.2.15-10.0.2.254), which " +
+    "h2 (eth0: dhcp) leases from on the same LAN: 10.0.2.15 is the first address it gives; use one outside " +
+    "10.0.2.15-10.0.2.254",
+  ]);
+  // No host leasing: the pool is nobody's, as QEMU users give 10.0.2.15 by hand. Below the pool is free.
+  assert.deepEqual(errorsOf(lab(nodes("10.0.2.16/24"), links)), []);
+  assert.deepEqual(errorsOf(lab(nodes("dhcp").map((n) => n.replace("10.0.2.15", "10.0.2.14")), links)), []);
+});
