@@ -125,8 +125,8 @@ function lansOf(nodes: readonly LabNode[], links: readonly LabLink[]): Segments 
   return lans;
 }
 
-/** A host's static address that a slirp on its LAN holds, or may lease to a `dhcp` host there; its one line. */
-export interface SlirpClash {
+/** A host's static address that another host or a slirp on its LAN holds (or may lease); its one line. */
+export interface LanClash {
   readonly at: HostAddress;
   readonly message: string;
 }
@@ -147,10 +147,10 @@ function slirpConfig(node: SlirpNode): SlirpConfig {
  * or DNS, IPv4 or IPv6), or that its DHCP pool holds while a host on that
  * LAN takes `dhcp` (the first lease may be it).
  */
-export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[]): SlirpClash[] {
+export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[]): LanClash[] {
   const lans = lansOf(nodes, links);
   const hosts = nodes.filter((n) => n.kind === "host");
-  const out: SlirpClash[] = [];
+  const out: LanClash[] = [];
   for (const slirp of nodes) {
     if (slirp.kind !== "slirp") continue;
     const lan = lans.root(`slirp:${slirp.name}`);
@@ -195,4 +195,22 @@ export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[
     }
   }
   return out;
+}
+
+/**
+ * Every clash on one LAN, as the line said at the address: two hosts on one
+ * address, then a host on a slirp's. One function for a lab file and for
+ * a live change (the lab shell's `link A-B vlan N`), so both say the same.
+ */
+export function lanClashes(nodes: readonly LabNode[], links: readonly LabLink[]): LanClash[] {
+  const hosts = sameLanClashes(nodes, links).map(({ first, second }) => {
+    const holder = first.host === second.host ? `its ${first.iface}'s` : `${first.host}'s (${first.iface})`;
+    return {
+      at: second,
+      message:
+        `host ${second.host} ${second.iface} address ${second.address.split("/")[0]} is ${holder} too, ` +
+        `on the same LAN: neighbours would reach whichever answered ARP last; give each its own`,
+    };
+  });
+  return [...hosts, ...slirpClashes(nodes, links)];
 }

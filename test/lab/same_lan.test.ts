@@ -187,3 +187,43 @@ Deno.test("a static address in a slirp's DHCP pool is refused only while a host 
   assert.deepEqual(errorsOf(lab(nodes("10.0.2.16/24"), links)), []);
   assert.deepEqual(errorsOf(lab(nodes("dhcp").map((n) => n.replace("10.0.2.15", "10.0.2.14")), links)), []);
 });
+
+/** TWO_HOSTS with both hosts on 10.9.0.1, h1 in VLAN 10 and h2 in VLAN 20: one address on two LANs. */
+const APART = TWO_HOSTS.replace("10.9.0.2", "10.9.0.1")
+  .replace("endpoints: [h1, sw1]\n", "endpoints: [h1, sw1]\n      vlan: 10\n")
+  .replace("endpoints: [h2, sw1]\n", "endpoints: [h2, sw1]\n      vlan: 20\n");
+
+Deno.test("moving a link's VLAN live (link A-B vlan N, apply of a changed file) onto another host's address is refused with the file's line, the lab unchanged", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: APART }, async (name, file) => {
+    const line = `host h2 eth0 address 10.9.0.1 is h1's (eth0) too, ${CLASH}`;
+    const moved = await vde(["term", name, "-c", "link h2:eth0-sw1:2 loss 5% vlan 10"]);
+    assert.deepEqual([moved.code, moved.stderr], [1, `vde: link h2:eth0-sw1:2 loss 5% vlan 10: ${line}\n`]);
+    const after = await vde(["term", name, "-c", "links"]);
+    assert.doesNotMatch(after.stdout, /loss/, "the loss before the refused vlan is not set either");
+    // The running lab is still its file: neither VLAN nor loss moved.
+    assert.match((await vde(["up", "--apply", file])).stdout, /nothing to apply: .* as it is/);
+    // The file's line for the same move, through apply: refused at its address, nothing changed.
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("vlan: 20", "vlan: 10"));
+    const applied = await vde(["up", "--apply", file]);
+    assert.deepEqual([applied.code, applied.stderr], [
+      1,
+      `${file}:6:32: ${line}\nvde: 1 error in ${file}; nothing was created or changed\n`,
+    ]);
+    // The lab shell's apply, read by the lab's own process, says the same line.
+    const shell = await vde(["term", name, "-c", "apply"]);
+    assert.equal(shell.stderr, `vde: apply: ${Deno.realPathSync(file)}:6:32: ${line}\nnothing was changed\n`);
+    await Deno.writeTextFile(file, text);
+    // A VLAN of its own is the host's to take.
+    const own = await vde([
+      "term",
+      name,
+      "-c",
+      "link h2:eth0-sw1:2 vlan 30",
+      "-c",
+      "link h2:eth0-sw1:2 vlan 0",
+    ]);
+    assert.equal(own.code, 0, own.stderr);
+  });
+});
