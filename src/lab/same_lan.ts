@@ -155,11 +155,14 @@ export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[
     if (slirp.kind !== "slirp") continue;
     const lan = lans.root(`slirp:${slirp.name}`);
     const c = slirpConfig(slirp);
+    // A family the slirp runs without (its `v4` or `v6` alone) holds nothing.
     const held = new Map([
-      [ipKey(formatIpv4(c.gateway)), "gateway"],
-      [ipKey(formatIpv4(c.dns)), "DNS"],
-      [ipKey(formatIpv6(c.gateway6)), "IPv6 gateway"],
-      [ipKey(formatIpv6(c.dns6)), "IPv6 DNS"],
+      ...(c.v4
+        ? [[ipKey(formatIpv4(c.gateway)), "gateway"], [ipKey(formatIpv4(c.dns)), "DNS"]] as const
+        : []),
+      ...(c.v6
+        ? [[ipKey(formatIpv6(c.gateway6)), "IPv6 gateway"], [ipKey(formatIpv6(c.dns6)), "IPv6 DNS"]] as const
+        : []),
     ]);
     const last = ((c.network | ~prefixMask(c.prefixLength)) >>> 0) - 1;
     const pool = `${formatIpv4(c.dhcpStart)}-${formatIpv4(last)}`;
@@ -185,7 +188,7 @@ export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[
       }
       const v4 = parseIpText(ip);
       const n = v4.ok && v4.value.length === 4 ? ipv4ToU32(v4.value) : undefined;
-      if (leasing === undefined || n === undefined || n < c.dhcpStart || n > last) continue;
+      if (!c.v4 || leasing === undefined || n === undefined || n < c.dhcpStart || n > last) continue;
       out.push({
         at: here,
         message: `${where} is in slirp ${slirp.name}'s DHCP pool (${pool}), which ${leasing.host} ` +

@@ -161,6 +161,8 @@ Deno.test("a host on a slirp's gateway or DNS address on its LAN is refused, as 
     errorsOf(lab(nodes(", options: addr=192.168.5.1/24", "192.168.5.3/24"), links)).join("\n"),
     /address 192\.168\.5\.3 is slirp nat's DNS, on the same LAN/,
   );
+  // A slirp run for IPv6 alone holds no IPv4 address.
+  assert.deepEqual(errorsOf(lab(nodes(", options: v6", "10.0.2.2/24"), links)), []);
   // On another LAN (a switch of its own) the slirp's addresses are nobody's.
   assert.deepEqual(
     errorsOf(
