@@ -59,15 +59,21 @@ export function unknownOptionHint(
   argv: readonly string[] = Deno.args,
 ): (text: string) => string {
   return (text) => {
-    const m = /^(vde: unknown option '(--?)([\w-]+)(?:=([^']*))?')\n/.exec(text);
+    const m = /^(vde: unknown option '(--?)([\w-]+)(.*)')\n/.exec(text);
     if (m === null) return text;
-    const [, line, dashes, name] = m as unknown as [string, string, string, string];
+    const [, line, dashes, name, tail] = m as unknown as [string, string, string, string, string];
+    // `--file=x.yaml` gives its value after `=`; `-fx.yaml` is -f with its value joined, as getopt reads it.
+    const given = tail.startsWith("=") ? tail.slice(1) : undefined;
+    if (tail !== "" && given === undefined && dashes !== "-") return text;
     const next = argv[argv.indexOf(`${dashes}${name}`) + 1];
     const after = argv.includes(`${dashes}${name}`) && next !== undefined && !next.startsWith("-")
       ? next
       : undefined;
-    const hint = lookup(name, m[4] ?? after) ??
-      (dashes === "-" && name.length > 1 ? lookup(name[0]!, name.slice(1)) : undefined);
+    const joined = given === undefined && tail !== "";
+    const hint = (joined ? undefined : lookup(name, given ?? after)) ??
+      (dashes === "-" && name.length + tail.length > 1
+        ? lookup(name[0]!, `${name.slice(1)}${tail}`)
+        : undefined);
     return hint === undefined ? text : `${line} (${hint})\n${text.slice(m[0].length)}`;
   };
 }

@@ -386,7 +386,21 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
 function unknownCommandHint(line: string, known: KnownCommands): string {
   const { name } = parseLine(line);
   return menuHint(name, known) ?? bridgeWordHint(line, known.paths()) ?? netemHint(line, known) ??
-    didYouMeanText(suggestCommands(name, known.paths()));
+    switchWordHint(name, known) ?? didYouMeanText(suggestCommands(name, known.paths()));
+}
+
+/** A switch's table or mode (`ports`, `macs`, `hub`) asked of a wirefilter, which has neither ports nor MACs. */
+const SWITCH_WORDS = new Set(["ports", "macs", "hub"]);
+
+/**
+ * `ports` on a wirefilter's console (`vde term` emulates it on a switch's,
+ * from port/print): said with what the wirefilter has, where a bare 1038
+ * left the user to guess whether the console was broken.
+ */
+function switchWordHint(name: string, known: KnownCommands): string | undefined {
+  if (!SWITCH_WORDS.has(name) || !known.paths().includes("bandwidth")) return undefined;
+  return "a wirefilter's console has no ports or MACs: `showinfo` shows its impairments, `counters` what " +
+    "each did, loss/delay/dup/bandwidth/... set them (`help` lists them)";
 }
 
 /**

@@ -12,9 +12,11 @@ import { CommandRegistry, failure as failureReply, listing, ok, type Session } f
 import { Errno, type Reply } from "../console/reply_format.ts";
 import { renderTable } from "../console/switch/tables.ts";
 import { Document } from "yaml";
-import type { LabRunner } from "./runner.ts";
+import type { LabRunner, RunningLink } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
-import type { Impairments, LabNode, SwitchNode } from "./spec.ts";
+import type { Impairments, LabLink, LabNode, SwitchNode } from "./spec.ts";
+import { lanClashes } from "./same_lan.ts";
+import { MAX_VLAN } from "../switch/engine.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
 import { programHint } from "./program_hint.ts";
@@ -519,7 +521,9 @@ function linkCommand(r: LabRunner, args: string): Reply {
   }
   // The whole line is checked before anything changes: a mistake in it leaves the link as it was.
   let up = link.wire.up;
-  let impair: Impairments = link.wire.impair;
+  // A copy: a line refused after its loss was read leaves the link's own settings untouched.
+  let impair: Impairments = { ...link.wire.impair };
+  let vlan = link.spec.vlan;
   for (let i = 0; i < rest.length; i++) {
     const w = rest[i]!;
     if (w === "down" || w === "up") up = w === "up";
@@ -531,8 +535,14 @@ function linkCommand(r: LabRunner, args: string): Reply {
       const parsed = SETTERS[w]!(v);
       if (!parsed.ok) return failure(`${w}: ${parsed.error}`);
       impair[w as keyof Impairments] = parsed.value;
+    } else if (w === "vlan") {
+      const v = rest[++i];
+      if (v === undefined || !/^\d+$/.test(v) || Number(v) > MAX_VLAN) {
+        return failure(`vlan needs a VLAN, 1-${MAX_VLAN} (0: none, the port's own)`);
+      }
+      vlan = Number(v) === 0 ? undefined : Number(v);
     } else {
-      const words = ["down", "up", "clear", ...Object.keys(SETTERS)];
+      const words = ["down", "up", "clear", "vlan", ...Object.keys(SETTERS)];
       // tc netem's habits first: its jitter after the delay, its correlation after the loss, its own names.
       const netem = (rest[i - 2] === "delay" ? netemDelayForLabLink(rest[i - 1]!, w) : undefined) ??
         (rest[i - 2] === "loss" ? netemLossForLabLink(rest[i - 1]!, w) : undefined) ??
@@ -543,9 +553,30 @@ function linkCommand(r: LabRunner, args: string): Reply {
       );
     }
   }
+  if (vlan !== link.spec.vlan) {
+    const refused = vlanRefused(r, link, vlan);
+    if (refused !== undefined) return failure(refused);
+  }
   r.setLinkUp(link, up);
   r.setImpairments(link, impair);
+  if (vlan !== link.spec.vlan) r.setLinkVlans(link, vlan, link.spec.trunk);
   return ok();
+}
+
+/**
+ * Why `link` may not move to untagged VLAN `vlan`: it has no switch end, or
+ * the move puts a host on an address another host (or a slirp) holds on the
+ * LAN it joins, said as the lab file's line says it (same_lan.ts).
+ */
+function vlanRefused(r: LabRunner, link: RunningLink, vlan: number | undefined): string | undefined {
+  if (!link.spec.ends.some((e) => r.switches.has(e.node))) {
+    return "vlan needs a switch at one end of the link";
+  }
+  const lines = (links: readonly LabLink[]) => lanClashes(r.lab.nodes, links).map((c) => c.message);
+  const before = new Set(lines(r.lab.links));
+  const moved = r.lab.links.map((l) => l === link.spec ? { ...l, vlan } : l);
+  const made = lines(moved).filter((line) => !before.has(line));
+  return made.length === 0 ? undefined : made.join("\n");
 }
 
 /** `KEY VALUE` pairs of `add`, values split on commas where the file takes a list. */

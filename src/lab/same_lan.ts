@@ -13,11 +13,22 @@
  * another machine's switch, whose hosts the file does not name, so it joins
  * nothing here. Hub mode is left as VLANs: a clash missed, never one made up.
  *
+ * A slirp on a LAN holds its gateway and DNS addresses (10.0.2.2 and .3,
+ * fd00::2 and ::3, or what its options set): a host's static address there
+ * is the same clash. Its DHCP server leases from its first lease address
+ * (10.0.2.15) to the network's last host address, without asking who holds
+ * one, so a static address in that pool clashes only while a host on the
+ * LAN takes `dhcp`: that is refused too, naming the pool (without such a
+ * host the pool is nobody's, as QEMU users set 10.0.2.15 by hand).
+ *
  * Pure: the validated nodes and links in, the clashes out; validate.ts says
  * them at the address's line.
  */
-import type { LabLink, LabNode } from "./spec.ts";
-import { parseIpText } from "../wire/ip_address.ts";
+import type { LabLink, LabNode, SlirpNode } from "./spec.ts";
+import { ipv4ToU32, parseIpText } from "../wire/ip_address.ts";
+import { defaultConfig, parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
+import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
+import { formatIpv6 } from "../wire/ipv6.ts";
 
 /** A host's interface and one address on it, as written (`10.0.2.10/24`). */
 export interface HostAddress {
@@ -80,15 +91,7 @@ function endKeys(node: LabNode | undefined, iface: string | undefined, link: Lab
  * compared as addresses, so `10.0.2.10/24` and `10.0.2.10/16` clash.
  */
 export function sameLanClashes(nodes: readonly LabNode[], links: readonly LabLink[]): AddressClash[] {
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const lans = new Segments();
-  for (const link of links) {
-    const [a, b] = link.ends.map((e) => endKeys(byName.get(e.node), e.iface, link));
-    if (a!.length === 0 || b!.length === 0) continue;
-    // The untagged wire joins the first keys; a trunk VLAN joins the same VLAN at both switch ends.
-    lans.join(a![0]!, b![0]!);
-    for (const [i, key] of a!.entries()) if (i > 0 && b![i] !== undefined) lans.join(key, b![i]!);
-  }
+  const lans = lansOf(nodes, links);
   const held = new Map<string, HostAddress>();
   const clashes: AddressClash[] = [];
   for (const node of nodes) {
@@ -106,4 +109,111 @@ export function sameLanClashes(nodes: readonly LabNode[], links: readonly LabLin
     }
   }
   return clashes;
+}
+
+/** The LANs `links` make of `nodes`' ends. */
+function lansOf(nodes: readonly LabNode[], links: readonly LabLink[]): Segments {
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const lans = new Segments();
+  for (const link of links) {
+    const [a, b] = link.ends.map((e) => endKeys(byName.get(e.node), e.iface, link));
+    if (a!.length === 0 || b!.length === 0) continue;
+    // The untagged wire joins the first keys; a trunk VLAN joins the same VLAN at both switch ends.
+    lans.join(a![0]!, b![0]!);
+    for (const [i, key] of a!.entries()) if (i > 0 && b![i] !== undefined) lans.join(key, b![i]!);
+  }
+  return lans;
+}
+
+/** A host's static address that another host or a slirp on its LAN holds (or may lease); its one line. */
+export interface LanClash {
+  readonly at: HostAddress;
+  readonly message: string;
+}
+
+/** A slirp node's configuration as it will run (its options' mistakes are the validator's: defaults then). */
+function slirpConfig(node: SlirpNode): SlirpConfig {
+  try {
+    return node.options === undefined
+      ? defaultConfig()
+      : parseSlirpOptions(`/${node.options.replace(/^\/+/, "")}`);
+  } catch {
+    return defaultConfig();
+  }
+}
+
+/**
+ * Hosts' static addresses that a slirp on the same LAN holds (its gateway
+ * or DNS, IPv4 or IPv6), or that its DHCP pool holds while a host on that
+ * LAN takes `dhcp` (the first lease may be it).
+ */
+export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[]): LanClash[] {
+  const lans = lansOf(nodes, links);
+  const hosts = nodes.filter((n) => n.kind === "host");
+  const out: LanClash[] = [];
+  for (const slirp of nodes) {
+    if (slirp.kind !== "slirp") continue;
+    const lan = lans.root(`slirp:${slirp.name}`);
+    const c = slirpConfig(slirp);
+    // A family the slirp runs without (its `v4` or `v6` alone) holds nothing.
+    const held = new Map([
+      ...(c.v4
+        ? [[ipKey(formatIpv4(c.gateway)), "gateway"], [ipKey(formatIpv4(c.dns)), "DNS"]] as const
+        : []),
+      ...(c.v6
+        ? [[ipKey(formatIpv6(c.gateway6)), "IPv6 gateway"], [ipKey(formatIpv6(c.dns6)), "IPv6 DNS"]] as const
+        : []),
+    ]);
+    const last = ((c.network | ~prefixMask(c.prefixLength)) >>> 0) - 1;
+    const pool = `${formatIpv4(c.dhcpStart)}-${formatIpv4(last)}`;
+    const onLan = hosts.flatMap((h) =>
+      Object.entries(h.addresses).filter(([iface]) => lans.root(`if:${h.name}:${iface}`) === lan)
+        .flatMap(([iface, list]) => list.map((address) => ({ host: h.name, iface, address })))
+    );
+    const leasing = onLan.find((a) => a.address === "dhcp");
+    for (const here of onLan) {
+      const ip = here.address.split("/")[0]!;
+      const what = held.get(ipKey(here.address));
+      const where = `host ${here.host} ${here.iface} address ${ip}`;
+      if (what !== undefined) {
+        const holds = what.startsWith("IPv6")
+          ? `${formatIpv6(c.gateway6)} and ${formatIpv6(c.dns6)}`
+          : `${formatIpv4(c.gateway)} and ${formatIpv4(c.dns)}, and leases ${pool}`;
+        out.push({
+          at: here,
+          message: `${where} is slirp ${slirp.name}'s ${what}, on the same LAN: neighbours would reach ` +
+            `whichever answered last; give the host another (slirp ${slirp.name} holds ${holds})`,
+        });
+        continue;
+      }
+      const v4 = parseIpText(ip);
+      const n = v4.ok && v4.value.length === 4 ? ipv4ToU32(v4.value) : undefined;
+      if (!c.v4 || leasing === undefined || n === undefined || n < c.dhcpStart || n > last) continue;
+      out.push({
+        at: here,
+        message: `${where} is in slirp ${slirp.name}'s DHCP pool (${pool}), which ${leasing.host} ` +
+          `(${leasing.iface}: dhcp) leases from on the same LAN: ${formatIpv4(c.dhcpStart)} is the first ` +
+          `address it gives; use one outside ${pool}`,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every clash on one LAN, as the line said at the address: two hosts on one
+ * address, then a host on a slirp's. One function for a lab file and for
+ * a live change (the lab shell's `link A-B vlan N`), so both say the same.
+ */
+export function lanClashes(nodes: readonly LabNode[], links: readonly LabLink[]): LanClash[] {
+  const hosts = sameLanClashes(nodes, links).map(({ first, second }) => {
+    const holder = first.host === second.host ? `its ${first.iface}'s` : `${first.host}'s (${first.iface})`;
+    return {
+      at: second,
+      message:
+        `host ${second.host} ${second.iface} address ${second.address.split("/")[0]} is ${holder} too, ` +
+        `on the same LAN: neighbours would reach whichever answered ARP last; give each its own`,
+    };
+  });
+  return [...hosts, ...slirpClashes(nodes, links)];
 }

@@ -15,7 +15,7 @@ export const LAB_COMMANDS: readonly (readonly [string, string, string])[] = [
   ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
   [
     "link",
-    "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V|limit N",
+    "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V|limit N|vlan N",
     "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
   ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],

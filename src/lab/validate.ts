@@ -30,7 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
-import { ipKey, sameLanClashes } from "./same_lan.ts";
+import { ipKey, lanClashes } from "./same_lan.ts";
 import { listAfterComma, missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
@@ -1007,17 +1007,12 @@ class Validator {
     }
   }
 
-  /** Two hosts (or interfaces) on one LAN with one address: each neighbour reaches whichever answered last. */
+  /** Two hosts (or interfaces) on one LAN with one address, or a host on a slirp's: each neighbour reaches either. */
   #checkSameLan(nodes: LabNode[], links: LabLink[], nodeKeys: Map<string, Node>): void {
-    for (const { first, second } of sameLanClashes(nodes, links)) {
-      const at = this.#addressAt.get(`${second.host} ${second.iface} ${second.address}`) ??
-        nodeKeys.get(second.host);
-      const ip = second.address.split("/")[0];
-      const holder = first.host === second.host ? `its ${first.iface}'s` : `${first.host}'s (${first.iface})`;
+    for (const { at, message } of lanClashes(nodes, links)) {
       this.#error(
-        at,
-        `host ${second.host} ${second.iface} address ${ip} is ${holder} too, on the same LAN: ` +
-          `neighbours would reach whichever answered ARP last; give each its own`,
+        this.#addressAt.get(`${at.host} ${at.iface} ${at.address}`) ?? nodeKeys.get(at.host),
+        message,
       );
     }
   }

@@ -146,6 +146,11 @@ Deno.test("docker's, compose's and containerlab's options to the lab commands sa
       ["up", "-f", "x.yaml"],
       "vde: unknown option '-f' (the lab file is the argument, or -t FILE as containerlab's: vde up x.yaml)",
     ],
+    // The value joined to the option, as getopt takes it: the same hint.
+    [
+      ["up", "-fx.yaml"],
+      "vde: unknown option '-fx.yaml' (the lab file is the argument, or -t FILE as containerlab's: vde up x.yaml)",
+    ],
     [["status", "-o", "json"], "vde: unknown option '-o' (it is --json here, or --format json)"],
     [
       ["exec", "-u", "alice", "h1", "id"],

@@ -481,6 +481,9 @@ Deno.test("vde term on another user's switch directory says it cannot look into 
   }
 });
 
+const WIREFILTER_HAS = "a wirefilter's console has no ports or MACs: `showinfo` shows its impairments, " +
+  "`counters` what each did, loss/delay/dup/bandwidth/... set them (`help` lists them)";
+
 Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose help shows no syntax", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-term-wf-" });
   const mgmt = `${dir}/wf.mgmt`;
@@ -499,11 +502,12 @@ Deno.test("vde term -c on a wirefilter gives no made-up usage for commands whose
     );
     const markov = await term([mgmt, "-c", "markov-numnodes x"]);
     assert.equal(markov.stderr, "vde: markov-numnodes x: 1022 Invalid argument (usage: markov-numnodes n)\n");
-    // vde term's hub/ports/macs for a C switch: a wirefilter has none, whatever the words after them.
-    for (const line of ["hub maybe", "ports foo", "macs"]) {
+    // vde term's hub/ports/macs for a C switch: a wirefilter has none, whatever the words after them, and
+    // says what it has.
+    for (const line of ["hub maybe", "ports foo", "macs", "ports"]) {
       assert.equal(
         (await term([mgmt, "-c", line])).stderr,
-        `vde: ${line}: 1038 Function not implemented\n`,
+        `vde: ${line}: 1038 Function not implemented (${WIREFILTER_HAS})\n`,
         line,
       );
     }

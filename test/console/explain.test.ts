@@ -407,3 +407,17 @@ Deno.test("tc netem's words on a wirefilter's console are answered with its comm
   );
   assert.equal(failureHint("rate 1mbit", Errno.ENOSYS, known), "no such command; `help` lists the commands");
 });
+
+Deno.test("a switch's ports, macs or hub on a wirefilter's console say what the wirefilter has", () => {
+  const wirefilter = knownCommandsOf(
+    wirefilterCommands(new WirefilterContext(new WireFilter({ seed: 1 }), { bidirectional: true })),
+  );
+  assert.equal(
+    formatExplained("ports", { code: Errno.ENOSYS }, wirefilter),
+    "ports: no such command; a wirefilter's console has no ports or MACs: `showinfo` shows its impairments, " +
+      "`counters` what each did, loss/delay/dup/bandwidth/... set them (`help` lists them)\n",
+  );
+  assert.match(failureHint("hub on", Errno.ENOSYS, wirefilter) ?? "", /^a wirefilter's console has no ports/);
+  // A switch's console without them (a lab's) is no wirefilter's.
+  assert.equal(failureHint("ports", Errno.ENOSYS, known), "no such command; `help` lists the commands");
+});

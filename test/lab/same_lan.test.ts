@@ -140,3 +140,92 @@ Deno.test("a running lab refuses a link that would put a host added live on anot
     assert.equal(apart.code, 0, apart.stderr);
   });
 });
+
+Deno.test("a host on a slirp's gateway or DNS address on its LAN is refused, as its options set them", () => {
+  const nodes = (options: string, h1: string) => [
+    "sw1: { kind: switch }",
+    `nat: { kind: slirp${options} }`,
+    `h1: { kind: host, address: [${h1}] }`,
+  ];
+  const links = ["- endpoints: [nat, sw1]", "- endpoints: [h1, sw1]"];
+  assert.deepEqual(errorsOf(lab(nodes("", "10.0.2.2/24, fd00::3/64"), links)), [
+    "lab.yaml:6:33: host h1 eth0 address 10.0.2.2 is slirp nat's gateway, on the same LAN: neighbours would " +
+    "reach whichever answered last; give the host another (slirp nat holds 10.0.2.2 and 10.0.2.3, and leases " +
+    "10.0.2.15-10.0.2.254)",
+    "lab.yaml:6:46: host h1 eth0 address fd00::3 is slirp nat's IPv6 DNS, on the same LAN: neighbours would " +
+    "reach whichever answered last; give the host another (slirp nat holds fd00::2 and fd00::3)",
+  ]);
+  // Its options move them: 10.0.2.2 is then free, 192.168.5.3 (the DNS moved into the network) is not.
+  assert.deepEqual(errorsOf(lab(nodes(", options: addr=192.168.5.1/24", "10.0.2.2/24"), links)), []);
+  assert.match(
+    errorsOf(lab(nodes(", options: addr=192.168.5.1/24", "192.168.5.3/24"), links)).join("\n"),
+    /address 192\.168\.5\.3 is slirp nat's DNS, on the same LAN/,
+  );
+  // A slirp run for IPv6 alone holds no IPv4 address.
+  assert.deepEqual(errorsOf(lab(nodes(", options: v6", "10.0.2.2/24"), links)), []);
+  // On another LAN (a switch of its own) the slirp's addresses are nobody's.
+  assert.deepEqual(
+    errorsOf(
+      lab([...nodes("", "10.0.2.2/24"), "sw2: { kind: switch }"], [links[0]!, "- endpoints: [h1, sw2]"]),
+    ),
+    [],
+  );
+});
+
+Deno.test("a static address in a slirp's DHCP pool is refused only while a host on that LAN takes dhcp", () => {
+  const nodes = (h2: string) => [
+    "sw1: { kind: switch }",
+    "nat: { kind: slirp }",
+    "h1: { kind: host, address: 10.0.2.15/24 }",
+    `h2: { kind: host, address: ${h2} }`,
+  ];
+  const links = ["- endpoints: [nat, sw1]", "- endpoints: [h1, sw1]", "- endpoints: [h2, sw1]"];
+  assert.deepEqual(errorsOf(lab(nodes("dhcp"), links)), [
+    "lab.yaml:6:32: host h1 eth0 address 10.0.2.15 is in slirp nat's DHCP pool (10.0.2.15-10.0.2.254), which " +
+    "h2 (eth0: dhcp) leases from on the same LAN: 10.0.2.15 is the first address it gives; use one outside " +
+    "10.0.2.15-10.0.2.254",
+  ]);
+  // No host leasing: the pool is nobody's, as QEMU users give 10.0.2.15 by hand. Below the pool is free.
+  assert.deepEqual(errorsOf(lab(nodes("10.0.2.16/24"), links)), []);
+  assert.deepEqual(errorsOf(lab(nodes("dhcp").map((n) => n.replace("10.0.2.15", "10.0.2.14")), links)), []);
+});
+
+/** TWO_HOSTS with both hosts on 10.9.0.1, h1 in VLAN 10 and h2 in VLAN 20: one address on two LANs. */
+const APART = TWO_HOSTS.replace("10.9.0.2", "10.9.0.1")
+  .replace("endpoints: [h1, sw1]\n", "endpoints: [h1, sw1]\n      vlan: 10\n")
+  .replace("endpoints: [h2, sw1]\n", "endpoints: [h2, sw1]\n      vlan: 20\n");
+
+Deno.test("moving a link's VLAN live (link A-B vlan N, apply of a changed file) onto another host's address is refused with the file's line, the lab unchanged", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: APART }, async (name, file) => {
+    const line = `host h2 eth0 address 10.9.0.1 is h1's (eth0) too, ${CLASH}`;
+    const moved = await vde(["term", name, "-c", "link h2:eth0-sw1:2 loss 5% vlan 10"]);
+    assert.deepEqual([moved.code, moved.stderr], [1, `vde: link h2:eth0-sw1:2 loss 5% vlan 10: ${line}\n`]);
+    const after = await vde(["term", name, "-c", "links"]);
+    assert.doesNotMatch(after.stdout, /loss/, "the loss before the refused vlan is not set either");
+    // The running lab is still its file: neither VLAN nor loss moved.
+    assert.match((await vde(["up", "--apply", file])).stdout, /nothing to apply: .* as it is/);
+    // The file's line for the same move, through apply: refused at its address, nothing changed.
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("vlan: 20", "vlan: 10"));
+    const applied = await vde(["up", "--apply", file]);
+    assert.deepEqual([applied.code, applied.stderr], [
+      1,
+      `${file}:6:32: ${line}\nvde: 1 error in ${file}; nothing was created or changed\n`,
+    ]);
+    // The lab shell's apply, read by the lab's own process, says the same line.
+    const shell = await vde(["term", name, "-c", "apply"]);
+    assert.equal(shell.stderr, `vde: apply: ${Deno.realPathSync(file)}:6:32: ${line}\nnothing was changed\n`);
+    await Deno.writeTextFile(file, text);
+    // A VLAN of its own is the host's to take.
+    const own = await vde([
+      "term",
+      name,
+      "-c",
+      "link h2:eth0-sw1:2 vlan 30",
+      "-c",
+      "link h2:eth0-sw1:2 vlan 0",
+    ]);
+    assert.equal(own.code, 0, own.stderr);
+  });
+});

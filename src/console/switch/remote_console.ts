@@ -186,10 +186,15 @@ export class RemoteConsole {
     } catch { /* completion is a convenience */ }
   }
 
-  /** Every command known: the remote's, then local ones and fallbacks it lacks (a lab has no ports of its own). */
+  /**
+   * Every command known: the remote's, then local ones and fallbacks it lacks. The fallbacks are a
+   * switch's (from port/print): a lab has no ports of its own, nor has a wirefilter, whose `help` lists
+   * no port/print; before `help` is asked they are offered.
+   */
   commands(): RemoteCommand[] {
     const have = new Set(this.#remote.map((c) => c.path));
-    const ours = this.lab ? LOCAL_COMMANDS : [...LOCAL_COMMANDS, ...FALLBACKS];
+    const aSwitch = !this.lab && (this.#remote.length === 0 || have.has("port/print"));
+    const ours = aSwitch ? [...LOCAL_COMMANDS, ...FALLBACKS] : LOCAL_COMMANDS;
     return [...this.#remote, ...ours.filter((c) => !have.has(c.path))];
   }
 
