@@ -15,7 +15,14 @@
  * RIG_PERF=stat counts our slirp's system calls and context switches
  * (perf stat), RIG_PERF=1 or g records a profile (perf record, g: with call
  * graphs; add RIG_V8=--perf-basic-prof for the JIT's symbols), each into
- * /tmp/slirpdl2-NAME.*.
+ * /tmp/slirpdl2-NAME.*. RIG_UP=1 runs iperf3 guest->host (up) instead:
+ * the C switch then streams into the slirp, and what it could not send
+ * there shows as the guest's retransmits only: its port counters count a
+ * frame out before the send that may drop it (sw->slirp, the frames it
+ * sent the slirp's port, is what it tried); short runs (SECONDS 1) weigh
+ * a stream's start, before a slirp raises its priority.
+ * RIG_P=N runs N streams at once (iperf3 -P), whose windows together
+ * outgrow the switch's queue.
  */
 import { waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -47,8 +54,12 @@ interface Sample {
   toGuestPerMb: number;
   fromSlirpPerMb: number;
   fromGuestPerMb: number;
+  toSlirpPerMb: number;
 }
 const samples: Record<string, Sample[]> = {};
+/** Guest->host (RIG_UP=1) rather than host->guest. */
+const up = Deno.env.get("RIG_UP") === "1";
+const parallel = Deno.env.get("RIG_P") ?? "1";
 
 /** Port counters of the C switch: per client pid, frames in and out. */
 async function ports(mgmt: string): Promise<Map<number, { inp: number; out: number }>> {
@@ -143,7 +154,19 @@ await withNetns(async (lab) => {
           )
           : null;
         const r = await g.run(
-          ["iperf3", "-c", "10.0.2.2", "-p", port, "-t", String(seconds), "-J", "-R"],
+          [
+            "iperf3",
+            "-c",
+            "10.0.2.2",
+            "-p",
+            port,
+            "-t",
+            String(seconds),
+            "-J",
+            ...(up ? [] : ["-R"]),
+            "-P",
+            parallel,
+          ],
           { check: false, timeoutMs: (seconds + 30) * 1000 },
         );
         if (perf) await perf.status;
@@ -172,6 +195,7 @@ await withNetns(async (lab) => {
           toGuestPerMb: d(guest.pid, "out") / mb,
           fromSlirpPerMb: d(slirp.pid, "inp") / mb,
           fromGuestPerMb: d(guest.pid, "inp") / mb,
+          toSlirpPerMb: d(slirp.pid, "out") / mb,
         };
         (samples[kind.name] ??= []).push(s);
         console.log(
@@ -182,7 +206,7 @@ await withNetns(async (lab) => {
           }% idle); frames/MB ` +
             `slirp->sw ${s.fromSlirpPerMb.toFixed(0)} sw->guest ${s.toGuestPerMb.toFixed(0)} guest->sw ${
               s.fromGuestPerMb.toFixed(0)
-            }`,
+            } sw->slirp ${s.toSlirpPerMb.toFixed(0)}`,
         );
       } catch (err) {
         console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
@@ -210,6 +234,6 @@ for (const [name, ss] of Object.entries(samples)) {
       col("slirp")
     } plug ${col("plug")} machine ${col("machine")}, frames/MB slirp->sw ${col("fromSlirpPerMb")} guest->sw ${
       col("fromGuestPerMb")
-    }`,
+    } sw->slirp ${col("toSlirpPerMb")}`,
   );
 }
