@@ -6,8 +6,8 @@
  * `lib` (Debian's libslirp plugin) and any number of `NAME=REPO` (our
  * `vde slirp` from the checkout REPO). Per run: Mbit/s, retransmits, CPU
  * per MB of the C switch, the slirp and the guest's vde_plug and the
- * machine, and the frames per MB the C switch sent to the guest's port and
- * got from the slirp's (its port counters).
+ * machine, and the frames per MB the C switch sent (tried to) and got on
+ * the guest's port and the slirp's (its port counters).
  *
  *   deno run -A scripts/slirp_down_rig.ts PAIRS SECONDS lib new=/work/wt base=/work/base
  *
@@ -15,7 +15,17 @@
  * RIG_PERF=stat counts our slirp's system calls and context switches
  * (perf stat), RIG_PERF=1 or g records a profile (perf record, g: with call
  * graphs; add RIG_V8=--perf-basic-prof for the JIT's symbols), each into
- * /tmp/slirpdl2-NAME.*.
+ * NAME.stat or NAME.perf in a directory of its own the rig names (not a
+ * fixed /tmp path: perf stat -o follows a symlink a local user left there,
+ * and root's perf then overwrites the file it points to).
+ *
+ * RIG_UP=1 runs iperf3 guest->host (up) instead: the C switch then streams
+ * into the slirp, and what it could not send there shows as the guest's
+ * retransmits only (its port counters count a frame out before the send
+ * that may drop it: sw->slirp is what it tried). Short runs (SECONDS 1)
+ * weigh a stream's start, before a slirp raises its priority; RIG_P=N runs
+ * N streams at once (iperf3 -P), whose windows together outgrow the
+ * switch's queue.
  */
 import { waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
@@ -47,8 +57,15 @@ interface Sample {
   toGuestPerMb: number;
   fromSlirpPerMb: number;
   fromGuestPerMb: number;
+  toSlirpPerMb: number;
 }
 const samples: Record<string, Sample[]> = {};
+/** Guest->host (RIG_UP=1) rather than host->guest. */
+const up = Deno.env.get("RIG_UP") === "1";
+const parallel = Deno.env.get("RIG_P") ?? "1";
+/** Where perf writes (RIG_PERF): made here, mode 0700, with a name nobody could foresee. */
+const perfDir = Deno.env.get("RIG_PERF") ? await Deno.makeTempDir({ prefix: "slirp_rig-" }) : null;
+if (perfDir !== null) console.log(`perf output in ${perfDir}`);
 
 /** Port counters of the C switch: per client pid, frames in and out. */
 async function ports(mgmt: string): Promise<Map<number, { inp: number; out: number }>> {
@@ -111,7 +128,7 @@ await withNetns(async (lab) => {
         const before = await Promise.all(pids.map(cpuSeconds));
         const mb0 = await machineCpu();
         const pc0 = await ports(mgmt);
-        const perf = Deno.env.get("RIG_PERF") && kind.repo !== null
+        const perf = perfDir !== null && kind.repo !== null
           ? spawnManaged(
             Deno.env.get("RIG_PERF") === "stat"
               ? [
@@ -120,7 +137,7 @@ await withNetns(async (lab) => {
                 "-e",
                 "syscalls:sys_enter_read,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_write,syscalls:sys_enter_futex,context-switches",
                 "-o",
-                `/tmp/slirpdl2-${kind.name}.stat`,
+                `${perfDir}/${kind.name}.stat`,
                 "-p",
                 String(slirp.pid),
                 "--",
@@ -132,7 +149,7 @@ await withNetns(async (lab) => {
                 "record",
                 ...(Deno.env.get("RIG_PERF") === "g" ? ["-g"] : []),
                 "-o",
-                `/tmp/slirpdl2-${kind.name}.perf`,
+                `${perfDir}/${kind.name}.perf`,
                 "-p",
                 String(slirp.pid),
                 "--",
@@ -143,7 +160,19 @@ await withNetns(async (lab) => {
           )
           : null;
         const r = await g.run(
-          ["iperf3", "-c", "10.0.2.2", "-p", port, "-t", String(seconds), "-J", "-R"],
+          [
+            "iperf3",
+            "-c",
+            "10.0.2.2",
+            "-p",
+            port,
+            "-t",
+            String(seconds),
+            "-J",
+            ...(up ? [] : ["-R"]),
+            "-P",
+            parallel,
+          ],
           { check: false, timeoutMs: (seconds + 30) * 1000 },
         );
         if (perf) await perf.status;
@@ -172,6 +201,7 @@ await withNetns(async (lab) => {
           toGuestPerMb: d(guest.pid, "out") / mb,
           fromSlirpPerMb: d(slirp.pid, "inp") / mb,
           fromGuestPerMb: d(guest.pid, "inp") / mb,
+          toSlirpPerMb: d(slirp.pid, "out") / mb,
         };
         (samples[kind.name] ??= []).push(s);
         console.log(
@@ -182,7 +212,7 @@ await withNetns(async (lab) => {
           }% idle); frames/MB ` +
             `slirp->sw ${s.fromSlirpPerMb.toFixed(0)} sw->guest ${s.toGuestPerMb.toFixed(0)} guest->sw ${
               s.fromGuestPerMb.toFixed(0)
-            }`,
+            } sw->slirp ${s.toSlirpPerMb.toFixed(0)}`,
         );
       } catch (err) {
         console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
@@ -210,6 +240,6 @@ for (const [name, ss] of Object.entries(samples)) {
       col("slirp")
     } plug ${col("plug")} machine ${col("machine")}, frames/MB slirp->sw ${col("fromSlirpPerMb")} guest->sw ${
       col("fromGuestPerMb")
-    }`,
+    } sw->slirp ${col("toSlirpPerMb")}`,
   );
 }

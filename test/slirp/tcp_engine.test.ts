@@ -437,27 +437,31 @@ Deno.test("back-pressure host to guest: the engine stops reading the host when t
   rig.engine.close();
 });
 
-Deno.test("host to guest: with plenty still to send, the host is read once a full read fits, not after every ACK", async () => {
-  // Behind Debian's switch: 88 frames in flight of a 512 KiB send ring, the rest waits unsent.
+/**
+ * A download behind Debian's switch (88 frames in flight of a 512 KiB send ring, the rest waiting
+ * unsent): the engine reads `conn`, and `ack(most)` takes what it sent, checks the stream's bytes
+ * (`byte(i)`, from the first) and acknowledges up to `most` bytes more of it.
+ */
+async function download(conn: MemoryConn, byte: (i: number) => number) {
   const rig = new Rig({ tcp: { keepAliveIdleMs: Infinity, switchQueueFrames: 93 } });
-  const conn = new MemoryConn();
   conn.synchronous = true;
-  const reads: number[] = [];
-  conn.source = (p) => {
-    p.fill(0x61);
-    reads.push(p.length);
-    return p.length;
-  };
   rig.hostNet.onConnect = () => conn;
   rig.send(GUEST, REMOTE, { flags: TCP_SYN, mss: 1460, wscale: 7, window: 65535 });
   await settle();
   const [synAck] = rig.take();
-  let acked = (synAck!.seq + 1) >>> 0;
+  const isn = (synAck!.seq + 1) >>> 0;
+  let acked = isn;
   let sentTo = acked;
-  /** The guest acknowledges up to `most` bytes of what it got. */
+  let fin = false;
   const ack = async (most: number) => {
     for (const o of rig.take()) {
-      const end = (o.seq + o.payload.length) >>> 0;
+      const at = (o.seq - isn) | 0;
+      for (let i = 0; i < o.payload.length; i++) {
+        if (o.payload[i] !== byte(at + i)) assert.fail(`byte ${at + i}: ${o.payload[i]}`);
+      }
+      if ((o.flags & TCP_FIN) !== 0) fin = true;
+      // A FIN counts one in the sequence space.
+      const end = (o.seq + o.payload.length + (o.flags & TCP_FIN)) >>> 0;
       if (((end - sentTo) | 0) > 0) sentTo = end;
     }
     const n = Math.min(most, (sentTo - acked) | 0);
@@ -466,8 +470,24 @@ Deno.test("host to guest: with plenty still to send, the host is read once a ful
     await settle();
     return n;
   };
-  // Slow start fills the ring; then the guest acknowledges about 1 MB, 10 segments at a time.
-  while ((await ack(1 << 20)) < 88 * 1460);
+  await ack(0); // the handshake's
+  // Slow start, an ACK every other segment, until the flight is full.
+  for (let round = 0; ((sentTo - acked) | 0) < 80 * 1460; round++) {
+    if (round > 1000 || (await ack(2 * 1460)) === 0) assert.fail(`no full flight after ${round} ACKs`);
+  }
+  return { rig, ack, fin: () => fin, acked: () => (acked - isn) | 0, unacked: () => (sentTo - acked) | 0 };
+}
+
+Deno.test("host to guest: with plenty still to send, the host is read once a full read fits, not after every ACK", async () => {
+  const conn = new MemoryConn();
+  const reads: number[] = [];
+  conn.source = (p) => {
+    p.fill(0x61);
+    reads.push(p.length);
+    return p.length;
+  };
+  const { rig, ack } = await download(conn, () => 0x61);
+  // The guest acknowledges about 1 MB, 10 segments at a time.
   reads.length = 0;
   let total = 0;
   while (total < 1_000_000) total += await ack(10 * 1460);
@@ -475,6 +495,32 @@ Deno.test("host to guest: with plenty still to send, the host is read once a ful
   assert.ok(bytes >= total - 512 * 1024, `read ${bytes} of the ${total} acknowledged`);
   // One read per ACK would be 69; a full read is 256 KiB (two when the ring wraps).
   assert.ok(reads.length <= 10, `${reads.length} reads (${reads.join(", ")}) for ${total} bytes`);
+  rig.engine.close();
+});
+
+Deno.test("host to guest: the host's end of stream, while a download waits for room for a full read, reaches the guest after all its bytes", async () => {
+  const size = 1_500_000;
+  const conn = new MemoryConn();
+  const stream = new Uint8Array(size).map((_, i) => i % 251);
+  conn.push(stream);
+  conn.end();
+  const { rig, ack, fin, acked } = await download(conn, (i) => i % 251);
+  while (!fin()) if ((await ack(10 * 1460)) === 0) assert.fail(`stalled at ${acked()} of ${size}`);
+  while ((await ack(1 << 20)) > 0);
+  assert.equal(acked(), size + 1, "all the stream's bytes and its FIN");
+  rig.engine.close();
+});
+
+Deno.test("host to guest: after a download the guest took, a small reply of the host leaves at once", async () => {
+  const conn = new MemoryConn();
+  conn.push(new Uint8Array(700_000));
+  const { rig, ack, acked, unacked } = await download(conn, (i) => i < 700_000 ? 0 : 0x62);
+  while (unacked() > 0 || acked() < 700_000) await ack(1 << 20);
+  // A request and its answer: no ACK, timer or read of the guest's between the host's write and its segment.
+  conn.push(new Uint8Array(100).fill(0x62));
+  await settle();
+  const out = rig.take().filter((o) => o.payload.length > 0);
+  assert.deepEqual(out.map((o) => o.payload.length), [100]);
   rig.engine.close();
 });
 
