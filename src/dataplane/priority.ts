@@ -25,13 +25,23 @@ const SCHED_RR = 2;
  * threads block as soon as there is nothing to move (an empty socket, a
  * full ring, a full peer). Without the privilege (CAP_SYS_NICE, or
  * RLIMIT_RTPRIO / RLIMIT_NICE) a thread runs at nice -20 if allowed, else
- * normally.
+ * normally. A process started niced (above 0) is left as the user made it.
  *
  * @returns true when the thread now runs SCHED_RR
  */
 export function raisePriority(): boolean {
+  if (!mayRaise(currentNice())) return false;
   raiseNice();
   return setRealtime(true);
+}
+
+/**
+ * Whether a thread at `nice` (its process's, inherited when it was made) may
+ * raise itself: not when the user started vde with a lower priority (`nice
+ * -n 10 vde ...`), which is a choice about this process, as for any other.
+ */
+export function mayRaise(nice: number): boolean {
+  return nice <= 0;
 }
 
 /** Makes the calling thread nice -20 (if allowed), in the ordinary class. */

@@ -8,10 +8,14 @@ import assert from "node:assert/strict";
 import {
   DemandGovernor,
   DownloadYield,
+  mayRaise,
   RateWindow,
   RealtimeGovernor,
   smallFrames,
 } from "../../src/dataplane/priority.ts";
+import { startCSwitch } from "../helpers/switches.ts";
+import { ourCli } from "../helpers/vde_clients.ts";
+import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
 
 function rig(realtime = true) {
   const clock = { now: 1000 };
@@ -246,4 +250,57 @@ Deno.test("a rate window judges each counter over 10 ms against 100 Mbit/s and h
   w.sign(1022);
   assert.equal(w.held(1222), true, "held 200 ms");
   assert.equal(w.held(1222.1), false, "then let go");
+});
+
+Deno.test("a thread raises itself only in a process not started niced", () => {
+  assert.equal(mayRaise(0), true);
+  assert.equal(mayRaise(-5), true, "already raised by its starter");
+  assert.equal(mayRaise(10), false, "nice -n 10 vde ...: the user's choice");
+});
+
+/** The receive thread (`worker-N`) of process `pid`: its nice value and policy (0: ordinary, 2: SCHED_RR). */
+function workerSched(pid: number): { nice: number; policy: number } | undefined {
+  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      if (!Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/comm`).startsWith("worker-")) continue;
+      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
+      // Fields after the command's closing parenthesis: nice is field 19, policy 41.
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return { nice: Number(f[16]), policy: Number(f[38]) };
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return undefined;
+}
+
+Deno.test("vde plug started with nice -n 10 keeps its receive thread at nice 10 in the ordinary class; not niced, as root, the thread is SCHED_RR at nice -20", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-nice-" });
+  const sw = await startCSwitch(`${dir}/sw`);
+  try {
+    for (const niced of [false, true]) {
+      const argv = [...(niced ? ["nice", "-n", "10"] : []), ...ourCli(), "plug", `vde://${dir}/sw`, "-"];
+      const child = new Deno.Command(argv[0]!, {
+        args: argv.slice(1),
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        let sched: { nice: number; policy: number } | undefined;
+        await waitFor(() => (sched = workerSched(child.pid)) !== undefined && (niced || sched.policy === 2), {
+          timeoutMs: 30_000,
+          what: "the plug's receive thread",
+        });
+        // The thread raises itself first thing: a niced one that would have done so has by now.
+        if (niced) await new Promise((r) => setTimeout(r, 500));
+        assert.deepEqual(workerSched(child.pid), niced ? { nice: 10, policy: 0 } : { nice: -20, policy: 2 });
+      } finally {
+        await child.stdin.close();
+        await child.status;
+      }
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
