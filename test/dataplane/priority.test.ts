@@ -278,7 +278,17 @@ Deno.test("vde plug started with nice -n 10 keeps its receive thread at nice 10 
   const sw = await startCSwitch(`${dir}/sw`);
   try {
     for (const niced of [false, true]) {
-      const argv = [...(niced ? ["nice", "-n", "10"] : []), ...ourCli(), "plug", `vde://${dir}/sw`, "-"];
+      // Nice values relative to this process's own (a test run may itself be niced): 0, then 10.
+      const own = Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ")[16]);
+      const argv = [
+        "nice",
+        "-n",
+        String((niced ? 10 : 0) - own),
+        ...ourCli(),
+        "plug",
+        `vde://${dir}/sw`,
+        "-",
+      ];
       const child = new Deno.Command(argv[0]!, {
         args: argv.slice(1),
         stdin: "piped",
