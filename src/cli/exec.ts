@@ -40,7 +40,7 @@ import { otherToolOption } from "./other_tools.ts";
 import { onSignals } from "./signals.ts";
 import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
-import { GroupSignalWitness } from "../os/group_witness.ts";
+import { GroupSignalWitness, type WitnessedSignal } from "../os/group_witness.ts";
 import { rootLabsHint } from "./lab.ts";
 
 /** A running lab as exec sees it: its name and its hosts' namespaces. */
@@ -144,13 +144,39 @@ export function relays(signal: Deno.Signal, toGroup: boolean): boolean {
   return !(toGroup && (signal === "SIGINT" || signal === "SIGQUIT"));
 }
 
+/** What tells whether a signal was sent to the whole group (os/group_witness.ts's witness). */
+export interface GroupWitness {
+  sentToGroup(signal: WitnessedSignal): Promise<boolean | undefined>;
+}
+
 /**
  * Whether `signal`, just received, was sent to this process's whole group: as `witness` saw it, or, where
  * it cannot tell, whether this process is its terminal's foreground (where the keys send it to the group).
  */
-async function sentToGroup(signal: Deno.Signal, witness: GroupSignalWitness): Promise<boolean> {
+async function sentToGroup(signal: Deno.Signal, witness: GroupWitness): Promise<boolean> {
   if (signal !== "SIGINT" && signal !== "SIGQUIT") return false;
   return (await witness.sentToGroup(signal)) ?? thisInForeground();
+}
+
+/**
+ * A signal listener that passes each signal `relays` lets through to `kill`, in the order they came. The
+ * witness is asked as each comes (its answer is about that moment), but an answer can wait for a dead
+ * witness's exit status: the passing on waits for the answers before it, so a TERM that follows an INT
+ * still comes after it (a command's INT trap that cleans up runs before the TERM that ends it).
+ */
+export function orderedRelay(
+  witness: GroupWitness,
+  kill: (signal: Deno.Signal) => void,
+): (signal: Deno.Signal) => void {
+  let before: Promise<void> = Promise.resolve();
+  return (signal) => {
+    const toGroup = sentToGroup(signal, witness);
+    // Nothing here rejects (the witness reads and waits without throwing, `kill` is the caller's safe
+    // one); caught all the same, as a chain that rejected once would pass on no signal after.
+    before = before.then(async () => {
+      if (relays(signal, await toGroup)) kill(signal);
+    }).catch(() => {});
+  };
 }
 
 /**
@@ -177,12 +203,14 @@ async function runHere(argv: readonly string[], env: Record<string, string>): Pr
   // after the listeners: it starts with INT and QUIT at their default, not ignored as this process may have
   // got them (a script's background job), where one sent before it blocks them would leave no trace.
   const witness = new GroupSignalWitness();
-  const stop = onSignals(async (signal) => {
-    if (child === undefined || !relays(signal, await sentToGroup(signal, witness))) return;
-    try {
-      child.kill(signal);
-    } catch { /* exited meanwhile */ }
-  }, RELAYED_SIGNALS);
+  const stop = onSignals(
+    orderedRelay(witness, (signal) => {
+      try {
+        child?.kill(signal);
+      } catch { /* exited meanwhile */ }
+    }),
+    RELAYED_SIGNALS,
+  );
   witness.start();
   try {
     try {

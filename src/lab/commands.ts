@@ -15,7 +15,7 @@ import { Document } from "yaml";
 import type { LabRunner, RunningLink } from "./runner.ts";
 import { STP_AVAILABLE } from "./runner.ts";
 import type { Impairments, LabLink, LabNode, SwitchNode } from "./spec.ts";
-import { lanClashes } from "./same_lan.ts";
+import { lanClashes, vlanOnTrunk } from "./same_lan.ts";
 import { MAX_VLAN } from "../switch/engine.ts";
 import { runInNetns } from "./system.ts";
 import { CONSOLE_EXEC_TIMEOUT_S } from "./exec_limit.ts";
@@ -564,14 +564,16 @@ function linkCommand(r: LabRunner, args: string): Reply {
 }
 
 /**
- * Why `link` may not move to untagged VLAN `vlan`: it has no switch end, or
- * the move puts a host on an address another host (or a slirp) holds on the
+ * Why `link` may not move to untagged VLAN `vlan`: it has no switch end, its
+ * trunk carries that VLAN, or the move puts a host on an address another host (or a slirp) holds on the
  * LAN it joins, said as the lab file's line says it (same_lan.ts).
  */
 function vlanRefused(r: LabRunner, link: RunningLink, vlan: number | undefined): string | undefined {
   if (!link.spec.ends.some((e) => r.switches.has(e.node))) {
     return "vlan needs a switch at one end of the link";
   }
+  const onTrunk = vlanOnTrunk(vlan, link.spec.trunk);
+  if (onTrunk !== undefined) return onTrunk;
   const lines = (links: readonly LabLink[]) => lanClashes(r.lab.nodes, links).map((c) => c.message);
   const before = new Set(lines(r.lab.links));
   const moved = r.lab.links.map((l) => l === link.spec ? { ...l, vlan } : l);

@@ -30,6 +30,17 @@ import { defaultConfig, parseSlirpOptions, type SlirpConfig } from "../slirp/con
 import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
 
+/**
+ * Why a link may not take untagged VLAN `vlan` beside `trunk`: a switch
+ * port is in a VLAN once, tagged or untagged, so the one would replace the
+ * other, and moving the untagged VLAN away later would leave the trunk
+ * without it while the lab says it carries it.
+ */
+export function vlanOnTrunk(vlan: number | undefined, trunk: readonly number[]): string | undefined {
+  if (vlan === undefined || !trunk.includes(vlan)) return undefined;
+  return `vlan ${vlan} is on the link's trunk too: a port carries a VLAN tagged or untagged, not both`;
+}
+
 /** A host's interface and one address on it, as written (`10.0.2.10/24`). */
 export interface HostAddress {
   readonly host: string;

@@ -30,7 +30,7 @@ import type { Impairments, Lab, LabLink, LabNode, NodeKind } from "./spec.ts";
 import { NODE_KINDS } from "./spec.ts";
 import { containerlabKey, containerlabKind } from "./containerlab.ts";
 import { SHELL_WORDS } from "./shell_words.ts";
-import { ipKey, lanClashes } from "./same_lan.ts";
+import { ipKey, lanClashes, vlanOnTrunk } from "./same_lan.ts";
 import { listAfterComma, missingSpaceAfterColon, missingSpaceClause, yamlErrorHint } from "./yaml_slips.ts";
 import { lookupGroup } from "../os/users.ts";
 import { BRIDGE_PRIORITY, BRIDGE_PRIORITY_STEP, inSteps, stepsText } from "../switch/stp_limits.ts";
@@ -866,6 +866,8 @@ class Validator {
           "`vlan` and `trunk` need a switch at one end of the link",
         );
       }
+      const onTrunk = vlanOnTrunk(vlan, trunk);
+      if (onTrunk !== undefined) this.#error(e.get("vlan")!.value, onTrunk);
       raw.push({
         ends,
         at: item,

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { execArgv, execTarget, hostEnv, RELAYED_SIGNALS, relays, shellBanner } from "../../src/cli/exec.ts";
+import {
+  execArgv,
+  execTarget,
+  hostEnv,
+  orderedRelay,
+  RELAYED_SIGNALS,
+  relays,
+  shellBanner,
+} from "../../src/cli/exec.ts";
 import { UsageError } from "../../src/cli/main.ts";
 import { TWO_HOSTS, vde, vdeCommand, withLabUp } from "../lab/_helpers.ts";
 import { run, skipUnless, skipUnlessRoot, skipWithout } from "../helpers/processes.ts";
@@ -149,6 +157,34 @@ async function execReady(
   };
   return { child, output, upTo };
 }
+
+Deno.test("vde exec passes signals on in the order they came while an INT's answer waits for a dead witness's exit status", async () => {
+  // The first INT's witness died (its answer comes with its exit status); the second's and QUIT's are
+  // read at once. Sent to us alone, each is passed on, and in the order it came.
+  const answers: ReturnType<typeof Promise.withResolvers<boolean | undefined>>[] = [];
+  const witness = {
+    sentToGroup(signal: "SIGINT" | "SIGQUIT"): Promise<boolean | undefined> {
+      if (answers.length > 0 || signal !== "SIGINT") return Promise.resolve(false);
+      answers.push(Promise.withResolvers<boolean | undefined>());
+      return answers[0]!.promise;
+    },
+  };
+  const passed: Deno.Signal[] = [];
+  const relay = orderedRelay(witness, (s) => passed.push(s));
+  for (const s of ["SIGINT", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"] as const) relay(s);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(passed, [], "nothing overtakes the INT whose answer is awaited");
+  answers[0]!.resolve(false);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(passed, ["SIGINT", "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP"]);
+  // One sent to the whole group is not passed on again; those after it still are, in turn.
+  const after: Deno.Signal[] = [];
+  const group = orderedRelay({ sentToGroup: () => Promise.resolve(true) }, (s) => after.push(s));
+  group("SIGINT");
+  group("SIGTERM");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(after, ["SIGTERM"]);
+});
 
 Deno.test("vde exec passes a signal sent to it alone on to its command (INT, QUIT, TERM, HUP, USR1, USR2, WINCH), as sudo and docker exec do", async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { ipKey } from "../../src/lab/same_lan.ts";
-import { TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { pingCount, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
 function errorsOf(text: string): string[] {
@@ -227,5 +227,54 @@ Deno.test("moving a link's VLAN live (link A-B vlan N, apply of a changed file) 
       "link h2:eth0-sw1:2 vlan 0",
     ]);
     assert.equal(own.code, 0, own.stderr);
+  });
+});
+
+const ON_TRUNK = "vlan 10 is on the link's trunk too: a port carries a VLAN tagged or untagged, not both";
+
+Deno.test("a link's untagged vlan that its trunk also carries is refused at the vlan", () => {
+  const nodes = ["sw1: { kind: switch }", "sw2: { kind: switch }"];
+  assert.deepEqual(
+    errorsOf(lab(nodes, ["- endpoints: [sw1, sw2]", "  vlan: 10", "  trunk: [10, 20]"])),
+    [`lab.yaml:8:13: ${ON_TRUNK}`],
+  );
+  assert.deepEqual(errorsOf(lab(nodes, ["- endpoints: [sw1, sw2]", "  vlan: 30", "  trunk: [10, 20]"])), []);
+});
+
+/** sw1 and sw2 joined by a trunk of VLAN 10; h1, h2 untagged on sw1, h3 in VLAN 10 on sw2. */
+const TRUNKED = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch, ports: 4 }
+    sw2: { kind: switch, ports: 4 }
+    h1: { kind: host, address: 10.9.0.1/24 }
+    h2: { kind: host, address: 10.9.0.2/24 }
+    h3: { kind: host, address: 10.9.0.3/24 }
+  links:
+    - endpoints: [sw1, sw2]
+      trunk: [10]
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+    - endpoints: [h3, sw2]
+      vlan: 10
+`;
+
+Deno.test("link A-B vlan N moves a host's traffic to VLAN N and back live, and a trunk's own VLAN is refused untagged, its trunk kept", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TRUNKED }, async (name) => {
+    // Untagged on the trunk too, the switch would make the trunk's tagged VLAN 10 its untagged one, and
+    // vlan 0 after would leave the trunk without VLAN 10 while links and save still said trunk 10.
+    const trunk = await vde(["term", name, "-c", "link sw1:1-sw2:1 vlan 10"]);
+    assert.deepEqual([trunk.code, trunk.stderr], [1, `vde: link sw1:1-sw2:1 vlan 10: ${ON_TRUNK}\n`]);
+    assert.equal(await pingCount(name, "h1", "10.9.0.2", 3), 3, "h1 -> h2, both untagged");
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 0, "h1 -> h3 in VLAN 10");
+    const moved = await vde(["term", name, "-c", "link h1:eth0-sw1:2 vlan 10"]);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 3), 3, "h1 in VLAN 10 -> h3 across the trunk");
+    assert.equal(await pingCount(name, "h2", "10.9.0.1", 2), 0, "h2 untagged -> h1 in VLAN 10");
+    const back = await vde(["term", name, "-c", "link h1:eth0-sw1:2 vlan 0"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await pingCount(name, "h2", "10.9.0.1", 3), 3, "h2 -> h1 back untagged");
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 0, "h1 untagged -> h3 in VLAN 10");
   });
 });
