@@ -3,7 +3,8 @@
  * ways while the main thread never yields, in order; closing a link ends
  * the plug and closes both sockets only after the thread stopped; a peer
  * gone ends it, an error reported once does not; full-size frames from a
- * tap that meet a full peer wait for it.
+ * tap that meet a full peer wait for it; a datagram longer than a VDE
+ * frame is not passed on.
  */
 import assert from "node:assert/strict";
 import { DgramLink } from "../../src/link/dgram_link.ts";
@@ -14,6 +15,7 @@ import { within } from "../helpers/vde_clients.ts";
 import { C, datagramPair, libc } from "../../ffi/libc.ts";
 import { PlugThread } from "../../src/dataplane/plug_thread.ts";
 import { setSocketBuffer } from "../../src/io/socket_buffers.ts";
+import { VDE_MAX_FRAME } from "../../src/wire/ethernet.ts";
 
 const MSG_PEEK = 2;
 
@@ -126,6 +128,29 @@ Deno.test("a plug thread passes no datagram of 0-13 bytes on, as a link hands on
       return lengths.at(-1) === 200;
     }, { timeoutMs: 10_000, what: "the frames after the short ones" });
     assert.deepEqual(lengths, [14, 200]);
+  } finally {
+    a.link.close();
+  }
+  await closedAfterThread(a, b, ended, dir);
+});
+
+Deno.test("a plug thread passes no datagram longer than a VDE frame, whole in a slot or cut, and passes a full-size one", async () => {
+  const { dir, a, b, ended } = await threadedPlug(false);
+  try {
+    await waitForwarding(a.peer, b.peer);
+    // Each alone, as a lone frame comes (a pause before it).
+    for (const length of [VDE_MAX_FRAME + 1, VDE_MAX_FRAME + 100, VDE_MAX_FRAME, 200]) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(a.peer.send(frame(length, length)), 0);
+    }
+    const got: number[] = [];
+    const counters = { oversize: 0 };
+    await waitFor(() => {
+      b.peer.recvBatch((f) => seqOf(f) !== PROBE && got.push(f.length), counters);
+      return got.at(-1) === 200;
+    }, { timeoutMs: 10_000, what: "the frame after the oversize ones" });
+    assert.deepEqual(got, [VDE_MAX_FRAME, 200]);
+    assert.equal(counters.oversize, 0);
   } finally {
     a.link.close();
   }

@@ -9,6 +9,7 @@ import {
   DemandGovernor,
   DownloadYield,
   mayRaise,
+  NOT_ENDED,
   RateWindow,
   RealtimeGovernor,
   smallFrames,
@@ -235,15 +236,15 @@ Deno.test("a rate window judges each counter over 10 ms against 100 Mbit/s and h
   const w = new RateWindow(2, 1000);
   w.add(0, 200_000);
   w.add(1, 1_000);
-  assert.equal(w.roll(1009.9), false, "the window runs 10 ms");
+  assert.equal(w.roll(1009.9), NOT_ENDED, "the window runs 10 ms");
   w.add(0, 1);
-  assert.equal(w.roll(1012), true);
+  assert.equal(w.roll(1012), 0b01, "the mask has the counters that passed");
   assert.equal(w.sum(0), 200_001);
   assert.equal(w.bulk(0), true, "200 KB in 12 ms: bulk");
   assert.equal(w.bulk(1), false, "1 KB in 12 ms: not bulk");
   // The next window starts empty, from the roll.
   w.add(0, 124_999);
-  assert.equal(w.roll(1022), true);
+  assert.equal(w.roll(1022), 0, "ended, none passed");
   assert.equal(w.bulk(0), false, "just under 12,500 bytes a ms");
   assert.equal(w.sum(1), 0);
   assert.equal(w.held(1022), false, "no sign yet");
