@@ -48,6 +48,8 @@ import { DENO_RUN } from "../src/cli/v8_flags.ts";
 
 const SCRIPTS = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 const BUILD = `${SCRIPTS}/.build`;
+/** `vde` of the checkout under test, run as vde is (its V8 flags, src/cli/v8_flags.ts). */
+const VDE_CMD: readonly string[] = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`];
 const LOADGEN = `${BUILD}/loadgen`;
 const CONNLOAD = `${BUILD}/connload`;
 const KINDS: readonly SwitchKind[] = ["c", "ours"];
@@ -516,7 +518,7 @@ async function rssWith(kind: SwitchKind, ports: number, clients: number, idle?: 
  */
 async function labRss(kind: SwitchKind): Promise<number> {
   if (kind === "ours") {
-    const vde = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`];
+    const vde = VDE_CMD;
     const name = `b${Deno.pid.toString(36)}`;
     const dir = await Deno.makeTempDir({ prefix: `${RUN_PREFIX}bench-lab-` });
     const file = `${dir}/lab.yaml`;
@@ -652,7 +654,7 @@ async function tapSection(plan: Plan, metrics: Metric[]): Promise<void> {
     log(`tap section skipped: ${missing}`);
     return;
   }
-  const ours = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`, "plug"];
+  const ours = [...VDE_CMD, "plug"];
   await withNetns(async (lab) => {
     const ns: Netns[] = [];
     for (const [short, addr] of [["a", "10.199.2.1/24"], ["b", "10.199.2.2/24"]] as const) {
@@ -1282,8 +1284,6 @@ async function manyConnections(
   return { rate: n / field(line, "seconds"), failures: field(line, "failures"), cpuUs };
 }
 
-const VDE_CMD = [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`];
-
 /**
  * Starts a slirp of `kind` (C: Debian's libslirp plugin through vde_plug)
  * on the switch `slirpSw`, plugs the guest's tap t0 into `guestSw` and
@@ -1707,7 +1707,7 @@ async function main(args: string[]): Promise<number> {
       startIn,
       stopIn,
       startFloor: () => startFloor(120),
-      vde: [Deno.execPath(), ...DENO_RUN, `${SCRIPTS}/../mod.ts`],
+      vde: [...VDE_CMD],
     });
   }
 

@@ -14,10 +14,9 @@ import {
   skipUnlessRoot,
   waitFor,
 } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
-import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { REPO_ROOT, startOurSwitch, VDE_CLI } from "../helpers/switches.ts";
 
-const VDE = ["deno", ...DENO_RUN, `${REPO_ROOT}/mod.ts`];
+const VDE = VDE_CLI;
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "vde-daemon-" });

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import {
   assertSameBytes,
   assertSameFrames,
-  CLI_ENTRY,
   framed,
   FrameTap,
   reap,
   spawnVde,
   tagOf,
+  TEST_CLI,
   testFrame,
   within,
   writeTo,
@@ -113,7 +113,7 @@ Deno.test("vde plug joins two VNLs", async () => {
 
 Deno.test("vde plug with one VNL at a terminal refuses in one line instead of joining the switch to the screen", async () => {
   // script(1) gives the command a pseudo-terminal as stdin and stdout.
-  const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug", "null://"].join(" ");
+  const cmd = [...TEST_CLI, "plug", "null://"].join(" ");
   const r = await run(["script", "-qec", cmd, "/dev/null"], { check: false, timeoutMs: 30_000 });
   assert.equal(r.code, 1, r.stdout);
   assert.match(
@@ -124,7 +124,7 @@ Deno.test("vde plug with one VNL at a terminal refuses in one line instead of jo
 });
 
 Deno.test("vde plug alone at a terminal says what it takes, with an example, in one line", async () => {
-  const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug"].join(" ");
+  const cmd = [...TEST_CLI, "plug"].join(" ");
   const r = await run(["script", "-qec", cmd, "/dev/null"], { check: false, timeoutMs: 30_000 });
   assert.equal(r.code, 1, r.stdout);
   assert.match(
@@ -137,7 +137,7 @@ Deno.test("vde plug alone at a terminal says what it takes, with an example, in 
 });
 
 Deno.test("vde plug at a terminal suggests the line with the switch the user gave, quoted for the shell", async () => {
-  const cmd = [Deno.execPath(), "run", "-A", "--quiet", CLI_ENTRY, "plug", "'vde:///tmp/vde-no-such[3]'"]
+  const cmd = [...TEST_CLI, "plug", "'vde:///tmp/vde-no-such[3]'"]
     .join(" ");
   const r = await run(["script", "-qec", cmd, "/dev/null"], { check: false, timeoutMs: 30_000 });
   assert.equal(r.code, 1, r.stdout);

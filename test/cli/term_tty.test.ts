@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { hasCommand, run, skipUnless } from "../helpers/processes.ts";
-import { REPO_ROOT, startCSwitch, startOurSwitch } from "../helpers/switches.ts";
+import { startCSwitch, startOurSwitch, VDE_CLI } from "../helpers/switches.ts";
 import { waitUntilAccepting } from "../helpers/vde_clients.ts";
 import { tmuxMissing, TmuxSession } from "../console/_tmux.ts";
 import { processAlive } from "../../src/os/processes.ts";
@@ -26,7 +26,7 @@ for (const kind of ["ours", "c"] as const) {
       const prompt = `vde[${mgmt}]$ `;
       tmux = await TmuxSession.start(
         `${dir}/tmux.sock`,
-        `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+        `${VDE_CLI.join(" ")} term ${mgmt}`,
         { HOME: `${dir}/home` },
       );
       await tmux.waitFor((s) => s.endsWith(prompt.trimEnd()), "the prompt", 30_000);
@@ -82,7 +82,7 @@ Deno.test("vde term at a terminal leaves on SIGHUP and SIGTERM like exit, with s
     for (const signal of ["SIGHUP", "SIGTERM"] as const) {
       const tmux = await TmuxSession.start(
         `${dir}/tmux-${signal}.sock`,
-        `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+        `${VDE_CLI.join(" ")} term ${mgmt}`,
         { HOME: `${dir}/home` },
       );
       try {
@@ -114,7 +114,7 @@ Deno.test("vde term at a terminal says so when the switch stops under it; after 
       const sw = await startOurSwitch(`${dir}/sw`, { extraArgs: ["-M", mgmt] });
       const tmux = await TmuxSession.start(
         `${dir}/tmux-${how}.sock`,
-        `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+        `${VDE_CLI.join(" ")} term ${mgmt}`,
         { HOME: `${dir}/home` },
       );
       try {
@@ -166,7 +166,7 @@ Deno.test("vde term at a terminal still says so when the switch stops after refu
   })().catch(() => {});
   const tmux = await TmuxSession.start(
     `${dir}/tmux.sock`,
-    `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${mgmt}`,
+    `${VDE_CLI.join(" ")} term ${mgmt}`,
     { HOME: `${dir}/home` },
   );
   try {

@@ -4,7 +4,7 @@
  * text with a bound. `kill` stops the server and everything in it.
  */
 import { hasCommand } from "../helpers/processes.ts";
-import { REPO_ROOT } from "../helpers/switches.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
 
 /** Why tmux tests cannot run here, or null. */
 export async function tmuxMissing(): Promise<string | null> {
@@ -100,7 +100,7 @@ export async function switchAtTerminal(prefix: string): Promise<SwitchAtTerminal
   const prompt = `vde[${dir}/sw]$ `;
   const tmux = await TmuxSession.start(
     `${dir}/tmux.sock`,
-    `${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw`,
+    `${VDE_CLI.join(" ")} switch --sock ${dir}/sw`,
     { HOME: `${dir}/home`, NO_COLOR: "1" },
   );
   try {

@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { canNetns, type Lab, type Netns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, pathExists, run, waitFor } from "../helpers/processes.ts";
-import { listens, REPO_ROOT, startCSwitch } from "../helpers/switches.ts";
+import { listens, REPO_ROOT, startCSwitch, VDE_CLI } from "../helpers/switches.ts";
 
-export const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+export const VDE = VDE_CLI;
 
 /**
  * Starts `vde slirp --sock DIR ARGS` in `host` and Debian's `vde_plug

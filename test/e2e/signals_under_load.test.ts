@@ -24,11 +24,11 @@
 import assert from "node:assert/strict";
 import { canNetns, type Lab, type Netns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, isCI, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch } from "../helpers/switches.ts";
+import { startOurSwitch, VDE_CLI } from "../helpers/switches.ts";
 import { listDir, portFiles, waitForPortFiles } from "../helpers/vde_clients.ts";
 import { cPortOut, cSwitchInLab } from "./_slirp_e2e.ts";
 
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+const VDE = VDE_CLI;
 const ROUNDS = Math.max(1, Number(Deno.env.get("VDE_SIGNAL_ROUNDS") ?? (isCI() ? "50" : "5")));
 const WORKERS = Math.max(1, Number(Deno.env.get("VDE_SIGNAL_WORKERS") ?? "4"));
 const SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];

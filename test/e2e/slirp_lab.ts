@@ -11,11 +11,11 @@
 import assert from "node:assert/strict";
 import { canNetns, type Lab, type Netns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { REPO_ROOT, startOurSwitch, type SwitchHandle, VDE_CLI } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
 import { HELPER, slirpWithGuest, waitListening } from "./_slirp_e2e.ts";
 
-export const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+export const VDE = VDE_CLI;
 export { HELPER, waitListening };
 const DNS_FIXTURE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/test/slirp/dns_fixture.ts`];
 

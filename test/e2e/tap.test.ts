@@ -8,11 +8,11 @@
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT, startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
+import { startOurSwitch, type SwitchHandle, VDE_CLI } from "../helpers/switches.ts";
 import { within } from "../helpers/vde_clients.ts";
 import { pingArgs, pingTimeoutMs, repliesIn } from "../helpers/ping_replies.ts";
 
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+const VDE = VDE_CLI;
 
 function missing(): Promise<string | null> {
   return labMissing(["vde_plug", "iperf3", "ss"]);

@@ -12,10 +12,10 @@
 import assert from "node:assert/strict";
 import { type Lab, labMissing, type Netns, withNetns } from "../helpers/netns.ts";
 import { skipUnless, waitFor } from "../helpers/processes.ts";
-import { REPO_ROOT, startCSwitch } from "../helpers/switches.ts";
+import { startCSwitch, VDE_CLI } from "../helpers/switches.ts";
 import { within } from "../helpers/vde_clients.ts";
 
-const VDE = [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`];
+const VDE = VDE_CLI;
 /** An ARP request's length on the wire (no padding: the kernel pads only on real NICs). */
 const ARP_LENGTH = 42;
 

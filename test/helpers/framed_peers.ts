@@ -11,6 +11,8 @@ export { within } from "./vde_clients.ts";
 
 /** The test-only CLI entry point. */
 export const CLI_ENTRY = new URL("./cli_entry.ts", import.meta.url).pathname;
+/** CLI_ENTRY run as vde is run (its V8 flags, src/cli/v8_flags.ts). */
+export const TEST_CLI: readonly string[] = [Deno.execPath(), ...DENO_RUN, "--quiet", CLI_ENTRY];
 
 /** Options for spawning a child in tests. */
 export interface SpawnOptions {
@@ -31,7 +33,7 @@ export function spawn(program: string, args: string[], options: SpawnOptions = {
 
 /** Spawns our `vde` CLI with `args`. */
 export function spawnVde(args: string[], options: SpawnOptions = {}): Deno.ChildProcess {
-  return spawn(Deno.execPath(), [...DENO_RUN, "--quiet", CLI_ENTRY, ...args], options);
+  return spawn(TEST_CLI[0]!, [...TEST_CLI.slice(1), ...args], options);
 }
 
 /** Kills a child if it still runs and waits for it; never throws. */

@@ -3,7 +3,7 @@
  * `vde_switch` and ours, both serving a socket directory, both stopped with a
  * bounded wait.
  *
- * "Ours" is `deno run -A <repo>/mod.ts switch --sock DIR` unless the
+ * "Ours" is {@link VDE_CLI}` switch --sock DIR` unless the
  * environment variable VDE_OURS_CMD says otherwise (see {@link ourSwitchCommand}),
  * so the same tests can run against any implementation, including
  * `VDE_OURS_CMD=vde_switch` to check the harness itself.
@@ -14,6 +14,12 @@ import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 /** Repository root (two levels above this file). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
+
+/**
+ * `vde` as the tests run it: `deno run -A --v8-flags=... --quiet <repo>/mod.ts`, run as a user's `vde` is
+ * (src/cli/v8_flags.ts), so what the tests pin is the program users run, with its V8 flags.
+ */
+export const VDE_CLI: readonly string[] = [Deno.execPath(), ...DENO_RUN, "--quiet", `${REPO_ROOT}/mod.ts`];
 
 /** Which implementation a handle runs. */
 export type SwitchKind = "c" | "ours";
@@ -70,8 +76,7 @@ export function cSwitchCommand(dir: string, opts: SwitchOptions = {}): SwitchCom
 /**
  * Our switch's command line for `dir`.
  *
- * Without VDE_OURS_CMD: `deno run -A --v8-flags=... <repo>/mod.ts switch --sock DIR [--ports N] [--hub]`
- * (the flags vde is run with, src/cli/v8_flags.ts).
+ * Without VDE_OURS_CMD: {@link VDE_CLI}` switch --sock DIR [--ports N] [--hub]`.
  * With VDE_OURS_CMD (split like a shell would, quotes allowed):
  * - if it contains `{dir}`, the placeholders are filled in: `{dir}`, `{ports}`
  *   (the port count, 32 if none was asked for) and a `{hub}` word that becomes
@@ -89,7 +94,7 @@ export function ourSwitchCommand(
 ): SwitchCommand {
   let cmd: string[];
   if (env === undefined || env.trim() === "") {
-    cmd = ["deno", ...DENO_RUN, `${REPO_ROOT}/mod.ts`, "switch", "--sock", dir];
+    cmd = [...VDE_CLI, "switch", "--sock", dir];
     if (opts.ports !== undefined) cmd.push("--ports", String(opts.ports));
     if (opts.hub) cmd.push("--hub");
   } else {
@@ -254,15 +259,5 @@ async function softNofile(): Promise<number> {
 
 /** Our `vde switch --sock DIR --http 0` as a background process (its log names the web view's port). */
 export function spawnHttpSwitch(dir: string): ManagedProcess {
-  return spawnManaged([
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${REPO_ROOT}/src/cli/vde.ts`,
-    "switch",
-    "--sock",
-    dir,
-    "--http",
-    "0",
-  ]);
+  return spawnManaged([...VDE_CLI, "switch", "--sock", dir, "--http", "0"]);
 }

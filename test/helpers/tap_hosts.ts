@@ -4,11 +4,10 @@
  */
 import type { Lab, Netns } from "./netns.ts";
 import { type ManagedProcess, waitFor } from "./processes.ts";
-import { REPO_ROOT } from "./switches.ts";
-import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { VDE_CLI } from "./switches.ts";
 
 /** `vde` as the tests run it. */
-export const VDE = [Deno.execPath(), ...DENO_RUN, `${REPO_ROOT}/mod.ts`];
+export const VDE = VDE_CLI;
 
 /** Creates namespace `short` and plugs its new tap t0 into the switch at `dir` (t0 left down, no address). */
 export async function tapHost(lab: Lab, dir: string, short: string): Promise<Netns> {

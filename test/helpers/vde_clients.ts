@@ -22,13 +22,12 @@ import type { MgmtClient } from "../../src/console/client.ts";
 import { waitFor } from "./processes.ts";
 import {
   listens,
-  REPO_ROOT,
   startSwitchOf,
   type SwitchHandle,
   type SwitchKind,
   type SwitchOptions,
+  VDE_CLI,
 } from "./switches.ts";
-import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 // ---------------------------------------------------------------------------
 // Time bounds
@@ -438,9 +437,9 @@ export class RawClient {
 // ---------------------------------------------------------------------------
 // Stdio clients (vde_plug DIR, vde plug DIR)
 
-/** The command running our CLI: `deno run -A --v8-flags=... <repo>/mod.ts` (src/cli/v8_flags.ts). */
+/** The command running our CLI (switches.ts's VDE_CLI). */
 export function ourCli(): string[] {
-  return [Deno.execPath(), ...DENO_RUN, "--quiet", `${REPO_ROOT}/mod.ts`];
+  return [...VDE_CLI];
 }
 
 /**

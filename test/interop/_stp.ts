@@ -8,8 +8,7 @@ import { tagOf, testFrame } from "../helpers/framed_peers.ts";
 import { type RawClient, sleep } from "../helpers/vde_clients.ts";
 import type { Lab, Netns } from "../helpers/netns.ts";
 import { waitFor } from "../helpers/processes.ts";
-import { listens, REPO_ROOT } from "../helpers/switches.ts";
-import { DENO_RUN } from "../../src/cli/v8_flags.ts";
+import { listens, VDE_CLI } from "../helpers/switches.ts";
 
 /** One row of the `stp` table. */
 export interface StpRow {
@@ -72,7 +71,7 @@ export async function startStpSwitchIn(
 ): Promise<MgmtClient> {
   const mgmt = `${dir}/mgmt`;
   const sw = ns.spawn(
-    ["deno", ...DENO_RUN, `${REPO_ROOT}/mod.ts`, "switch", "--sock", `${dir}/sw`, "--stp", "-M", mgmt]
+    [...VDE_CLI, "switch", "--sock", `${dir}/sw`, "--stp", "-M", mgmt]
       .concat(["--tap", "t1", "--tap", "t2", ...args]),
     { name: "our switch" },
   );

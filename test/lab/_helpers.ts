@@ -13,12 +13,15 @@ import { labCommands } from "../../src/lab/commands.ts";
 import { LabRunner } from "../../src/lab/runner.ts";
 import { validateLab } from "../../src/lab/validate.ts";
 import { TmuxSession } from "../console/_tmux.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
+import { DENO_RUN } from "../../src/cli/v8_flags.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 /** The command that runs vde: the source tree, or `VDE_ENTRY` (the bundle) when set. */
 export function vdeCommand(): string[] {
-  return [Deno.execPath(), "run", "-A", Deno.env.get("VDE_ENTRY") ?? `${ROOT}mod.ts`];
+  const entry = Deno.env.get("VDE_ENTRY");
+  return entry === undefined ? [...VDE_CLI] : [Deno.execPath(), ...DENO_RUN, entry];
 }
 
 /** Runs `vde ARGS` to completion (no throw on failure). */

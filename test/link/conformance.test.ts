@@ -11,6 +11,7 @@ import { openLink } from "../../src/link/registry.ts";
 import { StreamLink } from "../../src/link/stream_link.ts";
 import { Switch } from "../../src/switch/switch.ts";
 import { VdeSwitchServer } from "../../src/vde/switch_server.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
 
 conformance("MemoryLink.pair()", () => {
   const [a, b] = MemoryLink.pair();
@@ -69,8 +70,7 @@ conformance("cmd:// running vde plug on our switch", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-conf-" });
   const sw = new Switch({ numPorts: 8 });
   const server = await VdeSwitchServer.start(sw, { dir: `${dir}/sw`, log: () => {} });
-  const mod = new URL("../../mod.ts", import.meta.url).pathname;
-  const a = await openLink(`cmd://${Deno.execPath()} run -A ${mod} plug ${dir}/sw`);
+  const a = await openLink(`cmd://${VDE_CLI.join(" ")} plug ${dir}/sw`);
   const b = await openLink(`vde://${dir}/sw`);
   const cleanup = async () => {
     a.close();

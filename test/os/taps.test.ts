@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { busyTapMessage, listTaps, sysfsIsOurs, tapsFromIpLinks } from "../../src/os/taps.ts";
 import { hasCommand, run, skipUnless, skipUnlessRoot } from "../helpers/processes.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
 
 Deno.test("listTaps lists taps (not tuns or other interfaces) with owner, group, lifetime, state and holders", async () => {
   const root = await Deno.makeTempDir({ prefix: `vde-taps-${Deno.pid}-` });
@@ -188,7 +189,7 @@ Deno.test("vde tap list in a network namespace of its own (unshare --net keeps t
   if (skipUnlessRoot(t)) return;
   if (skipUnless(t, (await hasCommand("unshare")) ? null : "util-linux's unshare is not installed")) return;
   const name = `r14t${Deno.pid % 100000}`;
-  const vde = `${Deno.execPath()} run -A ${new URL("../../mod.ts", import.meta.url).pathname}`;
+  const vde = VDE_CLI.join(" ");
   // One process: the namespace and its tap go with it.
   const r = await run([
     "unshare",

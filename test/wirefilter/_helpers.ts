@@ -9,12 +9,13 @@
 import { fileURLToPath } from "node:url";
 import { StreamDecoder, StreamEncoder } from "../../src/wire/stream_framing.ts";
 import { ensureReaper, OWNER_ENV, registerCleanup } from "../helpers/processes.ts";
+import { VDE_CLI } from "../helpers/switches.ts";
 
 /** Repository root. */
 export const REPO = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 
-/** Our CLI: `deno run -A mod.ts`. */
-export const VDE = [Deno.execPath(), "run", "-A", "--quiet", `${REPO}/mod.ts`];
+/** Our CLI (switches.ts's VDE_CLI). */
+export const VDE = VDE_CLI;
 
 /** A broadcast test frame carrying `tag`, `length` bytes long. */
 export function testFrame(tag: number, length = 60): Uint8Array {

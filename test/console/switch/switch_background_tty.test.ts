@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
-import { REPO_ROOT } from "../../helpers/switches.ts";
+import { VDE_CLI } from "../../helpers/switches.ts";
 import { foreground, tmuxMissing, TmuxSession } from "../_tmux.ts";
 
 /** An interactive bash in tmux (job control on) that has just run `vde switch --sock DIR/sw &`. */
@@ -20,7 +20,7 @@ async function switchInBackground(): Promise<{ dir: string; tmux: TmuxSession }>
     HISTFILE: "",
   });
   await tmux.waitFor((s) => s.endsWith("sh$"), "the shell prompt", 20_000);
-  await tmux.keys(`${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw &`, "Enter");
+  await tmux.keys(`${VDE_CLI.join(" ")} switch --sock ${dir}/sw &`, "Enter");
   await tmux.waitFor(
     (s) => s.includes("in the background: no console on the terminal until `fg`"),
     "the switch to say it runs without a console",
@@ -35,6 +35,7 @@ Deno.test("a switch started with & at an interactive shell keeps running, serves
   try {
     await waitFor(() => pathExists(`${dir}/sw/mgmt`, true), { timeoutMs: 20_000, what: "DIR/mgmt" });
     await tmux.keys("jobs", "Enter");
+    // The job's line may wrap at the terminal's width (tmux's 150 columns) before the prompt.
     const jobs = await tmux.waitFor((s) => /\[1\]\+\s+(Running|Stopped)/.test(s), "the job's state");
     assert.match(jobs, /\[1\]\+\s+Running/);
     assert.doesNotMatch(jobs, /Stopped/);
@@ -80,11 +81,11 @@ Deno.test("a switch stopped with Ctrl-Z and continued with bg serves without a c
     await tmux.waitFor((s) => /\[1\]\+\s+Stopped/.test(s) && s.endsWith("sh$"), "Ctrl-Z to stop the job");
     await tmux.keys("bg", "Enter");
     // It must not stop again reading the terminal it no longer owns (SIGTTIN): it answers its socket.
-    await tmux.keys(`${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts term ${dir}/sw -c hub`, "Enter");
+    await tmux.keys(`${VDE_CLI.join(" ")} term ${dir}/sw -c hub`, "Enter");
     await tmux.waitFor((s) => s.includes("hub mode is off"), "the switch to answer after bg", 30_000);
     await tmux.keys("jobs", "Enter");
     const jobs = await tmux.waitFor(
-      (s) => /\[1\]\+\s+(Running|Stopped)\s+\S+ run -A --quiet \S+ switch.*\n.*sh\$$/.test(s),
+      (s) => /\[1\]\+\s+(Running|Stopped)\s+\S+ run -A .*--quiet \S+ switch[^$]*\nsh\$$/.test(s),
       "the job's state",
     );
     assert.match(jobs.slice(jobs.lastIndexOf("jobs")), /\[1\]\+\s+Running/);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
-import { REPO_ROOT } from "../../helpers/switches.ts";
+import { VDE_CLI } from "../../helpers/switches.ts";
 import { switchAtTerminal, tmuxMissing, TmuxSession } from "../_tmux.ts";
 
 Deno.test("the switch console at a terminal completes, recalls, clears with Ctrl-C and stops on a second Ctrl-C", async (t) => {
@@ -59,7 +59,7 @@ Deno.test("a switch whose terminal closes (window or ssh gone) removes its socke
   // The shell ignores the hang-up so that it outlives the terminal and records how the switch ended.
   await Deno.writeTextFile(
     `${dir}/run.sh`,
-    `trap '' HUP\n${Deno.execPath()} run -A --quiet ${REPO_ROOT}/mod.ts switch --sock ${dir}/sw 2>${dir}/err\n` +
+    `trap '' HUP\n${VDE_CLI.join(" ")} switch --sock ${dir}/sw 2>${dir}/err\n` +
       `echo $? > ${dir}/exit\n`,
   );
   const tmux = await TmuxSession.start(`${dir}/tmux.sock`, `sh ${dir}/run.sh`, { NO_COLOR: "1" });

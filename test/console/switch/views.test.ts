@@ -5,7 +5,7 @@ import { makeConsole } from "../_helpers.ts";
 import { MgmtClient } from "../../../src/console/client.ts";
 import { labMissing, withNetns } from "../../helpers/netns.ts";
 import { pathExists, skipUnless, waitFor } from "../../helpers/processes.ts";
-import { listens, REPO_ROOT } from "../../helpers/switches.ts";
+import { listens, VDE_CLI } from "../../helpers/switches.ts";
 import type { Link, LinkKind } from "../../../src/link/link.ts";
 import { MemoryLink } from "../../helpers/memory_link.ts";
 
@@ -66,7 +66,7 @@ Deno.test("vde switch --tap's port/print endpoint line is Debian's vde_switch -t
     };
     const c = await endpointLine("c", ["vde_switch"]);
     assert.equal(c, "  -- endpoint ID N module tuntap      : ct0");
-    const ours = await endpointLine("ours", [Deno.execPath(), "run", "-A", `${REPO_ROOT}/mod.ts`, "switch"]);
+    const ours = await endpointLine("ours", [...VDE_CLI, "switch"]);
     assert.equal(ours, "  -- endpoint ID N module tuntap      : ourst0");
   });
 });
