@@ -35,16 +35,30 @@
  * every move would keep every count at one, so the storm is never said. A
  * MAC that finds its slot held is not followed; its move is counted when
  * the table really moved it (not every frame the table kept on its old
- * port). Held slots are shared fairly among pairs of ports, a MAC's pair
- * being its table's port and where it showed when it took its slot: a
- * newcomer takes a still-moving MAC's slot when that MAC's pair holds two
- * or more slots more than the newcomer's (a scan of the slots, only when
- * MACs of two pairs meet in one), and evictions stop once the pairs are
- * even. A storm's MACs that share a pair never evict one another; a user
- * with two ports moving many MACs slowly, each below the thresholds, held
- * every slot its MACs hashed to for as long as it liked, and a loop's MAC
- * landing there went unsaid. Nothing allocates; the clock is the caller's
- * (seconds).
+ * port). Two rules let a newcomer take a still-moving MAC's slot:
+ *
+ * - Rate. Each slot also follows one challenger, the last MAC other than
+ *   its holder to land there, counting its moves in a window as the
+ *   holder's are; a MAC that moves faster than the holder (more than
+ *   TAKEOVER_MOVES, and more than twice the holder's moves in its current
+ *   or last window) takes the slot, its count going on. A storm is many
+ *   moves a second, a user's shuffling is not: a user with 12 ports (66
+ *   pairs) moving MACs slowly held every slot under the fair share below
+ *   alone, and a loop's MAC never got one. A challenger with two moves in
+ *   its current window is kept against other newcomers for the rest of it
+ *   (slow movers landing now and then do not reset a storm's count); one
+ *   with fewer gives way. A storm's MACs sharing a slot move at one rate
+ *   and land in turn, so a challenger's count stays at one or below twice
+ *   the holder's: they never evict one another.
+ * - Fair share. Held slots are shared among pairs of ports, a MAC's pair
+ *   being its table's port and where it showed when it took its slot: a
+ *   newcomer takes a still-moving MAC's slot when that MAC's pair holds two
+ *   or more slots more than the newcomer's (a scan of the slots, only when
+ *   MACs of two pairs meet in one). Evictions stop once the pairs are
+ *   even, and never within one pair: a user's fast storm on two ports of
+ *   its own does not hold every slot against a loop elsewhere.
+ *
+ * Nothing allocates; the clock is the caller's (seconds).
  */
 
 /** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
@@ -59,6 +73,11 @@ export const FLAP_SECONDS = 3;
  * loop does by the counts above; a loop's storm moves it thousands of times a second, endlessly.
  */
 export const STORM_MOVES = 1000;
+/**
+ * Moves within its window beyond which a MAC that finds its slot held takes it from a holder moving less than
+ * half as fast: more than a host's move and its way back, fewer than a loop's FLAP_MOVES.
+ */
+export const TAKEOVER_MOVES = 3;
 /** The loop warning is said at most once per this many seconds per pair of ports. */
 export const WARN_INTERVAL_SECONDS = 60;
 /** Pairs of ports a loop warning may be said of within WARN_INTERVAL_SECONDS: the log's bound. */
@@ -116,6 +135,19 @@ export class LoopDetector {
    * evicted a holder before its count grew (a loop among 1000 hosts went unsaid).
    */
   readonly #pair = new Int32Array(SLOTS);
+  /** The holder's moves in the window before its current one (0 when that window saw none or was not just before). */
+  readonly #prevCount = new Uint32Array(SLOTS);
+  /**
+   * The slot's challenger (the last other MAC to land on it, followed as the holder is: see the theory);
+   * #cVlan -1 when none.
+   */
+  readonly #cHi = new Uint16Array(SLOTS);
+  readonly #cLo = new Int32Array(SLOTS);
+  readonly #cVlan = new Int32Array(SLOTS).fill(-1);
+  readonly #cLastPort = new Int32Array(SLOTS);
+  readonly #cMark = new Float64Array(SLOTS);
+  readonly #cCount = new Uint32Array(SLOTS);
+  readonly #cWindowStart = new Float64Array(SLOTS);
   readonly #seed: number;
   /** The pairs (pairKey) last warned of, and when (-Infinity: a free entry). */
   readonly #warnedPair = new Int32Array(WARN_PAIRS);
@@ -162,18 +194,29 @@ export class LoopDetector {
         this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
         !this.#overShare(this.#pair[s]!, pairKey(learned, port), now)
       ) {
-        return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
+        if (!this.#challenge(s, hi, lo, vlan, port, learned, learnedSeen, now)) {
+          return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
+        }
+        // Faster than the holder: the challenger's counts go on in the slot, this move counted below.
+        this.#lastPort[s] = this.#cLastPort[s]!;
+        this.#mark[s] = this.#cMark[s]!;
+        this.#count[s] = this.#cCount[s]!;
+        this.#windowStart[s] = this.#cWindowStart[s]!;
+        this.#cVlan[s] = -1;
+      } else {
+        this.#lastPort[s] = learned;
+        this.#mark[s] = learnedSeen;
+        this.#count[s] = 0;
+        this.#windowStart[s] = now;
+        if (this.#cVlan[s] === vlan && this.#cHi[s] === hi && this.#cLo[s] === (lo | 0)) this.#cVlan[s] = -1;
       }
       this.#hi[s] = hi;
       this.#lo[s] = lo;
       this.#vlan[s] = vlan;
-      this.#lastPort[s] = learned;
       this.#pair[s] = pairKey(learned, port);
-      this.#mark[s] = learnedSeen;
-      this.#count[s] = 0;
-      this.#windowStart[s] = now;
       this.#back[s] = 0;
       this.#steady[s] = 0;
+      this.#prevCount[s] = 0;
     }
     const last = this.#lastPort[s]!;
     const back = learnedSeen > this.#mark[s]!;
@@ -185,9 +228,9 @@ export class LoopDetector {
     const start = this.#windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
       // Only the window just before continues a run.
-      this.#steady[s] = this.#back[s] === 1 && now - start < 2 * FLAP_WINDOW_SECONDS
-        ? this.#steady[s]! + 1
-        : 0;
+      const adjacent = now - start < 2 * FLAP_WINDOW_SECONDS;
+      this.#steady[s] = this.#back[s] === 1 && adjacent ? this.#steady[s]! + 1 : 0;
+      this.#prevCount[s] = adjacent ? this.#count[s]! : 0;
       this.#windowStart[s] = now;
       this.#count[s] = 0;
       this.#back[s] = 0;
@@ -208,6 +251,52 @@ export class LoopDetector {
     w.to = port;
     w.moves = count;
     return MoveVerdict.Warn;
+  }
+
+  /**
+   * Follows a MAC that found slot `s` held as the slot's challenger, and tells whether this move of it makes
+   * it faster than the holder: then it is to take the slot, the move not yet counted (its counts stand as
+   * before it). A different challenger with two or more moves in its current window keeps its place.
+   */
+  #challenge(
+    s: number,
+    hi: number,
+    lo: number,
+    vlan: number,
+    port: number,
+    learned: number,
+    learnedSeen: number,
+    now: number,
+  ): boolean {
+    if (this.#cVlan[s] !== vlan || this.#cHi[s] !== hi || this.#cLo[s] !== (lo | 0)) {
+      if (
+        this.#cVlan[s] !== -1 && this.#cCount[s]! >= 2 &&
+        now - this.#cWindowStart[s]! < FLAP_WINDOW_SECONDS
+      ) {
+        return false;
+      }
+      this.#cHi[s] = hi;
+      this.#cLo[s] = lo;
+      this.#cVlan[s] = vlan;
+      this.#cLastPort[s] = learned;
+      this.#cMark[s] = learnedSeen;
+      this.#cCount[s] = 0;
+      this.#cWindowStart[s] = now;
+    }
+    const last = this.#cLastPort[s]!;
+    const back = learnedSeen > this.#cMark[s]!;
+    if (port === last && !back) return false;
+    if (now - this.#cWindowStart[s]! >= FLAP_WINDOW_SECONDS) {
+      this.#cWindowStart[s] = now;
+      this.#cCount[s] = 0;
+    }
+    const count = this.#cCount[s]! + 1;
+    const holder = Math.max(this.#count[s]!, this.#prevCount[s]!);
+    if (count > TAKEOVER_MOVES && count > 2 * holder) return true;
+    this.#cCount[s] = count;
+    this.#cLastPort[s] = port;
+    this.#cMark[s] = learnedSeen;
+    return false;
   }
 
   /**
