@@ -110,17 +110,52 @@ export interface LoopSuspect {
 const SLOT_BITS = 6;
 const SLOTS = 1 << SLOT_BITS;
 
+/**
+ * One MAC per slot, followed: its last port and its moves in a window (parallel typed arrays, so nothing
+ * allocates). A slot's holder and its challenger are each one of these.
+ */
+class Followed {
+  readonly hi = new Uint16Array(SLOTS);
+  readonly lo = new Int32Array(SLOTS);
+  /** The VLAN, or -1 for a free slot. */
+  readonly vlan = new Int32Array(SLOTS).fill(-1);
+  /** The port the MAC last showed on. */
+  readonly lastPort = new Int32Array(SLOTS);
+  /** The entry's time on its learned port when the MAC last showed elsewhere. */
+  readonly mark = new Float64Array(SLOTS);
+  /** Its moves in the window from windowStart. */
+  readonly count = new Uint32Array(SLOTS);
+  readonly windowStart = new Float64Array(SLOTS);
+
+  /** Whether slot `s` follows this MAC. */
+  holds(s: number, hi: number, lo: number, vlan: number): boolean {
+    return this.vlan[s] === vlan && this.hi[s] === hi && this.lo[s] === (lo | 0);
+  }
+
+  /** Slot `s` follows this MAC from `now`, on `learned` as of `learnedSeen`, no moves yet. */
+  start(
+    s: number,
+    hi: number,
+    lo: number,
+    vlan: number,
+    learned: number,
+    learnedSeen: number,
+    now: number,
+  ): void {
+    this.hi[s] = hi;
+    this.lo[s] = lo;
+    this.vlan[s] = vlan;
+    this.lastPort[s] = learned;
+    this.mark[s] = learnedSeen;
+    this.count[s] = 0;
+    this.windowStart[s] = now;
+  }
+}
+
 /** Counts MAC moves and tells when one MAC flaps between ports. */
 export class LoopDetector {
-  readonly #hi = new Uint16Array(SLOTS);
-  readonly #lo = new Int32Array(SLOTS);
-  /** The VLAN, or -1 for a free slot. */
-  readonly #vlan = new Int32Array(SLOTS).fill(-1);
-  readonly #lastPort = new Int32Array(SLOTS);
-  /** The entry's time on its learned port when the MAC last showed elsewhere. */
-  readonly #mark = new Float64Array(SLOTS);
-  readonly #count = new Uint32Array(SLOTS);
-  readonly #windowStart = new Float64Array(SLOTS);
+  /** The slots' holders: the MACs whose moves may warn. */
+  readonly #held = new Followed();
   /** 1 when the current window saw the MAC go back to its learned port and away again. */
   readonly #back = new Uint8Array(SLOTS);
   /** Windows in a row before the current one that did. */
@@ -137,17 +172,8 @@ export class LoopDetector {
   readonly #pair = new Int32Array(SLOTS);
   /** The holder's moves in the window before its current one (0 when that window saw none or was not just before). */
   readonly #prevCount = new Uint32Array(SLOTS);
-  /**
-   * The slot's challenger (the last other MAC to land on it, followed as the holder is: see the theory);
-   * #cVlan -1 when none.
-   */
-  readonly #cHi = new Uint16Array(SLOTS);
-  readonly #cLo = new Int32Array(SLOTS);
-  readonly #cVlan = new Int32Array(SLOTS).fill(-1);
-  readonly #cLastPort = new Int32Array(SLOTS);
-  readonly #cMark = new Float64Array(SLOTS);
-  readonly #cCount = new Uint32Array(SLOTS);
-  readonly #cWindowStart = new Float64Array(SLOTS);
+  /** The slots' challengers, each the last other MAC to land on its slot (see the theory); vlan -1: none. */
+  readonly #challenger = new Followed();
   readonly #seed: number;
   /** The pairs (pairKey) last warned of, and when (-Infinity: a free entry). */
   readonly #warnedPair = new Int32Array(WARN_PAIRS);
@@ -187,56 +213,50 @@ export class LoopDetector {
     let h = Math.imul(lo ^ this.#seed, 0xcc9e2d51) ^ Math.imul(hi | (vlan << 16), 0x1b873593);
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     const s = (h >>> (32 - SLOT_BITS)) & (SLOTS - 1);
-    if (this.#vlan[s] !== vlan || this.#hi[s] !== hi || this.#lo[s] !== (lo | 0)) {
+    const held = this.#held;
+    if (!held.holds(s, hi, lo, vlan)) {
       // Held by a MAC still moving (a storm's, most likely): it keeps its count going, unless its pair of
-      // ports holds more than its share.
+      // ports holds more than its share, or this MAC moves faster.
+      const challenger = this.#challenger;
       if (
-        this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
+        held.vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
         !this.#overShare(this.#pair[s]!, pairKey(learned, port), now)
       ) {
         if (!this.#challenge(s, hi, lo, vlan, port, learned, learnedSeen, now)) {
           return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
         }
         // Faster than the holder: the challenger's counts go on in the slot, this move counted below.
-        this.#lastPort[s] = this.#cLastPort[s]!;
-        this.#mark[s] = this.#cMark[s]!;
-        this.#count[s] = this.#cCount[s]!;
-        this.#windowStart[s] = this.#cWindowStart[s]!;
-        this.#cVlan[s] = -1;
+        held.start(s, hi, lo, vlan, challenger.lastPort[s]!, challenger.mark[s]!, challenger.windowStart[s]!);
+        held.count[s] = challenger.count[s]!;
+        challenger.vlan[s] = -1;
       } else {
-        this.#lastPort[s] = learned;
-        this.#mark[s] = learnedSeen;
-        this.#count[s] = 0;
-        this.#windowStart[s] = now;
-        if (this.#cVlan[s] === vlan && this.#cHi[s] === hi && this.#cLo[s] === (lo | 0)) this.#cVlan[s] = -1;
+        held.start(s, hi, lo, vlan, learned, learnedSeen, now);
+        if (challenger.holds(s, hi, lo, vlan)) challenger.vlan[s] = -1;
       }
-      this.#hi[s] = hi;
-      this.#lo[s] = lo;
-      this.#vlan[s] = vlan;
       this.#pair[s] = pairKey(learned, port);
       this.#back[s] = 0;
       this.#steady[s] = 0;
       this.#prevCount[s] = 0;
     }
-    const last = this.#lastPort[s]!;
-    const back = learnedSeen > this.#mark[s]!;
+    const last = held.lastPort[s]!;
+    const back = learnedSeen > held.mark[s]!;
     if (port === last && !back) return MoveVerdict.Same;
-    this.#lastPort[s] = port;
-    this.#mark[s] = learnedSeen;
+    held.lastPort[s] = port;
+    held.mark[s] = learnedSeen;
     this.#lastMove[s] = now;
     const pair = pairKey(port === last ? learned : last, port);
-    const start = this.#windowStart[s]!;
+    const start = held.windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
       // Only the window just before continues a run.
       const adjacent = now - start < 2 * FLAP_WINDOW_SECONDS;
       this.#steady[s] = this.#back[s] === 1 && adjacent ? this.#steady[s]! + 1 : 0;
-      this.#prevCount[s] = adjacent ? this.#count[s]! : 0;
-      this.#windowStart[s] = now;
-      this.#count[s] = 0;
+      this.#prevCount[s] = adjacent ? held.count[s]! : 0;
+      held.windowStart[s] = now;
+      held.count[s] = 0;
       this.#back[s] = 0;
     }
     if (back) this.#back[s] = 1;
-    const count = ++this.#count[s]!;
+    const count = ++held.count[s]!;
     const flapping = shared
       ? count > STORM_MOVES
       : count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
@@ -268,34 +288,24 @@ export class LoopDetector {
     learnedSeen: number,
     now: number,
   ): boolean {
-    if (this.#cVlan[s] !== vlan || this.#cHi[s] !== hi || this.#cLo[s] !== (lo | 0)) {
-      if (
-        this.#cVlan[s] !== -1 && this.#cCount[s]! >= 2 &&
-        now - this.#cWindowStart[s]! < FLAP_WINDOW_SECONDS
-      ) {
-        return false;
-      }
-      this.#cHi[s] = hi;
-      this.#cLo[s] = lo;
-      this.#cVlan[s] = vlan;
-      this.#cLastPort[s] = learned;
-      this.#cMark[s] = learnedSeen;
-      this.#cCount[s] = 0;
-      this.#cWindowStart[s] = now;
+    const c = this.#challenger;
+    if (!c.holds(s, hi, lo, vlan)) {
+      if (c.vlan[s] !== -1 && c.count[s]! >= 2 && now - c.windowStart[s]! < FLAP_WINDOW_SECONDS) return false;
+      c.start(s, hi, lo, vlan, learned, learnedSeen, now);
     }
-    const last = this.#cLastPort[s]!;
-    const back = learnedSeen > this.#cMark[s]!;
+    const last = c.lastPort[s]!;
+    const back = learnedSeen > c.mark[s]!;
     if (port === last && !back) return false;
-    if (now - this.#cWindowStart[s]! >= FLAP_WINDOW_SECONDS) {
-      this.#cWindowStart[s] = now;
-      this.#cCount[s] = 0;
+    if (now - c.windowStart[s]! >= FLAP_WINDOW_SECONDS) {
+      c.windowStart[s] = now;
+      c.count[s] = 0;
     }
-    const count = this.#cCount[s]! + 1;
-    const holder = Math.max(this.#count[s]!, this.#prevCount[s]!);
+    const count = c.count[s]! + 1;
+    const holder = Math.max(this.#held.count[s]!, this.#prevCount[s]!);
     if (count > TAKEOVER_MOVES && count > 2 * holder) return true;
-    this.#cCount[s] = count;
-    this.#cLastPort[s] = port;
-    this.#cMark[s] = learnedSeen;
+    c.count[s] = count;
+    c.lastPort[s] = port;
+    c.mark[s] = learnedSeen;
     return false;
   }
 
@@ -309,7 +319,7 @@ export class LoopDetector {
     if (held === coming) return false;
     let balance = 0;
     for (let i = 0; i < SLOTS; i++) {
-      if (this.#vlan[i] === -1 || now - this.#lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
+      if (this.#held.vlan[i] === -1 || now - this.#lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
       const p = this.#pair[i];
       if (p === held) balance++;
       else if (p === coming) balance--;
