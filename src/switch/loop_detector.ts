@@ -35,16 +35,30 @@
  * every move would keep every count at one, so the storm is never said. A
  * MAC that finds its slot held is not followed; its move is counted when
  * the table really moved it (not every frame the table kept on its old
- * port). Held slots are shared fairly among pairs of ports, a MAC's pair
- * being its table's port and where it showed when it took its slot: a
- * newcomer takes a still-moving MAC's slot when that MAC's pair holds two
- * or more slots more than the newcomer's (a scan of the slots, only when
- * MACs of two pairs meet in one), and evictions stop once the pairs are
- * even. A storm's MACs that share a pair never evict one another; a user
- * with two ports moving many MACs slowly, each below the thresholds, held
- * every slot its MACs hashed to for as long as it liked, and a loop's MAC
- * landing there went unsaid. Nothing allocates; the clock is the caller's
- * (seconds).
+ * port). Two rules let a newcomer take a still-moving MAC's slot:
+ *
+ * - Rate. Each slot also follows one challenger, the last MAC other than
+ *   its holder to land there, counting its moves in a window as the
+ *   holder's are; a MAC that moves faster than the holder (more than
+ *   TAKEOVER_MOVES, and more than twice the holder's moves in its current
+ *   or last window) takes the slot, its count going on. A storm is many
+ *   moves a second, a user's shuffling is not: a user with 12 ports (66
+ *   pairs) moving MACs slowly held every slot under the fair share below
+ *   alone, and a loop's MAC never got one. A challenger with two moves in
+ *   its current window is kept against other newcomers for the rest of it
+ *   (slow movers landing now and then do not reset a storm's count); one
+ *   with fewer gives way. A storm's MACs sharing a slot move at one rate
+ *   and land in turn, so a challenger's count stays at one or below twice
+ *   the holder's: they never evict one another.
+ * - Fair share. Held slots are shared among pairs of ports, a MAC's pair
+ *   being its table's port and where it showed when it took its slot: a
+ *   newcomer takes a still-moving MAC's slot when that MAC's pair holds two
+ *   or more slots more than the newcomer's (a scan of the slots, only when
+ *   MACs of two pairs meet in one). Evictions stop once the pairs are
+ *   even, and never within one pair: a user's fast storm on two ports of
+ *   its own does not hold every slot against a loop elsewhere.
+ *
+ * Nothing allocates; the clock is the caller's (seconds).
  */
 
 /** Moves of one MAC within FLAP_WINDOW_SECONDS beyond which a loop is suspected. */
@@ -59,6 +73,11 @@ export const FLAP_SECONDS = 3;
  * loop does by the counts above; a loop's storm moves it thousands of times a second, endlessly.
  */
 export const STORM_MOVES = 1000;
+/**
+ * Moves within its window beyond which a MAC that finds its slot held takes it from a holder moving less than
+ * half as fast: more than a host's move and its way back, fewer than a loop's FLAP_MOVES.
+ */
+export const TAKEOVER_MOVES = 3;
 /** The loop warning is said at most once per this many seconds per pair of ports. */
 export const WARN_INTERVAL_SECONDS = 60;
 /** Pairs of ports a loop warning may be said of within WARN_INTERVAL_SECONDS: the log's bound. */
@@ -91,17 +110,52 @@ export interface LoopSuspect {
 const SLOT_BITS = 6;
 const SLOTS = 1 << SLOT_BITS;
 
+/**
+ * One MAC per slot, followed: its last port and its moves in a window (parallel typed arrays, so nothing
+ * allocates). A slot's holder and its challenger are each one of these.
+ */
+class Followed {
+  readonly hi = new Uint16Array(SLOTS);
+  readonly lo = new Int32Array(SLOTS);
+  /** The VLAN, or -1 for a free slot. */
+  readonly vlan = new Int32Array(SLOTS).fill(-1);
+  /** The port the MAC last showed on. */
+  readonly lastPort = new Int32Array(SLOTS);
+  /** The entry's time on its learned port when the MAC last showed elsewhere. */
+  readonly mark = new Float64Array(SLOTS);
+  /** Its moves in the window from windowStart. */
+  readonly count = new Uint32Array(SLOTS);
+  readonly windowStart = new Float64Array(SLOTS);
+
+  /** Whether slot `s` follows this MAC. */
+  holds(s: number, hi: number, lo: number, vlan: number): boolean {
+    return this.vlan[s] === vlan && this.hi[s] === hi && this.lo[s] === (lo | 0);
+  }
+
+  /** Slot `s` follows this MAC from `now`, on `learned` as of `learnedSeen`, no moves yet. */
+  start(
+    s: number,
+    hi: number,
+    lo: number,
+    vlan: number,
+    learned: number,
+    learnedSeen: number,
+    now: number,
+  ): void {
+    this.hi[s] = hi;
+    this.lo[s] = lo;
+    this.vlan[s] = vlan;
+    this.lastPort[s] = learned;
+    this.mark[s] = learnedSeen;
+    this.count[s] = 0;
+    this.windowStart[s] = now;
+  }
+}
+
 /** Counts MAC moves and tells when one MAC flaps between ports. */
 export class LoopDetector {
-  readonly #hi = new Uint16Array(SLOTS);
-  readonly #lo = new Int32Array(SLOTS);
-  /** The VLAN, or -1 for a free slot. */
-  readonly #vlan = new Int32Array(SLOTS).fill(-1);
-  readonly #lastPort = new Int32Array(SLOTS);
-  /** The entry's time on its learned port when the MAC last showed elsewhere. */
-  readonly #mark = new Float64Array(SLOTS);
-  readonly #count = new Uint32Array(SLOTS);
-  readonly #windowStart = new Float64Array(SLOTS);
+  /** The slots' holders: the MACs whose moves may warn. */
+  readonly #held = new Followed();
   /** 1 when the current window saw the MAC go back to its learned port and away again. */
   readonly #back = new Uint8Array(SLOTS);
   /** Windows in a row before the current one that did. */
@@ -116,6 +170,10 @@ export class LoopDetector {
    * evicted a holder before its count grew (a loop among 1000 hosts went unsaid).
    */
   readonly #pair = new Int32Array(SLOTS);
+  /** The holder's moves in the window before its current one (0 when that window saw none or was not just before). */
+  readonly #prevCount = new Uint32Array(SLOTS);
+  /** The slots' challengers, each the last other MAC to land on its slot (see the theory); vlan -1: none. */
+  readonly #challenger = new Followed();
   readonly #seed: number;
   /** The pairs (pairKey) last warned of, and when (-Infinity: a free entry). */
   readonly #warnedPair = new Int32Array(WARN_PAIRS);
@@ -155,45 +213,50 @@ export class LoopDetector {
     let h = Math.imul(lo ^ this.#seed, 0xcc9e2d51) ^ Math.imul(hi | (vlan << 16), 0x1b873593);
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     const s = (h >>> (32 - SLOT_BITS)) & (SLOTS - 1);
-    if (this.#vlan[s] !== vlan || this.#hi[s] !== hi || this.#lo[s] !== (lo | 0)) {
+    const held = this.#held;
+    if (!held.holds(s, hi, lo, vlan)) {
       // Held by a MAC still moving (a storm's, most likely): it keeps its count going, unless its pair of
-      // ports holds more than its share.
+      // ports holds more than its share, or this MAC moves faster.
+      const challenger = this.#challenger;
       if (
-        this.#vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
+        held.vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
         !this.#overShare(this.#pair[s]!, pairKey(learned, port), now)
       ) {
-        return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
+        if (!this.#challenge(s, hi, lo, vlan, port, learned, learnedSeen, now)) {
+          return tableMoved ? MoveVerdict.Moved : MoveVerdict.Same;
+        }
+        // Faster than the holder: the challenger's counts go on in the slot, this move counted below.
+        held.start(s, hi, lo, vlan, challenger.lastPort[s]!, challenger.mark[s]!, challenger.windowStart[s]!);
+        held.count[s] = challenger.count[s]!;
+        challenger.vlan[s] = -1;
+      } else {
+        held.start(s, hi, lo, vlan, learned, learnedSeen, now);
+        if (challenger.holds(s, hi, lo, vlan)) challenger.vlan[s] = -1;
       }
-      this.#hi[s] = hi;
-      this.#lo[s] = lo;
-      this.#vlan[s] = vlan;
-      this.#lastPort[s] = learned;
       this.#pair[s] = pairKey(learned, port);
-      this.#mark[s] = learnedSeen;
-      this.#count[s] = 0;
-      this.#windowStart[s] = now;
       this.#back[s] = 0;
       this.#steady[s] = 0;
+      this.#prevCount[s] = 0;
     }
-    const last = this.#lastPort[s]!;
-    const back = learnedSeen > this.#mark[s]!;
+    const last = held.lastPort[s]!;
+    const back = learnedSeen > held.mark[s]!;
     if (port === last && !back) return MoveVerdict.Same;
-    this.#lastPort[s] = port;
-    this.#mark[s] = learnedSeen;
+    held.lastPort[s] = port;
+    held.mark[s] = learnedSeen;
     this.#lastMove[s] = now;
     const pair = pairKey(port === last ? learned : last, port);
-    const start = this.#windowStart[s]!;
+    const start = held.windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
       // Only the window just before continues a run.
-      this.#steady[s] = this.#back[s] === 1 && now - start < 2 * FLAP_WINDOW_SECONDS
-        ? this.#steady[s]! + 1
-        : 0;
-      this.#windowStart[s] = now;
-      this.#count[s] = 0;
+      const adjacent = now - start < 2 * FLAP_WINDOW_SECONDS;
+      this.#steady[s] = this.#back[s] === 1 && adjacent ? this.#steady[s]! + 1 : 0;
+      this.#prevCount[s] = adjacent ? held.count[s]! : 0;
+      held.windowStart[s] = now;
+      held.count[s] = 0;
       this.#back[s] = 0;
     }
     if (back) this.#back[s] = 1;
-    const count = ++this.#count[s]!;
+    const count = ++held.count[s]!;
     const flapping = shared
       ? count > STORM_MOVES
       : count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
@@ -211,6 +274,42 @@ export class LoopDetector {
   }
 
   /**
+   * Follows a MAC that found slot `s` held as the slot's challenger, and tells whether this move of it makes
+   * it faster than the holder: then it is to take the slot, the move not yet counted (its counts stand as
+   * before it). A different challenger with two or more moves in its current window keeps its place.
+   */
+  #challenge(
+    s: number,
+    hi: number,
+    lo: number,
+    vlan: number,
+    port: number,
+    learned: number,
+    learnedSeen: number,
+    now: number,
+  ): boolean {
+    const c = this.#challenger;
+    if (!c.holds(s, hi, lo, vlan)) {
+      if (c.vlan[s] !== -1 && c.count[s]! >= 2 && now - c.windowStart[s]! < FLAP_WINDOW_SECONDS) return false;
+      c.start(s, hi, lo, vlan, learned, learnedSeen, now);
+    }
+    const last = c.lastPort[s]!;
+    const back = learnedSeen > c.mark[s]!;
+    if (port === last && !back) return false;
+    if (now - c.windowStart[s]! >= FLAP_WINDOW_SECONDS) {
+      c.windowStart[s] = now;
+      c.count[s] = 0;
+    }
+    const count = c.count[s]! + 1;
+    const holder = Math.max(this.#held.count[s]!, this.#prevCount[s]!);
+    if (count > TAKEOVER_MOVES && count > 2 * holder) return true;
+    c.count[s] = count;
+    c.lastPort[s] = port;
+    c.mark[s] = learnedSeen;
+    return false;
+  }
+
+  /**
    * Whether pair `held` holds at least two more of the slots still moving at `now` than pair `coming`:
    * then a MAC of `coming` may take one of them. Never within one pair (a storm's MACs do not evict one
    * another), nor one for one: two MACs of two pairs in one slot would take it from each other at
@@ -220,7 +319,7 @@ export class LoopDetector {
     if (held === coming) return false;
     let balance = 0;
     for (let i = 0; i < SLOTS; i++) {
-      if (this.#vlan[i] === -1 || now - this.#lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
+      if (this.#held.vlan[i] === -1 || now - this.#lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
       const p = this.#pair[i];
       if (p === held) balance++;
       else if (p === coming) balance--;

@@ -140,3 +140,48 @@ Deno.test("loop warnings of a fifth pair of ports within the minute wait until o
   assert.equal(storm(0x200, 2, 3, WARN_INTERVAL_SECONDS - 1), 0);
   assert.equal(storm(0x200, 2, 3, WARN_INTERVAL_SECONDS + 0.5), 1);
 });
+
+Deno.test("a user's 12 or 16 ports moving MACs slowly (a MAC or more per pair of ports) cannot keep a loop's MAC unfollowed: said within 3 s, on a fine clock or a data-plane thread's 1 s one", () => {
+  // User ports, MACs per pair of them, the clock's tick (1: a data-plane thread's), seconds.
+  const cases: [number, number, number][] = [[12, 1, 0.01], [12, 4, 0.01], [16, 1, 0.01], [16, 4, 0.01], [
+    16,
+    4,
+    1,
+  ]];
+  for (const [ports, perPair, clock] of cases) {
+    const d = new LoopDetector(0x5eed);
+    const at = (t: number) => Math.floor(t / clock + 1e-9) * clock;
+    // Each pair of the user's ports (10, 11, ...) has perPair MACs moving between its two ports every
+    // 1.5 s, staggered: each moves too slowly to be a loop, but often enough to keep a slot it holds. The
+    // table moves each at once and its old port hears no more of it: one note per move, none back and forth.
+    const macs: [number, number, number, number][] = [];
+    for (let a = 0; a < ports; a++) {
+      for (let b = a + 1; b < ports; b++) {
+        for (let k = 0; k < perPair; k++) macs.push([0x0200, 0x10000 + macs.length, 10 + a, 10 + b]);
+      }
+    }
+    const steps = new Int32Array(macs.length).fill(-1);
+    const user = (t: number) => {
+      macs.forEach(([hi, lo, a, b], i) => {
+        const step = Math.floor((t - (i * 1.5) / macs.length) / 1.5);
+        if (step === steps[i]) return;
+        steps[i] = step;
+        const port = step % 2 === 0 ? a : b;
+        d.note(hi, lo, 0, port, port === a ? b : a, 0, at(t), true);
+      });
+    };
+    for (let t = 0; t < 5; t += 0.01) user(t);
+    // Now a loop: one host's MAC circles between ports 2 and 3 a hundred times a second.
+    let warned = -1;
+    for (let t = 5; t < 35 && warned < 0; t += 0.01) {
+      user(t);
+      const port = Math.round(t * 100) % 2 === 0 ? 2 : 3;
+      if (d.note(HI, LO, 0, port, port === 2 ? 3 : 2, 0, at(t), true) === MoveVerdict.Warn) warned = t;
+    }
+    assert.ok(
+      warned >= 5 && warned < 8,
+      `${ports} ports, ${perPair} MACs a pair, clock ${clock} s: the loop warned at ${warned} s`,
+    );
+    assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
+  }
+});
