@@ -57,6 +57,7 @@ import { closeQuietly, relayGuarded } from "../web/guarded_server.ts";
 import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
+import { slirpStatics } from "./same_lan.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import type { CableNode, Lab, SlirpNode } from "./spec.ts";
 import type { OutsidePlug } from "./runner.ts";
@@ -246,8 +247,9 @@ export class OutsideNodes {
   static async open(lab: Lab, baseDir: string, say: (m: string) => void): Promise<OutsideNodes> {
     const out = new OutsideNodes(lab.name, baseDir, say);
     try {
+      const statics = slirpStatics(lab.nodes, lab.links);
       for (const node of lab.nodes) {
-        if (node.kind === "slirp" || node.kind === "cable") await out.#open(node);
+        if (node.kind === "slirp" || node.kind === "cable") await out.#open(node, statics.get(node.name));
       }
     } catch (err) {
       out.close();
@@ -257,9 +259,9 @@ export class OutsideNodes {
   }
 
   /** Opens node `node` on the machine's network, to be plugged in (#plugIn). */
-  async #open(node: SlirpNode | CableNode): Promise<Part> {
+  async #open(node: SlirpNode | CableNode, reserved: readonly number[] = []): Promise<Part> {
     if (node.kind === "slirp") {
-      const link = await openSlirpNode(node);
+      const link = await openSlirpNode(node, reserved);
       const part = this.#add(node.name, () => {
         link.close();
         return link.released;
