@@ -448,6 +448,33 @@ Deno.test("README's Without root block runs as written, as a user without root",
   });
 });
 
+Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static addresses: h1 on dhcp beside h2 on 10.0.2.15", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rd${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+        "    h1: { kind: host, address: dhcp }\n    h2: { kind: host, address: 10.0.2.15/24, gateway: 10.0.2.2 }\n" +
+        "  links:\n    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n    - endpoints: [h2, sw1]\n",
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    try {
+      const addr = await s.as(["vde", "exec", "h1", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+      const h1 = /inet (\S+)\//.exec(addr.stdout)?.[1];
+      assert.match(h1 ?? "", /^10\.0\.2\.\d+$/, addr.stdout + addr.stderr);
+      assert.notEqual(h1, "10.0.2.15", "h1's lease is h2's static address");
+      const ping = await s.as(["vde", "exec", "h1", "ping", "-c", "1", "-w", "10", "10.0.2.2"]);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    } finally {
+      await s.as(["vde", "down", name], 60_000);
+    }
+    await s.noneLeft("the lab's processes to end with vde down");
+  });
+});
+
 /** The sleep a host's command leaves running behind it, as h1's settings. */
 const SLEEPER = `address: 10.0.2.31/24, exec: ["sleep 1000 &"]`;
 
