@@ -30,7 +30,9 @@
  * `NODE.G.outside.error`, which the lab's add says. A listening cable's
  * address there (the port `listen: 0` got) comes in `NODE[.G].listening`,
  * written before its plug, for the lab's status. A slirp's forwards
- * changed live go by files too (outside_forwards.ts). The files are the
+ * changed live go by files too (outside_forwards.ts), and so do the static
+ * addresses on its LAN its DHCP must not lease (`NODE.reserved.json`, a
+ * word with no answer: the lab's reserveStatics). The files are the
  * user's, in the user's own directory (outside_files.ts).
  * Where the process outside is gone (a SIGKILL), the lab refuses a node at
  * once rather than wait for it, and as soon as it goes while the lab waits
@@ -75,6 +77,7 @@ import {
   removeIfThere,
   REQUEST,
   requestFile,
+  RESERVED,
 } from "./outside_files.ts";
 import { answerForwards } from "./outside_forwards.ts";
 import { socketTooLong } from "./names.ts";
@@ -393,7 +396,7 @@ export class OutsideNodes {
     let queue = this.#takeRequests(labDir);
     for await (const event of watcher) {
       if (this.#over || this.#closed) break;
-      if (event.paths.some((p) => p.endsWith(REQUEST) || p.endsWith(FORWARDS))) {
+      if (event.paths.some((p) => p.endsWith(REQUEST) || p.endsWith(FORWARDS) || p.endsWith(RESERVED))) {
         queue = queue.then(() => this.#takeRequests(labDir));
       }
     }
@@ -412,7 +415,7 @@ export class OutsideNodes {
       return; // the lab is gone
     }
     for (const file of files) {
-      const suffix = [REQUEST, FORWARDS].find((s) => file.endsWith(s));
+      const suffix = [REQUEST, FORWARDS, RESERVED].find((s) => file.endsWith(s));
       if (suffix === undefined) continue;
       const name = file.slice(0, -suffix.length);
       // Taken in one step, renamed aside, then read: one the lab took back (gave up on) is not there to
@@ -430,6 +433,13 @@ export class OutsideNodes {
         continue; // not the lab's (it writes JSON): nothing to answer
       } finally {
         removeIfThere(taken);
+      }
+      if (suffix === RESERVED) {
+        // The lab's word, but checked as any file: a list of IPv4 addresses as numbers, else ignored.
+        const ok = Array.isArray(asked) &&
+          asked.every((a) => Number.isInteger(a) && (a as number) >= 0 && (a as number) <= 0xffffffff);
+        if (ok) this.#parts.find((p) => p.name === name)?.slirp?.stack.dhcp.reserve(asked as number[]);
+        continue;
       }
       if (suffix === FORWARDS) {
         await answerForwards(labDir, name, asked, this.#parts.find((p) => p.name === name)?.slirp, this.#say);

@@ -79,7 +79,9 @@ import {
   readState,
   type RecordedProcess,
   writeState,
+  writeWhole,
 } from "./state.ts";
+import { reservedFile } from "./outside_files.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
@@ -421,13 +423,18 @@ export class LabRunner {
   /**
    * Tells each slirp run here the static IPv4 addresses of the hosts on its
    * LAN, which its DHCP server then never leases: called whenever the lab's
-   * nodes, links or hosts' addresses change (a rootless lab's slirps run in
-   * the process outside, which has the file's at bring-up only).
+   * nodes, links or hosts' addresses change. A rootless lab's slirps run in
+   * the process outside (which has the file's from its start): it is told
+   * by a file it watches, and takes it a moment later.
    */
   reserveStatics(): void {
-    if (this.slirps.size === 0) return;
+    if (this.slirps.size === 0 && this.outside.size === 0) return;
     for (const [name, addrs] of slirpStatics(this.lab.nodes, this.lab.links)) {
       this.slirps.get(name)?.stack.dhcp.reserve(addrs);
+      if (!this.outside.has(name)) continue;
+      try {
+        writeWhole(reservedFile(this.dir, name), JSON.stringify(addrs));
+      } catch { /* the lab's directory is gone: it is going down */ }
     }
   }
 

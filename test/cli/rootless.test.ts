@@ -448,7 +448,7 @@ Deno.test("README's Without root block runs as written, as a user without root",
   });
 });
 
-Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static addresses: h1 on dhcp beside h2 on 10.0.2.15", async (t) => {
+Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static addresses: h1 on dhcp beside h2 on 10.0.2.15, and a host added live", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
@@ -468,6 +468,26 @@ Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static 
       assert.notEqual(h1, "10.0.2.15", "h1's lease is h2's static address");
       const ping = await s.as(["vde", "exec", "h1", "ping", "-c", "1", "-w", "10", "10.0.2.2"]);
       assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+      // Live: h3 takes the address a new lease would get next; h4 on dhcp, added after it, gets another.
+      const next = `10.0.2.${Number(h1!.split(".")[3]) + 1}`;
+      const add = await s.as([
+        "vde",
+        "term",
+        name,
+        "-c",
+        `add host h3 address ${next}/24`,
+        "-c",
+        "add link h3 sw1",
+        "-c",
+        "add host h4 address dhcp",
+        "-c",
+        "add link h4 sw1",
+      ], 60_000);
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      const addr4 = await s.as(["vde", "exec", "h4", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+      const h4 = /inet (\S+)\//.exec(addr4.stdout)?.[1];
+      assert.match(h4 ?? "", /^10\.0\.2\.\d+$/, addr4.stdout + addr4.stderr);
+      assert.ok(![h1, "10.0.2.15", next].includes(h4), `h4 leased ${h4}, a static address or h1's`);
     } finally {
       await s.as(["vde", "down", name], 60_000);
     }
