@@ -15,6 +15,7 @@ import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
 import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { type Student, withStudent } from "../helpers/student.ts";
 import { NO_LAB_SWITCH } from "../../src/cli/lab.ts";
+import { ipv4In, staticThenDhcpLive } from "../lab/_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -463,30 +464,18 @@ Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static 
     assert.equal(up.code, 0, up.stderr);
     try {
       const addr = await s.as(["vde", "exec", "h1", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
-      const h1 = /inet (\S+)\//.exec(addr.stdout)?.[1];
-      assert.match(h1 ?? "", /^10\.0\.2\.\d+$/, addr.stdout + addr.stderr);
+      const h1 = ipv4In(addr.stdout);
+      assert.match(h1, /^10\.0\.2\.\d+$/, addr.stdout + addr.stderr);
       assert.notEqual(h1, "10.0.2.15", "h1's lease is h2's static address");
       const ping = await s.as(["vde", "exec", "h1", "ping", "-c", "1", "-w", "10", "10.0.2.2"]);
       assert.equal(ping.code, 0, ping.stdout + ping.stderr);
       // Live: h3 takes the address a new lease would get next; h4 on dhcp, added after it, gets another.
-      const next = `10.0.2.${Number(h1!.split(".")[3]) + 1}`;
-      const add = await s.as([
-        "vde",
-        "term",
-        name,
-        "-c",
-        `add host h3 address ${next}/24`,
-        "-c",
-        "add link h3 sw1",
-        "-c",
-        "add host h4 address dhcp",
-        "-c",
-        "add link h4 sw1",
-      ], 60_000);
+      const next = `10.0.2.${Number(h1.split(".")[3]) + 1}`;
+      const add = await s.as(["vde", "term", name, ...staticThenDhcpLive(next)], 60_000);
       assert.equal(add.code, 0, add.stdout + add.stderr);
       const addr4 = await s.as(["vde", "exec", "h4", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
-      const h4 = /inet (\S+)\//.exec(addr4.stdout)?.[1];
-      assert.match(h4 ?? "", /^10\.0\.2\.\d+$/, addr4.stdout + addr4.stderr);
+      const h4 = ipv4In(addr4.stdout);
+      assert.match(h4, /^10\.0\.2\.\d+$/, addr4.stdout + addr4.stderr);
       assert.ok(![h1, "10.0.2.15", next].includes(h4), `h4 leased ${h4}, a static address or h1's`);
     } finally {
       await s.as(["vde", "down", name], 60_000);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { ipKey, slirpStatics } from "../../src/lab/same_lan.ts";
-import { inHost, pingCount, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { inHost, ipv4In, pingCount, staticThenDhcpLive, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
 function errorsOf(text: string): string[] {
@@ -302,8 +302,7 @@ topology:
 
 /** The IPv4 address of host `node`'s eth0, or "" without one. */
 async function ipv4Of(lab: string, node: string): Promise<string> {
-  const r = await inHost(lab, node, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
-  return /inet (\S+)\//.exec(r.stdout)?.[1] ?? "";
+  return ipv4In((await inHost(lab, node, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout);
 }
 
 Deno.test("a slirp's DHCP skips the lab's static addresses on its LAN: h1 on dhcp beside h2 on 10.0.2.15, and a host added live", async (t) => {
@@ -316,18 +315,7 @@ Deno.test("a slirp's DHCP skips the lab's static addresses on its LAN: h1 on dhc
     assert.ok(await pingCount(name, "h2", "10.0.2.2", 3) >= 1, "h2 reaches the gateway");
     // Live: h3 takes the address after h1's, the next a new lease would get; h4 on dhcp gets another.
     const next = `10.0.2.${Number(h1.split(".")[3]) + 1}`;
-    const add = await vde([
-      "term",
-      name,
-      "-c",
-      `add host h3 address ${next}/24`,
-      "-c",
-      "add link h3 sw1",
-      "-c",
-      "add host h4 address dhcp",
-      "-c",
-      "add link h4 sw1",
-    ]);
+    const add = await vde(["term", name, ...staticThenDhcpLive(next)]);
     assert.equal(add.code, 0, add.stderr);
     const h4 = await ipv4Of(name, "h4");
     assert.match(h4, /^10\.0\.2\.\d+$/);
