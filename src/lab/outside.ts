@@ -78,6 +78,7 @@ import {
   REQUEST,
   requestFile,
   RESERVED,
+  reservedAddresses,
 } from "./outside_files.ts";
 import { answerForwards } from "./outside_forwards.ts";
 import { socketTooLong } from "./names.ts";
@@ -436,9 +437,8 @@ export class OutsideNodes {
       }
       if (suffix === RESERVED) {
         // The lab's word, but checked as any file: a list of IPv4 addresses as numbers, else ignored.
-        const ok = Array.isArray(asked) &&
-          asked.every((a) => Number.isInteger(a) && (a as number) >= 0 && (a as number) <= 0xffffffff);
-        if (ok) this.#parts.find((p) => p.name === name)?.slirp?.stack.dhcp.reserve(asked as number[]);
+        const addrs = reservedAddresses(asked);
+        if (addrs !== undefined) this.#parts.find((p) => p.name === name)?.slirp?.stack.dhcp.reserve(addrs);
         continue;
       }
       if (suffix === FORWARDS) {

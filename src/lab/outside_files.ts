@@ -68,6 +68,13 @@ export function reservedFile(labDir: string, node: string): string {
   return `${labDir}/${node}${RESERVED}`;
 }
 
+/** A reserved file's parsed JSON as its addresses; undefined for anything but a list of IPv4 numbers. */
+export function reservedAddresses(parsed: unknown): number[] | undefined {
+  const ok = Array.isArray(parsed) &&
+    parsed.every((a) => typeof a === "number" && Number.isInteger(a) && a >= 0 && a <= 0xffffffff);
+  return ok ? parsed as number[] : undefined;
+}
+
 /**
  * The file where request `generation` of slirp `node`'s forwards is answered (empty once done, else why
  * not), or where the lab said it gave up on it (outside_forwards.ts).
