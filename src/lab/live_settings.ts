@@ -249,6 +249,7 @@ async function changeEndAddresses(r: LabRunner, change: AddressChange): Promise<
     await allOrNone(steps);
     if (after.length === 0) delete h.node.addresses[iface];
     else h.node.addresses[iface] = [...after];
+    r.reserveStatics();
   } finally {
     // Whatever the outcome: an address deleted, even one put back, took its routes along.
     await restoreRoutes(h);

@@ -30,7 +30,9 @@
  * `NODE.G.outside.error`, which the lab's add says. A listening cable's
  * address there (the port `listen: 0` got) comes in `NODE[.G].listening`,
  * written before its plug, for the lab's status. A slirp's forwards
- * changed live go by files too (outside_forwards.ts). The files are the
+ * changed live go by files too (outside_forwards.ts), and so do the static
+ * addresses on its LAN its DHCP must not lease (`NODE.reserved.json`, a
+ * word with no answer: the lab's reserveStatics). The files are the
  * user's, in the user's own directory (outside_files.ts).
  * Where the process outside is gone (a SIGKILL), the lab refuses a node at
  * once rather than wait for it, and as soon as it goes while the lab waits
@@ -57,6 +59,7 @@ import { closeQuietly, relayGuarded } from "../web/guarded_server.ts";
 import { openCableNode } from "./cable_node.ts";
 import { join } from "./runner.ts";
 import { openSlirpNode } from "./slirp_node.ts";
+import { slirpStatics } from "./same_lan.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import type { CableNode, Lab, SlirpNode } from "./spec.ts";
 import type { OutsidePlug } from "./runner.ts";
@@ -74,6 +77,8 @@ import {
   removeIfThere,
   REQUEST,
   requestFile,
+  RESERVED,
+  reservedAddresses,
 } from "./outside_files.ts";
 import { answerForwards } from "./outside_forwards.ts";
 import { socketTooLong } from "./names.ts";
@@ -246,8 +251,9 @@ export class OutsideNodes {
   static async open(lab: Lab, baseDir: string, say: (m: string) => void): Promise<OutsideNodes> {
     const out = new OutsideNodes(lab.name, baseDir, say);
     try {
+      const statics = slirpStatics(lab.nodes, lab.links);
       for (const node of lab.nodes) {
-        if (node.kind === "slirp" || node.kind === "cable") await out.#open(node);
+        if (node.kind === "slirp" || node.kind === "cable") await out.#open(node, statics.get(node.name));
       }
     } catch (err) {
       out.close();
@@ -257,9 +263,9 @@ export class OutsideNodes {
   }
 
   /** Opens node `node` on the machine's network, to be plugged in (#plugIn). */
-  async #open(node: SlirpNode | CableNode): Promise<Part> {
+  async #open(node: SlirpNode | CableNode, reserved: readonly number[] = []): Promise<Part> {
     if (node.kind === "slirp") {
-      const link = await openSlirpNode(node);
+      const link = await openSlirpNode(node, reserved);
       const part = this.#add(node.name, () => {
         link.close();
         return link.released;
@@ -391,7 +397,7 @@ export class OutsideNodes {
     let queue = this.#takeRequests(labDir);
     for await (const event of watcher) {
       if (this.#over || this.#closed) break;
-      if (event.paths.some((p) => p.endsWith(REQUEST) || p.endsWith(FORWARDS))) {
+      if (event.paths.some((p) => p.endsWith(REQUEST) || p.endsWith(FORWARDS) || p.endsWith(RESERVED))) {
         queue = queue.then(() => this.#takeRequests(labDir));
       }
     }
@@ -410,7 +416,7 @@ export class OutsideNodes {
       return; // the lab is gone
     }
     for (const file of files) {
-      const suffix = [REQUEST, FORWARDS].find((s) => file.endsWith(s));
+      const suffix = [REQUEST, FORWARDS, RESERVED].find((s) => file.endsWith(s));
       if (suffix === undefined) continue;
       const name = file.slice(0, -suffix.length);
       // Taken in one step, renamed aside, then read: one the lab took back (gave up on) is not there to
@@ -428,6 +434,12 @@ export class OutsideNodes {
         continue; // not the lab's (it writes JSON): nothing to answer
       } finally {
         removeIfThere(taken);
+      }
+      if (suffix === RESERVED) {
+        // The lab's word, but checked as any file: a list of IPv4 addresses as numbers, else ignored.
+        const addrs = reservedAddresses(asked);
+        if (addrs !== undefined) this.#parts.find((p) => p.name === name)?.slirp?.stack.dhcp.reserve(addrs);
+        continue;
       }
       if (suffix === FORWARDS) {
         await answerForwards(labDir, name, asked, this.#parts.find((p) => p.name === name)?.slirp, this.#say);

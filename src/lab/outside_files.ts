@@ -11,9 +11,13 @@
 /** How often a side looks again for what the other writes or makes. */
 export const POLL_MS = 50;
 
-/** The suffix of a request for a node added live, and of one for a slirp's forwards changed live. */
+/**
+ * The suffix of a request for a node added live, of one for a slirp's forwards changed live, and of the
+ * word of a slirp's reserved addresses changed live (no answer: its DHCP server just leases none of them).
+ */
 export const REQUEST = ".outside.json";
 export const FORWARDS = ".forwards.json";
+export const RESERVED = ".reserved.json";
 
 /**
  * The socket in lab directory `labDir` where the lab waits for node `node` from outside: one of its start,
@@ -54,6 +58,21 @@ export function listeningFile(labDir: string, node: string, generation?: number)
 /** The file in lab directory `labDir` that asks the process outside to change slirp `node`'s forwards. */
 export function forwardsFile(labDir: string, node: string): string {
   return `${labDir}/${node}${FORWARDS}`;
+}
+
+/**
+ * The file in lab directory `labDir` that tells the process outside the addresses slirp `node`'s DHCP
+ * server must not lease (a JSON list of IPv4 addresses as numbers: same_lan.ts's slirpStatics).
+ */
+export function reservedFile(labDir: string, node: string): string {
+  return `${labDir}/${node}${RESERVED}`;
+}
+
+/** A reserved file's parsed JSON as its addresses; undefined for anything but a list of IPv4 numbers. */
+export function reservedAddresses(parsed: unknown): number[] | undefined {
+  const ok = Array.isArray(parsed) &&
+    parsed.every((a) => typeof a === "number" && Number.isInteger(a) && a >= 0 && a <= 0xffffffff);
+  return ok ? parsed as number[] : undefined;
 }
 
 /**

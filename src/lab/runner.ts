@@ -44,6 +44,7 @@ import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { discard, dropFrames, type Link } from "../link/link.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { openSlirpNode } from "./slirp_node.ts";
+import { slirpStatics } from "./same_lan.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableNode } from "./cable_node.ts";
 import { processStartTime } from "../os/processes.ts";
@@ -78,7 +79,9 @@ import {
   readState,
   type RecordedProcess,
   writeState,
+  writeWhole,
 } from "./state.ts";
+import { reservedFile } from "./outside_files.ts";
 import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
@@ -414,6 +417,25 @@ export class LabRunner {
     }
     this.#parts.set(node.name, await this.#atomically(() => this.#startNode(node)));
     this.lab.nodes.push(node);
+    this.reserveStatics();
+  }
+
+  /**
+   * Tells each slirp run here the static IPv4 addresses of the hosts on its
+   * LAN, which its DHCP server then never leases: called whenever the lab's
+   * nodes, links or hosts' addresses change. A rootless lab's slirps run in
+   * the process outside (which has the file's from its start): it is told
+   * by a file it watches, and takes it a moment later.
+   */
+  reserveStatics(): void {
+    if (this.slirps.size === 0 && this.outside.size === 0) return;
+    for (const [name, addrs] of slirpStatics(this.lab.nodes, this.lab.links)) {
+      this.slirps.get(name)?.stack.dhcp.reserve(addrs);
+      if (!this.outside.has(name)) continue;
+      try {
+        writeWhole(reservedFile(this.dir, name), JSON.stringify(addrs));
+      } catch { /* the lab's directory is gone: it is going down */ }
+    }
   }
 
   /**
@@ -475,6 +497,7 @@ export class LabRunner {
       const host = this.hosts.get(e.node);
       if (host !== undefined && e.iface !== undefined) delete host.node.addresses[e.iface];
     }
+    this.reserveStatics();
   }
 
   /**
@@ -489,6 +512,7 @@ export class LabRunner {
     for (const l of links) await this.removeLink(l);
     this.lab.nodes.splice(this.lab.nodes.indexOf(node), 1);
     await this.#removePart(name);
+    this.reserveStatics();
     return links;
   }
 
@@ -787,6 +811,8 @@ export class LabRunner {
     this.#parts.set(running, part);
     this.links.push(running);
     this.lab.links.push(spec);
+    // Before the host ends take their addresses: no lease is offered on one from now on.
+    this.reserveStatics();
     try {
       if (configure !== false) {
         for (const end of spec.ends) {
@@ -1098,6 +1124,7 @@ export class LabRunner {
     link.spec.vlan = vlan;
     link.spec.trunk = [...trunk];
     for (const end of link.spec.ends) this.#dropUnusedVlans(end.node, left);
+    this.reserveStatics();
   }
 
   /**

@@ -15,11 +15,9 @@
  *
  * A slirp on a LAN holds its gateway and DNS addresses (10.0.2.2 and .3,
  * fd00::2 and ::3, or what its options set): a host's static address there
- * is the same clash. Its DHCP server leases from its first lease address
- * (10.0.2.15) to the network's last host address, without asking who holds
- * one, so a static address in that pool clashes only while a host on the
- * LAN takes `dhcp`: that is refused too, naming the pool (without such a
- * host the pool is nobody's, as QEMU users set 10.0.2.15 by hand).
+ * is the same clash. Its DHCP pool (10.0.2.15 up) is no clash: the lab
+ * gives each slirp the static IPv4 addresses of the hosts on its LAN
+ * (`slirpStatics`), which its DHCP server never leases.
  *
  * Pure: the validated nodes and links in, the clashes out; validate.ts says
  * them at the address's line.
@@ -27,7 +25,7 @@
 import type { LabLink, LabNode, SlirpNode } from "./spec.ts";
 import { ipv4ToU32, parseIpText } from "../wire/ip_address.ts";
 import { defaultConfig, parseSlirpOptions, type SlirpConfig } from "../slirp/config.ts";
-import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
+import { formatIpv4 } from "../wire/ipv4.ts";
 import { formatIpv6 } from "../wire/ipv6.ts";
 
 /**
@@ -153,18 +151,46 @@ function slirpConfig(node: SlirpNode): SlirpConfig {
   }
 }
 
-/**
- * Hosts' static addresses that a slirp on the same LAN holds (its gateway
- * or DNS, IPv4 or IPv6), or that its DHCP pool holds while a host on that
- * LAN takes `dhcp` (the first lease may be it).
- */
-export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[]): LanClash[] {
+/** Each host's static addresses on the LAN of each slirp (by name), as written. */
+function slirpLans(
+  nodes: readonly LabNode[],
+  links: readonly LabLink[],
+): { slirp: SlirpNode; onLan: HostAddress[] }[] {
   const lans = lansOf(nodes, links);
   const hosts = nodes.filter((n) => n.kind === "host");
-  const out: LanClash[] = [];
-  for (const slirp of nodes) {
-    if (slirp.kind !== "slirp") continue;
+  return nodes.filter((n) => n.kind === "slirp").map((slirp) => {
     const lan = lans.root(`slirp:${slirp.name}`);
+    const onLan = hosts.flatMap((h) =>
+      Object.entries(h.addresses).filter(([iface]) => lans.root(`if:${h.name}:${iface}`) === lan)
+        .flatMap(([iface, list]) => list.map((address) => ({ host: h.name, iface, address })))
+    );
+    return { slirp, onLan };
+  });
+}
+
+/** An address as written (`10.0.2.20/24`) as an IPv4 number; undefined for IPv6 or `dhcp`. */
+function ipv4Of(address: string): number | undefined {
+  const ip = parseIpText(address.split("/")[0]!);
+  return ip.ok && ip.value.length === 4 ? ipv4ToU32(ip.value) : undefined;
+}
+
+/**
+ * The static IPv4 addresses of the hosts on each slirp's LAN, by slirp
+ * name: what its DHCP server must not lease (SlirpConfig.reserved).
+ */
+export function slirpStatics(nodes: readonly LabNode[], links: readonly LabLink[]): Map<string, number[]> {
+  return new Map(
+    slirpLans(nodes, links).map(({ slirp, onLan }) => [
+      slirp.name,
+      onLan.map((a) => ipv4Of(a.address)).filter((n) => n !== undefined),
+    ]),
+  );
+}
+
+/** Hosts' static addresses that a slirp on the same LAN holds (its gateway or DNS, IPv4 or IPv6). */
+export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[]): LanClash[] {
+  const out: LanClash[] = [];
+  for (const { slirp, onLan } of slirpLans(nodes, links)) {
     const c = slirpConfig(slirp);
     // A family the slirp runs without (its `v4` or `v6` alone) holds nothing.
     const held = new Map([
@@ -175,36 +201,17 @@ export function slirpClashes(nodes: readonly LabNode[], links: readonly LabLink[
         ? [[ipKey(formatIpv6(c.gateway6)), "IPv6 gateway"], [ipKey(formatIpv6(c.dns6)), "IPv6 DNS"]] as const
         : []),
     ]);
-    const last = ((c.network | ~prefixMask(c.prefixLength)) >>> 0) - 1;
-    const pool = `${formatIpv4(c.dhcpStart)}-${formatIpv4(last)}`;
-    const onLan = hosts.flatMap((h) =>
-      Object.entries(h.addresses).filter(([iface]) => lans.root(`if:${h.name}:${iface}`) === lan)
-        .flatMap(([iface, list]) => list.map((address) => ({ host: h.name, iface, address })))
-    );
-    const leasing = onLan.find((a) => a.address === "dhcp");
     for (const here of onLan) {
-      const ip = here.address.split("/")[0]!;
       const what = held.get(ipKey(here.address));
-      const where = `host ${here.host} ${here.iface} address ${ip}`;
-      if (what !== undefined) {
-        const holds = what.startsWith("IPv6")
-          ? `${formatIpv6(c.gateway6)} and ${formatIpv6(c.dns6)}`
-          : `${formatIpv4(c.gateway)} and ${formatIpv4(c.dns)}, and leases ${pool}`;
-        out.push({
-          at: here,
-          message: `${where} is slirp ${slirp.name}'s ${what}, on the same LAN: neighbours would reach ` +
-            `whichever answered last; give the host another (slirp ${slirp.name} holds ${holds})`,
-        });
-        continue;
-      }
-      const v4 = parseIpText(ip);
-      const n = v4.ok && v4.value.length === 4 ? ipv4ToU32(v4.value) : undefined;
-      if (!c.v4 || leasing === undefined || n === undefined || n < c.dhcpStart || n > last) continue;
+      if (what === undefined) continue;
+      const holds = what.startsWith("IPv6")
+        ? `${formatIpv6(c.gateway6)} and ${formatIpv6(c.dns6)}`
+        : `${formatIpv4(c.gateway)} and ${formatIpv4(c.dns)}`;
       out.push({
         at: here,
-        message: `${where} is in slirp ${slirp.name}'s DHCP pool (${pool}), which ${leasing.host} ` +
-          `(${leasing.iface}: dhcp) leases from on the same LAN: ${formatIpv4(c.dhcpStart)} is the first ` +
-          `address it gives; use one outside ${pool}`,
+        message: `host ${here.host} ${here.iface} address ${here.address.split("/")[0]} is slirp ` +
+          `${slirp.name}'s ${what}, on the same LAN: neighbours would reach whichever answered last; ` +
+          `give the host another (slirp ${slirp.name} holds ${holds})`,
       });
     }
   }

@@ -1,7 +1,9 @@
 /**
  * A lab's slirp node as a link: its file's options, MTU and forwards made
  * one slirp configuration. The lab's own process opens it, or, for a
- * rootless lab, the process outside its namespaces (outside.ts).
+ * rootless lab, the process outside its namespaces (outside.ts). Its DHCP
+ * server leases none of `reserved`, the static IPv4 addresses of the hosts
+ * on its LAN (same_lan.ts's slirpStatics).
  */
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
@@ -10,13 +12,15 @@ import type { SlirpNode } from "./spec.ts";
 /**
  * Opens slirp node `node`.
  *
+ * @param reserved addresses its DHCP server never leases (the lab's running slirps change them live)
  * @throws Error naming the node (a forward's host port taken is the node's problem)
  */
-export async function openSlirpNode(node: SlirpNode): Promise<SlirpLink> {
+export async function openSlirpNode(node: SlirpNode, reserved: readonly number[] = []): Promise<SlirpLink> {
   const config = parseSlirpOptions(
     node.options === undefined ? "" : `/${node.options.replace(/^\/+/, "")}`,
   );
   if (node.mtu !== undefined) config.mtu = node.mtu;
+  config.reserved = [...reserved];
   for (const f of node.forwards) config.forwards.push(parseForward(f, config));
   return await openSlirpLink(config).catch((err) => {
     throw new Error(`${node.name}: ${(err as Error).message}`);

@@ -127,6 +127,8 @@ export interface SlirpConfig {
   tftpServerName: string | undefined;
   /** Guest forwards: a virtual address and port joined to a command or a unix socket. */
   guestForwards: GuestForwardSpec[];
+  /** IPv4 addresses the DHCP server never leases: a lab's hosts hold them statically on the slirp's LAN. */
+  reserved: number[];
 }
 
 /** libslirp's default configuration. */
@@ -157,6 +159,7 @@ export function defaultConfig(): SlirpConfig {
     bootfile: undefined,
     tftpServerName: undefined,
     guestForwards: [],
+    reserved: [],
   };
 }
 

@@ -1,7 +1,11 @@
 /**
  * The slirp stack's DHCP server: one lease per client MAC, addresses from
  * the first lease address (10.0.2.15 by default) to the end of the network,
- * skipping the gateway and the DNS address.
+ * skipping the gateway and the DNS address, the addresses its config
+ * reserves (a lab's hosts' static ones on the slirp's LAN, changed live by
+ * `reserve`) and any the stack's ARP cache shows held by another MAC (a
+ * host configured by hand that the lab did not name), as docker's or
+ * dnsmasq's servers avoid the addresses in use.
  *
  * DISCOVER gets an OFFER (the client's existing lease, else the next free
  * address); REQUEST gets an ACK when it asks for the address this MAC may
@@ -50,19 +54,53 @@ export class DhcpServer {
   readonly #encoder = new TextEncoder();
   readonly #first: number;
   readonly #last: number;
-  /** Addresses the pool can lease (its span less the gateway and DNS addresses). */
-  readonly #poolSize: number;
+  /** Addresses the pool spans less the gateway and DNS addresses. */
+  readonly #spanFree: number;
+  /** Reserved addresses (config.reserved, or `reserve`'s). */
+  #reserved: ReadonlySet<number> = new Set();
+  /** Addresses the pool can lease: #spanFree less the reserved ones inside it. */
+  #poolSize: number;
   /** Where the search for a free address resumes. */
   #cursor: number;
 
-  constructor(readonly config: SlirpConfig) {
+  /**
+   * @param heldBy the MAC the stack's ARP cache has for an address (null when none): an address
+   *   another MAC answers for is in use, so it is not offered
+   */
+  constructor(
+    readonly config: SlirpConfig,
+    readonly heldBy: (addr: number) => Uint8Array | null = () => null,
+  ) {
     const mask = prefixMask(config.prefixLength);
     this.#first = config.dhcpStart;
     this.#last = ((config.network | ~mask) >>> 0) - 1;
     this.#cursor = this.#first;
-    const inPool = (a: number) => a >= this.#first && a <= this.#last;
-    this.#poolSize = Math.max(0, this.#last - this.#first + 1) - (inPool(config.gateway) ? 1 : 0) -
-      (inPool(config.dns) && config.dns !== config.gateway ? 1 : 0);
+    this.#spanFree = Math.max(0, this.#last - this.#first + 1) - (this.#inPool(config.gateway) ? 1 : 0) -
+      (this.#inPool(config.dns) && config.dns !== config.gateway ? 1 : 0);
+    this.#poolSize = this.#spanFree;
+    this.reserve(config.reserved);
+  }
+
+  #inPool(a: number): boolean {
+    return a >= this.#first && a <= this.#last;
+  }
+
+  /**
+   * Reserves `addrs` (replacing the reserved set): none is offered or
+   * ACKed from now on. A lease or decline on a newly reserved address ends
+   * at once, so each address is counted once against the pool.
+   */
+  reserve(addrs: Iterable<number>): void {
+    const c = this.config;
+    const set = new Set<number>();
+    for (const a of addrs) if (this.#inPool(a) && a !== c.gateway && a !== c.dns) set.add(a);
+    for (const a of set) {
+      const holder = this.#byAddr.get(a);
+      if (holder !== undefined) this.#release(holder.mac);
+      this.#declined.delete(a);
+    }
+    this.#reserved = set;
+    this.#poolSize = this.#spanFree - set.size;
   }
 
   /** Current leases, for the console. */
@@ -149,8 +187,11 @@ export class DhcpServer {
   #usable(addr: number, mac: string): boolean {
     if (addr < this.#first || addr > this.#last) return false;
     if (addr === this.config.gateway || addr === this.config.dns || this.#declined.has(addr)) return false;
+    if (this.#reserved.has(addr)) return false;
     const holder = this.#byAddr.get(addr);
-    return holder === undefined || holder.mac === mac;
+    if (holder !== undefined) return holder.mac === mac;
+    const arp = this.heldBy(addr);
+    return arp === null || formatMac(arp, 0) === mac;
   }
 
   /**
@@ -162,6 +203,7 @@ export class DhcpServer {
   #choose(mac: string, requested: number | null): number | null {
     const current = this.#byMac.get(mac);
     if (current !== undefined) return current.addr;
+    // (A lease on an address reserved later ended with the reservation: `reserve`.)
     if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
     if (this.#byAddr.size + this.#declined.size >= this.#poolSize) return null;
     const span = this.#last - this.#first + 1;

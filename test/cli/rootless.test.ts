@@ -15,6 +15,7 @@ import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
 import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { type Student, withStudent } from "../helpers/student.ts";
 import { NO_LAB_SWITCH } from "../../src/cli/lab.ts";
+import { ipv4In, staticThenDhcpLive } from "../lab/_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -445,6 +446,41 @@ Deno.test("README's Without root block runs as written, as a user without root",
     // Step 2's host and step 3's hosts each pinged: 3 of 3 received, three times.
     assert.equal(r.stdout.match(/3 packets transmitted, 3 received/g)?.length, 3, r.stdout);
     await s.noneLeft("the block's processes to end with its clean-up");
+  });
+});
+
+Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static addresses: h1 on dhcp beside h2 on 10.0.2.15, and a host added live", async (t) => {
+  if (skipUnless(t, await capability())) return;
+  await withStudent([], async (s) => {
+    if (skipUnless(t, await namespacesRefused(s))) return;
+    const name = `rd${Deno.pid % 100000}`;
+    await Deno.writeTextFile(
+      `${s.tmp}/home/lab.yaml`,
+      `name: ${name}\ntopology:\n  nodes:\n    sw1: { kind: switch }\n    nat: { kind: slirp }\n` +
+        "    h1: { kind: host, address: dhcp }\n    h2: { kind: host, address: 10.0.2.15/24, gateway: 10.0.2.2 }\n" +
+        "  links:\n    - endpoints: [nat, sw1]\n    - endpoints: [h1, sw1]\n    - endpoints: [h2, sw1]\n",
+    );
+    const up = await s.as(["vde", "up", "-d", "--rootless", "lab.yaml"], 120_000);
+    assert.equal(up.code, 0, up.stderr);
+    try {
+      const addr = await s.as(["vde", "exec", "h1", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+      const h1 = ipv4In(addr.stdout);
+      assert.match(h1, /^10\.0\.2\.\d+$/, addr.stdout + addr.stderr);
+      assert.notEqual(h1, "10.0.2.15", "h1's lease is h2's static address");
+      const ping = await s.as(["vde", "exec", "h1", "ping", "-c", "1", "-w", "10", "10.0.2.2"]);
+      assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+      // Live: h3 takes the address a new lease would get next; h4 on dhcp, added after it, gets another.
+      const next = `10.0.2.${Number(h1.split(".")[3]) + 1}`;
+      const add = await s.as(["vde", "term", name, ...staticThenDhcpLive(next)], 60_000);
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      const addr4 = await s.as(["vde", "exec", "h4", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+      const h4 = ipv4In(addr4.stdout);
+      assert.match(h4, /^10\.0\.2\.\d+$/, addr4.stdout + addr4.stderr);
+      assert.ok(![h1, "10.0.2.15", next].includes(h4), `h4 leased ${h4}, a static address or h1's`);
+    } finally {
+      await s.as(["vde", "down", name], 60_000);
+    }
+    await s.noneLeft("the lab's processes to end with vde down");
   });
 });
 

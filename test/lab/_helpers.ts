@@ -252,3 +252,25 @@ export async function withLabInProcess(
     await Deno.remove(file.slice(0, file.lastIndexOf("/")), { recursive: true });
   }
 }
+
+/**
+ * The shell commands (`vde term LAB ...`) that add host h3 on static address `next` and then host h4 on
+ * dhcp, both on sw1: a slirp there must lease h4 neither `next` nor an address it leased before.
+ */
+export function staticThenDhcpLive(next: string): string[] {
+  return [
+    "-c",
+    `add host h3 address ${next}/24`,
+    "-c",
+    "add link h3 sw1",
+    "-c",
+    "add host h4 address dhcp",
+    "-c",
+    "add link h4 sw1",
+  ];
+}
+
+/** The IPv4 address in `ip -4 -o addr show`'s output, or "" without one. */
+export function ipv4In(stdout: string): string {
+  return /inet (\S+)\//.exec(stdout)?.[1] ?? "";
+}

@@ -16,6 +16,7 @@ import {
   refusalFile,
   removeIfThere,
   requestFile,
+  reservedAddresses,
 } from "../../src/lab/outside_files.ts";
 import { writeNew, writeWhole } from "../../src/lab/state.ts";
 import { forwardsFromOutside } from "../../src/lab/outside_forwards.ts";
@@ -815,4 +816,12 @@ Deno.test("a process outside closed while it waits for the lab's directory watch
       Deno.watchFs = watchFs;
     }
   });
+});
+
+Deno.test("a slirp's reserved file is taken only as a list of IPv4 addresses as numbers, else ignored", () => {
+  assert.deepEqual(reservedAddresses([0x0a00020f, 0]), [0x0a00020f, 0]);
+  assert.deepEqual(reservedAddresses([]), []);
+  for (const bad of [null, {}, "10.0.2.15", [1.5], [-1], [2 ** 32], ["10.0.2.15"], [[1]]]) {
+    assert.equal(reservedAddresses(bad), undefined, JSON.stringify(bad));
+  }
 });

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
-import { ipKey } from "../../src/lab/same_lan.ts";
-import { pingCount, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { ipKey, slirpStatics } from "../../src/lab/same_lan.ts";
+import { inHost, ipv4In, pingCount, staticThenDhcpLive, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
 function errorsOf(text: string): string[] {
@@ -150,8 +150,7 @@ Deno.test("a host on a slirp's gateway or DNS address on its LAN is refused, as 
   const links = ["- endpoints: [nat, sw1]", "- endpoints: [h1, sw1]"];
   assert.deepEqual(errorsOf(lab(nodes("", "10.0.2.2/24, fd00::3/64"), links)), [
     "lab.yaml:6:33: host h1 eth0 address 10.0.2.2 is slirp nat's gateway, on the same LAN: neighbours would " +
-    "reach whichever answered last; give the host another (slirp nat holds 10.0.2.2 and 10.0.2.3, and leases " +
-    "10.0.2.15-10.0.2.254)",
+    "reach whichever answered last; give the host another (slirp nat holds 10.0.2.2 and 10.0.2.3)",
     "lab.yaml:6:46: host h1 eth0 address fd00::3 is slirp nat's IPv6 DNS, on the same LAN: neighbours would " +
     "reach whichever answered last; give the host another (slirp nat holds fd00::2 and fd00::3)",
   ]);
@@ -172,22 +171,30 @@ Deno.test("a host on a slirp's gateway or DNS address on its LAN is refused, as 
   );
 });
 
-Deno.test("a static address in a slirp's DHCP pool is refused only while a host on that LAN takes dhcp", () => {
-  const nodes = (h2: string) => [
+Deno.test("a static address in a slirp's DHCP pool beside a dhcp host is valid, and that slirp's DHCP reserves it", () => {
+  const nodes = [
     "sw1: { kind: switch }",
     "nat: { kind: slirp }",
-    "h1: { kind: host, address: 10.0.2.15/24 }",
-    `h2: { kind: host, address: ${h2} }`,
+    "other: { kind: slirp }",
+    "h1: { kind: host, address: [10.0.2.15/24, fd00::15/64] }",
+    "h2: { kind: host, address: dhcp }",
+    "h3: { kind: host, address: 10.0.2.16/24 }",
   ];
-  const links = ["- endpoints: [nat, sw1]", "- endpoints: [h1, sw1]", "- endpoints: [h2, sw1]"];
-  assert.deepEqual(errorsOf(lab(nodes("dhcp"), links)), [
-    "lab.yaml:6:32: host h1 eth0 address 10.0.2.15 is in slirp nat's DHCP pool (10.0.2.15-10.0.2.254), which " +
-    "h2 (eth0: dhcp) leases from on the same LAN: 10.0.2.15 is the first address it gives; use one outside " +
-    "10.0.2.15-10.0.2.254",
-  ]);
-  // No host leasing: the pool is nobody's, as QEMU users give 10.0.2.15 by hand. Below the pool is free.
-  assert.deepEqual(errorsOf(lab(nodes("10.0.2.16/24"), links)), []);
-  assert.deepEqual(errorsOf(lab(nodes("dhcp").map((n) => n.replace("10.0.2.15", "10.0.2.14")), links)), []);
+  const links = [
+    "- endpoints: [nat, sw1]",
+    "- endpoints: [h1, sw1]",
+    "- endpoints: [h2, sw1]",
+    "- endpoints: [h3, other]",
+  ];
+  const text = lab(nodes, links);
+  assert.deepEqual(errorsOf(text), []);
+  const parsed = validateLab(text);
+  assert.ok(parsed.lab !== undefined);
+  // Per slirp its LAN's static IPv4 addresses only: not IPv6, not dhcp, not another LAN's.
+  assert.deepEqual(
+    slirpStatics(parsed.lab.nodes, parsed.lab.links),
+    new Map([["nat", [0x0a00020f]], ["other", [0x0a000210]]]),
+  );
 });
 
 /** TWO_HOSTS with both hosts on 10.9.0.1, h1 in VLAN 10 and h2 in VLAN 20: one address on two LANs. */
@@ -276,5 +283,42 @@ Deno.test("link A-B vlan N moves a host's traffic to VLAN N and back live, and a
     assert.equal(back.code, 0, back.stderr);
     assert.equal(await pingCount(name, "h2", "10.9.0.1", 3), 3, "h2 -> h1 back untagged");
     assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 0, "h1 untagged -> h3 in VLAN 10");
+  });
+});
+
+/** h1 on dhcp and h2 on 10.0.2.15, the slirp's first lease, on one switch with the slirp. */
+const DHCP_BESIDE_STATIC = `name: x
+topology:
+  nodes:
+    sw1: { kind: switch }
+    nat: { kind: slirp }
+    h1: { kind: host, address: dhcp }
+    h2: { kind: host, address: 10.0.2.15/24, gateway: 10.0.2.2 }
+  links:
+    - endpoints: [nat, sw1]
+    - endpoints: [h1, sw1]
+    - endpoints: [h2, sw1]
+`;
+
+/** The IPv4 address of host `node`'s eth0, or "" without one. */
+async function ipv4Of(lab: string, node: string): Promise<string> {
+  return ipv4In((await inHost(lab, node, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout);
+}
+
+Deno.test("a slirp's DHCP skips the lab's static addresses on its LAN: h1 on dhcp beside h2 on 10.0.2.15, and a host added live", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: DHCP_BESIDE_STATIC }, async (name) => {
+    const h1 = await ipv4Of(name, "h1");
+    assert.match(h1, /^10\.0\.2\.\d+$/);
+    assert.notEqual(h1, "10.0.2.15", "h1's lease is h2's static address");
+    assert.ok(await pingCount(name, "h1", "10.0.2.2", 3) >= 1, "h1 reaches the gateway");
+    assert.ok(await pingCount(name, "h2", "10.0.2.2", 3) >= 1, "h2 reaches the gateway");
+    // Live: h3 takes the address after h1's, the next a new lease would get; h4 on dhcp gets another.
+    const next = `10.0.2.${Number(h1.split(".")[3]) + 1}`;
+    const add = await vde(["term", name, ...staticThenDhcpLive(next)]);
+    assert.equal(add.code, 0, add.stderr);
+    const h4 = await ipv4Of(name, "h4");
+    assert.match(h4, /^10\.0\.2\.\d+$/);
+    assert.ok(![h1, "10.0.2.15", next].includes(h4), `h4 leased ${h4}, a static address or h1's`);
   });
 });

@@ -64,3 +64,47 @@ Deno.test("DHCP pool: full means no offer; a released address is offered next; e
     "the expired leases are gone; client 12's (taken later) and the new one remain",
   );
 });
+
+Deno.test("DHCP reserved addresses: never offered, counted out of the pool, a REQUEST for one NAKed", () => {
+  // Pool 10.0.2.5 .. .14 less .5 and .7: eight addresses.
+  const s = new DhcpServer({
+    ...defaultConfig(),
+    prefixLength: 28,
+    dhcpStart: 0x0a000205,
+    reserved: [0x0a000205, 0x0a000207],
+  });
+  const leased: number[] = [];
+  for (let c = 1; c <= 8; c++) leased.push(lease(s, c, 1000)!);
+  assert.deepEqual(leased, [6, 8, 9, 10, 11, 12, 13, 14].map((h) => 0x0a000200 + h));
+  assert.equal(lease(s, 9, 1000), null, "the pool is full with the reserved two counted out");
+  const nak = s.handle(request(10, DHCP_MSG.REQUEST, 0x0a000207), 1000);
+  assert.ok(nak !== null);
+  assert.equal(valueOf(parseDhcp(buildDhcp(nak.spec))).messageType, DHCP_MSG.NAK);
+  const offer = s.handle(request(10, DHCP_MSG.DISCOVER, 0x0a000205), 1000);
+  assert.equal(offer, null, "asking for a reserved address gets no offer of it (and the pool is full)");
+});
+
+Deno.test("DHCP reserve live: a lease on a newly reserved address ends, the client gets another", () => {
+  const s = smallServer();
+  assert.equal(lease(s, 1, 1000), 0x0a000205);
+  s.reserve([0x0a000205]);
+  assert.equal(s.leaseOf("02:00:00:00:01:01"), undefined);
+  const renew = s.handle(request(1, DHCP_MSG.REQUEST, 0x0a000205), 2000);
+  assert.equal(valueOf(parseDhcp(buildDhcp(renew!.spec))).messageType, DHCP_MSG.NAK);
+  assert.equal(lease(s, 1, 2000), 0x0a000206);
+  s.reserve([]);
+  const offer = s.handle(request(2, DHCP_MSG.DISCOVER, 0x0a000205), 2000);
+  assert.equal(offer?.spec.yiaddr, 0x0a000205, "an address no longer reserved is offered again");
+});
+
+Deno.test("DHCP skips an address the ARP cache shows held by another MAC, not one held by the client", () => {
+  const other = new Uint8Array([2, 0, 0, 0, 9, 9]);
+  const own = new Uint8Array([2, 0, 0, 0, 1, 1]);
+  const arp = new Map([[0x0a000205, other], [0x0a000206, own]]);
+  const s = new DhcpServer(
+    { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a000205 },
+    (ip) => arp.get(ip) ?? null,
+  );
+  assert.equal(lease(s, 1, 1000), 0x0a000206, "client 1 gets the address its own MAC answers for");
+  assert.equal(lease(s, 2, 1000), 0x0a000207);
+});
