@@ -391,7 +391,7 @@ export const switchCommand = (program: Command): void => {
     .option(
       "--priority <n>",
       // No commander default: given or not is what the start line's stpOffClause tells apart.
-      "spanning tree bridge priority, 0-61440 in steps of 4096 (default 32768); the lowest becomes root",
+      "spanning tree bridge priority, 0-61440 in steps of 4096 (default: 32768); the lowest becomes root",
     )
     .option(
       "--macaddr <mac>",
