@@ -141,6 +141,31 @@ Deno.test("loop warnings of a fifth pair of ports within the minute wait until o
   assert.equal(storm(0x200, 2, 3, WARN_INTERVAL_SECONDS + 0.5), 1);
 });
 
+/**
+ * A user's `ports` ports (10, 11, ...), each pair of them with `perPair` MACs moving between its two ports
+ * every 1.5 s, staggered: each moves too slowly to be a loop, but often enough to keep a slot it holds. The
+ * table moves each at once and its old port hears no more of it: one note per move, none back and forth.
+ * Returns the function that plays them up to `t` on clock `at`.
+ */
+function slowMovers(d: LoopDetector, ports: number, perPair: number, at: (t: number) => number) {
+  const macs: [number, number, number, number][] = [];
+  for (let a = 0; a < ports; a++) {
+    for (let b = a + 1; b < ports; b++) {
+      for (let k = 0; k < perPair; k++) macs.push([0x0200, 0x10000 + macs.length, 10 + a, 10 + b]);
+    }
+  }
+  const steps = new Int32Array(macs.length).fill(-1);
+  return (t: number) => {
+    macs.forEach(([hi, lo, a, b], i) => {
+      const step = Math.floor((t - (i * 1.5) / macs.length) / 1.5);
+      if (step === steps[i]) return;
+      steps[i] = step;
+      const port = step % 2 === 0 ? a : b;
+      d.note(hi, lo, 0, port, port === a ? b : a, 0, at(t), true);
+    });
+  };
+}
+
 Deno.test("a user's 12 or 16 ports moving MACs slowly (a MAC or more per pair of ports) cannot keep a loop's MAC unfollowed: said within 3 s, on a fine clock or a data-plane thread's 1 s one", () => {
   // User ports, MACs per pair of them, the clock's tick (1: a data-plane thread's), seconds.
   const cases: [number, number, number][] = [[12, 1, 0.01], [12, 4, 0.01], [16, 1, 0.01], [16, 4, 0.01], [
@@ -151,25 +176,7 @@ Deno.test("a user's 12 or 16 ports moving MACs slowly (a MAC or more per pair of
   for (const [ports, perPair, clock] of cases) {
     const d = new LoopDetector(0x5eed);
     const at = (t: number) => Math.floor(t / clock + 1e-9) * clock;
-    // Each pair of the user's ports (10, 11, ...) has perPair MACs moving between its two ports every
-    // 1.5 s, staggered: each moves too slowly to be a loop, but often enough to keep a slot it holds. The
-    // table moves each at once and its old port hears no more of it: one note per move, none back and forth.
-    const macs: [number, number, number, number][] = [];
-    for (let a = 0; a < ports; a++) {
-      for (let b = a + 1; b < ports; b++) {
-        for (let k = 0; k < perPair; k++) macs.push([0x0200, 0x10000 + macs.length, 10 + a, 10 + b]);
-      }
-    }
-    const steps = new Int32Array(macs.length).fill(-1);
-    const user = (t: number) => {
-      macs.forEach(([hi, lo, a, b], i) => {
-        const step = Math.floor((t - (i * 1.5) / macs.length) / 1.5);
-        if (step === steps[i]) return;
-        steps[i] = step;
-        const port = step % 2 === 0 ? a : b;
-        d.note(hi, lo, 0, port, port === a ? b : a, 0, at(t), true);
-      });
-    };
+    const user = slowMovers(d, ports, perPair, at);
     for (let t = 0; t < 5; t += 0.01) user(t);
     // Now a loop: one host's MAC circles between ports 2 and 3 a hundred times a second.
     let warned = -1;
@@ -184,4 +191,25 @@ Deno.test("a user's 12 or 16 ports moving MACs slowly (a MAC or more per pair of
     );
     assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
   }
+});
+
+Deno.test("a flood of MACs each moving once (20,000 a second, a few landing in every slot between a loop's moves) does not keep a loop's MAC from taking a slot from a user's slow movers: said within 1 s", () => {
+  const d = new LoopDetector(0x5eed);
+  const user = slowMovers(d, 16, 4, (t) => t);
+  for (let t = 0; t < 5; t += 0.01) user(t);
+  // Every 50 µs a new MAC moves once, between one of 8 pairs of ports; every 10 ms the loop's MAC moves.
+  let flood = 0x500000;
+  let warned = -1;
+  for (let i = 0; i < 30 * 20_000 && warned < 0; i++) {
+    const t = 5 + i / 20_000;
+    if (i % 200 === 0) {
+      user(t);
+      const port = (i / 200) % 2 === 0 ? 2 : 3;
+      if (d.note(HI, LO, 0, port, port === 2 ? 3 : 2, 0, t, true) === MoveVerdict.Warn) warned = t;
+    }
+    const p = 20 + (flood & 7);
+    d.note(0x0300, flood++, 0, p, p + 8, 0, t, true);
+  }
+  assert.ok(warned >= 5 && warned < 6, `the loop warned at ${warned} s`);
+  assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
 });
