@@ -108,3 +108,25 @@ Deno.test("DHCP skips an address the ARP cache shows held by another MAC, not on
   assert.equal(lease(s, 1, 1000), 0x0a000206, "client 1 gets the address its own MAC answers for");
   assert.equal(lease(s, 2, 1000), 0x0a000207);
 });
+
+Deno.test("DHCP pool emptied by reservations: no offer nor crash, a REQUEST NAKed, said in one line until one is free", () => {
+  const said: string[] = [];
+  // Pool 10.0.2.13 .. .14, both reserved: nothing to lease.
+  const s = new DhcpServer(
+    { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a00020d, reserved: [0x0a00020d, 0x0a00020e] },
+    () => null,
+    (m) => said.push(m),
+  );
+  assert.equal(lease(s, 1, 1000), null);
+  assert.equal(lease(s, 2, 1000), null);
+  const nak = s.handle(request(3, DHCP_MSG.REQUEST, 0x0a00020d), 1000);
+  assert.equal(valueOf(parseDhcp(buildDhcp(nak!.spec))).messageType, DHCP_MSG.NAK);
+  assert.deepEqual(said, [
+    "DHCP: no free address for 02:00:00:00:01:01 in 10.0.2.13-10.0.2.14 (0 leased, 2 reserved for static " +
+    "hosts, 0 declined, others answering ARP skipped): it gets no lease",
+  ]);
+  s.reserve([0x0a00020d]);
+  assert.equal(lease(s, 1, 1000), 0x0a00020e, "the address no longer reserved is leased");
+  assert.equal(lease(s, 2, 1000), null);
+  assert.equal(said.length, 2, "full again after a lease: said again");
+});
