@@ -96,7 +96,9 @@ export class DhcpServer {
   /**
    * Reserves `addrs` (replacing the reserved set): none is offered or
    * ACKed from now on. A lease or decline on a newly reserved address ends
-   * at once, so each address is counted once against the pool.
+   * at once, so each address is counted once against the pool. An ended
+   * lease is logged: DHCP cannot recall an address, so its client keeps
+   * using it (beside the static host given it) until it renews and is NAKed.
    */
   reserve(addrs: Iterable<number>): void {
     const c = this.config;
@@ -104,7 +106,13 @@ export class DhcpServer {
     for (const a of addrs) if (this.#inPool(a) && a !== c.gateway && a !== c.dns) set.add(a);
     for (const a of set) {
       const holder = this.#byAddr.get(a);
-      if (holder !== undefined) this.#release(holder.mac);
+      if (holder !== undefined) {
+        this.#release(holder.mac);
+        this.log(
+          `DHCP: ${formatIpv4(a)} is now a static host's, but was leased to ${holder.mac}, which keeps ` +
+            `using it until it renews (within ${LEASE_SECONDS / 2} s); renew that client's lease now`,
+        );
+      }
       this.#declined.delete(a);
     }
     this.#reserved = set;
