@@ -7,6 +7,10 @@
  * host configured by hand that the lab did not name), as docker's or
  * dnsmasq's servers avoid the addresses in use.
  *
+ * A client the pool has no address for gets no OFFER (a REQUEST a NAK),
+ * as libslirp's; that is said in one log line, once until an address is
+ * leased again, since reserved addresses can leave a small pool empty.
+ *
  * DISCOVER gets an OFFER (the client's existing lease, else the next free
  * address); REQUEST gets an ACK when it asks for the address this MAC may
  * have, else a NAK; RELEASE frees the lease; INFORM gets an ACK with the
@@ -62,14 +66,18 @@ export class DhcpServer {
   #poolSize: number;
   /** Where the search for a free address resumes. */
   #cursor: number;
+  /** The pool's being full was logged, and nothing was leased since. */
+  #saidFull = false;
 
   /**
    * @param heldBy the MAC the stack's ARP cache has for an address (null when none): an address
    *   another MAC answers for is in use, so it is not offered
+   * @param log where the line saying the pool is full goes (the stack's log)
    */
   constructor(
     readonly config: SlirpConfig,
     readonly heldBy: (addr: number) => Uint8Array | null = () => null,
+    readonly log: (message: string) => void = () => {},
   ) {
     const mask = prefixMask(config.prefixLength);
     this.#first = config.dhcpStart;
@@ -88,7 +96,9 @@ export class DhcpServer {
   /**
    * Reserves `addrs` (replacing the reserved set): none is offered or
    * ACKed from now on. A lease or decline on a newly reserved address ends
-   * at once, so each address is counted once against the pool.
+   * at once, so each address is counted once against the pool. An ended
+   * lease is logged: DHCP cannot recall an address, so its client keeps
+   * using it (beside the static host given it) until it renews and is NAKed.
    */
   reserve(addrs: Iterable<number>): void {
     const c = this.config;
@@ -96,7 +106,13 @@ export class DhcpServer {
     for (const a of addrs) if (this.#inPool(a) && a !== c.gateway && a !== c.dns) set.add(a);
     for (const a of set) {
       const holder = this.#byAddr.get(a);
-      if (holder !== undefined) this.#release(holder.mac);
+      if (holder !== undefined) {
+        this.#release(holder.mac);
+        this.log(
+          `DHCP: ${formatIpv4(a)} is now a static host's, but was leased to ${holder.mac}, which keeps ` +
+            `using it until it renews (within ${LEASE_SECONDS / 2} s); renew that client's lease now`,
+        );
+      }
       this.#declined.delete(a);
     }
     this.#reserved = set;
@@ -125,7 +141,10 @@ export class DhcpServer {
     switch (m.messageType) {
       case DHCP_MSG.DISCOVER: {
         const addr = this.#choose(mac, dhcpU32(m, DHCP_OPT.REQUESTED_IP));
-        if (addr === null) return null;
+        if (addr === null) {
+          this.#sayFull(mac);
+          return null;
+        }
         return this.#reply(m, DHCP_MSG.OFFER, addr, true);
       }
       case DHCP_MSG.REQUEST: {
@@ -137,7 +156,9 @@ export class DhcpServer {
           return null;
         }
         const addr = this.#choose(mac, wanted);
+        if (addr === null) this.#sayFull(mac);
         if (addr === null || addr !== wanted) return this.#nak(m);
+        this.#saidFull = false;
         const lease = { mac, addr, expires: now + LEASE_SECONDS * 1000 };
         this.#release(mac);
         this.#byMac.set(mac, lease);
@@ -161,6 +182,17 @@ export class DhcpServer {
       default:
         return null;
     }
+  }
+
+  /** Logs, once until an address is leased again, that `mac` got no address: the pool is full. */
+  #sayFull(mac: string): void {
+    if (this.#saidFull) return;
+    this.#saidFull = true;
+    this.log(
+      `DHCP: no free address for ${mac} in ${formatIpv4(this.#first)}-${formatIpv4(this.#last)} ` +
+        `(${this.#byAddr.size} leased, ${this.#reserved.size} reserved for static hosts, ` +
+        `${this.#declined.size} declined, others answering ARP skipped): it gets no lease`,
+    );
   }
 
   #release(mac: string): void {

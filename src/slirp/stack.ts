@@ -152,7 +152,7 @@ export class SlirpStack implements TcpCoreSide {
     this.#icmp = new IcmpErrors(iface, this.#out);
     this.#udp = new UdpNat(iface, this.#out, this.#icmp, net, options.udpIdleMs ?? UDP_IDLE_MS);
     this.#ping = new PingNat(iface, this.#out, net, this.#icmp);
-    this.dhcp = new DhcpServer(c, (ip) => this.#neighbours.lookup4(ip));
+    this.dhcp = new DhcpServer(c, (ip) => this.#neighbours.lookup4(ip), iface.log);
     const udp = this.#udp;
     this.dns = new DnsForwarder(
       c.dnsUpstream ?? options.resolvers ?? [],

@@ -84,11 +84,22 @@ Deno.test("DHCP reserved addresses: never offered, counted out of the pool, a RE
   assert.equal(offer, null, "asking for a reserved address gets no offer of it (and the pool is full)");
 });
 
-Deno.test("DHCP reserve live: a lease on a newly reserved address ends, the client gets another", () => {
-  const s = smallServer();
+Deno.test("DHCP reserve live: a lease on a newly reserved address ends, said in one line; the client gets another", () => {
+  const said: string[] = [];
+  const s = new DhcpServer(
+    { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a000205 },
+    () => null,
+    (m) => said.push(m),
+  );
   assert.equal(lease(s, 1, 1000), 0x0a000205);
-  s.reserve([0x0a000205]);
+  s.reserve([0x0a000205, 0x0a000206]);
   assert.equal(s.leaseOf("02:00:00:00:01:01"), undefined);
+  assert.deepEqual(said, [
+    "DHCP: 10.0.2.5 is now a static host's, but was leased to 02:00:00:00:01:01, which keeps using it " +
+    "until it renews (within 43200 s); renew that client's lease now",
+  ]);
+  s.reserve([0x0a000205]);
+  assert.equal(said.length, 1, "a reservation with no lease on it is not said");
   const renew = s.handle(request(1, DHCP_MSG.REQUEST, 0x0a000205), 2000);
   assert.equal(valueOf(parseDhcp(buildDhcp(renew!.spec))).messageType, DHCP_MSG.NAK);
   assert.equal(lease(s, 1, 2000), 0x0a000206);
@@ -107,4 +118,26 @@ Deno.test("DHCP skips an address the ARP cache shows held by another MAC, not on
   );
   assert.equal(lease(s, 1, 1000), 0x0a000206, "client 1 gets the address its own MAC answers for");
   assert.equal(lease(s, 2, 1000), 0x0a000207);
+});
+
+Deno.test("DHCP pool emptied by reservations: no offer nor crash, a REQUEST NAKed, said in one line until one is free", () => {
+  const said: string[] = [];
+  // Pool 10.0.2.13 .. .14, both reserved: nothing to lease.
+  const s = new DhcpServer(
+    { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a00020d, reserved: [0x0a00020d, 0x0a00020e] },
+    () => null,
+    (m) => said.push(m),
+  );
+  assert.equal(lease(s, 1, 1000), null);
+  assert.equal(lease(s, 2, 1000), null);
+  const nak = s.handle(request(3, DHCP_MSG.REQUEST, 0x0a00020d), 1000);
+  assert.equal(valueOf(parseDhcp(buildDhcp(nak!.spec))).messageType, DHCP_MSG.NAK);
+  assert.deepEqual(said, [
+    "DHCP: no free address for 02:00:00:00:01:01 in 10.0.2.13-10.0.2.14 (0 leased, 2 reserved for static " +
+    "hosts, 0 declined, others answering ARP skipped): it gets no lease",
+  ]);
+  s.reserve([0x0a00020d]);
+  assert.equal(lease(s, 1, 1000), 0x0a00020e, "the address no longer reserved is leased");
+  assert.equal(lease(s, 2, 1000), null);
+  assert.equal(said.length, 2, "full again after a lease: said again");
 });
