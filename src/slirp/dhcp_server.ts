@@ -191,7 +191,7 @@ export class DhcpServer {
     this.log(
       `DHCP: no free address for ${mac} in ${formatIpv4(this.#first)}-${formatIpv4(this.#last)} ` +
         `(${this.#byAddr.size} leased, ${this.#reserved.size} reserved for static hosts, ` +
-        `${this.#declined.size} declined, others answering ARP skipped): it gets no lease`,
+        `${this.#declined.size} declined): it gets no lease`,
     );
   }
 
@@ -216,12 +216,13 @@ export class DhcpServer {
     }
   }
 
-  #usable(addr: number, mac: string): boolean {
+  #usable(addr: number, mac: string, arpCheck = true): boolean {
     if (addr < this.#first || addr > this.#last) return false;
     if (addr === this.config.gateway || addr === this.config.dns || this.#declined.has(addr)) return false;
     if (this.#reserved.has(addr)) return false;
     const holder = this.#byAddr.get(addr);
     if (holder !== undefined) return holder.mac === mac;
+    if (!arpCheck) return true;
     const arp = this.heldBy(addr);
     return arp === null || formatMac(arp, 0) === mac;
   }
@@ -239,11 +240,16 @@ export class DhcpServer {
     if (requested !== null && requested !== 0 && this.#usable(requested, mac)) return requested;
     if (this.#byAddr.size + this.#declined.size >= this.#poolSize) return null;
     const span = this.#last - this.#first + 1;
-    for (let i = 0; i < span; i++) {
-      const a = this.#first + ((this.#cursor - this.#first + i) % span);
-      if (this.#usable(a, mac)) {
-        this.#cursor = a;
-        return a;
+    // Addresses another MAC answered ARP for come last, not never: the cache keeps an entry until it
+    // overflows, long after its host left (a client whose lease ended, a deleted static host), and
+    // skipping them for good would shrink the pool with every such host until nothing is offered.
+    for (const arpCheck of [true, false]) {
+      for (let i = 0; i < span; i++) {
+        const a = this.#first + ((this.#cursor - this.#first + i) % span);
+        if (this.#usable(a, mac, arpCheck)) {
+          this.#cursor = a;
+          return a;
+        }
       }
     }
     return null;

@@ -120,6 +120,20 @@ Deno.test("DHCP skips an address the ARP cache shows held by another MAC, not on
   assert.equal(lease(s, 2, 1000), 0x0a000207);
 });
 
+Deno.test("DHCP leases an address another MAC answered ARP for only once no other is free: the cache outlives hosts that left", () => {
+  // Pool 10.0.2.13 .. .14, both once answered for by hosts gone since (entries stay until the cache overflows).
+  const gone = new Uint8Array([2, 0, 0, 0, 9, 9]);
+  const arp = new Map([[0x0a00020d, gone], [0x0a00020e, gone]]);
+  const s = new DhcpServer(
+    { ...defaultConfig(), prefixLength: 28, dhcpStart: 0x0a00020d },
+    (ip) => arp.get(ip) ?? null,
+  );
+  assert.equal(lease(s, 1, 1000), 0x0a00020d, "the pool is not shrunk by the cache for good");
+  arp.delete(0x0a00020e);
+  assert.equal(lease(s, 2, 1000), 0x0a00020e);
+  assert.equal(lease(s, 3, 1000), null, "full: both leased");
+});
+
 Deno.test("DHCP pool emptied by reservations: no offer nor crash, a REQUEST NAKed, said in one line until one is free", () => {
   const said: string[] = [];
   // Pool 10.0.2.13 .. .14, both reserved: nothing to lease.
@@ -134,7 +148,7 @@ Deno.test("DHCP pool emptied by reservations: no offer nor crash, a REQUEST NAKe
   assert.equal(valueOf(parseDhcp(buildDhcp(nak!.spec))).messageType, DHCP_MSG.NAK);
   assert.deepEqual(said, [
     "DHCP: no free address for 02:00:00:00:01:01 in 10.0.2.13-10.0.2.14 (0 leased, 2 reserved for static " +
-    "hosts, 0 declined, others answering ARP skipped): it gets no lease",
+    "hosts, 0 declined): it gets no lease",
   ]);
   s.reserve([0x0a00020d]);
   assert.equal(lease(s, 1, 1000), 0x0a00020e, "the address no longer reserved is leased");
