@@ -257,7 +257,9 @@ topology:
           timeoutMs: 10_000,
           what: "port 2 or 3 a backup port",
         });
-        await new Promise((r) => setTimeout(r, 500));
+        // A hello time and a half: where the loop's first BPDU crossed before the capture began (the bridges
+        // forward as soon as they see carrier), the next hello (2 s) is the one after the storm's first frame.
+        await new Promise((r) => setTimeout(r, 3000));
       } finally {
         dump.kill("SIGINT");
         await dump.status;
