@@ -14,6 +14,7 @@ import {
   RealtimeGovernor,
   smallFrames,
 } from "../../src/dataplane/priority.ts";
+import { fieldsOfStat, statFields } from "../../src/os/processes.ts";
 import { startCSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { skipUnlessRoot, waitFor } from "../helpers/processes.ts";
@@ -264,9 +265,8 @@ function workerSched(pid: number): { nice: number; policy: number } | undefined 
   for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
     try {
       if (!Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/comm`).startsWith("worker-")) continue;
-      const stat = Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`);
       // Fields after the command's closing parenthesis: nice is field 19, policy 41.
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const f = fieldsOfStat(Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/stat`));
       return { nice: Number(f[16]), policy: Number(f[38]) };
     } catch { /* the thread ended meanwhile */ }
   }
@@ -280,7 +280,7 @@ Deno.test("vde plug started with nice -n 10 keeps its receive thread at nice 10 
   try {
     for (const niced of [false, true]) {
       // Nice values relative to this process's own (a test run may itself be niced): 0, then 10.
-      const own = Number(Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!.split(" ")[16]);
+      const own = Number(statFields("self")![16]);
       const argv = [
         "nice",
         "-n",
