@@ -5,6 +5,7 @@
  * set, refuses a taken forward port in one line before it runs, and stops
  * (saying so) before the socket it borrowed is closed.
  */
+import { fieldsOfStat } from "../../src/os/processes.ts";
 import assert from "node:assert/strict";
 import type { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import { SlirpThread, slirpThreadRefusal, switchLinkSummary } from "../../src/dataplane/slirp_thread.ts";
@@ -121,9 +122,8 @@ Deno.test("a TCP forward on the slirp thread from host port 0 logs the port it g
 function threadsNow(): Map<number, { nice: number; policy: number }> {
   const threads = new Map<number, { nice: number; policy: number }>();
   for (const e of Deno.readDirSync("/proc/self/task")) {
-    const stat = Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`);
     // Fields after the command's closing parenthesis: state is field 3, nice 19, policy 41.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const f = fieldsOfStat(Deno.readTextFileSync(`/proc/self/task/${e.name}/stat`));
     threads.set(Number(e.name), { nice: Number(f[16]), policy: Number(f[38]) });
   }
   return threads;
