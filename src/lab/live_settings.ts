@@ -163,7 +163,7 @@ async function routeIn(ns: string, verb: string, args: string[]): Promise<void> 
  * take again; one that does not is one the file changes, which the host's
  * own step sets after, and reports if it fails.
  */
-async function restoreRoutes(h: RunningHost): Promise<void> {
+export async function restoreRoutes(h: RunningHost): Promise<void> {
   const routes = [...h.node.routes.map((r) => r.trim().split(/\s+/))];
   if (h.node.gateway !== undefined) routes.push(["default", "via", h.node.gateway]);
   for (const r of routes) await routeIn(h.ns, "replace", r).catch(() => {});

@@ -44,7 +44,7 @@ import { setSnooping } from "../console/switch/commands_mcast.ts";
 import { discard, dropFrames, type Link } from "../link/link.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import { openSlirpNode } from "./slirp_node.ts";
-import { slirpStatics } from "./same_lan.ts";
+import { leasesOnStatics, slirpStatics } from "./same_lan.ts";
 import { TapLink } from "../link/tap_link.ts";
 import { openCableNode } from "./cable_node.ts";
 import { processStartTime } from "../os/processes.ts";
@@ -86,9 +86,13 @@ import { deleteNetns, ip, mustRun, runInNetns } from "./system.ts";
 import { runsUnder } from "./process_tree.ts";
 import { LabWire } from "./wire.ts";
 import { adoptRunningSettings, type RcSettings } from "./rc_settings.ts";
+import { restoreRoutes } from "./live_settings.ts";
 
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
 const EXEC_TIMEOUT_MS = 60_000;
+/** A lease a static address took, asked again this often at most, while a rootless lab's slirp catches up. */
+const LEASE_AGAIN_TRIES = 10;
+const LEASE_AGAIN_RETRY_MS = 300;
 
 /** Whether this vde's switches have spanning tree (lab files may ask for `stp`). */
 export const STP_AVAILABLE = true;
@@ -377,6 +381,8 @@ export class LabRunner {
       try {
         return await fn();
       } finally {
+        // Whatever the change did, even undone halfway: a lease a static address took is leased again.
+        await this.#leaseTakenAgain();
         this.#changeAbort = undefined;
         this.#signal = undefined;
         this.#deadBefore = new Set();
@@ -811,8 +817,10 @@ export class LabRunner {
     this.#parts.set(running, part);
     this.links.push(running);
     this.lab.links.push(spec);
-    // Before the host ends take their addresses: no lease is offered on one from now on.
+    // Before the host ends take their addresses: no lease is offered on one from now on, and a host
+    // holding one as its lease has let it go (the change's end would, a moment after the clash).
     this.reserveStatics();
+    if (this.#running) await this.#leaseTakenAgain();
     try {
       if (configure !== false) {
         for (const end of spec.ends) {
@@ -1016,6 +1024,55 @@ export class LabRunner {
     host.leases.delete(iface);
     host.routers.delete(iface);
     if (lease !== undefined) await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
+  }
+
+  /**
+   * Leases again, now, each host interface whose DHCP lease a static
+   * address on its slirp's LAN took in a live change (reserveStatics ended
+   * the lease in the slirp, but DHCP cannot recall an address: the client
+   * would keep it beside the static host until it renews, 12 h on). The lab
+   * runs the hosts' DHCP clients, so it runs this one again, and the host
+   * gets the address a lab started with the static host would have given it.
+   * A rootless lab's slirp takes the reservation a moment later, so a lease
+   * of the same address again is asked again a little later. Never throws:
+   * the change is made, and a client that got nothing is said in one line.
+   */
+  async #leaseTakenAgain(): Promise<void> {
+    const taken = () =>
+      leasesOnStatics(
+        this.lab.nodes,
+        this.lab.links,
+        [...this.hosts.values()].flatMap((h) =>
+          [...h.leases].map(([iface, lease]) => ({ host: h.node.name, iface, lease }))
+        ),
+      );
+    for (const t of taken()) {
+      const host = this.hosts.get(t.host)!;
+      try {
+        for (let tries = 0;; tries++) {
+          // The ended lease goes first: the static host is alone on it while the client asks again (and
+          // deleting it after would take the new lease along, its secondary on the same subnet).
+          await this.setDhcp(host, t.iface, false);
+          await this.#dhcp(host, t.iface).finally(() => restoreRoutes(host));
+          const still = taken().some((o) => o.host === t.host && o.iface === t.iface);
+          if (!still) break;
+          if (tries === LEASE_AGAIN_TRIES) {
+            throw new Error(`the slirp leased it ${t.lease.split("/")[0]} again`);
+          }
+          await new Promise((ok) => setTimeout(ok, LEASE_AGAIN_RETRY_MS));
+        }
+        const now = host.leases.get(t.iface) ?? "none";
+        this.#log(
+          `${t.host}: ${t.iface}'s DHCP lease ${t.lease.split("/")[0]} is a static host's address now: ` +
+            `leased ${now.split("/")[0]} in its place`,
+        );
+      } catch (err) {
+        this.#log(
+          `${t.host}: ${t.iface}'s DHCP lease ${t.lease.split("/")[0]} is a static host's address now, ` +
+            `so it was let go, and no other was leased: ${(err as Error).message}`,
+        );
+      }
+    }
   }
 
   /** One DHCP lease with busybox udhcpc, applied by a small script. */

@@ -17,7 +17,8 @@
  * fd00::2 and ::3, or what its options set): a host's static address there
  * is the same clash. Its DHCP pool (10.0.2.15 up) is no clash: the lab
  * gives each slirp the static IPv4 addresses of the hosts on its LAN
- * (`slirpStatics`), which its DHCP server never leases.
+ * (`slirpStatics`), which its DHCP server never leases; a lease a static
+ * address given later took (`leasesOnStatics`) the lab leases again.
  *
  * Pure: the validated nodes and links in, the clashes out; validate.ts says
  * them at the address's line.
@@ -185,6 +186,43 @@ export function slirpStatics(nodes: readonly LabNode[], links: readonly LabLink[
       onLan.map((a) => ipv4Of(a.address)).filter((n) => n !== undefined),
     ]),
   );
+}
+
+/** A running host interface's DHCP lease, as its udhcpc script said it (`10.0.2.15/24`). */
+export interface HostLease {
+  readonly host: string;
+  readonly iface: string;
+  readonly lease: string;
+}
+
+/**
+ * The leases a host's static address on the same slirp's LAN has taken
+ * since they were given (a host given it live, or moved onto the LAN): the
+ * slirp reserved it and ended the lease, but DHCP cannot recall an address,
+ * so the client keeps it beside the static host until it renews (12 h on)
+ * unless the lab runs its client again. A LAN with no slirp has no server
+ * the lab tells (a cable's leads to another machine's): none of its leases.
+ */
+export function leasesOnStatics(
+  nodes: readonly LabNode[],
+  links: readonly LabLink[],
+  leases: readonly HostLease[],
+): HostLease[] {
+  const lans = lansOf(nodes, links);
+  const withSlirp = new Set(nodes.filter((n) => n.kind === "slirp").map((n) => lans.root(`slirp:${n.name}`)));
+  const statics = new Set<string>();
+  for (const node of nodes) {
+    if (node.kind !== "host") continue;
+    for (const [iface, list] of Object.entries(node.addresses)) {
+      const lan = lans.root(`if:${node.name}:${iface}`);
+      if (!withSlirp.has(lan)) continue;
+      for (const address of list) {
+        const ip = ipKey(address);
+        if (ip !== undefined) statics.add(`${lan} ${ip}`);
+      }
+    }
+  }
+  return leases.filter((l) => statics.has(`${lans.root(`if:${l.host}:${l.iface}`)} ${ipKey(l.lease)}`));
 }
 
 /** Hosts' static addresses that a slirp on the same LAN holds (its gateway or DNS, IPv4 or IPv6). */

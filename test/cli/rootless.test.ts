@@ -15,7 +15,7 @@ import { sameNamespace, userNamespaceOf } from "../../src/os/user_namespace.ts";
 import { AS_NOBODY, hasCommand, hasRoot, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { type Student, withStudent } from "../helpers/student.ts";
 import { NO_LAB_SWITCH } from "../../src/cli/lab.ts";
-import { ipv4In, staticThenDhcpLive } from "../lab/_helpers.ts";
+import { ipv4In, ipv4sIn, staticThenDhcpLive } from "../lab/_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -449,7 +449,7 @@ Deno.test("README's Without root block runs as written, as a user without root",
   });
 });
 
-Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static addresses: h1 on dhcp beside h2 on 10.0.2.15, and a host added live", async (t) => {
+Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static addresses: h1 on dhcp beside h2 on 10.0.2.15, a host added live, and a lease a host added live takes is leased again", async (t) => {
   if (skipUnless(t, await capability())) return;
   await withStudent([], async (s) => {
     if (skipUnless(t, await namespacesRefused(s))) return;
@@ -477,6 +477,21 @@ Deno.test("a rootless lab's slirp, run outside, leases none of its LAN's static 
       const h4 = ipv4In(addr4.stdout);
       assert.match(h4, /^10\.0\.2\.\d+$/, addr4.stdout + addr4.stderr);
       assert.ok(![h1, "10.0.2.15", next].includes(h4), `h4 leased ${h4}, a static address or h1's`);
+      // Live: h5 on h4's lease; the slirp outside ends it, and the lab leases h4 another at once.
+      const taken = await s.as([
+        "vde",
+        "term",
+        name,
+        "-c",
+        `add host h5 address ${h4}/24`,
+        "-c",
+        "add link h5 sw1",
+      ]);
+      assert.equal(taken.code, 0, taken.stdout + taken.stderr);
+      const again = await s.as(["vde", "exec", "h4", "ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+      const h4s = ipv4sIn(again.stdout);
+      assert.equal(h4s.length, 1, again.stdout + again.stderr);
+      assert.ok(![h1, "10.0.2.15", next, h4].includes(h4s[0]!), `h4 holds ${h4s}, a static address or h1's`);
     } finally {
       await s.as(["vde", "down", name], 60_000);
     }

@@ -274,3 +274,8 @@ export function staticThenDhcpLive(next: string): string[] {
 export function ipv4In(stdout: string): string {
   return /inet (\S+)\//.exec(stdout)?.[1] ?? "";
 }
+
+/** Every IPv4 address in `ip -4 -o addr show`'s output. */
+export function ipv4sIn(stdout: string): string[] {
+  return [...stdout.matchAll(/inet (\S+)\//g)].map((m) => m[1]!);
+}

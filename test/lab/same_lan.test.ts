@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { formatErrors, validateLab } from "../../src/lab/validate.ts";
-import { ipKey, slirpStatics } from "../../src/lab/same_lan.ts";
-import { inHost, ipv4In, pingCount, staticThenDhcpLive, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
+import { ipKey, leasesOnStatics, slirpStatics } from "../../src/lab/same_lan.ts";
+import { inHost, ipv4sIn, pingCount, staticThenDhcpLive, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 
 function errorsOf(text: string): string[] {
@@ -197,6 +197,36 @@ Deno.test("a static address in a slirp's DHCP pool beside a dhcp host is valid, 
   );
 });
 
+Deno.test("a lease is leased again where a host's static address on its slirp's LAN is the lease's, not on another LAN or one without a slirp", () => {
+  const nodes = [
+    "sw1: { kind: switch }",
+    "sw2: { kind: switch }",
+    "nat: { kind: slirp }",
+    "h1: { kind: host, address: 10.0.2.15/24 }",
+    "h2: { kind: host, address: dhcp }",
+    "h3: { kind: host, address: dhcp }",
+    "h4: { kind: host, address: 10.0.2.16/24 }",
+    "h5: { kind: host, address: dhcp }",
+  ];
+  const links = [
+    "- endpoints: [nat, sw1]",
+    "- endpoints: [h1, sw1]",
+    "- endpoints: [h2, sw1]",
+    "- endpoints: [h3, sw1]",
+    "- endpoints: [h4, sw2]",
+    "- endpoints: [h5, sw2]",
+  ];
+  const parsed = validateLab(lab(nodes, links));
+  assert.ok(parsed.lab !== undefined);
+  const leases = [
+    { host: "h2", iface: "eth0", lease: "10.0.2.15/24" },
+    { host: "h3", iface: "eth0", lease: "10.0.2.16/24" },
+    // sw2 has no slirp: whoever leased h5 its address (a cable's far side) is not the lab's to tell.
+    { host: "h5", iface: "eth0", lease: "10.0.2.16/24" },
+  ];
+  assert.deepEqual(leasesOnStatics(parsed.lab.nodes, parsed.lab.links, leases), [leases[0]]);
+});
+
 /** TWO_HOSTS with both hosts on 10.9.0.1, h1 in VLAN 10 and h2 in VLAN 20: one address on two LANs. */
 const APART = TWO_HOSTS.replace("10.9.0.2", "10.9.0.1")
   .replace("endpoints: [h1, sw1]\n", "endpoints: [h1, sw1]\n      vlan: 10\n")
@@ -300,9 +330,14 @@ topology:
     - endpoints: [h2, sw1]
 `;
 
+/** The IPv4 addresses on host `node`'s eth0. */
+async function ipv4sOf(lab: string, node: string): Promise<string[]> {
+  return ipv4sIn((await inHost(lab, node, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout);
+}
+
 /** The IPv4 address of host `node`'s eth0, or "" without one. */
 async function ipv4Of(lab: string, node: string): Promise<string> {
-  return ipv4In((await inHost(lab, node, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])).stdout);
+  return (await ipv4sOf(lab, node))[0] ?? "";
 }
 
 Deno.test("a slirp's DHCP skips the lab's static addresses on its LAN: h1 on dhcp beside h2 on 10.0.2.15, and a host added live", async (t) => {
@@ -320,5 +355,41 @@ Deno.test("a slirp's DHCP skips the lab's static addresses on its LAN: h1 on dhc
     const h4 = await ipv4Of(name, "h4");
     assert.match(h4, /^10\.0\.2\.\d+$/);
     assert.ok(![h1, "10.0.2.15", next].includes(h4), `h4 leased ${h4}, a static address or h1's`);
+  });
+});
+
+Deno.test("a static address given live that a dhcp host holds as its lease (an applied file, the shell's add): the holder is leased another at once", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: DHCP_BESIDE_STATIC }, async (name, file) => {
+    const [h1] = await ipv4sOf(name, "h1");
+    assert.match(h1 ?? "", /^10\.0\.2\.\d+$/);
+    // The file's h2 given h1's lease, applied live: h1 leaves it for another, at once, not in 12 h.
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("10.0.2.15/24", `${h1}/24`));
+    const applied = await vde(["up", "--apply", file], 90_000);
+    assert.equal(applied.code, 0, applied.stderr);
+    const second = await ipv4sOf(name, "h1");
+    assert.equal(second.length, 1, `h1 holds ${second}`);
+    assert.ok(![h1, undefined].includes(second[0]), `h1 holds ${second}, h2's static address`);
+    assert.equal(await pingCount(name, "h2", "10.0.2.2", 3), 3, "h2 reaches the gateway on h1's old lease");
+    // The shell's add of a host on h1's new lease: the same.
+    const add = await vde([
+      "term",
+      name,
+      "-c",
+      `add host h3 address ${second[0]}/24`,
+      "-c",
+      "add link h3 sw1",
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    const third = await ipv4sOf(name, "h1");
+    assert.equal(third.length, 1, `h1 holds ${third}`);
+    assert.ok(![h1, second[0], undefined].includes(third[0]), `h1 holds ${third}, a static host's address`);
+    assert.equal(
+      await pingCount(name, "h3", "10.0.2.2", 3),
+      3,
+      "h3 reaches the gateway on h1's lease before",
+    );
+    assert.ok(await pingCount(name, "h1", "10.0.2.2", 3) >= 1, "h1 reaches the gateway on its new lease");
   });
 });
