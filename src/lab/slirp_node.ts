@@ -3,11 +3,14 @@
  * one slirp configuration. The lab's own process opens it, or, for a
  * rootless lab, the process outside its namespaces (outside.ts). Its DHCP
  * server leases none of `reserved`, the static IPv4 addresses of the hosts
- * on its LAN (same_lan.ts's slirpStatics).
+ * on its LAN (same_lan.ts's slirpStatics). Its log lines (its DHCP's:
+ * a pool with none free, a lease ended by a reservation) name the node, as
+ * a lab's lines name theirs: a lab may run several slirps.
  */
 import { openSlirpLink, type SlirpLink } from "../link/slirp_link.ts";
 import { parseForward, parseSlirpOptions } from "../slirp/config.ts";
 import type { SlirpNode } from "./spec.ts";
+import { log } from "../log.ts";
 
 /**
  * Opens slirp node `node`.
@@ -22,7 +25,7 @@ export async function openSlirpNode(node: SlirpNode, reserved: readonly number[]
   if (node.mtu !== undefined) config.mtu = node.mtu;
   config.reserved = [...reserved];
   for (const f of node.forwards) config.forwards.push(parseForward(f, config));
-  return await openSlirpLink(config).catch((err) => {
+  return await openSlirpLink(config, { log: (m) => log("vde slirp", `${node.name}: ${m}`) }).catch((err) => {
     throw new Error(`${node.name}: ${(err as Error).message}`);
   });
 }
