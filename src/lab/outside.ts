@@ -73,12 +73,13 @@ import {
   outsideSocket,
   POLL_MS,
   readIfThere,
+  readRequestFile,
   refusalFile,
   removeIfThere,
   REQUEST,
   requestFile,
   RESERVED,
-  reservedAddresses,
+  takeReserved,
 } from "./outside_files.ts";
 import { answerForwards } from "./outside_forwards.ts";
 import { socketTooLong } from "./names.ts";
@@ -427,20 +428,19 @@ export class OutsideNodes {
       } catch {
         continue; // taken back by the lab meanwhile
       }
-      let asked: unknown;
-      try {
-        asked = JSON.parse(Deno.readTextFileSync(taken));
-      } catch {
-        continue; // not the lab's (it writes JSON): nothing to answer
-      } finally {
-        removeIfThere(taken);
-      }
       if (suffix === RESERVED) {
-        // The lab's word, but checked as any file: a list of IPv4 addresses as numbers, else ignored.
-        const addrs = reservedAddresses(asked);
-        if (addrs !== undefined) this.#parts.find((p) => p.name === name)?.slirp?.stack.dhcp.reserve(addrs);
+        // The lab's word, but checked as any file (bounded, then a list of IPv4 numbers, else said).
+        const slirp = this.#parts.find((p) => p.name === name)?.slirp;
+        if (slirp !== undefined) {
+          takeReserved(taken, name, (addrs) => slirp.stack.dhcp.reserve(addrs), this.#say);
+        }
+        removeIfThere(taken);
         continue;
       }
+      const read = readRequestFile(taken);
+      removeIfThere(taken);
+      if ("error" in read) continue; // not the lab's (it writes JSON, and little): nothing to answer
+      const asked = read.json;
       if (suffix === FORWARDS) {
         await answerForwards(labDir, name, asked, this.#parts.find((p) => p.name === name)?.slirp, this.#say);
         continue;

@@ -6,7 +6,11 @@
  * to the other, named by the node it is about. Here are their names, the
  * quiet reads and removals both sides make (the other side may have taken
  * a file a moment ago), and what the lab says once the other is gone.
+ * A request file is read as a small regular file, bounded: it is in the
+ * user's directory, where anything may be put in its place.
  */
+import { readSmallFile } from "../os/owned_file.ts";
+import { MAX_LAB_FILE_BYTES } from "./lab_text.ts";
 
 /** How often a side looks again for what the other writes or makes. */
 export const POLL_MS = 50;
@@ -68,11 +72,48 @@ export function reservedFile(labDir: string, node: string): string {
   return `${labDir}/${node}${RESERVED}`;
 }
 
+/**
+ * The most a request file (a node's settings, a forwards change, reserved addresses) may hold: twice the
+ * largest lab file, since each says no more than the file's text does (an address as a number is no
+ * longer than the address it stands for, written with its prefix length); one longer is no lab's, and
+ * is not read whole.
+ */
+export const MAX_REQUEST_BYTES = 2 * MAX_LAB_FILE_BYTES;
+
+/** Request file `path` parsed as JSON, or why not in a few words (too long, not JSON, not a file). */
+export function readRequestFile(path: string): { json: unknown } | { error: string } {
+  const read = readSmallFile(path, MAX_REQUEST_BYTES, true);
+  if (typeof read === "string") return { error: read };
+  try {
+    return { json: JSON.parse(read.text) };
+  } catch {
+    return { error: "not JSON" };
+  }
+}
+
 /** A reserved file's parsed JSON as its addresses; undefined for anything but a list of IPv4 numbers. */
 export function reservedAddresses(parsed: unknown): number[] | undefined {
   const ok = Array.isArray(parsed) &&
     parsed.every((a) => typeof a === "number" && Number.isInteger(a) && a >= 0 && a <= 0xffffffff);
   return ok ? parsed as number[] : undefined;
+}
+
+/**
+ * Takes reserved file `path` of slirp `node`: its addresses to `reserve`, or, where it is too long, no
+ * JSON, or no list of IPv4 addresses as numbers, one line to `say` and nothing reserved, so the slirp's
+ * DHCP keeps the reservations it had (a static host's address is never leased meanwhile).
+ */
+export function takeReserved(
+  path: string,
+  node: string,
+  reserve: (addrs: number[]) => void,
+  say: (m: string) => void,
+): void {
+  const read = readRequestFile(path);
+  const addrs = "json" in read ? reservedAddresses(read.json) : undefined;
+  if (addrs !== undefined) return reserve(addrs);
+  const why = "error" in read ? read.error : "not a list of IPv4 addresses as numbers";
+  say(`${node}${RESERVED} ignored (${why}): slirp ${node}'s DHCP keeps the addresses it had reserved`);
 }
 
 /**

@@ -11,12 +11,14 @@ import { OutsideNodes, pluggedFromOutside, RELAY_LIMITS, relayPage } from "../..
 import {
   forwardsDoneFile,
   forwardsFile,
+  MAX_REQUEST_BYTES,
   outsideSocket,
   readIfThere,
   refusalFile,
   removeIfThere,
   requestFile,
   reservedAddresses,
+  takeReserved,
 } from "../../src/lab/outside_files.ts";
 import { writeNew, writeWhole } from "../../src/lab/state.ts";
 import { forwardsFromOutside } from "../../src/lab/outside_forwards.ts";
@@ -707,18 +709,18 @@ Deno.test("a forwards request the lab takes back as the process outside reads it
       writeWhole(request, JSON.stringify({ generation, was: [], now }));
     // The lab's side of the race, run the moment the process outside reads the request: it gives up on it
     // (takes it back, or says so in its answer's place where it cannot) and asks for the next change.
-    const read = Deno.readTextFileSync;
+    // (The moment it has taken the file, renamed aside, before reading it: its read is bounded, no Deno call.)
+    const rename = Deno.renameSync;
     let raced = false;
-    Deno.readTextFileSync = (path: string | URL) => {
-      const text = read(path);
-      if (!raced && String(path).startsWith(request)) {
+    Deno.renameSync = (from: string | URL, to: string | URL) => {
+      rename(from, to);
+      if (!raced && String(from) === request) {
         raced = true;
         if (!removeIfThere(request)) {
           writeNew(forwardsDoneFile(dir, "nat", 1), "the lab gave up on this change");
         }
         ask(2, [second]);
       }
-      return text;
     };
     try {
       ask(1, [first]);
@@ -730,7 +732,7 @@ Deno.test("a forwards request the lab takes back as the process outside reads it
       await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: ports[0]! }));
       (await Deno.connect({ hostname: "127.0.0.1", port: ports[1]! })).close();
     } finally {
-      Deno.readTextFileSync = read;
+      Deno.renameSync = rename;
       link?.close();
       outside.close();
     }
@@ -824,4 +826,40 @@ Deno.test("a slirp's reserved file is taken only as a list of IPv4 addresses as 
   for (const bad of [null, {}, "10.0.2.15", [1.5], [-1], [2 ** 32], ["10.0.2.15"], [[1]]]) {
     assert.equal(reservedAddresses(bad), undefined, JSON.stringify(bad));
   }
+});
+
+Deno.test("a slirp's reserved file too long, not JSON or no address list is said in one line and the reservations kept; a good one is taken", async () => {
+  await withTempDir("vde-reserved-", async (dir) => {
+    const file = `${dir}/nat.reserved.json`;
+    const kept = "slirp nat's DHCP keeps the addresses it had reserved";
+    const take = async (text: string) => {
+      await Deno.writeTextFile(file, text);
+      const reserved: number[][] = [];
+      const said: string[] = [];
+      takeReserved(file, "nat", (addrs) => reserved.push(addrs), (m) => said.push(m));
+      return { reserved, said };
+    };
+    assert.deepEqual(await take(`[${0x0a00020f}]`), { reserved: [[0x0a00020f]], said: [] });
+    // Read no further than the bound: a file that never ends (a FIFO, /dev/zero in its place) is not waited on.
+    const long = `[${"1,".repeat(MAX_REQUEST_BYTES / 2)}1]`;
+    assert.deepEqual(await take(long), {
+      reserved: [],
+      said: [`nat.reserved.json ignored (longer than ${MAX_REQUEST_BYTES} bytes): ${kept}`],
+    });
+    assert.deepEqual(await take(`[${0x0a00020f}`), {
+      reserved: [],
+      said: [`nat.reserved.json ignored (not JSON): ${kept}`],
+    });
+    assert.deepEqual(await take('["10.0.2.15"]'), {
+      reserved: [],
+      said: [`nat.reserved.json ignored (not a list of IPv4 addresses as numbers): ${kept}`],
+    });
+    // A symbolic link in its place (the directory is the user's) is not followed.
+    Deno.removeSync(file);
+    Deno.symlinkSync("/dev/zero", file);
+    const said: string[] = [];
+    takeReserved(file, "nat", () => assert.fail("reserved"), (m) => said.push(m));
+    assert.equal(said.length, 1);
+    assert.match(said[0]!, /^nat\.reserved\.json ignored \(.+\): slirp nat's DHCP keeps/);
+  });
 });
