@@ -524,6 +524,7 @@ function linkCommand(r: LabRunner, args: string): Reply {
   // A copy: a line refused after its loss was read leaves the link's own settings untouched.
   let impair: Impairments = { ...link.wire.impair };
   let vlan = link.spec.vlan;
+  let trunk = link.spec.trunk;
   for (let i = 0; i < rest.length; i++) {
     const w = rest[i]!;
     if (w === "down" || w === "up") up = w === "up";
@@ -541,8 +542,14 @@ function linkCommand(r: LabRunner, args: string): Reply {
         return failure(`vlan needs a VLAN, 1-${MAX_VLAN} (0: none, the port's own)`);
       }
       vlan = Number(v) === 0 ? undefined : Number(v);
+    } else if (w === "trunk") {
+      const list = trunkList(rest[++i]);
+      if (list === undefined) {
+        return failure(`trunk needs VLANs, 1-${MAX_VLAN}, with commas between (10,20; 0: none)`);
+      }
+      trunk = list;
     } else {
-      const words = ["down", "up", "clear", "vlan", ...Object.keys(SETTERS)];
+      const words = ["down", "up", "clear", "vlan", "trunk", ...Object.keys(SETTERS)];
       // tc netem's habits first: its jitter after the delay, its correlation after the loss, its own names.
       const netem = (rest[i - 2] === "delay" ? netemDelayForLabLink(rest[i - 1]!, w) : undefined) ??
         (rest[i - 2] === "loss" ? netemLossForLabLink(rest[i - 1]!, w) : undefined) ??
@@ -553,30 +560,52 @@ function linkCommand(r: LabRunner, args: string): Reply {
       );
     }
   }
-  if (vlan !== link.spec.vlan) {
-    const refused = vlanRefused(r, link, vlan);
+  const trunkMoved = trunk.join() !== link.spec.trunk.join();
+  if (vlan !== link.spec.vlan || trunkMoved) {
+    const refused = vlansRefused(r, link, vlan, trunk, vlan !== link.spec.vlan ? "vlan" : "trunk");
     if (refused !== undefined) return failure(refused);
   }
   r.setLinkUp(link, up);
   r.setImpairments(link, impair);
-  if (vlan !== link.spec.vlan) r.setLinkVlans(link, vlan, link.spec.trunk);
+  if (vlan !== link.spec.vlan || trunkMoved) r.setLinkVlans(link, vlan, trunk);
   return ok();
 }
 
 /**
- * Why `link` may not move to untagged VLAN `vlan`: it has no switch end, its
- * trunk carries that VLAN, or the move puts a host on an address another host (or a slirp) holds on the
- * LAN it joins, said as the lab file's line says it (same_lan.ts).
+ * A `trunk` value, `10,20` (each VLAN once, in the order given), `0` for
+ * none, as the file's `trunk: [10, 20]` and `trunk: []`; undefined for
+ * anything else.
  */
-function vlanRefused(r: LabRunner, link: RunningLink, vlan: number | undefined): string | undefined {
+export function trunkList(text: string | undefined): number[] | undefined {
+  if (text === "0") return [];
+  const words = text?.split(",") ?? [];
+  const ok = words.length > 0 &&
+    words.every((w) => /^\d+$/.test(w) && Number(w) >= 1 && Number(w) <= MAX_VLAN);
+  return ok ? [...new Set(words.map(Number))] : undefined;
+}
+
+/**
+ * Why `link` may not carry untagged VLAN `vlan` and tagged `trunk`: it has
+ * no switch end (`what`, the key that changed, says so), the trunk carries
+ * the untagged VLAN too, or the move puts a host on an address another host
+ * (or a slirp) holds on a LAN it joins, said as the lab file's line says it
+ * (same_lan.ts).
+ */
+function vlansRefused(
+  r: LabRunner,
+  link: RunningLink,
+  vlan: number | undefined,
+  trunk: number[],
+  what: "vlan" | "trunk",
+): string | undefined {
   if (!link.spec.ends.some((e) => r.switches.has(e.node))) {
-    return "vlan needs a switch at one end of the link";
+    return `${what} needs a switch at one end of the link`;
   }
-  const onTrunk = vlanOnTrunk(vlan, link.spec.trunk);
+  const onTrunk = vlanOnTrunk(vlan, trunk);
   if (onTrunk !== undefined) return onTrunk;
   const lines = (links: readonly LabLink[]) => lanClashes(r.lab.nodes, links).map((c) => c.message);
   const before = new Set(lines(r.lab.links));
-  const moved = r.lab.links.map((l) => l === link.spec ? { ...l, vlan } : l);
+  const moved = r.lab.links.map((l) => l === link.spec ? { ...l, vlan, trunk } : l);
   const made = lines(moved).filter((line) => !before.has(line));
   return made.length === 0 ? undefined : made.join("\n");
 }

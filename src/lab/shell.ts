@@ -19,7 +19,20 @@ import { portViews } from "../console/switch/views.ts";
 import type { LabRunner } from "./runner.ts";
 import { execRefusal, hostCommandOf, isLabCommand } from "./commands.ts";
 
-const LINK_WORDS = ["down", "up", "clear", "loss", "delay", "jitter", "dup", "rate", "mtu", "limit", "vlan"];
+const LINK_WORDS = [
+  "down",
+  "up",
+  "clear",
+  "loss",
+  "delay",
+  "jitter",
+  "dup",
+  "rate",
+  "mtu",
+  "limit",
+  "vlan",
+  "trunk",
+];
 const ADD_WORDS = ["switch", "host", "slirp", "cable", "link"];
 
 /** Candidates for the word being typed at the end of `line`. */

@@ -15,8 +15,9 @@ export const LAB_COMMANDS: readonly (readonly [string, string, string])[] = [
   ["exec", "HOST COMMAND...", "run a command in a host's namespace"],
   [
     "link",
-    "A-B down|up|clear|loss V|delay V|jitter V|dup V|rate V|mtu V|limit N|vlan N",
-    "down pulls the cable (ports go down at both ends), up plugs it back, the rest impair it",
+    "A-B down|up|clear|KEY VALUE...",
+    "down pulls the cable (ports go down at both ends), up plugs it back; loss, delay, jitter, dup, rate, " +
+    "mtu, limit impair it; vlan N moves its untagged VLAN, trunk N,M its tagged ones (0: none)",
   ],
   ["add", "switch|host|slirp NAME [KEY VALUE]... | link A B [KEY VALUE]...", "grow the lab"],
   ["del", "NODE|A-B", "remove a node (with its links) or a link live: ports freed, taps and namespace gone"],

@@ -8,7 +8,7 @@ import { Errno } from "../../src/console/reply_format.ts";
 import assert from "node:assert/strict";
 import { run, skipUnlessRoot } from "../helpers/processes.ts";
 import { labDir } from "../../src/lab/names.ts";
-import { execRefusal, helpColumns, hostCommandOf, labCommands } from "../../src/lab/commands.ts";
+import { execRefusal, helpColumns, hostCommandOf, labCommands, trunkList } from "../../src/lab/commands.ts";
 import type { LabRunner } from "../../src/lab/runner.ts";
 import { CommandRegistry, ok, type Session, type SessionKind } from "../../src/console/registry.ts";
 import { parseHelpListing } from "../../src/console/switch/remote_console.ts";
@@ -97,7 +97,7 @@ Deno.test("vde term LAB runs the lab shell's commands on a lab in the background
     for (const l of lines.filter((l) => l.startsWith(" "))) assert.equal(l.search(/\S/), column, r.stdout);
     assert.match(
       r.stdout,
-      /^link A-B down\|up.*\n {20,}down pulls the cable \(ports go down at both ends\), up\n {20,}plugs it back, the rest impair it$/m,
+      /^link A-B down\|up\|clear\|KEY VALUE\.\.\.\n {20,}down pulls the cable \(ports go down at both ends\), up\n {20,}plugs it back; loss, .*\n {20,}impair it; vlan N moves its untagged VLAN, trunk N,M its\n {20,}tagged ones \(0: none\)$/m,
     );
     assert.match(r.stdout, /\(switches: sw1, sw2\)/);
 
@@ -600,4 +600,13 @@ Deno.test("the shell's add of a cable whose key file the cable would refuse (/de
     assert.equal(r.lab.nodes.some((n) => n.name === "wan"), false);
     assert.equal(r.cables.size, 0);
   });
+});
+
+Deno.test("link A-B trunk takes VLANs with commas between, each once, or 0 for none; nothing else", () => {
+  assert.deepEqual(trunkList("10,20,10"), [10, 20]);
+  assert.deepEqual(trunkList("4093"), [4093]);
+  assert.deepEqual(trunkList("0"), []);
+  for (const bad of [undefined, "", "0,10", "10,", ",10", "10 20", "4094", "-1", "1e3", "x"]) {
+    assert.equal(trunkList(bad), undefined, String(bad));
+  }
 });

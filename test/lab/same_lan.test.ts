@@ -8,6 +8,7 @@ import { formatErrors, validateLab } from "../../src/lab/validate.ts";
 import { ipKey, leasesOnStatics, slirpStatics } from "../../src/lab/same_lan.ts";
 import { inHost, ipv4sIn, pingCount, staticThenDhcpLive, TWO_HOSTS, vde, withLabUp } from "./_helpers.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
+import { MAX_VLAN } from "../../src/switch/engine.ts";
 
 function errorsOf(text: string): string[] {
   return formatErrors("lab.yaml", validateLab(text).errors);
@@ -313,6 +314,42 @@ Deno.test("link A-B vlan N moves a host's traffic to VLAN N and back live, and a
     assert.equal(back.code, 0, back.stderr);
     assert.equal(await pingCount(name, "h2", "10.9.0.1", 3), 3, "h2 -> h1 back untagged");
     assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 0, "h1 untagged -> h3 in VLAN 10");
+  });
+});
+
+Deno.test("link A-B trunk N,M changes a trunk's tagged VLANs live (0: none); one VLAN both untagged and on the trunk, or a bad list, is refused, the link as it was", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabUp({ text: TRUNKED }, async (name) => {
+    const term = (line: string) => vde(["term", name, "-c", line]);
+    const moved = await term("link h1:eth0-sw1:2 vlan 10");
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 3), 3, "h1 in VLAN 10 -> h3 across the trunk");
+    const none = await term("link sw1:1-sw2:1 trunk 0");
+    assert.equal(none.code, 0, none.stderr);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 2), 0, "no trunk: VLAN 10 stays on sw1");
+    const again = await term("link sw1:1-sw2:1 trunk 20,10");
+    assert.equal(again.code, 0, again.stderr);
+    assert.match((await term("links")).stdout, /^sw1:1-sw2:1 .*trunk 20,10/m);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 3), 3, "VLAN 10 on the trunk again");
+    // As the file refuses `vlan: 20` beside `trunk: [20]`: the whole line, loss too, left undone.
+    const both = await term("link sw1:1-sw2:1 loss 5% vlan 20 trunk 20");
+    const onTrunk = ON_TRUNK.replaceAll("10", "20");
+    assert.deepEqual([both.code, both.stderr], [
+      1,
+      `vde: link sw1:1-sw2:1 loss 5% vlan 20 trunk 20: ${onTrunk}\n`,
+    ]);
+    const bad = await term("link sw1:1-sw2:1 trunk 10,x");
+    assert.deepEqual(
+      [bad.code, bad.stderr],
+      [
+        1,
+        `vde: link sw1:1-sw2:1 trunk 10,x: trunk needs VLANs, 1-${MAX_VLAN}, with commas between (10,20; 0: none)\n`,
+      ],
+    );
+    const links = (await term("links")).stdout;
+    assert.match(links, /^sw1:1-sw2:1 .*trunk 20,10/m);
+    assert.doesNotMatch(links, /loss/);
+    assert.equal(await pingCount(name, "h1", "10.9.0.3", 3), 3, "the trunk as it was");
   });
 });
 

@@ -99,7 +99,7 @@ async function shellSession(name: string, file: string): Promise<void> {
     let out = await line("help");
     assert.match(
       out,
-      /^link A-B down\|up\|clear\|loss V\|delay V\|jitter V\|dup V\|rate V\|mtu V\|limit N\|vlan N\n {20,}down pulls the cable/m,
+      /^link A-B down\|up\|clear\|KEY VALUE\.\.\.\n {20,}down pulls the cable/m,
       out,
     );
     assert.match(out, /^watch \[secs\] +every switch's port counters .* SWITCH watch: one switch's$/m, out);
