@@ -30,3 +30,19 @@ export async function machineCpu(): Promise<MachineCpu> {
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: (total - idle) / 100, total: total / 100 };
 }
+
+/**
+ * Context switches of process `pid`, summed over its threads: voluntary (it slept: a wait for input) and
+ * involuntary (preempted), from /proc/PID/task/TID/status. Who sleeps how often per MB says where a
+ * pipeline of processes waits for one another.
+ */
+export async function contextSwitches(pid: number): Promise<{ voluntary: number; involuntary: number }> {
+  let voluntary = 0;
+  let involuntary = 0;
+  for await (const t of Deno.readDir(`/proc/${pid}/task`)) {
+    const status = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/status`).catch(() => "");
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return { voluntary, involuntary };
+}

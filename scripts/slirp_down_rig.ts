@@ -7,7 +7,13 @@
  * `vde slirp` from the checkout REPO). Per run: Mbit/s, retransmits, CPU
  * per MB of the C switch, the slirp and the guest's vde_plug and the
  * machine, and the frames per MB the C switch sent (tried to) and got on
- * the guest's port and the slirp's (its port counters).
+ * the guest's port and the slirp's (its port counters), and how often per MB
+ * the switch, the slirp and the guest's plug slept (voluntary context
+ * switches: who waits for whom) and were preempted (the three summed).
+ * Going down, iperf3's retransmits are those of the host's sender on
+ * loopback (a stall of the slirp's reads shows there); what our slirp
+ * resends to the guest shows as slirp->sw frames per MB above 690.6
+ * (1e6 / 1448, its payload with timestamps), printed to a tenth.
  *
  *   deno run -A scripts/slirp_down_rig.ts PAIRS SECONDS lib new=/work/wt base=/work/base
  *
@@ -30,7 +36,7 @@
 import { waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
 import { startCSwitch } from "../test/helpers/switches.ts";
-import { cpuSeconds, machineCpu } from "./proc_cpu.ts";
+import { contextSwitches, cpuSeconds, machineCpu } from "./proc_cpu.ts";
 import { freeLoopbackPort } from "./free_port.ts";
 
 const [pairsArg, secondsArg, ...kindArgs] = Deno.args;
@@ -58,6 +64,12 @@ interface Sample {
   fromSlirpPerMb: number;
   fromGuestPerMb: number;
   toSlirpPerMb: number;
+  /** Voluntary context switches (sleeps) per MB of the switch, the slirp and the guest's plug. */
+  swSleeps: number;
+  slirpSleeps: number;
+  plugSleeps: number;
+  /** Involuntary ones (preempted) per MB of the same three, summed. */
+  preempted: number;
 }
 const samples: Record<string, Sample[]> = {};
 /** Guest->host (RIG_UP=1) rather than host->guest. */
@@ -126,6 +138,7 @@ await withNetns(async (lab) => {
         );
         const pids = [sw.pid, slirp.pid, guest.pid];
         const before = await Promise.all(pids.map(cpuSeconds));
+        const cs0 = await Promise.all(pids.map(contextSwitches));
         const mb0 = await machineCpu();
         const pc0 = await ports(mgmt);
         const perf = perfDir !== null && kind.repo !== null
@@ -135,7 +148,7 @@ await withNetns(async (lab) => {
                 "perf",
                 "stat",
                 "-e",
-                "syscalls:sys_enter_read,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_write,syscalls:sys_enter_futex,context-switches",
+                "syscalls:sys_enter_read,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmmsg,syscalls:sys_enter_recvmmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_write,syscalls:sys_enter_futex,context-switches",
                 "-o",
                 `${perfDir}/${kind.name}.stat`,
                 "-p",
@@ -178,6 +191,7 @@ await withNetns(async (lab) => {
         if (perf) await perf.status;
         const mb1 = await machineCpu();
         const after = await Promise.all(pids.map(cpuSeconds));
+        const cs1 = await Promise.all(pids.map(contextSwitches));
         const pc1 = await ports(mgmt);
         const rep = JSON.parse(r.stdout) as {
           end: {
@@ -202,6 +216,10 @@ await withNetns(async (lab) => {
           fromSlirpPerMb: d(slirp.pid, "inp") / mb,
           fromGuestPerMb: d(guest.pid, "inp") / mb,
           toSlirpPerMb: d(slirp.pid, "out") / mb,
+          swSleeps: (cs1[0]!.voluntary - cs0[0]!.voluntary) / mb,
+          slirpSleeps: (cs1[1]!.voluntary - cs0[1]!.voluntary) / mb,
+          plugSleeps: (cs1[2]!.voluntary - cs0[2]!.voluntary) / mb,
+          preempted: cs1.reduce((a, c, i) => a + c.involuntary - cs0[i]!.involuntary, 0) / mb,
         };
         (samples[kind.name] ??= []).push(s);
         console.log(
@@ -210,9 +228,11 @@ await withNetns(async (lab) => {
           } slirp ${s.slirp.toFixed(2)} plug ${s.plug.toFixed(2)} machine ${s.machine.toFixed(2)} (${
             s.idle.toFixed(1)
           }% idle); frames/MB ` +
-            `slirp->sw ${s.fromSlirpPerMb.toFixed(0)} sw->guest ${s.toGuestPerMb.toFixed(0)} guest->sw ${
+            `slirp->sw ${s.fromSlirpPerMb.toFixed(1)} sw->guest ${s.toGuestPerMb.toFixed(1)} guest->sw ${
               s.fromGuestPerMb.toFixed(0)
-            } sw->slirp ${s.toSlirpPerMb.toFixed(0)}`,
+            } sw->slirp ${s.toSlirpPerMb.toFixed(0)}; sleeps/MB sw ${s.swSleeps.toFixed(0)} slirp ${
+              s.slirpSleeps.toFixed(0)
+            } plug ${s.plugSleeps.toFixed(0)}, preempted ${s.preempted.toFixed(0)}`,
         );
       } catch (err) {
         console.log(`${kind.name} pair ${p + 1}: ${(err as Error).message}`);
@@ -240,6 +260,8 @@ for (const [name, ss] of Object.entries(samples)) {
       col("slirp")
     } plug ${col("plug")} machine ${col("machine")}, frames/MB slirp->sw ${col("fromSlirpPerMb")} guest->sw ${
       col("fromGuestPerMb")
-    } sw->slirp ${col("toSlirpPerMb")}`,
+    } sw->slirp ${col("toSlirpPerMb")}, sleeps/MB sw ${col("swSleeps")} slirp ${col("slirpSleeps")} plug ${
+      col("plugSleeps")
+    } preempted ${col("preempted")}`,
   );
 }

@@ -357,7 +357,13 @@ export class DemandGovernor {
 
 /** Average frame size sent, bytes, at or below which a download yields: MTU 1500 frames (a tag included). */
 const YIELD_FRAME_BYTES = 1522;
-/** The nice value a yielding thread takes: the one the guest side's processes have. */
+/**
+ * The nice value a yielding thread takes: the one the guest side's processes have. Not above it:
+ * at nice 5 during a download (a thread whose own value was 0), behind Debian's switch, the switch
+ * and the guest's plug ran for every frame or two as it came (the switch slept 96-202 times per MB
+ * against 32-39) and the download was slower, 1,109, 1,468 and 1,511 Mbit/s against 1,819, 1,694
+ * and 1,658 (alternating single runs, slirpdl3).
+ */
 const YIELD_NICE = 0;
 
 /** The download yield's counters. */
