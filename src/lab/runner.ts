@@ -1030,7 +1030,18 @@ export class LabRunner {
     const lease = host.leases.get(iface);
     host.leases.delete(iface);
     host.routers.delete(iface);
-    if (lease !== undefined) await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
+    if (lease !== undefined) await this.#deleteLease(host, iface, lease);
+  }
+
+  /**
+   * Deletes lease `lease` from `iface`, unless the host's file gives the
+   * interface that address too: a static address given live on the host's
+   * own lease ends the lease (the slirp reserves it), and the client asks
+   * again, but the address is the file's, as a fresh `vde up` would have set.
+   */
+  async #deleteLease(host: RunningHost, iface: string, lease: string): Promise<void> {
+    if ((host.node.addresses[iface] ?? []).includes(lease)) return;
+    await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
   }
 
   /**
@@ -1123,7 +1134,7 @@ export class LabRunner {
     host.leases.set(iface, lease);
     // The new one, on the same subnet its secondary, is promoted as the old goes (#startHost).
     if (old !== undefined && old !== lease) {
-      await ip("-n", host.ns, "addr", "del", old, "dev", iface).catch(() => {});
+      await this.#deleteLease(host, iface, old).catch(() => {});
     }
   }
 

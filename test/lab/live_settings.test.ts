@@ -488,3 +488,16 @@ Deno.test("a DHCP lease that moves to another address on the subnet stays on the
     assert.match(after.routes, /^default via 10\.0\.2\.2 dev eth0/m);
   });
 });
+
+Deno.test("a static address given live on the host's own DHCP lease stays on its interface, and the lease moves to another", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabInProcess(natWith("dhcp"), async (r, line, file) => {
+    assert.deepEqual((await h1Ipv4(r)).addrs, ["10.0.2.15/24"]);
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("address: dhcp", "address: [dhcp, 10.0.2.15/24]"));
+    assert.equal(await line("apply"), "0 link h1:eth0-sw1:2: h1 address dhcp -> dhcp,10.0.2.15/24\n");
+    // As `vde up` of that file gives it: the static address, and the slirp's next lease beside it.
+    assert.deepEqual((await h1Ipv4(r)).addrs, ["10.0.2.15/24", "10.0.2.16/24"]);
+    assert.equal(r.hosts.get("h1")!.leases.get("eth0"), "10.0.2.16/24");
+  });
+});
