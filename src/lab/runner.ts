@@ -88,6 +88,8 @@ import { LabWire } from "./wire.ts";
 import { adoptRunningSettings, type RcSettings } from "./rc_settings.ts";
 import { restoreRoutes } from "./live_settings.ts";
 
+/** The sysctl, in a host's namespace, that keeps an address's secondaries when it is deleted. */
+const PROMOTE_SECONDARIES = "/proc/sys/net/ipv4/conf/all/promote_secondaries";
 /** How long one `exec` command of a host may run before bring-up gives up on it. */
 const EXEC_TIMEOUT_MS = 60_000;
 /** A lease a static address took, asked again this often at most, while a rootless lab's slirp catches up. */
@@ -794,6 +796,11 @@ export class LabRunner {
     });
     this.#undo.push(() => void this.hosts.delete(node.name));
     await ip("-n", ns, "link", "set", "lo", "up");
+    // An IPv4 address deleted takes none of the others on its subnet along: by default Linux drops an
+    // address's secondaries with it, so a DHCP lease that changed (the new address added beside the old)
+    // lost both, and a static address removed live took a lease or another static one with it, the host
+    // left with nothing the lab's state said it had. As systemd's sysctl defaults do, one is promoted.
+    await mustRun(["ip", "netns", "exec", ns, "sh", "-c", `echo 1 >${PROMOTE_SECONDARIES}`]);
     this.hosts.set(node.name, { node, ns, taps: new Map(), leases: new Map(), routers: new Map() });
   }
 
@@ -1023,7 +1030,18 @@ export class LabRunner {
     const lease = host.leases.get(iface);
     host.leases.delete(iface);
     host.routers.delete(iface);
-    if (lease !== undefined) await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
+    if (lease !== undefined) await this.#deleteLease(host, iface, lease);
+  }
+
+  /**
+   * Deletes lease `lease` from `iface`, unless the host's file gives the
+   * interface that address too: a static address given live on the host's
+   * own lease ends the lease (the slirp reserves it), and the client asks
+   * again, but the address is the file's, as a fresh `vde up` would have set.
+   */
+  async #deleteLease(host: RunningHost, iface: string, lease: string): Promise<void> {
+    if ((host.node.addresses[iface] ?? []).includes(lease)) return;
+    await ip("-n", host.ns, "addr", "del", lease, "dev", iface);
   }
 
   /**
@@ -1050,8 +1068,7 @@ export class LabRunner {
       const host = this.hosts.get(t.host)!;
       try {
         for (let tries = 0;; tries++) {
-          // The ended lease goes first: the static host is alone on it while the client asks again (and
-          // deleting it after would take the new lease along, its secondary on the same subnet).
+          // The ended lease goes first: the static host is alone on it while the client asks again.
           await this.setDhcp(host, t.iface, false);
           await this.#dhcp(host, t.iface).finally(() => restoreRoutes(host));
           const still = taken().some((o) => o.host === t.host && o.iface === t.iface);
@@ -1115,8 +1132,9 @@ export class LabRunner {
     else host.routers.delete(iface);
     const old = host.leases.get(iface);
     host.leases.set(iface, lease);
+    // The new one, on the same subnet its secondary, is promoted as the old goes (#startHost).
     if (old !== undefined && old !== lease) {
-      await ip("-n", host.ns, "addr", "del", old, "dev", iface).catch(() => {});
+      await this.#deleteLease(host, iface, old).catch(() => {});
     }
   }
 

@@ -438,3 +438,66 @@ Deno.test("a VLAN no link carries any more and the switch does not list goes, as
     assert.equal(await line("sw2 vlan/print 30"), "6 ", "sw2 does not");
   });
 });
+
+/** NAT with h1 on `address` in place of its static address and gateway. */
+function natWith(address: string): string {
+  return NAT.replace("address: 10.0.2.15/24, gateway: 10.0.2.2", `address: ${address}`);
+}
+
+/** The IPv4 addresses on host h1's eth0, and its default route. */
+async function h1Ipv4(r: LabRunner): Promise<{ addrs: string[]; routes: string }> {
+  const ns = r.hosts.get("h1")!.ns;
+  const addrs = (await run(["ip", "-n", ns, "-4", "-o", "addr", "show", "dev", "eth0"])).stdout;
+  const routes = (await run(["ip", "-n", ns, "route", "show", "default"])).stdout;
+  return { addrs: [...addrs.matchAll(/inet (\S+)/g)].map((m) => m[1]!), routes };
+}
+
+Deno.test("a static address removed live takes none of the others on its subnet along: a DHCP lease, another static one, the lease's default route", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabInProcess(natWith("[10.0.2.30/24, 10.0.2.31/24, dhcp]"), async (r, line, file) => {
+    // 10.0.2.30 came first, so Linux made the others its secondaries.
+    assert.deepEqual((await h1Ipv4(r)).addrs, ["10.0.2.30/24", "10.0.2.31/24", "10.0.2.15/24"]);
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(
+      file,
+      text.replace("[10.0.2.30/24, 10.0.2.31/24, dhcp]", "[10.0.2.31/24, dhcp]"),
+    );
+    assert.equal(
+      await line("apply"),
+      "0 link h1:eth0-sw1:2: h1 address 10.0.2.30/24,10.0.2.31/24,dhcp -> 10.0.2.31/24,dhcp\n",
+    );
+    const after = await h1Ipv4(r);
+    assert.deepEqual(after.addrs, ["10.0.2.31/24", "10.0.2.15/24"]);
+    assert.match(after.routes, /^default via 10\.0\.2\.2 dev eth0/m);
+    assert.equal(await pingCount(r.lab.name, "h1", "10.0.2.2", 2), 2, "h1 reaches the slirp's gateway");
+  });
+});
+
+Deno.test("a DHCP lease that moves to another address on the subnet stays on the host's interface, the old one gone", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabInProcess(natWith("dhcp"), async (r) => {
+    const h1 = r.hosts.get("h1")!;
+    assert.deepEqual((await h1Ipv4(r)).addrs, ["10.0.2.15/24"]);
+    // The slirp takes 10.0.2.15 back (reserved for a static host), and h1's client asks again with its
+    // lease still on the interface: the new one is added as its secondary, then the old one deleted.
+    r.slirps.get("nat")!.stack.dhcp.reserve([0x0a00020f]);
+    await r.setDhcp(h1, "eth0", true);
+    assert.equal(h1.leases.get("eth0"), "10.0.2.16/24");
+    const after = await h1Ipv4(r);
+    assert.deepEqual(after.addrs, ["10.0.2.16/24"]);
+    assert.match(after.routes, /^default via 10\.0\.2\.2 dev eth0/m);
+  });
+});
+
+Deno.test("a static address given live on the host's own DHCP lease stays on its interface, and the lease moves to another", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  await withLabInProcess(natWith("dhcp"), async (r, line, file) => {
+    assert.deepEqual((await h1Ipv4(r)).addrs, ["10.0.2.15/24"]);
+    const text = await Deno.readTextFile(file);
+    await Deno.writeTextFile(file, text.replace("address: dhcp", "address: [dhcp, 10.0.2.15/24]"));
+    assert.equal(await line("apply"), "0 link h1:eth0-sw1:2: h1 address dhcp -> dhcp,10.0.2.15/24\n");
+    // As `vde up` of that file gives it: the static address, and the slirp's next lease beside it.
+    assert.deepEqual((await h1Ipv4(r)).addrs, ["10.0.2.15/24", "10.0.2.16/24"]);
+    assert.equal(r.hosts.get("h1")!.leases.get("eth0"), "10.0.2.16/24");
+  });
+});
