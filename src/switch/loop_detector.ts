@@ -59,9 +59,12 @@
  *   second), which kept a challenger with two moves in its window for all
  *   of it, a flood's MAC nearly always. A flood's MAC holds the place for
  *   CHALLENGER_STILL_SECONDS after its last move; a loop's, once it lands
- *   first after that, for good. A storm's MACs sharing a slot move at one
- *   rate, so a challenger's count stays below twice the holder's: they
- *   never evict one another.
+ *   first after that, for good. (On a coarse clock a tick is one instant:
+ *   there a challenger is kept for the tick once it moved twice in it, as
+ *   before, and such a flood still seats the loop's MAC only now and then,
+ *   the chance of its two moves coming before a flood's MAC lands.) A
+ *   storm's MACs sharing a slot move at one rate, so a challenger's count
+ *   stays below twice the holder's: they never evict one another.
  * - Fair share. Held slots are shared among pairs of ports, a MAC's pair
  *   being its table's port and where it showed when it took its slot: a
  *   newcomer takes a still-moving MAC's slot when that MAC's pair holds two
@@ -313,7 +316,9 @@ export class LoopDetector {
   /**
    * Follows a MAC that found slot `s` held as the slot's challenger, and tells whether this move of it makes
    * it faster than the holder: then it is to take the slot, the move not yet counted (its counts stand as
-   * before it). A different challenger with two or more moves in its current window keeps its place.
+   * before it). A different challenger keeps its place while it keeps moving (CHALLENGER_STILL_SECONDS);
+   * at the instant of its last move, only once it has moved twice in its window: on a coarse clock every
+   * frame of a tick comes at one instant, and the first MAC to land in it held the place for the tick.
    */
   #challenge(
     s: number,
@@ -327,7 +332,10 @@ export class LoopDetector {
   ): boolean {
     const c = this.#challenger;
     if (!c.holds(s, hi, lo, vlan)) {
-      if (c.vlan[s] !== -1 && now - c.lastMove[s]! < CHALLENGER_STILL_SECONDS) return false;
+      const since = now - c.lastMove[s]!;
+      if (c.vlan[s] !== -1 && since < CHALLENGER_STILL_SECONDS && (since > 0 || c.count[s]! >= 2)) {
+        return false;
+      }
       c.start(s, hi, lo, vlan, learned, learnedSeen, now);
     }
     const last = c.lastPort[s]!;

@@ -312,3 +312,21 @@ Deno.test("back-and-forth on a pair of ports (one MAC, under STORM_MOVES) does n
   }
   assert.equal(warned, 0);
 });
+
+Deno.test("on a data-plane thread's 1 s clock, a user's slow movers landing first in every tick do not keep a loop's MAC out of its slot's challenger place for the tick: said within 1 s", () => {
+  for (let seed = 1; seed <= 8; seed++) {
+    const d = new LoopDetector(Math.imul(seed, 0x9e3779b1));
+    // Every frame of a tick comes at one instant; the user's MACs move at its start, before the loop's.
+    const at = (t: number) => Math.floor(t + 1e-9);
+    const user = slowMovers(d, 16, 4, at);
+    let warned = -1;
+    for (let i = 0; i < 3000 && warned < 0; i++) {
+      const t = i / 100;
+      user(at(t));
+      if (t < 5) continue;
+      const port = i % 2 === 0 ? 2 : 3;
+      if (d.note(HI, LO, 0, port, port === 2 ? 3 : 2, 0, at(t), false) === MoveVerdict.Warn) warned = t;
+    }
+    assert.ok(warned >= 5 && warned < 6, `seed ${seed}: the loop warned at ${warned} s`);
+  }
+});
