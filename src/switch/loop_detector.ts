@@ -25,7 +25,13 @@
  * moved shows on its old port in the first at most. Said at most once per
  * WARN_INTERVAL_SECONDS per pair of ports (at most WARN_PAIRS pairs a
  * minute): one pair's flapping, a user's own two ports, does not silence a
- * loop on others for the minute.
+ * loop on others for the minute. A storm (a MAC moving past STORM_MOVES in
+ * its window, or STORM_MACS followed MACs flapping between one pair of
+ * ports) may also take one of STORM_PAIRS further entries: a user's MACs
+ * going back and forth on five pairs or more hold the first WARN_PAIRS for
+ * the minute, and a loop's storm came a minute late. Back-and-forth is one
+ * MAC or two at a time (a host, a bond); a loop circles every broadcast, at
+ * line rate. The log's bound is WARN_PAIRS + STORM_PAIRS pairs a minute.
  *
  * Memory is fixed: SLOTS candidate MACs in typed arrays, chosen by a hash
  * of the MAC seeded as the MAC table's is (nobody aims MACs at one slot).
@@ -44,12 +50,21 @@
  *   or last window) takes the slot, its count going on. A storm is many
  *   moves a second, a user's shuffling is not: a user with 12 ports (66
  *   pairs) moving MACs slowly held every slot under the fair share below
- *   alone, and a loop's MAC never got one. A challenger with two moves in
- *   its current window is kept against other newcomers for the rest of it
- *   (slow movers landing now and then do not reset a storm's count); one
- *   with fewer gives way. A storm's MACs sharing a slot move at one rate
- *   and land in turn, so a challenger's count stays at one or below twice
- *   the holder's: they never evict one another.
+ *   alone, and a loop's MAC never got one. A challenger is kept against
+ *   other newcomers while it keeps moving (within CHALLENGER_STILL_SECONDS
+ *   of its last move, its landing counting as one), then gives way to the
+ *   next: slow movers landing now and then do not reset a loop's count,
+ *   nor does a flood of new MACs that each move once or twice (20,000 a
+ *   second, several in every slot between two moves of a loop at 100 a
+ *   second), which kept a challenger with two moves in its window for all
+ *   of it, a flood's MAC nearly always. A flood's MAC holds the place for
+ *   CHALLENGER_STILL_SECONDS after its last move; a loop's, once it lands
+ *   first after that, for good. (On a coarse clock a tick is one instant:
+ *   there a challenger is kept for the tick once it moved twice in it, as
+ *   before, and such a flood still seats the loop's MAC only now and then,
+ *   the chance of its two moves coming before a flood's MAC lands.) A
+ *   storm's MACs sharing a slot move at one rate, so a challenger's count
+ *   stays below twice the holder's: they never evict one another.
  * - Fair share. Held slots are shared among pairs of ports, a MAC's pair
  *   being its table's port and where it showed when it took its slot: a
  *   newcomer takes a still-moving MAC's slot when that MAC's pair holds two
@@ -78,10 +93,26 @@ export const STORM_MOVES = 1000;
  * half as fast: more than a host's move and its way back, fewer than a loop's FLAP_MOVES.
  */
 export const TAKEOVER_MOVES = 3;
+/**
+ * A slot's challenger is kept against other newcomers until it has not moved for this long: twice the gap
+ * between the moves of a loop's MAC at FLAP_MOVES a window (jitter), so a flood of MACs that each move once
+ * or twice takes the place only from its own MACs, never from a MAC that keeps moving.
+ */
+export const CHALLENGER_STILL_SECONDS = 2 * FLAP_WINDOW_SECONDS / FLAP_MOVES;
 /** The loop warning is said at most once per this many seconds per pair of ports. */
 export const WARN_INTERVAL_SECONDS = 60;
 /** Pairs of ports a loop warning may be said of within WARN_INTERVAL_SECONDS: the log's bound. */
 export const WARN_PAIRS = 4;
+/**
+ * Further pairs a storm may be said of within WARN_INTERVAL_SECONDS once flapping has used WARN_PAIRS: a
+ * user's MACs going back and forth on five pairs of ports must not keep a loop's storm unsaid for a minute.
+ */
+export const STORM_PAIRS = 4;
+/**
+ * Followed MACs flapping between one pair of ports within two windows that make a storm, whatever their
+ * rates: a loop circles every host's broadcasts, where back-and-forth is one MAC or two (a host, a bond).
+ */
+export const STORM_MACS = 4;
 
 /** What `note` found. */
 export const MoveVerdict = {
@@ -126,6 +157,8 @@ class Followed {
   /** Its moves in the window from windowStart. */
   readonly count = new Uint32Array(SLOTS);
   readonly windowStart = new Float64Array(SLOTS);
+  /** When it last counted a move (its start counts as one): a holder or challenger is kept while it moves. */
+  readonly lastMove = new Float64Array(SLOTS);
 
   /** Whether slot `s` follows this MAC. */
   holds(s: number, hi: number, lo: number, vlan: number): boolean {
@@ -149,6 +182,7 @@ class Followed {
     this.mark[s] = learnedSeen;
     this.count[s] = 0;
     this.windowStart[s] = now;
+    this.lastMove[s] = now;
   }
 }
 
@@ -160,8 +194,6 @@ export class LoopDetector {
   readonly #back = new Uint8Array(SLOTS);
   /** Windows in a row before the current one that did. */
   readonly #steady = new Uint32Array(SLOTS);
-  /** When the slot's MAC last counted a move: a newcomer waits until it has been still a while. */
-  readonly #lastMove = new Float64Array(SLOTS);
   /**
    * The pair of ports (pairKey) of the slot's MAC when it took the slot: its table's port and where it
    * showed, as a newcomer's is reckoned. Kept, not updated as it moves: a host's broadcast circling two
@@ -175,9 +207,15 @@ export class LoopDetector {
   /** The slots' challengers, each the last other MAC to land on its slot (see the theory); vlan -1: none. */
   readonly #challenger = new Followed();
   readonly #seed: number;
-  /** The pairs (pairKey) last warned of, and when (-Infinity: a free entry). */
-  readonly #warnedPair = new Int32Array(WARN_PAIRS);
-  readonly #warnedAt = new Float64Array(WARN_PAIRS).fill(-Infinity);
+  /** The pair (pairKey) of the slot's MAC's last flapping move, and when (-Infinity: none): a storm's MACs. */
+  readonly #flapPair = new Int32Array(SLOTS);
+  readonly #flapAt = new Float64Array(SLOTS).fill(-Infinity);
+  /**
+   * The pairs (pairKey) last warned of, and when (-Infinity: a free entry): WARN_PAIRS entries for any
+   * warning, then STORM_PAIRS for storms only.
+   */
+  readonly #warnedPair = new Int32Array(WARN_PAIRS + STORM_PAIRS);
+  readonly #warnedAt = new Float64Array(WARN_PAIRS + STORM_PAIRS).fill(-Infinity);
   /** Filled in when `note` says Warn. */
   readonly suspect: LoopSuspect = { hi: 0, lo: 0, vlan: 0, from: -1, to: -1, moves: 0 };
   /**
@@ -219,7 +257,7 @@ export class LoopDetector {
       // ports holds more than its share, or this MAC moves faster.
       const challenger = this.#challenger;
       if (
-        held.vlan[s] !== -1 && now - this.#lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
+        held.vlan[s] !== -1 && now - held.lastMove[s]! < 2 * FLAP_WINDOW_SECONDS &&
         !this.#overShare(this.#pair[s]!, pairKey(learned, port), now)
       ) {
         if (!this.#challenge(s, hi, lo, vlan, port, learned, learnedSeen, now)) {
@@ -243,7 +281,7 @@ export class LoopDetector {
     if (port === last && !back) return MoveVerdict.Same;
     held.lastPort[s] = port;
     held.mark[s] = learnedSeen;
-    this.#lastMove[s] = now;
+    held.lastMove[s] = now;
     const pair = pairKey(port === last ? learned : last, port);
     const start = held.windowStart[s]!;
     if (now - start >= FLAP_WINDOW_SECONDS) {
@@ -262,7 +300,9 @@ export class LoopDetector {
       : count > FLAP_MOVES || (back && this.#steady[s]! + 1 >= FLAP_SECONDS);
     if (!flapping) return MoveVerdict.Moved;
     this.lastFlapping = now;
-    if (!this.#mayWarn(pair, now)) return MoveVerdict.Moved;
+    this.#flapPair[s] = pair;
+    this.#flapAt[s] = now;
+    if (!this.#mayWarn(pair, now, count)) return MoveVerdict.Moved;
     const w = this.suspect;
     w.hi = hi;
     w.lo = lo;
@@ -276,7 +316,9 @@ export class LoopDetector {
   /**
    * Follows a MAC that found slot `s` held as the slot's challenger, and tells whether this move of it makes
    * it faster than the holder: then it is to take the slot, the move not yet counted (its counts stand as
-   * before it). A different challenger with two or more moves in its current window keeps its place.
+   * before it). A different challenger keeps its place while it keeps moving (CHALLENGER_STILL_SECONDS);
+   * at the instant of its last move, only once it has moved twice in its window: on a coarse clock every
+   * frame of a tick comes at one instant, and the first MAC to land in it held the place for the tick.
    */
   #challenge(
     s: number,
@@ -290,7 +332,10 @@ export class LoopDetector {
   ): boolean {
     const c = this.#challenger;
     if (!c.holds(s, hi, lo, vlan)) {
-      if (c.vlan[s] !== -1 && c.count[s]! >= 2 && now - c.windowStart[s]! < FLAP_WINDOW_SECONDS) return false;
+      const since = now - c.lastMove[s]!;
+      if (c.vlan[s] !== -1 && since < CHALLENGER_STILL_SECONDS && (since > 0 || c.count[s]! >= 2)) {
+        return false;
+      }
       c.start(s, hi, lo, vlan, learned, learnedSeen, now);
     }
     const last = c.lastPort[s]!;
@@ -304,6 +349,7 @@ export class LoopDetector {
     const holder = Math.max(this.#held.count[s]!, this.#prevCount[s]!);
     if (count > TAKEOVER_MOVES && count > 2 * holder) return true;
     c.count[s] = count;
+    c.lastMove[s] = now;
     c.lastPort[s] = port;
     c.mark[s] = learnedSeen;
     return false;
@@ -319,7 +365,7 @@ export class LoopDetector {
     if (held === coming) return false;
     let balance = 0;
     for (let i = 0; i < SLOTS; i++) {
-      if (this.#held.vlan[i] === -1 || now - this.#lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
+      if (this.#held.vlan[i] === -1 || now - this.#held.lastMove[i]! >= 2 * FLAP_WINDOW_SECONDS) continue;
       const p = this.#pair[i];
       if (p === held) balance++;
       else if (p === coming) balance--;
@@ -327,19 +373,43 @@ export class LoopDetector {
     return balance > 1;
   }
 
-  /** Whether a loop between pair `pair` may be said at `now` (then noted as said). */
-  #mayWarn(pair: number, now: number): boolean {
-    // The entry of this pair, or else a free or expired one.
+  /**
+   * Whether a loop between pair `pair` may be said at `now` (then noted as said), its MAC having moved
+   * `count` times in its window. Each pair once per WARN_INTERVAL_SECONDS; a storm (a MAC past STORM_MOVES,
+   * or STORM_MACS MACs flapping on the pair) may also take the entries kept for storms, so flapping on
+   * other pairs, which fills the first WARN_PAIRS, delays it by a move, not a minute.
+   */
+  #mayWarn(pair: number, now: number, count: number): boolean {
+    // The entry of this pair, or else a free or expired one, among the first WARN_PAIRS, else among all.
     let free = -1;
-    for (let i = 0; i < WARN_PAIRS; i++) {
+    let stormFree = -1;
+    for (let i = 0; i < WARN_PAIRS + STORM_PAIRS; i++) {
       const fresh = now - this.#warnedAt[i]! < WARN_INTERVAL_SECONDS;
       if (fresh && this.#warnedPair[i] === pair) return false;
-      if (!fresh && free < 0) free = i;
+      if (fresh) continue;
+      if (i < WARN_PAIRS && free < 0) free = i;
+      else if (i >= WARN_PAIRS && stormFree < 0) stormFree = i;
     }
-    if (free < 0) return false;
+    if (free < 0) {
+      if (stormFree < 0 || (count <= STORM_MOVES && !this.#manyFlapping(pair, now))) return false;
+      free = stormFree;
+    }
     this.#warnedPair[free] = pair;
     this.#warnedAt[free] = now;
     return true;
+  }
+
+  /** Whether STORM_MACS or more followed MACs flapped between pair `pair` in the two windows to `now`. */
+  #manyFlapping(pair: number, now: number): boolean {
+    let n = 0;
+    for (let i = 0; i < SLOTS; i++) {
+      if (
+        this.#flapPair[i] === pair && now - this.#flapAt[i]! < 2 * FLAP_WINDOW_SECONDS && ++n >= STORM_MACS
+      ) {
+        return true;
+      }
+    }
+    return false;
   }
 }
 

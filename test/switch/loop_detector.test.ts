@@ -5,7 +5,9 @@ import {
   FLAP_SECONDS,
   LoopDetector,
   MoveVerdict,
+  STORM_MOVES,
   WARN_INTERVAL_SECONDS,
+  WARN_PAIRS,
 } from "../../src/switch/loop_detector.ts";
 
 const HI = 0x0200;
@@ -212,4 +214,119 @@ Deno.test("a flood of MACs each moving once (20,000 a second, a few landing in e
   }
   assert.ok(warned >= 5 && warned < 6, `the loop warned at ${warned} s`);
   assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
+});
+
+Deno.test("a slow loop (100 moves a second) is said within 3 s while a flood of 20,000 new MACs a second, each moving twice, lands in every slot; a storm (1,000 a second) within 1 s", () => {
+  // The flood's second move of a MAC comes at once, or 1 ms or 100 ms after its first (steps of 50 µs).
+  const cases: [number, number][] = [[100, 3], [1000, 1]];
+  for (const [rate, within] of cases) {
+    for (const gap of [0, 20, 2000]) {
+      const d = new LoopDetector(0x5eed);
+      const user = slowMovers(d, 16, 4, (t) => t);
+      // The flood: a new MAC every 50 µs shows on a port other than its learned one (the table keeps it
+      // there), then on a third; 8 pairs of ports. The loop starts once the flood holds the slots.
+      const move = (n: number, second: boolean, t: number) => {
+        const p = 20 + (n & 7);
+        d.note(0x0300, 0x500000 + n, 0, second ? p + 16 : p + 8, p, 0, t, false);
+      };
+      let warned = -1;
+      const every = 20_000 / rate;
+      for (let i = 0; i < 40 * 20_000 && warned < 0; i++) {
+        const t = i / 20_000;
+        if (i % 200 === 0) user(t);
+        if (t >= 5 && i % every === 0) {
+          const port = (i / every) % 2 === 0 ? 2 : 3;
+          if (d.note(HI, LO, 0, port, 1, 0, t, false) === MoveVerdict.Warn) warned = t;
+        }
+        move(i, false, t);
+        if (i >= gap) move(i - gap, true, t);
+      }
+      assert.ok(
+        warned >= 5 && warned < 5 + within,
+        `${rate} moves/s, gap ${gap}: the loop warned at ${warned} s`,
+      );
+      assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
+    }
+  }
+});
+
+/**
+ * A user's five pairs of ports (10-11, 12-13, ...), one MAC on each going back and forth 20 times a second from
+ * `t0` on: flapping past FLAP_MOVES, said for four pairs, which then hold the log budget for the minute.
+ * Returns the function that plays them at `t` and counts their warnings.
+ */
+function fivePairsFlapping(d: LoopDetector) {
+  const said = new Set<number>();
+  return {
+    said,
+    play(t: number) {
+      for (let k = 0; k < 5; k++) {
+        const a = 10 + 2 * k;
+        const port = Math.floor(t * 20 + k / 5) % 2 === 0 ? a : a + 1;
+        if (d.note(0x0200, 0x100 + k, 0, port, port === a ? a + 1 : a, 0, t, true) === MoveVerdict.Warn) {
+          said.add(k);
+        }
+      }
+    },
+  };
+}
+
+Deno.test("a loop's storm is warned within 3 s while five flapping pairs hold the log budget; the fifth pair's flapping is still held back", () => {
+  // The storm: one MAC between ports 2 and 3, 2,000 moves a second; or 8 hosts' MACs, 40 a second each.
+  const storms: [number, number][] = [[1, 2000], [8, 40]];
+  for (const [macs, rate] of storms) {
+    const d = new LoopDetector(0x5eed);
+    const user = fivePairsFlapping(d);
+    for (let t = 0; t < 5; t += 0.05) user.play(t);
+    assert.equal(user.said.size, WARN_PAIRS, "four flapping pairs said");
+    let warned = -1;
+    for (let i = 0; 5 + i / 4000 < 15 && warned < 0; i++) {
+      const t = 5 + i / 4000;
+      if (i % 200 === 0) user.play(t);
+      const step = Math.floor(t * rate * macs);
+      if (step === Math.floor((t - 1 / 4000) * rate * macs)) continue;
+      const port = Math.floor(step / macs) % 2 === 0 ? 2 : 3;
+      if (d.note(HI, LO + (step % macs), 0, port, 1, 0, t, false) === MoveVerdict.Warn) warned = t;
+    }
+    assert.ok(warned >= 5 && warned < 8, `${macs} MACs at ${rate} moves/s: the storm warned at ${warned} s`);
+    assert.deepEqual([d.suspect.from, d.suspect.to].sort(), [2, 3]);
+    if (macs === 1) assert.ok(d.suspect.moves > STORM_MOVES);
+    for (let t = 8; t < WARN_INTERVAL_SECONDS - 1; t += 0.05) user.play(t);
+    assert.equal(user.said.size, WARN_PAIRS, "the fifth flapping pair waits for the minute");
+  }
+});
+
+Deno.test("back-and-forth on a pair of ports (one MAC, under STORM_MOVES) does not take the storms' log budget", () => {
+  const d = new LoopDetector(0x5eed);
+  const user = fivePairsFlapping(d);
+  for (let t = 0; t < 5; t += 0.05) user.play(t);
+  // Two MACs going back and forth on a sixth pair, 500 moves a second each: fast flapping, no storm.
+  let warned = 0;
+  for (let t = 5; t < 20; t += 0.001) {
+    if (Math.round(t * 1000) % 50 === 0) user.play(t);
+    const port = Math.round(t * 1000) % 2 === 0 ? 2 : 3;
+    if (
+      d.note(HI, LO + (Math.round(t * 1000) % 4 < 2 ? 0 : 1), 0, port, port === 2 ? 3 : 2, 0, t, true) ===
+        MoveVerdict.Warn
+    ) warned++;
+  }
+  assert.equal(warned, 0);
+});
+
+Deno.test("on a data-plane thread's 1 s clock, a user's slow movers landing first in every tick do not keep a loop's MAC out of its slot's challenger place for the tick: said within 1 s", () => {
+  for (let seed = 1; seed <= 8; seed++) {
+    const d = new LoopDetector(Math.imul(seed, 0x9e3779b1));
+    // Every frame of a tick comes at one instant; the user's MACs move at its start, before the loop's.
+    const at = (t: number) => Math.floor(t + 1e-9);
+    const user = slowMovers(d, 16, 4, at);
+    let warned = -1;
+    for (let i = 0; i < 3000 && warned < 0; i++) {
+      const t = i / 100;
+      user(at(t));
+      if (t < 5) continue;
+      const port = i % 2 === 0 ? 2 : 3;
+      if (d.note(HI, LO, 0, port, port === 2 ? 3 : 2, 0, at(t), false) === MoveVerdict.Warn) warned = t;
+    }
+    assert.ok(warned >= 5 && warned < 6, `seed ${seed}: the loop warned at ${warned} s`);
+  }
 });
