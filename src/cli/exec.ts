@@ -78,10 +78,10 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   }
   const named = labs.find((l) => l.name === first);
   if (named !== undefined && second !== undefined && hostsOf(named).includes(second)) {
-    return { lab: named.name, host: second, command: words.slice(2) };
+    return { lab: named.name, host: second, command: commandAfter(words, 2) };
   }
   const holding = labs.filter((l) => hostsOf(l).includes(first));
-  if (holding.length === 1) return { lab: holding[0]!.name, host: first, command: words.slice(1) };
+  if (holding.length === 1) return { lab: holding[0]!.name, host: first, command: commandAfter(words, 1) };
   if (holding.length > 1) {
     const names = holding.map((l) => l.name);
     throw new UsageError(
@@ -114,6 +114,15 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   throw new UsageError(
     `no running lab has a host ${first}${near}; the hosts: ${all.join(", ") || "none"}${elsewhere}`,
   );
+}
+
+/**
+ * The command's words from `start`: a `--` right after the host is dropped,
+ * as docker exec and kubectl exec take `HOST -- COMMAND` (no program is
+ * named `--`; running it said `--: command not found`).
+ */
+function commandAfter(words: readonly string[], start: number): string[] {
+  return words.slice(words[start] === "--" ? start + 1 : start);
 }
 
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */

@@ -334,3 +334,19 @@ Deno.test("vde exec of a lab's switch, as if a host, names its console, vde term
   // A name that is no switch either keeps its answer.
   assert.throws(() => execTarget(["h9"], labs), /no running lab has a host h9/);
 });
+
+Deno.test("vde exec HOST -- COMMAND runs COMMAND, the -- after the host dropped as docker exec and kubectl exec take it", () => {
+  assert.deepEqual(execTarget(["h1", "--", "ip", "-br", "a"], [demo]), {
+    lab: "demo",
+    host: "h1",
+    command: ["ip", "-br", "a"],
+  });
+  assert.deepEqual(execTarget(["other", "h1", "--", "true"], [demo, other]), {
+    lab: "other",
+    host: "h1",
+    command: ["true"],
+  });
+  // Only right after the host: the command's own -- is its own.
+  assert.deepEqual(execTarget(["h1", "grep", "--", "-x"], [demo]).command, ["grep", "--", "-x"]);
+  assert.deepEqual(execTarget(["h1", "--"], [demo]).command, []);
+});
