@@ -241,7 +241,8 @@ export const execCommand = (program: Command): void => {
   program.command("exec")
     .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("exec", name, value))))
     .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
-    .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
+    // Optional to commander, whose "missing required argument 'words'" named no host: execTarget says it.
+    .argument("[words...]", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
     .usage("[options] [LAB] HOST [COMMAND...]")
     .passThroughOptions()
     // docker exec -it's: the command always has this terminal, as they ask.

@@ -350,3 +350,10 @@ Deno.test("vde exec HOST -- COMMAND runs COMMAND, the -- after the host dropped 
   assert.deepEqual(execTarget(["h1", "grep", "--", "-x"], [demo]).command, ["grep", "--", "-x"]);
   assert.deepEqual(execTarget(["h1", "--"], [demo]).command, []);
 });
+
+Deno.test("vde exec with no host says how to name one, not commander's argument name", async () => {
+  const bare = await vde(["exec"]);
+  assert.equal(bare.code, 1);
+  assert.match(bare.stderr, /^vde: give a lab's host: vde exec \[LAB\] HOST \[COMMAND\.\.\.\]\n/);
+  assert.doesNotMatch(bare.stderr, /words/);
+});
