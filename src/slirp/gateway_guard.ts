@@ -50,6 +50,12 @@ export const PROBES = 3;
 export const PROBE_DELAY_MS = 100;
 /** Milliseconds between probes. */
 export const PROBE_GAP_MS = 1000;
+/**
+ * Milliseconds from plugging in by which another slirp has answered the first probe, on a loaded
+ * machine too: a `--daemon` start waits this long before it returns, so a conflict is said on the
+ * terminal that started it, not only in a log no one reads.
+ */
+export const FIRST_ANSWER_MS = PROBE_DELAY_MS + 200;
 /** Milliseconds during which a frame like one we sent is taken for ours come back through a loop. */
 export const OWN_ECHO_MS = 2000;
 

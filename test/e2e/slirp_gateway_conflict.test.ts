@@ -61,6 +61,31 @@ Deno.test("two vde slirp on one vde switch: the second says the gateway is taken
   });
 });
 
+Deno.test("a second vde slirp --daemon on one switch says the gateway is taken before it returns, on its thread or not", async (t) => {
+  if (skipUnless(t, await missing([]))) return;
+  await withNetns(async (lab) => {
+    const tmp = await lab.tempDir();
+    const dir = `${tmp}/sw`;
+    const sw = await startOurSwitch(dir);
+    // The slirps end with their switch.
+    lab.defer(async () => void (await sw.stop()));
+    const host = await lab.namespace("host");
+    const daemon = async (...args: string[]) => {
+      const p = host.spawn([...VDE, "slirp", "--sock", dir, "-d", ...args], { name: "vde slirp -d" });
+      const status = await p.status;
+      assert.equal(status.code, 0, p.stderr);
+      return p.stderr;
+    };
+    const first = await daemon();
+    assert.doesNotMatch(first, /gateway address is taken/, first);
+    // Before, the line went to a log no one reads (a --daemon without --logfile logs nothing once it returns).
+    for (const second of [await daemon(), await daemon("--no-thread")]) {
+      assert.match(second, CONFLICT, second);
+      assert.match(second, /in the background as pid \d+/, second);
+    }
+  });
+});
+
 Deno.test("our vde slirp beside Debian's libslirp plugin on Debian's vde_switch says the gateway is taken", async (t) => {
   if (skipUnless(t, await missing(["vde_switch", "vde_plug"]))) return;
   await withNetns(async (lab) => {
