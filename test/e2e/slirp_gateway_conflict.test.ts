@@ -16,7 +16,7 @@ import { cSwitchInLab, guestBehind, VDE } from "./_slirp_e2e.ts";
 
 /** The line a slirp says once when another claims its gateway. */
 const CONFLICT =
-  /the gateway address is taken on this switch: .* came from another port\. Two slirps on one switch conflict .*run one slirp per switch, or give this one another network \(slirp option addr=10\.0\.3\.2\/24\)/;
+  /the gateway address is taken on this switch: .* came from another port\. Two slirps on one switch conflict .*run one slirp per switch, or give this one another network \(slirp option addr=10\.0\.3\.2\/24\/addr6=fd00:0:0:1::2\/64\)/;
 /** A few seconds: the probes go out 0.1, 1.1 and 2.1 s after the slirp plugs in; bounded generously for a loaded machine. */
 const SAY_WITHIN_MS = 20_000;
 
