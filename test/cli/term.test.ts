@@ -274,6 +274,71 @@ Deno.test("vde term on a piped stdin held open prints the switch's debug events 
   });
 });
 
+Deno.test("vde term on a piped stdin held open says a switch that stops under it and exits 1, not waiting on in silence", async () => {
+  await withMgmtSwitch("ours", async (mgmt, _dir, sw) => {
+    const child = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "term", mgmt],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdin = child.stdin.getWriter();
+    let out = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+    })();
+    const err = new Response(child.stderr).text();
+    try {
+      await stdin.write(new TextEncoder().encode("debug/add port/ep/+\nhub\n"));
+      await waitFor(() => /hub mode is off/.test(out), { timeoutMs: 15_000, what: "hub's answer" });
+      // A monitor's stdin stays open (`sleep infinity`): the switch stopping is what ends it.
+      await sw.stop();
+      const status = await Promise.race([
+        child.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 20_000)),
+      ]);
+      assert.notEqual(status, null, "vde term still runs 20 s after its switch stopped");
+      assert.equal(status!.code, 1);
+      assert.equal(await err, `vde: ${mgmt} closed the connection (the switch or lab stopped)\n`);
+      await reading;
+    } finally {
+      await stdin.close().catch(() => {});
+      try {
+        child.kill();
+      } catch { /* exited */ }
+      await child.status;
+    }
+  });
+});
+
+Deno.test("vde term on a piped stdin that says shutdown and stays open ends with status 0 once the switch is gone", async () => {
+  await withMgmtSwitch("ours", async (mgmt) => {
+    const child = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "term", mgmt],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stdin = child.stdin.getWriter();
+    const err = new Response(child.stderr).text();
+    try {
+      await stdin.write(new TextEncoder().encode("shutdown\n"));
+      const status = await Promise.race([
+        child.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 20_000)),
+      ]);
+      assert.notEqual(status, null, "vde term still runs 20 s after its shutdown");
+      assert.equal(status!.code, 0, await err);
+    } finally {
+      await stdin.close().catch(() => {});
+      try {
+        child.kill();
+      } catch { /* exited */ }
+      await child.status;
+    }
+  });
+});
+
 Deno.test("vde term -c watch says watch is for a terminal and what a script reads instead", async () => {
   await withMgmtSwitch("ours", async (mgmt) => {
     const r = await term([mgmt, "-c", "watch 2"]);
