@@ -170,7 +170,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
  * conflict line reaches the terminal that started it, as a foreground start shows it: a script that
  * started a second slirp on a switch was told nothing. A foreground start goes on at once.
  */
-async function untilProbed(inBackground: boolean, stopped: Promise<unknown>): Promise<void> {
+export async function untilProbed(inBackground: boolean, stopped: Promise<unknown>): Promise<void> {
   if (!inBackground) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([new Promise((ok) => timer = setTimeout(ok, FIRST_ANSWER_MS)), stopped]);

@@ -61,7 +61,7 @@ Deno.test("two vde slirp on one vde switch: the second says the gateway is taken
   });
 });
 
-Deno.test("a second vde slirp --daemon on one switch says the gateway is taken before it returns, on its thread or not", async (t) => {
+Deno.test("a second vde slirp --daemon (or vde plug -d vde://DIR slirp://) on one switch says the gateway is taken before it returns, on its thread or not", async (t) => {
   if (skipUnless(t, await missing([]))) return;
   await withNetns(async (lab) => {
     const tmp = await lab.tempDir();
@@ -71,7 +71,8 @@ Deno.test("a second vde slirp --daemon on one switch says the gateway is taken b
     lab.defer(async () => void (await sw.stop()));
     const host = await lab.namespace("host");
     const daemon = async (...args: string[]) => {
-      const p = host.spawn([...VDE, "slirp", "--sock", dir, "-d", ...args], { name: "vde slirp -d" });
+      const command = args[0] === "plug" ? args : ["slirp", "--sock", dir, "-d", ...args];
+      const p = host.spawn([...VDE, ...command], { name: `vde ${command[0]} -d` });
       const status = await p.status;
       assert.equal(status.code, 0, p.stderr);
       return p.stderr;
@@ -79,7 +80,8 @@ Deno.test("a second vde slirp --daemon on one switch says the gateway is taken b
     const first = await daemon();
     assert.doesNotMatch(first, /gateway address is taken/, first);
     // Before, the line went to a log no one reads (a --daemon without --logfile logs nothing once it returns).
-    for (const second of [await daemon(), await daemon("--no-thread")]) {
+    const plugged = await daemon("plug", "-d", `vde://${dir}`, "slirp://");
+    for (const second of [await daemon(), await daemon("--no-thread"), plugged]) {
       assert.match(second, CONFLICT, second);
       assert.match(second, /in the background as pid \d+/, second);
     }
