@@ -273,7 +273,18 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     let webView = "";
     if (o.http !== undefined) {
       const { startSwitchWeb } = await import("./web.ts");
-      const web = startSwitchWeb(sw, server.dir, o.http, o.httpToken);
+      // The --slirp's counters on the switch's /metrics, as `vde slirp --http` serves them (label slirp = the
+      // switch's directory): its one web server, where they were missing.
+      const renderSlirp = slirps.length === 0
+        ? undefined
+        : (await import("../web/slirp_metrics.ts")).renderSlirpMetrics;
+      const web = startSwitchWeb(
+        sw,
+        server.dir,
+        o.http,
+        o.httpToken,
+        renderSlirp && (() => slirps.map((s) => renderSlirp(server.dir, s.link.stack)).join("")),
+      );
       p.defer(() => web.close());
       // Said again where it serves: a daemon's log file is not where its user looks for the port.
       webView = `; web view: ${web.url}`;

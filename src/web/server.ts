@@ -111,7 +111,7 @@ export class WebServer {
     }
     switch (url.pathname) {
       case "/metrics":
-        return new Response(renderMetrics(this.#status.snapshot()), {
+        return new Response(renderMetrics(this.#status.snapshot()) + (this.#status.extraMetrics?.() ?? ""), {
           headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       case "/":
