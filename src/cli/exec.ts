@@ -42,6 +42,7 @@ import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
 import { GroupSignalWitness, type WitnessedSignal } from "../os/group_witness.ts";
 import { rootLabsHint } from "./lab.ts";
+import { askLab } from "./capture_lab_hint.ts";
 
 /** A running lab as exec sees it: its name and its hosts' namespaces. */
 export interface ExecLab {
@@ -123,6 +124,39 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
  */
 function commandAfter(words: readonly string[], start: number): string[] {
   return words.slice(words[start] === "--" ? start + 1 : start);
+}
+
+/**
+ * What `vde exec` says of a lab's node that is neither host nor switch (a
+ * slirp, a cable), which a user names as a host: it runs in the lab's own
+ * process, with no namespace to enter, and the lab's console shows it.
+ */
+export function notAHost(lab: ExecLab, node: string, kind: string): string {
+  return `${node} is a ${kind} of lab ${lab.name}, not a host: it runs in the lab's process, with no ` +
+    `namespace to enter (\`vde term ${lab.name} -c nodes\` shows it); the lab's hosts: ` +
+    `${hostsOf(lab).join(", ") || "none"}`;
+}
+
+/**
+ * The lab node `words` name as a host when it is one of another kind, asked of each running lab (its
+ * state names hosts and switches only); undefined when none has such a node.
+ */
+async function otherNodeNamed(
+  words: readonly string[],
+  labs: readonly ExecLab[],
+): Promise<string | undefined> {
+  const [first, second] = words;
+  if (first === undefined) return undefined;
+  const named = labs.find((l) => l.name === first);
+  const asked = named !== undefined && second !== undefined
+    ? [[named, second] as const]
+    : labs.map((l) => [l, first] as const);
+  for (const [lab, node] of asked) {
+    const answer = await askLab(`${lab.name}/${node}`);
+    const kind = answer?.nodes.find((n) => n.name === node)?.kind;
+    if (kind !== undefined && kind !== "host" && kind !== "switch") return notAHost(lab, node, kind);
+  }
+  return undefined;
 }
 
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */
@@ -265,7 +299,14 @@ export const execCommand = (program: Command): void => {
         switches: switches.filter((w) => w.lab === name).map((w) => w.node),
       }));
       // A user's labs are their own: root's, which only root may enter, are named where none has the host.
-      const target = execTarget(words, labs, rootLabsHint());
+      let target: ExecTarget;
+      try {
+        target = execTarget(words, labs, rootLabsHint());
+      } catch (err) {
+        // A slirp or cable named as a host: said as what it is, as a switch is.
+        const other = err instanceof UsageError ? await otherNodeNamed(words, labs) : undefined;
+        throw other === undefined ? err : new UsageError(other);
+      }
       const state = states.find(([name]) => name === target.lab)![1];
       const shell = Deno.env.get("SHELL") || "/bin/sh";
       // Asked here: a lab's host sees this file system (its namespaces are its network's).
