@@ -151,12 +151,13 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
-    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, (described, thread) => {
+    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
       if (o.http !== undefined) {
         const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
         p.defer(() => web.close());
       }
-      void untilProbed(p.inBackground, p.stopped).then(() => p.ready(slirpStarted(o.sock, described)));
+      await untilProbed(p.inBackground, p.stopped);
+      p.ready(slirpStarted(o.sock, described));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
     });
