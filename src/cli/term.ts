@@ -456,6 +456,12 @@ export function resolveConsolePath(path: string): string {
     // A running lab's switch by name (site1, wan/site1): its console beside its socket directory.
     const lab = findLabSwitch(trimmed);
     if (lab.found !== undefined) return `${lab.found.dir}.mgmt`;
+    // vde2's habit (`-s /tmp/sw -M /tmp/sw.mgmt`, `unixterm /tmp/sw.mgmt`) for a switch that serves its
+    // console inside its directory: DIR.mgmt stands for DIR/mgmt, as DIR stands for DIR.mgmt.
+    const inside = trimmed.endsWith(".mgmt")
+      ? `${trimmed.slice(0, -".mgmt".length)}/${DEFAULT_MGMT_NAME}`
+      : "";
+    if (inside !== "" && kindOf(inside) === "socket") return inside;
   }
   if (kind === "other") {
     // A lab file stands for its lab, as in vde status and vde down: `vde term lab.yaml`.

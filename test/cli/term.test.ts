@@ -517,6 +517,20 @@ Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, wher
   }
 });
 
+Deno.test("vde term DIR.mgmt (vde2's habit) reaches a switch that serves its console inside, DIR/mgmt", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startOurSwitch(`${tmp}/net`);
+  try {
+    await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
+    const r = await term([`${tmp}/net.mgmt`, "-c", "showinfo"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net/mgmt perm`, "m"));
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test("vde term on another user's switch directory says it cannot look into it, not that it is no switch", async (t) => {
   if (skipUnlessRoot(t)) return;
   const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
