@@ -7,7 +7,7 @@
  * Root only (namespaces); in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, withNetns } from "../helpers/netns.ts";
+import { canNetns, type Netns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
@@ -34,14 +34,19 @@ function assertRunning(...procs: ManagedProcess[]): void {
   for (const p of procs) assert.equal(p.exitStatus, null, `${p.name} exited:\n${p.stderr}`);
 }
 
-Deno.test("two vde slirp on one vde switch: the second says the gateway is taken within seconds, both keep running", async (t) => {
-  if (skipUnless(t, await missing([]))) return;
+/** Our switch at DIR, and a namespace to run slirps in (they end with the switch). */
+async function withOurSwitch(fn: (dir: string, host: Netns) => Promise<void>): Promise<void> {
   await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
+    const dir = `${await lab.tempDir()}/sw`;
     const sw = await startOurSwitch(dir);
     lab.defer(async () => void (await sw.stop()));
-    const host = await lab.namespace("host");
+    await fn(dir, await lab.namespace("host"));
+  });
+}
+
+Deno.test("two vde slirp on one vde switch: the second says the gateway is taken within seconds, both keep running", async (t) => {
+  if (skipUnless(t, await missing([]))) return;
+  await withOurSwitch(async (dir, host) => {
     const first = host.spawn([...VDE, "slirp", "--sock", dir], { name: "first vde slirp" });
     await first.waitForOutput(/vde slirp: on /, 20_000, "stderr");
     // Past the first one's probes (which the second would answer: then both would say it).
@@ -63,13 +68,7 @@ Deno.test("two vde slirp on one vde switch: the second says the gateway is taken
 
 Deno.test("a second vde slirp --daemon (or vde plug -d vde://DIR slirp://) on one switch says the gateway is taken before it returns, on its thread or not", async (t) => {
   if (skipUnless(t, await missing([]))) return;
-  await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
-    const sw = await startOurSwitch(dir);
-    // The slirps end with their switch.
-    lab.defer(async () => void (await sw.stop()));
-    const host = await lab.namespace("host");
+  await withOurSwitch(async (dir, host) => {
     const daemon = async (...args: string[]) => {
       const command = args[0] === "plug" ? args : ["slirp", "--sock", dir, "-d", ...args];
       const p = host.spawn([...VDE, ...command], { name: `vde ${command[0]} -d` });
