@@ -106,6 +106,16 @@ function slirpProgram(o: SlirpCliOptions) {
   return { component: "vde slirp", noun: "slirp", daemon: o.daemon, pidfile: o.pidfile, logfile: o.logfile };
 }
 
+/**
+ * `-o A -o B` is `-o A/B`: each -o adds its options, as each --forward adds
+ * one, where the last -o had silently replaced the ones before it.
+ */
+export function joinOptions(value: string, previous: string | undefined): string {
+  if (previous === undefined) return value;
+  // A later -o pasted as a whole VNL joins by its options (slirpConfigFromFlags reads the first's prefix).
+  return `${previous}/${value.startsWith("slirp:///") ? value.slice("slirp://".length) : value}`;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -236,7 +246,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       .option("--no-thread", "run the slirp on the main thread (default: a thread of its own when it can)")
       .option(
         "-o, --options <opts>",
-        "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
+        "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan (repeatable)",
+        joinOptions,
       ),
     "run in the background, returning once the slirp is plugged in and serves",
   )
