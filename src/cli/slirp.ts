@@ -20,6 +20,7 @@ import {
   slirpOptionHint,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
+import { joinOptions } from "./join_options.ts";
 import { FIRST_ANSWER_MS } from "../slirp/gateway_guard.ts";
 import { exists } from "../os/paths.ts";
 import { slirpvdeHint } from "./slirpvde_flags.ts";
@@ -104,16 +105,6 @@ export function slirpStarted(where: string, described: string): string {
 /** The life `runProgram` gives `vde slirp`: `--daemon`, `--pidfile`, `--logfile` as the switch has them. */
 function slirpProgram(o: SlirpCliOptions) {
   return { component: "vde slirp", noun: "slirp", daemon: o.daemon, pidfile: o.pidfile, logfile: o.logfile };
-}
-
-/**
- * `-o A -o B` is `-o A/B`: each -o adds its options, as each --forward adds
- * one, where the last -o had silently replaced the ones before it.
- */
-export function joinOptions(value: string, previous: string | undefined): string {
-  if (previous === undefined) return value;
-  // A later -o pasted as a whole VNL joins by its options (slirpConfigFromFlags reads the first's prefix).
-  return `${previous}/${value.startsWith("slirp:///") ? value.slice("slirp://".length) : value}`;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -19,6 +19,7 @@ import { type RunningConsole, startSwitchConsole } from "../console/switch/switc
 import { switchCommands } from "../console/switch/switch_commands.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import type { AttachedSlirp } from "../slirp/console.ts";
+import { joinOptions } from "./join_options.ts";
 import { examples, vnlHelp, withExamples } from "./help.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
@@ -434,6 +435,9 @@ export const switchCommand = (program: Command): void => {
     .option(
       "--slirp [options]",
       "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
+      // `--slirp=A --slirp=B` is one slirp with both, as vde slirp's -o A -o B, not B alone.
+      (value: string, previous: boolean | string | undefined) =>
+        typeof previous === "string" ? joinOptions(value, previous) : value,
     )
     .option(
       "-M, --mgmt <path>",
