@@ -57,7 +57,9 @@ export interface CaptureCliOptions {
 
 function wholeNumber(text: string, what: string, min: number, max: number): number {
   if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError(`${what} must be a whole number from ${min} to ${max}, got "${text}"`);
+    // A bound no one types (-c's 9007199254740991) is no range to show: "1 or more" says it.
+    const range = max === Number.MAX_SAFE_INTEGER ? `, ${min} or more` : ` from ${min} to ${max}`;
+    throw new UsageError(`${what} must be a whole number${range}, got "${text}"`);
   }
   return Number(text);
 }
@@ -142,6 +144,11 @@ export async function captureSocketPath(target: string): Promise<string> {
   }
 }
 
+/** `-c COUNT`: the frames to capture before stopping (Infinity: no -c). */
+export function frameCount(text: string | undefined): number {
+  return text === undefined ? Infinity : wholeNumber(text, "-c", 1, Number.MAX_SAFE_INTEGER);
+}
+
 /** The snap length `-s TEXT` asks for: 0 (or none) is whole frames, as tcpdump's `-s 0`. */
 export function snapLength(text: string | undefined): number {
   if (text === undefined) return DEFAULT_SNAPLEN;
@@ -166,7 +173,7 @@ export async function runCapture(
 ): Promise<{ captured: number; dropped: number; switchGone: boolean }> {
   const ports = o.port.map((p) => wholeNumber(p, "--port", 0, 65535));
   const vlan = o.vlan === undefined ? null : wholeNumber(o.vlan, "--vlan", 0, MAX_VLAN);
-  const count = o.count === undefined ? Infinity : wholeNumber(o.count, "-c", 1, Number.MAX_SAFE_INTEGER);
+  const count = frameCount(o.count);
   const snaplen = snapLength(o.snaplen);
   const toStdout = o.write === "-";
   if (toStdout && Deno.stdout.isTerminal()) {

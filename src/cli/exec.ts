@@ -42,6 +42,7 @@ import { unrunnable } from "../os/command_lookup.ts";
 import { thisInForeground } from "../os/foreground.ts";
 import { GroupSignalWitness, type WitnessedSignal } from "../os/group_witness.ts";
 import { rootLabsHint } from "./lab.ts";
+import { askLab } from "./capture_lab_hint.ts";
 
 /** A running lab as exec sees it: its name and its hosts' namespaces. */
 export interface ExecLab {
@@ -78,10 +79,10 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   }
   const named = labs.find((l) => l.name === first);
   if (named !== undefined && second !== undefined && hostsOf(named).includes(second)) {
-    return { lab: named.name, host: second, command: words.slice(2) };
+    return { lab: named.name, host: second, command: commandAfter(words, 2) };
   }
   const holding = labs.filter((l) => hostsOf(l).includes(first));
-  if (holding.length === 1) return { lab: holding[0]!.name, host: first, command: words.slice(1) };
+  if (holding.length === 1) return { lab: holding[0]!.name, host: first, command: commandAfter(words, 1) };
   if (holding.length > 1) {
     const names = holding.map((l) => l.name);
     throw new UsageError(
@@ -114,6 +115,48 @@ export function execTarget(words: readonly string[], labs: readonly ExecLab[], e
   throw new UsageError(
     `no running lab has a host ${first}${near}; the hosts: ${all.join(", ") || "none"}${elsewhere}`,
   );
+}
+
+/**
+ * The command's words from `start`: a `--` right after the host is dropped,
+ * as docker exec and kubectl exec take `HOST -- COMMAND` (no program is
+ * named `--`; running it said `--: command not found`).
+ */
+function commandAfter(words: readonly string[], start: number): string[] {
+  return words.slice(words[start] === "--" ? start + 1 : start);
+}
+
+/**
+ * What `vde exec` says of a lab's node that is neither host nor switch (a
+ * slirp, a cable), which a user names as a host: it runs in the lab's own
+ * process, with no namespace to enter, and the lab's console shows it.
+ */
+export function notAHost(lab: ExecLab, node: string, kind: string): string {
+  return `${node} is a ${kind} of lab ${lab.name}, not a host: it runs in the lab's process, with no ` +
+    `namespace to enter (\`vde term ${lab.name} -c nodes\` shows it); the lab's hosts: ` +
+    `${hostsOf(lab).join(", ") || "none"}`;
+}
+
+/**
+ * The lab node `words` name as a host when it is one of another kind, asked of each running lab (its
+ * state names hosts and switches only); undefined when none has such a node.
+ */
+async function otherNodeNamed(
+  words: readonly string[],
+  labs: readonly ExecLab[],
+): Promise<string | undefined> {
+  const [first, second] = words;
+  if (first === undefined) return undefined;
+  const named = labs.find((l) => l.name === first);
+  const asked = named !== undefined && second !== undefined
+    ? [[named, second] as const]
+    : labs.map((l) => [l, first] as const);
+  for (const [lab, node] of asked) {
+    const answer = await askLab(`${lab.name}/${node}`);
+    const kind = answer?.nodes.find((n) => n.name === node)?.kind;
+    if (kind !== undefined && kind !== "host" && kind !== "switch") return notAHost(lab, node, kind);
+  }
+  return undefined;
 }
 
 /** The program and arguments that run `target` in its host, for a lab rootless or not. */
@@ -232,7 +275,8 @@ export const execCommand = (program: Command): void => {
   program.command("exec")
     .configureOutput(vdeErrors(unknownOptionHint((name, value) => otherToolOption("exec", name, value))))
     .description("run a command (default: a shell) in a running lab's host, as docker exec -it does")
-    .argument("<words...>", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
+    // Optional to commander, whose "missing required argument 'words'" named no host: execTarget says it.
+    .argument("[words...]", "[LAB] HOST [COMMAND...]: the lab only where several have that host")
     .usage("[options] [LAB] HOST [COMMAND...]")
     .passThroughOptions()
     // docker exec -it's: the command always has this terminal, as they ask.
@@ -255,7 +299,14 @@ export const execCommand = (program: Command): void => {
         switches: switches.filter((w) => w.lab === name).map((w) => w.node),
       }));
       // A user's labs are their own: root's, which only root may enter, are named where none has the host.
-      const target = execTarget(words, labs, rootLabsHint());
+      let target: ExecTarget;
+      try {
+        target = execTarget(words, labs, rootLabsHint());
+      } catch (err) {
+        // A slirp or cable named as a host: said as what it is, as a switch is.
+        const other = err instanceof UsageError ? await otherNodeNamed(words, labs) : undefined;
+        throw other === undefined ? err : new UsageError(other);
+      }
       const state = states.find(([name]) => name === target.lab)![1];
       const shell = Deno.env.get("SHELL") || "/bin/sh";
       // Asked here: a lab's host sees this file system (its namespaces are its network's).

@@ -23,7 +23,7 @@ import { ExitStatus, type Subcommand } from "./main.ts";
 import { examples, vnlHelp } from "./help.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { openFailure } from "./open_failure.ts";
-import { logSlirpStarted, slirpStarted } from "./slirp.ts";
+import { logSlirpStarted, slirpStarted, untilProbed } from "./slirp.ts";
 import { type Program, programOf, type ProgramOptions, runProgram, withDaemonOptions } from "./program.ts";
 import { shellQuoted, withSwitchOptions } from "./vde_plug_args.ts";
 import { type PlugSessionLog, plugSyslog } from "./plug_log.ts";
@@ -261,7 +261,9 @@ async function plugSlirpThread(
   // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
   const sw = (await open(vde, options)) as DgramLink;
   const where = splitVnl(vde).rest;
-  const { end } = await runSlirpOnThread(sw, config, p.stopped, (described) => {
+  const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described) => {
+    // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
+    await untilProbed(p.inBackground, p.stopped);
     p.ready(slirpStarted(where, described));
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);

@@ -20,6 +20,8 @@ import {
   slirpOptionHint,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
+import { joinOptions } from "./join_options.ts";
+import { FIRST_ANSWER_MS } from "../slirp/gateway_guard.ts";
 import { exists } from "../os/paths.ts";
 import { slirpvdeHint } from "./slirpvde_flags.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
@@ -130,8 +132,11 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
       p.defer(() => web.close());
     }
+    // Plugged before ready: the stack probes for its gateway once plugged (untilProbed).
+    const plugged = plug(sw, slirp);
+    await untilProbed(p.inBackground, p.stopped);
     p.ready(slirpStarted(o.sock, slirp.stack.describe()[0]!));
-    const reason = await Promise.race([plug(sw, slirp), p.stopped]);
+    const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
   });
@@ -147,11 +152,12 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
       throw new UsageError((err as Error).message);
     });
     p.defer(() => sw.close());
-    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, (described, thread) => {
+    const { reason, end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
       if (o.http !== undefined) {
         const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
         p.defer(() => web.close());
       }
+      await untilProbed(p.inBackground, p.stopped);
       p.ready(slirpStarted(o.sock, described));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
@@ -159,6 +165,18 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(end.link));
   });
+}
+
+/**
+ * A `--daemon` start waits for another slirp's answer to the first gateway probe (or a stop), so the
+ * conflict line reaches the terminal that started it, as a foreground start shows it: a script that
+ * started a second slirp on a switch was told nothing. A foreground start goes on at once.
+ */
+export async function untilProbed(inBackground: boolean, stopped: Promise<unknown>): Promise<void> {
+  if (!inBackground) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([new Promise((ok) => timer = setTimeout(ok, FIRST_ANSWER_MS)), stopped]);
+  clearTimeout(timer);
 }
 
 /** Commander's "unknown option" line with how slirp://, QEMU or slirpvde spell that option, when they do. */
@@ -219,7 +237,8 @@ export const slirpCommand: Subcommand = (program: Command) => {
       .option("--no-thread", "run the slirp on the main thread (default: a thread of its own when it can)")
       .option(
         "-o, --options <opts>",
-        "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan",
+        "slirp:// options in vdeplug's form, e.g. addr=10.1.0.2/24/vdnssearch=lan (repeatable)",
+        joinOptions,
       ),
     "run in the background, returning once the slirp is plugged in and serves",
   )

@@ -19,6 +19,7 @@ import { type RunningConsole, startSwitchConsole } from "../console/switch/switc
 import { switchCommands } from "../console/switch/switch_commands.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
 import type { AttachedSlirp } from "../slirp/console.ts";
+import { joinOptions } from "./join_options.ts";
 import { examples, vnlHelp, withExamples } from "./help.ts";
 import { CaptureHub } from "../capture/hub.ts";
 import { CaptureServer } from "../capture/server.ts";
@@ -273,7 +274,18 @@ export async function runSwitch(o: SwitchCliOptions): Promise<void> {
     let webView = "";
     if (o.http !== undefined) {
       const { startSwitchWeb } = await import("./web.ts");
-      const web = startSwitchWeb(sw, server.dir, o.http, o.httpToken);
+      // The --slirp's counters on the switch's /metrics, as `vde slirp --http` serves them (label slirp = the
+      // switch's directory): its one web server, where they were missing.
+      const renderSlirp = slirps.length === 0
+        ? undefined
+        : (await import("../web/slirp_metrics.ts")).renderSlirpMetrics;
+      const web = startSwitchWeb(
+        sw,
+        server.dir,
+        o.http,
+        o.httpToken,
+        renderSlirp && (() => slirps.map((s) => renderSlirp(server.dir, s.link.stack)).join("")),
+      );
       p.defer(() => web.close());
       // Said again where it serves: a daemon's log file is not where its user looks for the port.
       webView = `; web view: ${web.url}`;
@@ -423,6 +435,9 @@ export const switchCommand = (program: Command): void => {
     .option(
       "--slirp [options]",
       "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
+      // `--slirp=A --slirp=B` is one slirp with both, as vde slirp's -o A -o B, not B alone.
+      (value: string, previous: boolean | string | undefined) =>
+        typeof previous === "string" ? joinOptions(value, previous) : value,
     )
     .option(
       "-M, --mgmt <path>",

@@ -97,6 +97,9 @@ async function hintFor(remote: RemoteConsole, line: string, code: number): Promi
   return hint === undefined ? "" : ` (${hint})`;
 }
 
+/** What `runBatch` races the next line against: the console's connection closed. */
+const CLOSED: unique symbol = Symbol("closed");
+
 /**
  * Runs `lines` in order, printing listings to stdout. The switch's event
  * lines (`debug/add port/ep/+`: `3031 port/ep/+ Port 03 FD  7`) go there too,
@@ -113,7 +116,23 @@ async function runBatch(
   timeoutMs: number,
 ): Promise<void> {
   remote.client.onEvent = (line) => stdout.event(line);
-  for await (const line of lines) {
+  const closed: Promise<typeof CLOSED> = remote.client.closed.then(() => CLOSED, () => CLOSED);
+  const iterator =
+    (Symbol.asyncIterator in lines ? lines[Symbol.asyncIterator]() : lines[Symbol.iterator]()) as
+      | AsyncIterator<string>
+      | Iterator<string>;
+  let shutDown = false;
+  for (;;) {
+    // A monitor holding stdin open waits here for its next line: a switch that stops meanwhile is said
+    // and fails, as at a terminal, where it kept waiting in silence, connected to nothing.
+    const next = await Promise.race([iterator.next(), closed]);
+    if (next === CLOSED) {
+      if (shutDown) break;
+      await stdout.flush();
+      throw new UsageError(`${path} closed the connection (the switch or lab stopped)`);
+    }
+    if (next.done) break;
+    const line = next.value;
     const stopping = parseLine(line).name === "shutdown" ? localPid(remote, path) : undefined;
     const reply = await executeLine(remote, line);
     if (reply === null) continue;
@@ -129,6 +148,7 @@ async function runBatch(
       );
     }
     if (stopping !== undefined) await waitForExit(stopping, timeoutMs);
+    shutDown ||= parseLine(line).name === "shutdown";
     if (reply.endSession) break;
   }
   await stdout.flush(); // the event lines that came after the last reply
@@ -436,6 +456,12 @@ export function resolveConsolePath(path: string): string {
     // A running lab's switch by name (site1, wan/site1): its console beside its socket directory.
     const lab = findLabSwitch(trimmed);
     if (lab.found !== undefined) return `${lab.found.dir}.mgmt`;
+    // vde2's habit (`-s /tmp/sw -M /tmp/sw.mgmt`, `unixterm /tmp/sw.mgmt`) for a switch that serves its
+    // console inside its directory: DIR.mgmt stands for DIR/mgmt, as DIR stands for DIR.mgmt.
+    const inside = trimmed.endsWith(".mgmt")
+      ? `${trimmed.slice(0, -".mgmt".length)}/${DEFAULT_MGMT_NAME}`
+      : "";
+    if (inside !== "" && kindOf(inside) === "socket") return inside;
   }
   if (kind === "other") {
     // A lab file stands for its lab, as in vde status and vde down: `vde term lab.yaml`.

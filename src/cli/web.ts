@@ -27,12 +27,13 @@ export function readTokenFile(path: string): string {
   return token;
 }
 
-/** Starts the web view of switch `sw`, labelled `name` in metrics. */
+/** Starts the web view of switch `sw`, labelled `name` in metrics, `extraMetrics` after its own. */
 export function startSwitchWeb(
   sw: Switch,
   name: string,
   address: string,
   tokenFile: string | undefined,
+  extraMetrics?: () => string,
 ): WebServer {
   let addr;
   try {
@@ -42,6 +43,7 @@ export function startSwitchWeb(
   }
   const token = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   const status = new SwitchStatus(sw, name);
+  status.extraMetrics = extraMetrics;
   let web: WebServer;
   try {
     web = WebServer.start(status, { ...addr, token });

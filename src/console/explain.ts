@@ -385,8 +385,24 @@ export function failureHint(line: string, code: number, known: KnownCommands): s
  */
 function unknownCommandHint(line: string, known: KnownCommands): string {
   const { name } = parseLine(line);
-  return menuHint(name, known) ?? bridgeWordHint(line, known.paths()) ?? netemHint(line, known) ??
-    switchWordHint(name, known) ?? didYouMeanText(suggestCommands(name, known.paths()));
+  return menuHint(name, known) ?? slirpWordHint(name, known) ?? bridgeWordHint(line, known.paths()) ??
+    netemHint(line, known) ?? switchWordHint(name, known) ??
+    didYouMeanText(suggestCommands(name, known.paths()));
+}
+
+/**
+ * `slirp/print` or `slirp/forward ...` on a switch with no slirp of its own:
+ * README names them for every slirp, and a user of `vde slirp` beside the
+ * switch types them at its console, where a bare "no such command" read as
+ * a broken slirp. Said with where that slirp's counters and forwards are.
+ */
+function slirpWordHint(name: string, known: KnownCommands): string | undefined {
+  if (name !== "slirp" && !name.startsWith("slirp/")) return undefined;
+  const paths = known.paths();
+  if (!paths.includes("port/print") || paths.some((p) => p.startsWith("slirp/"))) return undefined;
+  return "this switch runs no slirp of its own (`vde switch --slirp` has slirp/print and slirp/forward); " +
+    "a `vde slirp` plugged into it has no console: its --http PORT serves its counters at /metrics, " +
+    "its --forward options set its forwards";
 }
 
 /** A switch's table or mode (`ports`, `macs`, `hub`) asked of a wirefilter, which has neither ports nor MACs. */

@@ -191,7 +191,7 @@ export async function runSlirpOnThread(
   sw: DgramLink,
   config: SlirpConfig,
   stopped: Promise<string>,
-  onReady: (describe: string, thread: SlirpThread) => void,
+  onReady: (describe: string, thread: SlirpThread) => void | Promise<void>,
   options: { metricsName?: string } = {},
 ): Promise<SlirpThreadRun> {
   const released = Promise.withResolvers<void>();
@@ -205,7 +205,9 @@ export async function runSlirpOnThread(
     return { reason, end };
   };
   try {
-    onReady(await thread.ready, thread);
+    // Awaited: a ready that waits (a daemon's, for the gateway probe's answer) and then fails (a pid file
+    // taken) fails the start here, in one line, not as an unhandled rejection.
+    await onReady(await thread.ready, thread);
   } catch (err) {
     await finish("the slirp could not start");
     throw err;

@@ -19,15 +19,16 @@ export interface AttachedSlirp {
 
 /**
  * Parses what `slirp/forward del` takes: a whole forward, or just
- * `PROTO:[HOSTIP:]HOSTPORT`.
+ * `PROTO:[HOSTIP:]HOSTPORT`, the host address empty too (`tcp::2222`, QEMU's
+ * hostfwd_remove form, as `add` takes QEMU's `tcp::2222-:22`).
  */
 export function parseForwardKey(text: string, link: SlirpLink): ForwardSpec {
   try {
     return parseForward(text, link.stack.config);
   } catch (err) {
-    const m = /^(tcp|udp):(?:(\[[^\]]+\]|[\d.]+):)?(\d+)$/i.exec(text.trim());
+    const m = /^(tcp|udp):(?:(\[[^\]]+\]|[\d.]*):)?(\d+)$/i.exec(text.trim());
     if (m === null) throw err;
-    const host = m[2] ?? "0.0.0.0";
+    const host = m[2] || "0.0.0.0";
     return parseForward(`${m[1]}:${host}:${m[3]}:1`, link.stack.config);
   }
 }

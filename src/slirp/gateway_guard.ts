@@ -40,7 +40,7 @@
 import { ETH_HLEN, formatMac, macEquals } from "../wire/ethernet.ts";
 import { writeArpRequestFrame } from "../wire/arp.ts";
 import { formatIpv4 } from "../wire/ipv4.ts";
-import { IPV6_HLEN } from "../wire/ipv6.ts";
+import { formatIpv6, IPV6_HLEN } from "../wire/ipv6.ts";
 import { writeSolicitFrame } from "../wire/ndp.ts";
 import type { Iface } from "./iface.ts";
 
@@ -50,6 +50,12 @@ export const PROBES = 3;
 export const PROBE_DELAY_MS = 100;
 /** Milliseconds between probes. */
 export const PROBE_GAP_MS = 1000;
+/**
+ * Milliseconds from plugging in by which another slirp has answered the first probe, on a loaded
+ * machine too: a `--daemon` start waits this long before it returns, so a conflict is said on the
+ * terminal that started it, not only in a log no one reads.
+ */
+export const FIRST_ANSWER_MS = PROBE_DELAY_MS + 200;
 /** Milliseconds during which a frame like one we sent is taken for ours come back through a loop. */
 export const OWN_ECHO_MS = 2000;
 
@@ -138,13 +144,42 @@ export class GatewayGuard {
     return this.#first;
   }
 
-  /** The option that would move this slirp: the next network of the same size, for IPv4. */
+  /**
+   * The options that move this slirp: the next network of the same size, for each family it runs. Both
+   * where both run, whichever was claimed first: the other slirp answers for both, and moving one
+   * family only met the other's line at the next start.
+   */
   #hint(family: 4 | 6): string {
     const c = this.#iface.config;
-    if (family === 6) return "addr6=PREFIX::2/64 with another prefix";
+    // `family` runs, or it would have sent nothing to be claimed; named for the line's order only.
+    const moves = family === 4 ? [this.#nextAddr(), c.v6 ? this.#nextAddr6() : ""] : [
+      c.v4 ? this.#nextAddr() : "",
+      this.#nextAddr6(),
+    ];
+    return moves.filter((o) => o !== "").join("/");
+  }
+
+  /** `addr=` of the next IPv4 network of the same size, the gateway's host part kept. */
+  #nextAddr(): string {
+    const c = this.#iface.config;
     const size = 2 ** (32 - c.prefixLength);
     const next = (c.network + size) % 2 ** 32 + (c.gateway - c.network);
     return `addr=${formatIpv4(next >>> 0)}/${c.prefixLength}`;
+  }
+
+  /** `addr6=` of the next IPv6 prefix of the same length (fd00::/64: fd00:0:0:1::/64), the gateway's host part kept. */
+  #nextAddr6(): string {
+    const c = this.#iface.config;
+    const next = c.gateway6.slice();
+    // Add 1 at the prefix's last bit, carrying towards the first byte (wrapping past ffff:...).
+    const last = c.prefix6Length - 1;
+    let carry = 1 << (7 - (last % 8));
+    for (let i = last >> 3; i >= 0 && carry !== 0; i--) {
+      const sum = next[i]! + carry;
+      next[i] = sum & 0xff;
+      carry = sum >> 8;
+    }
+    return `addr6=${formatIpv6(next)}/${c.prefix6Length}`;
   }
 
   #arpProbe(): void {

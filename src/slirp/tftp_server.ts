@@ -130,7 +130,11 @@ export class TftpServer {
       real = Deno.realPathSync(root);
       if (!Deno.statSync(real).isDirectory) throw new Error("not a directory");
     } catch (err) {
-      throw new Error(`tftp directory ${root}: ${(err as Error).message.split(":")[0]}`);
+      // Deno's text ends in "(os error 2): realpath '/x'", which repeats the path and reads as a crash.
+      const why = err instanceof Deno.errors.NotFound
+        ? "no such directory"
+        : (err as Error).message.split(":")[0]!.replace(/ \(os error \d+\)$/, "");
+      throw new Error(`tftp directory ${root}: ${why}`);
     }
     this.#root = root;
     this.#realRoot = real;

@@ -111,7 +111,7 @@ export class WebServer {
     }
     switch (url.pathname) {
       case "/metrics":
-        return new Response(renderMetrics(this.#status.snapshot()), {
+        return new Response(renderMetrics(this.#status.snapshot()) + (this.#status.extraMetrics?.() ?? ""), {
           headers: { "content-type": METRICS_CONTENT_TYPE },
         });
       case "/":
@@ -205,9 +205,16 @@ export class WebServer {
         return text(200, `hub ${engine.hub ? "on" : "off"}\n`);
       case "/api/port": {
         const port = Number(url.searchParams.get("port"));
-        const state = Number.isInteger(port) ? this.#status.sw.port(port) : undefined;
-        if (state === undefined || port < 0 || port >= this.#status.sw.numPorts) {
-          return text(404, "no such port\n");
+        const numPorts = this.#status.sw.numPorts;
+        if (!Number.isInteger(port) || port < 0 || port >= numPorts) {
+          return text(404, `no such port: the switch's ports are 0-${numPorts - 1}\n`);
+        }
+        // A port in range without a client is none yet: said so, where "no such port" read as a typo.
+        if (this.#status.sw.port(port) === undefined) {
+          return text(
+            404,
+            `port ${port} has no client: a port exists while one is plugged in (or after port/create ${port})\n`,
+          );
         }
         // A disabled port keeps its clients but stops switching; one with no client stays down.
         const up = this.#status.sw.setPortEnabled(port, on === "1");

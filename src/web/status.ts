@@ -93,6 +93,8 @@ export interface SwitchSnapshot {
 export class SwitchStatus {
   readonly sw: Switch;
   readonly name: string;
+  /** What /metrics shows after the switch's own families: `vde switch --slirp`'s slirp, whose page is this one. */
+  extraMetrics?: () => string;
 
   constructor(sw: Switch, name: string) {
     this.sw = sw;

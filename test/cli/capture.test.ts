@@ -1,6 +1,12 @@
 /** `vde capture` as tcpdump users write it, and what it says of a directory that is no switch. */
 import assert from "node:assert/strict";
-import { captureOptionHint, snapLength, strayCaptureWords, withCaptureHint } from "../../src/cli/capture.ts";
+import {
+  captureOptionHint,
+  frameCount,
+  snapLength,
+  strayCaptureWords,
+  withCaptureHint,
+} from "../../src/cli/capture.ts";
 import { hasCommand, run, skipUnless, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch, type SwitchHandle } from "../helpers/switches.ts";
 import { ourCli, portLinesOnceListed } from "../helpers/vde_clients.ts";
@@ -15,6 +21,13 @@ Deno.test("vde capture -s 0 keeps whole frames, as tcpdump's -s 0 does", () => {
   assert.equal(snapLength("128"), 128);
   assert.throws(() => snapLength("262145"), /-s must be a whole number from 0 to 262144, got "262145"/);
   assert.throws(() => snapLength("-1"), /-s must be a whole number/);
+});
+
+Deno.test("vde capture -c 0 says -c is 1 or more, not a range up to 9007199254740991", () => {
+  assert.equal(frameCount(undefined), Infinity);
+  assert.equal(frameCount("10"), 10);
+  assert.throws(() => frameCount("0"), { message: '-c must be a whole number, 1 or more, got "0"' });
+  assert.throws(() => frameCount("ten"), { message: '-c must be a whole number, 1 or more, got "ten"' });
 });
 
 Deno.test("tshark's -f, tcpdump's -i and -r are answered with --filter, --port and what reads a file", () => {

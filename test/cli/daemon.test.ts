@@ -231,6 +231,19 @@ Deno.test("vde slirp --daemon returns once plugged into the switch, with its pid
     // Plugged in when the command returns: a script's next step may use the gateway at once.
     const ports = await run([...VDE, "term", `${dir}/sw`, "-c", "port/print"], { timeoutMs: 30_000 });
     assert.match(ports.stdout, /^Port 0001 .* ACTIVE/m);
+    // Its pid file taken (by this one) fails the next start in one line, its slirp thread's ready awaited.
+    for (const command of [["slirp", "--sock", `${dir}/sw`], ["plug", `vde://${dir}/sw`, "slirp://"]]) {
+      const taken = await run([...VDE, ...command, "-d", "--pidfile", `${dir}/pid`], {
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.equal(taken.code, 1, taken.stderr);
+      assert.match(
+        taken.stderr,
+        new RegExp(`^vde: .*pid file ${dir}/pid already exists and names pid ${pid}, `, "m"),
+      );
+      assert.doesNotMatch(taken.stderr, /Uncaught|\n {4}at /, taken.stderr);
+    }
     // Where there is no switch, the background slirp's own error and status, and nothing left.
     const none = await run([...VDE, "slirp", "--sock", `${dir}/none`, "-d", "--pidfile", `${dir}/pid2`], {
       check: false,

@@ -3,6 +3,7 @@ import {
   execArgv,
   execTarget,
   hostEnv,
+  notAHost,
   orderedRelay,
   RELAYED_SIGNALS,
   relays,
@@ -333,4 +334,48 @@ Deno.test("vde exec of a lab's switch, as if a host, names its console, vde term
   );
   // A name that is no switch either keeps its answer.
   assert.throws(() => execTarget(["h9"], labs), /no running lab has a host h9/);
+});
+
+Deno.test("vde exec HOST -- COMMAND runs COMMAND, the -- after the host dropped as docker exec and kubectl exec take it", () => {
+  assert.deepEqual(execTarget(["h1", "--", "ip", "-br", "a"], [demo]), {
+    lab: "demo",
+    host: "h1",
+    command: ["ip", "-br", "a"],
+  });
+  assert.deepEqual(execTarget(["other", "h1", "--", "true"], [demo, other]), {
+    lab: "other",
+    host: "h1",
+    command: ["true"],
+  });
+  // Only right after the host: the command's own -- is its own.
+  assert.deepEqual(execTarget(["h1", "grep", "--", "-x"], [demo]).command, ["grep", "--", "-x"]);
+  assert.deepEqual(execTarget(["h1", "--"], [demo]).command, []);
+});
+
+Deno.test("vde exec with no host says how to name one, not commander's argument name", async () => {
+  const bare = await vde(["exec"]);
+  assert.equal(bare.code, 1);
+  assert.match(bare.stderr, /^vde: give a lab's host: vde exec \[LAB\] HOST \[COMMAND\.\.\.\]\n/);
+  assert.doesNotMatch(bare.stderr, /words/);
+});
+
+Deno.test("vde exec of a lab's slirp, as if a host, says what it is and that it has no namespace to enter", async (t) => {
+  assert.equal(
+    notAHost(demo, "nat", "slirp"),
+    "nat is a slirp of lab demo, not a host: it runs in the lab's process, with no namespace to enter " +
+      "(`vde term demo -c nodes` shows it); the lab's hosts: h1, h2",
+  );
+  if (skipUnlessRoot(t)) return;
+  const withSlirp = TWO_HOSTS.replace(
+    "  links:\n",
+    "    nat: { kind: slirp }\n  links:\n    - endpoints: [nat, sw1]\n",
+  );
+  await withLabUp({ text: withSlirp }, async (name) => {
+    const r = await vde(["exec", name, "nat", "ip", "a"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: ${notAHost({ name, namespaces: [`vde-${name}-h1`, `vde-${name}-h2`] }, "nat", "slirp")}\n`,
+    );
+  });
 });

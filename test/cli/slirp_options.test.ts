@@ -10,6 +10,7 @@ import { TWO_HOSTS, withLabUp } from "../lab/_helpers.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
+import { joinOptions } from "../../src/cli/join_options.ts";
 
 async function refused(args: string[]): Promise<string> {
   const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
@@ -87,6 +88,45 @@ Deno.test("--slirp / -o take a whole slirp:// VNL pasted as the options, read as
     () => slirpConfigFromFlags({ options: "slirp://tcpfwd=8080:80" }),
     /write slirp:\/\/\/tcpfwd=8080:80/,
   );
+});
+
+Deno.test("vde slirp -o A -o B (and vde switch --slirp=A --slirp=B) takes the options of both, as one -o A/B, where the last replaced the ones before", async () => {
+  const join = (...each: string[]) =>
+    each.reduce<string | undefined>((all, o) => joinOptions(o, all), undefined);
+  assert.equal(join("bootfile=x.ipxe", "addr=10.0.6.2/24"), "bootfile=x.ipxe/addr=10.0.6.2/24");
+  assert.equal(join("slirp:///mtu=1400", "slirp:///vdnssearch=lan"), "slirp:///mtu=1400//vdnssearch=lan");
+  const both = slirpConfigFromFlags({ options: join("slirp:///mtu=1400", "slirp:///vdnssearch=lan") });
+  assert.deepEqual(both, slirpConfigFromFlags({ options: "mtu=1400/vdnssearch=lan" }));
+  // On the command line: both in force, the bootfile's start-line note and the moved network.
+  const dir = await Deno.makeTempDir({ prefix: "vde-slirp-o-" });
+  const sw = await startOurSwitch(`${dir}/sw`);
+  try {
+    const r = await run(
+      [...ourCli(), "slirp", "-s", `${dir}/sw`, "-o", "bootfile=x.ipxe", "-o", "addr=10.0.6.2/24", "-d"],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /gateway 10\.0\.6\.2\/24 .*; bootfile x\.ipxe but no TFTP directory serves it/);
+    // The switch's --slirp=A --slirp=B as well.
+    const both = await run(
+      [
+        ...ourCli(),
+        "switch",
+        "-s",
+        `${dir}/sw2`,
+        "--slirp=addr=10.0.6.2/24",
+        "--slirp=bootfile=x.ipxe",
+        "-d",
+      ],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(both.code, 0, both.stderr);
+    assert.match(both.stderr, /slirp on port 1: gateway 10\.0\.6\.2\/24 .*; bootfile x\.ipxe but no TFTP/);
+  } finally {
+    await run([...ourCli(), "term", `${dir}/sw2`, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
+    await sw.stop(); // the slirp ends with its switch
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 for (

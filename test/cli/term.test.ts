@@ -221,56 +221,116 @@ Deno.test("vde term reads commands from a piped stdin", async () => {
   });
 });
 
+/** `vde term MGMT` on a piped stdin held open, as a monitor runs it (`(...; sleep infinity) | vde term`). */
+function heldOpenTerm(mgmt: string) {
+  const child = new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), "term", mgmt],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  let out = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  const err = new Response(child.stderr).text();
+  return {
+    out: () => out,
+    err,
+    write: (text: string) => stdin.write(new TextEncoder().encode(text)),
+    /** Its exit status, the test failing when it still runs 20 s on (`what` happened meanwhile). */
+    async exited(what: string): Promise<Deno.CommandStatus> {
+      const status = await Promise.race([
+        child.status,
+        new Promise<null>((r) => setTimeout(() => r(null), 20_000)),
+      ]);
+      assert.notEqual(status, null, `vde term still runs 20 s after ${what}`);
+      await reading;
+      return status!;
+    },
+    /** Ends its input, as a script's end does; its exit status once it exits. */
+    async endInput(): Promise<Deno.CommandStatus> {
+      await stdin.close().catch(() => {});
+      await reading;
+      return await child.status;
+    },
+    /** Ends it however it stands. */
+    async stop(): Promise<void> {
+      await stdin.close().catch(() => {});
+      try {
+        child.kill();
+      } catch { /* exited */ }
+      await child.status;
+      await reading;
+    },
+  };
+}
+
 Deno.test("vde term on a piped stdin held open prints the switch's debug events after debug/add, one line each, as clients come and go", async () => {
   await withMgmtSwitch("ours", async (mgmt, dir) => {
-    const child = new Deno.Command(ourCli()[0]!, {
-      args: [...ourCli().slice(1), "term", mgmt],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const term = heldOpenTerm(mgmt);
     const clients = new ClientSet();
-    const stdin = child.stdin.getWriter();
-    let out = "";
-    const reading = (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-    })();
-    const stderr = new Response(child.stderr).text();
-    const listings = () => out.split("Numports=").length - 1;
+    const out = term.out;
+    const listings = () => out().split("Numports=").length - 1;
     let early: RawClient | undefined;
+    let status: Deno.CommandStatus;
     try {
       // A script that asked for no events gets none: this client's join (port 5) is never printed.
       early = await RawClient.open(dir, 5);
-      await stdin.write(new TextEncoder().encode("port/showinfo\n"));
+      await term.write("port/showinfo\n");
       await waitFor(() => listings() === 1, { timeoutMs: 15_000, what: "the first listing" });
-      await stdin.write(
-        new TextEncoder().encode("debug/add port/ep/+\ndebug/add port/ep/-\nport/showinfo\n"),
-      );
+      await term.write("debug/add port/ep/+\ndebug/add port/ep/-\nport/showinfo\n");
       // The listing of the last command says the two before it are in force.
       await waitFor(() => listings() === 2, { timeoutMs: 15_000, what: "port/showinfo's listing" });
       await clients.raw(dir);
-      await waitFor(() => /^3031 port\/ep\/\+ Port 01 FD +\d+$/m.test(out), {
+      await waitFor(() => /^3031 port\/ep\/\+ Port 01 FD +\d+$/m.test(out()), {
         timeoutMs: 15_000,
         what: "port/ep/+",
       });
       await clients.stopAll();
-      await waitFor(() => /^3032 port\/ep\/- Port 01 FD +\d+$/m.test(out), {
+      await waitFor(() => /^3032 port\/ep\/- Port 01 FD +\d+$/m.test(out()), {
         timeoutMs: 15_000,
         what: "port/ep/-",
       });
     } finally {
       await clients.stopAll();
-      await stdin.close();
-      await child.status;
+      status = await term.endInput();
       await early?.close(); // once vde term is gone: its leaving is no event of this test's
     }
-    const status = await child.status;
-    await reading;
-    assert.equal(status.code, 0, await stderr);
-    assert.deepEqual(out.split("\n").filter((l) => l.startsWith("303")).map((l) => l.slice(0, 25)), [
+    assert.equal(status.code, 0, await term.err);
+    assert.deepEqual(out().split("\n").filter((l) => l.startsWith("303")).map((l) => l.slice(0, 25)), [
       "3031 port/ep/+ Port 01 FD",
       "3032 port/ep/- Port 01 FD",
     ]);
+  });
+});
+
+Deno.test("vde term on a piped stdin held open says a switch that stops under it and exits 1, not waiting on in silence", async () => {
+  await withMgmtSwitch("ours", async (mgmt, _dir, sw) => {
+    const term = heldOpenTerm(mgmt);
+    try {
+      await term.write("debug/add port/ep/+\nhub\n");
+      await waitFor(() => /hub mode is off/.test(term.out()), { timeoutMs: 15_000, what: "hub's answer" });
+      // A monitor's stdin stays open: the switch stopping is what ends it.
+      await sw.stop();
+      assert.equal((await term.exited("its switch stopped")).code, 1);
+      assert.equal(await term.err, `vde: ${mgmt} closed the connection (the switch or lab stopped)\n`);
+    } finally {
+      await term.stop();
+    }
+  });
+});
+
+Deno.test("vde term on a piped stdin that says shutdown and stays open ends with status 0 once the switch is gone", async () => {
+  await withMgmtSwitch("ours", async (mgmt) => {
+    const term = heldOpenTerm(mgmt);
+    try {
+      await term.write("shutdown\n");
+      assert.equal((await term.exited("its shutdown")).code, 0, await term.err);
+    } finally {
+      await term.stop();
+    }
   });
 });
 
@@ -446,6 +506,20 @@ Deno.test("vde term DIR finds the console at DIR.mgmt beside the directory, wher
       assert.equal(r.code, 0, `${path}: ${r.stderr}`);
       assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net\\.mgmt perm`, "m"), path);
     }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde term DIR.mgmt (vde2's habit) reaches a switch that serves its console inside, DIR/mgmt", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-" });
+  const sw = await startOurSwitch(`${tmp}/net`);
+  try {
+    await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
+    const r = await term([`${tmp}/net.mgmt`, "-c", "showinfo"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^mgmt ${tmp}/net/mgmt perm`, "m"));
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });

@@ -421,3 +421,24 @@ Deno.test("a switch's ports, macs or hub on a wirefilter's console say what the 
   // A switch's console without them (a lab's) is no wirefilter's.
   assert.equal(failureHint("ports", Errno.ENOSYS, known), "no such command; `help` lists the commands");
 });
+
+Deno.test("slirp commands on a switch with no slirp of its own say where a vde slirp's counters and forwards are", () => {
+  const switchOnly: KnownCommands = {
+    syntax: (p) => (p === "port/print" ? "[N]" : undefined),
+    paths: () => ["port/print", "hash/print"],
+  };
+  const hint =
+    "this switch runs no slirp of its own (`vde switch --slirp` has slirp/print and slirp/forward); " +
+    "a `vde slirp` plugged into it has no console: its --http PORT serves its counters at /metrics, " +
+    "its --forward options set its forwards";
+  assert.equal(failureHint("slirp/print", Errno.ENOSYS, switchOnly), hint);
+  assert.equal(
+    formatExplained("slirp/forward list", { code: Errno.ENOSYS }, switchOnly),
+    `slirp/forward: no such command; ${hint}\n`,
+  );
+  // A switch with its own slirp has the commands; one failing there is no missing slirp.
+  const withSlirp: KnownCommands = { syntax: () => undefined, paths: () => ["port/print", "slirp/print"] };
+  assert.doesNotMatch(failureHint("slirp/prnt", Errno.ENOSYS, withSlirp) ?? "", /no slirp of its own/);
+  // A console that is no switch's (a lab's) is told nothing of switches.
+  assert.doesNotMatch(failureHint("slirp/print", Errno.ENOSYS, known) ?? "", /no slirp of its own/);
+});

@@ -7,7 +7,7 @@
  * Root only (namespaces); in CI it must run.
  */
 import assert from "node:assert/strict";
-import { canNetns, withNetns } from "../helpers/netns.ts";
+import { canNetns, type Netns, withNetns } from "../helpers/netns.ts";
 import { hasCommand, type ManagedProcess, skipUnless, sleep, waitFor } from "../helpers/processes.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { udhcpcOnce } from "../helpers/udhcpc.ts";
@@ -16,7 +16,7 @@ import { cSwitchInLab, guestBehind, VDE } from "./_slirp_e2e.ts";
 
 /** The line a slirp says once when another claims its gateway. */
 const CONFLICT =
-  /the gateway address is taken on this switch: .* came from another port\. Two slirps on one switch conflict .*run one slirp per switch, or give this one another network \(slirp option addr=10\.0\.3\.2\/24\)/;
+  /the gateway address is taken on this switch: .* came from another port\. Two slirps on one switch conflict .*run one slirp per switch, or give this one another network \(slirp option addr=10\.0\.3\.2\/24\/addr6=fd00:0:0:1::2\/64\)/;
 /** A few seconds: the probes go out 0.1, 1.1 and 2.1 s after the slirp plugs in; bounded generously for a loaded machine. */
 const SAY_WITHIN_MS = 20_000;
 
@@ -34,14 +34,19 @@ function assertRunning(...procs: ManagedProcess[]): void {
   for (const p of procs) assert.equal(p.exitStatus, null, `${p.name} exited:\n${p.stderr}`);
 }
 
-Deno.test("two vde slirp on one vde switch: the second says the gateway is taken within seconds, both keep running", async (t) => {
-  if (skipUnless(t, await missing([]))) return;
+/** Our switch at DIR, and a namespace to run slirps in (they end with the switch). */
+async function withOurSwitch(fn: (dir: string, host: Netns) => Promise<void>): Promise<void> {
   await withNetns(async (lab) => {
-    const tmp = await lab.tempDir();
-    const dir = `${tmp}/sw`;
+    const dir = `${await lab.tempDir()}/sw`;
     const sw = await startOurSwitch(dir);
     lab.defer(async () => void (await sw.stop()));
-    const host = await lab.namespace("host");
+    await fn(dir, await lab.namespace("host"));
+  });
+}
+
+Deno.test("two vde slirp on one vde switch: the second says the gateway is taken within seconds, both keep running", async (t) => {
+  if (skipUnless(t, await missing([]))) return;
+  await withOurSwitch(async (dir, host) => {
     const first = host.spawn([...VDE, "slirp", "--sock", dir], { name: "first vde slirp" });
     await first.waitForOutput(/vde slirp: on /, 20_000, "stderr");
     // Past the first one's probes (which the second would answer: then both would say it).
@@ -58,6 +63,27 @@ Deno.test("two vde slirp on one vde switch: the second says the gateway is taken
     assert.equal(second.stderr.match(/gateway address is taken/g)?.length, 1, second.stderr);
     assertRunning(first, second);
     assert.doesNotMatch(first.stderr, /gateway address is taken/, `a probe is not a claim:\n${first.stderr}`);
+  });
+});
+
+Deno.test("a second vde slirp --daemon (or vde plug -d vde://DIR slirp://) on one switch says the gateway is taken before it returns, on its thread or not", async (t) => {
+  if (skipUnless(t, await missing([]))) return;
+  await withOurSwitch(async (dir, host) => {
+    const daemon = async (...args: string[]) => {
+      const command = args[0] === "plug" ? args : ["slirp", "--sock", dir, "-d", ...args];
+      const p = host.spawn([...VDE, ...command], { name: `vde ${command[0]} -d` });
+      const status = await p.status;
+      assert.equal(status.code, 0, p.stderr);
+      return p.stderr;
+    };
+    const first = await daemon();
+    assert.doesNotMatch(first, /gateway address is taken/, first);
+    // Before, the line went to a log no one reads (a --daemon without --logfile logs nothing once it returns).
+    const plugged = await daemon("plug", "-d", `vde://${dir}`, "slirp://");
+    for (const second of [await daemon(), await daemon("--no-thread"), plugged]) {
+      assert.match(second, CONFLICT, second);
+      assert.match(second, /in the background as pid \d+/, second);
+    }
   });
 });
 

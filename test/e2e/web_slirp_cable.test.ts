@@ -66,6 +66,33 @@ Deno.test("vde slirp --http: /metrics counts vde_plug's frames into the slirp; p
   }
 });
 
+Deno.test("vde switch --slirp --http: the switch's /metrics has its slirp's counters too; promtool finds no problem", async (t) => {
+  if (await skipWithoutPromtool(t)) return;
+  const dir = await Deno.makeTempDir({ prefix: "vde-web-switch-slirp-" });
+  const sw = spawnManaged([...ourCli(), "switch", "--sock", `${dir}/sw`, "--slirp", "--http", "0"], {
+    name: "vde switch --slirp",
+  });
+  try {
+    const base = await loggedUrl(
+      () => sw.stderr,
+      /web view on (http:\/\/\S+?)\/ /,
+      "the switch's web view URL",
+    );
+    let text = "";
+    // The slirp's gateway probes leave it as it plugs in: its transmit counter moves without a guest.
+    await waitFor(async () => {
+      text = await scrape(base);
+      return value(text, /vde_slirp_transmit_packets_total\{slirp="[^"]+"\}/) > 0;
+    }, { timeoutMs: 20_000, what: "vde_slirp_transmit_packets_total on the switch's /metrics" });
+    assert.match(text, /^vde_port_receive_packets_total\{switch="[^"]+",port="1"\} \d+$/m);
+    assert.equal(value(text, /vde_slirp_gateway_conflicts_total\{slirp="[^"]+"\}/), 0);
+    await assertPromtoolClean(text);
+  } finally {
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
 for (const mode of ["insecure", "encrypted"] as const) {
   Deno.test(`vde cable listen --http (${mode}): /metrics shows the session with the frames it carried${mode === "encrypted" ? " and its RTT" : ""}; promtool finds no problem`, async (t) => {
     if (await skipWithoutPromtool(t)) return;

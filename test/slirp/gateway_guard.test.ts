@@ -248,3 +248,26 @@ Deno.test("a slirp's own frames, come back through a loop, are not a conflict", 
   s.stack.input(buildFrame({ src: "52:55:0a:00:02:02", dst: BROADCAST, type: 0x0806, payload: reply }));
   assert.equal(s.stack.stats.gatewayConflicts, 1);
 });
+
+Deno.test("the conflict line's option moves every family the slirp runs, to the next network of each size", () => {
+  /** The line a fresh slirp says on hearing another's answer to `ask` (a guest's frame). */
+  const said = (config: Partial<SlirpConfig>, ask: Uint8Array, to?: string) => {
+    const clock = { now: 1000 };
+    const other = boundStack(clock, config);
+    const us = boundStack(clock, config);
+    other.sent.length = 0;
+    other.stack.input(ask);
+    const answer = other.sent[0]!;
+    us.stack.input(to === undefined ? answer : withDestination(answer, to));
+    return conflictLines(us.logs)[0] ?? "";
+  };
+  const both = /\(slirp option addr=10\.0\.3\.2\/24\/addr6=fd00:0:0:1::2\/64\)/;
+  // Moving IPv4 alone met the other slirp's IPv6 at the next start (it answers for fd00::2 too).
+  assert.match(said({}, guestArpRequest([10, 0, 2, 2]), "52:55:0a:00:02:02"), both);
+  assert.match(said({}, dadSolicit(GW6)), both);
+  assert.match(
+    said({ v6: false }, guestArpRequest([10, 0, 2, 2]), "52:55:0a:00:02:02"),
+    /\(slirp option addr=10\.0\.3\.2\/24\)/,
+  );
+  assert.match(said({ v4: false }, dadSolicit(GW6)), /\(slirp option addr6=fd00:0:0:1::2\/64\)/);
+});

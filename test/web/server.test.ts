@@ -302,6 +302,25 @@ Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles
   }
 });
 
+Deno.test("web: a port action on a port with no client says so, and one out of range names the range", async () => {
+  const r = rig(TOKEN);
+  const said = async (path: string) => {
+    const res = await fetch(`${r.base}${path}`, { method: "POST", headers: { "x-vde-token": TOKEN } });
+    return `${res.status} ${await res.text()}`;
+  };
+  try {
+    assert.equal(
+      await said("/api/port?port=6&on=0"),
+      "404 port 6 has no client: a port exists while one is plugged in (or after port/create 6)\n",
+    );
+    const range = `404 no such port: the switch's ports are 0-${r.sw.numPorts - 1}\n`;
+    assert.equal(await said(`/api/port?port=${r.sw.numPorts}&on=0`), range);
+    assert.equal(await said("/api/port?port=abc&on=0"), range);
+  } finally {
+    await r.close();
+  }
+});
+
 Deno.test("web: /topology.dot draws the switch and its clients, and Graphviz's dot accepts it", async (t) => {
   const r = rig();
   try {
