@@ -25,6 +25,11 @@
  * fixed /tmp path: perf stat -o follows a symlink a local user left there,
  * and root's perf then overwrites the file it points to).
  *
+ * RIG_SWITCH=ours puts our switch (from each kind's checkout; the current one
+ * for lib) in the C switch's place, as the bench's own slirp rows do (no port
+ * counters then: frames/MB read NaN); RIG_MTU=N sets the slirp's and the
+ * guest's MTU (default 1500), for the MTU 65520 rows.
+ *
  * RIG_UP=1 runs iperf3 guest->host (up) instead: the C switch then streams
  * into the slirp, and what it could not send there shows as the guest's
  * retransmits only (its port counters count a frame out before the send
@@ -35,7 +40,8 @@
  */
 import { waitForPing, withNetns } from "../test/helpers/netns.ts";
 import { type ManagedProcess, run, spawnManaged, waitFor } from "../test/helpers/processes.ts";
-import { startCSwitch } from "../test/helpers/switches.ts";
+import { REPO_ROOT, startCSwitch, startOurSwitch } from "../test/helpers/switches.ts";
+import { DENO_RUN } from "../src/cli/v8_flags.ts";
 import { contextSwitches, cpuSeconds, machineCpu } from "./proc_cpu.ts";
 import { freeLoopbackPort } from "./free_port.ts";
 
@@ -75,6 +81,9 @@ const samples: Record<string, Sample[]> = {};
 /** Guest->host (RIG_UP=1) rather than host->guest. */
 const up = Deno.env.get("RIG_UP") === "1";
 const parallel = Deno.env.get("RIG_P") ?? "1";
+/** Our switch in the C switch's place (RIG_SWITCH=ours), and the chain's MTU (RIG_MTU). */
+const oursSwitch = Deno.env.get("RIG_SWITCH") === "ours";
+const mtu = Number(Deno.env.get("RIG_MTU") ?? 1500);
 /** Where perf writes (RIG_PERF): made here, mode 0700, with a name nobody could foresee. */
 const perfDir = Deno.env.get("RIG_PERF") ? await Deno.makeTempDir({ prefix: "slirp_rig-" }) : null;
 if (perfDir !== null) console.log(`perf output in ${perfDir}`);
@@ -103,18 +112,31 @@ await withNetns(async (lab) => {
     for (const kind of p % 2 === 0 ? kinds : [...kinds].reverse()) {
       const tmp = await lab.tempDir();
       const mgmt = `${tmp}/mgmt`;
-      const sw = await startCSwitch(`${tmp}/sw`, { extraArgs: ["-M", mgmt] });
+      // Each kind's own switch: a change to the switch's forwarding is A/B'd with the slirp's.
+      if (oursSwitch) {
+        Deno.env.set(
+          "VDE_OURS_CMD",
+          `${Deno.execPath()} ${DENO_RUN.join(" ")} --quiet ${
+            kind.repo ?? REPO_ROOT
+          }/mod.ts switch --sock {dir}`,
+        );
+      }
+      const sw = oursSwitch
+        ? await startOurSwitch(`${tmp}/sw`)
+        : await startCSwitch(`${tmp}/sw`, { extraArgs: ["-M", mgmt] });
       const procs: ManagedProcess[] = [];
       try {
-        const cmd = kind.repo === null ? ["vde_plug", `vde://${sw.dir}`, "slirp://"] : [
+        const cmd = kind.repo === null ? ["vde_plug", `vde://${sw.dir}`, `slirp:///mtu=${mtu}`] : [
           "deno",
           "run",
           "-A",
-          ...(v8Flags(kind.name) ? [`--v8-flags=${v8Flags(kind.name)}`] : []),
+          `--v8-flags=${["--no-maglev", v8Flags(kind.name)].filter(Boolean).join(",")}`,
           `${kind.repo}/mod.ts`,
           "slirp",
           "--sock",
           sw.dir,
+          "--mtu",
+          String(mtu),
         ];
         const slirp = spawnManaged(cmd, { name: `${kind.name} slirp` });
         procs.push(slirp);
@@ -124,6 +146,7 @@ await withNetns(async (lab) => {
           const r = await g.run(["ip", "-o", "link", "show", "t0"], { check: false });
           return r.success && r.stdout.includes("LOWER_UP");
         }, { timeoutMs: 20_000, what: "plug" });
+        await g.run(["ip", "link", "set", "t0", "mtu", String(mtu)]);
         await g.run(["ip", "addr", "replace", "10.0.2.15/24", "dev", "t0"]);
         await g.run(["ip", "route", "replace", "default", "via", "10.0.2.2"]);
         await waitForPing(g, "10.0.2.2", 30_000);
@@ -164,7 +187,8 @@ await withNetns(async (lab) => {
                 "-o",
                 `${perfDir}/${kind.name}.perf`,
                 "-p",
-                String(slirp.pid),
+                // Our switch too when it is in the chain (perf report --sort comm,dso,sym tells them apart).
+                oursSwitch ? `${slirp.pid},${sw.pid}` : String(slirp.pid),
                 "--",
                 "sleep",
                 String(seconds - 1),
