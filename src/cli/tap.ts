@@ -17,14 +17,14 @@ import { renderTable } from "../console/switch/tables.ts";
 /**
  * Runs a tap operation; without CAP_NET_ADMIN says that this very command
  * needs root (the tap layer's own hint, "create it first with vde tap
- * create", would send the user in a circle).
+ * create", would send the user in a circle), and then `orElse`.
  */
-function asRoot(name: string, command: string, suggestion: string, operation: () => void): void {
+function asRoot(name: string, command: string, suggestion: string, operation: () => void, orElse = ""): void {
   try {
     operation();
   } catch (err) {
     if (err instanceof TapError && (err.code === C.EPERM || err.code === C.EACCES)) {
-      throw new UsageError(`${command} needs root (CAP_NET_ADMIN): run \`sudo ${suggestion}\``);
+      throw new UsageError(`${command} needs root (CAP_NET_ADMIN): run \`sudo ${suggestion}\`${orElse}`);
     }
     throw namingHolders(err, name);
   }
@@ -78,6 +78,8 @@ export const tapCommand: Subcommand = (program: Command) => {
           o.group === undefined ? "" : ` --group ${o.group}`
         }`,
         () => createPersistentTap(name, uid, gid),
+        // A user without sudo has taps too, in a network namespace of their own, where they are root.
+        "; without root, in a network namespace of your own (`unshare -rn`; README: Without root)",
       );
       // As given, and the number when a name was given: `user nobody (uid 65534)`.
       const named = (kind: string, given: string | undefined, id: number | undefined) =>

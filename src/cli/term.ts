@@ -20,7 +20,7 @@ import { portsTableWithRates } from "../console/switch/tables.ts";
 import { tablesByName, watchInterval, watchLoop } from "../console/watch.ts";
 import { unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
 import { defaultSock } from "./switch.ts";
-import { ownerAndMode } from "../os/users.ts";
+import { groupHint, ownerAndMode, sessionGroups } from "../os/users.ts";
 import { examples } from "./help.ts";
 import { DEFAULT_MGMT_NAME } from "../console/mgmt_server.ts";
 import { onSignals } from "./signals.ts";
@@ -506,6 +506,7 @@ export function resolveConsolePath(path: string): string {
  * management socket is its owner's alone (mode 600) unless the switch was
  * started with a wider `--mgmtmode`, whatever `--mode` gave its data sockets
  * (a lab's switch: `mgmt_mode`). A lab's own console no option shares.
+ * One shared with a group the user is not in says to be added to it.
  */
 function deniedConsole(path: string): string {
   const whose = ownerAndMode(path);
@@ -515,6 +516,9 @@ function deniedConsole(path: string): string {
     return `${denied}: it is lab ${lab}'s own console, which runs commands as root in its hosts, so its ` +
       `owner's alone: run vde term as that user (or root); a switch its file shares is \`vde term ${lab}/SWITCH\``;
   }
+  // Shared with a group (--mgmtmode 660 --mgmtgroup G) the user is not in: to be added, not to restart it.
+  const member = groupHint(path, Deno.uid() ?? -1, sessionGroups(), 0o020);
+  if (member !== undefined) return `permission denied: ${member}`;
   return `${denied}: run vde term as that user (or root), or ` +
     (isLabSwitchConsole(path)
       ? "give the switch's node `mgmt_mode: 660` and `group: GROUP` in its lab file"

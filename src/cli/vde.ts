@@ -15,6 +15,7 @@ import { runCli, type Subcommand } from "./main.ts";
 import { toLongOptions } from "./vde_switch_args.ts";
 import { toPlugArgs } from "./vde_plug_args.ts";
 import { toSlirpLongOptions } from "./slirpvde_flags.ts";
+import { toWirefilterLongOptions } from "./wirefilter_args.ts";
 
 const labCommands = async (): Promise<Subcommand[]> => [(await import("./lab.ts")).labCommand];
 const allCommands = async (): Promise<Subcommand[]> => [...(await import("./subcommands.ts")).vdeSubcommands];
@@ -55,7 +56,7 @@ export async function subcommandsFor(args: readonly string[]): Promise<Subcomman
 
 /** Runs `vde ARGS` and exits with its status. */
 export async function main(args: string[]): Promise<never> {
-  const line = toSlirpLongOptions(toPlugArgs(toLongOptions(args)));
+  const line = toWirefilterLongOptions(toSlirpLongOptions(toPlugArgs(toLongOptions(args))));
   Deno.exit(await runCli(await subcommandsFor(line), line));
 }
 

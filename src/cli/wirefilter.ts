@@ -434,7 +434,7 @@ export const wirefilterCommand: Subcommand = (program: Command) => {
     .option("-v, --vde-plug <left:right>", "the two VNLs as one argument, as wirefilter's -v")
     .option("--seed <n>", "seed every random choice, so a run can be repeated")
     .option("--daemon", "run in the background (needs --mgmt, its console there)")
-    .option("--pidfile <file>", "write the pid here (a stale file is replaced, a live one refused)")
+    .option("-p, --pidfile <file>", "write the pid here (a stale file is replaced, a live one refused)")
     .option("--blink <path>", "send a datagram `ID DIR SIZE` to this unix socket for every frame out")
     .option(
       "--http <[addr:]port>",

@@ -362,9 +362,10 @@ class VxlanPort {
         if (!isErrno(err, C.EADDRINUSE)) throw err;
         throw new Error(
           `UDP port ${o.port} is taken on this host (a vxvde:// of this process, another process's vxlan:// ` +
-            `or vxvde://, Debian's vde_plug, a kernel vxlan device): a host is one VTEP per port, so give both ` +
-            `ends another port=, or open the VNIs in one process (vde switch --cable, vde plug A B), which share ` +
-            `the port`,
+            `or vxvde://, Debian's vde_plug, a kernel vxlan device): a host is one VTEP per port, so a cable's ` +
+            `other end goes on another host or network namespace (ip netns exec NS vde plug ...), not beside ` +
+            `this one; for a port another program holds, give both ends another port=; or open the VNIs in ` +
+            `one process (vde switch --cable, vde plug A B), which share the port`,
         );
       }
       if (ifindex !== 0) socket.multicastInterface(ifindex);

@@ -13,12 +13,16 @@ import { ownerAndMode, userName } from "./users.ts";
 
 /**
  * `: WHY; what to do`, to follow a line naming `path`, for a failure `err` to
- * create or open it as option `option`; the OS's words where the refusal is no permission.
+ * create or open it as option `option` (a missing directory: which to make); the OS's words for any
+ * other refusal.
  */
 export function unwritable(path: string, option: string, err: unknown, uid = Deno.uid() ?? -1): string {
-  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${(err as Error).message}`;
   const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
   const dir = dirOf(absolute);
+  if (err instanceof Deno.errors.NotFound && !exists(dir)) {
+    return `: its directory ${dir} does not exist (mkdir -p ${dir} first, or give another ${option})`;
+  }
+  if (!(err instanceof Deno.errors.PermissionDenied)) return `: ${(err as Error).message}`;
   const there = exists(absolute);
   const who = userName(uid);
   const refused = there

@@ -102,11 +102,14 @@ export function sessionGroups(): Set<number> {
  * A switch shared with a group (`--mode 660 --group G`) refuses whoever is
  * not in G: that user is told to be added, not to restart a switch that is
  * not theirs; one added to G since logging in is told to log in again.
+ * `groupBit` is the group permission that shares `dir`: search for a
+ * directory, write for a socket (a console's `--mgmtmode 660 --mgmtgroup G`).
  */
 export function groupHint(
   dir: string,
   uid: number = Deno.uid() ?? -1,
   held: Set<number> = sessionGroups(),
+  groupBit = 0o010,
 ): string | undefined {
   let st: Deno.FileInfo;
   try {
@@ -114,7 +117,7 @@ export function groupHint(
   } catch {
     return undefined;
   }
-  if (st.gid === null || st.uid === uid || ((st.mode ?? 0) & 0o010) === 0) return undefined;
+  if (st.gid === null || st.uid === uid || ((st.mode ?? 0) & groupBit) === 0) return undefined;
   // Holding the group already, the refusal is the switch's own modes': the general advice fits.
   if (held.has(st.gid)) return undefined;
   const g = groupName(st.gid);

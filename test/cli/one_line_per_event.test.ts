@@ -65,11 +65,13 @@ Deno.test("a file that cannot be read or written is named once, not again with D
       [["cable", "keygen", `${missing}/k.key`], `cannot write key file ${missing}/k.key: ${enoent}`],
       [
         ["switch", "-s", `${tmp}/sw1`, "-d", "--pidfile", `${missing}/p`],
-        `cannot write pid file ${missing}/p: ${enoent}`,
+        `cannot write pid file ${missing}/p: its directory ${missing} does not exist (mkdir -p ${missing} first, ` +
+        "or give another --pidfile)",
       ],
       [
         ["switch", "-s", `${tmp}/sw2`, "-d", "--logfile", `${missing}/l`],
-        `cannot open the log file ${missing}/l: ${enoent}`,
+        `cannot open the log file ${missing}/l: its directory ${missing} does not exist (mkdir -p ${missing} first, ` +
+        "or give another --logfile)",
       ],
       [
         ["switch", "-s", `${tmp}/sw3`, "-d", "--http", "0", "--http-token", `${missing}/t`],

@@ -26,7 +26,7 @@ Deno.test("vde tap create says 'created' for a new tap and 'already exists' for 
   }
 });
 
-Deno.test("vde tap create without CAP_NET_ADMIN says to run it as root with --user, and makes nothing", async (t) => {
+Deno.test("vde tap create without CAP_NET_ADMIN says to run it as root with --user, or in a namespace of one's own, and makes nothing", async (t) => {
   if (skipUnlessRoot(t)) return;
   const name = `${ROOT_IF_PREFIX}tn`;
   // Root without CAP_NET_ADMIN is the kernel's view of an ordinary user here.
@@ -38,13 +38,17 @@ Deno.test("vde tap create without CAP_NET_ADMIN says to run it as root with --us
   assert.equal(create.code, 1);
   assert.equal(
     create.stderr,
-    `vde: vde tap create ${name} needs root (CAP_NET_ADMIN): run \`sudo vde tap create ${name} --user $USER\`\n`,
+    `vde: vde tap create ${name} needs root (CAP_NET_ADMIN): run \`sudo vde tap create ${name} --user $USER\`` +
+      "; without root, in a network namespace of your own (`unshare -rn`; README: Without root)\n",
   );
   const withUser = await run([...noCap, ...ourCli(), "tap", "create", name, "--user", "nobody"], {
     check: false,
     timeoutMs: 30_000,
   });
-  assert.match(withUser.stderr, /run `sudo vde tap create \S+ --user nobody`\n$/);
+  assert.match(
+    withUser.stderr,
+    /run `sudo vde tap create \S+ --user nobody`; without root, in a network namespace /,
+  );
   assert.equal((await run(["ip", "link", "show", name], { check: false })).code, 1, "no interface was made");
 });
 

@@ -555,6 +555,34 @@ Deno.test("vde term on another user's switch directory says it cannot look into 
   }
 });
 
+Deno.test("vde term on a console shared with a group the user is not in says to be added to it, not to restart the switch", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-group-" });
+  const sw = await startOurSwitch(`${tmp}/net`, {
+    extraArgs: ["--mgmt", `${tmp}/net.mgmt`, "--mgmtmode", "660", "--mgmtgroup", "daemon"],
+  });
+  try {
+    await waitForPath(`${tmp}/net.mgmt`, 20_000, true);
+    // Another user's switch (nobody's) whose console is shared with group daemon, which root is not in;
+    // root without CAP_DAC_OVERRIDE meets its mode as that other user would.
+    await Deno.chown(`${tmp}/net.mgmt`, 65534, null);
+    const r = await run([...AS_OTHER_USER, ...ourCli(), "term", `${tmp}/net.mgmt`, "-c", "help"], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `vde: cannot open the management socket ${tmp}/net.mgmt: permission denied: it is group daemon's ` +
+        "(owner nobody, mode 660), and root is not in daemon: ask its admin to add you (usermod -aG daemon root), " +
+        "then log in again\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 const WIREFILTER_HAS = "a wirefilter's console has no ports or MACs: `showinfo` shows its impairments, " +
   "`counters` what each did, loss/delay/dup/bandwidth/... set them (`help` lists them)";
 

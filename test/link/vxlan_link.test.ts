@@ -94,7 +94,7 @@ conformance(
   async (t) => skipUnless(t, await missing(false)),
 );
 
-Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl= and if=; another process is refused", async (t) => {
+Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl= and if=; another process is refused, told its cable's other end goes on another host or namespace", async (t) => {
   if (skipUnless(t, await missing(false))) return;
   await withNetns(async (lab) => {
     const p = await vethPair(lab);
@@ -134,7 +134,7 @@ Deno.test("vxlan:// links of one process share a port, one VNI each with one ttl
     assert.equal(third.code, 1, third.stderr);
     assert.match(
       third.stderr,
-      /^vde: .*vxlan:\/\/ UDP port 4789 is taken on this host \(.*\): a host is one VTEP per port/,
+      /^vde: .*vxlan:\/\/ UDP port 4789 is taken on this host \(.*\): a host is one VTEP per port, so a cable's other end goes on another host or network namespace \(ip netns exec NS vde plug \.\.\.\), not beside this one; /,
     );
     assert.equal(third.stderr.trim().split("\n").length, 1, third.stderr);
   });

@@ -24,10 +24,22 @@ Deno.test("a file that exists and may not be written is to be chowned, not made 
   }
 });
 
-Deno.test("a refusal other than permission keeps the OS's words", () => {
+Deno.test("a refusal other than permission or a missing directory keeps the OS's words", () => {
   assert.equal(
-    unwritable("/x/y", "--pidfile", new Deno.errors.NotFound("No such file or directory (os error 2)")),
-    ": No such file or directory (os error 2)",
+    unwritable("/tmp/y", "--pidfile", new Error("Read-only file system (os error 30)")),
+    ": Read-only file system (os error 30)",
+  );
+});
+
+Deno.test("a pid or log file whose directory is missing says which directory to make, not os error 2", () => {
+  const dir = `/nonexistent-${Deno.pid}/run`;
+  assert.equal(
+    unwritable(
+      `${dir}/sw.pid`,
+      "--pidfile",
+      new Deno.errors.NotFound("No such file or directory (os error 2)"),
+    ),
+    `: its directory ${dir} does not exist (mkdir -p ${dir} first, or give another --pidfile)`,
   );
 });
 

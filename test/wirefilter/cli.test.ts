@@ -110,6 +110,19 @@ Deno.test("vde wirefilter A B reads console commands on stdin, runs --rcfile, wr
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("vde wirefilter -p FILE writes and removes the pid file, as -p does for every other vde daemon", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-wf-p-" });
+  const p = new FilterProcess([...OURS, "-v", "null://:null://", "-p", `${dir}/pid`]);
+  try {
+    await p.waitStderr(/bidirectional filter L=null R=null/, 20_000);
+    assert.equal((await Deno.readTextFile(`${dir}/pid`)).trim(), String(p.child.pid));
+  } finally {
+    await p.stop();
+  }
+  await assert.rejects(() => Deno.lstat(`${dir}/pid`), "the pid file is removed at exit");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("vde wirefilter --blink sends `ID DIR SIZE` for every frame out", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-wf-blink-" });
   const sock = UnixDgramSocket.create();
