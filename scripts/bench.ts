@@ -17,7 +17,15 @@ import { fileURLToPath } from "node:url";
 import { dataplaneSection } from "./bench_dataplane.ts";
 import { freeLoopbackPort } from "./free_port.ts";
 import { type Pair, vethPair } from "../test/helpers/netns_pair.ts";
-import { canNetns, canPing, type Netns, ping, waitForPing, withNetns } from "../test/helpers/netns.ts";
+import {
+  canNetns,
+  canPing,
+  type Lab,
+  type Netns,
+  ping,
+  waitForPing,
+  withNetns,
+} from "../test/helpers/netns.ts";
 import {
   hasCommand,
   type ManagedProcess,
@@ -45,6 +53,14 @@ import { writeIpv4Header } from "../src/wire/ipv4.ts";
 import { writeUdp } from "../src/wire/udp.ts";
 import { ARP_REQUEST, writeArp } from "../src/wire/arp.ts";
 import { DENO_RUN } from "../src/cli/v8_flags.ts";
+import {
+  CHAIN_ROUND_TRIPS,
+  floorConnPerS,
+  pingTimesMs,
+  roundTripsPerConnection,
+  usPerConnection,
+} from "./conn_floor.ts";
+import { connectionRate } from "./conn_rate.ts";
 
 const SCRIPTS = fileURLToPath(new URL(".", import.meta.url)).replace(/\/$/, "");
 const BUILD = `${SCRIPTS}/.build`;
@@ -1122,10 +1138,11 @@ async function webSection(plan: Plan, metrics: Metric[]): Promise<void> {
 // Slirp: our stack against Debian's libslirp plugin
 
 /** A guest namespace's tap through our switch to a slirp; iperf3 against the host's loopback. */
-async function slirpSection(plan: Plan, metrics: Metric[]): Promise<void> {
-  const mtus = [1500, 65520];
+async function slirpSection(plan: Plan, metrics: Metric[], connOnly = false): Promise<void> {
+  // connOnly: the one-at-a-time and many-at-once connection rows and their floor, without iperf3.
+  const mtus = connOnly ? [1500] : [1500, 65520];
   const m: Record<string, Metric> = {};
-  for (const mtu of mtus) {
+  for (const mtu of connOnly ? [] : mtus) {
     for (const dir of ["up", "down"]) {
       const target = mtu === 1500 ? 1.5 : 5.0;
       m[`${dir}${mtu}`] = metric(
@@ -1146,16 +1163,18 @@ async function slirpSection(plan: Plan, metrics: Metric[]): Promise<void> {
     "µs",
     "lower",
   );
-  metrics.push(rate, rateMany, cpuMany, chainMany);
+  const floor = floorMetrics();
+  metrics.push(rate, ...floor.all, rateMany, cpuMany, chainMany);
+  const connRows = [rate, ...floor.all, rateMany, cpuMany, chainMany];
   let missing = await canNetns();
-  for (const tool of ["vde_plug", "iperf3", "python3"]) {
+  for (const tool of ["vde_plug", "iperf3", "python3", "ping"]) {
     if (missing === null && !(await hasCommand(tool))) missing = `${tool} is not installed`;
   }
   if (missing === null && !(await slirpPluginInstalled())) {
     missing = "Debian's libvdeplug-slirp is not installed";
   }
   if (missing !== null) {
-    for (const x of [...Object.values(m), rate, rateMany, cpuMany, chainMany]) x.skipped = missing;
+    for (const x of [...Object.values(m), ...connRows]) x.skipped = missing;
     log(`slirp section skipped: ${missing}`);
     return;
   }
@@ -1175,6 +1194,11 @@ while True:
     await g.run(["ip", "link", "set", "t0", "up"]);
     const tmp = await lab.tempDir();
     await Deno.writeTextFile(`${tmp}/acceptor.py`, acceptor);
+    const vethGuest = await guestVeth(lab, g);
+    // The floor's check: a kernel on the guest's switch in the slirp's place (measureFloor).
+    const h = await lab.namespace("h");
+    await h.tap("t0");
+    await h.addr("t0", "10.0.2.20/24");
     let guestPort = 5300;
     for (let round = 0; round < Math.max(1, Math.ceil(plan.rounds / 2)); round++) {
       for (const mtu of mtus) {
@@ -1194,7 +1218,9 @@ while True:
             procs.push(g.spawn(["python3", `${tmp}/acceptor.py`, String(acceptPort)], { name: "acceptor" }));
             const server = g.spawn([CONNLOAD, "serve", String(manyPort)], { name: "connload serve" });
             procs.push(server);
-            for (const [key, reverse] of [[`up${mtu}`, false], [`down${mtu}`, true]] as const) {
+            for (
+              const [key, reverse] of connOnly ? [] : [[`up${mtu}`, false], [`down${mtu}`, true]] as const
+            ) {
               const report = await slirpIperf(g, ["-t", String(plan.seconds + 1)], reverse, 40_000, procs);
               const mbps = (report.end?.sum_received?.bits_per_second ?? 0) / 1e6;
               m[key]!.samples[kind].push(mbps);
@@ -1208,6 +1234,7 @@ while True:
               const cps = await connectionRate(fwdPort, plan.seconds);
               rate.samples[kind].push(cps);
               log(`slirp ${kind === "c" ? "libslirp" : "ours"} forward: ${cps.toFixed(0)} connections/s`);
+              await measureFloor(g, h, sw, kind, cps, vethGuest, acceptPort, plan.seconds, floor);
               const r = await manyConnections(manyFwd, plan.seconds, {
                 ...stages,
                 "guest server": server.pid,
@@ -1225,9 +1252,8 @@ while True:
             }
           } catch (err) {
             const failed = [
-              m[`up${mtu}`]!,
-              m[`down${mtu}`]!,
-              ...(mtu === 1500 ? [rate, rateMany, cpuMany, chainMany] : []),
+              ...(connOnly ? [] : [m[`up${mtu}`]!, m[`down${mtu}`]!]),
+              ...(mtu === 1500 ? connRows : []),
             ];
             for (const x of failed) x.errors[kind] ??= message(err);
             log(`slirp ${kind} MTU ${mtu}: ${message(err)}`);
@@ -1241,6 +1267,175 @@ while True:
   });
   log(
     "slirp targets: MTU 1500 >= 1.5x libslirp both ways, MTU 65520 >= 5x, connections/s through a forward >= 1.5x",
+  );
+}
+
+/** The info rows that put the one-at-a-time connection row against its chain's latency (conn_floor.ts). */
+interface FloorMetrics {
+  rttCold: Metric;
+  rttWarm: Metric;
+  trips: Metric;
+  tripsWarm: Metric;
+  guest: Metric;
+  floor: Metric;
+  kernel: Metric;
+  kernelRtt: Metric;
+  all: Metric[];
+}
+
+function floorMetrics(): FloorMetrics {
+  const rttCold = metric(
+    `slirp: the guest's ping RTT to the gateway (answered by the slirp), same chain, median of ${COLD_PINGS} at 10 ms (C = libslirp)`,
+    "µs",
+    "lower",
+  );
+  const rttWarm = metric(
+    `slirp: the same RTT, median of ${WARM_PINGS} back to back (ping -A -i 0) (C = libslirp)`,
+    "µs",
+    "lower",
+  );
+  const trips = metric(
+    "slirp: round trips one connection lasts (µs a connection, one at a time / the RTT at 10 ms) (C = libslirp)",
+    "trips",
+    "lower",
+  );
+  const tripsWarm = metric(
+    "slirp: round trips one connection lasts (µs a connection / the back-to-back RTT) (C = libslirp)",
+    "trips",
+    "lower",
+  );
+  const guest = metric(
+    "µs one connection takes without slirp or switch: the host's client to the guest's acceptor through a veth",
+    "µs",
+    "lower",
+  );
+  const floor = metric(
+    `slirp TCP connections/s a zero-time slirp would reach: 1e6 / (the veth's µs + ${CHAIN_ROUND_TRIPS} x the smaller RTT)`,
+    "conn/s",
+    "higher",
+  );
+  const kernel = metric(
+    "TCP connections/s one at a time through the same switch and guest, a kernel in the slirp's place " +
+      "(a namespace on the switch by its own vde_plug tap, the same client loop inside it)",
+    "conn/s",
+    "higher",
+  );
+  const kernelRtt = metric(
+    `the guest's ping RTT to that kernel in the slirp's place, median of ${WARM_PINGS} back to back`,
+    "µs",
+    "lower",
+  );
+  return {
+    rttCold,
+    rttWarm,
+    trips,
+    tripsWarm,
+    guest,
+    floor,
+    kernel,
+    kernelRtt,
+    all: [rttCold, rttWarm, trips, tripsWarm, guest, floor, kernel, kernelRtt],
+  };
+}
+
+const COLD_PINGS = 100;
+const WARM_PINGS = 300;
+
+/** A veth from the root namespace into the guest `g`: the host's address and the guest's. */
+async function guestVeth(lab: Lab, g: Netns): Promise<{ host: string; guest: string }> {
+  // A /30 of its own per bench process, apart from the slirp's 10.0.2.0/24 and vethPair's 10.230-249.
+  const net = `10.229.${Deno.pid % 250}`;
+  const [rootIf] = await lab.veth(null, "", g, "v1");
+  await run(["ip", "addr", "add", `${net}.1/30`, "dev", rootIf]);
+  await run(["ip", "link", "set", rootIf, "up"]);
+  await g.addr("v1", `${net}.2/30`);
+  return { host: `${net}.1`, guest: `${net}.2` };
+}
+
+/** Median round-trip time (µs) of `count` pings from `ns` to `to`, `intervalS` apart (0: back to back). */
+async function pingMedianUs(ns: Netns, to: string, count: number, intervalS: number): Promise<number> {
+  const deadlineS = Math.ceil(count * Math.max(intervalS, 0.001) + 3);
+  // -A with -i 0: the next request as soon as the reply is in, one outstanding at a time, as the
+  // connection loop has one connection at a time (root only; the bench runs as root).
+  const pace = intervalS > 0 ? ["-i", String(intervalS)] : ["-A", "-i", "0"];
+  const r = await ns.run(["ping", "-n", "-c", String(count), ...pace, "-w", String(deadlineS), to], {
+    check: false,
+    timeoutMs: (deadlineS + 5) * 1000,
+  });
+  const times = pingTimesMs(r.stdout);
+  if (times.length < count / 2) throw new Error(`${times.length}/${count} pings to ${to} answered`);
+  return median(times)! * 1000;
+}
+
+/**
+ * The floor rows for one run of `kind`, which managed `cps` connections/s one at a time:
+ * the guest's ping RTT through the same chain (cold and back to back), round trips per
+ * connection, the same acceptor reached through the veth without slirp or switch, and the
+ * conn/s of a zero-time slirp (conn_floor.ts states the model).
+ */
+async function measureFloor(
+  g: Netns,
+  h: Netns,
+  sw: SwitchHandle,
+  kind: SwitchKind,
+  cps: number,
+  veth: { host: string; guest: string },
+  acceptPort: number,
+  seconds: number,
+  f: FloorMetrics,
+): Promise<void> {
+  const cold = await pingMedianUs(g, "10.0.2.2", COLD_PINGS, 0.01);
+  const warm = await pingMedianUs(g, "10.0.2.2", WARM_PINGS, 0);
+  // Bounded like the forward's row: the same acceptor, its own tuples (another address).
+  const guestUs = usPerConnection(await connectionRate(acceptPort, Math.min(seconds, 1), veth.guest));
+  const floor = floorConnPerS(guestUs, Math.min(cold, warm));
+  // The check on the model: the kernel's TCP in the slirp's place, one more plug and tap on its side.
+  // Unplugged again before the many-at-once row, which should flood to no extra port.
+  const plug = h.spawn(["vde_plug", `vde://${sw.dir}`, "tap://t0"], { name: "kernel-side plug" });
+  let kernel: number;
+  let kernelRtt: number;
+  try {
+    await h.waitForCarrier("t0", 10_000);
+    await waitForPing(h, "10.0.2.15", 10_000);
+    const r = await h.run(
+      [
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${SCRIPTS}/conn_rate.ts`,
+        "10.0.2.15",
+        String(acceptPort),
+        String(seconds),
+      ],
+      { timeoutMs: (seconds + 20) * 1000 },
+    );
+    kernel = field(r.stdout, "rate");
+    // What its extra plug and tap cost a round trip: against the back-to-back RTT to the slirp.
+    kernelRtt = await pingMedianUs(g, "10.0.2.20", WARM_PINGS, 0);
+  } finally {
+    await plug.stop({ timeoutMs: 2000 });
+  }
+  f.rttCold.samples[kind].push(cold);
+  f.rttWarm.samples[kind].push(warm);
+  f.trips.samples[kind].push(roundTripsPerConnection(cps, cold));
+  f.tripsWarm.samples[kind].push(roundTripsPerConnection(cps, warm));
+  f.guest.samples[kind].push(guestUs);
+  f.floor.samples[kind].push(floor);
+  f.kernel.samples[kind].push(kernel);
+  f.kernelRtt.samples[kind].push(kernelRtt);
+  log(
+    `slirp ${kind === "c" ? "libslirp" : "ours"} floor: ${
+      usPerConnection(cps).toFixed(0)
+    } µs a connection; ` +
+      `RTT ${cold.toFixed(0)} µs at 10 ms, ${warm.toFixed(0)} µs back to back ` +
+      `(${roundTripsPerConnection(cps, cold).toFixed(2)} / ${
+        roundTripsPerConnection(cps, warm).toFixed(2)
+      } trips); ` +
+      `veth connection ${guestUs.toFixed(0)} µs; zero-time slirp ${floor.toFixed(0)} conn/s ` +
+      `(${usPerConnection(floor).toFixed(0)} µs); a kernel in the slirp's place ${
+        kernel.toFixed(0)
+      } conn/s ` +
+      `(${usPerConnection(kernel).toFixed(0)} µs), RTT to it ${kernelRtt.toFixed(0)} µs back to back`,
   );
 }
 
@@ -1459,30 +1654,6 @@ async function slirpPluginInstalled(): Promise<boolean> {
     await pathOk("/usr/lib/aarch64-linux-gnu/vdeplug/libvdeplug_slirp.so");
 }
 
-/** Sequential connect-read-close through a forward on the host's loopback, for `seconds`. */
-async function connectionRate(port: number, seconds: number): Promise<number> {
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  let n = 0;
-  const buf = new Uint8Array(16);
-  while (performance.now() < end) {
-    const c = await Deno.connect({ hostname: "127.0.0.1", port });
-    const timer = setTimeout(() => c.close(), 5000);
-    try {
-      while ((await c.read(buf)) !== null) { /* until the guest closes */ }
-      n++;
-    } catch {
-      /* counted as a failure */
-    } finally {
-      clearTimeout(timer);
-      try {
-        c.close();
-      } catch { /* closed by the timer */ }
-    }
-  }
-  return n / ((performance.now() - started) / 1000);
-}
-
 async function pathOk(path: string): Promise<boolean> {
   try {
     await Deno.stat(path);
@@ -1510,6 +1681,7 @@ function fmtValue(v: number | null, unit: string): string {
   if (unit === "ms") return `${v.toFixed(3)} ms`;
   if (unit === "ms/MB") return `${v.toFixed(2)} ms/MB`;
   if (unit === "MiB") return `${v.toFixed(1)} MiB`;
+  if (unit === "trips") return `${v.toFixed(2)} trips`;
   return `${v.toFixed(0)} ${unit}`;
 }
 
@@ -1597,11 +1769,13 @@ async function machineInfo(): Promise<Record<string, string>> {
 // ---------------------------------------------------------------------------
 
 const USAGE =
-  `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
+  `usage: deno task bench [--quick] [--strict] [--slirp] [--slirp-conn] [--slirp-loss] [--bomb] [--cables] [--taps] [--capture]
                        [--throughput] [--dataplane] [--stp] [--web]
   --quick   two short rounds (1.5 s) per measurement
   --bomb    only the DHCP option bomb row (forwarding in \`vde switch --slirp\` during a flood)
   --slirp   only the slirp sections (ours against Debian's libslirp plugin)
+  --slirp-conn  only the slirp's connections/s rows and their latency floor (ping RTT through the
+                same chain, round trips a connection, the guest's part through a veth)
   --slirp-loss  only the lossy-wire slirp section (50 MB each way through wirefilter)
   --stp     only 64 B frames/s without and with spanning tree
   --web     only 64 B frames/s with and without a live page and 100 ms scrapes on --http
@@ -1627,6 +1801,7 @@ async function main(args: string[]): Promise<number> {
         "--quick",
         "--strict",
         "--slirp",
+        "--slirp-conn",
         "--slirp-loss",
         "--bomb",
         "--cables",
@@ -1654,6 +1829,8 @@ async function main(args: string[]): Promise<number> {
   const metrics: Metric[] = [];
   const only = args.includes("--slirp")
     ? "slirp"
+    : args.includes("--slirp-conn")
+    ? "slirp-conn"
     : args.includes("--slirp-loss")
     ? "slirp-loss"
     : args.includes("--cables")
@@ -1689,6 +1866,7 @@ async function main(args: string[]): Promise<number> {
   if (only === null || only === "taps") await tapSection(plan, metrics);
   if (only === null || only === "cables") await cableSection(plan, metrics);
   if (only === null || only === "slirp") await slirpSection(plan, metrics);
+  if (only === "slirp-conn") await slirpSection(plan, metrics, true);
   if (only === null || only === "slirp" || only === "slirp-loss") await slirpLossSection(metrics);
   if (only === null || only === "bomb") await bombSection(plan, metrics);
   if (only === null || only === "capture") await captureSection(plan, metrics);
