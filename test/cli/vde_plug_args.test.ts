@@ -22,6 +22,48 @@ Deno.test("vde_plug's '= COMMAND ARGS' becomes one cmd:// end, each word quoted 
   );
 });
 
+Deno.test("vde_plug's '= COMMAND' with no VNL before it joins the default switch ('') to the command", () => {
+  const cmd = "cmd://ssh remote vde_plug";
+  assert.deepEqual(toPlugArgs(["plug", "=", "ssh", "remote", "vde_plug"]), ["plug", "", cmd]);
+  assert.deepEqual(
+    toPlugArgs([
+      "plug",
+      "-d",
+      "-p",
+      "x.pid",
+      "--port",
+      "3",
+      "-gvde",
+      "-D",
+      "a b",
+      "=",
+      "ssh",
+      "remote",
+      "vde_plug",
+    ]),
+    ["plug", "-d", "-p", "x.pid", "--port", "3", "-gvde", "-D", "a b", "", cmd],
+    "options and their values are no VNL",
+  );
+  assert.deepEqual(toPlugArgs(["plug", "-dp", "x.pid", "=", "ssh", "remote", "vde_plug"]), [
+    "plug",
+    "-dp",
+    "x.pid",
+    "",
+    cmd,
+  ]);
+  assert.deepEqual(
+    toPlugArgs(["plug", "-l", "-", "=", "cat"]),
+    ["plug", "-l", "-", "cmd://cat"],
+    "- is a VNL",
+  );
+  assert.deepEqual(toPlugArgs(["plug", "--port=3", "/tmp/sw", "=", "cat"]), [
+    "plug",
+    "--port=3",
+    "/tmp/sw",
+    "cmd://cat",
+  ]);
+});
+
 Deno.test("vde_plug's --port, -g and -m become the switch end's bracket parameters; on another end they are refused", () => {
   assert.equal(withSwitchOptions("/tmp/net", { port: "3" }, "--port"), "/tmp/net[port=3]");
   assert.equal(
@@ -64,6 +106,39 @@ Deno.test("vde plug --port 3 takes port 3 of a switch, and '= COMMAND' runs the 
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde plug = COMMAND (as vde_plug = ssh host vde_plug) plugs the command into the default switch", async () => {
+  const home = await Deno.makeTempDir({ prefix: "vde-plugargs-default-" });
+  const sw = await startOurSwitch(`${home}/net`);
+  try {
+    await Deno.mkdir(`${home}/.vde2`);
+    await Deno.symlink(`${home}/net`, `${home}/.vde2/default.switch`);
+    const [exe, ...cli] = ourCli();
+    const child = new Deno.Command(exe!, {
+      args: [...cli, "plug", "-D", "from-eq", "=", "sleep", "3"],
+      env: { HOME: home },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    try {
+      let ports = "";
+      for (let i = 0; i < 50 && !/from-eq/.test(ports); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        ports = (await run([...ourCli(), "term", `${home}/net`, "-c", "port/print"], { timeoutMs: 10_000 }))
+          .stdout;
+      }
+      assert.match(ports, /ACTIVE[\s\S]*from-eq/, "the switch has the plug's port");
+      const out = await within("vde plug to exit", 15_000, child.output());
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    } finally {
+      await reap(child);
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(home, { recursive: true });
   }
 });
 
