@@ -3,8 +3,10 @@
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
 import { runProgram, withDaemonOptions } from "./program.ts";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { openVdeLink, parseVdeVnl } from "../link/vde_link.ts";
+import { openLink } from "../link/registry.ts";
+import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
@@ -112,8 +114,10 @@ function collect(value: string, previous: string[]): string[] {
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics).
-  if (slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
+  const stdio = o.sock === "-";
+  // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics). The thread
+  // takes a switch's socket; stdin/stdout (slirpvde's `-s -`) stay here.
+  if (!stdio && slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
   await runProgram(slirpProgram(o), async (p) => {
     // On this thread only here (`--no-thread`): the threaded slirp's stack is its worker's alone, and a
     // module the main thread loaded stays in its memory.
@@ -122,15 +126,17 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => slirp.close());
-    const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
-      throw new UsageError((err as Error).message);
-    });
+    const sw = await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "vde slirp:" })).catch(
+      (err) => {
+        throw new UsageError((err as Error).message);
+      },
+    );
     p.defer(() => sw.close());
     if (o.http !== undefined) {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
       p.defer(() => web.close());
     }
-    p.ready(slirpStarted(o.sock, slirp.stack.describe()[0]!));
+    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     const reason = await Promise.race([plug(sw, slirp), p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -168,15 +174,33 @@ export const withOptionHint = unknownOptionHint((name) =>
     : slirpvdeHint(name) ?? slirpOptionHint(name)
 );
 
+/** Whether `value` is an IPv4 address as -D's first lease is written. */
+function isAddress(value: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(value);
+}
+
 /**
- * slirpvde's -D takes its first address only as --dhcp=ADDR; commander gives -D the next word, so
- * `-D /tmp/net` (slirpvde's trailing switch directory) would be read as the first lease.
+ * slirpvde's switch directory, given as `--sock DIR` or, as its synopsis has it, last (`slirpvde -D
+ * /tmp/net`). Its -D takes a first address only as --dhcp=ADDR, but commander gives -D the next word:
+ * one that is no address is that directory, and -D is DHCP on (it always is here).
  */
-function dhcpStart(value: string): string {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) return value;
-  throw new InvalidArgumentError(
-    `-D takes a first DHCP address (-D 10.0.2.50); the switch is --sock: vde slirp --sock ${value} -D`,
-  );
+function switchGiven(opts: SlirpCliOptions, words: readonly string[]): string | undefined {
+  const trailing = [...words];
+  if (typeof opts.dhcp === "string" && !isAddress(opts.dhcp)) {
+    trailing.unshift(opts.dhcp);
+    opts.dhcp = true;
+  }
+  if (
+    trailing.length > 1 || (trailing.length === 1 && opts.sock !== undefined && opts.sock !== trailing[0])
+  ) {
+    throw new UsageError(
+      `vde slirp plugs into one switch: ${
+        [opts.sock, ...trailing].filter((w) => w !== undefined).join(", ")
+      } ` +
+        `given; name it once, e.g. \`vde slirp --sock ${opts.sock ?? trailing[0]}\``,
+    );
+  }
+  return opts.sock ?? trailing[0];
 }
 
 /** Registers `vde slirp`. */
@@ -186,7 +210,10 @@ export const slirpCommand: Subcommand = (program: Command) => {
       .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
       // `--restricted` or QEMU's `--hostfwd` are a libslirp user's first guesses: say how they are written here.
       .configureOutput(vdeErrors(withOptionHint))
-      .option("-s, --sock <dir>", "socket directory of the switch (required)")
+      .option(
+        "-s, --sock <dir>",
+        "socket directory of the switch (or given last, as slirpvde; - is stdin/stdout)",
+      )
       .option(
         "-f, --forward <spec>",
         "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
@@ -224,7 +251,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     "run in the background, returning once the slirp is plugged in and serves",
   )
     // slirpvde's own spellings, for its users' scripts (slirpvde_flags.ts); the rest get a hint.
-    .addOption(new Option("-D, --dhcp [start]").argParser(dhcpStart).hideHelp())
+    .addOption(new Option("-D, --dhcp [start]").hideHelp())
     .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
     .addOption(new Option("-U, --udpfwd <spec>").argParser(collect).default([]).hideHelp())
     .addHelpText(
@@ -239,14 +266,24 @@ export const slirpCommand: Subcommand = (program: Command) => {
     )
     .allowExcessArguments(true)
     .action(async (opts: SlirpCliOptions, cmd: Command) => {
-      const [stray] = cmd.args;
-      if (stray !== undefined) {
-        throw new UsageError(
-          `vde slirp takes no arguments; the switch is --sock: \`vde slirp --sock ${stray}\``,
-        );
-      }
-      if (opts.sock === undefined) {
+      const sock = switchGiven(opts, cmd.args);
+      if (sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
+      }
+      opts.sock = sock;
+      if (sock === "-") {
+        // slirpvde's `-s -`: the slirp on stdin/stdout in VDE's stream framing, as `vde plug - slirp://`.
+        if (opts.daemon) {
+          throw new UsageError(
+            "--daemon with --sock - (stdin/stdout) is refused: in the background they are /dev/null",
+          );
+        }
+        refuseStdioAtTerminal(
+          true,
+          "refusing to run a slirp on this terminal (--sock - carries frames on stdin/stdout in VDE's stream " +
+            "framing): run it in a pipe, e.g. `dpipe vde plug /tmp/net = ssh HOST vde slirp -s -`",
+        );
+        return runSlirp(opts);
       }
       // A mistake in the options is said first, whatever the switch's name finds (runSlirp reads them again).
       slirpConfigFromFlags(opts);

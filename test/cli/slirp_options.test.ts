@@ -71,12 +71,65 @@ Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///O
   );
 });
 
-Deno.test("vde slirp DIR (the switch without --sock) says to write --sock DIR, and no --sock at all says it is needed", async () => {
+Deno.test("vde slirp DIR, or -D DIR (slirpvde's trailing switch directory), plugs into DIR; two switches or none are refused in one line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-trailing-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    for (const args of [[`${tmp}/sw`], ["-D", `${tmp}/sw`], ["-D", "10.0.2.50", `${tmp}/sw`]]) {
+      const r = await run([...ourCli(), "slirp", ...args, "-d", "-p", `${tmp}/slirp.pid`], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const lease = args.includes("10.0.2.50") ? "10.0.2.50" : "10.0.2.15";
+      assert.match(
+        r.stderr,
+        new RegExp(`^vde slirp: on .*/sw: gateway 10\\.0\\.2\\.2/24 .* first lease ${lease}`),
+      );
+      Deno.kill(Number((await Deno.readTextFile(`${tmp}/slirp.pid`)).trim()), "SIGTERM");
+      // The pid file goes with the slirp: the next one starts on a switch without it.
+      for (let i = 0; i < 100 && (await Deno.stat(`${tmp}/slirp.pid`).then(() => true, () => false)); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
   assert.equal(
-    await refused(["slirp", "/tmp/net"]),
-    "vde: vde slirp takes no arguments; the switch is --sock: `vde slirp --sock /tmp/net`",
+    await refused(["slirp", "-s", "/tmp/net", "/tmp/other"]),
+    "vde: vde slirp plugs into one switch: /tmp/net, /tmp/other given; name it once, e.g. `vde slirp --sock /tmp/net`",
   );
   assert.equal(await refused(["slirp"]), "vde: vde slirp needs --sock DIR, the socket directory of a switch");
+});
+
+Deno.test("vde slirp -s - (slirpvde's slirp on stdin/stdout) speaks VDE's stream framing there, and ends with its input", async () => {
+  const child = new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), "slirp", "-s", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Its first frames (router advertisements, ARP) come unasked: a 2-byte length, then a frame of that length.
+  const reader = child.stdout.getReader();
+  let got = new Uint8Array(0);
+  while (got.length < 2 || got.length < 2 + ((got[0]! << 8) | got[1]!)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    got = new Uint8Array([...got, ...value]);
+  }
+  const length = (got[0]! << 8) | got[1]!;
+  assert.ok(length >= 14 && length <= 1514, `frame length ${length}`);
+  assert.deepEqual([...got.subarray(8, 14)], [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02], "from the gateway's MAC");
+  reader.releaseLock();
+  await child.stdin.close();
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  assert.match(new TextDecoder().decode(out.stderr), /^vde slirp: on stdin\/stdout: gateway 10\.0\.2\.2\/24/);
+  assert.equal(
+    await refused(["slirp", "-d", "-s", "-"]),
+    "vde: --daemon with --sock - (stdin/stdout) is refused: in the background they are /dev/null",
+  );
 });
 
 Deno.test("--slirp / -o take a whole slirp:// VNL pasted as the options, read as that VNL reads", () => {
@@ -168,18 +221,6 @@ Deno.test("slirpvde's -D [START], -L and -U are taken as they mean there: DHCP (
   assert.equal(
     slirpConfigFromFlags({ options: "slirp:///addr=10.1.0.2/24", dhcp: "10.1.0.50" }).dhcpStart,
     0x0a010032,
-  );
-});
-
-Deno.test("slirpvde's -D DIR (its trailing switch directory) is refused, not read as the first DHCP lease", async () => {
-  const r = await run([...ourCli(), "slirp", "-D", "/tmp/vde-no-such-switch"], {
-    check: false,
-    timeoutMs: 30_000,
-  });
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stderr,
-    /^vde: option '-D, --dhcp \[start\]' argument '\/tmp\/vde-no-such-switch' is invalid\. -D takes a first DHCP address \(-D 10\.0\.2\.50\); the switch is --sock: vde slirp --sock \/tmp\/vde-no-such-switch -D\n/,
   );
 });
 
