@@ -22,8 +22,11 @@ import {
   slirpOptionHint,
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
+import { ipv4ToU32, parseIpv4Text } from "../wire/ip_address.ts";
+import { prefixMask } from "../wire/ipv4.ts";
 import { exists } from "../os/paths.ts";
-import { slirpvdeHint } from "./slirpvde_flags.ts";
+import { slirpvdeHint, slirpvdeHostOption } from "./slirpvde_flags.ts";
+import { withSwitchOptions } from "./vde_plug_args.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -48,6 +51,15 @@ export interface SlirpCliOptions {
   /** slirpvde's -L / -U PORT:GUESTIP:GUESTPORT. */
   localfwd?: string[];
   udpfwd?: string[];
+  /** slirpvde's -H and -n ADDR[/LEN]: the gateway's address, or the network's (host part 0). */
+  host?: string;
+  network?: string;
+  /** slirpvde's -N ADDR: the DNS address the guests are given. */
+  dns?: string;
+  /** slirpvde's -P, -g and -m: the switch port's number, its socket's group and mode. */
+  port?: string;
+  group?: string;
+  mod?: string;
   /** Run in the background, returning once plugged in and serving (slirpvde's -d). */
   daemon?: boolean;
   pidfile?: string;
@@ -68,7 +80,18 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
       : o.options.startsWith("slirp://")
       ? o.options.slice("slirp://".length)
       : `/${o.options.replace(/^\/+/, "")}`;
-    const c = parseSlirpOptions(typeof o.dhcp === "string" ? `${options}/dhcp=${o.dhcp}` : options);
+    // slirpvde's network first, so -o addr= may move it and its -D and -N are read inside it.
+    const slirpvde = ([[o.host, "-H"], [o.network, "-n"]] as const)
+      .map(([v, flag]) => v === undefined ? "" : `/${slirpvdeHostOption(v, flag)}`).join("");
+    const given = `${slirpvde}${options}${typeof o.dhcp === "string" ? `/dhcp=${o.dhcp}` : ""}`;
+    let c = parseSlirpOptions(given);
+    if (o.dns !== undefined) {
+      // slirpvde's -N: inside the network, the DNS proxy's address; outside, a server the guests are sent
+      // to, which here the proxy forwards to (its guests are given the proxy).
+      const n = parseIpv4Text(o.dns);
+      const inside = n.ok && ((ipv4ToU32(n.value) & prefixMask(c.prefixLength)) >>> 0) === c.network;
+      c = parseSlirpOptions(`${given}/${inside ? "vnameserver" : "dns_upstream"}=${o.dns}`);
+    }
     if (o.hostLoopback === false) c.hostLoopback = false;
     if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
     if (o.dnsUpstream !== undefined && o.dnsUpstream.length > 0) {
@@ -254,6 +277,12 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .addOption(new Option("-D, --dhcp [start]").hideHelp())
     .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
     .addOption(new Option("-U, --udpfwd <spec>").argParser(collect).default([]).hideHelp())
+    .addOption(new Option("-H, --host <addr>").hideHelp())
+    .addOption(new Option("-n, --network <addr>").hideHelp())
+    .addOption(new Option("-N, --dns <addr>").hideHelp())
+    .addOption(new Option("-P, --port <n>").hideHelp())
+    .addOption(new Option("-g, --group <group>").hideHelp())
+    .addOption(new Option("-m, --mod <mode>").hideHelp())
     .addHelpText(
       "after",
       examples(
@@ -270,8 +299,17 @@ export const slirpCommand: Subcommand = (program: Command) => {
       if (sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
       }
-      opts.sock = sock;
-      if (sock === "-") {
+      // slirpvde's -P, -g and -m are the switch end's [port=N/group=G/mode=M], as vde_plug's are.
+      try {
+        opts.sock = withSwitchOptions(
+          sock,
+          { port: opts.port, group: opts.group, mode: opts.mod },
+          "-P, -g and -m",
+        );
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (opts.sock === "-") {
         // slirpvde's `-s -`: the slirp on stdin/stdout in VDE's stream framing, as `vde plug - slirp://`.
         if (opts.daemon) {
           throw new UsageError(

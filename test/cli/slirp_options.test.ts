@@ -10,6 +10,7 @@ import { TWO_HOSTS, withLabUp } from "../lab/_helpers.ts";
 import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
+import { formatIpv4 } from "../../src/wire/ipv4.ts";
 
 async function refused(args: string[]): Promise<string> {
   const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
@@ -224,16 +225,62 @@ Deno.test("slirpvde's -D [START], -L and -U are taken as they mean there: DHCP (
   );
 });
 
-Deno.test("slirpvde's -H, -N, -x and -q are answered with how they are said here", async () => {
-  const usage = "(run with --help for usage)\n";
+Deno.test("slirpvde's -H/-n ADDR[/LEN] and -N ADDR set the network and DNS as slirpvde does: hosts 2, 3 and 15 of it", () => {
+  const addrs = (c: ReturnType<typeof slirpConfigFromFlags>) =>
+    [c.network, c.prefixLength, c.gateway, c.dns, c.dhcpStart].map((v, i) => i === 1 ? v : formatIpv4(v));
+  // The host part zero names the network alone.
+  assert.deepEqual(addrs(slirpConfigFromFlags({ host: "10.1.0.0/16" })), [
+    "10.1.0.0",
+    16,
+    "10.1.0.2",
+    "10.1.0.3",
+    "10.1.0.15",
+  ]);
+  assert.deepEqual(addrs(slirpConfigFromFlags({ network: "192.168.55.1" })), [
+    "192.168.55.0",
+    24,
+    "192.168.55.1",
+    "192.168.55.3",
+    "192.168.55.15",
+  ]);
+  // -D's first lease and -N's DNS are read inside the network -H gives.
+  const c = slirpConfigFromFlags({ host: "10.1.2.3/16", dhcp: "10.1.0.40", dns: "10.1.0.53" });
+  assert.deepEqual(addrs(c), ["10.1.0.0", 16, "10.1.2.3", "10.1.0.53", "10.1.0.40"]);
+  // -N outside the network is a server of the host's side: the DNS proxy forwards to it.
+  const out = slirpConfigFromFlags({ dns: "192.0.2.53" });
+  assert.equal(formatIpv4(out.dns), "10.0.2.3");
+  assert.deepEqual(out.dnsUpstream?.map((u) => [...u.addr].join(".")), ["192.0.2.53"]);
+  assert.throws(
+    () => slirpConfigFromFlags({ host: "10.1.0.0/31" }),
+    /^Error: -H takes the gateway's ADDR\[\/LEN\] \(LEN 1-30\), e\.g\. -H 10\.1\.0\.2\/24; got "10\.1\.0\.0\/31"$/,
+  );
+});
+
+Deno.test("slirpvde's -P N, -g and -m (and -port, its single-dash long name) plug the slirp into port N of the switch", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-port-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    const r = await run(
+      [...ourCli(), "slirp", "-port", "5", "-m", "600", "-D", `${tmp}/sw`, "-d", "-p", `${tmp}/slirp.pid`],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const ports =
+      (await run([...ourCli(), "term", `${tmp}/sw`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+    assert.match(ports, /Port 0005 .*ACTIVE/);
+    Deno.kill(Number((await Deno.readTextFile(`${tmp}/slirp.pid`)).trim()), "SIGTERM");
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
   assert.equal(
-    withOptionHint(`vde: unknown option '-H'\n${usage}`),
-    `vde: unknown option '-H' (slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix)\n${usage}`,
+    await refused(["slirp", "-P", "3", "-s", "-"]),
+    "vde: -P, -g and -m set a switch port's options, and - is not a switch (vde://DIR or DIR)",
   );
-  assert.match(
-    withOptionHint("vde: unknown option '-N'\n"),
-    /\(slirpvde's -N ADDR is -o vnameserver=10\.0\.2\.3; --dns-upstream is the host's resolver\)\n$/,
-  );
+});
+
+Deno.test("slirpvde's -x, -X and -q are answered with how they are said here", async () => {
+  const usage = "(run with --help for usage)\n";
   assert.match(withOptionHint("vde: unknown option '-x'\n"), /--unixfwd 10\.0\.2\.2:PORT:PATH\)/);
   // Through the command line: -q (slirpvde's quiet) says where the lines go and how to drop them.
   const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-q"], {
