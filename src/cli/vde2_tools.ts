@@ -58,22 +58,39 @@ function first(values: Map<string, string>, ...names: string[]): string | undefi
   return names.map((n) => values.get(n)).find((v) => v !== undefined);
 }
 
-/** vde_plug2tap [-s SOCK] [-p PORT] [-g GROUP] [-m MODE] [-d] TAP: a plug between the switch and a tap. */
+/**
+ * vde_plug2tap [-s SOCK] [-p PORT] [-g GROUP] [-m MODE] [-d] [-P PIDFILE] TAP: a plug between the switch
+ * and a tap. Its -p is the port and -P the pid file, where vde plug's -p is the pid file.
+ */
 function plug2tap(args: readonly string[]): string {
-  const { values, words } = options(args, ["-s", "--sock", "-p", "--port", "-g", "--group", "-m", "--mode"]);
+  const { values, words } = options(args, [
+    "-s",
+    "--sock",
+    "-p",
+    "--port",
+    "-g",
+    "--group",
+    "-m",
+    "--mod",
+    "--mode",
+    "-P",
+    "--pidfile",
+  ]);
   const params = [
     ["port", first(values, "-p", "--port")],
     ["group", first(values, "-g", "--group")],
-    ["mode", first(values, "-m", "--mode")],
+    ["mode", first(values, "-m", "--mod", "--mode")],
   ].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
   const sock = first(values, "-s", "--sock") ?? "vde://";
   const end = params.length === 0 ? sock : `${sock}[${params.join("/")}]`;
   const tap = words.at(-1) ?? "TAP";
   // vde plug's -d returns once the port is attached and the tap exists, as vde_plug2tap -d did.
   const daemon = args.includes("-d") || args.includes("--daemon");
-  return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${
-    daemon ? "-d " : ""
-  }${shellQuoted(end)} tap://${shellQuoted(tap)}\`${daemon ? "" : ", -d to run it in the background"}`;
+  const pidfile = first(values, "-P", "--pidfile");
+  const flags = `${daemon ? "-d " : ""}${pidfile === undefined ? "" : `-p ${shellQuoted(pidfile)} `}`;
+  return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${flags}${
+    shellQuoted(end)
+  } tap://${shellQuoted(tap)}\`${daemon ? "" : ", -d to run it in the background"}`;
 }
 
 /** vde_tunctl [-u OWNER] [-g GROUP] -t NAME, or -d NAME: persistent taps. */

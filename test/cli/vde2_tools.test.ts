@@ -36,6 +36,11 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     /`vde plug '\/tmp\/sw\[port=3\/mode=660\]' tap:\/\/tap0`/,
   );
   assert.match(
+    vde2ToolHint("vde_plug2tap", ["-d", "-P", "/run/t0.pid", "--mod=660", "-s", "/tmp/sw", "tap0"])!,
+    /`vde plug -d -p \/run\/t0\.pid '\/tmp\/sw\[mode=660\]' tap:\/\/tap0`/,
+    "vde_plug2tap's -P is the pid file (vde plug's -p), its --mod the mode; the tap stays the last word",
+  );
+  assert.match(
     vde2ToolHint("vde_plug2tap", ["tap0"])!,
     /`vde plug vde:\/\/ tap:\/\/tap0`/,
     "the default switch",
