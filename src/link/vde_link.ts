@@ -76,6 +76,15 @@ export function parseVdeVnl(rest: string): VdeVnl {
     const eq = opt.indexOf("=");
     const key = eq < 0 ? "port" : KEYS.find((k) => k.startsWith(opt.slice(0, eq)));
     const value = eq < 0 ? opt : opt.slice(eq + 1);
+    if (key === undefined && opt.slice(0, eq) === "vlan") {
+      // vdeplug4 has no vlan= either: a port's VLAN is the switch's to set.
+      const port = out.port === undefined ? "PORT" : String(out.port);
+      throw new Error(
+        `vde:// takes no vlan=: a port's VLAN is set on the switch, \`vde term ${path} -c 'port/setvlan ${port} ${
+          opt.slice(eq + 1)
+        }'\` (vlan/create ${opt.slice(eq + 1)} first)`,
+      );
+    }
     if (key === undefined) {
       throw unknownOption("vde", opt.slice(0, eq), KEYS);
     }

@@ -209,6 +209,17 @@ Deno.test("a vde:// bracket value that is no number is vdeplug4's port group: pa
   assert.throws(() => parseVdeVnl("/tmp/sw[port=lan]"), /vde:\/\/ port must be a number, got "lan"/);
 });
 
+Deno.test("a vde:// vlan= (in neither vdeplug4 nor here) is refused with the switch command that sets a port's VLAN", () => {
+  assert.throws(
+    () => parseVdeVnl("/tmp/sw[port=3/vlan=5/mode=0660]"),
+    (e: Error) =>
+      e.message ===
+        "vde:// takes no vlan=: a port's VLAN is set on the switch, `vde term /tmp/sw -c 'port/setvlan 3 5'` " +
+          "(vlan/create 5 first)",
+  );
+  assert.throws(() => parseVdeVnl("/tmp/sw[vlan=7]"), /port\/setvlan PORT 7/);
+});
+
 Deno.test("vde plug into DIR[privatelan] (vdeplug4's port group) takes a free port, as vde_plug does, and says so", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-portgroup-" });
   const sw = await startOurSwitch(`${dir}/net`);
