@@ -78,31 +78,42 @@ Deno.test("vde_plug's --port, -g and -m become the switch end's bracket paramete
   );
 });
 
+/**
+ * Runs `vde plug ARGS` (through the whole command line, where '=' is rewritten) with `env`, waits until the
+ * switch at `dir` lists a port matching `seen`, then for the plug to exit with status 0.
+ */
+async function plugSeenOnSwitch(args: string[], dir: string, seen: RegExp, env?: Record<string, string>) {
+  const [exe, ...cli] = ourCli();
+  const child = new Deno.Command(exe!, {
+    args: [...cli, "plug", ...args],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    let ports = "";
+    for (let i = 0; i < 50 && !seen.test(ports); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ports = (await run([...ourCli(), "term", dir, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+    }
+    assert.match(ports, seen);
+    const out = await within("vde plug to exit", 15_000, child.output());
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    await reap(child);
+  }
+}
+
 Deno.test("vde plug --port 3 takes port 3 of a switch, and '= COMMAND' runs the command as its other end", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-plugargs-" });
   const sw = await startOurSwitch(`${tmp}/net`);
   try {
-    // Through the whole command line (mod.ts), where '=' is rewritten.
-    const [exe, ...cli] = ourCli();
-    const child = new Deno.Command(exe!, {
-      args: [...cli, "plug", "--port", "3", `${tmp}/net`, "=", "sleep", "3"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    try {
-      let ports = "";
-      for (let i = 0; i < 50 && !/Port 0003 .*ACTIVE/.test(ports); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        ports =
-          (await run([...ourCli(), "term", `${tmp}/net`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
-      }
-      assert.match(ports, /Port 0003 .*ACTIVE/);
-      const out = await within("vde plug to exit", 15_000, child.output());
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    } finally {
-      await reap(child);
-    }
+    await plugSeenOnSwitch(
+      ["--port", "3", `${tmp}/net`, "=", "sleep", "3"],
+      `${tmp}/net`,
+      /Port 0003 .*ACTIVE/,
+    );
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
@@ -115,27 +126,10 @@ Deno.test("vde plug = COMMAND (as vde_plug = ssh host vde_plug) plugs the comman
   try {
     await Deno.mkdir(`${home}/.vde2`);
     await Deno.symlink(`${home}/net`, `${home}/.vde2/default.switch`);
-    const [exe, ...cli] = ourCli();
-    const child = new Deno.Command(exe!, {
-      args: [...cli, "plug", "-D", "from-eq", "=", "sleep", "3"],
-      env: { HOME: home },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    try {
-      let ports = "";
-      for (let i = 0; i < 50 && !/from-eq/.test(ports); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        ports = (await run([...ourCli(), "term", `${home}/net`, "-c", "port/print"], { timeoutMs: 10_000 }))
-          .stdout;
-      }
-      assert.match(ports, /ACTIVE[\s\S]*from-eq/, "the switch has the plug's port");
-      const out = await within("vde plug to exit", 15_000, child.output());
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    } finally {
-      await reap(child);
-    }
+    // The plug's description shows on the port the default switch gave it.
+    await plugSeenOnSwitch(["-D", "from-eq", "=", "sleep", "3"], `${home}/net`, /ACTIVE[\s\S]*from-eq/, {
+      HOME: home,
+    });
   } finally {
     await sw.stop();
     await Deno.remove(home, { recursive: true });
