@@ -9,7 +9,7 @@ import { openLink } from "../link/registry.ts";
 import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { log } from "../log.ts";
+import { discardStderrLog, log } from "../log.ts";
 import {
   checkBootName,
   ConfigError,
@@ -60,6 +60,8 @@ export interface SlirpCliOptions {
   port?: string;
   group?: string;
   mod?: string;
+  /** slirpvde's -q: no log lines on stderr (a --logfile still gets them; a failure to start is still said). */
+  quiet?: boolean;
   /** Run in the background, returning once plugged in and serving (slirpvde's -d). */
   daemon?: boolean;
   pidfile?: string;
@@ -283,6 +285,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     .addOption(new Option("-P, --port <n>").hideHelp())
     .addOption(new Option("-g, --group <group>").hideHelp())
     .addOption(new Option("-m, --mod <mode>").hideHelp())
+    .addOption(new Option("-q, --quiet").hideHelp())
     .addHelpText(
       "after",
       examples(
@@ -295,6 +298,7 @@ export const slirpCommand: Subcommand = (program: Command) => {
     )
     .allowExcessArguments(true)
     .action(async (opts: SlirpCliOptions, cmd: Command) => {
+      if (opts.quiet) discardStderrLog();
       const sock = switchGiven(opts, cmd.args);
       if (sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");

@@ -5,7 +5,7 @@
  * DHCP is always on; -L/-U are a TCP/UDP forward, -t the TFTP root, -d and
  * -p the daemon and its pid file; -H/-n the network, read here by
  * slirpvdeHostOption; -N the DNS address; -P, -g and -m the switch port's
- * number, group and mode), and each
+ * number, group and mode; -q the quiet), and each
  * of the others is answered, when typed, with how it is said here, since
  * commander's bare "unknown option '-H'" leaves that user guessing. The
  * flags taken are declared in slirp.ts; this module holds the answers.
@@ -31,8 +31,6 @@ const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
   x: "slirpvde's -x PORT:PATH is --unixfwd 10.0.2.2:PORT:PATH",
   // -X lets the host's X clients reach a guest's X server (a free display of the host to GUEST:6000+D).
   X: "slirpvde's -X GUEST is --forward tcp:127.0.0.1:6001:GUEST:6000, then DISPLAY=localhost:1 on the host",
-  q: "slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null",
-  quiet: "slirpvde's --quiet: vde slirp writes only to stderr; 2>/dev/null",
 };
 
 /** slirpvde's long option names (with getopt_long_only: one dash or two) and ours for them. */

@@ -279,18 +279,42 @@ Deno.test("slirpvde's -P N, -g and -m (and -port, its single-dash long name) plu
   );
 });
 
-Deno.test("slirpvde's -x, -X and -q are answered with how they are said here", async () => {
+Deno.test("slirpvde's -x and -X are answered with how they are said here; -q silences the log lines, not a failure", async () => {
   const usage = "(run with --help for usage)\n";
   assert.match(withOptionHint("vde: unknown option '-x'\n"), /--unixfwd 10\.0\.2\.2:PORT:PATH\)/);
-  // Through the command line: -q (slirpvde's quiet) says where the lines go and how to drop them.
-  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-q"], {
+  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-X", "10.0.2.15"], {
     check: false,
     timeoutMs: 30_000,
   });
   assert.equal(r.code, 1);
+  assert.match(r.stderr, /^vde: unknown option '-X' \(slirpvde's -X GUEST is --forward .*\)\n/);
+  assert.ok(r.stderr.endsWith(usage), r.stderr);
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-quiet-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    // In the foreground, from its start to its stop by a signal: not a line.
+    const quiet = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "slirp", "-q", `${tmp}/sw`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let ports = "";
+    for (let i = 0; i < 100 && !/ACTIVE/.test(ports); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      ports =
+        (await run([...ourCli(), "term", `${tmp}/sw`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+    }
+    assert.match(ports, /ACTIVE/, "the slirp is plugged in");
+    quiet.kill("SIGTERM");
+    const out = await quiet.output();
+    assert.deepEqual([out.code, new TextDecoder().decode(out.stderr)], [0, ""]);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
   assert.equal(
-    r.stderr,
-    "vde: unknown option '-q' (slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null)\n" +
-      usage,
+    await refused(["slirp", "-quiet", "-s", "/tmp/vde-no-such-switch"]),
+    "vde: no switch at /tmp/vde-no-such-switch: the directory does not exist",
   );
 });

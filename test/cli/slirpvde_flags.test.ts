@@ -73,7 +73,7 @@ Deno.test("vde slirp -socket DIR -dhcp -daemon -pidfile FILE, slirpvde's line, s
 
 Deno.test("a slirpvde flag's answer closes no parenthesis of its own at the end, as the unknown-option line puts it in one", () => {
   const flags = ["x", "X"];
-  for (const flag of [...flags, "q", "quiet"]) {
+  for (const flag of flags) {
     const answer = slirpvdeHint(flag);
     assert.ok(answer !== undefined, flag);
     assert.doesNotMatch(answer, /\)$/, flag);
