@@ -137,8 +137,8 @@ const ANSWERS: Record<string, Answer> = {
     "vde2's vde_cryptcab is `vde cable` here: `vde cable keygen FILE` once, then `vde cable listen PORT " +
     "--sock DIR --key FILE` on one host and `vde cable connect HOST:PORT --sock DIR --key FILE` on the other",
   vdeq: qemu("vdeq"),
-  vdeqemu: qemu("vdeqemu"),
-  vdekvm: qemu("vdekvm"),
+  vdeqemu: qemu("vdeqemu", "qemu-system-x86_64"),
+  vdekvm: qemu("vdekvm", "kvm"),
   vde_pcapplug: () =>
     "vde has no pcap plug: Debian's vde_pcapplug plugs into `vde switch` as it is, or give the switch a tap " +
     "(`vde switch --tap vde0`) and bridge it with the interface: `ip link set IFACE master br0`, same for vde0",
@@ -157,9 +157,33 @@ const ANSWERS: Record<string, Answer> = {
 export const QEMU_ON_SWITCH =
   "qemu-system-x86_64 ... -netdev vde,id=n0,sock=DIR -device virtio-net,netdev=n0,mac=52:54:00:00:00:01";
 
-/** vdeq, vdeqemu and vdekvm: QEMU has VDE built in. */
-function qemu(name: string): Answer {
-  return () => `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
+/**
+ * vdeq, vdeqemu and vdekvm: QEMU has VDE built in. With a command line, it
+ * is answered rebuilt: vdeq's `--mod MODE` dropped (the switch's --mode
+ * applies), its old `-sock PATH` as QEMU's own -netdev, the rest as typed
+ * (`-net vde,sock=...` is QEMU's already); with no VDE interface, one on
+ * the default switch, as vdeq gave.
+ */
+function qemu(name: string, program?: string): Answer {
+  return (args) => {
+    const words = program === undefined ? [...args] : [program, ...args];
+    if (words.length === 0 || words[0]!.startsWith("-")) {
+      return `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
+    }
+    const out: string[] = [];
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      if (w === "--mod") i++;
+      else if (w === "-sock" && words[i + 1] !== undefined) {
+        out.push("-netdev", `vde,id=n0,sock=${words[++i]}`, "-device", "virtio-net,netdev=n0");
+      } else out.push(w);
+    }
+    // vdeq gave a VM without a VDE interface one on the default switch, as QEMU's -netdev vde does unnamed.
+    if (!out.some((w) => /(^|,)vde(,|$)/.test(w))) {
+      out.push("-netdev", "vde,id=n0", "-device", "virtio-net,netdev=n0");
+    }
+    return `vde2's ${name} is QEMU's own VDE support here: \`${out.map(shellQuoted).join(" ")}\``;
+  };
 }
 
 /**
