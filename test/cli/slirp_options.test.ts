@@ -313,8 +313,9 @@ Deno.test("slirpvde's -x and -X are answered with how they are said here; -q sil
     await sw.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
-  assert.equal(
+  // A running lab (another test's) may be named after it: the line begins the same.
+  assert.match(
     await refused(["slirp", "-quiet", "-s", "/tmp/vde-no-such-switch"]),
-    "vde: no switch at /tmp/vde-no-such-switch: the directory does not exist",
+    /^vde: no switch at \/tmp\/vde-no-such-switch: the directory does not exist/,
   );
 });
