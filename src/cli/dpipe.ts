@@ -15,12 +15,30 @@
  * period) and its neighbours read end of input; they get a moment to finish
  * and exit on their own (`printf x = sh -c "cat > f"` must write f), then
  * the others are terminated, and dpipe exits with the first command's status.
+ *
+ * dpipe's options: -d and -p PIDFILE are every daemon's (program.ts); -n and
+ * -N (one process per command, the last the parent of the others) are
+ * taken and change nothing, as the commands are joined the same way; -P
+ * PGRPFILE is refused with what does its job, since vde dpipe's commands
+ * share its caller's process group (a script's, which `kill -- -PGRP` would
+ * end too).
  */
 import { onSignals } from "./signals.ts";
-import { type Command, CommanderError } from "commander";
+import { type Command, CommanderError, Option } from "commander";
+import { programOf, runProgram } from "./program.ts";
 import { type Subcommand, UsageError } from "./main.ts";
 import { examples } from "./help.ts";
 import { cannotRun } from "../os/processes.ts";
+
+/** dpipe's options (vdeplug4's): -d, -p, and the ones taken or refused (see above). */
+interface DpipeFlags {
+  daemon?: boolean;
+  pidfile?: string;
+  logfile?: string;
+  nowrapproc?: boolean;
+  nowrapnoclean?: boolean;
+  pgrpfile?: string;
+}
 
 /** A pair of byte streams: one side of a command as dpipe sees it. */
 interface Side {
@@ -65,9 +83,10 @@ export function splitCommands(args: readonly string[]): string[][] {
 /**
  * Runs the commands as a dpipe chain until the first one exits.
  *
+ * @param started called once every command is spawned (a `-d` start returns then)
  * @returns the exit status of the first command to exit
  */
-export async function runDpipe(commands: readonly string[][]): Promise<number> {
+export async function runDpipe(commands: readonly string[][], started = () => {}): Promise<number> {
   const middle = commands.length > 2;
   const dir = middle ? await Deno.makeTempDir({ prefix: "vde-dpipe-" }) : undefined;
   const children: Deno.ChildProcess[] = [];
@@ -109,6 +128,7 @@ export async function runDpipe(commands: readonly string[][]): Promise<number> {
         ),
       );
     }
+    started();
     const exits = children.map((c, i) => c.status.then((status) => ({ i, status })));
     const opened = await Promise.race([Promise.all(pending).then(() => undefined), Promise.race(exits)]);
     if (opened !== undefined) {
@@ -150,6 +170,15 @@ export const dpipeCommand: Subcommand = (program: Command) => {
     .description("run commands joined by bidirectional pipes: CMD1 ARGS = CMD2 ARGS [= CMD3 ...]")
     .argument("<command...>", "commands and their arguments, separated by =")
     .passThroughOptions()
+    .option("-d, --daemon", "run in the background, returning once the commands are started")
+    .option(
+      "-p, --pidfile <file>",
+      "write the pid to FILE (removed at exit): kill $(cat FILE) stops every command",
+    )
+    .option("--logfile <file>", "append log lines to FILE")
+    .addOption(new Option("-n, --nowrapproc").hideHelp())
+    .addOption(new Option("-N, --nowrapnoclean").hideHelp())
+    .addOption(new Option("-P, --pgrpfile <file>").hideHelp())
     .addHelpText(
       "after",
       examples(
@@ -157,8 +186,21 @@ export const dpipeCommand: Subcommand = (program: Command) => {
         "vde dpipe vde_plug /tmp/a = vde wirefilter -d 50 = vde_plug /tmp/b  # with a delay",
       ),
     )
-    .action(async (args: string[]) => {
-      const status = await runDpipe(splitCommands(args));
+    .action(async (args: string[], flags: DpipeFlags) => {
+      const commands = splitCommands(args);
+      if (flags.pgrpfile !== undefined) {
+        throw new UsageError(
+          "dpipe's -P PGRPFILE is not taken: vde dpipe's commands are in its caller's process group; " +
+            `-p ${flags.pgrpfile} names vde dpipe, and kill $(cat ${flags.pgrpfile}) stops every command`,
+        );
+      }
+      let status = 0;
+      if (flags.daemon || flags.pidfile !== undefined || flags.logfile !== undefined) {
+        await runProgram(programOf("vde dpipe", "dpipe", flags, false), async (p) => {
+          const started = () => p.ready(p.inBackground ? commands.map((c) => c[0]).join(" = ") : undefined);
+          status = await runDpipe(commands, started);
+        });
+      } else status = await runDpipe(commands);
       // runCli turns a CommanderError into the process's exit status without printing anything.
       if (status !== 0) {
         throw new CommanderError(status, "vde.dpipe.status", `command exited with status ${status}`);

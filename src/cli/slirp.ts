@@ -3,11 +3,13 @@
  * form of `vde plug vde://DIR slirp://...` (and of the legacy slirpvde).
  */
 import { runProgram, withDaemonOptions } from "./program.ts";
-import { type Command, InvalidArgumentError, Option } from "commander";
+import { type Command, Option } from "commander";
 import { openVdeLink, parseVdeVnl } from "../link/vde_link.ts";
+import { openLink } from "../link/registry.ts";
+import { refuseStdioAtTerminal } from "./stdio_terminal.ts";
 import { plug } from "../link/plug.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
-import { log } from "../log.ts";
+import { discardStderrLog, log } from "../log.ts";
 import {
   checkBootName,
   ConfigError,
@@ -22,8 +24,11 @@ import {
 import { examples } from "./help.ts";
 import { joinOptions } from "./join_options.ts";
 import { FIRST_ANSWER_MS } from "../slirp/gateway_guard.ts";
+import { ipv4ToU32, parseIpv4Text } from "../wire/ip_address.ts";
+import { prefixMask } from "../wire/ipv4.ts";
 import { exists } from "../os/paths.ts";
-import { slirpvdeHint } from "./slirpvde_flags.ts";
+import { slirpvdeHint, slirpvdeHostOption } from "./slirpvde_flags.ts";
+import { withSwitchOptions } from "./vde_plug_args.ts";
 import { startMetricsServer } from "../web/metrics_server.ts";
 import { renderSlirpMetrics } from "../web/slirp_metrics.ts";
 import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./main.ts";
@@ -48,6 +53,17 @@ export interface SlirpCliOptions {
   /** slirpvde's -L / -U PORT:GUESTIP:GUESTPORT. */
   localfwd?: string[];
   udpfwd?: string[];
+  /** slirpvde's -H and -n ADDR[/LEN]: the gateway's address, or the network's (host part 0). */
+  host?: string;
+  network?: string;
+  /** slirpvde's -N ADDR: the DNS address the guests are given. */
+  dns?: string;
+  /** slirpvde's -P, -g and -m: the switch port's number, its socket's group and mode. */
+  port?: string;
+  group?: string;
+  mod?: string;
+  /** slirpvde's -q: no log lines on stderr (a --logfile still gets them; a failure to start is still said). */
+  quiet?: boolean;
   /** Run in the background, returning once plugged in and serving (slirpvde's -d). */
   daemon?: boolean;
   pidfile?: string;
@@ -68,7 +84,18 @@ export function slirpConfigFromFlags(o: Omit<SlirpCliOptions, "sock">): SlirpCon
       : o.options.startsWith("slirp://")
       ? o.options.slice("slirp://".length)
       : `/${o.options.replace(/^\/+/, "")}`;
-    const c = parseSlirpOptions(typeof o.dhcp === "string" ? `${options}/dhcp=${o.dhcp}` : options);
+    // slirpvde's network first, so -o addr= may move it and its -D and -N are read inside it.
+    const slirpvde = ([[o.host, "-H"], [o.network, "-n"]] as const)
+      .map(([v, flag]) => v === undefined ? "" : `/${slirpvdeHostOption(v, flag)}`).join("");
+    const given = `${slirpvde}${options}${typeof o.dhcp === "string" ? `/dhcp=${o.dhcp}` : ""}`;
+    let c = parseSlirpOptions(given);
+    if (o.dns !== undefined) {
+      // slirpvde's -N: inside the network, the DNS proxy's address; outside, a server the guests are sent
+      // to, which here the proxy forwards to (its guests are given the proxy).
+      const n = parseIpv4Text(o.dns);
+      const inside = n.ok && ((ipv4ToU32(n.value) & prefixMask(c.prefixLength)) >>> 0) === c.network;
+      c = parseSlirpOptions(`${given}/${inside ? "vnameserver" : "dns_upstream"}=${o.dns}`);
+    }
     if (o.hostLoopback === false) c.hostLoopback = false;
     if (o.mtu !== undefined) c.mtu = parseMtu(o.mtu);
     if (o.dnsUpstream !== undefined && o.dnsUpstream.length > 0) {
@@ -114,8 +141,10 @@ function collect(value: string, previous: string[]): string[] {
 /** Runs a slirp on the switch at `o.sock` until a signal or the switch goes away. */
 export async function runSlirp(o: SlirpCliOptions): Promise<void> {
   const config = slirpConfigFromFlags(o);
-  // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics).
-  if (slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
+  const stdio = o.sock === "-";
+  // `--http` does not keep it on the main thread: it asks the thread (see SlirpThread.metrics). The thread
+  // takes a switch's socket; stdin/stdout (slirpvde's `-s -`) stay here.
+  if (!stdio && slirpThreadRefusal(config, o.thread) === null) return await runSlirpThread(o, config);
   await runProgram(slirpProgram(o), async (p) => {
     // On this thread only here (`--no-thread`): the threaded slirp's stack is its worker's alone, and a
     // module the main thread loaded stays in its memory.
@@ -124,9 +153,11 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       throw new UsageError((err as Error).message);
     });
     p.defer(() => slirp.close());
-    const sw = await openVdeLink(o.sock, { description: "vde slirp:" }).catch((err) => {
-      throw new UsageError((err as Error).message);
-    });
+    const sw = await (stdio ? openLink("-") : openVdeLink(o.sock, { description: "vde slirp:" })).catch(
+      (err) => {
+        throw new UsageError((err as Error).message);
+      },
+    );
     p.defer(() => sw.close());
     if (o.http !== undefined) {
       const web = startMetricsServer("vde slirp", o.http, () => renderSlirpMetrics(o.sock, slirp.stack));
@@ -135,7 +166,7 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
     // Plugged before ready: the stack probes for its gateway once plugged (untilProbed).
     const plugged = plug(sw, slirp);
     await untilProbed(p.inBackground, p.stopped);
-    p.ready(slirpStarted(o.sock, slirp.stack.describe()[0]!));
+    p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
     log("vde slirp", switchLinkSummary(sw.stats));
@@ -186,15 +217,33 @@ export const withOptionHint = unknownOptionHint((name) =>
     : slirpvdeHint(name) ?? slirpOptionHint(name)
 );
 
+/** Whether `value` is an IPv4 address as -D's first lease is written. */
+function isAddress(value: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(value);
+}
+
 /**
- * slirpvde's -D takes its first address only as --dhcp=ADDR; commander gives -D the next word, so
- * `-D /tmp/net` (slirpvde's trailing switch directory) would be read as the first lease.
+ * slirpvde's switch directory, given as `--sock DIR` or, as its synopsis has it, last (`slirpvde -D
+ * /tmp/net`). Its -D takes a first address only as --dhcp=ADDR, but commander gives -D the next word:
+ * one that is no address is that directory, and -D is DHCP on (it always is here).
  */
-function dhcpStart(value: string): string {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(value)) return value;
-  throw new InvalidArgumentError(
-    `-D takes a first DHCP address (-D 10.0.2.50); the switch is --sock: vde slirp --sock ${value} -D`,
-  );
+function switchGiven(opts: SlirpCliOptions, words: readonly string[]): string | undefined {
+  const trailing = [...words];
+  if (typeof opts.dhcp === "string" && !isAddress(opts.dhcp)) {
+    trailing.unshift(opts.dhcp);
+    opts.dhcp = true;
+  }
+  if (
+    trailing.length > 1 || (trailing.length === 1 && opts.sock !== undefined && opts.sock !== trailing[0])
+  ) {
+    throw new UsageError(
+      `vde slirp plugs into one switch: ${
+        [opts.sock, ...trailing].filter((w) => w !== undefined).join(", ")
+      } ` +
+        `given; name it once, e.g. \`vde slirp --sock ${opts.sock ?? trailing[0]}\``,
+    );
+  }
+  return opts.sock ?? trailing[0];
 }
 
 /** Registers `vde slirp`. */
@@ -204,7 +253,10 @@ export const slirpCommand: Subcommand = (program: Command) => {
       .description("plug a user-mode TCP/IP stack (NAT to the host, DHCP, DNS, forwards) into a switch")
       // `--restricted` or QEMU's `--hostfwd` are a libslirp user's first guesses: say how they are written here.
       .configureOutput(vdeErrors(withOptionHint))
-      .option("-s, --sock <dir>", "socket directory of the switch (required)")
+      .option(
+        "-s, --sock <dir>",
+        "socket directory of the switch (or given last, as slirpvde; - is stdin/stdout)",
+      )
       .option(
         "-f, --forward <spec>",
         "inbound forward tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT, e.g. tcp:8080:80 (repeatable)",
@@ -243,9 +295,16 @@ export const slirpCommand: Subcommand = (program: Command) => {
     "run in the background, returning once the slirp is plugged in and serves",
   )
     // slirpvde's own spellings, for its users' scripts (slirpvde_flags.ts); the rest get a hint.
-    .addOption(new Option("-D, --dhcp [start]").argParser(dhcpStart).hideHelp())
+    .addOption(new Option("-D, --dhcp [start]").hideHelp())
     .addOption(new Option("-L, --localfwd <spec>").argParser(collect).default([]).hideHelp())
     .addOption(new Option("-U, --udpfwd <spec>").argParser(collect).default([]).hideHelp())
+    .addOption(new Option("-H, --host <addr>").hideHelp())
+    .addOption(new Option("-n, --network <addr>").hideHelp())
+    .addOption(new Option("-N, --dns <addr>").hideHelp())
+    .addOption(new Option("-P, --port <n>").hideHelp())
+    .addOption(new Option("-g, --group <group>").hideHelp())
+    .addOption(new Option("-m, --mod <mode>").hideHelp())
+    .addOption(new Option("-q, --quiet").hideHelp())
     .addHelpText(
       "after",
       examples(
@@ -258,14 +317,34 @@ export const slirpCommand: Subcommand = (program: Command) => {
     )
     .allowExcessArguments(true)
     .action(async (opts: SlirpCliOptions, cmd: Command) => {
-      const [stray] = cmd.args;
-      if (stray !== undefined) {
-        throw new UsageError(
-          `vde slirp takes no arguments; the switch is --sock: \`vde slirp --sock ${stray}\``,
-        );
-      }
-      if (opts.sock === undefined) {
+      if (opts.quiet) discardStderrLog();
+      const sock = switchGiven(opts, cmd.args);
+      if (sock === undefined) {
         throw new UsageError("vde slirp needs --sock DIR, the socket directory of a switch");
+      }
+      // slirpvde's -P, -g and -m are the switch end's [port=N/group=G/mode=M], as vde_plug's are.
+      try {
+        opts.sock = withSwitchOptions(
+          sock,
+          { port: opts.port, group: opts.group, mode: opts.mod },
+          "-P, -g and -m",
+        );
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (opts.sock === "-") {
+        // slirpvde's `-s -`: the slirp on stdin/stdout in VDE's stream framing, as `vde plug - slirp://`.
+        if (opts.daemon) {
+          throw new UsageError(
+            "--daemon with --sock - (stdin/stdout) is refused: in the background they are /dev/null",
+          );
+        }
+        refuseStdioAtTerminal(
+          true,
+          "refusing to run a slirp on this terminal (--sock - carries frames on stdin/stdout in VDE's stream " +
+            "framing): run it in a pipe, e.g. `dpipe vde plug /tmp/net = ssh HOST vde slirp -s -`",
+        );
+        return runSlirp(opts);
       }
       // A mistake in the options is said first, whatever the switch's name finds (runSlirp reads them again).
       slirpConfigFromFlags(opts);

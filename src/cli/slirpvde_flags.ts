@@ -3,7 +3,9 @@
  * says `slirpvde -s /tmp/net -D -L 2222:10.0.2.15:22 -U 5353:10.0.2.15:53`;
  * the flags that mean the same here are taken as they are (-D is a no-op:
  * DHCP is always on; -L/-U are a TCP/UDP forward, -t the TFTP root, -d and
- * -p the daemon and its pid file), and each
+ * -p the daemon and its pid file; -H/-n the network, read here by
+ * slirpvdeHostOption; -N the DNS address; -P, -g and -m the switch port's
+ * number, group and mode; -q the quiet), and each
  * of the others is answered, when typed, with how it is said here, since
  * commander's bare "unknown option '-H'" leaves that user guessing. The
  * flags taken are declared in slirp.ts; this module holds the answers.
@@ -17,32 +19,18 @@
  * their answer.
  */
 import { getoptLongOnly } from "./vde_switch_args.ts";
+import { ConfigError } from "../slirp/config.ts";
+import { formatIpv4, prefixMask } from "../wire/ipv4.ts";
 
 /**
  * How slirpvde's flags this command does not take are said here, keyed by
  * the name without dashes (short letter, long name, and the single-dash long
- * names of its first usage line; --dns is QEMU's too, answered as QEMU's).
+ * names of its first usage line).
  */
 const SLIRPVDE_HINTS: Readonly<Record<string, string>> = {
-  H: "slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix",
-  host: "slirpvde's --host ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix",
-  n: "slirpvde's -n NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",
-  network:
-    "slirpvde's --network NET/MASK is -o addr=NET.2/MASK (the gateway's address), e.g. -o addr=10.1.0.2/24",
-  N: "slirpvde's -N ADDR is -o vnameserver=10.0.2.3; --dns-upstream is the host's resolver",
-  P: "slirpvde's -P N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
-  port: "slirpvde's --port N: plug it on port N with vde plug 'vde://DIR[N]' slirp://",
   x: "slirpvde's -x PORT:PATH is --unixfwd 10.0.2.2:PORT:PATH",
   // -X lets the host's X clients reach a guest's X server (a free display of the host to GUEST:6000+D).
   X: "slirpvde's -X GUEST is --forward tcp:127.0.0.1:6001:GUEST:6000, then DISPLAY=localhost:1 on the host",
-  m: "slirpvde's -m: vde slirp makes no socket of its own; the switch's --mode applies",
-  mod: "slirpvde's --mod: vde slirp makes no socket of its own; the switch's --mode applies",
-  g: "slirpvde's -g: vde slirp makes no socket of its own; the switch's --group applies",
-  q: "slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null",
-  quiet: "slirpvde's --quiet: vde slirp writes only to stderr; 2>/dev/null",
-  nameserver:
-    "slirpvde's --nameserver ADDR is -o vnameserver=10.0.2.3; --dns-upstream is the host's resolver",
-  group: "slirpvde's --group: vde slirp makes no socket of its own; the switch's --group applies",
 };
 
 /** slirpvde's long option names (with getopt_long_only: one dash or two) and ours for them. */
@@ -56,9 +44,9 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
   daemon: "daemon",
   tftp: "tftp",
   help: "help",
-  // Not taken here: given two dashes, so the parser names them whole and their answer applies.
+  // Given two dashes, so the parser reads them whole (not as bundled letters): -host is --host, not -h ost.
   network: "network",
-  nameserver: "nameserver",
+  nameserver: "dns",
   dns: "dns",
   host: "host",
   mod: "mod",
@@ -77,4 +65,30 @@ export const toSlirpLongOptions: (args: string[]) => string[] = getoptLongOnly("
 /** How slirpvde's flag `name` (without dashes) is said here, or undefined. */
 export function slirpvdeHint(name: string): string | undefined {
   return Object.hasOwn(SLIRPVDE_HINTS, name) ? SLIRPVDE_HINTS[name] : undefined;
+}
+
+/**
+ * slirpvde's `-H ADDR[/LEN]` (and its alias `-n`) as slirp:// options: the
+ * gateway's address and prefix (LEN 24 when not given), DNS at host 3 and
+ * the first lease at host 15 of the network. An address whose host part is
+ * zero names the network alone, whose gateway is host 2 (`-H 10.1.0.0/16`
+ * is `addr=10.1.0.2/16/vnameserver=10.1.0.3/dhcp=10.1.0.15`).
+ *
+ * @throws ConfigError with a one-line reason
+ */
+export function slirpvdeHostOption(text: string, flag: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text.trim());
+  const bytes = m?.slice(1, 5).map(Number) ?? [];
+  const len = Number(m?.[5] ?? 24);
+  if (m === null || bytes.some((b) => b > 255) || len < 1 || len > 30) {
+    throw new ConfigError(
+      `${flag} takes the gateway's ADDR[/LEN] (LEN 1-30), e.g. ${flag} 10.1.0.2/24; got "${text}"`,
+    );
+  }
+  const addr = bytes.reduce((a, b) => (a * 256 + b) >>> 0, 0);
+  const net = (addr & prefixMask(len)) >>> 0;
+  // slirp://'s addr= keeps the DNS and first lease's host parts (0.0.2.3 in a /16: 10.1.2.3); slirpvde's
+  // are host numbers 3 and 15 of the network (10.1.0.3).
+  const host = (n: number) => formatIpv4((net + n) >>> 0);
+  return `addr=${addr === net ? host(2) : formatIpv4(addr)}/${len}/vnameserver=${host(3)}/dhcp=${host(15)}`;
 }

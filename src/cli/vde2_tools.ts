@@ -58,22 +58,39 @@ function first(values: Map<string, string>, ...names: string[]): string | undefi
   return names.map((n) => values.get(n)).find((v) => v !== undefined);
 }
 
-/** vde_plug2tap [-s SOCK] [-p PORT] [-g GROUP] [-m MODE] [-d] TAP: a plug between the switch and a tap. */
+/**
+ * vde_plug2tap [-s SOCK] [-p PORT] [-g GROUP] [-m MODE] [-d] [-P PIDFILE] TAP: a plug between the switch
+ * and a tap. Its -p is the port and -P the pid file, where vde plug's -p is the pid file.
+ */
 function plug2tap(args: readonly string[]): string {
-  const { values, words } = options(args, ["-s", "--sock", "-p", "--port", "-g", "--group", "-m", "--mode"]);
+  const { values, words } = options(args, [
+    "-s",
+    "--sock",
+    "-p",
+    "--port",
+    "-g",
+    "--group",
+    "-m",
+    "--mod",
+    "--mode",
+    "-P",
+    "--pidfile",
+  ]);
   const params = [
     ["port", first(values, "-p", "--port")],
     ["group", first(values, "-g", "--group")],
-    ["mode", first(values, "-m", "--mode")],
+    ["mode", first(values, "-m", "--mod", "--mode")],
   ].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
   const sock = first(values, "-s", "--sock") ?? "vde://";
   const end = params.length === 0 ? sock : `${sock}[${params.join("/")}]`;
   const tap = words.at(-1) ?? "TAP";
   // vde plug's -d returns once the port is attached and the tap exists, as vde_plug2tap -d did.
   const daemon = args.includes("-d") || args.includes("--daemon");
-  return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${
-    daemon ? "-d " : ""
-  }${shellQuoted(end)} tap://${shellQuoted(tap)}\`${daemon ? "" : ", -d to run it in the background"}`;
+  const pidfile = first(values, "-P", "--pidfile");
+  const flags = `${daemon ? "-d " : ""}${pidfile === undefined ? "" : `-p ${shellQuoted(pidfile)} `}`;
+  return `vde2's vde_plug2tap is a plug between the switch and the tap here: \`vde plug ${flags}${
+    shellQuoted(end)
+  } tap://${shellQuoted(tap)}\`${daemon ? "" : ", -d to run it in the background"}`;
 }
 
 /** vde_tunctl [-u OWNER] [-g GROUP] -t NAME, or -d NAME: persistent taps. */
@@ -120,8 +137,8 @@ const ANSWERS: Record<string, Answer> = {
     "vde2's vde_cryptcab is `vde cable` here: `vde cable keygen FILE` once, then `vde cable listen PORT " +
     "--sock DIR --key FILE` on one host and `vde cable connect HOST:PORT --sock DIR --key FILE` on the other",
   vdeq: qemu("vdeq"),
-  vdeqemu: qemu("vdeqemu"),
-  vdekvm: qemu("vdekvm"),
+  vdeqemu: qemu("vdeqemu", "qemu-system-x86_64"),
+  vdekvm: qemu("vdekvm", "kvm"),
   vde_pcapplug: () =>
     "vde has no pcap plug: Debian's vde_pcapplug plugs into `vde switch` as it is, or give the switch a tap " +
     "(`vde switch --tap vde0`) and bridge it with the interface: `ip link set IFACE master br0`, same for vde0",
@@ -140,9 +157,33 @@ const ANSWERS: Record<string, Answer> = {
 export const QEMU_ON_SWITCH =
   "qemu-system-x86_64 ... -netdev vde,id=n0,sock=DIR -device virtio-net,netdev=n0,mac=52:54:00:00:00:01";
 
-/** vdeq, vdeqemu and vdekvm: QEMU has VDE built in. */
-function qemu(name: string): Answer {
-  return () => `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
+/**
+ * vdeq, vdeqemu and vdekvm: QEMU has VDE built in. With a command line, it
+ * is answered rebuilt: vdeq's `--mod MODE` dropped (the switch's --mode
+ * applies), its old `-sock PATH` as QEMU's own -netdev, the rest as typed
+ * (`-net vde,sock=...` is QEMU's already); with no VDE interface, one on
+ * the default switch, as vdeq gave.
+ */
+function qemu(name: string, program?: string): Answer {
+  return (args) => {
+    const words = program === undefined ? [...args] : [program, ...args];
+    if (words.length === 0 || words[0]!.startsWith("-")) {
+      return `vde2's ${name} is QEMU's own VDE support here: ${QEMU_ON_SWITCH}`;
+    }
+    const out: string[] = [];
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      if (w === "--mod") i++;
+      else if (w === "-sock" && words[i + 1] !== undefined) {
+        out.push("-netdev", `vde,id=n0,sock=${words[++i]}`, "-device", "virtio-net,netdev=n0");
+      } else out.push(w);
+    }
+    // vdeq gave a VM without a VDE interface one on the default switch, as QEMU's -netdev vde does unnamed.
+    if (!out.some((w) => /(^|,)vde(,|$)/.test(w))) {
+      out.push("-netdev", "vde,id=n0", "-device", "virtio-net,netdev=n0");
+    }
+    return `vde2's ${name} is QEMU's own VDE support here: \`${out.map(shellQuoted).join(" ")}\``;
+  };
 }
 
 /**

@@ -6,7 +6,8 @@
  * (`/tmp/net[port=3/group=vde/mode=660]`); and it joins a VNL to a command
  * written after `=` (`vde_plug /tmp/net = ssh hostB vde_plug /tmp/net`),
  * which is our `cmd://`. Both are rewritten here: `=` and what follows into
- * one `cmd://` word before the parser sees the arguments, the options into
+ * one `cmd://` word before the parser sees the arguments (after the empty
+ * VNL, the default switch, when none comes before `=`), the options into
  * bracket parameters once the parser has them. vde_plug's daemon and pid
  * file options are every daemon's (program.ts); its syslog options, `-l`
  * and `-L`, say what vde_plug says (plug_log.ts).
@@ -31,10 +32,42 @@ export function toPlugArgs(args: string[]): string[] {
   const head = eq < 0 ? args : args.slice(0, eq);
   const out = head.map((a) => SINGLE_DASH[a] ?? a);
   if (eq < 0) return out;
-  const command = args.slice(eq + 1);
-  // `vde_plug = cmd` (no VNL before it) joins the default switch; ours has no default switch end, so the
-  // command is left for the parser to pair with stdin/stdout or refuse as a missing VNL, as with `vde plug cmd://...`.
-  return [...out, `cmd://${command.map(shellQuoted).join(" ")}`];
+  const command = `cmd://${args.slice(eq + 1).map(shellQuoted).join(" ")}`;
+  // `vde_plug = COMMAND` (no VNL before it) joins the default switch to the command, as its man page's
+  // `dpipe vde_plug = vde_plug /tmp/sw2` does: the empty VNL '' is that switch. Without it the command
+  // would be the first end and stdin/stdout the second, joining nothing to the command.
+  return hasVnl(out.slice(1)) ? [...out, command] : [...out, "", command];
+}
+
+/** `vde plug`'s options that take a value, long and short (program.ts's -p, --pidfile and --logfile too). */
+const VALUE_LONG = new Set([
+  "--port",
+  "--port2",
+  "--group",
+  "--group2",
+  "--mod",
+  "--mod2",
+  "--descr",
+  "--pidfile",
+  "--logfile",
+]);
+const VALUE_SHORT = "gGmMDp";
+
+/** Whether `vde plug`'s arguments `head` (before `=`) name a VNL, not options and their values alone. */
+function hasVnl(head: readonly string[]): boolean {
+  for (let i = 0; i < head.length; i++) {
+    const a = head[i]!;
+    if (a === "--") return i + 1 < head.length;
+    if (a.startsWith("--")) {
+      if (VALUE_LONG.has(a)) i++;
+    } else if (a.startsWith("-") && a !== "-") {
+      // A cluster of short flags (`-dp FILE`, `-gvde`): a letter taking a value takes the rest, or the next word.
+      const letters = a.slice(1);
+      const at = [...letters].findIndex((c) => VALUE_SHORT.includes(c));
+      if (at === letters.length - 1) i++;
+    } else return true;
+  }
+  return false;
 }
 
 /** `word` as one shell word: as it is when nothing in it would expand, else single-quoted. */

@@ -1,5 +1,7 @@
 /**
  * `vde://PATH[PORT]`: a client port on a vde_switch (ours or the C one).
+ * A bracket value that is no number is vdeplug4's port group, which no
+ * switch has: as vdeplug4 does then, a free port is taken (and said).
  *
  * The handshake (spec 1.4): bind a datagram socket in the switch directory,
  * send a v3 request naming it on `PATH/ctl`, read the 110-byte reply naming
@@ -40,6 +42,7 @@ import { NAME_PATTERN, ROOT_LABS_DIR } from "../vde/lab_dirs.ts";
 import { giveSocketFile } from "../os/socket_file.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
 import { unknownOption } from "./vnl_params.ts";
+import { log } from "../log.ts";
 import { dirOf, isDirectory } from "../os/paths.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
 import { closeFd, type OpenedPath, openOwnedPath } from "../io/unix_stream.ts";
@@ -49,6 +52,11 @@ export interface VdeVnl {
   path: string;
   /** Requested port; undefined means auto, 0 means the management port 0. */
   port?: number;
+  /**
+   * vdeplug4's port group (`PATH[privatelan]`, `[portgroup=NAME]`): no switch has them (vde_switch
+   * neither), so vdeplug4 falls back to a free port, and so do we, saying so.
+   */
+  portgroup?: string;
   mode: number;
   group?: string;
 }
@@ -68,10 +76,22 @@ export function parseVdeVnl(rest: string): VdeVnl {
     const eq = opt.indexOf("=");
     const key = eq < 0 ? "port" : KEYS.find((k) => k.startsWith(opt.slice(0, eq)));
     const value = eq < 0 ? opt : opt.slice(eq + 1);
+    if (key === undefined && opt.slice(0, eq) === "vlan") {
+      // vdeplug4 has no vlan= either: a port's VLAN is the switch's to set.
+      const port = out.port === undefined ? "PORT" : String(out.port);
+      throw new Error(
+        `vde:// takes no vlan=: a port's VLAN is set on the switch, \`vde term ${path} -c 'port/setvlan ${port} ${
+          opt.slice(eq + 1)
+        }'\` (vlan/create ${opt.slice(eq + 1)} first)`,
+      );
+    }
     if (key === undefined) {
       throw unknownOption("vde", opt.slice(0, eq), KEYS);
     }
-    if (key === "port" || key === "portgroup") {
+    if ((key === "portgroup" || eq < 0) && !/^\d+$/.test(value)) {
+      // vdeplug4 reads a bracket value that is no number as a port group's name.
+      out.portgroup = value;
+    } else if (key === "port" || key === "portgroup") {
       if (!/^\d+$/.test(value)) throw new Error(`vde:// port must be a number, got "${value}"`);
       out.port = Number(value);
     } else if (key === "mode") {
@@ -342,6 +362,13 @@ export async function openVdeLink(rest: string, options: OpenOptions = {}): Prom
   const vnl = parseVdeVnl(rest);
   const dir = switchDir(vnl.path);
   const ctl = await connectCtl(dir);
+  if (vnl.portgroup !== undefined && vnl.port === undefined) {
+    log(
+      "vde",
+      `vde://${vnl.path}: "${vnl.portgroup}" is a port group, which switches do not have (vde_switch neither): ` +
+        "plugged into a free port, as vde_plug does (a port is a number: [3])",
+    );
+  }
   let sock: UnixDgramSocket | null = null;
   try {
     sock = bindClientSocket(dir);

@@ -357,6 +357,18 @@ function forwardOption(text: string): string | undefined {
   return m === null ? undefined : `${m[1] ?? "tcp"}fwd=${m[2]}`;
 }
 
+/**
+ * QEMU's `hostfwd=tcp:HOSTADDR:HOSTPORT-GUESTADDR:GUESTPORT` (`hostfwd=tcp::8080-:80`) as slirp://'s
+ * forward (`tcpfwd=8080:80`), or undefined for other text.
+ */
+function fromQemuHostfwd(option: string): string | undefined {
+  const m = /^hostfwd=(tcp|udp)?:([^:-]*):(\d+)-([^:-]*):(\d+)$/i.exec(option);
+  if (m === null) return undefined;
+  const [, proto, hostAddr, hostPort, guestAddr, guestPort] = m;
+  const side = (addr: string | undefined, p: string | undefined) => `${addr ? `${addr}:` : ""}${p}`;
+  return `${(proto ?? "tcp").toLowerCase()}fwd=${side(hostAddr, hostPort)}:${side(guestAddr, guestPort)}`;
+}
+
 /** findKey's answer; @throws ConfigError when `key` names no option. */
 function resolveKey(key: string): string {
   if (Object.hasOwn(QEMU_NAMES, key)) {
@@ -386,6 +398,15 @@ function resolveKey(key: string): string {
  */
 export function parseSlirpOptions(rest: string): SlirpConfig {
   const c = defaultConfig();
+  const bracketed = /^\/?\[(.*)\]$/.exec(rest);
+  if (bracketed !== null) {
+    // vde://'s and hub://'s bracket form (`slirp://[hostfwd=tcp::8080-:80]`), which vdeplug4's slirp refuses
+    // too (as an unknown key): said as the slash form, a QEMU hostfwd in it as the forward it means.
+    const written = bracketed[1]!.split("/").map((o) => fromQemuHostfwd(o) ?? o).join("/");
+    throw new ConfigError(
+      `slirp:// takes its options after slashes, not in brackets: write slirp:///${written}`,
+    );
+  }
   // vdeplug ignores what stands before the first slash (the address), so `slirp://tcpfwd=8080:80`
   // would start with no forward and no word; slirp has no address, so it is always a misspelling.
   const address = /^[^/]*/.exec(rest)![0];

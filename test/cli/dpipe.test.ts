@@ -135,3 +135,61 @@ Deno.test("vde dpipe joins two Debian switches through Debian's wirefilter", asy
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("dpipe's -d -p PIDFILE run it in the background, and a kill of that pid stops every command", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-dpipe-daemon-" });
+  try {
+    // Each command leaves a mark while it runs: its pid, in a file of its own.
+    const cmd = (n: number) => ["sh", "-c", `echo $$ > ${dir}/${n}; exec sleep 60`];
+    const r = await dpipe(["-d", "-p", `${dir}/dpipe.pid`, ...cmd(1), "=", ...cmd(2)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^vde dpipe: sh = sh; in the background as pid \d+ \(pid file .*\); stop: kill \d+\n$/,
+    );
+    const pid = Number((await Deno.readTextFile(`${dir}/dpipe.pid`)).trim());
+    const children: number[] = [];
+    for (const n of [1, 2]) {
+      for (let i = 0; i < 100 && children.length < n; i++) {
+        const text = await Deno.readTextFile(`${dir}/${n}`).catch(() => "");
+        if (text.endsWith("\n")) children.push(Number(text.trim()));
+        else await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+    assert.equal(children.length, 2, "both commands run");
+    Deno.kill(pid, "SIGTERM");
+    const alive = (p: number) => {
+      try {
+        Deno.kill(p, "SIGCONT");
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && [pid, ...children].some(alive); i++) {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.deepEqual([pid, ...children].filter(alive), [], "dpipe and its commands are gone");
+    assert.equal(
+      await Deno.stat(`${dir}/dpipe.pid`).then(() => true, () => false),
+      false,
+      "pid file removed",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dpipe's -n and -N are taken (the commands are joined the same); its -P PGRPFILE is refused saying what to use", async () => {
+  for (const flag of ["-n", "-N", "--nowrapproc"]) {
+    const r = await dpipe([flag, "sh", "-c", "exit 3", "=", "cat"]);
+    assert.deepEqual([r.code, r.stderr], [3, ""], flag);
+  }
+  const r = await dpipe(["-P", "/tmp/x.pgrp", "echo", "a", "=", "cat"]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    "vde: dpipe's -P PGRPFILE is not taken: vde dpipe's commands are in its caller's process group; " +
+      "-p /tmp/x.pgrp names vde dpipe, and kill $(cat /tmp/x.pgrp) stops every command\n",
+  );
+});

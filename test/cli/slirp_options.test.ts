@@ -11,6 +11,7 @@ import { startOurSwitch } from "../helpers/switches.ts";
 import { ourCli } from "../helpers/vde_clients.ts";
 import { slirpConfigFromFlags, withOptionHint } from "../../src/cli/slirp.ts";
 import { joinOptions } from "../../src/cli/join_options.ts";
+import { formatIpv4 } from "../../src/wire/ipv4.ts";
 
 async function refused(args: string[]): Promise<string> {
   const r = await run([...ourCli(), ...args], { check: false, timeoutMs: 30_000 });
@@ -72,12 +73,65 @@ Deno.test("vde plug slirp://OPTIONS (two slashes) is refused with the slirp:///O
   );
 });
 
-Deno.test("vde slirp DIR (the switch without --sock) says to write --sock DIR, and no --sock at all says it is needed", async () => {
+Deno.test("vde slirp DIR, or -D DIR (slirpvde's trailing switch directory), plugs into DIR; two switches or none are refused in one line", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-trailing-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    for (const args of [[`${tmp}/sw`], ["-D", `${tmp}/sw`], ["-D", "10.0.2.50", `${tmp}/sw`]]) {
+      const r = await run([...ourCli(), "slirp", ...args, "-d", "-p", `${tmp}/slirp.pid`], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const lease = args.includes("10.0.2.50") ? "10.0.2.50" : "10.0.2.15";
+      assert.match(
+        r.stderr,
+        new RegExp(`^vde slirp: on .*/sw: gateway 10\\.0\\.2\\.2/24 .* first lease ${lease}`),
+      );
+      Deno.kill(Number((await Deno.readTextFile(`${tmp}/slirp.pid`)).trim()), "SIGTERM");
+      // The pid file goes with the slirp: the next one starts on a switch without it.
+      for (let i = 0; i < 100 && (await Deno.stat(`${tmp}/slirp.pid`).then(() => true, () => false)); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
   assert.equal(
-    await refused(["slirp", "/tmp/net"]),
-    "vde: vde slirp takes no arguments; the switch is --sock: `vde slirp --sock /tmp/net`",
+    await refused(["slirp", "-s", "/tmp/net", "/tmp/other"]),
+    "vde: vde slirp plugs into one switch: /tmp/net, /tmp/other given; name it once, e.g. `vde slirp --sock /tmp/net`",
   );
   assert.equal(await refused(["slirp"]), "vde: vde slirp needs --sock DIR, the socket directory of a switch");
+});
+
+Deno.test("vde slirp -s - (slirpvde's slirp on stdin/stdout) speaks VDE's stream framing there, and ends with its input", async () => {
+  const child = new Deno.Command(ourCli()[0]!, {
+    args: [...ourCli().slice(1), "slirp", "-s", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Its first frames (router advertisements, ARP) come unasked: a 2-byte length, then a frame of that length.
+  const reader = child.stdout.getReader();
+  let got = new Uint8Array(0);
+  while (got.length < 2 || got.length < 2 + ((got[0]! << 8) | got[1]!)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    got = new Uint8Array([...got, ...value]);
+  }
+  const length = (got[0]! << 8) | got[1]!;
+  assert.ok(length >= 14 && length <= 1514, `frame length ${length}`);
+  assert.deepEqual([...got.subarray(8, 14)], [0x52, 0x55, 0x0a, 0x00, 0x02, 0x02], "from the gateway's MAC");
+  reader.releaseLock();
+  await child.stdin.close();
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  assert.match(new TextDecoder().decode(out.stderr), /^vde slirp: on stdin\/stdout: gateway 10\.0\.2\.2\/24/);
+  assert.equal(
+    await refused(["slirp", "-d", "-s", "-"]),
+    "vde: --daemon with --sock - (stdin/stdout) is refused: in the background they are /dev/null",
+  );
 });
 
 Deno.test("--slirp / -o take a whole slirp:// VNL pasted as the options, read as that VNL reads", () => {
@@ -211,38 +265,97 @@ Deno.test("slirpvde's -D [START], -L and -U are taken as they mean there: DHCP (
   );
 });
 
-Deno.test("slirpvde's -D DIR (its trailing switch directory) is refused, not read as the first DHCP lease", async () => {
-  const r = await run([...ourCli(), "slirp", "-D", "/tmp/vde-no-such-switch"], {
-    check: false,
-    timeoutMs: 30_000,
-  });
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stderr,
-    /^vde: option '-D, --dhcp \[start\]' argument '\/tmp\/vde-no-such-switch' is invalid\. -D takes a first DHCP address \(-D 10\.0\.2\.50\); the switch is --sock: vde slirp --sock \/tmp\/vde-no-such-switch -D\n/,
+Deno.test("slirpvde's -H/-n ADDR[/LEN] and -N ADDR set the network and DNS as slirpvde does: hosts 2, 3 and 15 of it", () => {
+  const addrs = (c: ReturnType<typeof slirpConfigFromFlags>) =>
+    [c.network, c.prefixLength, c.gateway, c.dns, c.dhcpStart].map((v, i) => i === 1 ? v : formatIpv4(v));
+  // The host part zero names the network alone.
+  assert.deepEqual(addrs(slirpConfigFromFlags({ host: "10.1.0.0/16" })), [
+    "10.1.0.0",
+    16,
+    "10.1.0.2",
+    "10.1.0.3",
+    "10.1.0.15",
+  ]);
+  assert.deepEqual(addrs(slirpConfigFromFlags({ network: "192.168.55.1" })), [
+    "192.168.55.0",
+    24,
+    "192.168.55.1",
+    "192.168.55.3",
+    "192.168.55.15",
+  ]);
+  // -D's first lease and -N's DNS are read inside the network -H gives.
+  const c = slirpConfigFromFlags({ host: "10.1.2.3/16", dhcp: "10.1.0.40", dns: "10.1.0.53" });
+  assert.deepEqual(addrs(c), ["10.1.0.0", 16, "10.1.2.3", "10.1.0.53", "10.1.0.40"]);
+  // -N outside the network is a server of the host's side: the DNS proxy forwards to it.
+  const out = slirpConfigFromFlags({ dns: "192.0.2.53" });
+  assert.equal(formatIpv4(out.dns), "10.0.2.3");
+  assert.deepEqual(out.dnsUpstream?.map((u) => [...u.addr].join(".")), ["192.0.2.53"]);
+  assert.throws(
+    () => slirpConfigFromFlags({ host: "10.1.0.0/31" }),
+    /^Error: -H takes the gateway's ADDR\[\/LEN\] \(LEN 1-30\), e\.g\. -H 10\.1\.0\.2\/24; got "10\.1\.0\.0\/31"$/,
   );
 });
 
-Deno.test("slirpvde's -H, -N, -x and -q are answered with how they are said here", async () => {
-  const usage = "(run with --help for usage)\n";
+Deno.test("slirpvde's -P N, -g and -m (and -port, its single-dash long name) plug the slirp into port N of the switch", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-port-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    const r = await run(
+      [...ourCli(), "slirp", "-port", "5", "-m", "600", "-D", `${tmp}/sw`, "-d", "-p", `${tmp}/slirp.pid`],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const ports =
+      (await run([...ourCli(), "term", `${tmp}/sw`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+    assert.match(ports, /Port 0005 .*ACTIVE/);
+    Deno.kill(Number((await Deno.readTextFile(`${tmp}/slirp.pid`)).trim()), "SIGTERM");
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
   assert.equal(
-    withOptionHint(`vde: unknown option '-H'\n${usage}`),
-    `vde: unknown option '-H' (slirpvde's -H ADDR/MASK is -o addr=10.0.2.2/24, the gateway's address and prefix)\n${usage}`,
+    await refused(["slirp", "-P", "3", "-s", "-"]),
+    "vde: -P, -g and -m set a switch port's options, and - is not a switch (vde://DIR or DIR)",
   );
-  assert.match(
-    withOptionHint("vde: unknown option '-N'\n"),
-    /\(slirpvde's -N ADDR is -o vnameserver=10\.0\.2\.3; --dns-upstream is the host's resolver\)\n$/,
-  );
+});
+
+Deno.test("slirpvde's -x and -X are answered with how they are said here; -q silences the log lines, not a failure", async () => {
+  const usage = "(run with --help for usage)\n";
   assert.match(withOptionHint("vde: unknown option '-x'\n"), /--unixfwd 10\.0\.2\.2:PORT:PATH\)/);
-  // Through the command line: -q (slirpvde's quiet) says where the lines go and how to drop them.
-  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-q"], {
+  const r = await run([...ourCli(), "slirp", "-s", "/tmp/vde-no-such-switch", "-D", "-X", "10.0.2.15"], {
     check: false,
     timeoutMs: 30_000,
   });
   assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    "vde: unknown option '-q' (slirpvde's -q: vde slirp writes only to stderr; 2>/dev/null)\n" +
-      usage,
+  assert.match(r.stderr, /^vde: unknown option '-X' \(slirpvde's -X GUEST is --forward .*\)\n/);
+  assert.ok(r.stderr.endsWith(usage), r.stderr);
+  const tmp = await Deno.makeTempDir({ prefix: "vde-slirp-quiet-" });
+  const sw = await startOurSwitch(`${tmp}/sw`);
+  try {
+    // In the foreground, from its start to its stop by a signal: not a line.
+    const quiet = new Deno.Command(ourCli()[0]!, {
+      args: [...ourCli().slice(1), "slirp", "-q", `${tmp}/sw`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let ports = "";
+    for (let i = 0; i < 100 && !/ACTIVE/.test(ports); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      ports =
+        (await run([...ourCli(), "term", `${tmp}/sw`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+    }
+    assert.match(ports, /ACTIVE/, "the slirp is plugged in");
+    quiet.kill("SIGTERM");
+    const out = await quiet.output();
+    assert.deepEqual([out.code, new TextDecoder().decode(out.stderr)], [0, ""]);
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+  // A running lab (another test's) may be named after it: the line begins the same.
+  assert.match(
+    await refused(["slirp", "-quiet", "-s", "/tmp/vde-no-such-switch"]),
+    /^vde: no switch at \/tmp\/vde-no-such-switch: the directory does not exist/,
   );
 });

@@ -36,6 +36,11 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     /`vde plug '\/tmp\/sw\[port=3\/mode=660\]' tap:\/\/tap0`/,
   );
   assert.match(
+    vde2ToolHint("vde_plug2tap", ["-d", "-P", "/run/t0.pid", "--mod=660", "-s", "/tmp/sw", "tap0"])!,
+    /`vde plug -d -p \/run\/t0\.pid '\/tmp\/sw\[mode=660\]' tap:\/\/tap0`/,
+    "vde_plug2tap's -P is the pid file (vde plug's -p), its --mod the mode; the tap stays the last word",
+  );
+  assert.match(
     vde2ToolHint("vde_plug2tap", ["tap0"])!,
     /`vde plug vde:\/\/ tap:\/\/tap0`/,
     "the default switch",
@@ -57,7 +62,34 @@ Deno.test("vde2's programs whose arguments take another shape here are answered 
     /`vde slirp -d -s \/tmp\/sw -dhcp`/,
   );
   assert.match(vde2ToolHint("vde_cryptcab", [])!, /`vde cable listen PORT --sock DIR --key FILE`/);
-  assert.match(vde2ToolHint("vdeq", ["qemu-system-x86_64"])!, /-netdev vde,id=n0,sock=DIR/);
+  assert.match(vde2ToolHint("vdeq", [])!, /-netdev vde,id=n0,sock=DIR/);
+  assert.equal(
+    vde2ToolHint("vdeq", [
+      "qemu",
+      "--mod",
+      "660",
+      "-hda",
+      "d.img",
+      "-net",
+      "nic",
+      "-net",
+      "vde,sock=/tmp/sw",
+    ]),
+    "vde2's vdeq is QEMU's own VDE support here: `qemu -hda d.img -net nic -net vde,sock=/tmp/sw`",
+    "vdeq's --mod dropped, QEMU's -net vde as typed",
+  );
+  assert.equal(
+    vde2ToolHint("vdekvm", ["-sock", "/tmp/sw", "-hda", "d.img"]),
+    "vde2's vdekvm is QEMU's own VDE support here: " +
+      "`kvm -netdev vde,id=n0,sock=/tmp/sw -device virtio-net,netdev=n0 -hda d.img`",
+    "vdeq's old -sock as QEMU's -netdev",
+  );
+  assert.equal(
+    vde2ToolHint("vdeqemu", ["-hda", "d.img"]),
+    "vde2's vdeqemu is QEMU's own VDE support here: " +
+      "`qemu-system-x86_64 -hda d.img -netdev vde,id=n0 -device virtio-net,netdev=n0`",
+    "no VDE interface: one on the default switch, as vdeq gave",
+  );
   assert.equal(vde2ToolHint("constructor", []), undefined, "no Object member");
 });
 

@@ -22,6 +22,48 @@ Deno.test("vde_plug's '= COMMAND ARGS' becomes one cmd:// end, each word quoted 
   );
 });
 
+Deno.test("vde_plug's '= COMMAND' with no VNL before it joins the default switch ('') to the command", () => {
+  const cmd = "cmd://ssh remote vde_plug";
+  assert.deepEqual(toPlugArgs(["plug", "=", "ssh", "remote", "vde_plug"]), ["plug", "", cmd]);
+  assert.deepEqual(
+    toPlugArgs([
+      "plug",
+      "-d",
+      "-p",
+      "x.pid",
+      "--port",
+      "3",
+      "-gvde",
+      "-D",
+      "a b",
+      "=",
+      "ssh",
+      "remote",
+      "vde_plug",
+    ]),
+    ["plug", "-d", "-p", "x.pid", "--port", "3", "-gvde", "-D", "a b", "", cmd],
+    "options and their values are no VNL",
+  );
+  assert.deepEqual(toPlugArgs(["plug", "-dp", "x.pid", "=", "ssh", "remote", "vde_plug"]), [
+    "plug",
+    "-dp",
+    "x.pid",
+    "",
+    cmd,
+  ]);
+  assert.deepEqual(
+    toPlugArgs(["plug", "-l", "-", "=", "cat"]),
+    ["plug", "-l", "-", "cmd://cat"],
+    "- is a VNL",
+  );
+  assert.deepEqual(toPlugArgs(["plug", "--port=3", "/tmp/sw", "=", "cat"]), [
+    "plug",
+    "--port=3",
+    "/tmp/sw",
+    "cmd://cat",
+  ]);
+});
+
 Deno.test("vde_plug's --port, -g and -m become the switch end's bracket parameters; on another end they are refused", () => {
   assert.equal(withSwitchOptions("/tmp/net", { port: "3" }, "--port"), "/tmp/net[port=3]");
   assert.equal(
@@ -36,34 +78,61 @@ Deno.test("vde_plug's --port, -g and -m become the switch end's bracket paramete
   );
 });
 
+/**
+ * Runs `vde plug ARGS` (through the whole command line, where '=' is rewritten) with `env`, waits until the
+ * switch at `dir` lists a port matching `seen`, then for the plug to exit with status 0.
+ */
+async function plugSeenOnSwitch(args: string[], dir: string, seen: RegExp, env?: Record<string, string>) {
+  const [exe, ...cli] = ourCli();
+  const child = new Deno.Command(exe!, {
+    args: [...cli, "plug", ...args],
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    let ports = "";
+    for (let i = 0; i < 50 && !seen.test(ports); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ports = (await run([...ourCli(), "term", dir, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
+    }
+    assert.match(ports, seen);
+    const out = await within("vde plug to exit", 15_000, child.output());
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  } finally {
+    await reap(child);
+  }
+}
+
 Deno.test("vde plug --port 3 takes port 3 of a switch, and '= COMMAND' runs the command as its other end", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-plugargs-" });
   const sw = await startOurSwitch(`${tmp}/net`);
   try {
-    // Through the whole command line (mod.ts), where '=' is rewritten.
-    const [exe, ...cli] = ourCli();
-    const child = new Deno.Command(exe!, {
-      args: [...cli, "plug", "--port", "3", `${tmp}/net`, "=", "sleep", "3"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    try {
-      let ports = "";
-      for (let i = 0; i < 50 && !/Port 0003 .*ACTIVE/.test(ports); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        ports =
-          (await run([...ourCli(), "term", `${tmp}/net`, "-c", "port/print"], { timeoutMs: 10_000 })).stdout;
-      }
-      assert.match(ports, /Port 0003 .*ACTIVE/);
-      const out = await within("vde plug to exit", 15_000, child.output());
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    } finally {
-      await reap(child);
-    }
+    await plugSeenOnSwitch(
+      ["--port", "3", `${tmp}/net`, "=", "sleep", "3"],
+      `${tmp}/net`,
+      /Port 0003 .*ACTIVE/,
+    );
   } finally {
     await sw.stop();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("vde plug = COMMAND (as vde_plug = ssh host vde_plug) plugs the command into the default switch", async () => {
+  const home = await Deno.makeTempDir({ prefix: "vde-plugargs-default-" });
+  const sw = await startOurSwitch(`${home}/net`);
+  try {
+    await Deno.mkdir(`${home}/.vde2`);
+    await Deno.symlink(`${home}/net`, `${home}/.vde2/default.switch`);
+    // The plug's description shows on the port the default switch gave it.
+    await plugSeenOnSwitch(["-D", "from-eq", "=", "sleep", "3"], `${home}/net`, /ACTIVE[\s\S]*from-eq/, {
+      HOME: home,
+    });
+  } finally {
+    await sw.stop();
+    await Deno.remove(home, { recursive: true });
   }
 });
 

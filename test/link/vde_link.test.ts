@@ -16,7 +16,9 @@ import {
 import { groupHint } from "../../src/os/users.ts";
 import { onPath } from "../../src/os/command_lookup.ts";
 import { processAlive } from "../../src/os/processes.ts";
-import { until } from "../helpers/vde_clients.ts";
+import { ourCli, until } from "../helpers/vde_clients.ts";
+import { parseVdeVnl } from "../../src/link/vde_link.ts";
+import { startOurSwitch } from "../helpers/switches.ts";
 
 Deno.test("a switch shared with a group tells one outside it to be added, and one added since login to log in again", async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -189,5 +191,52 @@ Deno.test("a switch whose directory is swapped for a symlink elsewhere before it
     ctl.close();
     outside.close();
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("a vde:// bracket value that is no number is vdeplug4's port group: parsed as one, a port= that is no number is refused", () => {
+  assert.deepEqual(parseVdeVnl("/var/run/vde.ctl[privatelan]"), {
+    path: "/var/run/vde.ctl",
+    mode: 0o700,
+    portgroup: "privatelan",
+  });
+  assert.deepEqual(parseVdeVnl("/tmp/sw[portgroup=lan/mode=660]"), {
+    path: "/tmp/sw",
+    mode: 0o660,
+    portgroup: "lan",
+  });
+  assert.deepEqual(parseVdeVnl("/tmp/sw[3]"), { path: "/tmp/sw", mode: 0o700, port: 3 });
+  assert.throws(() => parseVdeVnl("/tmp/sw[port=lan]"), /vde:\/\/ port must be a number, got "lan"/);
+});
+
+Deno.test("a vde:// vlan= (in neither vdeplug4 nor here) is refused with the switch command that sets a port's VLAN", () => {
+  assert.throws(
+    () => parseVdeVnl("/tmp/sw[port=3/vlan=5/mode=0660]"),
+    (e: Error) =>
+      e.message ===
+        "vde:// takes no vlan=: a port's VLAN is set on the switch, `vde term /tmp/sw -c 'port/setvlan 3 5'` " +
+          "(vlan/create 5 first)",
+  );
+  assert.throws(() => parseVdeVnl("/tmp/sw[vlan=7]"), /port\/setvlan PORT 7/);
+});
+
+Deno.test("vde plug into DIR[privatelan] (vdeplug4's port group) takes a free port, as vde_plug does, and says so", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-portgroup-" });
+  const sw = await startOurSwitch(`${dir}/net`);
+  try {
+    // stdin ends at once: the plug joined the switch, then leaves with status 0.
+    const out = await run([...ourCli(), "plug", `vde://${dir}/net[privatelan]`], {
+      check: false,
+      timeoutMs: 30_000,
+    });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(
+      out.stderr,
+      `vde: vde://${dir}/net: "privatelan" is a port group, which switches do not have (vde_switch neither): ` +
+        "plugged into a free port, as vde_plug does (a port is a number: [3])\n",
+    );
+  } finally {
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

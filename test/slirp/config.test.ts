@@ -215,6 +215,25 @@ Deno.test("slirp:// options written after two slashes (where an address goes) ar
   assert.equal(parseSlirpOptions("").forwards.length, 0);
 });
 
+Deno.test("slirp:// options in brackets (slirp://[hostfwd=tcp::8080-:80]) are refused with the slash form, QEMU's hostfwd as tcpfwd", () => {
+  const cases: [string, string][] = [
+    ["[hostfwd=tcp::8080-:80]", "slirp:///tcpfwd=8080:80"],
+    ["/[tcpfwd=8080:10.0.2.15:80/verbose]", "slirp:///tcpfwd=8080:10.0.2.15:80/verbose"],
+    ["[hostfwd=udp:127.0.0.1:5353-10.0.2.15:53]", "slirp:///udpfwd=127.0.0.1:5353:10.0.2.15:53"],
+  ];
+  for (const [rest, written] of cases) {
+    assert.throws(
+      () => parseSlirpOptions(rest),
+      (e: Error) =>
+        e instanceof ConfigError &&
+        e.message === `slirp:// takes its options after slashes, not in brackets: write ${written}`,
+      rest,
+    );
+    // What it says to write is taken.
+    parseSlirpOptions(written.slice("slirp://".length));
+  }
+});
+
 Deno.test("a mistyped slirp:// option names the nearest one", () => {
   assert.throws(
     () => parseSlirpOptions("/vdnsearch=lan"),
