@@ -246,3 +246,18 @@ Deno.test("slirpvde's -H, -N, -x and -q are answered with how they are said here
       usage,
   );
 });
+
+Deno.test("vde switch --slirp=A --slirp (a bare one after) keeps A, where commander's bare true replaced it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-slirp-bare-" });
+  try {
+    const r = await run(
+      [...ourCli(), "switch", "-s", `${dir}/sw`, "--slirp=addr=10.0.7.2/24", "--slirp", "-d"],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /slirp on port 1: gateway 10\.0\.7\.2\/24 /);
+  } finally {
+    await run([...ourCli(), "term", `${dir}/sw`, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
