@@ -261,9 +261,9 @@ async function plugSlirpThread(
   // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
   const sw = (await open(vde, options)) as DgramLink;
   const where = splitVnl(vde).rest;
-  const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described) => {
+  const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
-    await untilProbed(p.inBackground, p.stopped);
+    await untilProbed(p.inBackground, thread.probed, p.stopped);
     p.ready(slirpStarted(where, described));
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);
