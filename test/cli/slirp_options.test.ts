@@ -261,3 +261,12 @@ Deno.test("vde switch --slirp=A --slirp (a bare one after) keeps A, where comman
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("vde slirp -o A -o B: a later option of the same key overrides the earlier, as in one slirp:// VNL (vdeplug's last key=value wins)", () => {
+  const join = (...each: string[]) =>
+    each.reduce<string | undefined>((all, o) => joinOptions(o, all), undefined);
+  const later = slirpConfigFromFlags({ options: join("addr=10.1.0.2/24/mtu=1400", "addr=10.2.0.2/24") });
+  assert.deepEqual(later, slirpConfigFromFlags({ options: "mtu=1400/addr=10.2.0.2/24" }));
+  assert.equal(later.gateway, 0x0a020002);
+  assert.equal(later.mtu, 1400);
+});
