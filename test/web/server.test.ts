@@ -302,12 +302,15 @@ Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles
   }
 });
 
+/** POSTs `path` with the token: its status and body, as `404 no such port...`. */
+async function postWithToken(base: string, path: string): Promise<string> {
+  const res = await fetch(`${base}${path}`, { method: "POST", headers: { "x-vde-token": TOKEN } });
+  return `${res.status} ${await res.text()}`;
+}
+
 Deno.test("web: a port action on a port with no client says so, and one out of range names the range", async () => {
   const r = rig(TOKEN);
-  const said = async (path: string) => {
-    const res = await fetch(`${r.base}${path}`, { method: "POST", headers: { "x-vde-token": TOKEN } });
-    return `${res.status} ${await res.text()}`;
-  };
+  const said = (path: string) => postWithToken(r.base, path);
   try {
     assert.equal(
       await said("/api/port?port=6&on=0"),
@@ -324,10 +327,7 @@ Deno.test("web: a port action on a port with no client says so, and one out of r
 
 Deno.test("web: a port action with no port=, an empty one or one not in digits acts on no port (Number() made them port 0, or 0x2 port 2)", async () => {
   const r = rig(TOKEN);
-  const said = async (path: string) => {
-    const res = await fetch(`${r.base}${path}`, { method: "POST", headers: { "x-vde-token": TOKEN } });
-    return `${res.status} ${await res.text()}`;
-  };
+  const said = (path: string) => postWithToken(r.base, path);
   try {
     r.sw.attach(new MemoryLink("on port 0"), { port: 0 });
     assert.equal(r.sw.engine.isActive(0), true);
