@@ -200,23 +200,30 @@ async function runPlug(
     b.close("stopped by a signal");
     return;
   }
+  /** A slirp's first gateway probe answered, which a daemon waits for (as plugSlirpThread's). */
+  let probed: Promise<void> | undefined;
   for (const [end, vnl, other] of [[a, first, second], [b, second, first]] as const) {
     // Only a slirp:// end has loaded the slirp stack: a plug of other ends never loads it.
     if (splitVnl(vnl).scheme !== "slirp") continue;
     const { SlirpLink } = await import("../link/slirp_link.ts");
-    if (end instanceof SlirpLink) logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
+    if (!(end instanceof SlirpLink)) continue;
+    logSlirpStarted("vde plug", other, end.stack.describe()[0]!);
+    if (p.inBackground) probed = new Promise((answered) => end.stack.onProbed = answered);
   }
   // Which end went first, and why: set up before plug() closes the other end too.
   const firstEnd = Promise.race([
     a.closed.then((reason) => [first, reason] as const),
     b.closed.then((reason) => [second, reason] as const),
   ]);
-  // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
-  p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
   const watch = ipLog === undefined || stream === undefined
     ? undefined
     : { from: stream === second ? b : a, see: (frame: Uint8Array) => ipLog.see(frame) };
-  await plug(a, b, { thread, openedForThread: options.plugThread, watch });
+  const plugged = plug(a, b, { thread, openedForThread: options.plugThread, watch });
+  // A slirp probes for its gateway once plugged: a daemon's start says another's answer before it returns.
+  if (probed !== undefined) await untilProbed(true, probed, p.stopped);
+  // In the foreground it stays as quiet as vde_plug; a daemon's line says what it joined.
+  p.ready(p.inBackground ? `${named(first)} joined to ${named(second)}` : undefined);
+  await plugged;
   const [vnl, reason] = await firstEnd;
   if (!signalled && endedInFailure(reason)) throw new ExitStatus(1, `${vnl}: ${reason}`);
 }
@@ -261,9 +268,9 @@ async function plugSlirpThread(
   // openLink yields a VdeClientLink (a datagram link) for the vde scheme.
   const sw = (await open(vde, options)) as DgramLink;
   const where = splitVnl(vde).rest;
-  const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described) => {
+  const { end } = await runSlirpOnThread(sw, config, p.stopped, async (described, thread) => {
     // As `vde slirp -d`: a second slirp on the switch is said before the start returns.
-    await untilProbed(p.inBackground, p.stopped);
+    await untilProbed(p.inBackground, thread.probed, p.stopped);
     p.ready(slirpStarted(where, described));
   }).catch((err) => {
     throw new Error(`cannot open slirp://: ${err instanceof Error ? err.message : String(err)}`);

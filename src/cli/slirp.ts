@@ -23,7 +23,6 @@ import {
 } from "../slirp/config.ts";
 import { examples } from "./help.ts";
 import { joinOptions } from "./join_options.ts";
-import { FIRST_ANSWER_MS } from "../slirp/gateway_guard.ts";
 import { ipv4ToU32, parseIpv4Text } from "../wire/ip_address.ts";
 import { prefixMask } from "../wire/ipv4.ts";
 import { exists } from "../os/paths.ts";
@@ -164,8 +163,9 @@ export async function runSlirp(o: SlirpCliOptions): Promise<void> {
       p.defer(() => web.close());
     }
     // Plugged before ready: the stack probes for its gateway once plugged (untilProbed).
+    const probed = new Promise<void>((answered) => slirp.stack.onProbed = answered);
     const plugged = plug(sw, slirp);
-    await untilProbed(p.inBackground, p.stopped);
+    await untilProbed(p.inBackground, probed, p.stopped);
     p.ready(slirpStarted(stdio ? "stdin/stdout" : o.sock, slirp.stack.describe()[0]!));
     const reason = await Promise.race([plugged, p.stopped]);
     log("vde slirp", `${reason}, exiting`);
@@ -188,7 +188,7 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
         const web = startMetricsServer("vde slirp", o.http, () => thread.metrics());
         p.defer(() => web.close());
       }
-      await untilProbed(p.inBackground, p.stopped);
+      await untilProbed(p.inBackground, thread.probed, p.stopped);
       p.ready(slirpStarted(o.sock, described));
     }, { metricsName: o.sock }).catch((err) => {
       throw new UsageError((err as Error).message);
@@ -198,15 +198,25 @@ async function runSlirpThread(o: SlirpCliOptions, config: SlirpConfig): Promise<
   });
 }
 
+/** Longest a `--daemon` start waits for `probed` (a probe that never left, a thread that hangs). */
+export const PROBED_WAIT_MS = 5000;
+
 /**
- * A `--daemon` start waits for another slirp's answer to the first gateway probe (or a stop), so the
- * conflict line reaches the terminal that started it, as a foreground start shows it: a script that
- * started a second slirp on a switch was told nothing. A foreground start goes on at once.
+ * A `--daemon` start waits until the first gateway probe is answered or went unanswered (`probed`,
+ * gateway_guard.ts's `onProbed`), or a stop, so the conflict line reaches the terminal that started
+ * it, as a foreground start shows it: a script that started a second slirp on a switch was told
+ * nothing. Not a fixed sleep: the probe itself leaves late on a loaded machine. A foreground start
+ * goes on at once.
  */
-export async function untilProbed(inBackground: boolean, stopped: Promise<unknown>): Promise<void> {
+export async function untilProbed(
+  inBackground: boolean,
+  probed: Promise<unknown>,
+  stopped: Promise<unknown>,
+  capMs = PROBED_WAIT_MS,
+): Promise<void> {
   if (!inBackground) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([new Promise((ok) => timer = setTimeout(ok, FIRST_ANSWER_MS)), stopped]);
+  await Promise.race([probed, stopped, new Promise((ok) => timer = setTimeout(ok, capMs))]);
   clearTimeout(timer);
 }
 

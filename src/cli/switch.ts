@@ -2,7 +2,7 @@
  * `vde switch`: a vde_switch-compatible switch serving a socket directory.
  * Options keep vde_switch's names and short forms (spec section 4).
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { Switch } from "../switch/switch.ts";
 import { type Dataplane, envDataplane, parseDataplane } from "../switch/dataplane.ts";
 import { parseOctalMode, resolveOwnGroup } from "../vde/permissions.ts";
@@ -432,12 +432,17 @@ export const switchCommand = (program: Command): void => {
       [],
     )
     .option("--key <file>", "key file of tcp:// cables that name none (vde cable keygen)")
-    .option(
-      "--slirp [options]",
-      "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
-      // `--slirp=A --slirp=B` is one slirp with both, as vde slirp's -o A -o B, not B alone.
-      (value: string, previous: boolean | string | undefined) =>
-        typeof previous === "string" ? joinOptions(value, previous) : value,
+    .addOption(
+      new Option(
+        "--slirp [options]",
+        "attach a slirp (NAT to the host, DHCP, DNS) to a port; options as slirp:// takes them, e.g. tcpfwd=8080:10.0.2.15:80",
+      )
+        // `--slirp=A --slirp=B` is one slirp with both, as vde slirp's -o A -o B, not B alone; a bare
+        // `--slirp` is "" (commander's true skips the parser and replaced the A before it).
+        .preset("")
+        .argParser((value: string, previous: boolean | string | undefined) =>
+          typeof previous === "string" ? joinOptions(value, previous) : value
+        ),
     )
     .option(
       "-M, --mgmt <path>",

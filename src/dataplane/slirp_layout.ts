@@ -26,6 +26,8 @@ export interface SlirpStart {
 /** What the thread tells the main thread. */
 export type SlirpReport =
   | { type: "ready"; describe: string }
+  /** The first gateway probe after plugging in was answered or went unanswered (`SlirpThread.probed`). */
+  | { type: "probed" }
   | { type: "failed"; message: string }
   | { type: "log"; line: string }
   | { type: "metrics"; text: string }

@@ -63,6 +63,11 @@ export class SlirpThread {
   readonly ended: Promise<SlirpThreadEnd>;
   /** Resolves with the stack's one-line description once it runs; rejects with a one-line reason. */
   readonly ready: Promise<string>;
+  /**
+   * Resolves once the first gateway probe after plugging in was answered (the conflict line logged
+   * before) or went unanswered, or the thread ended: a `--daemon` start returns then.
+   */
+  readonly probed: Promise<void>;
   #stopping: Promise<SlirpThreadEnd> | null = null;
   /** Callers waiting for the metrics the thread renders next (see `metrics`). */
   #metricsWaiters: PromiseWithResolvers<string>[] = [];
@@ -85,10 +90,15 @@ export class SlirpThread {
     );
     const ready = Promise.withResolvers<string>();
     const ended = Promise.withResolvers<SlirpThreadEnd>();
+    const probed = Promise.withResolvers<void>();
+    this.probed = probed.promise;
     this.ready = ready.promise;
     this.ended = ended.promise;
     // A request the thread will not answer any more fails rather than hangs.
-    this.ended.then(() => this.#goneNow());
+    this.ended.then(() => {
+      this.#goneNow();
+      probed.resolve();
+    });
     // Whoever waits on `ended` decides; an unobserved failure to start is reported by `ready`.
     this.ready.catch(() => {});
     thread.worker.onmessage = (e: MessageEvent<SlirpReport>) => {
@@ -100,6 +110,7 @@ export class SlirpThread {
       } else if (m.type === "metrics") {
         for (const w of this.#metricsWaiters.splice(0)) w.resolve(m.text);
       } else if (m.type === "ready") ready.resolve(m.describe);
+      else if (m.type === "probed") probed.resolve();
       else if (m.type === "failed") {
         ready.reject(new Error(m.message));
         ended.resolve({ reason: m.message, link: newLinkStats() });
@@ -205,7 +216,7 @@ export async function runSlirpOnThread(
     return { reason, end };
   };
   try {
-    // Awaited: a ready that waits (a daemon's, for the gateway probe's answer) and then fails (a pid file
+    // Awaited: a ready that waits (a daemon's, for the gateway probe's answer, `thread.probed`) and then fails (a pid file
     // taken) fails the start here, in one line, not as an unhandled rejection.
     await onReady(await thread.ready, thread);
   } catch (err) {

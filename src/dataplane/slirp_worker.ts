@@ -267,6 +267,8 @@ async function run(start: SlirpStart): Promise<void> {
   // Read here, or by a receive thread while a stream comes (see "Draining" above).
   const sw = new DgramLink(UnixDgramSocket.adopt(fd), "switch", "on-demand", () => clock);
   let ended: string | null = null;
+  // Before plugging in, which probes for the gateway anew: a --daemon start waits for the answer.
+  link.stack.onProbed = () => scope.postMessage({ type: "probed" });
   const plugged = plug(sw, link, { thread: false }).then((reason) => (ended = reason));
   const sink = new Uint8Array(8);
   poller.add(start.wakeFd, { onReadable: () => direct.read(start.wakeFd, sink, 8) });

@@ -33,6 +33,12 @@
  * MAC within `OWN_ECHO_MS` of one we sent to all nodes is ours. The stack's
  * DHCP replies go to the client's MAC, never to ours, so none comes back.
  *
+ * Readiness: a `--daemon` start returns once the first probe after plugging
+ * in is answered (`onProbed`): at the first claim, or `ANSWER_WAIT_MS` after
+ * that probe left with none, timed from its departure (on a loaded machine
+ * the probe itself leaves late), so a conflict is said on the terminal that
+ * started the slirp.
+ *
  * Cost: nothing per frame on the data path. The inputs call in only on
  * frames they already parse (ARP, neighbour discovery) or drop (a packet
  * from the gateway's own address, a frame to another MAC).
@@ -51,11 +57,10 @@ export const PROBE_DELAY_MS = 100;
 /** Milliseconds between probes. */
 export const PROBE_GAP_MS = 1000;
 /**
- * Milliseconds from plugging in by which another slirp has answered the first probe, on a loaded
- * machine too: a `--daemon` start waits this long before it returns, so a conflict is said on the
- * terminal that started it, not only in a log no one reads.
+ * Milliseconds from the first probe's departure by which a slirp on the switch has answered it, on a
+ * loaded machine too (a few ms idle): with none by then, `onProbed` is called.
  */
-export const FIRST_ANSWER_MS = PROBE_DELAY_MS + 200;
+export const ANSWER_WAIT_MS = 200;
 /** Milliseconds during which a frame like one we sent is taken for ours come back through a loop. */
 export const OWN_ECHO_MS = 2000;
 
@@ -76,6 +81,16 @@ export class GatewayGuard {
   #nextProbe = Infinity;
   #naToAllAt = -Infinity;
   #first: string | null = null;
+  /** When the first probe since `arm` goes unanswered (Infinity: not sent yet, or done). */
+  #answerBy = Infinity;
+  /** Whether the first probe since `arm` is still to be answered (or to go unanswered). */
+  #awaitingAnswer = false;
+  /**
+   * Called when the first probe since the last `arm` is answered (a claim) or went unanswered for
+   * `ANSWER_WAIT_MS`, and at `arm` when there is nothing to probe: a `--daemon` start's readiness.
+   * A re-arm (the link plugged in after binding) starts over, so set it before plugging in.
+   */
+  onProbed: (() => void) | null = null;
 
   constructor(iface: Iface, probeMac: Uint8Array = randomProbeMac()) {
     this.#iface = iface;
@@ -85,23 +100,40 @@ export class GatewayGuard {
   /** The stack is bound to a link: probe from now on. */
   arm(now: number): void {
     const c = this.#iface.config;
-    if (!c.v4 && !c.v6) return;
+    this.#answerBy = Infinity;
+    if (!c.v4 && !c.v6) {
+      this.#awaitingAnswer = false;
+      this.onProbed?.();
+      return;
+    }
+    this.#awaitingAnswer = true;
     this.#probesLeft = PROBES;
     this.#nextProbe = now + PROBE_DELAY_MS;
   }
 
-  /** When `poll` has a probe to send (Infinity: none). */
+  /** When `poll` has work: a probe to send, or the first one's answer to give up on (Infinity: none). */
   get nextProbe(): number {
-    return this.#nextProbe;
+    return Math.min(this.#nextProbe, this.#answerBy);
   }
 
-  /** Sends the probes that are due. */
+  /** Sends the probes that are due; says the first one unanswered once its wait is over. */
   poll(now: number): void {
+    if (now >= this.#answerBy) this.#answered();
     if (now < this.#nextProbe) return;
     const c = this.#iface.config;
     if (c.v4) this.#arpProbe();
     if (c.v6) this.#dadProbe();
+    // Timed from the probe's departure, not from plugging in: under load it leaves late.
+    if (this.#awaitingAnswer && this.#answerBy === Infinity) this.#answerBy = now + ANSWER_WAIT_MS;
     this.#nextProbe = --this.#probesLeft > 0 ? now + PROBE_GAP_MS : Infinity;
+  }
+
+  /** The first probe since `arm` was answered, or went unanswered: `onProbed`, once. */
+  #answered(): void {
+    this.#answerBy = Infinity;
+    if (!this.#awaitingAnswer) return;
+    this.#awaitingAnswer = false;
+    this.onProbed?.();
   }
 
   /** Whether the MAC at `b[off]` is the probes' (a frame to it is ours to take; from it, ours come back). */
@@ -129,14 +161,19 @@ export class GatewayGuard {
   claimed(what: string, family: 4 | 6, b: Uint8Array, macOff: number): void {
     const iface = this.#iface;
     iface.stats.gatewayConflicts++;
-    if (this.#first !== null) return;
-    this.#first = `${what} from ${formatMac(b, macOff)}`;
-    iface.log(
-      `the gateway address is taken on this switch: ${this.#first} came from another port. ` +
-        `Two slirps on one switch conflict (guests get two DHCP offers and split their traffic): ` +
-        `run one slirp per switch, or give this one another network (slirp option ${this.#hint(family)}); ` +
-        `this one keeps serving`,
-    );
+    if (this.#first === null) {
+      this.#first = `${what} from ${formatMac(b, macOff)}`;
+      iface.log(
+        `the gateway address is taken on this switch: ${this.#first} came from another port. ` +
+          `Two slirps on one switch conflict (guests get two DHCP offers and split their traffic): ` +
+          `run one slirp per switch, or give this one another network (slirp option ${
+            this.#hint(family)
+          }); ` +
+          `this one keeps serving`,
+      );
+    }
+    // An answer: a waiting `--daemon` start goes on, its line already said.
+    this.#answered();
   }
 
   /** The first claim seen, for the console; null when none. */

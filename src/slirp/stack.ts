@@ -216,6 +216,14 @@ export class SlirpStack implements TcpCoreSide {
   }
 
   /**
+   * Called once the first probe after plugging in is answered or went unanswered (gateway_guard.ts's
+   * `onProbed`): a `--daemon` start returns then. Set before plugging in.
+   */
+  set onProbed(call: (() => void) | null) {
+    this.#guard.onProbed = call;
+  }
+
+  /**
    * Opens the configured TCP forwards through the TCP engine.
    *
    * @throws Error with a one-line reason (a host port is taken, no TCP engine)

@@ -204,9 +204,14 @@ export class WebServer {
         engine.hub = on === "1";
         return text(200, `hub ${engine.hub ? "on" : "off"}\n`);
       case "/api/port": {
-        const port = Number(url.searchParams.get("port"));
+        const given = url.searchParams.get("port") ?? "";
         const numPorts = this.#status.sw.numPorts;
-        if (!Number.isInteger(port) || port < 0 || port >= numPorts) {
+        // Digits only: Number() read a missing or empty port= as 0 (acting on port 0) and 0x2 as 2.
+        if (!/^\d{1,9}$/.test(given)) {
+          return text(400, `port=N is required, N a port number (the switch's are 0-${numPorts - 1})\n`);
+        }
+        const port = Number(given);
+        if (port >= numPorts) {
           return text(404, `no such port: the switch's ports are 0-${numPorts - 1}\n`);
         }
         // A port in range without a client is none yet: said so, where "no such port" read as a typo.

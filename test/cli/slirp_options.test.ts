@@ -359,3 +359,27 @@ Deno.test("slirpvde's -x and -X are answered with how they are said here; -q sil
     /^vde: no switch at \/tmp\/vde-no-such-switch: the directory does not exist/,
   );
 });
+
+Deno.test("vde switch --slirp=A --slirp (a bare one after) keeps A, where commander's bare true replaced it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-slirp-bare-" });
+  try {
+    const r = await run(
+      [...ourCli(), "switch", "-s", `${dir}/sw`, "--slirp=addr=10.0.7.2/24", "--slirp", "-d"],
+      { check: false, timeoutMs: 30_000 },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /slirp on port 1: gateway 10\.0\.7\.2\/24 /);
+  } finally {
+    await run([...ourCli(), "term", `${dir}/sw`, "-c", "shutdown"], { check: false, timeoutMs: 30_000 });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde slirp -o A -o B: a later option of the same key overrides the earlier, as in one slirp:// VNL (vdeplug's last key=value wins)", () => {
+  const join = (...each: string[]) =>
+    each.reduce<string | undefined>((all, o) => joinOptions(o, all), undefined);
+  const later = slirpConfigFromFlags({ options: join("addr=10.1.0.2/24/mtu=1400", "addr=10.2.0.2/24") });
+  assert.deepEqual(later, slirpConfigFromFlags({ options: "mtu=1400/addr=10.2.0.2/24" }));
+  assert.equal(later.gateway, 0x0a020002);
+  assert.equal(later.mtu, 1400);
+});

@@ -15,7 +15,7 @@ import { newNdpMessage, parseNdp, writeNeighborSolicit } from "../../src/wire/nd
 import { ipLiteral, ipv4ToU32 } from "../../src/wire/ip_address.ts";
 import { defaultConfig, parseForward, type SlirpConfig } from "../../src/slirp/config.ts";
 import { SlirpStack } from "../../src/slirp/stack.ts";
-import { PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../../src/slirp/gateway_guard.ts";
+import { ANSWER_WAIT_MS, PROBE_DELAY_MS, PROBE_GAP_MS, PROBES } from "../../src/slirp/gateway_guard.ts";
 import { FakeHostNet, GUEST_MAC, udp4Frame } from "./helpers.ts";
 
 const GW6 = ipLiteral("fd00::2");
@@ -270,4 +270,56 @@ Deno.test("the conflict line's option moves every family the slirp runs, to the 
     /\(slirp option addr=10\.0\.3\.2\/24\)/,
   );
   assert.match(said({ v4: false }, dadSolicit(GW6)), /\(slirp option addr6=fd00:0:0:1::2\/64\)/);
+});
+
+/** A stack's `onProbed` calls, each with the conflict lines logged by then. */
+function probedCalls(s: Bound): number[] {
+  const calls: number[] = [];
+  s.stack.onProbed = () => calls.push(conflictLines(s.logs).length);
+  return calls;
+}
+
+Deno.test("a --daemon's readiness: the first probe unanswered is said ANSWER_WAIT_MS after it left, timed from its departure when it leaves late", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock);
+  const calls = probedCalls(s);
+  s.stack.probeAddresses(); // plugged in
+  // A loaded machine: the stack's timers run only 500 ms later, so the probe leaves then.
+  clock.now += 500;
+  s.stack.poll();
+  assert.equal(s.sent.filter((f) => f[12] === 0x08 && f[13] === 0x06).length, 1, "the ARP probe left now");
+  assert.ok(s.stack.nextTimerMs() <= ANSWER_WAIT_MS, "a timer is due for the answer's wait");
+  // A sleep of 300 ms from plugging in was over here, before the probe could be answered.
+  clock.now += ANSWER_WAIT_MS - 1;
+  s.stack.poll();
+  assert.deepEqual(calls, [], "still waiting for an answer");
+  clock.now += 1;
+  s.stack.poll();
+  assert.deepEqual(calls, [0]);
+  // Once: the later probes are no readiness.
+  run(clock, [s], 3000, () => s.sent.splice(0));
+  assert.deepEqual(calls, [0]);
+});
+
+Deno.test("a --daemon's readiness: another slirp's answer to the first probe is said at once, after the gateway-taken line", () => {
+  const clock = { now: 1000 };
+  const first = boundStack(clock);
+  run(clock, [first], 4000, () => first.sent.splice(0));
+  const second = boundStack(clock);
+  const calls = probedCalls(second);
+  second.stack.probeAddresses(); // plugged in: the guard starts over
+  clock.now += PROBE_DELAY_MS;
+  second.stack.poll();
+  hub(first, second)();
+  assert.deepEqual(calls, [1], "with the line logged, before the wait for no answer is over");
+  run(clock, [first, second], 3000, hub(first, second));
+  assert.deepEqual(calls, [1], "once");
+});
+
+Deno.test("a --daemon's readiness: a slirp with no address family to probe for is ready at once", () => {
+  const clock = { now: 1000 };
+  const s = boundStack(clock, { v4: false, v6: false });
+  const calls = probedCalls(s);
+  s.stack.probeAddresses();
+  assert.deepEqual(calls, [0]);
 });

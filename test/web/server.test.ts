@@ -302,12 +302,15 @@ Deno.test("web: with --http-token, a wrong token gets 403; the right one toggles
   }
 });
 
+/** POSTs `path` with the token: its status and body, as `404 no such port...`. */
+async function postWithToken(base: string, path: string): Promise<string> {
+  const res = await fetch(`${base}${path}`, { method: "POST", headers: { "x-vde-token": TOKEN } });
+  return `${res.status} ${await res.text()}`;
+}
+
 Deno.test("web: a port action on a port with no client says so, and one out of range names the range", async () => {
   const r = rig(TOKEN);
-  const said = async (path: string) => {
-    const res = await fetch(`${r.base}${path}`, { method: "POST", headers: { "x-vde-token": TOKEN } });
-    return `${res.status} ${await res.text()}`;
-  };
+  const said = (path: string) => postWithToken(r.base, path);
   try {
     assert.equal(
       await said("/api/port?port=6&on=0"),
@@ -315,7 +318,33 @@ Deno.test("web: a port action on a port with no client says so, and one out of r
     );
     const range = `404 no such port: the switch's ports are 0-${r.sw.numPorts - 1}\n`;
     assert.equal(await said(`/api/port?port=${r.sw.numPorts}&on=0`), range);
-    assert.equal(await said("/api/port?port=abc&on=0"), range);
+    const required = `400 port=N is required, N a port number (the switch's are 0-${r.sw.numPorts - 1})\n`;
+    assert.equal(await said("/api/port?port=abc&on=0"), required);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("web: a port action with no port=, an empty one or one not in digits acts on no port (Number() made them port 0, or 0x2 port 2)", async () => {
+  const r = rig(TOKEN);
+  const said = (path: string) => postWithToken(r.base, path);
+  try {
+    r.sw.attach(new MemoryLink("on port 0"), { port: 0 });
+    assert.equal(r.sw.engine.isActive(0), true);
+    const required = `400 port=N is required, N a port number (the switch's are 0-${r.sw.numPorts - 1})\n`;
+    for (
+      const path of [
+        "/api/port?on=0",
+        "/api/port?port=&on=0",
+        "/api/port?port=0x2&on=0",
+        "/api/port?port=%202&on=0",
+      ]
+    ) {
+      assert.equal(await said(path), required, path);
+    }
+    assert.equal(r.sw.engine.isActive(0), true, "port 0 untouched");
+    assert.equal(r.sw.engine.isActive(2), true, "port 2 untouched");
+    assert.equal(await said("/api/port?port=2&on=0"), "200 port 2 down\n");
   } finally {
     await r.close();
   }
