@@ -111,13 +111,24 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
  * them; our own user and root may, and a console without a socket peer.
  */
 export function othersLoad(session: Session, self: number | null = Deno.uid()): Reply | undefined {
-  const peer = session.peerUid;
-  if (peer === undefined || peer === 0 || self === null || peer === self) return undefined;
+  const peer = otherUserClient(session, self);
+  if (peer === undefined || self === null) return undefined;
   return failure(
     `load reads files as ${userName(self)}, and this console's client is ${userName(peer)}: ` +
       `only ${userName(self)} may load (a shared console runs typed commands only)`,
     Errno.EPERM,
   );
+}
+
+/**
+ * The uid of `session`'s client where it is another user than `self` (this program's) and not root: one
+ * whom a console shared by its mode and group lets in (`--mgmtmode 660`), who may not have this program
+ * do for them what only its user may (read its files, listen on a port only root may). Undefined for our
+ * own user, root, and a console without a socket peer.
+ */
+export function otherUserClient(session: Session, self: number | null = Deno.uid()): number | undefined {
+  const peer = session.peerUid;
+  return peer === undefined || peer === 0 || peer === self ? undefined : peer;
 }
 
 /** Reads a script's lines, or an errno. */
