@@ -88,6 +88,44 @@ Deno.test("a secret file another user owns is refused whatever its mode (its own
   }
 });
 
+Deno.test("a secret file named through another user's symlink is refused (root's 0600 file at its end, an ssh key's known first line, taken as a token), through our own symlink read", async () => {
+  const { secretRefusal } = await import("../../src/os/owned_file.ts");
+  assert.equal(Deno.uid(), 0, "run as root: it gives a symlink to another user");
+  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
+  const sudo = Deno.env.get("SUDO_UID");
+  try {
+    Deno.env.delete("SUDO_UID");
+    await Deno.writeTextFile(`${dir}/id_ed25519`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+    await Deno.chmod(`${dir}/id_ed25519`, 0o600);
+    // Theirs, as a user's symlink in /tmp where root's --http-token names a file: the link's owner, not the
+    // target's (chown -h: Deno has no lchown).
+    await Deno.symlink(`${dir}/id_ed25519`, `${dir}/theirs`);
+    assert.ok(
+      new Deno.Command("chown", { args: ["-h", "65534:65534", `${dir}/theirs`] }).outputSync().success,
+    );
+    assert.equal(Deno.lstatSync(`${dir}/theirs`).uid, 65534);
+    const refused = readSecretFile(`${dir}/theirs`, 100);
+    assert.deepEqual(refused, { openTo: 0o777, owner: 65534, link: true });
+    assert.match(
+      secretRefusal(`${dir}/theirs`, refused as { openTo: number }),
+      /theirs is, or leads through, a symbolic link of (nobody|65534)'s, not followed/,
+    );
+    // Ours, to it by a relative target, and ours to theirs: the first followed, the second refused at theirs.
+    await Deno.symlink("id_ed25519", `${dir}/ours`);
+    const read = readSecretFile(`${dir}/ours`, 100);
+    assert.equal(
+      typeof read === "string" || "openTo" in read ? read : read.text,
+      "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+    );
+    await Deno.symlink(`${dir}/theirs`, `${dir}/ours2`);
+    assert.deepEqual(readSecretFile(`${dir}/ours2`, 100), { openTo: 0o777, owner: 65534, link: true });
+  } finally {
+    if (sudo === undefined) Deno.env.delete("SUDO_UID");
+    else Deno.env.set("SUDO_UID", sudo);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a file opened inside a directory is refused when the kernel names it outside, as through a swapped-in link", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
   try {
