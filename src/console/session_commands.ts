@@ -9,6 +9,7 @@ import { readAtMost } from "../io/read_at_most.ts";
 import { type CommandRegistry, fail, failure, ok, type Session } from "./registry.ts";
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
+import { ownersOfSecrets } from "../os/owned_file.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
 export const MAX_LOAD_DEPTH = 8;
@@ -131,8 +132,26 @@ export function otherUserClient(session: Session, self: number | null = Deno.uid
   return peer === undefined || peer === 0 || peer === self ? undefined : peer;
 }
 
-/** Reads a script's lines, or an errno. */
+/**
+ * The user, not ours nor root (nor, for root, the sudo user), who owns script `path` or the symlink that
+ * names it, or undefined. Such a script is refused (EPERM): its lines run as our commands, and each that
+ * fails is logged with its text, so a user's symlink at root's `--rc /tmp/sw.rc` to root's 0600 key put
+ * the key's lines in a log others may read, and a file of theirs there ran their commands in root's switch.
+ */
+export function scriptOwner(path: string): number | undefined {
+  try {
+    const link = Deno.lstatSync(path);
+    const file = link.isSymlink ? Deno.statSync(path) : link;
+    const trusted = ownersOfSecrets();
+    return [link.uid, file.uid].find((uid) => uid !== null && !trusted.includes(uid)) ?? undefined;
+  } catch {
+    return undefined; // The read says why.
+  }
+}
+
+/** Reads a script's lines, or an errno (EPERM: another user's, scriptOwner). */
 export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS): Promise<string[] | number> {
+  if (scriptOwner(path) !== undefined) return Errno.EPERM;
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(path);

@@ -210,7 +210,7 @@ function symlinkAt(path: string): { uid: number; target: string } | undefined {
  * Whose secret files are taken: this process's effective user's and root's; for root run by sudo, the user
  * who ran it too (`sudo vde cable --key ./lab.key` with a key that user made: they know it already).
  */
-function ownersOfSecrets(): number[] {
+export function ownersOfSecrets(): number[] {
   const me = libc().geteuid();
   const sudo = me === 0 ? Number(Deno.env.get("SUDO_UID") ?? "") : NaN;
   return Number.isInteger(sudo) && sudo > 0 ? [me, 0, sudo] : [me, 0];

@@ -102,3 +102,42 @@ Deno.test("load from a console client that is another user is refused before the
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a script that is another user's, or named by their symlink, is refused before it is read: --rc through a user's link to root's key logged the key's lines, their own file ran their commands", async () => {
+  assert.equal(Deno.uid(), 0, "run as root: it gives files to another user");
+  const dir = await Deno.makeTempDir({ prefix: "vde-script-" });
+  const sudo = Deno.env.get("SUDO_UID");
+  const chownH = (path: string) =>
+    assert.ok(new Deno.Command("chown", { args: ["-h", "65534:65534", path] }).outputSync().success);
+  try {
+    Deno.env.delete("SUDO_UID");
+    await Deno.writeTextFile(`${dir}/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+    await Deno.symlink(`${dir}/key`, `${dir}/theirs-link`);
+    chownH(`${dir}/theirs-link`);
+    await Deno.writeTextFile(`${dir}/theirs-file`, "hub on\n");
+    chownH(`${dir}/theirs-file`);
+    await Deno.symlink("key", `${dir}/ours-link`);
+    for (const path of [`${dir}/theirs-link`, `${dir}/theirs-file`]) {
+      assert.equal(await readScript(path), Errno.EPERM, path);
+      const logged: string[] = [];
+      await assert.rejects(
+        runStartupScript(path, new CommandRegistry(), (m) => logged.push(m)),
+        /it is (nobody|65534)'s \(the file or the symlink naming it\), and its lines would run as ours/,
+      );
+      assert.deepEqual(logged, []);
+    }
+    const session = new FakeSession(new CommandRegistry(), "mgmt");
+    const refused = await loadScript(`${dir}/theirs-link`, session);
+    assert.equal(refused.code, Errno.EPERM);
+    assert.match(
+      formatExplained(`load ${dir}/theirs-link`, refused, { syntax: () => "path", paths: () => ["load"] }),
+      /another user's: its lines would run as ours/,
+    );
+    // Our own symlink to our own file is read, and so is a file of root's.
+    assert.deepEqual(await readScript(`${dir}/ours-link`), ["-----BEGIN OPENSSH PRIVATE KEY-----"]);
+  } finally {
+    if (sudo === undefined) Deno.env.delete("SUDO_UID");
+    else Deno.env.set("SUDO_UID", sudo);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
