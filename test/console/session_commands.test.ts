@@ -15,6 +15,7 @@ import { formatExplained } from "../../src/console/explain.ts";
 import { runStartupScript } from "../../src/console/script.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
+import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -104,18 +105,12 @@ Deno.test("load from a console client that is another user is refused before the
 });
 
 Deno.test("a script that is another user's, or named by their symlink, is refused before it is read: --rc through a user's link to root's key logged the key's lines, their own file ran their commands", async () => {
-  assert.equal(Deno.uid(), 0, "run as root: it gives files to another user");
-  const dir = await Deno.makeTempDir({ prefix: "vde-script-" });
-  const sudo = Deno.env.get("SUDO_UID");
-  const chownH = (path: string) =>
-    assert.ok(new Deno.Command("chown", { args: ["-h", "65534:65534", path] }).outputSync().success);
-  try {
-    Deno.env.delete("SUDO_UID");
+  await asRootWithoutSudo("vde-script-", async (dir) => {
     await Deno.writeTextFile(`${dir}/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
     await Deno.symlink(`${dir}/key`, `${dir}/theirs-link`);
-    chownH(`${dir}/theirs-link`);
+    giveToNobody(`${dir}/theirs-link`);
     await Deno.writeTextFile(`${dir}/theirs-file`, "hub on\n");
-    chownH(`${dir}/theirs-file`);
+    giveToNobody(`${dir}/theirs-file`);
     await Deno.symlink("key", `${dir}/ours-link`);
     for (const path of [`${dir}/theirs-link`, `${dir}/theirs-file`]) {
       assert.equal(await readScript(path), Errno.EPERM, path);
@@ -126,18 +121,13 @@ Deno.test("a script that is another user's, or named by their symlink, is refuse
       );
       assert.deepEqual(logged, []);
     }
-    const session = new FakeSession(new CommandRegistry(), "mgmt");
-    const refused = await loadScript(`${dir}/theirs-link`, session);
+    const refused = await loadScript(`${dir}/theirs-link`, new FakeSession(new CommandRegistry(), "mgmt"));
     assert.equal(refused.code, Errno.EPERM);
     assert.match(
       formatExplained(`load ${dir}/theirs-link`, refused, { syntax: () => "path", paths: () => ["load"] }),
       /another user's: its lines would run as ours/,
     );
-    // Our own symlink to our own file is read, and so is a file of root's.
+    // Our own symlink to our own file is read.
     assert.deepEqual(await readScript(`${dir}/ours-link`), ["-----BEGIN OPENSSH PRIVATE KEY-----"]);
-  } finally {
-    if (sudo === undefined) Deno.env.delete("SUDO_UID");
-    else Deno.env.set("SUDO_UID", sudo);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { openRegularFile, readSecretFile, readSmallFile, whyUnopenable } from "../../src/os/owned_file.ts";
+import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("a name leading to a socket is refused as a socket, seen before any open (which a socket fails with ENXIO)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
@@ -90,20 +91,12 @@ Deno.test("a secret file another user owns is refused whatever its mode (its own
 
 Deno.test("a secret file named through another user's symlink is refused (root's 0600 file at its end, an ssh key's known first line, taken as a token), through our own symlink read", async () => {
   const { secretRefusal } = await import("../../src/os/owned_file.ts");
-  assert.equal(Deno.uid(), 0, "run as root: it gives a symlink to another user");
-  const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
-  const sudo = Deno.env.get("SUDO_UID");
-  try {
-    Deno.env.delete("SUDO_UID");
+  await asRootWithoutSudo("vde-owned-", async (dir) => {
     await Deno.writeTextFile(`${dir}/id_ed25519`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
     await Deno.chmod(`${dir}/id_ed25519`, 0o600);
-    // Theirs, as a user's symlink in /tmp where root's --http-token names a file: the link's owner, not the
-    // target's (chown -h: Deno has no lchown).
+    // Theirs, as a user's symlink in /tmp where root's --http-token names a file: the link's owner.
     await Deno.symlink(`${dir}/id_ed25519`, `${dir}/theirs`);
-    assert.ok(
-      new Deno.Command("chown", { args: ["-h", "65534:65534", `${dir}/theirs`] }).outputSync().success,
-    );
-    assert.equal(Deno.lstatSync(`${dir}/theirs`).uid, 65534);
+    giveToNobody(`${dir}/theirs`);
     const refused = readSecretFile(`${dir}/theirs`, 100);
     assert.deepEqual(refused, { openTo: 0o777, owner: 65534, link: true });
     assert.match(
@@ -119,11 +112,7 @@ Deno.test("a secret file named through another user's symlink is refused (root's
     );
     await Deno.symlink(`${dir}/theirs`, `${dir}/ours2`);
     assert.deepEqual(readSecretFile(`${dir}/ours2`, 100), { openTo: 0o777, owner: 65534, link: true });
-  } finally {
-    if (sudo === undefined) Deno.env.delete("SUDO_UID");
-    else Deno.env.set("SUDO_UID", sudo);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a file opened inside a directory is refused when the kernel names it outside, as through a swapped-in link", async () => {
