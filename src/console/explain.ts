@@ -9,7 +9,7 @@
 import { argKind } from "./completer.ts";
 import { parseInteger, parseSwitch, words } from "./args.ts";
 import { type CommandRegistry, parseLine } from "./registry.ts";
-import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER } from "./session_commands.ts";
+import { MAX_SCRIPT_BYTES, PIPE_WITHOUT_WRITER, scriptOwner } from "./session_commands.ts";
 import { MAX_PORTS, MAX_VLAN, NO_VLAN, pastLastPort } from "../switch/engine.ts";
 import { MAX_HASH_BUCKETS } from "./switch/commands_hash.ts";
 import { SNOOPING_OFF } from "./switch/commands_mcast.ts";
@@ -351,6 +351,9 @@ export function codeHint(line: string, code: number, syntax: string): string | u
     return `a script is at most ${MAX_SCRIPT_BYTES >> 20} MiB: is it the file you meant?`;
   }
   if (code === Errno.ETIMEDOUT && name === "load") return PIPE_WITHOUT_WRITER;
+  if (code === Errno.EPERM && name === "load" && scriptOwner(args.trim()) !== undefined) {
+    return "that file, or the symlink naming it, is another user's: its lines would run as ours";
+  }
   return undefined;
 }
 

@@ -9,6 +9,7 @@ import { readAtMost } from "../io/read_at_most.ts";
 import { type CommandRegistry, fail, failure, ok, type Session } from "./registry.ts";
 import { Errno, type Reply } from "./reply_format.ts";
 import { userName } from "../os/users.ts";
+import { ownersOfSecrets } from "../os/owned_file.ts";
 
 /** Deepest nesting of `load` inside `load`, so a script that loads itself ends. */
 export const MAX_LOAD_DEPTH = 8;
@@ -111,8 +112,8 @@ export async function loadScript(path: string, session: Session): Promise<Reply>
  * them; our own user and root may, and a console without a socket peer.
  */
 export function othersLoad(session: Session, self: number | null = Deno.uid()): Reply | undefined {
-  const peer = session.peerUid;
-  if (peer === undefined || peer === 0 || self === null || peer === self) return undefined;
+  const peer = otherUserClient(session, self);
+  if (peer === undefined || self === null) return undefined;
   return failure(
     `load reads files as ${userName(self)}, and this console's client is ${userName(peer)}: ` +
       `only ${userName(self)} may load (a shared console runs typed commands only)`,
@@ -120,8 +121,37 @@ export function othersLoad(session: Session, self: number | null = Deno.uid()): 
   );
 }
 
-/** Reads a script's lines, or an errno. */
+/**
+ * The uid of `session`'s client where it is another user than `self` (this program's) and not root: one
+ * whom a console shared by its mode and group lets in (`--mgmtmode 660`), who may not have this program
+ * do for them what only its user may (read its files, listen on a port only root may). Undefined for our
+ * own user, root, and a console without a socket peer.
+ */
+export function otherUserClient(session: Session, self: number | null = Deno.uid()): number | undefined {
+  const peer = session.peerUid;
+  return peer === undefined || peer === 0 || peer === self ? undefined : peer;
+}
+
+/**
+ * The user, not ours nor root (nor, for root, the sudo user), who owns script `path` or the symlink that
+ * names it, or undefined. Such a script is refused (EPERM): its lines run as our commands, and each that
+ * fails is logged with its text, so a user's symlink at root's `--rc /tmp/sw.rc` to root's 0600 key put
+ * the key's lines in a log others may read, and a file of theirs there ran their commands in root's switch.
+ */
+export function scriptOwner(path: string): number | undefined {
+  try {
+    const link = Deno.lstatSync(path);
+    const file = link.isSymlink ? Deno.statSync(path) : link;
+    const trusted = ownersOfSecrets();
+    return [link.uid, file.uid].find((uid) => uid !== null && !trusted.includes(uid)) ?? undefined;
+  } catch {
+    return undefined; // The read says why.
+  }
+}
+
+/** Reads a script's lines, or an errno (EPERM: another user's, scriptOwner). */
 export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS): Promise<string[] | number> {
+  if (scriptOwner(path) !== undefined) return Errno.EPERM;
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(path);

@@ -29,11 +29,29 @@ export interface GroupOptions {
 }
 
 /**
+ * The shell that leads a command's group (`sh -c GROUP_ANCHOR sh CMD...`): it
+ * starts the group's anchor, then becomes the command. The group's number is
+ * its leader's pid, and once every process in the group is gone the kernel
+ * may give that number to a new process leading a group of its own (another
+ * user's shell job, a service): the SIGKILL that follows a SIGTERM after a
+ * grace, sent to -pid when the leader may have ended, would then be theirs
+ * (pid_max is 32768 here: a user forking at will gets there within the grace).
+ * The anchor is a `cat` of a pipe of ours in the group, deaf to TERM, HUP, INT
+ * and QUIT: while it lives the number is the group's, and it lives until the
+ * group's SIGKILL or our close of the pipe, whichever comes first. The
+ * command gets /dev/null as stdin, as before.
+ */
+const GROUP_ANCHOR = "exec 3<&0; (trap '' TERM HUP INT QUIT; exec cat <&3 >/dev/null 2>&1 3<&-) & " +
+  'exec 3<&- </dev/null; exec "$@"';
+
+/**
  * Runs `cmd` to completion (at most `timeoutMs`, killed sooner when `signal`
  * aborts), without throwing on a non-zero status. With `ownGroup` it runs in
  * a session of its own (setsid) and the kill takes that whole group: a
  * shell's command dies with the shell (killed alone, the shell left it
- * running, in a lab's namespace until `vde down`).
+ * running, in a lab's namespace until `vde down`). Signals go to the group
+ * only while its anchor (GROUP_ANCHOR) holds its number: none after the
+ * group's SIGKILL, nor once the command has ended and no SIGKILL is due.
  */
 export async function runCommand(
   cmd: string[],
@@ -42,24 +60,37 @@ export async function runCommand(
   ownGroup = false,
   group: GroupOptions = {},
 ): Promise<CommandOutput> {
-  const argv = ownGroup ? ["setsid", "-w", ...cmd] : cmd;
+  const argv = ownGroup ? ["setsid", "-w", "sh", "-c", GROUP_ANCHOR, "sh", ...cmd] : cmd;
   const child = new Deno.Command(argv[0]!, {
     args: argv.slice(1),
-    stdin: "null",
+    stdin: ownGroup ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
     signal: ownGroup ? undefined : signal,
   })
     .spawn();
+  // The anchor's pipe: closed, the anchor ends, and the group's number may be anyone's.
+  let anchored = ownGroup;
+  const release = () => {
+    if (!anchored) return;
+    anchored = false;
+    child.stdin.close().catch(() => {});
+  };
   // setsid makes the child (not a group leader: it is in ours) the leader of a new group with its own pid.
   const send = (sig: Deno.Signal) => {
     try {
-      if (ownGroup) Deno.kill(-child.pid, sig);
-      else child.kill(sig);
+      if (!ownGroup) child.kill(sig);
+      else if (anchored) Deno.kill(-child.pid, sig);
     } catch { /* gone */ }
+    // The anchor dies of a SIGKILL: the number is the group's no longer.
+    if (sig === "SIGKILL") release();
   };
-  const kill = () => send("SIGKILL");
   let late: ReturnType<typeof setTimeout> | undefined;
+  const kill = () => {
+    clearTimeout(late);
+    late = undefined;
+    send("SIGKILL");
+  };
   const stop = () => {
     if (!group.stopGraceMs) return kill();
     send("SIGTERM");
@@ -81,7 +112,9 @@ export async function runCommand(
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
   } finally {
     clearTimeout(timer);
-    // `late` stays: a process of the group that ignored SIGTERM outlives the leader, and the SIGKILL is for it.
+    // `late` stays: a process of the group that ignored SIGTERM outlives the leader, and the SIGKILL is for
+    // it (the anchor keeps the number the group's until then). With none due, the anchor goes now.
+    if (late === undefined) release();
     signal?.removeEventListener("abort", stop);
   }
 }

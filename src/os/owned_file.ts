@@ -154,29 +154,63 @@ export function kernelName(handle: number): string {
   }
 }
 
-/** A secret file's permission bits, and its owner when that is another user (who may read it whatever them). */
+/**
+ * A secret file's permission bits, and its owner when that is another user (who may read it whatever them);
+ * `link` where what another user owns is a symlink on the way to it (`openTo` then 777, a link's own).
+ */
 export interface OpenToOthers {
   readonly openTo: number;
   readonly owner?: number;
+  readonly link?: true;
 }
 
 /**
  * Secret file `path` read as readSmallFile reads it, or why not; `openTo` when group or others may read
  * it, whoever owns it, with `owner` when another user owns it (see the theory above). `secretRefusal`
- * words that.
+ * words that. A final symlink is followed only where it is ours, root's or the sudo user's, its target
+ * read from the very link and judged as any secret file; another user's is refused (`link`): its owner
+ * aims it where they like, and root's file at the other end (an ssh host key, whose first line is
+ * `-----BEGIN OPENSSH PRIVATE KEY-----`) is a secret only its first line need be known of, for a token.
  */
-export function readSecretFile(path: string, maxBytes: number): SmallFile | OpenToOthers | string {
-  const file = readSmallFile(path, maxBytes);
-  if (typeof file === "string") return file;
-  if (!ownersOfSecrets().includes(file.uid)) return { openTo: file.mode & 0o777, owner: file.uid };
-  return (file.mode & 0o077) === 0 ? file : { openTo: file.mode & 0o777 };
+export function readSecretFile(path: string, maxBytes: number, links = 0): SmallFile | OpenToOthers | string {
+  const file = readSmallFile(path, maxBytes, true);
+  if (typeof file !== "string") {
+    if (!ownersOfSecrets().includes(file.uid)) return { openTo: file.mode & 0o777, owner: file.uid };
+    return (file.mode & 0o077) === 0 ? file : { openTo: file.mode & 0o777 };
+  }
+  const link = file === "it is a symlink" ? symlinkAt(path) : undefined;
+  // Not a link (any more: the name swapped meanwhile), or unreadable: the first answer stands.
+  if (link === undefined) return file;
+  if (!ownersOfSecrets().includes(link.uid)) return { openTo: 0o777, owner: link.uid, link: true };
+  if (links >= 8) return strerror(C.ELOOP);
+  // A relative target counts from the link's directory.
+  const target = link.target.startsWith("/") || !path.includes("/")
+    ? link.target
+    : `${path.slice(0, path.lastIndexOf("/"))}/${link.target}`;
+  return readSecretFile(target, maxBytes, links + 1);
+}
+
+/** The symlink at `path` (not followed): its owner and its target, read from the very link; or undefined. */
+function symlinkAt(path: string): { uid: number; target: string } | undefined {
+  const held = handleOf(path, true);
+  if (typeof held === "string") return undefined;
+  try {
+    if ((held.st.mode & C.S_IFMT) !== C.S_IFLNK) return undefined;
+    const buf = new Uint8Array(4096);
+    const n = libc().readlinkat(held.handle, cstr(""), buf, buf.length);
+    return n > 0 && n < buf.length
+      ? { uid: held.st.uid, target: new TextDecoder().decode(buf.subarray(0, n)) }
+      : undefined;
+  } finally {
+    libc().close(held.handle);
+  }
 }
 
 /**
  * Whose secret files are taken: this process's effective user's and root's; for root run by sudo, the user
  * who ran it too (`sudo vde cable --key ./lab.key` with a key that user made: they know it already).
  */
-function ownersOfSecrets(): number[] {
+export function ownersOfSecrets(): number[] {
   const me = libc().geteuid();
   const sudo = me === 0 ? Number(Deno.env.get("SUDO_UID") ?? "") : NaN;
   return Number.isInteger(sudo) && sudo > 0 ? [me, 0, sudo] : [me, 0];
@@ -184,6 +218,10 @@ function ownersOfSecrets(): number[] {
 
 /** The one line refusing secret file `path` that others may read: what it is, and what to do. */
 export function secretRefusal(path: string, open: OpenToOthers): string {
+  if (open.link === true) {
+    return `${path} is, or leads through, a symbolic link of ${userName(open.owner ?? -1)}'s, not followed ` +
+      `(its owner may aim it at any file of ours): give the file itself`;
+  }
   if (open.owner !== undefined) {
     return `${path} belongs to ${userName(open.owner)}, who may read it whatever its mode (and may have ` +
       `written it): make it anew as ${userName(libc().geteuid())}'s, mode 600`;

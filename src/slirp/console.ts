@@ -4,12 +4,26 @@
  * forwards at run time, `slirp/print` shows the stack's state. A refusal
  * says why in words sent before its result line (`failure`), so `vde term -c`
  * prints them on stderr and a terminal shows the words alone.
+ *
+ * A forward is a listening socket of this program's, on the host: from a
+ * console another user reaches through its mode and group, one on a port
+ * only root may listen on is refused (`othersPrivilegedForward`), or a
+ * member of root's switch's console group had root take the host's port 80
+ * (or 53, 443) for a guest of theirs.
  */
 import type { CommandRegistry } from "../console/registry.ts";
-import { failure, listing } from "../console/registry.ts";
-import { Errno } from "../console/reply_format.ts";
+import { failure, listing, type Session } from "../console/registry.ts";
+import { Errno, type Reply } from "../console/reply_format.ts";
 import type { SlirpLink } from "../link/slirp_link.ts";
-import { ConfigError, formatForward, type ForwardSpec, parseForward } from "./config.ts";
+import {
+  ConfigError,
+  formatForward,
+  type ForwardSpec,
+  parseForward,
+  unprivilegedPortStart,
+} from "./config.ts";
+import { otherUserClient } from "../console/session_commands.ts";
+import { userName } from "../os/users.ts";
 
 /** A slirp on a switch port. */
 export interface AttachedSlirp {
@@ -33,6 +47,28 @@ export function parseForwardKey(text: string, link: SlirpLink): ForwardSpec {
   }
 }
 
+/**
+ * Why forward `spec` may not be added from `session`, or undefined where it may: its host port is one
+ * only root may listen on (below net.ipv4.ip_unprivileged_port_start) and the console's client is
+ * another user than ours, not root, who could not listen there themselves.
+ */
+export function othersPrivilegedForward(
+  spec: ForwardSpec,
+  session: Session,
+  self: number | null = Deno.uid(),
+  firstPort: number = unprivilegedPortStart(),
+): Reply | undefined {
+  const peer = otherUserClient(session, self);
+  if (peer === undefined || spec.hostPort >= firstPort) return undefined;
+  return failure(
+    `host port ${spec.hostPort} is below ${firstPort}, which only root may listen on, and this console's ` +
+      `client is ${userName(peer)}: forward a host port from ${firstPort} up (only ${
+        self === null ? "this program's user" : userName(self)
+      } may take a lower one)`,
+    Errno.EPERM,
+  );
+}
+
 /** Registers the slirp commands; `slirps()` lists the stacks attached now. */
 export function addSlirpCommands(registry: CommandRegistry, slirps: () => AttachedSlirp[]): void {
   registry.menu("slirp", "SLIRP MENU (user-mode networking)");
@@ -42,7 +78,7 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
     syntax: "add|del|list [tcp|udp:[HOSTIP:]HOSTPORT:[GUESTIP:]GUESTPORT]",
     help: "list, add or remove inbound port forwards of the slirp",
     listing: true,
-    run: async (args) => {
+    run: async (args, session) => {
       const s = pick();
       if (s === undefined) return failure("no slirp is attached to this switch", Errno.ENODEV);
       const [verb = "list", ...rest] = args.split(/\s+/).filter((w) => w !== "");
@@ -57,7 +93,10 @@ export function addSlirpCommands(registry: CommandRegistry, slirps: () => Attach
             if (arg === "") {
               return failure("usage: slirp/forward add tcp|udp:HOSTPORT:GUESTPORT", Errno.EINVAL);
             }
-            const added = await stack.addForward(parseForward(arg, stack.config));
+            const spec = parseForward(arg, stack.config);
+            const refused = othersPrivilegedForward(spec, session);
+            if (refused !== undefined) return refused;
+            const added = await stack.addForward(spec);
             return listing([`added ${formatForward(added, stack.config)}`]);
           }
           case "del":

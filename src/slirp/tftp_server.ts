@@ -42,7 +42,10 @@ import { formatIp } from "../wire/ip_address.ts";
 
 /** Transfers at once. */
 export const MAX_TRANSFERS = 64;
-/** File names a guest asked for in vain that are logged (once each) per SAID_WINDOW_MS; later ones are not. */
+/**
+ * File names a guest asked for in vain (missing or refused) that are logged (once each) per SAID_WINDOW_MS;
+ * later ones are not.
+ */
 const MAX_SAID = 32;
 /** After this long a full list of logged misses starts again, so the next boot's real miss is still said. */
 const SAID_WINDOW_MS = 60_000;
@@ -91,10 +94,22 @@ interface Transfer {
 export function unsafeTftpName(name: string): string | null {
   if (name === "") return "an empty file name";
   if (name.startsWith("/")) return "an absolute path";
+  // C1 controls too: U+009B is a CSI to some terminals, and the guest's names are logged.
   // deno-lint-ignore no-control-regex
-  if (/[\\\x00-\x1f\x7f]/.test(name)) return "a backslash or control character";
+  if (/[\\\x00-\x1f\x7f-\x9f]/.test(name)) return "a backslash or control character";
   if (name.split("/").some((part) => part === "..")) return 'a ".." component';
   return null;
+}
+
+/**
+ * A guest's file name as a log line shows it: quoted as JSON, which escapes C0 controls, and C1 controls
+ * (U+0080-U+009F, which JSON leaves as they are) escaped as well, so no name forges a line or an escape.
+ */
+function quoted(name: string): string {
+  return JSON.stringify(name).replace(
+    /[\x7f-\x9f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** The TFTP server of one stack. */
@@ -213,7 +228,7 @@ export class TftpServer {
     }
     const unsafe = unsafeTftpName(r.filename);
     if (unsafe !== null) {
-      this.#log(`tftp: refused ${JSON.stringify(r.filename)} (${unsafe})`);
+      this.#sayOnce(r.filename, () => `tftp: refused ${quoted(r.filename)} (${unsafe})`);
       this.#error(family, guest, guestPort, TFTP_ERR.ACCESS, `access violation: ${unsafe}`);
       return;
     }
@@ -335,16 +350,27 @@ export class TftpServer {
    * console only. pxelinux's config probes are not misses worth a line.
    */
   #sayMissing(name: string, why: string, guest: Uint8Array): void {
-    if (name.startsWith(PROBED_DIR) || this.#said.has(name)) return;
+    if (name.startsWith(PROBED_DIR)) return;
+    const reason = why === "access" ? "not readable" : "not found";
+    this.#sayOnce(
+      name,
+      () => `tftp: ${quoted(name)} asked by ${formatIp(guest)}: ${reason} in ${this.#root}`,
+    );
+  }
+
+  /**
+   * Logs `line()` once per name, at most MAX_SAID names a minute: the names are the guest's, one per
+   * packet, and a log line per packet would let a guest fill the slirp owner's log.
+   */
+  #sayOnce(name: string, line: () => string): void {
+    if (this.#said.has(name)) return;
     if (this.#said.size >= MAX_SAID) {
       if (this.#now() - this.#saidSince < SAID_WINDOW_MS) return;
       this.#said.clear();
     }
     if (this.#said.size === 0) this.#saidSince = this.#now();
     this.#said.add(name);
-    const who = formatIp(guest);
-    const reason = why === "access" ? "not readable" : "not found";
-    this.#log(`tftp: ${JSON.stringify(name)} asked by ${who}: ${reason} in ${this.#root}`);
+    this.#log(line());
   }
 
   #error(family: 4 | 6, guest: Uint8Array, guestPort: number, code: number, message: string): void {

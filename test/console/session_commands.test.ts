@@ -15,6 +15,7 @@ import { formatExplained } from "../../src/console/explain.ts";
 import { runStartupScript } from "../../src/console/script.ts";
 import { CommandRegistry } from "../../src/console/registry.ts";
 import { FakeSession } from "../helpers/fake_session.ts";
+import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("load of an endless device is refused as too long after reading a script's worth, not read forever", async () => {
   const before = Deno.memoryUsage().rss;
@@ -101,4 +102,32 @@ Deno.test("load from a console client that is another user is refused before the
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a script that is another user's, or named by their symlink, is refused before it is read: --rc through a user's link to root's key logged the key's lines, their own file ran their commands", async () => {
+  await asRootWithoutSudo("vde-script-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/key`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+    await Deno.symlink(`${dir}/key`, `${dir}/theirs-link`);
+    giveToNobody(`${dir}/theirs-link`);
+    await Deno.writeTextFile(`${dir}/theirs-file`, "hub on\n");
+    giveToNobody(`${dir}/theirs-file`);
+    await Deno.symlink("key", `${dir}/ours-link`);
+    for (const path of [`${dir}/theirs-link`, `${dir}/theirs-file`]) {
+      assert.equal(await readScript(path), Errno.EPERM, path);
+      const logged: string[] = [];
+      await assert.rejects(
+        runStartupScript(path, new CommandRegistry(), (m) => logged.push(m)),
+        /it is (nobody|65534)'s \(the file or the symlink naming it\), and its lines would run as ours/,
+      );
+      assert.deepEqual(logged, []);
+    }
+    const refused = await loadScript(`${dir}/theirs-link`, new FakeSession(new CommandRegistry(), "mgmt"));
+    assert.equal(refused.code, Errno.EPERM);
+    assert.match(
+      formatExplained(`load ${dir}/theirs-link`, refused, { syntax: () => "path", paths: () => ["load"] }),
+      /another user's: its lines would run as ours/,
+    );
+    // Our own symlink to our own file is read.
+    assert.deepEqual(await readScript(`${dir}/ours-link`), ["-----BEGIN OPENSSH PRIVATE KEY-----"]);
+  });
 });

@@ -26,7 +26,7 @@ Deno.test("a namespace command killed for its time takes what it started with it
   const mark = `700.${Deno.pid}`;
   await withNetns("sys", async (ns, dir) => {
     // 3 s for `ip netns exec` and the echo to run on a loaded 2-core CI machine; the sleep needs 700.
-    const r = await runInNetns(ns, `echo started; sleep ${mark}`, 3000, dir);
+    const r = await runInNetns(ns, `echo started; exec sleep ${mark}`, 3000, dir);
     assert.equal(r.timedOut, true);
     assert.equal(r.output, "started\n");
     // SIGKILL is not instant: the group's processes go within moments, never after the command's own time.
@@ -59,5 +59,57 @@ Deno.test("a namespace command that is not there is said as sh says it at a term
     // exit, && and a quoted argument still mean what they say.
     const q = await runInNetns(ns, `echo "a  b" && exit 3; echo never`, 10_000, dir);
     assert.deepEqual([q.code, q.output], [3, "a  b\n"]);
+  });
+});
+
+/**
+ * A process given `pid` as its own and leading a group of its own (`setsid sleep`), as the kernel may give
+ * a freed group's number to the next process: /proc/sys/kernel/ns_last_pid set to the one before, then a
+ * spawn, until one gets it (another process may fork in between; a zombie of the group, not yet reaped by
+ * init, holds the number a moment) or `withinMs` has passed: then the last one spawned, with another pid.
+ */
+async function strangerAt(pid: number, withinMs: number): Promise<Deno.ChildProcess> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    await Deno.writeTextFile("/proc/sys/kernel/ns_last_pid", String(pid - 1));
+    const child = new Deno.Command("setsid", { args: ["sleep", "60"], stdout: "null", stderr: "null" })
+      .spawn();
+    if (child.pid === pid || Date.now() > deadline) return child;
+    child.kill("SIGKILL");
+    await child.status;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("a namespace command stopped with a grace keeps its group's number until the SIGKILL that follows: a process given that number once the command ended, leading a group of its own, is not killed", async () => {
+  const mark = `702.${Deno.pid}`;
+  await withNetns("sys4", async (ns, dir) => {
+    const stop = new AbortController();
+    let group = 0;
+    const grace = 1500;
+    const run = runInNetns(ns, `echo started; exec sleep ${mark}`, 30_000, dir, stop.signal, {
+      stopGraceMs: grace,
+      onStart: (pid) => group = pid,
+    });
+    await waitFor(() => processesMentioning(mark).length > 0 || undefined, {
+      timeoutMs: 5000,
+      what: "the command to run",
+    });
+    stop.abort();
+    // The SIGTERM ends the command (its leader too) well within the grace.
+    assert.equal((await run).output, "started\n");
+    const stranger = await strangerAt(group, grace / 2);
+    try {
+      const ended = await Promise.race([
+        stranger.status.then((s) => s.signal ?? `exit ${s.code}`),
+        new Promise<null>((r) => setTimeout(() => r(null), grace + 1000)),
+      ]);
+      assert.equal(ended, null, `process ${stranger.pid} (the group was ${group}) was ended: ${ended}`);
+    } finally {
+      try {
+        stranger.kill("SIGKILL");
+      } catch { /* ended */ }
+      await stranger.status;
+    }
   });
 });

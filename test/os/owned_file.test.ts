@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { openRegularFile, readSecretFile, readSmallFile, whyUnopenable } from "../../src/os/owned_file.ts";
+import { asRootWithoutSudo, giveToNobody } from "../helpers/root_files.ts";
 
 Deno.test("a name leading to a socket is refused as a socket, seen before any open (which a socket fails with ENXIO)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vde-owned-" });
@@ -86,6 +87,32 @@ Deno.test("a secret file another user owns is refused whatever its mode (its own
     else Deno.env.set("SUDO_UID", sudo);
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a secret file named through another user's symlink is refused (root's 0600 file at its end, an ssh key's known first line, taken as a token), through our own symlink read", async () => {
+  const { secretRefusal } = await import("../../src/os/owned_file.ts");
+  await asRootWithoutSudo("vde-owned-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/id_ed25519`, "-----BEGIN OPENSSH PRIVATE KEY-----\n", { mode: 0o600 });
+    await Deno.chmod(`${dir}/id_ed25519`, 0o600);
+    // Theirs, as a user's symlink in /tmp where root's --http-token names a file: the link's owner.
+    await Deno.symlink(`${dir}/id_ed25519`, `${dir}/theirs`);
+    giveToNobody(`${dir}/theirs`);
+    const refused = readSecretFile(`${dir}/theirs`, 100);
+    assert.deepEqual(refused, { openTo: 0o777, owner: 65534, link: true });
+    assert.match(
+      secretRefusal(`${dir}/theirs`, refused as { openTo: number }),
+      /theirs is, or leads through, a symbolic link of (nobody|65534)'s, not followed/,
+    );
+    // Ours, to it by a relative target, and ours to theirs: the first followed, the second refused at theirs.
+    await Deno.symlink("id_ed25519", `${dir}/ours`);
+    const read = readSecretFile(`${dir}/ours`, 100);
+    assert.equal(
+      typeof read === "string" || "openTo" in read ? read : read.text,
+      "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+    );
+    await Deno.symlink(`${dir}/theirs`, `${dir}/ours2`);
+    assert.deepEqual(readSecretFile(`${dir}/ours2`, 100), { openTo: 0o777, owner: 65534, link: true });
+  });
 });
 
 Deno.test("a file opened inside a directory is refused when the kernel names it outside, as through a swapped-in link", async () => {

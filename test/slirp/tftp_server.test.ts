@@ -249,3 +249,15 @@ Deno.test("through the stack: DHCP names the boot file, and the gateway's port 6
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a guest's file names reach the log with no control character, C1 ones (U+009B, a CSI) included, and refused names are logged once each within the same bound as missing ones", async () => {
+  await using r = await rig({ "ok.bin": pattern(10) });
+  r.send(2000, buildTftpRequest(TFTP_OP.RRQ, "a\u009b2Jb"));
+  assert.equal(opOf(r.sent.at(-1)!), TFTP_OP.ERROR);
+  assert.deepEqual(r.logs, ['tftp: refused "a\\u009b2Jb" (a backslash or control character)']);
+  // A guest sending refused name after name, or one name again and again, fills the bounded list only.
+  for (let i = 0; i < 100; i++) r.send(3000, buildTftpRequest(TFTP_OP.RRQ, `../x${i % 50}`));
+  assert.equal(r.logs.length, 32);
+  // deno-lint-ignore no-control-regex
+  for (const line of r.logs) assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f]/);
+});
