@@ -14,6 +14,7 @@
 import type { Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
+import { portOfLink } from "../link/switch_port.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
@@ -180,26 +181,31 @@ async function runPlug(
     for (const l of ends) l.close("stopped by a signal");
   });
   await preloadSchemes([first, second]);
-  // Each end knows the other: a tcp:// cable is its switch's (link/cable_lock.ts).
-  const a = await open(first, { ...options, peer: second });
-  ends.push(a);
+  // Each end knows the other: a tcp:// cable is its switch's (link/cable_lock.ts) and names its port, as a
+  // switch's cable does. A listening cable waits for its far end, so it opens last: told its port then.
+  const swap = await listensFirst(first, second);
+  const [x, y] = swap ? [second, first] : [first, second];
+  let ey: Link | undefined;
+  const portOf = (end: Link | undefined) => (end === undefined ? undefined : portOfLink(end) || undefined);
+  const ex = await open(x, { ...options, peer: y, peerPort: () => portOf(ey) });
+  ends.push(ex);
   if (signalled) {
-    a.close("stopped by a signal");
+    ex.close("stopped by a signal");
     return;
   }
-  let b: Link;
   try {
-    b = await open(second, { ...options, peer: first });
+    ey = await open(y, { ...options, peer: x, peerPort: () => portOf(ex) });
   } catch (err) {
-    a.close("the other end could not be opened");
+    ex.close("the other end could not be opened");
     throw err;
   }
-  ends.push(b);
+  ends.push(ey);
   if (signalled) {
-    a.close("stopped by a signal");
-    b.close("stopped by a signal");
+    ex.close("stopped by a signal");
+    ey.close("stopped by a signal");
     return;
   }
+  const [a, b] = swap ? [ey, ex] : [ex, ey];
   for (const [end, vnl, other] of [[a, first, second], [b, second, first]] as const) {
     // Only a slirp:// end has loaded the slirp stack: a plug of other ends never loads it.
     if (splitVnl(vnl).scheme !== "slirp") continue;
@@ -277,6 +283,13 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   } catch (err) {
     throw new Error(openFailure(vnl, err, named(vnl)));
   }
+}
+
+/** Whether `first` is a listening tcp:// cable and `second` is not (its scheme is loaded already). */
+async function listensFirst(first: string, second: string): Promise<boolean> {
+  if (splitVnl(first).scheme !== "tcp") return false;
+  const { isListeningVnl } = await import("../link/tcp_link.ts");
+  return isListeningVnl(first) && !isListeningVnl(second);
 }
 
 /** Whether `vnl` is a stream end: stdin/stdout, or a command's (`cmd://`, vde_plug's `= COMMAND`). */

@@ -228,3 +228,30 @@ Deno.test("vde plug without a VNL (as vde_plug alone) plugs into the default swi
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("vde plug carrying a tcp:// cable names its switch port and the far one in its cable lines, whichever end listens", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-plug-cable-port-${Deno.pid}-` });
+  const a = await startOurSwitch(`${dir}/a`);
+  const b = await startOurSwitch(`${dir}/b`);
+  // The listening end given first (it waits for its cable), on port 3; the connecting end on port 5.
+  const listener = spawnManaged(
+    [...ourCli(), "plug", "tcp://127.0.0.1:0/listen/insecure", `vde://${dir}/a[3]`],
+    { name: "listening plug" },
+  );
+  let connector: ReturnType<typeof spawnManaged> | undefined;
+  try {
+    const [, port] = await listener.waitForOutput(/listening on 127\.0\.0\.1:(\d+)/, 20_000, "stderr");
+    connector = spawnManaged(
+      [...ourCli(), "plug", `vde://${dir}/b[5]`, `tcp://127.0.0.1:${port}/insecure`],
+      { name: "connecting plug" },
+    );
+    await connector.waitForOutput(/cable open .* port 5 \(far 3\) session /, 20_000, "stderr");
+    await listener.waitForOutput(/cable open .* port 3 session /, 20_000, "stderr");
+  } finally {
+    await connector?.stop();
+    await listener.stop();
+    await a.stop();
+    await b.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
