@@ -187,18 +187,20 @@ async function runPlug(
   const [x, y] = swap ? [second, first] : [first, second];
   let ey: Link | undefined;
   const portOf = (end: Link | undefined) => (end === undefined ? undefined : portOfLink(end) || undefined);
-  const ex = await open(x, { ...options, peer: y, peerPort: () => portOf(ey) });
+  const ex = await unlessStopped(open(x, { ...options, peer: y, peerPort: () => portOf(ey) }), p.stopped);
+  if (ex === undefined) return;
   ends.push(ex);
   if (signalled) {
     ex.close("stopped by a signal");
     return;
   }
   try {
-    ey = await open(y, { ...options, peer: x, peerPort: () => portOf(ex) });
+    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), p.stopped);
   } catch (err) {
     ex.close("the other end could not be opened");
     throw err;
   }
+  if (ey === undefined) return;
   ends.push(ey);
   if (signalled) {
     ex.close("stopped by a signal");
@@ -283,6 +285,17 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   } catch (err) {
     throw new Error(openFailure(vnl, err, named(vnl)));
   }
+}
+
+/**
+ * The link `opening` resolves with, or undefined when a signal comes first: a listening tcp:// end waits
+ * for its cable, as long as none comes, and a signal must end the plug then too. One opened after the
+ * signal is closed at once.
+ */
+async function unlessStopped(opening: Promise<Link>, stopped: Promise<unknown>): Promise<Link | undefined> {
+  const first = await Promise.race([opening, stopped.then(() => undefined)]);
+  if (first === undefined) opening.then((l) => l.close("stopped by a signal"), () => {});
+  return first;
 }
 
 /** Whether `first` is a listening tcp:// cable and `second` is not (its scheme is loaded already). */

@@ -255,3 +255,26 @@ Deno.test("vde plug carrying a tcp:// cable names its switch port and the far on
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("vde plug whose listening tcp:// end still waits for its cable ends on SIGTERM, exit 0, its switch port given back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-plug-listen-stop-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${dir}/sw`);
+  try {
+    for (
+      const ends of [["tcp://127.0.0.1:0/listen/insecure", `${dir}/sw`], [
+        `${dir}/sw`,
+        "tcp://127.0.0.1:0/listen/insecure",
+      ]]
+    ) {
+      const plugged = spawnManaged([...ourCli(), "plug", ...ends], { name: "listening plug" });
+      await plugged.waitForOutput(/listening on 127\.0\.0\.1:\d+/, 20_000, "stderr");
+      const status = await plugged.stop({ timeoutMs: 10_000 });
+      assert.deepEqual([status.code, status.signal], [0, null], `${ends.join(" ")}: ${plugged.stderr}`);
+    }
+    const ports = await run([...ourCli(), "term", `${dir}/sw`, "-c", "port/print"], { timeoutMs: 30_000 });
+    assert.doesNotMatch(ports.stdout, /^Port /m, "no port left taken");
+  } finally {
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
