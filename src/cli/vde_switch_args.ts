@@ -101,8 +101,18 @@ export function getoptLongOnly(
   };
 }
 
+/** Our `vde switch` options that take a value (src/cli/switch.ts; `--slirp`'s is optional, never the next). */
+const VALUED: ValuedOptions = {
+  short: "snDmgptMf",
+  long: new Set([
+    ...["sock", "ports", "priority", "macaddr", "hashsize", "debugclients", "mode", "dirmode", "group"],
+    ...["pidfile", "tap", "cable", "key", "mgmt", "mgmtmode", "mgmtgroup", "rc", "pcap", "dataplane", "http"],
+    ...["http-token", "logfile"],
+  ]),
+};
+
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */
-export const toLongOptions: (args: string[]) => string[] = getoptLongOnly("switch", LONG);
+export const toLongOptions: (args: string[]) => string[] = getoptLongOnly("switch", LONG, VALUED);
 
 /**
  * The startup script vde_switch would run without `-f`: `~/.vde2/vde_switch.rc`,

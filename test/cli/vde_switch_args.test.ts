@@ -28,6 +28,20 @@ Deno.test("vde_switch's long options shortened as getopt_long_only takes them: a
   assert.deepEqual(toLongOptions(["switch", "--", "-numport"]), ["switch", "--", "-numport"]);
 });
 
+Deno.test("vde_switch's options: a value in the next argument stays as typed, even one spelt like a long name", () => {
+  const kept = ["switch", "-M", "-mgmt", "-f", "-rc", "--sock", "-hub", "-p", "-daemon", "-xs", "-tap"];
+  assert.deepEqual(toLongOptions(kept), kept);
+  // A value attached (-sD: sock D), a flag, an optional value: the next argument is an option, rewritten.
+  assert.deepEqual(toLongOptions(["switch", "-sD", "-tap", "t0"]), ["switch", "-sD", "--tap", "t0"]);
+  assert.deepEqual(toLongOptions(["switch", "-d", "-hub", "--slirp", "-daemon"]), [
+    "switch",
+    "-d",
+    "--hub",
+    "--slirp",
+    "--daemon",
+  ]);
+});
+
 Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option; a refused slirp/forward says why on stderr", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-args-" });
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
