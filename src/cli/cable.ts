@@ -21,6 +21,7 @@ import type { Command } from "commander";
 import { generateKeyFile, KeyError } from "../cable/key.ts";
 import type { Link } from "../link/link.ts";
 import { plug } from "../link/plug.ts";
+import { portOfLink } from "../link/switch_port.ts";
 import { openLink, splitVnl } from "../link/registry.ts";
 import { checkSwitchServes, parseVdeVnl } from "../link/vde_link.ts";
 import {
@@ -93,12 +94,6 @@ function cableVnl(address: string, flags: CableFlags, listen: boolean): TcpVnl {
   v.graceMs = secondsFlag(flags.grace, "--grace");
   v.once = flags.once ?? false;
   return v;
-}
-
-/** The switch port a vde:// link holds, read from its description ("vde DIR (003.7)"), or 0. */
-export function portOfLink(link: Link): number {
-  const m = link.description.match(/\((\d+)\.\d+\)$/);
-  return m ? Number(m[1]) : 0;
 }
 
 async function listen(address: string, flags: CableFlags): Promise<void> {

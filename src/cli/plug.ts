@@ -14,6 +14,7 @@
 import type { Command } from "commander";
 import type { Link } from "../link/link.ts";
 import { plug, plugsOnThread } from "../link/plug.ts";
+import { portOfLink } from "../link/switch_port.ts";
 import { openLink, type OpenOptions, preloadSchemes, splitVnl } from "../link/registry.ts";
 import { runSlirpOnThread, slirpThreadRefusal, switchLinkSummary } from "../dataplane/slirp_thread.ts";
 import { log } from "../log.ts";
@@ -180,26 +181,33 @@ async function runPlug(
     for (const l of ends) l.close("stopped by a signal");
   });
   await preloadSchemes([first, second]);
-  // Each end knows the other: a tcp:// cable is its switch's (link/cable_lock.ts).
-  const a = await open(first, { ...options, peer: second });
-  ends.push(a);
+  // Each end knows the other: a tcp:// cable is its switch's (link/cable_lock.ts) and names its port, as a
+  // switch's cable does. A listening cable waits for its far end, so it opens last: told its port then.
+  const swap = await listensFirst(first, second);
+  const [x, y] = swap ? [second, first] : [first, second];
+  let ey: Link | undefined;
+  const portOf = (end: Link | undefined) => (end === undefined ? undefined : portOfLink(end) || undefined);
+  const ex = await unlessStopped(open(x, { ...options, peer: y, peerPort: () => portOf(ey) }), p.stopped);
+  if (ex === undefined) return;
+  ends.push(ex);
   if (signalled) {
-    a.close("stopped by a signal");
+    ex.close("stopped by a signal");
     return;
   }
-  let b: Link;
   try {
-    b = await open(second, { ...options, peer: first });
+    ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), p.stopped);
   } catch (err) {
-    a.close("the other end could not be opened");
+    ex.close("the other end could not be opened");
     throw err;
   }
-  ends.push(b);
+  if (ey === undefined) return;
+  ends.push(ey);
   if (signalled) {
-    a.close("stopped by a signal");
-    b.close("stopped by a signal");
+    ex.close("stopped by a signal");
+    ey.close("stopped by a signal");
     return;
   }
+  const [a, b] = swap ? [ey, ex] : [ex, ey];
   /** A slirp's first gateway probe answered, which a daemon waits for (as plugSlirpThread's). */
   let probed: Promise<void> | undefined;
   for (const [end, vnl, other] of [[a, first, second], [b, second, first]] as const) {
@@ -284,6 +292,24 @@ async function open(vnl: string, options: OpenOptions): Promise<Link> {
   } catch (err) {
     throw new Error(openFailure(vnl, err, named(vnl)));
   }
+}
+
+/**
+ * The link `opening` resolves with, or undefined when a signal comes first: a listening tcp:// end waits
+ * for its cable, as long as none comes, and a signal must end the plug then too. One opened after the
+ * signal is closed at once.
+ */
+async function unlessStopped(opening: Promise<Link>, stopped: Promise<unknown>): Promise<Link | undefined> {
+  const first = await Promise.race([opening, stopped.then(() => undefined)]);
+  if (first === undefined) opening.then((l) => l.close("stopped by a signal"), () => {});
+  return first;
+}
+
+/** Whether `first` is a listening tcp:// cable and `second` is not (its scheme is loaded already). */
+async function listensFirst(first: string, second: string): Promise<boolean> {
+  if (splitVnl(first).scheme !== "tcp") return false;
+  const { isListeningVnl } = await import("../link/tcp_link.ts");
+  return isListeningVnl(first) && !isListeningVnl(second);
 }
 
 /** Whether `vnl` is a stream end: stdin/stdout, or a command's (`cmd://`, vde_plug's `= COMMAND`). */

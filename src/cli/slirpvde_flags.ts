@@ -60,7 +60,14 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
  * `--vdesock=DIR`) written as ours (`--dhcp`, `--sock DIR`); other commands'
  * arguments unchanged. A value given with `=` is kept (`-dhcp=10.0.2.50`).
  */
-export const toSlirpLongOptions: (args: string[]) => string[] = getoptLongOnly("slirp", LONG_NAMES);
+export const toSlirpLongOptions: (args: string[]) => string[] = getoptLongOnly("slirp", LONG_NAMES, {
+  // Ours that take a value (src/cli/slirp.ts, program.ts): the next argument is that value, as typed.
+  short: "sftopLU",
+  long: new Set([
+    ...["sock", "forward", "mtu", "dns-upstream", "cmdfwd", "unixfwd", "tftp", "bootfile", "http", "options"],
+    ...["pidfile", "logfile", "localfwd", "udpfwd"],
+  ]),
+});
 
 /** How slirpvde's flag `name` (without dashes) is said here, or undefined. */
 export function slirpvdeHint(name: string): string | undefined {

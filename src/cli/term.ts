@@ -40,6 +40,7 @@ import { commandLine, mayBeVde, processAlive, untilExit } from "../os/processes.
 import { listenerPid } from "../os/socket_owner.ts";
 import { TermOutput } from "./term_output.ts";
 import { nearSwitchClause } from "../vde/near_switch.ts";
+import { dirOf } from "../os/paths.ts";
 import { readSmallFile } from "../os/owned_file.ts";
 import { MAX_LAB_FILE_BYTES } from "../lab/lab_text.ts";
 import { askLab, labTermHint } from "./capture_lab_hint.ts";
@@ -484,6 +485,9 @@ export function resolveConsolePath(path: string): string {
   if (found === "socket") return mgmt;
   if (kindOf(`${dir}.mgmt`) === "socket") return `${dir}.mgmt`;
   if (found === "denied") {
+    // One shared with a group (--mode 660 --group G) the user is not in: to be added, as vde plug says.
+    const member = groupHint(dir);
+    if (member !== undefined) throw new UsageError(`cannot look into ${dir}: permission denied: ${member}`);
     // A switch directory is 2700 by default: another user cannot even see whether mgmt is there.
     throw new UsageError(
       `cannot look into ${dir}: permission denied; run vde term as the switch's user (or root)`,
@@ -517,7 +521,10 @@ function deniedConsole(path: string): string {
       `owner's alone: run vde term as that user (or root); a switch its file shares is \`vde term ${lab}/SWITCH\``;
   }
   // Shared with a group (--mgmtmode 660 --mgmtgroup G) the user is not in: to be added, not to restart it.
-  const member = groupHint(path, Deno.uid() ?? -1, sessionGroups(), 0o020);
+  // Or the socket is in a directory shared so (a switch's --mode 660 --group G: DIR/mgmt), refused the same.
+  const uid = Deno.uid() ?? -1;
+  const member = groupHint(path, uid, sessionGroups(), 0o020) ??
+    groupHint(dirOf(path), uid, sessionGroups());
   if (member !== undefined) return `permission denied: ${member}`;
   return `${denied}: run vde term as that user (or root), or ` +
     (isLabSwitchConsole(path)

@@ -37,6 +37,28 @@ const LONG: Record<string, string> = {
 };
 
 /**
+ * The options of a command that take their value in the next argument when
+ * none is attached: short letters (`-M PATH`, `-NM PATH`) and our long
+ * names (`--mgmt PATH`). That argument is a value, whatever it looks like
+ * (`-f -rc`: a file named `-rc`), as getopt and our parser take it.
+ */
+export interface ValuedOptions {
+  short: string;
+  long: ReadonlySet<string>;
+}
+
+/** Whether `arg`, an option as the parser will see it, takes the next argument as its value. */
+function takesNext(arg: string, valued: ValuedOptions): boolean {
+  if (arg.startsWith("--")) return !arg.includes("=") && valued.long.has(arg.slice(2));
+  if (!arg.startsWith("-")) return false;
+  // A cluster of short letters: the first that takes a value takes the rest, or the next argument.
+  for (let j = 1; j < arg.length; j++) {
+    if (valued.short.includes(arg[j]!)) return j === arg.length - 1;
+  }
+  return false;
+}
+
+/**
  * A rewriter of `vde COMMAND` arguments whose long options, given with one
  * dash or two as getopt_long_only takes them, are in `names`: each becomes
  * our `--NAME` (its value kept after the first `=`: `--slirp=tcpfwd=8080:80`).
@@ -46,11 +68,13 @@ const LONG: Record<string, string> = {
  * mgmtgroup) gets two dashes, so the parser refuses it whole, naming its
  * nearest options, rather than as bundled letters. Single letters are
  * short options already; arguments after `--`, other commands' and
- * names not in `names` are left as typed.
+ * names not in `names` are left as typed, and so is an option's value
+ * given in the next argument when `valued` says which options take one.
  */
 export function getoptLongOnly(
   command: string,
   names: Readonly<Record<string, string>>,
+  valued?: ValuedOptions,
 ): (args: string[]) => string[] {
   const known = Object.keys(names);
   /**
@@ -64,17 +88,31 @@ export function getoptLongOnly(
   };
   return (args) => {
     if (args[0] !== command) return args;
-    const end = args.indexOf("--");
-    return args.map((arg, i) => {
-      const m = /^--?([a-z]{2,})(=.*)?$/s.exec(arg);
-      const target = i === 0 || (end >= 0 && i > end) || m === null ? undefined : ours(m[1]!);
-      return target === undefined ? arg : `--${target}${m![2] ?? ""}`;
-    });
+    const out = [...args];
+    for (let i = 1; i < args.length; i++) {
+      const arg = args[i]!;
+      if (arg === "--") break;
+      const m = /^--?([a-z][a-z-]+)(=.*)?$/s.exec(arg);
+      const target = m === null ? undefined : ours(m[1]!);
+      if (target !== undefined) out[i] = `--${target}${m![2] ?? ""}`;
+      if (valued !== undefined && takesNext(out[i]!, valued)) i++;
+    }
+    return out;
   };
 }
 
+/** Our `vde switch` options that take a value (src/cli/switch.ts; `--slirp`'s is optional, never the next). */
+const VALUED: ValuedOptions = {
+  short: "snDmgptMf",
+  long: new Set([
+    ...["sock", "ports", "priority", "macaddr", "hashsize", "debugclients", "mode", "dirmode", "group"],
+    ...["pidfile", "tap", "cable", "key", "mgmt", "mgmtmode", "mgmtgroup", "rc", "pcap", "dataplane", "http"],
+    ...["http-token", "logfile"],
+  ]),
+};
+
 /** Rewrites `-long` and `--numports`-style switch options to our long forms. */
-export const toLongOptions: (args: string[]) => string[] = getoptLongOnly("switch", LONG);
+export const toLongOptions: (args: string[]) => string[] = getoptLongOnly("switch", LONG, VALUED);
 
 /**
  * The startup script vde_switch would run without `-f`: `~/.vde2/vde_switch.rc`,

@@ -46,6 +46,7 @@ import { type Subcommand, unknownOptionHint, UsageError, vdeErrors } from "./mai
 import { isNetemWord, netemCommandLineHint, netemForWirefilter } from "../wirefilter/netem_words.ts";
 import { exists } from "../os/paths.ts";
 import { openFailure } from "./open_failure.ts";
+import { toWirefilterLongOptions } from "./wirefilter_args.ts";
 
 const COMPONENT = "vde wirefilter";
 
@@ -117,7 +118,10 @@ function delayIn(argv: readonly string[]): string | undefined {
  * Commander's "unknown option" line with wirefilter's option for tc netem's
  * (`--rate 1mbit`: `--band 125000`), read from the command line `argv`.
  */
-export function netemOptionHint(argv: readonly string[] = Deno.args): (text: string) => string {
+export function netemOptionHint(
+  // As the parser saw it: `-delay 50` is the --delay 50 a `--jitter 10` hint builds on.
+  argv: readonly string[] = toWirefilterLongOptions(Deno.args),
+): (text: string) => string {
   return unknownOptionHint((name, value) => netemForWirefilter(name, value, "option", delayIn(argv)), argv);
 }
 

@@ -6,7 +6,8 @@
  * long names (and ours that share its spelling) two dashes before the
  * parser sees them. Short options with their value attached (`-d50`,
  * `-lLR5`) are not long names and stay as typed, as getopt_long_only falls
- * back to the short option there too.
+ * back to the short option there too. An option's value in the next
+ * argument is never rewritten (`-f -rc` reads the file `-rc`).
  */
 import { getoptLongOnly } from "./vde_switch_args.ts";
 
@@ -19,7 +20,8 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
   delay: "delay",
   dup: "dup",
   band: "band",
-  bandwidth: "bandwidth",
+  // One option, so `-ban` is --band, as wirefilter (which has no --bandwidth) takes it.
+  bandwidth: "band",
   speed: "speed",
   capacity: "capacity",
   chanbufsize: "chanbufsize",
@@ -28,6 +30,7 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
   nofifo: "nofifo",
   mgmt: "mgmt",
   mgmtmode: "mgmtmode",
+  "vde-plug": "vde-plug",
   daemon: "daemon",
   pidfile: "pidfile",
   blink: "blink",
@@ -35,5 +38,30 @@ const LONG_NAMES: Readonly<Record<string, string>> = {
   seed: "seed",
 };
 
+/** Our `vde wirefilter` options that take a value (src/cli/wirefilter.ts). */
+const VALUED = {
+  short: "lLdDbscnmfMvp",
+  long: new Set([
+    ...["loss", "lostburst", "delay", "dup", "band", "bandwidth", "speed", "capacity", "chanbufsize"],
+    ...[
+      "noise",
+      "mtu",
+      "rcfile",
+      "mgmt",
+      "mgmtmode",
+      "vde-plug",
+      "seed",
+      "pidfile",
+      "blink",
+      "blinkid",
+      "http",
+    ],
+  ]),
+};
+
 /** `vde wirefilter` arguments with wirefilter's single-dash long options as ours; other commands' untouched. */
-export const toWirefilterLongOptions: (args: string[]) => string[] = getoptLongOnly("wirefilter", LONG_NAMES);
+export const toWirefilterLongOptions: (args: string[]) => string[] = getoptLongOnly(
+  "wirefilter",
+  LONG_NAMES,
+  VALUED,
+);

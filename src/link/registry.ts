@@ -37,6 +37,11 @@ export interface OpenOptions {
    * `vde cable connect ADDR --sock PEER` does (link/cable_lock.ts).
    */
   peer?: string;
+  /**
+   * The switch port of the plug's other end once it is open (undefined before, or not a switch's): a
+   * tcp:// cable names it in its log lines and tells its far end, as a switch's cable does.
+   */
+  peerPort?: () => number | undefined;
 }
 
 const factories = new Map<string, LinkFactory>();

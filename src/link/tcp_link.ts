@@ -204,7 +204,7 @@ async function openTcp(rest: string, options: OpenOptions): Promise<Link> {
     const local = options.peer === undefined ? { name: "" } : localSwitch(options.peer);
     const lock = await lockCable(await sessionIdFor(v, local.name), local);
     try {
-      const client = await openCableClient(v, { localName: local.name });
+      const client = await openCableClient(v, { localName: local.name, localPort: options.peerPort });
       client.closed.then(() => lock.release());
       return client;
     } catch (err) {
@@ -221,7 +221,8 @@ async function openTcp(rest: string, options: OpenOptions): Promise<Link> {
     }
     first = s;
     resolve(s);
-    return 0;
+    // The far end is told this side's switch port (0: none known), as a switch's listener tells it.
+    return options.peerPort?.() ?? 0;
   });
   const session = await promise;
   session.closed.then(() => listener.close());

@@ -228,3 +228,53 @@ Deno.test("vde plug without a VNL (as vde_plug alone) plugs into the default swi
     await Deno.remove(home, { recursive: true });
   }
 });
+
+Deno.test("vde plug carrying a tcp:// cable names its switch port and the far one in its cable lines, whichever end listens", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-plug-cable-port-${Deno.pid}-` });
+  const a = await startOurSwitch(`${dir}/a`);
+  const b = await startOurSwitch(`${dir}/b`);
+  // The listening end given first (it waits for its cable), on port 3; the connecting end on port 5.
+  const listener = spawnManaged(
+    [...ourCli(), "plug", "tcp://127.0.0.1:0/listen/insecure", `vde://${dir}/a[3]`],
+    { name: "listening plug" },
+  );
+  let connector: ReturnType<typeof spawnManaged> | undefined;
+  try {
+    const [, port] = await listener.waitForOutput(/listening on 127\.0\.0\.1:(\d+)/, 20_000, "stderr");
+    connector = spawnManaged(
+      [...ourCli(), "plug", `vde://${dir}/b[5]`, `tcp://127.0.0.1:${port}/insecure`],
+      { name: "connecting plug" },
+    );
+    await connector.waitForOutput(/cable open .* port 5 \(far 3\) session /, 20_000, "stderr");
+    await listener.waitForOutput(/cable open .* port 3 session /, 20_000, "stderr");
+  } finally {
+    await connector?.stop();
+    await listener.stop();
+    await a.stop();
+    await b.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("vde plug whose listening tcp:// end still waits for its cable ends on SIGTERM, exit 0, its switch port given back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: `vde-plug-listen-stop-${Deno.pid}-` });
+  const sw = await startOurSwitch(`${dir}/sw`);
+  try {
+    for (
+      const ends of [["tcp://127.0.0.1:0/listen/insecure", `${dir}/sw`], [
+        `${dir}/sw`,
+        "tcp://127.0.0.1:0/listen/insecure",
+      ]]
+    ) {
+      const plugged = spawnManaged([...ourCli(), "plug", ...ends], { name: "listening plug" });
+      await plugged.waitForOutput(/listening on 127\.0\.0\.1:\d+/, 20_000, "stderr");
+      const status = await plugged.stop({ timeoutMs: 10_000 });
+      assert.deepEqual([status.code, status.signal], [0, null], `${ends.join(" ")}: ${plugged.stderr}`);
+    }
+    const ports = await run([...ourCli(), "term", `${dir}/sw`, "-c", "port/print"], { timeoutMs: 30_000 });
+    assert.doesNotMatch(ports.stdout, /^Port /m, "no port left taken");
+  } finally {
+    await sw.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

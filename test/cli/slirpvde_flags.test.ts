@@ -52,6 +52,13 @@ Deno.test("toSlirpLongOptions gives slirpvde's long names two dashes and ours, v
   ]);
 });
 
+Deno.test("toSlirpLongOptions leaves a value in the next argument as typed, even one spelt like slirpvde's long name", () => {
+  const kept = ["slirp", "-s", "-sock", "--tftp", "-dhcp", "-p", "-daemon", "--logfile", "-quiet"];
+  assert.deepEqual(toSlirpLongOptions(kept), kept);
+  // -D's value is optional: the next argument is an option.
+  assert.deepEqual(toSlirpLongOptions(["slirp", "-D", "-daemon"]), ["slirp", "-D", "--daemon"]);
+});
+
 Deno.test("vde slirp -socket DIR -dhcp -daemon -pidfile FILE, slirpvde's line, starts a slirp on the switch", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-slirpvde-flags-" });
   const sw = await startOurSwitch(`${tmp}/sw`);

@@ -583,6 +583,40 @@ Deno.test("vde term on a console shared with a group the user is not in says to 
   }
 });
 
+Deno.test("vde term on a switch directory shared with a group the user is not in says to be added to it, for DIR and DIR/mgmt", async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const tmp = await Deno.makeTempDir({ prefix: "vde-term-groupdir-" });
+  const shared = ["--mode", "660", "--group", "daemon", "--mgmtmode", "660", "--mgmtgroup", "daemon"];
+  const sw = await startOurSwitch(`${tmp}/net`, { extraArgs: shared });
+  try {
+    await waitForPath(`${tmp}/net/mgmt`, 20_000, true);
+    // nobody's switch, its directory and console shared with group daemon, which root is not in; root
+    // without CAP_DAC_OVERRIDE meets their modes as that other user would.
+    for (const path of [`${tmp}/net`, `${tmp}/net/mgmt`]) await Deno.chown(path, 65534, null);
+    const refusals = [
+      [`${tmp}/net`, "cannot look into"],
+      [`${tmp}/net/mgmt`, "cannot open the management socket"],
+    ] as const;
+    for (const [given, line] of refusals) {
+      const r = await run([...AS_OTHER_USER, ...ourCli(), "term", given, "-c", "help"], {
+        check: false,
+        timeoutMs: 30_000,
+      });
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^vde: ${line} ${given}: permission denied: it is group daemon's \\(owner nobody, mode \\d+\\), and root ` +
+            "is not in daemon: ask its admin to add you \\(usermod -aG daemon root\\), then log in again\\n$",
+        ),
+      );
+    }
+  } finally {
+    await sw.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 const WIREFILTER_HAS = "a wirefilter's console has no ports or MACs: `showinfo` shows its impairments, " +
   "`counters` what each did, loss/delay/dup/bandwidth/... set them (`help` lists them)";
 

@@ -28,6 +28,20 @@ Deno.test("vde_switch's long options shortened as getopt_long_only takes them: a
   assert.deepEqual(toLongOptions(["switch", "--", "-numport"]), ["switch", "--", "-numport"]);
 });
 
+Deno.test("vde_switch's options: a value in the next argument stays as typed, even one spelt like a long name", () => {
+  const kept = ["switch", "-M", "-mgmt", "-f", "-rc", "--sock", "-hub", "-p", "-daemon", "-xs", "-tap"];
+  assert.deepEqual(toLongOptions(kept), kept);
+  // A value attached (-sD: sock D), a flag, an optional value: the next argument is an option, rewritten.
+  assert.deepEqual(toLongOptions(["switch", "-sD", "-tap", "t0"]), ["switch", "-sD", "--tap", "t0"]);
+  assert.deepEqual(toLongOptions(["switch", "-d", "-hub", "--slirp", "-daemon"]), [
+    "switch",
+    "-d",
+    "--hub",
+    "--slirp",
+    "--daemon",
+  ]);
+});
+
 Deno.test("vde switch --slirp=OPTIONS (the = form) takes every option; a refused slirp/forward says why on stderr", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "vde-args-" });
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -177,5 +191,27 @@ Deno.test("a switch without --rc names the ~/.vde2/vde_switch.rc that Debian's v
     }
   } finally {
     await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+Deno.test("each getopt_long_only rewriter knows which of its command's options take a value: the argument after one is kept, after any other rewritten", async () => {
+  const { buildProgram } = await import("../../src/cli/main.ts");
+  const { switchCommand } = await import("../../src/cli/switch.ts");
+  const { slirpCommand } = await import("../../src/cli/slirp.ts");
+  const { wirefilterCommand } = await import("../../src/cli/wirefilter.ts");
+  const { toSlirpLongOptions } = await import("../../src/cli/slirpvde_flags.ts");
+  const { toWirefilterLongOptions } = await import("../../src/cli/wirefilter_args.ts");
+  const rewriters = { switch: toLongOptions, slirp: toSlirpLongOptions, wirefilter: toWirefilterLongOptions };
+  const program = buildProgram([switchCommand, slirpCommand, wirefilterCommand]);
+  for (const [name, rewrite] of Object.entries(rewriters)) {
+    const command = program.commands.find((c) => c.name() === name)!;
+    for (const option of command.options) {
+      for (const spelling of [option.short, option.long]) {
+        if (spelling === undefined || spelling.startsWith("--no-")) continue;
+        // -daemon is every one of these commands' long option, so it is rewritten wherever it is one.
+        const next = rewrite([name, spelling, "-daemon"])[2];
+        assert.equal(next, option.required ? "-daemon" : "--daemon", `vde ${name} ${spelling} -daemon`);
+      }
+    }
   }
 });

@@ -55,3 +55,46 @@ Deno.test("vde wirefilter -daemon is wirefilter's --daemon, not a delay of 'aemo
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^vde: --daemon needs --mgmt/);
 });
+
+Deno.test("toWirefilterLongOptions leaves an option's value in the next argument as typed, even one like a long name", () => {
+  const kept = [
+    "wirefilter",
+    ...["-M", "-mgmt", "-f", "-rc", "-Nd", "-daemon", "--blinkid", "-loss", "--http", "-daemon"],
+    ...["-d", "-5", "-l", "-", "--mgmt", "-nofifo"],
+  ];
+  assert.deepEqual(toWirefilterLongOptions(kept), kept);
+  // A value attached to its short option takes nothing after it: the next argument is an option again.
+  assert.deepEqual(toWirefilterLongOptions(["wirefilter", "-d50", "-daemon"]), [
+    "wirefilter",
+    "-d50",
+    "--daemon",
+  ]);
+  // After `--` nothing is an option.
+  assert.deepEqual(toWirefilterLongOptions(["wirefilter", "--", "-daemon"]), ["wirefilter", "--", "-daemon"]);
+});
+
+Deno.test("toWirefilterLongOptions takes -vde-plug and its prefixes, and -ban as --band, as Debian's wirefilter does", () => {
+  assert.deepEqual(
+    toWirefilterLongOptions(["wirefilter", "-vde-plug", "/tmp/a:/tmp/b", "-ban", "1M"]),
+    ["wirefilter", "--vde-plug", "/tmp/a:/tmp/b", "--band", "1M"],
+  );
+  assert.deepEqual(toWirefilterLongOptions(["wirefilter", "-vd", "a:b"]), [
+    "wirefilter",
+    "--vde-plug",
+    "a:b",
+  ]);
+  // Ambiguous in wirefilter too (loss or lostburst): refused whole by the parser, not read as -l o.
+  assert.deepEqual(toWirefilterLongOptions(["wirefilter", "-lo", "5"]), ["wirefilter", "--lo", "5"]);
+});
+
+Deno.test("vde wirefilter -delay 50 --jitter 10 hints --delay 50+10, the delay given with one dash", async () => {
+  const r = await run(
+    [...ourCli(), "wirefilter", "-v", "null://:null://", "-delay", "50", "--jitter", "10"],
+    {
+      check: false,
+      timeoutMs: 30_000,
+    },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^vde: unknown option '--jitter' \(.*--delay 50\+10, or 50\+10N/);
+});
