@@ -175,13 +175,24 @@ async function runPlug(
   // start: a signal while the ends are still opening closes what is open, exit 0.
   const ends: Link[] = [];
   let signalled = false;
+  // An end still opening that waits for someone (ptp://'s first end, for its peer) stops waiting.
+  const opening = new AbortController();
+  options.signal = opening.signal;
   p.stopped.then(() => {
     signalled = true;
+    opening.abort();
     for (const l of ends) l.close("stopped by a signal");
   });
   await preloadSchemes([first, second]);
   // Each end knows the other: a tcp:// cable is its switch's (link/cable_lock.ts).
-  const a = await open(first, { ...options, peer: second });
+  let a: Link;
+  try {
+    a = await open(first, { ...options, peer: second });
+  } catch (err) {
+    // Stopped while it waited: the signal's way out (exit 0), as for an end already open.
+    if (signalled) return;
+    throw err;
+  }
   ends.push(a);
   if (signalled) {
     a.close("stopped by a signal");
@@ -191,7 +202,8 @@ async function runPlug(
   try {
     b = await open(second, { ...options, peer: first });
   } catch (err) {
-    a.close("the other end could not be opened");
+    a.close(signalled ? "stopped by a signal" : "the other end could not be opened");
+    if (signalled) return;
     throw err;
   }
   ends.push(b);

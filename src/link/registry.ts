@@ -37,6 +37,11 @@ export interface OpenOptions {
    * `vde cable connect ADDR --sock PEER` does (link/cable_lock.ts).
    */
   peer?: string;
+  /**
+   * Aborted when the opener gives up (a signal): an open that waits for
+   * someone else (ptp://'s first end, for its peer) stops waiting.
+   */
+  signal?: AbortSignal;
 }
 
 const factories = new Map<string, LinkFactory>();
