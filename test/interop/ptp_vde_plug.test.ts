@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { pathExists, waitFor, waitForPath } from "../helpers/processes.ts";
 import { exchange, type Side } from "../helpers/netns_pair.ts";
-import { ourCli, StdioClient } from "../helpers/vde_clients.ts";
+import { ourCli, StdioClient, withSwitch } from "../helpers/vde_clients.ts";
 
 /** A stdio plug on `vnl`: Debian's vde_plug or ours. */
 function plugOn(side: Side, vnl: string): StdioClient {
@@ -126,5 +126,20 @@ Deno.test("a first ptp:// end stopped by a signal while it waits for the other e
     } finally {
       await x.stop();
     }
+  });
+});
+
+Deno.test("vde plug ptp://PATH vde://SW puts Debian's ptp:// end on a switch (vde_switch): frames cross", async () => {
+  await withSwitch("c", {}, async ({ dir, tmp, clients }) => {
+    const path = `${tmp}/cable`;
+    const joiner = clients.add(
+      new StdioClient([...ourCli(), "plug", `ptp://${path}`, `vde://${dir}`], "ours ptp-vde"),
+    );
+    await waitForPath(path, 20_000, true);
+    const far = clients.add(plugOn("debian", `ptp://${path}`));
+    const onSwitch = clients.vdePlug(dir);
+    await exchange(far, onSwitch, { unicastFromX: false, unicastFromY: false });
+    await exchange(onSwitch, far, { tagBase: 5000 });
+    assert.equal(joiner.exitStatus, null, joiner.stderr);
   });
 });
