@@ -18,6 +18,7 @@
  * refused and the link closes (vdeplug4's end would wait for another).
  */
 import { C, SysError } from "../../ffi/libc.ts";
+import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
 import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
 import { DgramLink } from "./dgram_link.ts";
 import { type OpenOptions, registerScheme } from "./registry.ts";
@@ -63,13 +64,13 @@ export function probePtpName(path: string): PtpNameState {
 const EPROTOTYPE = 91;
 
 /** Throws the line for a name that cannot be a ptp:// end; removes a stale one. */
-function claimable(vnl: string, path: string, state: PtpNameState): void {
+function claimable(path: string, state: PtpNameState): void {
   if (state === "not-socket") {
-    throw new Error(`${vnl}: ${path} exists and is not a socket; give ptp:// a path of its own`);
+    throw new Error(`${path} exists and is not a socket; give ptp:// a path of its own`);
   }
   if (state === "not-datagram") {
     throw new Error(
-      `${vnl}: ${path} is a stream socket (a switch's?), not a ptp:// end; plug into a switch with vde://`,
+      `${path} is a stream socket (a switch's?), not a ptp:// end; plug into a switch with vde://`,
     );
   }
   if (state === "stale") {
@@ -80,17 +81,24 @@ function claimable(vnl: string, path: string, state: PtpNameState): void {
   }
 }
 
+/** `what PATH: why`, the system call's name left out of a SysError (the path says where). */
+function failure(what: string, path: string, err: unknown): Error {
+  if (err instanceof SysError) return new Error(`${what} ${path}: ${err.message.replace(/^\w+: /, "")}`);
+  return new Error(err instanceof Error ? err.message : String(err));
+}
+
 /** Opens `ptp://PATH`: the first end waits until the second comes (or `options.signal` aborts). */
 export async function openPtpLink(rest: string, options: OpenOptions = {}): Promise<DgramLink> {
   const path = rest;
-  const vnl = `ptp://${path}`;
   if (path === "") throw new Error("ptp:// needs a PATH, the same at both ends: ptp:///tmp/cable");
+  // Both names must fit a socket address: found out here, not by a first end that waits for nothing.
+  buildSockaddrUn(secondName(path));
   const state = probePtpName(path);
-  claimable(vnl, path, state);
+  claimable(path, state);
   const socket = UnixDgramSocket.create();
   try {
-    if (state === "served") joinFirst(vnl, path, socket);
-    else await waitForSecond(vnl, path, socket, options.signal);
+    if (state === "served") joinFirst(path, socket);
+    else await waitForSecond(path, socket, options.signal);
   } catch (err) {
     socket.close();
     throw err;
@@ -99,29 +107,28 @@ export async function openPtpLink(rest: string, options: OpenOptions = {}): Prom
 }
 
 /** The second end: connects to the first end's PATH and binds PATH+. */
-function joinFirst(vnl: string, path: string, socket: UnixDgramSocket): void {
-  const full = `${vnl} has both its ends already (a third cannot join)`;
+function joinFirst(path: string, socket: UnixDgramSocket): void {
+  const full = `ptp://${path} has both its ends already (a third cannot join)`;
   try {
     socket.connect(path);
   } catch (err) {
     if (isErrno(err, C.EPERM)) throw new Error(full);
-    throw new Error(`${vnl}: cannot reach the end at ${path}: ${(err as Error).message}`);
+    throw failure("cannot reach the end at", path, err);
   }
   const plus = secondName(path);
   const state = probePtpName(plus);
   if (state === "served") throw new Error(full);
-  claimable(vnl, plus, state);
+  claimable(plus, state);
   try {
     socket.bind(plus);
   } catch (err) {
-    throw new Error(`${vnl}: cannot bind ${plus}: ${(err as Error).message}`);
+    throw failure("cannot bind", plus, err);
   }
   restrict(plus);
 }
 
 /** The first end: binds PATH, then connects to PATH+ once the second end serves it. */
 async function waitForSecond(
-  vnl: string,
   path: string,
   socket: UnixDgramSocket,
   signal: AbortSignal | undefined,
@@ -129,19 +136,19 @@ async function waitForSecond(
   try {
     socket.bind(path);
   } catch (err) {
-    throw new Error(`${vnl}: cannot bind ${path}: ${(err as Error).message}`);
+    throw failure("cannot bind", path, err);
   }
   restrict(path);
   const plus = secondName(path);
   for (;;) {
-    if (signal?.aborted === true) throw new Error(`${vnl}: stopped while waiting for the other end`);
+    if (signal?.aborted === true) throw new Error("stopped while waiting for the other end");
     try {
       socket.connect(plus);
       return;
     } catch (err) {
       // Not there yet, or a name a dead second end left (the next one takes it over): look again.
       if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED)) {
-        throw new Error(`${vnl}: cannot reach the other end at ${plus}: ${(err as Error).message}`);
+        throw failure("cannot reach the other end at", plus, err);
       }
     }
     await new Promise((r) => setTimeout(r, JOIN_POLL_MS));

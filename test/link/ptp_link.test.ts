@@ -105,7 +105,7 @@ Deno.test("a ptp:// path that is not a socket is refused on one line and left al
     await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
       assert.equal(
         err.message,
-        `ptp://${p.path}: ${p.path} exists and is not a socket; give ptp:// a path of its own`,
+        `${p.path} exists and is not a socket; give ptp:// a path of its own`,
       );
       return true;
     });
@@ -150,4 +150,33 @@ Deno.test("ptp:// with no PATH says what it needs", async () => {
     assert.equal(err.message, "ptp:// needs a PATH, the same at both ends: ptp:///tmp/cable");
     return true;
   });
+});
+
+Deno.test("a ptp:// path whose PATH+ would not fit a socket address is refused before anything is bound", async () => {
+  const p = await place();
+  try {
+    const long = `${p.path}${"x".repeat(107 - p.path.length)}`;
+    await assert.rejects(openLink(`ptp://${long}`), /the limit is 107/);
+    await assert.rejects(Deno.lstat(long), Deno.errors.NotFound);
+  } finally {
+    await p.cleanup();
+  }
+});
+
+Deno.test("a ptp:// path that is a stream socket (a switch's) is refused and left alone", async () => {
+  const p = await place();
+  const listener = Deno.listen({ transport: "unix", path: p.path });
+  try {
+    await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+      assert.match(
+        err.message,
+        /is a stream socket \(a switch's\?\), not a ptp:\/\/ end; plug into a switch with vde:\/\/$/,
+      );
+      return true;
+    });
+    assert.equal((await Deno.lstat(p.path)).isSocket, true);
+  } finally {
+    listener.close();
+    await p.cleanup();
+  }
 });
