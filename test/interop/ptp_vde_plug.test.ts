@@ -10,21 +10,12 @@ import { ping, waitForPing, withNetns } from "../helpers/netns.ts";
 import { pathExists, waitFor, waitForPath } from "../helpers/processes.ts";
 import { exchange, type Side } from "../helpers/netns_pair.ts";
 import { ourCli, StdioClient, withSwitch } from "../helpers/vde_clients.ts";
+import { inTempDir } from "../helpers/temp_dir.ts";
 
 /** A stdio plug on `vnl`: Debian's vde_plug or ours. */
 function plugOn(side: Side, vnl: string): StdioClient {
   const cmd = side === "debian" ? ["vde_plug", vnl] : [...ourCli(), "plug", vnl];
   return new StdioClient(cmd, `${side} ${vnl}`);
-}
-
-/** A fresh directory, removed after `fn`. */
-async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vde-ptp-e2e-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 /** Until `path` is gone (its end removed it at exit). */
@@ -36,7 +27,7 @@ for (
   const [first, second] of [["debian", "ours"], ["ours", "debian"], ["ours", "ours"]] as [Side, Side][]
 ) {
   Deno.test(`ptp:// ${first} first, ${second} second: frames cross both ways, each name goes with its end`, async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir("vde-ptp-e2e-", async (dir) => {
       const path = `${dir}/cable`;
       const x = plugOn(first, `ptp://${path}`);
       let y: StdioClient | null = null;
@@ -58,7 +49,7 @@ for (
 }
 
 Deno.test("ptp:// ours takes over the name Debian's vde_plug left when it was killed", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir("vde-ptp-e2e-", async (dir) => {
     const path = `${dir}/cable`;
     const dead = plugOn("debian", `ptp://${path}`);
     await waitForPath(path, 20_000, true);
@@ -77,7 +68,7 @@ Deno.test("ptp:// ours takes over the name Debian's vde_plug left when it was ki
 
 for (const [first, second] of [["ours", "debian"], ["debian", "ours"]] as [Side, Side][]) {
   Deno.test(`ptp:// joins a tap in each of two namespaces (${first} first, ${second} second): they ping`, async () => {
-    await inTempDir(async (dir) => {
+    await inTempDir("vde-ptp-e2e-", async (dir) => {
       const path = `${dir}/cable`;
       await withNetns(async (lab) => {
         const a = await lab.namespace("a");
@@ -114,7 +105,7 @@ for (const [first, second] of [["ours", "debian"], ["debian", "ours"]] as [Side,
 }
 
 Deno.test("a first ptp:// end stopped by a signal while it waits for the other exits 0 and removes PATH", async () => {
-  await inTempDir(async (dir) => {
+  await inTempDir("vde-ptp-e2e-", async (dir) => {
     const path = `${dir}/cable`;
     const x = plugOn("ours", `ptp://${path}`);
     try {

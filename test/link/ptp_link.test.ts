@@ -12,11 +12,11 @@ import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
 import type { Link } from "../../src/link/link.ts";
 import { conformance } from "../helpers/link_conformance.ts";
 import { BROADCAST, collect, ethFrame, mac, sleep, until, within } from "../cable/_helpers.ts";
+import { inTempDir } from "../helpers/temp_dir.ts";
 
-/** A fresh directory for one test's names, removed by `cleanup`. */
-async function place(): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "vde-ptp-" });
-  return { path: `${dir}/cable`, cleanup: () => Deno.remove(dir, { recursive: true }) };
+/** Runs `fn` with a ptp:// path in a fresh directory, removed after it. */
+function withPlace<T>(fn: (p: { path: string }) => Promise<T>): Promise<T> {
+  return inTempDir("vde-ptp-", (dir) => fn({ path: `${dir}/cable` }));
 }
 
 /** Both ends of ptp://PATH, the first opened before the second. */
@@ -27,61 +27,59 @@ async function ends(path: string): Promise<[Link, Link]> {
   return [await within("the first end", 5000, first), second];
 }
 
+/** Sends one frame from `from` and waits until `to` has it. */
+async function carries(from: Link, to: Link, tag: number): Promise<void> {
+  const got = collect(to);
+  from.send(ethFrame(BROADCAST, mac(1), tag));
+  await until(`frame ${tag} from ${from.description}`, () => got.length === 1);
+}
+
 async function closeAll(...links: Link[]): Promise<void> {
   for (const l of links) l.close();
   await Promise.all(links.map((l) => l.closed));
 }
 
 conformance("ptp://", async () => {
-  const p = await place();
-  const [a, b] = await ends(p.path);
+  const dir = await Deno.makeTempDir({ prefix: "vde-ptp-" });
+  const [a, b] = await ends(`${dir}/cable`);
   return {
     a,
     b,
     closePropagates: false,
     cleanup: async () => {
       await closeAll(a, b);
-      await p.cleanup();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 });
 
 Deno.test("ptp:// ends own PATH (the first) and PATH+ (the second), and remove them when they close", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     const [a, b] = await ends(p.path);
     assert.equal((await Deno.lstat(p.path)).isSocket, true);
     assert.equal((await Deno.lstat(`${p.path}+`)).isSocket, true);
-    const atA = collect(a);
-    b.send(ethFrame(BROADCAST, mac(1), 1));
-    await until("the second end's frame at the first", () => atA.length === 1);
+    await carries(b, a, 1);
     a.close();
     await a.closed;
     await assert.rejects(Deno.lstat(p.path), Deno.errors.NotFound);
     b.close();
     await b.closed;
     await assert.rejects(Deno.lstat(`${p.path}+`), Deno.errors.NotFound);
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("a ptp:// end whose peer has gone closes on its next send", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     const [a, b] = await ends(p.path);
     a.close();
     await a.closed;
     b.send(ethFrame(BROADCAST, mac(1), 1));
     assert.equal(await within("the second end's close", 5000, b.closed), "peer socket is gone");
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("a stale ptp:// path (a socket no one serves) is taken over, PATH and PATH+ alike", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     for (const name of [p.path, `${p.path}+`]) {
       const dead = UnixDgramSocket.create();
       dead.bind(name);
@@ -89,18 +87,13 @@ Deno.test("a stale ptp:// path (a socket no one serves) is taken over, PATH and 
       assert.equal(probePtpName(name), "stale");
     }
     const [a, b] = await ends(p.path);
-    const atB = collect(b);
-    a.send(ethFrame(BROADCAST, mac(1), 2));
-    await until("the first end's frame at the second", () => atB.length === 1);
+    await carries(a, b, 2);
     await closeAll(a, b);
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("a ptp:// path that is not a socket is refused on one line and left alone", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     await Deno.writeTextFile(p.path, "mine");
     await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
       assert.equal(
@@ -110,29 +103,21 @@ Deno.test("a ptp:// path that is not a socket is refused on one line and left al
       return true;
     });
     assert.equal(await Deno.readTextFile(p.path), "mine");
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("a third ptp:// end is refused while both ends are there", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     const [a, b] = await ends(p.path);
     await assert.rejects(openLink(`ptp://${p.path}`), /has both its ends already \(a third cannot join\)$/);
     // The refused one removed nothing: the two still carry frames.
-    const atA = collect(a);
-    b.send(ethFrame(BROADCAST, mac(1), 3));
-    await until("a frame after the third's refusal", () => atA.length === 1);
+    await carries(b, a, 3);
     await closeAll(a, b);
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("a first ptp:// end stops waiting when its open is aborted, and removes PATH", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     const stop = new AbortController();
     const first = openLink(`ptp://${p.path}`, { signal: stop.signal });
     await until("the first end's socket", () => probePtpName(p.path) === "served");
@@ -140,9 +125,7 @@ Deno.test("a first ptp:// end stops waiting when its open is aborted, and remove
     stop.abort();
     await assert.rejects(within("the aborted open", 5000, first), /stopped while waiting for the other end$/);
     await assert.rejects(Deno.lstat(p.path), Deno.errors.NotFound);
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("ptp:// with no PATH says what it needs", async () => {
@@ -153,30 +136,27 @@ Deno.test("ptp:// with no PATH says what it needs", async () => {
 });
 
 Deno.test("a ptp:// path whose PATH+ would not fit a socket address is refused before anything is bound", async () => {
-  const p = await place();
-  try {
+  await withPlace(async (p) => {
     const long = `${p.path}${"x".repeat(107 - p.path.length)}`;
     await assert.rejects(openLink(`ptp://${long}`), /the limit is 107/);
     await assert.rejects(Deno.lstat(long), Deno.errors.NotFound);
-  } finally {
-    await p.cleanup();
-  }
+  });
 });
 
 Deno.test("a ptp:// path that is a stream socket (a switch's) is refused and left alone", async () => {
-  const p = await place();
-  const listener = Deno.listen({ transport: "unix", path: p.path });
-  try {
-    await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
-      assert.match(
-        err.message,
-        /is a stream socket \(a switch's\?\), not a ptp:\/\/ end; plug into a switch with vde:\/\/$/,
-      );
-      return true;
-    });
-    assert.equal((await Deno.lstat(p.path)).isSocket, true);
-  } finally {
-    listener.close();
-    await p.cleanup();
-  }
+  await withPlace(async (p) => {
+    const listener = Deno.listen({ transport: "unix", path: p.path });
+    try {
+      await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+        assert.match(
+          err.message,
+          /is a stream socket \(a switch's\?\), not a ptp:\/\/ end; plug into a switch with vde:\/\/$/,
+        );
+        return true;
+      });
+      assert.equal((await Deno.lstat(p.path)).isSocket, true);
+    } finally {
+      listener.close();
+    }
+  });
 });
