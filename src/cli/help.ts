@@ -22,6 +22,7 @@ export const VNL_SCHEMES: readonly (readonly [scheme: string, syntax: string, wh
   ],
   ["tcp", "tcp://HOST:PORT, tcp://:PORT/listen", "an encrypted cable (/key=FILE or /insecure)"],
   ["udp", "udp://[SRC:]SRCPORT->DST:DSTPORT", "frames over UDP, one per datagram"],
+  ["ptp", "ptp://PATH", "two ends, no switch: the same PATH at both (as vdeplug4's ptp)"],
   ["vxlan", "vxlan://[GROUP][/vni=N]", "a VXLAN segment"],
   ["vxvde", "vxvde://[GROUP][/vni=N]", "a switch spread over a multicast group"],
   ["wire", "wire://{VNL}[delay=50/loss=2]", "a VNL behind an impaired wire (as vde wirefilter)"],

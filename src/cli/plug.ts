@@ -176,8 +176,12 @@ async function runPlug(
   // start: a signal while the ends are still opening closes what is open, exit 0.
   const ends: Link[] = [];
   let signalled = false;
+  // An end still opening that waits for someone (ptp://'s first end, for its peer) stops waiting.
+  const opening = new AbortController();
+  options.signal = opening.signal;
   p.stopped.then(() => {
     signalled = true;
+    opening.abort();
     for (const l of ends) l.close("stopped by a signal");
   });
   await preloadSchemes([first, second]);
@@ -197,7 +201,8 @@ async function runPlug(
   try {
     ey = await unlessStopped(open(y, { ...options, peer: x, peerPort: () => portOf(ex) }), p.stopped);
   } catch (err) {
-    ex.close("the other end could not be opened");
+    ex.close(signalled ? "stopped by a signal" : "the other end could not be opened");
+    if (signalled) return;
     throw err;
   }
   if (ey === undefined) return;

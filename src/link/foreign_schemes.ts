@@ -9,8 +9,6 @@
 
 /** Scheme (without `://`) to what to do instead, as the end of one line. */
 const INSTEAD: Readonly<Record<string, string>> = {
-  ptp: "for two ends without a switch join them with one `vde plug END1 END2`, or use udp:// at both " +
-    "ends (udp://5000->127.0.0.1:5001 and udp://5001->127.0.0.1:5000)",
   seqpacket: "vde:// reaches a switch (ours or vde_switch) over its unix sockets",
   hub: "run `vde switch --hub -s DIR` and plug into DIR",
   switch: "run `vde switch -s DIR` and plug into DIR",

@@ -42,6 +42,11 @@ export interface OpenOptions {
    * tcp:// cable names it in its log lines and tells its far end, as a switch's cable does.
    */
   peerPort?: () => number | undefined;
+  /**
+   * Aborted when the opener gives up (a signal): an open that waits for
+   * someone else (ptp://'s first end, for its peer) stops waiting.
+   */
+  signal?: AbortSignal;
 }
 
 const factories = new Map<string, LinkFactory>();

@@ -22,6 +22,7 @@ export interface BuiltinScheme {
 export const BUILTIN_SCHEMES: Readonly<Record<string, BuiltinScheme>> = {
   cmd: { load: () => import("./cmd_link.ts") },
   null: { load: () => import("./null_link.ts") },
+  ptp: { load: () => import("./ptp_link.ts"), lendsFd: true },
   slirp: { load: () => import("./slirp_link.ts") },
   stdio: { load: () => import("./stdio_link.ts") },
   tap: { load: () => import("./tap_link.ts"), lendsFd: true },

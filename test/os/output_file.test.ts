@@ -7,19 +7,15 @@
 import assert from "node:assert/strict";
 import { openOutputFile, OutputFileRefused } from "../../src/os/output_file.ts";
 import { skipUnlessRoot } from "../helpers/processes.ts";
+import { inTempDir } from "../helpers/temp_dir.ts";
 
 /** Asserts `fn` is refused as OutputFileRefused, its message matching `why`. */
 function refused(fn: () => unknown, why = /./): void {
   assert.throws(fn, (e: unknown) => e instanceof OutputFileRefused && why.test(e.message));
 }
 
-async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "vde-output-file-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  return inTempDir("vde-output-file-", fn);
 }
 
 /** Makes `link` -> `target` as another user's (nobody's) symlink. */

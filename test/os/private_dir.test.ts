@@ -7,14 +7,10 @@
 import assert from "node:assert/strict";
 import { skipUnlessRoot } from "../helpers/processes.ts";
 import { privateDir } from "../../src/os/private_dir.ts";
+import { inTempDir } from "../helpers/temp_dir.ts";
 
-async function withTmp(body: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = await Deno.makeTempDir({ prefix: "vde-private-dir-" });
-  try {
-    await body(tmp);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+function withTmp(body: (tmp: string) => Promise<void>): Promise<void> {
+  return inTempDir("vde-private-dir-", body);
 }
 
 Deno.test("a missing directory is made mode 700; one of the user's own that others may write is narrowed to 700", () =>

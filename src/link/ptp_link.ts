@@ -1,0 +1,165 @@
+/**
+ * `ptp://PATH`: two programs joined by a pair of unix datagram sockets, with
+ * no switch between them, wire compatible with vdeplug4's ptp plugin (each
+ * datagram one frame, no header).
+ *
+ * Theory of operation: the same VNL is given at both ends. The first end to
+ * open binds PATH; the second finds PATH served, connects to it and binds
+ * `PATH+`, which is where the first end sends. So both ends own one name,
+ * and each removes its own when it closes. The first end waits in its open
+ * until `PATH+` answers, then connects to it: from then on both sockets are
+ * connected, only the peer can send to either, and the link is an ordinary
+ * datagram link (dgram_link.ts: its length checks, its queue, a plug
+ * thread). A third end finds both names served and is refused.
+ *
+ * A name left by an end that died (a socket file no one serves: connect is
+ * refused) is taken over, as vdeplug4 does. A name that is not a socket is
+ * never removed: that is one line saying so. When the peer goes, sends are
+ * refused and the link closes (vdeplug4's end would wait for another).
+ */
+import { C, SysError } from "../../ffi/libc.ts";
+import { buildSockaddrUn } from "../wire/sockaddr_un.ts";
+import { isErrno, UnixDgramSocket } from "../io/unix_dgram.ts";
+import { DgramLink } from "./dgram_link.ts";
+import { type OpenOptions, registerScheme } from "./registry.ts";
+
+/** How often the first end looks for the second while it waits, in ms. */
+export const JOIN_POLL_MS = 20;
+
+/** What is at a ptp:// name. */
+export type PtpNameState = "absent" | "served" | "stale" | "not-socket" | "not-datagram";
+
+/** The name the second end binds, where the first end sends. */
+export function secondName(path: string): string {
+  return `${path}+`;
+}
+
+/** Looks at `path` without changing it: is a ptp:// end serving there? */
+export function probePtpName(path: string): PtpNameState {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return "absent";
+    throw err;
+  }
+  if (info.isSocket !== true) return "not-socket";
+  const probe = UnixDgramSocket.create();
+  try {
+    probe.connect(path);
+    return "served";
+  } catch (err) {
+    if (isErrno(err, C.ECONNREFUSED)) return "stale";
+    if (isErrno(err, C.ENOENT)) return "absent";
+    // EPROTOTYPE: a stream socket (a switch's control socket, say), no ptp:// end.
+    if (err instanceof SysError && err.code === EPROTOTYPE) return "not-datagram";
+    // EPERM: a socket already connected to a peer of its own, so served.
+    return "served";
+  } finally {
+    probe.close(false);
+  }
+}
+
+/** Linux's EPROTOTYPE: connecting a datagram socket to a stream one. */
+const EPROTOTYPE = 91;
+
+/** Throws the line for a name that cannot be a ptp:// end; removes a stale one. */
+function claimable(path: string, state: PtpNameState): void {
+  if (state === "not-socket") {
+    throw new Error(`${path} exists and is not a socket; give ptp:// a path of its own`);
+  }
+  if (state === "not-datagram") {
+    throw new Error(
+      `${path} is a stream socket (a switch's?), not a ptp:// end; plug into a switch with vde://`,
+    );
+  }
+  if (state === "stale") {
+    // Left by an end that died: no one is served by it, so it is taken over.
+    try {
+      Deno.removeSync(path);
+    } catch { /* removed by another end in the meantime */ }
+  }
+}
+
+/** `what PATH: why`, the system call's name left out of a SysError (the path says where). */
+function failure(what: string, path: string, err: unknown): Error {
+  if (err instanceof SysError) return new Error(`${what} ${path}: ${err.message.replace(/^\w+: /, "")}`);
+  return new Error(err instanceof Error ? err.message : String(err));
+}
+
+/** Opens `ptp://PATH`: the first end waits until the second comes (or `options.signal` aborts). */
+export async function openPtpLink(rest: string, options: OpenOptions = {}): Promise<DgramLink> {
+  const path = rest;
+  if (path === "") throw new Error("ptp:// needs a PATH, the same at both ends: ptp:///tmp/cable");
+  // Both names must fit a socket address: found out here, not by a first end that waits for nothing.
+  buildSockaddrUn(secondName(path));
+  const state = probePtpName(path);
+  claimable(path, state);
+  const socket = UnixDgramSocket.create();
+  try {
+    if (state === "served") joinFirst(path, socket);
+    else await waitForSecond(path, socket, options.signal);
+  } catch (err) {
+    socket.close();
+    throw err;
+  }
+  return new DgramLink(socket, `ptp ${path}`, false);
+}
+
+/** The second end: connects to the first end's PATH and binds PATH+. */
+function joinFirst(path: string, socket: UnixDgramSocket): void {
+  const full = `ptp://${path} has both its ends already (a third cannot join)`;
+  try {
+    socket.connect(path);
+  } catch (err) {
+    if (isErrno(err, C.EPERM)) throw new Error(full);
+    throw failure("cannot reach the end at", path, err);
+  }
+  const plus = secondName(path);
+  const state = probePtpName(plus);
+  if (state === "served") throw new Error(full);
+  claimable(plus, state);
+  try {
+    socket.bind(plus);
+  } catch (err) {
+    throw failure("cannot bind", plus, err);
+  }
+  restrict(plus);
+}
+
+/** The first end: binds PATH, then connects to PATH+ once the second end serves it. */
+async function waitForSecond(
+  path: string,
+  socket: UnixDgramSocket,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    socket.bind(path);
+  } catch (err) {
+    throw failure("cannot bind", path, err);
+  }
+  restrict(path);
+  const plus = secondName(path);
+  for (;;) {
+    if (signal?.aborted === true) throw new Error("stopped while waiting for the other end");
+    try {
+      socket.connect(plus);
+      return;
+    } catch (err) {
+      // Not there yet, or a name a dead second end left (the next one takes it over): look again.
+      if (!isErrno(err, C.ENOENT) && !isErrno(err, C.ECONNREFUSED)) {
+        throw failure("cannot reach the other end at", plus, err);
+      }
+    }
+    await new Promise((r) => setTimeout(r, JOIN_POLL_MS));
+  }
+}
+
+/** Owner only, as vdeplug4's default mode (0700); best effort. */
+function restrict(path: string): void {
+  try {
+    Deno.chmodSync(path, 0o700);
+  } catch { /* the socket works without it */ }
+}
+
+registerScheme("ptp", openPtpLink);

@@ -1,0 +1,162 @@
+/**
+ * ptp:// between two of our ends in one process: the link conformance
+ * checks, and vdeplug4's naming rules: the first end binds PATH and waits,
+ * the second binds PATH+, each removes its own name, a stale name is taken
+ * over, a file that is not a socket is left alone and refused on one line,
+ * and a third end is refused.
+ */
+import assert from "node:assert/strict";
+import { openLink } from "../../src/link/registry.ts";
+import { probePtpName } from "../../src/link/ptp_link.ts";
+import { UnixDgramSocket } from "../../src/io/unix_dgram.ts";
+import type { Link } from "../../src/link/link.ts";
+import { conformance } from "../helpers/link_conformance.ts";
+import { BROADCAST, collect, ethFrame, mac, sleep, until, within } from "../cable/_helpers.ts";
+import { inTempDir } from "../helpers/temp_dir.ts";
+
+/** Runs `fn` with a ptp:// path in a fresh directory, removed after it. */
+function withPlace<T>(fn: (p: { path: string }) => Promise<T>): Promise<T> {
+  return inTempDir("vde-ptp-", (dir) => fn({ path: `${dir}/cable` }));
+}
+
+/** Both ends of ptp://PATH, the first opened before the second. */
+async function ends(path: string): Promise<[Link, Link]> {
+  const first = openLink(`ptp://${path}`);
+  await until("the first end's socket", () => probePtpName(path) === "served");
+  const second = await within("the second end", 5000, openLink(`ptp://${path}`));
+  return [await within("the first end", 5000, first), second];
+}
+
+/** Sends one frame from `from` and waits until `to` has it. */
+async function carries(from: Link, to: Link, tag: number): Promise<void> {
+  const got = collect(to);
+  from.send(ethFrame(BROADCAST, mac(1), tag));
+  await until(`frame ${tag} from ${from.description}`, () => got.length === 1);
+}
+
+async function closeAll(...links: Link[]): Promise<void> {
+  for (const l of links) l.close();
+  await Promise.all(links.map((l) => l.closed));
+}
+
+conformance("ptp://", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vde-ptp-" });
+  const [a, b] = await ends(`${dir}/cable`);
+  return {
+    a,
+    b,
+    closePropagates: false,
+    cleanup: async () => {
+      await closeAll(a, b);
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+});
+
+Deno.test("ptp:// ends own PATH (the first) and PATH+ (the second), and remove them when they close", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    assert.equal((await Deno.lstat(p.path)).isSocket, true);
+    assert.equal((await Deno.lstat(`${p.path}+`)).isSocket, true);
+    await carries(b, a, 1);
+    a.close();
+    await a.closed;
+    await assert.rejects(Deno.lstat(p.path), Deno.errors.NotFound);
+    b.close();
+    await b.closed;
+    await assert.rejects(Deno.lstat(`${p.path}+`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a ptp:// end whose peer has gone closes on its next send", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    a.close();
+    await a.closed;
+    b.send(ethFrame(BROADCAST, mac(1), 1));
+    assert.equal(await within("the second end's close", 5000, b.closed), "peer socket is gone");
+  });
+});
+
+Deno.test("a stale ptp:// path (a socket no one serves) is taken over, PATH and PATH+ alike", async () => {
+  await withPlace(async (p) => {
+    for (const name of [p.path, `${p.path}+`]) {
+      const dead = UnixDgramSocket.create();
+      dead.bind(name);
+      dead.close(false);
+      assert.equal(probePtpName(name), "stale");
+    }
+    const [a, b] = await ends(p.path);
+    await carries(a, b, 2);
+    await closeAll(a, b);
+  });
+});
+
+Deno.test("a ptp:// path that is not a socket is refused on one line and left alone", async () => {
+  await withPlace(async (p) => {
+    await Deno.writeTextFile(p.path, "mine");
+    await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+      assert.equal(
+        err.message,
+        `${p.path} exists and is not a socket; give ptp:// a path of its own`,
+      );
+      return true;
+    });
+    assert.equal(await Deno.readTextFile(p.path), "mine");
+  });
+});
+
+Deno.test("a third ptp:// end is refused while both ends are there", async () => {
+  await withPlace(async (p) => {
+    const [a, b] = await ends(p.path);
+    await assert.rejects(openLink(`ptp://${p.path}`), /has both its ends already \(a third cannot join\)$/);
+    // The refused one removed nothing: the two still carry frames.
+    await carries(b, a, 3);
+    await closeAll(a, b);
+  });
+});
+
+Deno.test("a first ptp:// end stops waiting when its open is aborted, and removes PATH", async () => {
+  await withPlace(async (p) => {
+    const stop = new AbortController();
+    const first = openLink(`ptp://${p.path}`, { signal: stop.signal });
+    await until("the first end's socket", () => probePtpName(p.path) === "served");
+    await sleep(50);
+    stop.abort();
+    await assert.rejects(within("the aborted open", 5000, first), /stopped while waiting for the other end$/);
+    await assert.rejects(Deno.lstat(p.path), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("ptp:// with no PATH says what it needs", async () => {
+  await assert.rejects(openLink("ptp://"), (err: Error) => {
+    assert.equal(err.message, "ptp:// needs a PATH, the same at both ends: ptp:///tmp/cable");
+    return true;
+  });
+});
+
+Deno.test("a ptp:// path whose PATH+ would not fit a socket address is refused before anything is bound", async () => {
+  await withPlace(async (p) => {
+    const long = `${p.path}${"x".repeat(107 - p.path.length)}`;
+    await assert.rejects(openLink(`ptp://${long}`), /the limit is 107/);
+    await assert.rejects(Deno.lstat(long), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("a ptp:// path that is a stream socket (a switch's) is refused and left alone", async () => {
+  await withPlace(async (p) => {
+    const listener = Deno.listen({ transport: "unix", path: p.path });
+    try {
+      await assert.rejects(openLink(`ptp://${p.path}`), (err: Error) => {
+        assert.match(
+          err.message,
+          /is a stream socket \(a switch's\?\), not a ptp:\/\/ end; plug into a switch with vde:\/\/$/,
+        );
+        return true;
+      });
+      assert.equal((await Deno.lstat(p.path)).isSocket, true);
+    } finally {
+      listener.close();
+    }
+  });
+});
