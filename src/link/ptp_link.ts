@@ -139,7 +139,23 @@ async function waitForSecond(
     throw failure("cannot bind", path, err);
   }
   restrict(path);
-  const plus = secondName(path);
+  // Closed (PATH removed) the moment the opener gives up, not at the next poll: a plug that is
+  // stopped returns without waiting for this open, and its process may be gone by then.
+  const giveUp = () => socket.close();
+  signal?.addEventListener("abort", giveUp, { once: true });
+  try {
+    await pollForSecond(socket, secondName(path), signal);
+  } finally {
+    signal?.removeEventListener("abort", giveUp);
+  }
+}
+
+/** Connects the first end to PATH+ once the second end serves it, polling. */
+async function pollForSecond(
+  socket: UnixDgramSocket,
+  plus: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   for (;;) {
     if (signal?.aborted === true) throw new Error("stopped while waiting for the other end");
     try {
