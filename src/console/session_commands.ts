@@ -149,6 +149,15 @@ export function scriptOwner(path: string): number | undefined {
   }
 }
 
+/** Why script `path` is refused as another user's (scriptOwner), in words; undefined where it is not. */
+export function othersScript(path: string): string | undefined {
+  const owner = scriptOwner(path);
+  return owner === undefined
+    ? undefined
+    : `it is ${userName(owner)}'s (the file or the symlink naming it), and its lines would run as ours: ` +
+      "give a script of your own";
+}
+
 /** Reads a script's lines, or an errno (EPERM: another user's, scriptOwner). */
 export async function readScript(path: string, pipeWaitMs = PIPE_WRITER_WAIT_MS): Promise<string[] | number> {
   if (scriptOwner(path) !== undefined) return Errno.EPERM;
